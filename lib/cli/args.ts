@@ -1,0 +1,84 @@
+/**
+ * Flag parsing for every subcommand, on top of `node:util`'s `parseArgs`: its
+ * errors become one-line {@link UserError}s that name the subcommand and point
+ * at `--help`, and numeric flags are range-checked.
+ *
+ * @example
+ * ```ts
+ * const { values } = parseFlags("gen", ["-n", "15"], { n: { type: "string", short: "n" } });
+ * const lines = intFlag("gen", "-n", values.n, { min: 0, max: 1e9, fallback: 15 });
+ * ```
+ * @module
+ */
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { UserError } from "./user_error.ts";
+
+/**
+ * Parses `args` strictly against `options`: unknown flags, missing values and
+ * stray positional arguments throw a UserError.
+ *
+ * @example
+ * ```ts
+ * parseFlags("server", ["-p", "8000"], { port: { type: "string", short: "p" } });
+ * ```
+ */
+export function parseFlags<T extends ParseArgsOptionsConfig>(
+  command: string,
+  args: string[],
+  options: T,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new UserError(`kv ${command}: ${describeParseError(error)} (see 'kv ${command} --help')`);
+  }
+}
+
+function describeParseError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const quoted = /'([^']*)'/.exec(message)?.[1];
+  const code = (error as { code?: string }).code;
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && quoted) return `unknown option '${quoted}'`;
+  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" && quoted) {
+    return `unexpected argument '${quoted}'`;
+  }
+  return message.split("\n")[0].replace(/\.$/, "");
+}
+
+/** Bounds and default for {@link intFlag}. */
+export interface IntFlagOptions {
+  /** Smallest accepted value. */
+  min: number;
+  /** Largest accepted value. */
+  max: number;
+  /** Value when the flag is absent; when omitted the flag is required. */
+  fallback?: number;
+}
+
+/**
+ * Reads a whole-number flag: absent gives `fallback` (or an error when there is
+ * none); anything but a decimal integer within [min, max] is a UserError.
+ *
+ * @example
+ * ```ts
+ * intFlag("gen", "-d", "3", { min: 0, max: 64 }); // 3
+ * ```
+ */
+export function intFlag(
+  command: string,
+  flag: string,
+  text: string | undefined,
+  options: IntFlagOptions,
+): number {
+  if (text === undefined) {
+    if (options.fallback !== undefined) return options.fallback;
+    throw new UserError(`kv ${command}: ${flag} is required (see 'kv ${command} --help')`);
+  }
+  const value = /^-?\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < options.min || value > options.max) {
+    throw new UserError(
+      `kv ${command}: ${flag} must be a whole number from ${options.min} to ${options.max}, got '${text}'`,
+    );
+  }
+  return value;
+}
