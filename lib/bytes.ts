@@ -1,0 +1,235 @@
+/**
+ * Growable big-endian byte writer and bounds-checked byte reader: the two
+ * primitives under the value codec, the wire protocol and the storage log.
+ * A reader never reads past its end: every overrun is a {@link DecodeError},
+ * so random bytes can never crash a decoder built on it.
+ *
+ * @example
+ * ```ts
+ * const writer = new ByteWriter();
+ * writer.u32(7);
+ * writer.string("hi");
+ * const reader = new ByteReader(writer.bytes());
+ * reader.u32(); // 7
+ * reader.string(); // "hi"
+ * ```
+ * @module
+ */
+
+/** Initial capacity of a {@link ByteWriter}, in bytes, unless told otherwise. */
+export const DEFAULT_WRITER_CAPACITY = 256;
+
+/** Malformed or truncated input found by a decoder. */
+export class DecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DecodeError";
+  }
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Appends big-endian numbers and length-prefixed strings to a buffer that doubles as it fills. */
+export class ByteWriter {
+  #buffer: Uint8Array;
+  #view: DataView;
+  #length = 0;
+
+  /** @param capacity initial size in bytes; default {@link DEFAULT_WRITER_CAPACITY}. */
+  constructor(capacity: number = DEFAULT_WRITER_CAPACITY) {
+    this.#buffer = new Uint8Array(Math.max(16, capacity));
+    this.#view = new DataView(this.#buffer.buffer);
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Makes room for `extra` more bytes. */
+  #reserve(extra: number): void {
+    const needed = this.#length + extra;
+    if (needed <= this.#buffer.length) return;
+    let capacity = this.#buffer.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+
+  /** Appends one byte. */
+  u8(value: number): void {
+    this.#reserve(1);
+    this.#buffer[this.#length++] = value;
+  }
+
+  /** Appends an unsigned 16-bit big-endian integer. */
+  u16(value: number): void {
+    this.#reserve(2);
+    this.#view.setUint16(this.#length, value);
+    this.#length += 2;
+  }
+
+  /** Appends an unsigned 32-bit big-endian integer. */
+  u32(value: number): void {
+    this.#reserve(4);
+    this.#view.setUint32(this.#length, value);
+    this.#length += 4;
+  }
+
+  /** Appends a signed 64-bit big-endian integer; `value` must be a safe integer. */
+  i64(value: number): void {
+    this.#reserve(8);
+    this.#view.setBigInt64(this.#length, BigInt(value));
+    this.#length += 8;
+  }
+
+  /** Appends an IEEE 754 double, big-endian. */
+  f64(value: number): void {
+    this.#reserve(8);
+    this.#view.setFloat64(this.#length, value);
+    this.#length += 8;
+  }
+
+  /** Appends raw bytes. */
+  raw(bytes: Uint8Array): void {
+    this.#reserve(bytes.length);
+    this.#buffer.set(bytes, this.#length);
+    this.#length += bytes.length;
+  }
+
+  /** Appends a string as a u32 byte length followed by its UTF-8 bytes. */
+  string(value: string): void {
+    // UTF-8 never needs more than 3 bytes per UTF-16 code unit.
+    this.#reserve(4 + value.length * 3);
+    const lengthAt = this.#length;
+    const { written } = textEncoder.encodeInto(
+      value,
+      this.#buffer.subarray(lengthAt + 4),
+    );
+    this.#view.setUint32(lengthAt, written);
+    this.#length += 4 + written;
+  }
+
+  /** Overwrites a u32 at `offset` (for lengths known only after the body is written). */
+  patchU32(offset: number, value: number): void {
+    if (offset + 4 > this.#length) throw new RangeError(`patch at ${offset} is past the end`);
+    this.#view.setUint32(offset, value);
+  }
+
+  /** A view of the bytes written so far (shares memory with the writer until it grows or resets). */
+  bytes(): Uint8Array {
+    return this.#buffer.subarray(0, this.#length);
+  }
+
+  /** Forgets everything written, keeping the capacity for reuse. */
+  reset(): void {
+    this.#length = 0;
+  }
+}
+
+/** Reads big-endian numbers and length-prefixed strings, refusing to read past the end. */
+export class ByteReader {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  #offset: number;
+  readonly #end: number;
+
+  /** Reads `bytes` from `start` (default 0) to `end` (default its length). */
+  constructor(bytes: Uint8Array, start = 0, end: number = bytes.length) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#offset = start;
+    this.#end = end;
+  }
+
+  /** Position of the next byte to read. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** Bytes left to read. */
+  get remaining(): number {
+    return this.#end - this.#offset;
+  }
+
+  #take(count: number, what: string): number {
+    if (count > this.#end - this.#offset) {
+      throw new DecodeError(
+        `truncated ${what} at byte ${this.#offset}: needs ${count} bytes, ${this.remaining} left`,
+      );
+    }
+    const at = this.#offset;
+    this.#offset += count;
+    return at;
+  }
+
+  /** Reads one byte. */
+  u8(what = "byte"): number {
+    return this.#bytes[this.#take(1, what)];
+  }
+
+  /** Reads an unsigned 16-bit big-endian integer. */
+  u16(what = "u16"): number {
+    return this.#view.getUint16(this.#take(2, what));
+  }
+
+  /** Reads an unsigned 32-bit big-endian integer. */
+  u32(what = "u32"): number {
+    return this.#view.getUint32(this.#take(4, what));
+  }
+
+  /** Reads a signed 64-bit big-endian integer; outside the safe integer range is a DecodeError. */
+  i64(what = "i64"): number {
+    const value = this.#view.getBigInt64(this.#take(8, what));
+    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new DecodeError(`${what} ${value} is outside the safe integer range`);
+    }
+    return Number(value);
+  }
+
+  /** Reads an IEEE 754 double, big-endian. */
+  f64(what = "f64"): number {
+    return this.#view.getFloat64(this.#take(8, what));
+  }
+
+  /** Reads `count` raw bytes (a view, not a copy). */
+  raw(count: number, what = "bytes"): Uint8Array {
+    const at = this.#take(count, what);
+    return this.#bytes.subarray(at, at + count);
+  }
+
+  /** Reads a u32 length and that many UTF-8 bytes, at most `maxBytes` of them. */
+  string(what = "string", maxBytes: number = Number.MAX_SAFE_INTEGER): string {
+    const length = this.u32(`${what} length`);
+    if (length > maxBytes) {
+      throw new DecodeError(`${what} is ${length} bytes, over the limit of ${maxBytes}`);
+    }
+    const at = this.#take(length, what);
+    return decodeUtf8(this.#bytes, at, at + length, what);
+  }
+}
+
+/**
+ * Decodes UTF-8 strictly: invalid sequences are a DecodeError, never U+FFFD.
+ * Short ASCII strings skip TextDecoder, which dominates the cost of tiny decodes.
+ */
+function decodeUtf8(bytes: Uint8Array, start: number, end: number, what: string): string {
+  if (end - start <= 16) {
+    let ascii = "";
+    let index = start;
+    for (; index < end; index++) {
+      const byte = bytes[index];
+      if (byte >= 0x80) break;
+      ascii += String.fromCharCode(byte);
+    }
+    if (index === end) return ascii;
+  }
+  try {
+    return textDecoder.decode(bytes.subarray(start, end));
+  } catch {
+    throw new DecodeError(`${what} is not valid UTF-8`);
+  }
+}

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { runKv } from "../helpers/run_kv.ts";
+import denoConfig from "../../deno.json" with { type: "json" };
+
+Deno.test("kv --version prints the version from deno.json and exits 0", async () => {
+  const run = await runKv(["--version"]);
+  assert.equal(run.code, 0);
+  assert.equal(run.stdout, `kv ${denoConfig.version}\n`);
+  assert.equal(run.stderr, "");
+});
+
+Deno.test("kv --help lists every subcommand and exits 0", async () => {
+  const run = await runKv(["--help"]);
+  assert.equal(run.code, 0);
+  for (const name of ["gen", "server", "broker", "demo"]) {
+    assert.match(run.stdout, new RegExp(`^  ${name} `, "m"), `help lists ${name}`);
+  }
+});
+
+Deno.test("kv without a command prints help on stdout and exits 2", async () => {
+  const run = await runKv([]);
+  assert.equal(run.code, 2);
+  assert.match(run.stdout, /^Usage: kv <command>/m);
+});
+
+Deno.test("kv <sub> --help prints that subcommand's usage and exits 0", async () => {
+  for (const name of ["gen", "server", "broker", "demo"]) {
+    const run = await runKv([name, "--help"]);
+    assert.equal(run.code, 0, `kv ${name} --help exits 0`);
+    assert.match(run.stdout, new RegExp(`kv ${name}`), `kv ${name} --help names itself`);
+  }
+});
+
+Deno.test("an unknown subcommand is one line on stderr and exit 2", async () => {
+  const run = await runKv(["frobnicate"]);
+  assert.equal(run.code, 2);
+  assert.equal(run.stdout, "");
+  assert.equal(run.stderr.trimEnd().split("\n").length, 1);
+  assert.match(run.stderr, /^kv: unknown command 'frobnicate'/);
+});
+
+Deno.test("an unknown flag of a subcommand is one line on stderr and exit 2", async () => {
+  for (const name of ["gen", "server", "broker"]) {
+    const run = await runKv([name, "--no-such-flag"]);
+    assert.equal(run.code, 2, `kv ${name} exits 2`);
+    assert.equal(run.stderr.trimEnd().split("\n").length, 1, `kv ${name}: ${run.stderr}`);
+    assert.match(run.stderr, /unknown option '--no-such-flag'/);
+    assert.doesNotMatch(run.stderr, /\bat \S+:\d+:\d+/, "no stack trace");
+  }
+});

@@ -1,0 +1,66 @@
+/**
+ * Runs `main.ts` as a real child process, the way a user runs `kv`, and
+ * collects its exit code and output.
+ *
+ * @example
+ * ```ts
+ * const { code, stdout } = await runKv(["--version"]);
+ * ```
+ * @module
+ */
+
+/** Absolute path of the repository's `main.ts`. */
+export const MAIN_PATH = new URL("../../main.ts", import.meta.url).pathname;
+
+/** What a finished `kv` process left behind. */
+export interface KvRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for {@link runKv}. */
+export interface RunKvOptions {
+  /** Text fed to standard input; default none (stdin is closed). */
+  stdin?: string;
+  /** Working directory; default the test's. */
+  cwd?: string;
+  /** Extra environment variables; default none. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Runs `kv <args>` with the permissions the deno tasks grant and waits for it to exit.
+ *
+ * @example
+ * ```ts
+ * const run = await runKv(["gen", "--bogus"]);
+ * // run.code === 2
+ * ```
+ */
+export async function runKv(args: string[], options: RunKvOptions = {}): Promise<KvRun> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-run",
+      MAIN_PATH,
+      ...args,
+    ],
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
