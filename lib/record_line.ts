@@ -1,0 +1,693 @@
+/**
+ * Parses one record line, `KEY : VALUE`, in any dialect the tools for this job
+ * write: the assignment's (`"person0" : { "age" : 22 ; "height" : 1.75 }`), the
+ * original Python implementation's (`'person0':{'weight': '2.05', 'level': {}}`)
+ * and bare words (`person1: { key0: { height : 45.8; profession : kshd } }`).
+ *
+ * One grammar covers all three, so no dialect switch is needed:
+ *
+ * ```text
+ * line   = ws key ws ":" value ws [CR]
+ * key    = quoted | bare                     (non-empty, no ".", ≤ MAX_KEY_BYTES)
+ * value  = ws ( object | quoted | bare )
+ * object = "{" ws "}"
+ *        | "{" ws member ( ws sep ws member )* [ ws sep ] ws "}"
+ * member = key ws ":" value
+ * sep    = ";" | ","
+ * quoted = '"' … '"' | "'" … "'"             (escapes \\ \" \' \n \r \t \0 \xHH \uXXXX)
+ * bare   = a run of characters other than quotes, braces, ":", ";", "," and control
+ *          characters, with surrounding whitespace trimmed
+ * ws     = space | tab
+ * ```
+ *
+ * A quoted value is always a string (`'2.05'` stays the string "2.05"). A bare
+ * value is an int when it matches `-?digits`, a float when it matches
+ * `-?digits.digits([eE][+-]?digits)?` or `-?digits[eE][+-]?digits`, and a string
+ * otherwise (`kshd`, `1.2.3`, `-`). Ints must be safe integers and floats
+ * finite, else the line is an error; `-0` as an int reads as 0, `-0.0` as a float
+ * keeps its sign.
+ *
+ * Decisions worth knowing:
+ * - A bare token may hold inner spaces: `a: New York` is the string "New York";
+ *   so `"a" : 1 2` is the string "1 2", not an error.
+ * - One trailing separator before `}` is accepted (`{ a: 1; }`), as hand-written
+ *   files often have one; `{ ; }` and `;;` are errors.
+ * - A repeated name inside one object is an error by default; the
+ *   `duplicateKeys: "last-wins"` option reads it as Python's dict does (the last
+ *   value, at the first one's position) for files from tools that write
+ *   duplicates (testdata/compat/bare-dialect.txt has some).
+ * - Control characters (other than tab) are errors outside quoted strings and
+ *   taken literally inside them. One trailing CR (a CRLF file) is ignored.
+ * - Columns are 1-based and count Unicode code points.
+ *
+ * The parser makes one pass over the characters with an explicit stack, so deep
+ * input fails cleanly at {@link MAX_NESTING_DEPTH} instead of overflowing the
+ * call stack.
+ *
+ * @example
+ * ```ts
+ * import { parseRecordLine } from "./record_line.ts";
+ * const { key, value } = parseRecordLine(`"person0" : { "name" : "Mary" ; "age" : 22 }`);
+ * ```
+ * @module
+ */
+import { MAX_KEY_BYTES, MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
+import { type Field, float, int, object, type ObjectValue, str, type Value } from "./value.ts";
+
+/** One parsed record: its key and its value. */
+export interface RecordLine {
+  /** The record key: non-empty, without `.`, at most MAX_KEY_BYTES UTF-8 bytes. */
+  readonly key: string;
+  /** The record's value: an object or a scalar. */
+  readonly value: Value;
+}
+
+/**
+ * A record line that does not follow the grammar. The message is
+ * `${line}:${column}: ${reason}`, so callers can prefix a file name:
+ * `${fileName}:${error.message}`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseRecordLine(`"a" { }`, 7);
+ * } catch (error) {
+ *   if (error instanceof RecordParseError) console.error(`data.txt:${error.message}`);
+ *   // data.txt:7:5: expected ':' after the key, found '{'
+ * }
+ * ```
+ */
+export class RecordParseError extends Error {
+  /** 1-based line number, as given to {@link parseRecordLine}. */
+  readonly line: number;
+  /** 1-based column, in Unicode code points. */
+  readonly column: number;
+  /** What was expected and what was found, without the position. */
+  readonly reason: string;
+
+  /**
+   * @param line 1-based line number.
+   * @param column 1-based column in code points.
+   * @param reason what was expected and what was found.
+   */
+  constructor(line: number, column: number, reason: string) {
+    super(`${line}:${column}: ${reason}`);
+    this.name = "RecordParseError";
+    this.line = line;
+    this.column = column;
+    this.reason = reason;
+  }
+}
+
+/** Options for {@link parseRecordLine}. */
+export interface ParseRecordLineOptions {
+  /**
+   * What a name repeated inside one object does: `"error"` rejects the line;
+   * `"last-wins"` keeps the last value at the position of the first, as Python's
+   * dict and `JSON.parse` do. Defaults to `"error"`.
+   */
+  readonly duplicateKeys?: "error" | "last-wins";
+}
+
+/**
+ * Parses one record line. Throws a {@link RecordParseError} when the line does
+ * not follow the grammar in this module's documentation or breaks a limit
+ * (MAX_LINE_BYTES, MAX_KEY_BYTES, MAX_NESTING_DEPTH). Callers skip blank lines
+ * with {@link isBlankLine} first: a blank line is an error here.
+ *
+ * @param text the line, without its `\n` (a trailing `\r` is ignored).
+ * @param lineNumber the line's number in its file, for error messages; default 1.
+ * @param options see {@link ParseRecordLineOptions}.
+ *
+ * @example
+ * ```ts
+ * import { getField } from "./value.ts";
+ * const record = parseRecordLine(`'person0':{'weight': '2.05', 'level': {}}`, 1);
+ * record.key; // "person0"
+ * getField(record.value, "weight"); // { kind: "string", value: "2.05" }
+ * ```
+ */
+export function parseRecordLine(
+  text: string,
+  lineNumber: number = 1,
+  options: ParseRecordLineOptions = {},
+): RecordLine {
+  const end = text.length > 0 && text.charCodeAt(text.length - 1) === CARRIAGE_RETURN
+    ? text.length - 1
+    : text.length;
+  const parser = new RecordLineParser(text, end, lineNumber, options.duplicateKeys ?? "error");
+  // Short lines cannot be over the limit: a UTF-16 unit takes at most 3 UTF-8 bytes.
+  if (text.length > MAX_LINE_BYTES / 3 && utf8ByteLength(text) > MAX_LINE_BYTES) {
+    parser.fail(0, `line is longer than ${MAX_LINE_BYTES} bytes (MAX_LINE_BYTES)`);
+  }
+  return parser.parseLine();
+}
+
+/**
+ * Whether `text` is empty or holds only spaces, tabs and carriage returns —
+ * a line callers skip rather than parse.
+ *
+ * @example
+ * ```ts
+ * isBlankLine(" \t\r"); // true
+ * isBlankLine("a: 1"); // false
+ * ```
+ */
+export function isBlankLine(text: string): boolean {
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code !== SPACE && code !== TAB && code !== CARRIAGE_RETURN) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `text` matches the number grammar, so that written bare it would
+ * read as an int or a float (or be refused as out of range) rather than as a
+ * string. Printers quote such strings.
+ *
+ * @example
+ * ```ts
+ * looksLikeNumber("-12"); // true
+ * looksLikeNumber("1e999"); // true (and out of range when parsed)
+ * looksLikeNumber("1.2.3"); // false
+ * ```
+ */
+export function looksLikeNumber(text: string): boolean {
+  return classifyNumber(text, 0, text.length) !== NOT_A_NUMBER;
+}
+
+/**
+ * The number of bytes `text` takes in UTF-8; a lone surrogate counts as the 3
+ * bytes of the U+FFFD that replaces it.
+ *
+ * @example
+ * ```ts
+ * utf8ByteLength("é"); // 2
+ * ```
+ */
+export function utf8ByteLength(text: string): number {
+  let byteCount = 0;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) byteCount += 1;
+    else if (code < 0x800) byteCount += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(index + 1))) {
+      byteCount += 4;
+      index++;
+    } else byteCount += 3;
+  }
+  return byteCount;
+}
+
+const TAB = 0x09;
+const CARRIAGE_RETURN = 0x0d;
+const SPACE = 0x20;
+const DOUBLE_QUOTE = 0x22;
+const SINGLE_QUOTE = 0x27;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const DIGIT_ZERO = 0x30;
+const DIGIT_NINE = 0x39;
+const COLON = 0x3a;
+const SEMICOLON = 0x3b;
+const LOWER_E = 0x65;
+const UPPER_E = 0x45;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const DELETE = 0x7f;
+
+/** The escapes quoted strings support, for error messages. */
+const ESCAPES = `\\\\ \\" \\' \\n \\r \\t \\0 \\xHH or \\uXXXX`;
+
+/**
+ * Keys whose UTF-16 length is at most this many units cannot exceed
+ * MAX_KEY_BYTES (a UTF-16 unit takes at most 3 UTF-8 bytes), so the byte count
+ * is skipped for them.
+ */
+const KEY_LENGTH_SURELY_WITHIN_LIMIT = Math.floor(MAX_KEY_BYTES / 3);
+
+/**
+ * Objects with more fields than this find duplicate names through a Map rather
+ * than a linear scan, which is faster for the few fields records usually have.
+ */
+const LINEAR_DUPLICATE_SCAN_MAX_FIELDS = 12;
+
+/** Character classes of ASCII codes, for the bare-token loop. */
+const PLAIN = 0;
+const WHITESPACE = 1;
+/** Anything that ends a bare token: quotes, braces, `:`, `;`, `,`, control characters. */
+const DELIMITER = 2;
+
+const ASCII_CLASS: Uint8Array = (() => {
+  const classes = new Uint8Array(128);
+  for (let code = 0; code < 0x20; code++) classes[code] = DELIMITER;
+  classes[DELETE] = DELIMITER;
+  classes[TAB] = WHITESPACE;
+  classes[SPACE] = WHITESPACE;
+  for (const code of [DOUBLE_QUOTE, SINGLE_QUOTE, OPEN_BRACE, CLOSE_BRACE, COLON, SEMICOLON]) {
+    classes[code] = DELIMITER;
+  }
+  classes[COMMA] = DELIMITER;
+  return classes;
+})();
+
+const NOT_A_NUMBER = 0;
+const INT_NUMBER = 1;
+const FLOAT_NUMBER = 2;
+type NumberClass = typeof NOT_A_NUMBER | typeof INT_NUMBER | typeof FLOAT_NUMBER;
+
+function isDigit(code: number): boolean {
+  return code >= DIGIT_ZERO && code <= DIGIT_NINE;
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
+}
+
+/** Matches `text[start, end)` against the number grammar, without backtracking. */
+function classifyNumber(text: string, start: number, end: number): NumberClass {
+  let index = start;
+  if (index < end && text.charCodeAt(index) === MINUS) index++;
+  const integerStart = index;
+  while (index < end && isDigit(text.charCodeAt(index))) index++;
+  if (index === integerStart) return NOT_A_NUMBER;
+  if (index === end) return INT_NUMBER;
+  if (text.charCodeAt(index) === DOT) {
+    index++;
+    const fractionStart = index;
+    while (index < end && isDigit(text.charCodeAt(index))) index++;
+    if (index === fractionStart) return NOT_A_NUMBER;
+    if (index === end) return FLOAT_NUMBER;
+  }
+  const exponentMark = text.charCodeAt(index);
+  if (exponentMark !== LOWER_E && exponentMark !== UPPER_E) return NOT_A_NUMBER;
+  index++;
+  if (index < end) {
+    const sign = text.charCodeAt(index);
+    if (sign === PLUS || sign === MINUS) index++;
+  }
+  const exponentStart = index;
+  while (index < end && isDigit(text.charCodeAt(index))) index++;
+  return index > exponentStart && index === end ? FLOAT_NUMBER : NOT_A_NUMBER;
+}
+
+/** One object being read: its fields so far and the name its next value goes under. */
+interface OpenObject {
+  readonly fields: Field[];
+  /** Index of each name, built once the object outgrows the linear scan. */
+  indexByName: Map<string, number> | undefined;
+  pendingName: string;
+  /** Offset of the pending name, for duplicate-key errors. */
+  pendingNameOffset: number;
+}
+
+class RecordLineParser {
+  readonly #text: string;
+  /** Offset just past the last character to parse (before a trailing CR). */
+  readonly #end: number;
+  readonly #lineNumber: number;
+  readonly #duplicateKeys: "error" | "last-wins";
+  #offset = 0;
+  /**
+   * Offset of the next backslash at or after the last search, or `#end` when
+   * none: quoted strings without escapes are sliced whole, and caching this
+   * keeps a line with many strings from being rescanned for each.
+   */
+  #nextBackslash = -1;
+
+  constructor(text: string, end: number, lineNumber: number, duplicateKeys: "error" | "last-wins") {
+    this.#text = text;
+    this.#end = end;
+    this.#lineNumber = lineNumber;
+    this.#duplicateKeys = duplicateKeys;
+  }
+
+  parseLine(): RecordLine {
+    this.#skipWhitespace();
+    if (this.#offset === this.#end) {
+      this.fail(this.#offset, "expected a record key, found end of line");
+    }
+    const key = this.#parseKey("expected a record key");
+    this.#expectColon();
+    const value = this.#parseValue();
+    this.#skipWhitespace();
+    if (this.#offset !== this.#end) {
+      this.fail(this.#offset, `expected end of line after the value, found ${this.#found()}`);
+    }
+    return { key, value };
+  }
+
+  fail(offset: number, reason: string): never {
+    let column = 1;
+    for (let index = 0; index < offset && index < this.#text.length; index++) {
+      const code = this.#text.charCodeAt(index);
+      if (
+        !(isLowSurrogate(code) && index > 0 && isHighSurrogate(this.#text.charCodeAt(index - 1)))
+      ) {
+        column++;
+      }
+    }
+    throw new RecordParseError(this.#lineNumber, column, reason);
+  }
+
+  /** Describes the character at the current offset for an error message. */
+  #found(): string {
+    if (this.#offset >= this.#end) return "end of line";
+    const codePoint = this.#text.codePointAt(this.#offset)!;
+    if (codePoint < 0x20 || codePoint === DELETE) {
+      const hex = codePoint.toString(16).toUpperCase().padStart(4, "0");
+      return `control character U+${hex}`;
+    }
+    return codePoint === SINGLE_QUOTE ? `"'"` : `'${String.fromCodePoint(codePoint)}'`;
+  }
+
+  #skipWhitespace(): void {
+    const text = this.#text;
+    let offset = this.#offset;
+    while (offset < this.#end) {
+      const code = text.charCodeAt(offset);
+      if (code !== SPACE && code !== TAB) break;
+      offset++;
+    }
+    this.#offset = offset;
+  }
+
+  #expectColon(): void {
+    this.#skipWhitespace();
+    if (this.#offset >= this.#end || this.#text.charCodeAt(this.#offset) !== COLON) {
+      this.fail(this.#offset, `expected ':' after the key, found ${this.#found()}`);
+    }
+    this.#offset++;
+  }
+
+  /**
+   * Reads a key at the current offset (whitespace already skipped) and checks
+   * it; `expected` words the error when no key is there.
+   */
+  #parseKey(expected: string): string {
+    const start = this.#offset;
+    const code = this.#offset < this.#end ? this.#text.charCodeAt(this.#offset) : -1;
+    let key: string;
+    if (code === DOUBLE_QUOTE || code === SINGLE_QUOTE) {
+      key = this.#parseQuoted();
+    } else {
+      const tokenEnd = this.#scanBareToken();
+      if (tokenEnd === start) this.fail(start, `${expected}, found ${this.#found()}`);
+      key = this.#text.slice(start, tokenEnd);
+    }
+    this.#checkKey(key, start);
+    return key;
+  }
+
+  #checkKey(key: string, offset: number): void {
+    if (key.length === 0) this.fail(offset, "expected a non-empty key, found an empty string");
+    if (key.indexOf(".") !== -1) {
+      this.fail(offset, `a key may not contain '.' (it separates query paths), found '${key}'`);
+    }
+    if (key.length > KEY_LENGTH_SURELY_WITHIN_LIMIT) {
+      const byteCount = utf8ByteLength(key);
+      if (byteCount > MAX_KEY_BYTES) {
+        this.fail(
+          offset,
+          `key is ${byteCount} bytes; the limit is ${MAX_KEY_BYTES} (MAX_KEY_BYTES)`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Advances over a bare token — plain characters and inner whitespace — and
+   * returns the offset just past its last non-whitespace character. The
+   * current offset is left at the delimiter (or end) that stopped the token.
+   */
+  #scanBareToken(): number {
+    const text = this.#text;
+    const end = this.#end;
+    let offset = this.#offset;
+    let tokenEnd = offset;
+    while (offset < end) {
+      const code = text.charCodeAt(offset);
+      if (code >= 0x80) {
+        offset++;
+        tokenEnd = offset;
+        continue;
+      }
+      const characterClass = ASCII_CLASS[code];
+      if (characterClass === DELIMITER) break;
+      offset++;
+      if (characterClass === PLAIN) tokenEnd = offset;
+    }
+    this.#offset = offset;
+    return tokenEnd;
+  }
+
+  /** Reads a quoted string; the current offset is at its opening quote. */
+  #parseQuoted(): string {
+    const text = this.#text;
+    const start = this.#offset;
+    const quote = text.charCodeAt(start);
+    const contentStart = start + 1;
+    const close = text.indexOf(quote === DOUBLE_QUOTE ? '"' : "'", contentStart);
+    if (this.#nextBackslash < contentStart) {
+      const backslash = text.indexOf("\\", contentStart);
+      this.#nextBackslash = backslash === -1 || backslash >= this.#end ? this.#end : backslash;
+    }
+    if (close !== -1 && close < this.#end && close < this.#nextBackslash) {
+      this.#offset = close + 1;
+      return text.slice(contentStart, close);
+    }
+    return this.#parseQuotedWithEscapes(start, quote);
+  }
+
+  #parseQuotedWithEscapes(start: number, quote: number): string {
+    const text = this.#text;
+    let result = "";
+    let runStart = start + 1;
+    let offset = runStart;
+    while (true) {
+      if (offset >= this.#end) {
+        const quoteText = quote === DOUBLE_QUOTE ? `'"'` : `"'"`;
+        this.fail(start, `unterminated string: expected a closing ${quoteText}, found end of line`);
+      }
+      const code = text.charCodeAt(offset);
+      if (code === quote) break;
+      if (code !== BACKSLASH) {
+        offset++;
+        continue;
+      }
+      result += text.slice(runStart, offset);
+      const [decoded, escapeLength] = this.#decodeEscape(offset);
+      result += decoded;
+      offset += escapeLength;
+      runStart = offset;
+    }
+    result += text.slice(runStart, offset);
+    this.#offset = offset + 1;
+    this.#nextBackslash = -1;
+    return result;
+  }
+
+  /** Decodes the escape whose backslash is at `offset`: the text and the escape's length. */
+  #decodeEscape(offset: number): [string, number] {
+    if (offset + 1 >= this.#end) {
+      this.fail(offset, "expected an escape after '\\', found end of line");
+    }
+    const letter = this.#text[offset + 1];
+    switch (letter) {
+      case "\\":
+      case '"':
+      case "'":
+        return [letter, 2];
+      case "n":
+        return ["\n", 2];
+      case "r":
+        return ["\r", 2];
+      case "t":
+        return ["\t", 2];
+      case "0":
+        return ["\0", 2];
+      case "x":
+        return [String.fromCharCode(this.#readHex(offset, 2)), 4];
+      case "u":
+        return [String.fromCharCode(this.#readHex(offset, 4)), 6];
+      default: {
+        this.#offset = offset + 1;
+        this.fail(offset, `expected an escape (${ESCAPES}) after '\\', found ${this.#found()}`);
+      }
+    }
+  }
+
+  /** Reads `digitCount` hex digits after the escape letter at `backslashOffset + 1`. */
+  #readHex(backslashOffset: number, digitCount: number): number {
+    let value = 0;
+    const first = backslashOffset + 2;
+    for (let index = first; index < first + digitCount; index++) {
+      const code = index < this.#end ? this.#text.charCodeAt(index) : -1;
+      const digit = hexDigitValue(code);
+      if (digit < 0) {
+        this.#offset = index;
+        const escape = `\\${this.#text[backslashOffset + 1]}`;
+        this.fail(
+          index,
+          `expected ${digitCount} hex digits after '${escape}', found ${this.#found()}`,
+        );
+      }
+      value = value * 16 + digit;
+    }
+    return value;
+  }
+
+  /** Reads a scalar (quoted or bare) at the current offset, whitespace already skipped. */
+  #parseScalar(): Value {
+    const start = this.#offset;
+    const code = start < this.#end ? this.#text.charCodeAt(start) : -1;
+    if (code === DOUBLE_QUOTE || code === SINGLE_QUOTE) return str(this.#parseQuoted());
+    const tokenEnd = this.#scanBareToken();
+    if (tokenEnd === start) this.fail(start, `expected a value, found ${this.#found()}`);
+    return this.#bareValue(start, tokenEnd);
+  }
+
+  /** Types the bare token `text[start, tokenEnd)`: int, float or string. */
+  #bareValue(start: number, tokenEnd: number): Value {
+    const text = this.#text;
+    const numberClass = classifyNumber(text, start, tokenEnd);
+    if (numberClass === NOT_A_NUMBER) return str(text.slice(start, tokenEnd));
+    if (numberClass === FLOAT_NUMBER) {
+      const value = Number(text.slice(start, tokenEnd));
+      if (!Number.isFinite(value)) {
+        this.fail(start, `float out of range: ${text.slice(start, tokenEnd)}`);
+      }
+      return float(value);
+    }
+    const negative = text.charCodeAt(start) === MINUS;
+    let magnitude = 0;
+    for (let index = negative ? start + 1 : start; index < tokenEnd; index++) {
+      magnitude = magnitude * 10 + (text.charCodeAt(index) - DIGIT_ZERO);
+    }
+    // Past 2^53 the running sum may round, but any such sum is already unsafe.
+    if (!Number.isSafeInteger(magnitude)) {
+      this.fail(
+        start,
+        `integer out of range: ${text.slice(start, tokenEnd)} (ints are at most 2^53 - 1 in size)`,
+      );
+    }
+    return int(negative && magnitude !== 0 ? -magnitude : magnitude);
+  }
+
+  /** Reads a whole value — scalar or object of any allowed depth — iteratively. */
+  #parseValue(): Value {
+    const stack: OpenObject[] = [];
+    while (true) {
+      this.#skipWhitespace();
+      let value: Value;
+      if (this.#offset < this.#end && this.#text.charCodeAt(this.#offset) === OPEN_BRACE) {
+        if (stack.length === MAX_NESTING_DEPTH) {
+          this.fail(
+            this.#offset,
+            `objects nest deeper than ${MAX_NESTING_DEPTH} levels (MAX_NESTING_DEPTH)`,
+          );
+        }
+        this.#offset++;
+        this.#skipWhitespace();
+        if (this.#offset < this.#end && this.#text.charCodeAt(this.#offset) === CLOSE_BRACE) {
+          this.#offset++;
+          value = object([]);
+        } else {
+          const nameOffset = this.#offset;
+          const name = this.#parseKey("expected a key or '}'");
+          this.#expectColon();
+          stack.push({
+            fields: [],
+            indexByName: undefined,
+            pendingName: name,
+            pendingNameOffset: nameOffset,
+          });
+          continue;
+        }
+      } else {
+        value = this.#parseScalar();
+      }
+      // Hand finished values up the stack until one needs another member parsed.
+      while (stack.length > 0) {
+        const open = stack[stack.length - 1];
+        this.#addField(open, value);
+        this.#skipWhitespace();
+        const code = this.#offset < this.#end ? this.#text.charCodeAt(this.#offset) : -1;
+        if (code === SEMICOLON || code === COMMA) {
+          this.#offset++;
+          this.#skipWhitespace();
+          if (this.#offset < this.#end && this.#text.charCodeAt(this.#offset) === CLOSE_BRACE) {
+            this.#offset++;
+            value = this.#close(stack);
+            continue;
+          }
+          open.pendingNameOffset = this.#offset;
+          open.pendingName = this.#parseKey("expected a key or '}' after the separator");
+          this.#expectColon();
+          break;
+        }
+        if (code === CLOSE_BRACE) {
+          this.#offset++;
+          value = this.#close(stack);
+          continue;
+        }
+        this.fail(
+          this.#offset,
+          `expected ';', ',' or '}' after the value, found ${this.#found()}`,
+        );
+      }
+      if (stack.length === 0) return value;
+    }
+  }
+
+  #close(stack: OpenObject[]): ObjectValue {
+    const open = stack.pop();
+    // A plain check, not node:assert: this runs once per object on the hot path.
+    if (open === undefined) throw new Error("invariant broken: closing an object that is not open");
+    return object(open.fields);
+  }
+
+  #addField(open: OpenObject, value: Value): void {
+    const fields = open.fields;
+    const name = open.pendingName;
+    let duplicateIndex = -1;
+    if (open.indexByName !== undefined) {
+      duplicateIndex = open.indexByName.get(name) ?? -1;
+    } else {
+      for (let index = 0; index < fields.length; index++) {
+        if (fields[index][0] === name) {
+          duplicateIndex = index;
+          break;
+        }
+      }
+    }
+    if (duplicateIndex !== -1) {
+      if (this.#duplicateKeys === "error") {
+        this.fail(open.pendingNameOffset, `duplicate key '${name}' in one object`);
+      }
+      fields[duplicateIndex] = [name, value];
+      return;
+    }
+    fields.push([name, value]);
+    if (open.indexByName !== undefined) {
+      open.indexByName.set(name, fields.length - 1);
+    } else if (fields.length > LINEAR_DUPLICATE_SCAN_MAX_FIELDS) {
+      open.indexByName = new Map(fields.map(([fieldName], index) => [fieldName, index]));
+    }
+  }
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+function hexDigitValue(code: number): number {
+  if (code >= DIGIT_ZERO && code <= DIGIT_NINE) return code - DIGIT_ZERO;
+  const lower = code | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}
