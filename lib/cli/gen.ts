@@ -1,13 +1,361 @@
 /**
- * `kv gen`: writes test records (placeholder until the generator lands).
+ * `kv gen`: writes random test records, like the original createData.py
+ * (`-k keyFile -n lines -d maxNesting -l maxStringLength -m maxKeysPerValue`),
+ * plus `-o FILE` and `--seed N` for reproducible output. The help text below
+ * documents every flag.
+ *
+ * @example
+ * ```ts
+ * import { genCommand } from "./gen.ts";
+ * await genCommand.run(["-k", "keyFile.txt", "-n", "15", "-d", "2", "-l", "15", "-m", "8"]);
+ * ```
  * @module
  */
+import { basename, dirname, join } from "node:path";
+import {
+  generateChunks,
+  MAX_GENERATED_NESTING,
+  MAX_KEYS_PER_VALUE,
+  MAX_RECORD_COUNT,
+  MAX_STRING_LENGTH,
+} from "../generator.ts";
+import { KeyFileError, type KeySpec, MAX_KEY_FILE_BYTES, parseKeyFile } from "../keyfile.ts";
+import { MAX_SEED, randomSeed } from "../prng.ts";
+import { ProgressBar } from "../progress.ts";
+import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
+import { UserError } from "./user_error.ts";
+
+/** Records written when `-n` is absent (the README's example). */
+export const DEFAULT_RECORD_COUNT = 15;
+/** Nesting when `-d` is absent (the README's example). */
+export const DEFAULT_MAX_NESTING = 2;
+/** Longest string when `-l` is absent (the README's example). */
+export const DEFAULT_MAX_STRING_LENGTH = 15;
+/** Keys per value when `-m` is absent, lowered to the key file's size when that is smaller. */
+export const DEFAULT_MAX_KEYS_PER_VALUE = 8;
+/** Output file when `-o` is absent, as in the original. */
+export const DEFAULT_OUTPUT = "dataToIndex.txt";
+/** Exit code after Ctrl-C, as shells report a SIGINT death (128 + 2). */
+export const INTERRUPTED_EXIT_CODE = 130;
+
+const COMMAND = "gen";
+
+const FLAGS = {
+  "key-file": { type: "string", short: "k" },
+  lines: { type: "string", short: "n" },
+  "max-nesting": { type: "string", short: "d" },
+  "max-string-length": { type: "string", short: "l" },
+  "max-keys": { type: "string", short: "m" },
+  output: { type: "string", short: "o" },
+  seed: { type: "string" },
+} as const;
+
+const HELP =
+  `Usage: kv gen -k KEYFILE [-n LINES] [-d DEPTH] [-l LENGTH] [-m KEYS] [-o FILE] [--seed N]
+
+Writes LINES random records for testing kv, one per line, in the assignment
+dialect that 'kv broker -i' reads:
+
+  "person0" : { "name" : "Mary" ; "age" : 22 ; "address" : { "street" : "Main" } }
+
+Line i holds record person<i>. Its value has 0..KEYS keys (each count equally
+likely), drawn without repetition from KEYFILE. Each key holds, with probability
+1/2 while fewer than DEPTH levels lie above it, another such value; otherwise a
+scalar of the key's type: a string of 1..LENGTH characters from [A-Za-z0-9], an
+int 1..100, or a float 1.5..2.1 with at most two decimals (printed 1.5, 1.75, 2.0).
+
+Flags:
+  -k, --key-file KEYFILE   key names and types (required; format below)
+  -n, --lines LINES        records to write, 0..${MAX_RECORD_COUNT} (default ${DEFAULT_RECORD_COUNT})
+  -d, --max-nesting DEPTH  most object levels below a record's value,
+                           0..${MAX_GENERATED_NESTING}; 0 gives flat records (default ${DEFAULT_MAX_NESTING})
+  -l, --max-string-length LENGTH
+                           longest string value, 1..${MAX_STRING_LENGTH} (default ${DEFAULT_MAX_STRING_LENGTH})
+  -m, --max-keys KEYS      most keys in one value, 0..the number of keys in
+                           KEYFILE (at most ${MAX_KEYS_PER_VALUE}); more is an error
+                           (default ${DEFAULT_MAX_KEYS_PER_VALUE}, or the number of keys if fewer)
+  -o, --output FILE        where to write; '-' for standard output
+                           (default ${DEFAULT_OUTPUT})
+      --seed N             PRNG seed, 0..${MAX_SEED}: the same seed and flags
+                           give byte-identical output on every run and machine
+                           (default: a fresh random seed each run)
+  -h, --help               show this help
+
+Key file: one 'name type' per line, type int, float or string; blank lines are
+skipped and '#' starts a comment. Names use letters, digits, '_' and '-' only,
+each name once, at least one key. Mistakes are reported as file:line:column.
+
+  # name   type
+  name     string
+  age      int
+  height   float
+
+Output: FILE is written to a temporary file beside it and renamed over FILE only
+when complete, so a failed or interrupted (Ctrl-C) run leaves FILE as it was; an
+existing FILE keeps its permissions. A FILE that is not a regular file (/dev/null,
+a pipe) is written directly. No line exceeds 1 MiB (the longest line kv reads):
+in the rare record that would (only very deep, wide settings such as -d 20 -m 12),
+values written after the record's byte budget is spent get fewer keys.
+
+Messages: on success nothing is printed, like other Unix tools, unless stderr is
+a terminal: then a progress bar is shown while writing and one summary line
+(records, bytes, time and the seed, to repeat the run with --seed) at the end.
+Errors are one line on stderr. Standard output is used only by '-o -'.
+
+Exit codes: 0 success, 1 internal error, 2 usage or input error, 130 interrupted.
+
+Examples:
+  kv gen -k keyFile.txt -n 15 -d 2 -l 15 -m 8
+  kv gen -k keyFile.txt -n 100000 -d 3 -l 8 -m 6 -o data.txt --seed 42
+  kv gen -k keyFile.txt -n 5 -o - | head -n 2`;
 
 /** The `kv gen` subcommand. */
 export const genCommand: Subcommand = {
-  name: "gen",
-  summary: "generate test records",
-  help: "Usage: kv gen -k keyFile -n lines -d maxNesting -l maxStringLength -m maxKeysPerValue",
-  run: () => Promise.resolve(0),
+  name: COMMAND,
+  summary: "generate random test records (like createData.py)",
+  help: HELP,
+  run,
 };
+
+async function run(args: string[]): Promise<number> {
+  const { values } = parseFlags(COMMAND, args, FLAGS);
+  const keyFilePath = values["key-file"];
+  if (keyFilePath === undefined) {
+    throw new UserError(`kv ${COMMAND}: -k KEYFILE is required (see 'kv ${COMMAND} --help')`);
+  }
+  const recordCount = intFlag(COMMAND, "-n", values.lines, {
+    min: 0,
+    max: MAX_RECORD_COUNT,
+    fallback: DEFAULT_RECORD_COUNT,
+  });
+  const maxNesting = intFlag(COMMAND, "-d", values["max-nesting"], {
+    min: 0,
+    max: MAX_GENERATED_NESTING,
+    fallback: DEFAULT_MAX_NESTING,
+  });
+  const maxStringLength = intFlag(COMMAND, "-l", values["max-string-length"], {
+    min: 1,
+    max: MAX_STRING_LENGTH,
+    fallback: DEFAULT_MAX_STRING_LENGTH,
+  });
+  const requestedMaxKeys = values["max-keys"] === undefined
+    ? undefined
+    : intFlag(COMMAND, "-m", values["max-keys"], { min: 0, max: MAX_KEYS_PER_VALUE });
+  const seed = values.seed === undefined
+    ? randomSeed()
+    : intFlag(COMMAND, "--seed", values.seed, { min: 0, max: MAX_SEED });
+  const outputPath = values.output ?? DEFAULT_OUTPUT;
+
+  const keys = await readKeyFile(keyFilePath);
+  if (requestedMaxKeys !== undefined && requestedMaxKeys > keys.length) {
+    throw new UserError(
+      `kv ${COMMAND}: -m ${requestedMaxKeys} is more than the ${keys.length} keys in ` +
+        `'${keyFilePath}'; use -m 0..${keys.length}`,
+    );
+  }
+  const maxKeysPerValue = requestedMaxKeys ?? Math.min(DEFAULT_MAX_KEYS_PER_VALUE, keys.length);
+
+  const startMs = performance.now();
+  const output = await openOutput(outputPath);
+  const progress = new ProgressBar({ label: `kv ${COMMAND}`, total: recordCount });
+  const interruption = watchForInterrupt();
+  let bytesWritten = 0;
+  // The previous chunk's write runs while the next chunk is generated; the
+  // generator keeps a chunk valid until it has produced one more.
+  let pendingWrite: Promise<void> = Promise.resolve();
+  try {
+    const options = { keys, recordCount, maxNesting, maxStringLength, maxKeysPerValue, seed };
+    for (const chunk of generateChunks(options)) {
+      await pendingWrite;
+      if (interruption.interrupted) break;
+      pendingWrite = output.write(chunk.bytes);
+      bytesWritten += chunk.bytes.length;
+      progress.update(chunk.recordsDone);
+    }
+    await pendingWrite;
+  } catch (error) {
+    progress.finish();
+    await pendingWrite.catch(() => {
+      // Already failed (and reported below) or never started: nothing to wait for.
+    });
+    await output.abandon();
+    if (error instanceof Deno.errors.BrokenPipe && outputPath === "-") return 0;
+    throw new UserError(`kv ${COMMAND}: cannot write '${outputPath}': ${describeFsError(error)}`);
+  } finally {
+    interruption.stop();
+  }
+  progress.finish();
+  if (interruption.interrupted) {
+    await output.abandon();
+    console.error(`kv ${COMMAND}: interrupted; '${outputPath}' left as it was`);
+    return INTERRUPTED_EXIT_CODE;
+  }
+  try {
+    await output.commit();
+  } catch (error) {
+    await output.abandon();
+    throw new UserError(`kv ${COMMAND}: cannot write '${outputPath}': ${describeFsError(error)}`);
+  }
+  if (Deno.stderr.isTerminal()) {
+    const seconds = ((performance.now() - startMs) / 1000).toFixed(2);
+    const megabytes = (bytesWritten / 1e6).toFixed(1);
+    console.error(
+      `kv ${COMMAND}: wrote ${recordCount} records (${megabytes} MB) to '${outputPath}' ` +
+        `in ${seconds} s; seed ${seed}`,
+    );
+  }
+  return 0;
+}
+
+/** Reads and parses the key file, turning every failure into one UserError line. */
+async function readKeyFile(path: string): Promise<KeySpec[]> {
+  const cannotRead = (reason: string) =>
+    new UserError(`kv ${COMMAND}: cannot read key file '${path}': ${reason}`);
+  let bytes: Uint8Array;
+  try {
+    const info = await Deno.stat(path);
+    if (info.isDirectory) throw cannotRead("it is a directory");
+    // Checked before reading so that a huge file is refused without loading it.
+    if (info.size > MAX_KEY_FILE_BYTES) throw cannotRead(tooLarge(info.size));
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    throw cannotRead(describeFsError(error));
+  }
+  // A pipe or device reports no size up front, so check again after reading.
+  if (bytes.length > MAX_KEY_FILE_BYTES) throw cannotRead(tooLarge(bytes.length));
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw cannotRead("it is not UTF-8 text");
+  }
+  try {
+    return parseKeyFile(text, path);
+  } catch (error) {
+    if (error instanceof KeyFileError) throw new UserError(`kv ${COMMAND}: ${error.message}`);
+    throw error;
+  }
+}
+
+function tooLarge(size: number): string {
+  return `it is ${size} bytes; a key file may be at most ${MAX_KEY_FILE_BYTES} bytes`;
+}
+
+/** The short reason of a file-system error, without Deno's "(os error N): open 'x'" tail. */
+function describeFsError(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "No such file or directory";
+  if (error instanceof Deno.errors.PermissionDenied) return "Permission denied";
+  if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0].replace(/ \(os error \d+\).*$/, "");
+}
+
+/** Where the records go; `commit` makes them visible, `abandon` discards them. */
+interface Output {
+  write(bytes: Uint8Array): Promise<void>;
+  commit(): Promise<void>;
+  abandon(): Promise<void>;
+}
+
+async function writeAll(file: { write(bytes: Uint8Array): Promise<number> }, bytes: Uint8Array) {
+  let rest = bytes;
+  while (rest.length > 0) rest = rest.subarray(await file.write(rest));
+}
+
+/**
+ * Opens the output. A regular (or not yet existing) file is written through a
+ * temporary file in the same directory, renamed over the target at the end:
+ * rename within a directory is atomic, so readers see the old file or the
+ * whole new one. A symlink's target is resolved first so the link survives.
+ */
+async function openOutput(path: string): Promise<Output> {
+  if (path === "-") {
+    return {
+      write: (bytes) => writeAll(Deno.stdout, bytes),
+      commit: () => Promise.resolve(),
+      abandon: () => Promise.resolve(),
+    };
+  }
+  const cannotWrite = (reason: string) =>
+    new UserError(`kv ${COMMAND}: cannot write '${path}': ${reason}`);
+  let target = path;
+  let existing: Deno.FileInfo | undefined;
+  try {
+    target = await Deno.realPath(path);
+    existing = await Deno.stat(target);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw cannotWrite(describeFsError(error));
+  }
+  if (existing?.isDirectory) throw cannotWrite("it is a directory");
+  if (existing !== undefined && !existing.isFile) {
+    let device: Deno.FsFile;
+    try {
+      device = await Deno.open(target, { write: true });
+    } catch (error) {
+      throw cannotWrite(describeFsError(error));
+    }
+    const close = closeOnce(device);
+    return {
+      write: (bytes) => writeAll(device, bytes),
+      commit: () => Promise.resolve(close()),
+      abandon: () => Promise.resolve(close()),
+    };
+  }
+  const suffix = randomSeed().toString(16).padStart(8, "0");
+  const temporaryPath = join(dirname(target), `.${basename(target)}.${suffix}.tmp`);
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(temporaryPath, {
+      write: true,
+      createNew: true,
+      mode: existing?.mode === null || existing === undefined ? undefined : existing.mode & 0o777,
+    });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw cannotWrite(`directory '${dirname(path)}' does not exist`);
+    }
+    throw cannotWrite(describeFsError(error));
+  }
+  const close = closeOnce(file);
+  return {
+    write: (bytes) => writeAll(file, bytes),
+    commit: async () => {
+      close();
+      await Deno.rename(temporaryPath, target);
+    },
+    abandon: async () => {
+      close();
+      await Deno.remove(temporaryPath).catch(() => {
+        // Already gone (or never renamed): nothing left to clean up.
+      });
+    },
+  };
+}
+
+/** A `close` for `file` that is safe to call again after a failure. */
+function closeOnce(file: Deno.FsFile): () => void {
+  let closed = false;
+  return () => {
+    if (closed) return;
+    closed = true;
+    file.close();
+  };
+}
+
+/** Notes Ctrl-C instead of dying, so the temporary file can be removed. */
+function watchForInterrupt(): { readonly interrupted: boolean; stop(): void } {
+  const state = { interrupted: false, stop: () => {} };
+  const onInterrupt = () => {
+    state.interrupted = true;
+  };
+  try {
+    Deno.addSignalListener("SIGINT", onInterrupt);
+    state.stop = () => Deno.removeSignalListener("SIGINT", onInterrupt);
+  } catch {
+    // Signals are unsupported here; Ctrl-C then kills the run and may leave
+    // the temporary file behind, which is still better than a half FILE.
+  }
+  return state;
+}

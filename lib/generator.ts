@@ -1,0 +1,464 @@
+/**
+ * Generates random test records in the assignment dialect, as the original
+ * createData.py did, but fast: the text is written byte by byte into one
+ * reused buffer and handed out in large chunks, so no per-record strings,
+ * objects or system calls are made.
+ *
+ * Line i (0-based) holds record `person<i>`. Its value has 0..maxKeysPerValue
+ * keys (uniform count) drawn without repetition from the key file; each key
+ * holds, with probability ½ while fewer than `maxNesting` levels lie above it,
+ * another such value, otherwise a scalar of the key's type: a string of
+ * 1..maxStringLength characters from [A-Za-z0-9], an int 1..100 or a float
+ * 1.5..2.1 with at most two decimals, printed in shortest form (`1.5`, `2.0`).
+ *
+ * ```text
+ * "person0" : { "name" : "Mary" ; "age" : 22 ; "address" : { "street" : "Main" } }
+ * ```
+ *
+ * No line exceeds `MAX_LINE_BYTES`: each record has a budget of fields
+ * ({@link recordFieldBudget}); once it is spent, the record's remaining values
+ * get fewer keys. Only very deep and wide settings (say `-d 20 -m 12`) reach it.
+ *
+ * @example
+ * ```ts
+ * import { generateChunks } from "./generator.ts";
+ * const options = {
+ *   keys: [{ name: "age", type: "int" }] as const,
+ *   recordCount: 3, maxNesting: 1, maxStringLength: 8, maxKeysPerValue: 1, seed: 42,
+ * };
+ * for (const chunk of generateChunks(options)) await Deno.stdout.write(chunk.bytes);
+ * ```
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { KeySpec } from "./keyfile.ts";
+import { MAX_KEY_FILE_KEYS } from "./keyfile.ts";
+import { MAX_KEY_BYTES, MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
+import { MAX_SEED, Sfc32 } from "./prng.ts";
+
+/** Most records one run generates (`-n`). */
+export const MAX_RECORD_COUNT = 1_000_000_000;
+
+/**
+ * Most object levels below a record's value (`-d`): the record's value is
+ * itself one level of `MAX_NESTING_DEPTH`.
+ */
+export const MAX_GENERATED_NESTING = MAX_NESTING_DEPTH - 1;
+
+/** Longest generated string (`-l`), in characters. */
+export const MAX_STRING_LENGTH = 10_000;
+
+/** Most keys in one generated value (`-m`); also bounded by the key file's size. */
+export const MAX_KEYS_PER_VALUE = MAX_KEY_FILE_KEYS;
+
+/** Bytes gathered before a chunk is handed out (1 MiB) unless `chunkBytes` says otherwise. */
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+
+/** Smallest and largest `chunkBytes`. */
+export const MIN_CHUNK_BYTES = 1;
+/** Largest `chunkBytes` (64 MiB): more only costs memory. */
+export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
+
+/** Generated ints lie in INT_MIN..INT_MAX, as in createData.py. */
+export const INT_MIN = 1;
+/** See {@link INT_MIN}. */
+export const INT_MAX = 100;
+/** Generated floats are FLOAT_MIN_HUNDREDTHS/100..FLOAT_MAX_HUNDREDTHS/100 (1.5..2.1). */
+export const FLOAT_MIN_HUNDREDTHS = 150;
+/** See {@link FLOAT_MIN_HUNDREDTHS}. */
+export const FLOAT_MAX_HUNDREDTHS = 210;
+
+/** What to generate. */
+export interface GeneratorOptions {
+  /** The keys to draw field names and scalar types from (non-empty). */
+  readonly keys: readonly KeySpec[];
+  /** Number of records (lines), 0..{@link MAX_RECORD_COUNT}. */
+  readonly recordCount: number;
+  /** Most object levels below a record's value, 0..{@link MAX_GENERATED_NESTING}. */
+  readonly maxNesting: number;
+  /** Longest string value, 1..{@link MAX_STRING_LENGTH}. */
+  readonly maxStringLength: number;
+  /** Most keys in one value, 0..min(keys.length, {@link MAX_KEYS_PER_VALUE}). */
+  readonly maxKeysPerValue: number;
+  /** PRNG seed, 0..MAX_SEED: equal options give byte-identical output. */
+  readonly seed: number;
+  /**
+   * Bytes gathered before a chunk is handed out, {@link MIN_CHUNK_BYTES}..
+   * {@link MAX_CHUNK_BYTES}. Default {@link DEFAULT_CHUNK_BYTES}. Does not
+   * change the output, only how it is split.
+   */
+  readonly chunkBytes?: number;
+}
+
+/** A piece of the output, always ending with a whole record's `\n`. */
+export interface GeneratedChunk {
+  /**
+   * UTF-8 text: a view of one of two buffers used in turn, so it stays valid
+   * while the next chunk is generated (letting a write of this chunk overlap
+   * that work) and is overwritten when the chunk after that is generated.
+   */
+  readonly bytes: Uint8Array;
+  /** Records generated so far, including those in this chunk. */
+  readonly recordsDone: number;
+}
+
+const TYPE_INT = 0;
+const TYPE_FLOAT = 1;
+const TYPE_STRING = 2;
+const TYPE_CODES = { int: TYPE_INT, float: TYPE_FLOAT, string: TYPE_STRING } as const;
+
+const ALPHABET = new TextEncoder().encode(
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+);
+const ALPHABET_SIZE = 62;
+const ALPHABET_CUBED = ALPHABET_SIZE ** 3;
+const QUOTE = 0x22;
+const SPACE = 0x20;
+const SEMICOLON = 0x3b;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const NEWLINE = 0x0a;
+const DOT = 0x2e;
+const DIGIT_ZERO = 0x30;
+const RECORD_NAME = new TextEncoder().encode('"person');
+const KEY_SEPARATOR = new TextEncoder().encode('" : ');
+
+/** Bytes of a record line outside its fields: name, ` : `, `{ `, ` }` and `\n`. */
+function recordOverheadBytes(recordCount: number): number {
+  const largestIndexDigits = String(Math.max(0, recordCount - 1)).length;
+  return RECORD_NAME.length + largestIndexDigits + KEY_SEPARATOR.length + 4 + 1;
+}
+
+/**
+ * Most bytes one field can take: `"key" : ` + the longest value form + ` ; `.
+ * A nested object's own `{ ` and ` }` are counted here too, as its fields are
+ * counted on their own.
+ */
+function fieldBytesBound(keyBytes: number, maxStringLength: number): number {
+  const longestScalar = Math.max(maxStringLength + 2, String(INT_MAX).length, "1.75".length);
+  return 2 + keyBytes + 3 + Math.max(longestScalar, 4) + 3;
+}
+
+/**
+ * The number of fields (at all levels) one record may hold so that its line
+ * stays within `MAX_LINE_BYTES`, counting `\n`.
+ *
+ * @example
+ * ```ts
+ * recordFieldBudget({ keys: [{ name: "a", type: "int" }], recordCount: 1, maxNesting: 0,
+ *   maxStringLength: 1, maxKeysPerValue: 1, seed: 0 }) > 1000; // true
+ * ```
+ */
+export function recordFieldBudget(options: GeneratorOptions): number {
+  const keyBytes = Math.max(...options.keys.map((key) => utf8Length(key.name)));
+  const budget = Math.floor(
+    (MAX_LINE_BYTES - recordOverheadBytes(options.recordCount)) /
+      fieldBytesBound(keyBytes, options.maxStringLength),
+  );
+  assert(budget >= 1, "limits leave room for at least one field per record");
+  return budget;
+}
+
+function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).length;
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+}
+
+/**
+ * Throws a RangeError naming the first option outside its documented range.
+ *
+ * @example
+ * ```ts
+ * checkGeneratorOptions({ keys: [{ name: "a", type: "int" }], recordCount: 1, maxNesting: 0,
+ *   maxStringLength: 1, maxKeysPerValue: 2, seed: 0 }); // throws: maxKeysPerValue too large
+ * ```
+ */
+export function checkGeneratorOptions(options: GeneratorOptions): void {
+  checkInteger("keys.length", options.keys.length, 1, MAX_KEY_FILE_KEYS);
+  for (const key of options.keys) {
+    checkInteger("key name bytes", utf8Length(key.name), 1, MAX_KEY_BYTES);
+  }
+  checkInteger("recordCount", options.recordCount, 0, MAX_RECORD_COUNT);
+  checkInteger("maxNesting", options.maxNesting, 0, MAX_GENERATED_NESTING);
+  checkInteger("maxStringLength", options.maxStringLength, 1, MAX_STRING_LENGTH);
+  checkInteger(
+    "maxKeysPerValue",
+    options.maxKeysPerValue,
+    0,
+    Math.min(options.keys.length, MAX_KEYS_PER_VALUE),
+  );
+  checkInteger("seed", options.seed, 0, MAX_SEED);
+  checkInteger(
+    "chunkBytes",
+    options.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+    MIN_CHUNK_BYTES,
+    MAX_CHUNK_BYTES,
+  );
+}
+
+/** Everything {@link RecordWriter} needs, prepared once per run. */
+interface RecordWriterParts {
+  readonly buffer: Uint8Array;
+  readonly random: Sfc32;
+  readonly keyPrefixBytes: Uint8Array;
+  readonly keyPrefixStart: Int32Array;
+  readonly keyTypes: Uint8Array;
+  readonly keyOrderByLevel: readonly Int32Array[];
+  readonly maxNesting: number;
+  readonly maxStringLength: number;
+  readonly maxKeysPerValue: number;
+  readonly fieldBudget: number;
+}
+
+/**
+ * Writes one record line at a time into the buffer. The write position is
+ * passed in and returned rather than stored, so that it lives in a register
+ * on the hot path; that and the byte-at-a-time writes are what make `kv gen`
+ * fast.
+ */
+class RecordWriter {
+  #buffer: Uint8Array;
+  #random: Sfc32;
+  #keyPrefixBytes: Uint8Array;
+  #keyPrefixStart: Int32Array;
+  #keyTypes: Uint8Array;
+  #keyOrderByLevel: readonly Int32Array[];
+  #keyCount: number;
+  #maxNesting: number;
+  #maxStringLength: number;
+  #maxKeysPerValue: number;
+  #fieldBudget: number;
+  #fieldsLeft = 0;
+
+  constructor(parts: RecordWriterParts) {
+    this.#buffer = parts.buffer;
+    this.#random = parts.random;
+    this.#keyPrefixBytes = parts.keyPrefixBytes;
+    this.#keyPrefixStart = parts.keyPrefixStart;
+    this.#keyTypes = parts.keyTypes;
+    this.#keyOrderByLevel = parts.keyOrderByLevel;
+    this.#keyCount = parts.keyTypes.length;
+    this.#maxNesting = parts.maxNesting;
+    this.#maxStringLength = parts.maxStringLength;
+    this.#maxKeysPerValue = parts.maxKeysPerValue;
+    this.#fieldBudget = parts.fieldBudget;
+  }
+
+  /** Makes later records go to `buffer`, which must be as large as the first. */
+  useBuffer(buffer: Uint8Array): void {
+    this.#buffer = buffer;
+  }
+
+  /** Writes record `person<recordIndex>` and its `\n` at `at`; returns the end. */
+  writeRecord(recordIndex: number, at: number): number {
+    const buffer = this.#buffer;
+    let position = at;
+    for (let i = 0; i < RECORD_NAME.length; i++) buffer[position++] = RECORD_NAME[i];
+    position = this.#writeDecimal(recordIndex, position);
+    for (let i = 0; i < KEY_SEPARATOR.length; i++) buffer[position++] = KEY_SEPARATOR[i];
+    this.#fieldsLeft = this.#fieldBudget;
+    position = this.#writeObject(0, position);
+    buffer[position++] = NEWLINE;
+    return position;
+  }
+
+  #writeDecimal(value: number, at: number): number {
+    const buffer = this.#buffer;
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    const end = at + digits;
+    let position = end;
+    let rest = value;
+    do {
+      buffer[--position] = DIGIT_ZERO + (rest % 10);
+      rest = Math.floor(rest / 10);
+    } while (rest > 0);
+    return end;
+  }
+
+  #writeObject(level: number, at: number): number {
+    const buffer = this.#buffer;
+    const random = this.#random;
+    const count = Math.min(random.nextBelow(this.#maxKeysPerValue + 1), this.#fieldsLeft);
+    this.#fieldsLeft -= count;
+    let position = at;
+    if (count === 0) {
+      buffer[position++] = OPEN_BRACE;
+      buffer[position++] = CLOSE_BRACE;
+      return position;
+    }
+    const keyOrder = this.#keyOrderByLevel[level];
+    const keyCount = this.#keyCount;
+    for (let i = 0; i < count; i++) {
+      const pick = i + random.nextBelow(keyCount - i);
+      const key = keyOrder[pick];
+      keyOrder[pick] = keyOrder[i];
+      keyOrder[i] = key;
+    }
+    const keyPrefixBytes = this.#keyPrefixBytes;
+    const keyPrefixStart = this.#keyPrefixStart;
+    const keyTypes = this.#keyTypes;
+    const mayNest = level < this.#maxNesting;
+    buffer[position++] = OPEN_BRACE;
+    buffer[position++] = SPACE;
+    for (let i = 0; i < count; i++) {
+      if (i > 0) {
+        buffer[position++] = SPACE;
+        buffer[position++] = SEMICOLON;
+        buffer[position++] = SPACE;
+      }
+      const key = keyOrder[i];
+      for (let byte = keyPrefixStart[key], end = keyPrefixStart[key + 1]; byte < end; byte++) {
+        buffer[position++] = keyPrefixBytes[byte];
+      }
+      if (mayNest && random.nextBelow(2) === 0) {
+        position = this.#writeObject(level + 1, position);
+      } else {
+        const type = keyTypes[key];
+        if (type === TYPE_STRING) position = this.#writeString(position);
+        else if (type === TYPE_INT) {
+          position = this.#writeDecimal(
+            INT_MIN + random.nextBelow(INT_MAX - INT_MIN + 1),
+            position,
+          );
+        } else position = this.#writeFloat(position);
+      }
+    }
+    buffer[position++] = SPACE;
+    buffer[position++] = CLOSE_BRACE;
+    return position;
+  }
+
+  #writeString(at: number): number {
+    const buffer = this.#buffer;
+    const random = this.#random;
+    const length = 1 + random.nextBelow(this.#maxStringLength);
+    let position = at;
+    buffer[position++] = QUOTE;
+    // One draw below 62^3 gives three characters, a third of the draws.
+    let left = length;
+    for (; left >= 3; left -= 3) {
+      let triple = random.nextBelow(ALPHABET_CUBED);
+      buffer[position++] = ALPHABET[triple % ALPHABET_SIZE];
+      triple = (triple / ALPHABET_SIZE) | 0;
+      buffer[position++] = ALPHABET[triple % ALPHABET_SIZE];
+      buffer[position++] = ALPHABET[(triple / ALPHABET_SIZE) | 0];
+    }
+    for (; left > 0; left--) buffer[position++] = ALPHABET[random.nextBelow(ALPHABET_SIZE)];
+    buffer[position++] = QUOTE;
+    return position;
+  }
+
+  #writeFloat(at: number): number {
+    const buffer = this.#buffer;
+    const hundredths = FLOAT_MIN_HUNDREDTHS +
+      this.#random.nextBelow(FLOAT_MAX_HUNDREDTHS - FLOAT_MIN_HUNDREDTHS + 1);
+    let position = at;
+    // Shortest round-trip form of hundredths/100, always with a decimal point.
+    buffer[position++] = DIGIT_ZERO + Math.floor(hundredths / 100);
+    buffer[position++] = DOT;
+    buffer[position++] = DIGIT_ZERO + (Math.floor(hundredths / 10) % 10);
+    if (hundredths % 10 !== 0) buffer[position++] = DIGIT_ZERO + (hundredths % 10);
+    return position;
+  }
+}
+
+/**
+ * Generates the records as chunks of UTF-8 text. Each chunk holds whole lines
+ * and is a view of one of two reused buffers, valid until the generator has
+ * been resumed twice: write it out (or copy it) before then. Writing chunk k
+ * while chunk k + 1 is generated is safe, and is how `kv gen` overlaps
+ * generation with disk writes. Throws a RangeError for options outside their ranges.
+ *
+ * @example
+ * ```ts
+ * const options = { keys: [{ name: "age", type: "int" }] as const, recordCount: 2,
+ *   maxNesting: 0, maxStringLength: 5, maxKeysPerValue: 1, seed: 1 };
+ * for (const chunk of generateChunks(options)) console.log(chunk.recordsDone);
+ * ```
+ */
+export function* generateChunks(options: GeneratorOptions): Generator<GeneratedChunk> {
+  checkGeneratorOptions(options);
+  const { keys, recordCount, maxNesting, maxStringLength, maxKeysPerValue } = options;
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const random = new Sfc32(options.seed);
+  const keyCount = keys.length;
+
+  // Every key's `"name" : ` in one flat array: copying a few bytes by hand is
+  // much cheaper than TypedArray.set on tiny arrays.
+  const encodedKeys = keys.map((key) => new TextEncoder().encode(`"${key.name}" : `));
+  const keyPrefixStart = new Int32Array(keyCount + 1);
+  for (let key = 0; key < keyCount; key++) {
+    keyPrefixStart[key + 1] = keyPrefixStart[key] + encodedKeys[key].length;
+  }
+  const keyPrefixBytes = new Uint8Array(keyPrefixStart[keyCount]);
+  encodedKeys.forEach((bytes, key) => keyPrefixBytes.set(bytes, keyPrefixStart[key]));
+  const keyTypes = Uint8Array.from(keys, (key) => TYPE_CODES[key.type]);
+
+  // One permutation of the key indexes per level: a partial Fisher–Yates
+  // shuffle of its first `count` entries draws `count` distinct keys, and a
+  // nested value (one level down) must not disturb its parent's draw.
+  const keyOrderByLevel = Array.from(
+    { length: maxNesting + 1 },
+    () => Int32Array.from({ length: keyCount }, (_, key) => key),
+  );
+
+  const fieldBudget = recordFieldBudget(options);
+  const maxRecordBytes = recordOverheadBytes(recordCount) +
+    fieldBudget *
+      fieldBytesBound(Math.max(...encodedKeys.map((bytes) => bytes.length)), maxStringLength);
+  const buffers = [
+    new Uint8Array(chunkBytes + maxRecordBytes),
+    new Uint8Array(chunkBytes + maxRecordBytes),
+  ];
+  let buffer = buffers[0];
+  const writer = new RecordWriter({
+    buffer,
+    random,
+    keyPrefixBytes,
+    keyPrefixStart,
+    keyTypes,
+    keyOrderByLevel,
+    maxNesting,
+    maxStringLength,
+    maxKeysPerValue,
+    fieldBudget,
+  });
+  let position = 0;
+  for (let recordIndex = 0; recordIndex < recordCount; recordIndex++) {
+    const recordStart = position;
+    position = writer.writeRecord(recordIndex, position);
+    if (position - recordStart > maxRecordBytes) throw new Error("bug: record over its byte bound");
+    if (position >= chunkBytes) {
+      yield { bytes: buffer.subarray(0, position), recordsDone: recordIndex + 1 };
+      buffer = buffer === buffers[0] ? buffers[1] : buffers[0];
+      writer.useBuffer(buffer);
+      position = 0;
+    }
+  }
+  if (position > 0) yield { bytes: buffer.subarray(0, position), recordsDone: recordCount };
+}
+
+/**
+ * Generates all records as one string; for tests and small runs.
+ *
+ * @example
+ * ```ts
+ * generateText({ keys: [{ name: "age", type: "int" }], recordCount: 1, maxNesting: 0,
+ *   maxStringLength: 5, maxKeysPerValue: 1, seed: 1 });
+ * // one line such as '"person0" : { "age" : 57 }\n'; which one depends on the seed
+ * ```
+ */
+export function generateText(options: GeneratorOptions): string {
+  const decoder = new TextDecoder();
+  let text = "";
+  for (const chunk of generateChunks(options)) {
+    text += decoder.decode(chunk.bytes, { stream: true });
+  }
+  return text + decoder.decode();
+}

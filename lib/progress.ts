@@ -1,0 +1,120 @@
+/**
+ * A one-line progress bar for long runs (`kv gen`, the broker's indexing). It
+ * draws on a terminal only: when its output is not a TTY (a pipe, a file, CI)
+ * every call is a no-op, so logs stay clean. Redraws are throttled to
+ * {@link DEFAULT_REDRAW_INTERVAL_MS}, so calling `update` often is cheap.
+ *
+ * @example
+ * ```ts
+ * import { ProgressBar } from "./progress.ts";
+ * const bar = new ProgressBar({ label: "indexing", total: 1000 });
+ * for (let done = 1; done <= 1000; done++) bar.update(done);
+ * bar.finish();
+ * ```
+ * @module
+ */
+
+/** Least time between two redraws, in milliseconds (at most ten per second). */
+export const DEFAULT_REDRAW_INTERVAL_MS = 100;
+
+/** Width of the bar itself, in characters. */
+export const BAR_WIDTH = 30;
+
+/** Where the bar is drawn: `Deno.stderr` or anything shaped like it. */
+export interface ProgressOutput {
+  /** Writes some of `bytes`, returning how many were written. */
+  writeSync(bytes: Uint8Array): number;
+  /** Whether the output is a terminal; the bar draws nothing otherwise. */
+  isTerminal(): boolean;
+}
+
+/** Options for {@link ProgressBar}. */
+export interface ProgressBarOptions {
+  /** Text before the bar, e.g. `"kv gen"`. */
+  readonly label: string;
+  /** Work to do, in the caller's units; when omitted only the count is shown. */
+  readonly total?: number;
+  /** Where to draw. Default `Deno.stderr`. */
+  readonly output?: ProgressOutput;
+  /** Least time between redraws. Default {@link DEFAULT_REDRAW_INTERVAL_MS}. */
+  readonly redrawIntervalMs?: number;
+  /** Clock in milliseconds. Default `performance.now`. */
+  readonly now?: () => number;
+}
+
+const encoder = new TextEncoder();
+/** Carriage return, then "erase the whole line": the next draw starts clean. */
+const CLEAR_LINE = "\r\x1b[2K";
+
+/** A throttled, `\r`-redrawn progress line; a no-op when its output is not a terminal. */
+export class ProgressBar {
+  #label: string;
+  #total: number | undefined;
+  #output: ProgressOutput;
+  #enabled: boolean;
+  #redrawIntervalMs: number;
+  #now: () => number;
+  #lastDrawMs = -Infinity;
+  #drawn = false;
+
+  /** @param options label, total and where to draw; see {@link ProgressBarOptions}. */
+  constructor(options: ProgressBarOptions) {
+    this.#label = options.label;
+    this.#total = options.total;
+    this.#output = options.output ?? Deno.stderr;
+    this.#enabled = this.#output.isTerminal();
+    this.#redrawIntervalMs = options.redrawIntervalMs ?? DEFAULT_REDRAW_INTERVAL_MS;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /**
+   * Reports that `done` units are finished; redraws unless the last redraw
+   * was less than the redraw interval ago.
+   *
+   * @example
+   * ```ts
+   * const bar = new ProgressBar({ label: "copying", total: 10 });
+   * bar.update(5); // "copying [###############               ]  50% 5/10"
+   * ```
+   */
+  update(done: number): void {
+    if (!this.#enabled) return;
+    const nowMs = this.#now();
+    if (nowMs - this.#lastDrawMs < this.#redrawIntervalMs) return;
+    this.#lastDrawMs = nowMs;
+    this.#write(CLEAR_LINE + this.#render(done));
+    this.#drawn = true;
+  }
+
+  /**
+   * Erases the bar, leaving the cursor at the start of an empty line for
+   * whatever is printed next.
+   *
+   * @example
+   * ```ts
+   * const bar = new ProgressBar({ label: "copying" });
+   * bar.update(3);
+   * bar.finish();
+   * ```
+   */
+  finish(): void {
+    if (!this.#enabled || !this.#drawn) return;
+    this.#write(CLEAR_LINE);
+    this.#drawn = false;
+  }
+
+  #render(done: number): string {
+    const total = this.#total;
+    if (total === undefined || total <= 0) return `${this.#label} ${done}`;
+    const fraction = Math.min(1, Math.max(0, done / total));
+    const filled = Math.round(fraction * BAR_WIDTH);
+    const bar = "#".repeat(filled) + " ".repeat(BAR_WIDTH - filled);
+    const percent = String(Math.floor(fraction * 100)).padStart(3);
+    return `${this.#label} [${bar}] ${percent}% ${done}/${total}`;
+  }
+
+  #write(text: string): void {
+    let bytes = encoder.encode(text);
+    while (bytes.length > 0) bytes = bytes.subarray(this.#output.writeSync(bytes));
+  }
+}

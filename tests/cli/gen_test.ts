@@ -1,0 +1,246 @@
+import assert from "node:assert/strict";
+import { genCommand } from "../../lib/cli/gen.ts";
+import { generateText } from "../../lib/generator.ts";
+import { parseKeyFile } from "../../lib/keyfile.ts";
+import { parseRecordLine } from "../../lib/record_line.ts";
+import type { Value } from "../../lib/value.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const COMPAT_KEY_FILE = new URL("../../testdata/compat/keyFile.txt", import.meta.url).pathname;
+const KEY_FILES = new URL("../../testdata/keyfiles/", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `kv gen` as a real process, with the permissions `deno task gen` grants. */
+async function runGen(args: string[], cwd: string): Promise<Run> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", MAIN, "gen", ...args],
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "kv_gen_test_" });
+  try {
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function entriesOf(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+Deno.test("kv gen runs the README's command: 15 records in dataToIndex.txt, silent", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.copyFile(COMPAT_KEY_FILE, `${dir}/keyFile.txt`);
+    const run = await runGen(
+      ["-k", "keyFile.txt", "-n", "15", "-d", "2", "-l", "15", "-m", "8"],
+      dir,
+    );
+    assert.deepEqual(run, { code: 0, stdout: "", stderr: "" });
+    const lines = (await Deno.readTextFile(`${dir}/dataToIndex.txt`)).split("\n");
+    assert.equal(lines.pop(), "", "the file ends with a newline");
+    assert.deepEqual(lines.map((line) => line.slice(0, line.indexOf(" :"))), [
+      ...Array.from({ length: 15 }, (_, index) => `"person${index}"`),
+    ]);
+    assert.deepEqual(await entriesOf(dir), ["dataToIndex.txt", "keyFile.txt"]);
+  });
+});
+
+Deno.test("kv gen --seed gives identical files, equal to the in-process generator", async () => {
+  await withTempDir(async (dir) => {
+    const flags = ["-k", COMPAT_KEY_FILE, "-n", "500", "-d", "3", "-l", "8", "-m", "6"];
+    const runs = await Promise.all([
+      runGen([...flags, "--seed", "42", "-o", "a.txt"], dir),
+      runGen([...flags, "--seed", "42", "-o", "b.txt"], dir),
+      runGen([...flags, "--seed", "43", "-o", "c.txt"], dir),
+      runGen([...flags, "-o", "d.txt"], dir),
+    ]);
+    for (const run of runs) assert.deepEqual(run, { code: 0, stdout: "", stderr: "" });
+    const [a, b, c, d] = await Promise.all(
+      ["a", "b", "c", "d"].map((name) => Deno.readTextFile(`${dir}/${name}.txt`)),
+    );
+    assert.equal(a, b);
+    assert.notEqual(a, c);
+    assert.notEqual(a, d, "without --seed each run picks a fresh seed");
+    const keys = parseKeyFile(await Deno.readTextFile(COMPAT_KEY_FILE), "keyFile.txt");
+    const expected = generateText({
+      keys,
+      recordCount: 500,
+      maxNesting: 3,
+      maxStringLength: 8,
+      maxKeysPerValue: 6,
+      seed: 42,
+    });
+    assert.equal(a, expected);
+  });
+});
+
+Deno.test("kv gen -o - writes the records to stdout and creates no file", async () => {
+  await withTempDir(async (dir) => {
+    const run = await runGen(["-k", COMPAT_KEY_FILE, "-n", "3", "--seed", "7", "-o", "-"], dir);
+    assert.equal(run.code, 0);
+    assert.equal(run.stderr, "");
+    assert.match(run.stdout, /^"person0" : .*\n"person1" : .*\n"person2" : .*\n$/);
+    assert.deepEqual(await entriesOf(dir), []);
+  });
+});
+
+Deno.test("kv gen defaults: -n 15, -d 2 and -m lowered to the key file's size", async () => {
+  await withTempDir(async (dir) => {
+    const run = await runGen(["-k", `${KEY_FILES}two-keys.txt`, "--seed", "3", "-o", "-"], dir);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 15);
+    let widest = 0;
+    let deepest = 0;
+    const visit = (value: Value, level: number) => {
+      if (value.kind !== "object") return;
+      widest = Math.max(widest, value.fields.length);
+      deepest = Math.max(deepest, level);
+      for (const [, field] of value.fields) visit(field, level + 1);
+    };
+    for (const [index, line] of lines.entries()) visit(parseRecordLine(line, index + 1).value, 0);
+    assert.equal(widest, 2, "values have up to the key file's 2 keys, not the default 8");
+    assert.equal(deepest, 2, "values nest two levels below the record's value");
+  });
+});
+
+Deno.test("kv gen replaces an existing file whole, keeping its permissions", async () => {
+  await withTempDir(async (dir) => {
+    const target = `${dir}/out.txt`;
+    await Deno.writeTextFile(target, "old contents\n");
+    await Deno.chmod(target, 0o640);
+    const run = await runGen(["-k", COMPAT_KEY_FILE, "-n", "4", "-o", target], dir);
+    assert.deepEqual(run, { code: 0, stdout: "", stderr: "" });
+    const text = await Deno.readTextFile(target);
+    assert.equal(text.split("\n").length, 5);
+    assert.ok(text.startsWith('"person0" : '));
+    assert.equal((await Deno.stat(target)).mode! & 0o777, 0o640);
+    assert.deepEqual(await entriesOf(dir), ["out.txt"], "no temporary file left behind");
+  });
+});
+
+Deno.test("kv gen writes straight into a non-regular file such as /dev/null", async () => {
+  await withTempDir(async (dir) => {
+    const run = await runGen(["-k", COMPAT_KEY_FILE, "-n", "50", "-o", "/dev/null"], dir);
+    assert.deepEqual(run, { code: 0, stdout: "", stderr: "" });
+    assert.ok((await Deno.stat("/dev/null")).isCharDevice, "/dev/null is still a device");
+  });
+});
+
+Deno.test("kv gen mistakes exit 2 with exactly one line on stderr and no stack trace", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/adir`);
+    await Deno.writeTextFile(`${dir}/keep.txt`, "keep me\n");
+    const k = ["-k", COMPAT_KEY_FILE];
+    const cases: [args: string[], message: string][] = [
+      [[...k, "--bogus"], "kv gen: unknown option '--bogus' (see 'kv gen --help')"],
+      [["-n", "5"], "kv gen: -k KEYFILE is required (see 'kv gen --help')"],
+      [
+        [...k, "-m", "13"],
+        `kv gen: -m 13 is more than the 12 keys in '${COMPAT_KEY_FILE}'; use -m 0..12`,
+      ],
+      [[...k, "-n", "abc"], "kv gen: -n must be a whole number from 0 to 1000000000, got 'abc'"],
+      [[...k, "--lines=-1"], "kv gen: -n must be a whole number from 0 to 1000000000, got '-1'"],
+      [[...k, "-d", "64"], "kv gen: -d must be a whole number from 0 to 63, got '64'"],
+      [[...k, "-l", "0"], "kv gen: -l must be a whole number from 1 to 10000, got '0'"],
+      [[...k, "-m", "1001"], "kv gen: -m must be a whole number from 0 to 1000, got '1001'"],
+      [
+        [...k, "--seed", "4294967296"],
+        "kv gen: --seed must be a whole number from 0 to 4294967295, got '4294967296'",
+      ],
+      [
+        ["-k", "missing.txt"],
+        "kv gen: cannot read key file 'missing.txt': No such file or directory",
+      ],
+      [["-k", "adir"], "kv gen: cannot read key file 'adir': it is a directory"],
+      [
+        ["-k", `${KEY_FILES}unknown-type.txt`],
+        `kv gen: ${KEY_FILES}unknown-type.txt:3:6: unknown type 'bool'; expected int, float or string`,
+      ],
+      [
+        ["-k", `${KEY_FILES}duplicate-key.txt`],
+        `kv gen: ${KEY_FILES}duplicate-key.txt:3:1: duplicate key 'name' (first defined on line 1)`,
+      ],
+      [
+        ["-k", `${KEY_FILES}no-keys.txt`],
+        `kv gen: ${KEY_FILES}no-keys.txt: no keys; add lines of the form 'name type' with type ` +
+        "int, float or string",
+      ],
+      [
+        ["-k", `${KEY_FILES}dotted-name.txt`],
+        `kv gen: ${KEY_FILES}dotted-name.txt:2:5: key name 'hair.color' contains '.'; ` +
+        "names use only letters, digits, '_' and '-'",
+      ],
+      [
+        [...k, "-o", "nodir/out.txt"],
+        "kv gen: cannot write 'nodir/out.txt': directory 'nodir' does not exist",
+      ],
+      [[...k, "-o", "adir"], "kv gen: cannot write 'adir': it is a directory"],
+      [
+        [...k, "-m", "13", "-o", "keep.txt"],
+        "kv gen: -m 13 is more than the 12 keys in " +
+        `'${COMPAT_KEY_FILE}'; use -m 0..12`,
+      ],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => runGen(args, dir)));
+    runs.forEach((run, index) => {
+      const [args, message] = cases[index];
+      assert.deepEqual(run, { code: 2, stdout: "", stderr: `${message}\n` }, args.join(" "));
+    });
+    assert.deepEqual(await entriesOf(dir), ["adir", "keep.txt"], "failed runs write nothing");
+    assert.equal(await Deno.readTextFile(`${dir}/keep.txt`), "keep me\n");
+  });
+});
+
+Deno.test("kv gen --help documents every flag, its range and default, and examples", async () => {
+  await withTempDir(async (dir) => {
+    const run = await runGen(["--help"], dir);
+    assert.equal(run.code, 0);
+    assert.equal(run.stdout.trimEnd(), genCommand.help);
+  });
+  const help = genCommand.help;
+  for (
+    const flag of [
+      "-k, --key-file",
+      "-n, --lines",
+      "-d, --max-nesting",
+      "-l, --max-string-length",
+      "-m, --max-keys",
+      "-o, --output",
+      "--seed",
+    ]
+  ) {
+    assert.ok(help.includes(flag), `help lacks ${flag}`);
+  }
+  for (
+    const text of [
+      "0..1000000000 (default 15)",
+      "0..63",
+      "1..10000 (default 15)",
+      "(default dataToIndex.txt)",
+      "0..4294967295",
+      "kv gen -k keyFile.txt -n 15 -d 2 -l 15 -m 8",
+    ]
+  ) {
+    assert.ok(help.includes(text), `help lacks '${text}'`);
+  }
+});

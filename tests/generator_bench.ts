@@ -1,0 +1,49 @@
+import { generateChunks, type GeneratorOptions } from "../lib/generator.ts";
+import { parseKeyFile } from "../lib/keyfile.ts";
+
+const keys = parseKeyFile(
+  Deno.readTextFileSync(new URL("../testdata/compat/keyFile.txt", import.meta.url)),
+  "keyFile.txt",
+);
+
+/** Generates every chunk and throws the bytes away: the in-process hot path of `kv gen`. */
+function drain(options: GeneratorOptions): number {
+  let bytes = 0;
+  for (const chunk of generateChunks(options)) bytes += chunk.bytes.length;
+  return bytes;
+}
+
+Deno.bench("generate 100k records, -d 3 -l 8 -m 6 (the speed target's workload)", {
+  baseline: true,
+}, () => {
+  drain({
+    keys,
+    recordCount: 100_000,
+    maxNesting: 3,
+    maxStringLength: 8,
+    maxKeysPerValue: 6,
+    seed: 1,
+  });
+});
+
+Deno.bench("generate 100k flat records, -d 0 -l 15 -m 12", () => {
+  drain({
+    keys,
+    recordCount: 100_000,
+    maxNesting: 0,
+    maxStringLength: 15,
+    maxKeysPerValue: 12,
+    seed: 1,
+  });
+});
+
+Deno.bench("generate 20k records at the README's settings, -d 2 -l 15 -m 8", () => {
+  drain({
+    keys,
+    recordCount: 20_000,
+    maxNesting: 2,
+    maxStringLength: 15,
+    maxKeysPerValue: 8,
+    seed: 1,
+  });
+});
