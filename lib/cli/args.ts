@@ -42,6 +42,10 @@ function describeParseError(error: unknown): string {
   if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" && quoted) {
     return `unexpected argument '${quoted}'`;
   }
+  // parseArgs refuses a value that starts with '-' (it could be a flag); say how to pass one.
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && quoted && message.includes("ambiguous")) {
+    return `the value after ${quoted} starts with '-'; write it as ${quoted}=VALUE or ${quoted}VALUE`;
+  }
   return message.split("\n")[0].replace(/\.$/, "");
 }
 

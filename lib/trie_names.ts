@@ -1,0 +1,109 @@
+/**
+ * Interns field names into small integer ids with a {@link ByteRadixTrie}: a name's id is
+ * the index of its terminal node, which never changes while the name is in use, and the
+ * terminal's value counts the fields that use it, so a name no record uses any more is
+ * removed and its id reused. Turning an id back into a name reads an array indexed by id
+ * (no map keyed by names exists anywhere).
+ *
+ * @example
+ * ```ts
+ * import { FieldNames } from "./trie_names.ts";
+ * const names = new FieldNames();
+ * const id = names.acquire("street");
+ * names.find("street") === id; // true
+ * names.name(id); // "street"
+ * names.release(id); // "street" is gone: find returns -1
+ * ```
+ * @module
+ */
+import assert from "node:assert/strict";
+import { invariant } from "./trie_invariant.ts";
+import { MAX_KEY_BYTES } from "./limits.ts";
+import { ByteRadixTrie, NO_VALUE } from "./trie_radix.ts";
+import { writeUtf8 } from "./trie_utf8.ts";
+
+/** Most uses of one name that can be counted (the reference count is a Uint32). */
+const MAX_NAME_REFERENCES = NO_VALUE - 1;
+
+/** Field-name interning with reference counts; names must be validated by the caller. */
+export class FieldNames {
+  #trie = new ByteRadixTrie({ initialNodeCapacity: 64 });
+  /** The name of each id, so decoding a record costs no trie walk (indexed by id only). */
+  #byId: (string | undefined)[] = [];
+  #scratch = new Uint8Array(MAX_KEY_BYTES * 3);
+
+  /** Number of distinct names in use. */
+  get count(): number {
+    return this.#trie.terminalCount;
+  }
+
+  /** Bytes held by the name trie's columns and arena (the decoded-name array aside). */
+  get memoryBytes(): number {
+    return this.#trie.memoryBytes + this.#scratch.byteLength + this.#byId.length * 8;
+  }
+
+  /** The id of `name`, or −1 when no field uses it. */
+  find(name: string): number {
+    const length = this.#encode(name);
+    if (length < 0) return -1;
+    return this.#trie.find(this.#scratch, length);
+  }
+
+  /** Counts one more use of `name` (interning it if new) and returns its id (≥ 1). */
+  acquire(name: string): number {
+    const length = this.#encode(name);
+    invariant(length > 0, "field names are validated before they are interned");
+    const id = this.#trie.insert(this.#scratch, length);
+    const references = this.#trie.value(id);
+    if (references === NO_VALUE) {
+      this.#trie.setValue(id, 1);
+      this.#byId[id] = name;
+    } else {
+      if (references >= MAX_NAME_REFERENCES) throw new RangeError(`field name used too often`);
+      this.#trie.setValue(id, references + 1);
+    }
+    return id;
+  }
+
+  /** Counts one use of name `id` less; the name is removed when nothing uses it. */
+  release(id: number): void {
+    const references = this.#trie.value(id);
+    invariant(references !== NO_VALUE && references > 0, "released an unknown name id");
+    if (references > 1) {
+      this.#trie.setValue(id, references - 1);
+      return;
+    }
+    const name = this.#byId[id]!;
+    this.#byId[id] = undefined;
+    const length = this.#encode(name);
+    const removed = this.#trie.remove(this.#scratch, length);
+    invariant(removed === 1, "a released name had one reference");
+  }
+
+  /** The name with id `id` (which must be in use). */
+  name(id: number): string {
+    const name = this.#byId[id];
+    invariant(name !== undefined, "name ids in records are in use");
+    return name;
+  }
+
+  /** Checks the name trie's invariants and that every id decodes to its own name. For tests. */
+  checkInvariants(): void {
+    this.#trie.checkInvariants();
+    let inUse = 0;
+    for (let id = 0; id < this.#byId.length; id++) {
+      const name = this.#byId[id];
+      if (name === undefined) continue;
+      inUse++;
+      assert.equal(this.find(name), id);
+    }
+    assert.equal(inUse, this.#trie.terminalCount);
+  }
+
+  /** Encodes `name` into the scratch buffer; −1 when it is too long to be a name. */
+  #encode(name: string): number {
+    if (name.length > MAX_KEY_BYTES) return -1;
+    const length = writeUtf8(name, this.#scratch, 0);
+    return length > MAX_KEY_BYTES ? -1 : length;
+  }
+}

@@ -1,0 +1,511 @@
+/**
+ * The record arena: where the record trie keeps each record's value as a sub-trie of
+ * field nodes, packed into one contiguous block per record inside a single byte arena.
+ *
+ * Block layout (little-endian):
+ * - header, 8 bytes: the block's byte length (u32) and its owner, the record-key trie
+ *   node that points at it (i32; 0 while being written, −1 once the block is garbage);
+ * - field nodes, 8 bytes each: the value node of the record itself first (name id 0),
+ *   then every object's fields as one contiguous run of sibling nodes in insertion
+ *   order, the last one flagged. A node is a word `last(1) | kind(4) | nameId(27)` and a
+ *   32-bit payload: an int32, a string of up to 4 UTF-8 bytes, or the block-relative
+ *   offset of the first child node (objects; 0 for `{}`) or of out-of-line data;
+ * - data: strings longer than 4 bytes (LEB128 byte length, then UTF-8) and 8-byte
+ *   floats (also ints beyond int32).
+ *
+ * Offsets inside a block are relative to the block, so compaction moves blocks with a
+ * plain copy. Deleted and overwritten blocks are garbage until more than half of the
+ * arena is garbage; then live blocks slide down in place (amortized O(1) per byte freed).
+ *
+ * @example
+ * ```ts
+ * import { RecordArena } from "./trie_records.ts";
+ * import { FieldNames } from "./trie_names.ts";
+ * import { int, object } from "./value.ts";
+ * const names = new FieldNames();
+ * const arena = new RecordArena(names, () => {});
+ * const offset = arena.write(object([["age", int(3)]]));
+ * arena.read(offset); // { kind: "object", fields: [["age", { kind: "int", value: 3 }]] }
+ * ```
+ * @module
+ */
+import assert from "node:assert/strict";
+import { invariant } from "./trie_invariant.ts";
+import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
+import type { FieldNames } from "./trie_names.ts";
+import { readUtf8, utf8Length, writeUtf8 } from "./trie_utf8.ts";
+import type { Field, Value } from "./value.ts";
+
+/** Largest encoded record block: a bound far above any frame the protocol accepts. */
+export const MAX_RECORD_BLOCK_BYTES = 256 * 1024 * 1024;
+
+/** Largest arena: block offsets are u32 and 0xFFFFFFFF means "no value" in the key trie. */
+export const MAX_ARENA_BYTES = 0xffff_fff0;
+
+/** Arena garbage below this many bytes is never worth a compaction pass. */
+const MIN_GARBAGE_TO_COMPACT = 64 * 1024;
+
+/** Arena capacity the arena starts with and never shrinks below. */
+const MIN_ARENA_BYTES = 64 * 1024;
+
+const HEADER_BYTES = 8;
+const NODE_BYTES = 8;
+/** Block-relative offset of the record's own value node. */
+const ROOT_NODE = HEADER_BYTES;
+
+/** Owner field of a block being written, before the key trie points at it (node 0 is the root). */
+const UNOWNED = 0;
+/** Owner field of a deleted or overwritten block. */
+const DEAD = -1;
+
+const LAST_SIBLING = 0x8000_0000;
+const KIND_SHIFT = 27;
+const KIND_MASK = 0xf;
+const NAME_MASK = (1 << KIND_SHIFT) - 1;
+
+const OBJECT = 0;
+const INT = 1;
+const WIDE_INT = 2;
+const FLOAT = 3;
+const STRING = 4;
+/** Kinds INLINE_STRING + n hold a string of n ≤ MAX_INLINE_STRING_BYTES UTF-8 bytes in the payload. */
+const INLINE_STRING = 5;
+const MAX_INLINE_STRING_BYTES = 4;
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * Encodes, decodes, queries and frees record blocks; see the module doc for the layout.
+ *
+ * @example
+ * ```ts
+ * const arena = new RecordArena(new FieldNames(), (owner, offset) => trie.setValue(owner, offset));
+ * ```
+ */
+export class RecordArena {
+  #names: FieldNames;
+  #onMove: (owner: number, offset: number) => void;
+  #bytes = new Uint8Array(MIN_ARENA_BYTES);
+  #view = new DataView(this.#bytes.buffer);
+  #end = 0;
+  #garbage = 0;
+  /** `#stamps[id] === #stamp` marks a name already seen in the object being written. */
+  #stamps = new Uint32Array(64);
+  #stamp = 0;
+  /** Name ids acquired by the write in progress, released again if it fails. */
+  #acquired: number[] = [];
+  #slotCursor = 0;
+  #dataCursor = 0;
+  #measuredNodes = 0;
+  #measuredDataBytes = 0;
+
+  /**
+   * @param names interns the field names of written records.
+   * @param onMove told the new offset of each live block that compaction moves.
+   */
+  constructor(names: FieldNames, onMove: (owner: number, offset: number) => void) {
+    this.#names = names;
+    this.#onMove = onMove;
+  }
+
+  /** Bytes held by the arena (its capacity) and its bookkeeping arrays. */
+  get memoryBytes(): number {
+    return this.#bytes.byteLength + this.#stamps.byteLength;
+  }
+
+  /** Arena bytes in use, garbage included. */
+  get usedBytes(): number {
+    return this.#end;
+  }
+
+  /** Arena bytes held by deleted or overwritten blocks, awaiting compaction. */
+  get garbageBytes(): number {
+    return this.#garbage;
+  }
+
+  /**
+   * Validates `value` (kinds, field names, nesting, sizes) without changing anything and
+   * returns the size of its block. Throws a TypeError or RangeError on invalid input.
+   */
+  measure(value: Value): number {
+    this.#measuredNodes = 1;
+    this.#measuredDataBytes = 0;
+    this.#measureValue(value, 1);
+    const blockBytes = HEADER_BYTES + this.#measuredNodes * NODE_BYTES + this.#measuredDataBytes;
+    if (blockBytes > MAX_RECORD_BLOCK_BYTES) {
+      throw new RangeError(`record too large: ${blockBytes} > ${MAX_RECORD_BLOCK_BYTES} bytes`);
+    }
+    return blockBytes;
+  }
+
+  /**
+   * Appends the block for `value` (owner unset) and returns its offset. Throws, leaving
+   * the arena and the names unchanged, on invalid input such as a duplicate field name.
+   */
+  write(value: Value): number {
+    const blockBytes = this.measure(value);
+    this.#reserve(blockBytes);
+    const start = this.#end;
+    this.#view.setUint32(start, blockBytes, true);
+    this.#view.setInt32(start + 4, UNOWNED, true);
+    this.#slotCursor = start + ROOT_NODE + NODE_BYTES;
+    this.#dataCursor = start + HEADER_BYTES + this.#measuredNodes * NODE_BYTES;
+    this.#acquired.length = 0;
+    try {
+      this.#view.setUint32(start + ROOT_NODE, LAST_SIBLING, true);
+      this.#writeValue(start, start + ROOT_NODE, value);
+    } catch (error) {
+      for (const id of this.#acquired) this.#names.release(id);
+      this.#acquired.length = 0;
+      throw error;
+    }
+    this.#acquired.length = 0;
+    invariant(
+      this.#slotCursor === start + HEADER_BYTES + this.#measuredNodes * NODE_BYTES &&
+        this.#dataCursor === start + blockBytes,
+      "a block is written exactly as measured",
+    );
+    this.#end += blockBytes;
+    return start;
+  }
+
+  /** Records which key-trie node owns the block at `offset`. */
+  setOwner(offset: number, owner: number): void {
+    invariant(owner > 0, "owners are non-root key nodes");
+    this.#view.setInt32(offset + 4, owner, true);
+  }
+
+  /** Decodes the whole record at `offset`. */
+  read(offset: number): Value {
+    return this.#readNode(offset, offset + ROOT_NODE);
+  }
+
+  /** The absolute position of the record's own value node, the start of a query walk. */
+  rootNode(offset: number): number {
+    return offset + ROOT_NODE;
+  }
+
+  /**
+   * The node of field `nameId` of the object at node `node` of the block at `offset`, or
+   * −1 when that node is a scalar or has no such field. Walks the object's fields in order.
+   */
+  childNode(offset: number, node: number, nameId: number): number {
+    const word = this.#view.getUint32(node, true);
+    if (((word >>> KIND_SHIFT) & KIND_MASK) !== OBJECT) return -1;
+    const first = this.#view.getUint32(node + 4, true);
+    if (first === 0) return -1;
+    for (let child = offset + first;; child += NODE_BYTES) {
+      const childWord = this.#view.getUint32(child, true);
+      if ((childWord & NAME_MASK) === nameId) return child;
+      if ((childWord & LAST_SIBLING) !== 0) return -1;
+    }
+  }
+
+  /** Decodes the value at node `node` of the block at `offset`. */
+  readNode(offset: number, node: number): Value {
+    return this.#readNode(offset, node);
+  }
+
+  /** Frees the block at `offset`: its names are released and its bytes become garbage. */
+  release(offset: number): void {
+    const blockBytes = this.#view.getUint32(offset, true);
+    invariant(this.#view.getInt32(offset + 4, true) !== DEAD, "a block is released once");
+    this.#releaseNames(offset, offset + ROOT_NODE);
+    this.#view.setInt32(offset + 4, DEAD, true);
+    this.#garbage += blockBytes;
+    if (this.#garbage >= MIN_GARBAGE_TO_COMPACT && this.#garbage * 2 > this.#end) this.#compact();
+  }
+
+  /** Undoes the latest {@link write}, whose block no key points at: names and bytes are freed. */
+  abandon(offset: number): void {
+    const blockBytes = this.#view.getUint32(offset, true);
+    invariant(
+      offset + blockBytes === this.#end && this.#view.getInt32(offset + 4, true) === UNOWNED,
+      "only the latest, unowned block can be abandoned",
+    );
+    this.#releaseNames(offset, offset + ROOT_NODE);
+    this.#end = offset;
+  }
+
+  /** Checks that blocks tile the arena and garbage adds up. For tests. */
+  checkInvariants(liveOwners: number): void {
+    let garbage = 0;
+    let owners = 0;
+    let position = 0;
+    while (position < this.#end) {
+      const blockBytes = this.#view.getUint32(position, true);
+      assert(blockBytes >= HEADER_BYTES + NODE_BYTES);
+      if (this.#view.getInt32(position + 4, true) === DEAD) garbage += blockBytes;
+      else owners++;
+      position += blockBytes;
+    }
+    assert.equal(position, this.#end);
+    assert.equal(garbage, this.#garbage);
+    assert.equal(owners, liveOwners);
+  }
+
+  #measureValue(value: Value, depth: number): void {
+    if (value === null || typeof value !== "object") throw new TypeError("not a Value");
+    switch (value.kind) {
+      case "string": {
+        if (typeof value.value !== "string") throw new TypeError("string value is not a string");
+        if (!value.value.isWellFormed()) throw new TypeError("string value has a lone surrogate");
+        const length = utf8Length(value.value);
+        if (length > MAX_INLINE_STRING_BYTES) {
+          this.#measuredDataBytes += leb128Length(length) + length;
+        }
+        this.#checkSize();
+        return;
+      }
+      case "int":
+        if (!Number.isSafeInteger(value.value)) throw new RangeError("int is not a safe integer");
+        if (value.value < INT32_MIN || value.value > INT32_MAX) this.#measuredDataBytes += 8;
+        return;
+      case "float":
+        if (typeof value.value !== "number" || !Number.isFinite(value.value)) {
+          throw new RangeError("float is not a finite number");
+        }
+        this.#measuredDataBytes += 8;
+        return;
+      case "object": {
+        if (depth > MAX_NESTING_DEPTH) {
+          throw new RangeError(`value nested deeper than ${MAX_NESTING_DEPTH} levels`);
+        }
+        const fields = value.fields;
+        if (!Array.isArray(fields)) throw new TypeError("object fields are not an array");
+        this.#measuredNodes += fields.length;
+        this.#checkSize();
+        for (let i = 0; i < fields.length; i++) {
+          const field = fields[i];
+          if (!Array.isArray(field) || field.length !== 2) throw new TypeError("malformed field");
+          validateName(field[0], "field name");
+          this.#measureValue(field[1], depth + 1);
+        }
+        return;
+      }
+      default:
+        throw new TypeError(`unknown value kind: ${(value as { kind: unknown }).kind}`);
+    }
+  }
+
+  /** Fails early on huge inputs instead of after walking all of them. */
+  #checkSize(): void {
+    if (this.#measuredNodes * NODE_BYTES + this.#measuredDataBytes > MAX_RECORD_BLOCK_BYTES) {
+      throw new RangeError(`record too large: over ${MAX_RECORD_BLOCK_BYTES} bytes`);
+    }
+  }
+
+  /** Fills node `node` (its name and last flag already set) with `value`. */
+  #writeValue(block: number, node: number, value: Value): void {
+    const view = this.#view;
+    const word = view.getUint32(node, true);
+    switch (value.kind) {
+      case "string": {
+        const text = value.value;
+        const length = utf8Length(text);
+        if (length <= MAX_INLINE_STRING_BYTES) {
+          view.setUint32(node + 4, 0, true);
+          writeUtf8(text, this.#bytes, node + 4);
+          view.setUint32(node, word | ((INLINE_STRING + length) << KIND_SHIFT), true);
+          return;
+        }
+        view.setUint32(node, word | (STRING << KIND_SHIFT), true);
+        view.setUint32(node + 4, this.#dataCursor - block, true);
+        const at = writeLeb128(this.#bytes, this.#dataCursor, length);
+        this.#dataCursor = writeUtf8(text, this.#bytes, at);
+        return;
+      }
+      case "int":
+        if (value.value >= INT32_MIN && value.value <= INT32_MAX) {
+          view.setUint32(node, word | (INT << KIND_SHIFT), true);
+          view.setInt32(node + 4, value.value, true);
+        } else {
+          view.setUint32(node, word | (WIDE_INT << KIND_SHIFT), true);
+          this.#writeFloat(block, node, value.value);
+        }
+        return;
+      case "float":
+        view.setUint32(node, word | (FLOAT << KIND_SHIFT), true);
+        this.#writeFloat(block, node, value.value);
+        return;
+      case "object": {
+        const fields = value.fields;
+        // Kind OBJECT is 0: the word is already right.
+        if (fields.length === 0) {
+          view.setUint32(node + 4, 0, true);
+          return;
+        }
+        const first = this.#slotCursor;
+        this.#slotCursor += fields.length * NODE_BYTES;
+        view.setUint32(node + 4, first - block, true);
+        this.#nameFields(first, fields);
+        for (let i = 0; i < fields.length; i++) {
+          this.#writeValue(block, first + i * NODE_BYTES, fields[i][1]);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Interns the names of one object's fields into their nodes, refusing duplicates. */
+  #nameFields(first: number, fields: readonly Field[]): void {
+    this.#stamp++;
+    if (this.#stamp === 0xffff_ffff) {
+      this.#stamps.fill(0);
+      this.#stamp = 1;
+    }
+    for (let i = 0; i < fields.length; i++) {
+      const id = this.#names.acquire(fields[i][0]);
+      this.#acquired.push(id);
+      if (id >= this.#stamps.length) {
+        const stamps = new Uint32Array(Math.max(id + 1, this.#stamps.length * 2));
+        stamps.set(this.#stamps);
+        this.#stamps = stamps;
+      }
+      if (this.#stamps[id] === this.#stamp) {
+        throw new RangeError(`duplicate field name: ${JSON.stringify(fields[i][0])}`);
+      }
+      this.#stamps[id] = this.#stamp;
+      const last = i === fields.length - 1 ? LAST_SIBLING : 0;
+      this.#view.setUint32(first + i * NODE_BYTES, (last | id) >>> 0, true);
+    }
+  }
+
+  #writeFloat(block: number, node: number, value: number): void {
+    this.#view.setUint32(node + 4, this.#dataCursor - block, true);
+    this.#view.setFloat64(this.#dataCursor, value, true);
+    this.#dataCursor += 8;
+  }
+
+  #readNode(block: number, node: number): Value {
+    const view = this.#view;
+    const word = view.getUint32(node, true);
+    const kind = (word >>> KIND_SHIFT) & KIND_MASK;
+    switch (kind) {
+      case OBJECT: {
+        const first = view.getUint32(node + 4, true);
+        const fields: Field[] = [];
+        if (first === 0) return { kind: "object", fields };
+        for (let child = block + first;; child += NODE_BYTES) {
+          const childWord = view.getUint32(child, true);
+          fields.push([this.#names.name(childWord & NAME_MASK), this.#readNode(block, child)]);
+          if ((childWord & LAST_SIBLING) !== 0) return { kind: "object", fields };
+        }
+      }
+      case INT:
+        return { kind: "int", value: view.getInt32(node + 4, true) };
+      case WIDE_INT:
+        return {
+          kind: "int",
+          value: view.getFloat64(block + view.getUint32(node + 4, true), true),
+        };
+      case FLOAT:
+        return {
+          kind: "float",
+          value: view.getFloat64(block + view.getUint32(node + 4, true), true),
+        };
+      case STRING: {
+        let at = block + view.getUint32(node + 4, true);
+        let length = 0;
+        for (let shift = 0;; shift += 7) {
+          const byte = this.#bytes[at++];
+          length += (byte & 0x7f) * 2 ** shift;
+          if (byte < 0x80) break;
+        }
+        return { kind: "string", value: readUtf8(this.#bytes, at, length) };
+      }
+      default: {
+        const length = kind - INLINE_STRING;
+        invariant(length >= 0 && length <= MAX_INLINE_STRING_BYTES, "node kinds are valid");
+        return { kind: "string", value: readUtf8(this.#bytes, node + 4, length) };
+      }
+    }
+  }
+
+  #releaseNames(block: number, node: number): void {
+    const view = this.#view;
+    if (((view.getUint32(node, true) >>> KIND_SHIFT) & KIND_MASK) !== OBJECT) return;
+    const first = view.getUint32(node + 4, true);
+    if (first === 0) return;
+    for (let child = block + first;; child += NODE_BYTES) {
+      const word = view.getUint32(child, true);
+      this.#names.release(word & NAME_MASK);
+      this.#releaseNames(block, child);
+      if ((word & LAST_SIBLING) !== 0) return;
+    }
+  }
+
+  #reserve(bytes: number): void {
+    const needed = this.#end + bytes;
+    if (needed <= this.#bytes.length) return;
+    if (needed > MAX_ARENA_BYTES) throw new RangeError("record arena is full");
+    this.#resize(Math.min(MAX_ARENA_BYTES, Math.max(needed, this.#bytes.length * 2)));
+  }
+
+  #resize(capacity: number): void {
+    const bytes = new Uint8Array(capacity);
+    bytes.set(this.#bytes.subarray(0, this.#end));
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer);
+  }
+
+  /** Slides live blocks down over garbage, in place, and shrinks a mostly empty arena. */
+  #compact(): void {
+    let target = 0;
+    let position = 0;
+    while (position < this.#end) {
+      const blockBytes = this.#view.getUint32(position, true);
+      const owner = this.#view.getInt32(position + 4, true);
+      if (owner !== DEAD) {
+        invariant(owner !== UNOWNED, "compaction meets only owned or dead blocks");
+        if (position !== target) {
+          this.#bytes.copyWithin(target, position, position + blockBytes);
+          this.#onMove(owner, target);
+        }
+        target += blockBytes;
+      }
+      position += blockBytes;
+    }
+    this.#end = target;
+    this.#garbage = 0;
+    if (this.#bytes.length > 4 * Math.max(MIN_ARENA_BYTES, this.#end)) {
+      this.#resize(Math.max(MIN_ARENA_BYTES, 2 * this.#end));
+    }
+  }
+}
+
+/**
+ * Validates a record key or field name: a string, non-empty, without `.`, well-formed
+ * UTF-16, at most MAX_KEY_BYTES UTF-8 bytes. Returns its UTF-8 length.
+ */
+export function validateName(name: unknown, what: string): number {
+  if (typeof name !== "string") throw new TypeError(`${what} is not a string`);
+  if (name.length === 0) throw new RangeError(`${what} is empty`);
+  if (name.includes(".")) throw new RangeError(`${what} contains '.': ${JSON.stringify(name)}`);
+  if (name.length > MAX_KEY_BYTES) {
+    throw new RangeError(`${what} longer than ${MAX_KEY_BYTES} bytes`);
+  }
+  if (!name.isWellFormed()) throw new TypeError(`${what} has a lone surrogate`);
+  const length = utf8Length(name);
+  if (length > MAX_KEY_BYTES) throw new RangeError(`${what} longer than ${MAX_KEY_BYTES} bytes`);
+  return length;
+}
+
+function leb128Length(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    length++;
+  }
+  return length;
+}
+
+function writeLeb128(target: Uint8Array, offset: number, value: number): number {
+  while (value >= 0x80) {
+    target[offset++] = (value & 0x7f) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  target[offset++] = value;
+  return offset;
+}

@@ -1,0 +1,132 @@
+/**
+ * UTF-8 helpers for the trie: it stores every key, field name and string as
+ * UTF-8 bytes in its arenas, and orders record keys by those bytes. These
+ * helpers write into caller-owned buffers so that hot paths allocate nothing.
+ *
+ * @example
+ * ```ts
+ * import { utf8Length, writeUtf8 } from "./trie_utf8.ts";
+ * const bytes = new Uint8Array(utf8Length("héllo"));
+ * writeUtf8("héllo", bytes, 0); // 6
+ * ```
+ * @module
+ */
+
+/** Strings longer than this (in UTF-16 units) are encoded and decoded by the platform codecs. */
+const MANUAL_CODEC_MAX_UNITS = 32;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The UTF-8 byte length of a well-formed string (see `String.prototype.isWellFormed`).
+ *
+ * @example
+ * ```ts
+ * utf8Length("a€😀"); // 1 + 3 + 4 = 8
+ * ```
+ */
+export function utf8Length(text: string): number {
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) length += 1;
+    else if (unit < 0x800) length += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff) {
+      // A high surrogate starts a pair (the string is well-formed): one 4-byte sequence.
+      length += 4;
+      i++;
+    } else length += 3;
+  }
+  return length;
+}
+
+/**
+ * Writes the UTF-8 bytes of a well-formed string into `target` at `offset`, which must
+ * have room for {@link utf8Length} bytes. Returns the offset just past the last byte.
+ *
+ * @example
+ * ```ts
+ * const bytes = new Uint8Array(4);
+ * writeUtf8("ab", bytes, 1); // 3; bytes = [0, 97, 98, 0]
+ * ```
+ */
+export function writeUtf8(text: string, target: Uint8Array, offset: number): number {
+  if (text.length > MANUAL_CODEC_MAX_UNITS) {
+    const { written } = encoder.encodeInto(text, target.subarray(offset));
+    return offset + written;
+  }
+  let at = offset;
+  for (let i = 0; i < text.length; i++) {
+    let point = text.charCodeAt(i);
+    if (point < 0x80) {
+      target[at++] = point;
+    } else if (point < 0x800) {
+      target[at++] = 0xc0 | (point >> 6);
+      target[at++] = 0x80 | (point & 0x3f);
+    } else if (point >= 0xd800 && point <= 0xdbff) {
+      point = 0x10000 + ((point - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
+      target[at++] = 0xf0 | (point >> 18);
+      target[at++] = 0x80 | ((point >> 12) & 0x3f);
+      target[at++] = 0x80 | ((point >> 6) & 0x3f);
+      target[at++] = 0x80 | (point & 0x3f);
+    } else {
+      target[at++] = 0xe0 | (point >> 12);
+      target[at++] = 0x80 | ((point >> 6) & 0x3f);
+      target[at++] = 0x80 | (point & 0x3f);
+    }
+  }
+  return at;
+}
+
+/**
+ * Decodes `length` UTF-8 bytes of `source` starting at `offset`. Short ASCII runs, the
+ * common case for keys and generated values, skip the platform decoder's call overhead.
+ *
+ * @example
+ * ```ts
+ * readUtf8(new Uint8Array([104, 105]), 0, 2); // "hi"
+ * ```
+ */
+export function readUtf8(source: Uint8Array, offset: number, length: number): string {
+  if (length <= MANUAL_CODEC_MAX_UNITS) {
+    let text = "";
+    for (let i = offset; i < offset + length; i++) {
+      const byte = source[i];
+      if (byte >= 0x80) return decoder.decode(source.subarray(offset, offset + length));
+      text += String.fromCharCode(byte);
+    }
+    return text;
+  }
+  return decoder.decode(source.subarray(offset, offset + length));
+}
+
+/**
+ * Orders strings by their UTF-8 bytes, which is Unicode code point order: the order in
+ * which the trie lists keys, and the order the broker merges KEYS answers in. Returns a
+ * negative number, zero or a positive number, like `Array.prototype.sort` expects.
+ *
+ * @example
+ * ```ts
+ * ["b", "😀", "a", "\uffff"].sort(compareKeys); // ["a", "b", "\uffff", "😀"]
+ * ```
+ */
+export function compareKeys(a: string, b: string): number {
+  const common = Math.min(a.length, b.length);
+  for (let i = 0; i < common; i++) {
+    const unitA = a.charCodeAt(i);
+    const unitB = b.charCodeAt(i);
+    if (unitA !== unitB) return codePointRank(unitA) - codePointRank(unitB);
+  }
+  return a.length - b.length;
+}
+
+/**
+ * Maps a UTF-16 unit so that comparing ranks of the first differing units compares code
+ * points: surrogates (which encode points above U+FFFF) must sort after U+E000..U+FFFF.
+ */
+function codePointRank(unit: number): number {
+  if (unit >= 0xe000) return unit - 0x800;
+  if (unit >= 0xd800) return unit + 0x2000;
+  return unit;
+}
