@@ -44,7 +44,7 @@ function describeParseError(error: unknown): string {
   }
   // parseArgs refuses a value that starts with '-' (it could be a flag); say how to pass one.
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && quoted && message.includes("ambiguous")) {
-    return `the value after ${quoted} starts with '-'; write it as ${quoted}=VALUE or ${quoted}VALUE`;
+    return `the value after ${quoted} starts with '-'; attach it, as in ${quoted}VALUE`;
   }
   return message.split("\n")[0].replace(/\.$/, "");
 }

@@ -11,13 +11,14 @@
  */
 import denoConfig from "../../deno.json" with { type: "json" };
 import { genCommand } from "./gen.ts";
+import { serverCommand } from "./server.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 
 /** kv's version, from deno.json. */
 export const VERSION: string = denoConfig.version;
 
-const SUBCOMMANDS: readonly Subcommand[] = [genCommand];
+const SUBCOMMANDS: readonly Subcommand[] = [genCommand, serverCommand];
 
 function topLevelHelp(): string {
   const width = Math.max(...SUBCOMMANDS.map((command) => command.name.length));

@@ -1,0 +1,263 @@
+/**
+ * `kv server`: runs one kv server, holding records in memory (durable with
+ * `--data-dir`) and answering brokers over the binary protocol of
+ * lib/protocol.ts until SIGINT or SIGTERM.
+ *
+ * On start it prints one line to stderr, stable for scripts to parse:
+ *
+ * ```text
+ * kv server listening on 127.0.0.1:40123 (data: /tmp/x, 0 records, recovered in 3 ms)
+ * kv server listening on 127.0.0.1:8000 (memory only, 0 records, recovered in 0 ms)
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { serverCommand } from "./server.ts";
+ * await serverCommand.run(["-p", "0", "--data-dir", "/tmp/kv"]);
+ * ```
+ * @module
+ */
+import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS, Logger, parseLogLevel } from "../logger.ts";
+import {
+  DEFAULT_HOSTNAME,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_PORT,
+  KvServer,
+} from "../server.ts";
+import { type FsyncPolicy, Store, StoreCorruptError, StoreLockedError } from "../store.ts";
+import { intFlag, parseFlags } from "./args.ts";
+import type { Subcommand } from "./subcommand.ts";
+import { UserError } from "./user_error.ts";
+
+/** Most connections `--max-connections` accepts (each holds a 64 KiB read buffer). */
+export const MAX_CONNECTIONS_LIMIT = 100_000;
+
+/** Smallest `--max-frame-bytes`: room for any valid key, path or KEYS request. */
+export const MIN_FRAME_BYTES = 64 * 1024;
+
+/** Largest `--max-frame-bytes` (1 GiB): a frame is buffered whole in memory. */
+export const MAX_FRAME_BYTES_LIMIT = 1024 * 1024 * 1024;
+
+/** Shortest and longest `--idle-timeout-ms`. */
+export const MIN_IDLE_TIMEOUT_MS = 10;
+export const MAX_IDLE_TIMEOUT_MS = 24 * 60 * 60 * 1000;
+
+const FSYNC_POLICIES: readonly FsyncPolicy[] = ["always", "interval", "never"];
+
+const HELP = `Usage: kv server [-a ADDRESS] [-p PORT] [--data-dir DIR] [flags]
+
+Runs one kv server: keeps records in memory, durable on disk with --data-dir,
+and answers brokers over TCP until SIGINT or SIGTERM, then shuts down cleanly.
+
+Flags:
+  -a, --address ADDRESS     address to listen on (default ${DEFAULT_HOSTNAME})
+  -p, --port PORT           TCP port, 0 for any free one (default ${DEFAULT_PORT})
+      --data-dir DIR        keep records durable in DIR, created if missing
+                            (default: none, memory only — records die with the process)
+      --fsync POLICY        with --data-dir, when to fsync the log: always (every
+                            acknowledged write survives power loss), interval (once a
+                            second) or never (default interval)
+      --max-connections N   most simultaneous clients; more get BUSY
+                            (default ${DEFAULT_MAX_CONNECTIONS})
+      --max-frame-bytes N   largest request body in bytes (default ${DEFAULT_MAX_FRAME_BYTES})
+      --idle-timeout-ms N   close a client silent or stalled mid-request this long
+                            (default ${DEFAULT_IDLE_TIMEOUT_MS})
+      --log-level LEVEL     ${LOG_LEVELS.join(", ")} (default ${DEFAULT_LOG_LEVEL})
+  -h, --help                show this help
+
+Prints 'kv server listening on HOST:PORT (...)' on stderr once ready.
+Exit codes: 0 after a clean shutdown, 2 for bad flags, a port in use or a locked data dir.`;
+
+const FLAGS = {
+  address: { type: "string", short: "a" },
+  port: { type: "string", short: "p" },
+  "data-dir": { type: "string" },
+  fsync: { type: "string" },
+  "max-connections": { type: "string" },
+  "max-frame-bytes": { type: "string" },
+  "idle-timeout-ms": { type: "string" },
+  "log-level": { type: "string" },
+} as const;
+
+/** Everything `kv server` was asked to do, flags parsed and checked. */
+interface ServerSettings {
+  hostname: string;
+  port: number;
+  dataDir: string | undefined;
+  fsync: FsyncPolicy;
+  maxConnections: number;
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  logger: Logger;
+}
+
+function parseSettings(args: string[]): ServerSettings {
+  const { values } = parseFlags("server", args, FLAGS);
+  const logLevelText = values["log-level"] ?? DEFAULT_LOG_LEVEL;
+  const logLevel = parseLogLevel(logLevelText);
+  if (logLevel === undefined) {
+    throw new UserError(
+      `kv server: --log-level must be one of ${LOG_LEVELS.join(", ")}, got '${logLevelText}'`,
+    );
+  }
+  const fsyncText = values.fsync;
+  if (fsyncText !== undefined && !(FSYNC_POLICIES as readonly string[]).includes(fsyncText)) {
+    throw new UserError(
+      `kv server: --fsync must be one of ${FSYNC_POLICIES.join(", ")}, got '${fsyncText}'`,
+    );
+  }
+  const dataDir = values["data-dir"];
+  if (dataDir === "") throw new UserError("kv server: --data-dir must not be empty");
+  if (fsyncText !== undefined && dataDir === undefined) {
+    throw new UserError("kv server: --fsync needs --data-dir (without it nothing is written)");
+  }
+  const hostname = values.address ?? DEFAULT_HOSTNAME;
+  if (hostname === "") throw new UserError("kv server: -a must not be empty");
+  return {
+    hostname,
+    port: intFlag("server", "-p", values.port, { min: 0, max: 65535, fallback: DEFAULT_PORT }),
+    dataDir,
+    fsync: (fsyncText ?? "interval") as FsyncPolicy,
+    maxConnections: intFlag("server", "--max-connections", values["max-connections"], {
+      min: 1,
+      max: MAX_CONNECTIONS_LIMIT,
+      fallback: DEFAULT_MAX_CONNECTIONS,
+    }),
+    maxFrameBytes: intFlag("server", "--max-frame-bytes", values["max-frame-bytes"], {
+      min: MIN_FRAME_BYTES,
+      max: MAX_FRAME_BYTES_LIMIT,
+      fallback: DEFAULT_MAX_FRAME_BYTES,
+    }),
+    idleTimeoutMs: intFlag("server", "--idle-timeout-ms", values["idle-timeout-ms"], {
+      min: MIN_IDLE_TIMEOUT_MS,
+      max: MAX_IDLE_TIMEOUT_MS,
+      fallback: DEFAULT_IDLE_TIMEOUT_MS,
+    }),
+    logger: new Logger({ name: "kv server", level: logLevel }),
+  };
+}
+
+async function openStore(settings: ServerSettings): Promise<Store> {
+  try {
+    return await Store.open({
+      dataDir: settings.dataDir,
+      fsync: settings.fsync,
+      onWarning: (message) => settings.logger.warn(message),
+    });
+  } catch (error) {
+    if (error instanceof StoreLockedError || error instanceof StoreCorruptError) {
+      throw new UserError(`kv server: ${error.message}`);
+    }
+    if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotFound) {
+      throw new UserError(
+        `kv server: cannot open --data-dir ${settings.dataDir}: ${error.message}`,
+      );
+    }
+    throw error;
+  }
+}
+
+function hostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
+function listen(server: KvServer, settings: ServerSettings): Deno.NetAddr {
+  try {
+    return server.listen();
+  } catch (error) {
+    const where = hostPort(settings.hostname, settings.port);
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new UserError(
+        `kv server: cannot listen on ${where}: address already in use; pick another -p`,
+      );
+    }
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      throw new UserError(
+        `kv server: cannot listen on ${where}: address not available on this machine; check -a`,
+      );
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new UserError(
+        `kv server: cannot listen on ${where}: permission denied; use a port above 1023`,
+      );
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UserError(`kv server: cannot listen on ${where}: ${message}`);
+  }
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once, for a stuck shutdown. */
+function untilSignal(logger: Logger): { signalled: Promise<string>; dispose(): void } {
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  let received: string | undefined;
+  let resolveSignal!: (signal: string) => void;
+  const signalled = new Promise<string>((resolve) => resolveSignal = resolve);
+  const handlers = signals.map((signal) => {
+    const handler = () => {
+      if (received !== undefined) {
+        logger.warn(`${signal} again during shutdown; exiting without waiting`);
+        Deno.exit(1);
+      }
+      received = signal;
+      resolveSignal(signal);
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  return {
+    signalled,
+    dispose: () => {
+      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    },
+  };
+}
+
+async function runServer(args: string[]): Promise<number> {
+  const settings = parseSettings(args);
+  const { logger } = settings;
+  const store = await openStore(settings);
+  const server = new KvServer({
+    store,
+    hostname: settings.hostname,
+    port: settings.port,
+    maxConnections: settings.maxConnections,
+    maxFrameBytes: settings.maxFrameBytes,
+    idleTimeoutMs: settings.idleTimeoutMs,
+    logger,
+  });
+  let addr: Deno.NetAddr;
+  try {
+    addr = listen(server, settings);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const stop = untilSignal(logger);
+  try {
+    const { recovery } = store;
+    for (const warning of recovery.warnings) logger.warn(`recovery: ${warning}`);
+    const data = settings.dataDir === undefined ? "memory only" : `data: ${settings.dataDir}`;
+    const records = `${recovery.recordCount} record${recovery.recordCount === 1 ? "" : "s"}`;
+    logger.info(
+      `listening on ${hostPort(addr.hostname, addr.port)} (${data}, ${records}, ` +
+        `recovered in ${Math.round(recovery.recoveryMs)} ms)`,
+    );
+    const signal = await stop.signalled;
+    logger.info(`${signal}: shutting down`);
+    await server.close();
+    logger.info(`stopped (${store.recordCount} records)`);
+    return 0;
+  } finally {
+    stop.dispose();
+  }
+}
+
+/** The `kv server` subcommand. */
+export const serverCommand: Subcommand = {
+  name: "server",
+  summary: "run a kv server (records in memory, durable with --data-dir)",
+  help: HELP,
+  run: runServer,
+};

@@ -1,0 +1,591 @@
+/**
+ * One persistent, pipelined connection from a broker to one `kv server`.
+ *
+ * Every request gets a fresh id and joins a queue of requests in flight; the
+ * server answers in order, so the oldest request is always the next answered.
+ * Requests made in the same tick are coalesced into one write: a batch of 1000
+ * `put`s started without awaiting costs one write and one round trip.
+ *
+ * Failures are typed so the broker can tell them apart:
+ * - {@link ServerError}: the server answered ERROR (bad request, limit); the
+ *   connection is fine.
+ * - {@link ConnectionError}: the connection failed or was closed; every request
+ *   in flight rejects with it and the client is unusable (reconnect).
+ * - {@link RequestTimeoutError} (a ConnectionError): a request got no answer in
+ *   time. Since answers come in order, a silent server would stall every later
+ *   request too, so the connection is closed: a hung server looks like a dead
+ *   one, and the broker reconnects.
+ *
+ * @example
+ * ```ts
+ * import { ServerClient } from "./client.ts";
+ * import { str } from "./value.ts";
+ * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
+ * await client.put("person1", str("Mary"));
+ * await client.get("person1"); // { kind: "string", value: "Mary" }
+ * client.close();
+ * ```
+ * @module
+ */
+import { DecodeError } from "./bytes.ts";
+import {
+  checkKey,
+  checkKeysOptions,
+  checkPath,
+  CONNECTION_REQUEST_ID,
+  decodeEmptyBody,
+  decodeHelloBody,
+  decodeKeysBody,
+  decodeResponse,
+  decodeStatsBody,
+  decodeValueBody,
+  ErrorCode,
+  errorCodeName,
+  type Frame,
+  FrameDecoder,
+  FrameWriter,
+  type KeysOptions,
+  MAX_REQUEST_ID,
+  PROTOCOL_VERSION,
+  type Response,
+  type ServerStats,
+  utf8Length,
+} from "./protocol.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "./limits.ts";
+import type { Value } from "./value.ts";
+import { encodeValue } from "./value_codec.ts";
+
+/** How long `connect` waits for TCP and HELLO, unless told otherwise. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
+
+/** How long a request waits for its answer, unless told otherwise. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
+
+/** Most requests in flight on one connection; more wait for room. */
+export const DEFAULT_MAX_IN_FLIGHT = 4096;
+
+/**
+ * After this long without a request the client sends a PING, so that a server's
+ * idle timeout (30 s by default) never closes a healthy, quiet connection.
+ */
+export const DEFAULT_KEEP_ALIVE_MS = 10_000;
+
+/** Bytes read from the socket at a time. */
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/** A write buffer grown past this is dropped after use rather than kept. */
+const RETAINED_WRITE_BUFFER_BYTES = 1024 * 1024;
+
+/** Where a server listens. */
+export interface ServerAddress {
+  /** Host name or IP address. */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+}
+
+/** Options of {@link ServerClient.connect}. */
+export interface ClientOptions {
+  /** Milliseconds for TCP connect plus HELLO; default {@link DEFAULT_CONNECT_TIMEOUT_MS}. */
+  connectTimeoutMs?: number;
+  /** Milliseconds each request may wait for its answer; default {@link DEFAULT_REQUEST_TIMEOUT_MS}. */
+  requestTimeoutMs?: number;
+  /** Most requests in flight; default {@link DEFAULT_MAX_IN_FLIGHT}. */
+  maxInFlight?: number;
+  /** Idle milliseconds before a keep-alive PING, 0 for none; default {@link DEFAULT_KEEP_ALIVE_MS}. */
+  keepAliveMs?: number;
+}
+
+/** The connection to a server failed or was closed; the client is unusable. */
+export class ConnectionError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectionError";
+  }
+}
+
+/** A request got no answer in time; the connection was closed because of it. */
+export class RequestTimeoutError extends ConnectionError {
+  constructor(message: string) {
+    super(message);
+    this.name = "RequestTimeoutError";
+  }
+}
+
+/** The server answered ERROR; the connection stays usable. */
+export class ServerError extends Error {
+  /** The {@link ErrorCode} number. */
+  readonly code: number;
+
+  constructor(code: number, message: string) {
+    super(`${errorCodeName(code)}: ${message}`);
+    this.name = "ServerError";
+    this.code = code;
+  }
+
+  /** The code's name, e.g. `"LIMIT"`. */
+  get codeName(): string {
+    return errorCodeName(this.code);
+  }
+}
+
+interface Pending {
+  readonly requestId: number;
+  readonly deadline: number;
+  readonly resolve: (response: Response) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * A pipelined connection to one server. Create with {@link ServerClient.connect}.
+ *
+ * @example
+ * ```ts
+ * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
+ * await Promise.all(records.map(([key, value]) => client.put(key, value)));
+ * client.close();
+ * ```
+ */
+export class ServerClient {
+  /** The server this client talks to. */
+  readonly address: ServerAddress;
+  /** Resolves when the connection closes, for whatever reason; never rejects. */
+  readonly closed: Promise<void>;
+
+  readonly #conn: Deno.TcpConn;
+  #requestTimeoutMs: number;
+  readonly #maxInFlight: number;
+  #maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+  #closeReason: ConnectionError | undefined;
+  #resolveClosed!: () => void;
+  #nextRequestId = 1;
+  #pending: Pending[] = [];
+  #pendingHead = 0;
+  #roomWaiters: Array<() => void> = [];
+  /** Slots freed for woken waiters that have not yet taken them. */
+  #slotsHandedOver = 0;
+  #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
+  #keepAliveTimer: ReturnType<typeof setInterval> | undefined;
+  #lastRequestAt = performance.now();
+  #outgoing = new FrameWriter();
+  #spare = new FrameWriter();
+  #flushing = false;
+
+  private constructor(conn: Deno.TcpConn, address: ServerAddress, options: ClientOptions) {
+    this.#conn = conn;
+    this.address = address;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    const keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
+    if (keepAliveMs > 0) {
+      const timer = setInterval(() => this.#keepAlive(keepAliveMs), keepAliveMs);
+      // The open connection, not this timer, decides whether the process stays alive.
+      Deno.unrefTimer(timer);
+      this.#keepAliveTimer = timer;
+    }
+    this.#readLoop();
+  }
+
+  /**
+   * Connects and says HELLO. Rejects with a ConnectionError when the server
+   * cannot be reached, does not answer in time, or refuses the connection (BUSY).
+   *
+   * @example
+   * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
+   * ```
+   */
+  static async connect(address: ServerAddress, options: ClientOptions = {}): Promise<ServerClient> {
+    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const where = `${address.hostname}:${address.port}`;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), connectTimeoutMs);
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({
+        hostname: address.hostname,
+        port: address.port,
+        signal: abort.signal,
+      });
+    } catch (error) {
+      const reason = abort.signal.aborted
+        ? `timed out after ${connectTimeoutMs} ms`
+        : describeError(error);
+      throw new ConnectionError(`cannot connect to ${where}: ${reason}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+    // HELLO runs under the connect timeout; later requests use the request timeout.
+    const client = new ServerClient(conn, address, {
+      ...options,
+      requestTimeoutMs: connectTimeoutMs,
+    });
+    try {
+      const response = await client.#request((frames, id) => frames.hello(id, PROTOCOL_VERSION));
+      client.#maxFrameBytes = decodeHelloBody(expectOk(response)).maxFrameBytes;
+    } catch (error) {
+      client.close();
+      throw new ConnectionError(`cannot connect to ${where}: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    client.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    // The timer was armed for HELLO's longer deadline; later requests arm their own.
+    clearTimeout(client.#timeoutTimer);
+    client.#timeoutTimer = undefined;
+    return client;
+  }
+
+  /** Whether the connection is usable. */
+  get isOpen(): boolean {
+    return this.#closeReason === undefined;
+  }
+
+  /** Why the connection closed, once it has. */
+  get closeReason(): ConnectionError | undefined {
+    return this.#closeReason;
+  }
+
+  /** Requests sent (or about to be) and not yet answered. */
+  get inFlight(): number {
+    return this.#pending.length - this.#pendingHead;
+  }
+
+  /** The largest frame body the server accepts (from HELLO). */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
+  }
+
+  /**
+   * Stores `value` under `key`. With `overwrite: false` an existing key is left
+   * alone and the result is `"exists"`.
+   *
+   * @example
+   * ```ts
+   * await client.put("person1", str("Mary"), { overwrite: false }); // "ok" or "exists"
+   * ```
+   */
+  put(key: string, value: Value, options: { overwrite?: boolean } = {}): Promise<"ok" | "exists"> {
+    return this.putEncoded(key, encodeValue(value), options);
+  }
+
+  /**
+   * Like {@link ServerClient.put} with a value already encoded by
+   * `encodeValue`, so a broker replicating to k servers encodes it once. The
+   * bytes are not validated here; the server refuses malformed ones.
+   *
+   * @example
+   * ```ts
+   * const bytes = encodeValue(str("Mary"));
+   * await Promise.all(clients.map((client) => client.putEncoded("person1", bytes)));
+   * ```
+   */
+  async putEncoded(
+    key: string,
+    encodedValue: Uint8Array,
+    options: { overwrite?: boolean } = {},
+  ): Promise<"ok" | "exists"> {
+    checkArgument(() => checkKey(key));
+    const bodyBytes = 1 + 4 + utf8Length(key) + encodedValue.length;
+    if (bodyBytes > this.#maxFrameBytes) {
+      throw new ServerError(
+        ErrorCode.TOO_LARGE,
+        `PUT of '${key}' needs ${bodyBytes} bytes, over the server's limit of ${this.#maxFrameBytes}`,
+      );
+    }
+    const response = await this.#request((frames, id) =>
+      frames.putEncoded(id, key, encodedValue, options)
+    );
+    if (response.type === "error" && response.code === ErrorCode.EXISTS) return "exists";
+    decodeEmptyBody(expectOk(response));
+    return "ok";
+  }
+
+  /**
+   * The value stored under `key`, or `undefined`.
+   *
+   * @example
+   * ```ts
+   * await client.get("person1");
+   * ```
+   */
+  async get(key: string): Promise<Value | undefined> {
+    checkArgument(() => checkKey(key));
+    const response = await this.#request((frames, id) => frames.get(id, key));
+    if (response.type === "not_found") return undefined;
+    return decodeValueBody(expectOk(response));
+  }
+
+  /**
+   * The value at `path` (a key, then field names), or `undefined`.
+   *
+   * @example
+   * ```ts
+   * await client.query(["person1", "address", "street"]);
+   * ```
+   */
+  async query(path: readonly string[]): Promise<Value | undefined> {
+    checkArgument(() => checkPath(path));
+    const response = await this.#request((frames, id) => frames.query(id, path));
+    if (response.type === "not_found") return undefined;
+    return decodeValueBody(expectOk(response));
+  }
+
+  /**
+   * Deletes `key`; `false` when it was not there.
+   *
+   * @example
+   * ```ts
+   * await client.delete("person1"); // true
+   * ```
+   */
+  async delete(key: string): Promise<boolean> {
+    checkArgument(() => checkKey(key));
+    const response = await this.#request((frames, id) => frames.delete(id, key));
+    if (response.type === "not_found") return false;
+    decodeEmptyBody(expectOk(response));
+    return true;
+  }
+
+  /**
+   * Up to `limit` keys starting with `prefix`, in ascending order, after `after`.
+   *
+   * @example
+   * ```ts
+   * await client.keys({ prefix: "person", limit: 100 }); // ["person0", "person1", …]
+   * ```
+   */
+  async keys(options: KeysOptions): Promise<string[]> {
+    checkArgument(() => checkKeysOptions(options));
+    const response = await this.#request((frames, id) => frames.keys(id, options));
+    return decodeKeysBody(expectOk(response));
+  }
+
+  /**
+   * The server's statistics.
+   *
+   * @example
+   * ```ts
+   * (await client.stats()).recordCount;
+   * ```
+   */
+  async stats(): Promise<ServerStats> {
+    const response = await this.#request((frames, id) => frames.stats(id));
+    return decodeStatsBody(expectOk(response));
+  }
+
+  /**
+   * Sends PING and resolves to the round-trip time in milliseconds.
+   *
+   * @example
+   * ```ts
+   * const ms = await client.ping();
+   * ```
+   */
+  async ping(): Promise<number> {
+    const start = performance.now();
+    const response = await this.#request((frames, id) => frames.ping(id));
+    decodeEmptyBody(expectOk(response));
+    return performance.now() - start;
+  }
+
+  /**
+   * Closes the connection; requests in flight reject with a ConnectionError.
+   *
+   * @example
+   * ```ts
+   * client.close();
+   * await client.closed;
+   * ```
+   */
+  close(): Promise<void> {
+    this.#fail(new ConnectionError(`connection to ${this.#where()} was closed by the client`));
+    return this.closed;
+  }
+
+  #where(): string {
+    return `${this.address.hostname}:${this.address.port}`;
+  }
+
+  /** Queues one request frame (written by `encode`) and resolves with its response. */
+  async #request(encode: (frames: FrameWriter, requestId: number) => void): Promise<Response> {
+    const full = this.inFlight + this.#slotsHandedOver >= this.#maxInFlight;
+    if (this.isOpen && (full || this.#roomWaiters.length > 0)) {
+      // Woken with a slot handed over, so later arrivals cannot take it first.
+      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+      this.#slotsHandedOver--;
+    }
+    if (this.#closeReason) throw this.#closeReason;
+    const requestId = this.#nextRequestId;
+    this.#nextRequestId = requestId === MAX_REQUEST_ID ? 1 : requestId + 1;
+    encode(this.#outgoing, requestId);
+    this.#lastRequestAt = performance.now();
+    const timeoutMs = this.#requestTimeoutMs;
+    const response = new Promise<Response>((resolve, reject) => {
+      this.#pending.push({ requestId, deadline: this.#lastRequestAt + timeoutMs, resolve, reject });
+    });
+    if (this.#timeoutTimer === undefined) this.#armTimeout(timeoutMs);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(() => this.#flush());
+    }
+    return await response;
+  }
+
+  /** Writes everything queued, coalescing requests that arrive while a write is under way. */
+  async #flush(): Promise<void> {
+    try {
+      while (this.isOpen && this.#outgoing.length > 0) {
+        const batch = this.#outgoing;
+        this.#outgoing = this.#spare;
+        await writeAll(this.#conn, batch.bytes());
+        batch.reset();
+        this.#spare = batch.length > RETAINED_WRITE_BUFFER_BYTES ? new FrameWriter() : batch;
+      }
+    } catch (error) {
+      this.#fail(
+        new ConnectionError(`write to ${this.#where()} failed: ${describeError(error)}`, {
+          cause: error,
+        }),
+      );
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  #armTimeout(delayMs: number): void {
+    this.#timeoutTimer = setTimeout(() => {
+      this.#timeoutTimer = undefined;
+      if (this.inFlight === 0 || !this.isOpen) return;
+      const oldest = this.#pending[this.#pendingHead];
+      const now = performance.now();
+      if (now < oldest.deadline) {
+        this.#armTimeout(oldest.deadline - now);
+        return;
+      }
+      const error = new RequestTimeoutError(
+        `request to ${this.#where()} got no answer within ${this.#requestTimeoutMs} ms; ` +
+          "connection closed",
+      );
+      this.#fail(error);
+    }, Math.max(0, delayMs));
+  }
+
+  #keepAlive(keepAliveMs: number): void {
+    if (!this.isOpen || this.inFlight > 0) return;
+    if (performance.now() - this.#lastRequestAt < keepAliveMs) return;
+    // A failed ping closes the connection, which `closed` reports; nothing else to do.
+    this.ping().catch(() => {});
+  }
+
+  async #readLoop(): Promise<void> {
+    const decoder = new FrameDecoder({ maxFrameBytes: Number.MAX_SAFE_INTEGER });
+    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    try {
+      while (this.isOpen) {
+        const count = await this.#conn.read(buffer);
+        if (count === null) {
+          this.#fail(new ConnectionError(`server ${this.#where()} closed the connection`));
+          return;
+        }
+        // Copy: the decoder keeps partial frames by reference and the buffer is reused.
+        decoder.push(buffer.slice(0, count));
+        for (let frame = decoder.next(); frame; frame = decoder.next()) this.#onFrame(frame);
+      }
+    } catch (error) {
+      const reason = error instanceof DecodeError
+        ? `protocol error: ${error.message}`
+        : describeError(error);
+      this.#fail(
+        new ConnectionError(`connection to ${this.#where()} failed: ${reason}`, { cause: error }),
+      );
+    }
+  }
+
+  #onFrame(frame: Frame): void {
+    const response = decodeResponse(frame);
+    if (response.requestId === CONNECTION_REQUEST_ID && response.type === "error") {
+      const name = errorCodeName(response.code);
+      this.#fail(
+        new ConnectionError(
+          `server ${this.#where()} closed the connection: ${name}: ${response.message}`,
+        ),
+      );
+      return;
+    }
+    if (this.inFlight === 0) {
+      throw new DecodeError(`answer to request ${response.requestId}, which was never sent`);
+    }
+    const oldest = this.#pending[this.#pendingHead];
+    if (oldest.requestId !== response.requestId) {
+      throw new DecodeError(
+        `answer to request ${response.requestId} while ${oldest.requestId} is the oldest`,
+      );
+    }
+    this.#popOldest();
+    oldest.resolve(response);
+  }
+
+  #popOldest(): void {
+    this.#pendingHead++;
+    if (this.#pendingHead === this.#pending.length) {
+      this.#pending = [];
+      this.#pendingHead = 0;
+    } else if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
+      this.#pending = this.#pending.slice(this.#pendingHead);
+      this.#pendingHead = 0;
+    }
+    const wake = this.#roomWaiters.shift();
+    if (wake) {
+      this.#slotsHandedOver++;
+      wake();
+    }
+  }
+
+  #fail(error: ConnectionError): void {
+    if (this.#closeReason) return;
+    this.#closeReason = error;
+    clearTimeout(this.#timeoutTimer);
+    clearInterval(this.#keepAliveTimer);
+    const pending = this.#pending.slice(this.#pendingHead);
+    this.#pending = [];
+    this.#pendingHead = 0;
+    for (const request of pending) request.reject(error);
+    for (const wake of this.#roomWaiters.splice(0)) {
+      this.#slotsHandedOver++;
+      wake();
+    }
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or by a failed read: nothing left to release.
+    }
+    this.#resolveClosed();
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+/** The OK body of `response`, or the ServerError its ERROR means. */
+function expectOk(response: Response): Uint8Array {
+  if (response.type === "ok") return response.body;
+  if (response.type === "error") throw new ServerError(response.code, response.message);
+  throw new DecodeError(`unexpected NOT_FOUND for request ${response.requestId}`);
+}
+
+/** Turns a DecodeError from argument validation into a RangeError: a caller's mistake. */
+function checkArgument(check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    throw error instanceof DecodeError ? new RangeError(error.message) : error;
+  }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,107 @@
+/**
+ * A tiny leveled logger that writes one line per message to stderr. Levels,
+ * from most to least severe: error, warn, info, debug; a logger prints its own
+ * level and everything more severe.
+ *
+ * Lines read `kv server listening on …` at info and `kv server warn: …` at the
+ * other levels, so that the info lines users and scripts look for stay plain.
+ *
+ * @example
+ * ```ts
+ * import { Logger } from "./logger.ts";
+ * const log = new Logger({ name: "kv server", level: "info" });
+ * log.info("listening on 127.0.0.1:8000");
+ * log.debug("not printed at level info");
+ * ```
+ * @module
+ */
+
+/** The log levels, most severe first. */
+export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
+
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The level a logger prints when not told otherwise. */
+export const DEFAULT_LOG_LEVEL: LogLevel = "info";
+
+/**
+ * `text` as a log level, or `undefined` when it is not one.
+ *
+ * @example
+ * ```ts
+ * parseLogLevel("debug"); // "debug"
+ * parseLogLevel("loud"); // undefined
+ * ```
+ */
+export function parseLogLevel(text: string): LogLevel | undefined {
+  return (LOG_LEVELS as readonly string[]).includes(text) ? text as LogLevel : undefined;
+}
+
+/** Options of a {@link Logger}. */
+export interface LoggerOptions {
+  /** The least severe level printed; default {@link DEFAULT_LOG_LEVEL}. */
+  level?: LogLevel;
+  /** Starts every line, e.g. `kv server`; default `kv`. */
+  name?: string;
+  /** Receives each finished line (without newline); default: `console.error`. */
+  write?: (line: string) => void;
+}
+
+/**
+ * Writes leveled lines to stderr (or to `write`).
+ *
+ * @example
+ * ```ts
+ * const lines: string[] = [];
+ * const log = new Logger({ name: "kv server", level: "warn", write: (line) => lines.push(line) });
+ * log.warn("recovery dropped 12 bytes"); // lines: ["kv server warn: recovery dropped 12 bytes"]
+ * ```
+ */
+export class Logger {
+  readonly #rank: number;
+  readonly #name: string;
+  readonly #write: (line: string) => void;
+
+  /** @param options see {@link LoggerOptions}. */
+  constructor(options: LoggerOptions = {}) {
+    this.#rank = LOG_LEVELS.indexOf(options.level ?? DEFAULT_LOG_LEVEL);
+    this.#name = options.name ?? "kv";
+    this.#write = options.write ?? ((line) => console.error(line));
+  }
+
+  /** Whether messages at `level` are printed (to skip building costly messages). */
+  enabled(level: LogLevel): boolean {
+    return LOG_LEVELS.indexOf(level) <= this.#rank;
+  }
+
+  #log(level: LogLevel, message: string): void {
+    if (!this.enabled(level)) return;
+    this.#write(
+      level === "info" ? `${this.#name} ${message}` : `${this.#name} ${level}: ${message}`,
+    );
+  }
+
+  /** Logs a failure that needs attention. */
+  error(message: string): void {
+    this.#log("error", message);
+  }
+
+  /** Logs something suspicious that kv recovered from. */
+  warn(message: string): void {
+    this.#log("warn", message);
+  }
+
+  /** Logs a milestone (listening, shutting down). */
+  info(message: string): void {
+    this.#log("info", message);
+  }
+
+  /** Logs detail for debugging (connections opened and closed). */
+  debug(message: string): void {
+    this.#log("debug", message);
+  }
+}
+
+/** A logger that prints nothing, for tests and embedding. */
+export const SILENT_LOGGER: Logger = new Logger({ level: "error", write: () => {} });

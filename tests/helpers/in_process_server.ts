@@ -1,0 +1,109 @@
+/**
+ * Helpers for tests that run a {@link KvServer} inside the test process: start
+ * one on an ephemeral port over a memory-only store, talk raw frames to it,
+ * and wait for conditions without sleeping blindly.
+ *
+ * @example
+ * ```ts
+ * const { server, address, stop } = await startServer({ idleTimeoutMs: 200 });
+ * const raw = await RawConnection.open(address);
+ * raw.write(frames.bytes());
+ * await raw.readFrame();
+ * await stop();
+ * ```
+ * @module
+ */
+import { type Frame, FrameDecoder } from "../../lib/protocol.ts";
+import { KvServer, type KvServerOptions } from "../../lib/server.ts";
+import { Store } from "../../lib/store.ts";
+import type { ServerAddress } from "../../lib/client.ts";
+
+/** A running in-process server. */
+export interface StartedServer {
+  server: KvServer;
+  store: Store;
+  address: ServerAddress;
+  /** Closes the server (and its store). */
+  stop(): Promise<void>;
+}
+
+/** Starts a server on 127.0.0.1, port 0, over `options.store` or a fresh memory store. */
+export async function startServer(
+  options: Partial<KvServerOptions> = {},
+): Promise<StartedServer> {
+  const store = options.store ?? await Store.open();
+  const server = new KvServer({ ...options, store, hostname: "127.0.0.1", port: 0 });
+  const { hostname, port } = server.listen();
+  return { server, store, address: { hostname, port }, stop: () => server.close() };
+}
+
+/** Polls `condition` every few milliseconds until it holds; throws after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A bare TCP connection that writes bytes and reads whole frames, for protocol-level tests. */
+export class RawConnection {
+  readonly #conn: Deno.TcpConn;
+  readonly #decoder = new FrameDecoder({ maxFrameBytes: Number.MAX_SAFE_INTEGER });
+  readonly #frames: Frame[] = [];
+  #ended = false;
+
+  private constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+
+  /** Connects to `address`. */
+  static async open(address: ServerAddress): Promise<RawConnection> {
+    return new RawConnection(await Deno.connect(address));
+  }
+
+  /** Writes all of `bytes`. */
+  async write(bytes: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
+  }
+
+  /** The next frame, or `undefined` once the server closed the connection. */
+  async readFrame(): Promise<Frame | undefined> {
+    const buffer = new Uint8Array(64 * 1024);
+    while (this.#frames.length === 0 && !this.#ended) {
+      let count: number | null;
+      try {
+        count = await this.#conn.read(buffer);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
+        count = null;
+      }
+      if (count === null) this.#ended = true;
+      else this.#frames.push(...this.#decoder.feed(buffer.slice(0, count)));
+    }
+    return this.#frames.shift();
+  }
+
+  /** Every frame until the server closes the connection. */
+  async readUntilEnd(): Promise<Frame[]> {
+    const frames: Frame[] = [];
+    for (let frame = await this.readFrame(); frame; frame = await this.readFrame()) {
+      frames.push(frame);
+    }
+    return frames;
+  }
+
+  /** Closes our side. */
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
