@@ -10,6 +10,7 @@
  * @module
  */
 import denoConfig from "../../deno.json" with { type: "json" };
+import { brokerCommand } from "./broker.ts";
 import { genCommand } from "./gen.ts";
 import { serverCommand } from "./server.ts";
 import type { Subcommand } from "./subcommand.ts";
@@ -18,7 +19,7 @@ import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 /** kv's version, from deno.json. */
 export const VERSION: string = denoConfig.version;
 
-const SUBCOMMANDS: readonly Subcommand[] = [genCommand, serverCommand];
+const SUBCOMMANDS: readonly Subcommand[] = [genCommand, serverCommand, brokerCommand];
 
 function topLevelHelp(): string {
   const width = Math.max(...SUBCOMMANDS.map((command) => command.name.length));

@@ -1,0 +1,160 @@
+/**
+ * Replica placement by rendezvous (highest-random-weight) hashing: every server
+ * gets a score for a key, `score = mix(hash(key) ⊕ hash(server id))`, and the
+ * key's k replicas are the k servers with the highest scores. The scores depend
+ * only on the key and the server's identity (`host:port`), never on the order
+ * of the server file, so any broker recomputes the same replicas from the
+ * server list alone. Adding or removing a server moves only the keys whose
+ * top-k set includes that server.
+ *
+ * The key hash is 32-bit FNV-1a over the key's UTF-8 bytes, strengthened by
+ * MurmurHash3's 32-bit finaliser; the server's identity is hashed the same way
+ * once, up front. Equal scores (one chance in 2^32 per pair) are broken by
+ * comparing server ids, again independent of the file order.
+ *
+ * @example
+ * ```ts
+ * import { Placement } from "./placement.ts";
+ * const placement = new Placement(["127.0.0.1:8000", "127.0.0.1:8001", "127.0.0.1:8002"]);
+ * placement.replicas("person1", 2); // e.g. [2, 0]: indexes into the id list, best first
+ * ```
+ * @module
+ */
+import assert from "node:assert/strict";
+
+const FNV_OFFSET_BASIS = 0x811c_9dc5;
+const FNV_PRIME = 0x0100_0193;
+/** Makes server hashes differ from key hashes of the same text. */
+const SERVER_SALT = 0x9e37_79b9;
+
+/**
+ * MurmurHash3's 32-bit finaliser: a bijection on 32-bit integers in which
+ * every input bit flips each output bit with probability about one half.
+ *
+ * @example
+ * ```ts
+ * mix32(0); // 0
+ * mix32(1) !== mix32(2); // true
+ * ```
+ */
+export function mix32(value: number): number {
+  let h = value;
+  h = Math.imul(h ^ (h >>> 16), 0x85eb_ca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2_ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * Hashes `text`'s UTF-8 bytes with FNV-1a (32-bit) and mixes the result with
+ * {@link mix32}. Encodes on the fly, so no byte array is allocated per key.
+ * Lone surrogates hash as U+FFFD, as TextEncoder would encode them.
+ *
+ * @example
+ * ```ts
+ * hashKey("person1") === hashKey("person1"); // true
+ * ```
+ */
+export function hashKey(text: string): number {
+  let h = FNV_OFFSET_BASIS;
+  for (let i = 0; i < text.length; i++) {
+    let code = text.charCodeAt(i);
+    if (code < 0x80) {
+      h = Math.imul(h ^ code, FNV_PRIME);
+      continue;
+    }
+    if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      } else {
+        code = 0xfffd;
+      }
+    } else if (code >= 0xd800 && code <= 0xdfff) {
+      code = 0xfffd;
+    }
+    if (code < 0x800) {
+      h = Math.imul(h ^ (0xc0 | (code >> 6)), FNV_PRIME);
+    } else if (code < 0x10000) {
+      h = Math.imul(h ^ (0xe0 | (code >> 12)), FNV_PRIME);
+      h = Math.imul(h ^ (0x80 | ((code >> 6) & 0x3f)), FNV_PRIME);
+    } else {
+      h = Math.imul(h ^ (0xf0 | (code >> 18)), FNV_PRIME);
+      h = Math.imul(h ^ (0x80 | ((code >> 12) & 0x3f)), FNV_PRIME);
+      h = Math.imul(h ^ (0x80 | ((code >> 6) & 0x3f)), FNV_PRIME);
+    }
+    h = Math.imul(h ^ (0x80 | (code & 0x3f)), FNV_PRIME);
+  }
+  return mix32(h);
+}
+
+/**
+ * The rendezvous score of server `serverHash` for key `keyHash`: two rounds of
+ * mixing so that the scores of one key on different servers are independent.
+ */
+function score(keyHash: number, serverHash: number): number {
+  return mix32(mix32(keyHash ^ serverHash) + serverHash);
+}
+
+/** Rendezvous placement over a fixed list of distinct server ids. */
+export class Placement {
+  readonly #ids: readonly string[];
+  readonly #serverHashes: Uint32Array;
+  /** Scratch scores, reused by every call: placement runs once per record. */
+  readonly #scores: Float64Array;
+
+  /**
+   * @param serverIds distinct server identities (`host:port`); results are
+   * indexes into this list.
+   */
+  constructor(serverIds: readonly string[]) {
+    assert(serverIds.length > 0, "placement needs at least one server");
+    assert(new Set(serverIds).size === serverIds.length, "server ids must be distinct");
+    this.#ids = [...serverIds];
+    this.#serverHashes = new Uint32Array(serverIds.length);
+    for (let i = 0; i < serverIds.length; i++) {
+      this.#serverHashes[i] = hashKey(serverIds[i]) ^ SERVER_SALT;
+    }
+    this.#scores = new Float64Array(serverIds.length);
+  }
+
+  /** Number of servers. */
+  get serverCount(): number {
+    return this.#ids.length;
+  }
+
+  /**
+   * The `k` distinct servers that hold `key`, best first (the order reads try
+   * them in). `1 ≤ k ≤ serverCount`.
+   *
+   * @example
+   * ```ts
+   * new Placement(["a:1", "b:2"]).replicas("person1", 2).length; // 2
+   * ```
+   */
+  replicas(key: string, k: number): number[] {
+    assert(Number.isInteger(k) && k >= 1 && k <= this.#ids.length, `bad replication factor ${k}`);
+    const keyHash = hashKey(key);
+    const scores = this.#scores;
+    for (let i = 0; i < scores.length; i++) scores[i] = score(keyHash, this.#serverHashes[i]);
+    const chosen: number[] = [];
+    // Selection of the top k: k is small (≤ servers, usually 2–3), so k linear
+    // passes beat sorting every server for every record.
+    for (let round = 0; round < k; round++) {
+      let best = -1;
+      for (let i = 0; i < scores.length; i++) {
+        if (scores[i] < 0) continue;
+        if (best === -1 || this.#outranks(i, best)) best = i;
+      }
+      chosen.push(best);
+      scores[best] = -1;
+    }
+    return chosen;
+  }
+
+  #outranks(candidate: number, incumbent: number): boolean {
+    const difference = this.#scores[candidate] - this.#scores[incumbent];
+    if (difference !== 0) return difference > 0;
+    return this.#ids[candidate] < this.#ids[incumbent];
+  }
+}

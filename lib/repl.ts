@@ -1,0 +1,182 @@
+/**
+ * The broker's query loop. From a pipe or a file ({@link runSession}) it reads
+ * lines until EOF or EXIT and prints one answer per command, in input order,
+ * with no prompt. On a terminal ({@link runInteractive}) it is a REPL with a
+ * prompt, line editing, history (up and down arrows, for the session) and tab
+ * completion of command words and keys.
+ *
+ * @example
+ * ```ts
+ * import { runSession } from "./repl.ts";
+ * import { readLines } from "./line_reader.ts";
+ * await runSession(broker, readLines(Deno.stdin.readable), { json: true });
+ * ```
+ * @module
+ */
+import process from "node:process";
+import * as readline from "node:readline";
+import type { Broker } from "./broker.ts";
+import {
+  type Answer,
+  type Command,
+  COMMAND_WORDS,
+  CommandError,
+  errorAnswer,
+  formatAnswer,
+  type FormatOptions,
+  parseCommand,
+  runCommand,
+} from "./broker_commands.ts";
+import type { ReadLine } from "./line_reader.ts";
+
+/** The REPL's prompt. */
+export const PROMPT = "kv> ";
+
+/** Lines of history the REPL keeps. */
+export const HISTORY_SIZE = 1_000;
+
+/** Most keys offered by one tab completion. */
+export const COMPLETION_KEYS_LIMIT = 50;
+
+/** How long tab completion waits for KEYS before offering nothing, in ms. */
+export const COMPLETION_TIMEOUT_MS = 300;
+
+/** Options for {@link runSession} and {@link runInteractive}. */
+export interface SessionOptions extends FormatOptions {
+  /** Writes one printed answer (without its newline); default: stdout. */
+  write?: (text: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+function writeStdout(text: string): void {
+  let bytes = encoder.encode(text + "\n");
+  while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
+}
+
+/**
+ * Answers one input line: parses and runs it. Returns undefined for a blank
+ * line or comment.
+ *
+ * @example
+ * ```ts
+ * const answer = await answerLine(broker, "GET person1");
+ * ```
+ */
+export async function answerLine(broker: Broker, line: string): Promise<Answer | undefined> {
+  let command: Command | undefined;
+  try {
+    command = parseCommand(line);
+  } catch (error) {
+    if (error instanceof CommandError) return errorAnswer(error);
+    throw error;
+  }
+  return command === undefined ? undefined : await runCommand(broker, command);
+}
+
+/**
+ * Answers every line of `lines` in order until EXIT or the end of input. An
+ * unreadable line (too long, invalid UTF-8) gets an `INVALID` error answer.
+ *
+ * @example
+ * ```ts
+ * await runSession(broker, readLines(Deno.stdin.readable), { json: true });
+ * ```
+ */
+export async function runSession(
+  broker: Broker,
+  lines: AsyncIterable<ReadLine>,
+  options: SessionOptions = {},
+): Promise<void> {
+  const write = options.write ?? writeStdout;
+  for await (const line of lines) {
+    const answer = line.error !== undefined
+      ? { op: "INVALID", error: `input line ${line.lineNumber}: ${line.error}` }
+      : await answerLine(broker, line.text);
+    if (answer === undefined) continue;
+    const text = formatAnswer(answer, options);
+    if (text !== "") write(text);
+    if (answer.op === "EXIT") return;
+  }
+}
+
+/**
+ * Completes the line typed so far, in readline's form `[candidates, replaced]`:
+ * the command word first, then (after GET, QUERY, DELETE or PUT) keys starting
+ * with what was typed, from KEYS with a short timeout.
+ *
+ * @example
+ * ```ts
+ * await completeLine(broker, "ge"); // [["get "], "ge"]
+ * await completeLine(broker, "GET per"); // [["person1", "person2"], "per"]
+ * ```
+ */
+export async function completeLine(broker: Broker, line: string): Promise<[string[], string]> {
+  const typed = line.trimStart();
+  const space = typed.search(/\s/);
+  if (space === -1) {
+    const upper = typed.toUpperCase();
+    const lowerCase = typed !== "" && typed === typed.toLowerCase();
+    const words = COMMAND_WORDS.filter((word) => word.startsWith(upper))
+      .map((word) => (lowerCase ? word.toLowerCase() : word) + " ");
+    return [words, typed];
+  }
+  const word = typed.slice(0, space).toUpperCase();
+  const prefix = typed.slice(space).trimStart();
+  if (!["GET", "QUERY", "DELETE", "PUT"].includes(word) || /[\s.:]/.test(prefix)) {
+    return [[], prefix];
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), COMPLETION_TIMEOUT_MS);
+  });
+  try {
+    const answer = await Promise.race([broker.keys(prefix, COMPLETION_KEYS_LIMIT), timeout]);
+    return [answer?.keys ?? [], prefix];
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The interactive REPL on the terminal: prompt, history, completion; ends at
+ * EXIT, Ctrl-D or Ctrl-C.
+ *
+ * @example
+ * ```ts
+ * if (Deno.stdin.isTerminal()) await runInteractive(broker, { color: !Deno.noColor });
+ * ```
+ */
+export async function runInteractive(broker: Broker, options: SessionOptions = {}): Promise<void> {
+  const write = options.write ?? writeStdout;
+  const session = readline.createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    prompt: PROMPT,
+    historySize: HISTORY_SIZE,
+    removeHistoryDuplicates: true,
+    terminal: true,
+    completer: (line: string, callback: (error: null, result: [string[], string]) => void) => {
+      completeLine(broker, line).then(
+        (result) => callback(null, result),
+        () => callback(null, [[], line]),
+      );
+    },
+  });
+  session.on("SIGINT", () => session.close());
+  write(`kv broker: ${broker.pool.servers.length} servers, k=${broker.k}; type HELP for commands`);
+  session.prompt();
+  try {
+    for await (const line of session) {
+      const answer = await answerLine(broker, line);
+      if (answer !== undefined) {
+        const text = formatAnswer(answer, options);
+        if (text !== "") write(text);
+        if (answer.op === "EXIT") break;
+      }
+      session.prompt();
+    }
+  } finally {
+    session.close();
+  }
+}

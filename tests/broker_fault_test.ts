@@ -1,0 +1,238 @@
+// End to end: the broker's fault-tolerance invariants with real `kv server`
+// processes, crashed with SIGKILL and hung with SIGSTOP.
+import assert from "node:assert/strict";
+import { BrokerProcess, KvCluster } from "./helpers/kv_processes.ts";
+import { Placement } from "../lib/placement.ts";
+
+const RECORD_COUNT = 40;
+/** Short timeouts keep the suite fast: a hung server costs one of these per detection. */
+const TIMEOUT_FLAGS = ["--timeout-ms", "200"];
+
+function recordLine(i: number): string {
+  return `"person${i}" : { "name" : "N${i}" ; "age" : ${i} ; "address" : { "street" : "Main" ; "number" : ${i} } }`;
+}
+
+async function dataFile(): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".txt" });
+  const lines = Array.from({ length: RECORD_COUNT }, (_, i) => recordLine(i));
+  await Deno.writeTextFile(path, lines.join("\n") + "\n");
+  return path;
+}
+
+/** The ids of the k servers that hold `key`, best first, as every broker computes them. */
+function replicaIds(cluster: KvCluster, key: string, k: number): string[] {
+  const ids = cluster.servers.map((server) => server.id);
+  return new Placement(ids).replicas(key, k).map((index) => ids[index]);
+}
+
+const QUERIES = [
+  ...Array.from({ length: RECORD_COUNT }, (_, i) => `GET person${i}`),
+  "GET person99",
+  "QUERY person5.address.street",
+  "QUERY person5.address.zip",
+  "QUERY person77.age",
+];
+
+async function askAll(broker: BrokerProcess): Promise<unknown[]> {
+  const answers = [];
+  for (const query of QUERIES) answers.push(await broker.ask(query));
+  return answers;
+}
+
+async function waitUntilUp(broker: BrokerProcess, id: string): Promise<void> {
+  while (true) {
+    const { servers } = await broker.ask("SERVERS") as {
+      servers: { server: string; up: boolean }[];
+    };
+    if (servers.find((report) => report.server === id)?.up) return;
+    // Poll interval while the broker's reconnect backoff runs its course.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+Deno.test("with k-1 servers down, one crashed and one hung, answers are unchanged", async () => {
+  await using cluster = await KvCluster.start(4);
+  const data = await dataFile();
+  const broker = BrokerProcess.start([
+    "-s",
+    cluster.serverFile,
+    "-i",
+    data,
+    "-k",
+    "3",
+    "--json",
+    ...TIMEOUT_FLAGS,
+  ]);
+  const hung = cluster.servers[1];
+  try {
+    const before = await askAll(broker);
+    assert.deepEqual(before[0], {
+      op: "GET",
+      key: "person0",
+      found: true,
+      value: { name: "N0", age: 0, address: { street: "Main", number: 0 } },
+    });
+    await cluster.servers[0].kill();
+    hung.signal("SIGSTOP");
+    assert.deepEqual(await askAll(broker), before);
+    const { servers } = await broker.ask("SERVERS") as { servers: { up: boolean }[] };
+    assert.deepEqual(servers.map((report) => report.up), [false, false, true, true]);
+  } finally {
+    hung.signal("SIGCONT");
+    const { code, stderr } = await broker.finish();
+    assert.equal(code, 0, stderr);
+    await Deno.remove(data);
+  }
+});
+
+Deno.test("a hung server never hangs the broker, and is used again once it resumes", async () => {
+  await using cluster = await KvCluster.start(3);
+  const data = await dataFile();
+  const broker = BrokerProcess.start([
+    "-s",
+    cluster.serverFile,
+    "-i",
+    data,
+    "-k",
+    "2",
+    "--json",
+    ...TIMEOUT_FLAGS,
+  ]);
+  const hungId = replicaIds(cluster, "person7", 2)[0];
+  const hung = cluster.byId(hungId);
+  try {
+    await broker.ask("GET person0");
+    hung.signal("SIGSTOP");
+    assert.equal((await broker.ask("GET person7")).found, true);
+    const refused = await broker.ask("DELETE person7");
+    assert.match(String(refused.error), /cannot delete 'person7'.*nothing was changed/);
+    hung.signal("SIGCONT");
+    await waitUntilUp(broker, hungId);
+    assert.deepEqual(await broker.ask("DELETE person7"), {
+      op: "DELETE",
+      key: "person7",
+      deleted: true,
+    });
+    assert.deepEqual(await broker.ask("GET person7"), { op: "GET", key: "person7", found: false });
+  } finally {
+    hung.signal("SIGCONT");
+    await broker.finish();
+    await Deno.remove(data);
+  }
+});
+
+Deno.test("with k servers down the broker keeps serving and warns when it cannot be sure", async () => {
+  await using cluster = await KvCluster.start(3);
+  const data = await dataFile();
+  const indexer = BrokerProcess.start([
+    "-s",
+    cluster.serverFile,
+    "-i",
+    data,
+    "-k",
+    "2",
+    "--json",
+    ...TIMEOUT_FLAGS,
+  ]);
+  assert.equal((await indexer.finish()).code, 0);
+  const survivor = cluster.servers[2];
+  await cluster.servers[0].kill();
+  await cluster.servers[1].kill();
+  const keys = Array.from({ length: RECORD_COUNT }, (_, i) => `person${i}`);
+  const onSurvivor = keys.find((key) => replicaIds(cluster, key, 2).includes(survivor.id))!;
+  const lost = keys.find((key) => !replicaIds(cluster, key, 2).includes(survivor.id))!;
+  const broker = BrokerProcess.start([
+    "-s",
+    cluster.serverFile,
+    "-k",
+    "2",
+    "--json",
+    ...TIMEOUT_FLAGS,
+  ]);
+  try {
+    const found = await broker.ask(`GET ${onSurvivor}`);
+    assert.equal(found.found, true);
+    assert.equal(found.warning, undefined);
+    const missing = await broker.ask(`GET ${lost}`);
+    assert.equal(missing.found, false);
+    assert.match(String(missing.warning), new RegExp(`no replica of '${lost}' answered`));
+    const absent = await broker.ask("GET person99");
+    assert.equal(absent.found, false);
+    assert.equal(typeof absent.warning, "string");
+    const keysAnswer = await broker.ask("KEYS person");
+    assert.match(String(keysAnswer.warning), /2 of 3 servers did not answer/);
+  } finally {
+    const { code, stderr } = await broker.finish();
+    assert.equal(code, 0);
+    assert.match(stderr, /only 1 of 3 servers are reachable \(k=2\)/);
+    await Deno.remove(data);
+  }
+  const human = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", ...TIMEOUT_FLAGS]);
+  await human.send(`GET ${lost}`);
+  assert.equal(await human.readLine(), `NOT FOUND: ${lost}`);
+  assert.match(await human.readLine(), /^WARNING: no replica of/);
+  await human.finish();
+});
+
+Deno.test("DELETE and PUT change all replicas or none; everything acknowledged survives kill -9", async () => {
+  await using cluster = await KvCluster.start(3, { durable: true });
+  const data = await dataFile();
+  const broker = BrokerProcess.start([
+    "-s",
+    cluster.serverFile,
+    "-i",
+    data,
+    "-k",
+    "2",
+    "--json",
+    ...TIMEOUT_FLAGS,
+  ]);
+  const victim = cluster.byId(replicaIds(cluster, "person7", 2)[1]);
+  let expectedPerson7: unknown;
+  try {
+    assert.deepEqual(await broker.ask("DELETE person3"), {
+      op: "DELETE",
+      key: "person3",
+      deleted: true,
+    });
+    assert.equal((await broker.ask("GET person30")).found, true, "DELETE person3 is exact");
+    assert.deepEqual(await broker.ask(`PUT "person40" : { "age" : 40 }`), {
+      op: "PUT",
+      key: "person40",
+      stored: true,
+    });
+    expectedPerson7 = await broker.ask("GET person7");
+    await victim.kill();
+    const deleteRefused = await broker.ask("DELETE person7");
+    assert.match(String(deleteRefused.error), /nothing was changed/);
+    const putRefused = await broker.ask(`PUT "person7" : 7`);
+    assert.match(String(putRefused.error), /cannot put 'person7'.*nothing was changed/);
+    assert.deepEqual(await broker.ask("GET person7"), expectedPerson7);
+  } finally {
+    assert.equal((await broker.finish()).code, 0);
+  }
+  for (const server of cluster.servers) await server.kill();
+  await Promise.all(cluster.servers.map((server) => server.restart()));
+  const fresh = BrokerProcess.start([
+    "-s",
+    cluster.serverFile,
+    "-k",
+    "2",
+    "--json",
+    ...TIMEOUT_FLAGS,
+  ]);
+  try {
+    for (let i = 0; i <= RECORD_COUNT; i++) {
+      const answer = await fresh.ask(`GET person${i}`);
+      assert.equal(answer.found, i !== 3, `person${i}`);
+      assert.equal(answer.warning, undefined);
+    }
+    assert.deepEqual(await fresh.ask("GET person7"), expectedPerson7);
+    const { keys } = await fresh.ask("KEYS person 1000") as { keys: string[] };
+    assert.equal(keys.length, RECORD_COUNT);
+    assert(!keys.includes("person3"));
+  } finally {
+    await fresh.finish();
+    await Deno.remove(data);
+  }
+});

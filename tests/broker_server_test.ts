@@ -1,0 +1,69 @@
+// The broker over real servers and real ServerClient connections, in one process.
+import assert from "node:assert/strict";
+import { Broker } from "../lib/broker.ts";
+import { indexFile } from "../lib/indexer.ts";
+import { parseRecordLine } from "../lib/record_line.ts";
+import { serverAddress } from "../lib/server_list.ts";
+import { int } from "../lib/value.ts";
+import { type StartedServer, startServer } from "./helpers/in_process_server.ts";
+
+async function withCluster(
+  serverCount: number,
+  k: number,
+  run: (broker: Broker, servers: StartedServer[]) => Promise<void>,
+) {
+  const servers = await Promise.all(Array.from({ length: serverCount }, () => startServer()));
+  const broker = await Broker.open(
+    servers.map((started) => serverAddress(started.address.hostname, started.address.port)),
+    { k, timeoutMs: 2000 },
+  );
+  try {
+    await run(broker, servers);
+  } finally {
+    broker.close();
+    await Promise.all(servers.map((started) => started.stop()));
+  }
+}
+
+Deno.test("a broker indexes the original's data file and answers from real servers", async () => {
+  await withCluster(4, 2, async (broker) => {
+    const file = "testdata/compat/seed-dialect.txt";
+    const summary = await indexFile(broker, file, {
+      progress: { update() {}, finish() {} },
+      report: (line) => assert.fail(line),
+    });
+    const lines = (await Deno.readTextFile(file)).split("\n").filter((line) => line.trim());
+    assert.equal(summary.indexedCount, lines.length);
+    for (const line of lines) {
+      const { key, value } = parseRecordLine(line);
+      assert.deepEqual(await broker.get(key), { kind: "found", value });
+    }
+    const keys = await broker.keys("person", 1000);
+    assert.equal(keys.keys.length, lines.length);
+    assert.equal(keys.more, false);
+    const reports = await broker.servers();
+    const total = reports.reduce((sum, report) => sum + (report.up ? report.records : 0), 0);
+    assert.equal(total, lines.length * 2);
+  });
+});
+
+Deno.test("DELETE person3 leaves person30 alone on real servers", async () => {
+  await withCluster(3, 2, async (broker) => {
+    await broker.put("person3", int(3));
+    await broker.put("person30", int(30));
+    assert.deepEqual(await broker.delete("person3"), { kind: "done", existed: true });
+    assert.deepEqual(await broker.get("person3"), { kind: "not-found" });
+    assert.deepEqual(await broker.get("person30"), { kind: "found", value: int(30) });
+  });
+});
+
+Deno.test("a stopped server is marked down; reads still answer from the other replica", async () => {
+  await withCluster(2, 2, async (broker, servers) => {
+    await broker.put("person1", int(1));
+    await servers[0].stop();
+    assert.deepEqual(await broker.get("person1"), { kind: "found", value: int(1) });
+    assert.deepEqual(await broker.get("person9"), { kind: "not-found" });
+    assert.equal((await broker.delete("person1")).kind, "error");
+    assert.deepEqual(await broker.get("person1"), { kind: "found", value: int(1) });
+  });
+});

@@ -1,0 +1,259 @@
+import assert from "node:assert/strict";
+import { brokerCommand } from "../../lib/cli/broker.ts";
+import { UserError } from "../../lib/cli/user_error.ts";
+import { BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
+
+async function tempFile(text: string): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".txt" });
+  await Deno.writeTextFile(path, text);
+  return path;
+}
+
+/** A loopback port nothing listens on: bound, then released. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function rejectsWith(args: string[], message: RegExp): Promise<void> {
+  await assert.rejects(() => brokerCommand.run(args), (error: unknown) => {
+    assert(error instanceof UserError, String(error));
+    assert.match(error.message, message);
+    assert(!error.message.includes("\n"), "one line");
+    return true;
+  });
+}
+
+Deno.test("kv broker refuses bad flags with one line", async () => {
+  const servers = await tempFile("127.0.0.1 8000\n127.0.0.1 8001\n");
+  try {
+    await rejectsWith([], /-s serverFile is required/);
+    await rejectsWith(["-s", servers, "-k", "3"], /-k 3 needs at least 3 servers, but .* lists 2/);
+    await rejectsWith(["-s", servers, "-k", "0"], /-k must be a whole number from 1 to/);
+    await rejectsWith(["-s", servers, "--timeout-ms", "0"], /--timeout-ms must be a whole number/);
+    await rejectsWith(["-s", servers, "--dialect", "yaml"], /--dialect must be one of/);
+    await rejectsWith(["-s", servers, "--duplicate-keys", "x"], /--duplicate-keys must be/);
+    await rejectsWith(["-s", servers, "--index-only"], /--index-only needs -i/);
+    await rejectsWith(["-s", servers, "-i", "/nonexistent/data.txt"], /cannot read/);
+    await rejectsWith(["-s", servers, "--bogus"], /unknown option '--bogus'/);
+  } finally {
+    await Deno.remove(servers);
+  }
+});
+
+Deno.test("kv broker reports a bad server file line as file:line:col", async () => {
+  const servers = await tempFile("127.0.0.1 8000\nlocalhost\n");
+  try {
+    await rejectsWith(
+      ["-s", servers],
+      new RegExp(`^${servers}:2:1: expected 'HOST PORT' or 'HOST:PORT', found 'localhost'$`),
+    );
+  } finally {
+    await Deno.remove(servers);
+  }
+});
+
+Deno.test("kv broker -i refuses before writing when fewer than k servers answer", async () => {
+  const servers = await tempFile(`127.0.0.1 ${closedPort()}\n127.0.0.1:${closedPort()}\n`);
+  try {
+    await rejectsWith(
+      ["-s", servers, "-k", "2", "-i", "testdata/compat/bare-dialect.txt", "--timeout-ms", "200"],
+      /only 0 of 2 servers are reachable, fewer than k=2; nothing from .* was indexed/,
+    );
+  } finally {
+    await Deno.remove(servers);
+  }
+});
+
+// End to end: a real `kv broker` process fed a script on stdin, over real servers.
+
+async function runBroker(args: string[], stdin: string) {
+  const broker = BrokerProcess.start(args);
+  await broker.send(stdin);
+  return await broker.finish();
+}
+
+Deno.test("a scripted session through stdin answers every command in order", async () => {
+  await using cluster = await KvCluster.start(3);
+  const data = await tempFile(
+    [
+      `"person1" : { "name" : "Mary" ; "age" : 22 ; "address" : { "street" : "Main" } }`,
+      `"person3" : { "age" : 3 }`,
+      `"person3x" { "age" : 3 }`,
+      `"person30" : { "age" : 30 }`,
+      "",
+    ].join("\n"),
+  );
+  try {
+    const script = [
+      "GET person1",
+      "get person9",
+      "QUERY person1.address.street",
+      "QUERY person1.age",
+      "GET person1.age",
+      "DELETE person3",
+      "GET person3",
+      "GET person30",
+      `PUT person2: { age : 2.5 }`,
+      "GET person2",
+      "KEYS person",
+      "KEYS person 1",
+      "FOO",
+      "EXIT",
+      "GET person1",
+    ].join("\n");
+    const { code, stdout, stderr } = await runBroker(
+      ["-s", cluster.serverFile, "-i", data, "-k", "2"],
+      script,
+    );
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(stdout.split("\n"), [
+      `person1 : { "name" : "Mary" ; "age" : 22 ; "address" : { "street" : "Main" } }`,
+      "NOT FOUND: person9",
+      `person1.address.street : "Main"`,
+      "person1.age : 22",
+      "ERROR: a key cannot contain '.'; to read a field use QUERY person1.age",
+      "DELETED: person3",
+      "NOT FOUND: person3",
+      `person30 : { "age" : 30 }`,
+      "STORED: person2",
+      `person2 : { "age" : 2.5 }`,
+      "person1",
+      "person2",
+      "person30",
+      "person1",
+      "(first 1; more match — KEYS person <limit>)",
+      "ERROR: unknown command 'FOO'; to read a record type GET <key> (HELP lists all)",
+    ]);
+    assert.match(stderr, new RegExp(`${data}:3:12: expected ':' after the key`));
+    assert.match(
+      stderr,
+      /kv broker: indexed 3 records \(0 failed\), skipped 1 line, 0\.0 MB in [\d.]+ s \(\d+ records\/s\)/,
+    );
+  } finally {
+    await Deno.remove(data);
+  }
+});
+
+Deno.test("--json answers every command kind with exactly one JSON object per line", async () => {
+  await using cluster = await KvCluster.start(2);
+  const script = [
+    `PUT 'person1':{'name': 'Mary', 'age': 22, 'h': 1.5, 'address': {'street': 'Main'}}`,
+    "GET person1",
+    "GET person9",
+    "QUERY person1.address.street",
+    "QUERY person1.zip",
+    "KEYS per 5",
+    "SERVERS",
+    "HELP",
+    "DELETE person1",
+    "DELETE person1",
+    "GET a.b",
+    "NOPE",
+    "",
+    "EXIT",
+  ].join("\n");
+  const { code, stdout } = await runBroker(["-s", cluster.serverFile, "-k", "2", "--json"], script);
+  assert.equal(code, 0);
+  const answers = stdout.split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(answers[0], { op: "PUT", key: "person1", stored: true });
+  assert.deepEqual(answers[1], {
+    op: "GET",
+    key: "person1",
+    found: true,
+    value: { name: "Mary", age: 22, h: 1.5, address: { street: "Main" } },
+  });
+  assert.deepEqual(answers[2], { op: "GET", key: "person9", found: false });
+  assert.deepEqual(answers[3], {
+    op: "QUERY",
+    key: "person1.address.street",
+    found: true,
+    value: "Main",
+  });
+  assert.deepEqual(answers[4], { op: "QUERY", key: "person1.zip", found: false });
+  assert.deepEqual(answers[5], {
+    op: "KEYS",
+    prefix: "per",
+    limit: 5,
+    keys: ["person1"],
+    more: false,
+  });
+  assert.equal(answers[6].op, "SERVERS");
+  for (const [i, report] of answers[6].servers.entries()) {
+    assert.equal(report.server, cluster.servers[i].id);
+    assert.equal(report.up, true);
+    assert.equal(report.records, 1);
+    assert.equal(typeof report.latencyMs, "number");
+  }
+  assert.equal(answers[7].op, "HELP");
+  assert(answers[7].commands.length >= 8);
+  assert.deepEqual(answers[8], { op: "DELETE", key: "person1", deleted: true });
+  assert.deepEqual(answers[9], { op: "DELETE", key: "person1", deleted: false });
+  assert.deepEqual(answers[10], {
+    op: "GET",
+    key: "a.b",
+    error: "a key cannot contain '.'; to read a field use QUERY a.b",
+  });
+  assert.equal(answers[11].op, "NOPE");
+  assert.match(answers[11].error, /unknown command 'NOPE'/);
+  assert.deepEqual(answers[12], { op: "EXIT" });
+  assert.equal(answers.length, 13);
+});
+
+Deno.test("records print in the indexed file's dialect unless --dialect says otherwise", async () => {
+  await using cluster = await KvCluster.start(2);
+  const cases: [string, string[], string][] = [
+    ["testdata/compat/seed-dialect.txt", [], `person2 : {}`],
+    [
+      "testdata/compat/bare-dialect.txt",
+      [],
+      "person3 : { key0: 7663; key1: { address : { profession : sbfl } } }",
+    ],
+    ["testdata/compat/assignment-dialect.txt", [], `key2 : {}`],
+    [
+      "testdata/compat/bare-dialect.txt",
+      ["--dialect", "python"],
+      "person3 : {'key0': 7663, 'key1': {'address': {'profession': 'sbfl'}}}",
+    ],
+  ];
+  for (const [file, flags, expected] of cases) {
+    const key = expected.split(" ")[0];
+    const { code, stdout, stderr } = await runBroker(
+      ["-s", cluster.serverFile, "-i", file, "-k", "2", "--duplicate-keys", "last-wins", ...flags],
+      `GET ${key}\n`,
+    );
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout, expected, file);
+    assert.match(stderr, /\(0 failed\), skipped 0 lines/);
+  }
+});
+
+Deno.test("--index-only exits 0 when all is stored and 2 when lines were skipped", async () => {
+  await using cluster = await KvCluster.start(2);
+  const good = await tempFile(`a: 1\nb: 2\n`);
+  const bad = await tempFile(`a: 1\nnonsense\n`);
+  try {
+    const clean = await runBroker(
+      ["-s", cluster.serverFile, "-i", good, "-k", "2", "--index-only"],
+      "",
+    );
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal(clean.stdout, "");
+    const skipped = await runBroker([
+      "-s",
+      cluster.serverFile,
+      "-i",
+      bad,
+      "-k",
+      "2",
+      "--index-only",
+    ], "");
+    assert.equal(skipped.code, 2);
+    assert.match(skipped.stderr, /skipped 1 line/);
+  } finally {
+    await Deno.remove(good);
+    await Deno.remove(bad);
+  }
+});

@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { Broker } from "../lib/broker.ts";
+import {
+  detectDialect,
+  formatIndexSummary,
+  indexFile,
+  indexLines,
+  MAX_RECORDS_IN_FLIGHT,
+  MAX_REPORTED_PROBLEMS,
+} from "../lib/indexer.ts";
+import { parseRecordLine } from "../lib/record_line.ts";
+import { FakeCluster } from "./helpers/fake_cluster.ts";
+
+const SILENT_PROGRESS = { update() {}, finish() {} };
+
+function source(text: string): ReadableStream<Uint8Array> {
+  return ReadableStream.from([new TextEncoder().encode(text)]);
+}
+
+async function setUp(serverCount: number, k: number) {
+  const cluster = new FakeCluster(serverCount);
+  const broker = await Broker.open(cluster.addresses, { k, connect: cluster.connect });
+  return { cluster, broker };
+}
+
+Deno.test("indexFile stores every record of each dialect on exactly k replicas", async () => {
+  for (
+    const [file, dialect] of [
+      ["testdata/compat/assignment-dialect.txt", "assignment"],
+      ["testdata/compat/seed-dialect.txt", "python"],
+      ["testdata/compat/bare-dialect.txt", "bare"],
+    ] as const
+  ) {
+    const { cluster, broker } = await setUp(4, 2);
+    try {
+      const reports: string[] = [];
+      const summary = await indexFile(broker, file, {
+        report: (line) => reports.push(line),
+        progress: SILENT_PROGRESS,
+        duplicateKeys: "last-wins",
+      });
+      const lines = (await Deno.readTextFile(file)).split("\n").filter((line) => line.trim());
+      assert.deepEqual(reports, []);
+      assert.equal(summary.indexedCount, lines.length, file);
+      assert.equal(summary.failedCount, 0);
+      assert.equal(summary.skippedCount, 0);
+      assert.equal(summary.dialect, dialect);
+      for (const line of lines) {
+        const { key, value } = parseRecordLine(line, 1, { duplicateKeys: "last-wins" });
+        const holders = cluster.holders(key);
+        const expected = broker.replicasOf(key).map((index) => cluster.servers[index].address.id);
+        assert.deepEqual(holders.sort(), expected.sort(), key);
+        for (const index of broker.replicasOf(key)) {
+          assert.deepEqual(cluster.servers[index].records.get(key), value);
+        }
+      }
+    } finally {
+      broker.close();
+    }
+  }
+});
+
+Deno.test("bad lines are reported with file:line:col, skipped and counted", async () => {
+  const { broker } = await setUp(2, 2);
+  try {
+    const reports: string[] = [];
+    const text = `"a" : 1\n\n"b" { }\n"c" : { "x" : 2 }\n'd':{'e': \n`;
+    const summary = await indexLines(broker, source(text), {
+      fileName: "data.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.equal(summary.indexedCount, 2);
+    assert.equal(summary.skippedCount, 2);
+    assert.equal(reports.length, 2);
+    assert.match(reports[0], /^data\.txt:3:5: expected ':' after the key.*; line skipped$/);
+    assert.match(reports[1], /^data\.txt:5:\d+: /);
+    assert.deepEqual((await broker.keys("", 10)).keys, ["a", "c"]);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a repeated field name skips the line unless duplicateKeys is last-wins", async () => {
+  const { broker } = await setUp(1, 1);
+  try {
+    const text = `a: { x : 1; x : 2 }\nb: 3\n`;
+    const reports: string[] = [];
+    const strict = await indexLines(broker, source(text), {
+      fileName: "d.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.equal(strict.skippedCount, 1);
+    assert.deepEqual(reports, ["d.txt:1:13: duplicate key 'x' in one object; line skipped"]);
+    const lenient = await indexLines(broker, source(text), {
+      progress: SILENT_PROGRESS,
+      duplicateKeys: "last-wins",
+    });
+    assert.equal(lenient.indexedCount, 2);
+    assert.deepEqual(await broker.query(["a", "x"]), {
+      kind: "found",
+      value: { kind: "int", value: 2 },
+    });
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("records whose replica is down are reported and not counted", async () => {
+  const { cluster, broker } = await setUp(3, 2);
+  try {
+    cluster.servers[0].state = "crashed";
+    const keys = Array.from({ length: 30 }, (_, i) => `person${i}`);
+    const text = keys.map((key) => `"${key}" : 1`).join("\n");
+    const reports: string[] = [];
+    const summary = await indexLines(broker, source(text), {
+      fileName: "d.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    const onDown = keys.filter((key) => broker.replicasOf(key).includes(0));
+    assert(onDown.length > 0 && onDown.length < keys.length);
+    assert.equal(summary.failedCount, onDown.length);
+    assert.equal(summary.indexedCount, keys.length - onDown.length);
+    assert.match(reports[0], /^d\.txt:\d+: record 'person\d+' not indexed: /);
+    for (const key of onDown) assert.deepEqual(cluster.holders(key), [], "nothing written");
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("problem reports stop after MAX_REPORTED_PROBLEMS; counting goes on", async () => {
+  const { broker } = await setUp(1, 1);
+  try {
+    const reports: string[] = [];
+    const text = "bad line\n".repeat(MAX_REPORTED_PROBLEMS + 5);
+    const summary = await indexLines(broker, source(text), {
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.equal(summary.skippedCount, MAX_REPORTED_PROBLEMS + 5);
+    assert.equal(reports.length, MAX_REPORTED_PROBLEMS + 1);
+    assert.match(reports.at(-1)!, /only counting them/);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("more records than the in-flight window are all indexed", async () => {
+  const { cluster, broker } = await setUp(2, 2);
+  try {
+    const count = MAX_RECORDS_IN_FLIGHT * 2 + 7;
+    const text = Array.from({ length: count }, (_, i) => `k${i}: ${i}`).join("\n");
+    const summary = await indexLines(broker, source(text), { progress: SILENT_PROGRESS });
+    assert.equal(summary.indexedCount, count);
+    assert.equal(cluster.servers[0].records.size, count);
+    assert.match(
+      formatIndexSummary(summary),
+      /^indexed \d+ records \(0 failed\), skipped 0 lines, /,
+    );
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("detectDialect looks at the first character", () => {
+  assert.equal(detectDialect(`'p':{}`), "python");
+  assert.equal(detectDialect(`  "p" : {}`), "assignment");
+  assert.equal(detectDialect(`p: {}`), "bare");
+});

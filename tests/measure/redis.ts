@@ -1,0 +1,130 @@
+/**
+ * Redis as a yardstick: start a throwaway redis-server on loopback, read its
+ * memory figures, and load records into it with `redis-cli --pipe`. Used only
+ * by the measurement scripts beside this file; kv never depends on Redis.
+ *
+ * @example
+ * ```ts
+ * const redis = await startRedis();
+ * await pipeIntoRedis(redis.port, [["person0", '{"age":3}']]);
+ * console.log(await redisInfo(redis.port, "used_memory"));
+ * await redis.stop();
+ * ```
+ * @module
+ */
+
+/** How long to wait for redis-server to answer PING after starting. */
+const REDIS_START_TIMEOUT_MS = 5_000;
+
+/** A running redis-server child process. */
+export interface RedisProcess {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Picks a free loopback port by binding port 0 and releasing it. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+async function redisCli(port: number, args: string[]): Promise<string> {
+  const output = await new Deno.Command("redis-cli", {
+    args: ["-p", String(port), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return new TextDecoder().decode(output.stdout);
+}
+
+/**
+ * Starts redis-server with persistence off, waits until it answers PING.
+ *
+ * @example
+ * ```ts
+ * const redis = await startRedis();
+ * ```
+ */
+export async function startRedis(): Promise<RedisProcess> {
+  const port = freePort();
+  const child = new Deno.Command("redis-server", {
+    args: ["--port", String(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const deadline = Date.now() + REDIS_START_TIMEOUT_MS;
+  while ((await redisCli(port, ["PING"])).trim() !== "PONG") {
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return {
+    port,
+    pid: child.pid,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+/**
+ * Reads one numeric field of `INFO memory` (e.g. `used_memory`).
+ *
+ * @example
+ * ```ts
+ * await redisInfo(6379, "used_memory");
+ * ```
+ */
+export async function redisInfo(port: number, field: string): Promise<number> {
+  const info = await redisCli(port, ["INFO", "memory"]);
+  const match = new RegExp(`^${field}:(\\d+)`, "m").exec(info);
+  if (match === null) throw new Error(`INFO memory has no ${field}`);
+  return Number(match[1]);
+}
+
+/** Encodes `SET key value` commands in RESP, the form `redis-cli --pipe` reads. */
+export function respSetCommands(records: Iterable<[string, string]>): Uint8Array {
+  const encoder = new TextEncoder();
+  const parts: string[] = [];
+  for (const [key, value] of records) {
+    const keyBytes = encoder.encode(key).length;
+    const valueBytes = encoder.encode(value).length;
+    parts.push(`*3\r\n$3\r\nSET\r\n$${keyBytes}\r\n${key}\r\n$${valueBytes}\r\n${value}\r\n`);
+  }
+  return encoder.encode(parts.join(""));
+}
+
+/**
+ * Feeds a RESP file to `redis-cli --pipe` and resolves when Redis has answered all of it.
+ *
+ * @example
+ * ```ts
+ * await pipeIntoRedis(6379, "/tmp/commands.resp");
+ * ```
+ */
+export async function pipeIntoRedis(port: number, respFile: string): Promise<void> {
+  const file = await Deno.open(respFile);
+  const child = new Deno.Command("redis-cli", {
+    args: ["-p", String(port), "--pipe"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await file.readable.pipeTo(child.stdin);
+  const output = await child.output();
+  const report = new TextDecoder().decode(output.stdout);
+  if (!output.success || !/errors: 0,/.test(report)) {
+    throw new Error(`redis-cli --pipe failed: ${report}`);
+  }
+}
+
+/** Resident set size of a process in bytes, from /proc (Linux). */
+export async function rssBytes(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (match === null) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
