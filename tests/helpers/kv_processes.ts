@@ -14,103 +14,17 @@
  * @module
  */
 import { readLines } from "../../lib/line_reader.ts";
-import { MAIN_PATH } from "./run_kv.ts";
+import { ServerProcess } from "../../lib/server_process.ts";
+import { TEST_KV } from "./server_process.ts";
 
-/** How long a server may take to print its listening line. */
-const SERVER_START_TIMEOUT_MS = 15_000;
-
-const LISTENING = /kv server listening on (\S+):(\d+) /;
-
-function kvCommand(args: string[], stdin: "piped" | "null"): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-write", MAIN_PATH, ...args],
+function kvCommand(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(TEST_KV.command, {
+    args: [...TEST_KV.args, ...args],
     env: { NO_COLOR: "1" },
-    stdin,
+    stdin: "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-}
-
-/** One `kv server` child process, restartable on the same port. */
-export class ServerProcess {
-  #child: Deno.ChildProcess | undefined;
-  #port = 0;
-  #alive = false;
-  #stderr = "";
-
-  private constructor(readonly dataDir: string | undefined) {}
-
-  /** Starts a server on an ephemeral port and waits for its listening line. */
-  static async start(dataDir?: string): Promise<ServerProcess> {
-    const server = new ServerProcess(dataDir);
-    await server.#spawn(0);
-    return server;
-  }
-
-  async #spawn(port: number): Promise<void> {
-    const args = ["server", "-a", "127.0.0.1", "-p", String(port)];
-    if (this.dataDir !== undefined) args.push("--data-dir", this.dataDir);
-    const child = kvCommand(args, "null");
-    this.#child = child;
-    child.stdout.cancel();
-    const lines = readLines(child.stderr)[Symbol.asyncIterator]();
-    const timer = setTimeout(() => child.kill("SIGKILL"), SERVER_START_TIMEOUT_MS);
-    try {
-      while (true) {
-        const { done, value } = await lines.next();
-        if (done) throw new Error(`kv server exited before listening:\n${this.#stderr}`);
-        this.#stderr += (value.text ?? "") + "\n";
-        const match = LISTENING.exec(value.text ?? "");
-        if (match) {
-          this.#port = Number(match[2]);
-          this.#alive = true;
-          break;
-        }
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-    // Keep draining stderr so the child never blocks on a full pipe.
-    (async () => {
-      for (let next = await lines.next(); !next.done; next = await lines.next()) {
-        this.#stderr += (next.value.text ?? "") + "\n";
-      }
-    })();
-  }
-
-  /** The port it listens on (kept across restarts). */
-  get port(): number {
-    return this.#port;
-  }
-
-  /** `host:port`, as placement names it. */
-  get id(): string {
-    return `127.0.0.1:${this.#port}`;
-  }
-
-  /** Everything the server printed on stderr so far. */
-  get stderr(): string {
-    return this.#stderr;
-  }
-
-  /** Sends `signal` (SIGSTOP, SIGCONT, …) while the process runs. */
-  signal(signal: Deno.Signal): void {
-    if (this.#alive) this.#child!.kill(signal);
-  }
-
-  /** kill -9 (resuming a stopped process first), and waits until the process is gone. */
-  async kill(): Promise<void> {
-    if (!this.#alive) return;
-    this.#alive = false;
-    this.#child!.kill("SIGKILL");
-    await this.#child!.status;
-  }
-
-  /** Starts the server again on the same port and data directory (killing it first if needed). */
-  async restart(): Promise<void> {
-    await this.kill();
-    await this.#spawn(this.#port);
-  }
 }
 
 /** A set of servers and a server file listing them. */
@@ -127,7 +41,8 @@ export class KvCluster {
     const servers = await Promise.all(
       Array.from(
         { length: count },
-        (_, i) => ServerProcess.start(dataRoot && `${dataRoot}/server${i}`),
+        (_, i) =>
+          ServerProcess.start({ kv: TEST_KV, dataDir: dataRoot && `${dataRoot}/server${i}` }),
       ),
     );
     const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
@@ -166,7 +81,7 @@ export class BrokerProcess {
 
   /** Starts `kv broker <args>`. */
   static start(args: string[]): BrokerProcess {
-    return new BrokerProcess(kvCommand(["broker", ...args], "piped"));
+    return new BrokerProcess(kvCommand(["broker", ...args]));
   }
 
   /** Sends one line. */
