@@ -228,7 +228,11 @@ export class Broker {
         const [latencyMs, stats] = await Promise.all([connection.ping(), connection.stats()]);
         return { latencyMs, records: stats.recordCount };
       });
-      if (!outcome.ok) return { server: server.id, up: false, error: outcome.error } as const;
+      if (!outcome.ok) {
+        // The pool's reason, when it has one, does not repeat the server's name.
+        const error = this.#pool.downReason(index) ?? outcome.error;
+        return { server: server.id, up: false, error } as const;
+      }
       const { records, latencyMs } = outcome.value;
       return { server: server.id, up: true, records, latencyMs } as const;
     }));

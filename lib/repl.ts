@@ -41,10 +41,19 @@ export const COMPLETION_KEYS_LIMIT = 50;
 /** How long tab completion waits for KEYS before offering nothing, in ms. */
 export const COMPLETION_TIMEOUT_MS = 300;
 
+/** The prefix of a line meant for {@link SessionOptions.metaCommand}, as in `\demo stop 2`. */
+export const META_COMMAND_PREFIX = "\\";
+
 /** Options for {@link runSession} and {@link runInteractive}. */
 export interface SessionOptions extends FormatOptions {
   /** Writes one printed answer (without its newline); default: stdout. */
   write?: (text: string) => void;
+  /**
+   * Answers lines that start with {@link META_COMMAND_PREFIX} (commands about
+   * the session rather than the data, such as `kv demo`'s `\demo stop 2`) with
+   * the text to print; default: such lines get an unknown-command error.
+   */
+  metaCommand?: (line: string) => Promise<string>;
 }
 
 const encoder = new TextEncoder();
@@ -90,14 +99,40 @@ export async function runSession(
 ): Promise<void> {
   const write = options.write ?? writeStdout;
   for await (const line of lines) {
-    const answer = line.error !== undefined
-      ? { op: "INVALID", error: `input line ${line.lineNumber}: ${line.error}` }
-      : await answerLine(broker, line.text);
-    if (answer === undefined) continue;
-    const text = formatAnswer(answer, options);
-    if (text !== "") write(text);
-    if (answer.op === "EXIT") return;
+    const reply = line.error !== undefined
+      ? replyTo(
+        { op: "INVALID", error: `input line ${line.lineNumber}: ${line.error}` },
+        options,
+      )
+      : await respond(broker, line.text, options);
+    if (reply === undefined) continue;
+    if (reply.text !== "") write(reply.text);
+    if (reply.exit) return;
   }
+}
+
+/** What one input line printed, and whether it ended the session. */
+interface Reply {
+  readonly text: string;
+  readonly exit: boolean;
+}
+
+function replyTo(answer: Answer, options: SessionOptions): Reply {
+  return { text: formatAnswer(answer, options), exit: answer.op === "EXIT" };
+}
+
+/** Answers one line: a meta command, a broker command, or nothing for a blank line. */
+async function respond(
+  broker: Broker,
+  line: string,
+  options: SessionOptions,
+): Promise<Reply | undefined> {
+  const trimmed = line.trim();
+  if (options.metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
+    return { text: await options.metaCommand(trimmed), exit: false };
+  }
+  const answer = await answerLine(broker, line);
+  return answer === undefined ? undefined : replyTo(answer, options);
 }
 
 /**
@@ -168,11 +203,10 @@ export async function runInteractive(broker: Broker, options: SessionOptions = {
   session.prompt();
   try {
     for await (const line of session) {
-      const answer = await answerLine(broker, line);
-      if (answer !== undefined) {
-        const text = formatAnswer(answer, options);
-        if (text !== "") write(text);
-        if (answer.op === "EXIT") break;
+      const reply = await respond(broker, line, options);
+      if (reply !== undefined) {
+        if (reply.text !== "") write(reply.text);
+        if (reply.exit) break;
       }
       session.prompt();
     }

@@ -212,11 +212,16 @@ export class ServerPool {
     return count;
   }
 
+  /** Why server `index` is down (its last failure), or undefined while it is up. */
+  downReason(index: number): string | undefined {
+    return this.isUp(index) ? undefined : this.#slots[index].lastError ?? "not connected";
+  }
+
   /** Each server's state, in server-file order. */
   status(): ServerState[] {
     return this.#servers.map((server, index) => {
-      const up = this.isUp(index);
-      return up ? { server, up } : { server, up, error: this.#slots[index].lastError };
+      const error = this.downReason(index);
+      return error === undefined ? { server, up: true } : { server, up: false, error };
     });
   }
 
@@ -268,6 +273,20 @@ export class ServerPool {
     const slot = this.#slots[index];
     if (slot.connection === connection) this.#markDown(index, describeError(error));
     return true;
+  }
+
+  /**
+   * Tries to reconnect to server `index` now instead of at the end of its
+   * backoff, for a caller that knows the server was just restarted (the
+   * demo). Resolves once the attempt succeeded or failed; a server that is up
+   * is left alone.
+   */
+  async reconnectNow(index: number): Promise<void> {
+    const slot = this.#slots[index];
+    if (slot.reconnectTimer !== undefined) clearTimeout(slot.reconnectTimer);
+    slot.reconnectTimer = undefined;
+    slot.reconnectDelayMs = RECONNECT_INITIAL_DELAY_MS;
+    await this.#attempt(index);
   }
 
   /** Resolves at the next change of any server's state (up or down); for tests and tools. */

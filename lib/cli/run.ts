@@ -11,6 +11,7 @@
  */
 import denoConfig from "../../deno.json" with { type: "json" };
 import { brokerCommand } from "./broker.ts";
+import { demoCommand } from "./demo.ts";
 import { genCommand } from "./gen.ts";
 import { serverCommand } from "./server.ts";
 import type { Subcommand } from "./subcommand.ts";
@@ -19,7 +20,12 @@ import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 /** kv's version, from deno.json. */
 export const VERSION: string = denoConfig.version;
 
-const SUBCOMMANDS: readonly Subcommand[] = [genCommand, serverCommand, brokerCommand];
+const SUBCOMMANDS: readonly Subcommand[] = [
+  genCommand,
+  serverCommand,
+  brokerCommand,
+  demoCommand,
+];
 
 function topLevelHelp(): string {
   const width = Math.max(...SUBCOMMANDS.map((command) => command.name.length));

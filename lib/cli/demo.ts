@@ -1,0 +1,321 @@
+/**
+ * `kv demo`: a whole kv cluster on this machine in one command, for a first
+ * look. It generates a small dataset (as `kv gen` does), starts four `kv
+ * server` child processes on free ports with their data in a temporary
+ * directory, indexes the dataset with k=2, and opens the broker's REPL. In the
+ * REPL, `\demo kill 2`, `\demo hang 2` and `\demo start 2` crash, freeze and
+ * bring back a server, so that `SERVERS` shows it down while GET and QUERY
+ * still answer. On exit it stops its servers and removes the directory.
+ *
+ * @example
+ * ```sh
+ * deno task demo
+ * ```
+ * @module
+ */
+import { Broker } from "../broker.ts";
+import { generateChunks } from "../generator.ts";
+import { formatIndexSummary, indexFile } from "../indexer.ts";
+import { parseKeyFile } from "../keyfile.ts";
+import { readLines } from "../line_reader.ts";
+import { MAX_SEED, randomSeed } from "../prng.ts";
+import { runInteractive, runSession } from "../repl.ts";
+import { serverAddress } from "../server_list.ts";
+import { ServerProcess, ServerStartError } from "../server_process.ts";
+import { intFlag, parseFlags } from "./args.ts";
+import type { Subcommand } from "./subcommand.ts";
+import { UserError } from "./user_error.ts";
+
+/** Servers the demo starts unless `--servers` says otherwise. */
+export const DEFAULT_DEMO_SERVERS = 4;
+
+/** Most servers `--servers` accepts: each is a process of its own on this machine. */
+export const MAX_DEMO_SERVERS = 9;
+
+/** Replication factor unless `-k` says otherwise. */
+export const DEFAULT_DEMO_REPLICAS = 2;
+
+/** Records generated unless `-n` says otherwise. */
+export const DEFAULT_DEMO_RECORDS = 1_000;
+
+/** Most records `-n` accepts: the demo is for looking around, not for load. */
+export const MAX_DEMO_RECORDS = 1_000_000;
+
+/** How long `\demo start` waits for the broker to reconnect to the restarted server, in ms. */
+export const RECONNECT_WAIT_MS = 5_000;
+
+/** The demo's record shape: `kv gen -d 2 -l 8 -m 5` over the original's key file. */
+const DEMO_SHAPE = { maxNesting: 2, maxStringLength: 8, maxKeysPerValue: 5 } as const;
+
+/** The original project's sample key file, so the demo needs no file of the user's. */
+const DEMO_KEY_FILE = `name string
+age int
+height float
+weight float
+street string
+level int
+hair_color string
+family_members int
+married string
+profession string
+location string
+gender string
+`;
+
+const HELP = `Usage: kv demo [-n RECORDS] [--servers N] [-k REPLICAS] [--seed N]
+
+Starts a kv cluster on this machine for a first look: generates RECORDS random
+records, starts N 'kv server' processes on free ports (data in a temporary
+directory), indexes the records with replication factor REPLICAS, and opens
+the broker's REPL (see 'kv broker --help' for its commands). On exit (EXIT,
+Ctrl-D or Ctrl-C) it stops the servers and removes the directory.
+
+Flags:
+  -n, --lines RECORDS  records to generate, 0..${MAX_DEMO_RECORDS} (default ${DEFAULT_DEMO_RECORDS})
+      --servers N      servers to start, 1..${MAX_DEMO_SERVERS} (default ${DEFAULT_DEMO_SERVERS})
+  -k, --replicas N     replication factor, 1..N (default ${DEFAULT_DEMO_REPLICAS}, or N when smaller)
+      --seed N         seed for the records, 0..${MAX_SEED} (default: random)
+  -h, --help           show this help
+
+Demo commands in the REPL (server numbers as SERVERS lists them, from 1):
+${metaHelpLines().map((line) => `  ${line}`).join("\n")}
+
+Needs permission to start processes: 'deno task demo' grants it; the compiled
+kv (deno task compile) does not, so run the demo from a checkout.`;
+
+function metaHelpLines(): string[] {
+  return [
+    "\\demo           list the servers and these commands",
+    "\\demo kill N    crash server N (SIGKILL)",
+    "\\demo hang N    freeze server N (SIGSTOP): requests to it time out",
+    "\\demo stop N    shut server N down cleanly (SIGTERM)",
+    "\\demo start N   start server N again on its port and data, or unfreeze it",
+  ];
+}
+
+/** The `kv demo` subcommand. */
+export const demoCommand: Subcommand = {
+  name: "demo",
+  summary: "start a local cluster of 4 servers with sample data and open the REPL",
+  help: HELP,
+  run: runDemo,
+};
+
+interface DemoSettings {
+  recordCount: number;
+  serverCount: number;
+  k: number;
+  seed: number;
+}
+
+function parseSettings(args: string[]): DemoSettings {
+  const { values } = parseFlags("demo", args, {
+    lines: { type: "string", short: "n" },
+    servers: { type: "string" },
+    replicas: { type: "string", short: "k" },
+    seed: { type: "string" },
+  });
+  const recordCount = intFlag("demo", "-n", values.lines, {
+    min: 0,
+    max: MAX_DEMO_RECORDS,
+    fallback: DEFAULT_DEMO_RECORDS,
+  });
+  const serverCount = intFlag("demo", "--servers", values.servers, {
+    min: 1,
+    max: MAX_DEMO_SERVERS,
+    fallback: DEFAULT_DEMO_SERVERS,
+  });
+  const k = intFlag("demo", "-k", values.replicas, {
+    min: 1,
+    max: serverCount,
+    fallback: Math.min(DEFAULT_DEMO_REPLICAS, serverCount),
+  });
+  const seed = values.seed === undefined
+    ? randomSeed()
+    : intFlag("demo", "--seed", values.seed, { min: 0, max: MAX_SEED });
+  return { recordCount, serverCount, k, seed };
+}
+
+function log(message: string): void {
+  console.error(`kv demo: ${message}`);
+}
+
+async function runDemo(args: string[]): Promise<number> {
+  const settings = parseSettings(args);
+  if (Deno.permissions.querySync({ name: "run" }).state !== "granted") {
+    throw new UserError(
+      "kv demo: needs permission to start its servers as processes; run 'deno task demo' " +
+        "from a checkout of kv",
+    );
+  }
+  const directory = await Deno.makeTempDir({ prefix: "kv-demo-" });
+  const cluster = new DemoCluster(directory);
+  // A signal before the REPL owns the terminal must still stop the servers.
+  const stopOnSignal = () => {
+    cluster.shutDown().finally(() => Deno.exit(130));
+  };
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stopOnSignal);
+  try {
+    const dataPath = `${directory}/dataToIndex.txt`;
+    await writeDataset(dataPath, settings);
+    await cluster.start(settings.serverCount);
+    const broker = await Broker.open(cluster.addresses(), { k: settings.k, log });
+    cluster.broker = broker;
+    const summary = await indexFile(broker, dataPath);
+    log(formatIndexSummary(summary));
+    const sessionOptions = {
+      dialect: summary.dialect ?? "assignment",
+      metaCommand: (line: string) => cluster.command(line),
+    };
+    const ports = cluster.servers.map((server) => server.port).join(", ");
+    console.log(
+      `kv demo: ${settings.serverCount} servers on 127.0.0.1 ports ${ports}, ` +
+        `${summary.indexedCount} records with k=${settings.k}; data in ${directory}`,
+    );
+    console.log(
+      "Try GET person1, QUERY person1.name, SERVERS, then \\demo kill 1 and ask again; " +
+        "\\demo lists more, EXIT quits.",
+    );
+    if (Deno.stdin.isTerminal()) {
+      await runInteractive(broker, {
+        ...sessionOptions,
+        color: Deno.stdout.isTerminal() && !Deno.noColor,
+      });
+    } else {
+      await runSession(broker, readLines(Deno.stdin.readable), sessionOptions);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof ServerStartError) throw new UserError(`kv demo: ${error.message}`);
+    throw error;
+  } finally {
+    await cluster.shutDown();
+    for (const signal of signals) Deno.removeSignalListener(signal, stopOnSignal);
+  }
+}
+
+async function writeDataset(path: string, settings: DemoSettings): Promise<void> {
+  const keys = parseKeyFile(DEMO_KEY_FILE, "the demo's key file");
+  using file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const options = { keys, recordCount: settings.recordCount, seed: settings.seed, ...DEMO_SHAPE };
+  for (const chunk of generateChunks(options)) {
+    let rest = chunk.bytes;
+    while (rest.length > 0) rest = rest.subarray(await file.write(rest));
+  }
+}
+
+/** The demo's servers, the commands that crash and revive them, and the cleanup. */
+class DemoCluster {
+  readonly #directory: string;
+  readonly servers: ServerProcess[] = [];
+  readonly #hung = new Set<number>();
+  #shutDown: Promise<void> | undefined;
+  /** Set once connected, so `\demo start` can have it reconnect at once. */
+  broker: Broker | undefined;
+
+  constructor(directory: string) {
+    this.#directory = directory;
+  }
+
+  async start(count: number): Promise<void> {
+    for (let index = 0; index < count; index++) {
+      this.servers.push(
+        await ServerProcess.start({ dataDir: `${this.#directory}/server${index + 1}` }),
+      );
+    }
+  }
+
+  addresses() {
+    return this.servers.map((server) => serverAddress("127.0.0.1", server.port));
+  }
+
+  /** Answers one `\demo …` line with the text to print. */
+  async command(line: string): Promise<string> {
+    const [word, verb, number, ...extra] = line.split(/\s+/);
+    if (word !== "\\demo") return `ERROR: unknown command '${word}'; try \\demo`;
+    if (verb === undefined) return this.#listing();
+    const index = Number(number) - 1;
+    const server = this.servers[index];
+    if (server === undefined || extra.length > 0 || !/^\d+$/.test(number ?? "")) {
+      return `ERROR: say which server, 1 to ${this.servers.length}: \\demo ${verb} 2`;
+    }
+    const name = `server ${index + 1} (${server.id})`;
+    switch (verb.toLowerCase()) {
+      case "kill":
+        if (!server.running) return `${name} is not running`;
+        this.#hung.delete(index);
+        await server.kill();
+        return `${name} killed (SIGKILL)`;
+      case "stop":
+      case "shutdown":
+        if (!server.running) return `${name} is not running`;
+        this.#hung.delete(index);
+        await server.stop();
+        return `${name} stopped (SIGTERM)`;
+      case "hang":
+        if (!server.running) return `${name} is not running`;
+        server.signal("SIGSTOP");
+        this.#hung.add(index);
+        return `${name} frozen (SIGSTOP); requests to it now time out`;
+      case "start":
+      case "restart":
+        return await this.#revive(index, name);
+      default:
+        return `ERROR: unknown demo command '${verb}'; try \\demo`;
+    }
+  }
+
+  async #revive(index: number, name: string): Promise<string> {
+    const server = this.servers[index];
+    let done: string;
+    if (this.#hung.delete(index)) {
+      server.signal("SIGCONT");
+      done = `${name} resumed (SIGCONT)`;
+    } else if (server.running) {
+      return `${name} is already running`;
+    } else {
+      await server.restart();
+      done = `${name} started`;
+    }
+    return await this.#awaitReconnect(index)
+      ? `${done}; the broker is connected to it again`
+      : `${done}; the broker will reconnect to it shortly`;
+  }
+
+  /** Has the broker reconnect to server `index` now; resolves whether it did in time. */
+  async #awaitReconnect(index: number): Promise<boolean> {
+    const pool = this.broker?.pool;
+    if (pool === undefined) return false;
+    const deadline = Date.now() + RECONNECT_WAIT_MS;
+    await pool.reconnectNow(index);
+    while (!pool.isUp(index) && Date.now() < deadline) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        pool.changed(),
+        new Promise((resolve) => timer = setTimeout(resolve, deadline - Date.now())),
+      ]);
+      clearTimeout(timer);
+    }
+    return pool.isUp(index);
+  }
+
+  #listing(): string {
+    const states = this.servers.map((server, index) => {
+      const state = this.#hung.has(index) ? "frozen" : server.running ? "running" : "stopped";
+      return `  ${index + 1}  ${server.id}  ${state}  (data: ${server.dataDir})`;
+    });
+    return [...states, ...metaHelpLines()].join("\n");
+  }
+
+  /** Stops every server and removes the directory; safe to call more than once. */
+  shutDown(): Promise<void> {
+    this.#shutDown ??= (async () => {
+      this.broker?.close();
+      await Promise.all(this.servers.map((server) => server.stop()));
+      await Deno.remove(this.#directory, { recursive: true });
+      log(`stopped ${this.servers.length} servers and removed ${this.#directory}`);
+    })();
+    return this.#shutDown;
+  }
+}

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { runKv } from "../helpers/run_kv.ts";
+
+/** A SERVERS line of a server that is up. */
+const UP = / {2}up {4}\d+ records/;
+
+/** Resolves whether something accepts connections on `port` of 127.0.0.1. */
+async function isListening(port: number): Promise<boolean> {
+  try {
+    const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+    connection.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+Deno.test("kv demo starts its servers, survives a crash and a freeze, and cleans up on exit", async () => {
+  const script = [
+    "GET person1",
+    "\\demo kill 1",
+    "SERVERS",
+    "GET person1",
+    "GET person2",
+    "\\demo start 1",
+    "\\demo hang 2",
+    "GET person1",
+    "GET person2",
+    "SERVERS",
+    "\\demo start 2",
+    "SERVERS",
+    "\\demo kill 7",
+    "EXIT",
+  ].join("\n");
+  const run = await runKv(["demo", "-n", "20", "--seed", "3"], { stdin: script + "\n" });
+  assert.equal(run.code, 0, run.stderr);
+  const lines = run.stdout.trimEnd().split("\n");
+  const banner =
+    /^kv demo: 4 servers on 127\.0\.0\.1 ports (\d+), (\d+), (\d+), (\d+), 20 records with k=2; data in (\S+)$/
+      .exec(lines[0]);
+  assert(banner, lines[0]);
+  const ports = banner.slice(1, 5).map(Number);
+  const directory = banner[5];
+  assert.match(lines[1], /^Try GET person1/);
+  const answers = lines.slice(2);
+  const expected: (string | RegExp)[] = [
+    /^person1 : \{/,
+    `server 1 (127.0.0.1:${ports[0]}) killed (SIGKILL)`,
+    new RegExp(`^127\\.0\\.0\\.1:${ports[0]}  DOWN`),
+    UP,
+    UP,
+    UP,
+    "person1",
+    /^person2 : \{/,
+    /^server 1 .* started; the broker is connected to it again$/,
+    /^server 2 .* frozen \(SIGSTOP\)/,
+    "person1",
+    "person2",
+    UP,
+    // The frozen server is found down once its request times out.
+    new RegExp(`^127\\.0\\.0\\.1:${ports[1]}  DOWN`),
+    UP,
+    UP,
+    /^server 2 .* resumed \(SIGCONT\); the broker is connected to it again$/,
+    UP,
+    UP,
+    UP,
+    UP,
+    "ERROR: say which server, 1 to 4: \\demo kill 2",
+  ];
+  assert.equal(answers.length, expected.length, run.stdout);
+  expected.forEach((pattern, index) => {
+    // With one server down, every record still has a replica up: answers stay whole.
+    if (pattern === "person1" || pattern === "person2") {
+      assert.equal(answers[index], answers[pattern === "person1" ? 0 : 7], `answer ${index}`);
+    } else if (typeof pattern === "string") assert.equal(answers[index], pattern);
+    else assert.match(answers[index], pattern, `answer ${index}`);
+  });
+  assert.doesNotMatch(run.stdout, /WARNING/);
+  assert.match(run.stderr, /kv demo: indexed 20 records \(0 failed\)/);
+  assert.match(run.stderr, /kv demo: stopped 4 servers and removed /);
+  for (const port of ports) assert.equal(await isListening(port), false, `port ${port} closed`);
+  assert.equal(await exists(directory), false, `${directory} removed`);
+});
+
+Deno.test("kv demo refuses bad flags with one line and exit 2", async () => {
+  for (
+    const [args, pattern] of [
+      [["--servers", "0"], /--servers must be a whole number from 1 to 9/],
+      [["--servers", "3", "-k", "4"], /-k must be a whole number from 1 to 3/],
+      [["-n", "-1"], /-n/],
+      [["--bogus"], /unknown option '--bogus'/],
+    ] as const
+  ) {
+    const { code, stderr } = await runKv(["demo", ...args]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, pattern);
+    assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
+  }
+});
