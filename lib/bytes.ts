@@ -28,6 +28,14 @@ export class DecodeError extends Error {
 }
 
 const textEncoder = new TextEncoder();
+
+const TWO_POW_32 = 2 ** 32;
+
+/** A safe integer's high 32-bit half lies in [-2^21, 2^21). */
+const SAFE_HIGH_HALF_LIMIT = 2 ** 21;
+
+/** Strings up to this many UTF-16 units are tried as ASCII before TextEncoder is called. */
+const ASCII_FAST_PATH_MAX_LENGTH = 64;
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Appends big-endian numbers and length-prefixed strings to a buffer that doubles as it fills. */
@@ -82,7 +90,11 @@ export class ByteWriter {
   /** Appends a signed 64-bit big-endian integer; `value` must be a safe integer. */
   i64(value: number): void {
     this.#reserve(8);
-    this.#view.setBigInt64(this.#length, BigInt(value));
+    // Two 32-bit halves rather than a BigInt: no allocation per int. For a
+    // negative value the floor makes the high half its two's complement.
+    const high = Math.floor(value / TWO_POW_32);
+    this.#view.setInt32(this.#length, high);
+    this.#view.setUint32(this.#length + 4, value - high * TWO_POW_32);
     this.#length += 8;
   }
 
@@ -105,10 +117,21 @@ export class ByteWriter {
     // UTF-8 never needs more than 3 bytes per UTF-16 code unit.
     this.#reserve(4 + value.length * 3);
     const lengthAt = this.#length;
-    const { written } = textEncoder.encodeInto(
-      value,
-      this.#buffer.subarray(lengthAt + 4),
-    );
+    const buffer = this.#buffer;
+    // Short ASCII strings (most keys, names and values) are copied by hand: a
+    // call into TextEncoder costs more than the loop.
+    let written = 0;
+    if (value.length <= ASCII_FAST_PATH_MAX_LENGTH) {
+      const start = lengthAt + 4;
+      for (; written < value.length; written++) {
+        const code = value.charCodeAt(written);
+        if (code >= 0x80) break;
+        buffer[start + written] = code;
+      }
+    }
+    if (written < value.length) {
+      written = textEncoder.encodeInto(value, buffer.subarray(lengthAt + 4)).written;
+    }
     this.#view.setUint32(lengthAt, written);
     this.#length += 4 + written;
   }
@@ -183,11 +206,18 @@ export class ByteReader {
 
   /** Reads a signed 64-bit big-endian integer; outside the safe integer range is a DecodeError. */
   i64(what = "i64"): number {
-    const value = this.#view.getBigInt64(this.#take(8, what));
-    if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
-      throw new DecodeError(`${what} ${value} is outside the safe integer range`);
+    const at = this.#take(8, what);
+    const high = this.#view.getInt32(at);
+    const low = this.#view.getUint32(at + 4);
+    // Within ±2^21 for the high half the sum is exact; beyond, it is unsafe anyway.
+    const value = high * TWO_POW_32 + low;
+    if (
+      high < -SAFE_HIGH_HALF_LIMIT || high >= SAFE_HIGH_HALF_LIMIT || !Number.isSafeInteger(value)
+    ) {
+      const exact = this.#view.getBigInt64(at);
+      throw new DecodeError(`${what} ${exact} is outside the safe integer range`);
     }
-    return Number(value);
+    return value;
   }
 
   /** Reads an IEEE 754 double, big-endian. */

@@ -281,25 +281,29 @@ export class ServerClient {
    * await Promise.all(clients.map((client) => client.putEncoded("person1", bytes)));
    * ```
    */
-  async putEncoded(
+  putEncoded(
     key: string,
     encodedValue: Uint8Array,
     options: { overwrite?: boolean } = {},
   ): Promise<"ok" | "exists"> {
-    checkArgument(() => checkKey(key));
+    // Not async, and no closures beyond the encoder: a bulk load calls this per record.
+    // Mistakes still reject rather than throw, as from every other request.
+    try {
+      checkArgument(checkKey, key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const bodyBytes = 1 + 4 + utf8Length(key) + encodedValue.length;
     if (bodyBytes > this.#maxFrameBytes) {
-      throw new ServerError(
-        ErrorCode.TOO_LARGE,
-        `PUT of '${key}' needs ${bodyBytes} bytes, over the server's limit of ${this.#maxFrameBytes}`,
+      return Promise.reject(
+        new ServerError(
+          ErrorCode.TOO_LARGE,
+          `PUT of '${key}' needs ${bodyBytes} bytes, over the server's limit of ${this.#maxFrameBytes}`,
+        ),
       );
     }
-    const response = await this.#request((frames, id) =>
-      frames.putEncoded(id, key, encodedValue, options)
-    );
-    if (response.type === "error" && response.code === ErrorCode.EXISTS) return "exists";
-    decodeEmptyBody(expectOk(response));
-    return "ok";
+    return this.#request((frames, id) => frames.putEncoded(id, key, encodedValue, options))
+      .then(putResult);
   }
 
   /**
@@ -311,7 +315,7 @@ export class ServerClient {
    * ```
    */
   async get(key: string): Promise<Value | undefined> {
-    checkArgument(() => checkKey(key));
+    checkArgument(checkKey, key);
     const response = await this.#request((frames, id) => frames.get(id, key));
     if (response.type === "not_found") return undefined;
     return decodeValueBody(expectOk(response));
@@ -326,7 +330,7 @@ export class ServerClient {
    * ```
    */
   async query(path: readonly string[]): Promise<Value | undefined> {
-    checkArgument(() => checkPath(path));
+    checkArgument(checkPath, path);
     const response = await this.#request((frames, id) => frames.query(id, path));
     if (response.type === "not_found") return undefined;
     return decodeValueBody(expectOk(response));
@@ -341,7 +345,7 @@ export class ServerClient {
    * ```
    */
   async delete(key: string): Promise<boolean> {
-    checkArgument(() => checkKey(key));
+    checkArgument(checkKey, key);
     const response = await this.#request((frames, id) => frames.delete(id, key));
     if (response.type === "not_found") return false;
     decodeEmptyBody(expectOk(response));
@@ -357,7 +361,7 @@ export class ServerClient {
    * ```
    */
   async keys(options: KeysOptions): Promise<string[]> {
-    checkArgument(() => checkKeysOptions(options));
+    checkArgument(checkKeysOptions, options);
     const response = await this.#request((frames, id) => frames.keys(id, options));
     return decodeKeysBody(expectOk(response));
   }
@@ -409,28 +413,43 @@ export class ServerClient {
   }
 
   /** Queues one request frame (written by `encode`) and resolves with its response. */
-  async #request(encode: (frames: FrameWriter, requestId: number) => void): Promise<Response> {
+  #request(encode: (frames: FrameWriter, requestId: number) => void): Promise<Response> {
     const full = this.inFlight + this.#slotsHandedOver >= this.#maxInFlight;
     if (this.isOpen && (full || this.#roomWaiters.length > 0)) {
-      // Woken with a slot handed over, so later arrivals cannot take it first.
-      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
-      this.#slotsHandedOver--;
+      return this.#requestWhenRoom(encode);
     }
-    if (this.#closeReason) throw this.#closeReason;
+    return this.#send(encode);
+  }
+
+  /** Writes one request frame into the outgoing batch; resolves with its response. */
+  #send(encode: (frames: FrameWriter, requestId: number) => void): Promise<Response> {
+    if (this.#closeReason) return Promise.reject(this.#closeReason);
     const requestId = this.#nextRequestId;
     this.#nextRequestId = requestId === MAX_REQUEST_ID ? 1 : requestId + 1;
+    // One clock reading per batch of requests written together: their deadlines
+    // may be early by at most the batch's time in the buffer, never late.
+    if (this.#outgoing.length === 0) this.#lastRequestAt = performance.now();
     encode(this.#outgoing, requestId);
-    this.#lastRequestAt = performance.now();
-    const timeoutMs = this.#requestTimeoutMs;
+    const deadline = this.#lastRequestAt + this.#requestTimeoutMs;
     const response = new Promise<Response>((resolve, reject) => {
-      this.#pending.push({ requestId, deadline: this.#lastRequestAt + timeoutMs, resolve, reject });
+      this.#pending.push({ requestId, deadline, resolve, reject });
     });
-    if (this.#timeoutTimer === undefined) this.#armTimeout(timeoutMs);
+    if (this.#timeoutTimer === undefined) this.#armTimeout(this.#requestTimeoutMs);
     if (!this.#flushing) {
       this.#flushing = true;
       queueMicrotask(() => this.#flush());
     }
-    return await response;
+    return response;
+  }
+
+  /** {@link ServerClient.#request} once a slot is free: woken with one handed over. */
+  async #requestWhenRoom(
+    encode: (frames: FrameWriter, requestId: number) => void,
+  ): Promise<Response> {
+    await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+    // The slot handed over is taken here, so later arrivals cannot take it first.
+    this.#slotsHandedOver--;
+    return await this.#send(encode);
   }
 
   /** Writes everything queued, coalescing requests that arrive while a write is under way. */
@@ -570,6 +589,13 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
+/** What a PUT's response means: stored, refused because the key exists, or an error. */
+function putResult(response: Response): "ok" | "exists" {
+  if (response.type === "error" && response.code === ErrorCode.EXISTS) return "exists";
+  decodeEmptyBody(expectOk(response));
+  return "ok";
+}
+
 /** The OK body of `response`, or the ServerError its ERROR means. */
 function expectOk(response: Response): Uint8Array {
   if (response.type === "ok") return response.body;
@@ -577,10 +603,10 @@ function expectOk(response: Response): Uint8Array {
   throw new DecodeError(`unexpected NOT_FOUND for request ${response.requestId}`);
 }
 
-/** Turns a DecodeError from argument validation into a RangeError: a caller's mistake. */
-function checkArgument(check: () => void): void {
+/** Runs `check(argument)`, turning its DecodeError into a RangeError: a caller's mistake. */
+function checkArgument<T>(check: (argument: T) => void, argument: T): void {
   try {
-    check();
+    check(argument);
   } catch (error) {
     throw error instanceof DecodeError ? new RangeError(error.message) : error;
   }

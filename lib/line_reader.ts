@@ -81,6 +81,26 @@ export async function* readLines(
   source: ReadableStream<Uint8Array>,
   options: ReadLinesOptions = {},
 ): AsyncGenerator<ReadLine, void, undefined> {
+  for await (const batch of readLineBatches(source, options)) yield* batch;
+}
+
+/**
+ * Like {@link readLines}, but yields the lines in batches: every line that a
+ * chunk of `source` completes, in one array (never empty). A caller that
+ * handles a whole batch without awaiting pays one await per chunk instead of
+ * one per line, and lets work it starts per line (writes to a socket) coalesce.
+ *
+ * @example
+ * ```ts
+ * const source = ReadableStream.from([new TextEncoder().encode("a\nb\nc")]);
+ * for await (const batch of readLineBatches(source)) console.log(batch.length);
+ * // 2, then 1
+ * ```
+ */
+export async function* readLineBatches(
+  source: ReadableStream<Uint8Array>,
+  options: ReadLinesOptions = {},
+): AsyncGenerator<ReadLine[], void, undefined> {
   const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
   if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 0) {
     throw new RangeError(`maxLineBytes must be a whole number ≥ 0, got ${maxLineBytes}`);
@@ -99,14 +119,15 @@ export async function* readLines(
       }
       // The first line may continue one from earlier chunks; the ones after it lie whole
       // in this chunk, up to its last newline.
-      yield builder.finish(chunk, 0, firstNewline);
+      const batch = [builder.finish(chunk, 0, firstNewline)];
       const lastNewline = chunk.lastIndexOf(NEWLINE);
       if (lastNewline > firstNewline) {
-        yield* builder.finishWholeLines(chunk, firstNewline + 1, lastNewline);
+        builder.finishWholeLines(chunk, firstNewline + 1, lastNewline, batch);
       }
       builder.append(chunk, lastNewline + 1, chunk.length);
+      yield batch;
     }
-    if (builder.hasPartialLine()) yield builder.finish(EMPTY, 0, 0);
+    if (builder.hasPartialLine()) yield [builder.finish(EMPTY, 0, 0)];
     finished = true;
   } finally {
     // An early `break` by the consumer leaves the source open: release it.
@@ -199,9 +220,10 @@ class LineBuilder {
    * Ends every line of `chunk[start, end)`, which holds whole lines separated by
    * `\n` and no partial line. One decoder call for them all is much faster than
    * one per line; when that call fails (some line is not UTF-8) each line is
-   * decoded alone, so that only the bad ones are reported.
+   * decoded alone, so that only the bad ones are reported. The lines are
+   * appended to `into`.
    */
-  *finishWholeLines(chunk: Uint8Array, start: number, end: number): Generator<ReadLine> {
+  finishWholeLines(chunk: Uint8Array, start: number, end: number, into: ReadLine[]): void {
     assert(this.#lineBytes === 0, "whole lines must not follow a partial line");
     const region = chunk.subarray(start, end);
     let text: string;
@@ -211,7 +233,7 @@ class LineBuilder {
       for (let lineStart = start; lineStart <= end;) {
         const newline = chunk.indexOf(NEWLINE, lineStart);
         const lineEnd = newline === -1 || newline > end ? end : newline;
-        yield this.finish(chunk, lineStart, lineEnd);
+        into.push(this.finish(chunk, lineStart, lineEnd));
         lineStart = lineEnd + 1;
       }
       return;
@@ -225,13 +247,13 @@ class LineBuilder {
         : line;
       const byteLength = isAscii ? withoutCr.length : utf8ByteLength(withoutCr);
       if (byteLength > this.#maxLineBytes) {
-        yield {
+        into.push({
           lineNumber: this.#lineNumber,
           byteLength,
           error: this.#overLongMessage(byteLength),
-        };
+        });
       } else {
-        yield { lineNumber: this.#lineNumber, byteLength, text: withoutCr };
+        into.push({ lineNumber: this.#lineNumber, byteLength, text: withoutCr });
       }
     }
   }

@@ -133,7 +133,11 @@ export class Placement {
    * ```
    */
   replicas(key: string, k: number): number[] {
-    assert(Number.isInteger(k) && k >= 1 && k <= this.#ids.length, `bad replication factor ${k}`);
+    // A plain check rather than node:assert, whose message is built on every call: this
+    // runs once per record.
+    if (!(Number.isInteger(k) && k >= 1 && k <= this.#ids.length)) {
+      throw new RangeError(`bad replication factor ${k}`);
+    }
     const keyHash = hashKey(key);
     const scores = this.#scores;
     for (let i = 0; i < scores.length; i++) scores[i] = score(keyHash, this.#serverHashes[i]);

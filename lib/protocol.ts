@@ -35,7 +35,7 @@
  * |------|--------|----------------------------------------------------------------------------|
  * | `01` | HELLO  | u16 protocol version (1), u8 auth scheme (0 = none), string auth data (empty) |
  * | `02` | PING   | empty                                                                      |
- * | `03` | PUT    | u8 flags, string key, value. Flag bit 0 set = refuse if the key exists (the other bits must be 0) |
+ * | `03` | PUT    | u8 flags, string key, value (the rest of the body). Flag bit 0 set = refuse if the key exists (the other bits must be 0) |
  * | `04` | GET    | string key                                                                 |
  * | `05` | QUERY  | u8 segment count, then that many strings (`person1.address.street` is 3)   |
  * | `06` | DELETE | string key                                                                 |
@@ -260,8 +260,10 @@ export type Request =
     readonly type: "put";
     readonly requestId: number;
     readonly key: string;
-    readonly value: Value;
-    /** The value's bytes as received (a view into the frame), to save re-encoding it. */
+    /**
+     * The value's bytes as received (a view into the frame), not yet decoded: the
+     * store validates them as it stores them, with no Value made on the way.
+     */
     readonly encodedValue: Uint8Array;
     readonly overwrite: boolean;
   }
@@ -803,11 +805,10 @@ export function decodeRequest(frame: Frame): Request {
         throw new DecodeError(`unknown PUT flags 0x${flags.toString(16).padStart(2, "0")}`);
       }
       const key = readKey(reader, frame.body);
-      const valueStart = reader.offset;
-      const value = readValue(reader);
-      const encodedValue = frame.body.subarray(valueStart, reader.offset);
+      // The value is the rest of the body; whoever stores it validates it.
+      const encodedValue = reader.raw(reader.remaining, "value");
       const overwrite = (flags & PUT_FLAG_IF_ABSENT) === 0;
-      return finish(reader, { type: "put", requestId, key, value, encodedValue, overwrite }, "PUT");
+      return { type: "put", requestId, key, encodedValue, overwrite };
     }
     case MessageType.GET:
       return finish(reader, { type: "get", requestId, key: readKey(reader, frame.body) }, "GET");
@@ -886,7 +887,7 @@ export function decodeResponse(frame: Frame): Response {
  * ```
  */
 export function decodeEmptyBody(body: Uint8Array): void {
-  finish(new ByteReader(body), undefined, "OK");
+  if (body.length !== 0) throw new DecodeError(`${body.length} unexpected bytes after the OK body`);
 }
 
 /**

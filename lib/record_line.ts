@@ -51,8 +51,10 @@
  * ```
  * @module
  */
+import type { ByteWriter } from "./bytes.ts";
 import { MAX_KEY_BYTES, MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
-import { type Field, float, int, object, type ObjectValue, str, type Value } from "./value.ts";
+import { type Field, float, int, object, str, type Value } from "./value.ts";
+import { ValueTag } from "./value_codec.ts";
 
 /** One parsed record: its key and its value. */
 export interface RecordLine {
@@ -132,10 +134,35 @@ export function parseRecordLine(
   lineNumber: number = 1,
   options: ParseRecordLineOptions = {},
 ): RecordLine {
+  const builder = new ValueTreeBuilder(options.duplicateKeys ?? "error");
+  const key = parseWith(text, lineNumber, builder);
+  return { key, value: builder.result() };
+}
+
+/**
+ * Parses one record line like {@link parseRecordLine}, but appends the value
+ * to `writer` in its wire encoding (lib/value_codec.ts) instead of making a
+ * Value, and returns the key: the fast path for indexing, where the value is
+ * only passed on. A repeated name inside one object is an error. On a
+ * {@link RecordParseError} the writer holds a partial value: reset it.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter } from "./bytes.ts";
+ * const writer = new ByteWriter();
+ * parseRecordLineInto(`"person0" : { "age" : 22 }`, 1, writer); // "person0"
+ * writer.bytes(); // the same bytes as encodeValue(object([["age", int(22)]]))
+ * ```
+ */
+export function parseRecordLineInto(text: string, lineNumber: number, writer: ByteWriter): string {
+  return parseWith(text, lineNumber, new EncodingBuilder(writer));
+}
+
+function parseWith(text: string, lineNumber: number, builder: ValueBuilder): string {
   const end = text.length > 0 && text.charCodeAt(text.length - 1) === CARRIAGE_RETURN
     ? text.length - 1
     : text.length;
-  const parser = new RecordLineParser(text, end, lineNumber, options.duplicateKeys ?? "error");
+  const parser = new RecordLineParser(text, end, lineNumber, builder);
   // Short lines cannot be over the limit: a UTF-16 unit takes at most 3 UTF-8 bytes.
   if (text.length > MAX_LINE_BYTES / 3 && utf8ByteLength(text) > MAX_LINE_BYTES) {
     parser.fail(0, `line is longer than ${MAX_LINE_BYTES} bytes (MAX_LINE_BYTES)`);
@@ -295,14 +322,172 @@ function classifyNumber(text: string, start: number, end: number): NumberClass {
   return index > exponentStart && index === end ? FLOAT_NUMBER : NOT_A_NUMBER;
 }
 
-/** One object being read: its fields so far and the name its next value goes under. */
+/**
+ * Receives a value as the parser reads it, depth first: `beginObject`, then per
+ * field `field(name)` and its value, then `endObject`. One builder makes Values,
+ * the other writes the wire encoding.
+ */
+interface ValueBuilder {
+  string(value: string): void;
+  int(value: number): void;
+  float(value: number): void;
+  beginObject(): void;
+  /** Starts a field of the innermost open object; false when the name repeats and that is an error. */
+  field(name: string): boolean;
+  endObject(): void;
+}
+
+/** One object being built: its fields so far and where its next value goes. */
 interface OpenObject {
   readonly fields: Field[];
   /** Index of each name, built once the object outgrows the linear scan. */
   indexByName: Map<string, number> | undefined;
   pendingName: string;
-  /** Offset of the pending name, for duplicate-key errors. */
-  pendingNameOffset: number;
+  /** Where the pending field's value goes: an earlier field's index (last-wins), or -1 to append. */
+  replaceIndex: number;
+}
+
+/** The index of the field named `name`, or -1: a scan while the object is small, else `index`. */
+function indexOfName(
+  name: string,
+  fields: readonly Field[],
+  index: Map<string, number> | undefined,
+): number {
+  if (index !== undefined) return index.get(name) ?? -1;
+  for (let position = 0; position < fields.length; position++) {
+    if (fields[position][0] === name) return position;
+  }
+  return -1;
+}
+
+/** Builds a {@link Value}; a repeated name is an error or, with last-wins, replaces the first. */
+class ValueTreeBuilder implements ValueBuilder {
+  readonly #duplicateKeys: "error" | "last-wins";
+  readonly #stack: OpenObject[] = [];
+  #result: Value | undefined;
+
+  constructor(duplicateKeys: "error" | "last-wins") {
+    this.#duplicateKeys = duplicateKeys;
+  }
+
+  result(): Value {
+    if (this.#result === undefined) throw new Error("invariant broken: no value was parsed");
+    return this.#result;
+  }
+
+  string(value: string): void {
+    this.#attach(str(value));
+  }
+
+  int(value: number): void {
+    this.#attach(int(value));
+  }
+
+  float(value: number): void {
+    this.#attach(float(value));
+  }
+
+  beginObject(): void {
+    this.#stack.push({ fields: [], indexByName: undefined, pendingName: "", replaceIndex: -1 });
+  }
+
+  field(name: string): boolean {
+    const open = this.#stack[this.#stack.length - 1];
+    const duplicateIndex = indexOfName(name, open.fields, open.indexByName);
+    if (duplicateIndex !== -1 && this.#duplicateKeys === "error") return false;
+    open.pendingName = name;
+    open.replaceIndex = duplicateIndex;
+    return true;
+  }
+
+  endObject(): void {
+    const open = this.#stack.pop();
+    // A plain check, not node:assert: this runs once per object on the hot path.
+    if (open === undefined) throw new Error("invariant broken: closing an object that is not open");
+    this.#attach(object(open.fields));
+  }
+
+  #attach(value: Value): void {
+    const open = this.#stack[this.#stack.length - 1];
+    if (open === undefined) {
+      this.#result = value;
+      return;
+    }
+    const fields = open.fields;
+    if (open.replaceIndex !== -1) {
+      fields[open.replaceIndex] = [open.pendingName, value];
+      return;
+    }
+    fields.push([open.pendingName, value]);
+    if (open.indexByName !== undefined) {
+      open.indexByName.set(open.pendingName, fields.length - 1);
+    } else if (fields.length > LINEAR_DUPLICATE_SCAN_MAX_FIELDS) {
+      open.indexByName = new Map(fields.map(([fieldName], index) => [fieldName, index]));
+    }
+  }
+}
+
+/** One object being encoded: where its field count goes, and its names so far. */
+interface OpenEncodedObject {
+  readonly countAt: number;
+  readonly names: string[];
+  /** Set of the names, built once the object outgrows the linear scan. */
+  nameSet: Set<string> | undefined;
+}
+
+/** Appends the wire encoding (lib/value_codec.ts) to a writer; a repeated name is an error. */
+class EncodingBuilder implements ValueBuilder {
+  readonly #writer: ByteWriter;
+  readonly #stack: OpenEncodedObject[] = [];
+
+  constructor(writer: ByteWriter) {
+    this.#writer = writer;
+  }
+
+  string(value: string): void {
+    this.#writer.u8(ValueTag.string);
+    this.#writer.string(value);
+  }
+
+  int(value: number): void {
+    this.#writer.u8(ValueTag.int);
+    this.#writer.i64(value);
+  }
+
+  float(value: number): void {
+    this.#writer.u8(ValueTag.float);
+    this.#writer.f64(value);
+  }
+
+  beginObject(): void {
+    this.#writer.u8(ValueTag.object);
+    this.#stack.push({ countAt: this.#writer.length, names: [], nameSet: undefined });
+    // The count is patched in when the object closes.
+    this.#writer.u32(0);
+  }
+
+  field(name: string): boolean {
+    const open = this.#stack[this.#stack.length - 1];
+    const names = open.names;
+    if (open.nameSet !== undefined) {
+      if (open.nameSet.has(name)) return false;
+      open.nameSet.add(name);
+    } else {
+      for (let index = 0; index < names.length; index++) if (names[index] === name) return false;
+      if (names.length === LINEAR_DUPLICATE_SCAN_MAX_FIELDS) {
+        open.nameSet = new Set([...names, name]);
+      }
+    }
+    names.push(name);
+    this.#writer.string(name);
+    return true;
+  }
+
+  endObject(): void {
+    const open = this.#stack.pop();
+    if (open === undefined) throw new Error("invariant broken: closing an object that is not open");
+    this.#writer.patchU32(open.countAt, open.names.length);
+  }
 }
 
 class RecordLineParser {
@@ -310,7 +495,7 @@ class RecordLineParser {
   /** Offset just past the last character to parse (before a trailing CR). */
   readonly #end: number;
   readonly #lineNumber: number;
-  readonly #duplicateKeys: "error" | "last-wins";
+  readonly #builder: ValueBuilder;
   #offset = 0;
   /**
    * Offset of the next backslash at or after the last search, or `#end` when
@@ -319,26 +504,27 @@ class RecordLineParser {
    */
   #nextBackslash = -1;
 
-  constructor(text: string, end: number, lineNumber: number, duplicateKeys: "error" | "last-wins") {
+  constructor(text: string, end: number, lineNumber: number, builder: ValueBuilder) {
     this.#text = text;
     this.#end = end;
     this.#lineNumber = lineNumber;
-    this.#duplicateKeys = duplicateKeys;
+    this.#builder = builder;
   }
 
-  parseLine(): RecordLine {
+  /** Parses the line, handing the value to the builder; returns the key. */
+  parseLine(): string {
     this.#skipWhitespace();
     if (this.#offset === this.#end) {
       this.fail(this.#offset, "expected a record key, found end of line");
     }
     const key = this.#parseKey("expected a record key");
     this.#expectColon();
-    const value = this.#parseValue();
+    this.#parseValue();
     this.#skipWhitespace();
     if (this.#offset !== this.#end) {
       this.fail(this.#offset, `expected end of line after the value, found ${this.#found()}`);
     }
-    return { key, value };
+    return key;
   }
 
   fail(offset: number, reason: string): never {
@@ -542,26 +728,33 @@ class RecordLineParser {
   }
 
   /** Reads a scalar (quoted or bare) at the current offset, whitespace already skipped. */
-  #parseScalar(): Value {
+  #parseScalar(): void {
     const start = this.#offset;
     const code = start < this.#end ? this.#text.charCodeAt(start) : -1;
-    if (code === DOUBLE_QUOTE || code === SINGLE_QUOTE) return str(this.#parseQuoted());
+    if (code === DOUBLE_QUOTE || code === SINGLE_QUOTE) {
+      this.#builder.string(this.#parseQuoted());
+      return;
+    }
     const tokenEnd = this.#scanBareToken();
     if (tokenEnd === start) this.fail(start, `expected a value, found ${this.#found()}`);
-    return this.#bareValue(start, tokenEnd);
+    this.#bareValue(start, tokenEnd);
   }
 
-  /** Types the bare token `text[start, tokenEnd)`: int, float or string. */
-  #bareValue(start: number, tokenEnd: number): Value {
+  /** Types the bare token `text[start, tokenEnd)` — int, float or string — and hands it on. */
+  #bareValue(start: number, tokenEnd: number): void {
     const text = this.#text;
     const numberClass = classifyNumber(text, start, tokenEnd);
-    if (numberClass === NOT_A_NUMBER) return str(text.slice(start, tokenEnd));
+    if (numberClass === NOT_A_NUMBER) {
+      this.#builder.string(text.slice(start, tokenEnd));
+      return;
+    }
     if (numberClass === FLOAT_NUMBER) {
       const value = Number(text.slice(start, tokenEnd));
       if (!Number.isFinite(value)) {
         this.fail(start, `float out of range: ${text.slice(start, tokenEnd)}`);
       }
-      return float(value);
+      this.#builder.float(value);
+      return;
     }
     const negative = text.charCodeAt(start) === MINUS;
     let magnitude = 0;
@@ -575,17 +768,17 @@ class RecordLineParser {
         `integer out of range: ${text.slice(start, tokenEnd)} (ints are at most 2^53 - 1 in size)`,
       );
     }
-    return int(negative && magnitude !== 0 ? -magnitude : magnitude);
+    this.#builder.int(negative && magnitude !== 0 ? -magnitude : magnitude);
   }
 
   /** Reads a whole value — scalar or object of any allowed depth — iteratively. */
-  #parseValue(): Value {
-    const stack: OpenObject[] = [];
+  #parseValue(): void {
+    const builder = this.#builder;
+    let depth = 0;
     while (true) {
       this.#skipWhitespace();
-      let value: Value;
       if (this.#offset < this.#end && this.#text.charCodeAt(this.#offset) === OPEN_BRACE) {
-        if (stack.length === MAX_NESTING_DEPTH) {
+        if (depth === MAX_NESTING_DEPTH) {
           this.fail(
             this.#offset,
             `objects nest deeper than ${MAX_NESTING_DEPTH} levels (MAX_NESTING_DEPTH)`,
@@ -593,28 +786,20 @@ class RecordLineParser {
         }
         this.#offset++;
         this.#skipWhitespace();
+        builder.beginObject();
         if (this.#offset < this.#end && this.#text.charCodeAt(this.#offset) === CLOSE_BRACE) {
           this.#offset++;
-          value = object([]);
+          builder.endObject();
         } else {
-          const nameOffset = this.#offset;
-          const name = this.#parseKey("expected a key or '}'");
-          this.#expectColon();
-          stack.push({
-            fields: [],
-            indexByName: undefined,
-            pendingName: name,
-            pendingNameOffset: nameOffset,
-          });
+          depth++;
+          this.#parseField("expected a key or '}'");
           continue;
         }
       } else {
-        value = this.#parseScalar();
+        this.#parseScalar();
       }
-      // Hand finished values up the stack until one needs another member parsed.
-      while (stack.length > 0) {
-        const open = stack[stack.length - 1];
-        this.#addField(open, value);
+      // A value is finished: close objects until one needs another field parsed.
+      while (depth > 0) {
         this.#skipWhitespace();
         const code = this.#offset < this.#end ? this.#text.charCodeAt(this.#offset) : -1;
         if (code === SEMICOLON || code === COMMA) {
@@ -622,17 +807,17 @@ class RecordLineParser {
           this.#skipWhitespace();
           if (this.#offset < this.#end && this.#text.charCodeAt(this.#offset) === CLOSE_BRACE) {
             this.#offset++;
-            value = this.#close(stack);
+            builder.endObject();
+            depth--;
             continue;
           }
-          open.pendingNameOffset = this.#offset;
-          open.pendingName = this.#parseKey("expected a key or '}' after the separator");
-          this.#expectColon();
+          this.#parseField("expected a key or '}' after the separator");
           break;
         }
         if (code === CLOSE_BRACE) {
           this.#offset++;
-          value = this.#close(stack);
+          builder.endObject();
+          depth--;
           continue;
         }
         this.fail(
@@ -640,44 +825,18 @@ class RecordLineParser {
           `expected ';', ',' or '}' after the value, found ${this.#found()}`,
         );
       }
-      if (stack.length === 0) return value;
+      if (depth === 0) return;
     }
   }
 
-  #close(stack: OpenObject[]): ObjectValue {
-    const open = stack.pop();
-    // A plain check, not node:assert: this runs once per object on the hot path.
-    if (open === undefined) throw new Error("invariant broken: closing an object that is not open");
-    return object(open.fields);
-  }
-
-  #addField(open: OpenObject, value: Value): void {
-    const fields = open.fields;
-    const name = open.pendingName;
-    let duplicateIndex = -1;
-    if (open.indexByName !== undefined) {
-      duplicateIndex = open.indexByName.get(name) ?? -1;
-    } else {
-      for (let index = 0; index < fields.length; index++) {
-        if (fields[index][0] === name) {
-          duplicateIndex = index;
-          break;
-        }
-      }
+  /** Reads `name :` at the current offset and starts that field in the builder. */
+  #parseField(expected: string): void {
+    const nameOffset = this.#offset;
+    const name = this.#parseKey(expected);
+    if (!this.#builder.field(name)) {
+      this.fail(nameOffset, `duplicate key '${name}' in one object`);
     }
-    if (duplicateIndex !== -1) {
-      if (this.#duplicateKeys === "error") {
-        this.fail(open.pendingNameOffset, `duplicate key '${name}' in one object`);
-      }
-      fields[duplicateIndex] = [name, value];
-      return;
-    }
-    fields.push([name, value]);
-    if (open.indexByName !== undefined) {
-      open.indexByName.set(name, fields.length - 1);
-    } else if (fields.length > LINEAR_DUPLICATE_SCAN_MAX_FIELDS) {
-      open.indexByName = new Map(fields.map(([fieldName], index) => [fieldName, index]));
-    }
+    this.#expectColon();
   }
 }
 

@@ -383,9 +383,12 @@ export class KvServer {
     try {
       this.#run(request, responses);
     } catch (error) {
-      // The store throws RangeError for a value too large to log and TypeError for an
-      // invalid one: the client's request is at fault. Anything else is the server's.
-      if (error instanceof RangeError) {
+      // The store throws DecodeError for a malformed value, RangeError for one too large
+      // to log and TypeError for an invalid key: the client's request is at fault.
+      // Anything else is the server's.
+      if (error instanceof DecodeError) {
+        responses.error(request.requestId, ErrorCode.BAD_REQUEST, error.message);
+      } else if (error instanceof RangeError) {
         responses.error(request.requestId, ErrorCode.LIMIT, error.message);
       } else if (error instanceof TypeError) {
         responses.error(request.requestId, ErrorCode.BAD_REQUEST, error.message);
@@ -426,9 +429,8 @@ export class KvServer {
       case "ping":
         return responses.ok(id);
       case "put": {
-        const stored = store.put(request.key, request.value, {
+        const stored = store.putEncoded(request.key, request.encodedValue, {
           overwrite: request.overwrite,
-          encodedValue: request.encodedValue,
         });
         if (stored) return responses.ok(id);
         return responses.error(id, ErrorCode.EXISTS, `key '${request.key}' exists`);

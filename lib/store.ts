@@ -228,7 +228,7 @@ export class Store {
   readonly #compactionMinLogBytes: number;
   readonly #compactionSnapshotRatio: number;
   readonly #onWarning: (message: string) => void;
-  /** Encodes values put without `encodedValue`; reused to spare allocations. */
+  /** Encodes values given to `put` for the log; reused to spare allocations. */
   readonly #scratch = new ByteWriter(4096);
   #recovery: RecoveryInfo = { recordCount: 0, recoveryMs: 0, truncatedBytes: 0, warnings: [] };
   #lock: DirLock | undefined;
@@ -407,10 +407,9 @@ export class Store {
 
   /**
    * Stores `value` under `key`; false, changing nothing, when the key exists
-   * and `overwrite` is false. With a data dir, an effective put is logged; pass
-   * `encodedValue` (the value_codec encoding of `value`, e.g. straight from a
-   * request frame) to skip encoding it again. Throws a TypeError or RangeError,
-   * changing nothing, on an invalid key or value, or one too large to log.
+   * and `overwrite` is false. With a data dir, an effective put is logged.
+   * Throws a TypeError or RangeError, changing nothing, on an invalid key or
+   * value, or one too large to log.
    *
    * @example
    * ```ts
@@ -418,23 +417,36 @@ export class Store {
    * store.put("k", int(2), { overwrite: false }); // false, still int(1)
    * ```
    */
-  put(
-    key: string,
-    value: Value,
-    options: { overwrite?: boolean; encodedValue?: Uint8Array } = {},
-  ): boolean {
+  put(key: string, value: Value, options: { overwrite?: boolean } = {}): boolean {
     this.#checkWritable();
     const log = this.#log;
     if (log === undefined) return this.#trie.put(key, value, options);
-    let encoded = options.encodedValue;
-    if (encoded === undefined) {
-      this.#scratch.reset();
-      writeValue(this.#scratch, value);
-      encoded = this.#scratch.bytes();
-    }
+    this.#scratch.reset();
+    writeValue(this.#scratch, value);
+    const encoded = this.#scratch.bytes();
     checkLogEntrySize(key, encoded.length);
     if (!this.#trie.put(key, value, options)) return false;
     log.appendPut(key, encoded);
+    return true;
+  }
+
+  /**
+   * Like {@link Store.put} for a value in its wire encoding (lib/value_codec.ts),
+   * as a PUT request carries it: no Value is made, and the same bytes are
+   * logged. Throws a DecodeError when `encoded` is not exactly one valid value,
+   * and a TypeError or RangeError as `put` does; nothing changes then.
+   *
+   * @example
+   * ```ts
+   * store.putEncoded("k", encodeValue(int(1))); // true
+   * ```
+   */
+  putEncoded(key: string, encoded: Uint8Array, options: { overwrite?: boolean } = {}): boolean {
+    this.#checkWritable();
+    const log = this.#log;
+    if (log !== undefined) checkLogEntrySize(key, encoded.length);
+    if (!this.#trie.putEncoded(key, encoded, options)) return false;
+    log?.appendPut(key, encoded);
     return true;
   }
 

@@ -104,7 +104,36 @@ export class RecordTrie {
       this.#arena.abandon(this.#arena.write(value));
       return false;
     }
-    const offset = this.#arena.write(value);
+    this.#own(existing, length, this.#arena.write(value));
+    return true;
+  }
+
+  /**
+   * Like {@link RecordTrie.put} for a value in its wire encoding (lib/value_codec.ts),
+   * without making a Value: `encoded` must hold exactly one value. Throws a DecodeError
+   * (malformed or invalid encoding), TypeError or RangeError (invalid key, record too
+   * large), changing nothing.
+   *
+   * @example
+   * ```ts
+   * trie.putEncoded("k", encodeValue(int(1))); // true
+   * ```
+   */
+  putEncoded(key: string, encoded: Uint8Array, options: PutOptions = {}): boolean {
+    const length = this.#encodeKey(key);
+    const existing = this.#keys.find(this.#scratch, length);
+    const offset = this.#arena.writeEncoded(encoded);
+    if (existing >= 0 && options.overwrite === false) {
+      // Written and dropped, so that invalid input throws whether or not the key exists.
+      this.#arena.abandon(offset);
+      return false;
+    }
+    this.#own(existing, length, offset);
+    return true;
+  }
+
+  /** Points the key in the scratch buffer (`existing` when it is there) at the new block. */
+  #own(existing: number, length: number, offset: number): void {
     const node = existing >= 0 ? existing : this.#insertKey(length, offset);
     this.#arena.setOwner(offset, node);
     if (existing >= 0) {
@@ -114,7 +143,6 @@ export class RecordTrie {
     } else {
       this.#keys.setValue(node, offset);
     }
-    return true;
   }
 
   /**

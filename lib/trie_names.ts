@@ -20,7 +20,7 @@ import assert from "node:assert/strict";
 import { invariant } from "./trie_invariant.ts";
 import { MAX_KEY_BYTES } from "./limits.ts";
 import { ByteRadixTrie, NO_VALUE } from "./trie_radix.ts";
-import { writeUtf8 } from "./trie_utf8.ts";
+import { readUtf8, writeUtf8 } from "./trie_utf8.ts";
 
 /** Most uses of one name that can be counted (the reference count is a Uint32). */
 const MAX_NAME_REFERENCES = NO_VALUE - 1;
@@ -53,11 +53,27 @@ export class FieldNames {
   acquire(name: string): number {
     const length = this.#encode(name);
     invariant(length > 0, "field names are validated before they are interned");
+    return this.#acquireScratch(length, name);
+  }
+
+  /**
+   * Like {@link FieldNames.acquire} for a name given as `length` UTF-8 bytes of
+   * `source` from `start` (validated by the caller): no string is made unless
+   * the name is new.
+   */
+  acquireUtf8(source: Uint8Array, start: number, length: number): number {
+    invariant(length > 0 && length <= MAX_KEY_BYTES, "field names are validated first");
+    this.#scratch.set(source.subarray(start, start + length));
+    return this.#acquireScratch(length, undefined);
+  }
+
+  /** Interns the name in the scratch buffer; `name` is its text when the caller has it. */
+  #acquireScratch(length: number, name: string | undefined): number {
     const id = this.#trie.insert(this.#scratch, length);
     const references = this.#trie.value(id);
     if (references === NO_VALUE) {
       this.#trie.setValue(id, 1);
-      this.#byId[id] = name;
+      this.#byId[id] = name ?? readUtf8(this.#scratch, 0, length);
     } else {
       if (references >= MAX_NAME_REFERENCES) throw new RangeError(`field name used too often`);
       this.#trie.setValue(id, references + 1);

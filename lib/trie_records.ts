@@ -30,11 +30,13 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { DecodeError } from "./bytes.ts";
 import { invariant } from "./trie_invariant.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import type { FieldNames } from "./trie_names.ts";
-import { readUtf8, utf8Length, writeUtf8 } from "./trie_utf8.ts";
+import { isWellFormedUtf8, readUtf8, utf8Length, writeUtf8 } from "./trie_utf8.ts";
 import type { Field, Value } from "./value.ts";
+import { ValueTag } from "./value_codec.ts";
 
 /** Largest encoded record block: a bound far above any frame the protocol accepts. */
 export const MAX_RECORD_BLOCK_BYTES = 256 * 1024 * 1024;
@@ -71,6 +73,18 @@ const STRING = 4;
 /** Kinds INLINE_STRING + n hold a string of n ≤ MAX_INLINE_STRING_BYTES UTF-8 bytes in the payload. */
 const INLINE_STRING = 5;
 const MAX_INLINE_STRING_BYTES = 4;
+
+/**
+ * Objects with more fields than this are checked for duplicate names by sorting their
+ * name ids once written; smaller ones by a scan of the siblings written before.
+ */
+const LINEAR_DUPLICATE_SCAN_MAX_FIELDS = 16;
+
+/** Each encoded field takes at least a 4-byte name length, a 1-byte name and a tag. */
+const MIN_ENCODED_FIELD_BYTES = 6;
+
+const DOT_BYTE = 0x2e;
+const TWO_POW_32 = 2 ** 32;
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
@@ -168,6 +182,51 @@ export class RecordArena {
     );
     this.#end += blockBytes;
     return start;
+  }
+
+  /**
+   * Like {@link RecordArena.write} for a value in its wire encoding (lib/value_codec.ts):
+   * `source[start, end)` must hold exactly one value, and no Value is made on the way.
+   * Throws a DecodeError when it is malformed or invalid (unknown tag, truncation,
+   * trailing bytes, invalid UTF-8, an empty, dotted, over-long or duplicate field name,
+   * an unsafe int, a non-finite float, nesting deeper than MAX_NESTING_DEPTH) and a
+   * RangeError when the record is too large; either way nothing changes.
+   */
+  writeEncoded(source: Uint8Array, start = 0, end: number = source.length): number {
+    const input = new DataView(source.buffer, source.byteOffset, source.byteLength);
+    this.#measuredNodes = 1;
+    this.#measuredDataBytes = 0;
+    const valueEnd = this.#measureEncoded(source, input, start, end, 1);
+    if (valueEnd !== end) {
+      throw new DecodeError(`${end - valueEnd} unexpected bytes after the value`);
+    }
+    const blockBytes = HEADER_BYTES + this.#measuredNodes * NODE_BYTES + this.#measuredDataBytes;
+    if (blockBytes > MAX_RECORD_BLOCK_BYTES) {
+      throw new RangeError(`record too large: ${blockBytes} > ${MAX_RECORD_BLOCK_BYTES} bytes`);
+    }
+    this.#reserve(blockBytes);
+    const block = this.#end;
+    this.#view.setUint32(block, blockBytes, true);
+    this.#view.setInt32(block + 4, UNOWNED, true);
+    this.#slotCursor = block + ROOT_NODE + NODE_BYTES;
+    this.#dataCursor = block + HEADER_BYTES + this.#measuredNodes * NODE_BYTES;
+    this.#acquired.length = 0;
+    try {
+      this.#view.setUint32(block + ROOT_NODE, LAST_SIBLING, true);
+      this.#writeEncodedValue(block, block + ROOT_NODE, source, input, start);
+    } catch (error) {
+      for (const id of this.#acquired) this.#names.release(id);
+      this.#acquired.length = 0;
+      throw error;
+    }
+    this.#acquired.length = 0;
+    invariant(
+      this.#slotCursor === block + HEADER_BYTES + this.#measuredNodes * NODE_BYTES &&
+        this.#dataCursor === block + blockBytes,
+      "a block is written exactly as measured",
+    );
+    this.#end += blockBytes;
+    return block;
   }
 
   /** Records which key-trie node owns the block at `offset`. */
@@ -287,6 +346,173 @@ export class RecordArena {
       default:
         throw new TypeError(`unknown value kind: ${(value as { kind: unknown }).kind}`);
     }
+  }
+
+  /**
+   * Validates the encoded value at `at` (its tag) and counts its nodes and data bytes;
+   * returns where it ends. `depth` is its nesting level, 1 for the record's value.
+   */
+  #measureEncoded(
+    source: Uint8Array,
+    input: DataView,
+    at: number,
+    end: number,
+    depth: number,
+  ): number {
+    need(at, 1, end, "value tag");
+    const tag = source[at++];
+    switch (tag) {
+      case ValueTag.string: {
+        need(at, 4, end, "string length");
+        const length = input.getUint32(at);
+        at += 4;
+        need(at, length, end, "string value");
+        if (!isWellFormedUtf8(source, at, at + length)) {
+          throw new DecodeError("string value is not valid UTF-8");
+        }
+        if (length > MAX_INLINE_STRING_BYTES) {
+          this.#measuredDataBytes += leb128Length(length) + length;
+          this.#checkSize();
+        }
+        return at + length;
+      }
+      case ValueTag.int: {
+        need(at, 8, end, "int value");
+        const value = readSafeInt(input, at);
+        if (value < INT32_MIN || value > INT32_MAX) this.#measuredDataBytes += 8;
+        return at + 8;
+      }
+      case ValueTag.float: {
+        need(at, 8, end, "float value");
+        const value = input.getFloat64(at);
+        if (!Number.isFinite(value)) throw new DecodeError(`float value ${value} is not finite`);
+        this.#measuredDataBytes += 8;
+        return at + 8;
+      }
+      case ValueTag.object: {
+        if (depth > MAX_NESTING_DEPTH) {
+          throw new DecodeError(`value nests deeper than the limit of ${MAX_NESTING_DEPTH}`);
+        }
+        need(at, 4, end, "field count");
+        const fieldCount = input.getUint32(at);
+        at += 4;
+        // A count the remaining bytes cannot hold is a lie; refuse it before walking.
+        if (fieldCount * MIN_ENCODED_FIELD_BYTES > end - at) {
+          throw new DecodeError(`field count ${fieldCount} exceeds the bytes left`);
+        }
+        this.#measuredNodes += fieldCount;
+        this.#checkSize();
+        for (let index = 0; index < fieldCount; index++) {
+          need(at, 4, end, "field name length");
+          const nameLength = input.getUint32(at);
+          at += 4;
+          checkEncodedName(source, at, nameLength, end);
+          at = this.#measureEncoded(source, input, at + nameLength, end, depth + 1);
+        }
+        return at;
+      }
+      default:
+        throw new DecodeError(`unknown value tag 0x${tag.toString(16).padStart(2, "0")}`);
+    }
+  }
+
+  /**
+   * Fills node `node` (its name and last flag already set) with the encoded value at
+   * `at`, which {@link RecordArena.#measureEncoded} validated; returns where it ends.
+   */
+  #writeEncodedValue(
+    block: number,
+    node: number,
+    source: Uint8Array,
+    input: DataView,
+    at: number,
+  ): number {
+    const view = this.#view;
+    const bytes = this.#bytes;
+    const word = view.getUint32(node, true);
+    const tag = source[at++];
+    switch (tag) {
+      case ValueTag.string: {
+        const length = input.getUint32(at);
+        at += 4;
+        if (length <= MAX_INLINE_STRING_BYTES) {
+          view.setUint32(node + 4, 0, true);
+          for (let i = 0; i < length; i++) bytes[node + 4 + i] = source[at + i];
+          view.setUint32(node, word | ((INLINE_STRING + length) << KIND_SHIFT), true);
+          return at + length;
+        }
+        view.setUint32(node, word | (STRING << KIND_SHIFT), true);
+        view.setUint32(node + 4, this.#dataCursor - block, true);
+        const dataAt = writeLeb128(bytes, this.#dataCursor, length);
+        bytes.set(source.subarray(at, at + length), dataAt);
+        this.#dataCursor = dataAt + length;
+        return at + length;
+      }
+      case ValueTag.int: {
+        const value = readSafeInt(input, at);
+        if (value >= INT32_MIN && value <= INT32_MAX) {
+          view.setUint32(node, word | (INT << KIND_SHIFT), true);
+          view.setInt32(node + 4, value, true);
+        } else {
+          view.setUint32(node, word | (WIDE_INT << KIND_SHIFT), true);
+          this.#writeFloat(block, node, value);
+        }
+        return at + 8;
+      }
+      case ValueTag.float:
+        view.setUint32(node, word | (FLOAT << KIND_SHIFT), true);
+        this.#writeFloat(block, node, input.getFloat64(at));
+        return at + 8;
+      default: {
+        invariant(tag === ValueTag.object, "measured values have known tags");
+        const fieldCount = input.getUint32(at);
+        at += 4;
+        // Kind OBJECT is 0: the word is already right.
+        if (fieldCount === 0) {
+          view.setUint32(node + 4, 0, true);
+          return at;
+        }
+        const first = this.#slotCursor;
+        this.#slotCursor += fieldCount * NODE_BYTES;
+        view.setUint32(node + 4, first - block, true);
+        for (let index = 0; index < fieldCount; index++) {
+          const nameLength = input.getUint32(at);
+          const id = this.#names.acquireUtf8(source, at + 4, nameLength);
+          this.#acquired.push(id);
+          at += 4 + nameLength;
+          const child = first + index * NODE_BYTES;
+          if (fieldCount <= LINEAR_DUPLICATE_SCAN_MAX_FIELDS) this.#refuseRepeat(first, child, id);
+          const last = index === fieldCount - 1 ? LAST_SIBLING : 0;
+          view.setUint32(child, (last | id) >>> 0, true);
+          at = this.#writeEncodedValue(block, child, source, input, at);
+        }
+        if (fieldCount > LINEAR_DUPLICATE_SCAN_MAX_FIELDS) this.#refuseRepeats(first, fieldCount);
+        return at;
+      }
+    }
+  }
+
+  /** Throws when a sibling node in `[first, node)` already has name `id`. */
+  #refuseRepeat(first: number, node: number, id: number): void {
+    for (let sibling = first; sibling < node; sibling += NODE_BYTES) {
+      if ((this.#view.getUint32(sibling, true) & NAME_MASK) === id) this.#duplicate(id);
+    }
+  }
+
+  /** Throws when two of the `count` sibling nodes from `first` have the same name. */
+  #refuseRepeats(first: number, count: number): void {
+    const ids = new Uint32Array(count);
+    for (let index = 0; index < count; index++) {
+      ids[index] = this.#view.getUint32(first + index * NODE_BYTES, true) & NAME_MASK;
+    }
+    ids.sort();
+    for (let index = 1; index < count; index++) {
+      if (ids[index] === ids[index - 1]) this.#duplicate(ids[index]);
+    }
+  }
+
+  #duplicate(id: number): never {
+    throw new DecodeError(`duplicate field name '${this.#names.name(id)}'`);
   }
 
   /** Fails early on huge inputs instead of after walking all of them. */
@@ -490,6 +716,47 @@ export function validateName(name: unknown, what: string): number {
   const length = utf8Length(name);
   if (length > MAX_KEY_BYTES) throw new RangeError(`${what} longer than ${MAX_KEY_BYTES} bytes`);
   return length;
+}
+
+/** Throws a DecodeError unless `count` bytes from `at` lie before `end`. */
+function need(at: number, count: number, end: number, what: string): void {
+  if (count > end - at) {
+    throw new DecodeError(
+      `truncated ${what} at byte ${at}: needs ${count} bytes, ${end - at} left`,
+    );
+  }
+}
+
+/** Reads the big-endian i64 at `at`; a DecodeError unless it is a safe integer. */
+function readSafeInt(input: DataView, at: number): number {
+  const high = input.getInt32(at);
+  const value = high * TWO_POW_32 + input.getUint32(at + 4);
+  // Within ±2^21 for the high half the sum is exact; beyond, it is unsafe anyway.
+  if (high < -(2 ** 21) || high >= 2 ** 21 || !Number.isSafeInteger(value)) {
+    throw new DecodeError(`int value ${input.getBigInt64(at)} is outside the safe integer range`);
+  }
+  return value;
+}
+
+/**
+ * Checks the encoded field name of `length` bytes at `at`, as value_codec.ts decodes
+ * names: within `end`, non-empty, at most MAX_KEY_BYTES, valid UTF-8, without `.`.
+ */
+function checkEncodedName(source: Uint8Array, at: number, length: number, end: number): void {
+  if (length > MAX_KEY_BYTES) {
+    throw new DecodeError(`field name is ${length} bytes, over the limit of ${MAX_KEY_BYTES}`);
+  }
+  need(at, length, end, "field name");
+  if (length === 0) throw new DecodeError("empty field name");
+  if (!isWellFormedUtf8(source, at, at + length)) {
+    throw new DecodeError("field name is not valid UTF-8");
+  }
+  // `.` (0x2E) never occurs inside a multi-byte UTF-8 sequence, so a byte scan finds it.
+  for (let i = at; i < at + length; i++) {
+    if (source[i] === DOT_BYTE) {
+      throw new DecodeError(`field name '${readUtf8(source, at, length)}' contains '.'`);
+    }
+  }
 }
 
 function leb128Length(value: number): number {

@@ -102,6 +102,50 @@ export function readUtf8(source: Uint8Array, offset: number, length: number): st
 }
 
 /**
+ * Whether `source[start, end)` is well-formed UTF-8, exactly as a fatal TextDecoder
+ * judges it: no stray continuation bytes, no overlong forms, no surrogates (U+D800..
+ * U+DFFF), nothing above U+10FFFF, no sequence cut short by `end`.
+ *
+ * @example
+ * ```ts
+ * isWellFormedUtf8(new Uint8Array([0xc3, 0xa9]), 0, 2); // true: "é"
+ * isWellFormedUtf8(new Uint8Array([0xc3]), 0, 1); // false: cut short
+ * ```
+ */
+export function isWellFormedUtf8(source: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end) {
+    const lead = source[i];
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    // The allowed range of the byte after the lead (Unicode Table 3-7), then how many
+    // continuation bytes (0x80..0xBF) follow that one.
+    let low = 0x80;
+    let high = 0xbf;
+    let rest: number;
+    if (lead >= 0xc2 && lead <= 0xdf) rest = 0;
+    else if (lead >= 0xe0 && lead <= 0xef) rest = 1;
+    else if (lead >= 0xf0 && lead <= 0xf4) rest = 2;
+    else return false;
+    if (lead === 0xe0) low = 0xa0; // overlong below U+0800
+    else if (lead === 0xed) high = 0x9f; // surrogates
+    else if (lead === 0xf0) low = 0x90; // overlong below U+10000
+    else if (lead === 0xf4) high = 0x8f; // above U+10FFFF
+    if (i + 2 + rest > end) return false;
+    const second = source[i + 1];
+    if (second < low || second > high) return false;
+    for (let k = 0; k < rest; k++) {
+      const byte = source[i + 2 + k];
+      if (byte < 0x80 || byte > 0xbf) return false;
+    }
+    i += 2 + rest;
+  }
+  return true;
+}
+
+/**
  * Orders strings by their UTF-8 bytes, which is Unicode code point order: the order in
  * which the trie lists keys, and the order the broker merges KEYS answers in. Returns a
  * negative number, zero or a positive number, like `Array.prototype.sort` expects.

@@ -81,10 +81,19 @@ export function writeValue(writer: ByteWriter, value: Value): void {
  * ```
  */
 export function encodeValue(value: Value): Uint8Array {
-  const writer = new ByteWriter();
-  writeValue(writer, value);
-  return writer.bytes().slice();
+  scratch.reset();
+  writeValue(scratch, value);
+  const bytes = scratch.bytes().slice();
+  // Keep the scratch buffer for the next call unless one huge value grew it.
+  if (bytes.length > MAX_RETAINED_SCRATCH_BYTES) scratch = new ByteWriter();
+  return bytes;
 }
+
+/** A scratch writer larger than this is dropped after use rather than kept. */
+const MAX_RETAINED_SCRATCH_BYTES = 1024 * 1024;
+
+/** Reused by {@link encodeValue}, which runs to completion before anyone else can use it. */
+let scratch = new ByteWriter();
 
 /**
  * Reads one value from `reader`. `depth` is the nesting level of the value

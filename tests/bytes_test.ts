@@ -119,3 +119,27 @@ Deno.test("ByteReader on random bytes throws only DecodeError", () => {
     ),
   );
 });
+
+Deno.test("ByteWriter.i64 writes exactly the big-endian two's complement of the wire format", () => {
+  fc.assert(
+    fc.property(fc.maxSafeInteger(), (value) => {
+      const writer = new ByteWriter();
+      writer.i64(value);
+      const expected = new Uint8Array(8);
+      new DataView(expected.buffer).setBigInt64(0, BigInt(value));
+      assert.deepEqual(writer.bytes(), expected);
+    }),
+  );
+});
+
+Deno.test("ByteWriter.string writes the same bytes as TextEncoder for any text", () => {
+  fc.assert(
+    fc.property(fc.string({ unit: "binary", maxLength: 100 }), (text) => {
+      const writer = new ByteWriter();
+      writer.string(text);
+      const utf8 = new TextEncoder().encode(text);
+      assert.equal(new DataView(writer.bytes().buffer).getUint32(0), utf8.length);
+      assert.deepEqual(writer.bytes().subarray(4), utf8);
+    }),
+  );
+});

@@ -5,11 +5,16 @@ import {
   isBlankLine,
   looksLikeNumber,
   parseRecordLine,
+  parseRecordLineInto,
   type ParseRecordLineOptions,
   RecordParseError,
   utf8ByteLength,
 } from "../lib/record_line.ts";
+import { ByteWriter } from "../lib/bytes.ts";
+import { type Dialect, formatRecordLine } from "../lib/record_text.ts";
 import { float, getField, int, object, str, type Value, valueEquals } from "../lib/value.ts";
+import { encodeValue } from "../lib/value_codec.ts";
+import { keyArbitrary, valueArbitrary } from "./helpers/value_arbitrary.ts";
 
 const COMPAT_DIRECTORY = new URL("../testdata/compat/", import.meta.url);
 
@@ -102,7 +107,8 @@ Deno.test("parseRecordLine reads every line of the bare-word sample, typing bare
 
 Deno.test("duplicate field names in the bare sample are errors unless last-wins is asked for", () => {
   const line = compatLines("bare-dialect.txt")[14];
-  const error = assertParseError(line, "15:115: duplicate key 'level' in one object", 15);
+  // The first repeat in reading order is reported: the outer `address`, not the `level` in it.
+  const error = assertParseError(line, "15:89: duplicate key 'address' in one object", 15);
   assert.equal(error.line, 15);
   const record = parseRecordLine(line, 15, { duplicateKeys: "last-wins" });
   // Python's dict semantics: the last value, at the position of the first; here both the
@@ -445,15 +451,38 @@ Deno.test("parseRecordLine throws nothing but RecordParseError on arbitrary inpu
   );
   fc.assert(
     fc.property(line, (text) => {
+      const writer = new ByteWriter();
       try {
         const record = parseRecordLine(text);
         assert.ok(record.key.length > 0 && !record.key.includes("."));
+        // The encoding parser reads the same lines the same way.
+        assert.equal(parseRecordLineInto(text, 1, writer), record.key);
+        assert.deepEqual(writer.bytes(), encodeValue(record.value));
       } catch (error) {
         if (!(error instanceof RecordParseError)) throw error;
         assert.match(error.message, /^1:\d+: /);
         assert.ok(error.column >= 1 && error.column <= [...text].length + 1);
+        assert.throws(() => parseRecordLineInto(text, 1, writer), { message: error.message });
       }
     }),
     { numRuns: 3000 },
+  );
+});
+
+Deno.test("parseRecordLineInto writes exactly encodeValue's bytes for records in every dialect", () => {
+  const dialects: Dialect[] = ["assignment", "python", "bare"];
+  fc.assert(
+    fc.property(
+      keyArbitrary(),
+      valueArbitrary(),
+      fc.constantFrom(...dialects),
+      (key, value, dialect) => {
+        const line = formatRecordLine(key, value, dialect);
+        const writer = new ByteWriter();
+        assert.equal(parseRecordLineInto(line, 1, writer), key);
+        assert.deepEqual(writer.bytes(), encodeValue(parseRecordLine(line).value));
+      },
+    ),
+    { numRuns: 500 },
   );
 });

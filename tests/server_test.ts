@@ -205,6 +205,74 @@ Deno.test("server refuses too long keys, too deep paths and too large KEYS limit
   await stop();
 });
 
+Deno.test("a PUT with a malformed value gets BAD_REQUEST, stores nothing, and the connection carries on", async () => {
+  const { address, stop } = await startServer();
+  const raw = await RawConnection.open(address);
+  const putRaw = (requestId: number, valueBytes: number[]) => {
+    const body = new ByteWriter();
+    body.u8(0);
+    body.string(`k${requestId}`);
+    body.raw(new Uint8Array(valueBytes));
+    frames.frame(MessageType.PUT, requestId, body.bytes());
+  };
+  const frames = new FrameWriter();
+  putRaw(1, []);
+  putRaw(2, [0x07]);
+  putRaw(3, [0x01, 0, 0, 0, 2, 0xc3, 0x28]);
+  // An object with the field "a" twice.
+  putRaw(4, [
+    0x04,
+    0,
+    0,
+    0,
+    2,
+    0,
+    0,
+    0,
+    1,
+    0x61,
+    0x02,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    1,
+    0x61,
+    0x02,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    2,
+  ]);
+  putRaw(5, [0x02, 0, 0, 0, 0, 0, 0, 0, 1, 0xff]);
+  frames.get(6, "k4");
+  frames.put(7, "k7", int(7));
+  await raw.write(frames.bytes());
+  assert.match(assertError(await raw.readFrame(), 1, ErrorCode.BAD_REQUEST), /truncated value tag/);
+  assert.match(assertError(await raw.readFrame(), 2, ErrorCode.BAD_REQUEST), /unknown value tag/);
+  assert.match(assertError(await raw.readFrame(), 3, ErrorCode.BAD_REQUEST), /not valid UTF-8/);
+  assert.match(
+    assertError(await raw.readFrame(), 4, ErrorCode.BAD_REQUEST),
+    /duplicate field name 'a'/,
+  );
+  assert.match(assertError(await raw.readFrame(), 5, ErrorCode.BAD_REQUEST), /unexpected bytes/);
+  assert.equal(response(await raw.readFrame()).type, "not_found");
+  okBody(await raw.readFrame(), 7);
+  raw.close();
+  await stop();
+});
+
 Deno.test("an oversized frame closes only its connection, after the frames before it are answered", async () => {
   const { address, server, stop } = await startServer({ maxFrameBytes: 1024 });
   const bystander = await ServerClient.connect(address);

@@ -24,7 +24,7 @@ for (let index = 0; index < RECORD_COUNT; index++) {
 async function load(store: Store): Promise<void> {
   for (let first = 0; first < RECORD_COUNT; first += BATCH_SIZE) {
     for (let index = first; index < first + BATCH_SIZE; index++) {
-      store.put(keys[index], values[index], { encodedValue: encodedValues[index] });
+      store.putEncoded(keys[index], encodedValues[index]);
     }
     await store.commit();
   }

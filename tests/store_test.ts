@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DecodeError } from "../lib/bytes.ts";
 import { encodeSnapshot, writeSnapshot } from "../lib/snapshot.ts";
 import { StorageLog } from "../lib/storage_log.ts";
 import { Store, StoreCorruptError, StoreLockedError, type StoreOptions } from "../lib/store.ts";
@@ -101,15 +102,19 @@ Deno.test("store: refused puts and deletes of missing keys write nothing to the 
   });
 });
 
-Deno.test("store: a given encodedValue is logged as is, not encoded again", async () => {
+Deno.test("store: putEncoded stores and logs the given bytes without a Value", async () => {
   await withDir(async (dir) => {
     const store = await Store.open({ ...quiet, dataDir: dir });
-    // Deliberately inconsistent, so the log shows which bytes were written.
-    store.put("k", int(1), { encodedValue: encodeValue(int(2)) });
-    assert.deepEqual(store.get("k"), int(1));
+    const value = object([["age", int(22)], ["name", str("Mary")]]);
+    assert.equal(store.putEncoded("k", encodeValue(value)), true);
+    assert.equal(store.putEncoded("k", encodeValue(int(2)), { overwrite: false }), false);
+    assert.deepEqual(store.get("k"), value);
+    assert.throws(() => store.putEncoded("bad", new Uint8Array([0x09])), DecodeError);
+    assert.equal(store.get("bad"), undefined);
     await store.close();
     const reopened = await Store.open({ ...quiet, dataDir: dir });
-    assert.deepEqual(reopened.get("k"), int(2));
+    assert.deepEqual(reopened.get("k"), value);
+    assert.equal(reopened.recordCount, 1);
     await reopened.close();
   });
 });

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { ByteWriter, DecodeError } from "../lib/bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../lib/limits.ts";
 import { compareKeys, RecordTrie } from "../lib/trie.ts";
 import { type Field, float, getField, int, object, str, type Value } from "../lib/value.ts";
+import { decodeValue, encodeValue, ValueTag, writeValue } from "../lib/value_codec.ts";
+import { keyArbitrary, valueArbitrary } from "./helpers/value_arbitrary.ts";
 
 const encoder = new TextEncoder();
 
@@ -339,4 +342,77 @@ Deno.test("interned field names are released when no record uses them", () => {
   trie.delete("k");
   assert.equal(trie.memoryStats().distinctFieldNames, 0);
   trie.checkInvariants();
+});
+
+Deno.test("putEncoded stores exactly what decodeValue reads from the same bytes", () => {
+  fc.assert(
+    fc.property(keyArbitrary(), valueArbitrary(), (key, value) => {
+      const trie = new RecordTrie();
+      assert.equal(trie.putEncoded(key, encodeValue(value)), true);
+      assert.deepEqual(trie.get(key), value);
+      assert.equal(trie.putEncoded(key, encodeValue(int(1)), { overwrite: false }), false);
+      assert.deepEqual(trie.get(key), value);
+      trie.checkInvariants();
+    }),
+  );
+});
+
+/** Bytes near a valid encoding: a valid value with a few bytes changed, cut or added. */
+function mangledEncoding(): fc.Arbitrary<Uint8Array> {
+  return fc.tuple(
+    valueArbitrary(3),
+    fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+    fc.integer({ min: -3, max: 2 }),
+  ).map(([value, edits, lengthChange]) => {
+    const bytes = [...encodeValue(value)];
+    for (const [position, byte] of edits) bytes[position % bytes.length] = byte;
+    if (lengthChange < 0) bytes.length = Math.max(0, bytes.length + lengthChange);
+    for (let extra = 0; extra < lengthChange; extra++) bytes.push(0);
+    return new Uint8Array(bytes);
+  });
+}
+
+Deno.test("putEncoded accepts exactly the bytes decodeValue accepts, and a refusal changes nothing", () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(mangledEncoding(), fc.uint8Array({ maxLength: 64 })),
+      (bytes) => {
+        const trie = new RecordTrie();
+        trie.put("before", object([["name", str("kept")]]));
+        let decoded: Value | undefined;
+        try {
+          decoded = decodeValue(bytes);
+        } catch (error) {
+          assert.ok(error instanceof DecodeError);
+        }
+        if (decoded === undefined) {
+          assert.throws(() => trie.putEncoded("k", bytes), DecodeError);
+          assert.equal(trie.recordCount, 1);
+          assert.equal(trie.memoryStats().distinctFieldNames, 1);
+        } else {
+          assert.equal(trie.putEncoded("k", bytes), true);
+          assert.deepEqual(trie.get("k"), decoded);
+        }
+        trie.checkInvariants();
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test("putEncoded refuses duplicate names in small and large objects alike", () => {
+  for (const fieldCount of [2, 16, 17, 100]) {
+    const writer = new ByteWriter();
+    writer.u8(ValueTag.object);
+    writer.u32(fieldCount);
+    for (let index = 0; index < fieldCount; index++) {
+      writer.string(index === fieldCount - 1 ? "f0" : `f${index}`);
+      writeValue(writer, int(index));
+    }
+    const trie = new RecordTrie();
+    assert.throws(() => trie.putEncoded("k", writer.bytes()), /duplicate field name 'f0'/);
+    assert.equal(trie.recordCount, 0);
+    assert.equal(trie.memoryStats().distinctFieldNames, 0);
+    trie.checkInvariants();
+  }
 });

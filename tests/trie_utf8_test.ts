@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { readUtf8, utf8Length, writeUtf8 } from "../lib/trie_utf8.ts";
+import { isWellFormedUtf8, readUtf8, utf8Length, writeUtf8 } from "../lib/trie_utf8.ts";
 
 const encoder = new TextEncoder();
 
@@ -15,5 +15,38 @@ Deno.test("utf8Length, writeUtf8 and readUtf8 agree with the platform codec", ()
       assert.equal(readUtf8(buffer, 1, expected.length), text);
     }),
     { numRuns: 500 },
+  );
+});
+
+Deno.test("isWellFormedUtf8 judges every byte string as a fatal TextDecoder does", () => {
+  const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const decodes = (bytes: Uint8Array) => {
+    try {
+      fatal.decode(bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // Mostly bytes around the multi-byte lead and continuation ranges, where the rules are.
+  const byte = fc.oneof(
+    fc.integer({ min: 0, max: 255 }),
+    fc.integer({ min: 0x80, max: 0xbf }),
+    fc.constantFrom(0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(byte, { maxLength: 12 }).map((bytes) => new Uint8Array(bytes)),
+      (bytes) => {
+        assert.equal(isWellFormedUtf8(bytes, 0, bytes.length), decodes(bytes));
+      },
+    ),
+    { numRuns: 20_000 },
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: "binary" }), (text) => {
+      const bytes = new TextEncoder().encode(text);
+      assert.equal(isWellFormedUtf8(bytes, 0, bytes.length), true);
+    }),
   );
 });

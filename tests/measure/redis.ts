@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * const redis = await startRedis();
- * await pipeIntoRedis(redis.port, [["person0", '{"age":3}']]);
+ * await pipeIntoRedis(redis.port, "/tmp/commands.resp");
  * console.log(await redisInfo(redis.port, "used_memory"));
  * await redis.stop();
  * ```
@@ -83,18 +83,6 @@ export async function redisInfo(port: number, field: string): Promise<number> {
   const match = new RegExp(`^${field}:(\\d+)`, "m").exec(info);
   if (match === null) throw new Error(`INFO memory has no ${field}`);
   return Number(match[1]);
-}
-
-/** Encodes `SET key value` commands in RESP, the form `redis-cli --pipe` reads. */
-export function respSetCommands(records: Iterable<[string, string]>): Uint8Array {
-  const encoder = new TextEncoder();
-  const parts: string[] = [];
-  for (const [key, value] of records) {
-    const keyBytes = encoder.encode(key).length;
-    const valueBytes = encoder.encode(value).length;
-    parts.push(`*3\r\n$3\r\nSET\r\n$${keyBytes}\r\n${key}\r\n$${valueBytes}\r\n${value}\r\n`);
-  }
-  return encoder.encode(parts.join(""));
 }
 
 /**

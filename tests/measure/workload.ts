@@ -1,0 +1,89 @@
+/**
+ * The workload the speed and memory bars are stated for: records of the
+ * `kv gen -d 3 -l 8 -m 6` shape, written by a real `kv gen` process, and the
+ * same records as `SET key <json>` commands for Redis. Shared by the
+ * measurement scripts beside this file; not a test.
+ *
+ * @example
+ * ```ts
+ * const workload = await makeWorkload(100_000);
+ * console.log(workload.dataPath, workload.respPath);
+ * await workload.remove();
+ * ```
+ * @module
+ */
+import { readLines } from "../../lib/line_reader.ts";
+import { parseRecordLine } from "../../lib/record_line.ts";
+import { toJsonData } from "../../lib/value.ts";
+import { TEST_KV } from "../helpers/server_process.ts";
+
+/** The seed every measurement uses, so runs compare the same records. */
+export const WORKLOAD_SEED = 1;
+
+/** Files holding one workload. */
+export interface Workload {
+  /** The records as `kv gen` wrote them. */
+  readonly dataPath: string;
+  /** The same records as RESP `SET` commands, for `redis-cli --pipe`. */
+  readonly respPath: string;
+  /** Size of the data file in bytes. */
+  readonly dataBytes: number;
+  /** Deletes the files. */
+  remove(): Promise<void>;
+}
+
+/** Runs `kv <args>` from this checkout and throws unless it succeeds. */
+export async function runKvChecked(args: string[]): Promise<void> {
+  const output = await new Deno.Command(TEST_KV.command, {
+    args: [...TEST_KV.args, ...args],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`kv ${args.join(" ")} failed: ${new TextDecoder().decode(output.stderr)}`);
+  }
+}
+
+/**
+ * Generates `recordCount` records with `kv gen -d 3 -l 8 -m 6 --seed 1` and
+ * writes their RESP twin.
+ */
+export async function makeWorkload(recordCount: number): Promise<Workload> {
+  const directory = await Deno.makeTempDir({ prefix: "kv-measure-" });
+  const dataPath = `${directory}/data.txt`;
+  const respPath = `${directory}/data.resp`;
+  const keyFile = new URL("../../keyFile.txt", import.meta.url).pathname;
+  await runKvChecked([
+    "gen",
+    ...["-k", keyFile, "-n", String(recordCount), "-d", "3", "-l", "8", "-m", "6"],
+    ...["--seed", String(WORKLOAD_SEED), "-o", dataPath],
+  ]);
+  const encoder = new TextEncoder();
+  // readLines and the writer each close their file when done.
+  const data = await Deno.open(dataPath);
+  const resp = await Deno.open(respPath, { write: true, create: true, truncate: true });
+  const writer = resp.writable.getWriter();
+  for await (const line of readLines(data.readable)) {
+    if (line.text === undefined) throw new Error(`line ${line.lineNumber}: ${line.error}`);
+    const { key, value } = parseRecordLine(line.text);
+    const json = JSON.stringify(toJsonData(value));
+    await writer.write(encoder.encode(
+      `*3\r\n$3\r\nSET\r\n$${encoder.encode(key).length}\r\n${key}\r\n` +
+        `$${encoder.encode(json).length}\r\n${json}\r\n`,
+    ));
+  }
+  await writer.close();
+  return {
+    dataPath,
+    respPath,
+    dataBytes: (await Deno.stat(dataPath)).size,
+    remove: () => Deno.remove(directory, { recursive: true }),
+  };
+}
+
+/** Milliseconds `work` takes, wall clock. */
+export async function timeMs(work: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await work();
+  return performance.now() - start;
+}
