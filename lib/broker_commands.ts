@@ -43,7 +43,8 @@ import type { Broker, ServerReport } from "./broker.ts";
 import { MAX_KEYS_ANSWER } from "./broker.ts";
 import { MAX_KEY_BYTES } from "./limits.ts";
 import { parseQueryPath, QueryPathError } from "./query_path.ts";
-import { parseRecordLine, RecordParseError, utf8ByteLength } from "./record_line.ts";
+import { parseRecordLine, RecordParseError } from "./record_line.ts";
+import { utf8Length } from "./utf8.ts";
 import { type Dialect, formatValue } from "./record_text.ts";
 import { toJsonData, type Value } from "./value.ts";
 
@@ -227,7 +228,7 @@ function parseKey(op: "GET" | "DELETE", rest: string): string {
     const hint = op === "GET" ? `; to read a field use QUERY ${key}` : "";
     throw new CommandError(op, `a key cannot contain '.'${hint}`, key);
   }
-  if (utf8ByteLength(key) > MAX_KEY_BYTES) {
+  if (utf8Length(key) > MAX_KEY_BYTES) {
     throw new CommandError(op, `key is longer than ${MAX_KEY_BYTES} bytes (MAX_KEY_BYTES)`);
   }
   return key;
@@ -262,7 +263,7 @@ function parseKeys(rest: string): Command {
     throw new CommandError("KEYS", "KEYS takes a prefix and a limit at most: KEYS person 10");
   }
   const prefix = unquote(words[0] ?? "");
-  if (utf8ByteLength(prefix) > MAX_KEY_BYTES) {
+  if (utf8Length(prefix) > MAX_KEY_BYTES) {
     throw new CommandError("KEYS", `prefix is longer than ${MAX_KEY_BYTES} bytes (MAX_KEY_BYTES)`);
   }
   let limit = DEFAULT_KEYS_LIMIT;

@@ -49,9 +49,9 @@ import {
   PROTOCOL_VERSION,
   type Response,
   type ServerStats,
-  utf8Length,
 } from "./protocol.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./limits.ts";
+import { utf8Length } from "./utf8.ts";
 import type { Value } from "./value.ts";
 import { encodeValue } from "./value_codec.ts";
 

@@ -35,6 +35,7 @@ import type { KeySpec } from "./keyfile.ts";
 import { MAX_KEY_FILE_KEYS } from "./keyfile.ts";
 import { MAX_KEY_BYTES, MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import { MAX_SEED, Sfc32 } from "./prng.ts";
+import { utf8Length } from "./utf8.ts";
 
 /** Most records one run generates (`-n`). */
 export const MAX_RECORD_COUNT = 1_000_000_000;
@@ -157,10 +158,6 @@ export function recordFieldBudget(options: GeneratorOptions): number {
   );
   assert(budget >= 1, "limits leave room for at least one field per record");
   return budget;
-}
-
-function utf8Length(text: string): number {
-  return new TextEncoder().encode(text).length;
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): void {

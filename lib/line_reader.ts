@@ -23,7 +23,7 @@
  */
 import assert from "node:assert/strict";
 import { MAX_LINE_BYTES } from "./limits.ts";
-import { utf8ByteLength } from "./record_line.ts";
+import { utf8Length } from "./utf8.ts";
 
 /** A line that was read: its text without the line ending. */
 export interface TextLine {
@@ -245,7 +245,7 @@ class LineBuilder {
       const withoutCr = line.charCodeAt(line.length - 1) === CARRIAGE_RETURN
         ? line.slice(0, -1)
         : line;
-      const byteLength = isAscii ? withoutCr.length : utf8ByteLength(withoutCr);
+      const byteLength = isAscii ? withoutCr.length : utf8Length(withoutCr);
       if (byteLength > this.#maxLineBytes) {
         into.push({
           lineNumber: this.#lineNumber,

@@ -135,6 +135,7 @@ import {
   MAX_NESTING_DEPTH,
   MAX_PATH_BYTES,
 } from "./limits.ts";
+import { utf8Length } from "./utf8.ts";
 import type { Value } from "./value.ts";
 import { readValue, writeValue } from "./value_codec.ts";
 
@@ -321,31 +322,6 @@ export interface HelloResult {
 }
 
 const textEncoder = new TextEncoder();
-
-/**
- * UTF-8 length of `text` without allocating.
- *
- * @example
- * ```ts
- * utf8Length("é"); // 2
- * ```
- */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let index = 0; index < text.length; index++) {
-    const unit = text.charCodeAt(index);
-    if (unit < 0x80) bytes += 1;
-    else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit <= 0xdbff && index + 1 < text.length) {
-      const next = text.charCodeAt(index + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4;
-        index++;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
-}
 
 /**
  * Throws unless `key` is a valid record key or path segment: non-empty, no

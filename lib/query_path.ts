@@ -11,7 +11,7 @@
  * @module
  */
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH, MAX_PATH_BYTES } from "./limits.ts";
-import { utf8ByteLength } from "./record_line.ts";
+import { utf8Length } from "./utf8.ts";
 
 /** Most segments a path may have: the record key plus one per nesting level. */
 export const MAX_PATH_SEGMENTS: number = MAX_NESTING_DEPTH + 1;
@@ -56,7 +56,7 @@ export class QueryPathError extends Error {
 export function parseQueryPath(text: string): string[] {
   const path = text.trim();
   if (path.length === 0) throw new QueryPathError("empty query path: expected a key");
-  const pathBytes = utf8ByteLength(path);
+  const pathBytes = utf8Length(path);
   if (pathBytes > MAX_PATH_BYTES) {
     throw new QueryPathError(
       `query path is ${pathBytes} bytes; the limit is ${MAX_PATH_BYTES} (MAX_PATH_BYTES)`,
@@ -74,7 +74,7 @@ export function parseQueryPath(text: string): string[] {
     if (segment.length === 0) {
       throw new QueryPathError(`empty segment at column ${column} in ${quotePath(path)}`);
     }
-    const segmentBytes = utf8ByteLength(segment);
+    const segmentBytes = utf8Length(segment);
     if (segmentBytes > MAX_KEY_BYTES) {
       throw new QueryPathError(
         `segment at column ${column} is ${segmentBytes} bytes; the limit is ${MAX_KEY_BYTES} ` +

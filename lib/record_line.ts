@@ -54,6 +54,7 @@
 import type { ByteWriter } from "./bytes.ts";
 import { MAX_KEY_BYTES, MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import { type Field, float, int, object, str, type Value } from "./value.ts";
+import { utf8Length } from "./utf8.ts";
 import { ValueTag } from "./value_codec.ts";
 
 /** One parsed record: its key and its value. */
@@ -164,7 +165,7 @@ function parseWith(text: string, lineNumber: number, builder: ValueBuilder): str
     : text.length;
   const parser = new RecordLineParser(text, end, lineNumber, builder);
   // Short lines cannot be over the limit: a UTF-16 unit takes at most 3 UTF-8 bytes.
-  if (text.length > MAX_LINE_BYTES / 3 && utf8ByteLength(text) > MAX_LINE_BYTES) {
+  if (text.length > MAX_LINE_BYTES / 3 && utf8Length(text) > MAX_LINE_BYTES) {
     parser.fail(0, `line is longer than ${MAX_LINE_BYTES} bytes (MAX_LINE_BYTES)`);
   }
   return parser.parseLine();
@@ -202,29 +203,6 @@ export function isBlankLine(text: string): boolean {
  */
 export function looksLikeNumber(text: string): boolean {
   return classifyNumber(text, 0, text.length) !== NOT_A_NUMBER;
-}
-
-/**
- * The number of bytes `text` takes in UTF-8; a lone surrogate counts as the 3
- * bytes of the U+FFFD that replaces it.
- *
- * @example
- * ```ts
- * utf8ByteLength("é"); // 2
- * ```
- */
-export function utf8ByteLength(text: string): number {
-  let byteCount = 0;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if (code < 0x80) byteCount += 1;
-    else if (code < 0x800) byteCount += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(index + 1))) {
-      byteCount += 4;
-      index++;
-    } else byteCount += 3;
-  }
-  return byteCount;
 }
 
 const TAB = 0x09;
@@ -595,7 +573,7 @@ class RecordLineParser {
       this.fail(offset, `a key may not contain '.' (it separates query paths), found '${key}'`);
     }
     if (key.length > KEY_LENGTH_SURELY_WITHIN_LIMIT) {
-      const byteCount = utf8ByteLength(key);
+      const byteCount = utf8Length(key);
       if (byteCount > MAX_KEY_BYTES) {
         this.fail(
           offset,

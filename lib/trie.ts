@@ -27,10 +27,10 @@ import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import { FieldNames } from "./trie_names.ts";
 import { ByteRadixTrie, NO_VALUE, RadixCursor } from "./trie_radix.ts";
 import { RecordArena, validateName } from "./trie_records.ts";
-import { readUtf8, writeUtf8 } from "./trie_utf8.ts";
+import { readUtf8, writeUtf8 } from "./utf8.ts";
 import type { Value } from "./value.ts";
 
-export { compareKeys } from "./trie_utf8.ts";
+export { compareKeys } from "./utf8.ts";
 export { DEFAULT_INITIAL_NODE_CAPACITY } from "./trie_radix.ts";
 
 /** Most keys one `keys()` call may return; larger pages must be fetched with `after`. */

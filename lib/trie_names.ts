@@ -20,7 +20,7 @@ import assert from "node:assert/strict";
 import { invariant } from "./trie_invariant.ts";
 import { MAX_KEY_BYTES } from "./limits.ts";
 import { ByteRadixTrie, NO_VALUE } from "./trie_radix.ts";
-import { readUtf8, writeUtf8 } from "./trie_utf8.ts";
+import { readUtf8, writeUtf8 } from "./utf8.ts";
 
 /** Most uses of one name that can be counted (the reference count is a Uint32). */
 const MAX_NAME_REFERENCES = NO_VALUE - 1;

@@ -34,7 +34,7 @@ import { DecodeError } from "./bytes.ts";
 import { invariant } from "./trie_invariant.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import type { FieldNames } from "./trie_names.ts";
-import { isWellFormedUtf8, readUtf8, utf8Length, writeUtf8 } from "./trie_utf8.ts";
+import { isWellFormedUtf8, readUtf8, utf8Length, writeUtf8 } from "./utf8.ts";
 import type { Field, Value } from "./value.ts";
 import { ValueTag } from "./value_codec.ts";
 

@@ -23,7 +23,6 @@ import {
   MAX_PATH_SEGMENTS,
   MessageType,
   PROTOCOL_VERSION,
-  utf8Length,
 } from "../lib/protocol.ts";
 import { int, str, valueEquals } from "../lib/value.ts";
 import { decodeValue, encodeValue } from "../lib/value_codec.ts";
@@ -315,15 +314,6 @@ Deno.test("FrameWriter.error cuts an over-long message at a character boundary",
   assert.equal(response.message, "é".repeat(MAX_ERROR_MESSAGE_BYTES / 2));
   assert.equal(errorCodeName(response.code), "INTERNAL");
   assert.equal(errorCodeName(999), "UNKNOWN(999)");
-});
-
-Deno.test("utf8Length agrees with TextEncoder, lone surrogates included", () => {
-  fc.assert(
-    fc.property(fc.string({ unit: "binary" }), (text) => {
-      assert.equal(utf8Length(text), new TextEncoder().encode(text).length);
-    }),
-  );
-  assert.equal(utf8Length("\ud800x\udc00"), 7);
 });
 
 Deno.test("random bytes through FrameDecoder and decodeRequest throw only DecodeError", () => {

@@ -8,7 +8,6 @@ import {
   parseRecordLineInto,
   type ParseRecordLineOptions,
   RecordParseError,
-  utf8ByteLength,
 } from "../lib/record_line.ts";
 import { ByteWriter } from "../lib/bytes.ts";
 import { type Dialect, formatRecordLine } from "../lib/record_text.ts";
@@ -402,16 +401,6 @@ Deno.test("looksLikeNumber follows the number grammar exactly", () => {
   ) {
     assert.equal(looksLikeNumber(text), false, text);
   }
-});
-
-Deno.test("utf8ByteLength matches TextEncoder, counting lone surrogates as U+FFFD", () => {
-  fc.assert(
-    fc.property(fc.string({ unit: "binary", maxLength: 40 }), (text) => {
-      assert.equal(utf8ByteLength(text), new TextEncoder().encode(text).length);
-    }),
-  );
-  assert.equal(utf8ByteLength("\ud800"), 3);
-  assert.equal(utf8ByteLength("a\udc00\ud800"), 7);
 });
 
 /** Characters that exercise every branch of the grammar, plus arbitrary ones. */

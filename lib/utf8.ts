@@ -1,11 +1,11 @@
 /**
- * UTF-8 helpers for the trie: it stores every key, field name and string as
- * UTF-8 bytes in its arenas, and orders record keys by those bytes. These
- * helpers write into caller-owned buffers so that hot paths allocate nothing.
+ * UTF-8 helpers shared by the parser, the codecs and the trie (which stores every
+ * key, field name and string as UTF-8 bytes and orders record keys by those
+ * bytes). They write into caller-owned buffers so that hot paths allocate nothing.
  *
  * @example
  * ```ts
- * import { utf8Length, writeUtf8 } from "./trie_utf8.ts";
+ * import { utf8Length, writeUtf8 } from "./utf8.ts";
  * const bytes = new Uint8Array(utf8Length("héllo"));
  * writeUtf8("héllo", bytes, 0); // 6
  * ```
@@ -19,7 +19,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * The UTF-8 byte length of a well-formed string (see `String.prototype.isWellFormed`).
+ * The number of bytes `text` takes in UTF-8, as TextEncoder writes it: a lone
+ * surrogate counts as the 3 bytes of the U+FFFD that replaces it.
  *
  * @example
  * ```ts
@@ -32,13 +33,17 @@ export function utf8Length(text: string): number {
     const unit = text.charCodeAt(i);
     if (unit < 0x80) length += 1;
     else if (unit < 0x800) length += 2;
-    else if (unit >= 0xd800 && unit <= 0xdbff) {
-      // A high surrogate starts a pair (the string is well-formed): one 4-byte sequence.
+    else if (unit >= 0xd800 && unit <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
+      // A surrogate pair: one 4-byte sequence.
       length += 4;
       i++;
     } else length += 3;
   }
   return length;
+}
+
+function isLowSurrogate(unit: number): boolean {
+  return unit >= 0xdc00 && unit <= 0xdfff;
 }
 
 /**

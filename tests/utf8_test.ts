@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { isWellFormedUtf8, readUtf8, utf8Length, writeUtf8 } from "../lib/trie_utf8.ts";
+import { isWellFormedUtf8, readUtf8, utf8Length, writeUtf8 } from "../lib/utf8.ts";
 
 const encoder = new TextEncoder();
 
@@ -49,4 +49,15 @@ Deno.test("isWellFormedUtf8 judges every byte string as a fatal TextDecoder does
       assert.equal(isWellFormedUtf8(bytes, 0, bytes.length), true);
     }),
   );
+});
+
+Deno.test("utf8Length matches TextEncoder, counting lone surrogates as U+FFFD", () => {
+  fc.assert(
+    fc.property(fc.string({ unit: "binary", maxLength: 40 }), (text) => {
+      assert.equal(utf8Length(text), new TextEncoder().encode(text).length);
+    }),
+  );
+  assert.equal(utf8Length("\ud800"), 3);
+  assert.equal(utf8Length("a\udc00\ud800"), 7);
+  assert.equal(utf8Length("\ud800x\udc00"), 7);
 });
