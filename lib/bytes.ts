@@ -36,7 +36,8 @@ const SAFE_HIGH_HALF_LIMIT = 2 ** 21;
 
 /** Strings up to this many UTF-16 units are tried as ASCII before TextEncoder is called. */
 const ASCII_FAST_PATH_MAX_LENGTH = 64;
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in a string: it is data, not a byte order mark.
+const textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Appends big-endian numbers and length-prefixed strings to a buffer that doubles as it fills. */
 export class ByteWriter {
@@ -136,6 +137,42 @@ export class ByteWriter {
     this.#length += 4 + written;
   }
 
+  /**
+   * Appends an unsigned LEB128 varint: seven bits a byte, lowest first, the top bit
+   * set on every byte but the last. `value` is a safe integer ≥ 0 (at most 8 bytes).
+   */
+  varint(value: number): void {
+    this.#reserve(MAX_VARINT_BYTES);
+    this.#length = writeVarint(this.#buffer, this.#length, value);
+  }
+
+  /** Appends a string as a varint byte length followed by its UTF-8 bytes. */
+  varintString(value: string): void {
+    this.#reserve(MAX_VARINT_BYTES + value.length * 3);
+    const buffer = this.#buffer;
+    const start = this.#length;
+    // Short ASCII strings, the common case, take one length byte and a hand copy.
+    if (value.length < 0x80) {
+      let index = 0;
+      for (; index < value.length; index++) {
+        const code = value.charCodeAt(index);
+        if (code >= 0x80) break;
+        buffer[start + 1 + index] = code;
+      }
+      if (index === value.length) {
+        buffer[start] = index;
+        this.#length = start + 1 + index;
+        return;
+      }
+    }
+    // Otherwise encode after room for the longest length, then slide the bytes down.
+    const room = start + MAX_VARINT_BYTES;
+    const { written } = textEncoder.encodeInto(value, buffer.subarray(room));
+    const textAt = writeVarint(buffer, start, written);
+    buffer.copyWithin(textAt, room, room + written);
+    this.#length = textAt + written;
+  }
+
   /** Overwrites a u32 at `offset` (for lengths known only after the body is written). */
   patchU32(offset: number, value: number): void {
     if (offset + 4 > this.#length) throw new RangeError(`patch at ${offset} is past the end`);
@@ -225,6 +262,41 @@ export class ByteReader {
     return this.#view.getFloat64(this.#take(8, what));
   }
 
+  /**
+   * Reads an unsigned LEB128 varint (see {@link ByteWriter.varint}). Truncation, a
+   * value above `Number.MAX_SAFE_INTEGER` and a needlessly long form (a last byte of
+   * 0 after others) are DecodeErrors, so every number has exactly one encoding.
+   */
+  varint(what = "varint"): number {
+    let value = 0;
+    let scale = 1;
+    for (let count = 1;; count++) {
+      const byte = this.#bytes[this.#take(1, what)];
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        if (byte === 0 && count > 1) throw new DecodeError(`${what} is not in its shortest form`);
+        if (value > Number.MAX_SAFE_INTEGER) {
+          throw new DecodeError(`${what} is outside the safe integer range`);
+        }
+        return value;
+      }
+      if (count === MAX_VARINT_BYTES) {
+        throw new DecodeError(`${what} is longer than ${count} bytes`);
+      }
+      scale *= 128;
+    }
+  }
+
+  /** Reads a varint length and that many UTF-8 bytes, at most `maxBytes` of them. */
+  varintString(what = "string", maxBytes: number = Number.MAX_SAFE_INTEGER): string {
+    const length = this.varint(`${what} length`);
+    if (length > maxBytes) {
+      throw new DecodeError(`${what} is ${length} bytes, over the limit of ${maxBytes}`);
+    }
+    const at = this.#take(length, what);
+    return decodeUtf8(this.#bytes, at, at + length, what);
+  }
+
   /** Reads `count` raw bytes (a view, not a copy). */
   raw(count: number, what = "bytes"): Uint8Array {
     const at = this.#take(count, what);
@@ -240,6 +312,31 @@ export class ByteReader {
     const at = this.#take(length, what);
     return decodeUtf8(this.#bytes, at, at + length, what);
   }
+}
+
+/** Most bytes a varint of a safe integer takes: 8 × 7 = 56 bits ≥ 53. */
+export const MAX_VARINT_BYTES = 8;
+
+/**
+ * Writes `value` (a safe integer ≥ 0) as an unsigned LEB128 varint into `target` at
+ * `offset`, which must have room for {@link MAX_VARINT_BYTES}; returns the offset
+ * just past it.
+ *
+ * @example
+ * ```ts
+ * writeVarint(new Uint8Array(8), 0, 300); // 2: the bytes ac 02
+ * ```
+ */
+export function writeVarint(target: Uint8Array, offset: number, value: number): number {
+  let rest = value;
+  let at = offset;
+  // Division rather than shifts: JS shifts work on 32 bits and values reach 2^53.
+  while (rest >= 0x80) {
+    target[at++] = (rest % 0x80) | 0x80;
+    rest = Math.floor(rest / 0x80);
+  }
+  target[at++] = rest;
+  return at;
 }
 
 /**

@@ -21,9 +21,11 @@
  *
  * Strings are a u32 byte length followed by that many UTF-8 bytes (written
  * `string` below). Values use the typed binary encoding of
- * [value_codec.ts](./value_codec.ts) (written `value`): tag `01` string, `02`
- * int (i64), `03` float (f64), `04` object (u32 field count, then per field a
- * string name and a value).
+ * [value_codec.ts](./value_codec.ts) (written `value`): a tag byte — `01`
+ * string, `02` int ≥ 0, `05` int < 0, `03` float, `04` object — then varint
+ * lengths and ints (unsigned LEB128), a big-endian binary64 for floats, and
+ * for objects each field as a varint name length, the name and its value,
+ * ended by a `00` byte.
  *
  * Keys are non-empty, contain no `.` and are at most 1024 UTF-8 bytes. A query
  * path has 1 to 65 segments (a key and up to 64 field names, the nesting
@@ -97,16 +99,22 @@
  * 0000000b 04 00000001   00000007 706572736f6e31
  * ```
  *
- * PUT `k` = `"v"`, refusing to overwrite, request id 2 (12-byte body):
+ * PUT `k` = `"v"`, refusing to overwrite, request id 2 (9-byte body):
  *
  * ```text
- * 0000000c 03 00000002   01 00000001 6b 01 00000001 76
+ * 00000009 03 00000002   01 00000001 6b 01 01 76
  * ```
  *
- * OK to request 1 with the int 22 (9-byte body):
+ * PUT `person1` = `{ "age" : 22 }`, request id 3 (20-byte body):
  *
  * ```text
- * 00000009 80 00000001   02 0000000000000016
+ * 00000014 03 00000003   00 00000007 706572736f6e31 04 03 616765 02 16 00
+ * ```
+ *
+ * OK to request 1 with the int 22 (2-byte body):
+ *
+ * ```text
+ * 00000002 80 00000001   02 16
  * ```
  *
  * ERROR EXISTS to request 2 with the message `exists` (12-byte body):

@@ -55,7 +55,7 @@ import type { ByteWriter } from "./bytes.ts";
 import { MAX_KEY_BYTES, MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import { type Field, float, int, object, str, type Value } from "./value.ts";
 import { utf8Length } from "./utf8.ts";
-import { ValueTag } from "./value_codec.ts";
+import { OBJECT_END, ValueTag, writeInt } from "./value_codec.ts";
 
 /** One parsed record: its key and its value. */
 export interface RecordLine {
@@ -405,9 +405,8 @@ class ValueTreeBuilder implements ValueBuilder {
   }
 }
 
-/** One object being encoded: where its field count goes, and its names so far. */
+/** One object being encoded: its names so far, to refuse a repeat. */
 interface OpenEncodedObject {
-  readonly countAt: number;
   readonly names: string[];
   /** Set of the names, built once the object outgrows the linear scan. */
   nameSet: Set<string> | undefined;
@@ -424,12 +423,11 @@ class EncodingBuilder implements ValueBuilder {
 
   string(value: string): void {
     this.#writer.u8(ValueTag.string);
-    this.#writer.string(value);
+    this.#writer.varintString(value);
   }
 
   int(value: number): void {
-    this.#writer.u8(ValueTag.int);
-    this.#writer.i64(value);
+    writeInt(this.#writer, value);
   }
 
   float(value: number): void {
@@ -439,9 +437,7 @@ class EncodingBuilder implements ValueBuilder {
 
   beginObject(): void {
     this.#writer.u8(ValueTag.object);
-    this.#stack.push({ countAt: this.#writer.length, names: [], nameSet: undefined });
-    // The count is patched in when the object closes.
-    this.#writer.u32(0);
+    this.#stack.push({ names: [], nameSet: undefined });
   }
 
   field(name: string): boolean {
@@ -457,14 +453,15 @@ class EncodingBuilder implements ValueBuilder {
       }
     }
     names.push(name);
-    this.#writer.string(name);
+    this.#writer.varintString(name);
     return true;
   }
 
   endObject(): void {
-    const open = this.#stack.pop();
-    if (open === undefined) throw new Error("invariant broken: closing an object that is not open");
-    this.#writer.patchU32(open.countAt, open.names.length);
+    if (this.#stack.pop() === undefined) {
+      throw new Error("invariant broken: closing an object that is not open");
+    }
+    this.#writer.u8(OBJECT_END);
   }
 }
 

@@ -30,7 +30,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { DecodeError } from "./bytes.ts";
+import { DecodeError, MAX_VARINT_BYTES } from "./bytes.ts";
 import { invariant } from "./trie_invariant.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import type { FieldNames } from "./trie_names.ts";
@@ -80,11 +80,13 @@ const MAX_INLINE_STRING_BYTES = 4;
  */
 const LINEAR_DUPLICATE_SCAN_MAX_FIELDS = 16;
 
-/** Each encoded field takes at least a 4-byte name length, a 1-byte name and a tag. */
-const MIN_ENCODED_FIELD_BYTES = 6;
+/** Strings up to this many bytes are copied into the arena by hand. */
+const MANUAL_COPY_MAX_BYTES = 64;
 
 const DOT_BYTE = 0x2e;
-const TWO_POW_32 = 2 ** 32;
+
+const NO_INPUT = new Uint8Array(0);
+const NO_INPUT_VIEW = new DataView(NO_INPUT.buffer);
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
@@ -113,6 +115,18 @@ export class RecordArena {
   #dataCursor = 0;
   #measuredNodes = 0;
   #measuredDataBytes = 0;
+  /** The encoded value being stored by {@link RecordArena.writeEncoded}, and where it is read. */
+  #in: Uint8Array = NO_INPUT;
+  #inView: DataView = NO_INPUT_VIEW;
+  #inEnd = 0;
+  #at = 0;
+  /**
+   * The field count of each object of the encoded value, in the order both passes meet
+   * them: the encoding has no counts, the write pass needs them to place sibling nodes.
+   */
+  #objectFieldCounts = new Uint32Array(64);
+  #objectCount = 0;
+  #objectCursor = 0;
 
   /**
    * @param names interns the field names of written records.
@@ -193,12 +207,26 @@ export class RecordArena {
    * RangeError when the record is too large; either way nothing changes.
    */
   writeEncoded(source: Uint8Array, start = 0, end: number = source.length): number {
-    const input = new DataView(source.buffer, source.byteOffset, source.byteLength);
+    try {
+      return this.#writeEncoded(source, start, end);
+    } finally {
+      // Do not keep the caller's buffer (often a whole network chunk) alive.
+      this.#in = NO_INPUT;
+      this.#inView = NO_INPUT_VIEW;
+    }
+  }
+
+  #writeEncoded(source: Uint8Array, start: number, end: number): number {
+    this.#in = source;
+    this.#inView = new DataView(source.buffer, source.byteOffset, source.byteLength);
+    this.#inEnd = end;
+    this.#at = start;
     this.#measuredNodes = 1;
     this.#measuredDataBytes = 0;
-    const valueEnd = this.#measureEncoded(source, input, start, end, 1);
-    if (valueEnd !== end) {
-      throw new DecodeError(`${end - valueEnd} unexpected bytes after the value`);
+    this.#objectCount = 0;
+    this.#measureEncoded(1);
+    if (this.#at !== end) {
+      throw new DecodeError(`${end - this.#at} unexpected bytes after the value`);
     }
     const blockBytes = HEADER_BYTES + this.#measuredNodes * NODE_BYTES + this.#measuredDataBytes;
     if (blockBytes > MAX_RECORD_BLOCK_BYTES) {
@@ -211,9 +239,11 @@ export class RecordArena {
     this.#slotCursor = block + ROOT_NODE + NODE_BYTES;
     this.#dataCursor = block + HEADER_BYTES + this.#measuredNodes * NODE_BYTES;
     this.#acquired.length = 0;
+    this.#at = start;
+    this.#objectCursor = 0;
     try {
       this.#view.setUint32(block + ROOT_NODE, LAST_SIBLING, true);
-      this.#writeEncodedValue(block, block + ROOT_NODE, source, input, start);
+      this.#writeEncodedValue(block, block + ROOT_NODE);
     } catch (error) {
       for (const id of this.#acquired) this.#names.release(id);
       this.#acquired.length = 0;
@@ -349,67 +379,69 @@ export class RecordArena {
   }
 
   /**
-   * Validates the encoded value at `at` (its tag) and counts its nodes and data bytes;
-   * returns where it ends. `depth` is its nesting level, 1 for the record's value.
+   * Validates the encoded value at the read position and counts its nodes and data
+   * bytes, leaving the position just past it. `depth` is its nesting level, 1 for the
+   * record's value.
    */
-  #measureEncoded(
-    source: Uint8Array,
-    input: DataView,
-    at: number,
-    end: number,
-    depth: number,
-  ): number {
-    need(at, 1, end, "value tag");
-    const tag = source[at++];
+  #measureEncoded(depth: number): void {
+    const tag = this.#readByte("value tag");
     switch (tag) {
       case ValueTag.string: {
-        need(at, 4, end, "string length");
-        const length = input.getUint32(at);
-        at += 4;
-        need(at, length, end, "string value");
-        if (!isWellFormedUtf8(source, at, at + length)) {
+        const length = this.#readVarint("string length");
+        const at = this.#skip(length, "string value");
+        if (!isWellFormedUtf8(this.#in, at, at + length)) {
           throw new DecodeError("string value is not valid UTF-8");
         }
         if (length > MAX_INLINE_STRING_BYTES) {
           this.#measuredDataBytes += leb128Length(length) + length;
           this.#checkSize();
         }
-        return at + length;
+        return;
       }
-      case ValueTag.int: {
-        need(at, 8, end, "int value");
-        const value = readSafeInt(input, at);
+      case ValueTag.int:
+      case ValueTag.negativeInt: {
+        const magnitude = this.#readVarint("int value");
+        if (tag === ValueTag.negativeInt && magnitude === 0) {
+          throw new DecodeError("negative int with magnitude 0");
+        }
+        const value = tag === ValueTag.int ? magnitude : -magnitude;
         if (value < INT32_MIN || value > INT32_MAX) this.#measuredDataBytes += 8;
-        return at + 8;
+        return;
       }
       case ValueTag.float: {
-        need(at, 8, end, "float value");
-        const value = input.getFloat64(at);
+        const at = this.#skip(8, "float value");
+        const value = this.#inView.getFloat64(at);
         if (!Number.isFinite(value)) throw new DecodeError(`float value ${value} is not finite`);
         this.#measuredDataBytes += 8;
-        return at + 8;
+        return;
       }
       case ValueTag.object: {
         if (depth > MAX_NESTING_DEPTH) {
           throw new DecodeError(`value nests deeper than the limit of ${MAX_NESTING_DEPTH}`);
         }
-        need(at, 4, end, "field count");
-        const fieldCount = input.getUint32(at);
-        at += 4;
-        // A count the remaining bytes cannot hold is a lie; refuse it before walking.
-        if (fieldCount * MIN_ENCODED_FIELD_BYTES > end - at) {
-          throw new DecodeError(`field count ${fieldCount} exceeds the bytes left`);
+        const ordinal = this.#objectCount++;
+        let fieldCount = 0;
+        while (true) {
+          const nameLength = this.#readVarint("field name length");
+          if (nameLength === 0) break;
+          if (nameLength > MAX_KEY_BYTES) {
+            throw new DecodeError(
+              `field name is ${nameLength} bytes, over the limit of ${MAX_KEY_BYTES}`,
+            );
+          }
+          checkEncodedName(this.#in, this.#skip(nameLength, "field name"), nameLength);
+          this.#measureEncoded(depth + 1);
+          fieldCount++;
+          this.#measuredNodes++;
+          this.#checkSize();
         }
-        this.#measuredNodes += fieldCount;
-        this.#checkSize();
-        for (let index = 0; index < fieldCount; index++) {
-          need(at, 4, end, "field name length");
-          const nameLength = input.getUint32(at);
-          at += 4;
-          checkEncodedName(source, at, nameLength, end);
-          at = this.#measureEncoded(source, input, at + nameLength, end, depth + 1);
+        if (ordinal >= this.#objectFieldCounts.length) {
+          const grown = new Uint32Array(this.#objectFieldCounts.length * 2);
+          grown.set(this.#objectFieldCounts);
+          this.#objectFieldCounts = grown;
         }
-        return at;
+        this.#objectFieldCounts[ordinal] = fieldCount;
+        return;
       }
       default:
         throw new DecodeError(`unknown value tag 0x${tag.toString(16).padStart(2, "0")}`);
@@ -418,38 +450,36 @@ export class RecordArena {
 
   /**
    * Fills node `node` (its name and last flag already set) with the encoded value at
-   * `at`, which {@link RecordArena.#measureEncoded} validated; returns where it ends.
+   * the read position, which {@link RecordArena.#measureEncoded} validated.
    */
-  #writeEncodedValue(
-    block: number,
-    node: number,
-    source: Uint8Array,
-    input: DataView,
-    at: number,
-  ): number {
+  #writeEncodedValue(block: number, node: number): void {
     const view = this.#view;
     const bytes = this.#bytes;
+    const source = this.#in;
     const word = view.getUint32(node, true);
-    const tag = source[at++];
+    const tag = source[this.#at++];
     switch (tag) {
       case ValueTag.string: {
-        const length = input.getUint32(at);
-        at += 4;
+        const length = this.#readVarint("string length");
+        const at = this.#at;
+        this.#at += length;
         if (length <= MAX_INLINE_STRING_BYTES) {
           view.setUint32(node + 4, 0, true);
           for (let i = 0; i < length; i++) bytes[node + 4 + i] = source[at + i];
           view.setUint32(node, word | ((INLINE_STRING + length) << KIND_SHIFT), true);
-          return at + length;
+          return;
         }
         view.setUint32(node, word | (STRING << KIND_SHIFT), true);
         view.setUint32(node + 4, this.#dataCursor - block, true);
         const dataAt = writeLeb128(bytes, this.#dataCursor, length);
-        bytes.set(source.subarray(at, at + length), dataAt);
+        copyBytes(source, at, bytes, dataAt, length);
         this.#dataCursor = dataAt + length;
-        return at + length;
+        return;
       }
-      case ValueTag.int: {
-        const value = readSafeInt(input, at);
+      case ValueTag.int:
+      case ValueTag.negativeInt: {
+        const magnitude = this.#readVarint("int value");
+        const value = tag === ValueTag.int ? magnitude : -magnitude;
         if (value >= INT32_MIN && value <= INT32_MAX) {
           view.setUint32(node, word | (INT << KIND_SHIFT), true);
           view.setInt32(node + 4, value, true);
@@ -457,38 +487,89 @@ export class RecordArena {
           view.setUint32(node, word | (WIDE_INT << KIND_SHIFT), true);
           this.#writeFloat(block, node, value);
         }
-        return at + 8;
+        return;
       }
       case ValueTag.float:
         view.setUint32(node, word | (FLOAT << KIND_SHIFT), true);
-        this.#writeFloat(block, node, input.getFloat64(at));
-        return at + 8;
+        this.#writeFloat(block, node, this.#inView.getFloat64(this.#at));
+        this.#at += 8;
+        return;
       default: {
         invariant(tag === ValueTag.object, "measured values have known tags");
-        const fieldCount = input.getUint32(at);
-        at += 4;
+        const fieldCount = this.#objectFieldCounts[this.#objectCursor++];
         // Kind OBJECT is 0: the word is already right.
         if (fieldCount === 0) {
           view.setUint32(node + 4, 0, true);
-          return at;
+          this.#at++; // the end marker
+          return;
         }
         const first = this.#slotCursor;
         this.#slotCursor += fieldCount * NODE_BYTES;
         view.setUint32(node + 4, first - block, true);
         for (let index = 0; index < fieldCount; index++) {
-          const nameLength = input.getUint32(at);
-          const id = this.#names.acquireUtf8(source, at + 4, nameLength);
+          const nameLength = this.#readVarint("field name length");
+          const id = this.#names.acquireUtf8(source, this.#at, nameLength);
           this.#acquired.push(id);
-          at += 4 + nameLength;
+          this.#at += nameLength;
           const child = first + index * NODE_BYTES;
           if (fieldCount <= LINEAR_DUPLICATE_SCAN_MAX_FIELDS) this.#refuseRepeat(first, child, id);
           const last = index === fieldCount - 1 ? LAST_SIBLING : 0;
           view.setUint32(child, (last | id) >>> 0, true);
-          at = this.#writeEncodedValue(block, child, source, input, at);
+          this.#writeEncodedValue(block, child);
         }
         if (fieldCount > LINEAR_DUPLICATE_SCAN_MAX_FIELDS) this.#refuseRepeats(first, fieldCount);
-        return at;
+        this.#at++; // the end marker
+        return;
       }
+    }
+  }
+
+  /** Reads one byte of the encoded input. */
+  #readByte(what: string): number {
+    this.#skip(1, what);
+    return this.#in[this.#at - 1];
+  }
+
+  /** Moves the read position past `count` bytes and returns where they start. */
+  #skip(count: number, what: string): number {
+    const at = this.#at;
+    if (count > this.#inEnd - at) {
+      throw new DecodeError(
+        `truncated ${what} at byte ${at}: needs ${count} bytes, ${this.#inEnd - at} left`,
+      );
+    }
+    this.#at = at + count;
+    return at;
+  }
+
+  /** Reads a varint as ByteReader.varint does, with the same checks. */
+  #readVarint(what: string): number {
+    const source = this.#in;
+    const end = this.#inEnd;
+    let at = this.#at;
+    // The common case: one byte.
+    if (at < end && source[at] < 0x80) {
+      this.#at = at + 1;
+      return source[at];
+    }
+    let value = 0;
+    let scale = 1;
+    for (let count = 1;; count++) {
+      if (at >= end) throw new DecodeError(`truncated ${what} at byte ${at}`);
+      const byte = source[at++];
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        if (byte === 0 && count > 1) throw new DecodeError(`${what} is not in its shortest form`);
+        if (value > Number.MAX_SAFE_INTEGER) {
+          throw new DecodeError(`${what} is outside the safe integer range`);
+        }
+        this.#at = at;
+        return value;
+      }
+      if (count === MAX_VARINT_BYTES) {
+        throw new DecodeError(`${what} is longer than ${count} bytes`);
+      }
+      scale *= 128;
     }
   }
 
@@ -718,36 +799,11 @@ export function validateName(name: unknown, what: string): number {
   return length;
 }
 
-/** Throws a DecodeError unless `count` bytes from `at` lie before `end`. */
-function need(at: number, count: number, end: number, what: string): void {
-  if (count > end - at) {
-    throw new DecodeError(
-      `truncated ${what} at byte ${at}: needs ${count} bytes, ${end - at} left`,
-    );
-  }
-}
-
-/** Reads the big-endian i64 at `at`; a DecodeError unless it is a safe integer. */
-function readSafeInt(input: DataView, at: number): number {
-  const high = input.getInt32(at);
-  const value = high * TWO_POW_32 + input.getUint32(at + 4);
-  // Within ±2^21 for the high half the sum is exact; beyond, it is unsafe anyway.
-  if (high < -(2 ** 21) || high >= 2 ** 21 || !Number.isSafeInteger(value)) {
-    throw new DecodeError(`int value ${input.getBigInt64(at)} is outside the safe integer range`);
-  }
-  return value;
-}
-
 /**
- * Checks the encoded field name of `length` bytes at `at`, as value_codec.ts decodes
- * names: within `end`, non-empty, at most MAX_KEY_BYTES, valid UTF-8, without `.`.
+ * Checks the encoded field name of `length` bytes at `at` as value_codec.ts decodes
+ * names: valid UTF-8, without `.`.
  */
-function checkEncodedName(source: Uint8Array, at: number, length: number, end: number): void {
-  if (length > MAX_KEY_BYTES) {
-    throw new DecodeError(`field name is ${length} bytes, over the limit of ${MAX_KEY_BYTES}`);
-  }
-  need(at, length, end, "field name");
-  if (length === 0) throw new DecodeError("empty field name");
+function checkEncodedName(source: Uint8Array, at: number, length: number): void {
   if (!isWellFormedUtf8(source, at, at + length)) {
     throw new DecodeError("field name is not valid UTF-8");
   }
@@ -757,6 +813,21 @@ function checkEncodedName(source: Uint8Array, at: number, length: number, end: n
       throw new DecodeError(`field name '${readUtf8(source, at, length)}' contains '.'`);
     }
   }
+}
+
+/** Copies `length` bytes; short runs by hand, which is cheaper than a subarray and `set`. */
+function copyBytes(
+  source: Uint8Array,
+  from: number,
+  target: Uint8Array,
+  to: number,
+  length: number,
+): void {
+  if (length > MANUAL_COPY_MAX_BYTES) {
+    target.set(source.subarray(from, from + length), to);
+    return;
+  }
+  for (let i = 0; i < length; i++) target[to + i] = source[from + i];
 }
 
 function leb128Length(value: number): number {

@@ -16,7 +16,8 @@
 const MANUAL_CODEC_MAX_UNITS = 32;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in a string: it is data, not a byte order mark.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The number of bytes `text` takes in UTF-8, as TextEncoder writes it: a lone

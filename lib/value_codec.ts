@@ -1,21 +1,26 @@
 /**
  * The binary encoding of a {@link Value}, shared by the wire protocol and the
- * storage log. Every value is a one-byte tag followed by its body; all numbers
- * are big-endian:
+ * storage files. Every value is a one-byte tag followed by its body. Lengths
+ * and ints are varints: unsigned LEB128, seven bits a byte, lowest first, the
+ * top bit set on every byte but the last, in the shortest form (`300` is
+ * `ac 02`).
  *
- * | tag    | kind   | body                                                                 |
- * |--------|--------|----------------------------------------------------------------------|
- * | `0x01` | string | u32 byte length, then that many UTF-8 bytes                          |
- * | `0x02` | int    | i64, two's complement (kv keeps ints within ±(2^53 − 1))             |
- * | `0x03` | float  | IEEE 754 binary64 (finite only)                                      |
- * | `0x04` | object | u32 field count, then per field: u32 name length, UTF-8 name, value  |
+ * | tag    | kind               | body                                                 |
+ * |--------|--------------------|------------------------------------------------------|
+ * | `0x01` | string             | varint byte length, then that many UTF-8 bytes       |
+ * | `0x02` | int ≥ 0            | varint, at most 2^53 − 1                             |
+ * | `0x05` | int < 0            | varint of its magnitude, 1 to 2^53 − 1               |
+ * | `0x03` | float              | IEEE 754 binary64, big-endian (finite only)          |
+ * | `0x04` | object             | fields, then `00`; a field is a varint name length (≥ 1), the UTF-8 name, and the value |
  *
- * Example: `{ "age" : 22 }` encodes as
- * `04 00000001 00000003 616765 02 0000000000000016`.
+ * An object ends where a field would start with name length 0, so an encoder
+ * streams fields without counting them first. Example: `{ "age" : 22 }` is
+ * `04 03 616765 02 16 00` (7 bytes; its JSON text takes 10).
  *
  * Decoding checks everything a hostile peer could get wrong: truncation,
- * unknown tags, invalid UTF-8, empty or dotted or over-long field names,
- * duplicate names, non-finite floats and nesting deeper than
+ * unknown tags, varints too long or not in shortest form, invalid UTF-8,
+ * empty or dotted or over-long field names, duplicate names, ints beyond
+ * 2^53 − 1, non-finite floats and nesting deeper than
  * {@link MAX_NESTING_DEPTH}; each is a {@link DecodeError}.
  *
  * @example
@@ -30,13 +35,17 @@ import { ByteReader, ByteWriter, DecodeError } from "./bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import type { Field, Value } from "./value.ts";
 
-/** Tag byte of each value kind. */
+/** Tag byte of each value kind (ints take one of two, by sign). */
 export const ValueTag = {
   string: 0x01,
   int: 0x02,
   float: 0x03,
   object: 0x04,
+  negativeInt: 0x05,
 } as const;
+
+/** The byte that ends an object: a field name length of 0. */
+export const OBJECT_END = 0x00;
 
 /**
  * Appends the encoding of `value` to `writer`.
@@ -51,11 +60,10 @@ export function writeValue(writer: ByteWriter, value: Value): void {
   switch (value.kind) {
     case "string":
       writer.u8(ValueTag.string);
-      writer.string(value.value);
+      writer.varintString(value.value);
       return;
     case "int":
-      writer.u8(ValueTag.int);
-      writer.i64(value.value);
+      writeInt(writer, value.value);
       return;
     case "float":
       writer.u8(ValueTag.float);
@@ -63,12 +71,30 @@ export function writeValue(writer: ByteWriter, value: Value): void {
       return;
     case "object":
       writer.u8(ValueTag.object);
-      writer.u32(value.fields.length);
       for (const [name, fieldValue] of value.fields) {
-        writer.string(name);
+        writer.varintString(name);
         writeValue(writer, fieldValue);
       }
+      writer.u8(OBJECT_END);
       return;
+  }
+}
+
+/**
+ * Appends an int's tag and varint; `value` is a safe integer (`-0` is 0).
+ *
+ * @example
+ * ```ts
+ * writeInt(writer, -5); // 05 05
+ * ```
+ */
+export function writeInt(writer: ByteWriter, value: number): void {
+  if (value >= 0) {
+    writer.u8(ValueTag.int);
+    writer.varint(value);
+  } else {
+    writer.u8(ValueTag.negativeInt);
+    writer.varint(-value);
   }
 }
 
@@ -109,9 +135,14 @@ export function readValue(reader: ByteReader, depth = 1): Value {
   const tag = reader.u8("value tag");
   switch (tag) {
     case ValueTag.string:
-      return { kind: "string", value: reader.string("string value") };
+      return { kind: "string", value: reader.varintString("string value") };
     case ValueTag.int:
-      return { kind: "int", value: reader.i64("int value") };
+      return { kind: "int", value: reader.varint("int value") };
+    case ValueTag.negativeInt: {
+      const magnitude = reader.varint("int value");
+      if (magnitude === 0) throw new DecodeError("negative int with magnitude 0");
+      return { kind: "int", value: -magnitude };
+    }
     case ValueTag.float: {
       const value = reader.f64("float value");
       if (!Number.isFinite(value)) throw new DecodeError(`float value ${value} is not finite`);
@@ -128,23 +159,16 @@ function readObject(reader: ByteReader, depth: number): Value {
   if (depth > MAX_NESTING_DEPTH) {
     throw new DecodeError(`value nests deeper than the limit of ${MAX_NESTING_DEPTH}`);
   }
-  const fieldCount = reader.u32("field count");
-  // Each field takes at least 4 (name length) + 1 (name) + 1 (tag) bytes, so a
-  // count larger than that bound is a lie and must not drive an allocation.
-  if (fieldCount * 6 > reader.remaining) {
-    throw new DecodeError(`field count ${fieldCount} exceeds the bytes left`);
-  }
-  const fields: Field[] = new Array(fieldCount);
+  const fields: Field[] = [];
   const seenNames = new Set<string>();
-  for (let index = 0; index < fieldCount; index++) {
-    const name = reader.string("field name", MAX_KEY_BYTES);
-    if (name.length === 0) throw new DecodeError("empty field name");
+  while (true) {
+    const name = reader.varintString("field name", MAX_KEY_BYTES);
+    if (name.length === 0) return { kind: "object", fields };
     if (name.includes(".")) throw new DecodeError(`field name '${name}' contains '.'`);
     if (seenNames.has(name)) throw new DecodeError(`duplicate field name '${name}'`);
     seenNames.add(name);
-    fields[index] = [name, readValue(reader, depth + 1)];
+    fields.push([name, readValue(reader, depth + 1)]);
   }
-  return { kind: "object", fields };
 }
 
 /**

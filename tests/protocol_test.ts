@@ -24,7 +24,7 @@ import {
   MessageType,
   PROTOCOL_VERSION,
 } from "../lib/protocol.ts";
-import { int, str, valueEquals } from "../lib/value.ts";
+import { int, object, str, valueEquals } from "../lib/value.ts";
 import { decodeValue, encodeValue } from "../lib/value_codec.ts";
 import { keyArbitrary, valueArbitrary } from "./helpers/value_arbitrary.ts";
 
@@ -52,10 +52,16 @@ Deno.test("the module doc's example frames are what FrameWriter writes", () => {
   assert.equal(hex(frames.bytes()), "0000000b0400000001" + "00000007706572736f6e31");
   frames.reset();
   frames.put(2, "k", str("v"), { overwrite: false });
-  assert.equal(hex(frames.bytes()), "0000000c0300000002" + "01000000016b0100000001" + "76");
+  assert.equal(hex(frames.bytes()), "000000090300000002" + "01000000016b" + "010176");
+  frames.reset();
+  frames.put(3, "person1", object([["age", int(22)]]));
+  assert.equal(
+    hex(frames.bytes()),
+    "000000140300000003" + "0000000007706572736f6e31" + "04036167650216" + "00",
+  );
   frames.reset();
   frames.okValue(1, int(22));
-  assert.equal(hex(frames.bytes()), "000000098000000001" + "020000000000000016");
+  assert.equal(hex(frames.bytes()), "000000028000000001" + "0216");
   frames.reset();
   frames.error(2, ErrorCode.EXISTS, "exists");
   assert.equal(hex(frames.bytes()), "0000000c8200000002" + "000400000006657869737473");

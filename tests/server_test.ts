@@ -218,44 +218,10 @@ Deno.test("a PUT with a malformed value gets BAD_REQUEST, stores nothing, and th
   const frames = new FrameWriter();
   putRaw(1, []);
   putRaw(2, [0x07]);
-  putRaw(3, [0x01, 0, 0, 0, 2, 0xc3, 0x28]);
+  putRaw(3, [0x01, 2, 0xc3, 0x28]);
   // An object with the field "a" twice.
-  putRaw(4, [
-    0x04,
-    0,
-    0,
-    0,
-    2,
-    0,
-    0,
-    0,
-    1,
-    0x61,
-    0x02,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    1,
-    0,
-    0,
-    0,
-    1,
-    0x61,
-    0x02,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    2,
-  ]);
-  putRaw(5, [0x02, 0, 0, 0, 0, 0, 0, 0, 1, 0xff]);
+  putRaw(4, [0x04, 1, 0x61, 0x02, 1, 1, 0x61, 0x02, 2, 0x00]);
+  putRaw(5, [0x02, 1, 0xff]);
   frames.get(6, "k4");
   frames.put(7, "k7", int(7));
   await raw.write(frames.bytes());

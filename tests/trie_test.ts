@@ -4,7 +4,7 @@ import { ByteWriter, DecodeError } from "../lib/bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../lib/limits.ts";
 import { compareKeys, RecordTrie } from "../lib/trie.ts";
 import { type Field, float, getField, int, object, str, type Value } from "../lib/value.ts";
-import { decodeValue, encodeValue, ValueTag, writeValue } from "../lib/value_codec.ts";
+import { decodeValue, encodeValue, OBJECT_END, ValueTag, writeValue } from "../lib/value_codec.ts";
 import { keyArbitrary, valueArbitrary } from "./helpers/value_arbitrary.ts";
 
 const encoder = new TextEncoder();
@@ -404,11 +404,11 @@ Deno.test("putEncoded refuses duplicate names in small and large objects alike",
   for (const fieldCount of [2, 16, 17, 100]) {
     const writer = new ByteWriter();
     writer.u8(ValueTag.object);
-    writer.u32(fieldCount);
     for (let index = 0; index < fieldCount; index++) {
-      writer.string(index === fieldCount - 1 ? "f0" : `f${index}`);
+      writer.varintString(index === fieldCount - 1 ? "f0" : `f${index}`);
       writeValue(writer, int(index));
     }
+    writer.u8(OBJECT_END);
     const trie = new RecordTrie();
     assert.throws(() => trie.putEncoded("k", writer.bytes()), /duplicate field name 'f0'/);
     assert.equal(trie.recordCount, 0);
