@@ -129,11 +129,12 @@ export class ServerError extends Error {
   }
 }
 
+/** A request sent and not yet answered; exactly one of its two callbacks is called. */
 interface Pending {
   readonly requestId: number;
   readonly deadline: number;
-  readonly resolve: (response: Response) => void;
-  readonly reject: (error: Error) => void;
+  readonly onResponse: (response: Response) => void;
+  readonly onError: (error: ConnectionError) => void;
 }
 
 /**
@@ -161,6 +162,7 @@ export class ServerClient {
   #nextRequestId = 1;
   #pending: Pending[] = [];
   #pendingHead = 0;
+  /** Requests waiting for a free slot, each called when one is handed over (or on failure). */
   #roomWaiters: Array<() => void> = [];
   /** Slots freed for woken waiters that have not yet taken them. */
   #slotsHandedOver = 0;
@@ -286,24 +288,63 @@ export class ServerClient {
     encodedValue: Uint8Array,
     options: { overwrite?: boolean } = {},
   ): Promise<"ok" | "exists"> {
-    // Not async, and no closures beyond the encoder: a bulk load calls this per record.
-    // Mistakes still reject rather than throw, as from every other request.
+    // Not async: a caller may send many. Mistakes still reject rather than throw.
+    const invalid = this.#checkPut(key, encodedValue);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    return this.#request((frames, id) => frames.putEncoded(id, key, encodedValue, options))
+      .then(putResult);
+  }
+
+  /**
+   * Like {@link ServerClient.putEncoded}, but reports through `done` instead of a
+   * promise: a bulk load sends hundreds of thousands of PUTs, and the promises were most
+   * of their cost. `done` is called exactly once, never synchronously, with `"ok"`,
+   * `"exists"` or the error.
+   *
+   * @example
+   * ```ts
+   * client.putEncodedThen("person1", bytes, {}, (outcome) => console.log(outcome));
+   * ```
+   */
+  putEncodedThen(
+    key: string,
+    encodedValue: Uint8Array,
+    options: { overwrite?: boolean },
+    done: (outcome: "ok" | "exists" | Error) => void,
+  ): void {
+    const invalid = this.#checkPut(key, encodedValue);
+    if (invalid !== undefined) {
+      queueMicrotask(() => done(invalid));
+      return;
+    }
+    this.#submit(
+      (frames, id) => frames.putEncoded(id, key, encodedValue, options),
+      (response) => {
+        let outcome: "ok" | "exists" | Error;
+        try {
+          outcome = putResult(response);
+        } catch (error) {
+          outcome = error instanceof Error ? error : new Error(String(error));
+        }
+        done(outcome);
+      },
+      done,
+    );
+  }
+
+  /** Why a PUT of `key` with `encodedValue` cannot be sent, or undefined when it can. */
+  #checkPut(key: string, encodedValue: Uint8Array): Error | undefined {
     try {
       checkArgument(checkKey, key);
     } catch (error) {
-      return Promise.reject(error);
+      return error as Error;
     }
     const bodyBytes = 1 + 4 + utf8Length(key) + encodedValue.length;
-    if (bodyBytes > this.#maxFrameBytes) {
-      return Promise.reject(
-        new ServerError(
-          ErrorCode.TOO_LARGE,
-          `PUT of '${key}' needs ${bodyBytes} bytes, over the server's limit of ${this.#maxFrameBytes}`,
-        ),
-      );
-    }
-    return this.#request((frames, id) => frames.putEncoded(id, key, encodedValue, options))
-      .then(putResult);
+    if (bodyBytes <= this.#maxFrameBytes) return undefined;
+    return new ServerError(
+      ErrorCode.TOO_LARGE,
+      `PUT of '${key}' needs ${bodyBytes} bytes, over the server's limit of ${this.#maxFrameBytes}`,
+    );
   }
 
   /**
@@ -414,16 +455,41 @@ export class ServerClient {
 
   /** Queues one request frame (written by `encode`) and resolves with its response. */
   #request(encode: (frames: FrameWriter, requestId: number) => void): Promise<Response> {
-    const full = this.inFlight + this.#slotsHandedOver >= this.#maxInFlight;
-    if (this.isOpen && (full || this.#roomWaiters.length > 0)) {
-      return this.#requestWhenRoom(encode);
-    }
-    return this.#send(encode);
+    return new Promise((resolve, reject) => this.#submit(encode, resolve, reject));
   }
 
-  /** Writes one request frame into the outgoing batch; resolves with its response. */
-  #send(encode: (frames: FrameWriter, requestId: number) => void): Promise<Response> {
-    if (this.#closeReason) return Promise.reject(this.#closeReason);
+  /**
+   * Sends one request frame (written by `encode`) as soon as a slot is free; calls
+   * `onResponse` with its response or `onError` with the connection's failure.
+   */
+  #submit(
+    encode: (frames: FrameWriter, requestId: number) => void,
+    onResponse: (response: Response) => void,
+    onError: (error: ConnectionError) => void,
+  ): void {
+    const full = this.inFlight + this.#slotsHandedOver >= this.#maxInFlight;
+    if (this.isOpen && (full || this.#roomWaiters.length > 0)) {
+      this.#roomWaiters.push(() => {
+        // Woken with a slot handed over: take it, so later arrivals cannot take it first.
+        this.#slotsHandedOver--;
+        this.#enqueue(encode, onResponse, onError);
+      });
+      return;
+    }
+    this.#enqueue(encode, onResponse, onError);
+  }
+
+  /** Writes one request frame into the outgoing batch and waits for its answer. */
+  #enqueue(
+    encode: (frames: FrameWriter, requestId: number) => void,
+    onResponse: (response: Response) => void,
+    onError: (error: ConnectionError) => void,
+  ): void {
+    const closeReason = this.#closeReason;
+    if (closeReason) {
+      queueMicrotask(() => onError(closeReason));
+      return;
+    }
     const requestId = this.#nextRequestId;
     this.#nextRequestId = requestId === MAX_REQUEST_ID ? 1 : requestId + 1;
     // One clock reading per batch of requests written together: their deadlines
@@ -431,25 +497,12 @@ export class ServerClient {
     if (this.#outgoing.length === 0) this.#lastRequestAt = performance.now();
     encode(this.#outgoing, requestId);
     const deadline = this.#lastRequestAt + this.#requestTimeoutMs;
-    const response = new Promise<Response>((resolve, reject) => {
-      this.#pending.push({ requestId, deadline, resolve, reject });
-    });
+    this.#pending.push({ requestId, deadline, onResponse, onError });
     if (this.#timeoutTimer === undefined) this.#armTimeout(this.#requestTimeoutMs);
     if (!this.#flushing) {
       this.#flushing = true;
       queueMicrotask(() => this.#flush());
     }
-    return response;
-  }
-
-  /** {@link ServerClient.#request} once a slot is free: woken with one handed over. */
-  async #requestWhenRoom(
-    encode: (frames: FrameWriter, requestId: number) => void,
-  ): Promise<Response> {
-    await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
-    // The slot handed over is taken here, so later arrivals cannot take it first.
-    this.#slotsHandedOver--;
-    return await this.#send(encode);
   }
 
   /** Writes everything queued, coalescing requests that arrive while a write is under way. */
@@ -543,7 +596,7 @@ export class ServerClient {
       );
     }
     this.#popOldest();
-    oldest.resolve(response);
+    settle(oldest.onResponse, response);
   }
 
   #popOldest(): void {
@@ -570,7 +623,7 @@ export class ServerClient {
     const pending = this.#pending.slice(this.#pendingHead);
     this.#pending = [];
     this.#pendingHead = 0;
-    for (const request of pending) request.reject(error);
+    for (const request of pending) settle(request.onError, error);
     for (const wake of this.#roomWaiters.splice(0)) {
       this.#slotsHandedOver++;
       wake();
@@ -587,6 +640,18 @@ export class ServerClient {
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let written = 0;
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+/**
+ * Calls a request's callback. One that throws is a bug of its caller: it is reported
+ * as an uncaught error, and the connection and the other requests carry on.
+ */
+function settle<T>(callback: (outcome: T) => void, outcome: T): void {
+  try {
+    callback(outcome);
+  } catch (error) {
+    reportError(error);
+  }
 }
 
 /** What a PUT's response means: stored, refused because the key exists, or an error. */

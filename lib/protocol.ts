@@ -631,8 +631,8 @@ export class FrameDecoder {
   #buffered = 0;
   #header: { bodyBytes: number; type: number; requestId: number } | undefined;
   #error: DecodeError | undefined;
+  /** Holds a header that straddles chunks. */
   readonly #headerBytes = new Uint8Array(FRAME_HEADER_BYTES);
-  readonly #headerView = new DataView(this.#headerBytes.buffer);
 
   /** @param options see {@link FrameDecoderOptions}. */
   constructor(options: FrameDecoderOptions = {}) {
@@ -656,10 +656,21 @@ export class FrameDecoder {
     if (this.#error) throw this.#error;
     if (this.#header === undefined) {
       if (this.#buffered < FRAME_HEADER_BYTES) return undefined;
-      this.#take(FRAME_HEADER_BYTES, this.#headerBytes);
-      const bodyBytes = this.#headerView.getUint32(0);
-      const type = this.#headerView.getUint8(4);
-      const requestId = this.#headerView.getUint32(5);
+      const first = this.#chunks[this.#head];
+      let header: Uint8Array = this.#headerBytes;
+      let at = 0;
+      if (first.length - this.#headOffset >= FRAME_HEADER_BYTES) {
+        // The usual case, read in place: no copy, no allocation.
+        header = first;
+        at = this.#headOffset;
+        this.#buffered -= FRAME_HEADER_BYTES;
+        this.#advance(first, FRAME_HEADER_BYTES);
+      } else {
+        this.#take(FRAME_HEADER_BYTES, this.#headerBytes);
+      }
+      const bodyBytes = readU32(header, at);
+      const type = header[at + 4];
+      const requestId = readU32(header, at + 5);
       if (bodyBytes > this.#maxFrameBytes) {
         this.#error = new FrameTooLargeError(bodyBytes, this.#maxFrameBytes, requestId);
         this.#dropAll();
@@ -683,9 +694,9 @@ export class FrameDecoder {
 
   /** Removes `count` buffered bytes (the caller checked they are there). */
   #take(count: number, into?: Uint8Array): Uint8Array {
+    if (count === 0) return EMPTY;
     this.#buffered -= count;
     const first = this.#chunks[this.#head];
-    if (count === 0) return new Uint8Array(0);
     if (into === undefined && first.length - this.#headOffset >= count) {
       const view = first.subarray(this.#headOffset, this.#headOffset + count);
       this.#advance(first, count);
@@ -727,6 +738,11 @@ export class FrameDecoder {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The big-endian u32 at `at`. */
+function readU32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+}
 
 function finish<T>(reader: ByteReader, result: T, what: string): T {
   if (reader.remaining !== 0) {

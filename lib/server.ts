@@ -295,7 +295,7 @@ export class KvServer {
     const { conn } = connection;
     conn.setNoDelay(true);
     const decoder = new FrameDecoder({ maxFrameBytes: this.#maxFrameBytes });
-    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    let buffer = new Uint8Array(READ_BUFFER_BYTES);
     const responses = new FrameWriter();
     const requestIds: number[] = [];
     while (!this.#closing && !connection.closed) {
@@ -304,8 +304,7 @@ export class KvServer {
       if (count === null || connection.closed) return;
       connection.lastActivityAt = performance.now();
       connection.phase = "processing";
-      // Copy: the decoder keeps partial frames by reference and the buffer is reused.
-      decoder.push(buffer.slice(0, count));
+      decoder.push(buffer.subarray(0, count));
       let framingError: DecodeError | undefined;
       while (true) {
         responses.reset();
@@ -327,6 +326,9 @@ export class KvServer {
         await this.#rejectStream(connection, framingError);
         return;
       }
+      // Every complete frame has been handled (and its bytes copied where they are kept),
+      // so the buffer is free again, unless the decoder holds the start of a frame in it.
+      if (decoder.bufferedBytes > 0) buffer = new Uint8Array(READ_BUFFER_BYTES);
     }
   }
 

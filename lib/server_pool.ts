@@ -57,6 +57,16 @@ export interface ServerConnection {
     encodedValue: Uint8Array,
     options?: { overwrite?: boolean },
   ): Promise<"ok" | "exists">;
+  /**
+   * Like `putEncoded`, reporting through `done` (called once, never synchronously)
+   * instead of a promise, for bulk loads.
+   */
+  putEncodedThen(
+    key: string,
+    encodedValue: Uint8Array,
+    options: { overwrite?: boolean },
+    done: (outcome: "ok" | "exists" | Error) => void,
+  ): void;
   /** The value stored under `key`, or undefined. */
   get(key: string): Promise<Value | undefined>;
   /** The value at `path` (key, then field names), or undefined. */

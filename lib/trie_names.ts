@@ -63,13 +63,17 @@ export class FieldNames {
    */
   acquireUtf8(source: Uint8Array, start: number, length: number): number {
     invariant(length > 0 && length <= MAX_KEY_BYTES, "field names are validated first");
-    this.#scratch.set(source.subarray(start, start + length));
+    // By hand: names are short, and a subarray per name would be garbage per field.
+    const scratch = this.#scratch;
+    for (let i = 0; i < length; i++) scratch[i] = source[start + i];
     return this.#acquireScratch(length, undefined);
   }
 
   /** Interns the name in the scratch buffer; `name` is its text when the caller has it. */
   #acquireScratch(length: number, name: string | undefined): number {
-    const id = this.#trie.insert(this.#scratch, length);
+    // Nearly every name is already in use: a lookup is cheaper than an insert.
+    const found = this.#trie.find(this.#scratch, length);
+    const id = found >= 0 ? found : this.#trie.insert(this.#scratch, length);
     const references = this.#trie.value(id);
     if (references === NO_VALUE) {
       this.#trie.setValue(id, 1);

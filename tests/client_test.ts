@@ -232,3 +232,29 @@ Deno.test("keep-alive pings hold a quiet connection open past the server's idle 
   await client.close();
   await stop();
 });
+
+Deno.test("putEncodedThen reports ok, exists, a refused argument and a failed connection once each, never synchronously", async () => {
+  const { address, stop } = await startServer();
+  const client = await ServerClient.connect(address);
+  const outcomes: Array<"ok" | "exists" | Error> = [];
+  const put = (key: string, overwrite: boolean) =>
+    new Promise<void>((resolve) => {
+      let returned = false;
+      client.putEncodedThen(key, encodeValue(int(1)), { overwrite }, (outcome) => {
+        assert.ok(returned, "done is never called before putEncodedThen returns");
+        outcomes.push(outcome);
+        resolve();
+      });
+      returned = true;
+    });
+  await put("k", true);
+  await put("k", false);
+  await put("a.b", true);
+  assert.deepEqual(outcomes.slice(0, 2), ["ok", "exists"]);
+  assert.ok(outcomes[2] instanceof RangeError, String(outcomes[2]));
+  client.close();
+  await put("k", true);
+  assert.ok(outcomes[3] instanceof ConnectionError, String(outcomes[3]));
+  assert.equal(outcomes.length, 4);
+  await stop();
+});

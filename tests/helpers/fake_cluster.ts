@@ -69,6 +69,15 @@ class FakeConnection implements ServerConnection {
     return this.put(key, decodeValue(encodedValue), options);
   }
 
+  putEncodedThen(
+    key: string,
+    encodedValue: Uint8Array,
+    options: { overwrite?: boolean },
+    done: (outcome: "ok" | "exists" | Error) => void,
+  ) {
+    this.putEncoded(key, encodedValue, options).then(done, done);
+  }
+
   async get(key: string) {
     await this.#check("GET");
     return this.server.records.get(key);
