@@ -10,6 +10,9 @@
  * another such value, otherwise a scalar of the key's type: a string of
  * 1..maxStringLength characters from [A-Za-z0-9], an int 1..100 or a float
  * 1.5..2.1 with at most two decimals, printed in shortest form (`1.5`, `2.0`).
+ * String characters are drawn four to a 32-bit random word by multiply-shift,
+ * which leaves each within 10⁻⁶ of uniform: plenty for test data, and a
+ * quarter of the draws.
  *
  * ```text
  * "person0" : { "name" : "Mary" ; "age" : 22 ; "address" : { "street" : "Main" } }
@@ -112,14 +115,13 @@ const ALPHABET = new TextEncoder().encode(
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
 );
 const ALPHABET_SIZE = 62;
-const ALPHABET_CUBED = ALPHABET_SIZE ** 3;
+const CHARACTERS_PER_DRAW = 4;
+const TWO_POW_32 = 2 ** 32;
 const QUOTE = 0x22;
 const SPACE = 0x20;
-const SEMICOLON = 0x3b;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const NEWLINE = 0x0a;
-const DOT = 0x2e;
 const DIGIT_ZERO = 0x30;
 const RECORD_NAME = new TextEncoder().encode('"person');
 const KEY_SEPARATOR = new TextEncoder().encode('" : ');
@@ -198,12 +200,65 @@ export function checkGeneratorOptions(options: GeneratorOptions): void {
   );
 }
 
+/**
+ * Bytes a buffer needs past the end of its last record: text is copied four bytes
+ * at a time, and the last copy of a run may write up to three bytes beyond it
+ * (overwritten by whatever comes next).
+ */
+const WORD_SLACK_BYTES = 4;
+
+/**
+ * Short texts packed into little-endian 32-bit words, so that writing one costs a
+ * few word stores instead of a store per byte. Text `i` is `lengths[i]` bytes long
+ * and fills words `starts[i]` up to `starts[i + 1]`, zero-padded.
+ */
+interface PackedTexts {
+  readonly words: Int32Array;
+  readonly starts: Int32Array;
+  readonly lengths: Int32Array;
+}
+
+function packTexts(texts: readonly Uint8Array[]): PackedTexts {
+  const starts = new Int32Array(texts.length + 1);
+  texts.forEach((text, index) => starts[index + 1] = starts[index] + Math.ceil(text.length / 4));
+  const padded = new Uint8Array(starts[texts.length] * 4);
+  texts.forEach((text, index) => padded.set(text, starts[index] * 4));
+  const view = new DataView(padded.buffer);
+  const words = Int32Array.from(
+    { length: starts[texts.length] },
+    (_, i) => view.getInt32(i * 4, true),
+  );
+  return { words, starts, lengths: Int32Array.from(texts, (text) => text.length) };
+}
+
+const textEncoder = new TextEncoder();
+
+/** Every int a record may hold, INT_MIN..INT_MAX, as text. */
+const INT_TEXTS = packTexts(
+  Array.from({ length: INT_MAX - INT_MIN + 1 }, (_, i) => textEncoder.encode(String(INT_MIN + i))),
+);
+
+/**
+ * Every float a record may hold, as its shortest round-trip text with a decimal
+ * point: hundredths/100 for FLOAT_MIN_HUNDREDTHS..FLOAT_MAX_HUNDREDTHS (`1.5`, `1.75`, `2.0`).
+ */
+const FLOAT_TEXTS = packTexts(
+  Array.from({ length: FLOAT_MAX_HUNDREDTHS - FLOAT_MIN_HUNDREDTHS + 1 }, (_, i) => {
+    const hundredths = FLOAT_MIN_HUNDREDTHS + i;
+    return textEncoder.encode((hundredths / 100).toFixed(hundredths % 10 === 0 ? 1 : 2));
+  }),
+);
+
+/** ` ; ` between fields, as one word (its fourth byte is overwritten by the next field). */
+const FIELD_SEPARATOR_WORD = packTexts([textEncoder.encode(" ; ")]).words[0];
+const FIELD_SEPARATOR_BYTES = 3;
+
 /** Everything {@link RecordWriter} needs, prepared once per run. */
 interface RecordWriterParts {
   readonly buffer: Uint8Array;
   readonly random: Sfc32;
-  readonly keyPrefixBytes: Uint8Array;
-  readonly keyPrefixStart: Int32Array;
+  /** Each key's `"name" : `. */
+  readonly keyHeads: PackedTexts;
   readonly keyTypes: Uint8Array;
   readonly keyOrderByLevel: readonly Int32Array[];
   readonly maxNesting: number;
@@ -221,8 +276,8 @@ interface RecordWriterParts {
 class RecordWriter {
   #buffer: Uint8Array;
   #random: Sfc32;
-  #keyPrefixBytes: Uint8Array;
-  #keyPrefixStart: Int32Array;
+  #view: DataView;
+  #keyHeads: PackedTexts;
   #keyTypes: Uint8Array;
   #keyOrderByLevel: readonly Int32Array[];
   #keyCount: number;
@@ -235,8 +290,8 @@ class RecordWriter {
   constructor(parts: RecordWriterParts) {
     this.#buffer = parts.buffer;
     this.#random = parts.random;
-    this.#keyPrefixBytes = parts.keyPrefixBytes;
-    this.#keyPrefixStart = parts.keyPrefixStart;
+    this.#view = new DataView(parts.buffer.buffer);
+    this.#keyHeads = parts.keyHeads;
     this.#keyTypes = parts.keyTypes;
     this.#keyOrderByLevel = parts.keyOrderByLevel;
     this.#keyCount = parts.keyTypes.length;
@@ -249,6 +304,22 @@ class RecordWriter {
   /** Makes later records go to `buffer`, which must be as large as the first. */
   useBuffer(buffer: Uint8Array): void {
     this.#buffer = buffer;
+    this.#view = new DataView(buffer.buffer);
+  }
+
+  /** Writes packed text `index` at `at`; returns the end. */
+  #writePacked(texts: PackedTexts, index: number, at: number): number {
+    const view = this.#view;
+    const words = texts.words;
+    for (
+      let word = texts.starts[index], end = texts.starts[index + 1], to = at;
+      word < end;
+      word++
+    ) {
+      view.setInt32(to, words[word], true);
+      to += 4;
+    }
+    return at + texts.lengths[index];
   }
 
   /** Writes record `person<recordIndex>` and its `\n` at `at`; returns the end. */
@@ -297,33 +368,37 @@ class RecordWriter {
       keyOrder[pick] = keyOrder[i];
       keyOrder[i] = key;
     }
-    const keyPrefixBytes = this.#keyPrefixBytes;
-    const keyPrefixStart = this.#keyPrefixStart;
+    const keyHeads = this.#keyHeads;
     const keyTypes = this.#keyTypes;
+    const view = this.#view;
     const mayNest = level < this.#maxNesting;
     buffer[position++] = OPEN_BRACE;
     buffer[position++] = SPACE;
     for (let i = 0; i < count; i++) {
       if (i > 0) {
-        buffer[position++] = SPACE;
-        buffer[position++] = SEMICOLON;
-        buffer[position++] = SPACE;
+        view.setInt32(position, FIELD_SEPARATOR_WORD, true);
+        position += FIELD_SEPARATOR_BYTES;
       }
       const key = keyOrder[i];
-      for (let byte = keyPrefixStart[key], end = keyPrefixStart[key + 1]; byte < end; byte++) {
-        buffer[position++] = keyPrefixBytes[byte];
-      }
+      position = this.#writePacked(keyHeads, key, position);
       if (mayNest && random.nextBelow(2) === 0) {
         position = this.#writeObject(level + 1, position);
       } else {
         const type = keyTypes[key];
         if (type === TYPE_STRING) position = this.#writeString(position);
         else if (type === TYPE_INT) {
-          position = this.#writeDecimal(
-            INT_MIN + random.nextBelow(INT_MAX - INT_MIN + 1),
+          position = this.#writePacked(
+            INT_TEXTS,
+            random.nextBelow(INT_MAX - INT_MIN + 1),
             position,
           );
-        } else position = this.#writeFloat(position);
+        } else {
+          position = this.#writePacked(
+            FLOAT_TEXTS,
+            random.nextBelow(FLOAT_MAX_HUNDREDTHS - FLOAT_MIN_HUNDREDTHS + 1),
+            position,
+          );
+        }
       }
     }
     buffer[position++] = SPACE;
@@ -337,30 +412,19 @@ class RecordWriter {
     const length = 1 + random.nextBelow(this.#maxStringLength);
     let position = at;
     buffer[position++] = QUOTE;
-    // One draw below 62^3 gives three characters, a third of the draws.
-    let left = length;
-    for (; left >= 3; left -= 3) {
-      let triple = random.nextBelow(ALPHABET_CUBED);
-      buffer[position++] = ALPHABET[triple % ALPHABET_SIZE];
-      triple = (triple / ALPHABET_SIZE) | 0;
-      buffer[position++] = ALPHABET[triple % ALPHABET_SIZE];
-      buffer[position++] = ALPHABET[(triple / ALPHABET_SIZE) | 0];
+    // Multiply-shift: each step's integer part is a character, the fraction left
+    // feeds the next. Four steps use 24 of a word's 32 bits.
+    for (let left = length; left > 0; left -= CHARACTERS_PER_DRAW) {
+      let fraction = random.nextUint32();
+      const count = left < CHARACTERS_PER_DRAW ? left : CHARACTERS_PER_DRAW;
+      for (let i = 0; i < count; i++) {
+        fraction *= ALPHABET_SIZE;
+        const character = Math.floor(fraction / TWO_POW_32);
+        fraction -= character * TWO_POW_32;
+        buffer[position++] = ALPHABET[character];
+      }
     }
-    for (; left > 0; left--) buffer[position++] = ALPHABET[random.nextBelow(ALPHABET_SIZE)];
     buffer[position++] = QUOTE;
-    return position;
-  }
-
-  #writeFloat(at: number): number {
-    const buffer = this.#buffer;
-    const hundredths = FLOAT_MIN_HUNDREDTHS +
-      this.#random.nextBelow(FLOAT_MAX_HUNDREDTHS - FLOAT_MIN_HUNDREDTHS + 1);
-    let position = at;
-    // Shortest round-trip form of hundredths/100, always with a decimal point.
-    buffer[position++] = DIGIT_ZERO + Math.floor(hundredths / 100);
-    buffer[position++] = DOT;
-    buffer[position++] = DIGIT_ZERO + (Math.floor(hundredths / 10) % 10);
-    if (hundredths % 10 !== 0) buffer[position++] = DIGIT_ZERO + (hundredths % 10);
     return position;
   }
 }
@@ -386,15 +450,8 @@ export function* generateChunks(options: GeneratorOptions): Generator<GeneratedC
   const random = new Sfc32(options.seed);
   const keyCount = keys.length;
 
-  // Every key's `"name" : ` in one flat array: copying a few bytes by hand is
-  // much cheaper than TypedArray.set on tiny arrays.
-  const encodedKeys = keys.map((key) => new TextEncoder().encode(`"${key.name}" : `));
-  const keyPrefixStart = new Int32Array(keyCount + 1);
-  for (let key = 0; key < keyCount; key++) {
-    keyPrefixStart[key + 1] = keyPrefixStart[key] + encodedKeys[key].length;
-  }
-  const keyPrefixBytes = new Uint8Array(keyPrefixStart[keyCount]);
-  encodedKeys.forEach((bytes, key) => keyPrefixBytes.set(bytes, keyPrefixStart[key]));
+  const encodedKeys = keys.map((key) => textEncoder.encode(`"${key.name}" : `));
+  const keyHeads = packTexts(encodedKeys);
   const keyTypes = Uint8Array.from(keys, (key) => TYPE_CODES[key.type]);
 
   // One permutation of the key indexes per level: a partial Fisher–Yates
@@ -410,15 +467,14 @@ export function* generateChunks(options: GeneratorOptions): Generator<GeneratedC
     fieldBudget *
       fieldBytesBound(Math.max(...encodedKeys.map((bytes) => bytes.length)), maxStringLength);
   const buffers = [
-    new Uint8Array(chunkBytes + maxRecordBytes),
-    new Uint8Array(chunkBytes + maxRecordBytes),
+    new Uint8Array(chunkBytes + maxRecordBytes + WORD_SLACK_BYTES),
+    new Uint8Array(chunkBytes + maxRecordBytes + WORD_SLACK_BYTES),
   ];
   let buffer = buffers[0];
   const writer = new RecordWriter({
     buffer,
     random,
-    keyPrefixBytes,
-    keyPrefixStart,
+    keyHeads,
     keyTypes,
     keyOrderByLevel,
     maxNesting,

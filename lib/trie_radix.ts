@@ -464,12 +464,12 @@ export class ByteRadixTrie {
     const needed = this.#nodeEnd + count;
     if (needed > MAX_RADIX_NODES) throw new RangeError(`trie is full: ${MAX_RADIX_NODES} nodes`);
     const capacity = Math.min(MAX_RADIX_NODES, Math.max(needed, this.#value.length * 2));
-    this.#firstChild = grow(this.#firstChild, new Int32Array(capacity));
-    this.#nextSibling = grow(this.#nextSibling, new Int32Array(capacity));
-    this.#labelStart = grow(this.#labelStart, new Uint32Array(capacity));
-    this.#labelLength = grow(this.#labelLength, new Uint16Array(capacity));
-    this.#firstByte = grow(this.#firstByte, new Uint8Array(capacity));
-    this.#value = grow(this.#value, new Uint32Array(capacity));
+    this.#firstChild = new Int32Array(resized(this.#firstChild, capacity));
+    this.#nextSibling = new Int32Array(resized(this.#nextSibling, capacity));
+    this.#labelStart = new Uint32Array(resized(this.#labelStart, capacity));
+    this.#labelLength = new Uint16Array(resized(this.#labelLength, capacity));
+    this.#firstByte = new Uint8Array(resized(this.#firstByte, capacity));
+    this.#value = new Uint32Array(resized(this.#value, capacity));
   }
 
   #reserveLabelBytes(count: number): void {
@@ -477,7 +477,7 @@ export class ByteRadixTrie {
     const needed = this.#labelEnd + count;
     if (needed >= NO_VALUE) throw new RangeError("trie label arena is full");
     const capacity = Math.min(NO_VALUE - 1, Math.max(needed, this.#labels.length * 2));
-    this.#labels = grow(this.#labels, new Uint8Array(capacity));
+    this.#labels = new Uint8Array(resized(this.#labels, capacity));
   }
 
   /** Copies live labels into a fresh arena once more than half of the arena is garbage. */
@@ -622,10 +622,14 @@ export class RadixCursor {
   }
 }
 
-function grow<T extends Int32Array | Uint32Array | Uint16Array | Uint8Array>(
-  old: T,
-  bigger: T,
-): T {
-  bigger.set(old as never);
-  return bigger;
+/**
+ * The buffer of `array` resized to `length` elements, contents kept, the rest zero. The
+ * old buffer is detached and its memory freed at once, rather than at some later garbage
+ * collection: after a doubling, the half-size copy would otherwise stay in the RSS.
+ */
+export function resized(
+  array: Int32Array | Uint32Array | Uint16Array | Uint8Array,
+  length: number,
+): ArrayBuffer {
+  return (array.buffer as ArrayBuffer).transfer(length * array.BYTES_PER_ELEMENT);
 }

@@ -34,6 +34,7 @@ import { DecodeError, MAX_VARINT_BYTES } from "./bytes.ts";
 import { invariant } from "./trie_invariant.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import type { FieldNames } from "./trie_names.ts";
+import { resized } from "./trie_radix.ts";
 import { isWellFormedUtf8, readUtf8, utf8Length, writeUtf8 } from "./utf8.ts";
 import type { Field, Value } from "./value.ts";
 import { ValueTag } from "./value_codec.ts";
@@ -751,10 +752,9 @@ export class RecordArena {
   }
 
   #resize(capacity: number): void {
-    const bytes = new Uint8Array(capacity);
-    bytes.set(this.#bytes.subarray(0, this.#end));
-    this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer);
+    invariant(capacity >= this.#end, "a resize keeps every block");
+    this.#bytes = new Uint8Array(resized(this.#bytes, capacity));
+    this.#view = new DataView(this.#bytes.buffer);
   }
 
   /** Slides live blocks down over garbage, in place, and shrinks a mostly empty arena. */

@@ -30,6 +30,10 @@ function optionsWith(overrides: Partial<GeneratorOptions>): GeneratorOptions {
   };
 }
 
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, index) => from + index);
+}
+
 function linesOf(text: string): string[] {
   assert.ok(text === "" || text.endsWith("\n"), "output ends with a newline");
   return text === "" ? [] : text.slice(0, -1).split("\n");
@@ -226,6 +230,33 @@ Deno.test("key counts are uniform over 0..m and values nest about half the time"
   assert.ok(Math.abs(nested / fields - 0.5) < 0.03, `nested fraction ${nested / fields}`);
 });
 
+Deno.test("string lengths and characters are uniform: 1..l, all 62 of [A-Za-z0-9]", () => {
+  const keys: KeySpec[] = [{ name: "s", type: "string" }];
+  const options = optionsWith({ keys, recordCount: 20_000, maxNesting: 0, maxKeysPerValue: 1 });
+  const lengths = new Map<number, number>();
+  const characters = new Map<string, number>();
+  let characterCount = 0;
+  for (const line of linesOf(generateText(options))) {
+    const match = /"s" : "([^"]*)"/.exec(line);
+    if (match === null) continue;
+    lengths.set(match[1].length, (lengths.get(match[1].length) ?? 0) + 1);
+    for (const character of match[1]) {
+      characters.set(character, (characters.get(character) ?? 0) + 1);
+      characterCount++;
+    }
+  }
+  const stringCount = [...lengths.values()].reduce((sum, count) => sum + count, 0);
+  assert.deepEqual([...lengths.keys()].sort((a, b) => a - b), range(1, 15));
+  for (const count of lengths.values()) {
+    assert.ok(Math.abs(count / stringCount - 1 / 15) < 0.01, `length share ${count}`);
+  }
+  assert.equal(characters.size, 62);
+  for (const [character, count] of characters) {
+    assert.ok(/[A-Za-z0-9]/.test(character));
+    assert.ok(Math.abs(count / characterCount - 1 / 62) < 0.002, `${character}: ${count}`);
+  }
+});
+
 Deno.test("the same seed gives identical bytes; another seed gives different ones", () => {
   fc.assert(
     fc.property(optionsArbitrary, (options) => {
@@ -272,16 +303,19 @@ Deno.test("a chunk stays intact while the next one is generated", () => {
 });
 
 Deno.test("no record exceeds MAX_LINE_BYTES even with very deep and wide settings", () => {
-  const options = optionsWith({ recordCount: 3, maxNesting: 20, maxKeysPerValue: 12 });
+  const options = optionsWith({ recordCount: 10, maxNesting: 20, maxKeysPerValue: 12 });
   const lines = linesOf(generateText(options));
   const encoder = new TextEncoder();
+  let longest = 0;
   for (const line of lines) {
     const bytes = encoder.encode(line).length + 1;
     assert.ok(bytes <= MAX_LINE_BYTES, `line of ${bytes} bytes`);
-    // Branching about 3 over 20 levels would make gigabytes; the budget stops it near the limit.
-    assert.ok(bytes > MAX_LINE_BYTES / 4, `line of ${bytes} bytes is far below the budget`);
+    longest = Math.max(longest, bytes);
     parseRecordLine(line, 1);
   }
+  // Branching about 3 over 20 levels would make gigabytes; the budget stops records near
+  // the limit (a record whose first draws give it few keys stays small).
+  assert.ok(longest > MAX_LINE_BYTES / 4, `the longest line, ${longest} bytes, is far below`);
   checkOutput(lines.join("\n") + "\n", options);
   assert.ok(recordFieldBudget(options) > 1000);
 });
