@@ -36,11 +36,17 @@
  *   header. A file that is too short for a header, has the wrong magic or an
  *   unknown version is therefore *not a kv log we wrote*: opening it throws a
  *   {@link LogFormatError} rather than truncating a file we do not understand.
- * - After the header, the first entry that is incomplete (a torn write), has
- *   a length out of range, a checksum mismatch or a body that does not decode
- *   ends the log: the file is truncated there and a warning says how many bytes
- *   were dropped. A crash only ever tears the tail, and starting with the
- *   intact prefix beats refusing to start (as Redis's `aof-load-truncated`).
+ * - After the header, an entry that is incomplete (a torn write), has a length
+ *   out of range, a checksum mismatch or a body that does not decode is
+ *   damaged. Replay looks for the next intact entry after it (an entry whose
+ *   CRC-32C matches: a false match has odds of 2^-32):
+ *   - none follows: the damage is the tail a crash tore. The file is truncated
+ *     there with a warning, as Redis's `aof-load-truncated` does, rather than
+ *     refusing to start;
+ *   - one follows: the damage is in the middle (a bad disk block, not a crash).
+ *     Only the damaged bytes are skipped, with a warning; every intact entry
+ *     after them is replayed and the file is left as it is, so no entry that
+ *     can still be read is ever lost.
  *
  * @example
  * ```ts
@@ -109,7 +115,9 @@ export interface LogReplay {
   byteLength: number;
   /** Bytes cut off the end because they were torn or corrupt; 0 for a clean log. */
   truncatedBytes: number;
-  /** Why bytes were cut off, for the operator; absent for a clean log. */
+  /** Damaged bytes in the middle of the log, skipped (and left in the file). */
+  skippedBytes: number;
+  /** What was cut off or skipped and why, for the operator; absent for a clean log. */
   warning?: string;
 }
 
@@ -312,16 +320,34 @@ export class StorageLog {
       const fileLength = (await file.stat()).size;
       const reader = new FileChunkReader(file);
       const generation = await readHeader(reader, path);
-      const { entryCount, problem } = await replayEntries(reader, onEntry);
-      const byteLength = reader.offset;
+      const { entryCount, problem, skipped, intactLength } = await replayEntries(
+        reader,
+        fileLength,
+        onEntry,
+      );
+      const byteLength = intactLength;
       const truncatedBytes = fileLength - byteLength;
-      const replay: LogReplay = { generation, entryCount, byteLength, truncatedBytes };
+      const skippedBytes = skipped.reduce((sum, region) => sum + region.byteCount, 0);
+      const replay: LogReplay = {
+        generation,
+        entryCount,
+        byteLength,
+        truncatedBytes,
+        skippedBytes,
+      };
+      const warnings = skipped.map((region) =>
+        `log ${path}: skipped ${region.byteCount} damaged bytes at offset ${region.offset} ` +
+        `(${region.problem}); the entries after them were replayed`
+      );
       if (truncatedBytes > 0) {
-        replay.warning = `log ${path}: dropped the last ${truncatedBytes} bytes after offset ` +
-          `${byteLength} (${problem}); a write torn by a crash, or corruption`;
+        warnings.push(
+          `log ${path}: dropped the last ${truncatedBytes} bytes after offset ` +
+            `${byteLength} (${problem}); a write torn by a crash, or corruption`,
+        );
         await file.truncate(byteLength);
         await file.sync();
       }
+      if (warnings.length > 0) replay.warning = warnings.join("; ");
       await file.seek(byteLength, Deno.SeekMode.Start);
       return { log: new StorageLog(file, path, generation, byteLength), replay };
     } catch (error) {
@@ -452,44 +478,105 @@ async function readHeader(reader: FileChunkReader, path: string): Promise<number
   return generation;
 }
 
-/** Replays entries until the end of the file or the first bad entry, which `problem` describes. */
+/** Damaged bytes in the middle of a log, skipped by a replay. */
+interface SkippedRegion {
+  readonly offset: number;
+  readonly byteCount: number;
+  readonly problem: string;
+}
+
+/**
+ * Replays entries to the end of the file. A damaged entry followed by an intact
+ * one is skipped (recorded in `skipped`); one followed by none is the torn tail,
+ * which `problem` describes and which starts at `intactLength` (the file length
+ * for a log without one).
+ */
 async function replayEntries(
   reader: FileChunkReader,
+  fileLength: number,
   onEntry: (entry: LogEntry) => void,
-): Promise<{ entryCount: number; problem: string }> {
+): Promise<
+  { entryCount: number; problem: string; skipped: SkippedRegion[]; intactLength: number }
+> {
   let entryCount = 0;
+  const skipped: SkippedRegion[] = [];
   while (true) {
+    const read = await readEntry(reader);
+    if (read.kind === "end") {
+      return { entryCount, problem: "", skipped, intactLength: reader.offset };
+    }
+    if (read.kind === "entry") {
+      onEntry(read.entry);
+      reader.consume(read.byteCount);
+      entryCount++;
+      continue;
+    }
+    const offset = reader.offset;
+    const resume = await findNextEntry(reader, fileLength);
+    if (resume === undefined) {
+      return { entryCount, problem: read.problem, skipped, intactLength: offset };
+    }
+    skipped.push({ offset, byteCount: resume - offset, problem: read.problem });
+  }
+}
+
+type EntryRead =
+  | { readonly kind: "entry"; readonly entry: LogEntry; readonly byteCount: number }
+  | { readonly kind: "damaged"; readonly problem: string }
+  | { readonly kind: "end" };
+
+/** Reads the entry at the reader's position without consuming it. */
+async function readEntry(reader: FileChunkReader): Promise<EntryRead> {
+  if (!await reader.fill(BODY_OFFSET)) {
+    return reader.available === 0
+      ? { kind: "end" }
+      : { kind: "damaged", problem: "an entry header cut short" };
+  }
+  const header = new DataView(reader.buffer.buffer, reader.buffer.byteOffset + reader.start);
+  const expectedCrc = header.getUint32(0);
+  const bodyLength = header.getUint32(LENGTH_OFFSET);
+  if (bodyLength < MIN_BODY_BYTES || bodyLength > MAX_BODY_BYTES) {
+    return { kind: "damaged", problem: `an entry length of ${bodyLength}, out of range` };
+  }
+  if (!await reader.fill(BODY_OFFSET + bodyLength)) {
+    return { kind: "damaged", problem: "an entry cut short" };
+  }
+  // fill() may have moved the bytes to a new buffer.
+  const entryStart = reader.start;
+  const entryEnd = entryStart + BODY_OFFSET + bodyLength;
+  const entryBytes = reader.buffer;
+  if (crc32c(entryBytes.subarray(entryStart + LENGTH_OFFSET, entryEnd)) !== expectedCrc) {
+    return { kind: "damaged", problem: "a checksum mismatch" };
+  }
+  try {
+    const entry = decodeBody(new ByteReader(entryBytes, entryStart + BODY_OFFSET, entryEnd));
+    return { kind: "entry", entry, byteCount: BODY_OFFSET + bodyLength };
+  } catch (error) {
+    if (!(error instanceof DecodeError)) throw error;
+    return { kind: "damaged", problem: `an undecodable entry: ${error.message}` };
+  }
+}
+
+/**
+ * Moves the reader byte by byte past damage to the next intact entry and returns its
+ * offset, or undefined (reader at the end) when none follows. Only positions whose
+ * length field is in range and fits in the file are checksummed, so the scan is cheap.
+ */
+async function findNextEntry(
+  reader: FileChunkReader,
+  fileLength: number,
+): Promise<number | undefined> {
+  while (true) {
+    reader.consume(1);
     if (!await reader.fill(BODY_OFFSET)) {
-      return { entryCount, problem: "an entry header cut short" };
+      reader.consume(reader.available);
+      return undefined;
     }
-    const buffer = reader.buffer;
-    const start = reader.start;
-    const view = new DataView(buffer.buffer, buffer.byteOffset + start, BODY_OFFSET);
-    const expectedCrc = view.getUint32(0);
-    const bodyLength = view.getUint32(LENGTH_OFFSET);
-    if (bodyLength < MIN_BODY_BYTES || bodyLength > MAX_BODY_BYTES) {
-      return { entryCount, problem: `an entry length of ${bodyLength}, out of range` };
-    }
-    if (!await reader.fill(BODY_OFFSET + bodyLength)) {
-      return { entryCount, problem: "an entry cut short" };
-    }
-    // fill() may have moved the bytes to a new buffer.
-    const entryStart = reader.start;
-    const entryEnd = entryStart + BODY_OFFSET + bodyLength;
-    const entryBytes = reader.buffer;
-    if (crc32c(entryBytes.subarray(entryStart + LENGTH_OFFSET, entryEnd)) !== expectedCrc) {
-      return { entryCount, problem: "a checksum mismatch" };
-    }
-    let entry: LogEntry;
-    try {
-      entry = decodeBody(new ByteReader(entryBytes, entryStart + BODY_OFFSET, entryEnd));
-    } catch (error) {
-      if (!(error instanceof DecodeError)) throw error;
-      return { entryCount, problem: `an undecodable entry: ${error.message}` };
-    }
-    onEntry(entry);
-    reader.consume(BODY_OFFSET + bodyLength);
-    entryCount++;
+    const header = new DataView(reader.buffer.buffer, reader.buffer.byteOffset + reader.start);
+    const bodyLength = header.getUint32(LENGTH_OFFSET);
+    if (bodyLength < MIN_BODY_BYTES || bodyLength > MAX_BODY_BYTES) continue;
+    if (reader.offset + BODY_OFFSET + bodyLength > fileLength) continue;
+    if ((await readEntry(reader)).kind === "entry") return reader.offset;
   }
 }
 

@@ -76,6 +76,7 @@ Deno.test("storage log: a new log replays as empty", async () => {
       entryCount: 0,
       byteLength: LOG_HEADER_BYTES,
       truncatedBytes: 0,
+      skippedBytes: 0,
     });
     await log.close();
     await assert.rejects(StorageLog.create(path, 7), /already exists/);
@@ -142,6 +143,34 @@ Deno.test("storage log: a corrupted byte anywhere in the last entry truncates th
       assert.deepEqual(entries, sampleEntries.slice(0, -1), `corrupt byte ${index}`);
       assert.equal(replay.truncatedBytes, whole.length - lastStart);
       assert.ok(replay.warning);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("storage log: damage in the middle skips only the damaged entry and keeps the file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { path, ends } = await writeLog(dir, sampleEntries);
+    const whole = await Deno.readFile(path);
+    const damagedPath = `${dir}/damaged.kvlog`;
+    // Every byte of every entry but the last: only that entry may be lost.
+    for (let entry = 0; entry < sampleEntries.length - 1; entry++) {
+      const entryStart = entry === 0 ? LOG_HEADER_BYTES : ends[entry - 1];
+      for (let index = entryStart; index < ends[entry]; index++) {
+        const damaged = whole.slice();
+        damaged[index] ^= 0x20;
+        await Deno.writeFile(damagedPath, damaged);
+        const { log, replay, entries } = await replayAll(damagedPath);
+        await log.close();
+        const expected = sampleEntries.filter((_, position) => position !== entry);
+        assert.deepEqual(entries, expected, `damaged byte ${index} of entry ${entry}`);
+        assert.equal(replay.truncatedBytes, 0);
+        assert.equal(replay.skippedBytes, ends[entry] - entryStart);
+        assert.match(replay.warning ?? "", /skipped \d+ damaged bytes at offset \d+/);
+        assert.deepEqual(await Deno.readFile(damagedPath), damaged, "the file is left as it was");
+      }
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

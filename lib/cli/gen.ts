@@ -268,10 +268,11 @@ async function writeAll(file: { write(bytes: Uint8Array): Promise<number> }, byt
  * Opens the output. A regular (or not yet existing) file is written through a
  * temporary file in the same directory, renamed over the target at the end:
  * rename within a directory is atomic, so readers see the old file or the
- * whole new one. A symlink's target is resolved first so the link survives.
+ * whole new one. A symlink's target is resolved first so the link survives; a
+ * device, a pipe, or a link to one or to nothing yet is written directly.
  */
 async function openOutput(path: string): Promise<Output> {
-  if (path === "-") {
+  if (path === "-" || STDOUT_LINK_TARGETS.includes(path)) {
     return {
       write: (bytes) => writeAll(Deno.stdout, bytes),
       commit: () => Promise.resolve(),
@@ -283,26 +284,20 @@ async function openOutput(path: string): Promise<Output> {
   let target = path;
   let existing: Deno.FileInfo | undefined;
   try {
-    target = await Deno.realPath(path);
-    existing = await Deno.stat(target);
+    existing = await Deno.lstat(path);
+    if (existing.isSymlink) {
+      target = await Deno.realPath(path);
+      existing = await Deno.stat(target);
+    }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw cannotWrite(describeFsError(error));
+    // A link whose target has no path (/dev/stdout to a pipe) or does not exist yet:
+    // write through the link, which must never be replaced by a file.
+    if (existing?.isSymlink) return await openThroughLink(path, cannotWrite);
+    existing = undefined;
   }
   if (existing?.isDirectory) throw cannotWrite("it is a directory");
-  if (existing !== undefined && !existing.isFile) {
-    let device: Deno.FsFile;
-    try {
-      device = await Deno.open(target, { write: true });
-    } catch (error) {
-      throw cannotWrite(describeFsError(error));
-    }
-    const close = closeOnce(device);
-    return {
-      write: (bytes) => writeAll(device, bytes),
-      commit: () => Promise.resolve(close()),
-      abandon: () => Promise.resolve(close()),
-    };
-  }
+  if (existing !== undefined && !existing.isFile) return await openDirect(target, cannotWrite);
   const suffix = randomSeed().toString(16).padStart(8, "0");
   const temporaryPath = join(dirname(target), `.${basename(target)}.${suffix}.tmp`);
   let file: Deno.FsFile;
@@ -331,6 +326,42 @@ async function openOutput(path: string): Promise<Output> {
         // Already gone (or never renamed): nothing left to clean up.
       });
     },
+  };
+}
+
+/** A link to this process's own stdout: /dev/stdout and /proc/self/fd/1, as Linux has them. */
+const STDOUT_LINK_TARGETS = ["/proc/self/fd/1", "/dev/fd/1", "/dev/stdout"];
+
+/**
+ * Writes through a link whose target could not be resolved. A link to the process's
+ * stdout (a pipe has no path) is written as stdout: Deno refuses to open such a link
+ * under the read and write permissions kv runs with.
+ */
+async function openThroughLink(
+  path: string,
+  cannotWrite: (reason: string) => UserError,
+): Promise<Output> {
+  const linkTarget = await Deno.readLink(path).catch(() => "");
+  if (STDOUT_LINK_TARGETS.includes(linkTarget)) return openOutput("-");
+  return await openDirect(path, cannotWrite);
+}
+
+/** Writes straight into `path` (a device, a pipe, a link to one), with no temporary file. */
+async function openDirect(
+  path: string,
+  cannotWrite: (reason: string) => UserError,
+): Promise<Output> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { write: true, create: true });
+  } catch (error) {
+    throw cannotWrite(describeFsError(error));
+  }
+  const close = closeOnce(file);
+  return {
+    write: (bytes) => writeAll(file, bytes),
+    commit: () => Promise.resolve(close()),
+    abandon: () => Promise.resolve(close()),
   };
 }
 

@@ -146,6 +146,31 @@ Deno.test("kv gen writes straight into a non-regular file such as /dev/null", as
   });
 });
 
+Deno.test("kv gen writes through symlinks and never replaces one with a file", async () => {
+  await withTempDir(async (dir) => {
+    // A link to the process's stdout, a pipe: it has no path to resolve, like /dev/stdout.
+    await Deno.symlink("/proc/self/fd/1", `${dir}/to-stdout`);
+    const gen = [Deno.execPath(), "run", "--allow-read", "--allow-write", MAIN, "gen"];
+    const piped = await new Deno.Command("sh", {
+      args: ["-c", '"$@" | cat', "sh", ...gen, "-k", COMPAT_KEY_FILE, "-n", "3", "-o", "to-stdout"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(piped.code, 0, new TextDecoder().decode(piped.stderr));
+    const stdout = new TextDecoder().decode(piped.stdout);
+    assert.match(stdout, /^"person0" : .*\n"person1" : .*\n"person2" : .*\n$/);
+    assert.ok((await Deno.lstat(`${dir}/to-stdout`)).isSymlink, "the link is still a link");
+    // A link to a regular file: the file is replaced whole, the link stays.
+    await Deno.writeTextFile(`${dir}/target.txt`, "old\n");
+    await Deno.symlink("target.txt", `${dir}/link`);
+    const linked = await runGen(["-k", COMPAT_KEY_FILE, "-n", "2", "-o", "link"], dir);
+    assert.equal(linked.code, 0, linked.stderr);
+    assert.ok((await Deno.lstat(`${dir}/link`)).isSymlink);
+    assert.equal((await Deno.readTextFile(`${dir}/target.txt`)).split("\n").length, 3);
+  });
+});
+
 Deno.test("kv gen mistakes exit 2 with exactly one line on stderr and no stack trace", async () => {
   await withTempDir(async (dir) => {
     await Deno.mkdir(`${dir}/adir`);
