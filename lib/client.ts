@@ -92,7 +92,10 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** Most requests in flight; default {@link DEFAULT_MAX_IN_FLIGHT}. */
   maxInFlight?: number;
-  /** Idle milliseconds before a keep-alive PING, 0 for none; default {@link DEFAULT_KEEP_ALIVE_MS}. */
+  /**
+   * Idle milliseconds before a keep-alive PING, 0 for none; default
+   * {@link DEFAULT_KEEP_ALIVE_MS}, and never more than a third of the server's idle timeout.
+   */
   keepAliveMs?: number;
 }
 
@@ -157,6 +160,7 @@ export class ServerClient {
   #requestTimeoutMs: number;
   readonly #maxInFlight: number;
   #maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+  #serverId = "";
   #closeReason: ConnectionError | undefined;
   #resolveClosed!: () => void;
   #nextRequestId = 1;
@@ -179,14 +183,16 @@ export class ServerClient {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    const keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
-    if (keepAliveMs > 0) {
-      const timer = setInterval(() => this.#keepAlive(keepAliveMs), keepAliveMs);
-      // The open connection, not this timer, decides whether the process stays alive.
-      Deno.unrefTimer(timer);
-      this.#keepAliveTimer = timer;
-    }
     this.#readLoop();
+  }
+
+  /** Pings every `keepAliveMs` of silence; 0 for never. */
+  #startKeepAlive(keepAliveMs: number): void {
+    if (keepAliveMs <= 0) return;
+    const timer = setInterval(() => this.#keepAlive(keepAliveMs), keepAliveMs);
+    // The open connection, not this timer, decides whether the process stays alive.
+    Deno.unrefTimer(timer);
+    this.#keepAliveTimer = timer;
   }
 
   /**
@@ -225,7 +231,15 @@ export class ServerClient {
     });
     try {
       const response = await client.#request((frames, id) => frames.hello(id, PROTOCOL_VERSION));
-      client.#maxFrameBytes = decodeHelloBody(expectOk(response)).maxFrameBytes;
+      const hello = decodeHelloBody(expectOk(response));
+      client.#maxFrameBytes = hello.maxFrameBytes;
+      client.#serverId = hello.serverId;
+      // A ping can come up to two periods after the last request, so a period of a
+      // third of the server's idle timeout keeps a quiet connection open.
+      const keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
+      client.#startKeepAlive(
+        keepAliveMs === 0 ? 0 : Math.min(keepAliveMs, Math.floor(hello.idleTimeoutMs / 3)),
+      );
     } catch (error) {
       client.close();
       throw new ConnectionError(`cannot connect to ${where}: ${describeError(error)}`, {
@@ -252,6 +266,11 @@ export class ServerClient {
   /** Requests sent (or about to be) and not yet answered. */
   get inFlight(): number {
     return this.#pending.length - this.#pendingHead;
+  }
+
+  /** The server's identity (from HELLO): equal ids mean one server behind two addresses. */
+  get serverId(): string {
+    return this.#serverId;
   }
 
   /** The largest frame body the server accepts (from HELLO). */

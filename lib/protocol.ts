@@ -45,8 +45,8 @@
  * | `08` | STATS  | empty                                                                      |
  *
  * HELLO is optional today but a client should send it first: it checks the
- * protocol version, learns the server's frame limit, and is where
- * authentication will go (a new auth scheme number with its data).
+ * protocol version, learns the server's frame limit, idle timeout and identity,
+ * and is where authentication will go (a new auth scheme number with its data).
  *
  * KEYS lists keys that start with `prefix` in ascending byte order, strictly
  * after `after`, at most `limit` of them; to page through all keys, repeat with
@@ -61,9 +61,11 @@
  * | `82` | ERROR     | u16 error code, string message (at most 4096 bytes)             |
  *
  * The body of OK per request: HELLO: u16 protocol version, u32 max frame body
- * bytes. GET and QUERY: the value. KEYS: u32 count, then that many strings.
- * STATS: i64 record count, i64 memory bytes, i64 uptime in ms, u32 open
- * connections. PING, PUT, DELETE: empty.
+ * bytes, u32 idle timeout in ms (a client pings more often than that to keep a
+ * quiet connection open), 8-byte server id (random per server process: two
+ * addresses answering with one id are one server). GET and QUERY: the value.
+ * KEYS: u32 count, then that many strings. STATS: i64 record count, i64 memory
+ * bytes, i64 uptime in ms, u32 open connections. PING, PUT, DELETE: empty.
  *
  * | code | name                | meaning                                                    |
  * |------|---------------------|------------------------------------------------------------|
@@ -327,7 +329,17 @@ export interface HelloResult {
   version: number;
   /** The largest frame body the server accepts. */
   maxFrameBytes: number;
+  /** How long the server lets a connection sit silent before closing it, in ms. */
+  idleTimeoutMs: number;
+  /**
+   * 16 hex digits, random per server process: two addresses with the same id are one
+   * server (a broker must not put two replicas there).
+   */
+  serverId: string;
 }
+
+/** Bytes of the server id in HELLO's OK. */
+export const SERVER_ID_BYTES = 8;
 
 const textEncoder = new TextEncoder();
 
@@ -572,6 +584,8 @@ export class FrameWriter {
     const start = this.#begin(MessageType.OK, requestId);
     this.#out.u16(hello.version);
     this.#out.u32(hello.maxFrameBytes);
+    this.#out.u32(hello.idleTimeoutMs);
+    this.#out.raw(hexToBytes(hello.serverId));
     this.#end(start);
   }
 
@@ -945,11 +959,29 @@ export function decodeStatsBody(body: Uint8Array): ServerStats {
  *
  * @example
  * ```ts
- * decodeHelloBody(response.body); // { version: 1, maxFrameBytes: 16777216 }
+ * decodeHelloBody(response.body);
+ * // { version: 1, maxFrameBytes: 16777216, idleTimeoutMs: 30000, serverId: "9f3a…" }
  * ```
  */
 export function decodeHelloBody(body: Uint8Array): HelloResult {
   const reader = new ByteReader(body);
-  const hello = { version: reader.u16("protocol version"), maxFrameBytes: reader.u32("max frame") };
+  const hello = {
+    version: reader.u16("protocol version"),
+    maxFrameBytes: reader.u32("max frame"),
+    idleTimeoutMs: reader.u32("idle timeout"),
+    serverId: bytesToHex(reader.raw(SERVER_ID_BYTES, "server id")),
+  };
   return finish(reader, hello, "OK");
+}
+
+function bytesToHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  if (!/^[0-9a-f]{16}$/.test(hex)) throw new RangeError(`server id must be 16 hex digits: ${hex}`);
+  return Uint8Array.from(
+    { length: SERVER_ID_BYTES },
+    (_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16),
+  );
 }

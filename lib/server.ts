@@ -40,6 +40,7 @@ import {
   LimitExceededError,
   PROTOCOL_VERSION,
   type Request,
+  SERVER_ID_BYTES,
 } from "./protocol.ts";
 import type { Store } from "./store.ts";
 
@@ -119,6 +120,11 @@ export class KvServer {
   readonly #maxConnections: number;
   readonly #maxFrameBytes: number;
   readonly #idleTimeoutMs: number;
+  /** Random per process, told in HELLO, so a broker can tell two addresses of one server. */
+  readonly #serverId: string = Array.from(
+    crypto.getRandomValues(new Uint8Array(SERVER_ID_BYTES)),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
   readonly #logger: Logger;
   #listener: Deno.TcpListener | undefined;
   #startedAt = 0;
@@ -427,6 +433,8 @@ export class KvServer {
         return responses.okHello(id, {
           version: PROTOCOL_VERSION,
           maxFrameBytes: this.#maxFrameBytes,
+          idleTimeoutMs: this.#idleTimeoutMs,
+          serverId: this.#serverId,
         });
       case "ping":
         return responses.ok(id);

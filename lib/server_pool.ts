@@ -19,7 +19,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConnectionError, ServerClient } from "./client.ts";
+import { ConnectionError, RequestTimeoutError, ServerClient } from "./client.ts";
 import type { KeysOptions, ServerStats } from "./protocol.ts";
 import type { ServerAddress } from "./server_list.ts";
 import type { Value } from "./value.ts";
@@ -49,6 +49,10 @@ export const MAX_IN_FLIGHT_PER_SERVER = 16_384;
 export interface ServerConnection {
   /** Whether the connection can still carry requests. */
   readonly isOpen: boolean;
+  /** Why the connection closed, once it has. */
+  readonly closeReason: Error | undefined;
+  /** The server's identity from HELLO: equal ids mean one server behind two addresses. */
+  readonly serverId: string;
   /** Stores `value` under `key`; with `overwrite: false` an existing key is left alone. */
   put(key: string, value: Value, options?: { overwrite?: boolean }): Promise<"ok" | "exists">;
   /** Like `put`, with the value already encoded by `encodeValue` (encoded once for k replicas). */
@@ -136,6 +140,13 @@ interface Slot {
   reconnectDelayMs: number;
   reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   connecting: boolean;
+  /** Index of another slot that reached the very same server; this one is never used. */
+  twinOf: number | undefined;
+  /**
+   * The connection closed without a request timing out (the server's idle timeout, a
+   * restart) and no reconnect was tried since: the next request tries one at once.
+   */
+  closedQuietly: boolean;
 }
 
 /**
@@ -188,6 +199,8 @@ export class ServerPool {
       reconnectDelayMs: RECONNECT_INITIAL_DELAY_MS,
       reconnectTimer: undefined,
       connecting: false,
+      twinOf: undefined,
+      closedQuietly: false,
     }));
   }
 
@@ -227,6 +240,19 @@ export class ServerPool {
     return this.isUp(index) ? undefined : this.#slots[index].lastError ?? "not connected";
   }
 
+  /**
+   * Lines of the server file found to name a server already listed under another
+   * address, as "`a` is the same server as `b`"; empty when every server is distinct
+   * (as far as the servers reached so far tell).
+   */
+  twins(): string[] {
+    return this.#slots.flatMap((slot, index) =>
+      slot.twinOf === undefined
+        ? []
+        : [`${this.#servers[index].id} is the same server as ${this.#servers[slot.twinOf].id}`]
+    );
+  }
+
   /** Each server's state, in server-file order. */
   status(): ServerState[] {
     return this.#servers.map((server, index) => {
@@ -254,19 +280,36 @@ export class ServerPool {
     index: number,
     request: (connection: ServerConnection) => Promise<T>,
   ): Promise<CallOutcome<T>> {
-    const connection = this.#liveConnection(index);
-    if (connection === undefined) {
-      return { ok: false, unreachable: true, error: this.#downMessage(index) };
+    let connection = this.#liveConnection(index);
+    const slot = this.#slots[index];
+    // A connection the server closed while it sat idle (its idle timeout, a restart) is
+    // replaced at once: the server is most likely fine. One that timed out is not: a
+    // hung server would make every request wait out another connect.
+    if (connection === undefined && slot.closedQuietly) {
+      await this.reconnectNow(index);
+      connection = this.#liveConnection(index);
     }
-    try {
-      return { ok: true, value: await request(connection) };
-    } catch (error) {
-      const unreachable = this.fail(index, connection, error);
-      return {
-        ok: false,
-        unreachable,
-        error: `${this.#servers[index].id}: ${describeError(error)}`,
-      };
+    for (let attempt = 1;; attempt++) {
+      if (connection === undefined) {
+        return { ok: false, unreachable: true, error: this.#downMessage(index) };
+      }
+      try {
+        return { ok: true, value: await request(connection) };
+      } catch (error) {
+        const unreachable = this.fail(index, connection, error);
+        // Closed under the request (not timed out): every request is idempotent, so it
+        // is sent once more on a fresh connection.
+        if (unreachable && attempt === 1 && !(error instanceof RequestTimeoutError)) {
+          await this.reconnectNow(index);
+          connection = this.#liveConnection(index);
+          continue;
+        }
+        return {
+          ok: false,
+          unreachable,
+          error: `${this.#servers[index].id}: ${describeError(error)}`,
+        };
+      }
     }
   }
 
@@ -324,6 +367,7 @@ export class ServerPool {
     const slot = this.#slots[index];
     const connection = slot.connection;
     if (connection !== undefined && !connection.isOpen) {
+      slot.closedQuietly = !(connection.closeReason instanceof RequestTimeoutError);
       this.#markDown(index, "connection closed");
       return undefined;
     }
@@ -346,6 +390,7 @@ export class ServerPool {
   #scheduleReconnect(index: number): void {
     const slot = this.#slots[index];
     if (this.#closed || slot.reconnectTimer !== undefined || slot.connecting) return;
+    if (slot.twinOf !== undefined) return;
     const delayMs = slot.reconnectDelayMs;
     slot.reconnectDelayMs = Math.min(delayMs * 2, RECONNECT_MAX_DELAY_MS);
     slot.reconnectTimer = setTimeout(() => {
@@ -357,12 +402,28 @@ export class ServerPool {
   async #attempt(index: number): Promise<void> {
     const slot = this.#slots[index];
     if (this.#closed || slot.connecting || slot.connection !== undefined) return;
+    if (slot.twinOf !== undefined) return;
     slot.connecting = true;
+    slot.closedQuietly = false;
     try {
       const connection = await this.#connect(this.#servers[index], this.#timeoutMs);
       slot.connecting = false;
       if (this.#closed) {
         connection.close();
+        return;
+      }
+      const twin = this.#slots.findIndex((other, otherIndex) =>
+        otherIndex !== index && other.connection?.isOpen === true &&
+        other.connection.serverId === connection.serverId
+      );
+      if (twin !== -1) {
+        // Two lines of the server file name one process: placing two replicas of a key
+        // there would leave it one crash from loss. Stays down; the file must change.
+        connection.close();
+        slot.twinOf = twin;
+        slot.lastError = `the same server as ${this.#servers[twin].id}, listed twice ` +
+          `under two addresses`;
+        this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`);
         return;
       }
       const wasDown = slot.lastError !== "not connected yet";

@@ -5,7 +5,9 @@ import { indexFile } from "../lib/indexer.ts";
 import { parseRecordLine } from "../lib/record_line.ts";
 import { serverAddress } from "../lib/server_list.ts";
 import { int } from "../lib/value.ts";
-import { type StartedServer, startServer } from "./helpers/in_process_server.ts";
+import { KvServer } from "../lib/server.ts";
+import { Store } from "../lib/store.ts";
+import { type StartedServer, startServer, waitFor } from "./helpers/in_process_server.ts";
 
 async function withCluster(
   serverCount: number,
@@ -66,4 +68,48 @@ Deno.test("a stopped server is marked down; reads still answer from the other re
     assert.equal((await broker.delete("person1")).kind, "error");
     assert.deepEqual(await broker.get("person1"), { kind: "found", value: int(1) });
   });
+});
+
+Deno.test("a quiet connection outlives the server's idle timeout: the broker keeps it alive", async () => {
+  const server = await startServer({ idleTimeoutMs: 300 });
+  const broker = await Broker.open(
+    [serverAddress(server.address.hostname, server.address.port)],
+    { k: 1, timeoutMs: 2000 },
+  );
+  try {
+    await broker.put("person1", int(1));
+    const closes: string[] = [];
+    broker.pool.changed().then(() => closes.push("state changed"));
+    // Three idle timeouts of silence: the broker's keep-alive pings must fill them.
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    assert.deepEqual(closes, [], "the connection was never closed");
+    assert.deepEqual(await broker.get("person1"), { kind: "found", value: int(1) });
+  } finally {
+    broker.close();
+    await server.stop();
+  }
+});
+
+Deno.test("a server that restarts while the broker is idle answers the next request without a warning", async () => {
+  const first = await startServer();
+  const { hostname, port } = first.address;
+  const broker = await Broker.open([serverAddress(hostname, port)], { k: 1, timeoutMs: 2000 });
+  try {
+    await broker.put("person1", int(1));
+    await first.stop();
+    await waitFor(() => !broker.pool.connection(0)?.isOpen, "the broker to see the close");
+    const store = await Store.open();
+    store.put("person1", int(1));
+    const second = new KvServer({ store, hostname, port });
+    second.listen();
+    try {
+      assert.deepEqual(await broker.get("person1"), { kind: "found", value: int(1) });
+      assert.deepEqual(await broker.get("person9"), { kind: "not-found" });
+      assert.equal((await broker.delete("person1")).kind, "done");
+    } finally {
+      await second.close();
+    }
+  } finally {
+    broker.close();
+  }
 });

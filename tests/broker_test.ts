@@ -203,7 +203,7 @@ Deno.test("servers reports up servers with records and latency, down ones with w
     assert.deepEqual(reports[1], {
       server: "127.0.0.1:9001",
       up: false,
-      error: "connection closed",
+      error: "cannot connect to 127.0.0.1:9001",
     });
   } finally {
     broker.close();

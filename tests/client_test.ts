@@ -53,7 +53,12 @@ function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void) 
 function helloThenSilence(conn: Deno.TcpConn, frameCount: number): void {
   if (frameCount !== 1) return;
   const frames = new FrameWriter();
-  frames.okHello(1, { version: 1, maxFrameBytes: 1024 });
+  frames.okHello(1, {
+    version: 1,
+    maxFrameBytes: 1024,
+    idleTimeoutMs: 30_000,
+    serverId: "0123456789abcdef",
+  });
   conn.write(frames.bytes()).catch(() => {});
 }
 

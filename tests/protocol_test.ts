@@ -143,7 +143,13 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
         frames.okValue(2, value);
         frames.okKeys(3, keys);
         frames.okStats(4, stats);
-        frames.okHello(5, { version: PROTOCOL_VERSION, maxFrameBytes: 1024 });
+        const hello = {
+          version: PROTOCOL_VERSION,
+          maxFrameBytes: 1024,
+          idleTimeoutMs: 30_000,
+          serverId: "0123456789abcdef",
+        };
+        frames.okHello(5, hello);
         frames.notFound(6);
         frames.error(7, ErrorCode.LIMIT, message);
         const responses = decodeAll(frames.bytes()).map(decodeResponse);
@@ -157,10 +163,7 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
         assert.ok(okStats.type === "ok");
         assert.deepEqual(decodeStatsBody(okStats.body), stats);
         assert.ok(okHello.type === "ok");
-        assert.deepEqual(decodeHelloBody(okHello.body), {
-          version: PROTOCOL_VERSION,
-          maxFrameBytes: 1024,
-        });
+        assert.deepEqual(decodeHelloBody(okHello.body), hello);
         assert.equal(notFound.type, "not_found");
         assert.deepEqual(error, { type: "error", requestId: 7, code: ErrorCode.LIMIT, message });
       },

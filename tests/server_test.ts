@@ -78,9 +78,13 @@ Deno.test("server answers every request type", async () => {
   frames.delete(13, "person2");
   frames.stats(14);
   await raw.write(frames.bytes());
-  assert.deepEqual(decodeHelloBody(okBody(await raw.readFrame(), 1)), {
+  const hello = decodeHelloBody(okBody(await raw.readFrame(), 1));
+  assert.match(hello.serverId, /^[0-9a-f]{16}$/);
+  assert.deepEqual(hello, {
     version: PROTOCOL_VERSION,
     maxFrameBytes: 16 * 1024 * 1024,
+    idleTimeoutMs: 30_000,
+    serverId: hello.serverId,
   });
   okBody(await raw.readFrame(), 2);
   okBody(await raw.readFrame(), 3);

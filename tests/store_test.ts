@@ -347,6 +347,7 @@ function spawnWriter(options: Record<string, unknown>) {
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = "";
   let ackedBatches = 0;
+  let generation = 0;
   /** Reads lines until `until` accepts one; false if stdout ended first. */
   const readUntil = async (until: (line: string) => boolean): Promise<boolean> => {
     while (true) {
@@ -354,8 +355,11 @@ function spawnWriter(options: Record<string, unknown>) {
       if (newline >= 0) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
-        const acked = /^acked (\d+)$/.exec(line);
-        if (acked) ackedBatches = Math.max(ackedBatches, Number(acked[1]));
+        const acked = /^acked (\d+) (\d+)$/.exec(line);
+        if (acked) {
+          ackedBatches = Math.max(ackedBatches, Number(acked[1]));
+          generation = Math.max(generation, Number(acked[2]));
+        }
         if (until(line)) return true;
         continue;
       }
@@ -369,6 +373,10 @@ function spawnWriter(options: Record<string, unknown>) {
     readUntil,
     get ackedBatches() {
       return ackedBatches;
+    },
+    /** The storage generation at the last acknowledgement: above 1 once it compacted. */
+    get generation() {
+      return generation;
     },
   };
 }
@@ -395,10 +403,15 @@ function checkAcknowledged(store: Store, ackedBatches: number, batchSize: number
   }
 }
 
-async function killAfterAcks(options: Record<string, unknown>, minimumAcks: number) {
+async function killAfterAcks(
+  options: Record<string, unknown>,
+  minimumAcks: number,
+  minimumGeneration = 1,
+) {
   const writer = spawnWriter(options);
   const sawAcks = await writer.readUntil((line) =>
-    line === "done" || writer.ackedBatches >= minimumAcks
+    line === "done" ||
+    (writer.ackedBatches >= minimumAcks && writer.generation >= minimumGeneration)
   );
   assert.ok(sawAcks, "the writer ended before acknowledging enough");
   writer.child.kill("SIGKILL");
@@ -431,7 +444,8 @@ Deno.test("store: kill -9 while compacting loses no acknowledged write", async (
         compactionMinLogBytes: 8 * 1024,
         compactionSnapshotRatio: 0.1,
       };
-      const acked = await killAfterAcks(options, minimumAcks);
+      // Killed once it has compacted at least once, at a varying point after.
+      const acked = await killAfterAcks(options, minimumAcks, 2);
       const store = await Store.open({ dataDir: dir, onWarning: assert.fail });
       assert.ok(store.storageStats.generation > 1, "the writer compacted before the kill");
       checkAcknowledged(store, acked, batchSize);

@@ -128,6 +128,13 @@ async function runBroker(args: string[]): Promise<number> {
 
   const broker = await Broker.open(servers, { k, timeoutMs, log });
   try {
+    const twins = broker.pool.twins();
+    if (twins.length > 0) {
+      throw new UserError(
+        `kv broker: ${values.servers} lists one server twice (${twins.join("; ")}); ` +
+          `keep one line per server`,
+      );
+    }
     const down = broker.pool.status().filter((state) => !state.up);
     for (const state of down) log(`server ${state.server.id} is unreachable: ${state.error}`);
     const upCount = servers.length - down.length;

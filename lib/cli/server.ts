@@ -188,19 +188,29 @@ function listen(server: KvServer, settings: ServerSettings): Deno.NetAddr {
   }
 }
 
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once, for a stuck shutdown. */
+/**
+ * A repeat of the stop signal within this long of the first is the same stop: `deno task`
+ * and the shell's process group both pass one Ctrl-C on, so the server gets it twice.
+ */
+export const REPEATED_SIGNAL_GRACE_MS = 1_000;
+
+/**
+ * Resolves on the first SIGINT or SIGTERM; one more, after the grace period, exits at
+ * once, for a stuck shutdown.
+ */
 function untilSignal(logger: Logger): { signalled: Promise<string>; dispose(): void } {
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  let received: string | undefined;
+  let receivedAt: number | undefined;
   let resolveSignal!: (signal: string) => void;
   const signalled = new Promise<string>((resolve) => resolveSignal = resolve);
   const handlers = signals.map((signal) => {
     const handler = () => {
-      if (received !== undefined) {
+      if (receivedAt !== undefined) {
+        if (performance.now() - receivedAt < REPEATED_SIGNAL_GRACE_MS) return;
         logger.warn(`${signal} again during shutdown; exiting without waiting`);
         Deno.exit(1);
       }
-      received = signal;
+      receivedAt = performance.now();
       resolveSignal(signal);
     };
     Deno.addSignalListener(signal, handler);

@@ -67,6 +67,22 @@ Deno.test("kv broker -i refuses before writing when fewer than k servers answer"
   }
 });
 
+Deno.test("kv broker refuses a server file that names one server under two addresses", async () => {
+  await using cluster = await KvCluster.start(1);
+  const { port } = cluster.servers[0];
+  const servers = await tempFile(`127.0.0.1 ${port}\nlocalhost:${port}\n`);
+  try {
+    await rejectsWith(
+      ["-s", servers, "-k", "2"],
+      new RegExp(
+        `lists one server twice \\(localhost:${port} is the same server as 127\\.0\\.0\\.1:${port}\\)`,
+      ),
+    );
+  } finally {
+    await Deno.remove(servers);
+  }
+});
+
 // End to end: a real `kv broker` process fed a script on stdin, over real servers.
 
 async function runBroker(args: string[], stdin: string) {

@@ -41,6 +41,14 @@ Deno.test("kv server exits 0 on SIGINT and keeps records in --data-dir across re
   }
 });
 
+Deno.test("kv server treats a SIGINT repeated at once (deno task and the shell both pass it) as one", async () => {
+  const server = await startServerProcess();
+  server.signal("SIGINT");
+  const exit = await server.stop("SIGINT");
+  assert.equal(exit.code, 0, exit.stderr);
+  assert.doesNotMatch(exit.stderr, /again during shutdown/);
+});
+
 Deno.test("kv server on a port in use prints one line and exits 2", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {

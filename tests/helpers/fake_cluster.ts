@@ -38,11 +38,23 @@ export class FakeServer {
 
 class FakeConnection implements ServerConnection {
   #closed = false;
+  #closeReason: Error | undefined;
 
   constructor(readonly server: FakeServer) {}
 
   get isOpen(): boolean {
     return !this.#closed && this.server.state !== "crashed";
+  }
+
+  get closeReason(): Error | undefined {
+    if (this.#closeReason !== undefined) return this.#closeReason;
+    return this.server.state === "crashed"
+      ? new ConnectionError(`${this.server.address.id}: connection reset`)
+      : undefined;
+  }
+
+  get serverId(): string {
+    return this.server.address.id;
   }
 
   #check(kind: string): Promise<void> {
@@ -52,7 +64,8 @@ class FakeConnection implements ServerConnection {
     }
     if (this.server.state === "hung") {
       this.#closed = true;
-      return Promise.reject(new RequestTimeoutError(`${this.server.address.id}: no answer`));
+      this.#closeReason = new RequestTimeoutError(`${this.server.address.id}: no answer`);
+      return Promise.reject(this.#closeReason);
     }
     return Promise.resolve();
   }
@@ -122,6 +135,7 @@ class FakeConnection implements ServerConnection {
 
   close() {
     this.#closed = true;
+    this.#closeReason ??= new ConnectionError("closed by the client");
   }
 }
 
