@@ -106,8 +106,22 @@ export async function runSession(
       )
       : await respond(broker, line.text, options);
     if (reply === undefined) continue;
-    if (reply.text !== "") write(reply.text);
+    if (reply.text !== "" && !writeAnswer(write, reply.text)) return;
     if (reply.exit) return;
+  }
+}
+
+/**
+ * Writes one answer; false when stdout was closed by its reader (`kv broker | head -1`):
+ * nobody is listening any more, so the session ends quietly.
+ */
+function writeAnswer(write: (text: string) => void, text: string): boolean {
+  try {
+    write(text);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.BrokenPipe) return false;
+    throw error;
   }
 }
 
@@ -205,7 +219,7 @@ export async function runInteractive(broker: Broker, options: SessionOptions = {
     for await (const line of session) {
       const reply = await respond(broker, line, options);
       if (reply !== undefined) {
-        if (reply.text !== "") write(reply.text);
+        if (reply.text !== "" && !writeAnswer(write, reply.text)) break;
         if (reply.exit) break;
       }
       session.prompt();

@@ -26,6 +26,8 @@ import {
   DEFAULT_PORT,
   KvServer,
 } from "../server.ts";
+import { SnapshotFormatError } from "../snapshot.ts";
+import { LogFormatError } from "../storage_log.ts";
 import { type FsyncPolicy, Store, StoreCorruptError, StoreLockedError } from "../store.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
@@ -147,13 +149,21 @@ async function openStore(settings: ServerSettings): Promise<Store> {
       onWarning: (message) => settings.logger.warn(message),
     });
   } catch (error) {
-    if (error instanceof StoreLockedError || error instanceof StoreCorruptError) {
+    if (
+      error instanceof StoreLockedError || error instanceof StoreCorruptError ||
+      error instanceof LogFormatError || error instanceof SnapshotFormatError
+    ) {
       throw new UserError(`kv server: ${error.message}`);
     }
-    if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotFound) {
+    if (error instanceof Deno.errors.AlreadyExists || error instanceof Deno.errors.NotADirectory) {
       throw new UserError(
-        `kv server: cannot open --data-dir ${settings.dataDir}: ${error.message}`,
+        `kv server: --data-dir ${settings.dataDir} exists but is not a directory; name a directory`,
       );
+    }
+    // Any other file-system error: permission denied, disk full, …
+    if (Object.values(Deno.errors).some((kind) => error instanceof kind)) {
+      const reason = (error as Error).message;
+      throw new UserError(`kv server: cannot open --data-dir ${settings.dataDir}: ${reason}`);
     }
     throw error;
   }

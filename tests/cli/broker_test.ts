@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { brokerCommand } from "../../lib/cli/broker.ts";
 import { UserError } from "../../lib/cli/user_error.ts";
 import { BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
+import { TEST_KV } from "../helpers/server_process.ts";
 
 async function tempFile(text: string): Promise<string> {
   const path = await Deno.makeTempFile({ suffix: ".txt" });
@@ -81,6 +82,29 @@ Deno.test("kv broker refuses a server file that names one server under two addre
   } finally {
     await Deno.remove(servers);
   }
+});
+
+Deno.test("kv broker ends quietly when its reader closes stdout (| head -1)", async () => {
+  await using cluster = await KvCluster.start(1);
+  const kv = [...TEST_KV.args, "broker", "-s", cluster.serverFile].map((arg) => `'${arg}'`);
+  const commands = Array.from({ length: 5000 }, (_, i) => `GET person${i}`).join("\n");
+  const script = `'${TEST_KV.command}' ${
+    kv.join(" ")
+  } | head -n 1; echo "exit \${PIPESTATUS[0]}" >&2`;
+  const child = new Deno.Command("bash", {
+    args: ["-c", script],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(commands + "\n")).catch(() => {});
+  await writer.close().catch(() => {});
+  const output = await child.output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(new TextDecoder().decode(output.stdout), "NOT FOUND: person0\n");
+  assert.match(stderr, /exit 0/);
+  assert.doesNotMatch(stderr, /internal error|BrokenPipe/);
 });
 
 // End to end: a real `kv broker` process fed a script on stdin, over real servers.

@@ -98,6 +98,38 @@ Deno.test("kv server refuses bad flags with one line and exit 2", async () => {
   }
 });
 
+Deno.test("kv server refuses a data dir it cannot use with one line and exit 2, touching nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/file`, "");
+    await Deno.mkdir(`${dir}/foreign-log`);
+    await Deno.writeTextFile(`${dir}/foreign-log/log-0000000001.kvlog`, "hi\n");
+    await Deno.mkdir(`${dir}/bad-snapshot`);
+    await Deno.writeTextFile(`${dir}/bad-snapshot/snapshot-0000000001.kvsnap`, "garbage\n");
+    for (
+      const [dataDir, pattern] of [
+        ["file", /--data-dir .*file exists but is not a directory/],
+        ["foreign-log", /is not a kv storage log.*left untouched/],
+        ["bad-snapshot", /is damaged or not a kv snapshot/],
+      ] as const
+    ) {
+      const { code, stderr } = await runKv([
+        "server",
+        "-p",
+        "0",
+        "--data-dir",
+        `${dir}/${dataDir}`,
+      ]);
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, pattern);
+      assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
+    }
+    assert.equal(await Deno.readTextFile(`${dir}/foreign-log/log-0000000001.kvlog`), "hi\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("kv server --help documents every flag with its default", async () => {
   const { code, stdout } = await runKv(["server", "--help"]);
   assert.equal(code, 0);
