@@ -10,8 +10,9 @@
  *   order, the last one flagged. A node is a word `last(1) | kind(4) | nameId(27)` and a
  *   32-bit payload: an int32, a string of up to 4 UTF-8 bytes, or the block-relative
  *   offset of the first child node (objects; 0 for `{}`) or of out-of-line data;
- * - data: strings longer than 4 bytes (LEB128 byte length, then UTF-8) and 8-byte
- *   floats (also ints beyond int32).
+ * - data: strings longer than 4 bytes (LEB128 byte length, then UTF-8), 8-byte
+ *   floats (also ints beyond int32), and the field index of each object of more than
+ *   16 fields (positions sorted by name id), so that no lookup walks a wide object.
  *
  * Offsets inside a block are relative to the block, so compaction moves blocks with a
  * plain copy. Deleted and overwritten blocks are garbage until more than half of the
@@ -74,12 +75,25 @@ const STRING = 4;
 /** Kinds INLINE_STRING + n hold a string of n ≤ MAX_INLINE_STRING_BYTES UTF-8 bytes in the payload. */
 const INLINE_STRING = 5;
 const MAX_INLINE_STRING_BYTES = 4;
+/**
+ * An object of more than LINEAR_SCAN_MAX_FIELDS fields: its payload is the offset of a
+ * field index in the data area — u32 first child offset, u32 field count, then each
+ * field's position among its siblings (u32), sorted by name id — so that a lookup by
+ * name is a binary search, not a walk of every field.
+ */
+const INDEXED_OBJECT = 10;
+/** Bytes of a field index besides its positions: first child offset and count. */
+const INDEX_HEADER_BYTES = 8;
+/** Bytes per field in a field index. */
+const INDEX_ENTRY_BYTES = 4;
+/** Sort keys pack name id × POSITION_RANGE + position: positions stay below it. */
+const POSITION_RANGE = 2 ** 26;
 
 /**
- * Objects with more fields than this are checked for duplicate names by sorting their
- * name ids once written; smaller ones by a scan of the siblings written before.
+ * Objects with more fields than this get a field index (see INDEXED_OBJECT), which also
+ * finds duplicate names; smaller ones are scanned, for lookups and duplicates alike.
  */
-const LINEAR_DUPLICATE_SCAN_MAX_FIELDS = 16;
+const LINEAR_SCAN_MAX_FIELDS = 16;
 
 /** Strings up to this many bytes are copied into the arena by hand. */
 const MANUAL_COPY_MAX_BYTES = 64;
@@ -278,18 +292,90 @@ export class RecordArena {
 
   /**
    * The node of field `nameId` of the object at node `node` of the block at `offset`, or
-   * −1 when that node is a scalar or has no such field. Walks the object's fields in order.
+   * −1 when that node is a scalar or has no such field. Scans a small object's fields and
+   * binary-searches a wide one's field index: O(log fields) at worst.
    */
   childNode(offset: number, node: number, nameId: number): number {
-    const word = this.#view.getUint32(node, true);
-    if (((word >>> KIND_SHIFT) & KIND_MASK) !== OBJECT) return -1;
-    const first = this.#view.getUint32(node + 4, true);
+    const view = this.#view;
+    const kind = (view.getUint32(node, true) >>> KIND_SHIFT) & KIND_MASK;
+    if (kind === INDEXED_OBJECT) {
+      const index = offset + view.getUint32(node + 4, true);
+      const first = offset + view.getUint32(index, true);
+      let low = 0;
+      let high = view.getUint32(index + 4, true) - 1;
+      while (low <= high) {
+        const middle = (low + high) >>> 1;
+        const position = view.getUint32(
+          index + INDEX_HEADER_BYTES + middle * INDEX_ENTRY_BYTES,
+          true,
+        );
+        const child = first + position * NODE_BYTES;
+        const id = view.getUint32(child, true) & NAME_MASK;
+        if (id === nameId) return child;
+        if (id < nameId) low = middle + 1;
+        else high = middle - 1;
+      }
+      return -1;
+    }
+    if (kind !== OBJECT) return -1;
+    const first = view.getUint32(node + 4, true);
     if (first === 0) return -1;
     for (let child = offset + first;; child += NODE_BYTES) {
-      const childWord = this.#view.getUint32(child, true);
+      const childWord = view.getUint32(child, true);
       if ((childWord & NAME_MASK) === nameId) return child;
       if ((childWord & LAST_SIBLING) !== 0) return -1;
     }
+  }
+
+  /** Block-relative offset of the first field of the object node `node`, 0 for `{}` or a scalar. */
+  #firstField(block: number, node: number): number {
+    const view = this.#view;
+    const kind = (view.getUint32(node, true) >>> KIND_SHIFT) & KIND_MASK;
+    if (kind === OBJECT) return view.getUint32(node + 4, true);
+    if (kind === INDEXED_OBJECT) {
+      return view.getUint32(block + view.getUint32(node + 4, true), true);
+    }
+    return 0;
+  }
+
+  /** Bytes of the field index an object of `fieldCount` fields needs (0 below the threshold). */
+  #indexBytes(fieldCount: number): number {
+    return fieldCount > LINEAR_SCAN_MAX_FIELDS
+      ? INDEX_HEADER_BYTES + fieldCount * INDEX_ENTRY_BYTES
+      : 0;
+  }
+
+  /**
+   * Writes the field index of the object at `node`, whose `count` fields start at node
+   * `first`, and makes `node` an INDEXED_OBJECT. Throws a DecodeError, naming it, when a
+   * field name repeats: sorting finds that too.
+   */
+  #writeFieldIndex(block: number, node: number, first: number, count: number): void {
+    const view = this.#view;
+    const keys = new Float64Array(count);
+    for (let position = 0; position < count; position++) {
+      const id = view.getUint32(first + position * NODE_BYTES, true) & NAME_MASK;
+      keys[position] = id * POSITION_RANGE + position;
+    }
+    keys.sort();
+    const index = this.#dataCursor;
+    view.setUint32(index, first - block, true);
+    view.setUint32(index + 4, count, true);
+    let previousId = -1;
+    for (let entry = 0; entry < count; entry++) {
+      const id = Math.floor(keys[entry] / POSITION_RANGE);
+      if (id === previousId) this.#duplicate(id);
+      previousId = id;
+      view.setUint32(
+        index + INDEX_HEADER_BYTES + entry * INDEX_ENTRY_BYTES,
+        keys[entry] - id * POSITION_RANGE,
+        true,
+      );
+    }
+    this.#dataCursor += INDEX_HEADER_BYTES + count * INDEX_ENTRY_BYTES;
+    const word = view.getUint32(node, true);
+    view.setUint32(node, (word | (INDEXED_OBJECT << KIND_SHIFT)) >>> 0, true);
+    view.setUint32(node + 4, index - block, true);
   }
 
   /** Decodes the value at node `node` of the block at `offset`. */
@@ -365,6 +451,7 @@ export class RecordArena {
         const fields = value.fields;
         if (!Array.isArray(fields)) throw new TypeError("object fields are not an array");
         this.#measuredNodes += fields.length;
+        this.#measuredDataBytes += this.#indexBytes(fields.length);
         this.#checkSize();
         for (let i = 0; i < fields.length; i++) {
           const field = fields[i];
@@ -436,6 +523,8 @@ export class RecordArena {
           this.#measuredNodes++;
           this.#checkSize();
         }
+        this.#measuredDataBytes += this.#indexBytes(fieldCount);
+        this.#checkSize();
         if (ordinal >= this.#objectFieldCounts.length) {
           const grown = new Uint32Array(this.#objectFieldCounts.length * 2);
           grown.set(this.#objectFieldCounts);
@@ -513,12 +602,14 @@ export class RecordArena {
           this.#acquired.push(id);
           this.#at += nameLength;
           const child = first + index * NODE_BYTES;
-          if (fieldCount <= LINEAR_DUPLICATE_SCAN_MAX_FIELDS) this.#refuseRepeat(first, child, id);
+          if (fieldCount <= LINEAR_SCAN_MAX_FIELDS) this.#refuseRepeat(first, child, id);
           const last = index === fieldCount - 1 ? LAST_SIBLING : 0;
           view.setUint32(child, (last | id) >>> 0, true);
           this.#writeEncodedValue(block, child);
         }
-        if (fieldCount > LINEAR_DUPLICATE_SCAN_MAX_FIELDS) this.#refuseRepeats(first, fieldCount);
+        if (fieldCount > LINEAR_SCAN_MAX_FIELDS) {
+          this.#writeFieldIndex(block, node, first, fieldCount);
+        }
         this.#at++; // the end marker
         return;
       }
@@ -581,18 +672,6 @@ export class RecordArena {
     }
   }
 
-  /** Throws when two of the `count` sibling nodes from `first` have the same name. */
-  #refuseRepeats(first: number, count: number): void {
-    const ids = new Uint32Array(count);
-    for (let index = 0; index < count; index++) {
-      ids[index] = this.#view.getUint32(first + index * NODE_BYTES, true) & NAME_MASK;
-    }
-    ids.sort();
-    for (let index = 1; index < count; index++) {
-      if (ids[index] === ids[index - 1]) this.#duplicate(ids[index]);
-    }
-  }
-
   #duplicate(id: number): never {
     throw new DecodeError(`duplicate field name '${this.#names.name(id)}'`);
   }
@@ -651,6 +730,9 @@ export class RecordArena {
         for (let i = 0; i < fields.length; i++) {
           this.#writeValue(block, first + i * NODE_BYTES, fields[i][1]);
         }
+        if (fields.length > LINEAR_SCAN_MAX_FIELDS) {
+          this.#writeFieldIndex(block, node, first, fields.length);
+        }
         return;
       }
     }
@@ -691,8 +773,9 @@ export class RecordArena {
     const word = view.getUint32(node, true);
     const kind = (word >>> KIND_SHIFT) & KIND_MASK;
     switch (kind) {
-      case OBJECT: {
-        const first = view.getUint32(node + 4, true);
+      case OBJECT:
+      case INDEXED_OBJECT: {
+        const first = this.#firstField(block, node);
         const fields: Field[] = [];
         if (first === 0) return { kind: "object", fields };
         for (let child = block + first;; child += NODE_BYTES) {
@@ -733,8 +816,7 @@ export class RecordArena {
 
   #releaseNames(block: number, node: number): void {
     const view = this.#view;
-    if (((view.getUint32(node, true) >>> KIND_SHIFT) & KIND_MASK) !== OBJECT) return;
-    const first = view.getUint32(node + 4, true);
+    const first = this.#firstField(block, node);
     if (first === 0) return;
     for (let child = block + first;; child += NODE_BYTES) {
       const word = view.getUint32(child, true);

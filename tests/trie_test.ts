@@ -416,3 +416,40 @@ Deno.test("putEncoded refuses duplicate names in small and large objects alike",
     trie.checkInvariants();
   }
 });
+
+Deno.test("wide objects keep their field order and answer every field by name", () => {
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(keyArbitrary(), { minLength: 17, maxLength: 80 }),
+      fc.boolean(),
+      (names, encoded) => {
+        const wide = object(names.map((name, index): Field => [name, int(index)]));
+        const record = object([["wide", wide], ["after", str("x")]]);
+        const trie = new RecordTrie();
+        if (encoded) trie.putEncoded("k", encodeValue(record));
+        else trie.put("k", record);
+        assert.deepEqual(trie.get("k"), record);
+        names.forEach((name, index) => {
+          assert.deepEqual(trie.query(["k", "wide", name]), int(index), name);
+        });
+        assert.equal(trie.query(["k", "wide", "absent-name"]), undefined);
+        assert.deepEqual(trie.query(["k", "after"]), str("x"));
+        assert.equal(trie.delete("k"), true);
+        assert.equal(trie.memoryStats().distinctFieldNames, 0);
+        trie.checkInvariants();
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("a record with a million fields finds any one of them by name", () => {
+  const count = 1_000_000;
+  const fields: Field[] = Array.from({ length: count }, (_, index) => [`f${index}`, int(index)]);
+  const trie = new RecordTrie();
+  trie.put("wide", object(fields));
+  for (const index of [0, 1, 499_999, count - 1]) {
+    assert.deepEqual(trie.query(["wide", `f${index}`]), int(index));
+  }
+  assert.equal(trie.query(["wide", "g0"]), undefined);
+});
