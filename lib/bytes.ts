@@ -27,6 +27,17 @@ export class DecodeError extends Error {
   }
 }
 
+/**
+ * Input that is well formed but breaks one of kv's limits (too long a key, too deep a
+ * value or path): the server answers it with ERROR LIMIT rather than BAD_REQUEST.
+ */
+export class LimitExceededError extends DecodeError {
+  constructor(message: string) {
+    super(message);
+    this.name = "LimitExceededError";
+  }
+}
+
 const textEncoder = new TextEncoder();
 
 const TWO_POW_32 = 2 ** 32;

@@ -245,7 +245,9 @@ export async function indexFile(
   options: IndexOptions = {},
 ): Promise<IndexSummary> {
   const file = await Deno.open(path, { read: true });
-  const totalBytes = (await file.stat()).size;
+  const info = await file.stat();
+  // A pipe has no size to show progress against.
+  const totalBytes = info.isFile ? info.size : undefined;
   // Reaching the end of the stream (or cancelling it) closes the file.
   return await indexLines(broker, readInChunks(file, READ_CHUNK_BYTES), {
     fileName: path,

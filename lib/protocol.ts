@@ -138,7 +138,9 @@
  * ```
  * @module
  */
-import { ByteReader, ByteWriter, DecodeError } from "./bytes.ts";
+import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "./bytes.ts";
+
+export { LimitExceededError } from "./bytes.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
   MAX_KEY_BYTES,
@@ -222,14 +224,6 @@ export type ErrorCodeNumber = (typeof ErrorCode)[keyof typeof ErrorCode];
 export function errorCodeName(code: number): string {
   for (const [name, value] of Object.entries(ErrorCode)) if (value === code) return name;
   return `UNKNOWN(${code})`;
-}
-
-/** A request that breaks a limit (too long a key, too deep a path): answered with ERROR LIMIT. */
-export class LimitExceededError extends DecodeError {
-  constructor(message: string) {
-    super(message);
-    this.name = "LimitExceededError";
-  }
 }
 
 /** A frame header announcing a body over the limit; found before the body is buffered. */

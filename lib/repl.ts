@@ -198,9 +198,12 @@ export async function completeLine(broker: Broker, line: string): Promise<[strin
  */
 export async function runInteractive(broker: Broker, options: SessionOptions = {}): Promise<void> {
   const write = options.write ?? writeStdout;
+  // With --json, stdout carries answers only: the prompt, the echo and the greeting go
+  // to stderr, which is the terminal too.
+  const terminal = options.json ? process.stderr : process.stdout;
   const session = readline.createInterface({
     input: process.stdin,
-    output: process.stdout,
+    output: terminal,
     prompt: PROMPT,
     historySize: HISTORY_SIZE,
     removeHistoryDuplicates: true,
@@ -213,7 +216,10 @@ export async function runInteractive(broker: Broker, options: SessionOptions = {
     },
   });
   session.on("SIGINT", () => session.close());
-  write(`kv broker: ${broker.pool.servers.length} servers, k=${broker.k}; type HELP for commands`);
+  const greeting = `kv broker: ${broker.pool.servers.length} servers, k=${broker.k}; ` +
+    "type HELP for commands";
+  if (options.json) console.error(greeting);
+  else write(greeting);
   session.prompt();
   try {
     for await (const line of session) {

@@ -394,7 +394,9 @@ export class KvServer {
       // The store throws DecodeError for a malformed value, RangeError for one too large
       // to log and TypeError for an invalid key: the client's request is at fault.
       // Anything else is the server's.
-      if (error instanceof DecodeError) {
+      if (error instanceof LimitExceededError) {
+        responses.error(request.requestId, ErrorCode.LIMIT, error.message);
+      } else if (error instanceof DecodeError) {
         responses.error(request.requestId, ErrorCode.BAD_REQUEST, error.message);
       } else if (error instanceof RangeError) {
         responses.error(request.requestId, ErrorCode.LIMIT, error.message);

@@ -31,7 +31,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { DecodeError, MAX_VARINT_BYTES } from "./bytes.ts";
+import { DecodeError, LimitExceededError, MAX_VARINT_BYTES } from "./bytes.ts";
 import { invariant } from "./trie_invariant.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import type { FieldNames } from "./trie_names.ts";
@@ -505,7 +505,9 @@ export class RecordArena {
       }
       case ValueTag.object: {
         if (depth > MAX_NESTING_DEPTH) {
-          throw new DecodeError(`value nests deeper than the limit of ${MAX_NESTING_DEPTH}`);
+          throw new LimitExceededError(
+            `value nests deeper than the limit of ${MAX_NESTING_DEPTH}`,
+          );
         }
         const ordinal = this.#objectCount++;
         let fieldCount = 0;
@@ -513,7 +515,7 @@ export class RecordArena {
           const nameLength = this.#readVarint("field name length");
           if (nameLength === 0) break;
           if (nameLength > MAX_KEY_BYTES) {
-            throw new DecodeError(
+            throw new LimitExceededError(
               `field name is ${nameLength} bytes, over the limit of ${MAX_KEY_BYTES}`,
             );
           }

@@ -139,21 +139,46 @@ export function getField(value: Value, name: string): Value | undefined {
   return undefined;
 }
 
-/** A value as plain JSON data: objects become JSON objects, numbers JSON numbers. */
-export type JsonData = string | number | { [name: string]: JsonData };
+/**
+ * A value as JSON data for `JSON.stringify`: objects become JSON objects, strings JSON
+ * strings, ints JSON numbers, and floats raw JSON number text that always shows it is
+ * a float (`2.0`, never `2`).
+ */
+export type JsonData = string | number | RawJsonNumber | { [name: string]: JsonData };
+
+/** JSON number text `JSON.stringify` writes as is (made by `JSON.rawJSON`). */
+export interface RawJsonNumber {
+  readonly rawJSON: string;
+}
 
 /**
- * Converts a value to plain JSON data for `--json` output. Floats and ints both
- * become JSON numbers; objects keep their field order.
+ * `JSON.rawJSON` (JSON.parse source text access, ES2026): in Deno's V8, not yet in
+ * TypeScript's lib, hence the cast.
+ */
+const rawJson = (JSON as unknown as { rawJSON(text: string): RawJsonNumber }).rawJSON;
+
+/**
+ * Converts a value to JSON data for `--json` output. Ints become JSON numbers; floats
+ * keep a decimal point or an exponent (`2.0`, `1e+21`) so a reader can tell them from
+ * ints; objects keep their field order, and any field name works, `__proto__` included.
  *
  * @example
  * ```ts
- * JSON.stringify(toJsonData(object([["age", int(3)]]))); // '{"age":3}'
+ * JSON.stringify(toJsonData(object([["age", int(3)], ["height", float(2)]])));
+ * // '{"age":3,"height":2.0}'
  * ```
  */
 export function toJsonData(value: Value): JsonData {
+  if (value.kind === "float") return rawJson(floatJsonText(value.value));
   if (value.kind !== "object") return value.value;
-  const result: { [name: string]: JsonData } = {};
+  // No prototype, so that a field named "__proto__" is a field like any other.
+  const result: { [name: string]: JsonData } = Object.create(null);
   for (const [name, fieldValue] of value.fields) result[name] = toJsonData(fieldValue);
   return result;
+}
+
+/** The shortest JSON number text for a finite float, with a `.` or an exponent. */
+function floatJsonText(value: number): string {
+  const text = Object.is(value, -0) ? "-0" : String(value);
+  return /[.e]/.test(text) ? text : `${text}.0`;
 }

@@ -31,7 +31,7 @@
  * ```
  * @module
  */
-import { ByteReader, ByteWriter, DecodeError } from "./bytes.ts";
+import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "./bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import type { Field, Value } from "./value.ts";
 
@@ -157,7 +157,7 @@ export function readValue(reader: ByteReader, depth = 1): Value {
 
 function readObject(reader: ByteReader, depth: number): Value {
   if (depth > MAX_NESTING_DEPTH) {
-    throw new DecodeError(`value nests deeper than the limit of ${MAX_NESTING_DEPTH}`);
+    throw new LimitExceededError(`value nests deeper than the limit of ${MAX_NESTING_DEPTH}`);
   }
   const fields: Field[] = [];
   const seenNames = new Set<string>();

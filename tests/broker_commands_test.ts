@@ -142,7 +142,13 @@ Deno.test("formatAnswer prints one JSON line with typed values", () => {
   ]]);
   assert.equal(
     formatAnswer({ op: "GET", key: "person1", found: true, value: nested }, { json: true }),
-    `{"op":"GET","key":"person1","found":true,"value":{"name":"2.05","age":22,"h":2,"address":{"street":"Main"}}}`,
+    `{"op":"GET","key":"person1","found":true,"value":{"name":"2.05","age":22,"h":2.0,"address":{"street":"Main"}}}`,
+  );
+  // Floats stay floats in the text; a field named __proto__ is a field like any other.
+  const awkward = object([["__proto__", float(-0)], ["big", float(1e21)], ["half", float(0.5)]]);
+  assert.equal(
+    formatAnswer({ op: "GET", key: "p", found: true, value: awkward }, { json: true }),
+    `{"op":"GET","key":"p","found":true,"value":{"__proto__":-0.0,"big":1e+21,"half":0.5}}`,
   );
   assert.equal(
     formatAnswer({ op: "QUERY", key: "person1.address.street", found: true, value: str("Main") }, {

@@ -135,8 +135,8 @@ Deno.test("ERROR answers reject with ServerError and leave the connection open",
   for (let level = 0; level <= MAX_NESTING_DEPTH; level++) tooDeep = object([["a", tooDeep]]);
   await assert.rejects(client.put("deep", tooDeep), (error: unknown) => {
     assert.ok(error instanceof ServerError);
-    assert.equal(error.code, ErrorCode.BAD_REQUEST);
-    assert.equal(error.codeName, "BAD_REQUEST");
+    assert.equal(error.code, ErrorCode.LIMIT);
+    assert.equal(error.codeName, "LIMIT");
     return true;
   });
   await assert.rejects(client.putEncoded("bad", Uint8Array.from([9])), /BAD_REQUEST/);

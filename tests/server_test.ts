@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ByteWriter } from "../lib/bytes.ts";
 import { ServerClient } from "../lib/client.ts";
-import { MAX_KEY_BYTES } from "../lib/limits.ts";
+import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../lib/limits.ts";
 import {
   CONNECTION_REQUEST_ID,
   decodeHelloBody,
@@ -226,6 +226,13 @@ Deno.test("a PUT with a malformed value gets BAD_REQUEST, stores nothing, and th
   // An object with the field "a" twice.
   putRaw(4, [0x04, 1, 0x61, 0x02, 1, 1, 0x61, 0x02, 2, 0x00]);
   putRaw(5, [0x02, 1, 0xff]);
+  const tooDeep = [
+    ...Array(MAX_NESTING_DEPTH + 1).fill([0x04, 1, 0x61]).flat(),
+    0x02,
+    1,
+    ...Array(MAX_NESTING_DEPTH + 1).fill(0x00),
+  ];
+  putRaw(8, tooDeep);
   frames.get(6, "k4");
   frames.put(7, "k7", int(7));
   await raw.write(frames.bytes());
@@ -237,6 +244,7 @@ Deno.test("a PUT with a malformed value gets BAD_REQUEST, stores nothing, and th
     /duplicate field name 'a'/,
   );
   assert.match(assertError(await raw.readFrame(), 5, ErrorCode.BAD_REQUEST), /unexpected bytes/);
+  assert.match(assertError(await raw.readFrame(), 8, ErrorCode.LIMIT), /nests deeper/);
   assert.equal(response(await raw.readFrame()).type, "not_found");
   okBody(await raw.readFrame(), 7);
   raw.close();

@@ -38,9 +38,10 @@ history and tab completion on a terminal, one answer per line otherwise.
 Flags:
   -s, --servers FILE     servers, one per line: 'IP PORT' or 'HOST:PORT' ([::1]:8000);
                          blank lines and # comments are ignored (required)
-  -i, --index FILE       record lines to index first (any dialect); bad lines are
-                         reported on stderr and skipped; without -i the broker serves
-                         what the servers already hold
+  -i, --index FILE       record lines to index first (any dialect), from a file or a
+                         pipe such as <(kv gen -o - ...); bad lines are reported on
+                         stderr and skipped; without -i the broker serves what the
+                         servers already hold
   -k, --replicas N       replication factor, 1 to the number of servers (default 1)
       --timeout-ms MS    connect and request timeout per server; past it the server
                          counts as down and is reconnected in the background
@@ -178,8 +179,11 @@ async function runBroker(args: string[]): Promise<number> {
 
 async function checkReadable(path: string): Promise<void> {
   try {
+    // A regular file, or a pipe or device to stream from (`-i <(kv gen -o - …)`).
     const info = await Deno.stat(path);
-    if (!info.isFile) throw new UserError(`kv broker: ${path} is not a file`);
+    if (info.isDirectory) {
+      throw new UserError(`kv broker: ${path} is a directory; -i takes a file of record lines`);
+    }
   } catch (error) {
     if (error instanceof UserError) throw error;
     const reason = error instanceof Error ? error.message : String(error);

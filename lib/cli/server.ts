@@ -27,7 +27,7 @@ import {
   KvServer,
 } from "../server.ts";
 import { SnapshotFormatError } from "../snapshot.ts";
-import { LogFormatError } from "../storage_log.ts";
+import { LogFormatError, MAX_LOG_VALUE_BYTES } from "../storage_log.ts";
 import { type FsyncPolicy, Store, StoreCorruptError, StoreLockedError } from "../store.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
@@ -63,7 +63,9 @@ Flags:
                             second) or never (default interval)
       --max-connections N   most simultaneous clients; more get BUSY
                             (default ${DEFAULT_MAX_CONNECTIONS})
-      --max-frame-bytes N   largest request body in bytes (default ${DEFAULT_MAX_FRAME_BYTES})
+      --max-frame-bytes N   largest request body in bytes (default ${DEFAULT_MAX_FRAME_BYTES});
+                            with --data-dir a value is also at most ${MAX_LOG_VALUE_BYTES} bytes,
+                            the log's entry limit
       --idle-timeout-ms N   close a client silent or stalled mid-request this long
                             (default ${DEFAULT_IDLE_TIMEOUT_MS})
       --log-level LEVEL     ${LOG_LEVELS.join(", ")} (default ${DEFAULT_LOG_LEVEL})

@@ -107,6 +107,21 @@ Deno.test("kv broker ends quietly when its reader closes stdout (| head -1)", as
   assert.doesNotMatch(stderr, /internal error|BrokenPipe/);
 });
 
+Deno.test("kv broker -i streams from a pipe, as in -i <(kv gen -o -)", async () => {
+  await using cluster = await KvCluster.start(1);
+  const kv = [...TEST_KV.args].map((arg) => `'${arg}'`).join(" ");
+  const gen = `'${TEST_KV.command}' ${kv} gen -k testdata/compat/keyFile.txt -n 300 -o -`;
+  const broker = `'${TEST_KV.command}' ${kv} broker -s '${cluster.serverFile}' --index-only`;
+  const output = await new Deno.Command("bash", {
+    args: ["-c", `${broker} -i <(${gen})`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  assert.match(stderr, /indexed 300 records \(0 failed\), skipped 0 lines/);
+});
+
 // End to end: a real `kv broker` process fed a script on stdin, over real servers.
 
 async function runBroker(args: string[], stdin: string) {
