@@ -10,9 +10,9 @@
  * another such value, otherwise a scalar of the key's type: a string of
  * 1..maxStringLength characters from [A-Za-z0-9], an int 1..100 or a float
  * 1.5..2.1 with at most two decimals, printed in shortest form (`1.5`, `2.0`).
- * String characters are drawn four to a 32-bit random word by multiply-shift,
- * which leaves each within 10⁻⁶ of uniform: plenty for test data, and a
- * quarter of the draws.
+ * String characters are drawn three to a 32-bit random word by multiply-shift,
+ * which leaves each within 10⁻⁴ of uniform: plenty for test data, and a third
+ * of the draws. A key's pick and its nest-or-not coin share one exact draw.
  *
  * ```text
  * "person0" : { "name" : "Mary" ; "age" : 22 ; "address" : { "street" : "Main" } }
@@ -115,7 +115,12 @@ const ALPHABET = new TextEncoder().encode(
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
 );
 const ALPHABET_SIZE = 62;
-const CHARACTERS_PER_DRAW = 4;
+/**
+ * Each multiply-shift step leaves 62 times fewer distinct fractions: after three steps
+ * about 2^14.1 remain, so a third character is within 62 / 2^20 ≈ 10⁻⁴ of uniform; a
+ * fourth would be 0.4% off.
+ */
+const CHARACTERS_PER_DRAW = 3;
 const TWO_POW_32 = 2 ** 32;
 const QUOTE = 0x22;
 const SPACE = 0x20;
@@ -280,6 +285,8 @@ class RecordWriter {
   #keyHeads: PackedTexts;
   #keyTypes: Uint8Array;
   #keyOrderByLevel: readonly Int32Array[];
+  /** Per level, whether each drawn key's value nests (0) or is a scalar (1). */
+  #nestCoinsByLevel: readonly Uint8Array[];
   #keyCount: number;
   #maxNesting: number;
   #maxStringLength: number;
@@ -294,11 +301,20 @@ class RecordWriter {
     this.#keyHeads = parts.keyHeads;
     this.#keyTypes = parts.keyTypes;
     this.#keyOrderByLevel = parts.keyOrderByLevel;
+    this.#nestCoinsByLevel = parts.keyOrderByLevel.map((order) => new Uint8Array(order.length));
     this.#keyCount = parts.keyTypes.length;
     this.#maxNesting = parts.maxNesting;
     this.#maxStringLength = parts.maxStringLength;
     this.#maxKeysPerValue = parts.maxKeysPerValue;
     this.#fieldBudget = parts.fieldBudget;
+  }
+
+  /** Draws from `random` from now on, with every level's key order reset to the identity. */
+  restart(random: Sfc32): void {
+    this.#random = random;
+    for (const keyOrder of this.#keyOrderByLevel) {
+      for (let key = 0; key < keyOrder.length; key++) keyOrder[key] = key;
+    }
   }
 
   /** Makes later records go to `buffer`, which must be as large as the first. */
@@ -361,9 +377,13 @@ class RecordWriter {
       return position;
     }
     const keyOrder = this.#keyOrderByLevel[level];
+    const nestCoins = this.#nestCoinsByLevel[level];
     const keyCount = this.#keyCount;
     for (let i = 0; i < count; i++) {
-      const pick = i + random.nextBelow(keyCount - i);
+      // One draw gives the key and, in its low bit, whether its value nests.
+      const draw = random.nextBelow(2 * (keyCount - i));
+      nestCoins[i] = draw & 1;
+      const pick = i + (draw >>> 1);
       const key = keyOrder[pick];
       keyOrder[pick] = keyOrder[i];
       keyOrder[i] = key;
@@ -381,7 +401,7 @@ class RecordWriter {
       }
       const key = keyOrder[i];
       position = this.#writePacked(keyHeads, key, position);
-      if (mayNest && random.nextBelow(2) === 0) {
+      if (mayNest && nestCoins[i] === 0) {
         position = this.#writeObject(level + 1, position);
       } else {
         const type = keyTypes[key];
@@ -413,7 +433,7 @@ class RecordWriter {
     let position = at;
     buffer[position++] = QUOTE;
     // Multiply-shift: each step's integer part is a character, the fraction left
-    // feeds the next. Four steps use 24 of a word's 32 bits.
+    // feeds the next.
     for (let left = length; left > 0; left -= CHARACTERS_PER_DRAW) {
       let fraction = random.nextUint32();
       const count = left < CHARACTERS_PER_DRAW ? left : CHARACTERS_PER_DRAW;
@@ -430,11 +450,130 @@ class RecordWriter {
 }
 
 /**
- * Generates the records as chunks of UTF-8 text. Each chunk holds whole lines
- * and is a view of one of two reused buffers, valid until the generator has
- * been resumed twice: write it out (or copy it) before then. Writing chunk k
- * while chunk k + 1 is generated is safe, and is how `kv gen` overlaps
- * generation with disk writes. Throws a RangeError for options outside their ranges.
+ * Records per block. Each block draws from its own PRNG stream, seeded from the run's
+ * seed and the block's number, so blocks can be generated in any order — by several
+ * workers at once — and still join into the same bytes.
+ */
+export const BLOCK_RECORDS = 8192;
+
+/**
+ * The number of blocks `recordCount` records make.
+ *
+ * @example
+ * ```ts
+ * blockCount(100_000); // 13
+ * ```
+ */
+export function blockCount(recordCount: number): number {
+  return Math.ceil(recordCount / BLOCK_RECORDS);
+}
+
+/**
+ * The PRNG seed of block `block` of a run seeded with `seed`: splitmix32's finaliser
+ * over both, so neighbouring blocks and seeds get unrelated streams.
+ */
+function blockSeed(seed: number, block: number): number {
+  let z = (seed ^ Math.imul(block + 1, 0x9e37_79b9)) | 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85eb_ca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2_ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/**
+ * Generates the records of a run block by block (see {@link BLOCK_RECORDS}) as chunks
+ * of UTF-8 text. Each chunk holds whole lines and is a view of one of two reused
+ * buffers, valid until the generator has been resumed twice: write it out (or copy
+ * it) before then. Writing chunk k while chunk k + 1 is generated is safe, and is how
+ * `kv gen` overlaps generation with disk writes.
+ *
+ * @example
+ * ```ts
+ * const records = new RecordGenerator({ keys: [{ name: "age", type: "int" }],
+ *   recordCount: 10, maxNesting: 0, maxStringLength: 5, maxKeysPerValue: 1, seed: 1 });
+ * for (const chunk of records.block(0)) console.log(chunk.recordsDone);
+ * ```
+ */
+export class RecordGenerator {
+  readonly #options: GeneratorOptions;
+  readonly #chunkBytes: number;
+  readonly #maxRecordBytes: number;
+  readonly #buffers: [Uint8Array, Uint8Array];
+  readonly #writer: RecordWriter;
+
+  /** Throws a RangeError for options outside their ranges. */
+  constructor(options: GeneratorOptions) {
+    checkGeneratorOptions(options);
+    this.#options = options;
+    const { keys, recordCount, maxNesting, maxStringLength, maxKeysPerValue } = options;
+    this.#chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    const encodedKeys = keys.map((key) => textEncoder.encode(`"${key.name}" : `));
+    const fieldBudget = recordFieldBudget(options);
+    this.#maxRecordBytes = recordOverheadBytes(recordCount) +
+      fieldBudget *
+        fieldBytesBound(Math.max(...encodedKeys.map((bytes) => bytes.length)), maxStringLength);
+    const bufferBytes = this.#chunkBytes + this.#maxRecordBytes + WORD_SLACK_BYTES;
+    this.#buffers = [new Uint8Array(bufferBytes), new Uint8Array(bufferBytes)];
+    this.#writer = new RecordWriter({
+      buffer: this.#buffers[0],
+      random: new Sfc32(options.seed),
+      keyHeads: packTexts(encodedKeys),
+      keyTypes: Uint8Array.from(keys, (key) => TYPE_CODES[key.type]),
+      // One permutation of the key indexes per level: a partial Fisher–Yates
+      // shuffle of its first `count` entries draws `count` distinct keys, and a
+      // nested value (one level down) must not disturb its parent's draw.
+      keyOrderByLevel: Array.from(
+        { length: maxNesting + 1 },
+        () => Int32Array.from({ length: keys.length }, (_, key) => key),
+      ),
+      maxNesting,
+      maxStringLength,
+      maxKeysPerValue,
+      fieldBudget,
+    });
+  }
+
+  /** The number of blocks in the run. */
+  get blockCount(): number {
+    return blockCount(this.#options.recordCount);
+  }
+
+  /**
+   * The chunks of block `block` (0 ≤ block < blockCount); `recordsDone` counts records
+   * of the whole run up to the end of each chunk.
+   */
+  *block(block: number): Generator<GeneratedChunk> {
+    if (!(Number.isInteger(block) && block >= 0 && block < this.blockCount)) {
+      throw new RangeError(`block must be an integer from 0 to ${this.blockCount - 1}`);
+    }
+    const writer = this.#writer;
+    // Key orders start from the identity in every block, so a block's text depends on
+    // nothing but the seed and its number.
+    writer.restart(new Sfc32(blockSeed(this.#options.seed, block)));
+    const first = block * BLOCK_RECORDS;
+    const end = Math.min(this.#options.recordCount, first + BLOCK_RECORDS);
+    let buffer = this.#buffers[0];
+    writer.useBuffer(buffer);
+    let position = 0;
+    for (let recordIndex = first; recordIndex < end; recordIndex++) {
+      const recordStart = position;
+      position = writer.writeRecord(recordIndex, position);
+      if (position - recordStart > this.#maxRecordBytes) {
+        throw new Error("bug: record over its byte bound");
+      }
+      if (position >= this.#chunkBytes || recordIndex === end - 1) {
+        yield { bytes: buffer.subarray(0, position), recordsDone: recordIndex + 1 };
+        buffer = buffer === this.#buffers[0] ? this.#buffers[1] : this.#buffers[0];
+        writer.useBuffer(buffer);
+        position = 0;
+      }
+    }
+  }
+}
+
+/**
+ * Generates all records, block after block, as chunks of UTF-8 text (see
+ * {@link RecordGenerator} for how long a chunk stays valid). Throws a RangeError for
+ * options outside their ranges.
  *
  * @example
  * ```ts
@@ -444,57 +583,8 @@ class RecordWriter {
  * ```
  */
 export function* generateChunks(options: GeneratorOptions): Generator<GeneratedChunk> {
-  checkGeneratorOptions(options);
-  const { keys, recordCount, maxNesting, maxStringLength, maxKeysPerValue } = options;
-  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  const random = new Sfc32(options.seed);
-  const keyCount = keys.length;
-
-  const encodedKeys = keys.map((key) => textEncoder.encode(`"${key.name}" : `));
-  const keyHeads = packTexts(encodedKeys);
-  const keyTypes = Uint8Array.from(keys, (key) => TYPE_CODES[key.type]);
-
-  // One permutation of the key indexes per level: a partial Fisher–Yates
-  // shuffle of its first `count` entries draws `count` distinct keys, and a
-  // nested value (one level down) must not disturb its parent's draw.
-  const keyOrderByLevel = Array.from(
-    { length: maxNesting + 1 },
-    () => Int32Array.from({ length: keyCount }, (_, key) => key),
-  );
-
-  const fieldBudget = recordFieldBudget(options);
-  const maxRecordBytes = recordOverheadBytes(recordCount) +
-    fieldBudget *
-      fieldBytesBound(Math.max(...encodedKeys.map((bytes) => bytes.length)), maxStringLength);
-  const buffers = [
-    new Uint8Array(chunkBytes + maxRecordBytes + WORD_SLACK_BYTES),
-    new Uint8Array(chunkBytes + maxRecordBytes + WORD_SLACK_BYTES),
-  ];
-  let buffer = buffers[0];
-  const writer = new RecordWriter({
-    buffer,
-    random,
-    keyHeads,
-    keyTypes,
-    keyOrderByLevel,
-    maxNesting,
-    maxStringLength,
-    maxKeysPerValue,
-    fieldBudget,
-  });
-  let position = 0;
-  for (let recordIndex = 0; recordIndex < recordCount; recordIndex++) {
-    const recordStart = position;
-    position = writer.writeRecord(recordIndex, position);
-    if (position - recordStart > maxRecordBytes) throw new Error("bug: record over its byte bound");
-    if (position >= chunkBytes) {
-      yield { bytes: buffer.subarray(0, position), recordsDone: recordIndex + 1 };
-      buffer = buffer === buffers[0] ? buffers[1] : buffers[0];
-      writer.useBuffer(buffer);
-      position = 0;
-    }
-  }
-  if (position > 0) yield { bytes: buffer.subarray(0, position), recordsDone: recordCount };
+  const records = new RecordGenerator(options);
+  for (let block = 0; block < records.blockCount; block++) yield* records.block(block);
 }
 
 /**

@@ -74,7 +74,6 @@ Exit codes: 0 success, 1 internal error (or --index-only with failed records),
 /** The `kv broker` subcommand. */
 export const brokerCommand: Subcommand = {
   name: "broker",
-  summary: "index records on k replicas and answer queries (like kvBroker.py)",
   help: HELP,
   run: runBroker,
 };

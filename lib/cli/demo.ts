@@ -96,7 +96,6 @@ function metaHelpLines(): string[] {
 /** The `kv demo` subcommand. */
 export const demoCommand: Subcommand = {
   name: "demo",
-  summary: "start a local cluster of 4 servers with sample data and open the REPL",
   help: HELP,
   run: runDemo,
 };

@@ -13,12 +13,12 @@
  */
 import { basename, dirname, join } from "node:path";
 import {
-  generateChunks,
   MAX_GENERATED_NESTING,
   MAX_KEYS_PER_VALUE,
   MAX_RECORD_COUNT,
   MAX_STRING_LENGTH,
 } from "../generator.ts";
+import { generateChunksInParallel, generatorWorkerCount } from "../generator_workers.ts";
 import { KeyFileError, type KeySpec, MAX_KEY_FILE_BYTES, parseKeyFile } from "../keyfile.ts";
 import { MAX_SEED, randomSeed } from "../prng.ts";
 import { ProgressBar } from "../progress.ts";
@@ -113,7 +113,6 @@ Examples:
 /** The `kv gen` subcommand. */
 export const genCommand: Subcommand = {
   name: COMMAND,
-  summary: "generate random test records (like createData.py)",
   help: HELP,
   run,
 };
@@ -166,7 +165,8 @@ async function run(args: string[]): Promise<number> {
   let pendingWrite: Promise<void> = Promise.resolve();
   try {
     const options = { keys, recordCount, maxNesting, maxStringLength, maxKeysPerValue, seed };
-    for (const chunk of generateChunks(options)) {
+    const workers = generatorWorkerCount(recordCount, navigator.hardwareConcurrency);
+    for await (const chunk of generateChunksInParallel(options, { workers })) {
       await pendingWrite;
       if (interruption.interrupted) break;
       pendingWrite = output.write(chunk.bytes);

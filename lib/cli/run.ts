@@ -10,21 +10,42 @@
  * @module
  */
 import denoConfig from "../../deno.json" with { type: "json" };
-import { brokerCommand } from "./broker.ts";
-import { demoCommand } from "./demo.ts";
-import { genCommand } from "./gen.ts";
-import { serverCommand } from "./server.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 
 /** kv's version, from deno.json. */
 export const VERSION: string = denoConfig.version;
 
-const SUBCOMMANDS: readonly Subcommand[] = [
-  genCommand,
-  serverCommand,
-  brokerCommand,
-  demoCommand,
+/** A subcommand as `kv --help` lists it; its module loads only when it runs. */
+interface SubcommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  load(): Promise<Subcommand>;
+}
+
+// Loaded on demand: `kv gen` need not parse the server's and broker's modules, which
+// cost about 20 ms of every run's start.
+const SUBCOMMANDS: readonly SubcommandEntry[] = [
+  {
+    name: "gen",
+    summary: "generate random test records (like createData.py)",
+    load: async () => (await import("./gen.ts")).genCommand,
+  },
+  {
+    name: "server",
+    summary: "run a kv server (records in memory, durable with --data-dir)",
+    load: async () => (await import("./server.ts")).serverCommand,
+  },
+  {
+    name: "broker",
+    summary: "index records on k replicas and answer queries (like kvBroker.py)",
+    load: async () => (await import("./broker.ts")).brokerCommand,
+  },
+  {
+    name: "demo",
+    summary: "start a local cluster of 4 servers with sample data and open the REPL",
+    load: async () => (await import("./demo.ts")).demoCommand,
+  },
 ];
 
 function topLevelHelp(): string {
@@ -66,12 +87,13 @@ export async function runCli(args: string[]): Promise<number> {
     console.log(`kv ${VERSION}`);
     return 0;
   }
-  const command = SUBCOMMANDS.find((candidate) => candidate.name === first);
-  if (command === undefined) {
+  const entry = SUBCOMMANDS.find((candidate) => candidate.name === first);
+  if (entry === undefined) {
     const names = SUBCOMMANDS.map((candidate) => candidate.name).join(", ");
     console.error(`kv: unknown command '${first}'; the commands are ${names} (see 'kv --help')`);
     return USAGE_EXIT_CODE;
   }
+  const command = await entry.load();
   if (rest.includes("-h") || rest.includes("--help")) {
     console.log(command.help);
     return 0;

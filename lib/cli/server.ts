@@ -279,7 +279,6 @@ async function runServer(args: string[]): Promise<number> {
 /** The `kv server` subcommand. */
 export const serverCommand: Subcommand = {
   name: "server",
-  summary: "run a kv server (records in memory, durable with --data-dir)",
   help: HELP,
   run: runServer,
 };

@@ -1,12 +1,12 @@
 /**
  * The shape every `kv` subcommand module exports, so that `lib/cli/run.ts` can
- * list, document and dispatch them from one table.
+ * dispatch to it and print its help. (Its one-line summary lives in run.ts's table,
+ * which lists the commands without loading their modules.)
  *
  * @example
  * ```ts
  * export const pingCommand: Subcommand = {
  *   name: "ping",
- *   summary: "print pong",
  *   help: "Usage: kv ping",
  *   run: () => { console.log("pong"); return Promise.resolve(0); },
  * };
@@ -18,8 +18,6 @@
 export interface Subcommand {
   /** The word after `kv` that selects it. */
   readonly name: string;
-  /** One line for `kv --help`. */
-  readonly summary: string;
   /** The full text of `kv <name> --help`. */
   readonly help: string;
   /**
