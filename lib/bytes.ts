@@ -45,6 +45,9 @@ const TWO_POW_32 = 2 ** 32;
 /** A safe integer's high 32-bit half lies in [-2^21, 2^21). */
 const SAFE_HIGH_HALF_LIMIT = 2 ** 21;
 
+/** Byte runs up to this long are copied by hand: cheaper than a subarray and `set`. */
+const MANUAL_COPY_MAX_BYTES = 32;
+
 /** Strings up to this many UTF-16 units are tried as ASCII before TextEncoder is called. */
 const ASCII_FAST_PATH_MAX_LENGTH = 64;
 // ignoreBOM keeps a leading U+FEFF in a string: it is data, not a byte order mark.
@@ -122,6 +125,20 @@ export class ByteWriter {
     this.#reserve(bytes.length);
     this.#buffer.set(bytes, this.#length);
     this.#length += bytes.length;
+  }
+
+  /**
+   * Appends `source[start, end)`: like `raw(source.subarray(start, end))` without the
+   * subarray, copying short runs by hand.
+   */
+  copy(source: Uint8Array, start: number, end: number): void {
+    const count = end - start;
+    this.#reserve(count);
+    const buffer = this.#buffer;
+    const at = this.#length;
+    if (count > MANUAL_COPY_MAX_BYTES) buffer.set(source.subarray(start, end), at);
+    else for (let i = 0; i < count; i++) buffer[at + i] = source[start + i];
+    this.#length = at + count;
   }
 
   /** Appends a string as a u32 byte length followed by its UTF-8 bytes. */

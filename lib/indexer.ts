@@ -18,15 +18,11 @@
  */
 import assert from "node:assert/strict";
 import type { Broker } from "./broker.ts";
-import { readLineBatches } from "./line_reader.ts";
+import { decodeRawLine, type RawLine, readRawLineBatches } from "./line_reader.ts";
+import { parseAsciiRecordInto } from "./record_bytes.ts";
 import { ProgressBar } from "./progress.ts";
 import { ByteWriter } from "./bytes.ts";
-import {
-  isBlankLine,
-  parseRecordLine,
-  parseRecordLineInto,
-  RecordParseError,
-} from "./record_line.ts";
+import { parseRecordLine, parseRecordLineInto, RecordParseError } from "./record_line.ts";
 import type { Dialect } from "./record_text.ts";
 import { describeError } from "./server_pool.ts";
 import { encodeValue } from "./value_codec.ts";
@@ -108,15 +104,27 @@ export async function indexLines(
     new ProgressBar({ label: `indexing ${fileName}`, total: options.totalBytes });
   const duplicateKeys = options.duplicateKeys ?? "error";
   const scratch = new ByteWriter();
-  /** The line's key and encoded value; without last-wins no Value is made on the way. */
-  const encodeLine = (text: string, lineNumber: number): [string, Uint8Array] => {
+  /**
+   * The line's key and encoded value. A plain ASCII line goes through the byte parser
+   * (lib/record_bytes.ts); any other, or one it declines, is decoded and parsed by
+   * lib/record_line.ts, which throws a RecordParseError for a bad line, or UnreadableLineError
+   * for one that is not UTF-8. Without last-wins no Value is made on the way.
+   */
+  const encodeLine = (line: RawLine): [string, Uint8Array] => {
+    if (duplicateKeys === "error") {
+      scratch.reset();
+      const key = parseAsciiRecordInto(line.bytes, scratch);
+      // A copy: the PUT may wait for room on a connection while the scratch is reused.
+      if (key !== undefined) return [key, scratch.bytes().slice()];
+    }
+    const decoded = decodeRawLine(line);
+    if (decoded.error !== undefined) throw new UnreadableLineError(decoded.error);
     if (duplicateKeys === "last-wins") {
-      const record = parseRecordLine(text, lineNumber, { duplicateKeys });
+      const record = parseRecordLine(decoded.text, line.lineNumber, { duplicateKeys });
       return [record.key, encodeValue(record.value)];
     }
     scratch.reset();
-    const key = parseRecordLineInto(text, lineNumber, scratch);
-    // A copy: the PUT may wait for room on a connection while the scratch is reused.
+    const key = parseRecordLineInto(decoded.text, line.lineNumber, scratch);
     return [key, scratch.bytes().slice()];
   };
   const startMs = performance.now();
@@ -155,7 +163,7 @@ export async function indexLines(
   try {
     // A batch is handled without awaiting, so the PUTs it starts leave in one
     // write per server rather than one per record.
-    for await (const batch of readLineBatches(source)) {
+    for await (const batch of readRawLineBatches(source)) {
       for (const line of batch) {
         byteCount += line.byteLength;
         if (line.error !== undefined) {
@@ -163,18 +171,23 @@ export async function indexLines(
           reportProblem(`${fileName}:${line.lineNumber}: ${line.error}; line skipped`);
           continue;
         }
-        if (isBlankLine(line.text)) continue;
+        if (isBlankBytes(line.bytes)) continue;
         let key: string;
         let encoded: Uint8Array;
         try {
-          [key, encoded] = encodeLine(line.text, line.lineNumber);
+          [key, encoded] = encodeLine(line);
         } catch (error) {
+          if (error instanceof UnreadableLineError) {
+            skippedCount++;
+            reportProblem(`${fileName}:${line.lineNumber}: ${error.message}; line skipped`);
+            continue;
+          }
           if (!(error instanceof RecordParseError)) throw error;
           skippedCount++;
           reportProblem(`${fileName}:${error.message}; line skipped`);
           continue;
         }
-        dialect ??= detectDialect(line.text);
+        dialect ??= detectDialect(new TextDecoder().decode(line.bytes.subarray(0, 64)));
         inFlight++;
         const lineNumber = line.lineNumber;
         replicate(broker, key, encoded, (failure) => onRecordDone(lineNumber, key, failure));
@@ -192,6 +205,23 @@ export async function indexLines(
   assert.equal(inFlight, 0);
   const seconds = (performance.now() - startMs) / 1000;
   return { indexedCount, failedCount, skippedCount, byteCount, seconds, dialect };
+}
+
+/** A line that is not UTF-8: reported and skipped like a line that does not parse. */
+class UnreadableLineError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnreadableLineError";
+  }
+}
+
+/** Whether a line holds only spaces, tabs and carriage returns (see isBlankLine). */
+function isBlankBytes(bytes: Uint8Array): boolean {
+  for (let index = 0; index < bytes.length; index++) {
+    const byte = bytes[index];
+    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
+  }
+  return true;
 }
 
 /**

@@ -52,6 +52,25 @@ export interface BadLine {
 /** What {@link readLines} yields for each line. */
 export type ReadLine = TextLine | BadLine;
 
+/** A line not yet decoded: its bytes, for callers that parse bytes (the indexer). */
+export interface RawLine {
+  /** 1-based line number. */
+  readonly lineNumber: number;
+  /**
+   * The line's bytes without `\n`, a `\r` before it, or a leading byte order mark:
+   * a view into the source's chunk (or a copy, for a line that spans chunks). Not
+   * checked to be UTF-8: that is the caller's to do, with {@link decodeRawLine}.
+   */
+  readonly bytes: Uint8Array;
+  /** The line's size in bytes, without `\n` and without a `\r` before it. */
+  readonly byteLength: number;
+  /** Absent on a line within the limit. */
+  readonly error?: undefined;
+}
+
+/** What {@link readRawLineBatches} yields for each line: its bytes, or why it is unreadable. */
+export type ReadRawLine = RawLine | BadLine;
+
 /** Options for {@link readLines}. */
 export interface ReadLinesOptions {
   /**
@@ -136,6 +155,71 @@ export async function* readLineBatches(
   }
 }
 
+/**
+ * Like {@link readLineBatches}, but the lines stay bytes: no decoding, no strings.
+ * A line over the limit is still a {@link BadLine}; a line that is not UTF-8 is not
+ * found here but by {@link decodeRawLine}. The source must not reuse its chunks'
+ * memory (file and network streams do not), since lines are views into them.
+ *
+ * @example
+ * ```ts
+ * const source = ReadableStream.from([new TextEncoder().encode("a\nb\n")]);
+ * for await (const batch of readRawLineBatches(source)) console.log(batch.length); // 2
+ * ```
+ */
+export async function* readRawLineBatches(
+  source: ReadableStream<Uint8Array>,
+  options: ReadLinesOptions = {},
+): AsyncGenerator<ReadRawLine[], void, undefined> {
+  const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
+  if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 0) {
+    throw new RangeError(`maxLineBytes must be a whole number ≥ 0, got ${maxLineBytes}`);
+  }
+  const builder = new LineBuilder(maxLineBytes);
+  const reader = source.getReader();
+  let finished = false;
+  try {
+    while (true) {
+      const { done, value: chunk } = await reader.read();
+      if (done) break;
+      const batch: ReadRawLine[] = [];
+      let lineStart = 0;
+      for (let newline = chunk.indexOf(NEWLINE); newline !== -1;) {
+        batch.push(builder.finishRaw(chunk, lineStart, newline));
+        lineStart = newline + 1;
+        newline = chunk.indexOf(NEWLINE, lineStart);
+      }
+      builder.append(chunk, lineStart, chunk.length);
+      if (batch.length > 0) yield batch;
+    }
+    if (builder.hasPartialLine()) yield [builder.finishRaw(EMPTY, 0, 0)];
+    finished = true;
+  } finally {
+    if (!finished) await reader.cancel();
+    reader.releaseLock();
+  }
+}
+
+const rawLineDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes a {@link RawLine} as {@link readLines} would have: its text, or a
+ * {@link BadLine} saying where it stops being UTF-8.
+ *
+ * @example
+ * ```ts
+ * decodeRawLine({ lineNumber: 1, byteLength: 2, bytes: new Uint8Array([0x68, 0x69]) }).text; // "hi"
+ * ```
+ */
+export function decodeRawLine(line: RawLine): ReadLine {
+  const { lineNumber, bytes, byteLength } = line;
+  try {
+    return { lineNumber, byteLength, text: rawLineDecoder.decode(bytes) };
+  } catch {
+    return { lineNumber, byteLength, error: describeInvalidUtf8(bytes) };
+  }
+}
+
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -187,6 +271,21 @@ class LineBuilder {
 
   /** Ends the current line with `chunk[start, end)` as its last bytes and resets. */
   finish(chunk: Uint8Array, start: number, end: number): ReadLine {
+    const line = this.finishRaw(chunk, start, end);
+    return line.error === undefined ? this.#decode(line) : line;
+  }
+
+  #decode(line: RawLine): ReadLine {
+    const { lineNumber, bytes, byteLength } = line;
+    try {
+      return { lineNumber, byteLength, text: this.#decoder.decode(bytes) };
+    } catch {
+      return { lineNumber, byteLength, error: describeInvalidUtf8(bytes) };
+    }
+  }
+
+  /** Like {@link LineBuilder.finish}, without decoding. */
+  finishRaw(chunk: Uint8Array, start: number, end: number): ReadRawLine {
     this.#lineNumber++;
     const lineNumber = this.#lineNumber;
     const totalBytes = this.#lineBytes + (end - start);
@@ -209,11 +308,7 @@ class LineBuilder {
     }
     bytes = bytes.subarray(0, byteLength);
     if (lineNumber === 1 && startsWithByteOrderMark(bytes)) bytes = bytes.subarray(3);
-    try {
-      return { lineNumber, byteLength, text: this.#decoder.decode(bytes) };
-    } catch {
-      return { lineNumber, byteLength, error: describeInvalidUtf8(bytes) };
-    }
+    return { lineNumber, byteLength, bytes };
   }
 
   /**

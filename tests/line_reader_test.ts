@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type ReadLine, readLines, type ReadLinesOptions } from "../lib/line_reader.ts";
+import {
+  decodeRawLine,
+  type ReadLine,
+  readLines,
+  type ReadLinesOptions,
+  readRawLineBatches,
+} from "../lib/line_reader.ts";
 import { MAX_LINE_BYTES } from "../lib/limits.ts";
 
 const encoder = new TextEncoder();
@@ -239,10 +245,14 @@ Deno.test("any bytes read in any chunks give the same lines as read a byte at a 
           start = cut;
         }
         const byteAtATime = Array.from(bytes, (value) => Uint8Array.of(value));
-        assert.deepEqual(
-          await collect(chunks, { maxLineBytes }),
-          await collect(byteAtATime, { maxLineBytes }),
-        );
+        const expected = await collect(byteAtATime, { maxLineBytes });
+        assert.deepEqual(await collect(chunks, { maxLineBytes }), expected);
+        // Raw lines, decoded afterwards, are the same lines.
+        const raw: ReadLine[] = [];
+        for await (const batch of readRawLineBatches(streamOf(chunks), { maxLineBytes })) {
+          for (const line of batch) raw.push(line.error === undefined ? decodeRawLine(line) : line);
+        }
+        assert.deepEqual(raw, expected);
       },
     ),
     { numRuns: 500 },

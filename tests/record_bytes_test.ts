@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ByteWriter } from "../lib/bytes.ts";
+import { generateText } from "../lib/generator.ts";
+import { parseKeyFile } from "../lib/keyfile.ts";
+import { MAX_FAST_OBJECT_FIELDS, parseAsciiRecordInto } from "../lib/record_bytes.ts";
+import { parseRecordLineInto, RecordParseError } from "../lib/record_line.ts";
+import { type Dialect, formatRecordLine } from "../lib/record_text.ts";
+import { type Field, float, int, str, type Value } from "../lib/value.ts";
+import { keyArbitrary, valueArbitrary } from "./helpers/value_arbitrary.ts";
+
+const encoder = new TextEncoder();
+
+/** What the general parser makes of `text`: key and bytes, or undefined for a bad line. */
+function general(text: string): { key: string; bytes: Uint8Array } | undefined {
+  const writer = new ByteWriter();
+  try {
+    const key = parseRecordLineInto(text, 1, writer);
+    return { key, bytes: writer.bytes().slice() };
+  } catch (error) {
+    if (error instanceof RecordParseError) return undefined;
+    throw error;
+  }
+}
+
+function fast(text: string): { key: string; bytes: Uint8Array } | undefined {
+  const writer = new ByteWriter();
+  const key = parseAsciiRecordInto(encoder.encode(text), writer);
+  return key === undefined ? undefined : { key, bytes: writer.bytes().slice() };
+}
+
+/** The fast path may decline any line, but what it accepts it reads exactly as the general parser. */
+function assertAgrees(text: string): boolean {
+  const quick = fast(text);
+  if (quick !== undefined) assert.deepEqual(quick, general(text), JSON.stringify(text));
+  return quick !== undefined;
+}
+
+Deno.test("the fast path reads every line of kv gen's output, exactly as the general parser", () => {
+  const keys = parseKeyFile(
+    Deno.readTextFileSync(new URL("../testdata/compat/keyFile.txt", import.meta.url)),
+    "keyFile.txt",
+  );
+  for (const [maxNesting, maxKeysPerValue] of [[0, 12], [3, 6], [5, 3]]) {
+    const text = generateText({
+      keys,
+      recordCount: 300,
+      maxNesting,
+      maxStringLength: 12,
+      maxKeysPerValue,
+      seed: 9,
+    });
+    for (const line of text.split("\n").filter((line) => line !== "")) {
+      assert.ok(assertAgrees(line), `declined: ${line}`);
+    }
+  }
+});
+
+const dialects: Dialect[] = ["assignment", "python", "bare"];
+
+Deno.test("the fast path agrees with the general parser on records of every dialect", () => {
+  fc.assert(
+    fc.property(
+      keyArbitrary(),
+      valueArbitrary(),
+      fc.constantFrom(...dialects),
+      (key, value, dialect) => {
+        assertAgrees(formatRecordLine(key, value, dialect));
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
+/** Printable ASCII without backslashes: the text the fast path is for. */
+const plainText = (minLength: number) =>
+  fc.string({
+    unit: fc.integer({ min: 0x20, max: 0x7e }).filter((code) => code !== 0x5c).map((code) =>
+      String.fromCharCode(code)
+    ),
+    minLength,
+    maxLength: 12,
+  });
+
+const plainValue: fc.Arbitrary<Value> = fc.letrec<{ value: Value }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: "small", maxDepth: 4 },
+    plainText(0).map(str),
+    fc.maxSafeInteger().map(int),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map(float),
+    fc.uniqueArray(
+      fc.tuple(plainText(1).filter((name) => !name.includes(".")), tie("value")),
+      { maxLength: 6, selector: ([name]) => name },
+    ).map((fields): Value => ({ kind: "object", fields: fields as Field[] })),
+  ),
+})).value;
+
+Deno.test("the fast path takes plain ASCII records of every dialect, as the general parser reads them", () => {
+  let accepted = 0;
+  fc.assert(
+    fc.property(
+      plainText(1).filter((key) => !key.includes(".")),
+      plainValue,
+      fc.constantFrom(...dialects),
+      (key, value, dialect) => {
+        if (assertAgrees(formatRecordLine(key, value, dialect))) accepted++;
+      },
+    ),
+    { numRuns: 2000 },
+  );
+  assert.ok(accepted > 1000, `the fast path took only ${accepted} of 2000 plain lines`);
+});
+
+/** Characters that exercise every branch of the grammar. */
+const awkward = fc.constantFrom(
+  ..." \t{}:;,'\"\\.-+eE0123456789abcxyz\r\u0000\u007fé".split(""),
+);
+
+Deno.test("the fast path accepts no line the general parser refuses, whatever the bytes", () => {
+  const line = fc.oneof(
+    fc.string({ unit: awkward, maxLength: 50 }),
+    fc.tuple(
+      fc.constantFrom("k : ", `"k":{`, "k: { a : ", `'k':{'a': {`, "k: { a: 1; b: { c: 2"),
+      fc.string({ unit: awkward, maxLength: 40 }),
+    ).map(([start, rest]) => start + rest),
+  );
+  fc.assert(fc.property(line, (text) => void assertAgrees(text)), { numRuns: 20_000 });
+});
+
+Deno.test("the fast path declines what it leaves to the general parser", () => {
+  const declined = [
+    `"k" : "caf\u00e9"`, // not ASCII
+    `"k" : "a\\"b"`, // an escape
+    `"k" : { "a" : 1 ; "a" : 2 }`, // a repeated name: an error the general parser words
+    `k : 99999999999999999999`, // an int out of range
+    `"k" : { ` + Array.from({ length: MAX_FAST_OBJECT_FIELDS + 1 }, (_, i) => `f${i}: 1`)
+      .join("; ") +
+    " }", // a wide object
+    "", // blank
+  ];
+  for (const text of declined) assert.equal(fast(text), undefined, text);
+  assert.ok(
+    fast(
+      `"k" : { ` + Array.from({ length: MAX_FAST_OBJECT_FIELDS }, (_, i) => `f${i}: 1`).join("; ") +
+        " }",
+    ),
+  );
+});
