@@ -21,9 +21,7 @@
  * ```
  * @module
  */
-import assert from "node:assert/strict";
 import { MAX_LINE_BYTES } from "./limits.ts";
-import { utf8Length } from "./utf8.ts";
 
 /** A line that was read: its text without the line ending. */
 export interface TextLine {
@@ -120,38 +118,8 @@ export async function* readLineBatches(
   source: ReadableStream<Uint8Array>,
   options: ReadLinesOptions = {},
 ): AsyncGenerator<ReadLine[], void, undefined> {
-  const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
-  if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 0) {
-    throw new RangeError(`maxLineBytes must be a whole number ≥ 0, got ${maxLineBytes}`);
-  }
-  const builder = new LineBuilder(maxLineBytes);
-  const reader = source.getReader();
-  let finished = false;
-  try {
-    while (true) {
-      const { done, value: chunk } = await reader.read();
-      if (done) break;
-      const firstNewline = chunk.indexOf(NEWLINE);
-      if (firstNewline === -1) {
-        builder.append(chunk, 0, chunk.length);
-        continue;
-      }
-      // The first line may continue one from earlier chunks; the ones after it lie whole
-      // in this chunk, up to its last newline.
-      const batch = [builder.finish(chunk, 0, firstNewline)];
-      const lastNewline = chunk.lastIndexOf(NEWLINE);
-      if (lastNewline > firstNewline) {
-        builder.finishWholeLines(chunk, firstNewline + 1, lastNewline, batch);
-      }
-      builder.append(chunk, lastNewline + 1, chunk.length);
-      yield batch;
-    }
-    if (builder.hasPartialLine()) yield [builder.finish(EMPTY, 0, 0)];
-    finished = true;
-  } finally {
-    // An early `break` by the consumer leaves the source open: release it.
-    if (!finished) await reader.cancel();
-    reader.releaseLock();
+  for await (const batch of readRawLineBatches(source, options)) {
+    yield batch.map((line) => line.error === undefined ? decodeRawLine(line) : line);
   }
 }
 
@@ -232,7 +200,6 @@ const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf] as const;
  */
 class LineBuilder {
   readonly #maxLineBytes: number;
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #lineNumber = 0;
   /** Copies of the current line's bytes from earlier chunks. */
   #pieces: Uint8Array[] = [];
@@ -270,21 +237,6 @@ class LineBuilder {
   }
 
   /** Ends the current line with `chunk[start, end)` as its last bytes and resets. */
-  finish(chunk: Uint8Array, start: number, end: number): ReadLine {
-    const line = this.finishRaw(chunk, start, end);
-    return line.error === undefined ? this.#decode(line) : line;
-  }
-
-  #decode(line: RawLine): ReadLine {
-    const { lineNumber, bytes, byteLength } = line;
-    try {
-      return { lineNumber, byteLength, text: this.#decoder.decode(bytes) };
-    } catch {
-      return { lineNumber, byteLength, error: describeInvalidUtf8(bytes) };
-    }
-  }
-
-  /** Like {@link LineBuilder.finish}, without decoding. */
   finishRaw(chunk: Uint8Array, start: number, end: number): ReadRawLine {
     this.#lineNumber++;
     const lineNumber = this.#lineNumber;
@@ -309,48 +261,6 @@ class LineBuilder {
     bytes = bytes.subarray(0, byteLength);
     if (lineNumber === 1 && startsWithByteOrderMark(bytes)) bytes = bytes.subarray(3);
     return { lineNumber, byteLength, bytes };
-  }
-
-  /**
-   * Ends every line of `chunk[start, end)`, which holds whole lines separated by
-   * `\n` and no partial line. One decoder call for them all is much faster than
-   * one per line; when that call fails (some line is not UTF-8) each line is
-   * decoded alone, so that only the bad ones are reported. The lines are
-   * appended to `into`.
-   */
-  finishWholeLines(chunk: Uint8Array, start: number, end: number, into: ReadLine[]): void {
-    assert(this.#lineBytes === 0, "whole lines must not follow a partial line");
-    const region = chunk.subarray(start, end);
-    let text: string;
-    try {
-      text = this.#decoder.decode(region);
-    } catch {
-      for (let lineStart = start; lineStart <= end;) {
-        const newline = chunk.indexOf(NEWLINE, lineStart);
-        const lineEnd = newline === -1 || newline > end ? end : newline;
-        into.push(this.finish(chunk, lineStart, lineEnd));
-        lineStart = lineEnd + 1;
-      }
-      return;
-    }
-    // Pure ASCII text has as many characters as bytes, so no line needs counting.
-    const isAscii = text.length === region.length;
-    for (const line of text.split("\n")) {
-      this.#lineNumber++;
-      const withoutCr = line.charCodeAt(line.length - 1) === CARRIAGE_RETURN
-        ? line.slice(0, -1)
-        : line;
-      const byteLength = isAscii ? withoutCr.length : utf8Length(withoutCr);
-      if (byteLength > this.#maxLineBytes) {
-        into.push({
-          lineNumber: this.#lineNumber,
-          byteLength,
-          error: this.#overLongMessage(byteLength),
-        });
-      } else {
-        into.push({ lineNumber: this.#lineNumber, byteLength, text: withoutCr });
-      }
-    }
   }
 
   #overLongMessage(byteLength: number): string {

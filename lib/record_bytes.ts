@@ -23,49 +23,31 @@
  */
 import type { ByteWriter } from "./bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
+import {
+  BACKSLASH,
+  CharClass,
+  charClass,
+  CLOSE_BRACE,
+  COLON,
+  COMMA,
+  DIGIT_NINE,
+  DIGIT_ZERO,
+  DOT,
+  DOUBLE_QUOTE,
+  LOWER_E,
+  MINUS,
+  OPEN_BRACE,
+  PLUS,
+  SEMICOLON,
+  SINGLE_QUOTE,
+  SPACE,
+  TAB,
+  UPPER_E,
+} from "./record_chars.ts";
 import { OBJECT_END, ValueTag, writeInt } from "./value_codec.ts";
 
 /** Objects with more fields go to the general parser (its duplicate check scales). */
 export const MAX_FAST_OBJECT_FIELDS = 64;
-
-const TAB = 0x09;
-const SPACE = 0x20;
-const DOUBLE_QUOTE = 0x22;
-const SINGLE_QUOTE = 0x27;
-const COMMA = 0x2c;
-const MINUS = 0x2d;
-const PLUS = 0x2b;
-const DOT = 0x2e;
-const DIGIT_ZERO = 0x30;
-const DIGIT_NINE = 0x39;
-const COLON = 0x3a;
-const SEMICOLON = 0x3b;
-const UPPER_E = 0x45;
-const LOWER_E = 0x65;
-const BACKSLASH = 0x5c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const DELETE = 0x7f;
-
-/** Byte classes, as record_line.ts's bare-token loop has them; non-ASCII bails out. */
-const PLAIN = 0;
-const WHITESPACE = 1;
-const DELIMITER = 2;
-const NOT_ASCII = 3;
-
-const BYTE_CLASS: Uint8Array = (() => {
-  const classes = new Uint8Array(256).fill(NOT_ASCII);
-  classes.fill(PLAIN, 0, 0x80);
-  for (let byte = 0; byte < 0x20; byte++) classes[byte] = DELIMITER;
-  classes[DELETE] = DELIMITER;
-  classes[TAB] = WHITESPACE;
-  classes[SPACE] = WHITESPACE;
-  for (const byte of [DOUBLE_QUOTE, SINGLE_QUOTE, OPEN_BRACE, CLOSE_BRACE, COLON, SEMICOLON]) {
-    classes[byte] = DELIMITER;
-  }
-  classes[COMMA] = DELIMITER;
-  return classes;
-})();
 
 /** Thrown inside the parser to leave for the general one; never escapes this module. */
 const NOT_FAST = Symbol("not for the fast path");
@@ -170,11 +152,12 @@ class AsciiRecordParser {
     let at = this.#at;
     let end = at;
     while (at < bytes.length) {
-      const byteClass = BYTE_CLASS[bytes[at]];
-      if (byteClass === DELIMITER) break;
-      if (byteClass === NOT_ASCII) throw NOT_FAST;
+      const byte = bytes[at];
+      if (byte >= 0x80) throw NOT_FAST;
+      const byteClass = charClass(byte);
+      if (byteClass === CharClass.delimiter) break;
       at++;
-      if (byteClass === PLAIN) end = at;
+      if (byteClass === CharClass.plain) end = at;
     }
     this.#at = at;
     return end;

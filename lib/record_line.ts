@@ -54,6 +54,29 @@
 import type { ByteWriter } from "./bytes.ts";
 import { MAX_KEY_BYTES, MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import { type Field, float, int, object, str, type Value } from "./value.ts";
+import {
+  BACKSLASH,
+  CARRIAGE_RETURN,
+  CharClass,
+  charClass,
+  CLOSE_BRACE,
+  COLON,
+  COMMA,
+  DELETE,
+  DIGIT_NINE,
+  DIGIT_ZERO,
+  DOT,
+  DOUBLE_QUOTE,
+  LOWER_E,
+  MINUS,
+  OPEN_BRACE,
+  PLUS,
+  SEMICOLON,
+  SINGLE_QUOTE,
+  SPACE,
+  TAB,
+  UPPER_E,
+} from "./record_chars.ts";
 import { utf8Length } from "./utf8.ts";
 import { OBJECT_END, ValueTag, writeInt } from "./value_codec.ts";
 
@@ -205,26 +228,6 @@ export function looksLikeNumber(text: string): boolean {
   return classifyNumber(text, 0, text.length) !== NOT_A_NUMBER;
 }
 
-const TAB = 0x09;
-const CARRIAGE_RETURN = 0x0d;
-const SPACE = 0x20;
-const DOUBLE_QUOTE = 0x22;
-const SINGLE_QUOTE = 0x27;
-const COMMA = 0x2c;
-const MINUS = 0x2d;
-const PLUS = 0x2b;
-const DOT = 0x2e;
-const DIGIT_ZERO = 0x30;
-const DIGIT_NINE = 0x39;
-const COLON = 0x3a;
-const SEMICOLON = 0x3b;
-const LOWER_E = 0x65;
-const UPPER_E = 0x45;
-const BACKSLASH = 0x5c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const DELETE = 0x7f;
-
 /** The escapes quoted strings support, for error messages. */
 const ESCAPES = `\\\\ \\" \\' \\n \\r \\t \\0 \\xHH or \\uXXXX`;
 
@@ -240,25 +243,6 @@ const KEY_LENGTH_SURELY_WITHIN_LIMIT = Math.floor(MAX_KEY_BYTES / 3);
  * than a linear scan, which is faster for the few fields records usually have.
  */
 const LINEAR_DUPLICATE_SCAN_MAX_FIELDS = 12;
-
-/** Character classes of ASCII codes, for the bare-token loop. */
-const PLAIN = 0;
-const WHITESPACE = 1;
-/** Anything that ends a bare token: quotes, braces, `:`, `;`, `,`, control characters. */
-const DELIMITER = 2;
-
-const ASCII_CLASS: Uint8Array = (() => {
-  const classes = new Uint8Array(128);
-  for (let code = 0; code < 0x20; code++) classes[code] = DELIMITER;
-  classes[DELETE] = DELIMITER;
-  classes[TAB] = WHITESPACE;
-  classes[SPACE] = WHITESPACE;
-  for (const code of [DOUBLE_QUOTE, SINGLE_QUOTE, OPEN_BRACE, CLOSE_BRACE, COLON, SEMICOLON]) {
-    classes[code] = DELIMITER;
-  }
-  classes[COMMA] = DELIMITER;
-  return classes;
-})();
 
 const NOT_A_NUMBER = 0;
 const INT_NUMBER = 1;
@@ -591,16 +575,10 @@ class RecordLineParser {
     let offset = this.#offset;
     let tokenEnd = offset;
     while (offset < end) {
-      const code = text.charCodeAt(offset);
-      if (code >= 0x80) {
-        offset++;
-        tokenEnd = offset;
-        continue;
-      }
-      const characterClass = ASCII_CLASS[code];
-      if (characterClass === DELIMITER) break;
+      const characterClass = charClass(text.charCodeAt(offset));
+      if (characterClass === CharClass.delimiter) break;
       offset++;
-      if (characterClass === PLAIN) tokenEnd = offset;
+      if (characterClass === CharClass.plain) tokenEnd = offset;
     }
     this.#offset = offset;
     return tokenEnd;

@@ -175,6 +175,11 @@ export class RecordArena {
     this.#measuredNodes = 1;
     this.#measuredDataBytes = 0;
     this.#measureValue(value, 1);
+    return this.#measuredBlockBytes();
+  }
+
+  /** The size of the block just measured; a RangeError when it is over the limit. */
+  #measuredBlockBytes(): number {
     const blockBytes = HEADER_BYTES + this.#measuredNodes * NODE_BYTES + this.#measuredDataBytes;
     if (blockBytes > MAX_RECORD_BLOCK_BYTES) {
       throw new RangeError(`record too large: ${blockBytes} > ${MAX_RECORD_BLOCK_BYTES} bytes`);
@@ -183,34 +188,45 @@ export class RecordArena {
   }
 
   /**
+   * Appends a block of `blockBytes` (as just measured, owner unset), has `fill` write
+   * its root node, and returns its offset. Should `fill` throw, the names it acquired
+   * are released and the arena is as before.
+   */
+  #appendBlock(blockBytes: number, fill: (block: number, root: number) => void): number {
+    this.#reserve(blockBytes);
+    const block = this.#end;
+    this.#view.setUint32(block, blockBytes, true);
+    this.#view.setInt32(block + 4, UNOWNED, true);
+    this.#slotCursor = block + ROOT_NODE + NODE_BYTES;
+    this.#dataCursor = block + HEADER_BYTES + this.#measuredNodes * NODE_BYTES;
+    this.#acquired.length = 0;
+    try {
+      this.#view.setUint32(block + ROOT_NODE, LAST_SIBLING, true);
+      fill(block, block + ROOT_NODE);
+    } catch (error) {
+      for (const id of this.#acquired) this.#names.release(id);
+      throw error;
+    } finally {
+      this.#acquired.length = 0;
+    }
+    invariant(
+      this.#slotCursor === block + HEADER_BYTES + this.#measuredNodes * NODE_BYTES &&
+        this.#dataCursor === block + blockBytes,
+      "a block is written exactly as measured",
+    );
+    this.#end += blockBytes;
+    return block;
+  }
+
+  /**
    * Appends the block for `value` (owner unset) and returns its offset. Throws, leaving
    * the arena and the names unchanged, on invalid input such as a duplicate field name.
    */
   write(value: Value): number {
-    const blockBytes = this.measure(value);
-    this.#reserve(blockBytes);
-    const start = this.#end;
-    this.#view.setUint32(start, blockBytes, true);
-    this.#view.setInt32(start + 4, UNOWNED, true);
-    this.#slotCursor = start + ROOT_NODE + NODE_BYTES;
-    this.#dataCursor = start + HEADER_BYTES + this.#measuredNodes * NODE_BYTES;
-    this.#acquired.length = 0;
-    try {
-      this.#view.setUint32(start + ROOT_NODE, LAST_SIBLING, true);
-      this.#writeValue(start, start + ROOT_NODE, value);
-    } catch (error) {
-      for (const id of this.#acquired) this.#names.release(id);
-      this.#acquired.length = 0;
-      throw error;
-    }
-    this.#acquired.length = 0;
-    invariant(
-      this.#slotCursor === start + HEADER_BYTES + this.#measuredNodes * NODE_BYTES &&
-        this.#dataCursor === start + blockBytes,
-      "a block is written exactly as measured",
+    return this.#appendBlock(
+      this.measure(value),
+      (block, root) => this.#writeValue(block, root, value),
     );
-    this.#end += blockBytes;
-    return start;
   }
 
   /**
@@ -243,35 +259,11 @@ export class RecordArena {
     if (this.#at !== end) {
       throw new DecodeError(`${end - this.#at} unexpected bytes after the value`);
     }
-    const blockBytes = HEADER_BYTES + this.#measuredNodes * NODE_BYTES + this.#measuredDataBytes;
-    if (blockBytes > MAX_RECORD_BLOCK_BYTES) {
-      throw new RangeError(`record too large: ${blockBytes} > ${MAX_RECORD_BLOCK_BYTES} bytes`);
-    }
-    this.#reserve(blockBytes);
-    const block = this.#end;
-    this.#view.setUint32(block, blockBytes, true);
-    this.#view.setInt32(block + 4, UNOWNED, true);
-    this.#slotCursor = block + ROOT_NODE + NODE_BYTES;
-    this.#dataCursor = block + HEADER_BYTES + this.#measuredNodes * NODE_BYTES;
-    this.#acquired.length = 0;
-    this.#at = start;
-    this.#objectCursor = 0;
-    try {
-      this.#view.setUint32(block + ROOT_NODE, LAST_SIBLING, true);
-      this.#writeEncodedValue(block, block + ROOT_NODE);
-    } catch (error) {
-      for (const id of this.#acquired) this.#names.release(id);
-      this.#acquired.length = 0;
-      throw error;
-    }
-    this.#acquired.length = 0;
-    invariant(
-      this.#slotCursor === block + HEADER_BYTES + this.#measuredNodes * NODE_BYTES &&
-        this.#dataCursor === block + blockBytes,
-      "a block is written exactly as measured",
-    );
-    this.#end += blockBytes;
-    return block;
+    return this.#appendBlock(this.#measuredBlockBytes(), (block, root) => {
+      this.#at = start;
+      this.#objectCursor = 0;
+      this.#writeEncodedValue(block, root);
+    });
   }
 
   /** Records which key-trie node owns the block at `offset`. */

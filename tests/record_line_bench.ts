@@ -6,7 +6,9 @@
  * deno bench tests/record_line_bench.ts
  * ```
  */
-import { parseRecordLine } from "../lib/record_line.ts";
+import { ByteWriter } from "../lib/bytes.ts";
+import { parseAsciiRecordInto } from "../lib/record_bytes.ts";
+import { parseRecordLine, parseRecordLineInto } from "../lib/record_line.ts";
 import { type Dialect, formatRecordLine } from "../lib/record_text.ts";
 import { type Field, float, int, object, str, type Value } from "../lib/value.ts";
 
@@ -86,6 +88,35 @@ for (const dialect of ["assignment", "python", "bare"] as const) {
     baseline: dialect === "assignment",
     fn() {
       for (let index = 0; index < lines.length; index++) parseRecordLine(lines[index], index + 1);
+    },
+  });
+}
+
+// The indexer's two paths to the wire encoding, on the same assignment-dialect lines.
+{
+  const lines = generateLines("assignment");
+  const encoder = new TextEncoder();
+  const lineBytes = lines.map((line) => encoder.encode(line));
+  const writer = new ByteWriter();
+  Deno.bench({
+    name: "parseRecordLineInto: 1 MiB of assignment-dialect lines to wire bytes",
+    group: "encode",
+    baseline: true,
+    fn() {
+      for (let index = 0; index < lines.length; index++) {
+        writer.reset();
+        parseRecordLineInto(lines[index], index + 1, writer);
+      }
+    },
+  });
+  Deno.bench({
+    name: "parseAsciiRecordInto: the same 1 MiB, from bytes",
+    group: "encode",
+    fn() {
+      for (const bytes of lineBytes) {
+        writer.reset();
+        parseAsciiRecordInto(bytes, writer);
+      }
     },
   });
 }
