@@ -11,11 +11,10 @@
  */
 import { RecordTrie } from "../lib/trie.ts";
 import { toJsonData } from "../lib/value.ts";
+import { pipeIntoRedis, redisInfo, startRedis } from "./measure/redis.ts";
 import { generateRecordValue, seededRandom } from "./trie_fixture.ts";
 
 const DEFAULT_RECORDS = 100_000;
-const REDIS_PORT = 16_379;
-const REDIS_START_ATTEMPTS = 100;
 
 const encoder = new TextEncoder();
 
@@ -71,48 +70,26 @@ function measureTrie(count: number): void {
   console.log(`external growth:         ${perRecord(after.external - before.external, count)}`);
 }
 
-async function redisUsedMemory(): Promise<number> {
-  const output = await new Deno.Command("redis-cli", {
-    args: ["-p", `${REDIS_PORT}`, "info", "memory"],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const match = new TextDecoder().decode(output.stdout).match(/used_memory:(\d+)/);
-  if (match === null) throw new Error("redis-cli info memory: no used_memory");
-  return Number(match[1]);
-}
-
 async function measureRedis(count: number): Promise<void> {
-  const server = new Deno.Command("redis-server", {
-    args: ["--port", `${REDIS_PORT}`, "--save", "", "--appendonly", "no"],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const respPath = await Deno.makeTempFile({ suffix: ".resp" });
+  const redis = await startRedis();
   try {
-    let before = -1;
-    for (let attempt = 0; attempt < REDIS_START_ATTEMPTS && before < 0; attempt++) {
-      before = await redisUsedMemory().catch(() => -1);
-      if (before < 0) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    if (before < 0) throw new Error("redis-server did not start");
-    const pipe = new Deno.Command("redis-cli", {
-      args: ["-p", `${REDIS_PORT}`, "--pipe"],
-      stdin: "piped",
-      stdout: "null",
-    }).spawn();
-    const writer = pipe.stdin.getWriter();
+    const resp = await Deno.open(respPath, { write: true });
+    const writer = resp.writable.getWriter();
     for (const [key, json] of records(count)) {
-      const command = `*3\r\n$3\r\nSET\r\n$${encoder.encode(key).length}\r\n${key}\r\n` +
-        `$${encoder.encode(json).length}\r\n${json}\r\n`;
-      await writer.write(encoder.encode(command));
+      await writer.write(encoder.encode(
+        `*3\r\n$3\r\nSET\r\n$${encoder.encode(key).length}\r\n${key}\r\n` +
+          `$${encoder.encode(json).length}\r\n${json}\r\n`,
+      ));
     }
     await writer.close();
-    await pipe.status;
-    const after = await redisUsedMemory();
+    const before = await redisInfo(redis.port, "used_memory");
+    await pipeIntoRedis(redis.port, respPath);
+    const after = await redisInfo(redis.port, "used_memory");
     console.log(`redis used_memory growth:${perRecord(after - before, count)}`);
   } finally {
-    server.kill("SIGTERM");
-    await server.status;
+    await redis.stop();
+    await Deno.remove(respPath);
   }
 }
 
