@@ -40,7 +40,7 @@
  * import { int } from "./value.ts";
  * const path = "/tmp/kv/snapshot-0000000002.kvsnap";
  * await writeSnapshot(path, encodeSnapshot(2, [["age", int(22)]]));
- * await readSnapshot(path, (key, value) => console.log(key, value));
+ * await readSnapshot(path, (key, value) => console.log(key, decodeValue(value)));
  * ```
  * @module
  */
@@ -54,7 +54,7 @@ import {
   syncDirectory,
   writeAll,
 } from "./storage_log.ts";
-import { decodeValue, writeValue } from "./value_codec.ts";
+import { writeValue } from "./value_codec.ts";
 import type { Value } from "./value.ts";
 
 /** First eight bytes of every snapshot: "KVSNP", then CR LF and ^Z to expose text-mode mangling. */
@@ -211,14 +211,14 @@ export async function writeSnapshot(path: string, snapshot: EncodedSnapshot): Pr
  *
  * @example
  * ```ts
- * const records = new Map<string, Value>();
- * const info = await readSnapshot("/tmp/kv/snapshot-0000000003.kvsnap", (k, v) => records.set(k, v));
- * info.recordCount === records.size; // true
+ * const trie = new RecordTrie();
+ * const info = await readSnapshot("/tmp/kv/snapshot-0000000003.kvsnap", (k, v) => trie.putEncoded(k, v));
+ * info.recordCount === trie.recordCount; // true
  * ```
  */
 export async function readSnapshot(
   path: string,
-  onRecord: (key: string, value: Value) => void,
+  onRecord: (key: string, encodedValue: Uint8Array) => void,
 ): Promise<SnapshotInfo> {
   const file = await Deno.open(path, { read: true });
   try {
@@ -262,17 +262,15 @@ export async function readSnapshot(
       if (!await reader.fill(recordLength)) fail(`cut short in record ${index}`);
       const start = reader.start;
       const bytes = reader.buffer;
-      let key = "";
-      let value: Value | undefined;
+      crc = crc32c(bytes.subarray(start, start + recordLength), crc);
       try {
-        key = new ByteReader(bytes, start, start + 4 + keyLength).string("key");
-        value = decodeValue(bytes.subarray(start + 8 + keyLength, start + recordLength));
+        const key = new ByteReader(bytes, start, start + 4 + keyLength).string("key");
+        // The value is checked by whoever stores it: a DecodeError from onRecord.
+        onRecord(key, bytes.subarray(start + 8 + keyLength, start + recordLength));
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         fail(`record ${index} does not decode (${error.message})`);
       }
-      crc = crc32c(bytes.subarray(start, start + recordLength), crc);
-      onRecord(key, value as Value);
       reader.consume(recordLength);
     }
     if (!await reader.fill(SNAPSHOT_TRAILER_BYTES)) fail("cut short before the checksum");

@@ -38,7 +38,9 @@
  *   {@link LogFormatError} rather than truncating a file we do not understand.
  * - After the header, an entry that is incomplete (a torn write), has a length
  *   out of range, a checksum mismatch or a body that does not decode is
- *   damaged. Replay looks for the next intact entry after it (an entry whose
+ *   damaged, and so is one whose value the store refuses (the store validates
+ *   values; this module does not decode them). Replay looks for the next intact
+ *   entry after it (an entry whose
  *   CRC-32C matches: a false match has odds of 2^-32):
  *   - none follows: the damage is the tail a crash tore. The file is truncated
  *     there with a warning, as Redis's `aof-load-truncated` does, rather than
@@ -66,8 +68,6 @@ import assert from "node:assert/strict";
 import { ByteReader, ByteWriter, DecodeError } from "./bytes.ts";
 import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "./limits.ts";
 import { crc32c } from "./crc32.ts";
-import { readValue } from "./value_codec.ts";
-import type { Value } from "./value.ts";
 
 /** First eight bytes of every log file: "KVLOG", then CR LF and ^Z to expose text-mode mangling. */
 export const LOG_MAGIC: Uint8Array = Uint8Array.of(0x4b, 0x56, 0x4c, 0x4f, 0x47, 0x0d, 0x0a, 0x1a);
@@ -100,9 +100,13 @@ const BODY_OFFSET = 8;
 const MIN_BODY_BYTES = 5;
 const MAX_BODY_BYTES = MAX_LOG_ENTRY_BYTES - BODY_OFFSET;
 
-/** One mutation read back from a log. */
+/**
+ * One mutation read back from a log. A PUT's value stays in its wire encoding, a view
+ * into the replay's read buffer that is valid only during the `onEntry` call: the store
+ * stores it from those bytes (validating them) without building a Value.
+ */
 export type LogEntry =
-  | { readonly kind: "put"; readonly key: string; readonly value: Value }
+  | { readonly kind: "put"; readonly key: string; readonly encodedValue: Uint8Array }
   | { readonly kind: "delete"; readonly key: string };
 
 /** What a replay found. */
@@ -505,18 +509,26 @@ async function replayEntries(
     if (read.kind === "end") {
       return { entryCount, problem: "", skipped, intactLength: reader.offset };
     }
+    let problem: string;
     if (read.kind === "entry") {
-      onEntry(read.entry);
-      reader.consume(read.byteCount);
-      entryCount++;
-      continue;
+      try {
+        onEntry(read.entry);
+        reader.consume(read.byteCount);
+        entryCount++;
+        continue;
+      } catch (error) {
+        // A value the store cannot take (it checks what this module does not decode)
+        // is damage like any other.
+        if (!(error instanceof DecodeError)) throw error;
+        problem = `an undecodable entry: ${error.message}`;
+      }
+    } else {
+      problem = read.problem;
     }
     const offset = reader.offset;
     const resume = await findNextEntry(reader, fileLength);
-    if (resume === undefined) {
-      return { entryCount, problem: read.problem, skipped, intactLength: offset };
-    }
-    skipped.push({ offset, byteCount: resume - offset, problem: read.problem });
+    if (resume === undefined) return { entryCount, problem, skipped, intactLength: offset };
+    skipped.push({ offset, byteCount: resume - offset, problem });
   }
 }
 
@@ -590,9 +602,8 @@ function decodeBody(body: ByteReader): LogEntry {
   if (kind !== LogEntryKind.put) {
     throw new DecodeError(`unknown entry kind 0x${kind.toString(16).padStart(2, "0")}`);
   }
-  const value = readValue(body);
-  if (body.remaining !== 0) throw new DecodeError(`${body.remaining} bytes after a PUT value`);
-  return { kind: "put", key, value };
+  // The value is the rest of the body; the store validates it as it stores it.
+  return { kind: "put", key, encodedValue: body.raw(body.remaining, "value") };
 }
 
 /**

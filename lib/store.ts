@@ -320,7 +320,7 @@ export class Store {
     const snapshotGeneration = listing.snapshots.at(-1) ?? 0;
     if (snapshotGeneration > 0) {
       const path = `${dir}/${snapshotName(snapshotGeneration)}`;
-      const info = await readSnapshot(path, (key, value) => this.#trie.put(key, value));
+      const info = await readSnapshot(path, (key, value) => this.#trie.putEncoded(key, value));
       if (info.generation !== snapshotGeneration) {
         throw new StoreCorruptError(`${path} says it is generation ${info.generation}`);
       }
@@ -337,7 +337,7 @@ export class Store {
       }
     });
     const apply = (entry: LogEntry) => {
-      if (entry.kind === "put") this.#trie.put(entry.key, entry.value);
+      if (entry.kind === "put") this.#trie.putEncoded(entry.key, entry.encodedValue);
       else this.#trie.delete(entry.key);
     };
     for (const generation of logs) {

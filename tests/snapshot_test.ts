@@ -9,6 +9,7 @@ import {
   writeSnapshot,
 } from "../lib/snapshot.ts";
 import { float, int, object, str, type Value } from "../lib/value.ts";
+import { decodeValue } from "../lib/value_codec.ts";
 
 const records: [string, Value][] = [
   ["a", int(-5)],
@@ -18,7 +19,7 @@ const records: [string, Value][] = [
 
 async function readAll(path: string) {
   const read: [string, Value][] = [];
-  const info = await readSnapshot(path, (key, value) => read.push([key, value]));
+  const info = await readSnapshot(path, (key, value) => read.push([key, decodeValue(value)]));
   return { info, read };
 }
 

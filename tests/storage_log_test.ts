@@ -7,17 +7,29 @@ import {
   MAX_LOG_VALUE_BYTES,
   StorageLog,
 } from "../lib/storage_log.ts";
-import { encodeValue } from "../lib/value_codec.ts";
+import { decodeValue, encodeValue } from "../lib/value_codec.ts";
 import { float, int, object, str, type Value } from "../lib/value.ts";
 
-const sampleEntries: LogEntry[] = [
+/** A mutation as the tests write and compare it: PUT values as Values. */
+type Mutation =
+  | { readonly kind: "put"; readonly key: string; readonly value: Value }
+  | { readonly kind: "delete"; readonly key: string };
+
+/** A replayed entry as a Mutation (its value decoded while its bytes are still valid). */
+function mutationOf(entry: LogEntry): Mutation {
+  return entry.kind === "put"
+    ? { kind: "put", key: entry.key, value: decodeValue(entry.encodedValue) }
+    : entry;
+}
+
+const sampleEntries: Mutation[] = [
   { kind: "put", key: "person1", value: object([["age", int(22)], ["name", str("Mary")]]) },
   { kind: "put", key: "ünïcødé", value: float(1.75) },
   { kind: "delete", key: "person1" },
   { kind: "put", key: "person2", value: object([["address", object([["street", str("Main")]])]]) },
 ];
 
-function append(log: StorageLog, entries: readonly LogEntry[]): void {
+function append(log: StorageLog, entries: readonly Mutation[]): void {
   for (const entry of entries) {
     if (entry.kind === "put") log.appendPut(entry.key, encodeValue(entry.value));
     else log.appendDelete(entry.key);
@@ -25,13 +37,13 @@ function append(log: StorageLog, entries: readonly LogEntry[]): void {
 }
 
 async function replayAll(path: string) {
-  const entries: LogEntry[] = [];
-  const { log, replay } = await StorageLog.open(path, (entry) => entries.push(entry));
+  const entries: Mutation[] = [];
+  const { log, replay } = await StorageLog.open(path, (entry) => entries.push(mutationOf(entry)));
   return { log, replay, entries };
 }
 
 /** Writes `entries` to a fresh log and returns its path and each entry's end offset. */
-async function writeLog(dir: string, entries: readonly LogEntry[]) {
+async function writeLog(dir: string, entries: readonly Mutation[]) {
   const path = `${dir}/log-00000001.kvlog`;
   const log = await StorageLog.create(path, 1);
   const ends: number[] = [];
@@ -251,13 +263,13 @@ const valueArbitrary: fc.Arbitrary<Value> = fc.letrec<{ value: Value }>((tie) =>
   ),
 })).value;
 
-const entryArbitrary: fc.Arbitrary<LogEntry> = fc.oneof(
-  fc.tuple(fc.string(), valueArbitrary).map(([key, value]): LogEntry => ({
+const entryArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.tuple(fc.string(), valueArbitrary).map(([key, value]): Mutation => ({
     kind: "put",
     key,
     value,
   })),
-  fc.string().map((key): LogEntry => ({ kind: "delete", key })),
+  fc.string().map((key): Mutation => ({ kind: "delete", key })),
 );
 
 Deno.test("storage log: any sequence of entries, flushed in any batches, replays exactly", async () => {

@@ -320,6 +320,25 @@ Deno.test("store: a torn log tail is truncated with a warning and the rest recov
   });
 });
 
+Deno.test("store: a logged value the trie refuses is skipped like damage, and the rest recovered", async () => {
+  await withDir(async (dir) => {
+    await (await Store.open({ ...quiet, dataDir: dir })).close();
+    // Entries with sound checksums; the middle one's value is not a valid encoding.
+    const log = await StorageLog.open(`${dir}/log-0000000001.kvlog`, () => {});
+    log.log.appendPut("a", encodeValue(int(1)));
+    log.log.appendPut("bad", Uint8Array.of(0x09));
+    log.log.appendPut("b", encodeValue(int(2)));
+    await log.log.close();
+    const reopened = await Store.open({ ...quiet, dataDir: dir });
+    assert.deepEqual(contents(reopened), [["a", int(1)], ["b", int(2)]]);
+    assert.match(
+      reopened.recovery.warnings.join(),
+      /skipped \d+ damaged bytes .*undecodable entry/,
+    );
+    await reopened.close();
+  });
+});
+
 Deno.test("store: a missing log or a foreign file stops open, and the lock is released", async () => {
   await withDir(async (dir) => {
     await craftCompactionCrash(dir, "new log created");
