@@ -498,6 +498,8 @@ export class RecordGenerator {
   readonly #chunkBytes: number;
   readonly #maxRecordBytes: number;
   readonly #buffers: [Uint8Array, Uint8Array];
+  /** Which buffer the next chunk goes to: they alternate, whatever the block. */
+  #nextBuffer = 0;
   readonly #writer: RecordWriter;
 
   /** Throws a RangeError for options outside their ranges. */
@@ -551,7 +553,9 @@ export class RecordGenerator {
     writer.restart(new Sfc32(blockSeed(this.#options.seed, block)));
     const first = block * BLOCK_RECORDS;
     const end = Math.min(this.#options.recordCount, first + BLOCK_RECORDS);
-    let buffer = this.#buffers[0];
+    // The buffers alternate across blocks too: the chunk before this block's first
+    // may still be in use (being written) while this one is generated.
+    let buffer = this.#buffers[this.#nextBuffer];
     writer.useBuffer(buffer);
     let position = 0;
     for (let recordIndex = first; recordIndex < end; recordIndex++) {
@@ -562,7 +566,8 @@ export class RecordGenerator {
       }
       if (position >= this.#chunkBytes || recordIndex === end - 1) {
         yield { bytes: buffer.subarray(0, position), recordsDone: recordIndex + 1 };
-        buffer = buffer === this.#buffers[0] ? this.#buffers[1] : this.#buffers[0];
+        this.#nextBuffer = 1 - this.#nextBuffer;
+        buffer = this.#buffers[this.#nextBuffer];
         writer.useBuffer(buffer);
         position = 0;
       }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  BLOCK_RECORDS,
   checkGeneratorOptions,
   generateChunks,
   generateText,
@@ -285,8 +286,21 @@ Deno.test("chunk size changes only how the output is split, and chunks hold whol
   assert.equal(joined, whole);
 });
 
-Deno.test("a chunk stays intact while the next one is generated", () => {
-  const options = optionsWith({ recordCount: 400, chunkBytes: 2000 });
+Deno.test("a chunk stays intact while the next one is generated, across blocks too", () => {
+  // Several blocks of a few chunks each, an odd number for one of the two sizes: a block's
+  // first chunk must not reuse the buffer of the previous block's last one.
+  for (const chunkBytes of [50_000, 65_000]) {
+    checkChunksStayIntact(optionsWith({
+      recordCount: 3 * BLOCK_RECORDS + 17,
+      maxNesting: 0,
+      maxKeysPerValue: 1,
+      chunkBytes,
+    }));
+  }
+  checkChunksStayIntact(optionsWith({ recordCount: 400, chunkBytes: 2000 }));
+});
+
+function checkChunksStayIntact(options: GeneratorOptions): void {
   const decoder = new TextDecoder();
   const iterator = generateChunks(options);
   let previous = iterator.next();
@@ -300,7 +314,16 @@ Deno.test("a chunk stays intact while the next one is generated", () => {
     chunkCount++;
   }
   assert.ok(chunkCount > 3, "the test spans several chunks");
-});
+  assert.equal(text(generateChunks(options)), generateText(options), "the bytes of one run");
+}
+
+/** The chunks' text, each copied as it comes. */
+function text(chunks: Iterable<{ bytes: Uint8Array }>): string {
+  const decoder = new TextDecoder();
+  let all = "";
+  for (const chunk of chunks) all += decoder.decode(chunk.bytes);
+  return all;
+}
 
 Deno.test("no record exceeds MAX_LINE_BYTES even with very deep and wide settings", () => {
   const options = optionsWith({ recordCount: 10, maxNesting: 20, maxKeysPerValue: 12 });

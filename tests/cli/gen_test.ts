@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { genCommand } from "../../lib/cli/gen.ts";
-import { generateText } from "../../lib/generator.ts";
+import { BLOCK_RECORDS, generateText } from "../../lib/generator.ts";
+import { MIN_PARALLEL_RECORDS } from "../../lib/generator_workers.ts";
 import { parseKeyFile } from "../../lib/keyfile.ts";
 import { parseRecordLine } from "../../lib/record_line.ts";
 import type { Value } from "../../lib/value.ts";
@@ -90,6 +91,27 @@ Deno.test("kv gen --seed gives identical files, equal to the in-process generato
       seed: 42,
     });
     assert.equal(a, expected);
+  });
+});
+
+Deno.test("kv gen writes many blocks, and a worker's, byte for byte as the in-process generator", async () => {
+  await withTempDir(async (dir) => {
+    // Past MIN_PARALLEL_RECORDS, so a worker joins on a machine with two cores or more.
+    for (const recordCount of [3 * BLOCK_RECORDS + 5, MIN_PARALLEL_RECORDS + 7]) {
+      const flags = ["-k", COMPAT_KEY_FILE, "-n", String(recordCount), "-d", "1", "-l", "4"];
+      const run = await runGen([...flags, "-m", "3", "--seed", "5", "-o", "many.txt"], dir);
+      assert.deepEqual(run, { code: 0, stdout: "", stderr: "" });
+      const keys = parseKeyFile(await Deno.readTextFile(COMPAT_KEY_FILE), "keyFile.txt");
+      const expected = generateText({
+        keys,
+        recordCount,
+        maxNesting: 1,
+        maxStringLength: 4,
+        maxKeysPerValue: 3,
+        seed: 5,
+      });
+      assert.ok(await Deno.readTextFile(`${dir}/many.txt`) === expected, `${recordCount} records`);
+    }
   });
 });
 
