@@ -46,7 +46,7 @@ import { parseQueryPath, QueryPathError } from "./query_path.ts";
 import { parseRecordLine, RecordParseError } from "./record_line.ts";
 import { utf8Length } from "./utf8.ts";
 import { type Dialect, formatValue } from "./record_text.ts";
-import { toJsonData, type Value } from "./value.ts";
+import { toJsonText, type Value } from "./value.ts";
 
 /** KEYS lists this many keys unless told otherwise. */
 export const DEFAULT_KEYS_LIMIT = 100;
@@ -361,7 +361,7 @@ const ANSI = { bold: 1, red: 31, green: 32, yellow: 33, cyan: 36, dim: 2 } as co
  * ```
  */
 export function formatAnswer(answer: Answer, options: FormatOptions = {}): string {
-  if (options.json) return JSON.stringify(toJson(answer));
+  if (options.json) return toJson(answer);
   const paint = (style: keyof typeof ANSI, text: string) =>
     options.color ? `\x1b[${ANSI[style]}m${text}\x1b[0m` : text;
   const lines = humanLines(answer, options.dialect ?? "assignment", paint);
@@ -427,9 +427,13 @@ function humanLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
   }
 }
 
-function toJson(answer: Answer): unknown {
-  if ("value" in answer && answer.value !== undefined) {
-    return { ...answer, value: toJsonData(answer.value) };
+/** The answer as one line of JSON, fields in order; a record's value keeps its own order. */
+function toJson(answer: Answer): string {
+  const members: string[] = [];
+  for (const [name, field] of Object.entries(answer)) {
+    if (field === undefined) continue;
+    const text = name === "value" ? toJsonText(field as Value) : JSON.stringify(field);
+    members.push(`${JSON.stringify(name)}:${text}`);
   }
-  return answer;
+  return `{${members.join(",")}}`;
 }

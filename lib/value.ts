@@ -140,41 +140,30 @@ export function getField(value: Value, name: string): Value | undefined {
 }
 
 /**
- * A value as JSON data for `JSON.stringify`: objects become JSON objects, strings JSON
- * strings, ints JSON numbers, and floats raw JSON number text that always shows it is
- * a float (`2.0`, never `2`).
- */
-export type JsonData = string | number | RawJsonNumber | { [name: string]: JsonData };
-
-/** JSON number text `JSON.stringify` writes as is (made by `JSON.rawJSON`). */
-export interface RawJsonNumber {
-  readonly rawJSON: string;
-}
-
-/**
- * `JSON.rawJSON` (JSON.parse source text access, ES2026): in Deno's V8, not yet in
- * TypeScript's lib, hence the cast.
- */
-const rawJson = (JSON as unknown as { rawJSON(text: string): RawJsonNumber }).rawJSON;
-
-/**
- * Converts a value to JSON data for `--json` output. Ints become JSON numbers; floats
- * keep a decimal point or an exponent (`2.0`, `1e+21`) so a reader can tell them from
- * ints; objects keep their field order, and any field name works, `__proto__` included.
+ * A value as JSON text, for `--json` output and for loading Redis in benchmarks. Ints
+ * become JSON numbers; floats keep a decimal point or an exponent (`2.0`, `1e+21`) so a
+ * reader can tell them from ints; objects keep their field order — built as text,
+ * since a JavaScript object would move names like `"10"` to the front.
  *
  * @example
  * ```ts
- * JSON.stringify(toJsonData(object([["age", int(3)], ["height", float(2)]])));
- * // '{"age":3,"height":2.0}'
+ * toJsonText(object([["age", int(3)], ["height", float(2)]])); // '{"age":3,"height":2.0}'
  * ```
  */
-export function toJsonData(value: Value): JsonData {
-  if (value.kind === "float") return rawJson(floatJsonText(value.value));
-  if (value.kind !== "object") return value.value;
-  // No prototype, so that a field named "__proto__" is a field like any other.
-  const result: { [name: string]: JsonData } = Object.create(null);
-  for (const [name, fieldValue] of value.fields) result[name] = toJsonData(fieldValue);
-  return result;
+export function toJsonText(value: Value): string {
+  switch (value.kind) {
+    case "string":
+      return JSON.stringify(value.value);
+    case "int":
+      return String(value.value);
+    case "float":
+      return floatJsonText(value.value);
+    case "object":
+      return `{${
+        value.fields.map(([name, field]) => `${JSON.stringify(name)}:${toJsonText(field)}`)
+          .join(",")
+      }}`;
+  }
 }
 
 /** The shortest JSON number text for a finite float, with a `.` or an exponent. */

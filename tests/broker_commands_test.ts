@@ -144,6 +144,12 @@ Deno.test("formatAnswer prints one JSON line with typed values", () => {
     formatAnswer({ op: "GET", key: "person1", found: true, value: nested }, { json: true }),
     `{"op":"GET","key":"person1","found":true,"value":{"name":"2.05","age":22,"h":2.0,"address":{"street":"Main"}}}`,
   );
+  // Field order holds even for names a JavaScript object would reorder.
+  const ordered = object([["b", int(1)], ["10", float(2)], ["2", str("x")]]);
+  assert.equal(
+    formatAnswer({ op: "GET", key: "o", found: true, value: ordered }, { json: true }),
+    `{"op":"GET","key":"o","found":true,"value":{"b":1,"10":2.0,"2":"x"}}`,
+  );
   // Floats stay floats in the text; a field named __proto__ is a field like any other.
   const awkward = object([["__proto__", float(-0)], ["big", float(1e21)], ["half", float(0.5)]]);
   assert.equal(

@@ -10,7 +10,7 @@
  * @module
  */
 import { RecordTrie } from "../lib/trie.ts";
-import { toJsonData } from "../lib/value.ts";
+import { toJsonText } from "../lib/value.ts";
 import { pipeIntoRedis, redisInfo, startRedis } from "./measure/redis.ts";
 import { generateRecordValue, seededRandom } from "./trie_fixture.ts";
 
@@ -35,7 +35,7 @@ function* records(
   const next = seededRandom(2024);
   for (let i = 0; i < count; i++) {
     const value = generateRecordValue(next);
-    yield [`person${i}`, JSON.stringify(toJsonData(value)), value];
+    yield [`person${i}`, toJsonText(value), value];
   }
 }
 

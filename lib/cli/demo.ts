@@ -210,6 +210,11 @@ class DemoCluster {
   readonly servers: ServerProcess[] = [];
   readonly #hung = new Set<number>();
   #shutDown: Promise<void> | undefined;
+  /**
+   * Starts, restarts and demo commands under way: a shutdown (on a signal, any time)
+   * waits for them, so no server it could not see yet is left running.
+   */
+  readonly #underWay = new Set<Promise<unknown>>();
   /** Set once connected, so `\demo start` can have it reconnect at once. */
   broker: Broker | undefined;
 
@@ -218,10 +223,21 @@ class DemoCluster {
   }
 
   async start(count: number): Promise<void> {
-    for (let index = 0; index < count; index++) {
-      this.servers.push(
-        await ServerProcess.start({ dataDir: `${this.#directory}/server${index + 1}` }),
+    for (let index = 0; index < count && this.#shutDown === undefined; index++) {
+      const server = await this.#track(
+        ServerProcess.start({ dataDir: `${this.#directory}/server${index + 1}` }),
       );
+      this.servers.push(server);
+    }
+  }
+
+  /** Runs `work` as under way until it settles (see #underWay). */
+  async #track<T>(work: Promise<T>): Promise<T> {
+    this.#underWay.add(work);
+    try {
+      return await work;
+    } finally {
+      this.#underWay.delete(work);
     }
   }
 
@@ -230,7 +246,11 @@ class DemoCluster {
   }
 
   /** Answers one `\demo …` line with the text to print. */
-  async command(line: string): Promise<string> {
+  command(line: string): Promise<string> {
+    return this.#track(this.#command(line));
+  }
+
+  async #command(line: string): Promise<string> {
     const [word, verb, number, ...extra] = line.split(/\s+/);
     if (word !== "\\demo") return `ERROR: unknown command '${word}'; try \\demo`;
     if (verb === undefined) return this.#listing();
@@ -311,6 +331,13 @@ class DemoCluster {
   shutDown(): Promise<void> {
     this.#shutDown ??= (async () => {
       this.broker?.close();
+      // A server being started or restarted right now is stopped too, once it is up.
+      const underWay = await Promise.allSettled([...this.#underWay]);
+      for (const outcome of underWay) {
+        if (outcome.status === "fulfilled" && outcome.value instanceof ServerProcess) {
+          if (!this.servers.includes(outcome.value)) this.servers.push(outcome.value);
+        }
+      }
       await Promise.all(this.servers.map((server) => server.stop()));
       await Deno.remove(this.#directory, { recursive: true });
       log(`stopped ${this.servers.length} servers and removed ${this.#directory}`);

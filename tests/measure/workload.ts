@@ -14,7 +14,7 @@
  */
 import { readLines } from "../../lib/line_reader.ts";
 import { parseRecordLine } from "../../lib/record_line.ts";
-import { toJsonData } from "../../lib/value.ts";
+import { toJsonText } from "../../lib/value.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 
 /** The seed every measurement uses, so runs compare the same records. */
@@ -66,7 +66,7 @@ export async function makeWorkload(recordCount: number): Promise<Workload> {
   for await (const line of readLines(data.readable)) {
     if (line.text === undefined) throw new Error(`line ${line.lineNumber}: ${line.error}`);
     const { key, value } = parseRecordLine(line.text);
-    const json = JSON.stringify(toJsonData(value));
+    const json = toJsonText(value);
     await writer.write(encoder.encode(
       `*3\r\n$3\r\nSET\r\n$${encoder.encode(key).length}\r\n${key}\r\n` +
         `$${encoder.encode(json).length}\r\n${json}\r\n`,
