@@ -28,6 +28,7 @@ import {
   runCommand,
 } from "./broker_commands.ts";
 import type { ReadLine } from "./line_reader.ts";
+import { StdoutError, writeLine } from "./stdout.ts";
 
 /** The REPL's prompt. */
 export const PROMPT = "kv> ";
@@ -54,13 +55,6 @@ export interface SessionOptions extends FormatOptions {
    * the text to print; default: such lines get an unknown-command error.
    */
   metaCommand?: (line: string) => Promise<string>;
-}
-
-const encoder = new TextEncoder();
-
-function writeStdout(text: string): void {
-  let bytes = encoder.encode(text + "\n");
-  while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
 }
 
 /**
@@ -97,7 +91,7 @@ export async function runSession(
   lines: AsyncIterable<ReadLine>,
   options: SessionOptions = {},
 ): Promise<void> {
-  const write = options.write ?? writeStdout;
+  const write = options.write ?? writeLine;
   for await (const line of lines) {
     const reply = line.error !== undefined
       ? replyTo(
@@ -113,14 +107,15 @@ export async function runSession(
 
 /**
  * Writes one answer; false when stdout was closed by its reader (`kv broker | head -1`):
- * nobody is listening any more, so the session ends quietly.
+ * nobody is listening any more, so the session ends quietly. Any other failure to write
+ * is a StdoutError for the command line to report.
  */
 function writeAnswer(write: (text: string) => void, text: string): boolean {
   try {
     write(text);
     return true;
   } catch (error) {
-    if (error instanceof Deno.errors.BrokenPipe) return false;
+    if (error instanceof StdoutError && error.readerGone) return false;
     throw error;
   }
 }
@@ -197,7 +192,7 @@ export async function completeLine(broker: Broker, line: string): Promise<[strin
  * ```
  */
 export async function runInteractive(broker: Broker, options: SessionOptions = {}): Promise<void> {
-  const write = options.write ?? writeStdout;
+  const write = options.write ?? writeLine;
   // With --json, stdout carries answers only: the prompt, the echo and the greeting go
   // to stderr, which is the terminal too.
   const terminal = options.json ? process.stderr : process.stdout;

@@ -147,6 +147,8 @@ interface Slot {
    * restart) and no reconnect was tried since: the next request tries one at once.
    */
   closedQuietly: boolean;
+  /** The connection attempt under way, which callers share. */
+  attempt: Promise<void> | undefined;
 }
 
 /**
@@ -201,6 +203,7 @@ export class ServerPool {
       connecting: false,
       twinOf: undefined,
       closedQuietly: false,
+      attempt: undefined,
     }));
   }
 
@@ -399,10 +402,22 @@ export class ServerPool {
     }, delayMs);
   }
 
-  async #attempt(index: number): Promise<void> {
+  /**
+   * Connects to server `index` unless it is up or closed for good; a call while an
+   * attempt is under way shares that attempt, so every caller waits for its outcome.
+   */
+  #attempt(index: number): Promise<void> {
     const slot = this.#slots[index];
-    if (this.#closed || slot.connecting || slot.connection !== undefined) return;
-    if (slot.twinOf !== undefined) return;
+    if (slot.attempt !== undefined) return slot.attempt;
+    if (this.#closed || slot.connection !== undefined || slot.twinOf !== undefined) {
+      return Promise.resolve();
+    }
+    slot.attempt = this.#connectSlot(index).finally(() => slot.attempt = undefined);
+    return slot.attempt;
+  }
+
+  async #connectSlot(index: number): Promise<void> {
+    const slot = this.#slots[index];
     slot.connecting = true;
     slot.closedQuietly = false;
     try {

@@ -22,6 +22,7 @@ import { MAX_SEED, randomSeed } from "../prng.ts";
 import { runInteractive, runSession } from "../repl.ts";
 import { serverAddress } from "../server_list.ts";
 import { ServerProcess, ServerStartError } from "../server_process.ts";
+import { writeLine } from "../stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
@@ -168,11 +169,11 @@ async function runDemo(args: string[]): Promise<number> {
       metaCommand: (line: string) => cluster.command(line),
     };
     const ports = cluster.servers.map((server) => server.port).join(", ");
-    console.log(
+    writeLine(
       `kv demo: ${settings.serverCount} servers on 127.0.0.1 ports ${ports}, ` +
         `${summary.indexedCount} records with k=${settings.k}; data in ${directory}`,
     );
-    console.log(
+    writeLine(
       "Try GET person1, QUERY person1.name, SERVERS, then \\demo kill 1 and ask again; " +
         "\\demo lists more, EXIT quits.",
     );

@@ -301,19 +301,33 @@ async function openOutput(path: string): Promise<Output> {
   const suffix = randomSeed().toString(16).padStart(8, "0");
   const temporaryPath = join(dirname(target), `.${basename(target)}.${suffix}.tmp`);
   let file: Deno.FsFile;
+  const mode = existing?.mode === null || existing === undefined
+    ? undefined
+    : existing.mode & 0o777;
   try {
-    file = await Deno.open(temporaryPath, {
-      write: true,
-      createNew: true,
-      mode: existing?.mode === null || existing === undefined ? undefined : existing.mode & 0o777,
-    });
+    file = await Deno.open(temporaryPath, { write: true, createNew: true, mode });
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      throw cannotWrite(`directory '${dirname(path)}' does not exist`);
+      const directoryExists = await Deno.stat(dirname(target)).then(() => true, () => false);
+      throw cannotWrite(
+        directoryExists
+          ? `files cannot be created in '${dirname(target)}'`
+          : `directory '${dirname(path)}' does not exist`,
+      );
     }
     throw cannotWrite(describeFsError(error));
   }
   const close = closeOnce(file);
+  if (mode !== undefined) {
+    // The umask trims a creation mode: give the old file's permissions outright.
+    try {
+      await Deno.chmod(temporaryPath, mode);
+    } catch (error) {
+      close();
+      await Deno.remove(temporaryPath).catch(() => {/* gone already */});
+      throw cannotWrite(describeFsError(error));
+    }
+  }
   return {
     write: (bytes) => writeAll(file, bytes),
     commit: async () => {

@@ -10,6 +10,7 @@
  * @module
  */
 import denoConfig from "../../deno.json" with { type: "json" };
+import { StdoutError, writeLine } from "../stdout.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 
@@ -78,13 +79,26 @@ function topLevelHelp(): string {
  * ```
  */
 export async function runCli(args: string[]): Promise<number> {
+  try {
+    return await dispatch(args);
+  } catch (error) {
+    // Output that cannot be written (a full disk behind a redirect) is one line too.
+    if (error instanceof StdoutError) {
+      console.error(`kv: ${error.message}`);
+      return USAGE_EXIT_CODE;
+    }
+    throw error;
+  }
+}
+
+async function dispatch(args: string[]): Promise<number> {
   const [first, ...rest] = args;
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
-    console.log(topLevelHelp());
+    writeLine(topLevelHelp());
     return first === undefined ? USAGE_EXIT_CODE : 0;
   }
   if (first === "-V" || first === "--version") {
-    console.log(`kv ${VERSION}`);
+    writeLine(`kv ${VERSION}`);
     return 0;
   }
   const entry = SUBCOMMANDS.find((candidate) => candidate.name === first);
@@ -95,7 +109,7 @@ export async function runCli(args: string[]): Promise<number> {
   }
   const command = await entry.load();
   if (rest.includes("-h") || rest.includes("--help")) {
-    console.log(command.help);
+    writeLine(command.help);
     return 0;
   }
   try {
@@ -105,6 +119,7 @@ export async function runCli(args: string[]): Promise<number> {
       console.error(error.message);
       return USAGE_EXIT_CODE;
     }
+    if (error instanceof StdoutError) throw error;
     console.error(`kv ${command.name}: internal error (please report it):`, error);
     return 1;
   }

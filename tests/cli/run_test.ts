@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { runKv } from "../helpers/run_kv.ts";
+import { TEST_KV } from "../helpers/server_process.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 
 Deno.test("kv --version prints the version from deno.json and exits 0", async () => {
@@ -46,5 +47,18 @@ Deno.test("an unknown flag of a subcommand is one line on stderr and exit 2", as
     assert.equal(run.stderr.trimEnd().split("\n").length, 1, `kv ${name}: ${run.stderr}`);
     assert.match(run.stderr, /unknown option '--no-such-flag'/);
     assert.doesNotMatch(run.stderr, /\bat \S+:\d+:\d+/, "no stack trace");
+  }
+});
+
+Deno.test("output that cannot be written is one line on stderr and exit 2", async () => {
+  const kv = [...TEST_KV.args].map((arg) => `'${arg}'`).join(" ");
+  for (const args of ["--help", "--version", "gen --help"]) {
+    const output = await new Deno.Command("sh", {
+      args: ["-c", `'${TEST_KV.command}' ${kv} ${args} > /dev/full`],
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 2, `kv ${args}: ${stderr}`);
+    assert.match(stderr, /^kv: cannot write to standard output: .*\n$/);
   }
 });
