@@ -1,6 +1,17 @@
 import assert from "node:assert/strict";
+import { ByteWriter } from "../../lib/bytes.ts";
 import { ServerClient } from "../../lib/client.ts";
-import { int, str } from "../../lib/value.ts";
+import { MAX_KEY_BYTES } from "../../lib/limits.ts";
+import {
+  decodeResponse,
+  ErrorCode,
+  FrameWriter,
+  MAX_KEYS_LIMIT,
+  MAX_PATH_SEGMENTS,
+  MessageType,
+} from "../../lib/protocol.ts";
+import { int, object, str } from "../../lib/value.ts";
+import { RawConnection } from "../helpers/in_process_server.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { startServerProcess } from "../helpers/server_process.ts";
 
@@ -170,4 +181,74 @@ Deno.test("kv server logs connections only at debug level", async () => {
   await other.close();
   const quietExit = await quiet.stop();
   assert.doesNotMatch(quietExit.stderr, /connection/);
+});
+
+Deno.test("a kv server process answers every request type and enforces every limit", async () => {
+  const server = await startServerProcess([
+    "--max-frame-bytes",
+    "65536",
+    "--max-connections",
+    "2",
+    "--idle-timeout-ms",
+    "300",
+  ]);
+  try {
+    // Every request type (HELLO is the client's connect).
+    const client = await ServerClient.connect(server.address, { keepAliveMs: 0 });
+    assert.equal(client.maxFrameBytes, 65536);
+    assert.ok(await client.ping() >= 0);
+    const person = object([["name", str("Mary")], ["address", object([["street", str("Main")]])]]);
+    assert.equal(await client.put("person1", person), "ok");
+    assert.equal(await client.put("person1", int(1), { overwrite: false }), "exists");
+    assert.equal(await client.put("person10", int(10)), "ok");
+    assert.deepEqual(await client.get("person1"), person);
+    assert.deepEqual(await client.query(["person1", "address", "street"]), str("Main"));
+    assert.equal(await client.query(["person1", "name", "x"]), undefined);
+    assert.deepEqual(await client.keys({ prefix: "person", limit: 10 }), ["person1", "person10"]);
+    assert.equal(await client.delete("person1"), true);
+    assert.equal(await client.get("person1"), undefined);
+    assert.equal((await client.stats()).recordCount, 1);
+
+    // Limits answered with ERROR, the connection carrying on.
+    const limits = await RawConnection.open(server.address);
+    const frames = new FrameWriter();
+    frames.get(1, "k".repeat(MAX_KEY_BYTES + 1));
+    frames.query(2, Array(MAX_PATH_SEGMENTS + 1).fill("a"));
+    frames.keys(3, { limit: MAX_KEYS_LIMIT + 1 });
+    frames.ping(4);
+    await limits.write(frames.bytes());
+    for (const id of [1, 2, 3]) {
+      const answer = decodeResponse((await limits.readFrame())!);
+      assert.ok(answer.type === "error" && answer.code === ErrorCode.LIMIT, `request ${id}`);
+    }
+    assert.equal(decodeResponse((await limits.readFrame())!).type, "ok");
+
+    // A third connection is one too many: BUSY, then closed.
+    const third = await RawConnection.open(server.address);
+    const busy = decodeResponse((await third.readFrame())!);
+    assert.ok(busy.type === "error" && busy.code === ErrorCode.BUSY);
+    assert.equal(await third.readFrame(), undefined);
+    limits.close();
+    await client.close();
+
+    // An oversized frame: TOO_LARGE, and only that connection closes.
+    const large = await RawConnection.open(server.address);
+    const header = new ByteWriter();
+    header.u32(65537);
+    header.u8(MessageType.PUT);
+    header.u32(9);
+    await large.write(header.bytes());
+    const tooLarge = decodeResponse((await large.readFrame())!);
+    assert.ok(tooLarge.type === "error" && tooLarge.code === ErrorCode.TOO_LARGE);
+    assert.equal(await large.readFrame(), undefined);
+
+    // A client stalled mid-frame is closed after the idle timeout.
+    const stalled = await RawConnection.open(server.address);
+    await stalled.write(Uint8Array.of(0, 0, 0));
+    const idle = decodeResponse((await stalled.readFrame())!);
+    assert.ok(idle.type === "error" && idle.code === ErrorCode.IDLE_TIMEOUT);
+    assert.equal(await stalled.readFrame(), undefined);
+  } finally {
+    assert.equal((await server.stop()).code, 0);
+  }
 });
