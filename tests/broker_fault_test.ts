@@ -25,6 +25,20 @@ function replicaIds(cluster: KvCluster, key: string, k: number): string[] {
   return new Placement(ids).replicas(key, k).map((index) => ids[index]);
 }
 
+/** A `kv broker --json` over `cluster` with replication `k`, indexing `data` when given. */
+function jsonBroker(cluster: KvCluster, k: number, data?: string): BrokerProcess {
+  const index = data === undefined ? [] : ["-i", data];
+  return BrokerProcess.start([
+    "-s",
+    cluster.serverFile,
+    ...index,
+    "-k",
+    String(k),
+    "--json",
+    ...TIMEOUT_FLAGS,
+  ]);
+}
+
 const QUERIES = [
   ...Array.from({ length: RECORD_COUNT }, (_, i) => `GET person${i}`),
   "GET person99",
@@ -53,16 +67,7 @@ async function waitUntilUp(broker: BrokerProcess, id: string): Promise<void> {
 Deno.test("with k-1 servers down, one crashed and one hung, answers are unchanged", async () => {
   await using cluster = await KvCluster.start(4);
   const data = await dataFile();
-  const broker = BrokerProcess.start([
-    "-s",
-    cluster.serverFile,
-    "-i",
-    data,
-    "-k",
-    "3",
-    "--json",
-    ...TIMEOUT_FLAGS,
-  ]);
+  const broker = jsonBroker(cluster, 3, data);
   const hung = cluster.servers[1];
   try {
     const before = await askAll(broker);
@@ -88,16 +93,7 @@ Deno.test("with k-1 servers down, one crashed and one hung, answers are unchange
 Deno.test("a hung server never hangs the broker, and is used again once it resumes", async () => {
   await using cluster = await KvCluster.start(3);
   const data = await dataFile();
-  const broker = BrokerProcess.start([
-    "-s",
-    cluster.serverFile,
-    "-i",
-    data,
-    "-k",
-    "2",
-    "--json",
-    ...TIMEOUT_FLAGS,
-  ]);
+  const broker = jsonBroker(cluster, 2, data);
   const hungId = replicaIds(cluster, "person7", 2)[0];
   const hung = cluster.byId(hungId);
   try {
@@ -124,16 +120,7 @@ Deno.test("a hung server never hangs the broker, and is used again once it resum
 Deno.test("with k servers down the broker keeps serving and warns when it cannot be sure", async () => {
   await using cluster = await KvCluster.start(3);
   const data = await dataFile();
-  const indexer = BrokerProcess.start([
-    "-s",
-    cluster.serverFile,
-    "-i",
-    data,
-    "-k",
-    "2",
-    "--json",
-    ...TIMEOUT_FLAGS,
-  ]);
+  const indexer = jsonBroker(cluster, 2, data);
   assert.equal((await indexer.finish()).code, 0);
   const survivor = cluster.servers[2];
   await cluster.servers[0].kill();
@@ -141,14 +128,7 @@ Deno.test("with k servers down the broker keeps serving and warns when it cannot
   const keys = Array.from({ length: RECORD_COUNT }, (_, i) => `person${i}`);
   const onSurvivor = keys.find((key) => replicaIds(cluster, key, 2).includes(survivor.id))!;
   const lost = keys.find((key) => !replicaIds(cluster, key, 2).includes(survivor.id))!;
-  const broker = BrokerProcess.start([
-    "-s",
-    cluster.serverFile,
-    "-k",
-    "2",
-    "--json",
-    ...TIMEOUT_FLAGS,
-  ]);
+  const broker = jsonBroker(cluster, 2);
   try {
     const found = await broker.ask(`GET ${onSurvivor}`);
     assert.equal(found.found, true);
@@ -177,16 +157,7 @@ Deno.test("with k servers down the broker keeps serving and warns when it cannot
 Deno.test("DELETE and PUT change all replicas or none; everything acknowledged survives kill -9", async () => {
   await using cluster = await KvCluster.start(3, { durable: true });
   const data = await dataFile();
-  const broker = BrokerProcess.start([
-    "-s",
-    cluster.serverFile,
-    "-i",
-    data,
-    "-k",
-    "2",
-    "--json",
-    ...TIMEOUT_FLAGS,
-  ]);
+  const broker = jsonBroker(cluster, 2, data);
   const victim = cluster.byId(replicaIds(cluster, "person7", 2)[1]);
   let expectedPerson7: unknown;
   try {
@@ -213,14 +184,7 @@ Deno.test("DELETE and PUT change all replicas or none; everything acknowledged s
   }
   for (const server of cluster.servers) await server.kill();
   await Promise.all(cluster.servers.map((server) => server.restart()));
-  const fresh = BrokerProcess.start([
-    "-s",
-    cluster.serverFile,
-    "-k",
-    "2",
-    "--json",
-    ...TIMEOUT_FLAGS,
-  ]);
+  const fresh = jsonBroker(cluster, 2);
   try {
     for (let i = 0; i <= RECORD_COUNT; i++) {
       const answer = await fresh.ask(`GET person${i}`);
