@@ -318,7 +318,8 @@ export class ServerClient {
    * Like {@link ServerClient.putEncoded}, but reports through `done` instead of a
    * promise: a bulk load sends hundreds of thousands of PUTs, and the promises were most
    * of their cost. `done` is called exactly once, never synchronously, with `"ok"`,
-   * `"exists"` or the error.
+   * `"exists"` or the error. `encodedValue` is only read during the call (copied when the
+   * request has to wait for a free slot), so the caller may reuse its memory at once.
    *
    * @example
    * ```ts
@@ -336,8 +337,10 @@ export class ServerClient {
       queueMicrotask(() => done(invalid));
       return;
     }
+    // Waiting keeps the bytes past this call, and the caller may reuse them: copy.
+    const value = this.#mustWait() ? encodedValue.slice() : encodedValue;
     this.#submit(
-      (frames, id) => frames.putEncoded(id, key, encodedValue, options),
+      (frames, id) => frames.putEncoded(id, key, value, options),
       (response) => {
         let outcome: "ok" | "exists" | Error;
         try {
@@ -486,8 +489,7 @@ export class ServerClient {
     onResponse: (response: Response) => void,
     onError: (error: ConnectionError) => void,
   ): void {
-    const full = this.inFlight + this.#slotsHandedOver >= this.#maxInFlight;
-    if (this.isOpen && (full || this.#roomWaiters.length > 0)) {
+    if (this.#mustWait()) {
       this.#roomWaiters.push(() => {
         // Woken with a slot handed over: take it, so later arrivals cannot take it first.
         this.#slotsHandedOver--;
@@ -496,6 +498,12 @@ export class ServerClient {
       return;
     }
     this.#enqueue(encode, onResponse, onError);
+  }
+
+  /** Whether a request submitted now has to wait for a slot rather than go out at once. */
+  #mustWait(): boolean {
+    const full = this.inFlight + this.#slotsHandedOver >= this.#maxInFlight;
+    return this.isOpen && (full || this.#roomWaiters.length > 0);
   }
 
   /** Writes one request frame into the outgoing batch and waits for its answer. */

@@ -108,14 +108,15 @@ export async function indexLines(
    * The line's key and encoded value. A plain ASCII line goes through the byte parser
    * (lib/record_bytes.ts); any other, or one it declines, is decoded and parsed by
    * lib/record_line.ts, which throws a RecordParseError for a bad line, or UnreadableLineError
-   * for one that is not UTF-8. Without last-wins no Value is made on the way.
+   * for one that is not UTF-8. Without last-wins no Value is made on the way. The encoded
+   * bytes are a view of the scratch buffer, valid until the next call.
    */
   const encodeLine = (line: RawLine): [string, Uint8Array] => {
     if (duplicateKeys === "error") {
       scratch.reset();
       const key = parseAsciiRecordInto(line.bytes, scratch);
-      // A copy: the PUT may wait for room on a connection while the scratch is reused.
-      if (key !== undefined) return [key, scratch.bytes().slice()];
+      // No copy: putEncodedThen copies the bytes itself if its PUT has to wait.
+      if (key !== undefined) return [key, scratch.bytes()];
     }
     const decoded = decodeRawLine(line);
     if (decoded.error !== undefined) throw new UnreadableLineError(decoded.error);
@@ -125,7 +126,7 @@ export async function indexLines(
     }
     scratch.reset();
     const key = parseRecordLineInto(decoded.text, line.lineNumber, scratch);
-    return [key, scratch.bytes().slice()];
+    return [key, scratch.bytes()];
   };
   const startMs = performance.now();
   let reportedCount = 0;

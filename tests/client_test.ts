@@ -238,6 +238,30 @@ Deno.test("keep-alive pings hold a quiet connection open past the server's idle 
   await stop();
 });
 
+Deno.test("putEncodedThen lets the caller reuse the value's memory at once, also when the PUT waits for a slot", async () => {
+  const { address, stop } = await startServer();
+  const client = await ServerClient.connect(address, { maxInFlight: 2 });
+  const scratch = new Uint8Array(64);
+  const acknowledged: Promise<"ok" | "exists" | Error>[] = [];
+  for (let index = 0; index < 10; index++) {
+    const encoded = encodeValue(int(index));
+    scratch.set(encoded);
+    acknowledged.push(
+      new Promise((resolve) =>
+        client.putEncodedThen(`k${index}`, scratch.subarray(0, encoded.length), {}, resolve)
+      ),
+    );
+    // What the caller does with a scratch buffer: the next record overwrites it.
+    scratch.fill(0xff);
+  }
+  assert.deepEqual(await Promise.all(acknowledged), Array(10).fill("ok"));
+  for (let index = 0; index < 10; index++) {
+    assert.deepEqual(await client.get(`k${index}`), int(index));
+  }
+  await client.close();
+  await stop();
+});
+
 Deno.test("putEncodedThen reports ok, exists, a refused argument and a failed connection once each, never synchronously", async () => {
   const { address, stop } = await startServer();
   const client = await ServerClient.connect(address);
