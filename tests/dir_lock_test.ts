@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DirLock, LOCK_FILE_NAME } from "../lib/dir_lock.ts";
+import { withTempDir } from "./helpers/fixtures.ts";
 
 const holderScript = new URL("./fixtures/hold_dir_lock.ts", import.meta.url).pathname;
 
@@ -28,8 +29,7 @@ async function spawnHolder(dir: string) {
 }
 
 Deno.test("dir lock: a second acquire in the same process fails until the first is released", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const first = await DirLock.tryAcquire(dir);
     assert.ok(first);
     assert.equal(first.dir, dir);
@@ -40,14 +40,11 @@ Deno.test("dir lock: a second acquire in the same process fails until the first 
     const second = await DirLock.tryAcquire(dir);
     assert.ok(second);
     second.release();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("dir lock: another process cannot take a held lock, and gets it once the holder exits", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const lock = await DirLock.tryAcquire(dir);
     assert.ok(lock);
     const contender = await spawnHolder(dir);
@@ -60,14 +57,11 @@ Deno.test("dir lock: another process cannot take a held lock, and gets it once t
     const again = await DirLock.tryAcquire(dir);
     assert.ok(again, "released when the holder closed it");
     again.release();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("dir lock: kill -9 of the holding process releases the lock with no cleanup", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const holder = await spawnHolder(dir);
     assert.equal(holder.firstLine, "locked");
     assert.equal(await DirLock.tryAcquire(dir), undefined);
@@ -78,7 +72,5 @@ Deno.test("dir lock: kill -9 of the holding process releases the lock with no cl
     const lock = await DirLock.tryAcquire(dir);
     assert.ok(lock, "the dead holder's lock is gone although its LOCK file remains");
     lock.release();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -1,10 +1,5 @@
 import { generateChunks, type GeneratorOptions } from "../lib/generator.ts";
-import { parseKeyFile } from "../lib/keyfile.ts";
-
-const keys = parseKeyFile(
-  Deno.readTextFileSync(new URL("../testdata/compat/keyFile.txt", import.meta.url)),
-  "keyFile.txt",
-);
+import { COMPAT_KEYS } from "./helpers/fixtures.ts";
 
 /** Generates every chunk and throws the bytes away: the in-process hot path of `kv gen`. */
 function drain(options: GeneratorOptions): number {
@@ -17,7 +12,7 @@ Deno.bench("generate 100k records, -d 3 -l 8 -m 6 (the speed target's workload)"
   baseline: true,
 }, () => {
   drain({
-    keys,
+    keys: COMPAT_KEYS,
     recordCount: 100_000,
     maxNesting: 3,
     maxStringLength: 8,
@@ -28,7 +23,7 @@ Deno.bench("generate 100k records, -d 3 -l 8 -m 6 (the speed target's workload)"
 
 Deno.bench("generate 100k flat records, -d 0 -l 15 -m 12", () => {
   drain({
-    keys,
+    keys: COMPAT_KEYS,
     recordCount: 100_000,
     maxNesting: 0,
     maxStringLength: 15,
@@ -39,7 +34,7 @@ Deno.bench("generate 100k flat records, -d 0 -l 15 -m 12", () => {
 
 Deno.bench("generate 20k records at the README's settings, -d 2 -l 15 -m 8", () => {
   drain({
-    keys,
+    keys: COMPAT_KEYS,
     recordCount: 20_000,
     maxNesting: 2,
     maxStringLength: 15,

@@ -9,15 +9,11 @@ import {
   MAX_GENERATED_NESTING,
   recordFieldBudget,
 } from "../lib/generator.ts";
-import { type KeySpec, type KeyType, parseKeyFile } from "../lib/keyfile.ts";
+import type { KeySpec, KeyType } from "../lib/keyfile.ts";
 import { MAX_LINE_BYTES } from "../lib/limits.ts";
 import { parseRecordLine } from "../lib/record_line.ts";
 import { formatRecordLine } from "../lib/record_text.ts";
-
-const COMPAT_KEYS = parseKeyFile(
-  Deno.readTextFileSync(new URL("../testdata/compat/keyFile.txt", import.meta.url)),
-  "keyFile.txt",
-);
+import { COMPAT_KEYS } from "./helpers/fixtures.ts";
 
 function optionsWith(overrides: Partial<GeneratorOptions>): GeneratorOptions {
   return {

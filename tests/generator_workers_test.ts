@@ -5,12 +5,7 @@ import {
   generatorWorkerCount,
   MIN_PARALLEL_RECORDS,
 } from "../lib/generator_workers.ts";
-import { parseKeyFile } from "../lib/keyfile.ts";
-
-const keys = parseKeyFile(
-  Deno.readTextFileSync(new URL("../testdata/compat/keyFile.txt", import.meta.url)),
-  "keyFile.txt",
-);
+import { COMPAT_KEYS } from "./helpers/fixtures.ts";
 
 function joined(chunks: Uint8Array[]): string {
   const decoder = new TextDecoder();
@@ -45,7 +40,7 @@ function sequentialText(options: GeneratorOptions): string {
 
 Deno.test("worker threads produce exactly the bytes of the sequential generator", async () => {
   const options: GeneratorOptions = {
-    keys,
+    keys: COMPAT_KEYS,
     recordCount: 5 * BLOCK_RECORDS + 123,
     maxNesting: 2,
     maxStringLength: 6,
@@ -61,7 +56,7 @@ Deno.test("worker threads produce exactly the bytes of the sequential generator"
 Deno.test("tiny chunks make workers wait for the writer, and the bytes stay the same", async () => {
   // 4 KiB chunks: a block is hundreds of chunks, far past what a worker may post unread.
   const options: GeneratorOptions = {
-    keys,
+    keys: COMPAT_KEYS,
     recordCount: 3 * BLOCK_RECORDS,
     maxNesting: 1,
     maxStringLength: 4,

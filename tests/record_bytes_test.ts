@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ByteWriter } from "../lib/bytes.ts";
 import { generateText } from "../lib/generator.ts";
-import { parseKeyFile } from "../lib/keyfile.ts";
 import { MAX_FAST_OBJECT_FIELDS, parseAsciiRecordInto } from "../lib/record_bytes.ts";
 import { parseRecordLineInto, RecordParseError } from "../lib/record_line.ts";
 import { type Dialect, formatRecordLine } from "../lib/record_text.ts";
 import { type Field, float, int, str, type Value } from "../lib/value.ts";
 import { keyArbitrary, valueArbitrary } from "./helpers/value_arbitrary.ts";
+import { COMPAT_KEYS } from "./helpers/fixtures.ts";
 
 const encoder = new TextEncoder();
 
@@ -37,13 +37,9 @@ function assertAgrees(text: string): boolean {
 }
 
 Deno.test("the fast path reads every line of kv gen's output, exactly as the general parser", () => {
-  const keys = parseKeyFile(
-    Deno.readTextFileSync(new URL("../testdata/compat/keyFile.txt", import.meta.url)),
-    "keyFile.txt",
-  );
   for (const [maxNesting, maxKeysPerValue] of [[0, 12], [3, 6], [5, 3]]) {
     const text = generateText({
-      keys,
+      keys: COMPAT_KEYS,
       recordCount: 300,
       maxNesting,
       maxStringLength: 12,

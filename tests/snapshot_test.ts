@@ -10,6 +10,7 @@ import {
 } from "../lib/snapshot.ts";
 import { float, int, object, str, type Value } from "../lib/value.ts";
 import { decodeValue } from "../lib/value_codec.ts";
+import { withTempDir } from "./helpers/fixtures.ts";
 
 const records: [string, Value][] = [
   ["a", int(-5)],
@@ -23,17 +24,8 @@ async function readAll(path: string) {
   return { info, read };
 }
 
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("snapshot: records written are read back in order with their generation", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = `${dir}/snapshot-00000004.kvsnap`;
     const byteLength = await writeSnapshot(path, encodeSnapshot(4, records));
     assert.equal(byteLength, (await Deno.stat(path)).size);
@@ -47,7 +39,7 @@ Deno.test("snapshot: records written are read back in order with their generatio
 });
 
 Deno.test("snapshot: an empty snapshot holds only header and trailer", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = `${dir}/s.kvsnap`;
     assert.equal(
       await writeSnapshot(path, encodeSnapshot(1, [])),
@@ -60,7 +52,7 @@ Deno.test("snapshot: an empty snapshot holds only header and trailer", async () 
 });
 
 Deno.test("snapshot: a snapshot larger than one write chunk round-trips", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = `${dir}/s.kvsnap`;
     const many: [string, Value][] = Array.from(
       { length: 5000 },
@@ -74,7 +66,7 @@ Deno.test("snapshot: a snapshot larger than one write chunk round-trips", async 
 });
 
 Deno.test("snapshot: writing replaces an existing file of the same name atomically", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = `${dir}/s.kvsnap`;
     await writeSnapshot(path, encodeSnapshot(1, records));
     await writeSnapshot(path, encodeSnapshot(2, records.slice(0, 1)));
@@ -85,7 +77,7 @@ Deno.test("snapshot: writing replaces an existing file of the same name atomical
 });
 
 Deno.test("snapshot: every truncation and every corrupted byte is refused", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = `${dir}/s.kvsnap`;
     await writeSnapshot(path, encodeSnapshot(1, records));
     const whole = await Deno.readFile(path);
@@ -111,7 +103,7 @@ Deno.test("snapshot: every truncation and every corrupted byte is refused", asyn
 });
 
 Deno.test("snapshot: encoding consumes the records at once, so later changes are not written", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const path = `${dir}/s.kvsnap`;
     const live = new Map<string, Value>(records);
     const encoded = encodeSnapshot(5, live.entries());

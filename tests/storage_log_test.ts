@@ -9,6 +9,7 @@ import {
 } from "../lib/storage_log.ts";
 import { decodeValue, encodeValue } from "../lib/value_codec.ts";
 import { float, int, object, str, type Value } from "../lib/value.ts";
+import { withTempDir } from "./helpers/fixtures.ts";
 
 /** A mutation as the tests write and compare it: PUT values as Values. */
 type Mutation =
@@ -57,8 +58,7 @@ async function writeLog(dir: string, entries: readonly Mutation[]) {
 }
 
 Deno.test("storage log: appended entries replay in order, and appending continues after", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const { path } = await writeLog(dir, sampleEntries);
     const first = await replayAll(path);
     assert.deepEqual(first.entries, sampleEntries);
@@ -71,14 +71,11 @@ Deno.test("storage log: appended entries replay in order, and appending continue
     const second = await replayAll(path);
     assert.deepEqual(second.entries, [...sampleEntries, { kind: "delete", key: "ünïcødé" }]);
     await second.log.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("storage log: a new log replays as empty", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const path = `${dir}/log-00000007.kvlog`;
     await (await StorageLog.create(path, 7)).close();
     const { log, replay, entries } = await replayAll(path);
@@ -92,14 +89,11 @@ Deno.test("storage log: a new log replays as empty", async () => {
     });
     await log.close();
     await assert.rejects(StorageLog.create(path, 7), /already exists/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("storage log: a tail torn at every byte of the last entry is truncated with a warning", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const { path, ends } = await writeLog(dir, sampleEntries);
     const whole = await Deno.readFile(path);
     const lastStart = ends[ends.length - 2];
@@ -114,14 +108,11 @@ Deno.test("storage log: a tail torn at every byte of the last entry is truncated
       assert.match(replay.warning ?? "", /dropped the last \d+ bytes .*cut short/);
       assert.equal((await Deno.stat(tornPath)).size, lastStart, "file truncated");
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("storage log: after truncating a torn tail, new entries replay after the intact prefix", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const { path, ends } = await writeLog(dir, sampleEntries);
     await Deno.truncate(path, ends[ends.length - 1] - 3);
     const torn = await replayAll(path);
@@ -134,14 +125,11 @@ Deno.test("storage log: after truncating a torn tail, new entries replay after t
       ...sampleEntries.slice(0, -1),
       { kind: "put", key: "fresh", value: int(1) },
     ]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("storage log: a corrupted byte anywhere in the last entry truncates that entry", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const { path, ends } = await writeLog(dir, sampleEntries);
     const whole = await Deno.readFile(path);
     const lastStart = ends[ends.length - 2];
@@ -156,14 +144,11 @@ Deno.test("storage log: a corrupted byte anywhere in the last entry truncates th
       assert.equal(replay.truncatedBytes, whole.length - lastStart);
       assert.ok(replay.warning);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("storage log: damage in the middle skips only the damaged entry and keeps the file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const { path, ends } = await writeLog(dir, sampleEntries);
     const whole = await Deno.readFile(path);
     const damagedPath = `${dir}/damaged.kvlog`;
@@ -184,14 +169,11 @@ Deno.test("storage log: damage in the middle skips only the damaged entry and ke
         assert.deepEqual(await Deno.readFile(damagedPath), damaged, "the file is left as it was");
       }
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("storage log: a file that is not a kv log is refused and left untouched", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const { path } = await writeLog(dir, sampleEntries);
     const whole = await Deno.readFile(path);
     const cases: [string, Uint8Array, RegExp][] = [
@@ -210,14 +192,11 @@ Deno.test("storage log: a file that is not a kv log is refused and left untouche
       });
       assert.deepEqual(await Deno.readFile(foreignPath), bytes, `${name} left untouched`);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("storage log: entries appended while a flush is writing go out with the next flush", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const path = `${dir}/log-00000001.kvlog`;
     const log = await StorageLog.create(path, 1);
     append(log, sampleEntries.slice(0, 2));
@@ -232,22 +211,17 @@ Deno.test("storage log: entries appended while a flush is writing go out with th
     assert.equal(log.pendingBytes, 0);
     await log.close();
     assert.deepEqual((await replayAll(path)).entries, sampleEntries);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("storage log: an oversized value is refused before anything is buffered", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const log = await StorageLog.create(`${dir}/log-00000001.kvlog`, 1);
     assert.throws(() => log.appendPut("big", new Uint8Array(MAX_LOG_VALUE_BYTES + 1)), RangeError);
     assert.throws(() => log.appendDelete("k".repeat(2000)), RangeError);
     assert.equal(log.pendingBytes, 0);
     await log.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 const valueArbitrary: fc.Arbitrary<Value> = fc.letrec<{ value: Value }>((tie) => ({
@@ -273,8 +247,7 @@ const entryArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
 );
 
 Deno.test("storage log: any sequence of entries, flushed in any batches, replays exactly", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -294,7 +267,5 @@ Deno.test("storage log: any sequence of entries, flushed in any batches, replays
       ),
       { numRuns: 60 },
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -6,6 +6,7 @@ import { Store, StoreCorruptError, StoreLockedError, type StoreOptions } from ".
 import { encodeValue } from "../lib/value_codec.ts";
 import { float, int, object, str, type Value } from "../lib/value.ts";
 import { recordKey, recordValue } from "./fixtures/gen_records.ts";
+import { withTempDir } from "./helpers/fixtures.ts";
 
 const writerScript = new URL("./fixtures/store_writer.ts", import.meta.url).pathname;
 
@@ -13,15 +14,6 @@ const person1 = object([
   ["name", str("Mary")],
   ["address", object([["street", str("Main")], ["number", int(12)]])],
 ]);
-
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 async function fileNames(dir: string): Promise<string[]> {
   const names: string[] = [];
@@ -63,7 +55,7 @@ Deno.test("store: memory-only put, get, query, delete, keys and overwrite rules"
 });
 
 Deno.test("store: a reopened store has every committed mutation", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const store = await Store.open({ ...quiet, dataDir: `${dir}/data` });
     assert.equal(store.dataDir, `${dir}/data`);
     store.put("person1", person1);
@@ -86,7 +78,7 @@ Deno.test("store: a reopened store has every committed mutation", async () => {
 });
 
 Deno.test("store: refused puts and deletes of missing keys write nothing to the log", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const store = await Store.open({ ...quiet, dataDir: dir });
     store.put("k", int(1));
     await store.commit();
@@ -103,7 +95,7 @@ Deno.test("store: refused puts and deletes of missing keys write nothing to the 
 });
 
 Deno.test("store: putEncoded stores and logs the given bytes without a Value", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const store = await Store.open({ ...quiet, dataDir: dir });
     const value = object([["age", int(22)], ["name", str("Mary")]]);
     assert.equal(store.putEncoded("k", encodeValue(value)), true);
@@ -120,7 +112,7 @@ Deno.test("store: putEncoded stores and logs the given bytes without a Value", a
 });
 
 Deno.test("store: a value too large to log is refused and changes nothing", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const store = await Store.open({ ...quiet, dataDir: dir });
     const huge = str("x".repeat(16 * 1024 * 1024));
     assert.throws(() => store.put("big", huge), RangeError);
@@ -131,7 +123,7 @@ Deno.test("store: a value too large to log is refused and changes nothing", asyn
 });
 
 Deno.test("store: mutations are not in the log until commit, then all of them are", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const store = await Store.open({ ...quiet, dataDir: dir });
     const before = store.storageStats.logBytes;
     for (let index = 0; index < 100; index++) store.put(recordKey(index), recordValue(index));
@@ -148,7 +140,7 @@ Deno.test("store: mutations are not in the log until commit, then all of them ar
 
 Deno.test("store: every fsync policy stores and recovers", async () => {
   for (const fsync of ["always", "interval", "never"] as const) {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       const store = await Store.open({ ...quiet, dataDir: dir, fsync, fsyncIntervalMs: 1 });
       for (let batch = 0; batch < 5; batch++) {
         store.put(`k${batch}`, int(batch));
@@ -170,7 +162,7 @@ Deno.test("store: an invalid fsync policy is refused", async () => {
 });
 
 Deno.test("store: compaction triggers by size, keeps every record and removes old files", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const options = { ...quiet, dataDir: dir, compactionMinLogBytes: 4096 };
     const store = await Store.open(options);
     for (let batch = 0; batch < 20; batch++) {
@@ -200,7 +192,7 @@ Deno.test("store: compaction triggers by size, keeps every record and removes ol
 });
 
 Deno.test("store: writes made during a compaction survive it", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const store = await Store.open({ ...quiet, dataDir: dir });
     for (let index = 0; index < 500; index++) store.put(recordKey(index), recordValue(index));
     await store.commit();
@@ -277,7 +269,7 @@ async function craftCompactionCrash(
 Deno.test("store: recovery is correct after a crash between any two compaction steps", async () => {
   const steps = ["new log created", "snapshot half written", "snapshot renamed"] as const;
   for (const step of steps) {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       await craftCompactionCrash(dir, step);
       const store = await Store.open({ dataDir: dir, onWarning: assert.fail });
       const recordCount = step === "new log created" ? 10 : 15;
@@ -300,7 +292,7 @@ Deno.test("store: recovery is correct after a crash between any two compaction s
 });
 
 Deno.test("store: a torn log tail is truncated with a warning and the rest recovered", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const store = await Store.open({ ...quiet, dataDir: dir });
     store.put("a", int(1));
     store.put("b", int(2));
@@ -321,7 +313,7 @@ Deno.test("store: a torn log tail is truncated with a warning and the rest recov
 });
 
 Deno.test("store: a logged value the trie refuses is skipped like damage, and the rest recovered", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await (await Store.open({ ...quiet, dataDir: dir })).close();
     // Entries with sound checksums; the middle one's value is not a valid encoding.
     const log = await StorageLog.open(`${dir}/log-0000000001.kvlog`, () => {});
@@ -340,7 +332,7 @@ Deno.test("store: a logged value the trie refuses is skipped like damage, and th
 });
 
 Deno.test("store: a missing log or a foreign file stops open, and the lock is released", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await craftCompactionCrash(dir, "new log created");
     await Deno.remove(`${dir}/log-0000000001.kvlog`);
     await assert.rejects(Store.open({ dataDir: dir }), StoreCorruptError);
@@ -441,7 +433,7 @@ async function killAfterAcks(
 }
 
 Deno.test("store: kill -9 mid-load loses no acknowledged write", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const batchSize = 200;
     const options = { dataDir: dir, fsync: "never", batchCount: 2000, batchSize };
     const acked = await killAfterAcks(options, 25);
@@ -453,7 +445,7 @@ Deno.test("store: kill -9 mid-load loses no acknowledged write", async () => {
 
 Deno.test("store: kill -9 while compacting loses no acknowledged write", async () => {
   for (const minimumAcks of [10, 30, 60]) {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       const batchSize = 50;
       const options = {
         dataDir: dir,
@@ -474,7 +466,7 @@ Deno.test("store: kill -9 while compacting loses no acknowledged write", async (
 });
 
 Deno.test("store: a second store on one data dir is refused, in this process and in another", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const writer = spawnWriter({ dataDir: dir, batchCount: 3, batchSize: 10 });
     assert.ok(await writer.readUntil((line) => line === "done"));
     await assert.rejects(Store.open({ dataDir: dir }), (error) => {
@@ -495,7 +487,7 @@ Deno.test("store: a second store on one data dir is refused, in this process and
 });
 
 Deno.test("store: the interval fsync timer does not keep a process alive", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const script = `
       import { Store } from ${JSON.stringify(new URL("../lib/store.ts", import.meta.url).href)};
       const store = await Store.open({ dataDir: ${JSON.stringify(dir)}, fsync: "interval" });

@@ -5,9 +5,9 @@ import { MIN_PARALLEL_RECORDS } from "../../lib/generator_workers.ts";
 import { parseKeyFile } from "../../lib/keyfile.ts";
 import { parseRecordLine } from "../../lib/record_line.ts";
 import type { Value } from "../../lib/value.ts";
+import { COMPAT_KEY_FILE, withTempDir } from "../helpers/fixtures.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const COMPAT_KEY_FILE = new URL("../../testdata/compat/keyFile.txt", import.meta.url).pathname;
 const KEY_FILES = new URL("../../testdata/keyfiles/", import.meta.url).pathname;
 
 interface Run {
@@ -31,15 +31,6 @@ async function runGen(args: string[], cwd: string): Promise<Run> {
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
   };
-}
-
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "kv_gen_test_" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 async function entriesOf(dir: string): Promise<string[]> {

@@ -1,0 +1,32 @@
+/**
+ * Fixtures many tests share: a temporary directory removed afterwards, and the
+ * compat keyFile's key specs.
+ *
+ * @example
+ * ```ts
+ * await withTempDir(async (dir) => await Deno.writeTextFile(`${dir}/a.txt`, "a"));
+ * console.log(COMPAT_KEYS.length);
+ * ```
+ * @module
+ */
+import { type KeySpec, parseKeyFile } from "../../lib/keyfile.ts";
+
+/** Runs `body` with a fresh temporary directory and removes it afterwards, pass or fail. */
+export async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "kv_test_" });
+  try {
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Path of testdata/compat/keyFile.txt, the keyFile of the original project. */
+export const COMPAT_KEY_FILE = new URL("../../testdata/compat/keyFile.txt", import.meta.url)
+  .pathname;
+
+/** The key specs of testdata/compat/keyFile.txt. */
+export const COMPAT_KEYS: readonly KeySpec[] = parseKeyFile(
+  Deno.readTextFileSync(COMPAT_KEY_FILE),
+  "keyFile.txt",
+);
