@@ -36,6 +36,7 @@ import {
   decodeEmptyBody,
   decodeHelloBody,
   decodeKeysBody,
+  decodePutManyBody,
   decodeResponse,
   decodeStatsBody,
   decodeValueBody,
@@ -47,10 +48,12 @@ import {
   type KeysOptions,
   MAX_REQUEST_ID,
   PROTOCOL_VERSION,
+  type PutManyRefusal,
   type Response,
   type ServerStats,
 } from "./protocol.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./limits.ts";
+import type { PutManyItems } from "./put_many.ts";
 import { utf8Length } from "./utf8.ts";
 import type { Value } from "./value.ts";
 import { encodeValue } from "./value_codec.ts";
@@ -315,43 +318,36 @@ export class ServerClient {
   }
 
   /**
-   * Like {@link ServerClient.putEncoded}, but reports through `done` instead of a
-   * promise: a bulk load sends hundreds of thousands of PUTs, and the promises were most
-   * of their cost. `done` is called exactly once, never synchronously, with `"ok"`,
-   * `"exists"` or the error. `encodedValue` is only read during the call (copied when the
-   * request has to wait for a free slot), so the caller may reuse its memory at once.
+   * Sends every item of `items` in one PUT_MANY frame and resolves with the items the
+   * server refused (an empty array when all were stored); a bulk load sends these
+   * instead of one PUT per record. `items` is only read during the call (copied when
+   * the request has to wait for a free slot), so the caller may reuse it at once.
+   * Rejects with a RangeError when the batch is empty or over the server's frame limit,
+   * and with a ConnectionError or ServerError when the batch as a whole failed.
    *
    * @example
    * ```ts
-   * client.putEncodedThen("person1", bytes, {}, (outcome) => console.log(outcome));
+   * const items = new PutManyItems();
+   * items.add("person1", encodeValue(int(22)));
+   * const refused = await client.putMany(items); // []
    * ```
    */
-  putEncodedThen(
-    key: string,
-    encodedValue: Uint8Array,
-    options: { overwrite?: boolean },
-    done: (outcome: "ok" | "exists" | Error) => void,
-  ): void {
-    const invalid = this.#checkPut(key, encodedValue);
-    if (invalid !== undefined) {
-      queueMicrotask(() => done(invalid));
-      return;
+  putMany(items: PutManyItems): Promise<PutManyRefusal[]> {
+    const itemCount = items.itemCount;
+    if (itemCount === 0) return Promise.reject(new RangeError("PUT_MANY needs at least one item"));
+    const bodyBytes = 4 + items.byteLength;
+    if (bodyBytes > this.#maxFrameBytes) {
+      return Promise.reject(
+        new RangeError(
+          `PUT_MANY of ${itemCount} items needs ${bodyBytes} bytes, ` +
+            `over the server's limit of ${this.#maxFrameBytes}`,
+        ),
+      );
     }
     // Waiting keeps the bytes past this call, and the caller may reuse them: copy.
-    const value = this.#mustWait() ? encodedValue.slice() : encodedValue;
-    this.#submit(
-      (frames, id) => frames.putEncoded(id, key, value, options),
-      (response) => {
-        let outcome: "ok" | "exists" | Error;
-        try {
-          outcome = putResult(response);
-        } catch (error) {
-          outcome = error instanceof Error ? error : new Error(String(error));
-        }
-        done(outcome);
-      },
-      done,
-    );
+    const itemBytes = this.#mustWait() ? items.bytes().slice() : items.bytes();
+    return this.#request((frames, id) => frames.putMany(id, itemCount, itemBytes))
+      .then((response) => checkRefusals(decodePutManyBody(expectOk(response)), itemCount));
   }
 
   /** Why a PUT of `key` with `encodedValue` cannot be sent, or undefined when it can. */
@@ -686,6 +682,18 @@ function putResult(response: Response): "ok" | "exists" {
   if (response.type === "error" && response.code === ErrorCode.EXISTS) return "exists";
   decodeEmptyBody(expectOk(response));
   return "ok";
+}
+
+/** `refusals` when they name distinct items of a batch of `itemCount` in order; else a DecodeError. */
+function checkRefusals(refusals: PutManyRefusal[], itemCount: number): PutManyRefusal[] {
+  let previous = -1;
+  for (const { index } of refusals) {
+    if (index <= previous || index >= itemCount) {
+      throw new DecodeError(`PUT_MANY answer refuses item ${index} of ${itemCount} out of order`);
+    }
+    previous = index;
+  }
+  return refusals;
 }
 
 /** The OK body of `response`, or the ServerError its ERROR means. */

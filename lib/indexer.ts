@@ -2,9 +2,9 @@
  * Indexing: streams a data file of record lines into the broker's servers,
  * each record to all k of its replicas. The file is read line by line (never
  * whole); a bad line is reported and skipped and the rest are indexed. Writes
- * are pipelined: every PUT of a chunk of lines goes out in one write per
- * server, and at most {@link MAX_RECORDS_IN_FLIGHT} records wait for answers
- * before reading pauses (backpressure). A record counts as indexed only when
+ * are batched and pipelined: the records of a chunk of lines go to each server
+ * as one PUT_MANY (lib/put_many.ts), and at most {@link MAX_RECORDS_IN_FLIGHT}
+ * records wait for answers before reading pauses (backpressure). A record counts as indexed only when
  * all k replicas acknowledged it; when a replica is already known to be down
  * the record is not written at all, so a skipped record is usually on no server.
  *
@@ -24,7 +24,11 @@ import { ProgressBar } from "./progress.ts";
 import { ByteWriter } from "./bytes.ts";
 import { parseRecordLine, parseRecordLineInto, RecordParseError } from "./record_line.ts";
 import type { Dialect } from "./record_text.ts";
-import { describeError } from "./server_pool.ts";
+import { describeError, type ServerConnection } from "./server_pool.ts";
+import { errorCodeName } from "./protocol.ts";
+import { MAX_PUT_MANY_ITEMS, PUT_MANY_ITEM_OVERHEAD_BYTES, PutManyItems } from "./put_many.ts";
+import { invariant } from "./trie_invariant.ts";
+import { utf8Length } from "./utf8.ts";
 import { encodeValue } from "./value_codec.ts";
 
 /** Records written but not yet acknowledged by all replicas before reading pauses. */
@@ -115,7 +119,7 @@ export async function indexLines(
     if (duplicateKeys === "error") {
       scratch.reset();
       const key = parseAsciiRecordInto(line.bytes, scratch);
-      // No copy: putEncodedThen copies the bytes itself if its PUT has to wait.
+      // No copy: the record's items are copied into each replica's batch at once.
       if (key !== undefined) return [key, scratch.bytes()];
     }
     const decoded = decodeRawLine(line);
@@ -161,11 +165,13 @@ export async function indexLines(
       resolve();
     }
   };
+  const batches = new ReplicaBatches(broker, onRecordDone);
   try {
-    // A batch is handled without awaiting, so the PUTs it starts leave in one
-    // write per server rather than one per record.
-    for await (const batch of readRawLineBatches(source)) {
-      for (const line of batch) {
+    // A chunk of lines is handled without awaiting, so its records leave in one
+    // PUT_MANY per server rather than one request per record.
+    for await (const lines of readRawLineBatches(source)) {
+      const group = new RecordGroup(onRecordDone);
+      for (const line of lines) {
         byteCount += line.byteLength;
         if (line.error !== undefined) {
           skippedCount++;
@@ -190,9 +196,9 @@ export async function indexLines(
         }
         dialect ??= detectDialect(new TextDecoder().decode(line.bytes.subarray(0, 64)));
         inFlight++;
-        const lineNumber = line.lineNumber;
-        replicate(broker, key, encoded, (failure) => onRecordDone(lineNumber, key, failure));
+        batches.add(group, line.lineNumber, key, encoded);
       }
+      batches.sendAll(group);
       if (inFlight >= MAX_RECORDS_IN_FLIGHT) {
         progress.update(byteCount);
         // Resume at half the window so reading and writing overlap.
@@ -206,6 +212,150 @@ export async function indexLines(
   assert.equal(inFlight, 0);
   const seconds = (performance.now() - startMs) / 1000;
   return { indexedCount, failedCount, skippedCount, byteCount, seconds, dialect };
+}
+
+/** Told once per record: its line, its key, and undefined when all replicas stored it. */
+type RecordDone = (lineNumber: number, key: string, failure: string | undefined) => void;
+
+/**
+ * The records of one chunk of lines, while their replicas answer: in parallel arrays,
+ * so that a record costs no object of its own.
+ */
+class RecordGroup {
+  readonly #onDone: RecordDone;
+  readonly #lineNumbers: number[] = [];
+  readonly #keys: string[] = [];
+  /** Replicas yet to answer, per record. */
+  readonly #waitingFor: number[] = [];
+  readonly #failures: (string | undefined)[] = [];
+
+  constructor(onDone: RecordDone) {
+    this.#onDone = onDone;
+  }
+
+  /** Adds a record awaiting `replicaCount` answers; returns its number in the group. */
+  add(lineNumber: number, key: string, replicaCount: number): number {
+    this.#lineNumbers.push(lineNumber);
+    this.#keys.push(key);
+    this.#waitingFor.push(replicaCount);
+    this.#failures.push(undefined);
+    return this.#keys.length - 1;
+  }
+
+  /** Notes that `record` did not reach a replica; the first reason is the one reported. */
+  fail(record: number, reason: string): void {
+    this.#failures[record] ??= reason;
+  }
+
+  /** Counts one replica's answer for `record`; the last one finishes the record. */
+  settle(record: number): void {
+    invariant(this.#waitingFor[record] > 0, "a record is settled once per replica");
+    if (--this.#waitingFor[record] > 0) return;
+    this.#onDone(this.#lineNumbers[record], this.#keys[record], this.#failures[record]);
+  }
+}
+
+/**
+ * Bytes of PUT_MANY items gathered for one server before they are sent, unless the
+ * server's frame limit is lower. Above MAX_LINE_BYTES, so any record line fits.
+ */
+export const MAX_BATCH_BYTES = 2 * 1024 * 1024;
+
+/**
+ * The PUT_MANY being gathered for each server: every record goes into the batch of
+ * each of its k replicas, and each batch leaves as one request.
+ */
+class ReplicaBatches {
+  readonly #broker: Broker;
+  readonly #onDone: RecordDone;
+  readonly #items: PutManyItems[];
+  /** Per server, the group record number of each item in its batch. */
+  #records: number[][];
+
+  constructor(broker: Broker, onDone: RecordDone) {
+    this.#broker = broker;
+    this.#onDone = onDone;
+    const serverCount = broker.pool.servers.length;
+    this.#items = Array.from({ length: serverCount }, () => new PutManyItems());
+    this.#records = Array.from({ length: serverCount }, () => []);
+  }
+
+  /**
+   * Adds the record to the batch of each replica. When a replica is known to be down,
+   * or the record is over a replica's frame limit, nothing is written and the record
+   * fails at once.
+   */
+  add(group: RecordGroup, lineNumber: number, key: string, encoded: Uint8Array): void {
+    const pool = this.#broker.pool;
+    const replicas = this.#broker.replicasOf(key);
+    const itemBytes = PUT_MANY_ITEM_OVERHEAD_BYTES + utf8Length(key) + encoded.length;
+    for (const index of replicas) {
+      const connection = pool.connection(index);
+      const why = connection === undefined
+        ? `replica ${pool.servers[index].id} is down`
+        : itemBytes > batchLimit(connection)
+        ? `record of ${itemBytes} bytes is over the frame limit of ${pool.servers[index].id}`
+        : undefined;
+      if (why !== undefined) {
+        queueMicrotask(() => this.#onDone(lineNumber, key, why));
+        return;
+      }
+    }
+    const record = group.add(lineNumber, key, replicas.length);
+    for (const index of replicas) {
+      const items = this.#items[index];
+      const full = items.itemCount === MAX_PUT_MANY_ITEMS ||
+        items.byteLength + itemBytes > batchLimit(pool.connection(index)!);
+      if (full) {
+        this.#send(index, group);
+      }
+      items.add(key, encoded);
+      this.#records[index].push(record);
+    }
+  }
+
+  /** Sends every non-empty batch. */
+  sendAll(group: RecordGroup): void {
+    for (let index = 0; index < this.#items.length; index++) {
+      if (this.#items[index].itemCount > 0) this.#send(index, group);
+    }
+  }
+
+  #send(index: number, group: RecordGroup): void {
+    const pool = this.#broker.pool;
+    const connection = pool.connection(index);
+    // A plain check rather than node:assert: add() saw this server up moments ago, synchronously.
+    if (connection === undefined) {
+      throw new Error("invariant broken: a server went down while its batch was gathered");
+    }
+    const records = this.#records[index];
+    this.#records[index] = [];
+    const where = pool.servers[index].id;
+    connection.putMany(this.#items[index]).then(
+      (refusals) => {
+        for (const refusal of refusals) {
+          const record = records[refusal.index];
+          invariant(record !== undefined, "a refusal names an item of the batch");
+          group.fail(record, `${where}: ${errorCodeName(refusal.code)}: ${refusal.message}`);
+        }
+        for (const record of records) group.settle(record);
+      },
+      (error) => {
+        pool.fail(index, connection, error);
+        const reason = `${where}: ${describeError(error)}`;
+        for (const record of records) {
+          group.fail(record, reason);
+          group.settle(record);
+        }
+      },
+    );
+    this.#items[index].reset();
+  }
+}
+
+/** Item bytes a batch for `connection` may hold: its frame limit less the item count. */
+function batchLimit(connection: ServerConnection): number {
+  return Math.min(MAX_BATCH_BYTES, connection.maxFrameBytes - 4);
 }
 
 /** A line that is not UTF-8: reported and skipped like a line that does not parse. */
@@ -223,43 +373,6 @@ function isBlankBytes(bytes: Uint8Array): boolean {
     if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
   }
   return true;
-}
-
-/**
- * Writes one encoded record to all its replicas without waiting, then calls
- * `done` once with undefined (all acknowledged) or the reason it failed. When a
- * replica is known to be down nothing is written.
- */
-function replicate(
-  broker: Broker,
-  key: string,
-  encoded: Uint8Array,
-  done: (failure: string | undefined) => void,
-): void {
-  const pool = broker.pool;
-  const replicas = broker.replicasOf(key);
-  for (const index of replicas) {
-    if (!pool.isUp(index)) {
-      queueMicrotask(() => done(`replica ${pool.servers[index].id} is down`));
-      return;
-    }
-  }
-  let pending = replicas.length;
-  let failure: string | undefined;
-  for (const index of replicas) {
-    const connection = pool.connection(index);
-    // A plain check rather than node:assert: this runs per replica of every record.
-    if (connection === undefined) {
-      throw new Error("invariant broken: an up server has no connection");
-    }
-    connection.putEncodedThen(key, encoded, { overwrite: true }, (outcome) => {
-      if (outcome instanceof Error) {
-        pool.fail(index, connection, outcome);
-        failure ??= `${pool.servers[index].id}: ${describeError(outcome)}`;
-      }
-      if (--pending === 0) done(failure);
-    });
-  }
 }
 
 /**

@@ -43,10 +43,18 @@
  * | `06` | DELETE | string key                                                                 |
  * | `07` | KEYS   | string prefix (may be empty), u32 limit (1 to 10 000), string after (empty = from the start) |
  * | `08` | STATS  | empty                                                                      |
+ * | `09` | PUT_MANY | u32 item count (1 to 65 536), then the items: each a PUT body with its value length made explicit — u8 flags, string key, u32 value length, value |
  *
  * HELLO is optional today but a client should send it first: it checks the
  * protocol version, learns the server's frame limit, idle timeout and identity,
  * and is where authentication will go (a new auth scheme number with its data).
+ *
+ * PUT_MANY is many PUTs in one frame, for bulk loads (item layout in
+ * [put_many.ts](./put_many.ts)). A malformed item list (a length past the end,
+ * unknown flags, trailing bytes) is refused whole with ERROR BAD_REQUEST and
+ * nothing applied. Otherwise every item is applied in order, each on its own
+ * as a PUT would be: an item refused (bad key, bad value, EXISTS, a limit) does
+ * not stop the items after it, and the OK lists the refused ones.
  *
  * KEYS lists keys that start with `prefix` in ascending byte order, strictly
  * after `after`, at most `limit` of them; to page through all keys, repeat with
@@ -64,7 +72,9 @@
  * bytes, u32 idle timeout in ms (a client pings more often than that to keep a
  * quiet connection open), 8-byte server id (random per server process: two
  * addresses answering with one id are one server). GET and QUERY: the value.
- * KEYS: u32 count, then that many strings. STATS: i64 record count, i64 memory
+ * KEYS: u32 count, then that many strings. PUT_MANY: u32 count of refused items,
+ * then for each, in item order, u32 item index (from 0), u16 error code and
+ * string message — an empty list when every item was stored. STATS: i64 record count, i64 memory
  * bytes, i64 uptime in ms, u32 open connections. PING, PUT, DELETE: empty.
  *
  * | code | name                | meaning                                                    |
@@ -139,6 +149,7 @@
  * @module
  */
 import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "./bytes.ts";
+import { type PutManyBounds, readPutManyItems } from "./put_many.ts";
 
 export { LimitExceededError } from "./bytes.ts";
 import {
@@ -147,7 +158,7 @@ import {
   MAX_NESTING_DEPTH,
   MAX_PATH_BYTES,
 } from "./limits.ts";
-import { utf8Length } from "./utf8.ts";
+import { isWellFormedUtf8, readUtf8, utf8Length } from "./utf8.ts";
 import type { Value } from "./value.ts";
 import { readValue, writeValue } from "./value_codec.ts";
 
@@ -191,6 +202,7 @@ export const MessageType = {
   DELETE: 0x06,
   KEYS: 0x07,
   STATS: 0x08,
+  PUT_MANY: 0x09,
   OK: 0x80,
   NOT_FOUND: 0x81,
   ERROR: 0x82,
@@ -272,6 +284,14 @@ export type Request =
     readonly encodedValue: Uint8Array;
     readonly overwrite: boolean;
   }
+  | {
+    readonly type: "putMany";
+    readonly requestId: number;
+    /** The frame body; the items lie where `items` says. */
+    readonly body: Uint8Array;
+    /** Where each item's parts lie in `body`, checked: every length is within it. */
+    readonly items: PutManyBounds;
+  }
   | { readonly type: "get"; readonly requestId: number; readonly key: string }
   | { readonly type: "query"; readonly requestId: number; readonly path: string[] }
   | { readonly type: "delete"; readonly requestId: number; readonly key: string }
@@ -294,6 +314,16 @@ export type Response =
     readonly code: number;
     readonly message: string;
   };
+
+/** One item of a PUT_MANY that the server did not store, and why. */
+export interface PutManyRefusal {
+  /** The item's position in its batch, from 0. */
+  readonly index: number;
+  /** The {@link ErrorCode} a PUT of the item alone would have got. */
+  readonly code: number;
+  /** What was wrong. */
+  readonly message: string;
+}
 
 /** What KEYS asks for. */
 export interface KeysOptions {
@@ -507,6 +537,14 @@ export class FrameWriter {
     this.#end(start);
   }
 
+  /** Appends PUT_MANY carrying `itemCount` (at least one) items, laid out as lib/put_many.ts says. */
+  putMany(requestId: number, itemCount: number, itemBytes: Uint8Array): void {
+    const start = this.#begin(MessageType.PUT_MANY, requestId);
+    this.#out.u32(itemCount);
+    this.#out.raw(itemBytes);
+    this.#end(start);
+  }
+
   /** Appends GET. */
   get(requestId: number, key: string): void {
     const start = this.#begin(MessageType.GET, requestId);
@@ -563,6 +601,18 @@ export class FrameWriter {
     this.#end(start);
   }
 
+  /** Appends OK answering PUT_MANY: the refused items, in item order. */
+  okPutMany(requestId: number, refusals: readonly PutManyRefusal[]): void {
+    const start = this.#begin(MessageType.OK, requestId);
+    this.#out.u32(refusals.length);
+    for (const refusal of refusals) {
+      this.#out.u32(refusal.index);
+      this.#out.u16(refusal.code);
+      this.#out.raw(errorMessageBytes(refusal.message));
+    }
+    this.#end(start);
+  }
+
   /** Appends OK carrying statistics (STATS). */
   okStats(requestId: number, stats: ServerStats): void {
     const start = this.#begin(MessageType.OK, requestId);
@@ -592,17 +642,24 @@ export class FrameWriter {
   error(requestId: number, code: ErrorCodeNumber, message: string): void {
     const start = this.#begin(MessageType.ERROR, requestId);
     this.#out.u16(code);
-    let bytes = textEncoder.encode(message);
-    if (bytes.length > MAX_ERROR_MESSAGE_BYTES) {
-      // Cut at a character boundary: UTF-8 continuation bytes are 10xxxxxx.
-      let end = MAX_ERROR_MESSAGE_BYTES;
-      while ((bytes[end] & 0xc0) === 0x80) end--;
-      bytes = bytes.subarray(0, end);
-    }
-    this.#out.u32(bytes.length);
-    this.#out.raw(bytes);
+    this.#out.raw(errorMessageBytes(message));
     this.#end(start);
   }
+}
+
+/** `message` as a protocol string, cut to {@link MAX_ERROR_MESSAGE_BYTES} at a character boundary. */
+function errorMessageBytes(message: string): Uint8Array {
+  let text = textEncoder.encode(message);
+  if (text.length > MAX_ERROR_MESSAGE_BYTES) {
+    // UTF-8 continuation bytes are 10xxxxxx.
+    let end = MAX_ERROR_MESSAGE_BYTES;
+    while ((text[end] & 0xc0) === 0x80) end--;
+    text = text.subarray(0, end);
+  }
+  const bytes = new Uint8Array(4 + text.length);
+  new DataView(bytes.buffer).setUint32(0, text.length);
+  bytes.set(text, 4);
+  return bytes;
 }
 
 /** Options of a {@link FrameDecoder}. */
@@ -851,6 +908,11 @@ export function decodeRequest(frame: Frame): Request {
     }
     case MessageType.STATS:
       return finish(reader, { type: "stats", requestId }, "STATS");
+    case MessageType.PUT_MANY: {
+      const itemCount = reader.u32("item count");
+      const items = readPutManyItems(frame.body, reader.offset, itemCount);
+      return { type: "putMany", requestId, body: frame.body, items };
+    }
     default:
       throw new DecodeError(`unknown request type 0x${frame.type.toString(16).padStart(2, "0")}`);
   }
@@ -927,6 +989,50 @@ export function decodeKeysBody(body: Uint8Array): string[] {
   const keys: string[] = [];
   for (let index = 0; index < count; index++) keys.push(readKey(reader, body));
   return finish(reader, keys, "OK");
+}
+
+/**
+ * Decodes the OK to PUT_MANY: the refused items, in item order.
+ *
+ * @example
+ * ```ts
+ * decodePutManyBody(response.body); // [] when every item was stored
+ * ```
+ */
+export function decodePutManyBody(body: Uint8Array): PutManyRefusal[] {
+  const reader = new ByteReader(body);
+  const count = reader.u32("refusal count");
+  // Each refusal takes at least 10 bytes, so a larger count is a lie, not an allocation.
+  if (count * 10 > reader.remaining) {
+    throw new DecodeError(`refusal count ${count} exceeds the bytes`);
+  }
+  const refusals: PutManyRefusal[] = [];
+  for (let position = 0; position < count; position++) {
+    const index = reader.u32("item index");
+    const code = reader.u16("error code");
+    const message = reader.string("error message", MAX_ERROR_MESSAGE_BYTES);
+    refusals.push({ index, code, message });
+  }
+  return finish(reader, refusals, "OK");
+}
+
+/**
+ * Reads and checks the key of a PUT_MANY item, `body[start, end)`, as a PUT's key is
+ * checked: valid UTF-8, non-empty, no `.`, at most MAX_KEY_BYTES bytes.
+ *
+ * @example
+ * ```ts
+ * const key = readItemKey(request.body, items.keyStart(0), items.keyEnd(0));
+ * ```
+ */
+export function readItemKey(body: Uint8Array, start: number, end: number): string {
+  if (end - start > MAX_KEY_BYTES) {
+    throw new LimitExceededError(`key is ${end - start} bytes, over the limit of ${MAX_KEY_BYTES}`);
+  }
+  if (!isWellFormedUtf8(body, start, end)) throw new DecodeError("key is not valid UTF-8");
+  const key = readUtf8(body, start, end - start);
+  checkKey(key);
+  return key;
 }
 
 /**

@@ -33,12 +33,15 @@ import {
   CONNECTION_REQUEST_ID,
   decodeRequest,
   ErrorCode,
+  type ErrorCodeNumber,
   type Frame,
   FrameDecoder,
   FrameTooLargeError,
   FrameWriter,
   LimitExceededError,
   PROTOCOL_VERSION,
+  type PutManyRefusal,
+  readItemKey,
   type Request,
   SERVER_ID_BYTES,
 } from "./protocol.ts";
@@ -391,26 +394,50 @@ export class KvServer {
     try {
       this.#run(request, responses);
     } catch (error) {
-      // The store throws DecodeError for a malformed value, RangeError for one too large
-      // to log and TypeError for an invalid key: the client's request is at fault.
-      // Anything else is the server's.
-      if (error instanceof LimitExceededError) {
-        responses.error(request.requestId, ErrorCode.LIMIT, error.message);
-      } else if (error instanceof DecodeError) {
-        responses.error(request.requestId, ErrorCode.BAD_REQUEST, error.message);
-      } else if (error instanceof RangeError) {
-        responses.error(request.requestId, ErrorCode.LIMIT, error.message);
-      } else if (error instanceof TypeError) {
-        responses.error(request.requestId, ErrorCode.BAD_REQUEST, error.message);
-      } else {
-        this.#logger.error(`${request.type} failed: ${describeError(error)}`);
-        responses.error(
-          request.requestId,
-          ErrorCode.INTERNAL,
-          `${request.type} failed on the server`,
-        );
+      const refusal = this.#refusalOf(request.type, error);
+      responses.error(request.requestId, refusal.code, refusal.message);
+    }
+  }
+
+  /**
+   * The error code and message answering a request that threw `error`. The store throws
+   * DecodeError for a malformed value, RangeError for one too large to log and TypeError
+   * for an invalid key: the client's request is at fault. Anything else is the server's,
+   * and logged.
+   */
+  #refusalOf(type: string, error: unknown): { code: ErrorCodeNumber; message: string } {
+    if (error instanceof LimitExceededError) {
+      return { code: ErrorCode.LIMIT, message: error.message };
+    }
+    if (error instanceof DecodeError) {
+      return { code: ErrorCode.BAD_REQUEST, message: error.message };
+    }
+    if (error instanceof RangeError) return { code: ErrorCode.LIMIT, message: error.message };
+    if (error instanceof TypeError) return { code: ErrorCode.BAD_REQUEST, message: error.message };
+    this.#logger.error(`${type} failed: ${describeError(error)}`);
+    return { code: ErrorCode.INTERNAL, message: `${type} failed on the server` };
+  }
+
+  /**
+   * Stores every item of a PUT_MANY in order, each on its own as a PUT would be, and
+   * answers with the refused ones.
+   */
+  #putMany(request: Extract<Request, { type: "putMany" }>, responses: FrameWriter): void {
+    const { body, items } = request;
+    const refusals: PutManyRefusal[] = [];
+    for (let index = 0; index < items.itemCount; index++) {
+      try {
+        const key = readItemKey(body, items.keyStart(index), items.keyEnd(index));
+        const value = body.subarray(items.valueStart(index), items.valueEnd(index));
+        const overwrite = !items.ifAbsent(index);
+        if (!this.#store.putEncoded(key, value, { overwrite })) {
+          refusals.push({ index, code: ErrorCode.EXISTS, message: `key '${key}' exists` });
+        }
+      } catch (error) {
+        refusals.push({ index, ...this.#refusalOf("PUT_MANY item", error) });
       }
     }
+    responses.okPutMany(request.requestId, refusals);
   }
 
   #run(request: Request, responses: FrameWriter): void {
@@ -447,6 +474,8 @@ export class KvServer {
         if (stored) return responses.ok(id);
         return responses.error(id, ErrorCode.EXISTS, `key '${request.key}' exists`);
       }
+      case "putMany":
+        return this.#putMany(request, responses);
       case "get": {
         const value = store.get(request.key);
         return value === undefined ? responses.notFound(id) : responses.okValue(id, value);

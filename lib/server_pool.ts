@@ -20,7 +20,8 @@
  */
 import assert from "node:assert/strict";
 import { ConnectionError, RequestTimeoutError, ServerClient } from "./client.ts";
-import type { KeysOptions, ServerStats } from "./protocol.ts";
+import type { KeysOptions, PutManyRefusal, ServerStats } from "./protocol.ts";
+import type { PutManyItems } from "./put_many.ts";
 import type { ServerAddress } from "./server_list.ts";
 import type { Value } from "./value.ts";
 
@@ -53,6 +54,8 @@ export interface ServerConnection {
   readonly closeReason: Error | undefined;
   /** The server's identity from HELLO: equal ids mean one server behind two addresses. */
   readonly serverId: string;
+  /** Largest frame body the server accepts, from its HELLO. */
+  readonly maxFrameBytes: number;
   /** Stores `value` under `key`; with `overwrite: false` an existing key is left alone. */
   put(key: string, value: Value, options?: { overwrite?: boolean }): Promise<"ok" | "exists">;
   /** Like `put`, with the value already encoded by `encodeValue` (encoded once for k replicas). */
@@ -62,15 +65,10 @@ export interface ServerConnection {
     options?: { overwrite?: boolean },
   ): Promise<"ok" | "exists">;
   /**
-   * Like `putEncoded`, reporting through `done` (called once, never synchronously)
-   * instead of a promise, for bulk loads.
+   * Stores every item of `items` in one request (read during the call only) and
+   * resolves with the items refused; rejects when the batch as a whole failed.
    */
-  putEncodedThen(
-    key: string,
-    encodedValue: Uint8Array,
-    options: { overwrite?: boolean },
-    done: (outcome: "ok" | "exists" | Error) => void,
-  ): void;
+  putMany(items: PutManyItems): Promise<PutManyRefusal[]>;
   /** The value stored under `key`, or undefined. */
   get(key: string): Promise<Value | undefined>;
   /** The value at `path` (key, then field names), or undefined. */

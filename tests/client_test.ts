@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { ConnectionError, RequestTimeoutError, ServerClient, ServerError } from "../lib/client.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../lib/limits.ts";
-import { ErrorCode, FrameDecoder, FrameWriter, MAX_KEYS_LIMIT } from "../lib/protocol.ts";
+import {
+  ErrorCode,
+  FrameDecoder,
+  FrameWriter,
+  MAX_KEYS_LIMIT,
+  type PutManyRefusal,
+} from "../lib/protocol.ts";
+import { PutManyItems } from "../lib/put_many.ts";
 import { Store } from "../lib/store.ts";
 import { int, object, str, type Value } from "../lib/value.ts";
 import { encodeValue } from "../lib/value_codec.ts";
@@ -238,52 +245,70 @@ Deno.test("keep-alive pings hold a quiet connection open past the server's idle 
   await stop();
 });
 
-Deno.test("putEncodedThen lets the caller reuse the value's memory at once, also when the PUT waits for a slot", async () => {
+Deno.test("putMany lets the caller reuse its items at once, also when the batch waits for a slot", async () => {
   const { address, stop } = await startServer();
-  const client = await ServerClient.connect(address, { maxInFlight: 2 });
-  const scratch = new Uint8Array(64);
-  const acknowledged: Promise<"ok" | "exists" | Error>[] = [];
-  for (let index = 0; index < 10; index++) {
-    const encoded = encodeValue(int(index));
-    scratch.set(encoded);
-    acknowledged.push(
-      new Promise((resolve) =>
-        client.putEncodedThen(`k${index}`, scratch.subarray(0, encoded.length), {}, resolve)
-      ),
-    );
-    // What the caller does with a scratch buffer: the next record overwrites it.
-    scratch.fill(0xff);
+  const client = await ServerClient.connect(address, { maxInFlight: 1 });
+  const items = new PutManyItems();
+  const answers: Promise<PutManyRefusal[]>[] = [];
+  for (let batch = 0; batch < 5; batch++) {
+    for (let index = 0; index < 3; index++) {
+      items.add(`k${batch}-${index}`, encodeValue(int(batch * 10 + index)));
+    }
+    answers.push(client.putMany(items));
+    // What the indexer does with its batch: the next one overwrites it.
+    items.reset();
+    items.add("overwritten", encodeValue(str("x".repeat(40))));
+    items.reset();
   }
-  assert.deepEqual(await Promise.all(acknowledged), Array(10).fill("ok"));
-  for (let index = 0; index < 10; index++) {
-    assert.deepEqual(await client.get(`k${index}`), int(index));
+  assert.deepEqual(await Promise.all(answers), Array(5).fill([]));
+  for (let batch = 0; batch < 5; batch++) {
+    for (let index = 0; index < 3; index++) {
+      assert.deepEqual(await client.get(`k${batch}-${index}`), int(batch * 10 + index));
+    }
   }
+  assert.equal(await client.get("overwritten"), undefined);
   await client.close();
   await stop();
 });
 
-Deno.test("putEncodedThen reports ok, exists, a refused argument and a failed connection once each, never synchronously", async () => {
+Deno.test("putMany stores the good items and lists each refused one with its index, code and reason", async () => {
   const { address, stop } = await startServer();
   const client = await ServerClient.connect(address);
-  const outcomes: Array<"ok" | "exists" | Error> = [];
-  const put = (key: string, overwrite: boolean) =>
-    new Promise<void>((resolve) => {
-      let returned = false;
-      client.putEncodedThen(key, encodeValue(int(1)), { overwrite }, (outcome) => {
-        assert.ok(returned, "done is never called before putEncodedThen returns");
-        outcomes.push(outcome);
-        resolve();
-      });
-      returned = true;
-    });
-  await put("k", true);
-  await put("k", false);
-  await put("a.b", true);
-  assert.deepEqual(outcomes.slice(0, 2), ["ok", "exists"]);
-  assert.ok(outcomes[2] instanceof RangeError, String(outcomes[2]));
+  await client.put("taken", int(0));
+  const items = new PutManyItems();
+  items.add("first", encodeValue(int(1)));
+  items.add("taken", encodeValue(int(2)), { overwrite: false });
+  items.add("a.b", encodeValue(int(3)));
+  items.add("bad-value", new Uint8Array([0x7f]));
+  items.add("last", encodeValue(int(5)));
+  const refusals = await client.putMany(items);
+  assert.deepEqual(
+    refusals.map(({ index, code }) => [index, code]),
+    [[1, ErrorCode.EXISTS], [2, ErrorCode.BAD_REQUEST], [3, ErrorCode.BAD_REQUEST]],
+  );
+  assert.match(refusals[0].message, /taken/);
+  assert.match(refusals[1].message, /contains '\.'/);
+  assert.match(refusals[2].message, /unknown value tag/);
+  assert.deepEqual(await client.get("first"), int(1));
+  assert.deepEqual(await client.get("taken"), int(0));
+  assert.equal(await client.get("bad-value"), undefined);
+  assert.deepEqual(await client.get("last"), int(5));
+  await client.close();
+  await stop();
+});
+
+Deno.test("putMany refuses an empty batch and one over the server's frame limit before sending, and fails with the connection", async () => {
+  const { address, stop } = await startServer({ maxFrameBytes: 64 });
+  const client = await ServerClient.connect(address);
+  const items = new PutManyItems();
+  await assert.rejects(client.putMany(items), RangeError);
+  items.add("big", encodeValue(str("x".repeat(100))));
+  await assert.rejects(client.putMany(items), /over the server's limit of 64/);
+  assert.equal(client.isOpen, true);
+  items.reset();
+  items.add("small", encodeValue(int(1)));
+  assert.deepEqual(await client.putMany(items), []);
   client.close();
-  await put("k", true);
-  assert.ok(outcomes[3] instanceof ConnectionError, String(outcomes[3]));
-  assert.equal(outcomes.length, 4);
+  await assert.rejects(client.putMany(items), ConnectionError);
   await stop();
 });

@@ -130,6 +130,45 @@ Deno.test("records whose replica is down are reported and not counted", async ()
   }
 });
 
+Deno.test("a chunk's records leave as one PUT_MANY per server", async () => {
+  const { cluster, broker } = await setUp(3, 2);
+  try {
+    const text = Array.from({ length: 100 }, (_, i) => `k${i}: ${i}\n`).join("");
+    const summary = await indexLines(broker, source(text), { progress: SILENT_PROGRESS });
+    assert.equal(summary.indexedCount, 100);
+    for (const server of cluster.servers) assert.deepEqual(server.requests, ["PUT_MANY"]);
+    const stored = cluster.servers.reduce((sum, server) => sum + server.records.size, 0);
+    assert.equal(stored, 200);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a record a replica refuses is reported with the server's reason and not counted", async () => {
+  const { cluster, broker } = await setUp(3, 2);
+  try {
+    cluster.servers[1].failWrites = "disk full";
+    const keys = Array.from({ length: 30 }, (_, i) => `person${i}`);
+    const text = keys.map((key) => `"${key}" : 1`).join("\n");
+    const reports: string[] = [];
+    const summary = await indexLines(broker, source(text), {
+      fileName: "d.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    const refused = keys.filter((key) => broker.replicasOf(key).includes(1));
+    assert(refused.length > 0 && refused.length < keys.length);
+    assert.equal(summary.failedCount, refused.length);
+    assert.equal(summary.indexedCount, keys.length - refused.length);
+    assert.equal(reports.length, refused.length);
+    for (const report of reports) {
+      assert.match(report, /^d\.txt:\d+: record 'person\d+' not indexed: .*INTERNAL: disk full$/);
+    }
+  } finally {
+    broker.close();
+  }
+});
+
 Deno.test("problem reports stop after MAX_REPORTED_PROBLEMS; counting goes on", async () => {
   const { broker } = await setUp(1, 1);
   try {

@@ -6,6 +6,7 @@ import {
   decodeEmptyBody,
   decodeHelloBody,
   decodeKeysBody,
+  decodePutManyBody,
   decodeRequest,
   decodeResponse,
   decodeStatsBody,
@@ -23,7 +24,9 @@ import {
   MAX_PATH_SEGMENTS,
   MessageType,
   PROTOCOL_VERSION,
+  readItemKey,
 } from "../lib/protocol.ts";
+import { PutManyItems } from "../lib/put_many.ts";
 import { int, object, str, valueEquals } from "../lib/value.ts";
 import { decodeValue, encodeValue } from "../lib/value_codec.ts";
 import { keyArbitrary, valueArbitrary } from "./helpers/value_arbitrary.ts";
@@ -313,6 +316,57 @@ Deno.test("decodeResponse and the OK body decoders throw DecodeError for malform
   assert.throws(() => decodeHelloBody(new Uint8Array(7)), DecodeError);
   assert.throws(() => decodeEmptyBody(new Uint8Array(1)), DecodeError);
   assert.throws(() => decodeValueBody(new Uint8Array([...encodeValue(int(1)), 0])), DecodeError);
+});
+
+Deno.test("PUT_MANY round-trips: items through decodeRequest, refusals through decodePutManyBody", () => {
+  const items = new PutManyItems();
+  items.add("person1", encodeValue(int(22)));
+  items.add("person2", encodeValue(str("Mary")), { overwrite: false });
+  const frames = new FrameWriter();
+  frames.putMany(9, items.itemCount, items.bytes());
+  const request = decodeRequest(onlyFrame(frames));
+  assert.ok(request.type === "putMany" && request.requestId === 9);
+  const { body, items: bounds } = request;
+  assert.equal(bounds.itemCount, 2);
+  assert.equal(readItemKey(body, bounds.keyStart(1), bounds.keyEnd(1)), "person2");
+  assert.equal(bounds.ifAbsent(1), true);
+  assert.deepEqual(
+    decodeValue(body.subarray(bounds.valueStart(0), bounds.valueEnd(0))),
+    int(22),
+  );
+
+  const refusals = [
+    { index: 1, code: ErrorCode.EXISTS, message: "key 'person2' exists" },
+    { index: 4, code: ErrorCode.LIMIT, message: "é".repeat(MAX_ERROR_MESSAGE_BYTES) },
+  ];
+  frames.reset();
+  frames.okPutMany(9, refusals);
+  const response = decodeResponse(onlyFrame(frames));
+  assert.ok(response.type === "ok");
+  assert.deepEqual(decodePutManyBody(response.body), [
+    refusals[0],
+    { ...refusals[1], message: "é".repeat(MAX_ERROR_MESSAGE_BYTES / 2) },
+  ]);
+  frames.reset();
+  frames.okPutMany(9, []);
+  const allStored = decodeResponse(onlyFrame(frames));
+  assert.ok(allStored.type === "ok");
+  assert.deepEqual(decodePutManyBody(allStored.body), []);
+});
+
+Deno.test("PUT_MANY: a malformed item list, a bad item key or a bad answer is a DecodeError", () => {
+  assert.throws(() => decodeRequest(frameOf(MessageType.PUT_MANY, [0, 0, 0, 0])), /no items/);
+  assert.throws(() => decodeRequest(frameOf(MessageType.PUT_MANY, [0, 0])), /truncated/);
+  const key = (text: string) => new TextEncoder().encode(text);
+  assert.throws(() => readItemKey(key("a.b"), 0, 3), /contains '\.'/);
+  assert.throws(() => readItemKey(key(""), 0, 0), /empty key/);
+  assert.throws(() => readItemKey(Uint8Array.of(0xc3), 0, 1), /not valid UTF-8/);
+  assert.throws(
+    () => readItemKey(new Uint8Array(MAX_KEY_BYTES + 1).fill(0x61), 0, MAX_KEY_BYTES + 1),
+    LimitExceededError,
+  );
+  assert.throws(() => decodePutManyBody(Uint8Array.of(0, 0, 0, 9)), /refusal count 9/);
+  assert.throws(() => decodePutManyBody(Uint8Array.of(0, 0, 0, 0, 1)), /unexpected bytes/);
 });
 
 Deno.test("FrameWriter.error cuts an over-long message at a character boundary", () => {

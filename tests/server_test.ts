@@ -7,6 +7,7 @@ import {
   CONNECTION_REQUEST_ID,
   decodeHelloBody,
   decodeKeysBody,
+  decodePutManyBody,
   decodeResponse,
   decodeStatsBody,
   decodeValueBody,
@@ -19,8 +20,10 @@ import {
   PROTOCOL_VERSION,
   type Response,
 } from "../lib/protocol.ts";
+import { PutManyItems } from "../lib/put_many.ts";
 import { Store } from "../lib/store.ts";
 import { int, object, str, type Value, valueEquals } from "../lib/value.ts";
+import { encodeValue } from "../lib/value_codec.ts";
 import { RawConnection, startServer, waitFor } from "./helpers/in_process_server.ts";
 
 function response(frame: Frame | undefined): Response {
@@ -247,6 +250,32 @@ Deno.test("a PUT with a malformed value gets BAD_REQUEST, stores nothing, and th
   assert.match(assertError(await raw.readFrame(), 8, ErrorCode.LIMIT), /nests deeper/);
   assert.equal(response(await raw.readFrame()).type, "not_found");
   okBody(await raw.readFrame(), 7);
+  raw.close();
+  await stop();
+});
+
+Deno.test("a malformed PUT_MANY is refused whole; a well-formed one stores each good item and lists the rest", async () => {
+  const { address, store, stop } = await startServer();
+  const raw = await RawConnection.open(address);
+  const items = new PutManyItems();
+  items.add("good1", encodeValue(int(1)));
+  items.add("k.dotted", encodeValue(int(2)));
+  items.add("badvalue", Uint8Array.of(0x07));
+  items.add("good2", encodeValue(str("two")));
+  const frames = new FrameWriter();
+  // The same items with one byte cut off the end: the last value's length is a lie.
+  frames.putMany(1, items.itemCount, items.bytes().subarray(0, items.byteLength - 1));
+  frames.putMany(2, items.itemCount, items.bytes());
+  await raw.write(frames.bytes());
+  assert.match(assertError(await raw.readFrame(), 1, ErrorCode.BAD_REQUEST), /truncated/);
+  const refusals = decodePutManyBody(okBody(await raw.readFrame(), 2));
+  assert.deepEqual(refusals.map(({ index, code }) => [index, code]), [
+    [1, ErrorCode.BAD_REQUEST],
+    [2, ErrorCode.BAD_REQUEST],
+  ]);
+  assert.match(refusals[1].message, /unknown value tag/);
+  assert.equal(store.recordCount, 2);
+  assert.deepEqual(store.get("good2"), str("two"));
   raw.close();
   await stop();
 });

@@ -14,7 +14,15 @@
  * @module
  */
 import { ConnectionError, RequestTimeoutError, ServerError } from "../../lib/client.ts";
-import { ErrorCode, type KeysOptions, type ServerStats } from "../../lib/protocol.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../../lib/limits.ts";
+import {
+  ErrorCode,
+  type KeysOptions,
+  type PutManyRefusal,
+  readItemKey,
+  type ServerStats,
+} from "../../lib/protocol.ts";
+import { type PutManyItems, readPutManyItems } from "../../lib/put_many.ts";
 import { type ServerAddress, serverAddress } from "../../lib/server_list.ts";
 import type { Connector, ServerConnection } from "../../lib/server_pool.ts";
 import { compareKeys } from "../../lib/trie.ts";
@@ -57,6 +65,10 @@ class FakeConnection implements ServerConnection {
     return this.server.address.id;
   }
 
+  get maxFrameBytes(): number {
+    return DEFAULT_MAX_FRAME_BYTES;
+  }
+
   #check(kind: string): Promise<void> {
     this.server.requests.push(kind);
     if (this.#closed || this.server.state === "crashed") {
@@ -82,13 +94,26 @@ class FakeConnection implements ServerConnection {
     return this.put(key, decodeValue(encodedValue), options);
   }
 
-  putEncodedThen(
-    key: string,
-    encodedValue: Uint8Array,
-    options: { overwrite?: boolean },
-    done: (outcome: "ok" | "exists" | Error) => void,
-  ) {
-    this.putEncoded(key, encodedValue, options).then(done, done);
+  /** Stores each item as `putEncoded` would; a refused item is listed, as a real server does. */
+  async putMany(items: PutManyItems) {
+    const body = items.bytes().slice();
+    const bounds = readPutManyItems(body, 0, items.itemCount);
+    await this.#check("PUT_MANY");
+    const refusals: PutManyRefusal[] = [];
+    for (let index = 0; index < bounds.itemCount; index++) {
+      if (this.server.failWrites) {
+        refusals.push({ index, code: ErrorCode.INTERNAL, message: this.server.failWrites });
+        continue;
+      }
+      const key = readItemKey(body, bounds.keyStart(index), bounds.keyEnd(index));
+      const value = decodeValue(body.subarray(bounds.valueStart(index), bounds.valueEnd(index)));
+      if (bounds.ifAbsent(index) && this.server.records.has(key)) {
+        refusals.push({ index, code: ErrorCode.EXISTS, message: `key '${key}' exists` });
+      } else {
+        this.server.records.set(key, value);
+      }
+    }
+    return refusals;
   }
 
   async get(key: string) {
