@@ -63,6 +63,9 @@ export class FieldNames {
    */
   acquireUtf8(source: Uint8Array, start: number, length: number): number {
     invariant(length > 0 && length <= MAX_KEY_BYTES, "field names are validated first");
+    // Nearly every name is already in use: found in place, it costs no copy.
+    const found = this.#trie.find(source, length, start);
+    if (found >= 0) return this.#reference(found);
     // By hand: names are short, and a subarray per name would be garbage per field.
     const scratch = this.#scratch;
     for (let i = 0; i < length; i++) scratch[i] = source[start + i];
@@ -73,15 +76,18 @@ export class FieldNames {
   #acquireScratch(length: number, name: string | undefined): number {
     // Nearly every name is already in use: a lookup is cheaper than an insert.
     const found = this.#trie.find(this.#scratch, length);
-    const id = found >= 0 ? found : this.#trie.insert(this.#scratch, length);
+    if (found >= 0) return this.#reference(found);
+    const id = this.#trie.insert(this.#scratch, length);
+    this.#trie.setValue(id, 1);
+    this.#byId[id] = name ?? readUtf8(this.#scratch, 0, length);
+    return id;
+  }
+
+  /** Counts one more use of the name `id`, which is in use, and returns `id`. */
+  #reference(id: number): number {
     const references = this.#trie.value(id);
-    if (references === NO_VALUE) {
-      this.#trie.setValue(id, 1);
-      this.#byId[id] = name ?? readUtf8(this.#scratch, 0, length);
-    } else {
-      if (references >= MAX_NAME_REFERENCES) throw new RangeError(`field name used too often`);
-      this.#trie.setValue(id, references + 1);
-    }
+    if (references >= MAX_NAME_REFERENCES) throw new RangeError(`field name used too often`);
+    this.#trie.setValue(id, references + 1);
     return id;
   }
 

@@ -148,9 +148,9 @@ export class ByteRadixTrie {
     this.#version++;
   }
 
-  /** The terminal node for the first `length` bytes of `key`, or −1. */
-  find(key: Uint8Array, length: number): number {
-    const node = this.#descend(key, length);
+  /** The terminal node for the key `key[start, start + length)` (start defaults to 0), or −1. */
+  find(key: Uint8Array, length: number, start = 0): number {
+    const node = this.#descend(key, length, start);
     return node !== NONE && this.#value[node] !== NO_VALUE ? node : NONE;
   }
 
@@ -348,18 +348,18 @@ export class ByteRadixTrie {
     return child !== NONE && this.#firstByte[child] === byte ? child : NONE;
   }
 
-  /** The node whose key is exactly `key[0, length)`, terminal or not, or −1. */
-  #descend(key: Uint8Array, length: number): number {
+  /** The node whose key is exactly `key[offset, offset + length)`, terminal or not, or −1. */
+  #descend(key: Uint8Array, length: number, offset: number): number {
     let node = ROOT;
     let depth = 0;
     while (depth < length) {
-      node = this.#childByByte(node, key[depth]);
+      node = this.#childByByte(node, key[offset + depth]);
       if (node === NONE) return NONE;
       const start = this.#labelStart[node];
       const labelLength = this.#labelLength[node];
       if (depth + labelLength > length) return NONE;
       for (let i = 1; i < labelLength; i++) {
-        if (this.#labels[start + i] !== key[depth + i]) return NONE;
+        if (this.#labels[start + i] !== key[offset + depth + i]) return NONE;
       }
       depth += labelLength;
     }

@@ -101,7 +101,16 @@ const MANUAL_COPY_MAX_BYTES = 64;
 const DOT_BYTE = 0x2e;
 
 const NO_INPUT = new Uint8Array(0);
-const NO_INPUT_VIEW = new DataView(NO_INPUT.buffer);
+
+/** Where an encoded float's 8 bytes are copied to be read: no DataView per record. */
+const FLOAT_BYTES = new Uint8Array(8);
+const FLOAT_VIEW = new DataView(FLOAT_BYTES.buffer);
+
+/** The big-endian binary64 at `source[at, at + 8)`. */
+function readFloat64(source: Uint8Array, at: number): number {
+  for (let i = 0; i < 8; i++) FLOAT_BYTES[i] = source[at + i];
+  return FLOAT_VIEW.getFloat64(0);
+}
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
@@ -132,7 +141,6 @@ export class RecordArena {
   #measuredDataBytes = 0;
   /** The encoded value being stored by {@link RecordArena.writeEncoded}, and where it is read. */
   #in: Uint8Array = NO_INPUT;
-  #inView: DataView = NO_INPUT_VIEW;
   #inEnd = 0;
   #at = 0;
   /**
@@ -188,11 +196,12 @@ export class RecordArena {
   }
 
   /**
-   * Appends a block of `blockBytes` (as just measured, owner unset), has `fill` write
-   * its root node, and returns its offset. Should `fill` throw, the names it acquired
-   * are released and the arena is as before.
+   * Appends a block of `blockBytes` (as just measured, owner unset), writes its root
+   * node from `value`, or when it is undefined from the encoded input at `encodedStart`,
+   * and returns its offset. Should writing throw, the names it acquired are released
+   * and the arena is as before. (No callback: a closure per record was garbage per record.)
    */
-  #appendBlock(blockBytes: number, fill: (block: number, root: number) => void): number {
+  #appendBlock(blockBytes: number, value: Value | undefined, encodedStart: number): number {
     this.#reserve(blockBytes);
     const block = this.#end;
     this.#view.setUint32(block, blockBytes, true);
@@ -202,7 +211,12 @@ export class RecordArena {
     this.#acquired.length = 0;
     try {
       this.#view.setUint32(block + ROOT_NODE, LAST_SIBLING, true);
-      fill(block, block + ROOT_NODE);
+      if (value !== undefined) this.#writeValue(block, block + ROOT_NODE, value);
+      else {
+        this.#at = encodedStart;
+        this.#objectCursor = 0;
+        this.#writeEncodedValue(block, block + ROOT_NODE);
+      }
     } catch (error) {
       for (const id of this.#acquired) this.#names.release(id);
       throw error;
@@ -223,10 +237,7 @@ export class RecordArena {
    * the arena and the names unchanged, on invalid input such as a duplicate field name.
    */
   write(value: Value): number {
-    return this.#appendBlock(
-      this.measure(value),
-      (block, root) => this.#writeValue(block, root, value),
-    );
+    return this.#appendBlock(this.measure(value), value, 0);
   }
 
   /**
@@ -243,13 +254,11 @@ export class RecordArena {
     } finally {
       // Do not keep the caller's buffer (often a whole network chunk) alive.
       this.#in = NO_INPUT;
-      this.#inView = NO_INPUT_VIEW;
     }
   }
 
   #writeEncoded(source: Uint8Array, start: number, end: number): number {
     this.#in = source;
-    this.#inView = new DataView(source.buffer, source.byteOffset, source.byteLength);
     this.#inEnd = end;
     this.#at = start;
     this.#measuredNodes = 1;
@@ -259,11 +268,7 @@ export class RecordArena {
     if (this.#at !== end) {
       throw new DecodeError(`${end - this.#at} unexpected bytes after the value`);
     }
-    return this.#appendBlock(this.#measuredBlockBytes(), (block, root) => {
-      this.#at = start;
-      this.#objectCursor = 0;
-      this.#writeEncodedValue(block, root);
-    });
+    return this.#appendBlock(this.#measuredBlockBytes(), undefined, start);
   }
 
   /** Records which key-trie node owns the block at `offset`. */
@@ -490,7 +495,7 @@ export class RecordArena {
       }
       case ValueTag.float: {
         const at = this.#skip(8, "float value");
-        const value = this.#inView.getFloat64(at);
+        const value = readFloat64(this.#in, at);
         if (!Number.isFinite(value)) throw new DecodeError(`float value ${value} is not finite`);
         this.#measuredDataBytes += 8;
         return;
@@ -575,7 +580,7 @@ export class RecordArena {
       }
       case ValueTag.float:
         view.setUint32(node, word | (FLOAT << KIND_SHIFT), true);
-        this.#writeFloat(block, node, this.#inView.getFloat64(this.#at));
+        this.#writeFloat(block, node, readFloat64(this.#in, this.#at));
         this.#at += 8;
         return;
       default: {
@@ -880,15 +885,19 @@ export function validateName(name: unknown, what: string): number {
  * names: valid UTF-8, without `.`.
  */
 function checkEncodedName(source: Uint8Array, at: number, length: number): void {
-  if (!isWellFormedUtf8(source, at, at + length)) {
+  // One pass for the usual ASCII name; the UTF-8 rules only for one with other bytes.
+  // `.` (0x2E) never occurs inside a multi-byte UTF-8 sequence, so a byte scan finds it.
+  let dotted = false;
+  let ascii = true;
+  for (let i = at; i < at + length; i++) {
+    const byte = source[i];
+    if (byte === DOT_BYTE) dotted = true;
+    else if (byte >= 0x80) ascii = false;
+  }
+  if (!ascii && !isWellFormedUtf8(source, at, at + length)) {
     throw new DecodeError("field name is not valid UTF-8");
   }
-  // `.` (0x2E) never occurs inside a multi-byte UTF-8 sequence, so a byte scan finds it.
-  for (let i = at; i < at + length; i++) {
-    if (source[i] === DOT_BYTE) {
-      throw new DecodeError(`field name '${readUtf8(source, at, length)}' contains '.'`);
-    }
-  }
+  if (dotted) throw new DecodeError(`field name '${readUtf8(source, at, length)}' contains '.'`);
 }
 
 /** Copies `length` bytes; short runs by hand, which is cheaper than a subarray and `set`. */
