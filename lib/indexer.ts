@@ -19,7 +19,7 @@
 import assert from "node:assert/strict";
 import type { Broker } from "./broker.ts";
 import { decodeRawLine, type RawLine, readRawLineBatches } from "./line_reader.ts";
-import { parseAsciiRecordInto } from "./record_bytes.ts";
+import { AsciiRecordParser } from "./record_bytes.ts";
 import { ProgressBar } from "./progress.ts";
 import { ByteWriter } from "./bytes.ts";
 import { parseRecordLine, parseRecordLineInto, RecordParseError } from "./record_line.ts";
@@ -108,19 +108,19 @@ export async function indexLines(
     new ProgressBar({ label: `indexing ${fileName}`, total: options.totalBytes });
   const duplicateKeys = options.duplicateKeys ?? "error";
   const scratch = new ByteWriter();
+  const asciiParser = new AsciiRecordParser();
   /**
    * The line's key and encoded value. A plain ASCII line goes through the byte parser
    * (lib/record_bytes.ts); any other, or one it declines, is decoded and parsed by
    * lib/record_line.ts, which throws a RecordParseError for a bad line, or UnreadableLineError
    * for one that is not UTF-8. Without last-wins no Value is made on the way. The encoded
-   * bytes are a view of the scratch buffer, valid until the next call.
+   * bytes are a view of a scratch buffer, valid until the next call.
    */
   const encodeLine = (line: RawLine): [string, Uint8Array] => {
     if (duplicateKeys === "error") {
-      scratch.reset();
-      const key = parseAsciiRecordInto(line.bytes, scratch);
+      const key = asciiParser.parse(line.bytes);
       // No copy: the record's items are copied into each replica's batch at once.
-      if (key !== undefined) return [key, scratch.bytes()];
+      if (key !== undefined) return [key, asciiParser.encoded];
     }
     const decoded = decodeRawLine(line);
     if (decoded.error !== undefined) throw new UnreadableLineError(decoded.error);

@@ -21,7 +21,7 @@
  * ```
  * @module
  */
-import type { ByteWriter } from "./bytes.ts";
+import { type ByteWriter, MAX_VARINT_BYTES } from "./bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import {
   BACKSLASH,
@@ -44,32 +44,51 @@ import {
   TAB,
   UPPER_E,
 } from "./record_chars.ts";
-import { OBJECT_END, ValueTag, writeInt } from "./value_codec.ts";
+import { OBJECT_END, ValueTag } from "./value_codec.ts";
 
 /** Objects with more fields go to the general parser (its duplicate check scales). */
 export const MAX_FAST_OBJECT_FIELDS = 64;
+
+/** Capacity the encoding buffer starts with; it doubles as lines need. */
+const INITIAL_ENCODING_BYTES = 4096;
+
+/**
+ * Floats of at most this many digits, with no exponent, are computed here: the digits
+ * as an integer below 2^53 divided by an exact power of ten is one correctly rounded
+ * operation, so it equals `Number(text)`. Longer ones are left to `Number`.
+ */
+const MAX_FAST_FLOAT_DIGITS = 15;
+
+/** 10^0 … 10^15, all exact doubles. */
+const POWERS_OF_TEN = Array.from({ length: MAX_FAST_FLOAT_DIGITS + 1 }, (_, n) => 10 ** n);
 
 /** Thrown inside the parser to leave for the general one; never escapes this module. */
 const NOT_FAST = Symbol("not for the fast path");
 
 /**
  * Parses one record line (its bytes, without the line ending) into `writer`: appends
- * the value's wire encoding and returns the key. Returns undefined — leaving `writer`
- * holding a partial value, to be reset — for a line the general parser must read.
+ * the value's wire encoding and returns the key. Returns undefined, leaving `writer`
+ * unchanged, for a line the general parser must read.
  */
 export function parseAsciiRecordInto(line: Uint8Array, writer: ByteWriter): string | undefined {
-  const parser = new AsciiRecordParser(line, writer);
-  try {
-    return parser.parseLine();
-  } catch (error) {
-    if (error === NOT_FAST) return undefined;
-    throw error;
-  }
+  const key = sharedParser.parse(line);
+  if (key !== undefined) writer.raw(sharedParser.encoded);
+  return key;
 }
 
-class AsciiRecordParser {
-  readonly #bytes: Uint8Array;
-  readonly #writer: ByteWriter;
+/**
+ * The fast path as a reusable parser that encodes into a buffer of its own: a bulk
+ * load parses every line with one, making nothing per line but the key string.
+ *
+ * @example
+ * ```ts
+ * const parser = new AsciiRecordParser();
+ * const key = parser.parse(new TextEncoder().encode(`person1: { age: 22 }`));
+ * parser.encoded; // the value's wire encoding, valid until the next parse
+ * ```
+ */
+export class AsciiRecordParser {
+  #bytes: Uint8Array = new Uint8Array(0);
   #at = 0;
   /** Bounds of the last name or quoted string read (fields, not a tuple: no garbage). */
   #tokenStart = 0;
@@ -77,13 +96,41 @@ class AsciiRecordParser {
   /** Start and end of each name of each open object, for the duplicate check. */
   readonly #nameStarts: number[] = [];
   readonly #nameEnds: number[] = [];
+  /** Per open object: where its names start in #nameStarts. */
+  readonly #openNames: number[] = [];
+  #out = new Uint8Array(INITIAL_ENCODING_BYTES);
+  #outView = new DataView(this.#out.buffer);
+  #outLength = 0;
 
-  constructor(bytes: Uint8Array, writer: ByteWriter) {
-    this.#bytes = bytes;
-    this.#writer = writer;
+  /**
+   * Parses `line` (without its line ending) and returns its key, its value's encoding
+   * then being {@link AsciiRecordParser.encoded}; or undefined for a line the general
+   * parser must read.
+   */
+  parse(line: Uint8Array): string | undefined {
+    this.#bytes = line;
+    this.#at = 0;
+    this.#outLength = 0;
+    this.#nameStarts.length = 0;
+    this.#nameEnds.length = 0;
+    this.#openNames.length = 0;
+    try {
+      return this.#line();
+    } catch (error) {
+      if (error === NOT_FAST) return undefined;
+      throw error;
+    } finally {
+      // Do not keep the caller's line (a view of a whole read chunk) alive.
+      this.#bytes = NO_LINE;
+    }
   }
 
-  parseLine(): string {
+  /** The encoding made by the last successful parse; a view, valid until the next parse. */
+  get encoded(): Uint8Array {
+    return this.#out.subarray(0, this.#outLength);
+  }
+
+  #line(): string {
     this.#skipWhitespace();
     this.#name();
     const keyStart = this.#tokenStart;
@@ -95,6 +142,35 @@ class AsciiRecordParser {
     let key = "";
     for (let at = keyStart; at < keyEnd; at++) key += String.fromCharCode(this.#bytes[at]);
     return key;
+  }
+
+  /** Makes room for `count` more output bytes. */
+  #reserve(count: number): void {
+    if (this.#outLength + count <= this.#out.length) return;
+    let capacity = this.#out.length * 2;
+    while (capacity < this.#outLength + count) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(this.#out.subarray(0, this.#outLength));
+    this.#out = grown;
+    this.#outView = new DataView(grown.buffer);
+  }
+
+  #writeByte(byte: number): void {
+    this.#reserve(1);
+    this.#out[this.#outLength++] = byte;
+  }
+
+  /** Appends a varint; the caller reserved MAX_VARINT_BYTES. */
+  #writeVarint(value: number): void {
+    const out = this.#out;
+    let at = this.#outLength;
+    let rest = value;
+    while (rest >= 0x80) {
+      out[at++] = (rest % 0x80) | 0x80;
+      rest = Math.floor(rest / 0x80);
+    }
+    out[at++] = rest;
+    this.#outLength = at;
   }
 
   #skipWhitespace(): void {
@@ -166,19 +242,17 @@ class AsciiRecordParser {
   /** A whole value, objects nested iteratively. */
   #value(): void {
     const bytes = this.#bytes;
-    const writer = this.#writer;
-    // Per open object: where its names start in #nameStarts.
-    const openNames: number[] = [];
+    const openNames = this.#openNames;
     while (true) {
       this.#skipWhitespace();
       if (bytes[this.#at] === OPEN_BRACE) {
         if (openNames.length === MAX_NESTING_DEPTH) throw NOT_FAST;
         this.#at++;
         this.#skipWhitespace();
-        writer.u8(ValueTag.object);
+        this.#writeByte(ValueTag.object);
         if (bytes[this.#at] === CLOSE_BRACE) {
           this.#at++;
-          writer.u8(OBJECT_END);
+          this.#writeByte(OBJECT_END);
         } else {
           openNames.push(this.#nameStarts.length);
           this.#field(openNames[openNames.length - 1]);
@@ -202,7 +276,7 @@ class AsciiRecordParser {
           throw NOT_FAST;
         }
         this.#at++;
-        writer.u8(OBJECT_END);
+        this.#writeByte(OBJECT_END);
         const namesFrom = openNames.pop()!;
         this.#nameStarts.length = namesFrom;
         this.#nameEnds.length = namesFrom;
@@ -241,7 +315,7 @@ class AsciiRecordParser {
     const first = bytes[this.#at];
     if (first === DOUBLE_QUOTE || first === SINGLE_QUOTE) {
       this.#quoted();
-      this.#writer.u8(ValueTag.string);
+      this.#writeByte(ValueTag.string);
       this.#writeBytes(this.#tokenStart, this.#tokenEnd);
       return;
     }
@@ -250,15 +324,15 @@ class AsciiRecordParser {
     if (end === start) throw NOT_FAST;
     const numberClass = classifyNumber(bytes, start, end);
     if (numberClass === NOT_A_NUMBER) {
-      this.#writer.u8(ValueTag.string);
+      this.#writeByte(ValueTag.string);
       this.#writeBytes(start, end);
     } else if (numberClass === FLOAT_NUMBER) {
-      let text = "";
-      for (let at = start; at < end; at++) text += String.fromCharCode(bytes[at]);
-      const value = Number(text);
+      const value = parseFloatBytes(bytes, start, end);
       if (!Number.isFinite(value)) throw NOT_FAST;
-      this.#writer.u8(ValueTag.float);
-      this.#writer.f64(value);
+      this.#reserve(9);
+      this.#out[this.#outLength] = ValueTag.float;
+      this.#outView.setFloat64(this.#outLength + 1, value);
+      this.#outLength += 9;
     } else {
       const negative = bytes[start] === MINUS;
       let magnitude = 0;
@@ -266,15 +340,64 @@ class AsciiRecordParser {
         magnitude = magnitude * 10 + (bytes[at] - DIGIT_ZERO);
       }
       if (!Number.isSafeInteger(magnitude)) throw NOT_FAST;
-      writeInt(this.#writer, negative && magnitude !== 0 ? -magnitude : magnitude);
+      this.#reserve(1 + MAX_VARINT_BYTES);
+      // As value_codec.ts's writeInt: -0 is the int 0.
+      const below = negative && magnitude !== 0;
+      this.#out[this.#outLength++] = below ? ValueTag.negativeInt : ValueTag.int;
+      this.#writeVarint(magnitude);
     }
   }
 
   /** Appends `bytes[start, end)` as a varint length and the bytes (a string's body, a name). */
   #writeBytes(start: number, end: number): void {
-    this.#writer.varint(end - start);
-    this.#writer.copy(this.#bytes, start, end);
+    const count = end - start;
+    this.#reserve(MAX_VARINT_BYTES + count);
+    this.#writeVarint(count);
+    const out = this.#out;
+    const at = this.#outLength;
+    const bytes = this.#bytes;
+    if (count > MANUAL_COPY_MAX_BYTES) out.set(bytes.subarray(start, end), at);
+    else for (let i = 0; i < count; i++) out[at + i] = bytes[start + i];
+    this.#outLength = at + count;
   }
+}
+
+/** Byte runs up to this long are copied by hand: cheaper than a subarray and `set`. */
+const MANUAL_COPY_MAX_BYTES = 32;
+
+const NO_LINE = new Uint8Array(0);
+
+const sharedParser = new AsciiRecordParser();
+
+/**
+ * The value of a token classifyNumber calls a float, exactly as `Number` reads it:
+ * computed from the digits when there are few enough and no exponent.
+ */
+function parseFloatBytes(bytes: Uint8Array, start: number, end: number): number {
+  const negative = bytes[start] === MINUS;
+  let mantissa = 0;
+  let digits = 0;
+  let fractionDigits = -1;
+  for (let at = negative ? start + 1 : start; at < end; at++) {
+    const byte = bytes[at];
+    if (byte === DOT) {
+      fractionDigits = 0;
+      continue;
+    }
+    if (byte < DIGIT_ZERO || byte > DIGIT_NINE || ++digits > MAX_FAST_FLOAT_DIGITS) {
+      return slowParseFloat(bytes, start, end);
+    }
+    mantissa = mantissa * 10 + (byte - DIGIT_ZERO);
+    if (fractionDigits >= 0) fractionDigits++;
+  }
+  const magnitude = mantissa / POWERS_OF_TEN[Math.max(fractionDigits, 0)];
+  return negative ? -magnitude : magnitude;
+}
+
+function slowParseFloat(bytes: Uint8Array, start: number, end: number): number {
+  let text = "";
+  for (let at = start; at < end; at++) text += String.fromCharCode(bytes[at]);
+  return Number(text);
 }
 
 const NOT_A_NUMBER = 0;

@@ -2,10 +2,15 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ByteWriter } from "../lib/bytes.ts";
 import { generateText } from "../lib/generator.ts";
-import { MAX_FAST_OBJECT_FIELDS, parseAsciiRecordInto } from "../lib/record_bytes.ts";
+import {
+  AsciiRecordParser,
+  MAX_FAST_OBJECT_FIELDS,
+  parseAsciiRecordInto,
+} from "../lib/record_bytes.ts";
 import { parseRecordLineInto, RecordParseError } from "../lib/record_line.ts";
 import { type Dialect, formatRecordLine } from "../lib/record_text.ts";
 import { type Field, float, int, str, type Value } from "../lib/value.ts";
+import { decodeValue } from "../lib/value_codec.ts";
 import { keyArbitrary, valueArbitrary } from "./helpers/value_arbitrary.ts";
 import { COMPAT_KEYS } from "./helpers/fixtures.ts";
 
@@ -105,6 +110,45 @@ Deno.test("the fast path takes plain ASCII records of every dialect, as the gene
     { numRuns: 2000 },
   );
   assert.ok(accepted > 1000, `the fast path took only ${accepted} of 2000 plain lines`);
+});
+
+/** The number the fast path stores for the scalar line `k : <text>`. */
+function fastNumber(text: string): number {
+  const value = decodeValue(fast(`k : ${text}`)!.bytes);
+  assert.ok(value.kind === "float" || value.kind === "int", text);
+  return value.value;
+}
+
+Deno.test("the fast path reads decimal numbers exactly as Number does, short and long alike", () => {
+  const digits = (maxLength: number) =>
+    fc.string({ unit: fc.constantFrom(..."0123456789".split("")), minLength: 1, maxLength });
+  fc.assert(
+    fc.property(fc.boolean(), digits(12), digits(12), (negative, whole, fraction) => {
+      const text = `${negative ? "-" : ""}${whole}.${fraction}`;
+      assert.ok(assertAgrees(`k : ${text}`), text);
+      assert.ok(Object.is(fastNumber(text), Number(text)), text);
+    }),
+    { numRuns: 5000 },
+  );
+  for (const text of ["-0.0", "0.1", "9007199254740.993", "123456789012345.6", "1.5e3", "2E-2"]) {
+    assert.ok(Object.is(fastNumber(text), Number(text)), text);
+  }
+});
+
+Deno.test("an AsciiRecordParser reused across lines encodes each as a fresh one would", () => {
+  const parser = new AsciiRecordParser();
+  const lines = [
+    `"big" : { "text" : "${"x".repeat(10_000)}" ; "n" : 1 }`,
+    `k : { a : { b : 1.25 } }`,
+    `"bad" : { "a" : `,
+    `small : 7`,
+  ];
+  for (const text of lines) {
+    const key = parser.parse(encoder.encode(text));
+    const expected = fast(text);
+    assert.equal(key, expected?.key);
+    if (key !== undefined) assert.deepEqual(parser.encoded, expected!.bytes);
+  }
 });
 
 /** Characters that exercise every branch of the grammar. */
