@@ -47,6 +47,10 @@ import {
 } from "./protocol.ts";
 import type { Store } from "./store.ts";
 
+/** PUT options, made once rather than per item of a PUT_MANY. */
+const OVERWRITE = { overwrite: true } as const;
+const IF_ABSENT = { overwrite: false } as const;
+
 /** Address the server binds unless told otherwise: loopback only. */
 export const DEFAULT_HOSTNAME = "127.0.0.1";
 
@@ -426,11 +430,20 @@ export class KvServer {
     const { body, items } = request;
     const refusals: PutManyRefusal[] = [];
     for (let index = 0; index < items.itemCount; index++) {
+      const keyStart = items.keyStart(index);
+      const keyEnd = items.keyEnd(index);
       try {
-        const key = readItemKey(body, items.keyStart(index), items.keyEnd(index));
-        const value = body.subarray(items.valueStart(index), items.valueEnd(index));
-        const overwrite = !items.ifAbsent(index);
-        if (!this.#store.putEncoded(key, value, { overwrite })) {
+        const options = items.ifAbsent(index) ? IF_ABSENT : OVERWRITE;
+        const stored = this.#store.putEncodedAt(
+          body,
+          keyStart,
+          keyEnd,
+          items.valueStart(index),
+          items.valueEnd(index),
+          options,
+        );
+        if (!stored) {
+          const key = readItemKey(body, keyStart, keyEnd);
           refusals.push({ index, code: ErrorCode.EXISTS, message: `key '${key}' exists` });
         }
       } catch (error) {

@@ -79,7 +79,8 @@ import { ByteWriter } from "./bytes.ts";
 import { DirLock } from "./dir_lock.ts";
 import { encodeSnapshot, readSnapshot, writeSnapshot } from "./snapshot.ts";
 import { checkLogEntrySize, type LogEntry, StorageLog } from "./storage_log.ts";
-import { type KeysOptions, RecordTrie } from "./trie.ts";
+import { checkEncodedKey, type KeysOptions, RecordTrie } from "./trie.ts";
+import { readUtf8 } from "./utf8.ts";
 import { writeValue } from "./value_codec.ts";
 import type { Value } from "./value.ts";
 
@@ -448,6 +449,36 @@ export class Store {
     if (!this.#trie.putEncoded(key, encoded, options)) return false;
     log?.appendPut(key, encoded);
     return true;
+  }
+
+  /**
+   * Like {@link Store.putEncoded} for a record whose key, in UTF-8, is
+   * `source[keyStart, keyEnd)` and whose encoded value is `source[valueStart, valueEnd)`:
+   * how a server stores the items of a PUT_MANY, straight from the frame. An invalid
+   * key is a DecodeError (a LimitExceededError when too long).
+   *
+   * @example
+   * ```ts
+   * const bytes = new Uint8Array([...new TextEncoder().encode("k"), ...encodeValue(int(1))]);
+   * store.putEncodedAt(bytes, 0, 1, 1, bytes.length); // true
+   * ```
+   */
+  putEncodedAt(
+    source: Uint8Array,
+    keyStart: number,
+    keyEnd: number,
+    valueStart: number,
+    valueEnd: number,
+    options: { overwrite?: boolean } = {},
+  ): boolean {
+    if (this.#log === undefined) {
+      this.#checkWritable();
+      return this.#trie.putEncodedAt(source, keyStart, keyEnd, valueStart, valueEnd, options);
+    }
+    // The log keeps the key as text: a durable store makes the string and logs as PUT does.
+    checkEncodedKey(source, keyStart, keyEnd);
+    const key = readUtf8(source, keyStart, keyEnd - keyStart);
+    return this.putEncoded(key, source.subarray(valueStart, valueEnd), options);
   }
 
   /**

@@ -23,10 +23,11 @@
  * ```
  * @module
  */
+import { DecodeError, LimitExceededError } from "./bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import { FieldNames } from "./trie_names.ts";
 import { ByteRadixTrie, NO_VALUE, RadixCursor } from "./trie_radix.ts";
-import { RecordArena, validateName } from "./trie_records.ts";
+import { checkEncodedName, RecordArena, validateName } from "./trie_records.ts";
 import { readUtf8, writeUtf8 } from "./utf8.ts";
 import type { Value } from "./value.ts";
 
@@ -121,8 +122,47 @@ export class RecordTrie {
    */
   putEncoded(key: string, encoded: Uint8Array, options: PutOptions = {}): boolean {
     const length = this.#encodeKey(key);
+    return this.#putEncodedScratchKey(length, encoded, 0, encoded.length, options);
+  }
+
+  /**
+   * Like {@link RecordTrie.putEncoded} for a record whose key, in UTF-8, is
+   * `source[keyStart, keyEnd)` and whose encoded value is `source[valueStart, valueEnd)`:
+   * the items of a PUT_MANY are stored straight from the frame, with no string or view
+   * made per record. An invalid key (empty, dotted, over MAX_KEY_BYTES, not UTF-8) is a
+   * DecodeError (LimitExceededError for the length), like an invalid value.
+   *
+   * @example
+   * ```ts
+   * const bytes = new Uint8Array([...new TextEncoder().encode("k"), ...encodeValue(int(1))]);
+   * trie.putEncodedAt(bytes, 0, 1, 1, bytes.length); // true
+   * ```
+   */
+  putEncodedAt(
+    source: Uint8Array,
+    keyStart: number,
+    keyEnd: number,
+    valueStart: number,
+    valueEnd: number,
+    options: PutOptions = {},
+  ): boolean {
+    checkEncodedKey(source, keyStart, keyEnd);
+    const length = keyEnd - keyStart;
+    const scratch = this.#scratch;
+    for (let i = 0; i < length; i++) scratch[i] = source[keyStart + i];
+    return this.#putEncodedScratchKey(length, source, valueStart, valueEnd, options);
+  }
+
+  /** Stores the encoded value `source[start, end)` under the key in the scratch buffer. */
+  #putEncodedScratchKey(
+    length: number,
+    source: Uint8Array,
+    start: number,
+    end: number,
+    options: PutOptions,
+  ): boolean {
     const existing = this.#keys.find(this.#scratch, length);
-    const offset = this.#arena.writeEncoded(encoded);
+    const offset = this.#arena.writeEncoded(source, start, end);
     if (existing >= 0 && options.overwrite === false) {
       // Written and dropped, so that invalid input throws whether or not the key exists.
       this.#arena.abandon(offset);
@@ -315,3 +355,24 @@ export class RecordTrie {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * Checks a record key given as UTF-8, `source[start, end)`: non-empty, at most
+ * MAX_KEY_BYTES bytes (else a LimitExceededError), valid UTF-8 and without `.` (else a
+ * DecodeError).
+ *
+ * @example
+ * ```ts
+ * checkEncodedKey(new TextEncoder().encode("person1"), 0, 7); // fine
+ * ```
+ */
+export function checkEncodedKey(source: Uint8Array, start: number, end: number): void {
+  const length = end - start;
+  if (length === 0) throw new DecodeError("empty record key");
+  if (length > MAX_KEY_BYTES) {
+    throw new LimitExceededError(
+      `record key is ${length} bytes, over the limit of ${MAX_KEY_BYTES}`,
+    );
+  }
+  checkEncodedName(source, start, length, "record key");
+}

@@ -881,10 +881,20 @@ export function validateName(name: unknown, what: string): number {
 }
 
 /**
- * Checks the encoded field name of `length` bytes at `at` as value_codec.ts decodes
- * names: valid UTF-8, without `.`.
+ * Checks the encoded field name (or record key, as `what` says) of `length` bytes at
+ * `at` as value_codec.ts decodes names: valid UTF-8, without `.`. Throws DecodeError.
+ *
+ * @example
+ * ```ts
+ * checkEncodedName(new TextEncoder().encode("a.b"), 0, 3); // throws: contains '.'
+ * ```
  */
-function checkEncodedName(source: Uint8Array, at: number, length: number): void {
+export function checkEncodedName(
+  source: Uint8Array,
+  at: number,
+  length: number,
+  what = "field name",
+): void {
   // One pass for the usual ASCII name; the UTF-8 rules only for one with other bytes.
   // `.` (0x2E) never occurs inside a multi-byte UTF-8 sequence, so a byte scan finds it.
   let dotted = false;
@@ -895,9 +905,9 @@ function checkEncodedName(source: Uint8Array, at: number, length: number): void 
     else if (byte >= 0x80) ascii = false;
   }
   if (!ascii && !isWellFormedUtf8(source, at, at + length)) {
-    throw new DecodeError("field name is not valid UTF-8");
+    throw new DecodeError(`${what} is not valid UTF-8`);
   }
-  if (dotted) throw new DecodeError(`field name '${readUtf8(source, at, length)}' contains '.'`);
+  if (dotted) throw new DecodeError(`${what} '${readUtf8(source, at, length)}' contains '.'`);
 }
 
 /** Copies `length` bytes; short runs by hand, which is cheaper than a subarray and `set`. */

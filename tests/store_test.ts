@@ -111,6 +111,26 @@ Deno.test("store: putEncoded stores and logs the given bytes without a Value", a
   });
 });
 
+Deno.test("store: putEncodedAt stores from a frame's bytes, logging the record in a durable store", async () => {
+  await withTempDir(async (dir) => {
+    const value = object([["age", int(22)]]);
+    const frame = new Uint8Array([0xee, ...new TextEncoder().encode("k"), ...encodeValue(value)]);
+    for (const dataDir of [undefined, dir]) {
+      const store = await Store.open({ ...quiet, dataDir });
+      assert.equal(store.putEncodedAt(frame, 1, 2, 2, frame.length), true);
+      assert.equal(store.putEncodedAt(frame, 1, 2, 2, frame.length, { overwrite: false }), false);
+      assert.throws(() => store.putEncodedAt(frame, 0, 2, 2, frame.length), /not valid UTF-8/);
+      assert.deepEqual(store.get("k"), value);
+      assert.equal(store.recordCount, 1);
+      await store.close();
+    }
+    const reopened = await Store.open({ ...quiet, dataDir: dir });
+    assert.deepEqual(reopened.get("k"), value);
+    assert.equal(reopened.recordCount, 1);
+    await reopened.close();
+  });
+});
+
 Deno.test("store: a value too large to log is refused and changes nothing", async () => {
   await withTempDir(async (dir) => {
     const store = await Store.open({ ...quiet, dataDir: dir });

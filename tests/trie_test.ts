@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ByteWriter, DecodeError } from "../lib/bytes.ts";
+import { ByteWriter, DecodeError, LimitExceededError } from "../lib/bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../lib/limits.ts";
 import { compareKeys, RecordTrie } from "../lib/trie.ts";
 import { type Field, float, getField, int, object, str, type Value } from "../lib/value.ts";
@@ -354,6 +354,61 @@ Deno.test("putEncoded stores exactly what decodeValue reads from the same bytes"
       assert.deepEqual(trie.get(key), value);
       trie.checkInvariants();
     }),
+  );
+});
+
+/** `key` (UTF-8) and `value` (encoded) side by side after `padding` bytes, and where each lies. */
+function keyAndValueBytes(key: Uint8Array, value: Uint8Array, padding: number) {
+  const bytes = new Uint8Array(padding + key.length + value.length + padding);
+  bytes.set(key, padding);
+  bytes.set(value, padding + key.length);
+  const keyEnd = padding + key.length;
+  return { bytes, keyStart: padding, keyEnd, valueEnd: keyEnd + value.length };
+}
+
+Deno.test("putEncodedAt stores from a key's and a value's bytes exactly what putEncoded stores", () => {
+  const encoder = new TextEncoder();
+  fc.assert(
+    fc.property(keyArbitrary(), valueArbitrary(), fc.nat(8), (key, value, padding) => {
+      const at = keyAndValueBytes(encoder.encode(key), encodeValue(value), padding);
+      const trie = new RecordTrie();
+      assert.equal(
+        trie.putEncodedAt(at.bytes, at.keyStart, at.keyEnd, at.keyEnd, at.valueEnd),
+        true,
+      );
+      assert.deepEqual(trie.get(key), value);
+      const again = trie.putEncodedAt(at.bytes, at.keyStart, at.keyEnd, at.keyEnd, at.valueEnd, {
+        overwrite: false,
+      });
+      assert.equal(again, false);
+      assert.equal(trie.recordCount, 1);
+      trie.checkInvariants();
+    }),
+  );
+});
+
+Deno.test("putEncodedAt refuses an empty, dotted, over-long or non-UTF-8 key and changes nothing", () => {
+  const value = encodeValue(int(1));
+  const cases: Array<[Uint8Array, RegExp]> = [
+    [new Uint8Array(0), /empty record key/],
+    [new TextEncoder().encode("a.b"), /record key 'a\.b' contains '\.'/],
+    [new Uint8Array(MAX_KEY_BYTES + 1).fill(0x61), /over the limit of 1024/],
+    [Uint8Array.of(0x61, 0xc3), /record key is not valid UTF-8/],
+  ];
+  for (const [key, message] of cases) {
+    const trie = new RecordTrie();
+    const at = keyAndValueBytes(key, value, 2);
+    assert.throws(
+      () => trie.putEncodedAt(at.bytes, at.keyStart, at.keyEnd, at.keyEnd, at.valueEnd),
+      (error: unknown) => error instanceof DecodeError && message.test(error.message),
+    );
+    assert.equal(trie.recordCount, 0);
+    trie.checkInvariants();
+  }
+  const long = keyAndValueBytes(new Uint8Array(MAX_KEY_BYTES + 1).fill(0x61), value, 0);
+  assert.throws(
+    () => new RecordTrie().putEncodedAt(long.bytes, 0, long.keyEnd, long.keyEnd, long.valueEnd),
+    LimitExceededError,
   );
 });
 
