@@ -222,6 +222,50 @@ export class AsciiRecordParser {
     this.#tokenEnd = at;
   }
 
+  /**
+   * A quoted string without escapes (for a name, also without `.`), scanned, checked
+   * and appended as a varint length and its bytes in one pass: the bytes are copied
+   * as they are checked, behind one length byte that is widened afterwards in the
+   * rare case of 128 bytes or more. Its content's bounds go to #tokenStart/#tokenEnd.
+   */
+  #quotedInto(isName: boolean): void {
+    const bytes = this.#bytes;
+    const quote = bytes[this.#at];
+    const start = this.#at + 1;
+    // The content is at most the rest of the line.
+    this.#reserve(MAX_VARINT_BYTES + bytes.length - start);
+    const out = this.#out;
+    const lengthAt = this.#outLength;
+    let to = lengthAt + 1;
+    let at = start;
+    while (true) {
+      if (at === bytes.length) throw NOT_FAST;
+      const byte = bytes[at];
+      if (QUOTED_STOPS[byte] !== 0) {
+        if (byte === quote) break;
+        const allowed = byte === DOUBLE_QUOTE || byte === SINGLE_QUOTE || (byte === DOT && !isName);
+        if (!allowed) throw NOT_FAST;
+      }
+      out[to++] = byte;
+      at++;
+    }
+    const length = at - start;
+    if (length < 0x80) {
+      out[lengthAt] = length;
+    } else {
+      let lengthBytes = 1;
+      for (let rest = length; rest >= 0x80; rest = Math.floor(rest / 0x80)) lengthBytes++;
+      out.copyWithin(lengthAt + lengthBytes, lengthAt + 1, to);
+      to += lengthBytes - 1;
+      this.#outLength = lengthAt;
+      this.#writeVarint(length);
+    }
+    this.#outLength = to;
+    this.#at = at + 1;
+    this.#tokenStart = start;
+    this.#tokenEnd = at;
+  }
+
   /** Advances over a bare token; returns the end of its last non-whitespace byte. */
   #bareToken(): number {
     const bytes = this.#bytes;
@@ -287,10 +331,19 @@ export class AsciiRecordParser {
 
   /** `name :` of a field of the object whose names start at `namesFrom`. */
   #field(namesFrom: number): void {
-    this.#name();
+    const bytes = this.#bytes;
+    const first = bytes[this.#at];
+    const quoted = first === DOUBLE_QUOTE || first === SINGLE_QUOTE;
+    if (quoted) {
+      // Checked and written in one pass; a name too long or empty is the general parser's.
+      this.#quotedInto(true);
+      const length = this.#tokenEnd - this.#tokenStart;
+      if (length === 0 || length > MAX_KEY_BYTES) throw NOT_FAST;
+    } else {
+      this.#name();
+    }
     const start = this.#tokenStart;
     const end = this.#tokenEnd;
-    const bytes = this.#bytes;
     const starts = this.#nameStarts;
     const ends = this.#nameEnds;
     if (starts.length - namesFrom === MAX_FAST_OBJECT_FIELDS) throw NOT_FAST;
@@ -305,7 +358,7 @@ export class AsciiRecordParser {
     }
     starts.push(start);
     ends.push(end);
-    this.#writeBytes(start, end);
+    if (!quoted) this.#writeBytes(start, end);
     this.#colon();
   }
 
@@ -314,9 +367,8 @@ export class AsciiRecordParser {
     const bytes = this.#bytes;
     const first = bytes[this.#at];
     if (first === DOUBLE_QUOTE || first === SINGLE_QUOTE) {
-      this.#quoted();
       this.#writeByte(ValueTag.string);
-      this.#writeBytes(this.#tokenStart, this.#tokenEnd);
+      this.#quotedInto(false);
       return;
     }
     const start = this.#at;
@@ -366,6 +418,14 @@ export class AsciiRecordParser {
 const MANUAL_COPY_MAX_BYTES = 32;
 
 const NO_LINE = new Uint8Array(0);
+
+/**
+ * The bytes at which {@link AsciiRecordParser.#quotedInto} stops to look closer: the
+ * quotes, backslash (an escape), `.` (not in a name) and every non-ASCII byte.
+ */
+const QUOTED_STOPS = new Uint8Array(256);
+for (const byte of [DOUBLE_QUOTE, SINGLE_QUOTE, BACKSLASH, DOT]) QUOTED_STOPS[byte] = 1;
+QUOTED_STOPS.fill(1, 0x80);
 
 const sharedParser = new AsciiRecordParser();
 
