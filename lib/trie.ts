@@ -25,9 +25,9 @@
  */
 import { DecodeError, LimitExceededError } from "./bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
-import { FieldNames } from "./trie_names.ts";
+import { checkEncodedName, FieldNames } from "./trie_names.ts";
 import { ByteRadixTrie, NO_VALUE, RadixCursor } from "./trie_radix.ts";
-import { checkEncodedName, RecordArena, validateName } from "./trie_records.ts";
+import { RecordArena, validateName } from "./trie_records.ts";
 import { readUtf8, writeUtf8 } from "./utf8.ts";
 import type { Value } from "./value.ts";
 

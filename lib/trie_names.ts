@@ -20,10 +20,13 @@ import assert from "node:assert/strict";
 import { invariant } from "./trie_invariant.ts";
 import { MAX_KEY_BYTES } from "./limits.ts";
 import { ByteRadixTrie, NO_VALUE } from "./trie_radix.ts";
-import { readUtf8, writeUtf8 } from "./utf8.ts";
+import { DecodeError } from "./bytes.ts";
+import { isWellFormedUtf8, readUtf8, writeUtf8 } from "./utf8.ts";
 
 /** Most uses of one name that can be counted (the reference count is a Uint32). */
 const MAX_NAME_REFERENCES = NO_VALUE - 1;
+
+const DOT_BYTE = 0x2e;
 
 /** Slots of the name cache (a power of two). */
 const NAME_CACHE_SLOTS = 256;
@@ -82,9 +85,10 @@ export class FieldNames {
   }
 
   /**
-   * Like {@link FieldNames.acquire} for a name given as `length` UTF-8 bytes of
-   * `source` from `start` (validated by the caller): no string is made unless
-   * the name is new.
+   * Like {@link FieldNames.acquire} for a name given as `length` bytes of `source` from
+   * `start` (1 to MAX_KEY_BYTES, which the caller checks): no string is made unless the
+   * name is new. Throws a DecodeError when the bytes are not valid UTF-8 or hold a `.`;
+   * a name found in the cache was checked when it was first acquired.
    */
   acquireUtf8(source: Uint8Array, start: number, length: number): number {
     invariant(length > 0 && length <= MAX_KEY_BYTES, "field names are validated first");
@@ -97,6 +101,7 @@ export class FieldNames {
       for (let i = 0; i < length && same; i++) same = bytes[from + i] === source[start + i];
       if (same) return this.#reference(this.#cacheIds[slot]);
     }
+    checkEncodedName(source, start, length);
     // Nearly every name is already in use: found in place, it costs no copy.
     let id = this.#trie.find(source, length, start);
     if (id >= 0) {
@@ -188,4 +193,34 @@ export class FieldNames {
     const length = writeUtf8(name, this.#scratch, 0);
     return length > MAX_KEY_BYTES ? -1 : length;
   }
+}
+
+/**
+ * Checks the encoded field name (or record key, as `what` says) of `length` bytes at
+ * `at` as value_codec.ts decodes names: valid UTF-8, without `.`. Throws DecodeError.
+ *
+ * @example
+ * ```ts
+ * checkEncodedName(new TextEncoder().encode("a.b"), 0, 3); // throws: contains '.'
+ * ```
+ */
+export function checkEncodedName(
+  source: Uint8Array,
+  at: number,
+  length: number,
+  what = "field name",
+): void {
+  // One pass for the usual ASCII name; the UTF-8 rules only for one with other bytes.
+  // `.` (0x2E) never occurs inside a multi-byte UTF-8 sequence, so a byte scan finds it.
+  let dotted = false;
+  let ascii = true;
+  for (let i = at; i < at + length; i++) {
+    const byte = source[i];
+    if (byte === DOT_BYTE) dotted = true;
+    else if (byte >= 0x80) ascii = false;
+  }
+  if (!ascii && !isWellFormedUtf8(source, at, at + length)) {
+    throw new DecodeError(`${what} is not valid UTF-8`);
+  }
+  if (dotted) throw new DecodeError(`${what} '${readUtf8(source, at, length)}' contains '.'`);
 }

@@ -98,8 +98,6 @@ const LINEAR_SCAN_MAX_FIELDS = 16;
 /** Strings up to this many bytes are copied into the arena by hand. */
 const MANUAL_COPY_MAX_BYTES = 64;
 
-const DOT_BYTE = 0x2e;
-
 const NO_INPUT = new Uint8Array(0);
 
 /** Where an encoded float's 8 bytes are copied to be read: no DataView per record. */
@@ -473,10 +471,8 @@ export class RecordArena {
     switch (tag) {
       case ValueTag.string: {
         const length = this.#readVarint("string length");
-        const at = this.#skip(length, "string value");
-        if (!isWellFormedUtf8(this.#in, at, at + length)) {
-          throw new DecodeError("string value is not valid UTF-8");
-        }
+        // Its UTF-8 is checked as it is copied, in the write pass.
+        this.#skip(length, "string value");
         if (length > MAX_INLINE_STRING_BYTES) {
           this.#measuredDataBytes += leb128Length(length) + length;
           this.#checkSize();
@@ -516,7 +512,8 @@ export class RecordArena {
               `field name is ${nameLength} bytes, over the limit of ${MAX_KEY_BYTES}`,
             );
           }
-          checkEncodedName(this.#in, this.#skip(nameLength, "field name"), nameLength);
+          // Its bytes are checked when it is interned, in the write pass.
+          this.#skip(nameLength, "field name");
           this.#measureEncoded(depth + 1);
           fieldCount++;
           this.#measuredNodes++;
@@ -554,14 +551,18 @@ export class RecordArena {
         this.#at += length;
         if (length <= MAX_INLINE_STRING_BYTES) {
           view.setUint32(node + 4, 0, true);
-          for (let i = 0; i < length; i++) bytes[node + 4 + i] = source[at + i];
+          let high = 0;
+          for (let i = 0; i < length; i++) high |= bytes[node + 4 + i] = source[at + i];
+          if (high >= 0x80) checkUtf8String(source, at, length);
           view.setUint32(node, word | ((INLINE_STRING + length) << KIND_SHIFT), true);
           return;
         }
         view.setUint32(node, word | (STRING << KIND_SHIFT), true);
         view.setUint32(node + 4, this.#dataCursor - block, true);
         const dataAt = writeLeb128(bytes, this.#dataCursor, length);
-        copyBytes(source, at, bytes, dataAt, length);
+        if (copyBytes(source, at, bytes, dataAt, length) >= 0x80) {
+          checkUtf8String(source, at, length);
+        }
         this.#dataCursor = dataAt + length;
         return;
       }
@@ -881,48 +882,31 @@ export function validateName(name: unknown, what: string): number {
 }
 
 /**
- * Checks the encoded field name (or record key, as `what` says) of `length` bytes at
- * `at` as value_codec.ts decodes names: valid UTF-8, without `.`. Throws DecodeError.
- *
- * @example
- * ```ts
- * checkEncodedName(new TextEncoder().encode("a.b"), 0, 3); // throws: contains '.'
- * ```
+ * Copies `length` bytes, short runs by hand (cheaper than a subarray and `set`), and
+ * returns the bitwise or of the bytes: 0x80 or more when any is not ASCII.
  */
-export function checkEncodedName(
-  source: Uint8Array,
-  at: number,
-  length: number,
-  what = "field name",
-): void {
-  // One pass for the usual ASCII name; the UTF-8 rules only for one with other bytes.
-  // `.` (0x2E) never occurs inside a multi-byte UTF-8 sequence, so a byte scan finds it.
-  let dotted = false;
-  let ascii = true;
-  for (let i = at; i < at + length; i++) {
-    const byte = source[i];
-    if (byte === DOT_BYTE) dotted = true;
-    else if (byte >= 0x80) ascii = false;
-  }
-  if (!ascii && !isWellFormedUtf8(source, at, at + length)) {
-    throw new DecodeError(`${what} is not valid UTF-8`);
-  }
-  if (dotted) throw new DecodeError(`${what} '${readUtf8(source, at, length)}' contains '.'`);
-}
-
-/** Copies `length` bytes; short runs by hand, which is cheaper than a subarray and `set`. */
 function copyBytes(
   source: Uint8Array,
   from: number,
   target: Uint8Array,
   to: number,
   length: number,
-): void {
+): number {
+  let high = 0;
   if (length > MANUAL_COPY_MAX_BYTES) {
     target.set(source.subarray(from, from + length), to);
-    return;
+    for (let i = from; i < from + length; i++) high |= source[i];
+    return high;
   }
-  for (let i = 0; i < length; i++) target[to + i] = source[from + i];
+  for (let i = 0; i < length; i++) high |= target[to + i] = source[from + i];
+  return high;
+}
+
+/** Throws unless the string value `source[at, at + length)` is well-formed UTF-8. */
+function checkUtf8String(source: Uint8Array, at: number, length: number): void {
+  if (!isWellFormedUtf8(source, at, at + length)) {
+    throw new DecodeError("string value is not valid UTF-8");
+  }
 }
 
 function leb128Length(value: number): number {

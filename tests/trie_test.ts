@@ -412,6 +412,35 @@ Deno.test("putEncodedAt refuses an empty, dotted, over-long or non-UTF-8 key and
   );
 });
 
+Deno.test("a bad name or string met while a record is written releases the names taken before it", () => {
+  const trie = new RecordTrie();
+  trie.put("before", object([["name", str("kept")], ["age", int(1)]]));
+  const names = trie.memoryStats().distinctFieldNames;
+  const object_ = (fields: number[][]) => [ValueTag.object, ...fields.flat(), OBJECT_END];
+  const name = (text: string) => [text.length, ...new TextEncoder().encode(text)];
+  const badName = [2, 0x61, 0xff];
+  const badString = [ValueTag.string, 2, 0xc3, 0x28];
+  const cases: Array<[number[], RegExp]> = [
+    [
+      object_([[...name("name"), ValueTag.int, 1], [...name("new"), ValueTag.int, 2], [
+        ...badName,
+        ValueTag.int,
+        3,
+      ]]),
+      /field name is not valid UTF-8/,
+    ],
+    [object_([[...name("age"), ValueTag.int, 1], [...name("fresh"), ...badString]]), /UTF-8/],
+    [object_([[...name("name"), ValueTag.int, 1], [...name("a.b"), ValueTag.int, 2]]), /'a\.b'/],
+  ];
+  for (const [bytes, message] of cases) {
+    assert.throws(() => trie.putEncoded("k", Uint8Array.from(bytes)), message);
+    assert.equal(trie.recordCount, 1);
+    assert.equal(trie.memoryStats().distinctFieldNames, names);
+    trie.checkInvariants();
+  }
+  assert.deepEqual(trie.get("before"), object([["name", str("kept")], ["age", int(1)]]));
+});
+
 /** Bytes near a valid encoding: a valid value with a few bytes changed, cut or added. */
 function mangledEncoding(): fc.Arbitrary<Uint8Array> {
   return fc.tuple(
