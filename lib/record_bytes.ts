@@ -49,6 +49,9 @@ import { OBJECT_END, ValueTag } from "./value_codec.ts";
 /** Objects with more fields go to the general parser (its duplicate check scales). */
 export const MAX_FAST_OBJECT_FIELDS = 64;
 
+/** Names of all open objects at once: each of the nested objects at its field limit. */
+const MAX_OPEN_NAMES = MAX_NESTING_DEPTH * MAX_FAST_OBJECT_FIELDS;
+
 /** Capacity the encoding buffer starts with; it doubles as lines need. */
 const INITIAL_ENCODING_BYTES = 4096;
 
@@ -94,10 +97,14 @@ export class AsciiRecordParser {
   #tokenStart = 0;
   #tokenEnd = 0;
   /** Start and end of each name of each open object, for the duplicate check. */
-  readonly #nameStarts: number[] = [];
-  readonly #nameEnds: number[] = [];
+  // Typed stacks with explicit depths rather than arrays emptied per line: an array cut
+  // back by setting its length gives up its storage, so every line allocated it anew.
+  readonly #nameStarts = new Int32Array(MAX_OPEN_NAMES);
+  readonly #nameEnds = new Int32Array(MAX_OPEN_NAMES);
+  #nameCount = 0;
   /** Per open object: where its names start in #nameStarts. */
-  readonly #openNames: number[] = [];
+  readonly #openNames = new Int32Array(MAX_NESTING_DEPTH);
+  #openCount = 0;
   #out = new Uint8Array(INITIAL_ENCODING_BYTES);
   #outView = new DataView(this.#out.buffer);
   #outLength = 0;
@@ -111,9 +118,8 @@ export class AsciiRecordParser {
     this.#bytes = line;
     this.#at = 0;
     this.#outLength = 0;
-    this.#nameStarts.length = 0;
-    this.#nameEnds.length = 0;
-    this.#openNames.length = 0;
+    this.#nameCount = 0;
+    this.#openCount = 0;
     try {
       return this.#line();
     } catch (error) {
@@ -290,7 +296,7 @@ export class AsciiRecordParser {
     while (true) {
       this.#skipWhitespace();
       if (bytes[this.#at] === OPEN_BRACE) {
-        if (openNames.length === MAX_NESTING_DEPTH) throw NOT_FAST;
+        if (this.#openCount === MAX_NESTING_DEPTH) throw NOT_FAST;
         this.#at++;
         this.#skipWhitespace();
         this.#writeByte(ValueTag.object);
@@ -298,22 +304,22 @@ export class AsciiRecordParser {
           this.#at++;
           this.#writeByte(OBJECT_END);
         } else {
-          openNames.push(this.#nameStarts.length);
-          this.#field(openNames[openNames.length - 1]);
+          openNames[this.#openCount++] = this.#nameCount;
+          this.#field(this.#nameCount);
           continue;
         }
       } else {
         this.#scalar();
       }
       // A value is finished: close objects until one needs another field.
-      while (openNames.length > 0) {
+      while (this.#openCount > 0) {
         this.#skipWhitespace();
         const byte = bytes[this.#at];
         if (byte === SEMICOLON || byte === COMMA) {
           this.#at++;
           this.#skipWhitespace();
           if (bytes[this.#at] !== CLOSE_BRACE) {
-            this.#field(openNames[openNames.length - 1]);
+            this.#field(openNames[this.#openCount - 1]);
             break;
           }
         } else if (byte !== CLOSE_BRACE) {
@@ -321,11 +327,9 @@ export class AsciiRecordParser {
         }
         this.#at++;
         this.#writeByte(OBJECT_END);
-        const namesFrom = openNames.pop()!;
-        this.#nameStarts.length = namesFrom;
-        this.#nameEnds.length = namesFrom;
+        this.#nameCount = openNames[--this.#openCount];
       }
-      if (openNames.length === 0) return;
+      if (this.#openCount === 0) return;
     }
   }
 
@@ -346,8 +350,9 @@ export class AsciiRecordParser {
     const end = this.#tokenEnd;
     const starts = this.#nameStarts;
     const ends = this.#nameEnds;
-    if (starts.length - namesFrom === MAX_FAST_OBJECT_FIELDS) throw NOT_FAST;
-    for (let index = namesFrom; index < starts.length; index++) {
+    const count = this.#nameCount;
+    if (count - namesFrom === MAX_FAST_OBJECT_FIELDS) throw NOT_FAST;
+    for (let index = namesFrom; index < count; index++) {
       if (ends[index] - starts[index] !== end - start) continue;
       let same = true;
       for (let offset = 0; offset < end - start && same; offset++) {
@@ -356,8 +361,9 @@ export class AsciiRecordParser {
       // A repeated name is an error the general parser words.
       if (same) throw NOT_FAST;
     }
-    starts.push(start);
-    ends.push(end);
+    starts[count] = start;
+    ends[count] = end;
+    this.#nameCount = count + 1;
     if (!quoted) this.#writeBytes(start, end);
     this.#colon();
   }

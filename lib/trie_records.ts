@@ -132,7 +132,8 @@ export class RecordArena {
   #stamps = new Uint32Array(64);
   #stamp = 0;
   /** Name ids acquired by the write in progress, released again if it fails. */
-  #acquired: number[] = [];
+  #acquired = new Int32Array(64);
+  #acquiredCount = 0;
   #slotCursor = 0;
   #dataCursor = 0;
   #measuredNodes = 0;
@@ -206,7 +207,7 @@ export class RecordArena {
     this.#view.setInt32(block + 4, UNOWNED, true);
     this.#slotCursor = block + ROOT_NODE + NODE_BYTES;
     this.#dataCursor = block + HEADER_BYTES + this.#measuredNodes * NODE_BYTES;
-    this.#acquired.length = 0;
+    this.#acquiredCount = 0;
     try {
       this.#view.setUint32(block + ROOT_NODE, LAST_SIBLING, true);
       if (value !== undefined) this.#writeValue(block, block + ROOT_NODE, value);
@@ -216,10 +217,10 @@ export class RecordArena {
         this.#writeEncodedValue(block, block + ROOT_NODE);
       }
     } catch (error) {
-      for (const id of this.#acquired) this.#names.release(id);
+      for (let i = 0; i < this.#acquiredCount; i++) this.#names.release(this.#acquired[i]);
       throw error;
     } finally {
-      this.#acquired.length = 0;
+      this.#acquiredCount = 0;
     }
     invariant(
       this.#slotCursor === block + HEADER_BYTES + this.#measuredNodes * NODE_BYTES &&
@@ -599,7 +600,7 @@ export class RecordArena {
         for (let index = 0; index < fieldCount; index++) {
           const nameLength = this.#readVarint("field name length");
           const id = this.#names.acquireUtf8(source, this.#at, nameLength);
-          this.#acquired.push(id);
+          this.#noteAcquired(id);
           this.#at += nameLength;
           const child = first + index * NODE_BYTES;
           if (fieldCount <= LINEAR_SCAN_MAX_FIELDS) this.#refuseRepeat(first, child, id);
@@ -614,6 +615,20 @@ export class RecordArena {
         return;
       }
     }
+  }
+
+  /**
+   * Remembers a name id taken by the write in progress, to release should it fail. A
+   * typed array with a count, not an array emptied per record: an array cut back by
+   * setting its length gives up its storage, so every record allocated it anew.
+   */
+  #noteAcquired(id: number): void {
+    if (this.#acquiredCount === this.#acquired.length) {
+      const grown = new Int32Array(this.#acquired.length * 2);
+      grown.set(this.#acquired);
+      this.#acquired = grown;
+    }
+    this.#acquired[this.#acquiredCount++] = id;
   }
 
   /** Reads one byte of the encoded input. */
@@ -747,7 +762,7 @@ export class RecordArena {
     }
     for (let i = 0; i < fields.length; i++) {
       const id = this.#names.acquire(fields[i][0]);
-      this.#acquired.push(id);
+      this.#noteAcquired(id);
       if (id >= this.#stamps.length) {
         const stamps = new Uint32Array(Math.max(id + 1, this.#stamps.length * 2));
         stamps.set(this.#stamps);
