@@ -160,6 +160,13 @@ export class Broker {
     return this.#placement.replicas(key, this.#k);
   }
 
+  /** Like {@link Broker.replicasOf}, into `out` (of length k): no array per call. */
+  replicasInto(key: string, out: Uint32Array): void {
+    // A plain check rather than node:assert: this runs once per record.
+    if (out.length !== this.#k) throw new RangeError(`${out.length} slots for ${this.#k} replicas`);
+    this.#placement.replicasInto(key, out);
+  }
+
   /** The record stored under `key`. */
   get(key: string): Promise<Lookup> {
     return this.#lookup(key, (connection) => connection.get(key));

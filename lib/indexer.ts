@@ -109,28 +109,35 @@ export async function indexLines(
   const duplicateKeys = options.duplicateKeys ?? "error";
   const scratch = new ByteWriter();
   const asciiParser = new AsciiRecordParser();
+  /** The encoded value of the line {@link encodeLine} read last: a view of a scratch buffer. */
+  let encoded: Uint8Array = new Uint8Array(0);
   /**
-   * The line's key and encoded value. A plain ASCII line goes through the byte parser
+   * Returns the line's key and leaves its value's encoding in `encoded` (not a tuple:
+   * one per line was garbage per line). A plain ASCII line goes through the byte parser
    * (lib/record_bytes.ts); any other, or one it declines, is decoded and parsed by
-   * lib/record_line.ts, which throws a RecordParseError for a bad line, or UnreadableLineError
-   * for one that is not UTF-8. Without last-wins no Value is made on the way. The encoded
-   * bytes are a view of a scratch buffer, valid until the next call.
+   * lib/record_line.ts, which throws a RecordParseError for a bad line, or
+   * UnreadableLineError for one that is not UTF-8. Without last-wins no Value is made.
    */
-  const encodeLine = (line: RawLine): [string, Uint8Array] => {
+  const encodeLine = (line: RawLine): string => {
     if (duplicateKeys === "error") {
       const key = asciiParser.parse(line.bytes);
       // No copy: the record's items are copied into each replica's batch at once.
-      if (key !== undefined) return [key, asciiParser.encoded];
+      if (key !== undefined) {
+        encoded = asciiParser.encoded;
+        return key;
+      }
     }
     const decoded = decodeRawLine(line);
     if (decoded.error !== undefined) throw new UnreadableLineError(decoded.error);
     if (duplicateKeys === "last-wins") {
       const record = parseRecordLine(decoded.text, line.lineNumber, { duplicateKeys });
-      return [record.key, encodeValue(record.value)];
+      encoded = encodeValue(record.value);
+      return record.key;
     }
     scratch.reset();
     const key = parseRecordLineInto(decoded.text, line.lineNumber, scratch);
-    return [key, scratch.bytes()];
+    encoded = scratch.bytes();
+    return key;
   };
   const startMs = performance.now();
   let reportedCount = 0;
@@ -170,8 +177,10 @@ export async function indexLines(
     // A chunk of lines is handled without awaiting, so its records leave in one
     // PUT_MANY per server rather than one request per record.
     for await (const lines of readRawLineBatches(source)) {
-      const group = new RecordGroup(onRecordDone);
-      for (const line of lines) {
+      const group = new RecordGroup(onRecordDone, lines.length);
+      // Indexed loops, no destructuring: iterators were garbage per line.
+      for (let lineIndex = 0; lineIndex < lines.length; lineIndex++) {
+        const line = lines[lineIndex];
         byteCount += line.byteLength;
         if (line.error !== undefined) {
           skippedCount++;
@@ -180,9 +189,8 @@ export async function indexLines(
         }
         if (isBlankBytes(line.bytes)) continue;
         let key: string;
-        let encoded: Uint8Array;
         try {
-          [key, encoded] = encodeLine(line);
+          key = encodeLine(line);
         } catch (error) {
           if (error instanceof UnreadableLineError) {
             skippedCount++;
@@ -218,40 +226,47 @@ export async function indexLines(
 type RecordDone = (lineNumber: number, key: string, failure: string | undefined) => void;
 
 /**
- * The records of one chunk of lines, while their replicas answer: in parallel arrays,
- * so that a record costs no object of its own.
+ * The records of one chunk of lines, while their replicas answer: in parallel arrays
+ * sized for the chunk, so that a record costs no object or array growth of its own.
  */
 class RecordGroup {
   readonly #onDone: RecordDone;
-  readonly #lineNumbers: number[] = [];
-  readonly #keys: string[] = [];
+  readonly #lineNumbers: Float64Array;
+  readonly #keys: string[];
   /** Replicas yet to answer, per record. */
-  readonly #waitingFor: number[] = [];
-  readonly #failures: (string | undefined)[] = [];
+  readonly #waitingFor: Int32Array;
+  /** Why a record failed, for the few that do. */
+  readonly #failures = new Map<number, string>();
+  #count = 0;
 
-  constructor(onDone: RecordDone) {
+  /** @param capacity most records the group will hold: the lines of its chunk. */
+  constructor(onDone: RecordDone, capacity: number) {
     this.#onDone = onDone;
+    this.#lineNumbers = new Float64Array(capacity);
+    this.#keys = new Array(capacity);
+    this.#waitingFor = new Int32Array(capacity);
   }
 
   /** Adds a record awaiting `replicaCount` answers; returns its number in the group. */
   add(lineNumber: number, key: string, replicaCount: number): number {
-    this.#lineNumbers.push(lineNumber);
-    this.#keys.push(key);
-    this.#waitingFor.push(replicaCount);
-    this.#failures.push(undefined);
-    return this.#keys.length - 1;
+    const record = this.#count++;
+    invariant(record < this.#lineNumbers.length, "a group holds at most its chunk's lines");
+    this.#lineNumbers[record] = lineNumber;
+    this.#keys[record] = key;
+    this.#waitingFor[record] = replicaCount;
+    return record;
   }
 
   /** Notes that `record` did not reach a replica; the first reason is the one reported. */
   fail(record: number, reason: string): void {
-    this.#failures[record] ??= reason;
+    if (!this.#failures.has(record)) this.#failures.set(record, reason);
   }
 
   /** Counts one replica's answer for `record`; the last one finishes the record. */
   settle(record: number): void {
     invariant(this.#waitingFor[record] > 0, "a record is settled once per replica");
     if (--this.#waitingFor[record] > 0) return;
-    this.#onDone(this.#lineNumbers[record], this.#keys[record], this.#failures[record]);
+    this.#onDone(this.#lineNumbers[record], this.#keys[record], this.#failures.get(record));
   }
 }
 
@@ -269,15 +284,20 @@ class ReplicaBatches {
   readonly #broker: Broker;
   readonly #onDone: RecordDone;
   readonly #items: PutManyItems[];
-  /** Per server, the group record number of each item in its batch. */
-  #records: number[][];
+  /** Per server, the group record number of each item in its batch, and their count. */
+  readonly #records: Int32Array[];
+  readonly #recordCounts: Int32Array;
+  /** Where placement writes a record's k replicas. */
+  readonly #replicas: Uint32Array;
 
   constructor(broker: Broker, onDone: RecordDone) {
     this.#broker = broker;
     this.#onDone = onDone;
     const serverCount = broker.pool.servers.length;
     this.#items = Array.from({ length: serverCount }, () => new PutManyItems());
-    this.#records = Array.from({ length: serverCount }, () => []);
+    this.#records = Array.from({ length: serverCount }, () => new Int32Array(1024));
+    this.#recordCounts = new Int32Array(serverCount);
+    this.#replicas = new Uint32Array(broker.k);
   }
 
   /**
@@ -287,9 +307,11 @@ class ReplicaBatches {
    */
   add(group: RecordGroup, lineNumber: number, key: string, encoded: Uint8Array): void {
     const pool = this.#broker.pool;
-    const replicas = this.#broker.replicasOf(key);
+    const replicas = this.#replicas;
+    this.#broker.replicasInto(key, replicas);
     const itemBytes = PUT_MANY_ITEM_OVERHEAD_BYTES + utf8Length(key) + encoded.length;
-    for (const index of replicas) {
+    for (let replica = 0; replica < replicas.length; replica++) {
+      const index = replicas[replica];
       const connection = pool.connection(index);
       const why = connection === undefined
         ? `replica ${pool.servers[index].id} is down`
@@ -297,12 +319,13 @@ class ReplicaBatches {
         ? `record of ${itemBytes} bytes is over the frame limit of ${pool.servers[index].id}`
         : undefined;
       if (why !== undefined) {
-        queueMicrotask(() => this.#onDone(lineNumber, key, why));
+        this.#failSoon(lineNumber, key, why);
         return;
       }
     }
     const record = group.add(lineNumber, key, replicas.length);
-    for (const index of replicas) {
+    for (let replica = 0; replica < replicas.length; replica++) {
+      const index = replicas[replica];
       const items = this.#items[index];
       const full = items.itemCount === MAX_PUT_MANY_ITEMS ||
         items.byteLength + itemBytes > batchLimit(pool.connection(index)!);
@@ -310,8 +333,29 @@ class ReplicaBatches {
         this.#send(index, group);
       }
       items.add(key, encoded);
-      this.#records[index].push(record);
+      this.#noteRecord(index, record);
     }
+  }
+
+  /** Appends `record` to the list of server `index`'s batch. */
+  #noteRecord(index: number, record: number): void {
+    const count = this.#recordCounts[index];
+    if (count === this.#records[index].length) {
+      const grown = new Int32Array(count * 2);
+      grown.set(this.#records[index]);
+      this.#records[index] = grown;
+    }
+    this.#records[index][count] = record;
+    this.#recordCounts[index] = count + 1;
+  }
+
+  /**
+   * Reports a record that was not written, after the current chunk as an answer would
+   * be. A method of its own: a closure in {@link ReplicaBatches.add} would make V8
+   * allocate a context for its captured variables on every call, failure or not.
+   */
+  #failSoon(lineNumber: number, key: string, why: string): void {
+    queueMicrotask(() => this.#onDone(lineNumber, key, why));
   }
 
   /** Sends every non-empty batch. */
@@ -328,8 +372,9 @@ class ReplicaBatches {
     if (connection === undefined) {
       throw new Error("invariant broken: a server went down while its batch was gathered");
     }
-    const records = this.#records[index];
-    this.#records[index] = [];
+    // A copy: the answer comes after this list has been reused for the next batch.
+    const records = this.#records[index].slice(0, this.#recordCounts[index]);
+    this.#recordCounts[index] = 0;
     const where = pool.servers[index].id;
     connection.putMany(this.#items[index]).then(
       (refusals) => {
@@ -338,14 +383,14 @@ class ReplicaBatches {
           invariant(record !== undefined, "a refusal names an item of the batch");
           group.fail(record, `${where}: ${errorCodeName(refusal.code)}: ${refusal.message}`);
         }
-        for (const record of records) group.settle(record);
+        for (let item = 0; item < records.length; item++) group.settle(records[item]);
       },
       (error) => {
         pool.fail(index, connection, error);
         const reason = `${where}: ${describeError(error)}`;
-        for (const record of records) {
-          group.fail(record, reason);
-          group.settle(record);
+        for (let item = 0; item < records.length; item++) {
+          group.fail(records[item], reason);
+          group.settle(records[item]);
         }
       },
     );

@@ -246,9 +246,10 @@ class LineBuilder {
     const overLong = this.#overLong || byteLength > this.#maxLineBytes;
     let bytes: Uint8Array = EMPTY;
     if (!overLong) {
+      // One view per line: a line within one chunk is most lines, and its own bytes.
       bytes = this.#pieces.length === 0
-        ? chunk.subarray(start, end)
-        : this.#join(chunk, start, end);
+        ? chunk.subarray(start, start + byteLength)
+        : this.#join(chunk, start, end).subarray(0, byteLength);
     }
     this.#startNextLine();
     if (overLong) {
@@ -258,7 +259,6 @@ class LineBuilder {
         error: this.#overLongMessage(byteLength),
       };
     }
-    bytes = bytes.subarray(0, byteLength);
     if (lineNumber === 1 && startsWithByteOrderMark(bytes)) bytes = bytes.subarray(3);
     return { lineNumber, byteLength, bytes };
   }
@@ -268,7 +268,7 @@ class LineBuilder {
   }
 
   #startNextLine(): void {
-    this.#pieces = [];
+    if (this.#pieces.length > 0) this.#pieces = [];
     this.#pieceBytes = 0;
     this.#lineBytes = 0;
     this.#overLong = false;

@@ -133,15 +133,29 @@ export class Placement {
    * ```
    */
   replicas(key: string, k: number): number[] {
+    const chosen = new Uint32Array(k);
+    this.replicasInto(key, chosen);
+    return Array.from(chosen);
+  }
+
+  /**
+   * Like {@link Placement.replicas}, writing the `out.length` servers into `out`: for
+   * the indexer, which places every record and need not allocate an array for each.
+   *
+   * @example
+   * ```ts
+   * const out = new Uint32Array(2);
+   * new Placement(["a:1", "b:2", "c:3"]).replicasInto("person1", out); // out holds 2 indexes
+   * ```
+   */
+  replicasInto(key: string, out: Uint32Array): void {
+    const k = out.length;
     // A plain check rather than node:assert, whose message is built on every call: this
     // runs once per record.
-    if (!(Number.isInteger(k) && k >= 1 && k <= this.#ids.length)) {
-      throw new RangeError(`bad replication factor ${k}`);
-    }
+    if (!(k >= 1 && k <= this.#ids.length)) throw new RangeError(`bad replication factor ${k}`);
     const keyHash = hashKey(key);
     const scores = this.#scores;
     for (let i = 0; i < scores.length; i++) scores[i] = score(keyHash, this.#serverHashes[i]);
-    const chosen: number[] = [];
     // Selection of the top k: k is small (≤ servers, usually 2–3), so k linear
     // passes beat sorting every server for every record.
     for (let round = 0; round < k; round++) {
@@ -150,10 +164,9 @@ export class Placement {
         if (scores[i] < 0) continue;
         if (best === -1 || this.#outranks(i, best)) best = i;
       }
-      chosen.push(best);
+      out[round] = best;
       scores[best] = -1;
     }
-    return chosen;
   }
 
   #outranks(candidate: number, incumbent: number): boolean {

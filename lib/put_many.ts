@@ -71,14 +71,15 @@ export class PutManyItems {
    * Appends a PUT of `key` with `encodedValue` (copied); `overwrite` defaults to true.
    * The caller checks the key and the item limit; the server refuses a bad item alone.
    */
-  add(key: string, encodedValue: Uint8Array, options: { overwrite?: boolean } = {}): void {
+  add(key: string, encodedValue: Uint8Array, options?: { overwrite?: boolean }): void {
     if (this.#itemCount >= MAX_PUT_MANY_ITEMS) {
       throw new RangeError(`a PUT_MANY holds at most ${MAX_PUT_MANY_ITEMS} items`);
     }
-    this.#out.u8(options.overwrite === false ? FLAG_IF_ABSENT : 0);
+    // No default object for `options`: this runs for every replica of every record.
+    this.#out.u8(options?.overwrite === false ? FLAG_IF_ABSENT : 0);
     this.#out.string(key);
     this.#out.u32(encodedValue.length);
-    this.#out.copy(encodedValue, 0, encodedValue.length);
+    this.#out.raw(encodedValue);
     this.#itemCount++;
   }
 

@@ -424,7 +424,9 @@ export class ByteRadixTrie {
     const node = this.#allocateNode();
     this.#reserveLabelBytes(length);
     const start = this.#labelEnd;
-    this.#labels.set(key.subarray(from, from + length), start);
+    // Labels are mostly a few bytes: a loop beats creating a subarray view.
+    const labels = this.#labels;
+    for (let i = 0; i < length; i++) labels[start + i] = key[from + i];
     this.#labelEnd += length;
     this.#labelStart[node] = start;
     this.#labelLength[node] = length;

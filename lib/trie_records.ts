@@ -492,8 +492,10 @@ export class RecordArena {
       }
       case ValueTag.float: {
         const at = this.#skip(8, "float value");
-        const value = readFloat64(this.#in, at);
-        if (!Number.isFinite(value)) throw new DecodeError(`float value ${value} is not finite`);
+        // Read from the exponent bits, all ones only for infinities and NaN: no double made.
+        if ((this.#in[at] & 0x7f) === 0x7f && (this.#in[at + 1] & 0xf0) === 0xf0) {
+          throw new DecodeError(`float value ${readFloat64(this.#in, at)} is not finite`);
+        }
         this.#measuredDataBytes += 8;
         return;
       }
@@ -582,7 +584,10 @@ export class RecordArena {
       }
       case ValueTag.float:
         view.setUint32(node, word | (FLOAT << KIND_SHIFT), true);
-        this.#writeFloat(block, node, readFloat64(this.#in, this.#at));
+        view.setUint32(node + 4, this.#dataCursor - block, true);
+        // The wire's big-endian bytes, reversed into the arena's little-endian order.
+        for (let i = 0; i < 8; i++) bytes[this.#dataCursor + i] = source[this.#at + 7 - i];
+        this.#dataCursor += 8;
         this.#at += 8;
         return;
       default: {

@@ -17,7 +17,12 @@ Deno.test("replicas are exactly k distinct servers, for every k", () => {
       for (const index of replicas) assert(index >= 0 && index < ids.length);
       // A smaller k is a prefix of a larger one: reads try replicas best first.
       assert.deepEqual(placement.replicas(key, 1), replicas.slice(0, 1));
+      const into = new Uint32Array(k).fill(99);
+      placement.replicasInto(key, into);
+      assert.deepEqual(Array.from(into), replicas);
     }
+    assert.throws(() => placement.replicas(key, 0), RangeError);
+    assert.throws(() => placement.replicas(key, ids.length + 1), RangeError);
   }));
 });
 
