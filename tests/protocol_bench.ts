@@ -1,5 +1,6 @@
 import { ServerClient } from "../lib/client.ts";
 import { decodeRequest, FrameDecoder, FrameWriter } from "../lib/protocol.ts";
+import { PutManyItems } from "../lib/put_many.ts";
 import { KvServer } from "../lib/server.ts";
 import { Store } from "../lib/store.ts";
 import { int, object, str, type Value } from "../lib/value.ts";
@@ -48,6 +49,13 @@ const client = await ServerClient.connect({ hostname, port });
 
 Deno.bench("round trip: 1000 pipelined PUTs to a memory-only server", async () => {
   await Promise.all(keys.map((key) => client.putEncoded(key, encodedRecord)));
+});
+
+const items = new PutManyItems();
+for (const key of keys) items.add(key, encodedRecord);
+
+Deno.bench("round trip: the same 1000 PUTs as one PUT_MANY", async () => {
+  await client.putMany(items);
 });
 
 Deno.bench("round trip: 1 PING", async () => {
