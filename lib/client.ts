@@ -322,8 +322,9 @@ export class ServerClient {
    * server refused (an empty array when all were stored); a bulk load sends these
    * instead of one PUT per record. `items` is only read during the call (copied when
    * the request has to wait for a free slot), so the caller may reuse it at once.
-   * Rejects with a RangeError when the batch is empty or over the server's frame limit,
-   * and with a ConnectionError or ServerError when the batch as a whole failed.
+   * Rejects with a RangeError when the batch is empty, a ServerError TOO_LARGE (as a
+   * PUT would) when it is over the server's frame limit, and a ConnectionError or
+   * ServerError when the batch as a whole failed.
    *
    * @example
    * ```ts
@@ -337,8 +338,10 @@ export class ServerClient {
     if (itemCount === 0) return Promise.reject(new RangeError("PUT_MANY needs at least one item"));
     const bodyBytes = 4 + items.byteLength;
     if (bodyBytes > this.#maxFrameBytes) {
+      // As for a PUT: refused here, as the server would, without sending it.
       return Promise.reject(
-        new RangeError(
+        new ServerError(
+          ErrorCode.TOO_LARGE,
           `PUT_MANY of ${itemCount} items needs ${bodyBytes} bytes, ` +
             `over the server's limit of ${this.#maxFrameBytes}`,
         ),

@@ -14,10 +14,12 @@
  * | 5      | 4    | request id   | u32 chosen by the client, echoed in the response         |
  * | 9      | …    | body         | depends on the message type                              |
  *
- * A body is at most `maxFrameBytes` long (16 MiB by default, the server's
- * `--max-frame-bytes`; HELLO tells the client the server's value). A receiver
+ * A request body is at most `maxFrameBytes` long (16 MiB by default, the server's
+ * `--max-frame-bytes`; HELLO tells the client the server's value). The server
  * rejects a longer frame as soon as it has read the header, before buffering
- * the body, answers with an ERROR `TOO_LARGE` and closes the connection.
+ * the body, answers with an ERROR `TOO_LARGE` and closes the connection. A
+ * response is not bound by that limit (10 000 keys of KEYS, or the refusals of
+ * a PUT_MANY, can outgrow a small one): a client reads answers of any length.
  *
  * Strings are a u32 byte length followed by that many UTF-8 bytes (written
  * `string` below). Values use the typed binary encoding of
@@ -35,7 +37,7 @@
  *
  * | type | name   | body                                                                       |
  * |------|--------|----------------------------------------------------------------------------|
- * | `01` | HELLO  | u16 protocol version (1), u8 auth scheme (0 = none), string auth data (empty) |
+ * | `01` | HELLO  | u16 protocol version (1 or 2), u8 auth scheme (0 = none), string auth data (empty) |
  * | `02` | PING   | empty                                                                      |
  * | `03` | PUT    | u8 flags, string key, value (the rest of the body). Flag bit 0 set = refuse if the key exists (the other bits must be 0) |
  * | `04` | GET    | string key                                                                 |
@@ -49,12 +51,23 @@
  * protocol version, learns the server's frame limit, idle timeout and identity,
  * and is where authentication will go (a new auth scheme number with its data).
  *
+ * Versions: 1 is everything here but PUT_MANY, which version 2 added. A server
+ * accepts a HELLO asking for any version from 1 to its own and answers with the
+ * version asked for; asked for a newer one it answers UNSUPPORTED_VERSION. So a
+ * client that needs PUT_MANY asks for 2 and learns when it connects whether the
+ * server has it, instead of meeting BAD_REQUEST in the middle of a bulk load.
+ *
  * PUT_MANY is many PUTs in one frame, for bulk loads (item layout in
  * [put_many.ts](./put_many.ts)). A malformed item list (a length past the end,
- * unknown flags, trailing bytes) is refused whole with ERROR BAD_REQUEST and
- * nothing applied. Otherwise every item is applied in order, each on its own
- * as a PUT would be: an item refused (bad key, bad value, EXISTS, a limit) does
- * not stop the items after it, and the OK lists the refused ones.
+ * unknown flags, trailing bytes, no items) is refused whole with ERROR
+ * BAD_REQUEST, and more than 65 536 items with ERROR LIMIT, nothing applied.
+ * Otherwise every item is applied in order, each on its own as a PUT would be:
+ * an item refused (bad key, bad or empty value, EXISTS, a limit) does not stop
+ * the items after it, and the OK lists the refused ones. A key given twice is
+ * written twice, in order: the later value wins, or, flagged to refuse an
+ * existing key, gets EXISTS. Should the server itself fail (its store broken),
+ * it stops at that item and answers ERROR INTERNAL: the items before it may be
+ * stored. The batch is made durable, and answered, as one.
  *
  * KEYS lists keys that start with `prefix` in ascending byte order, strictly
  * after `after`, at most `limit` of them; to page through all keys, repeat with
@@ -74,7 +87,8 @@
  * addresses answering with one id are one server). GET and QUERY: the value.
  * KEYS: u32 count, then that many strings. PUT_MANY: u32 count of refused items,
  * then for each, in item order, u32 item index (from 0), u16 error code and
- * string message — an empty list when every item was stored. STATS: i64 record count, i64 memory
+ * string message (cut to 4096 bytes as ERROR's) — an empty list when every item
+ * was stored. STATS: i64 record count, i64 memory
  * bytes, i64 uptime in ms, u32 open connections. PING, PUT, DELETE: empty.
  *
  * | code | name                | meaning                                                    |
@@ -129,6 +143,22 @@
  * 00000002 80 00000001   02 16
  * ```
  *
+ * PUT_MANY, request id 4, of `a` = 1 and `b` = `"x"`, the second refusing to
+ * overwrite (29-byte body: the item count, then two items of 12 and 13 bytes):
+ *
+ * ```text
+ * 0000001d 09 00000004   00000002
+ *                        00 00000001 61 00000002 02 01
+ *                        01 00000001 62 00000003 01 01 78
+ * ```
+ *
+ * OK to request 4 when `b` existed: item 1 refused with EXISTS and the message
+ * `key 'b' exists` (28-byte body):
+ *
+ * ```text
+ * 0000001c 80 00000004   00000001   00000001 0004 0000000e 6b65792027622720657869737473
+ * ```
+ *
  * ERROR EXISTS to request 2 with the message `exists` (12-byte body):
  *
  * ```text
@@ -149,9 +179,15 @@
  * @module
  */
 import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "./bytes.ts";
-import { type PutManyBounds, readPutManyItems } from "./put_many.ts";
+import {
+  MAX_PUT_MANY_ITEMS,
+  PUT_FLAG_IF_ABSENT,
+  type PutManyBounds,
+  readPutManyItems,
+} from "./put_many.ts";
 
 export { LimitExceededError } from "./bytes.ts";
+export { PUT_FLAG_IF_ABSENT } from "./put_many.ts";
 import {
   DEFAULT_MAX_FRAME_BYTES,
   MAX_KEY_BYTES,
@@ -162,8 +198,11 @@ import { isWellFormedUtf8, readUtf8, utf8Length } from "./utf8.ts";
 import type { Value } from "./value.ts";
 import { readValue, writeValue } from "./value_codec.ts";
 
-/** The protocol version this module speaks. */
-export const PROTOCOL_VERSION = 1;
+/** The newest protocol version this module speaks (2 added PUT_MANY). */
+export const PROTOCOL_VERSION = 2;
+
+/** The oldest protocol version a server still accepts in HELLO. */
+export const MIN_PROTOCOL_VERSION = 1;
 
 /** Bytes in every frame header: u32 body length, u8 type, u32 request id. */
 export const FRAME_HEADER_BYTES = 9;
@@ -188,9 +227,6 @@ export const MAX_REQUEST_ID = 0xffff_ffff;
 
 /** HELLO auth scheme meaning "no authentication", the only one protocol version 1 knows. */
 export const AUTH_NONE = 0;
-
-/** PUT flag bit: refuse to store when the key already exists. */
-export const PUT_FLAG_IF_ABSENT = 0x01;
 
 /** The message type byte of every frame. */
 export const MessageType = {
@@ -315,7 +351,14 @@ export type Response =
     readonly message: string;
   };
 
-/** One item of a PUT_MANY that the server did not store, and why. */
+/**
+ * One item of a PUT_MANY that the server did not store, and why.
+ *
+ * @example
+ * ```ts
+ * const refusal: PutManyRefusal = { index: 1, code: ErrorCode.EXISTS, message: "key 'b' exists" };
+ * ```
+ */
 export interface PutManyRefusal {
   /** The item's position in its batch, from 0. */
   readonly index: number;
@@ -539,6 +582,9 @@ export class FrameWriter {
 
   /** Appends PUT_MANY carrying `itemCount` (at least one) items, laid out as lib/put_many.ts says. */
   putMany(requestId: number, itemCount: number, itemBytes: Uint8Array): void {
+    if (!(itemCount >= 1 && itemCount <= MAX_PUT_MANY_ITEMS)) {
+      throw new RangeError(`a PUT_MANY holds 1 to ${MAX_PUT_MANY_ITEMS} items, not ${itemCount}`);
+    }
     const start = this.#begin(MessageType.PUT_MANY, requestId);
     this.#out.u32(itemCount);
     this.#out.raw(itemBytes);
@@ -991,6 +1037,9 @@ export function decodeKeysBody(body: Uint8Array): string[] {
   return finish(reader, keys, "OK");
 }
 
+/** Bytes of a PUT_MANY refusal with an empty message: item index, code, message length. */
+const MIN_REFUSAL_BYTES = 10;
+
 /**
  * Decodes the OK to PUT_MANY: the refused items, in item order.
  *
@@ -1002,8 +1051,8 @@ export function decodeKeysBody(body: Uint8Array): string[] {
 export function decodePutManyBody(body: Uint8Array): PutManyRefusal[] {
   const reader = new ByteReader(body);
   const count = reader.u32("refusal count");
-  // Each refusal takes at least 10 bytes, so a larger count is a lie, not an allocation.
-  if (count * 10 > reader.remaining) {
+  // Each refusal takes some bytes, so a larger count is a lie, not an allocation.
+  if (count * MIN_REFUSAL_BYTES > reader.remaining) {
     throw new DecodeError(`refusal count ${count} exceeds the bytes`);
   }
   const refusals: PutManyRefusal[] = [];

@@ -1,8 +1,9 @@
 /**
  * The items of a PUT_MANY request: many PUTs in one frame, which a bulk load
- * sends instead of one frame per record. One frame per few hundred records
- * spares both ends a request object, a response frame and a pending entry per
- * record, which were most of a bulk load's cost beside parsing and storing.
+ * sends instead of one frame per record. One frame for up to 65 536 records
+ * (the broker sends a few hundred at a time) spares both ends a request object,
+ * a response frame and a pending entry per record, which were most of a bulk
+ * load's cost beside parsing and storing.
  *
  * An item is what a PUT body holds, with the value's length made explicit so
  * that items can follow one another (all integers big-endian):
@@ -34,8 +35,8 @@ export const MAX_PUT_MANY_ITEMS = 65_536;
 /** Bytes an item takes besides its key and value: flags, key length, value length. */
 export const PUT_MANY_ITEM_OVERHEAD_BYTES = 9;
 
-/** Flag bit of an item: refuse to store when the key already exists (PUT's flag). */
-const FLAG_IF_ABSENT = 0x01;
+/** PUT flag bit, of a PUT and of a PUT_MANY item: refuse to store when the key exists. */
+export const PUT_FLAG_IF_ABSENT = 0x01;
 
 /**
  * Builds the item list of one PUT_MANY. Reuse it with {@link PutManyItems.reset}.
@@ -44,7 +45,7 @@ const FLAG_IF_ABSENT = 0x01;
  * ```ts
  * const items = new PutManyItems();
  * items.add("person1", encoded);
- * frames.putMany(requestId, items);
+ * frames.putMany(requestId, items.itemCount, items.bytes());
  * items.reset();
  * ```
  */
@@ -69,14 +70,15 @@ export class PutManyItems {
 
   /**
    * Appends a PUT of `key` with `encodedValue` (copied); `overwrite` defaults to true.
-   * The caller checks the key and the item limit; the server refuses a bad item alone.
+   * Throws a RangeError past {@link MAX_PUT_MANY_ITEMS}. The key and value are not
+   * checked here: the server refuses a bad item alone.
    */
   add(key: string, encodedValue: Uint8Array, options?: { overwrite?: boolean }): void {
     if (this.#itemCount >= MAX_PUT_MANY_ITEMS) {
       throw new RangeError(`a PUT_MANY holds at most ${MAX_PUT_MANY_ITEMS} items`);
     }
     // No default object for `options`: this runs for every replica of every record.
-    this.#out.u8(options?.overwrite === false ? FLAG_IF_ABSENT : 0);
+    this.#out.u8(options?.overwrite === false ? PUT_FLAG_IF_ABSENT : 0);
     this.#out.string(key);
     this.#out.u32(encodedValue.length);
     this.#out.raw(encodedValue);
@@ -98,6 +100,12 @@ export class PutManyItems {
 /**
  * Where each item of a PUT_MANY body lies: offsets into the body, one typed-array
  * entry per item, so that reading a batch makes no object per item.
+ *
+ * @example
+ * ```ts
+ * const bounds = readPutManyItems(body, 4, itemCount);
+ * const value = body.subarray(bounds.valueStart(0), bounds.valueEnd(0));
+ * ```
  */
 export interface PutManyBounds {
   /** Items in the batch. */
@@ -115,10 +123,11 @@ export interface PutManyBounds {
 }
 
 /**
- * Checks the framing of `itemCount` items in `body` from `start` to its end (every
- * length within the body, known flags, keys within MAX_KEY_BYTES is the store's
- * business) and returns where each item lies. Throws DecodeError on a malformed
- * list, before anything is applied: a batch is refused whole or read whole.
+ * Checks the framing of `itemCount` items in `body` from `start` to its end (1 to
+ * {@link MAX_PUT_MANY_ITEMS} items, known flags, every length within the body, no
+ * bytes left over) and returns where each item lies. Keys and values themselves are
+ * checked by whoever stores them. Throws a DecodeError (LimitExceededError for too
+ * many items) before anything is applied: a batch is refused whole or read whole.
  *
  * @example
  * ```ts
@@ -150,7 +159,7 @@ export function readPutManyItems(
       throw new DecodeError(`PUT_MANY item ${index} is truncated`);
     }
     const flags = body[at];
-    if ((flags & ~FLAG_IF_ABSENT) !== 0) {
+    if ((flags & ~PUT_FLAG_IF_ABSENT) !== 0) {
       throw new DecodeError(
         `unknown PUT flags 0x${flags.toString(16).padStart(2, "0")} in PUT_MANY item ${index}`,
       );
@@ -174,7 +183,7 @@ export function readPutManyItems(
   }
   return {
     itemCount,
-    ifAbsent: (index) => (body[offsets[index * 3]] & FLAG_IF_ABSENT) !== 0,
+    ifAbsent: (index) => (body[offsets[index * 3]] & PUT_FLAG_IF_ABSENT) !== 0,
     keyStart: (index) => offsets[index * 3] + 5,
     keyEnd: (index) => offsets[index * 3 + 1] - 4,
     valueStart: (index) => offsets[index * 3 + 1],

@@ -39,6 +39,7 @@ import {
   FrameTooLargeError,
   FrameWriter,
   LimitExceededError,
+  MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   type PutManyRefusal,
   readItemKey,
@@ -447,7 +448,17 @@ export class KvServer {
           refusals.push({ index, code: ErrorCode.EXISTS, message: `key '${key}' exists` });
         }
       } catch (error) {
-        refusals.push({ index, ...this.#refusalOf("PUT_MANY item", error) });
+        const refusal = this.#refusalOf("PUT_MANY", error);
+        if (refusal.code === ErrorCode.INTERNAL) {
+          // The server's own failure (its store closed or broken) would fail every item
+          // alike: answer once, logged once, rather than once per item.
+          return responses.error(
+            request.requestId,
+            ErrorCode.INTERNAL,
+            `PUT_MANY failed on the server at item ${index}; the items before it may be stored`,
+          );
+        }
+        refusals.push({ index, ...refusal });
       }
     }
     responses.okPutMany(request.requestId, refusals);
@@ -458,11 +469,12 @@ export class KvServer {
     const id = request.requestId;
     switch (request.type) {
       case "hello":
-        if (request.version !== PROTOCOL_VERSION) {
+        if (request.version < MIN_PROTOCOL_VERSION || request.version > PROTOCOL_VERSION) {
           return responses.error(
             id,
             ErrorCode.UNSUPPORTED_VERSION,
-            `protocol version ${request.version} is not supported; this server speaks ${PROTOCOL_VERSION}`,
+            `protocol version ${request.version} is not supported; this server speaks ` +
+              `${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION}`,
           );
         }
         if (request.authScheme !== AUTH_NONE || request.auth.length > 0) {
@@ -473,7 +485,7 @@ export class KvServer {
           );
         }
         return responses.okHello(id, {
-          version: PROTOCOL_VERSION,
+          version: request.version,
           maxFrameBytes: this.#maxFrameBytes,
           idleTimeoutMs: this.#idleTimeoutMs,
           serverId: this.#serverId,

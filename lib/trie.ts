@@ -146,6 +146,7 @@ export class RecordTrie {
     valueEnd: number,
     options: PutOptions = {},
   ): boolean {
+    checkRange(source, valueStart, valueEnd, "value");
     checkEncodedKey(source, keyStart, keyEnd);
     const length = keyEnd - keyStart;
     const scratch = this.#scratch;
@@ -367,6 +368,7 @@ const encoder = new TextEncoder();
  * ```
  */
 export function checkEncodedKey(source: Uint8Array, start: number, end: number): void {
+  checkRange(source, start, end, "key");
   const length = end - start;
   if (length === 0) throw new DecodeError("empty record key");
   if (length > MAX_KEY_BYTES) {
@@ -375,4 +377,11 @@ export function checkEncodedKey(source: Uint8Array, start: number, end: number):
     );
   }
   checkEncodedName(source, start, length, "record key");
+}
+
+/** Throws a RangeError (a caller's mistake) unless `[start, end)` lies within `source`. */
+function checkRange(source: Uint8Array, start: number, end: number, what: string): void {
+  if (!(Number.isInteger(start) && start >= 0 && start <= end && end <= source.length)) {
+    throw new RangeError(`${what} bytes [${start}, ${end}) are not within ${source.length} bytes`);
+  }
 }

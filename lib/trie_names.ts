@@ -17,7 +17,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { invariant } from "./trie_invariant.ts";
+import { invariant } from "./invariant.ts";
 import { MAX_KEY_BYTES } from "./limits.ts";
 import { ByteRadixTrie, NO_VALUE } from "./trie_radix.ts";
 import { DecodeError } from "./bytes.ts";

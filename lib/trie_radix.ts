@@ -26,7 +26,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { invariant } from "./trie_invariant.ts";
+import { invariant } from "./invariant.ts";
 import { MAX_KEY_BYTES } from "./limits.ts";
 
 /** The value column's marker for "not a terminal". */

@@ -32,7 +32,7 @@
  */
 import assert from "node:assert/strict";
 import { DecodeError, LimitExceededError, MAX_VARINT_BYTES } from "./bytes.ts";
-import { invariant } from "./trie_invariant.ts";
+import { invariant } from "./invariant.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "./limits.ts";
 import type { FieldNames } from "./trie_names.ts";
 import { resized } from "./trie_radix.ts";

@@ -8,6 +8,7 @@ import {
   MAX_RECORDS_IN_FLIGHT,
   MAX_REPORTED_PROBLEMS,
 } from "../lib/indexer.ts";
+import { MAX_PUT_MANY_ITEMS } from "../lib/put_many.ts";
 import { parseRecordLine } from "../lib/record_line.ts";
 import { FakeCluster } from "./helpers/fake_cluster.ts";
 
@@ -144,26 +145,103 @@ Deno.test("a chunk's records leave as one PUT_MANY per server", async () => {
   }
 });
 
-Deno.test("a record a replica refuses is reported with the server's reason and not counted", async () => {
+/** Indexes `keys` as `"key" : 1` lines; returns the summary and the keys reported failed. */
+async function indexKeys(broker: Broker, keys: string[]) {
+  const text = keys.map((key) => `"${key}" : 1\n`).join("");
+  const reports: string[] = [];
+  const summary = await indexLines(broker, source(text), {
+    fileName: "d.txt",
+    report: (line) => reports.push(line),
+    progress: SILENT_PROGRESS,
+  });
+  const failedKeys = reports.map((report) => {
+    const match = /^d\.txt:\d+: record '([^']+)' not indexed: (.*)$/.exec(report);
+    assert.ok(match, report);
+    return match[1];
+  });
+  return { summary, reports, failedKeys };
+}
+
+Deno.test("each item a replica refuses fails exactly its own record, with the server's reason", async () => {
   const { cluster, broker } = await setUp(3, 2);
   try {
-    cluster.servers[1].failWrites = "disk full";
-    const keys = Array.from({ length: 30 }, (_, i) => `person${i}`);
-    const text = keys.map((key) => `"${key}" : 1`).join("\n");
+    // Every other key, so that a batch's refusals and successes interleave.
+    cluster.servers[1].refuseKey = (key) => Number(key.slice("person".length)) % 2 === 1;
+    const keys = Array.from({ length: 40 }, (_, i) => `person${i}`);
+    const { summary, reports, failedKeys } = await indexKeys(broker, keys);
+    const refused = keys.filter((key, i) => i % 2 === 1 && broker.replicasOf(key).includes(1));
+    assert(refused.length > 0);
+    assert.deepEqual(failedKeys.sort(), refused.sort());
+    assert.equal(summary.failedCount, refused.length);
+    assert.equal(summary.indexedCount, keys.length - refused.length);
+    for (const report of reports) assert.match(report, /: BAD_REQUEST: fake refuses 'person\d+'$/);
+    for (const key of keys.filter((key) => !refused.includes(key))) {
+      const expected = broker.replicasOf(key).map((index) => cluster.servers[index].address.id);
+      assert.deepEqual(cluster.holders(key).sort(), expected.sort(), key);
+    }
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a batch that fails whole fails each of its records; a crashed server's are reported", async () => {
+  for (const failure of ["crash", "internal"] as const) {
+    const { cluster, broker } = await setUp(3, 2);
+    try {
+      if (failure === "crash") cluster.servers[2].crashOnPutMany = true;
+      else cluster.servers[2].failWrites = "disk full";
+      // Few enough that every failure is reported (MAX_REPORTED_PROBLEMS).
+      const keys = Array.from({ length: 16 }, (_, i) => `person${i}`);
+      const { summary, reports, failedKeys } = await indexKeys(broker, keys);
+      const onFailed = keys.filter((key) => broker.replicasOf(key).includes(2));
+      assert(onFailed.length > 0 && onFailed.length < keys.length);
+      assert.deepEqual(failedKeys.sort(), onFailed.sort());
+      assert.equal(summary.indexedCount, keys.length - onFailed.length);
+      const reason = failure === "crash" ? /connection reset$/ : /disk full$/;
+      for (const report of reports) assert.match(report, reason);
+      assert.equal(broker.pool.isUp(2), failure === "internal", "only a lost connection is down");
+    } finally {
+      broker.close();
+    }
+  }
+});
+
+Deno.test("a small frame limit splits a chunk's batch; a record over it fails alone", async () => {
+  const { cluster, broker } = await setUp(2, 2);
+  try {
+    for (const server of cluster.servers) server.maxFrameBytes = 200;
+    const keys = Array.from({ length: 50 }, (_, i) => `person${i}`);
+    const text = keys.map((key) => `"${key}" : 1\n`).join("") + `"big" : "${"x".repeat(300)}"\n`;
     const reports: string[] = [];
     const summary = await indexLines(broker, source(text), {
       fileName: "d.txt",
       report: (line) => reports.push(line),
       progress: SILENT_PROGRESS,
     });
-    const refused = keys.filter((key) => broker.replicasOf(key).includes(1));
-    assert(refused.length > 0 && refused.length < keys.length);
-    assert.equal(summary.failedCount, refused.length);
-    assert.equal(summary.indexedCount, keys.length - refused.length);
-    assert.equal(reports.length, refused.length);
-    for (const report of reports) {
-      assert.match(report, /^d\.txt:\d+: record 'person\d+' not indexed: .*INTERNAL: disk full$/);
+    assert.equal(summary.indexedCount, keys.length);
+    assert.equal(summary.failedCount, 1);
+    assert.match(
+      reports[0],
+      /record 'big' not indexed: record of \d+ bytes is over the frame limit/,
+    );
+    for (const server of cluster.servers) {
+      assert.equal(server.records.size, keys.length);
+      assert.ok(server.requests.length > 1, "several PUT_MANYs for one chunk");
     }
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("more records in one chunk than a PUT_MANY may hold go out in several", async () => {
+  const { cluster, broker } = await setUp(1, 1);
+  try {
+    const count = MAX_PUT_MANY_ITEMS + 10;
+    const text = Array.from({ length: count }, (_, i) => `k${i}:1\n`).join("");
+    const summary = await indexLines(broker, source(text), { progress: SILENT_PROGRESS });
+    assert.equal(summary.indexedCount, count);
+    assert.equal(cluster.servers[0].records.size, count);
+    assert.deepEqual(cluster.servers[0].requests, ["PUT_MANY", "PUT_MANY"]);
   } finally {
     broker.close();
   }

@@ -68,6 +68,24 @@ Deno.test("the module doc's example frames are what FrameWriter writes", () => {
   frames.reset();
   frames.error(2, ErrorCode.EXISTS, "exists");
   assert.equal(hex(frames.bytes()), "0000000c8200000002" + "000400000006657869737473");
+  frames.reset();
+  const items = new PutManyItems();
+  items.add("a", encodeValue(int(1)));
+  items.add("b", encodeValue(str("x")), { overwrite: false });
+  frames.putMany(4, items.itemCount, items.bytes());
+  assert.equal(
+    hex(frames.bytes()),
+    "0000001d0900000004" + "00000002" +
+      "00" + "00000001" + "61" + "00000002" + "0201" +
+      "01" + "00000001" + "62" + "00000003" + "010178",
+  );
+  frames.reset();
+  frames.okPutMany(4, [{ index: 1, code: ErrorCode.EXISTS, message: "key 'b' exists" }]);
+  assert.equal(
+    hex(frames.bytes()),
+    "0000001c8000000004" + "00000001" + "00000001" + "0004" + "0000000e" +
+      "6b65792027622720657869737473",
+  );
 });
 
 Deno.test("every request type round-trips through FrameWriter and decodeRequest", () => {
@@ -356,6 +374,7 @@ Deno.test("PUT_MANY round-trips: items through decodeRequest, refusals through d
 
 Deno.test("PUT_MANY: a malformed item list, a bad item key or a bad answer is a DecodeError", () => {
   assert.throws(() => decodeRequest(frameOf(MessageType.PUT_MANY, [0, 0, 0, 0])), /no items/);
+  assert.throws(() => new FrameWriter().putMany(1, 0, new Uint8Array(0)), RangeError);
   assert.throws(() => decodeRequest(frameOf(MessageType.PUT_MANY, [0, 0])), /truncated/);
   const key = (text: string) => new TextEncoder().encode(text);
   assert.throws(() => readItemKey(key("a.b"), 0, 3), /contains '\.'/);

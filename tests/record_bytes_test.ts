@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ByteWriter } from "../lib/bytes.ts";
 import { generateText } from "../lib/generator.ts";
+import { MAX_KEY_BYTES } from "../lib/limits.ts";
 import {
   AsciiRecordParser,
   MAX_FAST_OBJECT_FIELDS,
@@ -155,6 +156,32 @@ Deno.test("an AsciiRecordParser reused across lines reads each as the general pa
   }
 });
 
+Deno.test("a value's encoding is less than twice its line, which MAX_BATCH_BYTES relies on", () => {
+  // The worst growth: bare floats with one-letter names, 9 bytes of float for `1e9`.
+  const fields = Array.from(
+    { length: 5000 },
+    (_, i) => `${String.fromCharCode(97 + (i % 26))}${i}:1e9`,
+  );
+  const worst = `k : { ${fields.join(";")} }`;
+  const worstBytes = general(worst)!.bytes.length;
+  assert.ok(worstBytes < 2 * worst.length, `${worstBytes} bytes for a ${worst.length}-byte line`);
+  fc.assert(
+    fc.property(
+      keyArbitrary(),
+      valueArbitrary(),
+      fc.constantFrom(...dialects),
+      (key, value, dialect) => {
+        const line = formatRecordLine(key, value, dialect);
+        const encoded = general(line);
+        if (encoded !== undefined) {
+          assert.ok(encoded.bytes.length < 2 * encoder.encode(line).length, line);
+        }
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
 /** Characters that exercise every branch of the grammar. */
 const awkward = fc.constantFrom(
   ..." \t{}:;,'\"\\.-+eE0123456789abcxyz\r\u0000\u007fé".split(""),
@@ -177,6 +204,9 @@ Deno.test("the fast path declines what it leaves to the general parser", () => {
     `"k" : "a\\"b"`, // an escape
     `"k" : { "a" : 1 ; "a" : 2 }`, // a repeated name: an error the general parser words
     `k : 99999999999999999999`, // an int out of range
+    `"k" : { "a.b" : 1 }`, // a dotted field name: an error the general parser words
+    `"k" : { "${"n".repeat(MAX_KEY_BYTES + 1)}" : 1 }`, // a field name over the limit
+    `"k" : { "" : 1 }`, // an empty field name
     `"k" : { ` + Array.from({ length: MAX_FAST_OBJECT_FIELDS + 1 }, (_, i) => `f${i}: 1`)
       .join("; ") +
     " }", // a wide object

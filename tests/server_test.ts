@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ByteWriter } from "../lib/bytes.ts";
-import { ServerClient } from "../lib/client.ts";
+import { ServerClient, ServerError } from "../lib/client.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../lib/limits.ts";
 import {
   CONNECTION_REQUEST_ID,
@@ -17,13 +17,15 @@ import {
   MAX_KEYS_LIMIT,
   MAX_PATH_SEGMENTS,
   MessageType,
+  MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   type Response,
 } from "../lib/protocol.ts";
-import { PutManyItems } from "../lib/put_many.ts";
+import { MAX_PUT_MANY_ITEMS, PutManyItems } from "../lib/put_many.ts";
 import { Store } from "../lib/store.ts";
 import { int, object, str, type Value, valueEquals } from "../lib/value.ts";
 import { encodeValue } from "../lib/value_codec.ts";
+import { Logger } from "../lib/logger.ts";
 import { RawConnection, startServer, waitFor } from "./helpers/in_process_server.ts";
 
 function response(frame: Frame | undefined): Response {
@@ -116,10 +118,20 @@ Deno.test("server refuses an unsupported protocol version and auth scheme but ke
   frames.hello(1, 99);
   frames.frame(MessageType.HELLO, 2, Uint8Array.from([0, 1, 7, 0, 0, 0, 0]));
   frames.ping(3);
+  frames.hello(4, 0);
+  frames.hello(5, MIN_PROTOCOL_VERSION);
+  frames.hello(6, PROTOCOL_VERSION);
   await raw.write(frames.bytes());
-  assert.match(assertError(await raw.readFrame(), 1, ErrorCode.UNSUPPORTED_VERSION), /version 99/);
+  assert.match(
+    assertError(await raw.readFrame(), 1, ErrorCode.UNSUPPORTED_VERSION),
+    /version 99 is not supported; this server speaks 1 to 2/,
+  );
   assertError(await raw.readFrame(), 2, ErrorCode.UNSUPPORTED_AUTH);
   okBody(await raw.readFrame(), 3);
+  assertError(await raw.readFrame(), 4, ErrorCode.UNSUPPORTED_VERSION);
+  // A server answers with the version asked for: an older client keeps speaking its own.
+  assert.equal(decodeHelloBody(okBody(await raw.readFrame(), 5)).version, MIN_PROTOCOL_VERSION);
+  assert.equal(decodeHelloBody(okBody(await raw.readFrame(), 6)).version, PROTOCOL_VERSION);
   raw.close();
   await stop();
 });
@@ -277,6 +289,61 @@ Deno.test("a malformed PUT_MANY is refused whole; a well-formed one stores each 
   assert.equal(store.recordCount, 2);
   assert.deepEqual(store.get("good2"), str("two"));
   raw.close();
+  await stop();
+});
+
+Deno.test("PUT_MANY applies items in order: a repeated key's later value wins, or gets EXISTS", async () => {
+  const { address, store, stop } = await startServer();
+  const client = await ServerClient.connect(address);
+  const items = new PutManyItems();
+  items.add("k", encodeValue(int(1)));
+  items.add("k", encodeValue(int(2)));
+  items.add("k", encodeValue(int(3)), { overwrite: false });
+  items.add("fresh", encodeValue(int(4)), { overwrite: false });
+  const refusals = await client.putMany(items);
+  assert.deepEqual(refusals.map(({ index, code }) => [index, code]), [[2, ErrorCode.EXISTS]]);
+  assert.deepEqual(store.get("k"), int(2));
+  assert.deepEqual(store.get("fresh"), int(4));
+  await client.close();
+  await stop();
+});
+
+Deno.test("PUT_MANY over the item limit is refused with LIMIT, nothing stored", async () => {
+  const { address, store, stop } = await startServer();
+  const raw = await RawConnection.open(address);
+  const one = new PutManyItems();
+  one.add("k", encodeValue(int(1)));
+  const body = new ByteWriter();
+  body.u32(MAX_PUT_MANY_ITEMS + 1);
+  for (let index = 0; index <= MAX_PUT_MANY_ITEMS; index++) body.raw(one.bytes());
+  const frames = new FrameWriter();
+  frames.frame(MessageType.PUT_MANY, 1, body.bytes());
+  await raw.write(frames.bytes());
+  assert.match(assertError(await raw.readFrame(), 1, ErrorCode.LIMIT), /over the limit of 65536/);
+  assert.equal(store.recordCount, 0);
+  raw.close();
+  await stop();
+});
+
+Deno.test("a PUT_MANY the store cannot take is answered by one ERROR INTERNAL, logged once", async () => {
+  const store = await Store.open();
+  const logged: string[] = [];
+  const { address, stop } = await startServer({
+    store,
+    logger: new Logger({ level: "error", write: (line) => logged.push(line) }),
+  });
+  const client = await ServerClient.connect(address);
+  const items = new PutManyItems();
+  for (let index = 0; index < 1000; index++) items.add(`k${index}`, encodeValue(int(index)));
+  await store.close();
+  await assert.rejects(
+    client.putMany(items),
+    (error: unknown) =>
+      error instanceof ServerError && error.code === ErrorCode.INTERNAL &&
+      /at item 0/.test(error.message),
+  );
+  assert.equal(logged.length, 1, logged.join("\n"));
+  await client.close();
   await stop();
 });
 

@@ -405,6 +405,22 @@ Deno.test("putEncodedAt refuses an empty, dotted, over-long or non-UTF-8 key and
     assert.equal(trie.recordCount, 0);
     trie.checkInvariants();
   }
+  const withRecord = new RecordTrie();
+  withRecord.put("kept", object([["name", str("x")]]));
+  const dotted = keyAndValueBytes(
+    new TextEncoder().encode("a.b"),
+    encodeValue(object([["age", int(1)]])),
+    0,
+  );
+  assert.throws(() =>
+    withRecord.putEncodedAt(dotted.bytes, 0, dotted.keyEnd, dotted.keyEnd, dotted.valueEnd)
+  );
+  assert.deepEqual(withRecord.get("kept"), object([["name", str("x")]]));
+  assert.equal(withRecord.memoryStats().distinctFieldNames, 1);
+  withRecord.checkInvariants();
+  // Bounds outside the source are the caller's mistake, not the data's.
+  assert.throws(() => withRecord.putEncodedAt(dotted.bytes, 2, 1, 1, dotted.valueEnd), RangeError);
+  assert.throws(() => withRecord.putEncodedAt(dotted.bytes, 0, 1, 1, 999), RangeError);
   const long = keyAndValueBytes(new Uint8Array(MAX_KEY_BYTES + 1).fill(0x61), value, 0);
   assert.throws(
     () => new RecordTrie().putEncodedAt(long.bytes, 0, long.keyEnd, long.keyEnd, long.valueEnd),
@@ -439,6 +455,40 @@ Deno.test("a bad name or string met while a record is written releases the names
     trie.checkInvariants();
   }
   assert.deepEqual(trie.get("before"), object([["name", str("kept")], ["age", int(1)]]));
+});
+
+Deno.test("one long-lived trie, its name cache warm, accepts exactly what decodeValue accepts", () => {
+  // The cache answers for names seen before, unchecked: mangled names must still be refused.
+  const trie = new RecordTrie();
+  let stored = 0;
+  fc.assert(
+    fc.property(
+      fc.oneof(mangledEncoding(), valueArbitrary(3).map(encodeValue)),
+      fc.nat(20),
+      (bytes, slot) => {
+        const key = `k${slot}`;
+        const before = trie.get(key);
+        let decoded: Value | undefined;
+        try {
+          decoded = decodeValue(bytes);
+        } catch (error) {
+          assert.ok(error instanceof DecodeError);
+        }
+        if (decoded === undefined) {
+          assert.throws(() => trie.putEncoded(key, bytes), DecodeError);
+          assert.deepEqual(trie.get(key), before);
+        } else {
+          trie.putEncoded(key, bytes);
+          assert.deepEqual(trie.get(key), decoded);
+          stored++;
+        }
+        if (slot === 0) trie.delete(key);
+      },
+    ),
+    { numRuns: 3000 },
+  );
+  assert.ok(stored > 100);
+  trie.checkInvariants();
 });
 
 /** Bytes near a valid encoding: a valid value with a few bytes changed, cut or added. */

@@ -38,8 +38,14 @@ export class FakeServer {
   state: FakeState = "up";
   /** Requests received, by kind, for tests that check who was asked. */
   readonly requests: string[] = [];
-  /** When set, PUT and DELETE answer ERROR INTERNAL with this message. */
+  /** When set, PUT, PUT_MANY and DELETE answer ERROR INTERNAL with this message. */
   failWrites: string | undefined;
+  /** PUT_MANY items whose key this holds for are refused (BAD_REQUEST), the rest stored. */
+  refuseKey: ((key: string) => boolean) | undefined;
+  /** When set, the server crashes on receiving a PUT_MANY, which then fails. */
+  crashOnPutMany = false;
+  /** The frame limit its HELLO would announce. */
+  maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
 
   constructor(readonly address: ServerAddress) {}
 }
@@ -66,7 +72,7 @@ class FakeConnection implements ServerConnection {
   }
 
   get maxFrameBytes(): number {
-    return DEFAULT_MAX_FRAME_BYTES;
+    return this.server.maxFrameBytes;
   }
 
   #check(kind: string): Promise<void> {
@@ -98,16 +104,19 @@ class FakeConnection implements ServerConnection {
   async putMany(items: PutManyItems) {
     const body = items.bytes().slice();
     const bounds = readPutManyItems(body, 0, items.itemCount);
+    if (4 + body.length > this.server.maxFrameBytes) {
+      throw new Error(`fake: a frame of ${4 + body.length} bytes was sent past the limit`);
+    }
+    if (this.server.crashOnPutMany) this.server.state = "crashed";
     await this.#check("PUT_MANY");
+    if (this.server.failWrites) throw new ServerError(ErrorCode.INTERNAL, this.server.failWrites);
     const refusals: PutManyRefusal[] = [];
     for (let index = 0; index < bounds.itemCount; index++) {
-      if (this.server.failWrites) {
-        refusals.push({ index, code: ErrorCode.INTERNAL, message: this.server.failWrites });
-        continue;
-      }
       const key = readItemKey(body, bounds.keyStart(index), bounds.keyEnd(index));
       const value = decodeValue(body.subarray(bounds.valueStart(index), bounds.valueEnd(index)));
-      if (bounds.ifAbsent(index) && this.server.records.has(key)) {
+      if (this.server.refuseKey?.(key)) {
+        refusals.push({ index, code: ErrorCode.BAD_REQUEST, message: `fake refuses '${key}'` });
+      } else if (bounds.ifAbsent(index) && this.server.records.has(key)) {
         refusals.push({ index, code: ErrorCode.EXISTS, message: `key '${key}' exists` });
       } else {
         this.server.records.set(key, value);
