@@ -26,6 +26,7 @@
  * @module
  */
 import { DecodeError } from "./bytes.ts";
+import { FrameReader } from "./frame_reader.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "./limits.ts";
 import { Logger, SILENT_LOGGER } from "./logger.ts";
 import {
@@ -35,7 +36,6 @@ import {
   ErrorCode,
   type ErrorCodeNumber,
   type Frame,
-  FrameDecoder,
   FrameTooLargeError,
   FrameWriter,
   LimitExceededError,
@@ -63,9 +63,6 @@ export const DEFAULT_MAX_CONNECTIONS = 1024;
 
 /** A connection silent (or stalled mid-frame) this long is closed, unless told otherwise. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
-
-/** Bytes read from a socket at a time: a batch of ~1000 small PUTs arrives in one or two reads. */
-const READ_BUFFER_BYTES = 64 * 1024;
 
 /**
  * Once the answers to one batch reach this size they are committed and sent
@@ -308,23 +305,24 @@ export class KvServer {
   async #serve(connection: Connection): Promise<void> {
     const { conn } = connection;
     conn.setNoDelay(true);
-    const decoder = new FrameDecoder({ maxFrameBytes: this.#maxFrameBytes });
-    let buffer = new Uint8Array(READ_BUFFER_BYTES);
+    // Frames are views into the reader's one buffer: each is handled (and what is kept,
+    // copied) before the next read reuses it.
+    const reader = new FrameReader({ maxFrameBytes: this.#maxFrameBytes });
     const responses = new FrameWriter();
     const requestIds: number[] = [];
     while (!this.#closing && !connection.closed) {
       connection.phase = "reading";
-      const count = await readOrEnd(conn, buffer);
+      const count = await readOrEnd(conn, reader.space());
       if (count === null || connection.closed) return;
       connection.lastActivityAt = performance.now();
       connection.phase = "processing";
-      decoder.push(buffer.subarray(0, count));
+      reader.filled(count);
       let framingError: DecodeError | undefined;
       while (true) {
         responses.reset();
         requestIds.length = 0;
         try {
-          for (let frame = decoder.next(); frame; frame = decoder.next()) {
+          for (let frame = reader.next(); frame; frame = reader.next()) {
             requestIds.push(frame.requestId);
             this.#handle(frame, responses);
             if (responses.length >= MAX_PENDING_RESPONSE_BYTES) break;
@@ -340,9 +338,6 @@ export class KvServer {
         await this.#rejectStream(connection, framingError);
         return;
       }
-      // Every complete frame has been handled (and its bytes copied where they are kept),
-      // so the buffer is free again, unless the decoder holds the start of a frame in it.
-      if (decoder.bufferedBytes > 0) buffer = new Uint8Array(READ_BUFFER_BYTES);
     }
   }
 

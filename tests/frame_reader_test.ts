@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { FrameReader } from "../lib/frame_reader.ts";
+import { FRAME_HEADER_BYTES, FrameTooLargeError, FrameWriter } from "../lib/protocol.ts";
+
+/** Feeds `stream` to `reader` in reads of the given sizes; returns copies of every frame. */
+function readAll(reader: FrameReader, stream: Uint8Array, readSizes: number[]) {
+  const frames: Array<{ type: number; requestId: number; body: number[] }> = [];
+  let at = 0;
+  for (let turn = 0; at < stream.length; turn++) {
+    const space = reader.space();
+    const count = Math.min(space.length, stream.length - at, readSizes[turn % readSizes.length]);
+    space.set(stream.subarray(at, at + count));
+    reader.filled(count);
+    at += count;
+    // Copied now: the next space() may overwrite the bodies.
+    for (let frame = reader.next(); frame; frame = reader.next()) {
+      frames.push({ type: frame.type, requestId: frame.requestId, body: [...frame.body] });
+    }
+  }
+  return frames;
+}
+
+const frameArbitrary = fc.record({
+  type: fc.integer({ min: 1, max: 0x82 }),
+  requestId: fc.integer({ min: 0, max: 0xffff_ffff }),
+  body: fc.uint8Array({ maxLength: 3000 }),
+});
+
+Deno.test("FrameReader yields every frame intact however the stream is cut into reads", () => {
+  fc.assert(
+    fc.property(
+      fc.array(frameArbitrary, { maxLength: 30 }),
+      fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 8 }),
+      fc.integer({ min: FRAME_HEADER_BYTES, max: 4096 }),
+      (frames, readSizes, initialBytes) => {
+        const writer = new FrameWriter();
+        for (const { type, requestId, body } of frames) writer.frame(type, requestId, body);
+        const reader = new FrameReader({ maxFrameBytes: 4096, initialBytes });
+        const read = readAll(reader, writer.bytes(), readSizes);
+        assert.deepEqual(read, frames.map((frame) => ({ ...frame, body: [...frame.body] })));
+        assert.equal(reader.bufferedBytes, 0);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("FrameReader grows for a frame larger than its buffer, never past one largest frame", () => {
+  const maxFrameBytes = 100_000;
+  const reader = new FrameReader({ maxFrameBytes, initialBytes: 64 });
+  const writer = new FrameWriter();
+  writer.frame(3, 7, new Uint8Array(maxFrameBytes).fill(5));
+  writer.frame(4, 8, Uint8Array.of(1, 2));
+  const read = readAll(reader, writer.bytes(), [1000]);
+  assert.deepEqual(read.map((frame) => [frame.type, frame.requestId, frame.body.length]), [
+    [3, 7, maxFrameBytes],
+    [4, 8, 2],
+  ]);
+  assert.ok(read[0].body.every((byte) => byte === 5));
+  assert.ok(reader.capacity >= FRAME_HEADER_BYTES + maxFrameBytes);
+  assert.ok(reader.capacity <= FRAME_HEADER_BYTES + maxFrameBytes + 4096, `${reader.capacity}`);
+});
+
+Deno.test("FrameReader reuses its buffer: a steady stream of small frames never grows it", () => {
+  const reader = new FrameReader({ initialBytes: 8192 });
+  const writer = new FrameWriter();
+  for (let index = 0; index < 5000; index++) writer.frame(2, index, new Uint8Array(index % 50));
+  const read = readAll(reader, writer.bytes(), [1500, 700, 4000]);
+  assert.equal(read.length, 5000);
+  assert.equal(reader.capacity, 8192);
+});
+
+Deno.test("FrameReader refuses an oversized frame from its header alone, then stays failed", () => {
+  const reader = new FrameReader({ maxFrameBytes: 100 });
+  const header = new Uint8Array(FRAME_HEADER_BYTES);
+  new DataView(header.buffer).setUint32(0, 101);
+  header[4] = 3;
+  new DataView(header.buffer).setUint32(5, 42);
+  reader.space().set(header);
+  reader.filled(header.length);
+  assert.throws(
+    () => reader.next(),
+    (error: unknown) => error instanceof FrameTooLargeError && error.requestId === 42,
+  );
+  assert.throws(() => reader.next(), FrameTooLargeError);
+  assert.throws(() => reader.filled(reader.space().length + 1), RangeError);
+});
