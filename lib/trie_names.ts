@@ -1,8 +1,8 @@
 /**
  * Interns field names into small integer ids with a {@link ByteRadixTrie}: a name's id is
- * the index of its terminal node, which never changes while the name is in use, and the
- * terminal's value counts the fields that use it, so a name no record uses any more is
- * removed and its id reused. Turning an id back into a name reads an array indexed by id
+ * the index of its terminal node, which never changes while the name is in use, and a
+ * count per id (a typed array beside the trie) counts the fields that use it, so a name no
+ * record uses any more is removed and its id reused. Turning an id back into a name reads an array indexed by id
  * (no map keyed by names exists anywhere).
  *
  * @example
@@ -19,12 +19,15 @@
 import assert from "node:assert/strict";
 import { invariant } from "./invariant.ts";
 import { MAX_KEY_BYTES } from "./limits.ts";
-import { ByteRadixTrie, NO_VALUE } from "./trie_radix.ts";
+import { ByteRadixTrie } from "./trie_radix.ts";
 import { DecodeError } from "./bytes.ts";
 import { isWellFormedUtf8, readUtf8, writeUtf8 } from "./utf8.ts";
 
 /** Most uses of one name that can be counted (the reference count is a Uint32). */
-const MAX_NAME_REFERENCES = NO_VALUE - 1;
+const MAX_NAME_REFERENCES = 0xffff_ffff;
+
+/** The trie value of every name's terminal: the counts live in their own array. */
+const NAME_IN_USE = 0;
 
 const DOT_BYTE = 0x2e;
 
@@ -48,6 +51,8 @@ export class FieldNames {
   #trie = new ByteRadixTrie({ initialNodeCapacity: 64 });
   /** The name of each id, so decoding a record costs no trie walk (indexed by id only). */
   #byId: (string | undefined)[] = [];
+  /** Per id, the fields that use the name (0 for an id not in use). */
+  #references = new Uint32Array(64);
   #scratch = new Uint8Array(MAX_KEY_BYTES * 3);
   /**
    * A direct-mapped cache of recently acquired names: per slot the name's id, byte
@@ -67,6 +72,7 @@ export class FieldNames {
   /** Bytes held by the name trie's columns and arena (the decoded-name array aside). */
   get memoryBytes(): number {
     return this.#trie.memoryBytes + this.#scratch.byteLength + this.#byId.length * 8 +
+      this.#references.byteLength +
       this.#cacheIds.byteLength + this.#cacheLengths.byteLength + this.#cacheBytes.byteLength;
   }
 
@@ -126,27 +132,34 @@ export class FieldNames {
     const found = this.#trie.find(this.#scratch, length);
     if (found >= 0) return this.#reference(found);
     const id = this.#trie.insert(this.#scratch, length);
-    this.#trie.setValue(id, 1);
+    this.#trie.setValue(id, NAME_IN_USE);
     this.#byId[id] = name ?? readUtf8(this.#scratch, 0, length);
+    if (id >= this.#references.length) {
+      const grown = new Uint32Array(Math.max(id + 1, this.#references.length * 2));
+      grown.set(this.#references);
+      this.#references = grown;
+    }
+    this.#references[id] = 1;
     return id;
   }
 
-  /** Counts one more use of the name `id`, which is in use, and returns `id`. */
+  /**
+   * Counts one more use of the name `id`, which is in use, and returns `id`. The count
+   * is a plain array slot: this runs for every field of every record stored.
+   */
   #reference(id: number): number {
-    const references = this.#trie.value(id);
-    if (references >= MAX_NAME_REFERENCES) throw new RangeError(`field name used too often`);
-    this.#trie.setValue(id, references + 1);
+    const references = this.#references[id];
+    if (references === MAX_NAME_REFERENCES) throw new RangeError(`field name used too often`);
+    this.#references[id] = references + 1;
     return id;
   }
 
   /** Counts one use of name `id` less; the name is removed when nothing uses it. */
   release(id: number): void {
-    const references = this.#trie.value(id);
-    invariant(references !== NO_VALUE && references > 0, "released an unknown name id");
-    if (references > 1) {
-      this.#trie.setValue(id, references - 1);
-      return;
-    }
+    const references = this.#references[id];
+    invariant(references > 0 && this.#byId[id] !== undefined, "released an unknown name id");
+    this.#references[id] = references - 1;
+    if (references > 1) return;
     const name = this.#byId[id]!;
     this.#byId[id] = undefined;
     const length = this.#encode(name);
@@ -156,7 +169,7 @@ export class FieldNames {
       if (this.#cacheIds[slot] === id) this.#cacheLengths[slot] = 0;
     }
     const removed = this.#trie.remove(this.#scratch, length);
-    invariant(removed === 1, "a released name had one reference");
+    invariant(removed === NAME_IN_USE, "a released name was in the trie");
   }
 
   /** The name with id `id` (which must be in use). */
@@ -174,6 +187,7 @@ export class FieldNames {
       const name = this.#byId[id];
       if (name === undefined) continue;
       inUse++;
+      assert.ok(this.#references[id] > 0, `name id ${id} in use has uses`);
       assert.equal(this.find(name), id);
     }
     assert.equal(inUse, this.#trie.terminalCount);
