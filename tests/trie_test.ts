@@ -468,12 +468,7 @@ Deno.test("one long-lived trie, its name cache warm, accepts exactly what decode
       (bytes, slot) => {
         const key = `k${slot}`;
         const before = trie.get(key);
-        let decoded: Value | undefined;
-        try {
-          decoded = decodeValue(bytes);
-        } catch (error) {
-          assert.ok(error instanceof DecodeError);
-        }
+        const decoded = decodedOrUndefined(bytes);
         if (decoded === undefined) {
           assert.throws(() => trie.putEncoded(key, bytes), DecodeError);
           assert.deepEqual(trie.get(key), before);
@@ -490,6 +485,16 @@ Deno.test("one long-lived trie, its name cache warm, accepts exactly what decode
   assert.ok(stored > 100);
   trie.checkInvariants();
 });
+
+/** What decodeValue makes of `bytes`, or undefined where it throws (only ever a DecodeError). */
+function decodedOrUndefined(bytes: Uint8Array): Value | undefined {
+  try {
+    return decodeValue(bytes);
+  } catch (error) {
+    assert.ok(error instanceof DecodeError);
+    return undefined;
+  }
+}
 
 /** Bytes near a valid encoding: a valid value with a few bytes changed, cut or added. */
 function mangledEncoding(): fc.Arbitrary<Uint8Array> {
@@ -513,12 +518,7 @@ Deno.test("putEncoded accepts exactly the bytes decodeValue accepts, and a refus
       (bytes) => {
         const trie = new RecordTrie();
         trie.put("before", object([["name", str("kept")]]));
-        let decoded: Value | undefined;
-        try {
-          decoded = decodeValue(bytes);
-        } catch (error) {
-          assert.ok(error instanceof DecodeError);
-        }
+        const decoded = decodedOrUndefined(bytes);
         if (decoded === undefined) {
           assert.throws(() => trie.putEncoded("k", bytes), DecodeError);
           assert.equal(trie.recordCount, 1);
