@@ -466,13 +466,21 @@ function readInChunks(file: Deno.FsFile, chunkBytes: number): ReadableStream<Uin
     async pull(controller) {
       const chunk = new Uint8Array(chunkBytes);
       let filled = 0;
+      let ended = false;
+      // A file fills the chunk; a pipe's read returns what has been written so far, and
+      // that goes out at once rather than waiting for a slow writer to fill the chunk.
       while (filled < chunkBytes) {
+        const wanted = chunkBytes - filled;
         const count = await file.read(chunk.subarray(filled));
-        if (count === null) break;
+        if (count === null) {
+          ended = true;
+          break;
+        }
         filled += count;
+        if (count < wanted) break;
       }
       if (filled > 0) controller.enqueue(chunk.subarray(0, filled));
-      if (filled < chunkBytes) {
+      if (ended) {
         file.close();
         controller.close();
       }

@@ -2,7 +2,9 @@
 // processes, crashed with SIGKILL and hung with SIGSTOP.
 import assert from "node:assert/strict";
 import { BrokerProcess, KvCluster } from "./helpers/kv_processes.ts";
+import { ServerClient } from "../lib/client.ts";
 import { Placement } from "../lib/placement.ts";
+import { int } from "../lib/value.ts";
 
 const RECORD_COUNT = 40;
 /** Short timeouts keep the suite fast: a hung server costs one of these per detection. */
@@ -198,5 +200,66 @@ Deno.test("DELETE and PUT change all replicas or none; everything acknowledged s
   } finally {
     await fresh.finish();
     await Deno.remove(data);
+  }
+});
+
+Deno.test("a server killed in the middle of indexing costs exactly the records that needed it after", async () => {
+  await using cluster = await KvCluster.start(3);
+  const victim = cluster.servers[0];
+  const early = Array.from({ length: 100 }, (_, i) => `early${i}`);
+  // Later records: the first ten that need the victim, and the first ten that do not.
+  const candidates = Array.from({ length: 200 }, (_, i) => `late${i}`);
+  const needVictim = candidates.filter((key) => replicaIds(cluster, key, 2).includes(victim.id));
+  const spareVictim = candidates.filter((key) => !replicaIds(cluster, key, 2).includes(victim.id));
+  const late = [...needVictim.slice(0, 10), ...spareVictim.slice(0, 10)];
+  // The data comes through a named pipe, so the test decides what the broker has read
+  // before the kill (as `-i <(…)` would, from a process writing it).
+  const directory = await Deno.makeTempDir();
+  const fifo = `${directory}/data`;
+  assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+  const broker = BrokerProcess.start([
+    ...["-s", cluster.serverFile, "-i", fifo, "-k", "2", "--index-only"],
+    ...TIMEOUT_FLAGS,
+  ]);
+  const data = await Deno.open(fifo, { write: true });
+  const write = (lines: string[]) => data.write(new TextEncoder().encode(lines.join("")));
+  const clients = await Promise.all(
+    cluster.servers.map((server) => ServerClient.connect(server.address)),
+  );
+  try {
+    await write(early.map((key) => `"${key}" : 1\n`));
+    // Every early record is stored on its 2 replicas before the victim dies.
+    while (true) {
+      const counts = await Promise.all(
+        clients.map(async (client) => (await client.stats()).recordCount),
+      );
+      if (counts.reduce((sum, count) => sum + count, 0) === early.length * 2) break;
+      // Poll interval while the broker indexes what it has read.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await victim.kill();
+    await write(late.map((key) => `"${key}" : 2\n`));
+    data.close();
+    const { code, stderr } = await broker.finish();
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /indexed 110 records \(10 failed\), skipped 0 lines/);
+    const failed = [...stderr.matchAll(/record '([^']+)' not indexed/g)].map((match) => match[1]);
+    assert.deepEqual(failed.sort(), needVictim.slice(0, 10).sort());
+    // Every record reported indexed is on each of its replicas that is still alive.
+    for (const key of [...early, ...spareVictim.slice(0, 10)]) {
+      for (const id of replicaIds(cluster, key, 2)) {
+        if (id === victim.id) continue;
+        const client = clients[cluster.servers.findIndex((server) => server.id === id)];
+        assert.deepEqual(
+          await client.get(key),
+          int(early.includes(key) ? 1 : 2),
+          `${key} on ${id}`,
+        );
+      }
+    }
+  } finally {
+    clients[0].close();
+    for (const client of clients.slice(1)) await client.close();
+    await Deno.remove(directory, { recursive: true });
   }
 });
