@@ -5,8 +5,11 @@
  * the front before the next read. No memory is allocated per read or per frame,
  * which matters to a server taking a bulk load of large PUT_MANY frames: copying
  * each frame that straddled two reads into a fresh array left tens of megabytes
- * for the garbage collector, and in the RSS until it ran. The buffer grows, up to
- * one frame of the largest allowed size, only for a frame that needs it.
+ * for the garbage collector, and in the RSS until it ran. The buffer grows by
+ * doubling, and only when it is full of a frame still arriving: a header alone
+ * that announces a big frame reserves nothing (so a client cannot make the server
+ * reserve memory it never sends). It never grows past one frame of the largest
+ * allowed size, and goes back to its initial size once it holds nothing.
  *
  * Each frame's body is valid until the next call to {@link FrameReader.space}:
  * handle it, or copy what must be kept, before reading again.
@@ -22,12 +25,16 @@
  * @module
  */
 import { DEFAULT_MAX_FRAME_BYTES } from "./limits.ts";
+import { invariant } from "./invariant.ts";
 import { type Frame, FRAME_HEADER_BYTES, FrameTooLargeError } from "./protocol.ts";
 
 /** Capacity a reader starts with when none is given: a batch of small requests in one read. */
 export const DEFAULT_READ_BUFFER_BYTES = 64 * 1024;
 
-/** Free space below which {@link FrameReader.space} makes room before a read. */
+/**
+ * Free space below which {@link FrameReader.space} makes room before a read (half the
+ * initial capacity for a smaller buffer, so that it is not outgrown at once).
+ */
 const MIN_READ_SPACE_BYTES = 4 * 1024;
 
 /** Options of a {@link FrameReader}. */
@@ -53,6 +60,8 @@ export interface FrameReaderOptions {
  */
 export class FrameReader {
   readonly #maxFrameBytes: number;
+  readonly #initialBytes: number;
+  readonly #minReadSpace: number;
   #buffer: Uint8Array;
   #view: DataView;
   /** Bytes not yet returned as frames lie in [#start, #end). */
@@ -69,6 +78,8 @@ export class FrameReader {
     if (!Number.isSafeInteger(initialBytes) || initialBytes < FRAME_HEADER_BYTES) {
       throw new RangeError(`initialBytes must be at least ${FRAME_HEADER_BYTES}: ${initialBytes}`);
     }
+    this.#initialBytes = initialBytes;
+    this.#minReadSpace = Math.min(MIN_READ_SPACE_BYTES, Math.floor(initialBytes / 2));
     this.#buffer = new Uint8Array(initialBytes);
     this.#view = new DataView(this.#buffer.buffer);
   }
@@ -84,20 +95,28 @@ export class FrameReader {
   }
 
   /**
-   * The free space to read into next, made room for first: the unfinished frame is
-   * moved to the front, and the buffer grows when that frame is bigger than it.
-   * Invalidates the bodies of frames returned before.
+   * The free space to read into next, made room for first: an unfinished frame is
+   * moved to the front, and a buffer full of one still arriving doubles. Invalidates
+   * the bodies of frames returned before.
    */
   space(): Uint8Array {
     const pending = this.#end - this.#start;
-    const wanted = Math.max(this.#needed, pending + MIN_READ_SPACE_BYTES);
-    if (this.#buffer.length - this.#end < MIN_READ_SPACE_BYTES || this.#needed > 0) {
+    if (pending === 0 && this.#buffer.length > this.#initialBytes) {
+      // A big frame has been handled: give its memory back.
+      this.#buffer = new Uint8Array(this.#initialBytes);
+      this.#view = new DataView(this.#buffer.buffer);
+      this.#start = this.#end = 0;
+    }
+    if (this.#buffer.length - this.#end < this.#minReadSpace) {
       if (this.#start > 0) {
         this.#buffer.copyWithin(0, this.#start, this.#end);
         this.#start = 0;
         this.#end = pending;
       }
-      if (this.#buffer.length < wanted) this.#grow(wanted);
+      // Still short of room: grow, but only as far as the frame arriving needs.
+      const room = this.#buffer.length - this.#end;
+      const frameFits = this.#needed > 0 && this.#needed <= this.#buffer.length;
+      if (room < this.#minReadSpace && !frameFits) this.#grow(pending);
     }
     return this.#buffer.subarray(this.#end);
   }
@@ -145,12 +164,14 @@ export class FrameReader {
     };
   }
 
-  #grow(wanted: number): void {
-    let capacity = this.#buffer.length * 2;
-    while (capacity < wanted) capacity *= 2;
+  /** Doubles the buffer (holding `pending` bytes at its front), within the frame's needs. */
+  #grow(pending: number): void {
+    let capacity = Math.max(this.#buffer.length * 2, pending + this.#minReadSpace);
+    if (this.#needed > 0) capacity = Math.min(capacity, Math.max(this.#needed, pending + 1));
     // Never more than one largest frame and a read's worth of room behind it.
     capacity = Math.min(capacity, FRAME_HEADER_BYTES + this.#maxFrameBytes + MIN_READ_SPACE_BYTES);
-    const grown = new Uint8Array(Math.max(capacity, wanted));
+    invariant(capacity > pending, "growing makes room");
+    const grown = new Uint8Array(capacity);
     grown.set(this.#buffer.subarray(0, this.#end));
     this.#buffer = grown;
     this.#view = new DataView(grown.buffer);

@@ -460,6 +460,9 @@ export async function indexFile(
  */
 export const READ_CHUNK_BYTES = 256 * 1024;
 
+/** What one read from a Linux pipe returns at most: its default capacity. */
+const PIPE_CAPACITY_BYTES = 64 * 1024;
+
 /** The file's bytes as a stream of chunks of up to `chunkBytes`; closes the file at the end. */
 function readInChunks(file: Deno.FsFile, chunkBytes: number): ReadableStream<Uint8Array> {
   return new ReadableStream({
@@ -467,8 +470,9 @@ function readInChunks(file: Deno.FsFile, chunkBytes: number): ReadableStream<Uin
       const chunk = new Uint8Array(chunkBytes);
       let filled = 0;
       let ended = false;
-      // A file fills the chunk; a pipe's read returns what has been written so far, and
-      // that goes out at once rather than waiting for a slow writer to fill the chunk.
+      // A file fills the chunk. A pipe's read returns at most its capacity: a full one
+      // means more is coming, a shorter one is all a slow writer has written so far,
+      // and that goes out at once rather than waiting for the chunk to fill.
       while (filled < chunkBytes) {
         const wanted = chunkBytes - filled;
         const count = await file.read(chunk.subarray(filled));
@@ -477,7 +481,7 @@ function readInChunks(file: Deno.FsFile, chunkBytes: number): ReadableStream<Uin
           break;
         }
         filled += count;
-        if (count < wanted) break;
+        if (count < Math.min(wanted, PIPE_CAPACITY_BYTES)) break;
       }
       if (filled > 0) controller.enqueue(chunk.subarray(0, filled));
       if (ended) {

@@ -221,26 +221,40 @@ Deno.test("a server killed in the middle of indexing costs exactly the records t
     ...["-s", cluster.serverFile, "-i", fifo, "-k", "2", "--index-only"],
     ...TIMEOUT_FLAGS,
   ]);
-  const data = await Deno.open(fifo, { write: true });
-  const write = (lines: string[]) => data.write(new TextEncoder().encode(lines.join("")));
+  // Its stdin is not read (--index-only): closing it now gives the exit to wait for.
+  const exit = broker.finish();
   const clients = await Promise.all(
     cluster.servers.map((server) => ServerClient.connect(server.address)),
   );
   try {
+    // Opening a pipe's writing end waits for its reader: fail, not hang, if the broker
+    // exits before it opens the pipe.
+    const data = await Promise.race([
+      Deno.open(fifo, { write: true }),
+      exit.then(({ stderr }) => Promise.reject(new Error(`broker exited early: ${stderr}`))),
+    ]);
+    const write = async (lines: string[]) => {
+      const bytes = new TextEncoder().encode(lines.join(""));
+      for (let at = 0; at < bytes.length;) at += await data.write(bytes.subarray(at));
+    };
     await write(early.map((key) => `"${key}" : 1\n`));
-    // Every early record is stored on its 2 replicas before the victim dies.
+    // Every early record is stored on its 2 replicas before the victim dies. A server
+    // counts a batch's records and answers it in one turn of its event loop, before it
+    // serves this STATS from another connection: so the broker has the answers too.
+    const deadline = performance.now() + 10_000;
     while (true) {
       const counts = await Promise.all(
         clients.map(async (client) => (await client.stats()).recordCount),
       );
       if (counts.reduce((sum, count) => sum + count, 0) === early.length * 2) break;
+      assert.ok(performance.now() < deadline, `early records not all stored: ${counts}`);
       // Poll interval while the broker indexes what it has read.
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await victim.kill();
     await write(late.map((key) => `"${key}" : 2\n`));
     data.close();
-    const { code, stderr } = await broker.finish();
+    const { code, stderr } = await exit;
     assert.equal(code, 1, stderr);
     assert.match(stderr, /indexed 110 records \(10 failed\), skipped 0 lines/);
     const failed = [...stderr.matchAll(/record '([^']+)' not indexed/g)].map((match) => match[1]);
@@ -258,8 +272,7 @@ Deno.test("a server killed in the middle of indexing costs exactly the records t
       }
     }
   } finally {
-    clients[0].close();
-    for (const client of clients.slice(1)) await client.close();
+    for (const client of clients) await client.close();
     await Deno.remove(directory, { recursive: true });
   }
 });

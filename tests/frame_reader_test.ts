@@ -3,12 +3,17 @@ import fc from "fast-check";
 import { FrameReader } from "../lib/frame_reader.ts";
 import { FRAME_HEADER_BYTES, FrameTooLargeError, FrameWriter } from "../lib/protocol.ts";
 
-/** Feeds `stream` to `reader` in reads of the given sizes; returns copies of every frame. */
+/**
+ * Feeds `stream` to `reader` in reads of the given sizes; returns copies of every frame and
+ * the largest capacity the reader had on the way.
+ */
 function readAll(reader: FrameReader, stream: Uint8Array, readSizes: number[]) {
   const frames: Array<{ type: number; requestId: number; body: number[] }> = [];
   let at = 0;
+  let largestCapacity = reader.capacity;
   for (let turn = 0; at < stream.length; turn++) {
     const space = reader.space();
+    largestCapacity = Math.max(largestCapacity, reader.capacity);
     const count = Math.min(space.length, stream.length - at, readSizes[turn % readSizes.length]);
     space.set(stream.subarray(at, at + count));
     reader.filled(count);
@@ -18,7 +23,7 @@ function readAll(reader: FrameReader, stream: Uint8Array, readSizes: number[]) {
       frames.push({ type: frame.type, requestId: frame.requestId, body: [...frame.body] });
     }
   }
-  return frames;
+  return Object.assign(frames, { largestCapacity });
 }
 
 const frameArbitrary = fc.record({
@@ -38,7 +43,7 @@ Deno.test("FrameReader yields every frame intact however the stream is cut into 
         for (const { type, requestId, body } of frames) writer.frame(type, requestId, body);
         const reader = new FrameReader({ maxFrameBytes: 4096, initialBytes });
         const read = readAll(reader, writer.bytes(), readSizes);
-        assert.deepEqual(read, frames.map((frame) => ({ ...frame, body: [...frame.body] })));
+        assert.deepEqual([...read], frames.map((frame) => ({ ...frame, body: [...frame.body] })));
         assert.equal(reader.bufferedBytes, 0);
       },
     ),
@@ -46,7 +51,7 @@ Deno.test("FrameReader yields every frame intact however the stream is cut into 
   );
 });
 
-Deno.test("FrameReader grows for a frame larger than its buffer, never past one largest frame", () => {
+Deno.test("FrameReader grows for a frame larger than its buffer, never past one, then shrinks back", () => {
   const maxFrameBytes = 100_000;
   const reader = new FrameReader({ maxFrameBytes, initialBytes: 64 });
   const writer = new FrameWriter();
@@ -58,8 +63,34 @@ Deno.test("FrameReader grows for a frame larger than its buffer, never past one 
     [4, 8, 2],
   ]);
   assert.ok(read[0].body.every((byte) => byte === 5));
-  assert.ok(reader.capacity >= FRAME_HEADER_BYTES + maxFrameBytes);
-  assert.ok(reader.capacity <= FRAME_HEADER_BYTES + maxFrameBytes + 4096, `${reader.capacity}`);
+  assert.ok(read.largestCapacity >= FRAME_HEADER_BYTES + maxFrameBytes);
+  assert.ok(read.largestCapacity <= FRAME_HEADER_BYTES + maxFrameBytes + 4096);
+  // Once the big frame is handled, its memory goes back.
+  reader.space();
+  assert.equal(reader.capacity, 64);
+});
+
+Deno.test("a header announcing a big frame reserves nothing until its bytes arrive", () => {
+  const reader = new FrameReader({ maxFrameBytes: 16 * 1024 * 1024, initialBytes: 8192 });
+  const header = new FrameWriter();
+  header.frame(3, 1, new Uint8Array(16 * 1024 * 1024));
+  const stream = header.bytes();
+  // The header and a few bytes: the buffer stays as it was.
+  reader.space().set(stream.subarray(0, 100));
+  reader.filled(100);
+  assert.equal(reader.next(), undefined);
+  reader.space();
+  assert.equal(reader.capacity, 8192);
+  // Growth follows the bytes received, doubling as the buffer fills.
+  let at = 100;
+  while (at < 100_000) {
+    const space = reader.space();
+    const count = Math.min(space.length, 100_000 - at);
+    space.set(stream.subarray(at, at + count));
+    reader.filled(count);
+    at += count;
+  }
+  assert.ok(reader.capacity < 4 * 100_000, `${reader.capacity}`);
 });
 
 Deno.test("FrameReader reuses its buffer: a steady stream of small frames never grows it", () => {
