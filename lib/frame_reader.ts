@@ -9,7 +9,8 @@
  * doubling, and only when it is full of a frame still arriving: a header alone
  * that announces a big frame reserves nothing (so a client cannot make the server
  * reserve memory it never sends). It never grows past one frame of the largest
- * allowed size, and goes back to its initial size once it holds nothing.
+ * allowed size, and once empty goes back to its initial size when it has grown
+ * past {@link MAX_RETAINED_READ_BYTES}.
  *
  * Each frame's body is valid until the next call to {@link FrameReader.space}:
  * handle it, or copy what must be kept, before reading again.
@@ -30,6 +31,13 @@ import { type Frame, FRAME_HEADER_BYTES, FrameTooLargeError } from "./protocol.t
 
 /** Capacity a reader starts with when none is given: a batch of small requests in one read. */
 export const DEFAULT_READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * Largest capacity kept once the buffer is empty: a bulk load's frames (a few hundred
+ * KiB) reuse their buffer instead of growing one per frame, while a rare huge frame's
+ * memory is given back.
+ */
+export const MAX_RETAINED_READ_BYTES = 1024 * 1024;
 
 /**
  * Free space below which {@link FrameReader.space} makes room before a read (half the
@@ -61,6 +69,7 @@ export interface FrameReaderOptions {
 export class FrameReader {
   readonly #maxFrameBytes: number;
   readonly #initialBytes: number;
+  readonly #retainedBytes: number;
   readonly #minReadSpace: number;
   #buffer: Uint8Array;
   #view: DataView;
@@ -79,6 +88,7 @@ export class FrameReader {
       throw new RangeError(`initialBytes must be at least ${FRAME_HEADER_BYTES}: ${initialBytes}`);
     }
     this.#initialBytes = initialBytes;
+    this.#retainedBytes = Math.max(initialBytes, MAX_RETAINED_READ_BYTES);
     this.#minReadSpace = Math.min(MIN_READ_SPACE_BYTES, Math.floor(initialBytes / 2));
     this.#buffer = new Uint8Array(initialBytes);
     this.#view = new DataView(this.#buffer.buffer);
@@ -101,8 +111,8 @@ export class FrameReader {
    */
   space(): Uint8Array {
     const pending = this.#end - this.#start;
-    if (pending === 0 && this.#buffer.length > this.#initialBytes) {
-      // A big frame has been handled: give its memory back.
+    if (pending === 0 && this.#buffer.length > this.#retainedBytes) {
+      // A frame bigger than a bulk load's has been handled: give its memory back.
       this.#buffer = new Uint8Array(this.#initialBytes);
       this.#view = new DataView(this.#buffer.buffer);
       this.#start = this.#end = 0;

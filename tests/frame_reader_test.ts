@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { FrameReader } from "../lib/frame_reader.ts";
+import { FrameReader, MAX_RETAINED_READ_BYTES } from "../lib/frame_reader.ts";
 import { FRAME_HEADER_BYTES, FrameTooLargeError, FrameWriter } from "../lib/protocol.ts";
 
 /**
@@ -51,7 +51,7 @@ Deno.test("FrameReader yields every frame intact however the stream is cut into 
   );
 });
 
-Deno.test("FrameReader grows for a frame larger than its buffer, never past one, then shrinks back", () => {
+Deno.test("FrameReader grows for a frame larger than its buffer, never past one, and shrinks after a huge one", () => {
   const maxFrameBytes = 100_000;
   const reader = new FrameReader({ maxFrameBytes, initialBytes: 64 });
   const writer = new FrameWriter();
@@ -65,9 +65,18 @@ Deno.test("FrameReader grows for a frame larger than its buffer, never past one,
   assert.ok(read[0].body.every((byte) => byte === 5));
   assert.ok(read.largestCapacity >= FRAME_HEADER_BYTES + maxFrameBytes);
   assert.ok(read.largestCapacity <= FRAME_HEADER_BYTES + maxFrameBytes + 4096);
-  // Once the big frame is handled, its memory goes back.
+  // A frame of a bulk load's size keeps its buffer for the next one.
   reader.space();
-  assert.equal(reader.capacity, 64);
+  assert.equal(reader.capacity, read.largestCapacity);
+  // A frame past MAX_RETAINED_READ_BYTES gives its memory back once handled.
+  const huge = new FrameReader({ maxFrameBytes: 2 * MAX_RETAINED_READ_BYTES, initialBytes: 64 });
+  const hugeFrame = new FrameWriter();
+  hugeFrame.frame(3, 9, new Uint8Array(MAX_RETAINED_READ_BYTES + 1));
+  const hugeRead = readAll(huge, hugeFrame.bytes(), [100_000]);
+  assert.equal(hugeRead.length, 1);
+  assert.ok(hugeRead.largestCapacity > MAX_RETAINED_READ_BYTES);
+  huge.space();
+  assert.equal(huge.capacity, 64);
 });
 
 Deno.test("a header announcing a big frame reserves nothing until its bytes arrive", () => {
