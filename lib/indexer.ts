@@ -376,10 +376,8 @@ class ReplicaBatches {
   #send(index: number, group: RecordGroup): void {
     const pool = this.#broker.pool;
     const connection = pool.connection(index);
-    // A plain check rather than node:assert: add() saw this server up moments ago, synchronously.
-    if (connection === undefined) {
-      throw new Error("invariant broken: a server went down while its batch was gathered");
-    }
+    // add() saw this server up moments ago, in the same synchronous run over a chunk.
+    invariant(connection !== undefined, "a server stays up while its batch is gathered");
     // A copy: the answer comes after this list has been reused for the next batch.
     const records = this.#records[index].slice(0, this.#recordCounts[index]);
     this.#recordCounts[index] = 0;
