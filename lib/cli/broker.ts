@@ -11,7 +11,7 @@
  * @module
  */
 import { Broker } from "../broker.ts";
-import { formatIndexSummary, indexFile } from "../indexer.ts";
+import { formatIndexSummary, indexFile, indexLines } from "../indexer.ts";
 import { readLines } from "../line_reader.ts";
 import type { Dialect } from "../record_text.ts";
 import { runInteractive, runSession } from "../repl.ts";
@@ -29,6 +29,9 @@ export const INDEX_FAILED_EXIT_CODE = 1;
 
 const DIALECTS: readonly Dialect[] = ["assignment", "python", "bare"];
 
+/** The `-i` value that means standard input. */
+const STDIN_PATH = "-";
+
 const HELP = `Usage: kv broker -s serverFile [-i dataFile] [-k replicas] [flags]
 
 Connects to the servers listed in serverFile, indexes dataFile into them (each
@@ -39,9 +42,10 @@ Flags:
   -s, --servers FILE     servers, one per line: 'IP PORT' or 'HOST:PORT' ([::1]:8000);
                          blank lines and # comments are ignored (required)
   -i, --index FILE       record lines to index first (any dialect), from a file or a
-                         pipe such as <(kv gen -o - ...); bad lines are reported on
-                         stderr and skipped; without -i the broker serves what the
-                         servers already hold
+                         pipe such as <(kv gen -o - ...), or '-' for standard input
+                         (then no commands are read: it exits as --index-only does);
+                         bad lines are reported on stderr and skipped; without -i the
+                         broker serves what the servers already hold
   -k, --replicas N       replication factor, 1 to the number of servers (default 1)
       --timeout-ms MS    connect and request timeout per server; past it the server
                          counts as down and is reconnected in the background
@@ -124,7 +128,9 @@ async function runBroker(args: string[]): Promise<number> {
   if (values["index-only"] && dataPath === undefined) {
     throw new UserError("kv broker: --index-only needs -i dataFile");
   }
-  if (dataPath !== undefined) await checkReadable(dataPath);
+  // `-i -`: the records come on stdin, which then has no commands to give.
+  const fromStdin = dataPath === STDIN_PATH;
+  if (dataPath !== undefined && !fromStdin) await checkReadable(dataPath);
 
   const broker = await Broker.open(servers, { k, timeoutMs, log });
   try {
@@ -147,7 +153,9 @@ async function runBroker(args: string[]): Promise<number> {
             `k=${k}; nothing from ${dataPath} was indexed (start the servers and retry)`,
         );
       }
-      const summary = await indexFile(broker, dataPath, { duplicateKeys });
+      const summary = fromStdin
+        ? await indexLines(broker, Deno.stdin.readable, { fileName: "stdin", duplicateKeys })
+        : await indexFile(broker, dataPath, { duplicateKeys });
       log(formatIndexSummary(summary));
       dialect ??= summary.dialect;
       if (summary.failedCount > 0) exitCode = INDEX_FAILED_EXIT_CODE;
@@ -157,7 +165,7 @@ async function runBroker(args: string[]): Promise<number> {
         `only ${upCount} of ${servers.length} servers are reachable (k=${k}); some answers will carry warnings`,
       );
     }
-    if (values["index-only"]) return exitCode;
+    if (values["index-only"] || fromStdin) return exitCode;
     const options = { json: values.json ?? false, dialect: dialect ?? "assignment" };
     if (Deno.stdin.isTerminal()) {
       await runInteractive(broker, {

@@ -122,6 +122,24 @@ Deno.test("kv broker -i streams from a pipe, as in -i <(kv gen -o -)", async () 
   assert.match(stderr, /indexed 300 records \(0 failed\), skipped 0 lines/);
 });
 
+Deno.test("kv broker -i - indexes standard input, then exits without reading commands", async () => {
+  await using cluster = await KvCluster.start(2);
+  const loader = BrokerProcess.start(["-s", cluster.serverFile, "-i", "-", "-k", "2"]);
+  await loader.send(`"person1" : { "age" : 22 }`);
+  await loader.send(`"person2" : 7`);
+  // Not a command: after `-i -` nothing on stdin is one.
+  await loader.send("GET person1");
+  const loaded = await loader.finish();
+  assert.equal(loaded.code, 2, loaded.stderr);
+  assert.equal(loaded.stdout, "");
+  assert.match(loaded.stderr, /^stdin:3:/m);
+  assert.match(loaded.stderr, /indexed 2 records \(0 failed\), skipped 1 line/);
+  const reader = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2"]);
+  await reader.send("GET person1");
+  assert.equal(await reader.readLine(), `person1 : { "age" : 22 }`);
+  assert.equal((await reader.finish()).code, 0);
+});
+
 // End to end: a real `kv broker` process fed a script on stdin, over real servers.
 
 async function runBroker(args: string[], stdin: string) {
