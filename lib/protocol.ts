@@ -194,7 +194,8 @@ import {
   MAX_NESTING_DEPTH,
   MAX_PATH_BYTES,
 } from "./limits.ts";
-import { isWellFormedUtf8, readUtf8, utf8Length } from "./utf8.ts";
+import { readUtf8, utf8Length } from "./utf8.ts";
+import { checkEncodedKey } from "./trie.ts";
 import type { Value } from "./value.ts";
 import { readValue, writeValue } from "./value_codec.ts";
 
@@ -1075,13 +1076,8 @@ export function decodePutManyBody(body: Uint8Array): PutManyRefusal[] {
  * ```
  */
 export function readItemKey(body: Uint8Array, start: number, end: number): string {
-  if (end - start > MAX_KEY_BYTES) {
-    throw new LimitExceededError(`key is ${end - start} bytes, over the limit of ${MAX_KEY_BYTES}`);
-  }
-  if (!isWellFormedUtf8(body, start, end)) throw new DecodeError("key is not valid UTF-8");
-  const key = readUtf8(body, start, end - start);
-  checkKey(key);
-  return key;
+  checkEncodedKey(body, start, end, "key");
+  return readUtf8(body, start, end - start);
 }
 
 /**

@@ -360,23 +360,26 @@ const encoder = new TextEncoder();
 /**
  * Checks a record key given as UTF-8, `source[start, end)`: non-empty, at most
  * MAX_KEY_BYTES bytes (else a LimitExceededError), valid UTF-8 and without `.` (else a
- * DecodeError).
+ * DecodeError). `what` names it in messages; default "record key".
  *
  * @example
  * ```ts
  * checkEncodedKey(new TextEncoder().encode("person1"), 0, 7); // fine
  * ```
  */
-export function checkEncodedKey(source: Uint8Array, start: number, end: number): void {
-  checkRange(source, start, end, "key");
+export function checkEncodedKey(
+  source: Uint8Array,
+  start: number,
+  end: number,
+  what = "record key",
+): void {
+  checkRange(source, start, end, what);
   const length = end - start;
-  if (length === 0) throw new DecodeError("empty record key");
+  if (length === 0) throw new DecodeError(`empty ${what}`);
   if (length > MAX_KEY_BYTES) {
-    throw new LimitExceededError(
-      `record key is ${length} bytes, over the limit of ${MAX_KEY_BYTES}`,
-    );
+    throw new LimitExceededError(`${what} is ${length} bytes, over the limit of ${MAX_KEY_BYTES}`);
   }
-  checkEncodedName(source, start, length, "record key");
+  checkEncodedName(source, start, length, what);
 }
 
 /** Throws a RangeError (a caller's mistake) unless `[start, end)` lies within `source`. */

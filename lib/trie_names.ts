@@ -116,7 +116,7 @@ export class FieldNames {
       // By hand: names are short, and a subarray per name would be garbage per field.
       const scratch = this.#scratch;
       for (let i = 0; i < length; i++) scratch[i] = source[start + i];
-      id = this.#acquireScratch(length, undefined);
+      id = this.#intern(length, undefined);
     }
     if (cached) {
       this.#cacheIds[slot] = id;
@@ -131,6 +131,11 @@ export class FieldNames {
     // Nearly every name is already in use: a lookup is cheaper than an insert.
     const found = this.#trie.find(this.#scratch, length);
     if (found >= 0) return this.#reference(found);
+    return this.#intern(length, name);
+  }
+
+  /** Adds the name in the scratch buffer, known not to be in use, with one use. */
+  #intern(length: number, name: string | undefined): number {
     const id = this.#trie.insert(this.#scratch, length);
     this.#trie.setValue(id, NAME_IN_USE);
     this.#byId[id] = name ?? readUtf8(this.#scratch, 0, length);
