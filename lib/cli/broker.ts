@@ -10,13 +10,13 @@
  * ```
  * @module
  */
-import { Broker } from "../broker.ts";
-import { formatIndexSummary, indexFile, indexLines } from "../indexer.ts";
-import { readLines } from "../line_reader.ts";
-import type { Dialect } from "../record_text.ts";
-import { runInteractive, runSession } from "../repl.ts";
-import { MAX_SERVERS, readServerList } from "../server_list.ts";
-import { DEFAULT_TIMEOUT_MS } from "../server_pool.ts";
+import { Broker } from "../broker/broker.ts";
+import { formatIndexSummary, indexFile, indexLines } from "../broker/indexer.ts";
+import { readLines } from "../base/line_reader.ts";
+import type { Dialect } from "../record/format.ts";
+import { runInteractive, runSession } from "../broker/repl.ts";
+import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
+import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
@@ -100,7 +100,9 @@ async function runBroker(args: string[]): Promise<number> {
   if (values.servers === undefined) {
     throw new UserError("kv broker: -s serverFile is required (see 'kv broker --help')");
   }
-  const servers = await readServerList(values.servers);
+  const servers = await readServerList(values.servers).catch((error) => {
+    throw error instanceof ServerFileError ? new UserError(`kv broker: ${error.message}`) : error;
+  });
   const k = intFlag("broker", "-k", values.replicas, { min: 1, max: MAX_SERVERS, fallback: 1 });
   if (k > servers.length) {
     throw new UserError(

@@ -13,16 +13,16 @@
  * ```
  * @module
  */
-import { Broker } from "../broker.ts";
-import { generateChunks } from "../generator.ts";
-import { formatIndexSummary, indexFile } from "../indexer.ts";
-import { parseKeyFile } from "../keyfile.ts";
-import { readLines } from "../line_reader.ts";
-import { MAX_SEED, randomSeed } from "../prng.ts";
-import { runInteractive, runSession } from "../repl.ts";
-import { serverAddress } from "../server_list.ts";
-import { ServerProcess, ServerStartError } from "../server_process.ts";
-import { writeLine } from "../stdout.ts";
+import { Broker } from "../broker/broker.ts";
+import { generateChunks } from "../gen/generator.ts";
+import { formatIndexSummary, indexFile } from "../broker/indexer.ts";
+import { parseKeyFile } from "../gen/keyfile.ts";
+import { readLines } from "../base/line_reader.ts";
+import { MAX_SEED, randomSeed } from "../gen/prng.ts";
+import { runInteractive, runSession } from "../broker/repl.ts";
+import { serverAddress } from "../broker/server_list.ts";
+import { ServerProcess, ServerStartError } from "./server_process.ts";
+import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";

@@ -17,11 +17,11 @@ import {
   MAX_KEYS_PER_VALUE,
   MAX_RECORD_COUNT,
   MAX_STRING_LENGTH,
-} from "../generator.ts";
-import { generateChunksInParallel, generatorWorkerCount } from "../generator_workers.ts";
-import { KeyFileError, type KeySpec, MAX_KEY_FILE_BYTES, parseKeyFile } from "../keyfile.ts";
-import { MAX_SEED, randomSeed } from "../prng.ts";
-import { ProgressBar } from "../progress.ts";
+} from "../gen/generator.ts";
+import { generateChunksInParallel, generatorWorkerCount } from "../gen/parallel.ts";
+import { KeyFileError, type KeySpec, MAX_KEY_FILE_BYTES, parseKeyFile } from "../gen/keyfile.ts";
+import { MAX_SEED, randomSeed } from "../gen/prng.ts";
+import { ProgressBar } from "../base/progress.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 import denoConfig from "../../deno.json" with { type: "json" };
-import { StdoutError, writeLine } from "../stdout.ts";
+import { StdoutError, writeLine } from "../base/stdout.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 

@@ -1,7 +1,7 @@
 /**
  * `kv server`: runs one kv server, holding records in memory (durable with
  * `--data-dir`) and answering brokers over the binary protocol of
- * lib/protocol.ts until SIGINT or SIGTERM.
+ * lib/protocol/mod.ts until SIGINT or SIGTERM.
  *
  * On start it prints one line to stderr, stable for scripts to parse:
  *
@@ -18,17 +18,17 @@
  * @module
  */
 import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
-import { DEFAULT_LOG_LEVEL, LOG_LEVELS, Logger, parseLogLevel } from "../logger.ts";
+import { DEFAULT_LOG_LEVEL, LOG_LEVELS, Logger, parseLogLevel } from "../base/logger.ts";
 import {
   DEFAULT_HOSTNAME,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_PORT,
   KvServer,
-} from "../server.ts";
-import { SnapshotFormatError } from "../snapshot.ts";
-import { LogFormatError, MAX_LOG_VALUE_BYTES } from "../storage_log.ts";
-import { type FsyncPolicy, Store, StoreCorruptError, StoreLockedError } from "../store.ts";
+} from "../server/server.ts";
+import { SnapshotFormatError } from "../server/snapshot.ts";
+import { LogFormatError, MAX_LOG_VALUE_BYTES } from "../server/storage_log.ts";
+import { type FsyncPolicy, Store, StoreCorruptError, StoreLockedError } from "../server/store.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";

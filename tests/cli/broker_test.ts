@@ -49,7 +49,9 @@ Deno.test("kv broker reports a bad server file line as file:line:col", async () 
   try {
     await rejectsWith(
       ["-s", servers],
-      new RegExp(`^${servers}:2:1: expected 'HOST PORT' or 'HOST:PORT', found 'localhost'$`),
+      new RegExp(
+        `^kv broker: ${servers}:2:1: expected 'HOST PORT' or 'HOST:PORT', found 'localhost'$`,
+      ),
     );
   } finally {
     await Deno.remove(servers);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { genCommand } from "../../lib/cli/gen.ts";
-import { BLOCK_RECORDS, generateText } from "../../lib/generator.ts";
-import { MIN_PARALLEL_RECORDS } from "../../lib/generator_workers.ts";
-import { parseKeyFile } from "../../lib/keyfile.ts";
-import { parseRecordLine } from "../../lib/record_line.ts";
-import type { Value } from "../../lib/value.ts";
+import { BLOCK_RECORDS, generateText } from "../../lib/gen/generator.ts";
+import { MIN_PARALLEL_RECORDS } from "../../lib/gen/parallel.ts";
+import { parseKeyFile } from "../../lib/gen/keyfile.ts";
+import { parseRecordLine } from "../../lib/record/parse.ts";
+import type { Value } from "../../lib/record/value.ts";
 import { COMPAT_KEY_FILE, withTempDir } from "../helpers/fixtures.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ByteWriter } from "../../lib/bytes.ts";
-import { ServerClient } from "../../lib/client.ts";
+import { ByteWriter } from "../../lib/base/bytes.ts";
+import { ServerClient } from "../../lib/protocol/client.ts";
 import { MAX_KEY_BYTES } from "../../lib/limits.ts";
 import {
   decodeResponse,
@@ -9,8 +9,8 @@ import {
   MAX_KEYS_LIMIT,
   MAX_PATH_SEGMENTS,
   MessageType,
-} from "../../lib/protocol.ts";
-import { int, object, str } from "../../lib/value.ts";
+} from "../../lib/protocol/mod.ts";
+import { int, object, str } from "../../lib/record/value.ts";
 import { RawConnection } from "../helpers/in_process_server.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { startServerProcess } from "../helpers/server_process.ts";

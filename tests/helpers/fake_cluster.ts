@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { ConnectionError, RequestTimeoutError, ServerError } from "../../lib/client.ts";
+import { ConnectionError, RequestTimeoutError, ServerError } from "../../lib/protocol/client.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../lib/limits.ts";
 import {
   ErrorCode,
@@ -21,13 +21,13 @@ import {
   type PutManyRefusal,
   readItemKey,
   type ServerStats,
-} from "../../lib/protocol.ts";
-import { type PutManyItems, readPutManyItems } from "../../lib/put_many.ts";
-import { type ServerAddress, serverAddress } from "../../lib/server_list.ts";
-import type { Connector, ServerConnection } from "../../lib/server_pool.ts";
-import { compareKeys } from "../../lib/trie.ts";
-import { getField, type Value } from "../../lib/value.ts";
-import { decodeValue } from "../../lib/value_codec.ts";
+} from "../../lib/protocol/mod.ts";
+import { type PutManyItems, readPutManyItems } from "../../lib/protocol/put_many.ts";
+import { type ServerAddress, serverAddress } from "../../lib/broker/server_list.ts";
+import type { Connector, ServerConnection } from "../../lib/broker/server_pool.ts";
+import { compareKeys } from "../../lib/base/utf8.ts";
+import { getField, type Value } from "../../lib/record/value.ts";
+import { decodeValue } from "../../lib/record/value_codec.ts";
 
 /** How a fake server behaves. */
 export type FakeState = "up" | "crashed" | "hung";

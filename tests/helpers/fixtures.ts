@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import { type KeySpec, parseKeyFile } from "../../lib/keyfile.ts";
+import { type KeySpec, parseKeyFile } from "../../lib/gen/keyfile.ts";
 
 /** Runs `body` with a fresh temporary directory and removes it afterwards, pass or fail. */
 export async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {

@@ -13,10 +13,10 @@
  * ```
  * @module
  */
-import { type Frame, FrameDecoder } from "../../lib/protocol.ts";
-import { KvServer, type KvServerOptions } from "../../lib/server.ts";
-import { Store } from "../../lib/store.ts";
-import type { ServerAddress } from "../../lib/client.ts";
+import { type Frame, FrameDecoder } from "../../lib/protocol/mod.ts";
+import { KvServer, type KvServerOptions } from "../../lib/server/server.ts";
+import { Store } from "../../lib/server/store.ts";
+import type { ServerAddress } from "../../lib/protocol/client.ts";
 
 /** A running in-process server. */
 export interface StartedServer {

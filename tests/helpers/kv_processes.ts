@@ -13,8 +13,8 @@
  * ```
  * @module
  */
-import { readLines } from "../../lib/line_reader.ts";
-import { ServerProcess } from "../../lib/server_process.ts";
+import { readLines } from "../../lib/base/line_reader.ts";
+import { ServerProcess } from "../../lib/cli/server_process.ts";
 import { TEST_KV } from "./server_process.ts";
 
 function kvCommand(args: string[]): Deno.ChildProcess {

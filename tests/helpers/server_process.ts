@@ -1,7 +1,7 @@
 /**
  * Starts `kv server` from this checkout's main.ts as a real child process on
  * an ephemeral port, for tests of the server CLI and of the broker against
- * real servers. A thin layer over lib/server_process.ts.
+ * real servers. A thin layer over lib/cli/server_process.ts.
  *
  * @example
  * ```ts
@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { denoRunArgs, type KvInvocation, ServerProcess } from "../../lib/server_process.ts";
+import { denoRunArgs, type KvInvocation, ServerProcess } from "../../lib/cli/server_process.ts";
 import { MAIN_PATH } from "./run_kv.ts";
 
 /** Runs this checkout's main.ts under the deno that runs the tests. */

@@ -9,7 +9,7 @@
  * @module
  */
 import fc from "fast-check";
-import { type Field, float, int, str, type Value } from "../../lib/value.ts";
+import { type Field, float, int, str, type Value } from "../../lib/record/value.ts";
 
 /** Valid keys and field names: non-empty, no '.', short. */
 export function keyArbitrary(): fc.Arbitrary<string> {

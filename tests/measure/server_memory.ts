@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { ServerProcess } from "../../lib/server_process.ts";
+import { ServerProcess } from "../../lib/cli/server_process.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 import { pipeIntoRedis, redisInfo, rssBytes, startRedis } from "./redis.ts";
 import { makeWorkload, runKvChecked } from "./workload.ts";

@@ -12,9 +12,9 @@
  * ```
  * @module
  */
-import { readLines } from "../../lib/line_reader.ts";
-import { parseRecordLine } from "../../lib/record_line.ts";
-import { toJsonText } from "../../lib/value.ts";
+import { readLines } from "../../lib/base/line_reader.ts";
+import { parseRecordLine } from "../../lib/record/parse.ts";
+import { toJsonText } from "../../lib/record/value.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 
 /** The seed every measurement uses, so runs compare the same records. */

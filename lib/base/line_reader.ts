@@ -1,0 +1,320 @@
+/**
+ * Streams the lines of a UTF-8 byte stream of any size, holding at most one
+ * line (plus the chunk being read) in memory. Lines end at `\n`; one `\r`
+ * before it is dropped (CRLF files); a last line without `\n` is still a line;
+ * a UTF-8 byte order mark at the start of the stream is skipped.
+ *
+ * A line that cannot be read — longer than the limit, or not valid UTF-8 — is
+ * yielded as a {@link BadLine} with an `error` instead of `text`, and reading
+ * goes on with the next line: one bad line never hides the rest of a file. The
+ * caller decides whether to skip it or stop. Errors of the source stream itself
+ * (an I/O failure) are thrown.
+ *
+ * @example
+ * ```ts ignore
+ * import { readLines } from "./line_reader.ts";
+ * using file = await Deno.open("data.txt");
+ * for await (const line of readLines(file.readable)) {
+ *   if (line.error !== undefined) console.error(`data.txt:${line.lineNumber}: ${line.error}`);
+ *   else console.log(line.text);
+ * }
+ * ```
+ * @module
+ */
+import { MAX_LINE_BYTES } from "../limits.ts";
+
+/** A line that was read: its text without the line ending. */
+export interface TextLine {
+  /** 1-based line number. */
+  readonly lineNumber: number;
+  /** The decoded line, without `\n` and without a `\r` before it. */
+  readonly text: string;
+  /** The line's size in bytes, without `\n` and without a `\r` before it. */
+  readonly byteLength: number;
+  /** Absent on a good line; lets callers narrow with `line.error !== undefined`. */
+  readonly error?: undefined;
+}
+
+/** A line that could not be read; reading goes on after it. */
+export interface BadLine {
+  /** 1-based line number. */
+  readonly lineNumber: number;
+  /** Why, in one line without the position: e.g. `invalid UTF-8 at byte 3`. */
+  readonly error: string;
+  /** The line's size in bytes, without `\n` and without a `\r` before it. */
+  readonly byteLength: number;
+  /** Absent on a bad line. */
+  readonly text?: undefined;
+}
+
+/** What {@link readLines} yields for each line. */
+export type ReadLine = TextLine | BadLine;
+
+/** A line not yet decoded: its bytes, for callers that parse bytes (the indexer). */
+export interface RawLine {
+  /** 1-based line number. */
+  readonly lineNumber: number;
+  /**
+   * The line's bytes without `\n`, a `\r` before it, or a leading byte order mark:
+   * a view into the source's chunk (or a copy, for a line that spans chunks). Not
+   * checked to be UTF-8: that is the caller's to do, with {@link decodeRawLine}.
+   */
+  readonly bytes: Uint8Array;
+  /** The line's size in bytes, without `\n` and without a `\r` before it. */
+  readonly byteLength: number;
+  /** Absent on a line within the limit. */
+  readonly error?: undefined;
+}
+
+/** What {@link readRawLineBatches} yields for each line: its bytes, or why it is unreadable. */
+export type ReadRawLine = RawLine | BadLine;
+
+/** Options for {@link readLines}. */
+export interface ReadLinesOptions {
+  /**
+   * Longest line accepted, in bytes without the line ending; longer lines are
+   * yielded as a {@link BadLine} and not kept in memory. Defaults to
+   * MAX_LINE_BYTES (1 MiB).
+   */
+  readonly maxLineBytes?: number;
+}
+
+/**
+ * Yields every line of `source` in order, good or bad; see the module
+ * documentation for the rules. Breaking out of the loop cancels `source`.
+ *
+ * @param source the bytes, e.g. `(await Deno.open(path)).readable`.
+ * @param options see {@link ReadLinesOptions}.
+ *
+ * @example
+ * ```ts
+ * const source = ReadableStream.from([new TextEncoder().encode("a\r\nb")]);
+ * for await (const line of readLines(source)) console.log(line.lineNumber, line.text);
+ * // 1 a
+ * // 2 b
+ * ```
+ */
+export async function* readLines(
+  source: ReadableStream<Uint8Array>,
+  options: ReadLinesOptions = {},
+): AsyncGenerator<ReadLine, void, undefined> {
+  for await (const batch of readLineBatches(source, options)) yield* batch;
+}
+
+/**
+ * Like {@link readLines}, but yields the lines in batches: every line that a
+ * chunk of `source` completes, in one array (never empty). A caller that
+ * handles a whole batch without awaiting pays one await per chunk instead of
+ * one per line, and lets work it starts per line (writes to a socket) coalesce.
+ *
+ * @example
+ * ```ts
+ * const source = ReadableStream.from([new TextEncoder().encode("a\nb\nc")]);
+ * for await (const batch of readLineBatches(source)) console.log(batch.length);
+ * // 2, then 1
+ * ```
+ */
+export async function* readLineBatches(
+  source: ReadableStream<Uint8Array>,
+  options: ReadLinesOptions = {},
+): AsyncGenerator<ReadLine[], void, undefined> {
+  for await (const batch of readRawLineBatches(source, options)) {
+    yield batch.map((line) => line.error === undefined ? decodeRawLine(line) : line);
+  }
+}
+
+/**
+ * Like {@link readLineBatches}, but the lines stay bytes: no decoding, no strings.
+ * A line over the limit is still a {@link BadLine}; a line that is not UTF-8 is not
+ * found here but by {@link decodeRawLine}. The source must not reuse its chunks'
+ * memory (file and network streams do not), since lines are views into them.
+ *
+ * @example
+ * ```ts
+ * const source = ReadableStream.from([new TextEncoder().encode("a\nb\n")]);
+ * for await (const batch of readRawLineBatches(source)) console.log(batch.length); // 2
+ * ```
+ */
+export async function* readRawLineBatches(
+  source: ReadableStream<Uint8Array>,
+  options: ReadLinesOptions = {},
+): AsyncGenerator<ReadRawLine[], void, undefined> {
+  const maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
+  if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 0) {
+    throw new RangeError(`maxLineBytes must be a whole number ≥ 0, got ${maxLineBytes}`);
+  }
+  const builder = new LineBuilder(maxLineBytes);
+  const reader = source.getReader();
+  let finished = false;
+  try {
+    while (true) {
+      const { done, value: chunk } = await reader.read();
+      if (done) break;
+      const batch: ReadRawLine[] = [];
+      let lineStart = 0;
+      for (let newline = chunk.indexOf(NEWLINE); newline !== -1;) {
+        batch.push(builder.finishRaw(chunk, lineStart, newline));
+        lineStart = newline + 1;
+        newline = chunk.indexOf(NEWLINE, lineStart);
+      }
+      builder.append(chunk, lineStart, chunk.length);
+      if (batch.length > 0) yield batch;
+    }
+    if (builder.hasPartialLine()) yield [builder.finishRaw(EMPTY, 0, 0)];
+    finished = true;
+  } finally {
+    if (!finished) await reader.cancel();
+    reader.releaseLock();
+  }
+}
+
+const rawLineDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes a {@link RawLine} as {@link readLines} would have: its text, or a
+ * {@link BadLine} saying where it stops being UTF-8.
+ *
+ * @example
+ * ```ts
+ * decodeRawLine({ lineNumber: 1, byteLength: 2, bytes: new Uint8Array([0x68, 0x69]) }).text; // "hi"
+ * ```
+ */
+export function decodeRawLine(line: RawLine): ReadLine {
+  const { lineNumber, bytes, byteLength } = line;
+  try {
+    return { lineNumber, byteLength, text: rawLineDecoder.decode(bytes) };
+  } catch {
+    return { lineNumber, byteLength, error: describeInvalidUtf8(bytes) };
+  }
+}
+
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+const EMPTY: Uint8Array = new Uint8Array(0);
+const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf] as const;
+
+/**
+ * Collects the pieces of the line being read across chunks, dropping them once
+ * the line is known to be over the limit, and turns a finished line into a
+ * {@link ReadLine}.
+ */
+class LineBuilder {
+  readonly #maxLineBytes: number;
+  #lineNumber = 0;
+  /** Copies of the current line's bytes from earlier chunks. */
+  #pieces: Uint8Array[] = [];
+  #pieceBytes = 0;
+  /** Bytes of the current line seen so far, kept or not. */
+  #lineBytes = 0;
+  /** The current line is over the limit: its bytes are counted, not kept. */
+  #overLong = false;
+  /** The last byte seen of the current line, to know whether it ended in `\r`. */
+  #lastByte = -1;
+
+  constructor(maxLineBytes: number) {
+    this.#maxLineBytes = maxLineBytes;
+  }
+
+  hasPartialLine(): boolean {
+    return this.#lineBytes > 0;
+  }
+
+  /** Adds `chunk[start, end)` — part of a line whose `\n` is still to come. */
+  append(chunk: Uint8Array, start: number, end: number): void {
+    if (end === start) return;
+    this.#lineBytes += end - start;
+    this.#lastByte = chunk[end - 1];
+    // One byte over the limit may still be the `\r` of a CRLF ending.
+    if (this.#lineBytes > this.#maxLineBytes + 1) this.#overLong = true;
+    if (this.#overLong) {
+      this.#pieces = [];
+      this.#pieceBytes = 0;
+      return;
+    }
+    // Copied, because a source may reuse its chunk buffers.
+    this.#pieces.push(chunk.slice(start, end));
+    this.#pieceBytes += end - start;
+  }
+
+  /** Ends the current line with `chunk[start, end)` as its last bytes and resets. */
+  finishRaw(chunk: Uint8Array, start: number, end: number): ReadRawLine {
+    this.#lineNumber++;
+    const lineNumber = this.#lineNumber;
+    const totalBytes = this.#lineBytes + (end - start);
+    const lastByte = end > start ? chunk[end - 1] : this.#lastByte;
+    const byteLength = lastByte === CARRIAGE_RETURN ? totalBytes - 1 : totalBytes;
+    const overLong = this.#overLong || byteLength > this.#maxLineBytes;
+    let bytes: Uint8Array = EMPTY;
+    if (!overLong) {
+      // One view per line: a line within one chunk is most lines, and its own bytes.
+      bytes = this.#pieces.length === 0
+        ? chunk.subarray(start, start + byteLength)
+        : this.#join(chunk, start, end).subarray(0, byteLength);
+    }
+    this.#startNextLine();
+    if (overLong) {
+      return {
+        lineNumber,
+        byteLength,
+        error: this.#overLongMessage(byteLength),
+      };
+    }
+    if (lineNumber === 1 && startsWithByteOrderMark(bytes)) bytes = bytes.subarray(3);
+    return { lineNumber, byteLength, bytes };
+  }
+
+  #overLongMessage(byteLength: number): string {
+    return `line is ${byteLength} bytes; the limit is ${this.#maxLineBytes} bytes`;
+  }
+
+  #startNextLine(): void {
+    if (this.#pieces.length > 0) this.#pieces = [];
+    this.#pieceBytes = 0;
+    this.#lineBytes = 0;
+    this.#overLong = false;
+    this.#lastByte = -1;
+  }
+
+  #join(chunk: Uint8Array, start: number, end: number): Uint8Array {
+    const joined = new Uint8Array(this.#pieceBytes + (end - start));
+    let offset = 0;
+    for (const piece of this.#pieces) {
+      joined.set(piece, offset);
+      offset += piece.length;
+    }
+    joined.set(chunk.subarray(start, end), offset);
+    return joined;
+  }
+}
+
+function startsWithByteOrderMark(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && bytes[0] === BYTE_ORDER_MARK[0] && bytes[1] === BYTE_ORDER_MARK[1] &&
+    bytes[2] === BYTE_ORDER_MARK[2];
+}
+
+/**
+ * Says where `bytes`, which failed to decode, stops being valid UTF-8. A prefix
+ * that is valid so far (possibly ending inside a character) decodes in
+ * streaming mode, and that only ever turns false as the prefix grows, so a
+ * binary search over prefix lengths finds the first bad byte.
+ */
+function describeInvalidUtf8(bytes: Uint8Array): string {
+  if (decodesSoFar(bytes)) return "invalid UTF-8: the line ends inside a character";
+  let validLength = 0;
+  let invalidLength = bytes.length;
+  while (invalidLength - validLength > 1) {
+    const middle = Math.floor((validLength + invalidLength) / 2);
+    if (decodesSoFar(bytes.subarray(0, middle))) validLength = middle;
+    else invalidLength = middle;
+  }
+  return `invalid UTF-8 at byte ${invalidLength}`;
+}
+
+function decodesSoFar(bytes: Uint8Array): boolean {
+  try {
+    new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}

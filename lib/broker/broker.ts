@@ -1,0 +1,336 @@
+/**
+ * The broker's core: replicated, fault-tolerant operations over a list of
+ * servers. Every key lives on k servers chosen by rendezvous hashing
+ * ({@link Placement}); the broker keeps one connection per server
+ * ({@link ServerPool}) and answers each operation from the key's replicas only.
+ *
+ * The guarantees, and how they are kept:
+ *
+ * - Reads (GET, QUERY) ask all of the key's replicas that are up at once and
+ *   answer with the first value found, so a crashed or hung replica costs
+ *   nothing while another replica holds the record. NOT FOUND waits until
+ *   every reachable replica has said NOT FOUND. Because writes and deletes are
+ *   all-or-nothing (below), one replica's NOT FOUND is authoritative: with
+ *   fewer than k servers down the answer is exact and carries no warning. When
+ *   no replica answered, or some replica did not answer while k or more
+ *   servers are down (beyond what k replicas can mask), the NOT FOUND carries
+ *   a warning. A record that is found is always returned.
+ * - Writes and deletes (PUT, DELETE) first check that every replica of the key
+ *   is up and answers a PING, and refuse before changing anything when one is
+ *   not. A replica that fails between that check and the write leaves the
+ *   operation partly applied; the error then says so, and repeating it once
+ *   the servers are back finishes it (both operations are idempotent).
+ * - KEYS asks every server and merges the answers; with k or more servers not
+ *   answering some keys may be missing, and the answer carries a warning.
+ *
+ * Placement depends on the server list: a broker given a different list looks
+ * for keys on different servers, and nothing moves records between servers.
+ * After changing the list, re-index the data with `-i`.
+ *
+ * @example
+ * ```ts
+ * import { Broker } from "./broker.ts";
+ * import { readServerList } from "./server_list.ts";
+ * const broker = await Broker.open(await readServerList("servers.txt"), { k: 2 });
+ * const answer = await broker.get("person1");
+ * if (answer.kind === "found") console.log(answer.value);
+ * broker.close();
+ * ```
+ * @module
+ */
+import assert from "node:assert/strict";
+import { MAX_KEYS_LIMIT } from "../protocol/mod.ts";
+import { Placement } from "./placement.ts";
+import type { ServerAddress } from "./server_list.ts";
+import {
+  type CallOutcome,
+  type Connector,
+  type ServerConnection,
+  ServerPool,
+} from "./server_pool.ts";
+import { compareKeys } from "../base/utf8.ts";
+import type { Value } from "../record/value.ts";
+
+/** Most keys one KEYS answer may list (the servers' own limit). */
+export const MAX_KEYS_ANSWER = MAX_KEYS_LIMIT;
+
+/** Options for {@link Broker.open}. */
+export interface BrokerOptions {
+  /** Replication factor: servers per record, 1 ≤ k ≤ servers. */
+  k: number;
+  /** Connect and request timeout in ms; default `DEFAULT_TIMEOUT_MS` (1000). */
+  timeoutMs?: number;
+  /** How to open a connection; default `connectServerClient`. */
+  connect?: Connector;
+  /** Receives a line when a server goes down or comes back; default: nothing. */
+  log?: (message: string) => void;
+}
+
+/** The answer to GET or QUERY. */
+export type Lookup =
+  | { readonly kind: "found"; readonly value: Value }
+  | { readonly kind: "not-found"; readonly warning?: string }
+  | { readonly kind: "error"; readonly error: string };
+
+/** The answer to PUT or DELETE. */
+export type Change =
+  | { readonly kind: "done"; readonly existed: boolean }
+  | { readonly kind: "error"; readonly error: string };
+
+/** The answer to KEYS. */
+export interface KeysAnswer {
+  /** Matching keys in byte order, at most the requested limit. */
+  readonly keys: string[];
+  /** Whether more keys match than were listed. */
+  readonly more: boolean;
+  /** Set when servers did not answer and keys may be missing. */
+  readonly warning?: string;
+}
+
+/** One server's line in the SERVERS answer. */
+export type ServerReport =
+  | {
+    readonly server: string;
+    readonly up: true;
+    readonly records: number;
+    readonly latencyMs: number;
+  }
+  | { readonly server: string; readonly up: false; readonly error: string };
+
+/**
+ * Replicated operations over a fixed list of servers.
+ *
+ * @example
+ * ```ts
+ * const broker = await Broker.open(servers, { k: 2 });
+ * await broker.put("person1", int(22)); // { kind: "done", existed: true }
+ * await broker.query(["person1"]); // { kind: "found", value: { kind: "int", value: 22 } }
+ * broker.close();
+ * ```
+ */
+export class Broker {
+  readonly #pool: ServerPool;
+  readonly #placement: Placement;
+  readonly #k: number;
+
+  /**
+   * Wraps a started pool. Most callers want {@link Broker.open}.
+   *
+   * @param pool connections to the servers.
+   * @param k replication factor, 1 ≤ k ≤ servers.
+   */
+  constructor(pool: ServerPool, k: number) {
+    assert(Number.isInteger(k) && k >= 1 && k <= pool.servers.length, `bad k ${k}`);
+    this.#pool = pool;
+    this.#k = k;
+    this.#placement = new Placement(pool.servers.map((server) => server.id));
+  }
+
+  /**
+   * Connects to `servers` (waiting at most about one timeout) and returns a
+   * broker; servers that could not be reached are retried in the background.
+   *
+   * @example
+   * ```ts
+   * const broker = await Broker.open(servers, { k: 2, timeoutMs: 500 });
+   * ```
+   */
+  static async open(servers: readonly ServerAddress[], options: BrokerOptions): Promise<Broker> {
+    const pool = new ServerPool(servers, {
+      timeoutMs: options.timeoutMs,
+      connect: options.connect,
+      log: options.log,
+    });
+    await pool.start();
+    return new Broker(pool, options.k);
+  }
+
+  /** The replication factor. */
+  get k(): number {
+    return this.#k;
+  }
+
+  /** The connections (for the indexer and for status). */
+  get pool(): ServerPool {
+    return this.#pool;
+  }
+
+  /** Indexes (into `pool.servers`) of the k servers that hold `key`, in the order reads try them. */
+  replicasOf(key: string): number[] {
+    return this.#placement.replicas(key, this.#k);
+  }
+
+  /** Like {@link Broker.replicasOf}, into `out` (of length k): no array per call. */
+  replicasInto(key: string, out: Uint32Array): void {
+    // A plain check rather than node:assert: this runs once per record.
+    if (out.length !== this.#k) throw new RangeError(`${out.length} slots for ${this.#k} replicas`);
+    this.#placement.replicasInto(key, out);
+  }
+
+  /** The record stored under `key`. */
+  get(key: string): Promise<Lookup> {
+    return this.#lookup(key, (connection) => connection.get(key));
+  }
+
+  /** The value at `path`: the record key, then field names (`["person1", "age"]`). */
+  query(path: readonly string[]): Promise<Lookup> {
+    assert(path.length >= 1, "a query path starts with a key");
+    const segments = [...path];
+    return this.#lookup(path[0], (connection) => connection.query(segments));
+  }
+
+  /** Removes `key` from all its replicas, or from none when one is unreachable. */
+  delete(key: string): Promise<Change> {
+    return this.#change(key, "delete", (connection) => connection.delete(key));
+  }
+
+  /** Stores `value` under `key` on all its replicas (replacing it), or on none. */
+  put(key: string, value: Value): Promise<Change> {
+    return this.#change(key, "put", async (connection) => {
+      await connection.put(key, value, { overwrite: true });
+      return true;
+    });
+  }
+
+  /** Up to `limit` keys starting with `prefix`, merged from every server, in byte order. */
+  async keys(prefix: string, limit: number): Promise<KeysAnswer> {
+    assert(Number.isInteger(limit) && limit >= 1 && limit <= MAX_KEYS_ANSWER, `bad limit ${limit}`);
+    const requested = Math.min(limit + 1, MAX_KEYS_LIMIT);
+    const outcomes = await Promise.all(
+      this.#pool.servers.map((_, index) =>
+        this.#pool.call(index, (connection) => connection.keys({ prefix, limit: requested }))
+      ),
+    );
+    const merged: string[] = [];
+    const failures: string[] = [];
+    let someServerFull = false;
+    for (const outcome of outcomes) {
+      if (!outcome.ok) {
+        failures.push(outcome.error);
+        continue;
+      }
+      if (outcome.value.length >= requested) someServerFull = true;
+      merged.push(...outcome.value);
+    }
+    merged.sort(compareKeys);
+    const keys: string[] = [];
+    for (const key of merged) {
+      if (keys.length > 0 && keys[keys.length - 1] === key) continue;
+      keys.push(key);
+    }
+    const more = keys.length > limit || (someServerFull && requested === limit);
+    const answer = { keys: keys.slice(0, limit), more };
+    if (failures.length < this.#k) return answer;
+    return {
+      ...answer,
+      warning: `${failures.length} of ${this.#pool.servers.length} servers did not answer ` +
+        `(${failures.join("; ")}); keys stored only on them are missing`,
+    };
+  }
+
+  /** Every server's state: up with its record count and PING latency, or down and why. */
+  servers(): Promise<ServerReport[]> {
+    return Promise.all(this.#pool.servers.map(async (server, index) => {
+      const outcome = await this.#pool.call(index, async (connection) => {
+        const [latencyMs, stats] = await Promise.all([connection.ping(), connection.stats()]);
+        return { latencyMs, records: stats.recordCount };
+      });
+      if (!outcome.ok) {
+        // The pool's reason, when it has one, does not repeat the server's name.
+        const error = this.#pool.downReason(index) ?? outcome.error;
+        return { server: server.id, up: false, error } as const;
+      }
+      const { records, latencyMs } = outcome.value;
+      return { server: server.id, up: true, records, latencyMs } as const;
+    }));
+  }
+
+  /** Closes every connection. */
+  close(): void {
+    this.#pool.close();
+  }
+
+  #lookup(
+    key: string,
+    request: (connection: ServerConnection) => Promise<Value | undefined>,
+  ): Promise<Lookup> {
+    const replicas = this.replicasOf(key);
+    return new Promise((resolve) => {
+      let pending = replicas.length;
+      let notFoundCount = 0;
+      let answered = false;
+      const unreachable: string[] = [];
+      const refused: string[] = [];
+      const settle = (outcome: CallOutcome<Value | undefined>) => {
+        if (answered) return;
+        if (outcome.ok && outcome.value !== undefined) {
+          answered = true;
+          resolve({ kind: "found", value: outcome.value });
+          return;
+        }
+        if (outcome.ok) notFoundCount++;
+        else (outcome.unreachable ? unreachable : refused).push(outcome.error);
+        pending--;
+        if (pending === 0) resolve(this.#notFound(key, notFoundCount, unreachable, refused));
+      };
+      for (const index of replicas) this.#pool.call(index, request).then(settle);
+    });
+  }
+
+  #notFound(key: string, notFoundCount: number, unreachable: string[], refused: string[]): Lookup {
+    const failed = [...unreachable, ...refused];
+    if (failed.length === 0) return { kind: "not-found" };
+    if (notFoundCount === 0 && unreachable.length === 0) {
+      return { kind: "error", error: refused.join("; ") };
+    }
+    if (notFoundCount === 0) {
+      return {
+        kind: "not-found",
+        warning: `no replica of '${key}' answered (${failed.join("; ")}); the record may exist`,
+      };
+    }
+    const downCount = this.#pool.servers.length - this.#pool.upCount;
+    if (downCount < this.#k) return { kind: "not-found" };
+    return {
+      kind: "not-found",
+      warning: `${failed.length} of ${this.#k} replicas of '${key}' did not answer ` +
+        `(${failed.join("; ")}) and ${downCount} servers are down; the record may exist`,
+    };
+  }
+
+  async #change(
+    key: string,
+    verb: "put" | "delete",
+    request: (connection: ServerConnection) => Promise<boolean>,
+  ): Promise<Change> {
+    const replicas = this.replicasOf(key);
+    const pings = await Promise.all(
+      replicas.map((index) => this.#pool.call(index, (connection) => connection.ping())),
+    );
+    const unavailable = pings.filter((outcome) => !outcome.ok).map(describeOutcome);
+    if (unavailable.length > 0) {
+      return {
+        kind: "error",
+        error: `cannot ${verb} '${key}': ${unavailable.length} of ${this.#k} replicas ` +
+          `unavailable (${unavailable.join("; ")}); nothing was changed`,
+      };
+    }
+    const outcomes = await Promise.all(
+      replicas.map((index) => this.#pool.call(index, request)),
+    );
+    const failures = outcomes.filter((outcome) => !outcome.ok).map(describeOutcome);
+    if (failures.length > 0) {
+      const appliedCount = outcomes.length - failures.length;
+      return {
+        kind: "error",
+        error: `${verb} of '${key}' reached only ${appliedCount} of ${this.#k} replicas ` +
+          `(${failures.join("; ")}); repeat it when the servers are back`,
+      };
+    }
+    return { kind: "done", existed: outcomes.some((outcome) => outcome.ok && outcome.value) };
+  }
+}
+
+function describeOutcome(outcome: CallOutcome<unknown>): string {
+  return outcome.ok ? "ok" : outcome.error;
+}

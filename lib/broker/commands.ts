@@ -1,0 +1,439 @@
+/**
+ * The broker's command language: parsing a line into a {@link Command},
+ * running it against a {@link Broker}, and printing the {@link Answer} as
+ * human text or as one line of JSON.
+ *
+ * Commands (the command word is case-insensitive, keys are not):
+ *
+ * | command                  | does                                                         |
+ * |--------------------------|--------------------------------------------------------------|
+ * | `GET key`                | the record stored under `key`                                |
+ * | `QUERY key.field.field`  | one value inside a record                                    |
+ * | `DELETE key`             | removes the record from all its replicas (or refuses)        |
+ * | `PUT <record line>`      | stores a record, any dialect, on all replicas (or refuses)   |
+ * | `KEYS [prefix [limit]]`  | keys starting with `prefix`, in byte order (default 100)     |
+ * | `SERVERS`                | each server: up or down, records, PING latency               |
+ * | `HELP`                   | the command list                                             |
+ * | `EXIT` (or `QUIT`)       | ends the session                                             |
+ *
+ * JSON answers (`--json`): exactly one object per command on one line. Every
+ * answer has `op`; any answer may carry `warning`; any failure is
+ * `{"op":…,"error":"…"}` (plus `key` when there is one).
+ *
+ * - GET: `{"op":"GET","key":"person1","found":true,"value":{…}}` or `{…,"found":false}`
+ * - QUERY: `{"op":"QUERY","key":"person1.age","found":true,"value":22}`
+ * - DELETE: `{"op":"DELETE","key":"person3","deleted":true}` (false: there was no such record)
+ * - PUT: `{"op":"PUT","key":"person1","stored":true}`
+ * - KEYS: `{"op":"KEYS","prefix":"person","limit":100,"keys":["person1"],"more":false}`
+ * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2},{"server":"127.0.0.1:8001","up":false,"error":"…"}]}`
+ * - HELP: `{"op":"HELP","commands":[{"usage":"GET key","summary":"…"},…]}`
+ * - EXIT: `{"op":"EXIT"}`
+ * - unknown command: `{"op":"FOO","error":"unknown command 'FOO'; …"}`; an unreadable
+ *   input line (too long, not UTF-8): `{"op":"INVALID","error":"…"}`
+ *
+ * @example
+ * ```ts
+ * import { formatAnswer, parseCommand, runCommand } from "./commands.ts";
+ * const command = parseCommand("GET person1");
+ * if (command) console.log(formatAnswer(await runCommand(broker, command), { json: true }));
+ * ```
+ * @module
+ */
+import type { Broker, ServerReport } from "./broker.ts";
+import { MAX_KEYS_ANSWER } from "./broker.ts";
+import { MAX_KEY_BYTES } from "../limits.ts";
+import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
+import { parseRecordLine, RecordParseError } from "../record/parse.ts";
+import { utf8Length } from "../base/utf8.ts";
+import { type Dialect, formatValue } from "../record/format.ts";
+import { toJsonText, type Value } from "../record/value.ts";
+
+/** KEYS lists this many keys unless told otherwise. */
+export const DEFAULT_KEYS_LIMIT = 100;
+
+/** One parsed command. */
+export type Command =
+  | { readonly op: "GET"; readonly key: string }
+  | { readonly op: "QUERY"; readonly path: readonly string[] }
+  | { readonly op: "DELETE"; readonly key: string }
+  | { readonly op: "PUT"; readonly key: string; readonly value: Value }
+  | { readonly op: "KEYS"; readonly prefix: string; readonly limit: number }
+  | { readonly op: "SERVERS" }
+  | { readonly op: "HELP" }
+  | { readonly op: "EXIT" };
+
+/** The answer to one command; its fields are exactly the JSON output's (values still typed). */
+export type Answer =
+  | { op: "GET" | "QUERY"; key: string; found: true; value: Value; warning?: string }
+  | { op: "GET" | "QUERY"; key: string; found: false; warning?: string }
+  | { op: "DELETE"; key: string; deleted: boolean }
+  | { op: "PUT"; key: string; stored: true }
+  | { op: "KEYS"; prefix: string; limit: number; keys: string[]; more: boolean; warning?: string }
+  | { op: "SERVERS"; servers: ServerReport[] }
+  | { op: "HELP"; commands: readonly CommandHelp[] }
+  | { op: "EXIT" }
+  | { op: string; key?: string; error: string };
+
+/** One line of HELP. */
+export interface CommandHelp {
+  readonly usage: string;
+  readonly summary: string;
+}
+
+/** What HELP lists. */
+export const COMMAND_HELP: readonly CommandHelp[] = [
+  { usage: "GET key", summary: "print the record stored under key" },
+  { usage: "QUERY key.field.field", summary: "print one value inside a record" },
+  { usage: "DELETE key", summary: "delete the record from all its replicas" },
+  { usage: "PUT <record line>", summary: "store a record, e.g. PUT person1: { age: 22 }" },
+  {
+    usage: "KEYS [prefix [limit]]",
+    summary: `list keys starting with prefix (default ${DEFAULT_KEYS_LIMIT}, at most ` +
+      `${MAX_KEYS_ANSWER})`,
+  },
+  { usage: "SERVERS", summary: "show each server: up or down, records, latency" },
+  { usage: "HELP", summary: "show this list" },
+  { usage: "EXIT", summary: "leave (end of input does too)" },
+];
+
+/** The command words, for completion and hints. */
+export const COMMAND_WORDS: readonly string[] = [
+  "GET",
+  "QUERY",
+  "DELETE",
+  "PUT",
+  "KEYS",
+  "SERVERS",
+  "HELP",
+  "EXIT",
+];
+
+/**
+ * A line that is not a valid command; `op` is the command word, upper-cased.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseCommand("GET a.b");
+ * } catch (error) {
+ *   if (error instanceof CommandError) console.log(error.op, error.message); // GET a key cannot…
+ * }
+ * ```
+ */
+export class CommandError extends Error {
+  /** The command word as typed, upper-cased (`"INVALID"` for an unreadable line). */
+  readonly op: string;
+  /** The key the command named, when it got that far. */
+  readonly key: string | undefined;
+
+  /**
+   * @param op the command word.
+   * @param message what is wrong and what to type instead.
+   * @param key the key, when known.
+   */
+  constructor(op: string, message: string, key?: string) {
+    super(message);
+    this.name = "CommandError";
+    this.op = op;
+    this.key = key;
+  }
+}
+
+/**
+ * Parses one input line. Returns undefined for a blank line or a `#` comment;
+ * throws a {@link CommandError} for anything that is not a valid command.
+ *
+ * @example
+ * ```ts
+ * parseCommand("query person1.address.street");
+ * // { op: "QUERY", path: ["person1", "address", "street"] }
+ * ```
+ */
+export function parseCommand(line: string): Command | undefined {
+  const trimmed = line.trim();
+  if (trimmed === "" || trimmed.startsWith("#")) return undefined;
+  const wordEnd = trimmed.search(/\s/);
+  const word = (wordEnd === -1 ? trimmed : trimmed.slice(0, wordEnd)).toUpperCase();
+  const rest = wordEnd === -1 ? "" : trimmed.slice(wordEnd).trim();
+  switch (word) {
+    case "GET":
+    case "DELETE":
+      return { op: word, key: parseKey(word, rest) };
+    case "QUERY":
+      return { op: "QUERY", path: parsePath(rest) };
+    case "PUT":
+      // The record starts where `rest` does in `line`: after the leading space and the word.
+      return parsePut(rest, line.trimEnd().length - rest.length);
+    case "KEYS":
+      return parseKeys(rest);
+    case "SERVERS":
+    case "HELP":
+    case "EXIT":
+      if (rest !== "") throw new CommandError(word, `${word} takes no arguments`);
+      return { op: word };
+    case "QUIT":
+      if (rest !== "") throw new CommandError("EXIT", "EXIT takes no arguments");
+      return { op: "EXIT" };
+    default:
+      throw new CommandError(word, unknownCommandMessage(word, rest));
+  }
+}
+
+function unknownCommandMessage(word: string, rest: string): string {
+  const close = COMMAND_WORDS.find((candidate) => editDistance(candidate, word) <= 1);
+  const typed = word.length > 40 ? `${word.slice(0, 40)}…` : word;
+  if (close !== undefined) {
+    return `unknown command '${typed}'; did you mean ${close}? (HELP lists all)`;
+  }
+  if (rest === "" && !word.includes(".")) {
+    return `unknown command '${typed}'; to read a record type GET <key> (HELP lists all)`;
+  }
+  return `unknown command '${typed}'; the commands are ${COMMAND_WORDS.join(", ")}`;
+}
+
+/**
+ * Edit distance counting an insertion, deletion, substitution or swap of two
+ * neighbours as one edit (optimal string alignment), for "did you mean".
+ */
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  const rows = Array.from(
+    { length: a.length + 1 },
+    (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      rows[i][j] = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        rows[i][j] = Math.min(rows[i][j], rows[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return rows[a.length][b.length];
+}
+
+/** Removes one pair of matching quotes around a key, so `GET "person 1"` works. */
+function unquote(text: string): string {
+  if (text.length >= 2 && (text[0] === '"' || text[0] === "'") && text.at(-1) === text[0]) {
+    return text.slice(1, -1);
+  }
+  return text;
+}
+
+function parseKey(op: "GET" | "DELETE", rest: string): string {
+  const key = unquote(rest);
+  if (key === "") throw new CommandError(op, `${op} needs a key, e.g. ${op} person1`);
+  if (key.includes(".")) {
+    const hint = op === "GET" ? `; to read a field use QUERY ${key}` : "";
+    throw new CommandError(op, `a key cannot contain '.'${hint}`, key);
+  }
+  if (utf8Length(key) > MAX_KEY_BYTES) {
+    throw new CommandError(op, `key is longer than ${MAX_KEY_BYTES} bytes (MAX_KEY_BYTES)`);
+  }
+  return key;
+}
+
+function parsePath(rest: string): string[] {
+  if (rest === "") throw new CommandError("QUERY", "QUERY needs a path, e.g. QUERY person1.age");
+  try {
+    return parseQueryPath(rest);
+  } catch (error) {
+    if (error instanceof QueryPathError) throw new CommandError("QUERY", error.message);
+    throw error;
+  }
+}
+
+function parsePut(rest: string, restColumn: number): Command {
+  if (rest === "") {
+    throw new CommandError("PUT", `PUT needs a record line, e.g. PUT person1: { "age" : 22 }`);
+  }
+  try {
+    const { key, value } = parseRecordLine(rest);
+    return { op: "PUT", key, value };
+  } catch (error) {
+    if (!(error instanceof RecordParseError)) throw error;
+    throw new CommandError("PUT", `column ${restColumn + error.column}: ${error.reason}`);
+  }
+}
+
+function parseKeys(rest: string): Command {
+  const words = rest === "" ? [] : rest.split(/\s+/);
+  if (words.length > 2) {
+    throw new CommandError("KEYS", "KEYS takes a prefix and a limit at most: KEYS person 10");
+  }
+  const prefix = unquote(words[0] ?? "");
+  if (utf8Length(prefix) > MAX_KEY_BYTES) {
+    throw new CommandError("KEYS", `prefix is longer than ${MAX_KEY_BYTES} bytes (MAX_KEY_BYTES)`);
+  }
+  let limit = DEFAULT_KEYS_LIMIT;
+  if (words[1] !== undefined) {
+    limit = /^\d+$/.test(words[1]) ? Number(words[1]) : NaN;
+    if (!(limit >= 1 && limit <= MAX_KEYS_ANSWER)) {
+      throw new CommandError(
+        "KEYS",
+        `the limit must be a whole number from 1 to ${MAX_KEYS_ANSWER}, got '${words[1]}'`,
+      );
+    }
+  }
+  return { op: "KEYS", prefix, limit };
+}
+
+/**
+ * Runs `command` against `broker`. Never throws for a server's failure: that
+ * is an answer with `error` (or a `warning`).
+ *
+ * @example
+ * ```ts
+ * await runCommand(broker, { op: "GET", key: "person9" }); // { op: "GET", key: "person9", found: false }
+ * ```
+ */
+export async function runCommand(broker: Broker, command: Command): Promise<Answer> {
+  switch (command.op) {
+    case "GET":
+    case "QUERY": {
+      const key = command.op === "GET" ? command.key : command.path.join(".");
+      const lookup = command.op === "GET"
+        ? await broker.get(command.key)
+        : await broker.query(command.path);
+      if (lookup.kind === "found") return { op: command.op, key, found: true, value: lookup.value };
+      if (lookup.kind === "error") return { op: command.op, key, error: lookup.error };
+      return lookup.warning === undefined
+        ? { op: command.op, key, found: false }
+        : { op: command.op, key, found: false, warning: lookup.warning };
+    }
+    case "DELETE": {
+      const change = await broker.delete(command.key);
+      if (change.kind === "error") return { op: "DELETE", key: command.key, error: change.error };
+      return { op: "DELETE", key: command.key, deleted: change.existed };
+    }
+    case "PUT": {
+      const change = await broker.put(command.key, command.value);
+      if (change.kind === "error") return { op: "PUT", key: command.key, error: change.error };
+      return { op: "PUT", key: command.key, stored: true };
+    }
+    case "KEYS": {
+      const answer = await broker.keys(command.prefix, command.limit);
+      return { op: "KEYS", prefix: command.prefix, limit: command.limit, ...answer };
+    }
+    case "SERVERS":
+      return { op: "SERVERS", servers: await broker.servers() };
+    case "HELP":
+      return { op: "HELP", commands: COMMAND_HELP };
+    case "EXIT":
+      return { op: "EXIT" };
+  }
+}
+
+/**
+ * The answer for a line that failed to parse.
+ *
+ * @example
+ * ```ts
+ * errorAnswer(new CommandError("FOO", "unknown command 'FOO'")); // { op: "FOO", error: "…" }
+ * ```
+ */
+export function errorAnswer(error: CommandError): Answer {
+  return error.key === undefined
+    ? { op: error.op, error: error.message }
+    : { op: error.op, key: error.key, error: error.message };
+}
+
+/** How {@link formatAnswer} prints. */
+export interface FormatOptions {
+  /** One JSON object per answer instead of human text; default false. */
+  json?: boolean;
+  /** Dialect of printed values in human text; default `"assignment"`. */
+  dialect?: Dialect;
+  /** ANSI colours in human text; default false. */
+  color?: boolean;
+}
+
+const ANSI = { bold: 1, red: 31, green: 32, yellow: 33, cyan: 36, dim: 2 } as const;
+
+/**
+ * Prints an answer: one JSON line, or human text (one or more lines, without
+ * a trailing newline; empty for EXIT).
+ *
+ * @example
+ * ```ts
+ * formatAnswer({ op: "GET", key: "person9", found: false }); // "NOT FOUND: person9"
+ * ```
+ */
+export function formatAnswer(answer: Answer, options: FormatOptions = {}): string {
+  if (options.json) return toJson(answer);
+  const paint = (style: keyof typeof ANSI, text: string) =>
+    options.color ? `\x1b[${ANSI[style]}m${text}\x1b[0m` : text;
+  const lines = humanLines(answer, options.dialect ?? "assignment", paint);
+  if ("warning" in answer && answer.warning !== undefined) {
+    lines.push(paint("yellow", `WARNING: ${answer.warning}`));
+  }
+  return lines.join("\n");
+}
+
+type Paint = (style: keyof typeof ANSI, text: string) => string;
+
+/** Shows a key as typed unless it holds characters that would break the line. */
+function showKey(key: string): string {
+  // deno-lint-ignore no-control-regex
+  return /[\x00-\x1f\x7f]/.test(key) ? JSON.stringify(key) : key;
+}
+
+function humanLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
+  if ("error" in answer) return [paint("red", `ERROR: ${answer.error}`)];
+  switch (answer.op) {
+    case "GET":
+    case "QUERY": {
+      const key = showKey((answer as { key: string }).key);
+      if ("value" in answer) {
+        return [`${paint("cyan", key)} : ${formatValue(answer.value, dialect)}`];
+      }
+      return [paint("yellow", `NOT FOUND: ${key}`)];
+    }
+    case "DELETE": {
+      const { key, deleted } = answer as { key: string; deleted: boolean };
+      return [
+        deleted
+          ? paint("green", `DELETED: ${showKey(key)}`)
+          : paint("yellow", `NOT FOUND: ${showKey(key)}`),
+      ];
+    }
+    case "PUT":
+      return [paint("green", `STORED: ${showKey((answer as { key: string }).key)}`)];
+    case "KEYS": {
+      const { keys, more, prefix, limit } = answer as Extract<Answer, { op: "KEYS" }>;
+      const lines = keys.map(showKey);
+      if (keys.length === 0) lines.push(paint("yellow", `NO KEYS start with '${showKey(prefix)}'`));
+      if (more) {
+        lines.push(paint("dim", `(first ${limit}; more match — KEYS ${prefix || "''"} <limit>)`));
+      }
+      return lines;
+    }
+    case "SERVERS":
+      return (answer as Extract<Answer, { op: "SERVERS" }>).servers.map((report) => {
+        if (!report.up) return `${report.server}  ${paint("red", "DOWN")}  ${report.error}`;
+        const latency = `${report.latencyMs.toFixed(2)} ms`;
+        return `${report.server}  ${paint("green", "up")}    ${report.records} records  ${latency}`;
+      });
+    case "HELP": {
+      const commands = (answer as Extract<Answer, { op: "HELP" }>).commands;
+      const width = Math.max(...commands.map((command) => command.usage.length));
+      return commands.map((command) =>
+        `${paint("bold", command.usage.padEnd(width))}  ${command.summary}`
+      );
+    }
+    default:
+      return [];
+  }
+}
+
+/** The answer as one line of JSON, fields in order; a record's value keeps its own order. */
+function toJson(answer: Answer): string {
+  const members: string[] = [];
+  for (const [name, field] of Object.entries(answer)) {
+    if (field === undefined) continue;
+    const text = name === "value" ? toJsonText(field as Value) : JSON.stringify(field);
+    members.push(`${JSON.stringify(name)}:${text}`);
+  }
+  return `{${members.join(",")}}`;
+}

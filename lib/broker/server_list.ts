@@ -1,0 +1,146 @@
+/**
+ * The broker's server file: one server per line, either `IP PORT` (the
+ * original kvBroker.py's form) or `HOST:PORT` (`[::1]:8000` for IPv6). Blank
+ * lines and `#` comments are ignored. Each server's identity is its canonical
+ * `host:port` text, which is what replica placement hashes — so two brokers
+ * given the same servers (in any order) place every key identically.
+ *
+ * @example
+ * ```ts
+ * import { parseServerList } from "./server_list.ts";
+ * const servers = parseServerList("127.0.0.1 8000\n[::1]:8001\n", "servers.txt");
+ * servers[1].id; // "[::1]:8001"
+ * ```
+ * @module
+ */
+
+/**
+ * A server file that cannot be read or parsed; its message is one line saying what
+ * and where (`servers.txt:3:1: ...`). The CLI prefixes the command and exits 2.
+ */
+export class ServerFileError extends Error {
+  /** @param message one line: what was wrong and where. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ServerFileError";
+  }
+}
+
+/** Most servers one server file may list; placement costs O(servers) per key. */
+export const MAX_SERVERS = 1024;
+
+/** Largest server file read, in bytes (a line per server leaves plenty of room). */
+export const MAX_SERVER_FILE_BYTES = 1024 * 1024;
+
+/** One server a broker talks to. */
+export interface ServerAddress {
+  /** Host name or IP address, without IPv6 brackets. */
+  readonly hostname: string;
+  /** TCP port, 1–65535. */
+  readonly port: number;
+  /** Canonical identity `host:port` (`[v6]:port` for IPv6); placement hashes it. */
+  readonly id: string;
+}
+
+/**
+ * Makes a {@link ServerAddress}, computing its canonical id.
+ *
+ * @example
+ * ```ts
+ * serverAddress("::1", 8000).id; // "[::1]:8000"
+ * ```
+ */
+export function serverAddress(hostname: string, port: number): ServerAddress {
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return { hostname, port, id: `${host}:${port}` };
+}
+
+const HOST_PORT_SPACED = /^(\S+)[ \t]+(\d+)$/;
+const HOST_PORT_COLON = /^([^\s:\[\]]+):(\d+)$/;
+const IPV6_PORT = /^\[([0-9A-Fa-f:.%]+)\]:(\d+)$/;
+const VALID_HOST = /^[A-Za-z0-9.\-_:%]+$/;
+
+function parseLine(line: string): ServerAddress | undefined {
+  const match = HOST_PORT_SPACED.exec(line) ?? HOST_PORT_COLON.exec(line) ?? IPV6_PORT.exec(line);
+  if (match === null) return undefined;
+  const hostname = match[1].startsWith("[") && match[1].endsWith("]")
+    ? match[1].slice(1, -1)
+    : match[1];
+  const port = Number(match[2]);
+  if (!VALID_HOST.test(hostname) || !(port >= 1 && port <= 65535)) return undefined;
+  return serverAddress(hostname, port);
+}
+
+/**
+ * Parses the text of a server file. `fileName` prefixes error positions.
+ * Throws a {@link ServerFileError} for a malformed line (`servers.txt:3:1: expected
+ * 'HOST PORT' or 'HOST:PORT', found '...'`), a duplicate server, more than
+ * {@link MAX_SERVERS} servers, or a file listing none.
+ *
+ * @example
+ * ```ts
+ * parseServerList("# local\n127.0.0.1 8000\n", "servers.txt").length; // 1
+ * ```
+ */
+export function parseServerList(text: string, fileName: string): ServerAddress[] {
+  const servers: ServerAddress[] = [];
+  const lineOfId = new Map<string, number>();
+  const lines = text.split(/\r?\n/);
+  for (let index = 0; index < lines.length; index++) {
+    const lineNumber = index + 1;
+    const withoutComment = lines[index].replace(/#.*$/, "");
+    const trimmed = withoutComment.trim();
+    if (trimmed === "") continue;
+    const column = withoutComment.length - withoutComment.trimStart().length + 1;
+    const server = parseLine(trimmed);
+    if (server === undefined) {
+      throw new ServerFileError(
+        `${fileName}:${lineNumber}:${column}: expected 'HOST PORT' or 'HOST:PORT', found '${trimmed}'`,
+      );
+    }
+    const firstLine = lineOfId.get(server.id);
+    if (firstLine !== undefined) {
+      throw new ServerFileError(
+        `${fileName}:${lineNumber}:${column}: duplicate server ${server.id} (first listed on line ${firstLine})`,
+      );
+    }
+    if (servers.length === MAX_SERVERS) {
+      throw new ServerFileError(
+        `${fileName}:${lineNumber}:${column}: more than ${MAX_SERVERS} servers`,
+      );
+    }
+    lineOfId.set(server.id, lineNumber);
+    servers.push(server);
+  }
+  if (servers.length === 0) {
+    throw new ServerFileError(
+      `${fileName}: lists no servers; expected lines of 'HOST PORT' or 'HOST:PORT'`,
+    );
+  }
+  return servers;
+}
+
+/**
+ * Reads and parses a server file; an unreadable or oversized file is a
+ * {@link ServerFileError}.
+ *
+ * @example
+ * ```ts
+ * const servers = await readServerList("testdata/compat/serverFile.txt");
+ * ```
+ */
+export async function readServerList(path: string): Promise<ServerAddress[]> {
+  let text: string;
+  try {
+    const info = await Deno.stat(path);
+    if (info.size > MAX_SERVER_FILE_BYTES) {
+      throw new ServerFileError(`${path}: server file larger than ${MAX_SERVER_FILE_BYTES} bytes`);
+    }
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof ServerFileError) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ServerFileError(`${path}: cannot read the server file: ${reason}`);
+  }
+  return parseServerList(text, path);
+}

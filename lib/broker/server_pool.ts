@@ -1,0 +1,460 @@
+/**
+ * The broker's connections: one persistent connection per server, each server
+ * either up (a live connection) or down (no connection, reconnecting in the
+ * background with exponential backoff). A request that fails for any reason
+ * but an answer from the server itself — a refused or dropped connection, a
+ * request timeout on a hung server — marks that server down, so later requests
+ * skip it at once instead of waiting for another timeout; a server that comes
+ * back is used again as soon as a reconnect succeeds.
+ *
+ * @example
+ * ```ts
+ * import { ServerPool } from "./server_pool.ts";
+ * import { parseServerList } from "./server_list.ts";
+ * const pool = new ServerPool(parseServerList("127.0.0.1 8000", "servers.txt"));
+ * await pool.start();
+ * const outcome = await pool.call(0, (connection) => connection.get("person1"));
+ * pool.close();
+ * ```
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ConnectionError, RequestTimeoutError, ServerClient } from "../protocol/client.ts";
+import type { KeysOptions, PutManyRefusal, ServerStats } from "../protocol/mod.ts";
+import type { PutManyItems } from "../protocol/put_many.ts";
+import type { ServerAddress } from "./server_list.ts";
+import type { Value } from "../record/value.ts";
+
+/** First delay before reconnecting to a server that went down, in ms. */
+export const RECONNECT_INITIAL_DELAY_MS = 100;
+
+/** Longest delay between reconnect attempts, in ms: the delay doubles up to this. */
+export const RECONNECT_MAX_DELAY_MS = 5_000;
+
+/** Default connect and request timeout, in ms (`--timeout-ms`). */
+export const DEFAULT_TIMEOUT_MS = 1_000;
+
+/** Requests one connection may have outstanding; the indexer's window stays below it. */
+export const MAX_IN_FLIGHT_PER_SERVER = 16_384;
+
+/**
+ * What the broker needs from a connection to one server; `ServerClient`
+ * provides it, and tests substitute in-memory fakes.
+ *
+ * @example
+ * ```ts
+ * const connection: ServerConnection = await connectServerClient(server, 1000);
+ * await connection.get("person1");
+ * ```
+ */
+export interface ServerConnection {
+  /** Whether the connection can still carry requests. */
+  readonly isOpen: boolean;
+  /** Why the connection closed, once it has. */
+  readonly closeReason: Error | undefined;
+  /** The server's identity from HELLO: equal ids mean one server behind two addresses. */
+  readonly serverId: string;
+  /** Largest frame body the server accepts, from its HELLO. */
+  readonly maxFrameBytes: number;
+  /** Stores `value` under `key`; with `overwrite: false` an existing key is left alone. */
+  put(key: string, value: Value, options?: { overwrite?: boolean }): Promise<"ok" | "exists">;
+  /** Like `put`, with the value already encoded by `encodeValue` (encoded once for k replicas). */
+  putEncoded(
+    key: string,
+    encodedValue: Uint8Array,
+    options?: { overwrite?: boolean },
+  ): Promise<"ok" | "exists">;
+  /**
+   * Stores every item of `items` in one request (read during the call only) and
+   * resolves with the items refused; rejects when the batch as a whole failed.
+   */
+  putMany(items: PutManyItems): Promise<PutManyRefusal[]>;
+  /** The value stored under `key`, or undefined. */
+  get(key: string): Promise<Value | undefined>;
+  /** The value at `path` (key, then field names), or undefined. */
+  query(path: string[]): Promise<Value | undefined>;
+  /** Removes `key`; whether it existed. */
+  delete(key: string): Promise<boolean>;
+  /** Keys in byte order, see {@link KeysOptions}. */
+  keys(options: KeysOptions): Promise<string[]>;
+  /** The server's counters. */
+  stats(): Promise<ServerStats>;
+  /** Round trip time in ms. */
+  ping(): Promise<number>;
+  /** Closes the connection; outstanding requests fail. */
+  close(): void | Promise<void>;
+}
+
+/** Opens a connection to `server`, failing after `timeoutMs`. */
+export type Connector = (server: ServerAddress, timeoutMs: number) => Promise<ServerConnection>;
+
+/**
+ * Connects with {@link ServerClient}: `timeoutMs` bounds both the connect
+ * (with its HELLO) and every request.
+ *
+ * @example
+ * ```ts
+ * const connection = await connectServerClient(serverAddress("127.0.0.1", 8000), 1000);
+ * ```
+ */
+export const connectServerClient: Connector = async (server, timeoutMs) => {
+  const client = await ServerClient.connect(
+    { hostname: server.hostname, port: server.port },
+    {
+      connectTimeoutMs: timeoutMs,
+      requestTimeoutMs: timeoutMs,
+      maxInFlight: MAX_IN_FLIGHT_PER_SERVER,
+    },
+  );
+  return client;
+};
+
+/** Options for {@link ServerPool}. */
+export interface ServerPoolOptions {
+  /** Connect and request timeout in ms; default {@link DEFAULT_TIMEOUT_MS}. */
+  timeoutMs?: number;
+  /** How to open a connection; default {@link connectServerClient}. */
+  connect?: Connector;
+  /** Called with a line of text when a server goes down or comes back; default: nothing. */
+  log?: (message: string) => void;
+}
+
+/** One server's state as {@link ServerPool.status} reports it. */
+export interface ServerState {
+  readonly server: ServerAddress;
+  readonly up: boolean;
+  /** Why the server is down (the last failure), when it is. */
+  readonly error?: string;
+}
+
+/** The result of {@link ServerPool.call}: the answer, or why there is none. */
+export type CallOutcome<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly unreachable: boolean; readonly error: string };
+
+interface Slot {
+  connection: ServerConnection | undefined;
+  lastError: string | undefined;
+  reconnectDelayMs: number;
+  reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  connecting: boolean;
+  /** Index of another slot that reached the very same server; this one is never used. */
+  twinOf: number | undefined;
+  /**
+   * The connection closed without a request timing out (the server's idle timeout, a
+   * restart) and no reconnect was tried since: the next request tries one at once.
+   */
+  closedQuietly: boolean;
+  /** The connection attempt under way, which callers share. */
+  attempt: Promise<void> | undefined;
+}
+
+/**
+ * Describes an error in one line.
+ *
+ * @example
+ * ```ts
+ * describeError(new Error("connection refused")); // "connection refused"
+ * ```
+ */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Connections to a fixed list of servers, with failure detection and reconnection.
+ *
+ * @example
+ * ```ts
+ * const pool = new ServerPool(servers, { timeoutMs: 200 });
+ * await pool.start();
+ * pool.upCount; // servers reachable now
+ * pool.close();
+ * ```
+ */
+export class ServerPool {
+  readonly #servers: readonly ServerAddress[];
+  readonly #slots: Slot[];
+  readonly #timeoutMs: number;
+  readonly #connect: Connector;
+  readonly #log: (message: string) => void;
+  #closed = false;
+  #changeWaiters: (() => void)[] = [];
+
+  /**
+   * @param servers the servers, in server-file order; indexes into this list
+   * name them everywhere else.
+   * @param options see {@link ServerPoolOptions}.
+   */
+  constructor(servers: readonly ServerAddress[], options: ServerPoolOptions = {}) {
+    assert(servers.length > 0, "a pool needs at least one server");
+    this.#servers = servers;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    assert(this.#timeoutMs > 0, "timeoutMs must be positive");
+    this.#connect = options.connect ?? connectServerClient;
+    this.#log = options.log ?? (() => {});
+    this.#slots = servers.map(() => ({
+      connection: undefined,
+      lastError: "not connected yet",
+      reconnectDelayMs: RECONNECT_INITIAL_DELAY_MS,
+      reconnectTimer: undefined,
+      connecting: false,
+      twinOf: undefined,
+      closedQuietly: false,
+      attempt: undefined,
+    }));
+  }
+
+  /** The servers, in server-file order. */
+  get servers(): readonly ServerAddress[] {
+    return this.#servers;
+  }
+
+  /** The connect and request timeout, in ms. */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
+  /**
+   * Connects to every server at once and resolves when each attempt has
+   * succeeded or failed (at most about one timeout). Servers that failed are
+   * retried in the background.
+   */
+  async start(): Promise<void> {
+    await Promise.all(this.#slots.map((_, index) => this.#attempt(index)));
+  }
+
+  /** Whether server `index` currently has a live connection. */
+  isUp(index: number): boolean {
+    return this.#liveConnection(index) !== undefined;
+  }
+
+  /** How many servers are up now. */
+  get upCount(): number {
+    let count = 0;
+    for (let index = 0; index < this.#slots.length; index++) if (this.isUp(index)) count++;
+    return count;
+  }
+
+  /** Why server `index` is down (its last failure), or undefined while it is up. */
+  downReason(index: number): string | undefined {
+    return this.isUp(index) ? undefined : this.#slots[index].lastError ?? "not connected";
+  }
+
+  /**
+   * Lines of the server file found to name a server already listed under another
+   * address, as "`a` is the same server as `b`"; empty when every server is distinct
+   * (as far as the servers reached so far tell).
+   */
+  twins(): string[] {
+    return this.#slots.flatMap((slot, index) =>
+      slot.twinOf === undefined
+        ? []
+        : [`${this.#servers[index].id} is the same server as ${this.#servers[slot.twinOf].id}`]
+    );
+  }
+
+  /** Each server's state, in server-file order. */
+  status(): ServerState[] {
+    return this.#servers.map((server, index) => {
+      const error = this.downReason(index);
+      return error === undefined ? { server, up: true } : { server, up: false, error };
+    });
+  }
+
+  /**
+   * The live connection to server `index`, or undefined when it is down. For
+   * callers that issue many requests in one tick (the indexer) and report
+   * failures with {@link ServerPool.fail}.
+   */
+  connection(index: number): ServerConnection | undefined {
+    return this.#liveConnection(index);
+  }
+
+  /**
+   * Runs `request` on server `index`. A server that is down gives
+   * `{ ok: false, unreachable: true }` without waiting; a transport failure or
+   * timeout marks the server down and gives the same; an error answered by the
+   * server gives `{ ok: false, unreachable: false }`.
+   */
+  async call<T>(
+    index: number,
+    request: (connection: ServerConnection) => Promise<T>,
+  ): Promise<CallOutcome<T>> {
+    let connection = this.#liveConnection(index);
+    const slot = this.#slots[index];
+    // A connection the server closed while it sat idle (its idle timeout, a restart) is
+    // replaced at once: the server is most likely fine. One that timed out is not: a
+    // hung server would make every request wait out another connect.
+    if (connection === undefined && slot.closedQuietly) {
+      await this.reconnectNow(index);
+      connection = this.#liveConnection(index);
+    }
+    for (let attempt = 1;; attempt++) {
+      if (connection === undefined) {
+        return { ok: false, unreachable: true, error: this.#downMessage(index) };
+      }
+      try {
+        return { ok: true, value: await request(connection) };
+      } catch (error) {
+        const unreachable = this.fail(index, connection, error);
+        // Closed under the request (not timed out): every request is idempotent, so it
+        // is sent once more on a fresh connection.
+        if (unreachable && attempt === 1 && !(error instanceof RequestTimeoutError)) {
+          await this.reconnectNow(index);
+          connection = this.#liveConnection(index);
+          continue;
+        }
+        return {
+          ok: false,
+          unreachable,
+          error: `${this.#servers[index].id}: ${describeError(error)}`,
+        };
+      }
+    }
+  }
+
+  /**
+   * Records that a request on `connection` to server `index` failed with
+   * `error`. Unless the server itself answered with an error, the server is
+   * marked down (if `connection` is still its current one) and reconnection
+   * starts. Returns whether the failure means the server is unreachable.
+   */
+  fail(index: number, connection: ServerConnection, error: unknown): boolean {
+    // Only a failed or timed-out connection says the server is unreachable; a
+    // ServerError is the server's own answer and a RangeError is a caller's mistake.
+    if (!(error instanceof ConnectionError)) return false;
+    const slot = this.#slots[index];
+    if (slot.connection === connection) this.#markDown(index, describeError(error));
+    return true;
+  }
+
+  /**
+   * Tries to reconnect to server `index` now instead of at the end of its
+   * backoff, for a caller that knows the server was just restarted (the
+   * demo). Resolves once the attempt succeeded or failed; a server that is up
+   * is left alone.
+   */
+  async reconnectNow(index: number): Promise<void> {
+    const slot = this.#slots[index];
+    if (slot.reconnectTimer !== undefined) clearTimeout(slot.reconnectTimer);
+    slot.reconnectTimer = undefined;
+    slot.reconnectDelayMs = RECONNECT_INITIAL_DELAY_MS;
+    await this.#attempt(index);
+  }
+
+  /** Resolves at the next change of any server's state (up or down); for tests and tools. */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.#changeWaiters.push(resolve));
+  }
+
+  /** Closes every connection and stops reconnecting. */
+  close(): void {
+    this.#closed = true;
+    for (const slot of this.#slots) {
+      if (slot.reconnectTimer !== undefined) clearTimeout(slot.reconnectTimer);
+      slot.reconnectTimer = undefined;
+      slot.connection?.close();
+      slot.connection = undefined;
+    }
+    this.#notify();
+  }
+
+  #downMessage(index: number): string {
+    return `${this.#servers[index].id} is down (${this.#slots[index].lastError})`;
+  }
+
+  #liveConnection(index: number): ServerConnection | undefined {
+    const slot = this.#slots[index];
+    const connection = slot.connection;
+    if (connection !== undefined && !connection.isOpen) {
+      slot.closedQuietly = !(connection.closeReason instanceof RequestTimeoutError);
+      this.#markDown(index, "connection closed");
+      return undefined;
+    }
+    return connection;
+  }
+
+  #markDown(index: number, reason: string): void {
+    const slot = this.#slots[index];
+    const connection = slot.connection;
+    slot.connection = undefined;
+    slot.lastError = reason;
+    if (connection !== undefined) {
+      connection.close();
+      this.#log(`server ${this.#servers[index].id} is down: ${reason}`);
+      this.#notify();
+    }
+    this.#scheduleReconnect(index);
+  }
+
+  #scheduleReconnect(index: number): void {
+    const slot = this.#slots[index];
+    if (this.#closed || slot.reconnectTimer !== undefined || slot.connecting) return;
+    if (slot.twinOf !== undefined) return;
+    const delayMs = slot.reconnectDelayMs;
+    slot.reconnectDelayMs = Math.min(delayMs * 2, RECONNECT_MAX_DELAY_MS);
+    slot.reconnectTimer = setTimeout(() => {
+      slot.reconnectTimer = undefined;
+      this.#attempt(index);
+    }, delayMs);
+  }
+
+  /**
+   * Connects to server `index` unless it is up or closed for good; a call while an
+   * attempt is under way shares that attempt, so every caller waits for its outcome.
+   */
+  #attempt(index: number): Promise<void> {
+    const slot = this.#slots[index];
+    if (slot.attempt !== undefined) return slot.attempt;
+    if (this.#closed || slot.connection !== undefined || slot.twinOf !== undefined) {
+      return Promise.resolve();
+    }
+    slot.attempt = this.#connectSlot(index).finally(() => slot.attempt = undefined);
+    return slot.attempt;
+  }
+
+  async #connectSlot(index: number): Promise<void> {
+    const slot = this.#slots[index];
+    slot.connecting = true;
+    slot.closedQuietly = false;
+    try {
+      const connection = await this.#connect(this.#servers[index], this.#timeoutMs);
+      slot.connecting = false;
+      if (this.#closed) {
+        connection.close();
+        return;
+      }
+      const twin = this.#slots.findIndex((other, otherIndex) =>
+        otherIndex !== index && other.connection?.isOpen === true &&
+        other.connection.serverId === connection.serverId
+      );
+      if (twin !== -1) {
+        // Two lines of the server file name one process: placing two replicas of a key
+        // there would leave it one crash from loss. Stays down; the file must change.
+        connection.close();
+        slot.twinOf = twin;
+        slot.lastError = `the same server as ${this.#servers[twin].id}, listed twice ` +
+          `under two addresses`;
+        this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`);
+        return;
+      }
+      const wasDown = slot.lastError !== "not connected yet";
+      slot.connection = connection;
+      slot.lastError = undefined;
+      slot.reconnectDelayMs = RECONNECT_INITIAL_DELAY_MS;
+      if (wasDown) this.#log(`server ${this.#servers[index].id} is back up`);
+      this.#notify();
+    } catch (error) {
+      slot.connecting = false;
+      slot.lastError = describeError(error);
+      this.#scheduleReconnect(index);
+    }
+  }
+
+  #notify(): void {
+    const waiters = this.#changeWaiters;
+    this.#changeWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,720 @@
+/**
+ * One persistent, pipelined connection from a broker to one `kv server`.
+ *
+ * Every request gets a fresh id and joins a queue of requests in flight; the
+ * server answers in order, so the oldest request is always the next answered.
+ * Requests made in the same tick are coalesced into one write: a batch of 1000
+ * `put`s started without awaiting costs one write and one round trip.
+ *
+ * Failures are typed so the broker can tell them apart:
+ * - {@link ServerError}: the server answered ERROR (bad request, limit); the
+ *   connection is fine.
+ * - {@link ConnectionError}: the connection failed or was closed; every request
+ *   in flight rejects with it and the client is unusable (reconnect).
+ * - {@link RequestTimeoutError} (a ConnectionError): a request got no answer in
+ *   time. Since answers come in order, a silent server would stall every later
+ *   request too, so the connection is closed: a hung server looks like a dead
+ *   one, and the broker reconnects.
+ *
+ * @example
+ * ```ts
+ * import { ServerClient } from "./client.ts";
+ * import { str } from "../record/value.ts";
+ * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
+ * await client.put("person1", str("Mary"));
+ * await client.get("person1"); // { kind: "string", value: "Mary" }
+ * client.close();
+ * ```
+ * @module
+ */
+import { DecodeError } from "../base/bytes.ts";
+import {
+  checkKey,
+  checkKeysOptions,
+  checkPath,
+  CONNECTION_REQUEST_ID,
+  decodeEmptyBody,
+  decodeHelloBody,
+  decodeKeysBody,
+  decodePutManyBody,
+  decodeResponse,
+  decodeStatsBody,
+  decodeValueBody,
+  ErrorCode,
+  errorCodeName,
+  type Frame,
+  FrameDecoder,
+  FrameWriter,
+  type KeysOptions,
+  MAX_REQUEST_ID,
+  PROTOCOL_VERSION,
+  type PutManyRefusal,
+  type Response,
+  type ServerStats,
+} from "./mod.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
+import type { PutManyItems } from "./put_many.ts";
+import { utf8Length } from "../base/utf8.ts";
+import type { Value } from "../record/value.ts";
+import { encodeValue } from "../record/value_codec.ts";
+
+/** How long `connect` waits for TCP and HELLO, unless told otherwise. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
+
+/** How long a request waits for its answer, unless told otherwise. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
+
+/** Most requests in flight on one connection; more wait for room. */
+export const DEFAULT_MAX_IN_FLIGHT = 4096;
+
+/**
+ * After this long without a request the client sends a PING, so that a server's
+ * idle timeout (30 s by default) never closes a healthy, quiet connection.
+ */
+export const DEFAULT_KEEP_ALIVE_MS = 10_000;
+
+/** Bytes read from the socket at a time. */
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/** A write buffer grown past this is dropped after use rather than kept. */
+const RETAINED_WRITE_BUFFER_BYTES = 1024 * 1024;
+
+/** Where a server listens. */
+export interface ServerAddress {
+  /** Host name or IP address. */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+}
+
+/** Options of {@link ServerClient.connect}. */
+export interface ClientOptions {
+  /** Milliseconds for TCP connect plus HELLO; default {@link DEFAULT_CONNECT_TIMEOUT_MS}. */
+  connectTimeoutMs?: number;
+  /** Milliseconds each request may wait for its answer; default {@link DEFAULT_REQUEST_TIMEOUT_MS}. */
+  requestTimeoutMs?: number;
+  /** Most requests in flight; default {@link DEFAULT_MAX_IN_FLIGHT}. */
+  maxInFlight?: number;
+  /**
+   * Idle milliseconds before a keep-alive PING, 0 for none; default
+   * {@link DEFAULT_KEEP_ALIVE_MS}, and never more than a third of the server's idle timeout.
+   */
+  keepAliveMs?: number;
+}
+
+/** The connection to a server failed or was closed; the client is unusable. */
+export class ConnectionError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectionError";
+  }
+}
+
+/** A request got no answer in time; the connection was closed because of it. */
+export class RequestTimeoutError extends ConnectionError {
+  constructor(message: string) {
+    super(message);
+    this.name = "RequestTimeoutError";
+  }
+}
+
+/** The server answered ERROR; the connection stays usable. */
+export class ServerError extends Error {
+  /** The {@link ErrorCode} number. */
+  readonly code: number;
+
+  constructor(code: number, message: string) {
+    super(`${errorCodeName(code)}: ${message}`);
+    this.name = "ServerError";
+    this.code = code;
+  }
+
+  /** The code's name, e.g. `"LIMIT"`. */
+  get codeName(): string {
+    return errorCodeName(this.code);
+  }
+}
+
+/** A request sent and not yet answered; exactly one of its two callbacks is called. */
+interface Pending {
+  readonly requestId: number;
+  readonly deadline: number;
+  readonly onResponse: (response: Response) => void;
+  readonly onError: (error: ConnectionError) => void;
+}
+
+/**
+ * A pipelined connection to one server. Create with {@link ServerClient.connect}.
+ *
+ * @example
+ * ```ts
+ * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
+ * await Promise.all(records.map(([key, value]) => client.put(key, value)));
+ * client.close();
+ * ```
+ */
+export class ServerClient {
+  /** The server this client talks to. */
+  readonly address: ServerAddress;
+  /** Resolves when the connection closes, for whatever reason; never rejects. */
+  readonly closed: Promise<void>;
+
+  readonly #conn: Deno.TcpConn;
+  #requestTimeoutMs: number;
+  readonly #maxInFlight: number;
+  #maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+  #serverId = "";
+  #closeReason: ConnectionError | undefined;
+  #resolveClosed!: () => void;
+  #nextRequestId = 1;
+  #pending: Pending[] = [];
+  #pendingHead = 0;
+  /** Requests waiting for a free slot, each called when one is handed over (or on failure). */
+  #roomWaiters: Array<() => void> = [];
+  /** Slots freed for woken waiters that have not yet taken them. */
+  #slotsHandedOver = 0;
+  #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
+  #keepAliveTimer: ReturnType<typeof setInterval> | undefined;
+  #lastRequestAt = performance.now();
+  #outgoing = new FrameWriter();
+  #spare = new FrameWriter();
+  #flushing = false;
+
+  private constructor(conn: Deno.TcpConn, address: ServerAddress, options: ClientOptions) {
+    this.#conn = conn;
+    this.address = address;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    this.#readLoop();
+  }
+
+  /** Pings every `keepAliveMs` of silence; 0 for never. */
+  #startKeepAlive(keepAliveMs: number): void {
+    if (keepAliveMs <= 0) return;
+    const timer = setInterval(() => this.#keepAlive(keepAliveMs), keepAliveMs);
+    // The open connection, not this timer, decides whether the process stays alive.
+    Deno.unrefTimer(timer);
+    this.#keepAliveTimer = timer;
+  }
+
+  /**
+   * Connects and says HELLO. Rejects with a ConnectionError when the server
+   * cannot be reached, does not answer in time, or refuses the connection (BUSY).
+   *
+   * @example
+   * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
+   * ```
+   */
+  static async connect(address: ServerAddress, options: ClientOptions = {}): Promise<ServerClient> {
+    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const where = `${address.hostname}:${address.port}`;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), connectTimeoutMs);
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({
+        hostname: address.hostname,
+        port: address.port,
+        signal: abort.signal,
+      });
+    } catch (error) {
+      const reason = abort.signal.aborted
+        ? `timed out after ${connectTimeoutMs} ms`
+        : describeError(error);
+      throw new ConnectionError(`cannot connect to ${where}: ${reason}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+    // HELLO runs under the connect timeout; later requests use the request timeout.
+    const client = new ServerClient(conn, address, {
+      ...options,
+      requestTimeoutMs: connectTimeoutMs,
+    });
+    try {
+      const response = await client.#request((frames, id) => frames.hello(id, PROTOCOL_VERSION));
+      const hello = decodeHelloBody(expectOk(response));
+      client.#maxFrameBytes = hello.maxFrameBytes;
+      client.#serverId = hello.serverId;
+      // A ping can come up to two periods after the last request, so a period of a
+      // third of the server's idle timeout keeps a quiet connection open.
+      const keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
+      client.#startKeepAlive(
+        keepAliveMs === 0 ? 0 : Math.min(keepAliveMs, Math.floor(hello.idleTimeoutMs / 3)),
+      );
+    } catch (error) {
+      client.close();
+      throw new ConnectionError(`cannot connect to ${where}: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    client.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    // The timer was armed for HELLO's longer deadline; later requests arm their own.
+    clearTimeout(client.#timeoutTimer);
+    client.#timeoutTimer = undefined;
+    return client;
+  }
+
+  /** Whether the connection is usable. */
+  get isOpen(): boolean {
+    return this.#closeReason === undefined;
+  }
+
+  /** Why the connection closed, once it has. */
+  get closeReason(): ConnectionError | undefined {
+    return this.#closeReason;
+  }
+
+  /** Requests sent (or about to be) and not yet answered. */
+  get inFlight(): number {
+    return this.#pending.length - this.#pendingHead;
+  }
+
+  /** The server's identity (from HELLO): equal ids mean one server behind two addresses. */
+  get serverId(): string {
+    return this.#serverId;
+  }
+
+  /** The largest frame body the server accepts (from HELLO). */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
+  }
+
+  /**
+   * Stores `value` under `key`. With `overwrite: false` an existing key is left
+   * alone and the result is `"exists"`.
+   *
+   * @example
+   * ```ts
+   * await client.put("person1", str("Mary"), { overwrite: false }); // "ok" or "exists"
+   * ```
+   */
+  put(key: string, value: Value, options: { overwrite?: boolean } = {}): Promise<"ok" | "exists"> {
+    return this.putEncoded(key, encodeValue(value), options);
+  }
+
+  /**
+   * Like {@link ServerClient.put} with a value already encoded by
+   * `encodeValue`, so a broker replicating to k servers encodes it once. The
+   * bytes are not validated here; the server refuses malformed ones.
+   *
+   * @example
+   * ```ts
+   * const bytes = encodeValue(str("Mary"));
+   * await Promise.all(clients.map((client) => client.putEncoded("person1", bytes)));
+   * ```
+   */
+  putEncoded(
+    key: string,
+    encodedValue: Uint8Array,
+    options: { overwrite?: boolean } = {},
+  ): Promise<"ok" | "exists"> {
+    // Not async: a caller may send many. Mistakes still reject rather than throw.
+    const invalid = this.#checkPut(key, encodedValue);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    return this.#request((frames, id) => frames.putEncoded(id, key, encodedValue, options))
+      .then(putResult);
+  }
+
+  /**
+   * Sends every item of `items` in one PUT_MANY frame and resolves with the items the
+   * server refused (an empty array when all were stored); a bulk load sends these
+   * instead of one PUT per record. `items` is only read during the call (copied when
+   * the request has to wait for a free slot), so the caller may reuse it at once.
+   * Rejects with a RangeError when the batch is empty, a ServerError TOO_LARGE (as a
+   * PUT would) when it is over the server's frame limit, and a ConnectionError or
+   * ServerError when the batch as a whole failed.
+   *
+   * @example
+   * ```ts
+   * const items = new PutManyItems();
+   * items.add("person1", encodeValue(int(22)));
+   * const refused = await client.putMany(items); // []
+   * ```
+   */
+  putMany(items: PutManyItems): Promise<PutManyRefusal[]> {
+    const itemCount = items.itemCount;
+    if (itemCount === 0) return Promise.reject(new RangeError("PUT_MANY needs at least one item"));
+    const bodyBytes = 4 + items.byteLength;
+    if (bodyBytes > this.#maxFrameBytes) {
+      // As for a PUT: refused here, as the server would, without sending it.
+      return Promise.reject(
+        new ServerError(
+          ErrorCode.TOO_LARGE,
+          `PUT_MANY of ${itemCount} items needs ${bodyBytes} bytes, ` +
+            `over the server's limit of ${this.#maxFrameBytes}`,
+        ),
+      );
+    }
+    // Waiting keeps the bytes past this call, and the caller may reuse them: copy.
+    const itemBytes = this.#mustWait() ? items.bytes().slice() : items.bytes();
+    return this.#request((frames, id) => frames.putMany(id, itemCount, itemBytes))
+      .then((response) => checkRefusals(decodePutManyBody(expectOk(response)), itemCount));
+  }
+
+  /** Why a PUT of `key` with `encodedValue` cannot be sent, or undefined when it can. */
+  #checkPut(key: string, encodedValue: Uint8Array): Error | undefined {
+    try {
+      checkArgument(checkKey, key);
+    } catch (error) {
+      return error as Error;
+    }
+    const bodyBytes = 1 + 4 + utf8Length(key) + encodedValue.length;
+    if (bodyBytes <= this.#maxFrameBytes) return undefined;
+    return new ServerError(
+      ErrorCode.TOO_LARGE,
+      `PUT of '${key}' needs ${bodyBytes} bytes, over the server's limit of ${this.#maxFrameBytes}`,
+    );
+  }
+
+  /**
+   * The value stored under `key`, or `undefined`.
+   *
+   * @example
+   * ```ts
+   * await client.get("person1");
+   * ```
+   */
+  async get(key: string): Promise<Value | undefined> {
+    checkArgument(checkKey, key);
+    const response = await this.#request((frames, id) => frames.get(id, key));
+    if (response.type === "not_found") return undefined;
+    return decodeValueBody(expectOk(response));
+  }
+
+  /**
+   * The value at `path` (a key, then field names), or `undefined`.
+   *
+   * @example
+   * ```ts
+   * await client.query(["person1", "address", "street"]);
+   * ```
+   */
+  async query(path: readonly string[]): Promise<Value | undefined> {
+    checkArgument(checkPath, path);
+    const response = await this.#request((frames, id) => frames.query(id, path));
+    if (response.type === "not_found") return undefined;
+    return decodeValueBody(expectOk(response));
+  }
+
+  /**
+   * Deletes `key`; `false` when it was not there.
+   *
+   * @example
+   * ```ts
+   * await client.delete("person1"); // true
+   * ```
+   */
+  async delete(key: string): Promise<boolean> {
+    checkArgument(checkKey, key);
+    const response = await this.#request((frames, id) => frames.delete(id, key));
+    if (response.type === "not_found") return false;
+    decodeEmptyBody(expectOk(response));
+    return true;
+  }
+
+  /**
+   * Up to `limit` keys starting with `prefix`, in ascending order, after `after`.
+   *
+   * @example
+   * ```ts
+   * await client.keys({ prefix: "person", limit: 100 }); // ["person0", "person1", …]
+   * ```
+   */
+  async keys(options: KeysOptions): Promise<string[]> {
+    checkArgument(checkKeysOptions, options);
+    const response = await this.#request((frames, id) => frames.keys(id, options));
+    return decodeKeysBody(expectOk(response));
+  }
+
+  /**
+   * The server's statistics.
+   *
+   * @example
+   * ```ts
+   * (await client.stats()).recordCount;
+   * ```
+   */
+  async stats(): Promise<ServerStats> {
+    const response = await this.#request((frames, id) => frames.stats(id));
+    return decodeStatsBody(expectOk(response));
+  }
+
+  /**
+   * Sends PING and resolves to the round-trip time in milliseconds.
+   *
+   * @example
+   * ```ts
+   * const ms = await client.ping();
+   * ```
+   */
+  async ping(): Promise<number> {
+    const start = performance.now();
+    const response = await this.#request((frames, id) => frames.ping(id));
+    decodeEmptyBody(expectOk(response));
+    return performance.now() - start;
+  }
+
+  /**
+   * Closes the connection; requests in flight reject with a ConnectionError.
+   *
+   * @example
+   * ```ts
+   * client.close();
+   * await client.closed;
+   * ```
+   */
+  close(): Promise<void> {
+    this.#fail(new ConnectionError(`connection to ${this.#where()} was closed by the client`));
+    return this.closed;
+  }
+
+  #where(): string {
+    return `${this.address.hostname}:${this.address.port}`;
+  }
+
+  /** Queues one request frame (written by `encode`) and resolves with its response. */
+  #request(encode: (frames: FrameWriter, requestId: number) => void): Promise<Response> {
+    return new Promise((resolve, reject) => this.#submit(encode, resolve, reject));
+  }
+
+  /**
+   * Sends one request frame (written by `encode`) as soon as a slot is free; calls
+   * `onResponse` with its response or `onError` with the connection's failure.
+   */
+  #submit(
+    encode: (frames: FrameWriter, requestId: number) => void,
+    onResponse: (response: Response) => void,
+    onError: (error: ConnectionError) => void,
+  ): void {
+    if (this.#mustWait()) {
+      this.#roomWaiters.push(() => {
+        // Woken with a slot handed over: take it, so later arrivals cannot take it first.
+        this.#slotsHandedOver--;
+        this.#enqueue(encode, onResponse, onError);
+      });
+      return;
+    }
+    this.#enqueue(encode, onResponse, onError);
+  }
+
+  /** Whether a request submitted now has to wait for a slot rather than go out at once. */
+  #mustWait(): boolean {
+    const full = this.inFlight + this.#slotsHandedOver >= this.#maxInFlight;
+    return this.isOpen && (full || this.#roomWaiters.length > 0);
+  }
+
+  /** Writes one request frame into the outgoing batch and waits for its answer. */
+  #enqueue(
+    encode: (frames: FrameWriter, requestId: number) => void,
+    onResponse: (response: Response) => void,
+    onError: (error: ConnectionError) => void,
+  ): void {
+    const closeReason = this.#closeReason;
+    if (closeReason) {
+      queueMicrotask(() => onError(closeReason));
+      return;
+    }
+    const requestId = this.#nextRequestId;
+    this.#nextRequestId = requestId === MAX_REQUEST_ID ? 1 : requestId + 1;
+    // One clock reading per batch of requests written together: their deadlines
+    // may be early by at most the batch's time in the buffer, never late.
+    if (this.#outgoing.length === 0) this.#lastRequestAt = performance.now();
+    encode(this.#outgoing, requestId);
+    const deadline = this.#lastRequestAt + this.#requestTimeoutMs;
+    this.#pending.push({ requestId, deadline, onResponse, onError });
+    if (this.#timeoutTimer === undefined) this.#armTimeout(this.#requestTimeoutMs);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  /** Writes everything queued, coalescing requests that arrive while a write is under way. */
+  async #flush(): Promise<void> {
+    try {
+      while (this.isOpen && this.#outgoing.length > 0) {
+        const batch = this.#outgoing;
+        this.#outgoing = this.#spare;
+        await writeAll(this.#conn, batch.bytes());
+        batch.reset();
+        this.#spare = batch.length > RETAINED_WRITE_BUFFER_BYTES ? new FrameWriter() : batch;
+      }
+    } catch (error) {
+      this.#fail(
+        new ConnectionError(`write to ${this.#where()} failed: ${describeError(error)}`, {
+          cause: error,
+        }),
+      );
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  #armTimeout(delayMs: number): void {
+    this.#timeoutTimer = setTimeout(() => {
+      this.#timeoutTimer = undefined;
+      if (this.inFlight === 0 || !this.isOpen) return;
+      const oldest = this.#pending[this.#pendingHead];
+      const now = performance.now();
+      if (now < oldest.deadline) {
+        this.#armTimeout(oldest.deadline - now);
+        return;
+      }
+      const error = new RequestTimeoutError(
+        `request to ${this.#where()} got no answer within ${this.#requestTimeoutMs} ms; ` +
+          "connection closed",
+      );
+      this.#fail(error);
+    }, Math.max(0, delayMs));
+  }
+
+  #keepAlive(keepAliveMs: number): void {
+    if (!this.isOpen || this.inFlight > 0) return;
+    if (performance.now() - this.#lastRequestAt < keepAliveMs) return;
+    // A failed ping closes the connection, which `closed` reports; nothing else to do.
+    this.ping().catch(() => {});
+  }
+
+  async #readLoop(): Promise<void> {
+    const decoder = new FrameDecoder({ maxFrameBytes: Number.MAX_SAFE_INTEGER });
+    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    try {
+      while (this.isOpen) {
+        const count = await this.#conn.read(buffer);
+        if (count === null) {
+          this.#fail(new ConnectionError(`server ${this.#where()} closed the connection`));
+          return;
+        }
+        // Copy: the decoder keeps partial frames by reference and the buffer is reused.
+        decoder.push(buffer.slice(0, count));
+        for (let frame = decoder.next(); frame; frame = decoder.next()) this.#onFrame(frame);
+      }
+    } catch (error) {
+      const reason = error instanceof DecodeError
+        ? `protocol error: ${error.message}`
+        : describeError(error);
+      this.#fail(
+        new ConnectionError(`connection to ${this.#where()} failed: ${reason}`, { cause: error }),
+      );
+    }
+  }
+
+  #onFrame(frame: Frame): void {
+    const response = decodeResponse(frame);
+    if (response.requestId === CONNECTION_REQUEST_ID && response.type === "error") {
+      const name = errorCodeName(response.code);
+      this.#fail(
+        new ConnectionError(
+          `server ${this.#where()} closed the connection: ${name}: ${response.message}`,
+        ),
+      );
+      return;
+    }
+    if (this.inFlight === 0) {
+      throw new DecodeError(`answer to request ${response.requestId}, which was never sent`);
+    }
+    const oldest = this.#pending[this.#pendingHead];
+    if (oldest.requestId !== response.requestId) {
+      throw new DecodeError(
+        `answer to request ${response.requestId} while ${oldest.requestId} is the oldest`,
+      );
+    }
+    this.#popOldest();
+    settle(oldest.onResponse, response);
+  }
+
+  #popOldest(): void {
+    this.#pendingHead++;
+    if (this.#pendingHead === this.#pending.length) {
+      this.#pending = [];
+      this.#pendingHead = 0;
+    } else if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
+      this.#pending = this.#pending.slice(this.#pendingHead);
+      this.#pendingHead = 0;
+    }
+    const wake = this.#roomWaiters.shift();
+    if (wake) {
+      this.#slotsHandedOver++;
+      wake();
+    }
+  }
+
+  #fail(error: ConnectionError): void {
+    if (this.#closeReason) return;
+    this.#closeReason = error;
+    clearTimeout(this.#timeoutTimer);
+    clearInterval(this.#keepAliveTimer);
+    const pending = this.#pending.slice(this.#pendingHead);
+    this.#pending = [];
+    this.#pendingHead = 0;
+    for (const request of pending) settle(request.onError, error);
+    for (const wake of this.#roomWaiters.splice(0)) {
+      this.#slotsHandedOver++;
+      wake();
+    }
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or by a failed read: nothing left to release.
+    }
+    this.#resolveClosed();
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+/**
+ * Calls a request's callback. One that throws is a bug of its caller: it is reported
+ * as an uncaught error, and the connection and the other requests carry on.
+ */
+function settle<T>(callback: (outcome: T) => void, outcome: T): void {
+  try {
+    callback(outcome);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+/** What a PUT's response means: stored, refused because the key exists, or an error. */
+function putResult(response: Response): "ok" | "exists" {
+  if (response.type === "error" && response.code === ErrorCode.EXISTS) return "exists";
+  decodeEmptyBody(expectOk(response));
+  return "ok";
+}
+
+/** `refusals` when they name distinct items of a batch of `itemCount` in order; else a DecodeError. */
+function checkRefusals(refusals: PutManyRefusal[], itemCount: number): PutManyRefusal[] {
+  let previous = -1;
+  for (const { index } of refusals) {
+    if (index <= previous || index >= itemCount) {
+      throw new DecodeError(`PUT_MANY answer refuses item ${index} of ${itemCount} out of order`);
+    }
+    previous = index;
+  }
+  return refusals;
+}
+
+/** The OK body of `response`, or the ServerError its ERROR means. */
+function expectOk(response: Response): Uint8Array {
+  if (response.type === "ok") return response.body;
+  if (response.type === "error") throw new ServerError(response.code, response.message);
+  throw new DecodeError(`unexpected NOT_FOUND for request ${response.requestId}`);
+}
+
+/** Runs `check(argument)`, turning its DecodeError into a RangeError: a caller's mistake. */
+function checkArgument<T>(check: (argument: T) => void, argument: T): void {
+  try {
+    check(argument);
+  } catch (error) {
+    throw error instanceof DecodeError ? new RangeError(error.message) : error;
+  }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

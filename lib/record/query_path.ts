@@ -1,0 +1,92 @@
+/**
+ * Parses dotted query paths such as `person1.address.street`: the record key
+ * followed by the field names to walk down. Segments are taken exactly as
+ * written (keys may hold spaces); only the whole path is trimmed.
+ *
+ * @example
+ * ```ts
+ * import { parseQueryPath } from "./query_path.ts";
+ * parseQueryPath("person1.address.street"); // ["person1", "address", "street"]
+ * ```
+ * @module
+ */
+import { MAX_KEY_BYTES, MAX_NESTING_DEPTH, MAX_PATH_BYTES } from "../limits.ts";
+import { utf8Length } from "../base/utf8.ts";
+
+/** Most segments a path may have: the record key plus one per nesting level. */
+export const MAX_PATH_SEGMENTS: number = MAX_NESTING_DEPTH + 1;
+
+/** Paths longer than this many characters are shown shortened in error messages. */
+const MAX_QUOTED_PATH_CHARACTERS = 80;
+
+/**
+ * A query path that is empty, has an empty segment, or breaks a limit. The
+ * message says what and where, e.g. `empty segment at column 3 in 'a..b'`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseQueryPath("a..b");
+ * } catch (error) {
+ *   if (error instanceof QueryPathError) console.error(`QUERY: ${error.message}`);
+ * }
+ * ```
+ */
+export class QueryPathError extends Error {
+  /** @param message what is wrong with the path, and where. */
+  constructor(message: string) {
+    super(message);
+    this.name = "QueryPathError";
+  }
+}
+
+/**
+ * Splits a dotted path into its segments after trimming surrounding
+ * whitespace. Throws a {@link QueryPathError} when the path is empty, longer
+ * than MAX_PATH_BYTES, has more than {@link MAX_PATH_SEGMENTS} segments, or has
+ * a segment that is empty or longer than MAX_KEY_BYTES. Columns in messages are
+ * 1-based code point positions in the trimmed path.
+ *
+ * @example
+ * ```ts
+ * parseQueryPath("  person9.level.age "); // ["person9", "level", "age"]
+ * parseQueryPath("person0"); // ["person0"]
+ * ```
+ */
+export function parseQueryPath(text: string): string[] {
+  const path = text.trim();
+  if (path.length === 0) throw new QueryPathError("empty query path: expected a key");
+  const pathBytes = utf8Length(path);
+  if (pathBytes > MAX_PATH_BYTES) {
+    throw new QueryPathError(
+      `query path is ${pathBytes} bytes; the limit is ${MAX_PATH_BYTES} (MAX_PATH_BYTES)`,
+    );
+  }
+  const segments = path.split(".");
+  if (segments.length > MAX_PATH_SEGMENTS) {
+    throw new QueryPathError(
+      `query path has ${segments.length} segments; the limit is ${MAX_PATH_SEGMENTS} ` +
+        `(MAX_NESTING_DEPTH + 1) in ${quotePath(path)}`,
+    );
+  }
+  let column = 1;
+  for (const segment of segments) {
+    if (segment.length === 0) {
+      throw new QueryPathError(`empty segment at column ${column} in ${quotePath(path)}`);
+    }
+    const segmentBytes = utf8Length(segment);
+    if (segmentBytes > MAX_KEY_BYTES) {
+      throw new QueryPathError(
+        `segment at column ${column} is ${segmentBytes} bytes; the limit is ${MAX_KEY_BYTES} ` +
+          `(MAX_KEY_BYTES) in ${quotePath(path)}`,
+      );
+    }
+    column += Array.from(segment).length + 1;
+  }
+  return segments;
+}
+
+function quotePath(path: string): string {
+  if (path.length <= MAX_QUOTED_PATH_CHARACTERS) return `'${path}'`;
+  return `'${path.slice(0, MAX_QUOTED_PATH_CHARACTERS)}…'`;
+}

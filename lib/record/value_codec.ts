@@ -1,0 +1,189 @@
+/**
+ * The binary encoding of a {@link Value}, shared by the wire protocol and the
+ * storage files. Every value is a one-byte tag followed by its body. Lengths
+ * and ints are varints: unsigned LEB128, seven bits a byte, lowest first, the
+ * top bit set on every byte but the last, in the shortest form (`300` is
+ * `ac 02`).
+ *
+ * | tag    | kind               | body                                                 |
+ * |--------|--------------------|------------------------------------------------------|
+ * | `0x01` | string             | varint byte length, then that many UTF-8 bytes       |
+ * | `0x02` | int ≥ 0            | varint, at most 2^53 − 1                             |
+ * | `0x05` | int < 0            | varint of its magnitude, 1 to 2^53 − 1               |
+ * | `0x03` | float              | IEEE 754 binary64, big-endian (finite only)          |
+ * | `0x04` | object             | fields, then `00`; a field is a varint name length (≥ 1), the UTF-8 name, and the value |
+ *
+ * An object ends where a field would start with name length 0, so an encoder
+ * streams fields without counting them first. Example: `{ "age" : 22 }` is
+ * `04 03 616765 02 16 00` (7 bytes; its JSON text takes 10).
+ *
+ * Decoding checks everything a hostile peer could get wrong: truncation,
+ * unknown tags, varints too long or not in shortest form, invalid UTF-8,
+ * empty or dotted or over-long field names, duplicate names, ints beyond
+ * 2^53 − 1, non-finite floats and nesting deeper than
+ * {@link MAX_NESTING_DEPTH}; each is a {@link DecodeError}.
+ *
+ * @example
+ * ```ts
+ * import { encodeValue, decodeValue } from "./value_codec.ts";
+ * import { int } from "./value.ts";
+ * decodeValue(encodeValue(int(22))); // { kind: "int", value: 22 }
+ * ```
+ * @module
+ */
+import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "../base/bytes.ts";
+import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
+import type { Field, Value } from "./value.ts";
+
+/** Tag byte of each value kind (ints take one of two, by sign). */
+export const ValueTag = {
+  string: 0x01,
+  int: 0x02,
+  float: 0x03,
+  object: 0x04,
+  negativeInt: 0x05,
+} as const;
+
+/** The byte that ends an object: a field name length of 0. */
+export const OBJECT_END = 0x00;
+
+/**
+ * Appends the encoding of `value` to `writer`.
+ *
+ * @example
+ * ```ts
+ * const writer = new ByteWriter();
+ * writeValue(writer, str("Main"));
+ * ```
+ */
+export function writeValue(writer: ByteWriter, value: Value): void {
+  switch (value.kind) {
+    case "string":
+      writer.u8(ValueTag.string);
+      writer.varintString(value.value);
+      return;
+    case "int":
+      writeInt(writer, value.value);
+      return;
+    case "float":
+      writer.u8(ValueTag.float);
+      writer.f64(value.value);
+      return;
+    case "object":
+      writer.u8(ValueTag.object);
+      for (const [name, fieldValue] of value.fields) {
+        writer.varintString(name);
+        writeValue(writer, fieldValue);
+      }
+      writer.u8(OBJECT_END);
+      return;
+  }
+}
+
+/**
+ * Appends an int's tag and varint; `value` is a safe integer (`-0` is 0).
+ *
+ * @example
+ * ```ts
+ * writeInt(writer, -5); // 05 05
+ * ```
+ */
+export function writeInt(writer: ByteWriter, value: number): void {
+  if (value >= 0) {
+    writer.u8(ValueTag.int);
+    writer.varint(value);
+  } else {
+    writer.u8(ValueTag.negativeInt);
+    writer.varint(-value);
+  }
+}
+
+/**
+ * Encodes `value` into a new byte array.
+ *
+ * @example
+ * ```ts
+ * encodeValue(int(22)); // Uint8Array [2, 0, 0, 0, 0, 0, 0, 0, 22]
+ * ```
+ */
+export function encodeValue(value: Value): Uint8Array {
+  scratch.reset();
+  writeValue(scratch, value);
+  const bytes = scratch.bytes().slice();
+  // Keep the scratch buffer for the next call unless one huge value grew it.
+  if (bytes.length > MAX_RETAINED_SCRATCH_BYTES) scratch = new ByteWriter();
+  return bytes;
+}
+
+/** A scratch writer larger than this is dropped after use rather than kept. */
+const MAX_RETAINED_SCRATCH_BYTES = 1024 * 1024;
+
+/** Reused by {@link encodeValue}, which runs to completion before anyone else can use it. */
+let scratch = new ByteWriter();
+
+/**
+ * Reads one value from `reader`. `depth` is the nesting level of the value
+ * being read (1 for a record's value); recursion stops at MAX_NESTING_DEPTH, so
+ * hostile input cannot overflow the stack.
+ *
+ * @example
+ * ```ts
+ * readValue(new ByteReader(encodeValue(str("x")))); // { kind: "string", value: "x" }
+ * ```
+ */
+export function readValue(reader: ByteReader, depth = 1): Value {
+  const tag = reader.u8("value tag");
+  switch (tag) {
+    case ValueTag.string:
+      return { kind: "string", value: reader.varintString("string value") };
+    case ValueTag.int:
+      return { kind: "int", value: reader.varint("int value") };
+    case ValueTag.negativeInt: {
+      const magnitude = reader.varint("int value");
+      if (magnitude === 0) throw new DecodeError("negative int with magnitude 0");
+      return { kind: "int", value: -magnitude };
+    }
+    case ValueTag.float: {
+      const value = reader.f64("float value");
+      if (!Number.isFinite(value)) throw new DecodeError(`float value ${value} is not finite`);
+      return { kind: "float", value };
+    }
+    case ValueTag.object:
+      return readObject(reader, depth);
+    default:
+      throw new DecodeError(`unknown value tag 0x${tag.toString(16).padStart(2, "0")}`);
+  }
+}
+
+function readObject(reader: ByteReader, depth: number): Value {
+  if (depth > MAX_NESTING_DEPTH) {
+    throw new LimitExceededError(`value nests deeper than the limit of ${MAX_NESTING_DEPTH}`);
+  }
+  const fields: Field[] = [];
+  const seenNames = new Set<string>();
+  while (true) {
+    const name = reader.varintString("field name", MAX_KEY_BYTES);
+    if (name.length === 0) return { kind: "object", fields };
+    if (name.includes(".")) throw new DecodeError(`field name '${name}' contains '.'`);
+    if (seenNames.has(name)) throw new DecodeError(`duplicate field name '${name}'`);
+    seenNames.add(name);
+    fields.push([name, readValue(reader, depth + 1)]);
+  }
+}
+
+/**
+ * Decodes exactly one value from `bytes`; trailing bytes are a DecodeError.
+ *
+ * @example
+ * ```ts
+ * decodeValue(encodeValue(float(1.75))); // { kind: "float", value: 1.75 }
+ * ```
+ */
+export function decodeValue(bytes: Uint8Array): Value {
+  const reader = new ByteReader(bytes);
+  const value = readValue(reader);
+  if (reader.remaining !== 0) {
+    throw new DecodeError(`${reader.remaining} unexpected bytes after the value`);
+  }
+  return value;
+}

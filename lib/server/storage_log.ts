@@ -1,0 +1,662 @@
+/**
+ * The append-only storage log: every effective PUT and DELETE a kv server
+ * accepts, in order, each entry with its own length and CRC-32C, so a replay
+ * can tell a complete entry from one a crash cut short.
+ *
+ * ## On-disk format (version 1); all integers big-endian
+ *
+ * File header, {@link LOG_HEADER_BYTES} = 16 bytes:
+ *
+ * | offset | size | field                                                        |
+ * |--------|------|--------------------------------------------------------------|
+ * | 0      | 8    | magic `4B 56 4C 4F 47 0D 0A 1A` (`"KVLOG\r\n\x1a"`)          |
+ * | 8      | 2    | format version, u16 = {@link LOG_FORMAT_VERSION}             |
+ * | 10     | 2    | flags, u16 = 0 (reserved)                                    |
+ * | 12     | 4    | generation, u32 (the same number as in the file name)        |
+ *
+ * Then entries, back to back, to the end of the file:
+ *
+ * | offset | size | field                                                        |
+ * |--------|------|--------------------------------------------------------------|
+ * | 0      | 4    | CRC-32C of bytes `[4, 8 + N)`: the length field and the body |
+ * | 4      | 4    | body length N, u32                                           |
+ * | 8      | 1    | kind: `0x01` PUT, `0x02` DELETE                              |
+ * | 9      | 4    | key length K, u32, at most MAX_KEY_BYTES                     |
+ * | 13     | K    | key, UTF-8                                                   |
+ * | 13 + K | rest | PUT only: the value as encoded by value_codec (N − 5 − K bytes) |
+ *
+ * A DELETE's body is exactly `5 + K` bytes. An entry is at most
+ * {@link MAX_LOG_ENTRY_BYTES}: room for a value as large as the biggest default
+ * protocol frame plus the longest key.
+ *
+ * ## Recovery rules
+ *
+ * - The header is written to a temporary file, fsynced and renamed into place
+ *   ({@link StorageLog.create}), so a crash never leaves a log with a partial
+ *   header. A file that is too short for a header, has the wrong magic or an
+ *   unknown version is therefore *not a kv log we wrote*: opening it throws a
+ *   {@link LogFormatError} rather than truncating a file we do not understand.
+ * - After the header, an entry that is incomplete (a torn write), has a length
+ *   out of range, a checksum mismatch or a body that does not decode is
+ *   damaged, and so is one whose value the store refuses (the store validates
+ *   values; this module does not decode them). Replay looks for the next intact
+ *   entry after it (an entry whose
+ *   CRC-32C matches: a false match has odds of 2^-32):
+ *   - none follows: the damage is the tail a crash tore. The file is truncated
+ *     there with a warning, as Redis's `aof-load-truncated` does, rather than
+ *     refusing to start;
+ *   - one follows: the damage is in the middle (a bad disk block, not a crash).
+ *     Only the damaged bytes are skipped, with a warning; every intact entry
+ *     after them is replayed and the file is left as it is, so no entry that
+ *     can still be read is ever lost.
+ *
+ * @example
+ * ```ts
+ * import { StorageLog } from "./storage_log.ts";
+ * import { encodeValue } from "../record/value_codec.ts";
+ * import { int } from "../record/value.ts";
+ * const log = await StorageLog.create("/tmp/kv/log-00000001.kvlog", 1);
+ * log.appendPut("age", encodeValue(int(22)));
+ * await log.flush();
+ * await log.close();
+ * const { replay } = await StorageLog.open("/tmp/kv/log-00000001.kvlog", console.log);
+ * replay.entryCount; // 1
+ * ```
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ByteReader, ByteWriter, DecodeError } from "../base/bytes.ts";
+import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
+import { crc32c } from "../base/crc32.ts";
+
+/** First eight bytes of every log file: "KVLOG", then CR LF and ^Z to expose text-mode mangling. */
+export const LOG_MAGIC: Uint8Array = Uint8Array.of(0x4b, 0x56, 0x4c, 0x4f, 0x47, 0x0d, 0x0a, 0x1a);
+
+/** The log format version this module writes and the only one it reads. */
+export const LOG_FORMAT_VERSION = 1;
+
+/** Size of the file header: magic, version, flags, generation. */
+export const LOG_HEADER_BYTES = 16;
+
+/** Bytes of an entry besides its key and value: CRC, length, kind, key length. */
+export const LOG_ENTRY_OVERHEAD_BYTES = 13;
+
+/** Largest encoded value one PUT entry holds: the default protocol frame limit (16 MiB). */
+export const MAX_LOG_VALUE_BYTES = DEFAULT_MAX_FRAME_BYTES;
+
+/** Largest whole entry; anything longer found during a replay is corruption. */
+export const MAX_LOG_ENTRY_BYTES = LOG_ENTRY_OVERHEAD_BYTES + MAX_KEY_BYTES + MAX_LOG_VALUE_BYTES;
+
+/** Size of each read while replaying a log or loading a snapshot (grows for a larger entry). */
+export const READ_CHUNK_BYTES = 1024 * 1024;
+
+/** Kind byte of each log entry. */
+export const LogEntryKind = { put: 0x01, delete: 0x02 } as const;
+
+/** Byte offsets inside an entry. */
+const LENGTH_OFFSET = 4;
+const BODY_OFFSET = 8;
+/** Kind byte plus key length: the smallest possible body. */
+const MIN_BODY_BYTES = 5;
+const MAX_BODY_BYTES = MAX_LOG_ENTRY_BYTES - BODY_OFFSET;
+
+/**
+ * One mutation read back from a log. A PUT's value stays in its wire encoding, a view
+ * into the replay's read buffer that is valid only during the `onEntry` call: the store
+ * stores it from those bytes (validating them) without building a Value.
+ */
+export type LogEntry =
+  | { readonly kind: "put"; readonly key: string; readonly encodedValue: Uint8Array }
+  | { readonly kind: "delete"; readonly key: string };
+
+/** What a replay found. */
+export interface LogReplay {
+  /** The generation recorded in the file header. */
+  generation: number;
+  /** Intact entries replayed. */
+  entryCount: number;
+  /** File length after any truncation: where the next entry will be written. */
+  byteLength: number;
+  /** Bytes cut off the end because they were torn or corrupt; 0 for a clean log. */
+  truncatedBytes: number;
+  /** Damaged bytes in the middle of the log, skipped (and left in the file). */
+  skippedBytes: number;
+  /** What was cut off or skipped and why, for the operator; absent for a clean log. */
+  warning?: string;
+}
+
+/** A file that is not a kv storage log of a version this code reads; it is left untouched. */
+export class LogFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LogFormatError";
+  }
+}
+
+const textEncoder = new TextEncoder();
+
+/**
+ * Throws a RangeError unless a PUT of `key` with a value of `valueByteLength`
+ * encoded bytes fits in one log entry. Callers check before mutating anything,
+ * so a refused put changes neither memory nor disk.
+ *
+ * @example
+ * ```ts
+ * checkLogEntrySize("person1", 120); // fine
+ * checkLogEntrySize("person1", 64 * 1024 * 1024); // throws RangeError
+ * ```
+ */
+export function checkLogEntrySize(key: string, valueByteLength: number): void {
+  if (valueByteLength > MAX_LOG_VALUE_BYTES) {
+    throw new RangeError(
+      `value of '${key.slice(0, 64)}' is ${valueByteLength} bytes encoded, over the storage ` +
+        `limit of ${MAX_LOG_VALUE_BYTES}`,
+    );
+  }
+  // UTF-8 needs at most 3 bytes per UTF-16 code unit: only long keys need counting.
+  if (key.length * 3 > MAX_KEY_BYTES && textEncoder.encode(key).length > MAX_KEY_BYTES) {
+    throw new RangeError(`key '${key.slice(0, 64)}…' is over the limit of ${MAX_KEY_BYTES} bytes`);
+  }
+}
+
+/**
+ * Reads a file sequentially through one reusable buffer, so replaying a log
+ * or loading a snapshot needs memory for one chunk (or the largest entry),
+ * not for the whole file. Shared by the log and the snapshot reader.
+ *
+ * @example
+ * ```ts
+ * const file = await Deno.open("/tmp/kv/snapshot-00000002.kvsnap");
+ * const reader = new FileChunkReader(file);
+ * if (await reader.fill(4)) reader.consume(4);
+ * ```
+ */
+export class FileChunkReader {
+  readonly #file: Deno.FsFile;
+  #buffer: Uint8Array;
+  #start = 0;
+  #end = 0;
+  #fileOffset: number;
+  #endOfFile = false;
+
+  /**
+   * @param file an open file, read from its current position
+   * @param startOffset the file offset of that position (for {@link offset}); default 0
+   */
+  constructor(file: Deno.FsFile, startOffset = 0) {
+    this.#file = file;
+    this.#buffer = new Uint8Array(READ_CHUNK_BYTES);
+    this.#fileOffset = startOffset;
+  }
+
+  /** The buffer holding the unconsumed bytes, which start at {@link start}. */
+  get buffer(): Uint8Array {
+    return this.#buffer;
+  }
+
+  /** Index in {@link buffer} of the first unconsumed byte. */
+  get start(): number {
+    return this.#start;
+  }
+
+  /** Unconsumed bytes in the buffer. */
+  get available(): number {
+    return this.#end - this.#start;
+  }
+
+  /** File offset of the first unconsumed byte. */
+  get offset(): number {
+    return this.#fileOffset;
+  }
+
+  /** Marks `count` buffered bytes as used. */
+  consume(count: number): void {
+    assert(count <= this.available, "consumed more than was buffered");
+    this.#start += count;
+    this.#fileOffset += count;
+  }
+
+  /**
+   * Reads until at least `minimum` bytes are buffered. Returns false when the
+   * file ends first (what is there stays available). `minimum` must be
+   * bounded by the caller: the buffer grows to hold it.
+   */
+  async fill(minimum: number): Promise<boolean> {
+    if (this.available >= minimum) return true;
+    if (this.#start + minimum > this.#buffer.length) {
+      // Slide the unconsumed bytes to the front, growing the buffer if even that is too small.
+      if (minimum > this.#buffer.length) {
+        const grown = new Uint8Array(Math.max(minimum, this.#buffer.length * 2));
+        grown.set(this.#buffer.subarray(this.#start, this.#end));
+        this.#buffer = grown;
+      } else {
+        this.#buffer.copyWithin(0, this.#start, this.#end);
+      }
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    while (!this.#endOfFile && this.available < minimum) {
+      const count = await this.#file.read(this.#buffer.subarray(this.#end));
+      if (count === null) this.#endOfFile = true;
+      else this.#end += count;
+    }
+    return this.available >= minimum;
+  }
+}
+
+/**
+ * One log file open for appending. Appends go to an in-memory buffer;
+ * {@link flush} writes everything buffered with one write, so a commit costs
+ * one system call however many entries it carries. Not safe for concurrent
+ * flushes: the owner (the Store) serializes them.
+ *
+ * @example
+ * ```ts
+ * const log = await StorageLog.create("/tmp/kv/log-00000001.kvlog", 1);
+ * log.appendDelete("person1");
+ * await log.flush();
+ * await log.sync();
+ * await log.close();
+ * ```
+ */
+export class StorageLog {
+  readonly #file: Deno.FsFile;
+  readonly #path: string;
+  readonly #generation: number;
+  #byteLength: number;
+  /** Entries appended since the last flush; swapped with the spare while a flush writes. */
+  #pending = new ByteWriter(64 * 1024);
+  #spare = new ByteWriter(64 * 1024);
+  #flushing = false;
+  #closed = false;
+
+  private constructor(file: Deno.FsFile, path: string, generation: number, byteLength: number) {
+    this.#file = file;
+    this.#path = path;
+    this.#generation = generation;
+    this.#byteLength = byteLength;
+  }
+
+  /**
+   * Creates a new, empty log at `path`. The header goes to `path + ".tmp"`,
+   * which is fsynced and renamed into place, and the directory is fsynced, so
+   * after a crash the log either does not exist or has its whole header.
+   * Throws if `path` already exists.
+   */
+  static async create(path: string, generation: number): Promise<StorageLog> {
+    assert(Number.isInteger(generation) && generation >= 1 && generation <= 0xffffffff);
+    const temporaryPath = `${path}.tmp`;
+    const header = new ByteWriter(LOG_HEADER_BYTES);
+    header.raw(LOG_MAGIC);
+    header.u16(LOG_FORMAT_VERSION);
+    header.u16(0);
+    header.u32(generation);
+    const temporary = await Deno.open(temporaryPath, { write: true, create: true, truncate: true });
+    try {
+      await writeAll(temporary, header.bytes());
+      await temporary.sync();
+    } finally {
+      temporary.close();
+    }
+    if (await pathExists(path)) {
+      await Deno.remove(temporaryPath);
+      throw new Error(`cannot create log ${path}: it already exists`);
+    }
+    await Deno.rename(temporaryPath, path);
+    await syncDirectory(dirname(path));
+    const file = await Deno.open(path, { read: true, write: true });
+    await file.seek(LOG_HEADER_BYTES, Deno.SeekMode.Start);
+    return new StorageLog(file, path, generation, LOG_HEADER_BYTES);
+  }
+
+  /**
+   * Opens an existing log, calls `onEntry` for every intact entry in order,
+   * truncates a torn or corrupt tail (see the module docs) and returns the
+   * log ready to append after the last intact entry.
+   * Throws {@link LogFormatError} when the header is not ours.
+   */
+  static async open(
+    path: string,
+    onEntry: (entry: LogEntry) => void,
+  ): Promise<{ log: StorageLog; replay: LogReplay }> {
+    const file = await Deno.open(path, { read: true, write: true });
+    try {
+      const fileLength = (await file.stat()).size;
+      const reader = new FileChunkReader(file);
+      const generation = await readHeader(reader, path);
+      const { entryCount, problem, skipped, intactLength } = await replayEntries(
+        reader,
+        fileLength,
+        onEntry,
+      );
+      const byteLength = intactLength;
+      const truncatedBytes = fileLength - byteLength;
+      const skippedBytes = skipped.reduce((sum, region) => sum + region.byteCount, 0);
+      const replay: LogReplay = {
+        generation,
+        entryCount,
+        byteLength,
+        truncatedBytes,
+        skippedBytes,
+      };
+      const warnings = skipped.map((region) =>
+        `log ${path}: skipped ${region.byteCount} damaged bytes at offset ${region.offset} ` +
+        `(${region.problem}); the entries after them were replayed`
+      );
+      if (truncatedBytes > 0) {
+        warnings.push(
+          `log ${path}: dropped the last ${truncatedBytes} bytes after offset ` +
+            `${byteLength} (${problem}); a write torn by a crash, or corruption`,
+        );
+        await file.truncate(byteLength);
+        await file.sync();
+      }
+      if (warnings.length > 0) replay.warning = warnings.join("; ");
+      await file.seek(byteLength, Deno.SeekMode.Start);
+      return { log: new StorageLog(file, path, generation, byteLength), replay };
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+  }
+
+  /** Where the log lives. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** The generation in the header. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Bytes written to the file so far (header included), not counting what is buffered. */
+  get byteLength(): number {
+    return this.#byteLength;
+  }
+
+  /** Bytes appended but not yet flushed. */
+  get pendingBytes(): number {
+    return this.#pending.length;
+  }
+
+  /**
+   * Buffers a PUT of `key` whose value is already encoded by value_codec.
+   * Throws a RangeError (buffering nothing) when the entry would be too large.
+   */
+  appendPut(key: string, encodedValue: Uint8Array): void {
+    checkLogEntrySize(key, encodedValue.length);
+    const start = this.#beginEntry(LogEntryKind.put, key);
+    this.#pending.raw(encodedValue);
+    this.#sealEntry(start);
+  }
+
+  /** Buffers a DELETE of `key`. Throws a RangeError when the key is too long. */
+  appendDelete(key: string): void {
+    checkLogEntrySize(key, 0);
+    this.#sealEntry(this.#beginEntry(LogEntryKind.delete, key));
+  }
+
+  #beginEntry(kind: number, key: string): number {
+    assert(!this.#closed, "append to a closed log");
+    const start = this.#pending.length;
+    this.#pending.u32(0); // CRC, patched by #sealEntry
+    this.#pending.u32(0); // body length, patched by #sealEntry
+    this.#pending.u8(kind);
+    this.#pending.string(key);
+    return start;
+  }
+
+  #sealEntry(start: number): void {
+    const bodyLength = this.#pending.length - start - BODY_OFFSET;
+    assert(bodyLength >= MIN_BODY_BYTES && bodyLength <= MAX_BODY_BYTES);
+    this.#pending.patchU32(start + LENGTH_OFFSET, bodyLength);
+    const crc = crc32c(this.#pending.bytes().subarray(start + LENGTH_OFFSET));
+    this.#pending.patchU32(start, crc);
+  }
+
+  /**
+   * Writes everything appended so far with one write (repeated only if the
+   * OS writes part of it). Appends made while it runs wait for the next flush.
+   */
+  async flush(): Promise<void> {
+    assert(!this.#flushing, "concurrent flushes of one log");
+    if (this.#pending.length === 0) return;
+    const outgoing = this.#pending;
+    this.#pending = this.#spare;
+    this.#flushing = true;
+    try {
+      await writeAll(this.#file, outgoing.bytes());
+      this.#byteLength += outgoing.length;
+    } finally {
+      this.#flushing = false;
+      outgoing.reset();
+      this.#spare = outgoing;
+    }
+  }
+
+  /** Forces flushed bytes to stable storage (fdatasync): they survive power loss. */
+  async sync(): Promise<void> {
+    await this.#file.syncData();
+  }
+
+  /** Flushes, fsyncs and closes the file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.flush();
+      await this.sync();
+    } finally {
+      this.#closed = true;
+      this.#file.close();
+    }
+  }
+}
+
+async function readHeader(reader: FileChunkReader, path: string): Promise<number> {
+  if (!await reader.fill(LOG_HEADER_BYTES)) {
+    throw new LogFormatError(
+      `${path} is not a kv storage log: ${reader.available} bytes, shorter than the ` +
+        `${LOG_HEADER_BYTES}-byte header; left untouched`,
+    );
+  }
+  const header = reader.buffer.subarray(reader.start, reader.start + LOG_HEADER_BYTES);
+  for (let index = 0; index < LOG_MAGIC.length; index++) {
+    if (header[index] !== LOG_MAGIC[index]) {
+      throw new LogFormatError(
+        `${path} is not a kv storage log (wrong magic bytes); left untouched: move it out of ` +
+          `the data directory if it does not belong there`,
+      );
+    }
+  }
+  const headerReader = new ByteReader(header, LOG_MAGIC.length);
+  const version = headerReader.u16();
+  if (version !== LOG_FORMAT_VERSION) {
+    throw new LogFormatError(
+      `${path} has log format version ${version}; this kv reads version ${LOG_FORMAT_VERSION}`,
+    );
+  }
+  headerReader.u16();
+  const generation = headerReader.u32();
+  reader.consume(LOG_HEADER_BYTES);
+  return generation;
+}
+
+/** Damaged bytes in the middle of a log, skipped by a replay. */
+interface SkippedRegion {
+  readonly offset: number;
+  readonly byteCount: number;
+  readonly problem: string;
+}
+
+/**
+ * Replays entries to the end of the file. A damaged entry followed by an intact
+ * one is skipped (recorded in `skipped`); one followed by none is the torn tail,
+ * which `problem` describes and which starts at `intactLength` (the file length
+ * for a log without one).
+ */
+async function replayEntries(
+  reader: FileChunkReader,
+  fileLength: number,
+  onEntry: (entry: LogEntry) => void,
+): Promise<
+  { entryCount: number; problem: string; skipped: SkippedRegion[]; intactLength: number }
+> {
+  let entryCount = 0;
+  const skipped: SkippedRegion[] = [];
+  while (true) {
+    const read = await readEntry(reader);
+    if (read.kind === "end") {
+      return { entryCount, problem: "", skipped, intactLength: reader.offset };
+    }
+    let problem: string;
+    if (read.kind === "entry") {
+      try {
+        onEntry(read.entry);
+        reader.consume(read.byteCount);
+        entryCount++;
+        continue;
+      } catch (error) {
+        // A value the store cannot take (it checks what this module does not decode)
+        // is damage like any other.
+        if (!(error instanceof DecodeError)) throw error;
+        problem = `an undecodable entry: ${error.message}`;
+      }
+    } else {
+      problem = read.problem;
+    }
+    const offset = reader.offset;
+    const resume = await findNextEntry(reader, fileLength);
+    if (resume === undefined) return { entryCount, problem, skipped, intactLength: offset };
+    skipped.push({ offset, byteCount: resume - offset, problem });
+  }
+}
+
+type EntryRead =
+  | { readonly kind: "entry"; readonly entry: LogEntry; readonly byteCount: number }
+  | { readonly kind: "damaged"; readonly problem: string }
+  | { readonly kind: "end" };
+
+/** Reads the entry at the reader's position without consuming it. */
+async function readEntry(reader: FileChunkReader): Promise<EntryRead> {
+  if (!await reader.fill(BODY_OFFSET)) {
+    return reader.available === 0
+      ? { kind: "end" }
+      : { kind: "damaged", problem: "an entry header cut short" };
+  }
+  const header = new DataView(reader.buffer.buffer, reader.buffer.byteOffset + reader.start);
+  const expectedCrc = header.getUint32(0);
+  const bodyLength = header.getUint32(LENGTH_OFFSET);
+  if (bodyLength < MIN_BODY_BYTES || bodyLength > MAX_BODY_BYTES) {
+    return { kind: "damaged", problem: `an entry length of ${bodyLength}, out of range` };
+  }
+  if (!await reader.fill(BODY_OFFSET + bodyLength)) {
+    return { kind: "damaged", problem: "an entry cut short" };
+  }
+  // fill() may have moved the bytes to a new buffer.
+  const entryStart = reader.start;
+  const entryEnd = entryStart + BODY_OFFSET + bodyLength;
+  const entryBytes = reader.buffer;
+  if (crc32c(entryBytes.subarray(entryStart + LENGTH_OFFSET, entryEnd)) !== expectedCrc) {
+    return { kind: "damaged", problem: "a checksum mismatch" };
+  }
+  try {
+    const entry = decodeBody(new ByteReader(entryBytes, entryStart + BODY_OFFSET, entryEnd));
+    return { kind: "entry", entry, byteCount: BODY_OFFSET + bodyLength };
+  } catch (error) {
+    if (!(error instanceof DecodeError)) throw error;
+    return { kind: "damaged", problem: `an undecodable entry: ${error.message}` };
+  }
+}
+
+/**
+ * Moves the reader byte by byte past damage to the next intact entry and returns its
+ * offset, or undefined (reader at the end) when none follows. Only positions whose
+ * length field is in range and fits in the file are checksummed, so the scan is cheap.
+ */
+async function findNextEntry(
+  reader: FileChunkReader,
+  fileLength: number,
+): Promise<number | undefined> {
+  while (true) {
+    reader.consume(1);
+    if (!await reader.fill(BODY_OFFSET)) {
+      reader.consume(reader.available);
+      return undefined;
+    }
+    const header = new DataView(reader.buffer.buffer, reader.buffer.byteOffset + reader.start);
+    const bodyLength = header.getUint32(LENGTH_OFFSET);
+    if (bodyLength < MIN_BODY_BYTES || bodyLength > MAX_BODY_BYTES) continue;
+    if (reader.offset + BODY_OFFSET + bodyLength > fileLength) continue;
+    if ((await readEntry(reader)).kind === "entry") return reader.offset;
+  }
+}
+
+function decodeBody(body: ByteReader): LogEntry {
+  const kind = body.u8("entry kind");
+  const key = body.string("key", MAX_KEY_BYTES);
+  if (kind === LogEntryKind.delete) {
+    if (body.remaining !== 0) throw new DecodeError(`${body.remaining} bytes after a DELETE key`);
+    return { kind: "delete", key };
+  }
+  if (kind !== LogEntryKind.put) {
+    throw new DecodeError(`unknown entry kind 0x${kind.toString(16).padStart(2, "0")}`);
+  }
+  // The value is the rest of the body; the store validates it as it stores it.
+  return { kind: "put", key, encodedValue: body.raw(body.remaining, "value") };
+}
+
+/**
+ * Writes all of `bytes`; a regular file takes them in one write unless the disk fills.
+ *
+ * @example
+ * ```ts
+ * await writeAll(file, new Uint8Array([1, 2, 3]));
+ * ```
+ */
+export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await file.write(bytes.subarray(written));
+}
+
+/**
+ * Fsyncs a directory, making the creation, rename or removal of its entries durable.
+ *
+ * @example
+ * ```ts
+ * await Deno.rename("/tmp/kv/a.tmp", "/tmp/kv/a");
+ * await syncDirectory("/tmp/kv");
+ * ```
+ */
+export async function syncDirectory(path: string): Promise<void> {
+  const directory = await Deno.open(path, { read: true });
+  try {
+    await directory.sync();
+  } finally {
+    directory.close();
+  }
+}
+
+/**
+ * The directory part of a path (POSIX separators; kv data dirs are local paths).
+ *
+ * @example
+ * ```ts
+ * dirname("/tmp/kv/LOCK"); // "/tmp/kv"
+ * ```
+ */
+export function dirname(path: string): string {
+  const slash = path.lastIndexOf("/");
+  if (slash < 0) return ".";
+  return slash === 0 ? "/" : path.slice(0, slash);
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}

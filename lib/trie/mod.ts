@@ -1,0 +1,358 @@
+/**
+ * The record trie: a kv server's only index. One structure indexes every key — record
+ * keys in a path-compressed radix trie, and under each record's terminal node the
+ * record's value as a sub-trie of field nodes labelled by interned field-name ids, in
+ * insertion order, nested objects as deeper nodes. Field names are interned by a second
+ * radix trie (a name's id is its terminal node), so no Map, object or array keyed by
+ * keys or names exists anywhere.
+ *
+ * Everything lives in typed arrays, not JS objects, because memory is the design
+ * constraint: a radix node costs 19 bytes of columns (see `radix.ts`) and a field
+ * node 8 bytes in its record's block (see `records.ts`), small strings and ints
+ * inline. A record of the `kv gen -d 3 -l 8 -m 6` shape (≈ 24 fields) takes about
+ * 300 bytes, a little less than its JSON text.
+ *
+ * @example
+ * ```ts
+ * import { RecordTrie } from "./mod.ts";
+ * import { int, object, str } from "../record/value.ts";
+ * const trie = new RecordTrie();
+ * trie.put("person1", object([["name", str("Mary")], ["age", int(22)]]));
+ * trie.query(["person1", "age"]); // { kind: "int", value: 22 }
+ * trie.keys({ prefix: "person", limit: 10 }); // ["person1"]
+ * ```
+ * @module
+ */
+import { DecodeError, LimitExceededError } from "../base/bytes.ts";
+import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
+import { FieldNames } from "./names.ts";
+import { checkEncodedKey, checkRange } from "../record/key.ts";
+import { ByteRadixTrie, NO_VALUE, RadixCursor } from "./radix.ts";
+import { RecordArena, validateName } from "./records.ts";
+import { readUtf8, writeUtf8 } from "../base/utf8.ts";
+import type { Value } from "../record/value.ts";
+
+export { DEFAULT_INITIAL_NODE_CAPACITY } from "./radix.ts";
+
+/** Most keys one `keys()` call may return; larger pages must be fetched with `after`. */
+export const MAX_KEYS_LIMIT = 1_000_000;
+
+/** Options for {@link RecordTrie.put}. */
+export interface PutOptions {
+  /** Replace the value when the key exists. Default true. */
+  overwrite?: boolean;
+}
+
+/** Options for {@link RecordTrie.keys}. */
+export interface KeysOptions {
+  /** Only keys starting with this. Default "" (every key). */
+  prefix?: string;
+  /** Most keys to return, 0..MAX_KEYS_LIMIT. */
+  limit: number;
+  /** Resume point: only keys strictly greater than this (in {@link compareKeys} order). */
+  after?: string;
+}
+
+/** Options for the {@link RecordTrie} constructor. */
+export interface RecordTrieOptions {
+  /** Record-key nodes to allocate up front; the columns grow by doubling. Default 1024. */
+  initialNodeCapacity?: number;
+}
+
+/**
+ * Records (record key → {@link Value}) indexed by one compact trie.
+ *
+ * @example
+ * ```ts
+ * const trie = new RecordTrie();
+ * trie.put("person3", str("x"));
+ * trie.put("person30", str("y"));
+ * trie.delete("person3"); // true; "person30" stays
+ * [...trie.entries()]; // [["person30", { kind: "string", value: "y" }]]
+ * ```
+ */
+export class RecordTrie {
+  #keys: ByteRadixTrie;
+  #names = new FieldNames();
+  #arena: RecordArena;
+  #scratch = new Uint8Array(MAX_KEY_BYTES);
+
+  /** @param options see {@link RecordTrieOptions}. */
+  constructor(options: RecordTrieOptions = {}) {
+    this.#keys = new ByteRadixTrie({ initialNodeCapacity: options.initialNodeCapacity });
+    this.#arena = new RecordArena(
+      this.#names,
+      (owner, offset) => this.#keys.setValue(owner, offset),
+    );
+  }
+
+  /**
+   * Stores `value` under `key`. Returns false, changing nothing, when the key exists and
+   * `overwrite` is false. Throws a TypeError or RangeError, changing nothing, on an
+   * invalid key or value (see lib/limits.ts).
+   *
+   * @example
+   * ```ts
+   * trie.put("k", int(1)); // true
+   * trie.put("k", int(2), { overwrite: false }); // false; still int(1)
+   * ```
+   */
+  put(key: string, value: Value, options: PutOptions = {}): boolean {
+    const length = this.#encodeKey(key);
+    const existing = this.#keys.find(this.#scratch, length);
+    if (existing >= 0 && options.overwrite === false) {
+      // Encode and drop the value so that invalid input throws whether or not the key exists.
+      this.#arena.abandon(this.#arena.write(value));
+      return false;
+    }
+    this.#own(existing, length, this.#arena.write(value));
+    return true;
+  }
+
+  /**
+   * Like {@link RecordTrie.put} for a value in its wire encoding (lib/record/value_codec.ts),
+   * without making a Value: `encoded` must hold exactly one value. Throws a DecodeError
+   * (malformed or invalid encoding), TypeError or RangeError (invalid key, record too
+   * large), changing nothing.
+   *
+   * @example
+   * ```ts
+   * trie.putEncoded("k", encodeValue(int(1))); // true
+   * ```
+   */
+  putEncoded(key: string, encoded: Uint8Array, options: PutOptions = {}): boolean {
+    const length = this.#encodeKey(key);
+    return this.#putEncodedScratchKey(length, encoded, 0, encoded.length, options);
+  }
+
+  /**
+   * Like {@link RecordTrie.putEncoded} for a record whose key, in UTF-8, is
+   * `source[keyStart, keyEnd)` and whose encoded value is `source[valueStart, valueEnd)`:
+   * the items of a PUT_MANY are stored straight from the frame, with no string or view
+   * made per record. An invalid key (empty, dotted, over MAX_KEY_BYTES, not UTF-8) is a
+   * DecodeError (LimitExceededError for the length), like an invalid value.
+   *
+   * @example
+   * ```ts
+   * const bytes = new Uint8Array([...new TextEncoder().encode("k"), ...encodeValue(int(1))]);
+   * trie.putEncodedAt(bytes, 0, 1, 1, bytes.length); // true
+   * ```
+   */
+  putEncodedAt(
+    source: Uint8Array,
+    keyStart: number,
+    keyEnd: number,
+    valueStart: number,
+    valueEnd: number,
+    options: PutOptions = {},
+  ): boolean {
+    checkRange(source, valueStart, valueEnd, "value");
+    checkEncodedKey(source, keyStart, keyEnd);
+    const length = keyEnd - keyStart;
+    const scratch = this.#scratch;
+    for (let i = 0; i < length; i++) scratch[i] = source[keyStart + i];
+    return this.#putEncodedScratchKey(length, source, valueStart, valueEnd, options);
+  }
+
+  /** Stores the encoded value `source[start, end)` under the key in the scratch buffer. */
+  #putEncodedScratchKey(
+    length: number,
+    source: Uint8Array,
+    start: number,
+    end: number,
+    options: PutOptions,
+  ): boolean {
+    const existing = this.#keys.find(this.#scratch, length);
+    const offset = this.#arena.writeEncoded(source, start, end);
+    if (existing >= 0 && options.overwrite === false) {
+      // Written and dropped, so that invalid input throws whether or not the key exists.
+      this.#arena.abandon(offset);
+      return false;
+    }
+    this.#own(existing, length, offset);
+    return true;
+  }
+
+  /** Points the key in the scratch buffer (`existing` when it is there) at the new block. */
+  #own(existing: number, length: number, offset: number): void {
+    const node = existing >= 0 ? existing : this.#insertKey(length, offset);
+    this.#arena.setOwner(offset, node);
+    if (existing >= 0) {
+      const old = this.#keys.value(node);
+      this.#keys.setValue(node, offset);
+      this.#arena.release(old);
+    } else {
+      this.#keys.setValue(node, offset);
+    }
+  }
+
+  /**
+   * The value stored under `key`, or undefined.
+   *
+   * @example
+   * ```ts
+   * trie.get("missing"); // undefined
+   * ```
+   */
+  get(key: string): Value | undefined {
+    const node = this.#keys.find(this.#scratch, this.#encodeKey(key));
+    return node < 0 ? undefined : this.#arena.read(this.#keys.value(node));
+  }
+
+  /**
+   * The value at `path`: `path[0]` is the record key, each further element a field name
+   * of the object reached so far. Undefined when the record or a field is missing or the
+   * path runs into a scalar.
+   *
+   * @example
+   * ```ts
+   * trie.query(["person1", "address", "street"]); // { kind: "string", value: "Main" }
+   * trie.query(["person1", "age", "x"]); // undefined: age is an int
+   * ```
+   */
+  query(path: readonly string[]): Value | undefined {
+    if (!Array.isArray(path) || path.length === 0) throw new TypeError("path is not a key list");
+    if (path.length > MAX_NESTING_DEPTH + 1) {
+      throw new RangeError(`path longer than ${MAX_NESTING_DEPTH + 1} keys`);
+    }
+    for (let i = 1; i < path.length; i++) validateName(path[i], "field name");
+    const node = this.#keys.find(this.#scratch, this.#encodeKey(path[0]));
+    if (node < 0) return undefined;
+    const offset = this.#keys.value(node);
+    let at = this.#arena.rootNode(offset);
+    for (let i = 1; i < path.length; i++) {
+      const nameId = this.#names.find(path[i]);
+      if (nameId < 0) return undefined;
+      at = this.#arena.childNode(offset, at, nameId);
+      if (at < 0) return undefined;
+    }
+    return this.#arena.readNode(offset, at);
+  }
+
+  /**
+   * Deletes exactly `key`: keys it prefixes (or that prefix it) stay. False when absent.
+   *
+   * @example
+   * ```ts
+   * trie.delete("person3"); // "person30" and "person3x" are untouched
+   * ```
+   */
+  delete(key: string): boolean {
+    const offset = this.#keys.remove(this.#scratch, this.#encodeKey(key));
+    if (offset === NO_VALUE) return false;
+    this.#arena.release(offset);
+    return true;
+  }
+
+  /** Number of records stored. */
+  get recordCount(): number {
+    return this.#keys.terminalCount;
+  }
+
+  /**
+   * Record keys starting with `prefix` and strictly after `after`, ascending in
+   * {@link compareKeys} order, at most `limit` of them. Costs O(prefix + after + answer).
+   *
+   * @example
+   * ```ts
+   * trie.keys({ prefix: "person", limit: 2 }); // ["person1", "person10"]
+   * trie.keys({ prefix: "person", limit: 2, after: "person10" }); // ["person11", "person12"]
+   * ```
+   */
+  keys(options: KeysOptions): string[] {
+    const { prefix = "", limit, after } = options;
+    if (typeof prefix !== "string" || !prefix.isWellFormed()) {
+      throw new TypeError("prefix is not a well-formed string");
+    }
+    if (after !== undefined && (typeof after !== "string" || !after.isWellFormed())) {
+      throw new TypeError("after is not a well-formed string");
+    }
+    if (!Number.isSafeInteger(limit) || limit < 0 || limit > MAX_KEYS_LIMIT) {
+      throw new RangeError(`limit must be an integer 0..${MAX_KEYS_LIMIT}: ${limit}`);
+    }
+    const result: string[] = [];
+    if (limit === 0) return result;
+    const cursor = new RadixCursor(
+      this.#keys,
+      encoder.encode(prefix),
+      after === undefined ? undefined : encoder.encode(after),
+    );
+    while (result.length < limit && cursor.next()) {
+      result.push(readUtf8(cursor.key, 0, cursor.keyLength));
+    }
+    return result;
+  }
+
+  /**
+   * Every record in key order, lazily. The trie must not change during the iteration
+   * (the iterator throws if it did).
+   *
+   * @example
+   * ```ts
+   * for (const [key, value] of trie.entries()) console.log(key, value);
+   * ```
+   */
+  *entries(): IterableIterator<[string, Value]> {
+    const cursor = new RadixCursor(this.#keys, new Uint8Array(0));
+    while (cursor.next()) {
+      const key = readUtf8(cursor.key, 0, cursor.keyLength);
+      yield [key, this.#arena.read(this.#keys.value(cursor.node))];
+    }
+  }
+
+  /** Bytes held by the trie's typed arrays and arenas (capacity, garbage included). */
+  get memoryBytes(): number {
+    return this.#keys.memoryBytes + this.#names.memoryBytes + this.#arena.memoryBytes +
+      this.#scratch.byteLength;
+  }
+
+  /**
+   * A breakdown of memory use, for STATS and benchmarks.
+   *
+   * @example
+   * ```ts
+   * trie.memoryStats(); // { keyNodes: 1, distinctFieldNames: 2, arenaUsedBytes: 48, ... }
+   * ```
+   */
+  memoryStats(): {
+    keyNodes: number;
+    distinctFieldNames: number;
+    arenaUsedBytes: number;
+    arenaGarbageBytes: number;
+    memoryBytes: number;
+  } {
+    return {
+      keyNodes: this.#keys.nodeCount,
+      distinctFieldNames: this.#names.count,
+      arenaUsedBytes: this.#arena.usedBytes,
+      arenaGarbageBytes: this.#arena.garbageBytes,
+      memoryBytes: this.memoryBytes,
+    };
+  }
+
+  /** Checks every internal invariant, O(size); throws an AssertionError if one is broken. For tests. */
+  checkInvariants(): void {
+    this.#keys.checkInvariants();
+    this.#names.checkInvariants();
+    this.#arena.checkInvariants(this.#keys.terminalCount);
+  }
+
+  /** Validates `key` and writes its UTF-8 bytes to the scratch buffer; returns their length. */
+  #encodeKey(key: string): number {
+    const length = validateName(key, "record key");
+    writeUtf8(key, this.#scratch, 0);
+    return length;
+  }
+
+  /** Inserts the scratch key; if that fails (trie full) the new block becomes garbage. */
+  #insertKey(length: number, offset: number): number {
+    try {
+      return this.#keys.insert(this.#scratch, length);
+    } catch (error) {
+      this.#arena.abandon(offset);
+      throw error;
+    }
+  }
+}
+
+const encoder = new TextEncoder();

@@ -1,0 +1,213 @@
+/**
+ * Interns field names into small integer ids with a {@link ByteRadixTrie}: a name's id is
+ * the index of its terminal node, which never changes while the name is in use, and a
+ * count per id (a typed array beside the trie) counts the fields that use it, so a name no
+ * record uses any more is removed and its id reused. Turning an id back into a name reads an array indexed by id
+ * (no map keyed by names exists anywhere).
+ *
+ * @example
+ * ```ts
+ * import { FieldNames } from "./names.ts";
+ * const names = new FieldNames();
+ * const id = names.acquire("street");
+ * names.find("street") === id; // true
+ * names.name(id); // "street"
+ * names.release(id); // "street" is gone: find returns -1
+ * ```
+ * @module
+ */
+import assert from "node:assert/strict";
+import { invariant } from "../base/invariant.ts";
+import { MAX_KEY_BYTES } from "../limits.ts";
+import { ByteRadixTrie } from "./radix.ts";
+import { readUtf8, writeUtf8 } from "../base/utf8.ts";
+import { checkEncodedName } from "../record/key.ts";
+
+/** Most uses of one name that can be counted (the reference count is a Uint32). */
+const MAX_NAME_REFERENCES = 0xffff_ffff;
+
+/** The trie value of every name's terminal: the counts live in their own array. */
+const NAME_IN_USE = 0;
+
+/** Slots of the name cache (a power of two). */
+const NAME_CACHE_SLOTS = 256;
+
+/** Longest name, in bytes, the cache holds; longer ones are always looked up in the trie. */
+const NAME_CACHE_MAX_BYTES = 32;
+
+/** The cache slot of the name `source[start, start + length)`: its length and three bytes. */
+function cacheSlot(source: Uint8Array, start: number, length: number): number {
+  const first = source[start];
+  const middle = source[start + (length >> 1)];
+  const last = source[start + length - 1];
+  return (Math.imul(first ^ (last << 8) ^ (middle << 16) ^ (length << 24), 0x9e3779b1) >>> 24) &
+    (NAME_CACHE_SLOTS - 1);
+}
+
+/** Field-name interning with reference counts; names must be validated by the caller. */
+export class FieldNames {
+  #trie = new ByteRadixTrie({ initialNodeCapacity: 64 });
+  /** The name of each id, so decoding a record costs no trie walk (indexed by id only). */
+  #byId: (string | undefined)[] = [];
+  /** Per id, the fields that use the name (0 for an id not in use). */
+  #references = new Uint32Array(64);
+  #scratch = new Uint8Array(MAX_KEY_BYTES * 3);
+  /**
+   * A direct-mapped cache of recently acquired names: per slot the name's id, byte
+   * length (0: empty slot) and bytes. Storing a record acquires every field name, and
+   * walking the trie's sibling lists for each was a third of that cost; a hit here is
+   * a hash of three bytes and a comparison.
+   */
+  #cacheIds = new Int32Array(NAME_CACHE_SLOTS);
+  #cacheLengths = new Uint8Array(NAME_CACHE_SLOTS);
+  #cacheBytes = new Uint8Array(NAME_CACHE_SLOTS * NAME_CACHE_MAX_BYTES);
+
+  /** Number of distinct names in use. */
+  get count(): number {
+    return this.#trie.terminalCount;
+  }
+
+  /** Bytes held by the name trie's columns and arena (the decoded-name array aside). */
+  get memoryBytes(): number {
+    return this.#trie.memoryBytes + this.#scratch.byteLength + this.#byId.length * 8 +
+      this.#references.byteLength +
+      this.#cacheIds.byteLength + this.#cacheLengths.byteLength + this.#cacheBytes.byteLength;
+  }
+
+  /** The id of `name`, or −1 when no field uses it. */
+  find(name: string): number {
+    const length = this.#encode(name);
+    if (length < 0) return -1;
+    return this.#trie.find(this.#scratch, length);
+  }
+
+  /** Counts one more use of `name` (interning it if new) and returns its id (≥ 1). */
+  acquire(name: string): number {
+    const length = this.#encode(name);
+    invariant(length > 0, "field names are validated before they are interned");
+    return this.#acquireScratch(length, name);
+  }
+
+  /**
+   * Like {@link FieldNames.acquire} for a name given as `length` bytes of `source` from
+   * `start` (1 to MAX_KEY_BYTES, which the caller checks): no string is made unless the
+   * name is new. Throws a DecodeError when the bytes are not valid UTF-8 or hold a `.`;
+   * a name found in the cache was checked when it was first acquired.
+   */
+  acquireUtf8(source: Uint8Array, start: number, length: number): number {
+    invariant(length > 0 && length <= MAX_KEY_BYTES, "field names are validated first");
+    const cached = length <= NAME_CACHE_MAX_BYTES;
+    const slot = cached ? cacheSlot(source, start, length) : -1;
+    if (cached && this.#cacheLengths[slot] === length) {
+      const from = slot * NAME_CACHE_MAX_BYTES;
+      const bytes = this.#cacheBytes;
+      let same = true;
+      for (let i = 0; i < length && same; i++) same = bytes[from + i] === source[start + i];
+      if (same) return this.#reference(this.#cacheIds[slot]);
+    }
+    checkEncodedName(source, start, length);
+    // Nearly every name is already in use: found in place, it costs no copy.
+    let id = this.#trie.find(source, length, start);
+    if (id >= 0) {
+      this.#reference(id);
+    } else {
+      // By hand: names are short, and a subarray per name would be garbage per field.
+      const scratch = this.#scratch;
+      for (let i = 0; i < length; i++) scratch[i] = source[start + i];
+      id = this.#intern(length, undefined);
+    }
+    if (cached) {
+      this.#cacheIds[slot] = id;
+      this.#cacheLengths[slot] = length;
+      this.#cacheBytes.set(source.subarray(start, start + length), slot * NAME_CACHE_MAX_BYTES);
+    }
+    return id;
+  }
+
+  /** Interns the name in the scratch buffer; `name` is its text when the caller has it. */
+  #acquireScratch(length: number, name: string | undefined): number {
+    // Nearly every name is already in use: a lookup is cheaper than an insert.
+    const found = this.#trie.find(this.#scratch, length);
+    if (found >= 0) return this.#reference(found);
+    return this.#intern(length, name);
+  }
+
+  /** Adds the name in the scratch buffer, known not to be in use, with one use. */
+  #intern(length: number, name: string | undefined): number {
+    const id = this.#trie.insert(this.#scratch, length);
+    this.#trie.setValue(id, NAME_IN_USE);
+    this.#byId[id] = name ?? readUtf8(this.#scratch, 0, length);
+    if (id >= this.#references.length) {
+      const grown = new Uint32Array(Math.max(id + 1, this.#references.length * 2));
+      grown.set(this.#references);
+      this.#references = grown;
+    }
+    this.#references[id] = 1;
+    return id;
+  }
+
+  /**
+   * Counts one more use of the name `id`, which is in use, and returns `id`. The count
+   * is a plain array slot: this runs for every field of every record stored.
+   */
+  #reference(id: number): number {
+    const references = this.#references[id];
+    if (references === MAX_NAME_REFERENCES) throw new RangeError(`field name used too often`);
+    this.#references[id] = references + 1;
+    return id;
+  }
+
+  /** Counts one use of name `id` less; the name is removed when nothing uses it. */
+  release(id: number): void {
+    const references = this.#references[id];
+    invariant(references > 0 && this.#byId[id] !== undefined, "released an unknown name id");
+    this.#references[id] = references - 1;
+    if (references > 1) return;
+    const name = this.#byId[id]!;
+    this.#byId[id] = undefined;
+    const length = this.#encode(name);
+    // A cache entry names only a name in use.
+    if (length <= NAME_CACHE_MAX_BYTES) {
+      const slot = cacheSlot(this.#scratch, 0, length);
+      if (this.#cacheIds[slot] === id) this.#cacheLengths[slot] = 0;
+    }
+    const removed = this.#trie.remove(this.#scratch, length);
+    invariant(removed === NAME_IN_USE, "a released name was in the trie");
+  }
+
+  /** The name with id `id` (which must be in use). */
+  name(id: number): string {
+    const name = this.#byId[id];
+    invariant(name !== undefined, "name ids in records are in use");
+    return name;
+  }
+
+  /** Checks the name trie's invariants and that every id decodes to its own name. For tests. */
+  checkInvariants(): void {
+    this.#trie.checkInvariants();
+    let inUse = 0;
+    for (let id = 0; id < this.#byId.length; id++) {
+      const name = this.#byId[id];
+      if (name === undefined) continue;
+      inUse++;
+      assert.ok(this.#references[id] > 0, `name id ${id} in use has uses`);
+      assert.equal(this.find(name), id);
+    }
+    assert.equal(inUse, this.#trie.terminalCount);
+    for (let slot = 0; slot < NAME_CACHE_SLOTS; slot++) {
+      const length = this.#cacheLengths[slot];
+      if (length === 0) continue;
+      const from = slot * NAME_CACHE_MAX_BYTES;
+      const bytes = this.#cacheBytes.subarray(from, from + length);
+      assert.equal(cacheSlot(bytes, 0, length), slot, "a cached name sits in its own slot");
+      assert.equal(this.find(readUtf8(bytes, 0, length)), this.#cacheIds[slot], "cached id");
+    }
+  }
+
+  /** Encodes `name` into the scratch buffer; −1 when it is too long to be a name. */
+  #encode(name: string): number {
+    if (name.length > MAX_KEY_BYTES) return -1;
+    const length = writeUtf8(name, this.#scratch, 0);
+    return length > MAX_KEY_BYTES ? -1 : length;
+  }
+}

@@ -1,0 +1,145 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ByteReader, ByteWriter, DecodeError } from "../../lib/base/bytes.ts";
+
+Deno.test("ByteWriter and ByteReader round-trip every number type and strings", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 0xff }),
+      fc.integer({ min: 0, max: 0xffff }),
+      fc.integer({ min: 0, max: 0xffff_ffff }),
+      fc.maxSafeInteger(),
+      fc.double(),
+      fc.string({ unit: "grapheme" }),
+      fc.uint8Array({ maxLength: 64 }),
+      (u8, u16, u32, i64, f64, text, raw) => {
+        const writer = new ByteWriter(1);
+        writer.u8(u8);
+        writer.u16(u16);
+        writer.u32(u32);
+        writer.i64(i64);
+        writer.f64(f64);
+        writer.string(text);
+        writer.raw(raw);
+        const reader = new ByteReader(writer.bytes());
+        assert.equal(reader.u8(), u8);
+        assert.equal(reader.u16(), u16);
+        assert.equal(reader.u32(), u32);
+        assert.equal(reader.i64(), i64);
+        assert.ok(Object.is(reader.f64(), f64));
+        assert.equal(reader.string(), text);
+        assert.deepEqual(reader.raw(raw.length), raw);
+        assert.equal(reader.remaining, 0);
+      },
+    ),
+  );
+});
+
+Deno.test("ByteWriter grows past its capacity and reset keeps nothing", () => {
+  const writer = new ByteWriter(16);
+  for (let index = 0; index < 1000; index++) writer.u32(index);
+  assert.equal(writer.length, 4000);
+  const reader = new ByteReader(writer.bytes());
+  for (let index = 0; index < 1000; index++) assert.equal(reader.u32(), index);
+  writer.reset();
+  assert.equal(writer.length, 0);
+  assert.equal(writer.bytes().length, 0);
+});
+
+Deno.test("ByteWriter.patchU32 overwrites in place and refuses past the end", () => {
+  const writer = new ByteWriter();
+  writer.u32(0);
+  writer.u8(7);
+  writer.patchU32(0, 0xdeadbeef);
+  assert.deepEqual([...writer.bytes()], [0xde, 0xad, 0xbe, 0xef, 7]);
+  assert.throws(() => writer.patchU32(2, 1), RangeError);
+});
+
+Deno.test("ByteReader reads only between start and end", () => {
+  const reader = new ByteReader(new Uint8Array([1, 2, 3, 4]), 1, 3);
+  assert.equal(reader.offset, 1);
+  assert.equal(reader.remaining, 2);
+  assert.equal(reader.u8(), 2);
+  assert.equal(reader.u8(), 3);
+  assert.throws(() => reader.u8(), DecodeError);
+});
+
+Deno.test("ByteReader throws DecodeError for every truncated read", () => {
+  const empty = () => new ByteReader(new Uint8Array(3));
+  assert.throws(() => new ByteReader(new Uint8Array(0)).u8("tag"), /truncated tag at byte 0/);
+  assert.throws(() => new ByteReader(new Uint8Array(1)).u16(), DecodeError);
+  assert.throws(() => empty().u32(), DecodeError);
+  assert.throws(() => empty().i64(), DecodeError);
+  assert.throws(() => empty().f64(), DecodeError);
+  assert.throws(() => empty().raw(4), DecodeError);
+  assert.throws(() => new ByteReader(new Uint8Array([0, 0, 0, 5, 65])).string(), DecodeError);
+});
+
+Deno.test("ByteReader refuses an i64 outside the safe integer range", () => {
+  const bytes = new Uint8Array(8);
+  new DataView(bytes.buffer).setBigInt64(0, 2n ** 53n);
+  assert.throws(() => new ByteReader(bytes).i64("count"), /outside the safe integer range/);
+  new DataView(bytes.buffer).setBigInt64(0, -(2n ** 53n));
+  assert.throws(() => new ByteReader(bytes).i64(), DecodeError);
+});
+
+Deno.test("ByteReader refuses a string over maxBytes before reading it", () => {
+  const writer = new ByteWriter();
+  writer.string("abcdef");
+  assert.throws(() => new ByteReader(writer.bytes()).string("name", 5), /over the limit of 5/);
+  assert.equal(new ByteReader(writer.bytes()).string("name", 6), "abcdef");
+});
+
+Deno.test("ByteReader refuses invalid UTF-8 in short and long strings", () => {
+  for (const length of [2, 40]) {
+    const bytes = new Uint8Array(4 + length).fill(0x41);
+    new DataView(bytes.buffer).setUint32(0, length);
+    bytes[4 + length - 1] = 0xff;
+    assert.throws(() => new ByteReader(bytes).string("s"), /s is not valid UTF-8/);
+  }
+});
+
+Deno.test("ByteReader on random bytes throws only DecodeError", () => {
+  const operations = ["u8", "u16", "u32", "i64", "f64", "string", "raw"] as const;
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 64 }),
+      fc.array(fc.constantFrom(...operations), { maxLength: 20 }),
+      (bytes, plan) => {
+        const reader = new ByteReader(bytes);
+        try {
+          for (const operation of plan) {
+            if (operation === "raw") reader.raw(3);
+            else reader[operation]();
+          }
+        } catch (error) {
+          assert.ok(error instanceof DecodeError, String(error));
+        }
+      },
+    ),
+  );
+});
+
+Deno.test("ByteWriter.i64 writes exactly the big-endian two's complement of the wire format", () => {
+  fc.assert(
+    fc.property(fc.maxSafeInteger(), (value) => {
+      const writer = new ByteWriter();
+      writer.i64(value);
+      const expected = new Uint8Array(8);
+      new DataView(expected.buffer).setBigInt64(0, BigInt(value));
+      assert.deepEqual(writer.bytes(), expected);
+    }),
+  );
+});
+
+Deno.test("ByteWriter.string writes the same bytes as TextEncoder for any text", () => {
+  fc.assert(
+    fc.property(fc.string({ unit: "binary", maxLength: 100 }), (text) => {
+      const writer = new ByteWriter();
+      writer.string(text);
+      const utf8 = new TextEncoder().encode(text);
+      assert.equal(new DataView(writer.bytes().buffer).getUint32(0), utf8.length);
+      assert.deepEqual(writer.bytes().subarray(4), utf8);
+    }),
+  );
+});

@@ -1,0 +1,211 @@
+import assert from "node:assert/strict";
+import { Broker } from "../../lib/broker/broker.ts";
+import { int, object, str } from "../../lib/record/value.ts";
+import { FakeCluster } from "../helpers/fake_cluster.ts";
+
+const PERSON = object([["name", str("Mary")], ["age", int(22)], [
+  "address",
+  object([["street", str("Main")]]),
+]]);
+
+async function openBroker(serverCount: number, k: number) {
+  const cluster = new FakeCluster(serverCount);
+  const broker = await Broker.open(cluster.addresses, { k, connect: cluster.connect });
+  return { cluster, broker };
+}
+
+function replicaIds(broker: Broker, key: string): string[] {
+  return broker.replicasOf(key).map((index) => broker.pool.servers[index].id);
+}
+
+Deno.test("put stores a record on exactly its k replicas; get and query read it", async () => {
+  const { cluster, broker } = await openBroker(4, 2);
+  try {
+    assert.deepEqual(await broker.put("person1", PERSON), { kind: "done", existed: true });
+    assert.deepEqual(cluster.holders("person1").sort(), replicaIds(broker, "person1").sort());
+    assert.deepEqual(await broker.get("person1"), { kind: "found", value: PERSON });
+    assert.deepEqual(await broker.query(["person1", "address", "street"]), {
+      kind: "found",
+      value: str("Main"),
+    });
+    assert.deepEqual(await broker.query(["person1", "nope"]), { kind: "not-found" });
+    assert.deepEqual(await broker.get("person9"), { kind: "not-found" });
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("reads go to the key's replicas only", async () => {
+  const { cluster, broker } = await openBroker(5, 2);
+  try {
+    await broker.get("person1");
+    const replicas = replicaIds(broker, "person1");
+    for (const server of cluster.servers) {
+      const asked = server.requests.includes("GET");
+      assert.equal(asked, replicas.includes(server.address.id), server.address.id);
+    }
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("with k-1 replicas crashed or hung, answers are exactly as with all up", async () => {
+  for (const failure of ["crashed", "hung"] as const) {
+    const { cluster, broker } = await openBroker(3, 3);
+    try {
+      await broker.put("person1", PERSON);
+      const before = [await broker.get("person1"), await broker.get("person9")];
+      const [first, second] = broker.replicasOf("person1");
+      cluster.servers[first].state = failure;
+      cluster.servers[second].state = failure;
+      const after = [await broker.get("person1"), await broker.get("person9")];
+      assert.deepEqual(after, before, failure);
+      assert.deepEqual(await broker.query(["person1", "age"]), { kind: "found", value: int(22) });
+      assert.equal(broker.pool.upCount, 1, "failed servers are marked down");
+    } finally {
+      broker.close();
+    }
+  }
+});
+
+Deno.test("with k servers down: found records are returned, doubtful NOT FOUND warns", async () => {
+  const { cluster, broker } = await openBroker(3, 2);
+  try {
+    await broker.put("person1", PERSON);
+    const [first, second] = broker.replicasOf("person1");
+    const third = [0, 1, 2].find((index) => index !== first && index !== second)!;
+    cluster.servers[first].state = "crashed";
+    cluster.servers[third].state = "crashed";
+    assert.deepEqual(await broker.get("person1"), { kind: "found", value: PERSON });
+    // person1's other replica answers NOT FOUND for a field, but k servers are down.
+    const lookup = await broker.query(["person1", "missing"]);
+    assert.equal(lookup.kind, "not-found");
+    assert.match((lookup as { warning: string }).warning, /did not answer.*may exist/);
+    cluster.servers[second].state = "crashed";
+    const none = await broker.get("person1");
+    assert.equal(none.kind, "not-found");
+    assert.match((none as { warning: string }).warning, /no replica of 'person1' answered/);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("delete refuses when a replica is down and changes nothing", async () => {
+  const { cluster, broker } = await openBroker(3, 2);
+  try {
+    await broker.put("person3", PERSON);
+    const [first, second] = broker.replicasOf("person3");
+    cluster.servers[second].state = "hung";
+    const change = await broker.delete("person3");
+    assert.equal(change.kind, "error");
+    assert.match(
+      (change as { error: string }).error,
+      /cannot delete 'person3'.*nothing was changed/,
+    );
+    assert(cluster.servers[first].records.has("person3"), "the reachable replica keeps it");
+    assert(!cluster.servers[first].requests.includes("DELETE"));
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("delete removes exactly the key from every replica", async () => {
+  const { cluster, broker } = await openBroker(3, 2);
+  try {
+    await broker.put("person3", PERSON);
+    await broker.put("person30", PERSON);
+    assert.deepEqual(await broker.delete("person3"), { kind: "done", existed: true });
+    assert.deepEqual(cluster.holders("person3"), []);
+    assert.equal(cluster.holders("person30").length, 2);
+    assert.deepEqual(await broker.delete("person3"), { kind: "done", existed: false });
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("put refuses when a replica is down and writes nothing", async () => {
+  const { cluster, broker } = await openBroker(3, 2);
+  try {
+    cluster.servers[broker.replicasOf("person5")[1]].state = "crashed";
+    const change = await broker.put("person5", PERSON);
+    assert.equal(change.kind, "error");
+    assert.match((change as { error: string }).error, /cannot put 'person5'/);
+    assert.deepEqual(cluster.holders("person5"), []);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a write refused by a server mid-way is reported as partial", async () => {
+  const { cluster, broker } = await openBroker(2, 2);
+  try {
+    cluster.servers[1].failWrites = "disk full";
+    const change = await broker.put("person5", PERSON);
+    assert.equal(change.kind, "error");
+    assert.match((change as { error: string }).error, /reached only 1 of 2 replicas.*disk full/);
+    assert.equal(broker.pool.upCount, 2, "a server's own error does not mark it down");
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a server that comes back is used again without restarting", async () => {
+  const { cluster, broker } = await openBroker(2, 2);
+  try {
+    await broker.put("person1", PERSON);
+    cluster.servers[0].state = "crashed";
+    assert.equal((await broker.delete("person1")).kind, "error");
+    assert.equal(broker.pool.isUp(0), false);
+    cluster.servers[0].state = "up";
+    while (!broker.pool.isUp(0)) await broker.pool.changed();
+    assert.deepEqual(await broker.delete("person1"), { kind: "done", existed: true });
+    assert.deepEqual(cluster.holders("person1"), []);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("keys merges every server's answer, deduplicated, in byte order", async () => {
+  const { cluster, broker } = await openBroker(4, 2);
+  try {
+    const keys = ["b", "a", "é", "ab", "aa", "z", "😀", "\uffff"];
+    for (const key of keys) await broker.put(key, int(1));
+    await broker.put("other", int(1));
+    const all = await broker.keys("", 100);
+    assert.deepEqual(all.keys, ["a", "aa", "ab", "b", "other", "z", "é", "\uffff", "😀"]);
+    assert.equal(all.more, false);
+    const some = await broker.keys("a", 2);
+    assert.deepEqual(some, { keys: ["a", "aa"], more: true });
+    const exact = await broker.keys("a", 3);
+    assert.deepEqual(exact, { keys: ["a", "aa", "ab"], more: false });
+    cluster.servers[0].state = "crashed";
+    cluster.servers[1].state = "crashed";
+    const partial = await broker.keys("", 100);
+    assert.match(partial.warning!, /2 of 4 servers did not answer/);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("servers reports up servers with records and latency, down ones with why", async () => {
+  const { cluster, broker } = await openBroker(2, 1);
+  try {
+    await broker.put("person1", PERSON);
+    cluster.servers[1].state = "crashed";
+    const reports = await broker.servers();
+    const holder = broker.replicasOf("person1")[0];
+    assert.deepEqual(reports[0], {
+      server: "127.0.0.1:9000",
+      up: true,
+      records: holder === 0 ? 1 : 0,
+      latencyMs: 0.1,
+    });
+    assert.deepEqual(reports[1], {
+      server: "127.0.0.1:9001",
+      up: false,
+      error: "cannot connect to 127.0.0.1:9001",
+    });
+  } finally {
+    broker.close();
+  }
+});

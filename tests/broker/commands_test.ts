@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import { Broker } from "../../lib/broker/broker.ts";
+import {
+  type Answer,
+  type Command,
+  CommandError,
+  DEFAULT_KEYS_LIMIT,
+  errorAnswer,
+  formatAnswer,
+  parseCommand,
+  runCommand,
+} from "../../lib/broker/commands.ts";
+import { float, int, object, str } from "../../lib/record/value.ts";
+import { FakeCluster } from "../helpers/fake_cluster.ts";
+
+const PERSON = object([["name", str("Mary")], ["age", int(22)], ["height", float(1.75)]]);
+
+function parseError(line: string): CommandError {
+  try {
+    parseCommand(line);
+  } catch (error) {
+    assert(error instanceof CommandError);
+    return error;
+  }
+  assert.fail(`'${line}' parsed`);
+}
+
+Deno.test("parseCommand reads every command, case-insensitively", () => {
+  const cases: [string, Command][] = [
+    ["GET person1", { op: "GET", key: "person1" }],
+    ["  get   person1  ", { op: "GET", key: "person1" }],
+    [`Get "person 1"`, { op: "GET", key: "person 1" }],
+    ["QUERY person9.level.age", { op: "QUERY", path: ["person9", "level", "age"] }],
+    ["query person9", { op: "QUERY", path: ["person9"] }],
+    ["DELETE person3", { op: "DELETE", key: "person3" }],
+    ["KEYS", { op: "KEYS", prefix: "", limit: DEFAULT_KEYS_LIMIT }],
+    ["keys per", { op: "KEYS", prefix: "per", limit: DEFAULT_KEYS_LIMIT }],
+    ["KEYS per 5", { op: "KEYS", prefix: "per", limit: 5 }],
+    ["servers", { op: "SERVERS" }],
+    ["Help", { op: "HELP" }],
+    ["EXIT", { op: "EXIT" }],
+    ["quit", { op: "EXIT" }],
+  ];
+  for (const [line, command] of cases) assert.deepEqual(parseCommand(line), command, line);
+});
+
+Deno.test("parseCommand reads PUT in all three dialects", () => {
+  const lines = [
+    `PUT "person1" : { "name" : "Mary" ; "age" : 22 ; "height" : 1.75 }`,
+    `put 'person1':{'name': 'Mary', 'age': 22, 'height': 1.75}`,
+    `PUT person1: { name : Mary; age : 22; height : 1.75 }`,
+  ];
+  for (const line of lines) {
+    assert.deepEqual(parseCommand(line), { op: "PUT", key: "person1", value: PERSON }, line);
+  }
+});
+
+Deno.test("parseCommand skips blank lines and comments", () => {
+  assert.equal(parseCommand(""), undefined);
+  assert.equal(parseCommand("   \t"), undefined);
+  assert.equal(parseCommand("# a comment"), undefined);
+});
+
+Deno.test("a dotted GET key is an error that suggests QUERY", () => {
+  const error = parseError("GET person1.age");
+  assert.equal(error.op, "GET");
+  assert.equal(error.message, "a key cannot contain '.'; to read a field use QUERY person1.age");
+});
+
+Deno.test("parse errors say what is wrong", () => {
+  assert.match(parseError("GET").message, /GET needs a key/);
+  assert.match(parseError("DELETE").message, /DELETE needs a key/);
+  assert.match(parseError("QUERY").message, /QUERY needs a path/);
+  assert.match(parseError("QUERY a..b").message, /empty segment at column 3/);
+  assert.match(parseError("KEYS p 0").message, /limit must be a whole number from 1 to 10000/);
+  assert.match(parseError("KEYS p 10001").message, /from 1 to 10000/);
+  assert.match(parseError("KEYS a b c").message, /at most/);
+  assert.match(parseError("EXIT now").message, /EXIT takes no arguments/);
+  assert.match(parseError("GET " + "k".repeat(1025)).message, /longer than 1024 bytes/);
+  const put = parseError(`PUT "a" { }`);
+  assert.equal(put.op, "PUT");
+  assert.match(put.message, /^column 9: expected ':'/);
+});
+
+Deno.test("unknown commands get a one-line hint", () => {
+  const typo = parseError("GTE person1");
+  assert.equal(typo.op, "GTE");
+  assert.match(typo.message, /unknown command 'GTE'; did you mean GET\?/);
+  assert.match(parseError("person1").message, /to read a record type GET <key>/);
+  assert.match(parseError("frobnicate x y").message, /the commands are GET, QUERY/);
+  assert.doesNotMatch(parseError("frobnicate x").message, /\n/);
+});
+
+Deno.test("formatAnswer prints human text in the data's dialect", () => {
+  const found: Answer = { op: "GET", key: "person1", found: true, value: PERSON };
+  assert.equal(
+    formatAnswer(found),
+    `person1 : { "name" : "Mary" ; "age" : 22 ; "height" : 1.75 }`,
+  );
+  assert.equal(
+    formatAnswer(found, { dialect: "python" }),
+    `person1 : {'name': 'Mary', 'age': 22, 'height': 1.75}`,
+  );
+  assert.equal(
+    formatAnswer({ op: "QUERY", key: "person1.age", found: true, value: int(22) }),
+    "person1.age : 22",
+  );
+  assert.equal(formatAnswer({ op: "GET", key: "person9", found: false }), "NOT FOUND: person9");
+  assert.equal(
+    formatAnswer({ op: "GET", key: "person9", found: false, warning: "servers down" }),
+    "NOT FOUND: person9\nWARNING: servers down",
+  );
+  assert.equal(formatAnswer({ op: "DELETE", key: "person3", deleted: true }), "DELETED: person3");
+  assert.equal(
+    formatAnswer({ op: "DELETE", key: "person3", deleted: false }),
+    "NOT FOUND: person3",
+  );
+  assert.equal(formatAnswer({ op: "PUT", key: "person1", stored: true }), "STORED: person1");
+  assert.equal(formatAnswer({ op: "DELETE", key: "p", error: "refused" }), "ERROR: refused");
+  assert.equal(
+    formatAnswer({ op: "KEYS", prefix: "p", limit: 2, keys: ["p1", "p2"], more: true }),
+    "p1\np2\n(first 2; more match — KEYS p <limit>)",
+  );
+  assert.equal(
+    formatAnswer({ op: "KEYS", prefix: "x", limit: 2, keys: [], more: false }),
+    "NO KEYS start with 'x'",
+  );
+  assert.equal(formatAnswer({ op: "GET", key: "a\nb", found: false }), `NOT FOUND: "a\\nb"`);
+  assert.equal(formatAnswer({ op: "EXIT" }), "");
+});
+
+Deno.test("formatAnswer colours only when asked", () => {
+  const answer: Answer = { op: "GET", key: "person9", found: false };
+  assert.equal(formatAnswer(answer, { color: true }), "\x1b[33mNOT FOUND: person9\x1b[0m");
+  assert(!formatAnswer(answer).includes("\x1b"), "no escape codes unless asked");
+});
+
+Deno.test("formatAnswer prints one JSON line with typed values", () => {
+  const nested = object([["name", str("2.05")], ["age", int(22)], ["h", float(2)], [
+    "address",
+    object([["street", str("Main")]]),
+  ]]);
+  assert.equal(
+    formatAnswer({ op: "GET", key: "person1", found: true, value: nested }, { json: true }),
+    `{"op":"GET","key":"person1","found":true,"value":{"name":"2.05","age":22,"h":2.0,"address":{"street":"Main"}}}`,
+  );
+  // Field order holds even for names a JavaScript object would reorder.
+  const ordered = object([["b", int(1)], ["10", float(2)], ["2", str("x")]]);
+  assert.equal(
+    formatAnswer({ op: "GET", key: "o", found: true, value: ordered }, { json: true }),
+    `{"op":"GET","key":"o","found":true,"value":{"b":1,"10":2.0,"2":"x"}}`,
+  );
+  // Floats stay floats in the text; a field named __proto__ is a field like any other.
+  const awkward = object([["__proto__", float(-0)], ["big", float(1e21)], ["half", float(0.5)]]);
+  assert.equal(
+    formatAnswer({ op: "GET", key: "p", found: true, value: awkward }, { json: true }),
+    `{"op":"GET","key":"p","found":true,"value":{"__proto__":-0.0,"big":1e+21,"half":0.5}}`,
+  );
+  assert.equal(
+    formatAnswer({ op: "QUERY", key: "person1.address.street", found: true, value: str("Main") }, {
+      json: true,
+    }),
+    `{"op":"QUERY","key":"person1.address.street","found":true,"value":"Main"}`,
+  );
+  assert.equal(
+    formatAnswer({ op: "GET", key: "person9", found: false, warning: "w" }, { json: true }),
+    `{"op":"GET","key":"person9","found":false,"warning":"w"}`,
+  );
+  assert.equal(
+    formatAnswer(errorAnswer(new CommandError("FOO", "unknown command 'FOO'")), { json: true }),
+    `{"op":"FOO","error":"unknown command 'FOO'"}`,
+  );
+});
+
+Deno.test("runCommand answers every command kind against a broker", async () => {
+  const cluster = new FakeCluster(3);
+  const broker = await Broker.open(cluster.addresses, { k: 2, connect: cluster.connect });
+  try {
+    const run = async (line: string) =>
+      JSON.parse(formatAnswer(await runCommand(broker, parseCommand(line)!), { json: true }));
+    assert.deepEqual(await run(`PUT person1: { name : Mary; age : 22; height : 1.75 }`), {
+      op: "PUT",
+      key: "person1",
+      stored: true,
+    });
+    assert.deepEqual(await run("GET person1"), {
+      op: "GET",
+      key: "person1",
+      found: true,
+      value: { name: "Mary", age: 22, height: 1.75 },
+    });
+    assert.deepEqual(await run("QUERY person1.age"), {
+      op: "QUERY",
+      key: "person1.age",
+      found: true,
+      value: 22,
+    });
+    assert.deepEqual(await run("QUERY person1.zip"), {
+      op: "QUERY",
+      key: "person1.zip",
+      found: false,
+    });
+    assert.deepEqual(await run("KEYS per"), {
+      op: "KEYS",
+      prefix: "per",
+      limit: 100,
+      keys: ["person1"],
+      more: false,
+    });
+    assert.deepEqual(await run("DELETE person1"), { op: "DELETE", key: "person1", deleted: true });
+    assert.deepEqual(await run("GET person1"), { op: "GET", key: "person1", found: false });
+    const servers = await run("SERVERS");
+    assert.equal(servers.servers.length, 3);
+    assert.deepEqual(Object.keys(servers.servers[0]), ["server", "up", "records", "latencyMs"]);
+    const help = await run("HELP");
+    assert.equal(help.op, "HELP");
+    assert(help.commands.some((command: { usage: string }) => command.usage === "GET key"));
+    assert.deepEqual(await run("EXIT"), { op: "EXIT" });
+    cluster.servers[broker.replicasOf("person2")[0]].state = "crashed";
+    const refused = await run(`PUT person2: { age : 1 }`);
+    assert.equal(refused.op, "PUT");
+    assert.equal(refused.key, "person2");
+    assert.match(refused.error, /cannot put 'person2'/);
+  } finally {
+    broker.close();
+  }
+});

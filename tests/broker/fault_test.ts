@@ -1,0 +1,278 @@
+// End to end: the broker's fault-tolerance invariants with real `kv server`
+// processes, crashed with SIGKILL and hung with SIGSTOP.
+import assert from "node:assert/strict";
+import { BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
+import { ServerClient } from "../../lib/protocol/client.ts";
+import { Placement } from "../../lib/broker/placement.ts";
+import { int } from "../../lib/record/value.ts";
+
+const RECORD_COUNT = 40;
+/** Short timeouts keep the suite fast: a hung server costs one of these per detection. */
+const TIMEOUT_FLAGS = ["--timeout-ms", "200"];
+
+function recordLine(i: number): string {
+  return `"person${i}" : { "name" : "N${i}" ; "age" : ${i} ; "address" : { "street" : "Main" ; "number" : ${i} } }`;
+}
+
+async function dataFile(): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".txt" });
+  const lines = Array.from({ length: RECORD_COUNT }, (_, i) => recordLine(i));
+  await Deno.writeTextFile(path, lines.join("\n") + "\n");
+  return path;
+}
+
+/** The ids of the k servers that hold `key`, best first, as every broker computes them. */
+function replicaIds(cluster: KvCluster, key: string, k: number): string[] {
+  const ids = cluster.servers.map((server) => server.id);
+  return new Placement(ids).replicas(key, k).map((index) => ids[index]);
+}
+
+/** A `kv broker --json` over `cluster` with replication `k`, indexing `data` when given. */
+function jsonBroker(cluster: KvCluster, k: number, data?: string): BrokerProcess {
+  const index = data === undefined ? [] : ["-i", data];
+  return BrokerProcess.start([
+    "-s",
+    cluster.serverFile,
+    ...index,
+    "-k",
+    String(k),
+    "--json",
+    ...TIMEOUT_FLAGS,
+  ]);
+}
+
+const QUERIES = [
+  ...Array.from({ length: RECORD_COUNT }, (_, i) => `GET person${i}`),
+  "GET person99",
+  "QUERY person5.address.street",
+  "QUERY person5.address.zip",
+  "QUERY person77.age",
+];
+
+async function askAll(broker: BrokerProcess): Promise<unknown[]> {
+  const answers = [];
+  for (const query of QUERIES) answers.push(await broker.ask(query));
+  return answers;
+}
+
+async function waitUntilUp(broker: BrokerProcess, id: string): Promise<void> {
+  while (true) {
+    const { servers } = await broker.ask("SERVERS") as {
+      servers: { server: string; up: boolean }[];
+    };
+    if (servers.find((report) => report.server === id)?.up) return;
+    // Poll interval while the broker's reconnect backoff runs its course.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+Deno.test("with k-1 servers down, one crashed and one hung, answers are unchanged", async () => {
+  await using cluster = await KvCluster.start(4);
+  const data = await dataFile();
+  const broker = jsonBroker(cluster, 3, data);
+  const hung = cluster.servers[1];
+  try {
+    const before = await askAll(broker);
+    assert.deepEqual(before[0], {
+      op: "GET",
+      key: "person0",
+      found: true,
+      value: { name: "N0", age: 0, address: { street: "Main", number: 0 } },
+    });
+    await cluster.servers[0].kill();
+    hung.signal("SIGSTOP");
+    assert.deepEqual(await askAll(broker), before);
+    const { servers } = await broker.ask("SERVERS") as { servers: { up: boolean }[] };
+    assert.deepEqual(servers.map((report) => report.up), [false, false, true, true]);
+  } finally {
+    hung.signal("SIGCONT");
+    const { code, stderr } = await broker.finish();
+    assert.equal(code, 0, stderr);
+    await Deno.remove(data);
+  }
+});
+
+Deno.test("a hung server never hangs the broker, and is used again once it resumes", async () => {
+  await using cluster = await KvCluster.start(3);
+  const data = await dataFile();
+  const broker = jsonBroker(cluster, 2, data);
+  const hungId = replicaIds(cluster, "person7", 2)[0];
+  const hung = cluster.byId(hungId);
+  try {
+    await broker.ask("GET person0");
+    hung.signal("SIGSTOP");
+    assert.equal((await broker.ask("GET person7")).found, true);
+    const refused = await broker.ask("DELETE person7");
+    assert.match(String(refused.error), /cannot delete 'person7'.*nothing was changed/);
+    hung.signal("SIGCONT");
+    await waitUntilUp(broker, hungId);
+    assert.deepEqual(await broker.ask("DELETE person7"), {
+      op: "DELETE",
+      key: "person7",
+      deleted: true,
+    });
+    assert.deepEqual(await broker.ask("GET person7"), { op: "GET", key: "person7", found: false });
+  } finally {
+    hung.signal("SIGCONT");
+    await broker.finish();
+    await Deno.remove(data);
+  }
+});
+
+Deno.test("with k servers down the broker keeps serving and warns when it cannot be sure", async () => {
+  await using cluster = await KvCluster.start(3);
+  const data = await dataFile();
+  const indexer = jsonBroker(cluster, 2, data);
+  assert.equal((await indexer.finish()).code, 0);
+  const survivor = cluster.servers[2];
+  await cluster.servers[0].kill();
+  await cluster.servers[1].kill();
+  const keys = Array.from({ length: RECORD_COUNT }, (_, i) => `person${i}`);
+  const onSurvivor = keys.find((key) => replicaIds(cluster, key, 2).includes(survivor.id))!;
+  const lost = keys.find((key) => !replicaIds(cluster, key, 2).includes(survivor.id))!;
+  const broker = jsonBroker(cluster, 2);
+  try {
+    const found = await broker.ask(`GET ${onSurvivor}`);
+    assert.equal(found.found, true);
+    assert.equal(found.warning, undefined);
+    const missing = await broker.ask(`GET ${lost}`);
+    assert.equal(missing.found, false);
+    assert.match(String(missing.warning), new RegExp(`no replica of '${lost}' answered`));
+    const absent = await broker.ask("GET person99");
+    assert.equal(absent.found, false);
+    assert.equal(typeof absent.warning, "string");
+    const keysAnswer = await broker.ask("KEYS person");
+    assert.match(String(keysAnswer.warning), /2 of 3 servers did not answer/);
+  } finally {
+    const { code, stderr } = await broker.finish();
+    assert.equal(code, 0);
+    assert.match(stderr, /only 1 of 3 servers are reachable \(k=2\)/);
+    await Deno.remove(data);
+  }
+  const human = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", ...TIMEOUT_FLAGS]);
+  await human.send(`GET ${lost}`);
+  assert.equal(await human.readLine(), `NOT FOUND: ${lost}`);
+  assert.match(await human.readLine(), /^WARNING: no replica of/);
+  await human.finish();
+});
+
+Deno.test("DELETE and PUT change all replicas or none; everything acknowledged survives kill -9", async () => {
+  await using cluster = await KvCluster.start(3, { durable: true });
+  const data = await dataFile();
+  const broker = jsonBroker(cluster, 2, data);
+  const victim = cluster.byId(replicaIds(cluster, "person7", 2)[1]);
+  let expectedPerson7: unknown;
+  try {
+    assert.deepEqual(await broker.ask("DELETE person3"), {
+      op: "DELETE",
+      key: "person3",
+      deleted: true,
+    });
+    assert.equal((await broker.ask("GET person30")).found, true, "DELETE person3 is exact");
+    assert.deepEqual(await broker.ask(`PUT "person40" : { "age" : 40 }`), {
+      op: "PUT",
+      key: "person40",
+      stored: true,
+    });
+    expectedPerson7 = await broker.ask("GET person7");
+    await victim.kill();
+    const deleteRefused = await broker.ask("DELETE person7");
+    assert.match(String(deleteRefused.error), /nothing was changed/);
+    const putRefused = await broker.ask(`PUT "person7" : 7`);
+    assert.match(String(putRefused.error), /cannot put 'person7'.*nothing was changed/);
+    assert.deepEqual(await broker.ask("GET person7"), expectedPerson7);
+  } finally {
+    assert.equal((await broker.finish()).code, 0);
+  }
+  for (const server of cluster.servers) await server.kill();
+  await Promise.all(cluster.servers.map((server) => server.restart()));
+  const fresh = jsonBroker(cluster, 2);
+  try {
+    for (let i = 0; i <= RECORD_COUNT; i++) {
+      const answer = await fresh.ask(`GET person${i}`);
+      assert.equal(answer.found, i !== 3, `person${i}`);
+      assert.equal(answer.warning, undefined);
+    }
+    assert.deepEqual(await fresh.ask("GET person7"), expectedPerson7);
+    const { keys } = await fresh.ask("KEYS person 1000") as { keys: string[] };
+    assert.equal(keys.length, RECORD_COUNT);
+    assert(!keys.includes("person3"));
+  } finally {
+    await fresh.finish();
+    await Deno.remove(data);
+  }
+});
+
+Deno.test("a server killed in the middle of indexing costs exactly the records that needed it after", async () => {
+  await using cluster = await KvCluster.start(3);
+  const victim = cluster.servers[0];
+  const early = Array.from({ length: 100 }, (_, i) => `early${i}`);
+  // Later records: the first ten that need the victim, and the first ten that do not.
+  const candidates = Array.from({ length: 200 }, (_, i) => `late${i}`);
+  const needVictim = candidates.filter((key) => replicaIds(cluster, key, 2).includes(victim.id));
+  const spareVictim = candidates.filter((key) => !replicaIds(cluster, key, 2).includes(victim.id));
+  const late = [...needVictim.slice(0, 10), ...spareVictim.slice(0, 10)];
+  // The data comes through a named pipe, so the test decides what the broker has read
+  // before the kill (as `-i <(…)` would, from a process writing it).
+  const directory = await Deno.makeTempDir();
+  const fifo = `${directory}/data`;
+  assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+  const broker = BrokerProcess.start([
+    ...["-s", cluster.serverFile, "-i", fifo, "-k", "2", "--index-only"],
+    ...TIMEOUT_FLAGS,
+  ]);
+  // Its stdin is not read (--index-only): closing it now gives the exit to wait for.
+  const exit = broker.finish();
+  const clients = await Promise.all(
+    cluster.servers.map((server) => ServerClient.connect(server.address)),
+  );
+  try {
+    // Opening a pipe's writing end waits for its reader: fail, not hang, if the broker
+    // exits before it opens the pipe.
+    const data = await Promise.race([
+      Deno.open(fifo, { write: true }),
+      exit.then(({ stderr }) => Promise.reject(new Error(`broker exited early: ${stderr}`))),
+    ]);
+    const write = async (lines: string[]) => {
+      const bytes = new TextEncoder().encode(lines.join(""));
+      for (let at = 0; at < bytes.length;) at += await data.write(bytes.subarray(at));
+    };
+    await write(early.map((key) => `"${key}" : 1\n`));
+    // Every early record is stored on its 2 replicas before the victim dies. A server
+    // counts a batch's records and answers it in one turn of its event loop, before it
+    // serves this STATS from another connection: so the broker has the answers too.
+    const deadline = performance.now() + 10_000;
+    while (true) {
+      const counts = await Promise.all(
+        clients.map(async (client) => (await client.stats()).recordCount),
+      );
+      if (counts.reduce((sum, count) => sum + count, 0) === early.length * 2) break;
+      assert.ok(performance.now() < deadline, `early records not all stored: ${counts}`);
+      // Poll interval while the broker indexes what it has read.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await victim.kill();
+    await write(late.map((key) => `"${key}" : 2\n`));
+    data.close();
+    const { code, stderr } = await exit;
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /indexed 110 records \(10 failed\), skipped 0 lines/);
+    const failed = [...stderr.matchAll(/record '([^']+)' not indexed/g)].map((match) => match[1]);
+    assert.deepEqual(failed.sort(), needVictim.slice(0, 10).sort());
+    // Every record reported indexed is on each of its replicas that is still alive.
+    for (const key of [...early, ...spareVictim.slice(0, 10)]) {
+      for (const id of replicaIds(cluster, key, 2)) {
+        if (id === victim.id) continue;
+        const client = clients[cluster.servers.findIndex((server) => server.id === id)];
+        assert.deepEqual(
+          await client.get(key),
+          int(early.includes(key) ? 1 : 2),
+          `${key} on ${id}`,
+        );
+      }
+    }
+  } finally {
+    for (const client of clients) await client.close();
+    await Deno.remove(directory, { recursive: true });
+  }
+});

@@ -1,0 +1,288 @@
+import assert from "node:assert/strict";
+import { Broker } from "../../lib/broker/broker.ts";
+import {
+  detectDialect,
+  formatIndexSummary,
+  indexFile,
+  indexLines,
+  MAX_RECORDS_IN_FLIGHT,
+  MAX_REPORTED_PROBLEMS,
+} from "../../lib/broker/indexer.ts";
+import { MAX_PUT_MANY_ITEMS } from "../../lib/protocol/put_many.ts";
+import { parseRecordLine } from "../../lib/record/parse.ts";
+import { FakeCluster } from "../helpers/fake_cluster.ts";
+
+const SILENT_PROGRESS = { update() {}, finish() {} };
+
+function source(text: string): ReadableStream<Uint8Array> {
+  return ReadableStream.from([new TextEncoder().encode(text)]);
+}
+
+async function setUp(serverCount: number, k: number) {
+  const cluster = new FakeCluster(serverCount);
+  const broker = await Broker.open(cluster.addresses, { k, connect: cluster.connect });
+  return { cluster, broker };
+}
+
+Deno.test("indexFile stores every record of each dialect on exactly k replicas", async () => {
+  for (
+    const [file, dialect] of [
+      ["testdata/compat/assignment-dialect.txt", "assignment"],
+      ["testdata/compat/seed-dialect.txt", "python"],
+      ["testdata/compat/bare-dialect.txt", "bare"],
+    ] as const
+  ) {
+    const { cluster, broker } = await setUp(4, 2);
+    try {
+      const reports: string[] = [];
+      const summary = await indexFile(broker, file, {
+        report: (line) => reports.push(line),
+        progress: SILENT_PROGRESS,
+        duplicateKeys: "last-wins",
+      });
+      const lines = (await Deno.readTextFile(file)).split("\n").filter((line) => line.trim());
+      assert.deepEqual(reports, []);
+      assert.equal(summary.indexedCount, lines.length, file);
+      assert.equal(summary.failedCount, 0);
+      assert.equal(summary.skippedCount, 0);
+      assert.equal(summary.dialect, dialect);
+      for (const line of lines) {
+        const { key, value } = parseRecordLine(line, 1, { duplicateKeys: "last-wins" });
+        const holders = cluster.holders(key);
+        const expected = broker.replicasOf(key).map((index) => cluster.servers[index].address.id);
+        assert.deepEqual(holders.sort(), expected.sort(), key);
+        for (const index of broker.replicasOf(key)) {
+          assert.deepEqual(cluster.servers[index].records.get(key), value);
+        }
+      }
+    } finally {
+      broker.close();
+    }
+  }
+});
+
+Deno.test("bad lines are reported with file:line:col, skipped and counted", async () => {
+  const { broker } = await setUp(2, 2);
+  try {
+    const reports: string[] = [];
+    const text = `"a" : 1\n\n"b" { }\n"c" : { "x" : 2 }\n'd':{'e': \n`;
+    const summary = await indexLines(broker, source(text), {
+      fileName: "data.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.equal(summary.indexedCount, 2);
+    assert.equal(summary.skippedCount, 2);
+    assert.equal(reports.length, 2);
+    assert.match(reports[0], /^data\.txt:3:5: expected ':' after the key.*; line skipped$/);
+    assert.match(reports[1], /^data\.txt:5:\d+: /);
+    assert.deepEqual((await broker.keys("", 10)).keys, ["a", "c"]);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a repeated field name skips the line unless duplicateKeys is last-wins", async () => {
+  const { broker } = await setUp(1, 1);
+  try {
+    const text = `a: { x : 1; x : 2 }\nb: 3\n`;
+    const reports: string[] = [];
+    const strict = await indexLines(broker, source(text), {
+      fileName: "d.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.equal(strict.skippedCount, 1);
+    assert.deepEqual(reports, ["d.txt:1:13: duplicate key 'x' in one object; line skipped"]);
+    const lenient = await indexLines(broker, source(text), {
+      progress: SILENT_PROGRESS,
+      duplicateKeys: "last-wins",
+    });
+    assert.equal(lenient.indexedCount, 2);
+    assert.deepEqual(await broker.query(["a", "x"]), {
+      kind: "found",
+      value: { kind: "int", value: 2 },
+    });
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("records whose replica is down are reported and not counted", async () => {
+  const { cluster, broker } = await setUp(3, 2);
+  try {
+    cluster.servers[0].state = "crashed";
+    const keys = Array.from({ length: 30 }, (_, i) => `person${i}`);
+    const text = keys.map((key) => `"${key}" : 1`).join("\n");
+    const reports: string[] = [];
+    const summary = await indexLines(broker, source(text), {
+      fileName: "d.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    const onDown = keys.filter((key) => broker.replicasOf(key).includes(0));
+    assert(onDown.length > 0 && onDown.length < keys.length);
+    assert.equal(summary.failedCount, onDown.length);
+    assert.equal(summary.indexedCount, keys.length - onDown.length);
+    assert.match(reports[0], /^d\.txt:\d+: record 'person\d+' not indexed: /);
+    for (const key of onDown) assert.deepEqual(cluster.holders(key), [], "nothing written");
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a chunk's records leave as one PUT_MANY per server", async () => {
+  const { cluster, broker } = await setUp(3, 2);
+  try {
+    const text = Array.from({ length: 100 }, (_, i) => `k${i}: ${i}\n`).join("");
+    const summary = await indexLines(broker, source(text), { progress: SILENT_PROGRESS });
+    assert.equal(summary.indexedCount, 100);
+    for (const server of cluster.servers) assert.deepEqual(server.requests, ["PUT_MANY"]);
+    const stored = cluster.servers.reduce((sum, server) => sum + server.records.size, 0);
+    assert.equal(stored, 200);
+  } finally {
+    broker.close();
+  }
+});
+
+/** Indexes `keys` as `"key" : 1` lines; returns the summary and the keys reported failed. */
+async function indexKeys(broker: Broker, keys: string[]) {
+  const text = keys.map((key) => `"${key}" : 1\n`).join("");
+  const reports: string[] = [];
+  const summary = await indexLines(broker, source(text), {
+    fileName: "d.txt",
+    report: (line) => reports.push(line),
+    progress: SILENT_PROGRESS,
+  });
+  const failedKeys = reports.map((report) => {
+    const match = /^d\.txt:\d+: record '([^']+)' not indexed: (.*)$/.exec(report);
+    assert.ok(match, report);
+    return match[1];
+  });
+  return { summary, reports, failedKeys };
+}
+
+Deno.test("each item a replica refuses fails exactly its own record, with the server's reason", async () => {
+  const { cluster, broker } = await setUp(3, 2);
+  try {
+    // Every other key, so that a batch's refusals and successes interleave.
+    cluster.servers[1].refuseKey = (key) => Number(key.slice("person".length)) % 2 === 1;
+    const keys = Array.from({ length: 40 }, (_, i) => `person${i}`);
+    const { summary, reports, failedKeys } = await indexKeys(broker, keys);
+    const refused = keys.filter((key, i) => i % 2 === 1 && broker.replicasOf(key).includes(1));
+    assert(refused.length > 0);
+    assert.deepEqual(failedKeys.sort(), refused.sort());
+    assert.equal(summary.failedCount, refused.length);
+    assert.equal(summary.indexedCount, keys.length - refused.length);
+    for (const report of reports) assert.match(report, /: BAD_REQUEST: fake refuses 'person\d+'$/);
+    for (const key of keys.filter((key) => !refused.includes(key))) {
+      const expected = broker.replicasOf(key).map((index) => cluster.servers[index].address.id);
+      assert.deepEqual(cluster.holders(key).sort(), expected.sort(), key);
+    }
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a batch that fails whole fails each of its records; a crashed server's are reported", async () => {
+  for (const failure of ["crash", "internal"] as const) {
+    const { cluster, broker } = await setUp(3, 2);
+    try {
+      if (failure === "crash") cluster.servers[2].crashOnPutMany = true;
+      else cluster.servers[2].failWrites = "disk full";
+      // Few enough that every failure is reported (MAX_REPORTED_PROBLEMS).
+      const keys = Array.from({ length: 16 }, (_, i) => `person${i}`);
+      const { summary, reports, failedKeys } = await indexKeys(broker, keys);
+      const onFailed = keys.filter((key) => broker.replicasOf(key).includes(2));
+      assert(onFailed.length > 0 && onFailed.length < keys.length);
+      assert.deepEqual(failedKeys.sort(), onFailed.sort());
+      assert.equal(summary.indexedCount, keys.length - onFailed.length);
+      const reason = failure === "crash" ? /connection reset$/ : /disk full$/;
+      for (const report of reports) assert.match(report, reason);
+      assert.equal(broker.pool.isUp(2), failure === "internal", "only a lost connection is down");
+    } finally {
+      broker.close();
+    }
+  }
+});
+
+Deno.test("a small frame limit splits a chunk's batch; a record over it fails alone", async () => {
+  const { cluster, broker } = await setUp(2, 2);
+  try {
+    for (const server of cluster.servers) server.maxFrameBytes = 200;
+    const keys = Array.from({ length: 50 }, (_, i) => `person${i}`);
+    const text = keys.map((key) => `"${key}" : 1\n`).join("") + `"big" : "${"x".repeat(300)}"\n`;
+    const reports: string[] = [];
+    const summary = await indexLines(broker, source(text), {
+      fileName: "d.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.equal(summary.indexedCount, keys.length);
+    assert.equal(summary.failedCount, 1);
+    assert.match(
+      reports[0],
+      /record 'big' not indexed: record of \d+ bytes is over the frame limit/,
+    );
+    for (const server of cluster.servers) {
+      assert.equal(server.records.size, keys.length);
+      assert.ok(server.requests.length > 1, "several PUT_MANYs for one chunk");
+    }
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("more records in one chunk than a PUT_MANY may hold go out in several", async () => {
+  const { cluster, broker } = await setUp(1, 1);
+  try {
+    const count = MAX_PUT_MANY_ITEMS + 10;
+    const text = Array.from({ length: count }, (_, i) => `k${i}:1\n`).join("");
+    const summary = await indexLines(broker, source(text), { progress: SILENT_PROGRESS });
+    assert.equal(summary.indexedCount, count);
+    assert.equal(cluster.servers[0].records.size, count);
+    assert.deepEqual(cluster.servers[0].requests, ["PUT_MANY", "PUT_MANY"]);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("problem reports stop after MAX_REPORTED_PROBLEMS; counting goes on", async () => {
+  const { broker } = await setUp(1, 1);
+  try {
+    const reports: string[] = [];
+    const text = "bad line\n".repeat(MAX_REPORTED_PROBLEMS + 5);
+    const summary = await indexLines(broker, source(text), {
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.equal(summary.skippedCount, MAX_REPORTED_PROBLEMS + 5);
+    assert.equal(reports.length, MAX_REPORTED_PROBLEMS + 1);
+    assert.match(reports.at(-1)!, /only counting them/);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("more records than the in-flight window are all indexed", async () => {
+  const { cluster, broker } = await setUp(2, 2);
+  try {
+    const count = MAX_RECORDS_IN_FLIGHT * 2 + 7;
+    const text = Array.from({ length: count }, (_, i) => `k${i}: ${i}`).join("\n");
+    const summary = await indexLines(broker, source(text), { progress: SILENT_PROGRESS });
+    assert.equal(summary.indexedCount, count);
+    assert.equal(cluster.servers[0].records.size, count);
+    assert.match(
+      formatIndexSummary(summary),
+      /^indexed \d+ records \(0 failed\), skipped 0 lines, /,
+    );
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("detectDialect looks at the first character", () => {
+  assert.equal(detectDialect(`'p':{}`), "python");
+  assert.equal(detectDialect(`  "p" : {}`), "assignment");
+  assert.equal(detectDialect(`p: {}`), "bare");
+});

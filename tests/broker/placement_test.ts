@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { hashKey, mix32, Placement } from "../../lib/broker/placement.ts";
+
+const serverIdsArbitrary = fc.uniqueArray(
+  fc.tuple(fc.ipV4(), fc.integer({ min: 1, max: 65535 })).map(([ip, port]) => `${ip}:${port}`),
+  { minLength: 1, maxLength: 12, selector: (id) => id },
+);
+
+Deno.test("replicas are exactly k distinct servers, for every k", () => {
+  fc.assert(fc.property(serverIdsArbitrary, fc.string(), (ids, key) => {
+    const placement = new Placement(ids);
+    for (let k = 1; k <= ids.length; k++) {
+      const replicas = placement.replicas(key, k);
+      assert.equal(replicas.length, k);
+      assert.equal(new Set(replicas).size, k);
+      for (const index of replicas) assert(index >= 0 && index < ids.length);
+      // A smaller k is a prefix of a larger one: reads try replicas best first.
+      assert.deepEqual(placement.replicas(key, 1), replicas.slice(0, 1));
+      const into = new Uint32Array(k).fill(99);
+      placement.replicasInto(key, into);
+      assert.deepEqual(Array.from(into), replicas);
+    }
+    assert.throws(() => placement.replicas(key, 0), RangeError);
+    assert.throws(() => placement.replicas(key, ids.length + 1), RangeError);
+  }));
+});
+
+Deno.test("placement is deterministic and ignores the order of the server list", () => {
+  fc.assert(fc.property(serverIdsArbitrary, fc.string(), (ids, key) => {
+    const k = Math.min(2, ids.length);
+    const once = new Placement(ids).replicas(key, k).map((i) => ids[i]);
+    const again = new Placement(ids).replicas(key, k).map((i) => ids[i]);
+    const reversed = [...ids].reverse();
+    const fromReversed = new Placement(reversed).replicas(key, k).map((i) => reversed[i]);
+    assert.deepEqual(again, once);
+    assert.deepEqual(fromReversed, once);
+  }));
+});
+
+Deno.test("hashKey hashes UTF-8 bytes: equal for equal text, lone surrogates as U+FFFD", () => {
+  assert.equal(hashKey("person1"), hashKey("person" + "1"));
+  assert.notEqual(hashKey("person1"), hashKey("person2"));
+  assert.equal(hashKey("a\ud800b"), hashKey("a\ufffdb"));
+  assert.notEqual(hashKey("é"), hashKey("e"));
+  assert.equal(mix32(0), 0);
+});
+
+Deno.test("placement balances keys across servers within 10%", () => {
+  const ids = Array.from({ length: 8 }, (_, i) => `127.0.0.1:${8000 + i}`);
+  const placement = new Placement(ids);
+  const keyCount = 40_000;
+  const k = 2;
+  const counts = new Array(ids.length).fill(0);
+  for (let i = 0; i < keyCount; i++) {
+    for (const index of placement.replicas(`person${i}`, k)) counts[index]++;
+  }
+  const expected = (keyCount * k) / ids.length;
+  for (const count of counts) {
+    assert(Math.abs(count - expected) / expected < 0.1, `unbalanced: ${counts.join(", ")}`);
+  }
+});
+
+Deno.test("adding or removing a server moves only keys whose top-k includes it", () => {
+  fc.assert(fc.property(
+    serverIdsArbitrary.filter((ids) => ids.length >= 2),
+    fc.array(fc.string(), { minLength: 1, maxLength: 50 }),
+    fc.integer({ min: 1, max: 3 }),
+    (ids, keys, requestedK) => {
+      const removed = ids[ids.length - 1];
+      const smaller = ids.slice(0, -1);
+      const k = Math.min(requestedK, smaller.length);
+      const before = new Placement(ids);
+      const after = new Placement(smaller);
+      for (const key of keys) {
+        const oldSet = before.replicas(key, k).map((i) => ids[i]);
+        const newSet = after.replicas(key, k).map((i) => smaller[i]);
+        if (!oldSet.includes(removed)) {
+          assert.deepEqual(newSet, oldSet, "a key not on the removed server moved");
+        } else {
+          // Only the removed server is replaced: the survivors keep their rank order.
+          assert.deepEqual(newSet.slice(0, k - 1), oldSet.filter((id) => id !== removed));
+        }
+      }
+    },
+  ));
+});

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { Broker } from "../../lib/broker/broker.ts";
+import { readLines } from "../../lib/base/line_reader.ts";
+import { answerLine, completeLine, runSession } from "../../lib/broker/repl.ts";
+import { FakeCluster } from "../helpers/fake_cluster.ts";
+
+function lines(text: string) {
+  return readLines(ReadableStream.from([new TextEncoder().encode(text)]), { maxLineBytes: 64 });
+}
+
+async function withBroker(run: (broker: Broker, cluster: FakeCluster) => Promise<void>) {
+  const cluster = new FakeCluster(3);
+  const broker = await Broker.open(cluster.addresses, { k: 2, connect: cluster.connect });
+  try {
+    await run(broker, cluster);
+  } finally {
+    broker.close();
+  }
+}
+
+Deno.test("runSession answers each command in input order and stops at EXIT", async () => {
+  await withBroker(async (broker) => {
+    const output: string[] = [];
+    const script = [
+      "PUT person1: { age : 22 }",
+      "",
+      "# comment",
+      "get person1",
+      "QUERY person1.age",
+      "GET person9",
+      "DELETE person1",
+      "GET person1",
+      "bogus",
+      "EXIT",
+      "GET person1",
+    ].join("\n");
+    await runSession(broker, lines(script), { write: (text) => output.push(text) });
+    assert.deepEqual(output, [
+      "STORED: person1",
+      `person1 : { "age" : 22 }`,
+      "person1.age : 22",
+      "NOT FOUND: person9",
+      "DELETED: person1",
+      "NOT FOUND: person1",
+      "ERROR: unknown command 'BOGUS'; to read a record type GET <key> (HELP lists all)",
+    ]);
+  });
+});
+
+Deno.test("runSession with json prints exactly one object per command, to end of input", async () => {
+  await withBroker(async (broker) => {
+    const output: string[] = [];
+    const script = `PUT 'p':{'a': 1}\nGET p\nQUERY p.a\nKEYS\n${"x".repeat(100)}\nHELP\nEXIT`;
+    await runSession(broker, lines(script), { json: true, write: (text) => output.push(text) });
+    const answers = output.map((line) => JSON.parse(line));
+    assert.deepEqual(answers.map((answer) => answer.op), [
+      "PUT",
+      "GET",
+      "QUERY",
+      "KEYS",
+      "INVALID",
+      "HELP",
+      "EXIT",
+    ]);
+    assert.deepEqual(answers[1], { op: "GET", key: "p", found: true, value: { a: 1 } });
+    assert.match(answers[4].error, /^input line 5: /);
+  });
+});
+
+Deno.test("answerLine turns parse errors into error answers", async () => {
+  await withBroker(async (broker) => {
+    assert.deepEqual(await answerLine(broker, "GET a.b"), {
+      op: "GET",
+      key: "a.b",
+      error: "a key cannot contain '.'; to read a field use QUERY a.b",
+    });
+    assert.equal(await answerLine(broker, "   "), undefined);
+  });
+});
+
+Deno.test("completeLine completes command words, then keys from KEYS", async () => {
+  await withBroker(async (broker) => {
+    await broker.put("person1", { kind: "int", value: 1 });
+    await broker.put("person2", { kind: "int", value: 2 });
+    await broker.put("other", { kind: "int", value: 3 });
+    assert.deepEqual(await completeLine(broker, "ge"), [["get "], "ge"]);
+    assert.deepEqual(await completeLine(broker, "D"), [["DELETE "], "D"]);
+    assert.deepEqual(await completeLine(broker, ""), [
+      ["GET ", "QUERY ", "DELETE ", "PUT ", "KEYS ", "SERVERS ", "HELP ", "EXIT "],
+      "",
+    ]);
+    assert.deepEqual(await completeLine(broker, "GET per"), [["person1", "person2"], "per"]);
+    assert.deepEqual(await completeLine(broker, "query o"), [["other"], "o"]);
+    assert.deepEqual(await completeLine(broker, "KEYS p"), [[], "p"]);
+  });
+});

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import {
+  MAX_SERVERS,
+  parseServerList,
+  readServerList,
+  ServerFileError,
+} from "../../lib/broker/server_list.ts";
+
+Deno.test("parseServerList reads the original 'IP PORT' form", async () => {
+  const servers = await readServerList("testdata/compat/serverFile.txt");
+  assert.deepEqual(servers.map((server) => server.id), [
+    "127.0.0.1:8000",
+    "127.0.0.1:8001",
+    "127.0.0.1:8002",
+    "127.0.0.1:8003",
+  ]);
+  assert.equal(servers[0].hostname, "127.0.0.1");
+  assert.equal(servers[0].port, 8000);
+});
+
+Deno.test("parseServerList accepts HOST:PORT, IPv6, comments and blank lines", () => {
+  const text = "# cluster\n\nlocalhost:9000\n  [::1]:9001   # v6\n::1 9002\r\n\t10.0.0.1\t9003\n";
+  const servers = parseServerList(text, "s.txt");
+  assert.deepEqual(servers.map((server) => server.id), [
+    "localhost:9000",
+    "[::1]:9001",
+    "[::1]:9002",
+    "10.0.0.1:9003",
+  ]);
+  assert.equal(servers[1].hostname, "::1");
+  assert.equal(servers[1].port, 9001);
+});
+
+Deno.test("parseServerList reports a bad line with file, line and column", () => {
+  assert.throws(
+    () => parseServerList("127.0.0.1 8000\n\n  nonsense here\n", "servers.txt"),
+    (error: unknown) => {
+      assert(error instanceof ServerFileError);
+      assert.equal(
+        error.message,
+        "servers.txt:3:3: expected 'HOST PORT' or 'HOST:PORT', found 'nonsense here'",
+      );
+      return true;
+    },
+  );
+});
+
+Deno.test("parseServerList refuses ports out of range", () => {
+  for (const line of ["h 0", "h 65536", "h:99999", "h -1", "[::1]:0"]) {
+    assert.throws(() => parseServerList(line, "s.txt"), ServerFileError, line);
+  }
+});
+
+Deno.test("parseServerList refuses duplicates, naming both lines", () => {
+  assert.throws(
+    () => parseServerList("127.0.0.1 8000\n127.0.0.1:8000\n", "s.txt"),
+    (error: unknown) =>
+      error instanceof ServerFileError &&
+      error.message === "s.txt:2:1: duplicate server 127.0.0.1:8000 (first listed on line 1)",
+  );
+});
+
+Deno.test("parseServerList refuses an empty list", () => {
+  assert.throws(() => parseServerList("# nothing\n\n", "s.txt"), /s\.txt: lists no servers/);
+});
+
+Deno.test("parseServerList refuses more than MAX_SERVERS servers", () => {
+  const lines = Array.from({ length: MAX_SERVERS + 1 }, (_, i) => `h${i} 8000`).join("\n");
+  assert.throws(() => parseServerList(lines, "s.txt"), /more than 1024 servers/);
+});
+
+Deno.test("readServerList turns a missing file into a ServerFileError", async () => {
+  await assert.rejects(() => readServerList("/nonexistent/servers.txt"), ServerFileError);
+});

@@ -1,0 +1,324 @@
+import assert from "node:assert/strict";
+import {
+  ConnectionError,
+  RequestTimeoutError,
+  ServerClient,
+  ServerError,
+} from "../../lib/protocol/client.ts";
+import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
+import {
+  ErrorCode,
+  FrameDecoder,
+  FrameWriter,
+  MAX_KEYS_LIMIT,
+  type PutManyRefusal,
+} from "../../lib/protocol/mod.ts";
+import { PutManyItems } from "../../lib/protocol/put_many.ts";
+import { Store } from "../../lib/server/store.ts";
+import { int, object, str, type Value } from "../../lib/record/value.ts";
+import { encodeValue } from "../../lib/record/value_codec.ts";
+import { startServer, waitFor } from "../helpers/in_process_server.ts";
+
+/** A listener that accepts and then answers with `respond` (or never), to fake a broken server. */
+function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.TcpConn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      (async () => {
+        const decoder = new FrameDecoder();
+        const buffer = new Uint8Array(4096);
+        let frameCount = 0;
+        try {
+          for (
+            let count = await conn.read(buffer);
+            count !== null;
+            count = await conn.read(buffer)
+          ) {
+            frameCount += decoder.feed(buffer.slice(0, count)).length;
+            respond?.(conn, frameCount);
+          }
+        } catch {
+          // The client hung up.
+        }
+      })();
+    }
+  })();
+  return {
+    address: { hostname: "127.0.0.1", port: listener.addr.port },
+    async stop() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
+      await serving.catch(() => {});
+    },
+  };
+}
+
+/** Answers the first frame (HELLO) with OK, then stays silent. */
+function helloThenSilence(conn: Deno.TcpConn, frameCount: number): void {
+  if (frameCount !== 1) return;
+  const frames = new FrameWriter();
+  frames.okHello(1, {
+    version: 1,
+    maxFrameBytes: 1024,
+    idleTimeoutMs: 30_000,
+    serverId: "0123456789abcdef",
+  });
+  conn.write(frames.bytes()).catch(() => {});
+}
+
+Deno.test("client runs every request type against a server", async () => {
+  const { address, stop } = await startServer();
+  const client = await ServerClient.connect(address);
+  assert.equal(client.isOpen, true);
+  assert.equal(client.maxFrameBytes, 16 * 1024 * 1024);
+  const person: Value = object([["age", int(22)], ["name", str("Mary")]]);
+  assert.equal(await client.put("person1", person), "ok");
+  assert.equal(await client.put("person1", int(0), { overwrite: false }), "exists");
+  assert.equal(await client.putEncoded("person2", encodeValue(int(2))), "ok");
+  assert.deepEqual(await client.get("person1"), person);
+  assert.equal(await client.get("nobody"), undefined);
+  assert.deepEqual(await client.query(["person1", "age"]), int(22));
+  assert.equal(await client.query(["person1", "height"]), undefined);
+  assert.deepEqual(await client.keys({ prefix: "person", limit: 1 }), ["person1"]);
+  assert.deepEqual(await client.keys({ limit: 5, after: "person1" }), ["person2"]);
+  assert.equal(await client.delete("person2"), true);
+  assert.equal(await client.delete("person2"), false);
+  const stats = await client.stats();
+  assert.equal(stats.recordCount, 1);
+  assert.equal(stats.connectionCount, 1);
+  assert.ok(await client.ping() >= 0);
+  await client.close();
+  assert.equal(client.isOpen, false);
+  await assert.rejects(client.ping(), ConnectionError);
+  await stop();
+});
+
+Deno.test("a batch of 1000 puts in one tick is answered in order over one connection", async () => {
+  let commitCount = 0;
+  const store = await Store.open();
+  const { address, stop } = await startServer({
+    store: new Proxy(store, {
+      get(target, property) {
+        if (property === "commit") return () => (commitCount++, Promise.resolve());
+        const member = Reflect.get(target, property, target);
+        return typeof member === "function" ? member.bind(target) : member;
+      },
+    }),
+  });
+  const client = await ServerClient.connect(address);
+  commitCount = 0;
+  const results = await Promise.all(
+    Array.from({ length: 1000 }, (_, index) => client.put(`key${index}`, int(index))),
+  );
+  assert.ok(results.every((result) => result === "ok"));
+  assert.ok(commitCount <= 10, `${commitCount} commits: the batch was not coalesced`);
+  const values = await Promise.all(
+    Array.from({ length: 1000 }, (_, index) => client.get(`key${index}`)),
+  );
+  values.forEach((value, index) => assert.deepEqual(value, int(index)));
+  await client.close();
+  await stop();
+});
+
+Deno.test("client keeps at most maxInFlight requests in flight and queues the rest", async () => {
+  const { address, stop } = await startServer();
+  const client = await ServerClient.connect(address, { maxInFlight: 4 });
+  const puts = Array.from({ length: 100 }, (_, index) => client.put(`k${index}`, int(index)));
+  assert.equal(client.inFlight, 4);
+  assert.equal((await Promise.all(puts)).length, 100);
+  assert.equal(client.inFlight, 0);
+  assert.equal((await client.stats()).recordCount, 100);
+  await client.close();
+  await stop();
+});
+
+Deno.test("ERROR answers reject with ServerError and leave the connection open", async () => {
+  const { address, stop } = await startServer();
+  const client = await ServerClient.connect(address);
+  let tooDeep: Value = int(1);
+  for (let level = 0; level <= MAX_NESTING_DEPTH; level++) tooDeep = object([["a", tooDeep]]);
+  await assert.rejects(client.put("deep", tooDeep), (error: unknown) => {
+    assert.ok(error instanceof ServerError);
+    assert.equal(error.code, ErrorCode.LIMIT);
+    assert.equal(error.codeName, "LIMIT");
+    return true;
+  });
+  await assert.rejects(client.putEncoded("bad", Uint8Array.from([9])), /BAD_REQUEST/);
+  assert.equal(client.isOpen, true);
+  assert.equal(await client.put("fine", int(1)), "ok");
+  await client.close();
+  await stop();
+});
+
+Deno.test("client refuses invalid arguments and oversized values without sending them", async () => {
+  const { address, stop } = await startServer({ maxFrameBytes: 1024 });
+  const client = await ServerClient.connect(address);
+  await assert.rejects(client.get("a.b"), RangeError);
+  await assert.rejects(client.put("k".repeat(MAX_KEY_BYTES + 1), int(1)), RangeError);
+  await assert.rejects(client.query([]), RangeError);
+  await assert.rejects(client.keys({ limit: MAX_KEYS_LIMIT + 1 }), RangeError);
+  await assert.rejects(client.put("big", str("x".repeat(2000))), (error: unknown) => {
+    assert.ok(error instanceof ServerError && error.code === ErrorCode.TOO_LARGE);
+    return true;
+  });
+  assert.equal(client.isOpen, true);
+  assert.equal(await client.put("small", str("x")), "ok");
+  await client.close();
+  await stop();
+});
+
+Deno.test("connect fails with ConnectionError when nothing listens", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  await assert.rejects(
+    ServerClient.connect({ hostname: "127.0.0.1", port }),
+    (error: unknown) => error instanceof ConnectionError && /cannot connect to/.test(error.message),
+  );
+});
+
+Deno.test("connect fails with ConnectionError when the server never answers HELLO", async () => {
+  const fake = fakeServer();
+  await assert.rejects(
+    ServerClient.connect(fake.address, { connectTimeoutMs: 100 }),
+    (error: unknown) =>
+      error instanceof ConnectionError && /no answer within 100 ms/.test(error.message),
+  );
+  await fake.stop();
+});
+
+Deno.test("a request timeout rejects with RequestTimeoutError and closes the connection", async () => {
+  const fake = fakeServer(helloThenSilence);
+  const client = await ServerClient.connect(fake.address, { requestTimeoutMs: 100 });
+  const first = client.get("a");
+  const second = client.get("b");
+  await assert.rejects(first, RequestTimeoutError);
+  await assert.rejects(second, ConnectionError);
+  await client.closed;
+  assert.equal(client.isOpen, false);
+  assert.ok(client.closeReason instanceof RequestTimeoutError);
+  await fake.stop();
+});
+
+Deno.test("the server going away rejects every pending request with ConnectionError", async () => {
+  const fake = fakeServer(helloThenSilence);
+  const client = await ServerClient.connect(fake.address, { requestTimeoutMs: 5000 });
+  const pending = [client.get("a"), client.put("b", int(1)), client.stats()];
+  await waitFor(() => client.inFlight === 3, "requests in flight");
+  await fake.stop();
+  for (const request of pending) await assert.rejects(request, ConnectionError);
+  await client.closed;
+  assert.match(client.closeReason!.message, /closed the connection/);
+});
+
+Deno.test("the server's idle timeout closes a quiet client without keep-alive", async () => {
+  const { address, stop } = await startServer({ idleTimeoutMs: 100 });
+  const client = await ServerClient.connect(address, { keepAliveMs: 0 });
+  await client.closed;
+  assert.match(client.closeReason!.message, /IDLE_TIMEOUT/);
+  await stop();
+});
+
+Deno.test("keep-alive pings hold a quiet connection open past the server's idle timeout", async () => {
+  let commitCount = 0;
+  const store = await Store.open();
+  const { address, stop } = await startServer({
+    idleTimeoutMs: 150,
+    store: new Proxy(store, {
+      get(target, property) {
+        if (property === "commit") return () => (commitCount++, Promise.resolve());
+        const member = Reflect.get(target, property, target);
+        return typeof member === "function" ? member.bind(target) : member;
+      },
+    }),
+  });
+  const client = await ServerClient.connect(address, { keepAliveMs: 40 });
+  const connectedAt = performance.now();
+  // Each keep-alive PING is one batch, so one commit.
+  await waitFor(() => commitCount >= 6 && performance.now() - connectedAt > 300, "pings");
+  assert.equal(client.isOpen, true);
+  assert.equal(await client.put("still", int(1)), "ok");
+  await client.close();
+  await stop();
+});
+
+Deno.test("putMany lets the caller reuse its items at once, also when the batch waits for a slot", async () => {
+  const { address, stop } = await startServer();
+  const client = await ServerClient.connect(address, { maxInFlight: 1 });
+  const items = new PutManyItems();
+  const answers: Promise<PutManyRefusal[]>[] = [];
+  for (let batch = 0; batch < 5; batch++) {
+    for (let index = 0; index < 3; index++) {
+      items.add(`k${batch}-${index}`, encodeValue(int(batch * 10 + index)));
+    }
+    answers.push(client.putMany(items));
+    // What the indexer does with its batch: the next one overwrites it.
+    items.reset();
+    items.add("overwritten", encodeValue(str("x".repeat(40))));
+    items.reset();
+  }
+  assert.deepEqual(await Promise.all(answers), Array(5).fill([]));
+  for (let batch = 0; batch < 5; batch++) {
+    for (let index = 0; index < 3; index++) {
+      assert.deepEqual(await client.get(`k${batch}-${index}`), int(batch * 10 + index));
+    }
+  }
+  assert.equal(await client.get("overwritten"), undefined);
+  await client.close();
+  await stop();
+});
+
+Deno.test("putMany stores the good items and lists each refused one with its index, code and reason", async () => {
+  const { address, stop } = await startServer();
+  const client = await ServerClient.connect(address);
+  await client.put("taken", int(0));
+  const items = new PutManyItems();
+  items.add("first", encodeValue(int(1)));
+  items.add("taken", encodeValue(int(2)), { overwrite: false });
+  items.add("a.b", encodeValue(int(3)));
+  items.add("bad-value", new Uint8Array([0x7f]));
+  items.add("last", encodeValue(int(5)));
+  const refusals = await client.putMany(items);
+  assert.deepEqual(
+    refusals.map(({ index, code }) => [index, code]),
+    [[1, ErrorCode.EXISTS], [2, ErrorCode.BAD_REQUEST], [3, ErrorCode.BAD_REQUEST]],
+  );
+  assert.match(refusals[0].message, /taken/);
+  assert.match(refusals[1].message, /contains '\.'/);
+  assert.match(refusals[2].message, /unknown value tag/);
+  assert.deepEqual(await client.get("first"), int(1));
+  assert.deepEqual(await client.get("taken"), int(0));
+  assert.equal(await client.get("bad-value"), undefined);
+  assert.deepEqual(await client.get("last"), int(5));
+  await client.close();
+  await stop();
+});
+
+Deno.test("putMany refuses an empty batch and one over the server's frame limit before sending, and fails with the connection", async () => {
+  const { address, stop } = await startServer({ maxFrameBytes: 64 });
+  const client = await ServerClient.connect(address);
+  const items = new PutManyItems();
+  await assert.rejects(client.putMany(items), RangeError);
+  items.add("big", encodeValue(str("x".repeat(100))));
+  await assert.rejects(
+    client.putMany(items),
+    (error: unknown) =>
+      error instanceof ServerError && error.code === ErrorCode.TOO_LARGE &&
+      /over the server's limit of 64/.test(error.message),
+  );
+  assert.equal(client.isOpen, true);
+  items.reset();
+  items.add("small", encodeValue(int(1)));
+  assert.deepEqual(await client.putMany(items), []);
+  client.close();
+  await assert.rejects(client.putMany(items), ConnectionError);
+  await stop();
+});

@@ -1,0 +1,68 @@
+import { ServerClient } from "../../lib/protocol/client.ts";
+import { decodeRequest, FrameDecoder, FrameWriter } from "../../lib/protocol/mod.ts";
+import { PutManyItems } from "../../lib/protocol/put_many.ts";
+import { KvServer } from "../../lib/server/server.ts";
+import { Store } from "../../lib/server/store.ts";
+import { int, object, str, type Value } from "../../lib/record/value.ts";
+import { encodeValue } from "../../lib/record/value_codec.ts";
+
+const BATCH = 1000;
+const record: Value = object([
+  ["name", str("Mary Smith")],
+  ["age", int(22)],
+  ["address", object([["street", str("Main")], ["number", int(12)]])],
+]);
+const encodedRecord = encodeValue(record);
+const keys = Array.from({ length: BATCH }, (_, index) => `person${index}`);
+
+const frames = new FrameWriter();
+for (let index = 0; index < BATCH; index++) frames.put(index + 1, keys[index], record);
+const stream = frames.bytes().slice();
+
+Deno.bench("encode 1000 PUT frames (values pre-encoded)", { group: "encode" }, () => {
+  const writer = new FrameWriter();
+  for (let index = 0; index < BATCH; index++) {
+    writer.putEncoded(index + 1, keys[index], encodedRecord);
+  }
+});
+
+Deno.bench("encode 1000 PUT frames (values encoded in place)", { group: "encode" }, () => {
+  const writer = new FrameWriter();
+  for (let index = 0; index < BATCH; index++) writer.put(index + 1, keys[index], record);
+});
+
+Deno.bench("decode 1000 PUT frames from one chunk", { group: "decode" }, () => {
+  const decoder = new FrameDecoder();
+  for (const frame of decoder.feed(stream)) decodeRequest(frame);
+});
+
+Deno.bench("decode 1000 PUT frames from 1460-byte chunks", { group: "decode" }, () => {
+  const decoder = new FrameDecoder();
+  for (let start = 0; start < stream.length; start += 1460) {
+    for (const frame of decoder.feed(stream.subarray(start, start + 1460))) decodeRequest(frame);
+  }
+});
+
+const server = new KvServer({ store: await Store.open(), port: 0 });
+const { hostname, port } = server.listen();
+const client = await ServerClient.connect({ hostname, port });
+
+Deno.bench("round trip: 1000 pipelined PUTs to a memory-only server", async () => {
+  await Promise.all(keys.map((key) => client.putEncoded(key, encodedRecord)));
+});
+
+const items = new PutManyItems();
+for (const key of keys) items.add(key, encodedRecord);
+
+Deno.bench("round trip: the same 1000 PUTs as one PUT_MANY", async () => {
+  await client.putMany(items);
+});
+
+Deno.bench("round trip: 1 PING", async () => {
+  await client.ping();
+});
+
+globalThis.addEventListener("unload", () => {
+  client.close();
+  server.close();
+});

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { DirLock, LOCK_FILE_NAME } from "../../lib/server/dir_lock.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
+
+const holderScript = new URL("../fixtures/hold_dir_lock.ts", import.meta.url).pathname;
+
+/** Starts a process holding the lock on `dir`; resolves once it reports its first line. */
+async function spawnHolder(dir: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", holderScript, dir],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    text += value;
+  }
+  /** Closes the child's stdin (it then releases the lock and exits) and awaits its exit. */
+  const finish = async () => {
+    await lines.cancel();
+    await child.stdin.close().catch(() => {/* already gone after a kill */});
+    return await child.status;
+  };
+  return { child, firstLine: text.trim(), finish };
+}
+
+Deno.test("dir lock: a second acquire in the same process fails until the first is released", async () => {
+  await withTempDir(async (dir) => {
+    const first = await DirLock.tryAcquire(dir);
+    assert.ok(first);
+    assert.equal(first.dir, dir);
+    assert.equal(await DirLock.tryAcquire(dir), undefined);
+    assert.equal(await DirLock.holderPid(dir), Deno.pid);
+    first.release();
+    first.release();
+    const second = await DirLock.tryAcquire(dir);
+    assert.ok(second);
+    second.release();
+  });
+});
+
+Deno.test("dir lock: another process cannot take a held lock, and gets it once the holder exits", async () => {
+  await withTempDir(async (dir) => {
+    const lock = await DirLock.tryAcquire(dir);
+    assert.ok(lock);
+    const contender = await spawnHolder(dir);
+    assert.equal(contender.firstLine, "busy");
+    assert.equal((await contender.finish()).code, 0);
+    lock.release();
+    const holder = await spawnHolder(dir);
+    assert.equal(holder.firstLine, "locked");
+    assert.equal((await holder.finish()).code, 0);
+    const again = await DirLock.tryAcquire(dir);
+    assert.ok(again, "released when the holder closed it");
+    again.release();
+  });
+});
+
+Deno.test("dir lock: kill -9 of the holding process releases the lock with no cleanup", async () => {
+  await withTempDir(async (dir) => {
+    const holder = await spawnHolder(dir);
+    assert.equal(holder.firstLine, "locked");
+    assert.equal(await DirLock.tryAcquire(dir), undefined);
+    assert.equal(await DirLock.holderPid(dir), holder.child.pid);
+    holder.child.kill("SIGKILL");
+    assert.equal((await holder.finish()).signal, "SIGKILL");
+    await Deno.stat(`${dir}/${LOCK_FILE_NAME}`);
+    const lock = await DirLock.tryAcquire(dir);
+    assert.ok(lock, "the dead holder's lock is gone although its LOCK file remains");
+    lock.release();
+  });
+});

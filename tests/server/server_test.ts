@@ -1,0 +1,463 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ByteWriter } from "../../lib/base/bytes.ts";
+import { ServerClient, ServerError } from "../../lib/protocol/client.ts";
+import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
+import {
+  CONNECTION_REQUEST_ID,
+  decodeHelloBody,
+  decodeKeysBody,
+  decodePutManyBody,
+  decodeResponse,
+  decodeStatsBody,
+  decodeValueBody,
+  ErrorCode,
+  type Frame,
+  FrameWriter,
+  MAX_KEYS_LIMIT,
+  MAX_PATH_SEGMENTS,
+  MessageType,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  type Response,
+} from "../../lib/protocol/mod.ts";
+import { MAX_PUT_MANY_ITEMS, PutManyItems } from "../../lib/protocol/put_many.ts";
+import { Store } from "../../lib/server/store.ts";
+import { int, object, str, type Value, valueEquals } from "../../lib/record/value.ts";
+import { encodeValue } from "../../lib/record/value_codec.ts";
+import { Logger } from "../../lib/base/logger.ts";
+import { RawConnection, startServer, waitFor } from "../helpers/in_process_server.ts";
+
+function response(frame: Frame | undefined): Response {
+  assert.ok(frame, "expected a frame, the connection ended");
+  return decodeResponse(frame);
+}
+
+function assertError(frame: Frame | undefined, requestId: number, code: number): string {
+  const answer = response(frame);
+  assert.equal(answer.type, "error");
+  assert.ok(answer.type === "error");
+  assert.equal(answer.requestId, requestId);
+  assert.equal(answer.code, code, answer.message);
+  return answer.message;
+}
+
+function okBody(frame: Frame | undefined, requestId: number): Uint8Array {
+  const answer = response(frame);
+  assert.ok(answer.type === "ok", JSON.stringify(answer));
+  assert.equal(answer.requestId, requestId);
+  return answer.body;
+}
+
+/** A Store whose commits can be watched, delayed or failed. */
+function instrumentedStore(store: Store, commit: () => Promise<void>): Store {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === "commit") return commit;
+      const member = Reflect.get(target, property, target);
+      return typeof member === "function" ? member.bind(target) : member;
+    },
+  });
+}
+
+Deno.test("server answers every request type", async () => {
+  const { address, stop } = await startServer();
+  const raw = await RawConnection.open(address);
+  const person: Value = object([["name", str("Mary")], [
+    "address",
+    object([["street", str("Main")]]),
+  ]]);
+  const frames = new FrameWriter();
+  frames.hello(1);
+  frames.ping(2);
+  frames.put(3, "person1", person);
+  frames.put(4, "person1", int(5), { overwrite: false });
+  frames.put(5, "person2", int(7), { overwrite: false });
+  frames.get(6, "person1");
+  frames.get(7, "nobody");
+  frames.query(8, ["person1", "address", "street"]);
+  frames.query(9, ["person1", "age"]);
+  frames.keys(10, { prefix: "person", limit: 10 });
+  frames.keys(11, { limit: 10, after: "person1" });
+  frames.delete(12, "person2");
+  frames.delete(13, "person2");
+  frames.stats(14);
+  await raw.write(frames.bytes());
+  const hello = decodeHelloBody(okBody(await raw.readFrame(), 1));
+  assert.match(hello.serverId, /^[0-9a-f]{16}$/);
+  assert.deepEqual(hello, {
+    version: PROTOCOL_VERSION,
+    maxFrameBytes: 16 * 1024 * 1024,
+    idleTimeoutMs: 30_000,
+    serverId: hello.serverId,
+  });
+  okBody(await raw.readFrame(), 2);
+  okBody(await raw.readFrame(), 3);
+  assertError(await raw.readFrame(), 4, ErrorCode.EXISTS);
+  okBody(await raw.readFrame(), 5);
+  assert.ok(valueEquals(decodeValueBody(okBody(await raw.readFrame(), 6)), person));
+  assert.deepEqual(response(await raw.readFrame()), { type: "not_found", requestId: 7 });
+  assert.deepEqual(decodeValueBody(okBody(await raw.readFrame(), 8)), str("Main"));
+  assert.deepEqual(response(await raw.readFrame()), { type: "not_found", requestId: 9 });
+  assert.deepEqual(decodeKeysBody(okBody(await raw.readFrame(), 10)), ["person1", "person2"]);
+  assert.deepEqual(decodeKeysBody(okBody(await raw.readFrame(), 11)), ["person2"]);
+  okBody(await raw.readFrame(), 12);
+  assert.deepEqual(response(await raw.readFrame()), { type: "not_found", requestId: 13 });
+  const stats = decodeStatsBody(okBody(await raw.readFrame(), 14));
+  assert.equal(stats.recordCount, 1);
+  assert.equal(stats.connectionCount, 1);
+  assert.ok(stats.memoryBytes > 0 && stats.uptimeMs >= 0);
+  raw.close();
+  await stop();
+});
+
+Deno.test("server refuses an unsupported protocol version and auth scheme but keeps the connection", async () => {
+  const { address, stop } = await startServer();
+  const raw = await RawConnection.open(address);
+  const frames = new FrameWriter();
+  frames.hello(1, 99);
+  frames.frame(MessageType.HELLO, 2, Uint8Array.from([0, 1, 7, 0, 0, 0, 0]));
+  frames.ping(3);
+  frames.hello(4, 0);
+  frames.hello(5, MIN_PROTOCOL_VERSION);
+  frames.hello(6, PROTOCOL_VERSION);
+  await raw.write(frames.bytes());
+  assert.match(
+    assertError(await raw.readFrame(), 1, ErrorCode.UNSUPPORTED_VERSION),
+    /version 99 is not supported; this server speaks 1 to 2/,
+  );
+  assertError(await raw.readFrame(), 2, ErrorCode.UNSUPPORTED_AUTH);
+  okBody(await raw.readFrame(), 3);
+  assertError(await raw.readFrame(), 4, ErrorCode.UNSUPPORTED_VERSION);
+  // A server answers with the version asked for: an older client keeps speaking its own.
+  assert.equal(decodeHelloBody(okBody(await raw.readFrame(), 5)).version, MIN_PROTOCOL_VERSION);
+  assert.equal(decodeHelloBody(okBody(await raw.readFrame(), 6)).version, PROTOCOL_VERSION);
+  raw.close();
+  await stop();
+});
+
+Deno.test("server answers 1000 pipelined requests in order with a few commits", async () => {
+  let commitCount = 0;
+  const store = await Store.open();
+  const { address, stop } = await startServer({
+    store: instrumentedStore(store, () => {
+      commitCount++;
+      return Promise.resolve();
+    }),
+  });
+  const raw = await RawConnection.open(address);
+  const frames = new FrameWriter();
+  for (let index = 1; index <= 1000; index++) frames.put(index, `key${index}`, int(index));
+  await raw.write(frames.bytes());
+  for (let index = 1; index <= 1000; index++) okBody(await raw.readFrame(), index);
+  assert.equal(store.recordCount, 1000);
+  assert.ok(commitCount >= 1 && commitCount <= 10, `${commitCount} commits for one batch`);
+  raw.close();
+  await stop();
+});
+
+Deno.test("server sends no answer before the commit of its batch resolves", async () => {
+  const events: string[] = [];
+  const store = await Store.open();
+  const { address, stop } = await startServer({
+    store: instrumentedStore(store, async () => {
+      events.push("commit started");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      events.push("commit done");
+    }),
+  });
+  const client = await ServerClient.connect(address);
+  events.length = 0;
+  await client.put("k", int(1));
+  events.push("answer received");
+  assert.deepEqual(events, ["commit started", "commit done", "answer received"]);
+  await client.close();
+  await stop();
+});
+
+Deno.test("a failed commit answers INTERNAL for the batch and closes only that connection", async () => {
+  let failCommits = false;
+  const store = await Store.open();
+  const { address, stop } = await startServer({
+    store: instrumentedStore(
+      store,
+      () => failCommits ? Promise.reject(new Error("disk full")) : Promise.resolve(),
+    ),
+  });
+  const raw = await RawConnection.open(address);
+  failCommits = true;
+  const frames = new FrameWriter();
+  frames.put(1, "a", int(1));
+  frames.put(2, "b", int(2));
+  await raw.write(frames.bytes());
+  const answers = await raw.readUntilEnd();
+  assert.deepEqual(answers.map((frame) => response(frame).type), ["error", "error"]);
+  assertError(answers[1], 2, ErrorCode.INTERNAL);
+  failCommits = false;
+  const client = await ServerClient.connect(address);
+  assert.equal(typeof await client.ping(), "number");
+  await client.close();
+  await stop();
+});
+
+Deno.test("server refuses too long keys, too deep paths and too large KEYS limits per request", async () => {
+  const { address, stop } = await startServer();
+  const raw = await RawConnection.open(address);
+  const frames = new FrameWriter();
+  frames.put(1, "k".repeat(MAX_KEY_BYTES + 1), int(1));
+  frames.query(2, Array(MAX_PATH_SEGMENTS + 1).fill("a"));
+  frames.keys(3, { limit: MAX_KEYS_LIMIT + 1 });
+  frames.get(4, "a.b");
+  frames.frame(0x7f, 5, new Uint8Array(0));
+  frames.ping(6);
+  await raw.write(frames.bytes());
+  assertError(await raw.readFrame(), 1, ErrorCode.LIMIT);
+  assertError(await raw.readFrame(), 2, ErrorCode.LIMIT);
+  assertError(await raw.readFrame(), 3, ErrorCode.LIMIT);
+  assertError(await raw.readFrame(), 4, ErrorCode.BAD_REQUEST);
+  assert.match(
+    assertError(await raw.readFrame(), 5, ErrorCode.BAD_REQUEST),
+    /unknown request type/,
+  );
+  okBody(await raw.readFrame(), 6);
+  raw.close();
+  await stop();
+});
+
+Deno.test("a PUT with a malformed value gets BAD_REQUEST, stores nothing, and the connection carries on", async () => {
+  const { address, stop } = await startServer();
+  const raw = await RawConnection.open(address);
+  const putRaw = (requestId: number, valueBytes: number[]) => {
+    const body = new ByteWriter();
+    body.u8(0);
+    body.string(`k${requestId}`);
+    body.raw(new Uint8Array(valueBytes));
+    frames.frame(MessageType.PUT, requestId, body.bytes());
+  };
+  const frames = new FrameWriter();
+  putRaw(1, []);
+  putRaw(2, [0x07]);
+  putRaw(3, [0x01, 2, 0xc3, 0x28]);
+  // An object with the field "a" twice.
+  putRaw(4, [0x04, 1, 0x61, 0x02, 1, 1, 0x61, 0x02, 2, 0x00]);
+  putRaw(5, [0x02, 1, 0xff]);
+  const tooDeep = [
+    ...Array(MAX_NESTING_DEPTH + 1).fill([0x04, 1, 0x61]).flat(),
+    0x02,
+    1,
+    ...Array(MAX_NESTING_DEPTH + 1).fill(0x00),
+  ];
+  putRaw(8, tooDeep);
+  frames.get(6, "k4");
+  frames.put(7, "k7", int(7));
+  await raw.write(frames.bytes());
+  assert.match(assertError(await raw.readFrame(), 1, ErrorCode.BAD_REQUEST), /truncated value tag/);
+  assert.match(assertError(await raw.readFrame(), 2, ErrorCode.BAD_REQUEST), /unknown value tag/);
+  assert.match(assertError(await raw.readFrame(), 3, ErrorCode.BAD_REQUEST), /not valid UTF-8/);
+  assert.match(
+    assertError(await raw.readFrame(), 4, ErrorCode.BAD_REQUEST),
+    /duplicate field name 'a'/,
+  );
+  assert.match(assertError(await raw.readFrame(), 5, ErrorCode.BAD_REQUEST), /unexpected bytes/);
+  assert.match(assertError(await raw.readFrame(), 8, ErrorCode.LIMIT), /nests deeper/);
+  assert.equal(response(await raw.readFrame()).type, "not_found");
+  okBody(await raw.readFrame(), 7);
+  raw.close();
+  await stop();
+});
+
+Deno.test("a malformed PUT_MANY is refused whole; a well-formed one stores each good item and lists the rest", async () => {
+  const { address, store, stop } = await startServer();
+  const raw = await RawConnection.open(address);
+  const items = new PutManyItems();
+  items.add("good1", encodeValue(int(1)));
+  items.add("k.dotted", encodeValue(int(2)));
+  items.add("badvalue", Uint8Array.of(0x07));
+  items.add("good2", encodeValue(str("two")));
+  const frames = new FrameWriter();
+  // The same items with one byte cut off the end: the last value's length is a lie.
+  frames.putMany(1, items.itemCount, items.bytes().subarray(0, items.byteLength - 1));
+  frames.putMany(2, items.itemCount, items.bytes());
+  await raw.write(frames.bytes());
+  assert.match(assertError(await raw.readFrame(), 1, ErrorCode.BAD_REQUEST), /truncated/);
+  const refusals = decodePutManyBody(okBody(await raw.readFrame(), 2));
+  assert.deepEqual(refusals.map(({ index, code }) => [index, code]), [
+    [1, ErrorCode.BAD_REQUEST],
+    [2, ErrorCode.BAD_REQUEST],
+  ]);
+  assert.match(refusals[1].message, /unknown value tag/);
+  assert.equal(store.recordCount, 2);
+  assert.deepEqual(store.get("good2"), str("two"));
+  raw.close();
+  await stop();
+});
+
+Deno.test("PUT_MANY applies items in order: a repeated key's later value wins, or gets EXISTS", async () => {
+  const { address, store, stop } = await startServer();
+  const client = await ServerClient.connect(address);
+  const items = new PutManyItems();
+  items.add("k", encodeValue(int(1)));
+  items.add("k", encodeValue(int(2)));
+  items.add("k", encodeValue(int(3)), { overwrite: false });
+  items.add("fresh", encodeValue(int(4)), { overwrite: false });
+  const refusals = await client.putMany(items);
+  assert.deepEqual(refusals.map(({ index, code }) => [index, code]), [[2, ErrorCode.EXISTS]]);
+  assert.deepEqual(store.get("k"), int(2));
+  assert.deepEqual(store.get("fresh"), int(4));
+  await client.close();
+  await stop();
+});
+
+Deno.test("PUT_MANY over the item limit is refused with LIMIT, nothing stored", async () => {
+  const { address, store, stop } = await startServer();
+  const raw = await RawConnection.open(address);
+  const one = new PutManyItems();
+  one.add("k", encodeValue(int(1)));
+  const body = new ByteWriter();
+  body.u32(MAX_PUT_MANY_ITEMS + 1);
+  for (let index = 0; index <= MAX_PUT_MANY_ITEMS; index++) body.raw(one.bytes());
+  const frames = new FrameWriter();
+  frames.frame(MessageType.PUT_MANY, 1, body.bytes());
+  await raw.write(frames.bytes());
+  assert.match(assertError(await raw.readFrame(), 1, ErrorCode.LIMIT), /over the limit of 65536/);
+  assert.equal(store.recordCount, 0);
+  raw.close();
+  await stop();
+});
+
+Deno.test("a PUT_MANY the store cannot take is answered by one ERROR INTERNAL, logged once", async () => {
+  const store = await Store.open();
+  const logged: string[] = [];
+  const { address, stop } = await startServer({
+    store,
+    logger: new Logger({ level: "error", write: (line) => logged.push(line) }),
+  });
+  const client = await ServerClient.connect(address);
+  const items = new PutManyItems();
+  for (let index = 0; index < 1000; index++) items.add(`k${index}`, encodeValue(int(index)));
+  await store.close();
+  await assert.rejects(
+    client.putMany(items),
+    (error: unknown) =>
+      error instanceof ServerError && error.code === ErrorCode.INTERNAL &&
+      /at item 0/.test(error.message),
+  );
+  assert.equal(logged.length, 1, logged.join("\n"));
+  await client.close();
+  await stop();
+});
+
+Deno.test("an oversized frame closes only its connection, after the frames before it are answered", async () => {
+  const { address, server, stop } = await startServer({ maxFrameBytes: 1024 });
+  const bystander = await ServerClient.connect(address);
+  const raw = await RawConnection.open(address);
+  const frames = new FrameWriter();
+  frames.ping(1);
+  const header = new ByteWriter();
+  header.u32(1025);
+  header.u8(MessageType.PUT);
+  header.u32(2);
+  await raw.write(new Uint8Array([...frames.bytes(), ...header.bytes()]));
+  const answers = await raw.readUntilEnd();
+  assert.equal(answers.length, 2);
+  okBody(answers[0], 1);
+  assert.match(assertError(answers[1], 2, ErrorCode.TOO_LARGE), /1025 bytes .* limit of 1024/);
+  await bystander.put("still", str("works"));
+  assert.deepEqual(await bystander.get("still"), str("works"));
+  await waitFor(() => server.connectionCount === 1, "the oversized connection to go");
+  await bystander.close();
+  await stop();
+});
+
+Deno.test("connections over maxConnections get BUSY and are closed", async () => {
+  const { address, server, stop } = await startServer({ maxConnections: 2 });
+  const first = await ServerClient.connect(address);
+  const second = await ServerClient.connect(address);
+  const third = await RawConnection.open(address);
+  const answers = await third.readUntilEnd();
+  assert.equal(answers.length, 1);
+  assertError(answers[0], CONNECTION_REQUEST_ID, ErrorCode.BUSY);
+  await assert.rejects(ServerClient.connect(address), /BUSY/);
+  await first.close();
+  await waitFor(() => server.connectionCount === 1, "the first connection to go");
+  const replacement = await ServerClient.connect(address);
+  assert.equal(typeof await replacement.ping(), "number");
+  await Promise.all([second.close(), replacement.close()]);
+  await stop();
+});
+
+Deno.test("a client stalled mid-frame is disconnected after the idle timeout", async () => {
+  const { address, server, stop } = await startServer({ idleTimeoutMs: 150 });
+  const raw = await RawConnection.open(address);
+  const frames = new FrameWriter();
+  frames.put(1, "half", str("a value"));
+  await raw.write(frames.bytes().subarray(0, 12));
+  const answers = await raw.readUntilEnd();
+  assert.equal(answers.length, 1);
+  assertError(answers[0], CONNECTION_REQUEST_ID, ErrorCode.IDLE_TIMEOUT);
+  await waitFor(() => server.connectionCount === 0, "the stalled connection to go");
+  await stop();
+});
+
+Deno.test("random garbage on the port never hurts other clients", async () => {
+  const { address, server, stop } = await startServer({ idleTimeoutMs: 300, maxFrameBytes: 4096 });
+  const bystander = await ServerClient.connect(address, { keepAliveMs: 50 });
+  await bystander.put("stable", int(1));
+  const samples = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 2048 }), 40);
+  await Promise.all(samples.map(async (garbage, index) => {
+    const raw = await RawConnection.open(address);
+    await raw.write(garbage).catch(() => {});
+    // Half wait for the server to hang up (error or idle timeout), half leave abruptly.
+    if (index % 2 === 0) await raw.readUntilEnd().catch(() => {});
+    raw.close();
+  }));
+  assert.deepEqual(await bystander.get("stable"), int(1));
+  const fresh = await ServerClient.connect(address);
+  await fresh.put("after", str("garbage"));
+  assert.deepEqual(await fresh.get("after"), str("garbage"));
+  await fresh.close();
+  await waitFor(() => server.connectionCount === 1, "the garbage connections to go");
+  await bystander.close();
+  await stop();
+});
+
+Deno.test("close finishes the batch in flight, then closes connections and the store", async () => {
+  let releaseCommit!: () => void;
+  let commitStarted!: () => void;
+  const started = new Promise<void>((resolve) => commitStarted = resolve);
+  let storeClosed = false;
+  const store = await Store.open();
+  let holdCommits = false;
+  const { address, server } = await startServer({
+    store: new Proxy(store, {
+      get(target, property) {
+        if (property === "commit") {
+          return () => {
+            if (!holdCommits) return Promise.resolve();
+            holdCommits = false;
+            commitStarted();
+            return new Promise<void>((resolve) => releaseCommit = resolve);
+          };
+        }
+        if (property === "close") return () => (storeClosed = true, target.close());
+        const member = Reflect.get(target, property, target);
+        return typeof member === "function" ? member.bind(target) : member;
+      },
+    }),
+  });
+  const busy = await ServerClient.connect(address);
+  const idle = await ServerClient.connect(address);
+  holdCommits = true;
+  const put = busy.put("last", int(1));
+  await started;
+  const closing = server.close();
+  await idle.closed;
+  assert.equal(storeClosed, false);
+  releaseCommit();
+  assert.equal(await put, "ok");
+  await closing;
+  await busy.closed;
+  assert.equal(storeClosed, true);
+  assert.equal(server.connectionCount, 0);
+  await assert.rejects(ServerClient.connect(address, { connectTimeoutMs: 500 }));
+});

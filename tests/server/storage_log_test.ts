@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  LOG_HEADER_BYTES,
+  type LogEntry,
+  LogFormatError,
+  MAX_LOG_VALUE_BYTES,
+  StorageLog,
+} from "../../lib/server/storage_log.ts";
+import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
+import { float, int, object, str, type Value } from "../../lib/record/value.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
+
+/** A mutation as the tests write and compare it: PUT values as Values. */
+type Mutation =
+  | { readonly kind: "put"; readonly key: string; readonly value: Value }
+  | { readonly kind: "delete"; readonly key: string };
+
+/** A replayed entry as a Mutation (its value decoded while its bytes are still valid). */
+function mutationOf(entry: LogEntry): Mutation {
+  return entry.kind === "put"
+    ? { kind: "put", key: entry.key, value: decodeValue(entry.encodedValue) }
+    : entry;
+}
+
+const sampleEntries: Mutation[] = [
+  { kind: "put", key: "person1", value: object([["age", int(22)], ["name", str("Mary")]]) },
+  { kind: "put", key: "ünïcødé", value: float(1.75) },
+  { kind: "delete", key: "person1" },
+  { kind: "put", key: "person2", value: object([["address", object([["street", str("Main")]])]]) },
+];
+
+function append(log: StorageLog, entries: readonly Mutation[]): void {
+  for (const entry of entries) {
+    if (entry.kind === "put") log.appendPut(entry.key, encodeValue(entry.value));
+    else log.appendDelete(entry.key);
+  }
+}
+
+async function replayAll(path: string) {
+  const entries: Mutation[] = [];
+  const { log, replay } = await StorageLog.open(path, (entry) => entries.push(mutationOf(entry)));
+  return { log, replay, entries };
+}
+
+/** Writes `entries` to a fresh log and returns its path and each entry's end offset. */
+async function writeLog(dir: string, entries: readonly Mutation[]) {
+  const path = `${dir}/log-00000001.kvlog`;
+  const log = await StorageLog.create(path, 1);
+  const ends: number[] = [];
+  for (const entry of entries) {
+    append(log, [entry]);
+    await log.flush();
+    ends.push(log.byteLength);
+  }
+  await log.close();
+  return { path, ends };
+}
+
+Deno.test("storage log: appended entries replay in order, and appending continues after", async () => {
+  await withTempDir(async (dir) => {
+    const { path } = await writeLog(dir, sampleEntries);
+    const first = await replayAll(path);
+    assert.deepEqual(first.entries, sampleEntries);
+    assert.equal(first.replay.entryCount, sampleEntries.length);
+    assert.equal(first.replay.generation, 1);
+    assert.equal(first.replay.truncatedBytes, 0);
+    assert.equal(first.replay.warning, undefined);
+    first.log.appendDelete("ünïcødé");
+    await first.log.close();
+    const second = await replayAll(path);
+    assert.deepEqual(second.entries, [...sampleEntries, { kind: "delete", key: "ünïcødé" }]);
+    await second.log.close();
+  });
+});
+
+Deno.test("storage log: a new log replays as empty", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/log-00000007.kvlog`;
+    await (await StorageLog.create(path, 7)).close();
+    const { log, replay, entries } = await replayAll(path);
+    assert.deepEqual(entries, []);
+    assert.deepEqual(replay, {
+      generation: 7,
+      entryCount: 0,
+      byteLength: LOG_HEADER_BYTES,
+      truncatedBytes: 0,
+      skippedBytes: 0,
+    });
+    await log.close();
+    await assert.rejects(StorageLog.create(path, 7), /already exists/);
+  });
+});
+
+Deno.test("storage log: a tail torn at every byte of the last entry is truncated with a warning", async () => {
+  await withTempDir(async (dir) => {
+    const { path, ends } = await writeLog(dir, sampleEntries);
+    const whole = await Deno.readFile(path);
+    const lastStart = ends[ends.length - 2];
+    const tornPath = `${dir}/torn.kvlog`;
+    for (let cut = lastStart + 1; cut < whole.length; cut++) {
+      await Deno.writeFile(tornPath, whole.subarray(0, cut));
+      const { log, replay, entries } = await replayAll(tornPath);
+      await log.close();
+      assert.deepEqual(entries, sampleEntries.slice(0, -1), `cut at ${cut}`);
+      assert.equal(replay.truncatedBytes, cut - lastStart);
+      assert.equal(replay.byteLength, lastStart);
+      assert.match(replay.warning ?? "", /dropped the last \d+ bytes .*cut short/);
+      assert.equal((await Deno.stat(tornPath)).size, lastStart, "file truncated");
+    }
+  });
+});
+
+Deno.test("storage log: after truncating a torn tail, new entries replay after the intact prefix", async () => {
+  await withTempDir(async (dir) => {
+    const { path, ends } = await writeLog(dir, sampleEntries);
+    await Deno.truncate(path, ends[ends.length - 1] - 3);
+    const torn = await replayAll(path);
+    torn.log.appendPut("fresh", encodeValue(int(1)));
+    await torn.log.close();
+    const { log, replay, entries } = await replayAll(path);
+    await log.close();
+    assert.equal(replay.truncatedBytes, 0);
+    assert.deepEqual(entries, [
+      ...sampleEntries.slice(0, -1),
+      { kind: "put", key: "fresh", value: int(1) },
+    ]);
+  });
+});
+
+Deno.test("storage log: a corrupted byte anywhere in the last entry truncates that entry", async () => {
+  await withTempDir(async (dir) => {
+    const { path, ends } = await writeLog(dir, sampleEntries);
+    const whole = await Deno.readFile(path);
+    const lastStart = ends[ends.length - 2];
+    const corruptPath = `${dir}/corrupt.kvlog`;
+    for (let index = lastStart; index < whole.length; index++) {
+      const corrupt = whole.slice();
+      corrupt[index] ^= 0x20;
+      await Deno.writeFile(corruptPath, corrupt);
+      const { log, replay, entries } = await replayAll(corruptPath);
+      await log.close();
+      assert.deepEqual(entries, sampleEntries.slice(0, -1), `corrupt byte ${index}`);
+      assert.equal(replay.truncatedBytes, whole.length - lastStart);
+      assert.ok(replay.warning);
+    }
+  });
+});
+
+Deno.test("storage log: damage in the middle skips only the damaged entry and keeps the file", async () => {
+  await withTempDir(async (dir) => {
+    const { path, ends } = await writeLog(dir, sampleEntries);
+    const whole = await Deno.readFile(path);
+    const damagedPath = `${dir}/damaged.kvlog`;
+    // Every byte of every entry but the last: only that entry may be lost.
+    for (let entry = 0; entry < sampleEntries.length - 1; entry++) {
+      const entryStart = entry === 0 ? LOG_HEADER_BYTES : ends[entry - 1];
+      for (let index = entryStart; index < ends[entry]; index++) {
+        const damaged = whole.slice();
+        damaged[index] ^= 0x20;
+        await Deno.writeFile(damagedPath, damaged);
+        const { log, replay, entries } = await replayAll(damagedPath);
+        await log.close();
+        const expected = sampleEntries.filter((_, position) => position !== entry);
+        assert.deepEqual(entries, expected, `damaged byte ${index} of entry ${entry}`);
+        assert.equal(replay.truncatedBytes, 0);
+        assert.equal(replay.skippedBytes, ends[entry] - entryStart);
+        assert.match(replay.warning ?? "", /skipped \d+ damaged bytes at offset \d+/);
+        assert.deepEqual(await Deno.readFile(damagedPath), damaged, "the file is left as it was");
+      }
+    }
+  });
+});
+
+Deno.test("storage log: a file that is not a kv log is refused and left untouched", async () => {
+  await withTempDir(async (dir) => {
+    const { path } = await writeLog(dir, sampleEntries);
+    const whole = await Deno.readFile(path);
+    const cases: [string, Uint8Array, RegExp][] = [
+      ["wrong magic", new TextEncoder().encode("person1: not a log at all, just text\n"), /magic/],
+      ["empty", new Uint8Array(0), /shorter than/],
+      ["short header", whole.subarray(0, LOG_HEADER_BYTES - 1), /shorter than/],
+      ["future version", Uint8Array.from(whole, (byte, i) => i === 9 ? 2 : byte), /version 2/],
+    ];
+    for (const [name, bytes, message] of cases) {
+      const foreignPath = `${dir}/${name}.kvlog`;
+      await Deno.writeFile(foreignPath, bytes);
+      await assert.rejects(StorageLog.open(foreignPath, () => {}), (error) => {
+        assert.ok(error instanceof LogFormatError, name);
+        assert.match(error.message, message);
+        return true;
+      });
+      assert.deepEqual(await Deno.readFile(foreignPath), bytes, `${name} left untouched`);
+    }
+  });
+});
+
+Deno.test("storage log: entries appended while a flush is writing go out with the next flush", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/log-00000001.kvlog`;
+    const log = await StorageLog.create(path, 1);
+    append(log, sampleEntries.slice(0, 2));
+    const flushing = log.flush();
+    append(log, sampleEntries.slice(2));
+    await flushing;
+    assert.ok(log.pendingBytes > 0);
+    const afterFirst = await replayAll(path);
+    await afterFirst.log.close();
+    assert.deepEqual(afterFirst.entries, sampleEntries.slice(0, 2));
+    await log.flush();
+    assert.equal(log.pendingBytes, 0);
+    await log.close();
+    assert.deepEqual((await replayAll(path)).entries, sampleEntries);
+  });
+});
+
+Deno.test("storage log: an oversized value is refused before anything is buffered", async () => {
+  await withTempDir(async (dir) => {
+    const log = await StorageLog.create(`${dir}/log-00000001.kvlog`, 1);
+    assert.throws(() => log.appendPut("big", new Uint8Array(MAX_LOG_VALUE_BYTES + 1)), RangeError);
+    assert.throws(() => log.appendDelete("k".repeat(2000)), RangeError);
+    assert.equal(log.pendingBytes, 0);
+    await log.close();
+  });
+});
+
+const valueArbitrary: fc.Arbitrary<Value> = fc.letrec<{ value: Value }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    fc.string().map(str),
+    fc.maxSafeInteger().map(int),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map(float),
+    fc.uniqueArray(fc.tuple(fc.stringMatching(/^[a-z_]{1,8}$/), tie("value")), {
+      maxLength: 4,
+      selector: ([name]) => name,
+    }).map((fields) => object(fields)),
+  ),
+})).value;
+
+const entryArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.tuple(fc.string(), valueArbitrary).map(([key, value]): Mutation => ({
+    kind: "put",
+    key,
+    value,
+  })),
+  fc.string().map((key): Mutation => ({ kind: "delete", key })),
+);
+
+Deno.test("storage log: any sequence of entries, flushed in any batches, replays exactly", async () => {
+  await withTempDir(async (dir) => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(entryArbitrary, { maxLength: 5 }), { maxLength: 5 }),
+        async (batches) => {
+          const path = `${dir}/log-${++run}.kvlog`;
+          const log = await StorageLog.create(path, run);
+          for (const batch of batches) {
+            append(log, batch);
+            await log.flush();
+          }
+          await log.close();
+          const replayed = await replayAll(path);
+          await replayed.log.close();
+          assert.deepEqual(replayed.entries, batches.flat());
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});

@@ -1,0 +1,540 @@
+import assert from "node:assert/strict";
+import { DecodeError } from "../../lib/base/bytes.ts";
+import { encodeSnapshot, writeSnapshot } from "../../lib/server/snapshot.ts";
+import { StorageLog } from "../../lib/server/storage_log.ts";
+import {
+  Store,
+  StoreCorruptError,
+  StoreLockedError,
+  type StoreOptions,
+} from "../../lib/server/store.ts";
+import { encodeValue } from "../../lib/record/value_codec.ts";
+import { float, int, object, str, type Value } from "../../lib/record/value.ts";
+import { recordKey, recordValue } from "../fixtures/gen_records.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
+
+const writerScript = new URL("../fixtures/store_writer.ts", import.meta.url).pathname;
+
+const person1 = object([
+  ["name", str("Mary")],
+  ["address", object([["street", str("Main")], ["number", int(12)]])],
+]);
+
+async function fileNames(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+/** Every record of a store, in key order. */
+function contents(store: Store): [string, Value | undefined][] {
+  return store.keys({ limit: 1_000_000 }).map((key) => [key, store.get(key)]);
+}
+
+const quiet: StoreOptions = { onWarning: (message) => assert.fail(`unexpected: ${message}`) };
+
+Deno.test("store: memory-only put, get, query, delete, keys and overwrite rules", async () => {
+  const store = await Store.open();
+  assert.equal(store.dataDir, undefined);
+  assert.deepEqual(store.recovery, {
+    recordCount: 0,
+    recoveryMs: 0,
+    truncatedBytes: 0,
+    warnings: [],
+  });
+  assert.equal(store.put("person1", person1), true);
+  assert.equal(store.put("person10", int(10)), true);
+  assert.equal(store.put("person1", int(0), { overwrite: false }), false);
+  assert.deepEqual(store.get("person1"), person1);
+  assert.deepEqual(store.query(["person1", "address", "street"]), str("Main"));
+  assert.deepEqual(store.keys({ prefix: "person", limit: 10 }), ["person1", "person10"]);
+  assert.equal(store.recordCount, 2);
+  assert.ok(store.memoryBytes > 0);
+  assert.equal(store.delete("person10"), true);
+  assert.equal(store.delete("person10"), false);
+  assert.equal(store.get("person10"), undefined);
+  await store.commit();
+  await store.compact();
+  await store.close();
+  assert.throws(() => store.put("x", int(1)), /closed/);
+});
+
+Deno.test("store: a reopened store has every committed mutation", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ ...quiet, dataDir: `${dir}/data` });
+    assert.equal(store.dataDir, `${dir}/data`);
+    store.put("person1", person1);
+    store.put("person2", float(1.5));
+    store.put("person3", str("gone soon"));
+    store.put("person2", int(7));
+    store.delete("person3");
+    assert.equal(store.put("person1", int(0), { overwrite: false }), false);
+    await store.commit();
+    await store.close();
+
+    const reopened = await Store.open({ ...quiet, dataDir: `${dir}/data` });
+    assert.deepEqual(contents(reopened), [["person1", person1], ["person2", int(7)]]);
+    assert.equal(reopened.recovery.recordCount, 2);
+    assert.equal(reopened.recovery.truncatedBytes, 0);
+    assert.deepEqual(reopened.recovery.warnings, []);
+    assert.deepEqual(reopened.query(["person1", "address", "number"]), int(12));
+    await reopened.close();
+  });
+});
+
+Deno.test("store: refused puts and deletes of missing keys write nothing to the log", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ ...quiet, dataDir: dir });
+    store.put("k", int(1));
+    await store.commit();
+    const logBytes = store.storageStats.logBytes;
+    assert.equal(store.put("k", int(2), { overwrite: false }), false);
+    assert.equal(store.delete("missing"), false);
+    await store.commit();
+    assert.equal(store.storageStats.logBytes, logBytes);
+    store.delete("k");
+    await store.commit();
+    assert.ok(store.storageStats.logBytes > logBytes);
+    await store.close();
+  });
+});
+
+Deno.test("store: putEncoded stores and logs the given bytes without a Value", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ ...quiet, dataDir: dir });
+    const value = object([["age", int(22)], ["name", str("Mary")]]);
+    assert.equal(store.putEncoded("k", encodeValue(value)), true);
+    assert.equal(store.putEncoded("k", encodeValue(int(2)), { overwrite: false }), false);
+    assert.deepEqual(store.get("k"), value);
+    assert.throws(() => store.putEncoded("bad", new Uint8Array([0x09])), DecodeError);
+    assert.equal(store.get("bad"), undefined);
+    await store.close();
+    const reopened = await Store.open({ ...quiet, dataDir: dir });
+    assert.deepEqual(reopened.get("k"), value);
+    assert.equal(reopened.recordCount, 1);
+    await reopened.close();
+  });
+});
+
+Deno.test("store: putEncodedAt stores from a frame's bytes, logging the record in a durable store", async () => {
+  await withTempDir(async (dir) => {
+    const value = object([["age", int(22)]]);
+    const frame = new Uint8Array([0xee, ...new TextEncoder().encode("k"), ...encodeValue(value)]);
+    for (const dataDir of [undefined, dir]) {
+      const store = await Store.open({ ...quiet, dataDir });
+      assert.equal(store.putEncodedAt(frame, 1, 2, 2, frame.length), true);
+      assert.equal(store.putEncodedAt(frame, 1, 2, 2, frame.length, { overwrite: false }), false);
+      assert.throws(() => store.putEncodedAt(frame, 0, 2, 2, frame.length), /not valid UTF-8/);
+      assert.deepEqual(store.get("k"), value);
+      assert.equal(store.recordCount, 1);
+      await store.close();
+    }
+    const reopened = await Store.open({ ...quiet, dataDir: dir });
+    assert.deepEqual(reopened.get("k"), value);
+    assert.equal(reopened.recordCount, 1);
+    await reopened.close();
+  });
+});
+
+Deno.test("store: a value too large to log is refused and changes nothing", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ ...quiet, dataDir: dir });
+    const huge = str("x".repeat(16 * 1024 * 1024));
+    assert.throws(() => store.put("big", huge), RangeError);
+    assert.equal(store.get("big"), undefined);
+    assert.equal(store.memoryBytes < 16 * 1024 * 1024, true);
+    await store.close();
+  });
+});
+
+Deno.test("store: mutations are not in the log until commit, then all of them are", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ ...quiet, dataDir: dir });
+    const before = store.storageStats.logBytes;
+    for (let index = 0; index < 100; index++) store.put(recordKey(index), recordValue(index));
+    assert.equal(store.storageStats.logBytes, before);
+    const commits = [store.commit(), store.commit(), store.commit()];
+    await Promise.all(commits);
+    assert.ok(store.storageStats.logBytes > before);
+    await store.close();
+    const reopened = await Store.open({ ...quiet, dataDir: dir });
+    assert.equal(reopened.recordCount, 100);
+    await reopened.close();
+  });
+});
+
+Deno.test("store: every fsync policy stores and recovers", async () => {
+  for (const fsync of ["always", "interval", "never"] as const) {
+    await withTempDir(async (dir) => {
+      const store = await Store.open({ ...quiet, dataDir: dir, fsync, fsyncIntervalMs: 1 });
+      for (let batch = 0; batch < 5; batch++) {
+        store.put(`k${batch}`, int(batch));
+        await store.commit();
+      }
+      await store.close();
+      const reopened = await Store.open({ ...quiet, dataDir: dir, fsync });
+      assert.equal(reopened.recordCount, 5, fsync);
+      await reopened.close();
+    });
+  }
+});
+
+Deno.test("store: an invalid fsync policy is refused", async () => {
+  await assert.rejects(
+    Store.open({ fsync: "sometimes" as unknown as "always" }),
+    /fsync must be always, interval or never/,
+  );
+});
+
+Deno.test("store: compaction triggers by size, keeps every record and removes old files", async () => {
+  await withTempDir(async (dir) => {
+    const options = { ...quiet, dataDir: dir, compactionMinLogBytes: 4096 };
+    const store = await Store.open(options);
+    for (let batch = 0; batch < 20; batch++) {
+      for (let index = batch * 10; index < batch * 10 + 10; index++) {
+        store.put(recordKey(index), recordValue(index));
+      }
+      store.delete(recordKey(batch * 10));
+      await store.commit();
+    }
+    const expected = contents(store);
+    await store.close();
+    assert.ok(store.storageStats.compactionCount > 0);
+    const generation = store.storageStats.generation;
+    const names = await fileNames(dir);
+    const padded = String(generation).padStart(10, "0");
+    assert.deepEqual(
+      names.filter((name) => name !== "LOCK"),
+      [`log-${padded}.kvlog`, `snapshot-${padded}.kvsnap`].filter((name) => names.includes(name)),
+    );
+    assert.ok(names.includes(`log-${padded}.kvlog`));
+
+    const reopened = await Store.open(options);
+    assert.deepEqual(contents(reopened), expected);
+    assert.equal(reopened.recordCount, 180);
+    await reopened.close();
+  });
+});
+
+Deno.test("store: writes made during a compaction survive it", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ ...quiet, dataDir: dir });
+    for (let index = 0; index < 500; index++) store.put(recordKey(index), recordValue(index));
+    await store.commit();
+    let compacted = false;
+    const compaction = store.compact().then(() => compacted = true);
+    // Batches keep coming, each awaited as a server would, so some land in every phase.
+    let next = 500;
+    while (!compacted) {
+      for (let index = next; index < next + 5; index++) {
+        store.put(recordKey(index), recordValue(index));
+      }
+      store.delete(recordKey(next - 500));
+      next += 5;
+      await store.commit();
+    }
+    await compaction;
+    assert.ok(next > 505, "batches were written while compacting");
+    assert.equal(store.storageStats.generation, 2);
+    assert.ok(store.storageStats.snapshotBytes > 0);
+    const expected = contents(store);
+    await store.close();
+    assert.deepEqual(
+      (await fileNames(dir)).filter((name) => name !== "LOCK"),
+      ["log-0000000002.kvlog", "snapshot-0000000002.kvsnap"],
+    );
+    const reopened = await Store.open({ ...quiet, dataDir: dir });
+    assert.deepEqual(contents(reopened), expected);
+    assert.equal(reopened.recordCount, 500 + (next - 500) * 4 / 5);
+    await reopened.close();
+  });
+});
+
+/**
+ * Builds the data dir a crash would leave between two compaction steps: records 0..9
+ * in log 1 (the old state), records 10..14 in log 2 (written after the switch).
+ */
+async function craftCompactionCrash(
+  dir: string,
+  step: "new log created" | "snapshot half written" | "snapshot renamed",
+): Promise<void> {
+  const store = await Store.open({ ...quiet, dataDir: dir });
+  for (let index = 0; index < 10; index++) store.put(recordKey(index), recordValue(index));
+  store.put("doomed", int(1));
+  store.delete("doomed");
+  await store.close();
+  const log2 = await StorageLog.create(`${dir}/log-0000000002.kvlog`, 2);
+  if (step === "new log created") {
+    await Deno.writeFile(`${dir}/log-0000000003.kvlog.tmp`, new Uint8Array(5));
+    await log2.close();
+    return;
+  }
+  for (let index = 10; index < 15; index++) {
+    log2.appendPut(recordKey(index), encodeValue(recordValue(index)));
+  }
+  await log2.close();
+  const snapshot = encodeSnapshot(
+    2,
+    Array.from({ length: 10 }, (_, index) => [recordKey(index), recordValue(index)] as const),
+  );
+  const snapshotPath = `${dir}/snapshot-0000000002.kvsnap`;
+  if (step === "snapshot renamed") {
+    await writeSnapshot(snapshotPath, snapshot);
+    return;
+  }
+  const bytes = new Uint8Array(snapshot.chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of snapshot.chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  await Deno.writeFile(`${snapshotPath}.tmp`, bytes.subarray(0, bytes.length >> 1));
+}
+
+Deno.test("store: recovery is correct after a crash between any two compaction steps", async () => {
+  const steps = ["new log created", "snapshot half written", "snapshot renamed"] as const;
+  for (const step of steps) {
+    await withTempDir(async (dir) => {
+      await craftCompactionCrash(dir, step);
+      const store = await Store.open({ dataDir: dir, onWarning: assert.fail });
+      const recordCount = step === "new log created" ? 10 : 15;
+      assert.equal(store.recordCount, recordCount, step);
+      for (let index = 0; index < recordCount; index++) {
+        assert.deepEqual(store.get(recordKey(index)), recordValue(index), step);
+      }
+      assert.equal(store.get("doomed"), undefined);
+      assert.equal(store.storageStats.generation, 2, step);
+      if (step !== "snapshot renamed") assert.match(store.recovery.warnings.join(), /\.tmp/, step);
+      await store.close();
+      const names = (await fileNames(dir)).filter((name) => name !== "LOCK");
+      if (step === "snapshot renamed") {
+        assert.deepEqual(names, ["log-0000000002.kvlog", "snapshot-0000000002.kvsnap"]);
+      } else {
+        assert.deepEqual(names, ["log-0000000001.kvlog", "log-0000000002.kvlog"]);
+      }
+    });
+  }
+});
+
+Deno.test("store: a torn log tail is truncated with a warning and the rest recovered", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ ...quiet, dataDir: dir });
+    store.put("a", int(1));
+    store.put("b", int(2));
+    await store.close();
+    const logPath = `${dir}/log-0000000001.kvlog`;
+    await Deno.truncate(logPath, (await Deno.stat(logPath)).size - 3);
+    const reopened = await Store.open({ ...quiet, dataDir: dir });
+    assert.deepEqual(contents(reopened), [["a", int(1)]]);
+    assert.ok(reopened.recovery.truncatedBytes > 0);
+    assert.match(reopened.recovery.warnings.join(), /dropped the last/);
+    reopened.put("c", int(3));
+    await reopened.close();
+    const again = await Store.open({ ...quiet, dataDir: dir });
+    assert.deepEqual(contents(again), [["a", int(1)], ["c", int(3)]]);
+    assert.equal(again.recovery.truncatedBytes, 0);
+    await again.close();
+  });
+});
+
+Deno.test("store: a logged value the trie refuses is skipped like damage, and the rest recovered", async () => {
+  await withTempDir(async (dir) => {
+    await (await Store.open({ ...quiet, dataDir: dir })).close();
+    // Entries with sound checksums; the middle one's value is not a valid encoding.
+    const log = await StorageLog.open(`${dir}/log-0000000001.kvlog`, () => {});
+    log.log.appendPut("a", encodeValue(int(1)));
+    log.log.appendPut("bad", Uint8Array.of(0x09));
+    log.log.appendPut("b", encodeValue(int(2)));
+    await log.log.close();
+    const reopened = await Store.open({ ...quiet, dataDir: dir });
+    assert.deepEqual(contents(reopened), [["a", int(1)], ["b", int(2)]]);
+    assert.match(
+      reopened.recovery.warnings.join(),
+      /skipped \d+ damaged bytes .*undecodable entry/,
+    );
+    await reopened.close();
+  });
+});
+
+Deno.test("store: a missing log or a foreign file stops open, and the lock is released", async () => {
+  await withTempDir(async (dir) => {
+    await craftCompactionCrash(dir, "new log created");
+    await Deno.remove(`${dir}/log-0000000001.kvlog`);
+    await assert.rejects(Store.open({ dataDir: dir }), StoreCorruptError);
+    await Deno.writeFile(`${dir}/log-0000000001.kvlog`, new TextEncoder().encode("hello"));
+    await assert.rejects(Store.open({ dataDir: dir }), /not a kv storage log/);
+    assert.equal(await Deno.readTextFile(`${dir}/log-0000000001.kvlog`), "hello");
+    await Deno.remove(`${dir}/log-0000000001.kvlog`);
+    await Deno.remove(`${dir}/log-0000000002.kvlog`);
+    const store = await Store.open({ dataDir: dir });
+    assert.equal(store.recordCount, 0);
+    await store.close();
+  });
+});
+
+/** A child process running store_writer.ts, with its stdout as lines. */
+function spawnWriter(options: Record<string, unknown>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", writerScript, JSON.stringify(options)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  let ackedBatches = 0;
+  let generation = 0;
+  /** Reads lines until `until` accepts one; false if stdout ended first. */
+  const readUntil = async (until: (line: string) => boolean): Promise<boolean> => {
+    while (true) {
+      const newline = buffered.indexOf("\n");
+      if (newline >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        const acked = /^acked (\d+) (\d+)$/.exec(line);
+        if (acked) {
+          ackedBatches = Math.max(ackedBatches, Number(acked[1]));
+          generation = Math.max(generation, Number(acked[2]));
+        }
+        if (until(line)) return true;
+        continue;
+      }
+      const { value, done } = await reader.read();
+      if (done) return false;
+      buffered += value;
+    }
+  };
+  return {
+    child,
+    readUntil,
+    get ackedBatches() {
+      return ackedBatches;
+    },
+    /** The storage generation at the last acknowledgement: above 1 once it compacted. */
+    get generation() {
+      return generation;
+    },
+  };
+}
+
+/** Checks a store recovered after store_writer.ts acknowledged `ackedBatches` batches. */
+function checkAcknowledged(store: Store, ackedBatches: number, batchSize: number): void {
+  assert.ok(ackedBatches > 0);
+  for (let batch = 0; batch < ackedBatches; batch++) {
+    for (let offset = 0; offset < batchSize; offset++) {
+      const index = batch * batchSize + offset;
+      const value = store.get(recordKey(index));
+      if (offset === 0 && batch < ackedBatches - 1) {
+        assert.equal(value, undefined, `${recordKey(index)} was deleted by an acked batch`);
+      } else if (offset > 0) {
+        assert.deepEqual(value, recordValue(index), `acked ${recordKey(index)}`);
+      }
+    }
+  }
+  const counter = store.get("counter");
+  assert.ok(counter?.kind === "int" && counter.value >= ackedBatches - 1);
+  // Whatever else survived (unacknowledged writes may) must be intact too.
+  for (const key of store.keys({ prefix: "person", limit: 1_000_000 })) {
+    assert.deepEqual(store.get(key), recordValue(Number(key.slice("person".length))), key);
+  }
+}
+
+async function killAfterAcks(
+  options: Record<string, unknown>,
+  minimumAcks: number,
+  minimumGeneration = 1,
+) {
+  const writer = spawnWriter(options);
+  const sawAcks = await writer.readUntil((line) =>
+    line === "done" ||
+    (writer.ackedBatches >= minimumAcks && writer.generation >= minimumGeneration)
+  );
+  assert.ok(sawAcks, "the writer ended before acknowledging enough");
+  writer.child.kill("SIGKILL");
+  await writer.readUntil(() => false); // Lines printed before the kill are acknowledgements too.
+  assert.equal((await writer.child.status).signal, "SIGKILL");
+  await writer.child.stdin.close().catch(() => {/* the process is gone */});
+  return writer.ackedBatches;
+}
+
+Deno.test("store: kill -9 mid-load loses no acknowledged write", async () => {
+  await withTempDir(async (dir) => {
+    const batchSize = 200;
+    const options = { dataDir: dir, fsync: "never", batchCount: 2000, batchSize };
+    const acked = await killAfterAcks(options, 25);
+    const store = await Store.open({ dataDir: dir, onWarning: assert.fail });
+    checkAcknowledged(store, acked, batchSize);
+    await store.close();
+  });
+});
+
+Deno.test("store: kill -9 while compacting loses no acknowledged write", async () => {
+  for (const minimumAcks of [10, 30, 60]) {
+    await withTempDir(async (dir) => {
+      const batchSize = 50;
+      const options = {
+        dataDir: dir,
+        fsync: "interval",
+        batchCount: 5000,
+        batchSize,
+        compactionMinLogBytes: 8 * 1024,
+        compactionSnapshotRatio: 0.1,
+      };
+      // Killed once it has compacted at least once, at a varying point after.
+      const acked = await killAfterAcks(options, minimumAcks, 2);
+      const store = await Store.open({ dataDir: dir, onWarning: assert.fail });
+      assert.ok(store.storageStats.generation > 1, "the writer compacted before the kill");
+      checkAcknowledged(store, acked, batchSize);
+      await store.close();
+    });
+  }
+});
+
+Deno.test("store: a second store on one data dir is refused, in this process and in another", async () => {
+  await withTempDir(async (dir) => {
+    const writer = spawnWriter({ dataDir: dir, batchCount: 3, batchSize: 10 });
+    assert.ok(await writer.readUntil((line) => line === "done"));
+    await assert.rejects(Store.open({ dataDir: dir }), (error) => {
+      assert.ok(error instanceof StoreLockedError);
+      assert.ok(error.message.includes(dir));
+      assert.match(error.message, /another kv server \(pid \d+\)/);
+      return true;
+    });
+    await writer.child.stdin.close();
+    assert.ok(!await writer.readUntil(() => false));
+    assert.equal((await writer.child.status).code, 0);
+
+    const store = await Store.open({ dataDir: dir });
+    checkAcknowledged(store, 3, 10);
+    await assert.rejects(Store.open({ dataDir: dir }), StoreLockedError);
+    await store.close();
+  });
+});
+
+Deno.test("store: the interval fsync timer does not keep a process alive", async () => {
+  await withTempDir(async (dir) => {
+    const script = `
+      import { Store } from ${
+      JSON.stringify(new URL("../../lib/server/store.ts", import.meta.url).href)
+    };
+      const store = await Store.open({ dataDir: ${JSON.stringify(dir)}, fsync: "interval" });
+      store.put("k", { kind: "int", value: 1 });
+      await store.commit();
+      console.log("committed");
+    `;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--ext=ts", script],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    // The timer fires every second; an exit within 20 intervals means it did not hold the process.
+    const guard = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const { code, stdout } = await child.output();
+    clearTimeout(guard);
+    assert.equal(new TextDecoder().decode(stdout), "committed\n");
+    assert.equal(code, 0);
+    const store = await Store.open({ dataDir: dir });
+    assert.deepEqual(store.get("k"), int(1));
+    await store.close();
+  });
+});
