@@ -59,7 +59,7 @@ export type Command =
   | { readonly op: "PUT"; readonly key: string; readonly value: Value }
   | { readonly op: "KEYS"; readonly prefix: string; readonly limit: number }
   | { readonly op: "SERVERS" }
-  | { readonly op: "HELP" }
+  | { readonly op: "HELP"; readonly topic?: string }
   | { readonly op: "EXIT" };
 
 /** The answer to one command; its fields are exactly the JSON output's (values still typed). */
@@ -74,39 +74,78 @@ export type Answer =
   | { op: "EXIT" }
   | { op: string; key?: string; error: string };
 
-/** One line of HELP. */
+/** One command's help: HELP lists the usage and summary, `HELP word` adds the example. */
 export interface CommandHelp {
+  /** The command word, upper-case. */
+  readonly word: string;
+  /** The command word and its arguments, e.g. `GET key`. */
   readonly usage: string;
   readonly summary: string;
+  /** A line to type, e.g. `GET person1`. */
+  readonly example: string;
 }
 
-/** What HELP lists. */
+/** What HELP lists, one entry per command word (QUIT is EXIT's other name). */
 export const COMMAND_HELP: readonly CommandHelp[] = [
-  { usage: "GET key", summary: "print the record stored under key" },
-  { usage: "QUERY key.field.field", summary: "print one value inside a record" },
-  { usage: "DELETE key", summary: "delete the record from all its replicas" },
-  { usage: "PUT <record line>", summary: "store a record, e.g. PUT person1: { age: 22 }" },
   {
+    word: "GET",
+    usage: "GET key",
+    summary: "print the record stored under key",
+    example: "GET person1",
+  },
+  {
+    word: "QUERY",
+    usage: "QUERY key.field.field",
+    summary: "print one value inside a record",
+    example: "QUERY person1.address.street",
+  },
+  {
+    word: "DELETE",
+    usage: "DELETE key",
+    summary: "delete the record from all its replicas",
+    example: "DELETE person1",
+  },
+  {
+    word: "PUT",
+    usage: "PUT <record line>",
+    summary: "store a record given in any dialect",
+    example: "PUT person1: { name: Mary; age: 22 }",
+  },
+  {
+    word: "KEYS",
     usage: "KEYS [prefix [limit]]",
     summary: `list keys starting with prefix (default ${DEFAULT_KEYS_LIMIT}, at most ` +
       `${MAX_KEYS_ANSWER})`,
+    example: "KEYS person 10",
   },
-  { usage: "SERVERS", summary: "show each server: up or down, records, latency" },
-  { usage: "HELP", summary: "show this list" },
-  { usage: "EXIT", summary: "leave (end of input does too)" },
+  {
+    word: "SERVERS",
+    usage: "SERVERS",
+    summary: "show each server: up or down, records, latency",
+    example: "SERVERS",
+  },
+  {
+    word: "HELP",
+    usage: "HELP [command]",
+    summary: "show this list, or one command with an example",
+    example: "HELP KEYS",
+  },
+  {
+    word: "EXIT",
+    usage: "EXIT (or QUIT)",
+    summary: "leave (end of input, Ctrl-D and Ctrl-C at an empty prompt do too)",
+    example: "EXIT",
+  },
 ];
 
-/** The command words, for completion and hints. */
-export const COMMAND_WORDS: readonly string[] = [
-  "GET",
-  "QUERY",
-  "DELETE",
-  "PUT",
-  "KEYS",
-  "SERVERS",
-  "HELP",
-  "EXIT",
-];
+/** The command words, for completion and hints (QUIT, EXIT's other name, is not offered). */
+export const COMMAND_WORDS: readonly string[] = COMMAND_HELP.map((help) => help.word);
+
+/** EXIT's other name. */
+const QUIT = "QUIT";
+
+/** Rounds a latency for printing: a hundredth of a millisecond is finer than PING can tell. */
+const LATENCY_DIGITS = 2;
 
 /**
  * A line that is not a valid command; `op` is the command word, upper-cased.
@@ -153,7 +192,8 @@ export function parseCommand(line: string): Command | undefined {
   const trimmed = line.trim();
   if (trimmed === "" || trimmed.startsWith("#")) return undefined;
   const wordEnd = trimmed.search(/\s/);
-  const word = (wordEnd === -1 ? trimmed : trimmed.slice(0, wordEnd)).toUpperCase();
+  const typed = wordEnd === -1 ? trimmed : trimmed.slice(0, wordEnd);
+  const word = typed.toUpperCase();
   const rest = wordEnd === -1 ? "" : trimmed.slice(wordEnd).trim();
   switch (word) {
     case "GET":
@@ -166,29 +206,48 @@ export function parseCommand(line: string): Command | undefined {
       return parsePut(rest, line.trimEnd().length - rest.length);
     case "KEYS":
       return parseKeys(rest);
-    case "SERVERS":
     case "HELP":
+      return parseHelp(rest);
+    case "SERVERS":
     case "EXIT":
-      if (rest !== "") throw new CommandError(word, `${word} takes no arguments`);
-      return { op: word };
-    case "QUIT":
-      if (rest !== "") throw new CommandError("EXIT", "EXIT takes no arguments");
-      return { op: "EXIT" };
+    case QUIT:
+      if (rest !== "") {
+        throw new CommandError(word, `${typed} takes no arguments (type ${typed} alone)`);
+      }
+      return { op: word === QUIT ? "EXIT" : word };
     default:
-      throw new CommandError(word, unknownCommandMessage(word, rest));
+      throw new CommandError(word, unknownCommandMessage(typed, rest));
   }
 }
 
-function unknownCommandMessage(word: string, rest: string): string {
+/** Longest command word an error message repeats; a pasted record is cut short. */
+const MAX_QUOTED_WORD_CHARACTERS = 40;
+
+function unknownCommandMessage(typed: string, rest: string): string {
+  const word = typed.toUpperCase();
   const close = COMMAND_WORDS.find((candidate) => editDistance(candidate, word) <= 1);
-  const typed = word.length > 40 ? `${word.slice(0, 40)}…` : word;
+  const shown = typed.length > MAX_QUOTED_WORD_CHARACTERS
+    ? `${typed.slice(0, MAX_QUOTED_WORD_CHARACTERS)}…`
+    : typed;
   if (close !== undefined) {
-    return `unknown command '${typed}'; did you mean ${close}? (HELP lists all)`;
+    return `unknown command '${shown}'; did you mean ${close}? (HELP lists all)`;
   }
   if (rest === "" && !word.includes(".")) {
-    return `unknown command '${typed}'; to read a record type GET <key> (HELP lists all)`;
+    return `unknown command '${shown}'; to read a record type GET <key> (HELP lists all)`;
   }
-  return `unknown command '${typed}'; the commands are ${COMMAND_WORDS.join(", ")}`;
+  return `unknown command '${shown}'; the commands are ${COMMAND_WORDS.join(", ")}`;
+}
+
+function parseHelp(rest: string): Command {
+  if (rest === "") return { op: "HELP" };
+  const topic = rest.toUpperCase() === QUIT ? "EXIT" : rest.toUpperCase();
+  if (!COMMAND_WORDS.includes(topic)) {
+    throw new CommandError(
+      "HELP",
+      `no command '${rest}'; HELP takes one of ${COMMAND_WORDS.join(", ")}`,
+    );
+  }
+  return { op: "HELP", topic };
 }
 
 /**
@@ -317,12 +376,38 @@ export async function runCommand(broker: Broker, command: Command): Promise<Answ
       return { op: "KEYS", prefix: command.prefix, limit: command.limit, ...answer };
     }
     case "SERVERS":
-      return { op: "SERVERS", servers: await broker.servers() };
-    case "HELP":
-      return { op: "HELP", commands: COMMAND_HELP };
+      return { op: "SERVERS", servers: (await broker.servers()).map(roundLatency) };
+    case "HELP": {
+      const topic = command.topic;
+      return {
+        op: "HELP",
+        commands: topic === undefined
+          ? COMMAND_HELP
+          : COMMAND_HELP.filter((help) => help.word === topic),
+      };
+    }
     case "EXIT":
       return { op: "EXIT" };
   }
+}
+
+function roundLatency(report: ServerReport): ServerReport {
+  if (!report.up) return report;
+  const scale = 10 ** LATENCY_DIGITS;
+  return { ...report, latencyMs: Math.round(report.latencyMs * scale) / scale };
+}
+
+/**
+ * Whether `answer` ends the session: EXIT's own answer, never an error about it.
+ *
+ * @example
+ * ```ts
+ * endsSession({ op: "EXIT" }); // true
+ * endsSession({ op: "EXIT", error: "EXIT takes no arguments" }); // false
+ * ```
+ */
+export function endsSession(answer: Answer): boolean {
+  return answer.op === "EXIT" && !("error" in answer);
 }
 
 /**
@@ -410,21 +495,48 @@ function humanLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
       return lines;
     }
     case "SERVERS":
-      return (answer as Extract<Answer, { op: "SERVERS" }>).servers.map((report) => {
-        if (!report.up) return `${report.server}  ${paint("red", "DOWN")}  ${report.error}`;
-        const latency = `${report.latencyMs.toFixed(2)} ms`;
-        return `${report.server}  ${paint("green", "up")}    ${report.records} records  ${latency}`;
-      });
-    case "HELP": {
-      const commands = (answer as Extract<Answer, { op: "HELP" }>).commands;
-      const width = Math.max(...commands.map((command) => command.usage.length));
-      return commands.map((command) =>
-        `${paint("bold", command.usage.padEnd(width))}  ${command.summary}`
-      );
-    }
+      return serverLines((answer as Extract<Answer, { op: "SERVERS" }>).servers, paint);
+    case "HELP":
+      return helpLines((answer as Extract<Answer, { op: "HELP" }>).commands, paint);
     default:
       return [];
   }
+}
+
+/** One line per server, in columns: address, state, records, latency (or the error). */
+function serverLines(reports: readonly ServerReport[], paint: Paint): string[] {
+  const addressWidth = Math.max(0, ...reports.map((report) => report.server.length));
+  const counts = reports.map((report) => report.up ? count(report.records, "record") : "");
+  const countWidth = Math.max(0, ...counts.map((text) => text.length));
+  return reports.map((report, index) => {
+    const address = report.server.padEnd(addressWidth);
+    // The state is padded before painting, so escape codes never shift the columns.
+    if (!report.up) return `${address}  ${paint("red", "DOWN")}  ${report.error}`;
+    const latency = `${report.latencyMs.toFixed(LATENCY_DIGITS)} ms`;
+    return `${address}  ${paint("green", "up  ")}  ${
+      counts[index].padStart(countWidth)
+    }  ${latency}`;
+  });
+}
+
+/** `1 record`, `2 records`. */
+function count(n: number, noun: string): string {
+  return `${n} ${n === 1 ? noun : `${noun}s`}`;
+}
+
+/** The command list, or one command's usage, summary and example. */
+function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
+  if (commands.length === 1) {
+    const [help] = commands;
+    return [`${paint("bold", help.usage)}  ${help.summary}`, `  example: ${help.example}`];
+  }
+  const width = Math.max(...commands.map((command) => command.usage.length));
+  return [
+    ...commands.map((command) =>
+      `${paint("bold", command.usage.padEnd(width))}  ${command.summary}`
+    ),
+    "HELP <command> shows one command with an example.",
+  ];
 }
 
 /** The answer as one line of JSON, fields in order; a record's value keeps its own order. */

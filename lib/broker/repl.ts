@@ -21,6 +21,7 @@ import {
   type Command,
   COMMAND_WORDS,
   CommandError,
+  endsSession,
   errorAnswer,
   formatAnswer,
   type FormatOptions,
@@ -127,7 +128,7 @@ interface Reply {
 }
 
 function replyTo(answer: Answer, options: SessionOptions): Reply {
-  return { text: formatAnswer(answer, options), exit: answer.op === "EXIT" };
+  return { text: formatAnswer(answer, options), exit: endsSession(answer) };
 }
 
 /** Answers one line: a meta command, a broker command, or nothing for a blank line. */

@@ -332,3 +332,59 @@ Deno.test("--index-only exits 0 when all is stored and 2 when lines were skipped
     await Deno.remove(bad);
   }
 });
+
+Deno.test("EXIT or QUIT with arguments is an error that ends nothing, in text and --json", async () => {
+  await using cluster = await KvCluster.start(2);
+  const script = ["EXIT now", "quit please", "PUT a: 1", "GET a", "EXIT"].join("\n");
+  const text = await runBroker(["-s", cluster.serverFile, "-k", "2"], script);
+  assert.equal(text.code, 0, text.stderr);
+  assert.deepEqual(text.stdout.split("\n"), [
+    "ERROR: EXIT takes no arguments (type EXIT alone)",
+    "ERROR: quit takes no arguments (type quit alone)",
+    "STORED: a",
+    "a : 1",
+  ]);
+  const json = await runBroker(["-s", cluster.serverFile, "-k", "2", "--json"], script);
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(json.stdout.split("\n").map((line) => JSON.parse(line)), [
+    { op: "EXIT", error: "EXIT takes no arguments (type EXIT alone)" },
+    { op: "QUIT", error: "quit takes no arguments (type quit alone)" },
+    { op: "PUT", key: "a", stored: true },
+    { op: "GET", key: "a", found: true, value: 1 },
+    { op: "EXIT" },
+  ]);
+});
+
+Deno.test("HELP lists QUIT and HELP <command> shows one command with an example", async () => {
+  await using cluster = await KvCluster.start(1);
+  const { code, stdout, stderr } = await runBroker(
+    ["-s", cluster.serverFile],
+    ["HELP", "help keys", "HELP quit", "HELP nope"].join("\n"),
+  );
+  assert.equal(code, 0, stderr);
+  const lines = stdout.split("\n");
+  assert(lines.some((line) => /^EXIT \(or QUIT\) +leave/.test(line)), stdout);
+  assert(lines.includes("HELP <command> shows one command with an example."), stdout);
+  const keys = lines.indexOf("  example: KEYS person 10");
+  assert.match(lines[keys - 1], /^KEYS \[prefix \[limit\]\]  list keys starting with prefix/);
+  assert(lines.includes("  example: EXIT"), stdout);
+  assert.match(lines.at(-1)!, /^ERROR: no command 'nope'; HELP takes one of GET, QUERY/);
+});
+
+Deno.test("SERVERS lines up its columns, counts '1 record', and rounds latency in --json", async () => {
+  await using cluster = await KvCluster.start(2);
+  const human = await runBroker(["-s", cluster.serverFile], "PUT a: 1\nSERVERS");
+  assert.equal(human.code, 0, human.stderr);
+  const rows = human.stdout.split("\n").slice(1);
+  assert.equal(rows.length, 2);
+  const columns = rows.map((row) => /^(\S+ +)up {4}( *\d+ records?)  \d+\.\d\d ms$/.exec(row));
+  assert(columns.every((match) => match !== null), human.stdout);
+  assert.equal(new Set(rows.map((row) => row.indexOf(" ms"))).size, 1, "latencies align");
+  assert(
+    rows.some((row) => / 1 record  /.test(row)) || rows.some((row) => / 0 records  /.test(row)),
+  );
+  const json = await runBroker(["-s", cluster.serverFile, "--json"], "SERVERS");
+  for (const report of JSON.parse(json.stdout).servers) {
+    assert.equal(report.latencyMs, Math.round(report.latencyMs * 100) / 100);
+  }
+});
