@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
 
 /**
  * A server file that cannot be read or parsed; its message is one line saying what
@@ -132,13 +133,11 @@ export function parseServerList(text: string, fileName: string): ServerAddress[]
 export async function readServerList(path: string): Promise<ServerAddress[]> {
   let text: string;
   try {
-    const info = await Deno.stat(path);
-    if (info.size > MAX_SERVER_FILE_BYTES) {
+    text = await readTextFileBounded(path, MAX_SERVER_FILE_BYTES);
+  } catch (error) {
+    if (error instanceof FileTooLargeError) {
       throw new ServerFileError(`${path}: server file larger than ${MAX_SERVER_FILE_BYTES} bytes`);
     }
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof ServerFileError) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     throw new ServerFileError(`${path}: cannot read the server file: ${reason}`);
   }

@@ -22,6 +22,7 @@ import { generateChunksInParallel, generatorWorkerCount } from "../gen/parallel.
 import { KeyFileError, type KeySpec, MAX_KEY_FILE_BYTES, parseKeyFile } from "../gen/keyfile.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { ProgressBar } from "../base/progress.ts";
+import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
@@ -214,17 +215,11 @@ async function readKeyFile(path: string): Promise<KeySpec[]> {
     new UserError(`kv ${COMMAND}: cannot read key file '${path}': ${reason}`);
   let bytes: Uint8Array;
   try {
-    const info = await Deno.stat(path);
-    if (info.isDirectory) throw cannotRead("it is a directory");
-    // Checked before reading so that a huge file is refused without loading it.
-    if (info.size > MAX_KEY_FILE_BYTES) throw cannotRead(tooLarge(info.size));
-    bytes = await Deno.readFile(path);
+    bytes = await readFileBounded(path, MAX_KEY_FILE_BYTES);
   } catch (error) {
-    if (error instanceof UserError) throw error;
+    if (error instanceof FileTooLargeError) throw cannotRead(tooLarge());
     throw cannotRead(describeFsError(error));
   }
-  // A pipe or device reports no size up front, so check again after reading.
-  if (bytes.length > MAX_KEY_FILE_BYTES) throw cannotRead(tooLarge(bytes.length));
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -239,8 +234,8 @@ async function readKeyFile(path: string): Promise<KeySpec[]> {
   }
 }
 
-function tooLarge(size: number): string {
-  return `it is ${size} bytes; a key file may be at most ${MAX_KEY_FILE_BYTES} bytes`;
+function tooLarge(): string {
+  return `it holds more than ${MAX_KEY_FILE_BYTES} bytes, the most a key file may hold`;
 }
 
 /** The short reason of a file-system error, without Deno's "(os error N): open 'x'" tail. */

@@ -1,0 +1,24 @@
+import assert from "node:assert/strict";
+import { runKv } from "../helpers/run_kv.ts";
+
+// Every file kv reads whole is read with a bound on the bytes read, so an endless device
+// is one clear line and exit 2, in bounded time and memory, never a runaway read.
+
+Deno.test("kv gen -k /dev/zero is one line and exit 2", async () => {
+  const run = await runKv(["gen", "-k", "/dev/zero", "-o", "-"]);
+  assert.deepEqual(run, {
+    code: 2,
+    stdout: "",
+    stderr: "kv gen: cannot read key file '/dev/zero': it holds more than 1048576 bytes, " +
+      "the most a key file may hold\n",
+  });
+});
+
+Deno.test("kv broker -s /dev/zero is one line and exit 2", async () => {
+  const run = await runKv(["broker", "-s", "/dev/zero", "--index-only", "-i", "/dev/null"]);
+  assert.deepEqual(run, {
+    code: 2,
+    stdout: "",
+    stderr: "kv broker: /dev/zero: server file larger than 1048576 bytes\n",
+  });
+});
