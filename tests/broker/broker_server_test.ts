@@ -7,7 +7,8 @@ import { serverAddress } from "../../lib/broker/server_list.ts";
 import { int } from "../../lib/record/value.ts";
 import { KvServer } from "../../lib/server/server.ts";
 import { Store } from "../../lib/server/store.ts";
-import { type StartedServer, startServer, waitFor } from "../helpers/in_process_server.ts";
+import { type StartedServer, startServer } from "../helpers/in_process_server.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 async function withCluster(
   serverCount: number,
@@ -97,7 +98,9 @@ Deno.test("a server that restarts while the broker is idle answers the next requ
   try {
     await broker.put("person1", int(1));
     await first.stop();
-    await waitFor(() => !broker.pool.connection(0)?.isOpen, "the broker to see the close");
+    await waitFor(() => !broker.pool.connection(0)?.isOpen, {
+      what: "the broker to see the close",
+    });
     const store = await Store.open();
     store.put("person1", int(1));
     const second = new KvServer({ store, hostname, port });

@@ -5,6 +5,7 @@ import { BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
 import { ServerClient } from "../../lib/protocol/client.ts";
 import { Placement } from "../../lib/broker/placement.ts";
 import { int } from "../../lib/record/value.ts";
+import { outputWithin, waitFor } from "../helpers/wait.ts";
 
 const RECORD_COUNT = 40;
 /** Short timeouts keep the suite fast: a hung server costs one of these per detection. */
@@ -14,11 +15,18 @@ function recordLine(i: number): string {
   return `"person${i}" : { "name" : "N${i}" ; "age" : ${i} ; "address" : { "street" : "Main" ; "number" : ${i} } }`;
 }
 
-async function dataFile(): Promise<string> {
+/** A temporary data file of RECORD_COUNT records, removed when the test's scope ends. */
+async function dataFile(): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempFile({ suffix: ".txt" });
   const lines = Array.from({ length: RECORD_COUNT }, (_, i) => recordLine(i));
   await Deno.writeTextFile(path, lines.join("\n") + "\n");
-  return path;
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path) };
+}
+
+/** A temporary directory, removed with its contents when the test's scope ends. */
+async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir();
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
 
 /** The ids of the k servers that hold `key`, best first, as every broker computes them. */
@@ -55,21 +63,20 @@ async function askAll(broker: BrokerProcess): Promise<unknown[]> {
   return answers;
 }
 
+/** Asks SERVERS until the broker reports `id` up (its reconnect backoff runs its course). */
 async function waitUntilUp(broker: BrokerProcess, id: string): Promise<void> {
-  while (true) {
+  await waitFor(async () => {
     const { servers } = await broker.ask("SERVERS") as {
       servers: { server: string; up: boolean }[];
     };
-    if (servers.find((report) => report.server === id)?.up) return;
-    // Poll interval while the broker's reconnect backoff runs its course.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+    return servers.find((report) => report.server === id)?.up === true;
+  }, { what: `the broker to report ${id} up`, intervalMs: 50 });
 }
 
 Deno.test("with k-1 servers down, one crashed and one hung, answers are unchanged", async () => {
   await using cluster = await KvCluster.start(4);
-  const data = await dataFile();
-  const broker = jsonBroker(cluster, 3, data);
+  await using data = await dataFile();
+  await using broker = jsonBroker(cluster, 3, data.path);
   const hung = cluster.servers[1];
   try {
     const before = await askAll(broker);
@@ -86,16 +93,15 @@ Deno.test("with k-1 servers down, one crashed and one hung, answers are unchange
     assert.deepEqual(servers.map((report) => report.up), [false, false, true, true]);
   } finally {
     hung.signal("SIGCONT");
-    const { code, stderr } = await broker.finish();
-    assert.equal(code, 0, stderr);
-    await Deno.remove(data);
   }
+  const { code, stderr } = await broker.finish();
+  assert.equal(code, 0, stderr);
 });
 
 Deno.test("a hung server never hangs the broker, and is used again once it resumes", async () => {
   await using cluster = await KvCluster.start(3);
-  const data = await dataFile();
-  const broker = jsonBroker(cluster, 2, data);
+  await using data = await dataFile();
+  await using broker = jsonBroker(cluster, 2, data.path);
   const hungId = replicaIds(cluster, "person7", 2)[0];
   const hung = cluster.byId(hungId);
   try {
@@ -114,15 +120,13 @@ Deno.test("a hung server never hangs the broker, and is used again once it resum
     assert.deepEqual(await broker.ask("GET person7"), { op: "GET", key: "person7", found: false });
   } finally {
     hung.signal("SIGCONT");
-    await broker.finish();
-    await Deno.remove(data);
   }
 });
 
 Deno.test("with k servers down the broker keeps serving and warns when it cannot be sure", async () => {
   await using cluster = await KvCluster.start(3);
-  const data = await dataFile();
-  const indexer = jsonBroker(cluster, 2, data);
+  await using data = await dataFile();
+  await using indexer = jsonBroker(cluster, 2, data.path);
   assert.equal((await indexer.finish()).code, 0);
   const survivor = cluster.servers[2];
   await cluster.servers[0].kill();
@@ -130,26 +134,22 @@ Deno.test("with k servers down the broker keeps serving and warns when it cannot
   const keys = Array.from({ length: RECORD_COUNT }, (_, i) => `person${i}`);
   const onSurvivor = keys.find((key) => replicaIds(cluster, key, 2).includes(survivor.id))!;
   const lost = keys.find((key) => !replicaIds(cluster, key, 2).includes(survivor.id))!;
-  const broker = jsonBroker(cluster, 2);
-  try {
-    const found = await broker.ask(`GET ${onSurvivor}`);
-    assert.equal(found.found, true);
-    assert.equal(found.warning, undefined);
-    const missing = await broker.ask(`GET ${lost}`);
-    assert.equal(missing.found, false);
-    assert.match(String(missing.warning), new RegExp(`no replica of '${lost}' answered`));
-    const absent = await broker.ask("GET person99");
-    assert.equal(absent.found, false);
-    assert.equal(typeof absent.warning, "string");
-    const keysAnswer = await broker.ask("KEYS person");
-    assert.match(String(keysAnswer.warning), /2 of 3 servers did not answer/);
-  } finally {
-    const { code, stderr } = await broker.finish();
-    assert.equal(code, 0);
-    assert.match(stderr, /only 1 of 3 servers are reachable \(k=2\)/);
-    await Deno.remove(data);
-  }
-  const human = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", ...TIMEOUT_FLAGS]);
+  await using broker = jsonBroker(cluster, 2);
+  const found = await broker.ask(`GET ${onSurvivor}`);
+  assert.equal(found.found, true);
+  assert.equal(found.warning, undefined);
+  const missing = await broker.ask(`GET ${lost}`);
+  assert.equal(missing.found, false);
+  assert.match(String(missing.warning), new RegExp(`no replica of '${lost}' answered`));
+  const absent = await broker.ask("GET person99");
+  assert.equal(absent.found, false);
+  assert.equal(typeof absent.warning, "string");
+  const keysAnswer = await broker.ask("KEYS person");
+  assert.match(String(keysAnswer.warning), /2 of 3 servers did not answer/);
+  const { code, stderr } = await broker.finish();
+  assert.equal(code, 0);
+  assert.match(stderr, /only 1 of 3 servers are reachable \(k=2\)/);
+  await using human = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", ...TIMEOUT_FLAGS]);
   await human.send(`GET ${lost}`);
   assert.equal(await human.readLine(), `NOT FOUND: ${lost}`);
   assert.match(await human.readLine(), /^WARNING: no replica of/);
@@ -158,49 +158,40 @@ Deno.test("with k servers down the broker keeps serving and warns when it cannot
 
 Deno.test("DELETE and PUT change all replicas or none; everything acknowledged survives kill -9", async () => {
   await using cluster = await KvCluster.start(3, { durable: true });
-  const data = await dataFile();
-  const broker = jsonBroker(cluster, 2, data);
+  await using data = await dataFile();
+  await using broker = jsonBroker(cluster, 2, data.path);
   const victim = cluster.byId(replicaIds(cluster, "person7", 2)[1]);
-  let expectedPerson7: unknown;
-  try {
-    assert.deepEqual(await broker.ask("DELETE person3"), {
-      op: "DELETE",
-      key: "person3",
-      deleted: true,
-    });
-    assert.equal((await broker.ask("GET person30")).found, true, "DELETE person3 is exact");
-    assert.deepEqual(await broker.ask(`PUT "person40" : { "age" : 40 }`), {
-      op: "PUT",
-      key: "person40",
-      stored: true,
-    });
-    expectedPerson7 = await broker.ask("GET person7");
-    await victim.kill();
-    const deleteRefused = await broker.ask("DELETE person7");
-    assert.match(String(deleteRefused.error), /nothing was changed/);
-    const putRefused = await broker.ask(`PUT "person7" : 7`);
-    assert.match(String(putRefused.error), /cannot put 'person7'.*nothing was changed/);
-    assert.deepEqual(await broker.ask("GET person7"), expectedPerson7);
-  } finally {
-    assert.equal((await broker.finish()).code, 0);
-  }
+  assert.deepEqual(await broker.ask("DELETE person3"), {
+    op: "DELETE",
+    key: "person3",
+    deleted: true,
+  });
+  assert.equal((await broker.ask("GET person30")).found, true, "DELETE person3 is exact");
+  assert.deepEqual(await broker.ask(`PUT "person40" : { "age" : 40 }`), {
+    op: "PUT",
+    key: "person40",
+    stored: true,
+  });
+  const expectedPerson7 = await broker.ask("GET person7");
+  await victim.kill();
+  const deleteRefused = await broker.ask("DELETE person7");
+  assert.match(String(deleteRefused.error), /nothing was changed/);
+  const putRefused = await broker.ask(`PUT "person7" : 7`);
+  assert.match(String(putRefused.error), /cannot put 'person7'.*nothing was changed/);
+  assert.deepEqual(await broker.ask("GET person7"), expectedPerson7);
+  assert.equal((await broker.finish()).code, 0);
   for (const server of cluster.servers) await server.kill();
   await Promise.all(cluster.servers.map((server) => server.restart()));
-  const fresh = jsonBroker(cluster, 2);
-  try {
-    for (let i = 0; i <= RECORD_COUNT; i++) {
-      const answer = await fresh.ask(`GET person${i}`);
-      assert.equal(answer.found, i !== 3, `person${i}`);
-      assert.equal(answer.warning, undefined);
-    }
-    assert.deepEqual(await fresh.ask("GET person7"), expectedPerson7);
-    const { keys } = await fresh.ask("KEYS person 1000") as { keys: string[] };
-    assert.equal(keys.length, RECORD_COUNT);
-    assert(!keys.includes("person3"));
-  } finally {
-    await fresh.finish();
-    await Deno.remove(data);
+  await using fresh = jsonBroker(cluster, 2);
+  for (let i = 0; i <= RECORD_COUNT; i++) {
+    const answer = await fresh.ask(`GET person${i}`);
+    assert.equal(answer.found, i !== 3, `person${i}`);
+    assert.equal(answer.warning, undefined);
   }
+  assert.deepEqual(await fresh.ask("GET person7"), expectedPerson7);
+  const { keys } = await fresh.ask("KEYS person 1000") as { keys: string[] };
+  assert.equal(keys.length, RECORD_COUNT);
+  assert(!keys.includes("person3"));
 });
 
 Deno.test("a server killed in the middle of indexing costs exactly the records that needed it after", async () => {
@@ -214,19 +205,19 @@ Deno.test("a server killed in the middle of indexing costs exactly the records t
   const late = [...needVictim.slice(0, 10), ...spareVictim.slice(0, 10)];
   // The data comes through a named pipe, so the test decides what the broker has read
   // before the kill (as `-i <(…)` would, from a process writing it).
-  const directory = await Deno.makeTempDir();
-  const fifo = `${directory}/data`;
-  assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
-  const broker = BrokerProcess.start([
+  await using directory = await tempDir();
+  const fifo = `${directory.path}/data`;
+  const mkfifo = new Deno.Command("mkfifo", { args: [fifo], stdout: "null", stderr: "piped" });
+  assert.ok((await outputWithin(mkfifo.spawn(), { what: "mkfifo" })).success);
+  await using broker = BrokerProcess.start([
     ...["-s", cluster.serverFile, "-i", fifo, "-k", "2", "--index-only"],
     ...TIMEOUT_FLAGS,
   ]);
   // Its stdin is not read (--index-only): closing it now gives the exit to wait for.
   const exit = broker.finish();
-  const clients = await Promise.all(
-    cluster.servers.map((server) => ServerClient.connect(server.address)),
-  );
+  const clients: ServerClient[] = [];
   try {
+    for (const server of cluster.servers) clients.push(await ServerClient.connect(server.address));
     // Opening a pipe's writing end waits for its reader: fail, not hang, if the broker
     // exits before it opens the pipe.
     const data = await Promise.race([
@@ -241,16 +232,12 @@ Deno.test("a server killed in the middle of indexing costs exactly the records t
     // Every early record is stored on its 2 replicas before the victim dies. A server
     // counts a batch's records and answers it in one turn of its event loop, before it
     // serves this STATS from another connection: so the broker has the answers too.
-    const deadline = performance.now() + 10_000;
-    while (true) {
+    await waitFor(async () => {
       const counts = await Promise.all(
         clients.map(async (client) => (await client.stats()).recordCount),
       );
-      if (counts.reduce((sum, count) => sum + count, 0) === early.length * 2) break;
-      assert.ok(performance.now() < deadline, `early records not all stored: ${counts}`);
-      // Poll interval while the broker indexes what it has read.
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+      return counts.reduce((sum, count) => sum + count, 0) === early.length * 2;
+    }, { what: `all ${early.length} early records stored on their 2 replicas`, intervalMs: 20 });
     await victim.kill();
     await write(late.map((key) => `"${key}" : 2\n`));
     data.close();
@@ -273,6 +260,5 @@ Deno.test("a server killed in the middle of indexing costs exactly the records t
     }
   } finally {
     for (const client of clients) await client.close();
-    await Deno.remove(directory, { recursive: true });
   }
 });

@@ -1,7 +1,7 @@
 /**
  * Helpers for tests that run a {@link KvServer} inside the test process: start
- * one on an ephemeral port over a memory-only store, talk raw frames to it,
- * and wait for conditions without sleeping blindly.
+ * one on an ephemeral port over a memory-only store, and talk raw frames to it
+ * (every read bounded by a deadline, see ./wait.ts).
  *
  * @example
  * ```ts
@@ -17,6 +17,7 @@ import { type Frame, FrameDecoder } from "../../lib/protocol/mod.ts";
 import { KvServer, type KvServerOptions } from "../../lib/server/server.ts";
 import { Store } from "../../lib/server/store.ts";
 import type { ServerAddress } from "../../lib/protocol/client.ts";
+import { withDeadline } from "./wait.ts";
 
 /** A running in-process server. */
 export interface StartedServer {
@@ -35,19 +36,6 @@ export async function startServer(
   const server = new KvServer({ ...options, store, hostname: "127.0.0.1", port: 0 });
   const { hostname, port } = server.listen();
   return { server, store, address: { hostname, port }, stop: () => server.close() };
-}
-
-/** Polls `condition` every few milliseconds until it holds; throws after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** A bare TCP connection that writes bytes and reads whole frames, for protocol-level tests. */
@@ -72,13 +60,19 @@ export class RawConnection {
     while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
   }
 
-  /** The next frame, or `undefined` once the server closed the connection. */
+  /**
+   * The next frame, or `undefined` once the server closed the connection;
+   * closes the connection and throws when nothing comes within the deadline.
+   */
   async readFrame(): Promise<Frame | undefined> {
     const buffer = new Uint8Array(64 * 1024);
     while (this.#frames.length === 0 && !this.#ended) {
       let count: number | null;
       try {
-        count = await this.#conn.read(buffer);
+        count = await withDeadline(this.#conn.read(buffer), {
+          what: "a frame from the server",
+          onTimeout: () => this.close(),
+        });
       } catch (error) {
         if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
         count = null;

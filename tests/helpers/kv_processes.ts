@@ -2,7 +2,9 @@
  * Real `kv server` and `kv broker` processes for end-to-end broker tests:
  * servers on ephemeral ports that can be killed (SIGKILL), hung (SIGSTOP),
  * resumed (SIGCONT) and restarted on the same port; and a broker whose stdin
- * and stdout the test drives one command at a time.
+ * and stdout the test drives one command at a time. Every wait on a process
+ * has a deadline (./wait.ts): a broker that stops answering is killed and the
+ * test fails with its stderr instead of hanging.
  *
  * @example
  * ```ts
@@ -16,6 +18,7 @@
 import { readLines } from "../../lib/base/line_reader.ts";
 import { ServerProcess } from "../../lib/cli/server_process.ts";
 import { TEST_KV } from "./server_process.ts";
+import { DeadlineError, DEFAULT_DEADLINE_MS, withDeadline } from "./wait.ts";
 
 function kvCommand(args: string[]): Deno.ChildProcess {
   return new Deno.Command(TEST_KV.command, {
@@ -42,7 +45,11 @@ export class KvCluster {
       Array.from(
         { length: count },
         (_, i) =>
-          ServerProcess.start({ kv: TEST_KV, dataDir: dataRoot && `${dataRoot}/server${i}` }),
+          ServerProcess.start({
+            kv: TEST_KV,
+            dataDir: dataRoot && `${dataRoot}/server${i}`,
+            startTimeoutMs: DEFAULT_DEADLINE_MS,
+          }),
       ),
     );
     const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
@@ -65,12 +72,17 @@ export class KvCluster {
   }
 }
 
-/** A `kv broker` child process driven through its stdin and stdout. */
+/**
+ * A `kv broker` child process driven through its stdin and stdout. Start it
+ * with `await using`: leaving the scope kills it unless it has exited, so no
+ * failing test leaves a broker behind.
+ */
 export class BrokerProcess {
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #lines: AsyncIterator<{ text?: string; error?: string }>;
   readonly #stderrDone: Promise<string>;
+  #finished: Promise<{ code: number; stdout: string; stderr: string }> | undefined;
 
   private constructor(child: Deno.ChildProcess) {
     this.#child = child;
@@ -86,12 +98,15 @@ export class BrokerProcess {
 
   /** Sends one line. */
   async send(line: string): Promise<void> {
-    await this.#writer.write(new TextEncoder().encode(line + "\n"));
+    await this.#within(
+      this.#writer.write(new TextEncoder().encode(line + "\n")),
+      `to send ${line}`,
+    );
   }
 
   /** Reads the next line of stdout. */
   async readLine(): Promise<string> {
-    const { done, value } = await this.#lines.next();
+    const { done, value } = await this.#within(this.#lines.next(), "a line on stdout");
     if (done) throw new Error(`broker stdout ended; stderr:\n${await this.#stderrDone}`);
     return value.text ?? "";
   }
@@ -102,14 +117,54 @@ export class BrokerProcess {
     return JSON.parse(await this.readLine());
   }
 
-  /** Closes stdin and waits for the exit; resolves to the exit code, the rest of stdout, and stderr. */
-  async finish(): Promise<{ code: number; stdout: string; stderr: string }> {
-    await this.#writer.close();
+  /**
+   * Closes stdin and waits for the exit; resolves to the exit code, the rest
+   * of stdout, and stderr. Calling it again gives the same answer.
+   */
+  finish(): Promise<{ code: number; stdout: string; stderr: string }> {
+    this.#finished ??= this.#within(this.#finish(), "its exit after stdin closed");
+    return this.#finished;
+  }
+
+  /** Kills the broker (SIGKILL) unless it has exited, then waits for its exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch (error) {
+      // Deno refuses to signal a child that has exited: nothing to end then.
+      if (!(error instanceof TypeError)) throw error;
+    }
+    await this.finish().catch(() => {
+      // Only the clean-up matters here: the test has passed or failed already.
+    });
+  }
+
+  async #finish(): Promise<{ code: number; stdout: string; stderr: string }> {
+    // A broker that has exited (or was killed) no longer reads stdin; its exit code tells why.
+    await this.#writer.close().catch(() => {});
     const rest: string[] = [];
     for (let next = await this.#lines.next(); !next.done; next = await this.#lines.next()) {
       rest.push(next.value.text ?? "");
     }
     const { code } = await this.#child.status;
     return { code, stdout: rest.join("\n"), stderr: await this.#stderrDone };
+  }
+
+  /**
+   * `promise`, or, past the deadline, the broker killed and an error that
+   * carries its stderr.
+   */
+  async #within<T>(promise: Promise<T>, what: string): Promise<T> {
+    try {
+      return await withDeadline(promise, {
+        what: `kv broker: ${what}`,
+        onTimeout: () => this.#child.kill("SIGKILL"),
+      });
+    } catch (error) {
+      if (!(error instanceof DeadlineError)) throw error;
+      const stderr = await withDeadline(this.#stderrDone, { what: "its stderr after SIGKILL" })
+        .catch(() => "(unreadable)");
+      throw new Error(`${error.message}; its stderr:\n${stderr}`, { cause: error });
+    }
   }
 }

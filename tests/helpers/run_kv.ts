@@ -1,6 +1,7 @@
 /**
  * Runs `main.ts` as a real child process, the way a user runs `kv`, and
- * collects its exit code and output.
+ * collects its exit code and output; a run that outlasts its deadline is
+ * killed and fails the test (see ./wait.ts).
  *
  * @example
  * ```ts
@@ -8,6 +9,7 @@
  * ```
  * @module
  */
+import { withDeadline } from "./wait.ts";
 
 /** Absolute path of the repository's `main.ts`. */
 export const MAIN_PATH = new URL("../../main.ts", import.meta.url).pathname;
@@ -27,10 +29,13 @@ export interface RunKvOptions {
   cwd?: string;
   /** Extra environment variables; default none. */
   env?: Record<string, string>;
+  /** How long it may run, in ms; default `DEFAULT_DEADLINE_MS` of ./wait.ts. */
+  timeoutMs?: number;
 }
 
 /**
- * Runs `kv <args>` with the permissions the deno tasks grant and waits for it to exit.
+ * Runs `kv <args>` with the permissions the deno tasks grant and waits for it
+ * to exit; kills it (SIGKILL) and throws when it outlasts `options.timeoutMs`.
  *
  * @example
  * ```ts
@@ -55,12 +60,19 @@ export async function runKv(args: string[], options: RunKvOptions = {}): Promise
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const { code, stdout, stderr } = await child.output();
+  const run = async () => {
+    if (options.stdin !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(options.stdin));
+      await writer.close();
+    }
+    return await child.output();
+  };
+  const { code, stdout, stderr } = await withDeadline(run(), {
+    what: `kv ${args.join(" ")} to exit`,
+    timeoutMs: options.timeoutMs,
+    onTimeout: () => child.kill("SIGKILL"),
+  });
   const decoder = new TextDecoder();
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }

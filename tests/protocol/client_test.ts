@@ -17,7 +17,8 @@ import { PutManyItems } from "../../lib/protocol/put_many.ts";
 import { Store } from "../../lib/server/store.ts";
 import { int, object, str, type Value } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
-import { startServer, waitFor } from "../helpers/in_process_server.ts";
+import { startServer } from "../helpers/in_process_server.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /** A listener that accepts and then answers with `respond` (or never), to fake a broken server. */
 function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void) {
@@ -212,7 +213,7 @@ Deno.test("the server going away rejects every pending request with ConnectionEr
   const fake = fakeServer(helloThenSilence);
   const client = await ServerClient.connect(fake.address, { requestTimeoutMs: 5000 });
   const pending = [client.get("a"), client.put("b", int(1)), client.stats()];
-  await waitFor(() => client.inFlight === 3, "requests in flight");
+  await waitFor(() => client.inFlight === 3, { what: "requests in flight" });
   await fake.stop();
   for (const request of pending) await assert.rejects(request, ConnectionError);
   await client.closed;
@@ -243,7 +244,7 @@ Deno.test("keep-alive pings hold a quiet connection open past the server's idle 
   const client = await ServerClient.connect(address, { keepAliveMs: 40 });
   const connectedAt = performance.now();
   // Each keep-alive PING is one batch, so one commit.
-  await waitFor(() => commitCount >= 6 && performance.now() - connectedAt > 300, "pings");
+  await waitFor(() => commitCount >= 6 && performance.now() - connectedAt > 300, { what: "pings" });
   assert.equal(client.isOpen, true);
   assert.equal(await client.put("still", int(1)), "ok");
   await client.close();

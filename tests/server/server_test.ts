@@ -26,7 +26,8 @@ import { Store } from "../../lib/server/store.ts";
 import { int, object, str, type Value, valueEquals } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { Logger } from "../../lib/base/logger.ts";
-import { RawConnection, startServer, waitFor } from "../helpers/in_process_server.ts";
+import { RawConnection, startServer } from "../helpers/in_process_server.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 function response(frame: Frame | undefined): Response {
   assert.ok(frame, "expected a frame, the connection ended");
@@ -364,7 +365,7 @@ Deno.test("an oversized frame closes only its connection, after the frames befor
   assert.match(assertError(answers[1], 2, ErrorCode.TOO_LARGE), /1025 bytes .* limit of 1024/);
   await bystander.put("still", str("works"));
   assert.deepEqual(await bystander.get("still"), str("works"));
-  await waitFor(() => server.connectionCount === 1, "the oversized connection to go");
+  await waitFor(() => server.connectionCount === 1, { what: "the oversized connection to go" });
   await bystander.close();
   await stop();
 });
@@ -379,7 +380,7 @@ Deno.test("connections over maxConnections get BUSY and are closed", async () =>
   assertError(answers[0], CONNECTION_REQUEST_ID, ErrorCode.BUSY);
   await assert.rejects(ServerClient.connect(address), /BUSY/);
   await first.close();
-  await waitFor(() => server.connectionCount === 1, "the first connection to go");
+  await waitFor(() => server.connectionCount === 1, { what: "the first connection to go" });
   const replacement = await ServerClient.connect(address);
   assert.equal(typeof await replacement.ping(), "number");
   await Promise.all([second.close(), replacement.close()]);
@@ -395,7 +396,7 @@ Deno.test("a client stalled mid-frame is disconnected after the idle timeout", a
   const answers = await raw.readUntilEnd();
   assert.equal(answers.length, 1);
   assertError(answers[0], CONNECTION_REQUEST_ID, ErrorCode.IDLE_TIMEOUT);
-  await waitFor(() => server.connectionCount === 0, "the stalled connection to go");
+  await waitFor(() => server.connectionCount === 0, { what: "the stalled connection to go" });
   await stop();
 });
 
@@ -416,7 +417,7 @@ Deno.test("random garbage on the port never hurts other clients", async () => {
   await fresh.put("after", str("garbage"));
   assert.deepEqual(await fresh.get("after"), str("garbage"));
   await fresh.close();
-  await waitFor(() => server.connectionCount === 1, "the garbage connections to go");
+  await waitFor(() => server.connectionCount === 1, { what: "the garbage connections to go" });
   await bystander.close();
   await stop();
 });
