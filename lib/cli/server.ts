@@ -1,7 +1,7 @@
 /**
  * `kv server`: runs one kv server, holding records in memory (durable with
  * `--data-dir`) and answering brokers over the binary protocol of
- * lib/protocol/mod.ts until SIGINT or SIGTERM.
+ * docs/protocol.md until SIGINT or SIGTERM.
  *
  * On start it prints one line to stderr, stable for scripts to parse:
  *

@@ -29,22 +29,10 @@
  */
 import { DecodeError } from "../base/bytes.ts";
 import {
-  checkKey,
-  checkKeysOptions,
-  checkPath,
   CONNECTION_REQUEST_ID,
-  decodeEmptyBody,
-  decodeHelloBody,
-  decodeKeysBody,
-  decodePutManyBody,
-  decodeResponse,
-  decodeStatsBody,
-  decodeValueBody,
   ErrorCode,
   errorCodeName,
   type Frame,
-  FrameDecoder,
-  FrameWriter,
   type KeysOptions,
   MAX_REQUEST_ID,
   PROTOCOL_VERSION,
@@ -52,6 +40,20 @@ import {
   type Response,
   type ServerStats,
 } from "./mod.ts";
+import { FrameReader, readFrames } from "./frame_reader.ts";
+import { FrameWriter } from "./frame_writer.ts";
+import {
+  checkKeysOptions,
+  decodeEmptyBody,
+  decodeHelloBody,
+  decodeKeysBody,
+  decodePutManyBody,
+  decodeResponse,
+  decodeStatsBody,
+  decodeValueBody,
+} from "./messages.ts";
+import { checkKey } from "../record/key.ts";
+import { checkPath } from "../record/query_path.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
 import type { PutManyItems } from "./put_many.ts";
 import { utf8Length } from "../base/utf8.ts";
@@ -73,8 +75,8 @@ export const DEFAULT_MAX_IN_FLIGHT = 4096;
  */
 export const DEFAULT_KEEP_ALIVE_MS = 10_000;
 
-/** Bytes read from the socket at a time. */
-const READ_BUFFER_BYTES = 64 * 1024;
+/** Largest answer body a client reads: any a u32 length can announce. */
+const MAX_ANSWER_BYTES = 0xffff_ffff;
 
 /** A write buffer grown past this is dropped after use rather than kept. */
 const RETAINED_WRITE_BUFFER_BYTES = 1024 * 1024;
@@ -578,19 +580,11 @@ export class ServerClient {
   }
 
   async #readLoop(): Promise<void> {
-    const decoder = new FrameDecoder({ maxFrameBytes: Number.MAX_SAFE_INTEGER });
-    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    // Answers are not bound by the server's request limit (a KEYS answer may outgrow it).
+    const reader = new FrameReader({ maxFrameBytes: MAX_ANSWER_BYTES });
     try {
-      while (this.isOpen) {
-        const count = await this.#conn.read(buffer);
-        if (count === null) {
-          this.#fail(new ConnectionError(`server ${this.#where()} closed the connection`));
-          return;
-        }
-        // Copy: the decoder keeps partial frames by reference and the buffer is reused.
-        decoder.push(buffer.slice(0, count));
-        for (let frame = decoder.next(); frame; frame = decoder.next()) this.#onFrame(frame);
-      }
+      await readFrames(this.#conn, reader, (frame) => this.#onFrame(frame));
+      this.#fail(new ConnectionError(`server ${this.#where()} closed the connection`));
     } catch (error) {
       const reason = error instanceof DecodeError
         ? `protocol error: ${error.message}`
@@ -602,7 +596,9 @@ export class ServerClient {
   }
 
   #onFrame(frame: Frame): void {
-    const response = decodeResponse(frame);
+    // Copied: the body is a view into the reader's buffer, which the next read reuses,
+    // and the request decodes it later.
+    const response = decodeResponse({ ...frame, body: frame.body.slice() });
     if (response.requestId === CONNECTION_REQUEST_ID && response.type === "error") {
       const name = errorCodeName(response.code);
       this.#fail(

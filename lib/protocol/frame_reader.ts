@@ -1,5 +1,5 @@
 /**
- * Reads the frames of one connection (see lib/protocol/mod.ts) through one reusable
+ * Reads the frames of one connection (see docs/protocol.md) through one reusable
  * buffer: a socket read lands in the buffer's free space, complete frames are
  * handed out as views into it, and the start of an unfinished frame is moved to
  * the front before the next read. No memory is allocated per read or per frame,
@@ -185,5 +185,37 @@ export class FrameReader {
     grown.set(this.#buffer.subarray(0, this.#end));
     this.#buffer = grown;
     this.#view = new DataView(grown.buffer);
+  }
+}
+
+/** Where {@link readFrames} reads from: a socket, or anything with its `read`. */
+export interface FrameSource {
+  /** Reads into `buffer`; the byte count, or null at the end of the stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+}
+
+/**
+ * Reads `source` through `reader` until the stream ends, handing each complete frame
+ * to `onFrame` as soon as it is whole. A frame's body is valid only during its call
+ * (the next read may overwrite it): copy what must outlive it. Every byte is copied
+ * from the source once, plus at most once more when the unfinished frame is moved to
+ * the buffer's front, so the work is linear in the stream however it is cut. Throws
+ * what `reader.next` throws (a FrameTooLargeError) or `onFrame` throws.
+ *
+ * @example
+ * ```ts
+ * await readFrames(conn, new FrameReader(), (frame) => handle(frame));
+ * ```
+ */
+export async function readFrames(
+  source: FrameSource,
+  reader: FrameReader,
+  onFrame: (frame: Frame) => void,
+): Promise<void> {
+  for (;;) {
+    const count = await source.read(reader.space());
+    if (count === null) return;
+    reader.filled(count);
+    for (let frame = reader.next(); frame; frame = reader.next()) onFrame(frame);
   }
 }

@@ -3,17 +3,8 @@
  * sends instead of one frame per record. One frame for up to 65 536 records
  * (the broker sends a few hundred at a time) spares both ends a request object,
  * a response frame and a pending entry per record, which were most of a bulk
- * load's cost beside parsing and storing.
- *
- * An item is what a PUT body holds, with the value's length made explicit so
- * that items can follow one another (all integers big-endian):
- *
- * | size | field                                                          |
- * |------|----------------------------------------------------------------|
- * | 1    | flags, as PUT's (bit 0 set = refuse if the key exists)         |
- * | 4+n  | string key (u32 byte length, UTF-8)                            |
- * | 4    | value length in bytes                                          |
- * | …    | value, in the value encoding of lib/record/value_codec.ts             |
+ * load's cost beside parsing and storing. The item layout and the rules of the
+ * answer are the "PUT_MANY" section of [docs/protocol.md](../../docs/protocol.md).
  *
  * @example
  * ```ts

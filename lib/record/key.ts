@@ -43,6 +43,25 @@ export function checkEncodedKey(
   checkEncodedName(source, start, length, what);
 }
 
+const textEncoder = new TextEncoder();
+
+/**
+ * Checks a record key given as a string, by the same rule as {@link checkEncodedKey}
+ * on its UTF-8 bytes: non-empty, at most MAX_KEY_BYTES bytes (else a
+ * LimitExceededError), without `.` (else a DecodeError). `what` names it in messages;
+ * default "key".
+ *
+ * @example
+ * ```ts
+ * checkKey("person1"); // fine
+ * checkKey("a.b"); // throws DecodeError: key 'a.b' contains '.'
+ * ```
+ */
+export function checkKey(key: string, what = "key"): void {
+  const bytes = textEncoder.encode(key);
+  checkEncodedKey(bytes, 0, bytes.length, what);
+}
+
 /**
  * Throws a RangeError (a caller's mistake) unless `[start, end)` lies within `source`.
  *

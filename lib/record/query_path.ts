@@ -10,11 +10,10 @@
  * ```
  * @module
  */
-import { MAX_KEY_BYTES, MAX_NESTING_DEPTH, MAX_PATH_BYTES } from "../limits.ts";
+import { MAX_KEY_BYTES, MAX_PATH_BYTES, MAX_PATH_SEGMENTS } from "../limits.ts";
+import { DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { utf8Length } from "../base/utf8.ts";
-
-/** Most segments a path may have: the record key plus one per nesting level. */
-export const MAX_PATH_SEGMENTS: number = MAX_NESTING_DEPTH + 1;
+import { checkKey } from "./key.ts";
 
 /** Paths longer than this many characters are shown shortened in error messages. */
 const MAX_QUOTED_PATH_CHARACTERS = 80;
@@ -43,7 +42,7 @@ export class QueryPathError extends Error {
 /**
  * Splits a dotted path into its segments after trimming surrounding
  * whitespace. Throws a {@link QueryPathError} when the path is empty, longer
- * than MAX_PATH_BYTES, has more than {@link MAX_PATH_SEGMENTS} segments, or has
+ * than MAX_PATH_BYTES, has more than MAX_PATH_SEGMENTS segments, or has
  * a segment that is empty or longer than MAX_KEY_BYTES. Columns in messages are
  * 1-based code point positions in the trimmed path.
  *
@@ -84,6 +83,36 @@ export function parseQueryPath(text: string): string[] {
     column += Array.from(segment).length + 1;
   }
   return segments;
+}
+
+/**
+ * Throws unless `path`, already split, is a valid query path: 1 to MAX_PATH_SEGMENTS
+ * segments, each a valid key (see `checkKey`), at most MAX_PATH_BYTES when joined
+ * with dots. A broken limit is a LimitExceededError, anything else a DecodeError.
+ *
+ * @example
+ * ```ts
+ * checkPath(["person1", "address", "street"]); // fine
+ * checkPath(["person1", ""]); // throws DecodeError: empty path segment
+ * ```
+ */
+export function checkPath(path: readonly string[]): void {
+  if (path.length === 0) throw new DecodeError("empty query path");
+  if (path.length > MAX_PATH_SEGMENTS) {
+    throw new LimitExceededError(
+      `query path has ${path.length} segments, over the limit of ${MAX_PATH_SEGMENTS}`,
+    );
+  }
+  let bytes = path.length - 1;
+  for (const segment of path) {
+    checkKey(segment, "path segment");
+    bytes += utf8Length(segment);
+  }
+  if (bytes > MAX_PATH_BYTES) {
+    throw new LimitExceededError(
+      `query path is ${bytes} bytes, over the limit of ${MAX_PATH_BYTES}`,
+    );
+  }
 }
 
 function quotePath(path: string): string {

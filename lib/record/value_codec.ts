@@ -1,27 +1,11 @@
 /**
  * The binary encoding of a {@link Value}, shared by the wire protocol and the
- * storage files. Every value is a one-byte tag followed by its body. Lengths
- * and ints are varints: unsigned LEB128, seven bits a byte, lowest first, the
- * top bit set on every byte but the last, in the shortest form (`300` is
- * `ac 02`).
- *
- * | tag    | kind               | body                                                 |
- * |--------|--------------------|------------------------------------------------------|
- * | `0x01` | string             | varint byte length, then that many UTF-8 bytes       |
- * | `0x02` | int ≥ 0            | varint, at most 2^53 − 1                             |
- * | `0x05` | int < 0            | varint of its magnitude, 1 to 2^53 − 1               |
- * | `0x03` | float              | IEEE 754 binary64, big-endian (finite only)          |
- * | `0x04` | object             | fields, then `00`; a field is a varint name length (≥ 1), the UTF-8 name, and the value |
- *
- * An object ends where a field would start with name length 0, so an encoder
- * streams fields without counting them first. Example: `{ "age" : 22 }` is
- * `04 03 616765 02 16 00` (7 bytes; its JSON text takes 10).
- *
- * Decoding checks everything a hostile peer could get wrong: truncation,
- * unknown tags, varints too long or not in shortest form, invalid UTF-8,
- * empty or dotted or over-long field names, duplicate names, ints beyond
- * 2^53 − 1, non-finite floats and nesting deeper than
- * {@link MAX_NESTING_DEPTH}; each is a {@link DecodeError}.
+ * storage files: a one-byte tag (`01` string, `02` int ≥ 0, `05` int < 0, `03`
+ * float, `04` object) and a body, with varint lengths and ints. The byte-level
+ * specification, with examples, is the "Values" section of
+ * [docs/protocol.md](../../docs/protocol.md). Decoding checks everything a hostile
+ * peer could get wrong, up to {@link MAX_NESTING_DEPTH}; each fault is a
+ * {@link DecodeError}.
  *
  * @example
  * ```ts

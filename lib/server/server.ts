@@ -32,20 +32,19 @@ import { Logger, SILENT_LOGGER } from "../base/logger.ts";
 import {
   AUTH_NONE,
   CONNECTION_REQUEST_ID,
-  decodeRequest,
   ErrorCode,
   type ErrorCodeNumber,
   type Frame,
   FrameTooLargeError,
-  FrameWriter,
-  LimitExceededError,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   type PutManyRefusal,
-  readItemKey,
   type Request,
   SERVER_ID_BYTES,
 } from "../protocol/mod.ts";
+import { decodeRequest, readItemKey } from "../protocol/messages.ts";
+import { FrameWriter } from "../protocol/frame_writer.ts";
+import { LimitExceededError } from "../base/bytes.ts";
 import type { Store } from "./store.ts";
 
 /** PUT options, made once rather than per item of a PUT_MANY. */

@@ -23,7 +23,6 @@
  * ```
  * @module
  */
-import { DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { FieldNames } from "./names.ts";
 import { checkEncodedKey, checkRange } from "../record/key.ts";

@@ -19,9 +19,9 @@ import {
   ErrorCode,
   type KeysOptions,
   type PutManyRefusal,
-  readItemKey,
   type ServerStats,
 } from "../../lib/protocol/mod.ts";
+import { readItemKey } from "../../lib/protocol/messages.ts";
 import { type PutManyItems, readPutManyItems } from "../../lib/protocol/put_many.ts";
 import { type ServerAddress, serverAddress } from "../../lib/broker/server_list.ts";
 import type { Connector, ServerConnection } from "../../lib/broker/server_pool.ts";

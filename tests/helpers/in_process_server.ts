@@ -13,7 +13,9 @@
  * ```
  * @module
  */
-import { type Frame, FrameDecoder } from "../../lib/protocol/mod.ts";
+import type { Frame } from "../../lib/protocol/mod.ts";
+import { FrameReader } from "../../lib/protocol/frame_reader.ts";
+import { feedFrames } from "./frames.ts";
 import { KvServer, type KvServerOptions } from "../../lib/server/server.ts";
 import { Store } from "../../lib/server/store.ts";
 import type { ServerAddress } from "../../lib/protocol/client.ts";
@@ -41,7 +43,7 @@ export async function startServer(
 /** A bare TCP connection that writes bytes and reads whole frames, for protocol-level tests. */
 export class RawConnection {
   readonly #conn: Deno.TcpConn;
-  readonly #decoder = new FrameDecoder({ maxFrameBytes: Number.MAX_SAFE_INTEGER });
+  readonly #reader = new FrameReader({ maxFrameBytes: 0xffff_ffff });
   readonly #frames: Frame[] = [];
   #ended = false;
 
@@ -78,7 +80,7 @@ export class RawConnection {
         count = null;
       }
       if (count === null) this.#ended = true;
-      else this.#frames.push(...this.#decoder.feed(buffer.slice(0, count)));
+      else this.#frames.push(...feedFrames(this.#reader, buffer.subarray(0, count)));
     }
     return this.#frames.shift();
   }

@@ -6,19 +6,16 @@ import {
   ServerError,
 } from "../../lib/protocol/client.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
-import {
-  ErrorCode,
-  FrameDecoder,
-  FrameWriter,
-  MAX_KEYS_LIMIT,
-  type PutManyRefusal,
-} from "../../lib/protocol/mod.ts";
+import { ErrorCode, MAX_KEYS_LIMIT, type PutManyRefusal } from "../../lib/protocol/mod.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { PutManyItems } from "../../lib/protocol/put_many.ts";
 import { Store } from "../../lib/server/store.ts";
 import { int, object, str, type Value } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { startServer } from "../helpers/in_process_server.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { feedFrames } from "../helpers/frames.ts";
+import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 
 /** A listener that accepts and then answers with `respond` (or never), to fake a broken server. */
 function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void) {
@@ -28,7 +25,7 @@ function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void) 
     for await (const conn of listener) {
       conns.push(conn);
       (async () => {
-        const decoder = new FrameDecoder();
+        const reader = new FrameReader();
         const buffer = new Uint8Array(4096);
         let frameCount = 0;
         try {
@@ -37,7 +34,7 @@ function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void) 
             count !== null;
             count = await conn.read(buffer)
           ) {
-            frameCount += decoder.feed(buffer.slice(0, count)).length;
+            frameCount += feedFrames(reader, buffer.subarray(0, count)).length;
             respond?.(conn, frameCount);
           }
         } catch {

@@ -1,5 +1,7 @@
 import { ServerClient } from "../../lib/protocol/client.ts";
-import { decodeRequest, FrameDecoder, FrameWriter } from "../../lib/protocol/mod.ts";
+import { FrameReader, type FrameSource, readFrames } from "../../lib/protocol/frame_reader.ts";
+import { decodeRequest } from "../../lib/protocol/messages.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { PutManyItems } from "../../lib/protocol/put_many.ts";
 import { KvServer } from "../../lib/server/server.ts";
 import { Store } from "../../lib/server/store.ts";
@@ -31,16 +33,26 @@ Deno.bench("encode 1000 PUT frames (values encoded in place)", { group: "encode"
   for (let index = 0; index < BATCH; index++) writer.put(index + 1, keys[index], record);
 });
 
-Deno.bench("decode 1000 PUT frames from one chunk", { group: "decode" }, () => {
-  const decoder = new FrameDecoder();
-  for (const frame of decoder.feed(stream)) decodeRequest(frame);
+/** A source handing out `stream` in reads of at most `readBytes`, as a socket would. */
+function chunked(readBytes: number): FrameSource {
+  let at = 0;
+  return {
+    read(buffer: Uint8Array): Promise<number | null> {
+      if (at === stream.length) return Promise.resolve(null);
+      const count = Math.min(buffer.length, readBytes, stream.length - at);
+      buffer.set(stream.subarray(at, at + count));
+      at += count;
+      return Promise.resolve(count);
+    },
+  };
+}
+
+Deno.bench("decode 1000 PUT frames from one read", { group: "decode" }, async () => {
+  await readFrames(chunked(stream.length), new FrameReader(), decodeRequest);
 });
 
-Deno.bench("decode 1000 PUT frames from 1460-byte chunks", { group: "decode" }, () => {
-  const decoder = new FrameDecoder();
-  for (let start = 0; start < stream.length; start += 1460) {
-    for (const frame of decoder.feed(stream.subarray(start, start + 1460))) decodeRequest(frame);
-  }
+Deno.bench("decode 1000 PUT frames from 1460-byte reads", { group: "decode" }, async () => {
+  await readFrames(chunked(1460), new FrameReader(), decodeRequest);
 });
 
 const server = new KvServer({ store: await Store.open(), port: 0 });

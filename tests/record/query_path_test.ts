@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { MAX_KEY_BYTES, MAX_NESTING_DEPTH, MAX_PATH_BYTES } from "../../lib/limits.ts";
-import { MAX_PATH_SEGMENTS, parseQueryPath, QueryPathError } from "../../lib/record/query_path.ts";
+import {
+  MAX_KEY_BYTES,
+  MAX_NESTING_DEPTH,
+  MAX_PATH_BYTES,
+  MAX_PATH_SEGMENTS,
+} from "../../lib/limits.ts";
+import { parseQueryPath, QueryPathError } from "../../lib/record/query_path.ts";
 
 function assertPathError(text: string, message: string): void {
   assert.throws(

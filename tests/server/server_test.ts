@@ -5,22 +5,24 @@ import { ServerClient, ServerError } from "../../lib/protocol/client.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
 import {
   CONNECTION_REQUEST_ID,
+  ErrorCode,
+  type Frame,
+  MAX_KEYS_LIMIT,
+  MessageType,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  type Response,
+} from "../../lib/protocol/mod.ts";
+import {
   decodeHelloBody,
   decodeKeysBody,
   decodePutManyBody,
   decodeResponse,
   decodeStatsBody,
   decodeValueBody,
-  ErrorCode,
-  type Frame,
-  FrameWriter,
-  MAX_KEYS_LIMIT,
-  MAX_PATH_SEGMENTS,
-  MessageType,
-  MIN_PROTOCOL_VERSION,
-  PROTOCOL_VERSION,
-  type Response,
-} from "../../lib/protocol/mod.ts";
+} from "../../lib/protocol/messages.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { MAX_PATH_SEGMENTS } from "../../lib/limits.ts";
 import { MAX_PUT_MANY_ITEMS, PutManyItems } from "../../lib/protocol/put_many.ts";
 import { Store } from "../../lib/server/store.ts";
 import { int, object, str, type Value, valueEquals } from "../../lib/record/value.ts";

@@ -11,36 +11,34 @@ import {
   decodeResponse,
   decodeStatsBody,
   decodeValueBody,
+  readItemKey,
+} from "../../lib/protocol/messages.ts";
+import {
   ErrorCode,
   errorCodeName,
   type Frame,
   FRAME_HEADER_BYTES,
-  FrameDecoder,
-  FrameTooLargeError,
-  FrameWriter,
-  LimitExceededError,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_KEYS_LIMIT,
-  MAX_PATH_SEGMENTS,
   MessageType,
   PROTOCOL_VERSION,
-  readItemKey,
 } from "../../lib/protocol/mod.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { LimitExceededError } from "../../lib/base/bytes.ts";
+import { MAX_PATH_SEGMENTS } from "../../lib/limits.ts";
 import { PutManyItems } from "../../lib/protocol/put_many.ts";
-import { int, object, str, valueEquals } from "../../lib/record/value.ts";
+import { float, int, object, str, valueEquals } from "../../lib/record/value.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
+import { feedFrames, framesOf } from "../helpers/frames.ts";
+import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 
 function hex(bytes: Uint8Array): string {
   return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-function decodeAll(bytes: Uint8Array, maxFrameBytes?: number): Frame[] {
-  return new FrameDecoder({ maxFrameBytes }).feed(bytes);
-}
-
 function onlyFrame(frames: FrameWriter): Frame {
-  const decoded = decodeAll(frames.bytes());
+  const decoded = framesOf(frames.bytes());
   assert.equal(decoded.length, 1);
   return decoded[0];
 }
@@ -49,43 +47,80 @@ function frameOf(type: number, body: number[] | Uint8Array, requestId = 1): Fram
   return { type, requestId, body: Uint8Array.from(body) };
 }
 
-Deno.test("the module doc's example frames are what FrameWriter writes", () => {
-  const frames = new FrameWriter();
-  frames.get(1, "person1");
-  assert.equal(hex(frames.bytes()), "0000000b0400000001" + "00000007706572736f6e31");
-  frames.reset();
-  frames.put(2, "k", str("v"), { overwrite: false });
-  assert.equal(hex(frames.bytes()), "000000090300000002" + "01000000016b" + "010176");
-  frames.reset();
-  frames.put(3, "person1", object([["age", int(22)]]));
-  assert.equal(
-    hex(frames.bytes()),
-    "000000140300000003" + "0000000007706572736f6e31" + "04036167650216" + "00",
+/** Every hex block of docs/protocol.md, in order, whitespace removed. */
+async function documentedHex(): Promise<string[]> {
+  const doc = await Deno.readTextFile(new URL("../../docs/protocol.md", import.meta.url));
+  return [...doc.matchAll(/```text\n([0-9a-f\s]*)```/g)].map((match) =>
+    match[1].replace(/\s/g, "")
   );
-  frames.reset();
-  frames.okValue(1, int(22));
-  assert.equal(hex(frames.bytes()), "000000028000000001" + "0216");
-  frames.reset();
-  frames.error(2, ErrorCode.EXISTS, "exists");
-  assert.equal(hex(frames.bytes()), "0000000c8200000002" + "000400000006657869737473");
-  frames.reset();
+}
+
+Deno.test("every hex example of docs/protocol.md is what the encoders write", async () => {
+  const written: string[] = [
+    str("Mary"),
+    int(300),
+    int(-5),
+    float(1.5),
+    object([["age", int(22)]]),
+    object([["name", str("Ann")], ["address", object([["city", str("Oslo")]])]]),
+  ].map((value) => hex(encodeValue(value)));
+  const frames = new FrameWriter();
+  const frame = (write: (frames: FrameWriter) => void) => {
+    frames.reset();
+    write(frames);
+    written.push(hex(frames.bytes()));
+  };
+  const record = object([["age", int(22)]]);
+  frame((w) => w.hello(1, 2));
+  frame((w) =>
+    w.okHello(1, {
+      version: 2,
+      maxFrameBytes: 16 * 1024 * 1024,
+      idleTimeoutMs: 30_000,
+      serverId: "9f3a0c5e12b47d68",
+    })
+  );
+  frame((w) => w.ping(2));
+  frame((w) => w.ok(2));
+  frame((w) => w.put(3, "person1", record));
+  frame((w) => w.ok(3));
+  frame((w) => w.put(4, "k", str("v"), { overwrite: false }));
+  frame((w) => w.error(4, ErrorCode.EXISTS, "key 'k' exists"));
+  frame((w) => w.get(5, "person1"));
+  frame((w) => w.okValue(5, record));
+  frame((w) => w.get(6, "nobody"));
+  frame((w) => w.notFound(6));
+  frame((w) => w.query(7, ["person1", "age"]));
+  frame((w) => w.okValue(7, int(22)));
+  frame((w) => w.delete(8, "person1"));
+  frame((w) => w.ok(8));
+  frame((w) => w.keys(9, { prefix: "person", limit: 2 }));
+  frame((w) => w.okKeys(9, ["person1", "person2"]));
+  frame((w) => w.keys(10, { prefix: "person", limit: 2, after: "person2" }));
+  frame((w) => w.stats(11));
+  frame((w) =>
+    w.okStats(11, { recordCount: 2, memoryBytes: 4096, uptimeMs: 60_000, connectionCount: 1 })
+  );
   const items = new PutManyItems();
   items.add("a", encodeValue(int(1)));
   items.add("b", encodeValue(str("x")), { overwrite: false });
-  frames.putMany(4, items.itemCount, items.bytes());
-  assert.equal(
-    hex(frames.bytes()),
-    "0000001d0900000004" + "00000002" +
-      "00" + "00000001" + "61" + "00000002" + "0201" +
-      "01" + "00000001" + "62" + "00000003" + "010178",
-  );
-  frames.reset();
-  frames.okPutMany(4, [{ index: 1, code: ErrorCode.EXISTS, message: "key 'b' exists" }]);
-  assert.equal(
-    hex(frames.bytes()),
-    "0000001c8000000004" + "00000001" + "00000001" + "0004" + "0000000e" +
-      "6b65792027622720657869737473",
-  );
+  frame((w) => w.putMany(12, items.itemCount, items.bytes()));
+  frame((w) => w.okPutMany(12, [{ index: 1, code: ErrorCode.EXISTS, message: "key 'b' exists" }]));
+  frame((w) => w.error(13, ErrorCode.BAD_REQUEST, "empty key"));
+  frame((w) => w.error(0, ErrorCode.BUSY, "too many connections"));
+  assert.deepEqual(await documentedHex(), written);
+});
+
+Deno.test("every request example of docs/protocol.md decodes, and so does every answer", async () => {
+  const blocks = await documentedHex();
+  // The first six blocks are values; the rest are frames.
+  for (const block of blocks.slice(6)) {
+    const bytes = Uint8Array.from(block.match(/../g)!, (pair) => parseInt(pair, 16));
+    const [frame] = framesOf(bytes);
+    assert.equal(frame.body.length + FRAME_HEADER_BYTES, bytes.length);
+    if (frame.type < MessageType.OK) decodeRequest(frame);
+    else decodeResponse(frame);
+  }
 });
 
 Deno.test("every request type round-trips through FrameWriter and decodeRequest", () => {
@@ -110,7 +145,7 @@ Deno.test("every request type round-trips through FrameWriter and decodeRequest"
         frames.keys(id, { limit });
         frames.stats(id);
         assert.equal(frames.frameCount, 10);
-        const requests = decodeAll(frames.bytes()).map(decodeRequest);
+        const requests = framesOf(frames.bytes()).map(decodeRequest);
         assert.ok(requests.every((request) => request.requestId === id));
         assert.deepEqual(requests.map((request) => request.type), [
           "hello",
@@ -173,7 +208,7 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
         frames.okHello(5, hello);
         frames.notFound(6);
         frames.error(7, ErrorCode.LIMIT, message);
-        const responses = decodeAll(frames.bytes()).map(decodeResponse);
+        const responses = framesOf(frames.bytes()).map(decodeResponse);
         assert.deepEqual(responses.map((response) => response.requestId), [1, 2, 3, 4, 5, 6, 7]);
         const [ok, okValue, okKeys, okStats, okHello, notFound, error] = responses;
         assert.ok(ok.type === "ok");
@@ -191,79 +226,6 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
     ),
     { numRuns: 200 },
   );
-});
-
-Deno.test("FrameDecoder yields the same frames however the stream is chunked", () => {
-  fc.assert(
-    fc.property(
-      fc.array(fc.tuple(keyArbitrary(), valueArbitrary()), { minLength: 1, maxLength: 30 }),
-      fc.array(fc.nat(), { maxLength: 40 }),
-      (records, cuts) => {
-        const frames = new FrameWriter();
-        records.forEach(([key, value], index) => frames.put(index + 1, key, value));
-        const stream = frames.bytes();
-        const points = [...new Set(cuts.map((cut) => cut % (stream.length + 1)))].sort((a, b) =>
-          a - b
-        );
-        const decoder = new FrameDecoder();
-        const decoded: Frame[] = [];
-        let start = 0;
-        for (const point of [...points, stream.length]) {
-          decoded.push(...decoder.feed(stream.slice(start, point)));
-          start = point;
-        }
-        assert.equal(decoder.bufferedBytes, 0);
-        assert.deepEqual(decoded, decodeAll(stream));
-        const requests = decoded.map(decodeRequest);
-        requests.forEach((request, index) => {
-          assert.ok(request.type === "put");
-          assert.equal(request.requestId, index + 1);
-          assert.equal(request.key, records[index][0]);
-          assert.ok(valueEquals(decodeValue(request.encodedValue), records[index][1]));
-        });
-      },
-    ),
-    { numRuns: 300 },
-  );
-});
-
-Deno.test("FrameDecoder reassembles a large frame fed one byte at a time", () => {
-  const frames = new FrameWriter();
-  frames.put(9, "big", str("x".repeat(200_000)));
-  const stream = frames.bytes();
-  const decoder = new FrameDecoder();
-  for (let index = 0; index < stream.length - 1; index++) {
-    decoder.push(stream.subarray(index, index + 1));
-    assert.equal(decoder.next(), undefined);
-  }
-  assert.equal(decoder.bufferedBytes, stream.length - 1);
-  decoder.push(stream.subarray(stream.length - 1));
-  const request = decodeRequest(decoder.next()!);
-  assert.ok(request.type === "put");
-  assert.deepEqual(decodeValue(request.encodedValue), str("x".repeat(200_000)));
-});
-
-Deno.test("FrameDecoder rejects an oversized frame from its header alone, then stays failed", () => {
-  const header = new ByteWriter();
-  header.u32(1025);
-  header.u8(MessageType.PUT);
-  header.u32(42);
-  const decoder = new FrameDecoder({ maxFrameBytes: 1024 });
-  decoder.push(header.bytes().subarray(0, FRAME_HEADER_BYTES - 1));
-  assert.equal(decoder.next(), undefined);
-  decoder.push(header.bytes().subarray(FRAME_HEADER_BYTES - 1));
-  assert.throws(() => decoder.next(), (error: unknown) => {
-    assert.ok(error instanceof FrameTooLargeError);
-    assert.equal(error.requestId, 42);
-    assert.equal(error.bodyBytes, 1025);
-    return true;
-  });
-  assert.equal(decoder.bufferedBytes, 0);
-  decoder.push(new Uint8Array(100));
-  assert.throws(() => decoder.next(), FrameTooLargeError);
-  const exact = new FrameWriter();
-  exact.frame(MessageType.PING, 1, new Uint8Array(1024));
-  assert.equal(decodeAll(exact.bytes(), 1024).length, 1);
 });
 
 Deno.test("decodeRequest refuses keys, paths and KEYS limits outside the limits", () => {
@@ -289,7 +251,7 @@ Deno.test("decodeRequest refuses keys, paths and KEYS limits outside the limits"
   // Four 1000-byte segments, one of 92 and four dots: exactly MAX_PATH_BYTES.
   ok.query(3, [...Array(4).fill("p".repeat(1000)), "s".repeat(MAX_PATH_BYTES - 4004)]);
   ok.keys(4, { limit: MAX_KEYS_LIMIT });
-  assert.equal(decodeAll(ok.bytes()).map(decodeRequest).length, 4);
+  assert.equal(framesOf(ok.bytes()).map(decodeRequest).length, 4);
 });
 
 Deno.test("decodeRequest throws DecodeError for every malformed body", () => {
@@ -398,13 +360,13 @@ Deno.test("FrameWriter.error cuts an over-long message at a character boundary",
   assert.equal(errorCodeName(999), "UNKNOWN(999)");
 });
 
-Deno.test("random bytes through FrameDecoder and decodeRequest throw only DecodeError", () => {
+Deno.test("random bytes through FrameReader and decodeRequest throw only DecodeError", () => {
   fc.assert(
     fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }), (chunks) => {
-      const decoder = new FrameDecoder({ maxFrameBytes: 4096 });
+      const reader = new FrameReader({ maxFrameBytes: 4096 });
       try {
         for (const chunk of chunks) {
-          for (const frame of decoder.feed(chunk)) {
+          for (const frame of feedFrames(reader, chunk)) {
             try {
               decodeRequest(frame);
             } catch (error) {
@@ -441,7 +403,7 @@ Deno.test("corrupted request frames decode or throw DecodeError, nothing else", 
           if (at % FRAME_HEADER_BYTES >= 4) bytes[at] = byte;
         }
         try {
-          decodeAll(bytes).forEach(decodeRequest);
+          framesOf(bytes).forEach(decodeRequest);
         } catch (error) {
           assert.ok(error instanceof DecodeError, String(error));
         }

@@ -1,0 +1,268 @@
+/**
+ * Writes frames (see docs/protocol.md): {@link FrameWriter} appends requests and
+ * answers to one growing buffer, so that many go out in one write.
+ *
+ * @example
+ * ```ts
+ * import { FrameWriter } from "./frame_writer.ts";
+ * const frames = new FrameWriter();
+ * frames.get(1, "person1");
+ * frames.bytes(); // 0000000b 04 00000001 00000007 706572736f6e31
+ * ```
+ * @module
+ */
+import { ByteWriter } from "../base/bytes.ts";
+import type { Value } from "../record/value.ts";
+import { writeValue } from "../record/value_codec.ts";
+import {
+  AUTH_NONE,
+  type ErrorCodeNumber,
+  FRAME_HEADER_BYTES,
+  type HelloResult,
+  type KeysOptions,
+  MAX_ERROR_MESSAGE_BYTES,
+  MessageType,
+  PROTOCOL_VERSION,
+  type PutManyRefusal,
+  SERVER_ID_BYTES,
+  type ServerStats,
+} from "./mod.ts";
+import { MAX_PUT_MANY_ITEMS, PUT_FLAG_IF_ABSENT } from "./put_many.ts";
+
+const textEncoder = new TextEncoder();
+
+/**
+ * Appends frames to one growing buffer, so that many messages go out in one
+ * write. Encoders do not validate keys (see `checkKey` in lib/record/key.ts): a
+ * server must refuse bad ones anyway, and a client checks before it writes.
+ *
+ * @example
+ * ```ts
+ * const frames = new FrameWriter();
+ * frames.get(1, "person1");
+ * frames.ping(2);
+ * await conn.write(frames.bytes());
+ * ```
+ */
+export class FrameWriter {
+  readonly #out: ByteWriter;
+  #frameCount = 0;
+
+  /** @param capacity initial buffer size in bytes. */
+  constructor(capacity?: number) {
+    this.#out = new ByteWriter(capacity);
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.#out.length;
+  }
+
+  /** Frames written so far. */
+  get frameCount(): number {
+    return this.#frameCount;
+  }
+
+  /** The frames written so far, as one view (valid until the next write or reset). */
+  bytes(): Uint8Array {
+    return this.#out.bytes();
+  }
+
+  /** Forgets everything written, keeping the buffer. */
+  reset(): void {
+    this.#out.reset();
+    this.#frameCount = 0;
+  }
+
+  #begin(type: number, requestId: number): number {
+    const start = this.#out.length;
+    this.#out.u32(0);
+    this.#out.u8(type);
+    this.#out.u32(requestId);
+    return start;
+  }
+
+  #end(start: number): void {
+    this.#out.patchU32(start, this.#out.length - start - FRAME_HEADER_BYTES);
+    this.#frameCount++;
+  }
+
+  /** Appends a frame with an already-encoded body. */
+  frame(type: number, requestId: number, body: Uint8Array): void {
+    const start = this.#begin(type, requestId);
+    this.#out.raw(body);
+    this.#end(start);
+  }
+
+  /** Appends HELLO. */
+  hello(requestId: number, version: number = PROTOCOL_VERSION): void {
+    const start = this.#begin(MessageType.HELLO, requestId);
+    this.#out.u16(version);
+    this.#out.u8(AUTH_NONE);
+    this.#out.u32(0);
+    this.#end(start);
+  }
+
+  /** Appends PING. */
+  ping(requestId: number): void {
+    this.#end(this.#begin(MessageType.PING, requestId));
+  }
+
+  /** Appends PUT; `overwrite` defaults to true. */
+  put(requestId: number, key: string, value: Value, options: { overwrite?: boolean } = {}): void {
+    const start = this.#begin(MessageType.PUT, requestId);
+    this.#out.u8(options.overwrite === false ? PUT_FLAG_IF_ABSENT : 0);
+    this.#out.string(key);
+    writeValue(this.#out, value);
+    this.#end(start);
+  }
+
+  /** Appends PUT with a value already encoded by `encodeValue`; `overwrite` defaults to true. */
+  putEncoded(
+    requestId: number,
+    key: string,
+    encodedValue: Uint8Array,
+    options: { overwrite?: boolean } = {},
+  ): void {
+    const start = this.#begin(MessageType.PUT, requestId);
+    this.#out.u8(options.overwrite === false ? PUT_FLAG_IF_ABSENT : 0);
+    this.#out.string(key);
+    this.#out.raw(encodedValue);
+    this.#end(start);
+  }
+
+  /** Appends PUT_MANY carrying `itemCount` (at least one) items, laid out as lib/protocol/put_many.ts says. */
+  putMany(requestId: number, itemCount: number, itemBytes: Uint8Array): void {
+    if (!(itemCount >= 1 && itemCount <= MAX_PUT_MANY_ITEMS)) {
+      throw new RangeError(`a PUT_MANY holds 1 to ${MAX_PUT_MANY_ITEMS} items, not ${itemCount}`);
+    }
+    const start = this.#begin(MessageType.PUT_MANY, requestId);
+    this.#out.u32(itemCount);
+    this.#out.raw(itemBytes);
+    this.#end(start);
+  }
+
+  /** Appends GET. */
+  get(requestId: number, key: string): void {
+    const start = this.#begin(MessageType.GET, requestId);
+    this.#out.string(key);
+    this.#end(start);
+  }
+
+  /** Appends QUERY. */
+  query(requestId: number, path: readonly string[]): void {
+    const start = this.#begin(MessageType.QUERY, requestId);
+    this.#out.u8(path.length);
+    for (const segment of path) this.#out.string(segment);
+    this.#end(start);
+  }
+
+  /** Appends DELETE. */
+  delete(requestId: number, key: string): void {
+    const start = this.#begin(MessageType.DELETE, requestId);
+    this.#out.string(key);
+    this.#end(start);
+  }
+
+  /** Appends KEYS. */
+  keys(requestId: number, options: KeysOptions): void {
+    const start = this.#begin(MessageType.KEYS, requestId);
+    this.#out.string(options.prefix ?? "");
+    this.#out.u32(options.limit);
+    this.#out.string(options.after ?? "");
+    this.#end(start);
+  }
+
+  /** Appends STATS. */
+  stats(requestId: number): void {
+    this.#end(this.#begin(MessageType.STATS, requestId));
+  }
+
+  /** Appends an empty OK (PING, PUT, DELETE). */
+  ok(requestId: number): void {
+    this.#end(this.#begin(MessageType.OK, requestId));
+  }
+
+  /** Appends OK carrying a value (GET, QUERY). */
+  okValue(requestId: number, value: Value): void {
+    const start = this.#begin(MessageType.OK, requestId);
+    writeValue(this.#out, value);
+    this.#end(start);
+  }
+
+  /** Appends OK carrying keys (KEYS). */
+  okKeys(requestId: number, keys: readonly string[]): void {
+    const start = this.#begin(MessageType.OK, requestId);
+    this.#out.u32(keys.length);
+    for (const key of keys) this.#out.string(key);
+    this.#end(start);
+  }
+
+  /** Appends OK answering PUT_MANY: the refused items, in item order. */
+  okPutMany(requestId: number, refusals: readonly PutManyRefusal[]): void {
+    const start = this.#begin(MessageType.OK, requestId);
+    this.#out.u32(refusals.length);
+    for (const refusal of refusals) {
+      this.#out.u32(refusal.index);
+      this.#out.u16(refusal.code);
+      this.#out.raw(errorMessageBytes(refusal.message));
+    }
+    this.#end(start);
+  }
+
+  /** Appends OK carrying statistics (STATS). */
+  okStats(requestId: number, stats: ServerStats): void {
+    const start = this.#begin(MessageType.OK, requestId);
+    this.#out.i64(stats.recordCount);
+    this.#out.i64(stats.memoryBytes);
+    this.#out.i64(stats.uptimeMs);
+    this.#out.u32(stats.connectionCount);
+    this.#end(start);
+  }
+
+  /** Appends OK answering HELLO. */
+  okHello(requestId: number, hello: HelloResult): void {
+    const start = this.#begin(MessageType.OK, requestId);
+    this.#out.u16(hello.version);
+    this.#out.u32(hello.maxFrameBytes);
+    this.#out.u32(hello.idleTimeoutMs);
+    this.#out.raw(hexToBytes(hello.serverId));
+    this.#end(start);
+  }
+
+  /** Appends NOT_FOUND. */
+  notFound(requestId: number): void {
+    this.#end(this.#begin(MessageType.NOT_FOUND, requestId));
+  }
+
+  /** Appends ERROR; a message over {@link MAX_ERROR_MESSAGE_BYTES} is cut to fit. */
+  error(requestId: number, code: ErrorCodeNumber, message: string): void {
+    const start = this.#begin(MessageType.ERROR, requestId);
+    this.#out.u16(code);
+    this.#out.raw(errorMessageBytes(message));
+    this.#end(start);
+  }
+}
+
+/** `message` as a protocol string, cut to {@link MAX_ERROR_MESSAGE_BYTES} at a character boundary. */
+function errorMessageBytes(message: string): Uint8Array {
+  let text = textEncoder.encode(message);
+  if (text.length > MAX_ERROR_MESSAGE_BYTES) {
+    // UTF-8 continuation bytes are 10xxxxxx.
+    let end = MAX_ERROR_MESSAGE_BYTES;
+    while ((text[end] & 0xc0) === 0x80) end--;
+    text = text.subarray(0, end);
+  }
+  const bytes = new Uint8Array(4 + text.length);
+  new DataView(bytes.buffer).setUint32(0, text.length);
+  bytes.set(text, 4);
+  return bytes;
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  if (!/^[0-9a-f]{16}$/.test(hex)) throw new RangeError(`server id must be 16 hex digits: ${hex}`);
+  return Uint8Array.from(
+    { length: SERVER_ID_BYTES },
+    (_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16),
+  );
+}

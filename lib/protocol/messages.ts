@@ -1,0 +1,327 @@
+/**
+ * Decodes and checks frames (see docs/protocol.md): {@link decodeRequest} for a
+ * server, {@link decodeResponse} and the OK body decoders for a client. Every
+ * malformed input is a DecodeError (a LimitExceededError for a broken limit), never
+ * another exception, so a server can answer it and carry on.
+ *
+ * @example
+ * ```ts
+ * import { decodeRequest } from "./messages.ts";
+ * const request = decodeRequest({ type: 0x02, requestId: 1, body: new Uint8Array(0) });
+ * request.type; // "ping"
+ * ```
+ * @module
+ */
+import { ByteReader, DecodeError, LimitExceededError } from "../base/bytes.ts";
+import { readUtf8 } from "../base/utf8.ts";
+import { MAX_KEY_BYTES, MAX_PATH_SEGMENTS } from "../limits.ts";
+import { checkEncodedKey, checkKey } from "../record/key.ts";
+import { checkPath } from "../record/query_path.ts";
+import type { Value } from "../record/value.ts";
+import { readValue } from "../record/value_codec.ts";
+import {
+  type Frame,
+  type HelloResult,
+  type KeysOptions,
+  MAX_AUTH_BYTES,
+  MAX_ERROR_MESSAGE_BYTES,
+  MAX_KEYS_LIMIT,
+  MessageType,
+  type PutManyRefusal,
+  type Request,
+  type Response,
+  SERVER_ID_BYTES,
+  type ServerStats,
+} from "./mod.ts";
+import { PUT_FLAG_IF_ABSENT, readPutManyItems } from "./put_many.ts";
+
+/**
+ * Throws unless `options` is a valid KEYS request: prefix without `.` and at
+ * most MAX_KEY_BYTES, limit within 1 to {@link MAX_KEYS_LIMIT}, after a
+ * valid key when given.
+ *
+ * @example
+ * ```ts
+ * checkKeysOptions({ prefix: "person", limit: 100 }); // ok
+ * ```
+ */
+export function checkKeysOptions(options: KeysOptions): void {
+  const prefix = options.prefix ?? "";
+  if (prefix.length > 0) checkKey(prefix, "prefix");
+  if (!Number.isSafeInteger(options.limit) || options.limit < 1) {
+    throw new DecodeError(`KEYS limit ${options.limit} must be a whole number of at least 1`);
+  }
+  if (options.limit > MAX_KEYS_LIMIT) {
+    throw new LimitExceededError(
+      `KEYS limit ${options.limit} is over the limit of ${MAX_KEYS_LIMIT}`,
+    );
+  }
+  if (options.after !== undefined) checkKey(options.after, "after key");
+}
+
+function finish<T>(reader: ByteReader, result: T, what: string): T {
+  if (reader.remaining !== 0) {
+    throw new DecodeError(`${reader.remaining} unexpected bytes after the ${what} body`);
+  }
+  return result;
+}
+
+/** Reads a string of at most MAX_KEY_BYTES; a longer one is a LimitExceededError. */
+function readBoundedString(reader: ByteReader, body: Uint8Array, what: string): string {
+  if (reader.remaining >= 4) {
+    const length = new DataView(body.buffer, body.byteOffset + reader.offset, 4).getUint32(0);
+    if (length > MAX_KEY_BYTES) {
+      throw new LimitExceededError(
+        `${what} is ${length} bytes, over the limit of ${MAX_KEY_BYTES}`,
+      );
+    }
+  }
+  return reader.string(what, MAX_KEY_BYTES);
+}
+
+function readKey(reader: ByteReader, body: Uint8Array, what = "key"): string {
+  const key = readBoundedString(reader, body, what);
+  checkKey(key, what);
+  return key;
+}
+
+/**
+ * Decodes and validates a request frame. Throws {@link LimitExceededError} for
+ * a broken limit and DecodeError for anything else malformed, including a
+ * response type or an unknown type.
+ *
+ * @example
+ * ```ts
+ * const request = decodeRequest(frame);
+ * if (request.type === "get") store.get(request.key);
+ * ```
+ */
+export function decodeRequest(frame: Frame): Request {
+  const reader = new ByteReader(frame.body);
+  const requestId = frame.requestId;
+  switch (frame.type) {
+    case MessageType.HELLO: {
+      const version = reader.u16("protocol version");
+      const authScheme = reader.u8("auth scheme");
+      const authBytes = reader.u32("auth length");
+      if (authBytes > MAX_AUTH_BYTES) {
+        throw new LimitExceededError(
+          `auth data is ${authBytes} bytes, over the limit of ${MAX_AUTH_BYTES}`,
+        );
+      }
+      const auth = reader.raw(authBytes, "auth data");
+      return finish(reader, { type: "hello", requestId, version, authScheme, auth }, "HELLO");
+    }
+    case MessageType.PING:
+      return finish(reader, { type: "ping", requestId }, "PING");
+    case MessageType.PUT: {
+      const flags = reader.u8("PUT flags");
+      if ((flags & ~PUT_FLAG_IF_ABSENT) !== 0) {
+        throw new DecodeError(`unknown PUT flags 0x${flags.toString(16).padStart(2, "0")}`);
+      }
+      const key = readKey(reader, frame.body);
+      // The value is the rest of the body; whoever stores it validates it.
+      const encodedValue = reader.raw(reader.remaining, "value");
+      const overwrite = (flags & PUT_FLAG_IF_ABSENT) === 0;
+      return { type: "put", requestId, key, encodedValue, overwrite };
+    }
+    case MessageType.GET:
+      return finish(reader, { type: "get", requestId, key: readKey(reader, frame.body) }, "GET");
+    case MessageType.QUERY: {
+      const segmentCount = reader.u8("segment count");
+      if (segmentCount === 0) throw new DecodeError("empty query path");
+      if (segmentCount > MAX_PATH_SEGMENTS) {
+        throw new LimitExceededError(
+          `query path has ${segmentCount} segments, over the limit of ${MAX_PATH_SEGMENTS}`,
+        );
+      }
+      const path: string[] = [];
+      for (let index = 0; index < segmentCount; index++) {
+        path.push(readBoundedString(reader, frame.body, "path segment"));
+      }
+      checkPath(path);
+      return finish(reader, { type: "query", requestId, path }, "QUERY");
+    }
+    case MessageType.DELETE:
+      return finish(
+        reader,
+        { type: "delete", requestId, key: readKey(reader, frame.body) },
+        "DELETE",
+      );
+    case MessageType.KEYS: {
+      const prefix = readBoundedString(reader, frame.body, "prefix");
+      const limit = reader.u32("KEYS limit");
+      const afterText = readBoundedString(reader, frame.body, "after key");
+      const after = afterText.length === 0 ? undefined : afterText;
+      checkKeysOptions({ prefix, limit, after });
+      return finish(reader, { type: "keys", requestId, prefix, limit, after }, "KEYS");
+    }
+    case MessageType.STATS:
+      return finish(reader, { type: "stats", requestId }, "STATS");
+    case MessageType.PUT_MANY: {
+      const itemCount = reader.u32("item count");
+      const items = readPutManyItems(frame.body, reader.offset, itemCount);
+      return { type: "putMany", requestId, body: frame.body, items };
+    }
+    default:
+      throw new DecodeError(`unknown request type 0x${frame.type.toString(16).padStart(2, "0")}`);
+  }
+}
+
+/**
+ * Decodes a response frame; the OK body stays raw, for the decoder matching
+ * the request (`decodeValueBody`, `decodeKeysBody`, …).
+ *
+ * @example
+ * ```ts
+ * const response = decodeResponse(frame);
+ * if (response.type === "ok") decodeValueBody(response.body);
+ * ```
+ */
+export function decodeResponse(frame: Frame): Response {
+  const requestId = frame.requestId;
+  switch (frame.type) {
+    case MessageType.OK:
+      return { type: "ok", requestId, body: frame.body };
+    case MessageType.NOT_FOUND: {
+      const reader = new ByteReader(frame.body);
+      return finish(reader, { type: "not_found", requestId }, "NOT_FOUND");
+    }
+    case MessageType.ERROR: {
+      const reader = new ByteReader(frame.body);
+      const code = reader.u16("error code");
+      const message = reader.string("error message", MAX_ERROR_MESSAGE_BYTES);
+      return finish(reader, { type: "error", requestId, code, message }, "ERROR");
+    }
+    default:
+      throw new DecodeError(`unknown response type 0x${frame.type.toString(16).padStart(2, "0")}`);
+  }
+}
+
+/**
+ * Checks that an OK body is empty (PING, PUT, DELETE).
+ *
+ * @example
+ * ```ts
+ * decodeEmptyBody(new Uint8Array(0));
+ * ```
+ */
+export function decodeEmptyBody(body: Uint8Array): void {
+  if (body.length !== 0) throw new DecodeError(`${body.length} unexpected bytes after the OK body`);
+}
+
+/**
+ * Decodes the value in an OK to GET or QUERY.
+ *
+ * @example
+ * ```ts
+ * decodeValueBody(response.body); // { kind: "int", value: 22 }
+ * ```
+ */
+export function decodeValueBody(body: Uint8Array): Value {
+  const reader = new ByteReader(body);
+  return finish(reader, readValue(reader), "OK");
+}
+
+/**
+ * Decodes the keys in an OK to KEYS.
+ *
+ * @example
+ * ```ts
+ * decodeKeysBody(response.body); // ["person1", "person2"]
+ * ```
+ */
+export function decodeKeysBody(body: Uint8Array): string[] {
+  const reader = new ByteReader(body);
+  const count = reader.u32("key count");
+  // Each key takes at least 5 bytes, so a larger count is a lie, not an allocation.
+  if (count * 5 > reader.remaining) throw new DecodeError(`key count ${count} exceeds the bytes`);
+  const keys: string[] = [];
+  for (let index = 0; index < count; index++) keys.push(readKey(reader, body));
+  return finish(reader, keys, "OK");
+}
+
+/** Bytes of a PUT_MANY refusal with an empty message: item index, code, message length. */
+const MIN_REFUSAL_BYTES = 10;
+
+/**
+ * Decodes the OK to PUT_MANY: the refused items, in item order.
+ *
+ * @example
+ * ```ts
+ * decodePutManyBody(response.body); // [] when every item was stored
+ * ```
+ */
+export function decodePutManyBody(body: Uint8Array): PutManyRefusal[] {
+  const reader = new ByteReader(body);
+  const count = reader.u32("refusal count");
+  // Each refusal takes some bytes, so a larger count is a lie, not an allocation.
+  if (count * MIN_REFUSAL_BYTES > reader.remaining) {
+    throw new DecodeError(`refusal count ${count} exceeds the bytes`);
+  }
+  const refusals: PutManyRefusal[] = [];
+  for (let position = 0; position < count; position++) {
+    const index = reader.u32("item index");
+    const code = reader.u16("error code");
+    const message = reader.string("error message", MAX_ERROR_MESSAGE_BYTES);
+    refusals.push({ index, code, message });
+  }
+  return finish(reader, refusals, "OK");
+}
+
+/**
+ * Reads and checks the key of a PUT_MANY item, `body[start, end)`, as a PUT's key is
+ * checked: valid UTF-8, non-empty, no `.`, at most MAX_KEY_BYTES bytes.
+ *
+ * @example
+ * ```ts
+ * const key = readItemKey(request.body, items.keyStart(0), items.keyEnd(0));
+ * ```
+ */
+export function readItemKey(body: Uint8Array, start: number, end: number): string {
+  checkEncodedKey(body, start, end, "key");
+  return readUtf8(body, start, end - start);
+}
+
+/**
+ * Decodes the statistics in an OK to STATS.
+ *
+ * @example
+ * ```ts
+ * decodeStatsBody(response.body).recordCount;
+ * ```
+ */
+export function decodeStatsBody(body: Uint8Array): ServerStats {
+  const reader = new ByteReader(body);
+  const stats = {
+    recordCount: reader.i64("record count"),
+    memoryBytes: reader.i64("memory bytes"),
+    uptimeMs: reader.i64("uptime"),
+    connectionCount: reader.u32("connection count"),
+  };
+  return finish(reader, stats, "OK");
+}
+
+/**
+ * Decodes the OK to HELLO.
+ *
+ * @example
+ * ```ts
+ * decodeHelloBody(response.body);
+ * // { version: 1, maxFrameBytes: 16777216, idleTimeoutMs: 30000, serverId: "9f3a…" }
+ * ```
+ */
+export function decodeHelloBody(body: Uint8Array): HelloResult {
+  const reader = new ByteReader(body);
+  const hello = {
+    version: reader.u16("protocol version"),
+    maxFrameBytes: reader.u32("max frame"),
+    idleTimeoutMs: reader.u32("idle timeout"),
+    serverId: bytesToHex(reader.raw(SERVER_ID_BYTES, "server id")),
+  };
+  return finish(reader, hello, "OK");
+}
+
+function bytesToHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
