@@ -185,10 +185,14 @@ Deno.test("runPipelined stops after a last step, and when emit says so", async (
   await runPipelined([0, 1, 2, 3, 4], step, (i) => (emitted.push(i), true));
   assert.deepEqual([planned, emitted], [[0, 1, 2], [0, 1, 2]]);
   emitted.length = 0;
-  await runPipelined([5, 6, 7], (i) => ({ access: { kind: "none" }, run: async () => i }), (i) => {
-    emitted.push(i);
-    return i !== 6;
-  });
+  await runPipelined(
+    [5, 6, 7],
+    (i) => ({ access: { kind: "none" }, run: () => Promise.resolve(i) }),
+    (i) => {
+      emitted.push(i);
+      return i !== 6;
+    },
+  );
   assert.deepEqual(emitted, [5, 6]);
 });
 
@@ -215,10 +219,14 @@ Deno.test("runPipelined rejects with the source's error after emitting what came
   }
   const emitted: number[] = [];
   await assert.rejects(
-    runPipelined(source(), (i) => ({ access: { kind: "none" }, run: async () => i }), (i) => {
-      emitted.push(i);
-      return true;
-    }),
+    runPipelined(
+      source(),
+      (i) => ({ access: { kind: "none" }, run: () => Promise.resolve(i) }),
+      (i) => {
+        emitted.push(i);
+        return true;
+      },
+    ),
     /read failed/,
   );
   assert.deepEqual(emitted, [0]);
