@@ -388,3 +388,31 @@ function decodeUtf8(bytes: Uint8Array, start: number, end: number, what: string)
     throw new DecodeError(`${what} is not valid UTF-8`);
   }
 }
+
+/**
+ * The big-endian u32 at `source[offset, offset + 4)`; the caller checks the bounds.
+ *
+ * @example
+ * ```ts
+ * readU32(Uint8Array.of(0, 0, 1, 2), 0); // 258
+ * ```
+ */
+export function readU32(source: Uint8Array, offset: number): number {
+  return ((source[offset] << 24) >>> 0) + (source[offset + 1] << 16) +
+    (source[offset + 2] << 8) + source[offset + 3];
+}
+
+/**
+ * Writes `value` (a u32) big-endian at `target[offset, offset + 4)`; the caller checks the bounds.
+ *
+ * @example
+ * ```ts
+ * writeU32(new Uint8Array(4), 0, 258); // the bytes 00 00 01 02
+ * ```
+ */
+export function writeU32(target: Uint8Array, offset: number, value: number): void {
+  target[offset] = value >>> 24;
+  target[offset + 1] = (value >>> 16) & 0xff;
+  target[offset + 2] = (value >>> 8) & 0xff;
+  target[offset + 3] = value & 0xff;
+}

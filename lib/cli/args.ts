@@ -15,8 +15,7 @@ import { UserError } from "./user_error.ts";
 
 /**
  * Parses `args` strictly against `options`: unknown flags, missing values and
- * (unless `allowPositionals`) stray positional arguments throw a UserError.
- * After `--` every argument is positional, so `kv get -- -odd-key` works.
+ * stray positional arguments throw a UserError.
  *
  * @example
  * ```ts
@@ -27,10 +26,9 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
   command: string,
   args: string[],
   options: T,
-  allowPositionals = false,
 ) {
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals });
+    return parseArgs({ args, options, strict: true, allowPositionals: false });
   } catch (error) {
     throw new UserError(`kv ${command}: ${describeParseError(error)} (see 'kv ${command} --help')`);
   }

@@ -27,7 +27,7 @@
  * ```
  * @module
  */
-import { DecodeError } from "../base/bytes.ts";
+import { DecodeError, readU32, writeU32 } from "../base/bytes.ts";
 
 /** Bytes of a version on the wire, in logs and in snapshots. */
 export const VERSION_BYTES = 12;
@@ -181,16 +181,4 @@ export function parseVersion(text: string): Version {
   const bytes = new Uint8Array(VERSION_BYTES);
   for (let i = 0; i < VERSION_BYTES; i++) bytes[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
   return readVersion(bytes, 0);
-}
-
-function writeU32(target: Uint8Array, offset: number, value: number): void {
-  target[offset] = value >>> 24;
-  target[offset + 1] = (value >>> 16) & 0xff;
-  target[offset + 2] = (value >>> 8) & 0xff;
-  target[offset + 3] = value & 0xff;
-}
-
-function readU32(source: Uint8Array, offset: number): number {
-  return ((source[offset] << 24) >>> 0) + (source[offset + 1] << 16) +
-    (source[offset + 2] << 8) + source[offset + 3];
 }

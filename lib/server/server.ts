@@ -433,6 +433,7 @@ export class KvServer {
           body,
           keyStart,
           keyEnd,
+          -1,
           items.valueStart(index),
           items.valueEnd(index),
           options,
@@ -503,8 +504,11 @@ export class KvServer {
         const value = store.query(request.path);
         return value === undefined ? responses.notFound(id) : responses.okValue(id, value);
       }
-      case "delete":
-        return store.delete(request.key) ? responses.ok(id) : responses.notFound(id);
+      case "delete": {
+        const existed = store.get(request.key) !== undefined;
+        store.delete(request.key);
+        return existed ? responses.ok(id) : responses.notFound(id);
+      }
       case "keys":
         return responses.okKeys(
           id,

@@ -3,7 +3,7 @@
  * modified, so that a restart loads the snapshot and replays only the log
  * written since, instead of every mutation ever made.
  *
- * ## On-disk format (version 1); all integers big-endian
+ * ## On-disk format (version 2); all integers big-endian
  *
  * Header, {@link SNAPSHOT_HEADER_BYTES} = 24 bytes:
  *
@@ -13,16 +13,21 @@
  * | 8      | 2    | format version, u16 = {@link SNAPSHOT_FORMAT_VERSION}      |
  * | 10     | 2    | flags, u16 = 0 (reserved)                                  |
  * | 12     | 4    | generation, u32 (the same number as in the file name)      |
- * | 16     | 8    | record count R, i64                                        |
+ * | 16     | 8    | entry count R, i64                                         |
  *
- * Then R records, back to back, in key order:
+ * Then R entries — records and tombstones — back to back, in key order:
  *
  * | size | field                                                                    |
  * |------|--------------------------------------------------------------------------|
  * | 4    | key length K, u32, at most MAX_KEY_BYTES                                 |
  * | K    | key, UTF-8                                                               |
- * | 4    | value length V, u32, at most MAX_LOG_VALUE_BYTES                         |
+ * | 12   | the version of the key's newest write (lib/record/version.ts)            |
+ * | 4    | value length V, u32, at most MAX_LOG_VALUE_BYTES; `FF FF FF FF` for a    |
+ * |      | tombstone, which has no value bytes                                      |
  * | V    | the value as encoded by value_codec                                      |
+ *
+ * Format version 1, written before versions existed, is read too: its entries are
+ * records without the version field, and take the base version.
  *
  * Then a 4-byte trailer: the CRC-32C of every byte before it.
  *
@@ -56,6 +61,13 @@ import {
 } from "./storage_log.ts";
 import { writeValue } from "../record/value_codec.ts";
 import type { Value } from "../record/value.ts";
+import {
+  BASE_VERSION,
+  readVersion,
+  type Version,
+  VERSION_BYTES,
+  writeVersion,
+} from "../record/version.ts";
 
 /** First eight bytes of every snapshot: "KVSNP", then CR LF and ^Z to expose text-mode mangling. */
 export const SNAPSHOT_MAGIC: Uint8Array = Uint8Array.of(
@@ -69,13 +81,19 @@ export const SNAPSHOT_MAGIC: Uint8Array = Uint8Array.of(
   0x1a,
 );
 
-/** The snapshot format version this module writes and the only one it reads. */
-export const SNAPSHOT_FORMAT_VERSION = 1;
+/** The snapshot format version this module writes. */
+export const SNAPSHOT_FORMAT_VERSION = 2;
+
+/** The oldest snapshot format version this module reads (1: records without versions). */
+export const OLDEST_SNAPSHOT_FORMAT_VERSION = 1;
+
+/** The value length that marks a tombstone entry. */
+const TOMBSTONE_LENGTH = 0xffff_ffff;
 
 /** Size of the header: magic, version, flags, generation, record count. */
 export const SNAPSHOT_HEADER_BYTES = 24;
 
-/** Where the record count sits in the header. */
+/** Where the entry count sits in the header. */
 const RECORD_COUNT_OFFSET = 16;
 
 /** Size of the trailer: the CRC-32C of everything before it. */
@@ -100,8 +118,10 @@ export class SnapshotFormatError extends Error {
 export interface SnapshotInfo {
   /** The generation recorded in the header. */
   generation: number;
-  /** Records read. */
-  recordCount: number;
+  /** The format version in the header. */
+  formatVersion: number;
+  /** Entries read: records and tombstones. */
+  entryCount: number;
   /** Size of the file in bytes. */
   byteLength: number;
 }
@@ -110,14 +130,24 @@ export interface SnapshotInfo {
 export interface EncodedSnapshot {
   /** The generation in the header. */
   readonly generation: number;
-  /** Records it holds. */
-  readonly recordCount: number;
+  /** Entries it holds: records and tombstones. */
+  readonly entryCount: number;
   /** The file's bytes, header to trailer, in pieces of about {@link SNAPSHOT_WRITE_CHUNK_BYTES}. */
   readonly chunks: readonly Uint8Array[];
 }
 
+/** One entry of a snapshot: a record, or a tombstone when `value` is undefined. */
+export interface SnapshotEntry {
+  /** The record key. */
+  readonly key: string;
+  /** The record's value; undefined for a tombstone. */
+  readonly value: Value | undefined;
+  /** The version of the key's newest write. */
+  readonly version: Version;
+}
+
 /**
- * Encodes `records` as snapshot `generation`, consuming the iterable before
+ * Encodes `entries` as snapshot `generation`, consuming the iterable before
  * returning. The Store calls this with the trie's live iterator at the moment
  * it switches logs, so the snapshot is exactly the state the old logs built;
  * encoding eagerly means the trie may change again as soon as this returns.
@@ -126,13 +156,13 @@ export interface EncodedSnapshot {
  *
  * @example
  * ```ts
- * const snapshot = encodeSnapshot(3, [["n", int(1)]]);
- * snapshot.recordCount; // 1
+ * const snapshot = encodeSnapshot(3, [{ key: "n", value: int(1), version: BASE_VERSION }]);
+ * snapshot.entryCount; // 1
  * ```
  */
 export function encodeSnapshot(
   generation: number,
-  records: Iterable<readonly [string, Value]>,
+  entries: Iterable<SnapshotEntry>,
 ): EncodedSnapshot {
   const chunks: Uint8Array[] = [];
   const newChunk = () => new ByteWriter(SNAPSHOT_WRITE_CHUNK_BYTES + 64 * 1024);
@@ -141,15 +171,22 @@ export function encodeSnapshot(
   chunk.u16(SNAPSHOT_FORMAT_VERSION);
   chunk.u16(0);
   chunk.u32(generation);
-  chunk.i64(0); // record count, patched below once known
-  let recordCount = 0;
-  for (const [key, value] of records) {
+  chunk.i64(0); // entry count, patched below once known
+  let entryCount = 0;
+  const versionBytes = new Uint8Array(VERSION_BYTES);
+  for (const { key, value, version } of entries) {
     chunk.string(key);
-    const lengthAt = chunk.length;
-    chunk.u32(0);
-    writeValue(chunk, value);
-    chunk.patchU32(lengthAt, chunk.length - lengthAt - 4);
-    recordCount++;
+    writeVersion(versionBytes, 0, version);
+    chunk.raw(versionBytes);
+    if (value === undefined) {
+      chunk.u32(TOMBSTONE_LENGTH);
+    } else {
+      const lengthAt = chunk.length;
+      chunk.u32(0);
+      writeValue(chunk, value);
+      chunk.patchU32(lengthAt, chunk.length - lengthAt - 4);
+    }
+    entryCount++;
     if (chunk.length >= SNAPSHOT_WRITE_CHUNK_BYTES) {
       chunks.push(chunk.bytes());
       chunk = newChunk();
@@ -159,14 +196,14 @@ export function encodeSnapshot(
   const first = chunks[0];
   new DataView(first.buffer, first.byteOffset, first.byteLength).setBigInt64(
     RECORD_COUNT_OFFSET,
-    BigInt(recordCount),
+    BigInt(entryCount),
   );
   let crc = 0;
   for (const bytes of chunks) crc = crc32c(bytes, crc);
   const trailer = new ByteWriter(SNAPSHOT_TRAILER_BYTES);
   trailer.u32(crc);
   chunks.push(trailer.bytes());
-  return { generation, recordCount, chunks };
+  return { generation, entryCount, chunks };
 }
 
 /**
@@ -179,7 +216,7 @@ export function encodeSnapshot(
  * ```ts
  * const byteLength = await writeSnapshot(
  *   "/tmp/kv/snapshot-0000000003.kvsnap",
- *   encodeSnapshot(3, [["n", int(1)]]),
+ *   encodeSnapshot(3, [{ key: "n", value: int(1), version: BASE_VERSION }]),
  * );
  * ```
  */
@@ -205,20 +242,23 @@ export async function writeSnapshot(path: string, snapshot: EncodedSnapshot): Pr
 }
 
 /**
- * Reads the snapshot `path`, calling `onRecord` for each record in file
- * order. Throws a {@link SnapshotFormatError} naming the file and the problem
- * if it is damaged; by then `onRecord` may have seen some records.
+ * Reads the snapshot `path`, calling `onEntry` for each entry in file order with
+ * the record's encoded value (undefined for a tombstone) and version. Throws a
+ * {@link SnapshotFormatError} naming the file and the problem if it is damaged; by
+ * then `onEntry` may have seen some entries.
  *
  * @example
  * ```ts
  * const trie = new RecordTrie();
- * const info = await readSnapshot("/tmp/kv/snapshot-0000000003.kvsnap", (k, v) => trie.putEncoded(k, v));
- * info.recordCount === trie.recordCount; // true
+ * await readSnapshot("/tmp/kv/snapshot-0000000003.kvsnap", (key, value, version) => {
+ *   if (value === undefined) trie.tombstone(key, { version });
+ *   else trie.putEncoded(key, value, { version });
+ * });
  * ```
  */
 export async function readSnapshot(
   path: string,
-  onRecord: (key: string, encodedValue: Uint8Array) => void,
+  onEntry: (key: string, encodedValue: Uint8Array | undefined, version: Version) => void,
 ): Promise<SnapshotInfo> {
   const file = await Deno.open(path, { read: true });
   try {
@@ -236,48 +276,61 @@ export async function readSnapshot(
       reader.start + SNAPSHOT_HEADER_BYTES,
     );
     for (const expected of SNAPSHOT_MAGIC) if (header.u8() !== expected) fail("wrong magic bytes");
-    const version = header.u16();
-    if (version !== SNAPSHOT_FORMAT_VERSION) {
-      fail(`format version ${version}, this kv reads version ${SNAPSHOT_FORMAT_VERSION}`);
+    const formatVersion = header.u16();
+    if (formatVersion < OLDEST_SNAPSHOT_FORMAT_VERSION || formatVersion > SNAPSHOT_FORMAT_VERSION) {
+      fail(
+        `format version ${formatVersion}, this kv reads versions ` +
+          `${OLDEST_SNAPSHOT_FORMAT_VERSION} to ${SNAPSHOT_FORMAT_VERSION}`,
+      );
     }
+    // Format 1 has no version field: its records take the base version.
+    const versionBytes = formatVersion === OLDEST_SNAPSHOT_FORMAT_VERSION ? 0 : VERSION_BYTES;
     header.u16();
     const generation = header.u32();
-    let recordCount = 0;
+    let entryCount = 0;
     try {
-      recordCount = header.i64();
+      entryCount = header.i64();
     } catch {
-      fail("a record count out of range");
+      fail("an entry count out of range");
     }
-    if (recordCount < 0) fail(`a negative record count ${recordCount}`);
+    if (entryCount < 0) fail(`a negative entry count ${entryCount}`);
     let crc = crc32c(reader.buffer.subarray(reader.start, reader.start + SNAPSHOT_HEADER_BYTES));
     reader.consume(SNAPSHOT_HEADER_BYTES);
-    for (let index = 0; index < recordCount; index++) {
-      if (!await reader.fill(4)) fail(`cut short in record ${index}`);
+    for (let index = 0; index < entryCount; index++) {
+      if (!await reader.fill(4)) fail(`cut short in entry ${index}`);
       const keyLength = readU32(reader, 0);
       if (keyLength > MAX_KEY_BYTES) fail(`a key of ${keyLength} bytes`);
-      if (!await reader.fill(8 + keyLength)) fail(`cut short in record ${index}`);
-      const valueLength = readU32(reader, 4 + keyLength);
-      if (valueLength > MAX_LOG_VALUE_BYTES) fail(`a value of ${valueLength} bytes`);
-      const recordLength = 8 + keyLength + valueLength;
-      if (!await reader.fill(recordLength)) fail(`cut short in record ${index}`);
+      const lengthAt = 4 + keyLength + versionBytes;
+      if (!await reader.fill(lengthAt + 4)) fail(`cut short in entry ${index}`);
+      const valueLength = readU32(reader, lengthAt);
+      const tombstone = valueLength === TOMBSTONE_LENGTH && versionBytes > 0;
+      if (!tombstone && valueLength > MAX_LOG_VALUE_BYTES) fail(`a value of ${valueLength} bytes`);
+      const entryLength = lengthAt + 4 + (tombstone ? 0 : valueLength);
+      if (!await reader.fill(entryLength)) fail(`cut short in entry ${index}`);
       const start = reader.start;
       const bytes = reader.buffer;
-      crc = crc32c(bytes.subarray(start, start + recordLength), crc);
+      crc = crc32c(bytes.subarray(start, start + entryLength), crc);
       try {
         const key = new ByteReader(bytes, start, start + 4 + keyLength).string("key");
-        // The value is checked by whoever stores it: a DecodeError from onRecord.
-        onRecord(key, bytes.subarray(start + 8 + keyLength, start + recordLength));
+        const version = versionBytes === 0
+          ? BASE_VERSION
+          : readVersion(bytes, start + 4 + keyLength);
+        // The value is checked by whoever stores it: a DecodeError from onEntry.
+        const value = tombstone
+          ? undefined
+          : bytes.subarray(start + lengthAt + 4, start + entryLength);
+        onEntry(key, value, version);
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
-        fail(`record ${index} does not decode (${error.message})`);
+        fail(`entry ${index} does not decode (${error.message})`);
       }
-      reader.consume(recordLength);
+      reader.consume(entryLength);
     }
     if (!await reader.fill(SNAPSHOT_TRAILER_BYTES)) fail("cut short before the checksum");
     if (readU32(reader, 0) !== crc) fail("a checksum mismatch");
     reader.consume(SNAPSHOT_TRAILER_BYTES);
     if (await reader.fill(1)) fail("unexpected bytes after the checksum");
-    return { generation, recordCount, byteLength };
+    return { generation, formatVersion, entryCount, byteLength };
   } finally {
     file.close();
   }

@@ -3,7 +3,7 @@
  * accepts, in order, each entry with its own length and CRC-32C, so a replay
  * can tell a complete entry from one a crash cut short.
  *
- * ## On-disk format (version 1); all integers big-endian
+ * ## On-disk format (version 2); all integers big-endian
  *
  * File header, {@link LOG_HEADER_BYTES} = 16 bytes:
  *
@@ -23,11 +23,16 @@
  * | 8      | 1    | kind: `0x01` PUT, `0x02` DELETE                              |
  * | 9      | 4    | key length K, u32, at most MAX_KEY_BYTES                     |
  * | 13     | K    | key, UTF-8                                                   |
- * | 13 + K | rest | PUT only: the value as encoded by value_codec (N − 5 − K bytes) |
+ * | 13 + K | 12   | the write's version (lib/record/version.ts)                  |
+ * | 25 + K | rest | PUT only: the value as encoded by value_codec (N − 17 − K bytes) |
  *
- * A DELETE's body is exactly `5 + K` bytes. An entry is at most
+ * A DELETE (a tombstone) has no value: its body is exactly `17 + K` bytes. An entry is at most
  * {@link MAX_LOG_ENTRY_BYTES}: room for a value as large as the biggest default
  * protocol frame plus the longest key.
+ *
+ * Format version 1, written before versions existed, is read too: its entries have no
+ * version field (a PUT's record takes the base version; a DELETE removed the key). The
+ * store rewrites a data dir holding one as soon as it has read it.
  *
  * ## Recovery rules
  *
@@ -56,7 +61,7 @@
  * import { encodeValue } from "../record/value_codec.ts";
  * import { int } from "../record/value.ts";
  * const log = await StorageLog.create("/tmp/kv/log-00000001.kvlog", 1);
- * log.appendPut("age", encodeValue(int(22)));
+ * log.appendPut("age", encodeValue(int(22)), BASE_VERSION);
  * await log.flush();
  * await log.close();
  * const { replay } = await StorageLog.open("/tmp/kv/log-00000001.kvlog", console.log);
@@ -68,18 +73,28 @@ import assert from "node:assert/strict";
 import { ByteReader, ByteWriter, DecodeError } from "../base/bytes.ts";
 import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
 import { crc32c } from "../base/crc32.ts";
+import {
+  BASE_VERSION,
+  readVersion,
+  type Version,
+  VERSION_BYTES,
+  writeVersion,
+} from "../record/version.ts";
 
 /** First eight bytes of every log file: "KVLOG", then CR LF and ^Z to expose text-mode mangling. */
 export const LOG_MAGIC: Uint8Array = Uint8Array.of(0x4b, 0x56, 0x4c, 0x4f, 0x47, 0x0d, 0x0a, 0x1a);
 
-/** The log format version this module writes and the only one it reads. */
-export const LOG_FORMAT_VERSION = 1;
+/** The log format version this module writes. */
+export const LOG_FORMAT_VERSION = 2;
+
+/** The oldest log format version this module reads (1: entries without versions). */
+export const OLDEST_LOG_FORMAT_VERSION = 1;
 
 /** Size of the file header: magic, version, flags, generation. */
 export const LOG_HEADER_BYTES = 16;
 
-/** Bytes of an entry besides its key and value: CRC, length, kind, key length. */
-export const LOG_ENTRY_OVERHEAD_BYTES = 13;
+/** Bytes of an entry besides its key and value: CRC, length, kind, key length, version. */
+export const LOG_ENTRY_OVERHEAD_BYTES = 13 + VERSION_BYTES;
 
 /** Largest encoded value one PUT entry holds: the default protocol frame limit (16 MiB). */
 export const MAX_LOG_VALUE_BYTES = DEFAULT_MAX_FRAME_BYTES;
@@ -96,23 +111,31 @@ export const LogEntryKind = { put: 0x01, delete: 0x02 } as const;
 /** Byte offsets inside an entry. */
 const LENGTH_OFFSET = 4;
 const BODY_OFFSET = 8;
-/** Kind byte plus key length: the smallest possible body. */
+/** Kind byte plus key length: the smallest possible body (format 1; format 2 adds a version). */
 const MIN_BODY_BYTES = 5;
 const MAX_BODY_BYTES = MAX_LOG_ENTRY_BYTES - BODY_OFFSET;
 
 /**
  * One mutation read back from a log. A PUT's value stays in its wire encoding, a view
  * into the replay's read buffer that is valid only during the `onEntry` call: the store
- * stores it from those bytes (validating them) without building a Value.
+ * stores it from those bytes (validating them) without building a Value. A PUT of a
+ * format 1 log has the base version; a DELETE of one has none (it removed the key).
  */
 export type LogEntry =
-  | { readonly kind: "put"; readonly key: string; readonly encodedValue: Uint8Array }
-  | { readonly kind: "delete"; readonly key: string };
+  | {
+    readonly kind: "put";
+    readonly key: string;
+    readonly encodedValue: Uint8Array;
+    readonly version: Version;
+  }
+  | { readonly kind: "delete"; readonly key: string; readonly version: Version | undefined };
 
 /** What a replay found. */
 export interface LogReplay {
   /** The generation recorded in the file header. */
   generation: number;
+  /** The format version in the file header. */
+  formatVersion: number;
   /** Intact entries replayed. */
   entryCount: number;
   /** File length after any truncation: where the next entry will be written. */
@@ -253,7 +276,7 @@ export class FileChunkReader {
  * @example
  * ```ts
  * const log = await StorageLog.create("/tmp/kv/log-00000001.kvlog", 1);
- * log.appendDelete("person1");
+ * log.appendDelete("person1", { ms: Date.now(), counter: 0, broker: 1 });
  * await log.flush();
  * await log.sync();
  * await log.close();
@@ -269,6 +292,8 @@ export class StorageLog {
   #spare = new ByteWriter(64 * 1024);
   #flushing = false;
   #closed = false;
+  /** Where an entry's version is encoded before it is appended. */
+  readonly #versionBytes = new Uint8Array(VERSION_BYTES);
 
   private constructor(file: Deno.FsFile, path: string, generation: number, byteLength: number) {
     this.#file = file;
@@ -323,10 +348,11 @@ export class StorageLog {
     try {
       const fileLength = (await file.stat()).size;
       const reader = new FileChunkReader(file);
-      const generation = await readHeader(reader, path);
+      const { generation, formatVersion } = await readHeader(reader, path);
       const { entryCount, problem, skipped, intactLength } = await replayEntries(
         reader,
         fileLength,
+        formatVersion,
         onEntry,
       );
       const byteLength = intactLength;
@@ -334,6 +360,7 @@ export class StorageLog {
       const skippedBytes = skipped.reduce((sum, region) => sum + region.byteCount, 0);
       const replay: LogReplay = {
         generation,
+        formatVersion,
         entryCount,
         byteLength,
         truncatedBytes,
@@ -381,29 +408,31 @@ export class StorageLog {
   }
 
   /**
-   * Buffers a PUT of `key` whose value is already encoded by value_codec.
+   * Buffers a PUT of `key` at `version` whose value is already encoded by value_codec.
    * Throws a RangeError (buffering nothing) when the entry would be too large.
    */
-  appendPut(key: string, encodedValue: Uint8Array): void {
+  appendPut(key: string, encodedValue: Uint8Array, version: Version): void {
     checkLogEntrySize(key, encodedValue.length);
-    const start = this.#beginEntry(LogEntryKind.put, key);
+    const start = this.#beginEntry(LogEntryKind.put, key, version);
     this.#pending.raw(encodedValue);
     this.#sealEntry(start);
   }
 
-  /** Buffers a DELETE of `key`. Throws a RangeError when the key is too long. */
-  appendDelete(key: string): void {
+  /** Buffers a DELETE (a tombstone) of `key` at `version`. Throws a RangeError when the key is too long. */
+  appendDelete(key: string, version: Version): void {
     checkLogEntrySize(key, 0);
-    this.#sealEntry(this.#beginEntry(LogEntryKind.delete, key));
+    this.#sealEntry(this.#beginEntry(LogEntryKind.delete, key, version));
   }
 
-  #beginEntry(kind: number, key: string): number {
+  #beginEntry(kind: number, key: string, version: Version): number {
     assert(!this.#closed, "append to a closed log");
+    writeVersion(this.#versionBytes, 0, version);
     const start = this.#pending.length;
     this.#pending.u32(0); // CRC, patched by #sealEntry
     this.#pending.u32(0); // body length, patched by #sealEntry
     this.#pending.u8(kind);
     this.#pending.string(key);
+    this.#pending.raw(this.#versionBytes);
     return start;
   }
 
@@ -453,7 +482,10 @@ export class StorageLog {
   }
 }
 
-async function readHeader(reader: FileChunkReader, path: string): Promise<number> {
+async function readHeader(
+  reader: FileChunkReader,
+  path: string,
+): Promise<{ generation: number; formatVersion: number }> {
   if (!await reader.fill(LOG_HEADER_BYTES)) {
     throw new LogFormatError(
       `${path} is not a kv storage log: ${reader.available} bytes, shorter than the ` +
@@ -470,16 +502,17 @@ async function readHeader(reader: FileChunkReader, path: string): Promise<number
     }
   }
   const headerReader = new ByteReader(header, LOG_MAGIC.length);
-  const version = headerReader.u16();
-  if (version !== LOG_FORMAT_VERSION) {
+  const formatVersion = headerReader.u16();
+  if (formatVersion < OLDEST_LOG_FORMAT_VERSION || formatVersion > LOG_FORMAT_VERSION) {
     throw new LogFormatError(
-      `${path} has log format version ${version}; this kv reads version ${LOG_FORMAT_VERSION}`,
+      `${path} has log format version ${formatVersion}; this kv reads versions ` +
+        `${OLDEST_LOG_FORMAT_VERSION} to ${LOG_FORMAT_VERSION}`,
     );
   }
   headerReader.u16();
   const generation = headerReader.u32();
   reader.consume(LOG_HEADER_BYTES);
-  return generation;
+  return { generation, formatVersion };
 }
 
 /** Damaged bytes in the middle of a log, skipped by a replay. */
@@ -498,6 +531,7 @@ interface SkippedRegion {
 async function replayEntries(
   reader: FileChunkReader,
   fileLength: number,
+  formatVersion: number,
   onEntry: (entry: LogEntry) => void,
 ): Promise<
   { entryCount: number; problem: string; skipped: SkippedRegion[]; intactLength: number }
@@ -505,7 +539,7 @@ async function replayEntries(
   let entryCount = 0;
   const skipped: SkippedRegion[] = [];
   while (true) {
-    const read = await readEntry(reader);
+    const read = await readEntry(reader, formatVersion);
     if (read.kind === "end") {
       return { entryCount, problem: "", skipped, intactLength: reader.offset };
     }
@@ -526,7 +560,7 @@ async function replayEntries(
       problem = read.problem;
     }
     const offset = reader.offset;
-    const resume = await findNextEntry(reader, fileLength);
+    const resume = await findNextEntry(reader, fileLength, formatVersion);
     if (resume === undefined) return { entryCount, problem, skipped, intactLength: offset };
     skipped.push({ offset, byteCount: resume - offset, problem });
   }
@@ -537,8 +571,8 @@ type EntryRead =
   | { readonly kind: "damaged"; readonly problem: string }
   | { readonly kind: "end" };
 
-/** Reads the entry at the reader's position without consuming it. */
-async function readEntry(reader: FileChunkReader): Promise<EntryRead> {
+/** Reads the entry (of a log of `formatVersion`) at the reader's position without consuming it. */
+async function readEntry(reader: FileChunkReader, formatVersion: number): Promise<EntryRead> {
   if (!await reader.fill(BODY_OFFSET)) {
     return reader.available === 0
       ? { kind: "end" }
@@ -561,7 +595,10 @@ async function readEntry(reader: FileChunkReader): Promise<EntryRead> {
     return { kind: "damaged", problem: "a checksum mismatch" };
   }
   try {
-    const entry = decodeBody(new ByteReader(entryBytes, entryStart + BODY_OFFSET, entryEnd));
+    const entry = decodeBody(
+      new ByteReader(entryBytes, entryStart + BODY_OFFSET, entryEnd),
+      formatVersion,
+    );
     return { kind: "entry", entry, byteCount: BODY_OFFSET + bodyLength };
   } catch (error) {
     if (!(error instanceof DecodeError)) throw error;
@@ -577,6 +614,7 @@ async function readEntry(reader: FileChunkReader): Promise<EntryRead> {
 async function findNextEntry(
   reader: FileChunkReader,
   fileLength: number,
+  formatVersion: number,
 ): Promise<number | undefined> {
   while (true) {
     reader.consume(1);
@@ -588,22 +626,26 @@ async function findNextEntry(
     const bodyLength = header.getUint32(LENGTH_OFFSET);
     if (bodyLength < MIN_BODY_BYTES || bodyLength > MAX_BODY_BYTES) continue;
     if (reader.offset + BODY_OFFSET + bodyLength > fileLength) continue;
-    if ((await readEntry(reader)).kind === "entry") return reader.offset;
+    if ((await readEntry(reader, formatVersion)).kind === "entry") return reader.offset;
   }
 }
 
-function decodeBody(body: ByteReader): LogEntry {
+function decodeBody(body: ByteReader, formatVersion: number): LogEntry {
   const kind = body.u8("entry kind");
   const key = body.string("key", MAX_KEY_BYTES);
+  const version = formatVersion === OLDEST_LOG_FORMAT_VERSION
+    ? undefined
+    : readVersion(body.raw(VERSION_BYTES, "version"), 0);
   if (kind === LogEntryKind.delete) {
     if (body.remaining !== 0) throw new DecodeError(`${body.remaining} bytes after a DELETE key`);
-    return { kind: "delete", key };
+    return { kind: "delete", key, version };
   }
   if (kind !== LogEntryKind.put) {
     throw new DecodeError(`unknown entry kind 0x${kind.toString(16).padStart(2, "0")}`);
   }
   // The value is the rest of the body; the store validates it as it stores it.
-  return { kind: "put", key, encodedValue: body.raw(body.remaining, "value") };
+  const encodedValue = body.raw(body.remaining, "value");
+  return { kind: "put", key, encodedValue, version: version ?? BASE_VERSION };
 }
 
 /**

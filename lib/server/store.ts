@@ -77,13 +77,24 @@
 import assert from "node:assert/strict";
 import { ByteWriter } from "../base/bytes.ts";
 import { DirLock } from "./dir_lock.ts";
-import { encodeSnapshot, readSnapshot, writeSnapshot } from "./snapshot.ts";
-import { checkLogEntrySize, type LogEntry, StorageLog } from "./storage_log.ts";
-import { type KeysOptions, RecordTrie } from "../trie/mod.ts";
+import {
+  encodeSnapshot,
+  readSnapshot,
+  SNAPSHOT_FORMAT_VERSION,
+  writeSnapshot,
+} from "./snapshot.ts";
+import { checkLogEntrySize, LOG_FORMAT_VERSION, type LogEntry, StorageLog } from "./storage_log.ts";
+import {
+  type KeysOptions,
+  type PutOptions,
+  RecordTrie,
+  type TombstoneOptions,
+} from "../trie/mod.ts";
 import { checkEncodedKey } from "../record/key.ts";
 import { readUtf8 } from "../base/utf8.ts";
 import { writeValue } from "../record/value_codec.ts";
 import type { Value } from "../record/value.ts";
+import { BASE_VERSION, readVersion, type Version } from "../record/version.ts";
 
 /** When a commit's writes are forced to stable storage; see the module docs. */
 export type FsyncPolicy = "always" | "interval" | "never";
@@ -109,6 +120,22 @@ export const COMPACTION_RETRY_DELAY_MS = 10_000;
 /** Largest generation: it is a u32 in file headers. At one compaction a second, 136 years. */
 export const MAX_GENERATION = 0xffff_ffff;
 
+/**
+ * How long a tombstone is kept unless told otherwise: 24 hours, as Cassandra's
+ * `gc_grace_seconds`. A replica that missed a delete must receive it (or be
+ * repaired) within this time, or an older copy it holds may come back.
+ */
+export const DEFAULT_TOMBSTONE_GRACE_MS = 24 * 60 * 60 * 1000;
+
+/** Longest tombstone grace accepted: ten years. */
+export const MAX_TOMBSTONE_GRACE_MS = 10 * 365 * 24 * 60 * 60 * 1000;
+
+/**
+ * Most time between two purges of expired tombstones (one hour): a tombstone is
+ * removed between its grace and its grace plus this (or plus the grace, when shorter).
+ */
+export const MAX_TOMBSTONE_PURGE_INTERVAL_MS = 60 * 60 * 1000;
+
 /** Options for {@link Store.open}. */
 export interface StoreOptions {
   /** Directory for the lock, logs and snapshots, created if missing. Absent: memory only. */
@@ -125,6 +152,11 @@ export interface StoreOptions {
    */
   compactionSnapshotRatio?: number;
   /**
+   * Keep a tombstone this long after its version's time, then purge it; default
+   * {@link DEFAULT_TOMBSTONE_GRACE_MS}.
+   */
+  tombstoneGraceMs?: number;
+  /**
    * Called with problems found while running that do not stop the store (a
    * failed compaction, to be retried). Default: print to stderr.
    */
@@ -135,6 +167,8 @@ export interface StoreOptions {
 export interface RecoveryInfo {
   /** Records in the store once open. */
   recordCount: number;
+  /** Tombstones in the store once open. */
+  tombstoneCount: number;
   /** Time spent opening, in milliseconds. */
   recoveryMs: number;
   /** Bytes cut off torn or corrupt log tails. */
@@ -232,7 +266,17 @@ export class Store {
   readonly #onWarning: (message: string) => void;
   /** Encodes values given to `put` for the log; reused to spare allocations. */
   readonly #scratch = new ByteWriter(4096);
-  #recovery: RecoveryInfo = { recordCount: 0, recoveryMs: 0, truncatedBytes: 0, warnings: [] };
+  #recovery: RecoveryInfo = {
+    recordCount: 0,
+    tombstoneCount: 0,
+    recoveryMs: 0,
+    truncatedBytes: 0,
+    warnings: [],
+  };
+  readonly #tombstoneGraceMs: number;
+  #purgeTimer: ReturnType<typeof setInterval> | undefined;
+  /** True when recovery read files of an older format: open rewrites them at once. */
+  #upgrade = false;
   #lock: DirLock | undefined;
   #log: StorageLog | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -261,6 +305,8 @@ export class Store {
     checkPositive("compactionSnapshotRatio", this.#compactionSnapshotRatio, 1_000_000);
     this.#onWarning = options.onWarning ??
       ((message) => console.error(`kv store warning: ${message}`));
+    this.#tombstoneGraceMs = options.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
+    checkPositive("tombstoneGraceMs", this.#tombstoneGraceMs, MAX_TOMBSTONE_GRACE_MS);
   }
 
   /**
@@ -278,7 +324,10 @@ export class Store {
   static async open(options: StoreOptions = {}): Promise<Store> {
     const store = new Store(options);
     const dir = options.dataDir;
-    if (dir === undefined) return store;
+    if (dir === undefined) {
+      store.#startPurgeTimer();
+      return store;
+    }
     const fsyncIntervalMs = options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
     checkPositive("fsyncIntervalMs", fsyncIntervalMs, MAX_FSYNC_INTERVAL_MS);
     const startedAt = performance.now();
@@ -295,12 +344,21 @@ export class Store {
     store.#lock = lock;
     try {
       await store.#recover(dir);
+      if (store.#upgrade) {
+        // Never append entries of the new format to a file of the old one: rewrite now.
+        await store.compact();
+        store.#recovery.warnings.push(
+          "rewrote the data dir in the current format (records written before versions " +
+            "have the base version, older than any new write)",
+        );
+      }
     } catch (error) {
       await store.#log?.close().catch(() => {/* the recovery error is the one to report */});
       lock.release();
       throw error;
     }
     store.#recovery.recordCount = store.#trie.recordCount;
+    store.#recovery.tombstoneCount = store.#trie.tombstoneCount;
     store.#recovery.recoveryMs = performance.now() - startedAt;
     if (store.#fsync === "interval") {
       const timer = setInterval(() => store.#syncIfWritten(), fsyncIntervalMs);
@@ -308,6 +366,7 @@ export class Store {
       Deno.unrefTimer(timer);
       store.#timer = timer;
     }
+    store.#startPurgeTimer();
     store.#maybeCompact();
     return store;
   }
@@ -322,7 +381,11 @@ export class Store {
     const snapshotGeneration = listing.snapshots.at(-1) ?? 0;
     if (snapshotGeneration > 0) {
       const path = `${dir}/${snapshotName(snapshotGeneration)}`;
-      const info = await readSnapshot(path, (key, value) => this.#trie.putEncoded(key, value));
+      const info = await readSnapshot(path, (key, value, version) => {
+        if (value === undefined) this.#trie.tombstone(key, { version });
+        else this.#trie.putEncoded(key, value, { version });
+      });
+      if (info.formatVersion !== SNAPSHOT_FORMAT_VERSION) this.#upgrade = true;
       if (info.generation !== snapshotGeneration) {
         throw new StoreCorruptError(`${path} says it is generation ${info.generation}`);
       }
@@ -338,9 +401,16 @@ export class Store {
         );
       }
     });
+    // Only effective writes were logged, in the order they were applied: replay them as they come.
     const apply = (entry: LogEntry) => {
-      if (entry.kind === "put") this.#trie.putEncoded(entry.key, entry.encodedValue);
-      else this.#trie.delete(entry.key);
+      if (entry.kind === "put") {
+        this.#trie.putEncoded(entry.key, entry.encodedValue, { version: entry.version });
+      } else if (entry.version !== undefined) {
+        this.#trie.tombstone(entry.key, { version: entry.version });
+      } else {
+        // A log of the format before tombstones: its deletes removed the key.
+        this.#trie.delete(entry.key);
+      }
     };
     for (const generation of logs) {
       const { log, replay } = await StorageLog.open(`${dir}/${logName(generation)}`, apply);
@@ -349,6 +419,7 @@ export class Store {
         throw new StoreCorruptError(`${log.path} says it is generation ${replay.generation}`);
       }
       this.#recovery.truncatedBytes += replay.truncatedBytes;
+      if (replay.formatVersion !== LOG_FORMAT_VERSION) this.#upgrade = true;
       if (replay.warning !== undefined) warnings.push(replay.warning);
       if (generation === logs.at(-1)) this.#log = log;
       else await log.close();
@@ -387,9 +458,14 @@ export class Store {
     return this.#dataDir;
   }
 
-  /** Number of records. */
+  /** Number of records (tombstones not counted). */
   get recordCount(): number {
     return this.#trie.recordCount;
+  }
+
+  /** Number of tombstones: deleted keys kept for their grace period. */
+  get tombstoneCount(): number {
+    return this.#trie.tombstoneCount;
   }
 
   /** Bytes of memory the records and the unflushed log entries take. */
@@ -408,10 +484,12 @@ export class Store {
   }
 
   /**
-   * Stores `value` under `key`; false, changing nothing, when the key exists
-   * and `overwrite` is false. With a data dir, an effective put is logged.
-   * Throws a TypeError or RangeError, changing nothing, on an invalid key or
-   * value, or one too large to log.
+   * Stores `value` under `key` with `options.version` (default the base version);
+   * false, changing nothing, when the key holds a record and `overwrite` is false,
+   * or when `ifNewer` is set and the key holds a newer or equal version (see
+   * {@link PutOptions}). With a data dir, an effective put is logged. Throws a
+   * TypeError or RangeError, changing nothing, on an invalid key or value, or one
+   * too large to log.
    *
    * @example
    * ```ts
@@ -419,7 +497,7 @@ export class Store {
    * store.put("k", int(2), { overwrite: false }); // false, still int(1)
    * ```
    */
-  put(key: string, value: Value, options: { overwrite?: boolean } = {}): boolean {
+  put(key: string, value: Value, options: PutOptions = {}): boolean {
     this.#checkWritable();
     const log = this.#log;
     if (log === undefined) return this.#trie.put(key, value, options);
@@ -428,7 +506,7 @@ export class Store {
     const encoded = this.#scratch.bytes();
     checkLogEntrySize(key, encoded.length);
     if (!this.#trie.put(key, value, options)) return false;
-    log.appendPut(key, encoded);
+    log.appendPut(key, encoded, options.version ?? BASE_VERSION);
     return true;
   }
 
@@ -443,43 +521,55 @@ export class Store {
    * store.putEncoded("k", encodeValue(int(1))); // true
    * ```
    */
-  putEncoded(key: string, encoded: Uint8Array, options: { overwrite?: boolean } = {}): boolean {
+  putEncoded(key: string, encoded: Uint8Array, options: PutOptions = {}): boolean {
     this.#checkWritable();
     const log = this.#log;
     if (log !== undefined) checkLogEntrySize(key, encoded.length);
     if (!this.#trie.putEncoded(key, encoded, options)) return false;
-    log?.appendPut(key, encoded);
+    log?.appendPut(key, encoded, options.version ?? BASE_VERSION);
     return true;
   }
 
   /**
    * Like {@link Store.putEncoded} for a record whose key, in UTF-8, is
-   * `source[keyStart, keyEnd)` and whose encoded value is `source[valueStart, valueEnd)`:
-   * how a server stores the items of a PUT_MANY, straight from the frame. An invalid
-   * key is a DecodeError (a LimitExceededError when too long).
+   * `source[keyStart, keyEnd)`, whose version is the 12 bytes at `source[versionAt]`
+   * (or `options.version` when `versionAt` is −1) and whose encoded value is `source[valueStart, valueEnd)`: how a server stores the
+   * items of a PUT_MANY, straight from the frame. An invalid key is a DecodeError (a
+   * LimitExceededError when too long).
    *
    * @example
    * ```ts
-   * const bytes = new Uint8Array([...new TextEncoder().encode("k"), ...encodeValue(int(1))]);
-   * store.putEncodedAt(bytes, 0, 1, 1, bytes.length); // true
+   * const key = new TextEncoder().encode("k");
+   * const bytes = new Uint8Array([...key, ...new Uint8Array(12), ...encodeValue(int(1))]);
+   * store.putEncodedAt(bytes, 0, 1, 1, 13, bytes.length); // true
    * ```
    */
   putEncodedAt(
     source: Uint8Array,
     keyStart: number,
     keyEnd: number,
+    versionAt: number,
     valueStart: number,
     valueEnd: number,
-    options: { overwrite?: boolean } = {},
+    options: PutOptions = {},
   ): boolean {
     if (this.#log === undefined) {
       this.#checkWritable();
-      return this.#trie.putEncodedAt(source, keyStart, keyEnd, valueStart, valueEnd, options);
+      return this.#trie.putEncodedAt(
+        source,
+        keyStart,
+        keyEnd,
+        versionAt,
+        valueStart,
+        valueEnd,
+        options,
+      );
     }
     // The log keeps the key as text: a durable store makes the string and logs as PUT does.
     checkEncodedKey(source, keyStart, keyEnd);
     const key = readUtf8(source, keyStart, keyEnd - keyStart);
-    return this.putEncoded(key, source.subarray(valueStart, valueEnd), options);
+    const version = versionAt === -1 ? options.version : readVersion(source, versionAt);
+    return this.putEncoded(key, source.subarray(valueStart, valueEnd), { ...options, version });
   }
 
   /**
@@ -507,18 +597,60 @@ export class Store {
   }
 
   /**
-   * Deletes `key`; false when it was absent (and then nothing is logged).
+   * Deletes `key` by storing a tombstone with `options.version` (default the base
+   * version), which reads as absent and is purged after the tombstone grace. False,
+   * changing and logging nothing, when `ifNewer` is set and the key holds a newer or
+   * equal version; see {@link RecordTrie.tombstone}.
    *
    * @example
    * ```ts
-   * store.delete("person1"); // true
+   * store.delete("person1", { version: { ms: Date.now(), counter: 0, broker: 1 }, ifNewer: true });
    * ```
    */
-  delete(key: string): boolean {
+  delete(key: string, options: TombstoneOptions = { version: BASE_VERSION }): boolean {
     this.#checkWritable();
-    if (!this.#trie.delete(key)) return false;
-    this.#log?.appendDelete(key);
+    if (this.#log !== undefined) checkLogEntrySize(key, 0);
+    if (!this.#trie.tombstone(key, options)) return false;
+    this.#log?.appendDelete(key, options.version);
     return true;
+  }
+
+  /**
+   * The version of `key`'s newest write (its record's or tombstone's), or undefined.
+   *
+   * @example
+   * ```ts
+   * store.versionOf("person1"); // { ms: 1733040000000, counter: 0, broker: 7 }
+   * ```
+   */
+  versionOf(key: string): Version | undefined {
+    return this.#trie.versionOf(key);
+  }
+
+  /**
+   * Purges the tombstones older than the grace (by their version's time, against
+   * `nowMs`, default the wall clock) and returns how many; a timer does this on its
+   * own. Purges are not logged: a tombstone a restart brings back from the log is
+   * purged again.
+   *
+   * @example
+   * ```ts
+   * store.purgeTombstones(); // 0
+   * ```
+   */
+  purgeTombstones(nowMs: number = Date.now()): number {
+    return this.#trie.purgeTombstones(nowMs - this.#tombstoneGraceMs);
+  }
+
+  #startPurgeTimer(): void {
+    const interval = Math.max(
+      1,
+      Math.min(this.#tombstoneGraceMs, MAX_TOMBSTONE_PURGE_INTERVAL_MS),
+    );
+    this.#purgeTimer = setInterval(() => {
+      if (!this.#closed) this.purgeTombstones();
+    }, interval);
+    Deno.unrefTimer(this.#purgeTimer);
   }
 
   /**
@@ -580,6 +712,7 @@ export class Store {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    clearInterval(this.#purgeTimer);
     const log = this.#log;
     if (log === undefined) return;
     try {
@@ -678,7 +811,7 @@ export class Store {
       snapshot = await this.#enqueue(async () => {
         if (this.#failure !== undefined) throw this.#failure;
         this.#log = newLog;
-        const encoded = encodeSnapshot(generation, this.#trie.entries());
+        const encoded = encodeSnapshot(generation, this.#trie.versionedEntries());
         await this.#syncing;
         try {
           await oldLog.close();

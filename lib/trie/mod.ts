@@ -6,6 +6,11 @@
  * radix trie (a name's id is its terminal node), so no Map, object or array keyed by
  * keys or names exists anywhere.
  *
+ * Every key also holds the {@link Version} of its newest write (12 bytes a key node, in
+ * `versions.ts`), and a deleted key may stay as a *tombstone*: a key with a version and no
+ * record, invisible to `get`, `query`, `keys`, `entries` and `recordCount`, so that an older
+ * write arriving late cannot bring the record back (see {@link RecordTrie.tombstone}).
+ *
  * Everything lives in typed arrays, not JS objects, because memory is the design
  * constraint: a radix node costs 19 bytes of columns (see `radix.ts`) and a field
  * node 8 bytes in its record's block (see `records.ts`), small strings and ints
@@ -30,16 +35,46 @@ import { ByteRadixTrie, NO_VALUE, RadixCursor } from "./radix.ts";
 import { RecordArena, validateName } from "./records.ts";
 import { readUtf8, writeUtf8 } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
+import { BASE_VERSION, type Version, VERSION_BYTES } from "../record/version.ts";
+import { VersionColumn } from "./versions.ts";
 
 export { DEFAULT_INITIAL_NODE_CAPACITY } from "./radix.ts";
 
 /** Most keys one `keys()` call may return; larger pages must be fetched with `after`. */
 export const MAX_KEYS_LIMIT = 1_000_000;
 
-/** Options for {@link RecordTrie.put}. */
+/** The key trie's value for a tombstone: arena offsets stay below it (MAX_ARENA_BYTES). */
+const TOMBSTONE = NO_VALUE - 1;
+
+/** Options for {@link RecordTrie.put} and the other writes. */
 export interface PutOptions {
-  /** Replace the value when the key exists. Default true. */
+  /** Replace the value when the key holds a record (a tombstone is replaced). Default true. */
   overwrite?: boolean;
+  /** The write's version, kept with the key. Default {@link BASE_VERSION}. */
+  version?: Version;
+  /**
+   * Apply the write only when its version is newer than the version the key holds
+   * (record or tombstone): last write wins. Default false: apply whatever the versions.
+   */
+  ifNewer?: boolean;
+}
+
+/** Options for {@link RecordTrie.tombstone}. */
+export interface TombstoneOptions {
+  /** The delete's version. */
+  version: Version;
+  /** Apply only when newer than what the key holds; see {@link PutOptions.ifNewer}. Default false. */
+  ifNewer?: boolean;
+}
+
+/** One key of {@link RecordTrie.versionedEntries}: a record, or a tombstone (no value). */
+export interface VersionedEntry {
+  /** The record key. */
+  readonly key: string;
+  /** The record's value; undefined for a tombstone. */
+  readonly value: Value | undefined;
+  /** The version of the key's newest write. */
+  readonly version: Version;
 }
 
 /** Options for {@link RecordTrie.keys}. */
@@ -74,6 +109,8 @@ export class RecordTrie {
   #keys: ByteRadixTrie;
   #names = new FieldNames();
   #arena: RecordArena;
+  #versions = new VersionColumn();
+  #tombstoneCount = 0;
   #scratch = new Uint8Array(MAX_KEY_BYTES);
 
   /** @param options see {@link RecordTrieOptions}. */
@@ -99,12 +136,13 @@ export class RecordTrie {
   put(key: string, value: Value, options: PutOptions = {}): boolean {
     const length = this.#encodeKey(key);
     const existing = this.#keys.find(this.#scratch, length);
-    if (existing >= 0 && options.overwrite === false) {
+    if (existing >= 0 && this.#refuses(existing, options, undefined, 0)) {
       // Encode and drop the value so that invalid input throws whether or not the key exists.
       this.#arena.abandon(this.#arena.write(value));
       return false;
     }
-    this.#own(existing, length, this.#arena.write(value));
+    const node = this.#own(existing, length, this.#arena.write(value));
+    this.#versions.set(node, options.version ?? BASE_VERSION);
     return true;
   }
 
@@ -121,68 +159,163 @@ export class RecordTrie {
    */
   putEncoded(key: string, encoded: Uint8Array, options: PutOptions = {}): boolean {
     const length = this.#encodeKey(key);
-    return this.#putEncodedScratchKey(length, encoded, 0, encoded.length, options);
+    return this.#putEncodedScratchKey(length, encoded, 0, encoded.length, options, undefined, 0);
   }
 
   /**
    * Like {@link RecordTrie.putEncoded} for a record whose key, in UTF-8, is
    * `source[keyStart, keyEnd)` and whose encoded value is `source[valueStart, valueEnd)`:
    * the items of a PUT_MANY are stored straight from the frame, with no string or view
-   * made per record. An invalid key (empty, dotted, over MAX_KEY_BYTES, not UTF-8) is a
-   * DecodeError (LimitExceededError for the length), like an invalid value.
+   * made per record. The write's version is the 12 bytes at `source[versionAt]`
+   * (lib/record/version.ts), or `options.version` when `versionAt` is −1. An invalid
+   * key (empty, dotted, over MAX_KEY_BYTES, not UTF-8) is a DecodeError
+   * (LimitExceededError for the length), like an invalid value.
    *
    * @example
    * ```ts
-   * const bytes = new Uint8Array([...new TextEncoder().encode("k"), ...encodeValue(int(1))]);
-   * trie.putEncodedAt(bytes, 0, 1, 1, bytes.length); // true
+   * const key = new TextEncoder().encode("k");
+   * const bytes = new Uint8Array([...key, ...new Uint8Array(12), ...encodeValue(int(1))]);
+   * trie.putEncodedAt(bytes, 0, 1, 1, 13, bytes.length); // true, at the base version
    * ```
    */
   putEncodedAt(
     source: Uint8Array,
     keyStart: number,
     keyEnd: number,
+    versionAt: number,
     valueStart: number,
     valueEnd: number,
     options: PutOptions = {},
   ): boolean {
     checkRange(source, valueStart, valueEnd, "value");
+    if (versionAt !== -1) checkRange(source, versionAt, versionAt + VERSION_BYTES, "version");
     checkEncodedKey(source, keyStart, keyEnd);
     const length = keyEnd - keyStart;
     const scratch = this.#scratch;
     for (let i = 0; i < length; i++) scratch[i] = source[keyStart + i];
-    return this.#putEncodedScratchKey(length, source, valueStart, valueEnd, options);
+    return this.#putEncodedScratchKey(
+      length,
+      source,
+      valueStart,
+      valueEnd,
+      options,
+      versionAt === -1 ? undefined : source,
+      versionAt,
+    );
   }
 
-  /** Stores the encoded value `source[start, end)` under the key in the scratch buffer. */
+  /**
+   * Stores the encoded value `source[start, end)` under the key in the scratch buffer,
+   * with the version at `versionSource[versionAt]`, or `options.version` when there is
+   * no version source.
+   */
   #putEncodedScratchKey(
     length: number,
     source: Uint8Array,
     start: number,
     end: number,
     options: PutOptions,
+    versionSource: Uint8Array | undefined,
+    versionAt: number,
   ): boolean {
     const existing = this.#keys.find(this.#scratch, length);
     const offset = this.#arena.writeEncoded(source, start, end);
-    if (existing >= 0 && options.overwrite === false) {
+    if (existing >= 0 && this.#refuses(existing, options, versionSource, versionAt)) {
       // Written and dropped, so that invalid input throws whether or not the key exists.
       this.#arena.abandon(offset);
       return false;
     }
-    this.#own(existing, length, offset);
+    const node = this.#own(existing, length, offset);
+    if (versionSource === undefined) this.#versions.set(node, options.version ?? BASE_VERSION);
+    else this.#versions.setBytes(node, versionSource, versionAt);
     return true;
   }
 
-  /** Points the key in the scratch buffer (`existing` when it is there) at the new block. */
-  #own(existing: number, length: number, offset: number): void {
+  /**
+   * Whether a write to the key at node `node` must be refused: it holds a record and
+   * `overwrite` is false, or `ifNewer` is set and the key's version is newer or equal.
+   */
+  #refuses(
+    node: number,
+    options: PutOptions,
+    versionSource: Uint8Array | undefined,
+    versionAt: number,
+  ): boolean {
+    if (options.overwrite === false && this.#keys.value(node) !== TOMBSTONE) return true;
+    if (options.ifNewer !== true) return false;
+    const held = versionSource === undefined
+      ? this.#versions.compare(node, options.version ?? BASE_VERSION)
+      : this.#versions.compareBytes(node, versionSource, versionAt);
+    return held >= 0;
+  }
+
+  /**
+   * Points the key in the scratch buffer (`existing` when it is there) at the new block
+   * and returns its node.
+   */
+  #own(existing: number, length: number, offset: number): number {
     const node = existing >= 0 ? existing : this.#insertKey(length, offset);
     this.#arena.setOwner(offset, node);
     if (existing >= 0) {
       const old = this.#keys.value(node);
       this.#keys.setValue(node, offset);
-      this.#arena.release(old);
+      if (old === TOMBSTONE) this.#tombstoneCount--;
+      else this.#arena.release(old);
     } else {
       this.#keys.setValue(node, offset);
     }
+    return node;
+  }
+
+  /**
+   * Deletes `key` by leaving a tombstone with `options.version`: the record (if any)
+   * is gone from every read, and with `ifNewer` no write older than the delete can
+   * store it again. Returns false, changing nothing, when `ifNewer` is set and the key
+   * holds a newer or equal version. A key never seen gets a tombstone too: the write
+   * it deletes may still be on its way.
+   *
+   * @example
+   * ```ts
+   * trie.tombstone("person1", { version: { ms: 2, counter: 0, broker: 1 }, ifNewer: true }); // true
+   * trie.get("person1"); // undefined
+   * trie.put("person1", int(1), { version: { ms: 1, counter: 0, broker: 1 }, ifNewer: true }); // false
+   * ```
+   */
+  tombstone(key: string, options: TombstoneOptions): boolean {
+    const length = this.#encodeKey(key);
+    const existing = this.#keys.find(this.#scratch, length);
+    if (existing >= 0) {
+      if (options.ifNewer === true && this.#versions.compare(existing, options.version) >= 0) {
+        return false;
+      }
+      const old = this.#keys.value(existing);
+      if (old !== TOMBSTONE) {
+        this.#keys.setValue(existing, TOMBSTONE);
+        this.#arena.release(old);
+        this.#tombstoneCount++;
+      }
+      this.#versions.set(existing, options.version);
+      return true;
+    }
+    const node = this.#keys.insert(this.#scratch, length);
+    this.#keys.setValue(node, TOMBSTONE);
+    this.#tombstoneCount++;
+    this.#versions.set(node, options.version);
+    return true;
+  }
+
+  /**
+   * The version of `key`'s newest write — its record's or its tombstone's — or
+   * undefined when the trie holds neither.
+   *
+   * @example
+   * ```ts
+   * trie.versionOf("person1"); // { ms: 1733040000000, counter: 0, broker: 7 }
+   * ```
+   */
+  versionOf(key: string): Version | undefined {
+    const node = this.#keys.find(this.#scratch, this.#encodeKey(key));
+    return node < 0 ? undefined : this.#versions.get(node);
   }
 
   /**
@@ -195,7 +328,9 @@ export class RecordTrie {
    */
   get(key: string): Value | undefined {
     const node = this.#keys.find(this.#scratch, this.#encodeKey(key));
-    return node < 0 ? undefined : this.#arena.read(this.#keys.value(node));
+    if (node < 0) return undefined;
+    const offset = this.#keys.value(node);
+    return offset === TOMBSTONE ? undefined : this.#arena.read(offset);
   }
 
   /**
@@ -218,6 +353,7 @@ export class RecordTrie {
     const node = this.#keys.find(this.#scratch, this.#encodeKey(path[0]));
     if (node < 0) return undefined;
     const offset = this.#keys.value(node);
+    if (offset === TOMBSTONE) return undefined;
     let at = this.#arena.rootNode(offset);
     for (let i = 1; i < path.length; i++) {
       const nameId = this.#names.find(path[i]);
@@ -229,7 +365,11 @@ export class RecordTrie {
   }
 
   /**
-   * Deletes exactly `key`: keys it prefixes (or that prefix it) stay. False when absent.
+   * Removes exactly `key` and its version, whether it holds a record or a tombstone:
+   * keys it prefixes (or that prefix it) stay. Returns true when a record was removed.
+   * Nothing is left to stop an older write from storing the key again: deletes that
+   * must win are {@link tombstone}s; this is for purging old tombstones and replaying
+   * logs written before tombstones existed.
    *
    * @example
    * ```ts
@@ -239,13 +379,45 @@ export class RecordTrie {
   delete(key: string): boolean {
     const offset = this.#keys.remove(this.#scratch, this.#encodeKey(key));
     if (offset === NO_VALUE) return false;
+    if (offset === TOMBSTONE) {
+      this.#tombstoneCount--;
+      return false;
+    }
     this.#arena.release(offset);
     return true;
   }
 
-  /** Number of records stored. */
+  /**
+   * Removes every tombstone whose version's `ms` is below `beforeMs` and returns how
+   * many. O(keys): the store runs it rarely (a tombstone grace is hours).
+   *
+   * @example
+   * ```ts
+   * trie.purgeTombstones(Date.now() - 24 * 3600 * 1000); // tombstones older than a day
+   * ```
+   */
+  purgeTombstones(beforeMs: number): number {
+    if (this.#tombstoneCount === 0) return 0;
+    const expired: string[] = [];
+    const cursor = new RadixCursor(this.#keys, new Uint8Array(0));
+    while (cursor.next()) {
+      const node = cursor.node;
+      if (this.#keys.value(node) === TOMBSTONE && this.#versions.ms(node) < beforeMs) {
+        expired.push(readUtf8(cursor.key, 0, cursor.keyLength));
+      }
+    }
+    for (const key of expired) this.delete(key);
+    return expired.length;
+  }
+
+  /** Number of records stored (tombstones not counted). */
   get recordCount(): number {
-    return this.#keys.terminalCount;
+    return this.#keys.terminalCount - this.#tombstoneCount;
+  }
+
+  /** Number of tombstones held. */
+  get tombstoneCount(): number {
+    return this.#tombstoneCount;
   }
 
   /**
@@ -277,6 +449,7 @@ export class RecordTrie {
       after === undefined ? undefined : encoder.encode(after),
     );
     while (result.length < limit && cursor.next()) {
+      if (this.#keys.value(cursor.node) === TOMBSTONE) continue;
       result.push(readUtf8(cursor.key, 0, cursor.keyLength));
     }
     return result;
@@ -294,15 +467,38 @@ export class RecordTrie {
   *entries(): IterableIterator<[string, Value]> {
     const cursor = new RadixCursor(this.#keys, new Uint8Array(0));
     while (cursor.next()) {
+      const offset = this.#keys.value(cursor.node);
+      if (offset === TOMBSTONE) continue;
       const key = readUtf8(cursor.key, 0, cursor.keyLength);
-      yield [key, this.#arena.read(this.#keys.value(cursor.node))];
+      yield [key, this.#arena.read(offset)];
+    }
+  }
+
+  /**
+   * Every key in key order with its version, tombstones included: what a snapshot
+   * keeps. The trie must not change during the iteration (the iterator throws if it did).
+   *
+   * @example
+   * ```ts
+   * for (const { key, value, version } of trie.versionedEntries()) console.log(key, value, version);
+   * ```
+   */
+  *versionedEntries(): IterableIterator<VersionedEntry> {
+    const cursor = new RadixCursor(this.#keys, new Uint8Array(0));
+    while (cursor.next()) {
+      const offset = this.#keys.value(cursor.node);
+      yield {
+        key: readUtf8(cursor.key, 0, cursor.keyLength),
+        value: offset === TOMBSTONE ? undefined : this.#arena.read(offset),
+        version: this.#versions.get(cursor.node),
+      };
     }
   }
 
   /** Bytes held by the trie's typed arrays and arenas (capacity, garbage included). */
   get memoryBytes(): number {
     return this.#keys.memoryBytes + this.#names.memoryBytes + this.#arena.memoryBytes +
-      this.#scratch.byteLength;
+      this.#versions.memoryBytes + this.#scratch.byteLength;
   }
 
   /**
@@ -333,7 +529,7 @@ export class RecordTrie {
   checkInvariants(): void {
     this.#keys.checkInvariants();
     this.#names.checkInvariants();
-    this.#arena.checkInvariants(this.#keys.terminalCount);
+    this.#arena.checkInvariants(this.recordCount);
   }
 
   /** Validates `key` and writes its UTF-8 bytes to the scratch buffer; returns their length. */

@@ -146,9 +146,8 @@ class FakeConnection implements ServerConnection {
   async keys(options: KeysOptions) {
     await this.#check("KEYS");
     const prefix = options.prefix ?? "";
-    const after = options.after ?? "";
     return [...this.server.records.keys()]
-      .filter((key) => key.startsWith(prefix) && compareKeys(key, after) > 0)
+      .filter((key) => key.startsWith(prefix))
       .sort(compareKeys)
       .slice(0, options.limit);
   }

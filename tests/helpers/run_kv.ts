@@ -51,7 +51,6 @@ export async function runKv(args: string[], options: RunKvOptions = {}): Promise
       "--allow-read",
       "--allow-write",
       "--allow-run",
-      "--allow-env=KV_SERVERS",
       MAIN_PATH,
       ...args,
     ],

@@ -5,33 +5,42 @@ import {
   SNAPSHOT_HEADER_BYTES,
   SNAPSHOT_TRAILER_BYTES,
   SNAPSHOT_WRITE_CHUNK_BYTES,
+  type SnapshotEntry,
   SnapshotFormatError,
   writeSnapshot,
 } from "../../lib/server/snapshot.ts";
-import { float, int, object, str, type Value } from "../../lib/record/value.ts";
+import { float, int, object, str } from "../../lib/record/value.ts";
 import { decodeValue } from "../../lib/record/value_codec.ts";
+import { BASE_VERSION } from "../../lib/record/version.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 
-const records: [string, Value][] = [
-  ["a", int(-5)],
-  ["person1", object([["age", int(22)], ["address", object([["street", str("Main")]])]])],
-  ["ünïcødé", float(2.5)],
+const records: SnapshotEntry[] = [
+  { key: "a", value: int(-5), version: BASE_VERSION },
+  { key: "deleted", value: undefined, version: { ms: 1_700_000_000_000, counter: 3, broker: 9 } },
+  {
+    key: "person1",
+    value: object([["age", int(22)], ["address", object([["street", str("Main")]])]]),
+    version: { ms: 2 ** 48 - 1, counter: 0xffff, broker: 2 ** 32 - 1 },
+  },
+  { key: "ünïcødé", value: float(2.5), version: { ms: 1, counter: 0, broker: 0 } },
 ];
 
 async function readAll(path: string) {
-  const read: [string, Value][] = [];
-  const info = await readSnapshot(path, (key, value) => read.push([key, decodeValue(value)]));
+  const read: SnapshotEntry[] = [];
+  const info = await readSnapshot(path, (key, value, version) => {
+    read.push({ key, value: value === undefined ? undefined : decodeValue(value), version });
+  });
   return { info, read };
 }
 
-Deno.test("snapshot: records written are read back in order with their generation", async () => {
+Deno.test("snapshot: records and tombstones are read back in order with their versions and generation", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/snapshot-00000004.kvsnap`;
     const byteLength = await writeSnapshot(path, encodeSnapshot(4, records));
     assert.equal(byteLength, (await Deno.stat(path)).size);
     const { info, read } = await readAll(path);
     assert.deepEqual(read, records);
-    assert.deepEqual(info, { generation: 4, recordCount: 3, byteLength });
+    assert.deepEqual(info, { generation: 4, formatVersion: 2, entryCount: 4, byteLength });
     assert.deepEqual([...Deno.readDirSync(dir)].map((entry) => entry.name), [
       "snapshot-00000004.kvsnap",
     ]);
@@ -47,17 +56,18 @@ Deno.test("snapshot: an empty snapshot holds only header and trailer", async () 
     );
     const { info, read } = await readAll(path);
     assert.deepEqual(read, []);
-    assert.equal(info.recordCount, 0);
+    assert.equal(info.entryCount, 0);
   });
 });
 
 Deno.test("snapshot: a snapshot larger than one write chunk round-trips", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/s.kvsnap`;
-    const many: [string, Value][] = Array.from(
-      { length: 5000 },
-      (_, index) => [`key${String(index).padStart(5, "0")}`, str("x".repeat(index % 700))],
-    );
+    const many: SnapshotEntry[] = Array.from({ length: 5000 }, (_, index) => ({
+      key: `key${String(index).padStart(5, "0")}`,
+      value: str("x".repeat(index % 700)),
+      version: { ms: index, counter: 0, broker: 1 },
+    }));
     const byteLength = await writeSnapshot(path, encodeSnapshot(9, many));
     assert.ok(byteLength > SNAPSHOT_WRITE_CHUNK_BYTES);
     const { read } = await readAll(path);
@@ -105,11 +115,11 @@ Deno.test("snapshot: every truncation and every corrupted byte is refused", asyn
 Deno.test("snapshot: encoding consumes the records at once, so later changes are not written", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/s.kvsnap`;
-    const live = new Map<string, Value>(records);
-    const encoded = encodeSnapshot(5, live.entries());
+    const live = new Map(records.map((entry) => [entry.key, entry]));
+    const encoded = encodeSnapshot(5, live.values());
     live.delete("a");
-    live.set("late", int(1));
-    assert.equal(encoded.recordCount, 3);
+    live.set("late", { key: "late", value: int(1), version: BASE_VERSION });
+    assert.equal(encoded.entryCount, 4);
     await writeSnapshot(path, encoded);
     assert.deepEqual((await readAll(path)).read, records);
   });

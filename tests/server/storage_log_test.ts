@@ -9,31 +9,52 @@ import {
 } from "../../lib/server/storage_log.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
 import { float, int, object, str, type Value } from "../../lib/record/value.ts";
+import { BASE_VERSION, type Version } from "../../lib/record/version.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 
 /** A mutation as the tests write and compare it: PUT values as Values. */
 type Mutation =
-  | { readonly kind: "put"; readonly key: string; readonly value: Value }
-  | { readonly kind: "delete"; readonly key: string };
+  | { readonly kind: "put"; readonly key: string; readonly value: Value; readonly version: Version }
+  | { readonly kind: "delete"; readonly key: string; readonly version: Version };
 
 /** A replayed entry as a Mutation (its value decoded while its bytes are still valid). */
 function mutationOf(entry: LogEntry): Mutation {
-  return entry.kind === "put"
-    ? { kind: "put", key: entry.key, value: decodeValue(entry.encodedValue) }
-    : entry;
+  if (entry.kind === "put") {
+    return {
+      kind: "put",
+      key: entry.key,
+      value: decodeValue(entry.encodedValue),
+      version: entry.version,
+    };
+  }
+  assert.ok(entry.version !== undefined, "a log of the current format has versions on deletes");
+  return { kind: "delete", key: entry.key, version: entry.version };
 }
 
+const V1: Version = { ms: 1_733_000_000_000, counter: 0, broker: 1 };
+const V2: Version = { ms: 1_733_000_000_000, counter: 1, broker: 0xffff_ffff };
+
 const sampleEntries: Mutation[] = [
-  { kind: "put", key: "person1", value: object([["age", int(22)], ["name", str("Mary")]]) },
-  { kind: "put", key: "ünïcødé", value: float(1.75) },
-  { kind: "delete", key: "person1" },
-  { kind: "put", key: "person2", value: object([["address", object([["street", str("Main")]])]]) },
+  {
+    kind: "put",
+    key: "person1",
+    value: object([["age", int(22)], ["name", str("Mary")]]),
+    version: V1,
+  },
+  { kind: "put", key: "ünïcødé", value: float(1.75), version: BASE_VERSION },
+  { kind: "delete", key: "person1", version: V2 },
+  {
+    kind: "put",
+    key: "person2",
+    value: object([["address", object([["street", str("Main")]])]]),
+    version: V2,
+  },
 ];
 
 function append(log: StorageLog, entries: readonly Mutation[]): void {
   for (const entry of entries) {
-    if (entry.kind === "put") log.appendPut(entry.key, encodeValue(entry.value));
-    else log.appendDelete(entry.key);
+    if (entry.kind === "put") log.appendPut(entry.key, encodeValue(entry.value), entry.version);
+    else log.appendDelete(entry.key, entry.version);
   }
 }
 
@@ -66,10 +87,13 @@ Deno.test("storage log: appended entries replay in order, and appending continue
     assert.equal(first.replay.generation, 1);
     assert.equal(first.replay.truncatedBytes, 0);
     assert.equal(first.replay.warning, undefined);
-    first.log.appendDelete("ünïcødé");
+    first.log.appendDelete("ünïcødé", V1);
     await first.log.close();
     const second = await replayAll(path);
-    assert.deepEqual(second.entries, [...sampleEntries, { kind: "delete", key: "ünïcødé" }]);
+    assert.deepEqual(second.entries, [
+      ...sampleEntries,
+      { kind: "delete", key: "ünïcødé", version: V1 },
+    ]);
     await second.log.close();
   });
 });
@@ -82,6 +106,7 @@ Deno.test("storage log: a new log replays as empty", async () => {
     assert.deepEqual(entries, []);
     assert.deepEqual(replay, {
       generation: 7,
+      formatVersion: 2,
       entryCount: 0,
       byteLength: LOG_HEADER_BYTES,
       truncatedBytes: 0,
@@ -116,14 +141,14 @@ Deno.test("storage log: after truncating a torn tail, new entries replay after t
     const { path, ends } = await writeLog(dir, sampleEntries);
     await Deno.truncate(path, ends[ends.length - 1] - 3);
     const torn = await replayAll(path);
-    torn.log.appendPut("fresh", encodeValue(int(1)));
+    torn.log.appendPut("fresh", encodeValue(int(1)), V2);
     await torn.log.close();
     const { log, replay, entries } = await replayAll(path);
     await log.close();
     assert.equal(replay.truncatedBytes, 0);
     assert.deepEqual(entries, [
       ...sampleEntries.slice(0, -1),
-      { kind: "put", key: "fresh", value: int(1) },
+      { kind: "put", key: "fresh", value: int(1), version: V2 },
     ]);
   });
 });
@@ -180,7 +205,7 @@ Deno.test("storage log: a file that is not a kv log is refused and left untouche
       ["wrong magic", new TextEncoder().encode("person1: not a log at all, just text\n"), /magic/],
       ["empty", new Uint8Array(0), /shorter than/],
       ["short header", whole.subarray(0, LOG_HEADER_BYTES - 1), /shorter than/],
-      ["future version", Uint8Array.from(whole, (byte, i) => i === 9 ? 2 : byte), /version 2/],
+      ["future version", Uint8Array.from(whole, (byte, i) => i === 9 ? 3 : byte), /version 3/],
     ];
     for (const [name, bytes, message] of cases) {
       const foreignPath = `${dir}/${name}.kvlog`;
@@ -217,8 +242,11 @@ Deno.test("storage log: entries appended while a flush is writing go out with th
 Deno.test("storage log: an oversized value is refused before anything is buffered", async () => {
   await withTempDir(async (dir) => {
     const log = await StorageLog.create(`${dir}/log-00000001.kvlog`, 1);
-    assert.throws(() => log.appendPut("big", new Uint8Array(MAX_LOG_VALUE_BYTES + 1)), RangeError);
-    assert.throws(() => log.appendDelete("k".repeat(2000)), RangeError);
+    assert.throws(
+      () => log.appendPut("big", new Uint8Array(MAX_LOG_VALUE_BYTES + 1), V1),
+      RangeError,
+    );
+    assert.throws(() => log.appendDelete("k".repeat(2000), V1), RangeError);
     assert.equal(log.pendingBytes, 0);
     await log.close();
   });
@@ -237,13 +265,26 @@ const valueArbitrary: fc.Arbitrary<Value> = fc.letrec<{ value: Value }>((tie) =>
   ),
 })).value;
 
+const versionArbitrary: fc.Arbitrary<Version> = fc.record({
+  ms: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+  counter: fc.integer({ min: 0, max: 0xffff }),
+  broker: fc.integer({ min: 0, max: 0xffff_ffff }),
+}).map((version) => ({ ...version }));
+
 const entryArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.tuple(fc.string(), valueArbitrary).map(([key, value]): Mutation => ({
+  fc.tuple(fc.string(), valueArbitrary, versionArbitrary).map((
+    [key, value, version],
+  ): Mutation => ({
     kind: "put",
     key,
     value,
+    version,
   })),
-  fc.string().map((key): Mutation => ({ kind: "delete", key })),
+  fc.tuple(fc.string(), versionArbitrary).map(([key, version]): Mutation => ({
+    kind: "delete",
+    key,
+    version,
+  })),
 );
 
 Deno.test("storage log: any sequence of entries, flushed in any batches, replays exactly", async () => {

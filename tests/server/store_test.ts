@@ -10,6 +10,7 @@ import {
 } from "../../lib/server/store.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { float, int, object, str, type Value } from "../../lib/record/value.ts";
+import { BASE_VERSION } from "../../lib/record/version.ts";
 import { recordKey, recordValue } from "../fixtures/gen_records.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 
@@ -38,6 +39,7 @@ Deno.test("store: memory-only put, get, query, delete, keys and overwrite rules"
   assert.equal(store.dataDir, undefined);
   assert.deepEqual(store.recovery, {
     recordCount: 0,
+    tombstoneCount: 0,
     recoveryMs: 0,
     truncatedBytes: 0,
     warnings: [],
@@ -50,9 +52,13 @@ Deno.test("store: memory-only put, get, query, delete, keys and overwrite rules"
   assert.deepEqual(store.keys({ prefix: "person", limit: 10 }), ["person1", "person10"]);
   assert.equal(store.recordCount, 2);
   assert.ok(store.memoryBytes > 0);
-  assert.equal(store.delete("person10"), true);
-  assert.equal(store.delete("person10"), false);
+  const deleted = { version: { ms: 5, counter: 0, broker: 1 }, ifNewer: true };
+  assert.equal(store.delete("person10", deleted), true);
+  assert.equal(store.delete("person10", deleted), false, "an equal version is stale");
   assert.equal(store.get("person10"), undefined);
+  assert.equal(store.recordCount, 1);
+  assert.equal(store.tombstoneCount, 1);
+  assert.deepEqual(store.versionOf("person10"), deleted.version);
   await store.commit();
   await store.compact();
   await store.close();
@@ -82,14 +88,17 @@ Deno.test("store: a reopened store has every committed mutation", async () => {
   });
 });
 
-Deno.test("store: refused puts and deletes of missing keys write nothing to the log", async () => {
+Deno.test("store: refused puts and stale deletes write nothing to the log", async () => {
   await withTempDir(async (dir) => {
     const store = await Store.open({ ...quiet, dataDir: dir });
-    store.put("k", int(1));
+    store.put("k", int(1), { version: { ms: 10, counter: 0, broker: 1 } });
     await store.commit();
     const logBytes = store.storageStats.logBytes;
     assert.equal(store.put("k", int(2), { overwrite: false }), false);
-    assert.equal(store.delete("missing"), false);
+    assert.equal(
+      store.delete("k", { version: { ms: 9, counter: 0, broker: 1 }, ifNewer: true }),
+      false,
+    );
     await store.commit();
     assert.equal(store.storageStats.logBytes, logBytes);
     store.delete("k");
@@ -122,9 +131,12 @@ Deno.test("store: putEncodedAt stores from a frame's bytes, logging the record i
     const frame = new Uint8Array([0xee, ...new TextEncoder().encode("k"), ...encodeValue(value)]);
     for (const dataDir of [undefined, dir]) {
       const store = await Store.open({ ...quiet, dataDir });
-      assert.equal(store.putEncodedAt(frame, 1, 2, 2, frame.length), true);
-      assert.equal(store.putEncodedAt(frame, 1, 2, 2, frame.length, { overwrite: false }), false);
-      assert.throws(() => store.putEncodedAt(frame, 0, 2, 2, frame.length), /not valid UTF-8/);
+      assert.equal(store.putEncodedAt(frame, 1, 2, -1, 2, frame.length), true);
+      assert.equal(
+        store.putEncodedAt(frame, 1, 2, -1, 2, frame.length, { overwrite: false }),
+        false,
+      );
+      assert.throws(() => store.putEncodedAt(frame, 0, 2, -1, 2, frame.length), /not valid UTF-8/);
       assert.deepEqual(store.get("k"), value);
       assert.equal(store.recordCount, 1);
       await store.close();
@@ -270,12 +282,15 @@ async function craftCompactionCrash(
     return;
   }
   for (let index = 10; index < 15; index++) {
-    log2.appendPut(recordKey(index), encodeValue(recordValue(index)));
+    log2.appendPut(recordKey(index), encodeValue(recordValue(index)), BASE_VERSION);
   }
   await log2.close();
   const snapshot = encodeSnapshot(
     2,
-    Array.from({ length: 10 }, (_, index) => [recordKey(index), recordValue(index)] as const),
+    Array.from(
+      { length: 10 },
+      (_, index) => ({ key: recordKey(index), value: recordValue(index), version: BASE_VERSION }),
+    ),
   );
   const snapshotPath = `${dir}/snapshot-0000000002.kvsnap`;
   if (step === "snapshot renamed") {
@@ -342,9 +357,9 @@ Deno.test("store: a logged value the trie refuses is skipped like damage, and th
     await (await Store.open({ ...quiet, dataDir: dir })).close();
     // Entries with sound checksums; the middle one's value is not a valid encoding.
     const log = await StorageLog.open(`${dir}/log-0000000001.kvlog`, () => {});
-    log.log.appendPut("a", encodeValue(int(1)));
-    log.log.appendPut("bad", Uint8Array.of(0x09));
-    log.log.appendPut("b", encodeValue(int(2)));
+    log.log.appendPut("a", encodeValue(int(1)), BASE_VERSION);
+    log.log.appendPut("bad", Uint8Array.of(0x09), BASE_VERSION);
+    log.log.appendPut("b", encodeValue(int(2)), BASE_VERSION);
     await log.log.close();
     const reopened = await Store.open({ ...quiet, dataDir: dir });
     assert.deepEqual(contents(reopened), [["a", int(1)], ["b", int(2)]]);

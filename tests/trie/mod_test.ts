@@ -388,13 +388,21 @@ Deno.test("putEncodedAt stores from a key's and a value's bytes exactly what put
       const at = keyAndValueBytes(encoder.encode(key), encodeValue(value), padding);
       const trie = new RecordTrie();
       assert.equal(
-        trie.putEncodedAt(at.bytes, at.keyStart, at.keyEnd, at.keyEnd, at.valueEnd),
+        trie.putEncodedAt(at.bytes, at.keyStart, at.keyEnd, -1, at.keyEnd, at.valueEnd),
         true,
       );
       assert.deepEqual(trie.get(key), value);
-      const again = trie.putEncodedAt(at.bytes, at.keyStart, at.keyEnd, at.keyEnd, at.valueEnd, {
-        overwrite: false,
-      });
+      const again = trie.putEncodedAt(
+        at.bytes,
+        at.keyStart,
+        at.keyEnd,
+        -1,
+        at.keyEnd,
+        at.valueEnd,
+        {
+          overwrite: false,
+        },
+      );
       assert.equal(again, false);
       assert.equal(trie.recordCount, 1);
       trie.checkInvariants();
@@ -414,7 +422,7 @@ Deno.test("putEncodedAt refuses an empty, dotted, over-long or non-UTF-8 key and
     const trie = new RecordTrie();
     const at = keyAndValueBytes(key, value, 2);
     assert.throws(
-      () => trie.putEncodedAt(at.bytes, at.keyStart, at.keyEnd, at.keyEnd, at.valueEnd),
+      () => trie.putEncodedAt(at.bytes, at.keyStart, at.keyEnd, -1, at.keyEnd, at.valueEnd),
       (error: unknown) => error instanceof DecodeError && message.test(error.message),
     );
     assert.equal(trie.recordCount, 0);
@@ -428,17 +436,20 @@ Deno.test("putEncodedAt refuses an empty, dotted, over-long or non-UTF-8 key and
     0,
   );
   assert.throws(() =>
-    withRecord.putEncodedAt(dotted.bytes, 0, dotted.keyEnd, dotted.keyEnd, dotted.valueEnd)
+    withRecord.putEncodedAt(dotted.bytes, 0, dotted.keyEnd, -1, dotted.keyEnd, dotted.valueEnd)
   );
   assert.deepEqual(withRecord.get("kept"), object([["name", str("x")]]));
   assert.equal(withRecord.memoryStats().distinctFieldNames, 1);
   withRecord.checkInvariants();
   // Bounds outside the source are the caller's mistake, not the data's.
-  assert.throws(() => withRecord.putEncodedAt(dotted.bytes, 2, 1, 1, dotted.valueEnd), RangeError);
-  assert.throws(() => withRecord.putEncodedAt(dotted.bytes, 0, 1, 1, 999), RangeError);
+  assert.throws(
+    () => withRecord.putEncodedAt(dotted.bytes, 2, 1, -1, 1, dotted.valueEnd),
+    RangeError,
+  );
+  assert.throws(() => withRecord.putEncodedAt(dotted.bytes, 0, 1, -1, 1, 999), RangeError);
   const long = keyAndValueBytes(new Uint8Array(MAX_KEY_BYTES + 1).fill(0x61), value, 0);
   assert.throws(
-    () => new RecordTrie().putEncodedAt(long.bytes, 0, long.keyEnd, long.keyEnd, long.valueEnd),
+    () => new RecordTrie().putEncodedAt(long.bytes, 0, long.keyEnd, -1, long.keyEnd, long.valueEnd),
     LimitExceededError,
   );
 });

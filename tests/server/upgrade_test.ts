@@ -1,0 +1,75 @@
+/**
+ * A data dir written by kv before versions (testdata/datadir-v2, made by main at 43bc0b3:
+ * a snapshot and a log, with overwrites and deletes) opens under the current formats,
+ * losing nothing, and is rewritten in them at once.
+ */
+import assert from "node:assert/strict";
+import { Store } from "../../lib/server/store.ts";
+import { LOG_FORMAT_VERSION } from "../../lib/server/storage_log.ts";
+import { SNAPSHOT_FORMAT_VERSION } from "../../lib/server/snapshot.ts";
+import { float, int, object, str } from "../../lib/record/value.ts";
+import { BASE_VERSION } from "../../lib/record/version.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
+
+const OLD_DATA_DIR = new URL("../../testdata/datadir-v2/", import.meta.url).pathname;
+
+/** What the old server answered for each key (testdata/datadir-v2/README.md). */
+const EXPECTED = new Map([
+  ["person1", object([["name", str("Mary")], ["age", int(23)]])],
+  ["person2", object([["name", str("Johnny")]])],
+  ["person3", undefined],
+  ["person30", undefined],
+  ["person4", object([["big", int(12345678901)], ["unicode", str("héllo wörld, long string")]])],
+  ["person5", undefined],
+  ["person6", object([["tag", str("after snapshot")]])],
+]);
+
+async function copyOldDataDir(target: string): Promise<void> {
+  for await (const entry of Deno.readDir(OLD_DATA_DIR)) {
+    if (entry.name.endsWith(".kvlog") || entry.name.endsWith(".kvsnap")) {
+      await Deno.copyFile(`${OLD_DATA_DIR}${entry.name}`, `${target}/${entry.name}`);
+    }
+  }
+}
+
+/** The format version in a log's or snapshot's header (bytes 8–9, big-endian). */
+async function formatOf(path: string): Promise<number> {
+  const bytes = await Deno.readFile(path);
+  return (bytes[8] << 8) | bytes[9];
+}
+
+function checkRecords(store: Store): void {
+  for (const [key, value] of EXPECTED) {
+    assert.deepEqual(store.get(key), value, key);
+    if (value !== undefined) assert.deepEqual(store.versionOf(key), BASE_VERSION, key);
+  }
+  assert.equal(store.recordCount, 4);
+  assert.deepEqual(store.keys({ limit: 100 }), ["person1", "person2", "person4", "person6"]);
+}
+
+Deno.test("upgrade: a data dir of the format before versions opens with every record at the base version, and is rewritten", async () => {
+  await withTempDir(async (dir) => {
+    await copyOldDataDir(dir);
+    assert.equal(await formatOf(`${dir}/log-0000000002.kvlog`), 1);
+    assert.equal(await formatOf(`${dir}/snapshot-0000000002.kvsnap`), 1);
+    const store = await Store.open({ dataDir: dir, onWarning: () => {} });
+    checkRecords(store);
+    assert.ok(store.recovery.warnings.some((warning) => warning.includes("current format")));
+    assert.equal(store.get("unused"), undefined);
+    // Any new write is newer than the base version, whatever the records held.
+    const version = { ms: 1, counter: 0, broker: 1 };
+    assert.equal(store.put("person1", float(1.5), { version, ifNewer: true }), true);
+    await store.close();
+    const names = [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
+    assert.deepEqual(names, ["LOCK", "log-0000000003.kvlog", "snapshot-0000000003.kvsnap"]);
+    assert.equal(await formatOf(`${dir}/log-0000000003.kvlog`), LOG_FORMAT_VERSION);
+    assert.equal(await formatOf(`${dir}/snapshot-0000000003.kvsnap`), SNAPSHOT_FORMAT_VERSION);
+    const reopened = await Store.open({ dataDir: dir, onWarning: () => {} });
+    assert.deepEqual(reopened.recovery.warnings, []);
+    assert.deepEqual(reopened.get("person1"), float(1.5));
+    assert.deepEqual(reopened.versionOf("person1"), version);
+    EXPECTED.delete("person1");
+    for (const [key, value] of EXPECTED) assert.deepEqual(reopened.get(key), value, key);
+    await reopened.close();
+  });
+});
