@@ -199,6 +199,11 @@ export class ServerProcess {
     return this.stop("SIGKILL");
   }
 
+  /** Kills the process if it still runs (`await using server = …` cannot leave one behind). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.kill();
+  }
+
   /** Starts the server again on the same port and data directory, killing it first if needed. */
   async restart(): Promise<void> {
     await this.kill();

@@ -8,6 +8,7 @@ import {
   readRawLineBatches,
 } from "../../lib/base/line_reader.ts";
 import { MAX_LINE_BYTES } from "../../lib/limits.ts";
+import { withDeadline } from "../helpers/wait.ts";
 
 const encoder = new TextEncoder();
 
@@ -171,7 +172,7 @@ Deno.test("breaking out of the loop cancels the source", async () => {
     assert.equal(line.text, "line");
     break;
   }
-  await cancelReason;
+  await withDeadline(cancelReason, { what: "the source to be cancelled" });
   assert.equal(source.locked, false);
 });
 

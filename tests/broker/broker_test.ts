@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Broker } from "../../lib/broker/broker.ts";
 import { int, object, str } from "../../lib/record/value.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const PERSON = object([["name", str("Mary")], ["age", int(22)], [
   "address",
@@ -157,7 +158,7 @@ Deno.test("a server that comes back is used again without restarting", async () 
     assert.equal((await broker.delete("person1")).kind, "error");
     assert.equal(broker.pool.isUp(0), false);
     cluster.servers[0].state = "up";
-    while (!broker.pool.isUp(0)) await broker.pool.changed();
+    await waitFor(() => broker.pool.isUp(0), { what: "server 0 to be up again" });
     assert.deepEqual(await broker.delete("person1"), { kind: "done", existed: true });
     assert.deepEqual(cluster.holders("person1"), []);
   } finally {

@@ -3,6 +3,7 @@ import { brokerCommand } from "../../lib/cli/broker.ts";
 import { UserError } from "../../lib/cli/user_error.ts";
 import { BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
+import { outputWithin, withDeadline } from "../helpers/wait.ts";
 
 async function tempFile(text: string): Promise<string> {
   const path = await Deno.makeTempFile({ suffix: ".txt" });
@@ -99,10 +100,14 @@ Deno.test("kv broker ends quietly when its reader closes stdout (| head -1)", as
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  // The broker may stop reading once head has its line: errors writing are expected, a hang not.
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(commands + "\n")).catch(() => {});
-  await writer.close().catch(() => {});
-  const output = await child.output();
+  const feed = async () => {
+    await writer.write(new TextEncoder().encode(commands + "\n")).catch(() => {});
+    await writer.close().catch(() => {});
+  };
+  await withDeadline(feed(), { what: "bash to take the commands", onTimeout: () => child.kill() });
+  const output = await outputWithin(child, { what: "kv broker | head -n 1 to exit" });
   const stderr = new TextDecoder().decode(output.stderr);
   assert.equal(new TextDecoder().decode(output.stdout), "NOT FOUND: person0\n");
   assert.match(stderr, /exit 0/);
@@ -114,11 +119,13 @@ Deno.test("kv broker -i streams from a pipe, as in -i <(kv gen -o -)", async () 
   const kv = [...TEST_KV.args].map((arg) => `'${arg}'`).join(" ");
   const gen = `'${TEST_KV.command}' ${kv} gen -k testdata/compat/keyFile.txt -n 300 -o -`;
   const broker = `'${TEST_KV.command}' ${kv} broker -s '${cluster.serverFile}' --index-only`;
-  const output = await new Deno.Command("bash", {
+  const child = new Deno.Command("bash", {
     args: ["-c", `${broker} -i <(${gen})`],
+    stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  const output = await outputWithin(child, { what: "kv broker -i <(kv gen …) to exit" });
   const stderr = new TextDecoder().decode(output.stderr);
   assert.equal(output.code, 0, stderr);
   assert.match(stderr, /indexed 300 records \(0 failed\), skipped 0 lines/);
@@ -126,7 +133,7 @@ Deno.test("kv broker -i streams from a pipe, as in -i <(kv gen -o -)", async () 
 
 Deno.test("kv broker -i - indexes standard input, then exits without reading commands", async () => {
   await using cluster = await KvCluster.start(2);
-  const loader = BrokerProcess.start(["-s", cluster.serverFile, "-i", "-", "-k", "2"]);
+  await using loader = BrokerProcess.start(["-s", cluster.serverFile, "-i", "-", "-k", "2"]);
   await loader.send(`"person1" : { "age" : 22 }`);
   await loader.send(`"person2" : 7`);
   // Not a command: after `-i -` nothing on stdin is one.
@@ -136,7 +143,7 @@ Deno.test("kv broker -i - indexes standard input, then exits without reading com
   assert.equal(loaded.stdout, "");
   assert.match(loaded.stderr, /^stdin:3:/m);
   assert.match(loaded.stderr, /indexed 2 records \(0 failed\), skipped 1 line/);
-  const reader = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2"]);
+  await using reader = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2"]);
   await reader.send("GET person1");
   assert.equal(await reader.readLine(), `person1 : { "age" : 22 }`);
   assert.equal((await reader.finish()).code, 0);
@@ -145,7 +152,7 @@ Deno.test("kv broker -i - indexes standard input, then exits without reading com
 // End to end: a real `kv broker` process fed a script on stdin, over real servers.
 
 async function runBroker(args: string[], stdin: string) {
-  const broker = BrokerProcess.start(args);
+  await using broker = BrokerProcess.start(args);
   await broker.send(stdin);
   return await broker.finish();
 }

@@ -6,6 +6,7 @@ import { parseKeyFile } from "../../lib/gen/keyfile.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
 import type { Value } from "../../lib/record/value.ts";
 import { COMPAT_KEY_FILE, withTempDir } from "../helpers/fixtures.ts";
+import { outputWithin } from "../helpers/wait.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const KEY_FILES = new URL("../../testdata/keyfiles/", import.meta.url).pathname;
@@ -18,13 +19,14 @@ interface Run {
 
 /** Runs `kv gen` as a real process, with the permissions `deno task gen` grants. */
 async function runGen(args: string[], cwd: string): Promise<Run> {
-  const output = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-read", "--allow-write", MAIN, "gen", ...args],
     cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  const output = await outputWithin(child, { what: `kv gen ${args.join(" ")} to exit` });
   const decoder = new TextDecoder();
   return {
     code: output.code,
@@ -165,12 +167,14 @@ Deno.test("kv gen writes through symlinks and never replaces one with a file", a
     // A link to the process's stdout, a pipe: it has no path to resolve, like /dev/stdout.
     await Deno.symlink("/proc/self/fd/1", `${dir}/to-stdout`);
     const gen = [Deno.execPath(), "run", "--allow-read", "--allow-write", MAIN, "gen"];
-    const piped = await new Deno.Command("sh", {
+    const pipeline = new Deno.Command("sh", {
       args: ["-c", '"$@" | cat', "sh", ...gen, "-k", COMPAT_KEY_FILE, "-n", "3", "-o", "to-stdout"],
       cwd: dir,
+      stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    const piped = await outputWithin(pipeline, { what: "kv gen -o to-stdout | cat to exit" });
     assert.equal(piped.code, 0, new TextDecoder().decode(piped.stderr));
     const stdout = new TextDecoder().decode(piped.stdout);
     assert.match(stdout, /^"person0" : .*\n"person1" : .*\n"person2" : .*\n$/);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { runKv } from "../helpers/run_kv.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
+import { outputWithin } from "../helpers/wait.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 
 Deno.test("kv --version prints the version from deno.json and exits 0", async () => {
@@ -53,10 +54,13 @@ Deno.test("an unknown flag of a subcommand is one line on stderr and exit 2", as
 Deno.test("output that cannot be written is one line on stderr and exit 2", async () => {
   const kv = [...TEST_KV.args].map((arg) => `'${arg}'`).join(" ");
   for (const args of ["--help", "--version", "gen --help"]) {
-    const output = await new Deno.Command("sh", {
+    const child = new Deno.Command("sh", {
       args: ["-c", `'${TEST_KV.command}' ${kv} ${args} > /dev/full`],
+      stdin: "null",
+      stdout: "null",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    const output = await outputWithin(child, { what: `kv ${args} > /dev/full to exit` });
     const stderr = new TextDecoder().decode(output.stderr);
     assert.equal(output.code, 2, `kv ${args}: ${stderr}`);
     assert.match(stderr, /^kv: cannot write to standard output: .*\n$/);

@@ -9,10 +9,10 @@ import { MAX_PATH_SEGMENTS } from "../../lib/limits.ts";
 import { int, object, str } from "../../lib/record/value.ts";
 import { RawConnection } from "../helpers/in_process_server.ts";
 import { runKv } from "../helpers/run_kv.ts";
-import { startServerProcess } from "../helpers/server_process.ts";
+import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 
 Deno.test("kv server prints a parseable listening line and serves requests", async () => {
-  const server = await startServerProcess();
+  await using server = await startServerProcess();
   assert.match(
     server.stderrLines.at(-1)!,
     /^kv server listening on 127\.0\.0\.1:\d+ \(memory only, 0 records, recovered in \d+ ms\)$/,
@@ -22,36 +22,36 @@ Deno.test("kv server prints a parseable listening line and serves requests", asy
   assert.equal(await client.put("k", str("v")), "ok");
   assert.deepEqual(await client.get("k"), str("v"));
   await client.close();
-  const exit = await server.stop("SIGTERM");
+  const exit = await stopWithin(server, "SIGTERM");
   assert.equal(exit.code, 0);
 });
 
 Deno.test("kv server exits 0 on SIGINT and keeps records in --data-dir across restarts", async () => {
   const dataDir = await Deno.makeTempDir();
   try {
-    const first = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
+    await using first = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
     assert.match(first.stderrLines.at(-1)!, new RegExp(`\\(data: ${dataDir}, 0 records, `));
     const client = await ServerClient.connect(first.address);
     await Promise.all(
       Array.from({ length: 10 }, (_, index) => client.put(`k${index}`, int(index))),
     );
     await client.close();
-    assert.equal((await first.stop("SIGINT")).code, 0);
-    const second = await startServerProcess(["--data-dir", dataDir]);
+    assert.equal((await stopWithin(first, "SIGINT")).code, 0);
+    await using second = await startServerProcess(["--data-dir", dataDir]);
     assert.match(second.stderrLines.at(-1)!, /, 10 records, recovered in \d+ ms\)$/);
     const again = await ServerClient.connect(second.address);
     assert.deepEqual(await again.get("k7"), int(7));
     await again.close();
-    assert.equal((await second.stop()).code, 0);
+    assert.equal((await stopWithin(second)).code, 0);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
 });
 
 Deno.test("kv server treats a SIGINT repeated at once (deno task and the shell both pass it) as one", async () => {
-  const server = await startServerProcess();
+  await using server = await startServerProcess();
   server.signal("SIGINT");
-  const exit = await server.stop("SIGINT");
+  const exit = await stopWithin(server, "SIGINT");
   assert.equal(exit.code, 0, exit.stderr);
   assert.doesNotMatch(exit.stderr, /again during shutdown/);
 });
@@ -72,14 +72,14 @@ Deno.test("kv server on a port in use prints one line and exits 2", async () => 
 
 Deno.test("kv server on a data dir locked by another server prints one line and exits 2", async () => {
   const dataDir = await Deno.makeTempDir();
-  const holder = await startServerProcess(["--data-dir", dataDir]);
+  await using holder = await startServerProcess(["--data-dir", dataDir]);
   try {
     const { code, stderr } = await runKv(["server", "-p", "0", "--data-dir", dataDir]);
     assert.equal(code, 2);
     assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
     assert.match(stderr, /^kv server: data dir .* is in use by another kv server/);
   } finally {
-    assert.equal((await holder.stop()).code, 0);
+    assert.equal((await stopWithin(holder)).code, 0);
     await Deno.remove(dataDir, { recursive: true });
   }
 });
@@ -164,18 +164,18 @@ Deno.test("kv server --help documents every flag with its default", async () => 
 });
 
 Deno.test("kv server logs connections only at debug level", async () => {
-  const server = await startServerProcess(["--log-level", "debug"]);
+  await using server = await startServerProcess(["--log-level", "debug"]);
   const client = await ServerClient.connect(server.address);
   await client.ping();
   await client.close();
-  const exit = await server.stop();
+  const exit = await stopWithin(server);
   assert.equal(exit.code, 0);
   assert.match(exit.stderr, /kv server debug: connection from 127\.0\.0\.1:\d+/);
-  const quiet = await startServerProcess();
+  await using quiet = await startServerProcess();
   const other = await ServerClient.connect(quiet.address);
   await other.ping();
   await other.close();
-  const quietExit = await quiet.stop();
+  const quietExit = await stopWithin(quiet);
   assert.doesNotMatch(quietExit.stderr, /connection/);
 });
 
@@ -200,7 +200,7 @@ async function openWhenNotBusy(
 }
 
 Deno.test("a kv server process answers every request type and enforces every limit", async () => {
-  const server = await startServerProcess([
+  await using server = await startServerProcess([
     "--max-frame-bytes",
     "65536",
     "--max-connections",
@@ -265,6 +265,6 @@ Deno.test("a kv server process answers every request type and enforces every lim
     assert.ok(idle.type === "error" && idle.code === ErrorCode.IDLE_TIMEOUT);
     assert.equal(await stalled.readFrame(), undefined);
   } finally {
-    assert.equal((await server.stop()).code, 0);
+    assert.equal((await stopWithin(server)).code, 0);
   }
 });

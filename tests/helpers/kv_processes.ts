@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * await using cluster = await KvCluster.start(3);
- * const broker = await BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", "--json"]);
+ * await using broker = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", "--json"]);
  * await broker.ask("GET person1"); // { op: "GET", key: "person1", found: false }
  * await broker.finish();
  * ```

@@ -13,7 +13,7 @@ import { Store } from "../../lib/server/store.ts";
 import { int, object, str, type Value } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { startServer } from "../helpers/in_process_server.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { feedFrames } from "../helpers/frames.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 
@@ -200,7 +200,7 @@ Deno.test("a request timeout rejects with RequestTimeoutError and closes the con
   const second = client.get("b");
   await assert.rejects(first, RequestTimeoutError);
   await assert.rejects(second, ConnectionError);
-  await client.closed;
+  await withDeadline(client.closed, { what: "the client to close" });
   assert.equal(client.isOpen, false);
   assert.ok(client.closeReason instanceof RequestTimeoutError);
   await fake.stop();
@@ -213,14 +213,14 @@ Deno.test("the server going away rejects every pending request with ConnectionEr
   await waitFor(() => client.inFlight === 3, { what: "requests in flight" });
   await fake.stop();
   for (const request of pending) await assert.rejects(request, ConnectionError);
-  await client.closed;
+  await withDeadline(client.closed, { what: "the client to close" });
   assert.match(client.closeReason!.message, /closed the connection/);
 });
 
 Deno.test("the server's idle timeout closes a quiet client without keep-alive", async () => {
   const { address, stop } = await startServer({ idleTimeoutMs: 100 });
   const client = await ServerClient.connect(address, { keepAliveMs: 0 });
-  await client.closed;
+  await withDeadline(client.closed, { what: "the server to close the idle client" });
   assert.match(client.closeReason!.message, /IDLE_TIMEOUT/);
   await stop();
 });

@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { DirLock, LOCK_FILE_NAME } from "../../lib/server/dir_lock.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
+import { withDeadline } from "../helpers/wait.ts";
 
 const holderScript = new URL("../fixtures/hold_dir_lock.ts", import.meta.url).pathname;
 
-/** Starts a process holding the lock on `dir`; resolves once it reports its first line. */
+/**
+ * Starts a process holding the lock on `dir`; resolves once it reports its first line.
+ * Leaving the scope of `await using` ends it as `finish` does.
+ */
 async function spawnHolder(dir: string) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-read", "--allow-write", holderScript, dir],
@@ -12,20 +16,37 @@ async function spawnHolder(dir: string) {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  const killIt = () => child.kill("SIGKILL");
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   while (!text.includes("\n")) {
-    const { value, done } = await lines.read();
+    const read = lines.read();
+    const { value, done } = await withDeadline(read, {
+      what: "the lock holder's first line",
+      onTimeout: killIt,
+    });
     if (done) break;
     text += value;
   }
+  let finished: Promise<Deno.CommandStatus> | undefined;
   /** Closes the child's stdin (it then releases the lock and exits) and awaits its exit. */
-  const finish = async () => {
-    await lines.cancel();
-    await child.stdin.close().catch(() => {/* already gone after a kill */});
-    return await child.status;
+  const finish = () =>
+    finished ??= withDeadline(
+      (async () => {
+        await lines.cancel();
+        await child.stdin.close().catch(() => {/* already gone after a kill */});
+        return await child.status;
+      })(),
+      { what: "the lock holder to exit", onTimeout: killIt },
+    );
+  return {
+    child,
+    firstLine: text.trim(),
+    finish,
+    [Symbol.asyncDispose]: async () => {
+      await finish().catch(() => {/* the test has failed already; only the clean-up matters */});
+    },
   };
-  return { child, firstLine: text.trim(), finish };
 }
 
 Deno.test("dir lock: a second acquire in the same process fails until the first is released", async () => {
@@ -47,11 +68,11 @@ Deno.test("dir lock: another process cannot take a held lock, and gets it once t
   await withTempDir(async (dir) => {
     const lock = await DirLock.tryAcquire(dir);
     assert.ok(lock);
-    const contender = await spawnHolder(dir);
+    await using contender = await spawnHolder(dir);
     assert.equal(contender.firstLine, "busy");
     assert.equal((await contender.finish()).code, 0);
     lock.release();
-    const holder = await spawnHolder(dir);
+    await using holder = await spawnHolder(dir);
     assert.equal(holder.firstLine, "locked");
     assert.equal((await holder.finish()).code, 0);
     const again = await DirLock.tryAcquire(dir);
@@ -62,7 +83,7 @@ Deno.test("dir lock: another process cannot take a held lock, and gets it once t
 
 Deno.test("dir lock: kill -9 of the holding process releases the lock with no cleanup", async () => {
   await withTempDir(async (dir) => {
-    const holder = await spawnHolder(dir);
+    await using holder = await spawnHolder(dir);
     assert.equal(holder.firstLine, "locked");
     assert.equal(await DirLock.tryAcquire(dir), undefined);
     assert.equal(await DirLock.holderPid(dir), holder.child.pid);

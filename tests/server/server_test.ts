@@ -29,7 +29,7 @@ import { int, object, str, type Value, valueEquals } from "../../lib/record/valu
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { Logger } from "../../lib/base/logger.ts";
 import { RawConnection, startServer } from "../helpers/in_process_server.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
 
 function response(frame: Frame | undefined): Response {
   assert.ok(frame, "expected a frame, the connection ended");
@@ -452,14 +452,14 @@ Deno.test("close finishes the batch in flight, then closes connections and the s
   const idle = await ServerClient.connect(address);
   holdCommits = true;
   const put = busy.put("last", int(1));
-  await started;
+  await withDeadline(started, { what: "the held commit to start" });
   const closing = server.close();
-  await idle.closed;
+  await withDeadline(idle.closed, { what: "the idle connection to close" });
   assert.equal(storeClosed, false);
   releaseCommit();
   assert.equal(await put, "ok");
-  await closing;
-  await busy.closed;
+  await withDeadline(closing, { what: "the server to close" });
+  await withDeadline(busy.closed, { what: "the busy connection to close" });
   assert.equal(storeClosed, true);
   assert.equal(server.connectionCount, 0);
   await assert.rejects(ServerClient.connect(address, { connectTimeoutMs: 500 }));

@@ -13,6 +13,7 @@ import { float, int, object, str, type Value } from "../../lib/record/value.ts";
 import { BASE_VERSION } from "../../lib/record/version.ts";
 import { recordKey, recordValue } from "../fixtures/gen_records.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
+import { DeadlineError, DEFAULT_DEADLINE_MS, outputWithin, withDeadline } from "../helpers/wait.ts";
 
 const writerScript = new URL("../fixtures/store_writer.ts", import.meta.url).pathname;
 
@@ -237,7 +238,11 @@ Deno.test("store: writes made during a compaction survive it", async () => {
     const compaction = store.compact().then(() => compacted = true);
     // Batches keep coming, each awaited as a server would, so some land in every phase.
     let next = 500;
+    const deadline = performance.now() + DEFAULT_DEADLINE_MS;
     while (!compacted) {
+      if (performance.now() > deadline) {
+        throw new DeadlineError("the compaction to finish", DEFAULT_DEADLINE_MS);
+      }
       for (let index = next; index < next + 5; index++) {
         store.put(recordKey(index), recordValue(index));
       }
@@ -387,7 +392,10 @@ Deno.test("store: a missing log or a foreign file stops open, and the lock is re
   });
 });
 
-/** A child process running store_writer.ts, with its stdout as lines. */
+/**
+ * A child process running store_writer.ts, with its stdout as lines; every read and the
+ * exit are bounded by the tests' deadline, and `await using` kills it if it still runs.
+ */
 function spawnWriter(options: Record<string, unknown>) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-read", "--allow-write", writerScript, JSON.stringify(options)],
@@ -414,14 +422,35 @@ function spawnWriter(options: Record<string, unknown>) {
         if (until(line)) return true;
         continue;
       }
-      const { value, done } = await reader.read();
+      const { value, done } = await withDeadline(reader.read(), {
+        what: "a line from store_writer.ts",
+        onTimeout: () => child.kill("SIGKILL"),
+      });
       if (done) return false;
       buffered += value;
     }
   };
+  /** Its exit status, killing it (SIGKILL) past the deadline. */
+  const exited = () =>
+    withDeadline(child.status, {
+      what: "store_writer.ts to exit",
+      onTimeout: () => child.kill("SIGKILL"),
+    });
   return {
     child,
     readUntil,
+    exited,
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch (error) {
+        // Deno refuses to signal a child that has exited: nothing to end then.
+        if (!(error instanceof TypeError)) throw error;
+      }
+      await child.stdin.close().catch(() => {/* closed by the test, or the process is gone */});
+      await readUntil(() => false).catch(() => false);
+      await exited().catch(() => {/* the test has failed already; only the clean-up matters */});
+    },
     get ackedBatches() {
       return ackedBatches;
     },
@@ -459,7 +488,7 @@ async function killAfterAcks(
   minimumAcks: number,
   minimumGeneration = 1,
 ) {
-  const writer = spawnWriter(options);
+  await using writer = spawnWriter(options);
   const sawAcks = await writer.readUntil((line) =>
     line === "done" ||
     (writer.ackedBatches >= minimumAcks && writer.generation >= minimumGeneration)
@@ -467,8 +496,7 @@ async function killAfterAcks(
   assert.ok(sawAcks, "the writer ended before acknowledging enough");
   writer.child.kill("SIGKILL");
   await writer.readUntil(() => false); // Lines printed before the kill are acknowledgements too.
-  assert.equal((await writer.child.status).signal, "SIGKILL");
-  await writer.child.stdin.close().catch(() => {/* the process is gone */});
+  assert.equal((await writer.exited()).signal, "SIGKILL");
   return writer.ackedBatches;
 }
 
@@ -507,7 +535,7 @@ Deno.test("store: kill -9 while compacting loses no acknowledged write", async (
 
 Deno.test("store: a second store on one data dir is refused, in this process and in another", async () => {
   await withTempDir(async (dir) => {
-    const writer = spawnWriter({ dataDir: dir, batchCount: 3, batchSize: 10 });
+    await using writer = spawnWriter({ dataDir: dir, batchCount: 3, batchSize: 10 });
     assert.ok(await writer.readUntil((line) => line === "done"));
     await assert.rejects(Store.open({ dataDir: dir }), (error) => {
       assert.ok(error instanceof StoreLockedError);
@@ -517,7 +545,7 @@ Deno.test("store: a second store on one data dir is refused, in this process and
     });
     await writer.child.stdin.close();
     assert.ok(!await writer.readUntil(() => false));
-    assert.equal((await writer.child.status).code, 0);
+    assert.equal((await writer.exited()).code, 0);
 
     const store = await Store.open({ dataDir: dir });
     checkAcknowledged(store, 3, 10);
@@ -542,10 +570,8 @@ Deno.test("store: the interval fsync timer does not keep a process alive", async
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
-    // The timer fires every second; an exit within 20 intervals means it did not hold the process.
-    const guard = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    const { code, stdout } = await child.output();
-    clearTimeout(guard);
+    // The timer fires every second: were it holding the process, the deadline would kill it.
+    const { code, stdout } = await outputWithin(child, { what: "the process to exit by itself" });
     assert.equal(new TextDecoder().decode(stdout), "committed\n");
     assert.equal(code, 0);
     const store = await Store.open({ dataDir: dir });
