@@ -2,7 +2,7 @@
  * Keeps the layout true: every import in lib/ follows the layer order in the README's
  * Architecture section, and tests/ mirrors lib/ folder by folder.
  *
- *     base ← record ← {trie, protocol} ← {server, broker} ← cli ← main.ts
+ *     base ← record ← {trie, protocol} ← {server, broker} ← client ← http ← cli ← main.ts
  *     gen sits beside them on base and record; lib/limits.ts is shared by all.
  */
 import assert from "node:assert/strict";
@@ -18,8 +18,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   protocol: ["base", "record"],
   server: ["base", "record", "trie", "protocol"],
   broker: ["base", "record", "trie", "protocol"],
+  client: ["base", "record", "protocol", "broker"],
   gen: ["base", "record"],
-  cli: ["base", "record", "trie", "protocol", "server", "broker", "gen"],
+  cli: ["base", "record", "trie", "protocol", "server", "broker", "client", "gen"],
 };
 
 /** Test folders that have no lib/ folder of their own, and why. */

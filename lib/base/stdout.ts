@@ -43,3 +43,76 @@ export function writeLine(text: string): void {
     throw new StdoutError(error);
   }
 }
+
+/** Bytes a {@link LineBuffer} holds before it writes them out on its own. */
+export const LINE_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * Lines gathered for standard output and written in large pieces: one system call for
+ * many answers instead of one each. Lines reach stdout on {@link LineBuffer.flush}, once
+ * {@link LINE_BUFFER_BYTES} are held, or on the next turn of the event loop after
+ * {@link LineBuffer.flushSoon} — after the answers already on their way have been added.
+ *
+ * @example
+ * ```ts
+ * const output = new LineBuffer();
+ * output.writeLine("STORED: person1");
+ * output.flush();
+ * ```
+ */
+export class LineBuffer {
+  #lines: string[] = [];
+  #length = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #error: unknown;
+  readonly #writeLine: (text: string) => void;
+
+  /** @param write writes one piece of text and its newline; default {@link writeLine}. */
+  constructor(write: (text: string) => void = writeLine) {
+    this.#writeLine = write;
+  }
+
+  /** Adds `text` and a newline; writes everything held once that reaches {@link LINE_BUFFER_BYTES}. */
+  writeLine(text: string): void {
+    this.#throwPending();
+    this.#lines.push(text);
+    // UTF-16 units: an estimate of the bytes, which is all a flush threshold needs.
+    this.#length += text.length + 1;
+    if (this.#length >= LINE_BUFFER_BYTES) this.flush();
+  }
+
+  /**
+   * Writes what is held on the next turn of the event loop. A failure then is thrown by
+   * the next {@link LineBuffer.writeLine} or {@link LineBuffer.flush}.
+   */
+  flushSoon(): void {
+    if (this.#timer !== undefined || this.#lines.length === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      try {
+        this.flush();
+      } catch (error) {
+        this.#error = error;
+      }
+    }, 0);
+  }
+
+  /** Writes every line held now; throws a {@link StdoutError} when that fails. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#throwPending();
+    if (this.#lines.length === 0) return;
+    const text = this.#lines.join("\n");
+    this.#lines = [];
+    this.#length = 0;
+    this.#writeLine(text);
+  }
+
+  #throwPending(): void {
+    if (this.#error === undefined) return;
+    const error = this.#error;
+    this.#error = undefined;
+    throw error;
+  }
+}

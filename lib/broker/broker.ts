@@ -192,13 +192,19 @@ export class Broker {
     });
   }
 
-  /** Up to `limit` keys starting with `prefix`, merged from every server, in byte order. */
-  async keys(prefix: string, limit: number): Promise<KeysAnswer> {
+  /**
+   * Up to `limit` keys starting with `prefix` and sorting after `after` (empty: from the
+   * start), merged from every server, in byte order. Paging passes the last key listed.
+   */
+  async keys(prefix: string, limit: number, after = ""): Promise<KeysAnswer> {
     assert(Number.isInteger(limit) && limit >= 1 && limit <= MAX_KEYS_ANSWER, `bad limit ${limit}`);
     const requested = Math.min(limit + 1, MAX_KEYS_LIMIT);
     const outcomes = await Promise.all(
       this.#pool.servers.map((_, index) =>
-        this.#pool.call(index, (connection) => connection.keys({ prefix, limit: requested }))
+        this.#pool.call(index, (connection) =>
+          connection.keys(
+            after === "" ? { prefix, limit: requested } : { prefix, limit: requested, after },
+          ))
       ),
     );
     const merged: string[] = [];

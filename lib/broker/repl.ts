@@ -29,7 +29,8 @@ import {
   runCommand,
 } from "./commands.ts";
 import type { ReadLine } from "../base/line_reader.ts";
-import { StdoutError, writeLine } from "../base/stdout.ts";
+import { commandAccess, type PipelineOptions, runPipelined, type Step } from "./pipeline.ts";
+import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
 
 /** The REPL's prompt. */
 export const PROMPT = "kv> ";
@@ -79,8 +80,12 @@ export async function answerLine(broker: Broker, line: string): Promise<Answer |
 }
 
 /**
- * Answers every line of `lines` in order until EXIT or the end of input. An
- * unreadable line (too long, invalid UTF-8) gets an `INVALID` error answer.
+ * Answers every line of `lines` until EXIT or the end of input, printing the
+ * answers in input order. Commands are pipelined (`lib/broker/pipeline.ts`):
+ * up to `window` lines are read ahead and run at once, and a command waits
+ * only for earlier unfinished commands it could see (`PUT k` then `GET k`
+ * answers the PUT's value). An unreadable line (too long, invalid UTF-8) gets
+ * an `INVALID` error answer.
  *
  * @example
  * ```ts
@@ -90,20 +95,57 @@ export async function answerLine(broker: Broker, line: string): Promise<Answer |
 export async function runSession(
   broker: Broker,
   lines: AsyncIterable<ReadLine>,
-  options: SessionOptions = {},
+  options: SessionOptions & PipelineOptions = {},
 ): Promise<void> {
-  const write = options.write ?? writeLine;
-  for await (const line of lines) {
-    const reply = line.error !== undefined
-      ? replyTo(
-        { op: "INVALID", error: `input line ${line.lineNumber}: ${line.error}` },
-        options,
-      )
-      : await respond(broker, line.text, options);
-    if (reply === undefined) continue;
-    if (reply.text !== "" && !writeAnswer(write, reply.text)) return;
-    if (reply.exit) return;
+  // Stdout gathers answers and writes them whenever the next one is not ready yet.
+  const output = options.write === undefined ? new LineBuffer() : undefined;
+  const write = options.write ?? ((text: string) => output?.writeLine(text));
+  try {
+    await runPipelined(
+      lines,
+      (line) => planLine(broker, line, options),
+      (reply) => (reply.text === "" || writeAnswer(write, reply.text)) && !reply.exit,
+      { ...options, idle: () => output?.flushSoon() },
+    );
+    output?.flush();
+  } catch (error) {
+    if (!(error instanceof StdoutError && error.readerGone)) throw error;
   }
+}
+
+/** What one input line runs: a meta command, a broker command, an error, or nothing. */
+function planLine(
+  broker: Broker,
+  line: ReadLine,
+  options: SessionOptions,
+): Step<Reply> | undefined {
+  if (line.error !== undefined) {
+    const answer = { op: "INVALID", error: `input line ${line.lineNumber}: ${line.error}` };
+    return { access: { kind: "none" }, run: () => Promise.resolve(replyTo(answer, options)) };
+  }
+  const trimmed = line.text.trim();
+  const metaCommand = options.metaCommand;
+  if (metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
+    return {
+      access: { kind: "barrier" },
+      run: async () => ({ text: await metaCommand(trimmed), exit: false }),
+    };
+  }
+  let command: Command | undefined;
+  try {
+    command = parseCommand(line.text);
+  } catch (error) {
+    if (!(error instanceof CommandError)) throw error;
+    const reply = replyTo(errorAnswer(error), options);
+    return { access: { kind: "none" }, run: () => Promise.resolve(reply) };
+  }
+  if (command === undefined) return undefined;
+  const parsed = command;
+  return {
+    access: commandAccess(parsed),
+    run: async () => replyTo(await runCommand(broker, parsed), options),
+    last: parsed.op === "EXIT",
+  };
 }
 
 /**

@@ -15,7 +15,8 @@ import { UserError } from "./user_error.ts";
 
 /**
  * Parses `args` strictly against `options`: unknown flags, missing values and
- * stray positional arguments throw a UserError.
+ * (unless `allowPositionals`) stray positional arguments throw a UserError.
+ * After `--` every argument is positional, so `kv get -- -odd-key` works.
  *
  * @example
  * ```ts
@@ -26,9 +27,10 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
   command: string,
   args: string[],
   options: T,
+  allowPositionals = false,
 ) {
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false });
+    return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
     throw new UserError(`kv ${command}: ${describeParseError(error)} (see 'kv ${command} --help')`);
   }

@@ -42,12 +42,32 @@ const SUBCOMMANDS: readonly SubcommandEntry[] = [
     summary: "index records on k replicas and answer queries (like kvBroker.py)",
     load: async () => (await import("./broker.ts")).brokerCommand,
   },
+  oneShot("get", "print one record (exit 1 when not found)"),
+  oneShot("query", "print one value inside a record, KEY.FIELD..."),
+  oneShot("put", "store one record line on all its replicas"),
+  oneShot("delete", "delete one record from all its replicas"),
+  oneShot("keys", "list keys starting with a prefix"),
+  oneShot("servers", "show each server: up or down, records, latency"),
   {
     name: "demo",
     summary: "start a local cluster of 4 servers with sample data and open the REPL",
     load: async () => (await import("./demo.ts")).demoCommand,
   },
 ];
+
+/** A one-shot command of lib/cli/oneshot.ts. */
+function oneShot(name: string, summary: string): SubcommandEntry {
+  return {
+    name,
+    summary,
+    load: async () => {
+      const { ONE_SHOT_COMMANDS } = await import("./oneshot.ts");
+      const command = ONE_SHOT_COMMANDS.find((candidate) => candidate.name === name);
+      if (command === undefined) throw new Error(`oneshot.ts has no '${name}'`);
+      return command;
+    },
+  };
+}
 
 function topLevelHelp(): string {
   const width = Math.max(...SUBCOMMANDS.map((command) => command.name.length));
@@ -64,7 +84,9 @@ function topLevelHelp(): string {
     "  -h, --help     show this help (kv <command> --help for a command's flags)",
     "  -V, --version  print the version",
     "",
-    "Exit codes: 0 success, 1 internal error, 2 usage or input error.",
+    "Exit codes: 0 success, 1 internal error, 2 usage or input error; the one-shot",
+    "commands (get, query, put, delete, keys, servers) exit 1 for not found and 3 when",
+    "the cluster could not answer.",
   ].join("\n");
 }
 

@@ -179,6 +179,8 @@ Deno.test("keys merges every server's answer, deduplicated, in byte order", asyn
     assert.deepEqual(some, { keys: ["a", "aa"], more: true });
     const exact = await broker.keys("a", 3);
     assert.deepEqual(exact, { keys: ["a", "aa", "ab"], more: false });
+    const nextPage = await broker.keys("a", 2, "aa");
+    assert.deepEqual(nextPage, { keys: ["ab"], more: false });
     cluster.servers[0].state = "crashed";
     cluster.servers[1].state = "crashed";
     const partial = await broker.keys("", 100);

@@ -146,8 +146,9 @@ class FakeConnection implements ServerConnection {
   async keys(options: KeysOptions) {
     await this.#check("KEYS");
     const prefix = options.prefix ?? "";
+    const after = options.after ?? "";
     return [...this.server.records.keys()]
-      .filter((key) => key.startsWith(prefix))
+      .filter((key) => key.startsWith(prefix) && compareKeys(key, after) > 0)
       .sort(compareKeys)
       .slice(0, options.limit);
   }

@@ -51,6 +51,7 @@ export async function runKv(args: string[], options: RunKvOptions = {}): Promise
       "--allow-read",
       "--allow-write",
       "--allow-run",
+      "--allow-env=KV_SERVERS",
       MAIN_PATH,
       ...args,
     ],

@@ -1,0 +1,257 @@
+/**
+ * One-shot commands, like `redis-cli GET foo` and `etcdctl get k`: `kv get`,
+ * `kv query`, `kv put`, `kv delete`, `kv keys` and `kv servers` each connect,
+ * run one broker command, print its answer exactly as the REPL does (shared
+ * through lib/broker/commands.ts) and exit with a code a script can test:
+ * {@link EXIT_FOUND}, {@link EXIT_NOT_FOUND}, 2 for a user error,
+ * {@link EXIT_UNAVAILABLE}.
+ *
+ * @example
+ * ```sh
+ * kv get person1 -s serverFile.txt -k 2
+ * KV_SERVERS=serverFile.txt kv query person1.address.street --json
+ * ```
+ * @module
+ */
+import { Broker } from "../broker/broker.ts";
+import {
+  type Answer,
+  type Command,
+  CommandError,
+  DEFAULT_KEYS_LIMIT,
+  formatAnswer,
+  parseCommand,
+} from "../broker/commands.ts";
+import { runCommand } from "../broker/commands.ts";
+import { MAX_KEYS_ANSWER } from "../broker/broker.ts";
+import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
+import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
+import { writeLine } from "../base/stdout.ts";
+import { utf8Length } from "../base/utf8.ts";
+import { MAX_KEY_BYTES } from "../limits.ts";
+import { parseRecordLine, RecordParseError } from "../record/parse.ts";
+import { intFlag, parseFlags } from "./args.ts";
+import { MAX_TIMEOUT_MS } from "./broker.ts";
+import type { Subcommand } from "./subcommand.ts";
+import { UserError } from "./user_error.ts";
+
+/** Exit code: found, stored, deleted, listed. */
+export const EXIT_FOUND = 0;
+/** Exit code: no such record (GET, QUERY, DELETE). */
+export const EXIT_NOT_FOUND = 1;
+/** Exit code: the cluster could not answer, or its answer is not guaranteed (a warning). */
+export const EXIT_UNAVAILABLE = 3;
+
+/** The environment variable naming the server file when `-s` is not given. */
+export const SERVERS_ENV = "KV_SERVERS";
+/** The server file used when neither `-s` nor `$KV_SERVERS` is given. */
+export const DEFAULT_SERVER_FILE = "serverFile.txt";
+
+const FLAGS = {
+  servers: { type: "string", short: "s" },
+  replicas: { type: "string", short: "k" },
+  "timeout-ms": { type: "string" },
+  json: { type: "boolean" },
+  limit: { type: "string" },
+} as const;
+
+/** What one one-shot command takes and does. */
+interface OneShotSpec {
+  readonly name: string;
+  readonly usage: string;
+  readonly summary: string;
+  /** Positional arguments: exactly this many, or at most when `optional`. */
+  readonly arguments: number;
+  readonly optional?: boolean;
+  /** The broker command for the positional arguments (and `--limit` for keys). */
+  command(args: string[], limit: string | undefined): Command;
+}
+
+const SPECS: readonly OneShotSpec[] = [
+  {
+    name: "get",
+    usage: "kv get KEY",
+    summary: "print the record stored under KEY",
+    arguments: 1,
+    command: ([key]) => parsed("get", `GET ${key}`),
+  },
+  {
+    name: "query",
+    usage: "kv query KEY.FIELD...",
+    summary: "print one value inside a record",
+    arguments: 1,
+    command: ([path]) => parsed("query", `QUERY ${path}`),
+  },
+  {
+    name: "put",
+    usage: "kv put 'RECORD LINE'",
+    summary: `store a record on all its replicas, e.g. kv put 'person1: { "age" : 22 }'`,
+    arguments: 1,
+    command: ([line]) => putCommand(line),
+  },
+  {
+    name: "delete",
+    usage: "kv delete KEY",
+    summary: "delete a record from all its replicas",
+    arguments: 1,
+    command: ([key]) => parsed("delete", `DELETE ${key}`),
+  },
+  {
+    name: "keys",
+    usage: "kv keys [PREFIX] [--limit N]",
+    summary: `list keys starting with PREFIX in byte order (default ${DEFAULT_KEYS_LIMIT})`,
+    arguments: 1,
+    optional: true,
+    command: ([prefix], limit) => keysCommand(prefix ?? "", limit),
+  },
+  {
+    name: "servers",
+    usage: "kv servers",
+    summary: "show each server: up or down, records, latency",
+    arguments: 0,
+    command: () => ({ op: "SERVERS" }),
+  },
+];
+
+/** The one-shot subcommands, in the order `kv --help` lists them. */
+export const ONE_SHOT_COMMANDS: readonly Subcommand[] = SPECS.map((spec) => ({
+  name: spec.name,
+  help: help(spec),
+  run: (args: string[]) => runOneShot(spec, args),
+}));
+
+function help(spec: OneShotSpec): string {
+  const limitFlag = spec.name === "keys"
+    ? `      --limit N          most keys to list, 1 to ${MAX_KEYS_ANSWER} (default ${DEFAULT_KEYS_LIMIT})\n`
+    : "";
+  return `Usage: ${spec.usage} [-s serverFile] [-k replicas] [--json] [--timeout-ms MS]
+
+${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}, then exit. Prints the
+answer as the broker's REPL does.
+
+Flags:
+  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
+  -k, --replicas N       the cluster's replication factor (default 1)
+      --timeout-ms MS    connect and request timeout per server (default ${DEFAULT_TIMEOUT_MS})
+      --json             print the answer as one JSON object on one line
+${limitFlag}
+An argument that starts with '-' goes after '--': kv get -- -key.
+
+Exit codes: ${EXIT_FOUND} found or done, ${EXIT_NOT_FOUND} not found, 2 usage error,
+${EXIT_UNAVAILABLE} the cluster could not answer (or its answer carries a warning).`;
+}
+
+async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(spec.name, args, FLAGS, true);
+  const expected = spec.optional ? `at most ${spec.arguments}` : `${spec.arguments}`;
+  const countOk = spec.optional
+    ? positionals.length <= spec.arguments
+    : positionals.length === spec.arguments;
+  if (!countOk) {
+    throw new UserError(
+      `kv ${spec.name}: expected ${expected} argument${spec.arguments === 1 ? "" : "s"}, ` +
+        `got ${positionals.length}: usage ${spec.usage} (see 'kv ${spec.name} --help')`,
+    );
+  }
+  if (values.limit !== undefined && spec.name !== "keys") {
+    throw new UserError(`kv ${spec.name}: --limit is for kv keys only`);
+  }
+  const command = spec.command(positionals, values.limit);
+  const broker = await openBroker(spec.name, values);
+  try {
+    const answer = await runCommand(broker, command);
+    writeLine(formatAnswer(answer, { json: values.json ?? false }));
+    return exitCode(answer);
+  } finally {
+    broker.close();
+  }
+}
+
+/**
+ * The exit code for an answer: a warning or an error means the cluster could
+ * not answer for sure; a found, stored, deleted or listed answer is done.
+ */
+function exitCode(answer: Answer): number {
+  if ("error" in answer) return EXIT_UNAVAILABLE;
+  if ("warning" in answer && answer.warning !== undefined) return EXIT_UNAVAILABLE;
+  if ("found" in answer && !answer.found) return EXIT_NOT_FOUND;
+  if ("deleted" in answer && !answer.deleted) return EXIT_NOT_FOUND;
+  return EXIT_FOUND;
+}
+
+function parsed(name: string, line: string): Command {
+  try {
+    const command = parseCommand(line);
+    if (command === undefined) throw new UserError(`kv ${name}: the argument is empty`);
+    return command;
+  } catch (error) {
+    if (error instanceof CommandError) throw new UserError(`kv ${name}: ${error.message}`);
+    throw error;
+  }
+}
+
+function putCommand(line: string): Command {
+  try {
+    const { key, value } = parseRecordLine(line);
+    return { op: "PUT", key, value };
+  } catch (error) {
+    if (!(error instanceof RecordParseError)) throw error;
+    throw new UserError(
+      `kv put: column ${error.column} of the record line: ${error.reason} ` +
+        `(e.g. kv put 'person1: { "age" : 22 }')`,
+    );
+  }
+}
+
+function keysCommand(prefix: string, limitText: string | undefined): Command {
+  if (prefix.includes(".")) throw new UserError(`kv keys: a prefix cannot contain '.'`);
+  if (utf8Length(prefix) > MAX_KEY_BYTES) {
+    throw new UserError(`kv keys: the prefix is longer than ${MAX_KEY_BYTES} bytes`);
+  }
+  const limit = intFlag("keys", "--limit", limitText, {
+    min: 1,
+    max: MAX_KEYS_ANSWER,
+    fallback: DEFAULT_KEYS_LIMIT,
+  });
+  return { op: "KEYS", prefix, limit };
+}
+
+/** The server file: `-s`, else `$KV_SERVERS` (when readable), else ./serverFile.txt. */
+function serverFile(flag: string | undefined): string {
+  if (flag !== undefined) return flag;
+  const permission = Deno.permissions.querySync({ name: "env", variable: SERVERS_ENV });
+  const fromEnv = permission.state === "granted" ? Deno.env.get(SERVERS_ENV) : undefined;
+  return fromEnv === undefined || fromEnv === "" ? DEFAULT_SERVER_FILE : fromEnv;
+}
+
+async function openBroker(
+  name: string,
+  values: { servers?: string; replicas?: string; "timeout-ms"?: string },
+): Promise<Broker> {
+  const path = serverFile(values.servers);
+  const servers = await readServerList(path).catch((error) => {
+    if (!(error instanceof ServerFileError)) throw error;
+    throw new UserError(
+      `kv ${name}: ${error.message}` +
+        (values.servers === undefined ? ` (give one with -s or $${SERVERS_ENV})` : ""),
+    );
+  });
+  const k = intFlag(name, "-k", values.replicas, { min: 1, max: MAX_SERVERS, fallback: 1 });
+  if (k > servers.length) {
+    throw new UserError(
+      `kv ${name}: -k ${k} needs at least ${k} servers, but ${path} lists ${servers.length}`,
+    );
+  }
+  const timeoutMs = intFlag(name, "--timeout-ms", values["timeout-ms"], {
+    min: 1,
+    max: MAX_TIMEOUT_MS,
+    fallback: DEFAULT_TIMEOUT_MS,
+  });
+  const broker = await Broker.open(servers, { k, timeoutMs });
+  const twins = broker.pool.twins();
+  if (twins.length > 0) {
+    broker.close();
+    throw new UserError(`kv ${name}: ${path} lists one server twice (${twins.join("; ")})`);
+  }
+  return broker;
+}

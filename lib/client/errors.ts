@@ -1,0 +1,93 @@
+/**
+ * The library's two kinds of failure, as two classes a caller can tell apart
+ * with `instanceof`: {@link KvInputError} is the caller's mistake (a bad key,
+ * a value kv cannot store, a bad option) and repeating the call cannot help;
+ * {@link KvUnavailableError} is the cluster failing to answer (too few
+ * replicas reachable) and the same call may succeed once servers are back.
+ *
+ * @example
+ * ```ts
+ * import { KvInputError, KvUnavailableError } from "./errors.ts";
+ * try {
+ *   await kv.put("person1", { age: 22 });
+ * } catch (error) {
+ *   if (error instanceof KvUnavailableError) console.log("retry later:", error.message);
+ *   else if (error instanceof KvInputError) console.log("fix the call:", error.message);
+ *   else throw error;
+ * }
+ * ```
+ * @module
+ */
+
+/**
+ * What every error kv's library throws on purpose extends.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await kv.get("a.b");
+ * } catch (error) {
+ *   if (error instanceof KvError) console.log(error.message);
+ * }
+ * ```
+ */
+export class KvError extends Error {
+  /**
+   * Makes the error.
+   *
+   * @param message one line: what went wrong and what to do.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "KvError";
+  }
+}
+
+/**
+ * The caller's mistake: a key that is empty, too long or holds `.`; a value
+ * that is not a string, number, `Float` or plain object; an unreadable server
+ * file; an option out of range. Repeating the same call fails the same way.
+ *
+ * @example
+ * ```ts
+ * await kv.get("person.1"); // throws KvInputError: a key cannot contain '.'
+ * ```
+ */
+export class KvInputError extends KvError {
+  /**
+   * Makes the error.
+   *
+   * @param message what was wrong and what to pass instead.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "KvInputError";
+  }
+}
+
+/**
+ * The cluster could not answer: a write found a replica of the key
+ * unreachable (nothing was changed, or the message says how far it got), or
+ * every replica of a key refused a read. The same call may succeed once the
+ * servers are back.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await kv.put("person1", { age: 22 });
+ * } catch (error) {
+ *   if (error instanceof KvUnavailableError) setTimeout(retry, 1000);
+ * }
+ * ```
+ */
+export class KvUnavailableError extends KvError {
+  /**
+   * Makes the error.
+   *
+   * @param message which servers did not answer, and what was (not) done.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "KvUnavailableError";
+  }
+}

@@ -1,0 +1,519 @@
+/**
+ * The client library: {@link connect} opens a {@link Kv}, a handle on a kv
+ * cluster with Deno-KV-shaped answers. It sits on the broker's replication
+ * (lib/broker/broker.ts), so an application gets the same guarantees as the
+ * REPL: reads answered while up to k−1 servers are down, writes refused before
+ * changing anything when a replica is unreachable.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./kv.ts";
+ * await using kv = await connect({ servers: "serverFile.txt", replicas: 2 });
+ * await kv.put("person1", { name: "Mary", age: 22 });
+ * const entry = await kv.get("person1"); // { key: "person1", value: { name: "Mary", age: 22 }, version: null }
+ * ```
+ * @module
+ */
+import { Broker, type Lookup, MAX_KEYS_ANSWER } from "../broker/broker.ts";
+import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
+import {
+  readServerList,
+  type ServerAddress,
+  serverAddress,
+  ServerFileError,
+} from "../broker/server_list.ts";
+import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
+import { KvInputError, KvUnavailableError } from "./errors.ts";
+import { checkName, type FloatReading, fromValue, type KvValue, toValue } from "./values.ts";
+
+/** Most connect or request timeout accepted, in ms: ten minutes, as `kv broker --timeout-ms`. */
+export const MAX_TIMEOUT_MS = 600_000;
+
+/** Keys one page of {@link Kv.list} fetches (and then reads) at a time. */
+export const LIST_PAGE_SIZE = 100;
+
+/**
+ * One server as {@link ConnectOptions.servers} takes it.
+ *
+ * @example
+ * ```ts
+ * const server: ServerEndpoint = { hostname: "127.0.0.1", port: 8000 };
+ * ```
+ */
+export interface ServerEndpoint {
+  /** Host name or IP address (IPv6 without brackets). */
+  hostname: string;
+  /** TCP port, 1–65535. */
+  port: number;
+}
+
+/**
+ * Options for {@link connect}.
+ *
+ * @example
+ * ```ts
+ * const options: ConnectOptions = { servers: [{ hostname: "127.0.0.1", port: 8000 }] };
+ * ```
+ */
+export interface ConnectOptions {
+  /**
+   * The servers: the path of a server file (`IP PORT` or `HOST:PORT` per line,
+   * as `kv broker -s` reads) or a list of endpoints. Every client of one cluster
+   * must be given the same servers (in any order): placement depends on them.
+   */
+  servers: string | readonly ServerEndpoint[];
+  /** Replication factor k, 1 to the number of servers; default 1. Use the cluster's k. */
+  replicas?: number;
+  /** Connect and request timeout per server, in ms, 1 to {@link MAX_TIMEOUT_MS}; default 1000. */
+  timeoutMs?: number;
+  /** How floats read back (see {@link FloatReading}); default `"number"`. */
+  floats?: FloatReading;
+  /**
+   * Tokens file for servers that require authentication. Not yet supported by
+   * this version of kv: setting it throws a KvInputError.
+   */
+  authFile?: string;
+  /**
+   * CA certificate for servers that speak TLS. Not yet supported by this
+   * version of kv: setting it throws a KvInputError.
+   */
+  tlsCa?: string;
+}
+
+/**
+ * One record or sub-value, shaped like Deno KV's entries.
+ *
+ * @example
+ * ```ts
+ * const entry: KvEntry = { key: "person1", value: null, version: null }; // not found
+ * ```
+ */
+export interface KvEntry {
+  /** The record key. */
+  key: string;
+  /** The value, or `null` when there is no such record (or field). */
+  value: KvValue | null;
+  /** The record's version; `null` until the servers keep versions. */
+  version: string | null;
+  /** Set when the answer is not guaranteed: a `null` value while too many servers are down. */
+  warning?: string;
+}
+
+/**
+ * The answer to {@link Kv.query}: a {@link KvEntry} with the path walked.
+ *
+ * @example
+ * ```ts
+ * const answer: KvQueryEntry = { key: "person1", path: ["person1", "age"], value: 22, version: null };
+ * ```
+ */
+export interface KvQueryEntry extends KvEntry {
+  /** The record key, then the field names. */
+  path: string[];
+}
+
+/**
+ * The answer to {@link Kv.put}.
+ *
+ * @example
+ * ```ts
+ * const result: KvPutResult = { key: "person1", version: null };
+ * ```
+ */
+export interface KvPutResult {
+  /** The key stored. */
+  key: string;
+  /** The version written; `null` until the servers keep versions. */
+  version: string | null;
+}
+
+/**
+ * The answer to {@link Kv.delete}.
+ *
+ * @example
+ * ```ts
+ * const result: KvDeleteResult = { key: "person1", deleted: true };
+ * ```
+ */
+export interface KvDeleteResult {
+  /** The key removed. */
+  key: string;
+  /** Whether there was such a record. */
+  deleted: boolean;
+}
+
+/**
+ * What {@link Kv.keys} and {@link Kv.list} select.
+ *
+ * @example
+ * ```ts
+ * const selector: KvListOptions = { prefix: "person", limit: 10, after: "person1" };
+ * ```
+ */
+export interface KvListOptions {
+  /** Only keys starting with this; default `""` (all keys). */
+  prefix?: string;
+  /**
+   * Most keys: for {@link Kv.keys} one page, 1 to 10 000, default 100; for
+   * {@link Kv.list} in all, default unlimited.
+   */
+  limit?: number;
+  /** Only keys after this one in byte order (a page's last key); default from the start. */
+  after?: string;
+}
+
+/**
+ * One page of keys from {@link Kv.keys}.
+ *
+ * @example
+ * ```ts
+ * const page: KvKeysPage = { keys: ["person1", "person2"], more: true };
+ * ```
+ */
+export interface KvKeysPage {
+  /** Keys in byte order. */
+  keys: string[];
+  /** Whether more keys match: ask again with `after` set to the last key. */
+  more: boolean;
+  /** Set when servers did not answer, so keys held only by them are missing. */
+  warning?: string;
+}
+
+/**
+ * One server's state from {@link Kv.servers}.
+ *
+ * @example
+ * ```ts
+ * const status: KvServerStatus = { server: "127.0.0.1:8000", up: true, records: 12, latencyMs: 0.2 };
+ * ```
+ */
+export interface KvServerStatus {
+  /** The server's `host:port`. */
+  server: string;
+  /** Whether it answered. */
+  up: boolean;
+  /** Records it holds, when up. */
+  records?: number;
+  /** PING round trip in ms, when up. */
+  latencyMs?: number;
+  /** Why it is down, when down. */
+  error?: string;
+}
+
+/** Each Kv's broker, for {@link brokerOf}: kept out of the class's public surface. */
+const BROKERS = new WeakMap<Kv, Broker>();
+
+/**
+ * A handle on a kv cluster; make one with {@link connect}. Reads and writes
+ * go to each key's k replicas. Every method throws a KvInputError for the
+ * caller's mistake and a KvUnavailableError when the cluster cannot answer.
+ *
+ * @example
+ * ```ts
+ * await using kv = await connect({ servers: "serverFile.txt", replicas: 2 });
+ * for await (const entry of kv.list({ prefix: "person" })) console.log(entry.key, entry.value);
+ * ```
+ */
+export class Kv implements AsyncDisposable {
+  readonly #broker: Broker;
+  readonly #floats: FloatReading;
+  #closed = false;
+
+  /** Use {@link connect}. */
+  private constructor(broker: Broker, floats: FloatReading) {
+    this.#broker = broker;
+    this.#floats = floats;
+    BROKERS.set(this, broker);
+  }
+
+  /** @internal Opens the broker; {@link connect} is the public way in. */
+  static async open(options: ConnectOptions): Promise<Kv> {
+    const { servers, k, timeoutMs, floats } = await checkOptions(options);
+    const broker = await Broker.open(servers, { k, timeoutMs });
+    const twins = broker.pool.twins();
+    if (twins.length > 0) {
+      broker.close();
+      throw new KvInputError(
+        `the server list names one server twice (${twins.join("; ")}); keep one entry per server`,
+      );
+    }
+    return new Kv(broker, floats);
+  }
+
+  /**
+   * The record stored under `key`; `value` is `null` when there is none.
+   *
+   * @example
+   * ```ts
+   * const { value } = await kv.get("person1");
+   * ```
+   */
+  async get(key: string): Promise<KvEntry> {
+    checkName(key, "key");
+    return this.#entry(key, await this.#open().get(key));
+  }
+
+  /**
+   * The value at a path inside a record: `"person1.address.street"` or
+   * `["person1", "address", "street"]`; `value` is `null` when absent.
+   *
+   * @example
+   * ```ts
+   * const { value } = await kv.query("person1.address.street");
+   * ```
+   */
+  async query(path: string | readonly string[]): Promise<KvQueryEntry> {
+    const segments = parsePath(path);
+    const entry = this.#entry(segments[0], await this.#open().query(segments));
+    return { ...entry, path: segments };
+  }
+
+  /**
+   * Stores `value` under `key` on all its replicas, replacing any record; when
+   * a replica is unreachable nothing is changed and a KvUnavailableError says which.
+   *
+   * @example
+   * ```ts
+   * await kv.put("person1", { name: "Mary", height: new Float(2) });
+   * ```
+   */
+  async put(key: string, value: KvValue): Promise<KvPutResult> {
+    checkName(key, "key");
+    const change = await this.#open().put(key, toValue(value));
+    if (change.kind === "error") throw new KvUnavailableError(change.error);
+    return { key, version: null };
+  }
+
+  /**
+   * Removes `key` from all its replicas (or, when one is unreachable, from
+   * none, with a KvUnavailableError).
+   *
+   * @example
+   * ```ts
+   * const { deleted } = await kv.delete("person1");
+   * ```
+   */
+  async delete(key: string): Promise<KvDeleteResult> {
+    checkName(key, "key");
+    const change = await this.#open().delete(key);
+    if (change.kind === "error") throw new KvUnavailableError(change.error);
+    return { key, deleted: change.existed };
+  }
+
+  /**
+   * One page of keys in byte order; page on with `after` set to the last key.
+   *
+   * @example
+   * ```ts
+   * const page = await kv.keys({ prefix: "person", limit: 10 });
+   * const next = await kv.keys({ prefix: "person", limit: 10, after: page.keys.at(-1) });
+   * ```
+   */
+  async keys(options: KvListOptions = {}): Promise<KvKeysPage> {
+    const { prefix, after } = checkSelector(options);
+    const limit = options.limit ?? LIST_PAGE_SIZE;
+    checkInteger(limit, "limit", 1, MAX_KEYS_ANSWER);
+    const answer = await this.#open().keys(prefix, limit, after);
+    return answer.warning === undefined
+      ? { keys: answer.keys, more: answer.more }
+      : { keys: answer.keys, more: answer.more, warning: answer.warning };
+  }
+
+  /**
+   * Every record whose key matches, in key order, fetched a page at a time.
+   * A record deleted while listing is skipped. A page the cluster could only
+   * list in part (k or more servers down) throws a KvUnavailableError rather
+   * than silently skip keys; {@link Kv.keys} returns such a page with a warning.
+   *
+   * @example
+   * ```ts
+   * for await (const { key, value } of kv.list({ prefix: "person", limit: 50 })) {
+   *   console.log(key, value);
+   * }
+   * ```
+   */
+  async *list(options: KvListOptions = {}): AsyncGenerator<KvEntry> {
+    const selector = checkSelector(options);
+    let remaining = options.limit ?? Infinity;
+    if (remaining !== Infinity) checkInteger(remaining, "limit", 1, Number.MAX_SAFE_INTEGER);
+    let after = selector.after;
+    while (remaining > 0) {
+      const limit = Math.min(LIST_PAGE_SIZE, remaining);
+      const page = await this.#open().keys(selector.prefix, limit, after);
+      if (page.warning !== undefined) throw new KvUnavailableError(page.warning);
+      const entries = await Promise.all(page.keys.map((key) => this.get(key)));
+      for (const entry of entries) {
+        if (entry.value === null) continue;
+        remaining--;
+        yield entry;
+      }
+      if (!page.more || page.keys.length === 0) return;
+      after = page.keys[page.keys.length - 1];
+    }
+  }
+
+  /**
+   * Each server: up with its record count and PING latency, or down and why.
+   *
+   * @example
+   * ```ts
+   * const down = (await kv.servers()).filter((server) => !server.up);
+   * ```
+   */
+  async servers(): Promise<KvServerStatus[]> {
+    const reports = await this.#open().servers();
+    return reports.map((report) => ({ ...report }));
+  }
+
+  /**
+   * Closes every connection; later calls throw a KvInputError. Closing twice is harmless.
+   *
+   * @example
+   * ```ts
+   * const kv = await connect({ servers: "serverFile.txt" });
+   * kv.close();
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#broker.close();
+  }
+
+  /** Closes, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
+  #open(): Broker {
+    if (this.#closed) throw new KvInputError("this kv connection is closed");
+    return this.#broker;
+  }
+
+  #entry(key: string, lookup: Lookup): KvEntry {
+    if (lookup.kind === "error") throw new KvUnavailableError(lookup.error);
+    if (lookup.kind === "found") {
+      return { key, value: fromValue(lookup.value, this.#floats), version: null };
+    }
+    return lookup.warning === undefined
+      ? { key, value: null, version: null }
+      : { key, value: null, version: null, warning: lookup.warning };
+  }
+}
+
+/**
+ * The broker under a {@link Kv}, for kv's own layers above the library (the
+ * HTTP server's metrics); not part of the public surface (mod.ts).
+ *
+ * @example
+ * ```ts
+ * const upCount = brokerOf(kv).pool.upCount;
+ * ```
+ */
+export function brokerOf(kv: Kv): Broker {
+  const broker = BROKERS.get(kv);
+  if (broker === undefined) throw new Error("a Kv made without connect()");
+  return broker;
+}
+
+/**
+ * Connects to a kv cluster: reads the server list, opens a connection to each
+ * server (waiting at most about one timeout; servers not reached are retried
+ * in the background), and returns a {@link Kv}. Throws a KvInputError for a bad
+ * option, an unreadable server file, or one server listed twice.
+ *
+ * @example
+ * ```ts
+ * await using kv = await connect({
+ *   servers: [{ hostname: "127.0.0.1", port: 8000 }, { hostname: "127.0.0.1", port: 8001 }],
+ *   replicas: 2,
+ * });
+ * ```
+ */
+export async function connect(options: ConnectOptions): Promise<Kv> {
+  return await Kv.open(options);
+}
+
+interface CheckedOptions {
+  servers: ServerAddress[];
+  k: number;
+  timeoutMs: number;
+  floats: FloatReading;
+}
+
+async function checkOptions(options: ConnectOptions): Promise<CheckedOptions> {
+  if (options.authFile !== undefined || options.tlsCa !== undefined) {
+    throw new KvInputError(
+      "authFile and tlsCa are not supported by this version of kv yet; leave them unset",
+    );
+  }
+  const servers = await serverList(options.servers);
+  const k = options.replicas ?? 1;
+  checkInteger(k, "replicas", 1, servers.length);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  checkInteger(timeoutMs, "timeoutMs", 1, MAX_TIMEOUT_MS);
+  const floats = options.floats ?? "number";
+  if (floats !== "number" && floats !== "tagged") {
+    throw new KvInputError(`floats must be "number" or "tagged", got ${JSON.stringify(floats)}`);
+  }
+  return { servers, k, timeoutMs, floats };
+}
+
+async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAddress[]> {
+  if (typeof servers === "string") {
+    try {
+      return await readServerList(servers);
+    } catch (error) {
+      if (error instanceof ServerFileError) throw new KvInputError(error.message);
+      throw error;
+    }
+  }
+  if (!Array.isArray(servers) || servers.length === 0) {
+    throw new KvInputError("servers must be a server file's path or a non-empty list");
+  }
+  const seen = new Set<string>();
+  return servers.map((endpoint, index) => {
+    const { hostname, port } = endpoint ?? {};
+    if (typeof hostname !== "string" || hostname === "") {
+      throw new KvInputError(`servers[${index}].hostname must be a non-empty string`);
+    }
+    checkInteger(port, `servers[${index}].port`, 1, 65535);
+    const address = serverAddress(hostname, port);
+    if (seen.has(address.id)) throw new KvInputError(`servers lists ${address.id} twice`);
+    seen.add(address.id);
+    return address;
+  });
+}
+
+function checkInteger(value: unknown, what: string, min: number, max: number): void {
+  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+    throw new KvInputError(`${what} must be a whole number from ${min} to ${max}, got ${value}`);
+  }
+}
+
+function checkSelector(options: KvListOptions): { prefix: string; after: string } {
+  const prefix = options.prefix ?? "";
+  if (prefix !== "") checkName(prefix, "prefix");
+  const after = options.after ?? "";
+  if (after !== "") checkName(after, "after key");
+  return { prefix, after };
+}
+
+function parsePath(path: string | readonly string[]): string[] {
+  if (typeof path !== "string") {
+    if (!Array.isArray(path) || path.length === 0) {
+      throw new KvInputError("a query path is a dotted string or a non-empty array of names");
+    }
+    path.forEach((segment, index) => checkName(segment, index === 0 ? "key" : "field name"));
+  }
+  let segments: string[];
+  try {
+    segments = parseQueryPath(typeof path === "string" ? path : path.join("."));
+  } catch (error) {
+    if (error instanceof QueryPathError) throw new KvInputError(error.message);
+    throw error;
+  }
+  segments.forEach((segment, index) => checkName(segment, index === 0 ? "key" : "field name"));
+  return segments;
+}

@@ -1,0 +1,39 @@
+/**
+ * kv's client library: connect to a kv cluster and read, write, delete and
+ * list records, with the replication and fault tolerance of `kv broker`.
+ * Answers are shaped like Deno KV's (`{ key, value, version }`, `value: null`
+ * when not found); values are plain JavaScript, with {@link Float} to store a
+ * whole-valued float (see the README's "Library" section for the int/float
+ * rule). Failures are a {@link KvInputError} (the caller's mistake) or a
+ * {@link KvUnavailableError} (the cluster could not answer).
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./mod.ts";
+ *
+ * await using kv = await connect({ servers: "serverFile.txt", replicas: 2 });
+ * await kv.put("person1", { name: "Mary", age: 22, height: 1.75 });
+ * const { value } = await kv.get("person1");
+ * const age = await kv.query("person1.age"); // { key: "person1", path: ["person1", "age"], value: 22, version: null }
+ * for await (const entry of kv.list({ prefix: "person" })) console.log(entry.key, entry.value);
+ * await kv.delete("person1");
+ * ```
+ * @module
+ */
+export {
+  connect,
+  type ConnectOptions,
+  Kv,
+  type KvDeleteResult,
+  type KvEntry,
+  type KvKeysPage,
+  type KvListOptions,
+  type KvPutResult,
+  type KvQueryEntry,
+  type KvServerStatus,
+  LIST_PAGE_SIZE,
+  MAX_TIMEOUT_MS,
+  type ServerEndpoint,
+} from "./lib/client/kv.ts";
+export { Float, type FloatReading, type KvObject, type KvValue } from "./lib/client/values.ts";
+export { KvError, KvInputError, KvUnavailableError } from "./lib/client/errors.ts";

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { KvCluster } from "../helpers/kv_processes.ts";
+import { runKv } from "../helpers/run_kv.ts";
+
+Deno.test("one-shot commands print the REPL's answers and exit 0, 1 or 3", async () => {
+  await using cluster = await KvCluster.start(2);
+  const s = ["-s", cluster.serverFile, "-k", "2"];
+  const put = await runKv(["put", `person1: { "name" : "Mary" ; "height" : 2.0 }`, ...s]);
+  assert.deepEqual([put.code, put.stdout], [0, "STORED: person1\n"], put.stderr);
+  const get = await runKv(["get", "person1", ...s]);
+  assert.deepEqual([get.code, get.stdout], [
+    0,
+    `person1 : { "name" : "Mary" ; "height" : 2.0 }\n`,
+  ]);
+  const query = await runKv(["query", "person1.height", "--json", ...s]);
+  assert.deepEqual([query.code, JSON.parse(query.stdout)], [
+    0,
+    { op: "QUERY", key: "person1.height", found: true, value: 2 },
+  ]);
+  assert.equal(query.stdout, `{"op":"QUERY","key":"person1.height","found":true,"value":2.0}\n`);
+  const keys = await runKv(["keys", "per", "--limit", "5", ...s]);
+  assert.deepEqual([keys.code, keys.stdout], [0, "person1\n"]);
+  const servers = await runKv(["servers", "--json", ...s]);
+  assert.equal(servers.code, 0);
+  assert.deepEqual(JSON.parse(servers.stdout).servers.map((s: { up: boolean }) => s.up), [
+    true,
+    true,
+  ]);
+  const missing = await runKv(["get", "person9", ...s]);
+  assert.deepEqual([missing.code, missing.stdout], [1, "NOT FOUND: person9\n"]);
+  const deleted = await runKv(["delete", "person1", ...s]);
+  assert.deepEqual([deleted.code, deleted.stdout], [0, "DELETED: person1\n"]);
+  const again = await runKv(["delete", "person1", ...s]);
+  assert.deepEqual([again.code, again.stdout], [1, "NOT FOUND: person1\n"]);
+
+  await cluster.servers[1].kill();
+  const refused = await runKv(["put", "person2: 1", "--timeout-ms", "300", ...s]);
+  assert.equal(refused.code, 3);
+  assert.match(refused.stdout, /^ERROR: cannot put 'person2': .*nothing was changed\n$/);
+});
+
+Deno.test("one-shot commands find the server file in $KV_SERVERS, then ./serverFile.txt", async () => {
+  await using cluster = await KvCluster.start(1);
+  const put = await runKv(["put", "a: 1"], { env: { KV_SERVERS: cluster.serverFile } });
+  assert.deepEqual([put.code, put.stdout], [0, "STORED: a\n"], put.stderr);
+  const directory = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(cluster.serverFile, `${directory}/serverFile.txt`);
+    const get = await runKv(["get", "a"], { cwd: directory });
+    assert.deepEqual([get.code, get.stdout], [0, "a : 1\n"], get.stderr);
+    const none = await runKv(["get", "a"], { cwd: "/" });
+    assert.equal(none.code, 2);
+    assert.match(
+      none.stderr,
+      /^kv get: serverFile\.txt: cannot read .*\(give one with -s or \$KV_SERVERS\)\n$/,
+    );
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
+
+Deno.test("one-shot mistakes are one line and exit 2, before connecting", async () => {
+  const servers = "/nonexistent/servers.txt";
+  const cases: [string[], RegExp][] = [
+    [["get"], /^kv get: expected 1 argument, got 0: usage kv get KEY/],
+    [["get", "a", "b"], /^kv get: expected 1 argument, got 2/],
+    [["get", "a.b"], /^kv get: a key cannot contain '\.'/],
+    [["query", "a..b"], /^kv query: empty segment at column 3/],
+    [["put", "x: {"], /^kv put: column 5 of the record line: expected/],
+    [["keys", "a", "--limit", "0"], /^kv keys: --limit must be a whole number from 1 to 10000/],
+    [["keys", "a.b"], /^kv keys: a prefix cannot contain '\.'/],
+    [["servers", "x"], /^kv servers: expected 0 arguments, got 1/],
+    [["get", "--limit", "3", "a"], /^kv get: --limit is for kv keys only/],
+    [["get", "a", "--bogus"], /^kv get: unknown option '--bogus'/],
+    [["get", "a", "-s", servers], /^kv get: \/nonexistent\/servers\.txt: cannot read/],
+  ];
+  for (const [args, message] of cases) {
+    const run = await runKv(args);
+    assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+    assert.match(run.stderr, message);
+    assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+  }
+});

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import {
+  connect,
+  Float,
+  type KvEntry,
+  KvInputError,
+  KvUnavailableError,
+  LIST_PAGE_SIZE,
+} from "../../mod.ts";
+import { KvCluster } from "../helpers/kv_processes.ts";
+
+async function rejectsWith(
+  call: () => Promise<unknown>,
+  kind: typeof KvInputError | typeof KvUnavailableError,
+  message: RegExp,
+): Promise<void> {
+  await assert.rejects(call, (error: unknown) => {
+    assert.ok(error instanceof kind, `${error}`);
+    assert.match((error as Error).message, message);
+    return true;
+  });
+}
+
+Deno.test("get, query, put, delete and servers against real servers", async () => {
+  await using cluster = await KvCluster.start(3);
+  await using kv = await connect({
+    servers: cluster.servers.map((server) => server.address),
+    replicas: 2,
+  });
+  assert.deepEqual(await kv.get("person1"), { key: "person1", value: null, version: null });
+  assert.deepEqual(await kv.put("person1", { name: "Mary", address: { street: "Main" } }), {
+    key: "person1",
+    version: null,
+  });
+  assert.deepEqual((await kv.get("person1")).value, { name: "Mary", address: { street: "Main" } });
+  assert.deepEqual(await kv.query(["person1", "address", "street"]), {
+    key: "person1",
+    path: ["person1", "address", "street"],
+    value: "Main",
+    version: null,
+  });
+  assert.equal((await kv.query("person1.age")).value, null);
+  assert.deepEqual(await kv.delete("person1"), { key: "person1", deleted: true });
+  assert.deepEqual(await kv.delete("person1"), { key: "person1", deleted: false });
+  const servers = await kv.servers();
+  assert.deepEqual(servers.map((server) => server.up), [true, true, true]);
+  assert.deepEqual(servers.map((server) => server.server), cluster.servers.map((s) => s.id));
+});
+
+Deno.test("ints and floats keep their kind with floats: tagged", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await connect({ servers: cluster.serverFile, floats: "tagged" });
+  await kv.put("n", { int: 2, float: new Float(2), fraction: 1.5 });
+  const { value } = await kv.get("n");
+  const { int, float, fraction } = value as Record<string, unknown>;
+  assert.equal(int, 2);
+  assert.ok(float instanceof Float && float.value === 2, `${float}`);
+  assert.ok(fraction instanceof Float && fraction.value === 1.5, `${fraction}`);
+});
+
+Deno.test("list pages by itself through more records than one page", async () => {
+  await using cluster = await KvCluster.start(3);
+  await using kv = await connect({ servers: cluster.serverFile, replicas: 2 });
+  const count = LIST_PAGE_SIZE * 2 + 7;
+  const keys = Array.from({ length: count }, (_, i) => `k${String(i).padStart(4, "0")}`);
+  await Promise.all(keys.map((key, i) => kv.put(key, { i })));
+  await kv.put("other", 1);
+  const listed: KvEntry[] = [];
+  for await (const entry of kv.list({ prefix: "k" })) listed.push(entry);
+  assert.deepEqual(listed.map((entry) => entry.key), keys);
+  assert.deepEqual(listed.map((entry) => (entry.value as { i: number }).i), keys.map((_, i) => i));
+  const limited: string[] = [];
+  for await (const entry of kv.list({ prefix: "k", limit: 3, after: "k0100" })) {
+    limited.push(entry.key);
+  }
+  assert.deepEqual(limited, ["k0101", "k0102", "k0103"]);
+  const page = await kv.keys({ prefix: "k", limit: 2, after: keys.at(-2) });
+  assert.deepEqual(page, { keys: [keys.at(-1)], more: false });
+});
+
+Deno.test("a caller's mistake is a KvInputError, before anything is sent", async () => {
+  await using cluster = await KvCluster.start(2);
+  await rejectsWith(() => connect({ servers: "/nonexistent" }), KvInputError, /cannot read/);
+  await rejectsWith(
+    () => connect({ servers: cluster.serverFile, replicas: 3 }),
+    KvInputError,
+    /replicas must be a whole number from 1 to 2/,
+  );
+  await rejectsWith(
+    () => connect({ servers: [{ hostname: "127.0.0.1", port: 70000 }] }),
+    KvInputError,
+    /port must be a whole number/,
+  );
+  const { port } = cluster.servers[0];
+  await rejectsWith(
+    () =>
+      connect({
+        servers: [{ hostname: "127.0.0.1", port }, { hostname: "localhost", port }],
+      }),
+    KvInputError,
+    /names one server twice/,
+  );
+  const kv = await connect({ servers: cluster.serverFile });
+  await rejectsWith(() => kv.get("a.b"), KvInputError, /cannot contain '\.'/);
+  await rejectsWith(() => kv.get(""), KvInputError, /cannot be empty/);
+  await rejectsWith(() => kv.get("x".repeat(1025)), KvInputError, /at most 1024/);
+  await rejectsWith(() => kv.put("a", [1] as never), KvInputError, /value is an array/);
+  await rejectsWith(() => kv.query("a..b"), KvInputError, /empty segment/);
+  await rejectsWith(() => kv.keys({ limit: 0 }), KvInputError, /limit must be/);
+  kv.close();
+  await rejectsWith(() => kv.get("a"), KvInputError, /closed/);
+});
+
+Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", async () => {
+  await using cluster = await KvCluster.start(2);
+  await using kv = await connect({ servers: cluster.serverFile, replicas: 2, timeoutMs: 300 });
+  await kv.put("person1", 1);
+  await cluster.servers[1].kill();
+  await rejectsWith(() => kv.put("person2", 2), KvUnavailableError, /nothing was changed/);
+  await rejectsWith(() => kv.delete("person1"), KvUnavailableError, /unavailable/);
+  assert.equal((await kv.get("person1")).value, 1);
+  await cluster.servers[0].kill();
+  const missing = await kv.get("person2");
+  assert.equal(missing.value, null);
+  assert.match(missing.warning ?? "", /may exist/);
+  const page = await kv.keys();
+  assert.match(page.warning ?? "", /did not answer/);
+  await rejectsWith(
+    async () => {
+      for await (const _ of kv.list()) break;
+    },
+    KvUnavailableError,
+    /did not answer/,
+  );
+});

@@ -1,0 +1,44 @@
+/**
+ * Runs the README's library example, as a user would copy it, against real
+ * servers, and checks it prints what the README says it prints.
+ */
+import assert from "node:assert/strict";
+import { KvCluster } from "../helpers/kv_processes.ts";
+
+const README = new URL("../../README.md", import.meta.url);
+const MOD = new URL("../../mod.ts", import.meta.url);
+const MARKER = "<!-- library-example:";
+
+/** The first ```ts block after the marker, and the ```text block after it. */
+function exampleAndOutput(readme: string): { code: string; output: string } {
+  const start = readme.indexOf(MARKER);
+  assert.ok(start !== -1, "README has the library example marker");
+  const blocks = [...readme.slice(start).matchAll(/```(ts|text)\n([\s\S]*?)```/g)];
+  assert.equal(blocks[0][1], "ts");
+  assert.equal(blocks[1][1], "text");
+  return { code: blocks[0][2], output: blocks[1][2] };
+}
+
+Deno.test("the README's library example prints what the README says", async () => {
+  const { code, output } = exampleAndOutput(await Deno.readTextFile(README));
+  await using cluster = await KvCluster.start(3);
+  const directory = await Deno.makeTempDir({ prefix: "kv-example-" });
+  try {
+    await Deno.copyFile(cluster.serverFile, `${directory}/serverFile.txt`);
+    const script = code.replace(`"./mod.ts"`, JSON.stringify(MOD.href));
+    assert.notEqual(script, code, "the example imports ./mod.ts");
+    await Deno.writeTextFile(`${directory}/example.ts`, script);
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "--allow-read", "example.ts"],
+      cwd: directory,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(run.stderr);
+    assert.equal(run.code, 0, stderr);
+    assert.equal(new TextDecoder().decode(run.stdout), output);
+  } finally {
+    await Deno.remove(directory, { recursive: true });
+  }
+});
