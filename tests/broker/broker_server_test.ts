@@ -7,7 +7,12 @@ import { serverAddress } from "../../lib/broker/server_list.ts";
 import { int } from "../../lib/record/value.ts";
 import { KvServer } from "../../lib/server/server.ts";
 import { Store } from "../../lib/server/store.ts";
-import { type StartedServer, startServer } from "../helpers/in_process_server.ts";
+import {
+  KEEP_ALIVE_IDLE_TIMEOUT_MS,
+  outlastIdleTimeout,
+  type StartedServer,
+  startServer,
+} from "../helpers/in_process_server.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 async function withCluster(
@@ -72,7 +77,7 @@ Deno.test("a stopped server is marked down; reads still answer from the other re
 });
 
 Deno.test("a quiet connection outlives the server's idle timeout: the broker keeps it alive", async () => {
-  const server = await startServer({ idleTimeoutMs: 300 });
+  const server = await startServer({ idleTimeoutMs: KEEP_ALIVE_IDLE_TIMEOUT_MS });
   const broker = await Broker.open(
     [serverAddress(server.address.hostname, server.address.port)],
     { k: 1, timeoutMs: 2000 },
@@ -81,8 +86,8 @@ Deno.test("a quiet connection outlives the server's idle timeout: the broker kee
     await broker.put("person1", int(1));
     const closes: string[] = [];
     broker.pool.changed().then(() => closes.push("state changed"));
-    // Three idle timeouts of silence: the broker's keep-alive pings must fill them.
-    await new Promise((resolve) => setTimeout(resolve, 900));
+    // An idle timeout of silence on the server's clock: the broker's keep-alive pings fill it.
+    await outlastIdleTimeout(server.address);
     assert.deepEqual(closes, [], "the connection was never closed");
     assert.deepEqual(await broker.get("person1"), { kind: "found", value: int(1) });
   } finally {

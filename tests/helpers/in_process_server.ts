@@ -1,7 +1,8 @@
 /**
  * Helpers for tests that run a {@link KvServer} inside the test process: start
- * one on an ephemeral port over a memory-only store, and talk raw frames to it
- * (every read bounded by a deadline, see ./wait.ts).
+ * one on an ephemeral port over a memory-only store, talk raw frames to it
+ * (every read bounded by a deadline, see ./wait.ts), and wait for one idle
+ * timeout to pass on the server's own clock.
  *
  * @example
  * ```ts
@@ -13,7 +14,8 @@
  * ```
  * @module
  */
-import type { Frame } from "../../lib/protocol/mod.ts";
+import { ErrorCode, type Frame } from "../../lib/protocol/mod.ts";
+import { decodeResponse } from "../../lib/protocol/messages.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { feedFrames } from "./frames.ts";
 import { KvServer, type KvServerOptions } from "../../lib/server/server.ts";
@@ -38,6 +40,40 @@ export async function startServer(
   const server = new KvServer({ ...options, store, hostname: "127.0.0.1", port: 0 });
   const { hostname, port } = server.listen();
   return { server, store, address: { hostname, port }, stop: () => server.close() };
+}
+
+/**
+ * The idle timeout for tests that a keep-alive must beat. Clients ping after a
+ * third of it of silence, so at worst two thirds in: a ping may then be late by
+ * a whole second (a loaded machine's timers are) before the server would close.
+ */
+export const KEEP_ALIVE_IDLE_TIMEOUT_MS = 3_000;
+
+/**
+ * Opens a connection to `address` that stays silent, and resolves once the
+ * server has closed it for idleness: at least one idle timeout has then passed
+ * on the server's clock since the call. Tests of keep-alive wait with this for
+ * a period of silence, instead of sleeping for a guess at it.
+ *
+ * @example
+ * ```ts
+ * const { address, stop } = await startServer({ idleTimeoutMs: 1500 });
+ * await outlastIdleTimeout(address); // 1.5 s or more have passed for the server
+ * await stop();
+ * ```
+ */
+export async function outlastIdleTimeout(address: ServerAddress): Promise<void> {
+  const silent = await RawConnection.open(address);
+  try {
+    const farewell = await silent.readFrame();
+    const answer = farewell && decodeResponse(farewell);
+    if (answer?.type !== "error" || answer.code !== ErrorCode.IDLE_TIMEOUT) {
+      throw new Error(`a silent connection got ${JSON.stringify(answer)}, not IDLE_TIMEOUT`);
+    }
+    if (await silent.readFrame() !== undefined) throw new Error("IDLE_TIMEOUT did not close it");
+  } finally {
+    silent.close();
+  }
 }
 
 /** A bare TCP connection that writes bytes and reads whole frames, for protocol-level tests. */
