@@ -32,6 +32,7 @@ export {
   type KvQueryEntry,
   type KvServerStatus,
   LIST_PAGE_SIZE,
+  MAX_KEYS_PAGE,
   MAX_TIMEOUT_MS,
   type ServerEndpoint,
 } from "./lib/client/kv.ts";

@@ -19,8 +19,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   server: ["base", "record", "trie", "protocol"],
   broker: ["base", "record", "trie", "protocol"],
   client: ["base", "record", "protocol", "broker"],
+  http: ["base", "record", "protocol", "broker", "client"],
   gen: ["base", "record"],
-  cli: ["base", "record", "trie", "protocol", "server", "broker", "client", "gen"],
+  cli: ["base", "record", "trie", "protocol", "server", "broker", "client", "http", "gen"],
 };
 
 /** Test folders that have no lib/ folder of their own, and why. */

@@ -217,7 +217,7 @@ function keysCommand(prefix: string, limitText: string | undefined): Command {
 }
 
 /** The server file: `-s`, else `$KV_SERVERS` (when readable), else ./serverFile.txt. */
-function serverFile(flag: string | undefined): string {
+export function serverFile(flag: string | undefined): string {
   if (flag !== undefined) return flag;
   const permission = Deno.permissions.querySync({ name: "env", variable: SERVERS_ENV });
   const fromEnv = permission.state === "granted" ? Deno.env.get(SERVERS_ENV) : undefined;

@@ -49,6 +49,11 @@ const SUBCOMMANDS: readonly SubcommandEntry[] = [
   oneShot("keys", "list keys starting with a prefix"),
   oneShot("servers", "show each server: up or down, records, latency"),
   {
+    name: "http",
+    summary: "serve an HTTP API, Prometheus metrics and a web console",
+    load: async () => (await import("./http.ts")).httpCommand,
+  },
+  {
     name: "demo",
     summary: "start a local cluster of 4 servers with sample data and open the REPL",
     load: async () => (await import("./demo.ts")).demoCommand,

@@ -171,7 +171,8 @@ async function openStore(settings: ServerSettings): Promise<Store> {
   }
 }
 
-function hostPort(hostname: string, port: number): string {
+/** `host:port`, with brackets around an IPv6 host. */
+export function hostPort(hostname: string, port: number): string {
   return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
@@ -208,9 +209,9 @@ export const REPEATED_SIGNAL_GRACE_MS = 1_000;
 
 /**
  * Resolves on the first SIGINT or SIGTERM; one more, after the grace period, exits at
- * once, for a stuck shutdown.
+ * once, for a stuck shutdown. `kv http` stops the same way.
  */
-function untilSignal(logger: Logger): { signalled: Promise<string>; dispose(): void } {
+export function untilSignal(logger: Logger): { signalled: Promise<string>; dispose(): void } {
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   let receivedAt: number | undefined;
   let resolveSignal!: (signal: string) => void;

@@ -29,6 +29,9 @@ import { checkName, type FloatReading, fromValue, type KvValue, toValue } from "
 /** Most connect or request timeout accepted, in ms: ten minutes, as `kv broker --timeout-ms`. */
 export const MAX_TIMEOUT_MS = 600_000;
 
+/** Most keys one {@link Kv.keys} page may ask for (the servers' own KEYS limit). */
+export const MAX_KEYS_PAGE = MAX_KEYS_ANSWER;
+
 /** Keys one page of {@link Kv.list} fetches (and then reads) at a time. */
 export const LIST_PAGE_SIZE = 100;
 
@@ -312,7 +315,7 @@ export class Kv implements AsyncDisposable {
   async keys(options: KvListOptions = {}): Promise<KvKeysPage> {
     const { prefix, after } = checkSelector(options);
     const limit = options.limit ?? LIST_PAGE_SIZE;
-    checkInteger(limit, "limit", 1, MAX_KEYS_ANSWER);
+    checkInteger(limit, "limit", 1, MAX_KEYS_PAGE);
     const answer = await this.#open().keys(prefix, limit, after);
     return answer.warning === undefined
       ? { keys: answer.keys, more: answer.more }

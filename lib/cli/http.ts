@@ -1,0 +1,151 @@
+/**
+ * `kv http`: the HTTP API, metrics and web console (lib/http/) on
+ * `Deno.serve`, over the client library. See {@link httpCommand}'s help for
+ * every flag.
+ *
+ * @example
+ * ```sh
+ * kv http -s serverFile.txt -k 2 --listen 127.0.0.1:8080
+ * ```
+ * @module
+ */
+import { connect, type Kv } from "../client/kv.ts";
+import { KvInputError } from "../client/errors.ts";
+import { MAX_SERVERS } from "../broker/server_list.ts";
+import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
+import { Logger } from "../base/logger.ts";
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_CONCURRENT_REQUESTS,
+  DEFAULT_MAX_PATH_BYTES,
+  HttpApi,
+} from "../http/api.ts";
+import { intFlag, parseFlags } from "./args.ts";
+import { MAX_TIMEOUT_MS } from "./broker.ts";
+import { DEFAULT_SERVER_FILE, serverFile, SERVERS_ENV } from "./oneshot.ts";
+import { VERSION } from "./run.ts";
+import { hostPort, untilSignal } from "./server.ts";
+import type { Subcommand } from "./subcommand.ts";
+import { UserError } from "./user_error.ts";
+
+/** Where `kv http` listens unless told otherwise. */
+export const DEFAULT_LISTEN = "127.0.0.1:8080";
+/** Largest `--max-body-bytes`: the servers' largest frame. */
+export const MAX_BODY_BYTES_LIMIT = 1 << 30;
+/** Largest `--max-concurrent-requests`. */
+export const MAX_CONCURRENT_REQUESTS_LIMIT = 1 << 20;
+/** Largest `--max-path-bytes`. */
+export const MAX_PATH_BYTES_LIMIT = 1 << 20;
+
+const HELP = `Usage: kv http [-s serverFile] [-k replicas] [--listen HOST:PORT] [flags]
+
+Serves kv over HTTP: a JSON API (/v1/records/KEY, /v1/keys, /v1/servers),
+/healthz, Prometheus /metrics, an OpenAPI 3 document at /v1/openapi.json, and
+the web console at /.
+
+Flags:
+  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
+  -k, --replicas N       the cluster's replication factor (default 1)
+      --listen HOST:PORT address to listen on; port 0 picks a free one
+                         (default ${DEFAULT_LISTEN})
+      --timeout-ms MS    connect and request timeout per server (default ${DEFAULT_TIMEOUT_MS})
+      --max-body-bytes N largest request body; more is 413 (default ${DEFAULT_MAX_BODY_BYTES})
+      --max-path-bytes N longest URL path and query; more is 414 (default ${DEFAULT_MAX_PATH_BYTES})
+      --max-concurrent-requests N
+                         requests answered at once; more get 503 with Retry-After
+                         (default ${DEFAULT_MAX_CONCURRENT_REQUESTS})
+
+Prints 'kv http listening on http://HOST:PORT/' on stderr once ready; SIGINT or
+SIGTERM finishes the requests in flight and exits 0.`;
+
+/** The `kv http` subcommand. */
+export const httpCommand: Subcommand = { name: "http", help: HELP, run: runHttp };
+
+function parseListen(text: string): { hostname: string; port: number } {
+  const match = /^\[([0-9A-Fa-f:.%]+)\]:(\d+)$/.exec(text) ?? /^([^\s:\[\]]+):(\d+)$/.exec(text);
+  const port = match === null ? NaN : Number(match[2]);
+  if (match === null || !(port >= 0 && port <= 65535)) {
+    throw new UserError(
+      `kv http: --listen takes HOST:PORT (port 0 to 65535), e.g. ${DEFAULT_LISTEN}; got '${text}'`,
+    );
+  }
+  return { hostname: match[1], port };
+}
+
+async function runHttp(args: string[]): Promise<number> {
+  const { values } = parseFlags("http", args, {
+    servers: { type: "string", short: "s" },
+    replicas: { type: "string", short: "k" },
+    listen: { type: "string" },
+    "timeout-ms": { type: "string" },
+    "max-body-bytes": { type: "string" },
+    "max-path-bytes": { type: "string" },
+    "max-concurrent-requests": { type: "string" },
+  });
+  const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
+  const k = intFlag("http", "-k", values.replicas, { min: 1, max: MAX_SERVERS, fallback: 1 });
+  const timeoutMs = intFlag("http", "--timeout-ms", values["timeout-ms"], {
+    min: 1,
+    max: MAX_TIMEOUT_MS,
+    fallback: DEFAULT_TIMEOUT_MS,
+  });
+  const limits = {
+    maxBodyBytes: intFlag("http", "--max-body-bytes", values["max-body-bytes"], {
+      min: 1,
+      max: MAX_BODY_BYTES_LIMIT,
+      fallback: DEFAULT_MAX_BODY_BYTES,
+    }),
+    maxPathBytes: intFlag("http", "--max-path-bytes", values["max-path-bytes"], {
+      min: 64,
+      max: MAX_PATH_BYTES_LIMIT,
+      fallback: DEFAULT_MAX_PATH_BYTES,
+    }),
+    maxConcurrentRequests: intFlag(
+      "http",
+      "--max-concurrent-requests",
+      values["max-concurrent-requests"],
+      { min: 1, max: MAX_CONCURRENT_REQUESTS_LIMIT, fallback: DEFAULT_MAX_CONCURRENT_REQUESTS },
+    ),
+  };
+  const logger = new Logger({ name: "kv http" });
+  const kv = await openKv(serverFile(values.servers), k, timeoutMs);
+  try {
+    const api = new HttpApi(kv, { version: VERSION, ...limits, log: (line) => logger.error(line) });
+    const server = serve(api, listen);
+    const addr = server.addr as Deno.NetAddr;
+    const stop = untilSignal(logger);
+    try {
+      logger.info(`listening on http://${hostPort(addr.hostname, addr.port)}/ (k=${k})`);
+      const signal = await stop.signalled;
+      logger.info(`${signal}: shutting down`);
+      await server.shutdown();
+      return 0;
+    } finally {
+      stop.dispose();
+    }
+  } finally {
+    kv.close();
+  }
+}
+
+async function openKv(path: string, replicas: number, timeoutMs: number): Promise<Kv> {
+  try {
+    return await connect({ servers: path, replicas, timeoutMs, floats: "tagged" });
+  } catch (error) {
+    if (error instanceof KvInputError) throw new UserError(`kv http: ${error.message}`);
+    throw error;
+  }
+}
+
+function serve(api: HttpApi, listen: { hostname: string; port: number }): Deno.HttpServer {
+  const where = hostPort(listen.hostname, listen.port);
+  try {
+    return Deno.serve({ ...listen, onListen: () => {} }, (request) => api.handle(request));
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new UserError(`kv http: cannot listen on ${where}: address already in use`);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UserError(`kv http: cannot listen on ${where}: ${message}`);
+  }
+}

@@ -1,0 +1,408 @@
+/**
+ * The HTTP API over the client library: routes, limits, JSON answers,
+ * warnings, metrics, and the web console's files. {@link HttpApi.handle} is a
+ * `Deno.serve` handler; lib/cli/http.ts serves it.
+ *
+ * | route                                  | answer                                           |
+ * | -------------------------------------- | ------------------------------------------------ |
+ * | `GET /v1/records/{key}`                | 200 `{key, value, version}`, or 404              |
+ * | `GET /v1/records/{key}/{field}/…`      | 200 `{key, value, version, path}` (QUERY), 404   |
+ * | `PUT /v1/records/{key}`                | JSON value or `text/plain` record line: 200, 400 |
+ * | `DELETE /v1/records/{key}`             | 200 `{key, deleted: true}`, or 404               |
+ * | `GET /v1/keys?prefix=&limit=&after=`   | 200 `{keys, more}`                               |
+ * | `GET /v1/servers`                      | 200 `{servers: […]}`                             |
+ * | `GET /healthz`                         | 200, or 503 when k or more servers are down      |
+ * | `GET /metrics`                         | Prometheus text                                  |
+ * | `GET /v1/openapi.json`                 | the OpenAPI 3 document                           |
+ * | `GET /`, `/console.js`, `/console.css` | the web console                                  |
+ *
+ * Values are JSON with kv's kinds kept: a float is written with a `.` or an
+ * exponent (`2.0`), an int without, and a JSON body is read the same way.
+ * Failures are `{error}`: 400 for the caller's mistake, 503 when the cluster
+ * cannot answer (or the server is busy), 413 and 414 past the size limits.
+ *
+ * @example
+ * ```ts
+ * import { HttpApi } from "./api.ts";
+ * const api = new HttpApi(kv, { version: "0.1.0" });
+ * Deno.serve({ port: 8080 }, (request) => api.handle(request));
+ * ```
+ * @module
+ */
+import { brokerOf, type Kv, MAX_KEYS_PAGE } from "../client/kv.ts";
+import { KvInputError, KvUnavailableError } from "../client/errors.ts";
+import { Float, fromValue, type KvValue, toValue } from "../client/values.ts";
+import { parseRecordLine, RecordParseError } from "../record/parse.ts";
+import { toJsonText } from "../record/value.ts";
+import { MAX_LINE_BYTES } from "../limits.ts";
+import { consoleAsset } from "./assets.ts";
+import { Metrics, type Outcome } from "./metrics.ts";
+import { openApiDocument } from "./openapi.ts";
+
+/** Largest request body accepted by default: one record line (1 MiB) plus room for JSON's quoting. */
+export const DEFAULT_MAX_BODY_BYTES = 2 * MAX_LINE_BYTES;
+/** Longest URL path and query accepted by default: a 4 KiB query path percent-encoded, and more. */
+export const DEFAULT_MAX_PATH_BYTES = 16 * 1024;
+/** Requests answered at once by default; more get 503 with `Retry-After`. */
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = 1024;
+
+/** Options for {@link HttpApi}. */
+export interface HttpApiOptions {
+  /** kv's version, for the OpenAPI document; default "0.0.0". */
+  version?: string;
+  /** Largest request body in bytes; default {@link DEFAULT_MAX_BODY_BYTES}. */
+  maxBodyBytes?: number;
+  /** Longest URL path plus query in bytes; default {@link DEFAULT_MAX_PATH_BYTES}. */
+  maxPathBytes?: number;
+  /** Requests answered at once; default {@link DEFAULT_MAX_CONCURRENT_REQUESTS}. */
+  maxConcurrentRequests?: number;
+  /** Receives a line for each internal error; default `console.error`. */
+  log?: (message: string) => void;
+}
+
+/** An HTTP failure with its status; thrown inside a route, answered as `{error}`. */
+class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly headers: HeadersInit = {}) {
+    super(message);
+  }
+}
+
+/** One route: its name in metrics, the methods it takes, and what answers it. */
+interface Route {
+  readonly operation: string;
+  readonly methods: readonly string[];
+  run(): Promise<Response>;
+}
+
+const JSON_TYPE = "application/json";
+const RECORDS_PREFIX = "/v1/records/";
+
+/**
+ * The routes of `kv http` over one {@link Kv}, which must be opened with
+ * `floats: "tagged"` so that floats keep their kind in JSON.
+ *
+ * @example
+ * ```ts
+ * const api = new HttpApi(await connect({ servers: "serverFile.txt", floats: "tagged" }));
+ * const response = await api.handle(new Request("http://localhost/v1/records/person1"));
+ * ```
+ */
+export class HttpApi {
+  readonly #kv: Kv;
+  readonly #version: string;
+  readonly #maxBodyBytes: number;
+  readonly #maxPathBytes: number;
+  readonly #maxConcurrent: number;
+  readonly #log: (message: string) => void;
+  readonly #metrics = new Metrics();
+  #inFlight = 0;
+
+  /**
+   * Serves `kv`.
+   *
+   * @param kv the cluster, opened with `floats: "tagged"`.
+   * @param options limits and version; see {@link HttpApiOptions}.
+   */
+  constructor(kv: Kv, options: HttpApiOptions = {}) {
+    this.#kv = kv;
+    this.#version = options.version ?? "0.0.0";
+    this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.#maxPathBytes = options.maxPathBytes ?? DEFAULT_MAX_PATH_BYTES;
+    this.#maxConcurrent = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
+    this.#log = options.log ?? console.error;
+  }
+
+  /**
+   * Answers one request; never throws.
+   *
+   * @example
+   * ```ts
+   * Deno.serve((request) => api.handle(request));
+   * ```
+   */
+  async handle(request: Request): Promise<Response> {
+    const started = performance.now();
+    this.#metrics.started();
+    let operation = "other";
+    let response: Response;
+    if (this.#inFlight >= this.#maxConcurrent) {
+      response = errorResponse(
+        new HttpError(503, `busy: ${this.#maxConcurrent} requests in flight`, {
+          "Retry-After": "1",
+        }),
+      );
+      this.#metrics.observe(operation, "busy", (performance.now() - started) / 1000);
+      return response;
+    }
+    this.#inFlight++;
+    try {
+      const url = new URL(request.url);
+      const pathBytes = url.pathname.length + url.search.length;
+      if (pathBytes > this.#maxPathBytes) {
+        throw new HttpError(414, `the URL path is ${pathBytes} bytes, over ${this.#maxPathBytes}`);
+      }
+      const route = this.#route(request, url);
+      operation = route.operation;
+      allow(request.method, route.methods);
+      response = await route.run();
+    } catch (error) {
+      response = this.#failure(error);
+    } finally {
+      this.#inFlight--;
+    }
+    this.#metrics.observe(
+      operation,
+      outcomeOf(response.status),
+      (performance.now() - started) / 1000,
+    );
+    return response;
+  }
+
+  #route(request: Request, url: URL): Route {
+    const path = url.pathname;
+    if (path.startsWith(RECORDS_PREFIX)) {
+      const segments = path.slice(RECORDS_PREFIX.length).split("/").map(decodeSegment);
+      if (segments.length > 1) {
+        return { operation: "query", methods: ["GET"], run: () => this.#query(segments) };
+      }
+      const [key] = segments;
+      const methods = ["GET", "PUT", "DELETE"];
+      if (request.method === "PUT") {
+        return { operation: "put", methods, run: () => this.#put(key, request) };
+      }
+      if (request.method === "DELETE") {
+        return { operation: "delete", methods, run: () => this.#delete(key) };
+      }
+      return { operation: "get", methods, run: () => this.#get(key) };
+    }
+    const asset = consoleAsset(path);
+    if (asset !== undefined) {
+      return { operation: "console", methods: ["GET"], run: () => assetResponse(asset) };
+    }
+    const routes: Record<string, [string, () => Promise<Response>]> = {
+      "/v1/keys": ["keys", () => this.#keys(url.searchParams)],
+      "/v1/servers": ["servers", () => this.#servers()],
+      "/healthz": ["healthz", () => Promise.resolve(this.#health())],
+      "/metrics": ["metrics", () => Promise.resolve(this.#metricsResponse())],
+      "/v1/openapi.json": [
+        "openapi",
+        () => Promise.resolve(json(200, openApiDocument(this.#version))),
+      ],
+    };
+    const entry = routes[path];
+    if (entry === undefined) throw new HttpError(404, `no route ${path}; see /v1/openapi.json`);
+    return { operation: entry[0], methods: ["GET"], run: entry[1] };
+  }
+
+  async #get(key: string): Promise<Response> {
+    const entry = await this.#kv.get(key);
+    return entryResponse(entry.value === null ? 404 : 200, entry);
+  }
+
+  async #query(path: string[]): Promise<Response> {
+    const entry = await this.#kv.query(path);
+    return entryResponse(entry.value === null ? 404 : 200, entry);
+  }
+
+  async #put(key: string, request: Request): Promise<Response> {
+    const text = await readBody(request, this.#maxBodyBytes);
+    const value = isPlainText(request) ? recordLineValue(text, key) : jsonValue(text);
+    return json(200, await this.#kv.put(key, value));
+  }
+
+  async #delete(key: string): Promise<Response> {
+    const result = await this.#kv.delete(key);
+    return json(result.deleted ? 200 : 404, result);
+  }
+
+  async #keys(parameters: URLSearchParams): Promise<Response> {
+    const limitText = parameters.get("limit");
+    const limit = limitText === null
+      ? undefined
+      : /^\d+$/.test(limitText)
+      ? Number(limitText)
+      : NaN;
+    if (limit !== undefined && !(limit >= 1 && limit <= MAX_KEYS_PAGE)) {
+      throw new KvInputError(
+        `limit must be a whole number from 1 to ${MAX_KEYS_PAGE}, got '${limitText}'`,
+      );
+    }
+    const page = await this.#kv.keys({
+      prefix: parameters.get("prefix") ?? "",
+      after: parameters.get("after") ?? "",
+      limit,
+    });
+    return json(200, page, page.warning);
+  }
+
+  async #servers(): Promise<Response> {
+    return json(200, { servers: await this.#kv.servers() });
+  }
+
+  #health(): Response {
+    const broker = brokerOf(this.#kv);
+    const servers = broker.pool.servers.length;
+    const up = broker.pool.upCount;
+    const healthy = servers - up < broker.k;
+    return json(healthy ? 200 : 503, { healthy, up, servers, replicas: broker.k });
+  }
+
+  #metricsResponse(): Response {
+    const pool = brokerOf(this.#kv).pool;
+    const text = this.#metrics.text({ up: pool.upCount, down: pool.servers.length - pool.upCount });
+    return new Response(text, { headers: { "Content-Type": "text/plain; version=0.0.4" } });
+  }
+
+  #failure(error: unknown): Response {
+    if (error instanceof HttpError) return errorResponse(error);
+    if (error instanceof KvInputError) return errorResponse(new HttpError(400, error.message));
+    if (error instanceof KvUnavailableError) {
+      return errorResponse(new HttpError(503, error.message));
+    }
+    this.#log(
+      `kv http: internal error (please report it): ${error instanceof Error ? error.stack : error}`,
+    );
+    return errorResponse(new HttpError(500, "internal error; the server's log has the details"));
+  }
+}
+
+function allow(method: string, methods: readonly string[]): void {
+  if (!methods.includes(method)) {
+    throw new HttpError(405, `${method} is not allowed here; use ${methods.join(", ")}`, {
+      Allow: methods.join(", "),
+    });
+  }
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `bad percent-encoding in '${segment}'`);
+  }
+}
+
+function outcomeOf(status: number): Outcome {
+  if (status < 300) return "ok";
+  if (status === 404) return "not_found";
+  if (status === 503) return "unavailable";
+  if (status < 500) return "bad_request";
+  return "error";
+}
+
+async function assetResponse(
+  asset: Promise<{ body: Uint8Array; type: string }>,
+): Promise<Response> {
+  const { body, type } = await asset;
+  return new Response(body as Uint8Array<ArrayBuffer>, {
+    headers: { "Content-Type": type, "Cache-Control": "no-cache" },
+  });
+}
+
+function isPlainText(request: Request): boolean {
+  return (request.headers.get("Content-Type") ?? "").toLowerCase().startsWith("text/plain");
+}
+
+/** The body as text, refusing more than `limit` bytes before reading them all. */
+async function readBody(request: Request, limit: number): Promise<string> {
+  const declared = Number(request.headers.get("Content-Length") ?? "0");
+  if (declared > limit) throw new HttpError(413, `the body is ${declared} bytes, over ${limit}`);
+  if (request.body === null) {
+    throw new HttpError(400, "PUT needs a body: a JSON value or a record line");
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of request.body) {
+    total += chunk.length;
+    if (total > limit) throw new HttpError(413, `the body is over ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "the body is not valid UTF-8");
+  }
+}
+
+/** A record line's value; its key must be the URL's. */
+function recordLineValue(text: string, key: string): KvValue {
+  try {
+    const record = parseRecordLine(text.replace(/\r?\n$/, ""));
+    if (record.key !== key) {
+      throw new KvInputError(`the record line's key '${record.key}' is not the URL's '${key}'`);
+    }
+    return fromValue(record.value, "tagged");
+  } catch (error) {
+    if (error instanceof RecordParseError) {
+      throw new KvInputError(`record line, column ${error.column}: ${error.reason}`);
+    }
+    throw error;
+  }
+}
+
+/** A JSON body's value; a number written with `.` or an exponent is a float. */
+function jsonValue(text: string): KvValue {
+  try {
+    return JSON.parse(text, floatReviver);
+  } catch (error) {
+    if (error instanceof SyntaxError) {
+      throw new KvInputError(`the body is not JSON: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+function floatReviver(
+  this: unknown,
+  _name: string,
+  value: unknown,
+  context?: { source?: string },
+): unknown {
+  if (typeof value === "number" && /[.eE]/.test(context?.source ?? "")) return new Float(value);
+  return value;
+}
+
+/** A `Warning` header value: ASCII only, as header values must be. */
+function warningHeader(warning: string): string {
+  // JSON.stringify already escapes control characters; escape what is past ASCII too.
+  const ascii = JSON.stringify(warning).replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return `199 kv ${ascii}`;
+}
+
+function json(status: number, body: unknown, warning?: string): Response {
+  const headers: Record<string, string> = { "Content-Type": JSON_TYPE };
+  if (warning !== undefined) headers.Warning = warningHeader(warning);
+  return new Response(JSON.stringify(body), { status, headers });
+}
+
+/** An entry as JSON, its value written with kinds kept (`2.0` for a float). */
+function entryResponse(
+  status: number,
+  entry: { value: KvValue | null; warning?: string },
+): Response {
+  const members = Object.entries(entry).map(([name, field]) => {
+    const text = name === "value" && field !== null
+      ? toJsonText(toValue(field))
+      : JSON.stringify(field);
+    return `${JSON.stringify(name)}:${text}`;
+  });
+  const headers: Record<string, string> = { "Content-Type": JSON_TYPE };
+  if (entry.warning !== undefined) headers.Warning = warningHeader(entry.warning);
+  return new Response(`{${members.join(",")}}`, { status, headers });
+}
+
+function errorResponse(error: HttpError): Response {
+  return new Response(JSON.stringify({ error: error.message }), {
+    status: error.status,
+    headers: { "Content-Type": JSON_TYPE, ...error.headers },
+  });
+}

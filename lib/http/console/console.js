@@ -1,0 +1,194 @@
+// kv's web console: plain JavaScript, no build step, talking only to the kv http
+// server that served it (the JSON API under /v1 and /healthz).
+
+/** How often the server table refreshes, in ms. */
+const REFRESH_MS = 2000;
+/** Keys per page in the key browser. */
+const PAGE_SIZE = 50;
+
+const $ = (id) => document.getElementById(id);
+
+/** A float keeps its kind: the API writes floats with '.' or an exponent. */
+class Float {
+  constructor(value) {
+    this.value = value;
+  }
+}
+
+function parseJson(text) {
+  return JSON.parse(
+    text,
+    (_name, value, context) =>
+      typeof value === "number" && /[.eE]/.test(context?.source ?? "") ? new Float(value) : value,
+  );
+}
+
+async function api(method, path, body, type = "application/json") {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.body = body;
+    init.headers["Content-Type"] = type;
+  }
+  const response = await fetch(path, init);
+  const text = await response.text();
+  let data;
+  try {
+    data = parseJson(text);
+  } catch {
+    data = { error: text };
+  }
+  return { status: response.status, data };
+}
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+// ---- Servers -------------------------------------------------------------
+
+async function refreshServers() {
+  try {
+    const [{ data: servers }, { status: healthStatus, data: health }] = await Promise.all([
+      api("GET", "/v1/servers"),
+      api("GET", "/healthz"),
+    ]);
+    const rows = servers.servers.map((server) =>
+      element(
+        "tr",
+        { "data-server": server.server, "data-state": server.up ? "up" : "down" },
+        element("td", {}, server.server),
+        element("td", { class: server.up ? "state-up" : "state-down" }, server.up ? "up" : "down"),
+        element("td", {}, server.up ? String(server.records) : "—"),
+        element("td", {}, server.up ? `${server.latencyMs.toFixed(2)} ms` : "—"),
+        element("td", { class: "muted" }, server.up ? "" : server.error),
+      )
+    );
+    $("servers").replaceChildren(...rows);
+    const badge = $("health");
+    badge.textContent = healthStatus === 200
+      ? `healthy: ${health.up} of ${health.servers} up, k=${health.replicas}`
+      : `degraded: ${health.up} of ${health.servers} up, k=${health.replicas}`;
+    badge.className = `badge ${healthStatus === 200 ? "ok" : "bad"}`;
+    $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+  } catch (error) {
+    $("health").textContent = `kv http unreachable: ${error.message}`;
+    $("health").className = "badge bad";
+  }
+}
+
+// ---- Key browser -----------------------------------------------------------
+
+let pageAfter = "";
+let nextAfter = "";
+
+async function loadKeys(after) {
+  const prefix = $("prefix").value.trim();
+  const query = new URLSearchParams({ prefix, limit: String(PAGE_SIZE) });
+  if (after) query.set("after", after);
+  const { status, data } = await api("GET", `/v1/keys?${query}`);
+  if (status !== 200) {
+    $("keys-note").textContent = data.error;
+    $("keys-note").className = "error";
+    return;
+  }
+  pageAfter = after;
+  const items = data.keys.map((key) => {
+    const item = element("li", { "data-key": key }, key);
+    item.addEventListener("click", () => showRecord(key));
+    return item;
+  });
+  $("keys").replaceChildren(...items);
+  nextAfter = data.more ? data.keys.at(-1) : "";
+  $("next-page").disabled = !data.more;
+  $("keys-note").className = data.warning ? "warning" : "muted";
+  $("keys-note").textContent = data.warning ??
+    (data.keys.length === 0 ? `no keys start with '${prefix}'` : `${data.keys.length} keys`);
+}
+
+// ---- Record viewer ---------------------------------------------------------
+
+function tree(value) {
+  if (value instanceof Float) {
+    const text = Number.isInteger(value.value) ? `${value.value}.0` : String(value.value);
+    return element("span", { class: "float", title: "float" }, text);
+  }
+  if (typeof value === "number") {
+    return element("span", { class: "int", title: "int" }, String(value));
+  }
+  if (typeof value === "string") {
+    return element("span", { class: "string", title: "string" }, JSON.stringify(value));
+  }
+  const list = element("ul");
+  for (const [name, field] of Object.entries(value)) {
+    list.append(element("li", {}, element("span", { class: "name" }, name), " : ", tree(field)));
+  }
+  return list;
+}
+
+function showEntry(entry, status) {
+  const head = $("record-head");
+  if (status === 200) {
+    const where = entry.path ? entry.path.join(".") : entry.key;
+    head.textContent = `${where} — version ${entry.version ?? "(none kept)"}`;
+    head.className = "";
+    $("record-tree").replaceChildren(element("div", { class: "tree" }, tree(entry.value)));
+  } else {
+    head.textContent = status === 404 ? `NOT FOUND: ${entry.key ?? ""}` : `ERROR: ${entry.error}`;
+    head.className = status === 404 ? "warning" : "error";
+    $("record-tree").replaceChildren();
+  }
+  if (entry.warning) {
+    $("record-tree").append(element("p", { class: "warning" }, `WARNING: ${entry.warning}`));
+  }
+}
+
+async function showRecord(key) {
+  for (const item of $("keys").children) {
+    item.classList.toggle("selected", item.dataset.key === key);
+  }
+  const { status, data } = await api("GET", `/v1/records/${encodeURIComponent(key)}`);
+  showEntry(data, status);
+}
+
+// ---- Commands --------------------------------------------------------------
+
+function recordPath(target) {
+  return target.split(".").map(encodeURIComponent).join("/");
+}
+
+async function runCommand(event) {
+  event.preventDefault();
+  const op = $("op").value;
+  const target = $("target").value.trim();
+  let result;
+  if (op === "GET" || op === "QUERY") {
+    result = await api(
+      "GET",
+      `/v1/records/${op === "GET" ? encodeURIComponent(target) : recordPath(target)}`,
+    );
+    showEntry(result.data, result.status);
+  } else if (op === "PUT") {
+    result = await api("PUT", `/v1/records/${encodeURIComponent(target)}`, $("body").value);
+  } else {
+    result = await api("DELETE", `/v1/records/${encodeURIComponent(target)}`);
+  }
+  $("answer").textContent = `${result.status} ${
+    JSON.stringify(result.data, (_name, value) => value instanceof Float ? value.value : value, 2)
+  }`;
+  if (op === "PUT" || op === "DELETE") loadKeys(pageAfter);
+}
+
+$("key-search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  loadKeys("");
+});
+$("first-page").addEventListener("click", () => loadKeys(""));
+$("next-page").addEventListener("click", () => loadKeys(nextAfter));
+$("command").addEventListener("submit", runCommand);
+
+refreshServers();
+setInterval(refreshServers, REFRESH_MS);
+loadKeys("");

@@ -1,0 +1,136 @@
+/**
+ * The HTTP server's counters, printed in Prometheus' text exposition format
+ * (version 0.0.4) for `GET /metrics`:
+ *
+ * - `kv_http_requests_total{operation, outcome}`: requests answered, by
+ *   operation (`get`, `query`, `put`, `delete`, `keys`, `servers`, …) and
+ *   outcome (`ok`, `not_found`, `bad_request`, `unavailable`, `busy`, `error`);
+ * - `kv_http_request_duration_seconds{operation}`: a latency histogram;
+ * - `kv_http_requests_in_flight`: requests being answered now;
+ * - `kv_servers{state}`: servers up and down, as the connection pool sees them.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "./metrics.ts";
+ * const metrics = new Metrics();
+ * metrics.observe("get", "ok", 0.0004);
+ * metrics.text({ up: 3, down: 1 }); // "# HELP kv_http_requests_total …"
+ * ```
+ * @module
+ */
+
+/** Upper bounds of the latency histogram's buckets, in seconds. */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+];
+
+/** What one request did, as the `outcome` label says. */
+export type Outcome = "ok" | "not_found" | "bad_request" | "unavailable" | "busy" | "error";
+
+/** The servers' state at scrape time. */
+export interface ServerCounts {
+  /** Servers connected and answering. */
+  up: number;
+  /** Servers not reachable now. */
+  down: number;
+}
+
+interface Histogram {
+  /** Per bucket, not cumulative; the last slot counts what is above every bound. */
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * Request counters and latency histograms.
+ *
+ * @example
+ * ```ts
+ * const metrics = new Metrics();
+ * metrics.observe("put", "unavailable", 0.002);
+ * ```
+ */
+export class Metrics {
+  readonly #requests = new Map<string, number>();
+  readonly #latency = new Map<string, Histogram>();
+  #inFlight = 0;
+
+  /** Counts a request that started; pair with {@link Metrics.observe}. */
+  started(): void {
+    this.#inFlight++;
+  }
+
+  /** Counts a finished request of `operation` that took `seconds`. */
+  observe(operation: string, outcome: Outcome, seconds: number): void {
+    this.#inFlight--;
+    const key = `${operation}\u0000${outcome}`;
+    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+    let histogram = this.#latency.get(operation);
+    if (histogram === undefined) {
+      histogram = {
+        counts: new Array(LATENCY_BUCKETS_SECONDS.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+      };
+      this.#latency.set(operation, histogram);
+    }
+    let bucket = LATENCY_BUCKETS_SECONDS.findIndex((bound) => seconds <= bound);
+    if (bucket === -1) bucket = LATENCY_BUCKETS_SECONDS.length;
+    histogram.counts[bucket]++;
+    histogram.sum += seconds;
+    histogram.count++;
+  }
+
+  /** Everything in Prometheus' text format, with the servers' state. */
+  text(servers: ServerCounts): string {
+    const lines = [
+      "# HELP kv_http_requests_total HTTP requests answered, by operation and outcome.",
+      "# TYPE kv_http_requests_total counter",
+    ];
+    for (const [key, count] of [...this.#requests].sort()) {
+      const [operation, outcome] = key.split("\u0000");
+      lines.push(`kv_http_requests_total{operation="${operation}",outcome="${outcome}"} ${count}`);
+    }
+    lines.push(
+      "# HELP kv_http_request_duration_seconds Time to answer an HTTP request.",
+      "# TYPE kv_http_request_duration_seconds histogram",
+    );
+    for (const [operation, histogram] of [...this.#latency].sort()) {
+      let cumulative = 0;
+      LATENCY_BUCKETS_SECONDS.forEach((bound, index) => {
+        cumulative += histogram.counts[index];
+        lines.push(
+          `kv_http_request_duration_seconds_bucket{operation="${operation}",le="${bound}"} ${cumulative}`,
+        );
+      });
+      lines.push(
+        `kv_http_request_duration_seconds_bucket{operation="${operation}",le="+Inf"} ${histogram.count}`,
+        `kv_http_request_duration_seconds_sum{operation="${operation}"} ${histogram.sum}`,
+        `kv_http_request_duration_seconds_count{operation="${operation}"} ${histogram.count}`,
+      );
+    }
+    lines.push(
+      "# HELP kv_http_requests_in_flight HTTP requests being answered.",
+      "# TYPE kv_http_requests_in_flight gauge",
+      // This scrape is itself in flight and not counted.
+      `kv_http_requests_in_flight ${this.#inFlight - 1}`,
+      "# HELP kv_servers Servers in the server list, by state.",
+      "# TYPE kv_servers gauge",
+      `kv_servers{state="up"} ${servers.up}`,
+      `kv_servers{state="down"} ${servers.down}`,
+    );
+    return lines.join("\n") + "\n";
+  }
+}

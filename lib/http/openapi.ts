@@ -1,0 +1,249 @@
+/**
+ * The OpenAPI 3 description of `kv http`'s JSON API, served at
+ * `/v1/openapi.json`.
+ *
+ * @example
+ * ```ts
+ * import { openApiDocument } from "./openapi.ts";
+ * JSON.stringify(openApiDocument("0.1.0")).length > 0;
+ * ```
+ * @module
+ */
+
+const json = (schema: unknown) => ({ "application/json": { schema } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const answer = (description: string, schema: string) => ({
+  description,
+  headers: { Warning: { $ref: "#/components/headers/Warning" } },
+  content: json(ref(schema)),
+});
+const failure = (description: string) => ({ description, content: json(ref("Error")) });
+const FAILURES = {
+  "400": failure("A bad key, path, value or parameter; the message says what."),
+  "503": failure("The cluster could not answer (replicas unreachable), or the server is busy."),
+};
+const KEY_PARAMETER = {
+  name: "key",
+  in: "path",
+  required: true,
+  description: "The record key: 1 to 1024 UTF-8 bytes, without '.', percent-encoded.",
+  schema: { type: "string" },
+};
+
+/**
+ * The OpenAPI 3.0 document for this version of kv.
+ *
+ * @example
+ * ```ts
+ * openApiDocument("0.1.0").openapi; // "3.0.3"
+ * ```
+ */
+export function openApiDocument(version: string): Record<string, unknown> & { openapi: string } {
+  return {
+    openapi: "3.0.3",
+    info: {
+      title: "kv",
+      version,
+      description: "A distributed, fault-tolerant key-value store. Values are JSON: strings, " +
+        "numbers and objects; a number written with '.' or an exponent (2.0) is a float, " +
+        "any other an int. A warning (an answer the cluster cannot guarantee) is in the " +
+        "body's `warning` and in a `Warning` header.",
+    },
+    paths: {
+      "/v1/records/{key}": {
+        parameters: [KEY_PARAMETER],
+        get: {
+          summary: "Read a record",
+          operationId: "get",
+          responses: {
+            "200": answer("The record.", "Entry"),
+            "404": answer("No such record (value is null).", "Entry"),
+            ...FAILURES,
+          },
+        },
+        put: {
+          summary: "Store a record on all its replicas, replacing it",
+          operationId: "put",
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": { schema: ref("Value") },
+              "text/plain": {
+                schema: { type: "string" },
+                example: `person1: { "name" : "Mary" ; "age" : 22 }`,
+              },
+            },
+            description: "The value as JSON, or a record line (any dialect) whose key is {key}.",
+          },
+          responses: {
+            "200": answer("Stored on every replica.", "PutResult"),
+            "413": failure("The body is over the limit."),
+            ...FAILURES,
+          },
+        },
+        delete: {
+          summary: "Delete a record from all its replicas",
+          operationId: "delete",
+          responses: {
+            "200": answer("Deleted.", "DeleteResult"),
+            "404": answer("There was no such record.", "DeleteResult"),
+            ...FAILURES,
+          },
+        },
+      },
+      "/v1/records/{key}/{fields}": {
+        parameters: [KEY_PARAMETER, {
+          name: "fields",
+          in: "path",
+          required: true,
+          description: "Field names separated by '/', each percent-encoded (QUERY key.f1.f2).",
+          schema: { type: "string" },
+        }],
+        get: {
+          summary: "Read a value inside a record",
+          operationId: "query",
+          responses: {
+            "200": answer("The value at the path.", "QueryEntry"),
+            "404": answer("No such record or field.", "QueryEntry"),
+            ...FAILURES,
+          },
+        },
+      },
+      "/v1/keys": {
+        get: {
+          summary: "List keys in byte order, a page at a time",
+          operationId: "keys",
+          parameters: [
+            { name: "prefix", in: "query", schema: { type: "string", default: "" } },
+            {
+              name: "limit",
+              in: "query",
+              schema: { type: "integer", minimum: 1, maximum: 10000, default: 100 },
+            },
+            {
+              name: "after",
+              in: "query",
+              description: "List keys after this one: the previous page's last key.",
+              schema: { type: "string" },
+            },
+          ],
+          responses: { "200": answer("One page of keys.", "KeysPage"), ...FAILURES },
+        },
+      },
+      "/v1/servers": {
+        get: {
+          summary: "Each server: up with records and latency, or down and why",
+          operationId: "servers",
+          responses: {
+            "200": {
+              description: "The servers.",
+              content: json({
+                type: "object",
+                properties: { servers: { type: "array", items: ref("Server") } },
+              }),
+            },
+          },
+        },
+      },
+      "/healthz": {
+        get: {
+          summary: "Whether every key can be read exactly (fewer than k servers down)",
+          operationId: "healthz",
+          responses: {
+            "200": { description: "Healthy.", content: json(ref("Health")) },
+            "503": { description: "k or more servers are down.", content: json(ref("Health")) },
+          },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Counters in Prometheus' text format",
+          operationId: "metrics",
+          responses: {
+            "200": {
+              description: "Metrics.",
+              content: { "text/plain": { schema: { type: "string" } } },
+            },
+          },
+        },
+      },
+    },
+    components: {
+      headers: {
+        Warning: {
+          description: `Present when the answer is not guaranteed: 199 kv "<warning>".`,
+          schema: { type: "string" },
+        },
+      },
+      schemas: {
+        Value: {
+          description: "A string, a number, or an object of values.",
+          oneOf: [
+            { type: "string" },
+            { type: "number" },
+            { type: "object", additionalProperties: ref("Value") },
+          ],
+        },
+        Entry: {
+          type: "object",
+          required: ["key", "value", "version"],
+          properties: {
+            key: { type: "string" },
+            value: { allOf: [ref("Value")], nullable: true },
+            version: { type: "string", nullable: true },
+            warning: { type: "string" },
+          },
+        },
+        QueryEntry: {
+          allOf: [ref("Entry"), {
+            type: "object",
+            properties: { path: { type: "array", items: { type: "string" } } },
+          }],
+        },
+        PutResult: {
+          type: "object",
+          properties: {
+            key: { type: "string" },
+            version: { type: "string", nullable: true },
+          },
+        },
+        DeleteResult: {
+          type: "object",
+          properties: { key: { type: "string" }, deleted: { type: "boolean" } },
+        },
+        KeysPage: {
+          type: "object",
+          properties: {
+            keys: { type: "array", items: { type: "string" } },
+            more: { type: "boolean" },
+            warning: { type: "string" },
+          },
+        },
+        Server: {
+          type: "object",
+          properties: {
+            server: { type: "string" },
+            up: { type: "boolean" },
+            records: { type: "integer" },
+            latencyMs: { type: "number" },
+            error: { type: "string" },
+          },
+        },
+        Health: {
+          type: "object",
+          properties: {
+            healthy: { type: "boolean" },
+            up: { type: "integer" },
+            servers: { type: "integer" },
+            replicas: { type: "integer" },
+          },
+        },
+        Error: {
+          type: "object",
+          required: ["error"],
+          properties: { error: { type: "string" } },
+        },
+      },
+    },
+  };
+}

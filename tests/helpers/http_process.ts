@@ -1,0 +1,93 @@
+/**
+ * A real `kv http` child process on an ephemeral port, for end-to-end tests
+ * of the HTTP API and the web console.
+ *
+ * @example
+ * ```ts
+ * await using cluster = await KvCluster.start(3);
+ * await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
+ * await fetch(`${http.url}v1/servers`);
+ * ```
+ * @module
+ */
+import { readLines } from "../../lib/base/line_reader.ts";
+import { MAIN_PATH } from "./run_kv.ts";
+import { withDeadline } from "./wait.ts";
+
+const LISTENING = /^kv http listening on (http:\/\/\S+\/)/;
+
+/** A running `kv http`. */
+export class HttpProcess {
+  readonly #child: Deno.ChildProcess;
+  readonly #stderr: string[];
+  /** Base URL, ending in `/`. */
+  readonly url: string;
+
+  private constructor(child: Deno.ChildProcess, url: string, stderr: string[]) {
+    this.#child = child;
+    this.url = url;
+    this.#stderr = stderr;
+  }
+
+  /** Starts `kv http --listen 127.0.0.1:0 <args>` and resolves once it listens. */
+  static async start(args: string[]): Promise<HttpProcess> {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        MAIN_PATH,
+        "http",
+        "--listen",
+        "127.0.0.1:0",
+        ...args,
+      ],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr: string[] = [];
+    const lines = readLines(child.stderr)[Symbol.asyncIterator]();
+    const listening = async () => {
+      for (let next = await lines.next(); !next.done; next = await lines.next()) {
+        const line = next.value.text ?? "";
+        stderr.push(line);
+        const match = LISTENING.exec(line);
+        if (match) return match[1];
+      }
+      throw new Error(`kv http exited before listening:\n${stderr.join("\n")}`);
+    };
+    const url = await withDeadline(listening(), {
+      what: "kv http to print that it listens",
+      onTimeout: () => child.kill("SIGKILL"),
+    });
+    // Keep draining stderr so the child never blocks on a full pipe.
+    (async () => {
+      for (let next = await lines.next(); !next.done; next = await lines.next()) {
+        stderr.push(next.value.text ?? "");
+      }
+    })();
+    return new HttpProcess(child, url, stderr);
+  }
+
+  /** What it printed on stderr so far. */
+  get stderr(): readonly string[] {
+    return this.#stderr;
+  }
+
+  /** SIGTERM, then the exit code. */
+  async stop(): Promise<number> {
+    try {
+      this.#child.kill("SIGTERM");
+    } catch {
+      // Already exited.
+    }
+    return (await this.#child.status).code;
+  }
+
+  /** Stops it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}

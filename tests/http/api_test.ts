@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { KvCluster } from "../helpers/kv_processes.ts";
+import { HttpProcess } from "../helpers/http_process.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+async function call(
+  http: HttpProcess,
+  method: string,
+  path: string,
+  body?: string,
+  type = "application/json",
+): Promise<{ status: number; text: string; headers: Headers }> {
+  const response = await fetch(`${http.url}${path}`, {
+    method,
+    body,
+    headers: body === undefined ? {} : { "Content-Type": type },
+  });
+  return { status: response.status, text: await response.text(), headers: response.headers };
+}
+
+Deno.test("kv http: records, queries, keys and servers over real sockets", async () => {
+  await using cluster = await KvCluster.start(3);
+  await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
+  const put = await call(http, "PUT", "v1/records/person1", `{"name":"Mary","h":2.0,"a":{"b":1}}`);
+  assert.deepEqual([put.status, put.text], [200, `{"key":"person1","version":null}`]);
+  const get = await call(http, "GET", "v1/records/person1");
+  assert.equal(get.status, 200);
+  assert.equal(
+    get.text,
+    `{"key":"person1","value":{"name":"Mary","h":2.0,"a":{"b":1}},"version":null}`,
+  );
+  const query = await call(http, "GET", "v1/records/person1/a/b");
+  assert.deepEqual([query.status, JSON.parse(query.text)], [200, {
+    key: "person1",
+    value: 1,
+    version: null,
+    path: ["person1", "a", "b"],
+  }]);
+  const line = await call(http, "PUT", "v1/records/p%202", `"p 2": { "x" : 1.5 }`, "text/plain");
+  assert.equal(line.status, 200, line.text);
+  assert.equal(
+    (await call(http, "GET", "v1/records/p%202")).text,
+    `{"key":"p 2","value":{"x":1.5},"version":null}`,
+  );
+  const missing = await call(http, "GET", "v1/records/nobody");
+  assert.deepEqual([missing.status, missing.text], [
+    404,
+    `{"key":"nobody","value":null,"version":null}`,
+  ]);
+  assert.equal((await call(http, "GET", "v1/records/person1/zzz")).status, 404);
+  const keys = await call(http, "GET", "v1/keys?prefix=p&limit=1");
+  assert.deepEqual(JSON.parse(keys.text), { keys: ["p 2"], more: true });
+  const next = await call(
+    http,
+    "GET",
+    `v1/keys?prefix=p&limit=1&after=${encodeURIComponent("p 2")}`,
+  );
+  assert.deepEqual(JSON.parse(next.text), { keys: ["person1"], more: false });
+  const servers = JSON.parse((await call(http, "GET", "v1/servers")).text);
+  assert.deepEqual(servers.servers.map((s: { up: boolean }) => s.up), [true, true, true]);
+  const health = await call(http, "GET", "healthz");
+  assert.deepEqual([health.status, JSON.parse(health.text)], [200, {
+    healthy: true,
+    up: 3,
+    servers: 3,
+    replicas: 2,
+  }]);
+  const deleted = await call(http, "DELETE", "v1/records/person1");
+  assert.deepEqual([deleted.status, JSON.parse(deleted.text)], [200, {
+    key: "person1",
+    deleted: true,
+  }]);
+  assert.equal((await call(http, "DELETE", "v1/records/person1")).status, 404);
+  const openapi = JSON.parse((await call(http, "GET", "v1/openapi.json")).text);
+  assert.equal(openapi.openapi, "3.0.3");
+  assert.ok("/v1/records/{key}" in openapi.paths);
+  const page = await call(http, "GET", "");
+  assert.match(page.headers.get("Content-Type") ?? "", /^text\/html/);
+  assert.match(page.text, /<title>kv console<\/title>/);
+  assert.equal(await http.stop(), 0);
+});
+
+Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using http = await HttpProcess.start([
+    "-s",
+    cluster.serverFile,
+    "--max-body-bytes",
+    "100",
+    "--max-path-bytes",
+    "200",
+  ]);
+  const cases: [string, string, string | undefined, string, number, RegExp][] = [
+    ["GET", "v1/records/a.b", undefined, "", 400, /cannot contain '\.'/],
+    ["PUT", "v1/records/a", "{bad", "application/json", 400, /not JSON/],
+    ["PUT", "v1/records/a", "[1]", "application/json", 400, /value is an array/],
+    ["PUT", "v1/records/a", "b: 1", "text/plain", 400, /key 'b' is not the URL's 'a'/],
+    ["PUT", "v1/records/a", "a: {", "text/plain", 400, /record line, column 5/],
+    ["PUT", "v1/records/a", "x".repeat(101), "text/plain", 413, /over 100/],
+    ["GET", `v1/records/${"x".repeat(300)}`, undefined, "", 414, /over 200/],
+    ["GET", "v1/keys?limit=0", undefined, "", 400, /limit must be/],
+    ["GET", "v1/records/%E0", undefined, "", 400, /bad percent-encoding/],
+    ["GET", "v2/nothing", undefined, "", 404, /no route/],
+    ["POST", "v1/keys", "x", "text/plain", 405, /use GET/],
+  ];
+  for (const [method, path, body, type, status, message] of cases) {
+    const answer = await call(http, method, path, body, type);
+    assert.equal(answer.status, status, `${method} ${path}: ${answer.text}`);
+    assert.match(JSON.parse(answer.text).error, message);
+  }
+});
+
+Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and header", async () => {
+  await using cluster = await KvCluster.start(2);
+  await using http = await HttpProcess.start([
+    "-s",
+    cluster.serverFile,
+    "-k",
+    "2",
+    "--timeout-ms",
+    "300",
+  ]);
+  assert.equal((await call(http, "PUT", "v1/records/é", "1")).status, 200);
+  await cluster.servers[0].kill();
+  const refused = await call(http, "PUT", "v1/records/b", "1");
+  assert.equal(refused.status, 503);
+  assert.match(JSON.parse(refused.text).error, /nothing was changed/);
+  await cluster.servers[1].kill();
+  const health = await call(http, "GET", "healthz");
+  assert.equal(health.status, 503);
+  const unsure = await call(http, "GET", "v1/records/%C3%A9x");
+  assert.equal(unsure.status, 404);
+  const { warning } = JSON.parse(unsure.text);
+  assert.match(warning, /may exist/);
+  assert.equal(
+    unsure.headers.get("Warning"),
+    `199 kv ${JSON.stringify(warning).replace("é", "\\u00e9")}`,
+  );
+});
+
+Deno.test("kv http: /metrics counts requests by operation and outcome, with latency", async () => {
+  await using cluster = await KvCluster.start(2);
+  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  await call(http, "PUT", "v1/records/a", "1");
+  await call(http, "GET", "v1/records/a");
+  await call(http, "GET", "v1/records/b");
+  await call(http, "GET", "v1/records/b");
+  const metrics = await call(http, "GET", "metrics");
+  assert.match(metrics.headers.get("Content-Type") ?? "", /^text\/plain; version=0\.0\.4/);
+  const lines = metrics.text.split("\n");
+  for (
+    const expected of [
+      `kv_http_requests_total{operation="get",outcome="not_found"} 2`,
+      `kv_http_requests_total{operation="get",outcome="ok"} 1`,
+      `kv_http_requests_total{operation="put",outcome="ok"} 1`,
+      `kv_http_request_duration_seconds_count{operation="get"} 3`,
+      `kv_http_request_duration_seconds_bucket{operation="get",le="+Inf"} 3`,
+      `kv_http_requests_in_flight 0`,
+      `kv_servers{state="up"} 2`,
+      `kv_servers{state="down"} 0`,
+    ]
+  ) {
+    assert.ok(lines.includes(expected), `${expected} in\n${metrics.text}`);
+  }
+});
+
+Deno.test("kv http: past --max-concurrent-requests the rest get 503 with Retry-After", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using http = await HttpProcess.start([
+    "-s",
+    cluster.serverFile,
+    "--max-concurrent-requests",
+    "1",
+    "--timeout-ms",
+    "5000",
+  ]);
+  // A hung server holds the first request in flight until its timeout.
+  cluster.servers[0].signal("SIGSTOP");
+  try {
+    const first = fetch(`${http.url}v1/records/a`);
+    let busy: Response | undefined;
+    await waitFor(async () => {
+      const response = await fetch(`${http.url}healthz`);
+      if (response.status === 503 && response.headers.get("Retry-After") === "1") busy = response;
+      else await response.body?.cancel();
+      return busy !== undefined;
+    }, { what: "a request refused as busy while another is in flight" });
+    assert.match((await busy!.json()).error, /busy: 1 requests in flight/);
+    cluster.servers[0].signal("SIGCONT");
+    const answer = await first;
+    assert.equal(answer.status, 404);
+    await answer.body?.cancel();
+  } finally {
+    cluster.servers[0].signal("SIGCONT");
+  }
+});
