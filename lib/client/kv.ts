@@ -30,7 +30,7 @@ import { checkName, type FloatReading, fromValue, type KvValue, toValue } from "
 export const MAX_TIMEOUT_MS = 600_000;
 
 /** Most keys one {@link Kv.keys} page may ask for (the servers' own KEYS limit). */
-export const MAX_KEYS_PAGE = MAX_KEYS_ANSWER;
+export const MAX_KEYS_PAGE: number = MAX_KEYS_ANSWER;
 
 /** Keys one page of {@link Kv.list} fetches (and then reads) at a time. */
 export const LIST_PAGE_SIZE = 100;
