@@ -1,9 +1,10 @@
 /**
  * The broker's query loop. From a pipe or a file ({@link runSession}) it reads
  * lines until EOF or EXIT and prints one answer per command, in input order,
- * with no prompt. On a terminal ({@link runInteractive}) it is a REPL with a
- * prompt, line editing, history (up and down arrows, for the session) and tab
- * completion of command words and keys.
+ * with no prompt. On a terminal ({@link runInteractive}) it is a REPL on
+ * {@link LineEditor}: a prompt, line editing, history and Ctrl-R search, Tab
+ * completion of command words, keys, field names and meta commands, argument
+ * hints, and Ctrl-C to cancel the command running.
  *
  * @example
  * ```ts
@@ -13,8 +14,6 @@
  * ```
  * @module
  */
-import process from "node:process";
-import * as readline from "node:readline";
 import type { Broker } from "./broker.ts";
 import {
   type Answer,
@@ -30,13 +29,12 @@ import {
 } from "./commands.ts";
 import type { ReadLine } from "../base/line_reader.ts";
 import { commandAccess, type PipelineOptions, runPipelined, type Step } from "./pipeline.ts";
+import { type Completion, LineEditor, type TerminalOutput } from "../base/line_editor.ts";
+import { getField, type Value } from "../record/value.ts";
 import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
 
 /** The REPL's prompt. */
 export const PROMPT = "kv> ";
-
-/** Lines of history the REPL keeps. */
-export const HISTORY_SIZE = 1_000;
 
 /** Most keys offered by one tab completion. */
 export const COMPLETION_KEYS_LIMIT = 50;
@@ -187,88 +185,243 @@ async function respond(
   return answer === undefined ? undefined : replyTo(answer, options);
 }
 
+/** Options for {@link runInteractive}. */
+export interface InteractiveOptions extends SessionOptions {
+  /** Where the prompt and the line being typed are drawn; default `Deno.stdout`. */
+  terminal?: TerminalOutput;
+  /** History from earlier sessions, and where new lines go; default: this session only. */
+  history?: HistoryStore;
+  /** Background log lines; while the REPL runs they print above the prompt. */
+  logSink?: LogSink;
+  /** Meta command lines Tab completes, e.g. `\demo kill `; default none. */
+  metaCompletions?: readonly string[];
+}
+
+/** Where the REPL's history lives between sessions. */
+export interface HistoryStore {
+  /** Lines from earlier sessions, oldest first. */
+  readonly lines: readonly string[];
+  /** Keeps one more line. */
+  add(line: string): void;
+}
+
 /**
- * Completes the line typed so far, in readline's form `[candidates, replaced]`:
- * the command word first, then (after GET, QUERY, DELETE or PUT) keys starting
- * with what was typed, from KEYS with a short timeout.
+ * A switchable destination for background log lines (a server going down),
+ * so that the REPL can print them above its prompt instead of over it.
  *
  * @example
  * ```ts
- * await completeLine(broker, "ge"); // [["get "], "ge"]
- * await completeLine(broker, "GET per"); // [["person1", "person2"], "per"]
+ * const sink = new LogSink();
+ * const broker = await Broker.open(servers, { k: 2, log: (m) => sink.print(`kv broker: ${m}`) });
+ * await runInteractive(broker, { logSink: sink });
  * ```
  */
-export async function completeLine(broker: Broker, line: string): Promise<[string[], string]> {
-  const typed = line.trimStart();
+export class LogSink {
+  #print: (line: string) => void = (line) => console.error(line);
+
+  /** Prints one log line wherever lines go now (stderr by default). */
+  print(line: string): void {
+    this.#print(line);
+  }
+
+  /** Sends lines to `print` until the returned function is called. */
+  redirect(print: (line: string) => void): () => void {
+    const previous = this.#print;
+    this.#print = print;
+    return () => this.#print = previous;
+  }
+}
+
+/** Arguments of each command, for the hint shown while typing. */
+const ARGUMENT_HINTS: Readonly<Record<string, readonly string[]>> = {
+  GET: ["key"],
+  QUERY: ["key.field.field"],
+  DELETE: ["key"],
+  PUT: ["key: { field: value; … }"],
+  KEYS: ["[prefix]", "[limit]"],
+  HELP: ["[command]"],
+};
+
+/**
+ * The hint drawn after the line being typed: the arguments still to come, as
+ * redis-cli shows them (`GET ` → `key`, `KEYS per ` → `[limit]`).
+ *
+ * @example
+ * ```ts
+ * argumentHint("get "); // "key"
+ * argumentHint("KEYS person"); // " [limit]"
+ * ```
+ */
+export function argumentHint(text: string): string | undefined {
+  const words = text.trimStart().split(/\s+/);
+  const args = ARGUMENT_HINTS[words[0].toUpperCase()];
+  if (args === undefined || words.length < 2 && !/\s$/.test(text)) {
+    return words.length === 1 && args !== undefined ? ` ${args.join(" ")}` : undefined;
+  }
+  const typed = words.slice(1).filter((word) => word !== "").length;
+  if (words[0].toUpperCase() === "PUT" && typed > 0) return undefined;
+  const rest = args.slice(typed);
+  if (rest.length === 0) return undefined;
+  return (/\s$/.test(text) ? "" : " ") + rest.join(" ");
+}
+
+/** Commands whose first argument is a key, which Tab completes. */
+const KEY_COMMANDS: readonly string[] = ["GET", "QUERY", "DELETE", "PUT", "KEYS"];
+
+/**
+ * Completes the text before the cursor: the command word, then a key (after
+ * GET, QUERY, DELETE, PUT and KEYS, from KEYS with a short timeout), field
+ * names after `QUERY key.`, the word after HELP, and meta commands.
+ *
+ * @example
+ * ```ts
+ * await completeLine(broker, "ge"); // { start: 0, candidates: ["get "] }
+ * await completeLine(broker, "GET per"); // { start: 4, candidates: ["person1", "person2"] }
+ * await completeLine(broker, "QUERY person1.a"); // { start: 14, candidates: ["age"] }
+ * ```
+ */
+export async function completeLine(
+  broker: Broker,
+  before: string,
+  options: { metaCompletions?: readonly string[] } = {},
+): Promise<Completion> {
+  const start = before.length - before.trimStart().length;
+  const typed = before.slice(start);
+  if (typed.startsWith(META_COMMAND_PREFIX)) {
+    const candidates = (options.metaCompletions ?? []).filter((line) => line.startsWith(typed));
+    return { start, candidates };
+  }
   const space = typed.search(/\s/);
   if (space === -1) {
-    const upper = typed.toUpperCase();
     const lowerCase = typed !== "" && typed === typed.toLowerCase();
-    const words = COMMAND_WORDS.filter((word) => word.startsWith(upper))
+    const candidates = COMMAND_WORDS.filter((word) => word.startsWith(typed.toUpperCase()))
       .map((word) => (lowerCase ? word.toLowerCase() : word) + " ");
-    return [words, typed];
+    return { start, candidates };
   }
   const word = typed.slice(0, space).toUpperCase();
-  const prefix = typed.slice(space).trimStart();
-  if (!["GET", "QUERY", "DELETE", "PUT"].includes(word) || /[\s.:]/.test(prefix)) {
-    return [[], prefix];
+  const argument = typed.slice(space).trimStart();
+  const argumentStart = before.length - argument.length;
+  if (word === "HELP" && !/\s/.test(argument)) {
+    const candidates = COMMAND_WORDS.filter((name) => name.startsWith(argument.toUpperCase()));
+    return { start: argumentStart, candidates };
   }
+  if (!KEY_COMMANDS.includes(word) || /[\s:]/.test(argument)) {
+    return { start: before.length, candidates: [] };
+  }
+  const dot = argument.lastIndexOf(".");
+  if (dot !== -1) {
+    if (word !== "QUERY") return { start: before.length, candidates: [] };
+    const fields = await withinTimeout(fieldNames(broker, argument.slice(0, dot).split(".")));
+    const prefix = argument.slice(dot + 1);
+    return {
+      start: argumentStart + dot + 1,
+      candidates: (fields ?? []).filter((name) => name.startsWith(prefix)),
+    };
+  }
+  const answer = await withinTimeout(broker.keys(argument, COMPLETION_KEYS_LIMIT));
+  return { start: argumentStart, candidates: answer?.keys ?? [] };
+}
+
+/** The field names of the object at `path` (a key, then fields), or none. */
+async function fieldNames(broker: Broker, path: readonly string[]): Promise<string[]> {
+  if (path.some((segment) => segment === "")) return [];
+  const lookup = await broker.get(path[0]);
+  if (lookup.kind !== "found") return [];
+  let value: Value | undefined = lookup.value;
+  for (const name of path.slice(1)) value = value && getField(value, name);
+  return value?.kind === "object" ? value.fields.map(([name]) => name) : [];
+}
+
+/** `work`'s result, or undefined once {@link COMPLETION_TIMEOUT_MS} pass: Tab never hangs. */
+async function withinTimeout<T>(work: Promise<T>): Promise<T | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), COMPLETION_TIMEOUT_MS);
   });
   try {
-    const answer = await Promise.race([broker.keys(prefix, COMPLETION_KEYS_LIMIT), timeout]);
-    return [answer?.keys ?? [], prefix];
+    return await Promise.race([work, timeout]);
   } finally {
     clearTimeout(timer);
   }
 }
 
+/** What a command cancelled with Ctrl-C answers. */
+function cancelledAnswer(line: string): Answer {
+  const op = line.trim().split(/\s+/)[0].toUpperCase();
+  const mayApply = op === "PUT" || op === "DELETE"
+    ? `; the ${op} may still reach some replicas: check with GET`
+    : "";
+  return { op, error: `cancelled (Ctrl-C)${mayApply}` };
+}
+
 /**
- * The interactive REPL on the terminal: prompt, history, completion; ends at
- * EXIT, Ctrl-D or Ctrl-C.
+ * The interactive REPL on the terminal (see {@link LineEditor}); ends at EXIT,
+ * at Ctrl-D, or at Ctrl-C on an empty line. Ctrl-C while a command runs stops
+ * waiting for it and returns to the prompt.
  *
  * @example
  * ```ts
  * if (Deno.stdin.isTerminal()) await runInteractive(broker, { color: !Deno.noColor });
  * ```
  */
-export async function runInteractive(broker: Broker, options: SessionOptions = {}): Promise<void> {
+export async function runInteractive(
+  broker: Broker,
+  options: InteractiveOptions = {},
+): Promise<void> {
   const write = options.write ?? writeLine;
-  // With --json, stdout carries answers only: the prompt, the echo and the greeting go
-  // to stderr, which is the terminal too.
-  const terminal = options.json ? process.stderr : process.stdout;
-  const session = readline.createInterface({
-    input: process.stdin,
-    output: terminal,
+  const terminal = options.terminal ?? Deno.stdout;
+  const editor = new LineEditor({
     prompt: PROMPT,
-    historySize: HISTORY_SIZE,
-    removeHistoryDuplicates: true,
-    terminal: true,
-    completer: (line: string, callback: (error: null, result: [string[], string]) => void) => {
-      completeLine(broker, line).then(
-        (result) => callback(null, result),
-        () => callback(null, [[], line]),
-      );
-    },
+    output: terminal,
+    history: options.history?.lines,
+    onHistoryAdd: (line) => options.history?.add(line),
+    complete: (before) => completeLine(broker, before, options),
+    hint: argumentHint,
   });
-  session.on("SIGINT", () => session.close());
-  const greeting = `kv broker: ${broker.pool.servers.length} servers, k=${broker.k}; ` +
-    "type HELP for commands";
-  if (options.json) console.error(greeting);
-  else write(greeting);
-  session.prompt();
+  const restoreLog = options.logSink?.redirect((line) =>
+    editor.printAbove(line, (text) => console.error(text))
+  );
+  editor.printAbove(
+    `kv broker: ${broker.pool.servers.length} servers, k=${broker.k}; ` +
+      "type HELP for commands, Ctrl-C cancels, Ctrl-D leaves",
+  );
   try {
-    for await (const line of session) {
-      const reply = await respond(broker, line, options);
-      if (reply !== undefined) {
-        if (reply.text !== "" && !writeAnswer(write, reply.text)) break;
-        if (reply.exit) break;
-      }
-      session.prompt();
+    for (;;) {
+      const input = await editor.readLine();
+      if (input.kind !== "line") break;
+      const reply = await untilInterrupted(editor, respond(broker, input.text, options), options);
+      const text = reply === "interrupted"
+        ? formatAnswer(cancelledAnswer(input.text), options)
+        : reply?.text ?? "";
+      if (text !== "" && !writeAnswer(write, text)) break;
+      if (reply !== "interrupted" && reply?.exit) break;
     }
   } finally {
-    session.close();
+    restoreLog?.();
+    editor.close();
+  }
+}
+
+/** `work`'s reply, or "interrupted" as soon as Ctrl-C is pressed; abandoned work is left to end. */
+async function untilInterrupted(
+  editor: LineEditor,
+  work: Promise<Reply | undefined>,
+  options: InteractiveOptions,
+): Promise<Reply | undefined | "interrupted"> {
+  const interrupt = editor.interrupted();
+  try {
+    const outcome = await Promise.race([
+      work,
+      interrupt.promise.then(() => "interrupted" as const),
+    ]);
+    if (outcome === "interrupted") {
+      work.catch((error) => {
+        const print = options.logSink ?? { print: (line: string) => console.error(line) };
+        print.print(`kv broker: a cancelled command failed: ${error}`);
+      });
+    }
+    return outcome;
+  } finally {
+    interrupt.cancel();
   }
 }

@@ -14,12 +14,19 @@ import { Broker } from "../broker/broker.ts";
 import { formatIndexSummary, indexFile, indexLines } from "../broker/indexer.ts";
 import { readLines } from "../base/line_reader.ts";
 import type { Dialect } from "../record/format.ts";
-import { runInteractive, runSession } from "../broker/repl.ts";
-import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
+import { LogSink, runInteractive, runSession } from "../broker/repl.ts";
+import {
+  MAX_SERVERS,
+  readServerList,
+  type ServerAddress,
+  ServerFileError,
+} from "../broker/server_list.ts";
+import type { TerminalOutput } from "../base/line_editor.ts";
+import { openHistory } from "./history.ts";
 import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { UserError } from "./user_error.ts";
+import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 
 /** Longest `--timeout-ms` accepted: ten minutes. */
 export const MAX_TIMEOUT_MS = 600_000;
@@ -82,11 +89,47 @@ export const brokerCommand: Subcommand = {
   run: runBroker,
 };
 
-function log(message: string): void {
-  console.error(`kv broker: ${message}`);
+/** What the flags ask for, checked. */
+interface BrokerSettings {
+  readonly serverFile: string;
+  readonly servers: readonly ServerAddress[];
+  readonly k: number;
+  readonly timeoutMs: number;
+  /** The `--dialect` flag, when given. */
+  readonly dialect: Dialect | undefined;
+  readonly duplicateKeys: "error" | "last-wins";
+  /** The `-i` file, `-` for stdin, when given. */
+  readonly dataPath: string | undefined;
+  readonly indexOnly: boolean;
+  readonly json: boolean;
 }
 
 async function runBroker(args: string[]): Promise<number> {
+  const settings = await parseSettings(args);
+  const logSink = new LogSink();
+  const log = (message: string) => logSink.print(`kv broker: ${message}`);
+  const broker = await Broker.open(settings.servers, {
+    k: settings.k,
+    timeoutMs: settings.timeoutMs,
+    log,
+  });
+  try {
+    checkCluster(broker, settings, log);
+    if (settings.dataPath === undefined) {
+      await serveCommands(broker, settings, settings.dialect ?? "assignment", logSink);
+      return 0;
+    }
+    const { exitCode, dialect } = await indexData(broker, settings, settings.dataPath, log);
+    // `-i -`: the records came on stdin, which then has no commands to give.
+    if (settings.indexOnly || settings.dataPath === STDIN_PATH) return exitCode;
+    await serveCommands(broker, settings, settings.dialect ?? dialect ?? "assignment", logSink);
+    return 0;
+  } finally {
+    broker.close();
+  }
+}
+
+async function parseSettings(args: string[]): Promise<BrokerSettings> {
   const { values } = parseFlags("broker", args, {
     servers: { type: "string", short: "s" },
     index: { type: "string", short: "i" },
@@ -97,16 +140,17 @@ async function runBroker(args: string[]): Promise<number> {
     "index-only": { type: "boolean" },
     "duplicate-keys": { type: "string" },
   });
-  if (values.servers === undefined) {
+  const serverFile = values.servers;
+  if (serverFile === undefined) {
     throw new UserError("kv broker: -s serverFile is required (see 'kv broker --help')");
   }
-  const servers = await readServerList(values.servers).catch((error) => {
+  const servers = await readServerList(serverFile).catch((error) => {
     throw error instanceof ServerFileError ? new UserError(`kv broker: ${error.message}`) : error;
   });
   const k = intFlag("broker", "-k", values.replicas, { min: 1, max: MAX_SERVERS, fallback: 1 });
   if (k > servers.length) {
     throw new UserError(
-      `kv broker: -k ${k} needs at least ${k} servers, but ${values.servers} lists ${servers.length}`,
+      `kv broker: -k ${k} needs at least ${k} servers, but ${serverFile} lists ${servers.length}`,
     );
   }
   const timeoutMs = intFlag("broker", "--timeout-ms", values["timeout-ms"], {
@@ -114,10 +158,10 @@ async function runBroker(args: string[]): Promise<number> {
     max: MAX_TIMEOUT_MS,
     fallback: DEFAULT_TIMEOUT_MS,
   });
-  const dialectFlag = values.dialect;
-  if (dialectFlag !== undefined && !DIALECTS.includes(dialectFlag as Dialect)) {
+  const dialect = values.dialect;
+  if (dialect !== undefined && !DIALECTS.includes(dialect as Dialect)) {
     throw new UserError(
-      `kv broker: --dialect must be one of ${DIALECTS.join(", ")}, got '${dialectFlag}'`,
+      `kv broker: --dialect must be one of ${DIALECTS.join(", ")}, got '${dialect}'`,
     );
   }
   const duplicateKeys = values["duplicate-keys"] ?? "error";
@@ -127,63 +171,118 @@ async function runBroker(args: string[]): Promise<number> {
     );
   }
   const dataPath = values.index;
-  if (values["index-only"] && dataPath === undefined) {
+  const indexOnly = values["index-only"] ?? false;
+  if (indexOnly && dataPath === undefined) {
     throw new UserError("kv broker: --index-only needs -i dataFile");
   }
-  // `-i -`: the records come on stdin, which then has no commands to give.
-  const fromStdin = dataPath === STDIN_PATH;
-  if (dataPath !== undefined && !fromStdin) await checkReadable(dataPath);
+  if (dataPath !== undefined && dataPath !== STDIN_PATH) await checkReadable(dataPath);
+  return {
+    serverFile,
+    servers,
+    k,
+    timeoutMs,
+    dialect: dialect as Dialect | undefined,
+    duplicateKeys,
+    dataPath,
+    indexOnly,
+    json: values.json ?? false,
+  };
+}
 
-  const broker = await Broker.open(servers, { k, timeoutMs, log });
-  try {
-    const twins = broker.pool.twins();
-    if (twins.length > 0) {
-      throw new UserError(
-        `kv broker: ${values.servers} lists one server twice (${twins.join("; ")}); ` +
-          `keep one line per server`,
-      );
-    }
-    const down = broker.pool.status().filter((state) => !state.up);
-    for (const state of down) log(`server ${state.server.id} is unreachable: ${state.error}`);
-    const upCount = servers.length - down.length;
-    let dialect = dialectFlag as Dialect | undefined;
-    let exitCode = 0;
-    if (dataPath !== undefined) {
-      if (upCount < k) {
-        throw new UserError(
-          `kv broker: only ${upCount} of ${servers.length} servers are reachable, fewer than ` +
-            `k=${k}; nothing from ${dataPath} was indexed (start the servers and retry)`,
-        );
-      }
-      const summary = fromStdin
-        ? await indexLines(broker, Deno.stdin.readable, { fileName: "stdin", duplicateKeys })
-        : await indexFile(broker, dataPath, { duplicateKeys });
-      log(formatIndexSummary(summary));
-      dialect ??= summary.dialect;
-      if (summary.failedCount > 0) exitCode = INDEX_FAILED_EXIT_CODE;
-      else if (summary.skippedCount > 0) exitCode = 2;
-    } else if (upCount < k) {
-      log(
-        `only ${upCount} of ${servers.length} servers are reachable (k=${k}); some answers will carry warnings`,
-      );
-    }
-    if (values["index-only"] || fromStdin) return exitCode;
-    const options = { json: values.json ?? false, dialect: dialect ?? "assignment" };
-    if (Deno.stdin.isTerminal()) {
-      await runInteractive(broker, {
-        ...options,
-        color: Deno.stdout.isTerminal() && !Deno.noColor,
-      });
-    } else {
-      await runSession(broker, readLines(Deno.stdin.readable), {
-        ...options,
-        color: !options.json && Deno.stdout.isTerminal() && !Deno.noColor,
-      });
-    }
-    return 0;
-  } finally {
-    broker.close();
+/**
+ * Refuses a server file that names one server twice, or whose servers are all
+ * unreachable (nothing could be answered); reports each unreachable server.
+ */
+function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string) => void): void {
+  const twins = broker.pool.twins();
+  if (twins.length > 0) {
+    throw new UserError(
+      `kv broker: ${settings.serverFile} lists one server twice (${twins.join("; ")}); ` +
+        `keep one line per server`,
+    );
   }
+  const down = broker.pool.status().filter((state) => !state.up);
+  const upCount = settings.servers.length - down.length;
+  if (upCount < settings.k && settings.dataPath !== undefined) {
+    throw new UserError(
+      `kv broker: only ${upCount} of ${settings.servers.length} servers are reachable, fewer than ` +
+        `k=${settings.k}; nothing from ${settings.dataPath} was indexed (start the servers and retry)`,
+    );
+  }
+  if (upCount === 0) {
+    throw new UserError(
+      `kv broker: none of the ${settings.servers.length} servers in ${settings.serverFile} ` +
+        `is reachable (${down[0].server.id}: ${down[0].error}); start them and retry`,
+    );
+  }
+  for (const state of down) log(`server ${state.server.id} is unreachable: ${state.error}`);
+  if (upCount < settings.k) {
+    log(
+      `only ${upCount} of ${settings.servers.length} servers are reachable (k=${settings.k}); ` +
+        "some answers will carry warnings",
+    );
+  }
+}
+
+/** Indexes the `-i` data; resolves the exit code `--index-only` ends with and the data's dialect. */
+async function indexData(
+  broker: Broker,
+  settings: BrokerSettings,
+  dataPath: string,
+  log: (message: string) => void,
+): Promise<{ exitCode: number; dialect: Dialect | undefined }> {
+  const { duplicateKeys } = settings;
+  const summary = dataPath === STDIN_PATH
+    ? await indexLines(broker, Deno.stdin.readable, { fileName: "stdin", duplicateKeys })
+    : await indexFile(broker, dataPath, { duplicateKeys });
+  log(formatIndexSummary(summary));
+  const exitCode = summary.failedCount > 0
+    ? INDEX_FAILED_EXIT_CODE
+    : summary.skippedCount > 0
+    ? USAGE_EXIT_CODE
+    : 0;
+  return { exitCode, dialect: summary.dialect };
+}
+
+/**
+ * Answers commands from stdin: the REPL when a person types them (stdin a
+ * terminal, and a terminal to draw it on), else one answer per line.
+ */
+async function serveCommands(
+  broker: Broker,
+  settings: BrokerSettings,
+  dialect: Dialect,
+  logSink: LogSink,
+): Promise<void> {
+  const options = { json: settings.json, dialect };
+  // Answers are coloured only for a person reading stdout.
+  const color = !settings.json && Deno.stdout.isTerminal() && !Deno.noColor;
+  const terminal = replTerminal(settings.json);
+  if (Deno.stdin.isTerminal() && terminal !== undefined) {
+    await runInteractive(broker, {
+      ...options,
+      color,
+      terminal,
+      logSink,
+      history: await openHistory(log),
+    });
+  } else {
+    await runSession(broker, readLines(Deno.stdin.readable), { ...options, color });
+  }
+
+  function log(message: string): void {
+    logSink.print(`kv broker: ${message}`);
+  }
+}
+
+/**
+ * Where the REPL draws its prompt: stdout when a person reads it, else stderr
+ * when that is a terminal (`kv broker … | tee f` or `--json`: stdout carries
+ * answers only, never escape codes); undefined when neither is a terminal.
+ */
+export function replTerminal(json: boolean): TerminalOutput | undefined {
+  if (!json && Deno.stdout.isTerminal()) return Deno.stdout;
+  return Deno.stderr.isTerminal() ? Deno.stderr : undefined;
 }
 
 async function checkReadable(path: string): Promise<void> {

@@ -19,7 +19,9 @@ import { formatIndexSummary, indexFile } from "../broker/indexer.ts";
 import { parseKeyFile } from "../gen/keyfile.ts";
 import { readLines } from "../base/line_reader.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
-import { runInteractive, runSession } from "../broker/repl.ts";
+import { LogSink, runInteractive, runSession } from "../broker/repl.ts";
+import { replTerminal } from "./broker.ts";
+import { openHistory } from "./history.ts";
 import { serverAddress } from "../broker/server_list.ts";
 import { ServerProcess, ServerStartError } from "./server_process.ts";
 import { writeLine } from "../base/stdout.ts";
@@ -136,9 +138,15 @@ function parseSettings(args: string[]): DemoSettings {
   return { recordCount, serverCount, k, seed };
 }
 
+/** The demo's log lines: printed above the REPL's prompt while it runs. */
+const logSink = new LogSink();
+
 function log(message: string): void {
-  console.error(`kv demo: ${message}`);
+  logSink.print(`kv demo: ${message}`);
 }
+
+/** What Tab completes after `\`. */
+const META_COMPLETIONS = ["kill", "hang", "stop", "start"].map((verb) => `\\demo ${verb} `);
 
 async function runDemo(args: string[]): Promise<number> {
   const settings = parseSettings(args);
@@ -177,10 +185,15 @@ async function runDemo(args: string[]): Promise<number> {
       "Try GET person1, QUERY person1.name, SERVERS, then \\demo kill 1 and ask again; " +
         "\\demo lists more, EXIT quits.",
     );
-    if (Deno.stdin.isTerminal()) {
+    const terminal = replTerminal(false);
+    if (Deno.stdin.isTerminal() && terminal !== undefined) {
       await runInteractive(broker, {
         ...sessionOptions,
         color: Deno.stdout.isTerminal() && !Deno.noColor,
+        terminal,
+        logSink,
+        metaCompletions: META_COMPLETIONS,
+        history: await openHistory(log),
       });
     } else {
       await runSession(broker, readLines(Deno.stdin.readable), sessionOptions);

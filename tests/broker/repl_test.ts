@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Broker } from "../../lib/broker/broker.ts";
 import { readLines } from "../../lib/base/line_reader.ts";
-import { answerLine, completeLine, runSession } from "../../lib/broker/repl.ts";
+import { answerLine, argumentHint, completeLine, runSession } from "../../lib/broker/repl.ts";
+import { int, object, str } from "../../lib/record/value.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
 
 function lines(text: string) {
@@ -78,19 +79,56 @@ Deno.test("answerLine turns parse errors into error answers", async () => {
   });
 });
 
-Deno.test("completeLine completes command words, then keys from KEYS", async () => {
+Deno.test("completeLine completes command words, keys, field names, HELP topics and meta commands", async () => {
   await withBroker(async (broker) => {
-    await broker.put("person1", { kind: "int", value: 1 });
-    await broker.put("person2", { kind: "int", value: 2 });
-    await broker.put("other", { kind: "int", value: 3 });
-    assert.deepEqual(await completeLine(broker, "ge"), [["get "], "ge"]);
-    assert.deepEqual(await completeLine(broker, "D"), [["DELETE "], "D"]);
-    assert.deepEqual(await completeLine(broker, ""), [
-      ["GET ", "QUERY ", "DELETE ", "PUT ", "KEYS ", "SERVERS ", "HELP ", "EXIT "],
-      "",
-    ]);
-    assert.deepEqual(await completeLine(broker, "GET per"), [["person1", "person2"], "per"]);
-    assert.deepEqual(await completeLine(broker, "query o"), [["other"], "o"]);
-    assert.deepEqual(await completeLine(broker, "KEYS p"), [[], "p"]);
+    await broker.put(
+      "person1",
+      object([["age", int(1)], ["address", object([["city", str("Oslo")]])]]),
+    );
+    await broker.put("person2", int(2));
+    await broker.put("other", int(3));
+    assert.deepEqual(await completeLine(broker, "ge"), { start: 0, candidates: ["get "] });
+    assert.deepEqual(await completeLine(broker, "  D"), { start: 2, candidates: ["DELETE "] });
+    assert.deepEqual(await completeLine(broker, ""), {
+      start: 0,
+      candidates: ["GET ", "QUERY ", "DELETE ", "PUT ", "KEYS ", "SERVERS ", "HELP ", "EXIT "],
+    });
+    assert.deepEqual(await completeLine(broker, "GET per"), {
+      start: 4,
+      candidates: ["person1", "person2"],
+    });
+    assert.deepEqual(await completeLine(broker, "query o"), { start: 6, candidates: ["other"] });
+    assert.deepEqual(await completeLine(broker, "KEYS p"), {
+      start: 5,
+      candidates: ["person1", "person2"],
+    });
+    assert.deepEqual(await completeLine(broker, "QUERY person1."), {
+      start: 14,
+      candidates: ["age", "address"],
+    });
+    assert.deepEqual(await completeLine(broker, "QUERY person1.address.c"), {
+      start: 22,
+      candidates: ["city"],
+    });
+    assert.deepEqual(await completeLine(broker, "QUERY person2."), { start: 14, candidates: [] });
+    assert.deepEqual(await completeLine(broker, "GET person1."), { start: 12, candidates: [] });
+    assert.deepEqual(await completeLine(broker, "help k"), { start: 5, candidates: ["KEYS"] });
+    assert.deepEqual(
+      await completeLine(broker, "\\demo k", { metaCompletions: ["\\demo kill ", "\\demo hang "] }),
+      { start: 0, candidates: ["\\demo kill "] },
+    );
   });
+});
+
+Deno.test("argumentHint shows the arguments still to type", () => {
+  assert.equal(argumentHint("get"), " key");
+  assert.equal(argumentHint("GET "), "key");
+  assert.equal(argumentHint("GET person1"), undefined);
+  assert.equal(argumentHint("KEYS "), "[prefix] [limit]");
+  assert.equal(argumentHint("KEYS per"), " [limit]");
+  assert.equal(argumentHint("KEYS per 5"), undefined);
+  assert.equal(argumentHint("PUT "), "key: { field: value; … }");
+  assert.equal(argumentHint("PUT a: 1"), undefined);
+  assert.equal(argumentHint("SERVERS"), undefined);
+  assert.equal(argumentHint("bogus "), undefined);
 });

@@ -1,0 +1,619 @@
+/**
+ * A line editor for a terminal, in the spirit of linenoise (what redis-cli
+ * uses): the terminal in raw mode, one prompt line that scrolls sideways when
+ * the text is wider than the screen, history with the arrows and Ctrl-R
+ * reverse search, Tab completion, a dim hint after the text, and messages
+ * printed above the prompt without losing what is being typed.
+ *
+ * Input is handled a chunk at a time: a run of printable characters (a paste)
+ * is inserted at once and the line drawn once, so a pasted line of any length
+ * costs time in proportion to its length. (A line editor that redraws, or
+ * measures the whole line, on every character is quadratic in a paste.)
+ *
+ * Keys: Enter; Backspace, Delete, Ctrl-D (delete, or end of input on an empty
+ * line); Left, Right, Ctrl-B, Ctrl-F; Home, End, Ctrl-A, Ctrl-E; Alt-B, Alt-F,
+ * Ctrl-Left, Ctrl-Right (by word); Ctrl-K, Ctrl-U, Ctrl-W (cut); Up, Down,
+ * Ctrl-P, Ctrl-N (history); Ctrl-R (reverse search; Ctrl-R again for older,
+ * Enter runs, Ctrl-G or Ctrl-C gives up, any other key edits the match); Tab
+ * (complete; a Tab inside a pasted chunk is a space); Ctrl-L (clear screen);
+ * Ctrl-C (clear the line, or {@link EditResult} `interrupt` on an empty one).
+ * Columns count UTF-16 code units, so wide characters may shift the cursor.
+ *
+ * @example
+ * ```ts ignore
+ * import { LineEditor } from "./line_editor.ts";
+ * const editor = new LineEditor({ prompt: "> " });
+ * for (;;) {
+ *   const result = await editor.readLine();
+ *   if (result.kind !== "line") break;
+ *   console.log(`you typed ${result.text}`);
+ * }
+ * editor.close();
+ * ```
+ * @module
+ */
+import { invariant } from "./invariant.ts";
+
+/** Lines of history kept unless {@link LineEditorOptions.historySize} says otherwise. */
+export const DEFAULT_HISTORY_SIZE = 1_000;
+
+/** Columns assumed when the terminal's width cannot be read. */
+export const FALLBACK_COLUMNS = 80;
+
+/** Bytes read from the terminal at a time. */
+const READ_CHUNK_BYTES = 64 * 1024;
+
+/** The prompt shown while searching history with Ctrl-R. */
+const SEARCH_PROMPT = "reverse-i-search)";
+
+const ESC = "\x1b";
+const CTRL = {
+  A: "\x01",
+  B: "\x02",
+  C: "\x03",
+  D: "\x04",
+  E: "\x05",
+  F: "\x06",
+  G: "\x07",
+  H: "\x08",
+  TAB: "\x09",
+  LF: "\x0a",
+  K: "\x0b",
+  L: "\x0c",
+  CR: "\x0d",
+  N: "\x0e",
+  P: "\x10",
+  R: "\x12",
+  U: "\x15",
+  W: "\x17",
+  BACKSPACE: "\x7f",
+} as const;
+
+/** What {@link LineEditor.readLine} returns. */
+export type EditResult =
+  | { readonly kind: "line"; readonly text: string }
+  /** Ctrl-D on an empty line, or the terminal closed. */
+  | { readonly kind: "eof" }
+  /** Ctrl-C on an empty line. */
+  | { readonly kind: "interrupt" };
+
+/** Completions for the text before the cursor: replace `text.slice(start)` with one of `candidates`. */
+export interface Completion {
+  /** Where the completed word starts in the text before the cursor. */
+  readonly start: number;
+  /** Whole replacements for that word; one is inserted, several are listed. */
+  readonly candidates: readonly string[];
+}
+
+/** The terminal the editor reads keys from. */
+export interface TerminalInput {
+  read(buffer: Uint8Array): Promise<number | null>;
+  setRaw(mode: boolean): void;
+}
+
+/** Where the editor draws. */
+export interface TerminalOutput {
+  writeSync(bytes: Uint8Array): number;
+}
+
+/** Options for {@link LineEditor}. */
+export interface LineEditorOptions {
+  /** The prompt. */
+  prompt: string;
+  /** Keys come from here; default `Deno.stdin`. */
+  input?: TerminalInput;
+  /** The prompt and line are drawn here; default `Deno.stdout`. */
+  output?: TerminalOutput;
+  /** History to start with, oldest first; default none. */
+  history?: readonly string[];
+  /** Most history lines kept; default {@link DEFAULT_HISTORY_SIZE}. */
+  historySize?: number;
+  /** Called with each line entered that is not blank nor a repeat of the last; default none. */
+  onHistoryAdd?: (line: string) => void;
+  /** Completes the text before the cursor on Tab; default: no completion. */
+  complete?: (before: string) => Promise<Completion>;
+  /** A hint drawn dim after the text while the cursor is at its end; default none. */
+  hint?: (text: string) => string | undefined;
+  /** The terminal's width; default `Deno.consoleSize().columns` (or {@link FALLBACK_COLUMNS}). */
+  columns?: () => number;
+}
+
+/** The state of a Ctrl-R search. */
+interface Search {
+  query: string;
+  /** Index in history of the match shown, or -1 before the first. */
+  match: number;
+  /** Whether the query as typed matches nothing (the last match stays shown). */
+  failing: boolean;
+  /** The line before the search, restored when it is given up. */
+  readonly original: string;
+}
+
+/**
+ * Reads lines from a terminal with editing, history, search and completion.
+ * The terminal stays in raw mode from construction until {@link close}; keys
+ * typed while no line is being read (a command running) wait in order, except
+ * Ctrl-C, which drops them and fires {@link interrupted}.
+ */
+export class LineEditor {
+  readonly #prompt: string;
+  readonly #input: TerminalInput;
+  readonly #output: TerminalOutput;
+  readonly #history: string[];
+  readonly #historySize: number;
+  readonly #onHistoryAdd: ((line: string) => void) | undefined;
+  readonly #complete: ((before: string) => Promise<Completion>) | undefined;
+  readonly #hint: ((text: string) => string | undefined) | undefined;
+  readonly #columns: () => number;
+  readonly #encoder = new TextEncoder();
+  readonly #decoder = new TextDecoder();
+  /** Keys received and not handled yet. */
+  #pending = "";
+  #inputClosed = false;
+  /** Why reading the terminal failed, if it did. */
+  #readError: unknown;
+  /** Wakes {@link readLine} when keys arrive or input ends. */
+  #wake: (() => void) | undefined;
+  /** Set while no line is being read: Ctrl-C then fires these. */
+  #interruptListeners = new Set<() => void>();
+  #editing = false;
+  #closed = false;
+  #text = "";
+  #cursor = 0;
+  /** First column of the text shown (the line scrolls sideways). */
+  #scroll = 0;
+  /** Position in history while browsing with Up and Down; history.length is the draft. */
+  #historyIndex = 0;
+  #draft = "";
+  #search: Search | undefined;
+
+  /** Puts the terminal in raw mode and starts reading keys. */
+  constructor(options: LineEditorOptions) {
+    this.#prompt = options.prompt;
+    this.#input = options.input ?? Deno.stdin;
+    this.#output = options.output ?? Deno.stdout;
+    this.#historySize = options.historySize ?? DEFAULT_HISTORY_SIZE;
+    invariant(this.#historySize >= 0, "history size is not negative");
+    this.#history = (options.history ?? []).slice(-this.#historySize);
+    this.#onHistoryAdd = options.onHistoryAdd;
+    this.#complete = options.complete;
+    this.#hint = options.hint;
+    this.#columns = options.columns ?? terminalColumns;
+    this.#input.setRaw(true);
+    this.#readKeys().catch((error) => {
+      // Reported by the readLine that is waiting, or the next one.
+      this.#readError = error;
+      this.#inputClosed = true;
+      this.#wake?.();
+    });
+  }
+
+  /** The history, oldest first. */
+  get history(): readonly string[] {
+    return this.#history;
+  }
+
+  /**
+   * Shows the prompt and edits a line until Enter (`line`), Ctrl-D on an empty
+   * line or the end of input (`eof`), or Ctrl-C on an empty line (`interrupt`).
+   */
+  async readLine(): Promise<EditResult> {
+    invariant(!this.#closed && !this.#editing, "one readLine at a time, before close");
+    this.#editing = true;
+    this.#text = "";
+    this.#cursor = 0;
+    this.#scroll = 0;
+    this.#historyIndex = this.#history.length;
+    this.#search = undefined;
+    this.#render();
+    try {
+      for (;;) {
+        while (this.#pending === "" && !this.#inputClosed) {
+          await new Promise<void>((resolve) => this.#wake = resolve);
+          this.#wake = undefined;
+        }
+        if (this.#readError !== undefined) throw this.#readError;
+        if (this.#pending === "") return this.#finish({ kind: "eof" });
+        const result = await this.#handlePending();
+        if (result !== undefined) return result;
+      }
+    } finally {
+      this.#editing = false;
+    }
+  }
+
+  /**
+   * Resolves when Ctrl-C is pressed while no line is being read (a command is
+   * running); keys typed ahead of it are dropped. `cancel` stops listening.
+   */
+  interrupted(): { promise: Promise<void>; cancel: () => void } {
+    let listener!: () => void;
+    const promise = new Promise<void>((resolve) => listener = resolve);
+    this.#interruptListeners.add(listener);
+    return { promise, cancel: () => this.#interruptListeners.delete(listener) };
+  }
+
+  /**
+   * Prints `text` (one or more lines) above the prompt: the prompt and the
+   * line being typed are drawn again below it. `write` does the printing
+   * (default: to this editor's output), so a log line can still go to stderr.
+   */
+  printAbove(text: string, write: (text: string) => void = (t) => this.#write(`${t}\n`)): void {
+    if (this.#editing) this.#write("\r\x1b[K");
+    write(text);
+    if (this.#editing) this.#render();
+  }
+
+  /** Leaves raw mode. Keys still arriving are ignored. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#input.setRaw(false);
+  }
+
+  async #readKeys(): Promise<void> {
+    const buffer = new Uint8Array(READ_CHUNK_BYTES);
+    for (;;) {
+      const count = await this.#input.read(buffer);
+      if (this.#closed) return;
+      if (count === null) break;
+      const keys = this.#decoder.decode(buffer.subarray(0, count), { stream: true });
+      if (!this.#editing && keys.includes(CTRL.C) && this.#interruptListeners.size > 0) {
+        this.#pending = "";
+        for (const listener of this.#interruptListeners) listener();
+        this.#interruptListeners.clear();
+        continue;
+      }
+      this.#pending += keys;
+      this.#wake?.();
+    }
+    this.#inputClosed = true;
+    this.#wake?.();
+  }
+
+  /** Handles every whole key pending; returns a result when one ends the line. */
+  async #handlePending(): Promise<EditResult | undefined> {
+    // A chunk of several keys is a paste (or keys typed ahead): a Tab in it is text.
+    const pasted = this.#pending.length > 1;
+    while (this.#pending !== "") {
+      const printableEnd = printableRun(this.#pending);
+      if (printableEnd > 0) {
+        this.#type(this.#pending.slice(0, printableEnd));
+        this.#pending = this.#pending.slice(printableEnd);
+        continue;
+      }
+      const key = nextKey(this.#pending);
+      if (key === undefined) break; // an escape sequence cut in two: wait for the rest
+      this.#pending = this.#pending.slice(key.length);
+      const result = key === CTRL.TAB && pasted
+        ? (this.#type(" "), undefined)
+        : await this.#key(key);
+      if (result !== undefined) return result;
+    }
+    this.#render();
+    return undefined;
+  }
+
+  #type(text: string): void {
+    if (this.#search !== undefined) {
+      this.#search.query += text;
+      this.#searchFrom(this.#search.match === -1 ? this.#history.length - 1 : this.#search.match);
+      return;
+    }
+    this.#text = this.#text.slice(0, this.#cursor) + text + this.#text.slice(this.#cursor);
+    this.#cursor += text.length;
+  }
+
+  async #key(key: string): Promise<EditResult | undefined> {
+    if (this.#search !== undefined) {
+      const handled = this.#searchKey(key);
+      if (handled !== "edit") return handled === "enter" ? this.#enter() : undefined;
+    }
+    switch (key) {
+      case CTRL.CR:
+      case CTRL.LF:
+        return this.#enter();
+      case CTRL.C:
+        if (this.#text === "") return this.#finish({ kind: "interrupt" });
+        this.#write(`\r\x1b[K${this.#prompt}${this.#text}^C\r\n`);
+        this.#text = "";
+        this.#cursor = 0;
+        this.#historyIndex = this.#history.length;
+        return undefined;
+      case CTRL.D:
+        if (this.#text === "") return this.#finish({ kind: "eof" });
+        this.#deleteRight();
+        return undefined;
+      case CTRL.TAB:
+        await this.#completeWord();
+        return undefined;
+      case CTRL.R:
+        this.#search = { query: "", match: -1, failing: false, original: this.#text };
+        return undefined;
+      case CTRL.L:
+        this.#write("\x1b[H\x1b[2J");
+        return undefined;
+      default:
+        this.#edit(key);
+        return undefined;
+    }
+  }
+
+  /** Keys that move the cursor or change the text. */
+  #edit(key: string): void {
+    switch (key) {
+      case CTRL.BACKSPACE:
+      case CTRL.H:
+        if (this.#cursor > 0) {
+          const start = this.#cursor - charLengthBefore(this.#text, this.#cursor);
+          this.#text = this.#text.slice(0, start) + this.#text.slice(this.#cursor);
+          this.#cursor = start;
+        }
+        break;
+      case `${ESC}[3~`:
+        this.#deleteRight();
+        break;
+      case `${ESC}[D`:
+      case CTRL.B:
+        this.#cursor -= charLengthBefore(this.#text, this.#cursor);
+        break;
+      case `${ESC}[C`:
+      case CTRL.F:
+        this.#cursor += charLengthAt(this.#text, this.#cursor);
+        break;
+      case `${ESC}[H`:
+      case `${ESC}OH`:
+      case `${ESC}[1~`:
+      case CTRL.A:
+        this.#cursor = 0;
+        break;
+      case `${ESC}[F`:
+      case `${ESC}OF`:
+      case `${ESC}[4~`:
+      case CTRL.E:
+        this.#cursor = this.#text.length;
+        break;
+      case `${ESC}b`:
+      case `${ESC}[1;5D`:
+        this.#cursor = wordStart(this.#text, this.#cursor);
+        break;
+      case `${ESC}f`:
+      case `${ESC}[1;5C`:
+        this.#cursor = wordEnd(this.#text, this.#cursor);
+        break;
+      case CTRL.K:
+        this.#text = this.#text.slice(0, this.#cursor);
+        break;
+      case CTRL.U:
+        this.#text = this.#text.slice(this.#cursor);
+        this.#cursor = 0;
+        break;
+      case CTRL.W: {
+        const start = wordStart(this.#text, this.#cursor);
+        this.#text = this.#text.slice(0, start) + this.#text.slice(this.#cursor);
+        this.#cursor = start;
+        break;
+      }
+      case `${ESC}[A`:
+      case CTRL.P:
+        this.#browse(-1);
+        break;
+      case `${ESC}[B`:
+      case CTRL.N:
+        this.#browse(1);
+        break;
+        // Any other key (function keys, Escape) does nothing.
+    }
+  }
+
+  #deleteRight(): void {
+    const end = this.#cursor + charLengthAt(this.#text, this.#cursor);
+    this.#text = this.#text.slice(0, this.#cursor) + this.#text.slice(end);
+  }
+
+  #browse(step: -1 | 1): void {
+    const index = this.#historyIndex + step;
+    if (index < 0 || index > this.#history.length) return;
+    if (this.#historyIndex === this.#history.length) this.#draft = this.#text;
+    this.#historyIndex = index;
+    this.#text = index === this.#history.length ? this.#draft : this.#history[index];
+    this.#cursor = this.#text.length;
+  }
+
+  /** A key during Ctrl-R search: handled there, or `edit` to end the search and edit. */
+  #searchKey(key: string): "handled" | "enter" | "edit" {
+    const search = this.#search!;
+    switch (key) {
+      case CTRL.R:
+        if (search.match > 0) this.#searchFrom(search.match - 1);
+        return "handled";
+      case CTRL.BACKSPACE:
+      case CTRL.H:
+        search.query = search.query.slice(0, -1);
+        this.#searchFrom(this.#history.length - 1);
+        return "handled";
+      case CTRL.G:
+      case CTRL.C:
+        this.#text = search.original;
+        this.#cursor = this.#text.length;
+        this.#search = undefined;
+        return "handled";
+      case CTRL.CR:
+      case CTRL.LF:
+        this.#search = undefined;
+        return "enter";
+      case ESC:
+        this.#search = undefined;
+        return "handled";
+      default:
+        this.#search = undefined;
+        return "edit";
+    }
+  }
+
+  /** Shows the newest history line at or before `from` that holds the query. */
+  #searchFrom(from: number): void {
+    const search = this.#search!;
+    for (let index = from; index >= 0; index--) {
+      const at = this.#history[index].indexOf(search.query);
+      if (at !== -1) {
+        search.match = index;
+        search.failing = false;
+        this.#text = this.#history[index];
+        this.#cursor = at;
+        return;
+      }
+    }
+    search.failing = true;
+  }
+
+  async #completeWord(): Promise<void> {
+    if (this.#complete === undefined) return;
+    const before = this.#text.slice(0, this.#cursor);
+    const { start, candidates } = await this.#complete(before);
+    if (candidates.length === 0) return;
+    const common = commonPrefix(candidates);
+    const typed = before.slice(start);
+    if (candidates.length === 1 || common.length > typed.length) {
+      const insert = candidates.length === 1 ? candidates[0] : common;
+      this.#text = this.#text.slice(0, start) + insert + this.#text.slice(this.#cursor);
+      this.#cursor = start + insert.length;
+      return;
+    }
+    this.#write(
+      `\r\x1b[K${this.#prompt}${this.#text}\r\n${listColumns(candidates, this.#columns())}\r\n`,
+    );
+  }
+
+  #enter(): EditResult {
+    const text = this.#text;
+    this.#cursor = text.length;
+    this.#render({ hint: false });
+    this.#write("\r\n");
+    if (text.trim() !== "" && text !== this.#history.at(-1)) {
+      this.#history.push(text);
+      if (this.#history.length > this.#historySize) this.#history.shift();
+      this.#onHistoryAdd?.(text);
+    }
+    return { kind: "line", text };
+  }
+
+  #finish(result: EditResult): EditResult {
+    this.#write("\r\n");
+    return result;
+  }
+
+  /** Draws the prompt and the visible part of the line, then puts the cursor in place. */
+  #render(options: { hint?: boolean } = {}): void {
+    const search = this.#search;
+    const prompt = search === undefined
+      ? this.#prompt
+      : `${search.failing ? "(failing " : "("}${SEARCH_PROMPT}'${search.query}': `;
+    const width = Math.max(1, this.#columns() - prompt.length - 1);
+    if (this.#cursor < this.#scroll) this.#scroll = this.#cursor;
+    if (this.#cursor - this.#scroll > width) this.#scroll = this.#cursor - width;
+    if (this.#text.length - this.#scroll < width) {
+      this.#scroll = Math.max(0, Math.min(this.#scroll, this.#text.length - width));
+    }
+    const shown = this.#text.slice(this.#scroll, this.#scroll + width);
+    let hint = "";
+    if (options.hint !== false && search === undefined && this.#cursor === this.#text.length) {
+      const room = width - shown.length;
+      const text = this.#hint?.(this.#text)?.slice(0, room);
+      if (text) hint = `\x1b[2m${text}\x1b[0m`;
+    }
+    const column = prompt.length + this.#cursor - this.#scroll;
+    this.#write(`\r${prompt}${shown}${hint}\x1b[K\r${column > 0 ? `\x1b[${column}C` : ""}`);
+  }
+
+  #write(text: string): void {
+    const bytes = this.#encoder.encode(text);
+    let written = 0;
+    while (written < bytes.length) written += this.#output.writeSync(bytes.subarray(written));
+  }
+}
+
+/** The terminal's width in columns. */
+function terminalColumns(): number {
+  try {
+    return Deno.consoleSize().columns || FALLBACK_COLUMNS;
+  } catch {
+    return FALLBACK_COLUMNS; // not a terminal after all: any width will do
+  }
+}
+
+/**
+ * The first whole key in `keys`: one character, or an escape sequence; undefined
+ * when `keys` ends inside an escape sequence.
+ */
+function nextKey(keys: string): string | undefined {
+  if (keys[0] !== ESC) return String.fromCodePoint(keys.codePointAt(0)!);
+  if (keys.length === 1) return undefined;
+  if (keys[1] === "[") {
+    // CSI: parameters and intermediates, then one final byte from @ to ~.
+    const match = /^\[[\x20-\x3f]*[\x40-\x7e]/.exec(keys.slice(1));
+    if (match !== null) return ESC + match[0];
+    return /^\[[\x20-\x3f]*$/.test(keys.slice(1)) ? undefined : keys.slice(0, 2);
+  }
+  if (keys[1] === "O") return keys.length < 3 ? undefined : keys.slice(0, 3);
+  return keys.slice(0, 2);
+}
+
+/** How many characters at the start of `keys` are text rather than control keys. */
+function printableRun(keys: string): number {
+  let end = 0;
+  while (end < keys.length) {
+    const code = keys.charCodeAt(end);
+    if (code < 0x20 || code === 0x7f) break;
+    end++;
+  }
+  return end;
+}
+
+/** UTF-16 units of the character before `index` (2 for a surrogate pair). */
+function charLengthBefore(text: string, index: number): number {
+  if (index === 0) return 0;
+  const code = text.charCodeAt(index - 1);
+  return code >= 0xdc00 && code <= 0xdfff && index >= 2 ? 2 : 1;
+}
+
+/** UTF-16 units of the character at `index`. */
+function charLengthAt(text: string, index: number): number {
+  if (index >= text.length) return 0;
+  return (text.codePointAt(index) ?? 0) > 0xffff ? 2 : 1;
+}
+
+function wordStart(text: string, cursor: number): number {
+  let index = cursor;
+  while (index > 0 && text[index - 1] === " ") index--;
+  while (index > 0 && text[index - 1] !== " ") index--;
+  return index;
+}
+
+function wordEnd(text: string, cursor: number): number {
+  let index = cursor;
+  while (index < text.length && text[index] === " ") index++;
+  while (index < text.length && text[index] !== " ") index++;
+  return index;
+}
+
+function commonPrefix(words: readonly string[]): string {
+  let prefix = words[0];
+  for (const word of words) {
+    while (!word.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  }
+  return prefix;
+}
+
+/** Candidates in columns as wide as the longest, as many as fit the screen. */
+function listColumns(words: readonly string[], columns: number): string {
+  const width = Math.max(...words.map((word) => word.length)) + 2;
+  const perRow = Math.max(1, Math.floor(columns / width));
+  const rows: string[] = [];
+  for (let index = 0; index < words.length; index += perRow) {
+    rows.push(
+      words.slice(index, index + perRow).map((word) => word.padEnd(width)).join("").trimEnd(),
+    );
+  }
+  return rows.join("\r\n");
+}

@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { type EditResult, LineEditor, type LineEditorOptions } from "../../lib/base/line_editor.ts";
+
+/** An ANSI escape sequence (the ESC is built from its code, since lint forbids it in a regex). */
+const ESCAPE = new RegExp(`${String.fromCharCode(0x1b)}\\[[0-9;]*[A-Za-z]`, "g");
+
+/** A terminal that delivers `chunks` one read at a time, then ends; what is drawn is kept. */
+function fakeTerminal(chunks: readonly string[]) {
+  const encoder = new TextEncoder();
+  const queue = chunks.map((chunk) => encoder.encode(chunk));
+  const drawn: string[] = [];
+  const rawModes: boolean[] = [];
+  const input = {
+    read(buffer: Uint8Array): Promise<number | null> {
+      const chunk = queue.shift();
+      if (chunk === undefined) return Promise.resolve(null);
+      assert(chunk.length <= buffer.length);
+      buffer.set(chunk);
+      return Promise.resolve(chunk.length);
+    },
+    setRaw(mode: boolean) {
+      rawModes.push(mode);
+    },
+  };
+  const output = {
+    writeSync(bytes: Uint8Array): number {
+      drawn.push(new TextDecoder().decode(bytes));
+      return bytes.length;
+    },
+  };
+  return { input, output, drawn, rawModes };
+}
+
+async function readAll(
+  chunks: readonly string[],
+  options: Partial<LineEditorOptions> = {},
+): Promise<EditResult[]> {
+  const terminal = fakeTerminal(chunks);
+  const editor = new LineEditor({
+    prompt: "> ",
+    input: terminal.input,
+    output: terminal.output,
+    columns: () => 40,
+    ...options,
+  });
+  const results: EditResult[] = [];
+  for (;;) {
+    const result = await editor.readLine();
+    results.push(result);
+    if (result.kind !== "line") break;
+  }
+  editor.close();
+  assert.deepEqual(terminal.rawModes, [true, false]);
+  return results;
+}
+
+Deno.test("LineEditor reads the same lines however the input is split into chunks", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.string({ unit: "grapheme-ascii", maxLength: 30 }), { maxLength: 5 }),
+      fc.array(fc.nat(), { maxLength: 10 }),
+      async (lines, cuts) => {
+        const printable = lines.map((line) => line.replace(/[\t\x7f]/g, "x"));
+        const text = printable.map((line) => `${line}\r`).join("");
+        const points = [...new Set(cuts.map((cut) => cut % (text.length + 1)))].sort((a, b) =>
+          a - b
+        );
+        const chunks = [0, ...points].map((start, i) =>
+          text.slice(start, [...points, text.length][i])
+        )
+          .filter((chunk) => chunk !== "");
+        const results = await readAll(chunks);
+        assert.deepEqual(results, [
+          ...printable.map((line) => ({ kind: "line", text: line })),
+          { kind: "eof" },
+        ]);
+      },
+    ),
+  );
+});
+
+Deno.test("LineEditor edits: arrows, Home/End, word and line cuts, Delete", async () => {
+  const results = await readAll([
+    "hello world",
+    "\x1b[D",
+    "\x1b[D",
+    "\x7f",
+    "X",
+    "\r", // hello woXld
+    "abc def",
+    "\x17",
+    "\r", // abc
+    "abc",
+    "\x01",
+    "\x1b[3~",
+    "\x05",
+    "!",
+    "\r", // bc!
+    "one two",
+    "\x1b[H",
+    "\x0b",
+    "\r", // (empty)
+    "keep",
+    "\x1bb",
+    "\x15",
+    "\x1b[F",
+    "s",
+    "\r", // keeps
+  ]);
+  assert.deepEqual(results.map((result) => result.kind === "line" ? result.text : result.kind), [
+    "hello woXld",
+    "abc ",
+    "bc!",
+    "",
+    "keeps",
+    "eof",
+  ]);
+});
+
+Deno.test("LineEditor: Ctrl-C clears a line or interrupts an empty one; Ctrl-D ends an empty one", async () => {
+  assert.deepEqual(await readAll(["typed", "\x03", "\x03"]), [{ kind: "interrupt" }]);
+  assert.deepEqual(await readAll(["ab", "\x01", "\x04", "\r", "\x04"]), [
+    { kind: "line", text: "b" },
+    { kind: "eof" },
+  ]);
+});
+
+Deno.test("LineEditor history: Up and Down browse, Ctrl-R searches, lines are bounded and saved", async () => {
+  const added: string[] = [];
+  const results = await readAll(
+    [
+      "new",
+      "\x1b[A",
+      "\x1b[A",
+      "\x1b[B",
+      "\r",
+      "\x12",
+      "old",
+      "\r",
+      "\x1b[A",
+      "\x1b[B",
+      "\x1b[B",
+      "\r",
+    ],
+    {
+      history: ["old one", "older", "oldest"],
+      historySize: 3,
+      onHistoryAdd: (line) => added.push(line),
+    },
+  );
+  assert.deepEqual(results.map((result) => result.kind === "line" ? result.text : result.kind), [
+    "oldest",
+    "oldest",
+    "",
+    "eof",
+  ]);
+  assert.deepEqual(added, []);
+  const saved: string[] = [];
+  await readAll(["a\r", "a\r", " \r", "b\r"], { onHistoryAdd: (line) => saved.push(line) });
+  assert.deepEqual(saved, ["a", "b"], "blank lines and repeats are not kept");
+});
+
+Deno.test("LineEditor completes one candidate, a common prefix, or lists several", async () => {
+  const complete = (before: string) => {
+    const start = before.lastIndexOf(" ") + 1;
+    const words = ["person1", "person2", "pet"].filter((w) => w.startsWith(before.slice(start)));
+    return Promise.resolve({ start, candidates: words });
+  };
+  const terminal = fakeTerminal(["GET pe", "\t", "r", "\t", "\t", "1", "\r", "GET pet\tx\r"]);
+  const editor = new LineEditor({
+    prompt: "> ",
+    input: terminal.input,
+    output: terminal.output,
+    complete,
+    columns: () => 40,
+  });
+  assert.deepEqual(await editor.readLine(), { kind: "line", text: "GET person1" });
+  // A Tab inside a chunk of several keys is a paste, not a completion.
+  assert.deepEqual(await editor.readLine(), { kind: "line", text: "GET pet x" });
+  editor.close();
+  assert(terminal.drawn.join("").includes("person1  person2"), "the candidates are listed");
+});
+
+Deno.test("LineEditor draws a long line scrolled to the cursor, never wider than the screen", async () => {
+  const terminal = fakeTerminal(["x".repeat(100) + "END"]);
+  const editor = new LineEditor({
+    prompt: "> ",
+    input: terminal.input,
+    output: terminal.output,
+    columns: () => 40,
+  });
+  await editor.readLine();
+  editor.close();
+  const last = terminal.drawn.at(-2)!;
+  const visible = last.replaceAll(ESCAPE, "").replace(/\r/g, "");
+  assert(visible.endsWith("END"), visible);
+  assert(visible.length < 40, `${visible.length} columns`);
+});

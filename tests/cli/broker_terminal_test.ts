@@ -1,0 +1,234 @@
+// The REPL as a person uses it: `kv broker` in a real pseudo-terminal (tmux), typing keys
+// and reading the screen.
+import assert from "node:assert/strict";
+import { KvCluster } from "../helpers/kv_processes.ts";
+import { kvArgs, Terminal, terminalTest } from "../helpers/tmux.ts";
+
+/** A prompt with nothing typed after it (the screen's lines lose their trailing spaces). */
+const EMPTY_PROMPT = /^kv>$/m;
+
+/** A temporary home for the history file, so tests never touch the user's. */
+async function withStateHome(run: (env: Record<string, string>, dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "kv-state-" });
+  try {
+    await run({ XDG_STATE_HOME: dir, HOME: dir }, dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+terminalTest(
+  "Ctrl-C cancels a command waiting on a hung server and returns to the prompt",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await Terminal.start(
+        kvArgs("broker", "-s", cluster.serverFile, "--timeout-ms", "600000"),
+        { env },
+      );
+      await term.waitFor(EMPTY_PROMPT);
+      await term.type("PUT a: 1");
+      await term.press("Enter");
+      await term.waitFor(/STORED: a/);
+      cluster.servers[0].signal("SIGSTOP");
+      await term.type("GET a");
+      await term.press("Enter");
+      await term.press("C-c");
+      await term.waitFor(/^ERROR: cancelled \(Ctrl-C\)\nkv>$/m);
+      await term.type("DELETE a");
+      await term.press("Enter");
+      await term.press("C-c");
+      await term.waitFor(/^ERROR: cancelled \(Ctrl-C\); the DELETE may still reach some replicas/m);
+      cluster.servers[0].signal("SIGCONT");
+      await term.waitFor(EMPTY_PROMPT);
+      // Text typed and then Ctrl-C: the line is dropped, the REPL stays.
+      await term.type("GET something");
+      await term.press("C-c");
+      await term.waitFor(/^kv> GET something\^C\nkv>$/m);
+      await term.press("C-c");
+      assert.equal(await term.exitCode(), 0);
+      const screen = await term.screen();
+      assert.doesNotMatch(screen, /internal error|ERR_USE_AFTER_CLOSE|at /);
+    });
+  },
+);
+
+terminalTest("Ctrl-D leaves at an empty prompt, and after the command running ends", async () => {
+  await withStateHome(async (env) => {
+    await using cluster = await KvCluster.start(1);
+    await using term = await Terminal.start(
+      kvArgs("broker", "-s", cluster.serverFile, "--timeout-ms", "600000"),
+      { env },
+    );
+    await term.waitFor(EMPTY_PROMPT);
+    cluster.servers[0].signal("SIGSTOP");
+    await term.type("GET a");
+    await term.press("Enter");
+    await term.press("C-d");
+    cluster.servers[0].signal("SIGCONT");
+    assert.equal(await term.exitCode(), 0);
+    const screen = await term.screen();
+    assert.match(screen, /^kv> GET a\nNOT FOUND: a\nkv>\n\[exit 0\]$/m);
+  });
+});
+
+terminalTest(
+  "a pasted line of 200 000 characters is answered (editing is linear in its length)",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), { env });
+      await term.waitFor(EMPTY_PROMPT);
+      await term.paste(`GET ${"k".repeat(200_000)}\r`);
+      await term.waitFor(/^ERROR: key is longer than 1024 bytes/m);
+      // The line scrolled sideways: the screen shows its end on one line, not 1700 lines.
+      const screen = await term.screen();
+      assert(screen.length < 20_000, `the screen holds ${screen.length} characters`);
+      await term.press("C-d");
+      assert.equal(await term.exitCode(), 0);
+    });
+  },
+);
+
+terminalTest("a log line prints above the prompt, and the line being typed stays", async () => {
+  await withStateHome(async (env) => {
+    await using cluster = await KvCluster.start(2);
+    const late = cluster.servers[1];
+    await late.kill();
+    await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), { env });
+    await term.waitFor(EMPTY_PROMPT);
+    await term.type("GET half-typed");
+    // The broker retries the server in the background and says so when it is back.
+    await late.restart();
+    const match = await term.waitFor(/^kv broker: server (\S+) is back up\nkv> GET half-typed$/m);
+    assert.equal(match[1], late.id);
+    await term.press("Enter");
+    await term.waitFor(/^NOT FOUND: half-typed/m);
+    await term.press("C-d");
+    assert.equal(await term.exitCode(), 0);
+  });
+});
+
+terminalTest(
+  "with stdout piped the answers carry no escape codes and the prompt goes to the terminal",
+  async () => {
+    await withStateHome(async (env, dir) => {
+      await using cluster = await KvCluster.start(1);
+      const out = `${dir}/answers.txt`;
+      await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), {
+        env: { ...env, NO_COLOR: "" },
+        pipeTo: `| cat > '${out}'`,
+      });
+      await term.waitFor(EMPTY_PROMPT);
+      await term.type("PUT a: 1");
+      await term.press("Enter");
+      await term.waitFor(/^kv> PUT a: 1\nkv>$/m);
+      await term.type("GET a");
+      await term.press("Enter");
+      await term.type("EXIT");
+      await term.press("Enter");
+      assert.equal(await term.exitCode(), 0);
+      assert.equal(await Deno.readTextFile(out), "STORED: a\na : 1\n");
+    });
+  },
+);
+
+terminalTest(
+  "Tab completes words, keys, field names and HELP topics; hints show arguments",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(2);
+      await using term = await Terminal.start(
+        kvArgs("broker", "-s", cluster.serverFile, "-k", "2"),
+        { env },
+      );
+      await term.waitFor(EMPTY_PROMPT);
+      await term.type("PUT person1: { name: Mary; address: { street: Main; city: Oslo } }");
+      await term.press("Enter");
+      await term.waitFor(/STORED: person1/);
+      await term.type("qu");
+      await term.press("Tab");
+      await term.waitFor(/^kv> query key\.field\.field$/m);
+      await term.type("pers");
+      await term.press("Tab");
+      await term.waitFor(/^kv> query person1$/m);
+      await term.type(".add");
+      await term.press("Tab");
+      await term.waitFor(/^kv> query person1\.address$/m);
+      await term.type(".");
+      await term.press("Tab");
+      await term.waitFor(/^street {2}city\nkv> query person1\.address\.$/m);
+      await term.type("c");
+      await term.press("Tab");
+      await term.press("Enter");
+      await term.waitFor(/^person1\.address\.city : "Oslo"$/m);
+      await term.type("KEYS p");
+      await term.press("Tab");
+      await term.waitFor(/^kv> KEYS person1 \[limit\]$/m);
+      await term.press("C-u");
+      await term.type("HELP ke");
+      await term.press("Tab");
+      await term.press("Enter");
+      await term.waitFor(/^ {2}example: KEYS person 10$/m);
+      await term.press("C-d");
+      assert.equal(await term.exitCode(), 0);
+    });
+  },
+);
+
+terminalTest(
+  "history survives a restart, Ctrl-R searches it, and KV_HISTORY=off keeps none",
+  async () => {
+    await withStateHome(async (env, dir) => {
+      await using cluster = await KvCluster.start(1);
+      {
+        await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), {
+          env,
+        });
+        await term.waitFor(EMPTY_PROMPT);
+        for (const line of ["PUT alpha: 1", "PUT beta: 2", "GET alpha"]) {
+          await term.type(line);
+          await term.press("Enter");
+        }
+        await term.waitFor(/^alpha : 1$/m);
+        await term.press("C-d");
+        assert.equal(await term.exitCode(), 0);
+      }
+      const file = `${dir}/kv/history`;
+      assert.equal(await Deno.readTextFile(file), "PUT alpha: 1\nPUT beta: 2\nGET alpha\n");
+      assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+      {
+        await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), {
+          env,
+        });
+        await term.waitFor(EMPTY_PROMPT);
+        await term.press("Up");
+        await term.waitFor(/^kv> GET alpha$/m);
+        await term.press("C-u", "C-r");
+        await term.type("bet");
+        await term.waitFor(/^\(reverse-i-search\)'bet': PUT beta: 2$/m);
+        await term.type("x");
+        await term.waitFor(/^\(failing reverse-i-search\)'betx': PUT beta: 2$/m);
+        await term.press("BSpace", "Enter");
+        await term.waitFor(/^STORED: beta$/m);
+        await term.press("C-d");
+        assert.equal(await term.exitCode(), 0);
+      }
+      await Deno.remove(file);
+      {
+        await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), {
+          env: { ...env, KV_HISTORY: "off" },
+        });
+        await term.waitFor(EMPTY_PROMPT);
+        await term.type("PUT secret: 1");
+        await term.press("Enter");
+        await term.waitFor(/STORED: secret/);
+        await term.press("Up");
+        await term.waitFor(/^kv> PUT secret: 1$/m);
+        await term.press("C-u", "C-d");
+        assert.equal(await term.exitCode(), 0);
+      }
+      await assert.rejects(() => Deno.stat(file), Deno.errors.NotFound);
+    });
+  },
+);

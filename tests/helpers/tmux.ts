@@ -1,0 +1,185 @@
+/**
+ * Runs a program in a real pseudo-terminal through tmux, types into it and
+ * reads its screen, for tests of the REPL as a person uses it. Each session
+ * has its own tmux server (a private socket), so tests never share state.
+ * Every wait has a deadline; on timeout the error shows the screen.
+ *
+ * @example
+ * ```ts ignore
+ * terminalTest("the REPL answers", async () => {
+ *   await using term = await Terminal.start(["deno", "run", "main.ts", "broker", "-s", file]);
+ *   await term.waitFor(/kv> $/m);
+ *   await term.type("GET person1");
+ *   await term.press("Enter");
+ *   await term.waitFor(/NOT FOUND: person1/);
+ * });
+ * ```
+ * @module
+ */
+import { MAIN_PATH } from "./run_kv.ts";
+
+/** Whether tmux can be run here. */
+export const HAVE_TMUX: boolean = (() => {
+  try {
+    return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** How long {@link Terminal.waitFor} waits unless told otherwise: generous, for a loaded machine. */
+export const DEFAULT_WAIT_MS = 30_000;
+
+/** How often the screen is read while waiting for it to show something. */
+const POLL_MS = 25;
+
+/**
+ * A test that needs a terminal: ignored, with the reason in its name, where
+ * tmux is not installed.
+ */
+export function terminalTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({
+    name: HAVE_TMUX ? name : `${name} (ignored: tmux is not installed)`,
+    ignore: !HAVE_TMUX,
+    fn,
+  });
+}
+
+/** The command line that runs this checkout's `kv` with the deno tasks' permissions. */
+export function kvArgs(...args: string[]): string[] {
+  return [
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    "--allow-run",
+    "--allow-env",
+    MAIN_PATH,
+    ...args,
+  ];
+}
+
+/** Options for {@link Terminal.start}. */
+export interface TerminalOptions {
+  /** Environment for the program, on top of `NO_COLOR=1`; default none. */
+  env?: Record<string, string>;
+  /** Screen width; default 120. */
+  columns?: number;
+  /** Screen height; default 40. */
+  rows?: number;
+  /** A shell pipeline suffix, e.g. `| cat > out.txt`; default none. */
+  pipeTo?: string;
+}
+
+function quote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A program running in a tmux pseudo-terminal. */
+export class Terminal {
+  readonly #socket: string;
+
+  private constructor(socket: string) {
+    this.#socket = socket;
+  }
+
+  /**
+   * Starts `command` in a fresh terminal. When it ends, the screen shows
+   * `[exit N]` (see {@link exitCode}) and the pane stays open.
+   */
+  static async start(command: string[], options: TerminalOptions = {}): Promise<Terminal> {
+    const socket = `kv-test-${crypto.randomUUID()}`;
+    const env = Object.entries({ NO_COLOR: "1", ...options.env })
+      .map(([name, value]) => `${name}=${quote(value)}`).join(" ");
+    const run = `env ${env} ${command.map(quote).join(" ")} ${options.pipeTo ?? ""}`;
+    const script = `${run}; echo "[exit \${PIPESTATUS[0]}]"; exec sleep 3600`;
+    const terminal = new Terminal(socket);
+    await terminal.#tmux(
+      "-f",
+      "/dev/null",
+      "new-session",
+      "-d",
+      "-x",
+      String(options.columns ?? 120),
+      "-y",
+      String(options.rows ?? 40),
+      "bash",
+      "-c",
+      script,
+    );
+    return terminal;
+  }
+
+  async #tmux(...args: string[]): Promise<string> {
+    const output = await new Deno.Command("tmux", {
+      args: ["-L", this.#socket, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!output.success) {
+      throw new Error(`tmux ${args[0]} failed: ${new TextDecoder().decode(output.stderr)}`);
+    }
+    return new TextDecoder().decode(output.stdout);
+  }
+
+  /** Types `text` literally, as one write to the terminal (as a fast typist or a paste). */
+  async type(text: string): Promise<void> {
+    await this.#tmux("send-keys", "-l", "--", text);
+  }
+
+  /** Presses keys by tmux name, one write each: `Enter`, `Tab`, `C-c`, `C-d`, `C-r`, `Up`. */
+  async press(...keys: string[]): Promise<void> {
+    for (const key of keys) await this.#tmux("send-keys", key);
+  }
+
+  /** Pastes `text` as a terminal paste does: all its bytes written at once. */
+  async paste(text: string): Promise<void> {
+    const file = await Deno.makeTempFile();
+    try {
+      await Deno.writeTextFile(file, text);
+      await this.#tmux("load-buffer", file);
+      await this.#tmux("paste-buffer", "-d");
+    } finally {
+      await Deno.remove(file);
+    }
+  }
+
+  /**
+   * The screen's text (with what scrolled off it), wrapped lines joined,
+   * spaces at line ends and blank lines at the end dropped.
+   */
+  async screen(): Promise<string> {
+    const text = await this.#tmux("capture-pane", "-p", "-J", "-S", "-1000");
+    return text.split("\n").map((line) => line.trimEnd()).join("\n").trimEnd();
+  }
+
+  /**
+   * Waits until the screen matches `pattern` and returns the match; throws
+   * with the screen once `timeoutMs` pass.
+   */
+  async waitFor(pattern: RegExp, timeoutMs = DEFAULT_WAIT_MS): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = await this.screen();
+      const match = pattern.exec(screen);
+      if (match !== null) return match;
+      if (Date.now() > deadline) {
+        throw new Error(`the screen did not show ${pattern} within ${timeoutMs} ms:\n${screen}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  /** Waits for the program to end and returns its exit code. */
+  async exitCode(timeoutMs = DEFAULT_WAIT_MS): Promise<number> {
+    const match = await this.waitFor(/^\[exit (\d+)\]$/m, timeoutMs);
+    return Number(match[1]);
+  }
+
+  /** Ends the terminal and everything running in it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#tmux("kill-server").catch(() => {});
+  }
+}
