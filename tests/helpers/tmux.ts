@@ -17,6 +17,7 @@
  * @module
  */
 import { MAIN_PATH } from "./run_kv.ts";
+import { DEFAULT_DEADLINE_MS, waitFor } from "./wait.ts";
 
 /** Whether tmux can be run here. */
 export const HAVE_TMUX: boolean = (() => {
@@ -27,12 +28,6 @@ export const HAVE_TMUX: boolean = (() => {
     return false;
   }
 })();
-
-/** How long {@link Terminal.waitFor} waits unless told otherwise: generous, for a loaded machine. */
-export const DEFAULT_WAIT_MS = 30_000;
-
-/** How often the screen is read while waiting for it to show something. */
-const POLL_MS = 25;
 
 /**
  * A test that needs a terminal: ignored, with the reason in its name, where
@@ -159,27 +154,30 @@ export class Terminal {
    * Waits until the screen matches `pattern` and returns the match; throws
    * with the screen once `timeoutMs` pass.
    */
-  async waitFor(pattern: RegExp, timeoutMs = DEFAULT_WAIT_MS): Promise<RegExpExecArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const screen = await this.screen();
-      const match = pattern.exec(screen);
-      if (match !== null) return match;
-      if (Date.now() > deadline) {
-        throw new Error(`the screen did not show ${pattern} within ${timeoutMs} ms:\n${screen}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  async waitFor(pattern: RegExp, timeoutMs = DEFAULT_DEADLINE_MS): Promise<RegExpExecArray> {
+    let screen = "";
+    let match: RegExpExecArray | null = null;
+    try {
+      await waitFor(async () => {
+        screen = await this.screen();
+        match = pattern.exec(screen);
+        return match !== null;
+      }, { what: `the screen to show ${pattern}`, timeoutMs });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; the screen:\n${screen}`, { cause: error });
     }
+    return match!;
   }
 
   /** Waits for the program to end and returns its exit code. */
-  async exitCode(timeoutMs = DEFAULT_WAIT_MS): Promise<number> {
+  async exitCode(timeoutMs = DEFAULT_DEADLINE_MS): Promise<number> {
     const match = await this.waitFor(/^\[exit (\d+)\]$/m, timeoutMs);
     return Number(match[1]);
   }
 
   /** Ends the terminal and everything running in it. */
   async [Symbol.asyncDispose](): Promise<void> {
+    // kill-server fails only when the server has already gone, which is the aim.
     await this.#tmux("kill-server").catch(() => {});
   }
 }
