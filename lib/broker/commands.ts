@@ -505,17 +505,20 @@ function humanLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
 
 /** One line per server, in columns: address, state, records, latency (or the error). */
 function serverLines(reports: readonly ServerReport[], paint: Paint): string[] {
-  const addressWidth = Math.max(0, ...reports.map((report) => report.server.length));
+  const column = (texts: string[]) => Math.max(0, ...texts.map((text) => text.length));
+  const addressWidth = column(reports.map((report) => report.server));
   const counts = reports.map((report) => report.up ? count(report.records, "record") : "");
-  const countWidth = Math.max(0, ...counts.map((text) => text.length));
+  const latencies = reports.map((report) =>
+    report.up ? `${report.latencyMs.toFixed(LATENCY_DIGITS)} ms` : ""
+  );
+  const countWidth = column(counts);
+  const latencyWidth = column(latencies);
   return reports.map((report, index) => {
     const address = report.server.padEnd(addressWidth);
     // The state is padded before painting, so escape codes never shift the columns.
     if (!report.up) return `${address}  ${paint("red", "DOWN")}  ${report.error}`;
-    const latency = `${report.latencyMs.toFixed(LATENCY_DIGITS)} ms`;
-    return `${address}  ${paint("green", "up  ")}  ${
-      counts[index].padStart(countWidth)
-    }  ${latency}`;
+    return `${address}  ${paint("green", "up  ")}  ${counts[index].padStart(countWidth)}  ` +
+      latencies[index].padStart(latencyWidth);
   });
 }
 
