@@ -15,7 +15,9 @@ class Float {
   }
 }
 
-function parseJson(text) {
+/** Parses JSON; with `floats`, numbers written with '.' or an exponent become Floats. */
+function parseJson(text, floats) {
+  if (!floats) return JSON.parse(text);
   return JSON.parse(
     text,
     (_name, value, context) =>
@@ -33,7 +35,8 @@ async function api(method, path, body, type = "application/json") {
   const text = await response.text();
   let data;
   try {
-    data = parseJson(text);
+    // Only records hold values whose kind matters; latencies and counts are plain numbers.
+    data = parseJson(text, path.startsWith("/v1/records/"));
   } catch {
     data = { error: text };
   }
@@ -83,12 +86,16 @@ async function refreshServers() {
 
 let pageAfter = "";
 let nextAfter = "";
+/** Numbers key list requests, so an answer that arrives after a newer request's is dropped. */
+let keysRequest = 0;
 
 async function loadKeys(after) {
   const prefix = $("prefix").value.trim();
   const query = new URLSearchParams({ prefix, limit: String(PAGE_SIZE) });
   if (after) query.set("after", after);
+  const request = ++keysRequest;
   const { status, data } = await api("GET", `/v1/keys?${query}`);
+  if (request !== keysRequest) return;
   if (status !== 200) {
     $("keys-note").textContent = data.error;
     $("keys-note").className = "error";

@@ -1,0 +1,71 @@
+/**
+ * The web console in a real browser: Debian's chromium, headless, against a
+ * real `kv http` over real servers.
+ */
+import assert from "node:assert/strict";
+import { connect } from "../../mod.ts";
+import { CHROMIUM_PATH, launchChromium } from "../helpers/browser.ts";
+import { HttpProcess } from "../helpers/http_process.ts";
+import { KvCluster } from "../helpers/kv_processes.ts";
+
+/** Longest wait for anything on the page, in ms (a deadline, not a timing check). */
+const PAGE_DEADLINE_MS = 30_000;
+
+Deno.test({
+  name: CHROMIUM_PATH === undefined
+    ? "the web console works in chromium (ignored: chromium is not installed)"
+    : "the web console lists servers, finds a key, shows a record, runs commands, sees a server die",
+  ignore: CHROMIUM_PATH === undefined,
+  fn: async () => {
+    await using cluster = await KvCluster.start(3);
+    {
+      await using kv = await connect({ servers: cluster.serverFile, replicas: 2 });
+      await kv.put("person1", { name: "Mary", address: { street: "Main" } });
+      await kv.put("person2", { name: "John" });
+      await kv.put("other", 1);
+    }
+    await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
+    await using browser = await launchChromium();
+    const page = await browser.page();
+    page.setDefaultTimeout(PAGE_DEADLINE_MS);
+    await page.goto(http.url);
+    // Page-side code is given as text: it runs in the browser, not in Deno's type world.
+    const until = (expression: string) => page.waitForFunction(expression);
+
+    await until(`document.querySelectorAll('#servers tr[data-state="up"]').length === 3`);
+    const servers = await page.evaluate(
+      `[...document.querySelectorAll("#servers tr")].map((row) => row.dataset.server)`,
+    );
+    assert.deepEqual(servers, cluster.servers.map((server) => server.id));
+
+    await page.type("#prefix", "person");
+    await page.click("#key-search button");
+    await until(
+      `[...document.querySelectorAll("#keys li")].map((li) => li.textContent).join() === "person1,person2"`,
+    );
+
+    await page.click('#keys li[data-key="person1"]');
+    await until(`document.querySelector("#record-tree .tree") !== null`);
+    const tree = String(await page.evaluate(`document.querySelector("#record-tree").textContent`));
+    assert.match(tree, /name : "Mary"/);
+    assert.match(tree, /street : "Main"/);
+
+    await page.select("#op", "PUT");
+    await page.type("#target", "person3");
+    await page.type("#body", `{"height": 2.0}`);
+    await page.click("#command button");
+    await until(`document.querySelector("#answer").textContent.startsWith("200")`);
+    await page.select("#op", "QUERY");
+    await page.evaluate(`document.querySelector("#target").value = ""`);
+    await page.type("#target", "person3.height");
+    await page.click("#command button");
+    await until(`document.querySelector("#record-tree .float")?.textContent === "2.0"`);
+
+    const victim = cluster.servers[1].id;
+    await cluster.servers[1].kill();
+    await until(
+      `document.querySelector('#servers tr[data-server="${victim}"]')?.dataset.state === "down"`,
+    );
+    await until(`document.querySelector("#health").textContent.includes("2 of 3 up")`);
+  },
+});
