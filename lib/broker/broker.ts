@@ -50,6 +50,8 @@ import {
 } from "./server_pool.ts";
 import { compareKeys } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
+import { decodeValue } from "../record/value_codec.ts";
+import { DecodeError } from "../base/bytes.ts";
 
 /** Most keys one KEYS answer may list (the servers' own limit). */
 export const MAX_KEYS_ANSWER = MAX_KEYS_LIMIT;
@@ -69,6 +71,16 @@ export interface BrokerOptions {
 /** The answer to GET or QUERY. */
 export type Lookup =
   | { readonly kind: "found"; readonly value: Value }
+  | { readonly kind: "not-found"; readonly warning?: string }
+  | { readonly kind: "error"; readonly error: string };
+
+/**
+ * The answer to GET or QUERY with the value as the replica that answered first
+ * encoded it (`lib/record/value_codec.ts`), not yet decoded or checked: a
+ * caller that prints JSON writes it straight from these bytes.
+ */
+export type EncodedLookup =
+  | { readonly kind: "found"; readonly encoded: Uint8Array; readonly server: string }
   | { readonly kind: "not-found"; readonly warning?: string }
   | { readonly kind: "error"; readonly error: string };
 
@@ -168,15 +180,25 @@ export class Broker {
   }
 
   /** The record stored under `key`. */
-  get(key: string): Promise<Lookup> {
-    return this.#lookup(key, (connection) => connection.get(key));
+  async get(key: string): Promise<Lookup> {
+    return decodeLookup(await this.getEncoded(key));
+  }
+
+  /** Like {@link Broker.get}, with the value as the answering replica encoded it. */
+  getEncoded(key: string): Promise<EncodedLookup> {
+    return this.#lookup(key, (connection) => connection.getEncoded(key));
   }
 
   /** The value at `path`: the record key, then field names (`["person1", "age"]`). */
-  query(path: readonly string[]): Promise<Lookup> {
+  async query(path: readonly string[]): Promise<Lookup> {
+    return decodeLookup(await this.queryEncoded(path));
+  }
+
+  /** Like {@link Broker.query}, with the value as the answering replica encoded it. */
+  queryEncoded(path: readonly string[]): Promise<EncodedLookup> {
     assert(path.length >= 1, "a query path starts with a key");
     const segments = [...path];
-    return this.#lookup(path[0], (connection) => connection.query(segments));
+    return this.#lookup(path[0], (connection) => connection.queryEncoded(segments));
   }
 
   /** Removes `key` from all its replicas, or from none when one is unreachable. */
@@ -258,8 +280,8 @@ export class Broker {
 
   #lookup(
     key: string,
-    request: (connection: ServerConnection) => Promise<Value | undefined>,
-  ): Promise<Lookup> {
+    request: (connection: ServerConnection) => Promise<Uint8Array | undefined>,
+  ): Promise<EncodedLookup> {
     const replicas = this.replicasOf(key);
     return new Promise((resolve) => {
       let pending = replicas.length;
@@ -267,11 +289,11 @@ export class Broker {
       let answered = false;
       const unreachable: string[] = [];
       const refused: string[] = [];
-      const settle = (outcome: CallOutcome<Value | undefined>) => {
+      const settle = (outcome: CallOutcome<Uint8Array | undefined>, index: number) => {
         if (answered) return;
         if (outcome.ok && outcome.value !== undefined) {
           answered = true;
-          resolve({ kind: "found", value: outcome.value });
+          resolve({ kind: "found", encoded: outcome.value, server: this.#pool.servers[index].id });
           return;
         }
         if (outcome.ok) notFoundCount++;
@@ -279,11 +301,18 @@ export class Broker {
         pending--;
         if (pending === 0) resolve(this.#notFound(key, notFoundCount, unreachable, refused));
       };
-      for (const index of replicas) this.#pool.call(index, request).then(settle);
+      for (const index of replicas) {
+        this.#pool.call(index, request).then((outcome) => settle(outcome, index));
+      }
     });
   }
 
-  #notFound(key: string, notFoundCount: number, unreachable: string[], refused: string[]): Lookup {
+  #notFound(
+    key: string,
+    notFoundCount: number,
+    unreachable: string[],
+    refused: string[],
+  ): EncodedLookup {
     const failed = [...unreachable, ...refused];
     if (failed.length === 0) return { kind: "not-found" };
     if (notFoundCount === 0 && unreachable.length === 0) {
@@ -339,4 +368,18 @@ export class Broker {
 
 function describeOutcome(outcome: CallOutcome<unknown>): string {
   return outcome.ok ? "ok" : outcome.error;
+}
+
+/**
+ * Decodes a found value; a value its server encoded wrongly is an error answer naming
+ * that server (a bug or a hostile peer, never the user's mistake).
+ */
+function decodeLookup(lookup: EncodedLookup): Lookup {
+  if (lookup.kind !== "found") return lookup;
+  try {
+    return { kind: "found", value: decodeValue(lookup.encoded) };
+  } catch (error) {
+    if (!(error instanceof DecodeError)) throw error;
+    return { kind: "error", error: `${lookup.server} sent a malformed value: ${error.message}` };
+  }
 }

@@ -47,6 +47,8 @@ import { parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { utf8Length } from "../base/utf8.ts";
 import { type Dialect, formatValue } from "../record/format.ts";
 import { toJsonText, type Value } from "../record/value.ts";
+import { decodeValue, encodedJsonText } from "../record/value_codec.ts";
+import { DecodeError } from "../base/bytes.ts";
 
 /** KEYS lists this many keys unless told otherwise. */
 export const DEFAULT_KEYS_LIMIT = 100;
@@ -62,9 +64,14 @@ export type Command =
   | { readonly op: "HELP"; readonly topic?: string }
   | { readonly op: "EXIT" };
 
-/** The answer to one command; its fields are exactly the JSON output's (values still typed). */
+/**
+ * The answer to one command; its fields are exactly the JSON output's (values still
+ * typed). A value found may also be held as a server encoded it, `encoded`, printed
+ * as `value` without being decoded first (how {@link runCommand} answers GET and QUERY).
+ */
 export type Answer =
   | { op: "GET" | "QUERY"; key: string; found: true; value: Value; warning?: string }
+  | { op: "GET" | "QUERY"; key: string; found: true; encoded: Uint8Array; warning?: string }
   | { op: "GET" | "QUERY"; key: string; found: false; warning?: string }
   | { op: "DELETE"; key: string; deleted: boolean }
   | { op: "PUT"; key: string; stored: true }
@@ -353,9 +360,11 @@ export async function runCommand(broker: Broker, command: Command): Promise<Answ
     case "QUERY": {
       const key = command.op === "GET" ? command.key : command.path.join(".");
       const lookup = command.op === "GET"
-        ? await broker.get(command.key)
-        : await broker.query(command.path);
-      if (lookup.kind === "found") return { op: command.op, key, found: true, value: lookup.value };
+        ? await broker.getEncoded(command.key)
+        : await broker.queryEncoded(command.path);
+      if (lookup.kind === "found") {
+        return { op: command.op, key, found: true, encoded: lookup.encoded };
+      }
       if (lookup.kind === "error") return { op: command.op, key, error: lookup.error };
       return lookup.warning === undefined
         ? { op: command.op, key, found: false }
@@ -446,6 +455,17 @@ const ANSI = { bold: 1, red: 31, green: 32, yellow: 33, cyan: 36, dim: 2 } as co
  * ```
  */
 export function formatAnswer(answer: Answer, options: FormatOptions = {}): string {
+  try {
+    return formatChecked(answer, options);
+  } catch (error) {
+    // Only an encoded value is checked as it prints: a server that sent a bad one is an error.
+    if (!(error instanceof DecodeError && "encoded" in answer)) throw error;
+    const reason = `a replica sent a malformed value: ${error.message}`;
+    return formatChecked({ op: answer.op, key: answer.key, error: reason }, options);
+  }
+}
+
+function formatChecked(answer: Answer, options: FormatOptions): string {
   if (options.json) return toJson(answer);
   const paint = (style: keyof typeof ANSI, text: string) =>
     options.color ? `\x1b[${ANSI[style]}m${text}\x1b[0m` : text;
@@ -472,6 +492,9 @@ function humanLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
       const key = showKey((answer as { key: string }).key);
       if ("value" in answer) {
         return [`${paint("cyan", key)} : ${formatValue(answer.value, dialect)}`];
+      }
+      if ("encoded" in answer) {
+        return [`${paint("cyan", key)} : ${formatValue(decodeValue(answer.encoded), dialect)}`];
       }
       return [paint("yellow", `NOT FOUND: ${key}`)];
     }
@@ -547,8 +570,11 @@ function toJson(answer: Answer): string {
   const members: string[] = [];
   for (const [name, field] of Object.entries(answer)) {
     if (field === undefined) continue;
-    const text = name === "value" ? toJsonText(field as Value) : JSON.stringify(field);
-    members.push(`${JSON.stringify(name)}:${text}`);
+    if (name === "encoded") members.push(`"value":${encodedJsonText(field as Uint8Array)}`);
+    else {
+      const text = name === "value" ? toJsonText(field as Value) : JSON.stringify(field);
+      members.push(`${JSON.stringify(name)}:${text}`);
+    }
   }
   return `{${members.join(",")}}`;
 }

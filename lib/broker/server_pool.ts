@@ -13,7 +13,7 @@
  * import { parseServerList } from "./server_list.ts";
  * const pool = new ServerPool(parseServerList("127.0.0.1 8000", "servers.txt"));
  * await pool.start();
- * const outcome = await pool.call(0, (connection) => connection.get("person1"));
+ * const outcome = await pool.call(0, (connection) => connection.getEncoded("person1"));
  * pool.close();
  * ```
  * @module
@@ -44,7 +44,7 @@ export const MAX_IN_FLIGHT_PER_SERVER = 16_384;
  * @example
  * ```ts
  * const connection: ServerConnection = await connectServerClient(server, 1000);
- * await connection.get("person1");
+ * await connection.getEncoded("person1");
  * ```
  */
 export interface ServerConnection {
@@ -69,10 +69,13 @@ export interface ServerConnection {
    * resolves with the items refused; rejects when the batch as a whole failed.
    */
   putMany(items: PutManyItems): Promise<PutManyRefusal[]>;
-  /** The value stored under `key`, or undefined. */
-  get(key: string): Promise<Value | undefined>;
-  /** The value at `path` (key, then field names), or undefined. */
-  query(path: string[]): Promise<Value | undefined>;
+  /**
+   * The value stored under `key` as the server encoded it (not yet checked), or
+   * undefined: reads ask k replicas and decode only the answer they use.
+   */
+  getEncoded(key: string): Promise<Uint8Array | undefined>;
+  /** The value at `path` (key, then field names) as the server encoded it, or undefined. */
+  queryEncoded(path: string[]): Promise<Uint8Array | undefined>;
   /** Removes `key`; whether it existed. */
   delete(key: string): Promise<boolean>;
   /** Keys in byte order, see {@link KeysOptions}. */

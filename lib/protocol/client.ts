@@ -379,10 +379,26 @@ export class ServerClient {
    * ```
    */
   async get(key: string): Promise<Value | undefined> {
+    const body = await this.getEncoded(key);
+    return body === undefined ? undefined : decodeValueBody(body);
+  }
+
+  /**
+   * Like {@link ServerClient.get}, but the value as the server encoded it
+   * (`lib/record/value_codec.ts`), not yet decoded or checked: a broker asking k
+   * replicas decodes only the answer it uses.
+   *
+   * @example
+   * ```ts
+   * const bytes = await client.getEncoded("person1");
+   * if (bytes !== undefined) decodeValue(bytes);
+   * ```
+   */
+  async getEncoded(key: string): Promise<Uint8Array | undefined> {
     checkArgument(checkKey, key);
     const response = await this.#request((frames, id) => frames.get(id, key));
     if (response.type === "not_found") return undefined;
-    return decodeValueBody(expectOk(response));
+    return expectOk(response);
   }
 
   /**
@@ -394,10 +410,24 @@ export class ServerClient {
    * ```
    */
   async query(path: readonly string[]): Promise<Value | undefined> {
+    const body = await this.queryEncoded(path);
+    return body === undefined ? undefined : decodeValueBody(body);
+  }
+
+  /**
+   * Like {@link ServerClient.query}, but the value as the server encoded it, not
+   * yet decoded or checked.
+   *
+   * @example
+   * ```ts
+   * await client.queryEncoded(["person1", "age"]); // Uint8Array [2, 22]
+   * ```
+   */
+  async queryEncoded(path: readonly string[]): Promise<Uint8Array | undefined> {
     checkArgument(checkPath, path);
     const response = await this.#request((frames, id) => frames.query(id, path));
     if (response.type === "not_found") return undefined;
-    return decodeValueBody(expectOk(response));
+    return expectOk(response);
   }
 
   /**

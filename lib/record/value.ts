@@ -166,8 +166,15 @@ export function toJsonText(value: Value): string {
   }
 }
 
-/** The shortest JSON number text for a finite float, with a `.` or an exponent. */
-function floatJsonText(value: number): string {
+/**
+ * The shortest JSON number text for a finite float, with a `.` or an exponent.
+ *
+ * @example
+ * ```ts
+ * floatJsonText(2); // "2.0"
+ * ```
+ */
+export function floatJsonText(value: number): string {
   const text = Object.is(value, -0) ? "-0" : String(value);
   return /[.e]/.test(text) ? text : `${text}.0`;
 }

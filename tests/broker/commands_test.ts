@@ -11,6 +11,7 @@ import {
   runCommand,
 } from "../../lib/broker/commands.ts";
 import { float, int, object, str } from "../../lib/record/value.ts";
+import { encodeValue } from "../../lib/record/value_codec.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
 
 const PERSON = object([["name", str("Mary")], ["age", int(22)], ["height", float(1.75)]]);
@@ -224,4 +225,26 @@ Deno.test("runCommand answers every command kind against a broker", async () => 
   } finally {
     broker.close();
   }
+});
+
+Deno.test("an encoded value prints as its decoded twin would, and a malformed one as an error", () => {
+  const value = object([["name", str("Mary")], ["height", float(1.75)]]);
+  const encoded = encodeValue(value);
+  for (const options of [{ json: true }, { json: false }, { dialect: "python" as const }]) {
+    assert.equal(
+      formatAnswer({ op: "GET", key: "p", found: true, encoded }, options),
+      formatAnswer({ op: "GET", key: "p", found: true, value }, options),
+    );
+  }
+  const malformed = new Uint8Array([0x09]);
+  assert.deepEqual(
+    JSON.parse(
+      formatAnswer({ op: "GET", key: "p", found: true, encoded: malformed }, { json: true }),
+    ),
+    { op: "GET", key: "p", error: "a replica sent a malformed value: unknown value tag 0x09" },
+  );
+  assert.equal(
+    formatAnswer({ op: "QUERY", key: "p.a", found: true, encoded: malformed }),
+    "ERROR: a replica sent a malformed value: unknown value tag 0x09",
+  );
 });

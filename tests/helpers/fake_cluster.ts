@@ -27,7 +27,7 @@ import { type ServerAddress, serverAddress } from "../../lib/broker/server_list.
 import type { Connector, ServerConnection } from "../../lib/broker/server_pool.ts";
 import { compareKeys } from "../../lib/base/utf8.ts";
 import { getField, type Value } from "../../lib/record/value.ts";
-import { decodeValue } from "../../lib/record/value_codec.ts";
+import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
 
 /** How a fake server behaves. */
 export type FakeState = "up" | "crashed" | "hung";
@@ -125,16 +125,17 @@ class FakeConnection implements ServerConnection {
     return refusals;
   }
 
-  async get(key: string) {
+  async getEncoded(key: string) {
     await this.#check("GET");
-    return this.server.records.get(key);
+    const value = this.server.records.get(key);
+    return value === undefined ? undefined : encodeValue(value);
   }
 
-  async query(path: readonly string[]) {
+  async queryEncoded(path: readonly string[]) {
     await this.#check("QUERY");
     let value = this.server.records.get(path[0]);
     for (const name of path.slice(1)) value = value && getField(value, name);
-    return value;
+    return value === undefined ? undefined : encodeValue(value);
   }
 
   async delete(key: string) {
