@@ -18,6 +18,8 @@ import { generateChunks } from "../gen/generator.ts";
 import { formatIndexSummary, indexFile } from "../broker/indexer.ts";
 import { parseKeyFile } from "../gen/keyfile.ts";
 import { readLines } from "../base/line_reader.ts";
+import { parseRecordLine } from "../record/parse.ts";
+import type { Value } from "../record/value.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { LogSink, runInteractive, runSession } from "../broker/repl.ts";
 import { replTerminal } from "./broker.ts";
@@ -148,6 +150,12 @@ function log(message: string): void {
 /** What Tab completes after `\`. */
 const META_COMPLETIONS = ["kill", "hang", "stop", "start"].map((verb) => `\\demo ${verb} `);
 
+/** Exit code after a signal stopped the demo (128 + SIGINT, as a shell reports it). */
+export const INTERRUPTED_EXIT_CODE = 130;
+
+/** The signals that stop the demo, its servers and its directory. */
+const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
 async function runDemo(args: string[]): Promise<number> {
   const settings = parseSettings(args);
   if (Deno.permissions.querySync({ name: "run" }).state !== "granted") {
@@ -158,72 +166,135 @@ async function runDemo(args: string[]): Promise<number> {
   }
   const directory = await Deno.makeTempDir({ prefix: "kv-demo-" });
   const cluster = new DemoCluster(directory);
-  // A signal before the REPL owns the terminal must still stop the servers.
+  // Until the REPL owns the terminal (which reads Ctrl-C as a key), Ctrl-C is a SIGINT to
+  // this process alone: the servers run in their own session. It stops the load, the
+  // servers and the demo with one line, and nothing after it is printed.
+  let interrupted = false;
   const stopOnSignal = () => {
-    cluster.shutDown().finally(() => Deno.exit(130));
+    interrupted = true;
+    logSink.redirect(() => {});
+    if (Deno.stdin.isTerminal()) Deno.stdin.setRaw(false);
+    cluster.shutDown().then(
+      (summary) => console.error(`kv demo: interrupted; ${summary}`),
+      (error) => console.error(`kv demo: interrupted; could not stop every server: ${error}`),
+    ).finally(() => Deno.exit(INTERRUPTED_EXIT_CODE));
   };
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, stopOnSignal);
+  for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, stopOnSignal);
   try {
-    const dataPath = `${directory}/dataToIndex.txt`;
-    await writeDataset(dataPath, settings);
-    await cluster.start(settings.serverCount);
-    const broker = await Broker.open(cluster.addresses(), { k: settings.k, log });
-    cluster.broker = broker;
-    const summary = await indexFile(broker, dataPath);
-    log(formatIndexSummary(summary));
-    const sessionOptions = {
-      dialect: summary.dialect ?? "assignment",
-      metaCommand: (line: string) => cluster.command(line),
-    };
-    const ports = cluster.servers.map((server) => server.port).join(", ");
-    writeLine(
-      `kv demo: ${settings.serverCount} servers on 127.0.0.1 ports ${ports}, ` +
-        `${summary.indexedCount} records with k=${settings.k}; data in ${directory}`,
-    );
-    writeLine(
-      "Try GET person1, QUERY person1.name, SERVERS, then \\demo kill 1 and ask again; " +
-        "\\demo lists more, EXIT quits.",
-    );
-    const terminal = replTerminal(false);
-    if (Deno.stdin.isTerminal() && terminal !== undefined) {
-      await runInteractive(broker, {
-        ...sessionOptions,
-        color: Deno.stdout.isTerminal() && !Deno.noColor,
-        terminal,
-        logSink,
-        metaCompletions: META_COMPLETIONS,
-        history: await openHistory(log),
-      });
-    } else {
-      await runSession(broker, readLines(Deno.stdin.readable), sessionOptions);
-    }
+    await runCluster(cluster, settings);
+    const summary = await cluster.shutDown();
+    // After a signal, its handler prints the one line and exits; this is only a fallback.
+    if (interrupted) return INTERRUPTED_EXIT_CODE;
+    log(summary);
     return 0;
   } catch (error) {
     if (error instanceof ServerStartError) throw new UserError(`kv demo: ${error.message}`);
     throw error;
   } finally {
     await cluster.shutDown();
-    for (const signal of signals) Deno.removeSignalListener(signal, stopOnSignal);
+    for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, stopOnSignal);
   }
 }
 
-async function writeDataset(path: string, settings: DemoSettings): Promise<void> {
+/** Generates the records, starts the servers, indexes the records and runs the REPL. */
+async function runCluster(cluster: DemoCluster, settings: DemoSettings): Promise<void> {
+  const dataPath = `${cluster.directory}/dataToIndex.txt`;
+  const example = await writeDataset(dataPath, settings);
+  await cluster.start(settings.serverCount);
+  const ports = cluster.servers.map((server) => server.port).join(", ");
+  log(
+    `indexing ${settings.recordCount} records into ${settings.serverCount} servers on ` +
+      `127.0.0.1 ports ${ports} (Ctrl-C stops)`,
+  );
+  const broker = await Broker.open(cluster.addresses(), { k: settings.k, log });
+  cluster.broker = broker;
+  const summary = await indexFile(broker, dataPath, { report: log });
+  if (cluster.stopping) return;
+  log(formatIndexSummary(summary));
+  writeLine(
+    `kv demo: ${settings.serverCount} servers on 127.0.0.1 ports ${ports}, ` +
+      `${summary.indexedCount} records with k=${settings.k}; data in ${cluster.directory}`,
+  );
+  writeLine(hintLine(example));
+  const sessionOptions = {
+    dialect: summary.dialect ?? "assignment",
+    metaCommand: (line: string) => cluster.command(line),
+  };
+  const terminal = replTerminal(false);
+  if (Deno.stdin.isTerminal() && terminal !== undefined) {
+    await runInteractive(broker, {
+      ...sessionOptions,
+      color: Deno.stdout.isTerminal() && !Deno.noColor,
+      terminal,
+      logSink,
+      metaCompletions: META_COMPLETIONS,
+      history: await openHistory(log),
+    });
+  } else {
+    await runSession(broker, readLines(Deno.stdin.readable), sessionOptions);
+  }
+}
+
+/** A record of the dataset for the hints: its key, and a path to a field it holds. */
+interface Example {
+  readonly key: string;
+  readonly path: readonly string[];
+}
+
+/** The hint line: commands that answer with data from this very dataset. */
+function hintLine(example: Example | undefined): string {
+  const reads = example === undefined
+    ? "KEYS, PUT person1: { name: Mary }, GET person1"
+    : `GET ${example.key}, QUERY ${example.path.join(".")}`;
+  return `Try ${reads}, SERVERS, then \\demo kill 1 and ask again; \\demo lists more, EXIT quits.`;
+}
+
+/**
+ * The first record of `text` (record lines) that has a field, with the path
+ * to its first field, followed down while that field is a non-empty object.
+ */
+function findExample(text: string): Example | undefined {
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    const { key, value } = parseRecordLine(line);
+    const path = [key];
+    let inner: Value = value;
+    while (inner.kind === "object" && inner.fields.length > 0) {
+      const [name, field] = inner.fields[0];
+      path.push(name);
+      inner = field;
+    }
+    if (path.length > 1) return { key, path };
+  }
+  return undefined;
+}
+
+/** Writes the demo's records to `path`; resolves a record to name in the hints. */
+async function writeDataset(path: string, settings: DemoSettings): Promise<Example | undefined> {
   const keys = parseKeyFile(DEMO_KEY_FILE, "the demo's key file");
   using file = await Deno.open(path, { write: true, create: true, truncate: true });
   const options = { keys, recordCount: settings.recordCount, seed: settings.seed, ...DEMO_SHAPE };
+  const decoder = new TextDecoder();
+  let example: Example | undefined;
   for (const chunk of generateChunks(options)) {
+    // Only chunks up to the first record with a field are read, and only their whole lines.
+    if (example === undefined) {
+      const text = decoder.decode(chunk.bytes);
+      example = findExample(text.slice(0, text.lastIndexOf("\n") + 1));
+    }
     let rest = chunk.bytes;
     while (rest.length > 0) rest = rest.subarray(await file.write(rest));
   }
+  return example;
 }
 
 /** The demo's servers, the commands that crash and revive them, and the cleanup. */
 class DemoCluster {
-  readonly #directory: string;
+  /** Where the servers keep their data and the records are generated. */
+  readonly directory: string;
   readonly servers: ServerProcess[] = [];
   readonly #hung = new Set<number>();
-  #shutDown: Promise<void> | undefined;
+  #shutDown: Promise<string> | undefined;
   /**
    * Starts, restarts and demo commands under way: a shutdown (on a signal, any time)
    * waits for them, so no server it could not see yet is left running.
@@ -233,13 +304,19 @@ class DemoCluster {
   broker: Broker | undefined;
 
   constructor(directory: string) {
-    this.#directory = directory;
+    this.directory = directory;
+  }
+
+  /** Whether {@link shutDown} has begun: nothing more is started or printed. */
+  get stopping(): boolean {
+    return this.#shutDown !== undefined;
   }
 
   async start(count: number): Promise<void> {
     for (let index = 0; index < count && this.#shutDown === undefined; index++) {
       const server = await this.#track(
-        ServerProcess.start({ dataDir: `${this.#directory}/server${index + 1}` }),
+        // In a session of its own, a server gets no Ctrl-C from the terminal: the demo stops it.
+        ServerProcess.start({ dataDir: `${this.directory}/server${index + 1}`, detached: true }),
       );
       this.servers.push(server);
     }
@@ -341,8 +418,11 @@ class DemoCluster {
     return [...states, ...metaHelpLines()].join("\n");
   }
 
-  /** Stops every server and removes the directory; safe to call more than once. */
-  shutDown(): Promise<void> {
+  /**
+   * Stops every server and removes the directory; resolves what was done, for
+   * one line of log. Safe to call more than once.
+   */
+  shutDown(): Promise<string> {
     this.#shutDown ??= (async () => {
       this.broker?.close();
       // A server being started or restarted right now is stopped too, once it is up.
@@ -353,8 +433,9 @@ class DemoCluster {
         }
       }
       await Promise.all(this.servers.map((server) => server.stop()));
-      await Deno.remove(this.#directory, { recursive: true });
-      log(`stopped ${this.servers.length} servers and removed ${this.#directory}`);
+      await Deno.remove(this.directory, { recursive: true });
+      const count = this.servers.length;
+      return `stopped ${count} server${count === 1 ? "" : "s"} and removed ${this.directory}`;
     })();
     return this.#shutDown;
   }

@@ -84,6 +84,11 @@ export interface ServerProcessOptions {
   args?: readonly string[];
   /** How long to wait for the listening line, in ms; default {@link DEFAULT_START_TIMEOUT_MS}. */
   startTimeoutMs?: number;
+  /**
+   * Run it in a session of its own, so signals for the terminal's process group
+   * (Ctrl-C) do not reach it and only its supervisor stops it; default false.
+   */
+  detached?: boolean;
 }
 
 /** How a server process ended. */
@@ -111,6 +116,7 @@ export class ServerProcess {
   readonly #dataDir: string | undefined;
   readonly #extraArgs: readonly string[];
   readonly #startTimeoutMs: number;
+  readonly #detached: boolean;
   #port: number;
   #child: Deno.ChildProcess | undefined;
   #exited: Promise<ServerExit> = Promise.resolve({ code: 0, signal: null, stderr: "" });
@@ -124,6 +130,7 @@ export class ServerProcess {
     this.#dataDir = options.dataDir;
     this.#extraArgs = options.args ?? [];
     this.#startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    this.#detached = options.detached ?? false;
   }
 
   /**
@@ -225,6 +232,7 @@ export class ServerProcess {
       stdin: "null",
       stdout: "null",
       stderr: "piped",
+      detached: this.#detached,
     }).spawn();
     this.#child = child;
     this.#running = true;

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { readLines } from "../../lib/base/line_reader.ts";
 import { runKv } from "../helpers/run_kv.ts";
+import { kvArgs } from "../helpers/tmux.ts";
+import { withDeadline } from "../helpers/wait.ts";
 
 /** A SERVERS line of a server that is up. */
 const UP = / {2}up +\d+ records?/;
@@ -51,7 +54,7 @@ Deno.test("kv demo starts its servers, survives a crash and a freeze, and cleans
   assert(banner, lines[0]);
   const ports = banner.slice(1, 5).map(Number);
   const directory = banner[5];
-  assert.match(lines[1], /^Try GET person1/);
+  assert.match(lines[1], /^Try GET \S+, QUERY \S+,/);
   const answers = lines.slice(2);
   const expected: (string | RegExp)[] = [
     /^person1 : \{/,
@@ -106,5 +109,54 @@ Deno.test("kv demo refuses bad flags with one line and exit 2", async () => {
     assert.equal(code, 2, stderr);
     assert.match(stderr, pattern);
     assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
+  }
+});
+
+/** Runs `kv demo` with `seed`, asks what its hint line suggests, and returns the hint and answers. */
+async function askWhatTheHintSays(seed: number): Promise<{ hint: string; answers: string[] }> {
+  const [command, ...args] = kvArgs(
+    "demo",
+    "--servers",
+    "1",
+    "-k",
+    "1",
+    "-n",
+    "20",
+    "--seed",
+    `${seed}`,
+  );
+  // Disposing the child kills it if the test ends early.
+  await using child = new Deno.Command(command, {
+    args,
+    env: { NO_COLOR: "1" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = readLines(child.stdout)[Symbol.asyncIterator]();
+  const next = async () => {
+    const line = await withDeadline(lines.next(), { what: `kv demo --seed ${seed} to print` });
+    assert(!line.done, "kv demo ended early");
+    return line.value.text ?? "";
+  };
+  let hint = await next();
+  while (!hint.startsWith("Try ")) hint = await next();
+  const match = /^Try GET (\S+), QUERY (\S+),/.exec(hint);
+  assert(match, hint);
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(`GET ${match[1]}\nQUERY ${match[2]}\nEXIT\n`));
+  await writer.close();
+  const answers = [await next(), await next()];
+  const status = await withDeadline(child.status, { what: `kv demo --seed ${seed} to exit` });
+  assert.equal(status.code, 0);
+  return { hint, answers };
+}
+
+Deno.test("the demo's hint names a record and a field that exist, whatever the seed", async () => {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    const { hint, answers } = await askWhatTheHintSays(seed);
+    const [, key, path] = /^Try GET (\S+), QUERY (\S+),/.exec(hint)!;
+    assert.match(answers[0], new RegExp(`^${key} : \\{ \\S`), `seed ${seed}: ${hint}`);
+    assert(answers[1].startsWith(`${path} : `), `seed ${seed}: ${hint} → ${answers[1]}`);
   }
 });

@@ -1,0 +1,76 @@
+// `kv demo` in a real pseudo-terminal (tmux): Ctrl-C while it loads, and its meta commands.
+import assert from "node:assert/strict";
+import { kvArgs, Terminal, terminalTest } from "../helpers/tmux.ts";
+
+/** Resolves whether something accepts connections on `port` of 127.0.0.1. */
+async function isListening(port: number): Promise<boolean> {
+  try {
+    const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+    connection.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+terminalTest(
+  "Ctrl-C while the demo loads stops the load and the servers, with one line and exit 130",
+  async () => {
+    const home = await Deno.makeTempDir({ prefix: "kv-state-" });
+    try {
+      await using term = await Terminal.start(
+        kvArgs("demo", "-n", "1000000", "--servers", "2", "-k", "1"),
+        { env: { XDG_STATE_HOME: home, HOME: home }, columns: 200 },
+      );
+      const loading = await term.waitFor(
+        /indexing 1000000 records into 2 servers on 127\.0\.0\.1 ports (\d+), (\d+) \(Ctrl-C stops\)/,
+      );
+      const ports = [Number(loading[1]), Number(loading[2])];
+      await term.press("C-c");
+      assert.equal(await term.exitCode(), 130);
+      const screen = await term.screen();
+      const stopped = [
+        ...screen.matchAll(/^(?:\^C)?kv demo: interrupted; stopped 2 servers and removed (\S+)$/gm),
+      ];
+      assert.equal(stopped.length, 1, screen);
+      assert.match(screen, /interrupted; stopped .*\n\[exit 130\]$/, "nothing printed after it");
+      assert.doesNotMatch(screen, /^Try |^kv>/m, "no hints, no prompt");
+      for (const port of ports) assert.equal(await isListening(port), false, `port ${port} closed`);
+      await assert.rejects(() => Deno.stat(stopped[0][1]), Deno.errors.NotFound);
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+);
+
+terminalTest(
+  "the demo's REPL completes \\demo commands and prints server events above the prompt",
+  async () => {
+    const home = await Deno.makeTempDir({ prefix: "kv-state-" });
+    try {
+      await using term = await Terminal.start(kvArgs("demo", "-n", "20", "--servers", "2"), {
+        env: { XDG_STATE_HOME: home, HOME: home },
+      });
+      await term.waitFor(/^kv>$/m);
+      await term.type("\\de");
+      await term.press("Tab");
+      await term.waitFor(/^kv> \\demo$/m);
+      await term.type("k");
+      await term.press("Tab");
+      await term.type("1");
+      await term.press("Enter");
+      await term.waitFor(/^server 1 \(\S+\) killed \(SIGKILL\)$/m);
+      await term.type("SERVERS");
+      await term.press("Enter");
+      await term.waitFor(/ DOWN /);
+      await term.type("\\demo start 1");
+      await term.press("Enter");
+      await term.waitFor(/^server 1 \(\S+\) started; the broker is/m);
+      await term.press("C-d");
+      assert.equal(await term.exitCode(), 0);
+      assert.match(await term.screen(), /^kv demo: stopped 2 servers and removed /m);
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+);
