@@ -54,6 +54,11 @@ const SUBCOMMANDS: readonly SubcommandEntry[] = [
     load: async () => (await import("./http.ts")).httpCommand,
   },
   {
+    name: "secret",
+    summary: "print a new shared secret for --auth-file (kv secret > kv.auth)",
+    load: async () => (await import("./secret.ts")).secretCommand,
+  },
+  {
     name: "demo",
     summary: "start a local cluster of 4 servers with sample data and open the REPL",
     load: async () => (await import("./demo.ts")).demoCommand,

@@ -94,12 +94,18 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends HELLO. */
-  hello(requestId: number, version: number = PROTOCOL_VERSION): void {
+  /** Appends HELLO, by default without authentication. */
+  hello(
+    requestId: number,
+    version: number = PROTOCOL_VERSION,
+    authScheme: number = AUTH_NONE,
+    auth: Uint8Array = new Uint8Array(0),
+  ): void {
     const start = this.#begin(MessageType.HELLO, requestId);
     this.#out.u16(version);
-    this.#out.u8(AUTH_NONE);
-    this.#out.u32(0);
+    this.#out.u8(authScheme);
+    this.#out.u32(auth.length);
+    this.#out.raw(auth);
     this.#end(start);
   }
 
@@ -227,6 +233,7 @@ export class FrameWriter {
     this.#out.u32(hello.maxFrameBytes);
     this.#out.u32(hello.idleTimeoutMs);
     this.#out.raw(hexToBytes(hello.serverId));
+    if (hello.challenge !== undefined) this.#out.raw(hello.challenge);
     this.#end(start);
   }
 

@@ -21,6 +21,7 @@ import type { Value } from "../record/value.ts";
 import { readValue } from "../record/value_codec.ts";
 import {
   type Frame,
+  HELLO_CHALLENGE_BYTES,
   type HelloResult,
   type KeysOptions,
   MAX_AUTH_BYTES,
@@ -313,12 +314,15 @@ export function decodeStatsBody(body: Uint8Array): ServerStats {
  */
 export function decodeHelloBody(body: Uint8Array): HelloResult {
   const reader = new ByteReader(body);
-  const hello = {
+  const hello: HelloResult = {
     version: reader.u16("protocol version"),
     maxFrameBytes: reader.u32("max frame"),
     idleTimeoutMs: reader.u32("idle timeout"),
     serverId: bytesToHex(reader.raw(SERVER_ID_BYTES, "server id")),
   };
+  if (reader.remaining > 0) {
+    hello.challenge = reader.raw(HELLO_CHALLENGE_BYTES, "challenge").slice();
+  }
   return finish(reader, hello, "OK");
 }
 

@@ -79,6 +79,8 @@ export const ErrorCode = {
   UNSUPPORTED_AUTH: 7,
   BUSY: 8,
   IDLE_TIMEOUT: 9,
+  AUTH_REQUIRED: 10,
+  AUTH_FAILED: 11,
 } as const;
 
 /** One of the {@link ErrorCode} numbers. */
@@ -227,7 +229,15 @@ export interface HelloResult {
    * server (a broker must not put two replicas there).
    */
   serverId: string;
+  /**
+   * The server's challenge, present when it requires the client to prove it knows a
+   * secret: answer it in a second HELLO (see auth.ts).
+   */
+  challenge?: Uint8Array;
 }
 
 /** Bytes of the server id in HELLO's OK. */
 export const SERVER_ID_BYTES = 8;
+
+/** Bytes of the challenge in HELLO's OK, when there is one. */
+export const HELLO_CHALLENGE_BYTES = 32;

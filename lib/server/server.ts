@@ -26,9 +26,11 @@
  * @module
  */
 import { DecodeError } from "../base/bytes.ts";
+import { invariant } from "../base/invariant.ts";
 import { FrameReader } from "../protocol/frame_reader.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
 import { Logger, SILENT_LOGGER } from "../base/logger.ts";
+import { AUTH_HMAC_SHA256, type AuthKeys, newChallenge } from "../protocol/auth.ts";
 import {
   AUTH_NONE,
   CONNECTION_REQUEST_ID,
@@ -36,6 +38,8 @@ import {
   type ErrorCodeNumber,
   type Frame,
   FrameTooLargeError,
+  type HelloResult,
+  MessageType,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   type PutManyRefusal,
@@ -70,6 +74,33 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
  */
 const MAX_PENDING_RESPONSE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * A connection that has not completed HELLO this long after it opened is closed: a
+ * stranger gets no time to hold a slot.
+ */
+export const DEFAULT_HELLO_TIMEOUT_MS = 5_000;
+
+/**
+ * Memory all connections together may hold in read buffers and pending answers, unless
+ * told otherwise (256 MiB); a connection that would take more is closed with BUSY.
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+
+/**
+ * An answer buffer grown past this (by a large batch of answers) is dropped once sent,
+ * rather than kept for the connection's life.
+ */
+const RETAINED_RESPONSE_BYTES = 1024 * 1024;
+
+/** At shutdown, answers a client has not read after this long are dropped with it. */
+export const SHUTDOWN_WRITE_GRACE_MS = 1_000;
+
+/** Failed HELLOs are logged at most once per peer address per this long. */
+const AUTH_FAILURE_LOG_INTERVAL_MS = 1_000;
+
+/** Most peer addresses whose last logged failure is remembered. */
+const MAX_TRACKED_FAILING_PEERS = 4096;
+
 /** How long a last ERROR frame (BUSY, TOO_LARGE, IDLE_TIMEOUT) may take to send before closing. */
 const FINAL_ERROR_WRITE_TIMEOUT_MS = 1000;
 
@@ -90,6 +121,20 @@ export interface KvServerOptions {
   maxFrameBytes?: number;
   /** Milliseconds of silence (or a stalled frame) before a connection is closed; default {@link DEFAULT_IDLE_TIMEOUT_MS}. */
   idleTimeoutMs?: number;
+  /** Milliseconds a connection may take to complete HELLO; default {@link DEFAULT_HELLO_TIMEOUT_MS}. */
+  helloTimeoutMs?: number;
+  /**
+   * Bytes all connections together may hold in read buffers and pending answers;
+   * default {@link DEFAULT_MAX_BUFFERED_BYTES}.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * The secrets a client must prove it knows in HELLO; default none: any client that
+   * sends HELLO is served.
+   */
+  auth?: AuthKeys;
+  /** Serve TLS with this certificate chain and key (PEM); default plain TCP. */
+  tls?: { cert: string; key: string };
   /** Where connection events (debug) and failures (error) go; default: silent. */
   logger?: Logger;
 }
@@ -98,14 +143,25 @@ type Phase = "reading" | "processing" | "committing" | "writing";
 
 /** One client connection's state, shared between its loop, the idle timer and `close`. */
 interface Connection {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   readonly peer: string;
+  /** The peer's address without its port, whose failures are logged together. */
+  readonly peerHost: string;
   phase: Phase;
   lastActivityAt: number;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
+  helloTimer: ReturnType<typeof setTimeout> | undefined;
   closed: boolean;
   /** A last ERROR is being sent; whoever sends it closes the socket afterwards. */
   farewell: boolean;
+  /** HELLO succeeded (with an auth file: the client proved it knows a secret). */
+  greeted: boolean;
+  /** The challenge sent in answer to the first HELLO, until the client answers it. */
+  challenge: Uint8Array | undefined;
+  /** The last answer sent refused the connection: close it once that answer is out. */
+  refused: boolean;
+  /** Bytes of the shared budget this connection holds now. */
+  bufferedBytes: number;
 }
 
 /**
@@ -124,17 +180,28 @@ export class KvServer {
   readonly #maxConnections: number;
   readonly #maxFrameBytes: number;
   readonly #idleTimeoutMs: number;
+  readonly #helloTimeoutMs: number;
+  readonly #maxBufferedBytes: number;
+  readonly #maxUngreeted: number;
+  readonly #auth: AuthKeys | undefined;
+  readonly #tls: { cert: string; key: string } | undefined;
   /** Random per process, told in HELLO, so a broker can tell two addresses of one server. */
   readonly #serverId: string = Array.from(
     crypto.getRandomValues(new Uint8Array(SERVER_ID_BYTES)),
     (byte) => byte.toString(16).padStart(2, "0"),
   ).join("");
   readonly #logger: Logger;
-  #listener: Deno.TcpListener | undefined;
+  #listener: Deno.Listener | undefined;
   #startedAt = 0;
   #closing = false;
   #closePromise: Promise<void> | undefined;
   readonly #connections = new Set<Connection>();
+  /** Connections that have not completed HELLO, oldest first. */
+  readonly #ungreeted = new Set<Connection>();
+  /** Bytes all connections hold now, the sum of their `bufferedBytes`. */
+  #bufferedBytes = 0;
+  /** Per peer address: when its last failure was logged, and how many since went unlogged. */
+  readonly #failuresLogged = new Map<string, { at: number; unlogged: number }>();
   readonly #connectionLoops = new Set<Promise<void>>();
   readonly #farewells = new Set<Promise<void>>();
   #acceptLoop: Promise<void> | undefined;
@@ -147,6 +214,12 @@ export class KvServer {
     this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.#helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    // Strangers may hold half the slots at most, so they can never lock clients out.
+    this.#maxUngreeted = Math.max(1, Math.floor(this.#maxConnections / 2));
+    this.#auth = options.auth;
+    this.#tls = options.tls;
     this.#logger = options.logger ?? SILENT_LOGGER;
   }
 
@@ -162,7 +235,10 @@ export class KvServer {
    */
   listen(): Deno.NetAddr {
     if (this.#listener) throw new Error("the server is already listening");
-    this.#listener = Deno.listen({ hostname: this.#hostname, port: this.#port, transport: "tcp" });
+    const address = { hostname: this.#hostname, port: this.#port, transport: "tcp" } as const;
+    this.#listener = this.#tls
+      ? Deno.listenTls({ ...address, cert: this.#tls.cert, key: this.#tls.key })
+      : Deno.listen(address);
     this.#startedAt = performance.now();
     this.#acceptLoop = this.#accept(this.#listener);
     return this.addr;
@@ -171,12 +247,17 @@ export class KvServer {
   /** The bound address; only after {@link KvServer.listen}. */
   get addr(): Deno.NetAddr {
     if (!this.#listener) throw new Error("the server is not listening");
-    return this.#listener.addr;
+    return this.#listener.addr as Deno.NetAddr;
   }
 
   /** Client connections open now. */
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** Bytes all connections hold now in read buffers and pending answers. */
+  get bufferedBytes(): number {
+    return this.#bufferedBytes;
   }
 
   /**
@@ -207,6 +288,20 @@ export class KvServer {
       // running a batch closes itself once its answers are written.
       if (connection.phase === "reading") closeConnection(connection);
     }
+    // A client that never reads its answers cannot hold the shutdown: after a grace its
+    // connection is closed and what it did not read is dropped.
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => {
+      graceTimer = setTimeout(() => {
+        for (const connection of this.#connections) closeConnection(connection);
+        resolve();
+      }, SHUTDOWN_WRITE_GRACE_MS);
+    });
+    await Promise.race([
+      Promise.all([...this.#connectionLoops, ...this.#farewells]),
+      grace,
+    ]);
+    clearTimeout(graceTimer);
     await Promise.all([...this.#connectionLoops, ...this.#farewells]);
     try {
       await this.#store.commit();
@@ -215,9 +310,9 @@ export class KvServer {
     }
   }
 
-  async #accept(listener: Deno.TcpListener): Promise<void> {
+  async #accept(listener: Deno.Listener): Promise<void> {
     while (!this.#closing) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
         conn = await listener.accept();
       } catch (error) {
@@ -227,6 +322,7 @@ export class KvServer {
         continue;
       }
       const peer = describeAddr(conn.remoteAddr);
+      if (!this.#closing) this.#makeRoomForStranger();
       if (this.#closing) {
         closeQuietly(conn);
       } else if (this.#connections.size >= this.#maxConnections) {
@@ -244,27 +340,124 @@ export class KvServer {
     }
   }
 
+  /**
+   * A new connection is a stranger until its HELLO: when strangers already hold their half
+   * of the slots, or every slot is taken and some are strangers', the oldest stranger
+   * makes room. A client completes HELLO in one round trip, so it loses its slot only if
+   * half the slots' worth of strangers arrive during it.
+   */
+  #makeRoomForStranger(): void {
+    const full = this.#connections.size >= this.#maxConnections;
+    if (!full && this.#ungreeted.size < this.#maxUngreeted) return;
+    const oldest = this.#ungreeted.values().next().value;
+    if (oldest === undefined) return;
+    this.#logger.debug(`closing ${oldest.peer}: no HELLO yet and its slot is needed`);
+    this.#dismiss(oldest, ErrorCode.BUSY, "too many connections without HELLO; closing the oldest");
+    // Its slot is free now, though its loop ends a moment later.
+    this.#connections.delete(oldest);
+  }
+
+  /**
+   * Closes `connection` with a last ERROR when its side of the stream is between frames,
+   * else at once.
+   */
+  #dismiss(connection: Connection, code: ErrorCodeNumber, message: string): void {
+    if (connection.closed) return;
+    this.#forget(connection);
+    if (connection.phase === "reading") {
+      const frames = new FrameWriter();
+      frames.error(CONNECTION_REQUEST_ID, code, message);
+      connection.closed = true;
+      connection.farewell = true;
+      this.#trackFarewell(sendAndClose(connection.conn, frames.bytes()));
+    } else {
+      closeConnection(connection);
+    }
+  }
+
+  /** Takes `connection` out of the stranger count and gives back its share of the budget. */
+  #forget(connection: Connection): void {
+    this.#ungreeted.delete(connection);
+    clearTimeout(connection.helloTimer);
+    this.#charge(connection, 0);
+  }
+
+  /** Sets what `connection` holds of the shared budget to `bytes`. */
+  #charge(connection: Connection, bytes: number): void {
+    this.#bufferedBytes += bytes - connection.bufferedBytes;
+    connection.bufferedBytes = bytes;
+    invariant(this.#bufferedBytes >= 0, "the budget never goes negative");
+  }
+
+  /**
+   * Charges `connection` for its read buffer and pending answers; false (and the
+   * connection closed with BUSY) when that would take the server past its budget.
+   */
+  #withinBudget(connection: Connection, bytes: number): boolean {
+    const others = this.#bufferedBytes - connection.bufferedBytes;
+    if (others + bytes <= this.#maxBufferedBytes) {
+      this.#charge(connection, bytes);
+      return true;
+    }
+    this.#logger.warn(
+      `closing ${connection.peer}: it would hold ${bytes} bytes, past the server's ` +
+        `--max-buffered-bytes ${this.#maxBufferedBytes} (${others} held by others)`,
+    );
+    this.#charge(connection, 0);
+    this.#dismiss(
+      connection,
+      ErrorCode.BUSY,
+      `the server's memory for connections is used up (--max-buffered-bytes ` +
+        `${this.#maxBufferedBytes}); try again later`,
+    );
+    return false;
+  }
+
   #trackFarewell(farewell: Promise<void>): void {
     this.#farewells.add(farewell);
     farewell.finally(() => this.#farewells.delete(farewell));
   }
 
-  #startConnection(conn: Deno.TcpConn, peer: string): void {
+  #startConnection(conn: Deno.Conn, peer: string): void {
     const connection: Connection = {
       conn,
       peer,
+      peerHost: conn.remoteAddr.transport === "tcp" ? conn.remoteAddr.hostname : peer,
       phase: "reading",
       lastActivityAt: performance.now(),
       idleTimer: undefined,
+      helloTimer: undefined,
       closed: false,
       farewell: false,
+      greeted: false,
+      challenge: undefined,
+      refused: false,
+      bufferedBytes: 0,
     };
     this.#connections.add(connection);
+    this.#ungreeted.add(connection);
     this.#logger.debug(`connection from ${peer} (${this.#connections.size} open)`);
     this.#armIdleTimer(connection, this.#idleTimeoutMs);
+    connection.helloTimer = setTimeout(() => {
+      if (connection.greeted || connection.closed) return;
+      this.#logger.debug(`closing ${peer}: no HELLO within ${this.#helloTimeoutMs} ms`);
+      this.#dismiss(
+        connection,
+        ErrorCode.IDLE_TIMEOUT,
+        `no HELLO within ${this.#helloTimeoutMs} ms; closing`,
+      );
+    }, this.#helloTimeoutMs);
     const loop = this.#serve(connection)
-      .catch((error) => this.#logger.error(`connection ${peer} failed: ${describeError(error)}`))
+      .catch((error) => {
+        // A TLS handshake that fails (a plain-TCP client, an unknown CA) fails the first read.
+        if (isTlsFailure(error)) {
+          this.#logFailure(connection, `TLS handshake failed: ${describeError(error)}`);
+        } else {
+          this.#logger.error(`connection ${peer} failed: ${describeError(error)}`);
+        }
+      })
       .finally(() => {
+        this.#forget(connection);
         clearTimeout(connection.idleTimer);
         if (!connection.farewell) closeConnection(connection);
         this.#connections.delete(connection);
@@ -284,34 +477,28 @@ export class KvServer {
         return;
       }
       this.#logger.debug(`closing ${connection.peer}: idle for ${Math.round(idleMs)} ms`);
-      if (connection.phase === "reading") {
-        // Our side of the stream is between frames, so a last ERROR can still be parsed.
-        const frames = new FrameWriter();
-        frames.error(
-          CONNECTION_REQUEST_ID,
-          ErrorCode.IDLE_TIMEOUT,
-          `no complete request for ${this.#idleTimeoutMs} ms; closing`,
-        );
-        connection.closed = true;
-        connection.farewell = true;
-        this.#trackFarewell(sendAndClose(connection.conn, frames.bytes()));
-      } else {
-        closeConnection(connection);
-      }
+      this.#dismiss(
+        connection,
+        ErrorCode.IDLE_TIMEOUT,
+        `no complete request for ${this.#idleTimeoutMs} ms; closing`,
+      );
     }, Math.max(0, delayMs));
   }
 
   async #serve(connection: Connection): Promise<void> {
     const { conn } = connection;
-    conn.setNoDelay(true);
+    // TLS connections have no Nagle switch of their own in Deno.
+    (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
     // Frames are views into the reader's one buffer: each is handled (and what is kept,
     // copied) before the next read reuses it.
     const reader = new FrameReader({ maxFrameBytes: this.#maxFrameBytes });
-    const responses = new FrameWriter();
+    let responses = new FrameWriter();
     const requestIds: number[] = [];
     while (!this.#closing && !connection.closed) {
       connection.phase = "reading";
-      const count = await readOrEnd(conn, reader.space());
+      const space = reader.space();
+      if (!this.#withinBudget(connection, reader.capacity)) return;
+      const count = await readOrEnd(conn, space);
       if (count === null || connection.closed) return;
       connection.lastActivityAt = performance.now();
       connection.phase = "processing";
@@ -323,14 +510,23 @@ export class KvServer {
         try {
           for (let frame = reader.next(); frame; frame = reader.next()) {
             requestIds.push(frame.requestId);
-            this.#handle(frame, responses);
-            if (responses.length >= MAX_PENDING_RESPONSE_BYTES) break;
+            if (connection.greeted && frame.type !== MessageType.HELLO) {
+              this.#handle(frame, responses);
+            } else {
+              await this.#handshake(connection, frame, responses);
+            }
+            if (responses.length >= MAX_PENDING_RESPONSE_BYTES || connection.refused) break;
           }
         } catch (error) {
           if (!(error instanceof DecodeError)) throw error;
           framingError = error;
         }
-        if (requestIds.length > 0) await this.#commitAndSend(connection, responses, requestIds);
+        if (requestIds.length > 0) {
+          if (!this.#withinBudget(connection, reader.capacity + responses.length)) return;
+          await this.#commitAndSend(connection, responses, requestIds);
+          if (responses.length > RETAINED_RESPONSE_BYTES) responses = new FrameWriter();
+        }
+        if (connection.refused) return;
         if (framingError || requestIds.length === 0 || connection.closed) break;
       }
       if (framingError) {
@@ -459,32 +655,139 @@ export class KvServer {
     responses.okPutMany(request.requestId, refusals);
   }
 
+  /**
+   * Answers HELLO, and any frame on a connection that has not completed HELLO: there
+   * only HELLO and PING are served; anything else, and a refused HELLO, is answered with
+   * an ERROR, logged, and closes the connection.
+   */
+  async #handshake(
+    connection: Connection,
+    frame: Frame,
+    responses: FrameWriter,
+  ): Promise<void> {
+    const refuse = (code: ErrorCodeNumber, message: string) => {
+      this.#logFailure(connection, message);
+      responses.error(frame.requestId, code, message);
+      connection.refused = true;
+    };
+    if (frame.type === MessageType.PING) return responses.ok(frame.requestId);
+    if (frame.type !== MessageType.HELLO) {
+      return refuse(
+        ErrorCode.AUTH_REQUIRED,
+        `request type 0x${frame.type.toString(16).padStart(2, "0")} before HELLO; ` +
+          "send HELLO first",
+      );
+    }
+    let hello: Request;
+    try {
+      hello = decodeRequest(frame);
+    } catch (error) {
+      return refuse(ErrorCode.BAD_REQUEST, `unreadable HELLO: ${describeError(error)}`);
+    }
+    if (hello.type !== "hello") throw new Error("a HELLO frame decodes to a HELLO");
+    const id = hello.requestId;
+    if (this.#helloVersionRefusal(hello.version, responses, id)) {
+      connection.refused = true;
+      return this.#logFailure(connection, `HELLO for protocol version ${hello.version}`);
+    }
+    const refusal = await this.#authRefusal(connection, hello.authScheme, hello.auth);
+    if (refusal !== undefined) return refuse(refusal.code, refusal.message);
+    if (connection.challenge !== undefined) {
+      return responses.okHello(id, {
+        ...this.#helloResult(hello.version),
+        challenge: connection.challenge,
+      });
+    }
+    connection.greeted = true;
+    this.#ungreeted.delete(connection);
+    clearTimeout(connection.helloTimer);
+    responses.okHello(id, this.#helloResult(hello.version));
+  }
+
+  /**
+   * Why this HELLO's authentication fails, or undefined when it passes or asks for the
+   * challenge (then left in `connection.challenge`).
+   */
+  async #authRefusal(
+    connection: Connection,
+    scheme: number,
+    auth: Uint8Array,
+  ): Promise<{ code: ErrorCodeNumber; message: string } | undefined> {
+    if (scheme !== AUTH_NONE && scheme !== AUTH_HMAC_SHA256) {
+      return {
+        code: ErrorCode.UNSUPPORTED_AUTH,
+        message: `auth scheme ${scheme} is not supported; use ${AUTH_NONE} (none) or ` +
+          `${AUTH_HMAC_SHA256} (HMAC-SHA-256)`,
+      };
+    }
+    if (this.#auth === undefined) {
+      // No auth file: nothing to prove, and nothing a client sends is checked.
+      if (auth.length === 0) return undefined;
+      return { code: ErrorCode.AUTH_FAILED, message: "this server expects no auth data" };
+    }
+    if (scheme === AUTH_NONE) {
+      return {
+        code: ErrorCode.AUTH_REQUIRED,
+        message: "this server requires authentication; give the client --auth-file",
+      };
+    }
+    const challenge = connection.challenge;
+    if (challenge === undefined) {
+      if (auth.length > 0) {
+        return { code: ErrorCode.AUTH_FAILED, message: "an answer to no challenge" };
+      }
+      connection.challenge = newChallenge();
+      return undefined;
+    }
+    connection.challenge = undefined;
+    if (await this.#auth.verify(challenge, auth)) return undefined;
+    return {
+      code: ErrorCode.AUTH_FAILED,
+      message: "authentication failed: the client's secret is not in this server's auth file",
+    };
+  }
+
+  /** Answers an unsupported protocol version with an ERROR, and says whether it did. */
+  #helloVersionRefusal(version: number, responses: FrameWriter, id: number): boolean {
+    if (version >= MIN_PROTOCOL_VERSION && version <= PROTOCOL_VERSION) return false;
+    responses.error(
+      id,
+      ErrorCode.UNSUPPORTED_VERSION,
+      `protocol version ${version} is not supported; this server speaks ` +
+        `${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION}`,
+    );
+    return true;
+  }
+
+  #helloResult(version: number): HelloResult {
+    return {
+      version,
+      maxFrameBytes: this.#maxFrameBytes,
+      idleTimeoutMs: this.#idleTimeoutMs,
+      serverId: this.#serverId,
+    };
+  }
+
+  /** Logs a refused connection, at most once a second per peer address. */
+  #logFailure(connection: Connection, reason: string): void {
+    const now = performance.now();
+    const last = this.#failuresLogged.get(connection.peerHost);
+    if (last !== undefined && now - last.at < AUTH_FAILURE_LOG_INTERVAL_MS) {
+      last.unlogged++;
+      return;
+    }
+    if (this.#failuresLogged.size >= MAX_TRACKED_FAILING_PEERS) this.#failuresLogged.clear();
+    const unlogged = last?.unlogged ? ` (and ${last.unlogged} more since the last report)` : "";
+    this.#failuresLogged.set(connection.peerHost, { at: now, unlogged: 0 });
+    this.#logger.warn(`refused ${connection.peer}: ${reason}${unlogged}`);
+  }
+
   #run(request: Request, responses: FrameWriter): void {
     const store = this.#store;
     const id = request.requestId;
     switch (request.type) {
       case "hello":
-        if (request.version < MIN_PROTOCOL_VERSION || request.version > PROTOCOL_VERSION) {
-          return responses.error(
-            id,
-            ErrorCode.UNSUPPORTED_VERSION,
-            `protocol version ${request.version} is not supported; this server speaks ` +
-              `${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION}`,
-          );
-        }
-        if (request.authScheme !== AUTH_NONE || request.auth.length > 0) {
-          return responses.error(
-            id,
-            ErrorCode.UNSUPPORTED_AUTH,
-            `auth scheme ${request.authScheme} is not supported; use ${AUTH_NONE} (none)`,
-          );
-        }
-        return responses.okHello(id, {
-          version: request.version,
-          maxFrameBytes: this.#maxFrameBytes,
-          idleTimeoutMs: this.#idleTimeoutMs,
-          serverId: this.#serverId,
-        });
+        throw new Error("HELLO is answered by #handshake, never here");
       case "ping":
         return responses.ok(id);
       case "put": {
@@ -572,6 +875,12 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // Already closed: nothing left to release.
   }
+}
+
+/** Whether a connection's first read failed in the TLS handshake, not on the network. */
+function isTlsFailure(error: unknown): boolean {
+  return error instanceof Deno.errors.InvalidData ||
+    (error instanceof Error && /tls|certificate|handshake/i.test(error.message));
 }
 
 function isDisconnect(error: unknown): boolean {

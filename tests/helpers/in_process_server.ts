@@ -18,6 +18,8 @@ import { ErrorCode, type Frame } from "../../lib/protocol/mod.ts";
 import { decodeResponse } from "../../lib/protocol/messages.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { feedFrames } from "./frames.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { MessageType, PROTOCOL_VERSION } from "../../lib/protocol/mod.ts";
 import { KvServer, type KvServerOptions } from "../../lib/server/server.ts";
 import { Store } from "../../lib/server/store.ts";
 import type { ServerAddress } from "../../lib/protocol/client.ts";
@@ -87,9 +89,25 @@ export class RawConnection {
     this.#conn = conn;
   }
 
-  /** Connects to `address`. */
-  static async open(address: ServerAddress): Promise<RawConnection> {
-    return new RawConnection(await Deno.connect(address));
+  /**
+   * Connects to `address` and, unless `hello` is false, completes a HELLO (request id 0,
+   * no authentication) first, as the server requires before any other request.
+   */
+  static async open(
+    address: ServerAddress,
+    { hello = true }: { hello?: boolean } = {},
+  ): Promise<RawConnection> {
+    const raw = new RawConnection(await Deno.connect(address));
+    if (!hello) return raw;
+    const frames = new FrameWriter();
+    frames.hello(0, PROTOCOL_VERSION);
+    await raw.write(frames.bytes());
+    const answer = await raw.readFrame();
+    if (answer?.type !== MessageType.OK || answer.requestId !== 0) {
+      raw.close();
+      throw new Error(`HELLO was not answered with OK: ${JSON.stringify(answer)}`);
+    }
+    return raw;
   }
 
   /** Writes all of `bytes`. */

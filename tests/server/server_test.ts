@@ -118,25 +118,63 @@ Deno.test("server answers every request type", async () => {
   await stop();
 });
 
-Deno.test("server refuses an unsupported protocol version and auth scheme but keeps the connection", async () => {
+Deno.test("a refused HELLO (version, auth scheme) closes the connection, and the GET after it is not served", async () => {
   const { address, stop } = await startServer();
-  const raw = await RawConnection.open(address);
+  const refusals: [(frames: FrameWriter) => void, number, RegExp][] = [
+    [
+      (frames) => frames.hello(1, 99),
+      ErrorCode.UNSUPPORTED_VERSION,
+      /version 99 is not supported; this server speaks 1 to \d/,
+    ],
+    [(frames) => frames.hello(1, 0), ErrorCode.UNSUPPORTED_VERSION, /version 0 is not supported/],
+    [
+      (frames) => frames.frame(MessageType.HELLO, 1, Uint8Array.from([0, 1, 7, 0, 0, 0, 0])),
+      ErrorCode.UNSUPPORTED_AUTH,
+      /auth scheme 7 is not supported/,
+    ],
+  ];
+  for (const greeted of [false, true]) {
+    for (const [hello, code, message] of refusals) {
+      const raw = await RawConnection.open(address, { hello: greeted });
+      const frames = new FrameWriter();
+      hello(frames);
+      frames.get(2, "person1");
+      await raw.write(frames.bytes());
+      const answers = await raw.readUntilEnd();
+      assert.equal(answers.length, 1, "one ERROR, then the connection closes");
+      assert.match(assertError(answers[0], 1, code), message);
+      raw.close();
+    }
+  }
+  await stop();
+});
+
+Deno.test("before HELLO only PING is served; any other request gets AUTH_REQUIRED and closes", async () => {
+  const { address, stop } = await startServer();
+  const raw = await RawConnection.open(address, { hello: false });
   const frames = new FrameWriter();
-  frames.hello(1, 99);
-  frames.frame(MessageType.HELLO, 2, Uint8Array.from([0, 1, 7, 0, 0, 0, 0]));
+  frames.ping(1);
+  frames.get(2, "person1");
   frames.ping(3);
-  frames.hello(4, 0);
+  await raw.write(frames.bytes());
+  const answers = await raw.readUntilEnd();
+  assert.equal(answers.length, 2);
+  okBody(answers[0], 1);
+  assert.match(
+    assertError(answers[1], 2, ErrorCode.AUTH_REQUIRED),
+    /before HELLO; send HELLO first/,
+  );
+  raw.close();
+  await stop();
+});
+
+Deno.test("a server answers HELLO with the version asked for, so an older client keeps its own", async () => {
+  const { address, stop } = await startServer();
+  const raw = await RawConnection.open(address, { hello: false });
+  const frames = new FrameWriter();
   frames.hello(5, MIN_PROTOCOL_VERSION);
   frames.hello(6, PROTOCOL_VERSION);
   await raw.write(frames.bytes());
-  assert.match(
-    assertError(await raw.readFrame(), 1, ErrorCode.UNSUPPORTED_VERSION),
-    /version 99 is not supported; this server speaks 1 to 2/,
-  );
-  assertError(await raw.readFrame(), 2, ErrorCode.UNSUPPORTED_AUTH);
-  okBody(await raw.readFrame(), 3);
-  assertError(await raw.readFrame(), 4, ErrorCode.UNSUPPORTED_VERSION);
-  // A server answers with the version asked for: an older client keeps speaking its own.
   assert.equal(decodeHelloBody(okBody(await raw.readFrame(), 5)).version, MIN_PROTOCOL_VERSION);
   assert.equal(decodeHelloBody(okBody(await raw.readFrame(), 6)).version, PROTOCOL_VERSION);
   raw.close();
@@ -380,7 +418,7 @@ Deno.test("connections over maxConnections get BUSY and are closed", async () =>
   const { address, server, stop } = await startServer({ maxConnections: 2 });
   const first = await ServerClient.connect(address);
   const second = await ServerClient.connect(address);
-  const third = await RawConnection.open(address);
+  const third = await RawConnection.open(address, { hello: false });
   const answers = await third.readUntilEnd();
   assert.equal(answers.length, 1);
   assertError(answers[0], CONNECTION_REQUEST_ID, ErrorCode.BUSY);
