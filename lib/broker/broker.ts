@@ -38,6 +38,7 @@
  * ```
  * @module
  */
+import type { Credentials } from "../protocol/credentials.ts";
 import assert from "node:assert/strict";
 import { MAX_KEYS_LIMIT } from "../protocol/mod.ts";
 import { Placement } from "./placement.ts";
@@ -66,6 +67,8 @@ export interface BrokerOptions {
   connect?: Connector;
   /** Receives a line when a server goes down or comes back; default: nothing. */
   log?: (message: string) => void;
+  /** Secret and TLS CA for every connection (resolveCredentials); default none. */
+  credentials?: Credentials;
 }
 
 /** The answer to GET or QUERY. */
@@ -152,6 +155,7 @@ export class Broker {
       timeoutMs: options.timeoutMs,
       connect: options.connect,
       log: options.log,
+      credentials: options.credentials,
     });
     await pool.start();
     return new Broker(pool, options.k);

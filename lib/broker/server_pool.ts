@@ -18,6 +18,7 @@
  * ```
  * @module
  */
+import type { Credentials } from "../protocol/credentials.ts";
 import assert from "node:assert/strict";
 import { ConnectionError, RequestTimeoutError, ServerClient } from "../protocol/client.ts";
 import type { KeysOptions, PutManyRefusal, ServerStats } from "../protocol/mod.ts";
@@ -89,7 +90,11 @@ export interface ServerConnection {
 }
 
 /** Opens a connection to `server`, failing after `timeoutMs`. */
-export type Connector = (server: ServerAddress, timeoutMs: number) => Promise<ServerConnection>;
+export type Connector = (
+  server: ServerAddress,
+  timeoutMs: number,
+  credentials?: Credentials,
+) => Promise<ServerConnection>;
 
 /**
  * Connects with {@link ServerClient}: `timeoutMs` bounds both the connect
@@ -100,13 +105,14 @@ export type Connector = (server: ServerAddress, timeoutMs: number) => Promise<Se
  * const connection = await connectServerClient(serverAddress("127.0.0.1", 8000), 1000);
  * ```
  */
-export const connectServerClient: Connector = async (server, timeoutMs) => {
+export const connectServerClient: Connector = async (server, timeoutMs, credentials) => {
   const client = await ServerClient.connect(
     { hostname: server.hostname, port: server.port },
     {
       connectTimeoutMs: timeoutMs,
       requestTimeoutMs: timeoutMs,
       maxInFlight: MAX_IN_FLIGHT_PER_SERVER,
+      credentials,
     },
   );
   return client;
@@ -120,6 +126,8 @@ export interface ServerPoolOptions {
   connect?: Connector;
   /** Called with a line of text when a server goes down or comes back; default: nothing. */
   log?: (message: string) => void;
+  /** Secret and TLS CA for every connection (resolveCredentials); default none. */
+  credentials?: Credentials;
 }
 
 /** One server's state as {@link ServerPool.status} reports it. */
@@ -181,6 +189,7 @@ export class ServerPool {
   readonly #timeoutMs: number;
   readonly #connect: Connector;
   readonly #log: (message: string) => void;
+  readonly #credentials: Credentials;
   #closed = false;
   #changeWaiters: (() => void)[] = [];
 
@@ -196,6 +205,7 @@ export class ServerPool {
     assert(this.#timeoutMs > 0, "timeoutMs must be positive");
     this.#connect = options.connect ?? connectServerClient;
     this.#log = options.log ?? (() => {});
+    this.#credentials = options.credentials ?? {};
     this.#slots = servers.map(() => ({
       connection: undefined,
       lastError: "not connected yet",
@@ -422,7 +432,11 @@ export class ServerPool {
     slot.connecting = true;
     slot.closedQuietly = false;
     try {
-      const connection = await this.#connect(this.#servers[index], this.#timeoutMs);
+      const connection = await this.#connect(
+        this.#servers[index],
+        this.#timeoutMs,
+        this.#credentials,
+      );
       slot.connecting = false;
       if (this.#closed) {
         connection.close();

@@ -26,6 +26,8 @@ import { openHistory } from "./history.ts";
 import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
+import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
+import type { Credentials } from "../protocol/credentials.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 
 /** Longest `--timeout-ms` accepted: ten minutes. */
@@ -66,6 +68,7 @@ Flags:
       --index-only       index dataFile and exit without reading commands; exit code 0
                          when every record was stored, ${INDEX_FAILED_EXIT_CODE} when some were not, 2 when
                          lines were skipped
+${SECURITY_HELP}
   -h, --help             show this help
 
 Commands: GET key | QUERY key.field.field | DELETE key | PUT <record line> |
@@ -102,6 +105,8 @@ interface BrokerSettings {
   readonly dataPath: string | undefined;
   readonly indexOnly: boolean;
   readonly json: boolean;
+  /** From `--auth-file` (or KV_AUTH_FILE) and `--tls-ca`. */
+  readonly credentials: Credentials;
 }
 
 async function runBroker(args: string[]): Promise<number> {
@@ -112,6 +117,7 @@ async function runBroker(args: string[]): Promise<number> {
     k: settings.k,
     timeoutMs: settings.timeoutMs,
     log,
+    credentials: settings.credentials,
   });
   try {
     checkCluster(broker, settings, log);
@@ -139,6 +145,7 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
     dialect: { type: "string" },
     "index-only": { type: "boolean" },
     "duplicate-keys": { type: "string" },
+    ...SECURITY_FLAGS,
   });
   const serverFile = values.servers;
   if (serverFile === undefined) {
@@ -186,6 +193,7 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
     dataPath,
     indexOnly,
     json: values.json ?? false,
+    credentials: await clientCredentials("broker", values),
   };
 }
 

@@ -33,6 +33,7 @@ import { parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { MAX_TIMEOUT_MS } from "./broker.ts";
 import type { Subcommand } from "./subcommand.ts";
+import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import { UserError } from "./user_error.ts";
 
 /** Exit code: found, stored, deleted, listed. */
@@ -53,6 +54,7 @@ const FLAGS = {
   "timeout-ms": { type: "string" },
   json: { type: "boolean" },
   limit: { type: "string" },
+  ...SECURITY_FLAGS,
 } as const;
 
 /** What one one-shot command takes and does. */
@@ -134,7 +136,8 @@ Flags:
   -k, --replicas N       the cluster's replication factor (default 1)
       --timeout-ms MS    connect and request timeout per server (default ${DEFAULT_TIMEOUT_MS})
       --json             print the answer as one JSON object on one line
-${limitFlag}
+${limitFlag}${SECURITY_HELP}
+
 An argument that starts with '-' goes after '--': kv get -- -key.
 
 Exit codes: ${EXIT_FOUND} found or done, ${EXIT_NOT_FOUND} not found, 2 usage error,
@@ -226,7 +229,13 @@ export function serverFile(flag: string | undefined): string {
 
 async function openBroker(
   name: string,
-  values: { servers?: string; replicas?: string; "timeout-ms"?: string },
+  values: {
+    servers?: string;
+    replicas?: string;
+    "timeout-ms"?: string;
+    "auth-file"?: string;
+    "tls-ca"?: string;
+  },
 ): Promise<Broker> {
   const path = serverFile(values.servers);
   const servers = await readServerList(path).catch((error) => {
@@ -247,7 +256,8 @@ async function openBroker(
     max: MAX_TIMEOUT_MS,
     fallback: DEFAULT_TIMEOUT_MS,
   });
-  const broker = await Broker.open(servers, { k, timeoutMs });
+  const credentials = await clientCredentials(name, values);
+  const broker = await Broker.open(servers, { k, timeoutMs, credentials });
   const twins = broker.pool.twins();
   if (twins.length > 0) {
     broker.close();

@@ -6,8 +6,8 @@
  * On start it prints one line to stderr, stable for scripts to parse:
  *
  * ```text
- * kv server listening on 127.0.0.1:40123 (data: /tmp/x, 0 records, recovered in 3 ms)
- * kv server listening on 127.0.0.1:8000 (memory only, 0 records, recovered in 0 ms)
+ * kv server listening on 127.0.0.1:40123 (data: /tmp/x, 0 records, recovered in 3 ms, plain TCP, no auth)
+ * kv server listening on 127.0.0.1:8000 (memory only, 0 records, recovered in 0 ms, plain TCP, no auth)
  * ```
  *
  * @example
@@ -19,9 +19,13 @@
  */
 import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, Logger, parseLogLevel } from "../base/logger.ts";
+import { AuthFileError, AuthKeys, MIN_SECRET_BYTES } from "../protocol/auth.ts";
+import { CredentialsError, readPemFile } from "../protocol/credentials.ts";
 import {
+  DEFAULT_HELLO_TIMEOUT_MS,
   DEFAULT_HOSTNAME,
   DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_BUFFERED_BYTES,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_PORT,
   KvServer,
@@ -41,6 +45,9 @@ export const MIN_FRAME_BYTES = 64 * 1024;
 
 /** Largest `--max-frame-bytes` (1 GiB): a frame is buffered whole in memory. */
 export const MAX_FRAME_BYTES_LIMIT = 1024 * 1024 * 1024;
+
+/** Smallest `--max-buffered-bytes`: one connection's read buffer and a little more. */
+export const MIN_BUFFERED_BYTES = 1024 * 1024;
 
 /** Shortest and longest `--idle-timeout-ms`. */
 export const MIN_IDLE_TIMEOUT_MS = 10;
@@ -68,8 +75,23 @@ Flags:
                             the log's entry limit
       --idle-timeout-ms N   close a client silent or stalled mid-request this long
                             (default ${DEFAULT_IDLE_TIMEOUT_MS})
+      --max-buffered-bytes N  memory all clients together may hold in partial requests
+                            and pending answers; a client past it is closed with BUSY
+                            (default ${DEFAULT_MAX_BUFFERED_BYTES})
+      --auth-file FILE      require every client to prove in HELLO that it knows one of
+                            the secrets in FILE (one per line, each ${MIN_SECRET_BYTES}+ random bytes
+                            in hex or base64; 'kv secret > FILE' writes one; mode 600)
+      --insecure            allow listening on an address other than loopback without
+                            --auth-file (anyone who can connect can read and delete)
+      --tls-cert FILE       serve TLS with this certificate chain (PEM); needs --tls-key
+      --tls-key FILE        the certificate's private key (PEM)
       --log-level LEVEL     ${LOG_LEVELS.join(", ")} (default ${DEFAULT_LOG_LEVEL})
   -h, --help                show this help
+
+Before its HELLO succeeds a client may only send HELLO and PING; it is closed after
+${
+  DEFAULT_HELLO_TIMEOUT_MS / 1000
+} s without one, and such clients take at most half of --max-connections.
 
 Prints 'kv server listening on HOST:PORT (...)' on stderr once ready.
 Exit codes: 0 after a clean shutdown, 2 for bad flags, a port in use or a locked data dir.`;
@@ -83,6 +105,11 @@ const FLAGS = {
   "max-frame-bytes": { type: "string" },
   "idle-timeout-ms": { type: "string" },
   "log-level": { type: "string" },
+  "max-buffered-bytes": { type: "string" },
+  "auth-file": { type: "string" },
+  insecure: { type: "boolean" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
 } as const;
 
 /** Everything `kv server` was asked to do, flags parsed and checked. */
@@ -94,6 +121,11 @@ interface ServerSettings {
   maxConnections: number;
   maxFrameBytes: number;
   idleTimeoutMs: number;
+  maxBufferedBytes: number;
+  authFile: string | undefined;
+  insecure: boolean;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
   logger: Logger;
 }
 
@@ -119,6 +151,19 @@ function parseSettings(args: string[]): ServerSettings {
   }
   const hostname = values.address ?? DEFAULT_HOSTNAME;
   if (hostname === "") throw new UserError("kv server: -a must not be empty");
+  const authFile = values["auth-file"];
+  if (!isLoopback(hostname) && authFile === undefined && !values.insecure) {
+    throw new UserError(
+      `kv server: -a ${hostname} lets other machines connect, and without --auth-file ` +
+        "anyone could read and delete every record; give --auth-file (see 'kv secret'), " +
+        "or --insecure to accept that",
+    );
+  }
+  const tlsCert = values["tls-cert"];
+  const tlsKey = values["tls-key"];
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new UserError("kv server: --tls-cert and --tls-key go together; give both or neither");
+  }
   return {
     hostname,
     port: intFlag("server", "-p", values.port, { min: 0, max: 65535, fallback: DEFAULT_PORT }),
@@ -139,8 +184,46 @@ function parseSettings(args: string[]): ServerSettings {
       max: MAX_IDLE_TIMEOUT_MS,
       fallback: DEFAULT_IDLE_TIMEOUT_MS,
     }),
+    maxBufferedBytes: intFlag("server", "--max-buffered-bytes", values["max-buffered-bytes"], {
+      min: MIN_BUFFERED_BYTES,
+      max: Number.MAX_SAFE_INTEGER,
+      fallback: DEFAULT_MAX_BUFFERED_BYTES,
+    }),
+    authFile,
+    insecure: values.insecure ?? false,
+    tlsCert,
+    tlsKey,
     logger: new Logger({ name: "kv server", level: logLevel }),
   };
+}
+
+/**
+ * Whether `hostname` reaches this machine only: 127.0.0.0/8, ::1 or localhost. Anything
+ * else (0.0.0.0 and :: included) may be reached from the network.
+ */
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/** The auth keys and TLS certificate the flags name, read and checked. */
+async function readSecurity(
+  settings: ServerSettings,
+): Promise<{ auth?: AuthKeys; tls?: { cert: string; key: string } }> {
+  try {
+    const auth = settings.authFile === undefined
+      ? undefined
+      : await AuthKeys.read(settings.authFile);
+    if (settings.tlsCert === undefined || settings.tlsKey === undefined) return { auth };
+    const cert = await readPemFile(settings.tlsCert, "CERTIFICATE");
+    const key = await readPemFile(settings.tlsKey, "PRIVATE KEY");
+    return { auth, tls: { cert, key } };
+  } catch (error) {
+    if (error instanceof AuthFileError || error instanceof CredentialsError) {
+      throw new UserError(`kv server: ${error.message}`);
+    }
+    throw error;
+  }
 }
 
 async function openStore(settings: ServerSettings): Promise<Store> {
@@ -240,8 +323,11 @@ export function untilSignal(logger: Logger): { signalled: Promise<string>; dispo
 async function runServer(args: string[]): Promise<number> {
   const settings = parseSettings(args);
   const { logger } = settings;
+  const security = await readSecurity(settings);
   const store = await openStore(settings);
   const server = new KvServer({
+    ...security,
+    maxBufferedBytes: settings.maxBufferedBytes,
     store,
     hostname: settings.hostname,
     port: settings.port,
@@ -262,10 +348,12 @@ async function runServer(args: string[]): Promise<number> {
     const { recovery } = store;
     for (const warning of recovery.warnings) logger.warn(`recovery: ${warning}`);
     const data = settings.dataDir === undefined ? "memory only" : `data: ${settings.dataDir}`;
+    const secured = `${security.tls ? "TLS" : "plain TCP"}, ` +
+      `${security.auth ? "auth required" : "no auth"}`;
     const records = `${recovery.recordCount} record${recovery.recordCount === 1 ? "" : "s"}`;
     logger.info(
       `listening on ${hostPort(addr.hostname, addr.port)} (${data}, ${records}, ` +
-        `recovered in ${Math.round(recovery.recoveryMs)} ms)`,
+        `recovered in ${Math.round(recovery.recoveryMs)} ms, ${secured})`,
     );
     const signal = await stop.signalled;
     logger.info(`${signal}: shutting down`);

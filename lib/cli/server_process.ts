@@ -8,7 +8,7 @@
  * connections (see lib/cli/server.ts):
  *
  * ```text
- * kv server listening on 127.0.0.1:40123 (memory only, 0 records, recovered in 0 ms)
+ * kv server listening on 127.0.0.1:40123 (memory only, 0 records, recovered in 0 ms, plain TCP, no auth)
  * ```
  *
  * @example

@@ -28,11 +28,15 @@
  * @module
  */
 import { DecodeError } from "../base/bytes.ts";
+import { AUTH_HMAC_SHA256, type AuthKeys } from "./auth.ts";
+import type { Credentials } from "./credentials.ts";
 import {
+  AUTH_NONE,
   CONNECTION_REQUEST_ID,
   ErrorCode,
   errorCodeName,
   type Frame,
+  type HelloResult,
   type KeysOptions,
   MAX_REQUEST_ID,
   PROTOCOL_VERSION,
@@ -102,6 +106,11 @@ export interface ClientOptions {
    * {@link DEFAULT_KEEP_ALIVE_MS}, and never more than a third of the server's idle timeout.
    */
   keepAliveMs?: number;
+  /**
+   * A secret to authenticate with and a CA to verify the server's TLS certificate by
+   * (see credentials.ts); default none: plain TCP, no authentication.
+   */
+  credentials?: Credentials;
 }
 
 /** The connection to a server failed or was closed; the client is unusable. */
@@ -161,7 +170,7 @@ export class ServerClient {
   /** Resolves when the connection closes, for whatever reason; never rejects. */
   readonly closed: Promise<void>;
 
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
   #requestTimeoutMs: number;
   readonly #maxInFlight: number;
   #maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
@@ -182,7 +191,7 @@ export class ServerClient {
   #spare = new FrameWriter();
   #flushing = false;
 
-  private constructor(conn: Deno.TcpConn, address: ServerAddress, options: ClientOptions) {
+  private constructor(conn: Deno.Conn, address: ServerAddress, options: ClientOptions) {
     this.#conn = conn;
     this.address = address;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -212,31 +221,15 @@ export class ServerClient {
   static async connect(address: ServerAddress, options: ClientOptions = {}): Promise<ServerClient> {
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const where = `${address.hostname}:${address.port}`;
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), connectTimeoutMs);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({
-        hostname: address.hostname,
-        port: address.port,
-        signal: abort.signal,
-      });
-    } catch (error) {
-      const reason = abort.signal.aborted
-        ? `timed out after ${connectTimeoutMs} ms`
-        : describeError(error);
-      throw new ConnectionError(`cannot connect to ${where}: ${reason}`, { cause: error });
-    } finally {
-      clearTimeout(timer);
-    }
+    const credentials = options.credentials ?? {};
+    const conn = await openConnection(address, credentials, connectTimeoutMs);
     // HELLO runs under the connect timeout; later requests use the request timeout.
     const client = new ServerClient(conn, address, {
       ...options,
       requestTimeoutMs: connectTimeoutMs,
     });
     try {
-      const response = await client.#request((frames, id) => frames.hello(id, PROTOCOL_VERSION));
-      const hello = decodeHelloBody(expectOk(response));
+      const hello = await client.#hello(credentials.auth);
       client.#maxFrameBytes = hello.maxFrameBytes;
       client.#serverId = hello.serverId;
       // A ping can come up to two periods after the last request, so a period of a
@@ -256,6 +249,32 @@ export class ServerClient {
     clearTimeout(client.#timeoutTimer);
     client.#timeoutTimer = undefined;
     return client;
+  }
+
+  /**
+   * Says HELLO; when the server challenges, answers with `auth`'s first secret. Rejects
+   * with a ServerError when the server refuses.
+   */
+  async #hello(auth: AuthKeys | undefined): Promise<HelloResult> {
+    const scheme = auth === undefined ? AUTH_NONE : AUTH_HMAC_SHA256;
+    const first = decodeHelloBody(
+      expectOk(await this.#request((frames, id) => frames.hello(id, PROTOCOL_VERSION, scheme))),
+    );
+    const challenge = first.challenge;
+    if (challenge === undefined) return first;
+    if (auth === undefined) {
+      throw new ServerError(ErrorCode.AUTH_REQUIRED, "the server requires an auth file");
+    }
+    const answer = await auth.answer(challenge);
+    const second = decodeHelloBody(
+      expectOk(
+        await this.#request((frames, id) =>
+          frames.hello(id, PROTOCOL_VERSION, AUTH_HMAC_SHA256, answer)
+        ),
+      ),
+    );
+    if (second.challenge !== undefined) throw new DecodeError("a second challenge in HELLO");
+    return second;
   }
 
   /** Whether the connection is usable. */
@@ -726,6 +745,53 @@ function checkRefusals(refusals: PutManyRefusal[], itemCount: number): PutManyRe
 }
 
 /** The OK body of `response`, or the ServerError its ERROR means. */
+/**
+ * Opens TCP, or TLS when `credentials` name a CA (the handshake done, so a certificate
+ * the CA did not sign fails here), within `timeoutMs`; a ConnectionError otherwise.
+ */
+async function openConnection(
+  address: ServerAddress,
+  credentials: Credentials,
+  timeoutMs: number,
+): Promise<Deno.Conn> {
+  const where = `${address.hostname}:${address.port}`;
+  const abort = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new Error(`timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  // Only a race listens to it; past the races nobody does.
+  timedOut.catch(() => {});
+  let conn: Deno.Conn | undefined;
+  try {
+    if (credentials.tlsCaCerts === undefined) {
+      conn = await Deno.connect({ ...address, signal: abort.signal });
+      return conn;
+    }
+    const tls = Deno.connectTls({ ...address, caCerts: [...credentials.tlsCaCerts] });
+    // connectTls takes no signal: a late connection is closed when it arrives.
+    tls.then((late) => abort.signal.aborted && late.close(), () => {});
+    const tlsConn = await Promise.race([tls, timedOut]);
+    conn = tlsConn;
+    await Promise.race([tlsConn.handshake(), timedOut]);
+    return tlsConn;
+  } catch (error) {
+    try {
+      conn?.close();
+    } catch {
+      // Already closed.
+    }
+    const reason = abort.signal.aborted ? `timed out after ${timeoutMs} ms` : describeError(error);
+    const tls = credentials.tlsCaCerts === undefined ? "" : "TLS: ";
+    throw new ConnectionError(`cannot connect to ${where}: ${tls}${reason}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function expectOk(response: Response): Uint8Array {
   if (response.type === "ok") return response.body;
   if (response.type === "error") throw new ServerError(response.code, response.message);

@@ -15,7 +15,7 @@ Deno.test("kv server prints a parseable listening line and serves requests", asy
   await using server = await startServerProcess();
   assert.match(
     server.stderrLines.at(-1)!,
-    /^kv server listening on 127\.0\.0\.1:\d+ \(memory only, 0 records, recovered in \d+ ms\)$/,
+    /^kv server listening on 127\.0\.0\.1:\d+ \(memory only, 0 records, recovered in \d+ ms, plain TCP, no auth\)$/,
   );
   assert.notEqual(server.address.port, 0);
   const client = await ServerClient.connect(server.address);
@@ -38,7 +38,10 @@ Deno.test("kv server exits 0 on SIGINT and keeps records in --data-dir across re
     await client.close();
     assert.equal((await stopWithin(first, "SIGINT")).code, 0);
     await using second = await startServerProcess(["--data-dir", dataDir]);
-    assert.match(second.stderrLines.at(-1)!, /, 10 records, recovered in \d+ ms\)$/);
+    assert.match(
+      second.stderrLines.at(-1)!,
+      /, 10 records, recovered in \d+ ms, plain TCP, no auth\)$/,
+    );
     const again = await ServerClient.connect(second.address);
     assert.deepEqual(await again.get("k7"), int(7));
     await again.close();
@@ -242,7 +245,7 @@ Deno.test("a kv server process answers every request type and enforces every lim
     assert.equal(decodeResponse((await limits.readFrame())!).type, "ok");
 
     // A third connection is one too many: BUSY, then closed.
-    const third = await RawConnection.open(server.address);
+    const third = await RawConnection.open(server.address, { hello: false });
     const busy = decodeResponse((await third.readFrame())!);
     assert.ok(busy.type === "error" && busy.code === ErrorCode.BUSY);
     assert.equal(await third.readFrame(), undefined);

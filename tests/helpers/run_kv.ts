@@ -51,7 +51,7 @@ export async function runKv(args: string[], options: RunKvOptions = {}): Promise
       "--allow-read",
       "--allow-write",
       "--allow-run",
-      "--allow-env=KV_SERVERS",
+      "--allow-env=KV_SERVERS,KV_AUTH_FILE",
       MAIN_PATH,
       ...args,
     ],

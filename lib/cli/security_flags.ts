@@ -1,0 +1,65 @@
+/**
+ * The flags every client command shares for reaching secured servers — `--auth-file`
+ * (or `KV_AUTH_FILE`) and `--tls-ca` — their help text, and turning them into
+ * {@link Credentials} with one-line errors.
+ *
+ * @example
+ * ```ts
+ * import { clientCredentials, SECURITY_FLAGS } from "./security_flags.ts";
+ * import { parseFlags } from "./args.ts";
+ * const { values } = parseFlags("broker", ["--auth-file", "kv.auth"], SECURITY_FLAGS);
+ * const credentials = await clientCredentials("broker", values);
+ * ```
+ * @module
+ */
+import { type Credentials, CredentialsError, resolveCredentials } from "../protocol/credentials.ts";
+import { UserError } from "./user_error.ts";
+
+/** Environment variable naming the auth file when `--auth-file` is not given. */
+export const AUTH_FILE_ENV = "KV_AUTH_FILE";
+
+/** The client's security flags, for `parseFlags`. */
+export const SECURITY_FLAGS = {
+  "auth-file": { type: "string" },
+  "tls-ca": { type: "string" },
+} as const;
+
+/** Help lines for {@link SECURITY_FLAGS}, aligned with the other commands' flags. */
+export const SECURITY_HELP =
+  `      --auth-file FILE   prove to the servers that this client knows a secret of FILE
+                         (its first line; 'kv secret > FILE' writes one; mode 600);
+                         default \$${AUTH_FILE_ENV}, else none
+      --tls-ca FILE      connect with TLS, verifying the servers' certificates (and
+                         host names) against the CA certificate in FILE (PEM);
+                         default plain TCP`;
+
+/**
+ * Reads the files the flags (or `KV_AUTH_FILE`) name; a problem is a UserError naming
+ * `kv <command>`.
+ *
+ * @example
+ * ```ts
+ * const credentials = await clientCredentials("get", { "auth-file": "kv.auth" });
+ * ```
+ */
+export async function clientCredentials(
+  command: string,
+  values: { "auth-file"?: string; "tls-ca"?: string },
+): Promise<Credentials> {
+  const authFile = values["auth-file"] ?? authFileFromEnv();
+  if (authFile === "") throw new UserError(`kv ${command}: --auth-file must not be empty`);
+  try {
+    return await resolveCredentials({ authFile, tlsCa: values["tls-ca"] });
+  } catch (error) {
+    if (error instanceof CredentialsError) throw new UserError(`kv ${command}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** `KV_AUTH_FILE`, when set and readable without asking for permission. */
+function authFileFromEnv(): string | undefined {
+  const permission = Deno.permissions.querySync({ name: "env", variable: AUTH_FILE_ENV });
+  if (permission.state !== "granted") return undefined;
+  const value = Deno.env.get(AUTH_FILE_ENV);
+  return value === "" ? undefined : value;
+}

@@ -1,0 +1,99 @@
+/**
+ * What a client needs to reach servers that require authentication or speak TLS, from
+ * the two paths a user gives (`--auth-file`, `--tls-ca`): read once, checked, and then
+ * passed to every connection.
+ *
+ * @example
+ * ```ts
+ * import { resolveCredentials } from "./credentials.ts";
+ * const credentials = await resolveCredentials({ authFile: "kv.auth", tlsCa: "ca.pem" });
+ * ```
+ * @module
+ */
+import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
+import { AuthFileError, AuthKeys } from "./auth.ts";
+
+/** Largest PEM file (CA, certificate or key) read, in bytes. */
+export const MAX_PEM_FILE_BYTES = 1024 * 1024;
+
+/** The paths a user gives for authentication and TLS; each absent means "not used". */
+export interface SecurityOptions {
+  /** Auth file whose first secret answers the servers' challenge; default none. */
+  authFile?: string;
+  /** PEM file of the CA that signed the servers' certificates: connect with TLS; default plain TCP. */
+  tlsCa?: string;
+}
+
+/** {@link SecurityOptions} read and checked, ready for every connection. */
+export interface Credentials {
+  /** Proves the client knows a secret in HELLO; absent: no authentication. */
+  readonly auth?: AuthKeys;
+  /** CA certificates (PEM) to verify servers by; absent: plain TCP. */
+  readonly tlsCaCerts?: readonly string[];
+}
+
+/** A credential file that cannot be used: one line saying what, where and what to do. */
+export class CredentialsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CredentialsError";
+  }
+}
+
+/**
+ * Reads the files `options` names; every problem is a {@link CredentialsError}.
+ *
+ * @example
+ * ```ts
+ * const credentials = await resolveCredentials({}); // {}: plain TCP, no authentication
+ * ```
+ */
+export async function resolveCredentials(options: SecurityOptions): Promise<Credentials> {
+  const credentials: { auth?: AuthKeys; tlsCaCerts?: string[] } = {};
+  if (options.authFile !== undefined) {
+    try {
+      credentials.auth = await AuthKeys.read(options.authFile);
+    } catch (error) {
+      if (error instanceof AuthFileError) throw new CredentialsError(error.message);
+      throw error;
+    }
+  }
+  if (options.tlsCa !== undefined) {
+    credentials.tlsCaCerts = [await readPemFile(options.tlsCa, "CERTIFICATE")];
+  }
+  return credentials;
+}
+
+/**
+ * The text of a PEM file holding at least one `kind` block (`CERTIFICATE`, `PRIVATE KEY`),
+ * read with a bound; a {@link CredentialsError} otherwise.
+ *
+ * @example
+ * ```ts
+ * const cert = await readPemFile("server.pem", "CERTIFICATE");
+ * ```
+ */
+export async function readPemFile(path: string, kind: string): Promise<string> {
+  let text: string;
+  try {
+    const bytes = await readFileBounded(path, MAX_PEM_FILE_BYTES);
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (error) {
+    if (error instanceof FileTooLargeError) {
+      throw new CredentialsError(
+        `${path}: larger than ${MAX_PEM_FILE_BYTES} bytes; not a PEM file`,
+      );
+    }
+    if (error instanceof TypeError) {
+      throw new CredentialsError(`${path}: not a PEM file (not text)`);
+    }
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new CredentialsError(`${path}: cannot read it: ${reason}`);
+  }
+  if (!new RegExp(`-----BEGIN [A-Z ]*${kind}-----`).test(text)) {
+    throw new CredentialsError(
+      `${path}: no ${kind} in it; give a PEM file (-----BEGIN ${kind}-----)`,
+    );
+  }
+  return text;
+}

@@ -1,0 +1,238 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { Logger } from "../../lib/base/logger.ts";
+import { AUTH_HMAC_SHA256, AuthKeys } from "../../lib/protocol/auth.ts";
+import { ConnectionError, ServerClient } from "../../lib/protocol/client.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { decodeHelloBody } from "../../lib/protocol/messages.ts";
+import {
+  AUTH_NONE,
+  CONNECTION_REQUEST_ID,
+  ErrorCode,
+  type Frame,
+  MessageType,
+  PROTOCOL_VERSION,
+} from "../../lib/protocol/mod.ts";
+import { int } from "../../lib/record/value.ts";
+import { RawConnection, startServer } from "../helpers/in_process_server.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const SECRET = new Uint8Array(32).fill(7);
+const OTHER_SECRET = new Uint8Array(32).fill(9);
+
+function secured(extra: { helloTimeoutMs?: number; maxConnections?: number } = {}) {
+  const lines: string[] = [];
+  const logger = new Logger({
+    level: "warn",
+    name: "kv server",
+    write: (line) => lines.push(line),
+  });
+  return AuthKeys.fromSecrets([SECRET]).then(async (auth) => ({
+    lines,
+    ...await startServer({ auth, logger, ...extra }),
+  }));
+}
+
+function errorOf(frame: Frame | undefined): { code: number; requestId: number } {
+  assert.ok(frame !== undefined && frame.type === MessageType.ERROR, "an ERROR frame");
+  return {
+    code: new DataView(frame.body.buffer, frame.body.byteOffset).getUint16(0),
+    requestId: frame.requestId,
+  };
+}
+
+Deno.test("a client with a secret of the server's auth file is served", async () => {
+  const { address, stop } = await secured();
+  const auth = await AuthKeys.fromSecrets([SECRET]);
+  const client = await ServerClient.connect(address, { credentials: { auth } });
+  await client.put("person1", int(5));
+  assert.deepEqual(await client.get("person1"), int(5));
+  await client.close();
+  await stop();
+});
+
+Deno.test("a stranger without the secret can neither read nor write, and is logged", async () => {
+  const { address, store, lines, stop } = await secured();
+  await assert.rejects(ServerClient.connect(address), (error: Error) => {
+    assert.ok(error instanceof ConnectionError);
+    assert.match(error.message, /AUTH_REQUIRED: this server requires authentication/);
+    return true;
+  });
+  // Raw frames skipping HELLO fare no better: the first request closes the connection.
+  const raw = await RawConnection.open(address, { hello: false });
+  const frames = new FrameWriter();
+  frames.put(1, "stolen", int(1));
+  frames.get(2, "person1");
+  await raw.write(frames.bytes());
+  const answers = await raw.readUntilEnd();
+  assert.deepEqual(answers.map(errorOf), [{ code: ErrorCode.AUTH_REQUIRED, requestId: 1 }]);
+  assert.equal(store.recordCount, 0);
+  assert.ok(lines.some((line) => /refused 127\.0\.0\.1:\d+: this server requires/.test(line)));
+  raw.close();
+  await stop();
+});
+
+Deno.test("a client with a wrong secret is refused with AUTH_FAILED, logged once a second at most", async () => {
+  const { address, lines, stop } = await secured();
+  const wrong = await AuthKeys.fromSecrets([OTHER_SECRET]);
+  const startedAt = performance.now();
+  const attempts = 20;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    await assert.rejects(
+      ServerClient.connect(address, { credentials: { auth: wrong } }),
+      /AUTH_FAILED: authentication failed/,
+    );
+  }
+  const seconds = (performance.now() - startedAt) / 1000;
+  const logged = lines.filter((line) => line.includes("authentication failed"));
+  // One line for the first failure, then at most one per second that passed.
+  assert.ok(
+    logged.length >= 1 && logged.length <= 1 + Math.ceil(seconds),
+    `${logged.length} lines`,
+  );
+  assert.match(logged[0], /^kv server warn: refused 127\.0\.0\.1:\d+: authentication failed/);
+  await stop();
+});
+
+Deno.test("a server accepts any secret of its auth file, so secrets can be rotated", async () => {
+  const auth = await AuthKeys.fromSecrets([SECRET, OTHER_SECRET]);
+  const { address, stop } = await startServer({ auth });
+  for (const secret of [SECRET, OTHER_SECRET]) {
+    const credentials = { auth: await AuthKeys.fromSecrets([secret]) };
+    const client = await ServerClient.connect(address, { credentials });
+    assert.equal(typeof await client.ping(), "number");
+    await client.close();
+  }
+  await stop();
+});
+
+Deno.test("the challenge is fresh per connection: an answer replayed elsewhere is refused", async () => {
+  const { address, stop } = await secured();
+  const auth = await AuthKeys.fromSecrets([SECRET]);
+  const first = await RawConnection.open(address, { hello: false });
+  const frames = new FrameWriter();
+  frames.hello(1, PROTOCOL_VERSION, AUTH_HMAC_SHA256);
+  await first.write(frames.bytes());
+  const challenge = decodeHelloBody((await first.readFrame())!.body).challenge!;
+  const answer = await auth.answer(challenge);
+  const second = await RawConnection.open(address, { hello: false });
+  frames.reset();
+  frames.hello(1, PROTOCOL_VERSION, AUTH_HMAC_SHA256);
+  frames.hello(2, PROTOCOL_VERSION, AUTH_HMAC_SHA256, answer);
+  await second.write(frames.bytes());
+  const [challenged, refused, ...rest] = await second.readUntilEnd();
+  assert.ok(decodeHelloBody(challenged.body).challenge !== undefined);
+  assert.deepEqual(errorOf(refused), { code: ErrorCode.AUTH_FAILED, requestId: 2 });
+  assert.deepEqual(rest, []);
+  first.close();
+  second.close();
+  await stop();
+});
+
+Deno.test("HELLO without auth data to a server without an auth file is served, any auth data refused", async () => {
+  const { address, stop } = await startServer();
+  for (const scheme of [AUTH_NONE, AUTH_HMAC_SHA256]) {
+    const raw = await RawConnection.open(address, { hello: false });
+    const frames = new FrameWriter();
+    frames.hello(1, PROTOCOL_VERSION, scheme);
+    frames.ping(2);
+    await raw.write(frames.bytes());
+    const hello = await raw.readFrame();
+    assert.equal(hello?.type, MessageType.OK);
+    assert.equal(decodeHelloBody(hello!.body).challenge, undefined);
+    assert.equal((await raw.readFrame())?.type, MessageType.OK);
+    raw.close();
+  }
+  const raw = await RawConnection.open(address, { hello: false });
+  const frames = new FrameWriter();
+  frames.hello(1, PROTOCOL_VERSION, AUTH_HMAC_SHA256, new Uint8Array(32));
+  await raw.write(frames.bytes());
+  assert.deepEqual((await raw.readUntilEnd()).map(errorOf), [
+    { code: ErrorCode.AUTH_FAILED, requestId: 1 },
+  ]);
+  raw.close();
+  await stop();
+});
+
+Deno.test("a connection without HELLO is closed after the hello timeout with IDLE_TIMEOUT", async () => {
+  const { address, server, stop } = await startServer({ helloTimeoutMs: 100 });
+  const raw = await RawConnection.open(address, { hello: false });
+  const frames = new FrameWriter();
+  frames.ping(1);
+  await raw.write(frames.bytes());
+  const answers = await raw.readUntilEnd();
+  assert.equal(answers[0].type, MessageType.OK, "PING is served before HELLO");
+  assert.deepEqual(errorOf(answers[1]), {
+    code: ErrorCode.IDLE_TIMEOUT,
+    requestId: CONNECTION_REQUEST_ID,
+  });
+  await waitFor(() => server.connectionCount === 0, { what: "the connection to go" });
+  raw.close();
+  await stop();
+});
+
+Deno.test("strangers hold at most half the slots and never cause BUSY for an authenticated client", async () => {
+  const maxConnections = 8;
+  const { address, server, stop } = await secured({ maxConnections });
+  const auth = await AuthKeys.fromSecrets([SECRET]);
+  const clients: ServerClient[] = [];
+  const strangers: RawConnection[] = [];
+  for (let round = 0; round < 3; round++) {
+    // More idle strangers than there are slots...
+    for (let index = 0; index < maxConnections + 2; index++) {
+      strangers.push(await RawConnection.open(address, { hello: false }));
+    }
+    await waitFor(() => server.connectionCount <= maxConnections, { what: "strangers evicted" });
+    // ...and yet an authenticated client gets in.
+    clients.push(await ServerClient.connect(address, { credentials: { auth } }));
+  }
+  for (const client of clients) assert.equal(typeof await client.ping(), "number");
+  assert.ok(server.connectionCount <= maxConnections);
+  for (const stranger of strangers) stranger.close();
+  await Promise.all(clients.map((client) => client.close()));
+  await stop();
+});
+
+Deno.test("fuzz: no HELLO a stranger makes up gets a request served, and the server carries on", async () => {
+  const { address, store, stop } = await secured();
+  await store.put("secret", int(42));
+  const helloBody = fc.oneof(
+    fc.uint8Array({ maxLength: 80 }),
+    fc.record({
+      version: fc.integer({ min: 0, max: 0xffff }),
+      scheme: fc.integer({ min: 0, max: 255 }),
+      auth: fc.uint8Array({ maxLength: 64 }),
+    }).map(({ version, scheme, auth }) => {
+      const frames = new FrameWriter();
+      frames.hello(1, version, scheme, auth);
+      return frames.bytes().slice(9);
+    }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(helloBody, { minLength: 1, maxLength: 3 }), async (bodies) => {
+      const raw = await RawConnection.open(address, { hello: false });
+      const frames = new FrameWriter();
+      bodies.forEach((body, index) => frames.frame(MessageType.HELLO, index + 1, body));
+      frames.get(100, "secret");
+      await raw.write(frames.bytes());
+      const answers = await raw.readUntilEnd();
+      raw.close();
+      // Every answer but the last is a challenge; the last refuses and the server hangs up.
+      const last = answers.at(-1);
+      assert.ok(last?.type === MessageType.ERROR, "the connection ends with an ERROR");
+      for (const answer of answers.slice(0, -1)) {
+        assert.equal(answer.type, MessageType.OK);
+        assert.ok(decodeHelloBody(answer.body).challenge !== undefined);
+      }
+      assert.ok(
+        answers.every((answer) => answer.requestId !== 100 || answer.type === MessageType.ERROR),
+      );
+    }),
+    { numRuns: 100 },
+  );
+  const auth = await AuthKeys.fromSecrets([SECRET]);
+  const client = await ServerClient.connect(address, { credentials: { auth } });
+  assert.deepEqual(await client.get("secret"), int(42));
+  await client.close();
+  await stop();
+});
