@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { type Credentials, CredentialsError, resolveCredentials } from "../protocol/credentials.ts";
 import { Broker, type Lookup, MAX_KEYS_ANSWER } from "../broker/broker.ts";
 import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
 import {
@@ -72,13 +73,13 @@ export interface ConnectOptions {
   /** How floats read back (see {@link FloatReading}); default `"number"`. */
   floats?: FloatReading;
   /**
-   * Tokens file for servers that require authentication. Not yet supported by
-   * this version of kv: setting it throws a KvInputError.
+   * Auth file for servers that require authentication (`kv server --auth-file`): its
+   * first secret answers their challenge. Default none. A bad file throws a KvInputError.
    */
   authFile?: string;
   /**
-   * CA certificate for servers that speak TLS. Not yet supported by this
-   * version of kv: setting it throws a KvInputError.
+   * PEM file of the CA that signed the servers' TLS certificates: connect with TLS and
+   * verify them (and their host names). Default plain TCP.
    */
   tlsCa?: string;
 }
@@ -231,8 +232,8 @@ export class Kv implements AsyncDisposable {
 
   /** @internal Opens the broker; {@link connect} is the public way in. */
   static async open(options: ConnectOptions): Promise<Kv> {
-    const { servers, k, timeoutMs, floats } = await checkOptions(options);
-    const broker = await Broker.open(servers, { k, timeoutMs });
+    const { servers, k, timeoutMs, floats, credentials } = await checkOptions(options);
+    const broker = await Broker.open(servers, { k, timeoutMs, credentials });
     const twins = broker.pool.twins();
     if (twins.length > 0) {
       broker.close();
@@ -443,13 +444,16 @@ interface CheckedOptions {
   k: number;
   timeoutMs: number;
   floats: FloatReading;
+  credentials: Credentials;
 }
 
 async function checkOptions(options: ConnectOptions): Promise<CheckedOptions> {
-  if (options.authFile !== undefined || options.tlsCa !== undefined) {
-    throw new KvInputError(
-      "authFile and tlsCa are not supported by this version of kv yet; leave them unset",
-    );
+  let credentials: Credentials;
+  try {
+    credentials = await resolveCredentials({ authFile: options.authFile, tlsCa: options.tlsCa });
+  } catch (error) {
+    if (error instanceof CredentialsError) throw new KvInputError(error.message);
+    throw error;
   }
   const servers = await serverList(options.servers);
   const k = options.replicas ?? 1;
@@ -460,7 +464,7 @@ async function checkOptions(options: ConnectOptions): Promise<CheckedOptions> {
   if (floats !== "number" && floats !== "tagged") {
     throw new KvInputError(`floats must be "number" or "tagged", got ${JSON.stringify(floats)}`);
   }
-  return { servers, k, timeoutMs, floats };
+  return { servers, k, timeoutMs, floats, credentials };
 }
 
 async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAddress[]> {
