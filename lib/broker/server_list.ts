@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import { describeFsError } from "../base/fs_error.ts";
 import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
 
 /**
@@ -61,14 +62,28 @@ const HOST_PORT_COLON = /^([^\s:\[\]]+):(\d+)$/;
 const IPV6_PORT = /^\[([0-9A-Fa-f:.%]+)\]:(\d+)$/;
 const VALID_HOST = /^[A-Za-z0-9.\-_:%]+$/;
 
-function parseLine(line: string): ServerAddress | undefined {
+/** The ports a server may listen on. */
+const MIN_PORT = 1;
+const MAX_PORT = 65535;
+
+/** A server, or what is wrong with the line and at which of its characters (0-based). */
+type ParsedLine = ServerAddress | { readonly problem: string; readonly at: number };
+
+function parseLine(line: string): ParsedLine {
   const match = HOST_PORT_SPACED.exec(line) ?? HOST_PORT_COLON.exec(line) ?? IPV6_PORT.exec(line);
-  if (match === null) return undefined;
+  const expected = `expected 'HOST PORT' or 'HOST:PORT', found '${line}'`;
+  if (match === null) return { problem: expected, at: 0 };
   const hostname = match[1].startsWith("[") && match[1].endsWith("]")
     ? match[1].slice(1, -1)
     : match[1];
+  if (!VALID_HOST.test(hostname)) return { problem: expected, at: 0 };
   const port = Number(match[2]);
-  if (!VALID_HOST.test(hostname) || !(port >= 1 && port <= 65535)) return undefined;
+  if (!(port >= MIN_PORT && port <= MAX_PORT)) {
+    return {
+      problem: `port ${match[2]} is out of range; a port is ${MIN_PORT} to ${MAX_PORT}`,
+      at: line.length - match[2].length,
+    };
+  }
   return serverAddress(hostname, port);
 }
 
@@ -94,9 +109,9 @@ export function parseServerList(text: string, fileName: string): ServerAddress[]
     if (trimmed === "") continue;
     const column = withoutComment.length - withoutComment.trimStart().length + 1;
     const server = parseLine(trimmed);
-    if (server === undefined) {
+    if ("problem" in server) {
       throw new ServerFileError(
-        `${fileName}:${lineNumber}:${column}: expected 'HOST PORT' or 'HOST:PORT', found '${trimmed}'`,
+        `${fileName}:${lineNumber}:${column + server.at}: ${server.problem}`,
       );
     }
     const firstLine = lineOfId.get(server.id);
@@ -138,8 +153,7 @@ export async function readServerList(path: string): Promise<ServerAddress[]> {
     if (error instanceof FileTooLargeError) {
       throw new ServerFileError(`${path}: server file larger than ${MAX_SERVER_FILE_BYTES} bytes`);
     }
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ServerFileError(`${path}: cannot read the server file: ${reason}`);
+    throw new ServerFileError(`${path}: cannot read the server file: ${describeFsError(error)}`);
   }
   return parseServerList(text, path);
 }

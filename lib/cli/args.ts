@@ -30,10 +30,43 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
   allowPositionals = false,
 ) {
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals });
+    return parseArgs({
+      args: attachNegativeNumbers(args, options),
+      options,
+      strict: true,
+      allowPositionals,
+    });
   } catch (error) {
     throw new UserError(`kv ${command}: ${describeParseError(error)} (see 'kv ${command} --help')`);
   }
+}
+
+/**
+ * `-n -5` as `-n=-5`-like single arguments: parseArgs refuses a value that
+ * starts with '-' (it could be a flag), but a negative number after a flag
+ * that takes a value is that value, and then meets the flag's own range check.
+ */
+function attachNegativeNumbers(args: string[], options: ParseArgsOptionsConfig): string[] {
+  const takesValue = new Set<string>();
+  for (const [name, option] of Object.entries(options)) {
+    if (option.type !== "string") continue;
+    takesValue.add(`--${name}`);
+    if (option.short !== undefined) takesValue.add(`-${option.short}`);
+  }
+  const joined: string[] = [];
+  for (let index = 0; index < args.length; index++) {
+    if (args[index] === "--") return [...joined, ...args.slice(index)];
+    const next = args[index + 1];
+    if (takesValue.has(args[index]) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(
+        args[index].startsWith("--") ? `${args[index]}=${next}` : `${args[index]}${next}`,
+      );
+      index++;
+    } else {
+      joined.push(args[index]);
+    }
+  }
+  return joined;
 }
 
 function describeParseError(error: unknown): string {

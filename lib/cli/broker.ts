@@ -29,6 +29,7 @@ import type { Subcommand } from "./subcommand.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import type { Credentials } from "../protocol/credentials.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
+import { describeFsError, withoutOsDetail } from "../base/fs_error.ts";
 
 /** Longest `--timeout-ms` accepted: ten minutes. */
 export const MAX_TIMEOUT_MS = 600_000;
@@ -113,6 +114,9 @@ async function runBroker(args: string[]): Promise<number> {
   const settings = await parseSettings(args);
   const logSink = new LogSink();
   const log = (message: string) => logSink.print(`kv broker: ${message}`);
+  // Lines logged while connecting wait for the checks: a refusal is one line on its own.
+  const held: string[] = [];
+  const release = logSink.redirect((line) => held.push(line));
   const broker = await Broker.open(settings.servers, {
     k: settings.k,
     timeoutMs: settings.timeoutMs,
@@ -120,7 +124,12 @@ async function runBroker(args: string[]): Promise<number> {
     credentials: settings.credentials,
   });
   try {
-    checkCluster(broker, settings, log);
+    try {
+      checkCluster(broker, settings, log);
+    } finally {
+      release();
+    }
+    for (const line of held) logSink.print(line);
     if (settings.dataPath === undefined) {
       await serveCommands(broker, settings, settings.dialect ?? "assignment", logSink);
       return 0;
@@ -220,7 +229,8 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
   if (upCount === 0) {
     throw new UserError(
       `kv broker: none of the ${settings.servers.length} servers in ${settings.serverFile} ` +
-        `is reachable (${down[0].server.id}: ${down[0].error}); start them and retry`,
+        `is reachable (${down[0].server.id}: ${withoutOsDetail(down[0].error ?? "no answer")}); ` +
+        "start them and retry",
     );
   }
   for (const state of down) log(`server ${state.server.id} is unreachable: ${state.error}`);
@@ -302,7 +312,6 @@ async function checkReadable(path: string): Promise<void> {
     }
   } catch (error) {
     if (error instanceof UserError) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new UserError(`kv broker: cannot read ${path}: ${reason}`);
+    throw new UserError(`kv broker: cannot read ${path}: ${describeFsError(error)}`);
   }
 }

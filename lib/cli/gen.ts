@@ -26,6 +26,7 @@ import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
+import { describeFsError } from "../base/fs_error.ts";
 
 /** Records written when `-n` is absent (the README's example). */
 export const DEFAULT_RECORD_COUNT = 15;
@@ -236,15 +237,6 @@ async function readKeyFile(path: string): Promise<KeySpec[]> {
 
 function tooLarge(): string {
   return `it holds more than ${MAX_KEY_FILE_BYTES} bytes, the most a key file may hold`;
-}
-
-/** The short reason of a file-system error, without Deno's "(os error N): open 'x'" tail. */
-function describeFsError(error: unknown): string {
-  if (error instanceof Deno.errors.NotFound) return "No such file or directory";
-  if (error instanceof Deno.errors.PermissionDenied) return "Permission denied";
-  if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0].replace(/ \(os error \d+\).*$/, "");
 }
 
 /** Where the records go; `commit` makes them visible, `abandon` discards them. */

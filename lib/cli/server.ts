@@ -36,6 +36,7 @@ import { type FsyncPolicy, Store, StoreCorruptError, StoreLockedError } from "..
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
+import { describeFsError } from "../base/fs_error.ts";
 
 /** Most connections `--max-connections` accepts (each holds a 64 KiB read buffer). */
 export const MAX_CONNECTIONS_LIMIT = 100_000;
@@ -247,8 +248,9 @@ async function openStore(settings: ServerSettings): Promise<Store> {
     }
     // Any other file-system error: permission denied, disk full, …
     if (Object.values(Deno.errors).some((kind) => error instanceof kind)) {
-      const reason = (error as Error).message;
-      throw new UserError(`kv server: cannot open --data-dir ${settings.dataDir}: ${reason}`);
+      throw new UserError(
+        `kv server: cannot open --data-dir ${settings.dataDir}: ${describeFsError(error)}`,
+      );
     }
     throw error;
   }

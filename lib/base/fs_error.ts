@@ -1,0 +1,49 @@
+/**
+ * The short, plain reason of a file-system error, for a one-line message to a
+ * person: "No such file or directory" rather than Deno's
+ * "No such file or directory (os error 2): open 'x'", and no advice about
+ * Deno's permission flags, which a kv user does not choose.
+ *
+ * @example
+ * ```ts
+ * import { describeFsError } from "./fs_error.ts";
+ * try {
+ *   await Deno.readTextFile("missing.txt");
+ * } catch (error) {
+ *   console.error(`cannot read missing.txt: ${describeFsError(error)}`); // No such file or directory
+ * }
+ * ```
+ * @module
+ */
+
+/**
+ * The reason `error` (thrown by a `Deno` file-system call) gives, in a few words.
+ *
+ * @example
+ * ```ts
+ * describeFsError(new Deno.errors.NotFound("x (os error 2): open 'y'")); // "No such file or directory"
+ * ```
+ */
+export function describeFsError(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "No such file or directory";
+  if (error instanceof Deno.errors.PermissionDenied) return "Permission denied";
+  if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
+  if (error instanceof Deno.errors.NotADirectory) return "a part of the path is not a directory";
+  // Deno refuses some paths (such as /proc) whatever the permission flags, advising --allow-all.
+  if (error instanceof Deno.errors.NotCapable) return "kv is not allowed to access this path";
+  const message = error instanceof Error ? error.message : String(error);
+  return withoutOsDetail(message.split("\n")[0]);
+}
+
+/**
+ * `message` without Deno's ` (os error N)` and what follows it (`: open 'x'`),
+ * which repeat what a one-line message already says.
+ *
+ * @example
+ * ```ts
+ * withoutOsDetail("Connection refused (os error 111)"); // "Connection refused"
+ * ```
+ */
+export function withoutOsDetail(message: string): string {
+  return message.replace(/ \(os error \d+\)[^;)]*/g, "");
+}

@@ -1,0 +1,97 @@
+// User mistakes through the real program: each is one line on stderr — what, where, what to
+// do — with exit code 2, never Deno's own text or advice about its permission flags.
+import assert from "node:assert/strict";
+import { KvCluster } from "../helpers/kv_processes.ts";
+import { runKv } from "../helpers/run_kv.ts";
+
+async function oneLine(args: string[], expected: RegExp): Promise<void> {
+  const { code, stdout, stderr } = await runKv(args);
+  assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);
+  assert.equal(stdout, "");
+  assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
+  assert.match(stderr.trimEnd(), expected);
+  assert.doesNotMatch(stderr, /os error|--allow|stack|    at /);
+}
+
+async function withTempDir(run: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "kv-errors-" });
+  try {
+    await run(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A loopback port nothing listens on: bound, then released. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+Deno.test("an unreadable server file is one line without the OS's wording", async () => {
+  await withTempDir(async (dir) => {
+    await oneLine(
+      ["broker", "-s", `${dir}/missing.txt`],
+      /^kv broker: \S+missing\.txt: cannot read the server file: No such file or directory$/,
+    );
+    await oneLine(
+      ["broker", "-s", dir],
+      /^kv broker: \S+: cannot read the server file: it is a directory$/,
+    );
+  });
+});
+
+Deno.test("a port out of range points at the port and says the range", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/servers.txt`, "# cluster\n  127.0.0.1 99999\n");
+    await oneLine(
+      ["broker", "-s", `${dir}/servers.txt`],
+      /^kv broker: \S+servers\.txt:2:13: port 99999 is out of range; a port is 1 to 65535$/,
+    );
+  });
+});
+
+Deno.test("a negative number for a flag meets the flag's range, not a note about dashes", async () => {
+  await oneLine(
+    ["gen", "-k", "keyFile.txt", "-n", "-5"],
+    /^kv gen: -n must be a whole number from 0 to 1000000000, got '-5'$/,
+  );
+  await oneLine(
+    ["gen", "-k", "keyFile.txt", "--max-nesting", "-1"],
+    /^kv gen: -d must be a whole number from 0 to \d+, got '-1'$/,
+  );
+});
+
+Deno.test("a data dir kv may not use is one line without Deno's permission advice", async () => {
+  await oneLine(
+    ["server", "-p", "0", "--data-dir", "/proc/nope"],
+    /^kv server: cannot open --data-dir \/proc\/nope: /,
+  );
+});
+
+Deno.test("a server listed twice under two addresses is one line", async () => {
+  await using cluster = await KvCluster.start(1);
+  const { port } = cluster.servers[0];
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/servers.txt`, `127.0.0.1 ${port}\nlocalhost:${port}\n`);
+    await oneLine(
+      ["broker", "-s", `${dir}/servers.txt`],
+      /lists one server twice \(localhost:\d+ is the same server as 127\.0\.0\.1:\d+\)/,
+    );
+  });
+});
+
+Deno.test("a broker that reaches no server at all stops with exit 2, even without -i", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/servers.txt`,
+      `127.0.0.1 ${closedPort()}\n127.0.0.1 ${closedPort()}\n`,
+    );
+    await oneLine(
+      ["broker", "-s", `${dir}/servers.txt`, "--timeout-ms", "2000"],
+      /^kv broker: none of the 2 servers in \S+ is reachable \(127\.0\.0\.1:\d+: .*\); start them and retry$/,
+    );
+  });
+});
