@@ -55,7 +55,7 @@ const SUBCOMMANDS: readonly SubcommandEntry[] = [
   },
   {
     name: "secret",
-    summary: "print a new shared secret for --auth-file (kv secret > kv.auth)",
+    summary: "make a new shared secret for --auth-file (kv secret -o kv.auth)",
     load: async () => (await import("./secret.ts")).secretCommand,
   },
   {

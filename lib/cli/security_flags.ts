@@ -27,7 +27,7 @@ export const SECURITY_FLAGS = {
 /** Help lines for {@link SECURITY_FLAGS}, aligned with the other commands' flags. */
 export const SECURITY_HELP =
   `      --auth-file FILE   prove to the servers that this client knows a secret of FILE
-                         (its first line; 'kv secret > FILE' writes one; mode 600);
+                         (its first line; 'kv secret -o FILE' writes one; mode 600);
                          default \$${AUTH_FILE_ENV}, else none
       --tls-ca FILE      connect with TLS, verifying the servers' certificates (and
                          host names) against the CA certificate in FILE (PEM);

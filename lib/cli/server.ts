@@ -81,7 +81,7 @@ Flags:
                             (default ${DEFAULT_MAX_BUFFERED_BYTES})
       --auth-file FILE      require every client to prove in HELLO that it knows one of
                             the secrets in FILE (one per line, each ${MIN_SECRET_BYTES}+ random bytes
-                            in hex or base64; 'kv secret > FILE' writes one; mode 600)
+                            in hex or base64; 'kv secret -o FILE' writes one; mode 600)
       --insecure            allow listening on an address other than loopback without
                             --auth-file (anyone who can connect can read and delete)
       --tls-cert FILE       serve TLS with this certificate chain (PEM); needs --tls-key

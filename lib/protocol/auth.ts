@@ -230,7 +230,7 @@ export function parseAuthFile(text: string, path: string): Uint8Array[] {
     secrets.push(secret);
   }
   if (secrets.length === 0) {
-    throw new AuthFileError(`${path}: no secret in the file; write one with 'kv secret > ${path}'`);
+    throw new AuthFileError(`${path}: no secret in the file; write one with 'kv secret -o FILE'`);
   }
   return secrets;
 }

@@ -240,7 +240,11 @@ export class ServerClient {
       );
     } catch (error) {
       client.close();
-      throw new ConnectionError(`cannot connect to ${where}: ${describeError(error)}`, {
+      // A TLS server hangs up on the plain bytes of a HELLO: say what is likely wrong.
+      const hint = error instanceof ConnectionError && credentials.tlsCaCerts === undefined
+        ? " before answering HELLO (a TLS server? connect with --tls-ca)"
+        : "";
+      throw new ConnectionError(`cannot connect to ${where}: ${describeError(error)}${hint}`, {
         cause: error,
       });
     }

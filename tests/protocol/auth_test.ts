@@ -34,7 +34,7 @@ Deno.test("parseAuthFile names file, line and column of a bad secret, and says w
     ],
     [
       "# only a comment\n",
-      /^kv\.auth: no secret in the file; write one with 'kv secret > kv\.auth'$/,
+      /^kv\.auth: no secret in the file; write one with 'kv secret -o FILE'$/,
     ],
     [
       `${HEX_SECRET}\n`.repeat(MAX_SECRETS + 1),

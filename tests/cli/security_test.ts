@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { withTempDir } from "../helpers/fixtures.ts";
+import { runKv } from "../helpers/run_kv.ts";
+import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+/** Runs `kv secret -o path` and returns `path`. */
+async function newAuthFile(dir: string, name: string): Promise<string> {
+  const path = `${dir}/${name}`;
+  const run = await runKv(["secret", "-o", path]);
+  assert.deepEqual(run, { code: 0, stdout: "", stderr: "" });
+  return path;
+}
+
+Deno.test("kv secret -o FILE writes one 32-byte hex secret, readable by its owner only; never over a file", async () => {
+  await withTempDir(async (dir) => {
+    const path = await newAuthFile(dir, "kv.auth");
+    const secret = await Deno.readTextFile(path);
+    assert.match(secret, /^[0-9a-f]{64}\n$/);
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    const again = await runKv(["secret", "-o", path]);
+    assert.equal(again.code, 2);
+    assert.match(
+      again.stderr,
+      /^kv secret: .* exists; add a secret with 'kv secret >> .*' or remove it first\n$/,
+    );
+    assert.equal(await Deno.readTextFile(path), secret);
+    const printed = await runKv(["secret"]);
+    assert.match(printed.stdout, /^[0-9a-f]{64}\n$/);
+    assert.notEqual(printed.stdout, secret);
+  });
+});
+
+Deno.test("kv server on an address other than loopback without --auth-file refuses to start, unless --insecure", async () => {
+  const run = await runKv(["server", "-a", "0.0.0.0", "-p", "0"]);
+  assert.equal(run.code, 2);
+  assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+  assert.match(
+    run.stderr,
+    /^kv server: -a 0\.0\.0\.0 lets other machines connect, and without --auth-file anyone could read and delete every record; give --auth-file \(see 'kv secret'\), or --insecure to accept that\n$/,
+  );
+  await using server = await startServerProcess(["-a", "0.0.0.0", "--insecure"]);
+  assert.equal((await stopWithin(server)).code, 0);
+});
+
+Deno.test("with --auth-file, a client without the secret cannot read or write; a wrong secret is refused and logged", async () => {
+  await withTempDir(async (dir) => {
+    const authFile = await newAuthFile(dir, "kv.auth");
+    const wrongFile = await newAuthFile(dir, "wrong.auth");
+    await using server = await startServerProcess(["--auth-file", authFile]);
+    assert.match(server.stderrLines.at(-1)!, /, plain TCP, auth required\)$/);
+    await Deno.writeTextFile(`${dir}/servers`, `127.0.0.1 ${server.port}\n`);
+    const servers = ["-s", `${dir}/servers`];
+
+    // The wrong secret first: failures are logged once a second per peer address.
+    const wrong = await runKv(["get", ...servers, "--auth-file", wrongFile, "person1"]);
+    assert.equal(wrong.code, 3);
+    assert.match(wrong.stdout, /AUTH_FAILED/);
+    await waitFor(
+      () =>
+        server.stderrLines.some((line) =>
+          /refused 127\.0\.0\.1:\d+: authentication failed/.test(line)
+        ),
+      { what: "the failed attempt in the server's log" },
+    );
+    const stranger = await runKv(["put", ...servers, "person1: {a: 1}"]);
+    assert.equal(stranger.code, 3);
+    assert.match(stranger.stdout, /AUTH_REQUIRED: this server requires authentication/);
+
+    // KV_AUTH_FILE stands in for --auth-file.
+    const env = { KV_AUTH_FILE: authFile };
+    assert.equal((await runKv(["put", ...servers, "person1: {a: 1}"], { env })).code, 0);
+    const get = await runKv(["get", ...servers, "person1"], { env });
+    assert.deepEqual([get.code, get.stdout], [0, 'person1 : { "a" : 1 }\n']);
+    assert.equal((await stopWithin(server)).code, 0);
+  });
+});
+
+Deno.test("an auth file readable by others, or /dev/zero, is one line and exit 2", async () => {
+  await withTempDir(async (dir) => {
+    const authFile = await newAuthFile(dir, "kv.auth");
+    await Deno.chmod(authFile, 0o644);
+    await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
+    for (const args of [["server", "-p", "0"], ["get", "-s", `${dir}/servers`, "x"]]) {
+      const open = await runKv([...args, "--auth-file", authFile]);
+      assert.equal(open.code, 2);
+      assert.match(open.stderr, /readable by group or others \(mode 644\); run 'chmod 600 .*'\n$/);
+      const zero = await runKv([...args, "--auth-file", "/dev/zero"]);
+      assert.equal(zero.code, 2);
+      assert.match(
+        zero.stderr,
+        /^kv \w+: \/dev\/zero: larger than 65536 bytes; an auth file holds secrets only\n$/,
+      );
+    }
+    const ca = await runKv(["get", "-s", `${dir}/servers`, "--tls-ca", "/dev/zero", "x"]);
+    assert.deepEqual([ca.code, ca.stderr], [
+      2,
+      "kv get: /dev/zero: larger than 1048576 bytes; not a PEM file\n",
+    ]);
+  });
+});
+
+Deno.test({
+  name: HAS_OPENSSL
+    ? "TLS: a client with the right CA is served; a wrong CA, an expired certificate and a plain-TCP client each fail with one clear line"
+    : "TLS tests (ignored: openssl is not installed; .ci/run installs it)",
+  ignore: !HAS_OPENSSL,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const certs = await makeTestCerts(dir);
+      await using server = await startServerProcess([
+        "--tls-cert",
+        certs.serverPem,
+        "--tls-key",
+        certs.serverKey,
+      ]);
+      assert.match(server.stderrLines.at(-1)!, /, TLS, no auth\)$/);
+      await using expired = await startServerProcess([
+        "--tls-cert",
+        certs.expiredPem,
+        "--tls-key",
+        certs.serverKey,
+      ]);
+      await Deno.writeTextFile(`${dir}/servers`, `localhost ${server.port}\n`);
+      await Deno.writeTextFile(`${dir}/expired`, `localhost ${expired.port}\n`);
+      const servers = ["-s", `${dir}/servers`];
+
+      assert.equal(
+        (await runKv(["put", ...servers, "--tls-ca", certs.caPem, "p: {a: 1}"])).code,
+        0,
+      );
+      const good = await runKv(["get", ...servers, "--tls-ca", certs.caPem, "p"]);
+      assert.deepEqual([good.code, good.stdout], [0, 'p : { "a" : 1 }\n']);
+
+      const cases: [string[], RegExp][] = [
+        [
+          [...servers, "--tls-ca", certs.otherCaPem],
+          /cannot connect to localhost:\d+: TLS: invalid peer certificate: UnknownIssuer/,
+        ],
+        [
+          ["-s", `${dir}/expired`, "--tls-ca", certs.caPem],
+          /cannot connect to localhost:\d+: TLS: invalid peer certificate: Expired/,
+        ],
+        [
+          servers,
+          /cannot connect to localhost:\d+: .*closed the connection before answering HELLO \(a TLS server\? connect with --tls-ca\)/,
+        ],
+      ];
+      for (const [args, message] of cases) {
+        const run = await runKv(["get", ...args, "p"]);
+        assert.equal(run.code, 3, run.stderr);
+        assert.match(run.stdout, message);
+      }
+      assert.equal((await stopWithin(server)).code, 0);
+      assert.equal((await stopWithin(expired)).code, 0);
+    });
+  },
+});

@@ -1,0 +1,120 @@
+/**
+ * Test certificates made on the spot with openssl: a CA, a server certificate it signed
+ * for `localhost` and 127.0.0.1, an expired one, and a second CA that signed nothing the
+ * server has. Tests that need them are ignored, with the reason, where openssl is absent
+ * (`.ci/run` installs it from Debian's packages).
+ *
+ * @example
+ * ```ts
+ * import { HAS_OPENSSL, makeTestCerts } from "./tls_certs.ts";
+ * if (HAS_OPENSSL) {
+ *   const certs = await makeTestCerts(dir);
+ *   console.log(certs.caPem);
+ * }
+ * ```
+ * @module
+ */
+
+/** Whether `openssl` can be run here. */
+export const HAS_OPENSSL: boolean = (() => {
+  try {
+    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** Paths of the files {@link makeTestCerts} writes. */
+export interface TestCerts {
+  /** The CA that signed the server's certificates (PEM). */
+  caPem: string;
+  /** Another CA, which signed neither (PEM). */
+  otherCaPem: string;
+  /** A server certificate for localhost and 127.0.0.1, valid for two days. */
+  serverPem: string;
+  /** The same, expired since yesterday. */
+  expiredPem: string;
+  /** The private key of both server certificates. */
+  serverKey: string;
+}
+
+async function openssl(dir: string, args: string[]): Promise<void> {
+  const output = await new Deno.Command("openssl", {
+    args,
+    cwd: dir,
+    stdout: "null",
+    stderr: "piped",
+  })
+    .output();
+  if (!output.success) {
+    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(output.stderr)}`);
+  }
+}
+
+/**
+ * Writes a CA, a second CA and two server certificates (valid and expired) into `dir`.
+ *
+ * @example
+ * ```ts
+ * const { caPem, serverPem, serverKey } = await makeTestCerts(dir);
+ * ```
+ */
+export async function makeTestCerts(dir: string): Promise<TestCerts> {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  const ca = (name: string) =>
+    openssl(dir, [
+      "req",
+      "-x509",
+      ...ec,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "2",
+      "-subj",
+      `/CN=kv test ${name}`,
+    ]);
+  await ca("ca");
+  await ca("other-ca");
+  await openssl(dir, [
+    "req",
+    ...ec,
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=localhost",
+  ]);
+  await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+  const sign = (out: string, days: string) =>
+    openssl(dir, [
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      out,
+      "-days",
+      days,
+      "-extfile",
+      "ext.cnf",
+    ]);
+  await sign("server.pem", "2");
+  // A negative validity: not after is a day before not before, so it is expired now.
+  await sign("expired.pem", "-1");
+  return {
+    caPem: `${dir}/ca.pem`,
+    otherCaPem: `${dir}/other-ca.pem`,
+    serverPem: `${dir}/server.pem`,
+    expiredPem: `${dir}/expired.pem`,
+    serverKey: `${dir}/server.key`,
+  };
+}
