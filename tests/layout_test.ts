@@ -21,7 +21,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   client: ["base", "record", "protocol", "broker"],
   http: ["base", "record", "protocol", "broker", "client"],
   gen: ["base", "record"],
-  cli: ["base", "record", "trie", "protocol", "server", "broker", "client", "http", "gen"],
+  bench: ["base", "record", "protocol", "broker", "client", "gen"],
+  cli: ["base", "record", "trie", "protocol", "server", "broker", "client", "http", "gen", "bench"],
 };
 
 /** Test folders that have no lib/ folder of their own, and why. */

@@ -59,6 +59,11 @@ const SUBCOMMANDS: readonly SubcommandEntry[] = [
     load: async () => (await import("./secret.ts")).secretCommand,
   },
   {
+    name: "bench",
+    summary: "load a cluster and run a YCSB workload: throughput and latency percentiles",
+    load: async () => (await import("./bench.ts")).benchCommand,
+  },
+  {
     name: "demo",
     summary: "start a local cluster of 4 servers with sample data and open the REPL",
     load: async () => (await import("./demo.ts")).demoCommand,

@@ -1,0 +1,429 @@
+/**
+ * The engine of `kv bench`: loads records into a cluster, runs one of YCSB's
+ * core workloads against it through the client library (`lib/client/kv.ts`,
+ * the path applications use), and reports throughput and latency percentiles
+ * per operation, with errors and warnings counted.
+ *
+ * Closed loop (the default): each of `clients × pipeline` workers sends its
+ * next operation when the previous one is answered, and latency runs from
+ * that send. A slow answer then delays the requests behind it, which are never
+ * measured as late: tails are understated (coordinated omission). Open loop
+ * (`rate`): operation i is due at start + i / rate, whatever happened before,
+ * and its latency runs from that intended time, as wrk2 measures, so queueing
+ * behind a slow answer is counted.
+ *
+ * @example
+ * ```ts
+ * import { runBench } from "./runner.ts";
+ * const report = await runBench({ servers: "serverFile.txt", replicas: 2, workload: "C", operations: 1000 });
+ * console.log(report.throughput);
+ * ```
+ * @module
+ */
+import { brokerOf, connect, type Kv } from "../client/kv.ts";
+import { KvError } from "../client/errors.ts";
+import { fromValue, type KvValue } from "../client/values.ts";
+import { indexLines } from "../broker/indexer.ts";
+import { generateChunks } from "../gen/generator.ts";
+import type { KeySpec } from "../gen/keyfile.ts";
+import { Sfc32 } from "../gen/prng.ts";
+import { parseRecordLine } from "../record/parse.ts";
+import { invariant } from "../base/invariant.ts";
+import { LatencyHistogram } from "./histogram.ts";
+import {
+  type Distribution,
+  type Operation,
+  OPERATION_KINDS,
+  type OperationKind,
+  OperationPicker,
+  recordKey,
+  type Workload,
+  WORKLOAD_MIX,
+} from "./workload.ts";
+
+/** Records loaded by default. */
+export const DEFAULT_RECORDS = 1000;
+
+/** Operations run by default (when no duration is given). */
+export const DEFAULT_OPERATIONS = 10_000;
+
+/** Distinct values written by updates and inserts, cycled: enough variety, bounded memory. */
+export const VALUE_POOL_SIZE = 1000;
+
+/** The key file `kv gen`'s sample records use (the repository's keyFile.txt). */
+export const GEN_KEYS: readonly KeySpec[] = [
+  { name: "name", type: "string" },
+  { name: "age", type: "int" },
+  { name: "height", type: "float" },
+  { name: "weight", type: "float" },
+  { name: "street", type: "string" },
+  { name: "level", type: "int" },
+  { name: "hair_color", type: "string" },
+  { name: "family_members", type: "int" },
+  { name: "married", type: "string" },
+  { name: "profession", type: "string" },
+  { name: "location", type: "string" },
+  { name: "gender", type: "string" },
+];
+
+/** The `kv gen` shape of the records: `-d 3 -l 8 -m 6`, as the README's measurements. */
+export const GEN_SHAPE = { maxNesting: 3, maxStringLength: 8, maxKeysPerValue: 6 } as const;
+
+/** Characters of a `--size` record's string. */
+const SIZE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/** Options for {@link runBench}. */
+export interface BenchOptions {
+  /** The server file, or endpoints, as {@link connect} takes them. */
+  servers: Parameters<typeof connect>[0]["servers"];
+  /** Replication factor; default 1. */
+  replicas?: number;
+  /** Which workload; default `"A"`. */
+  workload?: Workload;
+  /** How keys are drawn; default `"zipfian"`. */
+  distribution?: Distribution;
+  /** Records loaded (and drawn from); default {@link DEFAULT_RECORDS}. */
+  records?: number;
+  /** Each record one string field of this many bytes; default: `kv gen`'s shape ({@link GEN_SHAPE}). */
+  size?: number;
+  /** Operations to run; default {@link DEFAULT_OPERATIONS} unless `durationMs` is set. */
+  operations?: number;
+  /** Run for this long instead of a number of operations. */
+  durationMs?: number;
+  /** Independent clients, each with its own connections; default 1. */
+  clients?: number;
+  /** Operations in flight per client; default 1. */
+  pipeline?: number;
+  /** Open loop at this many operations per second in all; default: closed loop. */
+  rate?: number;
+  /** PRNG seed for records and operations; default 1. */
+  seed?: number;
+  /** Skip loading: use the records the cluster holds (indexes 0..records−1 must exist). */
+  noLoad?: boolean;
+  /** Connect and request timeout per server, in ms; the library's default otherwise. */
+  timeoutMs?: number;
+  /** Progress: called with operations done (or ms elapsed, with `durationMs`); default nothing. */
+  progress?: { update(done: number): void; finish(): void };
+  /** Receives a line about a record that could not be loaded; default stderr. */
+  report?: (message: string) => void;
+}
+
+/** One operation kind's figures. */
+export interface OperationReport {
+  /** Operations done, including those that failed. */
+  count: number;
+  /** Operations that failed (a replica unreachable, a write refused). */
+  errors: number;
+  /** Answers that carried a warning (too many servers down to be sure). */
+  warnings: number;
+  /** Reads of a record that was not there. */
+  notFound: number;
+  /** Operations per second over the run. */
+  throughput: number;
+  /** Latency of the operations that succeeded, in ms. */
+  meanMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+}
+
+/** What {@link runBench} measured. */
+export interface BenchReport {
+  workload: Workload;
+  summary: string;
+  distribution: Distribution;
+  records: number;
+  /** `"kv gen -d 3 -l 8 -m 6"` or `"N bytes"`. */
+  recordShape: string;
+  clients: number;
+  pipeline: number;
+  /** Closed: latency from each send. Open: from the intended send time at `rate`. */
+  loop: "closed" | "open";
+  rate: number | null;
+  seed: number;
+  /** Seconds the load took, or null with `noLoad`. */
+  loadSeconds: number | null;
+  /** Seconds the operations took. */
+  seconds: number;
+  /** Operations done; the sum of every operation kind's count. */
+  operations: number;
+  throughput: number;
+  errors: number;
+  warnings: number;
+  notFound: number;
+  /** Figures per operation kind that ran. */
+  byOperation: Partial<Record<OperationKind, OperationReport>>;
+}
+
+/** An operation kind's counters while running. */
+class OperationStats {
+  count = 0;
+  errors = 0;
+  warnings = 0;
+  notFound = 0;
+  readonly latency = new LatencyHistogram();
+
+  report(seconds: number): OperationReport {
+    const latency = this.latency;
+    return {
+      count: this.count,
+      errors: this.errors,
+      warnings: this.warnings,
+      notFound: this.notFound,
+      throughput: this.count / seconds,
+      meanMs: latency.meanMs,
+      p50Ms: latency.percentile(50),
+      p95Ms: latency.percentile(95),
+      p99Ms: latency.percentile(99),
+      p999Ms: latency.percentile(99.9),
+      maxMs: latency.maxMs,
+    };
+  }
+}
+
+/** The record lines to load, in `kv gen`'s dialect, as a byte stream. */
+function recordStream(
+  records: number,
+  size: number | undefined,
+  seed: number,
+): ReadableStream<Uint8Array> {
+  if (size === undefined) {
+    const chunks = generateChunks({ keys: GEN_KEYS, recordCount: records, seed, ...GEN_SHAPE });
+    return ReadableStream.from((function* () {
+      for (const chunk of chunks) yield chunk.bytes.slice();
+    })());
+  }
+  const random = new Sfc32(seed);
+  const encoder = new TextEncoder();
+  return ReadableStream.from((function* () {
+    for (let index = 0; index < records; index++) {
+      yield encoder.encode(`"${recordKey(index)}" : { "data" : "${sizedString(size, random)}" }\n`);
+    }
+  })());
+}
+
+function sizedString(size: number, random: Sfc32): string {
+  let text = "";
+  for (let i = 0; i < size; i++) text += SIZE_ALPHABET[random.nextBelow(SIZE_ALPHABET.length)];
+  return text;
+}
+
+/** Values for updates and inserts: records of the same shape as those loaded. */
+async function valuePool(size: number | undefined, seed: number): Promise<KvValue[]> {
+  const text = await new Response(recordStream(VALUE_POOL_SIZE, size, (seed ^ 0x5eed) >>> 0))
+    .text();
+  return text.trimEnd().split("\n").map((line) => fromValue(parseRecordLine(line).value, "tagged"));
+}
+
+/** The one-line summary of a workload. */
+export function workloadSummary(workload: Workload): string {
+  return WORKLOAD_MIX[workload].summary;
+}
+
+/**
+ * Loads the records (unless `noLoad`), runs the workload, and reports.
+ *
+ * @example
+ * ```ts
+ * const report = await runBench({ servers: "serverFile.txt", workload: "B", durationMs: 10_000 });
+ * ```
+ */
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  const workload = options.workload ?? "A";
+  const distribution = options.distribution ?? "zipfian";
+  const records = options.records ?? DEFAULT_RECORDS;
+  const clientCount = options.clients ?? 1;
+  const pipeline = options.pipeline ?? 1;
+  const seed = options.seed ?? 1;
+  const operations = options.durationMs === undefined
+    ? options.operations ?? DEFAULT_OPERATIONS
+    : undefined;
+  invariant(records >= 1 && clientCount >= 1 && pipeline >= 1, "bench options are checked");
+  const connectOptions = {
+    servers: options.servers,
+    replicas: options.replicas,
+    timeoutMs: options.timeoutMs,
+    floats: "tagged" as const,
+  };
+  const clients: Kv[] = [];
+  try {
+    for (let i = 0; i < clientCount; i++) clients.push(await connect(connectOptions));
+    let loadSeconds: number | null = null;
+    if (!options.noLoad) {
+      const summary = await indexLines(
+        brokerOf(clients[0]),
+        recordStream(records, options.size, seed),
+        { fileName: "bench records", report: options.report, progress: NO_PROGRESS },
+      );
+      loadSeconds = summary.seconds;
+    }
+    const values = await valuePool(options.size, seed);
+    const run = new Run({
+      picker: new OperationPicker({ workload, distribution, recordCount: records, seed }),
+      values,
+      operations,
+      durationMs: options.durationMs,
+      rate: options.rate,
+      progress: options.progress,
+    });
+    const seconds = await run.start(clients, pipeline);
+    const byOperation: Partial<Record<OperationKind, OperationReport>> = {};
+    let operationCount = 0;
+    let errors = 0;
+    let warnings = 0;
+    let notFound = 0;
+    for (const kind of OPERATION_KINDS) {
+      const stats = run.stats[kind];
+      if (stats.count === 0) continue;
+      byOperation[kind] = stats.report(seconds);
+      operationCount += stats.count;
+      errors += stats.errors;
+      warnings += stats.warnings;
+      notFound += stats.notFound;
+    }
+    return {
+      workload,
+      summary: workloadSummary(workload),
+      distribution,
+      records,
+      recordShape: options.size === undefined ? "kv gen -d 3 -l 8 -m 6" : `${options.size} bytes`,
+      clients: clientCount,
+      pipeline,
+      loop: options.rate === undefined ? "closed" : "open",
+      rate: options.rate ?? null,
+      seed,
+      loadSeconds,
+      seconds,
+      operations: operationCount,
+      throughput: operationCount / seconds,
+      errors,
+      warnings,
+      notFound,
+      byOperation,
+    };
+  } finally {
+    for (const client of clients) client.close();
+  }
+}
+
+const NO_PROGRESS = { update() {}, finish() {} };
+
+/** One run of the workload: shared counters and the workers' loop. */
+class Run {
+  readonly stats = Object.fromEntries(
+    OPERATION_KINDS.map((kind) => [kind, new OperationStats()]),
+  ) as Record<OperationKind, OperationStats>;
+  readonly #picker: OperationPicker;
+  readonly #values: KvValue[];
+  readonly #operations: number | undefined;
+  readonly #durationMs: number | undefined;
+  readonly #intervalMs: number | undefined;
+  readonly #progress: { update(done: number): void; finish(): void } | undefined;
+  #issued = 0;
+  #done = 0;
+  #startMs = 0;
+
+  constructor(options: {
+    picker: OperationPicker;
+    values: KvValue[];
+    operations: number | undefined;
+    durationMs: number | undefined;
+    rate: number | undefined;
+    progress: { update(done: number): void; finish(): void } | undefined;
+  }) {
+    this.#picker = options.picker;
+    this.#values = options.values;
+    this.#operations = options.operations;
+    this.#durationMs = options.durationMs;
+    this.#intervalMs = options.rate === undefined ? undefined : 1000 / options.rate;
+    this.#progress = options.progress;
+  }
+
+  /** Runs `pipeline` workers per client until done; resolves to the seconds taken. */
+  async start(clients: Kv[], pipeline: number): Promise<number> {
+    this.#startMs = performance.now();
+    const workers: Promise<void>[] = [];
+    for (const client of clients) {
+      for (let i = 0; i < pipeline; i++) workers.push(this.#work(client));
+    }
+    await Promise.all(workers);
+    const seconds = (performance.now() - this.#startMs) / 1000;
+    this.#progress?.finish();
+    return seconds;
+  }
+
+  /**
+   * The time the next operation is due (ms, performance.now()'s clock), or
+   * undefined when the run is over. Closed loop: now.
+   */
+  #take(): number | undefined {
+    const now = performance.now();
+    const due = this.#intervalMs === undefined
+      ? now
+      : this.#startMs + this.#issued * this.#intervalMs;
+    if (this.#operations !== undefined && this.#issued >= this.#operations) return undefined;
+    if (this.#durationMs !== undefined && due - this.#startMs >= this.#durationMs) return undefined;
+    if (this.#durationMs !== undefined && now - this.#startMs >= this.#durationMs) return undefined;
+    this.#issued++;
+    return due;
+  }
+
+  async #work(client: Kv): Promise<void> {
+    for (let due = this.#take(); due !== undefined; due = this.#take()) {
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const operation = this.#picker.next();
+      const stats = this.stats[operation.kind];
+      // Open loop: from when the operation was due. Closed loop: `due` is when it was taken.
+      const from = this.#intervalMs === undefined ? performance.now() : due;
+      try {
+        await this.#perform(client, operation, stats);
+        stats.latency.record(performance.now() - from);
+      } catch (error) {
+        if (!(error instanceof KvError)) throw error;
+        stats.errors++;
+      } finally {
+        stats.count++;
+        this.#done++;
+        if (operation.kind === "insert") this.#picker.acknowledge(operation.index);
+        this.#progress?.update(
+          this.#durationMs === undefined ? this.#done : performance.now() - this.#startMs,
+        );
+      }
+    }
+  }
+
+  async #perform(client: Kv, operation: Operation, stats: OperationStats): Promise<void> {
+    const key = recordKey(operation.index);
+    const value = this.#values[operation.index % this.#values.length];
+    switch (operation.kind) {
+      case "read": {
+        const entry = await client.get(key);
+        if (entry.warning !== undefined) stats.warnings++;
+        if (entry.value === null) stats.notFound++;
+        return;
+      }
+      case "update":
+      case "insert":
+        await client.put(key, value);
+        return;
+      case "scan": {
+        // A short scan: records whose keys start with this one's, in key order.
+        for await (const _ of client.list({ prefix: key, limit: operation.scanLength })) {
+          // Each entry is read by list(); nothing more to do with it here.
+        }
+        return;
+      }
+      case "read-modify-write": {
+        // Read, then write the record back changed (YCSB changes one field; a kv PUT is whole).
+        const entry = await client.get(key);
+        if (entry.warning !== undefined) stats.warnings++;
+        if (entry.value === null) stats.notFound++;
+        await client.put(key, value);
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * `kv bench`: a load generator in the manner of redis-benchmark and YCSB. It
+ * loads records into a cluster, runs one of YCSB's core workloads A–F through
+ * the client library, and reports throughput and latency percentiles per
+ * operation. The engine is lib/bench/runner.ts; see {@link benchCommand}'s help
+ * text for every flag.
+ *
+ * @example
+ * ```sh
+ * kv bench -s serverFile.txt -k 2 --workload C --pipeline 32 --ops 100000
+ * ```
+ * @module
+ */
+import { KvError } from "../client/errors.ts";
+import { MAX_TIMEOUT_MS } from "../client/kv.ts";
+import { MAX_SEED, randomSeed } from "../gen/prng.ts";
+import { ProgressBar } from "../base/progress.ts";
+import { writeLine } from "../base/stdout.ts";
+import {
+  type BenchReport,
+  DEFAULT_OPERATIONS,
+  DEFAULT_RECORDS,
+  type OperationReport,
+  runBench,
+} from "../bench/runner.ts";
+import { type Distribution, type Workload, WORKLOAD_MIX, WORKLOADS } from "../bench/workload.ts";
+import { intFlag, parseFlags } from "./args.ts";
+import type { Subcommand } from "./subcommand.ts";
+import { UserError } from "./user_error.ts";
+
+/** Most records `-n` loads. */
+export const MAX_BENCH_RECORDS = 10_000_000;
+
+/** Most operations `--ops` runs. */
+export const MAX_BENCH_OPERATIONS = 1_000_000_000;
+
+/** Longest `--duration`, in seconds: a day. */
+export const MAX_DURATION_SECONDS = 86_400;
+
+/** Most `--clients`, each with its own connection to every server. */
+export const MAX_CLIENTS = 1024;
+
+/** Most operations in flight per client (`--pipeline`). */
+export const MAX_PIPELINE = 4096;
+
+/** Largest `--size` of a record's string, in bytes. */
+export const MAX_RECORD_SIZE = 1024 * 1024;
+
+/** Highest `--rate`, in operations per second. */
+export const MAX_RATE = 10_000_000;
+
+const DISTRIBUTIONS: readonly Distribution[] = ["zipfian", "uniform"];
+
+const HELP = `Usage: kv bench -s serverFile [-k replicas] [--workload A..F] [flags]
+
+Loads records into the cluster, runs one of YCSB's core workloads through the
+client library (the path applications use), and reports throughput and latency
+percentiles (p50, p95, p99, p99.9, max) per operation, with errors, warnings
+and reads of missing records counted.
+
+Workloads (YCSB's core set):
+${WORKLOADS.map((letter) => `  ${letter}  ${WORKLOAD_MIX[letter].summary}`).join("\n")}
+
+Flags:
+  -s, --servers FILE     the cluster's server file (required)
+  -k, --replicas N       replication factor the cluster uses (default 1)
+      --workload W       A to F (default A)
+      --distribution D   zipfian (constant 0.99, hot keys scrambled over the key space)
+                         or uniform (default zipfian); workload D reads the newest most
+  -n, --records N        records to load and draw keys from, 1..${MAX_BENCH_RECORDS} (default ${DEFAULT_RECORDS})
+      --size BYTES       each record one string of BYTES, 1..${MAX_RECORD_SIZE} (default: records
+                         of kv gen -d 3 -l 8 -m 6's shape)
+      --ops N            operations to run (default ${DEFAULT_OPERATIONS})
+      --duration S       run for S seconds instead of a number of operations
+      --clients N        independent clients, each with its own connections (default 1)
+      --pipeline N       operations in flight per client (default 1)
+      --rate R           open loop: R operations per second in all, latency measured
+                         from each operation's intended send time (as wrk2 does);
+                         without it the loop is closed and latency runs from each send
+      --seed N           seed for records and operations, 0..${MAX_SEED} (default random)
+      --no-load          use the records the cluster holds (person0..person<N-1>)
+      --timeout-ms MS    connect and request timeout per server (default 1000)
+      --json             print one JSON object instead of the table
+  -h, --help             show this help
+
+A progress line is drawn on stderr when it is a terminal.
+Exit codes: 0 done (even with errors counted), 2 usage error or unreachable cluster.`;
+
+/** The `kv bench` subcommand. */
+export const benchCommand: Subcommand = {
+  name: "bench",
+  help: HELP,
+  run: runBenchCommand,
+};
+
+async function runBenchCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags("bench", args, {
+    servers: { type: "string", short: "s" },
+    replicas: { type: "string", short: "k" },
+    workload: { type: "string" },
+    distribution: { type: "string" },
+    records: { type: "string", short: "n" },
+    size: { type: "string" },
+    ops: { type: "string" },
+    duration: { type: "string" },
+    clients: { type: "string" },
+    pipeline: { type: "string" },
+    rate: { type: "string" },
+    seed: { type: "string" },
+    "no-load": { type: "boolean" },
+    "timeout-ms": { type: "string" },
+    json: { type: "boolean" },
+  });
+  if (values.servers === undefined) {
+    throw new UserError("kv bench: -s serverFile is required (see 'kv bench --help')");
+  }
+  const workload = (values.workload ?? "A").toUpperCase() as Workload;
+  if (!WORKLOADS.includes(workload)) {
+    throw new UserError(`kv bench: --workload must be one of A to F, got '${values.workload}'`);
+  }
+  const distribution = (values.distribution ?? "zipfian") as Distribution;
+  if (!DISTRIBUTIONS.includes(distribution)) {
+    throw new UserError(
+      `kv bench: --distribution must be zipfian or uniform, got '${values.distribution}'`,
+    );
+  }
+  if (values.ops !== undefined && values.duration !== undefined) {
+    throw new UserError("kv bench: give --ops or --duration, not both");
+  }
+  const int = (flag: string, text: string | undefined, max: number, fallback?: number) =>
+    intFlag("bench", flag, text, { min: 1, max, fallback });
+  const durationSeconds = values.duration === undefined
+    ? undefined
+    : int("--duration", values.duration, MAX_DURATION_SECONDS);
+  const operations = int("--ops", values.ops, MAX_BENCH_OPERATIONS, DEFAULT_OPERATIONS);
+  const seed = intFlag("bench", "--seed", values.seed, {
+    min: 0,
+    max: MAX_SEED,
+    fallback: randomSeed(),
+  });
+  const progressTotal = durationSeconds === undefined ? operations : durationSeconds * 1000;
+  const progress = new ProgressBar({ label: "kv bench", total: progressTotal });
+  try {
+    const report = await runBench({
+      servers: values.servers,
+      replicas: int("-k", values.replicas, MAX_CLIENTS, 1),
+      workload,
+      distribution,
+      records: int("-n", values.records, MAX_BENCH_RECORDS, DEFAULT_RECORDS),
+      size: values.size === undefined ? undefined : int("--size", values.size, MAX_RECORD_SIZE),
+      operations: durationSeconds === undefined ? operations : undefined,
+      durationMs: durationSeconds === undefined ? undefined : durationSeconds * 1000,
+      clients: int("--clients", values.clients, MAX_CLIENTS, 1),
+      pipeline: int("--pipeline", values.pipeline, MAX_PIPELINE, 1),
+      rate: values.rate === undefined ? undefined : int("--rate", values.rate, MAX_RATE),
+      seed,
+      noLoad: values["no-load"] ?? false,
+      timeoutMs: values["timeout-ms"] === undefined
+        ? undefined
+        : int("--timeout-ms", values["timeout-ms"], MAX_TIMEOUT_MS),
+      progress,
+      report: (message) => console.error(`kv bench: ${message}`),
+    });
+    writeLine(values.json ? JSON.stringify(report) : formatReport(report));
+    return 0;
+  } catch (error) {
+    if (error instanceof KvError) throw new UserError(`kv bench: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Milliseconds with three decimals, right-aligned in `width`. */
+function ms(value: number, width: number): string {
+  return value.toFixed(3).padStart(width);
+}
+
+/**
+ * The human report: what ran, then one line per operation kind.
+ *
+ * @example
+ * ```ts
+ * console.log(formatReport(report));
+ * ```
+ */
+export function formatReport(report: BenchReport): string {
+  const loop = report.loop === "closed"
+    ? "closed loop: latency from each send, so answers queued behind a slow one are not " +
+      "counted late (use --rate for open-loop latency)"
+    : `open loop at ${report.rate} ops/s: latency from each operation's intended send time`;
+  const lines = [
+    `kv bench: workload ${report.workload} (${report.summary}), ${report.distribution} keys, ` +
+    `${report.records} records (${report.recordShape}), seed ${report.seed}`,
+    `${report.clients} client${report.clients === 1 ? "" : "s"} × pipeline ${report.pipeline}; ` +
+    loop,
+  ];
+  if (report.loadSeconds !== null) {
+    lines.push(`loaded ${report.records} records in ${report.loadSeconds.toFixed(2)} s`);
+  }
+  lines.push(
+    `${report.operations} operations in ${report.seconds.toFixed(2)} s: ` +
+      `${Math.round(report.throughput)} ops/s; ${report.errors} errors, ` +
+      `${report.warnings} warnings, ${report.notFound} not found`,
+    "",
+    "operation              count     ops/s     mean      p50      p95      p99    p99.9      max (ms)",
+  );
+  for (const [kind, figures] of Object.entries(report.byOperation)) {
+    lines.push(operationLine(kind, figures));
+  }
+  return lines.join("\n");
+}
+
+function operationLine(kind: string, figures: OperationReport): string {
+  return kind.padEnd(18) + String(figures.count).padStart(10) +
+    String(Math.round(figures.throughput)).padStart(10) + ms(figures.meanMs, 9) +
+    ms(figures.p50Ms, 9) + ms(figures.p95Ms, 9) + ms(figures.p99Ms, 9) +
+    ms(figures.p999Ms, 9) + ms(figures.maxMs, 9) +
+    (figures.errors > 0 ? `  ${figures.errors} errors` : "");
+}

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import type { BenchReport } from "../../lib/bench/runner.ts";
+import { OPERATION_KINDS, WORKLOAD_MIX, WORKLOADS } from "../../lib/bench/workload.ts";
+import { KvCluster } from "../helpers/kv_processes.ts";
+import { runKv } from "../helpers/run_kv.ts";
+
+/** Runs `kv bench --json` with `args` and returns its report. */
+async function bench(args: string[]): Promise<BenchReport> {
+  const run = await runKv(["bench", "--json", ...args]);
+  assert.equal(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout);
+}
+
+/** Checks that a report's numbers add up: operations counted are operations done. */
+function assertConsistent(report: BenchReport): void {
+  const kinds = Object.keys(report.byOperation);
+  assert(
+    kinds.every((kind) => (OPERATION_KINDS as readonly string[]).includes(kind)),
+    kinds.join(),
+  );
+  const figures = Object.values(report.byOperation);
+  const sum = (pick: (f: (typeof figures)[number]) => number) =>
+    figures.reduce((total, f) => total + pick(f), 0);
+  assert.equal(sum((f) => f.count), report.operations);
+  assert.equal(sum((f) => f.errors), report.errors);
+  assert.equal(sum((f) => f.warnings), report.warnings);
+  assert.equal(sum((f) => f.notFound), report.notFound);
+  for (const f of figures) {
+    assert(f.p50Ms <= f.p95Ms && f.p95Ms <= f.p99Ms && f.p99Ms <= f.p999Ms, JSON.stringify(f));
+    assert(f.p999Ms <= f.maxMs && f.meanMs <= f.maxMs, JSON.stringify(f));
+  }
+}
+
+Deno.test("kv bench runs every workload on a real cluster and counts every operation", async () => {
+  await using cluster = await KvCluster.start(3);
+  const common = ["-s", cluster.serverFile, "-k", "2", "-n", "50", "--seed", "7"];
+  for (const workload of WORKLOADS) {
+    const report = await bench([
+      ...common,
+      ...["--workload", workload, "--ops", "300", "--clients", "2", "--pipeline", "4"],
+    ]);
+    assert.equal(report.workload, workload);
+    assert.equal(report.operations, 300, workload);
+    assertConsistent(report);
+    // Every kind that ran is in the workload's mix; on a healthy cluster nothing fails.
+    const mix = Object.keys(WORKLOAD_MIX[workload].mix);
+    assert(Object.keys(report.byOperation).every((kind) => mix.includes(kind)), workload);
+    assert.deepEqual([report.errors, report.warnings, report.notFound], [0, 0, 0], workload);
+    assert.equal(report.loop, "closed");
+  }
+});
+
+Deno.test("kv bench --no-load, --size, --rate and --duration report consistently", async () => {
+  await using cluster = await KvCluster.start(2);
+  const common = ["-s", cluster.serverFile, "-n", "20", "--seed", "3"];
+  const sized = await bench([...common, "--size", "100", "--workload", "C", "--ops", "40"]);
+  assert.equal(sized.recordShape, "100 bytes");
+  assert.notEqual(sized.loadSeconds, null);
+  const open = await bench([
+    ...common,
+    ...[
+      "--no-load",
+      "--workload",
+      "B",
+      "--ops",
+      "40",
+      "--rate",
+      "2000",
+      "--distribution",
+      "uniform",
+    ],
+  ]);
+  assert.deepEqual([open.loop, open.rate, open.loadSeconds, open.operations], [
+    "open",
+    2000,
+    null,
+    40,
+  ]);
+  assert.equal(open.notFound, 0, "the records loaded before are there");
+  assertConsistent(open);
+  const timed = await bench([...common, "--no-load", "--workload", "C", "--duration", "1"]);
+  assert(timed.operations > 0);
+  assertConsistent(timed);
+});
+
+Deno.test("kv bench prints a table with every operation kind that ran", async () => {
+  await using cluster = await KvCluster.start(1);
+  const run = await runKv([
+    "bench",
+    "-s",
+    cluster.serverFile,
+    "-n",
+    "10",
+    "--ops",
+    "30",
+    "--workload",
+    "F",
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^kv bench: workload F \(read-modify-write/);
+  assert.match(run.stdout, /closed loop/);
+  assert.match(run.stdout, /^30 operations in /m);
+  assert.match(run.stdout, /^read +\d+/m);
+  assert.match(run.stdout, /^read-modify-write +\d+/m);
+});
+
+Deno.test("kv bench refuses bad flags with one line and exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [[], /^kv bench: -s serverFile is required/],
+    [["-s", "x", "--workload", "G"], /^kv bench: --workload must be one of A to F, got 'G'/],
+    [["-s", "x", "--ops", "5", "--duration", "1"], /^kv bench: give --ops or --duration, not both/],
+    [["-s", "x", "--pipeline", "0"], /^kv bench: --pipeline must be a whole number from 1/],
+    [
+      ["-s", "x", "--distribution", "normal"],
+      /^kv bench: --distribution must be zipfian or uniform/,
+    ],
+    [["-s", "/nonexistent/servers.txt"], /^kv bench: .*servers\.txt/],
+  ];
+  for (const [args, message] of cases) {
+    const run = await runKv(["bench", ...args]);
+    assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+    assert.match(run.stderr, message);
+    assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+  }
+});
