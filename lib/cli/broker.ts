@@ -57,9 +57,9 @@ Flags:
                          bad lines are reported on stderr and skipped; without -i the
                          broker serves what the servers already hold
   -k, --replicas N       replication factor, 1 to the number of servers (default 1)
-      --timeout-ms MS    connect and request timeout per server; past it the server
-                         counts as down and is reconnected in the background
-                         (default ${DEFAULT_TIMEOUT_MS})
+      --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}; past it
+                         the server counts as down and is reconnected in the
+                         background (default ${DEFAULT_TIMEOUT_MS})
       --duplicate-keys MODE
                          a field name repeated in one object: 'error' skips the line
                          (default), 'last-wins' keeps the last value like Python dicts
@@ -73,7 +73,13 @@ ${SECURITY_HELP}
   -h, --help             show this help
 
 Commands: GET key | QUERY key.field.field | DELETE key | PUT <record line> |
-          KEYS [prefix [limit]] | SERVERS | HELP | EXIT   (case-insensitive)
+          KEYS [prefix [limit]] | SERVERS | HELP [command] | EXIT (or QUIT)
+          (case-insensitive; HELP GET shows one command with an example)
+
+In the REPL: Tab completes, Up/Down and Ctrl-R search history, Ctrl-C cancels
+the command running (or clears the line; on an empty line it leaves, as
+Ctrl-D does). History is kept in $XDG_STATE_HOME/kv/history (or
+~/.local/state/kv/history); KV_HISTORY=off keeps it for the session only.
 
 Each record lives on the k servers that rendezvous hashing of its key picks
 from the server list. With up to k-1 servers down (crashed or hung) every

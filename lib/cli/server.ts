@@ -69,16 +69,16 @@ Flags:
       --fsync POLICY        with --data-dir, when to fsync the log: always (every
                             acknowledged write survives power loss), interval (once a
                             second) or never (default interval)
-      --max-connections N   most simultaneous clients; more get BUSY
+      --max-connections N   most simultaneous clients, 1..${MAX_CONNECTIONS_LIMIT}; more get BUSY
                             (default ${DEFAULT_MAX_CONNECTIONS})
-      --max-frame-bytes N   largest request body in bytes (default ${DEFAULT_MAX_FRAME_BYTES});
-                            with --data-dir a value is also at most ${MAX_LOG_VALUE_BYTES} bytes,
-                            the log's entry limit
-      --idle-timeout-ms N   close a client silent or stalled mid-request this long
-                            (default ${DEFAULT_IDLE_TIMEOUT_MS})
+      --max-frame-bytes N   largest request body in bytes, ${MIN_FRAME_BYTES}..${MAX_FRAME_BYTES_LIMIT}
+                            (default ${DEFAULT_MAX_FRAME_BYTES}); with --data-dir a value is also
+                            at most ${MAX_LOG_VALUE_BYTES} bytes, the log's entry limit
+      --idle-timeout-ms N   close a client silent or stalled mid-request this long,
+                            ${MIN_IDLE_TIMEOUT_MS}..${MAX_IDLE_TIMEOUT_MS} (default ${DEFAULT_IDLE_TIMEOUT_MS})
       --max-buffered-bytes N  memory all clients together may hold in partial requests
-                            and pending answers; a client past it is closed with BUSY
-                            (default ${DEFAULT_MAX_BUFFERED_BYTES})
+                            and pending answers, at least ${MIN_BUFFERED_BYTES}; a client past it
+                            is closed with BUSY (default ${DEFAULT_MAX_BUFFERED_BYTES})
       --auth-file FILE      require every client to prove in HELLO that it knows one of
                             the secrets in FILE (one per line, each ${MIN_SECRET_BYTES}+ random bytes
                             in hex or base64; 'kv secret -o FILE' writes one; mode 600)

@@ -1,0 +1,30 @@
+// Every numeric flag's help states the range its check enforces: the range is read from the
+// error the real program gives for a value out of range, then looked for in --help.
+import assert from "node:assert/strict";
+import { runKv } from "../helpers/run_kv.ts";
+
+/** Each flag with the arguments that get its check to run. */
+const RANGED_FLAGS: readonly (readonly [string, string, readonly string[]])[] = [
+  ["server", "--max-connections", []],
+  ["server", "--max-frame-bytes", []],
+  ["server", "--idle-timeout-ms", []],
+  ["broker", "--timeout-ms", ["-s", "serverFile.txt"]],
+];
+
+Deno.test("help shows the range of every numeric flag the README promises one for", async () => {
+  for (const [command, flag, needed] of RANGED_FLAGS) {
+    const refused = await runKv([command, ...needed, flag, "0x"]);
+    const range = /must be a whole number from (\d+) to (\d+)/.exec(refused.stderr);
+    assert(range, `${command} ${flag}: ${refused.stderr}`);
+    const help = (await runKv([command, "--help"])).stdout;
+    const line = help.slice(help.indexOf(flag)).split(/\n\s*-/)[0];
+    assert(line.includes(`${range[1]}..${range[2]}`), `${command} ${flag} help: ${line}`);
+  }
+});
+
+Deno.test("kv broker --help names HELP <command>, QUIT, Ctrl-C and the history file", async () => {
+  const help = (await runKv(["broker", "--help"])).stdout;
+  for (const text of ["HELP [command]", "EXIT (or QUIT)", "Ctrl-C cancels", "KV_HISTORY=off"]) {
+    assert(help.includes(text), text);
+  }
+});
