@@ -14,8 +14,8 @@
  * ```
  * @module
  */
+import type { Broker } from "../broker/broker.ts";
 import { type Credentials, CredentialsError, resolveCredentials } from "../protocol/credentials.ts";
-import { Broker, type Lookup, MAX_KEYS_ANSWER } from "../broker/broker.ts";
 import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
 import {
   readServerList,
@@ -23,18 +23,14 @@ import {
   serverAddress,
   ServerFileError,
 } from "../broker/server_list.ts";
-import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import { KvInputError, KvUnavailableError } from "./errors.ts";
 import { checkName, type FloatReading, fromValue, type KvValue, toValue } from "./values.ts";
+import { checkInteger, KvCore, LIST_PAGE_SIZE, type ValueEntry } from "./core.ts";
 
 /** Most connect or request timeout accepted, in ms: ten minutes, as `kv broker --timeout-ms`. */
 export const MAX_TIMEOUT_MS = 600_000;
 
-/** Most keys one {@link Kv.keys} page may ask for (the servers' own KEYS limit). */
-export const MAX_KEYS_PAGE: number = MAX_KEYS_ANSWER;
-
-/** Keys one page of {@link Kv.list} fetches (and then reads) at a time. */
-export const LIST_PAGE_SIZE = 100;
+export { LIST_PAGE_SIZE, MAX_KEYS_PAGE } from "./core.ts";
 
 /**
  * One server as {@link ConnectOptions.servers} takes it.
@@ -204,8 +200,8 @@ export interface KvServerStatus {
   error?: string;
 }
 
-/** Each Kv's broker, for {@link brokerOf}: kept out of the class's public surface. */
-const BROKERS = new WeakMap<Kv, Broker>();
+/** Each Kv's core, for {@link coreOf}: kept out of the class's public surface. */
+const CORES = new WeakMap<Kv, KvCore>();
 
 /**
  * A handle on a kv cluster; make one with {@link connect}. Reads and writes
@@ -219,29 +215,20 @@ const BROKERS = new WeakMap<Kv, Broker>();
  * ```
  */
 export class Kv implements AsyncDisposable {
-  readonly #broker: Broker;
+  readonly #core: KvCore;
   readonly #floats: FloatReading;
-  #closed = false;
 
   /** Use {@link connect}. */
-  private constructor(broker: Broker, floats: FloatReading) {
-    this.#broker = broker;
+  private constructor(core: KvCore, floats: FloatReading) {
+    this.#core = core;
     this.#floats = floats;
-    BROKERS.set(this, broker);
+    CORES.set(this, core);
   }
 
   /** @internal Opens the broker; {@link connect} is the public way in. */
   static async open(options: ConnectOptions): Promise<Kv> {
     const { servers, k, timeoutMs, floats, credentials } = await checkOptions(options);
-    const broker = await Broker.open(servers, { k, timeoutMs, credentials });
-    const twins = broker.pool.twins();
-    if (twins.length > 0) {
-      broker.close();
-      throw new KvInputError(
-        `the server list names one server twice (${twins.join("; ")}); keep one entry per server`,
-      );
-    }
-    return new Kv(broker, floats);
+    return new Kv(await KvCore.open(servers, { k, timeoutMs, credentials }), floats);
   }
 
   /**
@@ -253,8 +240,7 @@ export class Kv implements AsyncDisposable {
    * ```
    */
   async get(key: string): Promise<KvEntry> {
-    checkName(key, "key");
-    return this.#entry(key, await this.#open().get(key));
+    return this.#plain(await this.#core.get(key));
   }
 
   /**
@@ -267,9 +253,8 @@ export class Kv implements AsyncDisposable {
    * ```
    */
   async query(path: string | readonly string[]): Promise<KvQueryEntry> {
-    const segments = parsePath(path);
-    const entry = this.#entry(segments[0], await this.#open().query(segments));
-    return { ...entry, path: segments };
+    const entry = await this.#core.query(path);
+    return { ...this.#plain(entry), path: entry.path };
   }
 
   /**
@@ -283,9 +268,7 @@ export class Kv implements AsyncDisposable {
    */
   async put(key: string, value: KvValue): Promise<KvPutResult> {
     checkName(key, "key");
-    const change = await this.#open().put(key, toValue(value));
-    if (change.kind === "error") throw new KvUnavailableError(change.error);
-    return { key, version: null };
+    return await this.#core.put(key, toValue(value));
   }
 
   /**
@@ -298,10 +281,7 @@ export class Kv implements AsyncDisposable {
    * ```
    */
   async delete(key: string): Promise<KvDeleteResult> {
-    checkName(key, "key");
-    const change = await this.#open().delete(key);
-    if (change.kind === "error") throw new KvUnavailableError(change.error);
-    return { key, deleted: change.existed };
+    return await this.#core.delete(key);
   }
 
   /**
@@ -314,13 +294,7 @@ export class Kv implements AsyncDisposable {
    * ```
    */
   async keys(options: KvListOptions = {}): Promise<KvKeysPage> {
-    const { prefix, after } = checkSelector(options);
-    const limit = options.limit ?? LIST_PAGE_SIZE;
-    checkInteger(limit, "limit", 1, MAX_KEYS_PAGE);
-    const answer = await this.#open().keys(prefix, limit, after);
-    return answer.warning === undefined
-      ? { keys: answer.keys, more: answer.more }
-      : { keys: answer.keys, more: answer.more, warning: answer.warning };
+    return await this.#core.keys(options);
   }
 
   /**
@@ -337,13 +311,12 @@ export class Kv implements AsyncDisposable {
    * ```
    */
   async *list(options: KvListOptions = {}): AsyncGenerator<KvEntry> {
-    const selector = checkSelector(options);
     let remaining = options.limit ?? Infinity;
     if (remaining !== Infinity) checkInteger(remaining, "limit", 1, Number.MAX_SAFE_INTEGER);
-    let after = selector.after;
+    let after = options.after;
     while (remaining > 0) {
       const limit = Math.min(LIST_PAGE_SIZE, remaining);
-      const page = await this.#open().keys(selector.prefix, limit, after);
+      const page = await this.#core.keys({ prefix: options.prefix, limit, after });
       if (page.warning !== undefined) throw new KvUnavailableError(page.warning);
       const entries = await Promise.all(page.keys.map((key) => this.get(key)));
       for (const entry of entries) {
@@ -365,8 +338,7 @@ export class Kv implements AsyncDisposable {
    * ```
    */
   async servers(): Promise<KvServerStatus[]> {
-    const reports = await this.#open().servers();
-    return reports.map((report) => ({ ...report }));
+    return await this.#core.servers();
   }
 
   /**
@@ -379,9 +351,7 @@ export class Kv implements AsyncDisposable {
    * ```
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#broker.close();
+    this.#core.close();
   }
 
   /** Closes, for `await using`. */
@@ -390,25 +360,32 @@ export class Kv implements AsyncDisposable {
     return Promise.resolve();
   }
 
-  #open(): Broker {
-    if (this.#closed) throw new KvInputError("this kv connection is closed");
-    return this.#broker;
-  }
-
-  #entry(key: string, lookup: Lookup): KvEntry {
-    if (lookup.kind === "error") throw new KvUnavailableError(lookup.error);
-    if (lookup.kind === "found") {
-      return { key, value: fromValue(lookup.value, this.#floats), version: null };
-    }
-    return lookup.warning === undefined
-      ? { key, value: null, version: null }
-      : { key, value: null, version: null, warning: lookup.warning };
+  #plain(entry: ValueEntry): KvEntry {
+    if (entry.value === null) return entry as KvEntry;
+    return { ...entry, value: fromValue(entry.value, this.#floats) };
   }
 }
 
 /**
- * The broker under a {@link Kv}, for kv's own layers above the library (the
- * HTTP server's metrics); not part of the public surface (mod.ts).
+ * The core under a {@link Kv}: the same operations on kv's typed values, for
+ * kv's own layers above the library (the HTTP server writes values as JSON
+ * without converting them twice, and reads the pool for its metrics); not part
+ * of the public surface (mod.ts).
+ *
+ * @example
+ * ```ts
+ * const entry = await coreOf(kv).get("person1"); // value: a typed Value or null
+ * ```
+ */
+export function coreOf(kv: Kv): KvCore {
+  const core = CORES.get(kv);
+  if (core === undefined) throw new Error("a Kv made without connect()");
+  return core;
+}
+
+/**
+ * The broker under a {@link Kv}, for kv's own layers above the library (kv
+ * bench's server counters); not part of the public surface (mod.ts).
  *
  * @example
  * ```ts
@@ -416,9 +393,7 @@ export class Kv implements AsyncDisposable {
  * ```
  */
 export function brokerOf(kv: Kv): Broker {
-  const broker = BROKERS.get(kv);
-  if (broker === undefined) throw new Error("a Kv made without connect()");
-  return broker;
+  return coreOf(kv).broker;
 }
 
 /**
@@ -491,36 +466,4 @@ async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAdd
     seen.add(address.id);
     return address;
   });
-}
-
-function checkInteger(value: unknown, what: string, min: number, max: number): void {
-  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
-    throw new KvInputError(`${what} must be a whole number from ${min} to ${max}, got ${value}`);
-  }
-}
-
-function checkSelector(options: KvListOptions): { prefix: string; after: string } {
-  const prefix = options.prefix ?? "";
-  if (prefix !== "") checkName(prefix, "prefix");
-  const after = options.after ?? "";
-  if (after !== "") checkName(after, "after key");
-  return { prefix, after };
-}
-
-function parsePath(path: string | readonly string[]): string[] {
-  if (typeof path !== "string") {
-    if (!Array.isArray(path) || path.length === 0) {
-      throw new KvInputError("a query path is a dotted string or a non-empty array of names");
-    }
-    path.forEach((segment, index) => checkName(segment, index === 0 ? "key" : "field name"));
-  }
-  let segments: string[];
-  try {
-    segments = parseQueryPath(typeof path === "string" ? path : path.join("."));
-  } catch (error) {
-    if (error instanceof QueryPathError) throw new KvInputError(error.message);
-    throw error;
-  }
-  segments.forEach((segment, index) => checkName(segment, index === 0 ? "key" : "field name"));
-  return segments;
 }

@@ -29,11 +29,12 @@
  * ```
  * @module
  */
-import { brokerOf, type Kv, MAX_KEYS_PAGE } from "../client/kv.ts";
+import { coreOf, type Kv } from "../client/kv.ts";
+import { type KvCore, MAX_KEYS_PAGE, type ValueEntry } from "../client/core.ts";
 import { KvInputError, KvUnavailableError } from "../client/errors.ts";
-import { Float, fromValue, type KvValue, toValue } from "../client/values.ts";
+import { Float, toValue } from "../client/values.ts";
 import { parseRecordLine, RecordParseError } from "../record/parse.ts";
-import { toJsonText } from "../record/value.ts";
+import { toJsonText, type Value } from "../record/value.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
 import { consoleAsset } from "./assets.ts";
 import { Metrics, type Outcome } from "./metrics.ts";
@@ -88,7 +89,7 @@ const RECORDS_PREFIX = "/v1/records/";
  * ```
  */
 export class HttpApi {
-  readonly #kv: Kv;
+  readonly #kv: KvCore;
   readonly #version: string;
   readonly #maxBodyBytes: number;
   readonly #maxPathBytes: number;
@@ -96,6 +97,8 @@ export class HttpApi {
   readonly #log: (message: string) => void;
   readonly #metrics = new Metrics();
   #inFlight = 0;
+  /** Requests waiting for the next event-loop turn; see {@link HttpApi.#nextTurn}. */
+  #waiting: (() => void)[] = [];
 
   /**
    * Serves `kv`.
@@ -104,7 +107,7 @@ export class HttpApi {
    * @param options limits and version; see {@link HttpApiOptions}.
    */
   constructor(kv: Kv, options: HttpApiOptions = {}) {
-    this.#kv = kv;
+    this.#kv = coreOf(kv);
     this.#version = options.version ?? "0.0.0";
     this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.#maxPathBytes = options.maxPathBytes ?? DEFAULT_MAX_PATH_BYTES;
@@ -194,12 +197,33 @@ export class HttpApi {
     return { operation: entry[0], methods: ["GET"], run: entry[1] };
   }
 
+  /**
+   * Resolves on the next event-loop turn, together with every request that
+   * arrived in this one. The server connection writes the requests queued in
+   * one microtask round with one `send`; HTTP requests arrive one event at a
+   * time, so without this each record request cost its own `send` per replica
+   * (measured: half of the HTTP server's CPU). Together they cost one.
+   */
+  #nextTurn(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#waiting.push(resolve);
+      if (this.#waiting.length > 1) return;
+      setTimeout(() => {
+        const waiting = this.#waiting;
+        this.#waiting = [];
+        for (const wake of waiting) wake();
+      }, 0);
+    });
+  }
+
   async #get(key: string): Promise<Response> {
+    await this.#nextTurn();
     const entry = await this.#kv.get(key);
     return entryResponse(entry.value === null ? 404 : 200, entry);
   }
 
   async #query(path: string[]): Promise<Response> {
+    await this.#nextTurn();
     const entry = await this.#kv.query(path);
     return entryResponse(entry.value === null ? 404 : 200, entry);
   }
@@ -240,7 +264,7 @@ export class HttpApi {
   }
 
   #health(): Response {
-    const broker = brokerOf(this.#kv);
+    const broker = this.#kv.broker;
     const servers = broker.pool.servers.length;
     const up = broker.pool.upCount;
     const healthy = servers - up < broker.k;
@@ -248,7 +272,7 @@ export class HttpApi {
   }
 
   #metricsResponse(): Response {
-    const pool = brokerOf(this.#kv).pool;
+    const pool = this.#kv.broker.pool;
     const text = this.#metrics.text({ up: pool.upCount, down: pool.servers.length - pool.upCount });
     return new Response(text, { headers: { "Content-Type": "text/plain; version=0.0.4" } });
   }
@@ -331,13 +355,13 @@ async function readBody(request: Request, limit: number): Promise<string> {
 }
 
 /** A record line's value; its key must be the URL's. */
-function recordLineValue(text: string, key: string): KvValue {
+function recordLineValue(text: string, key: string): Value {
   try {
     const record = parseRecordLine(text.replace(/\r?\n$/, ""));
     if (record.key !== key) {
       throw new KvInputError(`the record line's key '${record.key}' is not the URL's '${key}'`);
     }
-    return fromValue(record.value, "tagged");
+    return record.value;
   } catch (error) {
     if (error instanceof RecordParseError) {
       throw new KvInputError(`record line, column ${error.column}: ${error.reason}`);
@@ -347,15 +371,17 @@ function recordLineValue(text: string, key: string): KvValue {
 }
 
 /** A JSON body's value; a number written with `.` or an exponent is a float. */
-function jsonValue(text: string): KvValue {
+function jsonValue(text: string): Value {
+  let parsed: unknown;
   try {
-    return JSON.parse(text, floatReviver);
+    parsed = JSON.parse(text, floatReviver);
   } catch (error) {
     if (error instanceof SyntaxError) {
       throw new KvInputError(`the body is not JSON: ${error.message}`);
     }
     throw error;
   }
+  return toValue(parsed);
 }
 
 function floatReviver(
@@ -385,19 +411,15 @@ function json(status: number, body: unknown, warning?: string): Response {
 }
 
 /** An entry as JSON, its value written with kinds kept (`2.0` for a float). */
-function entryResponse(
-  status: number,
-  entry: { value: KvValue | null; warning?: string },
-): Response {
-  const members = Object.entries(entry).map(([name, field]) => {
-    const text = name === "value" && field !== null
-      ? toJsonText(toValue(field))
-      : JSON.stringify(field);
-    return `${JSON.stringify(name)}:${text}`;
-  });
+function entryResponse(status: number, entry: ValueEntry & { path?: string[] }): Response {
+  const value = entry.value === null ? "null" : toJsonText(entry.value);
+  let text = `{"key":${JSON.stringify(entry.key)},"value":${value},"version":` +
+    JSON.stringify(entry.version);
+  if (entry.path !== undefined) text += `,"path":${JSON.stringify(entry.path)}`;
+  if (entry.warning !== undefined) text += `,"warning":${JSON.stringify(entry.warning)}`;
   const headers: Record<string, string> = { "Content-Type": JSON_TYPE };
   if (entry.warning !== undefined) headers.Warning = warningHeader(entry.warning);
-  return new Response(`{${members.join(",")}}`, { status, headers });
+  return new Response(`${text}}`, { status, headers });
 }
 
 function errorResponse(error: HttpError): Response {

@@ -1,0 +1,180 @@
+/**
+ * The library's core: kv's operations with their checks and typed errors, on
+ * kv's typed values ({@link Value}). `Kv` (kv.ts) wraps it to speak plain
+ * JavaScript; the HTTP layer uses it directly, so a record goes from the wire
+ * to JSON text without being converted twice.
+ *
+ * @example
+ * ```ts
+ * import { KvCore } from "./core.ts";
+ * const core = await KvCore.open(servers, { k: 2 });
+ * const entry = await core.get("person1"); // { key, value: Value | null, version, warning? }
+ * ```
+ * @module
+ */
+import { Broker, type BrokerOptions, type Lookup, MAX_KEYS_ANSWER } from "../broker/broker.ts";
+import type { ServerAddress } from "../broker/server_list.ts";
+import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
+import type { Value } from "../record/value.ts";
+import { KvInputError, KvUnavailableError } from "./errors.ts";
+import type {
+  KvDeleteResult,
+  KvKeysPage,
+  KvListOptions,
+  KvPutResult,
+  KvServerStatus,
+} from "./kv.ts";
+import { checkName } from "./values.ts";
+
+/** Most keys one `Kv.keys` page may ask for (the servers' own KEYS limit). */
+export const MAX_KEYS_PAGE: number = MAX_KEYS_ANSWER;
+
+/** Keys one page of `Kv.list` fetches (and then reads) at a time, and `Kv.keys`'s default. */
+export const LIST_PAGE_SIZE = 100;
+
+/** A record or sub-value as kv's typed value; `value` is null when absent. */
+export interface ValueEntry {
+  /** The record key. */
+  key: string;
+  /** The value, or null when there is no such record or field. */
+  value: Value | null;
+  /** The record's version; null until the servers keep versions. */
+  version: string | null;
+  /** Set when a null value is not guaranteed. */
+  warning?: string;
+}
+
+/** Replicated operations with the library's checks; see the module documentation. */
+export class KvCore {
+  readonly #broker: Broker;
+  #closed = false;
+
+  private constructor(broker: Broker) {
+    this.#broker = broker;
+  }
+
+  /**
+   * Connects; a server list naming one server twice is a KvInputError.
+   *
+   * @example
+   * ```ts
+   * const core = await KvCore.open(servers, { k: 2, timeoutMs: 1000 });
+   * ```
+   */
+  static async open(servers: ServerAddress[], options: BrokerOptions): Promise<KvCore> {
+    const broker = await Broker.open(servers, options);
+    const twins = broker.pool.twins();
+    if (twins.length > 0) {
+      broker.close();
+      throw new KvInputError(
+        `the server list names one server twice (${twins.join("; ")}); keep one entry per server`,
+      );
+    }
+    return new KvCore(broker);
+  }
+
+  /** The broker, for metrics and health (its pool's state). */
+  get broker(): Broker {
+    return this.#broker;
+  }
+
+  /** The record under `key`. */
+  async get(key: string): Promise<ValueEntry> {
+    checkName(key, "key");
+    return entry(key, await this.#open().get(key));
+  }
+
+  /** The value at a dotted path or an array of names. */
+  async query(path: string | readonly string[]): Promise<ValueEntry & { path: string[] }> {
+    const segments = parsePath(path);
+    return { ...entry(segments[0], await this.#open().query(segments)), path: segments };
+  }
+
+  /** Stores `value` under `key` on all its replicas, or on none. */
+  async put(key: string, value: Value): Promise<KvPutResult> {
+    checkName(key, "key");
+    const change = await this.#open().put(key, value);
+    if (change.kind === "error") throw new KvUnavailableError(change.error);
+    return { key, version: null };
+  }
+
+  /** Removes `key` from all its replicas, or from none. */
+  async delete(key: string): Promise<KvDeleteResult> {
+    checkName(key, "key");
+    const change = await this.#open().delete(key);
+    if (change.kind === "error") throw new KvUnavailableError(change.error);
+    return { key, deleted: change.existed };
+  }
+
+  /** One page of keys. */
+  async keys(options: KvListOptions): Promise<KvKeysPage> {
+    const prefix = options.prefix ?? "";
+    if (prefix !== "") checkName(prefix, "prefix");
+    const after = options.after ?? "";
+    if (after !== "") checkName(after, "after key");
+    const limit = options.limit ?? LIST_PAGE_SIZE;
+    checkInteger(limit, "limit", 1, MAX_KEYS_PAGE);
+    const answer = await this.#open().keys(prefix, limit, after);
+    return answer.warning === undefined
+      ? { keys: answer.keys, more: answer.more }
+      : { keys: answer.keys, more: answer.more, warning: answer.warning };
+  }
+
+  /** Each server's state. */
+  async servers(): Promise<KvServerStatus[]> {
+    const reports = await this.#open().servers();
+    return reports.map((report) => ({ ...report }));
+  }
+
+  /** Closes every connection; later calls throw a KvInputError. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#broker.close();
+  }
+
+  #open(): Broker {
+    if (this.#closed) throw new KvInputError("this kv connection is closed");
+    return this.#broker;
+  }
+}
+
+function entry(key: string, lookup: Lookup): ValueEntry {
+  if (lookup.kind === "error") throw new KvUnavailableError(lookup.error);
+  if (lookup.kind === "found") return { key, value: lookup.value, version: null };
+  return lookup.warning === undefined
+    ? { key, value: null, version: null }
+    : { key, value: null, version: null, warning: lookup.warning };
+}
+
+/**
+ * Throws a KvInputError unless `value` is a whole number within [min, max].
+ *
+ * @example
+ * ```ts
+ * checkInteger(2, "replicas", 1, 4); // fine
+ * ```
+ */
+export function checkInteger(value: unknown, what: string, min: number, max: number): void {
+  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+    throw new KvInputError(`${what} must be a whole number from ${min} to ${max}, got ${value}`);
+  }
+}
+
+function parsePath(path: string | readonly string[]): string[] {
+  if (typeof path !== "string") {
+    if (!Array.isArray(path) || path.length === 0) {
+      throw new KvInputError("a query path is a dotted string or a non-empty array of names");
+    }
+    path.forEach((segment, index) => checkName(segment, index === 0 ? "key" : "field name"));
+  }
+  let segments: string[];
+  try {
+    segments = parseQueryPath(typeof path === "string" ? path : path.join("."));
+  } catch (error) {
+    if (error instanceof QueryPathError) throw new KvInputError(error.message);
+    throw error;
+  }
+  segments.forEach((segment, index) => checkName(segment, index === 0 ? "key" : "field name"));
+  return segments;
+}
