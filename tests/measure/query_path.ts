@@ -1,0 +1,135 @@
+/**
+ * The query path against Redis, side by side in one run (issue 13's GET
+ * bars): GETs of 1000 records of the `kv gen -d 3 -l 8 -m 6` shape from one
+ * `kv server`, driven by `kv bench --workload C --distribution uniform`,
+ * beside `redis-benchmark` GETs of the same records stored as JSON strings in
+ * one redis-server, for three shapes of load: one request at a time, 32 in
+ * flight on one connection, and 50 connections. Each pair runs back to back
+ * and the table gives both throughputs, their ratio and the machine's load.
+ * Needs redis-server, redis-cli and redis-benchmark on the PATH. A
+ * measurement script, not a test:
+ *
+ * ```sh
+ * deno run -A tests/measure/query_path.ts [scale]   # scale multiplies the operation counts (1)
+ * ```
+ * @module
+ */
+import { ServerProcess } from "../../lib/cli/server_process.ts";
+import { readLines } from "../../lib/base/line_reader.ts";
+import { parseRecordLine } from "../../lib/record/parse.ts";
+import { toJsonText } from "../../lib/record/value.ts";
+import { TEST_KV } from "../helpers/server_process.ts";
+import { pipeIntoRedis, startRedis } from "./redis.ts";
+import { makeWorkload, runKvChecked } from "./workload.ts";
+
+const RECORDS = 1000;
+
+/** redis-benchmark's `-r` writes `__rand_int__` as 12 zero-padded digits: Redis's keys are padded. */
+const PADDED_DIGITS = 12;
+
+interface Shape {
+  readonly name: string;
+  readonly redis: string[];
+  readonly kv: string[];
+  readonly redisOps: number;
+  readonly kvOps: number;
+}
+
+const SHAPES: readonly Shape[] = [
+  { name: "one at a time", redis: ["-c", "1"], kv: [], redisOps: 20_000, kvOps: 20_000 },
+  {
+    name: "32 in flight, one connection",
+    redis: ["-c", "1", "-P", "32"],
+    kv: ["--pipeline", "32"],
+    redisOps: 300_000,
+    kvOps: 100_000,
+  },
+  {
+    name: "50 connections",
+    redis: ["-c", "50"],
+    kv: ["--clients", "50"],
+    redisOps: 100_000,
+    kvOps: 100_000,
+  },
+];
+
+/** The records as RESP SETs with padded keys, for redis-benchmark's random keys. */
+async function paddedResp(dataPath: string, respPath: string): Promise<void> {
+  const encoder = new TextEncoder();
+  const parts: string[] = [];
+  for await (const line of readLines((await Deno.open(dataPath)).readable)) {
+    if (line.text === undefined) throw new Error(`line ${line.lineNumber}: ${line.error}`);
+    const { key, value } = parseRecordLine(line.text);
+    const padded = `person${key.slice("person".length).padStart(PADDED_DIGITS, "0")}`;
+    const json = toJsonText(value);
+    parts.push(
+      `*3\r\n$3\r\nSET\r\n$${padded.length}\r\n${padded}\r\n` +
+        `$${encoder.encode(json).length}\r\n${json}\r\n`,
+    );
+  }
+  await Deno.writeTextFile(respPath, parts.join(""));
+}
+
+async function output(command: string, args: string[]): Promise<string> {
+  const result = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
+    .output();
+  const text = new TextDecoder().decode(result.stdout);
+  if (!result.success) {
+    throw new Error(`${command} failed: ${new TextDecoder().decode(result.stderr)}`);
+  }
+  return text;
+}
+
+/** GETs per second from redis-benchmark's CSV line. */
+async function redisGets(port: number, shape: Shape, scale: number): Promise<number> {
+  const csv = await output("redis-benchmark", [
+    ...["-p", String(port), "-n", String(shape.redisOps * scale), "-r", String(RECORDS), "--csv"],
+    ...shape.redis,
+    ...["GET", "person__rand_int__"],
+  ]);
+  const row = csv.trim().split("\n").at(-1)!.split(",");
+  return Number(JSON.parse(row[1]));
+}
+
+/** GETs per second from `kv bench --json`. */
+async function kvGets(serverFile: string, shape: Shape, scale: number): Promise<number> {
+  const json = await output(TEST_KV.command, [
+    ...TEST_KV.args,
+    ...["bench", "-s", serverFile, "--workload", "C", "--distribution", "uniform"],
+    ...["-n", String(RECORDS), "--no-load", "--seed", "1", "--json"],
+    ...["--ops", String(shape.kvOps * scale), ...shape.kv],
+  ]);
+  const report = JSON.parse(json);
+  if (report.errors !== 0 || report.notFound !== 0) throw new Error(`kv bench: ${json}`);
+  return report.throughput;
+}
+
+const scale = Number(Deno.args[0] ?? 1);
+const workload = await makeWorkload(RECORDS);
+const respPath = `${workload.dataPath}.padded.resp`;
+await paddedResp(workload.dataPath, respPath);
+const redis = await startRedis();
+const server = await ServerProcess.start({ kv: TEST_KV });
+const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
+try {
+  await pipeIntoRedis(redis.port, respPath);
+  await Deno.writeTextFile(serverFile, `${server.id}\n`);
+  await runKvChecked(["broker", "-s", serverFile, "-i", workload.dataPath, "--index-only"]);
+  console.log("| load | kv GETs/s | Redis GETs/s | kv/Redis | load (1 min) |");
+  console.log("| ---- | --------- | ------------ | -------- | ------------ |");
+  for (const shape of SHAPES) {
+    const redisRate = await redisGets(redis.port, shape, scale);
+    const kvRate = await kvGets(serverFile, shape, scale);
+    const load = (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
+    console.log(
+      `| ${shape.name} | ${Math.round(kvRate)} | ${Math.round(redisRate)} | ` +
+        `${(kvRate / redisRate).toFixed(2)}x | ${load} |`,
+    );
+  }
+} finally {
+  await server.stop();
+  await redis.stop();
+  await Deno.remove(serverFile);
+  await Deno.remove(respPath);
+  await workload.remove();
+}

@@ -1,0 +1,77 @@
+/**
+ * Where a server's GET goes, piece by piece, in process (issue 13): decoding
+ * the request frame, walking the key trie, rebuilding the record from the
+ * arena, encoding the answer, and all of it together as the server's request
+ * loop does it. 1000 records of the `kv gen -d 3 -l 8 -m 6` shape, as in the
+ * README's query-path measurements. The system calls (one read and one write
+ * per batch of requests) are outside; see the README.
+ *
+ * ```sh
+ * deno bench tests/server/get_path_bench.ts
+ * ```
+ * @module
+ */
+import { FrameReader } from "../../lib/protocol/frame_reader.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { decodeRequest } from "../../lib/protocol/messages.ts";
+import { Store } from "../../lib/server/store.ts";
+import { generateText } from "../../lib/gen/generator.ts";
+import { GEN_KEYS, GEN_SHAPE } from "../../lib/bench/runner.ts";
+import { parseRecordLine } from "../../lib/record/parse.ts";
+import type { Value } from "../../lib/record/value.ts";
+
+const RECORDS = 1000;
+
+const store = await Store.open();
+const values: Value[] = [];
+const text = generateText({ keys: GEN_KEYS, recordCount: RECORDS, seed: 1, ...GEN_SHAPE });
+for (const line of text.trimEnd().split("\n")) {
+  const { key, value } = parseRecordLine(line);
+  store.put(key, value);
+  values.push(value);
+}
+
+/** One GET frame per record, each in its own buffer as a read would leave it. */
+const frames = Array.from({ length: RECORDS }, (_, i) => {
+  const writer = new FrameWriter();
+  writer.get(i + 1, `person${i}`);
+  return writer.bytes().slice();
+});
+const answers = new FrameWriter();
+let counter = 0;
+
+/** One reader for every frame, as the server keeps one per connection. */
+const reader = new FrameReader();
+
+function readFrame(bytes: Uint8Array) {
+  reader.space().set(bytes);
+  reader.filled(bytes.length);
+  return reader.next()!;
+}
+const decodedFrames = frames.map((bytes) => ({ ...readFrame(bytes) }));
+
+Deno.bench("decode a GET frame (FrameReader, decodeRequest)", { group: "get" }, () => {
+  decodeRequest(readFrame(frames[counter++ % RECORDS]));
+});
+
+Deno.bench("walk the trie for a missing key", { group: "get" }, () => {
+  store.get(`personX${counter++ % RECORDS}`);
+});
+
+Deno.bench("get: walk the trie and rebuild the record (Store.get)", { group: "get" }, () => {
+  store.get(`person${counter++ % RECORDS}`);
+});
+
+Deno.bench("encode the answer (FrameWriter.okValue)", { group: "get" }, () => {
+  answers.reset();
+  answers.okValue(1, values[counter++ % RECORDS]);
+});
+
+Deno.bench("all of it, as the request loop does", { group: "get", baseline: true }, () => {
+  const i = counter++ % RECORDS;
+  const request = decodeRequest(decodedFrames[i]);
+  if (request.type !== "get") throw new Error("not a GET");
+  const value = store.get(request.key);
+  answers.reset();
+  if (value !== undefined) answers.okValue(request.requestId, value);
+});
