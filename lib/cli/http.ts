@@ -21,6 +21,9 @@ import {
   HttpApi,
 } from "../http/api.ts";
 import { intFlag, parseFlags } from "./args.ts";
+import { CredentialsError, readPemFile } from "../protocol/credentials.ts";
+import { BearerTokens, TokensFileError } from "../http/tokens.ts";
+import { authFileFromEnv, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import { MAX_TIMEOUT_MS } from "./broker.ts";
 import { DEFAULT_SERVER_FILE, serverFile, SERVERS_ENV } from "./oneshot.ts";
 import { VERSION } from "./run.ts";
@@ -54,6 +57,14 @@ Flags:
       --max-concurrent-requests N
                          requests answered at once; more get 503 with Retry-After
                          (default ${DEFAULT_MAX_CONCURRENT_REQUESTS})
+      --tokens-file FILE require 'Authorization: Bearer <token>' with a token listed in
+                         FILE (one a line, at least 16 characters) on every request
+                         but the console's files and /healthz; default none
+      --tls-cert FILE    serve HTTPS with this certificate chain (PEM); needs --tls-key
+      --tls-key FILE     the certificate's private key (PEM)
+
+To reach the servers:
+${SECURITY_HELP}
 
 Prints 'kv http listening on http://HOST:PORT/' on stderr once ready; SIGINT or
 SIGTERM finishes the requests in flight and exits 0.`;
@@ -81,6 +92,10 @@ async function runHttp(args: string[]): Promise<number> {
     "max-body-bytes": { type: "string" },
     "max-path-bytes": { type: "string" },
     "max-concurrent-requests": { type: "string" },
+    "tokens-file": { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    ...SECURITY_FLAGS,
   });
   const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
   const k = intFlag("http", "-k", values.replicas, { min: 1, max: MAX_SERVERS, fallback: 1 });
@@ -107,15 +122,32 @@ async function runHttp(args: string[]): Promise<number> {
       { min: 1, max: MAX_CONCURRENT_REQUESTS_LIMIT, fallback: DEFAULT_MAX_CONCURRENT_REQUESTS },
     ),
   };
+  const tokens = values["tokens-file"] === undefined
+    ? undefined
+    : await BearerTokens.read(values["tokens-file"]).catch((error) => {
+      throw error instanceof TokensFileError ? new UserError(`kv http: ${error.message}`) : error;
+    });
+  const tls = await tlsFiles(values["tls-cert"], values["tls-key"]);
   const logger = new Logger({ name: "kv http" });
-  const kv = await openKv(serverFile(values.servers), k, timeoutMs);
+  const kv = await openKv(serverFile(values.servers), {
+    replicas: k,
+    timeoutMs,
+    authFile: values["auth-file"] ?? authFileFromEnv(),
+    tlsCa: values["tls-ca"],
+  });
   try {
-    const api = new HttpApi(kv, { version: VERSION, ...limits, log: (line) => logger.error(line) });
-    const server = serve(api, listen);
+    const api = new HttpApi(kv, {
+      version: VERSION,
+      ...limits,
+      tokens,
+      log: (line) => logger.error(line),
+    });
+    const server = serve(api, { ...listen, ...tls });
     const addr = server.addr as Deno.NetAddr;
     const stop = untilSignal(logger);
     try {
-      logger.info(`listening on http://${hostPort(addr.hostname, addr.port)}/ (k=${k})`);
+      const scheme = tls === undefined ? "http" : "https";
+      logger.info(`listening on ${scheme}://${hostPort(addr.hostname, addr.port)}/ (k=${k})`);
       const signal = await stop.signalled;
       logger.info(`${signal}: shutting down`);
       await server.shutdown();
@@ -128,16 +160,41 @@ async function runHttp(args: string[]): Promise<number> {
   }
 }
 
-async function openKv(path: string, replicas: number, timeoutMs: number): Promise<Kv> {
+async function tlsFiles(
+  certPath: string | undefined,
+  keyPath: string | undefined,
+): Promise<{ cert: string; key: string } | undefined> {
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    throw new UserError("kv http: --tls-cert and --tls-key go together; give both or neither");
+  }
+  if (certPath === undefined || keyPath === undefined) return undefined;
   try {
-    return await connect({ servers: path, replicas, timeoutMs, floats: "tagged" });
+    return {
+      cert: await readPemFile(certPath, "CERTIFICATE"),
+      key: await readPemFile(keyPath, "PRIVATE KEY"),
+    };
+  } catch (error) {
+    if (error instanceof CredentialsError) throw new UserError(`kv http: ${error.message}`);
+    throw error;
+  }
+}
+
+async function openKv(
+  path: string,
+  options: { replicas: number; timeoutMs: number; authFile?: string; tlsCa?: string },
+): Promise<Kv> {
+  try {
+    return await connect({ servers: path, ...options, floats: "tagged" });
   } catch (error) {
     if (error instanceof KvInputError) throw new UserError(`kv http: ${error.message}`);
     throw error;
   }
 }
 
-function serve(api: HttpApi, listen: { hostname: string; port: number }): Deno.HttpServer {
+function serve(
+  api: HttpApi,
+  listen: { hostname: string; port: number; cert?: string; key?: string },
+): Deno.HttpServer {
   const where = hostPort(listen.hostname, listen.port);
   try {
     return Deno.serve({ ...listen, onListen: () => {} }, (request) => api.handle(request));

@@ -56,8 +56,16 @@ export async function clientCredentials(
   }
 }
 
-/** `KV_AUTH_FILE`, when set and readable without asking for permission. */
-function authFileFromEnv(): string | undefined {
+/**
+ * `KV_AUTH_FILE`, when set and readable without asking for permission (for `kv http`,
+ * which hands the path to the client library).
+ *
+ * @example
+ * ```ts
+ * const authFile = values["auth-file"] ?? authFileFromEnv();
+ * ```
+ */
+export function authFileFromEnv(): string | undefined {
   const permission = Deno.permissions.querySync({ name: "env", variable: AUTH_FILE_ENV });
   if (permission.state !== "granted") return undefined;
   const value = Deno.env.get(AUTH_FILE_ENV);

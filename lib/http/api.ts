@@ -39,6 +39,7 @@ import { MAX_LINE_BYTES } from "../limits.ts";
 import { consoleAsset } from "./assets.ts";
 import { Metrics, type Outcome } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
+import type { BearerTokens } from "./tokens.ts";
 
 /** Largest request body accepted by default: one record line (1 MiB) plus room for JSON's quoting. */
 export const DEFAULT_MAX_BODY_BYTES = 2 * MAX_LINE_BYTES;
@@ -59,7 +60,15 @@ export interface HttpApiOptions {
   maxConcurrentRequests?: number;
   /** Receives a line for each internal error; default `console.error`. */
   log?: (message: string) => void;
+  /**
+   * Bearer tokens every request must carry but those for the console's files and
+   * `/healthz`; default none (no authentication).
+   */
+  tokens?: BearerTokens;
 }
+
+/** Paths served without a token: the console's page (which then asks for one) and health. */
+const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/", "/console.js", "/console.css", "/healthz"]);
 
 /** An HTTP failure with its status; thrown inside a route, answered as `{error}`. */
 class HttpError extends Error {
@@ -95,6 +104,7 @@ export class HttpApi {
   readonly #maxPathBytes: number;
   readonly #maxConcurrent: number;
   readonly #log: (message: string) => void;
+  readonly #tokens: BearerTokens | undefined;
   readonly #metrics = new Metrics();
   #inFlight = 0;
   /** Requests waiting for the next event-loop turn; see {@link HttpApi.#nextTurn}. */
@@ -113,6 +123,7 @@ export class HttpApi {
     this.#maxPathBytes = options.maxPathBytes ?? DEFAULT_MAX_PATH_BYTES;
     this.#maxConcurrent = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
     this.#log = options.log ?? console.error;
+    this.#tokens = options.tokens;
   }
 
   /**
@@ -143,6 +154,13 @@ export class HttpApi {
       const pathBytes = url.pathname.length + url.search.length;
       if (pathBytes > this.#maxPathBytes) {
         throw new HttpError(414, `the URL path is ${pathBytes} bytes, over ${this.#maxPathBytes}`);
+      }
+      if (this.#tokens !== undefined && !PUBLIC_PATHS.has(url.pathname)) {
+        if (!await this.#tokens.allows(request.headers.get("Authorization"))) {
+          throw new HttpError(401, "this server needs 'Authorization: Bearer <token>'", {
+            "WWW-Authenticate": `Bearer realm="kv"`,
+          });
+        }
       }
       const route = this.#route(request, url);
       operation = route.operation;
@@ -310,6 +328,7 @@ function outcomeOf(status: number): Outcome {
   if (status < 300) return "ok";
   if (status === 404) return "not_found";
   if (status === 503) return "unavailable";
+  if (status === 401) return "unauthorized";
   if (status < 500) return "bad_request";
   return "error";
 }

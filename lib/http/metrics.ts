@@ -4,7 +4,8 @@
  *
  * - `kv_http_requests_total{operation, outcome}`: requests answered, by
  *   operation (`get`, `query`, `put`, `delete`, `keys`, `servers`, …) and
- *   outcome (`ok`, `not_found`, `bad_request`, `unavailable`, `busy`, `error`);
+ *   outcome (`ok`, `not_found`, `bad_request`, `unauthorized`, `unavailable`, `busy`,
+ *   `error`);
  * - `kv_http_request_duration_seconds{operation}`: a latency histogram;
  * - `kv_http_requests_in_flight`: requests being answered now;
  * - `kv_servers{state}`: servers up and down, as the connection pool sees them.
@@ -36,7 +37,14 @@ export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
 ];
 
 /** What one request did, as the `outcome` label says. */
-export type Outcome = "ok" | "not_found" | "bad_request" | "unavailable" | "busy" | "error";
+export type Outcome =
+  | "ok"
+  | "not_found"
+  | "bad_request"
+  | "unauthorized"
+  | "unavailable"
+  | "busy"
+  | "error";
 
 /** The servers' state at scrape time. */
 export interface ServerCounts {

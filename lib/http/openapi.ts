@@ -168,7 +168,15 @@ export function openApiDocument(version: string): Record<string, unknown> & { op
         },
       },
     },
+    security: [{}, { bearer: [] }],
     components: {
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "Needed when kv http runs with --tokens-file (not for /healthz).",
+        },
+      },
       headers: {
         Warning: {
           description: `Present when the answer is not guaranteed: 199 kv "<warning>".`,

@@ -14,7 +14,7 @@ import { readLines } from "../../lib/base/line_reader.ts";
 import { MAIN_PATH } from "./run_kv.ts";
 import { withDeadline } from "./wait.ts";
 
-const LISTENING = /^kv http listening on (http:\/\/\S+\/)/;
+const LISTENING = /^kv http listening on (https?:\/\/\S+\/)/;
 
 /** A running `kv http`. */
 export class HttpProcess {

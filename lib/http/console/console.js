@@ -25,13 +25,20 @@ function parseJson(text, floats) {
   );
 }
 
+/** Where the bearer token typed into the console is kept for this tab. */
+const TOKEN_KEY = "kv-token";
+
 async function api(method, path, body, type = "application/json") {
   const init = { method, headers: {} };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) init.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.body = body;
     init.headers["Content-Type"] = type;
   }
   const response = await fetch(path, init);
+  // A server started with --tokens-file: ask for a token (and keep asking while it is wrong).
+  $("token-form").hidden = response.status !== 401 && $("token-form").hidden;
   const text = await response.text();
   let data;
   try {
@@ -188,6 +195,13 @@ async function runCommand(event) {
   if (op === "PUT" || op === "DELETE") loadKeys(pageAfter);
 }
 
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+  $("token-form").hidden = true;
+  refreshServers();
+  loadKeys("");
+});
 $("key-search").addEventListener("submit", (event) => {
   event.preventDefault();
   loadKeys("");

@@ -1,0 +1,121 @@
+/**
+ * Bearer tokens for `kv http --tokens-file`: the file lists the tokens
+ * accepted, one a line (blank lines and `#` comments ignored); a request must
+ * carry `Authorization: Bearer <token>` with one of them. Tokens are compared
+ * by their SHA-256 digests in constant time, so a wrong guess learns nothing
+ * from how long the refusal took.
+ *
+ * @example
+ * ```ts
+ * import { BearerTokens } from "./tokens.ts";
+ * const tokens = await BearerTokens.read("tokens.txt");
+ * await tokens.allows(request.headers.get("Authorization")); // true or false
+ * ```
+ * @module
+ */
+
+/** Shortest token accepted: 16 characters leave no room for guessing. */
+export const MIN_TOKEN_LENGTH = 16;
+/** Most tokens one file may list. */
+export const MAX_TOKENS = 1024;
+/** Largest tokens file read, in bytes. */
+export const MAX_TOKENS_FILE_BYTES = 1024 * 1024;
+
+/** A tokens file that cannot be used; the message says what, where and what to do. */
+export class TokensFileError extends Error {
+  /**
+   * Makes the error.
+   *
+   * @param message one line: what, where (`file:line`), what to do.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "TokensFileError";
+  }
+}
+
+const encoder = new TextEncoder();
+
+async function digest(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+}
+
+/** Whether two digests are equal, looking at every byte whatever the first difference. */
+function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) difference |= a[i] ^ b[i];
+  return difference === 0;
+}
+
+/**
+ * The tokens of one file, as digests.
+ *
+ * @example
+ * ```ts
+ * const tokens = await BearerTokens.read("tokens.txt");
+ * ```
+ */
+export class BearerTokens {
+  readonly #digests: readonly Uint8Array[];
+
+  private constructor(digests: Uint8Array[]) {
+    this.#digests = digests;
+  }
+
+  /**
+   * Reads and checks a tokens file; every problem is a {@link TokensFileError}.
+   *
+   * @example
+   * ```ts
+   * const tokens = await BearerTokens.read("tokens.txt");
+   * ```
+   */
+  static async read(path: string): Promise<BearerTokens> {
+    let text: string;
+    try {
+      const info = await Deno.stat(path);
+      if (info.size > MAX_TOKENS_FILE_BYTES) {
+        throw new TokensFileError(`${path}: larger than ${MAX_TOKENS_FILE_BYTES} bytes`);
+      }
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      if (error instanceof TokensFileError) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new TokensFileError(`${path}: cannot read the tokens file: ${reason}`);
+    }
+    const tokens: string[] = [];
+    text.split(/\r?\n/).forEach((line, index) => {
+      const token = line.trim();
+      if (token === "" || token.startsWith("#")) return;
+      if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
+        throw new TokensFileError(
+          `${path}:${index + 1}: a token is at least ${MIN_TOKEN_LENGTH} characters without ` +
+            `spaces (e.g. the output of 'openssl rand -hex 32')`,
+        );
+      }
+      tokens.push(token);
+    });
+    if (tokens.length === 0) throw new TokensFileError(`${path}: lists no tokens`);
+    if (tokens.length > MAX_TOKENS) {
+      throw new TokensFileError(`${path}: lists more than ${MAX_TOKENS} tokens`);
+    }
+    return new BearerTokens(await Promise.all(tokens.map(digest)));
+  }
+
+  /**
+   * Whether an `Authorization` header value carries one of the tokens.
+   *
+   * @example
+   * ```ts
+   * await tokens.allows("Bearer 0123456789abcdef"); // true when the file lists it
+   * ```
+   */
+  async allows(authorization: string | null): Promise<boolean> {
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? "");
+    if (match === null) return false;
+    const offered = await digest(match[1]);
+    let allowed = false;
+    for (const known of this.#digests) allowed = sameDigest(known, offered) || allowed;
+    return allowed;
+  }
+}

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { HttpProcess } from "../helpers/http_process.ts";
+import { KvCluster } from "../helpers/kv_processes.ts";
+import { runKv } from "../helpers/run_kv.ts";
+import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
+
+const TOKEN = "0123456789abcdef0123456789abcdef";
+
+Deno.test("kv http --tokens-file: the API needs a listed bearer token; the console and /healthz do not", async () => {
+  await using cluster = await KvCluster.start(1);
+  const tokens = await Deno.makeTempFile();
+  await Deno.writeTextFile(tokens, `# kv http tokens\n${TOKEN}\n`);
+  try {
+    await using http = await HttpProcess.start(["-s", cluster.serverFile, "--tokens-file", tokens]);
+    const ask = async (path: string, authorization?: string) => {
+      const headers: Record<string, string> = authorization ? { Authorization: authorization } : {};
+      const response = await fetch(`${http.url}${path}`, { headers });
+      await response.body?.cancel();
+      return response;
+    };
+    const refused = await ask("v1/servers");
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers.get("WWW-Authenticate"), `Bearer realm="kv"`);
+    assert.equal((await ask("v1/records/a", `Bearer ${TOKEN}x`)).status, 401);
+    assert.equal((await ask("metrics", `Basic ${TOKEN}`)).status, 401);
+    assert.equal((await ask("v1/servers", `Bearer ${TOKEN}`)).status, 200);
+    assert.equal((await ask("v1/records/a", `bearer ${TOKEN}`)).status, 404);
+    assert.equal((await ask("")).status, 200);
+    assert.equal((await ask("console.js")).status, 200);
+    assert.equal((await ask("healthz")).status, 200);
+  } finally {
+    await Deno.remove(tokens);
+  }
+});
+
+Deno.test("kv http refuses a tokens file with a short token, in one line", async () => {
+  const tokens = await Deno.makeTempFile();
+  await Deno.writeTextFile(tokens, "\nshort\n");
+  try {
+    const run = await runKv(["http", "--tokens-file", tokens, "-s", tokens]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /^kv http: .*:2: a token is at least 16 characters/);
+    assert.equal(run.stderr.trim().split("\n").length, 1);
+  } finally {
+    await Deno.remove(tokens);
+  }
+});
+
+Deno.test({
+  name: HAS_OPENSSL
+    ? "kv http --tls-cert/--tls-key serves HTTPS that a client trusting the CA can use"
+    : "kv http serves HTTPS (ignored: openssl is not installed to make certificates)",
+  ignore: !HAS_OPENSSL,
+  fn: async () => {
+    await using cluster = await KvCluster.start(1);
+    const dir = await Deno.makeTempDir();
+    try {
+      const certs = await makeTestCerts(dir);
+      await using http = await HttpProcess.start([
+        "-s",
+        cluster.serverFile,
+        "--tls-cert",
+        certs.serverPem,
+        "--tls-key",
+        certs.serverKey,
+      ]);
+      assert.match(http.url, /^https:\/\/127\.0\.0\.1:\d+\/$/);
+      using client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certs.caPem)] });
+      const response = await fetch(`${http.url}healthz`, { client });
+      assert.equal(response.status, 200);
+      assert.equal((await response.json()).healthy, true);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
