@@ -41,10 +41,8 @@
  */
 import type { Broker, ServerReport } from "./broker.ts";
 import { MAX_KEYS_ANSWER } from "./broker.ts";
-import { MAX_KEY_BYTES } from "../limits.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
-import { parseRecordLine, RecordParseError } from "../record/parse.ts";
-import { utf8Length } from "../base/utf8.ts";
+import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { type Dialect, formatValue } from "../record/format.ts";
 import { toJsonText, type Value } from "../record/value.ts";
 import { decodeValue, encodedJsonText } from "../record/value_codec.ts";
@@ -202,17 +200,18 @@ export function parseCommand(line: string): Command | undefined {
   const typed = wordEnd === -1 ? trimmed : trimmed.slice(0, wordEnd);
   const word = typed.toUpperCase();
   const rest = wordEnd === -1 ? "" : trimmed.slice(wordEnd).trim();
+  // Where `rest` starts in `line`: after the leading space and the word.
+  const restOffset = line.trimEnd().length - rest.length;
   switch (word) {
     case "GET":
     case "DELETE":
-      return { op: word, key: parseKey(word, rest) };
+      return { op: word, key: parseKey(word, rest, restOffset) };
     case "QUERY":
-      return { op: "QUERY", path: parsePath(rest) };
+      return { op: "QUERY", path: parsePath(rest, restOffset) };
     case "PUT":
-      // The record starts where `rest` does in `line`: after the leading space and the word.
-      return parsePut(rest, line.trimEnd().length - rest.length);
+      return parsePut(rest, restOffset);
     case "KEYS":
-      return parseKeys(rest);
+      return parseKeys(rest, restOffset);
     case "HELP":
       return parseHelp(rest);
     case "SERVERS":
@@ -279,35 +278,43 @@ function editDistance(a: string, b: string): number {
   return rows[a.length][b.length];
 }
 
-/** Removes one pair of matching quotes around a key, so `GET "person 1"` works. */
-function unquote(text: string): string {
-  if (text.length >= 2 && (text[0] === '"' || text[0] === "'") && text.at(-1) === text[0]) {
-    return text.slice(1, -1);
+/**
+ * Reads a key or a dotted path from `rest` as the record grammar reads keys
+ * (quoted or bare, the same escapes), so a key is written the same way in
+ * every command and in a record line. `restOffset` is where `rest` starts in
+ * the line, for the column in errors.
+ */
+function readKeyPath(op: string, rest: string, restOffset: number): string[] {
+  try {
+    return parseKeyPath(rest);
+  } catch (error) {
+    if (!(error instanceof RecordParseError)) throw error;
+    throw new CommandError(op, `column ${restOffset + error.column}: ${error.reason}`);
   }
-  return text;
 }
 
-function parseKey(op: "GET" | "DELETE", rest: string): string {
-  const key = unquote(rest);
-  if (key === "") throw new CommandError(op, `${op} needs a key, e.g. ${op} person1`);
-  if (key.includes(".")) {
-    const hint = op === "GET" ? `; to read a field use QUERY ${key}` : "";
-    throw new CommandError(op, `a key cannot contain '.'${hint}`, key);
+function parseKey(op: "GET" | "DELETE", rest: string, restOffset: number): string {
+  if (rest === "") throw new CommandError(op, `${op} needs a key, e.g. ${op} person1`);
+  if (/^[^"']*\./.test(rest)) {
+    const hint = op === "GET" ? `; to read a field use QUERY ${rest}` : "";
+    throw new CommandError(op, `a key cannot contain '.'${hint}`, rest);
   }
-  if (utf8Length(key) > MAX_KEY_BYTES) {
-    throw new CommandError(op, `key is longer than ${MAX_KEY_BYTES} bytes (MAX_KEY_BYTES)`);
-  }
+  const [key, ...more] = readKeyPath(op, rest, restOffset);
+  if (more.length > 0) throw new CommandError(op, `a key cannot contain '.'`, rest);
   return key;
 }
 
-function parsePath(rest: string): string[] {
+function parsePath(rest: string, restOffset: number): string[] {
   if (rest === "") throw new CommandError("QUERY", "QUERY needs a path, e.g. QUERY person1.age");
+  const segments = readKeyPath("QUERY", rest, restOffset);
   try {
-    return parseQueryPath(rest);
+    // The segments hold no '.': joined, the path's own limits (segments, bytes) apply.
+    parseQueryPath(segments.join("."));
   } catch (error) {
     if (error instanceof QueryPathError) throw new CommandError("QUERY", error.message);
     throw error;
   }
+  return segments;
 }
 
 function parsePut(rest: string, restColumn: number): Command {
@@ -323,22 +330,24 @@ function parsePut(rest: string, restColumn: number): Command {
   }
 }
 
-function parseKeys(rest: string): Command {
-  const words = rest === "" ? [] : rest.split(/\s+/);
-  if (words.length > 2) {
-    throw new CommandError("KEYS", "KEYS takes a prefix and a limit at most: KEYS person 10");
-  }
-  const prefix = unquote(words[0] ?? "");
-  if (utf8Length(prefix) > MAX_KEY_BYTES) {
-    throw new CommandError("KEYS", `prefix is longer than ${MAX_KEY_BYTES} bytes (MAX_KEY_BYTES)`);
+function parseKeys(rest: string, restOffset: number): Command {
+  // The last word is the limit when it is a number (quote a prefix that ends in one).
+  const limitMatch = /(?:^|\s)(\d+)$/.exec(rest);
+  const limitText = limitMatch?.[1];
+  const prefixText = limitMatch === null ? rest : rest.slice(0, limitMatch.index).trimEnd();
+  let prefix = "";
+  if (prefixText !== "") {
+    const [first, ...more] = readKeyPath("KEYS", prefixText, restOffset);
+    if (more.length > 0) throw new CommandError("KEYS", "a key prefix cannot contain '.'");
+    prefix = first;
   }
   let limit = DEFAULT_KEYS_LIMIT;
-  if (words[1] !== undefined) {
-    limit = /^\d+$/.test(words[1]) ? Number(words[1]) : NaN;
+  if (limitText !== undefined) {
+    limit = Number(limitText);
     if (!(limit >= 1 && limit <= MAX_KEYS_ANSWER)) {
       throw new CommandError(
         "KEYS",
-        `the limit must be a whole number from 1 to ${MAX_KEYS_ANSWER}, got '${words[1]}'`,
+        `the limit must be a whole number from 1 to ${MAX_KEYS_ANSWER}, got '${limitText}'`,
       );
     }
   }

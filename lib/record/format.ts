@@ -25,6 +25,7 @@
  * ```
  * @module
  */
+import { OPEN_BRACKET } from "./grammar.ts";
 import { MAX_NESTING_DEPTH } from "../limits.ts";
 import { looksLikeNumber } from "./parse.ts";
 import type { Value } from "./value.ts";
@@ -174,11 +175,12 @@ const BACKSLASH = 0x5c;
 
 /**
  * Whether `text` may be written without quotes: printable ASCII or non-ASCII
- * letters only, none of the characters that end a bare token, no whitespace
+ * letters only, not starting with '[', none of the characters that end a bare token, no whitespace
  * (bare tokens are trimmed, and inner spaces read badly) and no backslash.
  */
 function isBareWord(text: string): boolean {
-  if (text.length === 0) return false;
+  // A bare value starting with '[' reads as a list, which is an error.
+  if (text.length === 0 || text.charCodeAt(0) === OPEN_BRACKET) return false;
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);
     if (code < 0x80) {

@@ -25,6 +25,8 @@ export const DIGIT_NINE = 0x39;
 export const COLON = 0x3a;
 export const SEMICOLON = 0x3b;
 export const UPPER_E = 0x45;
+/** `[`: a bare value may not start with it (kv has no lists; quote it to store the text). */
+export const OPEN_BRACKET = 0x5b;
 export const BACKSLASH = 0x5c;
 export const LOWER_E = 0x65;
 export const OPEN_BRACE = 0x7b;

@@ -70,6 +70,7 @@ import {
   LOWER_E,
   MINUS,
   OPEN_BRACE,
+  OPEN_BRACKET,
   PLUS,
   SEMICOLON,
   SINGLE_QUOTE,
@@ -192,6 +193,37 @@ function parseWith(text: string, lineNumber: number, builder: ValueBuilder): str
     parser.fail(0, `line is longer than ${MAX_LINE_BYTES} bytes (MAX_LINE_BYTES)`);
   }
   return parser.parseLine();
+}
+
+/**
+ * Parses a key or a dotted path of keys as commands take them, with the record
+ * grammar's key rules: each segment is quoted (`"person 1"`, with the same
+ * escapes) or bare (ending at '.'), non-empty, without '.', at most
+ * MAX_KEY_BYTES; segments are joined by '.'. Throws a {@link RecordParseError}
+ * (line 1) whose column points into `text`.
+ *
+ * @example
+ * ```ts
+ * parseKeyPath(`"person1".address.street`); // ["person1", "address", "street"]
+ * parseKeyPath("'person 1'"); // ["person 1"]
+ * ```
+ */
+export function parseKeyPath(text: string): string[] {
+  return new RecordLineParser(text, text.length, 1, NO_VALUES).parsePath();
+}
+
+/** The builder for a parser that reads keys only. */
+const NO_VALUES: ValueBuilder = {
+  string: unreachable,
+  int: unreachable,
+  float: unreachable,
+  beginObject: unreachable,
+  field: unreachable,
+  endObject: unreachable,
+};
+
+function unreachable(): never {
+  throw new Error("parseKeyPath reads no values");
 }
 
 /**
@@ -486,6 +518,52 @@ class RecordLineParser {
     return key;
   }
 
+  /**
+   * Parses the text as a key or a dotted path of keys: each segment quoted or
+   * bare (a bare one ends at '.'), checked as a key; returns the segments.
+   */
+  parsePath(): string[] {
+    const segments: string[] = [];
+    this.#skipWhitespace();
+    for (;;) {
+      const start = this.#offset;
+      const code = start < this.#end ? this.#text.charCodeAt(start) : -1;
+      let segment: string;
+      if (code === DOUBLE_QUOTE || code === SINGLE_QUOTE) {
+        segment = this.#parseQuoted();
+      } else {
+        const tokenEnd = this.#scanBareSegment();
+        if (tokenEnd === start) this.fail(start, `expected a key, found ${this.#found()}`);
+        segment = this.#text.slice(start, tokenEnd);
+      }
+      this.#checkKey(segment, start);
+      segments.push(segment);
+      this.#skipWhitespace();
+      if (this.#offset === this.#end) return segments;
+      if (this.#text.charCodeAt(this.#offset) !== DOT) {
+        this.fail(this.#offset, `expected '.' or the end, found ${this.#found()}`);
+      }
+      this.#offset++;
+      this.#skipWhitespace();
+    }
+  }
+
+  /** Like #scanBareToken, but a '.' ends the token too: it separates path segments. */
+  #scanBareSegment(): number {
+    const text = this.#text;
+    let offset = this.#offset;
+    let tokenEnd = offset;
+    while (offset < this.#end) {
+      const code = text.charCodeAt(offset);
+      const characterClass = charClass(code);
+      if (characterClass === CharClass.delimiter || code === DOT) break;
+      offset++;
+      if (characterClass === CharClass.plain) tokenEnd = offset;
+    }
+    this.#offset = offset;
+    return tokenEnd;
+  }
+
   fail(offset: number, reason: string): never {
     let column = 1;
     for (let index = 0; index < offset && index < this.#text.length; index++) {
@@ -687,6 +765,12 @@ class RecordLineParser {
     if (code === DOUBLE_QUOTE || code === SINGLE_QUOTE) {
       this.#builder.string(this.#parseQuoted());
       return;
+    }
+    if (code === OPEN_BRACKET) {
+      this.fail(
+        start,
+        "lists are not values in kv; use an object, or quote the text to store it as a string",
+      );
     }
     const tokenEnd = this.#scanBareToken();
     if (tokenEnd === start) this.fail(start, `expected a value, found ${this.#found()}`);

@@ -37,6 +37,7 @@ import {
   LOWER_E,
   MINUS,
   OPEN_BRACE,
+  OPEN_BRACKET,
   PLUS,
   SEMICOLON,
   SINGLE_QUOTE,
@@ -377,6 +378,8 @@ export class AsciiRecordParser {
       this.#quotedInto(false);
       return;
     }
+    // A would-be list is an error the general parser words.
+    if (first === OPEN_BRACKET) throw NOT_FAST;
     const start = this.#at;
     const end = this.#bareToken();
     if (end === start) throw NOT_FAST;

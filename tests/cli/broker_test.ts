@@ -395,3 +395,34 @@ Deno.test("SERVERS lines up its columns, counts '1 record', and rounds latency i
     assert.equal(report.latencyMs, Math.round(report.latencyMs * 100) / 100);
   }
 });
+
+Deno.test("quoted keys mean the same in every command, and '[' is refused alike in PUT and -i", async () => {
+  await using cluster = await KvCluster.start(1);
+  const data = await tempFile(`person1 : { age : 22 }\nk4 : [1]\n"k5" : "[1]"\n`);
+  try {
+    const script = [
+      `GET "person1"`,
+      `QUERY "person1".age`,
+      `QUERY 'person1'."age"`,
+      "PUT k3: [1]",
+      "GET k5",
+    ].join("\n");
+    const { code, stdout, stderr } = await runBroker(
+      ["-s", cluster.serverFile, "-i", data],
+      script,
+    );
+    assert.equal(code, 0, stderr);
+    // Records print in the indexed file's (bare) dialect, which quotes a string starting with '['.
+    assert.deepEqual(stdout.split("\n"), [
+      "person1 : { age: 22 }",
+      "person1.age : 22",
+      "person1.age : 22",
+      "ERROR: column 9: lists are not values in kv; use an object, or quote the text to store " +
+      "it as a string",
+      `k5 : "[1]"`,
+    ]);
+    assert.match(stderr, new RegExp(`${data}:2:6: lists are not values in kv`));
+  } finally {
+    await Deno.remove(data);
+  }
+});
