@@ -232,3 +232,17 @@ terminalTest(
     });
   },
 );
+
+terminalTest("pasted lines run one at a time, each answer right after its line", async () => {
+  await withStateHome(async (env) => {
+    await using cluster = await KvCluster.start(1);
+    await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), { env });
+    await term.waitFor(EMPTY_PROMPT);
+    await term.paste("PUT a: 1\rGET a\rget b\rclearservers\r");
+    await term.waitFor(
+      /^kv> PUT a: 1\nSTORED: a\nkv> GET a\na : 1\nkv> get b\nNOT FOUND: b\nkv> clearservers\nERROR: unknown command 'clearservers'.*\nkv>$/m,
+    );
+    await term.press("C-d");
+    assert.equal(await term.exitCode(), 0);
+  });
+});
