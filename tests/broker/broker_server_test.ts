@@ -14,6 +14,7 @@ import {
   startServer,
 } from "../helpers/in_process_server.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { TEST_CLIENT_TIMEOUT_MS } from "../helpers/client.ts";
 
 async function withCluster(
   serverCount: number,
@@ -23,7 +24,7 @@ async function withCluster(
   const servers = await Promise.all(Array.from({ length: serverCount }, () => startServer()));
   const broker = await Broker.open(
     servers.map((started) => serverAddress(started.address.hostname, started.address.port)),
-    { k, timeoutMs: 2000 },
+    { k, timeoutMs: TEST_CLIENT_TIMEOUT_MS },
   );
   try {
     await run(broker, servers);
@@ -80,7 +81,7 @@ Deno.test("a quiet connection outlives the server's idle timeout: the broker kee
   const server = await startServer({ idleTimeoutMs: KEEP_ALIVE_IDLE_TIMEOUT_MS });
   const broker = await Broker.open(
     [serverAddress(server.address.hostname, server.address.port)],
-    { k: 1, timeoutMs: 2000 },
+    { k: 1, timeoutMs: TEST_CLIENT_TIMEOUT_MS },
   );
   try {
     await broker.put("person1", int(1));
@@ -99,7 +100,10 @@ Deno.test("a quiet connection outlives the server's idle timeout: the broker kee
 Deno.test("a server that restarts while the broker is idle answers the next request without a warning", async () => {
   const first = await startServer();
   const { hostname, port } = first.address;
-  const broker = await Broker.open([serverAddress(hostname, port)], { k: 1, timeoutMs: 2000 });
+  const broker = await Broker.open([serverAddress(hostname, port)], {
+    k: 1,
+    timeoutMs: TEST_CLIENT_TIMEOUT_MS,
+  });
   try {
     await broker.put("person1", int(1));
     await first.stop();

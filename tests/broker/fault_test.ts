@@ -6,14 +6,9 @@ import { ServerClient } from "../../lib/protocol/client.ts";
 import { Placement } from "../../lib/broker/placement.ts";
 import { int } from "../../lib/record/value.ts";
 import { outputWithin, waitFor } from "../helpers/wait.ts";
+import { connectClient } from "../helpers/client.ts";
 
 const RECORD_COUNT = 40;
-/**
- * The broker's request timeout. A hung server costs one per detection, but a live one on a
- * loaded 2-core machine may take hundreds of ms to answer and must never be taken for hung:
- * so the broker's default, 1 s, not less.
- */
-const TIMEOUT_FLAGS = ["--timeout-ms", "1000"];
 
 function recordLine(i: number): string {
   return `"person${i}" : { "name" : "N${i}" ; "age" : ${i} ; "address" : { "street" : "Main" ; "number" : ${i} } }`;
@@ -49,7 +44,6 @@ function jsonBroker(cluster: KvCluster, k: number, data?: string): BrokerProcess
     "-k",
     String(k),
     "--json",
-    ...TIMEOUT_FLAGS,
   ]);
 }
 
@@ -153,7 +147,7 @@ Deno.test("with k servers down the broker keeps serving and warns when it cannot
   const { code, stderr } = await broker.finish();
   assert.equal(code, 0);
   assert.match(stderr, /only 1 of 3 servers are reachable \(k=2\)/);
-  await using human = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", ...TIMEOUT_FLAGS]);
+  await using human = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2"]);
   await human.send(`GET ${lost}`);
   assert.equal(await human.readLine(), `NOT FOUND: ${lost}`);
   assert.match(await human.readLine(), /^WARNING: no replica of/);
@@ -215,13 +209,12 @@ Deno.test("a server killed in the middle of indexing costs exactly the records t
   assert.ok((await outputWithin(mkfifo.spawn(), { what: "mkfifo" })).success);
   await using broker = BrokerProcess.start([
     ...["-s", cluster.serverFile, "-i", fifo, "-k", "2", "--index-only"],
-    ...TIMEOUT_FLAGS,
   ]);
   // Its stdin is not read (--index-only): closing it now gives the exit to wait for.
   const exit = broker.finish();
   const clients: ServerClient[] = [];
   try {
-    for (const server of cluster.servers) clients.push(await ServerClient.connect(server.address));
+    for (const server of cluster.servers) clients.push(await connectClient(server.address));
     // Opening a pipe's writing end waits for its reader: fail, not hang, if the broker
     // exits before it opens the pipe.
     const data = await Promise.race([

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { brokerCommand } from "../../lib/cli/broker.ts";
 import { UserError } from "../../lib/cli/user_error.ts";
-import { BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
+import { BROKER_TIMEOUT_MS, BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 import { outputWithin, withDeadline } from "../helpers/wait.ts";
+
+/** For the brokers started through bash rather than BrokerProcess. */
+const BROKER_TIMEOUT_FLAGS = ["--timeout-ms", `${BROKER_TIMEOUT_MS}`];
 
 async function tempFile(text: string): Promise<string> {
   const path = await Deno.makeTempFile({ suffix: ".txt" });
@@ -89,7 +92,8 @@ Deno.test("kv broker refuses a server file that names one server under two addre
 
 Deno.test("kv broker ends quietly when its reader closes stdout (| head -1)", async () => {
   await using cluster = await KvCluster.start(1);
-  const kv = [...TEST_KV.args, "broker", "-s", cluster.serverFile].map((arg) => `'${arg}'`);
+  const args = [...TEST_KV.args, "broker", "-s", cluster.serverFile, ...BROKER_TIMEOUT_FLAGS];
+  const kv = args.map((arg) => `'${arg}'`);
   const commands = Array.from({ length: 5000 }, (_, i) => `GET person${i}`).join("\n");
   const script = `'${TEST_KV.command}' ${
     kv.join(" ")
@@ -118,7 +122,9 @@ Deno.test("kv broker -i streams from a pipe, as in -i <(kv gen -o -)", async () 
   await using cluster = await KvCluster.start(1);
   const kv = [...TEST_KV.args].map((arg) => `'${arg}'`).join(" ");
   const gen = `'${TEST_KV.command}' ${kv} gen -k testdata/compat/keyFile.txt -n 300 -o -`;
-  const broker = `'${TEST_KV.command}' ${kv} broker -s '${cluster.serverFile}' --index-only`;
+  const broker = `'${TEST_KV.command}' ${kv} broker -s '${cluster.serverFile}' --index-only ${
+    BROKER_TIMEOUT_FLAGS.join(" ")
+  }`;
   const child = new Deno.Command("bash", {
     args: ["-c", `${broker} -i <(${gen})`],
     stdin: "null",

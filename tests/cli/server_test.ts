@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { ByteWriter } from "../../lib/base/bytes.ts";
-import { ServerClient } from "../../lib/protocol/client.ts";
 import { MAX_KEY_BYTES } from "../../lib/limits.ts";
 import { decodeResponse } from "../../lib/protocol/messages.ts";
 import { ErrorCode, MAX_KEYS_LIMIT, MessageType } from "../../lib/protocol/mod.ts";
@@ -10,6 +9,7 @@ import { int, object, str } from "../../lib/record/value.ts";
 import { RawConnection } from "../helpers/in_process_server.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { connectClient } from "../helpers/client.ts";
 
 Deno.test("kv server prints a parseable listening line and serves requests", async () => {
   await using server = await startServerProcess();
@@ -18,7 +18,7 @@ Deno.test("kv server prints a parseable listening line and serves requests", asy
     /^kv server listening on 127\.0\.0\.1:\d+ \(memory only, 0 records, recovered in \d+ ms, plain TCP, no auth\)$/,
   );
   assert.notEqual(server.address.port, 0);
-  const client = await ServerClient.connect(server.address);
+  const client = await connectClient(server.address);
   assert.equal(await client.put("k", str("v")), "ok");
   assert.deepEqual(await client.get("k"), str("v"));
   await client.close();
@@ -31,7 +31,7 @@ Deno.test("kv server exits 0 on SIGINT and keeps records in --data-dir across re
   try {
     await using first = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
     assert.match(first.stderrLines.at(-1)!, new RegExp(`\\(data: ${dataDir}, 0 records, `));
-    const client = await ServerClient.connect(first.address);
+    const client = await connectClient(first.address);
     await Promise.all(
       Array.from({ length: 10 }, (_, index) => client.put(`k${index}`, int(index))),
     );
@@ -42,7 +42,7 @@ Deno.test("kv server exits 0 on SIGINT and keeps records in --data-dir across re
       second.stderrLines.at(-1)!,
       /, 10 records, recovered in \d+ ms, plain TCP, no auth\)$/,
     );
-    const again = await ServerClient.connect(second.address);
+    const again = await connectClient(second.address);
     assert.deepEqual(await again.get("k7"), int(7));
     await again.close();
     assert.equal((await stopWithin(second)).code, 0);
@@ -168,14 +168,14 @@ Deno.test("kv server --help documents every flag with its default", async () => 
 
 Deno.test("kv server logs connections only at debug level", async () => {
   await using server = await startServerProcess(["--log-level", "debug"]);
-  const client = await ServerClient.connect(server.address);
+  const client = await connectClient(server.address);
   await client.ping();
   await client.close();
   const exit = await stopWithin(server);
   assert.equal(exit.code, 0);
   assert.match(exit.stderr, /kv server debug: connection from 127\.0\.0\.1:\d+/);
   await using quiet = await startServerProcess();
-  const other = await ServerClient.connect(quiet.address);
+  const other = await connectClient(quiet.address);
   await other.ping();
   await other.close();
   const quietExit = await stopWithin(quiet);
@@ -215,7 +215,7 @@ Deno.test("a kv server process answers every request type and enforces every lim
   ]);
   try {
     // Every request type (HELLO is the client's connect).
-    const client = await ServerClient.connect(server.address);
+    const client = await connectClient(server.address);
     assert.equal(client.maxFrameBytes, 65536);
     assert.ok(await client.ping() >= 0);
     const person = object([["name", str("Mary")], ["address", object([["street", str("Main")]])]]);

@@ -30,6 +30,13 @@ function kvCommand(args: string[]): Deno.ChildProcess {
   }).spawn();
 }
 
+/**
+ * The request timeout of test brokers, in ms. A live `kv server` on a loaded 2-core machine
+ * can stall past the broker's default (1 s), and a broker that takes it for hung answers
+ * wrongly; a hung one (SIGSTOP) costs one of these per detection.
+ */
+export const BROKER_TIMEOUT_MS = 3_000;
+
 /** A set of servers and a server file listing them. */
 export class KvCluster {
   private constructor(
@@ -91,9 +98,13 @@ export class BrokerProcess {
     this.#stderrDone = new Response(child.stderr).text();
   }
 
-  /** Starts `kv broker <args>`. */
+  /**
+   * Starts `kv broker <args>`, with `--timeout-ms` {@link BROKER_TIMEOUT_MS}
+   * unless `args` set it.
+   */
   static start(args: string[]): BrokerProcess {
-    return new BrokerProcess(kvCommand(["broker", ...args]));
+    const timeout = args.includes("--timeout-ms") ? [] : ["--timeout-ms", `${BROKER_TIMEOUT_MS}`];
+    return new BrokerProcess(kvCommand(["broker", ...args, ...timeout]));
   }
 
   /** Sends one line. */

@@ -20,6 +20,7 @@ import {
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { feedFrames } from "../helpers/frames.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
+import { connectClient } from "../helpers/client.ts";
 
 /** A listener that accepts and then answers with `respond` (or never), to fake a broken server. */
 function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void) {
@@ -78,7 +79,7 @@ function helloThenSilence(conn: Deno.TcpConn, frameCount: number): void {
 
 Deno.test("client runs every request type against a server", async () => {
   const { address, stop } = await startServer();
-  const client = await ServerClient.connect(address);
+  const client = await connectClient(address);
   assert.equal(client.isOpen, true);
   assert.equal(client.maxFrameBytes, 16 * 1024 * 1024);
   const person: Value = object([["age", int(22)], ["name", str("Mary")]]);
@@ -115,7 +116,7 @@ Deno.test("a batch of 1000 puts in one tick is answered in order over one connec
       },
     }),
   });
-  const client = await ServerClient.connect(address);
+  const client = await connectClient(address);
   commitCount = 0;
   const results = await Promise.all(
     Array.from({ length: 1000 }, (_, index) => client.put(`key${index}`, int(index))),
@@ -132,7 +133,7 @@ Deno.test("a batch of 1000 puts in one tick is answered in order over one connec
 
 Deno.test("client keeps at most maxInFlight requests in flight and queues the rest", async () => {
   const { address, stop } = await startServer();
-  const client = await ServerClient.connect(address, { maxInFlight: 4 });
+  const client = await connectClient(address, { maxInFlight: 4 });
   const puts = Array.from({ length: 100 }, (_, index) => client.put(`k${index}`, int(index)));
   assert.equal(client.inFlight, 4);
   assert.equal((await Promise.all(puts)).length, 100);
@@ -144,7 +145,7 @@ Deno.test("client keeps at most maxInFlight requests in flight and queues the re
 
 Deno.test("ERROR answers reject with ServerError and leave the connection open", async () => {
   const { address, stop } = await startServer();
-  const client = await ServerClient.connect(address);
+  const client = await connectClient(address);
   let tooDeep: Value = int(1);
   for (let level = 0; level <= MAX_NESTING_DEPTH; level++) tooDeep = object([["a", tooDeep]]);
   await assert.rejects(client.put("deep", tooDeep), (error: unknown) => {
@@ -162,7 +163,7 @@ Deno.test("ERROR answers reject with ServerError and leave the connection open",
 
 Deno.test("client refuses invalid arguments and oversized values without sending them", async () => {
   const { address, stop } = await startServer({ maxFrameBytes: 1024 });
-  const client = await ServerClient.connect(address);
+  const client = await connectClient(address);
   await assert.rejects(client.get("a.b"), RangeError);
   await assert.rejects(client.put("k".repeat(MAX_KEY_BYTES + 1), int(1)), RangeError);
   await assert.rejects(client.query([]), RangeError);
@@ -182,7 +183,7 @@ Deno.test("connect fails with ConnectionError when nothing listens", async () =>
   const port = listener.addr.port;
   listener.close();
   await assert.rejects(
-    ServerClient.connect({ hostname: "127.0.0.1", port }),
+    connectClient({ hostname: "127.0.0.1", port }),
     (error: unknown) => error instanceof ConnectionError && /cannot connect to/.test(error.message),
   );
 });
@@ -212,7 +213,7 @@ Deno.test("a request timeout rejects with RequestTimeoutError and closes the con
 
 Deno.test("the server going away rejects every pending request with ConnectionError", async () => {
   const fake = fakeServer(helloThenSilence);
-  const client = await ServerClient.connect(fake.address, { requestTimeoutMs: 5000 });
+  const client = await connectClient(fake.address, { requestTimeoutMs: 5000 });
   const pending = [client.get("a"), client.put("b", int(1)), client.stats()];
   await waitFor(() => client.inFlight === 3, { what: "requests in flight" });
   await fake.stop();
@@ -223,7 +224,7 @@ Deno.test("the server going away rejects every pending request with ConnectionEr
 
 Deno.test("the server's idle timeout closes a quiet client without keep-alive", async () => {
   const { address, stop } = await startServer({ idleTimeoutMs: 100 });
-  const client = await ServerClient.connect(address, { keepAliveMs: 0 });
+  const client = await connectClient(address, { keepAliveMs: 0 });
   await withDeadline(client.closed, { what: "the server to close the idle client" });
   assert.match(client.closeReason!.message, /IDLE_TIMEOUT/);
   await stop();
@@ -243,7 +244,7 @@ Deno.test("keep-alive pings hold a quiet connection open past the server's idle 
     }),
   });
   // The default keep-alive: a third of the idle timeout the server announces.
-  const client = await ServerClient.connect(address);
+  const client = await connectClient(address);
   const commitsAtConnect = commitCount;
   await outlastIdleTimeout(address);
   assert.equal(client.isOpen, true);
@@ -256,7 +257,7 @@ Deno.test("keep-alive pings hold a quiet connection open past the server's idle 
 
 Deno.test("putMany lets the caller reuse its items at once, also when the batch waits for a slot", async () => {
   const { address, stop } = await startServer();
-  const client = await ServerClient.connect(address, { maxInFlight: 1 });
+  const client = await connectClient(address, { maxInFlight: 1 });
   const items = new PutManyItems();
   const answers: Promise<PutManyRefusal[]>[] = [];
   for (let batch = 0; batch < 5; batch++) {
@@ -282,7 +283,7 @@ Deno.test("putMany lets the caller reuse its items at once, also when the batch 
 
 Deno.test("putMany stores the good items and lists each refused one with its index, code and reason", async () => {
   const { address, stop } = await startServer();
-  const client = await ServerClient.connect(address);
+  const client = await connectClient(address);
   await client.put("taken", int(0));
   const items = new PutManyItems();
   items.add("first", encodeValue(int(1)));
@@ -308,7 +309,7 @@ Deno.test("putMany stores the good items and lists each refused one with its ind
 
 Deno.test("putMany refuses an empty batch and one over the server's frame limit before sending, and fails with the connection", async () => {
   const { address, stop } = await startServer({ maxFrameBytes: 64 });
-  const client = await ServerClient.connect(address);
+  const client = await connectClient(address);
   const items = new PutManyItems();
   await assert.rejects(client.putMany(items), RangeError);
   items.add("big", encodeValue(str("x".repeat(100))));

@@ -34,6 +34,7 @@ import {
   startServer,
 } from "../helpers/in_process_server.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
+import { connectClient } from "../helpers/client.ts";
 
 function response(frame: Frame | undefined): Response {
   assert.ok(frame, "expected a frame, the connection ended");
@@ -211,7 +212,7 @@ Deno.test("server sends no answer before the commit of its batch resolves", asyn
       events.push("commit done");
     }),
   });
-  const client = await ServerClient.connect(address);
+  const client = await connectClient(address);
   events.length = 0;
   await client.put("k", int(1));
   events.push("answer received");
@@ -239,7 +240,7 @@ Deno.test("a failed commit answers INTERNAL for the batch and closes only that c
   assert.deepEqual(answers.map((frame) => response(frame).type), ["error", "error"]);
   assertError(answers[1], 2, ErrorCode.INTERNAL);
   failCommits = false;
-  const client = await ServerClient.connect(address);
+  const client = await connectClient(address);
   assert.equal(typeof await client.ping(), "number");
   await client.close();
   await stop();
@@ -339,7 +340,7 @@ Deno.test("a malformed PUT_MANY is refused whole; a well-formed one stores each 
 
 Deno.test("PUT_MANY applies items in order: a repeated key's later value wins, or gets EXISTS", async () => {
   const { address, store, stop } = await startServer();
-  const client = await ServerClient.connect(address);
+  const client = await connectClient(address);
   const items = new PutManyItems();
   items.add("k", encodeValue(int(1)));
   items.add("k", encodeValue(int(2)));
@@ -377,7 +378,7 @@ Deno.test("a PUT_MANY the store cannot take is answered by one ERROR INTERNAL, l
     store,
     logger: new Logger({ level: "error", write: (line) => logged.push(line) }),
   });
-  const client = await ServerClient.connect(address);
+  const client = await connectClient(address);
   const items = new PutManyItems();
   for (let index = 0; index < 1000; index++) items.add(`k${index}`, encodeValue(int(index)));
   await store.close();
@@ -394,7 +395,7 @@ Deno.test("a PUT_MANY the store cannot take is answered by one ERROR INTERNAL, l
 
 Deno.test("an oversized frame closes only its connection, after the frames before it are answered", async () => {
   const { address, server, stop } = await startServer({ maxFrameBytes: 1024 });
-  const bystander = await ServerClient.connect(address);
+  const bystander = await connectClient(address);
   const raw = await RawConnection.open(address);
   const frames = new FrameWriter();
   frames.ping(1);
@@ -416,16 +417,16 @@ Deno.test("an oversized frame closes only its connection, after the frames befor
 
 Deno.test("connections over maxConnections get BUSY and are closed", async () => {
   const { address, server, stop } = await startServer({ maxConnections: 2 });
-  const first = await ServerClient.connect(address);
-  const second = await ServerClient.connect(address);
+  const first = await connectClient(address);
+  const second = await connectClient(address);
   const third = await RawConnection.open(address, { hello: false });
   const answers = await third.readUntilEnd();
   assert.equal(answers.length, 1);
   assertError(answers[0], CONNECTION_REQUEST_ID, ErrorCode.BUSY);
-  await assert.rejects(ServerClient.connect(address), /BUSY/);
+  await assert.rejects(connectClient(address), /BUSY/);
   await first.close();
   await waitFor(() => server.connectionCount === 1, { what: "the first connection to go" });
-  const replacement = await ServerClient.connect(address);
+  const replacement = await connectClient(address);
   assert.equal(typeof await replacement.ping(), "number");
   await Promise.all([second.close(), replacement.close()]);
   await stop();
@@ -450,7 +451,7 @@ Deno.test("random garbage on the port never hurts other clients", async () => {
     maxFrameBytes: 4096,
   });
   // The default keep-alive holds the bystander open however long the garbage takes.
-  const bystander = await ServerClient.connect(address);
+  const bystander = await connectClient(address);
   await bystander.put("stable", int(1));
   const samples = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 2048 }), 40);
   await Promise.all(samples.map(async (garbage, index) => {
@@ -461,7 +462,7 @@ Deno.test("random garbage on the port never hurts other clients", async () => {
     raw.close();
   }));
   assert.deepEqual(await bystander.get("stable"), int(1));
-  const fresh = await ServerClient.connect(address);
+  const fresh = await connectClient(address);
   await fresh.put("after", str("garbage"));
   assert.deepEqual(await fresh.get("after"), str("garbage"));
   await fresh.close();
@@ -494,8 +495,8 @@ Deno.test("close finishes the batch in flight, then closes connections and the s
       },
     }),
   });
-  const busy = await ServerClient.connect(address);
-  const idle = await ServerClient.connect(address);
+  const busy = await connectClient(address);
+  const idle = await connectClient(address);
   holdCommits = true;
   const put = busy.put("last", int(1));
   await withDeadline(started, { what: "the held commit to start" });
