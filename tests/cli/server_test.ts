@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { ByteWriter } from "../../lib/base/bytes.ts";
 import { MAX_KEY_BYTES } from "../../lib/limits.ts";
 import { decodeResponse } from "../../lib/protocol/messages.ts";
-import { ErrorCode, MAX_KEYS_LIMIT, MessageType } from "../../lib/protocol/mod.ts";
+import {
+  ErrorCode,
+  MAX_KEYS_LIMIT,
+  MessageType,
+  PROTOCOL_VERSION,
+} from "../../lib/protocol/mod.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { MAX_PATH_SEGMENTS } from "../../lib/limits.ts";
 import { int, object, str } from "../../lib/record/value.ts";
@@ -10,6 +15,7 @@ import { RawConnection } from "../helpers/in_process_server.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { connectClient } from "../helpers/client.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 Deno.test("kv server prints a parseable listening line and serves requests", async () => {
   await using server = await startServerProcess();
@@ -183,23 +189,31 @@ Deno.test("kv server logs connections only at debug level", async () => {
 });
 
 /**
- * A connection the server has accepted (answered a PING on): the server notices closed
+ * A connection the server has accepted (answered its HELLO): the server notices closed
  * connections only when it next reads them, so right after a close it may still count
- * them and answer BUSY. Retries until it does not.
+ * them and answer BUSY. Tries again until it does not.
  */
 async function openWhenNotBusy(
   address: { hostname: string; port: number },
 ): Promise<RawConnection> {
-  for (let attempt = 1;; attempt++) {
-    const connection = await RawConnection.open(address);
+  let accepted: RawConnection | undefined;
+  await waitFor(async () => {
+    const connection = await RawConnection.open(address, { hello: false });
     const frames = new FrameWriter();
-    frames.ping(1);
+    frames.hello(0, PROTOCOL_VERSION);
     await connection.write(frames.bytes());
-    const answer = decodeResponse((await connection.readFrame())!);
-    if (answer.type === "ok") return connection;
-    assert.ok(answer.type === "error" && answer.code === ErrorCode.BUSY && attempt < 100);
+    const answer = (await connection.readFrame())!;
+    if (answer.type === MessageType.OK) {
+      accepted = connection;
+      return true;
+    }
+    const refusal = decodeResponse(answer);
+    assert.ok(refusal.type === "error" && refusal.code === ErrorCode.BUSY, JSON.stringify(refusal));
     assert.equal(await connection.readFrame(), undefined);
-  }
+    connection.close();
+    return false;
+  }, { what: "the server to accept a connection rather than answer BUSY" });
+  return accepted!;
 }
 
 Deno.test("a kv server process answers every request type and enforces every limit", async () => {
@@ -264,7 +278,7 @@ Deno.test("a kv server process answers every request type and enforces every lim
     assert.equal(await large.readFrame(), undefined);
 
     // A client stalled mid-frame is closed after the idle timeout.
-    const stalled = await RawConnection.open(server.address);
+    const stalled = await openWhenNotBusy(server.address);
     await stalled.write(Uint8Array.of(0, 0, 0));
     const idle = decodeResponse((await stalled.readFrame())!);
     assert.ok(idle.type === "error" && idle.code === ErrorCode.IDLE_TIMEOUT);
