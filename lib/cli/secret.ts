@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { describeFsError } from "../base/fs_error.ts";
 import { writeLine } from "../base/stdout.ts";
 import { NEW_SECRET_BYTES, newSecretLine } from "../protocol/auth.ts";
 import { parseFlags } from "./args.ts";
@@ -47,8 +48,7 @@ async function writeNewAuthFile(path: string): Promise<void> {
         `kv secret: ${path} exists; add a secret with 'kv secret >> ${path}' or remove it first`,
       );
     }
-    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    throw new UserError(`kv secret: cannot write ${path}: ${reason}`);
+    throw new UserError(`kv secret: cannot write ${path}: ${describeFsError(error)}`);
   }
 }
 

@@ -30,6 +30,7 @@
  * ```
  * @module
  */
+import { describeFsError } from "../base/fs_error.ts";
 import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { HELLO_CHALLENGE_BYTES } from "./mod.ts";
 
@@ -273,14 +274,6 @@ async function readAuthFileText(path: string): Promise<string> {
   } catch {
     throw cannotRead("not UTF-8 text; write a new one with 'kv secret'");
   }
-}
-
-function describeFsError(error: unknown): string {
-  if (error instanceof Deno.errors.NotFound) return "no such file";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0].replace(/ \(os error \d+\).*$/, "");
 }
 
 function signedBytes(challenge: Uint8Array): Uint8Array<ArrayBuffer> {

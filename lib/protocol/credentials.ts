@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { describeFsError } from "../base/fs_error.ts";
 import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { AuthFileError, AuthKeys } from "./auth.ts";
 
@@ -87,8 +88,7 @@ export async function readPemFile(path: string, kind: string): Promise<string> {
     if (error instanceof TypeError) {
       throw new CredentialsError(`${path}: not a PEM file (not text)`);
     }
-    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    throw new CredentialsError(`${path}: cannot read it: ${reason}`);
+    throw new CredentialsError(`${path}: cannot read it: ${describeFsError(error)}`);
   }
   if (!new RegExp(`-----BEGIN [A-Z ]*${kind}-----`).test(text)) {
     throw new CredentialsError(

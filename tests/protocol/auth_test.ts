@@ -117,7 +117,7 @@ Deno.test("AuthKeys.read refuses a file readable by group or others, /dev/zero a
     );
     await assert.rejects(
       AuthKeys.read(`${dir}/missing`),
-      /cannot read the auth file: no such file/,
+      /cannot read the auth file: No such file or directory/,
     );
   });
 });
