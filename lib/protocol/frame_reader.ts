@@ -10,7 +10,11 @@
  * that announces a big frame reserves nothing (so a client cannot make the server
  * reserve memory it never sends). It never grows past one frame of the largest
  * allowed size, and once empty goes back to its initial size when it has grown
- * past {@link MAX_RETAINED_READ_BYTES}.
+ * past {@link MAX_RETAINED_READ_BYTES}. Grown for a frame of known size, the buffer is a
+ * resizable ArrayBuffer reserved for exactly that frame: it grows in place, and V8 gives
+ * its pages straight back to the system when it is collected, where freed malloc'd
+ * buffers would stay in the process's RSS. An `onGrow` hook is asked before every
+ * growth, so a server can refuse memory past its budget before it is taken.
  *
  * Each frame's body is valid until the next call to {@link FrameReader.space}:
  * handle it, or copy what must be kept, before reading again.
@@ -51,6 +55,11 @@ export interface FrameReaderOptions {
   maxFrameBytes?: number;
   /** Initial buffer capacity in bytes; default {@link DEFAULT_READ_BUFFER_BYTES}. */
   initialBytes?: number;
+  /**
+   * Called with the capacity the buffer is about to grow to, before it grows; throwing
+   * stops the growth (and {@link FrameReader.space} throws that error). Default: none.
+   */
+  onGrow?: (capacity: number) => void;
 }
 
 /**
@@ -71,7 +80,7 @@ export class FrameReader {
   readonly #initialBytes: number;
   readonly #retainedBytes: number;
   readonly #minReadSpace: number;
-  #buffer: Uint8Array;
+  #buffer: Uint8Array<ArrayBuffer>;
   #view: DataView;
   /** Bytes not yet returned as frames lie in [#start, #end). */
   #start = 0;
@@ -79,6 +88,7 @@ export class FrameReader {
   /** Bytes the frame at #start needs in all, once its header is known; 0 before. */
   #needed = 0;
   #error: FrameTooLargeError | undefined;
+  readonly #onGrow: ((capacity: number) => void) | undefined;
 
   /** @param options see {@link FrameReaderOptions}. */
   constructor(options: FrameReaderOptions = {}) {
@@ -90,6 +100,7 @@ export class FrameReader {
     this.#initialBytes = initialBytes;
     this.#retainedBytes = Math.max(initialBytes, MAX_RETAINED_READ_BYTES);
     this.#minReadSpace = Math.min(MIN_READ_SPACE_BYTES, Math.floor(initialBytes / 2));
+    this.#onGrow = options.onGrow;
     this.#buffer = new Uint8Array(initialBytes);
     this.#view = new DataView(this.#buffer.buffer);
   }
@@ -181,7 +192,22 @@ export class FrameReader {
     // Never more than one largest frame and a read's worth of room behind it.
     capacity = Math.min(capacity, FRAME_HEADER_BYTES + this.#maxFrameBytes + MIN_READ_SPACE_BYTES);
     invariant(capacity > pending, "growing makes room");
-    const grown = new Uint8Array(capacity);
+    this.#onGrow?.(capacity);
+    const current = this.#buffer.buffer;
+    if (current.resizable && capacity <= current.maxByteLength) {
+      // Reserved for this frame already: grow in place, nothing copied.
+      current.resize(capacity);
+      return;
+    }
+    let grown: Uint8Array<ArrayBuffer>;
+    if (this.#needed > 0) {
+      // A frame of known size: reserve exactly it, committed as it arrives, and given back
+      // to the system whole (malloc would keep a freed buffer's pages in the RSS).
+      const frameBytes = Math.max(capacity, this.#needed);
+      grown = new Uint8Array(new ArrayBuffer(capacity, { maxByteLength: frameBytes }));
+    } else {
+      grown = new Uint8Array(capacity);
+    }
     grown.set(this.#buffer.subarray(0, this.#end));
     this.#buffer = grown;
     this.#view = new DataView(grown.buffer);

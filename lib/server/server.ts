@@ -27,6 +27,7 @@
  */
 import { DecodeError } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
+import { collectGarbageSoon } from "../base/memory.ts";
 import { FrameReader } from "../protocol/frame_reader.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
 import { Logger, SILENT_LOGGER } from "../base/logger.ts";
@@ -91,6 +92,12 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
  * rather than kept for the connection's life.
  */
 const RETAINED_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * A connection giving back this much of the budget (closing, or its buffer shrinking)
+ * asks for a garbage collection, so that a quiet server's RSS comes back down.
+ */
+const RELEASE_COLLECT_BYTES = 1024 * 1024;
 
 /** At shutdown, answers a client has not read after this long are dropped with it. */
 export const SHUTDOWN_WRITE_GRACE_MS = 1_000;
@@ -457,6 +464,7 @@ export class KvServer {
         }
       })
       .finally(() => {
+        if (connection.bufferedBytes >= RELEASE_COLLECT_BYTES) collectGarbageSoon();
         this.#forget(connection);
         clearTimeout(connection.idleTimer);
         if (!connection.farewell) closeConnection(connection);
@@ -491,13 +499,27 @@ export class KvServer {
     (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
     // Frames are views into the reader's one buffer: each is handled (and what is kept,
     // copied) before the next read reuses it.
-    const reader = new FrameReader({ maxFrameBytes: this.#maxFrameBytes });
+    const reader = new FrameReader({
+      maxFrameBytes: this.#maxFrameBytes,
+      // Memory past the budget is refused before it is taken.
+      onGrow: (capacity) => {
+        if (!this.#withinBudget(connection, capacity)) throw new BudgetExceededError();
+      },
+    });
     let responses = new FrameWriter();
     const requestIds: number[] = [];
     while (!this.#closing && !connection.closed) {
       connection.phase = "reading";
-      const space = reader.space();
-      if (!this.#withinBudget(connection, reader.capacity)) return;
+      let space: Uint8Array;
+      try {
+        space = reader.space();
+      } catch (error) {
+        if (error instanceof BudgetExceededError) return;
+        throw error;
+      }
+      // A buffer given back after a large frame is worth a collection on a quiet server.
+      if (connection.bufferedBytes - reader.capacity >= RELEASE_COLLECT_BYTES) collectGarbageSoon();
+      this.#charge(connection, reader.capacity);
       const count = await readOrEnd(conn, space);
       if (count === null || connection.closed) return;
       connection.lastActivityAt = performance.now();
@@ -825,6 +847,14 @@ export class KvServer {
           connectionCount: this.#connections.size,
         });
     }
+  }
+}
+
+/** A connection's read buffer would take the server past its buffer budget. */
+class BudgetExceededError extends Error {
+  constructor() {
+    super("the server's buffer budget is used up");
+    this.name = "BudgetExceededError";
   }
 }
 

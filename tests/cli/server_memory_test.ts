@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { ServerClient } from "../../lib/protocol/client.ts";
+import { int } from "../../lib/record/value.ts";
+import { badRequest, openAttackers, rssBytes, stalledFrame } from "../helpers/attacks.ts";
+import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const MIB = 1024 * 1024;
+
+/** How far above its RSS before an attack a server may stay once the attack ended. */
+const RSS_SLACK_BYTES = 32 * MIB;
+
+/** The server's budget in these tests: small, so that the attacks overrun it fast. */
+const BUDGET_BYTES = 32 * MIB;
+
+Deno.test("the buffer budget holds under both attacks, a client is still served, and RSS comes back", async () => {
+  await using server = await startServerProcess([
+    "--max-buffered-bytes",
+    String(BUDGET_BYTES),
+    "--max-frame-bytes",
+    String(8 * MIB),
+  ]);
+  const pid = server.pid!;
+  const client = await ServerClient.connect(server.address);
+  await client.put("kept", int(1));
+  const attacks = [
+    // Answered (a bad request is an ERROR), then idle: the buffers are given back at once.
+    { count: 100, payload: badRequest(MIB), stalled: false },
+    // Stalled mid-frame: each holds its frame until the budget is used up.
+    { count: 40, payload: stalledFrame(8 * MIB), stalled: true },
+  ];
+  for (const { count, payload, stalled } of attacks) {
+    const before = await rssBytes(pid);
+    const attackers = await openAttackers(server.address, count, payload);
+    if (stalled) {
+      // The budget holds: the server closed every attacker it could not afford.
+      const closed = await attackers.closedByServer();
+      const affordable = Math.floor(BUDGET_BYTES / (payload.length / 2));
+      assert.ok(count - closed <= affordable, `${count - closed} attackers kept their buffers`);
+    }
+    assert.deepEqual(await client.get("kept"), int(1));
+    attackers.close();
+    await waitFor(async () => await rssBytes(pid) <= before + RSS_SLACK_BYTES, {
+      what: `the server's RSS to come back within 32 MiB of ${before} bytes`,
+    });
+  }
+  await client.close();
+  assert.equal((await stopWithin(server)).code, 0);
+});

@@ -1,0 +1,114 @@
+/**
+ * The memory attacks of the security issue, as building blocks for the test that bounds
+ * them and the script that measures them: connections that say HELLO and then send a
+ * bad request and idle, or most of a large frame and stall; and a process's RSS, read
+ * from /proc.
+ *
+ * @example
+ * ```ts
+ * import { openAttackers, rssBytes, stalledFrame } from "./attacks.ts";
+ * const attackers = await openAttackers(address, 40, stalledFrame(16 * 1024 * 1024));
+ * console.log(await rssBytes(pid));
+ * attackers.close();
+ * ```
+ * @module
+ */
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { MessageType, PROTOCOL_VERSION } from "../../lib/protocol/mod.ts";
+
+/** A connection silent this long is taken to be kept open by the server. */
+const QUIET_MS = 1_000;
+
+/** A process's resident set size in bytes, from /proc/PID/status. */
+export async function rssBytes(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (match === null) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+function helloBytes(): Uint8Array {
+  const frames = new FrameWriter();
+  frames.hello(1, PROTOCOL_VERSION);
+  return frames.bytes().slice();
+}
+
+function withHello(type: number, bodyBytes: number, sentBodyBytes: number): Uint8Array {
+  const hello = helloBytes();
+  const bytes = new Uint8Array(hello.length + 9 + sentBodyBytes);
+  bytes.set(hello);
+  const view = new DataView(bytes.buffer, hello.length);
+  view.setUint32(0, bodyBytes);
+  bytes[hello.length + 4] = type;
+  view.setUint32(5, 2);
+  return bytes;
+}
+
+/** HELLO, then a whole GET whose key length field claims more than the body holds. */
+export function badRequest(bodyBytes: number): Uint8Array {
+  const bytes = withHello(MessageType.GET, bodyBytes, bodyBytes);
+  new DataView(bytes.buffer).setUint32(bytes.length - bodyBytes, 0xffff_ffff);
+  return bytes;
+}
+
+/** HELLO, then a PUT frame announcing `bodyBytes`, all sent but the last byte. */
+export function stalledFrame(bodyBytes: number): Uint8Array {
+  return withHello(MessageType.PUT, bodyBytes, bodyBytes - 1);
+}
+
+/** Connections that sent their payload and hold on. */
+export interface Attackers {
+  readonly conns: readonly Deno.Conn[];
+  /** How many the server has closed by now (each read to its end within a short wait). */
+  closedByServer(): Promise<number>;
+  /** Closes every connection. */
+  close(): void;
+}
+
+/** Opens `count` connections to `address`, each writing `payload` (as far as it can). */
+export async function openAttackers(
+  address: { hostname: string; port: number },
+  count: number,
+  payload: Uint8Array,
+): Promise<Attackers> {
+  const conns = await Promise.all(Array.from({ length: count }, async () => {
+    const conn = await Deno.connect(address);
+    try {
+      for (let written = 0; written < payload.length;) {
+        written += await conn.write(payload.subarray(written));
+      }
+    } catch {
+      // Closed by the server mid-write: it refused this one.
+    }
+    return conn;
+  }));
+  return {
+    conns,
+    closedByServer: async () => (await Promise.all(conns.map(ended))).filter(Boolean).length,
+    close: () => {
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Closed already.
+        }
+      }
+    },
+  };
+}
+
+/** Whether `conn`'s stream ends (its answers read) with no pause of a second in it. */
+async function ended(conn: Deno.Conn): Promise<boolean> {
+  const buffer = new Uint8Array(64 * 1024);
+  while (true) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const quiet = new Promise<"quiet">((resolve) =>
+      timer = setTimeout(() => resolve("quiet"), 100)
+    );
+    const result = await Promise.race([conn.read(buffer).catch(() => null), quiet]);
+    clearTimeout(timer);
+    // A read left pending ends when the connection is closed.
+    if (result === "quiet") return false;
+    if (result === null) return true;
+  }
+}
