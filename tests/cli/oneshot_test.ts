@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { KvCluster } from "../helpers/kv_processes.ts";
+import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 
 Deno.test("one-shot commands print the REPL's answers and exit 0, 1 or 3", async () => {
@@ -34,7 +34,7 @@ Deno.test("one-shot commands print the REPL's answers and exit 0, 1 or 3", async
   assert.deepEqual([again.code, again.stdout], [1, "NOT FOUND: person1\n"]);
 
   await cluster.servers[1].kill();
-  const refused = await runKv(["put", "person2: 1", "--timeout-ms", "300", ...s]);
+  const refused = await runKv(["put", "person2: 1", "--timeout-ms", `${BROKER_TIMEOUT_MS}`, ...s]);
   assert.equal(refused.code, 3);
   assert.match(refused.stdout, /^ERROR: cannot put 'person2': .*nothing was changed\n$/);
 });

@@ -7,7 +7,7 @@ import {
   KvUnavailableError,
   LIST_PAGE_SIZE,
 } from "../../mod.ts";
-import { KvCluster } from "../helpers/kv_processes.ts";
+import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 
 async function rejectsWith(
   call: () => Promise<unknown>,
@@ -113,7 +113,11 @@ Deno.test("a caller's mistake is a KvInputError, before anything is sent", async
 
 Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", async () => {
   await using cluster = await KvCluster.start(2);
-  await using kv = await connect({ servers: cluster.serverFile, replicas: 2, timeoutMs: 300 });
+  await using kv = await connect({
+    servers: cluster.serverFile,
+    replicas: 2,
+    timeoutMs: BROKER_TIMEOUT_MS,
+  });
   await kv.put("person1", 1);
   await cluster.servers[1].kill();
   await rejectsWith(() => kv.put("person2", 2), KvUnavailableError, /nothing was changed/);

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { KvCluster } from "../helpers/kv_processes.ts";
+import { outputWithin } from "../helpers/wait.ts";
 
 const README = new URL("../../README.md", import.meta.url);
 const MOD = new URL("../../mod.ts", import.meta.url);
@@ -28,13 +29,15 @@ Deno.test("the README's library example prints what the README says", async () =
     const script = code.replace(`"./mod.ts"`, JSON.stringify(MOD.href));
     assert.notEqual(script, code, "the example imports ./mod.ts");
     await Deno.writeTextFile(`${directory}/example.ts`, script);
-    const run = await new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-net", "--allow-read", "example.ts"],
       cwd: directory,
       env: { NO_COLOR: "1" },
+      stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    const run = await outputWithin(child, { what: "the README's example to exit" });
     const stderr = new TextDecoder().decode(run.stderr);
     assert.equal(run.code, 0, stderr);
     assert.equal(new TextDecoder().decode(run.stdout), output);

@@ -76,14 +76,18 @@ export class HttpProcess {
     return this.#stderr;
   }
 
-  /** SIGTERM, then the exit code. */
+  /** SIGTERM, then the exit code; SIGKILL and an error past the tests' deadline. */
   async stop(): Promise<number> {
     try {
       this.#child.kill("SIGTERM");
     } catch {
       // Already exited.
     }
-    return (await this.#child.status).code;
+    const status = await withDeadline(this.#child.status, {
+      what: "kv http to exit after SIGTERM",
+      onTimeout: () => this.#child.kill("SIGKILL"),
+    });
+    return status.code;
   }
 
   /** Stops it. */

@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { outputWithin } from "./wait.ts";
 
 /** Whether `openssl` can be run here. */
 export const HAS_OPENSSL: boolean = (() => {
@@ -40,13 +41,14 @@ export interface TestCerts {
 }
 
 async function openssl(dir: string, args: string[]): Promise<void> {
-  const output = await new Deno.Command("openssl", {
+  const child = new Deno.Command("openssl", {
     args,
     cwd: dir,
+    stdin: "null",
     stdout: "null",
     stderr: "piped",
-  })
-    .output();
+  }).spawn();
+  const output = await outputWithin(child, { what: `openssl ${args[0]}` });
   if (!output.success) {
     throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(output.stderr)}`);
   }

@@ -17,7 +17,7 @@
  * @module
  */
 import { MAIN_PATH } from "./run_kv.ts";
-import { DEFAULT_DEADLINE_MS, waitFor } from "./wait.ts";
+import { DEFAULT_DEADLINE_MS, outputWithin, waitFor } from "./wait.ts";
 
 /** Whether tmux can be run here. */
 export const HAVE_TMUX: boolean = (() => {
@@ -108,11 +108,13 @@ export class Terminal {
   }
 
   async #tmux(...args: string[]): Promise<string> {
-    const output = await new Deno.Command("tmux", {
+    const child = new Deno.Command("tmux", {
       args: ["-L", this.#socket, ...args],
+      stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    const output = await outputWithin(child, { what: `tmux ${args[0]}` });
     if (!output.success) {
       throw new Error(`tmux ${args[0]} failed: ${new TextDecoder().decode(output.stderr)}`);
     }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { KvCluster } from "../helpers/kv_processes.ts";
+import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -118,7 +118,7 @@ Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and 
     "-k",
     "2",
     "--timeout-ms",
-    "300",
+    `${BROKER_TIMEOUT_MS}`,
   ]);
   assert.equal((await call(http, "PUT", "v1/records/é", "1")).status, 200);
   await cluster.servers[0].kill();
