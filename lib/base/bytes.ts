@@ -201,6 +201,12 @@ export class ByteWriter {
     this.#length = textAt + written;
   }
 
+  /** Forgets the bytes past `length` (≤ the length written), as if they were never written. */
+  truncate(length: number): void {
+    if (!(length >= 0 && length <= this.#length)) throw new RangeError(`truncate to ${length}`);
+    this.#length = length;
+  }
+
   /** Overwrites a u32 at `offset` (for lengths known only after the body is written). */
   patchU32(offset: number, value: number): void {
     if (offset + 4 > this.#length) throw new RangeError(`patch at ${offset} is past the end`);

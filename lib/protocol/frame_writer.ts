@@ -196,6 +196,21 @@ export class FrameWriter {
     this.#end(start);
   }
 
+  /**
+   * Appends OK carrying a value that `encode` writes in the value encoding (GET, QUERY
+   * straight from the store), or NOT_FOUND when `encode` returns false; what `encode`
+   * wrote before returning false is dropped.
+   */
+  okOrNotFound(requestId: number, encode: (out: ByteWriter) => boolean): void {
+    const start = this.#begin(MessageType.OK, requestId);
+    if (encode(this.#out)) {
+      this.#end(start);
+      return;
+    }
+    this.#out.truncate(start);
+    this.notFound(requestId);
+  }
+
   /** Appends OK carrying keys (KEYS). */
   okKeys(requestId: number, keys: readonly string[]): void {
     const start = this.#begin(MessageType.OK, requestId);

@@ -821,14 +821,11 @@ export class KvServer {
       }
       case "putMany":
         return this.#putMany(request, responses);
-      case "get": {
-        const value = store.get(request.key);
-        return value === undefined ? responses.notFound(id) : responses.okValue(id, value);
-      }
-      case "query": {
-        const value = store.query(request.path);
-        return value === undefined ? responses.notFound(id) : responses.okValue(id, value);
-      }
+      // Answered straight from the trie's bytes: no value object is built and re-encoded.
+      case "get":
+        return responses.okOrNotFound(id, (out) => store.getInto(request.key, out));
+      case "query":
+        return responses.okOrNotFound(id, (out) => store.queryInto(request.path, out));
       case "delete": {
         const existed = store.get(request.key) !== undefined;
         store.delete(request.key);

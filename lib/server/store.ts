@@ -597,6 +597,32 @@ export class Store {
   }
 
   /**
+   * Appends the value under `key` to `writer` in the wire encoding, straight from the
+   * trie; false, writing nothing, when there is none (see {@link RecordTrie.getInto}).
+   *
+   * @example
+   * ```ts
+   * store.getInto("person1", writer); // true
+   * ```
+   */
+  getInto(key: string, writer: ByteWriter): boolean {
+    return this.#trie.getInto(key, writer);
+  }
+
+  /**
+   * Appends the value at `path` to `writer` in the wire encoding; false, writing
+   * nothing, when there is none (see {@link RecordTrie.queryInto}).
+   *
+   * @example
+   * ```ts
+   * store.queryInto(["person1", "age"], writer); // true
+   * ```
+   */
+  queryInto(path: readonly string[], writer: ByteWriter): boolean {
+    return this.#trie.queryInto(path, writer);
+  }
+
+  /**
    * Deletes `key` by storing a tombstone with `options.version` (default the base
    * version), which reads as absent and is purged after the tombstone grace. False,
    * changing and logging nothing, when `ifNewer` is set and the key holds a newer or

@@ -29,6 +29,7 @@
  * @module
  */
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
+import type { ByteWriter } from "../base/bytes.ts";
 import { FieldNames } from "./names.ts";
 import { checkEncodedKey, checkRange } from "../record/key.ts";
 import { ByteRadixTrie, NO_VALUE, RadixCursor } from "./radix.ts";
@@ -112,6 +113,8 @@ export class RecordTrie {
   #versions = new VersionColumn();
   #tombstoneCount = 0;
   #scratch = new Uint8Array(MAX_KEY_BYTES);
+  /** The block of the record the last #walk reached. */
+  #walkedBlock = 0;
 
   /** @param options see {@link RecordTrieOptions}. */
   constructor(options: RecordTrieOptions = {}) {
@@ -334,6 +337,26 @@ export class RecordTrie {
   }
 
   /**
+   * Appends the value stored under `key` to `writer` in the wire encoding
+   * (`lib/record/value_codec.ts`), straight from the arena, and returns true; false,
+   * writing nothing, when there is none. What a server's GET answers.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * if (trie.getInto("person1", writer)) decodeValue(writer.bytes());
+   * ```
+   */
+  getInto(key: string, writer: ByteWriter): boolean {
+    const node = this.#keys.find(this.#scratch, this.#encodeKey(key));
+    if (node < 0) return false;
+    const offset = this.#keys.value(node);
+    if (offset === TOMBSTONE) return false;
+    this.#arena.encodeNode(offset, this.#arena.rootNode(offset), writer);
+    return true;
+  }
+
+  /**
    * The value at `path`: `path[0]` is the record key, each further element a field name
    * of the object reached so far. Undefined when the record or a field is missing or the
    * path runs into a scalar.
@@ -345,23 +368,46 @@ export class RecordTrie {
    * ```
    */
   query(path: readonly string[]): Value | undefined {
+    const node = this.#walk(path);
+    return node < 0 ? undefined : this.#arena.readNode(this.#walkedBlock, node);
+  }
+
+  /**
+   * Like {@link RecordTrie.query}, appending the value to `writer` in the wire encoding
+   * straight from the arena; false, writing nothing, when there is none.
+   *
+   * @example
+   * ```ts
+   * trie.queryInto(["person1", "age"], writer); // true: 02 16 appended
+   * ```
+   */
+  queryInto(path: readonly string[], writer: ByteWriter): boolean {
+    const node = this.#walk(path);
+    if (node < 0) return false;
+    this.#arena.encodeNode(this.#walkedBlock, node, writer);
+    return true;
+  }
+
+  /** The arena node at `path`, its block left in #walkedBlock; −1 when there is none. */
+  #walk(path: readonly string[]): number {
     if (!Array.isArray(path) || path.length === 0) throw new TypeError("path is not a key list");
     if (path.length > MAX_NESTING_DEPTH + 1) {
       throw new RangeError(`path longer than ${MAX_NESTING_DEPTH + 1} keys`);
     }
     for (let i = 1; i < path.length; i++) validateName(path[i], "field name");
     const node = this.#keys.find(this.#scratch, this.#encodeKey(path[0]));
-    if (node < 0) return undefined;
+    if (node < 0) return -1;
     const offset = this.#keys.value(node);
-    if (offset === TOMBSTONE) return undefined;
+    if (offset === TOMBSTONE) return -1;
     let at = this.#arena.rootNode(offset);
     for (let i = 1; i < path.length; i++) {
       const nameId = this.#names.find(path[i]);
-      if (nameId < 0) return undefined;
+      if (nameId < 0) return -1;
       at = this.#arena.childNode(offset, at, nameId);
-      if (at < 0) return undefined;
+      if (at < 0) return -1;
     }
-    return this.#arena.readNode(offset, at);
+    this.#walkedBlock = offset;
+    return at;
   }
 
   /**

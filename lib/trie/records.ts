@@ -31,14 +31,19 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { DecodeError, LimitExceededError, MAX_VARINT_BYTES } from "../base/bytes.ts";
+import {
+  type ByteWriter,
+  DecodeError,
+  LimitExceededError,
+  MAX_VARINT_BYTES,
+} from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import type { FieldNames } from "./names.ts";
 import { resized } from "./radix.ts";
 import { isWellFormedUtf8, readUtf8, utf8Length, writeUtf8 } from "../base/utf8.ts";
 import type { Field, Value } from "../record/value.ts";
-import { ValueTag } from "../record/value_codec.ts";
+import { OBJECT_END, ValueTag, writeInt } from "../record/value_codec.ts";
 
 /** Largest encoded record block: a bound far above any frame the protocol accepts. */
 export const MAX_RECORD_BLOCK_BYTES = 256 * 1024 * 1024;
@@ -377,6 +382,66 @@ export class RecordArena {
   /** Decodes the value at node `node` of the block at `offset`. */
   readNode(offset: number, node: number): Value {
     return this.#readNode(offset, node);
+  }
+
+  /**
+   * Appends the value at node `node` of the block at `offset` to `writer` in the wire
+   * encoding (`lib/record/value_codec.ts`), straight from the arena: the same bytes as
+   * `writeValue(writer, readNode(offset, node))` without building the value, so a GET
+   * answer costs no objects and no UTF-8 decoding and re-encoding of its strings.
+   */
+  encodeNode(offset: number, node: number, writer: ByteWriter): void {
+    const view = this.#view;
+    const word = view.getUint32(node, true);
+    const kind = (word >>> KIND_SHIFT) & KIND_MASK;
+    switch (kind) {
+      case OBJECT:
+      case INDEXED_OBJECT: {
+        writer.u8(ValueTag.object);
+        const first = this.#firstField(offset, node);
+        if (first !== 0) {
+          for (let child = offset + first;; child += NODE_BYTES) {
+            const childWord = view.getUint32(child, true);
+            writer.varintString(this.#names.name(childWord & NAME_MASK));
+            this.encodeNode(offset, child, writer);
+            if ((childWord & LAST_SIBLING) !== 0) break;
+          }
+        }
+        writer.u8(OBJECT_END);
+        return;
+      }
+      case INT:
+        writeInt(writer, view.getInt32(node + 4, true));
+        return;
+      case WIDE_INT:
+        writeInt(writer, view.getFloat64(offset + view.getUint32(node + 4, true), true));
+        return;
+      case FLOAT:
+        writer.u8(ValueTag.float);
+        writer.f64(view.getFloat64(offset + view.getUint32(node + 4, true), true));
+        return;
+      case STRING: {
+        // The arena keeps a string as the wire does: a LEB128 length, then its UTF-8.
+        const at = offset + view.getUint32(node + 4, true);
+        let end = at;
+        let length = 0;
+        for (let shift = 0;; shift += 7) {
+          const byte = this.#bytes[end++];
+          length += (byte & 0x7f) * 2 ** shift;
+          if (byte < 0x80) break;
+        }
+        writer.u8(ValueTag.string);
+        writer.copy(this.#bytes, at, end + length);
+        return;
+      }
+      default: {
+        const length = kind - INLINE_STRING;
+        invariant(length >= 0 && length <= MAX_INLINE_STRING_BYTES, "node kinds are valid");
+        writer.u8(ValueTag.string);
+        writer.u8(length);
+        writer.copy(this.#bytes, node + 4, node + 4 + length);
+      }
+    }
   }
 
   /** Frees the block at `offset`: its names are released and its bytes become garbage. */

@@ -5,7 +5,8 @@
  * beside `redis-benchmark` GETs of the same records stored as JSON strings in
  * one redis-server, for three shapes of load: one request at a time, 32 in
  * flight on one connection, and 50 connections. Each pair runs back to back
- * and the table gives both throughputs, their ratio and the machine's load.
+ * and the table gives both throughputs, their ratio, the kv server's CPU time
+ * per GET (user and system, from /proc) and the machine's load.
  * Needs redis-server, redis-cli and redis-benchmark on the PATH. A
  * measurement script, not a test:
  *
@@ -91,6 +92,17 @@ async function redisGets(port: number, shape: Shape, scale: number): Promise<num
   return Number(JSON.parse(row[1]));
 }
 
+/** CPU time (user and system) of process `pid` so far, in µs, from /proc (Linux). */
+async function cpuMicros(pid: number): Promise<number> {
+  const fields = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
+  // utime and stime, fields 14 and 15 of stat, are 12 and 13 after the command name.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks * (1_000_000 / CLOCK_TICKS_PER_SECOND);
+}
+
+/** The kernel's USER_HZ: /proc counts CPU time in hundredths of a second on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 /** GETs per second from `kv bench --json`. */
 async function kvGets(serverFile: string, shape: Shape, scale: number): Promise<number> {
   const json = await output(TEST_KV.command, [
@@ -115,15 +127,21 @@ try {
   await pipeIntoRedis(redis.port, respPath);
   await Deno.writeTextFile(serverFile, `${server.id}\n`);
   await runKvChecked(["broker", "-s", serverFile, "-i", workload.dataPath, "--index-only"]);
-  console.log("| load | kv GETs/s | Redis GETs/s | kv/Redis | load (1 min) |");
-  console.log("| ---- | --------- | ------------ | -------- | ------------ |");
+  console.log(
+    "| load | kv GETs/s | Redis GETs/s | kv/Redis | kv server CPU µs/GET | load (1 min) |",
+  );
+  console.log(
+    "| ---- | --------- | ------------ | -------- | -------------------- | ------------ |",
+  );
   for (const shape of SHAPES) {
     const redisRate = await redisGets(redis.port, shape, scale);
+    const cpuBefore = await cpuMicros(server.pid!);
     const kvRate = await kvGets(serverFile, shape, scale);
+    const cpuPerGet = (await cpuMicros(server.pid!) - cpuBefore) / (shape.kvOps * scale);
     const load = (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
     console.log(
       `| ${shape.name} | ${Math.round(kvRate)} | ${Math.round(redisRate)} | ` +
-        `${(kvRate / redisRate).toFixed(2)}x | ${load} |`,
+        `${(kvRate / redisRate).toFixed(2)}x | ${cpuPerGet.toFixed(1)} | ${load} |`,
     );
   }
 } finally {

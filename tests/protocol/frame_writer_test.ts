@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { FrameReader } from "../../lib/protocol/frame_reader.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { decodeResponse, decodeValueBody } from "../../lib/protocol/messages.ts";
+import { int } from "../../lib/record/value.ts";
+import { writeValue } from "../../lib/record/value_codec.ts";
+
+/** The responses in `writer`'s bytes, decoded. */
+function responses(writer: FrameWriter) {
+  const reader = new FrameReader();
+  reader.space().set(writer.bytes());
+  reader.filled(writer.length);
+  const decoded = [];
+  for (let frame = reader.next(); frame; frame = reader.next()) {
+    decoded.push(decodeResponse({ ...frame, body: frame.body.slice() }));
+  }
+  return decoded;
+}
+
+Deno.test("okOrNotFound appends OK with what encode wrote, or NOT_FOUND dropping its bytes", () => {
+  const writer = new FrameWriter();
+  writer.okOrNotFound(1, (out) => {
+    writeValue(out, int(22));
+    return true;
+  });
+  writer.okOrNotFound(2, (out) => {
+    out.u8(0x04); // a half-written value, then "not found after all"
+    return false;
+  });
+  writer.ok(3);
+  const [found, missing, ok] = responses(writer);
+  assert.equal(found.type, "ok");
+  assert.deepEqual(found.type === "ok" && decodeValueBody(found.body), int(22));
+  assert.deepEqual(missing, { type: "not_found", requestId: 2 });
+  assert.deepEqual([ok.type, ok.requestId, writer.frameCount], ["ok", 3, 3]);
+});

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ByteWriter } from "../../lib/base/bytes.ts";
+import { RecordTrie } from "../../lib/trie/mod.ts";
+import { encodeValue } from "../../lib/record/value_codec.ts";
+import { int, object, type Value } from "../../lib/record/value.ts";
+import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
+
+/** What `into` appends to a writer that already holds a byte, and whether it found anything. */
+function appended(into: (writer: ByteWriter) => boolean): [boolean, Uint8Array] {
+  const writer = new ByteWriter();
+  writer.u8(0xee);
+  const found = into(writer);
+  assert.equal(writer.bytes()[0], 0xee, "what was there stays");
+  return [found, writer.bytes().slice(1)];
+}
+
+/** Every path into `value` below `key`, the key alone included. */
+function pathsOf(key: string, value: Value): string[][] {
+  const paths = [[key]];
+  if (value.kind !== "object") return paths;
+  for (const [name, field] of value.fields) {
+    for (const rest of pathsOf(name, field)) paths.push([key, ...rest]);
+  }
+  return paths;
+}
+
+Deno.test("property: getInto and queryInto write exactly encodeValue of get and query", () => {
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.tuple(keyArbitrary(), valueArbitrary()), {
+        selector: ([key]) => key,
+        minLength: 1,
+        maxLength: 8,
+      }),
+      (records) => {
+        const trie = new RecordTrie();
+        for (const [key, value] of records) trie.put(key, value);
+        for (const [key, value] of records) {
+          assert.deepEqual(appended((w) => trie.getInto(key, w)), [true, encodeValue(value)]);
+          for (const path of pathsOf(key, value)) {
+            const expected = encodeValue(trie.query(path)!);
+            assert.deepEqual(appended((w) => trie.queryInto(path, w)), [true, expected]);
+          }
+        }
+      },
+    ),
+  );
+});
+
+Deno.test("getInto and queryInto write nothing for a missing key, field or deleted record", () => {
+  const trie = new RecordTrie();
+  trie.put("a", object([["n", int(1)]]));
+  trie.put("b", int(2));
+  trie.delete("b");
+  trie.put("c", int(3));
+  trie.tombstone("c", { version: { ms: 2, counter: 0, broker: 1 } });
+  const nothing: [boolean, Uint8Array] = [false, new Uint8Array()];
+  assert.deepEqual(appended((w) => trie.getInto("missing", w)), nothing);
+  assert.deepEqual(appended((w) => trie.getInto("b", w)), nothing);
+  assert.deepEqual(appended((w) => trie.getInto("c", w)), nothing);
+  assert.deepEqual(appended((w) => trie.queryInto(["c"], w)), nothing);
+  assert.deepEqual(appended((w) => trie.queryInto(["a", "zip"], w)), nothing);
+  assert.deepEqual(appended((w) => trie.queryInto(["a", "n", "deeper"], w)), nothing);
+});
