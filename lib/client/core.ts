@@ -15,7 +15,8 @@
 import { Broker, type BrokerOptions, type Lookup, MAX_KEYS_ANSWER } from "../broker/broker.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
-import type { Value } from "../record/value.ts";
+import { type Value, valueEquals } from "../record/value.ts";
+import { decodeValue } from "../record/value_codec.ts";
 import { KvInputError, KvUnavailableError } from "./errors.ts";
 import type {
   KvDeleteResult,
@@ -42,6 +43,31 @@ export interface ValueEntry {
   version: string | null;
   /** Set when a null value is not guaranteed. */
   warning?: string;
+}
+
+/** One replica's copy of a record, from {@link KvCore.replicas}. */
+export type ReplicaCopy =
+  | { readonly server: string; readonly state: "found"; readonly value: Value }
+  | { readonly server: string; readonly state: "missing" }
+  | { readonly server: string; readonly state: "unreachable"; readonly error: string };
+
+/**
+ * Whether the replicas that answered hold the same thing (all the same value, or all
+ * no record); true when fewer than two answered.
+ *
+ * @example
+ * ```ts
+ * replicasAgree([{ server: "a", state: "missing" }, { server: "b", state: "missing" }]); // true
+ * ```
+ */
+export function replicasAgree(copies: readonly ReplicaCopy[]): boolean {
+  const answered = copies.filter((copy) => copy.state !== "unreachable");
+  return answered.every((copy) => {
+    const first = answered[0];
+    if (copy.state === "missing" || first.state === "missing") return copy.state === first.state;
+    return first.state === "found" && copy.state === "found" &&
+      valueEquals(first.value, copy.value);
+  });
 }
 
 /** Replicated operations with the library's checks; see the module documentation. */
@@ -118,6 +144,24 @@ export class KvCore {
     return answer.warning === undefined
       ? { keys: answer.keys, more: answer.more }
       : { keys: answer.keys, more: answer.more, warning: answer.warning };
+  }
+
+  /**
+   * What each of `key`'s k replicas holds, read from each on its own, in the
+   * order reads try them: for an operator checking that they agree.
+   */
+  async replicas(key: string): Promise<ReplicaCopy[]> {
+    checkName(key, "key");
+    const broker = this.#open();
+    return await Promise.all(
+      broker.replicasOf(key).map(async (index) => {
+        const server = broker.pool.servers[index].id;
+        const outcome = await broker.pool.call(index, (connection) => connection.getEncoded(key));
+        if (!outcome.ok) return { server, state: "unreachable", error: outcome.error } as const;
+        if (outcome.value === undefined) return { server, state: "missing" } as const;
+        return { server, state: "found", value: decodeValue(outcome.value) } as const;
+      }),
+    );
   }
 
   /** Each server's state. */

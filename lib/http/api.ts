@@ -7,6 +7,7 @@
  * | -------------------------------------- | ------------------------------------------------ |
  * | `GET /v1/records/{key}`                | 200 `{key, value, version}`, or 404              |
  * | `GET /v1/records/{key}/{field}/…`      | 200 `{key, value, version, path}` (QUERY), 404   |
+ * | `GET /v1/records/{key}?replicas=true`  | 200 `{key, agree, replicas: [{server, state}]}`  |
  * | `PUT /v1/records/{key}`                | JSON value or `text/plain` record line: 200, 400 |
  * | `DELETE /v1/records/{key}`             | 200 `{key, deleted: true}`, or 404               |
  * | `GET /v1/keys?prefix=&limit=&after=`   | 200 `{keys, more}`                               |
@@ -30,7 +31,7 @@
  * @module
  */
 import { coreOf, type Kv } from "../client/kv.ts";
-import { type KvCore, MAX_KEYS_PAGE, type ValueEntry } from "../client/core.ts";
+import { type KvCore, MAX_KEYS_PAGE, replicasAgree, type ValueEntry } from "../client/core.ts";
 import { KvInputError, KvUnavailableError } from "../client/errors.ts";
 import { Float, toValue } from "../client/values.ts";
 import { parseRecordLine, RecordParseError } from "../record/parse.ts";
@@ -194,6 +195,9 @@ export class HttpApi {
       if (request.method === "DELETE") {
         return { operation: "delete", methods, run: () => this.#delete(key) };
       }
+      if (url.searchParams.get("replicas") === "true") {
+        return { operation: "replicas", methods: ["GET"], run: () => this.#replicas(key) };
+      }
       return { operation: "get", methods, run: () => this.#get(key) };
     }
     const asset = consoleAsset(path);
@@ -238,6 +242,18 @@ export class HttpApi {
     await this.#nextTurn();
     const entry = await this.#kv.get(key);
     return entryResponse(entry.value === null ? 404 : 200, entry);
+  }
+
+  async #replicas(key: string): Promise<Response> {
+    const copies = await this.#kv.replicas(key);
+    const members = copies.map((copy) => {
+      const value = copy.state === "found" ? `,"value":${toJsonText(copy.value)}` : "";
+      const error = copy.state === "unreachable" ? `,"error":${JSON.stringify(copy.error)}` : "";
+      return `{"server":${JSON.stringify(copy.server)},"state":"${copy.state}"${value}${error}}`;
+    });
+    const text = `{"key":${JSON.stringify(key)},"agree":${replicasAgree(copies)},` +
+      `"replicas":[${members.join(",")}]}`;
+    return new Response(text, { headers: { "Content-Type": JSON_TYPE } });
   }
 
   async #query(path: string[]): Promise<Response> {

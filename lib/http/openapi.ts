@@ -53,8 +53,15 @@ export function openApiDocument(version: string): Record<string, unknown> & { op
       "/v1/records/{key}": {
         parameters: [KEY_PARAMETER],
         get: {
-          summary: "Read a record",
+          summary: "Read a record (or, with replicas=true, each replica's copy)",
           operationId: "get",
+          parameters: [{
+            name: "replicas",
+            in: "query",
+            description: "true: read each of the key's replicas on its own and say whether " +
+              "they agree: {key, agree, replicas: [{server, state, value?, error?}]}",
+            schema: { type: "boolean", default: false },
+          }],
           responses: {
             "200": answer("The record.", "Entry"),
             "404": answer("No such record (value is null).", "Entry"),

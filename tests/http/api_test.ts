@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { ServerClient } from "../../lib/protocol/client.ts";
+import { serverAddress } from "../../lib/broker/server_list.ts";
+import { int } from "../../lib/record/value.ts";
 
 async function call(
   http: HttpProcess,
@@ -193,4 +196,32 @@ Deno.test("kv http: past --max-concurrent-requests the rest get 503 with Retry-A
   } finally {
     cluster.servers[0].signal("SIGCONT");
   }
+});
+
+Deno.test("kv http: ?replicas=true reads each replica on its own and says whether they agree", async () => {
+  await using cluster = await KvCluster.start(3);
+  await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
+  assert.equal((await call(http, "PUT", "v1/records/person1", `{"a":1.5}`)).status, 200);
+  const agreed = JSON.parse((await call(http, "GET", "v1/records/person1?replicas=true")).text);
+  assert.equal(agreed.agree, true);
+  assert.deepEqual(agreed.replicas.map((copy: { state: string }) => copy.state), [
+    "found",
+    "found",
+  ]);
+  assert.deepEqual(agreed.replicas[0].value, { a: 1.5 });
+  // Change one replica behind the cluster's back, as a lost write would leave it.
+  const { hostname, port } = cluster.byId(agreed.replicas[1].server).address;
+  const client = await ServerClient.connect(serverAddress(hostname, port));
+  try {
+    await client.put("person1", int(2));
+  } finally {
+    await client.close();
+  }
+  const split = await call(http, "GET", "v1/records/person1?replicas=true");
+  assert.equal(
+    split.text,
+    `{"key":"person1","agree":false,"replicas":[` +
+      `{"server":"${agreed.replicas[0].server}","state":"found","value":{"a":1.5}},` +
+      `{"server":"${agreed.replicas[1].server}","state":"found","value":2}]}`,
+  );
 });

@@ -33,6 +33,11 @@ Deno.test({
     const until = (expression: string) => page.waitForFunction(expression);
 
     await until(`document.querySelectorAll('#servers tr[data-state="up"]').length === 3`);
+    // No --tokens-file: the token form stays out of sight.
+    assert.equal(
+      await page.evaluate(`getComputedStyle(document.querySelector("#token-form")).display`),
+      "none",
+    );
     const servers = await page.evaluate(
       `[...document.querySelectorAll("#servers tr")].map((row) => row.dataset.server)`,
     );
@@ -49,6 +54,7 @@ Deno.test({
     const tree = String(await page.evaluate(`document.querySelector("#record-tree").textContent`));
     assert.match(tree, /name : "Mary"/);
     assert.match(tree, /street : "Main"/);
+    await until(`document.querySelector("#replicas-verdict")?.textContent === "replicas agree"`);
 
     await page.select("#op", "PUT");
     await page.type("#target", "person3");

@@ -165,6 +165,33 @@ async function showRecord(key) {
   }
   const { status, data } = await api("GET", `/v1/records/${encodeURIComponent(key)}`);
   showEntry(data, status);
+  await showReplicas(key);
+}
+
+/** Each replica's copy, read on its own: whether they agree. */
+async function showReplicas(key) {
+  const { status, data } = await api("GET", `/v1/records/${encodeURIComponent(key)}?replicas=true`);
+  if (status !== 200) return;
+  const states = data.replicas.map((copy) =>
+    element(
+      "li",
+      { "data-replica": copy.server, "data-state": copy.state },
+      `${copy.server}: ${copy.state}`,
+    )
+  );
+  const answered = data.replicas.filter((copy) => copy.state !== "unreachable").length;
+  const total = data.replicas.length;
+  const text = !data.agree
+    ? "replicas DISAGREE"
+    : answered < total
+    ? `the replicas that answered agree (${answered} of ${total})`
+    : "replicas agree";
+  const verdict = element(
+    "p",
+    { id: "replicas-verdict", class: data.agree && answered === total ? "state-up" : "warning" },
+    text,
+  );
+  $("record-tree").append(verdict, element("ul", { class: "replicas muted" }, ...states));
 }
 
 // ---- Commands --------------------------------------------------------------
@@ -184,6 +211,7 @@ async function runCommand(event) {
       `/v1/records/${op === "GET" ? encodeURIComponent(target) : recordPath(target)}`,
     );
     showEntry(result.data, result.status);
+    if (op === "GET" && result.status === 200) await showReplicas(target);
   } else if (op === "PUT") {
     result = await api("PUT", `/v1/records/${encodeURIComponent(target)}`, $("body").value);
   } else {
