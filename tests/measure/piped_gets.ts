@@ -66,7 +66,8 @@ try {
   );
   const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
   await Deno.writeTextFile(serverFile, servers.map((server) => `${server.id}\n`).join(""));
-  const brokerArgs = ["broker", "-s", serverFile, "-k", String(REPLICAS)];
+  // A generous timeout: on a loaded machine a fresh server can be slow enough to be counted down.
+  const brokerArgs = ["broker", "-s", serverFile, "-k", String(REPLICAS), "--timeout-ms", "10000"];
   await runKvChecked([...brokerArgs, "-i", workload.dataPath, "--index-only"]);
   let kvLines = 0;
   const kvMs = await timeMs(async () => {

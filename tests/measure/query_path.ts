@@ -108,7 +108,7 @@ async function kvGets(serverFile: string, shape: Shape, scale: number): Promise<
   const json = await output(TEST_KV.command, [
     ...TEST_KV.args,
     ...["bench", "-s", serverFile, "--workload", "C", "--distribution", "uniform"],
-    ...["-n", String(RECORDS), "--no-load", "--seed", "1", "--json"],
+    ...["-n", String(RECORDS), "--no-load", "--seed", "1", "--json", "--timeout-ms", "10000"],
     ...["--ops", String(shape.kvOps * scale), ...shape.kv],
   ]);
   const report = JSON.parse(json);
@@ -126,7 +126,11 @@ const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
 try {
   await pipeIntoRedis(redis.port, respPath);
   await Deno.writeTextFile(serverFile, `${server.id}\n`);
-  await runKvChecked(["broker", "-s", serverFile, "-i", workload.dataPath, "--index-only"]);
+  await runKvChecked([
+    ...["broker", "-s", serverFile, "-i", workload.dataPath, "--index-only"],
+    // Generous: on a loaded machine a fresh server can be slow enough to be counted down.
+    ...["--timeout-ms", "10000"],
+  ]);
   console.log(
     "| load | kv GETs/s | Redis GETs/s | kv/Redis | kv server CPU µs/GET | load (1 min) |",
   );
