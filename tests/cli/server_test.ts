@@ -287,3 +287,21 @@ Deno.test("a kv server process answers every request type and enforces every lim
     assert.equal((await stopWithin(server)).code, 0);
   }
 });
+
+Deno.test("kv server stops on SIGTERM though a client never reads its answers", async () => {
+  // Without the shutdown's grace for unread answers, this server would wait out its idle
+  // timeout (ten minutes here) before exiting: the deadline of stopWithin fails that.
+  await using server = await startServerProcess(["--idle-timeout-ms", "600000"]);
+  const client = await connectClient(server.address);
+  await client.put("big", str("x".repeat(1024 * 1024)));
+  await client.close();
+  const reader = await RawConnection.open(server.address);
+  const frames = new FrameWriter();
+  // 64 MiB of answers: far more than the socket buffers hold, so the server's write blocks.
+  for (let id = 1; id <= 64; id++) frames.get(id, "big");
+  await reader.write(frames.bytes());
+  const exit = await stopWithin(server);
+  assert.equal(exit.code, 0);
+  assert.match(server.stderrLines.at(-1)!, /^kv server stopped \(1 records\)$/);
+  reader.close();
+});
