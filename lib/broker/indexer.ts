@@ -55,7 +55,17 @@ export interface IndexSummary {
   readonly seconds: number;
   /** The dialect of the first record line, or undefined when there was none. */
   readonly dialect: Dialect | undefined;
+  /** Stopped by the signal before the end of the input. */
+  readonly interrupted: boolean;
+  /**
+   * Records still unanswered by some replica when an interrupted run gave up waiting:
+   * neither counted stored nor failed (they may be stored). 0 unless interrupted.
+   */
+  readonly unconfirmedCount: number;
 }
+
+/** After an interruption, how long the writes in flight are waited for. */
+export const INTERRUPT_GRACE_MS = 2_000;
 
 /** Options for {@link indexLines} and {@link indexFile}. */
 export interface IndexOptions {
@@ -73,6 +83,11 @@ export interface IndexOptions {
   duplicateKeys?: "error" | "last-wins";
   /** Draws progress on a terminal; default: a {@link ProgressBar} on stderr. */
   progress?: { update(done: number): void; finish(): void };
+  /**
+   * Stops indexing: no more input is read, the writes in flight are waited for at most
+   * {@link INTERRUPT_GRACE_MS}, and the summary says so. Default: none.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -177,10 +192,23 @@ export async function indexLines(
     }
   };
   const batches = new ReplicaBatches(broker, onRecordDone);
+  const signal = options.signal;
+  const aborted = abortedPromise(signal);
+  const lineBatches = readRawLineBatches(source);
+  let interrupted = false;
   try {
     // A chunk of lines is handled without awaiting, so its records leave in one
     // PUT_MANY per server rather than one request per record.
-    for await (const lines of readRawLineBatches(source)) {
+    while (true) {
+      const next = await Promise.race([lineBatches.next(), aborted]);
+      if (next === ABORTED) {
+        interrupted = true;
+        // Not awaited: a read of a quiet pipe may never end; the process exits after.
+        lineBatches.return(undefined).catch(() => {});
+        break;
+      }
+      if (next.done) break;
+      const lines = next.value;
       const group = new RecordGroup(onRecordDone, lines.length);
       // Indexed loops, no destructuring: iterators were garbage per line.
       for (let lineIndex = 0; lineIndex < lines.length; lineIndex++) {
@@ -214,16 +242,52 @@ export async function indexLines(
       if (inFlight >= MAX_RECORDS_IN_FLIGHT) {
         progress.update(byteCount);
         // Resume at half the window so reading and writing overlap.
-        await waitForInFlight(MAX_RECORDS_IN_FLIGHT / 2);
+        const room = await Promise.race([waitForInFlight(MAX_RECORDS_IN_FLIGHT / 2), aborted]);
+        if (room === ABORTED) {
+          interrupted = true;
+          lineBatches.return(undefined).catch(() => {});
+          break;
+        }
       }
     }
-    await waitForInFlight(0);
+    if (interrupted) await Promise.race([waitForInFlight(0), delay(INTERRUPT_GRACE_MS)]);
+    else await waitForInFlight(0);
   } finally {
     progress.finish();
+    // Ends the source too when a failure left the loop early; harmless once it ended.
+    lineBatches.return(undefined).catch(() => {});
   }
-  assert.equal(inFlight, 0);
+  if (!interrupted) assert.equal(inFlight, 0);
   const seconds = (performance.now() - startMs) / 1000;
-  return { indexedCount, failedCount, skippedCount, byteCount, seconds, dialect };
+  return {
+    indexedCount,
+    failedCount,
+    skippedCount,
+    byteCount,
+    seconds,
+    dialect,
+    interrupted,
+    unconfirmedCount: inFlight,
+  };
+}
+
+/** What {@link abortedPromise} resolves to. */
+const ABORTED = Symbol("aborted");
+
+/** Resolves to {@link ABORTED} once `signal` aborts; never without a signal. */
+function abortedPromise(signal: AbortSignal | undefined): Promise<typeof ABORTED> {
+  return new Promise((resolve) => {
+    if (signal === undefined) return;
+    if (signal.aborted) return resolve(ABORTED);
+    signal.addEventListener("abort", () => resolve(ABORTED), { once: true });
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    Deno.unrefTimer(timer);
+  });
 }
 
 /** Told once per record: its line, its key, and undefined when all replicas stored it. */
@@ -509,9 +573,13 @@ function readInChunks(file: Deno.FsFile, chunkBytes: number): ReadableStream<Uin
 export function formatIndexSummary(summary: IndexSummary): string {
   const rate = summary.seconds > 0 ? Math.round(summary.indexedCount / summary.seconds) : 0;
   const megabytes = (summary.byteCount / 1e6).toFixed(1);
+  const interrupted = summary.interrupted
+    ? `; interrupted: the rest of the input was not read, ` +
+      `${plural(summary.unconfirmedCount, "record")} unconfirmed (may be stored)`
+    : "";
   return `indexed ${plural(summary.indexedCount, "record")} (${summary.failedCount} failed), ` +
     `skipped ${plural(summary.skippedCount, "line")}, ${megabytes} MB in ` +
-    `${summary.seconds.toFixed(2)} s (${rate} records/s)`;
+    `${summary.seconds.toFixed(2)} s (${rate} records/s)${interrupted}`;
 }
 
 function plural(count: number, noun: string): string {

@@ -140,9 +140,14 @@ async function runBroker(args: string[]): Promise<number> {
       await serveCommands(broker, settings, settings.dialect ?? "assignment", logSink);
       return 0;
     }
-    const { exitCode, dialect } = await indexData(broker, settings, settings.dataPath, log);
+    const { exitCode, dialect, stopped } = await indexData(
+      broker,
+      settings,
+      settings.dataPath,
+      log,
+    );
     // `-i -`: the records came on stdin, which then has no commands to give.
-    if (settings.indexOnly || settings.dataPath === STDIN_PATH) return exitCode;
+    if (settings.indexOnly || settings.dataPath === STDIN_PATH || stopped) return exitCode;
     await serveCommands(broker, settings, settings.dialect ?? dialect ?? "assignment", logSink);
     return 0;
   } finally {
@@ -249,23 +254,46 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
 }
 
 /** Indexes the `-i` data; resolves the exit code `--index-only` ends with and the data's dialect. */
+/** Signals that stop indexing, and the exit code each gives (128 + its number). */
+const INDEX_STOP_SIGNALS: readonly ("SIGINT" | "SIGTERM")[] = ["SIGINT", "SIGTERM"];
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
 async function indexData(
   broker: Broker,
   settings: BrokerSettings,
   dataPath: string,
   log: (message: string) => void,
-): Promise<{ exitCode: number; dialect: Dialect | undefined }> {
+): Promise<{ exitCode: number; dialect: Dialect | undefined; stopped: boolean }> {
   const { duplicateKeys } = settings;
-  const summary = dataPath === STDIN_PATH
-    ? await indexLines(broker, Deno.stdin.readable, { fileName: "stdin", duplicateKeys })
-    : await indexFile(broker, dataPath, { duplicateKeys });
+  // SIGINT or SIGTERM while indexing: stop reading, wait a little for the writes in
+  // flight, print the summary, and exit as a shell reports the signal.
+  const stop = new AbortController();
+  let stoppedBy: "SIGINT" | "SIGTERM" | undefined;
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
+    stoppedBy ??= signal;
+    stop.abort();
+  };
+  const handlers = INDEX_STOP_SIGNALS.map((signal) => [signal, onSignal(signal)] as const);
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  let summary;
+  try {
+    const options = { duplicateKeys, signal: stop.signal };
+    summary = dataPath === STDIN_PATH
+      ? await indexLines(broker, Deno.stdin.readable, { fileName: "stdin", ...options })
+      : await indexFile(broker, dataPath, options);
+  } finally {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  }
   log(formatIndexSummary(summary));
+  if (stoppedBy !== undefined) {
+    return { exitCode: SIGNAL_EXIT_CODES[stoppedBy], dialect: undefined, stopped: true };
+  }
   const exitCode = summary.failedCount > 0
     ? INDEX_FAILED_EXIT_CODE
     : summary.skippedCount > 0
     ? USAGE_EXIT_CODE
     : 0;
-  return { exitCode, dialect: summary.dialect };
+  return { exitCode, dialect: summary.dialect, stopped: false };
 }
 
 /**

@@ -3,7 +3,8 @@ import { brokerCommand } from "../../lib/cli/broker.ts";
 import { UserError } from "../../lib/cli/user_error.ts";
 import { BROKER_TIMEOUT_MS, BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
-import { outputWithin, withDeadline } from "../helpers/wait.ts";
+import { outputWithin, waitFor, withDeadline } from "../helpers/wait.ts";
+import { ServerClient } from "../../lib/protocol/client.ts";
 
 /** For the brokers started through bash rather than BrokerProcess. */
 const BROKER_TIMEOUT_FLAGS = ["--timeout-ms", `${BROKER_TIMEOUT_MS}`];
@@ -431,4 +432,25 @@ Deno.test("quoted keys mean the same in every command, and '[' is refused alike 
   } finally {
     await Deno.remove(data);
   }
+});
+
+Deno.test("kv broker stopped by SIGINT or SIGTERM while indexing prints its summary and exits 130 or 143", async () => {
+  await using cluster = await KvCluster.start(1);
+  const client = await ServerClient.connect(cluster.servers[0].address);
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    const before = (await client.stats()).recordCount;
+    await using loader = BrokerProcess.start(["-s", cluster.serverFile, "-i", "-"]);
+    await loader.send(`"${signal}1" : 1\n"${signal}2" : 2`);
+    // Stdin stays open: only the signal can end this load.
+    await waitFor(async () => (await client.stats()).recordCount === before + 2, {
+      what: "the two records to be stored",
+    });
+    const stopped = await loader.stop(signal);
+    assert.equal(stopped.code, code, stopped.stderr);
+    assert.match(
+      stopped.stderr,
+      /indexed 2 records \(0 failed\), skipped 0 lines, .*; interrupted: the rest of the input was not read, 0 records unconfirmed/,
+    );
+  }
+  await client.close();
 });

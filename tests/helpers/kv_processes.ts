@@ -150,9 +150,19 @@ export class BrokerProcess {
     });
   }
 
-  async #finish(): Promise<{ code: number; stdout: string; stderr: string }> {
+  /**
+   * Sends `signal` with stdin left open, so only the signal can end the broker, and
+   * waits for its exit as {@link BrokerProcess.finish} does.
+   */
+  stop(signal: Deno.Signal): Promise<{ code: number; stdout: string; stderr: string }> {
+    this.#child.kill(signal);
+    this.#finished ??= this.#within(this.#finish(false), `its exit after ${signal}`);
+    return this.#finished;
+  }
+
+  async #finish(closeStdin = true): Promise<{ code: number; stdout: string; stderr: string }> {
     // A broker that has exited (or was killed) no longer reads stdin; its exit code tells why.
-    await this.#writer.close().catch(() => {});
+    if (closeStdin) await this.#writer.close().catch(() => {});
     const rest: string[] = [];
     for (let next = await this.#lines.next(); !next.done; next = await this.#lines.next()) {
       rest.push(next.value.text ?? "");
