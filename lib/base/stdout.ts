@@ -67,7 +67,11 @@ export class LineBuffer {
   #error: unknown;
   readonly #writeLine: (text: string) => void;
 
-  /** @param write writes one piece of text and its newline; default {@link writeLine}. */
+  /**
+   * A buffer in front of `write`.
+   *
+   * @param write writes one piece of text and its newline; default {@link writeLine}.
+   */
   constructor(write: (text: string) => void = writeLine) {
     this.#writeLine = write;
   }

@@ -120,28 +120,41 @@ export interface OperationReport {
   notFound: number;
   /** Operations per second over the run. */
   throughput: number;
-  /** Latency of the operations that succeeded, in ms. */
+  /** Mean latency of the operations that succeeded, in ms. */
   meanMs: number;
+  /** Median latency, in ms. */
   p50Ms: number;
+  /** 95th percentile latency, in ms. */
   p95Ms: number;
+  /** 99th percentile latency, in ms. */
   p99Ms: number;
+  /** 99.9th percentile latency, in ms. */
   p999Ms: number;
+  /** Largest latency, in ms (exact). */
   maxMs: number;
 }
 
 /** What {@link runBench} measured. */
 export interface BenchReport {
+  /** The workload run. */
   workload: Workload;
+  /** Its mix in words. */
   summary: string;
+  /** How keys were drawn. */
   distribution: Distribution;
+  /** Records loaded (or assumed, with `noLoad`). */
   records: number;
   /** `"kv gen -d 3 -l 8 -m 6"` or `"N bytes"`. */
   recordShape: string;
+  /** Independent clients. */
   clients: number;
+  /** Operations in flight per client. */
   pipeline: number;
   /** Closed: latency from each send. Open: from the intended send time at `rate`. */
   loop: "closed" | "open";
+  /** Operations per second asked for (open loop), or null. */
   rate: number | null;
+  /** The seed used. */
   seed: number;
   /** Seconds the load took, or null with `noLoad`. */
   loadSeconds: number | null;
@@ -149,9 +162,13 @@ export interface BenchReport {
   seconds: number;
   /** Operations done; the sum of every operation kind's count. */
   operations: number;
+  /** Operations per second over the run. */
   throughput: number;
+  /** Operations that failed, all kinds. */
   errors: number;
+  /** Answers that carried a warning, all kinds. */
   warnings: number;
+  /** Reads of a record that was not there, all kinds. */
   notFound: number;
   /** Figures per operation kind that ran. */
   byOperation: Partial<Record<OperationKind, OperationReport>>;
@@ -217,7 +234,14 @@ async function valuePool(size: number | undefined, seed: number): Promise<KvValu
   return text.trimEnd().split("\n").map((line) => fromValue(parseRecordLine(line).value, "tagged"));
 }
 
-/** The one-line summary of a workload. */
+/**
+ * The one-line summary of a workload.
+ *
+ * @example
+ * ```ts
+ * workloadSummary("C"); // "read only: 100% read"
+ * ```
+ */
 export function workloadSummary(workload: Workload): string {
   return WORKLOAD_MIX[workload].summary;
 }

@@ -55,7 +55,14 @@ export const WORKLOAD_MIX: Readonly<
   },
 };
 
-/** The key of record `index`: `kv gen`'s keys, so loaded and inserted records look alike. */
+/**
+ * The key of record `index`: `kv gen`'s keys, so loaded and inserted records look alike.
+ *
+ * @example
+ * ```ts
+ * recordKey(7); // "person7"
+ * ```
+ */
 export function recordKey(index: number): string {
   return `person${index}`;
 }
@@ -87,7 +94,12 @@ export class Zipfian {
   #zetaN = 0;
   #eta = 0;
 
-  /** @param count ranks to draw from, ≥ 1. @param theta the skew, 0 < theta < 1. */
+  /**
+   * Ranks 0..count−1 with skew theta.
+   *
+   * @param count ranks to draw from, ≥ 1.
+   * @param theta the skew, 0 < theta < 1 ({@link ZIPFIAN_CONSTANT} for YCSB's).
+   */
   constructor(count: number, theta: number) {
     invariant(theta > 0 && theta < 1, "the zipfian constant is between 0 and 1");
     this.#theta = theta;
@@ -131,6 +143,7 @@ function scramble(rank: number): number {
 
 /** One operation to run: its kind and the index of the record it touches. */
 export interface Operation {
+  /** What to do. */
   readonly kind: OperationKind;
   /** The record's index (its key is {@link recordKey}); for an insert, the new record's. */
   readonly index: number;
@@ -175,6 +188,7 @@ export class OperationPicker {
   readonly #pendingAcks = new Set<number>();
   readonly #latest: boolean;
 
+  /** Starts drawing `options.workload`'s operations over `options.recordCount` records. */
   constructor(options: PickerOptions) {
     invariant(options.recordCount >= 1, "a workload needs at least one record");
     this.#random = new Sfc32(options.seed);
