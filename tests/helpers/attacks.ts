@@ -16,9 +16,6 @@
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { MessageType, PROTOCOL_VERSION } from "../../lib/protocol/mod.ts";
 
-/** A connection silent this long is taken to be kept open by the server. */
-const QUIET_MS = 1_000;
-
 /** A process's resident set size in bytes, from /proc/PID/status. */
 export async function rssBytes(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
