@@ -87,12 +87,15 @@ export interface Completion {
 
 /** The terminal the editor reads keys from. */
 export interface TerminalInput {
+  /** Reads what was typed into `buffer`; the count of bytes, or null at the end. */
   read(buffer: Uint8Array): Promise<number | null>;
+  /** Turns raw mode (keys unbuffered and unechoed, Ctrl-C a key) on or off. */
   setRaw(mode: boolean): void;
 }
 
 /** Where the editor draws. */
 export interface TerminalOutput {
+  /** Writes some of `bytes`; the count written. */
   writeSync(bytes: Uint8Array): number;
 }
 

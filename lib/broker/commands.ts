@@ -85,6 +85,7 @@ export interface CommandHelp {
   readonly word: string;
   /** The command word and its arguments, e.g. `GET key`. */
   readonly usage: string;
+  /** What it does, in one line. */
   readonly summary: string;
   /** A line to type, e.g. `GET person1`. */
   readonly example: string;
@@ -171,6 +172,8 @@ export class CommandError extends Error {
   readonly key: string | undefined;
 
   /**
+   * Makes the error for one input line.
+   *
    * @param op the command word.
    * @param message what is wrong and what to type instead.
    * @param key the key, when known.
