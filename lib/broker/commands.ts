@@ -203,18 +203,18 @@ export function parseCommand(line: string): Command | undefined {
   const typed = wordEnd === -1 ? trimmed : trimmed.slice(0, wordEnd);
   const word = typed.toUpperCase();
   const rest = wordEnd === -1 ? "" : trimmed.slice(wordEnd).trim();
-  // Where `rest` starts in `line`: after the leading space and the word.
+  // Where `rest` starts in `line` (after the leading space and the word), for PUT's columns.
   const restOffset = line.trimEnd().length - rest.length;
   switch (word) {
     case "GET":
     case "DELETE":
-      return { op: word, key: parseKey(word, rest, restOffset) };
+      return { op: word, key: parseKey(word, rest) };
     case "QUERY":
-      return { op: "QUERY", path: parsePath(rest, restOffset) };
+      return { op: "QUERY", path: parsePath(rest) };
     case "PUT":
       return parsePut(rest, restOffset);
     case "KEYS":
-      return parseKeys(rest, restOffset);
+      return parseKeys(rest);
     case "HELP":
       return parseHelp(rest);
     case "SERVERS":
@@ -281,35 +281,40 @@ function editDistance(a: string, b: string): number {
   return rows[a.length][b.length];
 }
 
+/** Longest argument an error message repeats; a pasted key is cut short. */
+const MAX_QUOTED_ARGUMENT_CHARACTERS = 40;
+
 /**
  * Reads a key or a dotted path from `rest` as the record grammar reads keys
  * (quoted or bare, the same escapes), so a key is written the same way in
- * every command and in a record line. `restOffset` is where `rest` starts in
- * the line, for the column in errors.
+ * every command and in a record line. Errors give the column in `rest`.
  */
-function readKeyPath(op: string, rest: string, restOffset: number): string[] {
+function readKeyPath(op: string, rest: string): string[] {
   try {
     return parseKeyPath(rest);
   } catch (error) {
     if (!(error instanceof RecordParseError)) throw error;
-    throw new CommandError(op, `column ${restOffset + error.column}: ${error.reason}`);
+    const shown = rest.length > MAX_QUOTED_ARGUMENT_CHARACTERS
+      ? `${rest.slice(0, MAX_QUOTED_ARGUMENT_CHARACTERS)}…`
+      : rest;
+    throw new CommandError(op, `${error.reason} at column ${error.column} in '${shown}'`);
   }
 }
 
-function parseKey(op: "GET" | "DELETE", rest: string, restOffset: number): string {
+function parseKey(op: "GET" | "DELETE", rest: string): string {
   if (rest === "") throw new CommandError(op, `${op} needs a key, e.g. ${op} person1`);
   if (/^[^"']*\./.test(rest)) {
     const hint = op === "GET" ? `; to read a field use QUERY ${rest}` : "";
     throw new CommandError(op, `a key cannot contain '.'${hint}`, rest);
   }
-  const [key, ...more] = readKeyPath(op, rest, restOffset);
+  const [key, ...more] = readKeyPath(op, rest);
   if (more.length > 0) throw new CommandError(op, `a key cannot contain '.'`, rest);
   return key;
 }
 
-function parsePath(rest: string, restOffset: number): string[] {
+function parsePath(rest: string): string[] {
   if (rest === "") throw new CommandError("QUERY", "QUERY needs a path, e.g. QUERY person1.age");
-  const segments = readKeyPath("QUERY", rest, restOffset);
+  const segments = readKeyPath("QUERY", rest);
   try {
     // The segments hold no '.': joined, the path's own limits (segments, bytes) apply.
     parseQueryPath(segments.join("."));
@@ -333,14 +338,14 @@ function parsePut(rest: string, restColumn: number): Command {
   }
 }
 
-function parseKeys(rest: string, restOffset: number): Command {
+function parseKeys(rest: string): Command {
   // The last word is the limit when it is a number (quote a prefix that ends in one).
   const limitMatch = /(?:^|\s)(\d+)$/.exec(rest);
   const limitText = limitMatch?.[1];
   const prefixText = limitMatch === null ? rest : rest.slice(0, limitMatch.index).trimEnd();
   let prefix = "";
   if (prefixText !== "") {
-    const [first, ...more] = readKeyPath("KEYS", prefixText, restOffset);
+    const [first, ...more] = readKeyPath("KEYS", prefixText);
     if (more.length > 0) throw new CommandError("KEYS", "a key prefix cannot contain '.'");
     prefix = first;
   }

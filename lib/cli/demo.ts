@@ -174,8 +174,10 @@ async function runDemo(args: string[]): Promise<number> {
     interrupted = true;
     logSink.redirect(() => {});
     if (Deno.stdin.isTerminal()) Deno.stdin.setRaw(false);
+    // On a terminal, the line is cleared first: the load's progress bar may be on it.
+    const fresh = Deno.stderr.isTerminal() ? "\r\x1b[K" : "";
     cluster.shutDown().then(
-      (summary) => console.error(`kv demo: interrupted; ${summary}`),
+      (summary) => console.error(`${fresh}kv demo: interrupted; ${summary}`),
       (error) => console.error(`kv demo: interrupted; could not stop every server: ${error}`),
     ).finally(() => Deno.exit(INTERRUPTED_EXIT_CODE));
   };

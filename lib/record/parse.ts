@@ -533,7 +533,10 @@ class RecordLineParser {
         segment = this.#parseQuoted();
       } else {
         const tokenEnd = this.#scanBareSegment();
-        if (tokenEnd === start) this.fail(start, `expected a key, found ${this.#found()}`);
+        if (tokenEnd === start) {
+          const empty = this.#offset === this.#end || this.#text.charCodeAt(this.#offset) === DOT;
+          this.fail(start, empty ? "empty segment" : `expected a key, found ${this.#found()}`);
+        }
         segment = this.#text.slice(start, tokenEnd);
       }
       this.#checkKey(segment, start);

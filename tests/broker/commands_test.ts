@@ -72,14 +72,18 @@ Deno.test("parse errors say what is wrong", () => {
   assert.match(parseError("GET").message, /GET needs a key/);
   assert.match(parseError("DELETE").message, /DELETE needs a key/);
   assert.match(parseError("QUERY").message, /QUERY needs a path/);
-  assert.equal(parseError("QUERY a..b").message, "column 9: expected a key, found '.'");
+  assert.equal(parseError("QUERY a..b").message, "empty segment at column 3 in 'a..b'");
+  assert.equal(
+    parseError("QUERY a:b").message,
+    "expected '.' or the end, found ':' at column 2 in 'a:b'",
+  );
   assert.match(parseError("KEYS p 0").message, /limit must be a whole number from 1 to 10000/);
   assert.match(parseError("KEYS p 10001").message, /from 1 to 10000/);
   assert.match(parseError("KEYS a.b").message, /prefix cannot contain '\.'/);
   assert.match(parseError("EXIT now").message, /EXIT takes no arguments/);
   assert.equal(
     parseError("GET " + "k".repeat(1025)).message,
-    "column 5: key is 1025 bytes; the limit is 1024 (MAX_KEY_BYTES)",
+    `key is 1025 bytes; the limit is 1024 (MAX_KEY_BYTES) at column 1 in '${"k".repeat(40)}…'`,
   );
   const put = parseError(`PUT "a" { }`);
   assert.equal(put.op, "PUT");
@@ -270,11 +274,11 @@ Deno.test("a key is read the same way in every command: quoted or bare, as in a 
   });
   assert.equal(
     parseError(`QUERY "a.b".c`).message,
-    "column 7: a key may not contain '.' (it separates query paths), found 'a.b'",
+    "a key may not contain '.' (it separates query paths), found 'a.b' at column 1 in '\"a.b\".c'",
   );
   assert.equal(
     parseError(`GET "unterminated`).message,
-    `column 5: unterminated string: expected a closing '"', found end of line`,
+    `unterminated string: expected a closing '"', found end of line at column 1 in '"unterminated'`,
   );
 });
 

@@ -80,7 +80,9 @@ terminalTest(
       await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), { env });
       await term.waitFor(EMPTY_PROMPT);
       await term.paste(`GET ${"k".repeat(200_000)}\r`);
-      await term.waitFor(/^ERROR: column 5: key is 200000 bytes; the limit is 1024/m);
+      await term.waitFor(
+        /^ERROR: key is 200000 bytes; the limit is 1024 \(MAX_KEY_BYTES\) at column 1/m,
+      );
       // The line scrolled sideways: the screen shows its end on one line, not 1700 lines.
       const screen = await term.screen();
       assert(screen.length < 20_000, `the screen holds ${screen.length} characters`);
