@@ -36,15 +36,18 @@ import {
   ErrorCode,
   errorCodeName,
   type Frame,
+  HELLO_CHALLENGE_BYTES,
   type HelloResult,
   type KeysOptions,
+  MAX_ERROR_MESSAGE_BYTES,
   MAX_REQUEST_ID,
   PROTOCOL_VERSION,
   type PutManyRefusal,
   type Response,
+  SERVER_ID_BYTES,
   type ServerStats,
 } from "./mod.ts";
-import { FrameReader, readFrames } from "./frame_reader.ts";
+import { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import {
   checkKeysOptions,
@@ -58,7 +61,7 @@ import {
 } from "./messages.ts";
 import { checkKey } from "../record/key.ts";
 import { checkPath } from "../record/query_path.ts";
-import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
+import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
 import type { PutManyItems } from "./put_many.ts";
 import { utf8Length } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
@@ -79,8 +82,20 @@ export const DEFAULT_MAX_IN_FLIGHT = 4096;
  */
 export const DEFAULT_KEEP_ALIVE_MS = 10_000;
 
-/** Largest answer body a client reads: any a u32 length can announce. */
-const MAX_ANSWER_BYTES = 0xffff_ffff;
+/** The largest ERROR body: a u16 code and a message of at most MAX_ERROR_MESSAGE_BYTES. */
+const MAX_ERROR_ANSWER_BYTES = 2 + 4 + MAX_ERROR_MESSAGE_BYTES;
+
+/** The largest OK to HELLO: version, frame limit, idle timeout, server id and challenge. */
+const MAX_HELLO_ANSWER_BYTES = 2 + 4 + 4 + SERVER_ID_BYTES + HELLO_CHALLENGE_BYTES;
+
+/** The OK to STATS: three i64 and a u32. */
+const STATS_ANSWER_BYTES = 8 + 8 + 8 + 4;
+
+/** One key of a KEYS answer at most: its u32 length and MAX_KEY_BYTES. */
+const MAX_KEYS_ANSWER_ITEM_BYTES = 4 + MAX_KEY_BYTES;
+
+/** One refusal of a PUT_MANY answer at most: index, code, message length and message. */
+const MAX_PUT_MANY_REFUSAL_BYTES = 4 + 2 + 4 + MAX_ERROR_MESSAGE_BYTES;
 
 /** A write buffer grown past this is dropped after use rather than kept. */
 const RETAINED_WRITE_BUFFER_BYTES = 1024 * 1024;
@@ -149,6 +164,8 @@ export class ServerError extends Error {
 /** A request sent and not yet answered; exactly one of its two callbacks is called. */
 interface Pending {
   readonly requestId: number;
+  /** The largest answer the request can have; a longer one is a broken server. */
+  readonly maxAnswerBytes: number;
   readonly deadline: number;
   readonly onResponse: (response: Response) => void;
   readonly onError: (error: ConnectionError) => void;
@@ -262,7 +279,12 @@ export class ServerClient {
   async #hello(auth: AuthKeys | undefined): Promise<HelloResult> {
     const scheme = auth === undefined ? AUTH_NONE : AUTH_HMAC_SHA256;
     const first = decodeHelloBody(
-      expectOk(await this.#request((frames, id) => frames.hello(id, PROTOCOL_VERSION, scheme))),
+      expectOk(
+        await this.#request(
+          (frames, id) => frames.hello(id, PROTOCOL_VERSION, scheme),
+          MAX_HELLO_ANSWER_BYTES,
+        ),
+      ),
     );
     const challenge = first.challenge;
     if (challenge === undefined) return first;
@@ -272,8 +294,9 @@ export class ServerClient {
     const answer = await auth.answer(challenge);
     const second = decodeHelloBody(
       expectOk(
-        await this.#request((frames, id) =>
-          frames.hello(id, PROTOCOL_VERSION, AUTH_HMAC_SHA256, answer)
+        await this.#request(
+          (frames, id) => frames.hello(id, PROTOCOL_VERSION, AUTH_HMAC_SHA256, answer),
+          MAX_HELLO_ANSWER_BYTES,
         ),
       ),
     );
@@ -374,7 +397,8 @@ export class ServerClient {
     }
     // Waiting keeps the bytes past this call, and the caller may reuse them: copy.
     const itemBytes = this.#mustWait() ? items.bytes().slice() : items.bytes();
-    return this.#request((frames, id) => frames.putMany(id, itemCount, itemBytes))
+    const maxAnswerBytes = 4 + itemCount * MAX_PUT_MANY_REFUSAL_BYTES;
+    return this.#request((frames, id) => frames.putMany(id, itemCount, itemBytes), maxAnswerBytes)
       .then((response) => checkRefusals(decodePutManyBody(expectOk(response)), itemCount));
   }
 
@@ -419,7 +443,7 @@ export class ServerClient {
    */
   async getEncoded(key: string): Promise<Uint8Array | undefined> {
     checkArgument(checkKey, key);
-    const response = await this.#request((frames, id) => frames.get(id, key));
+    const response = await this.#request((frames, id) => frames.get(id, key), this.#maxFrameBytes);
     if (response.type === "not_found") return undefined;
     return expectOk(response);
   }
@@ -448,7 +472,10 @@ export class ServerClient {
    */
   async queryEncoded(path: readonly string[]): Promise<Uint8Array | undefined> {
     checkArgument(checkPath, path);
-    const response = await this.#request((frames, id) => frames.query(id, path));
+    const response = await this.#request(
+      (frames, id) => frames.query(id, path),
+      this.#maxFrameBytes,
+    );
     if (response.type === "not_found") return undefined;
     return expectOk(response);
   }
@@ -479,7 +506,10 @@ export class ServerClient {
    */
   async keys(options: KeysOptions): Promise<string[]> {
     checkArgument(checkKeysOptions, options);
-    const response = await this.#request((frames, id) => frames.keys(id, options));
+    const response = await this.#request(
+      (frames, id) => frames.keys(id, options),
+      4 + options.limit * MAX_KEYS_ANSWER_ITEM_BYTES,
+    );
     return decodeKeysBody(expectOk(response));
   }
 
@@ -492,7 +522,7 @@ export class ServerClient {
    * ```
    */
   async stats(): Promise<ServerStats> {
-    const response = await this.#request((frames, id) => frames.stats(id));
+    const response = await this.#request((frames, id) => frames.stats(id), STATS_ANSWER_BYTES);
     return decodeStatsBody(expectOk(response));
   }
 
@@ -529,9 +559,16 @@ export class ServerClient {
     return `${this.address.hostname}:${this.address.port}`;
   }
 
-  /** Queues one request frame (written by `encode`) and resolves with its response. */
-  #request(encode: (frames: FrameWriter, requestId: number) => void): Promise<Response> {
-    return new Promise((resolve, reject) => this.#submit(encode, resolve, reject));
+  /**
+   * Queues one request frame (written by `encode`) and resolves with its response, which
+   * may have at most `maxAnswerBytes` (besides an ERROR's).
+   */
+  #request(
+    encode: (frames: FrameWriter, requestId: number) => void,
+    maxAnswerBytes = 0,
+  ): Promise<Response> {
+    const bound = Math.max(maxAnswerBytes, MAX_ERROR_ANSWER_BYTES);
+    return new Promise((resolve, reject) => this.#submit(encode, bound, resolve, reject));
   }
 
   /**
@@ -540,6 +577,7 @@ export class ServerClient {
    */
   #submit(
     encode: (frames: FrameWriter, requestId: number) => void,
+    maxAnswerBytes: number,
     onResponse: (response: Response) => void,
     onError: (error: ConnectionError) => void,
   ): void {
@@ -547,11 +585,11 @@ export class ServerClient {
       this.#roomWaiters.push(() => {
         // Woken with a slot handed over: take it, so later arrivals cannot take it first.
         this.#slotsHandedOver--;
-        this.#enqueue(encode, onResponse, onError);
+        this.#enqueue(encode, maxAnswerBytes, onResponse, onError);
       });
       return;
     }
-    this.#enqueue(encode, onResponse, onError);
+    this.#enqueue(encode, maxAnswerBytes, onResponse, onError);
   }
 
   /** Whether a request submitted now has to wait for a slot rather than go out at once. */
@@ -563,6 +601,7 @@ export class ServerClient {
   /** Writes one request frame into the outgoing batch and waits for its answer. */
   #enqueue(
     encode: (frames: FrameWriter, requestId: number) => void,
+    maxAnswerBytes: number,
     onResponse: (response: Response) => void,
     onError: (error: ConnectionError) => void,
   ): void {
@@ -578,7 +617,7 @@ export class ServerClient {
     if (this.#outgoing.length === 0) this.#lastRequestAt = performance.now();
     encode(this.#outgoing, requestId);
     const deadline = this.#lastRequestAt + this.#requestTimeoutMs;
-    this.#pending.push({ requestId, deadline, onResponse, onError });
+    this.#pending.push({ requestId, maxAnswerBytes, deadline, onResponse, onError });
     if (this.#timeoutTimer === undefined) this.#armTimeout(this.#requestTimeoutMs);
     if (!this.#flushing) {
       this.#flushing = true;
@@ -633,10 +672,20 @@ export class ServerClient {
   }
 
   async #readLoop(): Promise<void> {
-    // Answers are not bound by the server's request limit (a KEYS answer may outgrow it).
-    const reader = new FrameReader({ maxFrameBytes: MAX_ANSWER_BYTES });
+    const reader = new FrameReader({ maxFrameBytes: MAX_ERROR_ANSWER_BYTES });
     try {
-      await readFrames(this.#conn, reader, (frame) => this.#onFrame(frame));
+      for (;;) {
+        const count = await this.#conn.read(reader.space());
+        if (count === null) break;
+        reader.filled(count);
+        // Each answer is held to what its request can produce (answers come in order).
+        for (;;) {
+          reader.maxFrameBytes = this.#nextAnswerLimit();
+          const frame = reader.next();
+          if (frame === undefined) break;
+          this.#onFrame(frame);
+        }
+      }
       this.#fail(new ConnectionError(`server ${this.#where()} closed the connection`));
     } catch (error) {
       const reason = error instanceof DecodeError
@@ -646,6 +695,12 @@ export class ServerClient {
         new ConnectionError(`connection to ${this.#where()} failed: ${reason}`, { cause: error }),
       );
     }
+  }
+
+  /** The largest body the next answer may have: its request's bound, or an ERROR's. */
+  #nextAnswerLimit(): number {
+    if (this.inFlight === 0) return MAX_ERROR_ANSWER_BYTES;
+    return this.#pending[this.#pendingHead].maxAnswerBytes;
   }
 
   #onFrame(frame: Frame): void {

@@ -76,7 +76,7 @@ export interface FrameReaderOptions {
  * ```
  */
 export class FrameReader {
-  readonly #maxFrameBytes: number;
+  #maxFrameBytes: number;
   readonly #initialBytes: number;
   readonly #retainedBytes: number;
   readonly #minReadSpace: number;
@@ -103,6 +103,23 @@ export class FrameReader {
     this.#onGrow = options.onGrow;
     this.#buffer = new Uint8Array(initialBytes);
     this.#view = new DataView(this.#buffer.buffer);
+  }
+
+  /** The largest frame body accepted now. */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
+  }
+
+  /**
+   * Changes the largest frame body accepted from the next call to
+   * {@link FrameReader.next} on: a client holds each answer to what its request can
+   * produce.
+   */
+  set maxFrameBytes(bytes: number) {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) {
+      throw new RangeError(`maxFrameBytes must be a whole number of bytes: ${bytes}`);
+    }
+    this.#maxFrameBytes = bytes;
   }
 
   /** Bytes received but not yet returned as frames (the start of a frame, mid-stream). */

@@ -6,7 +6,13 @@ import {
   ServerError,
 } from "../../lib/protocol/client.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
-import { ErrorCode, MAX_KEYS_LIMIT, type PutManyRefusal } from "../../lib/protocol/mod.ts";
+import {
+  ErrorCode,
+  MAX_KEYS_LIMIT,
+  MessageType,
+  PROTOCOL_VERSION,
+  type PutManyRefusal,
+} from "../../lib/protocol/mod.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { PutManyItems } from "../../lib/protocol/put_many.ts";
 import { Store } from "../../lib/server/store.ts";
@@ -326,4 +332,44 @@ Deno.test("putMany refuses an empty batch and one over the server's frame limit 
   client.close();
   await assert.rejects(client.putMany(items), ConnectionError);
   await stop();
+});
+
+/** Answers HELLO, then each later request (one per frame) with an OK of `bodyBytes`. */
+function oversizedAnswers(bodyBytes: number) {
+  return (conn: Deno.TcpConn, frameCount: number) => {
+    const frames = new FrameWriter();
+    if (frameCount === 1) {
+      frames.okHello(1, {
+        version: PROTOCOL_VERSION,
+        maxFrameBytes: 64 * 1024,
+        idleTimeoutMs: 30_000,
+        serverId: "0123456789abcdef",
+      });
+    } else {
+      frames.frame(MessageType.OK, frameCount, new Uint8Array(bodyBytes));
+    }
+    conn.write(frames.bytes()).catch(() => {});
+  };
+}
+
+Deno.test("an answer longer than its request can produce closes the connection", async () => {
+  const cases: [number, (client: ServerClient) => Promise<unknown>][] = [
+    // PING's OK is empty: anything past an ERROR's size is too much.
+    [64 * 1024, (client) => client.ping()],
+    // KEYS with limit 1: one key of at most 1024 bytes (or an ERROR of at most 4102).
+    [8 * 1024, (client) => client.keys({ prefix: "", limit: 1 })],
+    // GET: a value is at most the server's frame limit (64 KiB here).
+    [64 * 1024 + 1, (client) => client.get("person1")],
+  ];
+  for (const [bodyBytes, ask] of cases) {
+    const fake = fakeServer(oversizedAnswers(bodyBytes));
+    const client = await ServerClient.connect(fake.address);
+    await assert.rejects(ask(client), (error: Error) => {
+      assert.ok(error instanceof ConnectionError, String(error));
+      assert.match(error.message, /protocol error: frame body of \d+ bytes is over the limit/);
+      return true;
+    });
+    assert.equal(client.isOpen, false);
+    await fake.stop();
+  }
 });
