@@ -75,14 +75,14 @@ const SPECS: readonly OneShotSpec[] = [
     usage: "kv get KEY",
     summary: "print the record stored under KEY",
     arguments: 1,
-    command: ([key]) => parsed("get", `GET ${key}`),
+    command: ([key]) => parsed("get", key),
   },
   {
     name: "query",
     usage: "kv query KEY.FIELD...",
     summary: "print one value inside a record",
     arguments: 1,
-    command: ([path]) => parsed("query", `QUERY ${path}`),
+    command: ([path]) => parsed("query", path),
   },
   {
     name: "put",
@@ -96,7 +96,7 @@ const SPECS: readonly OneShotSpec[] = [
     usage: "kv delete KEY",
     summary: "delete a record from all its replicas",
     arguments: 1,
-    command: ([key]) => parsed("delete", `DELETE ${key}`),
+    command: ([key]) => parsed("delete", key),
   },
   {
     name: "keys",
@@ -182,14 +182,26 @@ function exitCode(answer: Answer): number {
   return EXIT_FOUND;
 }
 
-function parsed(name: string, line: string): Command {
+/**
+ * The REPL's command for `kv <name> <argument>`: parsed as the line `<NAME> <argument>`, so
+ * both read keys and paths alike; a column in the REPL's message is turned into one in the
+ * argument, and its hints name the one-shot commands.
+ */
+function parsed(name: string, argument: string): Command {
+  const word = name.toUpperCase();
   try {
-    const command = parseCommand(line);
+    const command = parseCommand(`${word} ${argument}`);
     if (command === undefined) throw new UserError(`kv ${name}: the argument is empty`);
     return command;
   } catch (error) {
-    if (error instanceof CommandError) throw new UserError(`kv ${name}: ${error.message}`);
-    throw error;
+    if (!(error instanceof CommandError)) throw error;
+    const message = error.message
+      .replace(
+        /^column (\d+):/,
+        (_, column) => `column ${Number(column) - word.length - 1} of the argument:`,
+      )
+      .replace(/\b(GET|QUERY|DELETE|KEYS|PUT) (?=\S)/g, (command) => `kv ${command.toLowerCase()}`);
+    throw new UserError(`kv ${name}: ${message}`);
   }
 }
 

@@ -64,8 +64,9 @@ Deno.test("one-shot mistakes are one line and exit 2, before connecting", async 
   const cases: [string[], RegExp][] = [
     [["get"], /^kv get: expected 1 argument, got 0: usage kv get KEY/],
     [["get", "a", "b"], /^kv get: expected 1 argument, got 2/],
-    [["get", "a.b"], /^kv get: a key cannot contain '\.'/],
-    [["query", "a..b"], /^kv query: empty segment at column 3/],
+    [["get", "a.b"], /^kv get: a key cannot contain '\.'; to read a field use kv query a\.b$/m],
+    [["get", "'x"], /^kv get: column 1 of the argument: unterminated string/],
+    [["query", "a..b"], /^kv query: column 3 of the argument: expected a key, found '\.'/],
     [["put", "x: {"], /^kv put: column 5 of the record line: expected/],
     [["keys", "a", "--limit", "0"], /^kv keys: --limit must be a whole number from 1 to 10000/],
     [["keys", "a.b"], /^kv keys: a prefix cannot contain '\.'/],
