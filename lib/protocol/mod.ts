@@ -81,6 +81,7 @@ export const ErrorCode = {
   IDLE_TIMEOUT: 9,
   AUTH_REQUIRED: 10,
   AUTH_FAILED: 11,
+  READ_ONLY: 12,
 } as const;
 
 /** One of the {@link ErrorCode} numbers. */

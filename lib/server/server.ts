@@ -50,7 +50,14 @@ import {
 import { decodeRequest, readItemKey } from "../protocol/messages.ts";
 import { FrameWriter } from "../protocol/frame_writer.ts";
 import { LimitExceededError } from "../base/bytes.ts";
-import type { Store } from "./store.ts";
+import { type Store, StoreFailedError } from "./store.ts";
+
+/** The requests that change the store. */
+const WRITE_TYPES: ReadonlySet<number> = new Set([
+  MessageType.PUT,
+  MessageType.PUT_MANY,
+  MessageType.DELETE,
+]);
 
 /** PUT options, made once rather than per item of a PUT_MANY. */
 const OVERWRITE = { overwrite: true } as const;
@@ -169,6 +176,8 @@ interface Connection {
   refused: boolean;
   /** Bytes of the shared budget this connection holds now. */
   bufferedBytes: number;
+  /** The batch being run changed something (PUT, PUT_MANY, DELETE). */
+  batchWrites: boolean;
 }
 
 /**
@@ -207,6 +216,8 @@ export class KvServer {
   readonly #ungreeted = new Set<Connection>();
   /** Bytes all connections hold now, the sum of their `bufferedBytes`. */
   #bufferedBytes = 0;
+  /** The store's first write failure has been logged. */
+  #storeFailureLogged = false;
   /** Per peer address: when its last failure was logged, and how many since went unlogged. */
   readonly #failuresLogged = new Map<string, { at: number; unlogged: number }>();
   readonly #connectionLoops = new Set<Promise<void>>();
@@ -312,8 +323,11 @@ export class KvServer {
     await Promise.all([...this.#connectionLoops, ...this.#farewells]);
     try {
       await this.#store.commit();
-    } finally {
       await this.#store.close();
+    } catch (error) {
+      // A store that cannot write refused every change since: nothing acknowledged is lost.
+      this.#noteStoreFailure(error);
+      await this.#store.close().catch(() => {});
     }
   }
 
@@ -440,6 +454,7 @@ export class KvServer {
       challenge: undefined,
       refused: false,
       bufferedBytes: 0,
+      batchWrites: false,
     };
     this.#connections.add(connection);
     this.#ungreeted.add(connection);
@@ -533,7 +548,10 @@ export class KvServer {
           for (let frame = reader.next(); frame; frame = reader.next()) {
             requestIds.push(frame.requestId);
             if (connection.greeted && frame.type !== MessageType.HELLO) {
-              this.#handle(frame, responses);
+              // A write the store refused (say, READ_ONLY) changed nothing to save.
+              if (this.#handle(frame, responses) && WRITE_TYPES.has(frame.type)) {
+                connection.batchWrites = true;
+              }
             } else {
               await this.#handshake(connection, frame, responses);
             }
@@ -568,16 +586,31 @@ export class KvServer {
     try {
       await this.#store.commit();
     } catch (error) {
-      this.#logger.error(`commit failed: ${describeError(error)}`);
-      responses.reset();
-      for (const requestId of requestIds) {
-        responses.error(requestId, ErrorCode.INTERNAL, "the server could not save the change");
+      // Reads were answered from memory and stand; a batch that changed something is
+      // refused whole, since what of it reached the disk is unknown.
+      this.#noteStoreFailure(error);
+      if (connection.batchWrites) {
+        const message = `the change was not saved: ${describeError(error)}`;
+        responses.reset();
+        for (const requestId of requestIds) {
+          responses.error(requestId, ErrorCode.READ_ONLY, message);
+        }
       }
-      connection.closed = true;
     }
+    connection.batchWrites = false;
     connection.phase = "writing";
     connection.lastActivityAt = performance.now();
     await writeAll(connection.conn, responses.bytes());
+  }
+
+  /** Logs the first storage failure, once: from then on writes are refused with READ_ONLY. */
+  #noteStoreFailure(error: unknown): void {
+    if (this.#storeFailureLogged) return;
+    this.#storeFailureLogged = true;
+    this.#logger.error(
+      `cannot write the data dir (${describeError(error)}); refusing writes with READ_ONLY, ` +
+        "serving reads; restart the server once the disk can be written",
+    );
   }
 
   /** Answers an unreadable stream with one last ERROR and closes the connection. */
@@ -594,8 +627,8 @@ export class KvServer {
     await sendAndClose(connection.conn, frames.bytes());
   }
 
-  /** Runs one request and appends its answer; never throws. */
-  #handle(frame: Frame, responses: FrameWriter): void {
+  /** Runs one request and appends its answer; never throws. Says whether it ran. */
+  #handle(frame: Frame, responses: FrameWriter): boolean {
     let request: Request;
     try {
       request = decodeRequest(frame);
@@ -606,13 +639,15 @@ export class KvServer {
         ? ErrorCode.BAD_REQUEST
         : ErrorCode.INTERNAL;
       responses.error(frame.requestId, code, describeError(error));
-      return;
+      return false;
     }
     try {
       this.#run(request, responses);
+      return true;
     } catch (error) {
       const refusal = this.#refusalOf(request.type, error);
       responses.error(request.requestId, refusal.code, refusal.message);
+      return false;
     }
   }
 
@@ -623,6 +658,10 @@ export class KvServer {
    * and logged.
    */
   #refusalOf(type: string, error: unknown): { code: ErrorCodeNumber; message: string } {
+    if (error instanceof StoreFailedError) {
+      this.#noteStoreFailure(error.cause);
+      return { code: ErrorCode.READ_ONLY, message: error.message };
+    }
     if (error instanceof LimitExceededError) {
       return { code: ErrorCode.LIMIT, message: error.message };
     }
@@ -662,13 +701,16 @@ export class KvServer {
         }
       } catch (error) {
         const refusal = this.#refusalOf("PUT_MANY", error);
-        if (refusal.code === ErrorCode.INTERNAL) {
+        if (refusal.code === ErrorCode.INTERNAL || refusal.code === ErrorCode.READ_ONLY) {
           // The server's own failure (its store closed or broken) would fail every item
           // alike: answer once, logged once, rather than once per item.
           return responses.error(
             request.requestId,
-            ErrorCode.INTERNAL,
-            `PUT_MANY failed on the server at item ${index}; the items before it may be stored`,
+            refusal.code,
+            `PUT_MANY failed on the server at item ${index}` +
+              (refusal.code === ErrorCode.READ_ONLY
+                ? `: ${refusal.message}`
+                : "; the items before it may be stored"),
           );
         }
         refusals.push({ index, ...refusal });

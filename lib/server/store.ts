@@ -189,6 +189,20 @@ export interface StorageStats {
   compactionCount: number;
 }
 
+/**
+ * The store could not write its log (disk full, read-only or immutable directory, an I/O
+ * error): it refuses every change from then on; what it holds can still be read.
+ */
+export class StoreFailedError extends Error {
+  /** @param cause the error of the failed write or fsync. */
+  constructor(cause: Error) {
+    super(`the data dir cannot be written (${cause.message.split("\n")[0]}); writes are refused`, {
+      cause,
+    });
+    this.name = "StoreFailedError";
+  }
+}
+
 /** Another process (or another Store in this one) holds the data directory. */
 export class StoreLockedError extends Error {
   constructor(message: string) {
@@ -755,9 +769,7 @@ export class Store {
 
   #checkWritable(): void {
     if (this.#closed) throw new Error("the store is closed");
-    if (this.#failure !== undefined) {
-      throw new Error(`the store stopped after a storage failure: ${this.#failure.message}`);
-    }
+    if (this.#failure !== undefined) throw new StoreFailedError(this.#failure);
   }
 
   /** Runs `task` after every earlier one on the commit chain; the chain survives failures. */

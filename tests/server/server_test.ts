@@ -221,14 +221,16 @@ Deno.test("server sends no answer before the commit of its batch resolves", asyn
   await stop();
 });
 
-Deno.test("a failed commit answers INTERNAL for the batch and closes only that connection", async () => {
+Deno.test("a failed commit refuses its batch of writes with READ_ONLY, logged once, and reads go on", async () => {
   let failCommits = false;
   const store = await Store.open();
+  const logged: string[] = [];
   const { address, stop } = await startServer({
     store: instrumentedStore(
       store,
-      () => failCommits ? Promise.reject(new Error("disk full")) : Promise.resolve(),
+      () => failCommits ? Promise.reject(new Error("No space left on device")) : Promise.resolve(),
     ),
+    logger: new Logger({ level: "error", write: (line) => logged.push(line) }),
   });
   const raw = await RawConnection.open(address);
   failCommits = true;
@@ -236,13 +238,26 @@ Deno.test("a failed commit answers INTERNAL for the batch and closes only that c
   frames.put(1, "a", int(1));
   frames.put(2, "b", int(2));
   await raw.write(frames.bytes());
-  const answers = await raw.readUntilEnd();
-  assert.deepEqual(answers.map((frame) => response(frame).type), ["error", "error"]);
-  assertError(answers[1], 2, ErrorCode.INTERNAL);
-  failCommits = false;
-  const client = await connectClient(address);
-  assert.equal(typeof await client.ping(), "number");
-  await client.close();
+  for (const id of [1, 2]) {
+    assert.match(
+      assertError(await raw.readFrame(), id, ErrorCode.READ_ONLY),
+      /the change was not saved: No space left on device/,
+    );
+  }
+  // The same connection still reads, pings and writes (refused) while the disk is full.
+  frames.reset();
+  frames.ping(3);
+  frames.get(4, "nobody");
+  await raw.write(frames.bytes());
+  assert.equal(response(await raw.readFrame()).type, "ok");
+  assert.equal(response(await raw.readFrame()).type, "not_found");
+  frames.reset();
+  frames.delete(5, "a");
+  await raw.write(frames.bytes());
+  assertError(await raw.readFrame(), 5, ErrorCode.READ_ONLY);
+  assert.equal(logged.length, 1, logged.join("\n"));
+  assert.match(logged[0], /cannot write the data dir \(No space left on device\); refusing writes/);
+  raw.close();
   await stop();
 });
 

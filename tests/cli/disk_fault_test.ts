@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { ServerError } from "../../lib/protocol/client.ts";
+import { ErrorCode } from "../../lib/protocol/mod.ts";
+import { str } from "../../lib/record/value.ts";
+import { connectClient } from "../helpers/client.ts";
+import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+
+/** Mounts a tmpfs of `megabytes` at a new directory; undefined where mounting is not allowed. */
+function mountSmallTmpfs(megabytes: number): string | undefined {
+  const dir = Deno.makeTempDirSync({ prefix: "kv_tmpfs_" });
+  const mounted = new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", `size=${megabytes}m`, "tmpfs", dir],
+    stdout: "null",
+    stderr: "null",
+  }).outputSync().success;
+  if (mounted) return dir;
+  Deno.removeSync(dir);
+  return undefined;
+}
+
+function unmount(dir: string): void {
+  new Deno.Command("umount", { args: [dir], stdout: "null", stderr: "null" }).outputSync();
+  Deno.removeSync(dir, { recursive: true });
+}
+
+const probe = (() => {
+  try {
+    return mountSmallTmpfs(1);
+  } catch {
+    return undefined;
+  }
+})();
+const CAN_MOUNT = probe !== undefined;
+if (probe !== undefined) unmount(probe);
+
+Deno.test({
+  name: CAN_MOUNT
+    ? "disk full: writes are refused with READ_ONLY, reads go on, acknowledged records survive, SIGTERM exits cleanly"
+    : "disk full (ignored: this machine does not allow mounting a small tmpfs)",
+  ignore: !CAN_MOUNT,
+  fn: async () => {
+    const mount = mountSmallTmpfs(4)!;
+    try {
+      const dataDir = `${mount}/data`;
+      const acknowledged: string[] = [];
+      {
+        await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
+        const client = await connectClient(server.address);
+        const value = str("v".repeat(16 * 1024));
+        let refusal: ServerError | undefined;
+        for (let index = 0; index < 1000 && refusal === undefined; index++) {
+          try {
+            await client.put(`k${index}`, value);
+            acknowledged.push(`k${index}`);
+          } catch (error) {
+            if (!(error instanceof ServerError)) throw error;
+            refusal = error;
+          }
+        }
+        assert.ok(refusal !== undefined, "the 4 MiB disk filled up");
+        assert.equal(refusal.code, ErrorCode.READ_ONLY, refusal.message);
+        assert.match(refusal.message, /No space left on device/);
+        // Reads, PING and STATS go on; writes stay refused.
+        assert.deepEqual(await client.get(acknowledged[0]), value);
+        assert.equal(typeof await client.ping(), "number");
+        assert.ok((await client.stats()).recordCount >= acknowledged.length);
+        await assert.rejects(client.delete(acknowledged[0]), /READ_ONLY/);
+        await client.close();
+        const exit = await stopWithin(server);
+        assert.equal(exit.code, 0);
+        assert.doesNotMatch(server.stderrLines.join("\n"), /internal error|^\s+at /m);
+      }
+      // Every acknowledged record is there after a restart on the full disk.
+      await using again = await startServerProcess(["--data-dir", dataDir]);
+      const client = await connectClient(again.address);
+      for (const key of acknowledged) assert.notEqual(await client.get(key), undefined, key);
+      await client.close();
+      assert.equal((await stopWithin(again)).code, 0);
+    } finally {
+      unmount(mount);
+    }
+  },
+});
