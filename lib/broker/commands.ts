@@ -13,8 +13,8 @@
  * | `PUT <record line>`      | stores a record, any dialect, on all replicas (or refuses)   |
  * | `KEYS [prefix [limit]]`  | keys starting with `prefix`, in byte order (default 100)     |
  * | `SERVERS`                | each server: up or down, records, PING latency               |
- * | `HELP`                   | the command list                                             |
- * | `EXIT` (or `QUIT`)       | ends the session                                             |
+ * | `HELP [command]`         | the command list, or one command with an example             |
+ * | `EXIT` (or `QUIT`)       | ends the session; with arguments it is an error, not an end  |
  *
  * JSON answers (`--json`): exactly one object per command on one line. Every
  * answer has `op`; any answer may carry `warning`; any failure is
@@ -26,7 +26,8 @@
  * - PUT: `{"op":"PUT","key":"person1","stored":true}`
  * - KEYS: `{"op":"KEYS","prefix":"person","limit":100,"keys":["person1"],"more":false}`
  * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2},{"server":"127.0.0.1:8001","up":false,"error":"…"}]}`
- * - HELP: `{"op":"HELP","commands":[{"usage":"GET key","summary":"…"},…]}`
+ * - HELP: `{"op":"HELP","commands":[{"word":"GET","usage":"GET key","summary":"…","example":"GET person1"},…]}`
+ *   (`HELP GET`: the one command)
  * - EXIT: `{"op":"EXIT"}`
  * - unknown command: `{"op":"FOO","error":"unknown command 'FOO'; …"}`; an unreadable
  *   input line (too long, not UTF-8): `{"op":"INVALID","error":"…"}`
