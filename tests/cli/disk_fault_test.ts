@@ -81,3 +81,57 @@ Deno.test({
     }
   },
 });
+
+/** Sets (`+i`) or clears (`-i`) the immutable flag on `paths`; false where chattr cannot. */
+function chattr(flag: "+i" | "-i", paths: string[]): boolean {
+  try {
+    return new Deno.Command("chattr", { args: [flag, ...paths], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+const CAN_CHATTR = (() => {
+  const path = Deno.makeTempFileSync({ prefix: "kv_chattr_" });
+  const can = chattr("+i", [path]) && chattr("-i", [path]);
+  Deno.removeSync(path);
+  return can;
+})();
+
+Deno.test({
+  name: CAN_CHATTR
+    ? "an immutable data dir: writes are refused with READ_ONLY, reads go on, SIGTERM exits cleanly"
+    : "an immutable data dir (ignored: chattr +i is not allowed here)",
+  ignore: !CAN_CHATTR,
+  fn: async () => {
+    const dataDir = await Deno.makeTempDir({ prefix: "kv_immutable_" });
+    const frozen = () => [
+      dataDir,
+      ...[...Deno.readDirSync(dataDir)].map((e) => `${dataDir}/${e.name}`),
+    ];
+    let paths: string[] = [];
+    try {
+      await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
+      const client = await connectClient(server.address);
+      await client.put("before", str("stored"));
+      paths = frozen();
+      assert.ok(chattr("+i", paths));
+      await assert.rejects(client.put("after", str("refused")), (error: Error) => {
+        assert.ok(
+          error instanceof ServerError && error.code === ErrorCode.READ_ONLY,
+          String(error),
+        );
+        return true;
+      });
+      assert.deepEqual(await client.get("before"), str("stored"));
+      await client.close();
+      const exit = await stopWithin(server);
+      assert.equal(exit.code, 0);
+      assert.doesNotMatch(server.stderrLines.join("\n"), /internal error|^\s+at /m);
+    } finally {
+      chattr("-i", paths);
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+});
