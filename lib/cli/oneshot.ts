@@ -184,8 +184,8 @@ function exitCode(answer: Answer): number {
 
 /**
  * The REPL's command for `kv <name> <argument>`: parsed as the line `<NAME> <argument>`, so
- * both read keys and paths alike; a column in the REPL's message is turned into one in the
- * argument, and its hints name the one-shot commands.
+ * both read keys and paths alike (their messages give columns in the argument); hints name
+ * the one-shot commands.
  */
 function parsed(name: string, argument: string): Command {
   const word = name.toUpperCase();
@@ -195,12 +195,10 @@ function parsed(name: string, argument: string): Command {
     return command;
   } catch (error) {
     if (!(error instanceof CommandError)) throw error;
-    const message = error.message
-      .replace(
-        /^column (\d+):/,
-        (_, column) => `column ${Number(column) - word.length - 1} of the argument:`,
-      )
-      .replace(/\b(GET|QUERY|DELETE|KEYS|PUT) (?=\S)/g, (command) => `kv ${command.toLowerCase()}`);
+    const message = error.message.replace(
+      /\b(GET|QUERY|DELETE|KEYS|PUT) (?=\S)/g,
+      (command) => `kv ${command.toLowerCase()}`,
+    );
     throw new UserError(`kv ${name}: ${message}`);
   }
 }
