@@ -143,8 +143,14 @@ function parseSettings(args: string[]): DemoSettings {
 /** The demo's log lines: printed above the REPL's prompt while it runs. */
 const logSink = new LogSink();
 
+/** Erases the terminal's current line: the load's progress bar may be on it. */
+const CLEAR_LINE = "\r\x1b[2K";
+
+/** Set once a signal stops the demo: from then on it prints its one last line only. */
+let silenced = false;
+
 function log(message: string): void {
-  logSink.print(`kv demo: ${message}`);
+  if (!silenced) logSink.print(`kv demo: ${message}`);
 }
 
 /** What Tab completes after `\`. */
@@ -172,10 +178,10 @@ async function runDemo(args: string[]): Promise<number> {
   let interrupted = false;
   const stopOnSignal = () => {
     interrupted = true;
-    logSink.redirect(() => {});
+    silenced = true;
     if (Deno.stdin.isTerminal()) Deno.stdin.setRaw(false);
     // On a terminal, the line is cleared first: the load's progress bar may be on it.
-    const fresh = Deno.stderr.isTerminal() ? "\r\x1b[K" : "";
+    const fresh = Deno.stderr.isTerminal() ? CLEAR_LINE : "";
     cluster.shutDown().then(
       (summary) => console.error(`${fresh}kv demo: interrupted; ${summary}`),
       (error) => console.error(`kv demo: interrupted; could not stop every server: ${error}`),
@@ -210,7 +216,7 @@ async function runCluster(cluster: DemoCluster, settings: DemoSettings): Promise
   );
   const broker = await Broker.open(cluster.addresses(), { k: settings.k, log });
   cluster.broker = broker;
-  const summary = await indexFile(broker, dataPath, { report: log });
+  const summary = await whileProgressShows(() => indexFile(broker, dataPath, { report: log }));
   if (cluster.stopping) return;
   log(formatIndexSummary(summary));
   writeLine(
@@ -234,6 +240,20 @@ async function runCluster(cluster: DemoCluster, settings: DemoSettings): Promise
     });
   } else {
     await runSession(broker, readLines(Deno.stdin.readable), sessionOptions);
+  }
+}
+
+/**
+ * Runs `work` (a load that draws a progress bar on stderr) with the demo's log
+ * lines on lines of their own: the bar is erased first, and redrawn after.
+ */
+async function whileProgressShows<T>(work: () => Promise<T>): Promise<T> {
+  const onTerminal = Deno.stderr.isTerminal();
+  const restore = logSink.redirect((line) => console.error(onTerminal ? CLEAR_LINE + line : line));
+  try {
+    return await work();
+  } finally {
+    restore();
   }
 }
 
