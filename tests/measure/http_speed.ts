@@ -25,6 +25,8 @@ const SECONDS = Number(Deno.args[0] ?? 5);
 const SERVERS = Number(Deno.args[1] ?? 4);
 const ROUNDS = Number(Deno.args[2] ?? 3);
 const K = Math.min(2, SERVERS);
+/** Generous: a loaded machine must not turn a slow answer into a failed run. */
+const TIMEOUT_MS = 10_000;
 await using cluster = await KvCluster.start(SERVERS);
 const workload = await makeWorkload(RECORDS);
 await runKvChecked([
@@ -36,12 +38,18 @@ await runKvChecked([
   "-i",
   workload.dataPath,
   "--index-only",
+  "--timeout-ms",
+  String(TIMEOUT_MS),
 ]);
 await workload.remove();
 
 /** GETs through the library: 50 loops, each one GET in flight at a time, for SECONDS. */
 async function libraryGetsPerSecond(): Promise<number> {
-  await using kv = await connect({ servers: cluster.serverFile, replicas: K });
+  await using kv = await connect({
+    servers: cluster.serverFile,
+    replicas: K,
+    timeoutMs: TIMEOUT_MS,
+  });
   let count = 0;
   const end = performance.now() + SECONDS * 1000;
   await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
@@ -56,7 +64,14 @@ async function libraryGetsPerSecond(): Promise<number> {
 
 /** GETs through kv http with wrk: 50 connections, one thread, random keys. */
 async function httpGetsPerSecond(): Promise<{ rate: number; command: string }> {
-  await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", String(K)]);
+  await using http = await HttpProcess.start([
+    "-s",
+    cluster.serverFile,
+    "-k",
+    String(K),
+    "--timeout-ms",
+    String(TIMEOUT_MS),
+  ]);
   const script = await Deno.makeTempFile({ suffix: ".lua" });
   await Deno.writeTextFile(
     script,
