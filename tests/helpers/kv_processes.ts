@@ -45,10 +45,13 @@ export class KvCluster {
     readonly dataRoot: string | undefined,
   ) {}
 
-  /** Starts `count` servers, durable in a temporary directory when `durable`. */
+  /**
+   * Starts `count` servers, durable in a temporary directory when `durable`;
+   * when one fails to start, none is left running.
+   */
   static async start(count: number, options: { durable?: boolean } = {}): Promise<KvCluster> {
     const dataRoot = options.durable ? await Deno.makeTempDir({ prefix: "kv-broker-" }) : undefined;
-    const servers = await Promise.all(
+    const started = await Promise.allSettled(
       Array.from(
         { length: count },
         (_, i) =>
@@ -59,6 +62,16 @@ export class KvCluster {
           }),
       ),
     );
+    const failed = started.find((outcome) => outcome.status === "rejected");
+    const servers = started.flatMap((outcome) =>
+      outcome.status === "fulfilled" ? outcome.value : []
+    );
+    if (failed !== undefined) {
+      // One did not come up: the others must not outlive the test that wanted them.
+      await Promise.all(servers.map((server) => server.kill()));
+      if (dataRoot) await Deno.remove(dataRoot, { recursive: true });
+      throw failed.reason;
+    }
     const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
     await Deno.writeTextFile(serverFile, servers.map((s) => `127.0.0.1 ${s.port}\n`).join(""));
     return new KvCluster(servers, serverFile, dataRoot);
