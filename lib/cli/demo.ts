@@ -176,9 +176,11 @@ async function runDemo(args: string[]): Promise<number> {
   // this process alone: the servers run in their own session. It stops the load, the
   // servers and the demo with one line, and nothing after it is printed.
   let interrupted = false;
+  const stopLoad = new AbortController();
   const stopOnSignal = () => {
     interrupted = true;
     silenced = true;
+    stopLoad.abort();
     if (Deno.stdin.isTerminal()) Deno.stdin.setRaw(false);
     // On a terminal, the line is cleared first: the load's progress bar may be on it.
     const fresh = Deno.stderr.isTerminal() ? CLEAR_LINE : "";
@@ -189,7 +191,7 @@ async function runDemo(args: string[]): Promise<number> {
   };
   for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, stopOnSignal);
   try {
-    await runCluster(cluster, settings);
+    await runCluster(cluster, settings, stopLoad.signal);
     const summary = await cluster.shutDown();
     // After a signal, its handler prints the one line and exits; this is only a fallback.
     if (interrupted) return INTERRUPTED_EXIT_CODE;
@@ -204,8 +206,15 @@ async function runDemo(args: string[]): Promise<number> {
   }
 }
 
-/** Generates the records, starts the servers, indexes the records and runs the REPL. */
-async function runCluster(cluster: DemoCluster, settings: DemoSettings): Promise<void> {
+/**
+ * Generates the records, starts the servers, indexes the records (until
+ * `stopLoad` aborts) and runs the REPL.
+ */
+async function runCluster(
+  cluster: DemoCluster,
+  settings: DemoSettings,
+  stopLoad: AbortSignal,
+): Promise<void> {
   const dataPath = `${cluster.directory}/dataToIndex.txt`;
   const example = await writeDataset(dataPath, settings);
   await cluster.start(settings.serverCount);
@@ -216,7 +225,9 @@ async function runCluster(cluster: DemoCluster, settings: DemoSettings): Promise
   );
   const broker = await Broker.open(cluster.addresses(), { k: settings.k, log });
   cluster.broker = broker;
-  const summary = await whileProgressShows(() => indexFile(broker, dataPath, { report: log }));
+  const summary = await whileProgressShows(() =>
+    indexFile(broker, dataPath, { report: log, signal: stopLoad })
+  );
   if (cluster.stopping) return;
   log(formatIndexSummary(summary));
   writeLine(
