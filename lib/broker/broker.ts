@@ -6,20 +6,27 @@
  *
  * The guarantees, and how they are kept:
  *
- * - Reads (GET, QUERY) ask all of the key's replicas that are up at once and
- *   answer with the first value found, so a crashed or hung replica costs
- *   nothing while another replica holds the record. NOT FOUND waits until
- *   every reachable replica has said NOT FOUND. Because writes and deletes are
- *   all-or-nothing (below), one replica's NOT FOUND is authoritative: with
- *   fewer than k servers down the answer is exact and carries no warning. When
- *   no replica answered, or some replica did not answer while k or more
- *   servers are down (beyond what k replicas can mask), the NOT FOUND carries
- *   a warning. A record that is found is always returned.
- * - Writes and deletes (PUT, DELETE) first check that every replica of the key
- *   is up and answers a PING, and refuse before changing anything when one is
- *   not. A replica that fails between that check and the write leaves the
- *   operation partly applied; the error then says so, and repeating it once
- *   the servers are back finishes it (both operations are idempotent).
+ * - Every write (PUT, DELETE) carries a version from the broker's hybrid
+ *   logical clock ({@link HybridClock}); each server applies a write only when
+ *   its version is newer than what the key holds, and a DELETE leaves a
+ *   tombstone, so replicas that receive the same writes in any order, or twice,
+ *   end up identical: the newest write wins everywhere.
+ * - Reads (GET, QUERY) ask all of the key's replicas that are up at once and,
+ *   once every one has answered or failed, answer the newest version among
+ *   them: a tombstone newer than a record is NOT FOUND, and the clock observes
+ *   that version so this broker's next write is newer still. With fewer than
+ *   k servers down the answer is exact and carries no warning. When no replica
+ *   answered, or some replica did not answer while k or more servers are down
+ *   (beyond what k replicas can mask), the NOT FOUND carries a warning.
+ * - Writes and deletes first check that every replica of the key is up and
+ *   answers a PING, and refuse before changing anything when one is not. A
+ *   server holding a newer or equal version answers STALE with it: the clock
+ *   moves past that version and the write is sent again, at most
+ *   {@link MAX_WRITE_ATTEMPTS} times, so a write that starts after another was
+ *   acknowledged wins even when two brokers stamp the same millisecond. A
+ *   replica that fails between the check and the write leaves the operation
+ *   partly applied; the error then says so, and repeating it once the servers
+ *   are back finishes it.
  * - KEYS asks every server and merges the answers; with k or more servers not
  *   answering some keys may be missing, and the answer carries a warning.
  *
@@ -53,6 +60,17 @@ import { compareKeys } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { DecodeError } from "../base/bytes.ts";
+import { compareVersions, newerVersion, type Version } from "../record/version.ts";
+import type { DeleteResult, EncodedRead, PutResult } from "../protocol/mod.ts";
+import { HybridClock } from "./clock.ts";
+
+/**
+ * Most times one PUT or DELETE is sent with a fresh version after a replica answered
+ * STALE (another broker wrote the key with a newer or equal version meanwhile). Each
+ * attempt moves the clock past every version seen, so a second attempt only meets a
+ * write that was made after the first; more than a few means a key written nonstop.
+ */
+export const MAX_WRITE_ATTEMPTS = 5;
 
 /** Most keys one KEYS answer may list (the servers' own limit). */
 export const MAX_KEYS_ANSWER = MAX_KEYS_LIMIT;
@@ -69,27 +87,44 @@ export interface BrokerOptions {
   log?: (message: string) => void;
   /** Secret and TLS CA for every connection (resolveCredentials); default none. */
   credentials?: Credentials;
+  /** The clock that stamps writes; default a new one with a random broker id. */
+  clock?: HybridClock;
 }
 
 /** The answer to GET or QUERY. */
 export type Lookup =
-  | { readonly kind: "found"; readonly value: Value }
-  | { readonly kind: "not-found"; readonly warning?: string }
+  | { readonly kind: "found"; readonly value: Value; readonly version: Version }
+  | {
+    readonly kind: "not-found";
+    /** The version of the newest tombstone (or record without the path) seen, if any. */
+    readonly version?: Version;
+    readonly warning?: string;
+  }
   | { readonly kind: "error"; readonly error: string };
 
 /**
- * The answer to GET or QUERY with the value as the replica that answered first
- * encoded it (`lib/record/value_codec.ts`), not yet decoded or checked: a
- * caller that prints JSON writes it straight from these bytes.
+ * The answer to GET or QUERY with the value of the newest version among the replicas
+ * as its replica encoded it (`lib/record/value_codec.ts`), not yet decoded or checked:
+ * a caller that prints JSON writes it straight from these bytes.
  */
 export type EncodedLookup =
-  | { readonly kind: "found"; readonly encoded: Uint8Array; readonly server: string }
-  | { readonly kind: "not-found"; readonly warning?: string }
+  | {
+    readonly kind: "found";
+    readonly encoded: Uint8Array;
+    readonly version: Version;
+    readonly server: string;
+  }
+  | {
+    readonly kind: "not-found";
+    /** The version of the newest tombstone (or record without the path) seen, if any. */
+    readonly version?: Version;
+    readonly warning?: string;
+  }
   | { readonly kind: "error"; readonly error: string };
 
-/** The answer to PUT or DELETE. */
+/** The answer to PUT or DELETE: done at `version` on every replica, or an error. */
 export type Change =
-  | { readonly kind: "done"; readonly existed: boolean }
+  | { readonly kind: "done"; readonly existed: boolean; readonly version: Version }
   | { readonly kind: "error"; readonly error: string };
 
 /** The answer to KEYS. */
@@ -127,17 +162,20 @@ export class Broker {
   readonly #pool: ServerPool;
   readonly #placement: Placement;
   readonly #k: number;
+  readonly #clock: HybridClock;
 
   /**
    * Wraps a started pool. Most callers want {@link Broker.open}.
    *
    * @param pool connections to the servers.
    * @param k replication factor, 1 ≤ k ≤ servers.
+   * @param clock stamps writes; default a new clock with a random broker id.
    */
-  constructor(pool: ServerPool, k: number) {
+  constructor(pool: ServerPool, k: number, clock: HybridClock = new HybridClock()) {
     assert(Number.isInteger(k) && k >= 1 && k <= pool.servers.length, `bad k ${k}`);
     this.#pool = pool;
     this.#k = k;
+    this.#clock = clock;
     this.#placement = new Placement(pool.servers.map((server) => server.id));
   }
 
@@ -158,7 +196,12 @@ export class Broker {
       credentials: options.credentials,
     });
     await pool.start();
-    return new Broker(pool, options.k);
+    return new Broker(pool, options.k, options.clock);
+  }
+
+  /** The clock that stamps this broker's writes (the indexer stamps records with it). */
+  get clock(): HybridClock {
+    return this.#clock;
   }
 
   /** The replication factor. */
@@ -205,17 +248,22 @@ export class Broker {
     return this.#lookup(path[0], (connection) => connection.queryEncoded(segments));
   }
 
-  /** Removes `key` from all its replicas, or from none when one is unreachable. */
+  /** Deletes `key` (a tombstone) on all its replicas, or on none when one is unreachable. */
   delete(key: string): Promise<Change> {
-    return this.#change(key, "delete", (connection) => connection.delete(key));
+    return this.#change(
+      key,
+      "delete",
+      (connection, version) => connection.delete(key, { version }),
+    );
   }
 
   /** Stores `value` under `key` on all its replicas (replacing it), or on none. */
   put(key: string, value: Value): Promise<Change> {
-    return this.#change(key, "put", async (connection) => {
-      await connection.put(key, value, { overwrite: true });
-      return true;
-    });
+    return this.#change(
+      key,
+      "put",
+      (connection, version) => connection.put(key, value, { version }),
+    );
   }
 
   /**
@@ -282,33 +330,45 @@ export class Broker {
     this.#pool.close();
   }
 
-  #lookup(
+  /**
+   * Asks every replica of `key` at once and, once each has answered or failed, answers
+   * the newest version among the answers: its value, or NOT FOUND when that is a
+   * tombstone (or a record without the queried path).
+   */
+  async #lookup(
     key: string,
-    request: (connection: ServerConnection) => Promise<Uint8Array | undefined>,
+    request: (connection: ServerConnection) => Promise<EncodedRead>,
   ): Promise<EncodedLookup> {
     const replicas = this.replicasOf(key);
-    return new Promise((resolve) => {
-      let pending = replicas.length;
-      let notFoundCount = 0;
-      let answered = false;
-      const unreachable: string[] = [];
-      const refused: string[] = [];
-      const settle = (outcome: CallOutcome<Uint8Array | undefined>, index: number) => {
-        if (answered) return;
-        if (outcome.ok && outcome.value !== undefined) {
-          answered = true;
-          resolve({ kind: "found", encoded: outcome.value, server: this.#pool.servers[index].id });
-          return;
-        }
-        if (outcome.ok) notFoundCount++;
-        else (outcome.unreachable ? unreachable : refused).push(outcome.error);
-        pending--;
-        if (pending === 0) resolve(this.#notFound(key, notFoundCount, unreachable, refused));
-      };
-      for (const index of replicas) {
-        this.#pool.call(index, request).then((outcome) => settle(outcome, index));
+    const outcomes = await Promise.all(replicas.map((index) => this.#pool.call(index, request)));
+    let newest: EncodedRead | undefined;
+    let newestServer = "";
+    let notFoundCount = 0;
+    const unreachable: string[] = [];
+    const refused: string[] = [];
+    outcomes.forEach((outcome, position) => {
+      if (!outcome.ok) {
+        (outcome.unreachable ? unreachable : refused).push(outcome.error);
+        return;
+      }
+      const answer = outcome.value;
+      if (answer.encoded === undefined) notFoundCount++;
+      if (answer.version === undefined) return;
+      if (newest?.version === undefined || compareVersions(answer.version, newest.version) > 0) {
+        newest = answer;
+        newestServer = this.#pool.servers[replicas[position]].id;
       }
     });
+    const found: EncodedRead | undefined = newest;
+    const version = found?.version;
+    if (version !== undefined) this.#clock.observe(version);
+    if (found?.encoded !== undefined && version !== undefined) {
+      return { kind: "found", encoded: found.encoded, version, server: newestServer };
+    }
+    const notFound = this.#notFound(key, notFoundCount, unreachable, refused);
+    return version === undefined || notFound.kind !== "not-found"
+      ? notFound
+      : { ...notFound, version };
   }
 
   #notFound(
@@ -340,7 +400,7 @@ export class Broker {
   async #change(
     key: string,
     verb: "put" | "delete",
-    request: (connection: ServerConnection) => Promise<boolean>,
+    request: (connection: ServerConnection, version: Version) => Promise<PutResult | DeleteResult>,
   ): Promise<Change> {
     const replicas = this.replicasOf(key);
     const pings = await Promise.all(
@@ -354,19 +414,40 @@ export class Broker {
           `unavailable (${unavailable.join("; ")}); nothing was changed`,
       };
     }
-    const outcomes = await Promise.all(
-      replicas.map((index) => this.#pool.call(index, request)),
-    );
-    const failures = outcomes.filter((outcome) => !outcome.ok).map(describeOutcome);
-    if (failures.length > 0) {
-      const appliedCount = outcomes.length - failures.length;
-      return {
-        kind: "error",
-        error: `${verb} of '${key}' reached only ${appliedCount} of ${this.#k} replicas ` +
-          `(${failures.join("; ")}); repeat it when the servers are back`,
-      };
+    let existed = false;
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const version = this.#clock.next();
+      const outcomes = await Promise.all(
+        replicas.map((index) =>
+          this.#pool.call(index, (connection) => request(connection, version))
+        ),
+      );
+      const failures = outcomes.filter((outcome) => !outcome.ok).map(describeOutcome);
+      if (failures.length > 0) {
+        const appliedCount = outcomes.length - failures.length;
+        return {
+          kind: "error",
+          error: `${verb} of '${key}' reached only ${appliedCount} of ${this.#k} replicas ` +
+            `(${failures.join("; ")}); repeat it when the servers are back`,
+        };
+      }
+      let held: Version | undefined;
+      for (const outcome of outcomes) {
+        if (!outcome.ok) continue;
+        const result = outcome.value;
+        if (result.kind === "stale") {
+          held = held === undefined ? result.version : newerVersion(held, result.version);
+        } else if (result.kind === "deleted" && result.existed) existed = true;
+      }
+      if (held === undefined) return { kind: "done", existed: verb === "put" || existed, version };
+      // Another broker wrote the key with a newer or equal version: write again after it.
+      this.#clock.observe(held);
     }
-    return { kind: "done", existed: outcomes.some((outcome) => outcome.ok && outcome.value) };
+    return {
+      kind: "error",
+      error: `${verb} of '${key}' met a newer write on every one of ${MAX_WRITE_ATTEMPTS} ` +
+        `attempts (the key is being written elsewhere); the newest write stands`,
+    };
   }
 }
 
@@ -381,7 +462,7 @@ function describeOutcome(outcome: CallOutcome<unknown>): string {
 function decodeLookup(lookup: EncodedLookup): Lookup {
   if (lookup.kind !== "found") return lookup;
   try {
-    return { kind: "found", value: decodeValue(lookup.encoded) };
+    return { kind: "found", value: decodeValue(lookup.encoded), version: lookup.version };
   } catch (error) {
     if (!(error instanceof DecodeError)) throw error;
     return { kind: "error", error: `${lookup.server} sent a malformed value: ${error.message}` };

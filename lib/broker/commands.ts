@@ -20,10 +20,13 @@
  * answer has `op`; any answer may carry `warning`; any failure is
  * `{"op":…,"error":"…"}` (plus `key` when there is one).
  *
- * - GET: `{"op":"GET","key":"person1","found":true,"value":{…}}` or `{…,"found":false}`
- * - QUERY: `{"op":"QUERY","key":"person1.age","found":true,"value":22}`
- * - DELETE: `{"op":"DELETE","key":"person3","deleted":true}` (false: there was no such record)
- * - PUT: `{"op":"PUT","key":"person1","stored":true}`
+ * - GET: `{"op":"GET","key":"person1","found":true,"value":{…},"version":"0192…"}` or
+ *   `{…,"found":false}`; `version` is the record's version as 24 hex digits, which sort
+ *   in version order (lib/record/version.ts)
+ * - QUERY: `{"op":"QUERY","key":"person1.age","found":true,"value":22,"version":"0192…"}`
+ * - DELETE: `{"op":"DELETE","key":"person3","deleted":true,"version":"0192…"}` (false:
+ *   there was no such record; the tombstone is stored either way)
+ * - PUT: `{"op":"PUT","key":"person1","stored":true,"version":"0192…"}`
  * - KEYS: `{"op":"KEYS","prefix":"person","limit":100,"keys":["person1"],"more":false}`
  * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2},{"server":"127.0.0.1:8001","up":false,"error":"…"}]}`
  * - HELP: `{"op":"HELP","commands":[{"word":"GET","usage":"GET key","summary":"…","example":"GET person1"},…]}`
@@ -48,6 +51,7 @@ import { type Dialect, formatValue } from "../record/format.ts";
 import { toJsonText, type Value } from "../record/value.ts";
 import { decodeValue, encodedJsonText } from "../record/value_codec.ts";
 import { DecodeError } from "../base/bytes.ts";
+import { formatVersion } from "../record/version.ts";
 
 /** KEYS lists this many keys unless told otherwise. */
 export const DEFAULT_KEYS_LIMIT = 100;
@@ -69,11 +73,27 @@ export type Command =
  * as `value` without being decoded first (how {@link runCommand} answers GET and QUERY).
  */
 export type Answer =
-  | { op: "GET" | "QUERY"; key: string; found: true; value: Value; warning?: string }
-  | { op: "GET" | "QUERY"; key: string; found: true; encoded: Uint8Array; warning?: string }
+  | {
+    op: "GET" | "QUERY";
+    key: string;
+    found: true;
+    value: Value;
+    /** The record's version in its text form (lib/record/version.ts): sorts as versions do. */
+    version: string;
+    warning?: string;
+  }
+  | {
+    op: "GET" | "QUERY";
+    key: string;
+    found: true;
+    encoded: Uint8Array;
+    /** As for `value` answers. */
+    version: string;
+    warning?: string;
+  }
   | { op: "GET" | "QUERY"; key: string; found: false; warning?: string }
-  | { op: "DELETE"; key: string; deleted: boolean }
-  | { op: "PUT"; key: string; stored: true }
+  | { op: "DELETE"; key: string; deleted: boolean; version: string }
+  | { op: "PUT"; key: string; stored: true; version: string }
   | { op: "KEYS"; prefix: string; limit: number; keys: string[]; more: boolean; warning?: string }
   | { op: "SERVERS"; servers: ServerReport[] }
   | { op: "HELP"; commands: readonly CommandHelp[] }
@@ -381,7 +401,8 @@ export async function runCommand(broker: Broker, command: Command): Promise<Answ
         ? await broker.getEncoded(command.key)
         : await broker.queryEncoded(command.path);
       if (lookup.kind === "found") {
-        return { op: command.op, key, found: true, encoded: lookup.encoded };
+        const version = formatVersion(lookup.version);
+        return { op: command.op, key, found: true, encoded: lookup.encoded, version };
       }
       if (lookup.kind === "error") return { op: command.op, key, error: lookup.error };
       return lookup.warning === undefined
@@ -391,12 +412,13 @@ export async function runCommand(broker: Broker, command: Command): Promise<Answ
     case "DELETE": {
       const change = await broker.delete(command.key);
       if (change.kind === "error") return { op: "DELETE", key: command.key, error: change.error };
-      return { op: "DELETE", key: command.key, deleted: change.existed };
+      const version = formatVersion(change.version);
+      return { op: "DELETE", key: command.key, deleted: change.existed, version };
     }
     case "PUT": {
       const change = await broker.put(command.key, command.value);
       if (change.kind === "error") return { op: "PUT", key: command.key, error: change.error };
-      return { op: "PUT", key: command.key, stored: true };
+      return { op: "PUT", key: command.key, stored: true, version: formatVersion(change.version) };
     }
     case "KEYS": {
       const answer = await broker.keys(command.prefix, command.limit);

@@ -400,6 +400,8 @@ class ReplicaBatches {
       }
     }
     const record = group.add(lineNumber, key, replicas.length);
+    // One version for the record on every replica: later lines of one key get newer ones.
+    const version = this.#broker.clock.next();
     for (let replica = 0; replica < replicas.length; replica++) {
       const index = replicas[replica];
       const items = this.#items[index];
@@ -408,7 +410,7 @@ class ReplicaBatches {
       if (full) {
         this.#send(index, group);
       }
-      items.add(key, encoded);
+      items.add(key, encoded, version);
       this.#noteRecord(index, record);
     }
   }
@@ -455,7 +457,16 @@ class ReplicaBatches {
         for (const refusal of refusals) {
           const record = records[refusal.index];
           invariant(record !== undefined, "a refusal names an item of the batch");
-          group.fail(record, `${where}: ${errorCodeName(refusal.code)}: ${refusal.message}`);
+          if (refusal.version !== undefined) {
+            // Another broker wrote the key after this record was stamped: that write stands.
+            this.#broker.clock.observe(refusal.version);
+            group.fail(
+              record,
+              `${where}: a newer write of the key is stored (version ${refusal.message})`,
+            );
+          } else {
+            group.fail(record, `${where}: ${errorCodeName(refusal.code)}: ${refusal.message}`);
+          }
         }
         for (let item = 0; item < records.length; item++) group.settle(records[item]);
       },

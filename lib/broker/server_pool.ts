@@ -21,7 +21,15 @@
 import type { Credentials } from "../protocol/credentials.ts";
 import assert from "node:assert/strict";
 import { ConnectionError, RequestTimeoutError, ServerClient } from "../protocol/client.ts";
-import type { KeysOptions, PutManyRefusal, ServerStats } from "../protocol/mod.ts";
+import type {
+  DeleteResult,
+  EncodedRead,
+  KeysOptions,
+  PutManyRefusal,
+  PutResult,
+  ServerStats,
+  WriteOptions,
+} from "../protocol/mod.ts";
 import type { PutManyItems } from "../protocol/put_many.ts";
 import type { ServerAddress } from "./server_list.ts";
 import type { Value } from "../record/value.ts";
@@ -57,28 +65,25 @@ export interface ServerConnection {
   readonly serverId: string;
   /** Largest frame body the server accepts, from its HELLO. */
   readonly maxFrameBytes: number;
-  /** Stores `value` under `key`; with `overwrite: false` an existing key is left alone. */
-  put(key: string, value: Value, options?: { overwrite?: boolean }): Promise<"ok" | "exists">;
+  /** Stores `value` under `key` at `options.version` when newer than what the key holds. */
+  put(key: string, value: Value, options: WriteOptions): Promise<PutResult>;
   /** Like `put`, with the value already encoded by `encodeValue` (encoded once for k replicas). */
-  putEncoded(
-    key: string,
-    encodedValue: Uint8Array,
-    options?: { overwrite?: boolean },
-  ): Promise<"ok" | "exists">;
+  putEncoded(key: string, encodedValue: Uint8Array, options: WriteOptions): Promise<PutResult>;
   /**
    * Stores every item of `items` in one request (read during the call only) and
    * resolves with the items refused; rejects when the batch as a whole failed.
    */
   putMany(items: PutManyItems): Promise<PutManyRefusal[]>;
   /**
-   * The value stored under `key` as the server encoded it (not yet checked), or
-   * undefined: reads ask k replicas and decode only the answer they use.
+   * The value stored under `key` as the server encoded it (not yet checked), with the
+   * version the key holds (a tombstone's, when deleted): reads ask k replicas and
+   * decode only the answer they use, the newest.
    */
-  getEncoded(key: string): Promise<Uint8Array | undefined>;
-  /** The value at `path` (key, then field names) as the server encoded it, or undefined. */
-  queryEncoded(path: string[]): Promise<Uint8Array | undefined>;
-  /** Removes `key`; whether it existed. */
-  delete(key: string): Promise<boolean>;
+  getEncoded(key: string): Promise<EncodedRead>;
+  /** The value at `path` (key, then field names) as the server encoded it, and the version its key holds. */
+  queryEncoded(path: string[]): Promise<EncodedRead>;
+  /** Leaves a tombstone for `key` at `options.version` when newer than what the key holds. */
+  delete(key: string, options: WriteOptions): Promise<DeleteResult>;
   /** Keys in byte order, see {@link KeysOptions}. */
   keys(options: KeysOptions): Promise<string[]>;
   /** The server's counters. */

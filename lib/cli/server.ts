@@ -32,7 +32,14 @@ import {
 } from "../server/server.ts";
 import { SnapshotFormatError } from "../server/snapshot.ts";
 import { LogFormatError, MAX_LOG_VALUE_BYTES } from "../server/storage_log.ts";
-import { type FsyncPolicy, Store, StoreCorruptError, StoreLockedError } from "../server/store.ts";
+import {
+  DEFAULT_TOMBSTONE_GRACE_MS,
+  type FsyncPolicy,
+  MAX_TOMBSTONE_GRACE_MS,
+  Store,
+  StoreCorruptError,
+  StoreLockedError,
+} from "../server/store.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
@@ -86,6 +93,9 @@ Flags:
                             --auth-file (anyone who can connect can read and delete)
       --tls-cert FILE       serve TLS with this certificate chain (PEM); needs --tls-key
       --tls-key FILE        the certificate's private key (PEM)
+      --tombstone-grace T   keep a deleted key's tombstone this long, then purge it:
+                            seconds, or a number with s, m, h or d (default 24h); a
+                            server down longer must be wiped before it serves again
       --log-level LEVEL     ${LOG_LEVELS.join(", ")} (default ${DEFAULT_LOG_LEVEL})
   -h, --help                show this help
 
@@ -105,6 +115,7 @@ const FLAGS = {
   "max-connections": { type: "string" },
   "max-frame-bytes": { type: "string" },
   "idle-timeout-ms": { type: "string" },
+  "tombstone-grace": { type: "string" },
   "log-level": { type: "string" },
   "max-buffered-bytes": { type: "string" },
   "auth-file": { type: "string" },
@@ -112,6 +123,26 @@ const FLAGS = {
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
 } as const;
+
+/** Milliseconds in each unit `--tombstone-grace` takes. */
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * `--tombstone-grace` in milliseconds: seconds, or a whole number with a unit
+ * (`90m`, `24h`, `7d`), at most MAX_TOMBSTONE_GRACE_MS.
+ */
+function parseGrace(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_TOMBSTONE_GRACE_MS;
+  const match = /^(\d{1,12})([smhd]?)$/.exec(text);
+  const ms = match === null ? NaN : Number(match[1]) * DURATION_UNITS[match[2] || "s"];
+  if (!(ms >= 0 && ms <= MAX_TOMBSTONE_GRACE_MS)) {
+    throw new UserError(
+      `kv server: --tombstone-grace must be a whole number of seconds, or one with s, m, h ` +
+        `or d (24h), at most ${MAX_TOMBSTONE_GRACE_MS / 86_400_000} days, got '${text}'`,
+    );
+  }
+  return ms;
+}
 
 /** Everything `kv server` was asked to do, flags parsed and checked. */
 interface ServerSettings {
@@ -127,6 +158,7 @@ interface ServerSettings {
   insecure: boolean;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  tombstoneGraceMs: number;
   logger: Logger;
 }
 
@@ -194,6 +226,7 @@ function parseSettings(args: string[]): ServerSettings {
     insecure: values.insecure ?? false,
     tlsCert,
     tlsKey,
+    tombstoneGraceMs: parseGrace(values["tombstone-grace"]),
     logger: new Logger({ name: "kv server", level: logLevel }),
   };
 }
@@ -232,6 +265,7 @@ async function openStore(settings: ServerSettings): Promise<Store> {
     return await Store.open({
       dataDir: settings.dataDir,
       fsync: settings.fsync,
+      tombstoneGraceMs: settings.tombstoneGraceMs,
       onWarning: (message) => settings.logger.warn(message),
     });
   } catch (error) {

@@ -158,8 +158,9 @@ export class KvCore {
         const server = broker.pool.servers[index].id;
         const outcome = await broker.pool.call(index, (connection) => connection.getEncoded(key));
         if (!outcome.ok) return { server, state: "unreachable", error: outcome.error } as const;
-        if (outcome.value === undefined) return { server, state: "missing" } as const;
-        return { server, state: "found", value: decodeValue(outcome.value) } as const;
+        const { encoded } = outcome.value;
+        if (encoded === undefined) return { server, state: "missing" } as const;
+        return { server, state: "found", value: decodeValue(encoded) } as const;
       }),
     );
   }

@@ -21,8 +21,9 @@
  * import { ServerClient } from "./client.ts";
  * import { str } from "../record/value.ts";
  * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
- * await client.put("person1", str("Mary"));
- * await client.get("person1"); // { kind: "string", value: "Mary" }
+ * const version = { ms: Date.now(), counter: 0, broker: 1 };
+ * await client.put("person1", str("Mary"), { version }); // { kind: "stored" }
+ * await client.get("person1"); // { value: { kind: "string", value: "Mary" }, version }
  * client.close();
  * ```
  * @module
@@ -33,6 +34,8 @@ import type { Credentials } from "./credentials.ts";
 import {
   AUTH_NONE,
   CONNECTION_REQUEST_ID,
+  type DeleteResult,
+  type EncodedRead,
   ErrorCode,
   errorCodeName,
   type Frame,
@@ -43,9 +46,12 @@ import {
   MAX_REQUEST_ID,
   PROTOCOL_VERSION,
   type PutManyRefusal,
+  type PutResult,
+  type ReadResult,
   type Response,
   SERVER_ID_BYTES,
   type ServerStats,
+  type WriteOptions,
 } from "./mod.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
@@ -57,7 +63,7 @@ import {
   decodePutManyBody,
   decodeResponse,
   decodeStatsBody,
-  decodeValueBody,
+  splitValueBody,
 } from "./messages.ts";
 import { checkKey } from "../record/key.ts";
 import { checkPath } from "../record/query_path.ts";
@@ -65,7 +71,8 @@ import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
 import type { PutManyItems } from "./put_many.ts";
 import { utf8Length } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
-import { encodeValue } from "../record/value_codec.ts";
+import { decodeValue, encodeValue } from "../record/value_codec.ts";
+import { VERSION_BYTES } from "../record/version.ts";
 
 /** How long `connect` waits for TCP and HELLO, unless told otherwise. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
@@ -247,6 +254,12 @@ export class ServerClient {
     });
     try {
       const hello = await client.#hello(credentials.auth);
+      if (hello.version !== PROTOCOL_VERSION) {
+        throw new DecodeError(
+          `the server answered HELLO with protocol version ${hello.version}; this client ` +
+            `speaks version ${PROTOCOL_VERSION} only`,
+        );
+      }
       client.#maxFrameBytes = hello.maxFrameBytes;
       client.#serverId = hello.serverId;
       // A ping can come up to two periods after the last request, so a period of a
@@ -330,15 +343,18 @@ export class ServerClient {
   }
 
   /**
-   * Stores `value` under `key`. With `overwrite: false` an existing key is left
-   * alone and the result is `"exists"`.
+   * Stores `value` under `key` at `options.version`. The server applies it only when
+   * that is newer than the version the key holds; otherwise the result is `stale`
+   * with the version held (or `stored` for a repair copy, which is simply ignored).
+   * With `overwrite: false` an existing record is left alone and the result is
+   * `exists`.
    *
    * @example
    * ```ts
-   * await client.put("person1", str("Mary"), { overwrite: false }); // "ok" or "exists"
+   * await client.put("person1", str("Mary"), { version: clock.next() }); // { kind: "stored" }
    * ```
    */
-  put(key: string, value: Value, options: { overwrite?: boolean } = {}): Promise<"ok" | "exists"> {
+  put(key: string, value: Value, options: WriteOptions): Promise<PutResult> {
     return this.putEncoded(key, encodeValue(value), options);
   }
 
@@ -350,14 +366,11 @@ export class ServerClient {
    * @example
    * ```ts
    * const bytes = encodeValue(str("Mary"));
-   * await Promise.all(clients.map((client) => client.putEncoded("person1", bytes)));
+   * const version = clock.next();
+   * await Promise.all(clients.map((client) => client.putEncoded("person1", bytes, { version })));
    * ```
    */
-  putEncoded(
-    key: string,
-    encodedValue: Uint8Array,
-    options: { overwrite?: boolean } = {},
-  ): Promise<"ok" | "exists"> {
+  putEncoded(key: string, encodedValue: Uint8Array, options: WriteOptions): Promise<PutResult> {
     // Not async: a caller may send many. Mistakes still reject rather than throw.
     const invalid = this.#checkPut(key, encodedValue);
     if (invalid !== undefined) return Promise.reject(invalid);
@@ -377,7 +390,7 @@ export class ServerClient {
    * @example
    * ```ts
    * const items = new PutManyItems();
-   * items.add("person1", encodeValue(int(22)));
+   * items.add("person1", encodeValue(int(22)), clock.next());
    * const refused = await client.putMany(items); // []
    * ```
    */
@@ -409,7 +422,7 @@ export class ServerClient {
     } catch (error) {
       return error as Error;
     }
-    const bodyBytes = 1 + 4 + utf8Length(key) + encodedValue.length;
+    const bodyBytes = 1 + 4 + utf8Length(key) + VERSION_BYTES + encodedValue.length;
     if (bodyBytes <= this.#maxFrameBytes) return undefined;
     return new ServerError(
       ErrorCode.TOO_LARGE,
@@ -418,47 +431,48 @@ export class ServerClient {
   }
 
   /**
-   * The value stored under `key`, or `undefined`.
+   * The value stored under `key` with its version; for NOT_FOUND, no value and the
+   * version of the key's tombstone, if the server holds one.
    *
    * @example
    * ```ts
-   * await client.get("person1");
+   * const { value, version } = await client.get("person1");
    * ```
    */
-  async get(key: string): Promise<Value | undefined> {
-    const body = await this.getEncoded(key);
-    return body === undefined ? undefined : decodeValueBody(body);
+  async get(key: string): Promise<ReadResult> {
+    return decodeRead(await this.getEncoded(key));
   }
 
   /**
    * Like {@link ServerClient.get}, but the value as the server encoded it
    * (`lib/record/value_codec.ts`), not yet decoded or checked: a broker asking k
-   * replicas decodes only the answer it uses.
+   * replicas decodes only the answer it uses, the one of the newest version.
    *
    * @example
    * ```ts
-   * const bytes = await client.getEncoded("person1");
-   * if (bytes !== undefined) decodeValue(bytes);
+   * const { encoded, version } = await client.getEncoded("person1");
+   * if (encoded !== undefined) decodeValue(encoded);
    * ```
    */
-  async getEncoded(key: string): Promise<Uint8Array | undefined> {
+  async getEncoded(key: string): Promise<EncodedRead> {
     checkArgument(checkKey, key);
-    const response = await this.#request((frames, id) => frames.get(id, key), this.#maxFrameBytes);
-    if (response.type === "not_found") return undefined;
-    return expectOk(response);
+    // A value is at most a frame's worth, after the record's version.
+    const bound = this.#maxFrameBytes + VERSION_BYTES;
+    return encodedRead(await this.#request((frames, id) => frames.get(id, key), bound));
   }
 
   /**
-   * The value at `path` (a key, then field names), or `undefined`.
+   * The value at `path` (a key, then field names) with the record's version; for
+   * NOT_FOUND, no value and the version of what the key holds (its tombstone, or a
+   * record without that path), if anything.
    *
    * @example
    * ```ts
    * await client.query(["person1", "address", "street"]);
    * ```
    */
-  async query(path: readonly string[]): Promise<Value | undefined> {
-    const body = await this.queryEncoded(path);
-    return body === undefined ? undefined : decodeValueBody(body);
+  async query(path: readonly string[]): Promise<ReadResult> {
+    return decodeRead(await this.queryEncoded(path));
   }
 
   /**
@@ -467,33 +481,32 @@ export class ServerClient {
    *
    * @example
    * ```ts
-   * await client.queryEncoded(["person1", "age"]); // Uint8Array [2, 22]
+   * await client.queryEncoded(["person1", "age"]); // { encoded: Uint8Array [2, 22], version }
    * ```
    */
-  async queryEncoded(path: readonly string[]): Promise<Uint8Array | undefined> {
+  async queryEncoded(path: readonly string[]): Promise<EncodedRead> {
     checkArgument(checkPath, path);
-    const response = await this.#request(
-      (frames, id) => frames.query(id, path),
-      this.#maxFrameBytes,
-    );
-    if (response.type === "not_found") return undefined;
-    return expectOk(response);
+    const bound = this.#maxFrameBytes + VERSION_BYTES;
+    return encodedRead(await this.#request((frames, id) => frames.query(id, path), bound));
   }
 
   /**
-   * Deletes `key`; `false` when it was not there.
+   * Deletes `key` at `options.version`, leaving a tombstone: `deleted` (and whether a
+   * record was there), or `stale` with the newer or equal version the key holds (a
+   * repair copy is `deleted` then, and ignored).
    *
    * @example
    * ```ts
-   * await client.delete("person1"); // true
+   * await client.delete("person1", { version: clock.next() }); // { kind: "deleted", existed: true }
    * ```
    */
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options: WriteOptions): Promise<DeleteResult> {
     checkArgument(checkKey, key);
-    const response = await this.#request((frames, id) => frames.delete(id, key));
-    if (response.type === "not_found") return false;
+    const response = await this.#request((frames, id) => frames.delete(id, key, options));
+    if (response.type === "stale") return { kind: "stale", version: response.version };
+    if (response.type === "not_found") return { kind: "deleted", existed: false };
     decodeEmptyBody(expectOk(response));
-    return true;
+    return { kind: "deleted", existed: true };
   }
 
   /**
@@ -784,11 +797,24 @@ function settle<T>(callback: (outcome: T) => void, outcome: T): void {
   }
 }
 
-/** What a PUT's response means: stored, refused because the key exists, or an error. */
-function putResult(response: Response): "ok" | "exists" {
-  if (response.type === "error" && response.code === ErrorCode.EXISTS) return "exists";
+/** What a PUT's response means: stored, refused because the key exists, stale, or an error. */
+function putResult(response: Response): PutResult {
+  if (response.type === "error" && response.code === ErrorCode.EXISTS) return { kind: "exists" };
+  if (response.type === "stale") return { kind: "stale", version: response.version };
   decodeEmptyBody(expectOk(response));
-  return "ok";
+  return { kind: "stored" };
+}
+
+/** What a GET's or QUERY's response means, the value still encoded. */
+function encodedRead(response: Response): EncodedRead {
+  if (response.type === "not_found") return { encoded: undefined, version: response.version };
+  return splitValueBody(expectOk(response));
+}
+
+/** An encoded read with its value decoded (a DecodeError when it is malformed). */
+function decodeRead(read: EncodedRead): ReadResult {
+  const value = read.encoded === undefined ? undefined : decodeValue(read.encoded);
+  return { value, version: read.version };
 }
 
 /** `refusals` when they name distinct items of a batch of `itemCount` in order; else a DecodeError. */
@@ -854,7 +880,9 @@ async function openConnection(
 function expectOk(response: Response): Uint8Array {
   if (response.type === "ok") return response.body;
   if (response.type === "error") throw new ServerError(response.code, response.message);
-  throw new DecodeError(`unexpected NOT_FOUND for request ${response.requestId}`);
+  throw new DecodeError(
+    `unexpected ${response.type.toUpperCase()} for request ${response.requestId}`,
+  );
 }
 
 /** Runs `check(argument)`, turning its DecodeError into a RangeError: a caller's mistake. */

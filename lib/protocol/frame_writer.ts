@@ -14,6 +14,7 @@
 import { ByteWriter } from "../base/bytes.ts";
 import type { Value } from "../record/value.ts";
 import { writeValue } from "../record/value_codec.ts";
+import { type Version, VERSION_BYTES, writeVersion } from "../record/version.ts";
 import {
   AUTH_NONE,
   type ErrorCodeNumber,
@@ -26,6 +27,8 @@ import {
   type PutManyRefusal,
   SERVER_ID_BYTES,
   type ServerStats,
+  WRITE_FLAG_REPAIR,
+  type WriteOptions,
 } from "./mod.ts";
 import { MAX_PUT_MANY_ITEMS, PUT_FLAG_IF_ABSENT } from "./put_many.ts";
 
@@ -46,6 +49,7 @@ const textEncoder = new TextEncoder();
  */
 export class FrameWriter {
   readonly #out: ByteWriter;
+  readonly #version = new Uint8Array(VERSION_BYTES);
   #frameCount = 0;
 
   /** @param capacity initial buffer size in bytes. */
@@ -114,27 +118,36 @@ export class FrameWriter {
     this.#end(this.#begin(MessageType.PING, requestId));
   }
 
-  /** Appends PUT; `overwrite` defaults to true. */
-  put(requestId: number, key: string, value: Value, options: { overwrite?: boolean } = {}): void {
-    const start = this.#begin(MessageType.PUT, requestId);
-    this.#out.u8(options.overwrite === false ? PUT_FLAG_IF_ABSENT : 0);
-    this.#out.string(key);
+  /** Appends PUT at `options.version`; see {@link WriteOptions} for the flags. */
+  put(requestId: number, key: string, value: Value, options: WriteOptions): void {
+    const start = this.#writeHeader(MessageType.PUT, requestId, key, options);
     writeValue(this.#out, value);
     this.#end(start);
   }
 
-  /** Appends PUT with a value already encoded by `encodeValue`; `overwrite` defaults to true. */
+  /** Appends PUT with a value already encoded by `encodeValue`; see {@link WriteOptions}. */
   putEncoded(
     requestId: number,
     key: string,
     encodedValue: Uint8Array,
-    options: { overwrite?: boolean } = {},
+    options: WriteOptions,
   ): void {
-    const start = this.#begin(MessageType.PUT, requestId);
-    this.#out.u8(options.overwrite === false ? PUT_FLAG_IF_ABSENT : 0);
-    this.#out.string(key);
+    const start = this.#writeHeader(MessageType.PUT, requestId, key, options);
     this.#out.raw(encodedValue);
     this.#end(start);
+  }
+
+  /** Begins a PUT or DELETE frame: flags, key, version. Returns where the frame starts. */
+  #writeHeader(type: number, requestId: number, key: string, options: WriteOptions): number {
+    writeVersion(this.#version, 0, options.version);
+    const start = this.#begin(type, requestId);
+    this.#out.u8(
+      (options.overwrite === false ? PUT_FLAG_IF_ABSENT : 0) |
+        (options.repair === true ? WRITE_FLAG_REPAIR : 0),
+    );
+    this.#out.string(key);
+    this.#out.raw(this.#version);
+    return start;
   }
 
   /** Appends PUT_MANY carrying `itemCount` (at least one) items, laid out as lib/protocol/put_many.ts says. */
@@ -163,11 +176,10 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends DELETE. */
-  delete(requestId: number, key: string): void {
-    const start = this.#begin(MessageType.DELETE, requestId);
-    this.#out.string(key);
-    this.#end(start);
+  /** Appends DELETE at `options.version` (`overwrite` does not apply). */
+  delete(requestId: number, key: string, options: WriteOptions): void {
+    if (options.overwrite === false) throw new RangeError("a DELETE has no overwrite flag");
+    this.#end(this.#writeHeader(MessageType.DELETE, requestId, key, options));
   }
 
   /** Appends KEYS. */
@@ -189,9 +201,11 @@ export class FrameWriter {
     this.#end(this.#begin(MessageType.OK, requestId));
   }
 
-  /** Appends OK carrying a value (GET, QUERY). */
-  okValue(requestId: number, value: Value): void {
+  /** Appends OK carrying the version of the record and a value (GET, QUERY). */
+  okValue(requestId: number, version: Version, value: Value): void {
+    writeVersion(this.#version, 0, version);
     const start = this.#begin(MessageType.OK, requestId);
+    this.#out.raw(this.#version);
     writeValue(this.#out, value);
     this.#end(start);
   }
@@ -201,14 +215,20 @@ export class FrameWriter {
    * straight from the store), or NOT_FOUND when `encode` returns false; what `encode`
    * wrote before returning false is dropped.
    */
-  okOrNotFound(requestId: number, encode: (out: ByteWriter) => boolean): void {
+  okOrNotFound(
+    requestId: number,
+    version: Version,
+    encode: (out: ByteWriter) => boolean,
+  ): void {
+    writeVersion(this.#version, 0, version);
     const start = this.#begin(MessageType.OK, requestId);
+    this.#out.raw(this.#version);
     if (encode(this.#out)) {
       this.#end(start);
       return;
     }
     this.#out.truncate(start);
-    this.notFound(requestId);
+    this.notFound(requestId, version);
   }
 
   /** Appends OK carrying keys (KEYS). */
@@ -252,9 +272,20 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends NOT_FOUND. */
-  notFound(requestId: number): void {
-    this.#end(this.#begin(MessageType.NOT_FOUND, requestId));
+  /** Appends NOT_FOUND, with the version the key holds (a tombstone's) when it holds one. */
+  notFound(requestId: number, version?: Version): void {
+    if (version !== undefined) writeVersion(this.#version, 0, version);
+    const start = this.#begin(MessageType.NOT_FOUND, requestId);
+    if (version !== undefined) this.#out.raw(this.#version);
+    this.#end(start);
+  }
+
+  /** Appends STALE: a write refused because the key holds `version`, newer or equal. */
+  stale(requestId: number, version: Version): void {
+    writeVersion(this.#version, 0, version);
+    const start = this.#begin(MessageType.STALE, requestId);
+    this.#out.raw(this.#version);
+    this.#end(start);
   }
 
   /** Appends ERROR; a message over {@link MAX_ERROR_MESSAGE_BYTES} is cut to fit. */

@@ -19,7 +19,10 @@ import { checkEncodedKey, checkKey } from "../record/key.ts";
 import { checkPath } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
 import { readValue } from "../record/value_codec.ts";
+import { parseVersion, readVersion, type Version, VERSION_BYTES } from "../record/version.ts";
 import {
+  type EncodedRead,
+  ErrorCode,
   type Frame,
   HELLO_CHALLENGE_BYTES,
   type HelloResult,
@@ -29,12 +32,14 @@ import {
   MAX_KEYS_LIMIT,
   MessageType,
   type PutManyRefusal,
+  type ReadResult,
   type Request,
   type Response,
   SERVER_ID_BYTES,
   type ServerStats,
+  WRITE_FLAG_REPAIR,
 } from "./mod.ts";
-import { PUT_FLAG_IF_ABSENT, readPutManyItems } from "./put_many.ts";
+import { PUT_FLAG_IF_ABSENT, PUT_FLAGS, readPutManyItems } from "./put_many.ts";
 
 /**
  * Throws unless `options` is a valid KEYS request: prefix without `.` and at
@@ -86,6 +91,20 @@ function readKey(reader: ByteReader, body: Uint8Array, what = "key"): string {
   return key;
 }
 
+/** Reads the 12 bytes of a version. */
+function readVersionField(reader: ByteReader): Version {
+  return readVersion(reader.raw(VERSION_BYTES, "version"), 0);
+}
+
+/** Reads a write's flags byte, refusing bits outside `allowed`. */
+function readFlags(reader: ByteReader, allowed: number, what: string): number {
+  const flags = reader.u8(`${what} flags`);
+  if ((flags & ~allowed) !== 0) {
+    throw new DecodeError(`unknown ${what} flags 0x${flags.toString(16).padStart(2, "0")}`);
+  }
+  return flags;
+}
+
 /**
  * Decodes and validates a request frame. Throws {@link LimitExceededError} for
  * a broken limit and DecodeError for anything else malformed, including a
@@ -116,15 +135,14 @@ export function decodeRequest(frame: Frame): Request {
     case MessageType.PING:
       return finish(reader, { type: "ping", requestId }, "PING");
     case MessageType.PUT: {
-      const flags = reader.u8("PUT flags");
-      if ((flags & ~PUT_FLAG_IF_ABSENT) !== 0) {
-        throw new DecodeError(`unknown PUT flags 0x${flags.toString(16).padStart(2, "0")}`);
-      }
+      const flags = readFlags(reader, PUT_FLAGS, "PUT");
       const key = readKey(reader, frame.body);
+      const version = readVersionField(reader);
       // The value is the rest of the body; whoever stores it validates it.
       const encodedValue = reader.raw(reader.remaining, "value");
       const overwrite = (flags & PUT_FLAG_IF_ABSENT) === 0;
-      return { type: "put", requestId, key, encodedValue, overwrite };
+      const repair = (flags & WRITE_FLAG_REPAIR) !== 0;
+      return { type: "put", requestId, key, version, encodedValue, overwrite, repair };
     }
     case MessageType.GET:
       return finish(reader, { type: "get", requestId, key: readKey(reader, frame.body) }, "GET");
@@ -143,12 +161,13 @@ export function decodeRequest(frame: Frame): Request {
       checkPath(path);
       return finish(reader, { type: "query", requestId, path }, "QUERY");
     }
-    case MessageType.DELETE:
-      return finish(
-        reader,
-        { type: "delete", requestId, key: readKey(reader, frame.body) },
-        "DELETE",
-      );
+    case MessageType.DELETE: {
+      const flags = readFlags(reader, WRITE_FLAG_REPAIR, "DELETE");
+      const key = readKey(reader, frame.body);
+      const version = readVersionField(reader);
+      const repair = (flags & WRITE_FLAG_REPAIR) !== 0;
+      return finish(reader, { type: "delete", requestId, key, version, repair }, "DELETE");
+    }
     case MessageType.KEYS: {
       const prefix = readBoundedString(reader, frame.body, "prefix");
       const limit = reader.u32("KEYS limit");
@@ -186,7 +205,13 @@ export function decodeResponse(frame: Frame): Response {
       return { type: "ok", requestId, body: frame.body };
     case MessageType.NOT_FOUND: {
       const reader = new ByteReader(frame.body);
-      return finish(reader, { type: "not_found", requestId }, "NOT_FOUND");
+      const version = reader.remaining === 0 ? undefined : readVersionField(reader);
+      return finish(reader, { type: "not_found", requestId, version }, "NOT_FOUND");
+    }
+    case MessageType.STALE: {
+      const reader = new ByteReader(frame.body);
+      const version = readVersionField(reader);
+      return finish(reader, { type: "stale", requestId, version }, "STALE");
     }
     case MessageType.ERROR: {
       const reader = new ByteReader(frame.body);
@@ -212,16 +237,32 @@ export function decodeEmptyBody(body: Uint8Array): void {
 }
 
 /**
- * Decodes the value in an OK to GET or QUERY.
+ * Splits an OK to GET or QUERY into the record's version and the value's bytes, which
+ * are not decoded or checked here (see {@link decodeValueBody}).
  *
  * @example
  * ```ts
- * decodeValueBody(response.body); // { kind: "int", value: 22 }
+ * splitValueBody(response.body); // { version: { ms: …, counter: 0, broker: 7 }, encoded: Uint8Array [2, 22] }
  * ```
  */
-export function decodeValueBody(body: Uint8Array): Value {
+export function splitValueBody(body: Uint8Array): EncodedRead & { encoded: Uint8Array } {
   const reader = new ByteReader(body);
-  return finish(reader, readValue(reader), "OK");
+  const version = readVersionField(reader);
+  return { version, encoded: reader.raw(reader.remaining, "value") };
+}
+
+/**
+ * Decodes the record's version and the value in an OK to GET or QUERY.
+ *
+ * @example
+ * ```ts
+ * decodeValueBody(response.body); // { version: { ms: …, counter: 0, broker: 7 }, value: { kind: "int", value: 22 } }
+ * ```
+ */
+export function decodeValueBody(body: Uint8Array): ReadResult & { value: Value } {
+  const { version, encoded } = splitValueBody(body);
+  const reader = new ByteReader(encoded);
+  return finish(reader, { version, value: readValue(reader) }, "OK");
 }
 
 /**
@@ -265,7 +306,10 @@ export function decodePutManyBody(body: Uint8Array): PutManyRefusal[] {
     const index = reader.u32("item index");
     const code = reader.u16("error code");
     const message = reader.string("error message", MAX_ERROR_MESSAGE_BYTES);
-    refusals.push({ index, code, message });
+    // A STALE item's message is the version the server holds, in its text form.
+    if (code === ErrorCode.STALE) {
+      refusals.push({ index, code, message, version: parseVersion(message) });
+    } else refusals.push({ index, code, message });
   }
   return finish(reader, refusals, "OK");
 }

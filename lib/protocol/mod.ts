@@ -23,13 +23,20 @@
  * @module
  */
 import { DecodeError } from "../base/bytes.ts";
+import type { Value } from "../record/value.ts";
+import type { Version } from "../record/version.ts";
 import type { PutManyBounds } from "./put_many.ts";
 
-/** The newest protocol version this module speaks (2 added PUT_MANY). */
-export const PROTOCOL_VERSION = 2;
+/**
+ * The protocol version this module speaks, and the only one: 2 added PUT_MANY, 3 put a
+ * version on every write and answer. A server refuses a HELLO for any other version, and
+ * a client a server that does not answer with this one: an older peer would write
+ * without versions, which replicas cannot order.
+ */
+export const PROTOCOL_VERSION = 3;
 
-/** The oldest protocol version a server still accepts in HELLO. */
-export const MIN_PROTOCOL_VERSION = 1;
+/** PUT and DELETE flag bit (and PUT_MANY item flag): a repair copy, acknowledged when stale. */
+export const WRITE_FLAG_REPAIR = 0x02;
 
 /** Bytes in every frame header: u32 body length, u8 type, u32 request id. */
 export const FRAME_HEADER_BYTES = 9;
@@ -66,6 +73,7 @@ export const MessageType = {
   OK: 0x80,
   NOT_FOUND: 0x81,
   ERROR: 0x82,
+  STALE: 0x83,
 } as const;
 
 /** The code carried by an ERROR response. */
@@ -82,6 +90,7 @@ export const ErrorCode = {
   AUTH_REQUIRED: 10,
   AUTH_FAILED: 11,
   READ_ONLY: 12,
+  STALE: 13,
 } as const;
 
 /** One of the {@link ErrorCode} numbers. */
@@ -140,12 +149,16 @@ export type Request =
     readonly type: "put";
     readonly requestId: number;
     readonly key: string;
+    /** The write's version. */
+    readonly version: Version;
     /**
      * The value's bytes as received (a view into the frame), not yet decoded: the
      * store validates them as it stores them, with no Value made on the way.
      */
     readonly encodedValue: Uint8Array;
     readonly overwrite: boolean;
+    /** A repair copy: when stale it is acknowledged (OK), not answered STALE. */
+    readonly repair: boolean;
   }
   | {
     readonly type: "putMany";
@@ -157,7 +170,15 @@ export type Request =
   }
   | { readonly type: "get"; readonly requestId: number; readonly key: string }
   | { readonly type: "query"; readonly requestId: number; readonly path: string[] }
-  | { readonly type: "delete"; readonly requestId: number; readonly key: string }
+  | {
+    readonly type: "delete";
+    readonly requestId: number;
+    readonly key: string;
+    /** The delete's version, kept in the tombstone. */
+    readonly version: Version;
+    /** A repair copy: when stale it is acknowledged (OK), not answered STALE. */
+    readonly repair: boolean;
+  }
   | {
     readonly type: "keys";
     readonly requestId: number;
@@ -170,7 +191,13 @@ export type Request =
 /** A decoded response, as the client sees it; OK bodies are decoded per request type. */
 export type Response =
   | { readonly type: "ok"; readonly requestId: number; readonly body: Uint8Array }
-  | { readonly type: "not_found"; readonly requestId: number }
+  | {
+    readonly type: "not_found";
+    readonly requestId: number;
+    /** The version of the key's tombstone (or of its record, for a QUERY path it lacks). */
+    readonly version: Version | undefined;
+  }
+  | { readonly type: "stale"; readonly requestId: number; readonly version: Version }
   | {
     readonly type: "error";
     readonly requestId: number;
@@ -193,6 +220,49 @@ export interface PutManyRefusal {
   readonly code: number;
   /** What was wrong. */
   readonly message: string;
+  /** For {@link ErrorCode.STALE}: the newer or equal version the server holds. */
+  readonly version?: Version;
+}
+
+/** How a versioned write (PUT, DELETE, a PUT_MANY item) is sent. */
+export interface WriteOptions {
+  /** The write's version, from the broker's clock (or a repaired copy's own). */
+  readonly version: Version;
+  /** A repair copy: acknowledged, not answered STALE, when the server holds newer. Default false. */
+  readonly repair?: boolean;
+  /** PUT only: false refuses to replace a record the key holds (EXISTS). Default true. */
+  readonly overwrite?: boolean;
+}
+
+/** What a server answered a PUT: stored (or a stale repair ignored), refused, or stale. */
+export type PutResult =
+  | { readonly kind: "stored" }
+  | { readonly kind: "exists" }
+  | { readonly kind: "stale"; readonly version: Version };
+
+/** What a server answered a DELETE: applied (a record was there or not), or stale. */
+export type DeleteResult =
+  | { readonly kind: "deleted"; readonly existed: boolean }
+  | { readonly kind: "stale"; readonly version: Version };
+
+/** A GET's or QUERY's answer with the value's bytes not yet decoded; see {@link ReadResult}. */
+export interface EncodedRead {
+  /** The value as the server encoded it (lib/record/value_codec.ts); undefined for NOT_FOUND. */
+  readonly encoded: Uint8Array | undefined;
+  /** The version of the key's newest write on that server; undefined when it has none. */
+  readonly version: Version | undefined;
+}
+
+/**
+ * What a server answered a GET or QUERY: the value with its record's version; or no
+ * value with the version of the tombstone (or record) the key holds; or neither when
+ * the server never saw the key.
+ */
+export interface ReadResult {
+  /** The value found; undefined for NOT_FOUND. */
+  readonly value: Value | undefined;
+  /** The version of the key's newest write on that server; undefined when it has none. */
+  readonly version: Version | undefined;
 }
 
 /** What KEYS asks for. */

@@ -12,22 +12,27 @@
  * import { encodeValue } from "../record/value_codec.ts";
  * import { int } from "../record/value.ts";
  * const items = new PutManyItems();
- * items.add("person1", encodeValue(int(22)));
+ * items.add("person1", encodeValue(int(22)), { ms: Date.now(), counter: 0, broker: 1 });
  * const bounds = readPutManyItems(items.bytes(), 0, items.itemCount);
  * bounds.keyStart(0); // 5: after the flags byte and the key length
  * ```
  * @module
  */
 import { ByteWriter, DecodeError, LimitExceededError } from "../base/bytes.ts";
+import { type Version, VERSION_BYTES, writeVersion } from "../record/version.ts";
+import { WRITE_FLAG_REPAIR } from "./mod.ts";
 
 /** Most items one PUT_MANY may carry. */
 export const MAX_PUT_MANY_ITEMS = 65_536;
 
-/** Bytes an item takes besides its key and value: flags, key length, value length. */
-export const PUT_MANY_ITEM_OVERHEAD_BYTES = 9;
+/** Bytes an item takes besides its key and value: flags, key length, version, value length. */
+export const PUT_MANY_ITEM_OVERHEAD_BYTES = 9 + VERSION_BYTES;
 
 /** PUT flag bit, of a PUT and of a PUT_MANY item: refuse to store when the key exists. */
 export const PUT_FLAG_IF_ABSENT = 0x01;
+
+/** Every flag bit a PUT or a PUT_MANY item may set. */
+export const PUT_FLAGS = PUT_FLAG_IF_ABSENT | WRITE_FLAG_REPAIR;
 
 /**
  * Builds the item list of one PUT_MANY. Reuse it with {@link PutManyItems.reset}.
@@ -42,6 +47,7 @@ export const PUT_FLAG_IF_ABSENT = 0x01;
  */
 export class PutManyItems {
   readonly #out: ByteWriter;
+  readonly #version = new Uint8Array(VERSION_BYTES);
   #itemCount = 0;
 
   /** @param capacity initial buffer size in bytes; default 64 KiB. */
@@ -60,17 +66,28 @@ export class PutManyItems {
   }
 
   /**
-   * Appends a PUT of `key` with `encodedValue` (copied); `overwrite` defaults to true.
-   * Throws a RangeError past {@link MAX_PUT_MANY_ITEMS}. The key and value are not
+   * Appends a PUT of `key` with `encodedValue` (copied) at `version`; `overwrite`
+   * defaults to true and `repair` to false. Throws a RangeError past
+   * {@link MAX_PUT_MANY_ITEMS} or for an invalid version. The key and value are not
    * checked here: the server refuses a bad item alone.
    */
-  add(key: string, encodedValue: Uint8Array, options?: { overwrite?: boolean }): void {
+  add(
+    key: string,
+    encodedValue: Uint8Array,
+    version: Version,
+    options?: { overwrite?: boolean; repair?: boolean },
+  ): void {
     if (this.#itemCount >= MAX_PUT_MANY_ITEMS) {
       throw new RangeError(`a PUT_MANY holds at most ${MAX_PUT_MANY_ITEMS} items`);
     }
+    writeVersion(this.#version, 0, version);
     // No default object for `options`: this runs for every replica of every record.
-    this.#out.u8(options?.overwrite === false ? PUT_FLAG_IF_ABSENT : 0);
+    this.#out.u8(
+      (options?.overwrite === false ? PUT_FLAG_IF_ABSENT : 0) |
+        (options?.repair === true ? WRITE_FLAG_REPAIR : 0),
+    );
     this.#out.string(key);
+    this.#out.raw(this.#version);
     this.#out.u32(encodedValue.length);
     this.#out.raw(encodedValue);
     this.#itemCount++;
@@ -103,10 +120,14 @@ export interface PutManyBounds {
   readonly itemCount: number;
   /** Whether item `index` asks to refuse an existing key. */
   ifAbsent(index: number): boolean;
+  /** Whether item `index` is a repair copy (acknowledged when stale). */
+  repair(index: number): boolean;
   /** Offset of item `index`'s key bytes. */
   keyStart(index: number): number;
-  /** Offset just past item `index`'s key bytes, where its value length starts. */
+  /** Offset just past item `index`'s key bytes, where its version starts. */
   keyEnd(index: number): number;
+  /** Offset of item `index`'s 12 version bytes (lib/record/version.ts). */
+  versionStart(index: number): number;
   /** Offset of item `index`'s value. */
   valueStart(index: number): number;
   /** Offset just past item `index`'s value. */
@@ -150,7 +171,7 @@ export function readPutManyItems(
       throw new DecodeError(`PUT_MANY item ${index} is truncated`);
     }
     const flags = body[at];
-    if ((flags & ~PUT_FLAG_IF_ABSENT) !== 0) {
+    if ((flags & ~PUT_FLAGS) !== 0) {
       throw new DecodeError(
         `unknown PUT flags 0x${flags.toString(16).padStart(2, "0")} in PUT_MANY item ${index}`,
       );
@@ -175,8 +196,10 @@ export function readPutManyItems(
   return {
     itemCount,
     ifAbsent: (index) => (body[offsets[index * 3]] & PUT_FLAG_IF_ABSENT) !== 0,
+    repair: (index) => (body[offsets[index * 3]] & WRITE_FLAG_REPAIR) !== 0,
     keyStart: (index) => offsets[index * 3] + 5,
-    keyEnd: (index) => offsets[index * 3 + 1] - 4,
+    keyEnd: (index) => offsets[index * 3 + 1] - 4 - VERSION_BYTES,
+    versionStart: (index) => offsets[index * 3 + 1] - 4 - VERSION_BYTES,
     valueStart: (index) => offsets[index * 3 + 1],
     valueEnd: (index) => offsets[index * 3 + 2],
   };

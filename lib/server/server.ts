@@ -41,7 +41,6 @@ import {
   FrameTooLargeError,
   type HelloResult,
   MessageType,
-  MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   type PutManyRefusal,
   type Request,
@@ -58,10 +57,11 @@ const WRITE_TYPES: ReadonlySet<number> = new Set([
   MessageType.PUT_MANY,
   MessageType.DELETE,
 ]);
+import { compareVersions, formatVersion, readVersion, type Version } from "../record/version.ts";
 
-/** PUT options, made once rather than per item of a PUT_MANY. */
-const OVERWRITE = { overwrite: true } as const;
-const IF_ABSENT = { overwrite: false } as const;
+/** PUT_MANY item options, made once rather than per item: every write applies only when newer. */
+const OVERWRITE = { overwrite: true, ifNewer: true } as const;
+const IF_ABSENT = { overwrite: false, ifNewer: true } as const;
 
 /** Address the server binds unless told otherwise: loopback only. */
 export const DEFAULT_HOSTNAME = "127.0.0.1";
@@ -686,18 +686,25 @@ export class KvServer {
       const keyEnd = items.keyEnd(index);
       try {
         const options = items.ifAbsent(index) ? IF_ABSENT : OVERWRITE;
+        const versionAt = items.versionStart(index);
         const stored = this.#store.putEncodedAt(
           body,
           keyStart,
           keyEnd,
-          -1,
+          versionAt,
           items.valueStart(index),
           items.valueEnd(index),
           options,
         );
         if (!stored) {
           const key = readItemKey(body, keyStart, keyEnd);
-          refusals.push({ index, code: ErrorCode.EXISTS, message: `key '${key}' exists` });
+          const held = this.#staleAgainst(key, readVersion(body, versionAt));
+          if (held === undefined) {
+            refusals.push({ index, code: ErrorCode.EXISTS, message: `key '${key}' exists` });
+          } else if (!items.repair(index)) {
+            // A STALE item's message is the version held, in its text form (docs/protocol.md).
+            refusals.push({ index, code: ErrorCode.STALE, message: formatVersion(held) });
+          }
         }
       } catch (error) {
         const refusal = this.#refusalOf("PUT_MANY", error);
@@ -813,12 +820,13 @@ export class KvServer {
 
   /** Answers an unsupported protocol version with an ERROR, and says whether it did. */
   #helloVersionRefusal(version: number, responses: FrameWriter, id: number): boolean {
-    if (version >= MIN_PROTOCOL_VERSION && version <= PROTOCOL_VERSION) return false;
+    // Only this version: an older peer would write without versions, which replicas cannot order.
+    if (version === PROTOCOL_VERSION) return false;
     responses.error(
       id,
       ErrorCode.UNSUPPORTED_VERSION,
       `protocol version ${version} is not supported; this server speaks ` +
-        `${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION}`,
+        `version ${PROTOCOL_VERSION} only: upgrade the older of the two`,
     );
     return true;
   }
@@ -846,6 +854,12 @@ export class KvServer {
     this.#logger.warn(`refused ${connection.peer}: ${reason}${unlogged}`);
   }
 
+  /** The version `key` holds when it is newer than or equal to `version`: why a write was refused. */
+  #staleAgainst(key: string, version: Version): Version | undefined {
+    const held = this.#store.versionOf(key);
+    return held !== undefined && compareVersions(held, version) >= 0 ? held : undefined;
+  }
+
   #run(request: Request, responses: FrameWriter): void {
     const store = this.#store;
     const id = request.requestId;
@@ -855,23 +869,35 @@ export class KvServer {
       case "ping":
         return responses.ok(id);
       case "put": {
-        const stored = store.putEncoded(request.key, request.encodedValue, {
-          overwrite: request.overwrite,
-        });
-        if (stored) return responses.ok(id);
-        return responses.error(id, ErrorCode.EXISTS, `key '${request.key}' exists`);
+        const { key, version } = request;
+        const options = { overwrite: request.overwrite, version, ifNewer: true };
+        if (store.putEncoded(key, request.encodedValue, options)) return responses.ok(id);
+        const held = this.#staleAgainst(key, version);
+        if (held === undefined) return responses.error(id, ErrorCode.EXISTS, `key '${key}' exists`);
+        // A repair copy older than what is held is acknowledged and ignored.
+        return request.repair ? responses.ok(id) : responses.stale(id, held);
       }
       case "putMany":
         return this.#putMany(request, responses);
       // Answered straight from the trie's bytes: no value object is built and re-encoded.
       case "get":
-        return responses.okOrNotFound(id, (out) => store.getInto(request.key, out));
-      case "query":
-        return responses.okOrNotFound(id, (out) => store.queryInto(request.path, out));
+      case "query": {
+        const key = request.type === "get" ? request.key : request.path[0];
+        const version = store.versionOf(key);
+        if (version === undefined) return responses.notFound(id);
+        return request.type === "get"
+          ? responses.okOrNotFound(id, version, (out) => store.getInto(key, out))
+          : responses.okOrNotFound(id, version, (out) => store.queryInto(request.path, out));
+      }
       case "delete": {
-        const existed = store.get(request.key) !== undefined;
-        store.delete(request.key);
-        return existed ? responses.ok(id) : responses.notFound(id);
+        const { key, version } = request;
+        const existed = store.has(key);
+        if (store.delete(key, { version, ifNewer: true })) {
+          return existed ? responses.ok(id) : responses.notFound(id);
+        }
+        const held = store.versionOf(key);
+        invariant(held !== undefined, "a refused delete met a version");
+        return request.repair ? responses.ok(id) : responses.stale(id, held);
       }
       case "keys":
         return responses.okKeys(

@@ -656,6 +656,18 @@ export class Store {
   }
 
   /**
+   * Whether `key` holds a record (a tombstone does not count).
+   *
+   * @example
+   * ```ts
+   * store.has("person1"); // true
+   * ```
+   */
+  has(key: string): boolean {
+    return this.#trie.has(key);
+  }
+
+  /**
    * The version of `key`'s newest write (its record's or tombstone's), or undefined.
    *
    * @example

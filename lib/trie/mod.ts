@@ -308,6 +308,19 @@ export class RecordTrie {
   }
 
   /**
+   * Whether `key` holds a record (not a tombstone), without reading it.
+   *
+   * @example
+   * ```ts
+   * trie.has("person1"); // true
+   * ```
+   */
+  has(key: string): boolean {
+    const node = this.#keys.find(this.#scratch, this.#encodeKey(key));
+    return node >= 0 && this.#keys.value(node) !== TOMBSTONE;
+  }
+
+  /**
    * The version of `key`'s newest write — its record's or its tombstone's — or
    * undefined when the trie holds neither.
    *

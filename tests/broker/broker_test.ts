@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import { Broker } from "../../lib/broker/broker.ts";
+import { Broker, MAX_WRITE_ATTEMPTS } from "../../lib/broker/broker.ts";
+import { compareVersions } from "../../lib/record/version.ts";
 import { int, object, str } from "../../lib/record/value.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { withoutVersion } from "../helpers/versions.ts";
 
 const PERSON = object([["name", str("Mary")], ["age", int(22)], [
   "address",
@@ -22,15 +24,20 @@ function replicaIds(broker: Broker, key: string): string[] {
 Deno.test("put stores a record on exactly its k replicas; get and query read it", async () => {
   const { cluster, broker } = await openBroker(4, 2);
   try {
-    assert.deepEqual(await broker.put("person1", PERSON), { kind: "done", existed: true });
+    assert.deepEqual(withoutVersion(await broker.put("person1", PERSON)), {
+      kind: "done",
+      existed: true,
+    });
     assert.deepEqual(cluster.holders("person1").sort(), replicaIds(broker, "person1").sort());
-    assert.deepEqual(await broker.get("person1"), { kind: "found", value: PERSON });
-    assert.deepEqual(await broker.query(["person1", "address", "street"]), {
+    assert.deepEqual(withoutVersion(await broker.get("person1")), { kind: "found", value: PERSON });
+    assert.deepEqual(withoutVersion(await broker.query(["person1", "address", "street"])), {
       kind: "found",
       value: str("Main"),
     });
-    assert.deepEqual(await broker.query(["person1", "nope"]), { kind: "not-found" });
-    assert.deepEqual(await broker.get("person9"), { kind: "not-found" });
+    assert.deepEqual(withoutVersion(await broker.query(["person1", "nope"])), {
+      kind: "not-found",
+    });
+    assert.deepEqual(withoutVersion(await broker.get("person9")), { kind: "not-found" });
   } finally {
     broker.close();
   }
@@ -61,7 +68,10 @@ Deno.test("with k-1 replicas crashed or hung, answers are exactly as with all up
       cluster.servers[second].state = failure;
       const after = [await broker.get("person1"), await broker.get("person9")];
       assert.deepEqual(after, before, failure);
-      assert.deepEqual(await broker.query(["person1", "age"]), { kind: "found", value: int(22) });
+      assert.deepEqual(withoutVersion(await broker.query(["person1", "age"])), {
+        kind: "found",
+        value: int(22),
+      });
       assert.equal(broker.pool.upCount, 1, "failed servers are marked down");
     } finally {
       broker.close();
@@ -77,7 +87,7 @@ Deno.test("with k servers down: found records are returned, doubtful NOT FOUND w
     const third = [0, 1, 2].find((index) => index !== first && index !== second)!;
     cluster.servers[first].state = "crashed";
     cluster.servers[third].state = "crashed";
-    assert.deepEqual(await broker.get("person1"), { kind: "found", value: PERSON });
+    assert.deepEqual(withoutVersion(await broker.get("person1")), { kind: "found", value: PERSON });
     // person1's other replica answers NOT FOUND for a field, but k servers are down.
     const lookup = await broker.query(["person1", "missing"]);
     assert.equal(lookup.kind, "not-found");
@@ -115,10 +125,16 @@ Deno.test("delete removes exactly the key from every replica", async () => {
   try {
     await broker.put("person3", PERSON);
     await broker.put("person30", PERSON);
-    assert.deepEqual(await broker.delete("person3"), { kind: "done", existed: true });
+    assert.deepEqual(withoutVersion(await broker.delete("person3")), {
+      kind: "done",
+      existed: true,
+    });
     assert.deepEqual(cluster.holders("person3"), []);
     assert.equal(cluster.holders("person30").length, 2);
-    assert.deepEqual(await broker.delete("person3"), { kind: "done", existed: false });
+    assert.deepEqual(withoutVersion(await broker.delete("person3")), {
+      kind: "done",
+      existed: false,
+    });
   } finally {
     broker.close();
   }
@@ -159,7 +175,10 @@ Deno.test("a server that comes back is used again without restarting", async () 
     assert.equal(broker.pool.isUp(0), false);
     cluster.servers[0].state = "up";
     await waitFor(() => broker.pool.isUp(0), { what: "server 0 to be up again" });
-    assert.deepEqual(await broker.delete("person1"), { kind: "done", existed: true });
+    assert.deepEqual(withoutVersion(await broker.delete("person1")), {
+      kind: "done",
+      existed: true,
+    });
     assert.deepEqual(cluster.holders("person1"), []);
   } finally {
     broker.close();
@@ -208,6 +227,72 @@ Deno.test("servers reports up servers with records and latency, down ones with w
       up: false,
       error: "cannot connect to 127.0.0.1:9001",
     });
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("reads answer the newest version among the replicas: a newer record, or a newer tombstone as NOT FOUND", async () => {
+  const { cluster, broker } = await openBroker(3, 2);
+  try {
+    await broker.put("person1", PERSON);
+    const [first, second] = broker.replicasOf("person1");
+    const future = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
+    // One replica alone holds a newer write, as after a write cut off half way.
+    cluster.servers[second].trie.put("person1", int(7), { version: future, ifNewer: true });
+    assert.deepEqual(await broker.get("person1"), {
+      kind: "found",
+      value: int(7),
+      version: future,
+    });
+    const later = { ...future, counter: 1 };
+    cluster.servers[first].trie.tombstone("person1", { version: later, ifNewer: true });
+    assert.deepEqual(await broker.get("person1"), { kind: "not-found", version: later });
+    assert.deepEqual(await broker.query(["person1", "age"]), {
+      kind: "not-found",
+      version: later,
+    });
+    // The broker observed `later`: its next write is newer, whatever its wall clock says.
+    const put = await broker.put("person1", PERSON);
+    assert.ok(put.kind === "done" && compareVersions(put.version, later) > 0);
+    assert.deepEqual(withoutVersion(await broker.get("person1")), {
+      kind: "found",
+      value: PERSON,
+    });
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a write meeting a newer version (STALE) moves the clock past it and wins; a key written nonstop gives up after MAX_WRITE_ATTEMPTS", async () => {
+  const { cluster, broker } = await openBroker(3, 2);
+  try {
+    const [first] = broker.replicasOf("person1");
+    // Another broker, whose clock runs a minute ahead, wrote person1 on one replica.
+    const ahead = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
+    cluster.servers[first].trie.put("person1", int(1), { version: ahead, ifNewer: true });
+    const change = await broker.put("person1", PERSON);
+    assert.ok(change.kind === "done" && compareVersions(change.version, ahead) > 0);
+    for (const index of broker.replicasOf("person1")) {
+      assert.deepEqual(cluster.servers[index].trie.get("person1"), PERSON);
+    }
+    const deleted = await broker.delete("person1");
+    assert.ok(deleted.kind === "done" && deleted.existed);
+    assert.deepEqual(cluster.holders("person1"), []);
+    // A replica that always holds something newer: the write gives up, saying why.
+    const server = cluster.servers[first];
+    const put = server.applyPut.bind(server);
+    let attempts = 0;
+    server.applyPut = (key, value, options) => {
+      attempts++;
+      const newer = { ...options.version, counter: options.version.counter + 1 };
+      server.trie.put(key, int(0), { version: newer, ifNewer: true });
+      return put(key, value, options);
+    };
+    const refused = await broker.put("person1", PERSON);
+    assert.equal(refused.kind, "error");
+    assert.match((refused as { error: string }).error, /newer write on every one of 5 attempts/);
+    assert.equal(attempts, MAX_WRITE_ATTEMPTS);
   } finally {
     broker.close();
   }

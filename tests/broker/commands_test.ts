@@ -13,6 +13,10 @@ import {
 import { float, int, object, str } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { withoutVersion } from "../helpers/versions.ts";
+
+/** A record version in its text form, as answers carry it. */
+const V = "0193813bcc0000000000002a";
 
 const PERSON = object([["name", str("Mary")], ["age", int(22)], ["height", float(1.75)]]);
 
@@ -100,7 +104,7 @@ Deno.test("unknown commands get a one-line hint", () => {
 });
 
 Deno.test("formatAnswer prints human text in the data's dialect", () => {
-  const found: Answer = { op: "GET", key: "person1", found: true, value: PERSON };
+  const found: Answer = { op: "GET", key: "person1", found: true, value: PERSON, version: V };
   assert.equal(
     formatAnswer(found),
     `person1 : { "name" : "Mary" ; "age" : 22 ; "height" : 1.75 }`,
@@ -110,7 +114,7 @@ Deno.test("formatAnswer prints human text in the data's dialect", () => {
     `person1 : {'name': 'Mary', 'age': 22, 'height': 1.75}`,
   );
   assert.equal(
-    formatAnswer({ op: "QUERY", key: "person1.age", found: true, value: int(22) }),
+    formatAnswer({ op: "QUERY", key: "person1.age", found: true, value: int(22), version: V }),
     "person1.age : 22",
   );
   assert.equal(formatAnswer({ op: "GET", key: "person9", found: false }), "NOT FOUND: person9");
@@ -118,12 +122,18 @@ Deno.test("formatAnswer prints human text in the data's dialect", () => {
     formatAnswer({ op: "GET", key: "person9", found: false, warning: "servers down" }),
     "NOT FOUND: person9\nWARNING: servers down",
   );
-  assert.equal(formatAnswer({ op: "DELETE", key: "person3", deleted: true }), "DELETED: person3");
   assert.equal(
-    formatAnswer({ op: "DELETE", key: "person3", deleted: false }),
+    formatAnswer({ op: "DELETE", key: "person3", deleted: true, version: V }),
+    "DELETED: person3",
+  );
+  assert.equal(
+    formatAnswer({ op: "DELETE", key: "person3", deleted: false, version: V }),
     "NOT FOUND: person3",
   );
-  assert.equal(formatAnswer({ op: "PUT", key: "person1", stored: true }), "STORED: person1");
+  assert.equal(
+    formatAnswer({ op: "PUT", key: "person1", stored: true, version: V }),
+    "STORED: person1",
+  );
   assert.equal(formatAnswer({ op: "DELETE", key: "p", error: "refused" }), "ERROR: refused");
   assert.equal(
     formatAnswer({ op: "KEYS", prefix: "p", limit: 2, keys: ["p1", "p2"], more: true }),
@@ -149,26 +159,34 @@ Deno.test("formatAnswer prints one JSON line with typed values", () => {
     object([["street", str("Main")]]),
   ]]);
   assert.equal(
-    formatAnswer({ op: "GET", key: "person1", found: true, value: nested }, { json: true }),
-    `{"op":"GET","key":"person1","found":true,"value":{"name":"2.05","age":22,"h":2.0,"address":{"street":"Main"}}}`,
+    formatAnswer({ op: "GET", key: "person1", found: true, value: nested, version: V }, {
+      json: true,
+    }),
+    `{"op":"GET","key":"person1","found":true,"value":{"name":"2.05","age":22,"h":2.0,"address":{"street":"Main"}},"version":"${V}"}`,
   );
   // Field order holds even for names a JavaScript object would reorder.
   const ordered = object([["b", int(1)], ["10", float(2)], ["2", str("x")]]);
   assert.equal(
-    formatAnswer({ op: "GET", key: "o", found: true, value: ordered }, { json: true }),
-    `{"op":"GET","key":"o","found":true,"value":{"b":1,"10":2.0,"2":"x"}}`,
+    formatAnswer({ op: "GET", key: "o", found: true, value: ordered, version: V }, { json: true }),
+    `{"op":"GET","key":"o","found":true,"value":{"b":1,"10":2.0,"2":"x"},"version":"${V}"}`,
   );
   // Floats stay floats in the text; a field named __proto__ is a field like any other.
   const awkward = object([["__proto__", float(-0)], ["big", float(1e21)], ["half", float(0.5)]]);
   assert.equal(
-    formatAnswer({ op: "GET", key: "p", found: true, value: awkward }, { json: true }),
-    `{"op":"GET","key":"p","found":true,"value":{"__proto__":-0.0,"big":1e+21,"half":0.5}}`,
+    formatAnswer({ op: "GET", key: "p", found: true, value: awkward, version: V }, { json: true }),
+    `{"op":"GET","key":"p","found":true,"value":{"__proto__":-0.0,"big":1e+21,"half":0.5},"version":"${V}"}`,
   );
   assert.equal(
-    formatAnswer({ op: "QUERY", key: "person1.address.street", found: true, value: str("Main") }, {
+    formatAnswer({
+      op: "QUERY",
+      key: "person1.address.street",
+      found: true,
+      value: str("Main"),
+      version: V,
+    }, {
       json: true,
     }),
-    `{"op":"QUERY","key":"person1.address.street","found":true,"value":"Main"}`,
+    `{"op":"QUERY","key":"person1.address.street","found":true,"value":"Main","version":"${V}"}`,
   );
   assert.equal(
     formatAnswer({ op: "GET", key: "person9", found: false, warning: "w" }, { json: true }),
@@ -186,44 +204,55 @@ Deno.test("runCommand answers every command kind against a broker", async () => 
   try {
     const run = async (line: string) =>
       JSON.parse(formatAnswer(await runCommand(broker, parseCommand(line)!), { json: true }));
-    assert.deepEqual(await run(`PUT person1: { name : Mary; age : 22; height : 1.75 }`), {
-      op: "PUT",
-      key: "person1",
-      stored: true,
-    });
-    assert.deepEqual(await run("GET person1"), {
+    assert.deepEqual(
+      withoutVersion(await run(`PUT person1: { name : Mary; age : 22; height : 1.75 }`)),
+      {
+        op: "PUT",
+        key: "person1",
+        stored: true,
+      },
+    );
+    assert.deepEqual(withoutVersion(await run("GET person1")), {
       op: "GET",
       key: "person1",
       found: true,
       value: { name: "Mary", age: 22, height: 1.75 },
     });
-    assert.deepEqual(await run("QUERY person1.age"), {
+    assert.deepEqual(withoutVersion(await run("QUERY person1.age")), {
       op: "QUERY",
       key: "person1.age",
       found: true,
       value: 22,
     });
-    assert.deepEqual(await run("QUERY person1.zip"), {
+    assert.deepEqual(withoutVersion(await run("QUERY person1.zip")), {
       op: "QUERY",
       key: "person1.zip",
       found: false,
     });
-    assert.deepEqual(await run("KEYS per"), {
+    assert.deepEqual(withoutVersion(await run("KEYS per")), {
       op: "KEYS",
       prefix: "per",
       limit: 100,
       keys: ["person1"],
       more: false,
     });
-    assert.deepEqual(await run("DELETE person1"), { op: "DELETE", key: "person1", deleted: true });
-    assert.deepEqual(await run("GET person1"), { op: "GET", key: "person1", found: false });
+    assert.deepEqual(withoutVersion(await run("DELETE person1")), {
+      op: "DELETE",
+      key: "person1",
+      deleted: true,
+    });
+    assert.deepEqual(withoutVersion(await run("GET person1")), {
+      op: "GET",
+      key: "person1",
+      found: false,
+    });
     const servers = await run("SERVERS");
     assert.equal(servers.servers.length, 3);
     assert.deepEqual(Object.keys(servers.servers[0]), ["server", "up", "records", "latencyMs"]);
     const help = await run("HELP");
     assert.equal(help.op, "HELP");
     assert(help.commands.some((command: { usage: string }) => command.usage === "GET key"));
-    assert.deepEqual(await run("EXIT"), { op: "EXIT" });
+    assert.deepEqual(withoutVersion(await run("EXIT")), { op: "EXIT" });
     cluster.servers[broker.replicasOf("person2")[0]].state = "crashed";
     const refused = await run(`PUT person2: { age : 1 }`);
     assert.equal(refused.op, "PUT");
@@ -239,19 +268,21 @@ Deno.test("an encoded value prints as its decoded twin would, and a malformed on
   const encoded = encodeValue(value);
   for (const options of [{ json: true }, { json: false }, { dialect: "python" as const }]) {
     assert.equal(
-      formatAnswer({ op: "GET", key: "p", found: true, encoded }, options),
-      formatAnswer({ op: "GET", key: "p", found: true, value }, options),
+      formatAnswer({ op: "GET", key: "p", found: true, encoded, version: V }, options),
+      formatAnswer({ op: "GET", key: "p", found: true, value, version: V }, options),
     );
   }
   const malformed = new Uint8Array([0x09]);
   assert.deepEqual(
     JSON.parse(
-      formatAnswer({ op: "GET", key: "p", found: true, encoded: malformed }, { json: true }),
+      formatAnswer({ op: "GET", key: "p", found: true, encoded: malformed, version: V }, {
+        json: true,
+      }),
     ),
     { op: "GET", key: "p", error: "a replica sent a malformed value: unknown value tag 0x09" },
   );
   assert.equal(
-    formatAnswer({ op: "QUERY", key: "p.a", found: true, encoded: malformed }),
+    formatAnswer({ op: "QUERY", key: "p.a", found: true, encoded: malformed, version: V }),
     "ERROR: a replica sent a malformed value: unknown value tag 0x09",
   );
 });

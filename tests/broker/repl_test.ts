@@ -4,6 +4,7 @@ import { readLines } from "../../lib/base/line_reader.ts";
 import { answerLine, argumentHint, completeLine, runSession } from "../../lib/broker/repl.ts";
 import { int, object, str } from "../../lib/record/value.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { withoutVersion } from "../helpers/versions.ts";
 
 function lines(text: string) {
   return readLines(ReadableStream.from([new TextEncoder().encode(text)]), { maxLineBytes: 64 });
@@ -63,7 +64,13 @@ Deno.test("runSession with json prints exactly one object per command, to end of
       "HELP",
       "EXIT",
     ]);
-    assert.deepEqual(answers[1], { op: "GET", key: "p", found: true, value: { a: 1 } });
+    assert.match(answers[1].version, /^[0-9a-f]{24}$/);
+    assert.deepEqual(withoutVersion(answers[1]), {
+      op: "GET",
+      key: "p",
+      found: true,
+      value: { a: 1 },
+    });
     assert.match(answers[4].error, /^input line 5: /);
   });
 });

@@ -5,6 +5,7 @@ import { BROKER_TIMEOUT_MS, BrokerProcess, KvCluster } from "../helpers/kv_proce
 import { TEST_KV } from "../helpers/server_process.ts";
 import { outputWithin, waitFor, withDeadline } from "../helpers/wait.ts";
 import { ServerClient } from "../../lib/protocol/client.ts";
+import { withoutVersion } from "../helpers/versions.ts";
 
 /** For the brokers started through bash rather than BrokerProcess. */
 const BROKER_TIMEOUT_FLAGS = ["--timeout-ms", `${BROKER_TIMEOUT_MS}`];
@@ -246,7 +247,14 @@ Deno.test("--json answers every command kind with exactly one JSON object per li
   ].join("\n");
   const { code, stdout } = await runBroker(["-s", cluster.serverFile, "-k", "2", "--json"], script);
   assert.equal(code, 0);
-  const answers = stdout.split("\n").map((line) => JSON.parse(line));
+  const versioned = stdout.split("\n").map((line) => JSON.parse(line));
+  // Every stored, deleted or found record carries its version, 24 hex digits.
+  for (const answer of versioned) {
+    if (answer.stored || answer.found || answer.deleted !== undefined) {
+      assert.match(answer.version, /^[0-9a-f]{24}$/, JSON.stringify(answer));
+    }
+  }
+  const answers = versioned.map(withoutVersion);
   assert.deepEqual(answers[0], { op: "PUT", key: "person1", stored: true });
   assert.deepEqual(answers[1], {
     op: "GET",
@@ -360,7 +368,7 @@ Deno.test("EXIT or QUIT with arguments is an error that ends nothing, in text an
   ]);
   const json = await runBroker(["-s", cluster.serverFile, "-k", "2", "--json"], script);
   assert.equal(json.code, 0, json.stderr);
-  assert.deepEqual(json.stdout.split("\n").map((line) => JSON.parse(line)), [
+  assert.deepEqual(json.stdout.split("\n").map((line) => withoutVersion(JSON.parse(line))), [
     { op: "EXIT", error: "EXIT takes no arguments (type EXIT alone)" },
     { op: "QUIT", error: "quit takes no arguments (type quit alone)" },
     { op: "PUT", key: "a", stored: true },

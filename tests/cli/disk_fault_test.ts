@@ -4,6 +4,7 @@ import { ErrorCode } from "../../lib/protocol/mod.ts";
 import { str } from "../../lib/record/value.ts";
 import { connectClient } from "../helpers/client.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { at } from "../helpers/versions.ts";
 
 /** Mounts a tmpfs of `megabytes` at a new directory; undefined where mounting is not allowed. */
 function mountSmallTmpfs(megabytes: number): string | undefined {
@@ -50,7 +51,7 @@ Deno.test({
         let refusal: ServerError | undefined;
         for (let index = 0; index < 1000 && refusal === undefined; index++) {
           try {
-            await client.put(`k${index}`, value);
+            await client.put(`k${index}`, value, at());
             acknowledged.push(`k${index}`);
           } catch (error) {
             if (!(error instanceof ServerError)) throw error;
@@ -61,10 +62,10 @@ Deno.test({
         assert.equal(refusal.code, ErrorCode.READ_ONLY, refusal.message);
         assert.match(refusal.message, /No space left on device/);
         // Reads, PING and STATS go on; writes stay refused.
-        assert.deepEqual(await client.get(acknowledged[0]), value);
+        assert.deepEqual((await client.get(acknowledged[0])).value, value);
         assert.equal(typeof await client.ping(), "number");
         assert.ok((await client.stats()).recordCount >= acknowledged.length);
-        await assert.rejects(client.delete(acknowledged[0]), /READ_ONLY/);
+        await assert.rejects(client.delete(acknowledged[0], at()), /READ_ONLY/);
         await client.close();
         const exit = await stopWithin(server);
         assert.equal(exit.code, 0);
@@ -73,7 +74,9 @@ Deno.test({
       // Every acknowledged record is there after a restart on the full disk.
       await using again = await startServerProcess(["--data-dir", dataDir]);
       const client = await connectClient(again.address);
-      for (const key of acknowledged) assert.notEqual(await client.get(key), undefined, key);
+      for (const key of acknowledged) {
+        assert.notEqual((await client.get(key)).value, undefined, key);
+      }
       await client.close();
       assert.equal((await stopWithin(again)).code, 0);
     } finally {

@@ -4,6 +4,7 @@ import { int } from "../../lib/record/value.ts";
 import { badRequest, openAttackers, rssBytes, stalledFrame } from "../helpers/attacks.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { at } from "../helpers/versions.ts";
 
 const MIB = 1024 * 1024;
 
@@ -22,7 +23,7 @@ Deno.test("the buffer budget holds under both attacks, a client is still served,
   ]);
   const pid = server.pid!;
   const client = await ServerClient.connect(server.address);
-  await client.put("kept", int(1));
+  await client.put("kept", int(1), at());
   const attacks = [
     // Answered (a bad request is an ERROR), then idle: the buffers are given back at once.
     { count: 100, payload: badRequest(MIB), stalled: false },
@@ -38,7 +39,7 @@ Deno.test("the buffer budget holds under both attacks, a client is still served,
       const affordable = Math.floor(BUDGET_BYTES / (payload.length / 2));
       assert.ok(count - closed <= affordable, `${count - closed} attackers kept their buffers`);
     }
-    assert.deepEqual(await client.get("kept"), int(1));
+    assert.deepEqual((await client.get("kept")).value, int(1));
     attackers.close();
     await waitFor(async () => await rssBytes(pid) <= before + RSS_SLACK_BYTES, {
       what: `the server's RSS to come back within 32 MiB of ${before} bytes`,

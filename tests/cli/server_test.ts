@@ -16,6 +16,7 @@ import { runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { connectClient } from "../helpers/client.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { at } from "../helpers/versions.ts";
 
 Deno.test("kv server prints a parseable listening line and serves requests", async () => {
   await using server = await startServerProcess();
@@ -25,8 +26,8 @@ Deno.test("kv server prints a parseable listening line and serves requests", asy
   );
   assert.notEqual(server.address.port, 0);
   const client = await connectClient(server.address);
-  assert.equal(await client.put("k", str("v")), "ok");
-  assert.deepEqual(await client.get("k"), str("v"));
+  assert.deepEqual(await client.put("k", str("v"), at()), { kind: "stored" });
+  assert.deepEqual((await client.get("k")).value, str("v"));
   await client.close();
   const exit = await stopWithin(server, "SIGTERM");
   assert.equal(exit.code, 0);
@@ -39,7 +40,7 @@ Deno.test("kv server exits 0 on SIGINT and keeps records in --data-dir across re
     assert.match(first.stderrLines.at(-1)!, new RegExp(`\\(data: ${dataDir}, 0 records, `));
     const client = await connectClient(first.address);
     await Promise.all(
-      Array.from({ length: 10 }, (_, index) => client.put(`k${index}`, int(index))),
+      Array.from({ length: 10 }, (_, index) => client.put(`k${index}`, int(index), at())),
     );
     await client.close();
     assert.equal((await stopWithin(first, "SIGINT")).code, 0);
@@ -49,7 +50,7 @@ Deno.test("kv server exits 0 on SIGINT and keeps records in --data-dir across re
       /, 10 records, recovered in \d+ ms, plain TCP, no auth\)$/,
     );
     const again = await connectClient(second.address);
-    assert.deepEqual(await again.get("k7"), int(7));
+    assert.deepEqual((await again.get("k7")).value, int(7));
     await again.close();
     assert.equal((await stopWithin(second)).code, 0);
   } finally {
@@ -104,6 +105,8 @@ Deno.test("kv server refuses bad flags with one line and exit 2", async () => {
       [["--fsync", "always"], /--fsync needs --data-dir/],
       [["--log-level", "loud"], /--log-level must be one of error, warn, info, debug/],
       [["--max-frame-bytes", "10"], /--max-frame-bytes must be a whole number/],
+      [["--tombstone-grace", "1y"], /--tombstone-grace must be a whole number of seconds/],
+      [["--tombstone-grace", "3651d"], /at most 3650 days, got '3651d'/],
       [["--bogus"], /unknown option '--bogus'/],
     ] as const
   ) {
@@ -233,15 +236,17 @@ Deno.test("a kv server process answers every request type and enforces every lim
     assert.equal(client.maxFrameBytes, 65536);
     assert.ok(await client.ping() >= 0);
     const person = object([["name", str("Mary")], ["address", object([["street", str("Main")]])]]);
-    assert.equal(await client.put("person1", person), "ok");
-    assert.equal(await client.put("person1", int(1), { overwrite: false }), "exists");
-    assert.equal(await client.put("person10", int(10)), "ok");
-    assert.deepEqual(await client.get("person1"), person);
-    assert.deepEqual(await client.query(["person1", "address", "street"]), str("Main"));
-    assert.equal(await client.query(["person1", "name", "x"]), undefined);
+    assert.deepEqual(await client.put("person1", person, at()), { kind: "stored" });
+    assert.deepEqual(await client.put("person1", int(1), at(at({ overwrite: false }))), {
+      kind: "exists",
+    });
+    assert.deepEqual(await client.put("person10", int(10), at()), { kind: "stored" });
+    assert.deepEqual((await client.get("person1")).value, person);
+    assert.deepEqual((await client.query(["person1", "address", "street"])).value, str("Main"));
+    assert.equal((await client.query(["person1", "name", "x"])).value, undefined);
     assert.deepEqual(await client.keys({ prefix: "person", limit: 10 }), ["person1", "person10"]);
-    assert.equal(await client.delete("person1"), true);
-    assert.equal(await client.get("person1"), undefined);
+    assert.deepEqual(await client.delete("person1", at()), { kind: "deleted", existed: true });
+    assert.equal((await client.get("person1")).value, undefined);
     assert.equal((await client.stats()).recordCount, 1);
 
     // Limits answered with ERROR, the connection carrying on.
@@ -293,7 +298,7 @@ Deno.test("kv server stops on SIGTERM though a client never reads its answers", 
   // timeout (ten minutes here) before exiting: the deadline of stopWithin fails that.
   await using server = await startServerProcess(["--idle-timeout-ms", "600000"]);
   const client = await connectClient(server.address);
-  await client.put("big", str("x".repeat(1024 * 1024)));
+  await client.put("big", str("x".repeat(1024 * 1024)), at());
   await client.close();
   const reader = await RawConnection.open(server.address);
   const frames = new FrameWriter();

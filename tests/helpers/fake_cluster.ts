@@ -1,6 +1,7 @@
 /**
  * In-memory stand-ins for `kv server`s, for broker tests that need no
- * processes: each {@link FakeServer} holds records in a Map and can be made
+ * processes: each {@link FakeServer} holds records in a RecordTrie (versions,
+ * tombstones and last write wins, as a real server's store) and can be made
  * to crash (refuse connections, fail requests with a ConnectionError) or hang
  * (requests fail with a RequestTimeoutError, as a real client reports a
  * silent server). {@link fakeConnector} plugs them into a `ServerPool`.
@@ -16,25 +17,31 @@
 import { ConnectionError, RequestTimeoutError, ServerError } from "../../lib/protocol/client.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../lib/limits.ts";
 import {
+  type DeleteResult,
+  type EncodedRead,
   ErrorCode,
   type KeysOptions,
   type PutManyRefusal,
+  type PutResult,
   type ServerStats,
+  type WriteOptions,
 } from "../../lib/protocol/mod.ts";
 import { readItemKey } from "../../lib/protocol/messages.ts";
 import { type PutManyItems, readPutManyItems } from "../../lib/protocol/put_many.ts";
 import { type ServerAddress, serverAddress } from "../../lib/broker/server_list.ts";
 import type { Connector, ServerConnection } from "../../lib/broker/server_pool.ts";
-import { compareKeys } from "../../lib/base/utf8.ts";
-import { getField, type Value } from "../../lib/record/value.ts";
+import type { Value } from "../../lib/record/value.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
+import { formatVersion, readVersion } from "../../lib/record/version.ts";
+import { RecordTrie } from "../../lib/trie/mod.ts";
 
 /** How a fake server behaves. */
 export type FakeState = "up" | "crashed" | "hung";
 
 /** One fake server: its records and its state. */
 export class FakeServer {
-  readonly records = new Map<string, Value>();
+  /** What the server holds: records and tombstones with their versions. */
+  readonly trie = new RecordTrie();
   state: FakeState = "up";
   /** Requests received, by kind, for tests that check who was asked. */
   readonly requests: string[] = [];
@@ -48,6 +55,21 @@ export class FakeServer {
   maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
 
   constructor(readonly address: ServerAddress) {}
+
+  /** The records held (tombstones left out), a copy. */
+  get records(): Map<string, Value> {
+    return new Map(this.trie.entries());
+  }
+
+  /** Applies a versioned PUT as a server does: newer only; a stale repair copy is ignored. */
+  applyPut(key: string, value: Value, options: WriteOptions): PutResult {
+    if (options.overwrite === false && this.trie.has(key)) return { kind: "exists" };
+    if (this.trie.put(key, value, { version: options.version, ifNewer: true })) {
+      return { kind: "stored" };
+    }
+    if (options.repair === true) return { kind: "stored" };
+    return { kind: "stale", version: this.trie.versionOf(key)! };
+  }
 }
 
 class FakeConnection implements ServerConnection {
@@ -88,15 +110,13 @@ class FakeConnection implements ServerConnection {
     return Promise.resolve();
   }
 
-  async put(key: string, value: Value, options: { overwrite?: boolean } = {}) {
+  async put(key: string, value: Value, options: WriteOptions): Promise<PutResult> {
     await this.#check("PUT");
     if (this.server.failWrites) throw new ServerError(ErrorCode.INTERNAL, this.server.failWrites);
-    if (options.overwrite === false && this.server.records.has(key)) return "exists" as const;
-    this.server.records.set(key, value);
-    return "ok" as const;
+    return this.server.applyPut(key, value, options);
   }
 
-  putEncoded(key: string, encodedValue: Uint8Array, options: { overwrite?: boolean } = {}) {
+  putEncoded(key: string, encodedValue: Uint8Array, options: WriteOptions) {
     return this.put(key, decodeValue(encodedValue), options);
   }
 
@@ -116,48 +136,66 @@ class FakeConnection implements ServerConnection {
       const value = decodeValue(body.subarray(bounds.valueStart(index), bounds.valueEnd(index)));
       if (this.server.refuseKey?.(key)) {
         refusals.push({ index, code: ErrorCode.BAD_REQUEST, message: `fake refuses '${key}'` });
-      } else if (bounds.ifAbsent(index) && this.server.records.has(key)) {
+        continue;
+      }
+      const result = this.server.applyPut(key, value, {
+        version: readVersion(body, bounds.versionStart(index)),
+        overwrite: !bounds.ifAbsent(index),
+        repair: bounds.repair(index),
+      });
+      if (result.kind === "exists") {
         refusals.push({ index, code: ErrorCode.EXISTS, message: `key '${key}' exists` });
-      } else {
-        this.server.records.set(key, value);
+      } else if (result.kind === "stale") {
+        const message = formatVersion(result.version);
+        refusals.push({ index, code: ErrorCode.STALE, message, version: result.version });
       }
     }
     return refusals;
   }
 
-  async getEncoded(key: string) {
+  async getEncoded(key: string): Promise<EncodedRead> {
     await this.#check("GET");
-    const value = this.server.records.get(key);
-    return value === undefined ? undefined : encodeValue(value);
+    const value = this.server.trie.get(key);
+    return {
+      encoded: value === undefined ? undefined : encodeValue(value),
+      version: this.server.trie.versionOf(key),
+    };
   }
 
-  async queryEncoded(path: readonly string[]) {
+  async queryEncoded(path: readonly string[]): Promise<EncodedRead> {
     await this.#check("QUERY");
-    let value = this.server.records.get(path[0]);
-    for (const name of path.slice(1)) value = value && getField(value, name);
-    return value === undefined ? undefined : encodeValue(value);
+    const value = this.server.trie.query(path);
+    return {
+      encoded: value === undefined ? undefined : encodeValue(value),
+      version: this.server.trie.versionOf(path[0]),
+    };
   }
 
-  async delete(key: string) {
+  async delete(key: string, options: WriteOptions): Promise<DeleteResult> {
     await this.#check("DELETE");
     if (this.server.failWrites) throw new ServerError(ErrorCode.INTERNAL, this.server.failWrites);
-    return this.server.records.delete(key);
+    const trie = this.server.trie;
+    const existed = trie.has(key);
+    if (trie.tombstone(key, { version: options.version, ifNewer: true })) {
+      return { kind: "deleted", existed };
+    }
+    if (options.repair === true) return { kind: "deleted", existed: false };
+    return { kind: "stale", version: trie.versionOf(key)! };
   }
 
   async keys(options: KeysOptions) {
     await this.#check("KEYS");
-    const prefix = options.prefix ?? "";
-    const after = options.after ?? "";
-    return [...this.server.records.keys()]
-      .filter((key) => key.startsWith(prefix) && compareKeys(key, after) > 0)
-      .sort(compareKeys)
-      .slice(0, options.limit);
+    return this.server.trie.keys({
+      prefix: options.prefix ?? "",
+      limit: options.limit,
+      after: options.after,
+    });
   }
 
   async stats(): Promise<ServerStats> {
     await this.#check("STATS");
     return {
-      recordCount: this.server.records.size,
+      recordCount: this.server.trie.recordCount,
       memoryBytes: 0,
       uptimeMs: 0,
       connectionCount: 1,
@@ -202,6 +240,6 @@ export class FakeCluster {
 
   /** The fake servers that hold `key`. */
   holders(key: string): string[] {
-    return this.servers.filter((server) => server.records.has(key)).map((s) => s.address.id);
+    return this.servers.filter((server) => server.trie.has(key)).map((s) => s.address.id);
   }
 }

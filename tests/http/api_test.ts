@@ -5,6 +5,7 @@ import { waitFor } from "../helpers/wait.ts";
 import { ServerClient } from "../../lib/protocol/client.ts";
 import { serverAddress } from "../../lib/broker/server_list.ts";
 import { int } from "../../lib/record/value.ts";
+import { at } from "../helpers/versions.ts";
 
 async function call(
   http: HttpProcess,
@@ -213,7 +214,7 @@ Deno.test("kv http: ?replicas=true reads each replica on its own and says whethe
   const { hostname, port } = cluster.byId(agreed.replicas[1].server).address;
   const client = await ServerClient.connect(serverAddress(hostname, port));
   try {
-    await client.put("person1", int(2));
+    await client.put("person1", int(2), at());
   } finally {
     await client.close();
   }

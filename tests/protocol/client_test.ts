@@ -27,6 +27,7 @@ import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { feedFrames } from "../helpers/frames.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { connectClient } from "../helpers/client.ts";
+import { at, nextVersion } from "../helpers/versions.ts";
 
 /** A listener that accepts and then answers with `respond` (or never), to fake a broken server. */
 function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void) {
@@ -75,7 +76,7 @@ function helloThenSilence(conn: Deno.TcpConn, frameCount: number): void {
   if (frameCount !== 1) return;
   const frames = new FrameWriter();
   frames.okHello(1, {
-    version: 1,
+    version: PROTOCOL_VERSION,
     maxFrameBytes: 1024,
     idleTimeoutMs: 30_000,
     serverId: "0123456789abcdef",
@@ -89,17 +90,44 @@ Deno.test("client runs every request type against a server", async () => {
   assert.equal(client.isOpen, true);
   assert.equal(client.maxFrameBytes, 16 * 1024 * 1024);
   const person: Value = object([["age", int(22)], ["name", str("Mary")]]);
-  assert.equal(await client.put("person1", person), "ok");
-  assert.equal(await client.put("person1", int(0), { overwrite: false }), "exists");
-  assert.equal(await client.putEncoded("person2", encodeValue(int(2))), "ok");
-  assert.deepEqual(await client.get("person1"), person);
-  assert.equal(await client.get("nobody"), undefined);
-  assert.deepEqual(await client.query(["person1", "age"]), int(22));
-  assert.equal(await client.query(["person1", "height"]), undefined);
+  const written = at();
+  assert.deepEqual(await client.put("person1", person, written), { kind: "stored" });
+  assert.deepEqual(await client.put("person1", int(0), at({ overwrite: false })), {
+    kind: "exists",
+  });
+  assert.deepEqual(await client.put("person1", int(0), written), {
+    kind: "stale",
+    version: written.version,
+  });
+  assert.deepEqual(await client.put("person1", int(0), { ...written, repair: true }), {
+    kind: "stored",
+  });
+  assert.deepEqual(await client.putEncoded("person2", encodeValue(int(2)), at()), {
+    kind: "stored",
+  });
+  assert.deepEqual(await client.get("person1"), { value: person, version: written.version });
+  assert.deepEqual(await client.get("nobody"), { value: undefined, version: undefined });
+  assert.deepEqual(await client.query(["person1", "age"]), {
+    value: int(22),
+    version: written.version,
+  });
+  assert.deepEqual(await client.query(["person1", "height"]), {
+    value: undefined,
+    version: written.version,
+  });
   assert.deepEqual(await client.keys({ prefix: "person", limit: 1 }), ["person1"]);
   assert.deepEqual(await client.keys({ limit: 5, after: "person1" }), ["person2"]);
-  assert.equal(await client.delete("person2"), true);
-  assert.equal(await client.delete("person2"), false);
+  const deleted = at();
+  assert.deepEqual(await client.delete("person2", deleted), { kind: "deleted", existed: true });
+  assert.deepEqual(await client.delete("person2", at()), { kind: "deleted", existed: false });
+  assert.deepEqual(await client.delete("person2", deleted), {
+    kind: "stale",
+    version: (await client.get("person2")).version,
+  });
+  assert.deepEqual(await client.get("person2"), {
+    value: undefined,
+    version: (await client.get("person2")).version,
+  });
   const stats = await client.stats();
   assert.equal(stats.recordCount, 1);
   assert.equal(stats.connectionCount, 1);
@@ -125,14 +153,14 @@ Deno.test("a batch of 1000 puts in one tick is answered in order over one connec
   const client = await connectClient(address);
   commitCount = 0;
   const results = await Promise.all(
-    Array.from({ length: 1000 }, (_, index) => client.put(`key${index}`, int(index))),
+    Array.from({ length: 1000 }, (_, index) => client.put(`key${index}`, int(index), at())),
   );
-  assert.ok(results.every((result) => result === "ok"));
+  assert.ok(results.every((result) => result.kind === "stored"));
   assert.ok(commitCount <= 10, `${commitCount} commits: the batch was not coalesced`);
   const values = await Promise.all(
     Array.from({ length: 1000 }, (_, index) => client.get(`key${index}`)),
   );
-  values.forEach((value, index) => assert.deepEqual(value, int(index)));
+  values.forEach((answer, index) => assert.deepEqual(answer.value, int(index)));
   await client.close();
   await stop();
 });
@@ -140,7 +168,7 @@ Deno.test("a batch of 1000 puts in one tick is answered in order over one connec
 Deno.test("client keeps at most maxInFlight requests in flight and queues the rest", async () => {
   const { address, stop } = await startServer();
   const client = await connectClient(address, { maxInFlight: 4 });
-  const puts = Array.from({ length: 100 }, (_, index) => client.put(`k${index}`, int(index)));
+  const puts = Array.from({ length: 100 }, (_, index) => client.put(`k${index}`, int(index), at()));
   assert.equal(client.inFlight, 4);
   assert.equal((await Promise.all(puts)).length, 100);
   assert.equal(client.inFlight, 0);
@@ -154,15 +182,15 @@ Deno.test("ERROR answers reject with ServerError and leave the connection open",
   const client = await connectClient(address);
   let tooDeep: Value = int(1);
   for (let level = 0; level <= MAX_NESTING_DEPTH; level++) tooDeep = object([["a", tooDeep]]);
-  await assert.rejects(client.put("deep", tooDeep), (error: unknown) => {
+  await assert.rejects(client.put("deep", tooDeep, at()), (error: unknown) => {
     assert.ok(error instanceof ServerError);
     assert.equal(error.code, ErrorCode.LIMIT);
     assert.equal(error.codeName, "LIMIT");
     return true;
   });
-  await assert.rejects(client.putEncoded("bad", Uint8Array.from([9])), /BAD_REQUEST/);
+  await assert.rejects(client.putEncoded("bad", Uint8Array.from([9]), at()), /BAD_REQUEST/);
   assert.equal(client.isOpen, true);
-  assert.equal(await client.put("fine", int(1)), "ok");
+  assert.deepEqual(await client.put("fine", int(1), at()), { kind: "stored" });
   await client.close();
   await stop();
 });
@@ -171,15 +199,15 @@ Deno.test("client refuses invalid arguments and oversized values without sending
   const { address, stop } = await startServer({ maxFrameBytes: 1024 });
   const client = await connectClient(address);
   await assert.rejects(client.get("a.b"), RangeError);
-  await assert.rejects(client.put("k".repeat(MAX_KEY_BYTES + 1), int(1)), RangeError);
+  await assert.rejects(client.put("k".repeat(MAX_KEY_BYTES + 1), int(1), at()), RangeError);
   await assert.rejects(client.query([]), RangeError);
   await assert.rejects(client.keys({ limit: MAX_KEYS_LIMIT + 1 }), RangeError);
-  await assert.rejects(client.put("big", str("x".repeat(2000))), (error: unknown) => {
+  await assert.rejects(client.put("big", str("x".repeat(2000)), at()), (error: unknown) => {
     assert.ok(error instanceof ServerError && error.code === ErrorCode.TOO_LARGE);
     return true;
   });
   assert.equal(client.isOpen, true);
-  assert.equal(await client.put("small", str("x")), "ok");
+  assert.deepEqual(await client.put("small", str("x"), at()), { kind: "stored" });
   await client.close();
   await stop();
 });
@@ -220,7 +248,7 @@ Deno.test("a request timeout rejects with RequestTimeoutError and closes the con
 Deno.test("the server going away rejects every pending request with ConnectionError", async () => {
   const fake = fakeServer(helloThenSilence);
   const client = await connectClient(fake.address, { requestTimeoutMs: 5000 });
-  const pending = [client.get("a"), client.put("b", int(1)), client.stats()];
+  const pending = [client.get("a"), client.put("b", int(1), at()), client.stats()];
   await waitFor(() => client.inFlight === 3, { what: "requests in flight" });
   await fake.stop();
   for (const request of pending) await assert.rejects(request, ConnectionError);
@@ -256,7 +284,7 @@ Deno.test("keep-alive pings hold a quiet connection open past the server's idle 
   assert.equal(client.isOpen, true);
   // Each keep-alive PING is one batch, so one commit.
   assert.ok(commitCount > commitsAtConnect, "the client pinged while quiet");
-  assert.equal(await client.put("still", int(1)), "ok");
+  assert.deepEqual(await client.put("still", int(1), at()), { kind: "stored" });
   await client.close();
   await stop();
 });
@@ -268,47 +296,58 @@ Deno.test("putMany lets the caller reuse its items at once, also when the batch 
   const answers: Promise<PutManyRefusal[]>[] = [];
   for (let batch = 0; batch < 5; batch++) {
     for (let index = 0; index < 3; index++) {
-      items.add(`k${batch}-${index}`, encodeValue(int(batch * 10 + index)));
+      items.add(`k${batch}-${index}`, encodeValue(int(batch * 10 + index)), nextVersion());
     }
     answers.push(client.putMany(items));
     // What the indexer does with its batch: the next one overwrites it.
     items.reset();
-    items.add("overwritten", encodeValue(str("x".repeat(40))));
+    items.add("overwritten", encodeValue(str("x".repeat(40))), nextVersion());
     items.reset();
   }
   assert.deepEqual(await Promise.all(answers), Array(5).fill([]));
   for (let batch = 0; batch < 5; batch++) {
     for (let index = 0; index < 3; index++) {
-      assert.deepEqual(await client.get(`k${batch}-${index}`), int(batch * 10 + index));
+      assert.deepEqual((await client.get(`k${batch}-${index}`)).value, int(batch * 10 + index));
     }
   }
-  assert.equal(await client.get("overwritten"), undefined);
+  assert.equal((await client.get("overwritten")).value, undefined);
   await client.close();
   await stop();
 });
 
-Deno.test("putMany stores the good items and lists each refused one with its index, code and reason", async () => {
+Deno.test("putMany stores the good items and lists each refused one with its index, code and reason (a stale one with the version held; a stale repair item not at all)", async () => {
   const { address, stop } = await startServer();
   const client = await connectClient(address);
-  await client.put("taken", int(0));
+  await client.put("taken", int(0), at());
+  const newer = at();
+  await client.put("newer", int(0), newer);
   const items = new PutManyItems();
-  items.add("first", encodeValue(int(1)));
-  items.add("taken", encodeValue(int(2)), { overwrite: false });
-  items.add("a.b", encodeValue(int(3)));
-  items.add("bad-value", new Uint8Array([0x7f]));
-  items.add("last", encodeValue(int(5)));
+  items.add("first", encodeValue(int(1)), nextVersion());
+  items.add("taken", encodeValue(int(2)), nextVersion(), { overwrite: false });
+  items.add("a.b", encodeValue(int(3)), nextVersion());
+  items.add("bad-value", new Uint8Array([0x7f]), nextVersion());
+  items.add("last", encodeValue(int(5)), nextVersion());
+  items.add("newer", encodeValue(int(6)), newer.version);
+  items.add("newer", encodeValue(int(7)), newer.version, { repair: true });
   const refusals = await client.putMany(items);
   assert.deepEqual(
     refusals.map(({ index, code }) => [index, code]),
-    [[1, ErrorCode.EXISTS], [2, ErrorCode.BAD_REQUEST], [3, ErrorCode.BAD_REQUEST]],
+    [
+      [1, ErrorCode.EXISTS],
+      [2, ErrorCode.BAD_REQUEST],
+      [3, ErrorCode.BAD_REQUEST],
+      [5, ErrorCode.STALE],
+    ],
   );
   assert.match(refusals[0].message, /taken/);
   assert.match(refusals[1].message, /contains '\.'/);
   assert.match(refusals[2].message, /unknown value tag/);
-  assert.deepEqual(await client.get("first"), int(1));
-  assert.deepEqual(await client.get("taken"), int(0));
-  assert.equal(await client.get("bad-value"), undefined);
-  assert.deepEqual(await client.get("last"), int(5));
+  assert.deepEqual(refusals[3].version, newer.version, "a stale item carries the version held");
+  assert.deepEqual((await client.get("first")).value, int(1));
+  assert.deepEqual((await client.get("taken")).value, int(0));
+  assert.equal((await client.get("bad-value")).value, undefined);
+  assert.deepEqual((await client.get("last")).value, int(5));
+  assert.deepEqual((await client.get("newer")).value, int(0), "stale items change nothing");
   await client.close();
   await stop();
 });
@@ -318,7 +357,7 @@ Deno.test("putMany refuses an empty batch and one over the server's frame limit 
   const client = await connectClient(address);
   const items = new PutManyItems();
   await assert.rejects(client.putMany(items), RangeError);
-  items.add("big", encodeValue(str("x".repeat(100))));
+  items.add("big", encodeValue(str("x".repeat(100))), nextVersion());
   await assert.rejects(
     client.putMany(items),
     (error: unknown) =>
@@ -327,7 +366,7 @@ Deno.test("putMany refuses an empty batch and one over the server's frame limit 
   );
   assert.equal(client.isOpen, true);
   items.reset();
-  items.add("small", encodeValue(int(1)));
+  items.add("small", encodeValue(int(1)), nextVersion());
   assert.deepEqual(await client.putMany(items), []);
   client.close();
   await assert.rejects(client.putMany(items), ConnectionError);

@@ -17,20 +17,21 @@ function responses(writer: FrameWriter) {
   return decoded;
 }
 
-Deno.test("okOrNotFound appends OK with what encode wrote, or NOT_FOUND dropping its bytes", () => {
+Deno.test("okOrNotFound appends OK with the version and what encode wrote, or NOT_FOUND with the version, dropping its bytes", () => {
   const writer = new FrameWriter();
-  writer.okOrNotFound(1, (out) => {
+  const version = { ms: 1_733_040_000_000, counter: 3, broker: 9 };
+  writer.okOrNotFound(1, version, (out) => {
     writeValue(out, int(22));
     return true;
   });
-  writer.okOrNotFound(2, (out) => {
+  writer.okOrNotFound(2, version, (out) => {
     out.u8(0x04); // a half-written value, then "not found after all"
     return false;
   });
   writer.ok(3);
   const [found, missing, ok] = responses(writer);
   assert.equal(found.type, "ok");
-  assert.deepEqual(found.type === "ok" && decodeValueBody(found.body), int(22));
-  assert.deepEqual(missing, { type: "not_found", requestId: 2 });
+  assert.deepEqual(found.type === "ok" && decodeValueBody(found.body), { version, value: int(22) });
+  assert.deepEqual(missing, { type: "not_found", requestId: 2, version });
   assert.deepEqual([ok.type, ok.requestId, writer.frameCount], ["ok", 3, 3]);
 });

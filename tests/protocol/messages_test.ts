@@ -32,6 +32,8 @@ import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
 import { feedFrames, framesOf } from "../helpers/frames.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
+import { at, nextVersion } from "../helpers/versions.ts";
+import { formatVersion } from "../../lib/record/version.ts";
 
 function hex(bytes: Uint8Array): string {
   return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
@@ -56,14 +58,19 @@ async function documentedHex(): Promise<string[]> {
 }
 
 Deno.test("every hex example of docs/protocol.md is what the encoders write", async () => {
-  const written: string[] = [
+  // The versions of the examples: V1 < V2 < V3, V1 and V2 in one millisecond.
+  const V1 = { ms: 1_733_040_000_000, counter: 0, broker: 42 };
+  const V2 = { ms: 1_733_040_000_000, counter: 1, broker: 42 };
+  const V3 = { ms: 1_733_040_000_005, counter: 0, broker: 7 };
+  const written: string[] = [formatVersion(V1)];
+  written.push(...[
     str("Mary"),
     int(300),
     int(-5),
     float(1.5),
     object([["age", int(22)]]),
     object([["name", str("Ann")], ["address", object([["city", str("Oslo")]])]]),
-  ].map((value) => hex(encodeValue(value)));
+  ].map((value) => hex(encodeValue(value))));
   const frames = new FrameWriter();
   const frame = (write: (frames: FrameWriter) => void) => {
     frames.reset();
@@ -71,10 +78,10 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
     written.push(hex(frames.bytes()));
   };
   const record = object([["age", int(22)]]);
-  frame((w) => w.hello(1, 2));
+  frame((w) => w.hello(1, 3));
   frame((w) =>
     w.okHello(1, {
-      version: 2,
+      version: 3,
       maxFrameBytes: 16 * 1024 * 1024,
       idleTimeoutMs: 30_000,
       serverId: "9f3a0c5e12b47d68",
@@ -82,17 +89,21 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   );
   frame((w) => w.ping(2));
   frame((w) => w.ok(2));
-  frame((w) => w.put(3, "person1", record));
+  frame((w) => w.put(3, "person1", record, { version: V1 }));
   frame((w) => w.ok(3));
-  frame((w) => w.put(4, "k", str("v"), { overwrite: false }));
+  frame((w) => w.put(4, "k", str("v"), { version: V2, overwrite: false }));
   frame((w) => w.error(4, ErrorCode.EXISTS, "key 'k' exists"));
+  frame((w) => w.put(14, "person1", int(0), { version: V1 }));
+  frame((w) => w.stale(14, V3));
+  frame((w) => w.put(15, "person1", int(0), { version: V1, repair: true }));
   frame((w) => w.get(5, "person1"));
-  frame((w) => w.okValue(5, record));
+  frame((w) => w.okValue(5, V3, record));
   frame((w) => w.get(6, "nobody"));
   frame((w) => w.notFound(6));
+  frame((w) => w.notFound(6, V2));
   frame((w) => w.query(7, ["person1", "age"]));
-  frame((w) => w.okValue(7, int(22)));
-  frame((w) => w.delete(8, "person1"));
+  frame((w) => w.okValue(7, V3, int(22)));
+  frame((w) => w.delete(8, "person1", { version: V3 }));
   frame((w) => w.ok(8));
   frame((w) => w.keys(9, { prefix: "person", limit: 2 }));
   frame((w) => w.okKeys(9, ["person1", "person2"]));
@@ -102,10 +113,11 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
     w.okStats(11, { recordCount: 2, memoryBytes: 4096, uptimeMs: 60_000, connectionCount: 1 })
   );
   const items = new PutManyItems();
-  items.add("a", encodeValue(int(1)));
-  items.add("b", encodeValue(str("x")), { overwrite: false });
+  items.add("a", encodeValue(int(1)), V1);
+  items.add("b", encodeValue(str("x")), V2, { overwrite: false });
   frame((w) => w.putMany(12, items.itemCount, items.bytes()));
   frame((w) => w.okPutMany(12, [{ index: 1, code: ErrorCode.EXISTS, message: "key 'b' exists" }]));
+  frame((w) => w.okPutMany(12, [{ index: 0, code: ErrorCode.STALE, message: formatVersion(V3) }]));
   frame((w) => w.error(13, ErrorCode.BAD_REQUEST, "empty key"));
   frame((w) => w.error(0, ErrorCode.BUSY, "too many connections"));
   assert.deepEqual(await documentedHex(), written);
@@ -113,8 +125,8 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
 
 Deno.test("every request example of docs/protocol.md decodes, and so does every answer", async () => {
   const blocks = await documentedHex();
-  // The first six blocks are values; the rest are frames.
-  for (const block of blocks.slice(6)) {
+  // The first block is a version, the next six are values; the rest are frames.
+  for (const block of blocks.slice(7)) {
     const bytes = Uint8Array.from(block.match(/../g)!, (pair) => parseInt(pair, 16));
     const [frame] = framesOf(bytes);
     assert.equal(frame.body.length + FRAME_HEADER_BYTES, bytes.length);
@@ -136,11 +148,11 @@ Deno.test("every request type round-trips through FrameWriter and decodeRequest"
         const frames = new FrameWriter();
         frames.hello(id);
         frames.ping(id);
-        frames.put(id, key, value, { overwrite });
-        frames.putEncoded(id, key, encodeValue(value), { overwrite });
+        frames.put(id, key, value, at({ overwrite }));
+        frames.putEncoded(id, key, encodeValue(value), at({ overwrite }));
         frames.get(id, key);
         frames.query(id, path);
-        frames.delete(id, key);
+        frames.delete(id, key, at());
         frames.keys(id, { prefix: key, limit, after: key });
         frames.keys(id, { limit });
         frames.stats(id);
@@ -196,7 +208,7 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
         const stats = { recordCount: 5, memoryBytes: 2 ** 40, uptimeMs: 1234, connectionCount: 7 };
         const frames = new FrameWriter();
         frames.ok(1);
-        frames.okValue(2, value);
+        frames.okValue(2, nextVersion(), value);
         frames.okKeys(3, keys);
         frames.okStats(4, stats);
         const hello = {
@@ -213,7 +225,7 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
         const [ok, okValue, okKeys, okStats, okHello, notFound, error] = responses;
         assert.ok(ok.type === "ok");
         decodeEmptyBody(ok.body);
-        assert.ok(okValue.type === "ok" && valueEquals(decodeValueBody(okValue.body), value));
+        assert.ok(okValue.type === "ok" && valueEquals(decodeValueBody(okValue.body).value, value));
         assert.ok(okKeys.type === "ok");
         assert.deepEqual(decodeKeysBody(okKeys.body), keys);
         assert.ok(okStats.type === "ok");
@@ -240,8 +252,8 @@ Deno.test("decodeRequest refuses keys, paths and KEYS limits outside the limits"
   };
   const longKey = "k".repeat(MAX_KEY_BYTES + 1);
   limit((frames) => frames.get(1, longKey), /key is 1025 bytes/);
-  limit((frames) => frames.put(1, longKey, int(1)), /over the limit of 1024/);
-  limit((frames) => frames.delete(1, "é".repeat(513)), /key is 1026 bytes/);
+  limit((frames) => frames.put(1, longKey, int(1), at()), /over the limit of 1024/);
+  limit((frames) => frames.delete(1, "é".repeat(513), at()), /key is 1026 bytes/);
   limit((frames) => frames.query(1, Array(MAX_PATH_SEGMENTS + 1).fill("a")), /66 segments/);
   limit((frames) => frames.query(1, Array(5).fill("p".repeat(1000))), /query path is 5004 bytes/);
   limit((frames) => frames.keys(1, { limit: MAX_KEYS_LIMIT + 1 }), /KEYS limit 10001/);
@@ -265,7 +277,24 @@ Deno.test("decodeRequest throws DecodeError for every malformed body", () => {
     [frameOf(MessageType.GET, keyBytes("a.b")), /contains '\.'/],
     [frameOf(MessageType.GET, [...keyBytes("a"), 0]), /1 unexpected bytes after the GET body/],
     [frameOf(MessageType.DELETE, [0, 0]), /truncated/],
-    [frameOf(MessageType.PUT, [0x02, ...keyBytes("a"), ...encodeValue(int(1))]), /PUT flags 0x02/],
+    [
+      frameOf(MessageType.PUT, [
+        0x04,
+        ...keyBytes("a"),
+        ...new Uint8Array(12),
+        ...encodeValue(int(1)),
+      ]),
+      /PUT flags 0x04/,
+    ],
+    [frameOf(MessageType.PUT, [0, ...keyBytes("a"), 1, 2]), /truncated version/],
+    [
+      frameOf(MessageType.DELETE, [0x01, ...keyBytes("a"), ...new Uint8Array(12)]),
+      /DELETE flags 0x01/,
+    ],
+    [
+      frameOf(MessageType.DELETE, [0, ...keyBytes("a"), ...new Uint8Array(13)]),
+      /1 unexpected bytes after the DELETE body/,
+    ],
     [frameOf(MessageType.PUT, [0]), /truncated key length/],
     [frameOf(MessageType.QUERY, [0]), /empty query path/],
     [frameOf(MessageType.QUERY, [2, ...keyBytes("a"), ...keyBytes("")]), /empty path segment/],
@@ -300,8 +329,8 @@ Deno.test("decodeResponse and the OK body decoders throw DecodeError for malform
 
 Deno.test("PUT_MANY round-trips: items through decodeRequest, refusals through decodePutManyBody", () => {
   const items = new PutManyItems();
-  items.add("person1", encodeValue(int(22)));
-  items.add("person2", encodeValue(str("Mary")), { overwrite: false });
+  items.add("person1", encodeValue(int(22)), nextVersion());
+  items.add("person2", encodeValue(str("Mary")), nextVersion(), { overwrite: false });
   const frames = new FrameWriter();
   frames.putMany(9, items.itemCount, items.bytes());
   const request = decodeRequest(onlyFrame(frames));
@@ -393,7 +422,7 @@ Deno.test("corrupted request frames decode or throw DecodeError, nothing else", 
       }),
       (key, value, flips) => {
         const frames = new FrameWriter();
-        frames.put(1, key, value);
+        frames.put(1, key, value, at());
         frames.query(2, [key, key]);
         frames.keys(3, { prefix: key, limit: 10 });
         const bytes = frames.bytes().slice();

@@ -7,6 +7,7 @@ import { KvServer } from "../../lib/server/server.ts";
 import { Store } from "../../lib/server/store.ts";
 import { int, object, str, type Value } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
+import { at, nextVersion } from "../helpers/versions.ts";
 
 const BATCH = 1000;
 const record: Value = object([
@@ -18,19 +19,19 @@ const encodedRecord = encodeValue(record);
 const keys = Array.from({ length: BATCH }, (_, index) => `person${index}`);
 
 const frames = new FrameWriter();
-for (let index = 0; index < BATCH; index++) frames.put(index + 1, keys[index], record);
+for (let index = 0; index < BATCH; index++) frames.put(index + 1, keys[index], record, at());
 const stream = frames.bytes().slice();
 
 Deno.bench("encode 1000 PUT frames (values pre-encoded)", { group: "encode" }, () => {
   const writer = new FrameWriter();
   for (let index = 0; index < BATCH; index++) {
-    writer.putEncoded(index + 1, keys[index], encodedRecord);
+    writer.putEncoded(index + 1, keys[index], encodedRecord, at());
   }
 });
 
 Deno.bench("encode 1000 PUT frames (values encoded in place)", { group: "encode" }, () => {
   const writer = new FrameWriter();
-  for (let index = 0; index < BATCH; index++) writer.put(index + 1, keys[index], record);
+  for (let index = 0; index < BATCH; index++) writer.put(index + 1, keys[index], record, at());
 });
 
 /** A source handing out `stream` in reads of at most `readBytes`, as a socket would. */
@@ -60,11 +61,11 @@ const { hostname, port } = server.listen();
 const client = await ServerClient.connect({ hostname, port });
 
 Deno.bench("round trip: 1000 pipelined PUTs to a memory-only server", async () => {
-  await Promise.all(keys.map((key) => client.putEncoded(key, encodedRecord)));
+  await Promise.all(keys.map((key) => client.putEncoded(key, encodedRecord, at())));
 });
 
 const items = new PutManyItems();
-for (const key of keys) items.add(key, encodedRecord);
+for (const key of keys) items.add(key, encodedRecord, nextVersion());
 
 Deno.bench("round trip: the same 1000 PUTs as one PUT_MANY", async () => {
   await client.putMany(items);

@@ -11,6 +11,7 @@ import { readUtf8 } from "../../lib/base/utf8.ts";
 import { int } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
+import { nextVersion } from "../helpers/versions.ts";
 
 const itemArbitrary = fc.record({
   key: keyArbitrary(),
@@ -23,7 +24,7 @@ Deno.test("items added to PutManyItems are found again, in order, by readPutMany
     fc.property(fc.array(itemArbitrary, { minLength: 1, maxLength: 20 }), (added) => {
       const items = new PutManyItems(16);
       for (const { key, value, overwrite } of added) {
-        items.add(key, encodeValue(value), { overwrite });
+        items.add(key, encodeValue(value), nextVersion(), { overwrite });
       }
       assert.equal(items.itemCount, added.length);
       const body = items.bytes();
@@ -47,11 +48,11 @@ Deno.test("items added to PutManyItems are found again, in order, by readPutMany
 
 Deno.test("readPutManyItems reads items after a prefix and resets forget earlier items", () => {
   const items = new PutManyItems();
-  items.add("gone", encodeValue(int(1)));
+  items.add("gone", encodeValue(int(1)), nextVersion());
   items.reset();
   assert.equal(items.itemCount, 0);
   assert.equal(items.byteLength, 0);
-  items.add("k", encodeValue(int(7)));
+  items.add("k", encodeValue(int(7)), nextVersion());
   const body = new Uint8Array([0xaa, 0xbb, ...items.bytes()]);
   const bounds = readPutManyItems(body, 2, 1);
   assert.equal(bounds.keyStart(0), 2 + 5);
@@ -61,16 +62,17 @@ Deno.test("readPutManyItems reads items after a prefix and resets forget earlier
 
 Deno.test("readPutManyItems refuses a malformed list whole with DecodeError", () => {
   const one = new PutManyItems();
-  one.add("k", encodeValue(int(1)));
+  one.add("k", encodeValue(int(1)), nextVersion());
   const valid = [...one.bytes()];
   const cases: Array<[number[], number, RegExp]> = [
     [valid, 0, /no items/],
     [valid, 2, /item count 2 exceeds the bytes/],
     [[...valid, 0], 1, /1 unexpected bytes after the PUT_MANY items/],
-    [[0x02, ...valid.slice(1)], 1, /unknown PUT flags 0x02 in PUT_MANY item 0/],
+    [[0x04, ...valid.slice(1)], 1, /unknown PUT flags 0x04 in PUT_MANY item 0/],
     [[0, 0, 0, 0, 0xff, ...valid.slice(5)], 1, /key of 255 bytes is truncated/],
-    [[...valid.slice(0, 6), 0, 0, 0, 9, ...valid.slice(10)], 1, /value of 9 bytes/],
-    [[...valid, ...valid.slice(0, 8)], 2, /item 1 is truncated/],
+    // After flags, key length, key "k" and the 12 version bytes: the value length.
+    [[...valid.slice(0, 18), 0, 0, 0, 9, ...valid.slice(22)], 1, /value of 9 bytes/],
+    [[...valid, ...valid.slice(0, 20)], 2, /item 1 is truncated/],
   ];
   for (const [bytes, count, pattern] of cases) {
     assert.throws(() => readPutManyItems(Uint8Array.from(bytes), 0, count), (error: unknown) => {
@@ -86,8 +88,8 @@ Deno.test("readPutManyItems refuses more than MAX_PUT_MANY_ITEMS as a limit, and
   assert.throws(() => readPutManyItems(body, 0, MAX_PUT_MANY_ITEMS + 1), LimitExceededError);
   const items = new PutManyItems();
   const value = encodeValue(int(0));
-  for (let index = 0; index < MAX_PUT_MANY_ITEMS; index++) items.add("k", value);
-  assert.throws(() => items.add("k", value), RangeError);
+  for (let index = 0; index < MAX_PUT_MANY_ITEMS; index++) items.add("k", value, nextVersion());
+  assert.throws(() => items.add("k", value, nextVersion()), RangeError);
   assert.equal(readPutManyItems(items.bytes(), 0, items.itemCount).itemCount, MAX_PUT_MANY_ITEMS);
 });
 
@@ -101,7 +103,7 @@ Deno.test("random and corrupted item lists either read within the body or throw 
       (added, flips, cut, count) => {
         const items = new PutManyItems();
         for (const { key, value, overwrite } of added) {
-          items.add(key, encodeValue(value), { overwrite });
+          items.add(key, encodeValue(value), nextVersion(), { overwrite });
         }
         const body = items.bytes().slice(0, items.byteLength - (cut % 4));
         for (const [at, byte] of flips) body[at % body.length] = byte;
@@ -111,7 +113,8 @@ Deno.test("random and corrupted item lists either read within the body or throw 
           for (let index = 0; index < bounds.itemCount; index++) {
             assert.ok(bounds.keyStart(index) >= previousEnd + 5);
             assert.ok(bounds.keyStart(index) <= bounds.keyEnd(index));
-            assert.equal(bounds.valueStart(index), bounds.keyEnd(index) + 4);
+            assert.equal(bounds.versionStart(index), bounds.keyEnd(index));
+            assert.equal(bounds.valueStart(index), bounds.keyEnd(index) + 12 + 4);
             assert.ok(bounds.valueStart(index) <= bounds.valueEnd(index));
             previousEnd = bounds.valueEnd(index);
           }

@@ -16,6 +16,7 @@ import {
 import { int } from "../../lib/record/value.ts";
 import { RawConnection, startServer } from "../helpers/in_process_server.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { at } from "../helpers/versions.ts";
 
 const SECRET = new Uint8Array(32).fill(7);
 const OTHER_SECRET = new Uint8Array(32).fill(9);
@@ -45,8 +46,8 @@ Deno.test("a client with a secret of the server's auth file is served", async ()
   const { address, stop } = await secured();
   const auth = await AuthKeys.fromSecrets([SECRET]);
   const client = await ServerClient.connect(address, { credentials: { auth } });
-  await client.put("person1", int(5));
-  assert.deepEqual(await client.get("person1"), int(5));
+  await client.put("person1", int(5), at());
+  assert.deepEqual((await client.get("person1")).value, int(5));
   await client.close();
   await stop();
 });
@@ -61,7 +62,7 @@ Deno.test("a stranger without the secret can neither read nor write, and is logg
   // Raw frames skipping HELLO fare no better: the first request closes the connection.
   const raw = await RawConnection.open(address, { hello: false });
   const frames = new FrameWriter();
-  frames.put(1, "stolen", int(1));
+  frames.put(1, "stolen", int(1), at());
   frames.get(2, "person1");
   await raw.write(frames.bytes());
   const answers = await raw.readUntilEnd();
@@ -232,7 +233,7 @@ Deno.test("fuzz: no HELLO a stranger makes up gets a request served, and the ser
   );
   const auth = await AuthKeys.fromSecrets([SECRET]);
   const client = await ServerClient.connect(address, { credentials: { auth } });
-  assert.deepEqual(await client.get("secret"), int(42));
+  assert.deepEqual((await client.get("secret")).value, int(42));
   await client.close();
   await stop();
 });

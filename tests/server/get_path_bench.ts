@@ -15,6 +15,7 @@ import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { decodeRequest } from "../../lib/protocol/messages.ts";
 import { Store } from "../../lib/server/store.ts";
+import { BASE_VERSION } from "../../lib/record/version.ts";
 import { generateText } from "../../lib/gen/generator.ts";
 import { GEN_KEYS, GEN_SHAPE } from "../../lib/bench/runner.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
@@ -71,7 +72,7 @@ Deno.bench("encode that Value for the answer (okValue; GETs did this before)", {
   group: "get",
 }, () => {
   answers.reset();
-  answers.okValue(1, values[counter++ % RECORDS]);
+  answers.okValue(1, BASE_VERSION, values[counter++ % RECORDS]);
 });
 
 Deno.bench("answer straight from the trie's bytes (okOrNotFound, Store.getInto)", {
@@ -79,12 +80,15 @@ Deno.bench("answer straight from the trie's bytes (okOrNotFound, Store.getInto)"
 }, () => {
   const key = `person${counter++ % RECORDS}`;
   answers.reset();
-  answers.okOrNotFound(1, (out) => store.getInto(key, out));
+  answers.okOrNotFound(1, store.versionOf(key) ?? BASE_VERSION, (out) => store.getInto(key, out));
 });
 
 Deno.bench("all of it, as the request loop does", { group: "get", baseline: true }, () => {
   const request = decodeRequest(decodedFrames[counter++ % RECORDS]);
   if (request.type !== "get") throw new Error("not a GET");
   answers.reset();
-  answers.okOrNotFound(request.requestId, (out) => store.getInto(request.key, out));
+  const version = store.versionOf(request.key);
+  if (version !== undefined) {
+    answers.okOrNotFound(request.requestId, version, (out) => store.getInto(request.key, out));
+  }
 });

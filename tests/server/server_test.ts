@@ -9,7 +9,6 @@ import {
   type Frame,
   MAX_KEYS_LIMIT,
   MessageType,
-  MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   type Response,
 } from "../../lib/protocol/mod.ts";
@@ -35,6 +34,7 @@ import {
 } from "../helpers/in_process_server.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { connectClient } from "../helpers/client.ts";
+import { at, nextVersion } from "../helpers/versions.ts";
 
 function response(frame: Frame | undefined): Response {
   assert.ok(frame, "expected a frame, the connection ended");
@@ -68,7 +68,7 @@ function instrumentedStore(store: Store, commit: () => Promise<void>): Store {
   });
 }
 
-Deno.test("server answers every request type", async () => {
+Deno.test("server answers every request type, versions, STALE and repair copies included", async () => {
   const { address, stop } = await startServer();
   const raw = await RawConnection.open(address);
   const person: Value = object([["name", str("Mary")], [
@@ -78,17 +78,23 @@ Deno.test("server answers every request type", async () => {
   const frames = new FrameWriter();
   frames.hello(1);
   frames.ping(2);
-  frames.put(3, "person1", person);
-  frames.put(4, "person1", int(5), { overwrite: false });
-  frames.put(5, "person2", int(7), { overwrite: false });
+  const written = at();
+  frames.put(3, "person1", person, written);
+  frames.put(4, "person1", int(5), at(at({ overwrite: false })));
+  frames.put(5, "person2", int(7), at(at({ overwrite: false })));
   frames.get(6, "person1");
   frames.get(7, "nobody");
   frames.query(8, ["person1", "address", "street"]);
   frames.query(9, ["person1", "age"]);
   frames.keys(10, { prefix: "person", limit: 10 });
   frames.keys(11, { limit: 10, after: "person1" });
-  frames.delete(12, "person2");
-  frames.delete(13, "person2");
+  frames.delete(12, "person2", at());
+  const deleted = at();
+  frames.delete(13, "person2", deleted);
+  frames.put(15, "person2", int(8), { version: written.version });
+  frames.put(16, "person2", int(8), { version: written.version, repair: true });
+  frames.delete(17, "person1", { version: written.version });
+  frames.get(18, "person2");
   frames.stats(14);
   await raw.write(frames.bytes());
   const hello = decodeHelloBody(okBody(await raw.readFrame(), 1));
@@ -103,14 +109,49 @@ Deno.test("server answers every request type", async () => {
   okBody(await raw.readFrame(), 3);
   assertError(await raw.readFrame(), 4, ErrorCode.EXISTS);
   okBody(await raw.readFrame(), 5);
-  assert.ok(valueEquals(decodeValueBody(okBody(await raw.readFrame(), 6)), person));
-  assert.deepEqual(response(await raw.readFrame()), { type: "not_found", requestId: 7 });
-  assert.deepEqual(decodeValueBody(okBody(await raw.readFrame(), 8)), str("Main"));
-  assert.deepEqual(response(await raw.readFrame()), { type: "not_found", requestId: 9 });
+  const found = decodeValueBody(okBody(await raw.readFrame(), 6));
+  assert.ok(valueEquals(found.value, person));
+  assert.deepEqual(found.version, written.version);
+  assert.deepEqual(response(await raw.readFrame()), {
+    type: "not_found",
+    requestId: 7,
+    version: undefined,
+  });
+  assert.deepEqual(decodeValueBody(okBody(await raw.readFrame(), 8)), {
+    version: written.version,
+    value: str("Main"),
+  });
+  assert.deepEqual(response(await raw.readFrame()), {
+    type: "not_found",
+    requestId: 9,
+    version: written.version,
+  });
   assert.deepEqual(decodeKeysBody(okBody(await raw.readFrame(), 10)), ["person1", "person2"]);
   assert.deepEqual(decodeKeysBody(okBody(await raw.readFrame(), 11)), ["person2"]);
   okBody(await raw.readFrame(), 12);
-  assert.deepEqual(response(await raw.readFrame()), { type: "not_found", requestId: 13 });
+  // A DELETE of a key without a record still leaves its tombstone: NOT_FOUND, applied.
+  assert.deepEqual(response(await raw.readFrame()), {
+    type: "not_found",
+    requestId: 13,
+    version: undefined,
+  });
+  // Older than the tombstone: STALE with it; as a repair copy, acknowledged and ignored.
+  assert.deepEqual(response(await raw.readFrame()), {
+    type: "stale",
+    requestId: 15,
+    version: deleted.version,
+  });
+  okBody(await raw.readFrame(), 16);
+  assert.deepEqual(response(await raw.readFrame()), {
+    type: "stale",
+    requestId: 17,
+    version: written.version,
+  });
+  assert.deepEqual(response(await raw.readFrame()), {
+    type: "not_found",
+    requestId: 18,
+    version: deleted.version,
+  });
   const stats = decodeStatsBody(okBody(await raw.readFrame(), 14));
   assert.equal(stats.recordCount, 1);
   assert.equal(stats.connectionCount, 1);
@@ -119,17 +160,23 @@ Deno.test("server answers every request type", async () => {
   await stop();
 });
 
-Deno.test("a refused HELLO (version, auth scheme) closes the connection, and the GET after it is not served", async () => {
+Deno.test("a refused HELLO (any protocol version but the server's own, named with it; an auth scheme) closes the connection, and the GET after it is not served", async () => {
   const { address, stop } = await startServer();
   const refusals: [(frames: FrameWriter) => void, number, RegExp][] = [
     [
       (frames) => frames.hello(1, 99),
       ErrorCode.UNSUPPORTED_VERSION,
-      /version 99 is not supported; this server speaks 1 to \d/,
+      /version 99 is not supported; this server speaks version 3 only/,
+    ],
+    [
+      (frames) => frames.hello(1, PROTOCOL_VERSION - 1),
+      ErrorCode.UNSUPPORTED_VERSION,
+      /protocol version 2 is not supported; this server speaks version 3 only: upgrade the older/,
     ],
     [(frames) => frames.hello(1, 0), ErrorCode.UNSUPPORTED_VERSION, /version 0 is not supported/],
     [
-      (frames) => frames.frame(MessageType.HELLO, 1, Uint8Array.from([0, 1, 7, 0, 0, 0, 0])),
+      (frames) =>
+        frames.frame(MessageType.HELLO, 1, Uint8Array.from([0, PROTOCOL_VERSION, 7, 0, 0, 0, 0])),
       ErrorCode.UNSUPPORTED_AUTH,
       /auth scheme 7 is not supported/,
     ],
@@ -169,14 +216,12 @@ Deno.test("before HELLO only PING is served; any other request gets AUTH_REQUIRE
   await stop();
 });
 
-Deno.test("a server answers HELLO with the version asked for, so an older client keeps its own", async () => {
+Deno.test("a server answers HELLO for its own protocol version", async () => {
   const { address, stop } = await startServer();
   const raw = await RawConnection.open(address, { hello: false });
   const frames = new FrameWriter();
-  frames.hello(5, MIN_PROTOCOL_VERSION);
   frames.hello(6, PROTOCOL_VERSION);
   await raw.write(frames.bytes());
-  assert.equal(decodeHelloBody(okBody(await raw.readFrame(), 5)).version, MIN_PROTOCOL_VERSION);
   assert.equal(decodeHelloBody(okBody(await raw.readFrame(), 6)).version, PROTOCOL_VERSION);
   raw.close();
   await stop();
@@ -193,7 +238,7 @@ Deno.test("server answers 1000 pipelined requests in order with a few commits", 
   });
   const raw = await RawConnection.open(address);
   const frames = new FrameWriter();
-  for (let index = 1; index <= 1000; index++) frames.put(index, `key${index}`, int(index));
+  for (let index = 1; index <= 1000; index++) frames.put(index, `key${index}`, int(index), at());
   await raw.write(frames.bytes());
   for (let index = 1; index <= 1000; index++) okBody(await raw.readFrame(), index);
   assert.equal(store.recordCount, 1000);
@@ -214,7 +259,7 @@ Deno.test("server sends no answer before the commit of its batch resolves", asyn
   });
   const client = await connectClient(address);
   events.length = 0;
-  await client.put("k", int(1));
+  await client.put("k", int(1), at());
   events.push("answer received");
   assert.deepEqual(events, ["commit started", "commit done", "answer received"]);
   await client.close();
@@ -235,8 +280,8 @@ Deno.test("a failed commit refuses its batch of writes with READ_ONLY, logged on
   const raw = await RawConnection.open(address);
   failCommits = true;
   const frames = new FrameWriter();
-  frames.put(1, "a", int(1));
-  frames.put(2, "b", int(2));
+  frames.put(1, "a", int(1), at());
+  frames.put(2, "b", int(2), at());
   await raw.write(frames.bytes());
   for (const id of [1, 2]) {
     assert.match(
@@ -252,7 +297,7 @@ Deno.test("a failed commit refuses its batch of writes with READ_ONLY, logged on
   assert.equal(response(await raw.readFrame()).type, "ok");
   assert.equal(response(await raw.readFrame()).type, "not_found");
   frames.reset();
-  frames.delete(5, "a");
+  frames.delete(5, "a", at());
   await raw.write(frames.bytes());
   assertError(await raw.readFrame(), 5, ErrorCode.READ_ONLY);
   assert.equal(logged.length, 1, logged.join("\n"));
@@ -265,7 +310,7 @@ Deno.test("server refuses too long keys, too deep paths and too large KEYS limit
   const { address, stop } = await startServer();
   const raw = await RawConnection.open(address);
   const frames = new FrameWriter();
-  frames.put(1, "k".repeat(MAX_KEY_BYTES + 1), int(1));
+  frames.put(1, "k".repeat(MAX_KEY_BYTES + 1), int(1), at());
   frames.query(2, Array(MAX_PATH_SEGMENTS + 1).fill("a"));
   frames.keys(3, { limit: MAX_KEYS_LIMIT + 1 });
   frames.get(4, "a.b");
@@ -292,6 +337,7 @@ Deno.test("a PUT with a malformed value gets BAD_REQUEST, stores nothing, and th
     const body = new ByteWriter();
     body.u8(0);
     body.string(`k${requestId}`);
+    body.raw(new Uint8Array(12));
     body.raw(new Uint8Array(valueBytes));
     frames.frame(MessageType.PUT, requestId, body.bytes());
   };
@@ -310,7 +356,7 @@ Deno.test("a PUT with a malformed value gets BAD_REQUEST, stores nothing, and th
   ];
   putRaw(8, tooDeep);
   frames.get(6, "k4");
-  frames.put(7, "k7", int(7));
+  frames.put(7, "k7", int(7), at());
   await raw.write(frames.bytes());
   assert.match(assertError(await raw.readFrame(), 1, ErrorCode.BAD_REQUEST), /truncated value tag/);
   assert.match(assertError(await raw.readFrame(), 2, ErrorCode.BAD_REQUEST), /unknown value tag/);
@@ -331,10 +377,10 @@ Deno.test("a malformed PUT_MANY is refused whole; a well-formed one stores each 
   const { address, store, stop } = await startServer();
   const raw = await RawConnection.open(address);
   const items = new PutManyItems();
-  items.add("good1", encodeValue(int(1)));
-  items.add("k.dotted", encodeValue(int(2)));
-  items.add("badvalue", Uint8Array.of(0x07));
-  items.add("good2", encodeValue(str("two")));
+  items.add("good1", encodeValue(int(1)), nextVersion());
+  items.add("k.dotted", encodeValue(int(2)), nextVersion());
+  items.add("badvalue", Uint8Array.of(0x07), nextVersion());
+  items.add("good2", encodeValue(str("two")), nextVersion());
   const frames = new FrameWriter();
   // The same items with one byte cut off the end: the last value's length is a lie.
   frames.putMany(1, items.itemCount, items.bytes().subarray(0, items.byteLength - 1));
@@ -357,10 +403,10 @@ Deno.test("PUT_MANY applies items in order: a repeated key's later value wins, o
   const { address, store, stop } = await startServer();
   const client = await connectClient(address);
   const items = new PutManyItems();
-  items.add("k", encodeValue(int(1)));
-  items.add("k", encodeValue(int(2)));
-  items.add("k", encodeValue(int(3)), { overwrite: false });
-  items.add("fresh", encodeValue(int(4)), { overwrite: false });
+  items.add("k", encodeValue(int(1)), nextVersion());
+  items.add("k", encodeValue(int(2)), nextVersion());
+  items.add("k", encodeValue(int(3)), nextVersion(), { overwrite: false });
+  items.add("fresh", encodeValue(int(4)), nextVersion(), { overwrite: false });
   const refusals = await client.putMany(items);
   assert.deepEqual(refusals.map(({ index, code }) => [index, code]), [[2, ErrorCode.EXISTS]]);
   assert.deepEqual(store.get("k"), int(2));
@@ -373,7 +419,7 @@ Deno.test("PUT_MANY over the item limit is refused with LIMIT, nothing stored", 
   const { address, store, stop } = await startServer();
   const raw = await RawConnection.open(address);
   const one = new PutManyItems();
-  one.add("k", encodeValue(int(1)));
+  one.add("k", encodeValue(int(1)), nextVersion());
   const body = new ByteWriter();
   body.u32(MAX_PUT_MANY_ITEMS + 1);
   for (let index = 0; index <= MAX_PUT_MANY_ITEMS; index++) body.raw(one.bytes());
@@ -395,7 +441,9 @@ Deno.test("a PUT_MANY the store cannot take is answered by one ERROR INTERNAL, l
   });
   const client = await connectClient(address);
   const items = new PutManyItems();
-  for (let index = 0; index < 1000; index++) items.add(`k${index}`, encodeValue(int(index)));
+  for (let index = 0; index < 1000; index++) {
+    items.add(`k${index}`, encodeValue(int(index)), nextVersion());
+  }
   await store.close();
   await assert.rejects(
     client.putMany(items),
@@ -423,8 +471,8 @@ Deno.test("an oversized frame closes only its connection, after the frames befor
   assert.equal(answers.length, 2);
   okBody(answers[0], 1);
   assert.match(assertError(answers[1], 2, ErrorCode.TOO_LARGE), /1025 bytes .* limit of 1024/);
-  await bystander.put("still", str("works"));
-  assert.deepEqual(await bystander.get("still"), str("works"));
+  await bystander.put("still", str("works"), at());
+  assert.deepEqual((await bystander.get("still")).value, str("works"));
   await waitFor(() => server.connectionCount === 1, { what: "the oversized connection to go" });
   await bystander.close();
   await stop();
@@ -451,7 +499,7 @@ Deno.test("a client stalled mid-frame is disconnected after the idle timeout", a
   const { address, server, stop } = await startServer({ idleTimeoutMs: 150 });
   const raw = await RawConnection.open(address);
   const frames = new FrameWriter();
-  frames.put(1, "half", str("a value"));
+  frames.put(1, "half", str("a value"), at());
   await raw.write(frames.bytes().subarray(0, 12));
   const answers = await raw.readUntilEnd();
   assert.equal(answers.length, 1);
@@ -467,7 +515,7 @@ Deno.test("random garbage on the port never hurts other clients", async () => {
   });
   // The default keep-alive holds the bystander open however long the garbage takes.
   const bystander = await connectClient(address);
-  await bystander.put("stable", int(1));
+  await bystander.put("stable", int(1), at());
   const samples = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 2048 }), 40);
   await Promise.all(samples.map(async (garbage, index) => {
     const raw = await RawConnection.open(address);
@@ -476,10 +524,10 @@ Deno.test("random garbage on the port never hurts other clients", async () => {
     if (index % 2 === 0) await raw.readUntilEnd().catch(() => {});
     raw.close();
   }));
-  assert.deepEqual(await bystander.get("stable"), int(1));
+  assert.deepEqual((await bystander.get("stable")).value, int(1));
   const fresh = await connectClient(address);
-  await fresh.put("after", str("garbage"));
-  assert.deepEqual(await fresh.get("after"), str("garbage"));
+  await fresh.put("after", str("garbage"), at());
+  assert.deepEqual((await fresh.get("after")).value, str("garbage"));
   await fresh.close();
   await waitFor(() => server.connectionCount === 1, { what: "the garbage connections to go" });
   await bystander.close();
@@ -513,13 +561,13 @@ Deno.test("close finishes the batch in flight, then closes connections and the s
   const busy = await connectClient(address);
   const idle = await connectClient(address);
   holdCommits = true;
-  const put = busy.put("last", int(1));
+  const put = busy.put("last", int(1), at());
   await withDeadline(started, { what: "the held commit to start" });
   const closing = server.close();
   await withDeadline(idle.closed, { what: "the idle connection to close" });
   assert.equal(storeClosed, false);
   releaseCommit();
-  assert.equal(await put, "ok");
+  assert.deepEqual(await put, { kind: "stored" });
   await withDeadline(closing, { what: "the server to close" });
   await withDeadline(busy.closed, { what: "the busy connection to close" });
   assert.equal(storeClosed, true);
