@@ -117,17 +117,17 @@ Deno.test({
     try {
       await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
       const client = await connectClient(server.address);
-      await client.put("before", str("stored"));
+      await client.put("before", str("stored"), at());
       paths = frozen();
       assert.ok(chattr("+i", paths));
-      await assert.rejects(client.put("after", str("refused")), (error: Error) => {
+      await assert.rejects(client.put("after", str("refused"), at()), (error: Error) => {
         assert.ok(
           error instanceof ServerError && error.code === ErrorCode.READ_ONLY,
           String(error),
         );
         return true;
       });
-      assert.deepEqual(await client.get("before"), str("stored"));
+      assert.deepEqual((await client.get("before")).value, str("stored"));
       await client.close();
       const exit = await stopWithin(server);
       assert.equal(exit.code, 0);
