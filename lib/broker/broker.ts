@@ -176,7 +176,7 @@ export class Broker {
     this.#pool = pool;
     this.#k = k;
     this.#clock = clock;
-    this.#placement = new Placement(pool.servers.map((server) => server.id));
+    this.#placement = new Placement(pool.servers.map((server) => server.identity));
   }
 
   /**

@@ -2,8 +2,8 @@
  * Replica placement by rendezvous (highest-random-weight) hashing: every server
  * gets a score for a key, `score = mix(hash(key) ⊕ hash(server id))`, and the
  * key's k replicas are the k servers with the highest scores. The scores depend
- * only on the key and the server's identity (`host:port`), never on the order
- * of the server file, so any broker recomputes the same replicas from the
+ * only on the key and the server's identity (the `ip:port` its name resolved
+ * to, see server_list.ts), never on the order or spelling of the server file, so any broker recomputes the same replicas from the
  * server list alone. Adding or removing a server moves only the keys whose
  * top-k set includes that server.
  *
@@ -104,7 +104,7 @@ export class Placement {
   readonly #scores: Float64Array;
 
   /**
-   * @param serverIds distinct server identities (`host:port`); results are
+   * @param serverIds distinct server identities (resolved `ip:port`); results are
    * indexes into this list.
    */
   constructor(serverIds: readonly string[]) {

@@ -1,9 +1,11 @@
 /**
  * The broker's server file: one server per line, either `IP PORT` (the
  * original kvBroker.py's form) or `HOST:PORT` (`[::1]:8000` for IPv6). Blank
- * lines and `#` comments are ignored. Each server's identity is its canonical
- * `host:port` text, which is what replica placement hashes — so two brokers
- * given the same servers (in any order) place every key identically.
+ * lines and `#` comments are ignored. Each server's identity is the address its
+ * host name resolves to when the file is read (`127.0.0.1:8000` for both
+ * `localhost:8000` and `127.0.0.1 8000`), which is what replica placement
+ * hashes — so two brokers given the same servers (in any order, under any
+ * spelling) place every key identically.
  *
  * @example
  * ```ts
@@ -13,6 +15,7 @@
  * ```
  * @module
  */
+import { lookup } from "node:dns/promises";
 import { describeFsError } from "../base/fs_error.ts";
 import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
 
@@ -40,21 +43,89 @@ export interface ServerAddress {
   readonly hostname: string;
   /** TCP port, 1–65535. */
   readonly port: number;
-  /** Canonical identity `host:port` (`[v6]:port` for IPv6); placement hashes it. */
+  /** The server as written, `host:port` (`[v6]:port` for IPv6): what messages name it by. */
   readonly id: string;
+  /**
+   * What placement hashes: `ip:port` of the address `hostname` resolved to (see
+   * {@link resolveServers}); equal to `id` for an address not resolved.
+   */
+  readonly identity: string;
+}
+
+function hostPort(hostname: string, port: number): string {
+  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 }
 
 /**
- * Makes a {@link ServerAddress}, computing its canonical id.
+ * Makes a {@link ServerAddress}. `resolved` is the IP address `hostname` resolved to;
+ * without it the identity is the address as written.
  *
  * @example
  * ```ts
  * serverAddress("::1", 8000).id; // "[::1]:8000"
+ * serverAddress("localhost", 8000, "127.0.0.1").identity; // "127.0.0.1:8000"
  * ```
  */
-export function serverAddress(hostname: string, port: number): ServerAddress {
-  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return { hostname, port, id: `${host}:${port}` };
+export function serverAddress(
+  hostname: string,
+  port: number,
+  resolved: string = hostname,
+): ServerAddress {
+  return { hostname, port, id: hostPort(hostname, port), identity: hostPort(resolved, port) };
+}
+
+/**
+ * The address `hostname` names, in one canonical spelling: the first address the
+ * system resolver (getaddrinfo, which reads /etc/hosts, as `Deno.connect` does) gives,
+ * so the identity is the address a connection reaches. IPv6 literals are not
+ * resolved but normalised (`::0001` is `::1`).
+ */
+async function resolveHost(hostname: string): Promise<string> {
+  const { address, family } = await lookup(hostname);
+  return family === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
+}
+
+/**
+ * Resolves every server's host name once (`where(i)` names server `i` in messages, as
+ * `servers.txt:3:1`) and returns the servers with their {@link ServerAddress.identity}.
+ * Throws a {@link ServerFileError} for a name that does not resolve, or for two
+ * servers that resolve to one address: placing two replicas of a key on one server
+ * would leave it one crash from loss.
+ *
+ * @example
+ * ```ts
+ * const [server] = await resolveServers([serverAddress("localhost", 8000)], () => "servers.txt:1:1");
+ * server.identity; // "127.0.0.1:8000"
+ * ```
+ */
+export async function resolveServers(
+  servers: readonly ServerAddress[],
+  where: (index: number) => string,
+): Promise<ServerAddress[]> {
+  // At most MAX_SERVERS lookups, all at once: most are literals or /etc/hosts names.
+  const resolved = await Promise.all(servers.map(async (server, index) => {
+    try {
+      return serverAddress(server.hostname, server.port, await resolveHost(server.hostname));
+    } catch (error) {
+      const reason = (error as { code?: string }).code ?? String(error);
+      throw new ServerFileError(
+        `${where(index)}: cannot resolve host ${server.hostname} (${reason}); ` +
+          `fix the name or give an IP address`,
+      );
+    }
+  }));
+  const firstOfIdentity = new Map<string, number>();
+  resolved.forEach((server, index) => {
+    const first = firstOfIdentity.get(server.identity);
+    if (first !== undefined) {
+      throw new ServerFileError(
+        `${where(index)}: ${server.id} is the same server as ${resolved[first].id} ` +
+          `(${where(first)}): both are ${server.identity}; list each server once`,
+      );
+    }
+    firstOfIdentity.set(server.identity, index);
+  });
+  return resolved;
 }
 
 const HOST_PORT_SPACED = /^(\S+)[ \t]+(\d+)$/;
@@ -99,7 +170,17 @@ function parseLine(line: string): ParsedLine {
  * ```
  */
 export function parseServerList(text: string, fileName: string): ServerAddress[] {
-  const servers: ServerAddress[] = [];
+  return parseServerLines(text, fileName).map((line) => line.server);
+}
+
+/** A server of a server file and where it is written (`servers.txt:3:1`). */
+interface ServerLine {
+  readonly server: ServerAddress;
+  readonly where: string;
+}
+
+function parseServerLines(text: string, fileName: string): ServerLine[] {
+  const servers: ServerLine[] = [];
   const lineOfId = new Map<string, number>();
   const lines = text.split(/\r?\n/);
   for (let index = 0; index < lines.length; index++) {
@@ -126,7 +207,7 @@ export function parseServerList(text: string, fileName: string): ServerAddress[]
       );
     }
     lineOfId.set(server.id, lineNumber);
-    servers.push(server);
+    servers.push({ server, where: `${fileName}:${lineNumber}:${column}` });
   }
   if (servers.length === 0) {
     throw new ServerFileError(
@@ -137,8 +218,9 @@ export function parseServerList(text: string, fileName: string): ServerAddress[]
 }
 
 /**
- * Reads and parses a server file; an unreadable or oversized file is a
- * {@link ServerFileError}.
+ * Reads and parses a server file and resolves its host names
+ * ({@link resolveServers}); an unreadable or oversized file, a name that does not
+ * resolve and two lines naming one server are each a {@link ServerFileError}.
  *
  * @example
  * ```ts
@@ -155,5 +237,6 @@ export async function readServerList(path: string): Promise<ServerAddress[]> {
     }
     throw new ServerFileError(`${path}: cannot read the server file: ${describeFsError(error)}`);
   }
-  return parseServerList(text, path);
+  const lines = parseServerLines(text, path);
+  return await resolveServers(lines.map((line) => line.server), (index) => lines[index].where);
 }

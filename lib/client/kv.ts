@@ -19,6 +19,7 @@ import { type Credentials, CredentialsError, resolveCredentials } from "../proto
 import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
 import {
   readServerList,
+  resolveServers,
   type ServerAddress,
   serverAddress,
   ServerFileError,
@@ -454,16 +455,18 @@ async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAdd
   if (!Array.isArray(servers) || servers.length === 0) {
     throw new KvInputError("servers must be a server file's path or a non-empty list");
   }
-  const seen = new Set<string>();
-  return servers.map((endpoint, index) => {
+  const addresses = servers.map((endpoint, index) => {
     const { hostname, port } = endpoint ?? {};
     if (typeof hostname !== "string" || hostname === "") {
       throw new KvInputError(`servers[${index}].hostname must be a non-empty string`);
     }
     checkInteger(port, `servers[${index}].port`, 1, 65535);
-    const address = serverAddress(hostname, port);
-    if (seen.has(address.id)) throw new KvInputError(`servers lists ${address.id} twice`);
-    seen.add(address.id);
-    return address;
+    return serverAddress(hostname, port);
   });
+  try {
+    return await resolveServers(addresses, (index) => `servers[${index}]`);
+  } catch (error) {
+    if (error instanceof ServerFileError) throw new KvInputError(error.message);
+    throw error;
+  }
 }

@@ -72,6 +72,27 @@ async function waitUntilUp(broker: BrokerProcess, id: string): Promise<void> {
   }, { what: `the broker to report ${id} up`, intervalMs: 50 });
 }
 
+Deno.test("a broker listing servers as localhost finds every record indexed as 127.0.0.1", async () => {
+  await using cluster = await KvCluster.start(4);
+  await using data = await dataFile();
+  await using indexer = jsonBroker(cluster, 2, data.path);
+  assert.equal((await indexer.finish()).code, 0);
+  const aliases = cluster.servers.map((server) => `localhost:${server.port}`);
+  // Placement by the text as written would put some of these keys elsewhere.
+  const written = new Placement(aliases);
+  const keys = Array.from({ length: RECORD_COUNT }, (_, i) => `person${i}`);
+  const writtenIds = (key: string) => written.replicas(key, 2).map((i) => cluster.servers[i].id);
+  assert(keys.some((key) => replicaIds(cluster, key, 2).join() !== writtenIds(key).join()));
+  await using dir = await tempDir();
+  const aliasFile = `${dir.path}/servers.txt`;
+  await Deno.writeTextFile(aliasFile, aliases.join("\n") + "\n");
+  await using broker = BrokerProcess.start(["-s", aliasFile, "-k", "2", "--json"]);
+  for (let i = 0; i < RECORD_COUNT; i++) {
+    const answer = await broker.ask(`GET person${i}`);
+    assert.equal(answer.found, true, `person${i}: ${JSON.stringify(answer)}`);
+  }
+});
+
 Deno.test("with k-1 servers down, one crashed and one hung, answers are unchanged", async () => {
   await using cluster = await KvCluster.start(4);
   await using data = await dataFile();

@@ -3,6 +3,8 @@ import {
   MAX_SERVERS,
   parseServerList,
   readServerList,
+  resolveServers,
+  serverAddress,
   ServerFileError,
 } from "../../lib/broker/server_list.ts";
 
@@ -71,4 +73,53 @@ Deno.test("parseServerList refuses more than MAX_SERVERS servers", () => {
 
 Deno.test("readServerList turns a missing file into a ServerFileError", async () => {
   await assert.rejects(() => readServerList("/nonexistent/servers.txt"), ServerFileError);
+});
+
+Deno.test("readServerList gives every spelling of one address one identity", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(path, "localhost:8000\n127.1 8001\n[::0001]:8002\n");
+    const servers = await readServerList(path);
+    assert.deepEqual(servers.map((server) => server.identity), [
+      "127.0.0.1:8000",
+      "127.0.0.1:8001",
+      "[::1]:8002",
+    ]);
+    assert.deepEqual(servers.map((server) => server.id), [
+      "localhost:8000",
+      "127.1:8001",
+      "[::0001]:8002",
+    ]);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("readServerList refuses two lines that resolve to one server, naming both", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(path, "127.0.0.1 8000\n# alias\n  localhost:8000\n");
+    await assert.rejects(
+      () => readServerList(path),
+      (error: Error) => {
+        assert(error instanceof ServerFileError);
+        assert.equal(
+          error.message,
+          `${path}:3:3: localhost:8000 is the same server as 127.0.0.1:8000 (${path}:1:1): ` +
+            "both are 127.0.0.1:8000; list each server once",
+        );
+        return true;
+      },
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("resolveServers names a host that does not resolve", async () => {
+  await assert.rejects(
+    () => resolveServers([serverAddress("no-such-host.invalid", 8000)], () => "here:1:1"),
+    ServerFileError,
+    "here:1:1: cannot resolve host no-such-host.invalid (",
+  );
 });

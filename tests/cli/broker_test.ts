@@ -84,7 +84,8 @@ Deno.test("kv broker refuses a server file that names one server under two addre
     await rejectsWith(
       ["-s", servers, "-k", "2"],
       new RegExp(
-        `lists one server twice \\(localhost:${port} is the same server as 127\\.0\\.0\\.1:${port}\\)`,
+        `:2:1: localhost:${port} is the same server as 127\\.0\\.0\\.1:${port} \\(.*:1:1\\): ` +
+          `both are 127\\.0\\.0\\.1:${port}; list each server once`,
       ),
     );
   } finally {

@@ -78,7 +78,7 @@ Deno.test("a server listed twice under two addresses is one line", async () => {
     await Deno.writeTextFile(`${dir}/servers.txt`, `127.0.0.1 ${port}\nlocalhost:${port}\n`);
     await oneLine(
       ["broker", "-s", `${dir}/servers.txt`],
-      /lists one server twice \(localhost:\d+ is the same server as 127\.0\.0\.1:\d+\)/,
+      /servers\.txt:2:1: localhost:\d+ is the same server as 127\.0\.0\.1:\d+ .*list each server once$/,
     );
   });
 });
