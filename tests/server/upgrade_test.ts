@@ -10,6 +10,8 @@ import { SNAPSHOT_FORMAT_VERSION } from "../../lib/server/snapshot.ts";
 import { float, int, object, str } from "../../lib/record/value.ts";
 import { BASE_VERSION } from "../../lib/record/version.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
+import { connectClient } from "../helpers/client.ts";
+import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 
 const OLD_DATA_DIR = new URL("../../testdata/datadir-v2/", import.meta.url).pathname;
 
@@ -71,5 +73,30 @@ Deno.test("upgrade: a data dir of the format before versions opens with every re
     EXPECTED.delete("person1");
     for (const [key, value] of EXPECTED) assert.deepEqual(reopened.get(key), value, key);
     await reopened.close();
+  });
+});
+
+Deno.test("upgrade: a kv server process started on the old data dir serves every record at the base version", async () => {
+  await withTempDir(async (dir) => {
+    await copyOldDataDir(dir);
+    const server = await startServerProcess(["--data-dir", dir]);
+    const client = await connectClient(server.address);
+    try {
+      for (const [key, value] of EXPECTED) {
+        const read = await client.get(key);
+        assert.deepEqual(read.value, value, key);
+        assert.deepEqual(read.version, value === undefined ? undefined : BASE_VERSION, key);
+      }
+      assert.deepEqual(await client.keys({ limit: 100 }), [
+        "person1",
+        "person2",
+        "person4",
+        "person6",
+      ]);
+    } finally {
+      await client.close();
+      assert.equal((await stopWithin(server)).code, 0);
+    }
+    assert.equal(await formatOf(`${dir}/snapshot-0000000003.kvsnap`), SNAPSHOT_FORMAT_VERSION);
   });
 });
