@@ -11,7 +11,7 @@
  * | `QUERY key.field.field`  | one value inside a record                                    |
  * | `DELETE key`             | removes the record from all its replicas (or refuses)        |
  * | `PUT <record line>`      | stores a record, any dialect, on all replicas (or refuses)   |
- * | `KEYS [prefix [limit]]`  | keys starting with `prefix`, in byte order (default 100)     |
+ * | `KEYS [prefix [limit [after]]]` | keys starting with `prefix` and sorting after `after`, in byte order (default 100) |
  * | `SERVERS`                | each server: up or down, records, PING latency               |
  * | `HELP [command]`         | the command list, or one command with an example             |
  * | `EXIT` (or `QUIT`)       | ends the session; with arguments it is an error, not an end  |
@@ -27,7 +27,9 @@
  * - DELETE: `{"op":"DELETE","key":"person3","deleted":true,"version":"0192…"}` (false:
  *   there was no such record; the tombstone is stored either way)
  * - PUT: `{"op":"PUT","key":"person1","stored":true,"version":"0192…"}`
- * - KEYS: `{"op":"KEYS","prefix":"person","limit":100,"keys":["person1"],"more":false}`
+ * - KEYS: `{"op":"KEYS","prefix":"person","limit":100,"keys":["person1"],"more":false}`;
+ *   when more match, `"more":true` and `"next"`: the last key listed, the `after` of the
+ *   next page (`KEYS person 100 person99`)
  * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2},{"server":"127.0.0.1:8001","up":false,"error":"…"}]}`
  * - HELP: `{"op":"HELP","commands":[{"word":"GET","usage":"GET key","summary":"…","example":"GET person1"},…]}`
  *   (`HELP GET`: the one command)
@@ -62,7 +64,13 @@ export type Command =
   | { readonly op: "QUERY"; readonly path: readonly string[] }
   | { readonly op: "DELETE"; readonly key: string }
   | { readonly op: "PUT"; readonly key: string; readonly value: Value }
-  | { readonly op: "KEYS"; readonly prefix: string; readonly limit: number }
+  | {
+    readonly op: "KEYS";
+    readonly prefix: string;
+    readonly limit: number;
+    /** List keys sorting after this one ("": from the first). */
+    readonly after: string;
+  }
   | { readonly op: "SERVERS" }
   | { readonly op: "HELP"; readonly topic?: string }
   | { readonly op: "EXIT" };
@@ -94,7 +102,16 @@ export type Answer =
   | { op: "GET" | "QUERY"; key: string; found: false; warning?: string }
   | { op: "DELETE"; key: string; deleted: boolean; version: string }
   | { op: "PUT"; key: string; stored: true; version: string }
-  | { op: "KEYS"; prefix: string; limit: number; keys: string[]; more: boolean; warning?: string }
+  | {
+    op: "KEYS";
+    prefix: string;
+    limit: number;
+    keys: string[];
+    more: boolean;
+    /** When `more`: the last key listed, where the next page starts after. */
+    next?: string;
+    warning?: string;
+  }
   | { op: "SERVERS"; servers: ServerReport[] }
   | { op: "HELP"; commands: readonly CommandHelp[] }
   | { op: "EXIT" }
@@ -140,9 +157,9 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
   },
   {
     word: "KEYS",
-    usage: "KEYS [prefix [limit]]",
+    usage: "KEYS [prefix [limit [after]]]",
     summary: `list keys starting with prefix (default ${DEFAULT_KEYS_LIMIT}, at most ` +
-      `${MAX_KEYS_ANSWER})`,
+      `${MAX_KEYS_ANSWER}), after the key 'after' (the last one of the page before)`,
     example: "KEYS person 10",
   },
   {
@@ -359,17 +376,48 @@ function parsePut(rest: string, restColumn: number): Command {
   }
 }
 
-function parseKeys(rest: string): Command {
-  // The last word is the limit when it is a number (quote a prefix that ends in one).
-  const limitMatch = /(?:^|\s)(\d+)$/.exec(rest);
-  const limitText = limitMatch?.[1];
-  const prefixText = limitMatch === null ? rest : rest.slice(0, limitMatch.index).trimEnd();
-  let prefix = "";
-  if (prefixText !== "") {
-    const [first, ...more] = readKeyPath("KEYS", prefixText);
-    if (more.length > 0) throw new CommandError("KEYS", "a key prefix cannot contain '.'");
-    prefix = first;
+/**
+ * Where each word of `text` starts and ends. A quoted span ('…' or "…", backslash
+ * escaping the next character) belongs to its word whatever it holds, so a quoted key
+ * with spaces or digits is one word.
+ */
+function wordSpans(text: string): [number, number][] {
+  const spans: [number, number][] = [];
+  let at = 0;
+  while (at < text.length) {
+    while (at < text.length && /\s/.test(text[at])) at++;
+    if (at === text.length) break;
+    const start = at;
+    while (at < text.length && !/\s/.test(text[at])) {
+      const quote = text[at++];
+      if (quote !== '"' && quote !== "'") continue;
+      while (at < text.length && text[at] !== quote) at += text[at] === "\\" ? 2 : 1;
+      at++;
+    }
+    at = Math.min(at, text.length);
+    spans.push([start, at]);
   }
+  return spans;
+}
+
+/** A KEYS argument that is one key: "" for none (or an empty quoted one, '' or ""). */
+function readKeyArgument(text: string, what: string): string {
+  if (text === "" || text === "''" || text === '""') return "";
+  const [first, ...more] = readKeyPath("KEYS", text);
+  if (more.length > 0) throw new CommandError("KEYS", `${what} cannot contain '.'`);
+  return first;
+}
+
+function parseKeys(rest: string): Command {
+  // The first word that is a whole number is the limit: the prefix is before it, `after`
+  // behind it (quote a prefix or key that is a number).
+  const spans = wordSpans(rest);
+  const limitSpan = spans.find(([start, end]) => /^\d+$/.test(rest.slice(start, end)));
+  const limitText = limitSpan === undefined ? undefined : rest.slice(limitSpan[0], limitSpan[1]);
+  const prefixText = limitSpan === undefined ? rest : rest.slice(0, limitSpan[0]).trimEnd();
+  const afterText = limitSpan === undefined ? "" : rest.slice(limitSpan[1]).trim();
+  const prefix = readKeyArgument(prefixText, "a key prefix");
+  const after = readKeyArgument(afterText, "the key to list after");
   let limit = DEFAULT_KEYS_LIMIT;
   if (limitText !== undefined) {
     limit = Number(limitText);
@@ -380,7 +428,7 @@ function parseKeys(rest: string): Command {
       );
     }
   }
-  return { op: "KEYS", prefix, limit };
+  return { op: "KEYS", prefix, limit, after };
 }
 
 /**
@@ -421,8 +469,10 @@ export async function runCommand(broker: Broker, command: Command): Promise<Answ
       return { op: "PUT", key: command.key, stored: true, version: formatVersion(change.version) };
     }
     case "KEYS": {
-      const answer = await broker.keys(command.prefix, command.limit);
-      return { op: "KEYS", prefix: command.prefix, limit: command.limit, ...answer };
+      const answer = await broker.keys(command.prefix, command.limit, command.after);
+      const { prefix, limit } = command;
+      const next = answer.more ? answer.keys.at(-1) : undefined;
+      return { op: "KEYS", prefix, limit, ...answer, ...(next === undefined ? {} : { next }) };
     }
     case "SERVERS":
       return { op: "SERVERS", servers: (await broker.servers()).map(roundLatency) };
@@ -524,6 +574,17 @@ function showKey(key: string): string {
   return /[\x00-\x1f\x7f]/.test(key) ? JSON.stringify(key) : key;
 }
 
+/** `key` written so that KEYS reads it back: bare when plainly safe, else quoted. */
+function keyArgument(key: string): string {
+  if (/^[A-Za-z_][A-Za-z0-9_\-]*$/.test(key)) return key;
+  const escaped = key.replace(/[\\"]/g, "\\$&").replace(
+    // deno-lint-ignore no-control-regex
+    /[\x00-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+  return `"${escaped}"`;
+}
+
 function humanLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
   if ("error" in answer) return [paint("red", `ERROR: ${answer.error}`)];
   switch (answer.op) {
@@ -549,11 +610,12 @@ function humanLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
     case "PUT":
       return [paint("green", `STORED: ${showKey((answer as { key: string }).key)}`)];
     case "KEYS": {
-      const { keys, more, prefix, limit } = answer as Extract<Answer, { op: "KEYS" }>;
+      const { keys, next, prefix, limit } = answer as Extract<Answer, { op: "KEYS" }>;
       const lines = keys.map(showKey);
       if (keys.length === 0) lines.push(paint("yellow", `NO KEYS start with '${showKey(prefix)}'`));
-      if (more) {
-        lines.push(paint("dim", `(first ${limit}; more match — KEYS ${prefix || "''"} <limit>)`));
+      if (next !== undefined) {
+        const command = `KEYS ${keyArgument(prefix)} ${limit} ${keyArgument(next)}`;
+        lines.push(paint("dim", `(first ${limit}; more match — next page: ${command})`));
       }
       return lines;
     }

@@ -238,7 +238,7 @@ const ARGUMENT_HINTS: Readonly<Record<string, readonly string[]>> = {
   QUERY: ["key.field.field"],
   DELETE: ["key"],
   PUT: ["key: { field: value; … }"],
-  KEYS: ["[prefix]", "[limit]"],
+  KEYS: ["[prefix]", "[limit]", "[after]"],
   HELP: ["[command]"],
 };
 
@@ -249,7 +249,7 @@ const ARGUMENT_HINTS: Readonly<Record<string, readonly string[]>> = {
  * @example
  * ```ts
  * argumentHint("get "); // "key"
- * argumentHint("KEYS person"); // " [limit]"
+ * argumentHint("KEYS person"); // " [limit] [after]"
  * ```
  */
 export function argumentHint(text: string): string | undefined {

@@ -73,7 +73,7 @@ ${SECURITY_HELP}
   -h, --help             show this help
 
 Commands: GET key | QUERY key.field.field | DELETE key | PUT <record line> |
-          KEYS [prefix [limit]] | SERVERS | HELP [command] | EXIT (or QUIT)
+          KEYS [prefix [limit [after]]] | SERVERS | HELP [command] | EXIT (or QUIT)
           (case-insensitive; HELP GET shows one command with an example)
 
 In the REPL: Tab completes, Up/Down and Ctrl-R search history, Ctrl-C cancels

@@ -226,7 +226,7 @@ function keysCommand(prefix: string, limitText: string | undefined): Command {
     max: MAX_KEYS_ANSWER,
     fallback: DEFAULT_KEYS_LIMIT,
   });
-  return { op: "KEYS", prefix, limit };
+  return { op: "KEYS", prefix, limit, after: "" };
 }
 
 /** The server file: `-s`, else `$KV_SERVERS` (when readable), else ./serverFile.txt. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { Broker } from "../../lib/broker/broker.ts";
 import {
   type Answer,
@@ -38,9 +39,12 @@ Deno.test("parseCommand reads every command, case-insensitively", () => {
     ["QUERY person9.level.age", { op: "QUERY", path: ["person9", "level", "age"] }],
     ["query person9", { op: "QUERY", path: ["person9"] }],
     ["DELETE person3", { op: "DELETE", key: "person3" }],
-    ["KEYS", { op: "KEYS", prefix: "", limit: DEFAULT_KEYS_LIMIT }],
-    ["keys per", { op: "KEYS", prefix: "per", limit: DEFAULT_KEYS_LIMIT }],
-    ["KEYS per 5", { op: "KEYS", prefix: "per", limit: 5 }],
+    ["KEYS", { op: "KEYS", prefix: "", limit: DEFAULT_KEYS_LIMIT, after: "" }],
+    ["keys per", { op: "KEYS", prefix: "per", limit: DEFAULT_KEYS_LIMIT, after: "" }],
+    ["KEYS per 5", { op: "KEYS", prefix: "per", limit: 5, after: "" }],
+    ["KEYS per 5 person7", { op: "KEYS", prefix: "per", limit: 5, after: "person7" }],
+    ["KEYS 5 person7", { op: "KEYS", prefix: "", limit: 5, after: "person7" }],
+    [`KEYS '' 5 "a b"`, { op: "KEYS", prefix: "", limit: 5, after: "a b" }],
     ["servers", { op: "SERVERS" }],
     ["Help", { op: "HELP" }],
     ["EXIT", { op: "EXIT" }],
@@ -136,8 +140,12 @@ Deno.test("formatAnswer prints human text in the data's dialect", () => {
   );
   assert.equal(formatAnswer({ op: "DELETE", key: "p", error: "refused" }), "ERROR: refused");
   assert.equal(
-    formatAnswer({ op: "KEYS", prefix: "p", limit: 2, keys: ["p1", "p2"], more: true }),
-    "p1\np2\n(first 2; more match — KEYS p <limit>)",
+    formatAnswer({ op: "KEYS", prefix: "p", limit: 2, keys: ["p1", "p2"], more: true, next: "p2" }),
+    "p1\np2\n(first 2; more match — next page: KEYS p 2 p2)",
+  );
+  assert.equal(
+    formatAnswer({ op: "KEYS", prefix: "", limit: 1, keys: ["a b"], more: true, next: "a b" }),
+    `a b\n(first 1; more match — next page: KEYS "" 1 "a b")`,
   );
   assert.equal(
     formatAnswer({ op: "KEYS", prefix: "x", limit: 2, keys: [], more: false }),
@@ -263,6 +271,52 @@ Deno.test("runCommand answers every command kind against a broker", async () => 
   }
 });
 
+Deno.test("KEYS pages: following each answer's next lists every key once, in order", async () => {
+  const cluster = new FakeCluster(3);
+  const broker = await Broker.open(cluster.addresses, { k: 2, connect: cluster.connect });
+  try {
+    const run = async (line: string) =>
+      JSON.parse(formatAnswer(await runCommand(broker, parseCommand(line)!), { json: true }));
+    const keys = ["person1", "person2", "person3", "person4", "person5", "other"];
+    for (const key of keys) assert.equal((await run(`PUT ${key}: { age : 1 }`)).stored, true);
+    const listed: string[] = [];
+    let page = await run("KEYS person 2");
+    assert.deepEqual(page, {
+      op: "KEYS",
+      prefix: "person",
+      limit: 2,
+      keys: ["person1", "person2"],
+      more: true,
+      next: "person2",
+    });
+    for (let pages = 1; pages <= keys.length; pages++) {
+      listed.push(...page.keys);
+      if (page.next === undefined) break;
+      page = await run(`KEYS person 2 ${page.next}`);
+    }
+    assert.deepEqual(listed, ["person1", "person2", "person3", "person4", "person5"]);
+    assert.equal("next" in page, false);
+    assert.equal(page.more, false);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("the human KEYS answer's next-page command reads back as that page", () => {
+  const key = fc.string({ unit: "binary-ascii", maxLength: 12 }).filter((k) => !k.includes("."));
+  fc.assert(fc.property(
+    key,
+    key.filter((k) => k !== ""),
+    fc.integer({ min: 1, max: 10_000 }),
+    (prefix, next, limit) => {
+      const text = formatAnswer({ op: "KEYS", prefix, limit, keys: [next], more: true, next });
+      const command = /next page: (KEYS .*)\)$/.exec(text)?.[1];
+      assert(command !== undefined, text);
+      assert.deepEqual(parseCommand(command), { op: "KEYS", prefix, limit, after: next });
+    },
+  ));
+});
+
 Deno.test("an encoded value prints as its decoded twin would, and a malformed one as an error", () => {
   const value = object([["name", str("Mary")], ["height", float(1.75)]]);
   const encoded = encodeValue(value);
@@ -296,8 +350,24 @@ Deno.test("a key is read the same way in every command: quoted or bare, as in a 
     path: ["person 1", "a b", "c"],
   });
   assert.deepEqual(parseCommand(`GET "tab\\there"`), { op: "GET", key: "tab\there" });
-  assert.deepEqual(parseCommand(`KEYS "person 1" 5`), { op: "KEYS", prefix: "person 1", limit: 5 });
-  assert.deepEqual(parseCommand(`KEYS 'per'`), { op: "KEYS", prefix: "per", limit: 100 });
+  assert.deepEqual(parseCommand(`KEYS "person 1" 5`), {
+    op: "KEYS",
+    prefix: "person 1",
+    limit: 5,
+    after: "",
+  });
+  assert.deepEqual(parseCommand(`KEYS 'per'`), {
+    op: "KEYS",
+    prefix: "per",
+    limit: 100,
+    after: "",
+  });
+  assert.deepEqual(parseCommand(`KEYS "7 8" 2 '9 "x" 10'`), {
+    op: "KEYS",
+    prefix: "7 8",
+    limit: 2,
+    after: '9 "x" 10',
+  });
   assert.deepEqual(parseCommand(`PUT "person 1": 1`), {
     op: "PUT",
     key: "person 1",

@@ -125,7 +125,9 @@ Deno.test("commandAccess: reads, writes, reads of every key, and commands that t
   assert.deepEqual(commandAccess({ op: "GET", key: "k" }), { kind: "read", key: "k" });
   assert.deepEqual(commandAccess({ op: "QUERY", path: ["k", "f"] }), { kind: "read", key: "k" });
   assert.deepEqual(commandAccess({ op: "DELETE", key: "k" }), { kind: "write", key: "k" });
-  assert.deepEqual(commandAccess({ op: "KEYS", prefix: "", limit: 1 }), { kind: "read-all" });
+  assert.deepEqual(commandAccess({ op: "KEYS", prefix: "", limit: 1, after: "" }), {
+    kind: "read-all",
+  });
   assert.deepEqual(commandAccess({ op: "SERVERS" }), { kind: "read-all" });
   assert.deepEqual(commandAccess({ op: "EXIT" }), { kind: "none" });
 });

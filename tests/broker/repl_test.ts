@@ -131,9 +131,10 @@ Deno.test("argumentHint shows the arguments still to type", () => {
   assert.equal(argumentHint("get"), " key");
   assert.equal(argumentHint("GET "), "key");
   assert.equal(argumentHint("GET person1"), undefined);
-  assert.equal(argumentHint("KEYS "), "[prefix] [limit]");
-  assert.equal(argumentHint("KEYS per"), " [limit]");
-  assert.equal(argumentHint("KEYS per 5"), undefined);
+  assert.equal(argumentHint("KEYS "), "[prefix] [limit] [after]");
+  assert.equal(argumentHint("KEYS per"), " [limit] [after]");
+  assert.equal(argumentHint("KEYS per 5"), " [after]");
+  assert.equal(argumentHint("KEYS per 5 person7"), undefined);
   assert.equal(argumentHint("PUT "), "key: { field: value; … }");
   assert.equal(argumentHint("PUT a: 1"), undefined);
   assert.equal(argumentHint("SERVERS"), undefined);

@@ -215,7 +215,7 @@ Deno.test("a scripted session through stdin answers every command in order", asy
       "person2",
       "person30",
       "person1",
-      "(first 1; more match — KEYS person <limit>)",
+      "(first 1; more match — next page: KEYS person 1 person1)",
       "ERROR: unknown command 'FOO'; to read a record type GET <key> (HELP lists all)",
     ]);
     assert.match(stderr, new RegExp(`${data}:3:12: expected ':' after the key`));
@@ -389,7 +389,10 @@ Deno.test("HELP lists QUIT and HELP <command> shows one command with an example"
   assert(lines.some((line) => /^EXIT \(or QUIT\) +leave/.test(line)), stdout);
   assert(lines.includes("HELP <command> shows one command with an example."), stdout);
   const keys = lines.indexOf("  example: KEYS person 10");
-  assert.match(lines[keys - 1], /^KEYS \[prefix \[limit\]\] {2}list keys starting with prefix/);
+  assert.match(
+    lines[keys - 1],
+    /^KEYS \[prefix \[limit \[after\]\]\] {2}list keys starting with prefix/,
+  );
   assert(lines.includes("  example: EXIT"), stdout);
   assert.match(lines.at(-1)!, /^ERROR: no command 'nope'; HELP takes one of GET, QUERY/);
 });
