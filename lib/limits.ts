@@ -23,6 +23,12 @@ export const MAX_PATH_SEGMENTS = MAX_NESTING_DEPTH + 1;
 /** Longest dotted query path (`person1.address.street`), in UTF-8 bytes. */
 export const MAX_PATH_BYTES = 4096;
 
+/**
+ * Most keys one listing returns (a KEYS request, a broker's KEYS answer, the trie's
+ * `keys`): 10 000 keys of at most 1 KiB fit in a 16 MiB frame. Page with `after` for more.
+ */
+export const MAX_KEYS_LIMIT = 10_000;
+
 /** Longest record line the parser accepts, in UTF-8 bytes (1 MiB). */
 export const MAX_LINE_BYTES = 1024 * 1024;
 

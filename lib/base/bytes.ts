@@ -296,29 +296,17 @@ export class ByteReader {
     return this.#view.getFloat64(this.#take(8, what));
   }
 
-  /**
-   * Reads an unsigned LEB128 varint (see {@link ByteWriter.varint}). Truncation, a
-   * value above `Number.MAX_SAFE_INTEGER` and a needlessly long form (a last byte of
-   * 0 after others) are DecodeErrors, so every number has exactly one encoding.
-   */
+  /** Reads a varint, as {@link readVarint} checks it. */
   varint(what = "varint"): number {
-    let value = 0;
-    let scale = 1;
-    for (let count = 1;; count++) {
-      const byte = this.#bytes[this.#take(1, what)];
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) {
-        if (byte === 0 && count > 1) throw new DecodeError(`${what} is not in its shortest form`);
-        if (value > Number.MAX_SAFE_INTEGER) {
-          throw new DecodeError(`${what} is outside the safe integer range`);
-        }
-        return value;
-      }
-      if (count === MAX_VARINT_BYTES) {
-        throw new DecodeError(`${what} is longer than ${count} bytes`);
-      }
-      scale *= 128;
+    // The common one-byte case inline: this runs for every length and int of a value.
+    const at = this.#offset;
+    if (at < this.#end && this.#bytes[at] < 0x80) {
+      this.#offset = at + 1;
+      return this.#bytes[at];
     }
+    const value = readVarint(this.#bytes, at, this.#end, what);
+    this.#offset += varintLength(value);
+    return value;
   }
 
   /** Reads a varint length and that many UTF-8 bytes, at most `maxBytes` of them. */
@@ -371,6 +359,57 @@ export function writeVarint(target: Uint8Array, offset: number, value: number): 
   }
   target[at++] = rest;
   return at;
+}
+
+/**
+ * Bytes the varint of `value` (a safe integer ≥ 0) takes: 1 below 128, up to
+ * {@link MAX_VARINT_BYTES}. Since {@link readVarint} accepts only the shortest form,
+ * it is also how far a varint just read extends.
+ *
+ * @example
+ * ```ts
+ * varintLength(300); // 2
+ * ```
+ */
+export function varintLength(value: number): number {
+  let length = 1;
+  for (let rest = value; rest >= 0x80; rest = Math.floor(rest / 0x80)) length++;
+  return length;
+}
+
+/**
+ * Reads the unsigned LEB128 varint at `source[at]`, ending before `end` (see
+ * {@link writeVarint}); it takes {@link varintLength} of the value bytes. Truncation,
+ * more than {@link MAX_VARINT_BYTES} bytes, a value above `Number.MAX_SAFE_INTEGER`
+ * and a needlessly long form (a last byte of 0 after others) are DecodeErrors, so
+ * every number has exactly one encoding. `what` names it in messages.
+ *
+ * @example
+ * ```ts
+ * readVarint(Uint8Array.of(0xac, 0x02), 0, 2, "length"); // 300
+ * ```
+ */
+export function readVarint(source: Uint8Array, at: number, end: number, what: string): number {
+  // The common case: one byte.
+  if (at < end && source[at] < 0x80) return source[at];
+  let value = 0;
+  let scale = 1;
+  for (let count = 1, index = at;; count++, index++) {
+    if (index >= end) throw new DecodeError(`truncated ${what} at byte ${at}`);
+    const byte = source[index];
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      if (byte === 0 && count > 1) throw new DecodeError(`${what} is not in its shortest form`);
+      if (value > Number.MAX_SAFE_INTEGER) {
+        throw new DecodeError(`${what} is outside the safe integer range`);
+      }
+      return value;
+    }
+    if (count === MAX_VARINT_BYTES) {
+      throw new DecodeError(`${what} is longer than ${count} bytes`);
+    }
+    scale *= 0x80;
+  }
 }
 
 /**

@@ -47,7 +47,7 @@
  */
 import type { Credentials } from "../protocol/credentials.ts";
 import assert from "node:assert/strict";
-import { MAX_KEYS_LIMIT } from "../protocol/mod.ts";
+import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { Placement } from "./placement.ts";
 import type { ServerAddress } from "./server_list.ts";
 import {
@@ -71,9 +71,6 @@ import { HybridClock } from "./clock.ts";
  * write that was made after the first; more than a few means a key written nonstop.
  */
 export const MAX_WRITE_ATTEMPTS = 5;
-
-/** Most keys one KEYS answer may list (the servers' own limit). */
-export const MAX_KEYS_ANSWER = MAX_KEYS_LIMIT;
 
 /** Options for {@link Broker.open}. */
 export interface BrokerOptions {
@@ -271,7 +268,7 @@ export class Broker {
    * start), merged from every server, in byte order. Paging passes the last key listed.
    */
   async keys(prefix: string, limit: number, after = ""): Promise<KeysAnswer> {
-    assert(Number.isInteger(limit) && limit >= 1 && limit <= MAX_KEYS_ANSWER, `bad limit ${limit}`);
+    assert(Number.isInteger(limit) && limit >= 1 && limit <= MAX_KEYS_LIMIT, `bad limit ${limit}`);
     const requested = Math.min(limit + 1, MAX_KEYS_LIMIT);
     const outcomes = await Promise.all(
       this.#pool.servers.map((_, index) =>

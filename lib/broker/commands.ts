@@ -46,7 +46,7 @@
  * @module
  */
 import type { Broker, ServerReport } from "./broker.ts";
-import { MAX_KEYS_ANSWER } from "./broker.ts";
+import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { type Dialect, formatValue } from "../record/format.ts";
@@ -159,7 +159,7 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
     word: "KEYS",
     usage: "KEYS [prefix [limit [after]]]",
     summary: `list keys starting with prefix (default ${DEFAULT_KEYS_LIMIT}, at most ` +
-      `${MAX_KEYS_ANSWER}), after the key 'after' (the last one of the page before)`,
+      `${MAX_KEYS_LIMIT}), after the key 'after' (the last one of the page before)`,
     example: "KEYS person 10",
   },
   {
@@ -421,10 +421,10 @@ function parseKeys(rest: string): Command {
   let limit = DEFAULT_KEYS_LIMIT;
   if (limitText !== undefined) {
     limit = Number(limitText);
-    if (!(limit >= 1 && limit <= MAX_KEYS_ANSWER)) {
+    if (!(limit >= 1 && limit <= MAX_KEYS_LIMIT)) {
       throw new CommandError(
         "KEYS",
-        `the limit must be a whole number from 1 to ${MAX_KEYS_ANSWER}, got '${limitText}'`,
+        `the limit must be a whole number from 1 to ${MAX_KEYS_LIMIT}, got '${limitText}'`,
       );
     }
   }

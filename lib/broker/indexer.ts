@@ -24,7 +24,8 @@ import { ProgressBar } from "../base/progress.ts";
 import { ByteWriter } from "../base/bytes.ts";
 import { parseRecordLine, parseRecordLineInto, RecordParseError } from "../record/parse.ts";
 import type { Dialect } from "../record/format.ts";
-import { describeError, type ServerConnection } from "./server_pool.ts";
+import type { ServerConnection } from "./server_pool.ts";
+import { describeError } from "../base/describe_error.ts";
 import { errorCodeName } from "../protocol/mod.ts";
 import {
   MAX_PUT_MANY_ITEMS,

@@ -19,12 +19,13 @@
  * @module
  */
 import type { Credentials } from "../protocol/credentials.ts";
+import { describeError } from "../base/describe_error.ts";
+import { type KeysOptions } from "../record/key.ts";
 import assert from "node:assert/strict";
 import { ConnectionError, RequestTimeoutError, ServerClient } from "../protocol/client.ts";
 import type {
   DeleteResult,
   EncodedRead,
-  KeysOptions,
   PutManyRefusal,
   PutResult,
   ServerStats,
@@ -163,18 +164,6 @@ interface Slot {
   closedQuietly: boolean;
   /** The connection attempt under way, which callers share. */
   attempt: Promise<void> | undefined;
-}
-
-/**
- * Describes an error in one line.
- *
- * @example
- * ```ts
- * describeError(new Error("connection refused")); // "connection refused"
- * ```
- */
-export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

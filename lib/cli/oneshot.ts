@@ -23,7 +23,7 @@ import {
   parseCommand,
 } from "../broker/commands.ts";
 import { runCommand } from "../broker/commands.ts";
-import { MAX_KEYS_ANSWER } from "../broker/broker.ts";
+import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
 import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { writeLine } from "../base/stdout.ts";
@@ -124,7 +124,7 @@ export const ONE_SHOT_COMMANDS: readonly Subcommand[] = SPECS.map((spec) => ({
 
 function help(spec: OneShotSpec): string {
   const limitFlag = spec.name === "keys"
-    ? `      --limit N          most keys to list, 1 to ${MAX_KEYS_ANSWER} (default ${DEFAULT_KEYS_LIMIT})\n`
+    ? `      --limit N          most keys to list, 1 to ${MAX_KEYS_LIMIT} (default ${DEFAULT_KEYS_LIMIT})\n`
     : "";
   return `Usage: ${spec.usage} [-s serverFile] [-k replicas] [--json] [--timeout-ms MS]
 
@@ -223,7 +223,7 @@ function keysCommand(prefix: string, limitText: string | undefined): Command {
   }
   const limit = intFlag("keys", "--limit", limitText, {
     min: 1,
-    max: MAX_KEYS_ANSWER,
+    max: MAX_KEYS_LIMIT,
     fallback: DEFAULT_KEYS_LIMIT,
   });
   return { op: "KEYS", prefix, limit, after: "" };

@@ -12,7 +12,8 @@
  * ```
  * @module
  */
-import { Broker, type BrokerOptions, type Lookup, MAX_KEYS_ANSWER } from "../broker/broker.ts";
+import { Broker, type BrokerOptions, type Lookup } from "../broker/broker.ts";
+import { MAX_KEYS_LIMIT } from "../limits.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import { type Value, valueEquals } from "../record/value.ts";
@@ -28,7 +29,7 @@ import type {
 import { checkName } from "./values.ts";
 
 /** Most keys one `Kv.keys` page may ask for (the servers' own KEYS limit). */
-export const MAX_KEYS_PAGE: number = MAX_KEYS_ANSWER;
+export const MAX_KEYS_PAGE: number = MAX_KEYS_LIMIT;
 
 /** Keys one page of `Kv.list` fetches (and then reads) at a time, and `Kv.keys`'s default. */
 export const LIST_PAGE_SIZE = 100;

@@ -33,6 +33,14 @@
  * ```
  * @module
  */
+import {
+  CLOSE_BRACE,
+  DIGIT_ZERO,
+  DOUBLE_QUOTE,
+  LINE_FEED,
+  OPEN_BRACE,
+  SPACE,
+} from "../record/grammar.ts";
 import assert from "node:assert/strict";
 import type { KeySpec } from "./keyfile.ts";
 import { MAX_KEY_FILE_KEYS } from "./keyfile.ts";
@@ -122,12 +130,6 @@ const ALPHABET_SIZE = 62;
  */
 const CHARACTERS_PER_DRAW = 3;
 const TWO_POW_32 = 2 ** 32;
-const QUOTE = 0x22;
-const SPACE = 0x20;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const NEWLINE = 0x0a;
-const DIGIT_ZERO = 0x30;
 const RECORD_NAME = new TextEncoder().encode('"person');
 const KEY_SEPARATOR = new TextEncoder().encode('" : ');
 
@@ -347,7 +349,7 @@ class RecordWriter {
     for (let i = 0; i < KEY_SEPARATOR.length; i++) buffer[position++] = KEY_SEPARATOR[i];
     this.#fieldsLeft = this.#fieldBudget;
     position = this.#writeObject(0, position);
-    buffer[position++] = NEWLINE;
+    buffer[position++] = LINE_FEED;
     return position;
   }
 
@@ -431,7 +433,7 @@ class RecordWriter {
     const random = this.#random;
     const length = 1 + random.nextBelow(this.#maxStringLength);
     let position = at;
-    buffer[position++] = QUOTE;
+    buffer[position++] = DOUBLE_QUOTE;
     // Multiply-shift: each step's integer part is a character, the fraction left
     // feeds the next.
     for (let left = length; left > 0; left -= CHARACTERS_PER_DRAW) {
@@ -444,7 +446,7 @@ class RecordWriter {
         buffer[position++] = ALPHABET[character];
       }
     }
-    buffer[position++] = QUOTE;
+    buffer[position++] = DOUBLE_QUOTE;
     return position;
   }
 }

@@ -19,7 +19,7 @@
  * @example
  * ```ts
  * import { ServerClient } from "./client.ts";
- * import { str } from "../record/value.ts";
+ * import { str, type Value } from "../record/value.ts";
  * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
  * const version = { ms: Date.now(), counter: 0, broker: 1 };
  * await client.put("person1", str("Mary"), { version }); // { kind: "stored" }
@@ -28,6 +28,9 @@
  * ```
  * @module
  */
+import { describeError } from "../base/describe_error.ts";
+import { checkKey, type KeysOptions } from "../record/key.ts";
+import type { Value } from "../record/value.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { AUTH_HMAC_SHA256, type AuthKeys } from "./auth.ts";
 import type { Credentials } from "./credentials.ts";
@@ -41,7 +44,6 @@ import {
   type Frame,
   HELLO_CHALLENGE_BYTES,
   type HelloResult,
-  type KeysOptions,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_REQUEST_ID,
   PROTOCOL_VERSION,
@@ -65,12 +67,10 @@ import {
   decodeStatsBody,
   splitValueBody,
 } from "./messages.ts";
-import { checkKey } from "../record/key.ts";
 import { checkPath } from "../record/query_path.ts";
 import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
 import type { PutManyItems } from "./put_many.ts";
 import { utf8Length } from "../base/utf8.ts";
-import type { Value } from "../record/value.ts";
 import { decodeValue, encodeValue } from "../record/value_codec.ts";
 import { VERSION_BYTES } from "../record/version.ts";
 
@@ -892,8 +892,4 @@ function checkArgument<T>(check: (argument: T) => void, argument: T): void {
   } catch (error) {
     throw error instanceof DecodeError ? new RangeError(error.message) : error;
   }
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

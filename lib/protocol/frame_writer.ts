@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { type KeysOptions } from "../record/key.ts";
 import { ByteWriter } from "../base/bytes.ts";
 import type { Value } from "../record/value.ts";
 import { writeValue } from "../record/value_codec.ts";
@@ -20,7 +21,6 @@ import {
   type ErrorCodeNumber,
   FRAME_HEADER_BYTES,
   type HelloResult,
-  type KeysOptions,
   MAX_ERROR_MESSAGE_BYTES,
   MessageType,
   PROTOCOL_VERSION,

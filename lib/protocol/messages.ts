@@ -12,10 +12,10 @@
  * ```
  * @module
  */
+import { MAX_KEY_BYTES, MAX_KEYS_LIMIT, MAX_PATH_SEGMENTS } from "../limits.ts";
+import { checkEncodedKey, checkKey, type KeysOptions } from "../record/key.ts";
 import { ByteReader, DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { readUtf8 } from "../base/utf8.ts";
-import { MAX_KEY_BYTES, MAX_PATH_SEGMENTS } from "../limits.ts";
-import { checkEncodedKey, checkKey } from "../record/key.ts";
 import { checkPath } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
 import { readValue } from "../record/value_codec.ts";
@@ -26,10 +26,8 @@ import {
   type Frame,
   HELLO_CHALLENGE_BYTES,
   type HelloResult,
-  type KeysOptions,
   MAX_AUTH_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
-  MAX_KEYS_LIMIT,
   MessageType,
   type PutManyRefusal,
   type ReadResult,

@@ -41,9 +41,6 @@ export const WRITE_FLAG_REPAIR = 0x02;
 /** Bytes in every frame header: u32 body length, u8 type, u32 request id. */
 export const FRAME_HEADER_BYTES = 9;
 
-/** Most keys one KEYS request may ask for: 10 000 keys of ≤ 1 KiB fit in a 16 MiB frame. */
-export const MAX_KEYS_LIMIT = 10_000;
-
 /** Longest ERROR message, in UTF-8 bytes; longer messages are cut when encoded. */
 export const MAX_ERROR_MESSAGE_BYTES = 4096;
 
@@ -263,16 +260,6 @@ export interface ReadResult {
   readonly value: Value | undefined;
   /** The version of the key's newest write on that server; undefined when it has none. */
   readonly version: Version | undefined;
-}
-
-/** What KEYS asks for. */
-export interface KeysOptions {
-  /** Only keys starting with this; default "" (all keys). */
-  prefix?: string;
-  /** Most keys to return, 1 to {@link MAX_KEYS_LIMIT}. */
-  limit: number;
-  /** Only keys after this one (exclusive), for paging; default: from the start. */
-  after?: string;
 }
 
 /** What STATS reports. */

@@ -27,6 +27,8 @@
  */
 import { OPEN_BRACKET } from "./grammar.ts";
 import { MAX_NESTING_DEPTH } from "../limits.ts";
+import { BACKSLASH, DOUBLE_QUOTE, LINE_FEED, SINGLE_QUOTE } from "./grammar.ts";
+import { checkKey } from "./key.ts";
 import { looksLikeNumber } from "./parse.ts";
 import type { Value } from "./value.ts";
 
@@ -67,7 +69,7 @@ export function formatRecordLine(
   dialect: Dialect = "assignment",
 ): string {
   const layout = DIALECT_LAYOUTS[dialect];
-  checkKey(key);
+  checkKey(key, "record key");
   return layout.key(key) + layout.recordColon + formatAtDepth(value, layout, 1);
 }
 
@@ -154,7 +156,7 @@ function formatAtDepth(value: Value, layout: DialectLayout, depth: number): stri
       let text = layout.open;
       for (let index = 0; index < value.fields.length; index++) {
         const [name, fieldValue] = value.fields[index];
-        checkKey(name);
+        checkKey(name, "field name");
         if (index > 0) text += layout.separator;
         text += layout.key(name) + colon + formatAtDepth(fieldValue, layout, depth + 1);
       }
@@ -162,16 +164,6 @@ function formatAtDepth(value: Value, layout: DialectLayout, depth: number): stri
     }
   }
 }
-
-function checkKey(name: string): void {
-  if (name.length === 0 || name.indexOf(".") !== -1) {
-    throw new RangeError(`not a valid key (empty or containing '.'): ${JSON.stringify(name)}`);
-  }
-}
-
-const DOUBLE_QUOTE = 0x22;
-const SINGLE_QUOTE = 0x27;
-const BACKSLASH = 0x5c;
 
 /**
  * Whether `text` may be written without quotes: printable ASCII or non-ASCII
@@ -217,7 +209,7 @@ const SHORT_ESCAPES: ReadonlyMap<number, string> = new Map([
   [BACKSLASH, "\\\\"],
   [DOUBLE_QUOTE, '\\"'],
   [SINGLE_QUOTE, "\\'"],
-  [0x0a, "\\n"],
+  [LINE_FEED, "\\n"],
   [0x0d, "\\r"],
   [0x09, "\\t"],
   [0x00, "\\0"],

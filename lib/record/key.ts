@@ -1,8 +1,10 @@
 /**
- * The one check of a record key and a field name as UTF-8 bytes: non-empty (keys),
- * at most MAX_KEY_BYTES bytes (keys), valid UTF-8, without `.`. Every layer that
- * receives encoded keys — the trie, the store, the protocol decoder — calls these, so
- * the rule cannot drift between them.
+ * The one check of a record key and a field name: non-empty, at most MAX_KEY_BYTES
+ * UTF-8 bytes, valid UTF-8, without `.`. {@link checkKey} checks a string,
+ * {@link checkEncodedKey} and {@link checkEncodedName} UTF-8 bytes. Every layer calls
+ * these — the parser, the printer, the trie, the protocol, the broker's commands — so
+ * the rule cannot drift between them; a layer with its own error type (a parse error
+ * with a column) wraps their message.
  *
  * @example
  * ```ts
@@ -12,11 +14,9 @@
  * @module
  */
 import { DecodeError, LimitExceededError } from "../base/bytes.ts";
-import { isWellFormedUtf8, readUtf8 } from "../base/utf8.ts";
+import { isWellFormedUtf8, readUtf8, utf8Length } from "../base/utf8.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
-
-/** `.` separates path segments, so it never occurs in a key or a name. */
-const DOT_BYTE = 0x2e;
+import { DOT } from "./grammar.ts";
 
 /**
  * Checks a record key given as UTF-8, `source[start, end)`: non-empty, at most
@@ -37,29 +37,85 @@ export function checkEncodedKey(
   checkRange(source, start, end, what);
   const length = end - start;
   if (length === 0) throw new DecodeError(`empty ${what}`);
-  if (length > MAX_KEY_BYTES) {
-    throw new LimitExceededError(`${what} is ${length} bytes, over the limit of ${MAX_KEY_BYTES}`);
-  }
+  if (length > MAX_KEY_BYTES) throw new LimitExceededError(overLimitMessage(what, length));
   checkEncodedName(source, start, length, what);
 }
 
-const textEncoder = new TextEncoder();
+/**
+ * Keys of at most this many UTF-16 units cannot exceed MAX_KEY_BYTES (a unit takes at
+ * most 3 UTF-8 bytes), so their bytes are not counted.
+ */
+/**
+ * What a listing of keys asks for: the trie's `keys`, a store's, a KEYS request's.
+ *
+ * @example
+ * ```ts
+ * const page: KeysOptions = { prefix: "person", limit: 100, after: "person42" };
+ * ```
+ */
+export interface KeysOptions {
+  /** Only keys starting with this (no `.`); default "" (every key). */
+  prefix?: string;
+  /**
+   * Most keys to return, up to MAX_KEYS_LIMIT (a KEYS request asks for at least 1; the
+   * trie also takes 0).
+   */
+  limit: number;
+  /** Only keys strictly after this one, in UTF-8 byte order, for paging; default: from the start. */
+  after?: string;
+}
+
+const KEY_UNITS_SURELY_WITHIN_LIMIT = Math.floor(MAX_KEY_BYTES / 3);
 
 /**
- * Checks a record key given as a string, by the same rule as {@link checkEncodedKey}
- * on its UTF-8 bytes: non-empty, at most MAX_KEY_BYTES bytes (else a
- * LimitExceededError), without `.` (else a DecodeError). `what` names it in messages;
- * default "key".
+ * Checks a record key or field name given as a string, by the rule
+ * {@link checkEncodedKey} applies to its UTF-8 bytes: non-empty and without `.` (else a
+ * DecodeError), at most MAX_KEY_BYTES UTF-8 bytes (else a LimitExceededError; a lone
+ * surrogate counts as the 3 bytes of the U+FFFD it encodes to). Whether a lone
+ * surrogate is allowed at all is the caller's business: the record text format can
+ * write one, UTF-8 storage cannot. `what` names it in messages; default "key".
  *
  * @example
  * ```ts
  * checkKey("person1"); // fine
- * checkKey("a.b"); // throws DecodeError: key 'a.b' contains '.'
+ * checkKey("a.b"); // throws DecodeError: key 'a.b' contains '.' (it separates query paths)
  * ```
  */
 export function checkKey(key: string, what = "key"): void {
-  const bytes = textEncoder.encode(key);
-  checkEncodedKey(bytes, 0, bytes.length, what);
+  const problem = keyProblem(key, what);
+  if (problem === undefined) return;
+  // Only the length is a limit; an empty or dotted key is malformed.
+  const malformed = key.length === 0 || key.indexOf(".") !== -1;
+  throw malformed ? new DecodeError(problem) : new LimitExceededError(problem);
+}
+
+/**
+ * What is wrong with `key` by the rule of {@link checkKey}, or undefined when nothing
+ * is: for a caller with errors of its own (a parse error with a column), which need
+ * no exception made and caught on the way.
+ *
+ * @example
+ * ```ts
+ * keyProblem("person1"); // undefined
+ * keyProblem(""); // "empty key"
+ * ```
+ */
+export function keyProblem(key: string, what = "key"): string | undefined {
+  if (key.length === 0) return `empty ${what}`;
+  if (key.indexOf(".") !== -1) return dottedMessage(what, key);
+  if (key.length > KEY_UNITS_SURELY_WITHIN_LIMIT) {
+    const length = utf8Length(key);
+    if (length > MAX_KEY_BYTES) return overLimitMessage(what, length);
+  }
+  return undefined;
+}
+
+function dottedMessage(what: string, key: string): string {
+  return `${what} '${key}' contains '.' (it separates query paths)`;
+}
+
+function overLimitMessage(what: string, length: number): string {
+  return `${what} is ${length} bytes, over the limit of ${MAX_KEY_BYTES}`;
 }
 
 /**
@@ -93,15 +149,15 @@ export function checkEncodedName(
 ): void {
   // One pass for the usual ASCII name; the UTF-8 rules only for one with other bytes.
   // `.` (0x2E) never occurs inside a multi-byte UTF-8 sequence, so a byte scan finds it.
-  let dotted = false;
+  let hasDot = false;
   let ascii = true;
   for (let i = at; i < at + length; i++) {
     const byte = source[i];
-    if (byte === DOT_BYTE) dotted = true;
+    if (byte === DOT) hasDot = true;
     else if (byte >= 0x80) ascii = false;
   }
   if (!ascii && !isWellFormedUtf8(source, at, at + length)) {
     throw new DecodeError(`${what} is not valid UTF-8`);
   }
-  if (dotted) throw new DecodeError(`${what} '${readUtf8(source, at, length)}' contains '.'`);
+  if (hasDot) throw new DecodeError(dottedMessage(what, readUtf8(source, at, length)));
 }

@@ -52,7 +52,8 @@
  * @module
  */
 import type { ByteWriter } from "../base/bytes.ts";
-import { MAX_KEY_BYTES, MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
+import { keyProblem } from "./key.ts";
+import { MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { type Field, float, int, object, str, type Value } from "./value.ts";
 import {
   BACKSLASH,
@@ -262,13 +263,6 @@ export function looksLikeNumber(text: string): boolean {
 
 /** The escapes quoted strings support, for error messages. */
 const ESCAPES = `\\\\ \\" \\' \\n \\r \\t \\0 \\xHH or \\uXXXX`;
-
-/**
- * Keys whose UTF-16 length is at most this many units cannot exceed
- * MAX_KEY_BYTES (a UTF-16 unit takes at most 3 UTF-8 bytes), so the byte count
- * is skipped for them.
- */
-const KEY_LENGTH_SURELY_WITHIN_LIMIT = Math.floor(MAX_KEY_BYTES / 3);
 
 /**
  * Objects with more fields than this find duplicate names through a Map rather
@@ -630,19 +624,8 @@ class RecordLineParser {
   }
 
   #checkKey(key: string, offset: number): void {
-    if (key.length === 0) this.fail(offset, "expected a non-empty key, found an empty string");
-    if (key.indexOf(".") !== -1) {
-      this.fail(offset, `a key may not contain '.' (it separates query paths), found '${key}'`);
-    }
-    if (key.length > KEY_LENGTH_SURELY_WITHIN_LIMIT) {
-      const byteCount = utf8Length(key);
-      if (byteCount > MAX_KEY_BYTES) {
-        this.fail(
-          offset,
-          `key is ${byteCount} bytes; the limit is ${MAX_KEY_BYTES} (MAX_KEY_BYTES)`,
-        );
-      }
-    }
+    const problem = keyProblem(key);
+    if (problem !== undefined) this.fail(offset, problem);
   }
 
   /**

@@ -21,7 +21,7 @@
  * ```
  * @module
  */
-import { type ByteWriter, MAX_VARINT_BYTES } from "../base/bytes.ts";
+import { type ByteWriter, MAX_VARINT_BYTES, varintLength, writeVarint } from "../base/bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import {
   BACKSLASH,
@@ -169,15 +169,9 @@ export class AsciiRecordParser {
 
   /** Appends a varint; the caller reserved MAX_VARINT_BYTES. */
   #writeVarint(value: number): void {
-    const out = this.#out;
-    let at = this.#outLength;
-    let rest = value;
-    while (rest >= 0x80) {
-      out[at++] = (rest % 0x80) | 0x80;
-      rest = Math.floor(rest / 0x80);
-    }
-    out[at++] = rest;
-    this.#outLength = at;
+    // The common one-byte case inline: every short string's length and small int.
+    if (value < 0x80) this.#out[this.#outLength++] = value;
+    else this.#outLength = writeVarint(this.#out, this.#outLength, value);
   }
 
   #skipWhitespace(): void {
@@ -260,8 +254,7 @@ export class AsciiRecordParser {
     if (length < 0x80) {
       out[lengthAt] = length;
     } else {
-      let lengthBytes = 1;
-      for (let rest = length; rest >= 0x80; rest = Math.floor(rest / 0x80)) lengthBytes++;
+      const lengthBytes = varintLength(length);
       out.copyWithin(lengthAt + lengthBytes, lengthAt + 1, to);
       to += lengthBytes - 1;
       this.#outLength = lengthAt;

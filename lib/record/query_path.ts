@@ -10,10 +10,10 @@
  * ```
  * @module
  */
-import { MAX_KEY_BYTES, MAX_PATH_BYTES, MAX_PATH_SEGMENTS } from "../limits.ts";
+import { MAX_PATH_BYTES, MAX_PATH_SEGMENTS } from "../limits.ts";
 import { DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { utf8Length } from "../base/utf8.ts";
-import { checkKey } from "./key.ts";
+import { checkKey, keyProblem } from "./key.ts";
 
 /** Paths longer than this many characters are shown shortened in error messages. */
 const MAX_QUOTED_PATH_CHARACTERS = 80;
@@ -43,7 +43,7 @@ export class QueryPathError extends Error {
  * Splits a dotted path into its segments after trimming surrounding
  * whitespace. Throws a {@link QueryPathError} when the path is empty, longer
  * than MAX_PATH_BYTES, has more than MAX_PATH_SEGMENTS segments, or has
- * a segment that is empty or longer than MAX_KEY_BYTES. Columns in messages are
+ * a segment that is not a valid key (see `checkKey`). Columns in messages are
  * 1-based code point positions in the trimmed path.
  *
  * @example
@@ -70,16 +70,8 @@ export function parseQueryPath(text: string): string[] {
   }
   let column = 1;
   for (const segment of segments) {
-    if (segment.length === 0) {
-      throw new QueryPathError(`empty segment at column ${column} in ${quotePath(path)}`);
-    }
-    const segmentBytes = utf8Length(segment);
-    if (segmentBytes > MAX_KEY_BYTES) {
-      throw new QueryPathError(
-        `segment at column ${column} is ${segmentBytes} bytes; the limit is ${MAX_KEY_BYTES} ` +
-          `(MAX_KEY_BYTES) in ${quotePath(path)}`,
-      );
-    }
+    const problem = keyProblem(segment, `segment at column ${column}`);
+    if (problem !== undefined) throw new QueryPathError(`${problem} in ${quotePath(path)}`);
     column += Array.from(segment).length + 1;
   }
   return segments;

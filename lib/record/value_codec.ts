@@ -18,6 +18,7 @@
 import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { type Field, floatJsonText, type Value } from "./value.ts";
+import { checkKey } from "./key.ts";
 
 /** Tag byte of each value kind (ints take one of two, by sign). */
 export const ValueTag = {
@@ -161,9 +162,9 @@ class FieldNameCheck {
   readonly #names: string[] = [];
   #set: Set<string> | undefined;
 
-  /** Adds `name`; a DecodeError when it holds `.` or came before in this object. */
+  /** Adds `name`; a DecodeError when it is not a valid name (`checkKey`) or came before in this object. */
   add(name: string): void {
-    if (name.includes(".")) throw new DecodeError(`field name '${name}' contains '.'`);
+    checkKey(name, "field name");
     const seen = this.#set === undefined ? this.#names.includes(name) : this.#set.has(name);
     if (seen) throw new DecodeError(`duplicate field name '${name}'`);
     if (this.#set !== undefined) {

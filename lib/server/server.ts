@@ -25,6 +25,7 @@
  * ```
  * @module
  */
+import { describeError } from "../base/describe_error.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { collectGarbageSoon } from "../base/memory.ts";
@@ -633,12 +634,8 @@ export class KvServer {
     try {
       request = decodeRequest(frame);
     } catch (error) {
-      const code = error instanceof LimitExceededError
-        ? ErrorCode.LIMIT
-        : error instanceof DecodeError
-        ? ErrorCode.BAD_REQUEST
-        : ErrorCode.INTERNAL;
-      responses.error(frame.requestId, code, describeError(error));
+      const refusal = this.#refusalOf("decoding a request", error);
+      responses.error(frame.requestId, refusal.code, refusal.message);
       return false;
     }
     try {
@@ -652,10 +649,12 @@ export class KvServer {
   }
 
   /**
-   * The error code and message answering a request that threw `error`. The store throws
-   * DecodeError for a malformed value, RangeError for one too large to log and TypeError
-   * for an invalid key: the client's request is at fault. Anything else is the server's,
-   * and logged.
+   * The error code and message answering a request that threw `error`. Only the errors
+   * thrown on purpose about a request carry a code the client can act on: a
+   * LimitExceededError (LIMIT) and any other DecodeError (BAD_REQUEST), which the
+   * decoder, the key check, the codec, the trie and the log throw for what the request
+   * asked. Anything else — a TypeError from a bug, a failed disk — is the server's own
+   * failure: INTERNAL, logged with its stack, and never blamed on the client.
    */
   #refusalOf(type: string, error: unknown): { code: ErrorCodeNumber; message: string } {
     if (error instanceof StoreFailedError) {
@@ -668,9 +667,8 @@ export class KvServer {
     if (error instanceof DecodeError) {
       return { code: ErrorCode.BAD_REQUEST, message: error.message };
     }
-    if (error instanceof RangeError) return { code: ErrorCode.LIMIT, message: error.message };
-    if (error instanceof TypeError) return { code: ErrorCode.BAD_REQUEST, message: error.message };
-    this.#logger.error(`${type} failed: ${describeError(error)}`);
+    const detail = error instanceof Error && error.stack ? error.stack : describeError(error);
+    this.#logger.error(`${type} failed: ${detail}`);
     return { code: ErrorCode.INTERNAL, message: `${type} failed on the server` };
   }
 
@@ -989,8 +987,4 @@ function isDisconnect(error: unknown): boolean {
 
 function describeAddr(addr: Deno.Addr): string {
   return addr.transport === "tcp" ? `${addr.hostname}:${addr.port}` : addr.transport;
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -70,9 +70,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ByteReader, ByteWriter, DecodeError } from "../base/bytes.ts";
+import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
 import { crc32c } from "../base/crc32.ts";
+import { utf8Length } from "../base/utf8.ts";
 import {
   BASE_VERSION,
   readVersion,
@@ -156,29 +157,30 @@ export class LogFormatError extends Error {
   }
 }
 
-const textEncoder = new TextEncoder();
-
 /**
- * Throws a RangeError unless a PUT of `key` with a value of `valueByteLength`
- * encoded bytes fits in one log entry. Callers check before mutating anything,
+ * Throws a LimitExceededError unless a PUT of `key` with a value of
+ * `valueByteLength` encoded bytes fits in one log entry. Callers check before mutating anything,
  * so a refused put changes neither memory nor disk.
  *
  * @example
  * ```ts
  * checkLogEntrySize("person1", 120); // fine
- * checkLogEntrySize("person1", 64 * 1024 * 1024); // throws RangeError
+ * checkLogEntrySize("person1", 64 * 1024 * 1024); // throws LimitExceededError
  * ```
  */
 export function checkLogEntrySize(key: string, valueByteLength: number): void {
   if (valueByteLength > MAX_LOG_VALUE_BYTES) {
-    throw new RangeError(
+    throw new LimitExceededError(
       `value of '${key.slice(0, 64)}' is ${valueByteLength} bytes encoded, over the storage ` +
         `limit of ${MAX_LOG_VALUE_BYTES}`,
     );
   }
+  // The entry format bounds the key's length only: keys reach the log checked already.
   // UTF-8 needs at most 3 bytes per UTF-16 code unit: only long keys need counting.
-  if (key.length * 3 > MAX_KEY_BYTES && textEncoder.encode(key).length > MAX_KEY_BYTES) {
-    throw new RangeError(`key '${key.slice(0, 64)}…' is over the limit of ${MAX_KEY_BYTES} bytes`);
+  if (key.length * 3 > MAX_KEY_BYTES && utf8Length(key) > MAX_KEY_BYTES) {
+    throw new LimitExceededError(
+      `key '${key.slice(0, 64)}…' is over the limit of ${MAX_KEY_BYTES} bytes`,
+    );
   }
 }
 
@@ -409,7 +411,7 @@ export class StorageLog {
 
   /**
    * Buffers a PUT of `key` at `version` whose value is already encoded by value_codec.
-   * Throws a RangeError (buffering nothing) when the entry would be too large.
+   * Throws a LimitExceededError (buffering nothing) when the entry would be too large.
    */
   appendPut(key: string, encodedValue: Uint8Array, version: Version): void {
     checkLogEntrySize(key, encodedValue.length);

@@ -66,7 +66,7 @@
  * @example
  * ```ts
  * import { Store } from "./store.ts";
- * import { int } from "../record/value.ts";
+ * import { int, type Value } from "../record/value.ts";
  * const store = await Store.open({ dataDir: "/tmp/kv-data", fsync: "interval" });
  * store.put("counter", int(1));
  * await store.commit(); // now survives kill -9
@@ -74,6 +74,8 @@
  * ```
  * @module
  */
+import { checkEncodedKey, type KeysOptions } from "../record/key.ts";
+import type { Value } from "../record/value.ts";
 import assert from "node:assert/strict";
 import { ByteWriter } from "../base/bytes.ts";
 import { DirLock } from "./dir_lock.ts";
@@ -84,16 +86,9 @@ import {
   writeSnapshot,
 } from "./snapshot.ts";
 import { checkLogEntrySize, LOG_FORMAT_VERSION, type LogEntry, StorageLog } from "./storage_log.ts";
-import {
-  type KeysOptions,
-  type PutOptions,
-  RecordTrie,
-  type TombstoneOptions,
-} from "../trie/mod.ts";
-import { checkEncodedKey } from "../record/key.ts";
+import { type PutOptions, RecordTrie, type TombstoneOptions } from "../trie/mod.ts";
 import { readUtf8 } from "../base/utf8.ts";
 import { writeValue } from "../record/value_codec.ts";
-import type { Value } from "../record/value.ts";
 import { BASE_VERSION, readVersion, type Version } from "../record/version.ts";
 
 /** When a commit's writes are forced to stable storage; see the module docs. */
@@ -501,9 +496,10 @@ export class Store {
    * Stores `value` under `key` with `options.version` (default the base version);
    * false, changing nothing, when the key holds a record and `overwrite` is false,
    * or when `ifNewer` is set and the key holds a newer or equal version (see
-   * {@link PutOptions}). With a data dir, an effective put is logged. Throws a
-   * TypeError or RangeError, changing nothing, on an invalid key or value, or one
-   * too large to log.
+   * {@link PutOptions}). With a data dir, an effective put is logged. Throws,
+   * changing nothing, a DecodeError on an invalid key, a LimitExceededError on one
+   * too large to store or log, and a TypeError or RangeError on a malformed Value (a
+   * caller's bug).
    *
    * @example
    * ```ts
@@ -528,7 +524,7 @@ export class Store {
    * Like {@link Store.put} for a value in its wire encoding (lib/record/value_codec.ts),
    * as a PUT request carries it: no Value is made, and the same bytes are
    * logged. Throws a DecodeError when `encoded` is not exactly one valid value,
-   * and a TypeError or RangeError as `put` does; nothing changes then.
+   * and a LimitExceededError as `put` does; nothing changes then.
    *
    * @example
    * ```ts

@@ -28,21 +28,19 @@
  * ```
  * @module
  */
-import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
+import { MAX_KEY_BYTES, MAX_KEYS_LIMIT } from "../limits.ts";
 import type { ByteWriter } from "../base/bytes.ts";
 import { FieldNames } from "./names.ts";
-import { checkEncodedKey, checkRange } from "../record/key.ts";
+import { checkEncodedKey, checkRange, type KeysOptions } from "../record/key.ts";
 import { ByteRadixTrie, NO_VALUE, RadixCursor } from "./radix.ts";
-import { RecordArena, validateName } from "./records.ts";
+import { checkStoredName, checkWellFormed, RecordArena } from "./records.ts";
+import { checkPath } from "../record/query_path.ts";
 import { readUtf8, writeUtf8 } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
 import { BASE_VERSION, type Version, VERSION_BYTES } from "../record/version.ts";
 import { VersionColumn } from "./versions.ts";
 
 export { DEFAULT_INITIAL_NODE_CAPACITY } from "./radix.ts";
-
-/** Most keys one `keys()` call may return; larger pages must be fetched with `after`. */
-export const MAX_KEYS_LIMIT = 1_000_000;
 
 /** The key trie's value for a tombstone: arena offsets stay below it (MAX_ARENA_BYTES). */
 const TOMBSTONE = NO_VALUE - 1;
@@ -76,16 +74,6 @@ export interface VersionedEntry {
   readonly value: Value | undefined;
   /** The version of the key's newest write. */
   readonly version: Version;
-}
-
-/** Options for {@link RecordTrie.keys}. */
-export interface KeysOptions {
-  /** Only keys starting with this. Default "" (every key). */
-  prefix?: string;
-  /** Most keys to return, 0..MAX_KEYS_LIMIT. */
-  limit: number;
-  /** Resume point: only keys strictly greater than this (in {@link compareKeys} order). */
-  after?: string;
 }
 
 /** Options for the {@link RecordTrie} constructor. */
@@ -403,12 +391,10 @@ export class RecordTrie {
 
   /** The arena node at `path`, its block left in #walkedBlock; −1 when there is none. */
   #walk(path: readonly string[]): number {
-    if (!Array.isArray(path) || path.length === 0) throw new TypeError("path is not a key list");
-    if (path.length > MAX_NESTING_DEPTH + 1) {
-      throw new RangeError(`path longer than ${MAX_NESTING_DEPTH + 1} keys`);
-    }
-    for (let i = 1; i < path.length; i++) validateName(path[i], "field name");
-    const node = this.#keys.find(this.#scratch, this.#encodeKey(path[0]));
+    if (!Array.isArray(path)) throw new TypeError("path is not a key list");
+    checkPath(path);
+    for (const name of path) checkWellFormed(name, "path segment");
+    const node = this.#keys.find(this.#scratch, writeUtf8(path[0], this.#scratch, 0));
     if (node < 0) return -1;
     const offset = this.#keys.value(node);
     if (offset === TOMBSTONE) return -1;
@@ -593,9 +579,8 @@ export class RecordTrie {
 
   /** Validates `key` and writes its UTF-8 bytes to the scratch buffer; returns their length. */
   #encodeKey(key: string): number {
-    const length = validateName(key, "record key");
-    writeUtf8(key, this.#scratch, 0);
-    return length;
+    checkStoredName(key, "record key");
+    return writeUtf8(key, this.#scratch, 0);
   }
 
   /** Inserts the scratch key; if that fails (trie full) the new block becomes garbage. */

@@ -17,6 +17,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { LimitExceededError } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
 import { ByteRadixTrie } from "./radix.ts";
@@ -152,7 +153,9 @@ export class FieldNames {
    */
   #reference(id: number): number {
     const references = this.#references[id];
-    if (references === MAX_NAME_REFERENCES) throw new RangeError(`field name used too often`);
+    if (references === MAX_NAME_REFERENCES) {
+      throw new LimitExceededError("field name used too often");
+    }
     this.#references[id] = references + 1;
     return id;
   }

@@ -26,6 +26,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { LimitExceededError } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
 
@@ -464,7 +465,9 @@ export class ByteRadixTrie {
   #reserveNodes(count: number): void {
     if (this.#freeCount >= count || this.#nodeEnd + count <= this.#value.length) return;
     const needed = this.#nodeEnd + count;
-    if (needed > MAX_RADIX_NODES) throw new RangeError(`trie is full: ${MAX_RADIX_NODES} nodes`);
+    if (needed > MAX_RADIX_NODES) {
+      throw new LimitExceededError(`trie is full: ${MAX_RADIX_NODES} nodes`);
+    }
     const capacity = Math.min(MAX_RADIX_NODES, Math.max(needed, this.#value.length * 2));
     this.#firstChild = new Int32Array(resized(this.#firstChild, capacity));
     this.#nextSibling = new Int32Array(resized(this.#nextSibling, capacity));
@@ -477,7 +480,7 @@ export class ByteRadixTrie {
   #reserveLabelBytes(count: number): void {
     if (this.#labelEnd + count <= this.#labels.length) return;
     const needed = this.#labelEnd + count;
-    if (needed >= NO_VALUE) throw new RangeError("trie label arena is full");
+    if (needed >= NO_VALUE) throw new LimitExceededError("trie label arena is full");
     const capacity = Math.min(NO_VALUE - 1, Math.max(needed, this.#labels.length * 2));
     this.#labels = new Uint8Array(resized(this.#labels, capacity));
   }

@@ -35,7 +35,9 @@ import {
   type ByteWriter,
   DecodeError,
   LimitExceededError,
-  MAX_VARINT_BYTES,
+  readVarint,
+  varintLength,
+  writeVarint,
 } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
@@ -44,6 +46,7 @@ import { resized } from "./radix.ts";
 import { isWellFormedUtf8, readUtf8, utf8Length, writeUtf8 } from "../base/utf8.ts";
 import type { Field, Value } from "../record/value.ts";
 import { OBJECT_END, ValueTag, writeInt } from "../record/value_codec.ts";
+import { checkKey } from "../record/key.ts";
 
 /** Largest encoded record block: a bound far above any frame the protocol accepts. */
 export const MAX_RECORD_BLOCK_BYTES = 256 * 1024 * 1024;
@@ -194,7 +197,9 @@ export class RecordArena {
   #measuredBlockBytes(): number {
     const blockBytes = HEADER_BYTES + this.#measuredNodes * NODE_BYTES + this.#measuredDataBytes;
     if (blockBytes > MAX_RECORD_BLOCK_BYTES) {
-      throw new RangeError(`record too large: ${blockBytes} > ${MAX_RECORD_BLOCK_BYTES} bytes`);
+      throw new LimitExceededError(
+        `record too large: ${blockBytes} > ${MAX_RECORD_BLOCK_BYTES} bytes`,
+      );
     }
     return blockBytes;
   }
@@ -490,7 +495,7 @@ export class RecordArena {
         if (!value.value.isWellFormed()) throw new TypeError("string value has a lone surrogate");
         const length = utf8Length(value.value);
         if (length > MAX_INLINE_STRING_BYTES) {
-          this.#measuredDataBytes += leb128Length(length) + length;
+          this.#measuredDataBytes += varintLength(length) + length;
         }
         this.#checkSize();
         return;
@@ -517,7 +522,7 @@ export class RecordArena {
         for (let i = 0; i < fields.length; i++) {
           const field = fields[i];
           if (!Array.isArray(field) || field.length !== 2) throw new TypeError("malformed field");
-          validateName(field[0], "field name");
+          checkStoredName(field[0], "field name");
           this.#measureValue(field[1], depth + 1);
         }
         return;
@@ -540,7 +545,7 @@ export class RecordArena {
         // Its UTF-8 is checked as it is copied, in the write pass.
         this.#skip(length, "string value");
         if (length > MAX_INLINE_STRING_BYTES) {
-          this.#measuredDataBytes += leb128Length(length) + length;
+          this.#measuredDataBytes += varintLength(length) + length;
           this.#checkSize();
         }
         return;
@@ -627,7 +632,7 @@ export class RecordArena {
         }
         view.setUint32(node, word | (STRING << KIND_SHIFT), true);
         view.setUint32(node + 4, this.#dataCursor - block, true);
-        const dataAt = writeLeb128(bytes, this.#dataCursor, length);
+        const dataAt = writeVarint(bytes, this.#dataCursor, length);
         if (copyBytes(source, at, bytes, dataAt, length) >= 0x80) {
           checkUtf8String(source, at, length);
         }
@@ -719,35 +724,11 @@ export class RecordArena {
     return at;
   }
 
-  /** Reads a varint as ByteReader.varint does, with the same checks. */
+  /** Reads the varint at the cursor (see readVarint) and moves past it. */
   #readVarint(what: string): number {
-    const source = this.#in;
-    const end = this.#inEnd;
-    let at = this.#at;
-    // The common case: one byte.
-    if (at < end && source[at] < 0x80) {
-      this.#at = at + 1;
-      return source[at];
-    }
-    let value = 0;
-    let scale = 1;
-    for (let count = 1;; count++) {
-      if (at >= end) throw new DecodeError(`truncated ${what} at byte ${at}`);
-      const byte = source[at++];
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) {
-        if (byte === 0 && count > 1) throw new DecodeError(`${what} is not in its shortest form`);
-        if (value > Number.MAX_SAFE_INTEGER) {
-          throw new DecodeError(`${what} is outside the safe integer range`);
-        }
-        this.#at = at;
-        return value;
-      }
-      if (count === MAX_VARINT_BYTES) {
-        throw new DecodeError(`${what} is longer than ${count} bytes`);
-      }
-      scale *= 128;
-    }
+    const value = readVarint(this.#in, this.#at, this.#inEnd, what);
+    this.#at += value < 0x80 ? 1 : varintLength(value);
+    return value;
   }
 
   /** Throws when a sibling node in `[first, node)` already has name `id`. */
@@ -764,7 +745,7 @@ export class RecordArena {
   /** Fails early on huge inputs instead of after walking all of them. */
   #checkSize(): void {
     if (this.#measuredNodes * NODE_BYTES + this.#measuredDataBytes > MAX_RECORD_BLOCK_BYTES) {
-      throw new RangeError(`record too large: over ${MAX_RECORD_BLOCK_BYTES} bytes`);
+      throw new LimitExceededError(`record too large: over ${MAX_RECORD_BLOCK_BYTES} bytes`);
     }
   }
 
@@ -784,7 +765,7 @@ export class RecordArena {
         }
         view.setUint32(node, word | (STRING << KIND_SHIFT), true);
         view.setUint32(node + 4, this.#dataCursor - block, true);
-        const at = writeLeb128(this.#bytes, this.#dataCursor, length);
+        const at = writeVarint(this.#bytes, this.#dataCursor, length);
         this.#dataCursor = writeUtf8(text, this.#bytes, at);
         return;
       }
@@ -882,14 +863,9 @@ export class RecordArena {
           value: view.getFloat64(block + view.getUint32(node + 4, true), true),
         };
       case STRING: {
-        let at = block + view.getUint32(node + 4, true);
-        let length = 0;
-        for (let shift = 0;; shift += 7) {
-          const byte = this.#bytes[at++];
-          length += (byte & 0x7f) * 2 ** shift;
-          if (byte < 0x80) break;
-        }
-        return { kind: "string", value: readUtf8(this.#bytes, at, length) };
+        const at = block + view.getUint32(node + 4, true);
+        const length = readVarint(this.#bytes, at, this.#bytes.length, "stored string length");
+        return { kind: "string", value: readUtf8(this.#bytes, at + varintLength(length), length) };
       }
       default: {
         const length = kind - INLINE_STRING;
@@ -914,7 +890,7 @@ export class RecordArena {
   #reserve(bytes: number): void {
     const needed = this.#end + bytes;
     if (needed <= this.#bytes.length) return;
-    if (needed > MAX_ARENA_BYTES) throw new RangeError("record arena is full");
+    if (needed > MAX_ARENA_BYTES) throw new LimitExceededError("record arena is full");
     this.#resize(Math.min(MAX_ARENA_BYTES, Math.max(needed, this.#bytes.length * 2)));
   }
 
@@ -950,20 +926,31 @@ export class RecordArena {
 }
 
 /**
- * Validates a record key or field name: a string, non-empty, without `.`, well-formed
- * UTF-16, at most MAX_KEY_BYTES UTF-8 bytes. Returns its UTF-8 length.
+ * Checks a record key or field name given as a string before it is stored: the one key
+ * rule (`checkKey`), and well-formed UTF-16, since the trie stores UTF-8 and a lone
+ * surrogate would come back as U+FFFD. Throws a DecodeError (LimitExceededError for
+ * the length).
+ *
+ * @example
+ * ```ts
+ * checkStoredName("person1", "record key"); // fine
+ * ```
  */
-export function validateName(name: unknown, what: string): number {
-  if (typeof name !== "string") throw new TypeError(`${what} is not a string`);
-  if (name.length === 0) throw new RangeError(`${what} is empty`);
-  if (name.includes(".")) throw new RangeError(`${what} contains '.': ${JSON.stringify(name)}`);
-  if (name.length > MAX_KEY_BYTES) {
-    throw new RangeError(`${what} longer than ${MAX_KEY_BYTES} bytes`);
-  }
-  if (!name.isWellFormed()) throw new TypeError(`${what} has a lone surrogate`);
-  const length = utf8Length(name);
-  if (length > MAX_KEY_BYTES) throw new RangeError(`${what} longer than ${MAX_KEY_BYTES} bytes`);
-  return length;
+export function checkStoredName(name: string, what: string): void {
+  checkKey(name, what);
+  checkWellFormed(name, what);
+}
+
+/**
+ * Throws a DecodeError when `name` has a lone surrogate, which UTF-8 cannot hold.
+ *
+ * @example
+ * ```ts
+ * checkWellFormed("\ud800", "field name"); // throws
+ * ```
+ */
+export function checkWellFormed(name: string, what: string): void {
+  if (!name.isWellFormed()) throw new DecodeError(`${what} has a lone surrogate, not valid UTF-8`);
 }
 
 /**
@@ -992,22 +979,4 @@ function checkUtf8String(source: Uint8Array, at: number, length: number): void {
   if (!isWellFormedUtf8(source, at, at + length)) {
     throw new DecodeError("string value is not valid UTF-8");
   }
-}
-
-function leb128Length(value: number): number {
-  let length = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    length++;
-  }
-  return length;
-}
-
-function writeLeb128(target: Uint8Array, offset: number, value: number): number {
-  while (value >= 0x80) {
-    target[offset++] = (value & 0x7f) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  target[offset++] = value;
-  return offset;
 }

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ByteReader, ByteWriter, DecodeError } from "../../lib/base/bytes.ts";
+import {
+  ByteReader,
+  ByteWriter,
+  DecodeError,
+  MAX_VARINT_BYTES,
+  readVarint,
+  varintLength,
+  writeVarint,
+} from "../../lib/base/bytes.ts";
 
 Deno.test("ByteWriter and ByteReader round-trip every number type and strings", () => {
   fc.assert(
@@ -142,4 +150,35 @@ Deno.test("ByteWriter.string writes the same bytes as TextEncoder for any text",
       assert.deepEqual(writer.bytes().subarray(4), utf8);
     }),
   );
+});
+
+Deno.test("the one varint: writeVarint, varintLength and readVarint agree on every safe integer", () => {
+  fc.assert(
+    fc.property(fc.maxSafeNat(), fc.nat({ max: 4 }), (value, offset) => {
+      const bytes = new Uint8Array(offset + MAX_VARINT_BYTES);
+      const end = writeVarint(bytes, offset, value);
+      assert.equal(end - offset, varintLength(value));
+      assert.equal(readVarint(bytes, offset, end, "n"), value);
+      const reader = new ByteReader(bytes, offset, end);
+      assert.equal(reader.varint(), value);
+      assert.equal(reader.remaining, 0);
+      // Cut short anywhere, it is truncated.
+      if (end - offset > 1) {
+        assert.throws(() => readVarint(bytes, offset, end - 1, "n"), DecodeError);
+      }
+    }),
+  );
+  assert.equal(varintLength(127), 1);
+  assert.equal(varintLength(128), 2);
+  assert.equal(varintLength(Number.MAX_SAFE_INTEGER), MAX_VARINT_BYTES);
+});
+
+Deno.test("readVarint refuses a long form, too many bytes and values past 2^53 - 1", () => {
+  const read = (...bytes: number[]) => readVarint(Uint8Array.from(bytes), 0, bytes.length, "n");
+  assert.equal(read(0xac, 0x02), 300);
+  assert.throws(() => read(0x80, 0x00), /not in its shortest form/);
+  assert.throws(() => read(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), /longer than 8/);
+  assert.throws(() => read(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x10), /safe integer/);
+  assert.throws(() => read(0x80), /truncated n/);
+  assert.throws(() => read(), /truncated n/);
 });

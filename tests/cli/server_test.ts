@@ -1,15 +1,9 @@
 import assert from "node:assert/strict";
+import { MAX_KEY_BYTES, MAX_KEYS_LIMIT, MAX_PATH_SEGMENTS } from "../../lib/limits.ts";
 import { ByteWriter } from "../../lib/base/bytes.ts";
-import { MAX_KEY_BYTES } from "../../lib/limits.ts";
 import { decodeResponse } from "../../lib/protocol/messages.ts";
-import {
-  ErrorCode,
-  MAX_KEYS_LIMIT,
-  MessageType,
-  PROTOCOL_VERSION,
-} from "../../lib/protocol/mod.ts";
+import { ErrorCode, MessageType, PROTOCOL_VERSION } from "../../lib/protocol/mod.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
-import { MAX_PATH_SEGMENTS } from "../../lib/limits.ts";
 import { int, object, str } from "../../lib/record/value.ts";
 import { RawConnection } from "../helpers/in_process_server.ts";
 import { runKv } from "../helpers/run_kv.ts";

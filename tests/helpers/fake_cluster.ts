@@ -14,13 +14,13 @@
  * ```
  * @module
  */
+import { type KeysOptions } from "../../lib/record/key.ts";
 import { ConnectionError, RequestTimeoutError, ServerError } from "../../lib/protocol/client.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../lib/limits.ts";
 import {
   type DeleteResult,
   type EncodedRead,
   ErrorCode,
-  type KeysOptions,
   type PutManyRefusal,
   type PutResult,
   type ServerStats,

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
+import { MAX_KEY_BYTES, MAX_KEYS_LIMIT, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
 import {
   ConnectionError,
   RequestTimeoutError,
   ServerClient,
   ServerError,
 } from "../../lib/protocol/client.ts";
-import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
 import {
   ErrorCode,
-  MAX_KEYS_LIMIT,
   MessageType,
   PROTOCOL_VERSION,
   type PutManyRefusal,

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
+import {
+  MAX_KEY_BYTES,
+  MAX_KEYS_LIMIT,
+  MAX_PATH_BYTES,
+  MAX_PATH_SEGMENTS,
+} from "../../lib/limits.ts";
 import fc from "fast-check";
-import { ByteWriter, DecodeError } from "../../lib/base/bytes.ts";
-import { MAX_KEY_BYTES, MAX_PATH_BYTES } from "../../lib/limits.ts";
+import { ByteWriter, DecodeError, LimitExceededError } from "../../lib/base/bytes.ts";
 import {
   decodeEmptyBody,
   decodeHelloBody,
@@ -19,13 +24,10 @@ import {
   type Frame,
   FRAME_HEADER_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
-  MAX_KEYS_LIMIT,
   MessageType,
   PROTOCOL_VERSION,
 } from "../../lib/protocol/mod.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
-import { LimitExceededError } from "../../lib/base/bytes.ts";
-import { MAX_PATH_SEGMENTS } from "../../lib/limits.ts";
 import { PutManyItems } from "../../lib/protocol/put_many.ts";
 import { float, int, object, str, valueEquals } from "../../lib/record/value.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";

@@ -7,6 +7,7 @@
  * ```
  */
 import { ByteWriter } from "../../lib/base/bytes.ts";
+import { seededRandom } from "../trie/fixture.ts";
 import { parseAsciiRecordInto } from "../../lib/record/parse_ascii.ts";
 import { parseRecordLine, parseRecordLineInto } from "../../lib/record/parse.ts";
 import { type Dialect, formatRecordLine } from "../../lib/record/format.ts";
@@ -33,17 +34,6 @@ const FIELD_TYPES: Readonly<Record<string, "string" | "int" | "float">> = {
 const FIELD_NAMES = Object.keys(FIELD_TYPES);
 const ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-/** A small deterministic generator (mulberry32), so every run parses the same lines. */
-function makeRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 function generateValue(random: () => number, depth: number): Value {
   const fieldCount = Math.floor(random() * (MAX_KEYS_PER_VALUE + 1));
   const names = [...FIELD_NAMES].sort(() => random() - 0.5).slice(0, fieldCount);
@@ -69,7 +59,7 @@ function generateValue(random: () => number, depth: number): Value {
 
 /** About BATCH_BYTES of record lines in `dialect`. */
 function generateLines(dialect: Dialect): string[] {
-  const random = makeRandom(42);
+  const random = seededRandom(42);
   const lines: string[] = [];
   let byteCount = 0;
   while (byteCount < BATCH_BYTES) {

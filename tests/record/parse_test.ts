@@ -296,10 +296,10 @@ Deno.test("malformed lines give the line, column and what was expected", () => {
     [`"a" : 1 }`, "1:9: expected end of line after the value, found '}'"],
     [`a: b:c`, "1:5: expected end of line after the value, found ':'"],
     [`a: x{`, "1:5: expected end of line after the value, found '{'"],
-    [`"a.b" : 1`, "1:1: a key may not contain '.' (it separates query paths), found 'a.b'"],
-    [`k : { a.b : 1 }`, "1:7: a key may not contain '.' (it separates query paths), found 'a.b'"],
-    [`"" : 1`, "1:1: expected a non-empty key, found an empty string"],
-    [`k : { '' : 1 }`, "1:7: expected a non-empty key, found an empty string"],
+    [`"a.b" : 1`, "1:1: key 'a.b' contains '.' (it separates query paths)"],
+    [`k : { a.b : 1 }`, "1:7: key 'a.b' contains '.' (it separates query paths)"],
+    [`"" : 1`, "1:1: empty key"],
+    [`k : { '' : 1 }`, "1:7: empty key"],
     [`: 1`, "1:1: expected a record key, found ':'"],
     [``, "1:1: expected a record key, found end of line"],
     [`   `, "1:4: expected a record key, found end of line"],
@@ -367,13 +367,13 @@ Deno.test("keys may be MAX_KEY_BYTES UTF-8 bytes long and no longer", () => {
   assert.equal(parseRecordLine(`k : { "${longest}" : 1 }`).value.kind, "object");
   assertParseError(
     `${longest}x : 1`,
-    `1:1: key is ${MAX_KEY_BYTES + 1} bytes; the limit is ${MAX_KEY_BYTES} (MAX_KEY_BYTES)`,
+    `1:1: key is ${MAX_KEY_BYTES + 1} bytes, over the limit of ${MAX_KEY_BYTES}`,
   );
   // 342 × 'é' is only 342 UTF-16 units but 684 bytes; 513 of them is 1026 bytes.
   assert.equal(parseRecordLine(`${"é".repeat(512)} : 1`).key.length, 512);
   assertParseError(
     `k : { ${"é".repeat(513)} : 1 }`,
-    `1:7: key is 1026 bytes; the limit is ${MAX_KEY_BYTES} (MAX_KEY_BYTES)`,
+    `1:7: key is 1026 bytes, over the limit of ${MAX_KEY_BYTES}`,
   );
 });
 

@@ -1,13 +1,17 @@
 import assert from "node:assert/strict";
+import {
+  MAX_KEY_BYTES,
+  MAX_KEYS_LIMIT,
+  MAX_NESTING_DEPTH,
+  MAX_PATH_SEGMENTS,
+} from "../../lib/limits.ts";
 import fc from "fast-check";
 import { ByteWriter } from "../../lib/base/bytes.ts";
 import { ServerClient, ServerError } from "../../lib/protocol/client.ts";
-import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
 import {
   CONNECTION_REQUEST_ID,
   ErrorCode,
   type Frame,
-  MAX_KEYS_LIMIT,
   MessageType,
   PROTOCOL_VERSION,
   type Response,
@@ -21,7 +25,6 @@ import {
   decodeValueBody,
 } from "../../lib/protocol/messages.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
-import { MAX_PATH_SEGMENTS } from "../../lib/limits.ts";
 import { MAX_PUT_MANY_ITEMS, PutManyItems } from "../../lib/protocol/put_many.ts";
 import { Store } from "../../lib/server/store.ts";
 import { int, object, str, type Value, valueEquals } from "../../lib/record/value.ts";
@@ -452,6 +455,33 @@ Deno.test("a PUT_MANY the store cannot take is answered by one ERROR INTERNAL, l
       /at item 0/.test(error.message),
   );
   assert.equal(logged.length, 1, logged.join("\n"));
+  await client.close();
+  await stop();
+});
+
+Deno.test("a bug in the store answers INTERNAL, not BAD_REQUEST, and is logged with its stack", async () => {
+  const store = await Store.open();
+  // A store bug: what a TypeError from the code looks like, not a mistake of the client.
+  store.get = () => {
+    throw new TypeError("Cannot read properties of undefined (reading 'kind')");
+  };
+  const logged: string[] = [];
+  const { address, stop } = await startServer({
+    store,
+    logger: new Logger({ level: "error", write: (line) => logged.push(line) }),
+  });
+  const client = await ServerClient.connect(address);
+  await assert.rejects(
+    client.get("person1"),
+    (error: unknown) =>
+      error instanceof ServerError && error.code === ErrorCode.INTERNAL &&
+      !/Cannot read properties/.test(error.message),
+  );
+  assert.equal(logged.length, 1, logged.join("\n"));
+  assert.match(logged[0], /get failed: TypeError: Cannot read properties of undefined/);
+  assert.match(logged[0], /\n\s+at /, "the stack is logged");
+  // The connection carries on: the failure was one request's.
+  assert.equal(typeof await client.ping(), "number");
   await client.close();
   await stop();
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { LimitExceededError } from "../../lib/base/bytes.ts";
 import fc from "fast-check";
 import {
   LOG_HEADER_BYTES,
@@ -244,9 +245,9 @@ Deno.test("storage log: an oversized value is refused before anything is buffere
     const log = await StorageLog.create(`${dir}/log-00000001.kvlog`, 1);
     assert.throws(
       () => log.appendPut("big", new Uint8Array(MAX_LOG_VALUE_BYTES + 1), V1),
-      RangeError,
+      LimitExceededError,
     );
-    assert.throws(() => log.appendDelete("k".repeat(2000), V1), RangeError);
+    assert.throws(() => log.appendDelete("k".repeat(2000), V1), LimitExceededError);
     assert.equal(log.pendingBytes, 0);
     await log.close();
   });

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { Sfc32 } from "../../lib/gen/prng.ts";
 import { type Field, float, int, object, str, type Value } from "../../lib/record/value.ts";
 
 /** The sample keyFile's names and types. */
@@ -34,7 +35,7 @@ const MAX_STRING_LENGTH = 8;
 const ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /**
- * A seeded PRNG (mulberry32) returning numbers in [0, 1).
+ * kv gen's seeded PRNG (lib/gen/prng.ts) as a function returning numbers in [0, 1).
  *
  * @example
  * ```ts
@@ -43,14 +44,8 @@ const ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345
  * ```
  */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Sfc32(seed);
+  return () => random.nextUint32() / 2 ** 32;
 }
 
 /**
