@@ -69,6 +69,21 @@ export interface RawLine {
 /** What {@link readRawLineBatches} yields for each line: its bytes, or why it is unreadable. */
 export type ReadRawLine = RawLine | BadLine;
 
+/** A line went on past `maxSkippedLineBytes`: the input is not lines of text. */
+export class EndlessLineError extends Error {
+  /** 1-based number of the line. */
+  readonly lineNumber: number;
+
+  constructor(lineNumber: number, maxSkippedLineBytes: number) {
+    super(
+      `line ${lineNumber} has no end within ${maxSkippedLineBytes} bytes; ` +
+        "this is not a file of text lines",
+    );
+    this.name = "EndlessLineError";
+    this.lineNumber = lineNumber;
+  }
+}
+
 /** Options for {@link readLines}. */
 export interface ReadLinesOptions {
   /**
@@ -77,6 +92,12 @@ export interface ReadLinesOptions {
    * MAX_LINE_BYTES (1 MiB).
    */
   readonly maxLineBytes?: number;
+  /**
+   * Most bytes of one line read through, kept or not: past them there is no line ending
+   * in sight (`/dev/zero`, a binary file) and reading stops with an
+   * {@link EndlessLineError}. Default: no bound (an over-long line is skipped to its end).
+   */
+  readonly maxSkippedLineBytes?: number;
 }
 
 /**
@@ -143,7 +164,10 @@ export async function* readRawLineBatches(
   if (!Number.isSafeInteger(maxLineBytes) || maxLineBytes < 0) {
     throw new RangeError(`maxLineBytes must be a whole number ≥ 0, got ${maxLineBytes}`);
   }
-  const builder = new LineBuilder(maxLineBytes);
+  const builder = new LineBuilder(
+    maxLineBytes,
+    options.maxSkippedLineBytes ?? Number.POSITIVE_INFINITY,
+  );
   const reader = source.getReader();
   let finished = false;
   try {
@@ -200,6 +224,7 @@ const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf] as const;
  */
 class LineBuilder {
   readonly #maxLineBytes: number;
+  readonly #maxSkippedLineBytes: number;
   #lineNumber = 0;
   /** Copies of the current line's bytes from earlier chunks. */
   #pieces: Uint8Array[] = [];
@@ -211,8 +236,9 @@ class LineBuilder {
   /** The last byte seen of the current line, to know whether it ended in `\r`. */
   #lastByte = -1;
 
-  constructor(maxLineBytes: number) {
+  constructor(maxLineBytes: number, maxSkippedLineBytes: number) {
     this.#maxLineBytes = maxLineBytes;
+    this.#maxSkippedLineBytes = maxSkippedLineBytes;
   }
 
   hasPartialLine(): boolean {
@@ -226,6 +252,9 @@ class LineBuilder {
     this.#lastByte = chunk[end - 1];
     // One byte over the limit may still be the `\r` of a CRLF ending.
     if (this.#lineBytes > this.#maxLineBytes + 1) this.#overLong = true;
+    if (this.#lineBytes > this.#maxSkippedLineBytes) {
+      throw new EndlessLineError(this.#lineNumber + 1, this.#maxSkippedLineBytes);
+    }
     if (this.#overLong) {
       this.#pieces = [];
       this.#pieceBytes = 0;

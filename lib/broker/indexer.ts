@@ -65,6 +65,13 @@ export interface IndexSummary {
   readonly unconfirmedCount: number;
 }
 
+/**
+ * Most bytes of one line the indexer reads through before it stops: a record line is at
+ * most 1 MiB, so a line with no end within 64 MiB (`-i /dev/zero`) means the input is not
+ * record lines, and indexing stops with an EndlessLineError in bounded time.
+ */
+export const MAX_SKIPPED_LINE_BYTES = 16 * 1024 * 1024;
+
 /** After an interruption, how long the writes in flight are waited for. */
 export const INTERRUPT_GRACE_MS = 2_000;
 
@@ -195,7 +202,7 @@ export async function indexLines(
   const batches = new ReplicaBatches(broker, onRecordDone);
   const signal = options.signal;
   const aborted = abortedPromise(signal);
-  const lineBatches = readRawLineBatches(source);
+  const lineBatches = readRawLineBatches(source, { maxSkippedLineBytes: MAX_SKIPPED_LINE_BYTES });
   let interrupted = false;
   try {
     // A chunk of lines is handled without awaiting, so its records leave in one

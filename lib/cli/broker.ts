@@ -26,6 +26,7 @@ import { openHistory } from "./history.ts";
 import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
+import { EndlessLineError } from "../base/line_reader.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import type { Credentials } from "../protocol/credentials.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
@@ -281,6 +282,10 @@ async function indexData(
     summary = dataPath === STDIN_PATH
       ? await indexLines(broker, Deno.stdin.readable, { fileName: "stdin", ...options })
       : await indexFile(broker, dataPath, options);
+  } catch (error) {
+    if (!(error instanceof EndlessLineError)) throw error;
+    const name = dataPath === STDIN_PATH ? "stdin" : dataPath;
+    throw new UserError(`kv broker: ${name}: ${error.message}`);
   } finally {
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   }

@@ -29,7 +29,7 @@ import { describeError } from "../base/describe_error.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { collectGarbageSoon } from "../base/memory.ts";
-import { FrameReader } from "../protocol/frame_reader.ts";
+import { DEFAULT_READ_BUFFER_BYTES, FrameReader } from "../protocol/frame_reader.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
 import { Logger, SILENT_LOGGER } from "../base/logger.ts";
 import { AUTH_HMAC_SHA256, type AuthKeys, newChallenge } from "../protocol/auth.ts";
@@ -100,6 +100,12 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
  * rather than kept for the connection's life.
  */
 const RETAINED_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * What a connection may hold whatever the budget: its initial read buffer and a batch
+ * of small answers.
+ */
+const BASE_CONNECTION_BYTES = 2 * DEFAULT_READ_BUFFER_BYTES;
 
 /**
  * A connection giving back this much of the budget (closing, or its buffer shrinking)
@@ -417,7 +423,9 @@ export class KvServer {
    */
   #withinBudget(connection: Connection, bytes: number): boolean {
     const others = this.#bufferedBytes - connection.bufferedBytes;
-    if (others + bytes <= this.#maxBufferedBytes) {
+    // A connection's base buffers are always granted (--max-connections bounds them), so
+    // attackers holding the budget can never get a well-behaved client closed.
+    if (bytes <= BASE_CONNECTION_BYTES || others + bytes <= this.#maxBufferedBytes) {
       this.#charge(connection, bytes);
       return true;
     }

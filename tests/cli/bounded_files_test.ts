@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { runKv } from "../helpers/run_kv.ts";
+import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
 
 // Every file kv reads whole is read with a bound on the bytes read, so an endless device
 // is one clear line and exit 2, in bounded time and memory, never a runaway read.
@@ -20,5 +22,20 @@ Deno.test("kv broker -s /dev/zero is one line and exit 2", async () => {
     code: 2,
     stdout: "",
     stderr: "kv broker: /dev/zero: server file larger than 1048576 bytes\n",
+  });
+});
+
+Deno.test("kv broker -i /dev/zero stops with one line and exit 2: no line ends in sight", async () => {
+  await withTempDir(async (dir) => {
+    await using server = await startServerProcess();
+    await Deno.writeTextFile(`${dir}/servers`, `127.0.0.1 ${server.port}\n`);
+    const run = await runKv(["broker", "-s", `${dir}/servers`, "-i", "/dev/zero", "--index-only"]);
+    assert.deepEqual(run, {
+      code: 2,
+      stdout: "",
+      stderr: "kv broker: /dev/zero: line 1 has no end within 16777216 bytes; " +
+        "this is not a file of text lines\n",
+    });
+    assert.equal((await stopWithin(server)).code, 0);
   });
 });

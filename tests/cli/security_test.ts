@@ -51,7 +51,7 @@ Deno.test("with --auth-file, a client without the secret cannot read or write; a
     await using server = await startServerProcess(["--auth-file", authFile]);
     assert.match(server.stderrLines.at(-1)!, /, plain TCP, auth required\)$/);
     await Deno.writeTextFile(`${dir}/servers`, `127.0.0.1 ${server.port}\n`);
-    const servers = ["-s", `${dir}/servers`];
+    const servers = ["-s", `${dir}/servers`, "--timeout-ms", "20000"];
 
     // The wrong secret first: failures are logged once a second per peer address.
     const wrong = await runKv(["get", ...servers, "--auth-file", wrongFile, "person1"]);
@@ -124,7 +124,8 @@ Deno.test({
       ]);
       await Deno.writeTextFile(`${dir}/servers`, `localhost ${server.port}\n`);
       await Deno.writeTextFile(`${dir}/expired`, `localhost ${expired.port}\n`);
-      const servers = ["-s", `${dir}/servers`];
+      // A generous timeout: a TLS handshake on a loaded machine can take more than 1 s.
+      const servers = ["-s", `${dir}/servers`, "--timeout-ms", "20000"];
 
       assert.equal(
         (await runKv(["put", ...servers, "--tls-ca", certs.caPem, "p: {a: 1}"])).code,
@@ -139,7 +140,7 @@ Deno.test({
           /cannot connect to localhost:\d+: TLS: invalid peer certificate: UnknownIssuer/,
         ],
         [
-          ["-s", `${dir}/expired`, "--tls-ca", certs.caPem],
+          ["-s", `${dir}/expired`, "--timeout-ms", "20000", "--tls-ca", certs.caPem],
           /cannot connect to localhost:\d+: TLS: invalid peer certificate: Expired/,
         ],
         [

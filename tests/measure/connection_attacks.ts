@@ -51,7 +51,7 @@ async function attack(
   await settle();
   peak = Math.max(peak, await rssBytes(pid));
   clearInterval(sampler);
-  const closed = await attackers.closedByServer();
+  const closed = attackers.closedByServer();
   attackers.close();
   await settle();
   const after = await rssBytes(pid);
