@@ -2,7 +2,8 @@
  * kv's client library: connect to a kv cluster and read, write, delete and
  * list records, with the replication and fault tolerance of `kv broker`.
  * Answers are shaped like Deno KV's (`{ key, value, version }`, `value: null`
- * when not found); values are plain JavaScript, with {@link Float} to store a
+ * when not found; `version` a text that sorts in version order like Deno KV's
+ * versionstamp, so a later write of a key reads back with a greater one); values are plain JavaScript, with {@link Float} to store a
  * whole-valued float (see the README's "Library" section for the int/float
  * rule). Failures are a {@link KvInputError} (the caller's mistake) or a
  * {@link KvUnavailableError} (the cluster could not answer).
@@ -14,7 +15,7 @@
  * await using kv = await connect({ servers: "serverFile.txt", replicas: 2 });
  * await kv.put("person1", { name: "Mary", age: 22, height: 1.75 });
  * const { value } = await kv.get("person1");
- * const age = await kv.query("person1.age"); // { key: "person1", path: ["person1", "age"], value: 22, version: null }
+ * const age = await kv.query("person1.age"); // { key: "person1", path: ["person1", "age"], value: 22, version: "0193813bcc0000000000002a" }
  * for await (const entry of kv.list({ prefix: "person" })) console.log(entry.key, entry.value);
  * await kv.delete("person1");
  * ```

@@ -18,6 +18,7 @@ import type { ServerAddress } from "../broker/server_list.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import { type Value, valueEquals } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
+import { formatVersion } from "../record/version.ts";
 import { KvInputError, KvUnavailableError } from "./errors.ts";
 import type {
   KvDeleteResult,
@@ -40,7 +41,10 @@ export interface ValueEntry {
   key: string;
   /** The value, or null when there is no such record or field. */
   value: Value | null;
-  /** The record's version; null until the servers keep versions. */
+  /**
+   * The version of the record read (the newest among the replicas) in its text form
+   * ({@link formatVersion}); null when there is no such record or field.
+   */
   version: string | null;
   /** Set when a null value is not guaranteed. */
   warning?: string;
@@ -122,7 +126,7 @@ export class KvCore {
     checkName(key, "key");
     const change = await this.#open().put(key, value);
     if (change.kind === "error") throw new KvUnavailableError(change.error);
-    return { key, version: null };
+    return { key, version: formatVersion(change.version) };
   }
 
   /** Removes `key` from all its replicas, or from none. */
@@ -187,7 +191,9 @@ export class KvCore {
 
 function entry(key: string, lookup: Lookup): ValueEntry {
   if (lookup.kind === "error") throw new KvUnavailableError(lookup.error);
-  if (lookup.kind === "found") return { key, value: lookup.value, version: null };
+  if (lookup.kind === "found") {
+    return { key, value: lookup.value, version: formatVersion(lookup.version) };
+  }
   return lookup.warning === undefined
     ? { key, value: null, version: null }
     : { key, value: null, version: null, warning: lookup.warning };

@@ -10,7 +10,7 @@
  * import { connect } from "./kv.ts";
  * await using kv = await connect({ servers: "serverFile.txt", replicas: 2 });
  * await kv.put("person1", { name: "Mary", age: 22 });
- * const entry = await kv.get("person1"); // { key: "person1", value: { name: "Mary", age: 22 }, version: null }
+ * const entry = await kv.get("person1"); // { key: "person1", value: { name: "Mary", age: 22 }, version: "0193813bcc0000000000002a" }
  * ```
  * @module
  */
@@ -94,7 +94,12 @@ export interface KvEntry {
   key: string;
   /** The value, or `null` when there is no such record (or field). */
   value: KvValue | null;
-  /** The record's version; `null` until the servers keep versions. */
+  /**
+   * The version of the record read (the newest among its replicas): 24 hex digits, a
+   * fixed-width text that sorts in version order like Deno KV's `versionstamp`, so a
+   * later write of the key has a greater version. `null` when there is no such record
+   * (or field), as Deno KV's is.
+   */
   version: string | null;
   /** Set when the answer is not guaranteed: a `null` value while too many servers are down. */
   warning?: string;
@@ -105,7 +110,12 @@ export interface KvEntry {
  *
  * @example
  * ```ts
- * const answer: KvQueryEntry = { key: "person1", path: ["person1", "age"], value: 22, version: null };
+ * const answer: KvQueryEntry = {
+ *   key: "person1",
+ *   path: ["person1", "age"],
+ *   value: 22,
+ *   version: "0193813bcc0000000000002a",
+ * };
  * ```
  */
 export interface KvQueryEntry extends KvEntry {
@@ -118,14 +128,17 @@ export interface KvQueryEntry extends KvEntry {
  *
  * @example
  * ```ts
- * const result: KvPutResult = { key: "person1", version: null };
+ * const result: KvPutResult = { key: "person1", version: "0193813bcc0000010000002a" };
  * ```
  */
 export interface KvPutResult {
   /** The key stored. */
   key: string;
-  /** The version written; `null` until the servers keep versions. */
-  version: string | null;
+  /**
+   * The version written on every replica, as {@link KvEntry.version}: 24 hex digits
+   * that sort in version order like Deno KV's `versionstamp`.
+   */
+  version: string;
 }
 
 /**

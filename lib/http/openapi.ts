@@ -22,6 +22,13 @@ const FAILURES = {
   "400": failure("A bad key, path, value or parameter; the message says what."),
   "503": failure("The cluster could not answer (replicas unreachable), or the server is busy."),
 };
+const VERSION = {
+  type: "string",
+  pattern: "^[0-9a-f]{24}$",
+  description: "The record's version: 24 hex digits of its 12 bytes, so versions sort as text " +
+    "in version order (like Deno KV's versionstamp); a later write of a key has a greater one.",
+  example: "0193813bcc0000000000002a",
+};
 const KEY_PARAMETER = {
   name: "key",
   in: "path",
@@ -205,7 +212,12 @@ export function openApiDocument(version: string): Record<string, unknown> & { op
           properties: {
             key: { type: "string" },
             value: { allOf: [ref("Value")], nullable: true },
-            version: { type: "string", nullable: true },
+            version: {
+              ...VERSION,
+              nullable: true,
+              description: "The version of the record read, the newest among its replicas; " +
+                "null when there is no such record or field.",
+            },
             warning: { type: "string" },
           },
         },
@@ -217,9 +229,10 @@ export function openApiDocument(version: string): Record<string, unknown> & { op
         },
         PutResult: {
           type: "object",
+          required: ["key", "version"],
           properties: {
             key: { type: "string" },
-            version: { type: "string", nullable: true },
+            version: { ...VERSION, description: "The version written on every replica." },
           },
         },
         DeleteResult: {

@@ -22,6 +22,12 @@ Deno.test("one-shot commands print the REPL's answers and exit 0, 1 or 3", async
     query.stdout,
     /^{"op":"QUERY","key":"person1.height","found":true,"value":2.0,"version":"[0-9a-f]{24}"}\n$/,
   );
+  const rewritten = await runKv(["put", 'person1: { "name" : "Ann" }', "--json", ...s]);
+  const newer = JSON.parse(rewritten.stdout).version;
+  const older = JSON.parse(query.stdout).version;
+  assert.ok(newer > older, `${newer} after ${older}`);
+  const reread = await runKv(["get", "person1", "--json", ...s]);
+  assert.equal(JSON.parse(reread.stdout).version, newer);
   const keys = await runKv(["keys", "per", "--limit", "5", ...s]);
   assert.deepEqual([keys.code, keys.stdout], [0, "person1\n"]);
   const servers = await runKv(["servers", "--json", ...s]);

@@ -9,6 +9,9 @@ import {
 } from "../../mod.ts";
 import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 
+/** A version's text form: 24 hex digits (lib/record/version.ts). */
+const VERSION_TEXT = /^[0-9a-f]{24}$/;
+
 async function rejectsWith(
   call: () => Promise<unknown>,
   kind: typeof KvInputError | typeof KvUnavailableError,
@@ -28,17 +31,24 @@ Deno.test("get, query, put, delete and servers against real servers", async () =
     replicas: 2,
   });
   assert.deepEqual(await kv.get("person1"), { key: "person1", value: null, version: null });
-  assert.deepEqual(await kv.put("person1", { name: "Mary", address: { street: "Main" } }), {
+  const first = await kv.put("person1", { name: "Mary", address: { street: "Main" } });
+  assert.equal(first.key, "person1");
+  assert.match(first.version, VERSION_TEXT);
+  assert.deepEqual(await kv.get("person1"), {
     key: "person1",
-    version: null,
+    value: { name: "Mary", address: { street: "Main" } },
+    version: first.version,
   });
-  assert.deepEqual((await kv.get("person1")).value, { name: "Mary", address: { street: "Main" } });
   assert.deepEqual(await kv.query(["person1", "address", "street"]), {
     key: "person1",
     path: ["person1", "address", "street"],
     value: "Main",
-    version: null,
+    version: first.version,
   });
+  const second = await kv.put("person1", { name: "Ann", address: { street: "Main" } });
+  assert.ok(second.version > first.version, `${second.version} after ${first.version}`);
+  assert.equal((await kv.get("person1")).version, second.version);
+  assert.equal((await kv.query("person1.address")).version, second.version);
   assert.equal((await kv.query("person1.age")).value, null);
   assert.deepEqual(await kv.delete("person1"), { key: "person1", deleted: true });
   assert.deepEqual(await kv.delete("person1"), { key: "person1", deleted: false });

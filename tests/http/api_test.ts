@@ -26,25 +26,33 @@ Deno.test("kv http: records, queries, keys and servers over real sockets", async
   await using cluster = await KvCluster.start(3);
   await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
   const put = await call(http, "PUT", "v1/records/person1", `{"name":"Mary","h":2.0,"a":{"b":1}}`);
-  assert.deepEqual([put.status, put.text], [200, `{"key":"person1","version":null}`]);
+  assert.equal(put.status, 200, put.text);
+  const { version } = JSON.parse(put.text);
+  assert.equal(put.text, `{"key":"person1","version":"${version}"}`);
+  assert.match(version, /^[0-9a-f]{24}$/);
   const get = await call(http, "GET", "v1/records/person1");
   assert.equal(get.status, 200);
   assert.equal(
     get.text,
-    `{"key":"person1","value":{"name":"Mary","h":2.0,"a":{"b":1}},"version":null}`,
+    `{"key":"person1","value":{"name":"Mary","h":2.0,"a":{"b":1}},"version":"${version}"}`,
   );
   const query = await call(http, "GET", "v1/records/person1/a/b");
   assert.deepEqual([query.status, JSON.parse(query.text)], [200, {
     key: "person1",
     value: 1,
-    version: null,
+    version,
     path: ["person1", "a", "b"],
   }]);
+  const again = await call(http, "PUT", "v1/records/person1", `{"name":"Ann","a":{"b":2}}`);
+  const newer = JSON.parse(again.text).version;
+  assert.ok(newer > version, `${newer} after ${version}`);
+  assert.equal(JSON.parse((await call(http, "GET", "v1/records/person1")).text).version, newer);
+  assert.equal(JSON.parse((await call(http, "GET", "v1/records/person1/a/b")).text).version, newer);
   const line = await call(http, "PUT", "v1/records/p%202", `"p 2": { "x" : 1.5 }`, "text/plain");
   assert.equal(line.status, 200, line.text);
   assert.equal(
     (await call(http, "GET", "v1/records/p%202")).text,
-    `{"key":"p 2","value":{"x":1.5},"version":null}`,
+    `{"key":"p 2","value":{"x":1.5},"version":"${JSON.parse(line.text).version}"}`,
   );
   const missing = await call(http, "GET", "v1/records/nobody");
   assert.deepEqual([missing.status, missing.text], [
@@ -78,6 +86,12 @@ Deno.test("kv http: records, queries, keys and servers over real sockets", async
   const openapi = JSON.parse((await call(http, "GET", "v1/openapi.json")).text);
   assert.equal(openapi.openapi, "3.0.3");
   assert.ok("/v1/records/{key}" in openapi.paths);
+  const { Entry, PutResult } = openapi.components.schemas;
+  assert.match(version, new RegExp(Entry.properties.version.pattern));
+  assert.deepEqual([Entry.properties.version.nullable, PutResult.required], [true, [
+    "key",
+    "version",
+  ]]);
   const page = await call(http, "GET", "");
   assert.match(page.headers.get("Content-Type") ?? "", /^text\/html/);
   assert.match(page.text, /<title>kv console<\/title>/);

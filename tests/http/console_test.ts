@@ -18,9 +18,11 @@ Deno.test({
   ignore: CHROMIUM_PATH === undefined,
   fn: async () => {
     await using cluster = await KvCluster.start(3);
+    let written: string;
     {
       await using kv = await connect({ servers: cluster.serverFile, replicas: 2 });
-      await kv.put("person1", { name: "Mary", address: { street: "Main" } });
+      const put = await kv.put("person1", { name: "Mary", address: { street: "Main" } });
+      written = put.version;
       await kv.put("person2", { name: "John" });
       await kv.put("other", 1);
     }
@@ -54,6 +56,8 @@ Deno.test({
     const tree = String(await page.evaluate(`document.querySelector("#record-tree").textContent`));
     assert.match(tree, /name : "Mary"/);
     assert.match(tree, /street : "Main"/);
+    const head = await page.evaluate(`document.querySelector("#record-head").textContent`);
+    assert.equal(head, `person1 — version ${written}`);
     await until(`document.querySelector("#replicas-verdict")?.textContent === "replicas agree"`);
 
     await page.select("#op", "PUT");

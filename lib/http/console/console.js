@@ -146,7 +146,7 @@ function showEntry(entry, status) {
   const head = $("record-head");
   if (status === 200) {
     const where = entry.path ? entry.path.join(".") : entry.key;
-    head.textContent = `${where} — version ${entry.version ?? "(none kept)"}`;
+    head.textContent = `${where} — version ${entry.version}`;
     head.className = "";
     $("record-tree").replaceChildren(element("div", { class: "tree" }, tree(entry.value)));
   } else {
