@@ -27,6 +27,13 @@
  *   replica that fails between the check and the write leaves the operation
  *   partly applied; the error then says so, and repeating it once the servers
  *   are back finishes it.
+ * - Read repair: when the replicas asked answer different versions (or some
+ *   hold nothing), the broker copies the newest version — record or tombstone,
+ *   re-read from the replica that holds it — to the stale replicas in the
+ *   background, after answering, flagged _repair_ so that it never replaces
+ *   anything newer. At most {@link MAX_READ_REPAIRS_IN_FLIGHT} run at once; a
+ *   read that finds the limit reached (or its key already being repaired)
+ *   answers without starting another.
  * - KEYS asks every server and merges the answers; with k or more servers not
  *   answering some keys may be missing, and the answer carries a warning.
  *
@@ -71,6 +78,13 @@ import { HybridClock } from "./clock.ts";
  * write that was made after the first; more than a few means a key written nonstop.
  */
 export const MAX_WRITE_ATTEMPTS = 5;
+
+/**
+ * Most read repairs in flight at once. Each holds a few requests on the connections the
+ * reads share; past this, a read that finds stale replicas leaves them for a later read
+ * (or `kv repair`) rather than let repairs crowd out answers after a mass failure.
+ */
+export const MAX_READ_REPAIRS_IN_FLIGHT = 64;
 
 /** Options for {@link Broker.open}. */
 export interface BrokerOptions {
@@ -160,6 +174,8 @@ export class Broker {
   readonly #placement: Placement;
   readonly #k: number;
   readonly #clock: HybridClock;
+  /** The read repairs in flight, by key: at most MAX_READ_REPAIRS_IN_FLIGHT. */
+  readonly #repairs = new Map<string, Promise<void>>();
 
   /**
    * Wraps a started pool. Most callers want {@link Broker.open}.
@@ -322,6 +338,25 @@ export class Broker {
     }));
   }
 
+  /** How many read repairs are in flight now. */
+  get repairsInFlight(): number {
+    return this.#repairs.size;
+  }
+
+  /**
+   * Resolves when every read repair started so far has finished (or failed: a repair
+   * that cannot reach a replica is left for a later read or `kv repair`).
+   *
+   * @example
+   * ```ts
+   * await broker.get("person1"); // replicas disagreed: a repair starts
+   * await broker.repairsSettled(); // now they agree
+   * ```
+   */
+  async repairsSettled(): Promise<void> {
+    while (this.#repairs.size > 0) await Promise.all(this.#repairs.values());
+  }
+
   /** Closes every connection. */
   close(): void {
     this.#pool.close();
@@ -359,6 +394,17 @@ export class Broker {
     const found: EncodedRead | undefined = newest;
     const version = found?.version;
     if (version !== undefined) this.#clock.observe(version);
+    if (version !== undefined) {
+      const stale = replicas.filter((_, position) => {
+        const outcome = outcomes[position];
+        return outcome.ok && (outcome.value.version === undefined ||
+          compareVersions(outcome.value.version, version) < 0);
+      });
+      const source = replicas[
+        outcomes.findIndex((outcome) => outcome.ok && outcome.value === found)
+      ];
+      if (stale.length > 0) this.#startRepair(key, source, stale);
+    }
     if (found?.encoded !== undefined && version !== undefined) {
       return { kind: "found", encoded: found.encoded, version, server: newestServer };
     }
@@ -366,6 +412,41 @@ export class Broker {
     return version === undefined || notFound.kind !== "not-found"
       ? notFound
       : { ...notFound, version };
+  }
+
+  /**
+   * Starts copying the newest version of `key`, held by server `source`, to the servers
+   * `stale`, unless MAX_READ_REPAIRS_IN_FLIGHT are running or `key` is already being
+   * repaired. Never waits: the read that found them answers at once.
+   */
+  #startRepair(key: string, source: number, stale: number[]): void {
+    if (this.#repairs.size >= MAX_READ_REPAIRS_IN_FLIGHT || this.#repairs.has(key)) return;
+    const repair = this.#repair(key, source, stale).finally(() => this.#repairs.delete(key));
+    this.#repairs.set(key, repair);
+  }
+
+  /**
+   * Re-reads the whole record (a QUERY saw only a field) or tombstone from `source` and
+   * writes it, with its own version and the repair flag, to `stale`: a replica that
+   * meanwhile got something newer acknowledges and keeps it, so a repair never undoes a
+   * write. Failures are left for a later read: every outcome is a value, none throws.
+   */
+  async #repair(key: string, source: number, stale: number[]): Promise<void> {
+    const read = await this.#pool.call(source, (connection) => connection.getEncoded(key));
+    if (!read.ok) return;
+    const { encoded, version } = read.value;
+    if (version === undefined) return;
+    await Promise.all(
+      stale.map((index) =>
+        this.#pool.call(
+          index,
+          (connection): Promise<PutResult | DeleteResult> =>
+            encoded === undefined
+              ? connection.delete(key, { version, repair: true })
+              : connection.putEncoded(key, encoded, { version, repair: true }),
+        )
+      ),
+    );
   }
 
   #notFound(

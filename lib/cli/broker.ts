@@ -152,6 +152,8 @@ async function runBroker(args: string[]): Promise<number> {
     await serveCommands(broker, settings, settings.dialect ?? dialect ?? "assignment", logSink);
     return 0;
   } finally {
+    // Read repairs still running finish first (each request is bounded by the timeout).
+    await broker.repairsSettled();
     broker.close();
   }
 }

@@ -166,6 +166,8 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
     writeLine(formatAnswer(answer, { json: values.json ?? false }));
     return exitCode(answer);
   } finally {
+    // A read repair the answer started finishes first (bounded by the timeout).
+    await broker.repairsSettled();
     broker.close();
   }
 }

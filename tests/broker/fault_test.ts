@@ -5,6 +5,8 @@ import { BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
 import { ServerClient } from "../../lib/protocol/client.ts";
 import { Placement } from "../../lib/broker/placement.ts";
 import { int } from "../../lib/record/value.ts";
+import { encodeValue } from "../../lib/record/value_codec.ts";
+import { formatVersion, parseVersion, type Version } from "../../lib/record/version.ts";
 import { outputWithin, waitFor } from "../helpers/wait.ts";
 import { connectClient } from "../helpers/client.ts";
 import { withoutVersion } from "../helpers/versions.ts";
@@ -91,6 +93,64 @@ Deno.test("a broker listing servers as localhost finds every record indexed as 1
     const answer = await broker.ask(`GET person${i}`);
     assert.equal(answer.found, true, `person${i}: ${JSON.stringify(answer)}`);
   }
+});
+
+/** What `server` holds for `key`: its version as text ("none") and whether a value. */
+async function heldBy(cluster: KvCluster, id: string, key: string): Promise<string> {
+  const client = await connectClient(cluster.byId(id).address);
+  try {
+    const read = await client.getEncoded(key);
+    const version = read.version === undefined ? "none" : formatVersion(read.version);
+    return `${version} ${read.encoded === undefined ? "no value" : "value"}`;
+  } finally {
+    await client.close();
+  }
+}
+
+Deno.test("a read repairs replicas left different by a PUT and a DELETE that reached one of two", async () => {
+  await using cluster = await KvCluster.start(3);
+  await using broker = jsonBroker(cluster, 2);
+  const put = await broker.ask("PUT person1: { age : 1 }");
+  assert.equal((await broker.ask("PUT person2: { age : 2 }")).stored, true);
+  // What a write cut off after its first replica leaves: a newer version there only.
+  const newer: Version = { ...parseVersion(String(put.version)), ms: Date.now() + 60_000 };
+  const [put1First, put1Second] = replicaIds(cluster, "person1", 2);
+  const [put2First, put2Second] = replicaIds(cluster, "person2", 2);
+  const first1 = await connectClient(cluster.byId(put1First).address);
+  const first2 = await connectClient(cluster.byId(put2First).address);
+  try {
+    assert.equal(
+      (await first1.putEncoded("person1", encodeValue(int(5)), { version: newer })).kind,
+      "stored",
+    );
+    assert.equal((await first2.delete("person2", { version: newer })).kind, "deleted");
+  } finally {
+    await first1.close();
+    await first2.close();
+  }
+  assert.notEqual(
+    await heldBy(cluster, put1Second, "person1"),
+    await heldBy(cluster, put1First, "person1"),
+  );
+  const got = await broker.ask("GET person1");
+  assert.deepEqual(got, {
+    op: "GET",
+    key: "person1",
+    found: true,
+    value: 5,
+    version: formatVersion(newer),
+  });
+  assert.deepEqual(await broker.ask("GET person2"), { op: "GET", key: "person2", found: false });
+  const expected1 = `${formatVersion(newer)} value`;
+  const expected2 = `${formatVersion(newer)} no value`;
+  await waitFor(async () =>
+    await heldBy(cluster, put1Second, "person1") === expected1 &&
+    await heldBy(cluster, put2Second, "person2") === expected2, {
+    what: "read repair to bring the second replicas to the newest versions",
+    intervalMs: 50,
+  });
+  assert.equal(await heldBy(cluster, put1First, "person1"), expected1);
+  assert.equal(await heldBy(cluster, put2First, "person2"), expected2);
 });
 
 Deno.test("with k-1 servers down, one crashed and one hung, answers are unchanged", async () => {
