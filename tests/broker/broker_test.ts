@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Broker, MAX_WRITE_ATTEMPTS } from "../../lib/broker/broker.ts";
+import { Broker, MAX_READ_REPAIRS_IN_FLIGHT, MAX_WRITE_ATTEMPTS } from "../../lib/broker/broker.ts";
 import { compareVersions } from "../../lib/record/version.ts";
 import { int, object, str } from "../../lib/record/value.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
@@ -293,6 +293,48 @@ Deno.test("a write meeting a newer version (STALE) moves the clock past it and w
     assert.equal(refused.kind, "error");
     assert.match((refused as { error: string }).error, /newer write on every one of 5 attempts/);
     assert.equal(attempts, MAX_WRITE_ATTEMPTS);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("read repair copies the newest version to a stale replica, at most MAX_READ_REPAIRS_IN_FLIGHT at once", async () => {
+  const cluster = new FakeCluster(3);
+  const broker = await Broker.open(cluster.addresses, { k: 2, connect: cluster.connect });
+  try {
+    const keys = Array.from({ length: 2 * MAX_READ_REPAIRS_IN_FLIGHT }, (_, i) => `person${i}`);
+    for (const key of keys) assert.equal((await broker.put(key, int(1))).kind, "done");
+    const newer = broker.clock.next();
+    for (const key of keys) {
+      const [first] = broker.replicasOf(key);
+      cluster.servers[first].applyPut(key, int(5), { version: newer });
+    }
+    const answers = await Promise.all(keys.map((key) => broker.get(key)));
+    const inFlight = broker.repairsInFlight;
+    for (const answer of answers) {
+      assert.deepEqual(answer, { kind: "found", value: int(5), version: newer });
+    }
+    assert(inFlight >= 1 && inFlight <= MAX_READ_REPAIRS_IN_FLIGHT, `${inFlight} in flight`);
+    await broker.repairsSettled();
+    assert.equal(broker.repairsInFlight, 0);
+    const repaired = keys.filter((key) => {
+      const [first, second] = broker.replicasOf(key);
+      const held = cluster.servers[second].trie.versionOf(key);
+      return held !== undefined &&
+        compareVersions(held, cluster.servers[first].trie.versionOf(key)!) === 0;
+    });
+    assert(repaired.length >= inFlight, `${repaired.length} repaired, ${inFlight} started`);
+    // Keys whose repair the limit skipped are repaired by their next read.
+    for (const key of keys) await broker.get(key);
+    await broker.repairsSettled();
+    for (const key of keys) {
+      const [first, second] = broker.replicasOf(key);
+      assert.deepEqual(
+        cluster.servers[second].trie.versionOf(key),
+        cluster.servers[first].trie.versionOf(key),
+        key,
+      );
+    }
   } finally {
     broker.close();
   }
