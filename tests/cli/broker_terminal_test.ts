@@ -166,7 +166,7 @@ terminalTest(
       await term.waitFor(/^person1\.address\.city : "Oslo"$/m);
       await term.type("KEYS p");
       await term.press("Tab");
-      await term.waitFor(/^kv> KEYS person1 \[limit\]$/m);
+      await term.waitFor(/^kv> KEYS person1 \[limit\] \[after\]$/m);
       await term.press("C-u");
       await term.type("HELP ke");
       await term.press("Tab");
