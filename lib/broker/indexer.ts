@@ -18,7 +18,12 @@
  */
 import assert from "node:assert/strict";
 import type { Broker } from "./broker.ts";
-import { decodeRawLine, type RawLine, readRawLineBatches } from "../base/line_reader.ts";
+import {
+  decodeRawLine,
+  type RawLine,
+  type ReadRawLine,
+  readRawLineBatches,
+} from "../base/line_reader.ts";
 import { AsciiRecordParser } from "../record/parse_ascii.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { ByteWriter } from "../base/bytes.ts";
@@ -129,154 +134,205 @@ export async function indexLines(
   source: ReadableStream<Uint8Array>,
   options: IndexOptions = {},
 ): Promise<IndexSummary> {
-  const fileName = options.fileName ?? "input";
-  const report = options.report ?? ((message: string) => console.error(message));
-  const progress = options.progress ??
-    new ProgressBar({ label: `indexing ${fileName}`, total: options.totalBytes });
-  const duplicateKeys = options.duplicateKeys ?? "error";
-  const scratch = new ByteWriter();
-  const asciiParser = new AsciiRecordParser();
-  /** The encoded value of the line {@link encodeLine} read last: a view of a scratch buffer. */
-  let encoded: Uint8Array = new Uint8Array(0);
+  return await new IndexRun(broker, options).run(source);
+}
+
+/**
+ * One indexing run: its counters, its window of records in flight, and the loop over
+ * chunks of lines. A class rather than closures in {@link indexLines}: the per-record
+ * steps are methods, so a record costs no closure or context of its own.
+ */
+class IndexRun {
+  readonly #fileName: string;
+  readonly #report: (message: string) => void;
+  readonly #progress: { update(done: number): void; finish(): void };
+  readonly #duplicateKeys: "error" | "last-wins";
+  readonly #signal: AbortSignal | undefined;
+  readonly #scratch = new ByteWriter();
+  readonly #asciiParser = new AsciiRecordParser();
+  /** The encoded value of the line {@link IndexRun.#encodeLine} read last: a view of a scratch buffer. */
+  #encoded: Uint8Array = new Uint8Array(0);
+  #reportedCount = 0;
+  #indexedCount = 0;
+  #failedCount = 0;
+  #skippedCount = 0;
+  #byteCount = 0;
+  #dialect: Dialect | undefined;
+  #inFlight = 0;
+  #waiter: { limit: number; resolve: () => void } | undefined;
+  /** {@link IndexRun.#recordDone}, bound once per run: groups and batches call it per record. */
+  readonly #onRecordDone: RecordDone = (lineNumber, key, failure) =>
+    this.#recordDone(lineNumber, key, failure);
+  readonly #batches: ReplicaBatches;
+
+  constructor(broker: Broker, options: IndexOptions) {
+    this.#fileName = options.fileName ?? "input";
+    this.#report = options.report ?? ((message: string) => console.error(message));
+    this.#progress = options.progress ??
+      new ProgressBar({ label: `indexing ${this.#fileName}`, total: options.totalBytes });
+    this.#duplicateKeys = options.duplicateKeys ?? "error";
+    this.#signal = options.signal;
+    this.#batches = new ReplicaBatches(broker, this.#onRecordDone);
+  }
+
+  /** Reads `source` to its end (or the signal), indexing each chunk of lines as it comes. */
+  async run(source: ReadableStream<Uint8Array>): Promise<IndexSummary> {
+    const startMs = performance.now();
+    const aborted = abortedPromise(this.#signal);
+    const lineBatches = readRawLineBatches(source, { maxSkippedLineBytes: MAX_SKIPPED_LINE_BYTES });
+    let interrupted = false;
+    try {
+      while (true) {
+        const next = await Promise.race([lineBatches.next(), aborted]);
+        if (next === ABORTED) {
+          interrupted = true;
+          // Not awaited: a read of a quiet pipe may never end; the process exits after.
+          lineBatches.return(undefined).catch(() => {});
+          break;
+        }
+        if (next.done) break;
+        this.#indexChunk(next.value);
+        if (this.#inFlight >= MAX_RECORDS_IN_FLIGHT) {
+          this.#progress.update(this.#byteCount);
+          // Resume at half the window so reading and writing overlap.
+          const room = await Promise.race([
+            this.#waitForInFlight(MAX_RECORDS_IN_FLIGHT / 2),
+            aborted,
+          ]);
+          if (room === ABORTED) {
+            interrupted = true;
+            lineBatches.return(undefined).catch(() => {});
+            break;
+          }
+        }
+      }
+      if (interrupted) await Promise.race([this.#waitForInFlight(0), delay(INTERRUPT_GRACE_MS)]);
+      else await this.#waitForInFlight(0);
+    } finally {
+      this.#progress.finish();
+      // Ends the source too when a failure left the loop early; harmless once it ended.
+      lineBatches.return(undefined).catch(() => {});
+    }
+    if (!interrupted) assert.equal(this.#inFlight, 0);
+    return {
+      indexedCount: this.#indexedCount,
+      failedCount: this.#failedCount,
+      skippedCount: this.#skippedCount,
+      byteCount: this.#byteCount,
+      seconds: (performance.now() - startMs) / 1000,
+      dialect: this.#dialect,
+      interrupted,
+      unconfirmedCount: this.#inFlight,
+    };
+  }
+
   /**
-   * Returns the line's key and leaves its value's encoding in `encoded` (not a tuple:
+   * Handles a chunk of lines without awaiting, so its records leave in one PUT_MANY
+   * per server rather than one request per record.
+   */
+  #indexChunk(lines: ReadRawLine[]): void {
+    const group = new RecordGroup(this.#onRecordDone, lines.length);
+    // Indexed loops, no destructuring: iterators were garbage per line.
+    for (let lineIndex = 0; lineIndex < lines.length; lineIndex++) {
+      this.#indexLine(group, lines[lineIndex]);
+    }
+    this.#batches.sendAll(group);
+  }
+
+  /** Adds the line's record to the replicas' batches, or reports why the line is skipped. */
+  #indexLine(group: RecordGroup, line: ReadRawLine): void {
+    this.#byteCount += line.byteLength;
+    if (line.error !== undefined) {
+      this.#skip(`${line.lineNumber}: ${line.error}`);
+      return;
+    }
+    if (isBlankBytes(line.bytes)) return;
+    let key: string;
+    try {
+      key = this.#encodeLine(line);
+    } catch (error) {
+      if (error instanceof UnreadableLineError) {
+        this.#skip(`${line.lineNumber}: ${error.message}`);
+        return;
+      }
+      if (!(error instanceof RecordParseError)) throw error;
+      this.#skip(error.message);
+      return;
+    }
+    this.#dialect ??= detectDialect(new TextDecoder().decode(line.bytes.subarray(0, 64)));
+    this.#inFlight++;
+    this.#batches.add(group, line.lineNumber, key, this.#encoded);
+  }
+
+  /**
+   * Returns the line's key and leaves its value's encoding in `#encoded` (not a tuple:
    * one per line was garbage per line). A plain ASCII line goes through the byte parser
    * (lib/record/parse_ascii.ts); any other, or one it declines, is decoded and parsed by
    * lib/record/parse.ts, which throws a RecordParseError for a bad line, or
    * UnreadableLineError for one that is not UTF-8. Without last-wins no Value is made.
    */
-  const encodeLine = (line: RawLine): string => {
-    if (duplicateKeys === "error") {
-      const key = asciiParser.parse(line.bytes);
+  #encodeLine(line: RawLine): string {
+    if (this.#duplicateKeys === "error") {
+      const key = this.#asciiParser.parse(line.bytes);
       // No copy: the record's items are copied into each replica's batch at once.
       if (key !== undefined) {
-        encoded = asciiParser.encoded;
+        this.#encoded = this.#asciiParser.encoded;
         return key;
       }
     }
     const decoded = decodeRawLine(line);
     if (decoded.error !== undefined) throw new UnreadableLineError(decoded.error);
-    if (duplicateKeys === "last-wins") {
-      const record = parseRecordLine(decoded.text, line.lineNumber, { duplicateKeys });
-      encoded = encodeValue(record.value);
+    if (this.#duplicateKeys === "last-wins") {
+      const record = parseRecordLine(decoded.text, line.lineNumber, {
+        duplicateKeys: this.#duplicateKeys,
+      });
+      this.#encoded = encodeValue(record.value);
       return record.key;
     }
-    scratch.reset();
-    const key = parseRecordLineInto(decoded.text, line.lineNumber, scratch);
-    encoded = scratch.bytes();
+    this.#scratch.reset();
+    const key = parseRecordLineInto(decoded.text, line.lineNumber, this.#scratch);
+    this.#encoded = this.#scratch.bytes();
     return key;
-  };
-  const startMs = performance.now();
-  let reportedCount = 0;
-  const reportProblem = (message: string) => {
-    reportedCount++;
-    if (reportedCount <= MAX_REPORTED_PROBLEMS) report(message);
-    else if (reportedCount === MAX_REPORTED_PROBLEMS + 1) {
-      report(`${fileName}: more problems; only counting them from now on`);
+  }
+
+  /** Counts a skipped line and reports it; `where` is `line: why` after the file name. */
+  #skip(where: string): void {
+    this.#skippedCount++;
+    this.#reportProblem(`${this.#fileName}:${where}; line skipped`);
+  }
+
+  /** Reports the first {@link MAX_REPORTED_PROBLEMS} problems, then only counts them. */
+  #reportProblem(message: string): void {
+    this.#reportedCount++;
+    if (this.#reportedCount <= MAX_REPORTED_PROBLEMS) this.#report(message);
+    else if (this.#reportedCount === MAX_REPORTED_PROBLEMS + 1) {
+      this.#report(`${this.#fileName}: more problems; only counting them from now on`);
     }
-  };
-  let indexedCount = 0;
-  let failedCount = 0;
-  let skippedCount = 0;
-  let byteCount = 0;
-  let dialect: Dialect | undefined;
-  let inFlight = 0;
-  let waiter: { limit: number; resolve: () => void } | undefined;
-  const waitForInFlight = (limit: number) =>
-    inFlight <= limit
+  }
+
+  /** Resolves once at most `limit` records are in flight. */
+  #waitForInFlight(limit: number): Promise<void> {
+    return this.#inFlight <= limit
       ? Promise.resolve()
-      : new Promise<void>((resolve) => waiter = { limit, resolve });
-  const onRecordDone = (lineNumber: number, key: string, failure: string | undefined) => {
-    inFlight--;
-    if (failure === undefined) indexedCount++;
+      : new Promise<void>((resolve) => this.#waiter = { limit, resolve });
+  }
+
+  /** Counts a finished record and wakes the reader when the window has room. */
+  #recordDone(lineNumber: number, key: string, failure: string | undefined): void {
+    this.#inFlight--;
+    if (failure === undefined) this.#indexedCount++;
     else {
-      failedCount++;
-      reportProblem(`${fileName}:${lineNumber}: record '${key}' not indexed: ${failure}`);
+      this.#failedCount++;
+      this.#reportProblem(
+        `${this.#fileName}:${lineNumber}: record '${key}' not indexed: ${failure}`,
+      );
     }
-    if (waiter !== undefined && inFlight <= waiter.limit) {
-      const { resolve } = waiter;
-      waiter = undefined;
+    if (this.#waiter !== undefined && this.#inFlight <= this.#waiter.limit) {
+      const { resolve } = this.#waiter;
+      this.#waiter = undefined;
       resolve();
     }
-  };
-  const batches = new ReplicaBatches(broker, onRecordDone);
-  const signal = options.signal;
-  const aborted = abortedPromise(signal);
-  const lineBatches = readRawLineBatches(source, { maxSkippedLineBytes: MAX_SKIPPED_LINE_BYTES });
-  let interrupted = false;
-  try {
-    // A chunk of lines is handled without awaiting, so its records leave in one
-    // PUT_MANY per server rather than one request per record.
-    while (true) {
-      const next = await Promise.race([lineBatches.next(), aborted]);
-      if (next === ABORTED) {
-        interrupted = true;
-        // Not awaited: a read of a quiet pipe may never end; the process exits after.
-        lineBatches.return(undefined).catch(() => {});
-        break;
-      }
-      if (next.done) break;
-      const lines = next.value;
-      const group = new RecordGroup(onRecordDone, lines.length);
-      // Indexed loops, no destructuring: iterators were garbage per line.
-      for (let lineIndex = 0; lineIndex < lines.length; lineIndex++) {
-        const line = lines[lineIndex];
-        byteCount += line.byteLength;
-        if (line.error !== undefined) {
-          skippedCount++;
-          reportProblem(`${fileName}:${line.lineNumber}: ${line.error}; line skipped`);
-          continue;
-        }
-        if (isBlankBytes(line.bytes)) continue;
-        let key: string;
-        try {
-          key = encodeLine(line);
-        } catch (error) {
-          if (error instanceof UnreadableLineError) {
-            skippedCount++;
-            reportProblem(`${fileName}:${line.lineNumber}: ${error.message}; line skipped`);
-            continue;
-          }
-          if (!(error instanceof RecordParseError)) throw error;
-          skippedCount++;
-          reportProblem(`${fileName}:${error.message}; line skipped`);
-          continue;
-        }
-        dialect ??= detectDialect(new TextDecoder().decode(line.bytes.subarray(0, 64)));
-        inFlight++;
-        batches.add(group, line.lineNumber, key, encoded);
-      }
-      batches.sendAll(group);
-      if (inFlight >= MAX_RECORDS_IN_FLIGHT) {
-        progress.update(byteCount);
-        // Resume at half the window so reading and writing overlap.
-        const room = await Promise.race([waitForInFlight(MAX_RECORDS_IN_FLIGHT / 2), aborted]);
-        if (room === ABORTED) {
-          interrupted = true;
-          lineBatches.return(undefined).catch(() => {});
-          break;
-        }
-      }
-    }
-    if (interrupted) await Promise.race([waitForInFlight(0), delay(INTERRUPT_GRACE_MS)]);
-    else await waitForInFlight(0);
-  } finally {
-    progress.finish();
-    // Ends the source too when a failure left the loop early; harmless once it ended.
-    lineBatches.return(undefined).catch(() => {});
   }
-  if (!interrupted) assert.equal(inFlight, 0);
-  const seconds = (performance.now() - startMs) / 1000;
-  return {
-    indexedCount,
-    failedCount,
-    skippedCount,
-    byteCount,
-    seconds,
-    dialect,
-    interrupted,
-    unconfirmedCount: inFlight,
-  };
 }
 
 /** What {@link abortedPromise} resolves to. */
