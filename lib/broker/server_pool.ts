@@ -44,6 +44,12 @@ export const RECONNECT_MAX_DELAY_MS = 5_000;
 /** Default connect and request timeout, in ms (`--timeout-ms`). */
 export const DEFAULT_TIMEOUT_MS = 1_000;
 
+/**
+ * Longest connect and request timeout accepted, in ms: ten minutes. `kv broker
+ * --timeout-ms`, the one-shot commands, `kv http` and the client library all bound by it.
+ */
+export const MAX_TIMEOUT_MS = 600_000;
+
 /** Requests one connection may have outstanding; the indexer's window stays below it. */
 export const MAX_IN_FLIGHT_PER_SERVER = 16_384;
 
@@ -196,7 +202,10 @@ export class ServerPool {
     assert(servers.length > 0, "a pool needs at least one server");
     this.#servers = servers;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    assert(this.#timeoutMs > 0, "timeoutMs must be positive");
+    assert(
+      this.#timeoutMs > 0 && this.#timeoutMs <= MAX_TIMEOUT_MS,
+      `timeoutMs must be 1..${MAX_TIMEOUT_MS}`,
+    );
     this.#connect = options.connect ?? connectServerClient;
     this.#log = options.log ?? (() => {});
     this.#credentials = options.credentials ?? {};

@@ -12,7 +12,7 @@
  * @module
  */
 import { KvError } from "../client/errors.ts";
-import { MAX_TIMEOUT_MS } from "../client/kv.ts";
+import { MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";

@@ -23,7 +23,7 @@ import {
 } from "../broker/server_list.ts";
 import type { TerminalOutput } from "../base/line_editor.ts";
 import { openHistory } from "./history.ts";
-import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { EndlessLineError } from "../base/line_reader.ts";
@@ -31,9 +31,6 @@ import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_fla
 import type { Credentials } from "../protocol/credentials.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 import { describeFsError, withoutOsDetail } from "../base/fs_error.ts";
-
-/** Longest `--timeout-ms` accepted: ten minutes. */
-export const MAX_TIMEOUT_MS = 600_000;
 
 /** Exit code of `--index-only` when some records could not be stored on all k replicas. */
 export const INDEX_FAILED_EXIT_CODE = 1;

@@ -12,7 +12,7 @@
 import { connect, type Kv } from "../client/kv.ts";
 import { KvInputError } from "../client/errors.ts";
 import { MAX_SERVERS } from "../broker/server_list.ts";
-import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { Logger } from "../base/logger.ts";
 import {
   DEFAULT_MAX_BODY_BYTES,
@@ -24,7 +24,6 @@ import { intFlag, parseFlags } from "./args.ts";
 import { CredentialsError, readPemFile } from "../protocol/credentials.ts";
 import { BearerTokens, TokensFileError } from "../http/tokens.ts";
 import { authFileFromEnv, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
-import { MAX_TIMEOUT_MS } from "./broker.ts";
 import { DEFAULT_SERVER_FILE, serverFile, SERVERS_ENV } from "./oneshot.ts";
 import { VERSION } from "./run.ts";
 import { hostPort, untilSignal } from "./server.ts";

@@ -25,13 +25,12 @@ import {
 import { runCommand } from "../broker/commands.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
-import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { writeLine } from "../base/stdout.ts";
 import { utf8Length } from "../base/utf8.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
 import { parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { intFlag, parseFlags } from "./args.ts";
-import { MAX_TIMEOUT_MS } from "./broker.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import { UserError } from "./user_error.ts";

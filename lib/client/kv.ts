@@ -16,7 +16,7 @@
  */
 import type { Broker } from "../broker/broker.ts";
 import { type Credentials, CredentialsError, resolveCredentials } from "../protocol/credentials.ts";
-import { DEFAULT_TIMEOUT_MS } from "../broker/server_pool.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import {
   readServerList,
   resolveServers,
@@ -28,8 +28,7 @@ import { KvInputError, KvUnavailableError } from "./errors.ts";
 import { checkName, type FloatReading, fromValue, type KvValue, toValue } from "./values.ts";
 import { checkInteger, KvCore, LIST_PAGE_SIZE, type ValueEntry } from "./core.ts";
 
-/** Most connect or request timeout accepted, in ms: ten minutes, as `kv broker --timeout-ms`. */
-export const MAX_TIMEOUT_MS = 600_000;
+export { MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 
 export { LIST_PAGE_SIZE, MAX_KEYS_PAGE } from "./core.ts";
 
