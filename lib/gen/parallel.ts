@@ -106,86 +106,147 @@ export async function* generateChunksInParallel(
   }
   const records = new RecordGenerator(options);
   const blockCount = records.blockCount;
-  const states: WorkerState[] = [];
-  const outputs = new Map<number, BlockOutput>();
-  let failure: unknown;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    wake?.();
-    wake = undefined;
-  };
+  const workers = new GeneratorWorkers(options);
   try {
-    for (let index = 0; index < workerCount && blockCount > 1; index++) {
+    if (blockCount > 1) workers.start(workerCount);
+    if (parallel.waitForWorkers) await workers.allStarted();
+    let nextToAssign = 0;
+    for (let next = 0; next < blockCount; next++) {
+      workers.throwIfFailed();
+      if (next !== nextToAssign) {
+        yield* workers.block(next);
+        parallel.onBlock?.(next, "worker");
+        continue;
+      }
+      // Lockstep: each idle worker takes one of the blocks after `next` while this
+      // thread generates `next` itself, so every core works and this thread, which
+      // must emit in order, never buffers a block of its own.
+      nextToAssign = workers.assign(next + 1, blockCount);
+      yield* records.block(next);
+      parallel.onBlock?.(next, "main");
+      // Let worker messages in: a caller that never waits would keep them out.
+      if (workers.size > 0) await nextMacrotask();
+    }
+  } finally {
+    workers.terminate();
+  }
+}
+
+/**
+ * The worker threads of one run and the blocks handed to them: what they say arrives
+ * through their message handlers, and wakes the generator waiting for it.
+ */
+class GeneratorWorkers {
+  readonly #options: GeneratorOptions;
+  readonly #states: WorkerState[] = [];
+  readonly #outputs = new Map<number, BlockOutput>();
+  #failure: unknown;
+  #wake: (() => void) | undefined;
+
+  constructor(options: GeneratorOptions) {
+    this.#options = options;
+  }
+
+  /** Workers started (some may still be starting, or have failed to). */
+  get size(): number {
+    return this.#states.length;
+  }
+
+  /** Starts up to `count` workers; none where workers cannot be made. */
+  start(count: number): void {
+    for (let index = 0; index < count; index++) {
       let worker: Worker;
       try {
         worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
       } catch {
-        break; // No workers here: the main thread generates everything.
+        return; // No workers here: the main thread generates everything.
       }
       const state: WorkerState = { worker, ready: false, failed: false, outstanding: 0 };
-      states.push(state);
-      worker.onmessage = (event: MessageEvent<FromWorker>) => {
-        const message = event.data;
-        if (message.type === "ready") state.ready = true;
-        else if (message.type === "chunk") {
-          const { bytes, recordsDone } = message;
-          outputs.get(message.block)!.chunks.push({ bytes, recordsDone });
-        } else {
-          outputs.get(message.block)!.done = true;
-          state.outstanding--;
-        }
-        notify();
-      };
-      worker.onerror = (event: ErrorEvent) => {
-        event.preventDefault();
-        state.failed = true;
-        // Before it is ready a worker that fails is just not used; after, its blocks
-        // are lost, and so is the run.
-        if (state.ready) failure ??= new Error(`a kv gen worker failed: ${event.message}`);
-        notify();
-      };
-      worker.postMessage({ type: "start", options } satisfies ToWorker);
+      this.#states.push(state);
+      worker.onmessage = (event: MessageEvent<FromWorker>) => this.#onMessage(state, event.data);
+      worker.onerror = (event: ErrorEvent) => this.#onError(state, event);
+      worker.postMessage({ type: "start", options: this.#options } satisfies ToWorker);
     }
-    while (parallel.waitForWorkers && states.some((state) => !state.ready && !state.failed)) {
-      await new Promise<void>((resolve) => wake = resolve);
+  }
+
+  /** Resolves once every worker is ready or has failed to start. */
+  async allStarted(): Promise<void> {
+    while (this.#states.some((state) => !state.ready && !state.failed)) await this.#wakeUp();
+  }
+
+  /** Throws the failure of a worker that had blocks, once there is one. */
+  throwIfFailed(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * Gives each idle ready worker one block, from `first` on and below `blockCount`;
+   * returns the first block not given.
+   */
+  assign(first: number, blockCount: number): number {
+    let block = first;
+    for (const state of this.#states) {
+      if (!state.ready || state.failed || state.outstanding > 0) continue;
+      if (block === blockCount) break;
+      this.#outputs.set(block, { worker: state, chunks: [], done: false });
+      state.worker.postMessage({ type: "block", block } satisfies ToWorker);
+      state.outstanding++;
+      block++;
     }
-    let nextToAssign = 0;
-    for (let next = 0; next < blockCount;) {
-      if (failure !== undefined) throw failure;
-      if (next === nextToAssign) {
-        // Lockstep: each idle worker takes one of the blocks after `next` while this
-        // thread generates `next` itself, so every core works and this thread, which
-        // must emit in order, never buffers a block of its own.
-        nextToAssign = next + 1;
-        for (const state of states) {
-          if (!state.ready || state.failed || state.outstanding > 0) continue;
-          if (nextToAssign === blockCount) break;
-          outputs.set(nextToAssign, { worker: state, chunks: [], done: false });
-          state.worker.postMessage({ type: "block", block: nextToAssign } satisfies ToWorker);
-          state.outstanding++;
-          nextToAssign++;
-        }
-        yield* records.block(next);
-        parallel.onBlock?.(next, "main");
-        next++;
-        // Let worker messages in: a caller that never waits would keep them out.
-        if (states.length > 0) await nextMacrotask();
-        continue;
-      }
-      const output = outputs.get(next)!;
+    return block;
+  }
+
+  /** Yields the chunks of `block`, given to a worker by {@link assign}, as they arrive. */
+  async *block(block: number): AsyncGenerator<GeneratedChunk> {
+    const output = this.#outputs.get(block)!;
+    while (true) {
+      this.throwIfFailed();
       const chunk = output.chunks.shift();
       if (chunk !== undefined) {
         yield chunk;
         output.worker.worker.postMessage({ type: "credit", count: 1 } satisfies ToWorker);
       } else if (output.done) {
-        outputs.delete(next);
-        parallel.onBlock?.(next, "worker");
-        next++;
+        this.#outputs.delete(block);
+        return;
       } else {
-        await new Promise<void>((resolve) => wake = resolve);
+        await this.#wakeUp();
       }
     }
-  } finally {
-    for (const state of states) state.worker.terminate();
+  }
+
+  /** Ends every worker. */
+  terminate(): void {
+    for (const state of this.#states) state.worker.terminate();
+  }
+
+  #onMessage(state: WorkerState, message: FromWorker): void {
+    if (message.type === "ready") state.ready = true;
+    else if (message.type === "chunk") {
+      const { bytes, recordsDone } = message;
+      this.#outputs.get(message.block)!.chunks.push({ bytes, recordsDone });
+    } else {
+      this.#outputs.get(message.block)!.done = true;
+      state.outstanding--;
+    }
+    this.#notify();
+  }
+
+  #onError(state: WorkerState, event: ErrorEvent): void {
+    event.preventDefault();
+    state.failed = true;
+    // Before it is ready a worker that fails is just not used; after, its blocks
+    // are lost, and so is the run.
+    if (state.ready) this.#failure ??= new Error(`a kv gen worker failed: ${event.message}`);
+    this.#notify();
+  }
+
+  /** Resolves at the next message or failure of any worker. */
+  #wakeUp(): Promise<void> {
+    return new Promise<void>((resolve) => this.#wake = resolve);
+  }
+
+  #notify(): void {
+    this.#wake?.();
+    this.#wake = undefined;
   }
 }
