@@ -13,6 +13,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import {
+  type GeneratorOptions,
   MAX_GENERATED_NESTING,
   MAX_KEYS_PER_VALUE,
   MAX_RECORD_COUNT,
@@ -120,6 +121,37 @@ export const genCommand: Subcommand = {
 };
 
 async function run(args: string[]): Promise<number> {
+  const { options, outputPath } = await readSettings(args);
+  const startMs = performance.now();
+  const output = await openOutput(outputPath);
+  const written = await writeRecords(options, output, outputPath);
+  if (written === undefined) return 0;
+  if (written.interrupted) {
+    await output.abandon();
+    console.error(`kv ${COMMAND}: interrupted; '${outputPath}' left as it was`);
+    return INTERRUPTED_EXIT_CODE;
+  }
+  try {
+    await output.commit();
+  } catch (error) {
+    await output.abandon();
+    throw new UserError(`kv ${COMMAND}: cannot write '${outputPath}': ${describeFsError(error)}`);
+  }
+  if (Deno.stderr.isTerminal()) {
+    const seconds = ((performance.now() - startMs) / 1000).toFixed(2);
+    const megabytes = (written.bytesWritten / 1e6).toFixed(1);
+    console.error(
+      `kv ${COMMAND}: wrote ${options.recordCount} records (${megabytes} MB) to '${outputPath}' ` +
+        `in ${seconds} s; seed ${options.seed}`,
+    );
+  }
+  return 0;
+}
+
+/** The generator's options from the flags and the key file, and where to write. */
+async function readSettings(
+  args: string[],
+): Promise<{ options: GeneratorOptions; outputPath: string }> {
   const { values } = parseFlags(COMMAND, args, FLAGS);
   const keyFilePath = values["key-file"];
   if (keyFilePath === undefined) {
@@ -156,18 +188,28 @@ async function run(args: string[]): Promise<number> {
     );
   }
   const maxKeysPerValue = requestedMaxKeys ?? Math.min(DEFAULT_MAX_KEYS_PER_VALUE, keys.length);
+  const options = { keys, recordCount, maxNesting, maxStringLength, maxKeysPerValue, seed };
+  return { options, outputPath };
+}
 
-  const startMs = performance.now();
-  const output = await openOutput(outputPath);
-  const progress = new ProgressBar({ label: `kv ${COMMAND}`, total: recordCount });
+/**
+ * Generates the records into `output`, with a progress bar, until done or Ctrl-C.
+ * Returns undefined when standard output was closed (a reader like `head` is done:
+ * success); a failed write is a UserError, with the output abandoned.
+ */
+async function writeRecords(
+  options: GeneratorOptions,
+  output: Output,
+  outputPath: string,
+): Promise<{ bytesWritten: number; interrupted: boolean } | undefined> {
+  const progress = new ProgressBar({ label: `kv ${COMMAND}`, total: options.recordCount });
   const interruption = watchForInterrupt();
   let bytesWritten = 0;
   // The previous chunk's write runs while the next chunk is generated; the
   // generator keeps a chunk valid until it has produced one more.
   let pendingWrite: Promise<void> = Promise.resolve();
   try {
-    const options = { keys, recordCount, maxNesting, maxStringLength, maxKeysPerValue, seed };
-    const workers = generatorWorkerCount(recordCount, navigator.hardwareConcurrency);
+    const workers = generatorWorkerCount(options.recordCount, navigator.hardwareConcurrency);
     for await (const chunk of generateChunksInParallel(options, { workers })) {
       await pendingWrite;
       if (interruption.interrupted) break;
@@ -182,32 +224,13 @@ async function run(args: string[]): Promise<number> {
       // Already failed (and reported below) or never started: nothing to wait for.
     });
     await output.abandon();
-    if (error instanceof Deno.errors.BrokenPipe && outputPath === "-") return 0;
+    if (error instanceof Deno.errors.BrokenPipe && outputPath === "-") return undefined;
     throw new UserError(`kv ${COMMAND}: cannot write '${outputPath}': ${describeFsError(error)}`);
   } finally {
     interruption.stop();
   }
   progress.finish();
-  if (interruption.interrupted) {
-    await output.abandon();
-    console.error(`kv ${COMMAND}: interrupted; '${outputPath}' left as it was`);
-    return INTERRUPTED_EXIT_CODE;
-  }
-  try {
-    await output.commit();
-  } catch (error) {
-    await output.abandon();
-    throw new UserError(`kv ${COMMAND}: cannot write '${outputPath}': ${describeFsError(error)}`);
-  }
-  if (Deno.stderr.isTerminal()) {
-    const seconds = ((performance.now() - startMs) / 1000).toFixed(2);
-    const megabytes = (bytesWritten / 1e6).toFixed(1);
-    console.error(
-      `kv ${COMMAND}: wrote ${recordCount} records (${megabytes} MB) to '${outputPath}' ` +
-        `in ${seconds} s; seed ${seed}`,
-    );
-  }
-  return 0;
+  return { bytesWritten, interrupted: interruption.interrupted };
 }
 
 /** Reads and parses the key file, turning every failure into one UserError line. */
