@@ -291,6 +291,25 @@ async function openOutput(path: string): Promise<Output> {
   }
   const cannotWrite = (reason: string) =>
     new UserError(`kv ${COMMAND}: cannot write '${path}': ${reason}`);
+  const resolved = await resolveOutput(path, cannotWrite);
+  // A link whose target has no path (/dev/stdout to a pipe) or does not exist yet:
+  // write through the link, which must never be replaced by a file.
+  if (resolved === undefined) return await openThroughLink(path, cannotWrite);
+  const { target, existing } = resolved;
+  if (existing?.isDirectory) throw cannotWrite("it is a directory");
+  if (existing !== undefined && !existing.isFile) return await openDirect(target, cannotWrite);
+  return await openReplacing(path, target, existing, cannotWrite);
+}
+
+/**
+ * The file `path` names (a symlink's target, resolved) and its info, undefined when
+ * it does not exist yet; undefined instead when `path` is a symlink whose target has
+ * no path or does not exist.
+ */
+async function resolveOutput(
+  path: string,
+  cannotWrite: (reason: string) => UserError,
+): Promise<{ target: string; existing: Deno.FileInfo | undefined } | undefined> {
   let target = path;
   let existing: Deno.FileInfo | undefined;
   try {
@@ -301,13 +320,22 @@ async function openOutput(path: string): Promise<Output> {
     }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw cannotWrite(describeFsError(error));
-    // A link whose target has no path (/dev/stdout to a pipe) or does not exist yet:
-    // write through the link, which must never be replaced by a file.
-    if (existing?.isSymlink) return await openThroughLink(path, cannotWrite);
+    if (existing?.isSymlink) return undefined;
     existing = undefined;
   }
-  if (existing?.isDirectory) throw cannotWrite("it is a directory");
-  if (existing !== undefined && !existing.isFile) return await openDirect(target, cannotWrite);
+  return { target, existing };
+}
+
+/**
+ * Writes a regular file `target` (named `path` by the user) through a temporary file
+ * beside it, renamed over it on commit; an `existing` file's permissions are kept.
+ */
+async function openReplacing(
+  path: string,
+  target: string,
+  existing: Deno.FileInfo | undefined,
+  cannotWrite: (reason: string) => UserError,
+): Promise<Output> {
   const suffix = randomSeed().toString(16).padStart(8, "0");
   const temporaryPath = join(dirname(target), `.${basename(target)}.${suffix}.tmp`);
   let file: Deno.FsFile;
