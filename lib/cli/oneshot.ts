@@ -27,8 +27,7 @@ import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { writeLine } from "../base/stdout.ts";
-import { utf8Length } from "../base/utf8.ts";
-import { MAX_KEY_BYTES } from "../limits.ts";
+import { keyProblem } from "../record/key.ts";
 import { parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
@@ -218,10 +217,9 @@ function putCommand(line: string): Command {
 }
 
 function keysCommand(prefix: string, limitText: string | undefined): Command {
-  if (prefix.includes(".")) throw new UserError(`kv keys: a prefix cannot contain '.'`);
-  if (utf8Length(prefix) > MAX_KEY_BYTES) {
-    throw new UserError(`kv keys: the prefix is longer than ${MAX_KEY_BYTES} bytes`);
-  }
+  // "" lists every key; any other prefix follows the key rule.
+  const problem = prefix === "" ? undefined : keyProblem(prefix, "prefix");
+  if (problem !== undefined) throw new UserError(`kv keys: ${problem}`);
   const limit = intFlag("keys", "--limit", limitText, {
     min: 1,
     max: MAX_KEYS_LIMIT,

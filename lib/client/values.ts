@@ -29,8 +29,8 @@
  * ```
  * @module
  */
-import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
-import { utf8Length } from "../base/utf8.ts";
+import { MAX_NESTING_DEPTH } from "../limits.ts";
+import { keyProblem } from "../record/key.ts";
 import { type Field, float, int, object, str, type Value } from "../record/value.ts";
 import { KvInputError } from "./errors.ts";
 
@@ -108,8 +108,8 @@ export type FloatReading = "number" | "tagged";
 
 /**
  * Checks a record key or field name: a non-empty string of well-formed
- * Unicode, at most MAX_KEY_BYTES UTF-8 bytes, without `.`. Throws a
- * KvInputError naming `what`.
+ * Unicode, at most MAX_KEY_BYTES UTF-8 bytes, without `.` (the one rule, keyProblem
+ * of lib/record/key.ts). Throws a KvInputError naming `what`.
  *
  * @example
  * ```ts
@@ -121,15 +121,10 @@ export function checkName(name: unknown, what: string): asserts name is string {
   if (typeof name !== "string") {
     throw new KvInputError(`a ${what} must be a string, got ${describe(name)}`);
   }
-  if (name === "") throw new KvInputError(`a ${what} cannot be empty`);
-  if (name.includes(".")) {
-    throw new KvInputError(`a ${what} cannot contain '.' (it separates query paths): '${name}'`);
-  }
+  // keyProblem counts a lone surrogate as U+FFFD; stored as UTF-8 it would not read back.
   if (!name.isWellFormed()) throw new KvInputError(`a ${what} must be well-formed Unicode`);
-  const bytes = utf8Length(name);
-  if (bytes > MAX_KEY_BYTES) {
-    throw new KvInputError(`a ${what} is at most ${MAX_KEY_BYTES} UTF-8 bytes, got ${bytes}`);
-  }
+  const problem = keyProblem(name, what);
+  if (problem !== undefined) throw new KvInputError(problem);
 }
 
 /**

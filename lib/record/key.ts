@@ -111,7 +111,15 @@ export function keyProblem(key: string, what = "key"): string | undefined {
 }
 
 function dottedMessage(what: string, key: string): string {
-  return `${what} '${key}' contains '.' (it separates query paths)`;
+  return `${what} '${oneLine(key)}' contains '.' (it separates query paths)`;
+}
+
+/** `key` with control characters escaped, so a message quoting it stays one line. */
+function oneLine(key: string): string {
+  // deno-lint-ignore no-control-regex
+  return key.replace(/[\x00-\x1f\x7f]/g, (char) => {
+    return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
 }
 
 function overLimitMessage(what: string, length: number): string {

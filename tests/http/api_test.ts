@@ -109,7 +109,7 @@ Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason", asyn
     "200",
   ]);
   const cases: [string, string, string | undefined, string, number, RegExp][] = [
-    ["GET", "v1/records/a.b", undefined, "", 400, /cannot contain '\.'/],
+    ["GET", "v1/records/a.b", undefined, "", 400, /key 'a\.b' contains '\.'/],
     ["PUT", "v1/records/a", "{bad", "application/json", 400, /not JSON/],
     ["PUT", "v1/records/a", "[1]", "application/json", 400, /value is an array/],
     ["PUT", "v1/records/a", "b: 1", "text/plain", 400, /key 'b' is not the URL's 'a'/],
