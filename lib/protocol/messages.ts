@@ -118,62 +118,20 @@ export function decodeRequest(frame: Frame): Request {
   const reader = new ByteReader(frame.body);
   const requestId = frame.requestId;
   switch (frame.type) {
-    case MessageType.HELLO: {
-      const version = reader.u16("protocol version");
-      const authScheme = reader.u8("auth scheme");
-      const authBytes = reader.u32("auth length");
-      if (authBytes > MAX_AUTH_BYTES) {
-        throw new LimitExceededError(
-          `auth data is ${authBytes} bytes, over the limit of ${MAX_AUTH_BYTES}`,
-        );
-      }
-      const auth = reader.raw(authBytes, "auth data");
-      return finish(reader, { type: "hello", requestId, version, authScheme, auth }, "HELLO");
-    }
+    case MessageType.HELLO:
+      return decodeHello(reader, requestId);
     case MessageType.PING:
       return finish(reader, { type: "ping", requestId }, "PING");
-    case MessageType.PUT: {
-      const flags = readFlags(reader, PUT_FLAGS, "PUT");
-      const key = readKey(reader, frame.body);
-      const version = readVersionField(reader);
-      // The value is the rest of the body; whoever stores it validates it.
-      const encodedValue = reader.raw(reader.remaining, "value");
-      const overwrite = (flags & PUT_FLAG_IF_ABSENT) === 0;
-      const repair = (flags & WRITE_FLAG_REPAIR) !== 0;
-      return { type: "put", requestId, key, version, encodedValue, overwrite, repair };
-    }
+    case MessageType.PUT:
+      return decodePut(reader, frame.body, requestId);
     case MessageType.GET:
       return finish(reader, { type: "get", requestId, key: readKey(reader, frame.body) }, "GET");
-    case MessageType.QUERY: {
-      const segmentCount = reader.u8("segment count");
-      if (segmentCount === 0) throw new DecodeError("empty query path");
-      if (segmentCount > MAX_PATH_SEGMENTS) {
-        throw new LimitExceededError(
-          `query path has ${segmentCount} segments, over the limit of ${MAX_PATH_SEGMENTS}`,
-        );
-      }
-      const path: string[] = [];
-      for (let index = 0; index < segmentCount; index++) {
-        path.push(readBoundedString(reader, frame.body, "path segment"));
-      }
-      checkPath(path);
-      return finish(reader, { type: "query", requestId, path }, "QUERY");
-    }
-    case MessageType.DELETE: {
-      const flags = readFlags(reader, WRITE_FLAG_REPAIR, "DELETE");
-      const key = readKey(reader, frame.body);
-      const version = readVersionField(reader);
-      const repair = (flags & WRITE_FLAG_REPAIR) !== 0;
-      return finish(reader, { type: "delete", requestId, key, version, repair }, "DELETE");
-    }
-    case MessageType.KEYS: {
-      const prefix = readBoundedString(reader, frame.body, "prefix");
-      const limit = reader.u32("KEYS limit");
-      const afterText = readBoundedString(reader, frame.body, "after key");
-      const after = afterText.length === 0 ? undefined : afterText;
-      checkKeysOptions({ prefix, limit, after });
-      return finish(reader, { type: "keys", requestId, prefix, limit, after }, "KEYS");
-    }
+    case MessageType.QUERY:
+      return decodeQuery(reader, frame.body, requestId);
+    case MessageType.DELETE:
+      return decodeDelete(reader, frame.body, requestId);
+    case MessageType.KEYS:
+      return decodeKeys(reader, frame.body, requestId);
     case MessageType.STATS:
       return finish(reader, { type: "stats", requestId }, "STATS");
     case MessageType.PUT_MANY: {
@@ -184,6 +142,74 @@ export function decodeRequest(frame: Frame): Request {
     default:
       throw new DecodeError(`unknown request type 0x${frame.type.toString(16).padStart(2, "0")}`);
   }
+}
+
+/** The request of one `type`, as {@link decodeRequest} returns it. */
+type RequestOf<T extends Request["type"]> = Extract<Request, { type: T }>;
+
+function decodeHello(reader: ByteReader, requestId: number): RequestOf<"hello"> {
+  const version = reader.u16("protocol version");
+  const authScheme = reader.u8("auth scheme");
+  const authBytes = reader.u32("auth length");
+  if (authBytes > MAX_AUTH_BYTES) {
+    throw new LimitExceededError(
+      `auth data is ${authBytes} bytes, over the limit of ${MAX_AUTH_BYTES}`,
+    );
+  }
+  const auth = reader.raw(authBytes, "auth data");
+  return finish(reader, { type: "hello", requestId, version, authScheme, auth }, "HELLO");
+}
+
+function decodePut(reader: ByteReader, body: Uint8Array, requestId: number): RequestOf<"put"> {
+  const flags = readFlags(reader, PUT_FLAGS, "PUT");
+  const key = readKey(reader, body);
+  const version = readVersionField(reader);
+  // The value is the rest of the body; whoever stores it validates it.
+  const encodedValue = reader.raw(reader.remaining, "value");
+  const overwrite = (flags & PUT_FLAG_IF_ABSENT) === 0;
+  const repair = (flags & WRITE_FLAG_REPAIR) !== 0;
+  return { type: "put", requestId, key, version, encodedValue, overwrite, repair };
+}
+
+function decodeQuery(
+  reader: ByteReader,
+  body: Uint8Array,
+  requestId: number,
+): RequestOf<"query"> {
+  const segmentCount = reader.u8("segment count");
+  if (segmentCount === 0) throw new DecodeError("empty query path");
+  if (segmentCount > MAX_PATH_SEGMENTS) {
+    throw new LimitExceededError(
+      `query path has ${segmentCount} segments, over the limit of ${MAX_PATH_SEGMENTS}`,
+    );
+  }
+  const path: string[] = [];
+  for (let index = 0; index < segmentCount; index++) {
+    path.push(readBoundedString(reader, body, "path segment"));
+  }
+  checkPath(path);
+  return finish(reader, { type: "query", requestId, path }, "QUERY");
+}
+
+function decodeDelete(
+  reader: ByteReader,
+  body: Uint8Array,
+  requestId: number,
+): RequestOf<"delete"> {
+  const flags = readFlags(reader, WRITE_FLAG_REPAIR, "DELETE");
+  const key = readKey(reader, body);
+  const version = readVersionField(reader);
+  const repair = (flags & WRITE_FLAG_REPAIR) !== 0;
+  return finish(reader, { type: "delete", requestId, key, version, repair }, "DELETE");
+}
+
+function decodeKeys(reader: ByteReader, body: Uint8Array, requestId: number): RequestOf<"keys"> {
+  const prefix = readBoundedString(reader, body, "prefix");
+  const limit = reader.u32("KEYS limit");
+  const afterText = readBoundedString(reader, body, "after key");
+  const after = afterText.length === 0 ? undefined : afterText;
+  checkKeysOptions({ prefix, limit, after });
+  return finish(reader, { type: "keys", requestId, prefix, limit, after }, "KEYS");
 }
 
 /**
