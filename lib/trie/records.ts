@@ -612,84 +612,105 @@ export class RecordArena {
    * the read position, which {@link RecordArena.#measureEncoded} validated.
    */
   #writeEncodedValue(block: number, node: number): void {
+    const word = this.#view.getUint32(node, true);
+    const tag = this.#in[this.#at++];
+    switch (tag) {
+      case ValueTag.string:
+        return this.#writeEncodedString(block, node, word);
+      case ValueTag.int:
+      case ValueTag.negativeInt:
+        return this.#writeEncodedInt(block, node, word, tag === ValueTag.negativeInt);
+      case ValueTag.float:
+        return this.#writeEncodedFloat(block, node, word);
+      default:
+        invariant(tag === ValueTag.object, "measured values have known tags");
+        return this.#writeEncodedObject(block, node);
+    }
+  }
+
+  /** {@link RecordArena.#writeEncodedValue} for a string: inline when short, else in the data. */
+  #writeEncodedString(block: number, node: number, word: number): void {
     const view = this.#view;
     const bytes = this.#bytes;
     const source = this.#in;
-    const word = view.getUint32(node, true);
-    const tag = source[this.#at++];
-    switch (tag) {
-      case ValueTag.string: {
-        const length = this.#readVarint("string length");
-        const at = this.#at;
-        this.#at += length;
-        if (length <= MAX_INLINE_STRING_BYTES) {
-          view.setUint32(node + 4, 0, true);
-          let high = 0;
-          for (let i = 0; i < length; i++) high |= bytes[node + 4 + i] = source[at + i];
-          if (high >= 0x80) checkUtf8String(source, at, length);
-          view.setUint32(node, word | ((INLINE_STRING + length) << KIND_SHIFT), true);
-          return;
-        }
-        view.setUint32(node, word | (STRING << KIND_SHIFT), true);
-        view.setUint32(node + 4, this.#dataCursor - block, true);
-        const dataAt = writeVarint(bytes, this.#dataCursor, length);
-        if (copyBytes(source, at, bytes, dataAt, length) >= 0x80) {
-          checkUtf8String(source, at, length);
-        }
-        this.#dataCursor = dataAt + length;
-        return;
-      }
-      case ValueTag.int:
-      case ValueTag.negativeInt: {
-        const magnitude = this.#readVarint("int value");
-        const value = tag === ValueTag.int ? magnitude : -magnitude;
-        if (value >= INT32_MIN && value <= INT32_MAX) {
-          view.setUint32(node, word | (INT << KIND_SHIFT), true);
-          view.setInt32(node + 4, value, true);
-        } else {
-          view.setUint32(node, word | (WIDE_INT << KIND_SHIFT), true);
-          this.#writeFloat(block, node, value);
-        }
-        return;
-      }
-      case ValueTag.float:
-        view.setUint32(node, word | (FLOAT << KIND_SHIFT), true);
-        view.setUint32(node + 4, this.#dataCursor - block, true);
-        // The wire's big-endian bytes, reversed into the arena's little-endian order.
-        for (let i = 0; i < 8; i++) bytes[this.#dataCursor + i] = source[this.#at + 7 - i];
-        this.#dataCursor += 8;
-        this.#at += 8;
-        return;
-      default: {
-        invariant(tag === ValueTag.object, "measured values have known tags");
-        const fieldCount = this.#objectFieldCounts[this.#objectCursor++];
-        // Kind OBJECT is 0: the word is already right.
-        if (fieldCount === 0) {
-          view.setUint32(node + 4, 0, true);
-          this.#at++; // the end marker
-          return;
-        }
-        const first = this.#slotCursor;
-        this.#slotCursor += fieldCount * NODE_BYTES;
-        view.setUint32(node + 4, first - block, true);
-        for (let index = 0; index < fieldCount; index++) {
-          const nameLength = this.#readVarint("field name length");
-          const id = this.#names.acquireUtf8(source, this.#at, nameLength);
-          this.#noteAcquired(id);
-          this.#at += nameLength;
-          const child = first + index * NODE_BYTES;
-          if (fieldCount <= LINEAR_SCAN_MAX_FIELDS) this.#refuseRepeat(first, child, id);
-          const last = index === fieldCount - 1 ? LAST_SIBLING : 0;
-          view.setUint32(child, (last | id) >>> 0, true);
-          this.#writeEncodedValue(block, child);
-        }
-        if (fieldCount > LINEAR_SCAN_MAX_FIELDS) {
-          this.#writeFieldIndex(block, node, first, fieldCount);
-        }
-        this.#at++; // the end marker
-        return;
-      }
+    const length = this.#readVarint("string length");
+    const at = this.#at;
+    this.#at += length;
+    if (length <= MAX_INLINE_STRING_BYTES) {
+      view.setUint32(node + 4, 0, true);
+      let high = 0;
+      for (let i = 0; i < length; i++) high |= bytes[node + 4 + i] = source[at + i];
+      if (high >= 0x80) checkUtf8String(source, at, length);
+      view.setUint32(node, word | ((INLINE_STRING + length) << KIND_SHIFT), true);
+      return;
     }
+    view.setUint32(node, word | (STRING << KIND_SHIFT), true);
+    view.setUint32(node + 4, this.#dataCursor - block, true);
+    const dataAt = writeVarint(bytes, this.#dataCursor, length);
+    if (copyBytes(source, at, bytes, dataAt, length) >= 0x80) {
+      checkUtf8String(source, at, length);
+    }
+    this.#dataCursor = dataAt + length;
+  }
+
+  /** {@link RecordArena.#writeEncodedValue} for an int: in the node when 32 bits hold it. */
+  #writeEncodedInt(block: number, node: number, word: number, negative: boolean): void {
+    const view = this.#view;
+    const magnitude = this.#readVarint("int value");
+    const value = negative ? -magnitude : magnitude;
+    if (value >= INT32_MIN && value <= INT32_MAX) {
+      view.setUint32(node, word | (INT << KIND_SHIFT), true);
+      view.setInt32(node + 4, value, true);
+    } else {
+      view.setUint32(node, word | (WIDE_INT << KIND_SHIFT), true);
+      this.#writeFloat(block, node, value);
+    }
+  }
+
+  /** {@link RecordArena.#writeEncodedValue} for a float: its 8 bytes go in the data. */
+  #writeEncodedFloat(block: number, node: number, word: number): void {
+    const bytes = this.#bytes;
+    const source = this.#in;
+    this.#view.setUint32(node, word | (FLOAT << KIND_SHIFT), true);
+    this.#view.setUint32(node + 4, this.#dataCursor - block, true);
+    // The wire's big-endian bytes, reversed into the arena's little-endian order.
+    for (let i = 0; i < 8; i++) bytes[this.#dataCursor + i] = source[this.#at + 7 - i];
+    this.#dataCursor += 8;
+    this.#at += 8;
+  }
+
+  /**
+   * {@link RecordArena.#writeEncodedValue} for an object: its fields' nodes, side by
+   * side in the slots, each filled in turn, then an index when there are many.
+   */
+  #writeEncodedObject(block: number, node: number): void {
+    const view = this.#view;
+    const source = this.#in;
+    const fieldCount = this.#objectFieldCounts[this.#objectCursor++];
+    // Kind OBJECT is 0: the word is already right.
+    if (fieldCount === 0) {
+      view.setUint32(node + 4, 0, true);
+      this.#at++; // the end marker
+      return;
+    }
+    const first = this.#slotCursor;
+    this.#slotCursor += fieldCount * NODE_BYTES;
+    view.setUint32(node + 4, first - block, true);
+    for (let index = 0; index < fieldCount; index++) {
+      const nameLength = this.#readVarint("field name length");
+      const id = this.#names.acquireUtf8(source, this.#at, nameLength);
+      this.#noteAcquired(id);
+      this.#at += nameLength;
+      const child = first + index * NODE_BYTES;
+      if (fieldCount <= LINEAR_SCAN_MAX_FIELDS) this.#refuseRepeat(first, child, id);
+      const last = index === fieldCount - 1 ? LAST_SIBLING : 0;
+      view.setUint32(child, (last | id) >>> 0, true);
+      this.#writeEncodedValue(block, child);
+    }
+    if (fieldCount > LINEAR_SCAN_MAX_FIELDS) {
+      this.#writeFieldIndex(block, node, first, fieldCount);
+    }
+    this.#at++; // the end marker
   }
 
   /**
