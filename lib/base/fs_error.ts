@@ -15,6 +15,7 @@
  * ```
  * @module
  */
+import { describeError } from "./describe_error.ts";
 
 /**
  * The reason `error` (thrown by a `Deno` file-system call) gives, in a few words.
@@ -31,7 +32,7 @@ export function describeFsError(error: unknown): string {
   if (error instanceof Deno.errors.NotADirectory) return "a part of the path is not a directory";
   // Deno refuses some paths (such as /proc) whatever the permission flags, advising --allow-all.
   if (error instanceof Deno.errors.NotCapable) return "kv is not allowed to access this path";
-  const message = error instanceof Error ? error.message : String(error);
+  const message = describeError(error);
   return withoutOsDetail(message.split("\n")[0]);
 }
 

@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { describeError } from "./describe_error.ts";
 
 const encoder = new TextEncoder();
 
@@ -19,7 +20,7 @@ export class StdoutError extends Error {
   readonly readerGone: boolean;
 
   constructor(cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = describeError(cause);
     super(`cannot write to standard output: ${reason}`, { cause });
     this.name = "StdoutError";
     this.readerGone = cause instanceof Deno.errors.BrokenPipe;

@@ -12,6 +12,7 @@
  */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { UserError } from "./user_error.ts";
+import { describeError } from "../base/describe_error.ts";
 
 /**
  * Parses `args` strictly against `options`: unknown flags, missing values and
@@ -70,7 +71,7 @@ function attachNegativeNumbers(args: string[], options: ParseArgsOptionsConfig):
 }
 
 function describeParseError(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = describeError(error);
   const quoted = /'([^']*)'/.exec(message)?.[1];
   const code = (error as { code?: string }).code;
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && quoted) return `unknown option '${quoted}'`;

@@ -17,6 +17,7 @@
  */
 import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
 import type { HistoryStore } from "../broker/repl.ts";
+import { describeError } from "../base/describe_error.ts";
 
 /** Lines of history kept: read back at start, and the most the file holds after a rewrite. */
 export const MAX_HISTORY_LINES = 1_000;
@@ -67,15 +68,11 @@ export async function openHistory(
     if (error instanceof FileTooLargeError) {
       log(`history file ${path} is larger than ${MAX_HISTORY_FILE_BYTES} bytes; starting afresh`);
     } else if (!(error instanceof Deno.errors.NotFound)) {
-      log(`cannot read the history file ${path} (${describe(error)}); history is not kept`);
+      log(`cannot read the history file ${path} (${describeError(error)}); history is not kept`);
       return undefined;
     }
   }
   return new HistoryFile(path, lines, log);
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Appends each line; rewrites the file with the last lines once it holds twice the bound. */
@@ -108,7 +105,9 @@ class HistoryFile implements HistoryStore {
       }
     } catch (error) {
       this.#broken = true;
-      this.#log(`cannot write the history file ${this.#path} (${describe(error)}); not saving`);
+      this.#log(
+        `cannot write the history file ${this.#path} (${describeError(error)}); not saving`,
+      );
     }
   }
 }

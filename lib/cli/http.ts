@@ -29,6 +29,7 @@ import { VERSION } from "./run.ts";
 import { hostPort, untilSignal } from "./server.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
+import { describeError } from "../base/describe_error.ts";
 
 /** Where `kv http` listens unless told otherwise. */
 export const DEFAULT_LISTEN = "127.0.0.1:8080";
@@ -201,7 +202,7 @@ function serve(
     if (error instanceof Deno.errors.AddrInUse) {
       throw new UserError(`kv http: cannot listen on ${where}: address already in use`);
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = describeError(error);
     throw new UserError(`kv http: cannot listen on ${where}: ${message}`);
   }
 }

@@ -44,6 +44,7 @@ import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
+import { describeError } from "../base/describe_error.ts";
 
 /** Most connections `--max-connections` accepts (each holds a 64 KiB read buffer). */
 export const MAX_CONNECTIONS_LIMIT = 100_000;
@@ -315,7 +316,7 @@ function listen(server: KvServer, settings: ServerSettings): Deno.NetAddr {
         `kv server: cannot listen on ${where}: permission denied; use a port above 1023`,
       );
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = describeError(error);
     throw new UserError(`kv server: cannot listen on ${where}: ${message}`);
   }
 }

@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import { describeError } from "../base/describe_error.ts";
 
 /** Shortest token accepted: 16 characters leave no room for guessing. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -80,7 +81,7 @@ export class BearerTokens {
       text = await Deno.readTextFile(path);
     } catch (error) {
       if (error instanceof TokensFileError) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = describeError(error);
       throw new TokensFileError(`${path}: cannot read the tokens file: ${reason}`);
     }
     const tokens: string[] = [];
