@@ -32,7 +32,8 @@ import { parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
-import { UserError } from "./user_error.ts";
+import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
+import { invariant } from "../base/invariant.ts";
 
 /** Exit code: found, stored, deleted, listed. */
 export const EXIT_FOUND = 0;
@@ -63,9 +64,24 @@ interface OneShotSpec {
   /** Positional arguments: exactly this many, or at most when `optional`. */
   readonly arguments: number;
   readonly optional?: boolean;
+  /** What exit {@link EXIT_FOUND} means for it: "found", "stored"... */
+  readonly done: string;
+  /** Whether it can find nothing (exit {@link EXIT_NOT_FOUND}): GET, QUERY, DELETE. */
+  readonly canFindNothing?: boolean;
+  /**
+   * What exit {@link EXIT_UNAVAILABLE} means for it; absent for `servers`, whose answer
+   * reports each server down or up and so is always done.
+   */
+  readonly unavailable?: string;
   /** The broker command for the positional arguments (and `--limit` for keys). */
   command(args: string[], limit: string | undefined): Command;
 }
+
+/**
+ * Exit 3 of a command whose answer may carry a warning: a NOT FOUND or a key list that
+ * k or more servers down make unsure.
+ */
+const UNSURE = "the cluster could not answer, or its answer carries a warning";
 
 const SPECS: readonly OneShotSpec[] = [
   {
@@ -73,6 +89,9 @@ const SPECS: readonly OneShotSpec[] = [
     usage: "kv get KEY",
     summary: "print the record stored under KEY",
     arguments: 1,
+    done: "found",
+    canFindNothing: true,
+    unavailable: UNSURE,
     command: ([key]) => parsed("get", key),
   },
   {
@@ -80,6 +99,9 @@ const SPECS: readonly OneShotSpec[] = [
     usage: "kv query KEY.FIELD...",
     summary: "print one value inside a record",
     arguments: 1,
+    done: "found",
+    canFindNothing: true,
+    unavailable: UNSURE,
     command: ([path]) => parsed("query", path),
   },
   {
@@ -87,6 +109,8 @@ const SPECS: readonly OneShotSpec[] = [
     usage: "kv put 'RECORD LINE'",
     summary: `store a record on all its replicas, e.g. kv put 'person1: { "age" : 22 }'`,
     arguments: 1,
+    done: "stored",
+    unavailable: "the cluster could not store it on all its replicas",
     command: ([line]) => putCommand(line),
   },
   {
@@ -94,6 +118,9 @@ const SPECS: readonly OneShotSpec[] = [
     usage: "kv delete KEY",
     summary: "delete a record from all its replicas",
     arguments: 1,
+    done: "deleted",
+    canFindNothing: true,
+    unavailable: "the cluster could not delete it on all replicas",
     command: ([key]) => parsed("delete", key),
   },
   {
@@ -102,6 +129,8 @@ const SPECS: readonly OneShotSpec[] = [
     summary: `list keys starting with PREFIX in byte order (default ${DEFAULT_KEYS_LIMIT})`,
     arguments: 1,
     optional: true,
+    done: "listed (none may match)",
+    unavailable: UNSURE,
     command: ([prefix], limit) => keysCommand(prefix ?? "", limit),
   },
   {
@@ -109,6 +138,7 @@ const SPECS: readonly OneShotSpec[] = [
     usage: "kv servers",
     summary: "show each server: up or down, records, latency",
     arguments: 0,
+    done: "shown (a server down is shown, not an error)",
     command: () => ({ op: "SERVERS" }),
   },
 ];
@@ -138,8 +168,16 @@ ${limitFlag}${SECURITY_HELP}
 
 An argument that starts with '-' goes after '--': kv get -- -key.
 
-Exit codes: ${EXIT_FOUND} found or done, ${EXIT_NOT_FOUND} not found, 2 usage error,
-${EXIT_UNAVAILABLE} the cluster could not answer (or its answer carries a warning).`;
+${exitCodesHelp(spec)}`;
+}
+
+/** The exit codes `spec`'s command can end with, each with what it means, one per line. */
+function exitCodesHelp(spec: OneShotSpec): string {
+  const lines = [`  ${EXIT_FOUND}  ${spec.done}`];
+  if (spec.canFindNothing) lines.push(`  ${EXIT_NOT_FOUND}  not found`);
+  lines.push(`  ${USAGE_EXIT_CODE}  a usage error (one line on stderr)`);
+  if (spec.unavailable !== undefined) lines.push(`  ${EXIT_UNAVAILABLE}  ${spec.unavailable}`);
+  return `Exit codes:\n${lines.join("\n")}`;
 }
 
 async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
@@ -162,7 +200,11 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
   try {
     const answer = await runCommand(broker, command);
     writeLine(formatAnswer(answer, { json: values.json ?? false }));
-    return exitCode(answer);
+    const code = exitCode(answer);
+    const listed = code === EXIT_FOUND ||
+      (code === EXIT_NOT_FOUND ? spec.canFindNothing === true : spec.unavailable !== undefined);
+    invariant(listed, `kv ${spec.name} exits ${code}, which its help does not list`);
+    return code;
   } finally {
     // A read repair the answer started finishes first (bounded by the timeout).
     await broker.repairsSettled();

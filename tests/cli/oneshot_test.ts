@@ -94,3 +94,31 @@ Deno.test("one-shot mistakes are one line and exit 2, before connecting", async 
     assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
   }
 });
+
+/** The exit codes each one-shot command's README row gives it: 0 and 2 always, 1 and 3 unless "—". */
+async function readmeExitCodes(): Promise<Map<string, number[]>> {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const section = readme.slice(readme.indexOf("### One-shot commands"));
+  const table = section.slice(section.indexOf("Exit codes"), section.indexOf("**2**"));
+  const codes = new Map<string, number[]>();
+  for (const row of table.split("\n").filter((line) => line.startsWith("| `"))) {
+    const [names, , one, three] = row.split("|").slice(1, -1).map((cell) => cell.trim());
+    const listed = [0, ...(one === "—" ? [] : [1]), 2, ...(three === "—" ? [] : [3])];
+    for (const [, name] of names.matchAll(/`(\w+)`/g)) codes.set(name, listed);
+  }
+  return codes;
+}
+
+Deno.test("each one-shot command's --help lists exactly the exit codes of its README row", async () => {
+  const readme = await readmeExitCodes();
+  assert.deepEqual([...readme.keys()].sort(), ["delete", "get", "keys", "put", "query", "servers"]);
+  assert.deepEqual(readme.get("put"), [0, 2, 3], "put never finds nothing");
+  assert.deepEqual(readme.get("servers"), [0, 2], "servers shows a server down in its answer");
+  for (const [name, codes] of readme) {
+    const help = (await runKv([name, "--help"])).stdout;
+    const listed = help.slice(help.indexOf("Exit codes:")).split("\n").slice(1)
+      .map((line) => line.match(/^ {2}(\d) {2}/)).filter((match) => match !== null)
+      .map((match) => Number(match[1]));
+    assert.deepEqual(listed, codes, `kv ${name} --help: ${help}`);
+  }
+});
