@@ -42,10 +42,6 @@ export function checkEncodedKey(
 }
 
 /**
- * Keys of at most this many UTF-16 units cannot exceed MAX_KEY_BYTES (a unit takes at
- * most 3 UTF-8 bytes), so their bytes are not counted.
- */
-/**
  * What a listing of keys asks for: the trie's `keys`, a store's, a KEYS request's.
  *
  * @example
@@ -65,6 +61,10 @@ export interface KeysOptions {
   after?: string;
 }
 
+/**
+ * Keys of at most this many UTF-16 units cannot exceed MAX_KEY_BYTES (a unit takes at
+ * most 3 UTF-8 bytes), so their bytes are not counted.
+ */
 const KEY_UNITS_SURELY_WITHIN_LIMIT = Math.floor(MAX_KEY_BYTES / 3);
 
 /**
