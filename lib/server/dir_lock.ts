@@ -99,6 +99,13 @@ export class DirLock {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#file.close();
+    // Unlock first: close drops the flock only once the runtime lets go of its last
+    // reference to the file, and a store reopened at once (seen under load in
+    // store_versions_test) must not find its own directory still locked.
+    try {
+      this.#file.unlockSync();
+    } finally {
+      this.#file.close();
+    }
   }
 }
