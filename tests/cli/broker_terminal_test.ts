@@ -2,7 +2,7 @@
 // and reading the screen.
 import assert from "node:assert/strict";
 import { KvCluster } from "../helpers/kv_processes.ts";
-import { kvArgs, Terminal, terminalTest } from "../helpers/tmux.ts";
+import { kvArgs, Terminal, type TerminalOptions, terminalTest } from "../helpers/tmux.ts";
 
 /** A prompt with nothing typed after it (the screen's lines lose their trailing spaces). */
 const EMPTY_PROMPT = /^kv>$/m;
@@ -17,16 +17,31 @@ async function withStateHome(run: (env: Record<string, string>, dir: string) => 
   }
 }
 
+/**
+ * Starts `kv broker -s <the cluster's file> <extra>` in a terminal and waits for its
+ * first prompt; the terminal is closed if the prompt never comes.
+ */
+async function startBroker(
+  cluster: KvCluster,
+  options: TerminalOptions,
+  extra: string[] = [],
+): Promise<Terminal> {
+  const term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile, ...extra), options);
+  try {
+    await term.waitFor(EMPTY_PROMPT);
+  } catch (error) {
+    await term[Symbol.asyncDispose]();
+    throw error;
+  }
+  return term;
+}
+
 terminalTest(
   "Ctrl-C cancels a command waiting on a hung server and returns to the prompt",
   async () => {
     await withStateHome(async (env) => {
       await using cluster = await KvCluster.start(1);
-      await using term = await Terminal.start(
-        kvArgs("broker", "-s", cluster.serverFile, "--timeout-ms", "600000"),
-        { env },
-      );
-      await term.waitFor(EMPTY_PROMPT);
+      await using term = await startBroker(cluster, { env }, ["--timeout-ms", "600000"]);
       await term.type("PUT a: 1");
       await term.press("Enter");
       await term.waitFor(/STORED: a/);
@@ -56,11 +71,7 @@ terminalTest(
 terminalTest("Ctrl-D leaves at an empty prompt, and after the command running ends", async () => {
   await withStateHome(async (env) => {
     await using cluster = await KvCluster.start(1);
-    await using term = await Terminal.start(
-      kvArgs("broker", "-s", cluster.serverFile, "--timeout-ms", "600000"),
-      { env },
-    );
-    await term.waitFor(EMPTY_PROMPT);
+    await using term = await startBroker(cluster, { env }, ["--timeout-ms", "600000"]);
     cluster.servers[0].signal("SIGSTOP");
     await term.type("GET a");
     await term.press("Enter");
@@ -77,8 +88,7 @@ terminalTest(
   async () => {
     await withStateHome(async (env) => {
       await using cluster = await KvCluster.start(1);
-      await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), { env });
-      await term.waitFor(EMPTY_PROMPT);
+      await using term = await startBroker(cluster, { env });
       await term.paste(`GET ${"k".repeat(200_000)}\r`);
       await term.waitFor(
         /^ERROR: key is 200000 bytes, over the limit of 1024 at column 1/m,
@@ -97,8 +107,7 @@ terminalTest("a log line prints above the prompt, and the line being typed stays
     await using cluster = await KvCluster.start(2);
     const late = cluster.servers[1];
     await late.kill();
-    await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), { env });
-    await term.waitFor(EMPTY_PROMPT);
+    await using term = await startBroker(cluster, { env });
     await term.type("GET half-typed");
     // The broker retries the server in the background and says so when it is back.
     await late.restart();
@@ -117,11 +126,10 @@ terminalTest(
     await withStateHome(async (env, dir) => {
       await using cluster = await KvCluster.start(1);
       const out = `${dir}/answers.txt`;
-      await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), {
+      await using term = await startBroker(cluster, {
         env: { ...env, NO_COLOR: "" },
         pipeTo: `| cat > '${out}'`,
       });
-      await term.waitFor(EMPTY_PROMPT);
       await term.type("PUT a: 1");
       await term.press("Enter");
       await term.waitFor(/^kv> PUT a: 1\nkv>$/m);
@@ -140,11 +148,7 @@ terminalTest(
   async () => {
     await withStateHome(async (env) => {
       await using cluster = await KvCluster.start(2);
-      await using term = await Terminal.start(
-        kvArgs("broker", "-s", cluster.serverFile, "-k", "2"),
-        { env },
-      );
-      await term.waitFor(EMPTY_PROMPT);
+      await using term = await startBroker(cluster, { env }, ["-k", "2"]);
       await term.type("PUT person1: { name: Mary; address: { street: Main; city: Oslo } }");
       await term.press("Enter");
       await term.waitFor(/STORED: person1/);
@@ -184,10 +188,9 @@ terminalTest(
     await withStateHome(async (env, dir) => {
       await using cluster = await KvCluster.start(1);
       {
-        await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), {
+        await using term = await startBroker(cluster, {
           env,
         });
-        await term.waitFor(EMPTY_PROMPT);
         for (const line of ["PUT alpha: 1", "PUT beta: 2", "GET alpha"]) {
           await term.type(line);
           await term.press("Enter");
@@ -200,10 +203,9 @@ terminalTest(
       assert.equal(await Deno.readTextFile(file), "PUT alpha: 1\nPUT beta: 2\nGET alpha\n");
       assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
       {
-        await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), {
+        await using term = await startBroker(cluster, {
           env,
         });
-        await term.waitFor(EMPTY_PROMPT);
         await term.press("Up");
         await term.waitFor(/^kv> GET alpha$/m);
         await term.press("C-u", "C-r");
@@ -218,10 +220,9 @@ terminalTest(
       }
       await Deno.remove(file);
       {
-        await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), {
+        await using term = await startBroker(cluster, {
           env: { ...env, KV_HISTORY: "off" },
         });
-        await term.waitFor(EMPTY_PROMPT);
         await term.type("PUT secret: 1");
         await term.press("Enter");
         await term.waitFor(/STORED: secret/);
@@ -238,8 +239,7 @@ terminalTest(
 terminalTest("pasted lines run one at a time, each answer right after its line", async () => {
   await withStateHome(async (env) => {
     await using cluster = await KvCluster.start(1);
-    await using term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile), { env });
-    await term.waitFor(EMPTY_PROMPT);
+    await using term = await startBroker(cluster, { env });
     await term.paste("PUT a: 1\rGET a\rget b\rclearservers\r");
     await term.waitFor(
       /^kv> PUT a: 1\nSTORED: a\nkv> GET a\na : 1\nkv> get b\nNOT FOUND: b\nkv> clearservers\nERROR: unknown command 'clearservers'.*\nkv>$/m,
