@@ -7,9 +7,8 @@
  * server list alone. Adding or removing a server moves only the keys whose
  * top-k set includes that server.
  *
- * The key hash is 32-bit FNV-1a over the key's UTF-8 bytes, strengthened by
- * MurmurHash3's 32-bit finaliser; the server's identity is hashed the same way
- * once, up front. Equal scores (one chance in 2^32 per pair) are broken by
+ * The key hash is lib/record/partition.ts's `hashKey`; the server's identity
+ * is hashed the same way once, up front. Equal scores (one chance in 2^32 per pair) are broken by
  * comparing server ids, again independent of the file order.
  *
  * @example
@@ -21,72 +20,10 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { hashKey, mix32 } from "../record/partition.ts";
 
-const FNV_OFFSET_BASIS = 0x811c_9dc5;
-const FNV_PRIME = 0x0100_0193;
 /** Makes server hashes differ from key hashes of the same text. */
 const SERVER_SALT = 0x9e37_79b9;
-
-/**
- * MurmurHash3's 32-bit finaliser: a bijection on 32-bit integers in which
- * every input bit flips each output bit with probability about one half.
- *
- * @example
- * ```ts
- * mix32(0); // 0
- * mix32(1) !== mix32(2); // true
- * ```
- */
-export function mix32(value: number): number {
-  let h = value;
-  h = Math.imul(h ^ (h >>> 16), 0x85eb_ca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2_ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/**
- * Hashes `text`'s UTF-8 bytes with FNV-1a (32-bit) and mixes the result with
- * {@link mix32}. Encodes on the fly, so no byte array is allocated per key.
- * Lone surrogates hash as U+FFFD, as TextEncoder would encode them.
- *
- * @example
- * ```ts
- * hashKey("person1") === hashKey("person1"); // true
- * ```
- */
-export function hashKey(text: string): number {
-  let h = FNV_OFFSET_BASIS;
-  for (let i = 0; i < text.length; i++) {
-    let code = text.charCodeAt(i);
-    if (code < 0x80) {
-      h = Math.imul(h ^ code, FNV_PRIME);
-      continue;
-    }
-    if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      const low = text.charCodeAt(i + 1);
-      if (low >= 0xdc00 && low <= 0xdfff) {
-        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
-        i++;
-      } else {
-        code = 0xfffd;
-      }
-    } else if (code >= 0xd800 && code <= 0xdfff) {
-      code = 0xfffd;
-    }
-    if (code < 0x800) {
-      h = Math.imul(h ^ (0xc0 | (code >> 6)), FNV_PRIME);
-    } else if (code < 0x10000) {
-      h = Math.imul(h ^ (0xe0 | (code >> 12)), FNV_PRIME);
-      h = Math.imul(h ^ (0x80 | ((code >> 6) & 0x3f)), FNV_PRIME);
-    } else {
-      h = Math.imul(h ^ (0xf0 | (code >> 18)), FNV_PRIME);
-      h = Math.imul(h ^ (0x80 | ((code >> 12) & 0x3f)), FNV_PRIME);
-      h = Math.imul(h ^ (0x80 | ((code >> 6) & 0x3f)), FNV_PRIME);
-    }
-    h = Math.imul(h ^ (0x80 | (code & 0x3f)), FNV_PRIME);
-  }
-  return mix32(h);
-}
 
 /**
  * The rendezvous score of server `serverHash` for key `keyHash`: two rounds of
