@@ -227,6 +227,20 @@ export class Broker {
     return this.#pool;
   }
 
+  /**
+   * Every server (indexes into `pool.servers`) ranked for `partition`, best first: a
+   * key of the partition lives on the first k, and writes and reads walk further down
+   * when those are unreachable. A view of the placement's table: do not modify.
+   *
+   * @example
+   * ```ts
+   * broker.preferenceList(partitionOf("person1")).slice(0, broker.k); // its replicas
+   * ```
+   */
+  preferenceList(partition: number): Uint16Array {
+    return this.#placement.preferenceList(partition);
+  }
+
   /** Indexes (into `pool.servers`) of the k servers that hold `key`, in the order reads try them. */
   replicasOf(key: string): number[] {
     return this.#placement.replicas(key, this.#k);

@@ -1,15 +1,20 @@
 /**
- * Replica placement by rendezvous (highest-random-weight) hashing: every server
- * gets a score for a key, `score = mix(hash(key) ⊕ hash(server id))`, and the
- * key's k replicas are the k servers with the highest scores. The scores depend
- * only on the key and the server's identity (the `ip:port` its name resolved
- * to, see server_list.ts), never on the order or spelling of the server file, so any broker recomputes the same replicas from the
- * server list alone. Adding or removing a server moves only the keys whose
- * top-k set includes that server.
+ * Replica placement by rendezvous (highest-random-weight) hashing of partitions:
+ * every key belongs to one of `PARTITION_COUNT` partitions (lib/record/partition.ts),
+ * every server gets a score for a partition,
+ * `score = mix(hash(partition) ⊕ hash(server id))`, and the partition's
+ * **preference list** is every server ranked by score, best first. A key's k
+ * replicas are the first k of its partition's list. The scores depend only on the
+ * partition and the server's identity (the `ip:port` its name resolved to, see
+ * server_list.ts), never on the order or spelling of the server file, so any broker
+ * recomputes the same lists from the server list alone. Adding or removing a server
+ * moves only the partitions whose first k include that server.
  *
- * The key hash is lib/record/partition.ts's `hashKey`; the server's identity
- * is hashed the same way once, up front. Equal scores (one chance in 2^32 per pair) are broken by
- * comparing server ids, again independent of the file order.
+ * The lists of all partitions are computed once, at construction, into one table
+ * (`PARTITION_COUNT × servers` entries of 2 bytes: 32 KiB for 4 servers), so placing
+ * a record costs a hash of its key and a table lookup. Equal scores (one chance in
+ * 2^32 per pair) are broken by comparing server ids, again independent of the file
+ * order.
  *
  * @example
  * ```ts
@@ -20,39 +25,43 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { hashKey, mix32 } from "../record/partition.ts";
+import { hashKey, mix32, PARTITION_COUNT, partitionOf } from "../record/partition.ts";
+import { MAX_SERVERS } from "./server_list.ts";
 
 /** Makes server hashes differ from key hashes of the same text. */
 const SERVER_SALT = 0x9e37_79b9;
 
+/** Makes partition hashes differ from server hashes of small numbers. */
+const PARTITION_SALT = 0x85eb_ca6b;
+
 /**
- * The rendezvous score of server `serverHash` for key `keyHash`: two rounds of
- * mixing so that the scores of one key on different servers are independent.
+ * The rendezvous score of server `serverHash` for partition `partitionHash`: two
+ * rounds of mixing so that the scores of one partition on different servers are
+ * independent.
  */
-function score(keyHash: number, serverHash: number): number {
-  return mix32(mix32(keyHash ^ serverHash) + serverHash);
+function score(partitionHash: number, serverHash: number): number {
+  return mix32(mix32(partitionHash ^ serverHash) + serverHash);
 }
 
-/** Rendezvous placement over a fixed list of distinct server ids. */
+/** Rendezvous placement of partitions over a fixed list of distinct server ids. */
 export class Placement {
   readonly #ids: readonly string[];
-  readonly #serverHashes: Uint32Array;
-  /** Scratch scores, reused by every call: placement runs once per record. */
-  readonly #scores: Float64Array;
+  /**
+   * Row `p` (entries `p × servers` to `(p + 1) × servers`) is partition p's preference
+   * list: indexes into the id list, best first.
+   */
+  readonly #table: Uint16Array;
 
   /**
-   * @param serverIds distinct server identities (resolved `ip:port`); results are
-   * indexes into this list.
+   * @param serverIds distinct server identities (resolved `ip:port`), at most
+   * `MAX_SERVERS`; results are indexes into this list.
    */
   constructor(serverIds: readonly string[]) {
     assert(serverIds.length > 0, "placement needs at least one server");
+    assert(serverIds.length <= MAX_SERVERS, `placement takes at most ${MAX_SERVERS} servers`);
     assert(new Set(serverIds).size === serverIds.length, "server ids must be distinct");
     this.#ids = [...serverIds];
-    this.#serverHashes = new Uint32Array(serverIds.length);
-    for (let i = 0; i < serverIds.length; i++) {
-      this.#serverHashes[i] = hashKey(serverIds[i]) ^ SERVER_SALT;
-    }
-    this.#scores = new Float64Array(serverIds.length);
+    this.#table = rankAll(this.#ids);
   }
 
   /** Number of servers. */
@@ -61,8 +70,25 @@ export class Placement {
   }
 
   /**
-   * The `k` distinct servers that hold `key`, best first (the order reads try
-   * them in). `1 ≤ k ≤ serverCount`.
+   * Every server ranked for `partition`, best first: the order writes and reads walk
+   * when a better-placed server is unreachable. A view of the table: do not modify.
+   *
+   * @example
+   * ```ts
+   * new Placement(["a:1", "b:2"]).preferenceList(7).length; // 2
+   * ```
+   */
+  preferenceList(partition: number): Uint16Array {
+    if (!(Number.isInteger(partition) && partition >= 0 && partition < PARTITION_COUNT)) {
+      throw new RangeError(`bad partition ${partition}`);
+    }
+    const count = this.#ids.length;
+    return this.#table.subarray(partition * count, (partition + 1) * count);
+  }
+
+  /**
+   * The `k` distinct servers that hold `key`, best first: the first k of its
+   * partition's preference list. `1 ≤ k ≤ serverCount`.
    *
    * @example
    * ```ts
@@ -87,28 +113,41 @@ export class Placement {
    */
   replicasInto(key: string, out: Uint32Array): void {
     const k = out.length;
+    const count = this.#ids.length;
     // A plain check rather than node:assert, whose message is built on every call: this
     // runs once per record.
-    if (!(k >= 1 && k <= this.#ids.length)) throw new RangeError(`bad replication factor ${k}`);
-    const keyHash = hashKey(key);
-    const scores = this.#scores;
-    for (let i = 0; i < scores.length; i++) scores[i] = score(keyHash, this.#serverHashes[i]);
-    // Selection of the top k: k is small (≤ servers, usually 2–3), so k linear
-    // passes beat sorting every server for every record.
-    for (let round = 0; round < k; round++) {
-      let best = -1;
-      for (let i = 0; i < scores.length; i++) {
-        if (scores[i] < 0) continue;
-        if (best === -1 || this.#outranks(i, best)) best = i;
-      }
-      out[round] = best;
-      scores[best] = -1;
+    if (!(k >= 1 && k <= count)) throw new RangeError(`bad replication factor ${k}`);
+    const start = partitionOf(key) * count;
+    for (let rank = 0; rank < k; rank++) out[rank] = this.#table[start + rank];
+  }
+}
+
+/**
+ * Every partition's preference list over `ids`, in one table. Each server's rank is
+ * sorted as one number, `score × MAX_SERVERS + tie-breaker`, exact in a double (below
+ * 2^42) and sorted natively: the tie-breaker ranks ids in reverse text order, so an
+ * equal score puts the smaller id first.
+ */
+function rankAll(ids: readonly string[]): Uint16Array {
+  const count = ids.length;
+  const serverHashes = ids.map((id) => hashKey(id) ^ SERVER_SALT);
+  const byText = ids.map((_, index) => index).sort((a, b) => ids[a] < ids[b] ? -1 : 1);
+  /** tieBreaker[index]: larger for a smaller id; server `byText[count - 1 - t]` has t. */
+  const tieBreaker = new Uint16Array(count);
+  byText.forEach((index, position) => tieBreaker[index] = count - 1 - position);
+  const table = new Uint16Array(PARTITION_COUNT * count);
+  const ranks = new Float64Array(count);
+  for (let partition = 0; partition < PARTITION_COUNT; partition++) {
+    const partitionHash = mix32(partition ^ PARTITION_SALT);
+    for (let index = 0; index < count; index++) {
+      ranks[index] = score(partitionHash, serverHashes[index]) * MAX_SERVERS + tieBreaker[index];
+    }
+    ranks.sort();
+    const row = partition * count;
+    for (let rank = 0; rank < count; rank++) {
+      const tie = ranks[count - 1 - rank] % MAX_SERVERS;
+      table[row + rank] = byText[count - 1 - tie];
     }
   }
-
-  #outranks(candidate: number, incumbent: number): boolean {
-    const difference = this.#scores[candidate] - this.#scores[incumbent];
-    if (difference !== 0) return difference > 0;
-    return this.#ids[candidate] < this.#ids[incumbent];
-  }
+  return table;
 }

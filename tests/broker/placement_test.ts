@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Placement } from "../../lib/broker/placement.ts";
+import { PARTITION_COUNT, partitionOf } from "../../lib/record/partition.ts";
 
 const serverIdsArbitrary = fc.uniqueArray(
   fc.tuple(fc.ipV4(), fc.integer({ min: 1, max: 65535 })).map(([ip, port]) => `${ip}:${port}`),
@@ -24,6 +25,54 @@ Deno.test("replicas are exactly k distinct servers, for every k", () => {
     assert.throws(() => placement.replicas(key, 0), RangeError);
     assert.throws(() => placement.replicas(key, ids.length + 1), RangeError);
   }));
+});
+
+Deno.test("a preference list ranks every server once, and a key's replicas are its first k", () => {
+  fc.assert(fc.property(
+    serverIdsArbitrary,
+    fc.string(),
+    fc.integer({ min: 0, max: PARTITION_COUNT - 1 }),
+    (ids, key, partition) => {
+      const placement = new Placement(ids);
+      const list = Array.from(placement.preferenceList(partition));
+      assert.deepEqual([...list].sort((a, b) => a - b), ids.map((_, index) => index));
+      const keyList = Array.from(placement.preferenceList(partitionOf(key)));
+      assert.deepEqual(placement.replicas(key, ids.length), keyList);
+    },
+  ));
+  const placement = new Placement(["a:1"]);
+  assert.throws(() => placement.preferenceList(-1), RangeError);
+  assert.throws(() => placement.preferenceList(PARTITION_COUNT), RangeError);
+  assert.throws(() => placement.preferenceList(0.5), RangeError);
+});
+
+Deno.test("preference lists ignore the order of the server list", () => {
+  fc.assert(fc.property(
+    serverIdsArbitrary,
+    fc.integer({ min: 0, max: PARTITION_COUNT - 1 }),
+    (ids, partition) => {
+      const reversed = [...ids].reverse();
+      const once = Array.from(new Placement(ids).preferenceList(partition), (i) => ids[i]);
+      const fromReversed = Array.from(
+        new Placement(reversed).preferenceList(partition),
+        (i) => reversed[i],
+      );
+      assert.deepEqual(fromReversed, once);
+    },
+  ));
+});
+
+Deno.test("every server is first in about as many preference lists as any other", () => {
+  const ids = Array.from({ length: 8 }, (_, i) => `127.0.0.1:${8000 + i}`);
+  const placement = new Placement(ids);
+  const firsts = new Array(ids.length).fill(0);
+  for (let partition = 0; partition < PARTITION_COUNT; partition++) {
+    firsts[placement.preferenceList(partition)[0]]++;
+  }
+  const expected = PARTITION_COUNT / ids.length;
+  for (const count of firsts) {
+    assert(Math.abs(count - expected) / expected < 0.15, `unbalanced: ${firsts.join(", ")}`);
+  }
 });
 
 Deno.test("placement is deterministic and ignores the order of the server list", () => {
