@@ -102,6 +102,10 @@ export interface BenchOptions {
   noLoad?: boolean;
   /** Connect and request timeout per server, in ms; the library's default otherwise. */
   timeoutMs?: number;
+  /** Auth file for servers that require authentication, as {@link connect} takes it; default none. */
+  authFile?: string;
+  /** CA of the servers' TLS certificates, as {@link connect} takes it; default plain TCP. */
+  tlsCa?: string;
   /** Progress: called with operations done (or ms elapsed, with `durationMs`); default nothing. */
   progress?: { update(done: number): void; finish(): void };
   /** Receives a line about a record that could not be loaded; default stderr. */
@@ -269,6 +273,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     servers: options.servers,
     replicas: options.replicas,
     timeoutMs: options.timeoutMs,
+    authFile: options.authFile,
+    tlsCa: options.tlsCa,
     floats: "tagged" as const,
   };
   const clients: Kv[] = [];

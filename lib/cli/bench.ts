@@ -25,6 +25,7 @@ import {
 } from "../bench/runner.ts";
 import { type Distribution, type Workload, WORKLOAD_MIX, WORKLOADS } from "../bench/workload.ts";
 import { intFlag, parseFlags } from "./args.ts";
+import { SECURITY_FLAGS, SECURITY_HELP, securityPaths } from "./security_flags.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 
@@ -81,6 +82,7 @@ Flags:
       --no-load          use the records the cluster holds (person0..person<N-1>)
       --timeout-ms MS    connect and request timeout per server (default 1000)
       --json             print one JSON object instead of the table
+${SECURITY_HELP}
   -h, --help             show this help
 
 A progress line is drawn on stderr when it is a terminal.
@@ -110,6 +112,7 @@ async function runBenchCommand(args: string[]): Promise<number> {
     "no-load": { type: "boolean" },
     "timeout-ms": { type: "string" },
     json: { type: "boolean" },
+    ...SECURITY_FLAGS,
   });
   if (values.servers === undefined) {
     throw new UserError("kv bench: -s serverFile is required (see 'kv bench --help')");
@@ -124,6 +127,7 @@ async function runBenchCommand(args: string[]): Promise<number> {
       `kv bench: --distribution must be zipfian or uniform, got '${values.distribution}'`,
     );
   }
+  const { authFile, tlsCa } = securityPaths("bench", values);
   if (values.ops !== undefined && values.duration !== undefined) {
     throw new UserError("kv bench: give --ops or --duration, not both");
   }
@@ -158,6 +162,8 @@ async function runBenchCommand(args: string[]): Promise<number> {
       timeoutMs: values["timeout-ms"] === undefined
         ? undefined
         : int("--timeout-ms", values["timeout-ms"], MAX_TIMEOUT_MS),
+      authFile,
+      tlsCa,
       progress,
       report: (message) => console.error(`kv bench: ${message}`),
     });

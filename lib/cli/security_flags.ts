@@ -34,6 +34,25 @@ export const SECURITY_HELP =
                          default plain TCP`;
 
 /**
+ * The paths the flags (or `KV_AUTH_FILE`) name, unread, for commands that hand them to
+ * the client library (`connect({ authFile, tlsCa })`); an empty `--auth-file` is a
+ * UserError naming `kv <command>`.
+ *
+ * @example
+ * ```ts
+ * const { authFile, tlsCa } = securityPaths("bench", { "tls-ca": "ca.pem" });
+ * ```
+ */
+export function securityPaths(
+  command: string,
+  values: { "auth-file"?: string; "tls-ca"?: string },
+): { authFile: string | undefined; tlsCa: string | undefined } {
+  const authFile = values["auth-file"] ?? authFileFromEnv();
+  if (authFile === "") throw new UserError(`kv ${command}: --auth-file must not be empty`);
+  return { authFile, tlsCa: values["tls-ca"] };
+}
+
+/**
  * Reads the files the flags (or `KV_AUTH_FILE`) name; a problem is a UserError naming
  * `kv <command>`.
  *
@@ -46,10 +65,8 @@ export async function clientCredentials(
   command: string,
   values: { "auth-file"?: string; "tls-ca"?: string },
 ): Promise<Credentials> {
-  const authFile = values["auth-file"] ?? authFileFromEnv();
-  if (authFile === "") throw new UserError(`kv ${command}: --auth-file must not be empty`);
   try {
-    return await resolveCredentials({ authFile, tlsCa: values["tls-ca"] });
+    return await resolveCredentials(securityPaths(command, values));
   } catch (error) {
     if (error instanceof CredentialsError) throw new UserError(`kv ${command}: ${error.message}`);
     throw error;

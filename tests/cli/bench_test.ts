@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import type { BenchReport } from "../../lib/bench/runner.ts";
 import { OPERATION_KINDS, WORKLOAD_MIX, WORKLOADS } from "../../lib/bench/workload.ts";
 import { KvCluster } from "../helpers/kv_processes.ts";
-import { runKv } from "../helpers/run_kv.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
+import { newAuthFile, runKv } from "../helpers/run_kv.ts";
+import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 
 /** Runs `kv bench --json` with `args` and returns its report. */
 async function bench(args: string[]): Promise<BenchReport> {
@@ -122,4 +124,34 @@ Deno.test("kv bench refuses bad flags with one line and exit 2", async () => {
     assert.match(run.stderr, message);
     assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
   }
+});
+
+Deno.test("kv bench --auth-file (or KV_AUTH_FILE) loads and measures a server that requires auth; without it none succeeds", async () => {
+  await withTempDir(async (dir) => {
+    const authFile = await newAuthFile(dir, "kv.auth");
+    await using server = await startServerProcess(["--auth-file", authFile]);
+    await Deno.writeTextFile(`${dir}/servers`, `127.0.0.1 ${server.port}\n`);
+    const common = ["-s", `${dir}/servers`, "-n", "20", "--seed", "5", "--timeout-ms", "20000"];
+    const report = await bench([...common, "--auth-file", authFile, "--ops", "50"]);
+    assert.deepEqual([report.operations, report.errors, report.notFound], [50, 0, 0]);
+    assertConsistent(report);
+    const fromEnv = await runKv(["bench", "--json", ...common, "--no-load", "--ops", "20"], {
+      env: { KV_AUTH_FILE: authFile },
+    });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.equal(JSON.parse(fromEnv.stdout).notFound, 0, "the records loaded before are there");
+    // Without the secret the server serves nothing: no operation succeeds.
+    const stranger = await runKv(["bench", "--json", ...common, "--ops", "20"]);
+    assert.equal(stranger.code, 0, stranger.stderr);
+    const refused: BenchReport = JSON.parse(stranger.stdout);
+    // Writes fail; reads find nothing they can trust (NOT FOUND with a warning).
+    assert.equal(refused.errors + refused.warnings, refused.operations, stranger.stdout);
+    assert.equal(refused.warnings, refused.notFound, stranger.stdout);
+    const zero = await runKv(["bench", ...common, "--tls-ca", "/dev/zero"]);
+    assert.deepEqual([zero.code, zero.stderr], [
+      2,
+      "kv bench: /dev/zero: larger than 1048576 bytes; not a PEM file\n",
+    ]);
+    assert.equal((await stopWithin(server)).code, 0);
+  });
 });

@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
 import { withTempDir } from "../helpers/fixtures.ts";
-import { runKv } from "../helpers/run_kv.ts";
+import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
 import { waitFor } from "../helpers/wait.ts";
-
-/** Runs `kv secret -o path` and returns `path`. */
-async function newAuthFile(dir: string, name: string): Promise<string> {
-  const path = `${dir}/${name}`;
-  const run = await runKv(["secret", "-o", path]);
-  assert.deepEqual(run, { code: 0, stdout: "", stderr: "" });
-  return path;
-}
 
 Deno.test("kv secret -o FILE writes one 32-byte hex secret, readable by its owner only; never over a file", async () => {
   await withTempDir(async (dir) => {

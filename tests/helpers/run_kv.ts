@@ -77,3 +77,21 @@ export async function runKv(args: string[], options: RunKvOptions = {}): Promise
   const decoder = new TextDecoder();
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }
+
+/**
+ * Runs `kv secret -o dir/name`, checks it succeeded silently, and returns the auth
+ * file's path.
+ *
+ * @example
+ * ```ts
+ * const authFile = await newAuthFile(dir, "kv.auth");
+ * ```
+ */
+export async function newAuthFile(dir: string, name: string): Promise<string> {
+  const path = `${dir}/${name}`;
+  const run = await runKv(["secret", "-o", path]);
+  if (run.code !== 0 || run.stdout !== "" || run.stderr !== "") {
+    throw new Error(`kv secret -o ${path} failed: ${JSON.stringify(run)}`);
+  }
+  return path;
+}
