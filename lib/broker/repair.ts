@@ -1,0 +1,507 @@
+/**
+ * The repair engine, behind `kv repair` and a running broker's background repair: it
+ * brings every key to its newest version on its home servers (the first k of its
+ * partition's preference list), moves hints home, removes copies from servers the list
+ * no longer places them on, and purges tombstones confirmed on every replica.
+ *
+ * 1. **Digests.** Every server sends its partition digests (PARTITION_DIGESTS, O(partitions)
+ *    on the server); a partition whose home servers agree and whose other servers hold
+ *    nothing is in order and is never listed (repair_digests.ts).
+ * 2. **Listings.** The differing partitions are listed, with versions and values, from
+ *    every server holding entries there, one page per server at a time, merged by key
+ *    (repair_listing.ts): memory is {@link LISTING_PAGE_ENTRIES} entries a server.
+ * 3. **Plans and writes.** Each key's plan (repair_plan.ts) is carried out step by step —
+ *    copy home, then remove elsewhere, then purge a confirmed tombstone — each step only
+ *    once the last succeeded everywhere (repair_writes.ts). The writes of one page of
+ *    keys run while the next page is listed, one page of writes at a time.
+ * 4. **MARK_REPAIRED** on each unrepaired server once every server answered and every
+ *    partition it is home to is in order.
+ *
+ * @example
+ * ```ts
+ * import { repairCluster } from "./repair.ts";
+ * const report = await repairCluster(pool, { k: 2, placement });
+ * report.inOrder; // true when every key is where it belongs
+ * ```
+ * @module
+ */
+import { PARTITION_COUNT, partitionOf } from "../record/partition.ts";
+import type { Version } from "../record/version.ts";
+import { utf8Length } from "../base/utf8.ts";
+import { VERSION_BYTES } from "../record/version.ts";
+import { MAX_TIMEOUT_MS } from "./server_pool.ts";
+import { PartitionSet } from "./partition_set.ts";
+import { compareDigests, type DigestComparison, type DigestTable } from "./repair_digests.ts";
+import { type ListedKey, MergedListing } from "./repair_listing.ts";
+import { type KeyPlan, outOfPlace, planKey } from "./repair_plan.ts";
+import {
+  type CopyWrite,
+  type Purge,
+  purgeCopies,
+  type RepairPool,
+  writeCopies,
+  type WriteOutcome,
+} from "./repair_writes.ts";
+import { invariant } from "../base/invariant.ts";
+
+/**
+ * Entries one LIST_PARTITIONS page asks for (the protocol allows 1–10 000): the repair
+ * holds one page per server listed, so this bounds its memory (with the servers' own
+ * byte budget per page for large values), and the writes of one page of keys at a time.
+ */
+export const LISTING_PAGE_ENTRIES = 4096;
+
+/**
+ * Youngest tombstone `kv repair` purges, by its version's clock: two of the longest
+ * request timeouts. A read repair or repair copy of an older record, read before the
+ * delete and written after the purge, would bring the record back; such a copy is one
+ * read and one write, each bounded by the timeout, so none is in flight this long after
+ * the delete. Younger tombstones are left for the next repair or the servers' grace.
+ */
+export const TOMBSTONE_PURGE_AGE_MS = 2 * MAX_TIMEOUT_MS;
+
+/** Where keys are placed: the broker's `Placement`. */
+export interface PreferenceLists {
+  /** Every server ranked for `partition`, best first (indexes into the server list). */
+  preferenceList(partition: number): ArrayLike<number>;
+}
+
+/** Options of {@link repairCluster}. */
+export interface RepairOptions {
+  /** The replication factor: a key's home is the first k of its preference list. */
+  readonly k: number;
+  /** The preference list of every partition. */
+  readonly placement: PreferenceLists;
+  /** Change nothing, only count what would be done. Default false. */
+  readonly dryRun?: boolean;
+  /** Repair these partitions only (hints handed over). Default all. */
+  readonly partitions?: PartitionSet;
+  /** Whether server `index` says it is unrepaired (from its HELLO). Default: none is. */
+  readonly unrepaired?: (index: number) => boolean;
+  /** Called after each page of keys with the progress so far. Default: nothing. */
+  readonly onProgress?: (progress: RepairProgress) => void;
+  /** The wall clock in ms, for the age of tombstones. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** How far a repair has come. */
+export interface RepairProgress {
+  /** Keys checked so far (by digest or by listing). */
+  readonly keysChecked: number;
+  /** Keys to check in all: those in order plus the most any server holds in the others. */
+  readonly keysTotal: number;
+}
+
+/** What a repair did (or, dry, would do). */
+export interface RepairCounts {
+  /** Keys checked: those of partitions found in order by digest, and every key listed. */
+  keysChecked: number;
+  /** Copies of a newest version written to home servers that lacked it. */
+  copiesWritten: number;
+  /** Copies removed from servers that are not the key's home. */
+  copiesRemoved: number;
+  /** Tombstones purged from home servers, confirmed on every one of them. */
+  tombstonesPurged: number;
+  /** Bytes of keys, versions and values written by the copies. */
+  bytesMoved: number;
+}
+
+/** A server the repair could not finish on, and how much was left undone because of it. */
+export interface ServerFailure {
+  /** The server, as the server file names it. */
+  readonly server: string;
+  /** Keys whose repair it stopped: a write it refused or failed, or a listing it broke off. */
+  readonly keys: number;
+  /** Partitions that could not be checked at all because it did not answer. */
+  readonly partitions: number;
+  /** The first failure's reason. */
+  readonly error: string;
+}
+
+/** The outcome of {@link repairCluster}. */
+export interface RepairReport extends RepairCounts {
+  /** Whether it was a dry run (counts are what would have been done). */
+  readonly dryRun: boolean;
+  /** Seconds it took. */
+  readonly seconds: number;
+  /** Partitions whose copies differed, and were listed. */
+  readonly partitionsListed: number;
+  /** Keys found out of place: lacking from a home server or held elsewhere. */
+  readonly keysOutOfPlace: number;
+  /** Unrepaired servers marked repaired (MARK_REPAIRED). */
+  readonly markedRepaired: readonly string[];
+  /** Unrepaired servers left unrepaired. */
+  readonly stillUnrepaired: readonly string[];
+  /** Servers the repair could not finish on. */
+  readonly failures: readonly ServerFailure[];
+  /**
+   * Whether the cluster is in order: nothing failed and no server is left unrepaired
+   * (and for a dry run, nothing was out of place either).
+   */
+  readonly inOrder: boolean;
+}
+
+/**
+ * Repairs the cluster `pool` reaches; see the module documentation. Never throws for a
+ * server's failure: it is reported in {@link RepairReport.failures}.
+ *
+ * @example
+ * ```ts
+ * const report = await repairCluster(pool, { k: 2, placement, dryRun: true });
+ * if (!report.inOrder) console.log(`${report.keysOutOfPlace} keys out of place`);
+ * ```
+ */
+export function repairCluster(pool: RepairPool, options: RepairOptions): Promise<RepairReport> {
+  const serverCount = pool.servers.length;
+  invariant(
+    Number.isInteger(options.k) && options.k >= 1 && options.k <= serverCount,
+    "k is 1 to the number of servers",
+  );
+  return new RepairRun(pool, options).run();
+}
+
+/** One server's failures while a repair runs. */
+interface FailureTally {
+  keys: number;
+  partitions: number;
+  error: string;
+}
+
+/** A key with its plan and where the newest version's value is. */
+interface PlannedKey {
+  readonly key: string;
+  readonly partition: number;
+  readonly plan: KeyPlan;
+  readonly encoded: Uint8Array | undefined;
+}
+
+/** One repair, from digests to MARK_REPAIRED. */
+class RepairRun {
+  readonly #pool: RepairPool;
+  readonly #options: RepairOptions;
+  readonly #dryRun: boolean;
+  readonly #homes: (readonly number[] | undefined)[] = [];
+  readonly #counts: RepairCounts = {
+    keysChecked: 0,
+    copiesWritten: 0,
+    copiesRemoved: 0,
+    tombstonesPurged: 0,
+    bytesMoved: 0,
+  };
+  readonly #failures = new Map<number, FailureTally>();
+  /** Partitions with a key the repair could not put in order. */
+  readonly #failedPartitions = new PartitionSet();
+  readonly #purgeTombstonesBefore: Version;
+  #keysOutOfPlace = 0;
+  #partitionsListed = 0;
+  #keysTotal = 0;
+  #tables: (DigestTable | undefined)[] = [];
+
+  constructor(pool: RepairPool, options: RepairOptions) {
+    this.#pool = pool;
+    this.#options = options;
+    this.#dryRun = options.dryRun ?? false;
+    const now = (options.now ?? Date.now)();
+    this.#purgeTombstonesBefore = {
+      ms: Math.max(0, now - TOMBSTONE_PURGE_AGE_MS),
+      counter: 0,
+      broker: 0,
+    };
+  }
+
+  async run(): Promise<RepairReport> {
+    const started = performance.now();
+    this.#tables = await this.#digests();
+    const comparison = compareDigests(
+      this.#tables,
+      (partition) => this.#home(partition),
+      this.#options.partitions,
+    );
+    this.#noteUnchecked(comparison);
+    this.#counts.keysChecked = comparison.entriesInOrder;
+    this.#keysTotal = comparison.entriesInOrder + comparison.entriesToList;
+    this.#partitionsListed = comparison.differing.size;
+    if (comparison.differing.size > 0) await this.#repairPartitions(comparison.differing);
+    const { marked, unrepaired } = await this.#markRepaired();
+    const failures = [...this.#failures].map(([server, tally]) => ({
+      server: this.#pool.servers[server].id,
+      ...tally,
+    }));
+    const inOrder = failures.length === 0 && unrepaired.length === 0 &&
+      !(this.#dryRun && this.#keysOutOfPlace > 0);
+    return {
+      ...this.#counts,
+      dryRun: this.#dryRun,
+      seconds: (performance.now() - started) / 1000,
+      partitionsListed: this.#partitionsListed,
+      keysOutOfPlace: this.#keysOutOfPlace,
+      markedRepaired: marked,
+      stillUnrepaired: unrepaired,
+      failures,
+      inOrder,
+    };
+  }
+
+  /** Partition `partition`'s home: the first k of its preference list, computed once. */
+  #home(partition: number): readonly number[] {
+    let home = this.#homes[partition];
+    if (home === undefined) {
+      const list = this.#options.placement.preferenceList(partition);
+      home = Array.from({ length: this.#options.k }, (_, rank) => list[rank]);
+      this.#homes[partition] = home;
+    }
+    return home;
+  }
+
+  /** Every server's digest table, undefined for a server that did not answer. */
+  #digests(): Promise<(DigestTable | undefined)[]> {
+    return Promise.all(this.#pool.servers.map(async (_, server) => {
+      const outcome = await this.#pool.call(
+        server,
+        (connection) => connection.partitionDigests(),
+      );
+      if (outcome.ok) return outcome.value;
+      this.#fail(server, outcome.error, 0);
+      return undefined;
+    }));
+  }
+
+  /** Counts, for each server that did not answer, the partitions it left unchecked. */
+  #noteUnchecked(comparison: DigestComparison): void {
+    for (const partition of comparison.unchecked) {
+      this.#failedPartitions.add(partition);
+      for (const server of this.#home(partition)) {
+        if (this.#tables[server] === undefined) this.#failures.get(server)!.partitions++;
+      }
+    }
+  }
+
+  /** Lists the partitions `differing` and carries out every key's plan. */
+  async #repairPartitions(differing: PartitionSet): Promise<void> {
+    const listed = this.#pool.servers
+      .map((_, server) => server)
+      .filter((server) => {
+        const table = this.#tables[server];
+        if (table === undefined) return false;
+        for (const partition of differing) if (table.counts[partition] > 0) return true;
+        return false;
+      });
+    const wanted = differing.bytes();
+    const listing = new MergedListing(listed, async (server, after) => {
+      const outcome = await this.#pool.call(server, (connection) =>
+        connection.listPartitions(wanted, {
+          ...(after === "" ? {} : { after }),
+          limit: LISTING_PAGE_ENTRIES,
+          // Values even when dry: a dry run counts the bytes a repair would move.
+          values: true,
+        }));
+      if (!outcome.ok) throw new Error(outcome.error);
+      return outcome.value;
+    });
+    const listedSet = new Set(listed);
+    let writing = Promise.resolve();
+    for (let keys = await listing.next(); keys.length > 0; keys = await listing.next()) {
+      const planned = keys.map((listedKey) => this.#plan(listedKey, listing, listedSet));
+      // One page of writes at a time, running while the next page is listed: each key
+      // is in one page only, so the pages' writes never touch the same key.
+      await writing;
+      writing = this.#carryOut(planned);
+      this.#options.onProgress?.({
+        keysChecked: this.#counts.keysChecked,
+        keysTotal: this.#keysTotal,
+      });
+    }
+    await writing;
+    for (const [server, error] of listing.failures()) {
+      this.#fail(server, error, 0);
+      // What it did not list is unknown: none of the partitions it holds is known in order.
+      for (const partition of differing) {
+        if (this.#tables[server]!.counts[partition] > 0) this.#failedPartitions.add(partition);
+      }
+    }
+  }
+
+  /** The plan for one listed key. */
+  #plan(listed: ListedKey, listing: MergedListing, listedSet: Set<number>): PlannedKey {
+    const partition = partitionOf(listed.key);
+    const home = this.#home(partition);
+    const answered = (server: number) =>
+      this.#tables[server] !== undefined &&
+      (!listedSet.has(server) || listing.covered(server, listed.key));
+    let everyServerAnswered = true;
+    for (let server = 0; server < this.#pool.servers.length; server++) {
+      if (!answered(server)) everyServerAnswered = false;
+    }
+    const plan = planKey({
+      copies: listed.copies.map(({ server, entry }) => ({
+        server,
+        version: entry.version,
+        tombstone: entry.tombstone,
+      })),
+      home,
+      answered,
+      everyServerAnswered,
+      purgeTombstonesBefore: this.#purgeTombstonesBefore,
+    });
+    this.#counts.keysChecked++;
+    if (outOfPlace(plan)) this.#keysOutOfPlace++;
+    if (!plan.complete) {
+      this.#failedPartitions.add(partition);
+      for (const server of home) {
+        if (answered(server)) continue;
+        this.#fail(server, listing.failures().get(server) ?? "did not answer", 1);
+      }
+    }
+    const source = listed.copies.find((copy) => copy.server === plan.newest.server)!;
+    return { key: listed.key, partition, plan, encoded: source.entry.encoded };
+  }
+
+  /** Carries out the plans of one page of keys, step by step (or counts them, dry). */
+  async #carryOut(planned: readonly PlannedKey[]): Promise<void> {
+    if (this.#dryRun) {
+      for (const { key, plan, encoded } of planned) {
+        this.#counts.copiesWritten += plan.copyTo.length;
+        this.#counts.bytesMoved += plan.copyTo.length * copyBytes(key, encoded);
+        this.#counts.copiesRemoved += plan.removeFrom.length;
+        this.#counts.tombstonesPurged += plan.purgeFrom.length;
+      }
+      return;
+    }
+    const copied = await this.#copyStep(planned);
+    const removed = await this.#purgeStep(planned, copied, (plan) => plan.removeFrom, "removed");
+    await this.#purgeStep(planned, removed, (plan) => plan.purgeFrom, "purged");
+  }
+
+  /** Step 1: the copies home. Resolves with whether each key's copies all succeeded. */
+  async #copyStep(planned: readonly PlannedKey[]): Promise<boolean[]> {
+    const writes: CopyWrite[] = [];
+    const owners: number[] = [];
+    planned.forEach(({ key, plan, encoded }, index) => {
+      for (const server of plan.copyTo) {
+        const tombstone = plan.newest.tombstone;
+        writes.push({ server, key, version: plan.newest.version, tombstone, encoded });
+        owners.push(index);
+      }
+    });
+    const outcomes = writes.length === 0 ? [] : await writeCopies(this.#pool, writes);
+    const done = this.#tally(planned, writes, owners, outcomes);
+    outcomes.forEach((outcome, position) => {
+      if (!outcome.ok) return;
+      this.#counts.copiesWritten++;
+      this.#counts.bytesMoved += copyBytes(writes[position].key, writes[position].encoded);
+    });
+    return done;
+  }
+
+  /**
+   * Step 2 or 3: purges, at the newest version, from the servers `servers(plan)` names,
+   * for the keys whose last step succeeded. Resolves with whether each key's purges all
+   * succeeded (false for a key whose last step did not).
+   */
+  async #purgeStep(
+    planned: readonly PlannedKey[],
+    previous: readonly boolean[],
+    servers: (plan: KeyPlan) => readonly number[],
+    counted: "removed" | "purged",
+  ): Promise<boolean[]> {
+    const purges: Purge[] = [];
+    const owners: number[] = [];
+    planned.forEach(({ key, plan }, index) => {
+      if (!previous[index]) return;
+      for (const server of servers(plan)) {
+        purges.push({ server, key, version: plan.newest.version });
+        owners.push(index);
+      }
+    });
+    const outcomes = purges.length === 0 ? [] : await purgeCopies(this.#pool, purges);
+    const done = this.#tally(planned, purges, owners, outcomes).map((ok, index) =>
+      ok && previous[index]
+    );
+    for (const outcome of outcomes) {
+      if (!outcome.ok || !outcome.changed) continue;
+      if (counted === "removed") this.#counts.copiesRemoved++;
+      else this.#counts.tombstonesPurged++;
+    }
+    return done;
+  }
+
+  /**
+   * Records the failed writes against their servers and keys' partitions; resolves with
+   * whether each key's writes (`owners[i]` owns write i) all succeeded.
+   */
+  #tally(
+    planned: readonly PlannedKey[],
+    writes: readonly { readonly server: number }[],
+    owners: readonly number[],
+    outcomes: readonly WriteOutcome[],
+  ): boolean[] {
+    const done = planned.map(() => true);
+    outcomes.forEach((outcome, position) => {
+      if (outcome.ok) return;
+      const owner = owners[position];
+      if (done[owner]) this.#fail(writes[position].server, outcome.error, 1);
+      done[owner] = false;
+      this.#failedPartitions.add(planned[owner].partition);
+    });
+    return done;
+  }
+
+  /** Counts a failure on `server`: `keys` keys left undone; the first error is kept. */
+  #fail(server: number, error: string, keys: number): void {
+    const tally = this.#failures.get(server);
+    if (tally === undefined) this.#failures.set(server, { keys, partitions: 0, error });
+    else tally.keys += keys;
+  }
+
+  /**
+   * MARK_REPAIRED on every unrepaired server whose home partitions are all in order, when
+   * every server answered (a server that did not may hold the only other copy of a write).
+   */
+  async #markRepaired(): Promise<{ marked: string[]; unrepaired: string[] }> {
+    const marked: string[] = [];
+    const unrepaired: string[] = [];
+    const isUnrepaired = this.#options.unrepaired ?? (() => false);
+    const everyoneAnswered = this.#failures.size === 0;
+    await Promise.all(this.#pool.servers.map(async (server, index) => {
+      if (!isUnrepaired(index)) return;
+      if (
+        this.#dryRun || !everyoneAnswered || !this.#coversHomes(index) ||
+        this.#homesFailed(index)
+      ) {
+        unrepaired.push(server.id);
+        return;
+      }
+      const outcome = await this.#pool.call(index, (connection) => connection.markRepaired());
+      if (outcome.ok) {
+        marked.push(server.id);
+      } else {
+        this.#fail(index, outcome.error, 0);
+        unrepaired.push(server.id);
+      }
+    }));
+    return { marked, unrepaired };
+  }
+
+  /** Whether this repair covered every partition server `server` is home to. */
+  #coversHomes(server: number): boolean {
+    const partitions = this.#options.partitions;
+    if (partitions === undefined) return true;
+    for (let partition = 0; partition < PARTITION_COUNT; partition++) {
+      if (!partitions.has(partition) && this.#home(partition).includes(server)) return false;
+    }
+    return true;
+  }
+
+  /** Whether a partition server `server` is home to failed to come in order. */
+  #homesFailed(server: number): boolean {
+    for (const partition of this.#failedPartitions) {
+      if (this.#home(partition).includes(server)) return true;
+    }
+    return false;
+  }
+}
+
+/** Bytes a copy of `key` moves: the key, its version and its value (none for a tombstone). */
+function copyBytes(key: string, encoded: Uint8Array | undefined): number {
+  return utf8Length(key) + VERSION_BYTES + (encoded?.length ?? 0);
+}

@@ -1,0 +1,212 @@
+/**
+ * The writes of a repair: copies of a key's newest version to the servers that lack it
+ * (records in PUT_MANY batches, tombstones as DELETEs, each flagged _repair_ and
+ * keeping its version, so a server holding something newer keeps it), and purges
+ * (DELETE purge, which removes what a server holds unless it is newer than the version
+ * given). Every write is idempotent and none can undo a newer write, so a repair can be
+ * interrupted, repeated, or run beside brokers writing the same keys.
+ *
+ * @example
+ * ```ts
+ * import { writeCopies } from "./repair_writes.ts";
+ * const outcomes = await writeCopies(pool, [{ server: 1, key: "person1", version, tombstone: false, encoded }]);
+ * outcomes[0].ok; // true once server 1 holds person1 at `version` or newer
+ * ```
+ * @module
+ */
+import type { CallOutcome } from "./server_pool.ts";
+import type { DeleteResult, PutManyRefusal, WriteOptions } from "../protocol/mod.ts";
+import { PutManyItems } from "../protocol/put_many.ts";
+import type { Version } from "../record/version.ts";
+import type { DigestTable } from "./repair_digests.ts";
+import type { ListingPage } from "./repair_listing.ts";
+import { invariant } from "../base/invariant.ts";
+
+/**
+ * Bytes of copies sent in one PUT_MANY: large enough that a refill moves records in few
+ * requests, small enough to stay far below any server's frame limit (at least 64 KiB
+ * is accepted; a larger value goes alone).
+ */
+export const REPAIR_PUT_MANY_BYTES = 1024 * 1024;
+
+/** What the repair engine asks of one server's connection. */
+export interface RepairConnection {
+  /** Every partition's entry count and digest (PARTITION_DIGESTS). */
+  partitionDigests(): Promise<DigestTable>;
+  /** One page of the entries of the partitions of bitmap `wanted` (LIST_PARTITIONS). */
+  listPartitions(
+    wanted: Uint8Array,
+    options: { after?: string; limit: number; values?: boolean },
+  ): Promise<ListingPage>;
+  /** Stores the items of one PUT_MANY; resolves with the items refused. */
+  putMany(items: PutManyItems): Promise<PutManyRefusal[]>;
+  /** DELETE: a tombstone, or with `purge` the removal of what the key holds. */
+  delete(key: string, options: WriteOptions & { readonly purge?: boolean }): Promise<DeleteResult>;
+  /** MARK_REPAIRED: clears the server's unrepaired flag. */
+  markRepaired(): Promise<void>;
+}
+
+/** The connections a repair runs over: a `ServerPool` provides them. */
+export interface RepairPool {
+  /** The servers, in server-file order; indexes into this list name them everywhere. */
+  readonly servers: readonly { readonly id: string }[];
+  /** Runs `request` on server `index`: its answer, or why there is none. */
+  call<T>(
+    index: number,
+    request: (connection: RepairConnection) => Promise<T>,
+  ): Promise<CallOutcome<T>>;
+}
+
+/** A copy of a key's newest version to write to one server. */
+export interface CopyWrite {
+  /** The server to write to. */
+  readonly server: number;
+  /** The key. */
+  readonly key: string;
+  /** The version the copy keeps. */
+  readonly version: Version;
+  /** Whether the newest version is a delete. */
+  readonly tombstone: boolean;
+  /** The record's encoded value; undefined for a tombstone. */
+  readonly encoded: Uint8Array | undefined;
+}
+
+/** A purge of a key from one server, of what it holds up to `version`. */
+export interface Purge {
+  /** The server to purge on. */
+  readonly server: number;
+  /** The key. */
+  readonly key: string;
+  /** What the server holds is removed unless it is newer than this. */
+  readonly version: Version;
+}
+
+/**
+ * How one write ended: done (`changed` when the server removed something; for copies
+ * always true), or failed and why. A purge meeting a newer write (another broker's,
+ * since the listing) is done without change: the newer write is the next repair's.
+ */
+export type WriteOutcome =
+  | { readonly ok: true; readonly changed: boolean }
+  | { readonly ok: false; readonly error: string };
+
+/**
+ * Writes every copy, all servers at once, and resolves with each one's outcome.
+ *
+ * @example
+ * ```ts
+ * const [outcome] = await writeCopies(pool, [{ server: 0, key: "a", version, tombstone: true, encoded: undefined }]);
+ * ```
+ */
+export async function writeCopies(
+  pool: RepairPool,
+  copies: readonly CopyWrite[],
+): Promise<WriteOutcome[]> {
+  const outcomes: WriteOutcome[] = new Array(copies.length);
+  const sends: Promise<void>[] = [];
+  for (const [server, indexes] of byServer(copies)) {
+    let batch: number[] = [];
+    // A fresh item list per batch: the pool may send a batch again after a reconnect.
+    let items = new PutManyItems();
+    const flush = () => {
+      if (batch.length === 0) return;
+      sends.push(sendBatch(pool, server, items, batch, outcomes));
+      batch = [];
+      items = new PutManyItems();
+    };
+    for (const index of indexes) {
+      const copy = copies[index];
+      if (copy.tombstone) {
+        sends.push(
+          settle(
+            pool.call(server, (connection) =>
+              connection.delete(copy.key, { version: copy.version, repair: true })),
+            outcomes,
+            index,
+            () => true,
+          ),
+        );
+        continue;
+      }
+      invariant(copy.encoded !== undefined, "a record copy carries its value");
+      items.add(copy.key, copy.encoded, copy.version, { repair: true });
+      batch.push(index);
+      if (items.byteLength >= REPAIR_PUT_MANY_BYTES) flush();
+    }
+    flush();
+  }
+  await Promise.all(sends);
+  return outcomes;
+}
+
+/**
+ * Purges every key from its server, all servers at once, and resolves with each one's
+ * outcome (`changed` when the server held something and removed it).
+ *
+ * @example
+ * ```ts
+ * const [outcome] = await purgeCopies(pool, [{ server: 3, key: "a", version }]);
+ * ```
+ */
+export async function purgeCopies(
+  pool: RepairPool,
+  purges: readonly Purge[],
+): Promise<WriteOutcome[]> {
+  const outcomes: WriteOutcome[] = new Array(purges.length);
+  await Promise.all(purges.map((purge, index) =>
+    settle(
+      pool.call(purge.server, (connection) =>
+        connection.delete(purge.key, { version: purge.version, purge: true })),
+      outcomes,
+      index,
+      (result) => result.kind === "deleted" && result.existed,
+    )
+  ));
+  return outcomes;
+}
+
+/** The indexes of `writes`, grouped by server. */
+function byServer(writes: readonly { readonly server: number }[]): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  writes.forEach((write, index) => {
+    const group = groups.get(write.server);
+    if (group === undefined) groups.set(write.server, [index]);
+    else group.push(index);
+  });
+  return groups;
+}
+
+/** Sends one PUT_MANY of copies (`items`, for `indexes`) and records each one's outcome. */
+async function sendBatch(
+  pool: RepairPool,
+  server: number,
+  items: PutManyItems,
+  indexes: readonly number[],
+  outcomes: WriteOutcome[],
+): Promise<void> {
+  const outcome = await pool.call(server, (connection) => connection.putMany(items));
+  if (!outcome.ok) {
+    for (const index of indexes) outcomes[index] = { ok: false, error: outcome.error };
+    return;
+  }
+  const refused = new Map(outcome.value.map((refusal) => [refusal.index, refusal]));
+  indexes.forEach((index, position) => {
+    const refusal = refused.get(position);
+    outcomes[index] = refusal === undefined
+      ? { ok: true, changed: true }
+      : { ok: false, error: `${pool.servers[server].id}: ${refusal.message}` };
+  });
+}
+
+/** Records the outcome of one DELETE as `outcomes[index]`, `changed` as `changedBy` says. */
+async function settle(
+  call: Promise<CallOutcome<DeleteResult>>,
+  outcomes: WriteOutcome[],
+  index: number,
+  changedBy: (result: DeleteResult) => boolean,
+): Promise<void> {
+  const outcome = await call;
+  outcomes[index] = outcome.ok
+    ? { ok: true, changed: changedBy(outcome.value) }
+    : { ok: false, error: outcome.error };
+}
