@@ -288,13 +288,16 @@ class RepairRun {
       });
     const wanted = differing.bytes();
     const listing = new MergedListing(listed, async (server, after) => {
-      const outcome = await this.#pool.call(server, (connection) =>
-        connection.listPartitions(wanted, {
-          ...(after === "" ? {} : { after }),
-          limit: LISTING_PAGE_ENTRIES,
-          // Values even when dry: a dry run counts the bytes a repair would move.
-          values: true,
-        }));
+      const outcome = await this.#pool.call(
+        server,
+        (connection) =>
+          connection.listPartitions(wanted, {
+            ...(after === "" ? {} : { after }),
+            limit: LISTING_PAGE_ENTRIES,
+            // Values even when dry: a dry run counts the bytes a repair would move.
+            values: true,
+          }),
+      );
       if (!outcome.ok) throw new Error(outcome.error);
       return outcome.value;
     });
