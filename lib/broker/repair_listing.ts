@@ -182,7 +182,9 @@ export class MergedListing {
     let frontier: string | undefined;
     for (const cursor of this.#cursors) {
       if (cursor.failure !== undefined || !cursor.more) continue;
-      if (frontier === undefined || compareKeys(cursor.after, frontier) < 0) frontier = cursor.after;
+      if (frontier === undefined || compareKeys(cursor.after, frontier) < 0) {
+        frontier = cursor.after;
+      }
     }
     return frontier;
   }

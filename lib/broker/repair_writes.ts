@@ -119,8 +119,10 @@ export async function writeCopies(
       if (copy.tombstone) {
         sends.push(
           settle(
-            pool.call(server, (connection) =>
-              connection.delete(copy.key, { version: copy.version, repair: true })),
+            pool.call(
+              server,
+              (connection) => connection.delete(copy.key, { version: copy.version, repair: true }),
+            ),
             outcomes,
             index,
             () => true,
@@ -159,7 +161,8 @@ export async function purgeCopies(
         connection.delete(purge.key, { version: purge.version, purge: true })),
       outcomes,
       index,
-      (result) => result.kind === "deleted" && result.existed,
+      (result) =>
+        result.kind === "deleted" && result.existed,
     )
   ));
   return outcomes;

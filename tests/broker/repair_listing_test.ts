@@ -26,41 +26,43 @@ const listingsArbitrary = fc.integer({ min: 1, max: 4 }).chain((serverCount) =>
 );
 
 Deno.test("merged listing: every key once, in order, with the copy of every server that listed it", async () => {
-  await fc.assert(fc.asyncProperty(listingsArbitrary, async ({ keys, pageSizes, failAfterPages }) => {
-    const pagesServed = keys.map(() => 0);
-    const listing = new MergedListing(keys.map((_, server) => server), (server, after) => {
-      if (failAfterPages[server] !== undefined && pagesServed[server] >= failAfterPages[server]) {
-        return Promise.reject(new Error(`server ${server} is down`));
+  await fc.assert(
+    fc.asyncProperty(listingsArbitrary, async ({ keys, pageSizes, failAfterPages }) => {
+      const pagesServed = keys.map(() => 0);
+      const listing = new MergedListing(keys.map((_, server) => server), (server, after) => {
+        if (failAfterPages[server] !== undefined && pagesServed[server] >= failAfterPages[server]) {
+          return Promise.reject(new Error(`server ${server} is down`));
+        }
+        pagesServed[server]++;
+        const rest = keys[server].filter((key) => after === "" || compareKeys(key, after) > 0);
+        const entries: ListedEntry[] = rest.slice(0, pageSizes[server]).map((key) => ({
+          key,
+          version: VERSION,
+          tombstone: false,
+        }));
+        return Promise.resolve({ entries, more: rest.length > pageSizes[server] });
+      });
+      const seen: string[] = [];
+      for (let batch = await listing.next(); batch.length > 0; batch = await listing.next()) {
+        for (const { key, copies } of batch) {
+          if (seen.length > 0) assert(compareKeys(seen[seen.length - 1], key) < 0, "ascending");
+          seen.push(key);
+          const holders = copies.map((copy) => copy.server);
+          assert.equal(new Set(holders).size, holders.length, "one copy a server");
+          // Every server that covered the key and holds it shows its copy, and only those.
+          keys.forEach((serverKeys, server) => {
+            if (!listing.covered(server, key)) return;
+            assert.equal(holders.includes(server), serverKeys.includes(key), `${server} ${key}`);
+          });
+        }
       }
-      pagesServed[server]++;
-      const rest = keys[server].filter((key) => after === "" || compareKeys(key, after) > 0);
-      const entries: ListedEntry[] = rest.slice(0, pageSizes[server]).map((key) => ({
-        key,
-        version: VERSION,
-        tombstone: false,
-      }));
-      return Promise.resolve({ entries, more: rest.length > pageSizes[server] });
-    });
-    const seen: string[] = [];
-    for (let batch = await listing.next(); batch.length > 0; batch = await listing.next()) {
-      for (const { key, copies } of batch) {
-        if (seen.length > 0) assert(compareKeys(seen[seen.length - 1], key) < 0, "ascending");
-        seen.push(key);
-        const holders = copies.map((copy) => copy.server);
-        assert.equal(new Set(holders).size, holders.length, "one copy a server");
-        // Every server that covered the key and holds it shows its copy, and only those.
-        keys.forEach((serverKeys, server) => {
-          if (!listing.covered(server, key)) return;
-          assert.equal(holders.includes(server), serverKeys.includes(key), `${server} ${key}`);
-        });
-      }
-    }
-    // Every key of a server whose listing never failed was handed out.
-    keys.forEach((serverKeys, server) => {
-      if (listing.failures().has(server)) return;
-      for (const key of serverKeys) assert(seen.includes(key), `missing ${key} of ${server}`);
-    });
-  }));
+      // Every key of a server whose listing never failed was handed out.
+      keys.forEach((serverKeys, server) => {
+        if (listing.failures().has(server)) return;
+        for (const key of serverKeys) assert(seen.includes(key), `missing ${key} of ${server}`);
+      });
+    }),
+  );
 });
 
 Deno.test("merged listing: a listing that goes backwards counts as failed", async () => {

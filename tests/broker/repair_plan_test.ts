@@ -111,8 +111,11 @@ Deno.test("plan: with every server answering and every write done, the key is in
         assert.equal(entry, undefined, `server ${server} holds nothing`);
       }
     });
-    assert.equal(purged, keyPlan.newest.tombstone && scenario.cutoff !== undefined &&
-      compareVersions(keyPlan.newest.version, scenario.cutoff) < 0);
+    assert.equal(
+      purged,
+      keyPlan.newest.tombstone && scenario.cutoff !== undefined &&
+        compareVersions(keyPlan.newest.version, scenario.cutoff) < 0,
+    );
     // Carried out once, the plan for the result is empty.
     const again = plan({ ...scenario, held });
     assert(again === undefined || !outOfPlace(again), "a second plan has nothing to do");
@@ -143,7 +146,8 @@ Deno.test("plan: whatever answers and whatever fails, the newest is never lost n
     if (!removedOffHome) return;
     for (const server of home) {
       const entry = held[server];
-      const holdsNewest = entry !== undefined && compareVersions(entry.version, newest.version) >= 0;
+      const holdsNewest = entry !== undefined &&
+        compareVersions(entry.version, newest.version) >= 0;
       const tombstonePurged = entry === undefined && keyPlan.purgeFrom.includes(server);
       assert(holdsNewest || tombstonePurged, `home server ${server} lacks the newest`);
     }
