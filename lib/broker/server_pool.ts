@@ -26,6 +26,7 @@ import { ConnectionError, RequestTimeoutError, ServerClient } from "../protocol/
 import type {
   DeleteResult,
   EncodedRead,
+  NodeState,
   PutManyRefusal,
   PutResult,
   ServerStats,
@@ -72,6 +73,12 @@ export interface ServerConnection {
   readonly serverId: string;
   /** Largest frame body the server accepts, from its HELLO. */
   readonly maxFrameBytes: number;
+  /** The server's state from its HELLO (unrepaired, recorded k), updated by setK and markRepaired. */
+  readonly state: NodeState;
+  /** Asks the server to record k (see SET_K); resolves with the k it records afterwards. */
+  setK(k: number, options?: { replace?: boolean }): Promise<number>;
+  /** Clears the server's unrepaired flag, durably (see MARK_REPAIRED). */
+  markRepaired(): Promise<void>;
   /** Stores `value` under `key` at `options.version` when newer than what the key holds. */
   put(key: string, value: Value, options: WriteOptions): Promise<PutResult>;
   /** Like `put`, with the value already encoded by `encodeValue` (encoded once for k replicas). */
@@ -268,6 +275,19 @@ export class ServerPool {
         ? []
         : [`${this.#servers[index].id} is the same server as ${this.#servers[slot.twinOf].id}`]
     );
+  }
+
+  /**
+   * Server `index`'s node state from its HELLO (a reconnect reads it again): whether it
+   * may be missing acknowledged writes, and the k it records; undefined while it is down.
+   *
+   * @example
+   * ```ts
+   * pool.state(0)?.unrepaired; // true for a memory-only server not yet repaired
+   * ```
+   */
+  state(index: number): NodeState | undefined {
+    return this.#liveConnection(index)?.state;
   }
 
   /** Each server's state, in server-file order. */

@@ -45,7 +45,9 @@ import {
   HELLO_CHALLENGE_BYTES,
   type HelloResult,
   MAX_ERROR_MESSAGE_BYTES,
+  MAX_RECORDED_K,
   MAX_REQUEST_ID,
+  type NodeState,
   PROTOCOL_VERSION,
   type PutManyRefusal,
   type PutResult,
@@ -64,6 +66,7 @@ import {
   decodeKeysBody,
   decodePutManyBody,
   decodeResponse,
+  decodeSetKBody,
   decodeStatsBody,
   splitValueBody,
 } from "./messages.ts";
@@ -92,8 +95,14 @@ export const DEFAULT_KEEP_ALIVE_MS = 10_000;
 /** The largest ERROR body: a u16 code and a message of at most MAX_ERROR_MESSAGE_BYTES. */
 const MAX_ERROR_ANSWER_BYTES = 2 + 4 + MAX_ERROR_MESSAGE_BYTES;
 
-/** The largest OK to HELLO: version, frame limit, idle timeout, server id and challenge. */
-const MAX_HELLO_ANSWER_BYTES = 2 + 4 + 4 + SERVER_ID_BYTES + HELLO_CHALLENGE_BYTES;
+/**
+ * The largest OK to HELLO: version, frame limit, idle timeout, server id, state flags,
+ * recorded k and challenge.
+ */
+const MAX_HELLO_ANSWER_BYTES = 2 + 4 + 4 + SERVER_ID_BYTES + 1 + 1 + HELLO_CHALLENGE_BYTES;
+
+/** The OK to SET_K: the recorded k, a u8. */
+const SET_K_ANSWER_BYTES = 1;
 
 /** The OK to STATS: three i64 and a u32. */
 const STATS_ANSWER_BYTES = 8 + 8 + 8 + 4;
@@ -199,6 +208,7 @@ export class ServerClient {
   readonly #maxInFlight: number;
   #maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
   #serverId = "";
+  #state: NodeState = { unrepaired: true, k: 0 };
   #closeReason: ConnectionError | undefined;
   #resolveClosed!: () => void;
   #nextRequestId = 1;
@@ -262,6 +272,7 @@ export class ServerClient {
       }
       client.#maxFrameBytes = hello.maxFrameBytes;
       client.#serverId = hello.serverId;
+      client.#state = hello.state;
       // A ping can come up to two periods after the last request, so a period of a
       // third of the server's idle timeout keeps a quiet connection open.
       const keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
@@ -340,6 +351,60 @@ export class ServerClient {
   /** The largest frame body the server accepts (from HELLO). */
   get maxFrameBytes(): number {
     return this.#maxFrameBytes;
+  }
+
+  /**
+   * The server's state from its HELLO (a reconnect reads it again), updated by this
+   * client's own {@link setK} and {@link markRepaired}: whether the server may be
+   * missing acknowledged writes, and the k it records (0 = none).
+   *
+   * @example
+   * ```ts
+   * if (client.state.unrepaired) console.log("its NOT_FOUND proves nothing yet");
+   * ```
+   */
+  get state(): NodeState {
+    return this.#state;
+  }
+
+  /**
+   * Asks the server to record the cluster's replication factor `k` (1–255) and resolves
+   * with the k it records afterwards: `k` when none was recorded, the same was, or
+   * `replace` is set; otherwise the different one it keeps (the caller compares).
+   *
+   * @example
+   * ```ts
+   * const recorded = await client.setK(2); // 2, or the k another broker recorded first
+   * ```
+   */
+  async setK(k: number, options: { replace?: boolean } = {}): Promise<number> {
+    if (!Number.isInteger(k) || k < 1 || k > MAX_RECORDED_K) {
+      throw new RangeError(`k must be a whole number from 1 to ${MAX_RECORDED_K}: ${k}`);
+    }
+    const replace = options.replace === true;
+    const response = await this.#request(
+      (frames, id) => frames.setK(id, k, replace),
+      SET_K_ANSWER_BYTES,
+    );
+    const recorded = decodeSetKBody(expectOk(response));
+    this.#state = { unrepaired: this.#state.unrepaired, k: recorded };
+    return recorded;
+  }
+
+  /**
+   * Tells the server it has been repaired: it holds every write it acknowledged, so its
+   * NOT_FOUND counts again. Clears the unrepaired flag, durably.
+   *
+   * @example
+   * ```ts
+   * await client.markRepaired();
+   * client.state.unrepaired; // false
+   * ```
+   */
+  async markRepaired(): Promise<void> {
+    const response = await this.#request((frames, id) => frames.markRepaired(id));
+    decodeEmptyBody(expectOk(response));
+    this.#state = { unrepaired: false, k: this.#state.k };
   }
 
   /**
@@ -493,11 +558,13 @@ export class ServerClient {
   /**
    * Deletes `key` at `options.version`, leaving a tombstone: `deleted` (and whether a
    * record was there), or `stale` with the newer or equal version the key holds (a
-   * repair copy is `deleted` then, and ignored).
+   * repair copy is `deleted` then, and ignored). With `purge`, removes the key's
+   * record or tombstone entirely: `existed` says whether it held anything.
    *
    * @example
    * ```ts
    * await client.delete("person1", { version: clock.next() }); // { kind: "deleted", existed: true }
+   * await client.delete("person1", { version: held, purge: true }); // nothing left of it
    * ```
    */
   async delete(key: string, options: WriteOptions): Promise<DeleteResult> {

@@ -18,6 +18,7 @@ import { writeValue } from "../record/value_codec.ts";
 import { type Version, VERSION_BYTES, writeVersion } from "../record/version.ts";
 import {
   AUTH_NONE,
+  DELETE_FLAG_PURGE,
   type ErrorCodeNumber,
   FRAME_HEADER_BYTES,
   type HelloResult,
@@ -27,6 +28,8 @@ import {
   type PutManyRefusal,
   SERVER_ID_BYTES,
   type ServerStats,
+  SET_K_FLAG_REPLACE,
+  STATE_FLAG_UNREPAIRED,
   WRITE_FLAG_REPAIR,
   type WriteOptions,
 } from "./mod.ts";
@@ -120,6 +123,7 @@ export class FrameWriter {
 
   /** Appends PUT at `options.version`; see {@link WriteOptions} for the flags. */
   put(requestId: number, key: string, value: Value, options: WriteOptions): void {
+    if (options.purge === true) throw new RangeError("a PUT has no purge flag");
     const start = this.#writeHeader(MessageType.PUT, requestId, key, options);
     writeValue(this.#out, value);
     this.#end(start);
@@ -132,6 +136,7 @@ export class FrameWriter {
     encodedValue: Uint8Array,
     options: WriteOptions,
   ): void {
+    if (options.purge === true) throw new RangeError("a PUT has no purge flag");
     const start = this.#writeHeader(MessageType.PUT, requestId, key, options);
     this.#out.raw(encodedValue);
     this.#end(start);
@@ -143,7 +148,8 @@ export class FrameWriter {
     const start = this.#begin(type, requestId);
     this.#out.u8(
       (options.overwrite === false ? PUT_FLAG_IF_ABSENT : 0) |
-        (options.repair === true ? WRITE_FLAG_REPAIR : 0),
+        (options.repair === true ? WRITE_FLAG_REPAIR : 0) |
+        (options.purge === true ? DELETE_FLAG_PURGE : 0),
     );
     this.#out.string(key);
     this.#out.raw(this.#version);
@@ -194,6 +200,26 @@ export class FrameWriter {
   /** Appends STATS. */
   stats(requestId: number): void {
     this.#end(this.#begin(MessageType.STATS, requestId));
+  }
+
+  /** Appends SET_K asking the server to record `k` (replacing a different one when `replace`). */
+  setK(requestId: number, k: number, replace: boolean): void {
+    const start = this.#begin(MessageType.SET_K, requestId);
+    this.#out.u8(replace ? SET_K_FLAG_REPLACE : 0);
+    this.#out.u8(k);
+    this.#end(start);
+  }
+
+  /** Appends MARK_REPAIRED. */
+  markRepaired(requestId: number): void {
+    this.#end(this.#begin(MessageType.MARK_REPAIRED, requestId));
+  }
+
+  /** Appends OK answering SET_K: the k the server records. */
+  okSetK(requestId: number, k: number): void {
+    const start = this.#begin(MessageType.OK, requestId);
+    this.#out.u8(k);
+    this.#end(start);
   }
 
   /** Appends an empty OK (PING, PUT, DELETE). */
@@ -268,6 +294,8 @@ export class FrameWriter {
     this.#out.u32(hello.maxFrameBytes);
     this.#out.u32(hello.idleTimeoutMs);
     this.#out.raw(hexToBytes(hello.serverId));
+    this.#out.u8(hello.state.unrepaired ? STATE_FLAG_UNREPAIRED : 0);
+    this.#out.u8(hello.state.k);
     if (hello.challenge !== undefined) this.#out.raw(hello.challenge);
     this.#end(start);
   }

@@ -21,6 +21,7 @@ import type { Value } from "../record/value.ts";
 import { readValue } from "../record/value_codec.ts";
 import { parseVersion, readVersion, type Version, VERSION_BYTES } from "../record/version.ts";
 import {
+  DELETE_FLAG_PURGE,
   type EncodedRead,
   ErrorCode,
   type Frame,
@@ -28,13 +29,17 @@ import {
   type HelloResult,
   MAX_AUTH_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
+  MAX_RECORDED_K,
   MessageType,
+  type NodeState,
   type PutManyRefusal,
   type ReadResult,
   type Request,
   type Response,
   SERVER_ID_BYTES,
   type ServerStats,
+  SET_K_FLAG_REPLACE,
+  STATE_FLAG_UNREPAIRED,
   WRITE_FLAG_REPAIR,
 } from "./mod.ts";
 import { PUT_FLAG_IF_ABSENT, PUT_FLAGS, readPutManyItems } from "./put_many.ts";
@@ -139,6 +144,10 @@ export function decodeRequest(frame: Frame): Request {
       const items = readPutManyItems(frame.body, reader.offset, itemCount);
       return { type: "putMany", requestId, body: frame.body, items };
     }
+    case MessageType.SET_K:
+      return decodeSetK(reader, requestId);
+    case MessageType.MARK_REPAIRED:
+      return finish(reader, { type: "markRepaired", requestId }, "MARK_REPAIRED");
     default:
       throw new DecodeError(`unknown request type 0x${frame.type.toString(16).padStart(2, "0")}`);
   }
@@ -196,11 +205,42 @@ function decodeDelete(
   body: Uint8Array,
   requestId: number,
 ): RequestOf<"delete"> {
-  const flags = readFlags(reader, WRITE_FLAG_REPAIR, "DELETE");
+  const flags = readFlags(reader, WRITE_FLAG_REPAIR | DELETE_FLAG_PURGE, "DELETE");
   const key = readKey(reader, body);
   const version = readVersionField(reader);
   const repair = (flags & WRITE_FLAG_REPAIR) !== 0;
-  return finish(reader, { type: "delete", requestId, key, version, repair }, "DELETE");
+  const purge = (flags & DELETE_FLAG_PURGE) !== 0;
+  return finish(reader, { type: "delete", requestId, key, version, repair, purge }, "DELETE");
+}
+
+/** Throws unless `k` is a replication factor a server records: 1 to {@link MAX_RECORDED_K}. */
+function checkRecordedK(k: number): void {
+  if (!Number.isInteger(k) || k < 1 || k > MAX_RECORDED_K) {
+    throw new DecodeError(`k ${k} must be a whole number from 1 to ${MAX_RECORDED_K}`);
+  }
+}
+
+function decodeSetK(reader: ByteReader, requestId: number): RequestOf<"setK"> {
+  const flags = readFlags(reader, SET_K_FLAG_REPLACE, "SET_K");
+  const k = reader.u8("k");
+  checkRecordedK(k);
+  const replace = (flags & SET_K_FLAG_REPLACE) !== 0;
+  return finish(reader, { type: "setK", requestId, k, replace }, "SET_K");
+}
+
+/**
+ * Decodes the OK to SET_K: the k the server records after the request.
+ *
+ * @example
+ * ```ts
+ * decodeSetKBody(Uint8Array.of(2)); // 2
+ * ```
+ */
+export function decodeSetKBody(body: Uint8Array): number {
+  const reader = new ByteReader(body);
+  const k = reader.u8("recorded k");
+  checkRecordedK(k);
+  return finish(reader, k, "OK");
 }
 
 function decodeKeys(reader: ByteReader, body: Uint8Array, requestId: number): RequestOf<"keys"> {
@@ -377,7 +417,8 @@ export function decodeStatsBody(body: Uint8Array): ServerStats {
  * @example
  * ```ts
  * decodeHelloBody(response.body);
- * // { version: 1, maxFrameBytes: 16777216, idleTimeoutMs: 30000, serverId: "9f3a…" }
+ * // { version: 4, maxFrameBytes: 16777216, idleTimeoutMs: 30000, serverId: "9f3a…",
+ * //   state: { unrepaired: false, k: 2 } }
  * ```
  */
 export function decodeHelloBody(body: Uint8Array): HelloResult {
@@ -387,11 +428,21 @@ export function decodeHelloBody(body: Uint8Array): HelloResult {
     maxFrameBytes: reader.u32("max frame"),
     idleTimeoutMs: reader.u32("idle timeout"),
     serverId: bytesToHex(reader.raw(SERVER_ID_BYTES, "server id")),
+    state: readNodeState(reader),
   };
   if (reader.remaining > 0) {
     hello.challenge = reader.raw(HELLO_CHALLENGE_BYTES, "challenge").slice();
   }
   return finish(reader, hello, "OK");
+}
+
+/** Reads HELLO's state flags and recorded k; unknown flag bits are a protocol error. */
+function readNodeState(reader: ByteReader): NodeState {
+  const flags = reader.u8("state flags");
+  if ((flags & ~STATE_FLAG_UNREPAIRED) !== 0) {
+    throw new DecodeError(`unknown state flags 0x${flags.toString(16).padStart(2, "0")}`);
+  }
+  return { unrepaired: (flags & STATE_FLAG_UNREPAIRED) !== 0, k: reader.u8("recorded k") };
 }
 
 function bytesToHex(bytes: Uint8Array): string {

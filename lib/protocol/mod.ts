@@ -29,14 +29,28 @@ import type { PutManyBounds } from "./put_many.ts";
 
 /**
  * The protocol version this module speaks, and the only one: 2 added PUT_MANY, 3 put a
- * version on every write and answer. A server refuses a HELLO for any other version, and
- * a client a server that does not answer with this one: an older peer would write
- * without versions, which replicas cannot order.
+ * version on every write and answer, 4 added the server's state in HELLO (unrepaired,
+ * the cluster's k), SET_K, MARK_REPAIRED, DELETE's purge flag and the partition digests
+ * and listings that repair compares. A server refuses a HELLO for any other version, and
+ * a client a server that does not answer with this one: an older broker would neither
+ * know which servers lost data nor keep the cluster's k.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** PUT and DELETE flag bit (and PUT_MANY item flag): a repair copy, acknowledged when stale. */
 export const WRITE_FLAG_REPAIR = 0x02;
+
+/** DELETE flag bit: purge, removing the key's record or tombstone entirely when not newer. */
+export const DELETE_FLAG_PURGE = 0x04;
+
+/** HELLO state flag bit: the server may be missing writes it once acknowledged. */
+export const STATE_FLAG_UNREPAIRED = 0x01;
+
+/** SET_K flag bit: replace a different k already recorded (only `kv repair -k` sets it). */
+export const SET_K_FLAG_REPLACE = 0x01;
+
+/** Largest replication factor a server records (k is a u8; 0 means none recorded). */
+export const MAX_RECORDED_K = 255;
 
 /** Bytes in every frame header: u32 body length, u8 type, u32 request id. */
 export const FRAME_HEADER_BYTES = 9;
@@ -67,6 +81,8 @@ export const MessageType = {
   KEYS: 0x07,
   STATS: 0x08,
   PUT_MANY: 0x09,
+  SET_K: 0x0a,
+  MARK_REPAIRED: 0x0b,
   OK: 0x80,
   NOT_FOUND: 0x81,
   ERROR: 0x82,
@@ -175,6 +191,8 @@ export type Request =
     readonly version: Version;
     /** A repair copy: when stale it is acknowledged (OK), not answered STALE. */
     readonly repair: boolean;
+    /** Purge: remove the key's record or tombstone entirely, leaving nothing. */
+    readonly purge: boolean;
   }
   | {
     readonly type: "keys";
@@ -183,7 +201,16 @@ export type Request =
     readonly limit: number;
     readonly after: string | undefined;
   }
-  | { readonly type: "stats"; readonly requestId: number };
+  | { readonly type: "stats"; readonly requestId: number }
+  | {
+    readonly type: "setK";
+    readonly requestId: number;
+    /** The replication factor asked, 1 to {@link MAX_RECORDED_K}. */
+    readonly k: number;
+    /** Replace a different k already recorded. */
+    readonly replace: boolean;
+  }
+  | { readonly type: "markRepaired"; readonly requestId: number };
 
 /** A decoded response, as the client sees it; OK bodies are decoded per request type. */
 export type Response =
@@ -229,6 +256,12 @@ export interface WriteOptions {
   readonly repair?: boolean;
   /** PUT only: false refuses to replace a record the key holds (EXISTS). Default true. */
   readonly overwrite?: boolean;
+  /**
+   * DELETE only: purge — remove the key's record or tombstone entirely when the version
+   * it holds is not newer than `version` (`deleted` with `existed` false when it held
+   * nothing). Default false: leave a tombstone.
+   */
+  readonly purge?: boolean;
 }
 
 /** What a server answered a PUT: stored (or a stale repair ignored), refused, or stale. */
@@ -274,6 +307,26 @@ export interface ServerStats {
   connectionCount: number;
 }
 
+/**
+ * A server's state, from its HELLO: whether it may be missing acknowledged writes, and
+ * the replication factor recorded on it.
+ *
+ * @example
+ * ```ts
+ * const state: NodeState = { unrepaired: true, k: 2 };
+ * ```
+ */
+export interface NodeState {
+  /**
+   * The server may be missing writes it once acknowledged: it runs memory-only and
+   * (re)started, its data dir was new or empty at start, or recovery skipped a damaged
+   * log stretch. Its NOT_FOUND proves nothing until MARK_REPAIRED clears this.
+   */
+  readonly unrepaired: boolean;
+  /** The cluster's replication factor recorded on the server; 0 when none is recorded. */
+  readonly k: number;
+}
+
 /** What HELLO's OK reports. */
 export interface HelloResult {
   /** The protocol version the server will speak. */
@@ -287,6 +340,8 @@ export interface HelloResult {
    * server (a broker must not put two replicas there).
    */
   serverId: string;
+  /** The server's state: unrepaired, and the k it records. */
+  state: NodeState;
   /**
    * The server's challenge, present when it requires the client to prove it knows a
    * secret: answer it in a second HELLO (see auth.ts).

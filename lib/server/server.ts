@@ -58,6 +58,12 @@ const WRITE_TYPES: ReadonlySet<number> = new Set([
   MessageType.PUT_MANY,
   MessageType.DELETE,
 ]);
+
+/** The requests that change the node state, answered once the change is on disk. */
+const NODE_STATE_TYPES: ReadonlySet<number> = new Set([
+  MessageType.SET_K,
+  MessageType.MARK_REPAIRED,
+]);
 import { compareVersions, formatVersion, readVersion, type Version } from "../record/version.ts";
 
 /** PUT_MANY item options, made once rather than per item: every write applies only when newer. */
@@ -556,7 +562,9 @@ export class KvServer {
         try {
           for (let frame = reader.next(); frame; frame = reader.next()) {
             requestIds.push(frame.requestId);
-            if (connection.greeted && frame.type !== MessageType.HELLO) {
+            if (connection.greeted && NODE_STATE_TYPES.has(frame.type)) {
+              await this.#handleNodeState(frame, responses);
+            } else if (connection.greeted && frame.type !== MessageType.HELLO) {
               // A write the store refused (say, READ_ONLY) changed nothing to save.
               if (this.#handle(frame, responses) && WRITE_TYPES.has(frame.type)) {
                 connection.batchWrites = true;
@@ -653,6 +661,28 @@ export class KvServer {
       const refusal = this.#refusalOf(request.type, error);
       responses.error(request.requestId, refusal.code, refusal.message);
       return false;
+    }
+  }
+
+  /**
+   * Runs SET_K or MARK_REPAIRED and appends its answer once the new state is durable;
+   * never throws.
+   */
+  async #handleNodeState(frame: Frame, responses: FrameWriter): Promise<void> {
+    const keeper = this.#store.nodeState;
+    let request: Request | undefined;
+    try {
+      request = decodeRequest(frame);
+      if (request.type === "setK") {
+        const recorded = await keeper.setK(request.k, request.replace);
+        return responses.okSetK(request.requestId, recorded);
+      }
+      invariant(request.type === "markRepaired", "only node state requests come here");
+      await keeper.markRepaired();
+      return responses.ok(request.requestId);
+    } catch (error) {
+      const refusal = this.#refusalOf(request?.type ?? "decoding a request", error);
+      responses.error(frame.requestId, refusal.code, refusal.message);
     }
   }
 
@@ -843,6 +873,7 @@ export class KvServer {
       maxFrameBytes: this.#maxFrameBytes,
       idleTimeoutMs: this.#idleTimeoutMs,
       serverId: this.#serverId,
+      state: this.#store.nodeState.state,
     };
   }
 
@@ -864,6 +895,16 @@ export class KvServer {
   #staleAgainst(key: string, version: Version): Version | undefined {
     const held = this.#store.versionOf(key);
     return held !== undefined && compareVersions(held, version) >= 0 ? held : undefined;
+  }
+
+  /** Answers a DELETE with the purge flag: OK purged, NOT_FOUND nothing held, or STALE. */
+  #purge(request: Extract<Request, { type: "delete" }>, responses: FrameWriter): void {
+    const id = request.requestId;
+    const result = this.#store.purge(request.key, request.version);
+    if (result.kind === "purged") return responses.ok(id);
+    if (result.kind === "absent") return responses.notFound(id);
+    // A repair copy meeting a newer write is acknowledged and ignored, as for any write.
+    return request.repair ? responses.ok(id) : responses.stale(id, result.version);
   }
 
   #run(request: Request, responses: FrameWriter): void {
@@ -897,6 +938,7 @@ export class KvServer {
       }
       case "delete": {
         const { key, version } = request;
+        if (request.purge) return this.#purge(request, responses);
         const existed = store.has(key);
         if (store.delete(key, { version, ifNewer: true })) {
           return existed ? responses.ok(id) : responses.notFound(id);
@@ -910,6 +952,9 @@ export class KvServer {
           id,
           store.keys({ prefix: request.prefix, limit: request.limit, after: request.after }),
         );
+      case "setK":
+      case "markRepaired":
+        throw new Error("node state requests are answered by #handleNodeState, never here");
       case "stats":
         return responses.okStats(id, {
           recordCount: store.recordCount,

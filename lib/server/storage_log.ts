@@ -20,13 +20,16 @@
  * |--------|------|--------------------------------------------------------------|
  * | 0      | 4    | CRC-32C of bytes `[4, 8 + N)`: the length field and the body |
  * | 4      | 4    | body length N, u32                                           |
- * | 8      | 1    | kind: `0x01` PUT, `0x02` DELETE                              |
+ * | 8      | 1    | kind: `0x01` PUT, `0x02` DELETE, `0x03` PURGE                |
  * | 9      | 4    | key length K, u32, at most MAX_KEY_BYTES                     |
  * | 13     | K    | key, UTF-8                                                   |
  * | 13 + K | 12   | the write's version (lib/record/version.ts)                  |
  * | 25 + K | rest | PUT only: the value as encoded by value_codec (N − 17 − K bytes) |
  *
- * A DELETE (a tombstone) has no value: its body is exactly `17 + K` bytes. An entry is at most
+ * A DELETE (a tombstone) has no value: its body is exactly `17 + K` bytes. A PURGE (DELETE's
+ * purge flag: the key's record or tombstone removed entirely, when not newer than the
+ * version) is laid out as a DELETE; it came with protocol version 4, within format 2, so a
+ * kv from before it would skip one as a damaged entry. An entry is at most
  * {@link MAX_LOG_ENTRY_BYTES}: room for a value as large as the biggest default
  * protocol frame plus the longest key.
  *
@@ -107,7 +110,7 @@ export const MAX_LOG_ENTRY_BYTES = LOG_ENTRY_OVERHEAD_BYTES + MAX_KEY_BYTES + MA
 export const READ_CHUNK_BYTES = 1024 * 1024;
 
 /** Kind byte of each log entry. */
-export const LogEntryKind = { put: 0x01, delete: 0x02 } as const;
+export const LogEntryKind = { put: 0x01, delete: 0x02, purge: 0x03 } as const;
 
 /** Byte offsets inside an entry. */
 const LENGTH_OFFSET = 4;
@@ -129,7 +132,8 @@ export type LogEntry =
     readonly encodedValue: Uint8Array;
     readonly version: Version;
   }
-  | { readonly kind: "delete"; readonly key: string; readonly version: Version | undefined };
+  | { readonly kind: "delete"; readonly key: string; readonly version: Version | undefined }
+  | { readonly kind: "purge"; readonly key: string; readonly version: Version };
 
 /** What a replay found. */
 export interface LogReplay {
@@ -426,6 +430,12 @@ export class StorageLog {
     this.#sealEntry(this.#beginEntry(LogEntryKind.delete, key, version));
   }
 
+  /** Buffers a PURGE of `key` up to `version`: its record or tombstone removed entirely. */
+  appendPurge(key: string, version: Version): void {
+    checkLogEntrySize(key, 0);
+    this.#sealEntry(this.#beginEntry(LogEntryKind.purge, key, version));
+  }
+
   #beginEntry(kind: number, key: string, version: Version): number {
     assert(!this.#closed, "append to a closed log");
     writeVersion(this.#versionBytes, 0, version);
@@ -638,9 +648,11 @@ function decodeBody(body: ByteReader, formatVersion: number): LogEntry {
   const version = formatVersion === OLDEST_LOG_FORMAT_VERSION
     ? undefined
     : readVersion(body.raw(VERSION_BYTES, "version"), 0);
-  if (kind === LogEntryKind.delete) {
+  if (kind === LogEntryKind.delete || kind === LogEntryKind.purge) {
     if (body.remaining !== 0) throw new DecodeError(`${body.remaining} bytes after a DELETE key`);
-    return { kind: "delete", key, version };
+    if (kind === LogEntryKind.delete) return { kind: "delete", key, version };
+    if (version === undefined) throw new DecodeError("a PURGE in a log without versions");
+    return { kind: "purge", key, version };
   }
   if (kind !== LogEntryKind.put) {
     throw new DecodeError(`unknown entry kind 0x${kind.toString(16).padStart(2, "0")}`);

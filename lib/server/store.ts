@@ -89,7 +89,8 @@ import { checkLogEntrySize, LOG_FORMAT_VERSION, type LogEntry, StorageLog } from
 import { type PutOptions, RecordTrie, type TombstoneOptions } from "../trie/mod.ts";
 import { readUtf8 } from "../base/utf8.ts";
 import { writeValue } from "../record/value_codec.ts";
-import { BASE_VERSION, readVersion, type Version } from "../record/version.ts";
+import { BASE_VERSION, compareVersions, readVersion, type Version } from "../record/version.ts";
+import { NodeStateKeeper } from "./node_state.ts";
 
 /** When a commit's writes are forced to stable storage; see the module docs. */
 export type FsyncPolicy = "always" | "interval" | "never";
@@ -171,6 +172,12 @@ export interface RecoveryInfo {
   /** What recovery repaired or cleaned up, one sentence each, for the operator. */
   warnings: string[];
 }
+
+/** What {@link Store.purge} did: removed the key, found nothing, or met a newer version. */
+export type PurgeResult =
+  | { readonly kind: "purged" }
+  | { readonly kind: "absent" }
+  | { readonly kind: "stale"; readonly version: Version };
 
 /** Where a store's files stand, for STATS and tests. */
 export interface StorageStats {
@@ -300,6 +307,12 @@ export class Store {
   #snapshotBytes = 0;
   #failure: Error | undefined;
   #closed = false;
+  /** Unrepaired flag and recorded k; see node_state.ts. */
+  #nodeState: NodeStateKeeper = NodeStateKeeper.memory();
+  /** The data dir held no log and no snapshot when opened. */
+  #emptyAtStart = false;
+  /** Recovery dropped or skipped damaged log bytes, or found a log missing. */
+  #lostData = false;
 
   private constructor(options: StoreOptions) {
     this.#dataDir = options.dataDir;
@@ -361,6 +374,10 @@ export class Store {
             "have the base version, older than any new write)",
         );
       }
+      store.#nodeState = await NodeStateKeeper.open(dir, {
+        emptyAtStart: store.#emptyAtStart,
+        lostData: store.#lostData,
+      }, store.#onWarning);
     } catch (error) {
       await store.#log?.close().catch(() => {/* the recovery error is the one to report */});
       lock.release();
@@ -387,6 +404,7 @@ export class Store {
       await Deno.remove(`${dir}/${name}`);
       warnings.push(`removed ${name}, left unfinished by a crash`);
     }
+    this.#emptyAtStart = listing.logs.length === 0 && listing.snapshots.length === 0;
     const snapshotGeneration = listing.snapshots.at(-1) ?? 0;
     if (snapshotGeneration > 0) {
       const path = `${dir}/${snapshotName(snapshotGeneration)}`;
@@ -414,6 +432,8 @@ export class Store {
     const apply = (entry: LogEntry) => {
       if (entry.kind === "put") {
         this.#trie.putEncoded(entry.key, entry.encodedValue, { version: entry.version });
+      } else if (entry.kind === "purge") {
+        this.#purgeInTrie(entry.key, entry.version);
       } else if (entry.version !== undefined) {
         this.#trie.tombstone(entry.key, { version: entry.version });
       } else {
@@ -428,6 +448,8 @@ export class Store {
         throw new StoreCorruptError(`${log.path} says it is generation ${replay.generation}`);
       }
       this.#recovery.truncatedBytes += replay.truncatedBytes;
+      // Damaged bytes may have held acknowledged writes: the server must be repaired.
+      if (replay.truncatedBytes > 0 || replay.skippedBytes > 0) this.#lostData = true;
       if (replay.formatVersion !== LOG_FORMAT_VERSION) this.#upgrade = true;
       if (replay.warning !== undefined) warnings.push(replay.warning);
       if (generation === logs.at(-1)) this.#log = log;
@@ -436,6 +458,7 @@ export class Store {
     if (this.#log === undefined) {
       if (snapshotGeneration > 0) {
         warnings.push(`${logName(firstGeneration)} was missing; started it empty`);
+        this.#lostData = true;
       }
       this.#log = await StorageLog.create(`${dir}/${logName(firstGeneration)}`, firstGeneration);
     }
@@ -460,6 +483,14 @@ export class Store {
   /** What recovery found; all zero and empty for a memory-only store. */
   get recovery(): RecoveryInfo {
     return this.#recovery;
+  }
+
+  /**
+   * The server's node state (unrepaired, recorded k), kept in the data dir beside the
+   * records; in memory, unrepaired from the start. See node_state.ts.
+   */
+  get nodeState(): NodeStateKeeper {
+    return this.#nodeState;
   }
 
   /** The data directory; undefined for a memory-only store. */
@@ -649,6 +680,34 @@ export class Store {
     if (!this.#trie.tombstone(key, options)) return false;
     this.#log?.appendDelete(key, options.version);
     return true;
+  }
+
+  /**
+   * Purges `key` up to `version`: removes its record or tombstone entirely, leaving
+   * nothing, when the version it holds is older than or equal to `version` (`purged`);
+   * `absent` when it holds nothing, `stale` with the version held when that is newer.
+   * With a data dir a purge is logged, so it survives a restart.
+   *
+   * @example
+   * ```ts
+   * store.purge("person1", store.versionOf("person1")!); // { kind: "purged" }
+   * ```
+   */
+  purge(key: string, version: Version): PurgeResult {
+    this.#checkWritable();
+    if (this.#log !== undefined) checkLogEntrySize(key, 0);
+    const held = this.#trie.versionOf(key);
+    if (held === undefined) return { kind: "absent" };
+    if (compareVersions(held, version) > 0) return { kind: "stale", version: held };
+    this.#purgeInTrie(key, version);
+    this.#log?.appendPurge(key, version);
+    return { kind: "purged" };
+  }
+
+  /** Removes `key` from the trie when what it holds is not newer than `version`. */
+  #purgeInTrie(key: string, version: Version): void {
+    const held = this.#trie.versionOf(key);
+    if (held !== undefined && compareVersions(held, version) <= 0) this.#trie.delete(key);
   }
 
   /**

@@ -21,6 +21,7 @@ import {
   type DeleteResult,
   type EncodedRead,
   ErrorCode,
+  type NodeState,
   type PutManyRefusal,
   type PutResult,
   type ServerStats,
@@ -32,7 +33,7 @@ import { type ServerAddress, serverAddress } from "../../lib/broker/server_list.
 import type { Connector, ServerConnection } from "../../lib/broker/server_pool.ts";
 import type { Value } from "../../lib/record/value.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
-import { formatVersion, readVersion } from "../../lib/record/version.ts";
+import { compareVersions, formatVersion, readVersion } from "../../lib/record/version.ts";
 import { RecordTrie } from "../../lib/trie/mod.ts";
 
 /** How a fake server behaves. */
@@ -53,6 +54,8 @@ export class FakeServer {
   crashOnPutMany = false;
   /** The frame limit its HELLO would announce. */
   maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+  /** The node state its HELLO would tell: trusted, no k recorded, unless a test says otherwise. */
+  nodeState: NodeState = { unrepaired: false, k: 0 };
 
   constructor(readonly address: ServerAddress) {}
 
@@ -95,6 +98,25 @@ class FakeConnection implements ServerConnection {
 
   get maxFrameBytes(): number {
     return this.server.maxFrameBytes;
+  }
+
+  get state(): NodeState {
+    return this.server.nodeState;
+  }
+
+  /** Records k as a server does: when none is, it is the same, or `replace` is set. */
+  async setK(k: number, options: { replace?: boolean } = {}): Promise<number> {
+    await this.#check("SET_K");
+    const held = this.server.nodeState;
+    if (held.k === 0 || held.k === k || options.replace === true) {
+      this.server.nodeState = { unrepaired: held.unrepaired, k };
+    }
+    return this.server.nodeState.k;
+  }
+
+  async markRepaired(): Promise<void> {
+    await this.#check("MARK_REPAIRED");
+    this.server.nodeState = { unrepaired: false, k: this.server.nodeState.k };
   }
 
   #check(kind: string): Promise<void> {
@@ -175,12 +197,27 @@ class FakeConnection implements ServerConnection {
     await this.#check("DELETE");
     if (this.server.failWrites) throw new ServerError(ErrorCode.INTERNAL, this.server.failWrites);
     const trie = this.server.trie;
+    if (options.purge === true) return this.#purge(key, options);
     const existed = trie.has(key);
     if (trie.tombstone(key, { version: options.version, ifNewer: true })) {
       return { kind: "deleted", existed };
     }
     if (options.repair === true) return { kind: "deleted", existed: false };
     return { kind: "stale", version: trie.versionOf(key)! };
+  }
+
+  /** A purge as a server does it: nothing left when what the key holds is not newer. */
+  #purge(key: string, options: WriteOptions): DeleteResult {
+    const trie = this.server.trie;
+    const held = trie.versionOf(key);
+    if (held === undefined) return { kind: "deleted", existed: false };
+    if (compareVersions(held, options.version) > 0) {
+      return options.repair === true
+        ? { kind: "deleted", existed: false }
+        : { kind: "stale", version: held };
+    }
+    trie.delete(key);
+    return { kind: "deleted", existed: true };
   }
 
   async keys(options: KeysOptions) {

@@ -79,6 +79,7 @@ function helloThenSilence(conn: Deno.TcpConn, frameCount: number): void {
     maxFrameBytes: 1024,
     idleTimeoutMs: 30_000,
     serverId: "0123456789abcdef",
+    state: { unrepaired: false, k: 0 },
   });
   conn.write(frames.bytes()).catch(() => {});
 }
@@ -382,6 +383,7 @@ function oversizedAnswers(bodyBytes: number) {
         maxFrameBytes: 64 * 1024,
         idleTimeoutMs: 30_000,
         serverId: "0123456789abcdef",
+        state: { unrepaired: false, k: 0 },
       });
     } else {
       frames.frame(MessageType.OK, frameCount, new Uint8Array(bodyBytes));

@@ -80,15 +80,15 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
     written.push(hex(frames.bytes()));
   };
   const record = object([["age", int(22)]]);
-  frame((w) => w.hello(1, 3));
-  frame((w) =>
-    w.okHello(1, {
-      version: 3,
-      maxFrameBytes: 16 * 1024 * 1024,
-      idleTimeoutMs: 30_000,
-      serverId: "9f3a0c5e12b47d68",
-    })
-  );
+  frame((w) => w.hello(1, 4));
+  const hello = {
+    version: 4,
+    maxFrameBytes: 16 * 1024 * 1024,
+    idleTimeoutMs: 30_000,
+    serverId: "9f3a0c5e12b47d68",
+  };
+  frame((w) => w.okHello(1, { ...hello, state: { unrepaired: false, k: 2 } }));
+  frame((w) => w.okHello(1, { ...hello, state: { unrepaired: true, k: 0 } }));
   frame((w) => w.ping(2));
   frame((w) => w.ok(2));
   frame((w) => w.put(3, "person1", record, { version: V1 }));
@@ -107,6 +107,8 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   frame((w) => w.okValue(7, V3, int(22)));
   frame((w) => w.delete(8, "person1", { version: V3 }));
   frame((w) => w.ok(8));
+  frame((w) => w.delete(16, "person1", { version: V3, purge: true }));
+  frame((w) => w.ok(16));
   frame((w) => w.keys(9, { prefix: "person", limit: 2 }));
   frame((w) => w.okKeys(9, ["person1", "person2"]));
   frame((w) => w.keys(10, { prefix: "person", limit: 2, after: "person2" }));
@@ -120,6 +122,12 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   frame((w) => w.putMany(12, items.itemCount, items.bytes()));
   frame((w) => w.okPutMany(12, [{ index: 1, code: ErrorCode.EXISTS, message: "key 'b' exists" }]));
   frame((w) => w.okPutMany(12, [{ index: 0, code: ErrorCode.STALE, message: formatVersion(V3) }]));
+  frame((w) => w.setK(17, 2, false));
+  frame((w) => w.okSetK(17, 2));
+  frame((w) => w.setK(18, 3, false));
+  frame((w) => w.okSetK(18, 2));
+  frame((w) => w.markRepaired(19));
+  frame((w) => w.ok(19));
   frame((w) => w.error(13, ErrorCode.BAD_REQUEST, "empty key"));
   frame((w) => w.error(0, ErrorCode.BUSY, "too many connections"));
   assert.deepEqual(await documentedHex(), written);
@@ -158,7 +166,10 @@ Deno.test("every request type round-trips through FrameWriter and decodeRequest"
         frames.keys(id, { prefix: key, limit, after: key });
         frames.keys(id, { limit });
         frames.stats(id);
-        assert.equal(frames.frameCount, 10);
+        frames.delete(id, key, at({ purge: true }));
+        frames.setK(id, limit % 255 + 1, overwrite);
+        frames.markRepaired(id);
+        assert.equal(frames.frameCount, 13);
         const requests = framesOf(frames.bytes()).map(decodeRequest);
         assert.ok(requests.every((request) => request.requestId === id));
         assert.deepEqual(requests.map((request) => request.type), [
@@ -172,8 +183,19 @@ Deno.test("every request type round-trips through FrameWriter and decodeRequest"
           "keys",
           "keys",
           "stats",
+          "delete",
+          "setK",
+          "markRepaired",
         ]);
-        const [hello, , put, putEncoded, get, query, del, keys, allKeys] = requests;
+        const [hello, , put, putEncoded, get, query, del, keys, allKeys, , purge, setK] = requests;
+        assert.ok(del.type === "delete" && !del.purge);
+        assert.ok(purge.type === "delete" && purge.purge && purge.key === key);
+        assert.deepEqual(setK, {
+          type: "setK",
+          requestId: id,
+          k: limit % 255 + 1,
+          replace: overwrite,
+        });
         assert.ok(hello.type === "hello" && hello.version === PROTOCOL_VERSION);
         for (const request of [put, putEncoded]) {
           assert.ok(request.type === "put");
@@ -206,7 +228,9 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
       valueArbitrary(),
       fc.array(keyArbitrary(), { maxLength: 20 }),
       fc.string({ maxLength: 50 }),
-      (value, keys, message) => {
+      fc.boolean(),
+      fc.integer({ min: 0, max: 255 }),
+      (value, keys, message, unrepaired, k) => {
         const stats = { recordCount: 5, memoryBytes: 2 ** 40, uptimeMs: 1234, connectionCount: 7 };
         const frames = new FrameWriter();
         frames.ok(1);
@@ -218,6 +242,7 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
           maxFrameBytes: 1024,
           idleTimeoutMs: 30_000,
           serverId: "0123456789abcdef",
+          state: { unrepaired, k },
         };
         frames.okHello(5, hello);
         frames.notFound(6);

@@ -1,7 +1,9 @@
 /**
  * A data dir written by kv before versions (testdata/datadir-v2, made by main at 43bc0b3:
  * a snapshot and a log, with overwrites and deletes) opens under the current formats,
- * losing nothing, and is rewritten in them at once.
+ * losing nothing, and is rewritten in them at once. It has no node state file (that came with
+ * protocol version 4): it held the writes it acknowledged, so it starts trusted — not
+ * unrepaired — with no k recorded (lib/server/node_state.ts).
  */
 import assert from "node:assert/strict";
 import { Store } from "../../lib/server/store.ts";
@@ -56,6 +58,7 @@ Deno.test("upgrade: a data dir of the format before versions opens with every re
     assert.equal(await formatOf(`${dir}/snapshot-0000000002.kvsnap`), 1);
     const store = await Store.open({ dataDir: dir, onWarning: () => {} });
     checkRecords(store);
+    assert.deepEqual(store.nodeState.state, { unrepaired: false, k: 0 });
     assert.ok(store.recovery.warnings.some((warning) => warning.includes("current format")));
     assert.equal(store.get("unused"), undefined);
     // Any new write is newer than the base version, whatever the records held.
@@ -63,11 +66,17 @@ Deno.test("upgrade: a data dir of the format before versions opens with every re
     assert.equal(store.put("person1", float(1.5), { version, ifNewer: true }), true);
     await store.close();
     const names = [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
-    assert.deepEqual(names, ["LOCK", "log-0000000003.kvlog", "snapshot-0000000003.kvsnap"]);
+    assert.deepEqual(names, [
+      "LOCK",
+      "log-0000000003.kvlog",
+      "node-state.json",
+      "snapshot-0000000003.kvsnap",
+    ]);
     assert.equal(await formatOf(`${dir}/log-0000000003.kvlog`), LOG_FORMAT_VERSION);
     assert.equal(await formatOf(`${dir}/snapshot-0000000003.kvsnap`), SNAPSHOT_FORMAT_VERSION);
     const reopened = await Store.open({ dataDir: dir, onWarning: () => {} });
     assert.deepEqual(reopened.recovery.warnings, []);
+    assert.deepEqual(reopened.nodeState.state, { unrepaired: false, k: 0 });
     assert.deepEqual(reopened.get("person1"), float(1.5));
     assert.deepEqual(reopened.versionOf("person1"), version);
     EXPECTED.delete("person1");
@@ -82,6 +91,7 @@ Deno.test("upgrade: a kv server process started on the old data dir serves every
     const server = await startServerProcess(["--data-dir", dir]);
     const client = await connectClient(server.address);
     try {
+      assert.deepEqual(client.state, { unrepaired: false, k: 0 });
       for (const [key, value] of EXPECTED) {
         const read = await client.get(key);
         assert.deepEqual(read.value, value, key);

@@ -1,0 +1,233 @@
+/**
+ * A server's node state — whether it may be missing writes it once acknowledged
+ * ("unrepaired"), and the cluster's replication factor k recorded on it — told to every
+ * broker in HELLO and changed by SET_K and MARK_REPAIRED (docs/protocol.md).
+ *
+ * ## Where it is kept
+ *
+ * With a data dir, in {@link NODE_STATE_FILE}: JSON `{"format":1,"k":K,"unrepaired":B}`,
+ * replaced atomically (temporary file, fsync, rename, fsync of the directory) before a
+ * change is acknowledged, so a crash leaves the old state or the new, never a mix. A
+ * memory-only server keeps it in memory, and starts unrepaired: it lost everything.
+ *
+ * ## When a server is unrepaired
+ *
+ * - memory only: always, at every start, until MARK_REPAIRED;
+ * - a data dir that held no log and no snapshot at start (new, or emptied), whatever
+ *   the state file says: until MARK_REPAIRED;
+ * - recovery dropped or skipped damaged log bytes, or found a log missing: it may have
+ *   lost acknowledged writes, so it is set and persisted, whatever it was;
+ * - a data dir of a kv from before node states (logs or a snapshot, no state file):
+ *   **trusted** — it held the writes it acknowledged, which survive upgrade — unless its
+ *   recovery lost bytes as above. Its k is unrecorded (0) until a broker sets it;
+ * - a state file that cannot be read as above: unrepaired, k unrecorded, with a
+ *   warning, and rewritten — the safe reading of a state nobody can vouch for.
+ *
+ * @example
+ * ```ts
+ * import { NodeStateKeeper } from "./node_state.ts";
+ * const keeper = NodeStateKeeper.memory();
+ * keeper.state; // { unrepaired: true, k: 0 }
+ * await keeper.setK(2, false); // 2
+ * await keeper.markRepaired();
+ * ```
+ * @module
+ */
+import { invariant } from "../base/invariant.ts";
+import { MAX_RECORDED_K, type NodeState } from "../protocol/mod.ts";
+import { dirname, syncDirectory, writeAll } from "./storage_log.ts";
+
+/** Name of the state file in a data dir. */
+export const NODE_STATE_FILE = "node-state.json";
+
+/** The state file's format number, written as its `format` field. */
+export const NODE_STATE_FORMAT = 1;
+
+/** Largest state file read: a few dozen bytes are expected, more is not ours. */
+const MAX_NODE_STATE_FILE_BYTES = 4096;
+
+/** What recovery found about a data dir, which decides whether it starts unrepaired. */
+export interface NodeStateOrigin {
+  /** The data dir held no log and no snapshot when the server started: nothing survived. */
+  readonly emptyAtStart: boolean;
+  /** Recovery dropped or skipped damaged log bytes, or found a log missing. */
+  readonly lostData: boolean;
+}
+
+/**
+ * Keeps a server's {@link NodeState}, durably with a data dir. Changes are serialised:
+ * each resolves once the state it set is on disk, in the order asked.
+ *
+ * @example
+ * ```ts
+ * const keeper = await NodeStateKeeper.open("data", { emptyAtStart: false, lostData: false });
+ * keeper.state.unrepaired; // false for a data dir that held data
+ * ```
+ */
+export class NodeStateKeeper {
+  readonly #path: string | undefined;
+  #state: NodeState;
+  /** Persisting changes run one after another on this chain; it never rejects. */
+  #tail: Promise<void> = Promise.resolve();
+
+  private constructor(path: string | undefined, state: NodeState) {
+    this.#path = path;
+    this.#state = state;
+  }
+
+  /**
+   * The state of a memory-only server: unrepaired (it starts empty), no k recorded.
+   *
+   * @example
+   * ```ts
+   * NodeStateKeeper.memory().state; // { unrepaired: true, k: 0 }
+   * ```
+   */
+  static memory(): NodeStateKeeper {
+    return new NodeStateKeeper(undefined, { unrepaired: true, k: 0 });
+  }
+
+  /**
+   * Reads the state kept in `dir` and applies what recovery found (see the module docs),
+   * writing the result back when it changed. `onWarning` hears of an unreadable file.
+   *
+   * @example
+   * ```ts
+   * const keeper = await NodeStateKeeper.open("data", { emptyAtStart: true, lostData: false });
+   * keeper.state.unrepaired; // true
+   * ```
+   */
+  static async open(
+    dir: string,
+    origin: NodeStateOrigin,
+    onWarning: (message: string) => void = () => {},
+  ): Promise<NodeStateKeeper> {
+    const path = `${dir}/${NODE_STATE_FILE}`;
+    await Deno.remove(`${path}.tmp`).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+    const kept = await readStateFile(path, onWarning);
+    // A data dir from before node states held its data: trusted, k not yet recorded.
+    const stored = kept === "unreadable"
+      ? { unrepaired: true, k: 0 }
+      : kept ?? { unrepaired: false, k: 0 };
+    const unrepaired = stored.unrepaired || origin.emptyAtStart || origin.lostData;
+    const keeper = new NodeStateKeeper(path, { unrepaired, k: stored.k });
+    if (kept === undefined || kept === "unreadable" || kept.unrepaired !== unrepaired) {
+      await writeStateFile(path, keeper.#state);
+    }
+    return keeper;
+  }
+
+  /** The state now: what HELLO tells. */
+  get state(): NodeState {
+    return this.#state;
+  }
+
+  /**
+   * Records `k` when none is recorded, it is the same, or `replace` is set, and resolves
+   * with the k recorded afterwards (the one kept when another was recorded and `replace`
+   * is not set), once it is durable.
+   *
+   * @example
+   * ```ts
+   * await keeper.setK(2, false); // 2
+   * await keeper.setK(3, false); // 2: a different k is kept
+   * await keeper.setK(3, true); // 3
+   * ```
+   */
+  setK(k: number, replace: boolean): Promise<number> {
+    invariant(Number.isInteger(k) && k >= 1 && k <= MAX_RECORDED_K, "k is checked when decoded");
+    return this.#change((state) => {
+      if (state.k !== 0 && state.k !== k && !replace) return state;
+      return { unrepaired: state.unrepaired, k };
+    }).then((state) => state.k);
+  }
+
+  /**
+   * Clears the unrepaired flag, resolving once that is durable.
+   *
+   * @example
+   * ```ts
+   * await keeper.markRepaired();
+   * keeper.state.unrepaired; // false
+   * ```
+   */
+  async markRepaired(): Promise<void> {
+    await this.#change((state) => ({ unrepaired: false, k: state.k }));
+  }
+
+  /**
+   * Applies `next` to the state after every earlier change, persists the result when it
+   * differs, and only then makes it the state HELLO tells.
+   */
+  #change(next: (state: NodeState) => NodeState): Promise<NodeState> {
+    const result = this.#tail.then(async () => {
+      const state = next(this.#state);
+      const same = state.unrepaired === this.#state.unrepaired && state.k === this.#state.k;
+      if (!same && this.#path !== undefined) await writeStateFile(this.#path, state);
+      this.#state = state;
+      return state;
+    });
+    this.#tail = result.then(() => {}, () => {});
+    return result;
+  }
+}
+
+/** The state kept in `path`; undefined when there is no file. */
+async function readStateFile(
+  path: string,
+  onWarning: (message: string) => void,
+): Promise<NodeState | undefined | "unreadable"> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const state = bytes.length <= MAX_NODE_STATE_FILE_BYTES ? parseState(bytes) : undefined;
+  if (state !== undefined) return state;
+  onWarning(
+    `${path} is not a node state file this kv reads; starting unrepaired with no k ` +
+      "recorded, and rewriting it",
+  );
+  return "unreadable";
+}
+
+/** The state in a state file's bytes, or undefined when they are not one. */
+function parseState(bytes: Uint8Array): NodeState | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    // Invalid UTF-8 or JSON: not a state file this kv wrote.
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const { format, k, unrepaired } = parsed as Record<string, unknown>;
+  if (format !== NODE_STATE_FORMAT || typeof unrepaired !== "boolean") return undefined;
+  if (typeof k !== "number" || !Number.isInteger(k) || k < 0 || k > MAX_RECORDED_K) {
+    return undefined;
+  }
+  return { unrepaired, k };
+}
+
+/** Replaces `path` by `state` atomically: temporary file, fsync, rename, fsync dir. */
+async function writeStateFile(path: string, state: NodeState): Promise<void> {
+  const text = JSON.stringify({
+    format: NODE_STATE_FORMAT,
+    k: state.k,
+    unrepaired: state.unrepaired,
+  });
+  const temporaryPath = `${path}.tmp`;
+  const file = await Deno.open(temporaryPath, { write: true, create: true, truncate: true });
+  try {
+    await writeAll(file, new TextEncoder().encode(`${text}\n`));
+    await file.sync();
+  } finally {
+    file.close();
+  }
+  await Deno.rename(temporaryPath, path);
+  await syncDirectory(dirname(path));
+}

@@ -1,0 +1,118 @@
+/**
+ * The node state (lib/server/node_state.ts): when a server starts unrepaired, and how SET_K
+ * and MARK_REPAIRED keep k and the flag across restarts, through the Store that owns it.
+ */
+import assert from "node:assert/strict";
+import { Store } from "../../lib/server/store.ts";
+import { NODE_STATE_FILE, NodeStateKeeper } from "../../lib/server/node_state.ts";
+import { int } from "../../lib/record/value.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
+import { nextVersion } from "../helpers/versions.ts";
+
+const quiet = { onWarning: () => {} };
+
+Deno.test("node state: a memory-only store starts unrepaired with no k; SET_K and MARK_REPAIRED change it", async () => {
+  const store = await Store.open();
+  assert.deepEqual(store.nodeState.state, { unrepaired: true, k: 0 });
+  assert.equal(await store.nodeState.setK(2, false), 2);
+  assert.equal(await store.nodeState.setK(3, false), 2, "a different k is kept without replace");
+  assert.equal(await store.nodeState.setK(2, false), 2);
+  assert.equal(await store.nodeState.setK(3, true), 3, "replace records the new k");
+  await store.nodeState.markRepaired();
+  assert.deepEqual(store.nodeState.state, { unrepaired: false, k: 3 });
+  await store.close();
+});
+
+Deno.test("node state: a new data dir is unrepaired until MARK_REPAIRED, which survives a restart with k", async () => {
+  await withTempDir(async (dir) => {
+    const first = await Store.open({ dataDir: dir, ...quiet });
+    assert.deepEqual(first.nodeState.state, { unrepaired: true, k: 0 });
+    first.put("a", int(1), { version: nextVersion() });
+    await first.close();
+    // Still unrepaired: holding data now does not mean it was never lost.
+    const second = await Store.open({ dataDir: dir, ...quiet });
+    assert.deepEqual(second.nodeState.state, { unrepaired: true, k: 0 });
+    assert.equal(await second.nodeState.setK(2, false), 2);
+    await second.nodeState.markRepaired();
+    await second.close();
+    const third = await Store.open({ dataDir: dir, ...quiet });
+    assert.deepEqual(third.nodeState.state, { unrepaired: false, k: 2 });
+    await third.close();
+  });
+});
+
+Deno.test("node state: a data dir emptied of its logs and snapshots starts unrepaired, keeping k", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ dataDir: dir, ...quiet });
+    store.put("a", int(1), { version: nextVersion() });
+    await store.nodeState.setK(2, false);
+    await store.nodeState.markRepaired();
+    await store.compact();
+    await store.close();
+    for (const entry of Deno.readDirSync(dir)) {
+      if (/\.(kvlog|kvsnap)$/.test(entry.name)) Deno.removeSync(`${dir}/${entry.name}`);
+    }
+    const emptied = await Store.open({ dataDir: dir, ...quiet });
+    assert.equal(emptied.recordCount, 0);
+    assert.deepEqual(emptied.nodeState.state, { unrepaired: true, k: 2 });
+    await emptied.close();
+  });
+});
+
+Deno.test("node state: recovery that skips a damaged log stretch sets unrepaired, and it stays set", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ dataDir: dir, ...quiet });
+    for (let index = 0; index < 10; index++) {
+      store.put(`key${index}`, int(index), { version: nextVersion() });
+    }
+    await store.nodeState.markRepaired();
+    await store.close();
+    const log = [...Deno.readDirSync(dir)].find((entry) => entry.name.endsWith(".kvlog"))!;
+    const bytes = Deno.readFileSync(`${dir}/${log.name}`);
+    // A flipped byte in the middle: one entry's checksum fails, the ones after it are intact.
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    Deno.writeFileSync(`${dir}/${log.name}`, bytes);
+    const damaged = await Store.open({ dataDir: dir, ...quiet });
+    assert.ok(damaged.recovery.warnings.some((warning) => warning.includes("skipped")));
+    assert.equal(damaged.nodeState.state.unrepaired, true);
+    await damaged.close();
+    // Persisted: the next start, whose log replays as it did, is still unrepaired.
+    const again = await Store.open({ dataDir: dir, ...quiet });
+    assert.equal(again.nodeState.state.unrepaired, true);
+    await again.close();
+  });
+});
+
+Deno.test("node state: an unreadable state file starts unrepaired with no k, with a warning, and is rewritten", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ dataDir: dir, ...quiet });
+    store.put("a", int(1), { version: nextVersion() });
+    await store.nodeState.setK(2, false);
+    await store.nodeState.markRepaired();
+    await store.close();
+    Deno.writeTextFileSync(`${dir}/${NODE_STATE_FILE}`, "{not json");
+    const warnings: string[] = [];
+    const reopened = await Store.open({ dataDir: dir, onWarning: (w) => warnings.push(w) });
+    assert.deepEqual(reopened.nodeState.state, { unrepaired: true, k: 0 });
+    assert.ok(warnings.some((warning) => warning.includes(NODE_STATE_FILE)), warnings.join("\n"));
+    await reopened.close();
+    const text = Deno.readTextFileSync(`${dir}/${NODE_STATE_FILE}`);
+    assert.deepEqual(JSON.parse(text), { format: 1, k: 0, unrepaired: true });
+  });
+});
+
+Deno.test("node state: concurrent changes apply in the order asked, each durable when it resolves", async () => {
+  await withTempDir(async (dir) => {
+    const keeper = await NodeStateKeeper.open(dir, { emptyAtStart: true, lostData: false });
+    const results = await Promise.all([
+      keeper.setK(2, false),
+      keeper.setK(3, false),
+      keeper.markRepaired(),
+      keeper.setK(4, true),
+    ]);
+    assert.deepEqual(results, [2, 2, undefined, 4]);
+    const text = Deno.readTextFileSync(`${dir}/${NODE_STATE_FILE}`);
+    assert.deepEqual(JSON.parse(text), { format: 1, k: 4, unrepaired: false });
+    assert.equal(Deno.readDirSync(dir).some((entry) => entry.name.endsWith(".tmp")), false);
+  });
+});

@@ -1,0 +1,175 @@
+/**
+ * Protocol version 4's requests for replication, over real sockets: HELLO's node state,
+ * SET_K, MARK_REPAIRED and DELETE's purge flag, against in-process servers and a
+ * `kv server` process that restarts on its data dir.
+ */
+import assert from "node:assert/strict";
+import { ServerError } from "../../lib/protocol/client.ts";
+import { ErrorCode, MessageType } from "../../lib/protocol/mod.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { Store } from "../../lib/server/store.ts";
+import { int } from "../../lib/record/value.ts";
+import { RawConnection, startServer } from "../helpers/in_process_server.ts";
+import { connectClient } from "../helpers/client.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
+import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { at, nextVersion } from "../helpers/versions.ts";
+
+Deno.test("HELLO tells the node state; SET_K and MARK_REPAIRED change it for this client and the next connection", async () => {
+  const { address, stop } = await startServer();
+  const client = await connectClient(address);
+  try {
+    assert.deepEqual(client.state, { unrepaired: true, k: 0 });
+    assert.equal(await client.setK(2), 2);
+    assert.equal(await client.setK(3), 2, "another k is kept, and the caller sees which");
+    assert.deepEqual(client.state, { unrepaired: true, k: 2 });
+    await client.markRepaired();
+    assert.deepEqual(client.state, { unrepaired: false, k: 2 });
+    const other = await connectClient(address);
+    assert.deepEqual(other.state, { unrepaired: false, k: 2 });
+    assert.equal(await other.setK(3, { replace: true }), 3);
+    await other.close();
+    const third = await connectClient(address);
+    assert.deepEqual(third.state, { unrepaired: false, k: 3 });
+    await third.close();
+  } finally {
+    await client.close();
+    await stop();
+  }
+});
+
+Deno.test("SET_K with k 0 or unknown flags is BAD_REQUEST, and the connection carries on", async () => {
+  const { address, stop } = await startServer();
+  const raw = await RawConnection.open(address);
+  try {
+    const frames = new FrameWriter();
+    frames.frame(MessageType.SET_K, 2, Uint8Array.of(0, 0));
+    frames.frame(MessageType.SET_K, 3, Uint8Array.of(0x80, 2));
+    frames.frame(MessageType.MARK_REPAIRED, 4, Uint8Array.of(1));
+    frames.setK(5, 2, false);
+    await raw.write(frames.bytes());
+    for (const id of [2, 3, 4]) {
+      const answer = await raw.readFrame();
+      assert.equal(answer?.type, MessageType.ERROR, `request ${id}`);
+      assert.equal(answer?.requestId, id);
+    }
+    const ok = await raw.readFrame();
+    assert.deepEqual([ok?.type, ok?.requestId, [...ok!.body]], [MessageType.OK, 5, [2]]);
+  } finally {
+    raw.close();
+    await stop();
+  }
+});
+
+Deno.test("DELETE purge removes a record or a tombstone entirely; NOT_FOUND when nothing is held; STALE against a newer version", async () => {
+  const { address, stop, store } = await startServer();
+  const client = await connectClient(address);
+  try {
+    const written = at();
+    await client.put("a", int(1), written);
+    // Older than the record: refused with the version held, the record stays.
+    const older = { ms: written.version.ms - 1, counter: 0, broker: 1 };
+    assert.deepEqual(await client.delete("a", { version: older, purge: true }), {
+      kind: "stale",
+      version: written.version,
+    });
+    assert.deepEqual(await client.delete("a", { version: older, purge: true, repair: true }), {
+      kind: "deleted",
+      existed: true,
+    }, "a stale repair purge is acknowledged");
+    assert.equal(store.has("a"), true);
+    // Equal version: removed, version and all.
+    assert.deepEqual(await client.delete("a", { ...written, purge: true }), {
+      kind: "deleted",
+      existed: true,
+    });
+    assert.equal(store.versionOf("a"), undefined);
+    assert.deepEqual(await client.delete("a", { version: nextVersion(), purge: true }), {
+      kind: "deleted",
+      existed: false,
+    });
+    // A tombstone goes the same way, and an older write may then store the key again.
+    const deleted = at();
+    await client.delete("b", deleted);
+    assert.equal(store.tombstoneCount, 1);
+    assert.deepEqual(await client.delete("b", { version: nextVersion(), purge: true }), {
+      kind: "deleted",
+      existed: true,
+    });
+    assert.equal(store.tombstoneCount, 0);
+    assert.equal(store.versionOf("b"), undefined);
+  } finally {
+    await client.close();
+    await stop();
+  }
+});
+
+Deno.test("a purge is durable: a kv server process restarted on its data dir does not bring the key back, and keeps k and the repaired flag", async () => {
+  await withTempDir(async (dir) => {
+    let server = await startServerProcess(["--data-dir", dir]);
+    let client = await connectClient(server.address);
+    try {
+      assert.deepEqual(client.state, { unrepaired: true, k: 0 }, "a new data dir");
+      const kept = at();
+      await client.put("kept", int(1), kept);
+      const purged = at();
+      await client.put("purged", int(2), purged);
+      const gone = at();
+      await client.delete("tombstoned", gone);
+      await client.delete("purged", { ...purged, purge: true });
+      await client.delete("tombstoned", { ...gone, purge: true });
+      assert.equal(await client.setK(2), 2);
+      await client.markRepaired();
+    } finally {
+      await client.close();
+      assert.equal((await stopWithin(server)).code, 0);
+    }
+    server = await startServerProcess(["--data-dir", dir]);
+    client = await connectClient(server.address);
+    try {
+      assert.deepEqual(client.state, { unrepaired: false, k: 2 });
+      assert.equal((await client.get("kept")).value?.kind, "int");
+      assert.deepEqual(await client.get("purged"), { value: undefined, version: undefined });
+      assert.deepEqual(await client.get("tombstoned"), { value: undefined, version: undefined });
+    } finally {
+      await client.close();
+      assert.equal((await stopWithin(server)).code, 0);
+    }
+  });
+});
+
+Deno.test("a purge replayed from the log after a snapshot leaves nothing; the snapshot simply lacks a purged key", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ dataDir: dir, onWarning: () => {} });
+    const a = nextVersion();
+    store.put("a", int(1), { version: a });
+    store.put("b", int(2), { version: nextVersion() });
+    assert.deepEqual(store.purge("a", a), { kind: "purged" });
+    await store.compact();
+    const b = store.versionOf("b")!;
+    assert.deepEqual(store.purge("b", b), { kind: "purged" });
+    await store.close();
+    const reopened = await Store.open({ dataDir: dir, onWarning: () => {} });
+    assert.equal(reopened.versionOf("a"), undefined);
+    assert.equal(reopened.versionOf("b"), undefined);
+    assert.equal(reopened.recordCount + reopened.tombstoneCount, 0);
+    await reopened.close();
+  });
+});
+
+Deno.test("a purge to a server that cannot write is refused with READ_ONLY, like any write", async () => {
+  const store = await Store.open();
+  const { address, stop } = await startServer({ store });
+  const client = await connectClient(address);
+  try {
+    await client.put("a", int(1), at());
+    await store.close();
+    await assert.rejects(
+      client.delete("a", { version: nextVersion(), purge: true }),
+      (error) => error instanceof ServerError && error.code !== ErrorCode.BAD_REQUEST,
+    );
+  } finally {
+    await client.close();
+    await stop();
+  }
+});
