@@ -31,24 +31,28 @@
  *
  * Then a 4-byte trailer: the CRC-32C of every byte before it.
  *
- * A snapshot is encoded in memory ({@link encodeSnapshot}), then written to
- * `<path>.tmp`, fsynced, renamed to `<path>` and the directory fsynced
- * ({@link writeSnapshot}), so a file under its final name is
- * always complete. Reading one that is damaged in any way — wrong magic,
+ * A snapshot is written from a {@link FrozenView} of the store's trie
+ * ({@link writeFrozenSnapshot}) a slice at a time — each slice at most
+ * {@link SNAPSHOT_SLICE_MS} of work, then the event loop runs — to `<path>.tmp`,
+ * which is fsynced, renamed to `<path>` and the directory fsynced, so a file under its
+ * final name is always complete. The entry count is known before the first entry (the
+ * keys at the freeze), so the header is written first and the checksum computed as the
+ * bytes go out. Reading one that is damaged in any way — wrong magic,
  * unknown version, cut short, bytes past the trailer, a checksum mismatch —
  * throws a {@link SnapshotFormatError}: unlike a log tail, a snapshot has no
  * prefix worth keeping, and guessing would silently lose records.
  *
  * @example
  * ```ts
- * import { encodeSnapshot, readSnapshot, writeSnapshot } from "./snapshot.ts";
+ * import { readSnapshot, writeSnapshot } from "./snapshot.ts";
  * import { int } from "../record/value.ts";
  * const path = "/tmp/kv/snapshot-0000000002.kvsnap";
- * await writeSnapshot(path, encodeSnapshot(2, [["age", int(22)]]));
+ * await writeSnapshot(path, 2, [{ key: "age", value: int(22), version: BASE_VERSION }]);
  * await readSnapshot(path, (key, value) => console.log(key, decodeValue(value)));
  * ```
  * @module
  */
+import assert from "node:assert/strict";
 import { ByteReader, ByteWriter, DecodeError } from "../base/bytes.ts";
 import { crc32c } from "../base/crc32.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
@@ -61,6 +65,7 @@ import {
 } from "./storage_log.ts";
 import { writeValue } from "../record/value_codec.ts";
 import type { Value } from "../record/value.ts";
+import type { FrozenView } from "../trie/mod.ts";
 import {
   BASE_VERSION,
   readVersion,
@@ -93,18 +98,21 @@ const TOMBSTONE_LENGTH = 0xffff_ffff;
 /** Size of the header: magic, version, flags, generation, record count. */
 export const SNAPSHOT_HEADER_BYTES = 24;
 
-/** Where the entry count sits in the header. */
-const RECORD_COUNT_OFFSET = 16;
-
 /** Size of the trailer: the CRC-32C of everything before it. */
 export const SNAPSHOT_TRAILER_BYTES = 4;
 
 /**
- * Bytes encoded before each write while saving a snapshot: large enough for
- * few system calls, small enough that the server's event loop gets a turn
- * between chunks.
+ * Bytes gathered before each write while saving a snapshot: large enough for few
+ * system calls, small enough to be cheap to checksum and hold.
  */
 export const SNAPSHOT_WRITE_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Longest stretch of snapshot work between two turns of the event loop, in ms. A
+ * snapshot must never stop the server answering for more than 50 ms: a slice of this
+ * length leaves room for a garbage collection and the requests that queued meanwhile.
+ */
+export const SNAPSHOT_SLICE_MS = 5;
 
 /** A snapshot that is damaged or is not a kv snapshot of a version this code reads. */
 export class SnapshotFormatError extends Error {
@@ -126,16 +134,6 @@ export interface SnapshotInfo {
   byteLength: number;
 }
 
-/** A snapshot encoded in memory, ready for {@link writeSnapshot}. */
-export interface EncodedSnapshot {
-  /** The generation in the header. */
-  readonly generation: number;
-  /** Entries it holds: records and tombstones. */
-  readonly entryCount: number;
-  /** The file's bytes, header to trailer, in pieces of about {@link SNAPSHOT_WRITE_CHUNK_BYTES}. */
-  readonly chunks: readonly Uint8Array[];
-}
-
 /** One entry of a snapshot: a record, or a tombstone when `value` is undefined. */
 export interface SnapshotEntry {
   /** The record key. */
@@ -146,99 +144,208 @@ export interface SnapshotEntry {
   readonly version: Version;
 }
 
-/**
- * Encodes `entries` as snapshot `generation`, consuming the iterable before
- * returning. The Store calls this with the trie's live iterator at the moment
- * it switches logs, so the snapshot is exactly the state the old logs built;
- * encoding eagerly means the trie may change again as soon as this returns.
- * Memory: the encoded snapshot, which is smaller than the records' values as
- * JS objects.
- *
- * @example
- * ```ts
- * const snapshot = encodeSnapshot(3, [{ key: "n", value: int(1), version: BASE_VERSION }]);
- * snapshot.entryCount; // 1
- * ```
- */
-export function encodeSnapshot(
-  generation: number,
-  entries: Iterable<SnapshotEntry>,
-): EncodedSnapshot {
-  const chunks: Uint8Array[] = [];
-  const newChunk = () => new ByteWriter(SNAPSHOT_WRITE_CHUNK_BYTES + 64 * 1024);
-  let chunk = newChunk();
-  chunk.raw(SNAPSHOT_MAGIC);
-  chunk.u16(SNAPSHOT_FORMAT_VERSION);
-  chunk.u16(0);
-  chunk.u32(generation);
-  chunk.i64(0); // entry count, patched below once known
-  let entryCount = 0;
-  const versionBytes = new Uint8Array(VERSION_BYTES);
-  for (const { key, value, version } of entries) {
-    chunk.string(key);
-    writeVersion(versionBytes, 0, version);
-    chunk.raw(versionBytes);
-    if (value === undefined) {
-      chunk.u32(TOMBSTONE_LENGTH);
-    } else {
-      const lengthAt = chunk.length;
-      chunk.u32(0);
-      writeValue(chunk, value);
-      chunk.patchU32(lengthAt, chunk.length - lengthAt - 4);
-    }
-    entryCount++;
-    if (chunk.length >= SNAPSHOT_WRITE_CHUNK_BYTES) {
-      chunks.push(chunk.bytes());
-      chunk = newChunk();
-    }
-  }
-  chunks.push(chunk.bytes());
-  const first = chunks[0];
-  new DataView(first.buffer, first.byteOffset, first.byteLength).setBigInt64(
-    RECORD_COUNT_OFFSET,
-    BigInt(entryCount),
-  );
-  let crc = 0;
-  for (const bytes of chunks) crc = crc32c(bytes, crc);
-  const trailer = new ByteWriter(SNAPSHOT_TRAILER_BYTES);
-  trailer.u32(crc);
-  chunks.push(trailer.bytes());
-  return { generation, entryCount, chunks };
+/** Options for {@link writeFrozenSnapshot}. */
+export interface FrozenSnapshotOptions {
+  /** Stops the writing (the temporary file is removed) with the signal's reason; default never. */
+  signal?: AbortSignal;
 }
 
 /**
- * Writes `snapshot` as the file `path`: to `path + ".tmp"` chunk by chunk
- * (the event loop runs between chunks), fsync, rename over `path`, fsync the
- * directory. A crash at any point leaves either no file under `path` or the
- * complete one. Returns the file's size in bytes.
+ * One snapshot file being written: the header first (the entry count is known up
+ * front), then entries appended in memory and written a chunk at a time with the
+ * checksum kept running, then the trailer, fsync and rename. Not safe for concurrent
+ * flushes: its owner awaits each.
+ *
+ * @example
+ * ```ts
+ * const writer = await SnapshotWriter.create("/tmp/kv/snapshot-0000000003.kvsnap", 3, 1);
+ * writer.add(new TextEncoder().encode("n"), BASE_VERSION, encodeValue(int(1)));
+ * const byteLength = await writer.finish();
+ * ```
+ */
+export class SnapshotWriter {
+  readonly #file: Deno.FsFile;
+  readonly #path: string;
+  readonly #entryCount: number;
+  #buffer = new ByteWriter(SNAPSHOT_WRITE_CHUNK_BYTES + 64 * 1024);
+  readonly #versionBytes = new Uint8Array(VERSION_BYTES);
+  #added = 0;
+  #crc = 0;
+  #byteLength = 0;
+
+  private constructor(file: Deno.FsFile, path: string, generation: number, entryCount: number) {
+    this.#file = file;
+    this.#path = path;
+    this.#entryCount = entryCount;
+    const header = this.#buffer;
+    header.raw(SNAPSHOT_MAGIC);
+    header.u16(SNAPSHOT_FORMAT_VERSION);
+    header.u16(0);
+    header.u32(generation);
+    header.i64(entryCount);
+  }
+
+  /**
+   * Starts the snapshot `path` (as `path + ".tmp"`) of generation `generation`, which
+   * will hold exactly `entryCount` entries.
+   */
+  static async create(
+    path: string,
+    generation: number,
+    entryCount: number,
+  ): Promise<SnapshotWriter> {
+    assert(Number.isSafeInteger(entryCount) && entryCount >= 0);
+    const file = await Deno.open(`${path}.tmp`, { write: true, create: true, truncate: true });
+    return new SnapshotWriter(file, path, generation, entryCount);
+  }
+
+  /** Bytes appended but not yet written. */
+  get bufferedBytes(): number {
+    return this.#buffer.length;
+  }
+
+  /** Appends one entry: a key's UTF-8 bytes, its version, and its encoded value (undefined: a tombstone). */
+  add(key: Uint8Array, version: Version, encodedValue: Uint8Array | undefined): void {
+    assert(this.#added < this.#entryCount, "more snapshot entries than announced");
+    assert(key.length > 0 && key.length <= MAX_KEY_BYTES);
+    const buffer = this.#buffer;
+    buffer.u32(key.length);
+    buffer.raw(key);
+    writeVersion(this.#versionBytes, 0, version);
+    buffer.raw(this.#versionBytes);
+    if (encodedValue === undefined) {
+      buffer.u32(TOMBSTONE_LENGTH);
+    } else {
+      assert(encodedValue.length <= MAX_LOG_VALUE_BYTES);
+      buffer.u32(encodedValue.length);
+      buffer.raw(encodedValue);
+    }
+    this.#added++;
+  }
+
+  /** Writes what is buffered, updating the checksum. */
+  async flush(): Promise<void> {
+    const bytes = this.#buffer.bytes();
+    if (bytes.length === 0) return;
+    this.#crc = crc32c(bytes, this.#crc);
+    await writeAll(this.#file, bytes);
+    this.#byteLength += bytes.length;
+    this.#buffer.reset();
+  }
+
+  /**
+   * Writes the rest and the trailer, fsyncs, closes, renames the file into place and
+   * fsyncs the directory; returns the file's size. Every announced entry must have been
+   * added.
+   */
+  async finish(): Promise<number> {
+    assert.equal(this.#added, this.#entryCount, "fewer snapshot entries than announced");
+    await this.flush();
+    const trailer = new ByteWriter(SNAPSHOT_TRAILER_BYTES);
+    trailer.u32(this.#crc);
+    await writeAll(this.#file, trailer.bytes());
+    await this.#file.sync();
+    this.#file.close();
+    await Deno.rename(`${this.#path}.tmp`, this.#path);
+    await syncDirectory(dirname(this.#path));
+    return this.#byteLength + SNAPSHOT_TRAILER_BYTES;
+  }
+
+  /** Gives up: closes and removes the temporary file, leaving `path` as it was. */
+  async abort(): Promise<void> {
+    try {
+      this.#file.close();
+    } catch {
+      // Closed already by finish(), which failed after it.
+    }
+    await Deno.remove(`${this.#path}.tmp`).catch(
+      () => {/* the first error is the one to report */},
+    );
+  }
+}
+
+/**
+ * Writes the snapshot `path` of generation `generation` from `view`, a slice of at most
+ * {@link SNAPSHOT_SLICE_MS} at a time with the event loop running between slices, and
+ * returns its size. On any error or abort the temporary file is removed; `path` is only
+ * ever the complete file. The caller closes `view`.
+ *
+ * @example
+ * ```ts
+ * const view = trie.freeze();
+ * try {
+ *   await writeFrozenSnapshot("/tmp/kv/snapshot-0000000004.kvsnap", 4, view);
+ * } finally {
+ *   view.close();
+ * }
+ * ```
+ */
+export async function writeFrozenSnapshot(
+  path: string,
+  generation: number,
+  view: FrozenView,
+  options: FrozenSnapshotOptions = {},
+): Promise<number> {
+  const writer = await SnapshotWriter.create(path, generation, view.entryCount);
+  const add = (key: Uint8Array, version: Version, value: Uint8Array | undefined) =>
+    writer.add(key, version, value);
+  try {
+    while (!view.done) {
+      options.signal?.throwIfAborted();
+      const sliceEnd = performance.now() + SNAPSHOT_SLICE_MS;
+      view.read(
+        add,
+        () => writer.bufferedBytes < SNAPSHOT_WRITE_CHUNK_BYTES && performance.now() < sliceEnd,
+      );
+      // A write runs off the event loop; with nothing to write, yield to it anyway.
+      if (writer.bufferedBytes >= SNAPSHOT_WRITE_CHUNK_BYTES) await writer.flush();
+      else await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    options.signal?.throwIfAborted();
+    return await writer.finish();
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  }
+}
+
+/**
+ * Writes `entries` as the snapshot `path` of generation `generation` (temporary file,
+ * fsync, rename, fsync of the directory) and returns its size: for tools and tests
+ * that have the entries at hand; a store writes from a {@link FrozenView}.
  *
  * @example
  * ```ts
  * const byteLength = await writeSnapshot(
  *   "/tmp/kv/snapshot-0000000003.kvsnap",
- *   encodeSnapshot(3, [{ key: "n", value: int(1), version: BASE_VERSION }]),
+ *   3,
+ *   [{ key: "n", value: int(1), version: BASE_VERSION }],
  * );
  * ```
  */
-export async function writeSnapshot(path: string, snapshot: EncodedSnapshot): Promise<number> {
-  const temporaryPath = `${path}.tmp`;
-  const file = await Deno.open(temporaryPath, { write: true, create: true, truncate: true });
-  let byteLength = 0;
+export async function writeSnapshot(
+  path: string,
+  generation: number,
+  entries: readonly SnapshotEntry[],
+): Promise<number> {
+  const writer = await SnapshotWriter.create(path, generation, entries.length);
   try {
-    for (const bytes of snapshot.chunks) {
-      await writeAll(file, bytes);
-      byteLength += bytes.length;
+    const value = new ByteWriter();
+    for (const entry of entries) {
+      value.reset();
+      if (entry.value !== undefined) writeValue(value, entry.value);
+      writer.add(
+        new TextEncoder().encode(entry.key),
+        entry.version,
+        entry.value === undefined ? undefined : value.bytes(),
+      );
+      if (writer.bufferedBytes >= SNAPSHOT_WRITE_CHUNK_BYTES) await writer.flush();
     }
-    await file.sync();
+    return await writer.finish();
   } catch (error) {
-    file.close();
-    await Deno.remove(temporaryPath).catch(() => {/* the write error is the one to report */});
+    await writer.abort();
     throw error;
   }
-  file.close();
-  await Deno.rename(temporaryPath, path);
-  await syncDirectory(dirname(path));
-  return byteLength;
 }
 
 /**

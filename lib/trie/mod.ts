@@ -28,6 +28,7 @@
  * ```
  * @module
  */
+import assert from "node:assert/strict";
 import { MAX_KEY_BYTES, MAX_KEYS_LIMIT } from "../limits.ts";
 import type { ByteWriter } from "../base/bytes.ts";
 import { FieldNames } from "./names.ts";
@@ -39,8 +40,10 @@ import { readUtf8, writeUtf8 } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
 import { BASE_VERSION, type Version, VERSION_BYTES } from "../record/version.ts";
 import { VersionColumn } from "./versions.ts";
+import { FrozenView } from "./frozen.ts";
 
 export { DEFAULT_INITIAL_NODE_CAPACITY } from "./radix.ts";
+export type { FrozenView, FrozenVisitor } from "./frozen.ts";
 
 /** The key trie's value for a tombstone: arena offsets stay below it (MAX_ARENA_BYTES). */
 const TOMBSTONE = NO_VALUE - 1;
@@ -103,6 +106,8 @@ export class RecordTrie {
   #scratch = new Uint8Array(MAX_KEY_BYTES);
   /** The block of the record the last #walk reached. */
   #walkedBlock = 0;
+  /** The frozen view being read, told of every change before it is made. */
+  #frozen: FrozenView | undefined;
 
   /** @param options see {@link RecordTrieOptions}. */
   constructor(options: RecordTrieOptions = {}) {
@@ -127,6 +132,7 @@ export class RecordTrie {
   put(key: string, value: Value, options: PutOptions = {}): boolean {
     const length = this.#encodeKey(key);
     const existing = this.#keys.find(this.#scratch, length);
+    this.#frozen?.beforeChange(this.#scratch, length, existing, false);
     if (existing >= 0 && this.#refuses(existing, options, undefined, 0)) {
       // Encode and drop the value so that invalid input throws whether or not the key exists.
       this.#arena.abandon(this.#arena.write(value));
@@ -210,6 +216,7 @@ export class RecordTrie {
     versionAt: number,
   ): boolean {
     const existing = this.#keys.find(this.#scratch, length);
+    this.#frozen?.beforeChange(this.#scratch, length, existing, false);
     const offset = this.#arena.writeEncoded(source, start, end);
     if (existing >= 0 && this.#refuses(existing, options, versionSource, versionAt)) {
       // Written and dropped, so that invalid input throws whether or not the key exists.
@@ -275,6 +282,7 @@ export class RecordTrie {
   tombstone(key: string, options: TombstoneOptions): boolean {
     const length = this.#encodeKey(key);
     const existing = this.#keys.find(this.#scratch, length);
+    this.#frozen?.beforeChange(this.#scratch, length, existing, false);
     if (existing >= 0) {
       if (options.ifNewer === true && this.#versions.compare(existing, options.version) >= 0) {
         return false;
@@ -422,7 +430,12 @@ export class RecordTrie {
    * ```
    */
   delete(key: string): boolean {
-    const offset = this.#keys.remove(this.#scratch, this.#encodeKey(key));
+    const length = this.#encodeKey(key);
+    if (this.#frozen !== undefined) {
+      const node = this.#keys.find(this.#scratch, length);
+      if (node >= 0) this.#frozen.beforeChange(this.#scratch, length, node, true);
+    }
+    const offset = this.#keys.remove(this.#scratch, length);
     if (offset === NO_VALUE) return false;
     if (offset === TOMBSTONE) {
       this.#tombstoneCount--;
@@ -538,6 +551,35 @@ export class RecordTrie {
         version: this.#versions.get(cursor.node),
       };
     }
+  }
+
+  /**
+   * A view of every key (records and tombstones) as it is now, readable in key order a
+   * slice at a time while the trie goes on changing (copy on write; see frozen.ts): what
+   * a snapshot is written from. One view at a time; close it when done.
+   *
+   * @example
+   * ```ts
+   * const view = trie.freeze();
+   * trie.put("k", int(2)); // the view still sees what "k" held before
+   * while (!view.done) view.read((key, version, value) => save(key, version, value), () => true);
+   * view.close();
+   * ```
+   */
+  freeze(): FrozenView {
+    assert(this.#frozen === undefined, "a trie has one frozen view at a time");
+    const keys = this.#keys;
+    const view = new FrozenView({
+      keys,
+      isTombstone: (node) => keys.value(node) === TOMBSTONE,
+      version: (node) => this.#versions.get(node),
+      encodeValue: (node, writer) => {
+        const offset = keys.value(node);
+        this.#arena.encodeNode(offset, this.#arena.rootNode(offset), writer);
+      },
+    }, () => this.#frozen = undefined);
+    this.#frozen = view;
+    return view;
   }
 
   /** Bytes held by the trie's typed arrays and arenas (capacity, garbage included). */

@@ -1,15 +1,21 @@
 import assert from "node:assert/strict";
 import {
-  encodeSnapshot,
   readSnapshot,
   SNAPSHOT_HEADER_BYTES,
   SNAPSHOT_TRAILER_BYTES,
   SNAPSHOT_WRITE_CHUNK_BYTES,
   type SnapshotEntry,
   SnapshotFormatError,
+  writeFrozenSnapshot,
   writeSnapshot,
 } from "../../lib/server/snapshot.ts";
-import { float, int, object, str } from "../../lib/record/value.ts";
+import { RecordTrie } from "../../lib/trie/mod.ts";
+import { float, int, object, str, type Value } from "../../lib/record/value.ts";
+import { Store } from "../../lib/server/store.ts";
+import { recordKey, recordValue } from "../fixtures/gen_records.ts";
+import { connectClient } from "../helpers/client.ts";
+import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { decodeValue } from "../../lib/record/value_codec.ts";
 import { BASE_VERSION } from "../../lib/record/version.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
@@ -36,7 +42,7 @@ async function readAll(path: string) {
 Deno.test("snapshot: records and tombstones are read back in order with their versions and generation", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/snapshot-00000004.kvsnap`;
-    const byteLength = await writeSnapshot(path, encodeSnapshot(4, records));
+    const byteLength = await writeSnapshot(path, 4, records);
     assert.equal(byteLength, (await Deno.stat(path)).size);
     const { info, read } = await readAll(path);
     assert.deepEqual(read, records);
@@ -51,7 +57,7 @@ Deno.test("snapshot: an empty snapshot holds only header and trailer", async () 
   await withTempDir(async (dir) => {
     const path = `${dir}/s.kvsnap`;
     assert.equal(
-      await writeSnapshot(path, encodeSnapshot(1, [])),
+      await writeSnapshot(path, 1, []),
       SNAPSHOT_HEADER_BYTES + SNAPSHOT_TRAILER_BYTES,
     );
     const { info, read } = await readAll(path);
@@ -68,7 +74,7 @@ Deno.test("snapshot: a snapshot larger than one write chunk round-trips", async 
       value: str("x".repeat(index % 700)),
       version: { ms: index, counter: 0, broker: 1 },
     }));
-    const byteLength = await writeSnapshot(path, encodeSnapshot(9, many));
+    const byteLength = await writeSnapshot(path, 9, many);
     assert.ok(byteLength > SNAPSHOT_WRITE_CHUNK_BYTES);
     const { read } = await readAll(path);
     assert.deepEqual(read, many);
@@ -78,8 +84,8 @@ Deno.test("snapshot: a snapshot larger than one write chunk round-trips", async 
 Deno.test("snapshot: writing replaces an existing file of the same name atomically", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/s.kvsnap`;
-    await writeSnapshot(path, encodeSnapshot(1, records));
-    await writeSnapshot(path, encodeSnapshot(2, records.slice(0, 1)));
+    await writeSnapshot(path, 1, records);
+    await writeSnapshot(path, 2, records.slice(0, 1));
     const { info, read } = await readAll(path);
     assert.equal(info.generation, 2);
     assert.deepEqual(read, records.slice(0, 1));
@@ -89,7 +95,7 @@ Deno.test("snapshot: writing replaces an existing file of the same name atomical
 Deno.test("snapshot: every truncation and every corrupted byte is refused", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/s.kvsnap`;
-    await writeSnapshot(path, encodeSnapshot(1, records));
+    await writeSnapshot(path, 1, records);
     const whole = await Deno.readFile(path);
     const damagedPath = `${dir}/damaged.kvsnap`;
     const damaged: Uint8Array[] = [];
@@ -112,15 +118,116 @@ Deno.test("snapshot: every truncation and every corrupted byte is refused", asyn
   });
 });
 
-Deno.test("snapshot: encoding consumes the records at once, so later changes are not written", async () => {
+Deno.test("snapshot: one written from a frozen trie holds the trie as it was at the freeze, though writes change it between slices", async () => {
   await withTempDir(async (dir) => {
+    const trie = new RecordTrie();
+    const version = (ms: number) => ({ ms, counter: 0, broker: 1 });
+    for (let index = 0; index < 30_000; index++) {
+      trie.put(`k${index}`, object([["n", int(index)], ["s", str("x".repeat(index % 50))]]), {
+        version: version(index),
+      });
+    }
+    trie.tombstone("k7", { version: version(40_000) });
+    const expected = [...trie.versionedEntries()];
+    const view = trie.freeze();
     const path = `${dir}/s.kvsnap`;
-    const live = new Map(records.map((entry) => [entry.key, entry]));
-    const encoded = encodeSnapshot(5, live.values());
-    live.delete("a");
-    live.set("late", { key: "late", value: int(1), version: BASE_VERSION });
-    assert.equal(encoded.entryCount, 4);
-    await writeSnapshot(path, encoded);
-    assert.deepEqual((await readAll(path)).read, records);
+    const written = writeFrozenSnapshot(path, 3, view);
+    // Writes on every turn of the event loop until the snapshot is done: overwrites,
+    // deletes, new keys and purges, on both sides of the view's cursor.
+    let writesDuringWalk = 0;
+    let step = 0;
+    let done = false;
+    written.finally(() => done = true);
+    while (!done) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (view.done) continue;
+      const key = `k${(step * 7919) % 30_000}`;
+      trie.put(key, int(-step), { version: version(50_000 + step) });
+      trie.tombstone(`k${(step * 104_729) % 30_000}`, { version: version(50_000 + step) });
+      trie.put(`new${step}`, int(step), { version: version(50_000 + step) });
+      trie.purgeTombstones(Number.MAX_SAFE_INTEGER);
+      if (view.readCount > 0) writesDuringWalk++;
+      step++;
+    }
+    const byteLength = await written;
+    view.close();
+    assert.ok(writesDuringWalk > 2, `writes between slices: ${writesDuringWalk}`);
+    const { info, read } = await readAll(path);
+    assert.deepEqual(info, { generation: 3, formatVersion: 2, entryCount: 30_000, byteLength });
+    assert.deepEqual(read, expected);
+  });
+});
+
+Deno.test("snapshot: an aborted snapshot leaves no file behind", async () => {
+  await withTempDir(async (dir) => {
+    const trie = new RecordTrie();
+    for (let index = 0; index < 50_000; index++) trie.put(`k${index}`, str("value"));
+    const view = trie.freeze();
+    const controller = new AbortController();
+    const written = writeFrozenSnapshot(`${dir}/s.kvsnap`, 1, view, {
+      signal: controller.signal,
+    });
+    controller.abort(new Error("stop"));
+    await assert.rejects(written, /stop/);
+    view.close();
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  });
+});
+
+/** Whether a snapshot is being written in `dir` (its temporary file exists). */
+function snapshotUnderWay(dir: string): boolean {
+  return [...Deno.readDirSync(dir)].some((entry) => entry.name.endsWith(".kvsnap.tmp"));
+}
+
+Deno.test("snapshot: a server process keeps serving writes while it writes a snapshot, and after a restart holds every acknowledged write exactly", async () => {
+  await withTempDir(async (dir) => {
+    // A data dir whose log is past the compaction threshold (64 MiB) and no snapshot:
+    // the server compacts as soon as it has recovered. Big values make the log large
+    // quickly; the small records give the walk many keys on both sides of its cursor.
+    const big = str("b".repeat(1024 * 1024));
+    const seed = await Store.open({ dataDir: dir, compactionMinLogBytes: 2 ** 40 });
+    for (let index = 0; index < 70; index++) seed.put(`big${index}`, big);
+    for (let index = 0; index < 20_000; index++) seed.put(recordKey(index), recordValue(index));
+    await seed.commit();
+    await seed.close();
+
+    const expected = new Map<string, Value | undefined>();
+    for (let index = 0; index < 70; index++) expected.set(`big${index}`, big);
+    for (let index = 0; index < 20_000; index++) expected.set(recordKey(index), recordValue(index));
+
+    await using server = await startServerProcess(["--data-dir", dir]);
+    const client = await connectClient(server.address);
+    let duringSnapshot = 0;
+    let step = 0;
+    await waitFor(async () => {
+      const under = snapshotUnderWay(dir);
+      // Overwrites, deletes and new keys, spread over the key space.
+      const key = step % 3 === 2 ? `new${step}` : recordKey((step * 7919) % 20_000);
+      const version = { ms: 1_000_000 + step, counter: 0, broker: 1 };
+      if (step % 5 === 4) {
+        await client.delete(key, { version });
+        expected.set(key, undefined);
+      } else {
+        await client.put(key, int(step), { version });
+        expected.set(key, int(step));
+      }
+      if (under && snapshotUnderWay(dir)) duringSnapshot++;
+      step++;
+      return !snapshotUnderWay(dir) &&
+        Deno.readDirSync(dir).some((entry) => entry.name.endsWith(".kvsnap"));
+    }, { what: "the compaction's snapshot", intervalMs: 0 });
+    await client.close();
+    assert.ok(duringSnapshot > 0, "writes were acknowledged while the snapshot was written");
+
+    // The restart recovers from the new snapshot and the log written beside it.
+    await stopWithin(server);
+    await server.restart();
+    const reader = await connectClient(server.address);
+    const stored = [...expected].filter(([, value]) => value !== undefined).length;
+    assert.equal((await reader.stats()).recordCount, stored);
+    for (const [key, value] of expected) {
+      assert.deepEqual((await reader.get(key)).value, value, key);
+    }
+    await reader.close();
   });
 });

@@ -2,7 +2,7 @@ import { MAX_KEYS_LIMIT } from "../../lib/limits.ts";
 import assert from "node:assert/strict";
 import { NODE_STATE_FILE } from "../../lib/server/node_state.ts";
 import { DecodeError, LimitExceededError } from "../../lib/base/bytes.ts";
-import { encodeSnapshot, writeSnapshot } from "../../lib/server/snapshot.ts";
+import { writeSnapshot } from "../../lib/server/snapshot.ts";
 import { StorageLog } from "../../lib/server/storage_log.ts";
 import {
   Store,
@@ -15,7 +15,13 @@ import { float, int, object, str, type Value } from "../../lib/record/value.ts";
 import { BASE_VERSION } from "../../lib/record/version.ts";
 import { recordKey, recordValue } from "../fixtures/gen_records.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
-import { DeadlineError, DEFAULT_DEADLINE_MS, outputWithin, withDeadline } from "../helpers/wait.ts";
+import {
+  DeadlineError,
+  DEFAULT_DEADLINE_MS,
+  outputWithin,
+  waitFor,
+  withDeadline,
+} from "../helpers/wait.ts";
 
 const writerScript = new URL("../fixtures/store_writer.ts", import.meta.url).pathname;
 
@@ -226,8 +232,11 @@ Deno.test("store: compaction triggers by size, keeps every record and removes ol
       await store.commit();
     }
     const expected = contents(store);
+    // Closing abandons a snapshot under way: let the first one the log's size started end.
+    await waitFor(() => store.storageStats.compactionCount > 0, {
+      what: "a compaction started by the log's size",
+    });
     await store.close();
-    assert.ok(store.storageStats.compactionCount > 0);
     const generation = store.storageStats.generation;
     const names = await fileNames(dir);
     const padded = String(generation).padStart(10, "0");
@@ -305,26 +314,35 @@ async function craftCompactionCrash(
     log2.appendPut(recordKey(index), encodeValue(recordValue(index)), BASE_VERSION);
   }
   await log2.close();
-  const snapshot = encodeSnapshot(
-    2,
-    Array.from(
-      { length: 10 },
-      (_, index) => ({ key: recordKey(index), value: recordValue(index), version: BASE_VERSION }),
-    ),
+  const entries = Array.from(
+    { length: 10 },
+    (_, index) => ({ key: recordKey(index), value: recordValue(index), version: BASE_VERSION }),
   );
   const snapshotPath = `${dir}/snapshot-0000000002.kvsnap`;
-  if (step === "snapshot renamed") {
-    await writeSnapshot(snapshotPath, snapshot);
-    return;
-  }
-  const bytes = new Uint8Array(snapshot.chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of snapshot.chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
+  await writeSnapshot(snapshotPath, 2, entries);
+  if (step === "snapshot renamed") return;
+  // Half written: the complete file's first half, under the temporary name only.
+  const bytes = await Deno.readFile(snapshotPath);
+  await Deno.remove(snapshotPath);
   await Deno.writeFile(`${snapshotPath}.tmp`, bytes.subarray(0, bytes.length >> 1));
 }
+
+Deno.test("store: closing abandons a snapshot under way, leaving the logs it would replace", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ ...quiet, dataDir: dir });
+    for (let index = 0; index < 50_000; index++) store.put(recordKey(index), recordValue(index));
+    await store.commit();
+    const expected = contents(store);
+    const compaction = store.compact();
+    await store.close();
+    await assert.rejects(compaction, /the store closed/);
+    assert.equal(store.storageStats.compactionCount, 0);
+    assert.deepEqual((await fileNames(dir)).filter((name) => name.endsWith(".tmp")), []);
+    const reopened = await Store.open({ ...quiet, dataDir: dir });
+    assert.deepEqual(contents(reopened), expected);
+    await reopened.close();
+  });
+});
 
 Deno.test("store: recovery is correct after a crash between any two compaction steps", async () => {
   const steps = ["new log created", "snapshot half written", "snapshot renamed"] as const;
