@@ -34,6 +34,7 @@ import { SnapshotFormatError } from "../server/snapshot.ts";
 import { LogFormatError, MAX_LOG_VALUE_BYTES } from "../server/storage_log.ts";
 import {
   DEFAULT_TOMBSTONE_GRACE_MS,
+  describeWritable,
   type FsyncPolicy,
   MAX_TOMBSTONE_GRACE_MS,
   Store,
@@ -268,6 +269,10 @@ async function openStore(settings: ServerSettings): Promise<Store> {
       fsync: settings.fsync,
       tombstoneGraceMs: settings.tombstoneGraceMs,
       onWarning: (message) => settings.logger.warn(message),
+      onWritableChange: (failure) => {
+        if (failure === undefined) settings.logger.info(describeWritable(undefined));
+        else settings.logger.error(describeWritable(failure));
+      },
     });
   } catch (error) {
     if (

@@ -229,8 +229,6 @@ export class KvServer {
   readonly #ungreeted = new Set<Connection>();
   /** Bytes all connections hold now, the sum of their `bufferedBytes`. */
   #bufferedBytes = 0;
-  /** The store's first write failure has been logged. */
-  #storeFailureLogged = false;
   /** Per peer address: when its last failure was logged, and how many since went unlogged. */
   readonly #failuresLogged = new Map<string, { at: number; unlogged: number }>();
   readonly #connectionLoops = new Set<Promise<void>>();
@@ -337,9 +335,9 @@ export class KvServer {
     try {
       await this.#store.commit();
       await this.#store.close();
-    } catch (error) {
-      // A store that cannot write refused every change since: nothing acknowledged is lost.
-      this.#noteStoreFailure(error);
+    } catch {
+      // A store that cannot write refused every change since (and said so through its
+      // onWritableChange): nothing acknowledged is lost.
       await this.#store.close().catch(() => {});
     }
   }
@@ -604,8 +602,8 @@ export class KvServer {
       await this.#store.commit();
     } catch (error) {
       // Reads were answered from memory and stand; a batch that changed something is
-      // refused whole, since what of it reached the disk is unknown.
-      this.#noteStoreFailure(error);
+      // refused whole, since what of it reached the disk is unknown. The store logs its
+      // failure (onWritableChange), once.
       if (connection.batchWrites) {
         const message = `the change was not saved: ${describeError(error)}`;
         responses.reset();
@@ -618,16 +616,6 @@ export class KvServer {
     connection.phase = "writing";
     connection.lastActivityAt = performance.now();
     await writeAll(connection.conn, responses.bytes());
-  }
-
-  /** Logs the first storage failure, once: from then on writes are refused with READ_ONLY. */
-  #noteStoreFailure(error: unknown): void {
-    if (this.#storeFailureLogged) return;
-    this.#storeFailureLogged = true;
-    this.#logger.error(
-      `cannot write the data dir (${describeError(error)}); refusing writes with READ_ONLY, ` +
-        "serving reads; restart the server once the disk can be written",
-    );
   }
 
   /** Answers an unreadable stream with one last ERROR and closes the connection. */
@@ -696,7 +684,6 @@ export class KvServer {
    */
   #refusalOf(type: string, error: unknown): { code: ErrorCodeNumber; message: string } {
     if (error instanceof StoreFailedError) {
-      this.#noteStoreFailure(error.cause);
       return { code: ErrorCode.READ_ONLY, message: error.message };
     }
     if (error instanceof LimitExceededError) {

@@ -297,6 +297,11 @@ export class StorageLog {
   #pending = new ByteWriter(64 * 1024);
   #spare = new ByteWriter(64 * 1024);
   #flushing = false;
+  /**
+   * The last flush failed, perhaps after writing part of its bytes past {@link byteLength}:
+   * the next one cuts them off before writing everything again.
+   */
+  #torn = false;
   #closed = false;
   /** Where an entry's version is encoded before it is appended. */
   readonly #versionBytes = new Uint8Array(VERSION_BYTES);
@@ -459,20 +464,37 @@ export class StorageLog {
   /**
    * Writes everything appended so far with one write (repeated only if the
    * OS writes part of it). Appends made while it runs wait for the next flush.
+   * When it fails (a full disk) nothing is lost from the buffer: the next flush cuts
+   * off whatever part was written and writes it all again, so a retry after the disk
+   * recovers leaves the file exactly as if the first had succeeded.
    */
   async flush(): Promise<void> {
     assert(!this.#flushing, "concurrent flushes of one log");
     if (this.#pending.length === 0) return;
     const outgoing = this.#pending;
-    this.#pending = this.#spare;
+    const incoming = this.#spare;
+    this.#pending = incoming;
     this.#flushing = true;
     try {
+      if (this.#torn) {
+        await this.#file.truncate(this.#byteLength);
+        await this.#file.seek(this.#byteLength, Deno.SeekMode.Start);
+        this.#torn = false;
+      }
       await writeAll(this.#file, outgoing.bytes());
       this.#byteLength += outgoing.length;
-    } finally {
-      this.#flushing = false;
       outgoing.reset();
       this.#spare = outgoing;
+    } catch (error) {
+      this.#torn = true;
+      // Keep every byte, in order: those that failed, then those appended since.
+      outgoing.raw(incoming.bytes());
+      incoming.reset();
+      this.#pending = outgoing;
+      this.#spare = incoming;
+      throw error;
+    } finally {
+      this.#flushing = false;
     }
   }
 

@@ -64,10 +64,18 @@
  *
  * ## Errors
  *
- * If a log write or fsync fails (disk full, I/O error), the store stops
- * accepting mutations and every later commit rejects with that error: what
- * reached the disk is unknown, so the server must restart and recover from
- * the log, like PostgreSQL after a failed fsync.
+ * If a log write or fsync fails (disk full, read-only or immutable directory, an I/O
+ * error), the store stops accepting mutations — every later change and commit is refused
+ * with that error, reads go on — and says so once (`onWritableChange`). It retries after
+ * {@link DISK_RETRY_INTERVAL_MS}, doubling the wait up to {@link DISK_RETRY_BACKOFF_CAP_MS}:
+ * after a failed write, by appending again what the log could not write (any part that
+ * was written is cut off first) and fsyncing; after a failed fsync — when what reached
+ * the disk is unknown, since the kernel may have dropped the pages — by compacting: a new
+ * log and a snapshot of everything in memory, fsynced. Once the try is durable the store
+ * accepts writes again and says so once; memory then equals disk. The batch that met the
+ * failure was refused to its client but had changed memory, and the retry stores it: its
+ * outcome is unknown to the client, as after a timeout. Nothing refused later changes
+ * anything.
  *
  * @example
  * ```ts
@@ -119,6 +127,18 @@ export const DEFAULT_COMPACTION_SNAPSHOT_RATIO = 2;
 /** Wait after a failed compaction (say, a full disk) before trying again. */
 export const COMPACTION_RETRY_DELAY_MS = 10_000;
 
+/**
+ * First wait, in ms, before a store that could not write its data dir tries again: soon,
+ * since a full disk is often freed within seconds.
+ */
+export const DISK_RETRY_INTERVAL_MS = 250;
+
+/**
+ * Longest wait between two tries of a failed data dir, in ms: the wait doubles after each
+ * failed try up to this, so a disk that stays full costs a try every few seconds.
+ */
+export const DISK_RETRY_BACKOFF_CAP_MS = 8_000;
+
 /** Largest generation: it is a u32 in file headers. At one compaction a second, 136 years. */
 export const MAX_GENERATION = 0xffff_ffff;
 
@@ -163,6 +183,12 @@ export interface StoreOptions {
    * failed compaction, to be retried). Default: print to stderr.
    */
   onWarning?: (message: string) => void;
+  /**
+   * Told once when the data dir stops taking writes, with the error (the store then
+   * refuses every change, and retries), and once, with undefined, when a retry made it
+   * writable again. Default: print to stderr.
+   */
+  onWritableChange?: (failure: Error | undefined) => void;
 }
 
 /** What {@link Store.open} found and did while recovering. */
@@ -286,6 +312,7 @@ export class Store {
   readonly #compactionMinLogBytes: number;
   readonly #compactionSnapshotRatio: number;
   readonly #onWarning: (message: string) => void;
+  readonly #onWritableChange: (failure: Error | undefined) => void;
   /** Encodes values given to `put` for the log; reused to spare allocations. */
   readonly #scratch = new ByteWriter(4096);
   #recovery: RecoveryInfo = {
@@ -312,6 +339,13 @@ export class Store {
   #compactionCount = 0;
   #snapshotBytes = 0;
   #failure: Error | undefined;
+  /**
+   * The failure may have lost bytes the log had taken (a failed fsync, a log that could
+   * not be closed): the retry must rewrite everything, not append.
+   */
+  #failureNeedsRewrite = false;
+  /** The next try of a failed data dir; see {@link DISK_RETRY_INTERVAL_MS}. */
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   /** Unrepaired flag and recorded k; see node_state.ts. */
   #nodeState: NodeStateKeeper = NodeStateKeeper.memory();
@@ -335,6 +369,8 @@ export class Store {
     checkPositive("compactionSnapshotRatio", this.#compactionSnapshotRatio, 1_000_000);
     this.#onWarning = options.onWarning ??
       ((message) => console.error(`kv store warning: ${message}`));
+    this.#onWritableChange = options.onWritableChange ??
+      ((failure) => console.error(`kv store: ${describeWritable(failure)}`));
     this.#tombstoneGraceMs = options.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
     checkPositive("tombstoneGraceMs", this.#tombstoneGraceMs, MAX_TOMBSTONE_GRACE_MS);
   }
@@ -827,6 +863,7 @@ export class Store {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing.abort(new Error("the store closed"));
+    clearTimeout(this.#retryTimer);
     clearInterval(this.#timer);
     clearInterval(this.#purgeTimer);
     const log = this.#log;
@@ -862,18 +899,74 @@ export class Store {
     if (log.pendingBytes === 0) return;
     try {
       await log.flush();
+    } catch (error) {
+      // The log keeps the bytes and cuts off any part written: a retry appends them.
+      throw this.#fail(error, "append");
+    }
+    try {
       if (this.#fsync === "always") await log.sync();
       else this.#unsynced = true;
     } catch (error) {
-      throw this.#fail(error);
+      throw this.#fail(error, "rewrite");
     }
     this.#maybeCompact();
   }
 
-  /** Records a storage failure, after which the store refuses mutations; returns it to throw. */
-  #fail(error: unknown): Error {
-    this.#failure ??= error instanceof Error ? error : new Error(String(error));
+  /**
+   * Records a storage failure, after which the store refuses mutations until a retry
+   * succeeds; returns it to throw. `retry` says how: `"append"` when a write failed (the
+   * log kept its bytes), `"rewrite"` when bytes the log had taken may be lost.
+   */
+  #fail(error: unknown, retry: "append" | "rewrite"): Error {
+    if (retry === "rewrite") this.#failureNeedsRewrite = true;
+    if (this.#failure === undefined) {
+      this.#failure = error instanceof Error ? error : new Error(String(error));
+      this.#onWritableChange(this.#failure);
+      this.#scheduleRetry(DISK_RETRY_INTERVAL_MS);
+    }
     return this.#failure;
+  }
+
+  #scheduleRetry(delayMs: number): void {
+    if (this.#closed) return;
+    this.#retryTimer = setTimeout(() => this.#retry(delayMs), delayMs);
+    // A retry must never keep a finished server alive.
+    Deno.unrefTimer(this.#retryTimer);
+  }
+
+  /**
+   * Tries a failed data dir again. After a failed write the log still holds the bytes
+   * it could not write: the try is that append, fsynced. After a failed fsync what
+   * reached the disk is unknown (the kernel may have dropped the pages, as PostgreSQL
+   * learned), so the try is a compaction instead: a new log and a snapshot of everything
+   * in memory, fsynced. Only once the try is durable does the store accept writes again:
+   * memory then equals disk.
+   */
+  async #retry(delayMs: number): Promise<void> {
+    this.#retryTimer = undefined;
+    if (this.#closed) return;
+    try {
+      if (this.#failureNeedsRewrite) {
+        await this.#compaction?.catch(() => {/* the store's failure is handled here */});
+        if (this.#closed) return;
+        await this.#startCompaction({ recovering: true });
+      } else {
+        await this.#enqueue(async () => {
+          const log = this.#log;
+          assert(log !== undefined);
+          await log.flush();
+          await log.sync();
+        });
+      }
+    } catch {
+      // Still failing (already said once): try again later.
+      this.#scheduleRetry(Math.min(delayMs * 2, DISK_RETRY_BACKOFF_CAP_MS));
+      return;
+    }
+    if (this.#closed) return;
+    this.#failure = undefined;
+    this.#failureNeedsRewrite = false;
+    this.#onWritableChange(undefined);
   }
 
   #syncIfWritten(): void {
@@ -881,8 +974,7 @@ export class Store {
     this.#unsynced = false;
     this.#syncing = this.#log.sync()
       .catch((error) => {
-        this.#fail(error);
-        this.#onWarning(`fsync of the storage log failed; the store stopped: ${error}`);
+        this.#fail(error, "rewrite");
       })
       .finally(() => this.#syncing = undefined);
   }
@@ -899,12 +991,19 @@ export class Store {
     this.#startCompaction().catch(() => {/* reported through onWarning */});
   }
 
-  #startCompaction(): Promise<void> {
+  /**
+   * Starts a compaction. `recovering`: the store has failed and this is a retry (see
+   * {@link #retry}): it runs despite the failure, and its own failure is not reported
+   * (the store's was, once).
+   */
+  #startCompaction({ recovering = false } = {}): Promise<void> {
     assert(this.#compaction === undefined);
-    const compaction = this.#compact()
+    const compaction = this.#compact(recovering)
       .catch((error) => {
         this.#compactionRetryAt = performance.now() + COMPACTION_RETRY_DELAY_MS;
-        if (!this.#closed) this.#onWarning(`compaction failed (will retry): ${error}`);
+        if (!this.#closed && !recovering) {
+          this.#onWarning(`compaction failed (will retry): ${error}`);
+        }
         throw error;
       })
       .finally(() => this.#compaction = undefined);
@@ -912,8 +1011,12 @@ export class Store {
     return compaction;
   }
 
-  /** The steps listed under "Compaction" in the module docs. */
-  async #compact(): Promise<void> {
+  /**
+   * The steps listed under "Compaction" in the module docs; `recovering` (a failed
+   * store's retry) runs them despite the failure and ignores the old log's errors: the
+   * snapshot replaces that log.
+   */
+  async #compact(recovering: boolean): Promise<void> {
     const dir = this.#dataDir;
     const oldLog = this.#log;
     assert(dir !== undefined && oldLog !== undefined);
@@ -923,7 +1026,7 @@ export class Store {
     let view: FrozenView;
     try {
       view = await this.#enqueue(async () => {
-        if (this.#failure !== undefined) throw this.#failure;
+        if (this.#failure !== undefined && !recovering) throw this.#failure;
         // Nothing runs between these two lines: the view is the state logs ≤ N built.
         this.#log = newLog;
         const frozen = this.#trie.freeze();
@@ -931,8 +1034,10 @@ export class Store {
         try {
           await oldLog.close();
         } catch (error) {
-          frozen.close();
-          throw this.#fail(error);
+          if (!recovering) {
+            frozen.close();
+            throw this.#fail(error, "rewrite");
+          }
         }
         return frozen;
       });
@@ -956,4 +1061,19 @@ export class Store {
     await this.#removeObsolete(dir, generation, await listDataDir(dir));
     this.#compactionCount++;
   }
+}
+
+/**
+ * The line that tells an operator a store's data dir stopped or resumed taking writes.
+ *
+ * @example
+ * ```ts
+ * describeWritable(undefined); // "the data dir can be written again; accepting writes"
+ * ```
+ */
+export function describeWritable(failure: Error | undefined): string {
+  if (failure === undefined) return "the data dir can be written again; accepting writes";
+  return `cannot write the data dir (${failure.message.split("\n")[0]}); refusing writes ` +
+    `with READ_ONLY, serving reads, retrying every ${DISK_RETRY_INTERVAL_MS / 1000}–` +
+    `${DISK_RETRY_BACKOFF_CAP_MS / 1000} s`;
 }

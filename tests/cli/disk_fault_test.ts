@@ -5,6 +5,7 @@ import { str } from "../../lib/record/value.ts";
 import { connectClient } from "../helpers/client.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at } from "../helpers/versions.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /** Mounts a tmpfs of `megabytes` at a new directory; undefined where mounting is not allowed. */
 function mountSmallTmpfs(megabytes: number): string | undefined {
@@ -76,6 +77,81 @@ Deno.test({
       const client = await connectClient(again.address);
       for (const key of acknowledged) {
         assert.notEqual((await client.get(key)).value, undefined, key);
+      }
+      await client.close();
+      assert.equal((await stopWithin(again)).code, 0);
+    } finally {
+      unmount(mount);
+    }
+  },
+});
+
+Deno.test({
+  name: CAN_MOUNT
+    ? "disk full, then freed: writes resume by themselves, each transition logged once, and a restart holds every acknowledged write"
+    : "disk full, then freed (ignored: this machine does not allow mounting a small tmpfs)",
+  ignore: !CAN_MOUNT,
+  fn: async () => {
+    const mount = mountSmallTmpfs(4)!;
+    try {
+      const dataDir = `${mount}/data`;
+      // Ballast to free later: room for the appends that were refused, and more.
+      const ballast = `${mount}/ballast`;
+      await Deno.writeFile(ballast, new Uint8Array(1024 * 1024));
+      const acknowledged = new Map<string, number>();
+      const refusedAfterFailure: string[] = [];
+      {
+        await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
+        const client = await connectClient(server.address);
+        const value = (n: number) => str(`${n}:`.padEnd(16 * 1024, "v"));
+        let index = 0;
+        const put = async (): Promise<boolean> => {
+          const key = `k${index}`;
+          try {
+            await client.put(key, value(index), at());
+            acknowledged.set(key, index);
+            return true;
+          } catch (error) {
+            if (!(error instanceof ServerError) || error.code !== ErrorCode.READ_ONLY) throw error;
+            return false;
+          } finally {
+            index++;
+          }
+        };
+        while (await put()) assert.ok(index < 1000, "the disk never filled");
+        // Refused from now on, and never stored: the failure is known before they arrive.
+        for (let more = 0; more < 3; more++) {
+          refusedAfterFailure.push(`k${index}`);
+          assert.equal(await put(), false);
+        }
+        assert.deepEqual((await client.get("k0")).value, value(0));
+        await waitFor(
+          () => server.stderrLines.some((line) => /cannot write the data dir/.test(line)),
+          { what: "the failure in the server's log" },
+        );
+
+        await Deno.remove(ballast);
+        await waitFor(put, { what: "a write accepted after the disk was freed" });
+        for (let more = 0; more < 5; more++) assert.ok(await put(), "writes go on");
+        await waitFor(
+          () =>
+            server.stderrLines.some((line) => /can be written again; accepting writes/.test(line)),
+          { what: "the recovery in the server's log" },
+        );
+        await client.close();
+        assert.equal((await stopWithin(server)).code, 0);
+        const log = server.stderrLines.join("\n");
+        assert.equal(log.match(/cannot write the data dir/g)?.length, 1, log);
+        assert.equal(log.match(/can be written again/g)?.length, 1, log);
+        assert.doesNotMatch(log, /internal error|^\s+at /m);
+      }
+      await using again = await startServerProcess(["--data-dir", dataDir]);
+      const client = await connectClient(again.address);
+      for (const [key, n] of acknowledged) {
+        assert.deepEqual((await client.get(key)).value, str(`${n}:`.padEnd(16 * 1024, "v")), key);
+      }
+      for (const key of refusedAfterFailure) {
+        assert.equal((await client.get(key)).value, undefined, key);
       }
       await client.close();
       assert.equal((await stopWithin(again)).code, 0);

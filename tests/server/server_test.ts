@@ -271,16 +271,14 @@ Deno.test("server sends no answer before the commit of its batch resolves", asyn
   await stop();
 });
 
-Deno.test("a failed commit refuses its batch of writes with READ_ONLY, logged once, and reads go on", async () => {
+Deno.test("a failed commit refuses its batch of writes with READ_ONLY, and reads go on", async () => {
   let failCommits = false;
   const store = await Store.open();
-  const logged: string[] = [];
   const { address, stop } = await startServer({
     store: instrumentedStore(
       store,
       () => failCommits ? Promise.reject(new Error("No space left on device")) : Promise.resolve(),
     ),
-    logger: new Logger({ level: "error", write: (line) => logged.push(line) }),
   });
   const raw = await RawConnection.open(address);
   failCommits = true;
@@ -305,8 +303,6 @@ Deno.test("a failed commit refuses its batch of writes with READ_ONLY, logged on
   frames.delete(5, "a", at());
   await raw.write(frames.bytes());
   assertError(await raw.readFrame(), 5, ErrorCode.READ_ONLY);
-  assert.equal(logged.length, 1, logged.join("\n"));
-  assert.match(logged[0], /cannot write the data dir \(No space left on device\); refusing writes/);
   raw.close();
   await stop();
 });
