@@ -5,35 +5,8 @@ import { str } from "../../lib/record/value.ts";
 import { connectClient } from "../helpers/client.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at } from "../helpers/versions.ts";
+import { CAN_MOUNT, mountSmallTmpfs, unmount } from "../helpers/tmpfs.ts";
 import { waitFor } from "../helpers/wait.ts";
-
-/** Mounts a tmpfs of `megabytes` at a new directory; undefined where mounting is not allowed. */
-function mountSmallTmpfs(megabytes: number): string | undefined {
-  const dir = Deno.makeTempDirSync({ prefix: "kv_tmpfs_" });
-  const mounted = new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", `size=${megabytes}m`, "tmpfs", dir],
-    stdout: "null",
-    stderr: "null",
-  }).outputSync().success;
-  if (mounted) return dir;
-  Deno.removeSync(dir);
-  return undefined;
-}
-
-function unmount(dir: string): void {
-  new Deno.Command("umount", { args: [dir], stdout: "null", stderr: "null" }).outputSync();
-  Deno.removeSync(dir, { recursive: true });
-}
-
-const probe = (() => {
-  try {
-    return mountSmallTmpfs(1);
-  } catch {
-    return undefined;
-  }
-})();
-const CAN_MOUNT = probe !== undefined;
-if (probe !== undefined) unmount(probe);
 
 Deno.test({
   name: CAN_MOUNT

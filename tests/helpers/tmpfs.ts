@@ -1,0 +1,61 @@
+/**
+ * Small tmpfs mounts for the disk-full tests: a disk that fills at a known size. Mounting
+ * needs root (or CAP_SYS_ADMIN); {@link CAN_MOUNT} says whether this machine allows it, so
+ * that the tests can be ignored, with the reason in their names, where it does not.
+ *
+ * @example
+ * ```ts
+ * import { CAN_MOUNT, mountSmallTmpfs, unmount } from "./tmpfs.ts";
+ * if (CAN_MOUNT) {
+ *   const dir = mountSmallTmpfs(4)!;
+ *   unmount(dir);
+ * }
+ * ```
+ * @module
+ */
+
+/**
+ * Mounts a tmpfs of `megabytes` at a new directory and returns it; undefined where mounting
+ * is not allowed.
+ *
+ * @example
+ * ```ts
+ * const dir = mountSmallTmpfs(4);
+ * ```
+ */
+export function mountSmallTmpfs(megabytes: number): string | undefined {
+  const dir = Deno.makeTempDirSync({ prefix: "kv_tmpfs_" });
+  const mounted = new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", `size=${megabytes}m`, "tmpfs", dir],
+    stdout: "null",
+    stderr: "null",
+  }).outputSync().success;
+  if (mounted) return dir;
+  Deno.removeSync(dir);
+  return undefined;
+}
+
+/**
+ * Unmounts what {@link mountSmallTmpfs} mounted and removes the directory.
+ *
+ * @example
+ * ```ts
+ * unmount(dir);
+ * ```
+ */
+export function unmount(dir: string): void {
+  new Deno.Command("umount", { args: [dir], stdout: "null", stderr: "null" }).outputSync();
+  Deno.removeSync(dir, { recursive: true });
+}
+
+const probe = (() => {
+  try {
+    return mountSmallTmpfs(1);
+  } catch {
+    return undefined;
+  }
+})();
+if (probe !== undefined) unmount(probe);
+
+/** Whether this machine lets the tests mount a small tmpfs. */
+export const CAN_MOUNT: boolean = probe !== undefined;
