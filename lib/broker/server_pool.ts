@@ -26,7 +26,10 @@ import { ConnectionError, RequestTimeoutError, ServerClient } from "../protocol/
 import type {
   DeleteResult,
   EncodedRead,
+  ListPartitionsOptions,
   NodeState,
+  PartitionDigests,
+  PartitionListing,
   PutManyRefusal,
   PutResult,
   ServerStats,
@@ -79,6 +82,10 @@ export interface ServerConnection {
   setK(k: number, options?: { replace?: boolean }): Promise<number>;
   /** Clears the server's unrepaired flag, durably (see MARK_REPAIRED). */
   markRepaired(): Promise<void>;
+  /** Every partition's entry count and digest (see PARTITION_DIGESTS). */
+  partitionDigests(): Promise<PartitionDigests>;
+  /** One page of the entries of the partitions set in bitmap `wanted` (see LIST_PARTITIONS). */
+  listPartitions(wanted: Uint8Array, options: ListPartitionsOptions): Promise<PartitionListing>;
   /** Stores `value` under `key` at `options.version` when newer than what the key holds. */
   put(key: string, value: Value, options: WriteOptions): Promise<PutResult>;
   /** Like `put`, with the value already encoded by `encodeValue` (encoded once for k replicas). */

@@ -44,10 +44,15 @@ import {
   type Frame,
   HELLO_CHALLENGE_BYTES,
   type HelloResult,
+  LIST_PARTITIONS_BUDGET_BYTES,
+  type ListPartitionsOptions,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_RECORDED_K,
   MAX_REQUEST_ID,
   type NodeState,
+  PARTITION_BITMAP_BYTES,
+  type PartitionDigests,
+  type PartitionListing,
   PROTOCOL_VERSION,
   type PutManyRefusal,
   type PutResult,
@@ -61,9 +66,12 @@ import { FrameReader } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import {
   checkKeysOptions,
+  checkListLimit,
   decodeEmptyBody,
   decodeHelloBody,
   decodeKeysBody,
+  decodeListPartitionsBody,
+  decodePartitionDigestsBody,
   decodePutManyBody,
   decodeResponse,
   decodeSetKBody,
@@ -76,6 +84,7 @@ import type { PutManyItems } from "./put_many.ts";
 import { utf8Length } from "../base/utf8.ts";
 import { decodeValue, encodeValue } from "../record/value_codec.ts";
 import { VERSION_BYTES } from "../record/version.ts";
+import { PARTITION_COUNT } from "../record/partition.ts";
 
 /** How long `connect` waits for TCP and HELLO, unless told otherwise. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
@@ -103,6 +112,12 @@ const MAX_HELLO_ANSWER_BYTES = 2 + 4 + 4 + SERVER_ID_BYTES + 1 + 1 + HELLO_CHALL
 
 /** The OK to SET_K: the recorded k, a u8. */
 const SET_K_ANSWER_BYTES = 1;
+
+/** The OK to PARTITION_DIGESTS: a u32 count, then a u32 and a u64 per partition. */
+const DIGESTS_ANSWER_BYTES = 4 + PARTITION_COUNT * 12;
+
+/** A LIST_PARTITIONS entry without its value: key, version, kind, value length. */
+const MAX_LIST_ENTRY_BYTES = 4 + MAX_KEY_BYTES + VERSION_BYTES + 1 + 4;
 
 /** The OK to STATS: three i64 and a u32. */
 const STATS_ANSWER_BYTES = 8 + 8 + 8 + 4;
@@ -389,6 +404,54 @@ export class ServerClient {
     const recorded = decodeSetKBody(expectOk(response));
     this.#state = { unrepaired: this.#state.unrepaired, k: recorded };
     return recorded;
+  }
+
+  /**
+   * Every partition's entry count and digest on the server: equal between two replicas
+   * exactly when they hold the same entries (keys, versions, records or tombstones) there.
+   *
+   * @example
+   * ```ts
+   * const { counts, digests } = await client.partitionDigests();
+   * ```
+   */
+  async partitionDigests(): Promise<PartitionDigests> {
+    const response = await this.#request(
+      (frames, id) => frames.partitionDigests(id),
+      DIGESTS_ANSWER_BYTES,
+    );
+    return decodePartitionDigestsBody(expectOk(response));
+  }
+
+  /**
+   * The entries (records and tombstones, with versions, and values when asked) of the
+   * partitions whose bits are set in `wanted` (512 bytes: partition p is bit `p & 7` of
+   * byte `p >> 3`), in ascending key order after `options.after`, at most
+   * `options.limit`. `more` says the server stopped early: ask again after the last key.
+   *
+   * @example
+   * ```ts
+   * const wanted = new Uint8Array(512);
+   * wanted[0] = 1; // partition 0
+   * const { entries, more } = await client.listPartitions(wanted, { limit: 1000 });
+   * ```
+   */
+  async listPartitions(
+    wanted: Uint8Array,
+    options: ListPartitionsOptions,
+  ): Promise<PartitionListing> {
+    if (wanted.length !== PARTITION_BITMAP_BYTES) {
+      throw new RangeError(`wanted must be ${PARTITION_BITMAP_BYTES} bytes, not ${wanted.length}`);
+    }
+    checkArgument(checkListLimit, options.limit);
+    if (options.after !== undefined) checkArgument(checkKey, options.after);
+    // One entry may start below the budget and carry a value as large as a frame.
+    const bound = 4 + LIST_PARTITIONS_BUDGET_BYTES + MAX_LIST_ENTRY_BYTES + this.#maxFrameBytes + 1;
+    const response = await this.#request(
+      (frames, id) => frames.listPartitions(id, wanted, options),
+      bound,
+    );
+    return decodeListPartitionsBody(expectOk(response), options.values === true);
   }
 
   /**

@@ -22,8 +22,14 @@ import {
   type ErrorCodeNumber,
   FRAME_HEADER_BYTES,
   type HelloResult,
+  LIST_FLAG_VALUES,
+  LIST_PARTITIONS_BUDGET_BYTES,
+  type ListingCursor,
+  type ListPartitionsOptions,
   MAX_ERROR_MESSAGE_BYTES,
   MessageType,
+  PARTITION_BITMAP_BYTES,
+  type PartitionDigestSource,
   PROTOCOL_VERSION,
   type PutManyRefusal,
   SERVER_ID_BYTES,
@@ -213,6 +219,90 @@ export class FrameWriter {
   /** Appends MARK_REPAIRED. */
   markRepaired(requestId: number): void {
     this.#end(this.#begin(MessageType.MARK_REPAIRED, requestId));
+  }
+
+  /** Appends PARTITION_DIGESTS. */
+  partitionDigests(requestId: number): void {
+    this.#end(this.#begin(MessageType.PARTITION_DIGESTS, requestId));
+  }
+
+  /**
+   * Appends LIST_PARTITIONS for the partitions whose bits are set in `wanted`
+   * ({@link PARTITION_BITMAP_BYTES} bytes).
+   */
+  listPartitions(requestId: number, wanted: Uint8Array, options: ListPartitionsOptions): void {
+    if (wanted.length !== PARTITION_BITMAP_BYTES) {
+      throw new RangeError(
+        `the partition bitmap is ${PARTITION_BITMAP_BYTES} bytes, not ${wanted.length}`,
+      );
+    }
+    const start = this.#begin(MessageType.LIST_PARTITIONS, requestId);
+    this.#out.u8(options.values === true ? LIST_FLAG_VALUES : 0);
+    this.#out.u32(options.limit);
+    this.#out.string(options.after ?? "");
+    this.#out.raw(wanted);
+    this.#end(start);
+  }
+
+  /** Appends OK answering PARTITION_DIGESTS from `source`, for `partitionCount` partitions. */
+  okPartitionDigests(
+    requestId: number,
+    source: PartitionDigestSource,
+    partitionCount: number,
+  ): void {
+    const start = this.#begin(MessageType.OK, requestId);
+    this.#out.u32(partitionCount);
+    for (let partition = 0; partition < partitionCount; partition++) {
+      this.#out.u32(source.count(partition));
+      this.#out.u32(source.high(partition));
+      this.#out.u32(source.low(partition));
+    }
+    this.#end(start);
+  }
+
+  /**
+   * Appends OK answering LIST_PARTITIONS, straight from `cursor` (already placed after
+   * the request's `after`): the entries of the partitions set in `request.wanted`, until
+   * `request.limit` or {@link LIST_PARTITIONS_BUDGET_BYTES}, then whether more remain.
+   * Keys are not kept by partition, so it walks every key from `after` and skips those of
+   * other partitions: O(keys walked).
+   */
+  okListPartitions(
+    requestId: number,
+    cursor: ListingCursor,
+    request: { readonly wanted: Uint8Array; readonly limit: number; readonly values: boolean },
+  ): void {
+    const { wanted, limit, values } = request;
+    const out = this.#out;
+    const start = this.#begin(MessageType.OK, requestId);
+    const countAt = out.length;
+    out.u32(0);
+    const entriesStart = out.length;
+    let count = 0;
+    let more = false;
+    while (cursor.next()) {
+      const partition = cursor.partition;
+      if ((wanted[partition >> 3] & (1 << (partition & 7))) === 0) continue;
+      if (count === limit || out.length - entriesStart >= LIST_PARTITIONS_BUDGET_BYTES) {
+        more = true;
+        break;
+      }
+      out.u32(cursor.keyLength);
+      out.raw(cursor.key.subarray(0, cursor.keyLength));
+      for (let word = 0; word < 3; word++) out.u32(cursor.versionWord(word));
+      const tombstone = cursor.tombstone;
+      out.u8(tombstone ? 0 : 1);
+      if (values && !tombstone) {
+        const lengthAt = out.length;
+        out.u32(0);
+        cursor.writeValue(out);
+        out.patchU32(lengthAt, out.length - lengthAt - 4);
+      }
+      count++;
+    }
+    out.patchU32(countAt, count);
+    out.u8(more ? 1 : 0);
+    this.#end(start);
   }
 
   /** Appends OK answering SET_K: the k the server records. */

@@ -20,6 +20,7 @@ import { checkPath } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
 import { readValue } from "../record/value_codec.ts";
 import { parseVersion, readVersion, type Version, VERSION_BYTES } from "../record/version.ts";
+import { PARTITION_COUNT } from "../record/partition.ts";
 import {
   DELETE_FLAG_PURGE,
   type EncodedRead,
@@ -27,11 +28,17 @@ import {
   type Frame,
   HELLO_CHALLENGE_BYTES,
   type HelloResult,
+  LIST_FLAG_VALUES,
   MAX_AUTH_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
+  MAX_LIST_PARTITIONS_LIMIT,
   MAX_RECORDED_K,
   MessageType,
   type NodeState,
+  PARTITION_BITMAP_BYTES,
+  type PartitionDigests,
+  type PartitionEntry,
+  type PartitionListing,
   type PutManyRefusal,
   type ReadResult,
   type Request,
@@ -148,6 +155,10 @@ export function decodeRequest(frame: Frame): Request {
       return decodeSetK(reader, requestId);
     case MessageType.MARK_REPAIRED:
       return finish(reader, { type: "markRepaired", requestId }, "MARK_REPAIRED");
+    case MessageType.PARTITION_DIGESTS:
+      return finish(reader, { type: "partitionDigests", requestId }, "PARTITION_DIGESTS");
+    case MessageType.LIST_PARTITIONS:
+      return decodeListPartitions(reader, frame.body, requestId);
     default:
       throw new DecodeError(`unknown request type 0x${frame.type.toString(16).padStart(2, "0")}`);
   }
@@ -226,6 +237,107 @@ function decodeSetK(reader: ByteReader, requestId: number): RequestOf<"setK"> {
   checkRecordedK(k);
   const replace = (flags & SET_K_FLAG_REPLACE) !== 0;
   return finish(reader, { type: "setK", requestId, k, replace }, "SET_K");
+}
+
+/** Throws unless `limit` is a LIST_PARTITIONS limit: 1 to {@link MAX_LIST_PARTITIONS_LIMIT}. */
+export function checkListLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new DecodeError(`LIST_PARTITIONS limit ${limit} must be a whole number of at least 1`);
+  }
+  if (limit > MAX_LIST_PARTITIONS_LIMIT) {
+    throw new LimitExceededError(
+      `LIST_PARTITIONS limit ${limit} is over the limit of ${MAX_LIST_PARTITIONS_LIMIT}`,
+    );
+  }
+}
+
+function decodeListPartitions(
+  reader: ByteReader,
+  body: Uint8Array,
+  requestId: number,
+): RequestOf<"listPartitions"> {
+  const flags = readFlags(reader, LIST_FLAG_VALUES, "LIST_PARTITIONS");
+  const limit = reader.u32("LIST_PARTITIONS limit");
+  checkListLimit(limit);
+  const afterText = readBoundedString(reader, body, "after key");
+  if (afterText.length > 0) checkKey(afterText, "after key");
+  const wanted = reader.raw(PARTITION_BITMAP_BYTES, "partition bitmap");
+  return finish(reader, {
+    type: "listPartitions",
+    requestId,
+    values: (flags & LIST_FLAG_VALUES) !== 0,
+    limit,
+    after: afterText.length === 0 ? undefined : afterText,
+    wanted,
+  }, "LIST_PARTITIONS");
+}
+
+/** Bytes of each partition's row in PARTITION_DIGESTS' answer: u32 count, u64 digest. */
+const DIGEST_ROW_BYTES = 12;
+
+/**
+ * Decodes the OK to PARTITION_DIGESTS: every partition's entry count and digest.
+ *
+ * @example
+ * ```ts
+ * decodePartitionDigestsBody(response.body).digests[0]; // 0n for an empty partition
+ * ```
+ */
+export function decodePartitionDigestsBody(body: Uint8Array): PartitionDigests {
+  const reader = new ByteReader(body);
+  const count = reader.u32("partition count");
+  if (count !== PARTITION_COUNT) {
+    throw new DecodeError(`${count} partitions, not the ${PARTITION_COUNT} kv has`);
+  }
+  if (reader.remaining !== count * DIGEST_ROW_BYTES) {
+    throw new DecodeError(`${reader.remaining} bytes for ${count} partition digests`);
+  }
+  const view = new DataView(body.buffer, body.byteOffset + reader.offset, reader.remaining);
+  const counts = new Uint32Array(count);
+  const digests = new BigUint64Array(count);
+  for (let partition = 0; partition < count; partition++) {
+    counts[partition] = view.getUint32(partition * DIGEST_ROW_BYTES);
+    digests[partition] = view.getBigUint64(partition * DIGEST_ROW_BYTES + 4);
+  }
+  return { counts, digests };
+}
+
+/** Bytes of a LIST_PARTITIONS entry besides its key: key length, version, kind. */
+const MIN_LIST_ENTRY_BYTES = 4 + VERSION_BYTES + 1;
+
+/**
+ * Decodes the OK to LIST_PARTITIONS: the entries and whether more follow. `values` says
+ * whether they were asked for (then each record carries its encoded value, a copy).
+ *
+ * @example
+ * ```ts
+ * decodeListPartitionsBody(response.body, false); // { entries: [...], more: false }
+ * ```
+ */
+export function decodeListPartitionsBody(body: Uint8Array, values: boolean): PartitionListing {
+  const reader = new ByteReader(body);
+  const count = reader.u32("entry count");
+  // Each entry takes some bytes, so a larger count is a lie, not an allocation.
+  if (count * MIN_LIST_ENTRY_BYTES > reader.remaining) {
+    throw new DecodeError(`entry count ${count} exceeds the bytes`);
+  }
+  const entries: PartitionEntry[] = [];
+  for (let index = 0; index < count; index++) {
+    const key = readKey(reader, body);
+    const version = readVersionField(reader);
+    const kind = reader.u8("entry kind");
+    if (kind > 1) throw new DecodeError(`unknown entry kind ${kind}`);
+    if (kind === 0 || !values) {
+      entries.push({ key, version, tombstone: kind === 0 });
+      continue;
+    }
+    const length = reader.u32("value length");
+    const encoded = reader.raw(length, "value").slice();
+    entries.push({ key, version, tombstone: false, encoded });
+  }
+  const more = reader.u8("more");
+  if (more > 1) throw new DecodeError(`'more' is ${more}, not 0 or 1`);
+  return finish(reader, { entries, more: more === 1 }, "OK");
 }
 
 /**

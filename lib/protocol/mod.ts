@@ -25,6 +25,7 @@
 import { DecodeError } from "../base/bytes.ts";
 import type { Value } from "../record/value.ts";
 import type { Version } from "../record/version.ts";
+import type { ByteWriter } from "../base/bytes.ts";
 import type { PutManyBounds } from "./put_many.ts";
 
 /**
@@ -51,6 +52,22 @@ export const SET_K_FLAG_REPLACE = 0x01;
 
 /** Largest replication factor a server records (k is a u8; 0 means none recorded). */
 export const MAX_RECORDED_K = 255;
+
+/** LIST_PARTITIONS flag bit: send each record's value with its entry. */
+export const LIST_FLAG_VALUES = 0x01;
+
+/** Bytes of LIST_PARTITIONS' bitmap of wanted partitions: one bit for each of 4096. */
+export const PARTITION_BITMAP_BYTES = 512;
+
+/** Most entries one LIST_PARTITIONS answers. */
+export const MAX_LIST_PARTITIONS_LIMIT = 10_000;
+
+/**
+ * A LIST_PARTITIONS answer stops (with `more`) before an entry that would start past this
+ * many bytes (1 MiB), so one page stays small whatever the limit; it always holds at least
+ * one entry, so paging moves on even past a value larger than this.
+ */
+export const LIST_PARTITIONS_BUDGET_BYTES = 1024 * 1024;
 
 /** Bytes in every frame header: u32 body length, u8 type, u32 request id. */
 export const FRAME_HEADER_BYTES = 9;
@@ -83,6 +100,8 @@ export const MessageType = {
   PUT_MANY: 0x09,
   SET_K: 0x0a,
   MARK_REPAIRED: 0x0b,
+  PARTITION_DIGESTS: 0x0c,
+  LIST_PARTITIONS: 0x0d,
   OK: 0x80,
   NOT_FOUND: 0x81,
   ERROR: 0x82,
@@ -210,7 +229,20 @@ export type Request =
     /** Replace a different k already recorded. */
     readonly replace: boolean;
   }
-  | { readonly type: "markRepaired"; readonly requestId: number };
+  | { readonly type: "markRepaired"; readonly requestId: number }
+  | { readonly type: "partitionDigests"; readonly requestId: number }
+  | {
+    readonly type: "listPartitions";
+    readonly requestId: number;
+    /** Send records' values. */
+    readonly values: boolean;
+    /** Most entries, 1 to {@link MAX_LIST_PARTITIONS_LIMIT}. */
+    readonly limit: number;
+    /** Only keys strictly after this one; undefined from the start. */
+    readonly after: string | undefined;
+    /** {@link PARTITION_BITMAP_BYTES} bytes: partition p is wanted when bit `p & 7` of byte `p >> 3` is set (a view into the frame). */
+    readonly wanted: Uint8Array;
+  };
 
 /** A decoded response, as the client sees it; OK bodies are decoded per request type. */
 export type Response =
@@ -325,6 +357,106 @@ export interface NodeState {
   readonly unrepaired: boolean;
   /** The cluster's replication factor recorded on the server; 0 when none is recorded. */
   readonly k: number;
+}
+
+/**
+ * Every partition's entry count (records and tombstones) and digest, as PARTITION_DIGESTS
+ * answers: two replicas holding the same entries of a partition have equal ones.
+ *
+ * @example
+ * ```ts
+ * const digests = await client.partitionDigests();
+ * digests.counts[0]; // entries in partition 0
+ * ```
+ */
+export interface PartitionDigests {
+  /** Entries per partition; length 4096 (PARTITION_COUNT of lib/record/partition.ts). */
+  readonly counts: Uint32Array;
+  /** The digest of each partition (XOR of its entries' 64-bit hashes); length 4096. */
+  readonly digests: BigUint64Array;
+}
+
+/**
+ * What a server's digest table offers the encoder of PARTITION_DIGESTS' answer: per
+ * partition its count and the two 32-bit halves of its digest.
+ *
+ * @example
+ * ```ts
+ * const source: PartitionDigestSource = { count: () => 0, high: () => 0, low: () => 0 };
+ * ```
+ */
+export interface PartitionDigestSource {
+  /** Entries in `partition`. */
+  count(partition: number): number;
+  /** The high 32 bits of `partition`'s digest. */
+  high(partition: number): number;
+  /** The low 32 bits of `partition`'s digest. */
+  low(partition: number): number;
+}
+
+/**
+ * What the encoder of LIST_PARTITIONS' answer reads a server's entries through: a cursor
+ * over every key in ascending byte order from where the listing starts (a store's
+ * `entryCursor` is one), with no object made per entry.
+ *
+ * @example
+ * ```ts
+ * const cursor: ListingCursor = store.entryCursor();
+ * ```
+ */
+export interface ListingCursor {
+  /** Moves to the next entry; false at the end. */
+  next(): boolean;
+  /** The entry's key bytes are `key[0, keyLength)`. */
+  readonly key: Uint8Array;
+  /** Length of the entry's key in bytes. */
+  readonly keyLength: number;
+  /** The entry's partition. */
+  readonly partition: number;
+  /** The entry is a tombstone. */
+  readonly tombstone: boolean;
+  /** Word `index` (0–2) of the entry's version: the big-endian u32s of its 12 bytes. */
+  versionWord(index: number): number;
+  /** Appends the record's value in the wire encoding. */
+  writeValue(writer: ByteWriter): void;
+}
+
+/**
+ * One entry of a LIST_PARTITIONS answer: a key with the version of its newest write,
+ * a record or a tombstone.
+ *
+ * @example
+ * ```ts
+ * const entry: PartitionEntry = { key: "person1", version: BASE_VERSION, tombstone: true };
+ * ```
+ */
+export interface PartitionEntry {
+  /** The key. */
+  readonly key: string;
+  /** The version of the key's newest write on that server. */
+  readonly version: Version;
+  /** The key holds a tombstone (deleted at `version`), not a record. */
+  readonly tombstone: boolean;
+  /** The record's value, encoded (lib/record/value_codec.ts): only for a record when values were asked. */
+  readonly encoded?: Uint8Array;
+}
+
+/** How a LIST_PARTITIONS is asked: where to start, how many, whether with values. */
+export interface ListPartitionsOptions {
+  /** Only keys strictly after this one; default from the start. */
+  readonly after?: string;
+  /** Most entries, 1 to {@link MAX_LIST_PARTITIONS_LIMIT}. */
+  readonly limit: number;
+  /** Send each record's value; default false. */
+  readonly values?: boolean;
+}
+
+/** A LIST_PARTITIONS answer: entries in ascending key order, and whether more may follow. */
+export interface PartitionListing {
+  /** The entries, in ascending byte order of their keys. */
+  readonly entries: PartitionEntry[];
+  /** The server stopped at the limit or its byte budget: ask again after the last key. */
+  readonly more: boolean;
 }
 
 /** What HELLO's OK reports. */

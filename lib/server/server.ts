@@ -51,6 +51,9 @@ import { decodeRequest, readItemKey } from "../protocol/messages.ts";
 import { FrameWriter } from "../protocol/frame_writer.ts";
 import { LimitExceededError } from "../base/bytes.ts";
 import { type Store, StoreFailedError } from "./store.ts";
+import { PARTITION_COUNT } from "../record/partition.ts";
+
+const textEncoder = new TextEncoder();
 
 /** The requests that change the store. */
 const WRITE_TYPES: ReadonlySet<number> = new Set([
@@ -939,6 +942,12 @@ export class KvServer {
           id,
           store.keys({ prefix: request.prefix, limit: request.limit, after: request.after }),
         );
+      case "partitionDigests":
+        return responses.okPartitionDigests(id, store.partitionDigests, PARTITION_COUNT);
+      case "listPartitions": {
+        const after = request.after === undefined ? undefined : textEncoder.encode(request.after);
+        return responses.okListPartitions(id, store.entryCursor(after), request);
+      }
       case "setK":
       case "markRepaired":
         throw new Error("node state requests are answered by #handleNodeState, never here");

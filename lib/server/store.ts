@@ -96,11 +96,13 @@ import { DirLock } from "./dir_lock.ts";
 import { readSnapshot, SNAPSHOT_FORMAT_VERSION, writeFrozenSnapshot } from "./snapshot.ts";
 import { checkLogEntrySize, LOG_FORMAT_VERSION, type LogEntry, StorageLog } from "./storage_log.ts";
 import {
+  type EntryCursor,
   type FrozenView,
   type PutOptions,
   RecordTrie,
   type TombstoneOptions,
 } from "../trie/mod.ts";
+import type { PartitionDigestTable } from "../trie/partition_digests.ts";
 import { readUtf8 } from "../base/utf8.ts";
 import { writeValue } from "../record/value_codec.ts";
 import { BASE_VERSION, compareVersions, readVersion, type Version } from "../record/version.ts";
@@ -724,6 +726,34 @@ export class Store {
     if (!this.#trie.tombstone(key, options)) return false;
     this.#log?.appendDelete(key, options.version);
     return true;
+  }
+
+  /**
+   * Each partition's entry count and digest, kept up to date on every change, load and
+   * recovery (see lib/trie/partition_digests.ts): what PARTITION_DIGESTS answers.
+   *
+   * @example
+   * ```ts
+   * store.partitionDigests.count(0); // entries in partition 0
+   * ```
+   */
+  get partitionDigests(): PartitionDigestTable {
+    return this.#trie.partitionDigests;
+  }
+
+  /**
+   * A cursor over every entry (records and tombstones) in key order, strictly after
+   * `after` (UTF-8 bytes) when given: what LIST_PARTITIONS reads. Use it at once: the
+   * store must not change meanwhile.
+   *
+   * @example
+   * ```ts
+   * const cursor = store.entryCursor();
+   * while (cursor.next()) console.log(cursor.partition);
+   * ```
+   */
+  entryCursor(after?: Uint8Array): EntryCursor {
+    return this.#trie.entryCursor(after);
   }
 
   /**

@@ -29,6 +29,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { invariant } from "../base/invariant.ts";
 import { MAX_KEY_BYTES, MAX_KEYS_LIMIT } from "../limits.ts";
 import type { ByteWriter } from "../base/bytes.ts";
 import { FieldNames } from "./names.ts";
@@ -39,8 +40,14 @@ import { checkPath } from "../record/query_path.ts";
 import { readUtf8, writeUtf8 } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
 import { BASE_VERSION, type Version, VERSION_BYTES } from "../record/version.ts";
+import { partitionOfBytes } from "../record/partition.ts";
 import { VersionColumn } from "./versions.ts";
 import { FrozenView } from "./frozen.ts";
+import {
+  DIGEST_KIND_RECORD,
+  DIGEST_KIND_TOMBSTONE,
+  PartitionDigestTable,
+} from "./partition_digests.ts";
 
 export { DEFAULT_INITIAL_NODE_CAPACITY } from "./radix.ts";
 export type { FrozenView, FrozenVisitor } from "./frozen.ts";
@@ -102,6 +109,8 @@ export class RecordTrie {
   #names = new FieldNames();
   #arena: RecordArena;
   #versions = new VersionColumn();
+  /** Each partition's entry count and digest, kept on every change (partition_digests.ts). */
+  #digests = new PartitionDigestTable();
   #tombstoneCount = 0;
   #scratch = new Uint8Array(MAX_KEY_BYTES);
   /** The block of the record the last #walk reached. */
@@ -138,8 +147,11 @@ export class RecordTrie {
       this.#arena.abandon(this.#arena.write(value));
       return false;
     }
-    const node = this.#own(existing, length, this.#arena.write(value));
+    const offset = this.#arena.write(value);
+    if (existing >= 0) this.#digest(existing, length, -1);
+    const node = this.#own(existing, length, offset);
     this.#versions.set(node, options.version ?? BASE_VERSION);
+    this.#digest(node, length, 1);
     return true;
   }
 
@@ -223,10 +235,29 @@ export class RecordTrie {
       this.#arena.abandon(offset);
       return false;
     }
+    if (existing >= 0) this.#digest(existing, length, -1);
     const node = this.#own(existing, length, offset);
     if (versionSource === undefined) this.#versions.set(node, options.version ?? BASE_VERSION);
     else this.#versions.setBytes(node, versionSource, versionAt);
+    this.#digest(node, length, 1);
     return true;
+  }
+
+  /**
+   * XORs the entry at `node`, whose key is the scratch buffer's first `length` bytes,
+   * into its partition's digest (`delta` 1) or out of it (−1), as it now stands.
+   */
+  #digest(node: number, length: number, delta: 1 | -1): void {
+    const versions = this.#versions;
+    this.#digests.toggle(
+      this.#scratch,
+      length,
+      versions.word(node, 0),
+      versions.word(node, 1),
+      versions.word(node, 2),
+      this.#keys.value(node) === TOMBSTONE ? DIGEST_KIND_TOMBSTONE : DIGEST_KIND_RECORD,
+      delta,
+    );
   }
 
   /**
@@ -287,6 +318,7 @@ export class RecordTrie {
       if (options.ifNewer === true && this.#versions.compare(existing, options.version) >= 0) {
         return false;
       }
+      this.#digest(existing, length, -1);
       const old = this.#keys.value(existing);
       if (old !== TOMBSTONE) {
         this.#keys.setValue(existing, TOMBSTONE);
@@ -294,12 +326,14 @@ export class RecordTrie {
         this.#tombstoneCount++;
       }
       this.#versions.set(existing, options.version);
+      this.#digest(existing, length, 1);
       return true;
     }
     const node = this.#keys.insert(this.#scratch, length);
     this.#keys.setValue(node, TOMBSTONE);
     this.#tombstoneCount++;
     this.#versions.set(node, options.version);
+    this.#digest(node, length, 1);
     return true;
   }
 
@@ -431,12 +465,12 @@ export class RecordTrie {
    */
   delete(key: string): boolean {
     const length = this.#encodeKey(key);
-    if (this.#frozen !== undefined) {
-      const node = this.#keys.find(this.#scratch, length);
-      if (node >= 0) this.#frozen.beforeChange(this.#scratch, length, node, true);
-    }
+    const node = this.#keys.find(this.#scratch, length);
+    if (node < 0) return false;
+    this.#frozen?.beforeChange(this.#scratch, length, node, true);
+    this.#digest(node, length, -1);
     const offset = this.#keys.remove(this.#scratch, length);
-    if (offset === NO_VALUE) return false;
+    invariant(offset !== NO_VALUE, "a key found is removed");
     if (offset === TOMBSTONE) {
       this.#tombstoneCount--;
       return false;
@@ -582,10 +616,39 @@ export class RecordTrie {
     return view;
   }
 
+  /**
+   * A cursor over every key (records and tombstones) in ascending byte order, strictly
+   * after `after` when given: what LIST_PARTITIONS reads. The trie must not change while
+   * it is used.
+   *
+   * @example
+   * ```ts
+   * const cursor = trie.entryCursor();
+   * while (cursor.next()) if (!cursor.tombstone) cursor.writeValue(writer);
+   * ```
+   */
+  entryCursor(after?: Uint8Array): EntryCursor {
+    const cursor = new RadixCursor(this.#keys, new Uint8Array(0), after);
+    return new EntryCursor(cursor, this.#keys, this.#versions, this.#arena);
+  }
+
+  /**
+   * Each partition's entry count (records and tombstones) and digest, kept up to date on
+   * every change; see partition_digests.ts. Read it, never change it.
+   *
+   * @example
+   * ```ts
+   * trie.partitionDigests.count(partitionOf("person1")); // 1 after a put of person1
+   * ```
+   */
+  get partitionDigests(): PartitionDigestTable {
+    return this.#digests;
+  }
+
   /** Bytes held by the trie's typed arrays and arenas (capacity, garbage included). */
   get memoryBytes(): number {
     return this.#keys.memoryBytes + this.#names.memoryBytes + this.#arena.memoryBytes +
-      this.#versions.memoryBytes + this.#scratch.byteLength;
+      this.#versions.memoryBytes + this.#scratch.byteLength + this.#digests.memoryBytes;
   }
 
   /**
@@ -617,6 +680,21 @@ export class RecordTrie {
     this.#keys.checkInvariants();
     this.#names.checkInvariants();
     this.#arena.checkInvariants(this.recordCount);
+    // The digests kept on every change equal those of a full scan.
+    const scanned = new PartitionDigestTable();
+    const cursor = new RadixCursor(this.#keys, new Uint8Array(0));
+    while (cursor.next()) {
+      const node = cursor.node;
+      scanned.toggle(
+        cursor.key,
+        cursor.keyLength,
+        this.#versions.word(node, 0),
+        this.#versions.word(node, 1),
+        this.#versions.word(node, 2),
+        this.#keys.value(node) === TOMBSTONE ? DIGEST_KIND_TOMBSTONE : DIGEST_KIND_RECORD,
+      );
+    }
+    invariant(scanned.equals(this.#digests), "partition digests equal a full scan's");
   }
 
   /** Validates `key` and writes its UTF-8 bytes to the scratch buffer; returns their length. */
@@ -637,3 +715,70 @@ export class RecordTrie {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * Walks a trie's entries in key order (see {@link RecordTrie.entryCursor}), exposing each
+ * one's key bytes, partition, kind, version and value without making objects per entry.
+ *
+ * @example
+ * ```ts
+ * const cursor = trie.entryCursor();
+ * while (cursor.next()) console.log(cursor.partition, cursor.tombstone);
+ * ```
+ */
+export class EntryCursor {
+  readonly #cursor: RadixCursor;
+  readonly #keys: ByteRadixTrie;
+  readonly #versions: VersionColumn;
+  readonly #arena: RecordArena;
+
+  /** Made by {@link RecordTrie.entryCursor}. */
+  constructor(
+    cursor: RadixCursor,
+    keys: ByteRadixTrie,
+    versions: VersionColumn,
+    arena: RecordArena,
+  ) {
+    this.#cursor = cursor;
+    this.#keys = keys;
+    this.#versions = versions;
+    this.#arena = arena;
+  }
+
+  /** Moves to the next entry; false at the end. */
+  next(): boolean {
+    return this.#cursor.next();
+  }
+
+  /** The entry's key bytes are `key[0, keyLength)`; the buffer is reused by `next`. */
+  get key(): Uint8Array {
+    return this.#cursor.key;
+  }
+
+  /** Length of the entry's key in bytes. */
+  get keyLength(): number {
+    return this.#cursor.keyLength;
+  }
+
+  /** The entry's partition (lib/record/partition.ts). */
+  get partition(): number {
+    return partitionOfBytes(this.#cursor.key, 0, this.#cursor.keyLength);
+  }
+
+  /** The entry is a tombstone, not a record. */
+  get tombstone(): boolean {
+    return this.#keys.value(this.#cursor.node) === TOMBSTONE;
+  }
+
+  /** Word `index` (0–2) of the entry's version: the big-endian u32s of its 12 bytes. */
+  versionWord(index: number): number {
+    return this.#versions.word(this.#cursor.node, index);
+  }
+
+  /** Appends the record's value in the wire encoding; the entry must be a record. */
+  writeValue(writer: ByteWriter): void {
+    const offset = this.#keys.value(this.#cursor.node);
+    invariant(offset !== TOMBSTONE, "only a record has a value");
+    this.#arena.encodeNode(offset, this.#arena.rootNode(offset), writer);
+  }
+}

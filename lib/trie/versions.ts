@@ -76,6 +76,15 @@ export class VersionColumn {
     };
   }
 
+  /**
+   * Word `index` (0–2) of node `node`'s version: the big-endian u32s of its 12 bytes,
+   * read without making a Version (the partition digests hash them on every write).
+   */
+  word(node: number, index: number): number {
+    const at = node * WORDS + index;
+    return at < this.#words.length ? this.#words[at] : 0;
+  }
+
   /** The `ms` of node `node`'s version: when, by its writer's clock, the write was made. */
   ms(node: number): number {
     const at = node * WORDS;

@@ -21,13 +21,17 @@ import {
   type DeleteResult,
   type EncodedRead,
   ErrorCode,
+  FRAME_HEADER_BYTES,
+  type ListPartitionsOptions,
   type NodeState,
+  type PartitionDigests,
+  type PartitionListing,
   type PutManyRefusal,
   type PutResult,
   type ServerStats,
   type WriteOptions,
 } from "../../lib/protocol/mod.ts";
-import { readItemKey } from "../../lib/protocol/messages.ts";
+import { decodeListPartitionsBody, readItemKey } from "../../lib/protocol/messages.ts";
 import { type PutManyItems, readPutManyItems } from "../../lib/protocol/put_many.ts";
 import { type ServerAddress, serverAddress } from "../../lib/broker/server_list.ts";
 import type { Connector, ServerConnection } from "../../lib/broker/server_pool.ts";
@@ -35,6 +39,8 @@ import type { Value } from "../../lib/record/value.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
 import { compareVersions, formatVersion, readVersion } from "../../lib/record/version.ts";
 import { RecordTrie } from "../../lib/trie/mod.ts";
+import { PARTITION_COUNT } from "../../lib/record/partition.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 
 /** How a fake server behaves. */
 export type FakeState = "up" | "crashed" | "hung";
@@ -117,6 +123,36 @@ class FakeConnection implements ServerConnection {
   async markRepaired(): Promise<void> {
     await this.#check("MARK_REPAIRED");
     this.server.nodeState = { unrepaired: false, k: this.server.nodeState.k };
+  }
+
+  /** The digests the fake's trie keeps, as a server answers them. */
+  async partitionDigests(): Promise<PartitionDigests> {
+    await this.#check("PARTITION_DIGESTS");
+    const table = this.server.trie.partitionDigests;
+    const counts = new Uint32Array(PARTITION_COUNT);
+    const digests = new BigUint64Array(PARTITION_COUNT);
+    for (let partition = 0; partition < PARTITION_COUNT; partition++) {
+      counts[partition] = table.count(partition);
+      digests[partition] = table.digest(partition);
+    }
+    return { counts, digests };
+  }
+
+  /** A listing as a server answers it: encoded from the trie by the server's encoder, decoded. */
+  async listPartitions(
+    wanted: Uint8Array,
+    options: ListPartitionsOptions,
+  ): Promise<PartitionListing> {
+    await this.#check("LIST_PARTITIONS");
+    const after = options.after === undefined ? undefined : new TextEncoder().encode(options.after);
+    const values = options.values === true;
+    const frames = new FrameWriter();
+    frames.okListPartitions(0, this.server.trie.entryCursor(after), {
+      wanted,
+      limit: options.limit,
+      values,
+    });
+    return decodeListPartitionsBody(frames.bytes().subarray(FRAME_HEADER_BYTES), values);
   }
 
   #check(kind: string): Promise<void> {

@@ -25,8 +25,11 @@ import {
   FRAME_HEADER_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
   MessageType,
+  PARTITION_BITMAP_BYTES,
   PROTOCOL_VERSION,
 } from "../../lib/protocol/mod.ts";
+import { RecordTrie } from "../../lib/trie/mod.ts";
+import { partitionOf } from "../../lib/record/partition.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { PutManyItems } from "../../lib/protocol/put_many.ts";
 import { float, int, object, str, valueEquals } from "../../lib/record/value.ts";
@@ -128,9 +131,32 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   frame((w) => w.okSetK(18, 2));
   frame((w) => w.markRepaired(19));
   frame((w) => w.ok(19));
+  frame((w) => w.partitionDigests(20));
+  const wanted = new Uint8Array(PARTITION_BITMAP_BYTES);
+  wanted[partitionOf("person1") >> 3] |= 1 << (partitionOf("person1") & 7);
+  frame((w) => w.listPartitions(21, wanted, { limit: 100, values: true }));
+  const holding = new RecordTrie();
+  holding.put("person1", record, { version: V3 });
+  frame((w) => w.okListPartitions(21, holding.entryCursor(), { wanted, limit: 100, values: true }));
   frame((w) => w.error(13, ErrorCode.BAD_REQUEST, "empty key"));
   frame((w) => w.error(0, ErrorCode.BUSY, "too many connections"));
   assert.deepEqual(await documentedHex(), written);
+});
+
+Deno.test("every partition digest row of docs/protocol.md is what the digest table keeps", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/protocol.md", import.meta.url));
+  const rows = [...doc.matchAll(/^partition (\d+): ([0-9a-f]{8}) ([0-9a-f]{16})$/gm)];
+  assert.ok(rows.length > 0, "the doc shows a digest row");
+  // The example server holds person1 at V3, a record.
+  const trie = new RecordTrie();
+  trie.put("person1", object([["age", int(22)]]), {
+    version: { ms: 1_733_040_000_005, counter: 0, broker: 7 },
+  });
+  const table = trie.partitionDigests;
+  for (const [, partition, count, digest] of rows) {
+    assert.equal(table.count(Number(partition)), parseInt(count, 16));
+    assert.equal(table.digest(Number(partition)).toString(16).padStart(16, "0"), digest);
+  }
 });
 
 Deno.test("every request example of docs/protocol.md decodes, and so does every answer", async () => {

@@ -5,10 +5,21 @@
  */
 import assert from "node:assert/strict";
 import { ServerError } from "../../lib/protocol/client.ts";
-import { ErrorCode, MessageType } from "../../lib/protocol/mod.ts";
+import {
+  ErrorCode,
+  MessageType,
+  PARTITION_BITMAP_BYTES,
+  type PartitionEntry,
+} from "../../lib/protocol/mod.ts";
+import { decodePartitionDigestsBody, decodeResponse } from "../../lib/protocol/messages.ts";
+import { ByteWriter } from "../../lib/base/bytes.ts";
+import { compareKeys } from "../../lib/base/utf8.ts";
+import { PARTITION_COUNT, partitionOf } from "../../lib/record/partition.ts";
+import { encodeValue } from "../../lib/record/value_codec.ts";
+import { type ModelEntry, referenceDigests } from "../helpers/digests.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { Store } from "../../lib/server/store.ts";
-import { int } from "../../lib/record/value.ts";
+import { int, str } from "../../lib/record/value.ts";
 import { RawConnection, startServer } from "../helpers/in_process_server.ts";
 import { connectClient } from "../helpers/client.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
@@ -169,6 +180,161 @@ Deno.test("a purge to a server that cannot write is refused with READ_ONLY, like
       (error) => error instanceof ServerError && error.code !== ErrorCode.BAD_REQUEST,
     );
   } finally {
+    await client.close();
+    await stop();
+  }
+});
+
+/** A bitmap wanting exactly `partitions`. */
+function bitmapOf(partitions: Iterable<number>): Uint8Array {
+  const wanted = new Uint8Array(PARTITION_BITMAP_BYTES);
+  for (const partition of partitions) wanted[partition >> 3] |= 1 << (partition & 7);
+  return wanted;
+}
+
+Deno.test("PARTITION_DIGESTS answers every partition's entry count and digest, as the store keeps them", async () => {
+  const { address, stop, store } = await startServer();
+  const client = await connectClient(address);
+  try {
+    const model = new Map<string, ModelEntry>();
+    for (let index = 0; index < 200; index++) {
+      const written = at();
+      await client.put(`key${index}`, int(index), written);
+      model.set(`key${index}`, { version: written.version, tombstone: false });
+    }
+    const deleted = at();
+    await client.delete("key7", deleted);
+    model.set("key7", { version: deleted.version, tombstone: true });
+    const held = model.get("key8")!.version;
+    await client.delete("key8", { version: held, purge: true });
+    model.delete("key8");
+    const { counts, digests } = await client.partitionDigests();
+    const expected = referenceDigests(model);
+    assert.deepEqual([...counts], expected.counts);
+    assert.deepEqual([...digests], expected.digests);
+    assert.equal(counts.reduce((sum, count) => sum + count, 0), 199);
+    assert.equal(digests[0], store.partitionDigests.digest(0));
+  } finally {
+    await client.close();
+    await stop();
+  }
+});
+
+Deno.test("LIST_PARTITIONS pages through the wanted partitions' records and tombstones in key order, with values only when asked", async () => {
+  const { address, stop } = await startServer();
+  const client = await connectClient(address);
+  try {
+    const keys = Array.from({ length: 300 }, (_, index) => `key${index}`);
+    for (const key of keys) await client.put(key, int(key.length), at());
+    for (const key of keys.slice(0, 40)) await client.delete(key, at());
+    const wantedPartitions = new Set(keys.slice(0, 120).map(partitionOf));
+    const expected = keys
+      .filter((key) => wantedPartitions.has(partitionOf(key)))
+      .sort(compareKeys);
+    const wanted = bitmapOf(wantedPartitions);
+    for (const values of [false, true]) {
+      const listed: PartitionEntry[] = [];
+      let after: string | undefined;
+      for (let page = 0; page < 1000; page++) {
+        const answer = await client.listPartitions(wanted, { limit: 7, after, values });
+        listed.push(...answer.entries);
+        assert.ok(answer.entries.length <= 7);
+        if (!answer.more) break;
+        after = answer.entries.at(-1)!.key;
+      }
+      assert.deepEqual(listed.map((entry) => entry.key), expected);
+      for (const entry of listed) {
+        const deleted = keys.indexOf(entry.key) < 40;
+        assert.equal(entry.tombstone, deleted, entry.key);
+        assert.deepEqual(entry.version, (await client.get(entry.key)).version ?? entry.version);
+        if (!values || deleted) assert.equal(entry.encoded, undefined);
+        else assert.deepEqual(entry.encoded, encodeValue(int(entry.key.length)));
+      }
+    }
+    // Nothing wanted, nothing listed.
+    assert.deepEqual(
+      await client.listPartitions(new Uint8Array(PARTITION_BITMAP_BYTES), { limit: 10 }),
+      { entries: [], more: false },
+    );
+  } finally {
+    await client.close();
+    await stop();
+  }
+});
+
+Deno.test("LIST_PARTITIONS stops at its byte budget with more set, one entry at least, and paging still reaches every key", async () => {
+  const { address, stop } = await startServer();
+  const client = await connectClient(address);
+  try {
+    const big = str("x".repeat(400 * 1024));
+    const keys = Array.from({ length: 8 }, (_, index) => `big${index}`).sort(compareKeys);
+    for (const key of keys) await client.put(key, big, at());
+    const wanted = bitmapOf(keys.map(partitionOf));
+    const first = await client.listPartitions(wanted, { limit: 100, values: true });
+    assert.equal(first.more, true);
+    assert.ok(first.entries.length >= 1 && first.entries.length < keys.length);
+    const listed = [...first.entries];
+    let answer = first;
+    while (answer.more) {
+      answer = await client.listPartitions(wanted, {
+        limit: 100,
+        values: true,
+        after: listed.at(-1)!.key,
+      });
+      listed.push(...answer.entries);
+    }
+    assert.deepEqual(listed.map((entry) => entry.key), keys);
+    assert.ok(listed.every((entry) => entry.encoded?.length === encodeValue(big).length));
+  } finally {
+    await client.close();
+    await stop();
+  }
+});
+
+Deno.test("LIST_PARTITIONS refuses a limit out of range, a bad after key and a short bitmap; the client refuses them before sending", async () => {
+  const { address, stop } = await startServer();
+  const client = await connectClient(address);
+  const raw = await RawConnection.open(address);
+  try {
+    const wanted = new Uint8Array(PARTITION_BITMAP_BYTES);
+    await assert.rejects(client.listPartitions(wanted, { limit: 0 }), RangeError);
+    await assert.rejects(client.listPartitions(wanted, { limit: 10_001 }), RangeError);
+    await assert.rejects(client.listPartitions(new Uint8Array(10), { limit: 1 }), RangeError);
+    await assert.rejects(client.listPartitions(wanted, { limit: 1, after: "a.b" }), RangeError);
+    const body = (flags: number, limit: number, after: string, bitmapBytes: number) => {
+      const writer = new ByteWriter();
+      writer.u8(flags);
+      writer.u32(limit);
+      writer.string(after);
+      writer.raw(new Uint8Array(bitmapBytes));
+      return writer.bytes().slice();
+    };
+    const frames = new FrameWriter();
+    frames.frame(MessageType.LIST_PARTITIONS, 2, body(0, 0, "", PARTITION_BITMAP_BYTES));
+    frames.frame(MessageType.LIST_PARTITIONS, 3, body(0, 10_001, "", PARTITION_BITMAP_BYTES));
+    frames.frame(MessageType.LIST_PARTITIONS, 4, body(0, 5, "", 100));
+    frames.frame(MessageType.LIST_PARTITIONS, 5, body(0x02, 5, "", PARTITION_BITMAP_BYTES));
+    frames.frame(MessageType.LIST_PARTITIONS, 6, body(0, 5, "a.b", PARTITION_BITMAP_BYTES));
+    frames.partitionDigests(7);
+    await raw.write(frames.bytes());
+    const codes = [];
+    for (let id = 2; id <= 6; id++) {
+      const answer = decodeResponse((await raw.readFrame())!);
+      assert.equal(answer.requestId, id);
+      codes.push(answer.type === "error" ? answer.code : answer.type);
+    }
+    assert.deepEqual(codes, [
+      ErrorCode.BAD_REQUEST,
+      ErrorCode.LIMIT,
+      ErrorCode.BAD_REQUEST,
+      ErrorCode.BAD_REQUEST,
+      ErrorCode.BAD_REQUEST,
+    ]);
+    const digests = (await raw.readFrame())!;
+    assert.deepEqual([digests.type, digests.requestId], [MessageType.OK, 7]);
+    assert.equal(decodePartitionDigestsBody(digests.body).counts.length, PARTITION_COUNT);
+  } finally {
+    raw.close();
     await client.close();
     await stop();
   }
