@@ -54,6 +54,7 @@ import { toJsonText, type Value } from "../record/value.ts";
 import { decodeValue, encodedJsonText } from "../record/value_codec.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { formatVersion } from "../record/version.ts";
+import { keyProblem } from "../record/key.ts";
 
 /** KEYS lists this many keys unless told otherwise. */
 export const DEFAULT_KEYS_LIMIT = 100;
@@ -345,9 +346,11 @@ function parseKey(op: "GET" | "DELETE", rest: string): string {
     const hint = op === "GET" ? `; to read a field use QUERY ${rest}` : "";
     throw new CommandError(op, `a key cannot contain '.'${hint}`, rest);
   }
-  const [key, ...more] = readKeyPath(op, rest);
-  if (more.length > 0) throw new CommandError(op, `a key cannot contain '.'`, rest);
-  return key;
+  const segments = readKeyPath(op, rest);
+  // Only a quoted first segment gets here with a dot after it: `"a".b`.
+  const problem = keyProblem(segments.join("."));
+  if (problem !== undefined) throw new CommandError(op, problem, rest);
+  return segments[0];
 }
 
 function parsePath(rest: string): string[] {
@@ -403,9 +406,11 @@ function wordSpans(text: string): [number, number][] {
 /** A KEYS argument that is one key: "" for none (or an empty quoted one, '' or ""). */
 function readKeyArgument(text: string, what: string): string {
   if (text === "" || text === "''" || text === '""') return "";
-  const [first, ...more] = readKeyPath("KEYS", text);
-  if (more.length > 0) throw new CommandError("KEYS", `${what} cannot contain '.'`);
-  return first;
+  const segments = readKeyPath("KEYS", text);
+  // A dotted argument reads as a path; the one key check says why it is no key.
+  const problem = keyProblem(segments.join("."), what);
+  if (problem !== undefined) throw new CommandError("KEYS", problem);
+  return segments[0];
 }
 
 function parseKeys(rest: string): Command {

@@ -87,7 +87,14 @@ Deno.test("parse errors say what is wrong", () => {
   );
   assert.match(parseError("KEYS p 0").message, /limit must be a whole number from 1 to 10000/);
   assert.match(parseError("KEYS p 10001").message, /from 1 to 10000/);
-  assert.match(parseError("KEYS a.b").message, /prefix cannot contain '\.'/);
+  assert.equal(
+    parseError("KEYS a.b").message,
+    "a key prefix 'a.b' contains '.' (it separates query paths)",
+  );
+  assert.equal(
+    parseError(`GET "a".b`).message,
+    "key 'a.b' contains '.' (it separates query paths)",
+  );
   assert.match(parseError("EXIT now").message, /EXIT takes no arguments/);
   assert.equal(
     parseError("GET " + "k".repeat(1025)).message,
