@@ -13,7 +13,7 @@
  *
  * Everything lives in typed arrays, not JS objects, because memory is the design
  * constraint: a radix node costs 19 bytes of columns (see `radix.ts`) and a field
- * node 8 bytes in its record's block (see `records.ts`), small strings and ints
+ * node 8 bytes in its record's block (see `arena.ts`), small strings and ints
  * inline. A record of the `kv gen -d 3 -l 8 -m 6` shape (≈ 24 fields) takes about
  * 300 bytes, a little less than its JSON text.
  *
@@ -35,7 +35,7 @@ import type { ByteWriter } from "../base/bytes.ts";
 import { FieldNames } from "./names.ts";
 import { checkEncodedKey, checkRange, type KeysOptions } from "../record/key.ts";
 import { ByteRadixTrie, NO_VALUE, RadixCursor } from "./radix.ts";
-import { checkStoredName, checkWellFormed, RecordArena } from "./records.ts";
+import { checkStoredName, checkWellFormed, RecordArena } from "./arena.ts";
 import { checkPath } from "../record/query_path.ts";
 import { readUtf8, writeUtf8 } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";

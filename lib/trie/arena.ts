@@ -20,7 +20,7 @@
  *
  * @example
  * ```ts
- * import { RecordArena } from "./records.ts";
+ * import { RecordArena } from "./arena.ts";
  * import { FieldNames } from "./names.ts";
  * import { int, object } from "../record/value.ts";
  * const names = new FieldNames();
