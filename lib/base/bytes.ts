@@ -224,19 +224,31 @@ export class ByteWriter {
   }
 }
 
+/**
+ * Where {@link ByteReader.f64} copies a double's 8 bytes to read them: values carry
+ * floats, and a DataView made per reader to read them cost more than the copy.
+ */
+const FLOAT_BYTES = new Uint8Array(8);
+const FLOAT_VIEW = new DataView(FLOAT_BYTES.buffer);
+
 /** Reads big-endian numbers and length-prefixed strings, refusing to read past the end. */
 export class ByteReader {
   readonly #bytes: Uint8Array;
-  readonly #view: DataView;
+  /** Made by the first read of a u16, u32 or i64: most readers read only bytes, varints and f64s. */
+  #view: DataView | undefined;
   #offset: number;
   readonly #end: number;
 
   /** Reads `bytes` from `start` (default 0) to `end` (default its length). */
   constructor(bytes: Uint8Array, start = 0, end: number = bytes.length) {
     this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#offset = start;
     this.#end = end;
+  }
+
+  get #dataView(): DataView {
+    const bytes = this.#bytes;
+    return this.#view ??= new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   /** Position of the next byte to read. */
@@ -267,25 +279,26 @@ export class ByteReader {
 
   /** Reads an unsigned 16-bit big-endian integer. */
   u16(what = "u16"): number {
-    return this.#view.getUint16(this.#take(2, what));
+    return this.#dataView.getUint16(this.#take(2, what));
   }
 
   /** Reads an unsigned 32-bit big-endian integer. */
   u32(what = "u32"): number {
-    return this.#view.getUint32(this.#take(4, what));
+    return this.#dataView.getUint32(this.#take(4, what));
   }
 
   /** Reads a signed 64-bit big-endian integer; outside the safe integer range is a DecodeError. */
   i64(what = "i64"): number {
     const at = this.#take(8, what);
-    const high = this.#view.getInt32(at);
-    const low = this.#view.getUint32(at + 4);
+    const view = this.#dataView;
+    const high = view.getInt32(at);
+    const low = view.getUint32(at + 4);
     // Within ±2^21 for the high half the sum is exact; beyond, it is unsafe anyway.
     const value = high * TWO_POW_32 + low;
     if (
       high < -SAFE_HIGH_HALF_LIMIT || high >= SAFE_HIGH_HALF_LIMIT || !Number.isSafeInteger(value)
     ) {
-      const exact = this.#view.getBigInt64(at);
+      const exact = view.getBigInt64(at);
       throw new DecodeError(`${what} ${exact} is outside the safe integer range`);
     }
     return value;
@@ -293,7 +306,9 @@ export class ByteReader {
 
   /** Reads an IEEE 754 double, big-endian. */
   f64(what = "f64"): number {
-    return this.#view.getFloat64(this.#take(8, what));
+    const at = this.#take(8, what);
+    for (let i = 0; i < 8; i++) FLOAT_BYTES[i] = this.#bytes[at + i];
+    return FLOAT_VIEW.getFloat64(0);
   }
 
   /** Reads a varint, as {@link readVarint} checks it. */
@@ -315,8 +330,18 @@ export class ByteReader {
     if (length > maxBytes) {
       throw new DecodeError(`${what} is ${length} bytes, over the limit of ${maxBytes}`);
     }
+    return this.utf8(length, what);
+  }
+
+  /** Reads `length` bytes of UTF-8, strictly: invalid UTF-8 is a DecodeError. */
+  utf8(length: number, what = "string"): string {
     const at = this.#take(length, what);
     return decodeUtf8(this.#bytes, at, at + length, what);
+  }
+
+  /** Moves past `count` bytes, unread, and returns where they start. */
+  skip(count: number, what = "bytes"): number {
+    return this.#take(count, what);
   }
 
   /** Reads `count` raw bytes (a view, not a copy). */
@@ -331,8 +356,7 @@ export class ByteReader {
     if (length > maxBytes) {
       throw new DecodeError(`${what} is ${length} bytes, over the limit of ${maxBytes}`);
     }
-    const at = this.#take(length, what);
-    return decodeUtf8(this.#bytes, at, at + length, what);
+    return this.utf8(length, what);
   }
 }
 

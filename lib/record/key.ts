@@ -37,8 +37,21 @@ export function checkEncodedKey(
   checkRange(source, start, end, what);
   const length = end - start;
   if (length === 0) throw new DecodeError(`empty ${what}`);
-  if (length > MAX_KEY_BYTES) throw new LimitExceededError(overLimitMessage(what, length));
+  checkKeyBytes(length, what);
   checkEncodedName(source, start, length, what);
+}
+
+/**
+ * Throws a LimitExceededError when a key or field name of `length` UTF-8 bytes is over
+ * MAX_KEY_BYTES: for a decoder, before it reads the bytes. `what` names it in messages.
+ *
+ * @example
+ * ```ts
+ * checkKeyBytes(1025, "field name"); // throws: field name is 1025 bytes, over the limit of 1024
+ * ```
+ */
+export function checkKeyBytes(length: number, what: string): void {
+  if (length > MAX_KEY_BYTES) throw new LimitExceededError(overLimitMessage(what, length));
 }
 
 /**

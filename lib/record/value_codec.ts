@@ -16,9 +16,9 @@
  * @module
  */
 import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "../base/bytes.ts";
-import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
+import { MAX_NESTING_DEPTH } from "../limits.ts";
 import { type Field, floatJsonText, type Value } from "./value.ts";
-import { checkKey } from "./key.ts";
+import { checkKey, checkKeyBytes } from "./key.ts";
 
 /** Tag byte of each value kind (ints take one of two, by sign). */
 export const ValueTag = {
@@ -122,36 +122,133 @@ export function readValue(reader: ByteReader, depth = 1): Value {
     case ValueTag.string:
       return { kind: "string", value: reader.varintString("string value") };
     case ValueTag.int:
-      return { kind: "int", value: reader.varint("int value") };
-    case ValueTag.negativeInt: {
-      const magnitude = reader.varint("int value");
-      if (magnitude === 0) throw new DecodeError("negative int with magnitude 0");
-      return { kind: "int", value: -magnitude };
-    }
-    case ValueTag.float: {
-      const value = reader.f64("float value");
-      if (!Number.isFinite(value)) throw new DecodeError(`float value ${value} is not finite`);
-      return { kind: "float", value };
-    }
+    case ValueTag.negativeInt:
+      return { kind: "int", value: readInt(reader, tag) };
+    case ValueTag.float:
+      return { kind: "float", value: readFloat(reader) };
     case ValueTag.object:
       return readObject(reader, depth);
     default:
-      throw new DecodeError(`unknown value tag 0x${tag.toString(16).padStart(2, "0")}`);
+      return unknownTag(tag);
   }
 }
 
 function readObject(reader: ByteReader, depth: number): Value {
-  if (depth > MAX_NESTING_DEPTH) {
-    throw new LimitExceededError(`value nests deeper than the limit of ${MAX_NESTING_DEPTH}`);
-  }
+  checkObjectDepth(depth);
   const fields: Field[] = [];
   const names = new FieldNameCheck();
   while (true) {
-    const name = reader.varintString("field name", MAX_KEY_BYTES);
-    if (name.length === 0) return { kind: "object", fields };
+    const length = readFieldNameLength(reader);
+    if (length === 0) return { kind: "object", fields };
+    const name = reader.utf8(length, "field name");
     names.add(name);
     fields.push([name, readValue(reader, depth + 1)]);
   }
+}
+
+/*
+ * The checks of an encoded value, each made here once: for the decoders below and for
+ * the trie's writer fed by wire bytes (lib/trie/encoded_writer.ts), which stores a value
+ * without decoding it, so that both accept exactly the same bytes.
+ */
+
+/**
+ * Reads the varint after an int's tag (`ValueTag.int` or `ValueTag.negativeInt`) and
+ * returns the int; a negative zero is a DecodeError, so every int has one encoding.
+ *
+ * @example
+ * ```ts
+ * readInt(new ByteReader(Uint8Array.of(5)), ValueTag.negativeInt); // -5
+ * ```
+ */
+export function readInt(reader: ByteReader, tag: number): number {
+  const magnitude = reader.varint("int value");
+  if (tag === ValueTag.int) return magnitude;
+  if (magnitude === 0) throw new DecodeError("negative int with magnitude 0");
+  return -magnitude;
+}
+
+/**
+ * Reads the 8 bytes after a float's tag; an infinity or NaN is a DecodeError.
+ *
+ * @example
+ * ```ts
+ * const writer = new ByteWriter();
+ * writer.f64(1.5);
+ * readFloat(new ByteReader(writer.bytes())); // 1.5
+ * ```
+ */
+export function readFloat(reader: ByteReader): number {
+  const value = reader.f64("float value");
+  if (!Number.isFinite(value)) throw new DecodeError(`float value ${value} is not finite`);
+  return value;
+}
+
+/**
+ * Reads the length of an object's next field name: 0 is the end of the object, and
+ * one over MAX_KEY_BYTES is a LimitExceededError before its bytes are read.
+ *
+ * @example
+ * ```ts
+ * readFieldNameLength(new ByteReader(Uint8Array.of(3))); // 3
+ * ```
+ */
+export function readFieldNameLength(reader: ByteReader): number {
+  const length = reader.varint("field name length");
+  checkKeyBytes(length, "field name");
+  return length;
+}
+
+/**
+ * Throws a LimitExceededError when an object at nesting level `depth` (1 for a
+ * record's value) is deeper than MAX_NESTING_DEPTH.
+ *
+ * @example
+ * ```ts
+ * checkObjectDepth(MAX_NESTING_DEPTH + 1); // throws
+ * ```
+ */
+export function checkObjectDepth(depth: number): void {
+  if (depth > MAX_NESTING_DEPTH) {
+    throw new LimitExceededError(`value nests deeper than the limit of ${MAX_NESTING_DEPTH}`);
+  }
+}
+
+/**
+ * Throws the DecodeError for a tag byte that starts no value.
+ *
+ * @example
+ * ```ts
+ * unknownTag(9); // throws: unknown value tag 0x09
+ * ```
+ */
+export function unknownTag(tag: number): never {
+  throw new DecodeError(`unknown value tag 0x${tag.toString(16).padStart(2, "0")}`);
+}
+
+/**
+ * Throws the DecodeError for a field name met twice in one object.
+ *
+ * @example
+ * ```ts
+ * duplicateFieldName("age"); // throws: duplicate field name 'age'
+ * ```
+ */
+export function duplicateFieldName(name: string): never {
+  throw new DecodeError(`duplicate field name '${name}'`);
+}
+
+/**
+ * Throws a DecodeError unless the value just read ended its bytes: `remaining` is what
+ * is left after it.
+ *
+ * @example
+ * ```ts
+ * checkValueEnd(0); // fine
+ * ```
+ */
+export function checkValueEnd(remaining: number): void {
+  if (remaining !== 0) throw new DecodeError(`${remaining} unexpected bytes after the value`);
 }
 
 /** Fields of one object checked by a scan before a Set takes over (a Set costs more to make). */
@@ -166,7 +263,7 @@ class FieldNameCheck {
   add(name: string): void {
     checkKey(name, "field name");
     const seen = this.#set === undefined ? this.#names.includes(name) : this.#set.has(name);
-    if (seen) throw new DecodeError(`duplicate field name '${name}'`);
+    if (seen) duplicateFieldName(name);
     if (this.#set !== undefined) {
       this.#set.add(name);
       return;
@@ -192,9 +289,7 @@ class FieldNameCheck {
 export function decodeValue(bytes: Uint8Array): Value {
   const reader = new ByteReader(bytes);
   const value = readValue(reader);
-  if (reader.remaining !== 0) {
-    throw new DecodeError(`${reader.remaining} unexpected bytes after the value`);
-  }
+  checkValueEnd(reader.remaining);
   return value;
 }
 
@@ -211,9 +306,7 @@ export function decodeValue(bytes: Uint8Array): Value {
 export function encodedJsonText(bytes: Uint8Array): string {
   const reader = new ByteReader(bytes);
   const text = readJsonText(reader, 1);
-  if (reader.remaining !== 0) {
-    throw new DecodeError(`${reader.remaining} unexpected bytes after the value`);
-  }
+  checkValueEnd(reader.remaining);
   return text;
 }
 
@@ -223,33 +316,25 @@ function readJsonText(reader: ByteReader, depth: number): string {
     case ValueTag.string:
       return JSON.stringify(reader.varintString("string value"));
     case ValueTag.int:
-      return String(reader.varint("int value"));
-    case ValueTag.negativeInt: {
-      const magnitude = reader.varint("int value");
-      if (magnitude === 0) throw new DecodeError("negative int with magnitude 0");
-      return String(-magnitude);
-    }
-    case ValueTag.float: {
-      const value = reader.f64("float value");
-      if (!Number.isFinite(value)) throw new DecodeError(`float value ${value} is not finite`);
-      return floatJsonText(value);
-    }
+    case ValueTag.negativeInt:
+      return String(readInt(reader, tag));
+    case ValueTag.float:
+      return floatJsonText(readFloat(reader));
     case ValueTag.object:
       return readObjectJsonText(reader, depth);
     default:
-      throw new DecodeError(`unknown value tag 0x${tag.toString(16).padStart(2, "0")}`);
+      return unknownTag(tag);
   }
 }
 
 function readObjectJsonText(reader: ByteReader, depth: number): string {
-  if (depth > MAX_NESTING_DEPTH) {
-    throw new LimitExceededError(`value nests deeper than the limit of ${MAX_NESTING_DEPTH}`);
-  }
+  checkObjectDepth(depth);
   const names = new FieldNameCheck();
   let text = "{";
   while (true) {
-    const name = reader.varintString("field name", MAX_KEY_BYTES);
-    if (name.length === 0) return text + "}";
+    const length = readFieldNameLength(reader);
+    if (length === 0) return text + "}";
+    const name = reader.utf8(length, "field name");
     if (names.count > 0) text += ",";
     names.add(name);
     text += JSON.stringify(name) + ":" + readJsonText(reader, depth + 1);

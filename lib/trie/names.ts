@@ -17,12 +17,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { LimitExceededError } from "../base/bytes.ts";
+import { DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
 import { ByteRadixTrie } from "./radix.ts";
 import { readUtf8, writeUtf8 } from "../base/utf8.ts";
-import { checkEncodedName } from "../record/key.ts";
+import { checkEncodedName, checkKey } from "../record/key.ts";
 
 /** Most uses of one name that can be counted (the reference count is a Uint32). */
 const MAX_NAME_REFERENCES = 0xffff_ffff;
@@ -213,4 +213,32 @@ export class FieldNames {
     const length = writeUtf8(name, this.#scratch, 0);
     return length > MAX_KEY_BYTES ? -1 : length;
   }
+}
+
+/**
+ * Checks a record key or field name given as a string before it is stored: the one key
+ * rule (`checkKey`), and well-formed UTF-16, since the trie stores UTF-8 and a lone
+ * surrogate would come back as U+FFFD. Throws a DecodeError (LimitExceededError for
+ * the length).
+ *
+ * @example
+ * ```ts
+ * checkStoredName("person1", "record key"); // fine
+ * ```
+ */
+export function checkStoredName(name: string, what: string): void {
+  checkKey(name, what);
+  checkWellFormed(name, what);
+}
+
+/**
+ * Throws a DecodeError when `name` has a lone surrogate, which UTF-8 cannot hold.
+ *
+ * @example
+ * ```ts
+ * checkWellFormed("\ud800", "field name"); // throws
+ * ```
+ */
+export function checkWellFormed(name: string, what: string): void {
+  if (!name.isWellFormed()) throw new DecodeError(`${what} has a lone surrogate, not valid UTF-8`);
 }
