@@ -1,0 +1,219 @@
+/**
+ * A randomised test in the Jepsen style (issue 9): three `kv broker` processes do GET,
+ * PUT and DELETE on a few dozen keys of four `kv server` processes (k = 2) while a
+ * nemesis kills servers (SIGKILL), hangs them (SIGSTOP, then SIGCONT) and restarts them
+ * with or without their data — never more than k − 1 = 1 unavailable at once. Every call
+ * is recorded with its start and end on one clock, and the history is checked by
+ * tests/helpers/history_checker.ts: every read returned a value some write made, never
+ * one older than a write acknowledged before the read began, never NOT FOUND without a
+ * warning for a record acknowledged and not deleted. Once the faults stop and
+ * `kv repair` has run, all replicas of every key must be identical.
+ *
+ * The seed is random per run and printed with any failure, so a failing schedule can be
+ * replayed with `KV_JEPSEN_SEED=<seed>`. Bounded: a fault phase of {@link FAULT_PHASE_MS}
+ * and deadlines on every wait keep a run well under a minute.
+ */
+import assert from "node:assert/strict";
+import { randomSeed, Sfc32 } from "../../lib/gen/prng.ts";
+import { Placement } from "../../lib/broker/placement.ts";
+import { PARTITION_BITMAP_BYTES } from "../../lib/protocol/mod.ts";
+import { formatVersion } from "../../lib/record/version.ts";
+import { BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
+import { connectClient } from "../helpers/client.ts";
+import { runKv } from "../helpers/run_kv.ts";
+import {
+  checkHistory,
+  checkReplicas,
+  type HeldEntry,
+  type HistoryEntry,
+} from "../helpers/history_checker.ts";
+import type { ServerProcess } from "../../lib/cli/server_process.ts";
+
+const SERVER_COUNT = 4;
+const K = 2;
+const BROKER_COUNT = 3;
+const KEY_COUNT = 24;
+/** How long the clients run while the nemesis injects faults. */
+const FAULT_PHASE_MS = 15_000;
+/** How long a fault lasts, and the quiet between two, at most (ms). */
+const MAX_FAULT_MS = 1_500;
+/** Most entries asked per LIST_PARTITIONS page when reading what a server holds. */
+const LIST_PAGE = 10_000;
+
+/** The faults the nemesis may inject. */
+type Fault = "kill" | "hang" | "wipe";
+
+const KEYS = Array.from({ length: KEY_COUNT }, (_, index) => `j${index}`);
+
+/**
+ * Waits `ms`: the schedule of the workload (how long a fault lasts), not a stand-in for a
+ * condition — nothing is waited for.
+ */
+function holdFor(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** One client: random calls through `broker` until `deadline`, each recorded in `history`. */
+async function runClient(
+  client: number,
+  broker: BrokerProcess,
+  random: Sfc32,
+  deadline: number,
+  values: { next: number },
+  history: HistoryEntry[],
+): Promise<void> {
+  while (performance.now() < deadline) {
+    const key = KEYS[random.nextBelow(KEYS.length)];
+    const dice = random.nextBelow(20);
+    const start = performance.now();
+    if (dice < 10) {
+      const answer = await broker.ask(`GET ${key}`);
+      const end = performance.now();
+      const outcome = "error" in answer ? "failed" : "ok";
+      const found = answer.found === true;
+      history.push({
+        client,
+        op: "get",
+        key,
+        start,
+        end,
+        outcome,
+        found,
+        ...(found ? { value: answer.value as number } : {}),
+        warning: answer.warning !== undefined,
+      });
+    } else if (dice < 17) {
+      const value = values.next++;
+      const answer = await broker.ask(`PUT ${key}: ${value}`);
+      const outcome = answer.stored === true ? "ok" : "failed";
+      history.push({ client, op: "put", key, value, start, end: performance.now(), outcome });
+    } else {
+      const answer = await broker.ask(`DELETE ${key}`);
+      const outcome = typeof answer.deleted === "boolean" ? "ok" : "failed";
+      history.push({ client, op: "delete", key, start, end: performance.now(), outcome });
+    }
+  }
+}
+
+/** Empties a server's data dir, as a replaced disk would (the server must be stopped). */
+async function wipe(server: ServerProcess): Promise<void> {
+  const dir = server.dataDir;
+  assert.ok(dir !== undefined, "the fault test's servers are durable");
+  for await (const entry of Deno.readDir(dir)) {
+    await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
+  }
+}
+
+/**
+ * Injects faults until `deadline`, one server at a time (k − 1 = 1 unavailable at most),
+ * and leaves every server running; returns what it did, for the failure message.
+ */
+async function nemesis(
+  cluster: KvCluster,
+  faults: readonly Fault[],
+  random: Sfc32,
+  deadline: number,
+): Promise<string[]> {
+  const done: string[] = [];
+  while (performance.now() < deadline) {
+    await holdFor(random.nextBelow(MAX_FAULT_MS));
+    const index = random.nextBelow(cluster.servers.length);
+    const server = cluster.servers[index];
+    const fault = faults[random.nextBelow(faults.length)];
+    done.push(`${fault} server ${index}`);
+    if (fault === "hang") {
+      server.signal("SIGSTOP");
+      await holdFor(random.nextBelow(MAX_FAULT_MS));
+      server.signal("SIGCONT");
+      continue;
+    }
+    await server.kill();
+    if (fault === "wipe") await wipe(server);
+    await holdFor(random.nextBelow(MAX_FAULT_MS));
+    await server.restart();
+  }
+  return done;
+}
+
+/** What server `server` holds: every key with its version and kind. */
+async function heldBy(server: ServerProcess): Promise<Map<string, HeldEntry>> {
+  const client = await connectClient(server.address);
+  const held = new Map<string, HeldEntry>();
+  try {
+    const everything = new Uint8Array(PARTITION_BITMAP_BYTES).fill(0xff);
+    let after: string | undefined;
+    for (let more = true; more;) {
+      const page = await client.listPartitions(everything, { limit: LIST_PAGE, after });
+      for (const entry of page.entries) {
+        held.set(entry.key, { version: formatVersion(entry.version), tombstone: entry.tombstone });
+      }
+      more = page.more;
+      after = page.entries.at(-1)?.key;
+    }
+  } finally {
+    await client.close();
+  }
+  return held;
+}
+
+/** Options of one run. */
+interface RunOptions {
+  /** The faults the nemesis injects. */
+  faults: readonly Fault[];
+  /** Run `kv repair` after the faults and require identical replicas. */
+  repair: boolean;
+}
+
+/** Runs the clients and the nemesis, then checks the history (and the replicas, after repair). */
+async function runJepsen(options: RunOptions): Promise<void> {
+  const seed = Number(Deno.env.get("KV_JEPSEN_SEED") ?? randomSeed());
+  const context = `seed ${seed} (replay with KV_JEPSEN_SEED=${seed})`;
+  await using cluster = await KvCluster.start(SERVER_COUNT, { durable: true });
+  const brokers = Array.from(
+    { length: BROKER_COUNT },
+    () => BrokerProcess.start(["-s", cluster.serverFile, "-k", String(K), "--json"]),
+  );
+  try {
+    const history: HistoryEntry[] = [];
+    const values = { next: 1 };
+    const deadline = performance.now() + FAULT_PHASE_MS;
+    const [faultsDone] = await Promise.all([
+      nemesis(cluster, options.faults, new Sfc32(seed), deadline),
+      ...brokers.map((broker, client) =>
+        runClient(client, broker, new Sfc32(seed + client + 1), deadline, values, history)
+      ),
+    ]);
+    const violations = checkHistory(history);
+    assert.deepEqual(
+      violations.map((violation) => violation.reason),
+      [],
+      `${context}; faults: ${faultsDone.join(", ")}; ${history.length} calls`,
+    );
+    // The run tested something: faults happened, writes were acknowledged, reads found them.
+    assert.ok(faultsDone.length > 0, "the nemesis injected faults");
+    assert.ok(history.some((entry) => entry.op === "put" && entry.outcome === "ok"), "writes");
+    assert.ok(history.some((entry) => entry.op === "get" && entry.found), "some reads found");
+    if (!options.repair) return;
+    const repaired = await runKv(["repair", "-s", cluster.serverFile, "-k", String(K)]);
+    assert.equal(repaired.code, 0, `${context}: kv repair: ${repaired.stderr}`);
+    const held = await Promise.all(cluster.servers.map(heldBy));
+    const placement = new Placement(cluster.servers.map((server) => `127.0.0.1:${server.port}`));
+    const problems = checkReplicas(held, (key) => placement.replicas(key, K));
+    assert.deepEqual(problems, [], context);
+  } finally {
+    await Promise.all(brokers.map((broker) => broker[Symbol.asyncDispose]()));
+  }
+}
+
+Deno.test("jepsen: 3 brokers under kill -9 and SIGSTOP of one server at a time (data kept): every read is one the history explains", async () => {
+  await runJepsen({ faults: ["kill", "hang"], repair: false });
+});
+
+Deno.test({
+  name:
+    "jepsen: with restarts that lose a server's data too, every read is explained, and after kv repair all replicas are identical (ignored until issue 9's quorum and repair work lands on main: a wiped server's NOT FOUND still counts, and kv repair does not exist yet)",
+  ignore: true,
+  fn: async () => {
+    await runJepsen({ faults: ["kill", "hang", "wipe"], repair: true });
+  },
+});
