@@ -15,9 +15,7 @@
  * @module
  */
 import { PARTITION_COUNT } from "../record/partition.ts";
-
-/** Bytes of a partition bitmap: one bit per partition. */
-export const PARTITION_BITMAP_BYTES = PARTITION_COUNT / 8;
+import { PARTITION_BITMAP_BYTES } from "../protocol/mod.ts";
 
 /** A set of partition numbers, 0 to `PARTITION_COUNT` − 1, kept as a bitmap. */
 export class PartitionSet {

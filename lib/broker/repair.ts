@@ -31,7 +31,8 @@ import { utf8Length } from "../base/utf8.ts";
 import { VERSION_BYTES } from "../record/version.ts";
 import { MAX_TIMEOUT_MS } from "./server_pool.ts";
 import { PartitionSet } from "./partition_set.ts";
-import { compareDigests, type DigestComparison, type DigestTable } from "./repair_digests.ts";
+import { compareDigests, type DigestComparison } from "./repair_digests.ts";
+import { MAX_LIST_PARTITIONS_LIMIT, type PartitionDigests } from "../protocol/mod.ts";
 import { type ListedKey, MergedListing } from "./repair_listing.ts";
 import { type KeyPlan, outOfPlace, planKey } from "./repair_plan.ts";
 import {
@@ -45,11 +46,12 @@ import {
 import { invariant } from "../base/invariant.ts";
 
 /**
- * Entries one LIST_PARTITIONS page asks for (the protocol allows 1–10 000): the repair
- * holds one page per server listed, so this bounds its memory (with the servers' own
- * byte budget per page for large values), and the writes of one page of keys at a time.
+ * Entries one LIST_PARTITIONS page asks for: the protocol's most. The repair holds one
+ * page per server listed, and the writes of one page of keys at a time; a server stops a
+ * page at its byte budget (1 MiB, `LIST_PARTITIONS_BUDGET_BYTES`) before this many entries
+ * when their values are large, so memory is about 1 MiB a server listed.
  */
-export const LISTING_PAGE_ENTRIES = 4096;
+export const LISTING_PAGE_ENTRIES = MAX_LIST_PARTITIONS_LIMIT;
 
 /**
  * Youngest tombstone `kv repair` purges, by its version's clock: two of the longest
@@ -195,7 +197,7 @@ class RepairRun {
   #keysOutOfPlace = 0;
   #partitionsListed = 0;
   #keysTotal = 0;
-  #tables: (DigestTable | undefined)[] = [];
+  #tables: (PartitionDigests | undefined)[] = [];
 
   constructor(pool: RepairPool, options: RepairOptions) {
     this.#pool = pool;
@@ -254,7 +256,7 @@ class RepairRun {
   }
 
   /** Every server's digest table, undefined for a server that did not answer. */
-  #digests(): Promise<(DigestTable | undefined)[]> {
+  #digests(): Promise<(PartitionDigests | undefined)[]> {
     return Promise.all(this.#pool.servers.map(async (_, server) => {
       const outcome = await this.#pool.call(
         server,

@@ -20,15 +20,8 @@
  * ```
  * @module
  */
+import type { PartitionDigests } from "../protocol/mod.ts";
 import { PartitionSet } from "./partition_set.ts";
-
-/** One server's digest table, as PARTITION_DIGESTS answers it (both arrays one entry a partition). */
-export interface DigestTable {
-  /** Entries (records and tombstones) per partition. */
-  readonly counts: Uint32Array;
-  /** The XOR of the entries' hashes per partition. */
-  readonly digests: BigUint64Array;
-}
 
 /** What {@link compareDigests} found. */
 export interface DigestComparison {
@@ -52,7 +45,7 @@ export interface DigestComparison {
  * ```
  */
 export function compareDigests(
-  tables: readonly (DigestTable | undefined)[],
+  tables: readonly (PartitionDigests | undefined)[],
   home: (partition: number) => ArrayLike<number>,
   partitions: PartitionSet = PartitionSet.all(),
 ): DigestComparison {

@@ -21,37 +21,17 @@
  */
 import { compareKeys } from "../base/utf8.ts";
 import { describeError } from "../base/describe_error.ts";
-import type { Version } from "../record/version.ts";
-
-/** One entry of a server's listing. */
-export interface ListedEntry {
-  /** The key. */
-  readonly key: string;
-  /** The version of the key's newest write on that server. */
-  readonly version: Version;
-  /** Whether that write was a delete. */
-  readonly tombstone: boolean;
-  /** The record's value as the server encoded it, when values were listed. */
-  readonly encoded?: Uint8Array;
-}
-
-/** One page of a listing: entries in ascending key order, and whether more follow. */
-export interface ListingPage {
-  /** The entries, in ascending key byte order, all after the `after` asked. */
-  readonly entries: readonly ListedEntry[];
-  /** Whether the listing stopped before its end. */
-  readonly more: boolean;
-}
+import type { PartitionEntry, PartitionListing } from "../protocol/mod.ts";
 
 /** Fetches server `server`'s next page after key `after` ("" for the first); rejects on failure. */
-export type PageFetcher = (server: number, after: string) => Promise<ListingPage>;
+export type PageFetcher = (server: number, after: string) => Promise<PartitionListing>;
 
 /** One server's copy of a listed key. */
 export interface ListedCopy {
   /** The server: an index into the server list. */
   readonly server: number;
   /** What it listed. */
-  readonly entry: ListedEntry;
+  readonly entry: PartitionEntry;
 }
 
 /** A key with the copy of every server that listed it. */
@@ -64,7 +44,7 @@ export interface ListedKey {
 
 interface Cursor {
   readonly server: number;
-  entries: readonly ListedEntry[];
+  entries: readonly PartitionEntry[];
   position: number;
   /** The last key listed so far ("" before the first page). */
   after: string;

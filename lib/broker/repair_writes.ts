@@ -14,12 +14,11 @@
  * ```
  * @module
  */
-import type { CallOutcome } from "./server_pool.ts";
-import type { DeleteResult, PutManyRefusal, WriteOptions } from "../protocol/mod.ts";
-import { PutManyItems } from "../protocol/put_many.ts";
+import type { CallOutcome, ServerConnection } from "./server_pool.ts";
+import type { DeleteResult } from "../protocol/mod.ts";
+import { PUT_MANY_ITEM_OVERHEAD_BYTES, PutManyItems } from "../protocol/put_many.ts";
+import { utf8Length } from "../base/utf8.ts";
 import type { Version } from "../record/version.ts";
-import type { DigestTable } from "./repair_digests.ts";
-import type { ListingPage } from "./repair_listing.ts";
 import { invariant } from "../base/invariant.ts";
 
 /**
@@ -29,22 +28,14 @@ import { invariant } from "../base/invariant.ts";
  */
 export const REPAIR_PUT_MANY_BYTES = 1024 * 1024;
 
-/** What the repair engine asks of one server's connection. */
-export interface RepairConnection {
-  /** Every partition's entry count and digest (PARTITION_DIGESTS). */
-  partitionDigests(): Promise<DigestTable>;
-  /** One page of the entries of the partitions of bitmap `wanted` (LIST_PARTITIONS). */
-  listPartitions(
-    wanted: Uint8Array,
-    options: { after?: string; limit: number; values?: boolean },
-  ): Promise<ListingPage>;
-  /** Stores the items of one PUT_MANY; resolves with the items refused. */
-  putMany(items: PutManyItems): Promise<PutManyRefusal[]>;
-  /** DELETE: a tombstone, or with `purge` the removal of what the key holds. */
-  delete(key: string, options: WriteOptions & { readonly purge?: boolean }): Promise<DeleteResult>;
-  /** MARK_REPAIRED: clears the server's unrepaired flag. */
-  markRepaired(): Promise<void>;
-}
+/**
+ * What the repair engine asks of one server's connection: digests, listings, PUT_MANY,
+ * DELETE (repair and purge) and MARK_REPAIRED.
+ */
+export type RepairConnection = Pick<
+  ServerConnection,
+  "partitionDigests" | "listPartitions" | "putMany" | "delete" | "markRepaired"
+>;
 
 /** The connections a repair runs over: a `ServerPool` provides them. */
 export interface RepairPool {
@@ -131,9 +122,11 @@ export async function writeCopies(
         continue;
       }
       invariant(copy.encoded !== undefined, "a record copy carries its value");
+      const itemBytes = PUT_MANY_ITEM_OVERHEAD_BYTES + utf8Length(copy.key) + copy.encoded.length;
+      // A batch never grows past the budget, except by a single item larger than it.
+      if (batch.length > 0 && items.byteLength + itemBytes > REPAIR_PUT_MANY_BYTES) flush();
       items.add(copy.key, copy.encoded, copy.version, { repair: true });
       batch.push(index);
-      if (items.byteLength >= REPAIR_PUT_MANY_BYTES) flush();
     }
     flush();
   }

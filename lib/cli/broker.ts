@@ -11,6 +11,8 @@
  * @module
  */
 import { Broker } from "../broker/broker.ts";
+import { BackgroundRepair } from "../broker/background_repair.ts";
+import { Placement } from "../broker/placement.ts";
 import { formatIndexSummary, indexFile, indexLines } from "../broker/indexer.ts";
 import { readLines } from "../base/line_reader.ts";
 import type { Dialect } from "../record/format.ts";
@@ -127,6 +129,7 @@ async function runBroker(args: string[]): Promise<number> {
     log,
     credentials: settings.credentials,
   });
+  let background: BackgroundRepair | undefined;
   try {
     try {
       checkCluster(broker, settings, log);
@@ -134,6 +137,13 @@ async function runBroker(args: string[]): Promise<number> {
       release();
     }
     for (const line of held) logSink.print(line);
+    // Paused while a file is indexed: its replicas differ until its writes land.
+    background = new BackgroundRepair(broker.pool, {
+      k: broker.k,
+      placement: new Placement(settings.servers.map((server) => server.identity)),
+      log,
+      paused: settings.dataPath !== undefined,
+    });
     if (settings.dataPath === undefined) {
       await serveCommands(broker, settings, settings.dialect ?? "assignment", logSink);
       return 0;
@@ -146,10 +156,13 @@ async function runBroker(args: string[]): Promise<number> {
     );
     // `-i -`: the records came on stdin, which then has no commands to give.
     if (settings.indexOnly || settings.dataPath === STDIN_PATH || stopped) return exitCode;
+    background.resume();
     await serveCommands(broker, settings, settings.dialect ?? dialect ?? "assignment", logSink);
     return 0;
   } finally {
-    // Read repairs still running finish first (each request is bounded by the timeout).
+    // Read repairs still running finish first (each request is bounded by the timeout); a
+    // background repair is cut short: what it did stands, and it starts over next time.
+    background?.close();
     await broker.repairsSettled();
     broker.close();
   }

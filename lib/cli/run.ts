@@ -42,6 +42,11 @@ const SUBCOMMANDS: readonly SubcommandEntry[] = [
     summary: "index records on k replicas and answer queries (like kvBroker.py)",
     load: async () => (await import("./broker.ts")).brokerCommand,
   },
+  {
+    name: "repair",
+    summary: "bring every key to its newest version on its k servers (after list changes)",
+    load: async () => (await import("./repair.ts")).repairCommand,
+  },
   oneShot("get", "print one record (exit 1 when not found)"),
   oneShot("query", "print one value inside a record, KEY.FIELD..."),
   oneShot("put", "store one record line on all its replicas"),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type ListedEntry, MergedListing } from "../../lib/broker/repair_listing.ts";
+import { MergedListing } from "../../lib/broker/repair_listing.ts";
+import type { PartitionEntry } from "../../lib/protocol/mod.ts";
 import { compareKeys } from "../../lib/base/utf8.ts";
 
 const VERSION = { ms: 1, counter: 0, broker: 1 };
@@ -35,7 +36,7 @@ Deno.test("merged listing: every key once, in order, with the copy of every serv
         }
         pagesServed[server]++;
         const rest = keys[server].filter((key) => after === "" || compareKeys(key, after) > 0);
-        const entries: ListedEntry[] = rest.slice(0, pageSizes[server]).map((key) => ({
+        const entries: PartitionEntry[] = rest.slice(0, pageSizes[server]).map((key) => ({
           key,
           version: VERSION,
           tombstone: false,

@@ -1,0 +1,263 @@
+/**
+ * A running broker's repairs in the background, with the engine of `kv repair`
+ * (repair.ts): a server whose HELLO says it is unrepaired (memory-only and restarted,
+ * a new or emptied data dir, a damaged log stretch skipped) gets the partitions it is
+ * home to repaired — refilled from the other replicas, then marked repaired — and the
+ * partitions the broker hands over as hints (`BrokerOptions.onRepairNeeded`: copies
+ * written beyond the first k while a home server was down) are repaired once that
+ * server is back, which moves the copies home.
+ *
+ * One repair runs at a time. Requests that arrive meanwhile are merged into one set of
+ * partitions (a 512-byte bitmap, whatever the number of requests), repaired next. A
+ * repair that leaves something undone (a server down again) is tried again after a
+ * delay doubling from {@link RETRY_INITIAL_DELAY_MS} to {@link RETRY_MAX_DELAY_MS}, and
+ * the servers are looked at for one that came back unrepaired every
+ * {@link WATCH_INTERVAL_MS}.
+ * Each repair that changed something, or the first of a run of failures, is logged.
+ *
+ * @example
+ * ```ts
+ * import { BackgroundRepair } from "./background_repair.ts";
+ * const background = new BackgroundRepair(pool, { k: 2, placement, log: console.error });
+ * background.request({ server: 1, partitions: [17, 90], reason: "hint" });
+ * await background.settled();
+ * background.close();
+ * ```
+ * @module
+ */
+import { PARTITION_COUNT } from "../record/partition.ts";
+import { PartitionSet } from "./partition_set.ts";
+import { type PreferenceLists, repairCluster, type RepairReport } from "./repair.ts";
+import type { ServerPool } from "./server_pool.ts";
+
+/**
+ * How often the servers are looked at for one that came back unrepaired, in ms. Looking
+ * also notices a connection the server closed (a restart) without waiting for a request.
+ */
+export const WATCH_INTERVAL_MS = 500;
+
+/** First delay before a repair that left something undone is tried again, in ms. */
+export const RETRY_INITIAL_DELAY_MS = 1_000;
+
+/** Longest delay between tries of a repair that keeps failing, in ms. */
+export const RETRY_MAX_DELAY_MS = 60_000;
+
+/** Partitions of one server to repair, and why (the broker's hinted handoff makes them). */
+export interface BackgroundRequest {
+  /** The server the partitions belong on: an index into the server list. */
+  readonly server: number;
+  /** The partitions. */
+  readonly partitions: Iterable<number>;
+  /** Why, for the log: `"hint"`. */
+  readonly reason: string;
+}
+
+/** Options of {@link BackgroundRepair}. */
+export interface BackgroundRepairOptions {
+  /** The cluster's replication factor. */
+  readonly k: number;
+  /** Where keys are placed (the broker's placement). */
+  readonly placement: PreferenceLists;
+  /** Receives one line per repair worth telling; default: nothing. */
+  readonly log?: (line: string) => void;
+  /**
+   * Start paused: requests are queued but no repair runs until {@link BackgroundRepair.resume}
+   * (a broker indexing a file, whose replicas differ while its writes are in flight).
+   * Default false.
+   */
+  readonly paused?: boolean;
+}
+
+/** Background repairs over one pool; see the module documentation. */
+export class BackgroundRepair {
+  readonly #pool: ServerPool;
+  readonly #options: BackgroundRepairOptions;
+  readonly #log: (line: string) => void;
+  #pending = new PartitionSet();
+  #reasons = new Set<string>();
+  /** Servers queued or being repaired for saying they are unrepaired. */
+  readonly #unrepairedQueued = new Set<number>();
+  #running: Promise<void> | undefined;
+  #settledWaiters: (() => void)[] = [];
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #watchTimer: ReturnType<typeof setInterval>;
+  #retryDelayMs = RETRY_INITIAL_DELAY_MS;
+  #failing = false;
+  #closed = false;
+  #paused: boolean;
+
+  /**
+   * Starts watching `pool` (already started) for unrepaired servers.
+   *
+   * @param pool the broker's connections.
+   * @param options k, placement and log; see {@link BackgroundRepairOptions}.
+   */
+  constructor(pool: ServerPool, options: BackgroundRepairOptions) {
+    this.#pool = pool;
+    this.#options = options;
+    this.#log = options.log ?? (() => {});
+    this.#paused = options.paused ?? false;
+    this.#watchTimer = setInterval(() => this.#queueUnrepaired(), WATCH_INTERVAL_MS);
+    // The broker's own work, not this watch, decides whether the process lives on.
+    Deno.unrefTimer(this.#watchTimer);
+    this.#queueUnrepaired();
+  }
+
+  /**
+   * Queues `request`'s partitions for the next repair.
+   *
+   * @example
+   * ```ts
+   * background.request({ server: 0, partitions: [5], reason: "hint" });
+   * ```
+   */
+  request(request: BackgroundRequest): void {
+    if (this.#closed) return;
+    for (const partition of request.partitions) this.#pending.add(partition);
+    this.#reasons.add(`${request.reason} for ${this.#pool.servers[request.server].id}`);
+    this.#start();
+  }
+
+  /**
+   * Lets repairs run, after starting paused.
+   *
+   * @example
+   * ```ts
+   * const background = new BackgroundRepair(pool, { k, placement, paused: true });
+   * await indexFile(...);
+   * background.resume();
+   * ```
+   */
+  resume(): void {
+    this.#paused = false;
+    this.#start();
+  }
+
+  /**
+   * Resolves once no repair runs and none is queued (a retry may still be scheduled).
+   *
+   * @example
+   * ```ts
+   * await background.settled();
+   * ```
+   */
+  settled(): Promise<void> {
+    if (this.#running === undefined && this.#pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#settledWaiters.push(resolve));
+  }
+
+  /** Stops: no new repair starts (one running ends with the pool's connections). */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#watchTimer);
+    this.#notifySettled();
+  }
+
+  /** Queues the home partitions of every server that says it is unrepaired and is not queued. */
+  #queueUnrepaired(): void {
+    this.#pool.servers.forEach((server, index) => {
+      // isUp notices a connection closed under the pool, which then reconnects: a restarted
+      // server says in its new HELLO that it is unrepaired.
+      if (!this.#pool.isUp(index)) return;
+      if (this.#pool.state(index)?.unrepaired !== true || this.#unrepairedQueued.has(index)) return;
+      this.#unrepairedQueued.add(index);
+      for (let partition = 0; partition < PARTITION_COUNT; partition++) {
+        if (this.#isHome(index, partition)) this.#pending.add(partition);
+      }
+      this.#reasons.add(`${server.id} is unrepaired`);
+    });
+    this.#start();
+  }
+
+  #isHome(server: number, partition: number): boolean {
+    const list = this.#options.placement.preferenceList(partition);
+    for (let rank = 0; rank < this.#options.k; rank++) if (list[rank] === server) return true;
+    return false;
+  }
+
+  /** Starts the next repair unless one runs, nothing is queued, or a retry is awaited. */
+  #start(): void {
+    if (this.#closed || this.#paused) return;
+    if (this.#running !== undefined || this.#retryTimer !== undefined) return;
+    if (this.#pending.size === 0) {
+      this.#notifySettled();
+      return;
+    }
+    const partitions = this.#pending;
+    const reasons = [...this.#reasons];
+    const unrepairedQueued = [...this.#unrepairedQueued];
+    this.#pending = new PartitionSet();
+    this.#reasons = new Set();
+    this.#running = this.#repair(partitions, reasons).then((report) => {
+      this.#running = undefined;
+      // Whatever the outcome, an unrepaired server is looked at again at the next watch.
+      for (const server of unrepairedQueued) this.#unrepairedQueued.delete(server);
+      if (report !== undefined && !report.inOrder) this.#retryLater(partitions, reasons);
+      else this.#retryDelayMs = RETRY_INITIAL_DELAY_MS;
+      this.#start();
+    });
+  }
+
+  /** Runs one repair of `partitions`; resolves undefined once closed meanwhile. */
+  async #repair(
+    partitions: PartitionSet,
+    reasons: readonly string[],
+  ): Promise<RepairReport | undefined> {
+    const report = await repairCluster(this.#pool, {
+      k: this.#options.k,
+      placement: this.#options.placement,
+      partitions,
+      unrepaired: (index) => this.#pool.state(index)?.unrepaired === true,
+    });
+    if (this.#closed) return undefined;
+    this.#report(report, partitions.size, reasons.join(", "));
+    return report;
+  }
+
+  #report(report: RepairReport, partitionCount: number, reasons: string): void {
+    const changed = report.copiesWritten + report.copiesRemoved + report.tombstonesPurged +
+        report.markedRepaired.length > 0;
+    const failed = !report.inOrder;
+    if (!changed && !(failed && !this.#failing)) {
+      this.#failing = failed;
+      return;
+    }
+    this.#failing = failed;
+    const marked = report.markedRepaired.length > 0
+      ? `; marked repaired: ${report.markedRepaired.join(", ")}`
+      : "";
+    const failures = report.failures
+      .map((failure) => `${failure.server}: ${failure.keys} keys (${failure.error})`)
+      .join("; ");
+    this.#log(
+      `background repair (${reasons}) of ${partitionCount} partitions: ` +
+        `${report.keysChecked} keys checked, ${report.copiesWritten} copies written, ` +
+        `${report.copiesRemoved} removed, ${report.tombstonesPurged} tombstones purged, ` +
+        `${report.seconds.toFixed(2)} s${marked}` +
+        (failed ? `; not in order, tried again later: ${failures || "unrepaired servers"}` : ""),
+    );
+  }
+
+  /** Queues `partitions` again after the retry delay, which doubles each time. */
+  #retryLater(partitions: PartitionSet, reasons: readonly string[]): void {
+    if (this.#closed) return;
+    const delayMs = this.#retryDelayMs;
+    this.#retryDelayMs = Math.min(delayMs * 2, RETRY_MAX_DELAY_MS);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#pending.addAll(partitions);
+      for (const reason of reasons) this.#reasons.add(reason);
+      this.#start();
+    }, delayMs);
+    // The broker's own work, not a pending retry, decides whether the process lives on.
+    Deno.unrefTimer(this.#retryTimer);
+  }
+
+  #notifySettled(): void {
+    if (this.#running !== undefined || (this.#pending.size > 0 && !this.#closed)) return;
+    const waiters = this.#settledWaiters;
+    this.#settledWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * `kv repair`: brings every key of a cluster to its newest version on its first k
+ * servers, moves hints home, removes copies from servers the list no longer places
+ * them on and purges confirmed tombstones (the engine is lib/broker/repair.ts), then
+ * reports what it did. `-k N` changes the k the servers record first; `--dry-run`
+ * changes nothing and exits 1 when anything is out of place, for scripts and monitoring.
+ *
+ * @example
+ * ```sh
+ * kv repair -s serverFile.txt            # after adding, removing or replacing a server
+ * kv repair -s serverFile.txt --dry-run --json
+ * ```
+ * @module
+ */
+import { Placement } from "../broker/placement.ts";
+import { repairCluster, type RepairReport } from "../broker/repair.ts";
+import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server_pool.ts";
+import { ProgressBar } from "../base/progress.ts";
+import { writeLine } from "../base/stdout.ts";
+import { intFlag, parseFlags } from "./args.ts";
+import { DEFAULT_SERVER_FILE, serverFile, SERVERS_ENV } from "./oneshot.ts";
+import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
+import type { Subcommand } from "./subcommand.ts";
+import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
+
+/** Exit code: the cluster is in order. */
+export const EXIT_IN_ORDER = 0;
+/** Exit code: something could not be repaired, or (`--dry-run`) something is out of place. */
+export const EXIT_NOT_IN_ORDER = 1;
+
+const FLAGS = {
+  servers: { type: "string", short: "s" },
+  replicas: { type: "string", short: "k" },
+  "dry-run": { type: "boolean" },
+  json: { type: "boolean" },
+  "timeout-ms": { type: "string" },
+  ...SECURITY_FLAGS,
+} as const;
+
+const HELP = `Usage: kv repair -s serverFile [-k N] [--dry-run] [--json] [--timeout-ms MS]
+
+Brings every key to its newest version on its first k servers of the list, moves
+hints home, removes copies from servers the list no longer places them on (only
+once the proper replicas hold the newest version) and purges tombstones confirmed
+on every replica. Replicas that already agree are compared by digest, not copied.
+After adding, removing or replacing a server: edit the server file, run this.
+
+Flags:
+  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
+  -k, --replicas N       make N the cluster's replication factor (every server
+                         records it), then repair; default: the k the servers record
+      --dry-run          change nothing; print what a repair would do
+      --json             print the report as one JSON object on one line
+      --timeout-ms MS    connect and request timeout per server (default ${DEFAULT_TIMEOUT_MS})
+${SECURITY_HELP}
+
+Exit codes:
+  ${EXIT_IN_ORDER}  the cluster is in order
+  ${EXIT_NOT_IN_ORDER}  something could not be repaired (the servers and keys are named on
+     stderr); with --dry-run, something is out of place
+  ${USAGE_EXIT_CODE}  a usage error (one line on stderr)`;
+
+/** `kv repair`. */
+export const repairCommand: Subcommand = {
+  name: "repair",
+  help: HELP,
+  run: runRepair,
+};
+
+async function runRepair(args: string[]): Promise<number> {
+  const { values } = parseFlags("repair", args, FLAGS);
+  const path = serverFile(values.servers);
+  const servers = await readServerList(path).catch((error) => {
+    if (!(error instanceof ServerFileError)) throw error;
+    throw new UserError(
+      `kv repair: ${error.message}` +
+        (values.servers === undefined ? ` (give one with -s or $${SERVERS_ENV})` : ""),
+    );
+  });
+  const requestedK = values.replicas === undefined
+    ? undefined
+    : intFlag("repair", "-k", values.replicas, { min: 1, max: MAX_SERVERS });
+  if (requestedK !== undefined && requestedK > servers.length) {
+    throw new UserError(
+      `kv repair: -k ${requestedK} needs at least ${requestedK} servers, but ${path} lists ` +
+        `${servers.length}`,
+    );
+  }
+  const timeoutMs = intFlag("repair", "--timeout-ms", values["timeout-ms"], {
+    min: 1,
+    max: MAX_TIMEOUT_MS,
+    fallback: DEFAULT_TIMEOUT_MS,
+  });
+  const credentials = await clientCredentials("repair", values);
+  const pool = new ServerPool(servers, { timeoutMs, credentials });
+  try {
+    await pool.start();
+    const twins = pool.twins();
+    if (twins.length > 0) {
+      throw new UserError(`kv repair: ${path} lists one server twice (${twins.join("; ")})`);
+    }
+    if (pool.upCount === 0) {
+      const reasons = servers.map((_, index) => pool.downReason(index)).join("; ");
+      console.error(`kv repair: no server of ${path} answered (${reasons})`);
+      return EXIT_NOT_IN_ORDER;
+    }
+    const dryRun = values["dry-run"] ?? false;
+    const k = clusterK(pool, requestedK, path);
+    const kFailures = dryRun ? [] : await recordK(pool, k, requestedK !== undefined);
+    const report = await withProgress((onProgress) =>
+      repairCluster(pool, {
+        k,
+        placement: new Placement(servers.map((server) => server.identity)),
+        dryRun,
+        unrepaired: (index) => pool.state(index)?.unrepaired === true,
+        onProgress,
+      })
+    );
+    printReport(report, k, values.json ?? false);
+    for (const failure of kFailures) console.error(`kv repair: ${failure}`);
+    return report.inOrder && kFailures.length === 0 ? EXIT_IN_ORDER : EXIT_NOT_IN_ORDER;
+  } finally {
+    pool.close();
+  }
+}
+
+/**
+ * The k to repair with: `requested` (-k), else the one the servers that answered
+ * record; a UserError when none records one or they disagree.
+ */
+function clusterK(pool: ServerPool, requested: number | undefined, path: string): number {
+  if (requested !== undefined) return requested;
+  const recorded = new Map<number, string[]>();
+  pool.servers.forEach((server, index) => {
+    const k = pool.state(index)?.k ?? 0;
+    if (k === 0) return;
+    recorded.set(k, [...(recorded.get(k) ?? []), server.id]);
+  });
+  if (recorded.size === 0) {
+    throw new UserError(
+      `kv repair: no server of ${path} records the cluster's k yet; give it with -k N`,
+    );
+  }
+  if (recorded.size > 1) {
+    const which = [...recorded].map(([k, ids]) => `k ${k} on ${ids.join(", ")}`).join("; ");
+    throw new UserError(
+      `kv repair: the servers of ${path} record different k (${which}); give the one to keep ` +
+        "with -k N",
+    );
+  }
+  const [k] = recorded.keys();
+  if (k > pool.servers.length) {
+    throw new UserError(
+      `kv repair: the servers record k ${k}, but ${path} lists ${pool.servers.length}; add ` +
+        "servers, or change k with -k N",
+    );
+  }
+  return k;
+}
+
+/**
+ * Records `k` on every server that is up: replacing what they record when `replace` (-k
+ * given), else only on servers recording none (servers new to the cluster). Resolves
+ * with a line for each server that could not record it.
+ */
+async function recordK(pool: ServerPool, k: number, replace: boolean): Promise<string[]> {
+  const outcomes = await Promise.all(pool.servers.map((server, index) => {
+    const state = pool.state(index);
+    if (state === undefined || (!replace && state.k !== 0)) return undefined;
+    return pool.call(index, (connection) => connection.setK(k, { replace })).then((outcome) => {
+      if (!outcome.ok) return `${server.id}: could not record k ${k}: ${outcome.error}`;
+      if (outcome.value !== k) return `${server.id} keeps k ${outcome.value}, not ${k}`;
+      return undefined;
+    });
+  }));
+  return outcomes.filter((line) => line !== undefined);
+}
+
+/** Runs `repair` with a progress line on stderr when it is a terminal. */
+async function withProgress(
+  repair: (onProgress: (progress: { keysChecked: number; keysTotal: number }) => void) => Promise<
+    RepairReport
+  >,
+): Promise<RepairReport> {
+  let bar: ProgressBar | undefined;
+  try {
+    return await repair(({ keysChecked, keysTotal }) => {
+      bar ??= new ProgressBar({ label: "kv repair: keys checked", total: keysTotal });
+      bar.update(keysChecked);
+    });
+  } finally {
+    bar?.finish();
+  }
+}
+
+/** Prints the report: one JSON line, or the counts one a line; failures go to stderr. */
+function printReport(report: RepairReport, k: number, json: boolean): void {
+  if (json) {
+    writeLine(JSON.stringify({ ...report, k, seconds: round(report.seconds) }));
+  } else {
+    const rows: [string, string][] = [
+      ["keys checked", `${report.keysChecked}`],
+      ["copies written", `${report.copiesWritten}`],
+      ["copies removed", `${report.copiesRemoved}`],
+      ["tombstones purged", `${report.tombstonesPurged}`],
+      ["bytes moved", `${report.bytesMoved}`],
+      ["seconds", round(report.seconds).toFixed(2)],
+    ];
+    const width = Math.max(...rows.map(([name]) => name.length));
+    for (const [name, value] of rows) writeLine(`${name.padEnd(width)}  ${value}`);
+    writeLine(verdict(report));
+  }
+  for (const failure of report.failures) {
+    const partitions = failure.partitions > 0
+      ? `, ${failure.partitions} partitions not checked`
+      : "";
+    console.error(
+      `kv repair: ${failure.server}: ${failure.keys} keys not repaired${partitions} ` +
+        `(${failure.error})`,
+    );
+  }
+  for (const server of report.stillUnrepaired) {
+    console.error(`kv repair: ${server} is still marked unrepaired`);
+  }
+}
+
+/** The last line of the human report: what state the cluster is in. */
+function verdict(report: RepairReport): string {
+  const marked = report.markedRepaired.length > 0
+    ? `; marked repaired: ${report.markedRepaired.join(", ")}`
+    : "";
+  if (report.dryRun) {
+    return report.inOrder
+      ? "dry run: the cluster is in order"
+      : `dry run, nothing changed: ${report.keysOutOfPlace} keys out of place` +
+        (report.stillUnrepaired.length > 0
+          ? `, unrepaired: ${report.stillUnrepaired.join(", ")}`
+          : "");
+  }
+  return report.inOrder
+    ? `the cluster is in order${marked}`
+    : `the cluster is not in order: ${report.failures.length} servers failed${marked}`;
+}
+
+/** Seconds to hundredths. */
+function round(seconds: number): number {
+  return Math.round(seconds * 100) / 100;
+}

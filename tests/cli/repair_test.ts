@@ -1,0 +1,335 @@
+// kv repair end to end, with real servers: server lists that change, a memory-only server
+// restarted, writes that reached one replica of two, tombstones, dry runs and errors. Each
+// test reads the servers directly (tests/helpers/server_contents.ts) to check every copy.
+import assert from "node:assert/strict";
+import { KvCluster } from "../helpers/kv_processes.ts";
+import { runKv } from "../helpers/run_kv.ts";
+import { homes, serverContents } from "../helpers/server_contents.ts";
+import { connectClient } from "../helpers/client.ts";
+import type { ServerProcess } from "../../lib/cli/server_process.ts";
+import { DEFAULT_DEADLINE_MS } from "../helpers/wait.ts";
+import { formatVersion } from "../../lib/record/version.ts";
+import { int, str, toJsonText } from "../../lib/record/value.ts";
+import { decodeValue } from "../../lib/record/value_codec.ts";
+
+/** A server file listing `servers`, removed at the end of the test by `using`. */
+async function serverFile(servers: readonly ServerProcess[]): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".txt" });
+  await Deno.writeTextFile(path, servers.map((server) => `127.0.0.1 ${server.port}\n`).join(""));
+  return path;
+}
+
+/** Stores `person0` … `person{count-1}` (value: `{ "age": i }`) with k replicas through a broker. */
+async function index(file: string, k: number, count: number): Promise<void> {
+  const data = await Deno.makeTempFile({ suffix: ".txt" });
+  try {
+    const lines = Array.from({ length: count }, (_, i) => `person${i}: { "age" : ${i} }\n`);
+    await Deno.writeTextFile(data, lines.join(""));
+    const run = await runKv(["broker", "-s", file, "-k", `${k}`, "-i", data, "--index-only"]);
+    assert.equal(run.code, 0, run.stderr);
+    await recordK(file, k);
+  } finally {
+    await Deno.remove(data);
+  }
+}
+
+/** Records k on every server of `file` (SET_K), as the cluster's brokers do at start. */
+async function recordK(file: string, k: number): Promise<void> {
+  for (const line of (await Deno.readTextFile(file)).trim().split("\n")) {
+    const client = await connectClient({ hostname: "127.0.0.1", port: Number(line.split(" ")[1]) });
+    await client.setK(k);
+    await client.close();
+  }
+}
+
+/** Runs broker commands (one a line) through `file` and returns the JSON answers. */
+async function ask(
+  file: string,
+  k: number,
+  commands: string[],
+): Promise<Record<string, unknown>[]> {
+  const run = await runKv(["broker", "-s", file, "-k", `${k}`, "--json"], {
+    stdin: commands.join("\n") + "\n",
+  });
+  assert.equal(run.code, 0, run.stderr);
+  return run.stdout.trim().split("\n").map((line) => JSON.parse(line));
+}
+
+/** `kv repair <args> --json`: its exit code, parsed report and stderr. */
+async function repair(args: string[]): Promise<{
+  code: number;
+  report: Record<string, unknown>;
+  stderr: string;
+}> {
+  const run = await runKv(["repair", ...args, "--json"]);
+  assert.notEqual(run.stdout.trim(), "", `no report; stderr: ${run.stderr}`);
+  return { code: run.code, report: JSON.parse(run.stdout), stderr: run.stderr };
+}
+
+/** Each key held by any of `servers`, with the ids of the servers holding it. */
+async function holders(servers: readonly ServerProcess[]) {
+  const byKey = new Map<
+    string,
+    { server: string; version: string; tombstone: boolean; value: string | undefined }[]
+  >();
+  for (const server of servers) {
+    for (const [key, entry] of await serverContents(server.address)) {
+      const copies = byKey.get(key) ?? [];
+      copies.push({
+        server: server.id,
+        version: formatVersion(entry.version),
+        tombstone: entry.tombstone,
+        value: entry.encoded === undefined ? undefined : toJsonText(decodeValue(entry.encoded)),
+      });
+      byKey.set(key, copies);
+    }
+  }
+  return byKey;
+}
+
+Deno.test("kv repair after servers are added and removed: every key on exactly its k servers, GETs right through the new list, deleted keys gone", async () => {
+  await using cluster = await KvCluster.start(6);
+  const [removed, ...kept] = cluster.servers.slice(0, 4);
+  const added = cluster.servers.slice(4);
+  const oldFile = await serverFile(cluster.servers.slice(0, 4));
+  const newFile = await serverFile([...kept, ...added]);
+  try {
+    await index(oldFile, 2, 200);
+    const deleted = Array.from({ length: 20 }, (_, i) => `person${i * 10}`);
+    const answers = await ask(oldFile, 2, deleted.map((key) => `DELETE ${key}`));
+    assert(answers.every((answer) => answer.deleted === true), JSON.stringify(answers));
+
+    const { code, report, stderr } = await repair(["-s", newFile]);
+    assert.equal(code, 0, stderr);
+    assert(Number(report.copiesWritten) > 0, "keys moved to the added servers");
+    assert(Number(report.copiesRemoved) > 0, "copies left on servers no longer home removed");
+
+    const homeOf = await homes(newFile, 2);
+    const held = await holders([...kept, ...added]);
+    for (let i = 0; i < 200; i++) {
+      const key = `person${i}`;
+      const copies = held.get(key) ?? [];
+      const servers = copies.map((copy) => copy.server).sort();
+      if (deleted.includes(key)) {
+        assert(copies.every((copy) => copy.tombstone), `${key} was deleted: no record left`);
+        for (const server of servers) assert(homeOf(key).includes(server), `${key} off home`);
+        continue;
+      }
+      assert.deepEqual(servers, homeOf(key), `${key} is on exactly its 2 home servers`);
+      assert.equal(new Set(copies.map((copy) => copy.version)).size, 1, `${key}: one version`);
+      assert(copies.every((copy) => !copy.tombstone && copy.value === `{"age":${i}}`), key);
+    }
+    const gets = await ask(newFile, 2, Array.from({ length: 200 }, (_, i) => `GET person${i}`));
+    gets.forEach((answer, i) => {
+      assert.equal(answer.warning, undefined, JSON.stringify(answer));
+      if (deleted.includes(`person${i}`)) assert.equal(answer.found, false, `person${i}`);
+      else assert.deepEqual(answer.value, { age: i }, `person${i}`);
+    });
+    const check = await repair(["-s", newFile, "--dry-run"]);
+    assert.equal(check.code, 0, JSON.stringify(check.report));
+    assert.equal(removed.running, true, "a server taken off the list is left alone");
+  } finally {
+    await Deno.remove(oldFile);
+    await Deno.remove(newFile);
+  }
+});
+
+Deno.test("kv repair refills a memory-only server that restarted empty and marks it repaired; --dry-run checks before and after", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 150);
+  // Fresh memory-only servers start unrepaired: settle them first, so only the restart counts.
+  assert.equal((await repair(["-s", cluster.serverFile])).code, 0);
+  const restarted = cluster.servers[1];
+  await restarted.restart();
+  const homeOf = await homes(cluster.serverFile, 2);
+  const expected = Array.from({ length: 150 }, (_, i) => `person${i}`)
+    .filter((key) => homeOf(key).includes(restarted.id));
+
+  const before = await holders(cluster.servers);
+  const dry = await repair(["-s", cluster.serverFile, "--dry-run"]);
+  assert.equal(dry.code, 1, "out of place");
+  assert.equal(dry.report.keysOutOfPlace, expected.length);
+  assert.equal(dry.report.copiesWritten, expected.length, "what a repair would write");
+  assert.deepEqual(dry.report.stillUnrepaired, [restarted.id]);
+  assert.deepEqual(await holders(cluster.servers), before, "a dry run changes nothing");
+
+  const { code, report, stderr } = await repair(["-s", cluster.serverFile]);
+  assert.equal(code, 0, stderr);
+  assert.equal(report.copiesWritten, expected.length);
+  assert.deepEqual(report.markedRepaired, [restarted.id]);
+  const refilled = await serverContents(restarted.address);
+  assert.deepEqual([...refilled.keys()].sort(), expected.sort());
+  const client = await connectClient(restarted.address);
+  assert.equal(client.state.unrepaired, false, "its HELLO now says repaired");
+  await client.close();
+  assert.equal((await repair(["-s", cluster.serverFile, "--dry-run"])).code, 0);
+});
+
+Deno.test("a write that reached one replica of two converges after kv repair", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 50);
+  const homeOf = await homes(cluster.serverFile, 2);
+  const byId = (id: string) => cluster.byId(id);
+  const version = { ms: Date.now() + 1000, counter: 0, broker: 7 };
+  // A PUT cut off after its first replica, and a DELETE after its second.
+  const putHome = byId(homeOf("person7")[0]);
+  const deleteHome = byId(homeOf("person8")[1]);
+  const putClient = await connectClient(putHome.address);
+  const deleteClient = await connectClient(deleteHome.address);
+  try {
+    await putClient.put("person7", str("new"), { version });
+    await deleteClient.delete("person8", { version });
+  } finally {
+    await putClient.close();
+    await deleteClient.close();
+  }
+  const { code, report, stderr } = await repair(["-s", cluster.serverFile]);
+  assert.equal(code, 0, stderr);
+  assert.equal(report.copiesWritten, 2);
+  const held = await holders(cluster.servers);
+  const newest = formatVersion(version);
+  for (const key of ["person7", "person8"]) {
+    const copies = held.get(key)!;
+    assert.deepEqual(copies.map((copy) => copy.server).sort(), homeOf(key));
+    assert(copies.every((copy) => copy.version === newest), `${key} at the newest everywhere`);
+  }
+  assert(held.get("person8")!.every((copy) => copy.tombstone));
+  const [put, deleted] = await ask(cluster.serverFile, 2, ["GET person7", "GET person8"]);
+  assert.equal(put.value, "new");
+  assert.equal(deleted.found, false);
+});
+
+Deno.test("kv repair purges an old tombstone once on every replica, keeps a young one, and removes stale copies elsewhere", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 1);
+  const homeOf = await homes(cluster.serverFile, 2);
+  const elsewhere = (key: string) => cluster.servers.find((s) => !homeOf(key).includes(s.id))!;
+  const old = { ms: Date.now() - 3_600_000, counter: 0, broker: 7 };
+  const older = { ms: old.ms - 1000, counter: 0, broker: 7 };
+  const young = { ms: Date.now(), counter: 0, broker: 7 };
+  const write = async (
+    server: ServerProcess,
+    act: (client: Awaited<ReturnType<typeof connectClient>>) => Promise<unknown>,
+  ) => {
+    const client = await connectClient(server.address);
+    try {
+      await act(client);
+    } finally {
+      await client.close();
+    }
+  };
+  // "old": a tombstone on one home server, an older record on a server off its home.
+  await write(cluster.byId(homeOf("old")[0]), (c) => c.delete("old", { version: old }));
+  await write(elsewhere("old"), (c) => c.put("old", int(1), { version: older }));
+  // "young": a tombstone on one home server only.
+  await write(cluster.byId(homeOf("young")[1]), (c) => c.delete("young", { version: young }));
+
+  const { code, report, stderr } = await repair(["-s", cluster.serverFile]);
+  assert.equal(code, 0, stderr);
+  assert.equal(report.tombstonesPurged, 2, "old's tombstone, from both home servers");
+  assert.equal(report.copiesRemoved, 1, "old's stale record off its home");
+  const held = await holders(cluster.servers);
+  assert.equal(held.get("old"), undefined, "nothing left of old anywhere");
+  const youngCopies = held.get("young")!;
+  assert.deepEqual(youngCopies.map((copy) => copy.server).sort(), homeOf("young"));
+  assert(youngCopies.every((copy) => copy.tombstone), "young's tombstone is kept, on both");
+});
+
+Deno.test("kv repair -k 3 records the new k on every server and puts every key on 3", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 40);
+  const { code, report, stderr } = await repair(["-s", cluster.serverFile, "-k", "3"]);
+  assert.equal(code, 0, stderr);
+  assert.equal(report.k, 3);
+  assert.equal(report.copiesWritten, 40);
+  for (const server of cluster.servers) {
+    assert.equal((await serverContents(server.address)).size, 40, server.id);
+    const client = await connectClient(server.address);
+    assert.equal(client.state.k, 3);
+    await client.close();
+  }
+  const again = await repair(["-s", cluster.serverFile, "--dry-run"]);
+  assert.equal(again.code, 0);
+  assert.equal(again.report.k, 3, "without -k, the k the servers record");
+});
+
+Deno.test("kv repair with a server down exits 1 naming it and what was left undone", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 30);
+  const down = cluster.servers[2];
+  await down.kill();
+  const { code, report, stderr } = await repair(["-s", cluster.serverFile, "--timeout-ms", "3000"]);
+  assert.equal(code, 1);
+  const failures = report.failures as { server: string; partitions: number }[];
+  assert.deepEqual(failures.map((failure) => failure.server), [down.id]);
+  assert(failures[0].partitions > 0);
+  assert.match(
+    stderr,
+    new RegExp(`${down.id}: \\d+ keys not repaired, \\d+ partitions not checked`),
+  );
+});
+
+Deno.test("kv repair --json prints one object with every count", async () => {
+  await using cluster = await KvCluster.start(2);
+  await index(cluster.serverFile, 2, 5);
+  const run = await runKv(["repair", "-s", cluster.serverFile, "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  const lines = run.stdout.trim().split("\n");
+  assert.equal(lines.length, 1);
+  const report = JSON.parse(lines[0]);
+  for (
+    const name of [
+      "keysChecked",
+      "copiesWritten",
+      "copiesRemoved",
+      "tombstonesPurged",
+      "bytesMoved",
+      "seconds",
+      "keysOutOfPlace",
+      "partitionsListed",
+      "k",
+    ]
+  ) {
+    assert.equal(typeof report[name], "number", name);
+  }
+  assert.equal(report.keysChecked, 5, "5 keys, each checked once, by digest");
+  assert.equal(report.inOrder, true);
+  assert.equal(report.dryRun, false);
+  assert.deepEqual(report.failures, []);
+  const human = await runKv(["repair", "-s", cluster.serverFile]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /^keys checked\s+5$/m);
+  assert.match(human.stdout, /the cluster is in order/);
+});
+
+Deno.test("kv repair user errors: one line, exit 2", async () => {
+  await using cluster = await KvCluster.start(2);
+  const cases: [string[], RegExp][] = [
+    [["-s", "/nonexistent/servers.txt"], /kv repair: .*servers\.txt/],
+    [["-s", cluster.serverFile, "-k", "0"], /-k must be a whole number from 1/],
+    [["-s", cluster.serverFile, "-k", "3"], /-k 3 needs at least 3 servers/],
+    [["-s", cluster.serverFile], /no server .* records the cluster's k yet; give it with -k N/],
+    [["-s", cluster.serverFile, "--bogus"], /kv repair: .*bogus/],
+  ];
+  for (const [args, message] of cases) {
+    const run = await runKv(["repair", ...args], { timeoutMs: DEFAULT_DEADLINE_MS });
+    assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+    assert.match(run.stderr, message);
+    assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+  }
+});
+
+// The cluster's k disagreeing between servers is a user error too: a half-done -k change.
+Deno.test("kv repair refuses servers that record different k until -k names one", async () => {
+  await using cluster = await KvCluster.start(3);
+  const client = await connectClient(cluster.servers[0].address);
+  await client.setK(1);
+  await client.close();
+  const other = await connectClient(cluster.servers[1].address);
+  await other.setK(2);
+  await other.close();
+  const run = await runKv(["repair", "-s", cluster.serverFile]);
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /record different k \(k 1 on .*; k 2 on .*\); give the one to keep/);
+  assert.equal((await runKv(["repair", "-s", cluster.serverFile, "-k", "2"])).code, 0);
+});
