@@ -296,6 +296,11 @@ Deno.test("kv repair --json prints one object with every count", async () => {
   assert.equal(report.inOrder, true);
   assert.equal(report.dryRun, false);
   assert.deepEqual(report.failures, []);
+  // The README's example has exactly these fields.
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const example = readme.split("\n").find((line) => line.startsWith('{"keysChecked"'));
+  assert(example !== undefined, "README shows a kv repair --json line");
+  assert.deepEqual(Object.keys(JSON.parse(example)).sort(), Object.keys(report).sort());
   const human = await runKv(["repair", "-s", cluster.serverFile]);
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /^keys checked\s+5$/m);
