@@ -68,7 +68,15 @@ export interface BackgroundRepairOptions {
   readonly paused?: boolean;
 }
 
-/** Background repairs over one pool; see the module documentation. */
+/**
+ * Background repairs over one pool; see the module documentation.
+ *
+ * @example
+ * ```ts
+ * const background = new BackgroundRepair(broker.pool, { k: broker.k, placement });
+ * background.close();
+ * ```
+ */
 export class BackgroundRepair {
   readonly #pool: ServerPool;
   readonly #options: BackgroundRepairOptions;

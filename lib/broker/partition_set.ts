@@ -17,7 +17,15 @@
 import { PARTITION_COUNT } from "../record/partition.ts";
 import { PARTITION_BITMAP_BYTES } from "../protocol/mod.ts";
 
-/** A set of partition numbers, 0 to `PARTITION_COUNT` − 1, kept as a bitmap. */
+/**
+ * A set of partition numbers, 0 to `PARTITION_COUNT` − 1, kept as a bitmap.
+ *
+ * @example
+ * ```ts
+ * const set = new PartitionSet([3, 1]);
+ * [...set]; // [1, 3]
+ * ```
+ */
 export class PartitionSet {
   readonly #bits = new Uint8Array(PARTITION_BITMAP_BYTES);
   #size = 0;

@@ -62,7 +62,14 @@ export const LISTING_PAGE_ENTRIES = MAX_LIST_PARTITIONS_LIMIT;
  */
 export const TOMBSTONE_PURGE_AGE_MS = 2 * MAX_TIMEOUT_MS;
 
-/** Where keys are placed: the broker's `Placement`. */
+/**
+ * Where keys are placed: the broker's `Placement`.
+ *
+ * @example
+ * ```ts
+ * const placement: PreferenceLists = new Placement(servers.map((server) => server.identity));
+ * ```
+ */
 export interface PreferenceLists {
   /** Every server ranked for `partition`, best first (indexes into the server list). */
   preferenceList(partition: number): ArrayLike<number>;

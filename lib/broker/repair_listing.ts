@@ -23,7 +23,15 @@ import { compareKeys } from "../base/utf8.ts";
 import { describeError } from "../base/describe_error.ts";
 import type { PartitionEntry, PartitionListing } from "../protocol/mod.ts";
 
-/** Fetches server `server`'s next page after key `after` ("" for the first); rejects on failure. */
+/**
+ * Fetches server `server`'s next page after key `after` ("" for the first); rejects on failure.
+ *
+ * @example
+ * ```ts
+ * const fetchPage: PageFetcher = (server, after) =>
+ *   clients[server].listPartitions(wanted, { after: after || undefined, limit: 1000 });
+ * ```
+ */
 export type PageFetcher = (server: number, after: string) => Promise<PartitionListing>;
 
 /** One server's copy of a listed key. */
@@ -52,7 +60,15 @@ interface Cursor {
   failure: string | undefined;
 }
 
-/** The merged listings of several servers; see the module documentation. */
+/**
+ * The merged listings of several servers; see the module documentation.
+ *
+ * @example
+ * ```ts
+ * const listing = new MergedListing([0, 1], fetchPage);
+ * const keys = await listing.next(); // [{ key: "a", copies: [{ server: 0, entry }, { server: 1, entry }] }, …]
+ * ```
+ */
 export class MergedListing {
   readonly #cursors: Cursor[];
   readonly #byServer = new Map<number, Cursor>();

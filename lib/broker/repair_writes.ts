@@ -37,7 +37,15 @@ export type RepairConnection = Pick<
   "partitionDigests" | "listPartitions" | "putMany" | "delete" | "markRepaired"
 >;
 
-/** The connections a repair runs over: a `ServerPool` provides them. */
+/**
+ * The connections a repair runs over: a `ServerPool` provides them.
+ *
+ * @example
+ * ```ts
+ * const pool: RepairPool = new ServerPool(servers);
+ * await pool.call(0, (connection) => connection.partitionDigests());
+ * ```
+ */
 export interface RepairPool {
   /** The servers, in server-file order; indexes into this list name them everywhere. */
   readonly servers: readonly { readonly id: string }[];

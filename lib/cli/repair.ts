@@ -61,7 +61,14 @@ Exit codes:
      stderr); with --dry-run, something is out of place
   ${USAGE_EXIT_CODE}  a usage error (one line on stderr)`;
 
-/** `kv repair`. */
+/**
+ * `kv repair`, for lib/cli/run.ts's table.
+ *
+ * @example
+ * ```ts
+ * const code = await repairCommand.run(["-s", "serverFile.txt", "--dry-run"]);
+ * ```
+ */
 export const repairCommand: Subcommand = {
   name: "repair",
   help: HELP,
