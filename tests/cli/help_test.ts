@@ -9,6 +9,7 @@ const RANGED_FLAGS: readonly (readonly [string, string, readonly string[]])[] = 
   ["server", "--max-frame-bytes", []],
   ["server", "--idle-timeout-ms", []],
   ["broker", "--timeout-ms", ["-s", "serverFile.txt"]],
+  ["repair", "--timeout-ms", ["-s", "serverFile.txt"]],
 ];
 
 Deno.test("help shows the range of every numeric flag the README promises one for", async () => {
