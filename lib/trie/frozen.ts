@@ -10,21 +10,22 @@
  * The view walks the live trie in key order, remembering the last key it passed (the
  * cursor). Keys at or behind the cursor are already read: changing them cannot matter.
  * Before the trie changes a key *ahead* of the cursor for the first time, it calls
- * {@link FrozenView.beforeChange}, which copies the key's state at the freeze — its
- * encoded value and version, a tombstone, or that it did not exist — into a side table.
- * When the walk reaches that key it reads the copy instead of the live key; a key
- * removed from the trie altogether is remembered in a sorted list and read from its copy
- * when the walk passes where it was.
+ * {@link FrozenView.beforeChange}, which copies the key's state at the freeze into a
+ * second, private RecordTrie — its encoded value and version, or its tombstone — or,
+ * when the key did not exist, notes it in a set of keys to skip (a radix trie). The walk
+ * merges the live keys with the copies in key order: a copied key is read from its copy
+ * (even if it has since left the live trie altogether), a key of the skip set is passed
+ * over, any other key is read live.
  *
- * **Invariant**: for every key k ahead of the cursor, its state at the freeze is the
- * copy when there is one, else its live state (it has not changed since). Hence the view
- * reads each key of the freeze exactly once, in key order, with its state at the freeze,
- * and no key written since: when the walk ends, entries read = keys at the freeze, and
- * no copy is left unread. {@link FrozenView.read} asserts both.
+ * **Invariant**: for every key k ahead of the cursor, its state at the freeze is its
+ * copy when it has one, "absent" when it is in the skip set, else its live state (it has
+ * not changed since). Hence the view reads each key of the freeze exactly once, in key
+ * order, with its state at the freeze, and no key written since: when the walk ends,
+ * the entries read are exactly the keys at the freeze. {@link FrozenView.read} asserts it.
  *
- * Costs: a slice starts with a cursor seek (O(key length)); a copy is made only for the
- * first write of a key ahead of the cursor, so memory grows at most by the records
- * written during the walk, and is freed as the walk passes them.
+ * Costs: a slice starts with two cursor seeks (O(key length)); a copy is made only for
+ * the first write of a key ahead of the cursor, in the trie's own compact form, so memory
+ * grows at most by the records written during the walk; it is freed when the view closes.
  *
  * @example
  * ```ts
@@ -41,12 +42,13 @@
  */
 import assert from "node:assert/strict";
 import { ByteWriter } from "../base/bytes.ts";
-import { compareKeys, readUtf8, writeUtf8 } from "../base/utf8.ts";
+import { readUtf8 } from "../base/utf8.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
 import type { Version } from "../record/version.ts";
-import { type ByteRadixTrie, RadixCursor } from "./radix.ts";
+import { ByteRadixTrie, RadixCursor } from "./radix.ts";
+import type { RecordTrie } from "./mod.ts";
 
-/** What a {@link FrozenView} reads of its trie; {@link RecordTrie.freeze} provides it. */
+/** How a {@link FrozenView} reads a trie's keys; {@link RecordTrie.freeze} provides it. */
 export interface FrozenSource {
   /** The trie of record keys, walked in byte order. */
   readonly keys: ByteRadixTrie;
@@ -69,12 +71,6 @@ export type FrozenVisitor = (
   encodedValue: Uint8Array | undefined,
 ) => void;
 
-/** A key's state at the freeze, copied before its first change. */
-type Copy =
-  | { readonly existed: false }
-  | { readonly existed: true; readonly version: Version; readonly value: Uint8Array | undefined };
-
-const ABSENT: Copy = { existed: false };
 const NO_PREFIX = new Uint8Array(0);
 
 /**
@@ -89,7 +85,12 @@ const NO_PREFIX = new Uint8Array(0);
  * ```
  */
 export class FrozenView {
-  readonly #source: FrozenSource;
+  readonly #live: FrozenSource;
+  /** The state at the freeze of the keys changed ahead of the cursor that then existed. */
+  readonly #copies: RecordTrie;
+  readonly #copied: FrozenSource;
+  /** The keys changed ahead of the cursor that did not exist at the freeze. */
+  readonly #absent = new ByteRadixTrie({ initialNodeCapacity: 16 });
   readonly #onClose: () => void;
   /** Keys (records and tombstones) at the freeze. */
   readonly #entryCount: number;
@@ -97,11 +98,6 @@ export class FrozenView {
   readonly #last = new Uint8Array(MAX_KEY_BYTES);
   #lastLength = 0;
   #started = false;
-  /** Keys ahead of the cursor changed since the freeze, with their state at the freeze. */
-  readonly #copies = new Map<string, Copy>();
-  /** Keys ahead of the cursor removed from the trie since the freeze, in key order. */
-  readonly #removed: string[] = [];
-  readonly #keyBytes = new Uint8Array(MAX_KEY_BYTES);
   readonly #scratch = new ByteWriter(4096);
   #readCount = 0;
   #done = false;
@@ -110,13 +106,21 @@ export class FrozenView {
   /**
    * Made by {@link RecordTrie.freeze}, not directly.
    *
-   * @param source how to read the trie's live keys.
+   * @param live how to read the trie's live keys.
+   * @param copies an empty trie to keep copies in, and how to read its keys.
    * @param onClose called once by {@link close}: the trie stops reporting changes.
    */
-  constructor(source: FrozenSource, onClose: () => void) {
-    this.#source = source;
+  constructor(
+    live: FrozenSource,
+    copies: { trie: RecordTrie; source: FrozenSource },
+    onClose: () => void,
+  ) {
+    this.#live = live;
+    this.#copies = copies.trie;
+    this.#copied = copies.source;
+    assert.equal(this.#copied.keys.terminalCount, 0, "the copies start empty");
     this.#onClose = onClose;
-    this.#entryCount = source.keys.terminalCount;
+    this.#entryCount = live.keys.terminalCount;
   }
 
   /** Keys (records and tombstones) the trie held at the freeze: what the view reads in all. */
@@ -129,9 +133,9 @@ export class FrozenView {
     return this.#readCount;
   }
 
-  /** Copies held of keys changed ahead of the cursor (for tests and statistics). */
+  /** Keys changed ahead of the cursor so far, copied or noted absent (for tests and statistics). */
   get copyCount(): number {
-    return this.#copies.size;
+    return this.#copied.keys.terminalCount + this.#absent.terminalCount;
   }
 
   /** True once every key of the freeze was read. */
@@ -141,8 +145,8 @@ export class FrozenView {
 
   /**
    * Reads the next entries in key order, calling `visit` for each, while `more()` says
-   * so (asked before each key of the live trie). Sets {@link done} when the walk ends,
-   * asserting the module's invariant.
+   * so (asked before each key). Sets {@link done} when the walk ends, asserting the
+   * module's invariant.
    *
    * @example
    * ```ts
@@ -152,47 +156,60 @@ export class FrozenView {
    */
   read(visit: FrozenVisitor, more: () => boolean): void {
     assert(!this.#closed && !this.#done, "read of a closed or finished frozen view");
-    const keys = this.#source.keys;
-    const cursor = new RadixCursor(
-      keys,
-      NO_PREFIX,
-      this.#started ? this.#last.subarray(0, this.#lastLength) : undefined,
-    );
+    const after = this.#started ? this.#last.subarray(0, this.#lastLength) : undefined;
+    const live = new RadixCursor(this.#live.keys, NO_PREFIX, after);
+    const copies = new RadixCursor(this.#copied.keys, NO_PREFIX, after);
+    const skipAbsent = this.#absent.terminalCount > 0;
+    let hasLive = live.next();
+    let hasCopy = copies.next();
     while (more()) {
-      if (!cursor.next()) {
-        this.#readRemoved(undefined, visit);
+      if (!hasLive && !hasCopy) {
         this.#finish();
         return;
       }
-      const node = cursor.node;
-      const length = cursor.keyLength;
-      const bytes = cursor.key.subarray(0, length);
-      if (this.#copies.size === 0) {
-        this.#readLive(node, bytes, visit);
+      const order = !hasCopy
+        ? 1
+        : !hasLive
+        ? -1
+        : compareBytes(copies.key, copies.keyLength, live.key, live.keyLength);
+      if (order <= 0) {
+        // A copy: the key's state at the freeze, whatever the live trie holds now.
+        this.#visit(this.#copied, copies, visit);
+        this.#remember(copies);
+        hasCopy = copies.next();
+        if (order === 0) hasLive = live.next();
       } else {
-        const key = readUtf8(cursor.key, 0, length);
-        this.#readRemoved(key, visit);
-        const copy = this.#copies.get(key);
-        if (copy === undefined) this.#readLive(node, bytes, visit);
-        else this.#readCopy(key, copy, visit);
+        if (!skipAbsent || this.#absent.find(live.key, live.keyLength) < 0) {
+          this.#visit(this.#live, live, visit);
+        }
+        this.#remember(live);
+        hasLive = live.next();
       }
-      this.#last.set(bytes);
-      this.#lastLength = length;
-      this.#started = true;
     }
   }
 
   /**
    * Called by the trie before it changes the key `key[0, length)`, whose node is `node`
-   * (−1 when the key is not in the trie), and with `removing` when the change takes the
-   * key out of the trie. Copies the key's state at the freeze if it is ahead of the
-   * cursor and has no copy yet.
+   * (−1 when the key is not in the trie). Copies the key's state at the freeze if it is
+   * ahead of the cursor and not copied yet.
    */
-  beforeChange(key: Uint8Array, length: number, node: number, removing: boolean): void {
+  beforeChange(key: Uint8Array, length: number, node: number): void {
     if (this.#done || !this.#isAhead(key, length)) return;
+    if (this.#copied.keys.find(key, length) >= 0 || this.#absent.find(key, length) >= 0) return;
+    if (node < 0) {
+      this.#absent.setValue(this.#absent.insert(key, length), 0);
+      return;
+    }
+    const live = this.#live;
     const text = readUtf8(key, 0, length);
-    if (!this.#copies.has(text)) this.#copies.set(text, node < 0 ? ABSENT : this.#copyOf(node));
-    if (removing) this.#noteRemoved(text);
+    const version = live.version(node);
+    if (live.isTombstone(node)) {
+      this.#copies.tombstone(text, { version });
+      return;
+    }
+    this.#scratch.reset();
+    live.encodeValue(node, this.#scratch);
+    this.#copies.putEncoded(text, this.#scratch.bytes(), { version });
   }
 
   /**
@@ -206,61 +223,18 @@ export class FrozenView {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#copies.clear();
-    this.#removed.length = 0;
     this.#onClose();
   }
 
   #isAhead(key: Uint8Array, length: number): boolean {
-    if (!this.#started) return true;
-    const last = this.#last;
-    const common = Math.min(length, this.#lastLength);
-    for (let i = 0; i < common; i++) {
-      if (key[i] !== last[i]) return key[i] > last[i];
-    }
-    return length > this.#lastLength;
+    return !this.#started || compareBytes(key, length, this.#last, this.#lastLength) > 0;
   }
 
-  #copyOf(node: number): Copy {
-    const source = this.#source;
-    const version = source.version(node);
-    if (source.isTombstone(node)) return { existed: true, version, value: undefined };
-    this.#scratch.reset();
-    source.encodeValue(node, this.#scratch);
-    return { existed: true, version, value: this.#scratch.bytes().slice() };
-  }
-
-  /** Inserts `key` into the sorted list of removed keys, once. */
-  #noteRemoved(key: string): void {
-    const removed = this.#removed;
-    let low = 0;
-    let high = removed.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (compareKeys(removed[middle], key) < 0) low = middle + 1;
-      else high = middle;
-    }
-    if (removed[low] !== key) removed.splice(low, 0, key);
-  }
-
-  /** Reads the removed keys before `before` (all of them when undefined) from their copies. */
-  #readRemoved(before: string | undefined, visit: FrozenVisitor): void {
-    const removed = this.#removed;
-    let count = 0;
-    while (
-      count < removed.length && (before === undefined || compareKeys(removed[count], before) < 0)
-    ) {
-      const key = removed[count++];
-      const copy = this.#copies.get(key);
-      // No copy left: the key came back into the trie, and the walk read it there.
-      if (copy !== undefined) this.#readCopy(key, copy, visit);
-    }
-    removed.splice(0, count);
-  }
-
-  #readLive(node: number, key: Uint8Array, visit: FrozenVisitor): void {
-    const source = this.#source;
+  #visit(source: FrozenSource, cursor: RadixCursor, visit: FrozenVisitor): void {
+    const node = cursor.node;
+    const key = cursor.key.subarray(0, cursor.keyLength);
     this.#readCount++;
+    assert(this.#readCount <= this.#entryCount, "a frozen view read more keys than it froze");
     if (source.isTombstone(node)) {
       visit(key, source.version(node), undefined);
       return;
@@ -270,22 +244,27 @@ export class FrozenView {
     visit(key, source.version(node), this.#scratch.bytes());
   }
 
-  #readCopy(key: string, copy: Copy, visit: FrozenVisitor): void {
-    this.#copies.delete(key);
-    if (!copy.existed) return;
-    this.#readCount++;
-    const length = writeUtf8(key, this.#keyBytes, 0);
-    visit(this.#keyBytes.subarray(0, length), copy.version, copy.value);
+  #remember(cursor: RadixCursor): void {
+    this.#last.set(cursor.key.subarray(0, cursor.keyLength));
+    this.#lastLength = cursor.keyLength;
+    this.#started = true;
   }
 
   #finish(): void {
     this.#done = true;
-    assert.equal(this.#removed.length, 0, "a removed key of the freeze was not read");
-    assert.equal(this.#copies.size, 0, "a key changed ahead of the walk was not read");
     assert.equal(
       this.#readCount,
       this.#entryCount,
       "a frozen view read a number of entries other than the keys at the freeze",
     );
   }
+}
+
+/** Orders `a[0, aLength)` and `b[0, bLength)` by bytes: negative, zero or positive. */
+function compareBytes(a: Uint8Array, aLength: number, b: Uint8Array, bLength: number): number {
+  const common = Math.min(aLength, bLength);
+  for (let i = 0; i < common; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return aLength - bLength;
 }

@@ -42,7 +42,7 @@ import type { Value } from "../record/value.ts";
 import { BASE_VERSION, type Version, VERSION_BYTES } from "../record/version.ts";
 import { partitionOfBytes } from "../record/partition.ts";
 import { VersionColumn } from "./versions.ts";
-import { FrozenView } from "./frozen.ts";
+import { type FrozenSource, FrozenView } from "./frozen.ts";
 import {
   DIGEST_KIND_RECORD,
   DIGEST_KIND_TOMBSTONE,
@@ -51,6 +51,9 @@ import {
 
 export { DEFAULT_INITIAL_NODE_CAPACITY } from "./radix.ts";
 export type { FrozenView, FrozenVisitor } from "./frozen.ts";
+
+/** Key nodes a frozen view's trie of copies starts with: most snapshots see few writes. */
+const FROZEN_COPIES_INITIAL_NODES = 16;
 
 /** The key trie's value for a tombstone: arena offsets stay below it (MAX_ARENA_BYTES). */
 const TOMBSTONE = NO_VALUE - 1;
@@ -141,7 +144,7 @@ export class RecordTrie {
   put(key: string, value: Value, options: PutOptions = {}): boolean {
     const length = this.#encodeKey(key);
     const existing = this.#keys.find(this.#scratch, length);
-    this.#frozen?.beforeChange(this.#scratch, length, existing, false);
+    this.#frozen?.beforeChange(this.#scratch, length, existing);
     if (existing >= 0 && this.#refuses(existing, options, undefined, 0)) {
       // Encode and drop the value so that invalid input throws whether or not the key exists.
       this.#arena.abandon(this.#arena.write(value));
@@ -228,7 +231,7 @@ export class RecordTrie {
     versionAt: number,
   ): boolean {
     const existing = this.#keys.find(this.#scratch, length);
-    this.#frozen?.beforeChange(this.#scratch, length, existing, false);
+    this.#frozen?.beforeChange(this.#scratch, length, existing);
     const offset = this.#arena.writeEncoded(source, start, end);
     if (existing >= 0 && this.#refuses(existing, options, versionSource, versionAt)) {
       // Written and dropped, so that invalid input throws whether or not the key exists.
@@ -313,7 +316,7 @@ export class RecordTrie {
   tombstone(key: string, options: TombstoneOptions): boolean {
     const length = this.#encodeKey(key);
     const existing = this.#keys.find(this.#scratch, length);
-    this.#frozen?.beforeChange(this.#scratch, length, existing, false);
+    this.#frozen?.beforeChange(this.#scratch, length, existing);
     if (existing >= 0) {
       if (options.ifNewer === true && this.#versions.compare(existing, options.version) >= 0) {
         return false;
@@ -467,7 +470,7 @@ export class RecordTrie {
     const length = this.#encodeKey(key);
     const node = this.#keys.find(this.#scratch, length);
     if (node < 0) return false;
-    this.#frozen?.beforeChange(this.#scratch, length, node, true);
+    this.#frozen?.beforeChange(this.#scratch, length, node);
     this.#digest(node, length, -1);
     const offset = this.#keys.remove(this.#scratch, length);
     invariant(offset !== NO_VALUE, "a key found is removed");
@@ -602,8 +605,20 @@ export class RecordTrie {
    */
   freeze(): FrozenView {
     assert(this.#frozen === undefined, "a trie has one frozen view at a time");
+    const copies = new RecordTrie({ initialNodeCapacity: FROZEN_COPIES_INITIAL_NODES });
+    const view = new FrozenView(
+      this.#frozenSource(),
+      { trie: copies, source: copies.#frozenSource() },
+      () => this.#frozen = undefined,
+    );
+    this.#frozen = view;
+    return view;
+  }
+
+  /** How a frozen view reads this trie's keys. */
+  #frozenSource(): FrozenSource {
     const keys = this.#keys;
-    const view = new FrozenView({
+    return {
       keys,
       isTombstone: (node) => keys.value(node) === TOMBSTONE,
       version: (node) => this.#versions.get(node),
@@ -611,9 +626,7 @@ export class RecordTrie {
         const offset = keys.value(node);
         this.#arena.encodeNode(offset, this.#arena.rootNode(offset), writer);
       },
-    }, () => this.#frozen = undefined);
-    this.#frozen = view;
-    return view;
+    };
   }
 
   /**
