@@ -33,7 +33,7 @@ import { MAX_TIMEOUT_MS } from "./server_pool.ts";
 import { PartitionSet } from "./partition_set.ts";
 import { compareDigests, type DigestComparison } from "./repair_digests.ts";
 import { MAX_LIST_PARTITIONS_LIMIT, type PartitionDigests } from "../protocol/mod.ts";
-import { type ListedKey, MergedListing } from "./repair_listing.ts";
+import { type ListedCopy, type ListedKey, MergedListing } from "./repair_listing.ts";
 import { type KeyPlan, outOfPlace, planKey } from "./repair_plan.ts";
 import {
   type CopyWrite,
@@ -176,13 +176,15 @@ interface FailureTally {
   error: string;
 }
 
-/** A key with its plan and where the newest version's value is. */
+/** A key with its plan (whose newest copy carries the value). */
 interface PlannedKey {
   readonly key: string;
   readonly partition: number;
-  readonly plan: KeyPlan;
-  readonly encoded: Uint8Array | undefined;
+  readonly plan: KeyPlan<ListedCopy>;
 }
+
+/** Every server answered: for keys listed while no server had failed. */
+const answeredAll = (): boolean => true;
 
 /** One repair, from digests to MARK_REPAIRED. */
 class RepairRun {
@@ -312,8 +314,18 @@ class RepairRun {
     });
     const listedSet = new Set(listed);
     let writing = Promise.resolve();
+    const everyDigest = this.#tables.every((table) => table !== undefined);
     for (let keys = await listing.next(); keys.length > 0; keys = await listing.next()) {
-      const planned = keys.map((listedKey) => this.#plan(listedKey, listing, listedSet));
+      // Listings fail only while pages are fetched: a page with none failed so far is
+      // known on every server, and its keys need no check of who answered.
+      const clean = everyDigest && listing.failures().size === 0;
+      const planned = keys.map((listedKey) =>
+        clean ? this.#plan(listedKey, answeredAll, true) : this.#planAfterFailures(
+          listedKey,
+          listing,
+          listedSet,
+        )
+      );
       // One page of writes at a time, running while the next page is listed: each key
       // is in one page only, so the pages' writes never touch the same key.
       await writing;
@@ -333,10 +345,16 @@ class RepairRun {
     }
   }
 
-  /** The plan for one listed key. */
-  #plan(listed: ListedKey, listing: MergedListing, listedSet: Set<number>): PlannedKey {
-    const partition = partitionOf(listed.key);
-    const home = this.#home(partition);
+  /**
+   * The plan for one listed key when some server did not answer for all keys: a server
+   * answered for this one when its digests came and its listing (if it was listed) had
+   * not failed before reaching the key.
+   */
+  #planAfterFailures(
+    listed: ListedKey,
+    listing: MergedListing,
+    listedSet: Set<number>,
+  ): PlannedKey {
     const answered = (server: number) =>
       this.#tables[server] !== undefined &&
       (!listedSet.has(server) || listing.covered(server, listed.key));
@@ -344,36 +362,42 @@ class RepairRun {
     for (let server = 0; server < this.#pool.servers.length; server++) {
       if (!answered(server)) everyServerAnswered = false;
     }
+    const planned = this.#plan(listed, answered, everyServerAnswered);
+    if (!planned.plan.complete) {
+      for (const server of this.#home(planned.partition)) {
+        if (answered(server)) continue;
+        this.#fail(server, listing.failures().get(server) ?? "did not answer", 1);
+      }
+    }
+    return planned;
+  }
+
+  /** The plan for one listed key, `answered` telling which servers answered for it. */
+  #plan(
+    listed: ListedKey,
+    answered: (server: number) => boolean,
+    everyServerAnswered: boolean,
+  ): PlannedKey {
+    const partition = partitionOf(listed.key);
     const plan = planKey({
-      copies: listed.copies.map(({ server, entry }) => ({
-        server,
-        version: entry.version,
-        tombstone: entry.tombstone,
-      })),
-      home,
+      copies: listed.copies,
+      home: this.#home(partition),
       answered,
       everyServerAnswered,
       purgeTombstonesBefore: this.#purgeTombstonesBefore,
     });
     this.#counts.keysChecked++;
     if (outOfPlace(plan)) this.#keysOutOfPlace++;
-    if (!plan.complete) {
-      this.#failedPartitions.add(partition);
-      for (const server of home) {
-        if (answered(server)) continue;
-        this.#fail(server, listing.failures().get(server) ?? "did not answer", 1);
-      }
-    }
-    const source = listed.copies.find((copy) => copy.server === plan.newest.server)!;
-    return { key: listed.key, partition, plan, encoded: source.entry.encoded };
+    if (!plan.complete) this.#failedPartitions.add(partition);
+    return { key: listed.key, partition, plan };
   }
 
   /** Carries out the plans of one page of keys, step by step (or counts them, dry). */
   async #carryOut(planned: readonly PlannedKey[]): Promise<void> {
     if (this.#dryRun) {
-      for (const { key, plan, encoded } of planned) {
+      for (const { key, plan } of planned) {
         this.#counts.copiesWritten += plan.copyTo.length;
-        this.#counts.bytesMoved += plan.copyTo.length * copyBytes(key, encoded);
+        this.#counts.bytesMoved += plan.copyTo.length * copyBytes(key, plan.newest.encoded);
         this.#counts.copiesRemoved += plan.removeFrom.length;
         this.#counts.tombstonesPurged += plan.purgeFrom.length;
       }
@@ -388,10 +412,10 @@ class RepairRun {
   async #copyStep(planned: readonly PlannedKey[]): Promise<boolean[]> {
     const writes: CopyWrite[] = [];
     const owners: number[] = [];
-    planned.forEach(({ key, plan, encoded }, index) => {
+    planned.forEach(({ key, plan }, index) => {
+      const { version, tombstone, encoded } = plan.newest;
       for (const server of plan.copyTo) {
-        const tombstone = plan.newest.tombstone;
-        writes.push({ server, key, version: plan.newest.version, tombstone, encoded });
+        writes.push({ server, key, version, tombstone, encoded });
         owners.push(index);
       }
     });

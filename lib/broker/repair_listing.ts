@@ -22,6 +22,7 @@
 import { compareKeys } from "../base/utf8.ts";
 import { describeError } from "../base/describe_error.ts";
 import type { PartitionEntry, PartitionListing } from "../protocol/mod.ts";
+import type { Version } from "../record/version.ts";
 
 /**
  * Fetches server `server`'s next page after key `after` ("" for the first); rejects on failure.
@@ -34,12 +35,18 @@ import type { PartitionEntry, PartitionListing } from "../protocol/mod.ts";
  */
 export type PageFetcher = (server: number, after: string) => Promise<PartitionListing>;
 
-/** One server's copy of a listed key. */
+/** One server's copy of a listed key: the server and what it listed (a plan's `KeyCopy`). */
 export interface ListedCopy {
   /** The server: an index into the server list. */
   readonly server: number;
-  /** What it listed. */
-  readonly entry: PartitionEntry;
+  /** The version of the key's newest write on that server. */
+  readonly version: Version;
+  /** Whether that write was a delete. */
+  readonly tombstone: boolean;
+  /** The record's value as the server encoded it, when values were listed. */
+  readonly encoded?: Uint8Array;
+  /** The key. */
+  readonly key: string;
 }
 
 /** A key with the copy of every server that listed it. */
@@ -66,7 +73,7 @@ interface Cursor {
  * @example
  * ```ts
  * const listing = new MergedListing([0, 1], fetchPage);
- * const keys = await listing.next(); // [{ key: "a", copies: [{ server: 0, entry }, { server: 1, entry }] }, …]
+ * const keys = await listing.next(); // [{ key: "a", copies: [{ server: 0, key: "a", version, … }, …] }, …]
  * ```
  */
 export class MergedListing {
@@ -109,7 +116,8 @@ export class MergedListing {
         while (cursor.position < cursor.entries.length) {
           const entry = cursor.entries[cursor.position];
           if (frontier !== undefined && compareKeys(entry.key, frontier) > 0) break;
-          taken.push({ server: cursor.server, entry });
+          const { key, version, tombstone, encoded } = entry;
+          taken.push({ server: cursor.server, key, version, tombstone, encoded });
           cursor.position++;
         }
       }
@@ -188,16 +196,16 @@ export class MergedListing {
 
 /** The copies grouped by key, in ascending key order. */
 function group(copies: ListedCopy[]): ListedKey[] {
-  copies.sort((a, b) => compareKeys(a.entry.key, b.entry.key));
+  copies.sort((a, b) => compareKeys(a.key, b.key));
   const keys: ListedKey[] = [];
   let current: ListedCopy[] = [];
   for (const copy of copies) {
-    if (current.length > 0 && current[0].entry.key !== copy.entry.key) {
-      keys.push({ key: current[0].entry.key, copies: current });
+    if (current.length > 0 && current[0].key !== copy.key) {
+      keys.push({ key: current[0].key, copies: current });
       current = [];
     }
     current.push(copy);
   }
-  if (current.length > 0) keys.push({ key: current[0].entry.key, copies: current });
+  if (current.length > 0) keys.push({ key: current[0].key, copies: current });
   return keys;
 }

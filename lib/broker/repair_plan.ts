@@ -49,12 +49,12 @@ export interface KeyCopy {
   readonly tombstone: boolean;
 }
 
-/** What {@link planKey} decides from. */
-export interface KeyPlanInput {
+/** What {@link planKey} decides from; `C` is the caller's copy type (it may carry more). */
+export interface KeyPlanInput<C extends KeyCopy = KeyCopy> {
   /** Every copy the listings showed, at most one per server. */
-  readonly copies: readonly KeyCopy[];
+  readonly copies: readonly C[];
   /** The key's home: the first k servers of its partition's preference list. */
-  readonly home: ArrayLike<number>;
+  readonly home: readonly number[];
   /** Whether server `server`'s listing covered the key (a server that failed before it did not). */
   readonly answered: (server: number) => boolean;
   /** Whether every server of the list answered for the key: the condition of step 3. */
@@ -67,9 +67,9 @@ export interface KeyPlanInput {
 }
 
 /** The three steps for one key; see the module documentation. */
-export interface KeyPlan {
+export interface KeyPlan<C extends KeyCopy = KeyCopy> {
   /** The newest copy: what every home server must hold. Its server is where its value comes from. */
-  readonly newest: KeyCopy;
+  readonly newest: C;
   /** Step 1: home servers to write the newest version to. */
   readonly copyTo: readonly number[];
   /** Step 2: servers off the home to purge the key from, at the newest version. */
@@ -80,9 +80,12 @@ export interface KeyPlan {
   readonly complete: boolean;
 }
 
+/** No servers: shared by the plans of keys in order (the most common), so they allocate no list. */
+const NONE: readonly number[] = Object.freeze([]);
+
 /**
  * The plan for one key; `input.copies` must not be empty (a key no server holds needs
- * nothing).
+ * nothing). Runs once per key a repair lists, so it loops rather than allocate closures.
  *
  * @example
  * ```ts
@@ -90,26 +93,41 @@ export interface KeyPlan {
  *   everyServerAnswered: true }).copyTo; // []: in order
  * ```
  */
-export function planKey(input: KeyPlanInput): KeyPlan {
-  const { copies, home } = input;
+export function planKey<C extends KeyCopy>(input: KeyPlanInput<C>): KeyPlan<C> {
+  const { copies, home, answered } = input;
   invariant(copies.length > 0, "a key to plan has at least one copy");
   let newest = copies[0];
-  for (const copy of copies) if (compareVersions(copy.version, newest.version) > 0) newest = copy;
-  const homeServers = Array.from(home);
-  const copyTo = homeServers.filter((server) => {
-    if (!input.answered(server)) return false;
-    const held = copies.find((copy) => copy.server === server);
-    return held === undefined || compareVersions(held.version, newest.version) < 0;
-  });
-  const complete = homeServers.every((server) => input.answered(server));
-  const removeFrom = complete
-    ? copies.filter((copy) => !homeServers.includes(copy.server)).map((copy) => copy.server)
-    : [];
+  for (let i = 1; i < copies.length; i++) {
+    if (compareVersions(copies[i].version, newest.version) > 0) newest = copies[i];
+  }
+  let copyTo = NONE;
+  let complete = true;
+  for (const server of home) {
+    if (!answered(server)) {
+      complete = false;
+      continue;
+    }
+    const held = copyOn(copies, server);
+    if (held !== undefined && compareVersions(held.version, newest.version) >= 0) continue;
+    copyTo = copyTo === NONE ? [server] : [...copyTo, server];
+  }
+  let removeFrom = NONE;
+  if (complete) {
+    for (const copy of copies) {
+      if (home.includes(copy.server)) continue;
+      removeFrom = removeFrom === NONE ? [copy.server] : [...removeFrom, copy.server];
+    }
+  }
   const cutoff = input.purgeTombstonesBefore;
-  const purgeable = newest.tombstone && input.everyServerAnswered && cutoff !== undefined &&
-    compareVersions(newest.version, cutoff) < 0;
-  const purgeFrom = purgeable && complete ? homeServers : [];
-  return { newest, copyTo, removeFrom, purgeFrom, complete };
+  const purgeable = complete && newest.tombstone && input.everyServerAnswered &&
+    cutoff !== undefined && compareVersions(newest.version, cutoff) < 0;
+  return { newest, copyTo, removeFrom, purgeFrom: purgeable ? home : NONE, complete };
+}
+
+/** The copy `copies` hold on `server`, if any. */
+function copyOn<C extends KeyCopy>(copies: readonly C[], server: number): C | undefined {
+  for (const copy of copies) if (copy.server === server) return copy;
+  return undefined;
 }
 
 /**

@@ -18,11 +18,23 @@ import { makeWorkload, runKvChecked, timeMs } from "./workload.ts";
 const DEFAULT_RECORDS = 1_000_000;
 const KV_SERVERS = 4;
 const REPLICAS = 2;
+/** Connect and request timeout of every kv process: a loaded machine must not fail the run. */
+const TIMEOUT_MS = "30000";
 
-/** Runs `kv repair -s serverFile --json` and returns its report; throws unless it exits 0. */
+/** Runs `kv repair -s serverFile -k 2 --json` and returns its report; throws unless it exits 0. */
 async function repair(serverFile: string): Promise<Record<string, unknown>> {
   const output = await new Deno.Command(TEST_KV.command, {
-    args: [...TEST_KV.args, "repair", "-s", serverFile, "--json"],
+    args: [
+      ...TEST_KV.args,
+      "repair",
+      "-s",
+      serverFile,
+      "-k",
+      String(REPLICAS),
+      "--json",
+      "--timeout-ms",
+      TIMEOUT_MS,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -43,6 +55,7 @@ try {
     runKvChecked([
       "broker",
       ...["-s", serverFile, "-i", workload.dataPath, "-k", String(REPLICAS), "--index-only"],
+      ...["--timeout-ms", TIMEOUT_MS],
     ])
   );
   let inOrder: Record<string, unknown> = {};
