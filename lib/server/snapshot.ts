@@ -152,6 +152,24 @@ export interface SnapshotEntry {
   readonly version: Version;
 }
 
+/**
+ * One entry as {@link SnapshotWriter.add} takes it: the trie's EntryCursor (what a
+ * frozen view hands over) has this shape, so entries go from the trie's arrays to the
+ * file without a Value or a version object made.
+ */
+export interface SnapshotEntrySource {
+  /** The key's UTF-8 bytes are `key[0, keyLength)`. */
+  readonly key: Uint8Array;
+  /** Length of the key in bytes. */
+  readonly keyLength: number;
+  /** A tombstone, without a value. */
+  readonly tombstone: boolean;
+  /** Word `index` (0–2) of the version: the big-endian u32s of its 12 bytes. */
+  versionWord(index: number): number;
+  /** Appends the record's value in the wire encoding. */
+  writeValue(writer: ByteWriter): void;
+}
+
 /** Options for {@link writeFrozenSnapshot}. */
 export interface FrozenSnapshotOptions {
   /** Stops the writing (the temporary file is removed) with the signal's reason; default never. */
@@ -167,7 +185,8 @@ export interface FrozenSnapshotOptions {
  * @example
  * ```ts
  * const writer = await SnapshotWriter.create("/tmp/kv/snapshot-0000000003.kvsnap", 3, 1);
- * writer.add(new TextEncoder().encode("n"), BASE_VERSION, encodeValue(int(1)));
+ * const cursor = trie.entryCursor();
+ * if (cursor.next()) writer.add(cursor);
  * const byteLength = await writer.finish();
  * ```
  */
@@ -176,7 +195,6 @@ export class SnapshotWriter {
   readonly #path: string;
   readonly #entryCount: number;
   #buffer = new ByteWriter(SNAPSHOT_WRITE_CHUNK_BYTES + 64 * 1024);
-  readonly #versionBytes = new Uint8Array(VERSION_BYTES);
   #added = 0;
   #crc = 0;
   #byteLength = 0;
@@ -212,21 +230,24 @@ export class SnapshotWriter {
     return this.#buffer.length;
   }
 
-  /** Appends one entry: a key's UTF-8 bytes, its version, and its encoded value (undefined: a tombstone). */
-  add(key: Uint8Array, version: Version, encodedValue: Uint8Array | undefined): void {
+  /** Appends one entry: a record or a tombstone. */
+  add(entry: SnapshotEntrySource): void {
     assert(this.#added < this.#entryCount, "more snapshot entries than announced");
-    assert(key.length > 0 && key.length <= MAX_KEY_BYTES);
+    const keyLength = entry.keyLength;
+    assert(keyLength > 0 && keyLength <= MAX_KEY_BYTES);
     const buffer = this.#buffer;
-    buffer.u32(key.length);
-    buffer.raw(key);
-    writeVersion(this.#versionBytes, 0, version);
-    buffer.raw(this.#versionBytes);
-    if (encodedValue === undefined) {
+    buffer.u32(keyLength);
+    buffer.raw(entry.key.subarray(0, keyLength));
+    for (let word = 0; word < VERSION_BYTES / 4; word++) buffer.u32(entry.versionWord(word));
+    if (entry.tombstone) {
       buffer.u32(TOMBSTONE_LENGTH);
     } else {
-      assert(encodedValue.length <= MAX_LOG_VALUE_BYTES);
-      buffer.u32(encodedValue.length);
-      buffer.raw(encodedValue);
+      const lengthAt = buffer.length;
+      buffer.u32(0);
+      entry.writeValue(buffer);
+      const valueLength = buffer.length - lengthAt - 4;
+      assert(valueLength <= MAX_LOG_VALUE_BYTES);
+      buffer.patchU32(lengthAt, valueLength);
     }
     this.#added++;
   }
@@ -295,8 +316,7 @@ export async function writeFrozenSnapshot(
   options: FrozenSnapshotOptions = {},
 ): Promise<number> {
   const writer = await SnapshotWriter.create(path, generation, view.entryCount);
-  const add = (key: Uint8Array, version: Version, value: Uint8Array | undefined) =>
-    writer.add(key, version, value);
+  const add = (entry: SnapshotEntrySource) => writer.add(entry);
   try {
     while (!view.done) {
       options.signal?.throwIfAborted();
@@ -338,15 +358,18 @@ export async function writeSnapshot(
 ): Promise<number> {
   const writer = await SnapshotWriter.create(path, generation, entries.length);
   try {
-    const value = new ByteWriter();
-    for (const entry of entries) {
-      value.reset();
-      if (entry.value !== undefined) writeValue(value, entry.value);
-      writer.add(
-        new TextEncoder().encode(entry.key),
-        entry.version,
-        entry.value === undefined ? undefined : value.bytes(),
-      );
+    const versionBytes = new Uint8Array(VERSION_BYTES);
+    const version = new DataView(versionBytes.buffer);
+    for (const { key, value, version: entryVersion } of entries) {
+      const keyBytes = new TextEncoder().encode(key);
+      writeVersion(versionBytes, 0, entryVersion);
+      writer.add({
+        key: keyBytes,
+        keyLength: keyBytes.length,
+        tombstone: value === undefined,
+        versionWord: (index) => version.getUint32(index * 4),
+        writeValue: (out) => writeValue(out, value!),
+      });
       if (writer.bufferedBytes >= SNAPSHOT_WRITE_CHUNK_BYTES) await writer.flush();
     }
     return await writer.finish();

@@ -26,6 +26,8 @@
  * Costs: a slice starts with two cursor seeks (O(key length)); a copy is made only for
  * the first write of a key ahead of the cursor, in the trie's own compact form, so memory
  * grows at most by the records written during the walk; it is freed when the view closes.
+ * Entries are handed over as the trie's own {@link EntryCursor}: a snapshot writes each
+ * key, version and encoded value straight from the trie's arrays.
  *
  * @example
  * ```ts
@@ -35,7 +37,7 @@
  * trie.put("a", int(1));
  * const view = trie.freeze();
  * trie.put("a", int(2)); // the view still reads int(1)
- * view.read((key, version, value) => console.log(key, version, value), () => true);
+ * view.read((entry) => console.log(entry.keyLength, entry.tombstone), () => true);
  * view.close();
  * ```
  * @module
@@ -44,34 +46,14 @@ import assert from "node:assert/strict";
 import { ByteWriter } from "../base/bytes.ts";
 import { readUtf8 } from "../base/utf8.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
-import type { Version } from "../record/version.ts";
-import { ByteRadixTrie, RadixCursor } from "./radix.ts";
-import type { RecordTrie } from "./mod.ts";
-
-/** How a {@link FrozenView} reads a trie's keys; {@link RecordTrie.freeze} provides it. */
-export interface FrozenSource {
-  /** The trie of record keys, walked in byte order. */
-  readonly keys: ByteRadixTrie;
-  /** Whether key node `node` holds a tombstone. */
-  isTombstone(node: number): boolean;
-  /** The version of key node `node`. */
-  version(node: number): Version;
-  /** Appends the wire encoding of the record at key node `node` to `writer`. */
-  encodeValue(node: number, writer: ByteWriter): void;
-}
+import { ByteRadixTrie } from "./radix.ts";
+import type { EntryCursor, RecordTrie } from "./mod.ts";
 
 /**
- * Receives one entry of a frozen view: the key's UTF-8 bytes, its version, and its
- * record's encoded value (undefined for a tombstone). Both arrays are views valid only
+ * Receives one entry of a frozen view, as an entry cursor positioned on it: valid only
  * during the call.
  */
-export type FrozenVisitor = (
-  key: Uint8Array,
-  version: Version,
-  encodedValue: Uint8Array | undefined,
-) => void;
-
-const NO_PREFIX = new Uint8Array(0);
+export type FrozenVisitor = (entry: EntryCursor) => void;
 
 /**
  * The keys of a trie as they were when {@link RecordTrie.freeze} made it; see the module
@@ -85,10 +67,9 @@ const NO_PREFIX = new Uint8Array(0);
  * ```
  */
 export class FrozenView {
-  readonly #live: FrozenSource;
+  readonly #live: RecordTrie;
   /** The state at the freeze of the keys changed ahead of the cursor that then existed. */
   readonly #copies: RecordTrie;
-  readonly #copied: FrozenSource;
   /** The keys changed ahead of the cursor that did not exist at the freeze. */
   readonly #absent = new ByteRadixTrie({ initialNodeCapacity: 16 });
   readonly #onClose: () => void;
@@ -106,21 +87,16 @@ export class FrozenView {
   /**
    * Made by {@link RecordTrie.freeze}, not directly.
    *
-   * @param live how to read the trie's live keys.
-   * @param copies an empty trie to keep copies in, and how to read its keys.
+   * @param live the trie frozen.
+   * @param copies an empty trie to keep copies in.
    * @param onClose called once by {@link close}: the trie stops reporting changes.
    */
-  constructor(
-    live: FrozenSource,
-    copies: { trie: RecordTrie; source: FrozenSource },
-    onClose: () => void,
-  ) {
+  constructor(live: RecordTrie, copies: RecordTrie, onClose: () => void) {
+    assert.equal(copies.recordCount + copies.tombstoneCount, 0, "the copies start empty");
     this.#live = live;
-    this.#copies = copies.trie;
-    this.#copied = copies.source;
-    assert.equal(this.#copied.keys.terminalCount, 0, "the copies start empty");
+    this.#copies = copies;
     this.#onClose = onClose;
-    this.#entryCount = live.keys.terminalCount;
+    this.#entryCount = live.recordCount + live.tombstoneCount;
   }
 
   /** Keys (records and tombstones) the trie held at the freeze: what the view reads in all. */
@@ -135,7 +111,7 @@ export class FrozenView {
 
   /** Keys changed ahead of the cursor so far, copied or noted absent (for tests and statistics). */
   get copyCount(): number {
-    return this.#copied.keys.terminalCount + this.#absent.terminalCount;
+    return this.#copies.recordCount + this.#copies.tombstoneCount + this.#absent.terminalCount;
   }
 
   /** True once every key of the freeze was read. */
@@ -151,14 +127,14 @@ export class FrozenView {
    * @example
    * ```ts
    * const end = performance.now() + 10;
-   * view.read((key, version, value) => writer.add(key, version, value), () => performance.now() < end);
+   * view.read((entry) => writer.add(entry), () => performance.now() < end);
    * ```
    */
   read(visit: FrozenVisitor, more: () => boolean): void {
     assert(!this.#closed && !this.#done, "read of a closed or finished frozen view");
     const after = this.#started ? this.#last.subarray(0, this.#lastLength) : undefined;
-    const live = new RadixCursor(this.#live.keys, NO_PREFIX, after);
-    const copies = new RadixCursor(this.#copied.keys, NO_PREFIX, after);
+    const live = this.#live.entryCursor(after);
+    const copies = this.#copies.entryCursor(after);
     const skipAbsent = this.#absent.terminalCount > 0;
     let hasLive = live.next();
     let hasCopy = copies.next();
@@ -174,42 +150,38 @@ export class FrozenView {
         : compareBytes(copies.key, copies.keyLength, live.key, live.keyLength);
       if (order <= 0) {
         // A copy: the key's state at the freeze, whatever the live trie holds now.
-        this.#visit(this.#copied, copies, visit);
-        this.#remember(copies);
+        this.#visit(copies, visit);
         hasCopy = copies.next();
         if (order === 0) hasLive = live.next();
       } else {
-        if (!skipAbsent || this.#absent.find(live.key, live.keyLength) < 0) {
-          this.#visit(this.#live, live, visit);
-        }
-        this.#remember(live);
+        if (skipAbsent && this.#absent.find(live.key, live.keyLength) >= 0) this.#remember(live);
+        else this.#visit(live, visit);
         hasLive = live.next();
       }
     }
   }
 
   /**
-   * Called by the trie before it changes the key `key[0, length)`, whose node is `node`
-   * (−1 when the key is not in the trie). Copies the key's state at the freeze if it is
-   * ahead of the cursor and not copied yet.
+   * Called by the trie before it changes the key `key[0, length)`. Copies the key's state
+   * at the freeze if it is ahead of the cursor and not copied yet. (The trie's lookups
+   * below rewrite its scratch buffer, which holds this very key, with the same bytes.)
    */
-  beforeChange(key: Uint8Array, length: number, node: number): void {
+  beforeChange(key: Uint8Array, length: number): void {
     if (this.#done || !this.#isAhead(key, length)) return;
-    if (this.#copied.keys.find(key, length) >= 0 || this.#absent.find(key, length) >= 0) return;
-    if (node < 0) {
-      this.#absent.setValue(this.#absent.insert(key, length), 0);
-      return;
-    }
-    const live = this.#live;
+    if (this.#absent.find(key, length) >= 0) return;
     const text = readUtf8(key, 0, length);
-    const version = live.version(node);
-    if (live.isTombstone(node)) {
+    if (this.#copies.versionOf(text) !== undefined) return;
+    const live = this.#live;
+    const version = live.versionOf(text);
+    if (version === undefined) {
+      this.#absent.setValue(this.#absent.insert(key, length), 0);
+    } else if (live.has(text)) {
+      this.#scratch.reset();
+      live.getInto(text, this.#scratch);
+      this.#copies.putEncoded(text, this.#scratch.bytes(), { version });
+    } else {
       this.#copies.tombstone(text, { version });
-      return;
     }
-    this.#scratch.reset();
-    live.encodeValue(node, this.#scratch);
-    this.#copies.putEncoded(text, this.#scratch.bytes(), { version });
   }
 
   /**
@@ -230,23 +202,16 @@ export class FrozenView {
     return !this.#started || compareBytes(key, length, this.#last, this.#lastLength) > 0;
   }
 
-  #visit(source: FrozenSource, cursor: RadixCursor, visit: FrozenVisitor): void {
-    const node = cursor.node;
-    const key = cursor.key.subarray(0, cursor.keyLength);
+  #visit(entry: EntryCursor, visit: FrozenVisitor): void {
     this.#readCount++;
     assert(this.#readCount <= this.#entryCount, "a frozen view read more keys than it froze");
-    if (source.isTombstone(node)) {
-      visit(key, source.version(node), undefined);
-      return;
-    }
-    this.#scratch.reset();
-    source.encodeValue(node, this.#scratch);
-    visit(key, source.version(node), this.#scratch.bytes());
+    visit(entry);
+    this.#remember(entry);
   }
 
-  #remember(cursor: RadixCursor): void {
-    this.#last.set(cursor.key.subarray(0, cursor.keyLength));
-    this.#lastLength = cursor.keyLength;
+  #remember(entry: EntryCursor): void {
+    this.#last.set(entry.key.subarray(0, entry.keyLength));
+    this.#lastLength = entry.keyLength;
     this.#started = true;
   }
 

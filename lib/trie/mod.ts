@@ -42,7 +42,7 @@ import type { Value } from "../record/value.ts";
 import { BASE_VERSION, type Version, VERSION_BYTES } from "../record/version.ts";
 import { partitionOfBytes } from "../record/partition.ts";
 import { VersionColumn } from "./versions.ts";
-import { type FrozenSource, FrozenView } from "./frozen.ts";
+import { FrozenView } from "./frozen.ts";
 import {
   DIGEST_KIND_RECORD,
   DIGEST_KIND_TOMBSTONE,
@@ -144,7 +144,7 @@ export class RecordTrie {
   put(key: string, value: Value, options: PutOptions = {}): boolean {
     const length = this.#encodeKey(key);
     const existing = this.#keys.find(this.#scratch, length);
-    this.#frozen?.beforeChange(this.#scratch, length, existing);
+    this.#frozen?.beforeChange(this.#scratch, length);
     if (existing >= 0 && this.#refuses(existing, options, undefined, 0)) {
       // Encode and drop the value so that invalid input throws whether or not the key exists.
       this.#arena.abandon(this.#arena.write(value));
@@ -231,7 +231,7 @@ export class RecordTrie {
     versionAt: number,
   ): boolean {
     const existing = this.#keys.find(this.#scratch, length);
-    this.#frozen?.beforeChange(this.#scratch, length, existing);
+    this.#frozen?.beforeChange(this.#scratch, length);
     const offset = this.#arena.writeEncoded(source, start, end);
     if (existing >= 0 && this.#refuses(existing, options, versionSource, versionAt)) {
       // Written and dropped, so that invalid input throws whether or not the key exists.
@@ -316,7 +316,7 @@ export class RecordTrie {
   tombstone(key: string, options: TombstoneOptions): boolean {
     const length = this.#encodeKey(key);
     const existing = this.#keys.find(this.#scratch, length);
-    this.#frozen?.beforeChange(this.#scratch, length, existing);
+    this.#frozen?.beforeChange(this.#scratch, length);
     if (existing >= 0) {
       if (options.ifNewer === true && this.#versions.compare(existing, options.version) >= 0) {
         return false;
@@ -470,7 +470,7 @@ export class RecordTrie {
     const length = this.#encodeKey(key);
     const node = this.#keys.find(this.#scratch, length);
     if (node < 0) return false;
-    this.#frozen?.beforeChange(this.#scratch, length, node);
+    this.#frozen?.beforeChange(this.#scratch, length);
     this.#digest(node, length, -1);
     const offset = this.#keys.remove(this.#scratch, length);
     invariant(offset !== NO_VALUE, "a key found is removed");
@@ -599,34 +599,16 @@ export class RecordTrie {
    * ```ts
    * const view = trie.freeze();
    * trie.put("k", int(2)); // the view still sees what "k" held before
-   * while (!view.done) view.read((key, version, value) => save(key, version, value), () => true);
+   * while (!view.done) view.read((entry) => save(entry), () => true);
    * view.close();
    * ```
    */
   freeze(): FrozenView {
     assert(this.#frozen === undefined, "a trie has one frozen view at a time");
     const copies = new RecordTrie({ initialNodeCapacity: FROZEN_COPIES_INITIAL_NODES });
-    const view = new FrozenView(
-      this.#frozenSource(),
-      { trie: copies, source: copies.#frozenSource() },
-      () => this.#frozen = undefined,
-    );
+    const view = new FrozenView(this, copies, () => this.#frozen = undefined);
     this.#frozen = view;
     return view;
-  }
-
-  /** How a frozen view reads this trie's keys. */
-  #frozenSource(): FrozenSource {
-    const keys = this.#keys;
-    return {
-      keys,
-      isTombstone: (node) => keys.value(node) === TOMBSTONE,
-      version: (node) => this.#versions.get(node),
-      encodeValue: (node, writer) => {
-        const offset = keys.value(node);
-        this.#arena.encodeNode(offset, this.#arena.rootNode(offset), writer);
-      },
-    };
   }
 
   /**

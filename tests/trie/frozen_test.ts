@@ -1,16 +1,31 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { RecordTrie } from "../../lib/trie/mod.ts";
+import { type EntryCursor, RecordTrie } from "../../lib/trie/mod.ts";
+import { ByteWriter } from "../../lib/base/bytes.ts";
 import { int, str } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { compareKeys } from "../../lib/base/utf8.ts";
-import type { Version } from "../../lib/record/version.ts";
+import { readVersion, type Version, VERSION_BYTES } from "../../lib/record/version.ts";
 
 /** One key's state as a snapshot keeps it: version, and the encoded value or "tombstone". */
 type State = [key: string, ms: number, value: string];
 
 function hex(bytes: Uint8Array | undefined): string {
   return bytes === undefined ? "tombstone" : Array.from(bytes, (b) => b.toString(16)).join(" ");
+}
+
+/** The entry a frozen view hands over, as a snapshot would hold it. */
+function stateOfEntry(entry: EntryCursor): State {
+  const versionBytes = new Uint8Array(VERSION_BYTES);
+  const words = new DataView(versionBytes.buffer);
+  for (let word = 0; word < VERSION_BYTES / 4; word++) {
+    words.setUint32(word * 4, entry.versionWord(word));
+  }
+  const key = new TextDecoder().decode(entry.key.subarray(0, entry.keyLength));
+  if (entry.tombstone) return [key, readVersion(versionBytes, 0).ms, "tombstone"];
+  const value = new ByteWriter();
+  entry.writeValue(value);
+  return [key, readVersion(versionBytes, 0).ms, hex(value.bytes())];
 }
 
 /** Every key of `trie` now, in key order, as a snapshot would hold it. */
@@ -69,9 +84,7 @@ Deno.test("frozen view: reads exactly the keys at the freeze, in key order, what
         const view = trie.freeze();
         assert.equal(view.entryCount, frozen.length);
         const read: State[] = [];
-        const visit = (key: Uint8Array, version: Version, value: Uint8Array | undefined) => {
-          read.push([new TextDecoder().decode(key), version.ms, hex(value)]);
-        };
+        const visit = (entry: EntryCursor) => read.push(stateOfEntry(entry));
         const slice = (count: number) => {
           let left = count;
           if (!view.done) view.read(visit, () => left-- > 0);
@@ -104,17 +117,13 @@ Deno.test("frozen view: purged tombstones ahead of the walk are still read, from
   const view = trie.freeze();
   const read: State[] = [];
   let left = 10;
-  view.read((key, version, value) => {
-    read.push([new TextDecoder().decode(key), version.ms, hex(value)]);
-  }, () => left-- > 0);
+  view.read((entry) => read.push(stateOfEntry(entry)), () => left-- > 0);
   assert.equal(trie.purgeTombstones(1000), 99);
   trie.put("k099", str("new"), { version: { ms: 600, counter: 0, broker: 1 } });
   // k010..k099 are ahead: the 89 tombstones among them were purged (k099 then written again).
   assert.equal(view.copyCount, 89);
   while (!view.done) {
-    view.read((key, version, value) => {
-      read.push([new TextDecoder().decode(key), version.ms, hex(value)]);
-    }, () => true);
+    view.read((entry) => read.push(stateOfEntry(entry)), () => true);
   }
   assert.deepEqual(read, frozen);
   trie.put("k000", int(3)); // behind the walk, which has ended: nothing more is copied
