@@ -11,9 +11,12 @@ import {
   decodeEmptyBody,
   decodeHelloBody,
   decodeKeysBody,
+  decodeListPartitionsBody,
+  decodePartitionDigestsBody,
   decodePutManyBody,
   decodeRequest,
   decodeResponse,
+  decodeSetKBody,
   decodeStatsBody,
   decodeValueBody,
   readItemKey,
@@ -378,6 +381,23 @@ Deno.test("decodeResponse and the OK body decoders throw DecodeError for malform
   assert.throws(() => decodeHelloBody(new Uint8Array(7)), DecodeError);
   assert.throws(() => decodeEmptyBody(new Uint8Array(1)), DecodeError);
   assert.throws(() => decodeValueBody(new Uint8Array([...encodeValue(int(1)), 0])), DecodeError);
+  // Version 4's answers: HELLO's state flags, SET_K's k, the digest table, the listing.
+  const hello = new Uint8Array(2 + 4 + 4 + 8 + 2);
+  hello[18] = 0x02;
+  assert.throws(() => decodeHelloBody(hello), /unknown state flags 0x02/);
+  assert.throws(() => decodeSetKBody(Uint8Array.of(0)), DecodeError);
+  assert.throws(() => decodeSetKBody(Uint8Array.of(2, 0)), DecodeError);
+  assert.throws(() => decodePartitionDigestsBody(Uint8Array.of(0, 0, 0x10, 0)), DecodeError);
+  assert.throws(() => decodePartitionDigestsBody(Uint8Array.of(0, 0, 0x0f, 0xff)), /partitions/);
+  const entry = [0, 0, 0, 1, 0, 0, 0, 1, 0x6b, ...new Array(12).fill(0)];
+  assert.deepEqual(decodeListPartitionsBody(Uint8Array.of(...entry, 1, 0), false), {
+    entries: [{ key: "k", version: { ms: 0, counter: 0, broker: 0 }, tombstone: false }],
+    more: false,
+  });
+  assert.throws(() => decodeListPartitionsBody(Uint8Array.of(...entry, 2, 0), false), /kind 2/);
+  assert.throws(() => decodeListPartitionsBody(Uint8Array.of(...entry, 0, 2), false), /more/);
+  assert.throws(() => decodeListPartitionsBody(Uint8Array.of(...entry, 1, 0), true), DecodeError);
+  assert.throws(() => decodeListPartitionsBody(Uint8Array.of(0xff, 0, 0, 0, 0), false), /count/);
 });
 
 Deno.test("PUT_MANY round-trips: items through decodeRequest, refusals through decodePutManyBody", () => {
