@@ -280,39 +280,16 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const clients: Kv[] = [];
   try {
     for (let i = 0; i < clientCount; i++) clients.push(await connect(connectOptions));
-    let loadSeconds: number | null = null;
-    if (!options.noLoad) {
-      const summary = await indexLines(
-        brokerOf(clients[0]),
-        recordStream(records, options.size, seed),
-        { fileName: "bench records", report: options.report, progress: NO_PROGRESS },
-      );
-      loadSeconds = summary.seconds;
-    }
-    const values = await valuePool(options.size, seed);
+    const loadSeconds = options.noLoad ? null : await loadRecords(clients[0], records, options);
     const run = new Run({
       picker: new OperationPicker({ workload, distribution, recordCount: records, seed }),
-      values,
+      values: await valuePool(options.size, seed),
       operations,
       durationMs: options.durationMs,
       rate: options.rate,
       progress: options.progress,
     });
     const seconds = await run.start(clients, pipeline);
-    const byOperation: Partial<Record<OperationKind, OperationReport>> = {};
-    let operationCount = 0;
-    let errors = 0;
-    let warnings = 0;
-    let notFound = 0;
-    for (const kind of OPERATION_KINDS) {
-      const stats = run.stats[kind];
-      if (stats.count === 0) continue;
-      byOperation[kind] = stats.report(seconds);
-      operationCount += stats.count;
-      errors += stats.errors;
-      warnings += stats.warnings;
-      notFound += stats.notFound;
-    }
     return {
       workload,
       summary: workloadSummary(workload),
@@ -325,17 +302,47 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       rate: options.rate ?? null,
       seed,
       loadSeconds,
-      seconds,
-      operations: operationCount,
-      throughput: operationCount / seconds,
-      errors,
-      warnings,
-      notFound,
-      byOperation,
+      ...tally(run, seconds),
     };
   } finally {
     for (const client of clients) client.close();
   }
+}
+
+/** Stores the `records` records of the bench through `client`; the seconds it took. */
+async function loadRecords(client: Kv, records: number, options: BenchOptions): Promise<number> {
+  const summary = await indexLines(
+    brokerOf(client),
+    recordStream(records, options.size, options.seed ?? 1),
+    { fileName: "bench records", report: options.report, progress: NO_PROGRESS },
+  );
+  return summary.seconds;
+}
+
+/** The figures of a run that took `seconds`, per operation kind that ran and in all. */
+function tally(
+  run: Run,
+  seconds: number,
+): Pick<
+  BenchReport,
+  "seconds" | "operations" | "throughput" | "errors" | "warnings" | "notFound" | "byOperation"
+> {
+  const byOperation: Partial<Record<OperationKind, OperationReport>> = {};
+  let operations = 0;
+  let errors = 0;
+  let warnings = 0;
+  let notFound = 0;
+  for (const kind of OPERATION_KINDS) {
+    const stats = run.stats[kind];
+    if (stats.count === 0) continue;
+    byOperation[kind] = stats.report(seconds);
+    operations += stats.count;
+    errors += stats.errors;
+    warnings += stats.warnings;
+    notFound += stats.notFound;
+  }
+  const throughput = operations / seconds;
+  return { seconds, operations, throughput, errors, warnings, notFound, byOperation };
 }
 
 const NO_PROGRESS = { update() {}, finish() {} };
