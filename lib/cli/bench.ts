@@ -17,6 +17,7 @@ import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import {
+  type BenchOptions,
   type BenchReport,
   DEFAULT_OPERATIONS,
   DEFAULT_RECORDS,
@@ -96,7 +97,26 @@ export const benchCommand: Subcommand = {
 };
 
 async function runBenchCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags("bench", args, {
+  const { values } = parseBenchFlags(args);
+  const options = benchOptions(values);
+  const progressTotal = options.durationMs ?? options.operations ?? DEFAULT_OPERATIONS;
+  const progress = new ProgressBar({ label: "kv bench", total: progressTotal });
+  try {
+    const report = await runBench({
+      ...options,
+      progress,
+      report: (message) => console.error(`kv bench: ${message}`),
+    });
+    writeLine(values.json ? JSON.stringify(report) : formatReport(report));
+    return 0;
+  } catch (error) {
+    if (error instanceof KvError) throw new UserError(`kv bench: ${error.message}`);
+    throw error;
+  }
+}
+
+function parseBenchFlags(args: string[]) {
+  return parseFlags("bench", args, {
     servers: { type: "string", short: "s" },
     replicas: { type: "string", short: "k" },
     workload: { type: "string" },
@@ -114,6 +134,10 @@ async function runBenchCommand(args: string[]): Promise<number> {
     json: { type: "boolean" },
     ...SECURITY_FLAGS,
   });
+}
+
+/** What the flags ask of the bench, checked: a UserError names the first flag that is wrong. */
+function benchOptions(values: ReturnType<typeof parseBenchFlags>["values"]): BenchOptions {
   if (values.servers === undefined) {
     throw new UserError("kv bench: -s serverFile is required (see 'kv bench --help')");
   }
@@ -142,37 +166,26 @@ async function runBenchCommand(args: string[]): Promise<number> {
     max: MAX_SEED,
     fallback: randomSeed(),
   });
-  const progressTotal = durationSeconds === undefined ? operations : durationSeconds * 1000;
-  const progress = new ProgressBar({ label: "kv bench", total: progressTotal });
-  try {
-    const report = await runBench({
-      servers: values.servers,
-      replicas: int("-k", values.replicas, MAX_CLIENTS, 1),
-      workload,
-      distribution,
-      records: int("-n", values.records, MAX_BENCH_RECORDS, DEFAULT_RECORDS),
-      size: values.size === undefined ? undefined : int("--size", values.size, MAX_RECORD_SIZE),
-      operations: durationSeconds === undefined ? operations : undefined,
-      durationMs: durationSeconds === undefined ? undefined : durationSeconds * 1000,
-      clients: int("--clients", values.clients, MAX_CLIENTS, 1),
-      pipeline: int("--pipeline", values.pipeline, MAX_PIPELINE, 1),
-      rate: values.rate === undefined ? undefined : int("--rate", values.rate, MAX_RATE),
-      seed,
-      noLoad: values["no-load"] ?? false,
-      timeoutMs: values["timeout-ms"] === undefined
-        ? undefined
-        : int("--timeout-ms", values["timeout-ms"], MAX_TIMEOUT_MS),
-      authFile,
-      tlsCa,
-      progress,
-      report: (message) => console.error(`kv bench: ${message}`),
-    });
-    writeLine(values.json ? JSON.stringify(report) : formatReport(report));
-    return 0;
-  } catch (error) {
-    if (error instanceof KvError) throw new UserError(`kv bench: ${error.message}`);
-    throw error;
-  }
+  return {
+    servers: values.servers,
+    replicas: int("-k", values.replicas, MAX_CLIENTS, 1),
+    workload,
+    distribution,
+    records: int("-n", values.records, MAX_BENCH_RECORDS, DEFAULT_RECORDS),
+    size: values.size === undefined ? undefined : int("--size", values.size, MAX_RECORD_SIZE),
+    operations: durationSeconds === undefined ? operations : undefined,
+    durationMs: durationSeconds === undefined ? undefined : durationSeconds * 1000,
+    clients: int("--clients", values.clients, MAX_CLIENTS, 1),
+    pipeline: int("--pipeline", values.pipeline, MAX_PIPELINE, 1),
+    rate: values.rate === undefined ? undefined : int("--rate", values.rate, MAX_RATE),
+    seed,
+    noLoad: values["no-load"] ?? false,
+    timeoutMs: values["timeout-ms"] === undefined
+      ? undefined
+      : int("--timeout-ms", values["timeout-ms"], MAX_TIMEOUT_MS),
+    authFile,
+    tlsCa,
+  };
 }
 
 /** Milliseconds with three decimals, right-aligned in `width`. */
