@@ -84,7 +84,41 @@ function parseListen(text: string): { hostname: string; port: number } {
 }
 
 async function runHttp(args: string[]): Promise<number> {
-  const { values } = parseFlags("http", args, {
+  const { values } = parseHttpFlags(args);
+  const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
+  const k = intFlag("http", "-k", values.replicas, { min: 1, max: MAX_SERVERS, fallback: 1 });
+  const timeoutMs = intFlag("http", "--timeout-ms", values["timeout-ms"], {
+    min: 1,
+    max: MAX_TIMEOUT_MS,
+    fallback: DEFAULT_TIMEOUT_MS,
+  });
+  const limits = httpLimits(values);
+  const tokens = await readTokens(values["tokens-file"]);
+  const tls = await tlsFiles(values["tls-cert"], values["tls-key"]);
+  const logger = new Logger({ name: "kv http" });
+  const kv = await openKv(serverFile(values.servers), {
+    replicas: k,
+    timeoutMs,
+    authFile: values["auth-file"] ?? authFileFromEnv(),
+    tlsCa: values["tls-ca"],
+  });
+  try {
+    const api = new HttpApi(kv, {
+      version: VERSION,
+      ...limits,
+      tokens,
+      log: (line) => logger.error(line),
+    });
+    const server = serve(api, { ...listen, ...tls });
+    const scheme = tls === undefined ? "http" : "https";
+    return await untilStopped(server, logger, `${scheme}://`, `/ (k=${k})`);
+  } finally {
+    kv.close();
+  }
+}
+
+function parseHttpFlags(args: string[]) {
+  return parseFlags("http", args, {
     servers: { type: "string", short: "s" },
     replicas: { type: "string", short: "k" },
     listen: { type: "string" },
@@ -97,14 +131,11 @@ async function runHttp(args: string[]): Promise<number> {
     "tls-key": { type: "string" },
     ...SECURITY_FLAGS,
   });
-  const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
-  const k = intFlag("http", "-k", values.replicas, { min: 1, max: MAX_SERVERS, fallback: 1 });
-  const timeoutMs = intFlag("http", "--timeout-ms", values["timeout-ms"], {
-    min: 1,
-    max: MAX_TIMEOUT_MS,
-    fallback: DEFAULT_TIMEOUT_MS,
-  });
-  const limits = {
+}
+
+/** The request limits the flags set, each checked against its range. */
+function httpLimits(values: ReturnType<typeof parseHttpFlags>["values"]) {
+  return {
     maxBodyBytes: intFlag("http", "--max-body-bytes", values["max-body-bytes"], {
       min: 1,
       max: MAX_BODY_BYTES_LIMIT,
@@ -122,41 +153,36 @@ async function runHttp(args: string[]): Promise<number> {
       { min: 1, max: MAX_CONCURRENT_REQUESTS_LIMIT, fallback: DEFAULT_MAX_CONCURRENT_REQUESTS },
     ),
   };
-  const tokens = values["tokens-file"] === undefined
-    ? undefined
-    : await BearerTokens.read(values["tokens-file"]).catch((error) => {
-      throw error instanceof TokensFileError ? new UserError(`kv http: ${error.message}`) : error;
-    });
-  const tls = await tlsFiles(values["tls-cert"], values["tls-key"]);
-  const logger = new Logger({ name: "kv http" });
-  const kv = await openKv(serverFile(values.servers), {
-    replicas: k,
-    timeoutMs,
-    authFile: values["auth-file"] ?? authFileFromEnv(),
-    tlsCa: values["tls-ca"],
+}
+
+/** The bearer tokens of `--tokens-file`, if given; a mistake in the file is the user's. */
+async function readTokens(path: string | undefined): Promise<BearerTokens | undefined> {
+  if (path === undefined) return undefined;
+  return await BearerTokens.read(path).catch((error) => {
+    throw error instanceof TokensFileError ? new UserError(`kv http: ${error.message}`) : error;
   });
+}
+
+/**
+ * Logs where `server` listens, its address between `before` and `after`, and serves
+ * until SIGINT or SIGTERM, then shuts it down; the exit code, 0.
+ */
+async function untilStopped(
+  server: Deno.HttpServer,
+  logger: Logger,
+  before: string,
+  after: string,
+): Promise<number> {
+  const addr = server.addr as Deno.NetAddr;
+  const stop = untilSignal(logger);
   try {
-    const api = new HttpApi(kv, {
-      version: VERSION,
-      ...limits,
-      tokens,
-      log: (line) => logger.error(line),
-    });
-    const server = serve(api, { ...listen, ...tls });
-    const addr = server.addr as Deno.NetAddr;
-    const stop = untilSignal(logger);
-    try {
-      const scheme = tls === undefined ? "http" : "https";
-      logger.info(`listening on ${scheme}://${hostPort(addr.hostname, addr.port)}/ (k=${k})`);
-      const signal = await stop.signalled;
-      logger.info(`${signal}: shutting down`);
-      await server.shutdown();
-      return 0;
-    } finally {
-      stop.dispose();
-    }
+    logger.info(`listening on ${before}${hostPort(addr.hostname, addr.port)}${after}`);
+    const signal = await stop.signalled;
+    logger.info(`${signal}: shutting down`);
+    await server.shutdown();
+    return 0;
   } finally {
-    kv.close();
+    stop.dispose();
   }
 }
 
