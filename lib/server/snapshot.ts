@@ -407,31 +407,7 @@ export async function readSnapshot(
         `snapshot ${path} is damaged or not a kv snapshot: ${problem} at byte ${reader.offset}`,
       );
     };
-    if (!await reader.fill(SNAPSHOT_HEADER_BYTES)) fail("cut short in the header");
-    const header = new ByteReader(
-      reader.buffer,
-      reader.start,
-      reader.start + SNAPSHOT_HEADER_BYTES,
-    );
-    for (const expected of SNAPSHOT_MAGIC) if (header.u8() !== expected) fail("wrong magic bytes");
-    const formatVersion = header.u16();
-    if (formatVersion < OLDEST_SNAPSHOT_FORMAT_VERSION || formatVersion > SNAPSHOT_FORMAT_VERSION) {
-      fail(
-        `format version ${formatVersion}, this kv reads versions ` +
-          `${OLDEST_SNAPSHOT_FORMAT_VERSION} to ${SNAPSHOT_FORMAT_VERSION}`,
-      );
-    }
-    // Format 1 has no version field: its records take the base version.
-    const versionBytes = formatVersion === OLDEST_SNAPSHOT_FORMAT_VERSION ? 0 : VERSION_BYTES;
-    header.u16();
-    const generation = header.u32();
-    let entryCount = 0;
-    try {
-      entryCount = header.i64();
-    } catch {
-      fail("an entry count out of range");
-    }
-    if (entryCount < 0) fail(`a negative entry count ${entryCount}`);
+    const { formatVersion, versionBytes, generation, entryCount } = await readHeader(reader, fail);
     let crc = crc32c(reader.buffer.subarray(reader.start, reader.start + SNAPSHOT_HEADER_BYTES));
     reader.consume(SNAPSHOT_HEADER_BYTES);
     for (let index = 0; index < entryCount; index++) {
@@ -464,14 +440,52 @@ export async function readSnapshot(
       }
       reader.consume(entryLength);
     }
-    if (!await reader.fill(SNAPSHOT_TRAILER_BYTES)) fail("cut short before the checksum");
-    if (readU32(reader, 0) !== crc) fail("a checksum mismatch");
-    reader.consume(SNAPSHOT_TRAILER_BYTES);
-    if (await reader.fill(1)) fail("unexpected bytes after the checksum");
+    await readTrailer(reader, crc, fail);
     return { generation, formatVersion, entryCount, byteLength };
   } finally {
     file.close();
   }
+}
+
+/**
+ * Checks the header at the start of `reader`, which it leaves unconsumed (the checksum
+ * covers it), and returns what it says; `fail` throws the damage it finds.
+ */
+async function readHeader(reader: FileChunkReader, fail: (problem: string) => never) {
+  if (!await reader.fill(SNAPSHOT_HEADER_BYTES)) fail("cut short in the header");
+  const header = new ByteReader(reader.buffer, reader.start, reader.start + SNAPSHOT_HEADER_BYTES);
+  for (const expected of SNAPSHOT_MAGIC) if (header.u8() !== expected) fail("wrong magic bytes");
+  const formatVersion = header.u16();
+  if (formatVersion < OLDEST_SNAPSHOT_FORMAT_VERSION || formatVersion > SNAPSHOT_FORMAT_VERSION) {
+    fail(
+      `format version ${formatVersion}, this kv reads versions ` +
+        `${OLDEST_SNAPSHOT_FORMAT_VERSION} to ${SNAPSHOT_FORMAT_VERSION}`,
+    );
+  }
+  // Format 1 has no version field: its records take the base version.
+  const versionBytes = formatVersion === OLDEST_SNAPSHOT_FORMAT_VERSION ? 0 : VERSION_BYTES;
+  header.u16();
+  const generation = header.u32();
+  let entryCount = 0;
+  try {
+    entryCount = header.i64();
+  } catch {
+    fail("an entry count out of range");
+  }
+  if (entryCount < 0) fail(`a negative entry count ${entryCount}`);
+  return { formatVersion, versionBytes, generation, entryCount };
+}
+
+/** Checks the trailer after the entries: their checksum `crc`, then the end of the file. */
+async function readTrailer(
+  reader: FileChunkReader,
+  crc: number,
+  fail: (problem: string) => never,
+): Promise<void> {
+  if (!await reader.fill(SNAPSHOT_TRAILER_BYTES)) fail("cut short before the checksum");
+  if (readU32(reader, 0) !== crc) fail("a checksum mismatch");
+  reader.consume(SNAPSHOT_TRAILER_BYTES);
+  if (await reader.fill(1)) fail("unexpected bytes after the checksum");
 }
 
 function readU32(reader: FileChunkReader, at: number): number {
