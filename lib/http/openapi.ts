@@ -56,222 +56,259 @@ export function openApiDocument(version: string): Record<string, unknown> & { op
         "any other an int. A warning (an answer the cluster cannot guarantee) is in the " +
         "body's `warning` and in a `Warning` header.",
     },
-    paths: {
-      "/v1/records/{key}": {
-        parameters: [KEY_PARAMETER],
-        get: {
-          summary: "Read a record (or, with replicas=true, each replica's copy)",
-          operationId: "get",
-          parameters: [{
-            name: "replicas",
-            in: "query",
-            description: "true: read each of the key's replicas on its own and say whether " +
-              "they agree: {key, agree, replicas: [{server, state, value?, error?}]}",
-            schema: { type: "boolean", default: false },
-          }],
-          responses: {
-            "200": answer("The record.", "Entry"),
-            "404": answer("No such record (value is null).", "Entry"),
-            ...FAILURES,
-          },
-        },
-        put: {
-          summary: "Store a record on all its replicas, replacing it",
-          operationId: "put",
-          requestBody: {
-            required: true,
-            content: {
-              "application/json": { schema: ref("Value") },
-              "text/plain": {
-                schema: { type: "string" },
-                example: `person1: { "name" : "Mary" ; "age" : 22 }`,
-              },
-            },
-            description: "The value as JSON, or a record line (any dialect) whose key is {key}.",
-          },
-          responses: {
-            "200": answer("Stored on every replica.", "PutResult"),
-            "413": failure("The body is over the limit."),
-            ...FAILURES,
-          },
-        },
-        delete: {
-          summary: "Delete a record from all its replicas",
-          operationId: "delete",
-          responses: {
-            "200": answer("Deleted.", "DeleteResult"),
-            "404": answer("There was no such record.", "DeleteResult"),
-            ...FAILURES,
-          },
-        },
-      },
-      "/v1/records/{key}/{fields}": {
-        parameters: [KEY_PARAMETER, {
-          name: "fields",
-          in: "path",
-          required: true,
-          description: "Field names separated by '/', each percent-encoded (QUERY key.f1.f2).",
-          schema: { type: "string" },
+    paths: apiPaths(),
+    security: [{}, { bearer: [] }],
+    components: apiComponents(),
+  };
+}
+
+/** The document's paths: every operation of the API, with its answers. */
+function apiPaths(): Record<string, unknown> {
+  return { ...recordPaths(), ...clusterPaths() };
+}
+
+/** The paths of one record: read, write and delete it, or read some of its fields. */
+function recordPaths(): Record<string, unknown> {
+  return {
+    "/v1/records/{key}": {
+      parameters: [KEY_PARAMETER],
+      get: {
+        summary: "Read a record (or, with replicas=true, each replica's copy)",
+        operationId: "get",
+        parameters: [{
+          name: "replicas",
+          in: "query",
+          description: "true: read each of the key's replicas on its own and say whether " +
+            "they agree: {key, agree, replicas: [{server, state, value?, error?}]}",
+          schema: { type: "boolean", default: false },
         }],
-        get: {
-          summary: "Read a value inside a record",
-          operationId: "query",
-          responses: {
-            "200": answer("The value at the path.", "QueryEntry"),
-            "404": answer("No such record or field.", "QueryEntry"),
-            ...FAILURES,
-          },
+        responses: {
+          "200": answer("The record.", "Entry"),
+          "404": answer("No such record (value is null).", "Entry"),
+          ...FAILURES,
         },
       },
-      "/v1/keys": {
-        get: {
-          summary: "List keys in byte order, a page at a time",
-          operationId: "keys",
-          parameters: [
-            { name: "prefix", in: "query", schema: { type: "string", default: "" } },
-            {
-              name: "limit",
-              in: "query",
-              schema: { type: "integer", minimum: 1, maximum: 10000, default: 100 },
-            },
-            {
-              name: "after",
-              in: "query",
-              description: "List keys after this one: the previous page's last key.",
+      put: {
+        summary: "Store a record on all its replicas, replacing it",
+        operationId: "put",
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": { schema: ref("Value") },
+            "text/plain": {
               schema: { type: "string" },
-            },
-          ],
-          responses: { "200": answer("One page of keys.", "KeysPage"), ...FAILURES },
-        },
-      },
-      "/v1/servers": {
-        get: {
-          summary: "Each server: up with records and latency, or down and why",
-          operationId: "servers",
-          responses: {
-            "200": {
-              description: "The servers.",
-              content: json({
-                type: "object",
-                properties: { servers: { type: "array", items: ref("Server") } },
-              }),
+              example: `person1: { "name" : "Mary" ; "age" : 22 }`,
             },
           },
+          description: "The value as JSON, or a record line (any dialect) whose key is {key}.",
+        },
+        responses: {
+          "200": answer("Stored on every replica.", "PutResult"),
+          "413": failure("The body is over the limit."),
+          ...FAILURES,
         },
       },
-      "/healthz": {
-        get: {
-          summary: "Whether every key can be read exactly (fewer than k servers down)",
-          operationId: "healthz",
-          responses: {
-            "200": { description: "Healthy.", content: json(ref("Health")) },
-            "503": { description: "k or more servers are down.", content: json(ref("Health")) },
+      delete: {
+        summary: "Delete a record from all its replicas",
+        operationId: "delete",
+        responses: {
+          "200": answer("Deleted.", "DeleteResult"),
+          "404": answer("There was no such record.", "DeleteResult"),
+          ...FAILURES,
+        },
+      },
+    },
+    "/v1/records/{key}/{fields}": {
+      parameters: [KEY_PARAMETER, {
+        name: "fields",
+        in: "path",
+        required: true,
+        description: "Field names separated by '/', each percent-encoded (QUERY key.f1.f2).",
+        schema: { type: "string" },
+      }],
+      get: {
+        summary: "Read a value inside a record",
+        operationId: "query",
+        responses: {
+          "200": answer("The value at the path.", "QueryEntry"),
+          "404": answer("No such record or field.", "QueryEntry"),
+          ...FAILURES,
+        },
+      },
+    },
+  };
+}
+
+/** The paths about the cluster and its keys: listings, servers, health and metrics. */
+function clusterPaths(): Record<string, unknown> {
+  return {
+    "/v1/keys": {
+      get: {
+        summary: "List keys in byte order, a page at a time",
+        operationId: "keys",
+        parameters: [
+          { name: "prefix", in: "query", schema: { type: "string", default: "" } },
+          {
+            name: "limit",
+            in: "query",
+            schema: { type: "integer", minimum: 1, maximum: 10000, default: 100 },
           },
-        },
+          {
+            name: "after",
+            in: "query",
+            description: "List keys after this one: the previous page's last key.",
+            schema: { type: "string" },
+          },
+        ],
+        responses: { "200": answer("One page of keys.", "KeysPage"), ...FAILURES },
       },
-      "/metrics": {
-        get: {
-          summary: "Counters in Prometheus' text format",
-          operationId: "metrics",
-          responses: {
-            "200": {
-              description: "Metrics.",
-              content: { "text/plain": { schema: { type: "string" } } },
-            },
+    },
+    "/v1/servers": {
+      get: {
+        summary: "Each server: up with records and latency, or down and why",
+        operationId: "servers",
+        responses: {
+          "200": {
+            description: "The servers.",
+            content: json({
+              type: "object",
+              properties: { servers: { type: "array", items: ref("Server") } },
+            }),
           },
         },
       },
     },
-    security: [{}, { bearer: [] }],
-    components: {
-      securitySchemes: {
-        bearer: {
-          type: "http",
-          scheme: "bearer",
-          description: "Needed when kv http runs with --tokens-file (not for /healthz).",
+    "/healthz": {
+      get: {
+        summary: "Whether every key can be read exactly (fewer than k servers down)",
+        operationId: "healthz",
+        responses: {
+          "200": { description: "Healthy.", content: json(ref("Health")) },
+          "503": { description: "k or more servers are down.", content: json(ref("Health")) },
         },
       },
-      headers: {
-        Warning: {
-          description: `Present when the answer is not guaranteed: 199 kv "<warning>".`,
-          schema: { type: "string" },
+    },
+    "/metrics": {
+      get: {
+        summary: "Counters in Prometheus' text format",
+        operationId: "metrics",
+        responses: {
+          "200": {
+            description: "Metrics.",
+            content: { "text/plain": { schema: { type: "string" } } },
+          },
         },
       },
-      schemas: {
-        Value: {
-          description: "A string, a number, or an object of values.",
-          oneOf: [
-            { type: "string" },
-            { type: "number" },
-            { type: "object", additionalProperties: ref("Value") },
-          ],
-        },
-        Entry: {
-          type: "object",
-          required: ["key", "value", "version"],
-          properties: {
-            key: { type: "string" },
-            value: { allOf: [ref("Value")], nullable: true },
-            version: {
-              ...VERSION,
-              nullable: true,
-              description: "The version of the record read, the newest among its replicas; " +
-                "null when there is no such record or field.",
-            },
-            warning: { type: "string" },
-          },
-        },
-        QueryEntry: {
-          allOf: [ref("Entry"), {
-            type: "object",
-            properties: { path: { type: "array", items: { type: "string" } } },
-          }],
-        },
-        PutResult: {
-          type: "object",
-          required: ["key", "version"],
-          properties: {
-            key: { type: "string" },
-            version: { ...VERSION, description: "The version written on every replica." },
-          },
-        },
-        DeleteResult: {
-          type: "object",
-          properties: { key: { type: "string" }, deleted: { type: "boolean" } },
-        },
-        KeysPage: {
-          type: "object",
-          properties: {
-            keys: { type: "array", items: { type: "string" } },
-            more: { type: "boolean" },
-            warning: { type: "string" },
-          },
-        },
-        Server: {
-          type: "object",
-          properties: {
-            server: { type: "string" },
-            up: { type: "boolean" },
-            records: { type: "integer" },
-            latencyMs: { type: "number" },
-            error: { type: "string" },
-          },
-        },
-        Health: {
-          type: "object",
-          properties: {
-            healthy: { type: "boolean" },
-            up: { type: "integer" },
-            servers: { type: "integer" },
-            replicas: { type: "integer" },
-          },
-        },
-        Error: {
-          type: "object",
-          required: ["error"],
-          properties: { error: { type: "string" } },
-        },
+    },
+  };
+}
+
+/** The document's components: the schemas, headers and security schemes the paths name. */
+function apiComponents(): Record<string, unknown> {
+  return {
+    securitySchemes: {
+      bearer: {
+        type: "http",
+        scheme: "bearer",
+        description: "Needed when kv http runs with --tokens-file (not for /healthz).",
       },
+    },
+    headers: {
+      Warning: {
+        description: `Present when the answer is not guaranteed: 199 kv "<warning>".`,
+        schema: { type: "string" },
+      },
+    },
+    schemas: apiSchemas(),
+  };
+}
+
+/** The schemas of the bodies the paths take and answer. */
+function apiSchemas(): Record<string, unknown> {
+  return { ...recordSchemas(), ...clusterSchemas() };
+}
+
+/** The schemas of a record, its parts, and what writing one answers. */
+function recordSchemas(): Record<string, unknown> {
+  return {
+    Value: {
+      description: "A string, a number, or an object of values.",
+      oneOf: [
+        { type: "string" },
+        { type: "number" },
+        { type: "object", additionalProperties: ref("Value") },
+      ],
+    },
+    Entry: {
+      type: "object",
+      required: ["key", "value", "version"],
+      properties: {
+        key: { type: "string" },
+        value: { allOf: [ref("Value")], nullable: true },
+        version: {
+          ...VERSION,
+          nullable: true,
+          description: "The version of the record read, the newest among its replicas; " +
+            "null when there is no such record or field.",
+        },
+        warning: { type: "string" },
+      },
+    },
+    QueryEntry: {
+      allOf: [ref("Entry"), {
+        type: "object",
+        properties: { path: { type: "array", items: { type: "string" } } },
+      }],
+    },
+    PutResult: {
+      type: "object",
+      required: ["key", "version"],
+      properties: {
+        key: { type: "string" },
+        version: { ...VERSION, description: "The version written on every replica." },
+      },
+    },
+    DeleteResult: {
+      type: "object",
+      properties: { key: { type: "string" }, deleted: { type: "boolean" } },
+    },
+  };
+}
+
+/** The schemas of listings, servers, health and errors. */
+function clusterSchemas(): Record<string, unknown> {
+  return {
+    KeysPage: {
+      type: "object",
+      properties: {
+        keys: { type: "array", items: { type: "string" } },
+        more: { type: "boolean" },
+        warning: { type: "string" },
+      },
+    },
+    Server: {
+      type: "object",
+      properties: {
+        server: { type: "string" },
+        up: { type: "boolean" },
+        records: { type: "integer" },
+        latencyMs: { type: "number" },
+        error: { type: "string" },
+      },
+    },
+    Health: {
+      type: "object",
+      properties: {
+        healthy: { type: "boolean" },
+        up: { type: "integer" },
+        servers: { type: "integer" },
+        replicas: { type: "integer" },
+      },
+    },
+    Error: {
+      type: "object",
+      required: ["error"],
+      properties: { error: { type: "string" } },
     },
   };
 }
