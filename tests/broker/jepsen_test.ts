@@ -40,7 +40,10 @@ const MAX_FAULT_MS = 1_500;
 /** Most entries asked per LIST_PARTITIONS page when reading what a server holds. */
 const LIST_PAGE = 10_000;
 
-/** The faults the nemesis may inject. */
+/**
+ * The faults the nemesis may inject: kill -9 and restart with the data; SIGSTOP then
+ * SIGCONT; kill, empty the data dir, restart — then kill another server at once.
+ */
 type Fault = "kill" | "hang" | "wipe";
 
 const KEYS = Array.from({ length: KEY_COUNT }, (_, index) => `j${index}`);
@@ -131,6 +134,14 @@ async function nemesis(
     if (fault === "wipe") await wipe(server);
     await holdFor(random.nextBelow(MAX_FAULT_MS));
     await server.restart();
+    if (fault !== "wipe") continue;
+    // The issue's case: the other replica of the wiped server's keys goes down before they
+    // were refilled, so for a while only the server that lost them can answer.
+    const other = cluster.servers[(index + 1 + random.nextBelow(SERVER_COUNT - 1)) % SERVER_COUNT];
+    done.push(`kill server ${cluster.servers.indexOf(other)} right after`);
+    await other.kill();
+    await holdFor(random.nextBelow(MAX_FAULT_MS));
+    await other.restart();
   }
   return done;
 }
