@@ -16,7 +16,7 @@
  * const builder = new BlockBuilder(new FieldNames());
  * const writer = new EncodedWriter(builder);
  * const source = encodeValue(object([["age", int(3)]]));
- * const size = writer.measure(source, 0, source.length); // 32: header, two nodes
+ * const size = writer.measure(source, 0, source.length); // 24: the header and two nodes
  * const bytes = new Uint8Array(size);
  * const root = builder.begin(bytes, new DataView(bytes.buffer), 0, size, writer.nodes);
  * writer.write(root, source, 0, source.length);
@@ -25,6 +25,7 @@
  * @module
  */
 import { ByteReader, DecodeError } from "../base/bytes.ts";
+import { invariant } from "../base/invariant.ts";
 import { isWellFormedUtf8 } from "../base/utf8.ts";
 import {
   checkObjectDepth,
@@ -178,6 +179,7 @@ export class EncodedWriter {
       case ValueTag.float:
         return this.#builder.float(node, reader.f64());
       default:
+        invariant(tag === ValueTag.object, "measured values have known tags");
         return this.#writeObject(reader, source, node);
     }
   }

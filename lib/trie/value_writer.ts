@@ -12,7 +12,7 @@
  * const builder = new BlockBuilder(new FieldNames());
  * const writer = new ValueWriter(builder);
  * const value = object([["age", int(3)]]);
- * const size = writer.measure(value); // 32: header, two nodes
+ * const size = writer.measure(value); // 24: the header and two nodes
  * const bytes = new Uint8Array(size);
  * writer.write(builder.begin(bytes, new DataView(bytes.buffer), 0, size, writer.nodes), value);
  * builder.finish();
