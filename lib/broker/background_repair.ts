@@ -13,7 +13,8 @@
  * delay doubling from {@link RETRY_INITIAL_DELAY_MS} to {@link RETRY_MAX_DELAY_MS}, and
  * the servers are looked at for one that came back unrepaired every
  * {@link WATCH_INTERVAL_MS}.
- * Each repair that changed something, or the first of a run of failures, is logged.
+ * Each repair that copied, removed or purged something, or the first of a run of failures,
+ * is logged.
  *
  * @example
  * ```ts
@@ -224,8 +225,9 @@ export class BackgroundRepair {
   }
 
   #report(report: RepairReport, partitionCount: number, reasons: string): void {
-    const changed = report.copiesWritten + report.copiesRemoved + report.tombstonesPurged +
-        report.markedRepaired.length > 0;
+    // A server found in order and only marked repaired (every fresh memory-only server, at
+    // the first broker's start) is not worth a line above the REPL's prompt.
+    const changed = report.copiesWritten + report.copiesRemoved + report.tombstonesPurged > 0;
     const failed = !report.inOrder;
     if (!changed && !(failed && !this.#failing)) {
       this.#failing = failed;
