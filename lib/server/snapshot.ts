@@ -33,9 +33,10 @@
  *
  * A snapshot is written from a {@link FrozenView} of the store's trie
  * ({@link writeFrozenSnapshot}) a slice at a time — each slice at most
- * {@link SNAPSHOT_SLICE_MS} of work, then the event loop runs — to `<path>.tmp`,
- * which is fsynced, renamed to `<path>` and the directory fsynced, so a file under its
- * final name is always complete. The entry count is known before the first entry (the
+ * {@link SNAPSHOT_SLICE_MS} of work, then the event loop runs — and handed to a worker
+ * that writes `<path>.tmp` (a file write in Deno blocks its thread, for 100 ms or more
+ * while the kernel flushes dirty pages), fsyncs it, renames it to `<path>` and fsyncs
+ * the directory, so a file under its final name is always complete. The entry count is known before the first entry (the
  * keys at the freeze), so the header is written first and the checksum computed as the
  * bytes go out. Reading one that is damaged in any way — wrong magic,
  * unknown version, cut short, bytes past the trailer, a checksum mismatch —
@@ -56,16 +57,11 @@ import assert from "node:assert/strict";
 import { ByteReader, ByteWriter, DecodeError } from "../base/bytes.ts";
 import { crc32c } from "../base/crc32.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
-import {
-  dirname,
-  FileChunkReader,
-  MAX_LOG_VALUE_BYTES,
-  syncDirectory,
-  writeAll,
-} from "./storage_log.ts";
+import { FileChunkReader, MAX_LOG_VALUE_BYTES } from "./storage_log.ts";
 import { writeValue } from "../record/value_codec.ts";
 import type { Value } from "../record/value.ts";
 import type { FrozenView } from "../trie/mod.ts";
+import type { FromSnapshotWorker, ToSnapshotWorker } from "./snapshot_worker.ts";
 import {
   BASE_VERSION,
   readVersion,
@@ -102,10 +98,10 @@ export const SNAPSHOT_HEADER_BYTES = 24;
 export const SNAPSHOT_TRAILER_BYTES = 4;
 
 /**
- * Bytes gathered before each write while saving a snapshot: large enough for few
- * system calls, small enough to be cheap to checksum and hold.
+ * Bytes gathered before they are handed to the writing worker: large enough for few
+ * messages and system calls, small enough that copying them out is far inside a slice.
  */
-export const SNAPSHOT_WRITE_CHUNK_BYTES = 1024 * 1024;
+export const SNAPSHOT_WRITE_CHUNK_BYTES = 256 * 1024;
 
 /**
  * Longest stretch of snapshot work between two turns of the event loop, in ms. A
@@ -178,9 +174,11 @@ export interface FrozenSnapshotOptions {
 
 /**
  * One snapshot file being written: the header first (the entry count is known up
- * front), then entries appended in memory and written a chunk at a time with the
- * checksum kept running, then the trailer, fsync and rename. Not safe for concurrent
- * flushes: its owner awaits each.
+ * front), then entries encoded here and handed a chunk at a time to a worker
+ * (./snapshot_worker.ts) that keeps the checksum and writes them, then the trailer,
+ * fsync and rename. The file's writes never run on the caller's event loop: in Deno a
+ * file write blocks its thread, for 100 ms or more while the kernel flushes dirty pages.
+ * Not safe for concurrent calls: its owner awaits each.
  *
  * @example
  * ```ts
@@ -191,17 +189,14 @@ export interface FrozenSnapshotOptions {
  * ```
  */
 export class SnapshotWriter {
-  readonly #file: Deno.FsFile;
-  readonly #path: string;
+  readonly #worker: Worker;
   readonly #entryCount: number;
   #buffer = new ByteWriter(SNAPSHOT_WRITE_CHUNK_BYTES + 64 * 1024);
   #added = 0;
-  #crc = 0;
-  #byteLength = 0;
+  #finished = false;
 
-  private constructor(file: Deno.FsFile, path: string, generation: number, entryCount: number) {
-    this.#file = file;
-    this.#path = path;
+  private constructor(worker: Worker, generation: number, entryCount: number) {
+    this.#worker = worker;
     this.#entryCount = entryCount;
     const header = this.#buffer;
     header.raw(SNAPSHOT_MAGIC);
@@ -221,11 +216,20 @@ export class SnapshotWriter {
     entryCount: number,
   ): Promise<SnapshotWriter> {
     assert(Number.isSafeInteger(entryCount) && entryCount >= 0);
-    const file = await Deno.open(`${path}.tmp`, { write: true, create: true, truncate: true });
-    return new SnapshotWriter(file, path, generation, entryCount);
+    const worker = new Worker(new URL("./snapshot_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    const writer = new SnapshotWriter(worker, generation, entryCount);
+    try {
+      await writer.#ask({ type: "open", path });
+    } catch (error) {
+      worker.terminate();
+      throw error;
+    }
+    return writer;
   }
 
-  /** Bytes appended but not yet written. */
+  /** Bytes appended but not yet handed to the worker. */
   get bufferedBytes(): number {
     return this.#buffer.length;
   }
@@ -252,14 +256,13 @@ export class SnapshotWriter {
     this.#added++;
   }
 
-  /** Writes what is buffered, updating the checksum. */
+  /** Hands what is buffered to the worker and waits until it is written. */
   async flush(): Promise<void> {
-    const bytes = this.#buffer.bytes();
-    if (bytes.length === 0) return;
-    this.#crc = crc32c(bytes, this.#crc);
-    await writeAll(this.#file, bytes);
-    this.#byteLength += bytes.length;
+    if (this.#buffer.length === 0) return;
+    // A copy travels (transferred, not cloned again); the buffer takes the next entries.
+    const bytes = this.#buffer.bytes().slice();
     this.#buffer.reset();
+    await this.#ask({ type: "write", bytes }, [bytes.buffer]);
   }
 
   /**
@@ -270,26 +273,34 @@ export class SnapshotWriter {
   async finish(): Promise<number> {
     assert.equal(this.#added, this.#entryCount, "fewer snapshot entries than announced");
     await this.flush();
-    const trailer = new ByteWriter(SNAPSHOT_TRAILER_BYTES);
-    trailer.u32(this.#crc);
-    await writeAll(this.#file, trailer.bytes());
-    await this.#file.sync();
-    this.#file.close();
-    await Deno.rename(`${this.#path}.tmp`, this.#path);
-    await syncDirectory(dirname(this.#path));
-    return this.#byteLength + SNAPSHOT_TRAILER_BYTES;
+    const byteLength = await this.#ask({ type: "finish" });
+    this.#finished = true;
+    this.#worker.terminate();
+    return byteLength;
   }
 
   /** Gives up: closes and removes the temporary file, leaving `path` as it was. */
   async abort(): Promise<void> {
-    try {
-      this.#file.close();
-    } catch {
-      // Closed already by finish(), which failed after it.
-    }
-    await Deno.remove(`${this.#path}.tmp`).catch(
-      () => {/* the first error is the one to report */},
-    );
+    if (this.#finished) return;
+    this.#finished = true;
+    await this.#ask({ type: "abort" }).catch(() => {/* the first error is the one to report */});
+    this.#worker.terminate();
+  }
+
+  /** Sends `message` to the worker and resolves with the bytes written so far. */
+  #ask(message: ToSnapshotWorker, transfer: Transferable[] = []): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#worker.onmessage = (event: MessageEvent<FromSnapshotWorker>) => {
+        const answer = event.data;
+        if (answer.ok) resolve(answer.byteLength);
+        else reject(new Error(answer.message));
+      };
+      this.#worker.onerror = (event: ErrorEvent) => {
+        event.preventDefault();
+        reject(new Error(`the snapshot worker failed: ${event.message}`));
+      };
+      this.#worker.postMessage(message, transfer);
+    });
   }
 }
 
