@@ -11,22 +11,27 @@
  *   its version is newer than what the key holds, and a DELETE leaves a
  *   tombstone, so replicas that receive the same writes in any order, or twice,
  *   end up identical: the newest write wins everywhere.
- * - Reads (GET, QUERY) ask all of the key's replicas that are up at once and,
- *   once every one has answered or failed, answer the newest version among
- *   them: a tombstone newer than a record is NOT FOUND, and the clock observes
- *   that version so this broker's next write is newer still. With fewer than
- *   k servers down the answer is exact and carries no warning. When no replica
- *   answered, or some replica did not answer while k or more servers are down
- *   (beyond what k replicas can mask), the NOT FOUND carries a warning.
- * - Writes and deletes first check that every replica of the key is up and
- *   answers a PING, and refuse before changing anything when one is not. A
- *   server holding a newer or equal version answers STALE with it: the clock
- *   moves past that version and the write is sent again, at most
- *   {@link MAX_WRITE_ATTEMPTS} times, so a write that starts after another was
- *   acknowledged wins even when two brokers stamp the same millisecond. A
- *   replica that fails between the check and the write leaves the operation
- *   partly applied; the error then says so, and repeating it once the servers
- *   are back finishes it.
+ * - Reads (GET, QUERY) ask the first k reachable servers of the key's preference
+ *   list at once, and further servers down the list until k trustworthy ones
+ *   answered (an unrepaired server, which may have lost writes, answers but does
+ *   not count) or the list ends; then they answer the newest version among all
+ *   answers: a tombstone newer than a record is NOT FOUND, and the clock observes
+ *   that version so this broker's next write is newer still. With at most k − 1
+ *   servers unreachable or unrepaired the answer is exact and carries no warning;
+ *   a NOT FOUND the answers cannot vouch for carries a warning.
+ * - Writes (PUT, DELETE) go to the first k *reachable* servers of the key's
+ *   preference list (a sloppy quorum, lib/broker/quorum.ts, which holds the proof
+ *   that reads see every acknowledged write): each server is first asked for a
+ *   PING, and with fewer than k answering the write is refused before anything
+ *   changes. A server that fails under the write is replaced by the next one of
+ *   the list; the write is acknowledged once k stored it. A copy stored beyond the
+ *   first k is a hint ({@link HintSet}): when its home server is back the broker
+ *   hands the partition to the repair engine ({@link Broker.requestRepair}). With
+ *   the `strict` write rule, writes go to the first k only and are refused when
+ *   one of them is down. A server holding a newer or equal version answers STALE
+ *   with it: the clock moves past that version and the write is sent again, at
+ *   most {@link MAX_WRITE_ATTEMPTS} times, so a write that starts after another
+ *   was acknowledged wins even when two brokers stamp the same millisecond.
  * - Read repair: when the replicas asked answer different versions (or some
  *   hold nothing), the broker copies the newest version — record or tombstone,
  *   re-read from the replica that holds it — to the stale replicas in the
@@ -38,8 +43,7 @@
  *   answering some keys may be missing, and the answer carries a warning.
  *
  * Placement depends on the server list: a broker given a different list looks
- * for keys on different servers, and nothing moves records between servers.
- * After changing the list, re-index the data with `-i`.
+ * for keys on different servers; `kv repair` moves the records.
  *
  * @example
  * ```ts
@@ -57,12 +61,7 @@ import assert from "node:assert/strict";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { Placement } from "./placement.ts";
 import type { ServerAddress } from "./server_list.ts";
-import {
-  type CallOutcome,
-  type Connector,
-  type ServerConnection,
-  ServerPool,
-} from "./server_pool.ts";
+import { type Connector, type ServerConnection, ServerPool } from "./server_pool.ts";
 import { compareKeys } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
@@ -70,6 +69,9 @@ import { DecodeError } from "../base/bytes.ts";
 import { compareVersions, newerVersion, type Version } from "../record/version.ts";
 import type { DeleteResult, EncodedRead, PutResult } from "../protocol/mod.ts";
 import { HybridClock } from "./clock.ts";
+import { partitionOf } from "../record/partition.ts";
+import { HintSet, MAX_HINTS } from "./hints.ts";
+import { frontLength, PreferenceWalk, readIsConclusive } from "./quorum.ts";
 
 /**
  * Most times one PUT or DELETE is sent with a fresh version after a replica answered
@@ -86,10 +88,42 @@ export const MAX_WRITE_ATTEMPTS = 5;
  */
 export const MAX_READ_REPAIRS_IN_FLIGHT = 64;
 
-/** Options for {@link Broker.open}. */
+/**
+ * Which servers a write goes to: `sloppy`, the first k reachable of the key's
+ * preference list (writes go on while up to k − 1 servers are down); `strict`, the
+ * key's first k only, refused when one of them is down (the original project's rule).
+ */
+export type WriteRule = "sloppy" | "strict";
+
+/** The write rules, for flag parsers: {@link WriteRule}. */
+export const WRITE_RULES: readonly WriteRule[] = ["sloppy", "strict"];
+
+/** Why the broker asks the repair engine to look at a server's partitions. */
+export type RepairReason = "hint";
+
+/**
+ * Partitions of one server that the repair engine should bring up to date: for a
+ * hint, copies written elsewhere while `server` was unreachable must move home.
+ */
+export interface RepairRequest {
+  /** Index into `pool.servers` of the server the partitions belong on. */
+  readonly server: number;
+  /** The partitions, ascending. */
+  readonly partitions: readonly number[];
+  readonly reason: RepairReason;
+}
+
+/** Options for {@link Broker.open} and the {@link Broker} constructor. */
 export interface BrokerOptions {
   /** Replication factor: servers per record, 1 ≤ k ≤ servers. */
   k: number;
+  /** Which servers writes go to, see {@link WriteRule}; default `sloppy`. */
+  writes?: WriteRule;
+  /**
+   * Receives every {@link RepairRequest} (the repair engine); default: none, and hinted
+   * partitions wait for `kv repair`.
+   */
+  onRepairNeeded?: (request: RepairRequest) => void;
   /** Connect and request timeout in ms; default `DEFAULT_TIMEOUT_MS` (1000). */
   timeoutMs?: number;
   /** How to open a connection; default `connectServerClient`. */
@@ -174,22 +208,33 @@ export class Broker {
   readonly #placement: Placement;
   readonly #k: number;
   readonly #clock: HybridClock;
+  readonly #writes: WriteRule;
+  readonly #log: (message: string) => void;
+  readonly #onRepairNeeded: (request: RepairRequest) => void;
   /** The read repairs in flight, by key: at most MAX_READ_REPAIRS_IN_FLIGHT. */
   readonly #repairs = new Map<string, Promise<void>>();
+  /** (home server, partition) pairs whose copies were written elsewhere. */
+  readonly #hints = new HintSet();
+  #closed = false;
 
   /**
    * Wraps a started pool. Most callers want {@link Broker.open}.
    *
    * @param pool connections to the servers.
-   * @param k replication factor, 1 ≤ k ≤ servers.
-   * @param clock stamps writes; default a new clock with a random broker id.
+   * @param options k (1 ≤ k ≤ servers) and the rest of {@link BrokerOptions}; the
+   * pool's own options (timeout, connector, credentials) are ignored here.
    */
-  constructor(pool: ServerPool, k: number, clock: HybridClock = new HybridClock()) {
+  constructor(pool: ServerPool, options: BrokerOptions) {
+    const k = options.k;
     assert(Number.isInteger(k) && k >= 1 && k <= pool.servers.length, `bad k ${k}`);
     this.#pool = pool;
     this.#k = k;
-    this.#clock = clock;
+    this.#clock = options.clock ?? new HybridClock();
+    this.#writes = options.writes ?? "sloppy";
+    this.#log = options.log ?? (() => {});
+    this.#onRepairNeeded = options.onRepairNeeded ?? (() => {});
     this.#placement = new Placement(pool.servers.map((server) => server.identity));
+    this.#handOffOnReturn();
   }
 
   /**
@@ -209,7 +254,31 @@ export class Broker {
       credentials: options.credentials,
     });
     await pool.start();
-    return new Broker(pool, options.k, options.clock);
+    return new Broker(pool, options);
+  }
+
+  /** Which servers writes go to. */
+  get writes(): WriteRule {
+    return this.#writes;
+  }
+
+  /** How many (home server, partition) hints wait for their server to come back. */
+  get hintCount(): number {
+    return this.#hints.size;
+  }
+
+  /**
+   * Hands `request` to the repair engine ({@link BrokerOptions.onRepairNeeded}): the one
+   * way the broker asks for partitions to be repaired.
+   *
+   * @example
+   * ```ts
+   * broker.requestRepair({ server: 0, partitions: [17], reason: "hint" });
+   * ```
+   */
+  requestRepair(request: RepairRequest): void {
+    assert(request.server >= 0 && request.server < this.#pool.servers.length, "bad server");
+    this.#onRepairNeeded(request);
   }
 
   /** The clock that stamps this broker's writes (the indexer stamps records with it). */
@@ -275,7 +344,7 @@ export class Broker {
     return this.#lookup(path[0], (connection) => connection.queryEncoded(segments));
   }
 
-  /** Deletes `key` (a tombstone) on all its replicas, or on none when one is unreachable. */
+  /** Deletes `key` (a tombstone) on k servers, or on none when fewer are reachable. */
   delete(key: string): Promise<Change> {
     return this.#change(
       key,
@@ -284,13 +353,46 @@ export class Broker {
     );
   }
 
-  /** Stores `value` under `key` on all its replicas (replacing it), or on none. */
+  /** Stores `value` under `key` on k servers (replacing it), or on none. */
   put(key: string, value: Value): Promise<Change> {
     return this.#change(
       key,
       "put",
       (connection, version) => connection.put(key, value, { version }),
     );
+  }
+
+  /** Like {@link Broker.put}, with the value already encoded (`encodeValue`). */
+  putEncoded(key: string, encoded: Uint8Array): Promise<Change> {
+    return this.#change(
+      key,
+      "put",
+      (connection, version) => connection.putEncoded(key, encoded, { version }),
+    );
+  }
+
+  /**
+   * Chooses the servers a record of `key` is bulk-loaded to, into `out` (of length k):
+   * by the write rule, among servers with a live connection now, recording hints for
+   * copies placed beyond the first k. Returns false, with nothing recorded, when fewer
+   * than k are up. For the indexer: no array per record.
+   */
+  writeTargetsInto(key: string, out: Uint32Array): boolean {
+    // A plain check rather than node:assert: this runs once per record.
+    if (out.length !== this.#k) throw new RangeError(`${out.length} slots for ${this.#k} replicas`);
+    const partition = partitionOf(key);
+    const list = this.#placement.preferenceList(partition);
+    let chosen = 0;
+    let beyondHome = false;
+    const reach = this.#writes === "strict" ? this.#k : list.length;
+    for (let position = 0; position < reach && chosen < this.#k; position++) {
+      if (this.#pool.connection(list[position]) === undefined) continue;
+      if (position >= this.#k) beyondHome = true;
+      out[chosen++] = list[position];
+    }
+    if (chosen < this.#k) return false;
+    if (beyondHome) this.#recordHints(partition, list, out);
+    return true;
   }
 
   /**
@@ -373,59 +475,127 @@ export class Broker {
 
   /** Closes every connection. */
   close(): void {
+    this.#closed = true;
     this.#pool.close();
   }
 
   /**
-   * Asks every replica of `key` at once and, once each has answered or failed, answers
-   * the newest version among the answers: its value, or NOT FOUND when that is a
-   * tombstone (or a record without the queried path).
+   * Asks the first k reachable servers of `key`'s preference list at once, then further
+   * ones until k trustworthy servers answered or the list ended (lib/broker/quorum.ts),
+   * and answers the newest version among the answers: its value, or NOT FOUND when that
+   * is a tombstone (or a record without the queried path).
    */
   async #lookup(
     key: string,
     request: (connection: ServerConnection) => Promise<EncodedRead>,
   ): Promise<EncodedLookup> {
-    const replicas = this.replicasOf(key);
-    const outcomes = await Promise.all(replicas.map((index) => this.#pool.call(index, request)));
-    let newest: EncodedRead | undefined;
-    let newestServer = "";
-    let notFoundCount = 0;
+    const list = this.#placement.preferenceList(partitionOf(key));
+    const walk = new PreferenceWalk(list, (index) => this.#pool.isReachable(index));
+    const answered: { position: number; read: EncodedRead }[] = [];
+    const trusted: number[] = [];
     const unreachable: string[] = [];
     const refused: string[] = [];
-    outcomes.forEach((outcome, position) => {
-      if (!outcome.ok) {
-        (outcome.unreachable ? unreachable : refused).push(outcome.error);
-        return;
-      }
-      const answer = outcome.value;
-      if (answer.encoded === undefined) notFoundCount++;
-      if (answer.version === undefined) return;
-      if (newest?.version === undefined || compareVersions(answer.version, newest.version) > 0) {
-        newest = answer;
-        newestServer = this.#pool.servers[replicas[position]].id;
-      }
-    });
-    const found: EncodedRead | undefined = newest;
-    const version = found?.version;
-    if (version !== undefined) this.#clock.observe(version);
-    if (version !== undefined) {
-      const stale = replicas.filter((_, position) => {
-        const outcome = outcomes[position];
-        return outcome.ok && (outcome.value.version === undefined ||
-          compareVersions(outcome.value.version, version) < 0);
+    const distrusted: string[] = [];
+    for (let asked = walk.take(this.#k); asked.length > 0;) {
+      const outcomes = await Promise.all(
+        asked.map((position) => this.#pool.call(list[position], request)),
+      );
+      outcomes.forEach((outcome, at) => {
+        const position = asked[at];
+        if (!outcome.ok) {
+          (outcome.unreachable ? unreachable : refused).push(outcome.error);
+          return;
+        }
+        answered.push({ position, read: outcome.value });
+        if (this.#trustworthy(list[position])) trusted.push(position);
+        else distrusted.push(this.#pool.servers[list[position]].id);
       });
-      const source = replicas[
-        outcomes.findIndex((outcome) => outcome.ok && outcome.value === found)
-      ];
-      if (stale.length > 0) this.#startRepair(key, source, stale);
+      if (trusted.length >= this.#k) break;
+      asked = walk.take(this.#k - trusted.length);
     }
-    if (found?.encoded !== undefined && version !== undefined) {
-      return { kind: "found", encoded: found.encoded, version, server: newestServer };
+    let newest: { position: number; read: EncodedRead } | undefined;
+    for (const answer of answered) {
+      const version = answer.read.version;
+      if (version === undefined) continue;
+      if (newest === undefined || compareVersions(version, newest.read.version!) > 0) {
+        newest = answer;
+      }
     }
-    const notFound = this.#notFound(key, notFoundCount, unreachable, refused);
-    return version === undefined || notFound.kind !== "not-found"
-      ? notFound
-      : { ...notFound, version };
+    const version = newest?.read.version;
+    if (newest !== undefined && version !== undefined) {
+      this.#clock.observe(version);
+      this.#repairHomes(key, list, newest.position, version, answered);
+      if (newest.read.encoded !== undefined) {
+        const server = this.#pool.servers[list[newest.position]].id;
+        return { kind: "found", encoded: newest.read.encoded, version, server };
+      }
+    }
+    if (answered.length === 0 && unreachable.length === 0 && refused.length > 0) {
+      return { kind: "error", error: refused.join("; ") };
+    }
+    if (readIsConclusive(trusted, list.length, this.#k)) {
+      return version === undefined ? { kind: "not-found" } : { kind: "not-found", version };
+    }
+    const skipped = walk.skipped.map((position) => this.#downMessage(list[position]));
+    const warning = this.#doubtfulNotFound(key, list, trusted, [
+      ...skipped,
+      ...unreachable,
+      ...refused,
+      ...distrusted.map((id) => `${id} may have lost writes and is not yet repaired`),
+    ]);
+    const notFound: EncodedLookup = { kind: "not-found", warning };
+    return version === undefined ? notFound : { ...notFound, version };
+  }
+
+  /**
+   * Whether server `index` never lost an acknowledged write: its NOT FOUND means the
+   * key holds nothing there.
+   */
+  #trustworthy(_index: number): boolean {
+    return true;
+  }
+
+  /** Why a NOT FOUND cannot vouch that no acknowledged write of `key` exists. */
+  #doubtfulNotFound(
+    key: string,
+    list: Uint16Array,
+    trusted: readonly number[],
+    reasons: readonly string[],
+  ): string {
+    const why = reasons.length === 0 ? "" : ` (${reasons.join("; ")})`;
+    const homesAnswered = trusted.filter((position) => position < this.#k).length;
+    if (homesAnswered === 0) return `no replica of '${key}' answered${why}; the record may exist`;
+    const front = frontLength(list.length, this.#k);
+    const missing = front - trusted.filter((position) => position < front).length;
+    return `${missing} of the first ${front} servers for '${key}' did not answer or cannot ` +
+      `be trusted${why}; the record may exist`;
+  }
+
+  /** `server is down (why)`, for a server a walk passed over. */
+  #downMessage(index: number): string {
+    return `${this.#pool.servers[index].id} is down (${this.#pool.downReason(index) ?? "closed"})`;
+  }
+
+  /**
+   * Starts read repair of the home servers (first k of `list`) among those that
+   * answered older than `version` (or nothing); the newest is re-read from the server at
+   * `source`. Copies beyond the first k are left to hinted handoff and `kv repair`.
+   */
+  #repairHomes(
+    key: string,
+    list: Uint16Array,
+    source: number,
+    version: Version,
+    answered: readonly { position: number; read: EncodedRead }[],
+  ): void {
+    const stale: number[] = [];
+    for (const { position, read } of answered) {
+      if (position >= this.#k) continue;
+      if (read.version === undefined || compareVersions(read.version, version) < 0) {
+        stale.push(list[position]);
+      }
+    }
+    if (stale.length > 0) this.#startRepair(key, list[source], stale);
   }
 
   /**
@@ -463,70 +633,50 @@ export class Broker {
     );
   }
 
-  #notFound(
-    key: string,
-    notFoundCount: number,
-    unreachable: string[],
-    refused: string[],
-  ): EncodedLookup {
-    const failed = [...unreachable, ...refused];
-    if (failed.length === 0) return { kind: "not-found" };
-    if (notFoundCount === 0 && unreachable.length === 0) {
-      return { kind: "error", error: refused.join("; ") };
-    }
-    if (notFoundCount === 0) {
-      return {
-        kind: "not-found",
-        warning: `no replica of '${key}' answered (${failed.join("; ")}); the record may exist`,
-      };
-    }
-    const downCount = this.#pool.servers.length - this.#pool.upCount;
-    if (downCount < this.#k) return { kind: "not-found" };
-    return {
-      kind: "not-found",
-      warning: `${failed.length} of ${this.#k} replicas of '${key}' did not answer ` +
-        `(${failed.join("; ")}) and ${downCount} servers are down; the record may exist`,
-    };
-  }
-
+  /**
+   * Writes `key` with a fresh version on k servers chosen by the write rule, again with
+   * a newer version when a server holds a newer or equal one (STALE).
+   */
   async #change(
     key: string,
     verb: "put" | "delete",
     request: (connection: ServerConnection, version: Version) => Promise<PutResult | DeleteResult>,
   ): Promise<Change> {
-    const replicas = this.replicasOf(key);
-    const pings = await Promise.all(
-      replicas.map((index) => this.#pool.call(index, (connection) => connection.ping())),
+    const partition = partitionOf(key);
+    const list = this.#placement.preferenceList(partition);
+    const walk = new PreferenceWalk(
+      this.#writes === "strict" ? list.subarray(0, this.#k) : list,
+      (index) => this.#writes === "strict" || this.#pool.isReachable(index),
     );
-    const unavailable = pings.filter((outcome) => !outcome.ok).map(describeOutcome);
-    if (unavailable.length > 0) {
+    const chosen = await this.#reachable(walk, list);
+    if (chosen.servers.length < this.#k) {
       return {
         kind: "error",
-        error: `cannot ${verb} '${key}': ${unavailable.length} of ${this.#k} replicas ` +
-          `unavailable (${unavailable.join("; ")}); nothing was changed`,
+        error: `cannot ${verb} '${key}': ${this.#k - chosen.servers.length} of ${this.#k} ` +
+          `replicas unavailable (${chosen.failures.join("; ")}); nothing was changed`,
       };
     }
+    let servers = chosen.servers;
     let existed = false;
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const version = this.#clock.next();
-      const outcomes = await Promise.all(
-        replicas.map((index) =>
-          this.#pool.call(index, (connection) => request(connection, version))
-        ),
+      const written = await this.#writeK(
+        walk,
+        list,
+        servers,
+        (connection) => request(connection, version),
       );
-      const failures = outcomes.filter((outcome) => !outcome.ok).map(describeOutcome);
-      if (failures.length > 0) {
-        const appliedCount = outcomes.length - failures.length;
+      servers = written.stored;
+      this.#recordHints(partition, list, servers);
+      if (written.stored.length < this.#k) {
         return {
           kind: "error",
-          error: `${verb} of '${key}' reached only ${appliedCount} of ${this.#k} replicas ` +
-            `(${failures.join("; ")}); repeat it when the servers are back`,
+          error: `${verb} of '${key}' reached only ${written.stored.length} of ${this.#k} ` +
+            `replicas (${written.failures.join("; ")}); repeat it when the servers are back`,
         };
       }
       let held: Version | undefined;
-      for (const outcome of outcomes) {
-        if (!outcome.ok) continue;
-        const result = outcome.value;
+      for (const result of written.results) {
         if (result.kind === "stale") {
           held = held === undefined ? result.version : newerVersion(held, result.version);
         } else if (result.kind === "deleted" && result.existed) existed = true;
@@ -541,10 +691,107 @@ export class Broker {
         `attempts (the key is being written elsewhere); the newest write stands`,
     };
   }
-}
 
-function describeOutcome(outcome: CallOutcome<unknown>): string {
-  return outcome.ok ? "ok" : outcome.error;
+  /**
+   * The first k servers `walk` reaches that answer a PING (fewer when the list ends),
+   * and why the others it tried or skipped are unavailable.
+   */
+  async #reachable(
+    walk: PreferenceWalk,
+    list: Uint16Array,
+  ): Promise<{ servers: number[]; failures: string[] }> {
+    const servers: number[] = [];
+    const failures: string[] = [];
+    for (let asked = walk.take(this.#k); asked.length > 0;) {
+      const pings = await Promise.all(
+        asked.map((position) => this.#pool.call(list[position], (connection) => connection.ping())),
+      );
+      pings.forEach((outcome, at) => {
+        if (outcome.ok) servers.push(list[asked[at]]);
+        else failures.push(outcome.error);
+      });
+      if (servers.length >= this.#k) break;
+      asked = walk.take(this.#k - servers.length);
+    }
+    for (const position of walk.skipped) {
+      failures.push(
+        `${this.#pool.servers[list[position]].id} is down (${
+          this.#pool.downReason(list[position])
+        })`,
+      );
+    }
+    return { servers, failures };
+  }
+
+  /**
+   * Sends `write` to `servers`, replacing each that fails by the next server `walk`
+   * reaches, until k stored it or the walk ends; a server that answered STALE counts as
+   * stored (it holds something newer, and the caller writes again).
+   */
+  async #writeK(
+    walk: PreferenceWalk,
+    list: Uint16Array,
+    servers: readonly number[],
+    write: (connection: ServerConnection) => Promise<PutResult | DeleteResult>,
+  ): Promise<{ stored: number[]; results: (PutResult | DeleteResult)[]; failures: string[] }> {
+    const stored: number[] = [];
+    const results: (PutResult | DeleteResult)[] = [];
+    const failures: string[] = [];
+    for (let targets = [...servers]; targets.length > 0;) {
+      const outcomes = await Promise.all(targets.map((index) => this.#pool.call(index, write)));
+      outcomes.forEach((outcome, at) => {
+        if (!outcome.ok) return failures.push(outcome.error);
+        stored.push(targets[at]);
+        results.push(outcome.value);
+      });
+      if (stored.length >= this.#k) break;
+      targets = walk.take(this.#k - stored.length).map((position) => list[position]);
+    }
+    return { stored, results, failures };
+  }
+
+  /**
+   * Records a hint for each home server of `partition` (first k of `list`) missing from
+   * `stored` when a copy went beyond the first k, and hands over at once those of home
+   * servers already back. A full hint set drops the hint, logged once: `kv repair`
+   * moves that copy home.
+   */
+  #recordHints(partition: number, list: Uint16Array, stored: ArrayLike<number>): void {
+    let beyondHome = false;
+    for (let i = 0; i < stored.length; i++) {
+      if (list.indexOf(stored[i]) >= this.#k) beyondHome = true;
+    }
+    if (!beyondHome) return;
+    for (let position = 0; position < this.#k; position++) {
+      const home = list[position];
+      if (Array.prototype.includes.call(stored, home)) continue;
+      if (!this.#hints.add(home, partition) && this.#hints.droppedCount === 1) {
+        this.#log(
+          `more than ${MAX_HINTS} hinted partitions: further hints are dropped; ` +
+            `run kv repair once the servers are back`,
+        );
+      }
+      if (this.#pool.isUp(home)) queueMicrotask(() => this.#handOff(home));
+    }
+  }
+
+  /** Hands the hinted partitions of every server that is up to the repair engine, at each change. */
+  async #handOffOnReturn(): Promise<void> {
+    while (!this.#closed) {
+      await this.#pool.changed();
+      if (this.#hints.size === 0) continue;
+      for (let index = 0; index < this.#pool.servers.length; index++) {
+        if (this.#pool.isUp(index)) this.#handOff(index);
+      }
+    }
+  }
+
+  /** Hands server `index`'s hinted partitions, if any, to the repair engine. */
+  #handOff(index: number): void {
+    if (this.#closed) return;
+    const partitions = this.#hints.take(index);
+    if (partitions.length > 0) this.requestRepair({ server: index, partitions, reason: "hint" });
+  }
 }
 
 /**

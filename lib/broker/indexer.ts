@@ -1,12 +1,18 @@
 /**
  * Indexing: streams a data file of record lines into the broker's servers,
- * each record to all k of its replicas. The file is read line by line (never
- * whole); a bad line is reported and skipped and the rest are indexed. Writes
- * are batched and pipelined: the records of a chunk of lines go to each server
- * as one PUT_MANY (lib/protocol/put_many.ts), and at most {@link MAX_RECORDS_IN_FLIGHT}
- * records wait for answers before reading pauses (backpressure). A record counts as indexed only when
- * all k replicas acknowledged it; when a replica is already known to be down
- * the record is not written at all, so a skipped record is usually on no server.
+ * each record to k servers chosen by the broker's write rule (the first k
+ * reachable of its preference list, or with `strict` its own k). The file is read
+ * line by line (never whole); a bad line is reported and skipped and the rest are
+ * indexed. Writes are batched and pipelined: the records of a chunk of lines go to
+ * each server as one PUT_MANY (lib/protocol/put_many.ts), and at most
+ * {@link MAX_RECORDS_IN_FLIGHT} records wait for answers before reading pauses
+ * (backpressure). A record counts as indexed only when k servers acknowledged it;
+ * when fewer than k are up the record is not written at all, so a skipped record is
+ * usually on no server. A record a server refuses as STALE (another broker wrote the
+ * key since with a newer or equal version) is written again as a PUT with a newer
+ * version, as the broker's own PUT does: a load that starts after a write was
+ * acknowledged wins over it. So is, under the sloppy rule, a record whose batch was
+ * lost with its server's connection: the PUT walks on down the preference list.
  *
  * @example
  * ```ts
@@ -35,7 +41,9 @@ import { errorCodeName } from "../protocol/mod.ts";
 import {
   MAX_PUT_MANY_ITEMS,
   PUT_MANY_ITEM_OVERHEAD_BYTES,
+  type PutManyBounds,
   PutManyItems,
+  readPutManyItems,
 } from "../protocol/put_many.ts";
 import { invariant } from "../base/invariant.ts";
 import { utf8Length } from "../base/utf8.ts";
@@ -164,6 +172,10 @@ class IndexRun {
   readonly #onRecordDone: RecordDone = (lineNumber, key, failure) =>
     this.#recordDone(lineNumber, key, failure);
   readonly #batches: ReplicaBatches;
+  readonly #broker: Broker;
+  /** {@link IndexRun.#retry}, bound once per run. */
+  readonly #onRetry: RecordRetry = (lineNumber, key, encoded) =>
+    this.#retry(lineNumber, key, encoded);
 
   constructor(broker: Broker, options: IndexOptions) {
     this.#fileName = options.fileName ?? "input";
@@ -173,6 +185,7 @@ class IndexRun {
     this.#duplicateKeys = options.duplicateKeys ?? "error";
     this.#signal = options.signal;
     this.#batches = new ReplicaBatches(broker, this.#onRecordDone);
+    this.#broker = broker;
   }
 
   /** Reads `source` to its end (or the signal), indexing each chunk of lines as it comes. */
@@ -231,7 +244,7 @@ class IndexRun {
    * per server rather than one request per record.
    */
   #indexChunk(lines: ReadRawLine[]): void {
-    const group = new RecordGroup(this.#onRecordDone, lines.length);
+    const group = new RecordGroup(this.#onRecordDone, this.#onRetry, lines.length);
     // Indexed loops, no destructuring: iterators were garbage per line.
     for (let lineIndex = 0; lineIndex < lines.length; lineIndex++) {
       this.#indexLine(group, lines[lineIndex]);
@@ -317,6 +330,18 @@ class IndexRun {
       : new Promise<void>((resolve) => this.#waiter = { limit, resolve });
   }
 
+  /**
+   * Writes a record some server refused as STALE again, through the broker's PUT: a
+   * fresh version past the one met, on k servers, retried as a PUT is.
+   */
+  #retry(lineNumber: number, key: string, encoded: Uint8Array): void {
+    this.#broker.putEncoded(key, encoded).then(
+      (change) =>
+        this.#recordDone(lineNumber, key, change.kind === "error" ? change.error : undefined),
+      (error) => this.#recordDone(lineNumber, key, describeError(error)),
+    );
+  }
+
   /** Counts a finished record and wakes the reader when the window has room. */
   #recordDone(lineNumber: number, key: string, failure: string | undefined): void {
     this.#inFlight--;
@@ -357,23 +382,30 @@ function delay(ms: number): Promise<void> {
 /** Told once per record: its line, its key, and undefined when all replicas stored it. */
 type RecordDone = (lineNumber: number, key: string, failure: string | undefined) => void;
 
+/** Told, instead of {@link RecordDone}, of a record to write again: a server held a newer version. */
+type RecordRetry = (lineNumber: number, key: string, encoded: Uint8Array) => void;
+
 /**
  * The records of one chunk of lines, while their replicas answer: in parallel arrays
  * sized for the chunk, so that a record costs no object or array growth of its own.
  */
 class RecordGroup {
   readonly #onDone: RecordDone;
+  readonly #onRetry: RecordRetry;
   readonly #lineNumbers: Float64Array;
   readonly #keys: string[];
   /** Replicas yet to answer, per record. */
   readonly #waitingFor: Int32Array;
   /** Why a record failed, for the few that do. */
   readonly #failures = new Map<number, string>();
+  /** The encoded value of each record a server refused as STALE, to write again. */
+  readonly #retries = new Map<number, Uint8Array>();
   #count = 0;
 
   /** @param capacity most records the group will hold: the lines of its chunk. */
-  constructor(onDone: RecordDone, capacity: number) {
+  constructor(onDone: RecordDone, onRetry: RecordRetry, capacity: number) {
     this.#onDone = onDone;
+    this.#onRetry = onRetry;
     this.#lineNumbers = new Float64Array(capacity);
     this.#keys = new Array(capacity);
     this.#waitingFor = new Int32Array(capacity);
@@ -394,11 +426,23 @@ class RecordGroup {
     if (!this.#failures.has(record)) this.#failures.set(record, reason);
   }
 
-  /** Counts one replica's answer for `record`; the last one finishes the record. */
+  /**
+   * Notes that a server holds a newer or equal version of `record`'s key: unless it
+   * failed elsewhere, the record is written again (`encoded`, copied) once settled.
+   */
+  retry(record: number, encoded: Uint8Array): void {
+    if (!this.#retries.has(record)) this.#retries.set(record, encoded.slice());
+  }
+
+  /** Counts one replica's answer for `record`; the last one finishes (or retries) the record. */
   settle(record: number): void {
     invariant(this.#waitingFor[record] > 0, "a record is settled once per replica");
     if (--this.#waitingFor[record] > 0) return;
-    this.#onDone(this.#lineNumbers[record], this.#keys[record], this.#failures.get(record));
+    const failure = this.#failures.get(record);
+    const retry = this.#retries.get(record);
+    if (failure === undefined && retry !== undefined) {
+      this.#onRetry(this.#lineNumbers[record], this.#keys[record], retry);
+    } else this.#onDone(this.#lineNumbers[record], this.#keys[record], failure);
   }
 }
 
@@ -417,17 +461,25 @@ class RecordGroup {
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 /**
+ * Sent batches kept for reuse, per server: a batch stays with its request until the
+ * answer (a STALE refusal is written again from it), then waits here for the next one.
+ */
+const SPARE_BATCHES_PER_SERVER = 2;
+
+/**
  * The PUT_MANY being gathered for each server: every record goes into the batch of
- * each of its k replicas, and each batch leaves as one request.
+ * each of its k servers, and each batch leaves as one request.
  */
 class ReplicaBatches {
   readonly #broker: Broker;
   readonly #onDone: RecordDone;
   readonly #items: PutManyItems[];
+  /** Answered batches, emptied, for the next ones: at most SPARE_BATCHES_PER_SERVER a server. */
+  readonly #spare: PutManyItems[] = [];
   /** Per server, the group record number of each item in its batch, and their count. */
   readonly #records: Int32Array[];
   readonly #recordCounts: Int32Array;
-  /** Where placement writes a record's k replicas. */
+  /** Where the broker writes the k servers a record goes to. */
   readonly #replicas: Uint32Array;
 
   constructor(broker: Broker, onDone: RecordDone) {
@@ -441,25 +493,26 @@ class ReplicaBatches {
   }
 
   /**
-   * Adds the record to the batch of each replica. When a replica is known to be down,
-   * or the record is over a replica's frame limit, nothing is written and the record
-   * fails at once.
+   * Adds the record to the batch of each of the k servers the broker's write rule
+   * picks. When fewer than k are up, or the record is over a server's frame limit,
+   * nothing is written and the record fails at once.
    */
   add(group: RecordGroup, lineNumber: number, key: string, encoded: Uint8Array): void {
     const pool = this.#broker.pool;
     const replicas = this.#replicas;
-    this.#broker.replicasInto(key, replicas);
+    if (!this.#broker.writeTargetsInto(key, replicas)) {
+      this.#failSoon(lineNumber, key, this.#tooFewUp());
+      return;
+    }
     const itemBytes = PUT_MANY_ITEM_OVERHEAD_BYTES + utf8Length(key) + encoded.length;
     for (let replica = 0; replica < replicas.length; replica++) {
       const index = replicas[replica];
-      const connection = pool.connection(index);
-      const why = connection === undefined
-        ? `replica ${pool.servers[index].id} is down`
-        : itemBytes > batchLimit(connection)
-        ? `record of ${itemBytes} bytes is over the frame limit of ${pool.servers[index].id}`
-        : undefined;
-      if (why !== undefined) {
-        this.#failSoon(lineNumber, key, why);
+      if (itemBytes > batchLimit(pool.connection(index)!)) {
+        this.#failSoon(
+          lineNumber,
+          key,
+          `record of ${itemBytes} bytes is over the frame limit of ${pool.servers[index].id}`,
+        );
         return;
       }
     }
@@ -471,12 +524,21 @@ class ReplicaBatches {
       const items = this.#items[index];
       const full = items.itemCount === MAX_PUT_MANY_ITEMS ||
         items.byteLength + itemBytes > batchLimit(pool.connection(index)!);
-      if (full) {
-        this.#send(index, group);
-      }
-      items.add(key, encoded, version);
+      // Sending hands the batch to its request: the record goes into the next one.
+      if (full) this.#send(index, group);
+      this.#items[index].add(key, encoded, version);
       this.#noteRecord(index, record);
     }
+  }
+
+  /** Why a record has too few servers: which of them are down. */
+  #tooFewUp(): string {
+    const pool = this.#broker.pool;
+    const down = pool.servers.filter((_, index) => pool.connection(index) === undefined);
+    const names = down.map((server) => server.id).join(", ");
+    return this.#broker.writes === "strict"
+      ? `one of its k=${this.#broker.k} own servers is down (--writes strict; down: ${names})`
+      : `fewer than k=${this.#broker.k} servers are up (down: ${names})`;
   }
 
   /** Appends `record` to the list of server `index`'s batch. */
@@ -516,18 +578,22 @@ class ReplicaBatches {
     const records = this.#records[index].slice(0, this.#recordCounts[index]);
     this.#recordCounts[index] = 0;
     const where = pool.servers[index].id;
-    connection.putMany(this.#items[index]).then(
+    // The batch goes with its request (a STALE refusal is written again from it); the
+    // server's next batch gathers in a spare one.
+    const items = this.#items[index];
+    this.#items[index] = this.#spare.pop() ?? new PutManyItems();
+    connection.putMany(items).then(
       (refusals) => {
+        let bounds: PutManyBounds | undefined;
         for (const refusal of refusals) {
           const record = records[refusal.index];
           invariant(record !== undefined, "a refusal names an item of the batch");
           if (refusal.version !== undefined) {
-            // Another broker wrote the key after this record was stamped: that write stands.
+            // Another broker wrote the key since this record was stamped: write it again
+            // after that version.
             this.#broker.clock.observe(refusal.version);
-            group.fail(
-              record,
-              `${where}: a newer write of the key is stored (version ${refusal.message})`,
-            );
+            bounds ??= readPutManyItems(items.bytes(), 0, items.itemCount);
+            group.retry(record, itemValue(items, bounds, refusal.index));
           } else {
             group.fail(record, `${where}: ${errorCodeName(refusal.code)}: ${refusal.message}`);
           }
@@ -535,16 +601,32 @@ class ReplicaBatches {
         for (let item = 0; item < records.length; item++) group.settle(records[item]);
       },
       (error) => {
-        pool.fail(index, connection, error);
+        const unreachable = pool.fail(index, connection, error);
         const reason = `${where}: ${describeError(error)}`;
+        // Under the sloppy rule a record whose server went away is written again, by the
+        // broker's PUT, to the first k servers of its list that are reachable now.
+        const again = unreachable && this.#broker.writes === "sloppy";
+        const bounds = again ? readPutManyItems(items.bytes(), 0, items.itemCount) : undefined;
         for (let item = 0; item < records.length; item++) {
-          group.fail(records[item], reason);
+          if (bounds === undefined) group.fail(records[item], reason);
+          else group.retry(records[item], itemValue(items, bounds, item));
           group.settle(records[item]);
         }
       },
-    );
-    this.#items[index].reset();
+    ).finally(() => this.#release(items));
   }
+
+  /** Empties an answered batch and keeps it for reuse, up to the spare limit. */
+  #release(items: PutManyItems): void {
+    items.reset();
+    const limit = SPARE_BATCHES_PER_SERVER * this.#items.length;
+    if (this.#spare.length < limit) this.#spare.push(items);
+  }
+}
+
+/** The encoded value of item `index` of `items`, laid out by `bounds` (a view: copy it to keep it). */
+function itemValue(items: PutManyItems, bounds: PutManyBounds, index: number): Uint8Array {
+  return items.bytes().subarray(bounds.valueStart(index), bounds.valueEnd(index));
 }
 
 /** Item bytes a batch for `connection` may hold: its frame limit less the item count. */

@@ -259,6 +259,15 @@ export class ServerPool {
     return this.#liveConnection(index) !== undefined;
   }
 
+  /**
+   * Whether a request to server `index` is worth sending now: it is up, or its
+   * connection closed quietly (an idle timeout, a restart) and {@link ServerPool.call}
+   * reconnects at once. Writes and reads walking a preference list skip the others.
+   */
+  isReachable(index: number): boolean {
+    return this.isUp(index) || this.#slots[index].closedQuietly;
+  }
+
   /** How many servers are up now. */
   get upCount(): number {
     let count = 0;

@@ -122,3 +122,25 @@ export function intFlag(
   }
   return value;
 }
+
+/**
+ * Reads a flag that takes one of a few words: absent gives `fallback`; any other word is
+ * a UserError naming the choices.
+ *
+ * @example
+ * ```ts
+ * choiceFlag("broker", "--writes", "strict", ["sloppy", "strict"], "sloppy"); // "strict"
+ * ```
+ */
+export function choiceFlag<T extends string>(
+  command: string,
+  flag: string,
+  text: string | undefined,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  if (text === undefined) return fallback;
+  if ((choices as readonly string[]).includes(text)) return text as T;
+  const listed = choices.map((choice) => `'${choice}'`).join(" or ");
+  throw new UserError(`kv ${command}: ${flag} must be ${listed}, got '${text}'`);
+}

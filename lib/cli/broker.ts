@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { Broker } from "../broker/broker.ts";
+import { Broker, WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { BackgroundRepair } from "../broker/background_repair.ts";
 import { Placement } from "../broker/placement.ts";
 import { formatIndexSummary, indexFile, indexLines } from "../broker/indexer.ts";
@@ -26,7 +26,7 @@ import {
 import type { TerminalOutput } from "../base/line_editor.ts";
 import { openHistory } from "./history.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
-import { intFlag, parseFlags } from "./args.ts";
+import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { EndlessLineError } from "../base/line_reader.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
@@ -60,6 +60,10 @@ Flags:
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}; past it
                          the server counts as down and is reconnected in the
                          background (default ${DEFAULT_TIMEOUT_MS})
+      --writes RULE      'sloppy' (default): a write goes to the first k reachable
+                         servers of its key's preference list, so writes go on with
+                         up to k-1 servers down; 'strict': only to the key's own k
+                         servers, refused when one of them is down
       --duplicate-keys MODE
                          a field name repeated in one object: 'error' skips the line
                          (default), 'last-wins' keeps the last value like Python dicts
@@ -81,13 +85,12 @@ the command running (or clears the line; on an empty line it leaves, as
 Ctrl-D does). History is kept in $XDG_STATE_HOME/kv/history (or
 ~/.local/state/kv/history); KV_HISTORY=off keeps it for the session only.
 
-Each record lives on the k servers that rendezvous hashing of its key picks
-from the server list. With up to k-1 servers down (crashed or hung) every
-GET and QUERY answers as with all servers up; beyond that the broker keeps
-serving and marks answers it cannot guarantee with a warning. DELETE and PUT
-refuse, changing nothing, unless all k replicas of the key are reachable.
-Changing the server list moves where keys are looked for, but moves no data:
-index the data again with -i after changing it.
+Each record lives on the first k servers of its key's preference list, which
+rendezvous hashing computes from the server list. With up to k-1 servers down
+(crashed or hung) every GET and QUERY answers as with all servers up, and DELETE
+and PUT go to the next servers of the list (--writes sloppy); beyond that the
+broker keeps serving, marks answers it cannot guarantee with a warning, and
+refuses writes, changing nothing.
 
 Exit codes: 0 success, 1 internal error (or --index-only with failed records),
 2 usage or input error, including fewer than k servers reachable with -i.`;
@@ -104,6 +107,7 @@ interface BrokerSettings {
   readonly serverFile: string;
   readonly servers: readonly ServerAddress[];
   readonly k: number;
+  readonly writes: WriteRule;
   readonly timeoutMs: number;
   /** The `--dialect` flag, when given. */
   readonly dialect: Dialect | undefined;
@@ -125,6 +129,7 @@ async function runBroker(args: string[]): Promise<number> {
   const release = logSink.redirect((line) => held.push(line));
   const broker = await Broker.open(settings.servers, {
     k: settings.k,
+    writes: settings.writes,
     timeoutMs: settings.timeoutMs,
     log,
     credentials: settings.credentials,
@@ -174,6 +179,7 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
     index: { type: "string", short: "i" },
     replicas: { type: "string", short: "k" },
     "timeout-ms": { type: "string" },
+    writes: { type: "string" },
     json: { type: "boolean" },
     dialect: { type: "string" },
     "index-only": { type: "boolean" },
@@ -220,6 +226,7 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
     serverFile,
     servers,
     k,
+    writes: choiceFlag("broker", "--writes", values.writes, WRITE_RULES, "sloppy"),
     timeoutMs,
     dialect: dialect as Dialect | undefined,
     duplicateKeys,

@@ -10,6 +10,7 @@
  * @module
  */
 import { connect, type Kv } from "../client/kv.ts";
+import { WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { KvInputError } from "../client/errors.ts";
 import { MAX_SERVERS } from "../broker/server_list.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
@@ -20,7 +21,7 @@ import {
   DEFAULT_MAX_PATH_BYTES,
   HttpApi,
 } from "../http/api.ts";
-import { intFlag, parseFlags } from "./args.ts";
+import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import { CredentialsError, readPemFile } from "../protocol/credentials.ts";
 import { BearerTokens, TokensFileError } from "../http/tokens.ts";
 import { authFileFromEnv, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
@@ -52,6 +53,9 @@ Flags:
       --listen HOST:PORT address to listen on; port 0 picks a free one
                          (default ${DEFAULT_LISTEN})
       --timeout-ms MS    connect and request timeout per server (default ${DEFAULT_TIMEOUT_MS})
+      --writes RULE      'sloppy' (default): writes go to the first k reachable servers
+                         of the key's preference list; 'strict': to the key's own k
+                         servers only, refused when one is down
       --max-body-bytes N largest request body; more is 413 (default ${DEFAULT_MAX_BODY_BYTES})
       --max-path-bytes N longest URL path and query; more is 414 (default ${DEFAULT_MAX_PATH_BYTES})
       --max-concurrent-requests N
@@ -98,6 +102,7 @@ async function runHttp(args: string[]): Promise<number> {
   const logger = new Logger({ name: "kv http" });
   const kv = await openKv(serverFile(values.servers), {
     replicas: k,
+    writes: choiceFlag("http", "--writes", values.writes, WRITE_RULES, "sloppy"),
     timeoutMs,
     authFile: values["auth-file"] ?? authFileFromEnv(),
     tlsCa: values["tls-ca"],
@@ -123,6 +128,7 @@ function parseHttpFlags(args: string[]) {
     replicas: { type: "string", short: "k" },
     listen: { type: "string" },
     "timeout-ms": { type: "string" },
+    writes: { type: "string" },
     "max-body-bytes": { type: "string" },
     "max-path-bytes": { type: "string" },
     "max-concurrent-requests": { type: "string" },
@@ -207,7 +213,13 @@ async function tlsFiles(
 
 async function openKv(
   path: string,
-  options: { replicas: number; timeoutMs: number; authFile?: string; tlsCa?: string },
+  options: {
+    replicas: number;
+    writes: WriteRule;
+    timeoutMs: number;
+    authFile?: string;
+    tlsCa?: string;
+  },
 ): Promise<Kv> {
   try {
     return await connect({ servers: path, ...options, floats: "tagged" });

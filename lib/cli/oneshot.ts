@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { Broker } from "../broker/broker.ts";
+import { Broker, WRITE_RULES } from "../broker/broker.ts";
 import {
   type Answer,
   type Command,
@@ -29,7 +29,7 @@ import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { writeLine } from "../base/stdout.ts";
 import { keyProblem } from "../record/key.ts";
 import { parseRecordLine, RecordParseError } from "../record/parse.ts";
-import { intFlag, parseFlags } from "./args.ts";
+import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
@@ -51,6 +51,7 @@ const FLAGS = {
   servers: { type: "string", short: "s" },
   replicas: { type: "string", short: "k" },
   "timeout-ms": { type: "string" },
+  writes: { type: "string" },
   json: { type: "boolean" },
   limit: { type: "string" },
   ...SECURITY_FLAGS,
@@ -110,7 +111,7 @@ const SPECS: readonly OneShotSpec[] = [
     summary: `store a record on all its replicas, e.g. kv put 'person1: { "age" : 22 }'`,
     arguments: 1,
     done: "stored",
-    unavailable: "the cluster could not store it on all its replicas",
+    unavailable: "fewer than k servers could store it",
     command: ([line]) => putCommand(line),
   },
   {
@@ -120,7 +121,7 @@ const SPECS: readonly OneShotSpec[] = [
     arguments: 1,
     done: "deleted",
     canFindNothing: true,
-    unavailable: "the cluster could not delete it on all replicas",
+    unavailable: "fewer than k servers could delete it",
     command: ([key]) => parsed("delete", key),
   },
   {
@@ -163,6 +164,9 @@ Flags:
   -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
   -k, --replicas N       the cluster's replication factor (default 1)
       --timeout-ms MS    connect and request timeout per server (default ${DEFAULT_TIMEOUT_MS})
+      --writes RULE      'sloppy' (default): writes go to the first k reachable servers
+                         of the key's preference list; 'strict': to the key's own k
+                         servers only, refused when one is down
       --json             print the answer as one JSON object on one line
 ${limitFlag}${SECURITY_HELP}
 
@@ -284,6 +288,7 @@ async function openBroker(
     servers?: string;
     replicas?: string;
     "timeout-ms"?: string;
+    writes?: string;
     "auth-file"?: string;
     "tls-ca"?: string;
   },
@@ -308,7 +313,8 @@ async function openBroker(
     fallback: DEFAULT_TIMEOUT_MS,
   });
   const credentials = await clientCredentials(name, values);
-  const broker = await Broker.open(servers, { k, timeoutMs, credentials });
+  const writes = choiceFlag(name, "--writes", values.writes, WRITE_RULES, "sloppy");
+  const broker = await Broker.open(servers, { k, writes, timeoutMs, credentials });
   const twins = broker.pool.twins();
   if (twins.length > 0) {
     broker.close();

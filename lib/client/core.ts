@@ -121,7 +121,7 @@ export class KvCore {
     return { ...entry(segments[0], await this.#open().query(segments)), path: segments };
   }
 
-  /** Stores `value` under `key` on all its replicas, or on none. */
+  /** Stores `value` under `key` on k servers, or on none. */
   async put(key: string, value: Value): Promise<KvPutResult> {
     checkName(key, "key");
     const change = await this.#open().put(key, value);
@@ -129,7 +129,7 @@ export class KvCore {
     return { key, version: formatVersion(change.version) };
   }
 
-  /** Removes `key` from all its replicas, or from none. */
+  /** Removes `key` on k servers, or on none. */
   async delete(key: string): Promise<KvDeleteResult> {
     checkName(key, "key");
     const change = await this.#open().delete(key);

@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import type { Broker } from "../broker/broker.ts";
+import { type Broker, WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { type Credentials, CredentialsError, resolveCredentials } from "../protocol/credentials.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import {
@@ -66,6 +66,12 @@ export interface ConnectOptions {
   replicas?: number;
   /** Connect and request timeout per server, in ms, 1 to {@link MAX_TIMEOUT_MS}; default 1000. */
   timeoutMs?: number;
+  /**
+   * Which servers writes go to: `"sloppy"` (default), the first k reachable servers of
+   * the key's preference list, so writes go on with up to k − 1 servers down;
+   * `"strict"`, the key's own k servers only, refused when one is down.
+   */
+  writes?: WriteRule;
   /** How floats read back (see {@link FloatReading}); default `"number"`. */
   floats?: FloatReading;
   /**
@@ -240,8 +246,8 @@ export class Kv implements AsyncDisposable {
 
   /** @internal Opens the broker; {@link connect} is the public way in. */
   static async open(options: ConnectOptions): Promise<Kv> {
-    const { servers, k, timeoutMs, floats, credentials } = await checkOptions(options);
-    return new Kv(await KvCore.open(servers, { k, timeoutMs, credentials }), floats);
+    const { servers, k, writes, timeoutMs, floats, credentials } = await checkOptions(options);
+    return new Kv(await KvCore.open(servers, { k, writes, timeoutMs, credentials }), floats);
   }
 
   /**
@@ -271,8 +277,9 @@ export class Kv implements AsyncDisposable {
   }
 
   /**
-   * Stores `value` under `key` on all its replicas, replacing any record; when
-   * a replica is unreachable nothing is changed and a KvUnavailableError says which.
+   * Stores `value` under `key` on k servers (see {@link ConnectOptions.writes}),
+   * replacing any record; when fewer than k are reachable nothing is changed and a
+   * KvUnavailableError says which are not.
    *
    * @example
    * ```ts
@@ -285,8 +292,8 @@ export class Kv implements AsyncDisposable {
   }
 
   /**
-   * Removes `key` from all its replicas (or, when one is unreachable, from
-   * none, with a KvUnavailableError).
+   * Removes `key` (a tombstone on k servers, see {@link ConnectOptions.writes}), or,
+   * when fewer than k are reachable, changes nothing and throws a KvUnavailableError.
    *
    * @example
    * ```ts
@@ -430,6 +437,7 @@ export async function connect(options: ConnectOptions): Promise<Kv> {
 interface CheckedOptions {
   servers: ServerAddress[];
   k: number;
+  writes: WriteRule;
   timeoutMs: number;
   floats: FloatReading;
   credentials: Credentials;
@@ -452,7 +460,14 @@ async function checkOptions(options: ConnectOptions): Promise<CheckedOptions> {
   if (floats !== "number" && floats !== "tagged") {
     throw new KvInputError(`floats must be "number" or "tagged", got ${JSON.stringify(floats)}`);
   }
-  return { servers, k, timeoutMs, floats, credentials };
+  const writes = options.writes ?? "sloppy";
+  if (!WRITE_RULES.includes(writes)) {
+    throw new KvInputError(
+      `writes must be ${WRITE_RULES.map((rule) => `"${rule}"`).join(" or ")}, ` +
+        `got ${JSON.stringify(writes)}`,
+    );
+  }
+  return { servers, k, writes, timeoutMs, floats, credentials };
 }
 
 async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAddress[]> {

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { Broker, MAX_READ_REPAIRS_IN_FLIGHT, MAX_WRITE_ATTEMPTS } from "../../lib/broker/broker.ts";
+import {
+  Broker,
+  MAX_READ_REPAIRS_IN_FLIGHT,
+  MAX_WRITE_ATTEMPTS,
+  type RepairRequest,
+} from "../../lib/broker/broker.ts";
+import { partitionOf } from "../../lib/record/partition.ts";
 import { compareVersions } from "../../lib/record/version.ts";
 import { int, object, str } from "../../lib/record/value.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
@@ -101,8 +107,13 @@ Deno.test("with k servers down: found records are returned, doubtful NOT FOUND w
   }
 });
 
-Deno.test("delete refuses when a replica is down and changes nothing", async () => {
-  const { cluster, broker } = await openBroker(3, 2);
+Deno.test("with the strict write rule, delete refuses when a replica is down and changes nothing", async () => {
+  const cluster = new FakeCluster(3);
+  const broker = await Broker.open(cluster.addresses, {
+    k: 2,
+    connect: cluster.connect,
+    writes: "strict",
+  });
   try {
     await broker.put("person3", PERSON);
     const [first, second] = broker.replicasOf("person3");
@@ -115,6 +126,51 @@ Deno.test("delete refuses when a replica is down and changes nothing", async () 
     );
     assert(cluster.servers[first].records.has("person3"), "the reachable replica keeps it");
     assert(!cluster.servers[first].requests.includes("DELETE"));
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a delete with a replica down is stored on k servers, and reads answer NOT FOUND", async () => {
+  const { cluster, broker } = await openBroker(3, 2);
+  try {
+    await broker.put("person3", PERSON);
+    const [, second] = broker.replicasOf("person3");
+    cluster.servers[second].state = "hung";
+    assert.deepEqual(withoutVersion(await broker.delete("person3")), {
+      kind: "done",
+      existed: true,
+    });
+    // The tombstone is on the first replica and on the third server, a hint for the second.
+    assert.deepEqual(cluster.holders("person3"), [
+      cluster.servers[second].address.id,
+    ]);
+    assert.equal(broker.hintCount, 1);
+    assert.deepEqual(withoutVersion(await broker.get("person3")), { kind: "not-found" });
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("writes refuse before changing anything when fewer than k servers are reachable", async () => {
+  const { cluster, broker } = await openBroker(3, 2);
+  try {
+    await broker.put("person3", PERSON);
+    const [first, second] = broker.replicasOf("person3");
+    const third = [0, 1, 2].find((index) => index !== first && index !== second)!;
+    cluster.servers[second].state = "crashed";
+    cluster.servers[third].state = "hung";
+    for (const change of [await broker.delete("person3"), await broker.put("person3", int(1))]) {
+      assert.equal(change.kind, "error");
+      assert.match(
+        (change as { error: string }).error,
+        /1 of 2 replicas unavailable.*nothing was changed/,
+      );
+    }
+    assert(!cluster.servers[first].requests.includes("DELETE"));
+    const puts = cluster.servers[first].requests.filter((kind) => kind === "PUT");
+    assert.equal(puts.length, 1, "only the PUT made before the failures reached it");
+    assert.equal(broker.hintCount, 0);
   } finally {
     broker.close();
   }
@@ -140,14 +196,50 @@ Deno.test("delete removes exactly the key from every replica", async () => {
   }
 });
 
-Deno.test("put refuses when a replica is down and writes nothing", async () => {
-  const { cluster, broker } = await openBroker(3, 2);
+Deno.test("with the strict write rule, put refuses when a replica is down and writes nothing", async () => {
+  const cluster = new FakeCluster(3);
+  const broker = await Broker.open(cluster.addresses, {
+    k: 2,
+    connect: cluster.connect,
+    writes: "strict",
+  });
   try {
     cluster.servers[broker.replicasOf("person5")[1]].state = "crashed";
     const change = await broker.put("person5", PERSON);
     assert.equal(change.kind, "error");
     assert.match((change as { error: string }).error, /cannot put 'person5'/);
     assert.deepEqual(cluster.holders("person5"), []);
+    assert.equal(broker.hintCount, 0);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a put with a replica down is stored on the next server of the list, a hint handed off when it is back", async () => {
+  const requests: RepairRequest[] = [];
+  const cluster = new FakeCluster(4);
+  const broker = await Broker.open(cluster.addresses, {
+    k: 2,
+    connect: cluster.connect,
+    onRepairNeeded: (request) => requests.push(request),
+  });
+  try {
+    const list = Array.from(broker.preferenceList(partitionOf("person5")));
+    cluster.servers[list[1]].state = "crashed";
+    assert.equal((await broker.put("person5", PERSON)).kind, "done");
+    const ids = (indexes: number[]) => indexes.map((index) => cluster.servers[index].address.id);
+    assert.deepEqual(cluster.holders("person5").sort(), ids([list[0], list[2]]).sort());
+    assert.equal(broker.hintCount, 1);
+    assert.deepEqual(withoutVersion(await broker.get("person5")), { kind: "found", value: PERSON });
+    assert.deepEqual(requests, []);
+    cluster.servers[list[1]].state = "up";
+    await waitFor(() => requests.length > 0, { what: "the hint to be handed off" });
+    assert.deepEqual(requests, [{
+      server: list[1],
+      partitions: [partitionOf("person5")],
+      reason: "hint",
+    }]);
+    assert.equal(broker.hintCount, 0);
   } finally {
     broker.close();
   }

@@ -12,6 +12,9 @@ import { MAX_PUT_MANY_ITEMS } from "../../lib/protocol/put_many.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
 import { withoutVersion } from "../helpers/versions.ts";
+import { partitionOf } from "../../lib/record/partition.ts";
+import { int } from "../../lib/record/value.ts";
+import { compareVersions, type Version } from "../../lib/record/version.ts";
 
 const SILENT_PROGRESS = { update() {}, finish() {} };
 
@@ -109,24 +112,86 @@ Deno.test("a repeated field name skips the line unless duplicateKeys is last-win
   }
 });
 
-Deno.test("records whose replica is down are reported and not counted", async () => {
+Deno.test("with a server down, records go to the next servers of their lists, leaving hints", async () => {
   const { cluster, broker } = await setUp(3, 2);
   try {
     cluster.servers[0].state = "crashed";
+    await broker.pool.call(0, (connection) => connection.ping());
     const keys = Array.from({ length: 30 }, (_, i) => `person${i}`);
-    const text = keys.map((key) => `"${key}" : 1`).join("\n");
-    const reports: string[] = [];
-    const summary = await indexLines(broker, source(text), {
-      fileName: "d.txt",
-      report: (line) => reports.push(line),
-      progress: SILENT_PROGRESS,
-    });
+    const { summary, reports } = await indexKeys(broker, keys);
+    assert.deepEqual(reports, []);
+    assert.equal(summary.indexedCount, keys.length);
+    const onDown = keys.filter((key) => broker.replicasOf(key).includes(0));
+    assert(onDown.length > 0 && onDown.length < keys.length);
+    const others = [cluster.servers[1].address.id, cluster.servers[2].address.id];
+    for (const key of onDown) assert.deepEqual(cluster.holders(key).sort(), others.sort(), key);
+    const hinted = new Set(onDown.map((key) => partitionOf(key)));
+    assert.equal(broker.hintCount, hinted.size);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("with the strict write rule, records whose replica is down are reported and not counted", async () => {
+  const cluster = new FakeCluster(3);
+  const broker = await Broker.open(cluster.addresses, {
+    k: 2,
+    connect: cluster.connect,
+    writes: "strict",
+  });
+  try {
+    cluster.servers[0].state = "crashed";
+    await broker.pool.call(0, (connection) => connection.ping());
+    const keys = Array.from({ length: 30 }, (_, i) => `person${i}`);
+    const { summary, reports } = await indexKeys(broker, keys);
     const onDown = keys.filter((key) => broker.replicasOf(key).includes(0));
     assert(onDown.length > 0 && onDown.length < keys.length);
     assert.equal(summary.failedCount, onDown.length);
     assert.equal(summary.indexedCount, keys.length - onDown.length);
-    assert.match(reports[0], /^d\.txt:\d+: record 'person\d+' not indexed: /);
+    assert.match(
+      reports[0],
+      /not indexed: one of its k=2 own servers is down \(--writes strict; down: /,
+    );
     for (const key of onDown) assert.deepEqual(cluster.holders(key), [], "nothing written");
+    assert.equal(broker.hintCount, 0);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("with fewer than k servers up, every record is reported and none is written", async () => {
+  const { cluster, broker } = await setUp(3, 2);
+  try {
+    for (const index of [0, 1]) {
+      cluster.servers[index].state = "crashed";
+      await broker.pool.call(index, (connection) => connection.ping());
+    }
+    const keys = Array.from({ length: 10 }, (_, i) => `person${i}`);
+    const { summary, reports } = await indexKeys(broker, keys);
+    assert.equal(summary.failedCount, keys.length);
+    assert.match(reports[0], /not indexed: fewer than k=2 servers are up \(down: /);
+    for (const key of keys) assert.deepEqual(cluster.holders(key), []);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a record a server holds a newer version of is written again, and its value wins", async () => {
+  const { cluster, broker } = await setUp(3, 2);
+  try {
+    const later: Version = { ms: Date.now() + 60_000, counter: 0, broker: 7 };
+    const [first] = broker.replicasOf("person1");
+    cluster.servers[first].applyPut("person1", int(99), { version: later });
+    const keys = Array.from({ length: 10 }, (_, i) => `person${i}`);
+    const { summary, reports } = await indexKeys(broker, keys);
+    assert.deepEqual(reports, []);
+    assert.equal(summary.indexedCount, keys.length);
+    const read = await broker.get("person1");
+    assert.deepEqual(withoutVersion(read), { kind: "found", value: int(1) });
+    assert(compareVersions((read as { version: Version }).version, later) > 0);
+    for (const index of broker.replicasOf("person1")) {
+      assert.deepEqual(cluster.servers[index].records.get("person1"), int(1));
+    }
   } finally {
     broker.close();
   }
@@ -185,22 +250,48 @@ Deno.test("each item a replica refuses fails exactly its own record, with the se
   }
 });
 
-Deno.test("a batch that fails whole fails each of its records; a crashed server's are reported", async () => {
-  for (const failure of ["crash", "internal"] as const) {
-    const { cluster, broker } = await setUp(3, 2);
+Deno.test("a batch a server refuses whole fails each of its records, reported", async () => {
+  const { cluster, broker } = await setUp(3, 2);
+  try {
+    cluster.servers[2].failWrites = "disk full";
+    // Few enough that every failure is reported (MAX_REPORTED_PROBLEMS).
+    const keys = Array.from({ length: 16 }, (_, i) => `person${i}`);
+    const { summary, reports, failedKeys } = await indexKeys(broker, keys);
+    const onFailed = keys.filter((key) => broker.replicasOf(key).includes(2));
+    assert(onFailed.length > 0 && onFailed.length < keys.length);
+    assert.deepEqual(failedKeys.sort(), onFailed.sort());
+    assert.equal(summary.indexedCount, keys.length - onFailed.length);
+    for (const report of reports) assert.match(report, /disk full$/);
+    assert.equal(broker.pool.isUp(2), true, "a server's own error does not mark it down");
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a batch lost with its server is written again to the next servers; strict reports it", async () => {
+  for (const writes of ["sloppy", "strict"] as const) {
+    const cluster = new FakeCluster(3);
+    const broker = await Broker.open(cluster.addresses, {
+      k: 2,
+      connect: cluster.connect,
+      writes,
+    });
     try {
-      if (failure === "crash") cluster.servers[2].crashOnPutMany = true;
-      else cluster.servers[2].failWrites = "disk full";
-      // Few enough that every failure is reported (MAX_REPORTED_PROBLEMS).
+      cluster.servers[2].crashOnPutMany = true;
       const keys = Array.from({ length: 16 }, (_, i) => `person${i}`);
       const { summary, reports, failedKeys } = await indexKeys(broker, keys);
       const onFailed = keys.filter((key) => broker.replicasOf(key).includes(2));
       assert(onFailed.length > 0 && onFailed.length < keys.length);
-      assert.deepEqual(failedKeys.sort(), onFailed.sort());
-      assert.equal(summary.indexedCount, keys.length - onFailed.length);
-      const reason = failure === "crash" ? /connection reset$/ : /disk full$/;
-      for (const report of reports) assert.match(report, reason);
-      assert.equal(broker.pool.isUp(2), failure === "internal", "only a lost connection is down");
+      assert.equal(broker.pool.isUp(2), false, "a lost connection is down");
+      if (writes === "strict") {
+        assert.deepEqual(failedKeys.sort(), onFailed.sort());
+        for (const report of reports) assert.match(report, /connection reset$/);
+        continue;
+      }
+      assert.deepEqual(reports, []);
+      assert.equal(summary.indexedCount, keys.length);
+      const others = [cluster.servers[0].address.id, cluster.servers[1].address.id].sort();
+      for (const key of onFailed) assert.deepEqual(cluster.holders(key).sort(), others, key);
     } finally {
       broker.close();
     }

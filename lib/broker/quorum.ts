@@ -1,0 +1,148 @@
+/**
+ * Sloppy quorums over a preference list (lib/broker/placement.ts): which servers a
+ * write goes to and a read asks, and when a read's NOT FOUND can be trusted.
+ *
+ * **The rule.** A partition's preference list L ranks all n servers; its first k are
+ * the partition's home servers. A write goes to the first k servers of L that are
+ * reachable and is acknowledged only once k servers stored it; with fewer than k
+ * reachable it is refused before anything changes. A read asks the first k reachable
+ * servers of L and walks further down L until k *trustworthy* servers answered (an
+ * unrepaired server — one that may have lost acknowledged writes — answers, but does
+ * not count) or L ends; it answers the newest version among all answers.
+ *
+ * **Why a read sees every acknowledged write.** Let F be the first f = min(n, 2k − 1)
+ * servers of L.
+ *
+ * 1. A write made while at most k − 1 servers were unreachable is stored on a set S
+ *    of k servers inside F. S is the first k reachable of L; let s be the position of
+ *    S's last member. Every server before s that is not in S was skipped as
+ *    unreachable, so s + 1 ≤ k + (k − 1) = 2k − 1, and s < n: S ⊆ F.
+ * 2. Conversely, for such writes any k-subset of F can be S (make the other f − k ≤
+ *    k − 1 servers of F unreachable). So a set T of servers meets *every* possible S
+ *    exactly when |T ∩ F| ≥ f − k + 1: then F \ T has at most k − 1 servers and
+ *    cannot contain all k of S; and with fewer, F \ T can.
+ * 3. A read made while at most k − 1 servers are unreachable or unrepaired finds k
+ *    trustworthy servers T, the first k such of L; by the argument of (1) they lie in
+ *    F, so |T ∩ F| = k ≥ f − k + 1 (as f ≤ 2k − 1). By (2), T meets S: some server
+ *    that answered stored the write and, being trustworthy (it never lost an
+ *    acknowledged write), still holds it or something newer. The read answers the
+ *    newest version it saw, so it is at least that write's: **every read sees every
+ *    acknowledged write**, whichever servers failed in between.
+ * 4. A read that did not get f − k + 1 trustworthy answers from F cannot rule out a
+ *    write held only by the servers it missed: its NOT FOUND carries a warning
+ *    ({@link readIsConclusive}). A record found is returned either way.
+ * 5. **Last write wins in real time.** Two writes meet the same way: a write W₂ that
+ *    begins after W₁ was acknowledged (both under the same bound) is sent to a set
+ *    that meets W₁'s in a trustworthy server. That server holds W₁'s version or a
+ *    newer one; if W₂'s version is not newer it answers STALE with it, the broker
+ *    moves its clock past it and writes W₂ again (a bounded number of times), so the
+ *    acknowledged W₂ is newer than W₁ on every server that stored it. Read repair and
+ *    handoff copies keep their versions and never replace anything newer.
+ *
+ * Copies stored on servers beyond the first k (because a home server was unreachable)
+ * are hints: the broker records (home, partition) and hands the partition to the
+ * repair engine when the home server is back, so copies move home and the "at most k
+ * − 1 unreachable" bound applies afresh to each failure rather than adding up.
+ *
+ * @example
+ * ```ts
+ * import { PreferenceWalk } from "./quorum.ts";
+ * const walk = new PreferenceWalk(broker.preferenceList(17), (index) => pool.isUp(index));
+ * walk.take(2); // positions in the list of the first two servers up
+ * ```
+ * @module
+ */
+
+/**
+ * Walks a preference list in order, handing out the positions of servers not yet
+ * handed out that are up now: the servers a write goes to, or a read asks, next.
+ *
+ * @example
+ * ```ts
+ * const walk = new PreferenceWalk(new Uint16Array([2, 0, 1]), (index) => index !== 0);
+ * walk.take(2); // [0, 2]: servers 2 and 1; server 0, at position 1, is down
+ * walk.take(1); // []: the list is exhausted
+ * ```
+ */
+export class PreferenceWalk {
+  readonly #list: Uint16Array;
+  readonly #isUp: (index: number) => boolean;
+  #next = 0;
+
+  /**
+   * @param list the preference list: server indexes, best first.
+   * @param isUp whether a server is reachable now (asked as the walk reaches it).
+   */
+  constructor(list: Uint16Array, isUp: (index: number) => boolean) {
+    this.#list = list;
+    this.#isUp = isUp;
+  }
+
+  /** Positions, in list order, of up to `count` more servers that are up. */
+  take(count: number): number[] {
+    const positions: number[] = [];
+    while (positions.length < count && this.#next < this.#list.length) {
+      const position = this.#next++;
+      if (this.#isUp(this.#list[position])) positions.push(position);
+    }
+    return positions;
+  }
+
+  /** Positions passed over because their server was down, so far. */
+  get skipped(): number[] {
+    const skipped: number[] = [];
+    for (let position = 0; position < this.#next; position++) {
+      if (!this.#isUp(this.#list[position])) skipped.push(position);
+    }
+    return skipped;
+  }
+}
+
+/**
+ * How many trustworthy answers from the first min(n, 2k − 1) servers of a preference
+ * list a NOT FOUND needs to be conclusive: min(n, 2k − 1) − k + 1 (see the module's
+ * proof, step 2). `k` when n ≥ 2k − 1; 1 when n = k.
+ *
+ * @example
+ * ```ts
+ * conclusiveCount(4, 2); // 2
+ * conclusiveCount(3, 3); // 1
+ * ```
+ */
+export function conclusiveCount(serverCount: number, k: number): number {
+  return frontLength(serverCount, k) - k + 1;
+}
+
+/**
+ * How many positions at the front of a preference list can hold a write made with at
+ * most k − 1 servers unreachable: min(n, 2k − 1).
+ *
+ * @example
+ * ```ts
+ * frontLength(4, 2); // 3
+ * ```
+ */
+export function frontLength(serverCount: number, k: number): number {
+  return Math.min(serverCount, 2 * k - 1);
+}
+
+/**
+ * Whether a read whose trustworthy answers came from `positions` (in its preference
+ * list) rules out every acknowledged write it did not see.
+ *
+ * @example
+ * ```ts
+ * readIsConclusive([0, 1], 4, 2); // true
+ * readIsConclusive([1, 3], 4, 2); // false: only position 1 is among the first 3
+ * ```
+ */
+export function readIsConclusive(
+  positions: readonly number[],
+  serverCount: number,
+  k: number,
+): boolean {
+  const front = frontLength(serverCount, k);
+  let inFront = 0;
+  for (const position of positions) if (position < front) inFront++;
+  return inFront >= conclusiveCount(serverCount, k);
+}
