@@ -76,7 +76,7 @@ const SIZE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 export interface BenchOptions {
   /** The server file, or endpoints, as {@link connect} takes them. */
   servers: Parameters<typeof connect>[0]["servers"];
-  /** Replication factor; default 1. */
+  /** Replication factor; default the cluster's (see `ConnectOptions.replicas`). */
   replicas?: number;
   /** Which workload; default `"A"`. */
   workload?: Workload;

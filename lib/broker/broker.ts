@@ -70,7 +70,10 @@ import { compareVersions, newerVersion, type Version } from "../record/version.t
 import type { DeleteResult, EncodedRead, PutResult } from "../protocol/mod.ts";
 import { HybridClock } from "./clock.ts";
 import { partitionOf } from "../record/partition.ts";
-import { HintSet, MAX_HINTS } from "./hints.ts";
+import { HintSet } from "./hints.ts";
+import { agreeOnK, recordK } from "./cluster_k.ts";
+import { markEmptyClusterRepaired } from "./empty_cluster.ts";
+import type { PartitionSet } from "./partition_set.ts";
 import { frontLength, PreferenceWalk, readIsConclusive } from "./quorum.ts";
 
 /**
@@ -108,15 +111,19 @@ export type RepairReason = "hint";
 export interface RepairRequest {
   /** Index into `pool.servers` of the server the partitions belong on. */
   readonly server: number;
-  /** The partitions, ascending. */
-  readonly partitions: readonly number[];
+  /** The partitions. */
+  readonly partitions: PartitionSet;
   readonly reason: RepairReason;
 }
 
 /** Options for {@link Broker.open} and the {@link Broker} constructor. */
 export interface BrokerOptions {
-  /** Replication factor: servers per record, 1 ≤ k ≤ servers. */
-  k: number;
+  /**
+   * Replication factor: servers per record, 1 ≤ k ≤ servers. Default: the k the servers
+   * record, else 1 (lib/broker/cluster_k.ts); {@link Broker.open} refuses a k the
+   * servers do not record with a ClusterKError.
+   */
+  k?: number;
   /** Which servers writes go to, see {@link WriteRule}; default `sloppy`. */
   writes?: WriteRule;
   /**
@@ -209,8 +216,10 @@ export class Broker {
   readonly #k: number;
   readonly #clock: HybridClock;
   readonly #writes: WriteRule;
-  readonly #log: (message: string) => void;
   readonly #onRepairNeeded: (request: RepairRequest) => void;
+  readonly #log: (message: string) => void;
+  /** Lines already logged about servers recording another k: each is logged once. */
+  readonly #kConflicts = new Set<string>();
   /** The read repairs in flight, by key: at most MAX_READ_REPAIRS_IN_FLIGHT. */
   readonly #repairs = new Map<string, Promise<void>>();
   /** (home server, partition) pairs whose copies were written elsewhere. */
@@ -221,25 +230,28 @@ export class Broker {
    * Wraps a started pool. Most callers want {@link Broker.open}.
    *
    * @param pool connections to the servers.
-   * @param options k (1 ≤ k ≤ servers) and the rest of {@link BrokerOptions}; the
-   * pool's own options (timeout, connector, credentials) are ignored here.
+   * @param options k (1 ≤ k ≤ servers, required here: {@link Broker.open} agrees on it
+   * with the servers) and the rest of {@link BrokerOptions}; the pool's own options
+   * (timeout, connector, credentials) are ignored here.
    */
-  constructor(pool: ServerPool, options: BrokerOptions) {
+  constructor(pool: ServerPool, options: BrokerOptions & { readonly k: number }) {
     const k = options.k;
     assert(Number.isInteger(k) && k >= 1 && k <= pool.servers.length, `bad k ${k}`);
     this.#pool = pool;
     this.#k = k;
     this.#clock = options.clock ?? new HybridClock();
     this.#writes = options.writes ?? "sloppy";
-    this.#log = options.log ?? (() => {});
     this.#onRepairNeeded = options.onRepairNeeded ?? (() => {});
+    this.#log = options.log ?? (() => {});
     this.#placement = new Placement(pool.servers.map((server) => server.identity));
-    this.#handOffOnReturn();
+    this.#watchServers();
   }
 
   /**
-   * Connects to `servers` (waiting at most about one timeout) and returns a
-   * broker; servers that could not be reached are retried in the background.
+   * Connects to `servers` (waiting at most about one timeout), agrees on k with them
+   * (lib/broker/cluster_k.ts: a ClusterKError when they record another k), marks a new
+   * cluster's servers repaired (lib/broker/empty_cluster.ts) and returns a broker;
+   * servers that could not be reached are retried in the background.
    *
    * @example
    * ```ts
@@ -254,7 +266,15 @@ export class Broker {
       credentials: options.credentials,
     });
     await pool.start();
-    return new Broker(pool, options);
+    let k: number;
+    try {
+      k = await agreeOnK(pool, options.k);
+      await markEmptyClusterRepaired(pool);
+    } catch (error) {
+      pool.close();
+      throw error;
+    }
+    return new Broker(pool, { ...options, k });
   }
 
   /** Which servers writes go to. */
@@ -273,7 +293,7 @@ export class Broker {
    *
    * @example
    * ```ts
-   * broker.requestRepair({ server: 0, partitions: [17], reason: "hint" });
+   * broker.requestRepair({ server: 0, partitions: new PartitionSet([17]), reason: "hint" });
    * ```
    */
   requestRepair(request: RepairRequest): void {
@@ -548,11 +568,12 @@ export class Broker {
   }
 
   /**
-   * Whether server `index` never lost an acknowledged write: its NOT FOUND means the
-   * key holds nothing there.
+   * Whether server `index` has not lost acknowledged writes (its HELLO did not say
+   * unrepaired): its answer, NOT FOUND included, shows everything it was sent. A server
+   * whose connection closed since it answered is not known to be, so it is not.
    */
-  #trustworthy(_index: number): boolean {
-    return true;
+  #trustworthy(index: number): boolean {
+    return this.#pool.state(index)?.unrepaired === false;
   }
 
   /** Why a NOT FOUND cannot vouch that no acknowledged write of `key` exists. */
@@ -753,8 +774,7 @@ export class Broker {
   /**
    * Records a hint for each home server of `partition` (first k of `list`) missing from
    * `stored` when a copy went beyond the first k, and hands over at once those of home
-   * servers already back. A full hint set drops the hint, logged once: `kv repair`
-   * moves that copy home.
+   * servers already back.
    */
   #recordHints(partition: number, list: Uint16Array, stored: ArrayLike<number>): void {
     let beyondHome = false;
@@ -765,20 +785,29 @@ export class Broker {
     for (let position = 0; position < this.#k; position++) {
       const home = list[position];
       if (Array.prototype.includes.call(stored, home)) continue;
-      if (!this.#hints.add(home, partition) && this.#hints.droppedCount === 1) {
-        this.#log(
-          `more than ${MAX_HINTS} hinted partitions: further hints are dropped; ` +
-            `run kv repair once the servers are back`,
-        );
-      }
+      this.#hints.add(home, partition);
       if (this.#pool.isUp(home)) queueMicrotask(() => this.#handOff(home));
     }
   }
 
-  /** Hands the hinted partitions of every server that is up to the repair engine, at each change. */
-  async #handOffOnReturn(): Promise<void> {
+  /**
+   * At each change of a server's state: records k on servers that came back recording
+   * none (a memory-only server forgets it when restarted), logs once each server that
+   * records another k, and hands the hinted partitions of servers that are up to the
+   * repair engine.
+   */
+  async #watchServers(): Promise<void> {
+    // Asked for before each round's work, so a change during it is not missed.
+    let change = this.#pool.changed();
     while (!this.#closed) {
-      await this.#pool.changed();
+      await change;
+      change = this.#pool.changed();
+      if (this.#closed) return;
+      for (const conflict of await recordK(this.#pool, this.#k)) {
+        if (this.#kConflicts.has(conflict)) continue;
+        this.#kConflicts.add(conflict);
+        this.#log(`${conflict}, this broker k=${this.#k}: run kv repair -k N to settle one`);
+      }
       if (this.#hints.size === 0) continue;
       for (let index = 0; index < this.#pool.servers.length; index++) {
         if (this.#pool.isUp(index)) this.#handOff(index);
@@ -790,7 +819,7 @@ export class Broker {
   #handOff(index: number): void {
     if (this.#closed) return;
     const partitions = this.#hints.take(index);
-    if (partitions.length > 0) this.requestRepair({ server: index, partitions, reason: "hint" });
+    if (partitions !== undefined) this.requestRepair({ server: index, partitions, reason: "hint" });
   }
 }
 

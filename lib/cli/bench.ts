@@ -65,7 +65,8 @@ ${WORKLOADS.map((letter) => `  ${letter}  ${WORKLOAD_MIX[letter].summary}`).join
 
 Flags:
   -s, --servers FILE     the cluster's server file (required)
-  -k, --replicas N       replication factor the cluster uses (default 1)
+  -k, --replicas N       replication factor; refused when the servers record another
+                         (default: the k they record, else 1)
       --workload W       A to F (default A)
       --distribution D   zipfian (constant 0.99, hot keys scrambled over the key space)
                          or uniform (default zipfian); workload D reads the newest most
@@ -168,7 +169,7 @@ function benchOptions(values: ReturnType<typeof parseBenchFlags>["values"]): Ben
   });
   return {
     servers: values.servers,
-    replicas: int("-k", values.replicas, MAX_CLIENTS, 1),
+    replicas: values.replicas === undefined ? undefined : int("-k", values.replicas, MAX_CLIENTS),
     workload,
     distribution,
     records: int("-n", values.records, MAX_BENCH_RECORDS, DEFAULT_RECORDS),

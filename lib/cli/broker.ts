@@ -10,19 +10,14 @@
  * ```
  * @module
  */
-import { Broker, WRITE_RULES, type WriteRule } from "../broker/broker.ts";
+import { type Broker, WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { BackgroundRepair } from "../broker/background_repair.ts";
-import { Placement } from "../broker/placement.ts";
+import { openBroker, replicasFlag } from "./open_broker.ts";
 import { formatIndexSummary, indexFile, indexLines } from "../broker/indexer.ts";
 import { readLines } from "../base/line_reader.ts";
 import type { Dialect } from "../record/format.ts";
 import { LogSink, runInteractive, runSession } from "../broker/repl.ts";
-import {
-  MAX_SERVERS,
-  readServerList,
-  type ServerAddress,
-  ServerFileError,
-} from "../broker/server_list.ts";
+import { readServerList, type ServerAddress, ServerFileError } from "../broker/server_list.ts";
 import type { TerminalOutput } from "../base/line_editor.ts";
 import { openHistory } from "./history.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
@@ -56,7 +51,9 @@ Flags:
                          (then no commands are read: it exits as --index-only does);
                          bad lines are reported on stderr and skipped; without -i the
                          broker serves what the servers already hold
-  -k, --replicas N       replication factor, 1 to the number of servers (default 1)
+  -k, --replicas N       replication factor, 1 to the number of servers; refused
+                         when the servers record another (default: the k they
+                         record, else 1, which is then recorded)
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}; past it
                          the server counts as down and is reconnected in the
                          background (default ${DEFAULT_TIMEOUT_MS})
@@ -106,7 +103,8 @@ export const brokerCommand: Subcommand = {
 interface BrokerSettings {
   readonly serverFile: string;
   readonly servers: readonly ServerAddress[];
-  readonly k: number;
+  /** The `-k` flag, when given: else the cluster's k. */
+  readonly k: number | undefined;
   readonly writes: WriteRule;
   readonly timeoutMs: number;
   /** The `--dialect` flag, when given. */
@@ -127,14 +125,16 @@ async function runBroker(args: string[]): Promise<number> {
   // Lines logged while connecting wait for the checks: a refusal is one line on its own.
   const held: string[] = [];
   const release = logSink.redirect((line) => held.push(line));
-  const broker = await Broker.open(settings.servers, {
+  let background: BackgroundRepair | undefined;
+  const broker = await openBroker("broker", settings.servers, {
     k: settings.k,
     writes: settings.writes,
     timeoutMs: settings.timeoutMs,
     log,
     credentials: settings.credentials,
+    // Hinted partitions go to the background repair, which moves their copies home.
+    onRepairNeeded: (request) => background?.request(request),
   });
-  let background: BackgroundRepair | undefined;
   try {
     try {
       checkCluster(broker, settings, log);
@@ -145,7 +145,7 @@ async function runBroker(args: string[]): Promise<number> {
     // Paused while a file is indexed: its replicas differ until its writes land.
     background = new BackgroundRepair(broker.pool, {
       k: broker.k,
-      placement: new Placement(settings.servers.map((server) => server.identity)),
+      placement: broker,
       log,
       paused: settings.dataPath !== undefined,
     });
@@ -193,12 +193,7 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
   const servers = await readServerList(serverFile).catch((error) => {
     throw error instanceof ServerFileError ? new UserError(`kv broker: ${error.message}`) : error;
   });
-  const k = intFlag("broker", "-k", values.replicas, { min: 1, max: MAX_SERVERS, fallback: 1 });
-  if (k > servers.length) {
-    throw new UserError(
-      `kv broker: -k ${k} needs at least ${k} servers, but ${serverFile} lists ${servers.length}`,
-    );
-  }
+  const k = replicasFlag("broker", values.replicas, servers.length, serverFile);
   const timeoutMs = intFlag("broker", "--timeout-ms", values["timeout-ms"], {
     min: 1,
     max: MAX_TIMEOUT_MS,
@@ -251,10 +246,10 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
   }
   const down = broker.pool.status().filter((state) => !state.up);
   const upCount = settings.servers.length - down.length;
-  if (upCount < settings.k && settings.dataPath !== undefined) {
+  if (upCount < broker.k && settings.dataPath !== undefined) {
     throw new UserError(
       `kv broker: only ${upCount} of ${settings.servers.length} servers are reachable, fewer than ` +
-        `k=${settings.k}; nothing from ${settings.dataPath} was indexed (start the servers and retry)`,
+        `k=${broker.k}; nothing from ${settings.dataPath} was indexed (start the servers and retry)`,
     );
   }
   if (upCount === 0) {
@@ -265,9 +260,9 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
     );
   }
   for (const state of down) log(`server ${state.server.id} is unreachable: ${state.error}`);
-  if (upCount < settings.k) {
+  if (upCount < broker.k) {
     log(
-      `only ${upCount} of ${settings.servers.length} servers are reachable (k=${settings.k}); ` +
+      `only ${upCount} of ${settings.servers.length} servers are reachable (k=${broker.k}); ` +
         "some answers will carry warnings",
     );
   }

@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import { connect, type Kv } from "../client/kv.ts";
+import { brokerOf, connect, type Kv } from "../client/kv.ts";
 import { WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { KvInputError } from "../client/errors.ts";
 import { MAX_SERVERS } from "../broker/server_list.ts";
@@ -49,7 +49,8 @@ the web console at /.
 
 Flags:
   -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
-  -k, --replicas N       the cluster's replication factor (default 1)
+  -k, --replicas N       the cluster's replication factor; refused when the servers
+                         record another (default: the k they record, else 1)
       --listen HOST:PORT address to listen on; port 0 picks a free one
                          (default ${DEFAULT_LISTEN})
       --timeout-ms MS    connect and request timeout per server (default ${DEFAULT_TIMEOUT_MS})
@@ -90,7 +91,9 @@ function parseListen(text: string): { hostname: string; port: number } {
 async function runHttp(args: string[]): Promise<number> {
   const { values } = parseHttpFlags(args);
   const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
-  const k = intFlag("http", "-k", values.replicas, { min: 1, max: MAX_SERVERS, fallback: 1 });
+  const k = values.replicas === undefined
+    ? undefined
+    : intFlag("http", "-k", values.replicas, { min: 1, max: MAX_SERVERS });
   const timeoutMs = intFlag("http", "--timeout-ms", values["timeout-ms"], {
     min: 1,
     max: MAX_TIMEOUT_MS,
@@ -116,7 +119,7 @@ async function runHttp(args: string[]): Promise<number> {
     });
     const server = serve(api, { ...listen, ...tls });
     const scheme = tls === undefined ? "http" : "https";
-    return await untilStopped(server, logger, `${scheme}://`, `/ (k=${k})`);
+    return await untilStopped(server, logger, `${scheme}://`, `/ (k=${brokerOf(kv).k})`);
   } finally {
     kv.close();
   }
@@ -214,7 +217,7 @@ async function tlsFiles(
 async function openKv(
   path: string,
   options: {
-    replicas: number;
+    replicas: number | undefined;
     writes: WriteRule;
     timeoutMs: number;
     authFile?: string;

@@ -13,7 +13,8 @@
  * ```
  * @module
  */
-import { Broker, WRITE_RULES } from "../broker/broker.ts";
+import { type Broker, WRITE_RULES } from "../broker/broker.ts";
+import { openBroker, replicasFlag } from "./open_broker.ts";
 import {
   type Answer,
   type Command,
@@ -24,7 +25,7 @@ import {
 } from "../broker/commands.ts";
 import { runCommand } from "../broker/commands.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
-import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
+import { readServerList, ServerFileError } from "../broker/server_list.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { writeLine } from "../base/stdout.ts";
 import { keyProblem } from "../record/key.ts";
@@ -162,7 +163,8 @@ answer as the broker's REPL does.
 
 Flags:
   -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
-  -k, --replicas N       the cluster's replication factor (default 1)
+  -k, --replicas N       the cluster's replication factor; refused when the servers
+                         record another (default: the k they record, else 1)
       --timeout-ms MS    connect and request timeout per server (default ${DEFAULT_TIMEOUT_MS})
       --writes RULE      'sloppy' (default): writes go to the first k reachable servers
                          of the key's preference list; 'strict': to the key's own k
@@ -200,7 +202,7 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
     throw new UserError(`kv ${spec.name}: --limit is for kv keys only`);
   }
   const command = spec.command(positionals, values.limit);
-  const broker = await openBroker(spec.name, values);
+  const broker = await brokerFromFlags(spec.name, values);
   try {
     const answer = await runCommand(broker, command);
     writeLine(formatAnswer(answer, { json: values.json ?? false }));
@@ -282,7 +284,7 @@ export function serverFile(flag: string | undefined): string {
   return fromEnv === undefined || fromEnv === "" ? DEFAULT_SERVER_FILE : fromEnv;
 }
 
-async function openBroker(
+async function brokerFromFlags(
   name: string,
   values: {
     servers?: string;
@@ -301,12 +303,7 @@ async function openBroker(
         (values.servers === undefined ? ` (give one with -s or $${SERVERS_ENV})` : ""),
     );
   });
-  const k = intFlag(name, "-k", values.replicas, { min: 1, max: MAX_SERVERS, fallback: 1 });
-  if (k > servers.length) {
-    throw new UserError(
-      `kv ${name}: -k ${k} needs at least ${k} servers, but ${path} lists ${servers.length}`,
-    );
-  }
+  const k = replicasFlag(name, values.replicas, servers.length, path);
   const timeoutMs = intFlag(name, "--timeout-ms", values["timeout-ms"], {
     min: 1,
     max: MAX_TIMEOUT_MS,
@@ -314,7 +311,7 @@ async function openBroker(
   });
   const credentials = await clientCredentials(name, values);
   const writes = choiceFlag(name, "--writes", values.writes, WRITE_RULES, "sloppy");
-  const broker = await Broker.open(servers, { k, writes, timeoutMs, credentials });
+  const broker = await openBroker(name, servers, { k, writes, timeoutMs, credentials });
   const twins = broker.pool.twins();
   if (twins.length > 0) {
     broker.close();

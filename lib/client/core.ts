@@ -14,6 +14,7 @@
  */
 import { Broker, type BrokerOptions, type Lookup } from "../broker/broker.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
+import { ClusterKError } from "../broker/cluster_k.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import { type Value, valueEquals } from "../record/value.ts";
@@ -93,7 +94,13 @@ export class KvCore {
    * ```
    */
   static async open(servers: ServerAddress[], options: BrokerOptions): Promise<KvCore> {
-    const broker = await Broker.open(servers, options);
+    let broker: Broker;
+    try {
+      broker = await Broker.open(servers, options);
+    } catch (error) {
+      if (error instanceof ClusterKError) throw new KvInputError(error.message);
+      throw error;
+    }
     const twins = broker.pool.twins();
     if (twins.length > 0) {
       broker.close();

@@ -62,7 +62,11 @@ export interface ConnectOptions {
    * must be given the same servers (in any order): placement depends on them.
    */
   servers: string | readonly ServerEndpoint[];
-  /** Replication factor k, 1 to the number of servers; default 1. Use the cluster's k. */
+  /**
+   * Replication factor k, 1 to the number of servers. Default: the k the servers record,
+   * else 1 (then recorded). A k other than the one the servers record is a KvInputError:
+   * changing it is `kv repair -k N`.
+   */
   replicas?: number;
   /** Connect and request timeout per server, in ms, 1 to {@link MAX_TIMEOUT_MS}; default 1000. */
   timeoutMs?: number;
@@ -71,7 +75,7 @@ export interface ConnectOptions {
    * the key's preference list, so writes go on with up to k − 1 servers down;
    * `"strict"`, the key's own k servers only, refused when one is down.
    */
-  writes?: WriteRule;
+  writes?: "sloppy" | "strict";
   /** How floats read back (see {@link FloatReading}); default `"number"`. */
   floats?: FloatReading;
   /**
@@ -436,7 +440,7 @@ export async function connect(options: ConnectOptions): Promise<Kv> {
 
 interface CheckedOptions {
   servers: ServerAddress[];
-  k: number;
+  k: number | undefined;
   writes: WriteRule;
   timeoutMs: number;
   floats: FloatReading;
@@ -452,8 +456,8 @@ async function checkOptions(options: ConnectOptions): Promise<CheckedOptions> {
     throw error;
   }
   const servers = await serverList(options.servers);
-  const k = options.replicas ?? 1;
-  checkInteger(k, "replicas", 1, servers.length);
+  const k = options.replicas;
+  if (k !== undefined) checkInteger(k, "replicas", 1, servers.length);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   checkInteger(timeoutMs, "timeoutMs", 1, MAX_TIMEOUT_MS);
   const floats = options.floats ?? "number";

@@ -231,14 +231,14 @@ Deno.test("a put with a replica down is stored on the next server of the list, a
     assert.deepEqual(cluster.holders("person5").sort(), ids([list[0], list[2]]).sort());
     assert.equal(broker.hintCount, 1);
     assert.deepEqual(withoutVersion(await broker.get("person5")), { kind: "found", value: PERSON });
-    assert.deepEqual(requests, []);
+    assert.equal(requests.length, 0, "nothing is handed off while the server is down");
     cluster.servers[list[1]].state = "up";
     await waitFor(() => requests.length > 0, { what: "the hint to be handed off" });
-    assert.deepEqual(requests, [{
-      server: list[1],
-      partitions: [partitionOf("person5")],
-      reason: "hint",
-    }]);
+    assert.equal(requests.length, 1);
+    assert.equal(requests[0].server, list[1]);
+    assert.equal(requests[0].reason, "hint");
+    assert.equal(requests[0].partitions.size, 1);
+    assert(requests[0].partitions.has(partitionOf("person5")));
     assert.equal(broker.hintCount, 0);
   } finally {
     broker.close();

@@ -25,6 +25,8 @@ function source(text: string): ReadableStream<Uint8Array> {
 async function setUp(serverCount: number, k: number) {
   const cluster = new FakeCluster(serverCount);
   const broker = await Broker.open(cluster.addresses, { k, connect: cluster.connect });
+  // Opening records k (SET_K): the tests count the requests indexing makes.
+  for (const server of cluster.servers) server.requests.length = 0;
   return { cluster, broker };
 }
 

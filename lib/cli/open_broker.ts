@@ -1,0 +1,67 @@
+/**
+ * Opening a broker for a command of the CLI (`kv broker`, the one-shot commands): the
+ * optional `-k` flag, and the cluster's recorded k (lib/broker/cluster_k.ts) refusing a
+ * different one with the command's one-line user error (exit 2).
+ *
+ * @example
+ * ```ts
+ * import { openBroker, replicasFlag } from "./open_broker.ts";
+ * const k = replicasFlag("get", values.replicas, servers.length, "servers.txt");
+ * const broker = await openBroker("get", servers, { k });
+ * ```
+ * @module
+ */
+import { Broker, type BrokerOptions } from "../broker/broker.ts";
+import { ClusterKError } from "../broker/cluster_k.ts";
+import { MAX_SERVERS, type ServerAddress } from "../broker/server_list.ts";
+import { intFlag } from "./args.ts";
+import { UserError } from "./user_error.ts";
+
+/**
+ * The `-k` flag of `kv <command>`: undefined when absent (the broker takes the
+ * cluster's k), else a whole number from 1 to the `serverCount` servers `serverFile`
+ * lists; anything else is a UserError.
+ *
+ * @example
+ * ```ts
+ * replicasFlag("broker", "2", 4, "servers.txt"); // 2
+ * replicasFlag("broker", undefined, 4, "servers.txt"); // undefined
+ * ```
+ */
+export function replicasFlag(
+  command: string,
+  text: string | undefined,
+  serverCount: number,
+  serverFile: string,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const k = intFlag(command, "-k", text, { min: 1, max: MAX_SERVERS });
+  if (k > serverCount) {
+    throw new UserError(
+      `kv ${command}: -k ${k} needs at least ${k} servers, but ${serverFile} lists ${serverCount}`,
+    );
+  }
+  return k;
+}
+
+/**
+ * {@link Broker.open} for `kv <command>`: a k the servers do not record is a UserError
+ * (`kv broker: asked for k=3, but the cluster records k=2 (…); …`).
+ *
+ * @example
+ * ```ts
+ * const broker = await openBroker("broker", servers, { k: 2, timeoutMs: 1000 });
+ * ```
+ */
+export async function openBroker(
+  command: string,
+  servers: readonly ServerAddress[],
+  options: BrokerOptions,
+): Promise<Broker> {
+  try {
+    return await Broker.open(servers, options);
+  } catch (error) {
+    if (error instanceof ClusterKError) throw new UserError(`kv ${command}: ${error.message}`);
+    throw error;
+  }
+}

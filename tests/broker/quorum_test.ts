@@ -1,0 +1,100 @@
+// End to end: sloppy quorums, hints and distrust of unrepaired servers, with real
+// `kv server` processes (memory-only: a restart loses everything and says so).
+import assert from "node:assert/strict";
+import { Broker, type RepairRequest } from "../../lib/broker/broker.ts";
+import { Placement } from "../../lib/broker/placement.ts";
+import { readServerList } from "../../lib/broker/server_list.ts";
+import { partitionOf } from "../../lib/record/partition.ts";
+import { int } from "../../lib/record/value.ts";
+import { BROKER_TIMEOUT_MS, BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
+import { connectClient } from "../helpers/client.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { withoutVersion } from "../helpers/versions.ts";
+
+const RECORD_COUNT = 60;
+
+/** Every server of `cluster` ranked for `key`'s partition, by id, best first. */
+function preferenceIds(cluster: KvCluster, key: string): string[] {
+  const ids = cluster.servers.map((server) => server.id);
+  return Array.from(new Placement(ids).preferenceList(partitionOf(key)), (index) => ids[index]);
+}
+
+/** Whether server `id` holds a record (not a tombstone) for `key`. */
+async function holds(cluster: KvCluster, id: string, key: string): Promise<boolean> {
+  const client = await connectClient(cluster.byId(id).address);
+  try {
+    return (await client.getEncoded(key)).encoded !== undefined;
+  } finally {
+    await client.close();
+  }
+}
+
+Deno.test("a PUT with a home server down is stored on the next server; the hint is handed off when it is back", async () => {
+  await using cluster = await KvCluster.start(4);
+  const requests: RepairRequest[] = [];
+  const broker = await Broker.open(await readServerList(cluster.serverFile), {
+    k: 2,
+    timeoutMs: BROKER_TIMEOUT_MS,
+    onRepairNeeded: (request) => requests.push(request),
+  });
+  try {
+    const [home, other, next] = preferenceIds(cluster, "person1");
+    await cluster.byId(home).kill();
+    assert.equal((await broker.put("person1", int(1))).kind, "done");
+    assert.deepEqual(
+      [await holds(cluster, other, "person1"), await holds(cluster, next, "person1")],
+      [true, true],
+    );
+    assert.deepEqual(withoutVersion(await broker.get("person1")), { kind: "found", value: int(1) });
+    assert.equal(broker.hintCount, 1);
+    assert.equal(requests.length, 0, "nothing is handed off while the home server is down");
+    await cluster.byId(home).restart();
+    const homeIndex = broker.pool.servers.findIndex((server) => server.id === home);
+    await broker.pool.reconnectNow(homeIndex);
+    await waitFor(() => requests.length > 0, { what: "the hint to be handed off" });
+    assert.equal(requests.length, 1);
+    assert.equal(requests[0].server, homeIndex);
+    assert.equal(requests[0].reason, "hint");
+    assert(requests[0].partitions.has(partitionOf("person1")));
+    assert.equal(requests[0].partitions.size, 1);
+    assert.equal(broker.hintCount, 0);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a memory-only server restarted empty, then its key's other home down: never a plain NOT FOUND", async () => {
+  await using cluster = await KvCluster.start(4);
+  const lines = Array.from({ length: RECORD_COUNT }, (_, i) => `"person${i}" : ${i}\n`);
+  await using indexer = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", "-i", "-"]);
+  await indexer.send(lines.join(""));
+  assert.equal((await indexer.finish()).code, 0);
+  const [lost, down] = cluster.servers;
+  const keys = Array.from({ length: RECORD_COUNT }, (_, i) => `person${i}`);
+  const homes = (key: string) => preferenceIds(cluster, key).slice(0, 2);
+  const onBoth = keys.filter((key) => homes(key).includes(lost.id) && homes(key).includes(down.id));
+  const onLostOnly = keys.filter((key) =>
+    homes(key).includes(lost.id) && !homes(key).includes(down.id)
+  );
+  assert(onBoth.length > 0 && onLostOnly.length > 0, "the data covers both cases");
+  await lost.restart();
+  await down.kill();
+  await using broker = BrokerProcess.start(["-s", cluster.serverFile, "--json"]);
+  for (const key of onBoth) {
+    const answer = await broker.ask(`GET ${key}`);
+    assert.equal(answer.found, false, key);
+    assert.match(String(answer.warning), /may have lost writes and is not yet repaired/, key);
+  }
+  // Its other home answers: the record is found, though the restarted server lost it.
+  for (const key of onLostOnly) assert.equal((await broker.ask(`GET ${key}`)).found, true, key);
+  assert.equal((await broker.finish()).code, 0);
+});
+
+Deno.test("with every server up and none unrepaired, a key never written is a plain NOT FOUND", async () => {
+  await using cluster = await KvCluster.start(3);
+  await using broker = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", "--json"]);
+  assert.deepEqual(await broker.ask("GET person1"), { op: "GET", key: "person1", found: false });
+  assert.equal((await broker.ask("PUT person2: 2")).stored, true);
+  assert.deepEqual(await broker.ask("GET person3"), { op: "GET", key: "person3", found: false });
+  assert.equal((await broker.finish()).code, 0);
+});

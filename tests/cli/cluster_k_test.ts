@@ -1,0 +1,88 @@
+// The cluster remembers its k: every client that opens a broker (kv broker, the one-shot
+// commands, kv http, kv bench, the library's connect) refuses another, and uses it when
+// given none. Real `kv server` processes.
+import assert from "node:assert/strict";
+import { connect, KvInputError } from "../../mod.ts";
+import { KvCluster } from "../helpers/kv_processes.ts";
+import { connectClient } from "../helpers/client.ts";
+import { runKv } from "../helpers/run_kv.ts";
+
+/** The k each server of `cluster` records (0: none). */
+async function recordedKs(cluster: KvCluster): Promise<number[]> {
+  return await Promise.all(cluster.servers.map(async (server) => {
+    const client = await connectClient(server.address);
+    try {
+      return client.state.k;
+    } finally {
+      await client.close();
+    }
+  }));
+}
+
+const REFUSAL = (command: string, asked: number) =>
+  new RegExp(
+    `^kv ${command}: asked for k=${asked}, but the cluster records k=2 \\(k=2: [^)]+\\); ` +
+      `leave k out to use it, or change it with kv repair -k ${asked}\\n$`,
+  );
+
+Deno.test("the first broker records its k; every client refuses another in one line, exit 2, and uses it without -k", async () => {
+  await using cluster = await KvCluster.start(4);
+  assert.deepEqual(await recordedKs(cluster), [0, 0, 0, 0]);
+  const put = await runKv(["put", "-s", cluster.serverFile, "-k", "2", "person1: 1"]);
+  assert.equal(put.code, 0, put.stderr);
+  assert.deepEqual(await recordedKs(cluster), [2, 2, 2, 2]);
+
+  const broker = await runKv(["broker", "-s", cluster.serverFile, "-k", "3"], { stdin: "" });
+  assert.equal(broker.code, 2);
+  assert.match(broker.stderr, REFUSAL("broker", 3));
+  const get = await runKv(["get", "-s", cluster.serverFile, "-k", "1", "person1"]);
+  assert.equal(get.code, 2);
+  assert.match(get.stderr, REFUSAL("get", 1));
+  assert.equal(get.stdout, "");
+  const http = await runKv([
+    "http",
+    "-s",
+    cluster.serverFile,
+    "-k",
+    "1",
+    "--listen",
+    "127.0.0.1:0",
+  ]);
+  assert.equal(http.code, 2);
+  assert.match(http.stderr, REFUSAL("http", 1));
+  const bench = await runKv(["bench", "-s", cluster.serverFile, "-k", "3", "--ops", "10"]);
+  assert.equal(bench.code, 2);
+  assert.match(bench.stderr, REFUSAL("bench", 3));
+  await assert.rejects(
+    () => connect({ servers: cluster.serverFile, replicas: 1 }),
+    (error: unknown) =>
+      error instanceof KvInputError &&
+      /asked for k=1, but the cluster records k=2/.test(error.message),
+  );
+
+  // Without -k, each uses the recorded k: the record is on its 2 servers and found.
+  const found = await runKv(["get", "-s", cluster.serverFile, "--json", "person1"]);
+  assert.equal(found.code, 0, found.stderr);
+  assert.equal(JSON.parse(found.stdout).value, 1);
+  await using kv = await connect({ servers: cluster.serverFile });
+  assert.equal((await kv.get("person1")).value, 1);
+  const session = await runKv(["broker", "-s", cluster.serverFile, "--json"], {
+    stdin: "SERVERS\n",
+  });
+  assert.equal(session.code, 0, session.stderr);
+  const { servers } = JSON.parse(session.stdout) as { servers: { records: number }[] };
+  assert.equal(servers.reduce((sum, server) => sum + server.records, 0), 2);
+  assert.deepEqual(await recordedKs(cluster), [2, 2, 2, 2], "nothing changed the recorded k");
+});
+
+Deno.test("a server that comes back recording no k is given the cluster's", async () => {
+  await using cluster = await KvCluster.start(3);
+  const put = await runKv(["put", "-s", cluster.serverFile, "-k", "2", "person1: 1"]);
+  assert.equal(put.code, 0, put.stderr);
+  // Memory-only: the restart forgets k (and its records).
+  await cluster.servers[0].restart();
+  assert.deepEqual(await recordedKs(cluster), [0, 2, 2]);
+  const get = await runKv(["get", "-s", cluster.serverFile, "person1"]);
+  assert.equal(get.code, 0, get.stderr);
+  assert.deepEqual(await recordedKs(cluster), [2, 2, 2]);
+});
