@@ -557,7 +557,8 @@ export class Broker {
       return version === undefined ? { kind: "not-found" } : { kind: "not-found", version };
     }
     const skipped = walk.skipped.map((position) => this.#downMessage(list[position]));
-    const warning = this.#doubtfulNotFound(key, list, trusted, [
+    const positions = answered.map((answer) => answer.position);
+    const warning = this.#doubtfulNotFound(key, list, positions, trusted, [
       ...skipped,
       ...unreachable,
       ...refused,
@@ -576,16 +577,23 @@ export class Broker {
     return this.#pool.state(index)?.unrepaired === false;
   }
 
-  /** Why a NOT FOUND cannot vouch that no acknowledged write of `key` exists. */
+  /**
+   * Why a NOT FOUND cannot vouch that no acknowledged write of `key` exists, given the
+   * positions in `list` of the servers that answered and of those trusted among them.
+   */
   #doubtfulNotFound(
     key: string,
     list: Uint16Array,
+    answered: readonly number[],
     trusted: readonly number[],
     reasons: readonly string[],
   ): string {
     const why = reasons.length === 0 ? "" : ` (${reasons.join("; ")})`;
-    const homesAnswered = trusted.filter((position) => position < this.#k).length;
-    if (homesAnswered === 0) return `no replica of '${key}' answered${why}; the record may exist`;
+    if (!trusted.some((position) => position < this.#k)) {
+      const distrusted = answered.some((position) => position < this.#k);
+      return `no replica of '${key}' answered${distrusted ? " that can be trusted" : ""}${why}; ` +
+        `the record may exist`;
+    }
     const front = frontLength(list.length, this.#k);
     const missing = front - trusted.filter((position) => position < front).length;
     return `${missing} of the first ${front} servers for '${key}' did not answer or cannot ` +
