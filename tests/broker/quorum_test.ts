@@ -98,3 +98,31 @@ Deno.test("with every server up and none unrepaired, a key never written is a pl
   assert.deepEqual(await broker.ask("GET person3"), { op: "GET", key: "person3", found: false });
   assert.equal((await broker.finish()).code, 0);
 });
+
+Deno.test("kv broker moves a hinted copy home once its server is back, and removes the extra copy", async () => {
+  await using cluster = await KvCluster.start(3, { durable: true });
+  await using broker = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", "--json"]);
+  assert.deepEqual(await broker.ask("GET person1"), { op: "GET", key: "person1", found: false });
+  const [home, other, next] = preferenceIds(cluster, "person1");
+  await cluster.byId(home).kill();
+  assert.equal((await broker.ask("PUT person1: 1")).stored, true);
+  assert.deepEqual(
+    [await holds(cluster, other, "person1"), await holds(cluster, next, "person1")],
+    [true, true],
+  );
+  // A data dir keeps what it held: the server comes back trusted, and only the hint moves.
+  await cluster.byId(home).restart();
+  const client = await connectClient(cluster.byId(home).address);
+  try {
+    assert.equal(client.state.unrepaired, false, "the home server kept its data dir");
+  } finally {
+    await client.close();
+  }
+  await waitFor(
+    async () => await holds(cluster, home, "person1") && !(await holds(cluster, next, "person1")),
+    { what: "the hinted copy to move home and leave the third server", intervalMs: 50 },
+  );
+  assert.equal(await holds(cluster, other, "person1"), true);
+  assert.equal((await broker.ask("GET person1")).value, 1);
+  assert.equal((await broker.finish()).code, 0);
+});
