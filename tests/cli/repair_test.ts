@@ -27,18 +27,8 @@ async function index(file: string, k: number, count: number): Promise<void> {
     await Deno.writeTextFile(data, lines.join(""));
     const run = await runKv(["broker", "-s", file, "-k", `${k}`, "-i", data, "--index-only"]);
     assert.equal(run.code, 0, run.stderr);
-    await recordK(file, k);
   } finally {
     await Deno.remove(data);
-  }
-}
-
-/** Records k on every server of `file` (SET_K), as the cluster's brokers do at start. */
-async function recordK(file: string, k: number): Promise<void> {
-  for (const line of (await Deno.readTextFile(file)).trim().split("\n")) {
-    const client = await connectClient({ hostname: "127.0.0.1", port: Number(line.split(" ")[1]) });
-    await client.setK(k);
-    await client.close();
   }
 }
 

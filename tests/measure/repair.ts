@@ -21,20 +21,10 @@ const REPLICAS = 2;
 /** Connect and request timeout of every kv process: a loaded machine must not fail the run. */
 const TIMEOUT_MS = "30000";
 
-/** Runs `kv repair -s serverFile -k 2 --json` and returns its report; throws unless it exits 0. */
+/** Runs `kv repair -s serverFile --json` and returns its report; throws unless it exits 0. */
 async function repair(serverFile: string): Promise<Record<string, unknown>> {
   const output = await new Deno.Command(TEST_KV.command, {
-    args: [
-      ...TEST_KV.args,
-      "repair",
-      "-s",
-      serverFile,
-      "-k",
-      String(REPLICAS),
-      "--json",
-      "--timeout-ms",
-      TIMEOUT_MS,
-    ],
+    args: [...TEST_KV.args, "repair", "-s", serverFile, "--json", "--timeout-ms", TIMEOUT_MS],
     stdout: "piped",
     stderr: "piped",
   }).output();
