@@ -52,11 +52,12 @@ terminalTest(
         env: { XDG_STATE_HOME: home, HOME: home },
       });
       await term.waitFor(/^kv>$/m);
-      await term.type("\\de");
+      await term.typeShown("\\de", /^kv> \\de/m);
       await term.press("Tab");
       await term.waitFor(/^kv> \\demo$/m);
-      await term.type("k");
+      await term.typeShown("k", /^kv> \\demo k/m);
       await term.press("Tab");
+      await term.waitFor(/^kv> \\demo kill/m);
       await term.type("1");
       await term.press("Enter");
       await term.waitFor(/^server 1 \(\S+\) killed \(SIGKILL\)$/m);

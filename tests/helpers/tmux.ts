@@ -126,6 +126,16 @@ export class Terminal {
     await this.#tmux("send-keys", "-l", "--", text);
   }
 
+  /**
+   * Types `text` and waits for the screen to match `shown`, so that a key pressed next
+   * reaches the program alone: keys that arrive in one read are a paste to the REPL,
+   * where a Tab is a space, and on a loaded machine separate writes can arrive together.
+   */
+  async typeShown(text: string, shown: RegExp): Promise<void> {
+    await this.type(text);
+    await this.waitFor(shown);
+  }
+
   /** Presses keys by tmux name, one write each: `Enter`, `Tab`, `C-c`, `C-d`, `C-r`, `Up`. */
   async press(...keys: string[]): Promise<void> {
     for (const key of keys) await this.#tmux("send-keys", key);
