@@ -196,8 +196,18 @@ export type ServerReport =
     readonly up: true;
     readonly records: number;
     readonly latencyMs: number;
+    /** False while the server may lack writes it once acknowledged (not yet repaired). */
+    readonly repaired: boolean;
+    /** Partitions whose hinted copies wait to move to this server. */
+    readonly hints: number;
   }
-  | { readonly server: string; readonly up: false; readonly error: string };
+  | {
+    readonly server: string;
+    readonly up: false;
+    readonly error: string;
+    /** Partitions whose hinted copies wait to move to this server. */
+    readonly hints: number;
+  };
 
 /**
  * Replicated operations over a fixed list of servers.
@@ -222,6 +232,8 @@ export class Broker {
   readonly #kConflicts = new Set<string>();
   /** The read repairs in flight, by key: at most MAX_READ_REPAIRS_IN_FLIGHT. */
   readonly #repairs = new Map<string, Promise<void>>();
+  /** Read repairs started since the broker opened (for metrics). */
+  #readRepairsStarted = 0;
   /** (home server, partition) pairs whose copies were written elsewhere. */
   readonly #hints = new HintSet();
   #closed = false;
@@ -457,7 +469,10 @@ export class Broker {
     };
   }
 
-  /** Every server's state: up with its record count and PING latency, or down and why. */
+  /**
+   * Every server's state: up with its record count, PING latency and whether it is
+   * repaired, or down and why; and the hints waiting for it either way.
+   */
   servers(): Promise<ServerReport[]> {
     return Promise.all(this.#pool.servers.map(async (server, index) => {
       const outcome = await this.#pool.call(index, async (connection) => {
@@ -467,11 +482,18 @@ export class Broker {
       if (!outcome.ok) {
         // The pool's reason, when it has one, does not repeat the server's name.
         const error = this.#pool.downReason(index) ?? outcome.error;
-        return { server: server.id, up: false, error } as const;
+        return { server: server.id, up: false, error, hints: this.#hints.countFor(index) } as const;
       }
       const { records, latencyMs } = outcome.value;
-      return { server: server.id, up: true, records, latencyMs } as const;
+      const repaired = this.#pool.state(index)?.unrepaired === false;
+      const hints = this.#hints.countFor(index);
+      return { server: server.id, up: true, records, latencyMs, repaired, hints } as const;
     }));
+  }
+
+  /** How many read repairs were started since the broker opened. */
+  get readRepairsStarted(): number {
+    return this.#readRepairsStarted;
   }
 
   /** How many read repairs are in flight now. */
@@ -636,6 +658,7 @@ export class Broker {
     if (this.#repairs.size >= MAX_READ_REPAIRS_IN_FLIGHT || this.#repairs.has(key)) return;
     const repair = this.#repair(key, source, stale).finally(() => this.#repairs.delete(key));
     this.#repairs.set(key, repair);
+    this.#readRepairsStarted++;
   }
 
   /**

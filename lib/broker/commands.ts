@@ -633,7 +633,10 @@ function humanLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
   }
 }
 
-/** One line per server, in columns: address, state, records, latency (or the error). */
+/**
+ * One line per server, in columns: address, state, records, latency (or the error);
+ * then, only when they apply, "not yet repaired" and the hints waiting for it.
+ */
 function serverLines(reports: readonly ServerReport[], paint: Paint): string[] {
   const column = (texts: string[]) => Math.max(0, ...texts.map((text) => text.length));
   const addressWidth = column(reports.map((report) => report.server));
@@ -646,10 +649,17 @@ function serverLines(reports: readonly ServerReport[], paint: Paint): string[] {
   return reports.map((report, index) => {
     const address = report.server.padEnd(addressWidth);
     // The state is padded before painting, so escape codes never shift the columns.
-    if (!report.up) return `${address}  ${paint("red", "DOWN")}  ${report.error}`;
+    if (!report.up) return `${address}  ${paint("red", "DOWN")}  ${report.error}${notes(report)}`;
     return `${address}  ${paint("green", "up  ")}  ${counts[index].padStart(countWidth)}  ` +
-      latencies[index].padStart(latencyWidth);
+      latencies[index].padStart(latencyWidth) + notes(report);
   });
+}
+
+/** What SERVERS adds after a server's columns: "not yet repaired", hints waiting. */
+function notes(report: ServerReport): string {
+  const unrepaired = report.up && !report.repaired ? "  not yet repaired" : "";
+  const hints = report.hints > 0 ? `  ${count(report.hints, "hinted partition")} waiting` : "";
+  return unrepaired + hints;
 }
 
 /** `1 record`, `2 records`. */

@@ -32,6 +32,20 @@ export class HintSet {
   }
 
   /**
+   * How many partitions wait to be handed to `server`.
+   *
+   * @example
+   * ```ts
+   * const hints = new HintSet();
+   * hints.add(3, 17);
+   * hints.countFor(3); // 1
+   * ```
+   */
+  countFor(server: number): number {
+    return this.#byServer.get(server)?.size ?? 0;
+  }
+
+  /**
    * Remembers that `server` must receive `partition`'s hinted copies (once, however
    * often it is added).
    *

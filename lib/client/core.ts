@@ -4,6 +4,11 @@
  * JavaScript; the HTTP layer uses it directly, so a record goes from the wire
  * to JSON text without being converted twice.
  *
+ * Like `kv broker`, a connection repairs in the background while it is open
+ * (lib/broker/background_repair.ts): servers that say at HELLO they may lack writes
+ * are refilled, and copies written beyond a key's home servers while one was down
+ * move home once it is back. Closing cuts a repair short; what it did stands.
+ *
  * @example
  * ```ts
  * import { KvCore } from "./core.ts";
@@ -12,12 +17,13 @@
  * ```
  * @module
  */
+import { BackgroundRepair } from "../broker/background_repair.ts";
 import { Broker, type BrokerOptions, type Lookup } from "../broker/broker.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { ClusterKError } from "../broker/cluster_k.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
-import { type Value, valueEquals } from "../record/value.ts";
+import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { formatVersion } from "../record/version.ts";
 import { KvInputError, KvUnavailableError } from "./errors.ts";
@@ -51,15 +57,26 @@ export interface ValueEntry {
   warning?: string;
 }
 
-/** One replica's copy of a record, from {@link KvCore.replicas}. */
+/**
+ * One replica's copy of a record, from {@link KvCore.replicas}: a record with its
+ * version, a tombstone (deleted, with the delete's version), nothing at all, or no
+ * answer. Versions are in their text form ({@link formatVersion}).
+ */
 export type ReplicaCopy =
-  | { readonly server: string; readonly state: "found"; readonly value: Value }
+  | {
+    readonly server: string;
+    readonly state: "found";
+    readonly value: Value;
+    readonly version: string;
+  }
+  | { readonly server: string; readonly state: "deleted"; readonly version: string }
   | { readonly server: string; readonly state: "missing" }
   | { readonly server: string; readonly state: "unreachable"; readonly error: string };
 
 /**
- * Whether the replicas that answered hold the same thing (all the same value, or all
- * no record); true when fewer than two answered.
+ * Whether the replicas that answered hold the same thing: the same version (a version
+ * names one write, so equal versions are equal contents), or all nothing; true when
+ * fewer than two answered.
  *
  * @example
  * ```ts
@@ -67,22 +84,21 @@ export type ReplicaCopy =
  * ```
  */
 export function replicasAgree(copies: readonly ReplicaCopy[]): boolean {
-  const answered = copies.filter((copy) => copy.state !== "unreachable");
-  return answered.every((copy) => {
-    const first = answered[0];
-    if (copy.state === "missing" || first.state === "missing") return copy.state === first.state;
-    return first.state === "found" && copy.state === "found" &&
-      valueEquals(first.value, copy.value);
-  });
+  const versions = copies.filter((copy) => copy.state !== "unreachable").map((copy) =>
+    "version" in copy ? copy.version : null
+  );
+  return versions.every((version) => version === versions[0]);
 }
 
 /** Replicated operations with the library's checks; see the module documentation. */
 export class KvCore {
   readonly #broker: Broker;
+  readonly #background: BackgroundRepair;
   #closed = false;
 
-  private constructor(broker: Broker) {
+  private constructor(broker: Broker, background: BackgroundRepair) {
     this.#broker = broker;
+    this.#background = background;
   }
 
   /**
@@ -95,8 +111,14 @@ export class KvCore {
    */
   static async open(servers: ServerAddress[], options: BrokerOptions): Promise<KvCore> {
     let broker: Broker;
+    // The background repair needs the broker's pool, so it starts after the broker.
+    const handoff: { to?: BackgroundRepair } = {};
     try {
-      broker = await Broker.open(servers, options);
+      broker = await Broker.open(servers, {
+        ...options,
+        // Hinted partitions go to the background repair, which moves their copies home.
+        onRepairNeeded: (request) => handoff.to?.request(request),
+      });
     } catch (error) {
       if (error instanceof ClusterKError) throw new KvInputError(error.message);
       throw error;
@@ -108,7 +130,12 @@ export class KvCore {
         `the server list names one server twice (${twins.join("; ")}); keep one entry per server`,
       );
     }
-    return new KvCore(broker);
+    handoff.to = new BackgroundRepair(broker.pool, {
+      k: broker.k,
+      placement: broker,
+      log: options.log,
+    });
+    return new KvCore(broker, handoff.to);
   }
 
   /** The broker, for metrics and health (its pool's state). */
@@ -141,7 +168,7 @@ export class KvCore {
     checkName(key, "key");
     const change = await this.#open().delete(key);
     if (change.kind === "error") throw new KvUnavailableError(change.error);
-    return { key, deleted: change.existed };
+    return { key, deleted: change.existed, version: formatVersion(change.version) };
   }
 
   /** One page of keys. */
@@ -170,9 +197,11 @@ export class KvCore {
         const server = broker.pool.servers[index].id;
         const outcome = await broker.pool.call(index, (connection) => connection.getEncoded(key));
         if (!outcome.ok) return { server, state: "unreachable", error: outcome.error } as const;
-        const { encoded } = outcome.value;
-        if (encoded === undefined) return { server, state: "missing" } as const;
-        return { server, state: "found", value: decodeValue(encoded) } as const;
+        const { encoded, version } = outcome.value;
+        if (version === undefined) return { server, state: "missing" } as const;
+        const text = formatVersion(version);
+        if (encoded === undefined) return { server, state: "deleted", version: text } as const;
+        return { server, state: "found", value: decodeValue(encoded), version: text } as const;
       }),
     );
   }
@@ -187,6 +216,7 @@ export class KvCore {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#background.close();
     this.#broker.close();
   }
 

@@ -155,7 +155,11 @@ export interface KvPutResult {
  *
  * @example
  * ```ts
- * const result: KvDeleteResult = { key: "person1", deleted: true };
+ * const result: KvDeleteResult = {
+ *   key: "person1",
+ *   deleted: true,
+ *   version: "0193813bcc0500000000000a",
+ * };
  * ```
  */
 export interface KvDeleteResult {
@@ -163,6 +167,11 @@ export interface KvDeleteResult {
   key: string;
   /** Whether there was such a record. */
   deleted: boolean;
+  /**
+   * The version of the tombstone written on every replica, as {@link KvEntry.version}:
+   * a write that sorts after it replaces it.
+   */
+  version: string;
 }
 
 /**

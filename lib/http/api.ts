@@ -7,9 +7,9 @@
  * | -------------------------------------- | ------------------------------------------------ |
  * | `GET /v1/records/{key}`                | 200 `{key, value, version}`, or 404              |
  * | `GET /v1/records/{key}/{field}/…`      | 200 `{key, value, version, path}` (QUERY), 404   |
- * | `GET /v1/records/{key}?replicas=true`  | 200 `{key, agree, replicas: [{server, state}]}`  |
+ * | `GET /v1/records/{key}?replicas=true`  | 200 `{key, agree, replicas: [{server, state, version}]}` |
  * | `PUT /v1/records/{key}`                | JSON value or `text/plain` record line: 200, 400 |
- * | `DELETE /v1/records/{key}`             | 200 `{key, deleted: true}`, or 404               |
+ * | `DELETE /v1/records/{key}`             | 200 `{key, deleted: true, version}`, or 404      |
  * | `GET /v1/keys?prefix=&limit=&after=`   | 200 `{keys, more}`                               |
  * | `GET /v1/servers`                      | 200 `{servers: […]}`                             |
  * | `GET /healthz`                         | 200, or 503 when k or more servers are down      |
@@ -248,8 +248,10 @@ export class HttpApi {
     const copies = await this.#kv.replicas(key);
     const members = copies.map((copy) => {
       const value = copy.state === "found" ? `,"value":${toJsonText(copy.value)}` : "";
+      const version = "version" in copy ? `,"version":"${copy.version}"` : "";
       const error = copy.state === "unreachable" ? `,"error":${JSON.stringify(copy.error)}` : "";
-      return `{"server":${JSON.stringify(copy.server)},"state":"${copy.state}"${value}${error}}`;
+      return `{"server":${JSON.stringify(copy.server)},"state":"${copy.state}"` +
+        `${version}${value}${error}}`;
     });
     const text = `{"key":${JSON.stringify(key)},"agree":${replicasAgree(copies)},` +
       `"replicas":[${members.join(",")}]}`;
@@ -306,8 +308,19 @@ export class HttpApi {
   }
 
   #metricsResponse(): Response {
-    const pool = this.#kv.broker.pool;
-    const text = this.#metrics.text({ up: pool.upCount, down: pool.servers.length - pool.upCount });
+    const broker = this.#kv.broker;
+    const pool = broker.pool;
+    let unrepaired = 0;
+    for (let index = 0; index < pool.servers.length; index++) {
+      if (pool.state(index)?.unrepaired === true) unrepaired++;
+    }
+    const text = this.#metrics.text({
+      up: pool.upCount,
+      down: pool.servers.length - pool.upCount,
+      unrepaired,
+      readRepairs: broker.readRepairsStarted,
+      hintsWaiting: broker.hintCount,
+    });
     return new Response(text, { headers: { "Content-Type": "text/plain; version=0.0.4" } });
   }
 

@@ -8,14 +8,17 @@
  *   `error`);
  * - `kv_http_request_duration_seconds{operation}`: a latency histogram;
  * - `kv_http_requests_in_flight`: requests being answered now;
- * - `kv_servers{state}`: servers up and down, as the connection pool sees them.
+ * - `kv_servers{state}`: servers up and down, as the connection pool sees them,
+ *   and of those up, how many are not yet repaired (they may lack acknowledged writes);
+ * - `kv_read_repairs_total`: read repairs started (replicas found disagreeing);
+ * - `kv_hints_waiting`: (home server, partition) hints whose copies wait to move home.
  *
  * @example
  * ```ts
  * import { Metrics } from "./metrics.ts";
  * const metrics = new Metrics();
  * metrics.observe("get", "ok", 0.0004);
- * metrics.text({ up: 3, down: 1 }); // "# HELP kv_http_requests_total …"
+ * metrics.text({ up: 3, down: 1, unrepaired: 0, readRepairs: 0, hintsWaiting: 0 });
  * ```
  * @module
  */
@@ -46,12 +49,18 @@ export type Outcome =
   | "busy"
   | "error";
 
-/** The servers' state at scrape time. */
-export interface ServerCounts {
+/** The cluster's state at scrape time, as the broker sees it. */
+export interface ClusterCounts {
   /** Servers connected and answering. */
   up: number;
   /** Servers not reachable now. */
   down: number;
+  /** Servers up that said at HELLO they may lack acknowledged writes, until repaired. */
+  unrepaired: number;
+  /** Read repairs started since the broker opened. */
+  readRepairs: number;
+  /** (home server, partition) hints waiting for their server. */
+  hintsWaiting: number;
 }
 
 interface Histogram {
@@ -101,8 +110,8 @@ export class Metrics {
     histogram.count++;
   }
 
-  /** Everything in Prometheus' text format, with the servers' state. */
-  text(servers: ServerCounts): string {
+  /** Everything in Prometheus' text format, with the cluster's state. */
+  text(cluster: ClusterCounts): string {
     const lines = [
       "# HELP kv_http_requests_total HTTP requests answered, by operation and outcome.",
       "# TYPE kv_http_requests_total counter",
@@ -136,8 +145,15 @@ export class Metrics {
       `kv_http_requests_in_flight ${this.#inFlight - 1}`,
       "# HELP kv_servers Servers in the server list, by state.",
       "# TYPE kv_servers gauge",
-      `kv_servers{state="up"} ${servers.up}`,
-      `kv_servers{state="down"} ${servers.down}`,
+      `kv_servers{state="up"} ${cluster.up}`,
+      `kv_servers{state="down"} ${cluster.down}`,
+      `kv_servers{state="unrepaired"} ${cluster.unrepaired}`,
+      "# HELP kv_read_repairs_total Read repairs started: replicas found disagreeing on a read.",
+      "# TYPE kv_read_repairs_total counter",
+      `kv_read_repairs_total ${cluster.readRepairs}`,
+      "# HELP kv_hints_waiting Hinted partitions waiting for their home server.",
+      "# TYPE kv_hints_waiting gauge",
+      `kv_hints_waiting ${cluster.hintsWaiting}`,
     );
     return lines.join("\n") + "\n";
   }

@@ -79,7 +79,8 @@ function recordPaths(): Record<string, unknown> {
           name: "replicas",
           in: "query",
           description: "true: read each of the key's replicas on its own and say whether " +
-            "they agree: {key, agree, replicas: [{server, state, value?, error?}]}",
+            "they agree: {key, agree, replicas: [{server, state, version?, value?, error?}]} " +
+            "(state found, deleted, missing or unreachable; agree: equal versions)",
           schema: { type: "boolean", default: false },
         }],
         responses: {
@@ -270,7 +271,12 @@ function recordSchemas(): Record<string, unknown> {
     },
     DeleteResult: {
       type: "object",
-      properties: { key: { type: "string" }, deleted: { type: "boolean" } },
+      required: ["key", "deleted", "version"],
+      properties: {
+        key: { type: "string" },
+        deleted: { type: "boolean" },
+        version: { ...VERSION, description: "The tombstone's version, on every replica." },
+      },
     },
   };
 }
@@ -293,6 +299,11 @@ function clusterSchemas(): Record<string, unknown> {
         up: { type: "boolean" },
         records: { type: "integer" },
         latencyMs: { type: "number" },
+        repaired: {
+          type: "boolean",
+          description: "False while the server may lack writes it acknowledged (up only).",
+        },
+        hints: { type: "integer", description: "Partitions whose copies wait to move here." },
         error: { type: "string" },
       },
     },

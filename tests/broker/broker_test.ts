@@ -230,6 +230,8 @@ Deno.test("a put with a replica down is stored on the next server of the list, a
     const ids = (indexes: number[]) => indexes.map((index) => cluster.servers[index].address.id);
     assert.deepEqual(cluster.holders("person5").sort(), ids([list[0], list[2]]).sort());
     assert.equal(broker.hintCount, 1);
+    const down = (await broker.servers())[list[1]];
+    assert.deepEqual([down.up, down.hints], [false, 1], "SERVERS shows the hint waiting");
     assert.deepEqual(withoutVersion(await broker.get("person5")), { kind: "found", value: PERSON });
     assert.equal(requests.length, 0, "nothing is handed off while the server is down");
     cluster.servers[list[1]].state = "up";
@@ -301,7 +303,7 @@ Deno.test("keys merges every server's answer, deduplicated, in byte order", asyn
   }
 });
 
-Deno.test("servers reports up servers with records and latency, down ones with why", async () => {
+Deno.test("servers reports up servers with records, latency and repair state, down ones with why", async () => {
   const { cluster, broker } = await openBroker(2, 1);
   try {
     await broker.put("person1", PERSON);
@@ -313,11 +315,14 @@ Deno.test("servers reports up servers with records and latency, down ones with w
       up: true,
       records: holder === 0 ? 1 : 0,
       latencyMs: 0.1,
+      repaired: true,
+      hints: 0,
     });
     assert.deepEqual(reports[1], {
       server: "127.0.0.1:9001",
       up: false,
       error: "cannot connect to 127.0.0.1:9001",
+      hints: 0,
     });
   } finally {
     broker.close();

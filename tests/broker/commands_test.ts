@@ -263,7 +263,14 @@ Deno.test("runCommand answers every command kind against a broker", async () => 
     });
     const servers = await run("SERVERS");
     assert.equal(servers.servers.length, 3);
-    assert.deepEqual(Object.keys(servers.servers[0]), ["server", "up", "records", "latencyMs"]);
+    assert.deepEqual(Object.keys(servers.servers[0]), [
+      "server",
+      "up",
+      "records",
+      "latencyMs",
+      "repaired",
+      "hints",
+    ]);
     const help = await run("HELP");
     assert.equal(help.op, "HELP");
     assert(help.commands.some((command: { usage: string }) => command.usage === "GET key"));

@@ -50,8 +50,12 @@ Deno.test("get, query, put, delete and servers against real servers", async () =
   assert.equal((await kv.get("person1")).version, second.version);
   assert.equal((await kv.query("person1.address")).version, second.version);
   assert.equal((await kv.query("person1.age")).value, null);
-  assert.deepEqual(await kv.delete("person1"), { key: "person1", deleted: true });
-  assert.deepEqual(await kv.delete("person1"), { key: "person1", deleted: false });
+  const deleted = await kv.delete("person1");
+  assert.ok(deleted.version > second.version, `${deleted.version} after ${second.version}`);
+  assert.deepEqual(deleted, { key: "person1", deleted: true, version: deleted.version });
+  const again = await kv.delete("person1");
+  assert.ok(again.version > deleted.version, `${again.version} after ${deleted.version}`);
+  assert.deepEqual(again, { key: "person1", deleted: false, version: again.version });
   const servers = await kv.servers();
   assert.deepEqual(servers.map((server) => server.up), [true, true, true]);
   assert.deepEqual(servers.map((server) => server.server), cluster.servers.map((s) => s.id));

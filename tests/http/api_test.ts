@@ -70,6 +70,10 @@ Deno.test("kv http: records, queries, keys and servers over real sockets", async
   assert.deepEqual(JSON.parse(next.text), { keys: ["person1"], more: false });
   const servers = JSON.parse((await call(http, "GET", "v1/servers")).text);
   assert.deepEqual(servers.servers.map((s: { up: boolean }) => s.up), [true, true, true]);
+  // A new, empty cluster is in order from the start, and nothing was hinted.
+  for (const server of servers.servers) {
+    assert.deepEqual([server.repaired, server.hints], [true, 0]);
+  }
   const health = await call(http, "GET", "healthz");
   assert.deepEqual([health.status, JSON.parse(health.text)], [200, {
     healthy: true,
@@ -78,9 +82,12 @@ Deno.test("kv http: records, queries, keys and servers over real sockets", async
     replicas: 2,
   }]);
   const deleted = await call(http, "DELETE", "v1/records/person1");
+  const tombstone = JSON.parse(deleted.text).version;
+  assert.ok(tombstone > newer, `the delete's version ${tombstone} after ${newer}`);
   assert.deepEqual([deleted.status, JSON.parse(deleted.text)], [200, {
     key: "person1",
     deleted: true,
+    version: tombstone,
   }]);
   assert.equal((await call(http, "DELETE", "v1/records/person1")).status, 404);
   const openapi = JSON.parse((await call(http, "GET", "v1/openapi.json")).text);
@@ -226,6 +233,8 @@ Deno.test("kv http: ?replicas=true reads each replica on its own and says whethe
     "found",
   ]);
   assert.deepEqual(agreed.replicas[0].value, { a: 1.5 });
+  const written = agreed.replicas[0].version;
+  assert.equal(agreed.replicas[1].version, written);
   // Change one replica behind the cluster's back, as a lost write would leave it.
   const { hostname, port } = cluster.byId(agreed.replicas[1].server).address;
   const client = await ServerClient.connect(serverAddress(hostname, port));
@@ -235,10 +244,14 @@ Deno.test("kv http: ?replicas=true reads each replica on its own and says whethe
     await client.close();
   }
   const split = await call(http, "GET", "v1/records/person1?replicas=true");
+  const behind = JSON.parse(split.text).replicas[1].version;
+  assert.ok(behind > written, `the write behind the cluster's back ${behind} after ${written}`);
   assert.equal(
     split.text,
     `{"key":"person1","agree":false,"replicas":[` +
-      `{"server":"${agreed.replicas[0].server}","state":"found","value":{"a":1.5}},` +
-      `{"server":"${agreed.replicas[1].server}","state":"found","value":2}]}`,
+      `{"server":"${agreed.replicas[0].server}","state":"found","version":"${written}",` +
+      `"value":{"a":1.5}},` +
+      `{"server":"${agreed.replicas[1].server}","state":"found","version":"${behind}",` +
+      `"value":2}]}`,
   );
 });

@@ -77,5 +77,25 @@ Deno.test({
       `document.querySelector('#servers tr[data-server="${victim}"]')?.dataset.state === "down"`,
     );
     await until(`document.querySelector("#health").textContent.includes("2 of 3 up")`);
+
+    // Writes while it is down: each key has the victim among its 2 home servers with
+    // probability 2/3, so of 20 keys some leave hints for it (all miss: 1 in 3^20).
+    for (let i = 0; i < 20; i++) {
+      const response = await fetch(`${http.url}v1/records/hinted${i}`, {
+        method: "PUT",
+        headers: { "Content-Type": "application/json" },
+        body: String(i),
+      });
+      assert.equal(response.status, 200, await response.text());
+    }
+    const hintsCell =
+      `document.querySelector('#servers tr[data-server="${victim}"] td[data-hints]')`;
+    await until(`Number(${hintsCell}?.dataset.hints) > 0`);
+    await cluster.servers[1].restart();
+    await until(
+      `document.querySelector('#servers tr[data-server="${victim}"]')?.dataset.state === "up"`,
+    );
+    // Back, it receives the hinted copies and the console's count drops to none.
+    await until(`${hintsCell}?.dataset.hints === "0"`);
   },
 });

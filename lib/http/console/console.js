@@ -59,23 +59,29 @@ function element(tag, attributes = {}, ...children) {
 
 // ---- Servers -------------------------------------------------------------
 
+/** A server's state as the table shows it: up, up but not yet repaired, or down. */
+const STATE_TEXT = { up: "up", unrepaired: "not yet repaired", down: "down" };
+const STATE_CLASS = { up: "state-up", unrepaired: "warning", down: "state-down" };
+
 async function refreshServers() {
   try {
     const [{ data: servers }, { status: healthStatus, data: health }] = await Promise.all([
       api("GET", "/v1/servers"),
       api("GET", "/healthz"),
     ]);
-    const rows = servers.servers.map((server) =>
-      element(
+    const rows = servers.servers.map((server) => {
+      const state = !server.up ? "down" : server.repaired ? "up" : "unrepaired";
+      return element(
         "tr",
-        { "data-server": server.server, "data-state": server.up ? "up" : "down" },
+        { "data-server": server.server, "data-state": state },
         element("td", {}, server.server),
-        element("td", { class: server.up ? "state-up" : "state-down" }, server.up ? "up" : "down"),
+        element("td", { class: STATE_CLASS[state] }, STATE_TEXT[state]),
         element("td", {}, server.up ? String(server.records) : "—"),
         element("td", {}, server.up ? `${server.latencyMs.toFixed(2)} ms` : "—"),
+        element("td", { "data-hints": String(server.hints) }, String(server.hints)),
         element("td", { class: "muted" }, server.up ? "" : server.error),
-      )
-    );
+      );
+    });
     $("servers").replaceChildren(...rows);
     const badge = $("health");
     badge.textContent = healthStatus === 200
@@ -176,7 +182,9 @@ async function showReplicas(key) {
     element(
       "li",
       { "data-replica": copy.server, "data-state": copy.state },
-      `${copy.server}: ${copy.state}`,
+      copy.version === undefined
+        ? `${copy.server}: ${copy.state}`
+        : `${copy.server}: ${copy.state} at version ${copy.version}`,
     )
   );
   const answered = data.replicas.filter((copy) => copy.state !== "unreachable").length;
