@@ -1,6 +1,9 @@
-// End to end: sloppy quorums, hints and distrust of unrepaired servers, with real
+// Sloppy quorums: the proof of lib/broker/quorum.ts checked against every failure pattern
+// fast-check finds; then, end to end, hints and distrust of unrepaired servers, with real
 // `kv server` processes (memory-only: a restart loses everything and says so).
 import assert from "node:assert/strict";
+import fc from "fast-check";
+import { PreferenceWalk, readIsConclusive } from "../../lib/broker/quorum.ts";
 import { Broker, type RepairRequest } from "../../lib/broker/broker.ts";
 import { Placement } from "../../lib/broker/placement.ts";
 import { readServerList } from "../../lib/broker/server_list.ts";
@@ -10,6 +13,60 @@ import { BROKER_TIMEOUT_MS, BrokerProcess, KvCluster } from "../helpers/kv_proce
 import { connectClient } from "../helpers/client.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { withoutVersion } from "../helpers/versions.ts";
+
+/** n servers, k, and two sets of at most k − 1 servers down: at a write and at a read. */
+const failures = fc.integer({ min: 1, max: 9 }).chain((n) =>
+  fc.integer({ min: 1, max: n }).chain((k) =>
+    fc.tuple(
+      fc.constant(n),
+      fc.constant(k),
+      fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { maxLength: k - 1 }),
+      fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { maxLength: k - 1 }),
+    )
+  )
+);
+
+/** The positions of the first k servers a walk of a list of n hands out with `down` down. */
+function firstReachable(n: number, k: number, down: readonly number[]): number[] {
+  const list = Uint16Array.from({ length: n }, (_, i) => i);
+  return new PreferenceWalk(list, (index) => !down.includes(index)).take(k);
+}
+
+Deno.test("with at most k-1 down at the write and at the read, the read meets the write and is conclusive", () => {
+  fc.assert(fc.property(failures, ([n, k, downAtWrite, downAtRead]) => {
+    const written = firstReachable(n, k, downAtWrite);
+    // Fewer than k reachable (n < 2k - 1): the write is refused, nothing to see.
+    if (written.length < k) return;
+    const read = firstReachable(n, k, downAtRead);
+    assert(written.some((position) => read.includes(position)), "the sets meet");
+    assert(readIsConclusive(read, n, k));
+  }));
+});
+
+Deno.test("readIsConclusive is exact: a conclusive read meets every write made with at most k-1 down, another misses one", () => {
+  fc.assert(fc.property(
+    failures,
+    fc.uniqueArray(fc.integer({ min: 0, max: 8 }), { maxLength: 9 }),
+    ([n, k, downAtWrite], answered) => {
+      const trusted = answered.filter((position) => position < n);
+      if (readIsConclusive(trusted, n, k)) {
+        const written = firstReachable(n, k, downAtWrite);
+        if (written.length === k) assert(written.some((position) => trusted.includes(position)));
+        return;
+      }
+      // A write the read misses: k servers of the front it did not hear from, the rest of
+      // the front (at most k - 1) down when it was made.
+      const front = Array.from({ length: Math.min(n, 2 * k - 1) }, (_, position) => position);
+      const missed = front.filter((position) => !trusted.includes(position)).slice(0, k);
+      assert.equal(missed.length, k);
+      const down = front.filter((position) => !missed.includes(position));
+      assert(down.length <= k - 1);
+      const written = firstReachable(n, k, down);
+      assert.deepEqual(written, missed);
+      assert(!written.some((position) => trusted.includes(position)));
+    },
+  ));
+});
 
 const RECORD_COUNT = 60;
 
