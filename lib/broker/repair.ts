@@ -207,6 +207,8 @@ class RepairRun {
   #partitionsListed = 0;
   #keysTotal = 0;
   #tables: (PartitionDigests | undefined)[] = [];
+  /** The id (from HELLO) of the server process each digest table came from. */
+  readonly #serverIds: string[] = [];
 
   constructor(pool: RepairPool, options: RepairOptions) {
     this.#pool = pool;
@@ -267,10 +269,11 @@ class RepairRun {
   /** Every server's digest table, undefined for a server that did not answer. */
   #digests(): Promise<(PartitionDigests | undefined)[]> {
     return Promise.all(this.#pool.servers.map(async (_, server) => {
-      const outcome = await this.#pool.call(
-        server,
-        (connection) => connection.partitionDigests(),
-      );
+      const outcome = await this.#pool.call(server, async (connection) => {
+        const table = await connection.partitionDigests();
+        this.#serverIds[server] = connection.serverId;
+        return table;
+      });
       if (outcome.ok) return outcome.value;
       this.#fail(server, outcome.error, 0);
       return undefined;
@@ -507,7 +510,14 @@ class RepairRun {
         unrepaired.push(server.id);
         return;
       }
-      const outcome = await this.#pool.call(index, (connection) => connection.markRepaired());
+      // Only the process the repair read: one restarted since may have lost what it held.
+      const outcome = await this.#pool.call(
+        index,
+        (connection) =>
+          connection.serverId === this.#serverIds[index]
+            ? connection.markRepaired()
+            : Promise.reject(new Error("restarted during the repair; not marked repaired")),
+      );
       if (outcome.ok) {
         marked.push(server.id);
       } else {

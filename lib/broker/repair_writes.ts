@@ -30,11 +30,11 @@ export const REPAIR_PUT_MANY_BYTES = 1024 * 1024;
 
 /**
  * What the repair engine asks of one server's connection: digests, listings, PUT_MANY,
- * DELETE (repair and purge) and MARK_REPAIRED.
+ * DELETE (repair and purge), MARK_REPAIRED, and the server process's id from HELLO.
  */
 export type RepairConnection = Pick<
   ServerConnection,
-  "partitionDigests" | "listPartitions" | "putMany" | "delete" | "markRepaired"
+  "serverId" | "partitionDigests" | "listPartitions" | "putMany" | "delete" | "markRepaired"
 >;
 
 /**

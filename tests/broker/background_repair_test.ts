@@ -42,6 +42,9 @@ Deno.test("a running broker refills a memory-only server that restarted empty, a
     }, { what: `the broker to mark ${restarted.id} repaired`, intervalMs: 100 });
     const held = await serverContents(restarted.address);
     assert.deepEqual([...held.keys()].sort(), expected.sort(), "its keys and no others");
+    // SERVERS asks every server over the connections the repair used: its answer comes after
+    // MARK_REPAIRED's, so once it is printed the broker has logged the repair.
+    await broker.ask("SERVERS");
     const { code, stderr } = await broker.finish();
     assert.equal(code, 0, stderr);
     assert.match(

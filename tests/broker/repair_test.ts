@@ -1,0 +1,78 @@
+// The repair engine over in-memory fake servers (tests/helpers/fake_cluster.ts): what the
+// real-process tests of tests/cli/repair_test.ts cannot arrange at a chosen instant.
+import assert from "node:assert/strict";
+import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { ServerPool } from "../../lib/broker/server_pool.ts";
+import { Placement } from "../../lib/broker/placement.ts";
+import { repairCluster } from "../../lib/broker/repair.ts";
+import type { RepairConnection, RepairPool } from "../../lib/broker/repair_writes.ts";
+import { int } from "../../lib/record/value.ts";
+import { partitionOf } from "../../lib/record/partition.ts";
+
+async function fakePool(serverCount: number) {
+  const cluster = new FakeCluster(serverCount);
+  const pool = new ServerPool(cluster.addresses, { connect: cluster.connect });
+  await pool.start();
+  const placement = new Placement(pool.servers.map((server) => server.identity));
+  return { cluster, pool, placement };
+}
+
+Deno.test("repair copies a record to the home server lacking it and removes the copy elsewhere", async () => {
+  const { cluster, pool, placement } = await fakePool(3);
+  try {
+    const list = placement.preferenceList(partitionOf("person1"));
+    const version = { ms: 5, counter: 0, broker: 1 };
+    cluster.servers[list[0]].trie.put("person1", int(1), { version });
+    cluster.servers[list[2]].trie.put("person1", int(1), { version });
+    const report = await repairCluster(pool, { k: 2, placement });
+    assert.equal(report.inOrder, true, JSON.stringify(report));
+    assert.deepEqual([report.copiesWritten, report.copiesRemoved], [1, 1]);
+    assert.deepEqual(
+      cluster.holders("person1").sort(),
+      [list[0], list[1]].map((index) => pool.servers[index].id).sort(),
+    );
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("repair marks an unrepaired server repaired only if it is still the process it read", async () => {
+  const { pool, placement } = await fakePool(2);
+  try {
+    // Server 1 restarts (a new process id) after its digests were read, just before it
+    // would be marked: the new process may have lost everything, so it stays unrepaired.
+    let restarted = false;
+    const restarting: RepairPool = {
+      servers: pool.servers,
+      call: (index, request) =>
+        pool.call(index, (connection) => {
+          if (index !== 1) return request(connection);
+          const id = () => `${connection.serverId}${restarted ? "-again" : ""}`;
+          // A proxy whose methods run on the connection itself (they use private fields).
+          return request(
+            new Proxy(connection, {
+              get: (target, name) => {
+                if (name === "serverId") return id();
+                const value = Reflect.get(target, name, target);
+                return typeof value === "function" ? value.bind(target) : value;
+              },
+            }) as RepairConnection,
+          );
+        }),
+    };
+    const report = await repairCluster(restarting, {
+      k: 2,
+      placement,
+      unrepaired: (index) => {
+        if (index === 1) restarted = true;
+        return true;
+      },
+    });
+    assert.deepEqual(report.markedRepaired, [pool.servers[0].id]);
+    assert.deepEqual(report.stillUnrepaired, [pool.servers[1].id]);
+    assert.equal(report.inOrder, false);
+    assert.match(report.failures[0].error, /restarted during the repair/);
+  } finally {
+    pool.close();
+  }
+});
