@@ -70,55 +70,7 @@ function apiPaths(): Record<string, unknown> {
 /** The paths of one record: read, write and delete it, or read some of its fields. */
 function recordPaths(): Record<string, unknown> {
   return {
-    "/v1/records/{key}": {
-      parameters: [KEY_PARAMETER],
-      get: {
-        summary: "Read a record (or, with replicas=true, each replica's copy)",
-        operationId: "get",
-        parameters: [{
-          name: "replicas",
-          in: "query",
-          description: "true: read each of the key's replicas on its own and say whether " +
-            "they agree: {key, agree, replicas: [{server, state, version?, value?, error?}]} " +
-            "(state found, deleted, missing or unreachable; agree: equal versions)",
-          schema: { type: "boolean", default: false },
-        }],
-        responses: {
-          "200": answer("The record.", "Entry"),
-          "404": answer("No such record (value is null).", "Entry"),
-          ...FAILURES,
-        },
-      },
-      put: {
-        summary: "Store a record on all its replicas, replacing it",
-        operationId: "put",
-        requestBody: {
-          required: true,
-          content: {
-            "application/json": { schema: ref("Value") },
-            "text/plain": {
-              schema: { type: "string" },
-              example: `person1: { "name" : "Mary" ; "age" : 22 }`,
-            },
-          },
-          description: "The value as JSON, or a record line (any dialect) whose key is {key}.",
-        },
-        responses: {
-          "200": answer("Stored on every replica.", "PutResult"),
-          "413": failure("The body is over the limit."),
-          ...FAILURES,
-        },
-      },
-      delete: {
-        summary: "Delete a record from all its replicas",
-        operationId: "delete",
-        responses: {
-          "200": answer("Deleted.", "DeleteResult"),
-          "404": answer("There was no such record.", "DeleteResult"),
-          ...FAILURES,
-        },
-      },
-    },
+    "/v1/records/{key}": recordOperations(),
     "/v1/records/{key}/{fields}": {
       parameters: [KEY_PARAMETER, {
         name: "fields",
@@ -135,6 +87,59 @@ function recordPaths(): Record<string, unknown> {
           "404": answer("No such record or field.", "QueryEntry"),
           ...FAILURES,
         },
+      },
+    },
+  };
+}
+
+/** The operations on one record by its key: GET, PUT and DELETE. */
+function recordOperations(): Record<string, unknown> {
+  return {
+    parameters: [KEY_PARAMETER],
+    get: {
+      summary: "Read a record (or, with replicas=true, each replica's copy)",
+      operationId: "get",
+      parameters: [{
+        name: "replicas",
+        in: "query",
+        description: "true: read each of the key's replicas on its own and say whether " +
+          "they agree: {key, agree, replicas: [{server, state, version?, value?, error?}]} " +
+          "(state found, deleted, missing or unreachable; agree: equal versions)",
+        schema: { type: "boolean", default: false },
+      }],
+      responses: {
+        "200": answer("The record.", "Entry"),
+        "404": answer("No such record (value is null).", "Entry"),
+        ...FAILURES,
+      },
+    },
+    put: {
+      summary: "Store a record on all its replicas, replacing it",
+      operationId: "put",
+      requestBody: {
+        required: true,
+        content: {
+          "application/json": { schema: ref("Value") },
+          "text/plain": {
+            schema: { type: "string" },
+            example: `person1: { "name" : "Mary" ; "age" : 22 }`,
+          },
+        },
+        description: "The value as JSON, or a record line (any dialect) whose key is {key}.",
+      },
+      responses: {
+        "200": answer("Stored on every replica.", "PutResult"),
+        "413": failure("The body is over the limit."),
+        ...FAILURES,
+      },
+    },
+    delete: {
+      summary: "Delete a record from all its replicas",
+      operationId: "delete",
+      responses: {
+        "200": answer("Deleted.", "DeleteResult"),
+        "404": answer("There was no such record.", "DeleteResult"),
+        ...FAILURES,
       },
     },
   };
