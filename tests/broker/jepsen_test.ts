@@ -9,6 +9,11 @@
  * warning for a record acknowledged and not deleted. Once the faults stop and
  * `kv repair` has run, all replicas of every key must be identical.
  *
+ * Where the machine allows (root, `ip netns`), a third run puts each server in a network
+ * namespace of its own on its own address, linked to the brokers' by a veth pair
+ * (tests/helpers/netns.ts), and the nemesis also makes real partitions: it takes a
+ * server's link down, then up again. Elsewhere that run is ignored, with why in its name.
+ *
  * The seed is random per run and printed with any failure, so a failing schedule can be
  * replayed with `KV_JEPSEN_SEED=<seed>`. Bounded: a fault phase of {@link FAULT_PHASE_MS}
  * and deadlines on every wait keep a run well under a minute.
@@ -18,7 +23,9 @@ import { randomSeed, Sfc32 } from "../../lib/gen/prng.ts";
 import { Placement } from "../../lib/broker/placement.ts";
 import { PARTITION_BITMAP_BYTES } from "../../lib/protocol/mod.ts";
 import { formatVersion } from "../../lib/record/version.ts";
+import { resolveCredentials } from "../../lib/protocol/credentials.ts";
 import { BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
+import { NETNS_UNAVAILABLE, NetnsCluster } from "../helpers/netns.ts";
 import { connectClient } from "../helpers/client.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import {
@@ -37,14 +44,29 @@ const KEY_COUNT = 24;
 const FAULT_PHASE_MS = 15_000;
 /** How long a fault lasts, and the quiet between two, at most (ms). */
 const MAX_FAULT_MS = 1_500;
+/** Most faults of one run: far more than fit in {@link FAULT_PHASE_MS}, a bound all the same. */
+const MAX_FAULTS = 1_000;
 /** Most entries asked per LIST_PARTITIONS page when reading what a server holds. */
 const LIST_PAGE = 10_000;
 
 /**
  * The faults the nemesis may inject: kill -9 and restart with the data; SIGSTOP then
- * SIGCONT; kill, empty the data dir, restart — then kill another server at once.
+ * SIGCONT; kill, empty the data dir, restart — then kill another server at once; take
+ * the server's network link down, then up (a {@link JepsenCluster} that can partition).
  */
-type Fault = "kill" | "hang" | "wipe";
+type Fault = "kill" | "hang" | "wipe" | "partition";
+
+/** The servers a run attacks: on loopback ({@link KvCluster}) or in namespaces ({@link NetnsCluster}). */
+interface JepsenCluster extends AsyncDisposable {
+  readonly servers: readonly ServerProcess[];
+  readonly serverFile: string;
+  /** The auth file the servers require, when they do. */
+  readonly authFile?: string;
+  /** Cuts server `index` off the network, when the cluster can. */
+  partition?(index: number): Promise<void>;
+  /** Joins a partitioned server `index` again. */
+  heal?(index: number): Promise<void>;
+}
 
 const KEYS = Array.from({ length: KEY_COUNT }, (_, index) => `j${index}`);
 
@@ -109,21 +131,30 @@ async function wipe(server: ServerProcess): Promise<void> {
 
 /**
  * Injects faults until `deadline`, one server at a time (k − 1 = 1 unavailable at most),
- * and leaves every server running; returns what it did, for the failure message.
+ * and leaves every server running and reachable; returns what it did, for the failure
+ * message. The first faults are each of `faults` once, so every run exercises them all;
+ * the later ones are drawn at random.
  */
 async function nemesis(
-  cluster: KvCluster,
+  cluster: JepsenCluster,
   faults: readonly Fault[],
   random: Sfc32,
   deadline: number,
 ): Promise<string[]> {
   const done: string[] = [];
-  while (performance.now() < deadline) {
+  for (let round = 0; round < MAX_FAULTS && performance.now() < deadline; round++) {
     await holdFor(random.nextBelow(MAX_FAULT_MS));
     const index = random.nextBelow(cluster.servers.length);
     const server = cluster.servers[index];
-    const fault = faults[random.nextBelow(faults.length)];
+    const fault = faults[round < faults.length ? round : random.nextBelow(faults.length)];
     done.push(`${fault} server ${index}`);
+    if (fault === "partition") {
+      assert.ok(cluster.partition && cluster.heal, "only a cluster with links is partitioned");
+      await cluster.partition(index);
+      await holdFor(random.nextBelow(MAX_FAULT_MS));
+      await cluster.heal(index);
+      continue;
+    }
     if (fault === "hang") {
       server.signal("SIGSTOP");
       await holdFor(random.nextBelow(MAX_FAULT_MS));
@@ -147,8 +178,9 @@ async function nemesis(
 }
 
 /** What server `server` holds: every key with its version and kind. */
-async function heldBy(server: ServerProcess): Promise<Map<string, HeldEntry>> {
-  const client = await connectClient(server.address);
+async function heldBy(server: ServerProcess, authFile?: string): Promise<Map<string, HeldEntry>> {
+  const credentials = await resolveCredentials({ authFile });
+  const client = await connectClient(server.address, { credentials });
   const held = new Map<string, HeldEntry>();
   try {
     const everything = new Uint8Array(PARTITION_BITMAP_BYTES).fill(0xff);
@@ -169,6 +201,8 @@ async function heldBy(server: ServerProcess): Promise<Map<string, HeldEntry>> {
 
 /** Options of one run. */
 interface RunOptions {
+  /** Starts the servers the run attacks. */
+  start: () => Promise<JepsenCluster>;
   /** The faults the nemesis injects. */
   faults: readonly Fault[];
   /** Run `kv repair` after the faults and require identical replicas. */
@@ -179,10 +213,11 @@ interface RunOptions {
 async function runJepsen(options: RunOptions): Promise<void> {
   const seed = Number(Deno.env.get("KV_JEPSEN_SEED") ?? randomSeed());
   const context = `seed ${seed} (replay with KV_JEPSEN_SEED=${seed})`;
-  await using cluster = await KvCluster.start(SERVER_COUNT, { durable: true });
+  await using cluster = await options.start();
+  const auth = cluster.authFile === undefined ? [] : ["--auth-file", cluster.authFile];
   const brokers = Array.from(
     { length: BROKER_COUNT },
-    () => BrokerProcess.start(["-s", cluster.serverFile, "-k", String(K), "--json"]),
+    () => BrokerProcess.start(["-s", cluster.serverFile, "-k", String(K), "--json", ...auth]),
   );
   try {
     const history: HistoryEntry[] = [];
@@ -205,10 +240,12 @@ async function runJepsen(options: RunOptions): Promise<void> {
     assert.ok(history.some((entry) => entry.op === "put" && entry.outcome === "ok"), "writes");
     assert.ok(history.some((entry) => entry.op === "get" && entry.found), "some reads found");
     if (!options.repair) return;
-    const repaired = await runKv(["repair", "-s", cluster.serverFile, "-k", String(K)]);
+    const repaired = await runKv(["repair", "-s", cluster.serverFile, "-k", String(K), ...auth]);
     assert.equal(repaired.code, 0, `${context}: kv repair: ${repaired.stderr}`);
-    const held = await Promise.all(cluster.servers.map(heldBy));
-    const placement = new Placement(cluster.servers.map((server) => `127.0.0.1:${server.port}`));
+    const held = await Promise.all(
+      cluster.servers.map((server) => heldBy(server, cluster.authFile)),
+    );
+    const placement = new Placement(cluster.servers.map((server) => server.id));
     const problems = checkReplicas(held, (key) => placement.replicas(key, K));
     assert.deepEqual(problems, [], context);
   } finally {
@@ -216,10 +253,32 @@ async function runJepsen(options: RunOptions): Promise<void> {
   }
 }
 
+/** Four durable servers on loopback. */
+function onLoopback(): Promise<JepsenCluster> {
+  return KvCluster.start(SERVER_COUNT, { durable: true });
+}
+
 Deno.test("jepsen: 3 brokers under kill -9 and SIGSTOP of one server at a time (data kept): every read is one the history explains, and after kv repair all replicas are identical", async () => {
-  await runJepsen({ faults: ["kill", "hang"], repair: true });
+  await runJepsen({ start: onLoopback, faults: ["kill", "hang"], repair: true });
 });
 
 Deno.test("jepsen: with restarts that lose a server's data too (and the other replica of its keys killed at once), every read is explained, and after kv repair all replicas are identical", async () => {
-  await runJepsen({ faults: ["kill", "hang", "wipe"], repair: true });
+  await runJepsen({ start: onLoopback, faults: ["kill", "hang", "wipe"], repair: true });
+});
+
+const NETNS_NAME =
+  "jepsen: servers in network namespaces on their own addresses, partitioned one at a time by taking their veth link down and up (and killed, hung, wiped): every read is explained, and after kv repair all replicas are identical";
+
+Deno.test({
+  name: NETNS_UNAVAILABLE === undefined
+    ? NETNS_NAME
+    : `${NETNS_NAME} (ignored: ${NETNS_UNAVAILABLE})`,
+  ignore: NETNS_UNAVAILABLE !== undefined,
+  async fn() {
+    await runJepsen({
+      start: () => NetnsCluster.start(SERVER_COUNT, { durable: true }),
+      faults: ["partition", "kill", "hang", "wipe"],
+      repair: true,
+    });
+  },
 });

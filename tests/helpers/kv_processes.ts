@@ -16,7 +16,7 @@
  * @module
  */
 import { readLines } from "../../lib/base/line_reader.ts";
-import { ServerProcess } from "../../lib/cli/server_process.ts";
+import { ServerProcess, type ServerProcessOptions } from "../../lib/cli/server_process.ts";
 import { TEST_KV } from "./server_process.ts";
 import { DeadlineError, DEFAULT_DEADLINE_MS, withDeadline } from "./wait.ts";
 
@@ -37,6 +37,17 @@ function kvCommand(args: string[]): Deno.ChildProcess {
  */
 export const BROKER_TIMEOUT_MS = 3_000;
 
+/** What {@link KvCluster.start} needs. */
+export interface KvClusterOptions {
+  /** Each server keeps its data in a temporary directory; default false (memory only). */
+  durable?: boolean;
+  /**
+   * How server `index` runs and where it listens: its `kv` invocation, address and extra
+   * flags; default this checkout's main.ts ({@link TEST_KV}) on 127.0.0.1, no flags.
+   */
+  server?: (index: number) => Pick<ServerProcessOptions, "kv" | "hostname" | "args">;
+}
+
 /** A set of servers and a server file listing them. */
 export class KvCluster {
   private constructor(
@@ -49,7 +60,7 @@ export class KvCluster {
    * Starts `count` servers, durable in a temporary directory when `durable`;
    * when one fails to start, none is left running.
    */
-  static async start(count: number, options: { durable?: boolean } = {}): Promise<KvCluster> {
+  static async start(count: number, options: KvClusterOptions = {}): Promise<KvCluster> {
     const dataRoot = options.durable ? await Deno.makeTempDir({ prefix: "kv-broker-" }) : undefined;
     const started = await Promise.allSettled(
       Array.from(
@@ -57,6 +68,7 @@ export class KvCluster {
         (_, i) =>
           ServerProcess.start({
             kv: TEST_KV,
+            ...options.server?.(i),
             dataDir: dataRoot && `${dataRoot}/server${i}`,
             startTimeoutMs: DEFAULT_DEADLINE_MS,
           }),
@@ -73,7 +85,10 @@ export class KvCluster {
       throw failed.reason;
     }
     const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
-    await Deno.writeTextFile(serverFile, servers.map((s) => `127.0.0.1 ${s.port}\n`).join(""));
+    await Deno.writeTextFile(
+      serverFile,
+      servers.map((s) => `${s.address.hostname} ${s.port}\n`).join(""),
+    );
     return new KvCluster(servers, serverFile, dataRoot);
   }
 
