@@ -117,8 +117,10 @@ const RETAINED_RESPONSE_BYTES = 1024 * 1024;
 const BASE_CONNECTION_BYTES = 2 * DEFAULT_READ_BUFFER_BYTES;
 
 /**
- * A connection giving back this much of the budget (closing, or its buffer shrinking)
- * asks for a garbage collection, so that a quiet server's RSS comes back down.
+ * Once connections together have given back this much of the budget (closing, or their
+ * buffers shrinking) a garbage collection is asked for, so that a quiet server's RSS
+ * comes back down. Counted across connections: 300 that each give back just under the
+ * threshold (a 1 MiB frame each) add up to far more than it.
  */
 const RELEASE_COLLECT_BYTES = 1024 * 1024;
 
@@ -232,6 +234,8 @@ export class KvServer {
   readonly #ungreeted = new Set<Connection>();
   /** Bytes all connections hold now, the sum of their `bufferedBytes`. */
   #bufferedBytes = 0;
+  /** Budget bytes given back since the last garbage collection was asked for. */
+  #releasedBytes = 0;
   /** Per peer address: when its last failure was logged, and how many since went unlogged. */
   readonly #failuresLogged = new Map<string, { at: number; unlogged: number }>();
   readonly #connectionLoops = new Set<Promise<void>>();
@@ -417,11 +421,20 @@ export class KvServer {
     this.#charge(connection, 0);
   }
 
-  /** Sets what `connection` holds of the shared budget to `bytes`. */
+  /**
+   * Sets what `connection` holds of the shared budget to `bytes`; bytes given back count
+   * toward the next garbage collection (RELEASE_COLLECT_BYTES).
+   */
   #charge(connection: Connection, bytes: number): void {
-    this.#bufferedBytes += bytes - connection.bufferedBytes;
+    const released = connection.bufferedBytes - bytes;
+    this.#bufferedBytes -= released;
     connection.bufferedBytes = bytes;
     invariant(this.#bufferedBytes >= 0, "the budget never goes negative");
+    if (released <= 0) return;
+    this.#releasedBytes += released;
+    if (this.#releasedBytes < RELEASE_COLLECT_BYTES) return;
+    this.#releasedBytes = 0;
+    collectGarbageSoon();
   }
 
   /**
@@ -495,7 +508,6 @@ export class KvServer {
         }
       })
       .finally(() => {
-        if (connection.bufferedBytes >= RELEASE_COLLECT_BYTES) collectGarbageSoon();
         this.#forget(connection);
         clearTimeout(connection.idleTimer);
         if (!connection.farewell) closeConnection(connection);
@@ -548,8 +560,6 @@ export class KvServer {
         if (error instanceof BudgetExceededError) return;
         throw error;
       }
-      // A buffer given back after a large frame is worth a collection on a quiet server.
-      if (connection.bufferedBytes - reader.capacity >= RELEASE_COLLECT_BYTES) collectGarbageSoon();
       this.#charge(connection, reader.capacity);
       const count = await readOrEnd(conn, space);
       if (count === null || connection.closed) return;
