@@ -6,9 +6,11 @@
  *
  * 1. **Digests.** Every server sends its partition digests (PARTITION_DIGESTS, O(partitions)
  *    on the server); a partition whose home servers agree and whose other servers hold
- *    nothing is in order and is never listed (repair_digests.ts).
- * 2. **Listings.** The differing partitions are listed, with versions and values, from
- *    every server holding entries there, one page per server at a time, merged by key
+ *    nothing is in order and is not listed (repair_digests.ts) — unless
+ *    {@link RepairOptions.listTombstones} is set and every home server counts tombstones
+ *    there, so that those old enough are purged.
+ * 2. **Listings.** The differing partitions (and those holding tombstones) are listed,
+ *    with versions and values, from every server holding entries there, one page per server at a time, merged by key
  *    (repair_listing.ts): memory is {@link LISTING_PAGE_ENTRIES} entries a server.
  * 3. **Plans and writes.** Each key's plan (repair_plan.ts) is carried out step by step —
  *    copy home, then remove elsewhere, then purge a confirmed tombstone — each step only
@@ -85,6 +87,13 @@ export interface RepairOptions {
   readonly dryRun?: boolean;
   /** Repair these partitions only (hints handed over). Default all. */
   readonly partitions?: PartitionSet;
+  /**
+   * List partitions found in order whose home servers all count tombstones there, when
+   * every server answered, so that tombstones older than {@link TOMBSTONE_PURGE_AGE_MS}
+   * are purged. Each run lists them until purged, so `kv repair` sets it and the
+   * background repair does not. Default false: only differing partitions are listed.
+   */
+  readonly listTombstones?: boolean;
   /** Whether server `index` says it is unrepaired (from its HELLO). Default: none is. */
   readonly unrepaired?: (index: number) => boolean;
   /** Called after each page of keys with the progress so far. Default: nothing. */
@@ -133,7 +142,7 @@ export interface RepairReport extends RepairCounts {
   readonly dryRun: boolean;
   /** Seconds it took. */
   readonly seconds: number;
-  /** Partitions whose copies differed, and were listed. */
+  /** Partitions listed: those whose copies differed, and those in order holding tombstones. */
   readonly partitionsListed: number;
   /** Keys found out of place: lacking from a home server or held elsewhere. */
   readonly keysOutOfPlace: number;
@@ -225,16 +234,17 @@ class RepairRun {
   async run(): Promise<RepairReport> {
     const started = performance.now();
     this.#tables = await this.#digests();
-    const comparison = compareDigests(
-      this.#tables,
-      (partition) => this.#home(partition),
-      this.#options.partitions,
-    );
+    const comparison = compareDigests(this.#tables, (partition) => this.#home(partition), {
+      partitions: this.#options.partitions,
+      listTombstones: this.#options.listTombstones,
+    });
     this.#noteUnchecked(comparison);
     this.#counts.keysChecked = comparison.entriesInOrder;
     this.#keysTotal = comparison.entriesInOrder + comparison.entriesToList;
-    this.#partitionsListed = comparison.differing.size;
-    if (comparison.differing.size > 0) await this.#repairPartitions(comparison.differing);
+    const listed = new PartitionSet(comparison.differing);
+    listed.addAll(comparison.tombstoned);
+    this.#partitionsListed = listed.size;
+    if (listed.size > 0) await this.#repairPartitions(listed);
     const { marked, unrepaired } = await this.#markRepaired();
     const failures = [...this.#failures].map(([server, tally]) => ({
       server: this.#pool.servers[server].id,
@@ -290,17 +300,17 @@ class RepairRun {
     }
   }
 
-  /** Lists the partitions `differing` and carries out every key's plan. */
-  async #repairPartitions(differing: PartitionSet): Promise<void> {
+  /** Lists the partitions `partitions` and carries out every key's plan. */
+  async #repairPartitions(partitions: PartitionSet): Promise<void> {
     const listed = this.#pool.servers
       .map((_, server) => server)
       .filter((server) => {
         const table = this.#tables[server];
         if (table === undefined) return false;
-        for (const partition of differing) if (table.counts[partition] > 0) return true;
+        for (const partition of partitions) if (table.counts[partition] > 0) return true;
         return false;
       });
-    const wanted = differing.bytes();
+    const wanted = partitions.bytes();
     const listing = new MergedListing(listed, async (server, after) => {
       const outcome = await this.#pool.call(
         server,
@@ -342,7 +352,7 @@ class RepairRun {
     for (const [server, error] of listing.failures()) {
       this.#fail(server, error, 0);
       // What it did not list is unknown: none of the partitions it holds is known in order.
-      for (const partition of differing) {
+      for (const partition of partitions) {
         if (this.#tables[server]!.counts[partition] > 0) this.#failedPartitions.add(partition);
       }
     }

@@ -122,6 +122,7 @@ async function runRepair(args: string[]): Promise<number> {
         k,
         placement: new Placement(servers.map((server) => server.identity)),
         dryRun,
+        listTombstones: true,
         unrepaired: (index) => pool.state(index)?.unrepaired === true,
         onProgress,
       })

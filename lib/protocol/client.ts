@@ -76,6 +76,7 @@ import {
   decodeResponse,
   decodeSetKBody,
   decodeStatsBody,
+  DIGEST_ROW_BYTES,
   splitValueBody,
 } from "./messages.ts";
 import { checkPath } from "../record/query_path.ts";
@@ -113,8 +114,8 @@ const MAX_HELLO_ANSWER_BYTES = 2 + 4 + 4 + SERVER_ID_BYTES + 1 + 1 + HELLO_CHALL
 /** The OK to SET_K: the recorded k, a u8. */
 const SET_K_ANSWER_BYTES = 1;
 
-/** The OK to PARTITION_DIGESTS: a u32 count, then a u32 and a u64 per partition. */
-const DIGESTS_ANSWER_BYTES = 4 + PARTITION_COUNT * 12;
+/** The OK to PARTITION_DIGESTS: a u32 count, then a row per partition. */
+const DIGESTS_ANSWER_BYTES = 4 + PARTITION_COUNT * DIGEST_ROW_BYTES;
 
 /** A LIST_PARTITIONS entry without its value: key, version, kind, value length. */
 const MAX_LIST_ENTRY_BYTES = 4 + MAX_KEY_BYTES + VERSION_BYTES + 1 + 4;

@@ -254,6 +254,7 @@ export class FrameWriter {
     this.#out.u32(partitionCount);
     for (let partition = 0; partition < partitionCount; partition++) {
       this.#out.u32(source.count(partition));
+      this.#out.u32(source.tombstones(partition));
       this.#out.u32(source.high(partition));
       this.#out.u32(source.low(partition));
     }

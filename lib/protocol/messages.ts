@@ -272,11 +272,20 @@ function decodeListPartitions(
   }, "LIST_PARTITIONS");
 }
 
-/** Bytes of each partition's row in PARTITION_DIGESTS' answer: u32 count, u64 digest. */
-const DIGEST_ROW_BYTES = 12;
+/**
+ * Bytes of each partition's row in PARTITION_DIGESTS' answer: u32 entries, u32 tombstones,
+ * u64 digest.
+ *
+ * @example
+ * ```ts
+ * const answerBytes = 4 + 4096 * DIGEST_ROW_BYTES;
+ * ```
+ */
+export const DIGEST_ROW_BYTES = 16;
 
 /**
- * Decodes the OK to PARTITION_DIGESTS: every partition's entry count and digest.
+ * Decodes the OK to PARTITION_DIGESTS: every partition's entry count, tombstone count and
+ * digest. A tombstone count above its partition's entry count is refused.
  *
  * @example
  * ```ts
@@ -294,12 +303,21 @@ export function decodePartitionDigestsBody(body: Uint8Array): PartitionDigests {
   }
   const view = new DataView(body.buffer, body.byteOffset + reader.offset, reader.remaining);
   const counts = new Uint32Array(count);
+  const tombstones = new Uint32Array(count);
   const digests = new BigUint64Array(count);
   for (let partition = 0; partition < count; partition++) {
-    counts[partition] = view.getUint32(partition * DIGEST_ROW_BYTES);
-    digests[partition] = view.getBigUint64(partition * DIGEST_ROW_BYTES + 4);
+    const row = partition * DIGEST_ROW_BYTES;
+    counts[partition] = view.getUint32(row);
+    tombstones[partition] = view.getUint32(row + 4);
+    if (tombstones[partition] > counts[partition]) {
+      throw new DecodeError(
+        `partition ${partition}: ${tombstones[partition]} tombstones among ` +
+          `${counts[partition]} entries`,
+      );
+    }
+    digests[partition] = view.getBigUint64(row + 8);
   }
-  return { counts, digests };
+  return { counts, tombstones, digests };
 }
 
 /** Bytes of a LIST_PARTITIONS entry besides its key: key length, version, kind. */

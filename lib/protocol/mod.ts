@@ -360,8 +360,9 @@ export interface NodeState {
 }
 
 /**
- * Every partition's entry count (records and tombstones) and digest, as PARTITION_DIGESTS
- * answers: two replicas holding the same entries of a partition have equal ones.
+ * Every partition's entry count (records and tombstones), tombstone count and digest, as
+ * PARTITION_DIGESTS answers: two replicas holding the same entries of a partition have
+ * equal ones.
  *
  * @example
  * ```ts
@@ -372,22 +373,31 @@ export interface NodeState {
 export interface PartitionDigests {
   /** Entries per partition; length 4096 (PARTITION_COUNT of lib/record/partition.ts). */
   readonly counts: Uint32Array;
+  /** Tombstones per partition (counted in `counts` too); length 4096. */
+  readonly tombstones: Uint32Array;
   /** The digest of each partition (XOR of its entries' 64-bit hashes); length 4096. */
   readonly digests: BigUint64Array;
 }
 
 /**
  * What a server's digest table offers the encoder of PARTITION_DIGESTS' answer: per
- * partition its count and the two 32-bit halves of its digest.
+ * partition its count, its tombstone count and the two 32-bit halves of its digest.
  *
  * @example
  * ```ts
- * const source: PartitionDigestSource = { count: () => 0, high: () => 0, low: () => 0 };
+ * const source: PartitionDigestSource = {
+ *   count: () => 0,
+ *   tombstones: () => 0,
+ *   high: () => 0,
+ *   low: () => 0,
+ * };
  * ```
  */
 export interface PartitionDigestSource {
   /** Entries in `partition`. */
   count(partition: number): number;
+  /** Tombstones in `partition`. */
+  tombstones(partition: number): number;
   /** The high 32 bits of `partition`'s digest. */
   high(partition: number): number;
   /** The low 32 bits of `partition`'s digest. */

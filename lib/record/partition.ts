@@ -20,7 +20,7 @@
 /**
  * Bits of a key's hash that name its partition. 4096 partitions spread keys over up
  * to a few hundred servers within a few percent of even, and a table of one digest
- * per partition (48 KiB) fits one frame.
+ * per partition (64 KiB with its counts) fits one frame.
  */
 export const PARTITION_BITS = 12;
 

@@ -1,13 +1,15 @@
 /**
  * Partition digests: for each of the {@link PARTITION_COUNT} partitions, how many entries
- * (records and tombstones) the trie holds there and the XOR of a 64-bit hash of each
- * entry's (key bytes, version, kind). Two replicas holding the same entries of a partition
+ * (records and tombstones) the trie holds there, how many of those are tombstones, and the
+ * XOR of a 64-bit hash of each entry's (key bytes, version, kind). Two replicas holding the same entries of a partition
  * have equal digests, so repair compares 4096 numbers instead of every key. A version
  * names one write, so the value need not be hashed.
  *
  * The table is kept up to date on every change (XOR is its own inverse: an entry leaving
- * is XORed out as it was XORed in), so asking for it costs O(partitions): three
- * Uint32Arrays of 4096, 48 KiB in all whatever the record count, nothing per record.
+ * is XORed out as it was XORed in), so asking for it costs O(partitions): four
+ * Uint32Arrays of 4096, 64 KiB in all whatever the record count, nothing per record. The
+ * tombstone counts let repair find partitions whose replicas agree but still hold
+ * tombstones to purge, without listing every partition.
  *
  * ## The entry hash, exactly
  *
@@ -69,18 +71,21 @@ function fnvWord(h: number, word: number): number {
  */
 export class PartitionDigestTable {
   readonly #counts = new Uint32Array(PARTITION_COUNT);
+  readonly #tombstones = new Uint32Array(PARTITION_COUNT);
   readonly #high = new Uint32Array(PARTITION_COUNT);
   readonly #low = new Uint32Array(PARTITION_COUNT);
 
   /** Bytes held: fixed, whatever the number of entries. */
   get memoryBytes(): number {
-    return this.#counts.byteLength + this.#high.byteLength + this.#low.byteLength;
+    return this.#counts.byteLength + this.#tombstones.byteLength + this.#high.byteLength +
+      this.#low.byteLength;
   }
 
   /**
    * XORs the entry (the key `key[0, keyLength)`, the version whose three big-endian
    * words are `w0 w1 w2`, `kind`) into its partition's digest, and counts it in
-   * (`delta` +1) or out (−1). No allocation: this runs for every write.
+   * (`delta` +1) or out (−1), among the partition's tombstones too when `kind` is
+   * {@link DIGEST_KIND_TOMBSTONE}. No allocation: this runs for every write.
    */
   toggle(
     key: Uint8Array,
@@ -107,13 +112,15 @@ export class PartitionDigestTable {
     this.#low[partition] ^= mix32(low);
     this.#high[partition] ^= mix32(high);
     this.#counts[partition] += delta;
+    if (kind === DIGEST_KIND_TOMBSTONE) this.#tombstones[partition] += delta;
   }
 
-  /** Whether `other` holds the same counts and digests in every partition. */
+  /** Whether `other` holds the same counts, tombstone counts and digests in every partition. */
   equals(other: PartitionDigestTable): boolean {
     for (let partition = 0; partition < PARTITION_COUNT; partition++) {
       if (
         this.#counts[partition] !== other.count(partition) ||
+        this.#tombstones[partition] !== other.tombstones(partition) ||
         this.#high[partition] !== other.high(partition) ||
         this.#low[partition] !== other.low(partition)
       ) return false;
@@ -124,6 +131,11 @@ export class PartitionDigestTable {
   /** Entries (records and tombstones) in `partition`. */
   count(partition: number): number {
     return this.#counts[partition];
+  }
+
+  /** Tombstones in `partition` (counted among its {@link count} too). */
+  tombstones(partition: number): number {
+    return this.#tombstones[partition];
   }
 
   /** The high 32 bits of `partition`'s digest. */

@@ -225,6 +225,48 @@ Deno.test("kv repair purges an old tombstone once on every replica, keeps a youn
   assert(youngCopies.every((copy) => copy.tombstone), "young's tombstone is kept, on both");
 });
 
+Deno.test("kv repair purges an old tombstone held alike on every home replica (a partition in order); --dry-run counts it and still exits 0; a second run finds nothing", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 20);
+  // Settle the fresh memory-only servers first, so only the tombstone is left to do.
+  assert.equal((await repair(["-s", cluster.serverFile])).code, 0);
+  const homeOf = await homes(cluster.serverFile, 2);
+  // A key deleted an hour ago, the delete reaching both home servers: their digests agree.
+  const old = { ms: Date.now() - 3_600_000, counter: 0, broker: 7 };
+  for (const id of homeOf("gone")) {
+    const client = await connectClient(cluster.byId(id).address);
+    try {
+      await client.delete("gone", { version: old });
+    } finally {
+      await client.close();
+    }
+  }
+  const before = await holders(cluster.servers);
+  const held = before.get("gone")!;
+  assert.deepEqual(held.map((copy) => copy.server).sort(), homeOf("gone"));
+  assert(held.every((copy) => copy.tombstone && copy.version === formatVersion(old)));
+
+  const dry = await repair(["-s", cluster.serverFile, "--dry-run"]);
+  assert.equal(dry.code, 0, "a tombstone is not disorder");
+  assert.equal(dry.report.keysOutOfPlace, 0);
+  assert.equal(dry.report.partitionsListed, 1, "the partition holding the tombstone");
+  assert.equal(dry.report.tombstonesPurged, 2, "what a repair would purge");
+  assert.deepEqual(await holders(cluster.servers), before, "a dry run changes nothing");
+
+  const { code, report, stderr } = await repair(["-s", cluster.serverFile]);
+  assert.equal(code, 0, stderr);
+  assert.equal(report.partitionsListed, 1);
+  assert.equal(report.copiesWritten, 0);
+  assert.equal(report.tombstonesPurged, 2, "from both home servers");
+  assert.equal((await holders(cluster.servers)).get("gone"), undefined, "purged everywhere");
+
+  const again = await repair(["-s", cluster.serverFile]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.report.partitionsListed, 0, "nothing holds a tombstone now");
+  assert.equal(again.report.tombstonesPurged, 0);
+  assert.equal(again.report.copiesWritten, 0);
+});
+
 Deno.test("kv repair -k 3 records the new k on every server and puts every key on 3", async () => {
   await using cluster = await KvCluster.start(3);
   await index(cluster.serverFile, 2, 40);

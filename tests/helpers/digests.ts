@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * const { counts, digests } = referenceDigests(new Map([["a", { version, tombstone: false }]]));
+ * const { counts, tombstones, digests } = referenceDigests(new Map([["a", { version, tombstone: false }]]));
  * ```
  * @module
  */
@@ -34,7 +34,25 @@ export interface ModelEntry {
 }
 
 /**
- * The documented table for `entries`: counts and digests per partition.
+ * A partition digest table as plain arrays, one element per partition.
+ *
+ * @example
+ * ```ts
+ * const table: ReferenceDigests = referenceDigests(new Map());
+ * ```
+ */
+export interface ReferenceDigests {
+  /** Entries (records and tombstones) per partition. */
+  counts: number[];
+  /** Tombstones per partition. */
+  tombstones: number[];
+  /** The XOR of the entries' 64-bit hashes per partition. */
+  digests: bigint[];
+}
+
+/**
+ * The documented table for `entries`: entry counts, tombstone counts and digests per
+ * partition.
  *
  * @example
  * ```ts
@@ -43,8 +61,9 @@ export interface ModelEntry {
  */
 export function referenceDigests(
   entries: ReadonlyMap<string, ModelEntry>,
-): { counts: number[]; digests: bigint[] } {
+): ReferenceDigests {
   const counts = new Array<number>(PARTITION_COUNT).fill(0);
+  const tombstones = new Array<number>(PARTITION_COUNT).fill(0);
   const digests = new Array<bigint>(PARTITION_COUNT).fill(0n);
   for (const [key, entry] of entries) {
     const keyBytes = new TextEncoder().encode(key);
@@ -56,7 +75,8 @@ export function referenceDigests(
     const low = finalise(fnv1a(bytes, 0x811c_9dc5));
     const high = finalise(fnv1a(bytes, 0x9e37_79b9));
     counts[partition]++;
+    if (entry.tombstone) tombstones[partition]++;
     digests[partition] ^= (BigInt(high) << 32n) | BigInt(low);
   }
-  return { counts, digests };
+  return { counts, tombstones, digests };
 }

@@ -130,12 +130,14 @@ class FakeConnection implements ServerConnection {
     await this.#check("PARTITION_DIGESTS");
     const table = this.server.trie.partitionDigests;
     const counts = new Uint32Array(PARTITION_COUNT);
+    const tombstones = new Uint32Array(PARTITION_COUNT);
     const digests = new BigUint64Array(PARTITION_COUNT);
     for (let partition = 0; partition < PARTITION_COUNT; partition++) {
       counts[partition] = table.count(partition);
+      tombstones[partition] = table.tombstones(partition);
       digests[partition] = table.digest(partition);
     }
-    return { counts, digests };
+    return { counts, tombstones, digests };
   }
 
   /** A listing as a server answers it: encoded from the trie by the server's encoder, decoded. */

@@ -19,6 +19,7 @@ import {
   decodeSetKBody,
   decodeStatsBody,
   decodeValueBody,
+  DIGEST_ROW_BYTES,
   readItemKey,
 } from "../../lib/protocol/messages.ts";
 import {
@@ -32,7 +33,7 @@ import {
   PROTOCOL_VERSION,
 } from "../../lib/protocol/mod.ts";
 import { RecordTrie } from "../../lib/trie/mod.ts";
-import { partitionOf } from "../../lib/record/partition.ts";
+import { PARTITION_COUNT, partitionOf } from "../../lib/record/partition.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { PutManyItems } from "../../lib/protocol/put_many.ts";
 import { float, int, object, str, valueEquals } from "../../lib/record/value.ts";
@@ -148,7 +149,9 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
 
 Deno.test("every partition digest row of docs/protocol.md is what the digest table keeps", async () => {
   const doc = await Deno.readTextFile(new URL("../../docs/protocol.md", import.meta.url));
-  const rows = [...doc.matchAll(/^partition (\d+): ([0-9a-f]{8}) ([0-9a-f]{16})$/gm)];
+  const rows = [
+    ...doc.matchAll(/^partition (\d+): ([0-9a-f]{8}) ([0-9a-f]{8}) ([0-9a-f]{16})$/gm),
+  ];
   assert.ok(rows.length > 0, "the doc shows a digest row");
   // The example server holds person1 at V3, a record.
   const trie = new RecordTrie();
@@ -156,8 +159,9 @@ Deno.test("every partition digest row of docs/protocol.md is what the digest tab
     version: { ms: 1_733_040_000_005, counter: 0, broker: 7 },
   });
   const table = trie.partitionDigests;
-  for (const [, partition, count, digest] of rows) {
+  for (const [, partition, count, tombstones, digest] of rows) {
     assert.equal(table.count(Number(partition)), parseInt(count, 16));
+    assert.equal(table.tombstones(Number(partition)), parseInt(tombstones, 16));
     assert.equal(table.digest(Number(partition)).toString(16).padStart(16, "0"), digest);
   }
 });
@@ -389,6 +393,15 @@ Deno.test("decodeResponse and the OK body decoders throw DecodeError for malform
   assert.throws(() => decodeSetKBody(Uint8Array.of(2, 0)), DecodeError);
   assert.throws(() => decodePartitionDigestsBody(Uint8Array.of(0, 0, 0x10, 0)), DecodeError);
   assert.throws(() => decodePartitionDigestsBody(Uint8Array.of(0, 0, 0x0f, 0xff)), /partitions/);
+  const digests = new Uint8Array(4 + PARTITION_COUNT * DIGEST_ROW_BYTES);
+  const digestView = new DataView(digests.buffer);
+  digestView.setUint32(0, PARTITION_COUNT);
+  digestView.setUint32(4 + 3 * DIGEST_ROW_BYTES, 1); // partition 3: one entry…
+  digestView.setUint32(4 + 3 * DIGEST_ROW_BYTES + 4, 1); // …a tombstone
+  assert.equal(decodePartitionDigestsBody(digests).tombstones[3], 1);
+  digestView.setUint32(4 + 3 * DIGEST_ROW_BYTES + 4, 2);
+  assert.throws(() => decodePartitionDigestsBody(digests), /partition 3: 2 tombstones among 1/);
+  assert.throws(() => decodePartitionDigestsBody(digests.subarray(0, digests.length - 1)), /bytes/);
   const entry = [0, 0, 0, 1, 0, 0, 0, 1, 0x6b, ...new Array(12).fill(0)];
   assert.deepEqual(decodeListPartitionsBody(Uint8Array.of(...entry, 1, 0), false), {
     entries: [{ key: "k", version: { ms: 0, counter: 0, broker: 0 }, tombstone: false }],

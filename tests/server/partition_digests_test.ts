@@ -18,10 +18,10 @@ import {
 } from "../../lib/record/version.ts";
 import { PARTITION_COUNT } from "../../lib/record/partition.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
-import { type ModelEntry, referenceDigests } from "../helpers/digests.ts";
+import { type ModelEntry, type ReferenceDigests, referenceDigests } from "../helpers/digests.ts";
 
 /** The documented table of what a full scan of `store` finds. */
-function scannedDigests(store: Store): { counts: number[]; digests: bigint[] } {
+function scannedDigests(store: Store): ReferenceDigests {
   const held = new Map<string, ModelEntry>();
   const cursor = store.entryCursor();
   const words = new Uint8Array(12);
@@ -34,10 +34,15 @@ function scannedDigests(store: Store): { counts: number[]; digests: bigint[] } {
   return referenceDigests(held);
 }
 
-function assertDigests(store: Store, expected: { counts: number[]; digests: bigint[] }): void {
+function assertDigests(store: Store, expected: ReferenceDigests): void {
   const table = store.partitionDigests;
   for (let partition = 0; partition < PARTITION_COUNT; partition++) {
     assert.equal(table.count(partition), expected.counts[partition], `count of ${partition}`);
+    assert.equal(
+      table.tombstones(partition),
+      expected.tombstones[partition],
+      `tombstones of ${partition}`,
+    );
     assert.equal(table.digest(partition), expected.digests[partition], `digest of ${partition}`);
   }
 }

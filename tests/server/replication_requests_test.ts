@@ -192,7 +192,7 @@ function bitmapOf(partitions: Iterable<number>): Uint8Array {
   return wanted;
 }
 
-Deno.test("PARTITION_DIGESTS answers every partition's entry count and digest, as the store keeps them", async () => {
+Deno.test("PARTITION_DIGESTS answers every partition's entry count, tombstone count and digest, as the store keeps them", async () => {
   const { address, stop, store } = await startServer();
   const client = await connectClient(address);
   try {
@@ -208,9 +208,11 @@ Deno.test("PARTITION_DIGESTS answers every partition's entry count and digest, a
     const held = model.get("key8")!.version;
     await client.delete("key8", { version: held, purge: true });
     model.delete("key8");
-    const { counts, digests } = await client.partitionDigests();
+    const { counts, tombstones, digests } = await client.partitionDigests();
     const expected = referenceDigests(model);
     assert.deepEqual([...counts], expected.counts);
+    assert.deepEqual([...tombstones], expected.tombstones);
+    assert.equal(tombstones.reduce((sum, count) => sum + count, 0), 1);
     assert.deepEqual([...digests], expected.digests);
     assert.equal(counts.reduce((sum, count) => sum + count, 0), 199);
     assert.equal(digests[0], store.partitionDigests.digest(0));
