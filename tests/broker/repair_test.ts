@@ -76,3 +76,30 @@ Deno.test("repair marks an unrepaired server repaired only if it is still the pr
     pool.close();
   }
 });
+
+Deno.test("repair lists a partition in order for its old tombstones only when asked (kv repair), never otherwise (background repair)", async () => {
+  const { cluster, pool, placement } = await fakePool(3);
+  try {
+    const list = placement.preferenceList(partitionOf("gone"));
+    const old = { ms: 5, counter: 0, broker: 1 };
+    for (const index of [list[0], list[1]]) {
+      cluster.servers[index].trie.tombstone("gone", { version: old });
+    }
+    const now = () => 3_600_000;
+    const tombstones = () =>
+      cluster.servers.reduce(
+        (sum, server) => sum + server.trie.partitionDigests.tombstones(partitionOf("gone")),
+        0,
+      );
+    const unasked = await repairCluster(pool, { k: 2, placement, now });
+    assert.equal(unasked.inOrder, true, JSON.stringify(unasked));
+    assert.deepEqual([unasked.partitionsListed, unasked.tombstonesPurged], [0, 0]);
+    assert.equal(tombstones(), 2, "the tombstone waits for the servers' grace");
+    const asked = await repairCluster(pool, { k: 2, placement, now, listTombstones: true });
+    assert.equal(asked.inOrder, true, JSON.stringify(asked));
+    assert.deepEqual([asked.partitionsListed, asked.tombstonesPurged], [1, 2]);
+    assert.equal(tombstones(), 0, "purged from both home servers");
+  } finally {
+    pool.close();
+  }
+});
