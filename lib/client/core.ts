@@ -18,13 +18,14 @@
  * @module
  */
 import { BackgroundRepair } from "../broker/background_repair.ts";
-import { Broker, type BrokerOptions, type Lookup } from "../broker/broker.ts";
+import { Broker, type BrokerOptions, type EncodedLookup, type Lookup } from "../broker/broker.ts";
+import { DecodeError } from "../base/bytes.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { ClusterKError } from "../broker/cluster_k.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
-import { decodeValue } from "../record/value_codec.ts";
+import { decodeValue, encodedJsonText } from "../record/value_codec.ts";
 import { formatVersion } from "../record/version.ts";
 import { KvInputError, KvUnavailableError } from "./errors.ts";
 import type {
@@ -52,6 +53,21 @@ export interface ValueEntry {
    * The version of the record read (the newest among the replicas) in its text form
    * ({@link formatVersion}); null when there is no such record or field.
    */
+  version: string | null;
+  /** Set when a null value is not guaranteed. */
+  warning?: string;
+}
+
+/**
+ * An answer to GET or QUERY with the value as JSON text (kv's int/float rule:
+ * `toJsonText`), made straight from the replica's wire bytes: what `kv http` sends.
+ */
+export interface JsonEntry {
+  /** The record key. */
+  key: string;
+  /** The value as JSON text, or null when there is no such record or field. */
+  json: string | null;
+  /** As {@link ValueEntry.version}. */
   version: string | null;
   /** Set when a null value is not guaranteed. */
   warning?: string;
@@ -149,6 +165,18 @@ export class KvCore {
     return entry(key, await this.#open().get(key));
   }
 
+  /** Like {@link KvCore.get}, with the value as JSON text made from the wire bytes. */
+  async getJson(key: string): Promise<JsonEntry> {
+    checkName(key, "key");
+    return jsonEntry(key, await this.#open().getEncoded(key));
+  }
+
+  /** Like {@link KvCore.query}, with the value as JSON text made from the wire bytes. */
+  async queryJson(path: string | readonly string[]): Promise<JsonEntry & { path: string[] }> {
+    const segments = parsePath(path);
+    return { ...jsonEntry(segments[0], await this.#open().queryEncoded(segments)), path: segments };
+  }
+
   /** The value at a dotted path or an array of names. */
   async query(path: string | readonly string[]): Promise<ValueEntry & { path: string[] }> {
     const segments = parsePath(path);
@@ -224,6 +252,28 @@ export class KvCore {
     if (this.#closed) throw new KvInputError("this kv connection is closed");
     return this.#broker;
   }
+}
+
+/**
+ * The JSON answer of `lookup`; a value its server encoded wrongly is a KvUnavailableError
+ * naming that server (a bug or a hostile peer, never the caller's mistake), as the
+ * broker's own decoding says.
+ */
+function jsonEntry(key: string, lookup: EncodedLookup): JsonEntry {
+  if (lookup.kind === "error") throw new KvUnavailableError(lookup.error);
+  if (lookup.kind === "found") {
+    let json: string;
+    try {
+      json = encodedJsonText(lookup.encoded);
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error;
+      throw new KvUnavailableError(`${lookup.server} sent a malformed value: ${error.message}`);
+    }
+    return { key, json, version: formatVersion(lookup.version) };
+  }
+  return lookup.warning === undefined
+    ? { key, json: null, version: null }
+    : { key, json: null, version: null, warning: lookup.warning };
 }
 
 function entry(key: string, lookup: Lookup): ValueEntry {

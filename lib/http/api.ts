@@ -31,7 +31,7 @@
  * @module
  */
 import { coreOf, type Kv } from "../client/kv.ts";
-import { type KvCore, MAX_KEYS_PAGE, replicasAgree, type ValueEntry } from "../client/core.ts";
+import { type JsonEntry, type KvCore, MAX_KEYS_PAGE, replicasAgree } from "../client/core.ts";
 import { KvInputError, KvUnavailableError } from "../client/errors.ts";
 import { Float, toValue } from "../client/values.ts";
 import { parseRecordLine, RecordParseError } from "../record/parse.ts";
@@ -240,8 +240,8 @@ export class HttpApi {
 
   async #get(key: string): Promise<Response> {
     await this.#nextTurn();
-    const entry = await this.#kv.get(key);
-    return entryResponse(entry.value === null ? 404 : 200, entry);
+    const entry = await this.#kv.getJson(key);
+    return entryResponse(entry.json === null ? 404 : 200, entry);
   }
 
   async #replicas(key: string): Promise<Response> {
@@ -260,8 +260,8 @@ export class HttpApi {
 
   async #query(path: string[]): Promise<Response> {
     await this.#nextTurn();
-    const entry = await this.#kv.query(path);
-    return entryResponse(entry.value === null ? 404 : 200, entry);
+    const entry = await this.#kv.queryJson(path);
+    return entryResponse(entry.json === null ? 404 : 200, entry);
   }
 
   async #put(key: string, request: Request): Promise<Response> {
@@ -459,8 +459,8 @@ function json(status: number, body: unknown, warning?: string): Response {
 }
 
 /** An entry as JSON, its value written with kinds kept (`2.0` for a float). */
-function entryResponse(status: number, entry: ValueEntry & { path?: string[] }): Response {
-  const value = entry.value === null ? "null" : toJsonText(entry.value);
+function entryResponse(status: number, entry: JsonEntry & { path?: string[] }): Response {
+  const value = entry.json ?? "null";
   let text = `{"key":${JSON.stringify(entry.key)},"value":${value},"version":` +
     JSON.stringify(entry.version);
   if (entry.path !== undefined) text += `,"path":${JSON.stringify(entry.path)}`;
