@@ -9,7 +9,9 @@
  * ```
  * @module
  */
+import assert from "node:assert/strict";
 import { PARTITION_COUNT } from "../../lib/record/partition.ts";
+import type { PartitionDigestTable } from "../../lib/trie/partition_digests.ts";
 import { type Version, writeVersion } from "../../lib/record/version.ts";
 
 /** One FNV-1a-32 pass over `bytes` from `basis`. */
@@ -79,4 +81,25 @@ export function referenceDigests(
     digests[partition] ^= (BigInt(high) << 32n) | BigInt(low);
   }
   return { counts, tombstones, digests };
+}
+
+/**
+ * Asserts that `table` holds `expected`, partition by partition, naming the first
+ * partition and field that differ.
+ *
+ * @example
+ * ```ts
+ * assertTableIs(trie.partitionDigests, referenceDigests(model));
+ * ```
+ */
+export function assertTableIs(table: PartitionDigestTable, expected: ReferenceDigests): void {
+  for (let partition = 0; partition < PARTITION_COUNT; partition++) {
+    assert.equal(table.count(partition), expected.counts[partition], `count of ${partition}`);
+    assert.equal(
+      table.tombstones(partition),
+      expected.tombstones[partition],
+      `tombstones of ${partition}`,
+    );
+    assert.equal(table.digest(partition), expected.digests[partition], `digest of ${partition}`);
+  }
 }

@@ -16,9 +16,13 @@ import {
   type Version,
   writeVersion,
 } from "../../lib/record/version.ts";
-import { PARTITION_COUNT } from "../../lib/record/partition.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
-import { type ModelEntry, type ReferenceDigests, referenceDigests } from "../helpers/digests.ts";
+import {
+  assertTableIs,
+  type ModelEntry,
+  type ReferenceDigests,
+  referenceDigests,
+} from "../helpers/digests.ts";
 
 /** The documented table of what a full scan of `store` finds. */
 function scannedDigests(store: Store): ReferenceDigests {
@@ -35,16 +39,7 @@ function scannedDigests(store: Store): ReferenceDigests {
 }
 
 function assertDigests(store: Store, expected: ReferenceDigests): void {
-  const table = store.partitionDigests;
-  for (let partition = 0; partition < PARTITION_COUNT; partition++) {
-    assert.equal(table.count(partition), expected.counts[partition], `count of ${partition}`);
-    assert.equal(
-      table.tombstones(partition),
-      expected.tombstones[partition],
-      `tombstones of ${partition}`,
-    );
-    assert.equal(table.digest(partition), expected.digests[partition], `digest of ${partition}`);
-  }
+  assertTableIs(store.partitionDigests, expected);
 }
 
 const keyArbitrary = fc.constantFrom("a", "b", "person1", "person10", "é", "z".repeat(30));

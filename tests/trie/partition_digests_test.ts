@@ -11,21 +11,11 @@ import { PARTITION_COUNT } from "../../lib/record/partition.ts";
 import { int } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { type Version, writeVersion } from "../../lib/record/version.ts";
-import { type ModelEntry, referenceDigests } from "../helpers/digests.ts";
+import { assertTableIs, type ModelEntry, referenceDigests } from "../helpers/digests.ts";
 
 /** Asserts that `trie`'s table is the reference table of `model`. */
 function assertDigestsOf(trie: RecordTrie, model: ReadonlyMap<string, ModelEntry>): void {
-  const expected = referenceDigests(model);
-  const table = trie.partitionDigests;
-  for (let partition = 0; partition < PARTITION_COUNT; partition++) {
-    assert.equal(table.count(partition), expected.counts[partition], `count of ${partition}`);
-    assert.equal(
-      table.tombstones(partition),
-      expected.tombstones[partition],
-      `tombstones of ${partition}`,
-    );
-    assert.equal(table.digest(partition), expected.digests[partition], `digest of ${partition}`);
-  }
+  assertTableIs(trie.partitionDigests, referenceDigests(model));
 }
 
 const keyArbitrary = fc.constantFrom(
