@@ -108,8 +108,6 @@ export class HttpApi {
   readonly #tokens: BearerTokens | undefined;
   readonly #metrics = new Metrics();
   #inFlight = 0;
-  /** Requests waiting for the next event-loop turn; see {@link HttpApi.#nextTurn}. */
-  #waiting: (() => void)[] = [];
 
   /**
    * Serves `kv`.
@@ -219,27 +217,7 @@ export class HttpApi {
     return { operation: entry[0], methods: ["GET"], run: entry[1] };
   }
 
-  /**
-   * Resolves on the next event-loop turn, together with every request that
-   * arrived in this one. The server connection writes the requests queued in
-   * one microtask round with one `send`; HTTP requests arrive one event at a
-   * time, so without this each record request cost its own `send` per replica
-   * (measured: half of the HTTP server's CPU). Together they cost one.
-   */
-  #nextTurn(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#waiting.push(resolve);
-      if (this.#waiting.length > 1) return;
-      setTimeout(() => {
-        const waiting = this.#waiting;
-        this.#waiting = [];
-        for (const wake of waiting) wake();
-      }, 0);
-    });
-  }
-
   async #get(key: string): Promise<Response> {
-    await this.#nextTurn();
     const entry = await this.#kv.getJson(key);
     return entryResponse(entry.json === null ? 404 : 200, entry);
   }
@@ -259,7 +237,6 @@ export class HttpApi {
   }
 
   async #query(path: string[]): Promise<Response> {
-    await this.#nextTurn();
     const entry = await this.#kv.queryJson(path);
     return entryResponse(entry.json === null ? 404 : 200, entry);
   }

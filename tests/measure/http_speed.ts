@@ -6,7 +6,9 @@
  * the `kv gen -d 3 -l 8 -m 6` shape. Both runs last the same time and ask for
  * keys uniform over the records; they alternate for a few rounds, so a burst
  * of load from elsewhere on the machine falls on both, and the median of the
- * rounds' ratios is the figure. A measurement script, not a test:
+ * rounds' ratios is the figure. One `kv http` serves every round, and both sides
+ * first run 2 s uncounted, so the rounds compare steady states. A measurement
+ * script, not a test:
  *
  * ```sh
  * deno run -A tests/measure/http_speed.ts [seconds per run] [servers] [rounds]   # default 5 4 3
@@ -22,6 +24,8 @@ const RECORDS = 1_000;
 const CONNECTIONS = 50;
 const SECONDS = Number(Deno.args[0] ?? 5);
 
+/** Seconds each side runs before the rounds, not counted. */
+const WARM_UP_SECONDS = 2;
 const SERVERS = Number(Deno.args[1] ?? 4);
 const ROUNDS = Number(Deno.args[2] ?? 3);
 const K = Math.min(2, SERVERS);
@@ -43,15 +47,15 @@ await runKvChecked([
 ]);
 await workload.remove();
 
-/** GETs through the library: 50 loops, each one GET in flight at a time, for SECONDS. */
-async function libraryGetsPerSecond(): Promise<number> {
+/** GETs through the library: 50 loops, each one GET in flight at a time, for `seconds`. */
+async function libraryGetsPerSecond(seconds: number): Promise<number> {
   await using kv = await connect({
     servers: cluster.serverFile,
     replicas: K,
     timeoutMs: TIMEOUT_MS,
   });
   let count = 0;
-  const end = performance.now() + SECONDS * 1000;
+  const end = performance.now() + seconds * 1000;
   await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
     while (performance.now() < end) {
       const { value } = await kv.get(`person${Math.floor(Math.random() * RECORDS)}`);
@@ -59,19 +63,14 @@ async function libraryGetsPerSecond(): Promise<number> {
       count++;
     }
   }));
-  return count / SECONDS;
+  return count / seconds;
 }
 
-/** GETs through kv http with wrk: 50 connections, one thread, random keys. */
-async function httpGetsPerSecond(): Promise<{ rate: number; command: string }> {
-  await using http = await HttpProcess.start([
-    "-s",
-    cluster.serverFile,
-    "-k",
-    String(K),
-    "--timeout-ms",
-    String(TIMEOUT_MS),
-  ]);
+/** GETs through kv http with wrk: 50 connections, one thread, random keys, for `seconds`. */
+async function httpGetsPerSecond(
+  url: string,
+  seconds: number,
+): Promise<{ rate: number; command: string }> {
   const script = await Deno.makeTempFile({ suffix: ".lua" });
   await Deno.writeTextFile(
     script,
@@ -82,7 +81,7 @@ async function httpGetsPerSecond(): Promise<{ rate: number; command: string }> {
       `  io.write(string.format("non2xx %d\\n", summary.errors.status))\n` +
       `end\n`,
   );
-  const args = ["-t1", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "-s", script, http.url];
+  const args = ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "-s", script, url];
   const output = await new Deno.Command("wrk", { args, stdout: "piped", stderr: "inherit" })
     .output();
   await Deno.remove(script);
@@ -93,15 +92,27 @@ async function httpGetsPerSecond(): Promise<{ rate: number; command: string }> {
   return { rate, command: `wrk ${args.join(" ")}` };
 }
 
+await using http = await HttpProcess.start([
+  "-s",
+  cluster.serverFile,
+  "-k",
+  String(K),
+  "--timeout-ms",
+  String(TIMEOUT_MS),
+]);
+// Both sides run their code compiled before anything is counted: the rounds compare
+// steady states, not two warm-ups.
+await libraryGetsPerSecond(WARM_UP_SECONDS);
+await httpGetsPerSecond(http.url, WARM_UP_SECONDS);
 const ratios: number[] = [];
 for (let round = 1; round <= ROUNDS; round++) {
-  const library = await libraryGetsPerSecond();
-  const http = await httpGetsPerSecond();
-  ratios.push(http.rate / library);
+  const library = await libraryGetsPerSecond(SECONDS);
+  const measured = await httpGetsPerSecond(http.url, SECONDS);
+  ratios.push(measured.rate / library);
   console.log(
     `round ${round}: library ${Math.round(library)} GETs/s (${CONNECTIONS} in flight), ` +
-      `http ${Math.round(http.rate)} GETs/s (${http.command}), ratio ${
-        (http.rate / library).toFixed(2)
+      `http ${Math.round(measured.rate)} GETs/s (${measured.command}), ratio ${
+        (measured.rate / library).toFixed(2)
       }`,
   );
 }

@@ -70,6 +70,14 @@ function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void) 
   };
 }
 
+/**
+ * Resolves on a later turn of the event loop, after it polled for I/O (a timer's
+ * turn does; a run of `setImmediate` callbacks may not).
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** Answers the first frame (HELLO) with OK, then stays silent. */
 function helloThenSilence(conn: Deno.TcpConn, frameCount: number): void {
   if (frameCount !== 1) return;
@@ -175,6 +183,45 @@ Deno.test("client keeps at most maxInFlight requests in flight and queues the re
   assert.equal((await client.stats()).recordCount, 100);
   await client.close();
   await stop();
+});
+
+Deno.test("requests made one turn apart while an earlier one awaits its answer are held, then all sent", async () => {
+  const HELD = 9;
+  let conn: Deno.TcpConn | undefined;
+  let framesSeen = 0;
+  let answeredUpTo = 1;
+  const firstArrived = Promise.withResolvers<void>();
+  const fake = fakeServer((connection, frameCount) => {
+    conn = connection;
+    framesSeen = frameCount;
+    if (frameCount === 1) helloThenSilence(connection, frameCount);
+    else if (frameCount === 2) firstArrived.resolve();
+    // Once the first PING is answered, every later one is answered as it comes.
+    if (answeredUpTo < 2) return;
+    const frames = new FrameWriter();
+    for (; answeredUpTo < frameCount; answeredUpTo++) frames.ok(answeredUpTo + 1);
+    connection.write(frames.bytes()).catch(() => {});
+  });
+  const client = await ServerClient.connect(fake.address);
+  const first = client.ping();
+  await withDeadline(firstArrived.promise, { what: "the first PING at the fake server" });
+  const held: Promise<number>[] = [];
+  for (let index = 0; index < HELD; index++) {
+    held.push(client.ping());
+    await nextTurn();
+  }
+  // A request written at once would have reached the fake server (in this process) by
+  // the turn after; a few more turns, so that its absence means it was held.
+  for (let turn = 0; turn < 5; turn++) await nextTurn();
+  assert.equal(framesSeen, 2, "a request went out while the first awaited its answer");
+  const answer = new FrameWriter();
+  answer.ok(2);
+  answeredUpTo = 2;
+  await conn!.write(answer.bytes());
+  await withDeadline(Promise.all([first, ...held]), { what: "the answers to the held PINGs" });
+  assert.equal(framesSeen, 2 + HELD);
+  await client.close();
+  await fake.stop();
 });
 
 Deno.test("ERROR answers reject with ServerError and leave the connection open", async () => {
