@@ -769,8 +769,11 @@ export class ServerClient {
     const requestId = this.#nextRequestId;
     this.#nextRequestId = requestId === MAX_REQUEST_ID ? 1 : requestId + 1;
     // One clock reading per batch of requests written together: their deadlines
-    // may be early by at most the batch's time in the buffer, never late.
-    if (this.#outgoing.length === 0) this.#lastRequestAt = performance.now();
+    // may be early by at most the batch's time in the buffer, never late. A request
+    // held behind unanswered ones (see #mayWrite) reads the clock itself: its batch
+    // may gather for most of a request timeout, which would leave it almost none.
+    const held = this.inFlight > this.#queued;
+    if (this.#outgoing.length === 0 || held) this.#lastRequestAt = performance.now();
     encode(this.#outgoing, requestId);
     const deadline = this.#lastRequestAt + this.#requestTimeoutMs;
     this.#pending.push({ requestId, maxAnswerBytes, deadline, onResponse, onError });

@@ -78,17 +78,22 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-/** Answers the first frame (HELLO) with OK, then stays silent. */
-function helloThenSilence(conn: Deno.TcpConn, frameCount: number): void {
-  if (frameCount !== 1) return;
-  const frames = new FrameWriter();
+/** Appends the OK to HELLO (request 1) of a fake server taking frames of `maxFrameBytes`. */
+function okHello(frames: FrameWriter, maxFrameBytes: number): void {
   frames.okHello(1, {
     version: PROTOCOL_VERSION,
-    maxFrameBytes: 1024,
+    maxFrameBytes,
     idleTimeoutMs: 30_000,
     serverId: "0123456789abcdef",
     state: { unrepaired: false, k: 0 },
   });
+}
+
+/** Answers the first frame (HELLO) with OK, then stays silent. */
+function helloThenSilence(conn: Deno.TcpConn, frameCount: number): void {
+  if (frameCount !== 1) return;
+  const frames = new FrameWriter();
+  okHello(frames, 1024);
   conn.write(frames.bytes()).catch(() => {});
 }
 
@@ -222,6 +227,107 @@ Deno.test("requests made one turn apart while an earlier one awaits its answer a
   assert.equal(framesSeen, 2 + HELD);
   await client.close();
   await fake.stop();
+});
+
+Deno.test("a request held behind a slow answer still gets its whole request timeout, counted from when it was made", async () => {
+  const TIMEOUT_MS = 2000;
+  // The fake server answers the second held PING this long after the first one's deadline.
+  const LATE_MS = 200;
+  let conn: Deno.TcpConn | undefined;
+  let framesSeen = 0;
+  let firstHeldAt = 0;
+  const fake = fakeServer((connection, frameCount) => {
+    conn = connection;
+    framesSeen = frameCount;
+    helloThenSilence(connection, frameCount);
+    if (frameCount !== 4) return;
+    // The two held PINGs arrived: the first is answered at once, the second only after
+    // the first one's deadline, well before its own.
+    const first = new FrameWriter();
+    first.ok(3);
+    connection.write(first.bytes()).catch(() => {});
+    setTimeout(() => {
+      const second = new FrameWriter();
+      second.ok(4);
+      connection.write(second.bytes()).catch(() => {});
+    }, firstHeldAt + TIMEOUT_MS + LATE_MS - performance.now());
+  });
+  const client = await ServerClient.connect(fake.address, { requestTimeoutMs: TIMEOUT_MS });
+  const slow = client.ping();
+  await waitFor(() => framesSeen === 2, { what: "the first PING at the fake server" });
+  firstHeldAt = performance.now();
+  const firstHeld = client.ping();
+  await waitFor(() => performance.now() >= firstHeldAt + TIMEOUT_MS / 2, {
+    what: "half a request timeout to pass",
+  });
+  assert.equal(framesSeen, 2, "the second PING was held while the first awaited its answer");
+  const secondHeld = client.ping();
+  const answer = new FrameWriter();
+  answer.ok(2);
+  await conn!.write(answer.bytes());
+  await withDeadline(Promise.all([slow, firstHeld, secondHeld]), {
+    what: "the answers to the three PINGs",
+  });
+  await client.close();
+  await fake.stop();
+});
+
+Deno.test("requests held while an earlier one awaits its answer go out without it once they gather 64 KiB", async () => {
+  let framesSeen = 0;
+  const fake = fakeServer((connection, frameCount) => {
+    framesSeen = frameCount;
+    if (frameCount !== 1) return;
+    const frames = new FrameWriter();
+    okHello(frames, 1024 * 1024);
+    connection.write(frames.bytes()).catch(() => {});
+  });
+  const client = await connectClient(fake.address);
+  const unanswered = client.ping();
+  await waitFor(() => framesSeen === 2, { what: "the first PING at the fake server" });
+  const held = client.ping();
+  const items = new PutManyItems();
+  items.add("big", encodeValue(str("x".repeat(64 * 1024))), nextVersion());
+  const big = client.putMany(items);
+  await waitFor(() => framesSeen === 4, {
+    what: "the held PING and the 64 KiB PUT_MANY at the fake server, which never answers",
+  });
+  await client.close();
+  for (const request of [unanswered, held, big] as Promise<unknown>[]) {
+    await assert.rejects(withDeadline(request, { what: "a request to fail" }), /by the client/);
+  }
+  await fake.stop();
+});
+
+Deno.test("requests held while an earlier one awaits its answer reject when the connection fails: the server hangs up, the client closes, the request times out", async () => {
+  const cases: [RegExp, number, (client: ServerClient, conn: Deno.TcpConn) => void][] = [
+    [/closed the connection/, 30_000, (_, conn) => conn.close()],
+    [/closed by the client/, 30_000, (client) => client.close()],
+    // Nothing to do: the fake server never answers, and 200 ms pass.
+    [/no answer within 200 ms/, 200, () => {}],
+  ];
+  for (const [why, requestTimeoutMs, fail] of cases) {
+    let conn: Deno.TcpConn | undefined;
+    let framesSeen = 0;
+    const fake = fakeServer((connection, frameCount) => {
+      conn = connection;
+      framesSeen = frameCount;
+      helloThenSilence(connection, frameCount);
+    });
+    const client = await ServerClient.connect(fake.address, { requestTimeoutMs });
+    const written = client.ping();
+    await waitFor(() => framesSeen === 2, { what: "the first PING at the fake server" });
+    const held: Promise<unknown>[] = [client.ping(), client.get("a"), client.stats()];
+    fail(client, conn!);
+    for (const request of [written, ...held]) {
+      await assert.rejects(
+        withDeadline(request, { what: `a request to fail (${why})` }),
+        (error: unknown) => error instanceof ConnectionError && why.test(error.message),
+      );
+    }
+    await withDeadline(client.closed, { what: "the client to close" });
+    assert.equal(framesSeen, 2, `the held requests were never sent (${why})`);
+    await fake.stop();
+  }
 });
 
 Deno.test("ERROR answers reject with ServerError and leave the connection open", async () => {
@@ -425,13 +531,7 @@ function oversizedAnswers(bodyBytes: number) {
   return (conn: Deno.TcpConn, frameCount: number) => {
     const frames = new FrameWriter();
     if (frameCount === 1) {
-      frames.okHello(1, {
-        version: PROTOCOL_VERSION,
-        maxFrameBytes: 64 * 1024,
-        idleTimeoutMs: 30_000,
-        serverId: "0123456789abcdef",
-        state: { unrepaired: false, k: 0 },
-      });
+      okHello(frames, 64 * 1024);
     } else {
       frames.frame(MessageType.OK, frameCount, new Uint8Array(bodyBytes));
     }
