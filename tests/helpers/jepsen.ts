@@ -1,0 +1,323 @@
+/**
+ * The machinery of the Jepsen-style tests (issue 9; tests/broker/jepsen_test.ts and
+ * tests/broker/jepsen_netns_test.ts, two files so that the suite runs them in parallel):
+ * three `kv broker` processes do GET, PUT and DELETE on a few dozen keys of four
+ * `kv server` processes (k = 2) while a nemesis kills servers (SIGKILL), hangs them
+ * (SIGSTOP, then SIGCONT), restarts them with or without their data and, in a cluster
+ * that can, cuts their network link — never more than k − 1 = 1 unavailable at once.
+ * Every call is recorded with its start and end on one clock, and the history is checked
+ * by ./history_checker.ts: every read returned a value some write made, never one older
+ * than a write acknowledged before the read began, never NOT FOUND without a warning for
+ * a record acknowledged and not deleted. Once the faults stop and `kv repair` has run,
+ * all replicas of every key must be identical.
+ *
+ * The seed is random per run and printed with any failure, so a failing schedule can be
+ * replayed with `KV_JEPSEN_SEED=<seed>`. The fault phase lasts {@link faultPhaseMs}
+ * (`KV_JEPSEN_PHASE_MS`, default {@link DEFAULT_FAULT_PHASE_MS}; `.ci/run` asks for
+ * longer histories), and longer if the nemesis has not yet injected each of its faults
+ * once: every run exercises them all. Deadlines on every wait keep a run bounded.
+ *
+ * @example
+ * ```ts ignore
+ * Deno.test("jepsen: kill and hang", async () => {
+ *   await runJepsen({ start: onLoopback, faults: ["kill", "hang"], repair: true });
+ * });
+ * ```
+ * @module
+ */
+import assert from "node:assert/strict";
+import { randomSeed, Sfc32 } from "../../lib/gen/prng.ts";
+import { Placement } from "../../lib/broker/placement.ts";
+import { PARTITION_BITMAP_BYTES } from "../../lib/protocol/mod.ts";
+import { formatVersion } from "../../lib/record/version.ts";
+import { resolveCredentials } from "../../lib/protocol/credentials.ts";
+import { BrokerProcess, KvCluster } from "./kv_processes.ts";
+import { connectClient } from "./client.ts";
+import { runKv } from "./run_kv.ts";
+import {
+  checkHistory,
+  checkReplicas,
+  type HeldEntry,
+  type HistoryEntry,
+} from "./history_checker.ts";
+import type { ServerProcess } from "../../lib/cli/server_process.ts";
+
+/** How many servers a run attacks. */
+export const SERVER_COUNT = 4;
+const K = 2;
+const BROKER_COUNT = 3;
+const KEY_COUNT = 24;
+/** The environment variable that sets the fault phase's length, in ms. */
+export const PHASE_ENV = "KV_JEPSEN_PHASE_MS";
+/**
+ * How long the clients run while the nemesis injects faults, unless {@link PHASE_ENV}
+ * says otherwise: long enough for a few faults of every kind, short enough for the
+ * edit-test loop. `.ci/run` sets 15 000 for longer histories.
+ */
+export const DEFAULT_FAULT_PHASE_MS = 5_000;
+/** Shortest and longest fault phase {@link PHASE_ENV} may ask for (ms). */
+const MIN_FAULT_PHASE_MS = 1_000;
+const MAX_FAULT_PHASE_MS = 600_000;
+/** How long a fault lasts, and the quiet between two, at most (ms). */
+const MAX_FAULT_MS = 1_500;
+/** Most faults of one run: far more than fit in a fault phase, a bound all the same. */
+const MAX_FAULTS = 1_000;
+/** Most entries asked per LIST_PARTITIONS page when reading what a server holds. */
+const LIST_PAGE = 10_000;
+
+/**
+ * The faults the nemesis may inject: kill -9 and restart with the data; SIGSTOP then
+ * SIGCONT; kill, empty the data dir, restart — then kill another server at once; take
+ * the server's network link down, then up (a {@link JepsenCluster} that can partition).
+ */
+export type Fault = "kill" | "hang" | "wipe" | "partition";
+
+/** The servers a run attacks: on loopback ({@link KvCluster}) or in namespaces ({@link NetnsCluster}). */
+export interface JepsenCluster extends AsyncDisposable {
+  readonly servers: readonly ServerProcess[];
+  readonly serverFile: string;
+  /** The auth file the servers require, when they do. */
+  readonly authFile?: string;
+  /** Cuts server `index` off the network, when the cluster can. */
+  partition?(index: number): Promise<void>;
+  /** Joins a partitioned server `index` again. */
+  heal?(index: number): Promise<void>;
+}
+
+const KEYS = Array.from({ length: KEY_COUNT }, (_, index) => `j${index}`);
+
+/**
+ * The fault phase's length in ms: {@link PHASE_ENV} when set (a whole number from
+ * 1000 to 600000), else {@link DEFAULT_FAULT_PHASE_MS}.
+ *
+ * @example
+ * ```ts
+ * faultPhaseMs(); // 5000 unless KV_JEPSEN_PHASE_MS is set
+ * ```
+ */
+export function faultPhaseMs(): number {
+  const text = Deno.env.get(PHASE_ENV);
+  if (text === undefined) return DEFAULT_FAULT_PHASE_MS;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < MIN_FAULT_PHASE_MS || ms > MAX_FAULT_PHASE_MS) {
+    throw new Error(
+      `${PHASE_ENV}=${text}: give the fault phase in whole ms, ${MIN_FAULT_PHASE_MS}..${MAX_FAULT_PHASE_MS}`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * Waits `ms`: the schedule of the workload (how long a fault lasts), not a stand-in for a
+ * condition — nothing is waited for.
+ */
+function holdFor(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** When the fault phase ends: its deadline passed and the nemesis is done. */
+interface Phase {
+  readonly deadline: number;
+  nemesisDone: boolean;
+}
+
+/** One client: random calls through `broker` until `phase` ends, each recorded in `history`. */
+async function runClient(
+  client: number,
+  broker: BrokerProcess,
+  random: Sfc32,
+  phase: Phase,
+  values: { next: number },
+  history: HistoryEntry[],
+): Promise<void> {
+  while (performance.now() < phase.deadline || !phase.nemesisDone) {
+    const key = KEYS[random.nextBelow(KEYS.length)];
+    const dice = random.nextBelow(20);
+    const start = performance.now();
+    if (dice < 10) {
+      const answer = await broker.ask(`GET ${key}`);
+      const end = performance.now();
+      const outcome = "error" in answer ? "failed" : "ok";
+      const found = answer.found === true;
+      history.push({
+        client,
+        op: "get",
+        key,
+        start,
+        end,
+        outcome,
+        found,
+        ...(found ? { value: answer.value as number } : {}),
+        warning: answer.warning !== undefined,
+      });
+    } else if (dice < 17) {
+      const value = values.next++;
+      const answer = await broker.ask(`PUT ${key}: ${value}`);
+      const outcome = answer.stored === true ? "ok" : "failed";
+      history.push({ client, op: "put", key, value, start, end: performance.now(), outcome });
+    } else {
+      const answer = await broker.ask(`DELETE ${key}`);
+      const outcome = typeof answer.deleted === "boolean" ? "ok" : "failed";
+      history.push({ client, op: "delete", key, start, end: performance.now(), outcome });
+    }
+  }
+}
+
+/** Empties a server's data dir, as a replaced disk would (the server must be stopped). */
+async function wipe(server: ServerProcess): Promise<void> {
+  const dir = server.dataDir;
+  assert.ok(dir !== undefined, "the fault test's servers are durable");
+  for await (const entry of Deno.readDir(dir)) {
+    await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
+  }
+}
+
+/**
+ * Injects faults until `deadline`, one server at a time (k − 1 = 1 unavailable at most),
+ * and leaves every server running and reachable; returns what it did, for the failure
+ * message. The first faults are each of `faults` once, past `deadline` if need be, so
+ * every run exercises them all; the later ones are drawn at random.
+ */
+async function nemesis(
+  cluster: JepsenCluster,
+  faults: readonly Fault[],
+  random: Sfc32,
+  deadline: number,
+): Promise<string[]> {
+  const done: string[] = [];
+  for (
+    let round = 0;
+    round < MAX_FAULTS && (round < faults.length || performance.now() < deadline);
+    round++
+  ) {
+    await holdFor(random.nextBelow(MAX_FAULT_MS));
+    const index = random.nextBelow(cluster.servers.length);
+    const server = cluster.servers[index];
+    const fault = faults[round < faults.length ? round : random.nextBelow(faults.length)];
+    done.push(`${fault} server ${index}`);
+    if (fault === "partition") {
+      assert.ok(cluster.partition && cluster.heal, "only a cluster with links is partitioned");
+      await cluster.partition(index);
+      await holdFor(random.nextBelow(MAX_FAULT_MS));
+      await cluster.heal(index);
+      continue;
+    }
+    if (fault === "hang") {
+      server.signal("SIGSTOP");
+      await holdFor(random.nextBelow(MAX_FAULT_MS));
+      server.signal("SIGCONT");
+      continue;
+    }
+    await server.kill();
+    if (fault === "wipe") await wipe(server);
+    await holdFor(random.nextBelow(MAX_FAULT_MS));
+    await server.restart();
+    if (fault !== "wipe") continue;
+    // The issue's case: the other replica of the wiped server's keys goes down before they
+    // were refilled, so for a while only the server that lost them can answer.
+    const other = cluster.servers[(index + 1 + random.nextBelow(SERVER_COUNT - 1)) % SERVER_COUNT];
+    done.push(`kill server ${cluster.servers.indexOf(other)} right after`);
+    await other.kill();
+    await holdFor(random.nextBelow(MAX_FAULT_MS));
+    await other.restart();
+  }
+  return done;
+}
+
+/** What server `server` holds: every key with its version and kind. */
+async function heldBy(server: ServerProcess, authFile?: string): Promise<Map<string, HeldEntry>> {
+  const credentials = await resolveCredentials({ authFile });
+  const client = await connectClient(server.address, { credentials });
+  const held = new Map<string, HeldEntry>();
+  try {
+    const everything = new Uint8Array(PARTITION_BITMAP_BYTES).fill(0xff);
+    let after: string | undefined;
+    for (let more = true; more;) {
+      const page = await client.listPartitions(everything, { limit: LIST_PAGE, after });
+      for (const entry of page.entries) {
+        held.set(entry.key, { version: formatVersion(entry.version), tombstone: entry.tombstone });
+      }
+      more = page.more;
+      after = page.entries.at(-1)?.key;
+    }
+  } finally {
+    await client.close();
+  }
+  return held;
+}
+
+/** Options of one run ({@link runJepsen}). */
+export interface RunOptions {
+  /** Starts the servers the run attacks. */
+  start: () => Promise<JepsenCluster>;
+  /** The faults the nemesis injects. */
+  faults: readonly Fault[];
+  /** Run `kv repair` after the faults and require identical replicas. */
+  repair: boolean;
+}
+
+/**
+ * Runs the clients and the nemesis for a fault phase ({@link faultPhaseMs}), then checks
+ * the history (and the replicas, after `kv repair`).
+ *
+ * @example
+ * ```ts ignore
+ * await runJepsen({ start: onLoopback, faults: ["kill", "hang", "wipe"], repair: true });
+ * ```
+ */
+export async function runJepsen(options: RunOptions): Promise<void> {
+  const seed = Number(Deno.env.get("KV_JEPSEN_SEED") ?? randomSeed());
+  const context = `seed ${seed} (replay with KV_JEPSEN_SEED=${seed})`;
+  await using cluster = await options.start();
+  const auth = cluster.authFile === undefined ? [] : ["--auth-file", cluster.authFile];
+  const brokers = Array.from(
+    { length: BROKER_COUNT },
+    () => BrokerProcess.start(["-s", cluster.serverFile, "-k", String(K), "--json", ...auth]),
+  );
+  try {
+    const history: HistoryEntry[] = [];
+    const values = { next: 1 };
+    const phase: Phase = { deadline: performance.now() + faultPhaseMs(), nemesisDone: false };
+    const faulting = nemesis(cluster, options.faults, new Sfc32(seed), phase.deadline)
+      .finally(() => phase.nemesisDone = true);
+    const [faultsDone] = await Promise.all([
+      faulting,
+      ...brokers.map((broker, client) =>
+        runClient(client, broker, new Sfc32(seed + client + 1), phase, values, history)
+      ),
+    ]);
+    const violations = checkHistory(history);
+    assert.deepEqual(
+      violations.map((violation) => violation.reason),
+      [],
+      `${context}; faults: ${faultsDone.join(", ")}; ${history.length} calls`,
+    );
+    // The run tested something: faults happened, writes were acknowledged, reads found them.
+    assert.ok(faultsDone.length > 0, "the nemesis injected faults");
+    assert.ok(history.some((entry) => entry.op === "put" && entry.outcome === "ok"), "writes");
+    assert.ok(history.some((entry) => entry.op === "get" && entry.found), "some reads found");
+    if (!options.repair) return;
+    const repaired = await runKv(["repair", "-s", cluster.serverFile, "-k", String(K), ...auth]);
+    assert.equal(repaired.code, 0, `${context}: kv repair: ${repaired.stderr}`);
+    const held = await Promise.all(
+      cluster.servers.map((server) => heldBy(server, cluster.authFile)),
+    );
+    const placement = new Placement(cluster.servers.map((server) => server.id));
+    const problems = checkReplicas(held, (key) => placement.replicas(key, K));
+    assert.deepEqual(problems, [], context);
+  } finally {
+    await Promise.all(brokers.map((broker) => broker[Symbol.asyncDispose]()));
+  }
+}
+
+/**
+ * Four durable servers on loopback.
+ *
+ * @example
+ * ```ts ignore
+ * await using cluster = await onLoopback();
+ * ```
+ */
+export function onLoopback(): Promise<JepsenCluster> {
+  return KvCluster.start(SERVER_COUNT, { durable: true });
+}
