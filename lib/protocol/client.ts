@@ -729,19 +729,29 @@ export class ServerClient {
 
   /**
    * Sends one request frame (written by `encode`) as soon as a slot is free; calls
-   * `onResponse` with its response or `onError` with the connection's failure.
+   * `onResponse` with its response or `onError` with the connection's failure, or with
+   * what `encode` threw when the request had to wait (else that is thrown here).
    */
   #submit(
     encode: (frames: FrameWriter, requestId: number) => void,
     maxAnswerBytes: number,
     onResponse: (response: Response) => void,
-    onError: (error: ConnectionError) => void,
+    onError: (error: unknown) => void,
   ): void {
     if (this.#mustWait()) {
       this.#roomWaiters.push(() => {
         // Woken with a slot handed over: take it, so later arrivals cannot take it first.
         this.#slotsHandedOver--;
-        this.#enqueue(encode, maxAnswerBytes, onResponse, onError);
+        // Woken by the read loop, which an encoder's refusal of a caller's mistake (an
+        // invalid version, a PUT with a purge flag; thrown before writing a byte) would
+        // fail, and the connection with it: the mistake fails this request alone, and
+        // the slot it did not take goes to the next waiter.
+        try {
+          this.#enqueue(encode, maxAnswerBytes, onResponse, onError);
+        } catch (error) {
+          settle(onError, error);
+          this.#handOverSlot();
+        }
       });
       return;
     }
@@ -924,11 +934,15 @@ export class ServerClient {
       this.#pending = this.#pending.slice(this.#pendingHead);
       this.#pendingHead = 0;
     }
+    this.#handOverSlot();
+  }
+
+  /** Wakes the oldest request waiting for a slot, if any, and hands it the slot just freed. */
+  #handOverSlot(): void {
     const wake = this.#roomWaiters.shift();
-    if (wake) {
-      this.#slotsHandedOver++;
-      wake();
-    }
+    if (wake === undefined) return;
+    this.#slotsHandedOver++;
+    wake();
   }
 
   #fail(error: ConnectionError): void {

@@ -190,6 +190,26 @@ Deno.test("client keeps at most maxInFlight requests in flight and queues the re
   await stop();
 });
 
+Deno.test("a request that waited for a slot and cannot be encoded (a caller's mistake) fails alone; the connection carries on", async () => {
+  const { address, stop } = await startServer();
+  const client = await connectClient(address, { maxInFlight: 1 });
+  const first = client.ping();
+  // No slot is free: these wait, and are encoded only when the PING's answer frees one.
+  const mistakes: Promise<unknown>[] = [
+    client.put("k", int(1), at({ purge: true })),
+    client.delete("k", at({ overwrite: false })),
+  ];
+  const after = client.put("k", int(2), at());
+  for (const mistake of mistakes) {
+    await assert.rejects(withDeadline(mistake, { what: "a mistaken request to fail" }), RangeError);
+  }
+  await withDeadline(Promise.all([first, after]), { what: "the requests around it" });
+  assert.equal(client.isOpen, true);
+  assert.deepEqual((await client.get("k")).value, int(2));
+  await client.close();
+  await stop();
+});
+
 Deno.test("requests made one turn apart while an earlier one awaits its answer are held, then all sent", async () => {
   const HELD = 9;
   let conn: Deno.TcpConn | undefined;
