@@ -318,6 +318,66 @@ Deno.test("requests held while an earlier one awaits its answer go out without i
   await fake.stop();
 });
 
+Deno.test("a request held while a long write is under way goes out after it, also when every answer arrived meanwhile", async () => {
+  // Past the kernel's socket buffers (4 MiB to send, and the receiver's, which grow only
+  // as it reads): the write lasts until the fake server reads again. Were they larger,
+  // the held PING would go out on the answers instead, and the test pass that way.
+  const BIG_BYTES = 16 * 1024 * 1024;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let conn: Deno.TcpConn | undefined;
+  let framesSeen = 0;
+  // While it is pending, the fake server reads nothing.
+  let paused: PromiseWithResolvers<void> | undefined;
+  const serving = (async () => {
+    conn = await listener.accept();
+    const reader = new FrameReader({ maxFrameBytes: 2 * BIG_BYTES });
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        await paused?.promise;
+        const count = await conn.read(buffer);
+        if (count === null) return;
+        framesSeen += feedFrames(reader, buffer.subarray(0, count)).length;
+        const frames = new FrameWriter();
+        if (framesSeen === 1) okHello(frames, 2 * BIG_BYTES);
+        // The first PING is left unanswered, and nothing more read, until the test says.
+        if (framesSeen === 2 && paused === undefined) paused = Promise.withResolvers();
+        if (framesSeen === 4) frames.ok(4);
+        if (frames.length > 0) await conn.write(frames.bytes());
+      }
+    } finally {
+      conn.close();
+    }
+  })();
+  const client = await connectClient({ hostname: "127.0.0.1", port: listener.addr.port });
+  const first = client.ping();
+  await waitFor(() => paused !== undefined, { what: "the first PING at the fake server" });
+  const items = new PutManyItems();
+  items.add("big", encodeValue(str("x".repeat(BIG_BYTES))), nextVersion());
+  const big = client.putMany(items);
+  // Past 64 KiB, the PUT_MANY is written at once, before the next turn, and stalls.
+  await nextTurn();
+  const held = client.ping();
+  // Both requests written are answered while their write is under way.
+  const answers = new FrameWriter();
+  answers.ok(2);
+  answers.okPutMany(3, []);
+  await conn!.write(answers.bytes());
+  assert.deepEqual(
+    await withDeadline(Promise.all([first, big]).then(([, refusals]) => refusals), {
+      what: "the answers to the PING and the PUT_MANY",
+    }),
+    [],
+  );
+  assert.equal(framesSeen, 2, "the fake server read nothing more meanwhile");
+  paused!.resolve();
+  await withDeadline(held, { what: "the answer to the PING held during the write" });
+  assert.equal(framesSeen, 4);
+  await client.close();
+  listener.close();
+  await withDeadline(serving.catch(() => {}), { what: "the fake server to stop" });
+});
+
 Deno.test("requests held while an earlier one awaits its answer reject when the connection fails: the server hangs up, the client closes, the request times out", async () => {
   const cases: [RegExp, number, (client: ServerClient, conn: Deno.TcpConn) => void][] = [
     [/closed the connection/, 30_000, (_, conn) => conn.close()],
