@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { MAX_KEY_BYTES, MAX_KEYS_LIMIT, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  MAX_KEY_BYTES,
+  MAX_KEYS_LIMIT,
+  MAX_NESTING_DEPTH,
+} from "../../lib/limits.ts";
 import {
   ConnectionError,
   RequestTimeoutError,
@@ -28,8 +33,11 @@ import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { connectClient } from "../helpers/client.ts";
 import { at, nextVersion } from "../helpers/versions.ts";
 
-/** A listener that accepts and then answers with `respond` (or never), to fake a broken server. */
-function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void) {
+/**
+ * A listener that accepts and then answers with `respond` (or never), to fake a broken server.
+ * While a promise `respond` returns is pending, it reads nothing more, as a stalled server.
+ */
+function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void | Promise<void>) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns: Deno.TcpConn[] = [];
   const serving = (async () => {
@@ -46,7 +54,7 @@ function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void) 
             count = await conn.read(buffer)
           ) {
             frameCount += feedFrames(reader, buffer.subarray(0, count)).length;
-            respond?.(conn, frameCount);
+            await respond?.(conn, frameCount);
           }
         } catch {
           // The client hung up.
@@ -318,64 +326,109 @@ Deno.test("requests held while an earlier one awaits its answer go out without i
   await fake.stop();
 });
 
-Deno.test("a request held while a long write is under way goes out after it, also when every answer arrived meanwhile", async () => {
-  // Past the kernel's socket buffers (4 MiB to send, and the receiver's, which grow only
-  // as it reads): the write lasts until the fake server reads again. Were they larger,
-  // the held PING would go out on the answers instead, and the test pass that way.
-  const BIG_BYTES = 16 * 1024 * 1024;
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+/**
+ * A fake server for a write that stalls: it answers HELLO, then reads the first request
+ * and nothing more until `resume` (a PUT_MANY of STALLED_WRITE_BYTES cannot be written
+ * meanwhile); then it reads on and answers each request numbered in `answerOnArrival`.
+ */
+function stallingServer(answerOnArrival: readonly number[] = []) {
   let conn: Deno.TcpConn | undefined;
   let framesSeen = 0;
-  // While it is pending, the fake server reads nothing.
-  let paused: PromiseWithResolvers<void> | undefined;
-  const serving = (async () => {
-    conn = await listener.accept();
-    const reader = new FrameReader({ maxFrameBytes: 2 * BIG_BYTES });
-    const buffer = new Uint8Array(64 * 1024);
-    try {
-      for (;;) {
-        await paused?.promise;
-        const count = await conn.read(buffer);
-        if (count === null) return;
-        framesSeen += feedFrames(reader, buffer.subarray(0, count)).length;
-        const frames = new FrameWriter();
-        if (framesSeen === 1) okHello(frames, 2 * BIG_BYTES);
-        // The first PING is left unanswered, and nothing more read, until the test says.
-        if (framesSeen === 2 && paused === undefined) paused = Promise.withResolvers();
-        if (framesSeen === 4) frames.ok(4);
-        if (frames.length > 0) await conn.write(frames.bytes());
-      }
-    } finally {
-      conn.close();
+  const stalled = Promise.withResolvers<void>();
+  let stalling = false;
+  const fake = fakeServer((connection, frameCount) => {
+    conn = connection;
+    const frames = new FrameWriter();
+    if (frameCount === 1) okHello(frames, DEFAULT_MAX_FRAME_BYTES);
+    for (let id = framesSeen + 1; id <= frameCount; id++) {
+      if (answerOnArrival.includes(id)) frames.ok(id);
     }
-  })();
-  const client = await connectClient({ hostname: "127.0.0.1", port: listener.addr.port });
-  const first = client.ping();
-  await waitFor(() => paused !== undefined, { what: "the first PING at the fake server" });
+    framesSeen = frameCount;
+    if (frames.length > 0) connection.write(frames.bytes()).catch(() => {});
+    if (frameCount !== 2) return;
+    stalling = true;
+    return stalled.promise;
+  });
+  return {
+    ...fake,
+    /** The server's side of the connection. */
+    get conn(): Deno.TcpConn {
+      assert.ok(conn !== undefined, "a client connected");
+      return conn;
+    },
+    get framesSeen(): number {
+      return framesSeen;
+    },
+    /** Whether it has stopped reading, after the first request. */
+    get stalling(): boolean {
+      return stalling;
+    },
+    resume: () => stalled.resolve(),
+  };
+}
+
+/**
+ * A PUT_MANY this large (under the frame limit) is past the kernel's socket buffers (4 MiB
+ * to send; the receiver's grow only as it reads): its write lasts until the server reads.
+ */
+const STALLED_WRITE_BYTES = 12 * 1024 * 1024;
+
+/**
+ * Sends a PUT_MANY of STALLED_WRITE_BYTES and waits for a turn: its write is then under
+ * way. Resolves with the PUT_MANY's answer still to come (wrapped, not awaited).
+ */
+async function startStalledWrite(
+  client: ServerClient,
+): Promise<{ answer: Promise<PutManyRefusal[]> }> {
   const items = new PutManyItems();
-  items.add("big", encodeValue(str("x".repeat(BIG_BYTES))), nextVersion());
-  const big = client.putMany(items);
-  // Past 64 KiB, the PUT_MANY is written at once, before the next turn, and stalls.
+  items.add("big", encodeValue(str("x".repeat(STALLED_WRITE_BYTES))), nextVersion());
+  const answer = client.putMany(items);
+  // Past 64 KiB, it is written at once, before the next turn.
   await nextTurn();
+  return { answer };
+}
+
+Deno.test("a request held while a long write is under way goes out after it, also when every answer arrived meanwhile", async () => {
+  const fake = stallingServer([4]);
+  const client = await connectClient(fake.address);
+  const first = client.ping();
+  await waitFor(() => fake.stalling, { what: "the first PING at the fake server" });
+  const big = (await startStalledWrite(client)).answer;
   const held = client.ping();
-  // Both requests written are answered while their write is under way.
+  // Both requests written are answered while their write is under way (were the
+  // kernel's buffers larger, the held PING would go out on these answers instead).
   const answers = new FrameWriter();
   answers.ok(2);
   answers.okPutMany(3, []);
-  await conn!.write(answers.bytes());
+  await fake.conn.write(answers.bytes());
   assert.deepEqual(
     await withDeadline(Promise.all([first, big]).then(([, refusals]) => refusals), {
       what: "the answers to the PING and the PUT_MANY",
     }),
     [],
   );
-  assert.equal(framesSeen, 2, "the fake server read nothing more meanwhile");
-  paused!.resolve();
+  assert.equal(fake.framesSeen, 2, "the fake server read nothing more meanwhile");
+  fake.resume();
   await withDeadline(held, { what: "the answer to the PING held during the write" });
-  assert.equal(framesSeen, 4);
+  assert.equal(fake.framesSeen, 4);
   await client.close();
-  listener.close();
-  await withDeadline(serving.catch(() => {}), { what: "the fake server to stop" });
+  await fake.stop();
+});
+
+Deno.test("closing the client while a write is stalled rejects the requests written and held as closed by the client", async () => {
+  const fake = stallingServer();
+  const client = await connectClient(fake.address);
+  const first = client.ping();
+  await waitFor(() => fake.stalling, { what: "the first PING at the fake server" });
+  const big = (await startStalledWrite(client)).answer;
+  const held = client.ping();
+  await client.close();
+  for (const request of [first, big, held] as Promise<unknown>[]) {
+    await assert.rejects(withDeadline(request, { what: "a request to fail" }), /by the client/);
+  }
+  assert.match(client.closeReason!.message, /closed by the client/);
+  fake.resume();
+  await fake.stop();
 });
 
 Deno.test("requests held while an earlier one awaits its answer reject when the connection fails: the server hangs up, the client closes, the request times out", async () => {
