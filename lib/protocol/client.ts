@@ -284,7 +284,12 @@ export class ServerClient {
     // The client batches its own writes (#mayWrite); the kernel's Nagle would only add
     // a system call per request and, waiting on a delayed ACK, stalls. TLS connections
     // have no Nagle switch of their own in Deno.
-    (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
+    try {
+      (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
+    } catch {
+      // Some systems refuse it on a connection the peer already reset; HELLO, next,
+      // then fails with a ConnectionError, and Nagle only ever cost speed.
+    }
     // HELLO runs under the connect timeout; later requests use the request timeout.
     const client = new ServerClient(conn, address, {
       ...options,
