@@ -232,6 +232,13 @@ export class LineEditor {
   interrupted(): { promise: Promise<void>; cancel: () => void } {
     let listener!: () => void;
     const promise = new Promise<void>((resolve) => listener = resolve);
+    // Ctrl-C pressed right behind Enter can arrive in the chunk that ended the line,
+    // and then waits among the keys typed ahead: it is meant for the command.
+    if (!this.#editing && this.#pending.includes(CTRL.C)) {
+      this.#pending = "";
+      listener();
+      return { promise, cancel: () => {} };
+    }
     this.#interruptListeners.add(listener);
     return { promise, cancel: () => this.#interruptListeners.delete(listener) };
   }

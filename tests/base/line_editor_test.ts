@@ -126,6 +126,28 @@ Deno.test("LineEditor: Ctrl-C clears a line or interrupts an empty one; Ctrl-D e
   ]);
 });
 
+Deno.test("LineEditor: Ctrl-C that arrives in the same chunk as the Enter before it interrupts the command", async () => {
+  const terminal = fakeTerminal(["GET a\r\x03"]);
+  const editor = new LineEditor({
+    prompt: "> ",
+    input: terminal.input,
+    output: terminal.output,
+    columns: () => 40,
+  });
+  assert.deepEqual(await editor.readLine(), { kind: "line", text: "GET a" });
+  const interrupt = editor.interrupted();
+  let interrupted = false;
+  await Promise.race([
+    interrupt.promise.then(() => interrupted = true),
+    new Promise((resolve) => setTimeout(resolve, 0)),
+  ]);
+  interrupt.cancel();
+  assert.equal(interrupted, true, "the Ctrl-C typed behind Enter was not seen as an interrupt");
+  // It was the command's: the next line does not start interrupted.
+  assert.deepEqual(await editor.readLine(), { kind: "eof" });
+  editor.close();
+});
+
 Deno.test("LineEditor history: Up and Down browse, Ctrl-R searches, lines are bounded and saved", async () => {
   const added: string[] = [];
   const results = await readAll(
