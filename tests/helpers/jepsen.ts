@@ -72,7 +72,7 @@ const LIST_PAGE = 10_000;
  */
 export type Fault = "kill" | "hang" | "wipe" | "partition";
 
-/** The servers a run attacks: on loopback ({@link KvCluster}) or in namespaces ({@link NetnsCluster}). */
+/** The servers a run attacks: on loopback ({@link KvCluster}) or in namespaces (./netns.ts). */
 export interface JepsenCluster extends AsyncDisposable {
   readonly servers: readonly ServerProcess[];
   readonly serverFile: string;
