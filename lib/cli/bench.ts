@@ -12,7 +12,8 @@
  * @module
  */
 import { KvError } from "../client/errors.ts";
-import { MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
+import { MAX_SERVERS } from "../broker/server_list.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
@@ -73,16 +74,20 @@ Flags:
   -n, --records N        records to load and draw keys from, 1..${MAX_BENCH_RECORDS} (default ${DEFAULT_RECORDS})
       --size BYTES       each record one string of BYTES, 1..${MAX_RECORD_SIZE} (default: records
                          of kv gen -d 3 -l 8 -m 6's shape)
-      --ops N            operations to run (default ${DEFAULT_OPERATIONS})
-      --duration S       run for S seconds instead of a number of operations
-      --clients N        independent clients, each with its own connections (default 1)
-      --pipeline N       operations in flight per client (default 1)
-      --rate R           open loop: R operations per second in all, latency measured
-                         from each operation's intended send time (as wrk2 does);
-                         without it the loop is closed and latency runs from each send
+      --ops N            operations to run, 1..${MAX_BENCH_OPERATIONS} (default ${DEFAULT_OPERATIONS})
+      --duration S       run for S seconds instead of a number of operations,
+                         1..${MAX_DURATION_SECONDS}
+      --clients N        independent clients, each with its own connections,
+                         1..${MAX_CLIENTS} (default 1)
+      --pipeline N       operations in flight per client, 1..${MAX_PIPELINE} (default 1)
+      --rate R           open loop: R operations per second in all, 1..${MAX_RATE};
+                         latency measured from each operation's intended send time
+                         (as wrk2 does); without it the loop is closed and latency
+                         runs from each send
       --seed N           seed for records and operations, 0..${MAX_SEED} (default random)
       --no-load          use the records the cluster holds (person0..person<N-1>)
-      --timeout-ms MS    connect and request timeout per server (default 1000)
+      --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}
+                         (default ${DEFAULT_TIMEOUT_MS})
       --json             print one JSON object instead of the table
 ${SECURITY_HELP}
   -h, --help             show this help
@@ -169,7 +174,7 @@ function benchOptions(values: ReturnType<typeof parseBenchFlags>["values"]): Ben
   });
   return {
     servers: values.servers,
-    replicas: values.replicas === undefined ? undefined : int("-k", values.replicas, MAX_CLIENTS),
+    replicas: values.replicas === undefined ? undefined : int("-k", values.replicas, MAX_SERVERS),
     workload,
     distribution,
     records: int("-n", values.records, MAX_BENCH_RECORDS, DEFAULT_RECORDS),

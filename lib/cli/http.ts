@@ -38,6 +38,11 @@ export const DEFAULT_LISTEN = "127.0.0.1:8080";
 export const MAX_BODY_BYTES_LIMIT = 1 << 30;
 /** Largest `--max-concurrent-requests`. */
 export const MAX_CONCURRENT_REQUESTS_LIMIT = 1 << 20;
+/**
+ * Smallest `--max-path-bytes`: every route's own text (`/v1/records/?replicas=true`, 26
+ * bytes, the longest) fits, with room for a short key.
+ */
+export const MIN_PATH_BYTES = 64;
 /** Largest `--max-path-bytes`. */
 export const MAX_PATH_BYTES_LIMIT = 1 << 20;
 
@@ -53,15 +58,18 @@ Flags:
                          record another (default: the k they record, else 1)
       --listen HOST:PORT address to listen on; port 0 picks a free one
                          (default ${DEFAULT_LISTEN})
-      --timeout-ms MS    connect and request timeout per server (default ${DEFAULT_TIMEOUT_MS})
+      --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}
+                         (default ${DEFAULT_TIMEOUT_MS})
       --writes RULE      'sloppy' (default): writes go to the first k reachable servers
                          of the key's preference list; 'strict': to the key's own k
                          servers only, refused when one is down
-      --max-body-bytes N largest request body; more is 413 (default ${DEFAULT_MAX_BODY_BYTES})
-      --max-path-bytes N longest URL path and query; more is 414 (default ${DEFAULT_MAX_PATH_BYTES})
+      --max-body-bytes N largest request body, 1..${MAX_BODY_BYTES_LIMIT}; more is 413
+                         (default ${DEFAULT_MAX_BODY_BYTES})
+      --max-path-bytes N longest URL path and query, ${MIN_PATH_BYTES}..${MAX_PATH_BYTES_LIMIT}; more is 414
+                         (default ${DEFAULT_MAX_PATH_BYTES})
       --max-concurrent-requests N
-                         requests answered at once; more get 503 with Retry-After
-                         (default ${DEFAULT_MAX_CONCURRENT_REQUESTS})
+                         requests answered at once, 1..${MAX_CONCURRENT_REQUESTS_LIMIT}; more get 503
+                         with Retry-After (default ${DEFAULT_MAX_CONCURRENT_REQUESTS})
       --tokens-file FILE require 'Authorization: Bearer <token>' with a token listed in
                          FILE (one a line, at least 16 characters) on every request
                          but the console's files and /healthz; default none
@@ -71,7 +79,7 @@ Flags:
 To reach the servers:
 ${SECURITY_HELP}
 
-Prints 'kv http listening on http://HOST:PORT/' on stderr once ready; SIGINT or
+Prints 'kv http listening on http://HOST:PORT/ (k=N)' on stderr once ready; SIGINT or
 SIGTERM finishes the requests in flight and exits 0.`;
 
 /** The `kv http` subcommand. */
@@ -151,7 +159,7 @@ function httpLimits(values: ReturnType<typeof parseHttpFlags>["values"]) {
       fallback: DEFAULT_MAX_BODY_BYTES,
     }),
     maxPathBytes: intFlag("http", "--max-path-bytes", values["max-path-bytes"], {
-      min: 64,
+      min: MIN_PATH_BYTES,
       max: MAX_PATH_BYTES_LIMIT,
       fallback: DEFAULT_MAX_PATH_BYTES,
     }),

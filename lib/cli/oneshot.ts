@@ -154,7 +154,7 @@ export const ONE_SHOT_COMMANDS: readonly Subcommand[] = SPECS.map((spec) => ({
 
 function help(spec: OneShotSpec): string {
   const limitFlag = spec.name === "keys"
-    ? `      --limit N          most keys to list, 1 to ${MAX_KEYS_LIMIT} (default ${DEFAULT_KEYS_LIMIT})\n`
+    ? `      --limit N          most keys to list, 1..${MAX_KEYS_LIMIT} (default ${DEFAULT_KEYS_LIMIT})\n`
     : "";
   return `Usage: ${spec.usage} [-s serverFile] [-k replicas] [--json] [--timeout-ms MS]
 
@@ -165,7 +165,8 @@ Flags:
   -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
   -k, --replicas N       the cluster's replication factor; refused when the servers
                          record another (default: the k they record, else 1)
-      --timeout-ms MS    connect and request timeout per server (default ${DEFAULT_TIMEOUT_MS})
+      --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}
+                         (default ${DEFAULT_TIMEOUT_MS})
       --writes RULE      'sloppy' (default): writes go to the first k reachable servers
                          of the key's preference list; 'strict': to the key's own k
                          servers only, refused when one is down

@@ -10,6 +10,18 @@ const RANGED_FLAGS: readonly (readonly [string, string, readonly string[]])[] = 
   ["server", "--idle-timeout-ms", []],
   ["broker", "--timeout-ms", ["-s", "serverFile.txt"]],
   ["repair", "--timeout-ms", ["-s", "serverFile.txt"]],
+  ["get", "--timeout-ms", ["person1"]],
+  ["keys", "--limit", []],
+  ["http", "--timeout-ms", []],
+  ["http", "--max-body-bytes", []],
+  ["http", "--max-path-bytes", []],
+  ["http", "--max-concurrent-requests", []],
+  ["bench", "--ops", ["-s", "serverFile.txt"]],
+  ["bench", "--duration", ["-s", "serverFile.txt"]],
+  ["bench", "--clients", ["-s", "serverFile.txt"]],
+  ["bench", "--pipeline", ["-s", "serverFile.txt"]],
+  ["bench", "--rate", ["-s", "serverFile.txt"]],
+  ["bench", "--timeout-ms", ["-s", "serverFile.txt"]],
 ];
 
 Deno.test("help shows the range of every numeric flag the README promises one for", async () => {
@@ -18,7 +30,10 @@ Deno.test("help shows the range of every numeric flag the README promises one fo
     const range = /must be a whole number from (\d+) to (\d+)/.exec(refused.stderr);
     assert(range, `${command} ${flag}: ${refused.stderr}`);
     const help = (await runKv([command, "--help"])).stdout;
-    const line = help.slice(help.indexOf(flag)).split(/\n\s*-/)[0];
+    // The flag's own row (not the usage line, which may name it too), up to the next flag.
+    const row = help.search(new RegExp(`\\n\\s+(-\\w, )?${flag}\\b`));
+    assert(row >= 0, `${command} --help has a row for ${flag}`);
+    const line = help.slice(row + 1).split(/\n\s*-/)[0];
     assert(line.includes(`${range[1]}..${range[2]}`), `${command} ${flag} help: ${line}`);
   }
 });
