@@ -30,7 +30,7 @@
  * - KEYS: `{"op":"KEYS","prefix":"person","limit":100,"keys":["person1"],"more":false}`;
  *   when more match, `"more":true` and `"next"`: the last key listed, the `after` of the
  *   next page (`KEYS person 100 person99`)
- * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2},{"server":"127.0.0.1:8001","up":false,"error":"…"}]}`
+ * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2,"repaired":true,"hints":0},{"server":"127.0.0.1:8001","up":false,"error":"…","hints":3}]}`
  * - HELP: `{"op":"HELP","commands":[{"word":"GET","usage":"GET key","summary":"…","example":"GET person1"},…]}`
  *   (`HELP GET`: the one command)
  * - EXIT: `{"op":"EXIT"}`

@@ -216,7 +216,14 @@ export interface KvKeysPage {
  *
  * @example
  * ```ts
- * const status: KvServerStatus = { server: "127.0.0.1:8000", up: true, records: 12, latencyMs: 0.2 };
+ * const status: KvServerStatus = {
+ *   server: "127.0.0.1:8000",
+ *   up: true,
+ *   records: 12,
+ *   latencyMs: 0.2,
+ *   repaired: true,
+ *   hints: 0,
+ * };
  * ```
  */
 export interface KvServerStatus {
@@ -230,6 +237,13 @@ export interface KvServerStatus {
   latencyMs?: number;
   /** Why it is down, when down. */
   error?: string;
+  /**
+   * When up: false while it may lack writes it once acknowledged (restarted memory-only,
+   * a new or emptied data dir), until repair marks it repaired.
+   */
+  repaired?: boolean;
+  /** Partitions whose hinted copies, written elsewhere while it was down, wait to move to it. */
+  hints: number;
 }
 
 /** Each Kv's core, for {@link coreOf}: kept out of the class's public surface. */

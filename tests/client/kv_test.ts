@@ -58,6 +58,12 @@ Deno.test("get, query, put, delete and servers against real servers", async () =
   assert.deepEqual(again, { key: "person1", deleted: false, version: again.version });
   const servers = await kv.servers();
   assert.deepEqual(servers.map((server) => server.up), [true, true, true]);
+  // A fresh cluster is marked repaired by its first broker, and no write missed a server.
+  assert.deepEqual(servers.map((server) => [server.repaired, server.hints]), [
+    [true, 0],
+    [true, 0],
+    [true, 0],
+  ]);
   assert.deepEqual(servers.map((server) => server.server), cluster.servers.map((s) => s.id));
 });
 
