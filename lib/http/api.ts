@@ -162,8 +162,9 @@ export class HttpApi {
         }
       }
       const route = this.#route(request, url);
-      operation = route.operation;
+      // A method the route does not take is no operation of it: counted as "other".
       allow(request.method, route.methods);
+      operation = route.operation;
       response = await route.run();
     } catch (error) {
       response = this.#failure(error);

@@ -172,6 +172,7 @@ Deno.test("kv http: /metrics counts requests by operation and outcome, with late
   await call(http, "GET", "v1/records/a");
   await call(http, "GET", "v1/records/b");
   await call(http, "GET", "v1/records/b");
+  await call(http, "POST", "v1/records/a", "1");
   const metrics = await call(http, "GET", "metrics");
   assert.match(metrics.headers.get("Content-Type") ?? "", /^text\/plain; version=0\.0\.4/);
   const lines = metrics.text.split("\n");
@@ -180,6 +181,7 @@ Deno.test("kv http: /metrics counts requests by operation and outcome, with late
       `kv_http_requests_total{operation="get",outcome="not_found"} 2`,
       `kv_http_requests_total{operation="get",outcome="ok"} 1`,
       `kv_http_requests_total{operation="put",outcome="ok"} 1`,
+      `kv_http_requests_total{operation="other",outcome="bad_request"} 1`,
       `kv_http_request_duration_seconds_count{operation="get"} 3`,
       `kv_http_request_duration_seconds_bucket{operation="get",le="+Inf"} 3`,
       `kv_http_requests_in_flight 0`,
