@@ -787,7 +787,7 @@ export class ServerClient {
     // may be early by at most the batch's time in the buffer, never late. A request
     // held behind unanswered ones (see #mayWrite) reads the clock itself: its batch
     // may gather for most of a request timeout, which would leave it almost none.
-    const held = this.inFlight > this.#queued;
+    const held = this.#awaitingAnswers > 0;
     if (this.#outgoing.length === 0 || held) this.#lastRequestAt = performance.now();
     encode(this.#outgoing, requestId);
     const deadline = this.#lastRequestAt + this.#requestTimeoutMs;
@@ -808,9 +808,13 @@ export class ServerClient {
    * ahead of it, which the server sends in order before its answer anyway.
    */
   #mayWrite(): boolean {
-    const written = this.inFlight - this.#queued;
     return this.#outgoing.length > 0 &&
-      (written === 0 || this.#outgoing.length >= HELD_REQUEST_BYTES);
+      (this.#awaitingAnswers === 0 || this.#outgoing.length >= HELD_REQUEST_BYTES);
+  }
+
+  /** Requests written (or being written) whose answers have not come yet. */
+  get #awaitingAnswers(): number {
+    return this.inFlight - this.#queued;
   }
 
   #startFlush(): void {
@@ -825,9 +829,8 @@ export class ServerClient {
    */
   async #flush(): Promise<void> {
     try {
-      for (let first = true; this.isOpen && (first || this.#mayWrite()); first = false) {
+      for (let go = true; go && this.isOpen && this.#outgoing.length > 0; go = this.#mayWrite()) {
         const batch = this.#outgoing;
-        if (batch.length === 0) break;
         this.#outgoing = this.#spare;
         this.#queued = 0;
         await writeAll(this.#conn, batch.bytes());
