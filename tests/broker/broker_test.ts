@@ -19,7 +19,7 @@ const PERSON = object([["name", str("Mary")], ["age", int(22)], [
 
 async function openBroker(serverCount: number, k: number) {
   const cluster = new FakeCluster(serverCount);
-  const broker = await Broker.open(cluster.addresses, { k, connect: cluster.connect });
+  const broker = await cluster.openBroker({ k });
   return { cluster, broker };
 }
 
@@ -109,11 +109,7 @@ Deno.test("with k servers down: found records are returned, doubtful NOT FOUND w
 
 Deno.test("with the strict write rule, delete refuses when a replica is down and changes nothing", async () => {
   const cluster = new FakeCluster(3);
-  const broker = await Broker.open(cluster.addresses, {
-    k: 2,
-    connect: cluster.connect,
-    writes: "strict",
-  });
+  const broker = await cluster.openBroker({ k: 2, writes: "strict" });
   try {
     await broker.put("person3", PERSON);
     const [first, second] = broker.replicasOf("person3");
@@ -198,11 +194,7 @@ Deno.test("delete removes exactly the key from every replica", async () => {
 
 Deno.test("with the strict write rule, put refuses when a replica is down and writes nothing", async () => {
   const cluster = new FakeCluster(3);
-  const broker = await Broker.open(cluster.addresses, {
-    k: 2,
-    connect: cluster.connect,
-    writes: "strict",
-  });
+  const broker = await cluster.openBroker({ k: 2, writes: "strict" });
   try {
     cluster.servers[broker.replicasOf("person5")[1]].state = "crashed";
     const change = await broker.put("person5", PERSON);
@@ -218,9 +210,8 @@ Deno.test("with the strict write rule, put refuses when a replica is down and wr
 Deno.test("a put with a replica down is stored on the next server of the list, a hint handed off when it is back", async () => {
   const requests: RepairRequest[] = [];
   const cluster = new FakeCluster(4);
-  const broker = await Broker.open(cluster.addresses, {
+  const broker = await cluster.openBroker({
     k: 2,
-    connect: cluster.connect,
     onRepairNeeded: (request) => requests.push(request),
   });
   try {
@@ -397,7 +388,7 @@ Deno.test("a write meeting a newer version (STALE) moves the clock past it and w
 
 Deno.test("read repair copies the newest version to a stale replica, at most MAX_READ_REPAIRS_IN_FLIGHT at once", async () => {
   const cluster = new FakeCluster(3);
-  const broker = await Broker.open(cluster.addresses, { k: 2, connect: cluster.connect });
+  const broker = await cluster.openBroker({ k: 2 });
   try {
     const keys = Array.from({ length: 2 * MAX_READ_REPAIRS_IN_FLIGHT }, (_, i) => `person${i}`);
     for (const key of keys) assert.equal((await broker.put(key, int(1))).kind, "done");

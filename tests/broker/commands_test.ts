@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Broker } from "../../lib/broker/broker.ts";
 import {
   type Answer,
   type Command,
@@ -215,7 +214,7 @@ Deno.test("formatAnswer prints one JSON line with typed values", () => {
 
 Deno.test("runCommand answers every command kind against a broker", async () => {
   const cluster = new FakeCluster(3);
-  const broker = await Broker.open(cluster.addresses, { k: 2, connect: cluster.connect });
+  const broker = await cluster.openBroker({ k: 2 });
   try {
     const run = async (line: string) =>
       JSON.parse(formatAnswer(await runCommand(broker, parseCommand(line)!), { json: true }));
@@ -288,7 +287,7 @@ Deno.test("runCommand answers every command kind against a broker", async () => 
 
 Deno.test("KEYS pages: following each answer's next lists every key once, in order", async () => {
   const cluster = new FakeCluster(3);
-  const broker = await Broker.open(cluster.addresses, { k: 2, connect: cluster.connect });
+  const broker = await cluster.openBroker({ k: 2 });
   try {
     const run = async (line: string) =>
       JSON.parse(formatAnswer(await runCommand(broker, parseCommand(line)!), { json: true }));

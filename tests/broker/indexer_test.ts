@@ -24,7 +24,7 @@ function source(text: string): ReadableStream<Uint8Array> {
 
 async function setUp(serverCount: number, k: number) {
   const cluster = new FakeCluster(serverCount);
-  const broker = await Broker.open(cluster.addresses, { k, connect: cluster.connect });
+  const broker = await cluster.openBroker({ k });
   // Opening records k (SET_K): the tests count the requests indexing makes.
   for (const server of cluster.servers) server.requests.length = 0;
   return { cluster, broker };
@@ -136,11 +136,7 @@ Deno.test("with a server down, records go to the next servers of their lists, le
 
 Deno.test("with the strict write rule, records whose replica is down are reported and not counted", async () => {
   const cluster = new FakeCluster(3);
-  const broker = await Broker.open(cluster.addresses, {
-    k: 2,
-    connect: cluster.connect,
-    writes: "strict",
-  });
+  const broker = await cluster.openBroker({ k: 2, writes: "strict" });
   try {
     cluster.servers[0].state = "crashed";
     await broker.pool.call(0, (connection) => connection.ping());
@@ -273,11 +269,7 @@ Deno.test("a batch a server refuses whole fails each of its records, reported", 
 Deno.test("a batch lost with its server is written again to the next servers; strict reports it", async () => {
   for (const writes of ["sloppy", "strict"] as const) {
     const cluster = new FakeCluster(3);
-    const broker = await Broker.open(cluster.addresses, {
-      k: 2,
-      connect: cluster.connect,
-      writes,
-    });
+    const broker = await cluster.openBroker({ k: 2, writes });
     try {
       cluster.servers[2].crashOnPutMany = true;
       const keys = Array.from({ length: 16 }, (_, i) => `person${i}`);

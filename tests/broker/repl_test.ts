@@ -12,7 +12,7 @@ function lines(text: string) {
 
 async function withBroker(run: (broker: Broker, cluster: FakeCluster) => Promise<void>) {
   const cluster = new FakeCluster(3);
-  const broker = await Broker.open(cluster.addresses, { k: 2, connect: cluster.connect });
+  const broker = await cluster.openBroker({ k: 2 });
   try {
     await run(broker, cluster);
   } finally {

@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * const cluster = new FakeCluster(3);
- * const broker = await Broker.open(cluster.addresses, { k: 2, connect: cluster.connect });
+ * const broker = await cluster.openBroker({ k: 2 });
  * cluster.servers[0].state = "crashed";
  * ```
  * @module
@@ -35,6 +35,7 @@ import { decodeListPartitionsBody, readItemKey } from "../../lib/protocol/messag
 import { type PutManyItems, readPutManyItems } from "../../lib/protocol/put_many.ts";
 import { type ServerAddress, serverAddress } from "../../lib/broker/server_list.ts";
 import type { Connector, ServerConnection } from "../../lib/broker/server_pool.ts";
+import { Broker, type BrokerOptions } from "../../lib/broker/broker.ts";
 import type { Value } from "../../lib/record/value.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
 import { compareVersions, formatVersion, readVersion } from "../../lib/record/version.ts";
@@ -312,6 +313,11 @@ export class FakeCluster {
     }
     return Promise.resolve(new FakeConnection(server));
   };
+
+  /** A broker over these servers, connecting through {@link FakeCluster.connect}. */
+  openBroker(options: Omit<BrokerOptions, "connect">): Promise<Broker> {
+    return Broker.open(this.addresses, { ...options, connect: this.connect });
+  }
 
   /** The fake servers that hold `key`. */
   holders(key: string): string[] {
