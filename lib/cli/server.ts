@@ -334,7 +334,10 @@ export const REPEATED_SIGNAL_GRACE_MS = 1_000;
 
 /**
  * Resolves on the first SIGINT or SIGTERM; one more, after the grace period, exits at
- * once, for a stuck shutdown. `kv http` stops the same way.
+ * once, for a stuck shutdown. `kv http` stops the same way. Once a signal has come,
+ * `dispose` leaves the listeners in place: the process is about to exit, and a repeat
+ * arriving between a finished shutdown and the exit would otherwise take the default
+ * action and end it with 130 instead of 0.
  */
 export function untilSignal(logger: Logger): { signalled: Promise<string>; dispose(): void } {
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
@@ -357,6 +360,7 @@ export function untilSignal(logger: Logger): { signalled: Promise<string>; dispo
   return {
     signalled,
     dispose: () => {
+      if (receivedAt !== undefined) return;
       for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     },
   };
