@@ -189,12 +189,24 @@ export interface KeysAnswer {
   readonly warning?: string;
 }
 
+/**
+ * Decimals a PING latency keeps: a hundredth of a millisecond is finer than one PING can
+ * tell, and every reader (SERVERS, GET /v1/servers, the library) then shows the same figure.
+ */
+export const LATENCY_DIGITS = 2;
+
+function roundLatency(latencyMs: number): number {
+  const scale = 10 ** LATENCY_DIGITS;
+  return Math.round(latencyMs * scale) / scale;
+}
+
 /** One server's line in the SERVERS answer. */
 export type ServerReport =
   | {
     readonly server: string;
     readonly up: true;
     readonly records: number;
+    /** PING's round trip in ms, to {@link LATENCY_DIGITS} decimals. */
     readonly latencyMs: number;
     /** False while the server may lack writes it once acknowledged (not yet repaired). */
     readonly repaired: boolean;
@@ -477,7 +489,7 @@ export class Broker {
     return Promise.all(this.#pool.servers.map(async (server, index) => {
       const outcome = await this.#pool.call(index, async (connection) => {
         const [latencyMs, stats] = await Promise.all([connection.ping(), connection.stats()]);
-        return { latencyMs, records: stats.recordCount };
+        return { latencyMs: roundLatency(latencyMs), records: stats.recordCount };
       });
       if (!outcome.ok) {
         // The pool's reason, when it has one, does not repeat the server's name.

@@ -45,7 +45,7 @@
  * ```
  * @module
  */
-import type { Broker, ServerReport } from "./broker.ts";
+import { type Broker, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
@@ -188,9 +188,6 @@ export const COMMAND_WORDS: readonly string[] = COMMAND_HELP.map((help) => help.
 
 /** EXIT's other name. */
 const QUIT = "QUIT";
-
-/** Rounds a latency for printing: a hundredth of a millisecond is finer than PING can tell. */
-const LATENCY_DIGITS = 2;
 
 /**
  * A line that is not a valid command; `op` is the command word, upper-cased.
@@ -480,7 +477,7 @@ export async function runCommand(broker: Broker, command: Command): Promise<Answ
       return { op: "KEYS", prefix, limit, ...answer, ...(next === undefined ? {} : { next }) };
     }
     case "SERVERS":
-      return { op: "SERVERS", servers: (await broker.servers()).map(roundLatency) };
+      return { op: "SERVERS", servers: await broker.servers() };
     case "HELP": {
       const topic = command.topic;
       return {
@@ -493,12 +490,6 @@ export async function runCommand(broker: Broker, command: Command): Promise<Answ
     case "EXIT":
       return { op: "EXIT" };
   }
-}
-
-function roundLatency(report: ServerReport): ServerReport {
-  if (!report.up) return report;
-  const scale = 10 ** LATENCY_DIGITS;
-  return { ...report, latencyMs: Math.round(report.latencyMs * scale) / scale };
 }
 
 /**

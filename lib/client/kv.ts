@@ -233,7 +233,7 @@ export interface KvServerStatus {
   up: boolean;
   /** Records it holds, when up. */
   records?: number;
-  /** PING round trip in ms, when up. */
+  /** PING round trip in ms (two decimals), when up. */
   latencyMs?: number;
   /** Why it is down, when down. */
   error?: string;

@@ -294,7 +294,7 @@ Deno.test("keys merges every server's answer, deduplicated, in byte order", asyn
   }
 });
 
-Deno.test("servers reports up servers with records, latency and repair state, down ones with why", async () => {
+Deno.test("servers reports up servers with records, latency (two decimals) and repair state, down ones with why", async () => {
   const { cluster, broker } = await openBroker(2, 1);
   try {
     await broker.put("person1", PERSON);
@@ -305,7 +305,7 @@ Deno.test("servers reports up servers with records, latency and repair state, do
       server: "127.0.0.1:9000",
       up: true,
       records: holder === 0 ? 1 : 0,
-      latencyMs: 0.1,
+      latencyMs: 0.12,
       repaired: true,
       hints: 0,
     });
