@@ -4,7 +4,7 @@ import { UserError } from "../../lib/cli/user_error.ts";
 import { BROKER_TIMEOUT_MS, BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 import { outputWithin, waitFor, withDeadline } from "../helpers/wait.ts";
-import { ServerClient } from "../../lib/protocol/client.ts";
+import { connectClient } from "../helpers/client.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 
 /** For the brokers started through bash rather than BrokerProcess. */
@@ -448,7 +448,7 @@ Deno.test("quoted keys mean the same in every command, and '[' is refused alike 
 
 Deno.test("kv broker stopped by SIGINT or SIGTERM while indexing prints its summary and exits 130 or 143", async () => {
   await using cluster = await KvCluster.start(1);
-  const client = await ServerClient.connect(cluster.servers[0].address);
+  const client = await connectClient(cluster.servers[0].address);
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     const before = (await client.stats()).recordCount;
     await using loader = BrokerProcess.start(["-s", cluster.serverFile, "-i", "-"]);

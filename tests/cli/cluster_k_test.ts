@@ -3,7 +3,7 @@
 // given none. Real `kv server` processes.
 import assert from "node:assert/strict";
 import { connect, KvInputError } from "../../mod.ts";
-import { KvCluster } from "../helpers/kv_processes.ts";
+import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 import { connectClient } from "../helpers/client.ts";
 import { runKv } from "../helpers/run_kv.ts";
 
@@ -54,7 +54,7 @@ Deno.test("the first broker records its k; every client refuses another in one l
   assert.equal(bench.code, 2);
   assert.match(bench.stderr, REFUSAL("bench", 3));
   await assert.rejects(
-    () => connect({ servers: cluster.serverFile, replicas: 1 }),
+    () => connect({ servers: cluster.serverFile, replicas: 1, timeoutMs: BROKER_TIMEOUT_MS }),
     (error: unknown) =>
       error instanceof KvInputError &&
       /asked for k=1, but the cluster records k=2/.test(error.message),
@@ -64,7 +64,7 @@ Deno.test("the first broker records its k; every client refuses another in one l
   const found = await runKv(["get", "-s", cluster.serverFile, "--json", "person1"]);
   assert.equal(found.code, 0, found.stderr);
   assert.equal(JSON.parse(found.stdout).value, 1);
-  await using kv = await connect({ servers: cluster.serverFile });
+  await using kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
   assert.equal((await kv.get("person1")).value, 1);
   const session = await runKv(["broker", "-s", cluster.serverFile, "--json"], {
     stdin: "SERVERS\n",

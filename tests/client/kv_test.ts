@@ -29,6 +29,7 @@ Deno.test("get, query, put, delete and servers against real servers", async () =
   await using kv = await connect({
     servers: cluster.servers.map((server) => server.address),
     replicas: 2,
+    timeoutMs: BROKER_TIMEOUT_MS,
   });
   assert.deepEqual(await kv.get("person1"), { key: "person1", value: null, version: null });
   const first = await kv.put("person1", { name: "Mary", address: { street: "Main" } });
@@ -69,7 +70,11 @@ Deno.test("get, query, put, delete and servers against real servers", async () =
 
 Deno.test("ints and floats keep their kind with floats: tagged", async () => {
   await using cluster = await KvCluster.start(1);
-  await using kv = await connect({ servers: cluster.serverFile, floats: "tagged" });
+  await using kv = await connect({
+    servers: cluster.serverFile,
+    floats: "tagged",
+    timeoutMs: BROKER_TIMEOUT_MS,
+  });
   await kv.put("n", { int: 2, float: new Float(2), fraction: 1.5 });
   const { value } = await kv.get("n");
   const { int, float, fraction } = value as Record<string, unknown>;
@@ -80,7 +85,11 @@ Deno.test("ints and floats keep their kind with floats: tagged", async () => {
 
 Deno.test("list pages by itself through more records than one page", async () => {
   await using cluster = await KvCluster.start(3);
-  await using kv = await connect({ servers: cluster.serverFile, replicas: 2 });
+  await using kv = await connect({
+    servers: cluster.serverFile,
+    replicas: 2,
+    timeoutMs: BROKER_TIMEOUT_MS,
+  });
   const count = LIST_PAGE_SIZE * 2 + 7;
   const keys = Array.from({ length: count }, (_, i) => `k${String(i).padStart(4, "0")}`);
   await Promise.all(keys.map((key, i) => kv.put(key, { i })));
@@ -120,7 +129,7 @@ Deno.test("a caller's mistake is a KvInputError, before anything is sent", async
     KvInputError,
     /servers\[1\]: localhost:\d+ is the same server as 127\.0\.0\.1:\d+ \(servers\[0\]\)/,
   );
-  const kv = await connect({ servers: cluster.serverFile });
+  const kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
   await rejectsWith(() => kv.get("a.b"), KvInputError, /key 'a\.b' contains '\.'/);
   await rejectsWith(() => kv.get(""), KvInputError, /empty key/);
   await rejectsWith(

@@ -11,6 +11,7 @@
  * @module
  */
 import { readLines } from "../../lib/base/line_reader.ts";
+import { BROKER_TIMEOUT_MS } from "./kv_processes.ts";
 import { MAIN_PATH } from "./run_kv.ts";
 import { withDeadline } from "./wait.ts";
 
@@ -29,8 +30,13 @@ export class HttpProcess {
     this.#stderr = stderr;
   }
 
-  /** Starts `kv http --listen 127.0.0.1:0 <args>` and resolves once it listens. */
+  /**
+   * Starts `kv http --listen 127.0.0.1:0 <args>`, with `--timeout-ms` {@link BROKER_TIMEOUT_MS}
+   * unless `args` set it (a live server stalled past the 1 s default on a loaded machine is
+   * not what these tests are about), and resolves once it listens.
+   */
   static async start(args: string[]): Promise<HttpProcess> {
+    const timeout = args.includes("--timeout-ms") ? [] : ["--timeout-ms", `${BROKER_TIMEOUT_MS}`];
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -41,6 +47,7 @@ export class HttpProcess {
         "--listen",
         "127.0.0.1:0",
         ...args,
+        ...timeout,
       ],
       env: { NO_COLOR: "1" },
       stdin: "null",

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { ServerClient } from "../../lib/protocol/client.ts";
+import { connectClient } from "../helpers/client.ts";
 import { serverAddress } from "../../lib/broker/server_list.ts";
 import { int } from "../../lib/record/value.ts";
 import { at } from "../helpers/versions.ts";
@@ -239,7 +239,7 @@ Deno.test("kv http: ?replicas=true reads each replica on its own and says whethe
   assert.equal(agreed.replicas[1].version, written);
   // Change one replica behind the cluster's back, as a lost write would leave it.
   const { hostname, port } = cluster.byId(agreed.replicas[1].server).address;
-  const client = await ServerClient.connect(serverAddress(hostname, port));
+  const client = await connectClient(serverAddress(hostname, port));
   try {
     await client.put("person1", int(2), at());
   } finally {

@@ -235,7 +235,7 @@ Deno.test("requests made one turn apart while an earlier one awaits its answer a
     for (; answeredUpTo < frameCount; answeredUpTo++) frames.ok(answeredUpTo + 1);
     connection.write(frames.bytes()).catch(() => {});
   });
-  const client = await ServerClient.connect(fake.address);
+  const client = await connectClient(fake.address);
   const first = client.ping();
   await withDeadline(firstArrived.promise, { what: "the first PING at the fake server" });
   const held: Promise<number>[] = [];
@@ -683,7 +683,7 @@ Deno.test("an answer longer than its request can produce closes the connection",
   ];
   for (const [bodyBytes, ask] of cases) {
     const fake = fakeServer(oversizedAnswers(bodyBytes));
-    const client = await ServerClient.connect(fake.address);
+    const client = await connectClient(fake.address);
     await assert.rejects(ask(client), (error: Error) => {
       assert.ok(error instanceof ConnectionError, String(error));
       assert.match(error.message, /protocol error: frame body of \d+ bytes is over the limit/);

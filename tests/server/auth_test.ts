@@ -17,6 +17,7 @@ import { int } from "../../lib/record/value.ts";
 import { RawConnection, startServer } from "../helpers/in_process_server.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { at } from "../helpers/versions.ts";
+import { connectClient } from "../helpers/client.ts";
 
 const SECRET = new Uint8Array(32).fill(7);
 const OTHER_SECRET = new Uint8Array(32).fill(9);
@@ -45,7 +46,7 @@ function errorOf(frame: Frame | undefined): { code: number; requestId: number } 
 Deno.test("a client with a secret of the server's auth file is served", async () => {
   const { address, stop } = await secured();
   const auth = await AuthKeys.fromSecrets([SECRET]);
-  const client = await ServerClient.connect(address, { credentials: { auth } });
+  const client = await connectClient(address, { credentials: { auth } });
   await client.put("person1", int(5), at());
   assert.deepEqual((await client.get("person1")).value, int(5));
   await client.close();
@@ -54,7 +55,7 @@ Deno.test("a client with a secret of the server's auth file is served", async ()
 
 Deno.test("a stranger without the secret can neither read nor write, and is logged", async () => {
   const { address, store, lines, stop } = await secured();
-  await assert.rejects(ServerClient.connect(address), (error: Error) => {
+  await assert.rejects(connectClient(address), (error: Error) => {
     assert.ok(error instanceof ConnectionError);
     assert.match(error.message, /AUTH_REQUIRED: this server requires authentication/);
     return true;
@@ -80,7 +81,7 @@ Deno.test("a client with a wrong secret is refused with AUTH_FAILED, logged once
   const attempts = 20;
   for (let attempt = 0; attempt < attempts; attempt++) {
     await assert.rejects(
-      ServerClient.connect(address, { credentials: { auth: wrong } }),
+      connectClient(address, { credentials: { auth: wrong } }),
       /AUTH_FAILED: authentication failed/,
     );
   }
@@ -100,7 +101,7 @@ Deno.test("a server accepts any secret of its auth file, so secrets can be rotat
   const { address, stop } = await startServer({ auth });
   for (const secret of [SECRET, OTHER_SECRET]) {
     const credentials = { auth: await AuthKeys.fromSecrets([secret]) };
-    const client = await ServerClient.connect(address, { credentials });
+    const client = await connectClient(address, { credentials });
     assert.equal(typeof await client.ping(), "number");
     await client.close();
   }
@@ -185,7 +186,7 @@ Deno.test("strangers hold at most half the slots and never cause BUSY for an aut
     }
     await waitFor(() => server.connectionCount <= maxConnections, { what: "strangers evicted" });
     // ...and yet an authenticated client gets in.
-    clients.push(await ServerClient.connect(address, { credentials: { auth } }));
+    clients.push(await connectClient(address, { credentials: { auth } }));
   }
   for (const client of clients) assert.equal(typeof await client.ping(), "number");
   assert.ok(server.connectionCount <= maxConnections);
@@ -232,7 +233,7 @@ Deno.test("fuzz: no HELLO a stranger makes up gets a request served, and the ser
     { numRuns: 100 },
   );
   const auth = await AuthKeys.fromSecrets([SECRET]);
-  const client = await ServerClient.connect(address, { credentials: { auth } });
+  const client = await connectClient(address, { credentials: { auth } });
   assert.deepEqual((await client.get("secret")).value, int(42));
   await client.close();
   await stop();

@@ -468,7 +468,7 @@ Deno.test("a bug in the store answers INTERNAL, not BAD_REQUEST, and is logged w
     store,
     logger: new Logger({ level: "error", write: (line) => logged.push(line) }),
   });
-  const client = await ServerClient.connect(address);
+  const client = await connectClient(address);
   await assert.rejects(
     client.get("person1"),
     (error: unknown) =>
