@@ -37,13 +37,19 @@ export class StdoutError extends Error {
  * ```
  */
 export function writeLine(text: string): void {
-  let bytes = encoder.encode(text + "\n");
+  writeAll(encoder.encode(text + "\n"));
+}
+
+/** Writes all of `bytes` to standard output, as a {@link StdoutError} when that fails. */
+function writeAll(bytes: Uint8Array): void {
   try {
     while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
   } catch (error) {
     throw new StdoutError(error);
   }
 }
+
+const NEWLINE = 0x0a;
 
 /** Bytes a {@link LineBuffer} holds before it writes them out on its own. */
 export const LINE_BUFFER_BYTES = 64 * 1024;
@@ -53,6 +59,7 @@ export const LINE_BUFFER_BYTES = 64 * 1024;
  * many answers instead of one each. Lines reach stdout on {@link LineBuffer.flush}, once
  * {@link LINE_BUFFER_BYTES} are held, or on the next turn of the event loop after
  * {@link LineBuffer.flushSoon} — after the answers already on their way have been added.
+ * Lines are encoded into one buffer as they come, so a flush is one write of it.
  *
  * @example
  * ```ts
@@ -62,27 +69,28 @@ export const LINE_BUFFER_BYTES = 64 * 1024;
  * ```
  */
 export class LineBuffer {
-  #lines: string[] = [];
+  #buffer = new Uint8Array(LINE_BUFFER_BYTES);
   #length = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #error: unknown;
-  readonly #writeLine: (text: string) => void;
+  readonly #write: (bytes: Uint8Array) => void;
 
   /**
    * A buffer in front of `write`.
    *
-   * @param write writes one piece of text and its newline; default {@link writeLine}.
+   * @param write writes all of the bytes it is given; default: to standard output.
    */
-  constructor(write: (text: string) => void = writeLine) {
-    this.#writeLine = write;
+  constructor(write: (bytes: Uint8Array) => void = writeAll) {
+    this.#write = write;
   }
 
   /** Adds `text` and a newline; writes everything held once that reaches {@link LINE_BUFFER_BYTES}. */
   writeLine(text: string): void {
     this.#throwPending();
-    this.#lines.push(text);
-    // UTF-16 units: an estimate of the bytes, which is all a flush threshold needs.
-    this.#length += text.length + 1;
+    // A UTF-16 unit takes at most 3 bytes of UTF-8.
+    this.#reserve(text.length * 3 + 1);
+    this.#length += encoder.encodeInto(text, this.#buffer.subarray(this.#length)).written;
+    this.#buffer[this.#length++] = NEWLINE;
     if (this.#length >= LINE_BUFFER_BYTES) this.flush();
   }
 
@@ -91,7 +99,7 @@ export class LineBuffer {
    * the next {@link LineBuffer.writeLine} or {@link LineBuffer.flush}.
    */
   flushSoon(): void {
-    if (this.#timer !== undefined || this.#lines.length === 0) return;
+    if (this.#timer !== undefined || this.#length === 0) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       try {
@@ -107,11 +115,19 @@ export class LineBuffer {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#throwPending();
-    if (this.#lines.length === 0) return;
-    const text = this.#lines.join("\n");
-    this.#lines = [];
+    if (this.#length === 0) return;
+    const held = this.#buffer.subarray(0, this.#length);
     this.#length = 0;
-    this.#writeLine(text);
+    // A buffer grown for one huge line goes back to its usual size.
+    if (this.#buffer.length > LINE_BUFFER_BYTES) this.#buffer = new Uint8Array(LINE_BUFFER_BYTES);
+    this.#write(held);
+  }
+
+  #reserve(extra: number): void {
+    const needed = this.#length + extra;
+    if (needed <= this.#buffer.length) return;
+    if (this.#length > 0) this.flush();
+    if (extra > this.#buffer.length) this.#buffer = new Uint8Array(extra);
   }
 
   #throwPending(): void {

@@ -51,7 +51,8 @@ import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { type Dialect, formatValue } from "../record/format.ts";
 import { toJsonText, type Value } from "../record/value.ts";
-import { decodeValue, encodedJsonText } from "../record/value_codec.ts";
+import { decodeValue } from "../record/value_codec.ts";
+import { EncodedJsonWriter } from "../record/encoded_json.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { formatVersion } from "../record/version.ts";
 import { keyProblem } from "../record/key.ts";
@@ -541,18 +542,32 @@ const ANSI = { bold: 1, red: 31, green: 32, yellow: 33, cyan: 36, dim: 2 } as co
  * ```
  */
 export function formatAnswer(answer: Answer, options: FormatOptions = {}): string {
+  return withMalformedValueAsError(answer, (checked) => {
+    if (!options.json) return humanText(checked, options);
+    jsonScratch.reset();
+    writeJson(checked, jsonScratch);
+    return utf8Decoder.decode(jsonScratch.bytes());
+  });
+}
+
+/** Formats `answer`; a value a server encoded wrongly is formatted as an error answer. */
+function withMalformedValueAsError<T>(answer: Answer, format: (answer: Answer) => T): T {
   try {
-    return formatChecked(answer, options);
+    return format(answer);
   } catch (error) {
     // Only an encoded value is checked as it prints: a server that sent a bad one is an error.
     if (!(error instanceof DecodeError && "encoded" in answer)) throw error;
     const reason = `a replica sent a malformed value: ${error.message}`;
-    return formatChecked({ op: answer.op, key: answer.key, error: reason }, options);
+    return format({ op: answer.op, key: answer.key, error: reason });
   }
 }
 
-function formatChecked(answer: Answer, options: FormatOptions): string {
-  if (options.json) return toJson(answer);
+/** Reused by {@link formatAnswer}, which runs to completion before anyone else can use it. */
+const jsonScratch = new EncodedJsonWriter();
+
+const utf8Decoder = new TextDecoder();
+
+function humanText(answer: Answer, options: FormatOptions): string {
   const paint = (style: keyof typeof ANSI, text: string) =>
     options.color ? `\x1b[${ANSI[style]}m${text}\x1b[0m` : text;
   const lines = humanLines(answer, options.dialect ?? "assignment", paint);
@@ -673,16 +688,25 @@ function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
   ];
 }
 
-/** The answer as one line of JSON, fields in order; a record's value keeps its own order. */
-function toJson(answer: Answer): string {
-  const members: string[] = [];
+/**
+ * Writes the answer as one line of JSON, fields in order; a record's value keeps its own
+ * order. The text between encoded values goes to `json` in one piece each.
+ */
+function writeJson(answer: Answer, json: EncodedJsonWriter): void {
+  let text = "{";
+  let first = true;
   for (const [name, field] of Object.entries(answer)) {
     if (field === undefined) continue;
-    if (name === "encoded") members.push(`"value":${encodedJsonText(field as Uint8Array)}`);
-    else {
-      const text = name === "value" ? toJsonText(field as Value) : JSON.stringify(field);
-      members.push(`${JSON.stringify(name)}:${text}`);
+    if (!first) text += ",";
+    first = false;
+    if (name === "encoded") {
+      json.text(`${text}"value":`);
+      json.value(field as Uint8Array);
+      text = "";
+    } else {
+      const member = name === "value" ? toJsonText(field as Value) : JSON.stringify(field);
+      text += `${JSON.stringify(name)}:${member}`;
     }
   }
-  return `{${members.join(",")}}`;
+  json.text(`${text}}`);
 }

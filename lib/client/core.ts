@@ -25,7 +25,8 @@ import { ClusterKError } from "../broker/cluster_k.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
-import { decodeValue, encodedJsonText } from "../record/value_codec.ts";
+import { decodeValue } from "../record/value_codec.ts";
+import { encodedJsonText } from "../record/encoded_json.ts";
 import { formatVersion } from "../record/version.ts";
 import { KvInputError, KvUnavailableError } from "./errors.ts";
 import type {

@@ -166,6 +166,9 @@ export function toJsonText(value: Value): string {
   }
 }
 
+/** JavaScript writes whole numbers below this in plain digits, from it on with an exponent. */
+const WHOLE_WITHOUT_EXPONENT = 1e21;
+
 /**
  * The shortest JSON number text for a finite float, with a `.` or an exponent.
  *
@@ -176,5 +179,7 @@ export function toJsonText(value: Value): string {
  */
 export function floatJsonText(value: number): string {
   const text = Object.is(value, -0) ? "-0" : String(value);
-  return /[.e]/.test(text) ? text : `${text}.0`;
+  // JavaScript writes every fraction with a `.` or an exponent, and whole numbers from
+  // 1e21 up with an exponent: only smaller whole numbers need the `.0`.
+  return Number.isInteger(value) && Math.abs(value) < WHOLE_WITHOUT_EXPONENT ? `${text}.0` : text;
 }

@@ -17,7 +17,7 @@
  */
 import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { MAX_NESTING_DEPTH } from "../limits.ts";
-import { type Field, floatJsonText, type Value } from "./value.ts";
+import type { Field, Value } from "./value.ts";
 import { checkKey, checkKeyBytes } from "./key.ts";
 
 /** Tag byte of each value kind (ints take one of two, by sign). */
@@ -291,52 +291,4 @@ export function decodeValue(bytes: Uint8Array): Value {
   const value = readValue(reader);
   checkValueEnd(reader.remaining);
   return value;
-}
-
-/**
- * The JSON text of one encoded value, exactly `toJsonText(decodeValue(bytes))`
- * without building the value: the `--json` answer to a GET is written straight
- * from the server's bytes. Checks what {@link decodeValue} checks.
- *
- * @example
- * ```ts
- * encodedJsonText(encodeValue(object([["age", int(3)]]))); // '{"age":3}'
- * ```
- */
-export function encodedJsonText(bytes: Uint8Array): string {
-  const reader = new ByteReader(bytes);
-  const text = readJsonText(reader, 1);
-  checkValueEnd(reader.remaining);
-  return text;
-}
-
-function readJsonText(reader: ByteReader, depth: number): string {
-  const tag = reader.u8("value tag");
-  switch (tag) {
-    case ValueTag.string:
-      return JSON.stringify(reader.varintString("string value"));
-    case ValueTag.int:
-    case ValueTag.negativeInt:
-      return String(readInt(reader, tag));
-    case ValueTag.float:
-      return floatJsonText(readFloat(reader));
-    case ValueTag.object:
-      return readObjectJsonText(reader, depth);
-    default:
-      return unknownTag(tag);
-  }
-}
-
-function readObjectJsonText(reader: ByteReader, depth: number): string {
-  checkObjectDepth(depth);
-  const names = new FieldNameCheck();
-  let text = "{";
-  while (true) {
-    const length = readFieldNameLength(reader);
-    if (length === 0) return text + "}";
-    const name = reader.utf8(length, "field name");
-    if (names.count > 0) text += ",";
-    names.add(name);
-    text += JSON.stringify(name) + ":" + readJsonText(reader, depth + 1);
-  }
 }

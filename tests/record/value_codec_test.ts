@@ -13,7 +13,6 @@ import {
 } from "../../lib/record/value.ts";
 import {
   decodeValue,
-  encodedJsonText,
   encodeValue,
   readValue,
   ValueTag,
@@ -181,40 +180,4 @@ Deno.test("decodeValue on corrupted encodings throws only DecodeError", () => {
     ),
     { numRuns: 1000 },
   );
-});
-
-/** What `decode` gives for `bytes`: its result, or the message of the DecodeError it throws. */
-function outcome<T>(decode: (bytes: Uint8Array) => T, bytes: Uint8Array): T | string {
-  try {
-    return decode(bytes);
-  } catch (error) {
-    assert.ok(error instanceof DecodeError, String(error));
-    return `DecodeError: ${error.message}`;
-  }
-}
-
-Deno.test("encodedJsonText(encodeValue(v)) is toJsonText(v) for any value", () => {
-  fc.assert(
-    fc.property(valueArbitrary(), (value) => {
-      assert.equal(encodedJsonText(encodeValue(value)), toJsonText(value));
-    }),
-  );
-});
-
-Deno.test("encodedJsonText accepts and refuses exactly what decodeValue does, with its message", () => {
-  const asJson = (bytes: Uint8Array) => toJsonText(decodeValue(bytes));
-  fc.assert(
-    fc.property(
-      valueArbitrary(),
-      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
-      (value, flips) => {
-        const bytes = encodeValue(value);
-        for (const [position, byte] of flips) bytes[position % bytes.length] = byte;
-        assert.equal(outcome(encodedJsonText, bytes), outcome(asJson, bytes));
-      },
-    ),
-    { numRuns: 1000 },
-  );
-  const deep = encodeValue(nested(MAX_NESTING_DEPTH + 1));
-  assert.equal(outcome(encodedJsonText, deep), outcome(asJson, deep));
 });

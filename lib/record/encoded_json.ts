@@ -1,0 +1,284 @@
+/**
+ * The JSON of an encoded value written as UTF-8 bytes straight from the value's own
+ * bytes: strings and field names are copied (escaped where JSON needs it), never
+ * decoded into JavaScript strings and encoded again. The broker's `--json` answers and
+ * the HTTP API's bodies are mostly this text, so this is the hot half of a piped GET.
+ * Checks exactly what `decodeValue` checks, with its messages.
+ *
+ * @example
+ * ```ts
+ * import { EncodedJsonWriter } from "./encoded_json.ts";
+ * import { encodeValue } from "./value_codec.ts";
+ * import { int, object } from "./value.ts";
+ * const json = new EncodedJsonWriter();
+ * json.value(encodeValue(object([["age", int(3)]])));
+ * new TextDecoder().decode(json.bytes()); // '{"age":3}'
+ * ```
+ * @module
+ */
+import { ByteReader, DecodeError } from "../base/bytes.ts";
+import { isWellFormedUtf8 } from "../base/utf8.ts";
+import { checkEncodedName } from "./key.ts";
+import { floatJsonText } from "./value.ts";
+import {
+  checkObjectDepth,
+  checkValueEnd,
+  duplicateFieldName,
+  readFieldNameLength,
+  readFloat,
+  readInt,
+  unknownTag,
+  ValueTag,
+} from "./value_codec.ts";
+
+/** Bytes a fresh writer holds before it first grows. */
+const INITIAL_CAPACITY = 4096;
+
+/** A writer grown past this by one huge value starts small again on `reset`. */
+const MAX_RETAINED_CAPACITY = 1024 * 1024;
+
+/** Fields of one object checked for repeats by comparing bytes; past it a Set of names. */
+const NAME_SCAN_LIMIT = 16;
+
+/** The most bytes one source byte becomes in JSON: a control character as `\u00XX`. */
+const MAX_ESCAPED_BYTES = 6;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * How JSON writes each byte of a string (as `JSON.stringify` does): 0 copied as it is,
+ * else the letter after a backslash (`\n`), or `u` for `\u00XX`. Bytes of 0x80 and up are
+ * parts of multi-byte characters, copied once the string is known to be valid UTF-8.
+ */
+const ESCAPES: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (let byte = 0; byte < 0x20; byte++) table[byte] = "u".charCodeAt(0);
+  const short: [string, string][] = [
+    ["\b", "b"],
+    ["\t", "t"],
+    ["\n", "n"],
+    ["\f", "f"],
+    [
+      "\r",
+      "r",
+    ],
+    ['"', '"'],
+    ["\\", "\\"],
+  ];
+  for (const [char, letter] of short) table[char.charCodeAt(0)] = letter.charCodeAt(0);
+  return table;
+})();
+
+const HEX_DIGITS = new TextEncoder().encode("0123456789abcdef");
+
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8Encoder = new TextEncoder();
+
+/**
+ * Appends JSON text as UTF-8 bytes: encoded values ({@link EncodedJsonWriter.value}) and
+ * the text around them ({@link EncodedJsonWriter.text}). Reused across answers: `reset`
+ * empties it, `bytes` is a view valid until the next write.
+ *
+ * @example
+ * ```ts
+ * const json = new EncodedJsonWriter();
+ * json.text('{"value":');
+ * json.value(encoded);
+ * json.text("}");
+ * ```
+ */
+export class EncodedJsonWriter {
+  #buffer = new Uint8Array(INITIAL_CAPACITY);
+  #length = 0;
+  /** Where each field name of the objects being written starts and ends in the source. */
+  #names: number[] = [];
+
+  /** Bytes written since the last reset. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** What was written since the last reset: a view, valid until the next write or reset. */
+  bytes(): Uint8Array {
+    return this.#buffer.subarray(0, this.#length);
+  }
+
+  /** Forgets what was written. */
+  reset(): void {
+    this.#length = 0;
+    if (this.#buffer.length > MAX_RETAINED_CAPACITY) {
+      this.#buffer = new Uint8Array(INITIAL_CAPACITY);
+    }
+  }
+
+  /** Appends `text` as UTF-8: the JSON around values, already escaped by the caller. */
+  text(text: string): void {
+    this.#reserve(text.length * 3);
+    this.#length += utf8Encoder.encodeInto(text, this.#buffer.subarray(this.#length)).written;
+  }
+
+  /**
+   * Appends the JSON of the one value `source` holds; anything `decodeValue` refuses is
+   * its DecodeError (or LimitExceededError), and then what this call wrote is undone.
+   */
+  value(source: Uint8Array): void {
+    const start = this.#length;
+    const names = this.#names.length;
+    try {
+      const reader = new ByteReader(source);
+      this.#value(reader, source, 1);
+      checkValueEnd(reader.remaining);
+    } catch (error) {
+      this.#length = start;
+      this.#names.length = names;
+      throw error;
+    }
+  }
+
+  #value(reader: ByteReader, source: Uint8Array, depth: number): void {
+    const tag = reader.u8("value tag");
+    switch (tag) {
+      case ValueTag.string: {
+        const length = reader.varint("string value length");
+        const at = reader.skip(length, "string value");
+        this.#string(source, at, length, "string value");
+        return;
+      }
+      case ValueTag.int:
+      case ValueTag.negativeInt:
+        return this.#ascii(String(readInt(reader, tag)));
+      case ValueTag.float:
+        return this.#ascii(floatJsonText(readFloat(reader)));
+      case ValueTag.object:
+        return this.#object(reader, source, depth);
+      default:
+        return unknownTag(tag);
+    }
+  }
+
+  #object(reader: ByteReader, source: Uint8Array, depth: number): void {
+    checkObjectDepth(depth);
+    const firstName = this.#names.length;
+    let seen: Set<string> | undefined;
+    this.#byte(0x7b); // {
+    for (let count = 0;; count++) {
+      const length = readFieldNameLength(reader);
+      if (length === 0) break;
+      const at = reader.skip(length, "field name");
+      checkEncodedName(source, at, length);
+      if (count === NAME_SCAN_LIMIT) seen = this.#nameSet(source, firstName);
+      if (seen === undefined) this.#checkNewName(source, at, length, firstName);
+      else {
+        const name = utf8Decoder.decode(source.subarray(at, at + length));
+        if (seen.has(name)) duplicateFieldName(name);
+        seen.add(name);
+      }
+      if (count > 0) this.#byte(0x2c); // ,
+      this.#string(source, at, length, "field name");
+      this.#byte(0x3a); // :
+      this.#value(reader, source, depth + 1);
+    }
+    this.#names.length = firstName;
+    this.#byte(0x7d); // }
+  }
+
+  /** Throws for a name equal to one of this object's earlier ones (from `firstName` on). */
+  #checkNewName(source: Uint8Array, at: number, length: number, firstName: number): void {
+    const names = this.#names;
+    for (let i = firstName; i < names.length; i += 2) {
+      if (names[i + 1] - names[i] === length && sameBytes(source, names[i], at, length)) {
+        duplicateFieldName(utf8Decoder.decode(source.subarray(at, at + length)));
+      }
+    }
+    names.push(at, at + length);
+  }
+
+  /** The names met so far in an object that has many, as a Set for the rest of it. */
+  #nameSet(source: Uint8Array, firstName: number): Set<string> {
+    const set = new Set<string>();
+    const names = this.#names;
+    for (let i = firstName; i < names.length; i += 2) {
+      set.add(utf8Decoder.decode(source.subarray(names[i], names[i + 1])));
+    }
+    return set;
+  }
+
+  /** Writes `source[at, at + length)` as a JSON string; invalid UTF-8 is a DecodeError. */
+  #string(source: Uint8Array, at: number, length: number, what: string): void {
+    this.#reserve(length * MAX_ESCAPED_BYTES + 2);
+    const buffer = this.#buffer;
+    let out = this.#length;
+    let high = 0;
+    buffer[out++] = QUOTE;
+    for (let i = at; i < at + length; i++) {
+      const byte = source[i];
+      high |= byte;
+      const escape = ESCAPES[byte];
+      if (escape === 0) {
+        buffer[out++] = byte;
+        continue;
+      }
+      buffer[out++] = BACKSLASH;
+      buffer[out++] = escape;
+      if (escape === 0x75) { // u
+        buffer[out++] = 0x30;
+        buffer[out++] = 0x30;
+        buffer[out++] = HEX_DIGITS[byte >> 4];
+        buffer[out++] = HEX_DIGITS[byte & 0xf];
+      }
+    }
+    if (high >= 0x80 && !isWellFormedUtf8(source, at, at + length)) {
+      throw new DecodeError(`${what} is not valid UTF-8`);
+    }
+    buffer[out++] = QUOTE;
+    this.#length = out;
+  }
+
+  /** Appends ASCII `text` (a number's digits). */
+  #ascii(text: string): void {
+    this.#reserve(text.length);
+    const buffer = this.#buffer;
+    let out = this.#length;
+    for (let i = 0; i < text.length; i++) buffer[out++] = text.charCodeAt(i);
+    this.#length = out;
+  }
+
+  #byte(byte: number): void {
+    this.#reserve(1);
+    this.#buffer[this.#length++] = byte;
+  }
+
+  #reserve(extra: number): void {
+    const needed = this.#length + extra;
+    if (needed <= this.#buffer.length) return;
+    let capacity = this.#buffer.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(capacity);
+    grown.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = grown;
+  }
+}
+
+function sameBytes(source: Uint8Array, a: number, b: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (source[a + i] !== source[b + i]) return false;
+  return true;
+}
+
+/**
+ * The JSON text of one encoded value, exactly `toJsonText(decodeValue(bytes))` without
+ * building the value. Checks what `decodeValue` checks.
+ *
+ * @example
+ * ```ts
+ * encodedJsonText(encodeValue(object([["age", int(3)]]))); // '{"age":3}'
+ * ```
+ */
+export function encodedJsonText(bytes: Uint8Array): string {
+  scratch.reset();
+  scratch.value(bytes);
+  return utf8Decoder.decode(scratch.bytes());
+}
+
+/** Reused by {@link encodedJsonText}, which runs to completion before anyone else can use it. */
+const scratch = new EncodedJsonWriter();
