@@ -157,11 +157,11 @@ export function readVersion(source: Uint8Array, offset: number): Version {
  * ```
  */
 export function formatVersion(version: Version): string {
-  const bytes = new Uint8Array(VERSION_BYTES);
-  writeVersion(bytes, 0, version);
-  let text = "";
-  for (const byte of bytes) text += byte.toString(16).padStart(2, "0");
-  return text;
+  if (!isValidVersion(version)) throw new RangeError(`invalid version ${JSON.stringify(version)}`);
+  // The bytes' hex, field by field: 6 bytes of ms, 2 of counter, 4 of broker (writeVersion).
+  return version.ms.toString(16).padStart(12, "0") +
+    version.counter.toString(16).padStart(4, "0") +
+    version.broker.toString(16).padStart(8, "0");
 }
 
 /**

@@ -33,9 +33,11 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return 0;
 }
 
-Deno.test("versions round-trip through bytes and text", () => {
+Deno.test("versions round-trip through bytes and text; the text is the bytes in hex", () => {
   fc.assert(fc.property(version, (value) => {
     const plain = { ...value };
+    const hex = [...bytesOf(value)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+    assert.equal(formatVersion(value), hex);
     assert.deepEqual(readVersion(bytesOf(value), 0), plain);
     assert.deepEqual(parseVersion(formatVersion(value)), plain);
     assert.equal(formatVersion(value).length, 24);
