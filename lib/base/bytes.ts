@@ -339,6 +339,18 @@ export class ByteReader {
     return decodeUtf8(this.#bytes, at, at + length, what);
   }
 
+  /**
+   * Reads `length` bytes of UTF-8 as {@link ByteReader.utf8} does, returning the very
+   * string an earlier call returned for the same bytes when `cache` still holds it:
+   * for names that repeat, such as field names, which JavaScript then finds as
+   * property keys without hashing and interning each new copy.
+   */
+  cachedUtf8(cache: Utf8Cache, length: number, what = "string"): string {
+    const at = this.#take(length, what);
+    return cache.decode(this.#bytes, at, at + length) ??
+      decodeUtf8(this.#bytes, at, at + length, what);
+  }
+
   /** Moves past `count` bytes, unread, and returns where they start. */
   skip(count: number, what = "bytes"): number {
     return this.#take(count, what);
@@ -433,6 +445,67 @@ export function readVarint(source: Uint8Array, at: number, end: number, what: st
       throw new DecodeError(`${what} is longer than ${count} bytes`);
     }
     scale *= 0x80;
+  }
+}
+
+/** Slots of a {@link Utf8Cache} unless told otherwise: a power of two. */
+export const UTF8_CACHE_SLOTS = 1024;
+
+/** The longest string a {@link Utf8Cache} keeps, in bytes. */
+export const UTF8_CACHE_MAX_BYTES = 32;
+
+/**
+ * Short ASCII strings decoded lately, each in the slot a hash of its bytes picks (a
+ * later string with the same hash takes the slot over). Fixed in size, so it costs the
+ * same whatever it is fed.
+ *
+ * @example
+ * ```ts
+ * const names = new Utf8Cache();
+ * const bytes = new TextEncoder().encode("age");
+ * names.decode(bytes, 0, 3) === names.decode(bytes, 0, 3); // true: the same string
+ * ```
+ */
+export class Utf8Cache {
+  readonly #slots: (string | undefined)[];
+
+  /** @param slots how many strings it holds at most, a power of two; default {@link UTF8_CACHE_SLOTS}. */
+  constructor(slots: number = UTF8_CACHE_SLOTS) {
+    if (!(Number.isInteger(slots) && slots > 0 && (slots & (slots - 1)) === 0)) {
+      throw new RangeError(`Utf8Cache slots must be a power of two, got ${slots}`);
+    }
+    this.#slots = new Array(slots).fill(undefined);
+  }
+
+  /**
+   * The string of `bytes[start, end)`, the same one as last time for the same bytes
+   * when its slot still holds it; undefined, keeping nothing, unless the bytes are at
+   * most {@link UTF8_CACHE_MAX_BYTES} of ASCII (the caller decodes those itself).
+   */
+  decode(bytes: Uint8Array, start: number, end: number): string | undefined {
+    if (end - start > UTF8_CACHE_MAX_BYTES) return undefined;
+    // FNV-1a over the bytes, checking they are ASCII on the way.
+    let hash = 0x811c9dc5;
+    let high = 0;
+    for (let i = start; i < end; i++) {
+      const byte = bytes[i];
+      high |= byte;
+      hash = Math.imul(hash ^ byte, 0x01000193);
+    }
+    if (high >= 0x80) return undefined;
+    const slot = hash & (this.#slots.length - 1);
+    const cached = this.#slots[slot];
+    if (cached !== undefined && cached.length === end - start) {
+      let same = true;
+      for (let i = 0; i < cached.length && same; i++) {
+        same = cached.charCodeAt(i) === bytes[start + i];
+      }
+      if (same) return cached;
+    }
+    let text = "";
+    for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]);
+    this.#slots[slot] = text;
+    return text;
   }
 }
 

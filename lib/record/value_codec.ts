@@ -15,7 +15,13 @@
  * ```
  * @module
  */
-import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "../base/bytes.ts";
+import {
+  ByteReader,
+  ByteWriter,
+  DecodeError,
+  LimitExceededError,
+  Utf8Cache,
+} from "../base/bytes.ts";
 import { MAX_NESTING_DEPTH } from "../limits.ts";
 import type { Field, Value } from "./value.ts";
 import { checkKey, checkKeyBytes } from "./key.ts";
@@ -133,6 +139,9 @@ export function readValue(reader: ByteReader, depth = 1): Value {
   }
 }
 
+/** Field names decoded lately: records repeat a few names many times over. */
+const fieldNames = new Utf8Cache();
+
 function readObject(reader: ByteReader, depth: number): Value {
   checkObjectDepth(depth);
   const fields: Field[] = [];
@@ -140,7 +149,7 @@ function readObject(reader: ByteReader, depth: number): Value {
   while (true) {
     const length = readFieldNameLength(reader);
     if (length === 0) return { kind: "object", fields };
-    const name = reader.utf8(length, "field name");
+    const name = reader.cachedUtf8(fieldNames, length, "field name");
     names.add(name);
     fields.push([name, readValue(reader, depth + 1)]);
   }

@@ -7,6 +7,8 @@ import {
   DecodeError,
   MAX_VARINT_BYTES,
   readVarint,
+  UTF8_CACHE_MAX_BYTES,
+  Utf8Cache,
   varintLength,
   writeVarint,
 } from "../../lib/base/bytes.ts";
@@ -182,4 +184,42 @@ Deno.test("readVarint refuses a long form, too many bytes and values past 2^53 -
   assert.throws(() => read(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x10), /safe integer/);
   assert.throws(() => read(0x80), /truncated n/);
   assert.throws(() => read(), /truncated n/);
+});
+
+Deno.test("ByteReader.cachedUtf8 reads exactly what utf8 reads, or throws its error, for any bytes", () => {
+  const cache = new Utf8Cache(4); // few slots: collisions replace strings all the time
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 20 }), (pieces) => {
+      for (const bytes of pieces) {
+        const read = (take: (reader: ByteReader) => string) => {
+          try {
+            return take(new ByteReader(bytes));
+          } catch (error) {
+            assert.ok(error instanceof DecodeError);
+            return `DecodeError: ${error.message}`;
+          }
+        };
+        assert.equal(
+          read((reader) => reader.cachedUtf8(cache, bytes.length, "name")),
+          read((reader) => reader.utf8(bytes.length, "name")),
+        );
+      }
+    }),
+  );
+});
+
+Deno.test("Utf8Cache gives back the same string for the same short ASCII bytes, and nothing for others", () => {
+  const cache = new Utf8Cache();
+  const encode = (text: string) => new TextEncoder().encode(text);
+  const age = cache.decode(encode("age"), 0, 3);
+  assert.equal(age, "age");
+  assert.equal(cache.decode(encode("xage"), 1, 4), age);
+  assert.equal(cache.decode(encode("é"), 0, 2), undefined);
+  const long = encode("x".repeat(UTF8_CACHE_MAX_BYTES + 1));
+  assert.equal(cache.decode(long, 0, long.length), undefined);
+  const one = new Utf8Cache(1); // one slot: each new string takes it over
+  assert.equal(one.decode(encode("a"), 0, 1), "a");
+  assert.equal(one.decode(encode("b"), 0, 1), "b");
+  assert.equal(one.decode(encode("a"), 0, 1), "a");
+  assert.throws(() => new Utf8Cache(3), RangeError);
 });
