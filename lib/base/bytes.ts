@@ -74,12 +74,8 @@ export class ByteWriter {
   #reserve(extra: number): void {
     const needed = this.#length + extra;
     if (needed <= this.#buffer.length) return;
-    let capacity = this.#buffer.length * 2;
-    while (capacity < needed) capacity *= 2;
-    const grown = new Uint8Array(capacity);
-    grown.set(this.#buffer.subarray(0, this.#length));
-    this.#buffer = grown;
-    this.#view = new DataView(grown.buffer);
+    this.#buffer = grownBuffer(this.#buffer, this.#length, needed);
+    this.#view = new DataView(this.#buffer.buffer);
   }
 
   /** Appends one byte. */
@@ -446,6 +442,27 @@ export function readVarint(source: Uint8Array, at: number, end: number, what: st
     }
     scale *= 0x80;
   }
+}
+
+/**
+ * A buffer of at least `needed` bytes (`buffer`'s size doubled as often as that takes)
+ * holding `buffer`'s first `length` bytes: how a growing writer makes room.
+ *
+ * @example
+ * ```ts
+ * grownBuffer(Uint8Array.of(1, 2), 2, 3); // Uint8Array [1, 2, 0, 0]
+ * ```
+ */
+export function grownBuffer(
+  buffer: Uint8Array,
+  length: number,
+  needed: number,
+): Uint8Array<ArrayBuffer> {
+  let capacity = Math.max(1, buffer.length) * 2;
+  while (capacity < needed) capacity *= 2;
+  const grown = new Uint8Array(capacity);
+  grown.set(buffer.subarray(0, length));
+  return grown;
 }
 
 /** Slots of a {@link Utf8Cache} unless told otherwise: a power of two. */

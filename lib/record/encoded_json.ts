@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { ByteReader, DecodeError } from "../base/bytes.ts";
+import { ByteReader, DecodeError, grownBuffer } from "../base/bytes.ts";
 import { isWellFormedUtf8 } from "../base/utf8.ts";
 import { checkEncodedName } from "./key.ts";
 import { floatJsonText } from "./value.ts";
@@ -251,12 +251,9 @@ export class EncodedJsonWriter {
 
   #reserve(extra: number): void {
     const needed = this.#length + extra;
-    if (needed <= this.#buffer.length) return;
-    let capacity = this.#buffer.length * 2;
-    while (capacity < needed) capacity *= 2;
-    const grown = new Uint8Array(capacity);
-    grown.set(this.#buffer.subarray(0, this.#length));
-    this.#buffer = grown;
+    if (needed > this.#buffer.length) {
+      this.#buffer = grownBuffer(this.#buffer, this.#length, needed);
+    }
   }
 }
 
