@@ -382,7 +382,7 @@ export async function runInteractive(
     editor.printAbove(line, (text) => console.error(text))
   );
   editor.printAbove(
-    `kv broker: ${broker.pool.servers.length} servers, k=${broker.k}; ` +
+    `kv broker: ${serverCount(broker.pool.servers.length)}, k=${broker.k}; ` +
       "type HELP for commands, Ctrl-C cancels, Ctrl-D leaves",
   );
   try {
@@ -424,4 +424,9 @@ async function untilInterrupted(
   } finally {
     interrupt.cancel();
   }
+}
+
+/** `1 server`, `3 servers`. */
+function serverCount(count: number): string {
+  return `${count} server${count === 1 ? "" : "s"}`;
 }
