@@ -24,6 +24,7 @@ import {
   checkObjectDepth,
   checkValueEnd,
   duplicateFieldName,
+  NAME_SCAN_LIMIT,
   readFieldNameLength,
   readFloat,
   readInt,
@@ -37,14 +38,13 @@ const INITIAL_CAPACITY = 4096;
 /** A writer grown past this by one huge value starts small again on `reset`. */
 const MAX_RETAINED_CAPACITY = 1024 * 1024;
 
-/** Fields of one object checked for repeats by comparing bytes; past it a Set of names. */
-const NAME_SCAN_LIMIT = 16;
-
 /** The most bytes one source byte becomes in JSON: a control character as `\u00XX`. */
 const MAX_ESCAPED_BYTES = 6;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+/** `u`, of `\u00XX`. */
+const UNICODE_ESCAPE = 0x75;
 
 /**
  * How JSON writes each byte of a string (as `JSON.stringify` does): 0 copied as it is,
@@ -52,21 +52,11 @@ const BACKSLASH = 0x5c;
  * parts of multi-byte characters, copied once the string is known to be valid UTF-8.
  */
 const ESCAPES: Uint8Array = (() => {
-  const table = new Uint8Array(256);
-  for (let byte = 0; byte < 0x20; byte++) table[byte] = "u".charCodeAt(0);
-  const short: [string, string][] = [
-    ["\b", "b"],
-    ["\t", "t"],
-    ["\n", "n"],
-    ["\f", "f"],
-    [
-      "\r",
-      "r",
-    ],
-    ['"', '"'],
-    ["\\", "\\"],
-  ];
-  for (const [char, letter] of short) table[char.charCodeAt(0)] = letter.charCodeAt(0);
+  const table = new Uint8Array(256).fill(UNICODE_ESCAPE, 0, 0x20);
+  const short = { "\b": "b", "\t": "t", "\n": "n", "\f": "f", "\r": "r", '"': '"', "\\": "\\" };
+  for (const [char, letter] of Object.entries(short)) {
+    table[char.charCodeAt(0)] = letter.charCodeAt(0);
+  }
   return table;
 })();
 
@@ -221,7 +211,7 @@ export class EncodedJsonWriter {
       }
       buffer[out++] = BACKSLASH;
       buffer[out++] = escape;
-      if (escape === 0x75) { // u
+      if (escape === UNICODE_ESCAPE) {
         buffer[out++] = 0x30;
         buffer[out++] = 0x30;
         buffer[out++] = HEX_DIGITS[byte >> 4];

@@ -260,8 +260,11 @@ export function checkValueEnd(remaining: number): void {
   if (remaining !== 0) throw new DecodeError(`${remaining} unexpected bytes after the value`);
 }
 
-/** Fields of one object checked by a scan before a Set takes over (a Set costs more to make). */
-const NAME_SCAN_LIMIT = 16;
+/**
+ * Fields of one object checked for repeats by a scan before a Set takes over (a Set
+ * costs more to make); encoded_json.ts's writer checks the same way.
+ */
+export const NAME_SCAN_LIMIT = 16;
 
 /** The field names of one object being decoded: each must be new and contain no `.`. */
 class FieldNameCheck {
