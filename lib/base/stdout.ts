@@ -11,6 +11,7 @@
  * @module
  */
 import { describeError } from "./describe_error.ts";
+import { utf8Length } from "./utf8.ts";
 
 const encoder = new TextEncoder();
 
@@ -87,8 +88,7 @@ export class LineBuffer {
   /** Adds `text` and a newline; writes everything held once that reaches {@link LINE_BUFFER_BYTES}. */
   writeLine(text: string): void {
     this.#throwPending();
-    // A UTF-16 unit takes at most 3 bytes of UTF-8.
-    this.#reserve(text.length * 3 + 1);
+    this.#reserve(text);
     this.#length += encoder.encodeInto(text, this.#buffer.subarray(this.#length)).written;
     this.#buffer[this.#length++] = NEWLINE;
     if (this.#length >= LINE_BUFFER_BYTES) this.flush();
@@ -123,9 +123,14 @@ export class LineBuffer {
     this.#write(held);
   }
 
-  #reserve(extra: number): void {
-    const needed = this.#length + extra;
-    if (needed <= this.#buffer.length) return;
+  /** Makes room for `text` and its newline: after what is held, else in an empty buffer. */
+  #reserve(text: string): void {
+    // A UTF-16 unit takes at most 3 bytes of UTF-8: when that much fits, nothing to count.
+    // Else the exact count, so that a line which fits is not taken for one that does not
+    // (that flushed what was held and grew the buffer to 3 bytes a unit for each long line).
+    if (this.#length + text.length * 3 + 1 <= this.#buffer.length) return;
+    const extra = utf8Length(text) + 1;
+    if (this.#length + extra <= this.#buffer.length) return;
     if (this.#length > 0) this.flush();
     if (extra > this.#buffer.length) this.#buffer = new Uint8Array(extra);
   }

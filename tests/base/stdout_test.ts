@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { LINE_BUFFER_BYTES, LineBuffer, StdoutError } from "../../lib/base/stdout.ts";
 
 /** A LineBuffer over a recorder of every write it makes (copied: the buffer is reused). */
@@ -62,4 +63,91 @@ Deno.test("LineBuffer.flushSoon writes on a later turn; its failure is thrown by
   setTimeout(failed.resolve, 0);
   await failed.promise;
   assert.throws(() => output.writeLine("three"), (error) => error instanceof StdoutError);
+});
+
+/** The bytes of `writes` end to end. */
+function joined(writes: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(writes.reduce((total, bytes) => total + bytes.length, 0));
+  let at = 0;
+  for (const bytes of writes) {
+    all.set(bytes, at);
+    at += bytes.length;
+  }
+  return all;
+}
+
+Deno.test("LineBuffer keeps a character of 2, 3 or 4 bytes whole where it meets the buffer's end", () => {
+  // A lone surrogate is written as the 3 bytes of U+FFFD, as TextEncoder writes it.
+  for (const char of ["é", "€", "😀", "\ud800"]) {
+    for (let free = 0; free <= 8; free++) {
+      const { output, writes } = recorded();
+      const lines = ["x".repeat(LINE_BUFFER_BYTES - 1 - free), char.repeat(3), "y"];
+      for (const line of lines) output.writeLine(line);
+      output.flush();
+      for (const bytes of writes) assert.ok(bytes.length <= LINE_BUFFER_BYTES, `${bytes.length}`);
+      const expected = new TextEncoder().encode(lines.map((line) => `${line}\n`).join(""));
+      assert.deepEqual(joined(writes), expected, `${JSON.stringify(char)} with ${free} free`);
+    }
+  }
+});
+
+Deno.test("LineBuffer fills its buffer with long lines that fit: no write and no growth per line", () => {
+  for (const line of ["x".repeat(30_000), "é".repeat(15_000)]) {
+    const { output, writes } = recorded();
+    for (let i = 0; i < 10; i++) output.writeLine(line); // 30,001 bytes each
+    output.flush();
+    // Two lines a write: 60,002 bytes, which a third would take past LINE_BUFFER_BYTES.
+    assert.deepEqual(writes.map((bytes) => bytes.length), Array(5).fill(60_002));
+  }
+});
+
+Deno.test("LineBuffer writes exactly the lines' UTF-8, in order, whatever mix of lines, flushes and turns", async () => {
+  const unit = fc.constantFrom("a", "é", "€", "😀", "\ud800", "\udc00", "\n");
+  const line = fc.oneof(
+    fc.string({ unit, maxLength: 20 }),
+    fc.tuple(unit, fc.integer({ min: 0, max: LINE_BUFFER_BYTES })).map(([u, n]) => u.repeat(n)),
+  );
+  const step = fc.oneof(
+    { weight: 5, arbitrary: line.map((text) => ({ text })) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom("flush", "flushSoon", "turn").map((call) => ({ call })),
+    },
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(step, { maxLength: 30 }), async (steps) => {
+      const { output, writes } = recorded();
+      const lines: string[] = [];
+      for (const step of steps) {
+        if ("text" in step) {
+          output.writeLine(step.text);
+          lines.push(`${step.text}\n`);
+        } else if (step.call === "flush") output.flush();
+        else if (step.call === "flushSoon") output.flushSoon();
+        else await new Promise((done) => setTimeout(done, 0));
+      }
+      output.flush();
+      assert.deepEqual(joined(writes), new TextEncoder().encode(lines.join("")));
+    }),
+    { numRuns: 100 },
+  );
+});
+
+Deno.test("LineBuffer after a failed write loses only what that write held; flushSoon then flush writes once", async () => {
+  let fail = true;
+  const writes: string[] = [];
+  const output = new LineBuffer((bytes) => {
+    if (fail) throw new StdoutError(new Deno.errors.BrokenPipe("reader gone"));
+    writes.push(new TextDecoder().decode(bytes));
+  });
+  output.writeLine("lost");
+  assert.throws(() => output.flush(), StdoutError);
+  fail = false;
+  output.writeLine("kept");
+  output.flushSoon();
+  output.flush();
+  const turned = Promise.withResolvers<void>();
+  setTimeout(turned.resolve, 0); // after flushSoon's timer, had flush not cleared it
+  await turned.promise;
+  assert.deepEqual(writes, ["kept\n"]);
 });
