@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { DecodeError } from "../../lib/base/bytes.ts";
-import { MAX_NESTING_DEPTH } from "../../lib/limits.ts";
+import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
 import { encodedJsonText, EncodedJsonWriter } from "../../lib/record/encoded_json.ts";
 import { type Field, int, object, str, toJsonText, type Value } from "../../lib/record/value.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
@@ -94,4 +94,154 @@ Deno.test("EncodedJsonWriter takes back what a refused value wrote, keeping what
   assert.equal(new TextDecoder().decode(json.bytes()), "[7");
   json.reset();
   assert.equal(json.length, 0);
+});
+
+/** What decoding `bytes` gives: its JSON text, or the class and message of its error. */
+function reference(bytes: Uint8Array): string {
+  try {
+    return toJsonText(decodeValue(bytes));
+  } catch (error) {
+    return errorText(error);
+  }
+}
+
+function errorText(error: unknown): string {
+  assert.ok(error instanceof DecodeError, String(error));
+  return `${error.name}: ${error.message}`;
+}
+
+/** Bytes a hostile server would try: tags, lengths, `.`, `"`, `\`, DEL, bad UTF-8 leads. */
+const HOSTILE_BYTES = [
+  0x00,
+  0x01,
+  0x02,
+  0x03,
+  0x04,
+  0x05,
+  0x06,
+  0x1f,
+  0x22,
+  0x2e,
+  0x5c,
+  0x7f,
+  0x80,
+  0xa0,
+  0xbf,
+  0xc0,
+  0xc1,
+  0xc2,
+  0xe0,
+  0xed,
+  0xf0,
+  0xf4,
+  0xf5,
+  0xff,
+];
+
+/** An edit of an encoding: a byte replaced, inserted or deleted, or the bytes cut short. */
+const edit = fc.tuple(
+  fc.constantFrom("replace", "insert", "delete", "cut"),
+  fc.nat(),
+  fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(...HOSTILE_BYTES)),
+);
+
+function applyEdits(bytes: Uint8Array, edits: [string, number, number][]): Uint8Array {
+  const edited = [...bytes];
+  for (const [kind, position, byte] of edits) {
+    const at = position % (edited.length + 1);
+    if (kind === "replace") edited[at] = byte;
+    else if (kind === "insert") edited.splice(at, 0, byte);
+    else if (kind === "delete") edited.splice(at, 1);
+    else edited.length = at;
+  }
+  return Uint8Array.from(edited);
+}
+
+Deno.test("one EncodedJsonWriter, reused across refusals, writes decodeValue's JSON bytes or its error (class and message) for edited encodings and hostile bytes", () => {
+  const json = new EncodedJsonWriter();
+  const encoder = new TextEncoder();
+  json.text("[");
+  const input = fc.oneof(
+    fc.tuple(fc.oneof(valueArbitrary(6), wideValueArbitrary()), fc.array(edit, { maxLength: 3 }))
+      .map(([value, edits]) => applyEdits(encodeValue(value), edits)),
+    fc.array(fc.constantFrom(...HOSTILE_BYTES, 0x61, 0x62, 0xc3, 0xa9), { maxLength: 40 })
+      .map((bytes) => Uint8Array.from(bytes)),
+  );
+  fc.assert(
+    fc.property(input, (bytes) => {
+      const before = json.length;
+      const expected = reference(bytes);
+      try {
+        json.value(bytes);
+      } catch (error) {
+        assert.equal(errorText(error), expected);
+        assert.equal(json.length, before, "a refused value leaves nothing behind");
+        return;
+      }
+      assert.deepEqual(json.bytes().subarray(before), encoder.encode(expected));
+      if (json.length > 64 * 1024) json.reset();
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("EncodedJsonWriter and decodeValue agree on every truncation of an encoding", () => {
+  fc.assert(
+    fc.property(fc.oneof(valueArbitrary(6), wideValueArbitrary()), (value) => {
+      const bytes = encodeValue(value);
+      for (let length = 0; length <= bytes.length; length++) {
+        const cut = bytes.subarray(0, length);
+        assert.equal(outcomeWithClass(cut), reference(cut));
+      }
+    }),
+    { numRuns: 50 },
+  );
+});
+
+function outcomeWithClass(bytes: Uint8Array): string {
+  try {
+    return encodedJsonText(bytes);
+  } catch (error) {
+    return errorText(error);
+  }
+}
+
+Deno.test("a field name repeats only within its own object: names of nested and sibling objects never count", () => {
+  // Up to 41 fields: a repeat at every position 0..40, before and past the 16-name scan.
+  for (const count of [1, 2, 15, 16, 17, 41]) {
+    const names = Array.from({ length: count }, (_, i) => `f${i}`);
+    // Every field's value holds all the names, the later ones of its parent too.
+    const inner = object(names.map((name, i): Field => [name, int(i)]));
+    const valid = object(names.map((name): Field => [name, inner]));
+    assert.equal(outcomeWithClass(encodeValue(valid)), toJsonText(valid));
+    for (let repeat = 0; repeat < count; repeat++) {
+      const message = `DecodeError: duplicate field name 'f${repeat}'`;
+      const inParent = encodeValue(object([...valid.fields, [`f${repeat}`, int(0)]]));
+      assert.equal(outcomeWithClass(inParent), message);
+      assert.equal(reference(inParent), message);
+      const inChild = object([...inner.fields, [`f${repeat}`, int(0)]]);
+      const inNested = encodeValue(object([...valid.fields, ["child", inChild]]));
+      assert.equal(outcomeWithClass(inNested), message);
+      assert.equal(reference(inNested), message);
+    }
+  }
+});
+
+Deno.test("EncodedJsonWriter writes strings past its first buffer and past 1 MiB, names at the length limit and objects at the depth limit", () => {
+  const everyAscii = Array.from({ length: 0x80 }, (_, i) => String.fromCharCode(i)).join("");
+  const sample = `${everyAscii}é😀\u2028\u2029\uffff`;
+  for (const length of [4095, 4096, 5000, 1024 * 1024 + 7]) {
+    const text = sample.repeat(Math.ceil(length / sample.length)).slice(0, length);
+    const value = object([[sample.replace(".", ""), str(text)], ["again", str(text)]]);
+    assert.equal(encodedJsonText(encodeValue(value)), toJsonText(value));
+  }
+  const longest = object([["n".repeat(MAX_KEY_BYTES), int(1)]]);
+  assert.equal(encodedJsonText(encodeValue(longest)), toJsonText(longest));
+  const tooLong = encodeValue(object([["n".repeat(MAX_KEY_BYTES + 1), int(1)]]));
+  assert.equal(outcomeWithClass(tooLong), reference(tooLong));
+  assert.match(outcomeWithClass(tooLong), /^LimitExceededError: /);
+  const deepest = nested(MAX_NESTING_DEPTH);
+  assert.equal(encodedJsonText(encodeValue(deepest)), toJsonText(deepest));
+  const tooDeep = encodeValue(nested(MAX_NESTING_DEPTH + 1));
+  assert.match(outcomeWithClass(tooDeep), /^LimitExceededError: /);
 });

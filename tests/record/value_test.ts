@@ -20,3 +20,25 @@ Deno.test("floatJsonText reads back as the same float and always shows it is one
     assert.equal(floatJsonText(value), text);
   }
 });
+
+Deno.test("floatJsonText is JavaScript's own text for a float, with .0 added exactly when it has no . and no exponent", () => {
+  const definition = (value: number) => {
+    const text = Object.is(value, -0) ? "-0" : String(value);
+    return /[.e]/.test(text) ? text : `${text}.0`;
+  };
+  const edges = [1e21, -1e21, 999_999_999_999_999_900_000, 5e-324, -5e-324, Number.MAX_VALUE];
+  const scaled = fc.tuple(fc.integer(), fc.integer({ min: -30, max: 30 })).map(([m, e]) =>
+    m * 10 ** e
+  );
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        scaled,
+        fc.constantFrom(...edges),
+      ),
+      (value) => assert.equal(floatJsonText(value), definition(value)),
+    ),
+    { numRuns: 5000 },
+  );
+});

@@ -74,6 +74,17 @@ Deno.test("bad versions are refused: out of range, truncated, not 24 hex digits"
   assert.throws(() => bytesOf({ ms: -1, counter: 0, broker: 0 }), RangeError);
   assert.throws(() => bytesOf({ ms: 0, counter: 0x10000, broker: 0 }), RangeError);
   assert.throws(() => bytesOf({ ms: 0.5, counter: 0, broker: 0 }), RangeError);
+  // formatVersion checks on its own (it no longer goes through writeVersion): never a
+  // 13-digit or fractional hex text.
+  for (
+    const bad of [
+      { ms: MAX_VERSION_MS + 1, counter: 0, broker: 0 },
+      { ms: 0.5, counter: 0, broker: 0 },
+      { ms: 0, counter: MAX_VERSION_COUNTER + 1, broker: 0 },
+      { ms: 0, counter: 0, broker: MAX_VERSION_BROKER + 1 },
+      { ms: 0, counter: 0, broker: -1 },
+    ]
+  ) assert.throws(() => formatVersion(bad), RangeError);
   assert.throws(() => readVersion(new Uint8Array(11), 0), DecodeError);
   assert.throws(() => parseVersion("00"), DecodeError);
   assert.throws(() => parseVersion("g".repeat(24)), DecodeError);
