@@ -196,18 +196,29 @@ export class EncodedJsonWriter {
 
   /** Writes `source[at, at + length)` as a JSON string; invalid UTF-8 is a DecodeError. */
   #string(source: Uint8Array, at: number, length: number, what: string): void {
-    this.#reserve(length * MAX_ESCAPED_BYTES + 2);
-    const buffer = this.#buffer;
+    // Room for the string copied as it is; an escape makes room for itself and the rest.
+    // Reserving 6 bytes a byte up front grew the buffer past MAX_RETAINED_CAPACITY for any
+    // string over 170 KiB, to be dropped by the next reset and allocated again.
+    const end = at + length;
+    this.#reserve(length + 2);
+    let buffer = this.#buffer;
     let out = this.#length;
     let high = 0;
     buffer[out++] = QUOTE;
-    for (let i = at; i < at + length; i++) {
+    for (let i = at; i < end; i++) {
       const byte = source[i];
       high |= byte;
       const escape = ESCAPES[byte];
       if (escape === 0) {
         buffer[out++] = byte;
         continue;
+      }
+      // This escape, the bytes after it and the closing quote.
+      const room = MAX_ESCAPED_BYTES + (end - i - 1) + 1;
+      if (out + room > buffer.length) {
+        this.#length = out;
+        this.#reserve(room);
+        buffer = this.#buffer;
       }
       buffer[out++] = BACKSLASH;
       buffer[out++] = escape;
@@ -218,7 +229,7 @@ export class EncodedJsonWriter {
         buffer[out++] = HEX_DIGITS[byte & 0xf];
       }
     }
-    if (high >= 0x80 && !isWellFormedUtf8(source, at, at + length)) {
+    if (high >= 0x80 && !isWellFormedUtf8(source, at, end)) {
       throw new DecodeError(`${what} is not valid UTF-8`);
     }
     buffer[out++] = QUOTE;

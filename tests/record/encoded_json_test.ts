@@ -245,3 +245,24 @@ Deno.test("EncodedJsonWriter writes strings past its first buffer and past 1 MiB
   const tooDeep = encodeValue(nested(MAX_NESTING_DEPTH + 1));
   assert.match(outcomeWithClass(tooDeep), /^LimitExceededError: /);
 });
+
+Deno.test("EncodedJsonWriter grows at any escape of a string, wherever its buffer ends", () => {
+  // A fresh writer holds 4 KiB: strings with escapes written just before and across its end.
+  const texts = ["\n", "\x01", '"', "\\", "é\n", "\n\x02\n"].flatMap((escaped) =>
+    [0, 1, 2, 5].flatMap((plain) => {
+      const x = "x".repeat(plain);
+      return [escaped + x, x + escaped, x + escaped + x];
+    })
+  );
+  for (let filler = 4096 - 50; filler <= 4096; filler++) {
+    for (const text of texts) {
+      const json = new EncodedJsonWriter();
+      // A string as a value: the writer reserves what it takes, no more (text() reserves 3x).
+      json.value(encodeValue(str("x".repeat(filler))));
+      json.value(encodeValue(object([[text, str(text)]])));
+      const written = new TextDecoder().decode(json.bytes());
+      const expected = JSON.stringify(text);
+      assert.equal(written, `${JSON.stringify("x".repeat(filler))}{${expected}:${expected}}`);
+    }
+  }
+});
