@@ -79,7 +79,8 @@ export class LineBuffer {
   /**
    * A buffer in front of `write`.
    *
-   * @param write writes all of the bytes it is given; default: to standard output.
+   * @param write writes all of the bytes it is given before it returns (they are a view of
+   *   the buffer, which the next line reuses); default: to standard output.
    */
   constructor(write: (bytes: Uint8Array) => void = writeAll) {
     this.#write = write;
