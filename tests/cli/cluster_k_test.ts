@@ -3,7 +3,7 @@
 // given none. Real `kv server` processes.
 import assert from "node:assert/strict";
 import { connect, KvInputError } from "../../mod.ts";
-import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
+import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { connectClient } from "../helpers/client.ts";
 import { runKv } from "../helpers/run_kv.ts";
 
@@ -28,29 +28,31 @@ const REFUSAL = (command: string, asked: number) =>
 Deno.test("the first broker records its k; every client refuses another in one line, exit 2, and uses it without -k", async () => {
   await using cluster = await KvCluster.start(4);
   assert.deepEqual(await recordedKs(cluster), [0, 0, 0, 0]);
-  const put = await runKv(["put", "-s", cluster.serverFile, "-k", "2", "person1: 1"]);
+  const put = await runKv(
+    withBrokerTimeout(["put", "-s", cluster.serverFile, "-k", "2", "person1: 1"]),
+  );
   assert.equal(put.code, 0, put.stderr);
   assert.deepEqual(await recordedKs(cluster), [2, 2, 2, 2]);
 
-  const broker = await runKv(["broker", "-s", cluster.serverFile, "-k", "3"], { stdin: "" });
+  const broker = await runKv(withBrokerTimeout(["broker", "-s", cluster.serverFile, "-k", "3"]), {
+    stdin: "",
+  });
   assert.equal(broker.code, 2);
   assert.match(broker.stderr, REFUSAL("broker", 3));
-  const get = await runKv(["get", "-s", cluster.serverFile, "-k", "1", "person1"]);
+  const get = await runKv(
+    withBrokerTimeout(["get", "-s", cluster.serverFile, "-k", "1", "person1"]),
+  );
   assert.equal(get.code, 2);
   assert.match(get.stderr, REFUSAL("get", 1));
   assert.equal(get.stdout, "");
-  const http = await runKv([
-    "http",
-    "-s",
-    cluster.serverFile,
-    "-k",
-    "1",
-    "--listen",
-    "127.0.0.1:0",
-  ]);
+  const http = await runKv(
+    withBrokerTimeout(["http", "-s", cluster.serverFile, "-k", "1", "--listen", "127.0.0.1:0"]),
+  );
   assert.equal(http.code, 2);
   assert.match(http.stderr, REFUSAL("http", 1));
-  const bench = await runKv(["bench", "-s", cluster.serverFile, "-k", "3", "--ops", "10"]);
+  const bench = await runKv(
+    withBrokerTimeout(["bench", "-s", cluster.serverFile, "-k", "3", "--ops", "10"]),
+  );
   assert.equal(bench.code, 2);
   assert.match(bench.stderr, REFUSAL("bench", 3));
   await assert.rejects(
@@ -61,12 +63,14 @@ Deno.test("the first broker records its k; every client refuses another in one l
   );
 
   // Without -k, each uses the recorded k: the record is on its 2 servers and found.
-  const found = await runKv(["get", "-s", cluster.serverFile, "--json", "person1"]);
+  const found = await runKv(
+    withBrokerTimeout(["get", "-s", cluster.serverFile, "--json", "person1"]),
+  );
   assert.equal(found.code, 0, found.stderr);
   assert.equal(JSON.parse(found.stdout).value, 1);
   await using kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
   assert.equal((await kv.get("person1")).value, 1);
-  const session = await runKv(["broker", "-s", cluster.serverFile, "--json"], {
+  const session = await runKv(withBrokerTimeout(["broker", "-s", cluster.serverFile, "--json"]), {
     stdin: "SERVERS\n",
   });
   assert.equal(session.code, 0, session.stderr);
@@ -77,12 +81,14 @@ Deno.test("the first broker records its k; every client refuses another in one l
 
 Deno.test("a server that comes back recording no k is given the cluster's", async () => {
   await using cluster = await KvCluster.start(3);
-  const put = await runKv(["put", "-s", cluster.serverFile, "-k", "2", "person1: 1"]);
+  const put = await runKv(
+    withBrokerTimeout(["put", "-s", cluster.serverFile, "-k", "2", "person1: 1"]),
+  );
   assert.equal(put.code, 0, put.stderr);
   // Memory-only: the restart forgets k (and its records).
   await cluster.servers[0].restart();
   assert.deepEqual(await recordedKs(cluster), [0, 2, 2]);
-  const get = await runKv(["get", "-s", cluster.serverFile, "person1"]);
+  const get = await runKv(withBrokerTimeout(["get", "-s", cluster.serverFile, "person1"]));
   assert.equal(get.code, 0, get.stderr);
   assert.deepEqual(await recordedKs(cluster), [2, 2, 2]);
 });

@@ -2,7 +2,7 @@
 // restarted, writes that reached one replica of two, tombstones, dry runs and errors. Each
 // test reads the servers directly (tests/helpers/server_contents.ts) to check every copy.
 import assert from "node:assert/strict";
-import { KvCluster } from "../helpers/kv_processes.ts";
+import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { homes, serverContents } from "../helpers/server_contents.ts";
 import { connectClient } from "../helpers/client.ts";
@@ -25,7 +25,9 @@ async function index(file: string, k: number, count: number): Promise<void> {
   try {
     const lines = Array.from({ length: count }, (_, i) => `person${i}: { "age" : ${i} }\n`);
     await Deno.writeTextFile(data, lines.join(""));
-    const run = await runKv(["broker", "-s", file, "-k", `${k}`, "-i", data, "--index-only"]);
+    const run = await runKv(
+      withBrokerTimeout(["broker", "-s", file, "-k", `${k}`, "-i", data, "--index-only"]),
+    );
     assert.equal(run.code, 0, run.stderr);
   } finally {
     await Deno.remove(data);
@@ -38,7 +40,7 @@ async function ask(
   k: number,
   commands: string[],
 ): Promise<Record<string, unknown>[]> {
-  const run = await runKv(["broker", "-s", file, "-k", `${k}`, "--json"], {
+  const run = await runKv(withBrokerTimeout(["broker", "-s", file, "-k", `${k}`, "--json"]), {
     stdin: commands.join("\n") + "\n",
   });
   assert.equal(run.code, 0, run.stderr);
@@ -51,7 +53,7 @@ async function repair(args: string[]): Promise<{
   report: Record<string, unknown>;
   stderr: string;
 }> {
-  const run = await runKv(["repair", ...args, "--json"]);
+  const run = await runKv(withBrokerTimeout(["repair", ...args, "--json"]));
   assert.notEqual(run.stdout.trim(), "", `no report; stderr: ${run.stderr}`);
   return { code: run.code, report: JSON.parse(run.stdout), stderr: run.stderr };
 }
@@ -304,7 +306,7 @@ Deno.test("kv repair with a server down exits 1 naming it and what was left undo
 Deno.test("kv repair --json prints one object with every count", async () => {
   await using cluster = await KvCluster.start(2);
   await index(cluster.serverFile, 2, 5);
-  const run = await runKv(["repair", "-s", cluster.serverFile, "--json"]);
+  const run = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile, "--json"]));
   assert.equal(run.code, 0, run.stderr);
   const lines = run.stdout.trim().split("\n");
   assert.equal(lines.length, 1);
@@ -333,7 +335,7 @@ Deno.test("kv repair --json prints one object with every count", async () => {
   const example = readme.split("\n").find((line) => line.startsWith('{"keysChecked"'));
   assert(example !== undefined, "README shows a kv repair --json line");
   assert.deepEqual(Object.keys(JSON.parse(example)).sort(), Object.keys(report).sort());
-  const human = await runKv(["repair", "-s", cluster.serverFile]);
+  const human = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile]));
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /^keys checked\s+5$/m);
   assert.match(human.stdout, /the cluster is in order/);
@@ -349,7 +351,9 @@ Deno.test("kv repair user errors: one line, exit 2", async () => {
     [["-s", cluster.serverFile, "--bogus"], /kv repair: .*bogus/],
   ];
   for (const [args, message] of cases) {
-    const run = await runKv(["repair", ...args], { timeoutMs: DEFAULT_DEADLINE_MS });
+    const run = await runKv(withBrokerTimeout(["repair", ...args]), {
+      timeoutMs: DEFAULT_DEADLINE_MS,
+    });
     assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
     assert.match(run.stderr, message);
     assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
@@ -365,8 +369,9 @@ Deno.test("kv repair refuses servers that record different k until -k names one"
   const other = await connectClient(cluster.servers[1].address);
   await other.setK(2);
   await other.close();
-  const run = await runKv(["repair", "-s", cluster.serverFile]);
+  const run = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile]));
   assert.equal(run.code, 2);
   assert.match(run.stderr, /record different k \(k 1 on .*; k 2 on .*\); give the one to keep/);
-  assert.equal((await runKv(["repair", "-s", cluster.serverFile, "-k", "2"])).code, 0);
+  const kept = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile, "-k", "2"]));
+  assert.equal(kept.code, 0, kept.stderr);
 });

@@ -11,7 +11,7 @@
  * @module
  */
 import { readLines } from "../../lib/base/line_reader.ts";
-import { BROKER_TIMEOUT_MS } from "./kv_processes.ts";
+import { BROKER_TIMEOUT_MS, withBrokerTimeout } from "./kv_processes.ts";
 import { MAIN_PATH } from "./run_kv.ts";
 import { withDeadline } from "./wait.ts";
 
@@ -36,18 +36,13 @@ export class HttpProcess {
    * not what these tests are about), and resolves once it listens.
    */
   static async start(args: string[]): Promise<HttpProcess> {
-    const timeout = args.includes("--timeout-ms") ? [] : ["--timeout-ms", `${BROKER_TIMEOUT_MS}`];
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "--allow-net",
         "--allow-read",
         MAIN_PATH,
-        "http",
-        "--listen",
-        "127.0.0.1:0",
-        ...args,
-        ...timeout,
+        ...withBrokerTimeout(["http", "--listen", "127.0.0.1:0", ...args]),
       ],
       env: { NO_COLOR: "1" },
       stdin: "null",

@@ -37,6 +37,20 @@ function kvCommand(args: string[]): Deno.ChildProcess {
  */
 export const BROKER_TIMEOUT_MS = 3_000;
 
+/**
+ * `args` of a kv command that talks to servers (broker, http, repair, get, …) with
+ * `--timeout-ms` {@link BROKER_TIMEOUT_MS} added, unless they set a timeout themselves.
+ *
+ * @example
+ * ```ts
+ * withBrokerTimeout(["repair", "-s", "servers.txt"]); // [...those, "--timeout-ms", "3000"]
+ * ```
+ */
+export function withBrokerTimeout(args: readonly string[]): string[] {
+  if (args.includes("--timeout-ms")) return [...args];
+  return [...args, "--timeout-ms", `${BROKER_TIMEOUT_MS}`];
+}
+
 /** What {@link KvCluster.start} needs. */
 export interface KvClusterOptions {
   /** Each server keeps its data in a temporary directory; default false (memory only). */
@@ -131,8 +145,7 @@ export class BrokerProcess {
    * unless `args` set it.
    */
   static start(args: string[]): BrokerProcess {
-    const timeout = args.includes("--timeout-ms") ? [] : ["--timeout-ms", `${BROKER_TIMEOUT_MS}`];
-    return new BrokerProcess(kvCommand(["broker", ...args, ...timeout]));
+    return new BrokerProcess(kvCommand(withBrokerTimeout(["broker", ...args])));
   }
 
   /** Sends one line. */
