@@ -17,31 +17,53 @@ import { ServerProcess } from "../../lib/cli/server_process.ts";
 import { Sfc32 } from "../../lib/gen/prng.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 import { pipeIntoRedis, startRedis } from "./redis.ts";
-import { makeWorkload, runKvChecked, timeMs, WORKLOAD_SEED } from "./workload.ts";
+import { cpuMicros, makeWorkload, runKvChecked, timeMs, WORKLOAD_SEED } from "./workload.ts";
 
 const DEFAULT_GETS = 100_000;
 const DEFAULT_RECORDS = 1_000;
 const KV_SERVERS = 4;
 const REPLICAS = 2;
 
-/** Runs `command args`, feeding it `inputPath` on stdin; resolves to its stdout's line count. */
-async function pipeThrough(command: string, args: string[], inputPath: string): Promise<number> {
-  const child = new Deno.Command(command, {
-    args,
+/** What one piped run gave: its stdout's line count and its own CPU time. */
+interface PipedRun {
+  readonly lines: number;
+  /** µs of CPU (user and system), as bash's `time` reports it. */
+  readonly cpuMicros: number;
+}
+
+/** How bash's `time` prints, so that the last line of stderr is the command's CPU time. */
+const TIME_FORMAT = "cpu %U %S";
+
+/**
+ * Runs `command args` under bash's `time`, feeding it `inputPath` on stdin, and counts its
+ * stdout's lines. Its other stderr lines are passed on.
+ */
+async function pipeThrough(command: string, args: string[], inputPath: string): Promise<PipedRun> {
+  const child = new Deno.Command("bash", {
+    args: ["-c", `TIMEFORMAT='${TIME_FORMAT}'; time "$@"`, "bash", command, ...args],
     stdin: "piped",
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "piped",
   }).spawn();
   const input = await Deno.open(inputPath);
   const feeding = input.readable.pipeTo(child.stdin);
-  let lineCount = 0;
+  const stderr = new Response(child.stderr).text();
+  let lines = 0;
   for await (const chunk of child.stdout) {
-    for (const byte of chunk) if (byte === 10) lineCount++;
+    for (const byte of chunk) if (byte === 10) lines++;
   }
   await feeding;
   const status = await child.status;
-  if (!status.success) throw new Error(`${command} exited with ${status.code}`);
-  return lineCount;
+  const errors = (await stderr).trimEnd().split("\n");
+  const times = /^cpu ([\d.]+) ([\d.]+)$/.exec(errors.pop() ?? "");
+  if (errors.length > 0) console.error(errors.join("\n"));
+  if (!status.success || times === null) throw new Error(`${command} exited with ${status.code}`);
+  return { lines, cpuMicros: (Number(times[1]) + Number(times[2])) * 1_000_000 };
+}
+
+/** `1.23 s`. */
+function seconds(micros: number): string {
+  return `${(micros / 1_000_000).toFixed(2)} s`;
 }
 
 const getCount = Number(Deno.args[0] ?? DEFAULT_GETS);
@@ -55,10 +77,11 @@ await Deno.writeTextFile(getsPath, lines.join(""));
 try {
   const redis = await startRedis();
   await pipeIntoRedis(redis.port, workload.respPath);
-  let redisLines = 0;
+  let redisRun: PipedRun | undefined;
   const redisMs = await timeMs(async () => {
-    redisLines = await pipeThrough("redis-cli", ["-p", String(redis.port)], getsPath);
+    redisRun = await pipeThrough("redis-cli", ["-p", String(redis.port)], getsPath);
   });
+  const redisServerMicros = (await cpuMicros(redis.pid))!;
   await redis.stop();
 
   const servers = await Promise.all(
@@ -69,25 +92,37 @@ try {
   // A generous timeout: on a loaded machine a fresh server can be slow enough to be counted down.
   const brokerArgs = ["broker", "-s", serverFile, "-k", String(REPLICAS), "--timeout-ms", "10000"];
   await runKvChecked([...brokerArgs, "-i", workload.dataPath, "--index-only"]);
-  let kvLines = 0;
+  const serversMicros = async () => {
+    const each = await Promise.all(servers.map((server) => cpuMicros(server.pid!)));
+    return each.reduce((sum: number, micros) => sum + micros!, 0);
+  };
+  const serversBefore = await serversMicros();
+  let kvRun: PipedRun | undefined;
   const kvMs = await timeMs(async () => {
-    kvLines = await pipeThrough(
+    kvRun = await pipeThrough(
       TEST_KV.command,
       [...TEST_KV.args, ...brokerArgs, "--json"],
       getsPath,
     );
   });
+  const kvServersMicros = await serversMicros() - serversBefore;
   await Promise.all(servers.map((server) => server.stop()));
   await Deno.remove(serverFile);
 
-  if (redisLines !== getCount || kvLines !== getCount) {
-    throw new Error(`expected ${getCount} answers, got ${redisLines} (redis) and ${kvLines} (kv)`);
+  if (redisRun?.lines !== getCount || kvRun?.lines !== getCount) {
+    throw new Error(
+      `expected ${getCount} answers, got ${redisRun?.lines} (redis) and ${kvRun?.lines} (kv)`,
+    );
   }
   console.log(`gets:       ${getCount} over ${recordCount} records (uniform keys, one file)`);
-  console.log(`redis-cli:  ${(redisMs / 1000).toFixed(2)} s  (one redis-server)`);
+  console.log(
+    `redis-cli:  ${(redisMs / 1000).toFixed(2)} s  (one redis-server; CPU: redis-cli ` +
+      `${seconds(redisRun.cpuMicros)}, redis-server ${seconds(redisServerMicros)} in all)`,
+  );
   console.log(
     `kv broker:  ${(kvMs / 1000).toFixed(2)} s  ` +
-      `(--json -k ${REPLICAS}, ${KV_SERVERS} kv servers, starting the broker included)`,
+      `(--json -k ${REPLICAS}, ${KV_SERVERS} kv servers, starting the broker included; CPU: ` +
+      `broker ${seconds(kvRun.cpuMicros)}, servers ${seconds(kvServersMicros)})`,
   );
   console.log(`redis/kv:   ${(redisMs / kvMs).toFixed(2)}x (kv is this many times redis-cli)`);
   console.log(`load:       ${(await Deno.readTextFile("/proc/loadavg")).trim()}`);

@@ -21,7 +21,7 @@ import { parseRecordLine } from "../../lib/record/parse.ts";
 import { toJsonText } from "../../lib/record/value.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 import { pipeIntoRedis, startRedis } from "./redis.ts";
-import { makeWorkload, runKvChecked } from "./workload.ts";
+import { cpuMicros, makeWorkload, runKvChecked } from "./workload.ts";
 
 const RECORDS = 1000;
 
@@ -92,17 +92,6 @@ async function redisGets(port: number, shape: Shape, scale: number): Promise<num
   return Number(JSON.parse(row[1]));
 }
 
-/** CPU time (user and system) of process `pid` so far, in µs, from /proc (Linux). */
-async function cpuMicros(pid: number): Promise<number> {
-  const fields = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
-  // utime and stime, fields 14 and 15 of stat, are 12 and 13 after the command name.
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks * (1_000_000 / CLOCK_TICKS_PER_SECOND);
-}
-
-/** The kernel's USER_HZ: /proc counts CPU time in hundredths of a second on Linux. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
 /** GETs per second from `kv bench --json`. */
 async function kvGets(serverFile: string, shape: Shape, scale: number): Promise<number> {
   const json = await output(TEST_KV.command, [
@@ -139,9 +128,9 @@ try {
   );
   for (const shape of SHAPES) {
     const redisRate = await redisGets(redis.port, shape, scale);
-    const cpuBefore = await cpuMicros(server.pid!);
+    const cpuBefore = (await cpuMicros(server.pid!))!;
     const kvRate = await kvGets(serverFile, shape, scale);
-    const cpuPerGet = (await cpuMicros(server.pid!) - cpuBefore) / (shape.kvOps * scale);
+    const cpuPerGet = ((await cpuMicros(server.pid!))! - cpuBefore) / (shape.kvOps * scale);
     const load = (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
     console.log(
       `| ${shape.name} | ${Math.round(kvRate)} | ${Math.round(redisRate)} | ` +

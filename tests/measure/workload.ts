@@ -87,3 +87,23 @@ export async function timeMs(work: () => Promise<unknown>): Promise<number> {
   await work();
   return performance.now() - start;
 }
+
+/** The kernel's USER_HZ: /proc counts CPU time in hundredths of a second on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (user and system) of process `pid` so far, in µs, from /proc (Linux); undefined
+ * once the process is gone.
+ */
+export async function cpuMicros(pid: number): Promise<number | undefined> {
+  let stat: string;
+  try {
+    stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  // utime and stime, fields 14 and 15 of stat, are 12 and 13 after the command name.
+  const fields = stat.split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / CLOCK_TICKS_PER_SECOND);
+}
