@@ -11,7 +11,7 @@
  * @module
  */
 import { readLines } from "../../lib/base/line_reader.ts";
-import { BROKER_TIMEOUT_MS, withBrokerTimeout } from "./kv_processes.ts";
+import { withBrokerTimeout } from "./kv_processes.ts";
 import { MAIN_PATH } from "./run_kv.ts";
 import { withDeadline } from "./wait.ts";
 
@@ -31,9 +31,9 @@ export class HttpProcess {
   }
 
   /**
-   * Starts `kv http --listen 127.0.0.1:0 <args>`, with `--timeout-ms` {@link BROKER_TIMEOUT_MS}
-   * unless `args` set it (a live server stalled past the 1 s default on a loaded machine is
-   * not what these tests are about), and resolves once it listens.
+   * Starts `kv http --listen 127.0.0.1:0 <args>`, with the tests' `--timeout-ms`
+   * ({@link withBrokerTimeout}) unless `args` set it (a live server stalled past the 1 s
+   * default on a loaded machine is not what these tests are about); resolves once it listens.
    */
   static async start(args: string[]): Promise<HttpProcess> {
     const child = new Deno.Command(Deno.execPath(), {

@@ -2,15 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ByteReader, ByteWriter, DecodeError } from "../../lib/base/bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
-import {
-  float,
-  int,
-  object,
-  str,
-  toJsonText,
-  type Value,
-  valueEquals,
-} from "../../lib/record/value.ts";
+import { float, int, object, str, type Value, valueEquals } from "../../lib/record/value.ts";
 import {
   decodeValue,
   encodeValue,
