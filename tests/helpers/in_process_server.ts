@@ -52,6 +52,15 @@ export async function startServer(
 export const KEEP_ALIVE_IDLE_TIMEOUT_MS = 3_000;
 
 /**
+ * The idle or hello timeout for tests that wait for the server to close a silent
+ * connection. The server's timers start at accept, and what the test sends at once (a
+ * HELLO, a PING, half a frame) must be read before they fire: 100-150 ms could be missed
+ * by a test process descheduled or collecting garbage on a loaded machine. The test
+ * waits it out once.
+ */
+export const SHORT_TIMEOUT_MS = 1_000;
+
+/**
  * Opens a connection to `address` that stays silent, and resolves once the
  * server has closed it for idleness: at least one idle timeout has then passed
  * on the server's clock since the call. Tests of keep-alive wait with this for

@@ -25,6 +25,7 @@ import { encodeValue } from "../../lib/record/value_codec.ts";
 import {
   KEEP_ALIVE_IDLE_TIMEOUT_MS,
   outlastIdleTimeout,
+  SHORT_TIMEOUT_MS,
   startServer,
 } from "../helpers/in_process_server.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
@@ -543,7 +544,7 @@ Deno.test("the server going away rejects every pending request with ConnectionEr
 });
 
 Deno.test("the server's idle timeout closes a quiet client without keep-alive", async () => {
-  const { address, stop } = await startServer({ idleTimeoutMs: 100 });
+  const { address, stop } = await startServer({ idleTimeoutMs: SHORT_TIMEOUT_MS });
   const client = await connectClient(address, { keepAliveMs: 0 });
   await withDeadline(client.closed, { what: "the server to close the idle client" });
   assert.match(client.closeReason!.message, /IDLE_TIMEOUT/);

@@ -14,7 +14,7 @@ import {
   PROTOCOL_VERSION,
 } from "../../lib/protocol/mod.ts";
 import { int } from "../../lib/record/value.ts";
-import { RawConnection, startServer } from "../helpers/in_process_server.ts";
+import { RawConnection, SHORT_TIMEOUT_MS, startServer } from "../helpers/in_process_server.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { at } from "../helpers/versions.ts";
 import { connectClient } from "../helpers/client.ts";
@@ -157,7 +157,7 @@ Deno.test("HELLO without auth data to a server without an auth file is served, a
 });
 
 Deno.test("a connection without HELLO is closed after the hello timeout with IDLE_TIMEOUT", async () => {
-  const { address, server, stop } = await startServer({ helloTimeoutMs: 100 });
+  const { address, server, stop } = await startServer({ helloTimeoutMs: SHORT_TIMEOUT_MS });
   const raw = await RawConnection.open(address, { hello: false });
   const frames = new FrameWriter();
   frames.ping(1);

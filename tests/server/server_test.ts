@@ -33,6 +33,7 @@ import { Logger } from "../../lib/base/logger.ts";
 import {
   KEEP_ALIVE_IDLE_TIMEOUT_MS,
   RawConnection,
+  SHORT_TIMEOUT_MS,
   startServer,
 } from "../helpers/in_process_server.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
@@ -524,7 +525,7 @@ Deno.test("connections over maxConnections get BUSY and are closed", async () =>
 });
 
 Deno.test("a client stalled mid-frame is disconnected after the idle timeout", async () => {
-  const { address, server, stop } = await startServer({ idleTimeoutMs: 150 });
+  const { address, server, stop } = await startServer({ idleTimeoutMs: SHORT_TIMEOUT_MS });
   const raw = await RawConnection.open(address);
   const frames = new FrameWriter();
   frames.put(1, "half", str("a value"), at());
