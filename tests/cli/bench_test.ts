@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
 import type { BenchReport } from "../../lib/bench/runner.ts";
 import { OPERATION_KINDS, WORKLOAD_MIX, WORKLOADS } from "../../lib/bench/workload.ts";
-import { KvCluster } from "../helpers/kv_processes.ts";
+import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 
-/** Runs `kv bench --json` with `args` and returns its report. */
+/**
+ * Runs `kv bench --json` with `args` (and the tests' --timeout-ms unless they set one: a
+ * live server stalled past the 1 s default would count as errors) and returns its report.
+ */
 async function bench(args: string[]): Promise<BenchReport> {
-  const run = await runKv(["bench", "--json", ...args]);
+  const run = await runKv(withBrokerTimeout(["bench", "--json", ...args]));
   assert.equal(run.code, 0, run.stderr);
   return JSON.parse(run.stdout);
 }
@@ -87,17 +90,19 @@ Deno.test("kv bench --no-load, --size, --rate and --duration report consistently
 
 Deno.test("kv bench prints a table with every operation kind that ran", async () => {
   await using cluster = await KvCluster.start(1);
-  const run = await runKv([
-    "bench",
-    "-s",
-    cluster.serverFile,
-    "-n",
-    "10",
-    "--ops",
-    "30",
-    "--workload",
-    "F",
-  ]);
+  const run = await runKv(
+    withBrokerTimeout([
+      "bench",
+      "-s",
+      cluster.serverFile,
+      "-n",
+      "10",
+      "--ops",
+      "30",
+      "--workload",
+      "F",
+    ]),
+  );
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^kv bench: workload F \(read-modify-write/);
   assert.match(run.stdout, /closed loop/);

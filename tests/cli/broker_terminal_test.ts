@@ -1,7 +1,7 @@
 // The REPL as a person uses it: `kv broker` in a real pseudo-terminal (tmux), typing keys
 // and reading the screen.
 import assert from "node:assert/strict";
-import { KvCluster } from "../helpers/kv_processes.ts";
+import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { kvArgs, Terminal, type TerminalOptions, terminalTest } from "../helpers/tmux.ts";
 
 /** A prompt with nothing typed after it (the screen's lines lose their trailing spaces). */
@@ -18,15 +18,17 @@ async function withStateHome(run: (env: Record<string, string>, dir: string) => 
 }
 
 /**
- * Starts `kv broker -s <the cluster's file> <extra>` in a terminal and waits for its
- * first prompt; the terminal is closed if the prompt never comes.
+ * Starts `kv broker -s <the cluster's file> <extra>` (with the tests' --timeout-ms unless
+ * `extra` sets one) in a terminal and waits for its first prompt; the terminal is closed
+ * if the prompt never comes.
  */
 async function startBroker(
   cluster: KvCluster,
   options: TerminalOptions,
   extra: string[] = [],
 ): Promise<Terminal> {
-  const term = await Terminal.start(kvArgs("broker", "-s", cluster.serverFile, ...extra), options);
+  const args = withBrokerTimeout(["broker", "-s", cluster.serverFile, ...extra]);
+  const term = await Terminal.start(kvArgs(...args), options);
   try {
     await term.waitFor(EMPTY_PROMPT);
   } catch (error) {
