@@ -14,6 +14,7 @@
  * @module
  */
 import { Broker } from "../broker/broker.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { generateChunks } from "../gen/generator.ts";
 import { formatIndexSummary, indexFile } from "../broker/indexer.ts";
 import { parseKeyFile } from "../gen/keyfile.ts";
@@ -67,7 +68,7 @@ location string
 gender string
 `;
 
-const HELP = `Usage: kv demo [-n RECORDS] [--servers N] [-k REPLICAS] [--seed N]
+const HELP = `Usage: kv demo [-n RECORDS] [--servers N] [-k REPLICAS] [--seed N] [--timeout-ms MS]
 
 Starts a kv cluster on this machine for a first look: generates RECORDS random
 records, starts N 'kv server' processes on free ports (data in a temporary
@@ -80,6 +81,9 @@ Flags:
       --servers N      servers to start, 1..${MAX_DEMO_SERVERS} (default ${DEFAULT_DEMO_SERVERS})
   -k, --replicas N     replication factor, 1..N (default ${DEFAULT_DEMO_REPLICAS}, or N when smaller)
       --seed N         seed for the records, 0..${MAX_SEED} (default: random)
+      --timeout-ms MS  the broker's connect and request timeout per server, 1..${MAX_TIMEOUT_MS};
+                       a server hung with \\demo hang is counted down after it
+                       (default ${DEFAULT_TIMEOUT_MS})
   -h, --help           show this help
 
 Demo commands in the REPL (server numbers as SERVERS lists them, from 1):
@@ -110,6 +114,7 @@ interface DemoSettings {
   serverCount: number;
   k: number;
   seed: number;
+  timeoutMs: number;
 }
 
 function parseSettings(args: string[]): DemoSettings {
@@ -118,6 +123,7 @@ function parseSettings(args: string[]): DemoSettings {
     servers: { type: "string" },
     replicas: { type: "string", short: "k" },
     seed: { type: "string" },
+    "timeout-ms": { type: "string" },
   });
   const recordCount = intFlag("demo", "-n", values.lines, {
     min: 0,
@@ -137,7 +143,12 @@ function parseSettings(args: string[]): DemoSettings {
   const seed = values.seed === undefined
     ? randomSeed()
     : intFlag("demo", "--seed", values.seed, { min: 0, max: MAX_SEED });
-  return { recordCount, serverCount, k, seed };
+  const timeoutMs = intFlag("demo", "--timeout-ms", values["timeout-ms"], {
+    min: 1,
+    max: MAX_TIMEOUT_MS,
+    fallback: DEFAULT_TIMEOUT_MS,
+  });
+  return { recordCount, serverCount, k, seed, timeoutMs };
 }
 
 /** The demo's log lines: printed above the REPL's prompt while it runs. */
@@ -223,7 +234,11 @@ async function runCluster(
     `indexing ${settings.recordCount} records into ${settings.serverCount} servers on ` +
       `127.0.0.1 ports ${ports} (Ctrl-C stops)`,
   );
-  const broker = await Broker.open(cluster.addresses(), { k: settings.k, log });
+  const broker = await Broker.open(cluster.addresses(), {
+    k: settings.k,
+    timeoutMs: settings.timeoutMs,
+    log,
+  });
   cluster.broker = broker;
   const summary = await whileProgressShows(() =>
     indexFile(broker, dataPath, { report: log, signal: stopLoad })

@@ -1,6 +1,7 @@
 // `kv demo` in a real pseudo-terminal (tmux): Ctrl-C while it loads, and its meta commands.
 import assert from "node:assert/strict";
 import { kvArgs, Terminal, terminalTest } from "../helpers/tmux.ts";
+import { withBrokerTimeout } from "../helpers/kv_processes.ts";
 
 /** Resolves whether something accepts connections on `port` of 127.0.0.1. */
 async function isListening(port: number): Promise<boolean> {
@@ -19,7 +20,7 @@ terminalTest(
     const home = await Deno.makeTempDir({ prefix: "kv-state-" });
     try {
       await using term = await Terminal.start(
-        kvArgs("demo", "-n", "1000000", "--servers", "2", "-k", "1"),
+        kvArgs(...withBrokerTimeout(["demo", "-n", "1000000", "--servers", "2", "-k", "1"])),
         { env: { XDG_STATE_HOME: home, HOME: home }, columns: 200 },
       );
       const loading = await term.waitFor(
@@ -48,9 +49,12 @@ terminalTest(
   async () => {
     const home = await Deno.makeTempDir({ prefix: "kv-state-" });
     try {
-      await using term = await Terminal.start(kvArgs("demo", "-n", "20", "--servers", "2"), {
-        env: { XDG_STATE_HOME: home, HOME: home },
-      });
+      await using term = await Terminal.start(
+        kvArgs(...withBrokerTimeout(["demo", "-n", "20", "--servers", "2"])),
+        {
+          env: { XDG_STATE_HOME: home, HOME: home },
+        },
+      );
       await term.waitFor(/^kv>$/m);
       await term.typeShown("\\de", /^kv> \\de/m);
       await term.press("Tab");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readLines } from "../../lib/base/line_reader.ts";
 import { runKv } from "../helpers/run_kv.ts";
+import { withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { kvArgs } from "../helpers/tmux.ts";
 import { withDeadline } from "../helpers/wait.ts";
 
@@ -45,7 +46,9 @@ Deno.test("kv demo starts its servers, survives a crash and a freeze, and cleans
     "\\demo kill 7",
     "EXIT",
   ].join("\n");
-  const run = await runKv(["demo", "-n", "20", "--seed", "3"], { stdin: script + "\n" });
+  const run = await runKv(withBrokerTimeout(["demo", "-n", "20", "--seed", "3"]), {
+    stdin: script + "\n",
+  });
   assert.equal(run.code, 0, run.stderr);
   const lines = run.stdout.trimEnd().split("\n");
   const banner =
@@ -103,6 +106,7 @@ Deno.test("kv demo refuses bad flags with one line and exit 2", async () => {
       [["--servers", "3", "-k", "4"], /-k must be a whole number from 1 to 3/],
       [["-n", "-1"], /-n/],
       [["--bogus"], /unknown option '--bogus'/],
+      [["--timeout-ms", "0"], /--timeout-ms must be a whole number from 1 to 600000, got '0'/],
     ] as const
   ) {
     const { code, stderr } = await runKv(["demo", ...args]);
@@ -115,15 +119,7 @@ Deno.test("kv demo refuses bad flags with one line and exit 2", async () => {
 /** Runs `kv demo` with `seed`, asks what its hint line suggests, and returns the hint and answers. */
 async function askWhatTheHintSays(seed: number): Promise<{ hint: string; answers: string[] }> {
   const [command, ...args] = kvArgs(
-    "demo",
-    "--servers",
-    "1",
-    "-k",
-    "1",
-    "-n",
-    "20",
-    "--seed",
-    `${seed}`,
+    ...withBrokerTimeout(["demo", "--servers", "1", "-k", "1", "-n", "20", "--seed", `${seed}`]),
   );
   // Disposing the child kills it if the test ends early.
   await using child = new Deno.Command(command, {

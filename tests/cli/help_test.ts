@@ -22,6 +22,7 @@ const RANGED_FLAGS: readonly (readonly [string, string, readonly string[]])[] = 
   ["bench", "--pipeline", ["-s", "serverFile.txt"]],
   ["bench", "--rate", ["-s", "serverFile.txt"]],
   ["bench", "--timeout-ms", ["-s", "serverFile.txt"]],
+  ["demo", "--timeout-ms", []],
 ];
 
 Deno.test("help shows the range of every numeric flag the README promises one for", async () => {
