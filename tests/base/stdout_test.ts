@@ -10,6 +10,25 @@ function recorded(): { output: LineBuffer; writes: Uint8Array[]; text(): string 
   return { output, writes, text };
 }
 
+/**
+ * A LineBuffer whose writes fail with a closed pipe while `failing.on` is set, and the
+ * text of the writes that succeeded.
+ */
+function failable(): { output: LineBuffer; writes: string[]; failing: { on: boolean } } {
+  const failing = { on: false };
+  const writes: string[] = [];
+  const output = new LineBuffer((bytes) => {
+    if (failing.on) throw new StdoutError(new Deno.errors.BrokenPipe("reader gone"));
+    writes.push(new TextDecoder().decode(bytes));
+  });
+  return { output, writes, failing };
+}
+
+/** Resolves after the timers already due now: a `flushSoon` made before it has run. */
+function nextTimerTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 Deno.test("LineBuffer writes nothing until flushed, then every line in order with its newline, once", () => {
   const { output, writes, text } = recorded();
   output.writeLine("GET person1");
@@ -44,24 +63,15 @@ Deno.test("LineBuffer takes a line larger than its buffer whole, after what it h
 });
 
 Deno.test("LineBuffer.flushSoon writes on a later turn; its failure is thrown by the next call", async () => {
-  let fail = false;
-  const writes: string[] = [];
-  const output = new LineBuffer((bytes) => {
-    if (fail) throw new StdoutError(new Deno.errors.BrokenPipe("reader gone"));
-    writes.push(new TextDecoder().decode(bytes));
-  });
+  const { output, writes, failing } = failable();
   output.writeLine("one");
-  const flushed = Promise.withResolvers<void>();
   output.flushSoon();
-  setTimeout(flushed.resolve, 0); // queued after flushSoon's own timer, so it runs after it
-  await flushed.promise;
+  await nextTimerTurn();
   assert.deepEqual(writes, ["one\n"]);
-  fail = true;
+  failing.on = true;
   output.writeLine("two");
   output.flushSoon();
-  const failed = Promise.withResolvers<void>();
-  setTimeout(failed.resolve, 0);
-  await failed.promise;
+  await nextTimerTurn();
   assert.throws(() => output.writeLine("three"), (error) => error instanceof StdoutError);
 });
 
@@ -124,7 +134,7 @@ Deno.test("LineBuffer writes exactly the lines' UTF-8, in order, whatever mix of
           lines.push(`${step.text}\n`);
         } else if (step.call === "flush") output.flush();
         else if (step.call === "flushSoon") output.flushSoon();
-        else await new Promise((done) => setTimeout(done, 0));
+        else await nextTimerTurn();
       }
       output.flush();
       assert.deepEqual(joined(writes), new TextEncoder().encode(lines.join("")));
@@ -134,20 +144,14 @@ Deno.test("LineBuffer writes exactly the lines' UTF-8, in order, whatever mix of
 });
 
 Deno.test("LineBuffer after a failed write loses only what that write held; flushSoon then flush writes once", async () => {
-  let fail = true;
-  const writes: string[] = [];
-  const output = new LineBuffer((bytes) => {
-    if (fail) throw new StdoutError(new Deno.errors.BrokenPipe("reader gone"));
-    writes.push(new TextDecoder().decode(bytes));
-  });
+  const { output, writes, failing } = failable();
+  failing.on = true;
   output.writeLine("lost");
   assert.throws(() => output.flush(), StdoutError);
-  fail = false;
+  failing.on = false;
   output.writeLine("kept");
   output.flushSoon();
   output.flush();
-  const turned = Promise.withResolvers<void>();
-  setTimeout(turned.resolve, 0); // after flushSoon's timer, had flush not cleared it
-  await turned.promise;
+  await nextTimerTurn(); // after flushSoon's timer, had flush not cleared it
   assert.deepEqual(writes, ["kept\n"]);
 });
