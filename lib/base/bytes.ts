@@ -519,8 +519,8 @@ export class Utf8Cache {
       }
       if (same) return cached;
     }
-    let text = "";
-    for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]);
+    // ASCII, checked above: decoding cannot fail.
+    const text = decodeUtf8(bytes, start, end, "string");
     this.#slots[slot] = text;
     return text;
   }
