@@ -18,7 +18,8 @@
  *   answers: a tombstone newer than a record is NOT FOUND, and the clock observes
  *   that version so this broker's next write is newer still. With at most k − 1
  *   servers unreachable or unrepaired the answer is exact and carries no warning;
- *   a NOT FOUND the answers cannot vouch for carries a warning.
+ *   one the trustworthy answers cannot vouch for (a NOT FOUND that may hide a
+ *   record, a record that may have a newer version) carries a warning.
  * - Writes (PUT, DELETE) go to the first k *reachable* servers of the key's
  *   preference list (a sloppy quorum, lib/broker/quorum.ts, which holds the proof
  *   that reads see every acknowledged write): each server is first asked for a
@@ -145,7 +146,13 @@ export interface BrokerOptions {
 
 /** The answer to GET or QUERY. */
 export type Lookup =
-  | { readonly kind: "found"; readonly value: Value; readonly version: Version }
+  | {
+    readonly kind: "found";
+    readonly value: Value;
+    readonly version: Version;
+    /** Set when a newer version may exist on servers the read could not count. */
+    readonly warning?: string;
+  }
   | {
     readonly kind: "not-found";
     /** The version of the newest tombstone (or record without the path) seen, if any. */
@@ -165,6 +172,8 @@ export type EncodedLookup =
     readonly encoded: Uint8Array;
     readonly version: Version;
     readonly server: string;
+    /** Set when a newer version may exist on servers the read could not count. */
+    readonly warning?: string;
   }
   | {
     readonly kind: "not-found";
@@ -537,101 +546,96 @@ export class Broker {
    * Asks the first k reachable servers of `key`'s preference list at once, then further
    * ones until k trustworthy servers answered or the list ended (lib/broker/quorum.ts),
    * and answers the newest version among the answers: its value, or NOT FOUND when that
-   * is a tombstone (or a record without the queried path).
+   * is a tombstone (or a record without the queried path). Unless the trustworthy
+   * answers rule out every acknowledged write they did not see, the answer, found or
+   * not, carries a warning saying why.
    */
   async #lookup(
     key: string,
     request: (connection: ServerConnection) => Promise<EncodedRead>,
   ): Promise<EncodedLookup> {
     const list = this.#placement.preferenceList(partitionOf(key));
+    const replies = await this.#askUntilTrusted(list, request);
+    const newest = newestAnswer(replies.answered);
+    const version = newest?.read.version;
+    if (newest !== undefined && version !== undefined) {
+      this.#clock.observe(version);
+      this.#repairHomes(key, list, newest.position, version, replies.answered);
+    }
+    if (replies.answered.length === 0 && replies.unreachable === 0 && replies.refused.length > 0) {
+      return { kind: "error", error: replies.refused.join("; ") };
+    }
+    const encoded = newest?.read.encoded;
+    const doubt = readIsConclusive(replies.trusted, list.length, this.#k)
+      ? {}
+      : { warning: this.#doubt(key, list, replies, encoded !== undefined) };
+    if (newest !== undefined && version !== undefined && encoded !== undefined) {
+      const server = this.#pool.servers[list[newest.position]].id;
+      return { kind: "found", encoded, version, server, ...doubt };
+    }
+    return { kind: "not-found", ...(version === undefined ? {} : { version }), ...doubt };
+  }
+
+  /**
+   * Sends `request` to the first k reachable servers of `list`, then to further ones
+   * until k trustworthy servers answered or the list ended; what came back, and why the
+   * others did not count.
+   */
+  async #askUntilTrusted(
+    list: Uint16Array,
+    request: (connection: ServerConnection) => Promise<EncodedRead>,
+  ): Promise<ReplicaReplies> {
     const walk = new PreferenceWalk(list, (index) => this.#pool.isReachable(index));
-    const answered: { position: number; read: EncodedRead }[] = [];
-    const trusted: number[] = [];
-    const unreachable: string[] = [];
-    const refused: string[] = [];
-    const distrusted: string[] = [];
+    const replies: ReplicaReplies = {
+      answered: [],
+      trusted: [],
+      unreachable: 0,
+      refused: [],
+      reasons: [],
+    };
     for (let asked = walk.take(this.#k); asked.length > 0;) {
       const outcomes = await Promise.all(
-        asked.map((position) => this.#pool.call(list[position], request)),
+        asked.map((position) => this.#pool.call(list[position], trustedRequest(request))),
       );
       outcomes.forEach((outcome, at) => {
         const position = asked[at];
         if (!outcome.ok) {
-          (outcome.unreachable ? unreachable : refused).push(outcome.error);
+          if (outcome.unreachable) replies.unreachable++;
+          else replies.refused.push(outcome.error);
+          replies.reasons.push(outcome.error);
           return;
         }
-        answered.push({ position, read: outcome.value });
-        if (this.#trustworthy(list[position])) trusted.push(position);
-        else distrusted.push(this.#pool.servers[list[position]].id);
+        replies.answered.push({ position, read: outcome.value.read });
+        if (outcome.value.trusted) replies.trusted.push(position);
+        else {
+          const id = this.#pool.servers[list[position]].id;
+          replies.reasons.push(`${id} may have lost writes and is not yet repaired`);
+        }
       });
-      if (trusted.length >= this.#k) break;
-      asked = walk.take(this.#k - trusted.length);
+      if (replies.trusted.length >= this.#k) break;
+      asked = walk.take(this.#k - replies.trusted.length);
     }
-    let newest: { position: number; read: EncodedRead } | undefined;
-    for (const answer of answered) {
-      const version = answer.read.version;
-      if (version === undefined) continue;
-      if (newest === undefined || compareVersions(version, newest.read.version!) > 0) {
-        newest = answer;
-      }
-    }
-    const version = newest?.read.version;
-    if (newest !== undefined && version !== undefined) {
-      this.#clock.observe(version);
-      this.#repairHomes(key, list, newest.position, version, answered);
-      if (newest.read.encoded !== undefined) {
-        const server = this.#pool.servers[list[newest.position]].id;
-        return { kind: "found", encoded: newest.read.encoded, version, server };
-      }
-    }
-    if (answered.length === 0 && unreachable.length === 0 && refused.length > 0) {
-      return { kind: "error", error: refused.join("; ") };
-    }
-    if (readIsConclusive(trusted, list.length, this.#k)) {
-      return version === undefined ? { kind: "not-found" } : { kind: "not-found", version };
-    }
-    const skipped = walk.skipped.map((position) => this.#downMessage(list[position]));
-    const positions = answered.map((answer) => answer.position);
-    const warning = this.#doubtfulNotFound(key, list, positions, trusted, [
-      ...skipped,
-      ...unreachable,
-      ...refused,
-      ...distrusted.map((id) => `${id} may have lost writes and is not yet repaired`),
-    ]);
-    const notFound: EncodedLookup = { kind: "not-found", warning };
-    return version === undefined ? notFound : { ...notFound, version };
+    replies.reasons.unshift(...walk.skipped.map((position) => this.#downMessage(list[position])));
+    return replies;
   }
 
   /**
-   * Whether server `index` has not lost acknowledged writes (its HELLO did not say
-   * unrepaired): its answer, NOT FOUND included, shows everything it was sent. A server
-   * whose connection closed since it answered is not known to be, so it is not.
+   * Why a read of `key` cannot vouch that it saw every acknowledged write: the record
+   * may exist (NOT FOUND) or a newer version may (`found`).
    */
-  #trustworthy(index: number): boolean {
-    return this.#pool.state(index)?.unrepaired === false;
-  }
-
-  /**
-   * Why a NOT FOUND cannot vouch that no acknowledged write of `key` exists, given the
-   * positions in `list` of the servers that answered and of those trusted among them.
-   */
-  #doubtfulNotFound(
-    key: string,
-    list: Uint16Array,
-    answered: readonly number[],
-    trusted: readonly number[],
-    reasons: readonly string[],
-  ): string {
+  #doubt(key: string, list: Uint16Array, replies: ReplicaReplies, found: boolean): string {
+    const { answered, trusted, reasons } = replies;
     const why = reasons.length === 0 ? "" : ` (${reasons.join("; ")})`;
+    const consequence = found ? "a newer version may exist" : "the record may exist";
     if (!trusted.some((position) => position < this.#k)) {
-      const distrusted = answered.some((position) => position < this.#k);
+      const distrusted = answered.some(({ position }) => position < this.#k);
       return `no replica of '${key}' answered${distrusted ? " that can be trusted" : ""}${why}; ` +
-        `the record may exist`;
+        consequence;
     }
     const front = frontLength(list.length, this.#k);
     const missing = front - trusted.filter((position) => position < front).length;
     return `${missing} of the first ${front} servers for '${key}' did not answer or cannot ` +
-      `be trusted${why}; the record may exist`;
+      `be trusted${why}; ${consequence}`;
   }
 
   /** `server is down (why)`, for a server a walk passed over. */
@@ -722,6 +726,7 @@ export class Broker {
     }
     let servers = chosen.servers;
     let existed = false;
+    let probed = false;
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const version = this.#clock.next();
       const written = await this.#writeK(
@@ -745,6 +750,10 @@ export class Broker {
           held = held === undefined ? result.version : newerVersion(held, result.version);
         } else if (result.kind === "deleted" && result.existed) existed = true;
       }
+      if (held === undefined && !probed && !this.#meetsEveryWrite(list, written.trusted)) {
+        probed = true;
+        held = await this.#newerVersion(key, version);
+      }
       if (held === undefined) return { kind: "done", existed: verb === "put" || existed, version };
       // Another broker wrote the key with a newer or equal version: write again after it.
       this.#clock.observe(held);
@@ -754,6 +763,28 @@ export class Broker {
       error: `${verb} of '${key}' met a newer write on every one of ${MAX_WRITE_ATTEMPTS} ` +
         `attempts (the key is being written elsewhere); the newest write stands`,
     };
+  }
+
+  /**
+   * Whether a write stored on the trustworthy servers `trusted` met every write
+   * acknowledged before it (lib/broker/quorum.ts, step 5): they are a conclusive set, so
+   * one of them holds each such write's version or a newer one and would have answered
+   * STALE. Not so when a server written to is unrepaired, or beyond the list's front.
+   */
+  #meetsEveryWrite(list: Uint16Array, trusted: readonly number[]): boolean {
+    const positions = trusted.map((index) => list.indexOf(index));
+    return readIsConclusive(positions, list.length, this.#k);
+  }
+
+  /**
+   * The version of `key` newer than `version` that a read finds (asking down the list
+   * until k trustworthy servers answered), if any: what a write whose own servers could
+   * not vouch for every earlier write must be stamped after.
+   */
+  async #newerVersion(key: string, version: Version): Promise<Version | undefined> {
+    const found = await this.#lookup(key, (connection) => connection.getEncoded(key));
+    if (found.kind === "error" || found.version === undefined) return undefined;
+    return compareVersions(found.version, version) > 0 ? found.version : undefined;
   }
 
   /**
@@ -797,21 +828,23 @@ export class Broker {
     list: Uint16Array,
     servers: readonly number[],
     write: (connection: ServerConnection) => Promise<PutResult | DeleteResult>,
-  ): Promise<{ stored: number[]; results: (PutResult | DeleteResult)[]; failures: string[] }> {
-    const stored: number[] = [];
-    const results: (PutResult | DeleteResult)[] = [];
-    const failures: string[] = [];
+  ): Promise<WrittenReplicas> {
+    const written: WrittenReplicas = { stored: [], trusted: [], results: [], failures: [] };
+    const { stored, results, failures } = written;
     for (let targets = [...servers]; targets.length > 0;) {
-      const outcomes = await Promise.all(targets.map((index) => this.#pool.call(index, write)));
+      const outcomes = await Promise.all(
+        targets.map((index) => this.#pool.call(index, trustedRequest(write))),
+      );
       outcomes.forEach((outcome, at) => {
         if (!outcome.ok) return failures.push(outcome.error);
         stored.push(targets[at]);
-        results.push(outcome.value);
+        if (outcome.value.trusted) written.trusted.push(targets[at]);
+        results.push(outcome.value.read);
       });
       if (stored.length >= this.#k) break;
       targets = walk.take(this.#k - stored.length).map((position) => list[position]);
     }
-    return { stored, results, failures };
+    return written;
   }
 
   /**
@@ -873,9 +906,70 @@ export class Broker {
 function decodeLookup(lookup: EncodedLookup): Lookup {
   if (lookup.kind !== "found") return lookup;
   try {
-    return { kind: "found", value: decodeValue(lookup.encoded), version: lookup.version };
+    const value = decodeValue(lookup.encoded);
+    const doubt = lookup.warning === undefined ? {} : { warning: lookup.warning };
+    return { kind: "found", value, version: lookup.version, ...doubt };
   } catch (error) {
     if (!(error instanceof DecodeError)) throw error;
     return { kind: "error", error: `${lookup.server} sent a malformed value: ${error.message}` };
   }
+}
+
+/** Where a write was stored ({@link Broker#writeK}), and what each server answered. */
+interface WrittenReplicas {
+  /** The servers that stored it (or answered STALE), as indexes of the pool. */
+  readonly stored: number[];
+  /** Those of `stored` that could be trusted when it was sent (see {@link trustedRequest}). */
+  readonly trusted: number[];
+  /** Each stored server's answer, in the order of `stored`. */
+  readonly results: (PutResult | DeleteResult)[];
+  /** Why the servers that did not store it failed. */
+  readonly failures: string[];
+}
+
+/** What the replicas a read asked sent back ({@link Broker#askUntilTrusted}). */
+interface ReplicaReplies {
+  /** Each answer, with its server's position in the preference list. */
+  readonly answered: { position: number; read: EncodedRead }[];
+  /** Positions of the servers whose answers can be trusted (see {@link trustedRequest}). */
+  readonly trusted: number[];
+  /** How many servers could not be reached. */
+  unreachable: number;
+  /** The errors of servers that answered with one. */
+  readonly refused: string[];
+  /** Why each server passed over, unreachable, refused or distrusted does not count. */
+  readonly reasons: string[];
+}
+
+/** The answer holding the newest version (a record or a tombstone), if any holds one. */
+function newestAnswer(
+  answered: readonly { position: number; read: EncodedRead }[],
+): { position: number; read: EncodedRead } | undefined {
+  let newest: { position: number; read: EncodedRead } | undefined;
+  for (const answer of answered) {
+    const version = answer.read.version;
+    if (version === undefined) continue;
+    if (newest === undefined || compareVersions(version, newest.read.version!) > 0) {
+      newest = answer;
+    }
+  }
+  return newest;
+}
+
+/**
+ * `request`, answering also whether the server could be trusted when it was sent: its
+ * connection's HELLO (or this broker's MARK_REPAIRED on it) said repaired. Judged at send
+ * time on the connection used, never when the answer is looked at: a server marked
+ * repaired while its answer was on the way may have answered before it was refilled, and
+ * a restarted server is a new connection with a HELLO of its own. A connection's flag only
+ * goes from unrepaired to repaired, so a server repaired at send time still was when it
+ * answered.
+ */
+function trustedRequest<T>(
+  request: (connection: ServerConnection) => Promise<T>,
+): (connection: ServerConnection) => Promise<{ read: T; trusted: boolean }> {
+  return async (connection) => {
+    const trusted = connection.state.unrepaired === false;
+    return { read: await request(connection), trusted };
+  };
 }

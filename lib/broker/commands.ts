@@ -453,7 +453,14 @@ export async function runCommand(broker: Broker, command: Command): Promise<Answ
         : await broker.queryEncoded(command.path);
       if (lookup.kind === "found") {
         const version = formatVersion(lookup.version);
-        return { op: command.op, key, found: true, encoded: lookup.encoded, version };
+        const found = {
+          op: command.op,
+          key,
+          found: true,
+          encoded: lookup.encoded,
+          version,
+        } as const;
+        return lookup.warning === undefined ? found : { ...found, warning: lookup.warning };
       }
       if (lookup.kind === "error") return { op: command.op, key, error: lookup.error };
       return lookup.warning === undefined

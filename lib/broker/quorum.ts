@@ -29,14 +29,20 @@
  *    newest version it saw, so it is at least that write's: **every read sees every
  *    acknowledged write**, whichever servers failed in between.
  * 4. A read that did not get f − k + 1 trustworthy answers from F cannot rule out a
- *    write held only by the servers it missed: its NOT FOUND carries a warning
- *    ({@link readIsConclusive}). A record found is returned either way.
- * 5. **Last write wins in real time.** Two writes meet the same way: a write W₂ that
- *    begins after W₁ was acknowledged (both under the same bound) is sent to a set
- *    that meets W₁'s in a trustworthy server. That server holds W₁'s version or a
- *    newer one; if W₂'s version is not newer it answers STALE with it, the broker
- *    moves its clock past it and writes W₂ again (a bounded number of times), so the
- *    acknowledged W₂ is newer than W₁ on every server that stored it. Read repair and
+ *    write held only by the servers it missed ({@link readIsConclusive}): its answer
+ *    carries a warning, a NOT FOUND that the record may exist, a record found that a
+ *    newer version may. Trust is judged when a request is sent: a server marked
+ *    repaired while its answer was on the way may have answered before it was refilled.
+ * 5. **Last write wins in real time.** Two writes meet the same way: let W₂ begin
+ *    after W₁ was acknowledged, with at most k − 1 servers unreachable or unrepaired.
+ *    When the k servers that stored W₂ are trustworthy (judged at send time) and lie
+ *    in F, they are a conclusive set and by (2) meet W₁'s in a trustworthy server,
+ *    which holds W₁'s version or a newer one; if W₂'s is not newer it answers STALE
+ *    with it. Otherwise (one was unrepaired, or beyond F) the broker reads the key as
+ *    in (3), which sees W₁'s version or a newer one. Either way, when W₂'s version is
+ *    not the newer, the broker moves its clock past the one it met and writes W₂
+ *    again (a bounded number of times), so the acknowledged W₂ is newer than W₁ on
+ *    every server that stored it, whatever the brokers' clocks say. Read repair and
  *    handoff copies keep their versions and never replace anything newer.
  *
  * Copies stored on servers beyond the first k (because a home server was unreachable)

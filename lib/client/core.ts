@@ -55,7 +55,10 @@ export interface ValueEntry {
    * ({@link formatVersion}); null when there is no such record or field.
    */
   version: string | null;
-  /** Set when a null value is not guaranteed. */
+  /**
+   * Set when the answer is not guaranteed: a null value may hide a record, and a value
+   * found may have a newer version on servers that could not be counted.
+   */
   warning?: string;
 }
 
@@ -70,7 +73,10 @@ export interface JsonEntry {
   json: string | null;
   /** As {@link ValueEntry.version}. */
   version: string | null;
-  /** Set when a null value is not guaranteed. */
+  /**
+   * Set when the answer is not guaranteed: a null value may hide a record, and a value
+   * found may have a newer version on servers that could not be counted.
+   */
   warning?: string;
 }
 
@@ -270,7 +276,8 @@ function jsonEntry(key: string, lookup: EncodedLookup): JsonEntry {
       if (!(error instanceof DecodeError)) throw error;
       throw new KvUnavailableError(`${lookup.server} sent a malformed value: ${error.message}`);
     }
-    return { key, json, version: formatVersion(lookup.version) };
+    const found = { key, json, version: formatVersion(lookup.version) };
+    return lookup.warning === undefined ? found : { ...found, warning: lookup.warning };
   }
   return lookup.warning === undefined
     ? { key, json: null, version: null }
@@ -280,7 +287,8 @@ function jsonEntry(key: string, lookup: EncodedLookup): JsonEntry {
 function entry(key: string, lookup: Lookup): ValueEntry {
   if (lookup.kind === "error") throw new KvUnavailableError(lookup.error);
   if (lookup.kind === "found") {
-    return { key, value: lookup.value, version: formatVersion(lookup.version) };
+    const found = { key, value: lookup.value, version: formatVersion(lookup.version) };
+    return lookup.warning === undefined ? found : { ...found, warning: lookup.warning };
   }
   return lookup.warning === undefined
     ? { key, value: null, version: null }

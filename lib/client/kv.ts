@@ -110,7 +110,10 @@ export interface KvEntry {
    * (or field), as Deno KV's is.
    */
   version: string | null;
-  /** Set when the answer is not guaranteed: a `null` value while too many servers are down. */
+  /**
+   * Set when the answer is not guaranteed (too many servers down or not yet repaired): a
+   * `null` value may hide a record, a value found may have a newer version.
+   */
   warning?: string;
 }
 

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { PreferenceWalk, readIsConclusive } from "../../lib/broker/quorum.ts";
 import { Broker, type RepairRequest } from "../../lib/broker/broker.ts";
+import { HybridClock } from "../../lib/broker/clock.ts";
 import { Placement } from "../../lib/broker/placement.ts";
 import { readServerList } from "../../lib/broker/server_list.ts";
 import { partitionOf } from "../../lib/record/partition.ts";
@@ -69,6 +70,9 @@ Deno.test("readIsConclusive is exact: a conclusive read meets every write made w
 });
 
 const RECORD_COUNT = 60;
+
+/** A moment the brokers' clocks are pinned to, so that their order is the test's. */
+const PINNED_MS = 1_800_000_000_000;
 
 /** Every server of `cluster` ranked for `key`'s partition, by id, best first. */
 function preferenceIds(cluster: KvCluster, key: string): string[] {
@@ -182,4 +186,50 @@ Deno.test("kv broker moves a hinted copy home once its server is back, and remov
   assert.equal(await holds(cluster, other, "person1"), true);
   assert.equal((await broker.ask("GET person1")).value, 1);
   assert.equal((await broker.finish()).code, 0);
+});
+
+Deno.test("a write whose servers include an unrepaired one still wins over an earlier write it did not meet, whatever the brokers' clocks say", async () => {
+  await using cluster = await KvCluster.start(3);
+  const servers = await readServerList(cluster.serverFile);
+  // The broker that writes first runs an hour ahead of the one that writes second.
+  const open = (now: number, id: number) =>
+    Broker.open(servers, {
+      k: 2,
+      timeoutMs: BROKER_TIMEOUT_MS,
+      clock: new HybridClock({ broker: id, now: () => now }),
+    });
+  const [ahead, behind] = [await open(PINNED_MS + 3_600_000, 1), await open(PINNED_MS, 2)];
+  try {
+    const [first, second, third] = preferenceIds(cluster, "person1");
+    const indexOf = (id: string) => ahead.pool.servers.findIndex((server) => server.id === id);
+    // The earlier write lands on the first and third servers, the second being down...
+    await cluster.byId(second).kill();
+    assert.equal((await ahead.put("person1", int(1))).kind, "done");
+    // ...which comes back empty and is vouched for (it never held the key), while the
+    // first restarts empty and unrepaired: only the third holds the earlier write now.
+    await cluster.byId(second).restart();
+    const client = await connectClient(cluster.byId(second).address);
+    try {
+      await client.markRepaired();
+    } finally {
+      await client.close();
+    }
+    await cluster.byId(first).restart();
+    // The later write's broker has reconnected to both and read their HELLOs.
+    const saysUnrepaired = async (id: string, unrepaired: boolean) => {
+      await behind.pool.reconnectNow(indexOf(id));
+      return behind.pool.state(indexOf(id))?.unrepaired === unrepaired;
+    };
+    await waitFor(() => saysUnrepaired(first, true), { what: `${first} to say unrepaired` });
+    await waitFor(() => saysUnrepaired(second, false), { what: `${second} to say repaired` });
+    // The later write goes to the first two servers, neither of which holds the earlier
+    // one; its broker's clock is an hour behind, yet it must be stamped after it.
+    assert.equal((await behind.put("person1", int(2))).kind, "done");
+    assert.deepEqual(withoutVersion(await behind.get("person1")), { kind: "found", value: int(2) });
+    assert.deepEqual(withoutVersion(await ahead.get("person1")), { kind: "found", value: int(2) });
+    assert.equal(await holds(cluster, third, "person1"), true);
+  } finally {
+    ahead.close();
+    behind.close();
+  }
 });

@@ -63,6 +63,8 @@ export class FakeServer {
   maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
   /** The node state its HELLO would tell: trusted, no k recorded, unless a test says otherwise. */
   nodeState: NodeState = { unrepaired: false, k: 0 };
+  /** When set, a GET waits for it before answering: a slow server, on the test's cue. */
+  holdGets: Promise<void> | undefined;
 
   constructor(readonly address: ServerAddress) {}
 
@@ -216,6 +218,7 @@ class FakeConnection implements ServerConnection {
 
   async getEncoded(key: string): Promise<EncodedRead> {
     await this.#check("GET");
+    await this.server.holdGets;
     const value = this.server.trie.get(key);
     return {
       encoded: value === undefined ? undefined : encodeValue(value),

@@ -13,6 +13,8 @@
  *
  * - a value v: only that of a PUT of v to k that began before R ended, and that is not
  *   overwritten before R — else "a value no write made" or "a stale value";
+ * - a value v with a warning: that of a PUT of v to k that began before R ended,
+ *   overwritten or not (the broker admits a newer version may exist);
  * - NOT FOUND with a warning: always (the broker admits it could not be sure);
  * - NOT FOUND without a warning: only the effect of a DELETE of k (begun before R ended,
  *   not overwritten before R) or of nothing ever written (then no acknowledged write to
@@ -91,7 +93,7 @@ function foundProblem(read: HistoryEntry, writes: readonly HistoryEntry[]): stri
   if (put === undefined || put.start >= read.end) {
     return `a value no write made (${read.value}) was read`;
   }
-  const newer = overwriter(writes, put, read);
+  const newer = read.warning === true ? undefined : overwriter(writes, put, read);
   if (newer === undefined) return undefined;
   return `a stale value: ${describe(put)} was overwritten by ${
     describe(newer)
