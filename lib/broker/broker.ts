@@ -153,13 +153,7 @@ export type Lookup =
     /** Set when a newer version may exist on servers the read could not count. */
     readonly warning?: string;
   }
-  | {
-    readonly kind: "not-found";
-    /** The version of the newest tombstone (or record without the path) seen, if any. */
-    readonly version?: Version;
-    readonly warning?: string;
-  }
-  | { readonly kind: "error"; readonly error: string };
+  | NoRecord;
 
 /**
  * The answer to GET or QUERY with the value of the newest version among the replicas
@@ -175,10 +169,15 @@ export type EncodedLookup =
     /** Set when a newer version may exist on servers the read could not count. */
     readonly warning?: string;
   }
+  | NoRecord;
+
+/** A {@link Lookup} or {@link EncodedLookup} that found nothing, or failed. */
+export type NoRecord =
   | {
     readonly kind: "not-found";
     /** The version of the newest tombstone (or record without the path) seen, if any. */
     readonly version?: Version;
+    /** Set when the record may exist on servers the read could not count. */
     readonly warning?: string;
   }
   | { readonly kind: "error"; readonly error: string };
