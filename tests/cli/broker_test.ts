@@ -6,6 +6,7 @@ import { TEST_KV } from "../helpers/server_process.ts";
 import { outputWithin, waitFor, withDeadline } from "../helpers/wait.ts";
 import { connectClient } from "../helpers/client.ts";
 import { withoutVersion } from "../helpers/versions.ts";
+import { closedPorts } from "../helpers/fixtures.ts";
 
 /** For the brokers started through bash rather than BrokerProcess. */
 const BROKER_TIMEOUT_FLAGS = ["--timeout-ms", `${BROKER_TIMEOUT_MS}`];
@@ -14,14 +15,6 @@ async function tempFile(text: string): Promise<string> {
   const path = await Deno.makeTempFile({ suffix: ".txt" });
   await Deno.writeTextFile(path, text);
   return path;
-}
-
-/** A loopback port nothing listens on: bound, then released. */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function rejectsWith(args: string[], message: RegExp): Promise<void> {
@@ -65,7 +58,8 @@ Deno.test("kv broker reports a bad server file line as file:line:col", async () 
 });
 
 Deno.test("kv broker -i refuses before writing when fewer than k servers answer", async () => {
-  const servers = await tempFile(`127.0.0.1 ${closedPort()}\n127.0.0.1:${closedPort()}\n`);
+  const [one, other] = closedPorts(2);
+  const servers = await tempFile(`127.0.0.1 ${one}\n127.0.0.1:${other}\n`);
   try {
     await rejectsWith(
       ["-s", servers, "-k", "2", "-i", "testdata/compat/bare-dialect.txt", "--timeout-ms", "200"],

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { KvCluster } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
+import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 
 async function oneLine(args: string[], expected: RegExp): Promise<void> {
   const { code, stdout, stderr } = await runKv(args);
@@ -11,23 +12,6 @@ async function oneLine(args: string[], expected: RegExp): Promise<void> {
   assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
   assert.match(stderr.trimEnd(), expected);
   assert.doesNotMatch(stderr, /os error|--allow|stack| {4}at /);
-}
-
-async function withTempDir(run: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "kv-errors-" });
-  try {
-    await run(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** A loopback port nothing listens on: bound, then released. */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 Deno.test("an unreadable server file is one line without the OS's wording", async () => {
@@ -87,7 +71,7 @@ Deno.test("a broker that reaches no server at all stops with exit 2, even withou
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(
       `${dir}/servers.txt`,
-      `127.0.0.1 ${closedPort()}\n127.0.0.1 ${closedPort()}\n`,
+      closedPorts(2).map((port) => `127.0.0.1 ${port}\n`).join(""),
     );
     await oneLine(
       ["broker", "-s", `${dir}/servers.txt`, "--timeout-ms", "2000"],

@@ -1,6 +1,6 @@
 /**
- * Fixtures many tests share: a temporary directory removed afterwards, and the
- * compat keyFile's key specs.
+ * Fixtures many tests share: a temporary directory removed afterwards, loopback
+ * ports nothing listens on, and the compat keyFile's key specs.
  *
  * @example
  * ```ts
@@ -19,6 +19,22 @@ export async function withTempDir(body: (dir: string) => Promise<void>): Promise
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * `count` distinct loopback ports nothing listens on: all bound at once (so no two are
+ * the same), then released. Another process could bind one afterwards, but the kernel
+ * hands out ephemeral ports from a wide range, so a test that connects within moments
+ * meets a refusal.
+ */
+export function closedPorts(count: number): number[] {
+  const listeners = Array.from(
+    { length: count },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((listener) => (listener.addr as Deno.NetAddr).port);
+  for (const listener of listeners) listener.close();
+  return ports;
 }
 
 /** Path of testdata/compat/keyFile.txt, the keyFile of the original project. */
