@@ -193,7 +193,7 @@ export interface KeysAnswer {
   readonly keys: string[];
   /** Whether more keys match than were listed. */
   readonly more: boolean;
-  /** Set when servers did not answer and keys may be missing. */
+  /** Set when k or more servers did not answer or are not yet repaired: keys may be missing. */
   readonly warning?: string;
 }
 
@@ -456,23 +456,31 @@ export class Broker {
     const requested = Math.min(limit + 1, MAX_KEYS_LIMIT);
     const outcomes = await Promise.all(
       this.#pool.servers.map((_, index) =>
-        this.#pool.call(index, (connection) =>
-          connection.keys(
-            after === "" ? { prefix, limit: requested } : { prefix, limit: requested, after },
-          ))
+        this.#pool.call(
+          index,
+          trustedRequest((connection) =>
+            connection.keys(
+              after === "" ? { prefix, limit: requested } : { prefix, limit: requested, after },
+            )
+          ),
+        )
       ),
     );
     const merged: string[] = [];
+    // A key is on k servers: it can be missing only when all k failed to list it, by not
+    // answering or by answering unrepaired (judged when sent, as reads are), having lost it.
     const failures: string[] = [];
     let someServerFull = false;
-    for (const outcome of outcomes) {
-      if (!outcome.ok) {
-        failures.push(outcome.error);
-        continue;
+    outcomes.forEach((outcome, index) => {
+      if (!outcome.ok) return failures.push(outcome.error);
+      if (!outcome.value.trusted) {
+        failures.push(
+          `${this.#pool.servers[index].id} may have lost writes and is not yet repaired`,
+        );
       }
-      if (outcome.value.length >= requested) someServerFull = true;
-      merged.push(...outcome.value);
-    }
+      if (outcome.value.read.length >= requested) someServerFull = true;
+      merged.push(...outcome.value.read);
+    });
     merged.sort(compareKeys);
     const keys: string[] = [];
     for (const key of merged) {
@@ -484,8 +492,8 @@ export class Broker {
     if (failures.length < this.#k) return answer;
     return {
       ...answer,
-      warning: `${failures.length} of ${this.#pool.servers.length} servers did not answer ` +
-        `(${failures.join("; ")}); keys stored only on them are missing`,
+      warning: `${failures.length} of ${this.#pool.servers.length} servers did not answer or ` +
+        `may have lost writes (${failures.join("; ")}); keys stored only on them are missing`,
     };
   }
 

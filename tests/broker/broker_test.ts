@@ -297,6 +297,25 @@ Deno.test("keys merges every server's answer, deduplicated, in byte order", asyn
   }
 });
 
+Deno.test("keys warns when the servers that did not answer and those not yet repaired are k or more: an unrepaired server's answer may lack keys it held", async () => {
+  const { cluster, broker } = await openBroker(3, 2);
+  try {
+    await broker.put("person1", PERSON);
+    const [first, second] = broker.replicasOf("person1");
+    // The first replica restarted empty (unrepaired); the second is down: no server that
+    // answers can vouch that person1 is gone.
+    cluster.servers[first].trie.delete("person1");
+    cluster.servers[first].nodeState = { unrepaired: true, k: 2 };
+    cluster.servers[second].state = "crashed";
+    const answer = await broker.keys("", 100);
+    assert.deepEqual(answer.keys, []);
+    assert.match(answer.warning!, /2 of 3 servers did not answer or may have lost writes/);
+    assert.match(answer.warning!, /not yet repaired/);
+  } finally {
+    broker.close();
+  }
+});
+
 Deno.test("servers reports up servers with records, latency (two decimals) and repair state, down ones with why", async () => {
   const { cluster, broker } = await openBroker(2, 1);
   try {
