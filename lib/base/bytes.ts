@@ -19,7 +19,20 @@
 /** Initial capacity of a {@link ByteWriter}, in bytes, unless told otherwise. */
 export const DEFAULT_WRITER_CAPACITY = 256;
 
-/** Malformed or truncated input found by a decoder. */
+/**
+ * Malformed or truncated input found by a decoder: the input's fault, never a bug (a
+ * server answers it with BAD_REQUEST).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   new ByteReader(new Uint8Array(2)).u32("frame length");
+ * } catch (error) {
+ *   error instanceof DecodeError; // true
+ *   (error as Error).message; // "truncated frame length at byte 0: needs 4 bytes, 2 left"
+ * }
+ * ```
+ */
 export class DecodeError extends Error {
   constructor(message: string) {
     super(message);
@@ -30,6 +43,13 @@ export class DecodeError extends Error {
 /**
  * Input that is well formed but breaks one of kv's limits (too long a key, too deep a
  * value or path): the server answers it with ERROR LIMIT rather than BAD_REQUEST.
+ *
+ * @example
+ * ```ts
+ * const error = new LimitExceededError("KEYS limit 20000 is over the limit of 10000");
+ * error instanceof DecodeError; // true: code that catches bad input catches this too
+ * error.name; // "LimitExceededError"
+ * ```
  */
 export class LimitExceededError extends DecodeError {
   constructor(message: string) {
@@ -53,7 +73,19 @@ const ASCII_FAST_PATH_MAX_LENGTH = 64;
 // ignoreBOM keeps a leading U+FEFF in a string: it is data, not a byte order mark.
 const textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** Appends big-endian numbers and length-prefixed strings to a buffer that doubles as it fills. */
+/**
+ * Appends big-endian numbers and length-prefixed strings to a buffer that doubles as it fills.
+ *
+ * @example
+ * ```ts
+ * const writer = new ByteWriter();
+ * writer.u16(0x0102);
+ * writer.string("hé"); // a u32 length, 3, then the UTF-8 bytes
+ * writer.varint(300); // 2 bytes: 0xac 0x02
+ * writer.length; // 11
+ * writer.bytes(); // Uint8Array [1, 2, 0, 0, 0, 3, 104, 195, 169, 172, 2]
+ * ```
+ */
 export class ByteWriter {
   #buffer: Uint8Array;
   #view: DataView;
@@ -227,7 +259,21 @@ export class ByteWriter {
 const FLOAT_BYTES = new Uint8Array(8);
 const FLOAT_VIEW = new DataView(FLOAT_BYTES.buffer);
 
-/** Reads big-endian numbers and length-prefixed strings, refusing to read past the end. */
+/**
+ * Reads big-endian numbers and length-prefixed strings, refusing to read past the end:
+ * every overrun is a {@link DecodeError} naming what was being read (the `what`
+ * argument of each method).
+ *
+ * @example
+ * ```ts
+ * const reader = new ByteReader(new Uint8Array([1, 2, 0, 0, 0, 2, 104, 105, 0xac, 0x02]));
+ * reader.u16(); // 258
+ * reader.string(); // "hi"
+ * reader.varint(); // 300
+ * reader.remaining; // 0
+ * reader.u8("flags"); // throws DecodeError: truncated flags at byte 10: needs 1 bytes, 0 left
+ * ```
+ */
 export class ByteReader {
   readonly #bytes: Uint8Array;
   /** Made by the first read of a u16, u32 or i64: most readers read only bytes, varints and f64s. */

@@ -137,6 +137,29 @@ interface Search {
  * The terminal stays in raw mode from construction until {@link close}; keys
  * typed while no line is being read (a command running) wait in order, except
  * Ctrl-C, which drops them and fires {@link interrupted}.
+ *
+ * @example
+ * ```ts
+ * // A scripted terminal: one chunk of keys (a line and Enter), then the end of input.
+ * const keys = [new TextEncoder().encode("GET person1\r")];
+ * const editor = new LineEditor({
+ *   prompt: "> ",
+ *   input: {
+ *     read(buffer) {
+ *       const chunk = keys.shift();
+ *       if (chunk === undefined) return Promise.resolve(null);
+ *       buffer.set(chunk);
+ *       return Promise.resolve(chunk.length);
+ *     },
+ *     setRaw() {},
+ *   },
+ *   output: { writeSync: (bytes) => bytes.length },
+ * });
+ * await editor.readLine(); // { kind: "line", text: "GET person1" }
+ * await editor.readLine(); // { kind: "eof" }
+ * editor.history; // ["GET person1"]
+ * editor.close();
+ * ```
  */
 export class LineEditor {
   readonly #prompt: string;

@@ -69,7 +69,24 @@ export interface RawLine {
 /** What {@link readRawLineBatches} yields for each line: its bytes, or why it is unreadable. */
 export type ReadRawLine = RawLine | BadLine;
 
-/** A line went on past `maxSkippedLineBytes`: the input is not lines of text. */
+/**
+ * A line went on past {@link ReadLinesOptions.maxSkippedLineBytes}: the input is not
+ * lines of text (`/dev/zero`, a binary file), so reading stops instead of skipping
+ * an over-long line forever.
+ *
+ * @example
+ * ```ts
+ * const zeros = ReadableStream.from([new Uint8Array(100)]);
+ * try {
+ *   for await (const _ of readLines(zeros, { maxLineBytes: 10, maxSkippedLineBytes: 64 })) {
+ *     // never reached: the 100 bytes hold no line ending
+ *   }
+ * } catch (error) {
+ *   error instanceof EndlessLineError; // true
+ *   (error as EndlessLineError).message; // "line 1 has no end within 64 bytes; this is not a file of text lines"
+ * }
+ * ```
+ */
 export class EndlessLineError extends Error {
   /** 1-based number of the line. */
   readonly lineNumber: number;

@@ -46,7 +46,24 @@ const encoder = new TextEncoder();
 /** Carriage return, then "erase the whole line": the next draw starts clean. */
 const CLEAR_LINE = "\r\x1b[2K";
 
-/** A throttled, `\r`-redrawn progress line; a no-op when its output is not a terminal. */
+/**
+ * A throttled, `\r`-redrawn progress line; a no-op when its output is not a terminal.
+ *
+ * @example
+ * ```ts
+ * let screen = "";
+ * const bar = new ProgressBar({
+ *   label: "kv gen",
+ *   total: 4,
+ *   output: {
+ *     writeSync: (bytes) => (screen += new TextDecoder().decode(bytes), bytes.length),
+ *     isTerminal: () => true,
+ *   },
+ * });
+ * bar.update(1); // screen ends "kv gen [########                      ]  25% 1/4"
+ * bar.finish(); // screen ends "\r\x1b[2K": the line is erased
+ * ```
+ */
 export class ProgressBar {
   #label: string;
   #total: number | undefined;

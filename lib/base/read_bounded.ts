@@ -15,7 +15,19 @@
 /** Bytes asked of the file per read. */
 const READ_CHUNK_BYTES = 64 * 1024;
 
-/** The file holds more than the bound allows; nothing past the bound was read. */
+/**
+ * The file holds more than the bound allows; nothing past the bound was read.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await readFileBounded("/dev/zero", 4096);
+ * } catch (error) {
+ *   (error as FileTooLargeError).message; // "/dev/zero is larger than 4096 bytes"
+ *   (error as FileTooLargeError).maxBytes; // 4096
+ * }
+ * ```
+ */
 export class FileTooLargeError extends Error {
   /** The bound that was exceeded, in bytes. */
   readonly maxBytes: number;

@@ -15,7 +15,17 @@ import { utf8Length } from "./utf8.ts";
 
 const encoder = new TextEncoder();
 
-/** Standard output could not be written. */
+/**
+ * Standard output could not be written. `readerGone` tells a closed pipe (the reader
+ * has all it wanted: stop quietly) from a real failure (report it).
+ *
+ * @example
+ * ```ts
+ * const error = new StdoutError(new Deno.errors.BrokenPipe("Broken pipe (os error 32)"));
+ * error.message; // "cannot write to standard output: Broken pipe (os error 32)"
+ * error.readerGone; // true
+ * ```
+ */
 export class StdoutError extends Error {
   /** Whether the reader went away (a closed pipe, as `kv … | head -1` makes). */
   readonly readerGone: boolean;

@@ -20,7 +20,23 @@ import type { ServerPool } from "./server_pool.ts";
 /** The replication factor of a cluster whose servers record none and no k was asked for. */
 export const DEFAULT_K = 1;
 
-/** Why a broker cannot open with the replication factor asked for (or the one recorded). */
+/**
+ * Why a broker cannot open with the replication factor asked for (or the one recorded):
+ * the caller's mistake to fix (`kv broker` reports it in one line and exits 2), not a
+ * failure of the servers.
+ *
+ * @example
+ * ```ts ignore
+ * // pool: a started ServerPool whose servers record k=2
+ * try {
+ *   await agreeOnK(pool, 3);
+ * } catch (error) {
+ *   error instanceof ClusterKError; // true
+ *   // message: "asked for k=3, but the cluster records k=2 (k=2: 127.0.0.1:8000, ...);
+ *   // leave k out to use it, or change it with kv repair -k 3"
+ * }
+ * ```
+ */
 export class ClusterKError extends Error {
   constructor(message: string) {
     super(message);

@@ -20,7 +20,20 @@
  */
 import { PartitionSet } from "./partition_set.ts";
 
-/** The (home server index, partition) pairs awaiting handoff. */
+/**
+ * The (home server index, partition) pairs awaiting handoff.
+ *
+ * @example
+ * ```ts
+ * const hints = new HintSet();
+ * hints.add(0, 17);
+ * hints.add(0, 17); // a pair is held once
+ * hints.add(2, 5);
+ * hints.size; // 2
+ * hints.take(0)?.has(17); // true, and server 0 has no hints left
+ * hints.size; // 1
+ * ```
+ */
 export class HintSet {
   readonly #byServer = new Map<number, PartitionSet>();
 

@@ -43,7 +43,18 @@ function score(partitionHash: number, serverHash: number): number {
   return mix32(mix32(partitionHash ^ serverHash) + serverHash);
 }
 
-/** Rendezvous placement of partitions over a fixed list of distinct server ids. */
+/**
+ * Rendezvous placement of partitions over a fixed list of distinct server ids.
+ *
+ * @example
+ * ```ts
+ * const placement = new Placement(["127.0.0.1:8000", "127.0.0.1:8001", "127.0.0.1:8002"]);
+ * placement.replicas("person1", 2); // [1, 2]: 127.0.0.1:8001, then 127.0.0.1:8002
+ * // The same servers in another order: the same two hold person1, at their new indexes.
+ * new Placement(["127.0.0.1:8002", "127.0.0.1:8000", "127.0.0.1:8001"])
+ *   .replicas("person1", 2); // [2, 0]: 127.0.0.1:8001, then 127.0.0.1:8002
+ * ```
+ */
 export class Placement {
   readonly #ids: readonly string[];
   /**

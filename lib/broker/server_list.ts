@@ -22,6 +22,16 @@ import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts"
 /**
  * A server file that cannot be read or parsed; its message is one line saying what
  * and where (`servers.txt:3:1: ...`). The CLI prefixes the command and exits 2.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseServerList("127.0.0.1 8000\n127.0.0.1:8000\n", "servers.txt");
+ * } catch (error) {
+ *   (error as ServerFileError).message;
+ *   // "servers.txt:2:1: duplicate server 127.0.0.1:8000 (first listed on line 1)"
+ * }
+ * ```
  */
 export class ServerFileError extends Error {
   /** @param message one line: what was wrong and where. */

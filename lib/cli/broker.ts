@@ -350,6 +350,13 @@ async function serveCommands(
  * Where the REPL draws its prompt: stdout when a person reads it, else stderr
  * when that is a terminal (`kv broker … | tee f` or `--json`: stdout carries
  * answers only, never escape codes); undefined when neither is a terminal.
+ *
+ * @example
+ * ```ts
+ * // `kv broker --json | jq .` in a terminal: answers go down the pipe, the prompt to stderr.
+ * const terminal = replTerminal(true); // Deno.stderr there; undefined when stderr is no terminal
+ * if (terminal === undefined) console.log("no terminal: read commands line by line");
+ * ```
  */
 export function replTerminal(json: boolean): TerminalOutput | undefined {
   if (!json && Deno.stdout.isTerminal()) return Deno.stdout;

@@ -54,6 +54,13 @@ export function historyPath(): string | undefined {
  * Opens the history file (see the module doc), or resolves undefined when
  * there is none to keep. A file that cannot be read or written is reported
  * once through `log`, and history then lasts for the session only.
+ *
+ * @example
+ * ```ts ignore
+ * const history = await openHistory((message) => console.error(`kv broker: ${message}`));
+ * history?.lines; // the last sessions' commands, oldest first, at most MAX_HISTORY_LINES
+ * history?.add("GET person1"); // appended to ~/.local/state/kv/history
+ * ```
  */
 export async function openHistory(
   log: (message: string) => void,

@@ -277,7 +277,17 @@ function keysCommand(prefix: string, limitText: string | undefined): Command {
   return { op: "KEYS", prefix, limit, after: "" };
 }
 
-/** The server file: `-s`, else `$KV_SERVERS` (when readable), else ./serverFile.txt. */
+/**
+ * The server file a client command reads: the `-s` flag's value, else `$KV_SERVERS`
+ * (when set, not empty and kv may read it), else `serverFile.txt` in the working
+ * directory, so the one-shot commands, `kv repair` and `kv http` find the cluster alike.
+ *
+ * @example
+ * ```ts
+ * serverFile("cluster.txt"); // "cluster.txt": the flag wins
+ * serverFile(undefined); // $KV_SERVERS, or "serverFile.txt" when it is unset or empty
+ * ```
+ */
 export function serverFile(flag: string | undefined): string {
   if (flag !== undefined) return flag;
   const permission = Deno.permissions.querySync({ name: "env", variable: SERVERS_ENV });

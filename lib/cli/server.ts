@@ -59,8 +59,9 @@ export const MAX_FRAME_BYTES_LIMIT = 1024 * 1024 * 1024;
 /** Smallest `--max-buffered-bytes`: one connection's read buffer and a little more. */
 export const MIN_BUFFERED_BYTES = 1024 * 1024;
 
-/** Shortest and longest `--idle-timeout-ms`. */
+/** Shortest `--idle-timeout-ms`. */
 export const MIN_IDLE_TIMEOUT_MS = 10;
+/** Longest `--idle-timeout-ms`: one day. */
 export const MAX_IDLE_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
 const FSYNC_POLICIES: readonly FsyncPolicy[] = ["always", "interval", "never"];
@@ -235,7 +236,15 @@ function parseSettings(args: string[]): ServerSettings {
 
 /**
  * Whether `hostname` reaches this machine only: 127.0.0.0/8, ::1 or localhost. Anything
- * else (0.0.0.0 and :: included) may be reached from the network.
+ * else (0.0.0.0 and :: included) may be reached from the network, so `kv server` asks for
+ * `--auth-file` (or `--insecure`) there.
+ *
+ * @example
+ * ```ts
+ * isLoopback("127.0.0.1"); // true
+ * isLoopback("::1"); // true
+ * isLoopback("0.0.0.0"); // false: every interface, the network's too
+ * ```
  */
 export function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "::1" ||
@@ -296,7 +305,16 @@ async function openStore(settings: ServerSettings): Promise<Store> {
   }
 }
 
-/** `host:port`, with brackets around an IPv6 host. */
+/**
+ * `host:port`, with brackets around an IPv6 host, as the servers' log lines and
+ * error messages name an address.
+ *
+ * @example
+ * ```ts
+ * hostPort("127.0.0.1", 8000); // "127.0.0.1:8000"
+ * hostPort("::1", 8000); // "[::1]:8000"
+ * ```
+ */
 export function hostPort(hostname: string, port: number): string {
   return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
@@ -338,6 +356,18 @@ export const REPEATED_SIGNAL_GRACE_MS = 1_000;
  * `dispose` leaves the listeners in place: the process is about to exit, and a repeat
  * arriving between a finished shutdown and the exit would otherwise take the default
  * action and end it with 130 instead of 0.
+ *
+ * @example
+ * ```ts ignore
+ * const logger = new Logger({ name: "kv server" });
+ * const stop = untilSignal(logger);
+ * try {
+ *   const signal = await stop.signalled; // "SIGINT" after Ctrl-C, "SIGTERM" after kill
+ *   logger.info(`${signal}: shutting down`);
+ * } finally {
+ *   stop.dispose();
+ * }
+ * ```
  */
 export function untilSignal(logger: Logger): { signalled: Promise<string>; dispose(): void } {
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];

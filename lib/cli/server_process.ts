@@ -101,7 +101,20 @@ export interface ServerExit {
   readonly stderr: string;
 }
 
-/** The error when a server does not come up; its message carries the server's stderr. */
+/**
+ * The error when a server does not come up; its message carries the server's stderr.
+ *
+ * @example
+ * ```ts ignore
+ * try {
+ *   await ServerProcess.start({ port: 8000 }); // a port another process listens on
+ * } catch (error) {
+ *   if (!(error instanceof ServerStartError)) throw error;
+ *   // error.message: "kv server did not start: it exited with code 2; its stderr:
+ *   // kv server: cannot listen on 127.0.0.1:8000: address already in use; pick another -p"
+ * }
+ * ```
+ */
 export class ServerStartError extends Error {
   constructor(message: string) {
     super(message);
@@ -109,7 +122,20 @@ export class ServerStartError extends Error {
   }
 }
 
-/** One running (or stopped) `kv server` child process. */
+/**
+ * One running (or stopped) `kv server` child process, made by {@link ServerProcess.start}.
+ *
+ * @example
+ * ```ts ignore
+ * await using server = await ServerProcess.start({ dataDir: "/tmp/kv-a" });
+ * server.id; // "127.0.0.1:40123": the port it picked, kept across restarts
+ * server.signal("SIGSTOP"); // hang it: connections stay open, nothing is answered
+ * server.signal("SIGCONT"); // resume it
+ * await server.kill(); // crash it: { code: 137, signal: "SIGKILL", stderr: "…" }
+ * await server.restart(); // same port, same data directory
+ * await server.stop(); // SIGTERM, a clean shutdown: { code: 0, signal: null, stderr: "…" }
+ * ```
+ */
 export class ServerProcess {
   readonly #kv: KvInvocation;
   readonly #hostname: string;

@@ -13,7 +13,18 @@
 /** Exit code for every user mistake, as documented in the README. */
 export const USAGE_EXIT_CODE = 2;
 
-/** A mistake the user can fix; its message is one line saying what, where, and what to do. */
+/**
+ * A mistake the user can fix; its message is one line saying what, where, and what to do,
+ * prefixed with the command (`kv gen: …`). The CLI's runner prints the message alone and
+ * returns {@link USAGE_EXIT_CODE}; any other error is an internal one.
+ *
+ * @example
+ * ```ts
+ * const error = new UserError("kv gen: keyFile.txt:2:7: unknown type 'bool'; expected int, float or string");
+ * error.message; // printed as is on stderr, and kv exits with 2
+ * error instanceof UserError; // true: how the runner tells it from a bug
+ * ```
+ */
 export class UserError extends Error {
   /**
    * @param message one line: what was wrong, where (file:line:col), what to do.

@@ -113,7 +113,25 @@ export function replicasAgree(copies: readonly ReplicaCopy[]): boolean {
   return versions.every((version) => version === versions[0]);
 }
 
-/** Replicated operations with the library's checks; see the module documentation. */
+/**
+ * Replicated operations with the library's checks; see the module documentation. A
+ * caller's mistake is a KvInputError, a cluster that cannot answer a KvUnavailableError.
+ *
+ * @example
+ * ```ts ignore
+ * import { readServerList } from "../broker/server_list.ts";
+ * import { int, object, str } from "../record/value.ts";
+ * const core = await KvCore.open(await readServerList("serverFile.txt"), { k: 2 });
+ * try {
+ *   await core.put("person1", object([["name", str("Mary")], ["age", int(22)]]));
+ *   (await core.query("person1.age")).value; // { kind: "int", value: 22 }
+ *   (await core.getJson("person1")).json; // '{"name":"Mary","age":22}'
+ *   await core.replicas("person1"); // [{ server: "127.0.0.1:8000", state: "found", … }, …]
+ * } finally {
+ *   core.close();
+ * }
+ * ```
+ */
 export class KvCore {
   readonly #broker: Broker;
   readonly #background: BackgroundRepair;

@@ -48,6 +48,16 @@ export interface KeySpec {
 /**
  * A malformed key file. Its message is one line in the compiler style
  * `file:line:column: reason` (or `file: reason` when no line is to blame).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseKeyFile("name string\nalive bool\n", "keyFile.txt");
+ * } catch (error) {
+ *   (error as KeyFileError).message; // "keyFile.txt:2:7: unknown type 'bool'; expected int, float or string"
+ *   (error as KeyFileError).line; // 2
+ * }
+ * ```
  */
 export class KeyFileError extends Error {
   /** The key file's name, as given to {@link parseKeyFile}. */

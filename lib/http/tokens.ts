@@ -22,7 +22,22 @@ export const MAX_TOKENS = 1024;
 /** Largest tokens file read, in bytes. */
 export const MAX_TOKENS_FILE_BYTES = 1024 * 1024;
 
-/** A tokens file that cannot be used; the message says what, where and what to do. */
+/**
+ * A tokens file that cannot be used; the message says what, where and what to do.
+ * `kv http` reports it in one line and exits 2.
+ *
+ * @example
+ * ```ts
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "# tokens\nsecret\n");
+ * try {
+ *   await BearerTokens.read(path);
+ * } catch (error) {
+ *   (error as TokensFileError).message; // "/tmp/…:2: a token is at least 16 characters without
+ *   // spaces (e.g. the output of 'openssl rand -hex 32')"
+ * }
+ * ```
+ */
 export class TokensFileError extends Error {
   /**
    * Makes the error.

@@ -67,7 +67,19 @@ export const AUTH_CONTEXT: Uint8Array = new TextEncoder().encode("kv hello hmac-
 /** Permission bits that must be clear on an auth file: any access by group or others. */
 const GROUP_OTHER_BITS = 0o077;
 
-/** An auth file that cannot be used; its message is one line saying what, where and what to do. */
+/**
+ * An auth file that cannot be used; its message is one line saying what, where and what to do.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseAuthFile("# kv secret\n  abcd\n", "kv.auth");
+ * } catch (error) {
+ *   (error as AuthFileError).message;
+ *   // "kv.auth:2:3: a secret of 2 bytes; it must have 32 to 64 random bytes (write one with 'kv secret')"
+ * }
+ * ```
+ */
 export class AuthFileError extends Error {
   /** @param message one line: what was wrong, where (`file:line:col`), what to do. */
   constructor(message: string) {

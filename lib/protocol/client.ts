@@ -166,7 +166,19 @@ export interface ClientOptions {
   credentials?: Credentials;
 }
 
-/** The connection to a server failed or was closed; the client is unusable. */
+/**
+ * The connection to a server failed or was closed; the client is unusable.
+ *
+ * @example
+ * ```ts ignore
+ * try {
+ *   await ServerClient.connect({ hostname: "127.0.0.1", port: 1 }); // nothing listens there
+ * } catch (error) {
+ *   error instanceof ConnectionError; // true
+ *   // message: "cannot connect to 127.0.0.1:1: Connection refused (os error 111)"
+ * }
+ * ```
+ */
 export class ConnectionError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
@@ -174,7 +186,22 @@ export class ConnectionError extends Error {
   }
 }
 
-/** A request got no answer in time; the connection was closed because of it. */
+/**
+ * A request got no answer in time; the connection was closed because of it.
+ *
+ * @example
+ * ```ts ignore
+ * const client = await ServerClient.connect(address, { requestTimeoutMs: 1000 });
+ * // ... the server hangs (SIGSTOP) ...
+ * try {
+ *   await client.get("person1");
+ * } catch (error) {
+ *   error instanceof RequestTimeoutError; // true, and a ConnectionError: reconnect
+ *   // message: "request to 127.0.0.1:8000 got no answer within 1000 ms; connection closed"
+ *   client.isOpen; // false
+ * }
+ * ```
+ */
 export class RequestTimeoutError extends ConnectionError {
   constructor(message: string) {
     super(message);
@@ -182,7 +209,17 @@ export class RequestTimeoutError extends ConnectionError {
   }
 }
 
-/** The server answered ERROR; the connection stays usable. */
+/**
+ * The server answered ERROR; the connection stays usable.
+ *
+ * @example
+ * ```ts
+ * import { ErrorCode } from "./mod.ts";
+ * const error = new ServerError(ErrorCode.LIMIT, "KEYS limit 20000 is over the limit of 10000");
+ * error.message; // "LIMIT: KEYS limit 20000 is over the limit of 10000"
+ * error.codeName; // "LIMIT"
+ * ```
+ */
 export class ServerError extends Error {
   /** The {@link ErrorCode} number. */
   readonly code: number;

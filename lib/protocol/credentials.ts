@@ -33,7 +33,19 @@ export interface Credentials {
   readonly tlsCaCerts?: readonly string[];
 }
 
-/** A credential file that cannot be used: one line saying what, where and what to do. */
+/**
+ * A credential file that cannot be used: one line saying what, where and what to do.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await readPemFile("deno.json", "CERTIFICATE");
+ * } catch (error) {
+ *   (error as CredentialsError).message;
+ *   // "deno.json: no CERTIFICATE in it; give a PEM file (-----BEGIN CERTIFICATE-----)"
+ * }
+ * ```
+ */
 export class CredentialsError extends Error {
   constructor(message: string) {
     super(message);

@@ -239,7 +239,19 @@ function decodeSetK(reader: ByteReader, requestId: number): RequestOf<"setK"> {
   return finish(reader, { type: "setK", requestId, k, replace }, "SET_K");
 }
 
-/** Throws unless `limit` is a LIST_PARTITIONS limit: 1 to {@link MAX_LIST_PARTITIONS_LIMIT}. */
+/**
+ * Throws unless `limit` is a LIST_PARTITIONS limit: 1 to {@link MAX_LIST_PARTITIONS_LIMIT}.
+ * A limit that is not a whole number of at least 1 is a {@link DecodeError}; one over
+ * the maximum a {@link LimitExceededError}. The server checks each request with it, and
+ * the client before sending one.
+ *
+ * @example
+ * ```ts
+ * checkListLimit(1000); // fine
+ * checkListLimit(0); // throws DecodeError: LIST_PARTITIONS limit 0 must be a whole number of at least 1
+ * checkListLimit(10_001); // throws LimitExceededError: … is over the limit of 10000
+ * ```
+ */
 export function checkListLimit(limit: number): void {
   if (!Number.isSafeInteger(limit) || limit < 1) {
     throw new DecodeError(`LIST_PARTITIONS limit ${limit} must be a whole number of at least 1`);

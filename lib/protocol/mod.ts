@@ -142,7 +142,26 @@ export function errorCodeName(code: number): string {
   return `UNKNOWN(${code})`;
 }
 
-/** A frame header announcing a body over the limit; found before the body is buffered. */
+/**
+ * A frame header announcing a body over the limit; found before the body is buffered,
+ * so a peer cannot make the reader hold more than the limit.
+ *
+ * @example
+ * ```ts
+ * import { FrameReader } from "./frame_reader.ts";
+ * const reader = new FrameReader({ maxFrameBytes: 1024 });
+ * // A header: body length 1 MiB (u32), message type 1, request id 7 (u32).
+ * const header = new Uint8Array([0x00, 0x10, 0x00, 0x00, 0x01, 0, 0, 0, 7]);
+ * reader.space().set(header);
+ * reader.filled(header.length);
+ * try {
+ *   reader.next();
+ * } catch (error) {
+ *   (error as FrameTooLargeError).message; // "frame body of 1048576 bytes is over the limit of 1024"
+ *   (error as FrameTooLargeError).requestId; // 7: the ERROR answer names the request
+ * }
+ * ```
+ */
 export class FrameTooLargeError extends DecodeError {
   /** The body length the header announced. */
   readonly bodyBytes: number;

@@ -11,27 +11,47 @@
  * @module
  */
 
+/** `\t`: whitespace, as a space is. */
 export const TAB = 0x09;
+/** `\n`: ends a line; written `\n` inside a quoted string. */
 export const LINE_FEED = 0x0a;
+/** `\r`: dropped before a line's end (CRLF files); written `\r` inside a quoted string. */
 export const CARRIAGE_RETURN = 0x0d;
+/** ` `: whitespace between tokens, trimmed at a bare token's ends. */
 export const SPACE = 0x20;
+/** `"`: opens and closes a quoted string (the assignment dialect's quote). */
 export const DOUBLE_QUOTE = 0x22;
+/** `'`: opens and closes a quoted string (the Python dialect's quote). */
 export const SINGLE_QUOTE = 0x27;
+/** `+`: the sign of a number's exponent (`1e+5`). */
 export const PLUS = 0x2b;
+/** `,`: separates an object's fields, as `;` does. */
 export const COMMA = 0x2c;
+/** `-`: the sign of a number or of its exponent. */
 export const MINUS = 0x2d;
+/** `.`: a number's decimal point; separates the names of a query path, so never in a key. */
 export const DOT = 0x2e;
+/** `0`: the first digit. */
 export const DIGIT_ZERO = 0x30;
+/** `9`: the last digit. */
 export const DIGIT_NINE = 0x39;
+/** `:`: between a key or field name and its value. */
 export const COLON = 0x3a;
+/** `;`: separates an object's fields, as `,` does. */
 export const SEMICOLON = 0x3b;
+/** `E`: starts a number's exponent, as `e` does. */
 export const UPPER_E = 0x45;
 /** `[`: a bare value may not start with it (kv has no lists; quote it to store the text). */
 export const OPEN_BRACKET = 0x5b;
+/** `\\`: starts an escape inside a quoted string. */
 export const BACKSLASH = 0x5c;
+/** `e`: starts a number's exponent, as `E` does. */
 export const LOWER_E = 0x65;
+/** `{`: opens an object. */
 export const OPEN_BRACE = 0x7b;
+/** `}`: closes an object. */
 export const CLOSE_BRACE = 0x7d;
+/** DEL: a control character, which ends a bare token as those below 0x20 do. */
 export const DELETE = 0x7f;
 
 /** What a character does in a bare token. */

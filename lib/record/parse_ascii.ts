@@ -73,6 +73,18 @@ const NOT_FAST = Symbol("not for the fast path");
  * Parses one record line (its bytes, without the line ending) into `writer`: appends
  * the value's wire encoding and returns the key. Returns undefined, leaving `writer`
  * unchanged, for a line the general parser must read.
+ *
+ * @example
+ * ```ts
+ * import { ByteWriter } from "../base/bytes.ts";
+ * import { decodeValue } from "./value_codec.ts";
+ * const writer = new ByteWriter();
+ * const encode = (text: string) => new TextEncoder().encode(text);
+ * parseAsciiRecordInto(encode(`"person0" : { "age" : 22 }`), writer); // "person0"
+ * decodeValue(writer.bytes()); // { kind: "object", fields: [["age", { kind: "int", value: 22 }]] }
+ * parseAsciiRecordInto(encode(`"café" : 1`), writer); // undefined: not ASCII, for parse.ts
+ * writer.length; // 8, as before the refused line
+ * ```
  */
 export function parseAsciiRecordInto(line: Uint8Array, writer: ByteWriter): string | undefined {
   const key = sharedParser.parse(line);

@@ -24,7 +24,19 @@ export const LOCK_FILE_NAME = "LOCK";
 /** Longest lock file content read back for a message (a pid and a newline fit easily). */
 const MAX_LOCK_CONTENT_BYTES = 32;
 
-/** A held lock on a directory; {@link release} it when done, or exit. */
+/**
+ * A held lock on a directory; {@link release} it when done, or exit.
+ *
+ * @example
+ * ```ts
+ * const dir = await Deno.makeTempDir();
+ * const lock = await DirLock.tryAcquire(dir); // a DirLock
+ * await DirLock.tryAcquire(dir); // undefined: held, even within this process
+ * await DirLock.holderPid(dir); // Deno.pid
+ * lock?.release();
+ * await DirLock.tryAcquire(dir); // a DirLock again
+ * ```
+ */
 export class DirLock {
   readonly #file: Deno.FsFile;
   readonly #dir: string;

@@ -117,7 +117,21 @@ export const SNAPSHOT_SLICE_MS = 2;
 /** Pause after a slice that wrote nothing, in ms; see {@link SNAPSHOT_SLICE_MS}. */
 export const SNAPSHOT_PAUSE_MS = 3;
 
-/** A snapshot that is damaged or is not a kv snapshot of a version this code reads. */
+/**
+ * A snapshot that is damaged or is not a kv snapshot of a version this code reads. The
+ * server will not start on it (`kv server` reports it in one line and exits 2): the
+ * data directory needs a person's look, not a silent fresh start.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await readSnapshot("deno.json", () => {});
+ * } catch (error) {
+ *   (error as SnapshotFormatError).message;
+ *   // "snapshot deno.json is damaged or not a kv snapshot: wrong magic bytes at byte 0"
+ * }
+ * ```
+ */
 export class SnapshotFormatError extends Error {
   constructor(message: string) {
     super(message);

@@ -153,7 +153,22 @@ export interface LogReplay {
   warning?: string;
 }
 
-/** A file that is not a kv storage log of a version this code reads; it is left untouched. */
+/**
+ * A file that is not a kv storage log of a version this code reads; it is left untouched
+ * (a torn or corrupt tail of a real log is no such error: it is cut off on open).
+ *
+ * @example
+ * ```ts
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "hello, not a log\n");
+ * try {
+ *   await StorageLog.open(path, () => {});
+ * } catch (error) {
+ *   (error as LogFormatError).message; // "/tmp/… is not a kv storage log (wrong magic bytes);
+ *   // left untouched: move it out of the data directory if it does not belong there"
+ * }
+ * ```
+ */
 export class LogFormatError extends Error {
   constructor(message: string) {
     super(message);

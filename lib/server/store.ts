@@ -227,7 +227,15 @@ export interface StorageStats {
 
 /**
  * The store could not write its log (disk full, read-only or immutable directory, an I/O
- * error): it refuses every change from then on; what it holds can still be read.
+ * error): it refuses every change from then on; what it holds can still be read. The
+ * server answers such a write READ_ONLY.
+ *
+ * @example
+ * ```ts
+ * const error = new StoreFailedError(new Error("No space left on device (os error 28)"));
+ * error.message;
+ * // "the data dir cannot be written (No space left on device (os error 28)); writes are refused"
+ * ```
  */
 export class StoreFailedError extends Error {
   /** @param cause the error of the failed write or fsync. */
@@ -239,7 +247,23 @@ export class StoreFailedError extends Error {
   }
 }
 
-/** Another process (or another Store in this one) holds the data directory. */
+/**
+ * Another process (or another Store in this one) holds the data directory: two servers
+ * appending to one log would corrupt it.
+ *
+ * @example
+ * ```ts
+ * const dataDir = await Deno.makeTempDir();
+ * const store = await Store.open({ dataDir });
+ * try {
+ *   await Store.open({ dataDir });
+ * } catch (error) {
+ *   (error as StoreLockedError).message; // "data dir /tmp/… is in use by another kv server
+ *   // (pid 4242); stop it or give this server its own --data-dir"
+ * }
+ * await store.close();
+ * ```
+ */
 export class StoreLockedError extends Error {
   constructor(message: string) {
     super(message);
@@ -247,7 +271,21 @@ export class StoreLockedError extends Error {
   }
 }
 
-/** The data directory is inconsistent in a way recovery cannot repair without losing records. */
+/**
+ * The data directory is inconsistent in a way recovery cannot repair without losing
+ * records, so the store does not open rather than serve part of its data.
+ *
+ * @example
+ * ```ts ignore
+ * // data/ holds snapshot-0000000003.kvsnap, log-0000000003.kvlog and log-0000000005.kvlog.
+ * try {
+ *   await Store.open({ dataDir: "data" });
+ * } catch (error) {
+ *   (error as StoreCorruptError).message; // "data dir data is missing log-0000000004.kvlog:
+ *   // the records it held are lost; restore the file or move the data dir aside"
+ * }
+ * ```
+ */
 export class StoreCorruptError extends Error {
   constructor(message: string) {
     super(message);

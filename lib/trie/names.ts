@@ -45,7 +45,21 @@ function cacheSlot(source: Uint8Array, start: number, length: number): number {
     (NAME_CACHE_SLOTS - 1);
 }
 
-/** Field-name interning with reference counts; names must be validated by the caller. */
+/**
+ * Field-name interning with reference counts; names must be validated by the caller.
+ *
+ * @example
+ * ```ts
+ * const names = new FieldNames();
+ * const id = names.acquire("street"); // 1
+ * names.acquire("street"); // 1 again: a second field uses the name
+ * names.count; // 1 distinct name
+ * names.release(id);
+ * names.find("street"); // 1: still used once
+ * names.release(id);
+ * names.find("street"); // -1: unused, removed, and its id free for reuse
+ * ```
+ */
 export class FieldNames {
   #trie = new ByteRadixTrie({ initialNodeCapacity: 64 });
   /** The name of each id, so decoding a record costs no trie walk (indexed by id only). */

@@ -631,6 +631,14 @@ export class RadixCursor {
  * The buffer of `array` resized to `length` elements, contents kept, the rest zero. The
  * old buffer is detached and its memory freed at once, rather than at some later garbage
  * collection: after a doubling, the half-size copy would otherwise stay in the RSS.
+ * `array` must view its whole buffer (as the trie's columns do), and is unusable after.
+ *
+ * @example
+ * ```ts
+ * const small = new Int32Array([1, 2, 3]);
+ * const big = new Int32Array(resized(small, 6)); // Int32Array [1, 2, 3, 0, 0, 0]
+ * small.length; // 0: its buffer was moved into big's
+ * ```
  */
 export function resized(
   array: Int32Array | Uint32Array | Uint16Array | Uint8Array,

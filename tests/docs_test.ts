@@ -1,0 +1,154 @@
+/**
+ * Keeps the documentation whole, in the style of Deno's standard library:
+ *
+ * - every symbol a lib/ module exports has JSDoc, and every exported function and class
+ *   has an `@example` in it (a class's own JSDoc, not only its constructor's); exported
+ *   constants, interfaces, type aliases and enums need JSDoc but no example. A
+ *   re-export (`export { x } from "./y.ts"`) is checked where `x` is declared.
+ * - `deno doc --lint mod.ts`, the library's public surface, reports nothing.
+ *
+ * One `deno doc --json` process reads every .ts file under lib/ at once; a failure
+ * names each symbol at fault with its file and line.
+ */
+import assert from "node:assert/strict";
+import { outputWithin } from "./helpers/wait.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const LIB = new URL("lib/", ROOT);
+
+/** The JSDoc of one declaration, as `deno doc --json` gives it. */
+interface JsDoc {
+  readonly doc?: string;
+  readonly tags?: readonly { readonly kind: string }[];
+}
+
+/** One declaration of an exported symbol (`deno doc --json`, format version 2). */
+interface Declaration {
+  readonly kind: string;
+  /** `line` counts from 0. */
+  readonly location: { readonly filename: string; readonly line: number };
+  readonly jsDoc?: JsDoc;
+}
+
+/** The output of `deno doc --json` for several files. */
+interface DocOutput {
+  readonly version: number;
+  readonly nodes: Record<
+    string,
+    { readonly symbols: readonly { readonly name: string; readonly declarations: Declaration[] }[] }
+  >;
+}
+
+/** Declaration kinds that must carry an `@example`. */
+const NEEDS_EXAMPLE = new Set(["function", "class"]);
+
+function* walk(directory: URL): Generator<string> {
+  for (const entry of Deno.readDirSync(directory)) {
+    const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), directory);
+    if (entry.isDirectory) yield* walk(url);
+    else if (entry.name.endsWith(".ts")) yield url.pathname.slice(ROOT.pathname.length);
+  }
+}
+
+/** Runs `deno` with `args` in the repository; its stdout, or a failure showing its output. */
+async function deno(args: string[], what: string): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const run = await outputWithin(child, { what });
+  const stdout = new TextDecoder().decode(run.stdout);
+  const stderr = new TextDecoder().decode(run.stderr);
+  assert.equal(run.code, 0, `${what} failed:\n${stdout}${stderr}`);
+  return stdout;
+}
+
+/** `deno doc --json` of `files` (paths relative to the repository). */
+async function docJson(files: readonly string[]): Promise<DocOutput> {
+  const output = await deno(["doc", "--json", ...files], "deno doc --json");
+  const doc = JSON.parse(output) as DocOutput;
+  assert.equal(doc.version, 2, "deno doc --json changed its format: update this test");
+  return doc;
+}
+
+/**
+ * Each exported symbol of `doc` that lacks JSDoc, or an `@example` when it is a function
+ * or class: `lib/x.ts:12 name: what is missing`.
+ */
+function undocumented(doc: DocOutput): string[] {
+  const problems: string[] = [];
+  for (const node of Object.values(doc.nodes)) {
+    for (const symbol of node.symbols) {
+      for (const declaration of symbol.declarations) {
+        if (declaration.kind === "reference") continue;
+        const { filename, line } = declaration.location;
+        const path = filename.startsWith(ROOT.href) ? filename.slice(ROOT.href.length) : filename;
+        const where = `${path}:${line + 1} ${symbol.name}`;
+        const jsDoc = declaration.jsDoc;
+        if ((jsDoc?.doc ?? "").trim() === "") {
+          problems.push(`${where}: exported ${declaration.kind} without JSDoc`);
+        }
+        const hasExample = jsDoc?.tags?.some((tag) => tag.kind === "example") ?? false;
+        if (NEEDS_EXAMPLE.has(declaration.kind) && !hasExample) {
+          problems.push(`${where}: exported ${declaration.kind} without an @example`);
+        }
+      }
+    }
+  }
+  return problems.sort();
+}
+
+Deno.test("every export of lib/ has JSDoc, and every function and class an @example", async () => {
+  const files = [...walk(LIB)];
+  const doc = await docJson(files);
+  assert.equal(Object.keys(doc.nodes).length, files.length, "deno doc read every lib/ file");
+  const problems = undocumented(doc);
+  assert.deepEqual(problems, [], `undocumented exports:\n${problems.join("\n")}`);
+});
+
+Deno.test("the docs check names an export without JSDoc and a function without an example", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kv-docs-test-" });
+  try {
+    const file = `${dir}/sample.ts`;
+    await Deno.writeTextFile(
+      file,
+      [
+        "export const LIMIT = 1;",
+        "/** Adds one. */",
+        "export function next(n: number): number {",
+        "  return n + 1;",
+        "}",
+        "/**",
+        " * Says hello.",
+        " *",
+        " * @example",
+        " * ```ts",
+        ' * hello(); // "hello"',
+        " * ```",
+        " */",
+        "export function hello(): string {",
+        '  return "hello";',
+        "}",
+        "export { hello as greet };",
+        "",
+      ].join("\n"),
+    );
+    const problems = undocumented(await docJson([file])).map((problem) =>
+      problem.slice(problem.lastIndexOf("/") + 1)
+    );
+    assert.deepEqual(problems, [
+      "sample.ts:1 LIMIT: exported variable without JSDoc",
+      "sample.ts:3 next: exported function without an @example",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno doc --lint mod.ts finds nothing missing in the public surface", async () => {
+  await deno(["doc", "--lint", "mod.ts"], "deno doc --lint mod.ts");
+});
