@@ -828,7 +828,9 @@ export class Broker {
   /**
    * Sends `write` to `servers`, replacing each that fails by the next server `walk`
    * reaches, until k stored it or the walk ends; a server that answered STALE counts as
-   * stored (it holds something newer, and the caller writes again).
+   * stored (it holds something newer, and the caller writes again). A server whose
+   * connection closed after it stored the write, before the others did, counts as failed
+   * too (see {@link dropLostCopies}).
    */
   async #writeK(
     walk: PreferenceWalk,
@@ -836,22 +838,26 @@ export class Broker {
     servers: readonly number[],
     write: (connection: ServerConnection) => Promise<PutResult | DeleteResult>,
   ): Promise<WrittenReplicas> {
-    const written: WrittenReplicas = { stored: [], trusted: [], results: [], failures: [] };
-    const { stored, results, failures } = written;
+    const copies: WrittenCopy[] = [];
+    const failures: string[] = [];
     for (let targets = [...servers]; targets.length > 0;) {
       const outcomes = await Promise.all(
         targets.map((index) => this.#pool.call(index, trustedRequest(write))),
       );
       outcomes.forEach((outcome, at) => {
         if (!outcome.ok) return failures.push(outcome.error);
-        stored.push(targets[at]);
-        if (outcome.value.trusted) written.trusted.push(targets[at]);
-        results.push(outcome.value.read);
+        copies.push({ index: targets[at], ...outcome.value });
       });
-      if (stored.length >= this.#k) break;
-      targets = walk.take(this.#k - stored.length).map((position) => list[position]);
+      if (copies.length >= this.#k) dropLostCopies(copies, failures, this.#pool.servers);
+      if (copies.length >= this.#k) break;
+      targets = walk.take(this.#k - copies.length).map((position) => list[position]);
     }
-    return written;
+    return {
+      stored: copies.map((copy) => copy.index),
+      trusted: copies.filter((copy) => copy.trusted).map((copy) => copy.index),
+      results: copies.map((copy) => copy.read),
+      failures,
+    };
   }
 
   /**
@@ -934,6 +940,40 @@ interface WrittenReplicas {
   readonly failures: string[];
 }
 
+/** One server's answer to a write ({@link Broker#writeK}), and the connection it came on. */
+interface WrittenCopy {
+  /** The server, as an index of the pool. */
+  readonly index: number;
+  readonly read: PutResult | DeleteResult;
+  /** Whether the server could be trusted when the write was sent (see {@link trustedRequest}). */
+  readonly trusted: boolean;
+  readonly connection: ServerConnection;
+}
+
+/**
+ * Removes from `copies` (adding why to `failures`) those whose connection has closed
+ * since the server stored the write: the process that stored it may have died, losing
+ * it, *before* the write reached the others. A repair that reads the cluster after the
+ * server restarted (unrepaired) and marks the new process repaired must then see every
+ * write that process's predecessor acknowledged on the other servers; a write whose other
+ * copies were still on their way would be missed, and the repaired server's NOT FOUND
+ * would count while they are down. So a write is acknowledged only while every server
+ * that stored it is still on the connection it stored it on, checked once all k answered:
+ * the other copies landed before that process died. One that fails the check is replaced
+ * by the next server, as a server that failed under the write is.
+ */
+function dropLostCopies(
+  copies: WrittenCopy[],
+  failures: string[],
+  servers: readonly ServerAddress[],
+): void {
+  for (let at = copies.length - 1; at >= 0; at--) {
+    if (copies[at].connection.isOpen) continue;
+    failures.push(`${servers[copies[at].index].id} closed its connection after storing it`);
+    copies.splice(at, 1);
+  }
+}
+
 /** What the replicas a read asked sent back ({@link Broker#askUntilTrusted}). */
 interface ReplicaReplies {
   /** Each answer, with its server's position in the preference list. */
@@ -974,9 +1014,11 @@ function newestAnswer(
  */
 function trustedRequest<T>(
   request: (connection: ServerConnection) => Promise<T>,
-): (connection: ServerConnection) => Promise<{ read: T; trusted: boolean }> {
+): (
+  connection: ServerConnection,
+) => Promise<{ read: T; trusted: boolean; connection: ServerConnection }> {
   return async (connection) => {
     const trusted = connection.state.unrepaired === false;
-    return { read: await request(connection), trusted };
+    return { read: await request(connection), trusted, connection };
   };
 }

@@ -45,6 +45,13 @@
  *    every server that stored it, whatever the brokers' clocks say. Read repair and
  *    handoff copies keep their versions and never replace anything newer.
  *
+ * A server that lost writes is trusted again only once a repair refilled it from every
+ * other server and marked it repaired (repair.ts), the repair reading them after the
+ * server restarted. A write is acknowledged only while each server that stored it is
+ * still on the connection it stored it on once all k answered (Broker#writeK), so a write
+ * the lost process held had reached its other servers before that process died, and the
+ * repair copies it: the repaired server "never lost an acknowledged write" as (3) needs.
+ *
  * Copies stored on servers beyond the first k (because a home server was unreachable)
  * are hints: the broker records (home, partition) and hands the partition to the
  * repair engine when the home server is back, so copies move home and the "at most k

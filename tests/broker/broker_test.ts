@@ -8,6 +8,7 @@ import {
 import { partitionOf } from "../../lib/record/partition.ts";
 import { compareVersions } from "../../lib/record/version.ts";
 import { int, object, str } from "../../lib/record/value.ts";
+import { repairCluster } from "../../lib/broker/repair.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { withoutVersion } from "../helpers/versions.ts";
@@ -364,6 +365,46 @@ Deno.test("a server marked repaired while its answer was on the way is not trust
     assert.deepEqual(withoutVersion(await reading), { kind: "found", value: PERSON });
   } finally {
     broker.close();
+  }
+});
+
+Deno.test("a write whose replica restarted before the write was acknowledged is stored elsewhere: a repair that read the other replica before the write landed there cannot leave it unseen", async () => {
+  const cluster = new FakeCluster(3);
+  const writer = await cluster.openBroker({ k: 2 });
+  const repairer = await cluster.openBroker({ k: 2 });
+  try {
+    const [first, second] = writer.preferenceList(partitionOf("person1"));
+    let applySecond = () => {};
+    cluster.servers[second].holdPuts = new Promise((resolve) => applySecond = resolve);
+    const writing = writer.put("person1", PERSON);
+    await waitFor(() => cluster.servers[second].requests.includes("PUT"), {
+      what: "the write to reach the second replica",
+    });
+    // The first replica stored the write, then restarted empty; a repair reads every
+    // server before the write lands on the second, finds nothing to copy, and marks the
+    // new process repaired.
+    await waitFor(() => cluster.servers[first].trie.has("person1"), {
+      what: "the first replica to store the write",
+    });
+    cluster.servers[first].restart();
+    const report = await repairCluster(repairer.pool, {
+      k: 2,
+      placement: repairer,
+      unrepaired: (index) => repairer.pool.state(index)?.unrepaired === true,
+    });
+    assert.deepEqual(report.markedRepaired, [cluster.servers[first].address.id]);
+    applySecond();
+    assert.equal((await writing).kind, "done");
+    // With the second replica down, the repaired first one and the next server must
+    // still hold the acknowledged write between them.
+    cluster.servers[second].state = "crashed";
+    assert.deepEqual(withoutVersion(await repairer.get("person1")), {
+      kind: "found",
+      value: PERSON,
+    });
+  } finally {
+    writer.close();
+    repairer.close();
   }
 });
 

@@ -48,8 +48,8 @@ export type FakeState = "up" | "crashed" | "hung";
 
 /** One fake server: its records and its state. */
 export class FakeServer {
-  /** What the server holds: records and tombstones with their versions. */
-  readonly trie = new RecordTrie();
+  /** What the server holds: records and tombstones with their versions (a restart replaces it). */
+  trie = new RecordTrie();
   state: FakeState = "up";
   /** Requests received, by kind, for tests that check who was asked. */
   readonly requests: string[] = [];
@@ -65,8 +65,23 @@ export class FakeServer {
   nodeState: NodeState = { unrepaired: false, k: 0 };
   /** When set, a GET waits for it before answering: a slow server, on the test's cue. */
   holdGets: Promise<void> | undefined;
+  /** When set, a PUT waits for it before it is applied: a slow write, on the test's cue. */
+  holdPuts: Promise<void> | undefined;
+  /** How many times the server restarted: connections opened before are closed. */
+  generation = 0;
 
   constructor(readonly address: ServerAddress) {}
+
+  /**
+   * Restarts the server empty, as a memory-only `kv server` does: everything it held is
+   * lost, its HELLO says unrepaired (k kept, as a broker sets it again at once), and every
+   * connection to the old process is closed; the new one has a new server id.
+   */
+  restart(): void {
+    this.trie = new RecordTrie();
+    this.nodeState = { unrepaired: true, k: this.nodeState.k };
+    this.generation++;
+  }
 
   /** The records held (tombstones left out), a copy. */
   get records(): Map<string, Value> {
@@ -87,22 +102,32 @@ export class FakeServer {
 class FakeConnection implements ServerConnection {
   #closed = false;
   #closeReason: Error | undefined;
+  /** The server's generation when this connection opened: a restart closes it. */
+  readonly #generation: number;
 
-  constructor(readonly server: FakeServer) {}
+  constructor(readonly server: FakeServer) {
+    this.#generation = server.generation;
+  }
 
   get isOpen(): boolean {
-    return !this.#closed && this.server.state !== "crashed";
+    return !this.#closed && !this.#lost;
+  }
+
+  /** The server crashed or restarted since the connection opened. */
+  get #lost(): boolean {
+    return this.server.state === "crashed" || this.server.generation !== this.#generation;
   }
 
   get closeReason(): Error | undefined {
     if (this.#closeReason !== undefined) return this.#closeReason;
-    return this.server.state === "crashed"
+    return this.#lost
       ? new ConnectionError(`${this.server.address.id}: connection reset`)
       : undefined;
   }
 
   get serverId(): string {
-    return this.server.address.id;
+    const id = this.server.address.id;
+    return this.#generation === 0 ? id : `${id}#${this.#generation}`;
   }
 
   get maxFrameBytes(): number {
@@ -162,7 +187,7 @@ class FakeConnection implements ServerConnection {
 
   #check(kind: string): Promise<void> {
     this.server.requests.push(kind);
-    if (this.#closed || this.server.state === "crashed") {
+    if (this.#closed || this.#lost) {
       return Promise.reject(new ConnectionError(`${this.server.address.id}: connection reset`));
     }
     if (this.server.state === "hung") {
@@ -175,6 +200,7 @@ class FakeConnection implements ServerConnection {
 
   async put(key: string, value: Value, options: WriteOptions): Promise<PutResult> {
     await this.#check("PUT");
+    await this.server.holdPuts;
     if (this.server.failWrites) throw new ServerError(ErrorCode.INTERNAL, this.server.failWrites);
     return this.server.applyPut(key, value, options);
   }
