@@ -1,8 +1,10 @@
 /**
  * A running broker's repairs in the background, with the engine of `kv repair`
  * (repair.ts): a server whose HELLO says it is unrepaired (memory-only and restarted,
- * a new or emptied data dir, a damaged log stretch skipped) gets the partitions it is
- * home to repaired — refilled from the other replicas, then marked repaired — and the
+ * a new or emptied data dir, a damaged log stretch skipped) gets the partitions it may
+ * hold writes of (those it is among the first min(n, 2k − 1) servers of: home, or a
+ * hint's place) repaired — refilled from the other replicas, hints it lost moved home
+ * from their other copies — then is marked repaired — and the
  * partitions the broker hands over as hints (`BrokerOptions.onRepairNeeded`: copies
  * written beyond the first k while a home server was down) are repaired once that
  * server is back, which moves the copies home.
@@ -28,6 +30,7 @@
  */
 import { PARTITION_COUNT } from "../record/partition.ts";
 import { PartitionSet } from "./partition_set.ts";
+import { frontLength } from "./quorum.ts";
 import { type PreferenceLists, repairCluster, type RepairReport } from "./repair.ts";
 import type { ServerPool } from "./server_pool.ts";
 
@@ -172,16 +175,23 @@ export class BackgroundRepair {
       if (this.#pool.state(index)?.unrepaired !== true || this.#unrepairedQueued.has(index)) return;
       this.#unrepairedQueued.add(index);
       for (let partition = 0; partition < PARTITION_COUNT; partition++) {
-        if (this.#isHome(index, partition)) this.#pending.add(partition);
+        if (this.#mayHold(index, partition)) this.#pending.add(partition);
       }
       this.#reasons.add(`${server.id} is unrepaired`);
     });
     this.#start();
   }
 
-  #isHome(server: number, partition: number): boolean {
+  /**
+   * Whether `server` may have held an acknowledged write of `partition`: it is among the
+   * first min(n, 2k − 1) of the partition's list (lib/broker/quorum.ts), as a home server
+   * or as a hint. The repair marks it repaired only once all those partitions are in
+   * order (lib/broker/repair.ts), so they are all repaired, not its home ones only.
+   */
+  #mayHold(server: number, partition: number): boolean {
     const list = this.#options.placement.preferenceList(partition);
-    for (let rank = 0; rank < this.#options.k; rank++) if (list[rank] === server) return true;
+    const front = frontLength(this.#pool.servers.length, this.#options.k);
+    for (let rank = 0; rank < front; rank++) if (list[rank] === server) return true;
     return false;
   }
 

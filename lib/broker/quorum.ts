@@ -45,12 +45,14 @@
  *    every server that stored it, whatever the brokers' clocks say. Read repair and
  *    handoff copies keep their versions and never replace anything newer.
  *
- * A server that lost writes is trusted again only once a repair refilled it from every
- * other server and marked it repaired (repair.ts), the repair reading them after the
- * server restarted. A write is acknowledged only while each server that stored it is
- * still on the connection it stored it on once all k answered (Broker#writeK), so a write
- * the lost process held had reached its other servers before that process died, and the
- * repair copies it: the repaired server "never lost an acknowledged write" as (3) needs.
+ * A server that lost writes is trusted again only once a repair, reading the other
+ * servers after it restarted, brought in order every partition whose F holds it and
+ * marked it repaired (repair.ts): each write of such a partition it lost is then held by
+ * the partition's home servers, k servers of F that every T meets as it meets S in (3).
+ * For the repair to see such a write, the write's other copies must have landed before
+ * the process holding it died: a write is acknowledged only while each server that
+ * stored it is still on the connection it stored it on once all k answered
+ * (Broker#writeK).
  *
  * Copies stored on servers beyond the first k (because a home server was unreachable)
  * are hints: the broker records (home, partition) and hands the partition to the

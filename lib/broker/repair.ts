@@ -17,7 +17,8 @@
  *    once the last succeeded everywhere (repair_writes.ts). The writes of one page of
  *    keys run while the next page is listed, one page of writes at a time.
  * 4. **MARK_REPAIRED** on each unrepaired server once every server answered and every
- *    partition it is home to is in order.
+ *    partition it may hold writes of (it is among the first min(n, 2k − 1) of the list:
+ *    home, or a hint's place) is in order.
  *
  * @example
  * ```ts
@@ -46,6 +47,7 @@ import {
   type WriteOutcome,
 } from "./repair_writes.ts";
 import { invariant } from "../base/invariant.ts";
+import { frontLength } from "./quorum.ts";
 
 /**
  * Entries one LIST_PARTITIONS page asks for: the protocol's most. The repair holds one
@@ -503,7 +505,7 @@ class RepairRun {
   }
 
   /**
-   * MARK_REPAIRED on every unrepaired server whose home partitions are all in order, when
+   * MARK_REPAIRED on every unrepaired server whose partitions (see {@link #mayHold}) are all in order, when
    * every server answered (a server that did not may hold the only other copy of a write).
    */
   async #markRepaired(): Promise<{ marked: string[]; unrepaired: string[] }> {
@@ -538,20 +540,35 @@ class RepairRun {
     return { marked, unrepaired };
   }
 
-  /** Whether this repair covered every partition server `server` is home to. */
+  /**
+   * Whether server `server` is among the first min(n, 2k − 1) servers of `partition`'s
+   * list (lib/broker/quorum.ts): where a write acknowledged with at most k − 1 servers
+   * unreachable may have been stored, as a home copy or a hint. A server that lost such
+   * a hint is trusted again only once the partition is in order (its home servers hold
+   * the write), else a read asking it and a home server that missed the write would
+   * count two NOT FOUNDs and find nothing.
+   */
+  #mayHold(server: number, partition: number): boolean {
+    const list = this.#options.placement.preferenceList(partition);
+    const front = frontLength(this.#pool.servers.length, this.#options.k);
+    for (let rank = 0; rank < front; rank++) if (list[rank] === server) return true;
+    return false;
+  }
+
+  /** Whether this repair covered every partition server `server` may hold writes of. */
   #coversHomes(server: number): boolean {
     const partitions = this.#options.partitions;
     if (partitions === undefined) return true;
     for (let partition = 0; partition < PARTITION_COUNT; partition++) {
-      if (!partitions.has(partition) && this.#home(partition).includes(server)) return false;
+      if (!partitions.has(partition) && this.#mayHold(server, partition)) return false;
     }
     return true;
   }
 
-  /** Whether a partition server `server` is home to failed to come in order. */
+  /** Whether a partition server `server` may hold writes of failed to come in order. */
   #homesFailed(server: number): boolean {
     for (const partition of this.#failedPartitions) {
-      if (this.#home(partition).includes(server)) return true;
+      if (this.#mayHold(server, partition)) return true;
     }
     return false;
   }

@@ -8,6 +8,9 @@ import { repairCluster } from "../../lib/broker/repair.ts";
 import type { RepairConnection, RepairPool } from "../../lib/broker/repair_writes.ts";
 import { int } from "../../lib/record/value.ts";
 import { partitionOf } from "../../lib/record/partition.ts";
+import type { Broker } from "../../lib/broker/broker.ts";
+import { BackgroundRepair } from "../../lib/broker/background_repair.ts";
+import { withoutVersion } from "../helpers/versions.ts";
 
 async function fakePool(serverCount: number) {
   const cluster = new FakeCluster(serverCount);
@@ -101,5 +104,38 @@ Deno.test("repair lists a partition in order for its old tombstones only when as
     assert.equal(tombstones(), 0, "purged from both home servers");
   } finally {
     pool.close();
+  }
+});
+
+Deno.test("a restarted server is marked repaired only once the partitions it may have held hints of are in order too, not only those it is home to", async () => {
+  const cluster = new FakeCluster(3);
+  const writer = await cluster.openBroker({ k: 2 });
+  const id = (index: number) => cluster.servers[index].address.id;
+  let reader: Broker | undefined;
+  let background: BackgroundRepair | undefined;
+  try {
+    const [first, second, third] = writer.preferenceList(partitionOf("person1"));
+    // The second home server is down: the write lands on the first and, as a hint, on the
+    // third (the writer runs no background repair, so the hint stays there).
+    cluster.servers[second].state = "crashed";
+    assert.equal((await writer.put("person1", int(1))).kind, "done");
+    assert.deepEqual(cluster.holders("person1").sort(), [id(first), id(third)].sort());
+    // The second comes back; the third restarts empty, losing the hint, and is repaired.
+    cluster.servers[second].state = "up";
+    cluster.servers[third].restart();
+    reader = await cluster.openBroker({ k: 2 });
+    background = new BackgroundRepair(reader.pool, { k: 2, placement: reader });
+    await background.settled();
+    assert.equal(cluster.servers[third].nodeState.unrepaired, false, "marked repaired");
+    // One server down: the two that answer, both trusted, must hold the write between them.
+    cluster.servers[first].state = "crashed";
+    assert.deepEqual(withoutVersion(await reader.get("person1")), {
+      kind: "found",
+      value: int(1),
+    });
+  } finally {
+    background?.close();
+    reader?.close();
+    writer.close();
   }
 });
