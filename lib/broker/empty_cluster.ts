@@ -2,7 +2,8 @@
  * A new cluster is in order: servers that start empty (memory-only, or a new data dir)
  * say they are _unrepaired_ — they cannot tell a first start from a restart that lost
  * data — and a broker does not trust their NOT FOUND until they are repaired. When every
- * server of the list is reachable and holds no record, there is nothing any of them can
+ * server of the list is reachable and holds no entry (no record, and no tombstone: a
+ * delete's version orders the writes after it), there is nothing any of them can
  * have lost that another could give back, so a broker opening on such a cluster marks
  * them repaired at once (MARK_REPAIRED) instead of distrusting a new cluster until its
  * first repair. With any server unreachable, or any record anywhere, it leaves them to
@@ -19,8 +20,9 @@ import type { ServerPool } from "./server_pool.ts";
 
 /**
  * Marks every unrepaired server of `pool` repaired when all its servers are up and hold
- * no record; returns the ids of the servers marked (empty when it did nothing, or a
- * server failed meanwhile: they stay unrepaired for the repair engine).
+ * no entry — no record and no tombstone; returns the ids of the servers marked (empty
+ * when it did nothing, or a server failed or restarted meanwhile: they stay unrepaired
+ * for the repair engine).
  *
  * @example
  * ```ts
@@ -32,12 +34,34 @@ export async function markEmptyClusterRepaired(pool: ServerPool): Promise<string
   if (!indexes.every((index) => pool.isUp(index))) return [];
   const unrepaired = indexes.filter((index) => pool.state(index)?.unrepaired === true);
   if (unrepaired.length === 0) return [];
-  const counts = await Promise.all(
-    indexes.map((index) => pool.call(index, (connection) => connection.stats())),
+  // Tombstones count: a delete is an acknowledged write too, and a write made after it
+  // must be stamped after it, which a server that lost it cannot tell. The id of each
+  // process that answered is kept, as the repair engine keeps it.
+  const tables = await Promise.all(
+    indexes.map((index) =>
+      pool.call(index, async (connection) => {
+        const { counts } = await connection.partitionDigests();
+        return { entries: counts.reduce((sum, count) => sum + count, 0), id: connection.serverId };
+      })
+    ),
   );
-  if (!counts.every((outcome) => outcome.ok && outcome.value.recordCount === 0)) return [];
+  const ids: string[] = [];
+  for (const outcome of tables) {
+    if (!outcome.ok || outcome.value.entries !== 0) return [];
+    ids.push(outcome.value.id);
+  }
+  // Only the process found empty: one restarted since may have lost writes it took
+  // meanwhile, and its HELLO says unrepaired again for the repair engine.
   const marked = await Promise.all(
-    unrepaired.map((index) => pool.call(index, (connection) => connection.markRepaired())),
+    unrepaired.map((index) =>
+      pool.call(
+        index,
+        (connection) =>
+          connection.serverId === ids[index]
+            ? connection.markRepaired()
+            : Promise.reject(new Error("restarted since it was found empty; not marked repaired")),
+      )
+    ),
   );
   return unrepaired.filter((_, at) => marked[at].ok).map((index) => pool.servers[index].id);
 }
