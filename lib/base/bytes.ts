@@ -110,7 +110,16 @@ export class ByteWriter {
     this.#view = new DataView(this.#buffer.buffer);
   }
 
-  /** Appends one byte. */
+  /**
+   * Appends one byte.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.u8(0xff);
+   * writer.bytes(); // Uint8Array [255]
+   * ```
+   */
   u8(value: number): void {
     this.#reserve(1);
     this.#buffer[this.#length++] = value;
@@ -123,14 +132,32 @@ export class ByteWriter {
     this.#length += 2;
   }
 
-  /** Appends an unsigned 32-bit big-endian integer. */
+  /**
+   * Appends an unsigned 32-bit big-endian integer.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.u32(1);
+   * writer.bytes(); // Uint8Array [0, 0, 0, 1]
+   * ```
+   */
   u32(value: number): void {
     this.#reserve(4);
     this.#view.setUint32(this.#length, value);
     this.#length += 4;
   }
 
-  /** Appends a signed 64-bit big-endian integer; `value` must be a safe integer. */
+  /**
+   * Appends a signed 64-bit big-endian integer; `value` must be a safe integer.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.i64(-1);
+   * writer.bytes(); // Uint8Array [255, 255, 255, 255, 255, 255, 255, 255]
+   * ```
+   */
   i64(value: number): void {
     this.#reserve(8);
     // Two 32-bit halves rather than a BigInt: no allocation per int. For a
@@ -141,14 +168,32 @@ export class ByteWriter {
     this.#length += 8;
   }
 
-  /** Appends an IEEE 754 double, big-endian. */
+  /**
+   * Appends an IEEE 754 double, big-endian.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.f64(1.5);
+   * writer.bytes(); // Uint8Array [63, 248, 0, 0, 0, 0, 0, 0]
+   * ```
+   */
   f64(value: number): void {
     this.#reserve(8);
     this.#view.setFloat64(this.#length, value);
     this.#length += 8;
   }
 
-  /** Appends raw bytes. */
+  /**
+   * Appends raw bytes.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.raw(new Uint8Array([1, 2]));
+   * writer.bytes(); // Uint8Array [1, 2]
+   * ```
+   */
   raw(bytes: Uint8Array): void {
     this.#reserve(bytes.length);
     this.#buffer.set(bytes, this.#length);
@@ -158,6 +203,13 @@ export class ByteWriter {
   /**
    * Appends `source[start, end)`: like `raw(source.subarray(start, end))` without the
    * subarray, copying short runs by hand.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.copy(new Uint8Array([1, 2, 3, 4]), 1, 3);
+   * writer.bytes(); // Uint8Array [2, 3]
+   * ```
    */
   copy(source: Uint8Array, start: number, end: number): void {
     const count = end - start;
@@ -202,7 +254,16 @@ export class ByteWriter {
     this.#length = writeVarint(this.#buffer, this.#length, value);
   }
 
-  /** Appends a string as a varint byte length followed by its UTF-8 bytes. */
+  /**
+   * Appends a string as a varint byte length followed by its UTF-8 bytes.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.varintString("hé");
+   * writer.bytes(); // Uint8Array [3, 104, 195, 169]: length 3, then the UTF-8 bytes
+   * ```
+   */
   varintString(value: string): void {
     this.#reserve(MAX_VARINT_BYTES + value.length * 3);
     const buffer = this.#buffer;
@@ -229,13 +290,35 @@ export class ByteWriter {
     this.#length = textAt + written;
   }
 
-  /** Forgets the bytes past `length` (≤ the length written), as if they were never written. */
+  /**
+   * Forgets the bytes past `length` (≤ the length written), as if they were never written.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.u32(0);
+   * writer.string("abc");
+   * writer.truncate(4); // the string is gone
+   * writer.bytes(); // Uint8Array [0, 0, 0, 0]
+   * ```
+   */
   truncate(length: number): void {
     if (!(length >= 0 && length <= this.#length)) throw new RangeError(`truncate to ${length}`);
     this.#length = length;
   }
 
-  /** Overwrites a u32 at `offset` (for lengths known only after the body is written). */
+  /**
+   * Overwrites a u32 at `offset` (for lengths known only after the body is written).
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.u32(0); // room for the body's length, not known yet
+   * writer.string("abc");
+   * writer.patchU32(0, writer.length - 4);
+   * writer.bytes(); // Uint8Array [0, 0, 0, 7, 0, 0, 0, 3, 97, 98, 99]
+   * ```
+   */
   patchU32(offset: number, value: number): void {
     if (offset + 4 > this.#length) throw new RangeError(`patch at ${offset} is past the end`);
     this.#view.setUint32(offset, value);
@@ -246,7 +329,17 @@ export class ByteWriter {
     return this.#buffer.subarray(0, this.#length);
   }
 
-  /** Forgets everything written, keeping the capacity for reuse. */
+  /**
+   * Forgets everything written, keeping the capacity for reuse.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.string("abc");
+   * writer.reset();
+   * writer.length; // 0
+   * ```
+   */
   reset(): void {
     this.#length = 0;
   }
@@ -324,12 +417,28 @@ export class ByteReader {
     return this.#dataView.getUint16(this.#take(2, what));
   }
 
-  /** Reads an unsigned 32-bit big-endian integer. */
+  /**
+   * Reads an unsigned 32-bit big-endian integer.
+   *
+   * @example
+   * ```ts
+   * new ByteReader(new Uint8Array([0, 0, 1, 0])).u32(); // 256
+   * ```
+   */
   u32(what = "u32"): number {
     return this.#dataView.getUint32(this.#take(4, what));
   }
 
-  /** Reads a signed 64-bit big-endian integer; outside the safe integer range is a DecodeError. */
+  /**
+   * Reads a signed 64-bit big-endian integer; outside the safe integer range is a DecodeError.
+   *
+   * @example
+   * ```ts
+   * new ByteReader(new Uint8Array([255, 255, 255, 255, 255, 255, 255, 255])).i64(); // -1
+   * new ByteReader(new Uint8Array([127, 255, 255, 255, 255, 255, 255, 255])).i64("count");
+   * // throws DecodeError: count 9223372036854775807 is outside the safe integer range
+   * ```
+   */
   i64(what = "i64"): number {
     const at = this.#take(8, what);
     const view = this.#dataView;
@@ -346,7 +455,14 @@ export class ByteReader {
     return value;
   }
 
-  /** Reads an IEEE 754 double, big-endian. */
+  /**
+   * Reads an IEEE 754 double, big-endian.
+   *
+   * @example
+   * ```ts
+   * new ByteReader(new Uint8Array([63, 248, 0, 0, 0, 0, 0, 0])).f64(); // 1.5
+   * ```
+   */
   f64(what = "f64"): number {
     const at = this.#take(8, what);
     for (let i = 0; i < 8; i++) FLOAT_BYTES[i] = this.#bytes[at + i];
@@ -366,7 +482,16 @@ export class ByteReader {
     return value;
   }
 
-  /** Reads a varint length and that many UTF-8 bytes, at most `maxBytes` of them. */
+  /**
+   * Reads a varint length and that many UTF-8 bytes, at most `maxBytes` of them.
+   *
+   * @example
+   * ```ts
+   * new ByteReader(new Uint8Array([3, 104, 195, 169])).varintString(); // "hé"
+   * new ByteReader(new Uint8Array([5, 104, 105])).varintString("name", 4);
+   * // throws DecodeError: name is 5 bytes, over the limit of 4
+   * ```
+   */
   varintString(what = "string", maxBytes: number = Number.MAX_SAFE_INTEGER): string {
     const length = this.varint(`${what} length`);
     if (length > maxBytes) {
@@ -375,7 +500,15 @@ export class ByteReader {
     return this.utf8(length, what);
   }
 
-  /** Reads `length` bytes of UTF-8, strictly: invalid UTF-8 is a DecodeError. */
+  /**
+   * Reads `length` bytes of UTF-8, strictly: invalid UTF-8 is a DecodeError.
+   *
+   * @example
+   * ```ts
+   * new ByteReader(new Uint8Array([104, 105])).utf8(2); // "hi"
+   * new ByteReader(new Uint8Array([0xff])).utf8(1, "name"); // throws DecodeError: name is not valid UTF-8
+   * ```
+   */
   utf8(length: number, what = "string"): string {
     const at = this.#take(length, what);
     return decodeUtf8(this.#bytes, at, at + length, what);
@@ -386,6 +519,14 @@ export class ByteReader {
    * string an earlier call returned for the same bytes when `cache` still holds it:
    * for names that repeat, such as field names, which JavaScript then finds as
    * property keys without hashing and interning each new copy.
+   *
+   * @example
+   * ```ts
+   * const cache = new Utf8Cache();
+   * const street = new TextEncoder().encode("street");
+   * new ByteReader(street).cachedUtf8(cache, 6); // "street", decoded and cached
+   * new ByteReader(street).cachedUtf8(cache, 6); // "street", the cached string: no new copy
+   * ```
    */
   cachedUtf8(cache: Utf8Cache, length: number, what = "string"): string {
     const at = this.#take(length, what);
@@ -393,12 +534,30 @@ export class ByteReader {
       decodeUtf8(this.#bytes, at, at + length, what);
   }
 
-  /** Moves past `count` bytes, unread, and returns where they start. */
+  /**
+   * Moves past `count` bytes, unread, and returns where they start.
+   *
+   * @example
+   * ```ts
+   * const reader = new ByteReader(new Uint8Array([1, 2, 3, 4, 5]));
+   * reader.skip(2); // 0, where the skipped bytes start
+   * reader.offset; // 2
+   * ```
+   */
   skip(count: number, what = "bytes"): number {
     return this.#take(count, what);
   }
 
-  /** Reads `count` raw bytes (a view, not a copy). */
+  /**
+   * Reads `count` raw bytes (a view, not a copy).
+   *
+   * @example
+   * ```ts
+   * const reader = new ByteReader(new Uint8Array([1, 2, 3]));
+   * reader.raw(2); // Uint8Array [1, 2], a view of the reader's bytes
+   * reader.remaining; // 1
+   * ```
+   */
   raw(count: number, what = "bytes"): Uint8Array {
     const at = this.#take(count, what);
     return this.#bytes.subarray(at, at + count);

@@ -251,6 +251,14 @@ export class LineEditor {
   /**
    * Resolves when Ctrl-C is pressed while no line is being read (a command is
    * running); keys typed ahead of it are dropped. `cancel` stops listening.
+   *
+   * @example
+   * ```ts ignore
+   * const editor = new LineEditor({ prompt: "> " });
+   * const { promise, cancel } = editor.interrupted();
+   * const stopped = await Promise.race([promise.then(() => true), runCommand().then(() => false)]);
+   * cancel(); // stopped: Ctrl-C came before the command finished
+   * ```
    */
   interrupted(): { promise: Promise<void>; cancel: () => void } {
     let listener!: () => void;
@@ -270,6 +278,13 @@ export class LineEditor {
    * Prints `text` (one or more lines) above the prompt: the prompt and the
    * line being typed are drawn again below it. `write` does the printing
    * (default: to this editor's output), so a log line can still go to stderr.
+   *
+   * @example
+   * ```ts ignore
+   * const editor = new LineEditor({ prompt: "> " });
+   * // A log line while the user types: printed above, the prompt and text redrawn below.
+   * editor.printAbove("kv broker: 127.0.0.1:8001 is down", (line) => console.error(line));
+   * ```
    */
   printAbove(text: string, write: (text: string) => void = (t) => this.#write(`${t}\n`)): void {
     if (this.#editing) this.#write("\r\x1b[K");

@@ -70,7 +70,16 @@ export class Logger {
     this.#write = options.write ?? ((line) => console.error(line));
   }
 
-  /** Whether messages at `level` are printed (to skip building costly messages). */
+  /**
+   * Whether messages at `level` are printed (to skip building costly messages).
+   *
+   * @example
+   * ```ts
+   * const log = new Logger({ level: "info" });
+   * log.enabled("debug"); // false: skip building the message
+   * log.enabled("warn"); // true
+   * ```
+   */
   enabled(level: LogLevel): boolean {
     return LOG_LEVELS.indexOf(level) <= this.#rank;
   }
@@ -82,7 +91,14 @@ export class Logger {
     );
   }
 
-  /** Logs a failure that needs attention. */
+  /**
+   * Logs a failure that needs attention.
+   *
+   * @example
+   * ```ts
+   * new Logger({ name: "kv server" }).error("cannot write the log"); // "kv server error: cannot write the log"
+   * ```
+   */
   error(message: string): void {
     this.#log("error", message);
   }
@@ -92,12 +108,27 @@ export class Logger {
     this.#log("warn", message);
   }
 
-  /** Logs a milestone (listening, shutting down). */
+  /**
+   * Logs a milestone (listening, shutting down).
+   *
+   * @example
+   * ```ts
+   * new Logger({ name: "kv server" }).info("listening on 127.0.0.1:8000"); // "kv server listening on 127.0.0.1:8000"
+   * ```
+   */
   info(message: string): void {
     this.#log("info", message);
   }
 
-  /** Logs detail for debugging (connections opened and closed). */
+  /**
+   * Logs detail for debugging (connections opened and closed).
+   *
+   * @example
+   * ```ts
+   * const log = new Logger({ name: "kv server", level: "debug" });
+   * log.debug("connection from 127.0.0.1:51234"); // "kv server debug: connection from 127.0.0.1:51234"
+   * ```
+   */
   debug(message: string): void {
     this.#log("debug", message);
   }

@@ -108,6 +108,17 @@ export class LineBuffer {
   /**
    * Writes what is held on the next turn of the event loop. A failure then is thrown by
    * the next {@link LineBuffer.writeLine} or {@link LineBuffer.flush}.
+   *
+   * @example
+   * ```ts
+   * const lines: string[] = [];
+   * const output = new LineBuffer((bytes) => lines.push(new TextDecoder().decode(bytes)));
+   * output.writeLine("STORED: person1");
+   * output.flushSoon(); // nothing written yet: more answers may join it this turn
+   * output.writeLine("STORED: person2");
+   * await new Promise((resolve) => setTimeout(resolve, 0));
+   * lines; // ["STORED: person1\nSTORED: person2\n"]: one write for both
+   * ```
    */
   flushSoon(): void {
     if (this.#timer !== undefined || this.#length === 0) return;

@@ -108,6 +108,15 @@ export class FieldNames {
    * `start` (1 to MAX_KEY_BYTES, which the caller checks): no string is made unless the
    * name is new. Throws a DecodeError when the bytes are not valid UTF-8 or hold a `.`;
    * a name found in the cache was checked when it was first acquired.
+   *
+   * @example
+   * ```ts
+   * const names = new FieldNames();
+   * const bytes = new TextEncoder().encode("{street}");
+   * const id = names.acquireUtf8(bytes, 1, 6);
+   * names.name(id); // "street"
+   * names.acquire("street") === id; // true: the same name, now used twice
+   * ```
    */
   acquireUtf8(source: Uint8Array, start: number, length: number): number {
     invariant(length > 0 && length <= MAX_KEY_BYTES, "field names are validated first");
@@ -192,14 +201,31 @@ export class FieldNames {
     invariant(removed === NAME_IN_USE, "a released name was in the trie");
   }
 
-  /** The name with id `id` (which must be in use). */
+  /**
+   * The name with id `id` (which must be in use).
+   *
+   * @example
+   * ```ts
+   * const names = new FieldNames();
+   * names.name(names.acquire("street")); // "street"
+   * ```
+   */
   name(id: number): string {
     const name = this.#byId[id];
     invariant(name !== undefined, "name ids in records are in use");
     return name;
   }
 
-  /** Checks the name trie's invariants and that every id decodes to its own name. For tests. */
+  /**
+   * Checks the name trie's invariants and that every id decodes to its own name. For tests.
+   *
+   * @example
+   * ```ts
+   * const names = new FieldNames();
+   * names.acquire("street");
+   * names.checkInvariants(); // returns: every id decodes to its own name
+   * ```
+   */
   checkInvariants(): void {
     this.#trie.checkInvariants();
     let inUse = 0;

@@ -86,6 +86,15 @@ export class PartitionDigestTable {
    * words are `w0 w1 w2`, `kind`) into its partition's digest, and counts it in
    * (`delta` +1) or out (−1), among the partition's tombstones too when `kind` is
    * {@link DIGEST_KIND_TOMBSTONE}. No allocation: this runs for every write.
+   *
+   * @example
+   * ```ts
+   * const key = new TextEncoder().encode("person1");
+   * const table = new PartitionDigestTable();
+   * table.toggle(key, key.length, 0, 0, 0, DIGEST_KIND_RECORD); // person1 stored, base version
+   * table.toggle(key, key.length, 0, 0, 0, DIGEST_KIND_RECORD, -1); // and gone again
+   * table.equals(new PartitionDigestTable()); // true: every count and digest is back to 0
+   * ```
    */
   toggle(
     key: Uint8Array,
@@ -115,7 +124,19 @@ export class PartitionDigestTable {
     if (kind === DIGEST_KIND_TOMBSTONE) this.#tombstones[partition] += delta;
   }
 
-  /** Whether `other` holds the same counts, tombstone counts and digests in every partition. */
+  /**
+   * Whether `other` holds the same counts, tombstone counts and digests in every partition.
+   *
+   * @example
+   * ```ts
+   * const key = new TextEncoder().encode("person1");
+   * const a = new PartitionDigestTable();
+   * const b = new PartitionDigestTable();
+   * a.toggle(key, key.length, 0, 0, 0, DIGEST_KIND_RECORD);
+   * b.toggle(key, key.length, 0, 0, 0, DIGEST_KIND_TOMBSTONE);
+   * a.equals(b); // false: one holds the record, the other a tombstone of it
+   * ```
+   */
   equals(other: PartitionDigestTable): boolean {
     for (let partition = 0; partition < PARTITION_COUNT; partition++) {
       if (
@@ -133,22 +154,69 @@ export class PartitionDigestTable {
     return this.#counts[partition];
   }
 
-  /** Tombstones in `partition` (counted among its {@link count} too). */
+  /**
+   * Tombstones in `partition` (counted among its {@link count} too).
+   *
+   * @example
+   * ```ts
+   * import { partitionOf } from "../record/partition.ts";
+   * const key = new TextEncoder().encode("person1");
+   * const table = new PartitionDigestTable();
+   * table.toggle(key, key.length, 0, 0, 0, DIGEST_KIND_TOMBSTONE);
+   * table.tombstones(partitionOf("person1")); // 1, and count(partition) is 1 too
+   * ```
+   */
   tombstones(partition: number): number {
     return this.#tombstones[partition];
   }
 
-  /** The high 32 bits of `partition`'s digest. */
+  /**
+   * The high 32 bits of `partition`'s digest.
+   *
+   * @example
+   * ```ts
+   * import { partitionOf } from "../record/partition.ts";
+   * const key = new TextEncoder().encode("person1");
+   * const partition = partitionOf("person1"); // 2340
+   * const table = new PartitionDigestTable();
+   * table.toggle(key, key.length, 0, 0, 0, DIGEST_KIND_RECORD); // a record at the base version
+   * table.high(partition); // 1636996719
+   * ```
+   */
   high(partition: number): number {
     return this.#high[partition];
   }
 
-  /** The low 32 bits of `partition`'s digest. */
+  /**
+   * The low 32 bits of `partition`'s digest.
+   *
+   * @example
+   * ```ts
+   * import { partitionOf } from "../record/partition.ts";
+   * const key = new TextEncoder().encode("person1");
+   * const partition = partitionOf("person1"); // 2340
+   * const table = new PartitionDigestTable();
+   * table.toggle(key, key.length, 0, 0, 0, DIGEST_KIND_RECORD); // a record at the base version
+   * table.low(partition); // 2869601088
+   * ```
+   */
   low(partition: number): number {
     return this.#low[partition];
   }
 
-  /** `partition`'s digest as a u64. */
+  /**
+   * `partition`'s digest as a u64.
+   *
+   * @example
+   * ```ts
+   * import { partitionOf } from "../record/partition.ts";
+   * const key = new TextEncoder().encode("person1");
+   * const partition = partitionOf("person1"); // 2340
+   * const table = new PartitionDigestTable();
+   * table.toggle(key, key.length, 0, 0, 0, DIGEST_KIND_RECORD); // a record at the base version
+   * table.digest(partition); // 7030847374633902912n: high << 32 | low
+   * ```
+   */
   digest(partition: number): bigint {
     return (BigInt(this.#high[partition]) << 32n) | BigInt(this.#low[partition]);
   }

@@ -132,7 +132,17 @@ export class ByteRadixTrie {
     return this.#labelGarbage;
   }
 
-  /** The value of node `node` ({@link NO_VALUE} for a non-terminal). */
+  /**
+   * The value of node `node` ({@link NO_VALUE} for a non-terminal).
+   *
+   * @example
+   * ```ts
+   * const trie = new ByteRadixTrie();
+   * const key = new TextEncoder().encode("person1");
+   * trie.setValue(trie.insert(key, key.length), 42);
+   * trie.value(trie.find(key, key.length)); // 42
+   * ```
+   */
   value(node: number): number {
     return this.#value[node];
   }
@@ -149,7 +159,18 @@ export class ByteRadixTrie {
     this.#version++;
   }
 
-  /** The terminal node for the key `key[start, start + length)` (start defaults to 0), or −1. */
+  /**
+   * The terminal node for the key `key[start, start + length)` (start defaults to 0), or −1.
+   *
+   * @example
+   * ```ts
+   * const trie = new ByteRadixTrie();
+   * const key = new TextEncoder().encode("person1");
+   * trie.setValue(trie.insert(key, key.length), 42);
+   * trie.find(key, key.length); // the terminal node of "person1"
+   * trie.find(key, 6); // -1: "person" is no key, only a prefix
+   * ```
+   */
   find(key: Uint8Array, length: number, start = 0): number {
     const node = this.#descend(key, length, start);
     return node !== NONE && this.#value[node] !== NO_VALUE ? node : NONE;
@@ -267,7 +288,21 @@ export class ByteRadixTrie {
     return old;
   }
 
-  /** Copies the label of `node` into `target` at `offset`; returns the offset past it. */
+  /**
+   * Copies the label of `node` into `target` at `offset`; returns the offset past it.
+   *
+   * @example
+   * ```ts
+   * const trie = new ByteRadixTrie();
+   * for (const text of ["person1", "person2"]) {
+   *   const key = new TextEncoder().encode(text);
+   *   trie.setValue(trie.insert(key, key.length), 1);
+   * }
+   * const label = new Uint8Array(16);
+   * const end = trie.copyLabel(trie.firstChild(0), label, 0); // the node both keys share
+   * new TextDecoder().decode(label.subarray(0, end)); // "person"
+   * ```
+   */
   copyLabel(node: number, target: Uint8Array, offset: number): number {
     const start = this.#labelStart[node];
     const length = this.#labelLength[node];
@@ -276,12 +311,38 @@ export class ByteRadixTrie {
     return offset + length;
   }
 
-  /** First child of `node`, or −1. */
+  /**
+   * First child of `node`, or −1.
+   *
+   * @example
+   * ```ts
+   * const trie = new ByteRadixTrie();
+   * const key = new TextEncoder().encode("person1");
+   * trie.setValue(trie.insert(key, key.length), 1);
+   * trie.firstChild(0); // the node of "person1", below the root (node 0)
+   * trie.firstChild(trie.firstChild(0)); // -1: a leaf
+   * ```
+   */
   firstChild(node: number): number {
     return this.#firstChild[node];
   }
 
-  /** Next sibling of `node` (in byte order), or −1. */
+  /**
+   * Next sibling of `node` (in byte order), or −1.
+   *
+   * @example
+   * ```ts
+   * const trie = new ByteRadixTrie();
+   * for (const text of ["person2", "person1"]) {
+   *   const key = new TextEncoder().encode(text);
+   *   trie.setValue(trie.insert(key, key.length), Number(text.at(-1)));
+   * }
+   * const first = trie.firstChild(trie.firstChild(0)); // below "person": "1" comes first
+   * trie.value(first); // 1
+   * trie.value(trie.nextSibling(first)); // 2
+   * trie.nextSibling(trie.nextSibling(first)); // -1
+   * ```
+   */
   nextSibling(node: number): number {
     return this.#nextSibling[node];
   }
@@ -290,6 +351,19 @@ export class ByteRadixTrie {
    * The shallowest node whose key starts with `prefix[0, length)`, with the length of the
    * key above it (its parent's key), or −1 when no key has that prefix. The root stands
    * for the empty prefix.
+   *
+   * @example
+   * ```ts
+   * const trie = new ByteRadixTrie();
+   * for (const text of ["person1", "person2"]) {
+   *   const key = new TextEncoder().encode(text);
+   *   trie.setValue(trie.insert(key, key.length), 1);
+   * }
+   * const encode = (text: string) => new TextEncoder().encode(text);
+   * trie.findPrefix(encode("pers"), 4); // { node: <"person">, parentKeyLength: 0 }
+   * trie.findPrefix(encode("person2"), 7); // { node: <"person2">, parentKeyLength: 6 }
+   * trie.findPrefix(encode("x"), 1).node; // -1
+   * ```
    */
   findPrefix(prefix: Uint8Array, length: number): { node: number; parentKeyLength: number } {
     let node = ROOT;
@@ -314,6 +388,14 @@ export class ByteRadixTrie {
   /**
    * Checks every structural invariant (O(nodes)); throws an AssertionError on the first
    * broken one. For tests.
+   *
+   * @example
+   * ```ts
+   * const trie = new ByteRadixTrie();
+   * const key = new TextEncoder().encode("person1");
+   * trie.setValue(trie.insert(key, key.length), 1);
+   * trie.checkInvariants(); // returns: the structure holds
+   * ```
    */
   checkInvariants(): void {
     let live = 0;

@@ -33,6 +33,7 @@ const COUNTER_RANGE = 0x1_0000;
  *
  * @example
  * ```ts
+ * import { BASE_VERSION } from "../record/version.ts";
  * const column = new VersionColumn();
  * column.compare(3, BASE_VERSION); // 0
  * ```
@@ -45,7 +46,16 @@ export class VersionColumn {
     return this.#words.byteLength;
   }
 
-  /** Sets node `node`'s version. */
+  /**
+   * Sets node `node`'s version.
+   *
+   * @example
+   * ```ts
+   * const column = new VersionColumn();
+   * column.set(5, { ms: 1000, counter: 2, broker: 7 });
+   * column.get(5); // { ms: 1000, counter: 2, broker: 7 }
+   * ```
+   */
   set(node: number, version: Version): void {
     invariant(isValidVersion(version), "versions are validated before they are stored");
     this.#reserve(node);
@@ -55,7 +65,19 @@ export class VersionColumn {
     this.#words[at + 2] = version.broker;
   }
 
-  /** Sets node `node`'s version from the 12 bytes of one at `source[offset]` (record/version.ts). */
+  /**
+   * Sets node `node`'s version from the 12 bytes of one at `source[offset]` (record/version.ts).
+   *
+   * @example
+   * ```ts
+   * import { VERSION_BYTES, writeVersion } from "../record/version.ts";
+   * const bytes = new Uint8Array(VERSION_BYTES);
+   * writeVersion(bytes, 0, { ms: 1000, counter: 3, broker: 7 });
+   * const column = new VersionColumn();
+   * column.setBytes(6, bytes, 0);
+   * column.get(6); // { ms: 1000, counter: 3, broker: 7 }
+   * ```
+   */
   setBytes(node: number, source: Uint8Array, offset: number): void {
     this.#reserve(node);
     const at = node * WORDS;
@@ -64,7 +86,17 @@ export class VersionColumn {
     this.#words[at + 2] = readU32(source, offset + 8);
   }
 
-  /** Node `node`'s version. */
+  /**
+   * Node `node`'s version.
+   *
+   * @example
+   * ```ts
+   * const column = new VersionColumn();
+   * column.set(5, { ms: 1000, counter: 2, broker: 7 });
+   * column.get(5); // { ms: 1000, counter: 2, broker: 7 }
+   * column.get(6); // { ms: 0, counter: 0, broker: 0 }: never set, the base version
+   * ```
+   */
   get(node: number): Version {
     const at = node * WORDS;
     if (at >= this.#words.length) return { ms: 0, counter: 0, broker: 0 };
@@ -79,13 +111,31 @@ export class VersionColumn {
   /**
    * Word `index` (0–2) of node `node`'s version: the big-endian u32s of its 12 bytes,
    * read without making a Version (the partition digests hash them on every write).
+   *
+   * @example
+   * ```ts
+   * const column = new VersionColumn();
+   * column.set(5, { ms: 1000, counter: 2, broker: 7 });
+   * column.word(5, 0); // 0: ms >> 16
+   * column.word(5, 1); // 65536002: (ms & 0xffff) << 16 | counter
+   * column.word(5, 2); // 7: the broker
+   * ```
    */
   word(node: number, index: number): number {
     const at = node * WORDS + index;
     return at < this.#words.length ? this.#words[at] : 0;
   }
 
-  /** The `ms` of node `node`'s version: when, by its writer's clock, the write was made. */
+  /**
+   * The `ms` of node `node`'s version: when, by its writer's clock, the write was made.
+   *
+   * @example
+   * ```ts
+   * const column = new VersionColumn();
+   * column.set(5, { ms: 1000, counter: 2, broker: 7 });
+   * column.ms(5); // 1000
+   * ```
+   */
   ms(node: number): number {
     const at = node * WORDS;
     if (at >= this.#words.length) return 0;
@@ -102,7 +152,19 @@ export class VersionColumn {
       (this.#words[at + 2] - version.broker);
   }
 
-  /** {@link compare} against the 12 bytes of a version at `source[offset]`. */
+  /**
+   * {@link compare} against the 12 bytes of a version at `source[offset]`.
+   *
+   * @example
+   * ```ts
+   * import { VERSION_BYTES, writeVersion } from "../record/version.ts";
+   * const bytes = new Uint8Array(VERSION_BYTES);
+   * writeVersion(bytes, 0, { ms: 1000, counter: 3, broker: 7 });
+   * const column = new VersionColumn();
+   * column.set(5, { ms: 1000, counter: 2, broker: 7 });
+   * column.compareBytes(5, bytes, 0); // < 0: node 5 holds the older version
+   * ```
+   */
   compareBytes(node: number, source: Uint8Array, offset: number): number {
     const at = node * WORDS;
     const high = readU32(source, offset);
