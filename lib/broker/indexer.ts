@@ -6,7 +6,9 @@
  * indexed. Writes are batched and pipelined: the records of a chunk of lines go to
  * each server as one PUT_MANY (lib/protocol/put_many.ts), and at most
  * {@link MAX_RECORDS_IN_FLIGHT} records wait for answers before reading pauses
- * (backpressure). A record counts as indexed only when k servers acknowledged it;
+ * (backpressure). A record counts as indexed only when k servers acknowledged it, each
+ * still on the connection it stored the record on when the last one answered (else it
+ * is written again, as the broker's PUT does);
  * when fewer than k are up the record is not written at all, so a skipped record is
  * usually on no server. A record a server refuses as STALE (another broker wrote the
  * key since with a newer or equal version) is written again as a PUT with a newer
@@ -244,7 +246,12 @@ class IndexRun {
    * per server rather than one request per record.
    */
   #indexChunk(lines: ReadRawLine[]): void {
-    const group = new RecordGroup(this.#onRecordDone, this.#onRetry, lines.length);
+    const group = new RecordGroup(
+      this.#onRecordDone,
+      this.#onRetry,
+      lines.length,
+      this.#broker.k,
+    );
     // Indexed loops, no destructuring: iterators were garbage per line.
     for (let lineIndex = 0; lineIndex < lines.length; lineIndex++) {
       this.#indexLine(group, lines[lineIndex]);
@@ -396,25 +403,35 @@ class RecordGroup {
   readonly #keys: string[];
   /** Replicas yet to answer, per record. */
   readonly #waitingFor: Int32Array;
+  /** Replicas a record goes to: k. */
+  readonly #k: number;
+  /** The connection each replica stored each record on, k slots a record. */
+  readonly #storedOn: (ServerConnection | undefined)[];
   /** Why a record failed, for the few that do. */
   readonly #failures = new Map<number, string>();
   /** The encoded value of each record a server refused as STALE, to write again. */
   readonly #retries = new Map<number, Uint8Array>();
   #count = 0;
 
-  /** @param capacity most records the group will hold: the lines of its chunk. */
-  constructor(onDone: RecordDone, onRetry: RecordRetry, capacity: number) {
+  /**
+   * @param capacity most records the group will hold: the lines of its chunk.
+   * @param k the replicas each record goes to.
+   */
+  constructor(onDone: RecordDone, onRetry: RecordRetry, capacity: number, k: number) {
     this.#onDone = onDone;
     this.#onRetry = onRetry;
     this.#lineNumbers = new Float64Array(capacity);
     this.#keys = new Array(capacity);
     this.#waitingFor = new Int32Array(capacity);
+    this.#k = k;
+    this.#storedOn = new Array(capacity * k);
   }
 
   /** Adds a record awaiting `replicaCount` answers; returns its number in the group. */
   add(lineNumber: number, key: string, replicaCount: number): number {
     const record = this.#count++;
     invariant(record < this.#lineNumbers.length, "a group holds at most its chunk's lines");
+    invariant(replicaCount === this.#k, "a record goes to k replicas");
     this.#lineNumbers[record] = lineNumber;
     this.#keys[record] = key;
     this.#waitingFor[record] = replicaCount;
@@ -434,15 +451,40 @@ class RecordGroup {
     if (!this.#retries.has(record)) this.#retries.set(record, encoded.slice());
   }
 
-  /** Counts one replica's answer for `record`; the last one finishes (or retries) the record. */
-  settle(record: number): void {
+  /**
+   * Counts one replica's answer for `record` (`storedOn`: the connection of a replica
+   * that stored it); the last one finishes (or retries) the record. Returns false, with
+   * nothing done, when every replica stored it but one's connection has closed since:
+   * the caller writes it again ({@link RecordGroup.rewrite}), as the broker's PUT treats
+   * such a copy (lib/broker/broker.ts, dropLostCopies: the process may have died with it
+   * before the other copies landed, and a repair of its successor would miss it).
+   */
+  settle(record: number, storedOn?: ServerConnection): boolean {
     invariant(this.#waitingFor[record] > 0, "a record is settled once per replica");
-    if (--this.#waitingFor[record] > 0) return;
+    const waiting = --this.#waitingFor[record];
+    this.#storedOn[record * this.#k + waiting] = storedOn;
+    if (waiting > 0) return true;
     const failure = this.#failures.get(record);
     const retry = this.#retries.get(record);
+    if (failure === undefined && retry === undefined && this.#lost(record)) return false;
     if (failure === undefined && retry !== undefined) {
       this.#onRetry(this.#lineNumbers[record], this.#keys[record], retry);
     } else this.#onDone(this.#lineNumbers[record], this.#keys[record], failure);
+    return true;
+  }
+
+  /** Writes `record` again (`encoded`, its value), for a {@link RecordGroup.settle} that said so. */
+  rewrite(record: number, encoded: Uint8Array): void {
+    invariant(this.#waitingFor[record] === 0, "a record is written again once settled");
+    this.#onRetry(this.#lineNumbers[record], this.#keys[record], encoded.slice());
+  }
+
+  /** Whether a connection that stored `record` has closed since. */
+  #lost(record: number): boolean {
+    for (let slot = record * this.#k; slot < (record + 1) * this.#k; slot++) {
+      if (this.#storedOn[slot]?.isOpen === false) return true;
+    }
+    return false;
   }
 }
 
@@ -598,7 +640,11 @@ class ReplicaBatches {
             group.fail(record, `${where}: ${errorCodeName(refusal.code)}: ${refusal.message}`);
           }
         }
-        for (let item = 0; item < records.length; item++) group.settle(records[item]);
+        for (let item = 0; item < records.length; item++) {
+          if (group.settle(records[item], connection)) continue;
+          bounds ??= readPutManyItems(items.bytes(), 0, items.itemCount);
+          group.rewrite(records[item], itemValue(items, bounds, item));
+        }
       },
       (error) => {
         const unreachable = pool.fail(index, connection, error);

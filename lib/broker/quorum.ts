@@ -52,7 +52,7 @@
  * For the repair to see such a write, the write's other copies must have landed before
  * the process holding it died: a write is acknowledged only while each server that
  * stored it is still on the connection it stored it on once all k answered
- * (Broker#writeK).
+ * (Broker#writeK; the indexer's RecordGroup likewise).
  *
  * Copies stored on servers beyond the first k (because a home server was unreachable)
  * are hints: the broker records (home, partition) and hands the partition to the

@@ -11,6 +11,8 @@ import {
 import { MAX_PUT_MANY_ITEMS } from "../../lib/protocol/put_many.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { repairCluster } from "../../lib/broker/repair.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { partitionOf } from "../../lib/record/partition.ts";
 import { int } from "../../lib/record/value.ts";
@@ -371,4 +373,40 @@ Deno.test("detectDialect looks at the first character", () => {
   assert.equal(detectDialect(`'p':{}`), "python");
   assert.equal(detectDialect(`  "p" : {}`), "assignment");
   assert.equal(detectDialect(`p: {}`), "bare");
+});
+
+Deno.test("a record whose replica restarted before the other replica stored it is written again: a repair between cannot leave it unseen", async () => {
+  const cluster = new FakeCluster(3);
+  const broker = await cluster.openBroker({ k: 2 });
+  const repairer = await cluster.openBroker({ k: 2 });
+  try {
+    const [first, second] = broker.preferenceList(partitionOf("person1"));
+    let applySecond = () => {};
+    cluster.servers[second].holdPuts = new Promise((resolve) => applySecond = resolve);
+    const indexing = indexKeys(broker, ["person1"]);
+    await waitFor(() => cluster.servers[first].trie.has("person1"), {
+      what: "the first replica to store the record",
+    });
+    // The first replica restarts empty; a repair reads every server before the record
+    // lands on the second, finds nothing to copy and marks the new process repaired.
+    cluster.servers[first].restart();
+    const report = await repairCluster(repairer.pool, {
+      k: 2,
+      placement: repairer,
+      unrepaired: (index) => repairer.pool.state(index)?.unrepaired === true,
+    });
+    assert.deepEqual(report.markedRepaired, [cluster.servers[first].address.id]);
+    applySecond();
+    const { summary, reports } = await indexing;
+    assert.deepEqual([summary.indexedCount, reports], [1, []]);
+    // With the second replica down, the servers that answer must hold the record.
+    cluster.servers[second].state = "crashed";
+    assert.deepEqual(withoutVersion(await repairer.get("person1")), {
+      kind: "found",
+      value: int(1),
+    });
+  } finally {
+    broker.close();
+    repairer.close();
+  }
 });

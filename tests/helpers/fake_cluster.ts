@@ -65,7 +65,7 @@ export class FakeServer {
   nodeState: NodeState = { unrepaired: false, k: 0 };
   /** When set, a GET waits for it before answering: a slow server, on the test's cue. */
   holdGets: Promise<void> | undefined;
-  /** When set, a PUT waits for it before it is applied: a slow write, on the test's cue. */
+  /** When set, a PUT or PUT_MANY waits for it before it is applied: a slow write, on cue. */
   holdPuts: Promise<void> | undefined;
   /** How many times the server restarted: connections opened before are closed. */
   generation = 0;
@@ -218,6 +218,7 @@ class FakeConnection implements ServerConnection {
     }
     if (this.server.crashOnPutMany) this.server.state = "crashed";
     await this.#check("PUT_MANY");
+    await this.server.holdPuts;
     if (this.server.failWrites) throw new ServerError(ErrorCode.INTERNAL, this.server.failWrites);
     const refusals: PutManyRefusal[] = [];
     for (let index = 0; index < bounds.itemCount; index++) {
