@@ -363,8 +363,8 @@ const FLOAT_VIEW = new DataView(FLOAT_BYTES.buffer);
  * reader.u16(); // 258
  * reader.string(); // "hi"
  * reader.varint(); // 300
- * reader.remaining; // 0
- * reader.u8("flags"); // throws DecodeError: truncated flags at byte 10: needs 1 bytes, 0 left
+ * reader.remaining; // 0: reader.u8("flags") would now throw a DecodeError,
+ * // "truncated flags at byte 10: needs 1 bytes, 0 left"
  * ```
  */
 export class ByteReader {
@@ -435,8 +435,8 @@ export class ByteReader {
    * @example
    * ```ts
    * new ByteReader(new Uint8Array([255, 255, 255, 255, 255, 255, 255, 255])).i64(); // -1
-   * new ByteReader(new Uint8Array([127, 255, 255, 255, 255, 255, 255, 255])).i64("count");
-   * // throws DecodeError: count 9223372036854775807 is outside the safe integer range
+   * // [127, 255, 255, 255, 255, 255, 255, 255] read as "count" throws a DecodeError,
+   * // "count 9223372036854775807 is outside the safe integer range"
    * ```
    */
   i64(what = "i64"): number {
@@ -488,8 +488,8 @@ export class ByteReader {
    * @example
    * ```ts
    * new ByteReader(new Uint8Array([3, 104, 195, 169])).varintString(); // "hé"
-   * new ByteReader(new Uint8Array([5, 104, 105])).varintString("name", 4);
-   * // throws DecodeError: name is 5 bytes, over the limit of 4
+   * // [5, 104, 105] read with maxBytes 4 throws a DecodeError, "name is 5 bytes, over the
+   * // limit of 4", before reading the bytes
    * ```
    */
   varintString(what = "string", maxBytes: number = Number.MAX_SAFE_INTEGER): string {
@@ -506,7 +506,7 @@ export class ByteReader {
    * @example
    * ```ts
    * new ByteReader(new Uint8Array([104, 105])).utf8(2); // "hi"
-   * new ByteReader(new Uint8Array([0xff])).utf8(1, "name"); // throws DecodeError: name is not valid UTF-8
+   * // [0xff] read as "name" throws a DecodeError, "name is not valid UTF-8"
    * ```
    */
   utf8(length: number, what = "string"): string {

@@ -81,7 +81,17 @@ export class FrameWriter {
     return this.#out.bytes();
   }
 
-  /** Forgets everything written, keeping the buffer. */
+  /**
+   * Forgets everything written, keeping the buffer.
+   *
+   * @example
+   * ```ts
+   * const frames = new FrameWriter();
+   * frames.get(1, "person1");
+   * frames.reset();
+   * frames.length; // 0, and frameCount 0: the buffer is kept for the next batch
+   * ```
+   */
   reset(): void {
     this.#out.reset();
     this.#frameCount = 0;
@@ -100,14 +110,36 @@ export class FrameWriter {
     this.#frameCount++;
   }
 
-  /** Appends a frame with an already-encoded body. */
+  /**
+   * Appends a frame with an already-encoded body.
+   *
+   * @example
+   * ```ts
+   * import { MessageType } from "./mod.ts";
+   * const frames = new FrameWriter();
+   * frames.frame(MessageType.PING, 1, new Uint8Array(0));
+   * frames.bytes(); // 00000000 02 00000001: length 0, PING, request 1
+   * ```
+   */
   frame(type: number, requestId: number, body: Uint8Array): void {
     const start = this.#begin(type, requestId);
     this.#out.raw(body);
     this.#end(start);
   }
 
-  /** Appends HELLO, by default without authentication. */
+  /**
+   * Appends HELLO, by default without authentication.
+   *
+   * @example
+   * ```ts
+   * import { decodeRequest } from "./messages.ts";
+   * const frames = new FrameWriter();
+   * frames.hello(1);
+   * const bytes = frames.bytes();
+   * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) });
+   * // { type: "hello", requestId: 1, version: 4, authScheme: 0, auth: Uint8Array [] }
+   * ```
+   */
   hello(
     requestId: number,
     version: number = PROTOCOL_VERSION,
@@ -127,7 +159,22 @@ export class FrameWriter {
     this.#end(this.#begin(MessageType.PING, requestId));
   }
 
-  /** Appends PUT at `options.version`; see {@link WriteOptions} for the flags. */
+  /**
+   * Appends PUT at `options.version`; see {@link WriteOptions} for the flags.
+   *
+   * @example
+   * ```ts
+   * import { int } from "../record/value.ts";
+   * import { decodeRequest } from "./messages.ts";
+   * const version = { ms: 1700000000000, counter: 0, broker: 1 };
+   * const frames = new FrameWriter();
+   * frames.put(1, "person1", int(22), { version });
+   * const bytes = frames.bytes();
+   * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) });
+   * // { type: "put", requestId: 1, key: "person1", version, encodedValue: Uint8Array [2, 22],
+   * //   overwrite: true, repair: false }
+   * ```
+   */
   put(requestId: number, key: string, value: Value, options: WriteOptions): void {
     if (options.purge === true) throw new RangeError("a PUT has no purge flag");
     const start = this.#writeHeader(MessageType.PUT, requestId, key, options);
@@ -135,7 +182,23 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends PUT with a value already encoded by `encodeValue`; see {@link WriteOptions}. */
+  /**
+   * Appends PUT with a value already encoded by `encodeValue`; see {@link WriteOptions}.
+   *
+   * @example
+   * ```ts
+   * import { encodeValue } from "../record/value_codec.ts";
+   * import { str } from "../record/value.ts";
+   * import { decodeRequest } from "./messages.ts";
+   * const version = { ms: 1700000000000, counter: 0, broker: 1 };
+   * const frames = new FrameWriter();
+   * frames.putEncoded(1, "person1", encodeValue(str("Mary")), { version, overwrite: false });
+   * const bytes = frames.bytes();
+   * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) });
+   * // { type: "put", requestId: 1, key: "person1", version, encodedValue: Uint8Array [1, 4, 77, 97, 114, 121],
+   * //   overwrite: false, repair: false }
+   * ```
+   */
   putEncoded(
     requestId: number,
     key: string,
@@ -162,7 +225,24 @@ export class FrameWriter {
     return start;
   }
 
-  /** Appends PUT_MANY carrying `itemCount` (at least one) items, laid out as lib/protocol/put_many.ts says. */
+  /**
+   * Appends PUT_MANY carrying `itemCount` (at least one) items, laid out as lib/protocol/put_many.ts says.
+   *
+   * @example
+   * ```ts
+   * import { decodeRequest } from "./messages.ts";
+   * import { PutManyItems } from "./put_many.ts";
+   * import { encodeValue } from "../record/value_codec.ts";
+   * import { int } from "../record/value.ts";
+   * const items = new PutManyItems();
+   * items.add("person1", encodeValue(int(22)), { ms: 1700000000000, counter: 0, broker: 1 });
+   * items.add("person2", encodeValue(int(30)), { ms: 1700000000000, counter: 1, broker: 1 });
+   * const frames = new FrameWriter();
+   * frames.putMany(1, items.itemCount, items.bytes());
+   * const bytes = frames.bytes();
+   * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) }).type; // "putMany"
+   * ```
+   */
   putMany(requestId: number, itemCount: number, itemBytes: Uint8Array): void {
     if (!(itemCount >= 1 && itemCount <= MAX_PUT_MANY_ITEMS)) {
       throw new RangeError(`a PUT_MANY holds 1 to ${MAX_PUT_MANY_ITEMS} items, not ${itemCount}`);
@@ -180,7 +260,19 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends QUERY. */
+  /**
+   * Appends QUERY.
+   *
+   * @example
+   * ```ts
+   * import { decodeRequest } from "./messages.ts";
+   * const frames = new FrameWriter();
+   * frames.query(1, ["person1", "age"]);
+   * const bytes = frames.bytes();
+   * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) });
+   * // { type: "query", requestId: 1, path: ["person1", "age"] }
+   * ```
+   */
   query(requestId: number, path: readonly string[]): void {
     const start = this.#begin(MessageType.QUERY, requestId);
     this.#out.u8(path.length);
@@ -188,13 +280,38 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends DELETE at `options.version` (`overwrite` does not apply). */
+  /**
+   * Appends DELETE at `options.version` (`overwrite` does not apply).
+   *
+   * @example
+   * ```ts
+   * import { decodeRequest } from "./messages.ts";
+   * const version = { ms: 1700000000000, counter: 0, broker: 1 };
+   * const frames = new FrameWriter();
+   * frames.delete(1, "person1", { version });
+   * const bytes = frames.bytes();
+   * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) });
+   * // { type: "delete", requestId: 1, key: "person1", version, repair: false, purge: false }
+   * ```
+   */
   delete(requestId: number, key: string, options: WriteOptions): void {
     if (options.overwrite === false) throw new RangeError("a DELETE has no overwrite flag");
     this.#end(this.#writeHeader(MessageType.DELETE, requestId, key, options));
   }
 
-  /** Appends KEYS. */
+  /**
+   * Appends KEYS.
+   *
+   * @example
+   * ```ts
+   * import { decodeRequest } from "./messages.ts";
+   * const frames = new FrameWriter();
+   * frames.keys(1, { prefix: "person", limit: 100 });
+   * const bytes = frames.bytes();
+   * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) });
+   * // { type: "keys", requestId: 1, prefix: "person", limit: 100, after: undefined }
+   * ```
+   */
   keys(requestId: number, options: KeysOptions): void {
     const start = this.#begin(MessageType.KEYS, requestId);
     this.#out.string(options.prefix ?? "");
@@ -203,12 +320,33 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends STATS. */
+  /**
+   * Appends STATS.
+   *
+   * @example
+   * ```ts
+   * const frames = new FrameWriter();
+   * frames.stats(6);
+   * frames.bytes(); // 00000000 08 00000006: no body
+   * ```
+   */
   stats(requestId: number): void {
     this.#end(this.#begin(MessageType.STATS, requestId));
   }
 
-  /** Appends SET_K asking the server to record `k` (replacing a different one when `replace`). */
+  /**
+   * Appends SET_K asking the server to record `k` (replacing a different one when `replace`).
+   *
+   * @example
+   * ```ts
+   * import { decodeRequest } from "./messages.ts";
+   * const frames = new FrameWriter();
+   * frames.setK(1, 2, false);
+   * const bytes = frames.bytes();
+   * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) });
+   * // { type: "setK", requestId: 1, k: 2, replace: false }
+   * ```
+   */
   setK(requestId: number, k: number, replace: boolean): void {
     const start = this.#begin(MessageType.SET_K, requestId);
     this.#out.u8(replace ? SET_K_FLAG_REPLACE : 0);
@@ -216,12 +354,30 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends MARK_REPAIRED. */
+  /**
+   * Appends MARK_REPAIRED.
+   *
+   * @example
+   * ```ts
+   * const frames = new FrameWriter();
+   * frames.markRepaired(8);
+   * frames.bytes(); // 00000000 0b 00000008: no body
+   * ```
+   */
   markRepaired(requestId: number): void {
     this.#end(this.#begin(MessageType.MARK_REPAIRED, requestId));
   }
 
-  /** Appends PARTITION_DIGESTS. */
+  /**
+   * Appends PARTITION_DIGESTS.
+   *
+   * @example
+   * ```ts
+   * const frames = new FrameWriter();
+   * frames.partitionDigests(9);
+   * frames.bytes(); // 00000000 0c 00000009: no body
+   * ```
+   */
   partitionDigests(requestId: number): void {
     this.#end(this.#begin(MessageType.PARTITION_DIGESTS, requestId));
   }
@@ -229,6 +385,19 @@ export class FrameWriter {
   /**
    * Appends LIST_PARTITIONS for the partitions whose bits are set in `wanted`
    * ({@link PARTITION_BITMAP_BYTES} bytes).
+   *
+   * @example
+   * ```ts
+   * import { decodeRequest } from "./messages.ts";
+   * import { PARTITION_BITMAP_BYTES } from "./mod.ts";
+   * const wanted = new Uint8Array(PARTITION_BITMAP_BYTES);
+   * wanted[0] = 0b1; // partition 0 only
+   * const frames = new FrameWriter();
+   * frames.listPartitions(1, wanted, { limit: 1000 });
+   * const bytes = frames.bytes();
+   * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) });
+   * // { type: "listPartitions", requestId: 1, values: false, limit: 1000, after: undefined, wanted }
+   * ```
    */
   listPartitions(requestId: number, wanted: Uint8Array, options: ListPartitionsOptions): void {
     if (wanted.length !== PARTITION_BITMAP_BYTES) {
@@ -244,7 +413,27 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends OK answering PARTITION_DIGESTS from `source`, for `partitionCount` partitions. */
+  /**
+   * Appends OK answering PARTITION_DIGESTS from `source`, for `partitionCount` partitions.
+   *
+   * @example
+   * ```ts
+   * import { decodePartitionDigestsBody } from "./messages.ts";
+   * import { PARTITION_COUNT } from "../record/partition.ts";
+   * // One record in partition 0, whose digest is 0x00000001_00000002; every other partition empty.
+   * const source = {
+   *   count: (partition: number) => partition === 0 ? 1 : 0,
+   *   tombstones: () => 0,
+   *   high: (partition: number) => partition === 0 ? 1 : 0,
+   *   low: (partition: number) => partition === 0 ? 2 : 0,
+   * };
+   * const frames = new FrameWriter();
+   * frames.okPartitionDigests(9, source, PARTITION_COUNT);
+   * const digests = decodePartitionDigestsBody(frames.bytes().subarray(9));
+   * digests.counts[0]; // 1
+   * digests.digests[0]; // 4294967298n
+   * ```
+   */
   okPartitionDigests(
     requestId: number,
     source: PartitionDigestSource,
@@ -267,6 +456,13 @@ export class FrameWriter {
    * `request.limit` or {@link LIST_PARTITIONS_BUDGET_BYTES}, then whether more remain.
    * Keys are not kept by partition, so it walks every key from `after` and skips those of
    * other partitions: O(keys walked).
+   *
+   * @example
+   * ```ts ignore
+   * // On the server, answering a LIST_PARTITIONS request from its store:
+   * const after = request.after === undefined ? undefined : new TextEncoder().encode(request.after);
+   * frames.okListPartitions(request.requestId, store.entryCursor(after), request);
+   * ```
    */
   okListPartitions(
     requestId: number,
@@ -306,19 +502,50 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends OK answering SET_K: the k the server records. */
+  /**
+   * Appends OK answering SET_K: the k the server records.
+   *
+   * @example
+   * ```ts
+   * import { decodeSetKBody } from "./messages.ts";
+   * const frames = new FrameWriter();
+   * frames.okSetK(7, 2);
+   * decodeSetKBody(frames.bytes().subarray(9)); // 2
+   * ```
+   */
   okSetK(requestId: number, k: number): void {
     const start = this.#begin(MessageType.OK, requestId);
     this.#out.u8(k);
     this.#end(start);
   }
 
-  /** Appends an empty OK (PING, PUT, DELETE). */
+  /**
+   * Appends an empty OK (PING, PUT, DELETE).
+   *
+   * @example
+   * ```ts
+   * const frames = new FrameWriter();
+   * frames.ok(2);
+   * frames.bytes(); // 00000000 80 00000002: OK, no body
+   * ```
+   */
   ok(requestId: number): void {
     this.#end(this.#begin(MessageType.OK, requestId));
   }
 
-  /** Appends OK carrying the version of the record and a value (GET, QUERY). */
+  /**
+   * Appends OK carrying the version of the record and a value (GET, QUERY).
+   *
+   * @example
+   * ```ts
+   * import { decodeValueBody } from "./messages.ts";
+   * import { int } from "../record/value.ts";
+   * const version = { ms: 1700000000000, counter: 0, broker: 1 };
+   * const frames = new FrameWriter();
+   * frames.okValue(3, version, int(22));
+   * decodeValueBody(frames.bytes().subarray(9)); // { version, value: { kind: "int", value: 22 } }
+   * ```
+   */
   okValue(requestId: number, version: Version, value: Value): void {
     writeVersion(this.#version, 0, version);
     const start = this.#begin(MessageType.OK, requestId);
@@ -331,6 +558,17 @@ export class FrameWriter {
    * Appends OK carrying a value that `encode` writes in the value encoding (GET, QUERY
    * straight from the store), or NOT_FOUND when `encode` returns false; what `encode`
    * wrote before returning false is dropped.
+   *
+   * @example
+   * ```ts
+   * import { decodeResponse } from "./messages.ts";
+   * const version = { ms: 1700000000000, counter: 0, broker: 1 };
+   * const frames = new FrameWriter();
+   * frames.okOrNotFound(3, version, () => false); // the path holds no value
+   * const bytes = frames.bytes();
+   * decodeResponse({ type: bytes[4], requestId: 3, body: bytes.subarray(9) });
+   * // { type: "not_found", requestId: 3, version }
+   * ```
    */
   okOrNotFound(
     requestId: number,
@@ -348,7 +586,17 @@ export class FrameWriter {
     this.notFound(requestId, version);
   }
 
-  /** Appends OK carrying keys (KEYS). */
+  /**
+   * Appends OK carrying keys (KEYS).
+   *
+   * @example
+   * ```ts
+   * import { decodeKeysBody } from "./messages.ts";
+   * const frames = new FrameWriter();
+   * frames.okKeys(5, ["person1", "person2"]);
+   * decodeKeysBody(frames.bytes().subarray(9)); // ["person1", "person2"]
+   * ```
+   */
   okKeys(requestId: number, keys: readonly string[]): void {
     const start = this.#begin(MessageType.OK, requestId);
     this.#out.u32(keys.length);
@@ -356,7 +604,18 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends OK answering PUT_MANY: the refused items, in item order. */
+  /**
+   * Appends OK answering PUT_MANY: the refused items, in item order.
+   *
+   * @example
+   * ```ts
+   * import { decodePutManyBody } from "./messages.ts";
+   * import { ErrorCode } from "./mod.ts";
+   * const frames = new FrameWriter();
+   * frames.okPutMany(11, [{ index: 2, code: ErrorCode.LIMIT, message: "too deep" }]);
+   * decodePutManyBody(frames.bytes().subarray(9)); // [{ index: 2, code: 3, message: "too deep" }]
+   * ```
+   */
   okPutMany(requestId: number, refusals: readonly PutManyRefusal[]): void {
     const start = this.#begin(MessageType.OK, requestId);
     this.#out.u32(refusals.length);
@@ -368,7 +627,18 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends OK carrying statistics (STATS). */
+  /**
+   * Appends OK carrying statistics (STATS).
+   *
+   * @example
+   * ```ts
+   * import { decodeStatsBody } from "./messages.ts";
+   * const stats = { recordCount: 2, memoryBytes: 1024, uptimeMs: 5000, connectionCount: 1 };
+   * const frames = new FrameWriter();
+   * frames.okStats(6, stats);
+   * decodeStatsBody(frames.bytes().subarray(9)); // the same four numbers
+   * ```
+   */
   okStats(requestId: number, stats: ServerStats): void {
     const start = this.#begin(MessageType.OK, requestId);
     this.#out.i64(stats.recordCount);
@@ -378,7 +648,22 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends OK answering HELLO. */
+  /**
+   * Appends OK answering HELLO.
+   *
+   * @example
+   * ```ts ignore
+   * // On the server, answering a client's HELLO:
+   * frames.okHello(request.requestId, {
+   *   version: PROTOCOL_VERSION,
+   *   maxFrameBytes,
+   *   idleTimeoutMs,
+   *   serverId, // 32 hex digits
+   *   state: { unrepaired: false, k: 2 },
+   *   challenge, // when the server requires authentication
+   * });
+   * ```
+   */
   okHello(requestId: number, hello: HelloResult): void {
     const start = this.#begin(MessageType.OK, requestId);
     this.#out.u16(hello.version);
@@ -391,7 +676,16 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends NOT_FOUND, with the version the key holds (a tombstone's) when it holds one. */
+  /**
+   * Appends NOT_FOUND, with the version the key holds (a tombstone's) when it holds one.
+   *
+   * @example
+   * ```ts
+   * const frames = new FrameWriter();
+   * frames.notFound(3);
+   * frames.bytes(); // 00000000 81 00000003: NOT_FOUND, no version: the key was never written
+   * ```
+   */
   notFound(requestId: number, version?: Version): void {
     if (version !== undefined) writeVersion(this.#version, 0, version);
     const start = this.#begin(MessageType.NOT_FOUND, requestId);
@@ -399,7 +693,20 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends STALE: a write refused because the key holds `version`, newer or equal. */
+  /**
+   * Appends STALE: a write refused because the key holds `version`, newer or equal.
+   *
+   * @example
+   * ```ts
+   * import { decodeResponse } from "./messages.ts";
+   * const version = { ms: 1700000000000, counter: 0, broker: 1 };
+   * const frames = new FrameWriter();
+   * frames.stale(2, version);
+   * const bytes = frames.bytes();
+   * decodeResponse({ type: bytes[4], requestId: 2, body: bytes.subarray(9) });
+   * // { type: "stale", requestId: 2, version }
+   * ```
+   */
   stale(requestId: number, version: Version): void {
     writeVersion(this.#version, 0, version);
     const start = this.#begin(MessageType.STALE, requestId);
@@ -407,7 +714,20 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends ERROR; a message over {@link MAX_ERROR_MESSAGE_BYTES} is cut to fit. */
+  /**
+   * Appends ERROR; a message over {@link MAX_ERROR_MESSAGE_BYTES} is cut to fit.
+   *
+   * @example
+   * ```ts
+   * import { decodeResponse } from "./messages.ts";
+   * import { ErrorCode } from "./mod.ts";
+   * const frames = new FrameWriter();
+   * frames.error(2, ErrorCode.LIMIT, "key too long");
+   * const bytes = frames.bytes();
+   * decodeResponse({ type: bytes[4], requestId: 2, body: bytes.subarray(9) });
+   * // { type: "error", requestId: 2, code: 3, message: "key too long" }
+   * ```
+   */
   error(requestId: number, code: ErrorCodeNumber, message: string): void {
     const start = this.#begin(MessageType.ERROR, requestId);
     this.#out.u16(code);

@@ -247,9 +247,9 @@ function decodeSetK(reader: ByteReader, requestId: number): RequestOf<"setK"> {
  *
  * @example
  * ```ts
- * checkListLimit(1000); // fine
- * checkListLimit(0); // throws DecodeError: LIST_PARTITIONS limit 0 must be a whole number of at least 1
- * checkListLimit(10_001); // throws LimitExceededError: … is over the limit of 10000
+ * checkListLimit(1000); // returns: a valid limit
+ * // 0 throws a DecodeError, "LIST_PARTITIONS limit 0 must be a whole number of at least 1";
+ * // 10_001 a LimitExceededError, "LIST_PARTITIONS limit 10001 is over the limit of 10000"
  * ```
  */
 export function checkListLimit(limit: number): void {

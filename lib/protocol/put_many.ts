@@ -40,7 +40,7 @@ export const PUT_FLAGS = PUT_FLAG_IF_ABSENT | WRITE_FLAG_REPAIR;
  * @example
  * ```ts
  * const items = new PutManyItems();
- * items.add("person1", encoded);
+ * items.add("person1", encoded, version);
  * frames.putMany(requestId, items.itemCount, items.bytes());
  * items.reset();
  * ```
