@@ -8,6 +8,8 @@
  * With a data dir, in {@link NODE_STATE_FILE}: JSON `{"format":1,"k":K,"unrepaired":B}`,
  * replaced atomically (temporary file, fsync, rename, fsync of the directory) before a
  * change is acknowledged, so a crash leaves the old state or the new, never a mix. A
+ * start makes it say unrepaired before recovery may change the data dir, and trusted
+ * again only once recovery found nothing lost ({@link NodeStateKeeper.beginRecovery}). A
  * memory-only server keeps it in memory, and starts unrepaired: it lost everything.
  *
  * ## When a server is unrepaired
@@ -90,6 +92,8 @@ export class NodeStateKeeper {
   /**
    * Reads the state kept in `dir` and applies what recovery found (see the module docs),
    * writing the result back when it changed. `onWarning` hears of an unreadable file.
+   * A store that recovers a data dir opens it in two steps around its recovery instead
+   * ({@link NodeStateKeeper.beginRecovery}).
    *
    * @example
    * ```ts
@@ -102,6 +106,30 @@ export class NodeStateKeeper {
     origin: NodeStateOrigin,
     onWarning: (message: string) => void = () => {},
   ): Promise<NodeStateKeeper> {
+    const finish = await NodeStateKeeper.beginRecovery(dir, onWarning);
+    return await finish(origin);
+  }
+
+  /**
+   * Opens the state kept in `dir` in two steps around a store's recovery. Recovery may
+   * change the data dir — cut a torn log tail, create the first log of an emptied dir or
+   * a missing one — and so erase what made the server unrepaired: a start that died
+   * after that and before the state was written would come back trusted, having lost
+   * writes. So first the state is made to say unrepaired, durably (k kept), and only the
+   * returned function, given what recovery found, makes it trusted again when nothing was
+   * lost; a crash in between leaves it unrepaired, for a repair to settle.
+   *
+   * @example
+   * ```ts
+   * const finish = await NodeStateKeeper.beginRecovery("data");
+   * // ... recover the data dir ...
+   * const keeper = await finish({ emptyAtStart: false, lostData: false });
+   * ```
+   */
+  static async beginRecovery(
+    dir: string,
+    onWarning: (message: string) => void = () => {},
+  ): Promise<(origin: NodeStateOrigin) => Promise<NodeStateKeeper>> {
     const path = `${dir}/${NODE_STATE_FILE}`;
     await Deno.remove(`${path}.tmp`).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -111,12 +139,15 @@ export class NodeStateKeeper {
     const stored = kept === "unreadable"
       ? { unrepaired: true, k: 0 }
       : kept ?? { unrepaired: false, k: 0 };
-    const unrepaired = stored.unrepaired || origin.emptyAtStart || origin.lostData;
-    const keeper = new NodeStateKeeper(path, { unrepaired, k: stored.k });
-    if (kept === undefined || kept === "unreadable" || kept.unrepaired !== unrepaired) {
-      await writeStateFile(path, keeper.#state);
+    if (kept === undefined || kept === "unreadable" || !kept.unrepaired) {
+      await writeStateFile(path, { unrepaired: true, k: stored.k });
     }
-    return keeper;
+    return async (origin) => {
+      const unrepaired = stored.unrepaired || origin.emptyAtStart || origin.lostData;
+      const keeper = new NodeStateKeeper(path, { unrepaired, k: stored.k });
+      if (!unrepaired) await writeStateFile(path, keeper.#state);
+      return keeper;
+    };
   }
 
   /** The state now: what HELLO tells. */

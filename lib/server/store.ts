@@ -449,6 +449,8 @@ export class Store {
     }
     store.#lock = lock;
     try {
+      // Unrepaired on disk before recovery may erase the signs of a loss (see there).
+      const finishNodeState = await NodeStateKeeper.beginRecovery(dir, store.#onWarning);
       await store.#recover(dir);
       if (store.#upgrade) {
         // Never append entries of the new format to a file of the old one: rewrite now.
@@ -458,10 +460,10 @@ export class Store {
             "have the base version, older than any new write)",
         );
       }
-      store.#nodeState = await NodeStateKeeper.open(dir, {
+      store.#nodeState = await finishNodeState({
         emptyAtStart: store.#emptyAtStart,
         lostData: store.#lostData,
-      }, store.#onWarning);
+      });
     } catch (error) {
       await store.#log?.close().catch(() => {/* the recovery error is the one to report */});
       lock.release();

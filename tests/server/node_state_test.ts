@@ -49,9 +49,7 @@ Deno.test("node state: a data dir emptied of its logs and snapshots starts unrep
     await store.nodeState.markRepaired();
     await store.compact();
     await store.close();
-    for (const entry of Deno.readDirSync(dir)) {
-      if (/\.(kvlog|kvsnap)$/.test(entry.name)) Deno.removeSync(`${dir}/${entry.name}`);
-    }
+    emptyDataDir(dir);
     const emptied = await Store.open({ dataDir: dir, ...quiet });
     assert.equal(emptied.recordCount, 0);
     assert.deepEqual(emptied.nodeState.state, { unrepaired: true, k: 2 });
@@ -116,3 +114,39 @@ Deno.test("node state: concurrent changes apply in the order asked, each durable
     assert.equal(Deno.readDirSync(dir).some((entry) => entry.name.endsWith(".tmp")), false);
   });
 });
+
+Deno.test("node state: a start that dies after recovery changed the data dir (a torn log tail cut, the first log of an emptied dir made) still leaves the server unrepaired", async () => {
+  const cases: [string, (dir: string) => void][] = [
+    ["emptied", emptyDataDir],
+    ["torn tail", (dir) => {
+      const log = [...Deno.readDirSync(dir)].find((entry) => entry.name.endsWith(".kvlog"))!;
+      // Bytes that are not an intact entry, at the end: what recovery cuts off.
+      Deno.writeFileSync(`${dir}/${log.name}`, new Uint8Array(16).fill(0xab), { append: true });
+    }],
+  ];
+  for (const [name, damage] of cases) {
+    await withTempDir(async (dir) => {
+      const store = await Store.open({ dataDir: dir, ...quiet });
+      store.put("a", int(1), { version: nextVersion() });
+      await store.nodeState.setK(2, false);
+      await store.nodeState.markRepaired();
+      await store.close();
+      damage(dir);
+      // The start dies where the node state is written (here: its temporary file cannot be
+      // replaced), whatever recovery did to the dir before.
+      Deno.mkdirSync(`${dir}/${NODE_STATE_FILE}.tmp/blocked`, { recursive: true });
+      await assert.rejects(() => Store.open({ dataDir: dir, ...quiet }));
+      Deno.removeSync(`${dir}/${NODE_STATE_FILE}.tmp`, { recursive: true });
+      const restarted = await Store.open({ dataDir: dir, ...quiet });
+      assert.deepEqual(restarted.nodeState.state, { unrepaired: true, k: 2 }, name);
+      await restarted.close();
+    });
+  }
+});
+
+/** Removes every log and snapshot from `dir`, as an operator emptying a data dir does. */
+function emptyDataDir(dir: string): void {
+  for (const entry of Deno.readDirSync(dir)) {
+    if (/\.(kvlog|kvsnap)$/.test(entry.name)) Deno.removeSync(`${dir}/${entry.name}`);
+  }
+}
