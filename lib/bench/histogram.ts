@@ -92,6 +92,14 @@ export class LatencyHistogram {
   /**
    * The value at `percent` (0 < percent ≤ 100) in ms: the top of the bucket
    * holding that rank, never above the maximum; 0 when empty.
+   *
+   * @example
+   * ```ts
+   * const histogram = new LatencyHistogram();
+   * for (const ms of [0.2, 0.3, 0.4, 5]) histogram.record(ms);
+   * histogram.percentile(50); // 0.303: the top of 0.3's bucket
+   * histogram.percentile(99); // 5, the maximum
+   * ```
    */
   percentile(percent: number): number {
     invariant(percent > 0 && percent <= 100, "a percentile is in (0, 100]");

@@ -113,7 +113,18 @@ export class Zipfian {
     return this.#count;
   }
 
-  /** Draws from 0..`count`−1 from now on (count never shrinks). */
+  /**
+   * Draws from 0..`count`−1 from now on (count never shrinks).
+   *
+   * @example
+   * ```ts
+   * import { Sfc32 } from "../gen/prng.ts";
+   * const zipf = new Zipfian(10, ZIPFIAN_CONSTANT);
+   * zipf.grow(20); // ten keys inserted
+   * zipf.count; // 20
+   * zipf.next(new Sfc32(1)); // a rank in 0..19, small ones most often
+   * ```
+   */
   grow(count: number): void {
     invariant(Number.isInteger(count) && count >= this.#count && count >= 1, "zipfian grows");
     for (let rank = this.#count + 1; rank <= count; rank++) this.#zetaN += 1 / rank ** this.#theta;

@@ -59,12 +59,27 @@ export class Float {
     this.value = value;
   }
 
-  /** The number, so `+float` and arithmetic work. */
+  /**
+   * The number, so `+float` and arithmetic work.
+   *
+   * @example
+   * ```ts
+   * const height = new Float(2);
+   * +height + 1; // 3
+   * ```
+   */
   valueOf(): number {
     return this.value;
   }
 
-  /** JSON keeps the number; a float with a whole value loses its `.0` there. */
+  /**
+   * JSON keeps the number; a float with a whole value loses its `.0` there.
+   *
+   * @example
+   * ```ts
+   * JSON.stringify({ height: new Float(2) }); // '{"height":2}'
+   * ```
+   */
   toJSON(): number {
     return this.value;
   }

@@ -84,7 +84,16 @@ export class Metrics {
   readonly #latency = new Map<string, Histogram>();
   #inFlight = 0;
 
-  /** Counts a request that started; pair with {@link Metrics.observe}. */
+  /**
+   * Counts a request that started; pair with {@link Metrics.observe}.
+   *
+   * @example
+   * ```ts
+   * const metrics = new Metrics();
+   * metrics.started(); // a request comes in
+   * metrics.observe("get", "ok", 0.0004); // and is answered in 0.4 ms
+   * ```
+   */
   started(): void {
     this.#inFlight++;
   }
@@ -110,7 +119,20 @@ export class Metrics {
     histogram.count++;
   }
 
-  /** Everything in Prometheus' text format, with the cluster's state. */
+  /**
+   * Everything in Prometheus' text format, with the cluster's state.
+   *
+   * @example
+   * ```ts
+   * const metrics = new Metrics();
+   * metrics.started();
+   * metrics.observe("get", "ok", 0.0004);
+   * metrics.started(); // the scrape itself: GET /metrics
+   * const text = metrics.text({ up: 3, down: 1, unrepaired: 0, readRepairs: 0, hintsWaiting: 0 });
+   * text.includes('kv_http_requests_total{operation="get",outcome="ok"} 1'); // true
+   * text.includes("kv_http_requests_in_flight 0\n"); // true: the scrape does not count itself
+   * ```
+   */
   text(cluster: ClusterCounts): string {
     const lines = [
       "# HELP kv_http_requests_total HTTP requests answered, by operation and outcome.",

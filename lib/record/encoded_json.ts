@@ -89,12 +89,35 @@ export class EncodedJsonWriter {
     return this.#length;
   }
 
-  /** What was written since the last reset: a view, valid until the next write or reset. */
+  /**
+   * What was written since the last reset: a view, valid until the next write or reset.
+   *
+   * @example
+   * ```ts
+   * import { encodeValue } from "./value_codec.ts";
+   * import { int, object } from "./value.ts";
+   * const json = new EncodedJsonWriter();
+   * json.text('{"value":');
+   * json.value(encodeValue(object([["age", int(22)]])));
+   * json.text("}");
+   * new TextDecoder().decode(json.bytes()); // '{"value":{"age":22}}'
+   * ```
+   */
   bytes(): Uint8Array {
     return this.#buffer.subarray(0, this.#length);
   }
 
-  /** Forgets what was written. */
+  /**
+   * Forgets what was written.
+   *
+   * @example
+   * ```ts
+   * const json = new EncodedJsonWriter();
+   * json.text("null");
+   * json.reset();
+   * json.length; // 0, ready for the next answer
+   * ```
+   */
   reset(): void {
     this.#length = 0;
     if (this.#buffer.length > MAX_RETAINED_CAPACITY) {

@@ -269,7 +269,16 @@ export class SnapshotWriter {
     this.#added++;
   }
 
-  /** Hands what is buffered to the worker and waits until it is written. */
+  /**
+   * Hands what is buffered to the worker and waits until it is written.
+   *
+   * @example
+   * ```ts ignore
+   * // As writeSnapshot does: hand the buffer over in chunks, so memory stays bounded.
+   * writer.add(entry);
+   * if (writer.bufferedBytes >= SNAPSHOT_WRITE_CHUNK_BYTES) await writer.flush();
+   * ```
+   */
   async flush(): Promise<void> {
     if (this.#buffer.length === 0) return;
     // A copy travels (transferred, not cloned again); the buffer takes the next entries.
@@ -292,7 +301,21 @@ export class SnapshotWriter {
     return byteLength;
   }
 
-  /** Gives up: closes and removes the temporary file, leaving `path` as it was. */
+  /**
+   * Gives up: closes and removes the temporary file, leaving `path` as it was.
+   *
+   * @example
+   * ```ts ignore
+   * const writer = await SnapshotWriter.create(path, generation, entries.length);
+   * try {
+   *   for (const entry of entries) writer.add(entry);
+   *   await writer.finish();
+   * } catch (error) {
+   *   await writer.abort(); // no snapshot-….kvsnap.tmp left behind; the old snapshot stands
+   *   throw error;
+   * }
+   * ```
+   */
   async abort(): Promise<void> {
     if (this.#finished) return;
     this.#finished = true;

@@ -365,6 +365,22 @@ export class StorageLog {
    * truncates a torn or corrupt tail (see the module docs) and returns the
    * log ready to append after the last intact entry.
    * Throws {@link LogFormatError} when the header is not ours.
+   *
+   * @example
+   * ```ts
+   * import { encodeValue } from "../record/value_codec.ts";
+   * import { int } from "../record/value.ts";
+   * const path = `${await Deno.makeTempDir()}/log-0000000001.kvlog`;
+   * const version = { ms: 1700000000000, counter: 0, broker: 1 };
+   * const created = await StorageLog.create(path, 1);
+   * created.appendPut("person1", encodeValue(int(22)), version);
+   * await created.close();
+   * const kinds: string[] = [];
+   * const { log, replay } = await StorageLog.open(path, (entry) => kinds.push(entry.kind));
+   * kinds; // ["put"]
+   * replay.truncatedBytes; // 0: the log was intact
+   * await log.close();
+   * ```
    */
   static async open(
     path: string,
@@ -436,6 +452,16 @@ export class StorageLog {
   /**
    * Buffers a PUT of `key` at `version` whose value is already encoded by value_codec.
    * Throws a LimitExceededError (buffering nothing) when the entry would be too large.
+   *
+   * @example
+   * ```ts
+   * import { encodeValue } from "../record/value_codec.ts";
+   * import { int } from "../record/value.ts";
+   * const log = await StorageLog.create(`${await Deno.makeTempDir()}/log-0000000001.kvlog`, 1);
+   * log.appendPut("person1", encodeValue(int(22)), { ms: 1700000000000, counter: 0, broker: 1 });
+   * log.pendingBytes; // the entry, buffered until flush
+   * await log.close(); // flushes and fsyncs it
+   * ```
    */
   appendPut(key: string, encodedValue: Uint8Array, version: Version): void {
     checkLogEntrySize(key, encodedValue.length);
@@ -450,7 +476,17 @@ export class StorageLog {
     this.#sealEntry(this.#beginEntry(LogEntryKind.delete, key, version));
   }
 
-  /** Buffers a PURGE of `key` up to `version`: its record or tombstone removed entirely. */
+  /**
+   * Buffers a PURGE of `key` up to `version`: its record or tombstone removed entirely.
+   *
+   * @example
+   * ```ts
+   * const log = await StorageLog.create(`${await Deno.makeTempDir()}/log-0000000001.kvlog`, 1);
+   * // The tombstone of person1 at this version is past its grace period: forget the key.
+   * log.appendPurge("person1", { ms: 1700000000000, counter: 0, broker: 1 });
+   * await log.close();
+   * ```
+   */
   appendPurge(key: string, version: Version): void {
     checkLogEntrySize(key, 0);
     this.#sealEntry(this.#beginEntry(LogEntryKind.purge, key, version));

@@ -112,6 +112,16 @@ export class RecordArena {
   /**
    * Appends the block for `value` (owner unset) and returns its offset. Throws, leaving
    * the arena and the names unchanged, on invalid input (see {@link ValueWriter}).
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { int, object, str } from "../record/value.ts";
+   * const names = new FieldNames();
+   * const arena = new RecordArena(names, () => {});
+   * const offset = arena.write(object([["age", int(3)]]));
+   * arena.read(offset); // { kind: "object", fields: [["age", { kind: "int", value: 3 }]] }
+   * ```
    */
   write(value: Value): number {
     const size = this.#values.measure(value);
@@ -130,6 +140,15 @@ export class RecordArena {
    * `source[start, end)` must hold exactly one value, and no Value is made on the way.
    * Throws, changing nothing, a DecodeError when it is malformed or invalid and a
    * LimitExceededError when the record is too large (see {@link EncodedWriter}).
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { encodeValue } from "../record/value_codec.ts";
+   * import { int } from "../record/value.ts";
+   * const arena = new RecordArena(new FieldNames(), () => {});
+   * arena.read(arena.writeEncoded(encodeValue(int(7)))); // { kind: "int", value: 7 }
+   * ```
    */
   writeEncoded(source: Uint8Array, start = 0, end: number = source.length): number {
     const size = this.#encoded.measure(source, start, end);
@@ -157,18 +176,53 @@ export class RecordArena {
     return block;
   }
 
-  /** Records which key-trie node owns the block at `offset`. */
+  /**
+   * Records which key-trie node owns the block at `offset`.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { int, object, str } from "../record/value.ts";
+   * const names = new FieldNames();
+   * const arena = new RecordArena(names, () => {});
+   * const offset = arena.write(int(7));
+   * arena.setOwner(offset, 5); // key node 5 holds it: a compaction tells onMove(5, newOffset)
+   * ```
+   */
   setOwner(offset: number, owner: number): void {
     invariant(owner > 0, "owners are non-root key nodes");
     this.#view.setInt32(offset + 4, owner, true);
   }
 
-  /** Decodes the whole record at `offset`. */
+  /**
+   * Decodes the whole record at `offset`.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { int, object, str } from "../record/value.ts";
+   * const names = new FieldNames();
+   * const arena = new RecordArena(names, () => {});
+   * arena.read(arena.write(str("Mary"))); // { kind: "string", value: "Mary" }
+   * ```
+   */
   read(offset: number): Value {
     return this.#readNode(offset, offset + ROOT_NODE);
   }
 
-  /** The absolute position of the record's own value node, the start of a query walk. */
+  /**
+   * The absolute position of the record's own value node, the start of a query walk.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { int, object, str } from "../record/value.ts";
+   * const names = new FieldNames();
+   * const arena = new RecordArena(names, () => {});
+   * const offset = arena.write(object([["name", str("Mary")], ["address", object([["city", str("Oslo")]])]]));
+   * arena.readNode(offset, arena.rootNode(offset)); // the whole record, as read(offset) gives it
+   * ```
+   */
   rootNode(offset: number): number {
     return offset + ROOT_NODE;
   }
@@ -177,6 +231,19 @@ export class RecordArena {
    * The node of field `nameId` of the object at node `node` of the block at `offset`, or
    * −1 when that node is a scalar or has no such field. Scans a small object's fields and
    * binary-searches a wide one's field index: O(log fields) at worst.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { int, object, str } from "../record/value.ts";
+   * const names = new FieldNames();
+   * const arena = new RecordArena(names, () => {});
+   * const offset = arena.write(object([["name", str("Mary")], ["address", object([["city", str("Oslo")]])]]));
+   * const address = arena.childNode(offset, arena.rootNode(offset), names.find("address"));
+   * const city = arena.childNode(offset, address, names.find("city"));
+   * arena.readNode(offset, city); // { kind: "string", value: "Oslo" }
+   * arena.childNode(offset, arena.rootNode(offset), names.find("city")); // -1: no such field there
+   * ```
    */
   childNode(offset: number, node: number, nameId: number): number {
     const view = this.#view;
@@ -221,7 +288,20 @@ export class RecordArena {
     return 0;
   }
 
-  /** Decodes the value at node `node` of the block at `offset`. */
+  /**
+   * Decodes the value at node `node` of the block at `offset`.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { int, object, str } from "../record/value.ts";
+   * const names = new FieldNames();
+   * const arena = new RecordArena(names, () => {});
+   * const offset = arena.write(object([["name", str("Mary")], ["address", object([["city", str("Oslo")]])]]));
+   * const address = arena.childNode(offset, arena.rootNode(offset), names.find("address"));
+   * arena.readNode(offset, address); // { kind: "object", fields: [["city", { kind: "string", value: "Oslo" }]] }
+   * ```
+   */
   readNode(offset: number, node: number): Value {
     return this.#readNode(offset, node);
   }
@@ -231,6 +311,21 @@ export class RecordArena {
    * encoding (`lib/record/value_codec.ts`), straight from the arena: the same bytes as
    * `writeValue(writer, readNode(offset, node))` without building the value, so a GET
    * answer costs no objects and no UTF-8 decoding and re-encoding of its strings.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { ByteWriter } from "../base/bytes.ts";
+   * import { decodeValue } from "../record/value_codec.ts";
+   * import { int, object, str } from "../record/value.ts";
+   * const names = new FieldNames();
+   * const arena = new RecordArena(names, () => {});
+   * const offset = arena.write(object([["name", str("Mary")], ["address", object([["city", str("Oslo")]])]]));
+   * const address = arena.childNode(offset, arena.rootNode(offset), names.find("address"));
+   * const writer = new ByteWriter();
+   * arena.encodeNode(offset, address, writer);
+   * decodeValue(writer.bytes()); // { kind: "object", fields: [["city", { kind: "string", value: "Oslo" }]] }
+   * ```
    */
   encodeNode(offset: number, node: number, writer: ByteWriter): void {
     const view = this.#view;
@@ -286,7 +381,21 @@ export class RecordArena {
     }
   }
 
-  /** Frees the block at `offset`: its names are released and its bytes become garbage. */
+  /**
+   * Frees the block at `offset`: its names are released and its bytes become garbage.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { int, object, str } from "../record/value.ts";
+   * const names = new FieldNames();
+   * const arena = new RecordArena(names, () => {});
+   * const offset = arena.write(object([["zip", int(1)]]));
+   * arena.release(offset); // the record was deleted
+   * names.find("zip"); // -1: no record uses the name any more
+   * arena.garbageBytes; // the block's bytes, until a compaction reclaims them
+   * ```
+   */
   release(offset: number): void {
     const blockBytes = this.#view.getUint32(offset, true);
     invariant(this.#view.getInt32(offset + 4, true) !== DEAD, "a block is released once");
@@ -296,7 +405,20 @@ export class RecordArena {
     if (this.#garbage >= MIN_GARBAGE_TO_COMPACT && this.#garbage * 2 > this.#end) this.#compact();
   }
 
-  /** Undoes the latest {@link write}, whose block no key points at: names and bytes are freed. */
+  /**
+   * Undoes the latest {@link write}, whose block no key points at: names and bytes are freed.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { int, object, str } from "../record/value.ts";
+   * const names = new FieldNames();
+   * const arena = new RecordArena(names, () => {});
+   * const offset = arena.write(object([["zip", int(1)]]));
+   * arena.abandon(offset); // the key could not take it after all
+   * names.find("zip"); // -1, and the arena ends where it did before the write
+   * ```
+   */
   abandon(offset: number): void {
     const blockBytes = this.#view.getUint32(offset, true);
     invariant(
@@ -307,7 +429,19 @@ export class RecordArena {
     this.#end = offset;
   }
 
-  /** Checks that blocks tile the arena and garbage adds up. For tests. */
+  /**
+   * Checks that blocks tile the arena and garbage adds up. For tests.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { int, object, str } from "../record/value.ts";
+   * const names = new FieldNames();
+   * const arena = new RecordArena(names, () => {});
+   * arena.setOwner(arena.write(int(7)), 1);
+   * arena.checkInvariants(1); // returns: one live block, and the blocks tile the arena
+   * ```
+   */
   checkInvariants(liveOwners: number): void {
     let garbage = 0;
     let owners = 0;

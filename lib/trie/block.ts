@@ -226,7 +226,21 @@ export class BlockBuilder {
     this.#acquiredCount = 0;
   }
 
-  /** Gives back the names the failed write acquired: the names are as before it. */
+  /**
+   * Gives back the names the failed write acquired: the names are as before it.
+   *
+   * @example
+   * ```ts ignore
+   * // As RecordArena.write does when a value turns out invalid halfway:
+   * const root = builder.begin(bytes, view, block, size, nodes);
+   * try {
+   *   valueWriter.write(root, value);
+   * } catch (error) {
+   *   builder.abort(); // the names acquired so far are released
+   *   throw error;
+   * }
+   * ```
+   */
   abort(): void {
     for (let i = 0; i < this.#acquiredCount; i++) this.#names.release(this.#acquired[i]);
     this.#acquiredCount = 0;
@@ -240,7 +254,16 @@ export class BlockBuilder {
     return this.#noteAcquired(this.#names.acquire(name));
   }
 
-  /** {@link BlockBuilder.acquire} for a name given as UTF-8, `source[at, at + length)`. */
+  /**
+   * {@link BlockBuilder.acquire} for a name given as UTF-8, `source[at, at + length)`.
+   *
+   * @example
+   * ```ts ignore
+   * // A field name straight from the wire bytes: no string unless the name is new.
+   * const id = builder.acquireUtf8(source, reader.skip(length), length);
+   * builder.name(child, id, last);
+   * ```
+   */
   acquireUtf8(source: Uint8Array, at: number, length: number): number {
     return this.#noteAcquired(this.#names.acquireUtf8(source, at, length));
   }
@@ -280,6 +303,13 @@ export class BlockBuilder {
   /**
    * Ends the object at `node` whose `fieldCount` fields start at `first`: a wide one
    * gets its field index, which refuses a repeated name (a DecodeError).
+   *
+   * @example
+   * ```ts ignore
+   * const first = builder.object(node, fields.length);
+   * // … name and fill each field node from `first` on …
+   * builder.endObject(node, first, fields.length); // a wide object gets its field index here
+   * ```
    */
   endObject(node: number, first: number, fieldCount: number): void {
     if (fieldCount > LINEAR_SCAN_MAX_FIELDS) this.#writeFieldIndex(node, first, fieldCount);
@@ -293,6 +323,12 @@ export class BlockBuilder {
   /**
    * Throws a DecodeError when a sibling node in `[first, child)` already has name `id`:
    * how a small object finds a repeat (a wide one's index finds it).
+   *
+   * @example
+   * ```ts ignore
+   * // `{ a: 1; a: 2 }`: the second field's name is already a sibling's
+   * builder.refuseRepeat(first, first + NODE_BYTES, names.acquire("a")); // throws a DecodeError
+   * ```
    */
   refuseRepeat(first: number, child: number, id: number): void {
     for (let sibling = first; sibling < child; sibling += NODE_BYTES) {
@@ -304,7 +340,14 @@ export class BlockBuilder {
     return duplicateFieldName(this.#names.name(id));
   }
 
-  /** Fills `node` with the string `text` of `length` UTF-8 bytes. */
+  /**
+   * Fills `node` with the string `text` of `length` UTF-8 bytes.
+   *
+   * @example
+   * ```ts ignore
+   * builder.string(node, "Mary", utf8Length("Mary")); // 4 bytes: inline in the node
+   * ```
+   */
   string(node: number, text: string, length: number): void {
     const view = this.#view;
     const word = view.getUint32(node, true);
@@ -324,6 +367,12 @@ export class BlockBuilder {
    * Fills `node` with the string whose UTF-8 is `source[at, at + length)` and returns
    * the bitwise or of its bytes, 0x80 or more when any is not ASCII: the caller, who
    * knows whether they were checked, checks them then.
+   *
+   * @example
+   * ```ts ignore
+   * // From the wire encoding: check the bytes as UTF-8 only when some are not ASCII.
+   * if (builder.stringUtf8(node, source, at, length) >= 0x80) checkUtf8String(source, at, length);
+   * ```
    */
   stringUtf8(node: number, source: Uint8Array, at: number, length: number): number {
     const view = this.#view;
@@ -356,7 +405,14 @@ export class BlockBuilder {
     }
   }
 
-  /** Fills `node` with the finite float `value`, whose 8 bytes go in the data. */
+  /**
+   * Fills `node` with the finite float `value`, whose 8 bytes go in the data.
+   *
+   * @example
+   * ```ts ignore
+   * builder.float(node, 1.75);
+   * ```
+   */
   float(node: number, value: number): void {
     this.#view.setUint32(node, this.#view.getUint32(node, true) | (FLOAT << KIND_SHIFT), true);
     this.#data64(node, value);

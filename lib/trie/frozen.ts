@@ -165,6 +165,12 @@ export class FrozenView {
    * Called by the trie before it changes the key `key[0, length)`. Copies the key's state
    * at the freeze if it is ahead of the cursor and not copied yet. (The trie's lookups
    * below rewrite its scratch buffer, which holds this very key, with the same bytes.)
+   *
+   * @example
+   * ```ts ignore
+   * // In RecordTrie, before any change of the key now in its scratch buffer:
+   * this.#frozen?.beforeChange(this.#scratch, length);
+   * ```
    */
   beforeChange(key: Uint8Array, length: number): void {
     if (this.#done || !this.#isAhead(key, length)) return;

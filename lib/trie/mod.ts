@@ -670,7 +670,17 @@ export class RecordTrie {
     };
   }
 
-  /** Checks every internal invariant, O(size); throws an AssertionError if one is broken. For tests. */
+  /**
+   * Checks every internal invariant, O(size); throws an AssertionError if one is broken. For tests.
+   *
+   * @example
+   * ```ts
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("person1", int(22));
+   * trie.checkInvariants(); // returns: keys, versions, arena and names agree
+   * ```
+   */
   checkInvariants(): void {
     this.#keys.checkInvariants();
     this.#names.checkInvariants();
@@ -765,12 +775,39 @@ export class EntryCursor {
     return this.#keys.value(this.#cursor.node) === TOMBSTONE;
   }
 
-  /** Word `index` (0–2) of the entry's version: the big-endian u32s of its 12 bytes. */
+  /**
+   * Word `index` (0–2) of the entry's version: the big-endian u32s of its 12 bytes.
+   *
+   * @example
+   * ```ts
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("person1", int(22), { version: { ms: 1000, counter: 2, broker: 7 } });
+   * const cursor = trie.entryCursor();
+   * cursor.next();
+   * [0, 1, 2].map((index) => cursor.versionWord(index)); // [0, 65536002, 7]
+   * ```
+   */
   versionWord(index: number): number {
     return this.#versions.word(this.#cursor.node, index);
   }
 
-  /** Appends the record's value in the wire encoding; the entry must be a record. */
+  /**
+   * Appends the record's value in the wire encoding; the entry must be a record.
+   *
+   * @example
+   * ```ts
+   * import { ByteWriter } from "../base/bytes.ts";
+   * import { decodeValue } from "../record/value_codec.ts";
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("person1", int(22));
+   * const cursor = trie.entryCursor();
+   * const writer = new ByteWriter();
+   * if (cursor.next() && !cursor.tombstone) cursor.writeValue(writer);
+   * decodeValue(writer.bytes()); // { kind: "int", value: 22 }
+   * ```
+   */
   writeValue(writer: ByteWriter): void {
     const offset = this.#keys.value(this.#cursor.node);
     invariant(offset !== TOMBSTONE, "only a record has a value");
