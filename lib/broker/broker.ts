@@ -362,24 +362,60 @@ export class Broker {
     return this.#placement.preferenceList(partition);
   }
 
-  /** Indexes (into `pool.servers`) of the k servers that hold `key`, in the order reads try them. */
+  /**
+   * Indexes (into `pool.servers`) of the k servers that hold `key`, in the order reads try them.
+   *
+   * @example
+   * ```ts ignore
+   * const replicas = broker.replicasOf("person1"); // e.g. [2, 0] with k = 2
+   * broker.pool.servers[replicas[0]].id; // the server a read of person1 asks first
+   * ```
+   */
   replicasOf(key: string): number[] {
     return this.#placement.replicas(key, this.#k);
   }
 
-  /** Like {@link Broker.replicasOf}, into `out` (of length k): no array per call. */
+  /**
+   * Like {@link Broker.replicasOf}, into `out` (of length k): no array per call.
+   *
+   * @example
+   * ```ts ignore
+   * const out = new Uint32Array(broker.k);
+   * for (const key of keys) {
+   *   broker.replicasInto(key, out); // out[0..k) are the key's replicas, best first
+   * }
+   * ```
+   */
   replicasInto(key: string, out: Uint32Array): void {
     // A plain check rather than node:assert: this runs once per record.
     if (out.length !== this.#k) throw new RangeError(`${out.length} slots for ${this.#k} replicas`);
     this.#placement.replicasInto(key, out);
   }
 
-  /** The record stored under `key`. */
+  /**
+   * The record stored under `key`.
+   *
+   * @example
+   * ```ts ignore
+   * const lookup = await broker.get("person1");
+   * if (lookup.kind === "found") lookup.value; // { kind: "int", value: 22 }, plus its version
+   * else if (lookup.kind === "not-found") lookup.warning; // set when a down replica may hold it
+   * else lookup.error; // no replica could answer
+   * ```
+   */
   async get(key: string): Promise<Lookup> {
     return decodeLookup(await this.getEncoded(key));
   }
 
-  /** Like {@link Broker.get}, with the value as the answering replica encoded it. */
+  /**
+   * Like {@link Broker.get}, with the value as the answering replica encoded it.
+   *
+   * @example
+   * ```ts ignore
+   * const lookup = await broker.getEncoded("person1");
+   * if (lookup.kind === "found") encodedJsonText(lookup.encoded); // "22", no Value made
+   * ```
+   */
   getEncoded(key: string): Promise<EncodedLookup> {
     return this.#lookup(key, (connection) => connection.getEncoded(key));
   }
@@ -389,14 +425,31 @@ export class Broker {
     return decodeLookup(await this.queryEncoded(path));
   }
 
-  /** Like {@link Broker.query}, with the value as the answering replica encoded it. */
+  /**
+   * Like {@link Broker.query}, with the value as the answering replica encoded it.
+   *
+   * @example
+   * ```ts ignore
+   * const lookup = await broker.queryEncoded(["person1", "address", "city"]);
+   * if (lookup.kind === "found") lookup.server; // the replica whose bytes these are
+   * ```
+   */
   queryEncoded(path: readonly string[]): Promise<EncodedLookup> {
     assert(path.length >= 1, "a query path starts with a key");
     const segments = [...path];
     return this.#lookup(path[0], (connection) => connection.queryEncoded(segments));
   }
 
-  /** Deletes `key` (a tombstone) on k servers, or on none when fewer are reachable. */
+  /**
+   * Deletes `key` (a tombstone) on k servers, or on none when fewer are reachable.
+   *
+   * @example
+   * ```ts ignore
+   * const change = await broker.delete("person1");
+   * if (change.kind === "done") change.existed; // false when there was no such record
+   * else change.error; // fewer than k servers reachable: nothing was deleted
+   * ```
+   */
   delete(key: string): Promise<Change> {
     return this.#change(
       key,
@@ -414,7 +467,14 @@ export class Broker {
     );
   }
 
-  /** Like {@link Broker.put}, with the value already encoded (`encodeValue`). */
+  /**
+   * Like {@link Broker.put}, with the value already encoded (`encodeValue`).
+   *
+   * @example
+   * ```ts ignore
+   * await broker.putEncoded("person1", encodeValue(int(22))); // { kind: "done", existed, version }
+   * ```
+   */
   putEncoded(key: string, encoded: Uint8Array): Promise<Change> {
     return this.#change(
       key,
@@ -428,6 +488,16 @@ export class Broker {
    * by the write rule, among servers with a live connection now, recording hints for
    * copies placed beyond the first k. Returns false, with nothing recorded, when fewer
    * than k are up. For the indexer: no array per record.
+   *
+   * @example
+   * ```ts ignore
+   * const targets = new Uint32Array(broker.k);
+   * if (broker.writeTargetsInto("person1", targets)) {
+   *   // store the record on each server in targets
+   * } else {
+   *   // fewer than k servers up: the record is counted as not stored
+   * }
+   * ```
    */
   writeTargetsInto(key: string, out: Uint32Array): boolean {
     // A plain check rather than node:assert: this runs once per record.
@@ -450,6 +520,13 @@ export class Broker {
   /**
    * Up to `limit` keys starting with `prefix` and sorting after `after` (empty: from the
    * start), merged from every server, in byte order. Paging passes the last key listed.
+   *
+   * @example
+   * ```ts ignore
+   * let page = await broker.keys("person", 100);
+   * while (page.more) page = await broker.keys("person", 100, page.keys.at(-1));
+   * // page.warning is set when a server that may hold keys did not answer
+   * ```
    */
   async keys(prefix: string, limit: number, after = ""): Promise<KeysAnswer> {
     assert(Number.isInteger(limit) && limit >= 1 && limit <= MAX_KEYS_LIMIT, `bad limit ${limit}`);
@@ -500,6 +577,12 @@ export class Broker {
   /**
    * Every server's state: up with its record count, PING latency and whether it is
    * repaired, or down and why; and the hints waiting for it either way.
+   *
+   * @example
+   * ```ts ignore
+   * const down = (await broker.servers()).filter((report) => !report.up);
+   * // [{ server: "127.0.0.1:8001", up: false, error: "…", hints: 3 }]
+   * ```
    */
   servers(): Promise<ServerReport[]> {
     return Promise.all(this.#pool.servers.map(async (server, index) => {

@@ -112,7 +112,14 @@ export class PartitionSet {
     return this.#bits;
   }
 
-  /** The partitions, in ascending order. */
+  /**
+   * The partitions, in ascending order.
+   *
+   * @example
+   * ```ts
+   * [...new PartitionSet([4095, 8, 17])]; // [8, 17, 4095]
+   * ```
+   */
   *[Symbol.iterator](): IterableIterator<number> {
     for (let byte = 0; byte < PARTITION_BITMAP_BYTES; byte++) {
       const bits = this.#bits[byte];

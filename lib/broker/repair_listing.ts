@@ -144,7 +144,17 @@ export class MergedListing {
       (cursor.after !== "" && compareKeys(key, cursor.after) <= 0);
   }
 
-  /** Why each listing that failed did, by server. */
+  /**
+   * Why each listing that failed did, by server.
+   *
+   * @example
+   * ```ts ignore
+   * while ((await listing.next()).length > 0) {
+   *   // … compare the copies of each key …
+   * }
+   * listing.failures(); // Map { 1 => "…" }: why server 1's listing broke off, when it did
+   * ```
+   */
   failures(): Map<number, string> {
     const failures = new Map<number, string>();
     for (const cursor of this.#cursors) {

@@ -224,7 +224,18 @@ export class LogSink {
     this.#print(line);
   }
 
-  /** Sends lines to `print` until the returned function is called. */
+  /**
+   * Sends lines to `print` until the returned function is called.
+   *
+   * @example
+   * ```ts
+   * const sink = new LogSink();
+   * const held: string[] = [];
+   * const restore = sink.redirect((line) => held.push(line)); // e.g. while a progress bar draws
+   * sink.print("kv broker: 127.0.0.1:8001 is down"); // held, not printed
+   * restore(); // lines go to stderr again
+   * ```
+   */
   redirect(print: (line: string) => void): () => void {
     const previous = this.#print;
     this.#print = print;

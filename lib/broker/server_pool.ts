@@ -254,7 +254,14 @@ export class ServerPool {
     await Promise.all(this.#slots.map((_, index) => this.#attempt(index)));
   }
 
-  /** Whether server `index` currently has a live connection. */
+  /**
+   * Whether server `index` currently has a live connection.
+   *
+   * @example
+   * ```ts ignore
+   * pool.isUp(0); // true while server 0 has a live connection
+   * ```
+   */
   isUp(index: number): boolean {
     return this.#liveConnection(index) !== undefined;
   }
@@ -263,6 +270,11 @@ export class ServerPool {
    * Whether a request to server `index` is worth sending now: it is up, or its
    * connection closed quietly (an idle timeout, a restart) and {@link ServerPool.call}
    * reconnects at once. Writes and reads walking a preference list skip the others.
+   *
+   * @example
+   * ```ts ignore
+   * const positions = list.filter((index) => pool.isReachable(index)); // worth asking now
+   * ```
    */
   isReachable(index: number): boolean {
     return this.isUp(index) || this.#slots[index].closedQuietly;
@@ -275,7 +287,14 @@ export class ServerPool {
     return count;
   }
 
-  /** Why server `index` is down (its last failure), or undefined while it is up. */
+  /**
+   * Why server `index` is down (its last failure), or undefined while it is up.
+   *
+   * @example
+   * ```ts ignore
+   * pool.downReason(1); // e.g. "cannot connect to 127.0.0.1:8001: Connection refused (os error 111)"
+   * ```
+   */
   downReason(index: number): string | undefined {
     return this.isUp(index) ? undefined : this.#slots[index].lastError ?? "not connected";
   }
@@ -284,6 +303,12 @@ export class ServerPool {
    * Lines of the server file found to name a server already listed under another
    * address, as "`a` is the same server as `b`"; empty when every server is distinct
    * (as far as the servers reached so far tell).
+   *
+   * @example
+   * ```ts ignore
+   * // serverFile.txt lists "127.0.0.1 8000" and "10.0.0.5 8000": one process, two addresses
+   * pool.twins(); // e.g. ["10.0.0.5:8000 is the same server as 127.0.0.1:8000"]
+   * ```
    */
   twins(): string[] {
     return this.#slots.flatMap((slot, index) =>
@@ -306,7 +331,14 @@ export class ServerPool {
     return this.#liveConnection(index)?.state;
   }
 
-  /** Each server's state, in server-file order. */
+  /**
+   * Each server's state, in server-file order.
+   *
+   * @example
+   * ```ts ignore
+   * pool.status(); // [{ server: "127.0.0.1:8000", up: true }, { server: "127.0.0.1:8001", up: false, error: "…" }]
+   * ```
+   */
   status(): ServerState[] {
     return this.#servers.map((server, index) => {
       const error = this.downReason(index);
@@ -318,6 +350,14 @@ export class ServerPool {
    * The live connection to server `index`, or undefined when it is down. For
    * callers that issue many requests in one tick (the indexer) and report
    * failures with {@link ServerPool.fail}.
+   *
+   * @example
+   * ```ts ignore
+   * const connection = pool.connection(index);
+   * if (connection !== undefined) {
+   *   connection.putMany(items).catch((error) => pool.fail(index, connection, error));
+   * }
+   * ```
    */
   connection(index: number): ServerConnection | undefined {
     return this.#liveConnection(index);
@@ -328,6 +368,13 @@ export class ServerPool {
    * `{ ok: false, unreachable: true }` without waiting; a transport failure or
    * timeout marks the server down and gives the same; an error answered by the
    * server gives `{ ok: false, unreachable: false }`.
+   *
+   * @example
+   * ```ts ignore
+   * const outcome = await pool.call(0, (connection) => connection.get("person1"));
+   * if (outcome.ok) outcome.value; // the server's answer
+   * else if (outcome.unreachable) outcome.error; // down or timed out: try the next replica
+   * ```
    */
   async call<T>(
     index: number,
@@ -371,6 +418,15 @@ export class ServerPool {
    * `error`. Unless the server itself answered with an error, the server is
    * marked down (if `connection` is still its current one) and reconnection
    * starts. Returns whether the failure means the server is unreachable.
+   *
+   * @example
+   * ```ts ignore
+   * try {
+   *   await connection.putMany(items);
+   * } catch (error) {
+   *   if (pool.fail(index, connection, error)) console.error(`${pool.servers[index].id} is down`);
+   * }
+   * ```
    */
   fail(index: number, connection: ServerConnection, error: unknown): boolean {
     // Only a failed or timed-out connection says the server is unreachable; a
@@ -386,6 +442,13 @@ export class ServerPool {
    * backoff, for a caller that knows the server was just restarted (the
    * demo). Resolves once the attempt succeeded or failed; a server that is up
    * is left alone.
+   *
+   * @example
+   * ```ts ignore
+   * await server.restart(); // the demo restarted server 1
+   * await pool.reconnectNow(1);
+   * pool.isUp(1); // true, without waiting out the reconnect backoff
+   * ```
    */
   async reconnectNow(index: number): Promise<void> {
     const slot = this.#slots[index];
@@ -395,7 +458,14 @@ export class ServerPool {
     await this.#attempt(index);
   }
 
-  /** Resolves at the next change of any server's state (up or down); for tests and tools. */
+  /**
+   * Resolves at the next change of any server's state (up or down); for tests and tools.
+   *
+   * @example
+   * ```ts ignore
+   * while (pool.upCount < pool.servers.length) await pool.changed(); // with a deadline in a test
+   * ```
+   */
   changed(): Promise<void> {
     return new Promise((resolve) => this.#changeWaiters.push(resolve));
   }

@@ -184,7 +184,15 @@ export class KvCore {
     return this.#broker;
   }
 
-  /** The record under `key`. */
+  /**
+   * The record under `key`.
+   *
+   * @example
+   * ```ts ignore
+   * await core.get("person1"); // { key: "person1", value: { kind: "int", value: 22 }, version: "0193…" }
+   * await core.get("nobody"); // { key: "nobody", value: null, version: null }
+   * ```
+   */
   async get(key: string): Promise<ValueEntry> {
     checkName(key, "key");
     return entry(key, await this.#open().get(key));
@@ -196,7 +204,15 @@ export class KvCore {
     return jsonEntry(key, await this.#open().getEncoded(key));
   }
 
-  /** Like {@link KvCore.query}, with the value as JSON text made from the wire bytes. */
+  /**
+   * Like {@link KvCore.query}, with the value as JSON text made from the wire bytes.
+   *
+   * @example
+   * ```ts ignore
+   * await core.queryJson("person1.address");
+   * // { key: "person1", json: '{"city":"Oslo"}', version: "0193…", path: ["person1", "address"] }
+   * ```
+   */
   async queryJson(path: string | readonly string[]): Promise<JsonEntry & { path: string[] }> {
     const segments = parsePath(path);
     return { ...jsonEntry(segments[0], await this.#open().queryEncoded(segments)), path: segments };
@@ -216,7 +232,14 @@ export class KvCore {
     return { key, version: formatVersion(change.version) };
   }
 
-  /** Removes `key` on k servers, or on none. */
+  /**
+   * Removes `key` on k servers, or on none.
+   *
+   * @example
+   * ```ts ignore
+   * await core.delete("person1"); // { key: "person1", deleted: true, version: "0193…" }
+   * ```
+   */
   async delete(key: string): Promise<KvDeleteResult> {
     checkName(key, "key");
     const change = await this.#open().delete(key);
@@ -224,7 +247,15 @@ export class KvCore {
     return { key, deleted: change.existed, version: formatVersion(change.version) };
   }
 
-  /** One page of keys. */
+  /**
+   * One page of keys.
+   *
+   * @example
+   * ```ts ignore
+   * await core.keys({ prefix: "person", limit: 2 }); // { keys: ["person1", "person2"], more: true }
+   * // more: true when further keys match; pass after: "person2" for the next page
+   * ```
+   */
   async keys(options: KvListOptions): Promise<KvKeysPage> {
     const prefix = options.prefix ?? "";
     if (prefix !== "") checkName(prefix, "prefix");
@@ -259,7 +290,14 @@ export class KvCore {
     );
   }
 
-  /** Each server's state. */
+  /**
+   * Each server's state.
+   *
+   * @example
+   * ```ts ignore
+   * await core.servers(); // [{ server: "127.0.0.1:8000", up: true, records: 2, latencyMs: 0.12, repaired: true, hints: 0 }, …]
+   * ```
+   */
   async servers(): Promise<KvServerStatus[]> {
     const reports = await this.#open().servers();
     return reports.map((report) => ({ ...report }));
