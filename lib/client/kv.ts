@@ -210,7 +210,7 @@ export interface KvKeysPage {
   keys: string[];
   /** Whether more keys match: ask again with `after` set to the last key. */
   more: boolean;
-  /** Set when servers did not answer, so keys held only by them are missing. */
+  /** Set when k or more servers did not answer or are not yet repaired: keys held only by them may be missing. */
   warning?: string;
 }
 
