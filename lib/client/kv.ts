@@ -210,7 +210,10 @@ export interface KvKeysPage {
   keys: string[];
   /** Whether more keys match: ask again with `after` set to the last key. */
   more: boolean;
-  /** Set when k or more servers did not answer or are not yet repaired: keys held only by them may be missing. */
+  /**
+   * Set when k or more servers did not answer or are not yet repaired: keys held only by
+   * them may be missing.
+   */
   warning?: string;
 }
 
