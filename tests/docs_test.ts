@@ -110,7 +110,7 @@ Deno.test("every export of lib/ has JSDoc, and every function and class an @exam
   assert.deepEqual(problems, [], `undocumented exports:\n${problems.join("\n")}`);
 });
 
-Deno.test("the docs check names an export without JSDoc and a function without an example", async () => {
+Deno.test("the docs check names an export without JSDoc, and a function or class without an example", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kv-docs-test-" });
   try {
     const file = `${dir}/sample.ts`;
@@ -134,6 +134,18 @@ Deno.test("the docs check names an export without JSDoc and a function without a
         '  return "hello";',
         "}",
         "export { hello as greet };",
+        "/** A box; only its constructor shows an example, which is not enough. */",
+        "export class Box {",
+        "  /**",
+        "   * Makes one.",
+        "   *",
+        "   * @example",
+        "   * ```ts",
+        "   * new Box();",
+        "   * ```",
+        "   */",
+        "  constructor() {}",
+        "}",
         "",
       ].join("\n"),
     );
@@ -142,6 +154,7 @@ Deno.test("the docs check names an export without JSDoc and a function without a
     );
     assert.deepEqual(problems, [
       "sample.ts:1 LIMIT: exported variable without JSDoc",
+      "sample.ts:19 Box: exported class without an @example",
       "sample.ts:3 next: exported function without an @example",
     ]);
   } finally {
