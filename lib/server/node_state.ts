@@ -8,8 +8,9 @@
  * With a data dir, in {@link NODE_STATE_FILE}: JSON `{"format":1,"k":K,"unrepaired":B}`,
  * replaced atomically (temporary file, fsync, rename, fsync of the directory) before a
  * change is acknowledged, so a crash leaves the old state or the new, never a mix. A
- * start makes it say unrepaired before recovery may change the data dir, and trusted
- * again only once recovery found nothing lost ({@link NodeStateKeeper.beginRecovery}). A
+ * start makes it say unrepaired before recovery changes the data dir (and writes nothing
+ * when recovery changes nothing), and trusted again only once recovery found nothing
+ * lost ({@link NodeStateKeeper.beginRecovery}). A
  * memory-only server keeps it in memory, and starts unrepaired: it lost everything.
  *
  * ## When a server is unrepaired
@@ -54,6 +55,25 @@ export interface NodeStateOrigin {
   readonly emptyAtStart: boolean;
   /** Recovery dropped or skipped damaged log bytes, or found a log missing. */
   readonly lostData: boolean;
+}
+
+/**
+ * A node state opened around a store's recovery ({@link NodeStateKeeper.beginRecovery}).
+ *
+ * @example
+ * ```ts
+ * const recovery = await NodeStateKeeper.beginRecovery("data");
+ * const keeper = await recovery.finish({ emptyAtStart: false, lostData: false });
+ * ```
+ */
+export interface NodeStateRecovery {
+  /**
+   * Makes the state say unrepaired, durably, unless it already does: called before
+   * recovery changes the data dir in a way that may erase the signs of a loss.
+   */
+  beforeChange(): Promise<void>;
+  /** The keeper of the state that `origin` (what recovery found) gives, written if changed. */
+  finish(origin: NodeStateOrigin): Promise<NodeStateKeeper>;
 }
 
 /**
@@ -106,30 +126,34 @@ export class NodeStateKeeper {
     origin: NodeStateOrigin,
     onWarning: (message: string) => void = () => {},
   ): Promise<NodeStateKeeper> {
-    const finish = await NodeStateKeeper.beginRecovery(dir, onWarning);
-    return await finish(origin);
+    const recovery = await NodeStateKeeper.beginRecovery(dir, onWarning);
+    return await recovery.finish(origin);
   }
 
   /**
    * Opens the state kept in `dir` in two steps around a store's recovery. Recovery may
    * change the data dir — cut a torn log tail, create the first log of an emptied dir or
-   * a missing one — and so erase what made the server unrepaired: a start that died
-   * after that and before the state was written would come back trusted, having lost
-   * writes. So first the state is made to say unrepaired, durably (k kept), and only the
-   * returned function, given what recovery found, makes it trusted again when nothing was
-   * lost; a crash in between leaves it unrepaired, for a repair to settle.
+   * a missing one, rewrite an old format — and so erase what made the server unrepaired:
+   * a start that died after that and before the state was written would come back
+   * trusted, having lost writes. So recovery calls {@link NodeStateRecovery.beforeChange}
+   * before any such change, which makes the state say unrepaired, durably (k kept), and
+   * only {@link NodeStateRecovery.finish}, given what recovery found, makes it trusted
+   * again when nothing was lost; a crash in between leaves it unrepaired, for a repair to
+   * settle. A start that changes nothing writes nothing, so a trusted server still starts
+   * on a full disk.
    *
    * @example
    * ```ts
-   * const finish = await NodeStateKeeper.beginRecovery("data");
-   * // ... recover the data dir ...
-   * const keeper = await finish({ emptyAtStart: false, lostData: false });
+   * const recovery = await NodeStateKeeper.beginRecovery("data");
+   * await recovery.beforeChange(); // ... then cut a torn tail of the data dir's log ...
+   * const keeper = await recovery.finish({ emptyAtStart: false, lostData: true });
+   * keeper.state.unrepaired; // true
    * ```
    */
   static async beginRecovery(
     dir: string,
     onWarning: (message: string) => void = () => {},
-  ): Promise<(origin: NodeStateOrigin) => Promise<NodeStateKeeper>> {
+  ): Promise<NodeStateRecovery> {
     const path = `${dir}/${NODE_STATE_FILE}`;
     await Deno.remove(`${path}.tmp`).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -139,15 +163,20 @@ export class NodeStateKeeper {
     const stored = kept === "unreadable"
       ? { unrepaired: true, k: 0 }
       : kept ?? { unrepaired: false, k: 0 };
-    if (kept === undefined || kept === "unreadable" || !kept.unrepaired) {
-      await writeStateFile(path, { unrepaired: true, k: stored.k });
-    }
-    return async (origin) => {
+    /** What the file says now; undefined while it is missing or unreadable. */
+    let onDisk: NodeState | undefined = kept === "unreadable" ? undefined : kept;
+    const beforeChange = async () => {
+      if (onDisk?.unrepaired) return;
+      onDisk = { unrepaired: true, k: stored.k };
+      await writeStateFile(path, onDisk);
+    };
+    const finish = async (origin: NodeStateOrigin) => {
       const unrepaired = stored.unrepaired || origin.emptyAtStart || origin.lostData;
       const keeper = new NodeStateKeeper(path, { unrepaired, k: stored.k });
-      if (!unrepaired) await writeStateFile(path, keeper.#state);
+      if (onDisk?.unrepaired !== unrepaired) await writeStateFile(path, keeper.#state);
       return keeper;
     };
+    return { beforeChange, finish };
   }
 
   /** The state now: what HELLO tells. */

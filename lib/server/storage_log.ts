@@ -362,8 +362,9 @@ export class StorageLog {
 
   /**
    * Opens an existing log, calls `onEntry` for every intact entry in order,
-   * truncates a torn or corrupt tail (see the module docs) and returns the
-   * log ready to append after the last intact entry.
+   * truncates a torn or corrupt tail (see the module docs), after awaiting
+   * `beforeCut` (by default nothing), and returns the log ready to append after
+   * the last intact entry.
    * Throws {@link LogFormatError} when the header is not ours.
    *
    * @example
@@ -385,6 +386,7 @@ export class StorageLog {
   static async open(
     path: string,
     onEntry: (entry: LogEntry) => void,
+    beforeCut: () => Promise<void> = () => Promise.resolve(),
   ): Promise<{ log: StorageLog; replay: LogReplay }> {
     const file = await Deno.open(path, { read: true, write: true });
     try {
@@ -417,6 +419,7 @@ export class StorageLog {
           `log ${path}: dropped the last ${truncatedBytes} bytes after offset ` +
             `${byteLength} (${problem}); a write torn by a crash, or corruption`,
         );
+        await beforeCut();
         await file.truncate(byteLength);
         await file.sync();
       }

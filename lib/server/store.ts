@@ -449,10 +449,11 @@ export class Store {
     }
     store.#lock = lock;
     try {
-      // Unrepaired on disk before recovery may erase the signs of a loss (see there).
-      const finishNodeState = await NodeStateKeeper.beginRecovery(dir, store.#onWarning);
-      await store.#recover(dir);
+      // Unrepaired on disk before recovery erases a sign of a loss (see there).
+      const nodeState = await NodeStateKeeper.beginRecovery(dir, store.#onWarning);
+      await store.#recover(dir, nodeState.beforeChange);
       if (store.#upgrade) {
+        await nodeState.beforeChange();
         // Never append entries of the new format to a file of the old one: rewrite now.
         await store.compact();
         store.#recovery.warnings.push(
@@ -460,7 +461,7 @@ export class Store {
             "have the base version, older than any new write)",
         );
       }
-      store.#nodeState = await finishNodeState({
+      store.#nodeState = await nodeState.finish({
         emptyAtStart: store.#emptyAtStart,
         lostData: store.#lostData,
       });
@@ -483,7 +484,8 @@ export class Store {
     return store;
   }
 
-  async #recover(dir: string): Promise<void> {
+  /** Recovers the records of `dir`, awaiting `beforeChange` before changing a log. */
+  async #recover(dir: string, beforeChange: () => Promise<void>): Promise<void> {
     const warnings = this.#recovery.warnings;
     const listing = await listDataDir(dir);
     for (const name of listing.temporaries) {
@@ -528,7 +530,8 @@ export class Store {
       }
     };
     for (const generation of logs) {
-      const { log, replay } = await StorageLog.open(`${dir}/${logName(generation)}`, apply);
+      const path = `${dir}/${logName(generation)}`;
+      const { log, replay } = await StorageLog.open(path, apply, beforeChange);
       if (replay.generation !== generation) {
         await log.close();
         throw new StoreCorruptError(`${log.path} says it is generation ${replay.generation}`);
@@ -546,6 +549,7 @@ export class Store {
         warnings.push(`${logName(firstGeneration)} was missing; started it empty`);
         this.#lostData = true;
       }
+      await beforeChange();
       this.#log = await StorageLog.create(`${dir}/${logName(firstGeneration)}`, firstGeneration);
     }
     await this.#removeObsolete(dir, snapshotGeneration, listing);

@@ -134,6 +134,53 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: CAN_MOUNT
+    ? "disk full to the last byte: a trusted server restarts on it, trusted, and serves every acknowledged record"
+    : "disk full to the last byte (ignored: this machine does not allow mounting a small tmpfs)",
+  ignore: !CAN_MOUNT,
+  fn: async () => {
+    const mount = mountSmallTmpfs(4)!;
+    try {
+      const dataDir = `${mount}/data`;
+      {
+        await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
+        const client = await connectClient(server.address);
+        await client.put("kept", str("stored"), at());
+        await client.markRepaired();
+        await client.close();
+        assert.equal((await stopWithin(server)).code, 0);
+      }
+      fillToTheLastByte(`${mount}/ballast`);
+      // A start that found nothing to recover writes nothing: it starts on a full disk.
+      await using again = await startServerProcess(["--data-dir", dataDir]);
+      const client = await connectClient(again.address);
+      assert.equal(client.state.unrepaired, false);
+      assert.deepEqual((await client.get("kept")).value, str("stored"));
+      await client.close();
+      assert.equal((await stopWithin(again)).code, 0);
+    } finally {
+      unmount(mount);
+    }
+  },
+});
+
+/** Writes `path` until the disk under it has no byte left (bounded by the disk's size). */
+function fillToTheLastByte(path: string): void {
+  using file = Deno.openSync(path, { write: true, create: true });
+  for (const chunk of [64 * 1024, 4096, 1]) {
+    const bytes = new Uint8Array(chunk);
+    for (let written = 0; written < 64 * 1024 * 1024; written += chunk) {
+      try {
+        file.writeSync(bytes);
+      } catch (error) {
+        if (/No space left/.test(String(error))) break;
+        throw error;
+      }
+    }
+  }
+}
+
 /** Sets (`+i`) or clears (`-i`) the immutable flag on `paths`; false where chattr cannot. */
 function chattr(flag: "+i" | "-i", paths: string[]): boolean {
   try {

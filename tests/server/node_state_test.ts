@@ -150,3 +150,31 @@ function emptyDataDir(dir: string): void {
     if (/\.(kvlog|kvsnap)$/.test(entry.name)) Deno.removeSync(`${dir}/${entry.name}`);
   }
 }
+
+Deno.test("node state: a start of a trusted server that recovers an intact data dir leaves node-state.json untouched (so a full disk still starts it)", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ dataDir: dir, ...quiet });
+    store.put("a", int(1), { version: nextVersion() });
+    await store.nodeState.setK(2, false);
+    await store.nodeState.markRepaired();
+    await store.close();
+    // Every write of the file replaces it by a new one (temporary file, rename).
+    const before = Deno.statSync(`${dir}/${NODE_STATE_FILE}`).ino;
+    const restarted = await Store.open({ dataDir: dir, ...quiet });
+    assert.deepEqual(restarted.nodeState.state, { unrepaired: false, k: 2 });
+    await restarted.close();
+    assert.equal(Deno.statSync(`${dir}/${NODE_STATE_FILE}`).ino, before);
+  });
+});
+
+Deno.test("node state: once recovery said it will change the data dir, a start that dies before finishing leaves the server unrepaired", async () => {
+  await withTempDir(async (dir) => {
+    const trusted = await NodeStateKeeper.open(dir, { emptyAtStart: false, lostData: false });
+    await trusted.setK(2, false);
+    const recovery = await NodeStateKeeper.beginRecovery(dir);
+    await recovery.beforeChange();
+    // The start dies here: finish is never called. The next start found nothing lost.
+    const next = await NodeStateKeeper.open(dir, { emptyAtStart: false, lostData: false });
+    assert.deepEqual(next.state, { unrepaired: true, k: 2 });
+  });
+});
