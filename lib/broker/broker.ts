@@ -911,9 +911,9 @@ export class Broker {
   /**
    * Sends `write` to `servers`, replacing each that fails by the next server `walk`
    * reaches, until k stored it or the walk ends; a server that answered STALE counts as
-   * stored (it holds something newer, and the caller writes again). A server whose
-   * connection closed after it stored the write, before the others did, counts as failed
-   * too (see {@link dropLostCopies}).
+   * stored (it holds something newer, and the caller writes again). A server that
+   * restarted after it stored the write, or whose connection closed and that cannot be
+   * reached again, counts as failed too (see {@link dropLostCopies}).
    */
   async #writeK(
     walk: PreferenceWalk,
@@ -931,7 +931,7 @@ export class Broker {
         if (!outcome.ok) return failures.push(outcome.error);
         copies.push({ index: targets[at], ...outcome.value });
       });
-      if (copies.length >= this.#k) dropLostCopies(copies, failures, this.#pool.servers);
+      if (copies.length >= this.#k) await dropLostCopies(copies, failures, this.#pool);
       if (copies.length >= this.#k) break;
       targets = walk.take(this.#k - copies.length).map((position) => list[position]);
     }
@@ -1034,27 +1034,44 @@ interface WrittenCopy {
 }
 
 /**
- * Removes from `copies` (adding why to `failures`) those whose connection has closed
- * since the server stored the write: the process that stored it may have died, losing
- * it, *before* the write reached the others. A repair that reads the cluster after the
- * server restarted (unrepaired) and marks the new process repaired must then see every
- * write that process's predecessor acknowledged on the other servers; a write whose other
- * copies were still on their way would be missed, and the repaired server's NOT FOUND
- * would count while they are down. So a write is acknowledged only while every server
- * that stored it is still on the connection it stored it on, checked once all k answered:
- * the other copies landed before that process died. One that fails the check is replaced
- * by the next server, as a server that failed under the write is.
+ * Removes from `copies` (adding why to `failures`) those whose server process may have
+ * died since it stored the write, losing it *before* the write reached the others. A
+ * repair that reads the cluster after the server restarted (unrepaired) and marks the
+ * new process repaired must then see every write that process's predecessor
+ * acknowledged on the other servers; a write whose other copies were still on their way
+ * would be missed, and the repaired server's NOT FOUND would count while they are down.
+ * So once all k answered, a copy whose connection has closed counts only if the pool,
+ * reconnecting as it does for any request, reaches the same process (the server id in
+ * its HELLO): a connection closed for another reason (the server's idle timeout, a
+ * refusal that closes it) keeps its copy. One that fails the check is replaced by the
+ * next server, as a server that failed under the write is.
+ *
+ * A heuristic, not a proof: it assumes the broker sees a killed process's connection
+ * close before it handles the last copy's answer, which the order of events on loopback
+ * usually gives but nothing guarantees.
  */
-function dropLostCopies(
+async function dropLostCopies(
   copies: WrittenCopy[],
   failures: string[],
-  servers: readonly ServerAddress[],
-): void {
-  for (let at = copies.length - 1; at >= 0; at--) {
-    if (copies[at].connection.isOpen) continue;
-    failures.push(`${servers[copies[at].index].id} closed its connection after storing it`);
-    copies.splice(at, 1);
-  }
+  pool: ServerPool,
+): Promise<void> {
+  const closed = copies.filter((copy) => !copy.connection.isOpen);
+  if (closed.length === 0) return;
+  const now = await Promise.all(
+    closed.map((copy) =>
+      pool.call(copy.index, (connection) => Promise.resolve(connection.serverId))
+    ),
+  );
+  closed.forEach((copy, at) => {
+    const outcome = now[at];
+    if (outcome.ok && outcome.value === copy.connection.serverId) return;
+    failures.push(
+      `${pool.servers[copy.index].id} ${
+        outcome.ok ? "restarted" : "closed its connection"
+      } after storing it`,
+    );
+    copies.splice(copies.indexOf(copy), 1);
+  });
 }
 
 /** What the replicas a read asked sent back ({@link Broker#askUntilTrusted}). */

@@ -50,9 +50,12 @@
  * marked it repaired (repair.ts): each write of such a partition it lost is then held by
  * the partition's home servers, k servers of F that every T meets as it meets S in (3).
  * For the repair to see such a write, the write's other copies must have landed before
- * the process holding it died: a write is acknowledged only while each server that
- * stored it is still on the connection it stored it on once all k answered
- * (Broker#writeK; the indexer's RecordGroup likewise).
+ * the process holding it died. This part is a heuristic, not proven: a write is
+ * acknowledged only when, once all k answered, no server that stored it is seen to have
+ * restarted — its connection still open, or a reconnect reaching the same process
+ * (Broker#writeK; the indexer's RecordGroup writes again on any closed connection) — which
+ * assumes the broker sees a killed process's connection close before it handles the last
+ * copy's answer.
  *
  * Copies stored on servers beyond the first k (because a home server was unreachable)
  * are hints: the broker records (home, partition) and hands the partition to the

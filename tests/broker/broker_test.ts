@@ -408,6 +408,29 @@ Deno.test("a write whose replica restarted before the write was acknowledged is 
   }
 });
 
+Deno.test("a write whose replica's connection closed after it stored the write, its process still the same, is acknowledged: only a restart loses the copy", async () => {
+  // Two servers, k = 2: no third server could take the copy's place.
+  const cluster = new FakeCluster(2);
+  const broker = await cluster.openBroker({ k: 2 });
+  try {
+    const [first, second] = broker.preferenceList(partitionOf("person1"));
+    let applySecond = () => {};
+    cluster.servers[second].holdPuts = new Promise((resolve) => applySecond = resolve);
+    const writing = broker.put("person1", PERSON);
+    await waitFor(() => cluster.servers[first].trie.has("person1"), {
+      what: "the first replica to store the write",
+    });
+    // The connection closes for a reason other than the process dying (a server closing
+    // it, an idle timeout): the process that stored the write still holds it.
+    broker.pool.connection(first)!.close();
+    applySecond();
+    assert.equal((await writing).kind, "done");
+    assert.deepEqual(cluster.holders("person1").sort(), cluster.addresses.map((a) => a.id).sort());
+  } finally {
+    broker.close();
+  }
+});
+
 Deno.test("reads answer the newest version among the replicas: a newer record, or a newer tombstone as NOT FOUND", async () => {
   const { cluster, broker } = await openBroker(3, 2);
   try {
