@@ -431,6 +431,23 @@ Deno.test("a write whose replica's connection closed after it stored the write, 
   }
 });
 
+Deno.test("a write to k trusted servers in the list's front reads nothing first: no probe with all up, nor with k - 1 down", async () => {
+  const { cluster, broker } = await openBroker(5, 3);
+  try {
+    const reads = () =>
+      cluster.servers.flatMap((server) => server.requests).filter((r) => r === "GET");
+    assert.equal((await broker.put("person1", PERSON)).kind, "done");
+    assert.equal((await broker.delete("person1")).kind, "done");
+    const [first, second] = broker.preferenceList(partitionOf("person1"));
+    cluster.servers[first].state = "crashed";
+    cluster.servers[second].state = "crashed";
+    assert.equal((await broker.put("person1", PERSON)).kind, "done");
+    assert.deepEqual(reads(), []);
+  } finally {
+    broker.close();
+  }
+});
+
 Deno.test("reads answer the newest version among the replicas: a newer record, or a newer tombstone as NOT FOUND", async () => {
   const { cluster, broker } = await openBroker(3, 2);
   try {
