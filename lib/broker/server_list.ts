@@ -18,6 +18,7 @@
 import { lookup } from "node:dns/promises";
 import { describeFsError } from "../base/fs_error.ts";
 import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
+import { hostPort } from "../base/host_port.ts";
 
 /**
  * A server file that cannot be read or parsed; its message is one line saying what
@@ -60,10 +61,6 @@ export interface ServerAddress {
    * {@link resolveServers}); equal to `id` for an address not resolved.
    */
   readonly identity: string;
-}
-
-function hostPort(hostname: string, port: number): string {
-  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 }
 
 /**

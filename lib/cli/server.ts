@@ -46,6 +46,7 @@ import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 import { describeError } from "../base/describe_error.ts";
+import { hostPort } from "../base/host_port.ts";
 
 /** Most connections `--max-connections` accepts (each holds a 64 KiB read buffer). */
 export const MAX_CONNECTIONS_LIMIT = 100_000;
@@ -303,20 +304,6 @@ async function openStore(settings: ServerSettings): Promise<Store> {
     }
     throw error;
   }
-}
-
-/**
- * `host:port`, with brackets around an IPv6 host, as the servers' log lines and
- * error messages name an address.
- *
- * @example
- * ```ts
- * hostPort("127.0.0.1", 8000); // "127.0.0.1:8000"
- * hostPort("::1", 8000); // "[::1]:8000"
- * ```
- */
-export function hostPort(hostname: string, port: number): string {
-  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }
 
 function listen(server: KvServer, settings: ServerSettings): Deno.NetAddr {
