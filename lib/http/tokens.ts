@@ -14,6 +14,7 @@
  * @module
  */
 import { describeError } from "../base/describe_error.ts";
+import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
 
 /** Shortest token accepted: 16 characters leave no room for guessing. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -89,13 +90,13 @@ export class BearerTokens {
   static async read(path: string): Promise<BearerTokens> {
     let text: string;
     try {
-      const info = await Deno.stat(path);
-      if (info.size > MAX_TOKENS_FILE_BYTES) {
+      // Read with a bound, not sized by stat first: a FIFO or a file that grows between
+      // the two would be read whole.
+      text = await readTextFileBounded(path, MAX_TOKENS_FILE_BYTES);
+    } catch (error) {
+      if (error instanceof FileTooLargeError) {
         throw new TokensFileError(`${path}: larger than ${MAX_TOKENS_FILE_BYTES} bytes`);
       }
-      text = await Deno.readTextFile(path);
-    } catch (error) {
-      if (error instanceof TokensFileError) throw error;
       const reason = describeError(error);
       throw new TokensFileError(`${path}: cannot read the tokens file: ${reason}`);
     }
