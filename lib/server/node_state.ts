@@ -37,6 +37,7 @@
  * @module
  */
 import { invariant } from "../base/invariant.ts";
+import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { MAX_RECORDED_K, type NodeState } from "../protocol/mod.ts";
 import { dirname, syncDirectory, writeAll } from "./storage_log.ts";
 
@@ -239,14 +240,15 @@ async function readStateFile(
   path: string,
   onWarning: (message: string) => void,
 ): Promise<NodeState | undefined | "unreadable"> {
-  let bytes: Uint8Array;
+  let bytes: Uint8Array | undefined;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readFileBounded(path, MAX_NODE_STATE_FILE_BYTES);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
+    // Too large to be one this kv wrote: read no further, and treat it as unreadable.
+    if (!(error instanceof FileTooLargeError)) throw error;
   }
-  const state = bytes.length <= MAX_NODE_STATE_FILE_BYTES ? parseState(bytes) : undefined;
+  const state = bytes === undefined ? undefined : parseState(bytes);
   if (state !== undefined) return state;
   onWarning(
     `${path} is not a node state file this kv reads; starting unrepaired with no k ` +

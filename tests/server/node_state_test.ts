@@ -96,6 +96,13 @@ Deno.test("node state: an unreadable state file starts unrepaired with no k, wit
     await reopened.close();
     const text = Deno.readTextFileSync(`${dir}/${NODE_STATE_FILE}`);
     assert.deepEqual(JSON.parse(text), { format: 1, k: 0, unrepaired: true });
+    // A state file far larger than any kv writes is unreadable too (and read no further),
+    // though it holds valid JSON after the padding.
+    const trusted = JSON.stringify({ format: 1, k: 2, unrepaired: false });
+    Deno.writeTextFileSync(`${dir}/${NODE_STATE_FILE}`, " ".repeat(1024 * 1024) + trusted);
+    const large = await Store.open({ dataDir: dir, ...quiet });
+    assert.deepEqual(large.nodeState.state, { unrepaired: true, k: 0 });
+    await large.close();
   });
 });
 
