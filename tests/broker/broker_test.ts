@@ -86,6 +86,40 @@ Deno.test("with k-1 replicas crashed or hung, answers are exactly as with all up
   }
 });
 
+Deno.test("with k-1 servers crashed, hung or restarted empty (unrepaired), GET and KEYS answer as with all up, without a warning", async () => {
+  const mixes = [["restarted", "restarted"], ["crashed", "restarted"], ["hung", "restarted"]];
+  for (const mix of mixes) {
+    const { cluster, broker } = await openBroker(5, 3);
+    try {
+      const keys = Array.from({ length: 20 }, (_, i) => `person${i}`);
+      for (const key of keys) await broker.put(key, int(1));
+      const answers = async () => {
+        const gets = [];
+        for (const key of [...keys, "missing"]) {
+          const lookup = await broker.get(key);
+          gets.push({
+            key,
+            kind: lookup.kind,
+            warning: lookup.kind === "error" ? lookup.error : lookup.warning,
+          });
+        }
+        return { gets, keys: await broker.keys("person", 100) };
+      };
+      const before = await answers();
+      assert.deepEqual(before.gets.filter((get) => get.warning !== undefined), []);
+      assert.equal(before.keys.warning, undefined);
+      assert.equal(before.keys.keys.length, keys.length);
+      broker.preferenceList(partitionOf("person1")).slice(0, 2).forEach((index, at) => {
+        if (mix[at] === "restarted") cluster.servers[index].restart();
+        else cluster.servers[index].state = mix[at] as "crashed" | "hung";
+      });
+      assert.deepEqual(await answers(), before, mix.join(", "));
+    } finally {
+      broker.close();
+    }
+  }
+});
+
 Deno.test("with k servers down: found records are returned with a warning that a newer version may exist, doubtful NOT FOUND warns", async () => {
   const { cluster, broker } = await openBroker(3, 2);
   try {
