@@ -122,7 +122,7 @@ Deno.test("node state: concurrent changes apply in the order asked, each durable
   });
 });
 
-Deno.test("node state: a start that dies after recovery changed the data dir (a torn log tail cut, the first log of an emptied dir made) still leaves the server unrepaired", async () => {
+Deno.test("node state: a start that cannot make its node state unrepaired changes nothing in the data dir (no torn tail cut, no first log made), so the next start still finds the loss", async () => {
   const cases: [string, (dir: string) => void][] = [
     ["emptied", emptyDataDir],
     ["torn tail", (dir) => {
@@ -140,9 +140,14 @@ Deno.test("node state: a start that dies after recovery changed the data dir (a 
       await store.close();
       damage(dir);
       // The start dies where the node state is written (here: its temporary file cannot be
-      // replaced), whatever recovery did to the dir before.
+      // replaced): recovery must not have erased the signs of the loss before that.
+      const logs = () =>
+        [...Deno.readDirSync(dir)].filter((entry) => entry.name.endsWith(".kvlog"))
+          .map((entry) => [entry.name, Deno.statSync(`${dir}/${entry.name}`).size]);
+      const damaged = logs();
       Deno.mkdirSync(`${dir}/${NODE_STATE_FILE}.tmp/blocked`, { recursive: true });
       await assert.rejects(() => Store.open({ dataDir: dir, ...quiet }));
+      assert.deepEqual(logs(), damaged, name);
       Deno.removeSync(`${dir}/${NODE_STATE_FILE}.tmp`, { recursive: true });
       const restarted = await Store.open({ dataDir: dir, ...quiet });
       assert.deepEqual(restarted.nodeState.state, { unrepaired: true, k: 2 }, name);
