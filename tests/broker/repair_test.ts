@@ -11,6 +11,7 @@ import { partitionOf } from "../../lib/record/partition.ts";
 import type { Broker } from "../../lib/broker/broker.ts";
 import { BackgroundRepair } from "../../lib/broker/background_repair.ts";
 import { withoutVersion } from "../helpers/versions.ts";
+import { withDeadline } from "../helpers/wait.ts";
 
 async function fakePool(serverCount: number) {
   const cluster = new FakeCluster(serverCount);
@@ -125,7 +126,8 @@ Deno.test("a restarted server is marked repaired only once the partitions it may
     cluster.servers[third].restart();
     reader = await cluster.openBroker({ k: 2 });
     background = new BackgroundRepair(reader.pool, { k: 2, placement: reader });
-    await background.settled();
+    // A repair that fails is retried, backing off up to a minute: settling is not bounded.
+    await withDeadline(background.settled(), { what: "the background repair to settle" });
     assert.equal(cluster.servers[third].nodeState.unrepaired, false, "marked repaired");
     // One server down: the two that answer, both trusted, must hold the write between them.
     cluster.servers[first].state = "crashed";
