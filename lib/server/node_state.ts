@@ -8,7 +8,7 @@
  * With a data dir, in {@link NODE_STATE_FILE}: JSON `{"format":1,"k":K,"unrepaired":B}`,
  * replaced atomically (temporary file, fsync, rename, fsync of the directory) before a
  * change is acknowledged, so a crash leaves the old state or the new, never a mix. A
- * start makes it say unrepaired before recovery changes the data dir (and writes nothing
+ * start makes it say unrepaired before recovery changes the data dir (and leaves it alone
  * when recovery changes nothing), and trusted again only once recovery found nothing
  * lost ({@link NodeStateKeeper.beginRecovery}). A
  * memory-only server keeps it in memory, and starts unrepaired: it lost everything.
@@ -140,8 +140,8 @@ export class NodeStateKeeper {
    * before any such change, which makes the state say unrepaired, durably (k kept), and
    * only {@link NodeStateRecovery.finish}, given what recovery found, makes it trusted
    * again when nothing was lost; a crash in between leaves it unrepaired, for a repair to
-   * settle. A start that changes nothing writes nothing, so a trusted server still starts
-   * on a full disk.
+   * settle. A start whose recovery changes nothing leaves the file alone, so a trusted
+   * server still starts on a full disk.
    *
    * @example
    * ```ts
