@@ -30,7 +30,7 @@
  */
 import { PARTITION_COUNT } from "../record/partition.ts";
 import { PartitionSet } from "./partition_set.ts";
-import { frontLength } from "./quorum.ts";
+import { mayHoldWrites } from "./quorum.ts";
 import { type PreferenceLists, repairCluster, type RepairReport } from "./repair.ts";
 import type { ServerPool } from "./server_pool.ts";
 
@@ -166,7 +166,7 @@ export class BackgroundRepair {
     this.#notifySettled();
   }
 
-  /** Queues the home partitions of every server that says it is unrepaired and is not queued. */
+  /** Queues the partitions each server that says it is unrepaired may hold writes of. */
   #queueUnrepaired(): void {
     this.#pool.servers.forEach((server, index) => {
       // isUp notices a connection closed under the pool, which then reconnects: a restarted
@@ -175,24 +175,14 @@ export class BackgroundRepair {
       if (this.#pool.state(index)?.unrepaired !== true || this.#unrepairedQueued.has(index)) return;
       this.#unrepairedQueued.add(index);
       for (let partition = 0; partition < PARTITION_COUNT; partition++) {
-        if (this.#mayHold(index, partition)) this.#pending.add(partition);
+        // Every partition it may hold writes of, as a home or a hint: the repair marks it
+        // repaired only once they are all in order (lib/broker/repair.ts).
+        const list = this.#options.placement.preferenceList(partition);
+        if (mayHoldWrites(list, this.#options.k, index)) this.#pending.add(partition);
       }
       this.#reasons.add(`${server.id} is unrepaired`);
     });
     this.#start();
-  }
-
-  /**
-   * Whether `server` may have held an acknowledged write of `partition`: it is among the
-   * first min(n, 2k − 1) of the partition's list (lib/broker/quorum.ts), as a home server
-   * or as a hint. The repair marks it repaired only once all those partitions are in
-   * order (lib/broker/repair.ts), so they are all repaired, not its home ones only.
-   */
-  #mayHold(server: number, partition: number): boolean {
-    const list = this.#options.placement.preferenceList(partition);
-    const front = frontLength(this.#pool.servers.length, this.#options.k);
-    for (let rank = 0; rank < front; rank++) if (list[rank] === server) return true;
-    return false;
   }
 
   /** Starts the next repair unless one runs, nothing is queued, or a retry is awaited. */

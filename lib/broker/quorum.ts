@@ -145,6 +145,24 @@ export function frontLength(serverCount: number, k: number): number {
 }
 
 /**
+ * Whether `server` is among the first min(n, 2k − 1) servers of the preference list
+ * `list` (n = its length): where a write acknowledged with at most k − 1 servers
+ * unreachable may have been stored, as a home copy or a hint (step 1). A server that
+ * lost its data is trusted again only once every such partition is in order.
+ *
+ * @example
+ * ```ts
+ * mayHoldWrites(new Uint16Array([2, 0, 1, 3]), 2, 1); // true: position 2 of 4, k = 2
+ * mayHoldWrites(new Uint16Array([2, 0, 1, 3]), 2, 3); // false: beyond the first 3
+ * ```
+ */
+export function mayHoldWrites(list: ArrayLike<number>, k: number, server: number): boolean {
+  const front = frontLength(list.length, k);
+  for (let rank = 0; rank < front; rank++) if (list[rank] === server) return true;
+  return false;
+}
+
+/**
  * Whether a read whose trustworthy answers came from `positions` (in its preference
  * list) rules out every acknowledged write it did not see.
  *

@@ -47,7 +47,7 @@ import {
   type WriteOutcome,
 } from "./repair_writes.ts";
 import { invariant } from "../base/invariant.ts";
-import { frontLength } from "./quorum.ts";
+import { mayHoldWrites } from "./quorum.ts";
 
 /**
  * Entries one LIST_PARTITIONS page asks for: the protocol's most. The repair holds one
@@ -541,18 +541,17 @@ class RepairRun {
   }
 
   /**
-   * Whether server `server` is among the first min(n, 2k − 1) servers of `partition`'s
-   * list (lib/broker/quorum.ts): where a write acknowledged with at most k − 1 servers
-   * unreachable may have been stored, as a home copy or a hint. A server that lost such
-   * a hint is trusted again only once the partition is in order (its home servers hold
-   * the write), else a read asking it and a home server that missed the write would
-   * count two NOT FOUNDs and find nothing.
+   * Whether `server` may hold acknowledged writes of `partition`, as a home copy or a
+   * hint ({@link mayHoldWrites}). A server that lost such a hint is trusted again only
+   * once the partition is in order (its home servers hold the write), else a read asking
+   * it and a home server that missed the write would count two NOT FOUNDs and find nothing.
    */
   #mayHold(server: number, partition: number): boolean {
-    const list = this.#options.placement.preferenceList(partition);
-    const front = frontLength(this.#pool.servers.length, this.#options.k);
-    for (let rank = 0; rank < front; rank++) if (list[rank] === server) return true;
-    return false;
+    return mayHoldWrites(
+      this.#options.placement.preferenceList(partition),
+      this.#options.k,
+      server,
+    );
   }
 
   /** Whether this repair covered every partition server `server` may hold writes of. */

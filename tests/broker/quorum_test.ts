@@ -3,7 +3,7 @@
 // `kv server` processes (memory-only: a restart loses everything and says so).
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { PreferenceWalk, readIsConclusive } from "../../lib/broker/quorum.ts";
+import { mayHoldWrites, PreferenceWalk, readIsConclusive } from "../../lib/broker/quorum.ts";
 import { Broker, type RepairRequest } from "../../lib/broker/broker.ts";
 import { HybridClock } from "../../lib/broker/clock.ts";
 import { Placement } from "../../lib/broker/placement.ts";
@@ -235,4 +235,15 @@ Deno.test("a write whose servers include an unrepaired one still wins over an ea
     ahead.close();
     behind.close();
   }
+});
+
+Deno.test("mayHoldWrites: exactly the first min(n, 2k-1) servers of a list may hold a write made with at most k-1 down", () => {
+  fc.assert(fc.property(failures, ([n, k, down]) => {
+    const list = Uint16Array.from({ length: n }, (_, i) => i);
+    const written = firstReachable(n, k, down);
+    if (written.length < k) return;
+    for (const position of written) assert(mayHoldWrites(list, k, list[position]));
+    const holders = Array.from(list).filter((server) => mayHoldWrites(list, k, server));
+    assert.equal(holders.length, Math.min(n, 2 * k - 1));
+  }));
 });
