@@ -386,8 +386,7 @@ Deno.test("a server marked repaired while its answer was on the way is not trust
       version: { ms: 1, counter: 0, broker: 1 },
     });
     cluster.servers[first].nodeState = { unrepaired: true, k: 2 };
-    let answerSecond = () => {};
-    cluster.servers[second].holdGets = new Promise((resolve) => answerSecond = resolve);
+    const answerSecond = cluster.servers[second].hold("gets");
     const reading = broker.get("person1");
     await waitFor(() => cluster.servers[second].requests.includes("GET"), {
       what: "the read to reach the second server",
@@ -408,8 +407,7 @@ Deno.test("a write whose replica restarted before the write was acknowledged is 
   const repairer = await cluster.openBroker({ k: 2 });
   try {
     const [first, second] = writer.preferenceList(partitionOf("person1"));
-    let applySecond = () => {};
-    cluster.servers[second].holdPuts = new Promise((resolve) => applySecond = resolve);
+    const applySecond = cluster.servers[second].hold("puts");
     const writing = writer.put("person1", PERSON);
     await waitFor(() => cluster.servers[second].requests.includes("PUT"), {
       what: "the write to reach the second replica",
@@ -448,8 +446,7 @@ Deno.test("a write whose replica's connection closed after it stored the write, 
   const broker = await cluster.openBroker({ k: 2 });
   try {
     const [first, second] = broker.preferenceList(partitionOf("person1"));
-    let applySecond = () => {};
-    cluster.servers[second].holdPuts = new Promise((resolve) => applySecond = resolve);
+    const applySecond = cluster.servers[second].hold("puts");
     const writing = broker.put("person1", PERSON);
     await waitFor(() => cluster.servers[first].trie.has("person1"), {
       what: "the first replica to store the write",

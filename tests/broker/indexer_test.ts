@@ -381,8 +381,7 @@ Deno.test("a record whose replica restarted before the other replica stored it i
   const repairer = await cluster.openBroker({ k: 2 });
   try {
     const [first, second] = broker.preferenceList(partitionOf("person1"));
-    let applySecond = () => {};
-    cluster.servers[second].holdPuts = new Promise((resolve) => applySecond = resolve);
+    const applySecond = cluster.servers[second].hold("puts");
     const indexing = indexKeys(broker, ["person1"]);
     await waitFor(() => cluster.servers[first].trie.has("person1"), {
       what: "the first replica to store the record",

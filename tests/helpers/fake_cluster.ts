@@ -63,14 +63,26 @@ export class FakeServer {
   maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
   /** The node state its HELLO would tell: trusted, no k recorded, unless a test says otherwise. */
   nodeState: NodeState = { unrepaired: false, k: 0 };
-  /** When set, a GET waits for it before answering: a slow server, on the test's cue. */
-  holdGets: Promise<void> | undefined;
-  /** When set, a PUT or PUT_MANY waits for it before it is applied: a slow write, on cue. */
-  holdPuts: Promise<void> | undefined;
+  /** While set, a GET waits for it before answering (see {@link FakeServer.hold}). */
+  heldGets: Promise<void> | undefined;
+  /** While set, a PUT or PUT_MANY waits for it before it is applied. */
+  heldPuts: Promise<void> | undefined;
   /** How many times the server restarted: connections opened before are closed. */
   generation = 0;
 
   constructor(readonly address: ServerAddress) {}
+
+  /**
+   * Makes GETs (`"gets"`), or PUTs and PUT_MANYs (`"puts"`), wait from now until the
+   * returned function is called: a slow server, on the test's cue.
+   */
+  hold(kind: "gets" | "puts"): () => void {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => release = resolve);
+    if (kind === "gets") this.heldGets = gate;
+    else this.heldPuts = gate;
+    return release;
+  }
 
   /**
    * Restarts the server empty, as a memory-only `kv server` does: everything it held is
@@ -200,7 +212,7 @@ class FakeConnection implements ServerConnection {
 
   async put(key: string, value: Value, options: WriteOptions): Promise<PutResult> {
     await this.#check("PUT");
-    await this.server.holdPuts;
+    await this.server.heldPuts;
     if (this.server.failWrites) throw new ServerError(ErrorCode.INTERNAL, this.server.failWrites);
     return this.server.applyPut(key, value, options);
   }
@@ -218,7 +230,7 @@ class FakeConnection implements ServerConnection {
     }
     if (this.server.crashOnPutMany) this.server.state = "crashed";
     await this.#check("PUT_MANY");
-    await this.server.holdPuts;
+    await this.server.heldPuts;
     if (this.server.failWrites) throw new ServerError(ErrorCode.INTERNAL, this.server.failWrites);
     const refusals: PutManyRefusal[] = [];
     for (let index = 0; index < bounds.itemCount; index++) {
@@ -245,7 +257,7 @@ class FakeConnection implements ServerConnection {
 
   async getEncoded(key: string): Promise<EncodedRead> {
     await this.#check("GET");
-    await this.server.holdGets;
+    await this.server.heldGets;
     const value = this.server.trie.get(key);
     return {
       encoded: value === undefined ? undefined : encodeValue(value),
