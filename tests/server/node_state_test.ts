@@ -11,6 +11,15 @@ import { nextVersion } from "../helpers/versions.ts";
 
 const quiet = { onWarning: () => {} };
 
+/** A store in `dir` holding one record, recording k = 2 and marked repaired: a trusted server. */
+async function trustedStore(dir: string): Promise<Store> {
+  const store = await Store.open({ dataDir: dir, ...quiet });
+  store.put("a", int(1), { version: nextVersion() });
+  await store.nodeState.setK(2, false);
+  await store.nodeState.markRepaired();
+  return store;
+}
+
 Deno.test("node state: a memory-only store starts unrepaired with no k; SET_K and MARK_REPAIRED change it", async () => {
   const store = await Store.open();
   assert.deepEqual(store.nodeState.state, { unrepaired: true, k: 0 });
@@ -43,10 +52,7 @@ Deno.test("node state: a new data dir is unrepaired until MARK_REPAIRED, which s
 
 Deno.test("node state: a data dir emptied of its logs and snapshots starts unrepaired, keeping k", async () => {
   await withTempDir(async (dir) => {
-    const store = await Store.open({ dataDir: dir, ...quiet });
-    store.put("a", int(1), { version: nextVersion() });
-    await store.nodeState.setK(2, false);
-    await store.nodeState.markRepaired();
+    const store = await trustedStore(dir);
     await store.compact();
     await store.close();
     emptyDataDir(dir);
@@ -83,10 +89,7 @@ Deno.test("node state: recovery that skips a damaged log stretch sets unrepaired
 
 Deno.test("node state: an unreadable state file starts unrepaired with no k, with a warning, and is rewritten", async () => {
   await withTempDir(async (dir) => {
-    const store = await Store.open({ dataDir: dir, ...quiet });
-    store.put("a", int(1), { version: nextVersion() });
-    await store.nodeState.setK(2, false);
-    await store.nodeState.markRepaired();
+    const store = await trustedStore(dir);
     await store.close();
     Deno.writeTextFileSync(`${dir}/${NODE_STATE_FILE}`, "{not json");
     const warnings: string[] = [];
@@ -133,10 +136,7 @@ Deno.test("node state: a start that cannot make its node state unrepaired change
   ];
   for (const [name, damage] of cases) {
     await withTempDir(async (dir) => {
-      const store = await Store.open({ dataDir: dir, ...quiet });
-      store.put("a", int(1), { version: nextVersion() });
-      await store.nodeState.setK(2, false);
-      await store.nodeState.markRepaired();
+      const store = await trustedStore(dir);
       await store.close();
       damage(dir);
       // The start dies where the node state is written (here: its temporary file cannot be
@@ -165,10 +165,7 @@ function emptyDataDir(dir: string): void {
 
 Deno.test("node state: a start of a trusted server that recovers an intact data dir leaves node-state.json untouched (so a full disk still starts it)", async () => {
   await withTempDir(async (dir) => {
-    const store = await Store.open({ dataDir: dir, ...quiet });
-    store.put("a", int(1), { version: nextVersion() });
-    await store.nodeState.setK(2, false);
-    await store.nodeState.markRepaired();
+    const store = await trustedStore(dir);
     await store.close();
     // Every write of the file replaces it by a new one (temporary file, rename).
     const before = Deno.statSync(`${dir}/${NODE_STATE_FILE}`).ino;
