@@ -324,6 +324,23 @@ export class ByteWriter {
     this.#view.setUint32(offset, value);
   }
 
+  /**
+   * Overwrites the byte at `offset` (for a tag known only after what follows is written).
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.u8(0); // room for a tag
+   * writer.u8(7);
+   * writer.patchU8(0, 1);
+   * writer.bytes(); // Uint8Array [1, 7]
+   * ```
+   */
+  patchU8(offset: number, value: number): void {
+    if (offset >= this.#length) throw new RangeError(`patch at ${offset} is past the end`);
+    this.#buffer[offset] = value;
+  }
+
   /** A view of the bytes written so far (shares memory with the writer until it grows or resets). */
   bytes(): Uint8Array {
     return this.#buffer.subarray(0, this.#length);

@@ -13,6 +13,7 @@
  */
 import { type KeysOptions } from "../record/key.ts";
 import { ByteWriter } from "../base/bytes.ts";
+import { invariant } from "../base/invariant.ts";
 import type { Value } from "../record/value.ts";
 import { writeValue } from "../record/value_codec.ts";
 import { type Version, VERSION_BYTES, writeVersion } from "../record/version.ts";
@@ -42,6 +43,9 @@ import {
 import { MAX_PUT_MANY_ITEMS, PUT_FLAG_IF_ABSENT } from "./put_many.ts";
 
 const textEncoder = new TextEncoder();
+
+/** Where a frame's type byte is, after its u32 body length. */
+const FRAME_TYPE_OFFSET = 4;
 
 /**
  * Appends frames to one growing buffer, so that many messages go out in one
@@ -584,6 +588,51 @@ export class FrameWriter {
     }
     this.#out.truncate(start);
     this.notFound(requestId, version);
+  }
+
+  /**
+   * Appends the answer to a GET that `read` writes straight from the store: `read`
+   * appends the key's version (12 bytes) when the key is held, then its value when it
+   * holds one, and returns whether it wrote a value. OK carrying both when it did, else
+   * NOT_FOUND carrying the version (a tombstone's) or nothing (the key was never
+   * written). When `read` throws, nothing of the frame is left.
+   *
+   * @example
+   * ```ts
+   * import { decodeResponse } from "./messages.ts";
+   * import { VERSION_BYTES, writeVersion } from "../record/version.ts";
+   * const version = { ms: 1700000000000, counter: 0, broker: 1 };
+   * const tombstone = new Uint8Array(VERSION_BYTES);
+   * writeVersion(tombstone, 0, version);
+   * const frames = new FrameWriter();
+   * frames.okOrNotFoundRead(3, (out) => {
+   *   out.raw(tombstone); // the key holds a tombstone: its version, no value
+   *   return false;
+   * });
+   * const bytes = frames.bytes();
+   * decodeResponse({ type: bytes[4], requestId: 3, body: bytes.subarray(9) });
+   * // { type: "not_found", requestId: 3, version }
+   * ```
+   */
+  okOrNotFoundRead(requestId: number, read: (out: ByteWriter) => boolean): void {
+    const start = this.#begin(MessageType.OK, requestId);
+    const bodyStart = this.#out.length;
+    let found: boolean;
+    try {
+      found = read(this.#out);
+    } catch (error) {
+      this.#out.truncate(start);
+      throw error;
+    }
+    if (!found) {
+      const written = this.#out.length - bodyStart;
+      invariant(
+        written === 0 || written === VERSION_BYTES,
+        "a read without a value wrote a version or nothing",
+      );
+      this.#out.patchU8(start + FRAME_TYPE_OFFSET, MessageType.NOT_FOUND);
+    }
+    this.#end(start);
   }
 
   /**

@@ -14,7 +14,7 @@
  */
 import { MAX_KEY_BYTES, MAX_KEYS_LIMIT, MAX_PATH_SEGMENTS } from "../limits.ts";
 import { checkEncodedKey, checkKey, type KeysOptions } from "../record/key.ts";
-import { ByteReader, DecodeError, LimitExceededError } from "../base/bytes.ts";
+import { ByteReader, DecodeError, LimitExceededError, readU32 } from "../base/bytes.ts";
 import { readUtf8 } from "../base/utf8.ts";
 import { checkPath } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
@@ -113,6 +113,38 @@ function readFlags(reader: ByteReader, allowed: number, what: string): number {
     throw new DecodeError(`unknown ${what} flags 0x${flags.toString(16).padStart(2, "0")}`);
   }
   return flags;
+}
+
+/** Where a GET body's key begins: after its u32 byte length. */
+export const GET_KEY_START = 4;
+
+/**
+ * Whether {@link decodeRequest} accepts `body` as a GET's, judged on its bytes without
+ * making the key a string: a u32 length matching the rest of the body, then the key, 1 to
+ * MAX_KEY_BYTES bytes of valid UTF-8 without `.`. The key's UTF-8 is then
+ * `body[GET_KEY_START, body.length)`; for any other body, decodeRequest says what is wrong.
+ * A server answers GETs from the key's bytes this way.
+ *
+ * @example
+ * ```ts
+ * const key = new TextEncoder().encode("person1");
+ * const body = new Uint8Array(GET_KEY_START + key.length);
+ * new DataView(body.buffer).setUint32(0, key.length);
+ * body.set(key, GET_KEY_START);
+ * isWellFormedGetBody(body); // true
+ * isWellFormedGetBody(body.subarray(0, 6)); // false: the length says 7 bytes, 2 follow
+ * ```
+ */
+export function isWellFormedGetBody(body: Uint8Array): boolean {
+  const keyBytes = body.length - GET_KEY_START;
+  if (keyBytes < 1 || keyBytes > MAX_KEY_BYTES || readU32(body, 0) !== keyBytes) return false;
+  try {
+    checkEncodedKey(body, GET_KEY_START, body.length, "key");
+    return true;
+  } catch (error) {
+    if (error instanceof DecodeError) return false;
+    throw error;
+  }
 }
 
 /**

@@ -728,16 +728,18 @@ export class Store {
   }
 
   /**
-   * Appends the value under `key` to `writer` in the wire encoding, straight from the
-   * trie; false, writing nothing, when there is none (see {@link RecordTrie.getInto}).
+   * Appends the version of the key `source[keyStart, keyEnd)` (UTF-8) when it is held,
+   * then its value when it holds a record, and says whether it wrote a value: a GET
+   * answered from the key's bytes (see {@link RecordTrie.getEncodedAt}).
    *
    * @example
    * ```ts
-   * store.getInto("person1", writer); // true
+   * const key = new TextEncoder().encode("person1");
+   * store.getEncodedAt(key, 0, key.length, writer); // true
    * ```
    */
-  getInto(key: string, writer: ByteWriter): boolean {
-    return this.#trie.getInto(key, writer);
+  getEncodedAt(source: Uint8Array, keyStart: number, keyEnd: number, writer: ByteWriter): boolean {
+    return this.#trie.getEncodedAt(source, keyStart, keyEnd, writer);
   }
 
   /**

@@ -403,6 +403,33 @@ export class RecordTrie {
   }
 
   /**
+   * What a server's GET answers, read with the key given as its UTF-8 bytes
+   * `source[keyStart, keyEnd)` (no string is made): when the trie holds the key, appends
+   * its version's 12 bytes to `writer`, then, when the key holds a record rather than a
+   * tombstone, the record's value in the wire encoding straight from the arena, and
+   * returns whether it wrote a value. Throws a DecodeError (LimitExceededError for the
+   * length), writing nothing, when the bytes are no valid key (see `checkEncodedKey`).
+   *
+   * @example
+   * ```ts
+   * const key = new TextEncoder().encode("person1");
+   * const writer = new ByteWriter();
+   * trie.getEncodedAt(key, 0, key.length, writer); // true: the version, then the value
+   * trie.getEncodedAt(key, 0, 6, writer); // false, nothing more written: "person" is not held
+   * ```
+   */
+  getEncodedAt(source: Uint8Array, keyStart: number, keyEnd: number, writer: ByteWriter): boolean {
+    checkEncodedKey(source, keyStart, keyEnd);
+    const node = this.#keys.find(source, keyEnd - keyStart, keyStart);
+    if (node < 0) return false;
+    this.#versions.writeInto(node, writer);
+    const offset = this.#keys.value(node);
+    if (offset === TOMBSTONE) return false;
+    this.#arena.encodeNode(offset, this.#arena.rootNode(offset), writer);
+    return true;
+  }
+
+  /**
    * The value at `path`: `path[0]` is the record key, each further element a field name
    * of the object reached so far. Undefined when the record or a field is missing or the
    * path runs into a scalar.

@@ -15,7 +15,7 @@
  * @module
  */
 import { invariant } from "../base/invariant.ts";
-import { readU32 } from "../base/bytes.ts";
+import { type ByteWriter, readU32 } from "../base/bytes.ts";
 import { isValidVersion, type Version } from "../record/version.ts";
 import { resized } from "./radix.ts";
 
@@ -124,6 +124,25 @@ export class VersionColumn {
   word(node: number, index: number): number {
     const at = node * WORDS + index;
     return at < this.#words.length ? this.#words[at] : 0;
+  }
+
+  /**
+   * Appends node `node`'s version to `writer` as its 12 bytes (record/version.ts), straight
+   * from the column's words: what a read's answer carries, without making a Version.
+   *
+   * @example
+   * ```ts
+   * import { ByteWriter } from "../base/bytes.ts";
+   * import { readVersion } from "../record/version.ts";
+   * const column = new VersionColumn();
+   * column.set(5, { ms: 1000, counter: 2, broker: 7 });
+   * const writer = new ByteWriter();
+   * column.writeInto(5, writer);
+   * readVersion(writer.bytes(), 0); // { ms: 1000, counter: 2, broker: 7 }
+   * ```
+   */
+  writeInto(node: number, writer: ByteWriter): void {
+    for (let index = 0; index < WORDS; index++) writer.u32(this.word(node, index));
   }
 
   /**

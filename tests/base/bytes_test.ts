@@ -67,6 +67,15 @@ Deno.test("ByteWriter.patchU32 overwrites in place and refuses past the end", ()
   assert.throws(() => writer.patchU32(2, 1), RangeError);
 });
 
+Deno.test("ByteWriter.patchU8 overwrites one byte in place and refuses past the end", () => {
+  const writer = new ByteWriter();
+  writer.u8(0);
+  writer.u8(7);
+  writer.patchU8(0, 0x81);
+  assert.deepEqual([...writer.bytes()], [0x81, 7]);
+  assert.throws(() => writer.patchU8(2, 1), RangeError);
+});
+
 Deno.test("ByteReader reads only between start and end", () => {
   const reader = new ByteReader(new Uint8Array([1, 2, 3, 4]), 1, 3);
   assert.equal(reader.offset, 1);

@@ -20,6 +20,8 @@ import {
   decodeStatsBody,
   decodeValueBody,
   DIGEST_ROW_BYTES,
+  GET_KEY_START,
+  isWellFormedGetBody,
   readItemKey,
 } from "../../lib/protocol/messages.ts";
 import {
@@ -526,4 +528,57 @@ Deno.test("corrupted request frames decode or throw DecodeError, nothing else", 
     ),
     { numRuns: 1000 },
   );
+});
+
+/** A GET body: the u32 length `declared` (default: the key's own), then the key's bytes. */
+function getBody(key: Uint8Array, declared = key.length): Uint8Array {
+  const body = new Uint8Array(GET_KEY_START + key.length);
+  new DataView(body.buffer).setUint32(0, declared);
+  body.set(key, GET_KEY_START);
+  return body;
+}
+
+/** Key bytes of every kind a GET may carry: valid keys, and the ways a key is refused. */
+function getKeyBytesArbitrary(): fc.Arbitrary<Uint8Array> {
+  const encoder = new TextEncoder();
+  return fc.oneof(
+    keyArbitrary().map((key) => encoder.encode(key)),
+    fc.uint8Array({ maxLength: 16 }), // any bytes: empty, invalid UTF-8, dots
+    fc.constantFrom("a.b", ".", "person1.").map((key) => encoder.encode(key)),
+    fc.integer({ min: MAX_KEY_BYTES - 1, max: MAX_KEY_BYTES + 2 })
+      .map((length) => new Uint8Array(length).fill(0x61)), // around the length limit
+  );
+}
+
+Deno.test("property: isWellFormedGetBody is true exactly for the GET bodies decodeRequest accepts, whose key is the body's bytes", () => {
+  fc.assert(
+    fc.property(
+      getKeyBytesArbitrary(),
+      fc.oneof(fc.constant(0), fc.integer({ min: -2, max: 2 })),
+      (key, lengthError) => {
+        const body = getBody(key, Math.max(0, key.length + lengthError));
+        let decoded: string | undefined;
+        try {
+          const request = decodeRequest({ type: MessageType.GET, requestId: 1, body });
+          assert.equal(request.type, "get");
+          decoded = request.type === "get" ? request.key : undefined;
+        } catch (error) {
+          assert.ok(error instanceof DecodeError, String(error));
+        }
+        assert.equal(isWellFormedGetBody(body), decoded !== undefined);
+        if (decoded !== undefined) {
+          assert.deepEqual(new TextEncoder().encode(decoded), body.subarray(GET_KEY_START));
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("isWellFormedGetBody refuses a body shorter than its length, an empty key and a body of a few bytes", () => {
+  const key = new TextEncoder().encode("person1");
+  assert.equal(isWellFormedGetBody(getBody(key)), true);
+  assert.equal(isWellFormedGetBody(getBody(key).subarray(0, 8)), false);
+  assert.equal(isWellFormedGetBody(getBody(new Uint8Array(0))), false);
+  assert.equal(isWellFormedGetBody(new Uint8Array([0, 0])), false);
 });

@@ -461,7 +461,7 @@ Deno.test("a PUT_MANY the store cannot take is answered by one ERROR INTERNAL, l
 Deno.test("a bug in the store answers INTERNAL, not BAD_REQUEST, and is logged with its stack", async () => {
   const store = await Store.open();
   // A store bug: what a TypeError from the code looks like, not a mistake of the client.
-  store.versionOf = () => {
+  store.getEncodedAt = () => {
     throw new TypeError("Cannot read properties of undefined (reading 'kind')");
   };
   const logged: string[] = [];

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ByteWriter } from "../../lib/base/bytes.ts";
+import { ByteWriter, DecodeError } from "../../lib/base/bytes.ts";
 import { RecordTrie } from "../../lib/trie/mod.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { int, object, type Value } from "../../lib/record/value.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
+import { type Version, VERSION_BYTES, writeVersion } from "../../lib/record/version.ts";
 
 /** What `into` appends to a writer that already holds a byte, and whether it found anything. */
 function appended(into: (writer: ByteWriter) => boolean): [boolean, Uint8Array] {
@@ -62,4 +63,64 @@ Deno.test("getInto and queryInto write nothing for a missing key, field or delet
   assert.deepEqual(appended((w) => trie.queryInto(["c"], w)), nothing);
   assert.deepEqual(appended((w) => trie.queryInto(["a", "zip"], w)), nothing);
   assert.deepEqual(appended((w) => trie.queryInto(["a", "n", "deeper"], w)), nothing);
+});
+
+/** `version`'s 12 bytes, followed by `rest`. */
+function versionThen(version: Version, rest: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const bytes = new Uint8Array(VERSION_BYTES + rest.length);
+  writeVersion(bytes, 0, version);
+  bytes.set(rest, VERSION_BYTES);
+  return bytes;
+}
+
+const versionArbitrary = fc.record({
+  ms: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+  counter: fc.integer({ min: 0, max: 0xffff }),
+  broker: fc.integer({ min: 0, max: 0xffff_ffff }),
+});
+
+Deno.test("property: getEncodedAt writes a record's version and value, a tombstone's version, nothing for a missing key", () => {
+  const encoder = new TextEncoder();
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(
+        fc.tuple(keyArbitrary(), valueArbitrary(3), versionArbitrary, fc.boolean()),
+        { selector: ([key]) => key, minLength: 1, maxLength: 8 },
+      ),
+      keyArbitrary(),
+      (entries, missing) => {
+        const trie = new RecordTrie();
+        for (const [key, value, version, deleted] of entries) {
+          if (deleted) trie.tombstone(key, { version });
+          else trie.put(key, value, { version });
+        }
+        for (const [key, value, version, deleted] of entries) {
+          // The key sits inside a larger buffer, as it does in a request frame.
+          const bytes = encoder.encode(`{${key}}`);
+          const expected = deleted
+            ? [false, versionThen(version)]
+            : [true, versionThen(version, encodeValue(value))];
+          assert.deepEqual(
+            appended((w) => trie.getEncodedAt(bytes, 1, bytes.length - 1, w)),
+            expected,
+          );
+        }
+        if (entries.every(([key]) => key !== missing)) {
+          const bytes = encoder.encode(missing);
+          const nothing = [false, new Uint8Array(0)];
+          assert.deepEqual(appended((w) => trie.getEncodedAt(bytes, 0, bytes.length, w)), nothing);
+        }
+      },
+    ),
+  );
+});
+
+Deno.test("getEncodedAt refuses bytes that are no key, writing nothing", () => {
+  const trie = new RecordTrie();
+  trie.put("a", int(1));
+  for (const bad of [new Uint8Array(0), new Uint8Array([0x61, 0x2e]), new Uint8Array([0xff])]) {
+    const writer = new ByteWriter();
+    assert.throws(() => trie.getEncodedAt(bad, 0, bad.length, writer), DecodeError);
+    assert.equal(writer.length, 0);
+  }
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { ByteWriter } from "../../lib/base/bytes.ts";
 import { VersionColumn } from "../../lib/trie/versions.ts";
 import { RecordTrie } from "../../lib/trie/mod.ts";
 import { int, str } from "../../lib/record/value.ts";
@@ -70,4 +71,20 @@ Deno.test("record trie: tombstones are keys with versions that no read, count or
   assert.equal(trie.versionOf("person30"), undefined);
   assert.deepEqual(trie.keys({ prefix: "person", limit: 10 }), ["person3", "person300"]);
   trie.checkInvariants();
+});
+
+Deno.test("property: writeInto appends the very bytes writeVersion writes; a node never set writes the base version", () => {
+  fc.assert(
+    fc.property(versionArbitrary, fc.nat({ max: 5000 }), (version, node) => {
+      const column = new VersionColumn();
+      column.set(node, version);
+      const writer = new ByteWriter();
+      column.writeInto(node, writer);
+      column.writeInto(node + 100_000, writer);
+      const expected = new Uint8Array(2 * VERSION_BYTES);
+      writeVersion(expected, 0, version);
+      writeVersion(expected, VERSION_BYTES, BASE_VERSION);
+      assert.deepEqual(writer.bytes(), expected);
+    }),
+  );
 });
