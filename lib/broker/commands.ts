@@ -700,6 +700,7 @@ function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
  * order. The text between encoded values goes to `json` in one piece each.
  */
 function writeJson(answer: Answer, json: EncodedJsonWriter): void {
+  if ("encoded" in answer) return writeFoundJson(answer, json);
   let text = "{";
   let first = true;
   for (const [name, field] of Object.entries(answer)) {
@@ -716,4 +717,18 @@ function writeJson(answer: Answer, json: EncodedJsonWriter): void {
     }
   }
   json.text(`${text}}`);
+}
+
+/** A GET or QUERY answer that found a value, as a server encoded it. */
+type EncodedFound = Extract<Answer, { encoded: Uint8Array }>;
+
+/**
+ * {@link writeJson} for the answer nearly every piped GET gets: its fields in the order
+ * `runCommand` makes them, without listing the answer's entries and quoting each name.
+ */
+function writeFoundJson(answer: EncodedFound, json: EncodedJsonWriter): void {
+  json.text(`{"op":"${answer.op}","key":${JSON.stringify(answer.key)},"found":true,"value":`);
+  json.value(answer.encoded);
+  const warning = answer.warning === undefined ? "" : `,"warning":${JSON.stringify(answer.warning)}`;
+  json.text(`,"version":${JSON.stringify(answer.version)}${warning}}`);
 }
