@@ -106,6 +106,26 @@ export class LineBuffer {
   }
 
   /**
+   * Adds `bytes` (UTF-8 text without its newline, such as an answer written as JSON
+   * bytes) and a newline, as {@link LineBuffer.writeLine} adds a string's.
+   *
+   * @example
+   * ```ts
+   * const output = new LineBuffer();
+   * output.writeLineBytes(new TextEncoder().encode("STORED: person1"));
+   * output.flush();
+   * ```
+   */
+  writeLineBytes(bytes: Uint8Array): void {
+    this.#throwPending();
+    this.#makeRoom(bytes.length + 1);
+    this.#buffer.set(bytes, this.#length);
+    this.#length += bytes.length;
+    this.#buffer[this.#length++] = NEWLINE;
+    if (this.#length >= LINE_BUFFER_BYTES) this.flush();
+  }
+
+  /**
    * Writes what is held on the next turn of the event loop. A failure then is thrown by
    * the next {@link LineBuffer.writeLine} or {@link LineBuffer.flush}.
    *
@@ -151,7 +171,11 @@ export class LineBuffer {
     // Else the exact count, so that a line which fits is not taken for one that does not
     // (that flushed what was held and grew the buffer to 3 bytes a unit for each long line).
     if (this.#length + text.length * 3 + 1 <= this.#buffer.length) return;
-    const extra = utf8Length(text) + 1;
+    this.#makeRoom(utf8Length(text) + 1);
+  }
+
+  /** Makes room for `extra` bytes: after what is held, else in an empty buffer. */
+  #makeRoom(extra: number): void {
     if (this.#length + extra <= this.#buffer.length) return;
     if (this.#length > 0) this.flush();
     if (extra > this.#buffer.length) this.#buffer = new Uint8Array(extra);

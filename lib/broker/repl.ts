@@ -23,6 +23,7 @@ import {
   endsSession,
   errorAnswer,
   formatAnswer,
+  formatAnswerJson,
   type FormatOptions,
   parseCommand,
   runCommand,
@@ -47,14 +48,21 @@ export const META_COMMAND_PREFIX = "\\";
 
 /** Options for {@link runSession} and {@link runInteractive}. */
 export interface SessionOptions extends FormatOptions {
-  /** Writes one printed answer (without its newline); default: stdout. */
-  write?: (text: string) => void;
   /**
    * Answers lines that start with {@link META_COMMAND_PREFIX} (commands about
    * the session rather than the data, such as `kv demo`'s `\demo stop 2`) with
    * the text to print; default: such lines get an unknown-command error.
    */
   metaCommand?: (line: string) => Promise<string>;
+}
+
+/** Options for {@link runSession}. */
+export interface PipedSessionOptions extends SessionOptions, PipelineOptions {
+  /**
+   * Where answers go, gathered into few large writes: written whenever the next answer
+   * is not ready yet, and at the end; default: a {@link LineBuffer} over stdout.
+   */
+  output?: LineBuffer;
 }
 
 /**
@@ -93,19 +101,17 @@ export async function answerLine(broker: Broker, line: string): Promise<Answer |
 export async function runSession(
   broker: Broker,
   lines: AsyncIterable<ReadLine>,
-  options: SessionOptions & PipelineOptions = {},
+  options: PipedSessionOptions = {},
 ): Promise<void> {
-  // Stdout gathers answers and writes them whenever the next one is not ready yet.
-  const output = options.write === undefined ? new LineBuffer() : undefined;
-  const write = options.write ?? ((text: string) => output?.writeLine(text));
+  const output = options.output ?? new LineBuffer();
   try {
     await runPipelined(
       lines,
       (line) => planLine(broker, line, options),
-      (reply) => (reply.text === "" || writeAnswer(write, reply.text)) && !reply.exit,
-      { ...options, idle: () => output?.flushSoon() },
+      (outcome) => printed(() => printOutcome(output, outcome, options)) && !endsWith(outcome),
+      { ...options, idle: () => output.flushSoon() },
     );
-    output?.flush();
+    output.flush();
   } catch (error) {
     if (!(error instanceof StdoutError && error.readerGone)) throw error;
   }
@@ -116,17 +122,17 @@ function planLine(
   broker: Broker,
   line: ReadLine,
   options: SessionOptions,
-): Step<Reply> | undefined {
+): Step<Outcome> | undefined {
   if (line.error !== undefined) {
     const answer = { op: "INVALID", error: `input line ${line.lineNumber}: ${line.error}` };
-    return { access: { kind: "none" }, run: () => Promise.resolve(replyTo(answer, options)) };
+    return { access: { kind: "none" }, run: () => Promise.resolve({ answer }) };
   }
   const trimmed = line.text.trim();
   const metaCommand = options.metaCommand;
   if (metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
     return {
       access: { kind: "barrier" },
-      run: async () => ({ text: await metaCommand(trimmed), exit: false }),
+      run: async () => ({ text: await metaCommand(trimmed) }),
     };
   }
   let command: Command | undefined;
@@ -134,26 +140,26 @@ function planLine(
     command = parseCommand(line.text);
   } catch (error) {
     if (!(error instanceof CommandError)) throw error;
-    const reply = replyTo(errorAnswer(error), options);
-    return { access: { kind: "none" }, run: () => Promise.resolve(reply) };
+    const answer = errorAnswer(error);
+    return { access: { kind: "none" }, run: () => Promise.resolve({ answer }) };
   }
   if (command === undefined) return undefined;
   const parsed = command;
   return {
     access: commandAccess(parsed),
-    run: async () => replyTo(await runCommand(broker, parsed), options),
+    run: async () => ({ answer: await runCommand(broker, parsed) }),
     last: parsed.op === "EXIT",
   };
 }
 
 /**
- * Writes one answer; false when stdout was closed by its reader (`kv broker | head -1`):
+ * Runs `print`; false when stdout was closed by its reader (`kv broker | head -1`):
  * nobody is listening any more, so the session ends quietly. Any other failure to write
  * is a StdoutError for the command line to report.
  */
-function writeAnswer(write: (text: string) => void, text: string): boolean {
+function printed(print: () => void): boolean {
   try {
-    write(text);
+    print();
     return true;
   } catch (error) {
     if (error instanceof StdoutError && error.readerGone) return false;
@@ -161,14 +167,28 @@ function writeAnswer(write: (text: string) => void, text: string): boolean {
   }
 }
 
-/** What one input line printed, and whether it ended the session. */
-interface Reply {
-  readonly text: string;
-  readonly exit: boolean;
+/** What one input line gave: a command's answer, or the text a meta command printed. */
+type Outcome = { readonly answer: Answer } | { readonly text: string };
+
+/** The text `outcome` prints; "" for none (a blank line, EXIT in human text). */
+function outcomeText(outcome: Outcome | undefined, options: FormatOptions): string {
+  if (outcome === undefined) return "";
+  return "text" in outcome ? outcome.text : formatAnswer(outcome.answer, options);
 }
 
-function replyTo(answer: Answer, options: SessionOptions): Reply {
-  return { text: formatAnswer(answer, options), exit: endsSession(answer) };
+/** Whether `outcome` ends the session (see {@link endsSession}). */
+function endsWith(outcome: Outcome): boolean {
+  return "answer" in outcome && endsSession(outcome.answer);
+}
+
+/** Adds `outcome`'s lines to `output`; a JSON answer as bytes, never made a string. */
+function printOutcome(output: LineBuffer, outcome: Outcome, options: FormatOptions): void {
+  if (options.json && "answer" in outcome) {
+    output.writeLineBytes(formatAnswerJson(outcome.answer));
+    return;
+  }
+  const text = outcomeText(outcome, options);
+  if (text !== "") output.writeLine(text);
 }
 
 /** Answers one line: a meta command, a broker command, or nothing for a blank line. */
@@ -176,17 +196,19 @@ async function respond(
   broker: Broker,
   line: string,
   options: SessionOptions,
-): Promise<Reply | undefined> {
+): Promise<Outcome | undefined> {
   const trimmed = line.trim();
   if (options.metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
-    return { text: await options.metaCommand(trimmed), exit: false };
+    return { text: await options.metaCommand(trimmed) };
   }
   const answer = await answerLine(broker, line);
-  return answer === undefined ? undefined : replyTo(answer, options);
+  return answer === undefined ? undefined : { answer };
 }
 
 /** Options for {@link runInteractive}. */
 export interface InteractiveOptions extends SessionOptions {
+  /** Writes one printed answer (without its newline); default: stdout. */
+  write?: (text: string) => void;
   /** Where the prompt and the line being typed are drawn; default `Deno.stdout`. */
   terminal?: TerminalOutput;
   /** History from earlier sessions, and where new lines go; default: this session only. */
@@ -400,12 +422,12 @@ export async function runInteractive(
     for (;;) {
       const input = await editor.readLine();
       if (input.kind !== "line") break;
-      const reply = await untilInterrupted(editor, respond(broker, input.text, options), options);
-      const text = reply === "interrupted"
+      const outcome = await untilInterrupted(editor, respond(broker, input.text, options), options);
+      const text = outcome === "interrupted"
         ? formatAnswer(cancelledAnswer(input.text), options)
-        : reply?.text ?? "";
-      if (text !== "" && !writeAnswer(write, text)) break;
-      if (reply !== "interrupted" && reply?.exit) break;
+        : outcomeText(outcome, options);
+      if (text !== "" && !printed(() => write(text))) break;
+      if (outcome !== "interrupted" && outcome !== undefined && endsWith(outcome)) break;
     }
   } finally {
     restoreLog?.();
@@ -416,9 +438,9 @@ export async function runInteractive(
 /** `work`'s reply, or "interrupted" as soon as Ctrl-C is pressed; abandoned work is left to end. */
 async function untilInterrupted(
   editor: LineEditor,
-  work: Promise<Reply | undefined>,
+  work: Promise<Outcome | undefined>,
   options: InteractiveOptions,
-): Promise<Reply | undefined | "interrupted"> {
+): Promise<Outcome | undefined | "interrupted"> {
   const interrupt = editor.interrupted();
   try {
     const outcome = await Promise.race([

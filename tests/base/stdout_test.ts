@@ -57,9 +57,10 @@ Deno.test("LineBuffer takes a line larger than its buffer whole, after what it h
   const huge = "x".repeat(LINE_BUFFER_BYTES * 3);
   output.writeLine("before");
   output.writeLine(huge);
+  output.writeLineBytes(new TextEncoder().encode(huge));
   output.writeLine("after");
   output.flush();
-  assert.equal(text(), `before\n${huge}\nafter\n`);
+  assert.equal(text(), `before\n${huge}\n${huge}\nafter\n`);
 });
 
 Deno.test("LineBuffer.flushSoon writes on a later turn; its failure is thrown by the next call", async () => {
@@ -111,14 +112,17 @@ Deno.test("LineBuffer fills its buffer with long lines that fit: no write and no
   }
 });
 
-Deno.test("LineBuffer writes exactly the lines' UTF-8, in order, whatever mix of lines, flushes and turns", async () => {
+Deno.test("LineBuffer writes exactly the lines' UTF-8, in order, whatever mix of lines (text or bytes), flushes and turns", async () => {
   const unit = fc.constantFrom("a", "é", "€", "😀", "\ud800", "\udc00", "\n");
   const line = fc.oneof(
     fc.string({ unit, maxLength: 20 }),
     fc.tuple(unit, fc.integer({ min: 0, max: LINE_BUFFER_BYTES })).map(([u, n]) => u.repeat(n)),
   );
   const step = fc.oneof(
-    { weight: 5, arbitrary: line.map((text) => ({ text })) },
+    {
+      weight: 5,
+      arbitrary: fc.tuple(line, fc.boolean()).map(([text, asBytes]) => ({ text, asBytes })),
+    },
     {
       weight: 1,
       arbitrary: fc.constantFrom("flush", "flushSoon", "turn").map((call) => ({ call })),
@@ -130,7 +134,8 @@ Deno.test("LineBuffer writes exactly the lines' UTF-8, in order, whatever mix of
       const lines: string[] = [];
       for (const step of steps) {
         if ("text" in step) {
-          output.writeLine(step.text);
+          if (step.asBytes) output.writeLineBytes(new TextEncoder().encode(step.text));
+          else output.writeLine(step.text);
           lines.push(`${step.text}\n`);
         } else if (step.call === "flush") output.flush();
         else if (step.call === "flushSoon") output.flushSoon();

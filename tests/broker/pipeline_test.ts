@@ -13,6 +13,7 @@ import { answerLine, runSession } from "../../lib/broker/repl.ts";
 import { formatAnswer } from "../../lib/broker/commands.ts";
 import type { Connector, ServerConnection } from "../../lib/broker/server_pool.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { recordedOutput } from "../helpers/recorded_output.ts";
 
 /** A promise with its resolver exposed, so a test decides when a command finishes. */
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -292,18 +293,18 @@ Deno.test("property: a pipelined script prints exactly what running it one comma
         const cluster = new FakeCluster(3);
         const connect = scramblingConnector(cluster, () => delays.next().value);
         const pipelined = await Broker.open(cluster.addresses, { k: 2, connect });
-        const output: string[] = [];
+        const { output, lines: printed } = recordedOutput();
         const input = new TextEncoder().encode(script.join("\n"));
         await runSession(pipelined, readLines(ReadableStream.from([input])), {
           json: true,
           window,
-          write: (text) => output.push(text),
+          output,
         });
         pipelined.close();
         // Versions come from each broker's own clock, stamped in whatever order writes ran.
         const unversioned = (lines: string[]) =>
           lines.map((line) => line.replace(/,"version":"[0-9a-f]{24}"/, ""));
-        assert.deepEqual(unversioned(output), unversioned(expected));
+        assert.deepEqual(unversioned(printed), unversioned(expected));
       },
     ),
     { numRuns: 200 },

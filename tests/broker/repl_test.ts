@@ -5,6 +5,7 @@ import { answerLine, argumentHint, completeLine, runSession } from "../../lib/br
 import { int, object, str } from "../../lib/record/value.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
 import { withoutVersion } from "../helpers/versions.ts";
+import { recordedOutput } from "../helpers/recorded_output.ts";
 
 function lines(text: string) {
   return readLines(ReadableStream.from([new TextEncoder().encode(text)]), { maxLineBytes: 64 });
@@ -22,7 +23,7 @@ async function withBroker(run: (broker: Broker, cluster: FakeCluster) => Promise
 
 Deno.test("runSession answers each command in input order and stops at EXIT", async () => {
   await withBroker(async (broker) => {
-    const output: string[] = [];
+    const { output, lines: printed } = recordedOutput();
     const script = [
       "PUT person1: { age : 22 }",
       "",
@@ -36,8 +37,8 @@ Deno.test("runSession answers each command in input order and stops at EXIT", as
       "EXIT",
       "GET person1",
     ].join("\n");
-    await runSession(broker, lines(script), { write: (text) => output.push(text) });
-    assert.deepEqual(output, [
+    await runSession(broker, lines(script), { output });
+    assert.deepEqual(printed, [
       "STORED: person1",
       `person1 : { "age" : 22 }`,
       "person1.age : 22",
@@ -51,10 +52,10 @@ Deno.test("runSession answers each command in input order and stops at EXIT", as
 
 Deno.test("runSession with json prints exactly one object per command, to end of input", async () => {
   await withBroker(async (broker) => {
-    const output: string[] = [];
+    const { output, lines: printed } = recordedOutput();
     const script = `PUT 'p':{'a': 1}\nGET p\nQUERY p.a\nKEYS\n${"x".repeat(100)}\nHELP\nEXIT`;
-    await runSession(broker, lines(script), { json: true, write: (text) => output.push(text) });
-    const answers = output.map((line) => JSON.parse(line));
+    await runSession(broker, lines(script), { json: true, output });
+    const answers = printed.map((line) => JSON.parse(line));
     assert.deepEqual(answers.map((answer) => answer.op), [
       "PUT",
       "GET",
