@@ -101,10 +101,46 @@ export function commandAccess(command: Command): Access {
   }
 }
 
+/**
+ * Unfinished commands counted together, and a promise for whoever waits until all of
+ * them have finished. Reads join one instead of each being kept as a promise in a set:
+ * reads are nearly every piped command, and what waits for them (a write of their key,
+ * a barrier) waits for all of them at once.
+ */
+class Group {
+  #pending = 0;
+  #drained: Promise<void> | undefined;
+  #resolveDrained: (() => void) | undefined;
+
+  /** Members not yet finished. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  join(): void {
+    this.#pending++;
+  }
+
+  leave(): void {
+    invariant(this.#pending > 0, "only a member leaves a group");
+    this.#pending--;
+    if (this.#pending === 0) this.#resolveDrained?.();
+  }
+
+  /** Resolves once every member has finished; undefined when none is pending. */
+  drained(): Promise<void> | undefined {
+    if (this.#pending === 0) return undefined;
+    this.#drained ??= new Promise((resolve) => (this.#resolveDrained = resolve));
+    return this.#drained;
+  }
+}
+
 /** The unfinished commands that touch one key. */
 interface KeyState {
+  /** The last write of the key, until it has finished. */
   write: Promise<void> | undefined;
-  readonly reads: Set<Promise<void>>;
+  /** The reads since that write (or since the first read), until they have finished. */
+  reads: Group | undefined;
 }
 
 /**
@@ -121,14 +157,18 @@ interface KeyState {
  */
 export class AccessScheduler {
   readonly #keys = new Map<string, KeyState>();
+  /** Unfinished writes, which a read of every key waits for. */
   readonly #writes = new Set<Promise<void>>();
+  /** Unfinished reads of every key, which a write waits for. */
   readonly #readAlls = new Set<Promise<void>>();
-  readonly #all = new Set<Promise<void>>();
+  /** Every unfinished command since the last barrier (and it), which the next one waits for. */
+  #sinceBarrier = new Group();
   #barrier: Promise<void> | undefined;
+  #pending = 0;
 
   /** Commands scheduled and not yet finished. */
   get pendingCount(): number {
-    return this.#all.size;
+    return this.#pending;
   }
 
   /**
@@ -138,8 +178,22 @@ export class AccessScheduler {
   schedule<R>(access: Access, run: () => Promise<R>): Promise<R> {
     const waits = this.#waitsFor(access);
     const result = waits.length === 0 ? invoke(run) : Promise.all(waits).then(run);
-    const done = result.then(ignore, ignore);
-    this.#record(access, done);
+    if (access.kind === "barrier") this.#sinceBarrier = new Group();
+    const sinceBarrier = this.#sinceBarrier;
+    sinceBarrier.join();
+    this.#pending++;
+    if (access.kind === "read") {
+      // Nothing waits for one read: it is only counted among its key's reads.
+      const reads = this.#keyState(access.key).reads ??= new Group();
+      reads.join();
+      const leave = () => this.#leaveRead(access.key, reads, sinceBarrier);
+      result.then(leave, leave);
+    } else {
+      const leave = (): void => this.#leave(access, done, sinceBarrier);
+      // Resolves once the command has finished and been forgotten, never rejects.
+      const done: Promise<void> = result.then(leave, leave);
+      this.#record(access, done);
+    }
     return result;
   }
 
@@ -155,33 +209,33 @@ export class AccessScheduler {
       case "write": {
         const state = this.#keys.get(access.key);
         if (state?.write !== undefined) waits.push(state.write);
-        if (state !== undefined) waits.push(...state.reads);
+        const reads = state?.reads?.drained();
+        if (reads !== undefined) waits.push(reads);
         waits.push(...this.#readAlls);
         break;
       }
       case "read-all":
         waits.push(...this.#writes);
         break;
-      case "barrier":
-        waits.push(...this.#all);
+      case "barrier": {
+        const all = this.#sinceBarrier.drained();
+        if (all !== undefined) waits.push(all);
         break;
+      }
       case "none":
         break;
     }
     return waits;
   }
 
+  /** Keeps what commands after this one (not a read) wait for. */
   #record(access: Access, done: Promise<void>): void {
-    this.#all.add(done);
     switch (access.kind) {
-      case "read":
-        this.#keyState(access.key).reads.add(done);
-        break;
       case "write": {
         const state = this.#keyState(access.key);
         state.write = done;
-        // The earlier reads are now behind this write: a later write waits for this one.
-        state.reads.clear();
+        // The earlier reads are now behind this write: later writes wait for this one.
+        state.reads = undefined;
         this.#writes.add(done);
         break;
       }
@@ -191,33 +245,50 @@ export class AccessScheduler {
       case "barrier":
         this.#barrier = done;
         break;
+      case "read":
       case "none":
         break;
     }
-    done.then(() => this.#forget(access, done));
   }
 
   #keyState(key: string): KeyState {
     let state = this.#keys.get(key);
     if (state === undefined) {
-      state = { write: undefined, reads: new Set() };
+      state = { write: undefined, reads: undefined };
       this.#keys.set(key, state);
     }
     return state;
   }
 
-  #forget(access: Access, done: Promise<void>): void {
-    this.#all.delete(done);
-    if (access.kind === "read" || access.kind === "write") {
+  /** Forgets a finished read. */
+  #leaveRead(key: string, reads: Group, sinceBarrier: Group): void {
+    this.#pending--;
+    sinceBarrier.leave();
+    reads.leave();
+    const state = this.#keys.get(key);
+    invariant(state !== undefined, "a key with an unfinished read has a state");
+    if (state.reads === reads && reads.pending === 0) state.reads = undefined;
+    this.#forgetIdleKey(key, state);
+  }
+
+  /** Forgets a finished command other than a read. */
+  #leave(access: Access, done: Promise<void>, sinceBarrier: Group): void {
+    this.#pending--;
+    sinceBarrier.leave();
+    if (access.kind === "write") {
       const state = this.#keys.get(access.key);
-      invariant(state !== undefined, "a key with an unfinished command has a state");
-      state.reads.delete(done);
+      invariant(state !== undefined, "a key with an unfinished write has a state");
       if (state.write === done) state.write = undefined;
-      if (state.write === undefined && state.reads.size === 0) this.#keys.delete(access.key);
+      this.#forgetIdleKey(access.key, state);
     }
     this.#writes.delete(done);
     this.#readAlls.delete(done);
     if (this.#barrier === done) this.#barrier = undefined;
+  }
+
+  /** Drops the state of a key no unfinished command touches. */
+  #forgetIdleKey(key: string, state: KeyState): void {
+    if (state.write === undefined && state.reads === undefined) this.#keys.delete(key);
   }
 }
 
@@ -274,9 +345,9 @@ export async function runPipelined<T, R>(
         const step = plan(item);
         if (step === undefined) continue;
         const slot: Slot<R> = { settled: false, result: scheduler.schedule(step.access, step.run) };
+        const settled = () => (slot.settled = true);
         // Marks the rejection handled now; the emitter still awaits it in turn and throws.
-        slot.result.then(() => (slot.settled = true), () => (slot.settled = true))
-          .then(() => signal(wakeEmitter));
+        slot.result.then(settled, settled);
         slots.push(slot);
         signal(wakeEmitter);
         if (step.last) break;

@@ -122,6 +122,85 @@ Deno.test("AccessScheduler: a failed command still releases those waiting for it
   assert.equal(await read, "read");
 });
 
+const accessArbitrary: fc.Arbitrary<Access> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom("a", "b", "c").map((key): Access => ({ kind: "read", key })),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom("a", "b", "c").map((key): Access => ({ kind: "write", key })),
+  },
+  { weight: 1, arbitrary: fc.constantFrom<Access>({ kind: "read-all" }, { kind: "barrier" }) },
+  { weight: 1, arbitrary: fc.constant<Access>({ kind: "none" }) },
+);
+
+/** Whether a command of `later` access must wait for an earlier one of `earlier` access. */
+function mustFollow(earlier: Access, later: Access): boolean {
+  if (earlier.kind === "barrier" || later.kind === "barrier") return true;
+  const keyOf = (access: Access) =>
+    access.kind === "read" || access.kind === "write" ? access.key : undefined;
+  if (earlier.kind === "write" && later.kind === "read-all") return true;
+  if (earlier.kind === "read-all" && later.kind === "write") return true;
+  if (earlier.kind !== "write" && later.kind !== "write") return false;
+  return keyOf(earlier) !== undefined && keyOf(earlier) === keyOf(later);
+}
+
+/** One command of the property below: when it started and finished, in steps, and its gate. */
+interface Traced {
+  started?: number;
+  finished?: number;
+  opened: boolean;
+  open?: () => void;
+}
+
+Deno.test("property: AccessScheduler starts a command only after every earlier one it must follow, and runs all", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(accessArbitrary, fc.boolean()), { maxLength: 30 }),
+      fc.infiniteStream(fc.nat()),
+      async (script, picks) => {
+        const scheduler = new AccessScheduler();
+        const traces: Traced[] = script.map(() => ({ opened: false }));
+        let step = 0;
+        const results = script.map(([access, fails], i) => {
+          const trace = traces[i];
+          const run = () => {
+            trace.started = step++;
+            return new Promise<void>((resolve, reject) => {
+              trace.open = () => (fails ? reject(new Error("failed")) : resolve());
+            });
+          };
+          const finish = () => (trace.finished = step++);
+          return scheduler.schedule(access, run).then(finish, finish);
+        });
+        // Finishes the started commands one at a time, in an order the picks choose.
+        for (let finishing = 0; finishing < script.length; finishing++) {
+          await settle();
+          const running = traces.filter((trace) => trace.open !== undefined && !trace.opened);
+          assert.ok(running.length > 0, "an unfinished command has started");
+          const chosen = running[picks.next().value % running.length];
+          chosen.opened = true;
+          chosen.open!();
+        }
+        await Promise.all(results);
+        assert.equal(scheduler.pendingCount, 0);
+        script.forEach(([later], j) => {
+          for (let i = 0; i < j; i++) {
+            if (!mustFollow(script[i][0], later)) continue;
+            assert.ok(
+              traces[i].finished! < traces[j].started!,
+              `#${j} ${JSON.stringify(later)} started before #${i} ` +
+                `${JSON.stringify(script[i][0])} finished`,
+            );
+          }
+        });
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
 Deno.test("commandAccess: reads, writes, reads of every key, and commands that touch nothing", () => {
   assert.deepEqual(commandAccess({ op: "GET", key: "k" }), { kind: "read", key: "k" });
   assert.deepEqual(commandAccess({ op: "QUERY", path: ["k", "f"] }), { kind: "read", key: "k" });
