@@ -341,6 +341,40 @@ export class ByteWriter {
     this.#buffer[offset] = value;
   }
 
+  /**
+   * Makes room for `count` more bytes and returns the buffer to write them into, from
+   * {@link ByteWriter.length} on; {@link ByteWriter.advance} then counts them. For a hot
+   * loop writing bytes one by one (an answer copied from the server's arena), where a
+   * call and a bounds check per byte would cost more than the copy. The buffer is valid
+   * until the next write.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * const buffer = writer.room(2);
+   * buffer[writer.length] = 1;
+   * buffer[writer.length + 1] = 2;
+   * writer.advance(2);
+   * writer.bytes(); // Uint8Array [1, 2]
+   * ```
+   */
+  room(count: number): Uint8Array {
+    this.#reserve(count);
+    return this.#buffer;
+  }
+
+  /**
+   * Counts `count` bytes written into the buffer {@link ByteWriter.room} returned, which
+   * made room for at least that many.
+   */
+  advance(count: number): void {
+    const length = this.#length + count;
+    if (!(count >= 0 && length <= this.#buffer.length)) {
+      throw new RangeError(`advance by ${count} past the room made`);
+    }
+    this.#length = length;
+  }
+
   /** A view of the bytes written so far (shares memory with the writer until it grows or resets). */
   bytes(): Uint8Array {
     return this.#buffer.subarray(0, this.#length);

@@ -339,7 +339,7 @@ export class RecordArena {
         if (first !== 0) {
           for (let child = offset + first;; child += NODE_BYTES) {
             const childWord = view.getUint32(child, true);
-            writer.varintString(this.#names.name(childWord & NAME_MASK));
+            this.#names.writeName(childWord & NAME_MASK, writer);
             this.encodeNode(offset, child, writer);
             if ((childWord & LAST_SIBLING) !== 0) break;
           }

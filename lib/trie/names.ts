@@ -17,7 +17,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { DecodeError, LimitExceededError } from "../base/bytes.ts";
+import {
+  ByteWriter,
+  DecodeError,
+  LimitExceededError,
+  MAX_VARINT_BYTES,
+  writeVarint,
+} from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
 import { ByteRadixTrie } from "./radix.ts";
@@ -45,6 +51,112 @@ function cacheSlot(source: Uint8Array, start: number, length: number): number {
     (NAME_CACHE_SLOTS - 1);
 }
 
+/** Bytes the pool of names' wire forms starts with. */
+const INITIAL_WIRE_BYTES = 1024;
+
+/** Released names' bytes the wire pool may hold before it is compacted (when they are also half of it). */
+const MIN_WIRE_GARBAGE_BYTES = 64 * 1024;
+
+/**
+ * Each name in use in its wire form (a field name as value_codec writes it: a varint
+ * byte length, then the UTF-8), back to back in one byte pool, found by id: answering a
+ * GET copies each field's name from here instead of encoding its string again, which
+ * was a third of writing an answer. Released names' bytes stay as garbage until the
+ * pool is compacted. Four bytes and two per id beside the bytes: no object per name.
+ */
+class NameWires {
+  #bytes = new Uint8Array(INITIAL_WIRE_BYTES);
+  #end = 0;
+  #garbage = 0;
+  /** Per id, where its wire form starts in #bytes. */
+  #starts = new Int32Array(64);
+  /** Per id, its wire form's length; 0 for an id not in use (a wire form is ≥ 2 bytes). */
+  #lengths = new Uint16Array(64);
+
+  /** Bytes held. */
+  get memoryBytes(): number {
+    return this.#bytes.byteLength + this.#starts.byteLength + this.#lengths.byteLength;
+  }
+
+  /** Adds the wire form of name `id`, whose UTF-8 is `source[0, length)`. */
+  add(id: number, source: Uint8Array, length: number): void {
+    invariant(length > 0 && length <= MAX_KEY_BYTES, "names are validated first");
+    this.#reserveId(id);
+    invariant(this.#lengths[id] === 0, "an id is added once while in use");
+    this.#reserveBytes(MAX_VARINT_BYTES + length);
+    const start = this.#end;
+    const at = writeVarint(this.#bytes, start, length);
+    this.#bytes.set(source.subarray(0, length), at);
+    this.#end = at + length;
+    this.#starts[id] = start;
+    this.#lengths[id] = this.#end - start;
+  }
+
+  /** Forgets name `id`'s wire form; its bytes are garbage until a compaction. */
+  remove(id: number): void {
+    const length = this.#lengths[id];
+    invariant(length > 0, "a removed name was added");
+    this.#lengths[id] = 0;
+    this.#garbage += length;
+    if (this.#garbage >= MIN_WIRE_GARBAGE_BYTES && this.#garbage * 2 > this.#end) this.#compact();
+  }
+
+  /** Appends name `id`'s wire form to `writer`. */
+  write(id: number, writer: ByteWriter): void {
+    const count = this.#lengths[id];
+    invariant(count > 0, "name ids in records are in use");
+    const from = this.#starts[id];
+    const bytes = this.#bytes;
+    const out = writer.room(count);
+    const at = writer.length;
+    for (let i = 0; i < count; i++) out[at + i] = bytes[from + i];
+    writer.advance(count);
+  }
+
+  /** The wire form of name `id`, for checks. */
+  bytesOf(id: number): Uint8Array {
+    return this.#bytes.subarray(this.#starts[id], this.#starts[id] + this.#lengths[id]);
+  }
+
+  #reserveId(id: number): void {
+    if (id < this.#starts.length) return;
+    const capacity = Math.max(id + 1, this.#starts.length * 2);
+    const starts = new Int32Array(capacity);
+    starts.set(this.#starts);
+    this.#starts = starts;
+    const lengths = new Uint16Array(capacity);
+    lengths.set(this.#lengths);
+    this.#lengths = lengths;
+  }
+
+  #reserveBytes(extra: number): void {
+    const needed = this.#end + extra;
+    if (needed <= this.#bytes.length) return;
+    const grown = new Uint8Array(Math.max(needed, this.#bytes.length * 2));
+    grown.set(this.#bytes.subarray(0, this.#end));
+    this.#bytes = grown;
+  }
+
+  /** Moves every name in use to the front of a pool sized for them, dropping the garbage. */
+  #compact(): void {
+    const live = this.#end - this.#garbage;
+    const bytes = new Uint8Array(Math.max(INITIAL_WIRE_BYTES, live * 2));
+    let end = 0;
+    for (let id = 0; id < this.#lengths.length; id++) {
+      const length = this.#lengths[id];
+      if (length === 0) continue;
+      const start = this.#starts[id];
+      bytes.set(this.#bytes.subarray(start, start + length), end);
+      this.#starts[id] = end;
+      end += length;
+    }
+    invariant(end === live, "a compaction keeps exactly the names in use");
+    this.#bytes = bytes;
+    this.#end = end;
+    this.#garbage = 0;
+  }
+}
+
 /**
  * Field-name interning with reference counts; names must be validated by the caller.
  *
@@ -66,6 +178,8 @@ export class FieldNames {
   #byId: (string | undefined)[] = [];
   /** Per id, the fields that use the name (0 for an id not in use). */
   #references = new Uint32Array(64);
+  /** Each name in use as the wire writes it, for answers. */
+  #wires = new NameWires();
   #scratch = new Uint8Array(MAX_KEY_BYTES * 3);
   /**
    * A direct-mapped cache of recently acquired names: per slot the name's id, byte
@@ -85,7 +199,7 @@ export class FieldNames {
   /** Bytes held by the name trie's columns and arena (the decoded-name array aside). */
   get memoryBytes(): number {
     return this.#trie.memoryBytes + this.#scratch.byteLength + this.#byId.length * 8 +
-      this.#references.byteLength +
+      this.#references.byteLength + this.#wires.memoryBytes +
       this.#cacheIds.byteLength + this.#cacheLengths.byteLength + this.#cacheBytes.byteLength;
   }
 
@@ -161,6 +275,7 @@ export class FieldNames {
     const id = this.#trie.insert(this.#scratch, length);
     this.#trie.setValue(id, NAME_IN_USE);
     this.#byId[id] = name ?? readUtf8(this.#scratch, 0, length);
+    this.#wires.add(id, this.#scratch, length);
     if (id >= this.#references.length) {
       const grown = new Uint32Array(Math.max(id + 1, this.#references.length * 2));
       grown.set(this.#references);
@@ -191,6 +306,7 @@ export class FieldNames {
     if (references > 1) return;
     const name = this.#byId[id]!;
     this.#byId[id] = undefined;
+    this.#wires.remove(id);
     const length = this.#encode(name);
     // A cache entry names only a name in use.
     if (length <= NAME_CACHE_MAX_BYTES) {
@@ -217,6 +333,24 @@ export class FieldNames {
   }
 
   /**
+   * Appends name `id` (which must be in use) to `writer` as a field name is written in
+   * the value encoding (value_codec.ts: a varint byte length, then the UTF-8), copied
+   * from bytes kept for it rather than encoded from its string.
+   *
+   * @example
+   * ```ts
+   * import { ByteWriter } from "../base/bytes.ts";
+   * const names = new FieldNames();
+   * const writer = new ByteWriter();
+   * names.writeName(names.acquire("street"), writer);
+   * writer.bytes(); // Uint8Array [6, 115, 116, 114, 101, 101, 116]: length 6, then "street"
+   * ```
+   */
+  writeName(id: number, writer: ByteWriter): void {
+    this.#wires.write(id, writer);
+  }
+
+  /**
    * Checks the name trie's invariants and that every id decodes to its own name. For tests.
    *
    * @example
@@ -235,6 +369,9 @@ export class FieldNames {
       inUse++;
       assert.ok(this.#references[id] > 0, `name id ${id} in use has uses`);
       assert.equal(this.find(name), id);
+      const wire = new ByteWriter();
+      wire.varintString(name);
+      assert.deepEqual(this.#wires.bytesOf(id), wire.bytes(), `name id ${id}'s wire form`);
     }
     assert.equal(inUse, this.#trie.terminalCount);
     for (let slot = 0; slot < NAME_CACHE_SLOTS; slot++) {

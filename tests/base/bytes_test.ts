@@ -76,6 +76,19 @@ Deno.test("ByteWriter.patchU8 overwrites one byte in place and refuses past the 
   assert.throws(() => writer.patchU8(2, 1), RangeError);
 });
 
+Deno.test("ByteWriter.room grows the buffer for bytes written by hand, advance counts them and refuses past the room", () => {
+  const writer = new ByteWriter(16);
+  writer.u8(9);
+  const buffer = writer.room(100);
+  assert.ok(buffer.length >= 101);
+  for (let i = 0; i < 100; i++) buffer[writer.length + i] = i;
+  writer.advance(100);
+  assert.deepEqual([...writer.bytes()], [9, ...Array.from({ length: 100 }, (_, i) => i)]);
+  assert.throws(() => writer.advance(writer.room(0).length), RangeError);
+  assert.throws(() => writer.advance(-1), RangeError);
+  assert.equal(writer.length, 101);
+});
+
 Deno.test("ByteReader reads only between start and end", () => {
   const reader = new ByteReader(new Uint8Array([1, 2, 3, 4]), 1, 3);
   assert.equal(reader.offset, 1);

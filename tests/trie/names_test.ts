@@ -1,6 +1,21 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { ByteWriter } from "../../lib/base/bytes.ts";
 import { FieldNames } from "../../lib/trie/names.ts";
+
+/** What `writeName` appends for name `id`. */
+function written(names: FieldNames, id: number): Uint8Array {
+  const writer = new ByteWriter();
+  names.writeName(id, writer);
+  return writer.bytes();
+}
+
+/** A field name in the value encoding: a varint byte length, then its UTF-8. */
+function encodedName(name: string): Uint8Array {
+  const writer = new ByteWriter();
+  writer.varintString(name);
+  return writer.bytes();
+}
 
 const encoder = new TextEncoder();
 
@@ -33,6 +48,7 @@ Deno.test("acquireUtf8 and release agree with a model of reference-counted names
           idOf.set(name, id);
           held.push({ name, id });
           assert.equal(names.name(id), name);
+          assert.deepEqual(written(names, id), encodedName(name));
         } else if (held.length > 0) {
           const [{ name, id }] = held.splice(operation.release % held.length, 1);
           names.release(id);
@@ -59,5 +75,20 @@ Deno.test("a name released and acquired again is found, not served stale from th
   assert.equal(names.name(again), "street");
   assert.notEqual(again, other);
   assert.equal(names.find("street"), again);
+  names.checkInvariants();
+});
+
+Deno.test("names' wire forms survive the compaction of released ones, and new names go after them", () => {
+  const names = new FieldNames();
+  const long = (n: number) => `${"n".repeat(100)}${n}`;
+  // 2000 names of about 100 bytes: released, all but every tenth, they are far more than
+  // the garbage a compaction waits for.
+  const ids = Array.from({ length: 2000 }, (_, n) => names.acquire(long(n)));
+  ids.forEach((id, n) => n % 10 !== 0 && names.release(id));
+  for (let n = 0; n < ids.length; n += 10) {
+    assert.deepEqual(written(names, ids[n]), encodedName(long(n)));
+  }
+  const later = names.acquire("é later");
+  assert.deepEqual(written(names, later), encodedName("é later"));
   names.checkInvariants();
 });
