@@ -236,15 +236,23 @@ export class ServerError extends Error {
   }
 }
 
-/** A request sent and not yet answered; exactly one of its two callbacks is called. */
+/**
+ * A request sent and not yet answered: settled once, by its answer (through `decode`) or
+ * by the connection's failure.
+ */
 interface Pending {
   readonly requestId: number;
   /** The largest answer the request can have; a longer one is a broken server. */
   readonly maxAnswerBytes: number;
   readonly deadline: number;
-  readonly onResponse: (response: Response) => void;
-  readonly onError: (error: ConnectionError) => void;
+  /** Turns the response into the request's result; what it throws rejects the request. */
+  readonly decode: (response: Response) => unknown;
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (error: unknown) => void;
 }
+
+/** The decoder of a request whose caller reads the response itself. */
+const asResponse = (response: Response): Response => response;
 
 /**
  * A pipelined connection to one server. Create with {@link ServerClient.connect}.
@@ -637,11 +645,16 @@ export class ServerClient {
    * if (encoded !== undefined) decodeValue(encoded);
    * ```
    */
-  async getEncoded(key: string): Promise<EncodedRead> {
-    checkArgument(checkKey, key);
+  getEncoded(key: string): Promise<EncodedRead> {
+    // Not async: the answer settles the one promise a GET makes (see #ask).
+    try {
+      checkArgument(checkKey, key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // A value is at most a frame's worth, after the record's version.
     const bound = this.#maxFrameBytes + VERSION_BYTES;
-    return encodedRead(await this.#request((frames, id) => frames.get(id, key), bound));
+    return this.#ask((frames, id) => frames.get(id, key), bound, encodedRead);
   }
 
   /**
@@ -667,10 +680,15 @@ export class ServerClient {
    * await client.queryEncoded(["person1", "age"]); // { encoded: Uint8Array [2, 22], version }
    * ```
    */
-  async queryEncoded(path: readonly string[]): Promise<EncodedRead> {
-    checkArgument(checkPath, path);
+  queryEncoded(path: readonly string[]): Promise<EncodedRead> {
+    // Not async, as getEncoded.
+    try {
+      checkArgument(checkPath, path);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const bound = this.#maxFrameBytes + VERSION_BYTES;
-    return encodedRead(await this.#request((frames, id) => frames.query(id, path), bound));
+    return this.#ask((frames, id) => frames.query(id, path), bound, encodedRead);
   }
 
   /**
@@ -765,20 +783,36 @@ export class ServerClient {
     encode: (frames: FrameWriter, requestId: number) => void,
     maxAnswerBytes = 0,
   ): Promise<Response> {
-    const bound = Math.max(maxAnswerBytes, MAX_ERROR_ANSWER_BYTES);
-    return new Promise((resolve, reject) => this.#submit(encode, bound, resolve, reject));
+    return this.#ask(encode, maxAnswerBytes, asResponse);
   }
 
   /**
-   * Sends one request frame (written by `encode`) as soon as a slot is free; calls
-   * `onResponse` with its response or `onError` with the connection's failure, or with
-   * what `encode` threw when the request had to wait (else that is thrown here).
+   * Like {@link ServerClient.#request}, resolving with what `decode` makes of the response
+   * (rejecting with what it throws): the answer settles the caller's promise itself, with
+   * no async function between them.
+   */
+  #ask<T>(
+    encode: (frames: FrameWriter, requestId: number) => void,
+    maxAnswerBytes: number,
+    decode: (response: Response) => T,
+  ): Promise<T> {
+    const bound = Math.max(maxAnswerBytes, MAX_ERROR_ANSWER_BYTES);
+    return new Promise<T>((resolve, reject) =>
+      this.#submit(encode, bound, decode, resolve as (result: unknown) => void, reject)
+    );
+  }
+
+  /**
+   * Sends one request frame (written by `encode`) as soon as a slot is free; settles it
+   * with what `decode` makes of its response or with the connection's failure, or rejects
+   * it with what `encode` threw when the request had to wait (else that is thrown here).
    */
   #submit(
     encode: (frames: FrameWriter, requestId: number) => void,
     maxAnswerBytes: number,
-    onResponse: (response: Response) => void,
-    onError: (error: unknown) => void,
+    decode: (response: Response) => unknown,
+    resolve: (result: unknown) => void,
+    reject: (error: unknown) => void,
   ): void {
     if (this.#mustWait()) {
       this.#roomWaiters.push(() => {
@@ -789,15 +823,15 @@ export class ServerClient {
         // fail, and the connection with it: the mistake fails this request alone, and
         // the slot it did not take goes to the next waiter.
         try {
-          this.#enqueue(encode, maxAnswerBytes, onResponse, onError);
+          this.#enqueue(encode, maxAnswerBytes, decode, resolve, reject);
         } catch (error) {
-          settle(onError, error);
+          reject(error);
           this.#handOverSlot();
         }
       });
       return;
     }
-    this.#enqueue(encode, maxAnswerBytes, onResponse, onError);
+    this.#enqueue(encode, maxAnswerBytes, decode, resolve, reject);
   }
 
   /** Whether a request submitted now has to wait for a slot rather than go out at once. */
@@ -810,12 +844,13 @@ export class ServerClient {
   #enqueue(
     encode: (frames: FrameWriter, requestId: number) => void,
     maxAnswerBytes: number,
-    onResponse: (response: Response) => void,
-    onError: (error: ConnectionError) => void,
+    decode: (response: Response) => unknown,
+    resolve: (result: unknown) => void,
+    reject: (error: unknown) => void,
   ): void {
     const closeReason = this.#closeReason;
     if (closeReason) {
-      queueMicrotask(() => onError(closeReason));
+      reject(closeReason);
       return;
     }
     const requestId = this.#nextRequestId;
@@ -828,7 +863,7 @@ export class ServerClient {
     if (this.#outgoing.length === 0 || held) this.#lastRequestAt = performance.now();
     encode(this.#outgoing, requestId);
     const deadline = this.#lastRequestAt + this.#requestTimeoutMs;
-    this.#pending.push({ requestId, maxAnswerBytes, deadline, onResponse, onError });
+    this.#pending.push({ requestId, maxAnswerBytes, deadline, decode, resolve, reject });
     this.#queued++;
     if (this.#timeoutTimer === undefined) this.#armTimeout(this.#requestTimeoutMs);
     if (this.#mayWrite()) this.#startFlush();
@@ -967,7 +1002,7 @@ export class ServerClient {
       );
     }
     this.#popOldest();
-    settle(oldest.onResponse, response);
+    answer(oldest, response);
   }
 
   #popOldest(): void {
@@ -998,7 +1033,7 @@ export class ServerClient {
     const pending = this.#pending.slice(this.#pendingHead);
     this.#pending = [];
     this.#pendingHead = 0;
-    for (const request of pending) settle(request.onError, error);
+    for (const request of pending) request.reject(error);
     for (const wake of this.#roomWaiters.splice(0)) {
       this.#slotsHandedOver++;
       wake();
@@ -1017,16 +1052,16 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
-/**
- * Calls a request's callback. One that throws is a bug of its caller: it is reported
- * as an uncaught error, and the connection and the other requests carry on.
- */
-function settle<T>(callback: (outcome: T) => void, outcome: T): void {
+/** Settles `request` with what its decoder makes of `response`, or with what that threw. */
+function answer(request: Pending, response: Response): void {
+  let result: unknown;
   try {
-    callback(outcome);
+    result = request.decode(response);
   } catch (error) {
-    reportError(error);
+    request.reject(error);
+    return;
   }
+  request.resolve(result);
 }
 
 /** What a PUT's response means: stored, refused because the key exists, stale, or an error. */
