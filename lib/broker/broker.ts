@@ -62,7 +62,12 @@ import assert from "node:assert/strict";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { Placement } from "./placement.ts";
 import type { ServerAddress } from "./server_list.ts";
-import { type Connector, type ServerConnection, ServerPool } from "./server_pool.ts";
+import {
+  type CallOutcome,
+  type Connector,
+  type ServerConnection,
+  ServerPool,
+} from "./server_pool.ts";
 import { compareKeys } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
@@ -256,6 +261,8 @@ export class Broker {
   #readRepairsStarted = 0;
   /** (home server, partition) pairs whose copies were written elsewhere. */
   readonly #hints = new HintSet();
+  /** Whether a request to a server is worth sending now: made once, for every read's walk. */
+  readonly #isReachable = (index: number): boolean => this.#pool.isReachable(index);
   #closed = false;
 
   /**
@@ -656,13 +663,16 @@ export class Broker {
       return { kind: "error", error: replies.refused.join("; ") };
     }
     const encoded = newest?.read.encoded;
-    const doubt = readIsConclusive(replies.trusted, list.length, this.#k)
-      ? {}
-      : { warning: this.#doubt(key, list, replies, encoded !== undefined) };
+    const warning = readIsConclusive(replies.trusted, list.length, this.#k)
+      ? undefined
+      : this.#doubt(key, list, replies, encoded !== undefined);
     if (newest !== undefined && version !== undefined && encoded !== undefined) {
       const server = this.#pool.servers[list[newest.position]].id;
-      return { kind: "found", encoded, version, server, ...doubt };
+      return warning === undefined
+        ? { kind: "found", encoded, version, server }
+        : { kind: "found", encoded, version, server, warning };
     }
+    const doubt = warning === undefined ? {} : { warning };
     return { kind: "not-found", ...(version === undefined ? {} : { version }), ...doubt };
   }
 
@@ -675,7 +685,7 @@ export class Broker {
     list: Uint16Array,
     request: (connection: ServerConnection) => Promise<EncodedRead>,
   ): Promise<ReplicaReplies> {
-    const walk = new PreferenceWalk(list, (index) => this.#pool.isReachable(index));
+    const walk = new PreferenceWalk(list, this.#isReachable);
     const replies: ReplicaReplies = {
       answered: [],
       trusted: [],
@@ -683,30 +693,42 @@ export class Broker {
       refused: [],
       reasons: [],
     };
+    const ask = trustedRequest(request);
     for (let asked = walk.take(this.#k); asked.length > 0;) {
-      const outcomes = await Promise.all(
-        asked.map((position) => this.#pool.call(list[position], trustedRequest(request))),
-      );
-      outcomes.forEach((outcome, at) => {
-        const position = asked[at];
-        if (!outcome.ok) {
-          if (outcome.unreachable) replies.unreachable++;
-          else replies.refused.push(outcome.error);
-          replies.reasons.push(outcome.error);
-          return;
-        }
-        replies.answered.push({ position, read: outcome.value.read });
-        if (outcome.value.trusted) replies.trusted.push(position);
-        else {
-          const id = this.#pool.servers[list[position]].id;
-          replies.reasons.push(`${id} may have lost writes and is not yet repaired`);
-        }
-      });
+      // Every request of the round is sent before the first answer is awaited.
+      const calls = asked.map((position) => this.#pool.call(list[position], ask));
+      for (let at = 0; at < asked.length; at++) {
+        this.#countReply(replies, list, asked[at], await calls[at]);
+      }
       if (replies.trusted.length >= this.#k) break;
       asked = walk.take(this.#k - replies.trusted.length);
     }
-    replies.reasons.unshift(...walk.skipped.map((position) => this.#downMessage(list[position])));
+    const skipped = walk.skipped;
+    if (skipped.length > 0) {
+      replies.reasons.unshift(...skipped.map((position) => this.#downMessage(list[position])));
+    }
     return replies;
+  }
+
+  /** Adds to `replies` what the server at `position` of `list` answered a read, or why not. */
+  #countReply(
+    replies: ReplicaReplies,
+    list: Uint16Array,
+    position: number,
+    outcome: CallOutcome<TrustedRead<EncodedRead>>,
+  ): void {
+    if (!outcome.ok) {
+      if (outcome.unreachable) replies.unreachable++;
+      else replies.refused.push(outcome.error);
+      replies.reasons.push(outcome.error);
+      return;
+    }
+    replies.answered.push({ position, read: outcome.value.read });
+    if (outcome.value.trusted) replies.trusted.push(position);
+    else {
+      const id = this.#pool.servers[list[position]].id;
+      replies.reasons.push(`${id} may have lost writes and is not yet repaired`);
+    }
   }
 
   /**
@@ -1103,6 +1125,14 @@ function newestAnswer(
   return newest;
 }
 
+/** A server's answer, with whether it could be trusted when asked (see {@link trustedRequest}). */
+interface TrustedRead<T> {
+  readonly read: T;
+  readonly trusted: boolean;
+  /** The connection the request went on. */
+  readonly connection: ServerConnection;
+}
+
 /**
  * `request`, answering also whether the server could be trusted when it was sent: its
  * connection's HELLO (or this broker's MARK_REPAIRED on it) said repaired. Judged at send
@@ -1114,9 +1144,7 @@ function newestAnswer(
  */
 function trustedRequest<T>(
   request: (connection: ServerConnection) => Promise<T>,
-): (
-  connection: ServerConnection,
-) => Promise<{ read: T; trusted: boolean; connection: ServerConnection }> {
+): (connection: ServerConnection) => Promise<TrustedRead<T>> {
   return async (connection) => {
     const trusted = connection.state.unrepaired === false;
     return { read: await request(connection), trusted, connection };
