@@ -963,13 +963,7 @@ export class ServerClient {
         const count = await this.#conn.read(reader.space());
         if (count === null) break;
         reader.filled(count);
-        // Each answer is held to what its request can produce (answers come in order).
-        for (;;) {
-          reader.maxFrameBytes = this.#nextAnswerLimit();
-          const frame = reader.next();
-          if (frame === undefined) break;
-          this.#onFrame(frame);
-        }
+        this.#takeAnswers(reader);
         // Answers arrived: the requests held meanwhile go out (see #mayWrite).
         if (this.#outgoing.length > 0) this.#startFlush();
       }
@@ -984,16 +978,45 @@ export class ServerClient {
     }
   }
 
-  /** The largest body the next answer may have: its request's bound, or an ERROR's. */
-  #nextAnswerLimit(): number {
-    if (this.inFlight === 0) return MAX_ERROR_ANSWER_BYTES;
-    return this.#pending[this.#pendingHead].maxAnswerBytes;
+  /**
+   * Hands each complete answer in `reader` to its request. Their bodies are views into
+   * the reader's buffer, which the next read reuses, and requests keep them (a GET's value
+   * bytes, a response decoded later): the answers of one read are copied out together, one
+   * allocation per read rather than one per answer. A body kept keeps that copy alive: at
+   * most the bytes of the answers one read completed.
+   */
+  #takeAnswers(reader: FrameReader): void {
+    const frames: Frame[] = [];
+    for (;;) {
+      // Each answer is held to what its request can produce (answers come in order).
+      reader.maxFrameBytes = this.#answerLimit(frames.length);
+      const frame = reader.next();
+      if (frame === undefined) break;
+      frames.push(frame);
+    }
+    if (frames.length === 0) return;
+    // The frames lie one after the other in the reader's buffer, headers between them.
+    const first = frames[0].body;
+    const last = frames[frames.length - 1].body;
+    const spanBytes = last.byteOffset + last.length - first.byteOffset;
+    const copy = new Uint8Array(first.buffer, first.byteOffset, spanBytes).slice();
+    for (const { type, requestId, body } of frames) {
+      const start = body.byteOffset - first.byteOffset;
+      this.#onFrame({ type, requestId, body: copy.subarray(start, start + body.length) });
+    }
+  }
+
+  /**
+   * The largest body the answer after the next `ahead` answers may have: its request's
+   * bound, or an ERROR's.
+   */
+  #answerLimit(ahead: number): number {
+    if (ahead >= this.inFlight) return MAX_ERROR_ANSWER_BYTES;
+    return this.#pending[this.#pendingHead + ahead].maxAnswerBytes;
   }
 
   #onFrame(frame: Frame): void {
-    // Copied: the body is a view into the reader's buffer, which the next read reuses,
-    // and the request decodes it later.
-    const response = decodeResponse({ ...frame, body: frame.body.slice() });
+    const response = decodeResponse(frame);
     if (response.requestId === CONNECTION_REQUEST_ID && response.type === "error") {
       const name = errorCodeName(response.code);
       this.#fail(
