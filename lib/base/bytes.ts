@@ -212,13 +212,8 @@ export class ByteWriter {
    * ```
    */
   copy(source: Uint8Array, start: number, end: number): void {
-    const count = end - start;
-    this.#reserve(count);
-    const buffer = this.#buffer;
-    const at = this.#length;
-    if (count > MANUAL_COPY_MAX_BYTES) buffer.set(source.subarray(start, end), at);
-    else for (let i = 0; i < count; i++) buffer[at + i] = source[start + i];
-    this.#length = at + count;
+    this.#reserve(end - start);
+    this.#length = copyBytes(this.#buffer, this.#length, source, start, end);
   }
 
   /** Appends a string as a u32 byte length followed by its UTF-8 bytes. */
@@ -622,6 +617,30 @@ export class ByteReader {
     }
     return this.utf8(length, what);
   }
+}
+
+/**
+ * Copies `source[start, end)` into `target` at `at`, which has room for it, and returns
+ * the offset just past the copy. Short runs are copied by hand: for a few bytes a
+ * subarray and `set` cost more than the loop.
+ *
+ * @example
+ * ```ts
+ * const target = new Uint8Array(4);
+ * copyBytes(target, 1, new Uint8Array([7, 8, 9]), 1, 3); // 3; target is [0, 8, 9, 0]
+ * ```
+ */
+export function copyBytes(
+  target: Uint8Array,
+  at: number,
+  source: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  const count = end - start;
+  if (count > MANUAL_COPY_MAX_BYTES) target.set(source.subarray(start, end), at);
+  else for (let i = 0; i < count; i++) target[at + i] = source[start + i];
+  return at + count;
 }
 
 /** Most bytes a varint of a safe integer takes: 8 × 7 = 56 bits ≥ 53. */

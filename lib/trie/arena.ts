@@ -22,7 +22,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type ByteWriter, LimitExceededError, readVarint, varintLength } from "../base/bytes.ts";
+import {
+  type ByteWriter,
+  copyBytes,
+  LimitExceededError,
+  readVarint,
+  varintLength,
+  writeVarint,
+} from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { readUtf8 } from "../base/utf8.ts";
 import type { Field, Value } from "../record/value.ts";
@@ -59,6 +66,9 @@ export const MAX_ARENA_BYTES = 0xffff_fff0;
 
 /** Arena garbage below this many bytes is never worth a compaction pass. */
 const MIN_GARBAGE_TO_COMPACT = 64 * 1024;
+
+/** Most bytes the varint of an int32's magnitude (at most 2³¹) takes: 5 × 7 = 35 bits. */
+const INT32_VARINT_BYTES = 5;
 
 /** Arena capacity the arena starts with and never shrinks below. */
 const MIN_ARENA_BYTES = 64 * 1024;
@@ -329,27 +339,47 @@ export class RecordArena {
    */
   encodeNode(offset: number, node: number, writer: ByteWriter): void {
     const view = this.#view;
-    const word = view.getUint32(node, true);
-    const kind = (word >>> KIND_SHIFT) & KIND_MASK;
-    switch (kind) {
-      case OBJECT:
-      case INDEXED_OBJECT: {
-        writer.u8(ValueTag.object);
-        const first = this.#firstField(offset, node);
-        if (first !== 0) {
-          for (let child = offset + first;; child += NODE_BYTES) {
-            const childWord = view.getUint32(child, true);
-            this.#names.writeName(childWord & NAME_MASK, writer);
-            this.encodeNode(offset, child, writer);
-            if ((childWord & LAST_SIBLING) !== 0) break;
-          }
+    const kind = (view.getUint32(node, true) >>> KIND_SHIFT) & KIND_MASK;
+    if (kind !== OBJECT && kind !== INDEXED_OBJECT) {
+      this.#encodeScalar(offset, node, kind, writer);
+      return;
+    }
+    writer.u8(ValueTag.object);
+    const first = this.#firstField(offset, node);
+    if (first !== 0) {
+      for (let child = offset + first;; child += NODE_BYTES) {
+        const childWord = view.getUint32(child, true);
+        this.#names.writeName(childWord & NAME_MASK, writer);
+        const childKind = (childWord >>> KIND_SHIFT) & KIND_MASK;
+        // Most fields are scalars: written here, not by a recursive call, which V8 does
+        // not inline.
+        if (childKind === OBJECT || childKind === INDEXED_OBJECT) {
+          this.encodeNode(offset, child, writer);
+        } else {
+          this.#encodeScalar(offset, child, childKind, writer);
         }
-        writer.u8(OBJECT_END);
+        if ((childWord & LAST_SIBLING) !== 0) break;
+      }
+    }
+    writer.u8(OBJECT_END);
+  }
+
+  /**
+   * Appends the scalar at node `node` (of kind `kind`) of the block at `offset`; see
+   * {@link encodeNode}. Ints and strings, most of a record, are written into room made
+   * once for the tag and the bytes together: a GET's answer is this, field after field.
+   */
+  #encodeScalar(offset: number, node: number, kind: number, writer: ByteWriter): void {
+    const view = this.#view;
+    switch (kind) {
+      case INT: {
+        const value = view.getInt32(node + 4, true);
+        const out = writer.room(1 + INT32_VARINT_BYTES);
+        const to = writer.length;
+        out[to] = value >= 0 ? ValueTag.int : ValueTag.negativeInt;
+        writer.advance(writeVarint(out, to + 1, Math.abs(value)) - to);
         return;
       }
-      case INT:
-        writeInt(writer, view.getInt32(node + 4, true));
-        return;
       case WIDE_INT:
         writeInt(writer, view.getFloat64(offset + view.getUint32(node + 4, true), true));
         return;
@@ -367,16 +397,20 @@ export class RecordArena {
           length += (byte & 0x7f) * 2 ** shift;
           if (byte < 0x80) break;
         }
-        writer.u8(ValueTag.string);
-        writer.copy(this.#bytes, at, end + length);
+        const out = writer.room(1 + end + length - at);
+        const to = writer.length;
+        out[to] = ValueTag.string;
+        writer.advance(copyBytes(out, to + 1, this.#bytes, at, end + length) - to);
         return;
       }
       default: {
         const length = kind - INLINE_STRING;
         invariant(length >= 0 && length <= MAX_INLINE_STRING_BYTES, "node kinds are valid");
-        writer.u8(ValueTag.string);
-        writer.u8(length);
-        writer.copy(this.#bytes, node + 4, node + 4 + length);
+        const out = writer.room(2 + length);
+        const to = writer.length;
+        out[to] = ValueTag.string;
+        out[to + 1] = length;
+        writer.advance(copyBytes(out, to + 2, this.#bytes, node + 4, node + 4 + length) - to);
       }
     }
   }

@@ -4,6 +4,7 @@ import { anyText } from "../helpers/text_arbitrary.ts";
 import {
   ByteReader,
   ByteWriter,
+  copyBytes,
   DecodeError,
   MAX_VARINT_BYTES,
   readVarint,
@@ -87,6 +88,17 @@ Deno.test("ByteWriter.room grows the buffer for bytes written by hand, advance c
   assert.throws(() => writer.advance(writer.room(0).length), RangeError);
   assert.throws(() => writer.advance(-1), RangeError);
   assert.equal(writer.length, 101);
+});
+
+Deno.test("copyBytes copies short runs and long ones alike and returns the offset past the copy", () => {
+  const source = Uint8Array.from({ length: 200 }, (_, i) => i);
+  for (const [start, end] of [[0, 0], [3, 7], [10, 42], [10, 43], [5, 200]]) {
+    const target = new Uint8Array(210).fill(0xee);
+    assert.equal(copyBytes(target, 4, source, start, end), 4 + end - start);
+    assert.deepEqual(target.subarray(4, 4 + end - start), source.subarray(start, end));
+    assert.equal(target[3], 0xee);
+    assert.equal(target[4 + end - start], 0xee);
+  }
 });
 
 Deno.test("ByteReader reads only between start and end", () => {

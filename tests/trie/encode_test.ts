@@ -124,3 +124,17 @@ Deno.test("getEncodedAt refuses bytes that are no key, writing nothing", () => {
     assert.equal(writer.length, 0);
   }
 });
+
+Deno.test("getInto writes every int32 edge, its varint lengths and both signs, as encodeValue does", () => {
+  const edges = [0, 1, 127, 128, 16383, 16384, -1, -127, -128, -129, 2 ** 31 - 1, -(2 ** 31)];
+  // Beyond int32 the arena keeps an int out of line: those are written the other way.
+  const wide = [2 ** 31, -(2 ** 31) - 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+  const trie = new RecordTrie();
+  const record = object([...edges, ...wide].map((value, i) => [`f${i}`, int(value)]));
+  trie.put("k", record);
+  assert.deepEqual(appended((w) => trie.getInto("k", w)), [true, encodeValue(record)]);
+  for (const value of [...edges, ...wide]) {
+    trie.put("k", int(value));
+    assert.deepEqual(appended((w) => trie.getInto("k", w)), [true, encodeValue(int(value))]);
+  }
+});
