@@ -1,0 +1,136 @@
+/**
+ * A kv server's own CPU per GET, with no client library and no broker in the way
+ * (issue 13's "server's GET path"): one `kv server` holding 1000 records of the
+ * `kv gen -d 3 -l 8 -m 6` shape, and one raw connection that sends GET frames in
+ * batches (one write of `batch` frames, then every answer read before the next),
+ * for each batch size given. Per batch size it prints the server's CPU time (user
+ * and system, from /proc) per GET and per batch, and the GETs a second. The
+ * client only counts answer frames, so nearly all the time is the server's and
+ * the kernel's: the per-batch part is the system calls and wake-ups, the per-GET
+ * part the server's JavaScript. To compare two versions, run it from each
+ * checkout in turn, alternating. A measurement script, not a test:
+ *
+ * ```sh
+ * deno run -A tests/measure/server_gets.ts [gets] [batch ...]   # default 100000 1 32 256
+ * ```
+ * @module
+ */
+import { ServerProcess } from "../../lib/cli/server_process.ts";
+import { FrameReader } from "../../lib/protocol/frame_reader.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { MessageType } from "../../lib/protocol/mod.ts";
+import { TEST_KV } from "../helpers/server_process.ts";
+import { cpuMicros, makeWorkload, runKvChecked } from "./workload.ts";
+
+const RECORDS = 1000;
+const DEFAULT_GETS = 100_000;
+const DEFAULT_BATCHES = [1, 32, 256];
+
+/** Batches sent first and not counted, so that the server's code is compiled. */
+const WARM_UP_BATCHES = 200;
+
+/** Distinct batches prepared (keys spread over the records), sent in turn. */
+const PREPARED_BATCHES = 64;
+
+/** A request id never used by a GET: HELLO's. */
+const HELLO_REQUEST_ID = 0;
+
+/** One connection that writes whole batches of GET frames and counts the answers. */
+class RawGets {
+  readonly #conn: Deno.TcpConn;
+  readonly #reader = new FrameReader();
+
+  constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+
+  /** Connects to `port` and completes HELLO. */
+  static async open(port: number): Promise<RawGets> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    const gets = new RawGets(conn);
+    const hello = new FrameWriter();
+    hello.hello(HELLO_REQUEST_ID);
+    await gets.#round(hello.bytes(), 1);
+    return gets;
+  }
+
+  /** Sends `frames` (holding `count` requests) in one write and reads their `count` answers. */
+  async #round(frames: Uint8Array, count: number): Promise<void> {
+    for (let written = 0; written < frames.length;) {
+      written += await this.#conn.write(frames.subarray(written));
+    }
+    let answered = 0;
+    while (answered < count) {
+      const read = await this.#conn.read(this.#reader.space());
+      if (read === null) throw new Error("the server closed the connection");
+      this.#reader.filled(read);
+      for (let frame = this.#reader.next(); frame; frame = this.#reader.next()) {
+        if (frame.type !== MessageType.OK) throw new Error(`answer type ${frame.type}, not OK`);
+        answered++;
+      }
+    }
+  }
+
+  /** Sends `rounds` batches, taking them in turn from `batches` (each of `batch` GETs). */
+  async run(batches: readonly Uint8Array[], batch: number, rounds: number): Promise<void> {
+    for (let round = 0; round < rounds; round++) {
+      await this.#round(batches[round % batches.length], batch);
+    }
+  }
+
+  close(): void {
+    this.#conn.close();
+  }
+}
+
+/** PREPARED_BATCHES batches of `batch` GET frames for keys spread over the records. */
+function prepareBatches(batch: number): Uint8Array[] {
+  return Array.from({ length: PREPARED_BATCHES }, (_, index) => {
+    const frames = new FrameWriter();
+    for (let i = 0; i < batch; i++) {
+      frames.get(i + 1, `person${(index * batch + i * 7) % RECORDS}`);
+    }
+    return frames.bytes().slice();
+  });
+}
+
+const gets = Number(Deno.args[0] ?? DEFAULT_GETS);
+const batchSizes = Deno.args.length > 1 ? Deno.args.slice(1).map(Number) : DEFAULT_BATCHES;
+const workload = await makeWorkload(RECORDS);
+const server = await ServerProcess.start({ kv: TEST_KV });
+const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
+try {
+  await Deno.writeTextFile(serverFile, `${server.id}\n`);
+  await runKvChecked([
+    ...["broker", "-s", serverFile, "-k", "1", "-i", workload.dataPath, "--index-only"],
+    // Generous: on a loaded machine a fresh server can be slow enough to be counted down.
+    ...["--timeout-ms", "10000"],
+  ]);
+  console.log("| GETs a batch | server CPU µs/GET | server CPU µs/batch | GETs/s | load (1 min) |");
+  console.log("| ------------ | ----------------- | ------------------- | ------ | ------------ |");
+  for (const batch of batchSizes) {
+    const batches = prepareBatches(batch);
+    const client = await RawGets.open(server.port);
+    try {
+      await client.run(batches, batch, WARM_UP_BATCHES);
+      const rounds = Math.ceil(gets / batch);
+      const cpuBefore = (await cpuMicros(server.pid!))!;
+      const startedAt = performance.now();
+      await client.run(batches, batch, rounds);
+      const seconds = (performance.now() - startedAt) / 1000;
+      const cpu = (await cpuMicros(server.pid!))! - cpuBefore;
+      const load = (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
+      console.log(
+        `| ${batch} | ${(cpu / (rounds * batch)).toFixed(2)} | ${(cpu / rounds).toFixed(0)} | ` +
+          `${Math.round(rounds * batch / seconds)} | ${load} |`,
+      );
+    } finally {
+      client.close();
+    }
+  }
+} finally {
+  await server.stop();
+  await Deno.remove(serverFile);
+  await workload.remove();
+}
