@@ -540,14 +540,10 @@ export class Broker {
     const requested = Math.min(limit + 1, MAX_KEYS_LIMIT);
     const outcomes = await Promise.all(
       this.#pool.servers.map((_, index) =>
-        this.#pool.call(
-          index,
-          trustedRequest((connection) =>
-            connection.keys(
-              after === "" ? { prefix, limit: requested } : { prefix, limit: requested, after },
-            )
-          ),
-        )
+        this.#pool.call(index, (connection) =>
+          connection.keys(
+            after === "" ? { prefix, limit: requested } : { prefix, limit: requested, after },
+          ))
       ),
     );
     const merged: string[] = [];
@@ -557,13 +553,13 @@ export class Broker {
     let someServerFull = false;
     outcomes.forEach((outcome, index) => {
       if (!outcome.ok) return failures.push(outcome.error);
-      if (!outcome.value.trusted) {
+      if (!outcome.repaired) {
         failures.push(
           `${this.#pool.servers[index].id} may have lost writes and is not yet repaired`,
         );
       }
-      if (outcome.value.read.length >= requested) someServerFull = true;
-      merged.push(...outcome.value.read);
+      if (outcome.value.length >= requested) someServerFull = true;
+      merged.push(...outcome.value);
     });
     merged.sort(compareKeys);
     const keys: string[] = [];
@@ -693,10 +689,9 @@ export class Broker {
       refused: [],
       reasons: [],
     };
-    const ask = trustedRequest(request);
     for (let asked = walk.take(this.#k); asked.length > 0;) {
       // Every request of the round is sent before the first answer is awaited.
-      const calls = asked.map((position) => this.#pool.call(list[position], ask));
+      const calls = asked.map((position) => this.#pool.call(list[position], request));
       for (let at = 0; at < asked.length; at++) {
         this.#countReply(replies, list, asked[at], await calls[at]);
       }
@@ -715,7 +710,7 @@ export class Broker {
     replies: ReplicaReplies,
     list: Uint16Array,
     position: number,
-    outcome: CallOutcome<TrustedRead<EncodedRead>>,
+    outcome: CallOutcome<EncodedRead>,
   ): void {
     if (!outcome.ok) {
       if (outcome.unreachable) replies.unreachable++;
@@ -723,8 +718,8 @@ export class Broker {
       replies.reasons.push(outcome.error);
       return;
     }
-    replies.answered.push({ position, read: outcome.value.read });
-    if (outcome.value.trusted) replies.trusted.push(position);
+    replies.answered.push({ position, read: outcome.value });
+    if (outcome.repaired) replies.trusted.push(position);
     else {
       const id = this.#pool.servers[list[position]].id;
       replies.reasons.push(`${id} may have lost writes and is not yet repaired`);
@@ -947,11 +942,12 @@ export class Broker {
     const failures: string[] = [];
     for (let targets = [...servers]; targets.length > 0;) {
       const outcomes = await Promise.all(
-        targets.map((index) => this.#pool.call(index, trustedRequest(write))),
+        targets.map((index) => this.#pool.call(index, write)),
       );
       outcomes.forEach((outcome, at) => {
         if (!outcome.ok) return failures.push(outcome.error);
-        copies.push({ index: targets[at], ...outcome.value });
+        const { value: read, repaired: trusted, connection } = outcome;
+        copies.push({ index: targets[at], read, trusted, connection });
       });
       if (copies.length >= this.#k) await dropLostCopies(copies, failures, this.#pool);
       if (copies.length >= this.#k) break;
@@ -1037,7 +1033,7 @@ function decodeLookup(lookup: EncodedLookup): Lookup {
 interface WrittenReplicas {
   /** The servers that stored it (or answered STALE), as indexes of the pool. */
   readonly stored: number[];
-  /** Those of `stored` that could be trusted when it was sent (see {@link trustedRequest}). */
+  /** Those of `stored` that could be trusted when it was sent (`CallOutcome`'s `repaired`). */
   readonly trusted: number[];
   /** Each stored server's answer, in the order of `stored`. */
   readonly results: (PutResult | DeleteResult)[];
@@ -1050,7 +1046,7 @@ interface WrittenCopy {
   /** The server, as an index of the pool. */
   readonly index: number;
   readonly read: PutResult | DeleteResult;
-  /** Whether the server could be trusted when the write was sent (see {@link trustedRequest}). */
+  /** Whether the server could be trusted when the write was sent (`CallOutcome`'s `repaired`). */
   readonly trusted: boolean;
   readonly connection: ServerConnection;
 }
@@ -1100,7 +1096,7 @@ async function dropLostCopies(
 interface ReplicaReplies {
   /** Each answer, with its server's position in the preference list. */
   readonly answered: { position: number; read: EncodedRead }[];
-  /** Positions of the servers whose answers can be trusted (see {@link trustedRequest}). */
+  /** Positions of the servers whose answers can be trusted (`CallOutcome`'s `repaired`). */
   readonly trusted: number[];
   /** How many servers could not be reached. */
   unreachable: number;
@@ -1123,30 +1119,4 @@ function newestAnswer(
     }
   }
   return newest;
-}
-
-/** A server's answer, with whether it could be trusted when asked (see {@link trustedRequest}). */
-interface TrustedRead<T> {
-  readonly read: T;
-  readonly trusted: boolean;
-  /** The connection the request went on. */
-  readonly connection: ServerConnection;
-}
-
-/**
- * `request`, answering also whether the server could be trusted when it was sent: its
- * connection's HELLO (or this broker's MARK_REPAIRED on it) said repaired. Judged at send
- * time on the connection used, never when the answer is looked at: a server marked
- * repaired while its answer was on the way may have answered before it was refilled, and
- * a restarted server is a new connection with a HELLO of its own. A connection's flag only
- * goes from unrepaired to repaired, so a server repaired at send time still was when it
- * answered.
- */
-function trustedRequest<T>(
-  request: (connection: ServerConnection) => Promise<T>,
-): (connection: ServerConnection) => Promise<TrustedRead<T>> {
-  return async (connection) => {
-    const trusted = connection.state.unrepaired === false;
-    return { read: await request(connection), trusted, connection };
-  };
 }

@@ -166,7 +166,22 @@ export interface ServerState {
 
 /** The result of {@link ServerPool.call}: the answer, or why there is none. */
 export type CallOutcome<T> =
-  | { readonly ok: true; readonly value: T }
+  | {
+    readonly ok: true;
+    readonly value: T;
+    /** The connection the request went on (a fresh one when the first closed under it). */
+    readonly connection: ServerConnection;
+    /**
+     * Whether the server could be trusted when the request was sent: its connection's
+     * HELLO (or this broker's MARK_REPAIRED on it) said repaired. Judged at send time on
+     * the connection used, never when the answer is looked at: a server marked repaired
+     * while its answer was on the way may have answered before it was refilled, and a
+     * restarted server is a new connection with a HELLO of its own. A connection's flag
+     * only goes from unrepaired to repaired, so a server repaired at send time still was
+     * when it answered.
+     */
+    readonly repaired: boolean;
+  }
   | { readonly ok: false; readonly unreachable: boolean; readonly error: string };
 
 interface Slot {
@@ -394,7 +409,8 @@ export class ServerPool {
         return { ok: false, unreachable: true, error: this.#downMessage(index) };
       }
       try {
-        return { ok: true, value: await request(connection) };
+        const repaired = connection.state.unrepaired === false;
+        return { ok: true, value: await request(connection), connection, repaired };
       } catch (error) {
         const unreachable = this.fail(index, connection, error);
         // Closed under the request (not timed out): every request is idempotent, so it
