@@ -29,7 +29,7 @@
  * const store = new Map<string, string>();
  * const script = [["put", "a", "1"], ["get", "a"]];
  * await runPipelined(
- *   script,
+ *   [script],
  *   ([op, key, value]) => ({
  *     access: { kind: op === "put" ? "write" : "read", key },
  *     run: async () => (op === "put" ? (store.set(key, value), "ok") : store.get(key) ?? "none"),
@@ -316,13 +316,18 @@ interface Slot<R> {
  * end of `source`, or when `emit` returns false. A step that throws (a bug)
  * rejects the returned promise once its turn to be emitted comes.
  *
+ * `source` yields the items in batches, such as the lines one chunk of input
+ * completes (`readLineBatches`): the items of a batch are planned one after
+ * another without waiting for `source` (an `await` per item was a third of
+ * the cost of reading a piped line), as long as the window has room.
+ *
  * @example
  * ```ts
- * await runPipelined(lines, (line) => planLine(line), (reply) => write(reply), { window: 64 });
+ * await runPipelined(batches, (line) => planLine(line), (reply) => write(reply), { window: 64 });
  * ```
  */
 export async function runPipelined<T, R>(
-  source: AsyncIterable<T> | Iterable<T>,
+  source: AsyncIterable<readonly T[]> | Iterable<readonly T[]>,
   plan: (item: T) => Step<R> | undefined,
   emit: (result: R) => boolean,
   options: PipelineOptions = {},
@@ -340,19 +345,23 @@ export async function runPipelined<T, R>(
 
   const reader = (async () => {
     try {
-      for await (const item of source) {
-        if (stopped) break;
-        const step = plan(item);
-        if (step === undefined) continue;
-        const slot: Slot<R> = { settled: false, result: scheduler.schedule(step.access, step.run) };
-        const settled = () => (slot.settled = true);
-        // Marks the rejection handled now; the emitter still awaits it in turn and throws.
-        slot.result.then(settled, settled);
-        slots.push(slot);
-        signal(wakeEmitter);
-        if (step.last) break;
-        while (slots.length - head >= window && !stopped) {
-          await new Promise<void>((resolve) => (wakeReader = resolve));
+      for await (const batch of source) {
+        for (const item of batch) {
+          // Leaving the loop (return) stops `source` too.
+          if (stopped) return;
+          const step = plan(item);
+          if (step === undefined) continue;
+          const result = scheduler.schedule(step.access, step.run);
+          const slot: Slot<R> = { settled: false, result };
+          const settled = () => (slot.settled = true);
+          // Marks the rejection handled now; the emitter still awaits it in turn and throws.
+          result.then(settled, settled);
+          slots.push(slot);
+          signal(wakeEmitter);
+          if (step.last) return;
+          while (slots.length - head >= window && !stopped) {
+            await new Promise<void>((resolve) => (wakeReader = resolve));
+          }
         }
       }
     } finally {

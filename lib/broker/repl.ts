@@ -9,8 +9,8 @@
  * @example
  * ```ts
  * import { runSession } from "./repl.ts";
- * import { readLines } from "../base/line_reader.ts";
- * await runSession(broker, readLines(Deno.stdin.readable), { json: true });
+ * import { readLineBatches } from "../base/line_reader.ts";
+ * await runSession(broker, readLineBatches(Deno.stdin.readable), { json: true });
  * ```
  * @module
  */
@@ -86,8 +86,8 @@ export async function answerLine(broker: Broker, line: string): Promise<Answer |
 }
 
 /**
- * Answers every line of `lines` until EXIT or the end of input, printing the
- * answers in input order. Commands are pipelined (`lib/broker/pipeline.ts`):
+ * Answers every line of `lines` (in batches, as `readLineBatches` yields them)
+ * until EXIT or the end of input, printing the answers in input order. Commands are pipelined (`lib/broker/pipeline.ts`):
  * up to `window` lines are read ahead and run at once, and a command waits
  * only for earlier unfinished commands it could see (`PUT k` then `GET k`
  * answers the PUT's value). An unreadable line (too long, invalid UTF-8) gets
@@ -95,12 +95,12 @@ export async function answerLine(broker: Broker, line: string): Promise<Answer |
  *
  * @example
  * ```ts
- * await runSession(broker, readLines(Deno.stdin.readable), { json: true });
+ * await runSession(broker, readLineBatches(Deno.stdin.readable), { json: true });
  * ```
  */
 export async function runSession(
   broker: Broker,
-  lines: AsyncIterable<ReadLine>,
+  lines: AsyncIterable<readonly ReadLine[]>,
   options: PipedSessionOptions = {},
 ): Promise<void> {
   const output = options.output ?? new LineBuffer();

@@ -18,7 +18,7 @@ import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { generateChunks } from "../gen/generator.ts";
 import { formatIndexSummary, indexFile } from "../broker/indexer.ts";
 import { parseKeyFile } from "../gen/keyfile.ts";
-import { readLines } from "../base/line_reader.ts";
+import { readLineBatches } from "../base/line_reader.ts";
 import { parseRecordLine } from "../record/parse.ts";
 import type { Value } from "../record/value.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
@@ -265,7 +265,7 @@ async function runCluster(
       history: await openHistory(log),
     });
   } else {
-    await runSession(broker, readLines(Deno.stdin.readable), sessionOptions);
+    await runSession(broker, readLineBatches(Deno.stdin.readable), sessionOptions);
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Broker } from "../../lib/broker/broker.ts";
-import { readLines } from "../../lib/base/line_reader.ts";
+import { readLineBatches } from "../../lib/base/line_reader.ts";
 import {
   type Access,
   AccessScheduler,
@@ -216,7 +216,7 @@ Deno.test("runPipelined emits in input order whatever order the commands finish 
   const gates = Array.from({ length: 5 }, gate);
   const emitted: number[] = [];
   const running = runPipelined(
-    [0, 1, 2, 3, 4],
+    [[0, 1, 2, 3, 4]],
     (i): Step<number> => ({ access: { kind: "none" }, run: () => gates[i].promise.then(() => i) }),
     (i) => (emitted.push(i), true),
   );
@@ -235,7 +235,7 @@ Deno.test("runPipelined reads at most `window` commands ahead of the first unemi
   const gates = Array.from({ length: 10 }, gate);
   let planned = 0;
   const running = runPipelined(
-    gates.keys(),
+    [[...gates.keys()]],
     (i): Step<number> => {
       planned++;
       return { access: { kind: "none" }, run: () => gates[i].promise.then(() => i) };
@@ -264,11 +264,11 @@ Deno.test("runPipelined stops after a last step, and when emit says so", async (
     return { access: { kind: "none" }, run: () => Promise.resolve(i), last: i === 2 };
   };
   const emitted: number[] = [];
-  await runPipelined([0, 1, 2, 3, 4], step, (i) => (emitted.push(i), true));
+  await runPipelined([[0, 1], [2, 3], [4]], step, (i) => (emitted.push(i), true));
   assert.deepEqual([planned, emitted], [[0, 1, 2], [0, 1, 2]]);
   emitted.length = 0;
   await runPipelined(
-    [5, 6, 7],
+    [[5, 6, 7]],
     (i) => ({ access: { kind: "none" }, run: () => Promise.resolve(i) }),
     (i) => {
       emitted.push(i);
@@ -282,7 +282,7 @@ Deno.test("runPipelined rejects with a failing step's error once the steps befor
   const emitted: number[] = [];
   await assert.rejects(
     runPipelined(
-      [0, 1, 2],
+      [[0, 1, 2]],
       (i): Step<number> => ({
         access: { kind: "none" },
         run: () => (i === 1 ? Promise.reject(new Error("bug")) : Promise.resolve(i)),
@@ -296,7 +296,7 @@ Deno.test("runPipelined rejects with a failing step's error once the steps befor
 
 Deno.test("runPipelined rejects with the source's error after emitting what came before", async () => {
   async function* source() {
-    yield 0;
+    yield [0];
     throw new Error("read failed");
   }
   const emitted: number[] = [];
@@ -355,7 +355,8 @@ Deno.test("property: a pipelined script prints exactly what running it one comma
       fc.array(scriptLine, { maxLength: 40 }),
       fc.integer({ min: 1, max: 16 }),
       fc.infiniteStream(fc.oneof(fc.nat(2), fc.integer({ min: 10, max: 60 }))),
-      async (script, window, delayStream) => {
+      fc.integer({ min: 1, max: 200 }),
+      async (script, window, delayStream, chunkBytes) => {
         const sequentialCluster = new FakeCluster(3);
         const sequential = await Broker.open(sequentialCluster.addresses, {
           k: 2,
@@ -373,8 +374,13 @@ Deno.test("property: a pipelined script prints exactly what running it one comma
         const connect = scramblingConnector(cluster, () => delays.next().value);
         const pipelined = await Broker.open(cluster.addresses, { k: 2, connect });
         const { output, lines: printed } = recordedOutput();
+        // Input in chunks of chunkBytes: batches of a few lines, lines split across chunks.
         const input = new TextEncoder().encode(script.join("\n"));
-        await runSession(pipelined, readLines(ReadableStream.from([input])), {
+        const chunks = Array.from(
+          { length: Math.ceil(input.length / chunkBytes) },
+          (_, i) => input.subarray(i * chunkBytes, (i + 1) * chunkBytes),
+        );
+        await runSession(pipelined, readLineBatches(ReadableStream.from(chunks)), {
           json: true,
           window,
           output,

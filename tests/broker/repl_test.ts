@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Broker } from "../../lib/broker/broker.ts";
-import { readLines } from "../../lib/base/line_reader.ts";
+import { readLineBatches } from "../../lib/base/line_reader.ts";
 import { answerLine, argumentHint, completeLine, runSession } from "../../lib/broker/repl.ts";
 import { int, object, str } from "../../lib/record/value.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
@@ -8,7 +8,8 @@ import { withoutVersion } from "../helpers/versions.ts";
 import { recordedOutput } from "../helpers/recorded_output.ts";
 
 function lines(text: string) {
-  return readLines(ReadableStream.from([new TextEncoder().encode(text)]), { maxLineBytes: 64 });
+  const bytes = new TextEncoder().encode(text);
+  return readLineBatches(ReadableStream.from([bytes]), { maxLineBytes: 64 });
 }
 
 async function withBroker(run: (broker: Broker, cluster: FakeCluster) => Promise<void>) {
