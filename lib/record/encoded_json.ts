@@ -62,6 +62,17 @@ const ESCAPES: Uint8Array = (() => {
 
 const HEX_DIGITS = new TextEncoder().encode("0123456789abcdef");
 
+/**
+ * 1 for the bytes a field name is usually made of, which JSON copies as they are and a
+ * name may hold: printable ASCII but `"`, `\\` and `.`. A name of only these is checked
+ * and copied in one pass; any other byte sends it the long way ({@link checkEncodedName}).
+ */
+const PLAIN_NAME_BYTES: Uint8Array = (() => {
+  const table = new Uint8Array(256).fill(1, 0x20, 0x80);
+  for (const char of ['"', "\\", "."]) table[char.charCodeAt(0)] = 0;
+  return table;
+})();
+
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
@@ -179,7 +190,8 @@ export class EncodedJsonWriter {
       const length = readFieldNameLength(reader);
       if (length === 0) break;
       const at = reader.skip(length, "field name");
-      checkEncodedName(source, at, length);
+      // Written before it is found to repeat: a refused value's bytes are taken back (value).
+      this.#member(source, at, length, count > 0);
       if (count === NAME_SCAN_LIMIT) seen = this.#nameSet(source, firstName);
       if (seen === undefined) this.#checkNewName(source, at, length, firstName);
       else {
@@ -187,13 +199,39 @@ export class EncodedJsonWriter {
         if (seen.has(name)) duplicateFieldName(name);
         seen.add(name);
       }
-      if (count > 0) this.#byte(0x2c); // ,
-      this.#string(source, at, length, "field name");
-      this.#byte(0x3a); // :
       this.#value(reader, source, depth + 1);
     }
     this.#names.length = firstName;
     this.#byte(0x7d); // }
+  }
+
+  /**
+   * Writes a member's start, `"name":` (after a `,` unless it is the first), with the name
+   * checked as `decodeValue` checks names: valid UTF-8 without `.` (a DecodeError).
+   */
+  #member(source: Uint8Array, at: number, length: number, comma: boolean): void {
+    const end = at + length;
+    this.#reserve(length + 4);
+    const buffer = this.#buffer;
+    let out = this.#length;
+    if (comma) buffer[out++] = 0x2c; // ,
+    buffer[out++] = QUOTE;
+    for (let i = at; i < end; i++) {
+      const byte = source[i];
+      if (PLAIN_NAME_BYTES[byte] === 0) return this.#unusualMember(source, at, length, comma);
+      buffer[out++] = byte;
+    }
+    buffer[out++] = QUOTE;
+    buffer[out++] = 0x3a; // :
+    this.#length = out;
+  }
+
+  /** {@link EncodedJsonWriter.#member} for a name with bytes JSON escapes, non-ASCII or `.`. */
+  #unusualMember(source: Uint8Array, at: number, length: number, comma: boolean): void {
+    checkEncodedName(source, at, length);
+    if (comma) this.#byte(0x2c); // ,
+    this.#string(source, at, length, "field name");
+    this.#byte(0x3a); // :
   }
 
   /** Throws for a name equal to one of this object's earlier ones (from `firstName` on). */
