@@ -57,6 +57,9 @@ const INITIAL_WIRE_BYTES = 1024;
 /** Released names' bytes the wire pool may hold before it is compacted (when they are also half of it). */
 const MIN_WIRE_GARBAGE_BYTES = 64 * 1024;
 
+// A wire form's length is kept in a Uint16Array.
+invariant(MAX_VARINT_BYTES + MAX_KEY_BYTES <= 0xffff, "a name's wire form fits a u16 length");
+
 /**
  * Each name in use in its wire form (a field name as value_codec writes it: a varint
  * byte length, then the UTF-8), back to back in one byte pool, found by id: answering a
