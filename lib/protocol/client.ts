@@ -987,13 +987,22 @@ export class ServerClient {
    */
   #takeAnswers(reader: FrameReader): void {
     const frames: Frame[] = [];
-    for (;;) {
-      // Each answer is held to what its request can produce (answers come in order).
-      reader.maxFrameBytes = this.#answerLimit(frames.length);
-      const frame = reader.next();
-      if (frame === undefined) break;
-      frames.push(frame);
+    try {
+      for (;;) {
+        // Each answer is held to what its request can produce (answers come in order).
+        reader.maxFrameBytes = this.#answerLimit(frames.length);
+        const frame = reader.next();
+        if (frame === undefined) break;
+        frames.push(frame);
+      }
+    } finally {
+      // A broken frame fails the connection, but only after the answers before it.
+      this.#deliver(frames);
     }
+  }
+
+  /** Hands `frames`, views into the reader's buffer, to their requests (see #takeAnswers). */
+  #deliver(frames: Frame[]): void {
     if (frames.length === 0) return;
     // The frames lie one after the other in the reader's buffer, headers between them.
     const first = frames[0].body;
