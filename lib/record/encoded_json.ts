@@ -139,7 +139,19 @@ export class EncodedJsonWriter {
   /** Appends `text` as UTF-8: the JSON around values, already escaped by the caller. */
   text(text: string): void {
     this.#reserve(text.length * 3);
-    this.#length += utf8Encoder.encodeInto(text, this.#buffer.subarray(this.#length)).written;
+    const buffer = this.#buffer;
+    let out = this.#length;
+    // Copied by hand while ASCII: the text around an answer's value is short, and a view
+    // for encodeInto to write into cost more than copying it.
+    for (let i = 0; i < text.length; i++) {
+      const unit = text.charCodeAt(i);
+      if (unit >= 0x80) {
+        out += utf8Encoder.encodeInto(text.slice(i), buffer.subarray(out)).written;
+        break;
+      }
+      buffer[out++] = unit;
+    }
+    this.#length = out;
   }
 
   /**

@@ -84,6 +84,19 @@ Deno.test("EncodedJsonWriter escapes as JSON.stringify does and keeps text aroun
   assert.deepEqual(JSON.parse(text), { value: { [tricky]: tricky } });
 });
 
+Deno.test("EncodedJsonWriter.text appends any text's UTF-8, as TextEncoder makes it", () => {
+  const unit = fc.constantFrom("a", '"', "é", "€", "😀", "\ud800", "\udc00");
+  fc.assert(
+    fc.property(fc.array(fc.string({ unit, maxLength: 30 }), { maxLength: 5 }), (texts) => {
+      const json = new EncodedJsonWriter();
+      for (const text of texts) json.text(text);
+      // Each text on its own: halves of a surrogate pair in two texts stay lone surrogates.
+      const expected = texts.flatMap((text) => [...new TextEncoder().encode(text)]);
+      assert.deepEqual(json.bytes(), Uint8Array.from(expected));
+    }),
+  );
+});
+
 Deno.test("EncodedJsonWriter takes back what a refused value wrote, keeping what came before", () => {
   const json = new EncodedJsonWriter();
   json.text("[");
