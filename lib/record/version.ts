@@ -159,27 +159,27 @@ export function readVersion(source: Uint8Array, offset: number): Version {
 export function formatVersion(version: Version): string {
   if (!isValidVersion(version)) throw new RangeError(`invalid version ${JSON.stringify(version)}`);
   // The bytes' hex, field by field: 6 bytes of ms, 2 of counter, 4 of broker (writeVersion).
-  // Every `--json` answer prints one: pairs from a table cost a quarter of toString(16)
-  // and padStart (0.15 against 0.68 µs).
+  // Every `--json` answer prints one: character codes made into one flat string cost a
+  // quarter of toString(16) and padStart, and half of joining hex pairs (a rope of 12).
   const high = Math.floor(version.ms / 2 ** 32);
-  return hex16(high) + hex32(version.ms - high * 2 ** 32) + hex16(version.counter) +
-    hex32(version.broker);
+  putHex(0, high, 4);
+  putHex(4, version.ms - high * 2 ** 32, 8);
+  putHex(12, version.counter, 4);
+  putHex(16, version.broker, 8);
+  return String.fromCharCode.apply(null, versionCodes);
 }
 
-/** The two hex digits of each byte value. */
-const HEX_PAIRS: readonly string[] = Array.from(
-  { length: 256 },
-  (_, byte) => byte.toString(16).padStart(2, "0"),
-);
+/** The character codes of the text {@link formatVersion} is making. */
+const versionCodes: number[] = new Array(VERSION_TEXT_LENGTH).fill(0);
 
-/** The 4 hex digits of a u16. */
-function hex16(value: number): string {
-  return HEX_PAIRS[value >>> 8] + HEX_PAIRS[value & 0xff];
-}
+const HEX_CODES: readonly number[] = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 
-/** The 8 hex digits of a u32. */
-function hex32(value: number): string {
-  return hex16(value >>> 16) + hex16(value & 0xffff);
+/** Puts the `digits` last hex digits of the u32 `value` at `versionCodes[at]`. */
+function putHex(at: number, value: number, digits: number): void {
+  for (let i = at + digits - 1; i >= at; i--) {
+    versionCodes[i] = HEX_CODES[value & 0xf];
+    value >>>= 4;
+  }
 }
 
 /**
