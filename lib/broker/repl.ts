@@ -125,7 +125,7 @@ function planLine(
 ): Step<Outcome> | undefined {
   if (line.error !== undefined) {
     const answer = { op: "INVALID", error: `input line ${line.lineNumber}: ${line.error}` };
-    return { access: { kind: "none" }, run: () => Promise.resolve({ answer }) };
+    return { access: { kind: "none" }, run: () => Promise.resolve(answer) };
   }
   const trimmed = line.text.trim();
   const metaCommand = options.metaCommand;
@@ -141,13 +141,13 @@ function planLine(
   } catch (error) {
     if (!(error instanceof CommandError)) throw error;
     const answer = errorAnswer(error);
-    return { access: { kind: "none" }, run: () => Promise.resolve({ answer }) };
+    return { access: { kind: "none" }, run: () => Promise.resolve(answer) };
   }
   if (command === undefined) return undefined;
   const parsed = command;
   return {
     access: commandAccess(parsed),
-    run: async () => ({ answer: await runCommand(broker, parsed) }),
+    run: () => runCommand(broker, parsed),
     last: parsed.op === "EXIT",
   };
 }
@@ -168,23 +168,28 @@ function printed(print: () => void): boolean {
 }
 
 /** What one input line gave: a command's answer, or the text a meta command printed. */
-type Outcome = { readonly answer: Answer } | { readonly text: string };
+type Outcome = Answer | MetaOutput;
+
+/** What a meta command printed (an {@link Answer} has no `text`). */
+interface MetaOutput {
+  readonly text: string;
+}
 
 /** The text `outcome` prints; "" for none (a blank line, EXIT in human text). */
 function outcomeText(outcome: Outcome | undefined, options: FormatOptions): string {
   if (outcome === undefined) return "";
-  return "text" in outcome ? outcome.text : formatAnswer(outcome.answer, options);
+  return "text" in outcome ? outcome.text : formatAnswer(outcome, options);
 }
 
 /** Whether `outcome` ends the session (see {@link endsSession}). */
 function endsWith(outcome: Outcome): boolean {
-  return "answer" in outcome && endsSession(outcome.answer);
+  return !("text" in outcome) && endsSession(outcome);
 }
 
 /** Adds `outcome`'s lines to `output`; a JSON answer as bytes, never made a string. */
 function printOutcome(output: LineBuffer, outcome: Outcome, options: FormatOptions): void {
-  if (options.json && "answer" in outcome) {
-    output.writeLineBytes(formatAnswerJson(outcome.answer));
+  if (options.json && !("text" in outcome)) {
+    output.writeLineBytes(formatAnswerJson(outcome));
     return;
   }
   const text = outcomeText(outcome, options);
@@ -201,8 +206,7 @@ async function respond(
   if (options.metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
     return { text: await options.metaCommand(trimmed) };
   }
-  const answer = await answerLine(broker, line);
-  return answer === undefined ? undefined : { answer };
+  return await answerLine(broker, line);
 }
 
 /** Options for {@link runInteractive}. */
