@@ -21,7 +21,7 @@
  * @module
  */
 import { brokerOf, connect, type Kv } from "../client/kv.ts";
-import { KvError } from "../client/errors.ts";
+import { KvError, KvUnavailableError } from "../client/errors.ts";
 import { fromValue, type KvValue } from "../client/values.ts";
 import { indexLines } from "../broker/indexer.ts";
 import { generateChunks } from "../gen/generator.ts";
@@ -280,6 +280,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const clients: Kv[] = [];
   try {
     for (let i = 0; i < clientCount; i++) clients.push(await connect(connectOptions));
+    await checkServersUp(clients[0]);
     const loadSeconds = options.noLoad ? null : await loadRecords(clients[0], records, options);
     const run = new Run({
       picker: new OperationPicker({ workload, distribution, recordCount: records, seed }),
@@ -310,12 +311,41 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
 }
 
 /** Stores the `records` records of the bench through `client`; the seconds it took. */
+/**
+ * Refuses a cluster with fewer than k servers up (unreachable, or refusing this client's
+ * credentials): every write would fail and every read answer NOT FOUND at once, and the
+ * figures would measure nothing but the failures.
+ */
+async function checkServersUp(client: Kv): Promise<void> {
+  const k = brokerOf(client).k;
+  const statuses = await client.servers();
+  const down = statuses.filter((status) => !status.up);
+  const up = statuses.length - down.length;
+  if (up >= k) return;
+  const reasons = down.map((status) => `${status.server}: ${status.error}`).join("; ");
+  throw new KvUnavailableError(
+    `${up} of ${statuses.length} servers up, fewer than k=${k} (${reasons}); ` +
+      "start them (or check --auth-file and --tls-ca) and run again",
+  );
+}
+
+/**
+ * Loads the records; refuses to go on when any could not be stored, since the workload
+ * would then read missing records and measure that.
+ */
 async function loadRecords(client: Kv, records: number, options: BenchOptions): Promise<number> {
   const summary = await indexLines(
     brokerOf(client),
     recordStream(records, options.size, options.seed ?? 1),
     { fileName: "bench records", report: options.report, progress: NO_PROGRESS },
   );
+  invariant(summary.skippedCount === 0, "every generated record line parses");
+  if (summary.failedCount > 0) {
+    throw new KvUnavailableError(
+      `${summary.failedCount} of ${records} records could not be stored on k servers ` +
+        "(said above); nothing was measured",
+    );
+  }
   return summary.seconds;
 }
 

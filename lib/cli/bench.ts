@@ -93,7 +93,8 @@ ${SECURITY_HELP}
   -h, --help             show this help
 
 A progress line is drawn on stderr when it is a terminal.
-Exit codes: 0 done (even with errors counted), 2 usage error or unreachable cluster.`;
+Exit codes: 0 done (even with errors counted), 2 usage error, fewer than k servers
+up at the start, or records that could not be loaded.`;
 
 /** The `kv bench` subcommand. */
 export const benchCommand: Subcommand = {

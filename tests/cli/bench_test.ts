@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { BenchReport } from "../../lib/bench/runner.ts";
 import { OPERATION_KINDS, WORKLOAD_MIX, WORKLOADS } from "../../lib/bench/workload.ts";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
-import { withTempDir } from "../helpers/fixtures.ts";
+import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 
@@ -131,7 +131,28 @@ Deno.test("kv bench refuses bad flags with one line and exit 2", async () => {
   }
 });
 
-Deno.test("kv bench --auth-file (or KV_AUTH_FILE) loads and measures a server that requires auth; without it none succeeds", async () => {
+Deno.test("kv bench refuses, with one line and exit 2, a cluster with fewer than k servers up", async () => {
+  await using cluster = await KvCluster.start(1);
+  await withTempDir(async (dir) => {
+    const [closed] = closedPorts(1);
+    await Deno.writeTextFile(
+      `${dir}/servers`,
+      `${await Deno.readTextFile(cluster.serverFile)}127.0.0.1 ${closed}\n`,
+    );
+    for (const extra of [[], ["--no-load"]]) {
+      const run = await runKv(["bench", "-s", `${dir}/servers`, "-k", "2", "--ops", "5", ...extra]);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(
+        run.stderr,
+        new RegExp(`^kv bench: 1 of 2 servers up, fewer than k=2 \\(127\\.0\\.0\\.1:${closed}: `),
+      );
+      assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+      assert.equal(run.stdout, "");
+    }
+  });
+});
+
+Deno.test("kv bench --auth-file (or KV_AUTH_FILE) loads and measures a server that requires auth; without it the bench refuses in one line", async () => {
   await withTempDir(async (dir) => {
     const authFile = await newAuthFile(dir, "kv.auth");
     await using server = await startServerProcess(["--auth-file", authFile]);
@@ -145,13 +166,12 @@ Deno.test("kv bench --auth-file (or KV_AUTH_FILE) loads and measures a server th
     });
     assert.equal(fromEnv.code, 0, fromEnv.stderr);
     assert.equal(JSON.parse(fromEnv.stdout).notFound, 0, "the records loaded before are there");
-    // Without the secret the server serves nothing: no operation succeeds.
+    // Without the secret the server serves nothing: the bench says so and measures nothing.
     const stranger = await runKv(["bench", "--json", ...common, "--ops", "20"]);
-    assert.equal(stranger.code, 0, stranger.stderr);
-    const refused: BenchReport = JSON.parse(stranger.stdout);
-    // Writes fail; reads find nothing they can trust (NOT FOUND with a warning).
-    assert.equal(refused.errors + refused.warnings, refused.operations, stranger.stdout);
-    assert.equal(refused.warnings, refused.notFound, stranger.stdout);
+    assert.equal(stranger.code, 2, stranger.stderr);
+    assert.match(stranger.stderr, /^kv bench: 0 of 1 servers up, fewer than k=1 \(127\.0\.0\.1:/);
+    assert.equal(stranger.stderr.trim().split("\n").length, 1, stranger.stderr);
+    assert.equal(stranger.stdout, "");
     const zero = await runKv(["bench", ...common, "--tls-ca", "/dev/zero"]);
     assert.deepEqual([zero.code, zero.stderr], [
       2,
