@@ -696,3 +696,73 @@ Deno.test("an answer longer than its request can produce closes the connection",
     await fake.stop();
   }
 });
+
+/**
+ * After HELLO, answers the first two of three GETs (requests 2 and 3) with `values`, and
+ * then sends `broken` (request 4's answer, or a frame in its place) in the same write.
+ */
+function twoAnswersThenBroken(values: readonly Value[], broken: (frames: FrameWriter) => void) {
+  const version = { ms: 1_700_000_000_000, counter: 1, broker: 2 };
+  return (conn: Deno.TcpConn, frameCount: number) => {
+    const frames = new FrameWriter();
+    if (frameCount === 1) okHello(frames, 64 * 1024);
+    else if (frameCount === 4) {
+      values.forEach((value, at) =>
+        frames.okOrNotFound(2 + at, version, (out) => (out.raw(encodeValue(value)), true))
+      );
+      broken(frames);
+    } else return;
+    conn.write(frames.bytes()).catch(() => {});
+  };
+}
+
+Deno.test("answers that arrive in one read before a broken frame still settle their requests; the rest fail with the connection", async () => {
+  const values = [object([["name", str("Mary")]]), int(-(2 ** 31))];
+  const cases: [string, (frames: FrameWriter) => void, RegExp][] = [
+    // The reader refuses the header before any of the body arrives.
+    [
+      "too large",
+      (frames) => frames.frame(MessageType.OK, 4, new Uint8Array(64 * 1024 + 13)),
+      /over the limit/,
+    ],
+    // The frame is whole, but answers a request that was never the oldest.
+    ["out of order", (frames) => frames.notFound(9), /answer to request 9 while 4 is the oldest/],
+  ];
+  for (const [name, broken, reason] of cases) {
+    const fake = fakeServer(twoAnswersThenBroken(values, broken));
+    const client = await connectClient(fake.address);
+    const reads = ["person1", "person2", "person3"].map((key) => client.get(key));
+    assert.deepEqual((await reads[0]).value, values[0], name);
+    assert.deepEqual((await reads[1]).value, values[1], name);
+    await assert.rejects(reads[2], (error: Error) => {
+      assert.ok(error instanceof ConnectionError, `${name}: ${error}`);
+      assert.match(error.message, reason, name);
+      return true;
+    });
+    assert.equal(client.isOpen, false, name);
+    await fake.stop();
+  }
+});
+
+Deno.test("a value getEncoded answered stays as it was while later answers are read into the same buffer", async () => {
+  const { address, stop } = await startServer();
+  const client = await connectClient(address);
+  // Values of different sizes, so that answers straddle reads at different places.
+  const valueOf = (n: number): Value =>
+    object([["n", int(n)], ["pad", str("x".repeat(n * 37 % 3000))]]);
+  const keys = Array.from({ length: 300 }, (_, n) => `person${n}`);
+  await Promise.all(keys.map((key, n) => client.put(key, valueOf(n), at())));
+  const first = await Promise.all(keys.map((key) => client.getEncoded(key)));
+  // A second round of answers reuses the client's read buffer.
+  const second = await Promise.all(keys.toReversed().map((key) => client.getEncoded(key)));
+  keys.forEach((_, n) => {
+    assert.deepEqual(first[n].encoded, encodeValue(valueOf(n)), `first read of ${n}`);
+    assert.deepEqual(
+      second[keys.length - 1 - n].encoded,
+      encodeValue(valueOf(n)),
+      `second of ${n}`,
+    );
+  });
+  await client.close();
+  await stop();
+});
