@@ -201,6 +201,59 @@ Deno.test("property: AccessScheduler starts a command only after every earlier o
   );
 });
 
+Deno.test("property: AccessScheduler keeps the ordering rules when commands are scheduled while earlier ones finish", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(accessArbitrary, fc.boolean(), fc.nat(3)), { maxLength: 30 }),
+      fc.infiniteStream(fc.nat()),
+      async (script, picks) => {
+        const scheduler = new AccessScheduler();
+        const traces: Traced[] = script.map(() => ({ opened: false }));
+        let step = 0;
+        const results: Promise<unknown>[] = [];
+        /** Finishes one started, unfinished command, chosen by the picks; false when none. */
+        const finishOne = async (): Promise<boolean> => {
+          await settle();
+          const running = traces.filter((trace) => trace.open !== undefined && !trace.opened);
+          if (running.length === 0) return false;
+          const chosen = running[picks.next().value % running.length];
+          chosen.opened = true;
+          chosen.open!();
+          return true;
+        };
+        // Each command is scheduled after some earlier ones finished (its third element):
+        // groups of reads drain and new reads come, as in a pipeline reading ahead.
+        for (const [i, [access, fails, finishesBefore]] of script.entries()) {
+          for (let n = 0; n < finishesBefore && await finishOne(); n++);
+          const trace = traces[i];
+          const run = () => {
+            trace.started = step++;
+            return new Promise<void>((resolve, reject) => {
+              trace.open = () => (fails ? reject(new Error("failed")) : resolve());
+            });
+          };
+          const finish = () => (trace.finished = step++);
+          results.push(scheduler.schedule(access, run).then(finish, finish));
+        }
+        while (await finishOne());
+        await Promise.all(results);
+        assert.equal(scheduler.pendingCount, 0);
+        script.forEach(([later], j) => {
+          for (let i = 0; i < j; i++) {
+            if (!mustFollow(script[i][0], later)) continue;
+            assert.ok(
+              traces[i].finished! < traces[j].started!,
+              `#${j} ${JSON.stringify(later)} started before #${i} ` +
+                `${JSON.stringify(script[i][0])} finished`,
+            );
+          }
+        });
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
 Deno.test("commandAccess: reads, writes, reads of every key, and commands that touch nothing", () => {
   assert.deepEqual(commandAccess({ op: "GET", key: "k" }), { kind: "read", key: "k" });
   assert.deepEqual(commandAccess({ op: "QUERY", path: ["k", "f"] }), { kind: "read", key: "k" });
