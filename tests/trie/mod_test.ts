@@ -23,6 +23,7 @@ import {
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 import { seededRandom } from "./fixture.ts";
 import { MAX_SEED } from "../../lib/gen/prng.ts";
+import { VERSION_BYTES, writeVersion } from "../../lib/record/version.ts";
 
 const encoder = new TextEncoder();
 
@@ -195,6 +196,66 @@ Deno.test("RecordTrie matches a Map oracle for fast-check operation sequences", 
       },
     ),
     { numRuns: 60 },
+  );
+});
+
+Deno.test("property: getEncodedAt writes the key's version and then its value's encoding, as versionOf and get see them", () => {
+  const keys = ["k", "k1", "k10", "é", "person1"];
+  const ints = fc.constantFrom(
+    0,
+    -0,
+    127,
+    128,
+    -128,
+    2 ** 31 - 1,
+    -(2 ** 31),
+    2 ** 31,
+    -(2 ** 31) - 1,
+  );
+  const value = fc.oneof(
+    valueArbitrary(3),
+    ints.map(int),
+    fc.tuple(keyArbitrary(), ints).map(
+      ([name, n]) => object([[name, int(n)], ["s", str("x".repeat(n & 0xff))]]),
+    ),
+  );
+  const operation = fc.record({
+    kind: fc.constantFrom("put", "tombstone", "delete"),
+    key: fc.constantFrom(...keys),
+    value,
+    ms: fc.nat(50),
+  });
+  fc.assert(
+    fc.property(fc.array(operation, { maxLength: 30 }), (operations) => {
+      const trie = new RecordTrie();
+      for (const { kind, key, value, ms } of operations) {
+        const version = { ms, counter: 0, broker: 1 };
+        if (kind === "put") trie.put(key, value, { version, ifNewer: true });
+        else if (kind === "tombstone") trie.tombstone(key, { version, ifNewer: true });
+        else trie.delete(key);
+        // Asked with the key inside a larger buffer, after bytes already written.
+        for (const asked of [...keys, "person", "zz"]) {
+          const source = encoder.encode(`..${asked}.`);
+          const writer = new ByteWriter();
+          writer.u8(7);
+          const found = trie.getEncodedAt(source, 2, source.length - 1, writer);
+          const expected = new ByteWriter();
+          expected.u8(7);
+          const held = trie.versionOf(asked);
+          if (held !== undefined) {
+            const bytes = new Uint8Array(VERSION_BYTES);
+            writeVersion(bytes, 0, held);
+            expected.raw(bytes);
+          }
+          const stored = trie.get(asked);
+          if (stored !== undefined) expected.raw(encodeValue(stored));
+          assert.equal(found, stored !== undefined, asked);
+          assert.deepEqual(writer.bytes(), expected.bytes(), asked);
+        }
+      }
+      trie.checkInvariants();
+    }),
+    { numRuns: 300 },
   );
 });
 
