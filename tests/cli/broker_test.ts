@@ -294,6 +294,52 @@ Deno.test("--json answers every command kind with exactly one JSON object per li
   assert.equal(answers.length, 13);
 });
 
+Deno.test("piped --json commands cut anywhere, with CRLF, a line not UTF-8 and no last newline: each GET sees the PUT before it", async () => {
+  await using cluster = await KvCluster.start(3);
+  await using broker = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", "--json"]);
+  // PUTs and GETs of three keys, interleaved: pipelined, each GET waits for its key's PUT.
+  const rounds = 200;
+  const lines: string[] = [];
+  for (let i = 0; i < rounds; i++) {
+    lines.push(`PUT k${i % 3}: { "n": ${i}, "s": "é${i}" }`, `GET k${i % 3}`);
+  }
+  const encoder = new TextEncoder();
+  const input = [
+    encoder.encode(lines.join("\r\n") + "\r\n"),
+    new Uint8Array([0x47, 0x45, 0x54, 0x20, 0xff, 0x0a]), // GET, then a byte UTF-8 never has
+    encoder.encode(`GET k${(rounds - 1) % 3}`), // the last line: no newline
+  ];
+  const bytes = new Uint8Array(input.reduce((sum, part) => sum + part.length, 0));
+  input.reduce((at, part) => (bytes.set(part, at), at + part.length), 0);
+  // Written in pieces of odd sizes, so that lines and characters are cut across reads.
+  for (let at = 0, size = 1; at < bytes.length; at += size, size = size * 7 % 1013 + 1) {
+    await broker.sendBytes(bytes.subarray(at, at + size));
+  }
+  const { code, stdout, stderr } = await broker.finish();
+  assert.equal(code, 0, stderr);
+  const answers = stdout.split("\n").map((line) => withoutVersion(JSON.parse(line)));
+  assert.equal(answers.length, 2 * rounds + 2);
+  for (let i = 0; i < rounds; i++) {
+    assert.deepEqual(answers[2 * i], { op: "PUT", key: `k${i % 3}`, stored: true });
+    assert.deepEqual(answers[2 * i + 1], {
+      op: "GET",
+      key: `k${i % 3}`,
+      found: true,
+      value: { n: i, s: `é${i}` },
+    });
+  }
+  assert.deepEqual(answers[2 * rounds], {
+    op: "INVALID",
+    error: `input line ${2 * rounds + 1}: invalid UTF-8 at byte 5`,
+  });
+  assert.deepEqual(answers[2 * rounds + 1], {
+    op: "GET",
+    key: `k${(rounds - 1) % 3}`,
+    found: true,
+    value: { n: rounds - 1, s: `é${rounds - 1}` },
+  });
+});
+
 Deno.test("records print in the indexed file's dialect unless --dialect says otherwise", async () => {
   await using cluster = await KvCluster.start(2);
   const cases: [string, string[], string][] = [

@@ -156,6 +156,11 @@ export class BrokerProcess {
     );
   }
 
+  /** Sends `bytes` as they are, no newline added (input cut anywhere, or not UTF-8). */
+  async sendBytes(bytes: Uint8Array): Promise<void> {
+    await this.#within(this.#writer.write(bytes), `to send ${bytes.length} bytes`);
+  }
+
   /** Reads the next line of stdout. */
   async readLine(): Promise<string> {
     const { done, value } = await this.#within(this.#lines.next(), "a line on stdout");
