@@ -146,12 +146,60 @@ function mustFollow(earlier: Access, later: Access): boolean {
   return keyOf(earlier) !== undefined && keyOf(earlier) === keyOf(later);
 }
 
-/** One command of the property below: when it started and finished, in steps, and its gate. */
+/** One command of the properties below: when it started and finished, in steps, and its gate. */
 interface Traced {
   started?: number;
   finished?: number;
   opened: boolean;
   open?: () => void;
+}
+
+/** The commands of one property run: each one's trace, and the step clock they share. */
+class TracedCommands {
+  readonly traces: Traced[];
+  #step = 0;
+
+  constructor(count: number) {
+    this.traces = Array.from({ length: count }, () => ({ opened: false }));
+  }
+
+  /** Schedules command `i`: once started it waits until {@link finishOne} picks it. */
+  schedule(scheduler: AccessScheduler, i: number, access: Access, fails: boolean): Promise<number> {
+    const trace = this.traces[i];
+    const run = () => {
+      trace.started = this.#step++;
+      return new Promise<void>((resolve, reject) => {
+        trace.open = () => (fails ? reject(new Error("failed")) : resolve());
+      });
+    };
+    const finish = () => (trace.finished = this.#step++);
+    return scheduler.schedule(access, run).then(finish, finish);
+  }
+
+  /** Finishes one started, unfinished command, chosen by `picks`; false when none is running. */
+  async finishOne(picks: Iterator<number>): Promise<boolean> {
+    await settle();
+    const running = this.traces.filter((trace) => trace.open !== undefined && !trace.opened);
+    if (running.length === 0) return false;
+    const chosen = running[picks.next().value % running.length];
+    chosen.opened = true;
+    chosen.open!();
+    return true;
+  }
+
+  /** Asserts that every command started only after each earlier one it must follow finished. */
+  assertOrderKept(accesses: readonly Access[]): void {
+    accesses.forEach((later, j) => {
+      for (let i = 0; i < j; i++) {
+        if (!mustFollow(accesses[i], later)) continue;
+        assert.ok(
+          this.traces[i].finished! < this.traces[j].started!,
+          `#${j} ${JSON.stringify(later)} started before #${i} ` +
+            `${JSON.stringify(accesses[i])} finished`,
+        );
+      }
+    });
+  }
 }
 
 Deno.test("property: AccessScheduler starts a command only after every earlier one it must follow, and runs all", async () => {
@@ -161,40 +209,17 @@ Deno.test("property: AccessScheduler starts a command only after every earlier o
       fc.infiniteStream(fc.nat()),
       async (script, picks) => {
         const scheduler = new AccessScheduler();
-        const traces: Traced[] = script.map(() => ({ opened: false }));
-        let step = 0;
-        const results = script.map(([access, fails], i) => {
-          const trace = traces[i];
-          const run = () => {
-            trace.started = step++;
-            return new Promise<void>((resolve, reject) => {
-              trace.open = () => (fails ? reject(new Error("failed")) : resolve());
-            });
-          };
-          const finish = () => (trace.finished = step++);
-          return scheduler.schedule(access, run).then(finish, finish);
-        });
+        const commands = new TracedCommands(script.length);
+        const results = script.map(([access, fails], i) =>
+          commands.schedule(scheduler, i, access, fails)
+        );
         // Finishes the started commands one at a time, in an order the picks choose.
         for (let finishing = 0; finishing < script.length; finishing++) {
-          await settle();
-          const running = traces.filter((trace) => trace.open !== undefined && !trace.opened);
-          assert.ok(running.length > 0, "an unfinished command has started");
-          const chosen = running[picks.next().value % running.length];
-          chosen.opened = true;
-          chosen.open!();
+          assert.ok(await commands.finishOne(picks), "an unfinished command has started");
         }
         await Promise.all(results);
         assert.equal(scheduler.pendingCount, 0);
-        script.forEach(([later], j) => {
-          for (let i = 0; i < j; i++) {
-            if (!mustFollow(script[i][0], later)) continue;
-            assert.ok(
-              traces[i].finished! < traces[j].started!,
-              `#${j} ${JSON.stringify(later)} started before #${i} ` +
-                `${JSON.stringify(script[i][0])} finished`,
-            );
-          }
-        });
+        commands.assertOrderKept(script.map(([access]) => access));
       },
     ),
     { numRuns: 200 },
@@ -208,46 +233,18 @@ Deno.test("property: AccessScheduler keeps the ordering rules when commands are 
       fc.infiniteStream(fc.nat()),
       async (script, picks) => {
         const scheduler = new AccessScheduler();
-        const traces: Traced[] = script.map(() => ({ opened: false }));
-        let step = 0;
-        const results: Promise<unknown>[] = [];
-        /** Finishes one started, unfinished command, chosen by the picks; false when none. */
-        const finishOne = async (): Promise<boolean> => {
-          await settle();
-          const running = traces.filter((trace) => trace.open !== undefined && !trace.opened);
-          if (running.length === 0) return false;
-          const chosen = running[picks.next().value % running.length];
-          chosen.opened = true;
-          chosen.open!();
-          return true;
-        };
+        const commands = new TracedCommands(script.length);
+        const results: Promise<number>[] = [];
         // Each command is scheduled after some earlier ones finished (its third element):
         // groups of reads drain and new reads come, as in a pipeline reading ahead.
         for (const [i, [access, fails, finishesBefore]] of script.entries()) {
-          for (let n = 0; n < finishesBefore && await finishOne(); n++);
-          const trace = traces[i];
-          const run = () => {
-            trace.started = step++;
-            return new Promise<void>((resolve, reject) => {
-              trace.open = () => (fails ? reject(new Error("failed")) : resolve());
-            });
-          };
-          const finish = () => (trace.finished = step++);
-          results.push(scheduler.schedule(access, run).then(finish, finish));
+          for (let n = 0; n < finishesBefore && await commands.finishOne(picks); n++);
+          results.push(commands.schedule(scheduler, i, access, fails));
         }
-        while (await finishOne());
+        while (await commands.finishOne(picks));
         await Promise.all(results);
         assert.equal(scheduler.pendingCount, 0);
-        script.forEach(([later], j) => {
-          for (let i = 0; i < j; i++) {
-            if (!mustFollow(script[i][0], later)) continue;
-            assert.ok(
-              traces[i].finished! < traces[j].started!,
-              `#${j} ${JSON.stringify(later)} started before #${i} ` +
-                `${JSON.stringify(script[i][0])} finished`,
-            );
-          }
-        });
+        commands.assertOrderKept(script.map(([access]) => access));
       },
     ),
     { numRuns: 150 },
