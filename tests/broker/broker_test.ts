@@ -401,6 +401,62 @@ Deno.test("a server marked repaired while its answer was on the way is not trust
   }
 });
 
+Deno.test("a GET sent while the server was unrepaired whose answer arrives after MARK_REPAIRED on the same connection is not trusted", async () => {
+  const { cluster, broker } = await openBroker(3, 2);
+  try {
+    const [first, , third] = broker.preferenceList(partitionOf("person1"));
+    // The record is held by the third server alone, as after the first lost it in a restart.
+    cluster.servers[third].trie.put("person1", PERSON, {
+      version: { ms: 1, counter: 0, broker: 1 },
+    });
+    cluster.servers[first].nodeState = { unrepaired: true, k: 2 };
+    const answerFirst = cluster.servers[first].hold("gets");
+    const reading = broker.get("person1");
+    await waitFor(() => cluster.servers[first].requests.includes("GET"), {
+      what: "the read to reach the first server",
+    });
+    // The first server's NOT FOUND is still on the way when it is marked repaired.
+    await broker.pool.call(first, (connection) => connection.markRepaired());
+    assert.equal(broker.pool.state(first)?.unrepaired, false);
+    answerFirst();
+    assert.deepEqual(withoutVersion(await reading), { kind: "found", value: PERSON });
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a read resent on a fresh connection after the server restarted under it judges trust on that connection: the new process's NOT FOUND, told unrepaired, is not trusted though the old connection's HELLO said repaired", async () => {
+  const { cluster, broker } = await openBroker(3, 2);
+  try {
+    const [first, , third] = broker.preferenceList(partitionOf("person1"));
+    // Written while the second server was down: stored on the first and the third.
+    const version = { ms: 1, counter: 0, broker: 1 };
+    cluster.servers[first].trie.put("person1", PERSON, { version });
+    cluster.servers[third].trie.put("person1", PERSON, { version });
+    cluster.servers[third].state = "crashed";
+    assert.equal(broker.pool.state(first)?.unrepaired, false);
+    const answerFirst = cluster.servers[first].hold("gets");
+    const reading = broker.get("person1");
+    await waitFor(() => cluster.servers[first].requests.includes("GET"), {
+      what: "the read to reach the first server",
+    });
+    // The first server restarts empty with the GET in flight: its connection closes, the
+    // pool sends the GET again on a fresh one, whose HELLO says unrepaired, and the new
+    // process answers NOT FOUND.
+    cluster.servers[first].restart();
+    answerFirst();
+    const answer = await reading;
+    assert.equal(cluster.servers[first].requests.filter((kind) => kind === "GET").length, 2);
+    assert.equal(answer.kind, "not-found");
+    const warning = (answer as { warning?: string }).warning ?? "";
+    const id = broker.pool.servers[first].id;
+    assert(warning.includes(`${id} may have lost writes and is not yet repaired`), warning);
+    assert.match(warning, /the record may exist$/);
+  } finally {
+    broker.close();
+  }
+});
+
 Deno.test("a write whose replica restarted before the write was acknowledged is stored elsewhere: a repair that read the other replica before the write landed there cannot leave it unseen", async () => {
   const cluster = new FakeCluster(3);
   const writer = await cluster.openBroker({ k: 2 });

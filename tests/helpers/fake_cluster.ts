@@ -69,6 +69,8 @@ export class FakeServer {
   heldPuts: Promise<void> | undefined;
   /** How many times the server restarted: connections opened before are closed. */
   generation = 0;
+  /** The node state each earlier process (by generation) last told, as its connections keep it. */
+  readonly #pastNodeStates = new Map<number, NodeState>();
 
   constructor(readonly address: ServerAddress) {}
 
@@ -87,12 +89,21 @@ export class FakeServer {
   /**
    * Restarts the server empty, as a memory-only `kv server` does: everything it held is
    * lost, its HELLO says unrepaired (k kept, as a broker sets it again at once), and every
-   * connection to the old process is closed; the new one has a new server id.
+   * connection to the old process is closed (a GET held on one then fails, as it
+   * would on a real connection reset); the new one has a new server id. The old
+   * connections keep telling the node state the old process had, as a real
+   * connection keeps its HELLO's.
    */
   restart(): void {
+    this.#pastNodeStates.set(this.generation, this.nodeState);
     this.trie = new RecordTrie();
     this.nodeState = { unrepaired: true, k: this.nodeState.k };
     this.generation++;
+  }
+
+  /** The node state a connection opened at `generation` tells: the process's of then. */
+  nodeStateOf(generation: number): NodeState {
+    return this.#pastNodeStates.get(generation) ?? this.nodeState;
   }
 
   /** The records held (tombstones left out), a copy. */
@@ -147,7 +158,7 @@ class FakeConnection implements ServerConnection {
   }
 
   get state(): NodeState {
-    return this.server.nodeState;
+    return this.server.nodeStateOf(this.#generation);
   }
 
   /** Records k as a server does: when none is, it is the same, or `replace` is set. */
@@ -258,6 +269,7 @@ class FakeConnection implements ServerConnection {
   async getEncoded(key: string): Promise<EncodedRead> {
     await this.#check("GET");
     await this.server.heldGets;
+    if (this.#lost) throw new ConnectionError(`${this.server.address.id}: connection reset`);
     const value = this.server.trie.get(key);
     return {
       encoded: value === undefined ? undefined : encodeValue(value),
