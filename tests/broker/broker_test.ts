@@ -8,8 +8,7 @@ import {
 import { partitionOf } from "../../lib/record/partition.ts";
 import { compareVersions } from "../../lib/record/version.ts";
 import { int, object, str } from "../../lib/record/value.ts";
-import { repairCluster } from "../../lib/broker/repair.ts";
-import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { FakeCluster, repairAs } from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 
@@ -475,11 +474,7 @@ Deno.test("a write whose replica restarted before the write was acknowledged is 
       what: "the first replica to store the write",
     });
     cluster.servers[first].restart();
-    const report = await repairCluster(repairer.pool, {
-      k: 2,
-      placement: repairer,
-      unrepaired: (index) => repairer.pool.state(index)?.unrepaired === true,
-    });
+    const report = await repairAs(repairer);
     assert.deepEqual(report.markedRepaired, [cluster.servers[first].address.id]);
     applySecond();
     assert.equal((await writing).kind, "done");

@@ -10,8 +10,7 @@ import {
 } from "../../lib/broker/indexer.ts";
 import { MAX_PUT_MANY_ITEMS } from "../../lib/protocol/put_many.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
-import { FakeCluster } from "../helpers/fake_cluster.ts";
-import { repairCluster } from "../../lib/broker/repair.ts";
+import { FakeCluster, repairAs } from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { partitionOf } from "../../lib/record/partition.ts";
@@ -389,11 +388,7 @@ Deno.test("a record whose replica restarted before the other replica stored it i
     // The first replica restarts empty; a repair reads every server before the record
     // lands on the second, finds nothing to copy and marks the new process repaired.
     cluster.servers[first].restart();
-    const report = await repairCluster(repairer.pool, {
-      k: 2,
-      placement: repairer,
-      unrepaired: (index) => repairer.pool.state(index)?.unrepaired === true,
-    });
+    const report = await repairAs(repairer);
     assert.deepEqual(report.markedRepaired, [cluster.servers[first].address.id]);
     applySecond();
     const { summary, reports } = await indexing;

@@ -36,6 +36,7 @@ import { type PutManyItems, readPutManyItems } from "../../lib/protocol/put_many
 import { type ServerAddress, serverAddress } from "../../lib/broker/server_list.ts";
 import type { Connector, ServerConnection } from "../../lib/broker/server_pool.ts";
 import { Broker, type BrokerOptions } from "../../lib/broker/broker.ts";
+import { repairCluster, type RepairReport } from "../../lib/broker/repair.ts";
 import type { Value } from "../../lib/record/value.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
 import { compareVersions, formatVersion, readVersion } from "../../lib/record/version.ts";
@@ -378,4 +379,22 @@ export class FakeCluster {
   holders(key: string): string[] {
     return this.servers.filter((server) => server.trie.has(key)).map((s) => s.address.id);
   }
+}
+
+/**
+ * One repair pass run as `broker` would run it in the background: over its pool and
+ * placement, refilling the servers its connections say are unrepaired.
+ *
+ * @example
+ * ```ts ignore
+ * const report = await repairAs(repairer);
+ * report.markedRepaired; // the servers this pass marked repaired
+ * ```
+ */
+export function repairAs(broker: Broker): Promise<RepairReport> {
+  return repairCluster(broker.pool, {
+    k: broker.k,
+    placement: broker,
+    unrepaired: (index) => broker.pool.state(index)?.unrepaired === true,
+  });
 }
