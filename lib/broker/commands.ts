@@ -712,7 +712,7 @@ function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
 
 /**
  * Writes the answer as one line of JSON, fields in order; a record's value keeps its own
- * order. The text between encoded values goes to `json` in one piece each.
+ * order. A value as a server encoded it is written by {@link writeFoundJson}.
  */
 function writeJson(answer: Answer, json: EncodedJsonWriter): void {
   if ("encoded" in answer) return writeFoundJson(answer, json);
@@ -722,14 +722,8 @@ function writeJson(answer: Answer, json: EncodedJsonWriter): void {
     if (field === undefined) continue;
     if (!first) text += ",";
     first = false;
-    if (name === "encoded") {
-      json.text(`${text}"value":`);
-      json.value(field as Uint8Array);
-      text = "";
-    } else {
-      const member = name === "value" ? toJsonText(field as Value) : JSON.stringify(field);
-      text += `${JSON.stringify(name)}:${member}`;
-    }
+    const member = name === "value" ? toJsonText(field as Value) : JSON.stringify(field);
+    text += `${JSON.stringify(name)}:${member}`;
   }
   json.text(`${text}}`);
 }
