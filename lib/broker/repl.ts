@@ -87,11 +87,11 @@ export async function answerLine(broker: Broker, line: string): Promise<Answer |
 
 /**
  * Answers every line of `lines` (in batches, as `readLineBatches` yields them)
- * until EXIT or the end of input, printing the answers in input order. Commands are pipelined (`lib/broker/pipeline.ts`):
- * up to `window` lines are read ahead and run at once, and a command waits
- * only for earlier unfinished commands it could see (`PUT k` then `GET k`
- * answers the PUT's value). An unreadable line (too long, invalid UTF-8) gets
- * an `INVALID` error answer.
+ * until EXIT or the end of input, printing the answers in input order. Commands
+ * are pipelined (`lib/broker/pipeline.ts`): up to `window` lines are read ahead
+ * and run at once, and a command waits only for earlier unfinished commands it
+ * could see (`PUT k` then `GET k` answers the PUT's value). An unreadable line
+ * (too long, invalid UTF-8) gets an `INVALID` error answer.
  *
  * @example
  * ```ts
