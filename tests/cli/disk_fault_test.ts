@@ -5,164 +5,145 @@ import { str } from "../../lib/record/value.ts";
 import { connectClient } from "../helpers/client.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at } from "../helpers/versions.ts";
-import { CAN_MOUNT, mountSmallTmpfs, unmount } from "../helpers/tmpfs.ts";
+import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-Deno.test({
-  name: CAN_MOUNT
-    ? "disk full: writes are refused with READ_ONLY, reads go on, acknowledged records survive, SIGTERM exits cleanly"
-    : "disk full (ignored: this machine does not allow mounting a small tmpfs)",
-  ignore: !CAN_MOUNT,
-  fn: async () => {
-    const mount = mountSmallTmpfs(4)!;
-    try {
-      const dataDir = `${mount}/data`;
-      const acknowledged: string[] = [];
-      {
-        await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
-        const client = await connectClient(server.address);
-        const value = str("v".repeat(16 * 1024));
-        let refusal: ServerError | undefined;
-        for (let index = 0; index < 1000 && refusal === undefined; index++) {
-          try {
-            await client.put(`k${index}`, value, at());
-            acknowledged.push(`k${index}`);
-          } catch (error) {
-            if (!(error instanceof ServerError)) throw error;
-            refusal = error;
-          }
-        }
-        assert.ok(refusal !== undefined, "the 4 MiB disk filled up");
-        assert.equal(refusal.code, ErrorCode.READ_ONLY, refusal.message);
-        assert.match(refusal.message, /No space left on device/);
-        // Reads, PING and STATS go on; writes stay refused.
-        assert.deepEqual((await client.get(acknowledged[0])).value, value);
-        assert.equal(typeof await client.ping(), "number");
-        assert.ok((await client.stats()).recordCount >= acknowledged.length);
-        await assert.rejects(client.delete(acknowledged[0], at()), /READ_ONLY/);
-        await client.close();
-        const exit = await stopWithin(server);
-        assert.equal(exit.code, 0);
-        assert.doesNotMatch(server.stderrLines.join("\n"), /internal error|^\s+at /m);
+tmpfsTest({
+  name:
+    "disk full: writes are refused with READ_ONLY, reads go on, acknowledged records survive, SIGTERM exits cleanly",
+  short: "disk full",
+  megabytes: 4,
+}, async (mount) => {
+  const dataDir = `${mount}/data`;
+  const acknowledged: string[] = [];
+  {
+    await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
+    const client = await connectClient(server.address);
+    const value = str("v".repeat(16 * 1024));
+    let refusal: ServerError | undefined;
+    for (let index = 0; index < 1000 && refusal === undefined; index++) {
+      try {
+        await client.put(`k${index}`, value, at());
+        acknowledged.push(`k${index}`);
+      } catch (error) {
+        if (!(error instanceof ServerError)) throw error;
+        refusal = error;
       }
-      // Every acknowledged record is there after a restart on the full disk.
-      await using again = await startServerProcess(["--data-dir", dataDir]);
-      const client = await connectClient(again.address);
-      for (const key of acknowledged) {
-        assert.notEqual((await client.get(key)).value, undefined, key);
-      }
-      await client.close();
-      assert.equal((await stopWithin(again)).code, 0);
-    } finally {
-      unmount(mount);
     }
-  },
+    assert.ok(refusal !== undefined, "the 4 MiB disk filled up");
+    assert.equal(refusal.code, ErrorCode.READ_ONLY, refusal.message);
+    assert.match(refusal.message, /No space left on device/);
+    // Reads, PING and STATS go on; writes stay refused.
+    assert.deepEqual((await client.get(acknowledged[0])).value, value);
+    assert.equal(typeof await client.ping(), "number");
+    assert.ok((await client.stats()).recordCount >= acknowledged.length);
+    await assert.rejects(client.delete(acknowledged[0], at()), /READ_ONLY/);
+    await client.close();
+    const exit = await stopWithin(server);
+    assert.equal(exit.code, 0);
+    assert.doesNotMatch(server.stderrLines.join("\n"), /internal error|^\s+at /m);
+  }
+  // Every acknowledged record is there after a restart on the full disk.
+  await using again = await startServerProcess(["--data-dir", dataDir]);
+  const client = await connectClient(again.address);
+  for (const key of acknowledged) {
+    assert.notEqual((await client.get(key)).value, undefined, key);
+  }
+  await client.close();
+  assert.equal((await stopWithin(again)).code, 0);
 });
 
-Deno.test({
-  name: CAN_MOUNT
-    ? "disk full, then freed: writes resume by themselves, each transition logged once, and a restart holds every acknowledged write"
-    : "disk full, then freed (ignored: this machine does not allow mounting a small tmpfs)",
-  ignore: !CAN_MOUNT,
-  fn: async () => {
-    const mount = mountSmallTmpfs(4)!;
-    try {
-      const dataDir = `${mount}/data`;
-      // Ballast to free later: room for the appends that were refused, and more.
-      const ballast = `${mount}/ballast`;
-      await Deno.writeFile(ballast, new Uint8Array(1024 * 1024));
-      const acknowledged = new Map<string, number>();
-      const refusedAfterFailure: string[] = [];
-      {
-        await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
-        const client = await connectClient(server.address);
-        const value = (n: number) => str(`${n}:`.padEnd(16 * 1024, "v"));
-        let index = 0;
-        const put = async (): Promise<boolean> => {
-          const key = `k${index}`;
-          try {
-            await client.put(key, value(index), at());
-            acknowledged.set(key, index);
-            return true;
-          } catch (error) {
-            if (!(error instanceof ServerError) || error.code !== ErrorCode.READ_ONLY) throw error;
-            return false;
-          } finally {
-            index++;
-          }
-        };
-        while (await put()) assert.ok(index < 1000, "the disk never filled");
-        // Refused from now on, and never stored: the failure is known before they arrive.
-        for (let more = 0; more < 3; more++) {
-          refusedAfterFailure.push(`k${index}`);
-          assert.equal(await put(), false);
-        }
-        assert.deepEqual((await client.get("k0")).value, value(0));
-        await waitFor(
-          () => server.stderrLines.some((line) => /cannot write the data dir/.test(line)),
-          { what: "the failure in the server's log" },
-        );
-
-        await Deno.remove(ballast);
-        await waitFor(put, { what: "a write accepted after the disk was freed" });
-        for (let more = 0; more < 5; more++) assert.ok(await put(), "writes go on");
-        await waitFor(
-          () =>
-            server.stderrLines.some((line) => /can be written again; accepting writes/.test(line)),
-          { what: "the recovery in the server's log" },
-        );
-        await client.close();
-        assert.equal((await stopWithin(server)).code, 0);
-        const log = server.stderrLines.join("\n");
-        assert.equal(log.match(/cannot write the data dir/g)?.length, 1, log);
-        assert.equal(log.match(/can be written again/g)?.length, 1, log);
-        assert.doesNotMatch(log, /internal error|^\s+at /m);
+tmpfsTest({
+  name:
+    "disk full, then freed: writes resume by themselves, each transition logged once, and a restart holds every acknowledged write",
+  short: "disk full, then freed",
+  megabytes: 4,
+}, async (mount) => {
+  const dataDir = `${mount}/data`;
+  // Ballast to free later: room for the appends that were refused, and more.
+  const ballast = `${mount}/ballast`;
+  await Deno.writeFile(ballast, new Uint8Array(1024 * 1024));
+  const acknowledged = new Map<string, number>();
+  const refusedAfterFailure: string[] = [];
+  {
+    await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
+    const client = await connectClient(server.address);
+    const value = (n: number) => str(`${n}:`.padEnd(16 * 1024, "v"));
+    let index = 0;
+    const put = async (): Promise<boolean> => {
+      const key = `k${index}`;
+      try {
+        await client.put(key, value(index), at());
+        acknowledged.set(key, index);
+        return true;
+      } catch (error) {
+        if (!(error instanceof ServerError) || error.code !== ErrorCode.READ_ONLY) throw error;
+        return false;
+      } finally {
+        index++;
       }
-      await using again = await startServerProcess(["--data-dir", dataDir]);
-      const client = await connectClient(again.address);
-      for (const [key, n] of acknowledged) {
-        assert.deepEqual((await client.get(key)).value, str(`${n}:`.padEnd(16 * 1024, "v")), key);
-      }
-      for (const key of refusedAfterFailure) {
-        assert.equal((await client.get(key)).value, undefined, key);
-      }
-      await client.close();
-      assert.equal((await stopWithin(again)).code, 0);
-    } finally {
-      unmount(mount);
+    };
+    while (await put()) assert.ok(index < 1000, "the disk never filled");
+    // Refused from now on, and never stored: the failure is known before they arrive.
+    for (let more = 0; more < 3; more++) {
+      refusedAfterFailure.push(`k${index}`);
+      assert.equal(await put(), false);
     }
-  },
+    assert.deepEqual((await client.get("k0")).value, value(0));
+    await waitFor(
+      () => server.stderrLines.some((line) => /cannot write the data dir/.test(line)),
+      { what: "the failure in the server's log" },
+    );
+
+    await Deno.remove(ballast);
+    await waitFor(put, { what: "a write accepted after the disk was freed" });
+    for (let more = 0; more < 5; more++) assert.ok(await put(), "writes go on");
+    await waitFor(
+      () => server.stderrLines.some((line) => /can be written again; accepting writes/.test(line)),
+      { what: "the recovery in the server's log" },
+    );
+    await client.close();
+    assert.equal((await stopWithin(server)).code, 0);
+    const log = server.stderrLines.join("\n");
+    assert.equal(log.match(/cannot write the data dir/g)?.length, 1, log);
+    assert.equal(log.match(/can be written again/g)?.length, 1, log);
+    assert.doesNotMatch(log, /internal error|^\s+at /m);
+  }
+  await using again = await startServerProcess(["--data-dir", dataDir]);
+  const client = await connectClient(again.address);
+  for (const [key, n] of acknowledged) {
+    assert.deepEqual((await client.get(key)).value, str(`${n}:`.padEnd(16 * 1024, "v")), key);
+  }
+  for (const key of refusedAfterFailure) {
+    assert.equal((await client.get(key)).value, undefined, key);
+  }
+  await client.close();
+  assert.equal((await stopWithin(again)).code, 0);
 });
 
-Deno.test({
-  name: CAN_MOUNT
-    ? "disk full to the last byte: a trusted server restarts on it, trusted, and serves every acknowledged record"
-    : "disk full to the last byte (ignored: this machine does not allow mounting a small tmpfs)",
-  ignore: !CAN_MOUNT,
-  fn: async () => {
-    const mount = mountSmallTmpfs(4)!;
-    try {
-      const dataDir = `${mount}/data`;
-      {
-        await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
-        const client = await connectClient(server.address);
-        await client.put("kept", str("stored"), at());
-        await client.markRepaired();
-        await client.close();
-        assert.equal((await stopWithin(server)).code, 0);
-      }
-      fillToTheLastByte(`${mount}/ballast`);
-      // A start that found nothing to recover writes nothing: it starts on a full disk.
-      await using again = await startServerProcess(["--data-dir", dataDir]);
-      const client = await connectClient(again.address);
-      assert.equal(client.state.unrepaired, false);
-      assert.deepEqual((await client.get("kept")).value, str("stored"));
-      await client.close();
-      assert.equal((await stopWithin(again)).code, 0);
-    } finally {
-      unmount(mount);
-    }
-  },
+tmpfsTest({
+  name:
+    "disk full to the last byte: a trusted server restarts on it, trusted, and serves every acknowledged record",
+  short: "disk full to the last byte",
+  megabytes: 4,
+}, async (mount) => {
+  const dataDir = `${mount}/data`;
+  {
+    await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
+    const client = await connectClient(server.address);
+    await client.put("kept", str("stored"), at());
+    await client.markRepaired();
+    await client.close();
+    assert.equal((await stopWithin(server)).code, 0);
+  }
+  fillToTheLastByte(`${mount}/ballast`);
+  // A start that found nothing to recover writes nothing: it starts on a full disk.
+  await using again = await startServerProcess(["--data-dir", dataDir]);
+  const client = await connectClient(again.address);
+  assert.equal(client.state.unrepaired, false);
+  assert.deepEqual((await client.get("kept")).value, str("stored"));
+  await client.close();
+  assert.equal((await stopWithin(again)).code, 0);
 });
 
 /** Writes `path` until the disk under it has no byte left (bounded by the disk's size). */

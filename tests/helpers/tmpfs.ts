@@ -59,3 +59,45 @@ if (probe !== undefined) unmount(probe);
 
 /** Whether this machine lets the tests mount a small tmpfs. */
 export const CAN_MOUNT: boolean = probe !== undefined;
+
+/** Names and size for {@link tmpfsTest}. */
+export interface TmpfsTestOptions {
+  /** The test's name where it runs. */
+  name: string;
+  /** A short name, to which the reason is added where the test is ignored. */
+  short: string;
+  /** The size of the tmpfs, in MiB. */
+  megabytes: number;
+}
+
+/**
+ * Registers a test that runs `body` on a fresh tmpfs of `options.megabytes`, unmounted
+ * afterwards whatever happens; ignored, with the reason in its name, where this machine
+ * cannot mount one.
+ *
+ * @example
+ * ```ts ignore
+ * tmpfsTest({ name: "disk full: writes are refused", short: "disk full", megabytes: 4 }, async (mount) => {
+ *   await Deno.writeFile(`${mount}/ballast`, new Uint8Array(4 * 1024 * 1024));
+ * });
+ * ```
+ */
+export function tmpfsTest(
+  options: TmpfsTestOptions,
+  body: (mount: string) => Promise<void>,
+): void {
+  Deno.test({
+    name: CAN_MOUNT
+      ? options.name
+      : `${options.short} (ignored: this machine does not allow mounting a small tmpfs)`,
+    ignore: !CAN_MOUNT,
+    fn: async () => {
+      const mount = mountSmallTmpfs(options.megabytes)!;
+      try {
+        await body(mount);
+      } finally {
+        unmount(mount);
+      }
+    },
+  });
+}

@@ -12,7 +12,7 @@ import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
 import { float, int, object, str, type Value } from "../../lib/record/value.ts";
 import { BASE_VERSION, type Version } from "../../lib/record/version.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
-import { CAN_MOUNT, mountSmallTmpfs, unmount } from "../helpers/tmpfs.ts";
+import { tmpfsTest } from "../helpers/tmpfs.ts";
 
 /** A mutation as the tests write and compare it: PUT values as Values. */
 type Mutation =
@@ -313,47 +313,41 @@ Deno.test("storage log: any sequence of entries, flushed in any batches, replays
   });
 });
 
-Deno.test({
-  name: CAN_MOUNT
-    ? "storage log: a flush that fails on a full disk keeps its bytes; the next one cuts off the part written and writes them all, as if the first had succeeded"
-    : "storage log: a flush retried after a full disk (ignored: this machine does not allow mounting a small tmpfs)",
-  ignore: !CAN_MOUNT,
-  fn: async () => {
-    const mount = mountSmallTmpfs(1)!;
-    try {
-      const path = `${mount}/log-0000000001.kvlog`;
-      const log = await StorageLog.create(path, 1);
-      const ballast = `${mount}/ballast`;
-      await Deno.writeFile(ballast, new Uint8Array(512 * 1024));
-      const value = (index: number) => encodeValue(str(`${index}:`.padEnd(64 * 1024, "v")));
-      for (let index = 0; index < 10; index++) {
-        log.appendPut(`k${index}`, value(index), BASE_VERSION);
-      }
-      await assert.rejects(log.flush(), /No space left on device/);
-      assert.ok((await Deno.stat(path)).size > LOG_HEADER_BYTES, "part of it was written");
-      // Appended while the disk is full: kept after the failed bytes.
-      log.appendDelete("k0", BASE_VERSION);
-      await Deno.remove(ballast);
-      await log.flush();
-      await log.close();
-      const entries: LogEntry[] = [];
-      const { log: reopened, replay } = await StorageLog.open(path, (entry) => {
-        entries.push(
-          entry.kind === "put" ? { ...entry, encodedValue: entry.encodedValue.slice() } : entry,
-        );
-      });
-      await reopened.close();
-      assert.equal(replay.warning, undefined);
-      assert.deepEqual(
-        entries.map((entry) => [entry.kind, entry.key]),
-        [...Array.from({ length: 10 }, (_, index) => ["put", `k${index}`]), ["delete", "k0"]],
-      );
-      entries.slice(0, 10).forEach((entry, index) => {
-        assert.ok(entry.kind === "put");
-        assert.deepEqual(entry.encodedValue, value(index));
-      });
-    } finally {
-      unmount(mount);
-    }
-  },
+tmpfsTest({
+  name:
+    "storage log: a flush that fails on a full disk keeps its bytes; the next one cuts off the part written and writes them all, as if the first had succeeded",
+  short: "storage log: a flush retried after a full disk",
+  megabytes: 1,
+}, async (mount) => {
+  const path = `${mount}/log-0000000001.kvlog`;
+  const log = await StorageLog.create(path, 1);
+  const ballast = `${mount}/ballast`;
+  await Deno.writeFile(ballast, new Uint8Array(512 * 1024));
+  const value = (index: number) => encodeValue(str(`${index}:`.padEnd(64 * 1024, "v")));
+  for (let index = 0; index < 10; index++) {
+    log.appendPut(`k${index}`, value(index), BASE_VERSION);
+  }
+  await assert.rejects(log.flush(), /No space left on device/);
+  assert.ok((await Deno.stat(path)).size > LOG_HEADER_BYTES, "part of it was written");
+  // Appended while the disk is full: kept after the failed bytes.
+  log.appendDelete("k0", BASE_VERSION);
+  await Deno.remove(ballast);
+  await log.flush();
+  await log.close();
+  const entries: LogEntry[] = [];
+  const { log: reopened, replay } = await StorageLog.open(path, (entry) => {
+    entries.push(
+      entry.kind === "put" ? { ...entry, encodedValue: entry.encodedValue.slice() } : entry,
+    );
+  });
+  await reopened.close();
+  assert.equal(replay.warning, undefined);
+  assert.deepEqual(
+    entries.map((entry) => [entry.kind, entry.key]),
+    [...Array.from({ length: 10 }, (_, index) => ["put", `k${index}`]), ["delete", "k0"]],
+  );
+  entries.slice(0, 10).forEach((entry, index) => {
+    assert.ok(entry.kind === "put");
+    assert.deepEqual(entry.encodedValue, value(index));
+  });
 });

@@ -16,7 +16,7 @@ import { float, int, object, str, type Value } from "../../lib/record/value.ts";
 import { BASE_VERSION } from "../../lib/record/version.ts";
 import { recordKey, recordValue } from "../fixtures/gen_records.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
-import { CAN_MOUNT, mountSmallTmpfs, unmount } from "../helpers/tmpfs.ts";
+import { tmpfsTest } from "../helpers/tmpfs.ts";
 import {
   DeadlineError,
   DEFAULT_DEADLINE_MS,
@@ -615,50 +615,44 @@ Deno.test("store: the interval fsync timer does not keep a process alive", async
   });
 });
 
-Deno.test({
-  name: CAN_MOUNT
-    ? "store: a log that cannot be flushed when a compaction closes it fails the store; once the disk has room the store rewrites everything from memory and takes writes again"
-    : "store: recovery by rewrite after a failed log close (ignored: this machine does not allow mounting a small tmpfs)",
-  ignore: !CAN_MOUNT,
-  fn: async () => {
-    const mount = mountSmallTmpfs(4)!;
-    try {
-      const dir = `${mount}/data`;
-      const ballast = `${mount}/ballast`;
-      const changes: (Error | undefined)[] = [];
-      const store = await Store.open({
-        dataDir: dir,
-        onWarning: () => {},
-        onWritableChange: (failure) => changes.push(failure),
-      });
-      await Deno.writeFile(ballast, new Uint8Array(3 * 1024 * 1024));
-      // More than the disk has left, buffered and not yet committed: closing the log in
-      // the compaction must write it, and cannot.
-      const value = (index: number) => str(`${index}:`.padEnd(16 * 1024, "v"));
-      for (let index = 0; index < 100; index++) store.put(recordKey(index), value(index));
-      await assert.rejects(store.compact(), /No space left on device/);
-      assert.equal(changes.length, 1);
-      assert.match(String(changes[0]), /No space left on device/);
-      assert.throws(() => store.put("refused", int(1)), StoreFailedError);
+tmpfsTest({
+  name:
+    "store: a log that cannot be flushed when a compaction closes it fails the store; once the disk has room the store rewrites everything from memory and takes writes again",
+  short: "store: recovery by rewrite after a failed log close",
+  megabytes: 4,
+}, async (mount) => {
+  const dir = `${mount}/data`;
+  const ballast = `${mount}/ballast`;
+  const changes: (Error | undefined)[] = [];
+  const store = await Store.open({
+    dataDir: dir,
+    onWarning: () => {},
+    onWritableChange: (failure) => changes.push(failure),
+  });
+  await Deno.writeFile(ballast, new Uint8Array(3 * 1024 * 1024));
+  // More than the disk has left, buffered and not yet committed: closing the log in
+  // the compaction must write it, and cannot.
+  const value = (index: number) => str(`${index}:`.padEnd(16 * 1024, "v"));
+  for (let index = 0; index < 100; index++) store.put(recordKey(index), value(index));
+  await assert.rejects(store.compact(), /No space left on device/);
+  assert.equal(changes.length, 1);
+  assert.match(String(changes[0]), /No space left on device/);
+  assert.throws(() => store.put("refused", int(1)), StoreFailedError);
 
-      await Deno.remove(ballast);
-      await waitFor(() => changes.length === 2, { what: "the store to take writes again" });
-      assert.equal(changes[1], undefined);
-      assert.equal(store.storageStats.compactionCount, 1, "it rewrote from memory");
-      store.put("after", int(2));
-      await store.commit();
-      await store.close();
+  await Deno.remove(ballast);
+  await waitFor(() => changes.length === 2, { what: "the store to take writes again" });
+  assert.equal(changes[1], undefined);
+  assert.equal(store.storageStats.compactionCount, 1, "it rewrote from memory");
+  store.put("after", int(2));
+  await store.commit();
+  await store.close();
 
-      const reopened = await Store.open({ dataDir: dir, onWarning: assert.fail });
-      for (let index = 0; index < 100; index++) {
-        assert.deepEqual(reopened.get(recordKey(index)), value(index));
-      }
-      assert.deepEqual(reopened.get("after"), int(2));
-      assert.equal(reopened.get("refused"), undefined);
-      assert.equal(reopened.recordCount, 101);
-      await reopened.close();
-    } finally {
-      unmount(mount);
-    }
-  },
+  const reopened = await Store.open({ dataDir: dir, onWarning: assert.fail });
+  for (let index = 0; index < 100; index++) {
+    assert.deepEqual(reopened.get(recordKey(index)), value(index));
+  }
+  assert.deepEqual(reopened.get("after"), int(2));
+  assert.equal(reopened.get("refused"), undefined);
+  assert.equal(reopened.recordCount, 101);
+  await reopened.close();
 });
