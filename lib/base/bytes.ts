@@ -200,22 +200,6 @@ export class ByteWriter {
     this.#length += bytes.length;
   }
 
-  /**
-   * Appends `source[start, end)`: like `raw(source.subarray(start, end))` without the
-   * subarray, copying short runs by hand.
-   *
-   * @example
-   * ```ts
-   * const writer = new ByteWriter();
-   * writer.copy(new Uint8Array([1, 2, 3, 4]), 1, 3);
-   * writer.bytes(); // Uint8Array [2, 3]
-   * ```
-   */
-  copy(source: Uint8Array, start: number, end: number): void {
-    this.#reserve(end - start);
-    this.#length = copyBytes(this.#buffer, this.#length, source, start, end);
-  }
-
   /** Appends a string as a u32 byte length followed by its UTF-8 bytes. */
   string(value: string): void {
     // UTF-8 never needs more than 3 bytes per UTF-16 code unit.
