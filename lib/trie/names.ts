@@ -26,7 +26,7 @@ import {
 } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
-import { ByteRadixTrie } from "./radix.ts";
+import { ByteRadixTrie, resized } from "./radix.ts";
 import { readUtf8, writeUtf8 } from "../base/utf8.ts";
 import { checkEncodedName, checkKey } from "../record/key.ts";
 
@@ -124,20 +124,14 @@ class NameWires {
   #reserveId(id: number): void {
     if (id < this.#starts.length) return;
     const capacity = Math.max(id + 1, this.#starts.length * 2);
-    const starts = new Int32Array(capacity);
-    starts.set(this.#starts);
-    this.#starts = starts;
-    const lengths = new Uint16Array(capacity);
-    lengths.set(this.#lengths);
-    this.#lengths = lengths;
+    this.#starts = new Int32Array(resized(this.#starts, capacity));
+    this.#lengths = new Uint16Array(resized(this.#lengths, capacity));
   }
 
   #reserveBytes(extra: number): void {
     const needed = this.#end + extra;
     if (needed <= this.#bytes.length) return;
-    const grown = new Uint8Array(Math.max(needed, this.#bytes.length * 2));
-    grown.set(this.#bytes.subarray(0, this.#end));
-    this.#bytes = grown;
+    this.#bytes = new Uint8Array(resized(this.#bytes, Math.max(needed, this.#bytes.length * 2)));
   }
 
   /** Moves every name in use to the front of a pool sized for them, dropping the garbage. */
@@ -280,9 +274,8 @@ export class FieldNames {
     this.#byId[id] = name ?? readUtf8(this.#scratch, 0, length);
     this.#wires.add(id, this.#scratch, length);
     if (id >= this.#references.length) {
-      const grown = new Uint32Array(Math.max(id + 1, this.#references.length * 2));
-      grown.set(this.#references);
-      this.#references = grown;
+      const capacity = Math.max(id + 1, this.#references.length * 2);
+      this.#references = new Uint32Array(resized(this.#references, capacity));
     }
     this.#references[id] = 1;
     return id;
