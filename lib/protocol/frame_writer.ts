@@ -490,7 +490,7 @@ export class FrameWriter {
       }
       out.u32(cursor.keyLength);
       out.raw(cursor.key.subarray(0, cursor.keyLength));
-      for (let word = 0; word < 3; word++) out.u32(cursor.versionWord(word));
+      cursor.writeVersion(out);
       const tombstone = cursor.tombstone;
       out.u8(tombstone ? 0 : 1);
       if (values && !tombstone) {

@@ -444,8 +444,8 @@ export interface ListingCursor {
   readonly partition: number;
   /** The entry is a tombstone. */
   readonly tombstone: boolean;
-  /** Word `index` (0–2) of the entry's version: the big-endian u32s of its 12 bytes. */
-  versionWord(index: number): number;
+  /** Appends the 12 bytes of the entry's version (lib/record/version.ts). */
+  writeVersion(writer: ByteWriter): void;
   /** Appends the record's value in the wire encoding. */
   writeValue(writer: ByteWriter): void;
 }

@@ -173,8 +173,8 @@ export interface SnapshotEntrySource {
   readonly keyLength: number;
   /** A tombstone, without a value. */
   readonly tombstone: boolean;
-  /** Word `index` (0–2) of the version: the big-endian u32s of its 12 bytes. */
-  versionWord(index: number): number;
+  /** Appends the 12 bytes of the version (lib/record/version.ts). */
+  writeVersion(writer: ByteWriter): void;
   /** Appends the record's value in the wire encoding. */
   writeValue(writer: ByteWriter): void;
 }
@@ -255,7 +255,7 @@ export class SnapshotWriter {
     const buffer = this.#buffer;
     buffer.u32(keyLength);
     buffer.raw(entry.key.subarray(0, keyLength));
-    for (let word = 0; word < VERSION_BYTES / 4; word++) buffer.u32(entry.versionWord(word));
+    entry.writeVersion(buffer);
     if (entry.tombstone) {
       buffer.u32(TOMBSTONE_LENGTH);
     } else {
@@ -406,7 +406,6 @@ export async function writeSnapshot(
   const writer = await SnapshotWriter.create(path, generation, entries.length);
   try {
     const versionBytes = new Uint8Array(VERSION_BYTES);
-    const version = new DataView(versionBytes.buffer);
     for (const { key, value, version: entryVersion } of entries) {
       const keyBytes = new TextEncoder().encode(key);
       writeVersion(versionBytes, 0, entryVersion);
@@ -414,7 +413,7 @@ export async function writeSnapshot(
         key: keyBytes,
         keyLength: keyBytes.length,
         tombstone: value === undefined,
-        versionWord: (index) => version.getUint32(index * 4),
+        writeVersion: (out) => out.raw(versionBytes),
         writeValue: (out) => writeValue(out, value!),
       });
       if (writer.bufferedBytes >= SNAPSHOT_WRITE_CHUNK_BYTES) await writer.flush();

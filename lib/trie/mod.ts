@@ -803,7 +803,8 @@ export class EntryCursor {
   }
 
   /**
-   * Word `index` (0–2) of the entry's version: the big-endian u32s of its 12 bytes.
+   * Appends the 12 bytes of the entry's version (lib/record/version.ts), straight from
+   * the trie's version column.
    *
    * @example
    * ```ts
@@ -812,11 +813,13 @@ export class EntryCursor {
    * trie.put("person1", int(22), { version: { ms: 1000, counter: 2, broker: 7 } });
    * const cursor = trie.entryCursor();
    * cursor.next();
-   * [0, 1, 2].map((index) => cursor.versionWord(index)); // [0, 65536002, 7]
+   * const writer = new ByteWriter();
+   * cursor.writeVersion(writer);
+   * readVersion(writer.bytes(), 0); // { ms: 1000, counter: 2, broker: 7 }
    * ```
    */
-  versionWord(index: number): number {
-    return this.#versions.word(this.#cursor.node, index);
+  writeVersion(writer: ByteWriter): void {
+    this.#versions.writeInto(this.#cursor.node, writer);
   }
 
   /**

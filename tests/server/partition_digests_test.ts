@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { ByteWriter } from "../../lib/base/bytes.ts";
 import { Store } from "../../lib/server/store.ts";
 import { int } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
@@ -28,12 +29,12 @@ import {
 function scannedDigests(store: Store): ReferenceDigests {
   const held = new Map<string, ModelEntry>();
   const cursor = store.entryCursor();
-  const words = new Uint8Array(12);
-  const view = new DataView(words.buffer);
+  const version = new ByteWriter();
   while (cursor.next()) {
     const key = new TextDecoder().decode(cursor.key.subarray(0, cursor.keyLength));
-    for (let word = 0; word < 3; word++) view.setUint32(word * 4, cursor.versionWord(word));
-    held.set(key, { version: readVersion(words, 0), tombstone: cursor.tombstone });
+    version.reset();
+    cursor.writeVersion(version);
+    held.set(key, { version: readVersion(version.bytes(), 0), tombstone: cursor.tombstone });
   }
   return referenceDigests(held);
 }

@@ -5,7 +5,7 @@ import { ByteWriter } from "../../lib/base/bytes.ts";
 import { int, str } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { compareKeys } from "../../lib/base/utf8.ts";
-import { readVersion, type Version, VERSION_BYTES } from "../../lib/record/version.ts";
+import { readVersion, type Version } from "../../lib/record/version.ts";
 
 /** One key's state as a snapshot keeps it: version, and the encoded value or "tombstone". */
 type State = [key: string, ms: number, value: string];
@@ -16,16 +16,14 @@ function hex(bytes: Uint8Array | undefined): string {
 
 /** The entry a frozen view hands over, as a snapshot would hold it. */
 function stateOfEntry(entry: EntryCursor): State {
-  const versionBytes = new Uint8Array(VERSION_BYTES);
-  const words = new DataView(versionBytes.buffer);
-  for (let word = 0; word < VERSION_BYTES / 4; word++) {
-    words.setUint32(word * 4, entry.versionWord(word));
-  }
+  const versionBytes = new ByteWriter();
+  entry.writeVersion(versionBytes);
+  const ms = readVersion(versionBytes.bytes(), 0).ms;
   const key = new TextDecoder().decode(entry.key.subarray(0, entry.keyLength));
-  if (entry.tombstone) return [key, readVersion(versionBytes, 0).ms, "tombstone"];
+  if (entry.tombstone) return [key, ms, "tombstone"];
   const value = new ByteWriter();
   entry.writeValue(value);
-  return [key, readVersion(versionBytes, 0).ms, hex(value.bytes())];
+  return [key, ms, hex(value.bytes())];
 }
 
 /** Every key of `trie` now, in key order, as a snapshot would hold it. */
