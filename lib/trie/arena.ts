@@ -390,17 +390,12 @@ export class RecordArena {
       case STRING: {
         // The arena keeps a string as the wire does: a LEB128 length, then its UTF-8.
         const at = offset + view.getUint32(node + 4, true);
-        let end = at;
-        let length = 0;
-        for (let shift = 0;; shift += 7) {
-          const byte = this.#bytes[end++];
-          length += (byte & 0x7f) * 2 ** shift;
-          if (byte < 0x80) break;
-        }
-        const out = writer.room(1 + end + length - at);
+        const length = readVarint(this.#bytes, at, this.#bytes.length, "stored string length");
+        const end = at + varintLength(length) + length;
+        const out = writer.room(1 + end - at);
         const to = writer.length;
         out[to] = ValueTag.string;
-        writer.advance(copyBytes(out, to + 1, this.#bytes, at, end + length) - to);
+        writer.advance(copyBytes(out, to + 1, this.#bytes, at, end) - to);
         return;
       }
       default: {
