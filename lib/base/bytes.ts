@@ -834,3 +834,15 @@ export function writeU32(target: Uint8Array, offset: number, value: number): voi
   target[offset + 2] = (value >>> 8) & 0xff;
   target[offset + 3] = value & 0xff;
 }
+
+/**
+ * `bytes` as lowercase hex, two digits a byte: how server ids and secrets are written.
+ *
+ * @example
+ * ```ts
+ * bytesToHex(new Uint8Array([0, 15, 255])); // "000fff"
+ * ```
+ */
+export function bytesToHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}

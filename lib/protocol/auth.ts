@@ -30,6 +30,7 @@
  * ```
  * @module
  */
+import { bytesToHex } from "../base/bytes.ts";
 import { describeFsError } from "../base/fs_error.ts";
 import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { HELLO_CHALLENGE_BYTES } from "./mod.ts";
@@ -205,7 +206,7 @@ export function newChallenge(): Uint8Array {
  */
 export function newSecretLine(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(NEW_SECRET_BYTES));
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return bytesToHex(bytes);
 }
 
 /**

@@ -14,7 +14,7 @@
  */
 import { MAX_KEY_BYTES, MAX_KEYS_LIMIT, MAX_PATH_SEGMENTS } from "../limits.ts";
 import { checkEncodedKey, checkKey, type KeysOptions } from "../record/key.ts";
-import { ByteReader, DecodeError, LimitExceededError, readU32 } from "../base/bytes.ts";
+import { ByteReader, bytesToHex, DecodeError, LimitExceededError, readU32 } from "../base/bytes.ts";
 import { readUtf8 } from "../base/utf8.ts";
 import { checkPath } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
@@ -617,8 +617,4 @@ function readNodeState(reader: ByteReader): NodeState {
     throw new DecodeError(`unknown state flags 0x${flags.toString(16).padStart(2, "0")}`);
   }
   return { unrepaired: (flags & STATE_FLAG_UNREPAIRED) !== 0, k: reader.u8("recorded k") };
-}
-
-function bytesToHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

@@ -26,7 +26,7 @@
  * @module
  */
 import { describeError } from "../base/describe_error.ts";
-import { DecodeError } from "../base/bytes.ts";
+import { bytesToHex, DecodeError } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { collectGarbageSoon } from "../base/memory.ts";
 import { DEFAULT_READ_BUFFER_BYTES, FrameReader } from "../protocol/frame_reader.ts";
@@ -225,10 +225,7 @@ export class KvServer {
   readonly #auth: AuthKeys | undefined;
   readonly #tls: { cert: string; key: string } | undefined;
   /** Random per process, told in HELLO, so a broker can tell two addresses of one server. */
-  readonly #serverId: string = Array.from(
-    crypto.getRandomValues(new Uint8Array(SERVER_ID_BYTES)),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  ).join("");
+  readonly #serverId: string = bytesToHex(crypto.getRandomValues(new Uint8Array(SERVER_ID_BYTES)));
   readonly #logger: Logger;
   #listener: Deno.Listener | undefined;
   #startedAt = 0;
