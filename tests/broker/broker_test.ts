@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import {
   Broker,
+  type KeysAnswer,
   MAX_READ_REPAIRS_IN_FLIGHT,
   MAX_WRITE_ATTEMPTS,
   type RepairRequest,
 } from "../../lib/broker/broker.ts";
 import { partitionOf } from "../../lib/record/partition.ts";
-import { compareVersions } from "../../lib/record/version.ts";
+import { compareVersions, formatVersion } from "../../lib/record/version.ts";
 import { int, object, str } from "../../lib/record/value.ts";
 import { FakeCluster, repairAs } from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -448,6 +449,129 @@ Deno.test("a read resent on a fresh connection after the server restarted under 
     broker.close();
   }
 });
+
+/**
+ * A write of person1 made after another broker's write of it was acknowledged on the
+ * first and third servers of its list (the second was down), the first then losing it:
+ * - `"unrepaired"`: the first restarted empty before the write; its HELLO says so.
+ * - `"repaired in flight"`: the same, and a repair refills the first and marks it
+ *   repaired after it stored the new write, while its answer is on the way: an answer
+ *   made before the refill proves nothing about what the server held.
+ * - `"restarted in flight"`: the first, repaired, restarts empty under the write, which
+ *   is sent again on a fresh connection whose HELLO says unrepaired: trust is judged on
+ *   the connection used, not the first.
+ *
+ * Either way the first two servers, where the new write lands, both lacked the
+ * acknowledged write when they took it, and only the third held it. The new write must
+ * still win (README, "Where a key lives", step 4 of the guarantee): stamped after the
+ * acknowledged version, and standing after a repair.
+ */
+async function writeOverLostCopy(how: LostCopy, verb: "put" | "delete"): Promise<void> {
+  const cluster = new FakeCluster(3);
+  const broker = await cluster.openBroker({ k: 2 });
+  try {
+    const [first, second, third] = broker.preferenceList(partitionOf("person1"));
+    // Stamped by a broker whose clock runs a minute ahead of this one's.
+    const acknowledged = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
+    for (const index of [first, third]) {
+      cluster.servers[index].applyPut("person1", int(1), { version: acknowledged });
+    }
+    const server = cluster.servers[first];
+    if (how !== "restarted in flight") server.restart();
+    const answerFirst = server.hold("write answers");
+    const writing = verb === "put" ? broker.put("person1", PERSON) : broker.delete("person1");
+    await waitFor(() => server.requests.includes(verb.toUpperCase()), {
+      what: `the ${verb} to reach the first server`,
+    });
+    if (how === "restarted in flight") server.restart();
+    if (how === "repaired in flight") {
+      const report = await repairAs(broker);
+      assert.deepEqual(report.markedRepaired, [server.address.id]);
+      assert.deepEqual(server.trie.versionOf("person1"), acknowledged, "refilled");
+    }
+    answerFirst();
+    const change = await writing;
+    assert(change.kind === "done", JSON.stringify(change));
+    assert(
+      compareVersions(change.version, acknowledged) > 0,
+      `${verb} stamped ${formatVersion(change.version)}, not after the acknowledged ` +
+        formatVersion(acknowledged),
+    );
+    const later = verb === "put" ? { kind: "found", value: PERSON } : { kind: "not-found" };
+    assert.deepEqual(withoutVersion(await broker.get("person1")), later, "before a repair");
+    await repairAs(broker);
+    assert.deepEqual(withoutVersion(await broker.get("person1")), later, "after a repair");
+    const homes = verb === "put" ? [first, second].map((i) => cluster.servers[i].address.id) : [];
+    assert.deepEqual(cluster.holders("person1").sort(), homes.sort());
+  } finally {
+    broker.close();
+  }
+}
+
+/** How a write's first server lacks a write it acknowledged (see {@link writeOverLostCopy}). */
+type LostCopy = "unrepaired" | "repaired in flight" | "restarted in flight";
+
+for (const how of ["unrepaired", "repaired in flight", "restarted in flight"] as const) {
+  for (const verb of ["put", "delete"] as const) {
+    Deno.test(`a ${verb} whose first server lost an acknowledged write (${how}) does not count that server as vouching for the key: it reads on, finds the newer version and is stamped after it`, async () => {
+      await writeOverLostCopy(how, verb);
+    });
+  }
+}
+
+Deno.test("KEYS does not count a listing made while its server was unrepaired, though a repair marked it repaired before the answer arrived: with the other replica down it warns", async () => {
+  const cluster = new FakeCluster(3);
+  const broker = await cluster.openBroker({ k: 2 });
+  try {
+    await broker.put("person1", PERSON);
+    const [first, second] = broker.replicasOf("person1");
+    cluster.servers[first].restart();
+    // Both replicas list what they hold at once; their answers are held.
+    const answers = [first, second].map((index) => cluster.servers[index].hold("keys"));
+    const listing = broker.keys("", 100);
+    const reached = () =>
+      [first, second].every((i) => cluster.servers[i].requests.includes("KEYS"));
+    await waitFor(reached, { what: "KEYS to reach both replicas" });
+    // The first is refilled and marked repaired with its empty listing on the way; then
+    // the second goes down before answering.
+    const report = await repairAs(broker);
+    assert.deepEqual(report.markedRepaired, [cluster.servers[first].address.id]);
+    cluster.servers[second].state = "crashed";
+    for (const answer of answers) answer();
+    assertKeysWarnLost(await listing, broker.pool.servers[first].id);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("KEYS resent on a fresh connection after its server restarted under it judges trust on that connection: the new process's empty listing, told unrepaired, does not count", async () => {
+  const cluster = new FakeCluster(3);
+  const broker = await cluster.openBroker({ k: 2 });
+  try {
+    await broker.put("person1", PERSON);
+    const [first, second] = broker.replicasOf("person1");
+    cluster.servers[second].state = "crashed";
+    const answerFirst = cluster.servers[first].hold("keys");
+    const listing = broker.keys("", 100);
+    await waitFor(() => cluster.servers[first].requests.includes("KEYS"), {
+      what: "KEYS to reach the first replica",
+    });
+    cluster.servers[first].restart();
+    answerFirst();
+    assertKeysWarnLost(await listing, broker.pool.servers[first].id);
+    assert.equal(cluster.servers[first].requests.filter((kind) => kind === "KEYS").length, 2);
+  } finally {
+    broker.close();
+  }
+});
+
+/** A listing that lacks person1 and says why: `unrepaired` may have lost it, the other is down. */
+function assertKeysWarnLost(answer: KeysAnswer, unrepaired: string): void {
+  assert.deepEqual(answer.keys, []);
+  const warning = answer.warning ?? "";
+  assert.match(warning, /^2 of 3 servers did not answer or may have lost writes/);
+  assert(warning.includes(`${unrepaired} may have lost writes and is not yet repaired`), warning);
+}
 
 Deno.test("a write whose replica restarted before the write was acknowledged is stored elsewhere: a repair that read the other replica before the write landed there cannot leave it unseen", async () => {
   const cluster = new FakeCluster(3);

@@ -68,6 +68,10 @@ export class FakeServer {
   heldGets: Promise<void> | undefined;
   /** While set, a PUT or PUT_MANY waits for it before it is applied. */
   heldPuts: Promise<void> | undefined;
+  /** While set, a PUT or DELETE is applied, then its answer waits for it. */
+  heldWriteAnswers: Promise<void> | undefined;
+  /** While set, a KEYS lists the keys held, then its answer waits for it. */
+  heldKeys: Promise<void> | undefined;
   /** How many times the server restarted: connections opened before are closed. */
   generation = 0;
   /** The node state each earlier process (by generation) last told, as its connections keep it. */
@@ -76,22 +80,25 @@ export class FakeServer {
   constructor(readonly address: ServerAddress) {}
 
   /**
-   * Makes GETs (`"gets"`), or PUTs and PUT_MANYs (`"puts"`), wait from now until the
-   * returned function is called: a slow server, on the test's cue.
+   * Makes GETs (`"gets"`), PUTs and PUT_MANYs (`"puts"`), the answers of PUTs and
+   * DELETEs made (`"write answers"`), or KEYS' answers (`"keys"`) wait from now until the
+   * returned function is called: a slow server or network, on the test's cue.
    */
-  hold(kind: "gets" | "puts"): () => void {
+  hold(kind: "gets" | "puts" | "write answers" | "keys"): () => void {
     let release = () => {};
     const gate = new Promise<void>((resolve) => release = resolve);
     if (kind === "gets") this.heldGets = gate;
-    else this.heldPuts = gate;
+    else if (kind === "puts") this.heldPuts = gate;
+    else if (kind === "write answers") this.heldWriteAnswers = gate;
+    else this.heldKeys = gate;
     return release;
   }
 
   /**
    * Restarts the server empty, as a memory-only `kv server` does: everything it held is
    * lost, its HELLO says unrepaired (k kept, as a broker sets it again at once), and every
-   * connection to the old process is closed (a GET held on one then fails, as it
-   * would on a real connection reset); the new one has a new server id. The old
+   * connection to the old process is closed (a request held on one then fails, as it would on a
+   * real connection reset); the new one has a new server id. The old
    * connections keep telling the node state the old process had, as a real
    * connection keeps its HELLO's.
    */
@@ -209,6 +216,11 @@ class FakeConnection implements ServerConnection {
     return decodeListPartitionsBody(frames.bytes().subarray(FRAME_HEADER_BYTES), values);
   }
 
+  /** Fails a request held while the server restarted or crashed: its connection is gone. */
+  #failIfLost(): void {
+    if (this.#lost) throw new ConnectionError(`${this.server.address.id}: connection reset`);
+  }
+
   #check(kind: string): Promise<void> {
     this.server.requests.push(kind);
     if (this.#closed || this.#lost) {
@@ -225,8 +237,16 @@ class FakeConnection implements ServerConnection {
   async put(key: string, value: Value, options: WriteOptions): Promise<PutResult> {
     await this.#check("PUT");
     await this.server.heldPuts;
+    this.#failIfLost();
     if (this.server.failWrites) throw new ServerError(ErrorCode.INTERNAL, this.server.failWrites);
-    return this.server.applyPut(key, value, options);
+    return this.#answerWrite(this.server.applyPut(key, value, options));
+  }
+
+  /** `result`, once held write answers are let go; lost with the connection meanwhile. */
+  async #answerWrite<T>(result: T): Promise<T> {
+    await this.server.heldWriteAnswers;
+    this.#failIfLost();
+    return result;
   }
 
   putEncoded(key: string, encodedValue: Uint8Array, options: WriteOptions) {
@@ -243,6 +263,7 @@ class FakeConnection implements ServerConnection {
     if (this.server.crashOnPutMany) this.server.state = "crashed";
     await this.#check("PUT_MANY");
     await this.server.heldPuts;
+    this.#failIfLost();
     if (this.server.failWrites) throw new ServerError(ErrorCode.INTERNAL, this.server.failWrites);
     const refusals: PutManyRefusal[] = [];
     for (let index = 0; index < bounds.itemCount; index++) {
@@ -270,7 +291,7 @@ class FakeConnection implements ServerConnection {
   async getEncoded(key: string): Promise<EncodedRead> {
     await this.#check("GET");
     await this.server.heldGets;
-    if (this.#lost) throw new ConnectionError(`${this.server.address.id}: connection reset`);
+    this.#failIfLost();
     const value = this.server.trie.get(key);
     return {
       encoded: value === undefined ? undefined : encodeValue(value),
@@ -290,8 +311,13 @@ class FakeConnection implements ServerConnection {
   async delete(key: string, options: WriteOptions): Promise<DeleteResult> {
     await this.#check("DELETE");
     if (this.server.failWrites) throw new ServerError(ErrorCode.INTERNAL, this.server.failWrites);
-    const trie = this.server.trie;
     if (options.purge === true) return this.#purge(key, options);
+    return this.#answerWrite(this.#tombstone(key, options));
+  }
+
+  /** A delete as a server applies it: a tombstone, newer only; a stale repair copy ignored. */
+  #tombstone(key: string, options: WriteOptions): DeleteResult {
+    const trie = this.server.trie;
     const existed = trie.has(key);
     if (trie.tombstone(key, { version: options.version, ifNewer: true })) {
       return { kind: "deleted", existed };
@@ -316,11 +342,14 @@ class FakeConnection implements ServerConnection {
 
   async keys(options: KeysOptions) {
     await this.#check("KEYS");
-    return this.server.trie.keys({
+    const keys = this.server.trie.keys({
       prefix: options.prefix ?? "",
       limit: options.limit,
       after: options.after,
     });
+    await this.server.heldKeys;
+    this.#failIfLost();
+    return keys;
   }
 
   async stats(): Promise<ServerStats> {
