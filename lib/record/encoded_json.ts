@@ -19,7 +19,7 @@
 import { ByteReader, DecodeError, grownBuffer } from "../base/bytes.ts";
 import { isWellFormedUtf8 } from "../base/utf8.ts";
 import { checkEncodedName } from "./key.ts";
-import { floatJsonText } from "./value.ts";
+import { floatJsonText, MAX_NUMBER_JSON_BYTES, writeNumberJson } from "./value.ts";
 import {
   checkObjectDepth,
   checkValueEnd,
@@ -183,9 +183,9 @@ export class EncodedJsonWriter {
       }
       case ValueTag.int:
       case ValueTag.negativeInt:
-        return this.#ascii(String(readInt(reader, tag)));
+        return this.#number(readInt(reader, tag), false);
       case ValueTag.float:
-        return this.#ascii(floatJsonText(readFloat(reader)));
+        return this.#number(readFloat(reader), true);
       case ValueTag.object:
         return this.#object(reader, source, depth);
       default:
@@ -307,6 +307,14 @@ export class EncodedJsonWriter {
     }
     buffer[out++] = QUOTE;
     this.#length = out;
+  }
+
+  /** Appends a number's JSON text, written in place when {@link writeNumberJson} can. */
+  #number(value: number, isFloat: boolean): void {
+    this.#reserve(MAX_NUMBER_JSON_BYTES);
+    const end = writeNumberJson(value, isFloat, this.#buffer, this.#length);
+    if (end !== -1) this.#length = end;
+    else this.#ascii(isFloat ? floatJsonText(value) : String(value));
   }
 
   /** Appends ASCII `text` (a number's digits). */
