@@ -53,9 +53,10 @@ import { type Dialect, formatValue } from "../record/format.ts";
 import { toJsonText, type Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { EncodedJsonWriter } from "../record/encoded_json.ts";
-import { DecodeError } from "../base/bytes.ts";
+import { DecodeError, UTF8_CACHE_MAX_BYTES, Utf8Cache } from "../base/bytes.ts";
 import { formatVersion } from "../record/version.ts";
 import { keyProblem } from "../record/key.ts";
+import { CharClass, charClass, DOT } from "../record/grammar.ts";
 
 /** KEYS lists this many keys unless told otherwise. */
 export const DEFAULT_KEYS_LIMIT = 100;
@@ -265,6 +266,61 @@ export function parseCommand(line: string): Command | undefined {
       throw new CommandError(word, unknownCommandMessage(typed, rest));
   }
 }
+
+/**
+ * The key of a line that is exactly `GET key` (the word in any case, one space, a bare
+ * key of printable ASCII without `.` or the grammar's delimiters, at most
+ * {@link UTF8_CACHE_MAX_BYTES} bytes), read from the line's UTF-8 bytes: the line
+ * nearly every piped command is. {@link parseCommand} reads such a line as
+ * `{ op: "GET", key }` with this very key; for any other line this returns undefined and
+ * the caller decodes the line and parses it. Keys met again are the same string
+ * ({@link Utf8Cache}), so none is made for them.
+ *
+ * @example
+ * ```ts
+ * parseGetLine(new TextEncoder().encode("GET person1")); // "person1"
+ * parseGetLine(new TextEncoder().encode("GET 'person 1'")); // undefined: parseCommand reads it
+ * ```
+ */
+export function parseGetLine(bytes: Uint8Array): string | undefined {
+  const length = bytes.length;
+  if (
+    length < GET_PREFIX_BYTES + 1 || length > GET_PREFIX_BYTES + UTF8_CACHE_MAX_BYTES ||
+    (bytes[0] | LOWER_CASE_BIT) !== LOWER_G || (bytes[1] | LOWER_CASE_BIT) !== LOWER_E ||
+    (bytes[2] | LOWER_CASE_BIT) !== LOWER_T || bytes[3] !== SPACE
+  ) {
+    return undefined;
+  }
+  for (let at = GET_PREFIX_BYTES; at < length; at++) {
+    if (PLAIN_KEY_BYTES[bytes[at]] === 0) return undefined;
+  }
+  return getKeys.decode(bytes, GET_PREFIX_BYTES, length);
+}
+
+/** `GET `: the bytes before the key in a line {@link parseGetLine} reads. */
+const GET_PREFIX_BYTES = 4;
+/** Set in an ASCII letter's code makes it lower-case (`G` 0x47 → `g` 0x67). */
+const LOWER_CASE_BIT = 0x20;
+const LOWER_G = 0x67;
+const LOWER_E = 0x65;
+const LOWER_T = 0x74;
+const SPACE = 0x20;
+
+/**
+ * 1 for the bytes a key {@link parseGetLine} reads may hold: printable ASCII that is
+ * plain in a bare key (lib/record/grammar.ts) — no space, quote, brace, `:`, `;`, `,` —
+ * and not `.`, which separates a path. A key of only these reads as itself.
+ */
+const PLAIN_KEY_BYTES: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (let code = 0x21; code < 0x7f; code++) {
+    table[code] = charClass(code) === CharClass.plain && code !== DOT ? 1 : 0;
+  }
+  return table;
+})();
+
+/** The keys {@link parseGetLine} made lately, so that a key read again is no new string. */
+const getKeys = new Utf8Cache();
 
 /** Longest command word an error message repeats; a pasted record is cut short. */
 const MAX_QUOTED_WORD_CHARACTERS = 40;

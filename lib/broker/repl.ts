@@ -26,9 +26,10 @@ import {
   formatAnswerJson,
   type FormatOptions,
   parseCommand,
+  parseGetLine,
   runCommand,
 } from "./commands.ts";
-import type { ReadLine } from "../base/line_reader.ts";
+import { decodeRawLine, type ReadLine, type ReadRawLine } from "../base/line_reader.ts";
 import { commandAccess, type PipelineOptions, runPipelined, type Step } from "./pipeline.ts";
 import { type Completion, LineEditor, type TerminalOutput } from "../base/line_editor.ts";
 import { getField, type Value } from "../record/value.ts";
@@ -86,8 +87,9 @@ export async function answerLine(broker: Broker, line: string): Promise<Answer |
 }
 
 /**
- * Answers every line of `lines` (in batches, as `readLineBatches` yields them)
- * until EXIT or the end of input, printing the answers in input order. Commands
+ * Answers every line of `lines` (in batches, as `readLineBatches` yields them, or still
+ * bytes, as `readRawLineBatches` does: a plain `GET key` is then read without decoding
+ * the line) until EXIT or the end of input, printing the answers in input order. Commands
  * are pipelined (`lib/broker/pipeline.ts`): up to `window` lines are read ahead
  * and run at once, and a command waits only for earlier unfinished commands it
  * could see (`PUT k` then `GET k` answers the PUT's value). An unreadable line
@@ -95,12 +97,12 @@ export async function answerLine(broker: Broker, line: string): Promise<Answer |
  *
  * @example
  * ```ts
- * await runSession(broker, readLineBatches(Deno.stdin.readable), { json: true });
+ * await runSession(broker, readRawLineBatches(Deno.stdin.readable), { json: true });
  * ```
  */
 export async function runSession(
   broker: Broker,
-  lines: AsyncIterable<readonly ReadLine[]>,
+  lines: AsyncIterable<readonly (ReadLine | ReadRawLine)[]>,
   options: PipedSessionOptions = {},
 ): Promise<void> {
   const output = options.output ?? new LineBuffer();
@@ -120,9 +122,17 @@ export async function runSession(
 /** What one input line runs: a meta command, a broker command, an error, or nothing. */
 function planLine(
   broker: Broker,
-  line: ReadLine,
+  input: ReadLine | ReadRawLine,
   options: SessionOptions,
 ): Step<Outcome> | undefined {
+  let line: ReadLine;
+  if ("bytes" in input) {
+    const key = parseGetLine(input.bytes);
+    if (key !== undefined) return commandStep(broker, { op: "GET", key });
+    line = decodeRawLine(input);
+  } else {
+    line = input;
+  }
   if (line.error !== undefined) {
     const answer = { op: "INVALID", error: `input line ${line.lineNumber}: ${line.error}` };
     return { access: { kind: "none" }, run: () => Promise.resolve(answer) };
@@ -143,12 +153,15 @@ function planLine(
     const answer = errorAnswer(error);
     return { access: { kind: "none" }, run: () => Promise.resolve(answer) };
   }
-  if (command === undefined) return undefined;
-  const parsed = command;
+  return command === undefined ? undefined : commandStep(broker, command);
+}
+
+/** The step that runs `command`. */
+function commandStep(broker: Broker, command: Command): Step<Outcome> {
   return {
-    access: commandAccess(parsed),
-    run: () => runCommand(broker, parsed),
-    last: parsed.op === "EXIT",
+    access: commandAccess(command),
+    run: () => runCommand(broker, command),
+    last: command.op === "EXIT",
   };
 }
 

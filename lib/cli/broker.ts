@@ -14,7 +14,7 @@ import { type Broker, WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { BackgroundRepair } from "../broker/background_repair.ts";
 import { openBroker, replicasFlag } from "./open_broker.ts";
 import { formatIndexSummary, indexFile, indexLines } from "../broker/indexer.ts";
-import { readLineBatches } from "../base/line_reader.ts";
+import { readRawLineBatches } from "../base/line_reader.ts";
 import type { Dialect } from "../record/format.ts";
 import { LogSink, runInteractive, runSession } from "../broker/repl.ts";
 import { readServerList, type ServerAddress, ServerFileError } from "../broker/server_list.ts";
@@ -338,7 +338,7 @@ async function serveCommands(
       history: await openHistory(log),
     });
   } else {
-    await runSession(broker, readLineBatches(Deno.stdin.readable), { ...options, color });
+    await runSession(broker, readRawLineBatches(Deno.stdin.readable), { ...options, color });
   }
 
   function log(message: string): void {

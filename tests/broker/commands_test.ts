@@ -9,6 +9,7 @@ import {
   formatAnswer,
   formatAnswerJson,
   parseCommand,
+  parseGetLine,
   runCommand,
 } from "../../lib/broker/commands.ts";
 import { float, int, object, str } from "../../lib/record/value.ts";
@@ -440,4 +441,40 @@ Deno.test("an unquoted '[' is an error that says lists are not values; quoted, i
   }
   assert.deepEqual(parseCommand(`PUT k3: "[1]"`), { op: "PUT", key: "k3", value: str("[1]") });
   assert.deepEqual(parseCommand("PUT k3: a[1]"), { op: "PUT", key: "k3", value: str("a[1]") });
+});
+
+Deno.test("property: parseGetLine reads a line's key only where parseCommand reads exactly that GET", () => {
+  const encoder = new TextEncoder();
+  // Lines near the shape parseGetLine takes: GET in any case, spaces and tabs, keys of ASCII
+  // with every delimiter, quotes, dots and control characters, keys around its 32 bytes.
+  const ascii = fc.string({
+    unit: fc.integer({ min: 0, max: 0x7f }).map((code) => String.fromCharCode(code)),
+    maxLength: 40,
+  });
+  const word = fc.constantFrom("GET", "get", "Get", "gEt", "GETS", "GE", "QUERY", "#GET", "");
+  const gap = fc.constantFrom(" ", "  ", "\t", "", " \t");
+  const line = fc.oneof(
+    fc.tuple(word, gap, ascii).map(([w, g, key]) => `${w}${g}${key}`),
+    fc.tuple(word, gap, fc.string({ unit: "grapheme", maxLength: 12 })).map(([w, g, key]) =>
+      `${w}${g}${key}`
+    ),
+    fc.string({ unit: "binary", maxLength: 40 }),
+  );
+  fc.assert(
+    fc.property(line, (text) => {
+      const key = parseGetLine(encoder.encode(text));
+      if (key === undefined) return;
+      assert.deepEqual(parseCommand(text), { op: "GET", key }, text);
+    }),
+    { numRuns: 20000 },
+  );
+  const read = (text: string) => parseGetLine(encoder.encode(text));
+  assert.equal(read("GET person1"), "person1");
+  assert.equal(read("get a-b_c/d\\e#f"), "a-b_c/d\\e#f");
+  assert.equal(read(`GET ${"k".repeat(32)}`), "k".repeat(32));
+  assert.equal(read("GET person1"), read("GET person1"));
+  for (const other of ["GET", "GET ", "GET a.b", "GET 'a'", " GET a", "GET a ", "GET\ta", "GETa"]) {
+    assert.equal(read(other), undefined, other);
+  }
+  assert.equal(read(`GET ${"k".repeat(33)}`), undefined);
 });
