@@ -789,13 +789,27 @@ type EncodedFound = Extract<Answer, { encoded: Uint8Array }>;
 
 /**
  * {@link writeJson} for the answer nearly every piped GET gets: its fields in the order
- * `runCommand` makes them, without listing the answer's entries and quoting each name.
+ * `runCommand` makes them, without listing the answer's entries and quoting each name;
+ * the fixed parts are bytes made once, the key and version copied in as JSON strings.
  */
 function writeFoundJson(answer: EncodedFound, json: EncodedJsonWriter): void {
-  json.text(`{"op":"${answer.op}","key":${JSON.stringify(answer.key)},"found":true,"value":`);
+  json.raw(answer.op === "GET" ? GET_FOUND_START : QUERY_FOUND_START);
+  json.string(answer.key);
+  json.raw(FOUND_VALUE);
   json.value(answer.encoded);
-  const warning = answer.warning === undefined
-    ? ""
-    : `,"warning":${JSON.stringify(answer.warning)}`;
-  json.text(`,"version":${JSON.stringify(answer.version)}${warning}}`);
+  json.raw(VERSION_NAME);
+  json.string(answer.version);
+  if (answer.warning !== undefined) {
+    json.raw(WARNING_NAME);
+    json.string(answer.warning);
+  }
+  json.raw(OBJECT_END);
 }
+
+const utf8Encoder = new TextEncoder();
+const GET_FOUND_START = utf8Encoder.encode('{"op":"GET","key":');
+const QUERY_FOUND_START = utf8Encoder.encode('{"op":"QUERY","key":');
+const FOUND_VALUE = utf8Encoder.encode(',"found":true,"value":');
+const VERSION_NAME = utf8Encoder.encode(',"version":');
+const WARNING_NAME = utf8Encoder.encode(',"warning":');
+const OBJECT_END = utf8Encoder.encode("}");

@@ -155,6 +155,46 @@ export class EncodedJsonWriter {
   }
 
   /**
+   * Appends UTF-8 bytes as they are: JSON text made once (an answer's fixed parts).
+   *
+   * @example
+   * ```ts
+   * const json = new EncodedJsonWriter();
+   * json.raw(new TextEncoder().encode('{"op":"GET"}'));
+   * ```
+   */
+  raw(bytes: Uint8Array): void {
+    this.#reserve(bytes.length);
+    this.#buffer.set(bytes, this.#length);
+    this.#length += bytes.length;
+  }
+
+  /**
+   * Appends `text` as a JSON string, exactly as `JSON.stringify(text)` writes it.
+   *
+   * @example
+   * ```ts
+   * const json = new EncodedJsonWriter();
+   * json.string('say "hi"');
+   * new TextDecoder().decode(json.bytes()); // '"say \\"hi\\""'
+   * ```
+   */
+  string(text: string): void {
+    this.#reserve(text.length + 2);
+    const buffer = this.#buffer;
+    let out = this.#length;
+    buffer[out++] = QUOTE;
+    // Copied by hand while nothing needs escaping, as nearly every key is.
+    for (let i = 0; i < text.length; i++) {
+      const unit = text.charCodeAt(i);
+      if (unit >= 0x80 || ESCAPES[unit] !== 0) return this.text(JSON.stringify(text));
+      buffer[out++] = unit;
+    }
+    buffer[out++] = QUOTE;
+    this.#length = out;
+  }
+
+  /**
    * Appends the JSON of the one value `source` holds; anything `decodeValue` refuses is
    * its DecodeError (or LimitExceededError), and then what this call wrote is undone.
    */

@@ -279,3 +279,21 @@ Deno.test("EncodedJsonWriter grows at any escape of a string, wherever its buffe
     }
   }
 });
+
+Deno.test("EncodedJsonWriter.string writes exactly JSON.stringify(text), after what came before", () => {
+  const json = new EncodedJsonWriter();
+  const decoder = new TextDecoder();
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.string({ unit: "binary" }), fc.string(), fc.string({ unit: "grapheme-ascii" })),
+      (text) => {
+        json.reset();
+        json.text("[");
+        json.string(text);
+        json.raw(Uint8Array.of(0x5d)); // ]
+        assert.equal(decoder.decode(json.bytes()), `[${JSON.stringify(text)}]`);
+      },
+    ),
+    { numRuns: 5000 },
+  );
+});
