@@ -18,7 +18,7 @@
  * @module
  */
 import { BackgroundRepair } from "../broker/background_repair.ts";
-import { Broker, type BrokerOptions, type EncodedLookup, type Lookup } from "../broker/broker.ts";
+import { Broker, type BrokerOptions, type EncodedLookup } from "../broker/broker.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { ClusterKError } from "../broker/cluster_k.ts";
@@ -44,12 +44,15 @@ export const MAX_KEYS_PAGE: number = MAX_KEYS_LIMIT;
 /** Keys one page of `Kv.list` fetches (and then reads) at a time, and `Kv.keys`'s default. */
 export const LIST_PAGE_SIZE = 100;
 
-/** A record or sub-value as kv's typed value; `value` is null when absent. */
-export interface ValueEntry {
+/**
+ * A record or sub-value as kv's typed value, or as what a decoder made of its bytes
+ * ({@link KvCore.getDecoded}); `value` is null when absent.
+ */
+export interface ValueEntry<T = Value> {
   /** The record key. */
   key: string;
   /** The value, or null when there is no such record or field. */
-  value: Value | null;
+  value: T | null;
   /**
    * The version of the record read (the newest among the replicas) in its text form
    * ({@link formatVersion}); null when there is no such record or field.
@@ -194,8 +197,22 @@ export class KvCore {
    * ```
    */
   async get(key: string): Promise<ValueEntry> {
+    return await this.getDecoded(key, decodeValue);
+  }
+
+  /**
+   * Like {@link KvCore.get}, with the value made by `decode` from the answering replica's
+   * bytes: the library's plain objects, with no typed Value on the way. A DecodeError
+   * from `decode` is that server's fault: a KvUnavailableError naming it.
+   *
+   * @example
+   * ```ts ignore
+   * await core.getDecoded("person1", (bytes) => bytes.length); // { key, value: 12, version }
+   * ```
+   */
+  async getDecoded<T>(key: string, decode: (bytes: Uint8Array) => T): Promise<ValueEntry<T>> {
     checkName(key, "key");
-    return entry(key, await this.#open().get(key));
+    return entry(key, await this.#open().getEncoded(key), decode);
   }
 
   /** Like {@link KvCore.get}, with the value as JSON text made from the wire bytes. */
@@ -220,8 +237,17 @@ export class KvCore {
 
   /** The value at a dotted path or an array of names. */
   async query(path: string | readonly string[]): Promise<ValueEntry & { path: string[] }> {
+    return await this.queryDecoded(path, decodeValue);
+  }
+
+  /** Like {@link KvCore.query}, with the value made by `decode`, as {@link KvCore.getDecoded}. */
+  async queryDecoded<T>(
+    path: string | readonly string[],
+    decode: (bytes: Uint8Array) => T,
+  ): Promise<ValueEntry<T> & { path: string[] }> {
     const segments = parsePath(path);
-    return { ...entry(segments[0], await this.#open().query(segments)), path: segments };
+    const lookup = await this.#open().queryEncoded(segments);
+    return { ...entry(segments[0], lookup, decode), path: segments };
   }
 
   /** Stores `value` under `key` on k servers, or on none. */
@@ -325,13 +351,7 @@ export class KvCore {
 function jsonEntry(key: string, lookup: EncodedLookup): JsonEntry {
   if (lookup.kind === "error") throw new KvUnavailableError(lookup.error);
   if (lookup.kind === "found") {
-    let json: string;
-    try {
-      json = encodedJsonText(lookup.encoded);
-    } catch (error) {
-      if (!(error instanceof DecodeError)) throw error;
-      throw new KvUnavailableError(`${lookup.server} sent a malformed value: ${error.message}`);
-    }
+    const json = decodeFound(lookup, encodedJsonText);
     const found = { key, json, version: formatVersion(lookup.version) };
     return lookup.warning === undefined ? found : { ...found, warning: lookup.warning };
   }
@@ -340,15 +360,36 @@ function jsonEntry(key: string, lookup: EncodedLookup): JsonEntry {
     : { key, json: null, version: null, warning: lookup.warning };
 }
 
-function entry(key: string, lookup: Lookup): ValueEntry {
+/** The answer of `lookup` with its value made by `decode`, blamed as {@link jsonEntry} does. */
+function entry<T>(
+  key: string,
+  lookup: EncodedLookup,
+  decode: (bytes: Uint8Array) => T,
+): ValueEntry<T> {
   if (lookup.kind === "error") throw new KvUnavailableError(lookup.error);
   if (lookup.kind === "found") {
-    const found = { key, value: lookup.value, version: formatVersion(lookup.version) };
-    return lookup.warning === undefined ? found : { ...found, warning: lookup.warning };
+    const value = decodeFound(lookup, decode);
+    const version = formatVersion(lookup.version);
+    return lookup.warning === undefined
+      ? { key, value, version }
+      : { key, value, version, warning: lookup.warning };
   }
   return lookup.warning === undefined
     ? { key, value: null, version: null }
     : { key, value: null, version: null, warning: lookup.warning };
+}
+
+/** What `decode` makes of a found value's bytes; a DecodeError blames the server that sent them. */
+function decodeFound<T>(
+  lookup: EncodedLookup & { kind: "found" },
+  decode: (bytes: Uint8Array) => T,
+): T {
+  try {
+    return decode(lookup.encoded);
+  } catch (error) {
+    if (!(error instanceof DecodeError)) throw error;
+    throw new KvUnavailableError(`${lookup.server} sent a malformed value: ${error.message}`);
+  }
 }
 
 /**

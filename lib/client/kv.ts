@@ -25,8 +25,8 @@ import {
   ServerFileError,
 } from "../broker/server_list.ts";
 import { KvInputError, KvUnavailableError } from "./errors.ts";
-import { checkName, type FloatReading, fromValue, type KvValue, toValue } from "./values.ts";
-import { checkInteger, KvCore, LIST_PAGE_SIZE, type ValueEntry } from "./core.ts";
+import { checkName, decodePlainValue, type FloatReading, type KvValue, toValue } from "./values.ts";
+import { checkInteger, KvCore, LIST_PAGE_SIZE } from "./core.ts";
 
 export { MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 
@@ -268,12 +268,13 @@ const CORES = new WeakMap<Kv, KvCore>();
  */
 export class Kv implements AsyncDisposable {
   readonly #core: KvCore;
-  readonly #floats: FloatReading;
+  /** A value's bytes as plain JavaScript, floats read as connect() was told. */
+  readonly #decode: (bytes: Uint8Array) => KvValue;
 
   /** Use {@link connect}. */
   private constructor(core: KvCore, floats: FloatReading) {
     this.#core = core;
-    this.#floats = floats;
+    this.#decode = (bytes) => decodePlainValue(bytes, floats);
     CORES.set(this, core);
   }
 
@@ -291,8 +292,9 @@ export class Kv implements AsyncDisposable {
    * const { value } = await kv.get("person1");
    * ```
    */
-  async get(key: string): Promise<KvEntry> {
-    return this.#plain(await this.#core.get(key));
+  get(key: string): Promise<KvEntry> {
+    // The core's promise itself: no async wrapper and its extra promise per read.
+    return this.#core.getDecoded(key, this.#decode);
   }
 
   /**
@@ -304,9 +306,8 @@ export class Kv implements AsyncDisposable {
    * const { value } = await kv.query("person1.address.street");
    * ```
    */
-  async query(path: string | readonly string[]): Promise<KvQueryEntry> {
-    const entry = await this.#core.query(path);
-    return { ...this.#plain(entry), path: entry.path };
+  query(path: string | readonly string[]): Promise<KvQueryEntry> {
+    return this.#core.queryDecoded(path, this.#decode);
   }
 
   /**
@@ -411,11 +412,6 @@ export class Kv implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();
-  }
-
-  #plain(entry: ValueEntry): KvEntry {
-    if (entry.value === null) return entry as KvEntry;
-    return { ...entry, value: fromValue(entry.value, this.#floats) };
   }
 }
 

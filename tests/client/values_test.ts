@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Float, fromValue, toValue } from "../../lib/client/values.ts";
+import { ByteWriter, DecodeError } from "../../lib/base/bytes.ts";
+import { decodePlainValue, Float, fromValue, toValue } from "../../lib/client/values.ts";
 import { KvInputError } from "../../lib/client/errors.ts";
 import { float, int, object, str, type Value } from "../../lib/record/value.ts";
+import {
+  decodeValue,
+  encodeValue,
+  OBJECT_END,
+  ValueTag,
+  writeValue,
+} from "../../lib/record/value_codec.ts";
 import { valueArbitrary } from "../helpers/value_arbitrary.ts";
 
 /** Fields sorted by name at every level: JavaScript objects list integer-like names first. */
@@ -65,4 +73,94 @@ Deno.test("nesting deeper than the limit is refused, not a stack overflow", () =
   let deep: Record<string, unknown> = { leaf: 1 };
   for (let i = 0; i < 100; i++) deep = { inner: deep };
   assert.throws(() => toValue(deep), /nests deeper than 64 levels/);
+});
+
+/** A read value in a form deepEqual compares exactly: key order, Floats, -0 and prototypes. */
+function snapshot(value: unknown): unknown {
+  if (value instanceof Float) return ["Float", Object.is(value.value, -0) ? "-0" : value.value];
+  if (typeof value === "number") return ["number", Object.is(value, -0) ? "-0" : value];
+  if (typeof value === "string") return ["string", value];
+  assert.equal(Object.getPrototypeOf(value), Object.prototype);
+  const object = value as Record<string, unknown>;
+  return [
+    "object",
+    Reflect.ownKeys(object).map((name) => [name, snapshot(object[name as string])]),
+  ];
+}
+
+/** What reading `bytes` one way gives: the value's snapshot, or the error's class and message. */
+function outcome(read: () => unknown): unknown {
+  try {
+    return { value: snapshot(read()) };
+  } catch (error) {
+    assert.ok(error instanceof Error, String(error));
+    return { error: error.constructor.name, message: error.message };
+  }
+}
+
+function sameAsOldPath(bytes: Uint8Array): void {
+  for (const floats of ["number", "tagged"] as const) {
+    assert.deepEqual(
+      outcome(() => decodePlainValue(bytes, floats)),
+      outcome(() => fromValue(decodeValue(bytes), floats)),
+    );
+  }
+}
+
+/** Names that test the edges of plain objects: the prototype's names, integer-like names. */
+const TRICKY_NAMES = ["__proto__", "constructor", "toString", "10", "0", "a", "b", "héllo", "a.b"];
+
+/**
+ * Encodings a hostile or buggy server could send: objects whose names repeat, hold `.`
+ * or are empty, more fields than NAME_SCAN_LIMIT, bad tags, and bytes cut or left over.
+ */
+function looseEncoding(): fc.Arbitrary<Uint8Array> {
+  const { value } = fc.letrec<{ value: (writer: ByteWriter) => void }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: "small", maxDepth: 4 },
+      valueArbitrary(1).map((scalar) => (writer: ByteWriter) => writeValue(writer, scalar)),
+      fc.integer({ min: 0, max: 255 }).map((tag) => (writer: ByteWriter) => writer.u8(tag)),
+      fc.array(fc.tuple(fc.constantFrom(...TRICKY_NAMES, "", "x"), tie("value")), {
+        maxLength: 24,
+      }).map((fields) => (writer: ByteWriter) => {
+        writer.u8(ValueTag.object);
+        for (const [name, write] of fields) {
+          writer.varintString(name);
+          if (name !== "") write(writer);
+        }
+        writer.u8(OBJECT_END);
+      }),
+    ),
+  }));
+  return fc.tuple(value, fc.nat(), fc.uint8Array({ maxLength: 2 })).map(([write, cut, tail]) => {
+    const writer = new ByteWriter();
+    write(writer);
+    const bytes = writer.bytes();
+    return Uint8Array.from([...bytes.subarray(0, bytes.length - (cut % 3)), ...tail]);
+  });
+}
+
+Deno.test("decodePlainValue is fromValue(decodeValue(bytes)) on every valid value", () => {
+  fc.assert(fc.property(valueArbitrary(), (value) => sameAsOldPath(encodeValue(value))));
+});
+
+Deno.test("decodePlainValue throws decodeValue's error, or reads the same, on loose bytes", () => {
+  fc.assert(fc.property(looseEncoding(), sameAsOldPath), { numRuns: 3000 });
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), sameAsOldPath), { numRuns: 2000 });
+});
+
+Deno.test("decodePlainValue keeps __proto__ an own field and the prototype Object's", () => {
+  const bytes = encodeValue(object([["__proto__", object([["polluted", int(1)]])], ["a", int(2)]]));
+  const value = decodePlainValue(bytes, "number") as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(value), Object.prototype);
+  assert.deepEqual(Object.keys(value), ["__proto__", "a"]);
+  assert.deepEqual(Object.getOwnPropertyDescriptor(value, "__proto__")?.value, { polluted: 1 });
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+Deno.test("decodePlainValue recovers after an error: the next read is whole", () => {
+  const broken = encodeValue(object([["a", object([["b", int(1)], ["c", int(2)]])]])).slice(0, -3);
+  assert.throws(() => decodePlainValue(broken, "number"), DecodeError);
+  const good = encodeValue(object([["a", int(1)], ["b", int(2)]]));
+  assert.deepEqual(decodePlainValue(good, "number"), { a: 1, b: 2 });
 });

@@ -11,7 +11,7 @@
  * deno bench tests/record/value_codec_bench.ts
  * ```
  */
-import { fromValue } from "../../lib/client/values.ts";
+import { decodePlainValue, fromValue } from "../../lib/client/values.ts";
 import { encodedJsonText } from "../../lib/record/encoded_json.ts";
 import { object, str, toJsonText } from "../../lib/record/value.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
@@ -27,8 +27,12 @@ Deno.bench("decodeValue", { group: "read", baseline: true }, () => {
   decodeValue(nextValue());
 });
 
-Deno.bench("decodeValue + fromValue (the library's get)", { group: "read" }, () => {
-  fromValue(decodeValue(nextValue()), "number");
+Deno.bench("decodeValue + fromValue (the library's get until stop 13)", { group: "read" }, () => {
+  fromValue(decodeValue(nextValue()), "tagged");
+});
+
+Deno.bench("decodePlainValue (the library's get)", { group: "read" }, () => {
+  decodePlainValue(nextValue(), "tagged");
 });
 
 Deno.bench("toJsonText(decodeValue)", { group: "json" }, () => {
