@@ -20,7 +20,7 @@
  * ```
  * @module
  */
-import { brokerOf, connect, type Kv } from "../client/kv.ts";
+import { brokerOf, connect, type Kv, type KvEntry } from "../client/kv.ts";
 import { KvError, KvUnavailableError } from "../client/errors.ts";
 import { fromValue, type KvValue } from "../client/values.ts";
 import { indexLines } from "../broker/indexer.ts";
@@ -424,11 +424,10 @@ class Run {
   }
 
   /**
-   * The time the next operation is due (ms, performance.now()'s clock), or
-   * undefined when the run is over. Closed loop: now.
+   * The time the next operation is due (ms, performance.now()'s clock), or undefined
+   * when the run is over; `now` is that clock read last. Closed loop: now.
    */
-  #take(): number | undefined {
-    const now = performance.now();
+  #take(now: number): number | undefined {
     const due = this.#intervalMs === undefined
       ? now
       : this.#startMs + this.#issued * this.#intervalMs;
@@ -440,29 +439,34 @@ class Run {
   }
 
   async #work(client: Kv): Promise<void> {
-    for (let due = this.#take(); due !== undefined; due = this.#take()) {
+    // One clock reading per operation: the end of one is when the next is taken.
+    let now = performance.now();
+    for (let due = this.#take(now); due !== undefined; due = this.#take(now)) {
       // Open loop: the operation waits until it is due. Closed loop: it is due when taken.
-      // Either way its latency counts from `due` (one clock reading fewer per operation).
+      // Either way its latency counts from `due`.
       if (this.#intervalMs !== undefined) {
         const wait = due - performance.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       }
       const operation = this.#picker.next();
       const stats = this.stats[operation.kind];
+      let failed = false;
       try {
-        await this.#perform(client, operation, stats);
-        stats.latency.record(performance.now() - due);
+        // A read, most operations, is awaited here rather than through #perform's promise.
+        if (operation.kind === "read") {
+          countRead(await client.get(recordKey(operation.index)), stats);
+        } else await this.#perform(client, operation, stats);
       } catch (error) {
         if (!(error instanceof KvError)) throw error;
-        stats.errors++;
-      } finally {
-        stats.count++;
-        this.#done++;
-        if (operation.kind === "insert") this.#picker.acknowledge(operation.index);
-        this.#progress?.update(
-          this.#durationMs === undefined ? this.#done : performance.now() - this.#startMs,
-        );
+        failed = true;
       }
+      now = performance.now();
+      if (failed) stats.errors++;
+      else stats.latency.record(now - due);
+      stats.count++;
+      this.#done++;
+      if (operation.kind === "insert") this.#picker.acknowledge(operation.index);
+      this.#progress?.update(this.#durationMs === undefined ? this.#done : now - this.#startMs);
     }
   }
 
@@ -475,12 +479,9 @@ class Run {
   async #perform(client: Kv, operation: Operation, stats: OperationStats): Promise<void> {
     const key = recordKey(operation.index);
     switch (operation.kind) {
-      case "read": {
-        const entry = await client.get(key);
-        if (entry.warning !== undefined) stats.warnings++;
-        if (entry.value === null) stats.notFound++;
+      case "read":
+        countRead(await client.get(key), stats);
         return;
-      }
       case "update":
       case "insert":
         await client.put(key, this.#valueFor(operation));
@@ -494,12 +495,16 @@ class Run {
       }
       case "read-modify-write": {
         // Read, then write the record back changed (YCSB changes one field; a kv PUT is whole).
-        const entry = await client.get(key);
-        if (entry.warning !== undefined) stats.warnings++;
-        if (entry.value === null) stats.notFound++;
+        countRead(await client.get(key), stats);
         await client.put(key, this.#valueFor(operation));
         return;
       }
     }
   }
+}
+
+/** Counts what a read's answer says: a warning, nothing found. */
+function countRead(entry: KvEntry, stats: OperationStats): void {
+  if (entry.warning !== undefined) stats.warnings++;
+  if (entry.value === null) stats.notFound++;
 }
