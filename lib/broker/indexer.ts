@@ -7,8 +7,10 @@
  * each server as one PUT_MANY (lib/protocol/put_many.ts), and at most
  * {@link MAX_RECORDS_IN_FLIGHT} records wait for answers before reading pauses
  * (backpressure). A record counts as indexed only when k servers acknowledged it, each
- * still on the connection it stored the record on when the last one answered (else it
- * is written again, as the broker's PUT does);
+ * still on the connection it stored the record on when the last one answered, and each
+ * repaired when its batch was sent on that connection (else it is written again, as a
+ * PUT: a server that may have lost writes cannot vouch that no newer one exists, and
+ * the PUT reads on as the broker's PUT does);
  * when fewer than k are up the record is not written at all, so a skipped record is
  * usually on no server. A record a server refuses as STALE (another broker wrote the
  * key since with a newer or equal version) is written again as a PUT with a newer
@@ -407,6 +409,8 @@ class RecordGroup {
   readonly #k: number;
   /** The connection each replica stored each record on, k slots a record. */
   readonly #storedOn: (ServerConnection | undefined)[];
+  /** 1 for a record some replica stored while unrepaired (judged when its batch was sent). */
+  readonly #doubted: Uint8Array;
   /** Why a record failed, for the few that do. */
   readonly #failures = new Map<number, string>();
   /** The encoded value of each record a server refused as STALE, to write again. */
@@ -425,6 +429,7 @@ class RecordGroup {
     this.#waitingFor = new Int32Array(capacity);
     this.#k = k;
     this.#storedOn = new Array(capacity * k);
+    this.#doubted = new Uint8Array(capacity);
   }
 
   /** Adds a record awaiting `replicaCount` answers; returns its number in the group. */
@@ -453,20 +458,27 @@ class RecordGroup {
 
   /**
    * Counts one replica's answer for `record` (`storedOn`: the connection of a replica
-   * that stored it); the last one finishes (or retries) the record. Returns false, with
-   * nothing done, when every replica stored it but one's connection has closed since:
-   * the caller writes it again ({@link RecordGroup.rewrite}), as the broker's PUT treats
-   * such a copy (lib/broker/broker.ts, dropLostCopies: the process may have died with it
-   * before the other copies landed, and a repair of its successor would miss it).
+   * that stored it; `repaired`: whether that connection said repaired when the batch was
+   * sent on it); the last one finishes (or retries) the record. Returns false, with
+   * nothing done, when every replica stored it but one's connection has closed since, or
+   * one was unrepaired: the caller writes it again ({@link RecordGroup.rewrite}), as
+   * a PUT. The broker's PUT drops such a closed copy (lib/broker/broker.ts,
+   * dropLostCopies: the process may have died with it before the other copies landed,
+   * and a repair of its successor would miss it), and reads on past an unrepaired one
+   * (it may have lost a newer write, which the record must then be stamped after).
    */
-  settle(record: number, storedOn?: ServerConnection): boolean {
+  settle(record: number, storedOn?: ServerConnection, repaired = true): boolean {
     invariant(this.#waitingFor[record] > 0, "a record is settled once per replica");
     const waiting = --this.#waitingFor[record];
     this.#storedOn[record * this.#k + waiting] = storedOn;
+    if (!repaired) this.#doubted[record] = 1;
     if (waiting > 0) return true;
     const failure = this.#failures.get(record);
     const retry = this.#retries.get(record);
-    if (failure === undefined && retry === undefined && this.#lost(record)) return false;
+    if (
+      failure === undefined && retry === undefined &&
+      (this.#doubted[record] === 1 || this.#lost(record))
+    ) return false;
     if (failure === undefined && retry !== undefined) {
       this.#onRetry(this.#lineNumbers[record], this.#keys[record], retry);
     } else this.#onDone(this.#lineNumbers[record], this.#keys[record], failure);
@@ -624,6 +636,9 @@ class ReplicaBatches {
     // server's next batch gathers in a spare one.
     const items = this.#items[index];
     this.#items[index] = this.#spare.pop() ?? new PutManyItems();
+    // Judged when sent, as the broker's requests are (ServerPool.call): a server marked
+    // repaired while the answer is on the way may have stored these before its refill.
+    const repaired = connection.state.unrepaired === false;
     connection.putMany(items).then(
       (refusals) => {
         let bounds: PutManyBounds | undefined;
@@ -641,7 +656,7 @@ class ReplicaBatches {
           }
         }
         for (let item = 0; item < records.length; item++) {
-          if (group.settle(records[item], connection)) continue;
+          if (group.settle(records[item], connection, repaired)) continue;
           bounds ??= readPutManyItems(items.bytes(), 0, items.itemCount);
           group.rewrite(records[item], itemValue(items, bounds, item));
         }

@@ -478,7 +478,7 @@ async function writeOverLostCopy(how: LostCopy, verb: "put" | "delete"): Promise
     }
     const server = cluster.servers[first];
     if (how !== "restarted in flight") server.restart();
-    const answerFirst = server.hold("write answers");
+    const answerFirst = server.hold("next write answer");
     const writing = verb === "put" ? broker.put("person1", PERSON) : broker.delete("person1");
     await waitFor(() => server.requests.includes(verb.toUpperCase()), {
       what: `the ${verb} to reach the first server`,

@@ -404,3 +404,55 @@ Deno.test("a record whose replica restarted before the other replica stored it i
     repairer.close();
   }
 });
+
+/**
+ * Indexes person1 after another broker's write of it was acknowledged on the first and
+ * third servers of its list, the first having lost it (`how`, as for the broker's PUT in
+ * broker_test.ts): the record lands on the first two, which both lack the acknowledged
+ * write. A load that starts after a write was acknowledged must still win over it.
+ */
+async function indexOverLostCopy(how: "unrepaired" | "repaired in flight"): Promise<void> {
+  const { cluster, broker } = await setUp(3, 2);
+  try {
+    const [first, second, third] = broker.preferenceList(partitionOf("person1"));
+    // Stamped by a broker whose clock runs a minute ahead of this one's.
+    const acknowledged = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
+    for (const index of [first, third]) {
+      cluster.servers[index].applyPut("person1", int(7), { version: acknowledged });
+    }
+    const server = cluster.servers[first];
+    server.restart();
+    // The broker reconnects before the load, so the record goes to the new process.
+    assert((await broker.pool.call(first, (connection) => connection.ping())).ok);
+    const answerFirst = server.hold("next write answer");
+    const indexing = indexKeys(broker, ["person1"]);
+    await waitFor(() => server.requests.includes("PUT_MANY"), {
+      what: "the record to reach the first server",
+    });
+    if (how === "repaired in flight") {
+      const report = await repairAs(broker);
+      assert.deepEqual(report.markedRepaired, [server.address.id]);
+    }
+    answerFirst();
+    const { summary, reports } = await indexing;
+    assert.deepEqual([summary.indexedCount, reports], [1, []]);
+    for (const index of [first, second]) {
+      const held = cluster.servers[index].trie.versionOf("person1")!;
+      const id = cluster.servers[index].address.id;
+      assert(
+        compareVersions(held, acknowledged) > 0,
+        `${id} holds a version before the acknowledged`,
+      );
+    }
+    await repairAs(broker);
+    assert.deepEqual(withoutVersion(await broker.get("person1")), { kind: "found", value: int(1) });
+  } finally {
+    broker.close();
+  }
+}
+
+for (const how of ["unrepaired", "repaired in flight"] as const) {
+  Deno.test(`a record stored on a server that lost an acknowledged write (${how}) is written again as a PUT, which reads on and is stamped after that write`, async () => {
+    await indexOverLostCopy(how);
+  });
+}

@@ -68,8 +68,8 @@ export class FakeServer {
   heldGets: Promise<void> | undefined;
   /** While set, a PUT or PUT_MANY waits for it before it is applied. */
   heldPuts: Promise<void> | undefined;
-  /** While set, a PUT or DELETE is applied, then its answer waits for it. */
-  heldWriteAnswers: Promise<void> | undefined;
+  /** When set, the next PUT, PUT_MANY or DELETE is applied, then its answer waits for it. */
+  heldWriteAnswer: Promise<void> | undefined;
   /** While set, a KEYS lists the keys held, then its answer waits for it. */
   heldKeys: Promise<void> | undefined;
   /** How many times the server restarted: connections opened before are closed. */
@@ -80,16 +80,17 @@ export class FakeServer {
   constructor(readonly address: ServerAddress) {}
 
   /**
-   * Makes GETs (`"gets"`), PUTs and PUT_MANYs (`"puts"`), the answers of PUTs and
-   * DELETEs made (`"write answers"`), or KEYS' answers (`"keys"`) wait from now until the
+   * Makes GETs (`"gets"`), PUTs and PUT_MANYs (`"puts"`), the answer of the next PUT,
+   * PUT_MANY or DELETE, once applied (`"next write answer"`: later writes, such as a
+   * repair's, are not held), or KEYS' answers (`"keys"`) wait from now until the
    * returned function is called: a slow server or network, on the test's cue.
    */
-  hold(kind: "gets" | "puts" | "write answers" | "keys"): () => void {
+  hold(kind: "gets" | "puts" | "next write answer" | "keys"): () => void {
     let release = () => {};
     const gate = new Promise<void>((resolve) => release = resolve);
     if (kind === "gets") this.heldGets = gate;
     else if (kind === "puts") this.heldPuts = gate;
-    else if (kind === "write answers") this.heldWriteAnswers = gate;
+    else if (kind === "next write answer") this.heldWriteAnswer = gate;
     else this.heldKeys = gate;
     return release;
   }
@@ -242,9 +243,11 @@ class FakeConnection implements ServerConnection {
     return this.#answerWrite(this.server.applyPut(key, value, options));
   }
 
-  /** `result`, once held write answers are let go; lost with the connection meanwhile. */
+  /** `result`, once a held write answer is let go; lost with the connection meanwhile. */
   async #answerWrite<T>(result: T): Promise<T> {
-    await this.server.heldWriteAnswers;
+    const held = this.server.heldWriteAnswer;
+    this.server.heldWriteAnswer = undefined;
+    await held;
     this.#failIfLost();
     return result;
   }
@@ -285,7 +288,7 @@ class FakeConnection implements ServerConnection {
         refusals.push({ index, code: ErrorCode.STALE, message, version: result.version });
       }
     }
-    return refusals;
+    return this.#answerWrite(refusals);
   }
 
   async getEncoded(key: string): Promise<EncodedRead> {
