@@ -103,9 +103,8 @@ export function commandAccess(command: Command): Access {
 
 /**
  * Unfinished commands counted together, and a promise for whoever waits until all of
- * them have finished. Reads join one instead of each being kept as a promise in a set:
- * reads are nearly every piped command, and what waits for them (a write of their key,
- * a barrier) waits for all of them at once.
+ * them have finished. What waits for reads (a write of their key, a barrier) waits for
+ * all of them at once, so they are counted rather than each kept as a promise.
  */
 class Group {
   #pending = 0;
@@ -117,8 +116,9 @@ class Group {
     return this.#pending;
   }
 
-  join(): void {
-    this.#pending++;
+  /** Counts `count` more members (default one). */
+  join(count = 1): void {
+    this.#pending += count;
   }
 
   leave(): void {
@@ -135,18 +135,25 @@ class Group {
   }
 }
 
-/** The unfinished commands that touch one key. */
-interface KeyState {
-  /** The last write of the key, until it has finished. */
-  write: Promise<void> | undefined;
-  /** The reads since that write (or since the first read), until they have finished. */
-  reads: Group | undefined;
+/** Told how a command given to {@link AccessScheduler.schedule} ended. */
+export interface Outcome<R> {
+  /** The command's run resolved to `value`. */
+  fulfilled(value: R): void;
+  /** The command's run threw or rejected with `error`. */
+  rejected(error: unknown): void;
 }
 
 /**
  * Starts each command as soon as the earlier commands it must follow have
  * finished (the rules of the module documentation). Keeps only unfinished
  * commands, so its memory is bounded by the commands in flight.
+ *
+ * Reads, nearly every piped command, cost no object of their own: each key's
+ * unfinished reads are a count. A write of the key waits for all of them (a group
+ * counting them down); those since the key's last write are the rule, and the
+ * ones before it the earlier write waits for anyway, so it starts no later than
+ * the rule says. A read after the write waits for the write, so it cannot finish
+ * before the group it is not counted in has drained.
  *
  * @example
  * ```ts
@@ -156,7 +163,12 @@ interface KeyState {
  * ```
  */
 export class AccessScheduler {
-  readonly #keys = new Map<string, KeyState>();
+  /** Unfinished reads of each key. */
+  readonly #reads = new Map<string, number>();
+  /** The last write of each key, until it has finished. */
+  readonly #lastWrites = new Map<string, Promise<void>>();
+  /** For each key a write waits to read: the groups of its reads those writes wait for. */
+  readonly #readGroups = new Map<string, Group[]>();
   /** Unfinished writes, which a read of every key waits for. */
   readonly #writes = new Set<Promise<void>>();
   /** Unfinished reads of every key, which a write waits for. */
@@ -173,43 +185,55 @@ export class AccessScheduler {
 
   /**
    * Runs `run` once the unfinished commands scheduled before that `access`
-   * conflicts with have finished (whether they succeeded or failed).
+   * conflicts with have finished (whether they succeeded or failed), and returns
+   * its result. `outcome`, when given, is told how it ended once the command is
+   * forgotten, before anything that waits for it starts: for a caller that needs
+   * no promise of its own (a pipeline keeps one object per command instead).
    */
-  schedule<R>(access: Access, run: () => Promise<R>): Promise<R> {
+  schedule<R>(access: Access, run: () => Promise<R>, outcome?: Outcome<R>): Promise<R> {
+    const sinceBarrier = access.kind === "barrier" ? new Group() : this.#sinceBarrier;
+    if (access.kind === "read") {
+      const { key } = access;
+      const write = this.#lastWrites.size === 0 ? undefined : this.#lastWrites.get(key);
+      const barrier = this.#barrier;
+      const result = write === undefined && barrier === undefined
+        ? invoke(run)
+        : Promise.all(compact(barrier, write)).then(run);
+      this.#reads.set(key, (this.#reads.get(key) ?? 0) + 1);
+      this.#joined(sinceBarrier);
+      result.then(
+        (value) => (this.#leaveRead(key, sinceBarrier), outcome?.fulfilled(value)),
+        (error) => (this.#leaveRead(key, sinceBarrier), outcome?.rejected(error)),
+      );
+      return result;
+    }
     const waits = this.#waitsFor(access);
     const result = waits.length === 0 ? invoke(run) : Promise.all(waits).then(run);
-    if (access.kind === "barrier") this.#sinceBarrier = new Group();
-    const sinceBarrier = this.#sinceBarrier;
-    sinceBarrier.join();
-    this.#pending++;
-    if (access.kind === "read") {
-      // Nothing waits for one read: it is only counted among its key's reads.
-      const reads = this.#keyState(access.key).reads ??= new Group();
-      reads.join();
-      const leave = () => this.#leaveRead(access.key, reads, sinceBarrier);
-      result.then(leave, leave);
-    } else {
-      const leave = (): void => this.#leave(access, done, sinceBarrier);
-      // Resolves once the command has finished and been forgotten, never rejects.
-      const done: Promise<void> = result.then(leave, leave);
-      this.#record(access, done);
-    }
+    this.#joined(sinceBarrier);
+    // Resolves once the command has finished and been forgotten, never rejects.
+    const done: Promise<void> = result.then(
+      (value) => (this.#leave(access, done, sinceBarrier), outcome?.fulfilled(value)),
+      (error) => (this.#leave(access, done, sinceBarrier), outcome?.rejected(error)),
+    );
+    this.#record(access, done);
     return result;
   }
 
+  #joined(sinceBarrier: Group): void {
+    this.#sinceBarrier = sinceBarrier;
+    sinceBarrier.join();
+    this.#pending++;
+  }
+
+  /** What a command other than a read waits for. */
   #waitsFor(access: Access): Promise<void>[] {
     const waits: Promise<void>[] = [];
     if (this.#barrier !== undefined) waits.push(this.#barrier);
     switch (access.kind) {
-      case "read": {
-        const write = this.#keys.get(access.key)?.write;
-        if (write !== undefined) waits.push(write);
-        break;
-      }
       case "write": {
-        const state = this.#keys.get(access.key);
-        if (state?.write !== undefined) waits.push(state.write);
-        const reads = state?.reads?.drained();
+        const write = this.#lastWrites.get(access.key);
+        if (write !== undefined) waits.push(write);
+        const reads = this.#readGroup(access.key)?.drained();
         if (reads !== undefined) waits.push(reads);
         waits.push(...this.#readAlls);
         break;
@@ -222,23 +246,32 @@ export class AccessScheduler {
         if (all !== undefined) waits.push(all);
         break;
       }
+      case "read":
       case "none":
         break;
     }
     return waits;
   }
 
+  /** A group counting down the unfinished reads of `key`; undefined when there are none. */
+  #readGroup(key: string): Group | undefined {
+    const count = this.#reads.get(key);
+    if (count === undefined) return undefined;
+    const group = new Group();
+    group.join(count);
+    const groups = this.#readGroups.get(key);
+    if (groups === undefined) this.#readGroups.set(key, [group]);
+    else groups.push(group);
+    return group;
+  }
+
   /** Keeps what commands after this one (not a read) wait for. */
   #record(access: Access, done: Promise<void>): void {
     switch (access.kind) {
-      case "write": {
-        const state = this.#keyState(access.key);
-        state.write = done;
-        // The earlier reads are now behind this write: later writes wait for this one.
-        state.reads = undefined;
+      case "write":
+        this.#lastWrites.set(access.key, done);
         this.#writes.add(done);
         break;
-      }
       case "read-all":
         this.#readAlls.add(done);
         break;
@@ -251,45 +284,39 @@ export class AccessScheduler {
     }
   }
 
-  #keyState(key: string): KeyState {
-    let state = this.#keys.get(key);
-    if (state === undefined) {
-      state = { write: undefined, reads: undefined };
-      this.#keys.set(key, state);
-    }
-    return state;
-  }
-
   /** Forgets a finished read. */
-  #leaveRead(key: string, reads: Group, sinceBarrier: Group): void {
+  #leaveRead(key: string, sinceBarrier: Group): void {
     this.#pending--;
     sinceBarrier.leave();
-    reads.leave();
-    const state = this.#keys.get(key);
-    invariant(state !== undefined, "a key with an unfinished read has a state");
-    if (state.reads === reads && reads.pending === 0) state.reads = undefined;
-    this.#forgetIdleKey(key, state);
+    const count = this.#reads.get(key);
+    invariant(count !== undefined && count > 0, "a key with an unfinished read counts it");
+    if (count === 1) this.#reads.delete(key);
+    else this.#reads.set(key, count - 1);
+    if (this.#readGroups.size === 0) return;
+    const groups = this.#readGroups.get(key);
+    if (groups === undefined) return;
+    for (const group of groups) group.leave();
+    const waiting = groups.filter((group) => group.pending > 0);
+    if (waiting.length === 0) this.#readGroups.delete(key);
+    else this.#readGroups.set(key, waiting);
   }
 
   /** Forgets a finished command other than a read. */
   #leave(access: Access, done: Promise<void>, sinceBarrier: Group): void {
     this.#pending--;
     sinceBarrier.leave();
-    if (access.kind === "write") {
-      const state = this.#keys.get(access.key);
-      invariant(state !== undefined, "a key with an unfinished write has a state");
-      if (state.write === done) state.write = undefined;
-      this.#forgetIdleKey(access.key, state);
+    if (access.kind === "write" && this.#lastWrites.get(access.key) === done) {
+      this.#lastWrites.delete(access.key);
     }
     this.#writes.delete(done);
     this.#readAlls.delete(done);
     if (this.#barrier === done) this.#barrier = undefined;
   }
+}
 
-  /** Drops the state of a key no unfinished command touches. */
-  #forgetIdleKey(key: string, state: KeyState): void {
-    if (state.write === undefined && state.reads === undefined) this.#keys.delete(key);
-  }
+/** The promises given, without the undefined ones. */
+function compact(...promises: (Promise<void> | undefined)[]): Promise<void>[] {
+  return promises.filter((promise) => promise !== undefined);
 }
 
 function ignore(): void {}
@@ -302,10 +329,33 @@ function invoke<R>(run: () => Promise<R>): Promise<R> {
   }
 }
 
-/** A started command, in input order. */
-interface Slot<R> {
-  settled: boolean;
-  readonly result: Promise<R>;
+const PENDING = 0;
+const FULFILLED = 1;
+const REJECTED = 2;
+
+/** A started command, in input order, and how it ended once it has. */
+class Slot<R> implements Outcome<R> {
+  state: typeof PENDING | typeof FULFILLED | typeof REJECTED = PENDING;
+  value: R | undefined;
+  error: unknown;
+  readonly #onSettled: (slot: Slot<R>) => void;
+
+  /** @param onSettled told when the command has ended. */
+  constructor(onSettled: (slot: Slot<R>) => void) {
+    this.#onSettled = onSettled;
+  }
+
+  fulfilled(value: R): void {
+    this.state = FULFILLED;
+    this.value = value;
+    this.#onSettled(this);
+  }
+
+  rejected(error: unknown): void {
+    this.state = REJECTED;
+    this.error = error;
+    this.#onSettled(this);
+  }
 }
 
 /**
@@ -339,9 +389,23 @@ export async function runPipelined<T, R>(
   let head = 0;
   let readerDone = false;
   let stopped = false;
+  // Each resolves the promise its side waits on, and is dropped once called.
   let wakeEmitter: (() => void) | undefined;
   let wakeReader: (() => void) | undefined;
-  const signal = (wake: (() => void) | undefined) => wake?.();
+  const signalEmitter = () => {
+    const wake = wakeEmitter;
+    wakeEmitter = undefined;
+    wake?.();
+  };
+  const signalReader = () => {
+    const wake = wakeReader;
+    wakeReader = undefined;
+    wake?.();
+  };
+  // The emitter waits only for the first unemitted command: no other wakes it.
+  const onSettled = (slot: Slot<R>) => {
+    if (slots[head] === slot) signalEmitter();
+  };
 
   const reader = (async () => {
     try {
@@ -351,13 +415,9 @@ export async function runPipelined<T, R>(
           if (stopped) return;
           const step = plan(item);
           if (step === undefined) continue;
-          const result = scheduler.schedule(step.access, step.run);
-          const slot: Slot<R> = { settled: false, result };
-          const settled = () => (slot.settled = true);
-          // Marks the rejection handled now; the emitter still awaits it in turn and throws.
-          result.then(settled, settled);
+          const slot = new Slot<R>(onSettled);
           slots.push(slot);
-          signal(wakeEmitter);
+          scheduler.schedule(step.access, step.run, slot);
           if (step.last) return;
           while (slots.length - head >= window && !stopped) {
             await new Promise<void>((resolve) => (wakeReader = resolve));
@@ -366,7 +426,7 @@ export async function runPipelined<T, R>(
       }
     } finally {
       readerDone = true;
-      signal(wakeEmitter);
+      signalEmitter();
     }
   })();
   // Awaited below once it has finished; until then a failure must not count as unhandled.
@@ -374,27 +434,29 @@ export async function runPipelined<T, R>(
 
   try {
     while (true) {
-      if (head < slots.length) {
-        const slot = slots[head];
-        if (!slot.settled) options.idle?.();
-        const result = await slot.result;
+      const slot = slots[head];
+      if (slot !== undefined && slot.state !== PENDING) {
+        // Results already in are emitted here and now, without an await each.
+        if (slot.state === REJECTED) throw slot.error;
         head++;
         if (head >= window) {
           slots.splice(0, head);
           head = 0;
         }
-        signal(wakeReader);
-        if (!emit(result)) break;
-      } else if (readerDone) {
+        signalReader();
+        if (!emit(slot.value as R)) break;
+      } else if (slot === undefined && readerDone) {
         break;
       } else {
         options.idle?.();
+        // Woken when this slot settles (when there is none yet: the next one the reader
+        // adds), or when the reader ends.
         await new Promise<void>((resolve) => (wakeEmitter = resolve));
       }
     }
   } finally {
     stopped = true;
-    signal(wakeReader);
+    signalReader();
   }
   // The reader has stopped or is blocked reading input nobody will answer; an error it hit is
   // still reported, once what came before it was emitted.

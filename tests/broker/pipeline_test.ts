@@ -187,6 +187,21 @@ class TracedCommands {
     return true;
   }
 
+  /**
+   * Asserts that no command of the first `scheduled` waits needlessly: once every earlier
+   * one it must follow has finished (and callbacks have run), it has started.
+   */
+  async assertNoNeedlessWait(accesses: readonly Access[], scheduled: number): Promise<void> {
+    await settle();
+    for (let j = 0; j < scheduled; j++) {
+      if (this.traces[j].started !== undefined) continue;
+      const blocker = accesses.findIndex((earlier, i) =>
+        i < j && mustFollow(earlier, accesses[j]) && this.traces[i].finished === undefined
+      );
+      assert.ok(blocker !== -1, `#${j} ${JSON.stringify(accesses[j])} waits for nothing`);
+    }
+  }
+
   /** Asserts that every command started only after each earlier one it must follow finished. */
   assertOrderKept(accesses: readonly Access[]): void {
     accesses.forEach((later, j) => {
@@ -226,7 +241,7 @@ Deno.test("property: AccessScheduler starts a command only after every earlier o
   );
 });
 
-Deno.test("property: AccessScheduler keeps the ordering rules when commands are scheduled while earlier ones finish", async () => {
+Deno.test("property: AccessScheduler keeps the ordering rules when commands are scheduled while earlier ones finish, and starts each as soon as they allow", async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.array(fc.tuple(accessArbitrary, fc.boolean(), fc.nat(3)), { maxLength: 30 }),
@@ -237,11 +252,16 @@ Deno.test("property: AccessScheduler keeps the ordering rules when commands are 
         const results: Promise<number>[] = [];
         // Each command is scheduled after some earlier ones finished (its third element):
         // groups of reads drain and new reads come, as in a pipeline reading ahead.
+        const accesses = script.map(([access]) => access);
         for (const [i, [access, fails, finishesBefore]] of script.entries()) {
-          for (let n = 0; n < finishesBefore && await commands.finishOne(picks); n++);
+          for (let n = 0; n < finishesBefore && await commands.finishOne(picks); n++) {
+            await commands.assertNoNeedlessWait(accesses, i);
+          }
           results.push(commands.schedule(scheduler, i, access, fails));
         }
-        while (await commands.finishOne(picks));
+        do await commands.assertNoNeedlessWait(accesses, script.length); while (
+          await commands.finishOne(picks)
+        );
         await Promise.all(results);
         assert.equal(scheduler.pendingCount, 0);
         commands.assertOrderKept(script.map(([access]) => access));
