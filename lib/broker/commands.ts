@@ -319,8 +319,15 @@ const PLAIN_KEY_BYTES: Uint8Array = (() => {
   return table;
 })();
 
+/**
+ * Slots of the cache of keys {@link parseGetLine} made: four times a Utf8Cache's usual
+ * 1024, so that a thousand keys read over and over mostly keep a slot of their own
+ * (at 1024 most share one and keep evicting each other, each time making a new string).
+ */
+const GET_KEY_CACHE_SLOTS = 4096;
+
 /** The keys {@link parseGetLine} made lately, so that a key read again is no new string. */
-const getKeys = new Utf8Cache();
+const getKeys = new Utf8Cache(GET_KEY_CACHE_SLOTS);
 
 /** Longest command word an error message repeats; a pasted record is cut short. */
 const MAX_QUOTED_WORD_CHARACTERS = 40;
