@@ -164,3 +164,12 @@ Deno.test("decodePlainValue recovers after an error: the next read is whole", ()
   const good = encodeValue(object([["a", int(1)], ["b", int(2)]]));
   assert.deepEqual(decodePlainValue(good, "number"), { a: 1, b: 2 });
 });
+
+Deno.test("decodePlainValue reads wide objects and their repeats as decodeValue does", () => {
+  const fields = Array.from({ length: 40 }, (_, i) => [`field${i}`, int(i)] as const);
+  sameAsOldPath(encodeValue(object(fields)));
+  const writer = new ByteWriter();
+  writeValue(writer, object([...fields, ["field3", int(0)]]));
+  assert.throws(() => decodePlainValue(writer.bytes(), "number"), /duplicate field name 'field3'/);
+  sameAsOldPath(writer.bytes());
+});
