@@ -58,7 +58,7 @@
  * @module
  */
 import type { Credentials } from "../protocol/credentials.ts";
-import assert from "node:assert/strict";
+import { invariant } from "../base/invariant.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { Placement } from "./placement.ts";
 import type { ServerAddress } from "./server_list.ts";
@@ -275,7 +275,7 @@ export class Broker {
    */
   constructor(pool: ServerPool, options: BrokerOptions & { readonly k: number }) {
     const k = options.k;
-    assert(Number.isInteger(k) && k >= 1 && k <= pool.servers.length, `bad k ${k}`);
+    invariant(Number.isInteger(k) && k >= 1 && k <= pool.servers.length, `bad k ${k}`);
     this.#pool = pool;
     this.#k = k;
     this.#clock = options.clock ?? new HybridClock();
@@ -336,7 +336,7 @@ export class Broker {
    * ```
    */
   requestRepair(request: RepairRequest): void {
-    assert(request.server >= 0 && request.server < this.#pool.servers.length, "bad server");
+    invariant(request.server >= 0 && request.server < this.#pool.servers.length, "bad server");
     this.#onRepairNeeded(request);
   }
 
@@ -442,7 +442,7 @@ export class Broker {
    * ```
    */
   queryEncoded(path: readonly string[]): Promise<EncodedLookup> {
-    assert(path.length >= 1, "a query path starts with a key");
+    invariant(path.length >= 1, "a query path starts with a key");
     const segments = [...path];
     return this.#lookup(path[0], (connection) => connection.queryEncoded(segments));
   }
@@ -536,7 +536,10 @@ export class Broker {
    * ```
    */
   async keys(prefix: string, limit: number, after = ""): Promise<KeysAnswer> {
-    assert(Number.isInteger(limit) && limit >= 1 && limit <= MAX_KEYS_LIMIT, `bad limit ${limit}`);
+    invariant(
+      Number.isInteger(limit) && limit >= 1 && limit <= MAX_KEYS_LIMIT,
+      `bad limit ${limit}`,
+    );
     const requested = Math.min(limit + 1, MAX_KEYS_LIMIT);
     const outcomes = await Promise.all(
       this.#pool.servers.map((_, index) =>

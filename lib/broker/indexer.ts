@@ -26,7 +26,6 @@
  * ```
  * @module
  */
-import assert from "node:assert/strict";
 import type { Broker } from "./broker.ts";
 import {
   decodeRawLine,
@@ -230,7 +229,7 @@ class IndexRun {
       // Ends the source too when a failure left the loop early; harmless once it ended.
       lineBatches.return(undefined).catch(() => {});
     }
-    if (!interrupted) assert.equal(this.#inFlight, 0);
+    if (!interrupted) invariant(this.#inFlight === 0, "no record in flight at the end");
     return {
       indexedCount: this.#indexedCount,
       failedCount: this.#failedCount,

@@ -10,10 +10,12 @@
  * recomputes the same lists from the server list alone. Adding or removing a server
  * moves only the partitions whose first k include that server.
  *
- * The lists of all partitions are computed once, at construction, into one table
- * (`PARTITION_COUNT × servers` entries of 2 bytes: 32 KiB for 4 servers), so placing
- * a record costs a hash of its key and a table lookup. Equal scores (one chance in
- * 2^32 per pair) are broken by comparing server ids, again independent of the file
+ * Each partition's list is computed the first time it is asked for, into one table
+ * (`PARTITION_COUNT × servers` entries of 2 bytes: 32 KiB for 4 servers), and kept with
+ * a view of its row: placing a record then costs a hash of its key and an array lookup,
+ * with nothing allocated, and a broker starts without ranking 4096 partitions it may
+ * never read (that took tens of milliseconds of its start-up). Equal scores (one chance
+ * in 2^32 per pair) are broken by comparing server ids, again independent of the file
  * order.
  *
  * @example
@@ -24,7 +26,6 @@
  * ```
  * @module
  */
-import assert from "node:assert/strict";
 import { hashKey, mix32, PARTITION_COUNT, partitionOf } from "../record/partition.ts";
 import { MAX_SERVERS } from "./server_list.ts";
 
@@ -57,22 +58,46 @@ function score(partitionHash: number, serverHash: number): number {
  */
 export class Placement {
   readonly #ids: readonly string[];
+  /** Each server's hash, salted (see {@link score}). */
+  readonly #serverHashes: Int32Array;
+  /** `#byText[t]`: the server whose id is t-th in text order. */
+  readonly #byText: Uint16Array;
+  /** `#tieBreaker[index]`: larger for a smaller id; server `#byText[count - 1 - t]` has t. */
+  readonly #tieBreaker: Uint16Array;
   /**
    * Row `p` (entries `p × servers` to `(p + 1) × servers`) is partition p's preference
-   * list: indexes into the id list, best first.
+   * list once ranked: indexes into the id list, best first.
    */
   readonly #table: Uint16Array;
+  /** Partition p's row of the table once ranked, else undefined. */
+  readonly #rows: (Uint16Array | undefined)[];
+  /** Scratch for ranking one row. */
+  readonly #ranks: Float64Array;
 
   /**
    * @param serverIds distinct server identities (resolved `ip:port`), at most
    * `MAX_SERVERS`; results are indexes into this list.
    */
   constructor(serverIds: readonly string[]) {
-    assert(serverIds.length > 0, "placement needs at least one server");
-    assert(serverIds.length <= MAX_SERVERS, `placement takes at most ${MAX_SERVERS} servers`);
-    assert(new Set(serverIds).size === serverIds.length, "server ids must be distinct");
-    this.#ids = [...serverIds];
-    this.#table = rankAll(this.#ids);
+    if (serverIds.length === 0) throw new RangeError("placement needs at least one server");
+    if (serverIds.length > MAX_SERVERS) {
+      throw new RangeError(`placement takes at most ${MAX_SERVERS} servers`);
+    }
+    if (new Set(serverIds).size !== serverIds.length) {
+      throw new RangeError("server ids must be distinct");
+    }
+    const ids = [...serverIds];
+    const count = ids.length;
+    this.#ids = ids;
+    this.#serverHashes = Int32Array.from(ids, (id) => hashKey(id) ^ SERVER_SALT);
+    this.#byText = Uint16Array.from(
+      ids.map((_, index) => index).sort((a, b) => ids[a] < ids[b] ? -1 : 1),
+    );
+    this.#tieBreaker = new Uint16Array(count);
+    this.#byText.forEach((index, position) => this.#tieBreaker[index] = count - 1 - position);
+    this.#table = new Uint16Array(PARTITION_COUNT * count);
+    this.#rows = new Array(PARTITION_COUNT).fill(undefined);
+    this.#ranks = new Float64Array(count);
   }
 
   /** Number of servers. */
@@ -82,7 +107,8 @@ export class Placement {
 
   /**
    * Every server ranked for `partition`, best first: the order writes and reads walk
-   * when a better-placed server is unreachable. A view of the table: do not modify.
+   * when a better-placed server is unreachable. A view of the table, the same view on
+   * every call: do not modify.
    *
    * @example
    * ```ts
@@ -90,11 +116,8 @@ export class Placement {
    * ```
    */
   preferenceList(partition: number): Uint16Array {
-    if (!(Number.isInteger(partition) && partition >= 0 && partition < PARTITION_COUNT)) {
-      throw new RangeError(`bad partition ${partition}`);
-    }
-    const count = this.#ids.length;
-    return this.#table.subarray(partition * count, (partition + 1) * count);
+    // Out of range (or not a whole number) finds no row, and is checked only then.
+    return this.#rows[partition] ?? this.#rank(partition);
   }
 
   /**
@@ -124,41 +147,38 @@ export class Placement {
    */
   replicasInto(key: string, out: Uint32Array): void {
     const k = out.length;
-    const count = this.#ids.length;
     // A plain check rather than node:assert, whose message is built on every call: this
     // runs once per record.
-    if (!(k >= 1 && k <= count)) throw new RangeError(`bad replication factor ${k}`);
-    const start = partitionOf(key) * count;
-    for (let rank = 0; rank < k; rank++) out[rank] = this.#table[start + rank];
+    if (!(k >= 1 && k <= this.#ids.length)) throw new RangeError(`bad replication factor ${k}`);
+    const list = this.preferenceList(partitionOf(key));
+    for (let rank = 0; rank < k; rank++) out[rank] = list[rank];
   }
-}
 
-/**
- * Every partition's preference list over `ids`, in one table. Each server's rank is
- * sorted as one number, `score × MAX_SERVERS + tie-breaker`, exact in a double (below
- * 2^42) and sorted natively: the tie-breaker ranks ids in reverse text order, so an
- * equal score puts the smaller id first.
- */
-function rankAll(ids: readonly string[]): Uint16Array {
-  const count = ids.length;
-  const serverHashes = ids.map((id) => hashKey(id) ^ SERVER_SALT);
-  const byText = ids.map((_, index) => index).sort((a, b) => ids[a] < ids[b] ? -1 : 1);
-  /** tieBreaker[index]: larger for a smaller id; server `byText[count - 1 - t]` has t. */
-  const tieBreaker = new Uint16Array(count);
-  byText.forEach((index, position) => tieBreaker[index] = count - 1 - position);
-  const table = new Uint16Array(PARTITION_COUNT * count);
-  const ranks = new Float64Array(count);
-  for (let partition = 0; partition < PARTITION_COUNT; partition++) {
+  /**
+   * Ranks every server for `partition` into its row of the table and keeps the row's
+   * view. Each server's rank is sorted as one number, `score × MAX_SERVERS +
+   * tie-breaker`, exact in a double (below 2^42) and sorted natively: the tie-breaker
+   * ranks ids in reverse text order, so an equal score puts the smaller id first.
+   */
+  #rank(partition: number): Uint16Array {
+    if (!(Number.isInteger(partition) && partition >= 0 && partition < PARTITION_COUNT)) {
+      throw new RangeError(`bad partition ${partition}`);
+    }
+    const count = this.#ids.length;
+    const ranks = this.#ranks;
     const partitionHash = mix32(partition ^ PARTITION_SALT);
     for (let index = 0; index < count; index++) {
-      ranks[index] = score(partitionHash, serverHashes[index]) * MAX_SERVERS + tieBreaker[index];
+      ranks[index] = score(partitionHash, this.#serverHashes[index]) * MAX_SERVERS +
+        this.#tieBreaker[index];
     }
     ranks.sort();
-    const row = partition * count;
+    const start = partition * count;
     for (let rank = 0; rank < count; rank++) {
       const tie = ranks[count - 1 - rank] % MAX_SERVERS;
-      table[row + rank] = byText[count - 1 - tie];
+      this.#table[start + rank] = this.#byText[count - 1 - tie];
     }
+    const row = this.#table.subarray(start, start + count);
+    this.#rows[partition] = row;
+    return row;
   }
-  return table;
 }

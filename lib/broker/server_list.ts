@@ -82,12 +82,23 @@ export function serverAddress(
 }
 
 /**
+ * An IPv4 address in dotted-decimal form, each of its four numbers 0–255 without leading
+ * zeros: the spelling the resolver answers with. (Other forms, as `127.1` or `010.0.0.1`,
+ * are parsed by the resolver's own rules: they are looked up.)
+ */
+const CANONICAL_IPV4 =
+  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/**
  * The address `hostname` names, in one canonical spelling: the first address the
  * system resolver (getaddrinfo, which reads /etc/hosts, as `Deno.connect` does) gives,
  * so the identity is the address a connection reaches. IPv6 literals are not
  * resolved but normalised (`::0001` is `::1`).
  */
 async function resolveHost(hostname: string): Promise<string> {
+  // The resolver gives a canonical IPv4 literal back as it is; asking it anyway cost a
+  // broker's start-up about 20 ms (the first lookup starts the resolver's thread pool).
+  if (CANONICAL_IPV4.test(hostname)) return hostname;
   const { address, family } = await lookup(hostname);
   return family === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
 }

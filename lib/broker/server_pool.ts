@@ -21,7 +21,7 @@
 import type { Credentials } from "../protocol/credentials.ts";
 import { describeError } from "../base/describe_error.ts";
 import { type KeysOptions } from "../record/key.ts";
-import assert from "node:assert/strict";
+import { invariant } from "../base/invariant.ts";
 import { ConnectionError, RequestTimeoutError, ServerClient } from "../protocol/client.ts";
 import type {
   DeleteResult,
@@ -228,10 +228,10 @@ export class ServerPool {
    * @param options see {@link ServerPoolOptions}.
    */
   constructor(servers: readonly ServerAddress[], options: ServerPoolOptions = {}) {
-    assert(servers.length > 0, "a pool needs at least one server");
+    invariant(servers.length > 0, "a pool needs at least one server");
     this.#servers = servers;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    assert(
+    invariant(
       this.#timeoutMs > 0 && this.#timeoutMs <= MAX_TIMEOUT_MS,
       `timeoutMs must be 1..${MAX_TIMEOUT_MS}`,
     );

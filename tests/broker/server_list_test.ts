@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
+import { lookup } from "node:dns/promises";
 import {
   MAX_SERVERS,
   parseServerList,
@@ -121,5 +123,33 @@ Deno.test("resolveServers names a host that does not resolve", async () => {
     () => resolveServers([serverAddress("no-such-host.invalid", 8000)], () => "here:1:1"),
     ServerFileError,
     "here:1:1: cannot resolve host no-such-host.invalid (",
+  );
+});
+
+Deno.test("resolveServers gives every IPv4 spelling the address (or the refusal) the system resolver gives", async () => {
+  // Canonical dotted quads skip the resolver; every other spelling asks it. Either way the
+  // identity must be what getaddrinfo answers, or brokers could place keys differently.
+  const octet = fc.integer({ min: 0, max: 255 });
+  const spelling = fc.oneof(
+    fc.ipV4(),
+    fc.tuple(octet, octet, octet, octet).map((parts) => parts.join(".")),
+    fc.tuple(octet, octet).map(([a, b]) => `${a}.${b}`),
+    fc.tuple(octet, octet, octet, octet).map((parts) =>
+      // Octal with a leading zero, as inet_aton reads it: 010 is 8.
+      parts.map((part) => `0${part.toString(8)}`).join(".")
+    ),
+  );
+  await fc.assert(
+    fc.asyncProperty(spelling, async (hostname) => {
+      const expected = await lookup(hostname).then((found) => found.address, () => undefined);
+      const servers = [serverAddress(hostname, 8000)];
+      if (expected === undefined) {
+        await assert.rejects(resolveServers(servers, () => "s.txt:1:1"), ServerFileError);
+        return;
+      }
+      const [server] = await resolveServers(servers, () => "s.txt:1:1");
+      assert.equal(server.identity, `${expected}:8000`);
+    }),
+    { numRuns: 200 },
   );
 });
