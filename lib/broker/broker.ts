@@ -63,7 +63,6 @@ import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { Placement } from "./placement.ts";
 import type { ServerAddress } from "./server_list.ts";
 import {
-  type CallOutcome,
   type Connector,
   type ServerConnection,
   ServerPool,
@@ -80,7 +79,8 @@ import { HintSet } from "./hints.ts";
 import { agreeOnK, recordK } from "./cluster_k.ts";
 import { markEmptyClusterRepaired } from "./empty_cluster.ts";
 import type { PartitionSet } from "./partition_set.ts";
-import { frontLength, PreferenceWalk, readIsConclusive } from "./quorum.ts";
+import { conclusiveCount, frontLength, PreferenceWalk, readIsConclusive } from "./quorum.ts";
+import { askReplicas, type ReplicaAnswer, type ReplicaReplies } from "./replica_read.ts";
 
 /**
  * Most times one PUT or DELETE is sent with a fresh version after a replica answered
@@ -261,8 +261,6 @@ export class Broker {
   #readRepairsStarted = 0;
   /** (home server, partition) pairs whose copies were written elsewhere. */
   readonly #hints = new HintSet();
-  /** Whether a request to a server is worth sending now: made once, for every read's walk. */
-  readonly #isReachable = (index: number): boolean => this.#pool.isReachable(index);
   #closed = false;
 
   /**
@@ -646,12 +644,22 @@ export class Broker {
    * answers rule out every acknowledged write they did not see, the answer, found or
    * not, carries a warning saying why.
    */
-  async #lookup(
+  #lookup(
     key: string,
     request: (connection: ServerConnection) => Promise<EncodedRead>,
   ): Promise<EncodedLookup> {
     const list = this.#placement.preferenceList(partitionOf(key));
-    const replies = await this.#askUntilTrusted(list, request);
+    return askReplicas(
+      this.#pool,
+      list,
+      this.#k,
+      request,
+      (replies) => this.#answerRead(key, list, replies),
+    );
+  }
+
+  /** {@link Broker#lookup}'s answer from the `replies` of `key`'s servers (`list`). */
+  #answerRead(key: string, list: Uint16Array, replies: ReplicaReplies): EncodedLookup {
     const newest = newestAnswer(replies.answered);
     const version = newest?.read.version;
     if (newest !== undefined && version !== undefined) {
@@ -662,7 +670,7 @@ export class Broker {
       return { kind: "error", error: replies.refused.join("; ") };
     }
     const encoded = newest?.read.encoded;
-    const warning = readIsConclusive(replies.trusted, list.length, this.#k)
+    const warning = replies.trustedInFront >= conclusiveCount(list.length, this.#k)
       ? undefined
       : this.#doubt(key, list, replies, encoded !== undefined);
     if (newest !== undefined && version !== undefined && encoded !== undefined) {
@@ -676,81 +684,22 @@ export class Broker {
   }
 
   /**
-   * Sends `request` to the first k reachable servers of `list`, then to further ones
-   * until k trustworthy servers answered or the list ended; what came back, and why the
-   * others did not count.
-   */
-  async #askUntilTrusted(
-    list: Uint16Array,
-    request: (connection: ServerConnection) => Promise<EncodedRead>,
-  ): Promise<ReplicaReplies> {
-    const walk = new PreferenceWalk(list, this.#isReachable);
-    const replies: ReplicaReplies = {
-      answered: [],
-      trusted: [],
-      unreachable: 0,
-      refused: [],
-      reasons: [],
-    };
-    for (let asked = walk.take(this.#k); asked.length > 0;) {
-      // Every request of the round is sent before the first answer is awaited.
-      const calls = asked.map((position) => this.#pool.call(list[position], request));
-      for (let at = 0; at < asked.length; at++) {
-        this.#countReply(replies, list, asked[at], await calls[at]);
-      }
-      if (replies.trusted.length >= this.#k) break;
-      asked = walk.take(this.#k - replies.trusted.length);
-    }
-    const skipped = walk.skipped;
-    if (skipped.length > 0) {
-      replies.reasons.unshift(...skipped.map((position) => this.#downMessage(list[position])));
-    }
-    return replies;
-  }
-
-  /** Adds to `replies` what the server at `position` of `list` answered a read, or why not. */
-  #countReply(
-    replies: ReplicaReplies,
-    list: Uint16Array,
-    position: number,
-    outcome: CallOutcome<EncodedRead>,
-  ): void {
-    if (!outcome.ok) {
-      if (outcome.unreachable) replies.unreachable++;
-      else replies.refused.push(outcome.error);
-      replies.reasons.push(outcome.error);
-      return;
-    }
-    replies.answered.push({ position, read: outcome.value });
-    if (outcome.repaired) replies.trusted.push(position);
-    else {
-      const id = this.#pool.servers[list[position]].id;
-      replies.reasons.push(`${id} may have lost writes and is not yet repaired`);
-    }
-  }
-
-  /**
    * Why a read of `key` cannot vouch that it saw every acknowledged write: the record
    * may exist (NOT FOUND) or a newer version may (`found`).
    */
   #doubt(key: string, list: Uint16Array, replies: ReplicaReplies, found: boolean): string {
-    const { answered, trusted, reasons } = replies;
+    const { answered, reasons } = replies;
     const why = reasons.length === 0 ? "" : ` (${reasons.join("; ")})`;
     const consequence = found ? "a newer version may exist" : "the record may exist";
-    if (!trusted.some((position) => position < this.#k)) {
+    if (replies.trustedAtHome === 0) {
       const distrusted = answered.some(({ position }) => position < this.#k);
       return `no replica of '${key}' answered${distrusted ? " that can be trusted" : ""}${why}; ` +
         consequence;
     }
     const front = frontLength(list.length, this.#k);
-    const missing = front - trusted.filter((position) => position < front).length;
+    const missing = front - replies.trustedInFront;
     return `${missing} of the first ${front} servers for '${key}' did not answer or cannot ` +
       `be trusted${why}; ${consequence}`;
-  }
-
-  /** `server is down (why)`, for a server a walk passed over. */
-  #downMessage(index: number): string {
-    return `${this.#pool.servers[index].id} is down (${this.#pool.downReason(index) ?? "closed"})`;
   }
 
   /**
@@ -763,7 +712,7 @@ export class Broker {
     list: Uint16Array,
     source: number,
     version: Version,
-    answered: readonly { position: number; read: EncodedRead }[],
+    answered: readonly ReplicaAnswer[],
   ): void {
     const stale: number[] = [];
     for (const { position, read } of answered) {
@@ -1095,25 +1044,9 @@ async function dropLostCopies(
   });
 }
 
-/** What the replicas a read asked sent back ({@link Broker#askUntilTrusted}). */
-interface ReplicaReplies {
-  /** Each answer, with its server's position in the preference list. */
-  readonly answered: { position: number; read: EncodedRead }[];
-  /** Positions of the servers whose answers can be trusted (`CallOutcome`'s `repaired`). */
-  readonly trusted: number[];
-  /** How many servers could not be reached. */
-  unreachable: number;
-  /** The errors of servers that answered with one. */
-  readonly refused: string[];
-  /** Why each server passed over, unreachable, refused or distrusted does not count. */
-  readonly reasons: string[];
-}
-
 /** The answer holding the newest version (a record or a tombstone), if any holds one. */
-function newestAnswer(
-  answered: readonly { position: number; read: EncodedRead }[],
-): { position: number; read: EncodedRead } | undefined {
-  let newest: { position: number; read: EncodedRead } | undefined;
+function newestAnswer(answered: readonly ReplicaAnswer[]): ReplicaAnswer | undefined {
+  let newest: ReplicaAnswer | undefined;
   for (const answer of answered) {
     const version = answer.read.version;
     if (version === undefined) continue;

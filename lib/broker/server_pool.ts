@@ -295,6 +295,17 @@ export class ServerPool {
     return this.isUp(index) || this.#slots[index].closedQuietly;
   }
 
+  /**
+   * {@link ServerPool.isReachable} as a function made once, for the walk of every read
+   * (a PreferenceWalk's `isUp`).
+   *
+   * @example
+   * ```ts ignore
+   * const walk = new PreferenceWalk(list, pool.reachable);
+   * ```
+   */
+  readonly reachable = (index: number): boolean => this.isReachable(index);
+
   /** How many servers are up now. */
   get upCount(): number {
     let count = 0;
@@ -391,42 +402,76 @@ export class ServerPool {
    * else if (outcome.unreachable) outcome.error; // down or timed out: try the next replica
    * ```
    */
-  async call<T>(
+  call<T>(
     index: number,
     request: (connection: ServerConnection) => Promise<T>,
   ): Promise<CallOutcome<T>> {
-    let connection = this.#liveConnection(index);
-    const slot = this.#slots[index];
+    const connection = this.#liveConnection(index);
     // A connection the server closed while it sat idle (its idle timeout, a restart) is
     // replaced at once: the server is most likely fine. One that timed out is not: a
     // hung server would make every request wait out another connect.
-    if (connection === undefined && slot.closedQuietly) {
-      await this.reconnectNow(index);
-      connection = this.#liveConnection(index);
+    if (connection === undefined && this.#slots[index].closedQuietly) {
+      return this.#callAfterReconnect(index, request, 1);
     }
-    for (let attempt = 1;; attempt++) {
-      if (connection === undefined) {
-        return { ok: false, unreachable: true, error: this.#downMessage(index) };
-      }
-      try {
-        const repaired = connection.state.unrepaired === false;
-        return { ok: true, value: await request(connection), connection, repaired };
-      } catch (error) {
-        const unreachable = this.fail(index, connection, error);
-        // Closed under the request (not timed out): every request is idempotent, so it
-        // is sent once more on a fresh connection.
-        if (unreachable && attempt === 1 && !(error instanceof RequestTimeoutError)) {
-          await this.reconnectNow(index);
-          connection = this.#liveConnection(index);
-          continue;
-        }
-        return {
-          ok: false,
-          unreachable,
-          error: `${this.#servers[index].id}: ${describeError(error)}`,
-        };
-      }
+    return this.#callOn(index, connection, request, 1);
+  }
+
+  /**
+   * Runs `request` on `connection` to server `index` (none: the server is down). Not
+   * async, and no closure but the two that settle it: a broker makes k of these per GET.
+   * A connection that closed under the first attempt is replaced and the request sent
+   * once more: every request is idempotent.
+   */
+  #callOn<T>(
+    index: number,
+    connection: ServerConnection | undefined,
+    request: (connection: ServerConnection) => Promise<T>,
+    attempt: number,
+  ): Promise<CallOutcome<T>> {
+    if (connection === undefined) {
+      return Promise.resolve({ ok: false, unreachable: true, error: this.#downMessage(index) });
     }
+    // Judged now, at send time, on the connection used (see CallOutcome's `repaired`).
+    const repaired = connection.state.unrepaired === false;
+    let answer: Promise<T>;
+    try {
+      answer = request(connection);
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
+    return answer.then(
+      (value): CallOutcome<T> => ({ ok: true, value, connection, repaired }),
+      (error) => this.#afterFailure(index, connection, request, attempt, error),
+    );
+  }
+
+  /** {@link ServerPool.call}'s attempt `attempt` once server `index` was reconnected. */
+  async #callAfterReconnect<T>(
+    index: number,
+    request: (connection: ServerConnection) => Promise<T>,
+    attempt: number,
+  ): Promise<CallOutcome<T>> {
+    await this.reconnectNow(index);
+    return this.#callOn(index, this.#liveConnection(index), request, attempt);
+  }
+
+  /**
+   * The outcome of attempt `attempt` of `request` on `connection`, which failed with
+   * `error`: the server is marked down unless it answered the error itself; a first
+   * attempt cut off by a closed connection (not a timeout) is sent once more on a fresh one.
+   */
+  #afterFailure<T>(
+    index: number,
+    connection: ServerConnection,
+    request: (connection: ServerConnection) => Promise<T>,
+    attempt: number,
+    error: unknown,
+  ): Promise<CallOutcome<T>> | CallOutcome<T> {
+    const unreachable = this.fail(index, connection, error);
+    if (unreachable && attempt === 1 && !(error instanceof RequestTimeoutError)) {
+      return this.#callAfterReconnect(index, request, attempt + 1);
+    }
+    return { ok: false, unreachable, error: `${this.#servers[index].id}: ${describeError(error)}` };
   }
 
   /**

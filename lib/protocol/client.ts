@@ -42,7 +42,6 @@ import {
   type EncodedRead,
   ErrorCode,
   errorCodeName,
-  type Frame,
   HELLO_CHALLENGE_BYTES,
   type HelloResult,
   LIST_PARTITIONS_BUDGET_BYTES,
@@ -50,6 +49,7 @@ import {
   MAX_ERROR_MESSAGE_BYTES,
   MAX_RECORDED_K,
   MAX_REQUEST_ID,
+  MessageType,
   type NodeState,
   PARTITION_BITMAP_BYTES,
   type PartitionDigests,
@@ -79,6 +79,7 @@ import {
   decodeStatsBody,
   DIGEST_ROW_BYTES,
   splitValueBody,
+  splitValueBodyAt,
 } from "./messages.ts";
 import { checkPath } from "../record/query_path.ts";
 import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
@@ -135,6 +136,9 @@ const MAX_PUT_MANY_REFUSAL_BYTES = 4 + 2 + 4 + MAX_ERROR_MESSAGE_BYTES;
  * this many bytes (see `ServerClient.#mayWrite`).
  */
 const HELD_REQUEST_BYTES = 64 * 1024;
+
+/** Numbers noted per answer taken from a read: type, request id, body start and end. */
+const SPAN_FIELDS = 4;
 
 /** A write buffer grown past this is dropped after use rather than kept. */
 const RETAINED_WRITE_BUFFER_BYTES = 1024 * 1024;
@@ -246,14 +250,29 @@ interface Pending {
   /** The largest answer the request can have; a longer one is a broken server. */
   readonly maxAnswerBytes: number;
   readonly deadline: number;
-  /** Turns the response into the request's result; what it throws rejects the request. */
-  readonly decode: (response: Response) => unknown;
+  /** Turns the answer into the request's result; what it throws rejects the request. */
+  readonly decoder: AnswerDecoder;
   readonly resolve: (result: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
 
+/** How a request's answer becomes its result. */
+interface AnswerDecoder {
+  /** The result of a response; what it throws rejects the request. */
+  decode(response: Response): unknown;
+  /**
+   * The result of an OK answer whose body is `bytes[start, end)`, read in place (the
+   * same as `decode` would make of it); when absent, `decode` reads OK answers too. For
+   * the answers a broker takes most of, a GET's, with no response object between.
+   */
+  decodeOk?(bytes: Uint8Array, start: number, end: number): unknown;
+}
+
 /** The decoder of a request whose caller reads the response itself. */
-const asResponse = (response: Response): Response => response;
+const AS_RESPONSE: AnswerDecoder = { decode: (response: Response): Response => response };
+
+/** The decoder of a GET or QUERY: the value still encoded. */
+const ENCODED_READ: AnswerDecoder = { decode: encodedRead, decodeOk: splitValueBodyAt };
 
 /**
  * A pipelined connection to one server. Create with {@link ServerClient.connect}.
@@ -294,6 +313,8 @@ export class ServerClient {
   #flushing = false;
   /** Requests in `#outgoing`, not yet handed to a write. */
   #queued = 0;
+  /** The answers of one read, SPAN_FIELDS numbers each (see #takeAnswers); reused. */
+  readonly #answerSpans: number[] = [];
 
   private constructor(conn: Deno.Conn, address: ServerAddress, options: ClientOptions) {
     this.#conn = conn;
@@ -655,7 +676,7 @@ export class ServerClient {
     }
     // A value is at most a frame's worth, after the record's version.
     const bound = this.#maxFrameBytes + VERSION_BYTES;
-    return this.#ask((frames, id) => frames.get(id, key), bound, encodedRead);
+    return this.#ask((frames, id) => frames.get(id, key), bound, ENCODED_READ);
   }
 
   /**
@@ -689,7 +710,7 @@ export class ServerClient {
       return Promise.reject(error);
     }
     const bound = this.#maxFrameBytes + VERSION_BYTES;
-    return this.#ask((frames, id) => frames.query(id, path), bound, encodedRead);
+    return this.#ask((frames, id) => frames.query(id, path), bound, ENCODED_READ);
   }
 
   /**
@@ -784,7 +805,7 @@ export class ServerClient {
     encode: (frames: FrameWriter, requestId: number) => void,
     maxAnswerBytes = 0,
   ): Promise<Response> {
-    return this.#ask(encode, maxAnswerBytes, asResponse);
+    return this.#ask(encode, maxAnswerBytes, AS_RESPONSE);
   }
 
   /**
@@ -795,11 +816,11 @@ export class ServerClient {
   #ask<T>(
     encode: (frames: FrameWriter, requestId: number) => void,
     maxAnswerBytes: number,
-    decode: (response: Response) => T,
+    decoder: AnswerDecoder,
   ): Promise<T> {
     const bound = Math.max(maxAnswerBytes, MAX_ERROR_ANSWER_BYTES);
     return new Promise<T>((resolve, reject) =>
-      this.#submit(encode, bound, decode, resolve as (result: unknown) => void, reject)
+      this.#submit(encode, bound, decoder, resolve as (result: unknown) => void, reject)
     );
   }
 
@@ -811,7 +832,7 @@ export class ServerClient {
   #submit(
     encode: (frames: FrameWriter, requestId: number) => void,
     maxAnswerBytes: number,
-    decode: (response: Response) => unknown,
+    decoder: AnswerDecoder,
     resolve: (result: unknown) => void,
     reject: (error: unknown) => void,
   ): void {
@@ -824,7 +845,7 @@ export class ServerClient {
         // fail, and the connection with it: the mistake fails this request alone, and
         // the slot it did not take goes to the next waiter.
         try {
-          this.#enqueue(encode, maxAnswerBytes, decode, resolve, reject);
+          this.#enqueue(encode, maxAnswerBytes, decoder, resolve, reject);
         } catch (error) {
           reject(error);
           this.#handOverSlot();
@@ -832,7 +853,7 @@ export class ServerClient {
       });
       return;
     }
-    this.#enqueue(encode, maxAnswerBytes, decode, resolve, reject);
+    this.#enqueue(encode, maxAnswerBytes, decoder, resolve, reject);
   }
 
   /** Whether a request submitted now has to wait for a slot rather than go out at once. */
@@ -845,7 +866,7 @@ export class ServerClient {
   #enqueue(
     encode: (frames: FrameWriter, requestId: number) => void,
     maxAnswerBytes: number,
-    decode: (response: Response) => unknown,
+    decoder: AnswerDecoder,
     resolve: (result: unknown) => void,
     reject: (error: unknown) => void,
   ): void {
@@ -864,7 +885,7 @@ export class ServerClient {
     if (this.#outgoing.length === 0 || held) this.#lastRequestAt = performance.now();
     encode(this.#outgoing, requestId);
     const deadline = this.#lastRequestAt + this.#requestTimeoutMs;
-    this.#pending.push({ requestId, maxAnswerBytes, deadline, decode, resolve, reject });
+    this.#pending.push({ requestId, maxAnswerBytes, deadline, decoder, resolve, reject });
     this.#queued++;
     if (this.#timeoutTimer === undefined) this.#armTimeout(this.#requestTimeoutMs);
     if (this.#mayWrite()) this.#startFlush();
@@ -979,39 +1000,46 @@ export class ServerClient {
   }
 
   /**
-   * Hands each complete answer in `reader` to its request. Their bodies are views into
-   * the reader's buffer, which the next read reuses, and requests keep them (a GET's value
+   * Hands each complete answer in `reader` to its request. Their bodies lie in the
+   * reader's buffer, which the next read reuses, and requests keep them (a GET's value
    * bytes, a response decoded later): the answers of one read are copied out together, one
    * allocation per read rather than one per answer. A body kept keeps that copy alive: at
-   * most the bytes of the answers one read completed.
+   * most the bytes of the answers one read completed. Each answer's type, request id and
+   * body bounds are noted in `#answerSpans` first, with no object made per answer.
    */
   #takeAnswers(reader: FrameReader): void {
-    const frames: Frame[] = [];
+    const spans = this.#answerSpans;
+    let count = 0;
     try {
       for (;;) {
         // Each answer is held to what its request can produce (answers come in order).
-        reader.maxFrameBytes = this.#answerLimit(frames.length);
-        const frame = reader.next();
-        if (frame === undefined) break;
-        frames.push(frame);
+        reader.maxFrameBytes = this.#answerLimit(count);
+        if (!reader.advance()) break;
+        const at = count * SPAN_FIELDS;
+        spans[at] = reader.frameType;
+        spans[at + 1] = reader.frameRequestId;
+        spans[at + 2] = reader.bodyStart;
+        spans[at + 3] = reader.bodyEnd;
+        count++;
       }
     } finally {
       // A broken frame fails the connection, but only after the answers before it.
-      this.#deliver(frames);
+      this.#deliver(reader.buffer, count);
     }
   }
 
-  /** Hands `frames`, views into the reader's buffer, to their requests (see #takeAnswers). */
-  #deliver(frames: Frame[]): void {
-    if (frames.length === 0) return;
-    // The frames lie one after the other in the reader's buffer, headers between them.
-    const first = frames[0].body;
-    const last = frames[frames.length - 1].body;
-    const spanBytes = last.byteOffset + last.length - first.byteOffset;
-    const copy = new Uint8Array(first.buffer, first.byteOffset, spanBytes).slice();
-    for (const { type, requestId, body } of frames) {
-      const start = body.byteOffset - first.byteOffset;
-      this.#onFrame({ type, requestId, body: copy.subarray(start, start + body.length) });
+  /**
+   * Hands the `count` answers noted in `#answerSpans`, bodies in `buffer` (the reader's),
+   * to their requests (see #takeAnswers).
+   */
+  #deliver(buffer: Uint8Array, count: number): void {
+    if (count === 0) return;
+    const spans = this.#answerSpans;
+    // The bodies lie one after the other in the reader's buffer, headers between them.
+    const first = spans[2];
+    const copy = buffer.slice(first, spans[(count - 1) * SPAN_FIELDS + 3]);
+    for (let at = 0; at < count * SPAN_FIELDS; at += SPAN_FIELDS) {
+      this.#onFrame(spans[at], spans[at + 1], copy, spans[at + 2] - first, spans[at + 3] - first);
     }
   }
 
@@ -1024,28 +1052,37 @@ export class ServerClient {
     return this.#pending[this.#pendingHead + ahead].maxAnswerBytes;
   }
 
-  #onFrame(frame: Frame): void {
-    const response = decodeResponse(frame);
-    if (response.requestId === CONNECTION_REQUEST_ID && response.type === "error") {
-      const name = errorCodeName(response.code);
-      this.#fail(
-        new ConnectionError(
-          `server ${this.#where()} closed the connection: ${name}: ${response.message}`,
-        ),
-      );
-      return;
+  /**
+   * Settles the oldest request with the answer of type `type` to `requestId`, its body
+   * `bytes[start, end)`. Any answer but an OK is decoded here, so that a malformed one
+   * fails the connection; an OK's body is the request's to read.
+   */
+  #onFrame(type: number, requestId: number, bytes: Uint8Array, start: number, end: number): void {
+    let response: Response | undefined;
+    if (type !== MessageType.OK) {
+      response = decodeResponse({ type, requestId, body: bytes.subarray(start, end) });
+      if (requestId === CONNECTION_REQUEST_ID && response.type === "error") {
+        const name = errorCodeName(response.code);
+        this.#fail(
+          new ConnectionError(
+            `server ${this.#where()} closed the connection: ${name}: ${response.message}`,
+          ),
+        );
+        return;
+      }
     }
     if (this.inFlight === 0) {
-      throw new DecodeError(`answer to request ${response.requestId}, which was never sent`);
+      throw new DecodeError(`answer to request ${requestId}, which was never sent`);
     }
     const oldest = this.#pending[this.#pendingHead];
-    if (oldest.requestId !== response.requestId) {
+    if (oldest.requestId !== requestId) {
       throw new DecodeError(
-        `answer to request ${response.requestId} while ${oldest.requestId} is the oldest`,
+        `answer to request ${requestId} while ${oldest.requestId} is the oldest`,
       );
     }
     this.#popOldest();
-    answer(oldest, response);
+    if (response === undefined) answerOk(oldest, requestId, bytes, start, end);
+    else answer(oldest, response);
   }
 
   #popOldest(): void {
@@ -1099,7 +1136,34 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 function answer(request: Pending, response: Response): void {
   let result: unknown;
   try {
-    result = request.decode(response);
+    result = request.decoder.decode(response);
+  } catch (error) {
+    request.reject(error);
+    return;
+  }
+  request.resolve(result);
+}
+
+/**
+ * Settles `request`, answered OK with the body `bytes[start, end)`, with what its decoder
+ * reads there in place (or with what that threw); a decoder that reads responses only
+ * gets the OK response.
+ */
+function answerOk(
+  request: Pending,
+  requestId: number,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): void {
+  const decodeOk = request.decoder.decodeOk;
+  if (decodeOk === undefined) {
+    answer(request, { type: "ok", requestId, body: bytes.subarray(start, end) });
+    return;
+  }
+  let result: unknown;
+  try {
+    result = decodeOk(bytes, start, end);
   } catch (error) {
     request.reject(error);
     return;

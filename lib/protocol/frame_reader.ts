@@ -88,6 +88,11 @@ export class FrameReader {
   /** Bytes the frame at #start needs in all, once its header is known; 0 before. */
   #needed = 0;
   #error: FrameTooLargeError | undefined;
+  /** The frame {@link FrameReader.advance} took last: its header and where its body lies. */
+  #frameType = 0;
+  #frameRequestId = 0;
+  #bodyStart = 0;
+  #bodyEnd = 0;
   readonly #onGrow: ((capacity: number) => void) | undefined;
 
   /** @param options see {@link FrameReaderOptions}. */
@@ -173,9 +178,29 @@ export class FrameReader {
    * limit, before the body is read.
    */
   next(): Frame | undefined {
+    if (!this.advance()) return undefined;
+    return {
+      type: this.#frameType,
+      requestId: this.#frameRequestId,
+      body: this.#buffer.subarray(this.#bodyStart, this.#bodyEnd),
+    };
+  }
+
+  /**
+   * Like {@link FrameReader.next}, without making a frame: true when a complete frame
+   * was taken, whose type, request id and body (`buffer[bodyStart, bodyEnd)`) the
+   * getters give until the next call. For a client taking many small answers from one
+   * read, which would otherwise make an object and a view of each.
+   *
+   * @example
+   * ```ts
+   * while (reader.advance()) handle(reader.frameType, reader.buffer, reader.bodyStart, reader.bodyEnd);
+   * ```
+   */
+  advance(): boolean {
     if (this.#error) throw this.#error;
     const available = this.#end - this.#start;
-    if (available < FRAME_HEADER_BYTES) return undefined;
+    if (available < FRAME_HEADER_BYTES) return false;
     const at = this.#start;
     const bodyBytes = this.#view.getUint32(at);
     if (bodyBytes > this.#maxFrameBytes) {
@@ -189,17 +214,42 @@ export class FrameReader {
     }
     if (available < FRAME_HEADER_BYTES + bodyBytes) {
       this.#needed = FRAME_HEADER_BYTES + bodyBytes;
-      return undefined;
+      return false;
     }
     this.#needed = 0;
     const bodyStart = at + FRAME_HEADER_BYTES;
     this.#start = bodyStart + bodyBytes;
     if (this.#start === this.#end) this.#start = this.#end = 0;
-    return {
-      type: this.#buffer[at + 4],
-      requestId: this.#view.getUint32(at + 5),
-      body: this.#buffer.subarray(bodyStart, bodyStart + bodyBytes),
-    };
+    this.#frameType = this.#buffer[at + 4];
+    this.#frameRequestId = this.#view.getUint32(at + 5);
+    this.#bodyStart = bodyStart;
+    this.#bodyEnd = bodyStart + bodyBytes;
+    return true;
+  }
+
+  /** The buffer the frame {@link FrameReader.advance} took lies in; valid until {@link FrameReader.space}. */
+  get buffer(): Uint8Array {
+    return this.#buffer;
+  }
+
+  /** The message type of the frame {@link FrameReader.advance} took. */
+  get frameType(): number {
+    return this.#frameType;
+  }
+
+  /** The request id of the frame {@link FrameReader.advance} took. */
+  get frameRequestId(): number {
+    return this.#frameRequestId;
+  }
+
+  /** Where in {@link FrameReader.buffer} the body of the frame {@link FrameReader.advance} took starts. */
+  get bodyStart(): number {
+    return this.#bodyStart;
+  }
+
+  /** Where in {@link FrameReader.buffer} the body of the frame {@link FrameReader.advance} took ends. */
+  get bodyEnd(): number {
+    return this.#bodyEnd;
   }
 
   /** Doubles the buffer (holding `pending` bytes at its front), within the frame's needs. */

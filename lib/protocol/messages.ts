@@ -484,9 +484,30 @@ export function decodeEmptyBody(body: Uint8Array): void {
  * ```
  */
 export function splitValueBody(body: Uint8Array): EncodedRead & { encoded: Uint8Array } {
-  const reader = new ByteReader(body);
-  const version = readVersionField(reader);
-  return { version, encoded: reader.raw(reader.remaining, "value") };
+  return splitValueBodyAt(body, 0, body.length);
+}
+
+/**
+ * {@link splitValueBody} of the body `bytes[start, end)`, read in place: the value is a
+ * view of `bytes`. A broker reads k of these per GET, straight from a read's answers.
+ *
+ * @example
+ * ```ts
+ * splitValueBodyAt(answers, 9, 23); // the version in bytes 9-20, the value a view of 21-22
+ * ```
+ */
+export function splitValueBodyAt(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): EncodedRead & { encoded: Uint8Array } {
+  if (end - start < VERSION_BYTES) {
+    throw new DecodeError(
+      `truncated version at byte 0: needs ${VERSION_BYTES} bytes, ${end - start} left`,
+    );
+  }
+  const version = readVersion(bytes, start);
+  return { version, encoded: bytes.subarray(start + VERSION_BYTES, end) };
 }
 
 /**

@@ -24,9 +24,18 @@ function readAll(reader: FrameReader, stream: Uint8Array, readSizes: number[]) {
     space.set(stream.subarray(at, at + count));
     reader.filled(count);
     at += count;
-    // Copied now: the next space() may overwrite the bodies.
-    for (let frame = reader.next(); frame; frame = reader.next()) {
-      frames.push({ type: frame.type, requestId: frame.requestId, body: [...frame.body] });
+    // Copied now: the next space() may overwrite the bodies. Frames are taken by next()
+    // and by advance() (the client's way) in turn: both must cut the same stream.
+    for (let taking = turn % 2 === 0;; taking = !taking) {
+      if (taking) {
+        const frame = reader.next();
+        if (frame === undefined) break;
+        frames.push({ type: frame.type, requestId: frame.requestId, body: [...frame.body] });
+      } else {
+        if (!reader.advance()) break;
+        const body = [...reader.buffer.subarray(reader.bodyStart, reader.bodyEnd)];
+        frames.push({ type: reader.frameType, requestId: reader.frameRequestId, body });
+      }
     }
   }
   return Object.assign(frames, { largestCapacity });
@@ -38,7 +47,7 @@ const frameArbitrary = fc.record({
   body: fc.uint8Array({ maxLength: 3000 }),
 });
 
-Deno.test("FrameReader yields every frame intact however the stream is cut into reads", () => {
+Deno.test("FrameReader yields every frame intact however the stream is cut into reads, by next() or advance()", () => {
   fc.assert(
     fc.property(
       fc.array(frameArbitrary, { maxLength: 30 }),

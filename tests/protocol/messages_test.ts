@@ -6,7 +6,7 @@ import {
   MAX_PATH_SEGMENTS,
 } from "../../lib/limits.ts";
 import fc from "fast-check";
-import { ByteWriter, DecodeError, LimitExceededError } from "../../lib/base/bytes.ts";
+import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "../../lib/base/bytes.ts";
 import {
   decodeEmptyBody,
   decodeHelloBody,
@@ -23,6 +23,8 @@ import {
   GET_KEY_START,
   isWellFormedGetBody,
   readItemKey,
+  splitValueBody,
+  splitValueBodyAt,
 } from "../../lib/protocol/messages.ts";
 import {
   ErrorCode,
@@ -44,7 +46,7 @@ import { feedFrames, framesOf } from "../helpers/frames.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 import { at, nextVersion } from "../helpers/versions.ts";
-import { formatVersion } from "../../lib/record/version.ts";
+import { formatVersion, readVersion, VERSION_BYTES } from "../../lib/record/version.ts";
 
 function hex(bytes: Uint8Array): string {
   return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
@@ -581,4 +583,35 @@ Deno.test("isWellFormedGetBody refuses a body shorter than its length, an empty 
   assert.equal(isWellFormedGetBody(getBody(key).subarray(0, 8)), false);
   assert.equal(isWellFormedGetBody(getBody(new Uint8Array(0))), false);
   assert.equal(isWellFormedGetBody(new Uint8Array([0, 0])), false);
+});
+
+Deno.test("splitValueBodyAt reads a GET answer's body in place as a ByteReader would, errors too", () => {
+  // The reference: the version's 12 bytes through a ByteReader, then the rest as the value.
+  const reference = (body: Uint8Array) => {
+    const reader = new ByteReader(body);
+    const version = readVersion(reader.raw(VERSION_BYTES, "version"), 0);
+    return { version, encoded: reader.raw(reader.remaining, "value") };
+  };
+  const outcome = (read: () => { version: unknown; encoded: Uint8Array }) => {
+    try {
+      const { version, encoded } = read();
+      return { version, encoded: Array.from(encoded) };
+    } catch (error) {
+      assert(error instanceof DecodeError);
+      return { error: error.message };
+    }
+  };
+  fc.assert(fc.property(
+    fc.uint8Array({ maxLength: 40 }),
+    fc.nat(40),
+    fc.nat(40),
+    (bytes, a, b) => {
+      const start = Math.min(a, b, bytes.length);
+      const end = Math.min(Math.max(a, b), bytes.length);
+      const body = bytes.subarray(start, end);
+      const expected = outcome(() => reference(body));
+      assert.deepEqual(outcome(() => splitValueBodyAt(bytes, start, end)), expected);
+      assert.deepEqual(outcome(() => splitValueBody(body)), expected);
+    },
+  ));
 });

@@ -1,0 +1,204 @@
+/**
+ * One read's walk down a key's preference list (the rule and its proof are in
+ * lib/broker/quorum.ts): ask the first k reachable servers at once, then further ones
+ * until k trustworthy servers answered or the list ends, and collect what came back
+ * and why the others do not count. The broker's GET and QUERY answer from the result
+ * ({@link ReplicaReplies}).
+ *
+ * A read is one object driven by its answers' callbacks, not an async function
+ * awaiting each answer in turn: a broker makes one per GET, and the awaits, the
+ * function's saved state and the arrays grown one answer at a time were most of what a
+ * GET allocated. Answers are still counted in the order their servers were asked, round
+ * by round, so the replies (and the warnings written from them) do not depend on which
+ * server answered first.
+ *
+ * @example
+ * ```ts
+ * import { askReplicas } from "./replica_read.ts";
+ * const list = placement.preferenceList(partitionOf("person1"));
+ * const answered = await askReplicas(
+ *   pool,
+ *   list,
+ *   2,
+ *   (connection) => connection.getEncoded("person1"),
+ *   (replies) => replies.answered.length,
+ * );
+ * ```
+ * @module
+ */
+import type { EncodedRead } from "../protocol/mod.ts";
+import { frontLength, PreferenceWalk } from "./quorum.ts";
+import type { CallOutcome, ServerConnection, ServerPool } from "./server_pool.ts";
+
+/** One server's answer to a read, with its server's position in the preference list. */
+export interface ReplicaAnswer {
+  readonly position: number;
+  readonly read: EncodedRead;
+}
+
+/** What the replicas a read asked sent back ({@link askReplicas}). */
+export interface ReplicaReplies {
+  /** Each answer, in the order the servers were asked. */
+  readonly answered: readonly ReplicaAnswer[];
+  /** How many answers can be trusted (`CallOutcome`'s `repaired`, judged at send time). */
+  readonly trustedCount: number;
+  /** How many of those came from the first k positions of the list (the home servers). */
+  readonly trustedAtHome: number;
+  /** How many of those came from the first min(n, 2k − 1) positions (see readIsConclusive). */
+  readonly trustedInFront: number;
+  /** How many servers could not be reached. */
+  readonly unreachable: number;
+  /** The errors of servers that answered with one. */
+  readonly refused: readonly string[];
+  /** Why each server passed over, unreachable, refused or distrusted does not count. */
+  readonly reasons: readonly string[];
+}
+
+/**
+ * Sends `request` to the first `k` reachable servers of `list` (server indexes of
+ * `pool`, best first), then to further ones until k trustworthy servers answered or the
+ * list ended, and resolves with what `finish` makes of the replies (rejects with what it
+ * throws).
+ *
+ * @example
+ * ```ts
+ * const replies = await askReplicas(pool, list, 2, (c) => c.getEncoded("person1"), (r) => r);
+ * replies.trustedCount; // 2 when both home servers answered and are repaired
+ * ```
+ */
+export function askReplicas<T>(
+  pool: ServerPool,
+  list: Uint16Array,
+  k: number,
+  request: (connection: ServerConnection) => Promise<EncodedRead>,
+  finish: (replies: ReplicaReplies) => T,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) =>
+    new ReplicaRead(pool, list, k, request, finish, resolve, reject).start()
+  );
+}
+
+/** The state of one {@link askReplicas}: the replies so far, and the round in flight. */
+class ReplicaRead<T> implements ReplicaReplies {
+  readonly answered: ReplicaAnswer[] = [];
+  trustedCount = 0;
+  trustedAtHome = 0;
+  trustedInFront = 0;
+  unreachable = 0;
+  readonly refused: string[] = [];
+  readonly reasons: string[] = [];
+  readonly #pool: ServerPool;
+  readonly #list: Uint16Array;
+  readonly #k: number;
+  readonly #front: number;
+  readonly #request: (connection: ServerConnection) => Promise<EncodedRead>;
+  readonly #finish: (replies: ReplicaReplies) => T;
+  readonly #resolve: (result: T) => void;
+  readonly #reject: (error: unknown) => void;
+  readonly #walk: PreferenceWalk;
+  /** Positions asked in the round in flight, and their outcomes as they arrive. */
+  #asked: number[] = [];
+  #outcomes: (CallOutcome<EncodedRead> | undefined)[] = [];
+  /** Outcomes of the round still to arrive. */
+  #waiting = 0;
+
+  constructor(
+    pool: ServerPool,
+    list: Uint16Array,
+    k: number,
+    request: (connection: ServerConnection) => Promise<EncodedRead>,
+    finish: (replies: ReplicaReplies) => T,
+    resolve: (result: T) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.#pool = pool;
+    this.#list = list;
+    this.#k = k;
+    this.#front = frontLength(list.length, k);
+    this.#request = request;
+    this.#finish = finish;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#walk = new PreferenceWalk(list, pool.reachable);
+  }
+
+  /** Sends the first round. */
+  start(): void {
+    this.#round(this.#k);
+  }
+
+  /**
+   * Asks the next `count` reachable servers of the walk, every request of the round
+   * sent before any answer is counted; ends the read when the walk has none left.
+   */
+  #round(count: number): void {
+    try {
+      const asked = this.#walk.take(count);
+      if (asked.length === 0) {
+        this.#end();
+        return;
+      }
+      this.#asked = asked;
+      this.#outcomes = new Array(asked.length);
+      this.#waiting = asked.length;
+      for (let slot = 0; slot < asked.length; slot++) {
+        this.#pool.call(this.#list[asked[slot]], this.#request).then(
+          (outcome) => this.#arrived(slot, outcome),
+          this.#reject,
+        );
+      }
+    } catch (error) {
+      this.#reject(error);
+    }
+  }
+
+  /** Keeps the outcome of the round's request `slot`; once all are in, counts them in order. */
+  #arrived(slot: number, outcome: CallOutcome<EncodedRead>): void {
+    this.#outcomes[slot] = outcome;
+    if (--this.#waiting > 0) return;
+    const asked = this.#asked;
+    for (let at = 0; at < asked.length; at++) this.#count(asked[at], this.#outcomes[at]!);
+    if (this.trustedCount >= this.#k) this.#end();
+    else this.#round(this.#k - this.trustedCount);
+  }
+
+  /** Adds what the server at `position` of the list answered, or why not. */
+  #count(position: number, outcome: CallOutcome<EncodedRead>): void {
+    if (!outcome.ok) {
+      if (outcome.unreachable) this.unreachable++;
+      else this.refused.push(outcome.error);
+      this.reasons.push(outcome.error);
+      return;
+    }
+    this.answered.push({ position, read: outcome.value });
+    if (outcome.repaired) {
+      this.trustedCount++;
+      if (position < this.#k) this.trustedAtHome++;
+      if (position < this.#front) this.trustedInFront++;
+      return;
+    }
+    const id = this.#pool.servers[this.#list[position]].id;
+    this.reasons.push(`${id} may have lost writes and is not yet repaired`);
+  }
+
+  /**
+   * Puts first the servers the walk passed over as down (those still down now), and
+   * settles the read with what `finish` makes of the replies.
+   */
+  #end(): void {
+    try {
+      const skipped = this.#walk.skipped;
+      if (skipped.length > 0) {
+        this.reasons.unshift(...skipped.map((position) => this.#downMessage(this.#list[position])));
+      }
+      this.#resolve(this.#finish(this));
+    } catch (error) {
+      this.#reject(error);
+    }
+  }
+
+  /** `server is down (why)`, for a server the walk passed over. */
+  #downMessage(index: number): string {
+    return `${this.#pool.servers[index].id} is down (${this.#pool.downReason(index) ?? "closed"})`;
+  }
+}
