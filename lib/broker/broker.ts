@@ -62,11 +62,7 @@ import { invariant } from "../base/invariant.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { Placement } from "./placement.ts";
 import type { ServerAddress } from "./server_list.ts";
-import {
-  type Connector,
-  type ServerConnection,
-  ServerPool,
-} from "./server_pool.ts";
+import { type Connector, type ServerConnection, ServerPool } from "./server_pool.ts";
 import { compareKeys } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
