@@ -98,11 +98,16 @@ export class PreferenceWalk {
 
   /** Positions, in list order, of up to `count` more servers that are up. */
   take(count: number): number[] {
-    const positions: number[] = [];
-    while (positions.length < count && this.#next < this.#list.length) {
+    const list = this.#list;
+    // Sized for the most it can hold, then cut: an array grown one push at a time reserves
+    // room for 17 (this runs once per read).
+    const positions: number[] = new Array(Math.max(0, Math.min(count, list.length - this.#next)));
+    let taken = 0;
+    while (taken < count && this.#next < list.length) {
       const position = this.#next++;
-      if (this.#isUp(this.#list[position])) positions.push(position);
+      if (this.#isUp(list[position])) positions[taken++] = position;
     }
+    positions.length = taken;
     return positions;
   }
 

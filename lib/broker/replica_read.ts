@@ -142,25 +142,29 @@ class ReplicaRead<T> implements ReplicaReplies {
       this.#outcomes = new Array(asked.length);
       this.#waiting = asked.length;
       for (let slot = 0; slot < asked.length; slot++) {
-        this.#pool.call(this.#list[asked[slot]], this.#request).then(
-          (outcome) => this.#arrived(slot, outcome),
-          this.#reject,
-        );
+        this.#pool.send(this.#list[asked[slot]], this.#request, this.#arrived, slot);
       }
     } catch (error) {
       this.#reject(error);
     }
   }
 
-  /** Keeps the outcome of the round's request `slot`; once all are in, counts them in order. */
-  #arrived(slot: number, outcome: CallOutcome<EncodedRead>): void {
-    this.#outcomes[slot] = outcome;
-    if (--this.#waiting > 0) return;
-    const asked = this.#asked;
-    for (let at = 0; at < asked.length; at++) this.#count(asked[at], this.#outcomes[at]!);
-    if (this.trustedCount >= this.#k) this.#end();
-    else this.#round(this.#k - this.trustedCount);
-  }
+  /**
+   * Keeps the outcome of the round's request `slot`; once all are in, counts them in
+   * order. Made once per read, for {@link ServerPool.send}.
+   */
+  readonly #arrived = (outcome: CallOutcome<EncodedRead>, slot: number): void => {
+    try {
+      this.#outcomes[slot] = outcome;
+      if (--this.#waiting > 0) return;
+      const asked = this.#asked;
+      for (let at = 0; at < asked.length; at++) this.#count(asked[at], this.#outcomes[at]!);
+      if (this.trustedCount >= this.#k) this.#end();
+      else this.#round(this.#k - this.trustedCount);
+    } catch (error) {
+      this.#reject(error);
+    }
+  };
 
   /** Adds what the server at `position` of the list answered, or why not. */
   #count(position: number, outcome: CallOutcome<EncodedRead>): void {

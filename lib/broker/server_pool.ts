@@ -406,30 +406,62 @@ export class ServerPool {
     index: number,
     request: (connection: ServerConnection) => Promise<T>,
   ): Promise<CallOutcome<T>> {
+    return new Promise((resolve) => this.send(index, request, resolve));
+  }
+
+  /**
+   * Like {@link ServerPool.call}, handing the outcome to `onOutcome`, with `tag` (default
+   * 0), instead of settling a promise of its own: for a caller with several requests in
+   * flight, as a read asking k replicas, which would otherwise make a promise and a
+   * closure per request to learn which one answered. `onOutcome` is called once, and
+   * never before `send` returns; it must not throw.
+   *
+   * @example
+   * ```ts ignore
+   * const onOutcome = (outcome: CallOutcome<EncodedRead>, replica: number) => {
+   *   if (outcome.ok) answers[replica] = outcome.value;
+   * };
+   * replicas.forEach((index, at) => pool.send(index, (c) => c.getEncoded(key), onOutcome, at));
+   * ```
+   */
+  send<T>(
+    index: number,
+    request: (connection: ServerConnection) => Promise<T>,
+    onOutcome: (outcome: CallOutcome<T>, tag: number) => void,
+    tag = 0,
+  ): void {
     const connection = this.#liveConnection(index);
     // A connection the server closed while it sat idle (its idle timeout, a restart) is
     // replaced at once: the server is most likely fine. One that timed out is not: a
     // hung server would make every request wait out another connect.
     if (connection === undefined && this.#slots[index].closedQuietly) {
-      return this.#callAfterReconnect(index, request, 1);
+      this.#sendAfterReconnect(index, request, 1, onOutcome, tag);
+      return;
     }
-    return this.#callOn(index, connection, request, 1);
+    this.#sendOn(index, connection, request, 1, onOutcome, tag);
   }
 
   /**
-   * Runs `request` on `connection` to server `index` (none: the server is down). Not
-   * async, and no closure but the two that settle it: a broker makes k of these per GET.
-   * A connection that closed under the first attempt is replaced and the request sent
-   * once more: every request is idempotent.
+   * Attempt `attempt` of {@link ServerPool.send} on `connection` to server `index`
+   * (none: the server is down). A connection that closed under the first attempt is
+   * replaced and the request sent once more: every request is idempotent.
    */
-  #callOn<T>(
+  #sendOn<T>(
     index: number,
     connection: ServerConnection | undefined,
     request: (connection: ServerConnection) => Promise<T>,
     attempt: number,
-  ): Promise<CallOutcome<T>> {
+    onOutcome: (outcome: CallOutcome<T>, tag: number) => void,
+    tag: number,
+  ): void {
     if (connection === undefined) {
-      return Promise.resolve({ ok: false, unreachable: true, error: this.#downMessage(index) });
+      const down: CallOutcome<T> = {
+        ok: false,
+        unreachable: true,
+        error: this.#downMessage(index),
+      };
+      queueMicrotask(() => onOutcome(down, tag));
+      return;
     }
     // Judged now, at send time, on the connection used (see CallOutcome's `repaired`).
     const repaired = connection.state.unrepaired === false;
@@ -439,26 +471,29 @@ export class ServerPool {
     } catch (error) {
       answer = Promise.reject(error);
     }
-    return answer.then(
-      (value): CallOutcome<T> => ({ ok: true, value, connection, repaired }),
-      (error) => this.#afterFailure(index, connection, request, attempt, error),
+    answer.then(
+      (value) => onOutcome({ ok: true, value, connection, repaired }, tag),
+      (error) => this.#afterFailure(index, connection, request, attempt, error, onOutcome, tag),
     );
   }
 
-  /** {@link ServerPool.call}'s attempt `attempt` once server `index` was reconnected. */
-  async #callAfterReconnect<T>(
+  /** {@link ServerPool.send}'s attempt `attempt` once server `index` was reconnected. */
+  async #sendAfterReconnect<T>(
     index: number,
     request: (connection: ServerConnection) => Promise<T>,
     attempt: number,
-  ): Promise<CallOutcome<T>> {
+    onOutcome: (outcome: CallOutcome<T>, tag: number) => void,
+    tag: number,
+  ): Promise<void> {
     await this.reconnectNow(index);
-    return this.#callOn(index, this.#liveConnection(index), request, attempt);
+    this.#sendOn(index, this.#liveConnection(index), request, attempt, onOutcome, tag);
   }
 
   /**
-   * The outcome of attempt `attempt` of `request` on `connection`, which failed with
-   * `error`: the server is marked down unless it answered the error itself; a first
-   * attempt cut off by a closed connection (not a timeout) is sent once more on a fresh one.
+   * After attempt `attempt` of `request` on `connection` failed with `error`: the server
+   * is marked down unless it answered the error itself; a first attempt cut off by a
+   * closed connection (not a timeout) is sent once more on a fresh one, else the failure
+   * is the outcome.
    */
   #afterFailure<T>(
     index: number,
@@ -466,12 +501,16 @@ export class ServerPool {
     request: (connection: ServerConnection) => Promise<T>,
     attempt: number,
     error: unknown,
-  ): Promise<CallOutcome<T>> | CallOutcome<T> {
+    onOutcome: (outcome: CallOutcome<T>, tag: number) => void,
+    tag: number,
+  ): void {
     const unreachable = this.fail(index, connection, error);
     if (unreachable && attempt === 1 && !(error instanceof RequestTimeoutError)) {
-      return this.#callAfterReconnect(index, request, attempt + 1);
+      this.#sendAfterReconnect(index, request, attempt + 1, onOutcome, tag);
+      return;
     }
-    return { ok: false, unreachable, error: `${this.#servers[index].id}: ${describeError(error)}` };
+    const id = this.#servers[index].id;
+    onOutcome({ ok: false, unreachable, error: `${id}: ${describeError(error)}` }, tag);
   }
 
   /**
