@@ -645,17 +645,18 @@ export class Broker {
     request: (connection: ServerConnection) => Promise<EncodedRead>,
   ): Promise<EncodedLookup> {
     const list = this.#placement.preferenceList(partitionOf(key));
-    return askReplicas(
-      this.#pool,
-      list,
-      this.#k,
-      request,
-      (replies) => this.#answerRead(key, list, replies),
-    );
+    return askReplicas(this.#pool, key, list, this.#k, request, this.#answerRead);
   }
 
-  /** {@link Broker#lookup}'s answer from the `replies` of `key`'s servers (`list`). */
-  #answerRead(key: string, list: Uint16Array, replies: ReplicaReplies): EncodedLookup {
+  /**
+   * {@link Broker#lookup}'s answer from the `replies` of `key`'s servers (`list`): made
+   * once, for every read.
+   */
+  readonly #answerRead = (
+    replies: ReplicaReplies,
+    key: string,
+    list: Uint16Array,
+  ): EncodedLookup => {
     const newest = newestAnswer(replies.answered);
     const version = newest?.read.version;
     if (newest !== undefined && version !== undefined) {
@@ -677,7 +678,7 @@ export class Broker {
     }
     const doubt = warning === undefined ? {} : { warning };
     return { kind: "not-found", ...(version === undefined ? {} : { version }), ...doubt };
-  }
+  };
 
   /**
    * Why a read of `key` cannot vouch that it saw every acknowledged write: the record

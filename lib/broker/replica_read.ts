@@ -18,6 +18,7 @@
  * const list = placement.preferenceList(partitionOf("person1"));
  * const answered = await askReplicas(
  *   pool,
+ *   "person1",
  *   list,
  *   2,
  *   (connection) => connection.getEncoded("person1"),
@@ -55,32 +56,36 @@ export interface ReplicaReplies {
 }
 
 /**
- * Sends `request` to the first `k` reachable servers of `list` (server indexes of
- * `pool`, best first), then to further ones until k trustworthy servers answered or the
- * list ended, and resolves with what `finish` makes of the replies (rejects with what it
- * throws).
+ * Sends `request` (a read of `key`) to the first `k` reachable servers of `list`, its
+ * preference list (server indexes of `pool`, best first), then to further ones until k
+ * trustworthy servers answered or the list ended, and resolves with what `finish` makes
+ * of the replies, given `key` and `list` again (rejects with what it throws): a caller
+ * can pass one function for every read rather than a closure for each.
  *
  * @example
  * ```ts
- * const replies = await askReplicas(pool, list, 2, (c) => c.getEncoded("person1"), (r) => r);
+ * const replies = await askReplicas(pool, key, list, 2, (c) => c.getEncoded(key), (r) => r);
  * replies.trustedCount; // 2 when both home servers answered and are repaired
  * ```
  */
 export function askReplicas<T>(
   pool: ServerPool,
+  key: string,
   list: Uint16Array,
   k: number,
   request: (connection: ServerConnection) => Promise<EncodedRead>,
-  finish: (replies: ReplicaReplies) => T,
+  finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) =>
-    new ReplicaRead(pool, list, k, request, finish, resolve, reject).start()
+    new ReplicaRead(pool, key, list, k, request, finish, resolve, reject).start()
   );
 }
 
 /** The state of one {@link askReplicas}: the replies so far, and the round in flight. */
 class ReplicaRead<T> implements ReplicaReplies {
-  readonly answered: ReplicaAnswer[] = [];
+  readonly answered: ReplicaAnswer[];
+  /** Answers in `answered`, whose array is made for k and cut to this when the read ends. */
+  #answeredCount = 0;
   trustedCount = 0;
   trustedAtHome = 0;
   trustedInFront = 0;
@@ -88,30 +93,38 @@ class ReplicaRead<T> implements ReplicaReplies {
   readonly refused: string[] = [];
   readonly reasons: string[] = [];
   readonly #pool: ServerPool;
+  readonly #key: string;
   readonly #list: Uint16Array;
   readonly #k: number;
   readonly #front: number;
   readonly #request: (connection: ServerConnection) => Promise<EncodedRead>;
-  readonly #finish: (replies: ReplicaReplies) => T;
+  readonly #finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T;
   readonly #resolve: (result: T) => void;
   readonly #reject: (error: unknown) => void;
   readonly #walk: PreferenceWalk;
-  /** Positions asked in the round in flight, and their outcomes as they arrive. */
-  #asked: number[] = [];
-  #outcomes: (CallOutcome<EncodedRead> | undefined)[] = [];
+  /**
+   * Positions asked in the round in flight, and their outcomes as they arrive; set by
+   * each round before its first request is sent.
+   */
+  #asked!: number[];
+  #outcomes!: (CallOutcome<EncodedRead> | undefined)[];
   /** Outcomes of the round still to arrive. */
   #waiting = 0;
 
   constructor(
     pool: ServerPool,
+    key: string,
     list: Uint16Array,
     k: number,
     request: (connection: ServerConnection) => Promise<EncodedRead>,
-    finish: (replies: ReplicaReplies) => T,
+    finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T,
     resolve: (result: T) => void,
     reject: (error: unknown) => void,
   ) {
     this.#pool = pool;
+    this.#key = key;
+    // Sized for the k answers most reads get: grown one push at a time it would reserve 17.
+    this.answered = new Array(k);
     this.#list = list;
     this.#k = k;
     this.#front = frontLength(list.length, k);
@@ -174,7 +187,7 @@ class ReplicaRead<T> implements ReplicaReplies {
       this.reasons.push(outcome.error);
       return;
     }
-    this.answered.push({ position, read: outcome.value });
+    this.answered[this.#answeredCount++] = { position, read: outcome.value };
     if (outcome.repaired) {
       this.trustedCount++;
       if (position < this.#k) this.trustedAtHome++;
@@ -191,11 +204,12 @@ class ReplicaRead<T> implements ReplicaReplies {
    */
   #end(): void {
     try {
+      this.answered.length = this.#answeredCount;
       const skipped = this.#walk.skipped;
       if (skipped.length > 0) {
         this.reasons.unshift(...skipped.map((position) => this.#downMessage(this.#list[position])));
       }
-      this.#resolve(this.#finish(this));
+      this.#resolve(this.#finish(this, this.#key, this.#list));
     } catch (error) {
       this.#reject(error);
     }

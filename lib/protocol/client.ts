@@ -268,6 +268,16 @@ interface AnswerDecoder {
   decodeOk?(bytes: Uint8Array, start: number, end: number): unknown;
 }
 
+/**
+ * Writes one request frame with the id given: a closure over what the request carries,
+ * or, for a GET (a broker sends k per read), a function made once that takes the key as
+ * `subject` (empty for the others), so no closure is made per request.
+ */
+type Encoder = (frames: FrameWriter, requestId: number, subject: string) => void;
+
+/** Writes a GET of the key `subject`. */
+const encodeGet: Encoder = (frames, requestId, key) => frames.get(requestId, key);
+
 /** The decoder of a request whose caller reads the response itself. */
 const AS_RESPONSE: AnswerDecoder = { decode: (response: Response): Response => response };
 
@@ -676,7 +686,7 @@ export class ServerClient {
     }
     // A value is at most a frame's worth, after the record's version.
     const bound = this.#maxFrameBytes + VERSION_BYTES;
-    return this.#ask((frames, id) => frames.get(id, key), bound, ENCODED_READ);
+    return this.#ask(encodeGet, bound, ENCODED_READ, key);
   }
 
   /**
@@ -710,7 +720,7 @@ export class ServerClient {
       return Promise.reject(error);
     }
     const bound = this.#maxFrameBytes + VERSION_BYTES;
-    return this.#ask((frames, id) => frames.query(id, path), bound, ENCODED_READ);
+    return this.#ask((frames, id) => frames.query(id, path), bound, ENCODED_READ, "");
   }
 
   /**
@@ -801,11 +811,8 @@ export class ServerClient {
    * Queues one request frame (written by `encode`) and resolves with its response, which
    * may have at most `maxAnswerBytes` (besides an ERROR's).
    */
-  #request(
-    encode: (frames: FrameWriter, requestId: number) => void,
-    maxAnswerBytes = 0,
-  ): Promise<Response> {
-    return this.#ask(encode, maxAnswerBytes, AS_RESPONSE);
+  #request(encode: Encoder, maxAnswerBytes = 0): Promise<Response> {
+    return this.#ask(encode, maxAnswerBytes, AS_RESPONSE, "");
   }
 
   /**
@@ -814,14 +821,21 @@ export class ServerClient {
    * no async function between them.
    */
   #ask<T>(
-    encode: (frames: FrameWriter, requestId: number) => void,
+    encode: Encoder,
     maxAnswerBytes: number,
     decoder: AnswerDecoder,
+    subject: string,
   ): Promise<T> {
     const bound = Math.max(maxAnswerBytes, MAX_ERROR_ANSWER_BYTES);
-    return new Promise<T>((resolve, reject) =>
-      this.#submit(encode, bound, decoder, resolve as (result: unknown) => void, reject)
-    );
+    // No executor closure: one object fewer per request than `new Promise(executor)`.
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    try {
+      this.#submit(encode, subject, bound, decoder, resolve as (result: unknown) => void, reject);
+    } catch (error) {
+      // An encoder's refusal (a caller's mistake) rejects, as an executor's throw would.
+      reject(error);
+    }
+    return promise;
   }
 
   /**
@@ -830,7 +844,8 @@ export class ServerClient {
    * it with what `encode` threw when the request had to wait (else that is thrown here).
    */
   #submit(
-    encode: (frames: FrameWriter, requestId: number) => void,
+    encode: Encoder,
+    subject: string,
     maxAnswerBytes: number,
     decoder: AnswerDecoder,
     resolve: (result: unknown) => void,
@@ -845,7 +860,7 @@ export class ServerClient {
         // fail, and the connection with it: the mistake fails this request alone, and
         // the slot it did not take goes to the next waiter.
         try {
-          this.#enqueue(encode, maxAnswerBytes, decoder, resolve, reject);
+          this.#enqueue(encode, subject, maxAnswerBytes, decoder, resolve, reject);
         } catch (error) {
           reject(error);
           this.#handOverSlot();
@@ -853,7 +868,7 @@ export class ServerClient {
       });
       return;
     }
-    this.#enqueue(encode, maxAnswerBytes, decoder, resolve, reject);
+    this.#enqueue(encode, subject, maxAnswerBytes, decoder, resolve, reject);
   }
 
   /** Whether a request submitted now has to wait for a slot rather than go out at once. */
@@ -864,7 +879,8 @@ export class ServerClient {
 
   /** Writes one request frame into the outgoing batch and waits for its answer. */
   #enqueue(
-    encode: (frames: FrameWriter, requestId: number) => void,
+    encode: Encoder,
+    subject: string,
     maxAnswerBytes: number,
     decoder: AnswerDecoder,
     resolve: (result: unknown) => void,
@@ -883,7 +899,7 @@ export class ServerClient {
     // may gather for most of a request timeout, which would leave it almost none.
     const held = this.#awaitingAnswers > 0;
     if (this.#outgoing.length === 0 || held) this.#lastRequestAt = performance.now();
-    encode(this.#outgoing, requestId);
+    encode(this.#outgoing, requestId, subject);
     const deadline = this.#lastRequestAt + this.#requestTimeoutMs;
     this.#pending.push({ requestId, maxAnswerBytes, deadline, decoder, resolve, reject });
     this.#queued++;
