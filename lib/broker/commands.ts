@@ -45,7 +45,7 @@
  * ```
  * @module
  */
-import { type Broker, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
+import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
@@ -506,30 +506,39 @@ function parseKeys(rest: string): Command {
  * await runCommand(broker, { op: "GET", key: "person9" }); // { op: "GET", key: "person9", found: false }
  * ```
  */
-export async function runCommand(broker: Broker, command: Command): Promise<Answer> {
+export function runCommand(broker: Broker, command: Command): Promise<Answer> {
+  // A read's answer is made in one callback on the lookup: nearly every piped command is one.
+  if (command.op === "GET") {
+    return broker.getEncoded(command.key).then((lookup) =>
+      lookupAnswer("GET", command.key, lookup)
+    );
+  }
+  if (command.op === "QUERY") {
+    const key = command.path.join(".");
+    return broker.queryEncoded(command.path).then((lookup) => lookupAnswer("QUERY", key, lookup));
+  }
+  return runOtherCommand(broker, command);
+}
+
+/** The answer to a GET or QUERY of `key` (the path joined by `.` for QUERY). */
+function lookupAnswer(op: "GET" | "QUERY", key: string, lookup: EncodedLookup): Answer {
+  if (lookup.kind === "found") {
+    const version = formatVersion(lookup.version);
+    const found = { op, key, found: true, encoded: lookup.encoded, version } as const;
+    return lookup.warning === undefined ? found : { ...found, warning: lookup.warning };
+  }
+  if (lookup.kind === "error") return { op, key, error: lookup.error };
+  return lookup.warning === undefined
+    ? { op, key, found: false }
+    : { op, key, found: false, warning: lookup.warning };
+}
+
+/** {@link runCommand} for every command but GET and QUERY. */
+async function runOtherCommand(
+  broker: Broker,
+  command: Exclude<Command, { op: "GET" | "QUERY" }>,
+): Promise<Answer> {
   switch (command.op) {
-    case "GET":
-    case "QUERY": {
-      const key = command.op === "GET" ? command.key : command.path.join(".");
-      const lookup = command.op === "GET"
-        ? await broker.getEncoded(command.key)
-        : await broker.queryEncoded(command.path);
-      if (lookup.kind === "found") {
-        const version = formatVersion(lookup.version);
-        const found = {
-          op: command.op,
-          key,
-          found: true,
-          encoded: lookup.encoded,
-          version,
-        } as const;
-        return lookup.warning === undefined ? found : { ...found, warning: lookup.warning };
-      }
-      if (lookup.kind === "error") return { op: command.op, key, error: lookup.error };
-      return lookup.warning === undefined
-        ? { op: command.op, key, found: false }
-        : { op: command.op, key, found: false, warning: lookup.warning };
-    }
     case "DELETE": {
       const change = await broker.delete(command.key);
       if (change.kind === "error") return { op: "DELETE", key: command.key, error: change.error };
@@ -613,7 +622,7 @@ const ANSI = { bold: 1, red: 31, green: 32, yellow: 33, cyan: 36, dim: 2 } as co
  */
 export function formatAnswer(answer: Answer, options: FormatOptions = {}): string {
   if (options.json) return utf8Decoder.decode(formatAnswerJson(answer));
-  return withMalformedValueAsError(answer, (checked) => humanText(checked, options));
+  return withMalformedValueAsError(answer, humanText, options);
 }
 
 /**
@@ -628,22 +637,35 @@ export function formatAnswer(answer: Answer, options: FormatOptions = {}): strin
  * ```
  */
 export function formatAnswerJson(answer: Answer): Uint8Array {
-  return withMalformedValueAsError(answer, (checked) => {
-    jsonScratch.reset();
-    writeJson(checked, jsonScratch);
-    return jsonScratch.bytes();
-  });
+  return withMalformedValueAsError(answer, jsonBytes, JSON_OPTIONS);
 }
 
-/** Formats `answer`; a value a server encoded wrongly is formatted as an error answer. */
-function withMalformedValueAsError<T>(answer: Answer, format: (answer: Answer) => T): T {
+/** What {@link formatAnswerJson} formats with. */
+const JSON_OPTIONS: FormatOptions = Object.freeze({ json: true });
+
+/** The JSON line of `answer` as bytes in {@link jsonScratch}. */
+function jsonBytes(answer: Answer): Uint8Array {
+  jsonScratch.reset();
+  writeJson(answer, jsonScratch);
+  return jsonScratch.bytes();
+}
+
+/**
+ * Formats `answer` with `format(answer, options)`; a value a server encoded wrongly is
+ * formatted as an error answer.
+ */
+function withMalformedValueAsError<T>(
+  answer: Answer,
+  format: (answer: Answer, options: FormatOptions) => T,
+  options: FormatOptions,
+): T {
   try {
-    return format(answer);
+    return format(answer, options);
   } catch (error) {
     // Only an encoded value is checked as it prints: a server that sent a bad one is an error.
     if (!(error instanceof DecodeError && "encoded" in answer)) throw error;
     const reason = `a replica sent a malformed value: ${error.message}`;
-    return format({ op: answer.op, key: answer.key, error: reason });
+    return format({ op: answer.op, key: answer.key, error: reason }, options);
   }
 }
 

@@ -106,11 +106,12 @@ export async function runSession(
   options: PipedSessionOptions = {},
 ): Promise<void> {
   const output = options.output ?? new LineBuffer();
+  const print = (outcome: Outcome) => printOutcome(output, outcome, options);
   try {
     await runPipelined(
       lines,
       (line) => planLine(broker, line, options),
-      (outcome) => printed(() => printOutcome(output, outcome, options)) && !endsWith(outcome),
+      (outcome) => printed(print, outcome) && !endsWith(outcome),
       { ...options, idle: () => output.flushSoon() },
     );
     output.flush();
@@ -166,13 +167,13 @@ function commandStep(broker: Broker, command: Command): Step<Outcome> {
 }
 
 /**
- * Runs `print`; false when stdout was closed by its reader (`kv broker | head -1`):
+ * Runs `print(item)`; false when stdout was closed by its reader (`kv broker | head -1`):
  * nobody is listening any more, so the session ends quietly. Any other failure to write
  * is a StdoutError for the command line to report.
  */
-function printed(print: () => void): boolean {
+function printed<T>(print: (item: T) => void, item: T): boolean {
   try {
-    print();
+    print(item);
     return true;
   } catch (error) {
     if (error instanceof StdoutError && error.readerGone) return false;
@@ -443,7 +444,7 @@ export async function runInteractive(
       const text = outcome === "interrupted"
         ? formatAnswer(cancelledAnswer(input.text), options)
         : outcomeText(outcome, options);
-      if (text !== "" && !printed(() => write(text))) break;
+      if (text !== "" && !printed(write, text)) break;
       if (outcome !== "interrupted" && outcome !== undefined && endsWith(outcome)) break;
     }
   } finally {
