@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { partitionOf } from "../../lib/record/partition.ts";
+import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+/**
+ * Reads person1 over three fake servers with k = 2, both home servers unrepaired (each
+ * answer comes with a reason, and the read walks on to the third), while the GET to
+ * the home server at `heldPosition` waits until the other home server has answered.
+ * Returns the answer's warning.
+ */
+async function warningWithHeld(heldPosition: 0 | 1): Promise<string> {
+  const cluster = new FakeCluster(3);
+  const broker = await cluster.openBroker({ k: 2 });
+  try {
+    const homes = broker.preferenceList(partitionOf("person1")).slice(0, 2);
+    for (const home of homes) cluster.servers[home].nodeState = { unrepaired: true, k: 2 };
+    const held = cluster.servers[homes[heldPosition]];
+    const release = held.hold("gets");
+    const reading = broker.getEncoded("person1");
+    await waitFor(() => held.requests.includes("GET"), { what: "the held GET to be sent" });
+    // The other home server's fake answers in promise jobs only: one turn of the event
+    // loop lets them all run, so its answer is in before the held one is let go.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    release();
+    const answer = await reading;
+    assert.equal(answer.kind, "not-found");
+    return (answer as { warning?: string }).warning ?? "";
+  } finally {
+    broker.close();
+  }
+}
+
+Deno.test("a read counts its replicas' answers in the order it asked them, whichever answers first", async () => {
+  const inOrder = await warningWithHeld(1);
+  const reversed = await warningWithHeld(0);
+  assert.equal(reversed, inOrder);
+  // The first home server's reason comes first: it was asked first.
+  const reasons = /\((.*)\)/.exec(inOrder)?.[1].split("; ") ?? [];
+  assert.equal(reasons.length, 2, inOrder);
+  assert(
+    reasons.every((reason) => reason.endsWith("may have lost writes and is not yet repaired")),
+  );
+});
