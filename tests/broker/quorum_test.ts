@@ -208,11 +208,13 @@ Deno.test("a write whose servers include an unrepaired one still wins over an ea
     // ...which comes back empty and is vouched for (it never held the key), while the
     // first restarts empty and unrepaired: only the third holds the earlier write now.
     await cluster.byId(second).restart();
-    const client = await connectClient(cluster.byId(second).address);
-    try {
-      await client.markRepaired();
-    } finally {
-      await client.close();
+    // Each broker marks it repaired on its own connection: a connection's state is its
+    // HELLO's, and a broker that reconnected before a mark made elsewhere would keep
+    // reading it unrepaired (a loaded machine made that happen).
+    const markedRepaired = async (broker: Broker) =>
+      (await broker.pool.call(indexOf(second), (connection) => connection.markRepaired())).ok;
+    for (const broker of [ahead, behind]) {
+      await waitFor(() => markedRepaired(broker), { what: `${second} to be marked repaired` });
     }
     await cluster.byId(first).restart();
     // Both brokers have reconnected to both restarted servers and read their HELLOs (a
