@@ -71,6 +71,11 @@ Deno.bench("round trip: the same 1000 PUTs as one PUT_MANY", async () => {
   await client.putMany(items);
 });
 
+Deno.bench("round trip: 1000 pipelined GETs (the answers' value bytes, not decoded)", async () => {
+  // A broker's read path on one connection: the records stored by the PUT rounds above.
+  await Promise.all(keys.map((key) => client.getEncoded(key)));
+});
+
 Deno.bench("round trip: 1 PING", async () => {
   await client.ping();
 });
