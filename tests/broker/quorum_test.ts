@@ -124,7 +124,7 @@ Deno.test("a PUT with a home server down is stored on the next server; the hint 
   }
 });
 
-Deno.test("a memory-only server restarted empty, then its key's other home down: never a plain NOT FOUND", async () => {
+Deno.test("a memory-only server restarted empty, then its key's other home down: never a plain NOT FOUND, and KEYS warns that keys are missing", async () => {
   await using cluster = await KvCluster.start(4);
   const lines = Array.from({ length: RECORD_COUNT }, (_, i) => `"person${i}" : ${i}\n`);
   await using indexer = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", "-i", "-"]);
@@ -148,6 +148,18 @@ Deno.test("a memory-only server restarted empty, then its key's other home down:
   }
   // Its other home answers: the record is found, though the restarted server lost it.
   for (const key of onLostOnly) assert.equal((await broker.ask(`GET ${key}`)).found, true, key);
+  // KEYS does not take the restarted server's listing as complete either: the keys it
+  // lost are missing, and the answer says so.
+  const listing = await broker.ask(`KEYS person ${RECORD_COUNT}`) as {
+    keys: string[];
+    warning?: string;
+  };
+  assert.deepEqual(listing.keys, keys.filter((key) => !onBoth.includes(key)).sort());
+  assert.match(listing.warning ?? "", /^2 of 4 servers did not answer or may have lost writes/);
+  assert.match(
+    listing.warning ?? "",
+    new RegExp(`${lost.id} may have lost writes and is not yet repaired`),
+  );
   assert.equal((await broker.finish()).code, 0);
 });
 
