@@ -9,7 +9,7 @@ import {
 import { partitionOf } from "../../lib/record/partition.ts";
 import { compareVersions, formatVersion } from "../../lib/record/version.ts";
 import { int, object, str } from "../../lib/record/value.ts";
-import { FakeCluster, repairAs } from "../helpers/fake_cluster.ts";
+import { FakeCluster, repairAs, writeAheadOnFirstAndThird } from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 
@@ -470,12 +470,12 @@ async function writeOverLostCopy(how: LostCopy, verb: "put" | "delete"): Promise
   const cluster = new FakeCluster(3);
   const broker = await cluster.openBroker({ k: 2 });
   try {
-    const [first, second, third] = broker.preferenceList(partitionOf("person1"));
-    // Stamped by a broker whose clock runs a minute ahead of this one's.
-    const acknowledged = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
-    for (const index of [first, third]) {
-      cluster.servers[index].applyPut("person1", int(1), { version: acknowledged });
-    }
+    const { acknowledged, first, second } = writeAheadOnFirstAndThird(
+      cluster,
+      broker,
+      "person1",
+      int(1),
+    );
     const server = cluster.servers[first];
     if (how !== "restarted in flight") server.restart();
     const answerFirst = server.hold("next write answer");

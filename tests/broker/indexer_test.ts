@@ -10,7 +10,7 @@ import {
 } from "../../lib/broker/indexer.ts";
 import { MAX_PUT_MANY_ITEMS } from "../../lib/protocol/put_many.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
-import { FakeCluster, repairAs } from "../helpers/fake_cluster.ts";
+import { FakeCluster, repairAs, writeAheadOnFirstAndThird } from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { partitionOf } from "../../lib/record/partition.ts";
@@ -414,12 +414,12 @@ Deno.test("a record whose replica restarted before the other replica stored it i
 async function indexOverLostCopy(how: "unrepaired" | "repaired in flight"): Promise<void> {
   const { cluster, broker } = await setUp(3, 2);
   try {
-    const [first, second, third] = broker.preferenceList(partitionOf("person1"));
-    // Stamped by a broker whose clock runs a minute ahead of this one's.
-    const acknowledged = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
-    for (const index of [first, third]) {
-      cluster.servers[index].applyPut("person1", int(7), { version: acknowledged });
-    }
+    const { acknowledged, first, second } = writeAheadOnFirstAndThird(
+      cluster,
+      broker,
+      "person1",
+      int(7),
+    );
     const server = cluster.servers[first];
     server.restart();
     // The broker reconnects before the load, so the record goes to the new process.

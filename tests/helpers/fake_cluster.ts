@@ -38,8 +38,14 @@ import type { Connector, ServerConnection } from "../../lib/broker/server_pool.t
 import { Broker, type BrokerOptions } from "../../lib/broker/broker.ts";
 import { repairCluster, type RepairReport } from "../../lib/broker/repair.ts";
 import type { Value } from "../../lib/record/value.ts";
+import { partitionOf } from "../../lib/record/partition.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
-import { compareVersions, formatVersion, readVersion } from "../../lib/record/version.ts";
+import {
+  compareVersions,
+  formatVersion,
+  readVersion,
+  type Version,
+} from "../../lib/record/version.ts";
 import { RecordTrie } from "../../lib/trie/mod.ts";
 import { PARTITION_COUNT } from "../../lib/record/partition.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
@@ -429,4 +435,30 @@ export function repairAs(broker: Broker): Promise<RepairReport> {
     placement: broker,
     unrepaired: (index) => broker.pool.state(index)?.unrepaired === true,
   });
+}
+
+/**
+ * Stores `key` = `value` on the first and third servers of its preference list, as a
+ * write acknowledged while the second was down, stamped a minute ahead of every broker's
+ * clock (by a broker whose clock runs ahead): a later write that misses it must still be
+ * stamped after it. Returns its version and the first three servers of the list.
+ *
+ * @example
+ * ```ts ignore
+ * const { acknowledged, first } = writeAheadOnFirstAndThird(cluster, broker, "person1", int(1));
+ * cluster.servers[first].restart(); // the first loses it: only the third holds it now
+ * ```
+ */
+export function writeAheadOnFirstAndThird(
+  cluster: FakeCluster,
+  broker: Broker,
+  key: string,
+  value: Value,
+): { acknowledged: Version; first: number; second: number; third: number } {
+  const [first, second, third] = broker.preferenceList(partitionOf(key));
+  const acknowledged = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
+  for (const index of [first, third]) {
+    cluster.servers[index].applyPut(key, value, { version: acknowledged });
+  }
+  return { acknowledged, first, second, third };
 }
