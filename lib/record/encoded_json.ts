@@ -18,7 +18,9 @@
  */
 import { ByteReader, DecodeError, grownBuffer } from "../base/bytes.ts";
 import { isWellFormedUtf8 } from "../base/utf8.ts";
+import { invariant } from "../base/invariant.ts";
 import { checkEncodedName } from "./key.ts";
+import { MAX_NESTING_DEPTH } from "../limits.ts";
 import { floatJsonText, MAX_NUMBER_JSON_BYTES, writeNumberJson } from "./value.ts";
 import {
   checkObjectDepth,
@@ -92,8 +94,14 @@ const utf8Encoder = new TextEncoder();
 export class EncodedJsonWriter {
   #buffer = new Uint8Array(INITIAL_CAPACITY);
   #length = 0;
-  /** Where each field name of the objects being written starts and ends in the source. */
-  #names: number[] = [];
+  /**
+   * Where each field name of the objects being written starts and ends in the source, as
+   * pairs up to `#nameCount` (a typed stack: an array pushed to and cut back for every
+   * object cost more). An object keeps at most NAME_SCAN_LIMIT + 1 names here before a
+   * Set takes over, so the stack is bounded by the nesting limit.
+   */
+  readonly #names = new Uint32Array(2 * (NAME_SCAN_LIMIT + 1) * MAX_NESTING_DEPTH);
+  #nameCount = 0;
 
   /** Bytes written since the last reset. */
   get length(): number {
@@ -200,14 +208,14 @@ export class EncodedJsonWriter {
    */
   value(source: Uint8Array): void {
     const start = this.#length;
-    const names = this.#names.length;
+    const names = this.#nameCount;
     try {
       const reader = new ByteReader(source);
       this.#value(reader, source, 1);
       checkValueEnd(reader.remaining);
     } catch (error) {
       this.#length = start;
-      this.#names.length = names;
+      this.#nameCount = names;
       throw error;
     }
   }
@@ -235,7 +243,7 @@ export class EncodedJsonWriter {
 
   #object(reader: ByteReader, source: Uint8Array, depth: number): void {
     checkObjectDepth(depth);
-    const firstName = this.#names.length;
+    const firstName = this.#nameCount;
     let seen: Set<string> | undefined;
     this.#byte(0x7b); // {
     for (let count = 0;; count++) {
@@ -253,7 +261,7 @@ export class EncodedJsonWriter {
       }
       this.#value(reader, source, depth + 1);
     }
-    this.#names.length = firstName;
+    this.#nameCount = firstName;
     this.#byte(0x7d); // }
   }
 
@@ -289,19 +297,23 @@ export class EncodedJsonWriter {
   /** Throws for a name equal to one of this object's earlier ones (from `firstName` on). */
   #checkNewName(source: Uint8Array, at: number, length: number, firstName: number): void {
     const names = this.#names;
-    for (let i = firstName; i < names.length; i += 2) {
+    const count = this.#nameCount;
+    for (let i = firstName; i < count; i += 2) {
       if (names[i + 1] - names[i] === length && sameBytes(source, names[i], at, length)) {
         duplicateFieldName(utf8Decoder.decode(source.subarray(at, at + length)));
       }
     }
-    names.push(at, at + length);
+    invariant(count + 2 <= names.length, "an object's scanned names fit the stack");
+    names[count] = at;
+    names[count + 1] = at + length;
+    this.#nameCount = count + 2;
   }
 
   /** The names met so far in an object that has many, as a Set for the rest of it. */
   #nameSet(source: Uint8Array, firstName: number): Set<string> {
     const set = new Set<string>();
     const names = this.#names;
-    for (let i = firstName; i < names.length; i += 2) {
+    for (let i = firstName; i < this.#nameCount; i += 2) {
       set.add(utf8Decoder.decode(source.subarray(names[i], names[i + 1])));
     }
     return set;

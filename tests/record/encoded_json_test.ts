@@ -297,3 +297,18 @@ Deno.test("EncodedJsonWriter.string writes exactly JSON.stringify(text), after w
     { numRuns: 5000 },
   );
 });
+
+Deno.test("EncodedJsonWriter checks names at the nesting limit with 16 names at every level, and again after a refused value", () => {
+  // 15 names and a 16th holding the next level: the writer's stack of names at its fullest.
+  let value: Value = object(Array.from({ length: 17 }, (_, i): Field => [`n${i}`, int(i)]));
+  for (let level = 1; level < MAX_NESTING_DEPTH; level++) {
+    const fields = Array.from({ length: 15 }, (_, i): Field => [`f${i}`, str("x")]);
+    value = object([...fields, ["next", value]]);
+  }
+  const bytes = encodeValue(value);
+  assert.equal(encodedJsonText(bytes), toJsonText(value));
+  const repeated = encodeValue(object([["a", int(1)], ["b", int(2)]]));
+  repeated[repeated.indexOf(0x62)] = 0x61; // "b" → "a"
+  assert.equal(outcome(encodedJsonText, repeated), outcome(asJson, repeated));
+  assert.equal(encodedJsonText(bytes), toJsonText(value));
+});
