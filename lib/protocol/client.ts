@@ -140,6 +140,12 @@ const HELD_REQUEST_BYTES = 64 * 1024;
 /** Numbers noted per answer taken from a read: type, request id, body start and end. */
 const SPAN_FIELDS = 4;
 
+/**
+ * Numbers of answer notes kept for the next read (1024 answers' worth); a read of more
+ * tiny answers than that grows them, and they are let go after it.
+ */
+const RETAINED_ANSWER_SPANS = 1024 * SPAN_FIELDS;
+
 /** A write buffer grown past this is dropped after use rather than kept. */
 const RETAINED_WRITE_BUFFER_BYTES = 1024 * 1024;
 
@@ -324,7 +330,7 @@ export class ServerClient {
   /** Requests in `#outgoing`, not yet handed to a write. */
   #queued = 0;
   /** The answers of one read, SPAN_FIELDS numbers each (see #takeAnswers); reused. */
-  readonly #answerSpans: number[] = [];
+  #answerSpans: number[] = [];
 
   private constructor(conn: Deno.Conn, address: ServerAddress, options: ClientOptions) {
     this.#conn = conn;
@@ -1039,18 +1045,18 @@ export class ServerClient {
         count++;
       }
     } finally {
+      if (spans.length > RETAINED_ANSWER_SPANS) this.#answerSpans = [];
       // A broken frame fails the connection, but only after the answers before it.
-      this.#deliver(reader.buffer, count);
+      this.#deliver(reader.buffer, spans, count);
     }
   }
 
   /**
-   * Hands the `count` answers noted in `#answerSpans`, bodies in `buffer` (the reader's),
-   * to their requests (see #takeAnswers).
+   * Hands the `count` answers noted in `spans`, bodies in `buffer` (the reader's), to
+   * their requests (see #takeAnswers).
    */
-  #deliver(buffer: Uint8Array, count: number): void {
+  #deliver(buffer: Uint8Array, spans: readonly number[], count: number): void {
     if (count === 0) return;
-    const spans = this.#answerSpans;
     // The bodies lie one after the other in the reader's buffer, headers between them.
     const first = spans[2];
     const copy = buffer.slice(first, spans[(count - 1) * SPAN_FIELDS + 3]);

@@ -766,3 +766,36 @@ Deno.test("a value getEncoded answered stays as it was while later answers are r
   await client.close();
   await stop();
 });
+
+Deno.test("thousands of answers arriving in one read each settle their own request, and the connection carries on", async () => {
+  const version = { ms: 1_700_000_000_000, counter: 1, broker: 2 };
+  // The client notes every answer of a read before handing them over, and lets the notes
+  // of a read this big go afterwards: the next read's answers must not be mixed up.
+  const rounds = [3000, 10];
+  const totals = [1, 1 + rounds[0], 1 + rounds[0] + rounds[1]];
+  let answered = 0;
+  const fake = fakeServer((conn, frameCount) => {
+    if (!totals.includes(frameCount) || frameCount <= answered) return;
+    const frames = new FrameWriter();
+    for (let id = answered + 1; id <= frameCount; id++) {
+      if (id === 1) okHello(frames, 64 * 1024);
+      else frames.okOrNotFound(id, version, (out) => (out.raw(encodeValue(int(id))), true));
+    }
+    answered = frameCount;
+    conn.write(frames.bytes()).catch(() => {});
+  });
+  const client = await connectClient(fake.address);
+  let id = 2;
+  for (const count of rounds) {
+    const reads = Array.from({ length: count }, (_, n) => client.getEncoded(`person${n}`));
+    const answers = await Promise.all(reads);
+    answers.forEach((answer, n) => {
+      assert.deepEqual(answer.encoded, encodeValue(int(id + n)), `request ${id + n}`);
+      assert.deepEqual(answer.version, version);
+    });
+    id += count;
+  }
+  assert.equal(client.isOpen, true);
+  await client.close();
+  await fake.stop();
+});
