@@ -23,6 +23,7 @@ const DEFAULT_GETS = 100_000;
 const DEFAULT_RECORDS = 1_000;
 const KV_SERVERS = 4;
 const REPLICAS = 2;
+const NEWLINE = 0x0a;
 
 /** What one piped run gave: its stdout's line count and its own CPU time. */
 interface PipedRun {
@@ -49,8 +50,10 @@ async function pipeThrough(command: string, args: string[], inputPath: string): 
   const feeding = input.readable.pipeTo(child.stdin);
   const stderr = new Response(child.stderr).text();
   let lines = 0;
+  // indexOf is a native scan: a byte-by-byte loop here cost this process 0.2 CPU-s over kv's 46 MB
+  // of answers (18 ms with indexOf), taken from the two cores the measured processes share.
   for await (const chunk of child.stdout) {
-    for (const byte of chunk) if (byte === 10) lines++;
+    for (let at = chunk.indexOf(NEWLINE); at !== -1; at = chunk.indexOf(NEWLINE, at + 1)) lines++;
   }
   await feeding;
   const status = await child.status;
