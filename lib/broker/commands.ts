@@ -56,7 +56,7 @@ import { EncodedJsonWriter } from "../record/encoded_json.ts";
 import { DecodeError, UTF8_CACHE_MAX_BYTES, Utf8Cache } from "../base/bytes.ts";
 import { formatVersion } from "../record/version.ts";
 import { keyProblem } from "../record/key.ts";
-import { CharClass, charClass, DOT } from "../record/grammar.ts";
+import { CharClass, charClass, DOT, LOWER_E, SPACE } from "../record/grammar.ts";
 
 /** KEYS lists this many keys unless told otherwise. */
 export const DEFAULT_KEYS_LIMIT = 100;
@@ -302,9 +302,7 @@ const GET_PREFIX_BYTES = 4;
 /** Set in an ASCII letter's code makes it lower-case (`G` 0x47 → `g` 0x67). */
 const LOWER_CASE_BIT = 0x20;
 const LOWER_G = 0x67;
-const LOWER_E = 0x65;
 const LOWER_T = 0x74;
-const SPACE = 0x20;
 
 /**
  * 1 for the bytes a key {@link parseGetLine} reads may hold: printable ASCII that is

@@ -13,7 +13,7 @@
  * ```ts
  * import { KvCore } from "./core.ts";
  * const core = await KvCore.open(servers, { k: 2 });
- * const entry = await core.get("person1"); // { key, value: Value | null, version, warning? }
+ * const entry = await core.getDecoded("person1", decodeValue); // { key, value: Value | null, version, warning? }
  * ```
  * @module
  */
@@ -127,7 +127,7 @@ export function replicasAgree(copies: readonly ReplicaCopy[]): boolean {
  * const core = await KvCore.open(await readServerList("serverFile.txt"), { k: 2 });
  * try {
  *   await core.put("person1", object([["name", str("Mary")], ["age", int(22)]]));
- *   (await core.query("person1.age")).value; // { kind: "int", value: 22 }
+ *   (await core.queryDecoded("person1.age", decodeValue)).value; // { kind: "int", value: 22 }
  *   (await core.getJson("person1")).json; // '{"name":"Mary","age":22}'
  *   await core.replicas("person1"); // [{ server: "127.0.0.1:8000", state: "found", … }, …]
  * } finally {
@@ -188,26 +188,15 @@ export class KvCore {
   }
 
   /**
-   * The record under `key`.
+   * The record under `key`, its value made by `decode` from the answering replica's
+   * bytes (`decodeValue` for kv's typed Value, `decodePlainValue` for the library's
+   * plain objects). A DecodeError from `decode` is that server's fault: a
+   * KvUnavailableError naming it.
    *
    * @example
    * ```ts ignore
-   * await core.get("person1"); // { key: "person1", value: { kind: "int", value: 22 }, version: "0193…" }
-   * await core.get("nobody"); // { key: "nobody", value: null, version: null }
-   * ```
-   */
-  async get(key: string): Promise<ValueEntry> {
-    return await this.getDecoded(key, decodeValue);
-  }
-
-  /**
-   * Like {@link KvCore.get}, with the value made by `decode` from the answering replica's
-   * bytes: the library's plain objects, with no typed Value on the way. A DecodeError
-   * from `decode` is that server's fault: a KvUnavailableError naming it.
-   *
-   * @example
-   * ```ts ignore
-   * await core.getDecoded("person1", (bytes) => bytes.length); // { key, value: 12, version }
+   * await core.getDecoded("person1", decodeValue); // { key: "person1", value: { kind: "int", value: 22 }, version: "0193…" }
+   * await core.getDecoded("nobody", decodeValue); // { key: "nobody", value: null, version: null }
    * ```
    */
   async getDecoded<T>(key: string, decode: (bytes: Uint8Array) => T): Promise<ValueEntry<T>> {
@@ -215,14 +204,14 @@ export class KvCore {
     return entry(key, await this.#open().getEncoded(key), decode);
   }
 
-  /** Like {@link KvCore.get}, with the value as JSON text made from the wire bytes. */
+  /** Like {@link KvCore.getDecoded}, with the value as JSON text made from the wire bytes. */
   async getJson(key: string): Promise<JsonEntry> {
     checkName(key, "key");
     return jsonEntry(key, await this.#open().getEncoded(key));
   }
 
   /**
-   * Like {@link KvCore.query}, with the value as JSON text made from the wire bytes.
+   * Like {@link KvCore.queryDecoded}, with the value as JSON text made from the wire bytes.
    *
    * @example
    * ```ts ignore
@@ -235,12 +224,10 @@ export class KvCore {
     return { ...jsonEntry(segments[0], await this.#open().queryEncoded(segments)), path: segments };
   }
 
-  /** The value at a dotted path or an array of names. */
-  async query(path: string | readonly string[]): Promise<ValueEntry & { path: string[] }> {
-    return await this.queryDecoded(path, decodeValue);
-  }
-
-  /** Like {@link KvCore.query}, with the value made by `decode`, as {@link KvCore.getDecoded}. */
+  /**
+   * The value at a dotted path or an array of names, made by `decode` as
+   * {@link KvCore.getDecoded} makes a record's.
+   */
   async queryDecoded<T>(
     path: string | readonly string[],
     decode: (bytes: Uint8Array) => T,

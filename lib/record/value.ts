@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { DIGIT_ZERO, DOT, MINUS } from "./grammar.ts";
 
 /** A string value: any sequence of Unicode characters. */
 export interface StringValue {
@@ -203,10 +204,6 @@ const POWERS_OF_TEN: readonly number[] = Array.from(
   (_, power) => 10 ** power,
 );
 
-const MINUS_SIGN = 0x2d;
-const DECIMAL_POINT = 0x2e;
-const DIGIT_ZERO = 0x30;
-
 /**
  * Writes the JSON text of a number as ASCII into `out` from `at` (which has room for
  * {@link MAX_NUMBER_JSON_BYTES}) and returns where it ends, or -1, having written
@@ -234,7 +231,7 @@ export function writeNumberJson(
     if (!(Math.abs(value) <= Number.MAX_SAFE_INTEGER) || Object.is(value, -0)) return -1;
     const end = writeDigits(value, 0, out, at);
     if (!isFloat) return end;
-    out[end] = DECIMAL_POINT;
+    out[end] = DOT;
     out[end + 1] = DIGIT_ZERO;
     return end + 2;
   }
@@ -254,14 +251,14 @@ export function writeNumberJson(
  */
 function writeDigits(digits: number, decimals: number, out: Uint8Array, at: number): number {
   let magnitude = Math.abs(digits);
-  if (digits < 0) out[at++] = MINUS_SIGN;
+  if (digits < 0) out[at++] = MINUS;
   let count = 1;
   for (let rest = Math.floor(magnitude / 10); rest > 0; rest = Math.floor(rest / 10)) count++;
   if (count <= decimals) count = decimals + 1;
   const end = at + count + (decimals > 0 ? 1 : 0);
   let position = end;
   for (let written = 0; written < count; written++) {
-    if (written === decimals && decimals > 0) out[--position] = DECIMAL_POINT;
+    if (written === decimals && decimals > 0) out[--position] = DOT;
     const next = Math.floor(magnitude / 10);
     out[--position] = DIGIT_ZERO + (magnitude - next * 10);
     magnitude = next;
