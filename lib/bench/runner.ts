@@ -6,8 +6,9 @@
  *
  * Closed loop (the default): each of `clients × pipeline` workers sends its
  * next operation when the previous one is answered, and latency runs from
- * that send. A slow answer then delays the requests behind it, which are never
- * measured as late: tails are understated (coordinated omission). Open loop
+ * that answer (one clock reading ends an operation and starts the next). A
+ * slow answer then delays the requests behind it, which are never measured as
+ * late: tails are understated (coordinated omission). Open loop
  * (`rate`): operation i is due at start + i / rate, whatever happened before,
  * and its latency runs from that intended time, as wrk2 measures, so queueing
  * behind a slow answer is counted.

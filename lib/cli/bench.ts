@@ -83,7 +83,7 @@ Flags:
       --rate R           open loop: R operations per second in all, 1..${MAX_RATE};
                          latency measured from each operation's intended send time
                          (as wrk2 does); without it the loop is closed and latency
-                         runs from each send
+                         runs from the worker's previous answer, i.e. its send
       --seed N           seed for records and operations, 0..${MAX_SEED} (default random)
       --no-load          use the records the cluster holds (person0..person<N-1>)
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}
