@@ -25,6 +25,7 @@ export {
   connect,
   type ConnectOptions,
   Kv,
+  type KvBytesEntry,
   type KvDeleteResult,
   type KvEntry,
   type KvKeysPage,

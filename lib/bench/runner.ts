@@ -21,7 +21,7 @@
  * ```
  * @module
  */
-import { brokerOf, connect, type Kv, type KvEntry } from "../client/kv.ts";
+import { brokerOf, connect, type Kv, type KvBytesEntry, type KvEntry } from "../client/kv.ts";
 import { KvError, KvUnavailableError } from "../client/errors.ts";
 import { fromValue, type KvValue } from "../client/values.ts";
 import { indexLines } from "../broker/indexer.ts";
@@ -70,6 +70,16 @@ export const GEN_KEYS: readonly KeySpec[] = [
 /** The `kv gen` shape of the records: `-d 3 -l 8 -m 6`, as the README's measurements. */
 export const GEN_SHAPE = { maxNesting: 3, maxStringLength: 8, maxKeysPerValue: 6 } as const;
 
+/**
+ * How reads take the values they read: `"objects"`, as `Kv.get` answers them (plain
+ * JavaScript, what an application uses), or `"bytes"`, as `Kv.getBytes` does (the
+ * value's encoding, never decoded: as redis-benchmark, which does not parse what it reads).
+ */
+export type ValueReading = "objects" | "bytes";
+
+/** Every {@link ValueReading}, the default first. */
+export const VALUE_READINGS: readonly ValueReading[] = ["objects", "bytes"];
+
 /** Characters of a `--size` record's string. */
 const SIZE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -95,6 +105,11 @@ export interface BenchOptions {
   clients?: number;
   /** Operations in flight per client; default 1. */
   pipeline?: number;
+  /**
+   * How reads take values (reads and read-modify-write's reads; scans list with
+   * `Kv.list`, which makes objects); default `"objects"`.
+   */
+  values?: ValueReading;
   /** Open loop at this many operations per second in all; default: closed loop. */
   rate?: number;
   /** PRNG seed for records and operations; default 1. */
@@ -155,6 +170,8 @@ export interface BenchReport {
   clients: number;
   /** Operations in flight per client. */
   pipeline: number;
+  /** How reads took the values: made into objects (`Kv.get`) or left as bytes (`Kv.getBytes`). */
+  values: ValueReading;
   /** Closed: latency from each send. Open: from the intended send time at `rate`. */
   loop: "closed" | "open";
   /** Operations per second asked for (open loop), or null. */
@@ -266,6 +283,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const clientCount = options.clients ?? 1;
   const pipeline = options.pipeline ?? 1;
   const seed = options.seed ?? 1;
+  const values = options.values ?? "objects";
   const operations = options.durationMs === undefined
     ? options.operations ?? DEFAULT_OPERATIONS
     : undefined;
@@ -290,6 +308,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       operations,
       durationMs: options.durationMs,
       rate: options.rate,
+      bytes: values === "bytes",
       progress: options.progress,
     });
     const seconds = await run.start(clients, pipeline);
@@ -301,6 +320,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       recordShape: options.size === undefined ? "kv gen -d 3 -l 8 -m 6" : `${options.size} bytes`,
       clients: clientCount,
       pipeline,
+      values,
       loop: options.rate === undefined ? "closed" : "open",
       rate: options.rate ?? null,
       seed,
@@ -389,6 +409,8 @@ class Run {
   readonly #operations: number | undefined;
   readonly #durationMs: number | undefined;
   readonly #intervalMs: number | undefined;
+  /** Reads take values as bytes (`Kv.getBytes`), not objects. */
+  readonly #bytes: boolean;
   readonly #progress: { update(done: number): void; finish(): void } | undefined;
   #issued = 0;
   #done = 0;
@@ -401,6 +423,7 @@ class Run {
     operations: number | undefined;
     durationMs: number | undefined;
     rate: number | undefined;
+    bytes: boolean;
     progress: { update(done: number): void; finish(): void } | undefined;
   }) {
     this.#picker = options.picker;
@@ -408,6 +431,7 @@ class Run {
     this.#operations = options.operations;
     this.#durationMs = options.durationMs;
     this.#intervalMs = options.rate === undefined ? undefined : 1000 / options.rate;
+    this.#bytes = options.bytes;
     this.#progress = options.progress;
   }
 
@@ -455,7 +479,7 @@ class Run {
       try {
         // A read, most operations, is awaited here rather than through #perform's promise.
         if (operation.kind === "read") {
-          countRead(await client.get(recordKey(operation.index)), stats);
+          countRead(await this.#read(client, recordKey(operation.index)), stats);
         } else await this.#perform(client, operation, stats);
       } catch (error) {
         if (!(error instanceof KvError)) throw error;
@@ -471,6 +495,11 @@ class Run {
     }
   }
 
+  /** Reads `key` as the run takes values: objects or bytes. */
+  #read(client: Kv, key: string): Promise<KvEntry | KvBytesEntry> {
+    return this.#bytes ? client.getBytes(key) : client.get(key);
+  }
+
   /** The value a write of `operation` stores, cycling through the pool. */
   #valueFor(operation: Operation): KvValue {
     invariant(this.#values.length > 0, "a workload that writes has a value pool");
@@ -481,7 +510,7 @@ class Run {
     const key = recordKey(operation.index);
     switch (operation.kind) {
       case "read":
-        countRead(await client.get(key), stats);
+        countRead(await this.#read(client, key), stats);
         return;
       case "update":
       case "insert":
@@ -496,7 +525,7 @@ class Run {
       }
       case "read-modify-write": {
         // Read, then write the record back changed (YCSB changes one field; a kv PUT is whole).
-        countRead(await client.get(key), stats);
+        countRead(await this.#read(client, key), stats);
         await client.put(key, this.#valueFor(operation));
         return;
       }
@@ -505,7 +534,7 @@ class Run {
 }
 
 /** Counts what a read's answer says: a warning, nothing found. */
-function countRead(entry: KvEntry, stats: OperationStats): void {
+function countRead(entry: KvEntry | KvBytesEntry, stats: OperationStats): void {
   if (entry.warning !== undefined) stats.warnings++;
   if (entry.value === null) stats.notFound++;
 }

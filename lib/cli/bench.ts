@@ -24,6 +24,8 @@ import {
   DEFAULT_RECORDS,
   type OperationReport,
   runBench,
+  VALUE_READINGS,
+  type ValueReading,
 } from "../bench/runner.ts";
 import { type Distribution, type Workload, WORKLOAD_MIX, WORKLOADS } from "../bench/workload.ts";
 import { intFlag, parseFlags } from "./args.ts";
@@ -80,6 +82,10 @@ Flags:
       --clients N        independent clients, each with its own connections,
                          1..${MAX_CLIENTS} (default 1)
       --pipeline N       operations in flight per client, 1..${MAX_PIPELINE} (default 1)
+      --values V         how reads take values: objects, made into plain JavaScript as
+                         Kv.get answers them (what an application uses), or bytes,
+                         left encoded as Kv.getBytes answers them (as redis-benchmark,
+                         which never parses what it reads) (default objects)
       --rate R           open loop: R operations per second in all, 1..${MAX_RATE};
                          latency measured from each operation's intended send time
                          (as wrk2 does); without it the loop is closed and latency
@@ -134,6 +140,7 @@ function parseBenchFlags(args: string[]) {
     duration: { type: "string" },
     clients: { type: "string" },
     pipeline: { type: "string" },
+    values: { type: "string" },
     rate: { type: "string" },
     seed: { type: "string" },
     "no-load": { type: "boolean" },
@@ -157,6 +164,10 @@ function benchOptions(values: ReturnType<typeof parseBenchFlags>["values"]): Ben
     throw new UserError(
       `kv bench: --distribution must be zipfian or uniform, got '${values.distribution}'`,
     );
+  }
+  const valueReading = (values.values ?? "objects") as ValueReading;
+  if (!VALUE_READINGS.includes(valueReading)) {
+    throw new UserError(`kv bench: --values must be objects or bytes, got '${values.values}'`);
   }
   const { authFile, tlsCa } = securityPaths("bench", values);
   if (values.ops !== undefined && values.duration !== undefined) {
@@ -184,6 +195,7 @@ function benchOptions(values: ReturnType<typeof parseBenchFlags>["values"]): Ben
     durationMs: durationSeconds === undefined ? undefined : durationSeconds * 1000,
     clients: int("--clients", values.clients, MAX_CLIENTS, 1),
     pipeline: int("--pipeline", values.pipeline, MAX_PIPELINE, 1),
+    values: valueReading,
     rate: values.rate === undefined ? undefined : int("--rate", values.rate, MAX_RATE),
     seed,
     noLoad: values["no-load"] ?? false,
@@ -218,6 +230,9 @@ export function formatReport(report: BenchReport): string {
     `${report.records} records (${report.recordShape}), seed ${report.seed}`,
     `${report.clients} client${report.clients === 1 ? "" : "s"} × pipeline ${report.pipeline}; ` +
     loop,
+    report.values === "objects"
+      ? "values read as plain objects (Kv.get)"
+      : "values read as bytes, never decoded (Kv.getBytes; --values objects makes objects)",
   ];
   if (report.loadSeconds !== null) {
     lines.push(`loaded ${report.records} records in ${report.loadSeconds.toFixed(2)} s`);

@@ -24,6 +24,7 @@ import {
   serverAddress,
   ServerFileError,
 } from "../broker/server_list.ts";
+import { DecodeError } from "../base/bytes.ts";
 import { KvInputError, KvUnavailableError } from "./errors.ts";
 import { checkName, decodePlainValue, type FloatReading, type KvValue, toValue } from "./values.ts";
 import { checkInteger, KvCore, LIST_PAGE_SIZE } from "./core.ts";
@@ -114,6 +115,30 @@ export interface KvEntry {
    * Set when the answer is not guaranteed (too many servers down or not yet repaired): a
    * `null` value may hide a record, a value found may have a newer version.
    */
+  warning?: string;
+}
+
+/**
+ * The answer to {@link Kv.getBytes}: a {@link KvEntry} whose value is still in kv's
+ * binary encoding (lib/record/value_codec.ts, what the servers store and send).
+ *
+ * @example
+ * ```ts
+ * const entry: KvBytesEntry = { key: "person1", value: null, version: null }; // not found
+ * ```
+ */
+export interface KvBytesEntry {
+  /** The record key. */
+  key: string;
+  /**
+   * The value's encoding, in an array of its own (copied out of the connection's
+   * buffer), not yet read or checked: {@link Kv.decode} makes it the value
+   * {@link Kv.get} answers. `null` when there is no such record.
+   */
+  value: Uint8Array | null;
+  /** As {@link KvEntry.version}. */
+  version: string | null;
+  /** As {@link KvEntry.warning}. */
   warning?: string;
 }
 
@@ -252,6 +277,15 @@ export interface KvServerStatus {
   hints: number;
 }
 
+/**
+ * A found value's bytes in an array of their own: the connection hands over a view into
+ * one copy shared by the answers of one read, which a caller keeping one value would
+ * keep alive whole.
+ */
+function copyBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.slice();
+}
+
 /** Each Kv's core, for {@link coreOf}: kept out of the class's public surface. */
 const CORES = new WeakMap<Kv, KvCore>();
 
@@ -295,6 +329,45 @@ export class Kv implements AsyncDisposable {
   get(key: string): Promise<KvEntry> {
     // The core's promise itself: no async wrapper and its extra promise per read.
     return this.#core.getDecoded(key, this.#decode);
+  }
+
+  /**
+   * Like {@link Kv.get}, with the value left in its encoded bytes: for a caller that
+   * passes values on, stores them, or reads only some of them, and so need not pay for
+   * making every value's objects (most of a read's work in the client);
+   * {@link Kv.decode} makes them the value `get` answers, when wanted.
+   *
+   * @example
+   * ```ts
+   * const entry = await kv.getBytes("person1");
+   * if (entry.value !== null) kv.decode(entry.value); // { name: "Mary", age: 22 }
+   * ```
+   */
+  getBytes(key: string): Promise<KvBytesEntry> {
+    return this.#core.getDecoded(key, copyBytes);
+  }
+
+  /**
+   * The value `bytes` ({@link KvBytesEntry.value}) encode, as {@link Kv.get} answers it
+   * (floats read as connect() was told). Bytes that are not a value's encoding are a
+   * KvInputError: {@link Kv.getBytes} hands over what the server sent unchecked.
+   *
+   * @example
+   * ```ts
+   * const { value } = await kv.getBytes("person1");
+   * const person = value === null ? null : kv.decode(value);
+   * ```
+   */
+  decode(bytes: Uint8Array): KvValue {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new KvInputError("decode takes a Uint8Array, a value's bytes from getBytes");
+    }
+    try {
+      return this.#decode(bytes);
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error;
+      throw new KvInputError(`these bytes are not a kv value's encoding: ${error.message}`);
+    }
   }
 
   /**

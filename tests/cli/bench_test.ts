@@ -86,6 +86,27 @@ Deno.test("kv bench --no-load, --size, --rate and --duration report consistently
   const timed = await bench([...common, "--no-load", "--workload", "C", "--duration", "1"]);
   assert(timed.operations > 0);
   assertConsistent(timed);
+  assert.equal(timed.values, "objects", "reads make objects unless told");
+});
+
+Deno.test("kv bench --values bytes reads every record as bytes and says so", async () => {
+  await using cluster = await KvCluster.start(2);
+  const common = ["-s", cluster.serverFile, "-k", "2", "-n", "20", "--seed", "5"];
+  for (const workload of ["C", "F"]) {
+    const report = await bench([
+      ...common,
+      ...["--workload", workload, "--ops", "200", "--pipeline", "4", "--values", "bytes"],
+    ]);
+    assert.equal(report.values, "bytes");
+    assert.equal(report.operations, 200);
+    assertConsistent(report);
+    assert.deepEqual([report.errors, report.warnings, report.notFound], [0, 0, 0], workload);
+  }
+  const run = await runKv(
+    withBrokerTimeout([...["bench", ...common, "--no-load", "--ops", "10"], "--values", "bytes"]),
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^values read as bytes, never decoded/m);
 });
 
 Deno.test("kv bench prints a table with every operation kind that ran", async () => {
@@ -106,6 +127,7 @@ Deno.test("kv bench prints a table with every operation kind that ran", async ()
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^kv bench: workload F \(read-modify-write/);
   assert.match(run.stdout, /closed loop/);
+  assert.match(run.stdout, /^values read as plain objects \(Kv\.get\)$/m);
   assert.match(run.stdout, /^30 operations in /m);
   assert.match(run.stdout, /^read +\d+/m);
   assert.match(run.stdout, /^read-modify-write +\d+/m);
@@ -117,6 +139,7 @@ Deno.test("kv bench refuses bad flags with one line and exit 2", async () => {
     [["-s", "x", "--workload", "G"], /^kv bench: --workload must be one of A to F, got 'G'/],
     [["-s", "x", "--ops", "5", "--duration", "1"], /^kv bench: give --ops or --duration, not both/],
     [["-s", "x", "--pipeline", "0"], /^kv bench: --pipeline must be a whole number from 1/],
+    [["-s", "x", "--values", "json"], /^kv bench: --values must be objects or bytes, got 'json'/],
     [
       ["-s", "x", "--distribution", "normal"],
       /^kv bench: --distribution must be zipfian or uniform/,

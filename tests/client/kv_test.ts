@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   connect,
   Float,
@@ -7,7 +8,9 @@ import {
   KvUnavailableError,
   LIST_PAGE_SIZE,
 } from "../../mod.ts";
+import { fromValue } from "../../lib/client/values.ts";
 import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
+import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 
 /** A version's text form: 24 hex digits (lib/record/version.ts). */
 const VERSION_TEXT = /^[0-9a-f]{24}$/;
@@ -81,6 +84,31 @@ Deno.test("ints and floats keep their kind with floats: tagged", async () => {
   assert.equal(int, 2);
   assert.ok(float instanceof Float && float.value === 2, `${float}`);
   assert.ok(fraction instanceof Float && fraction.value === 1.5, `${fraction}`);
+});
+
+Deno.test("getBytes's bytes decode to what get answers, for any record, either float reading", async () => {
+  await using cluster = await KvCluster.start(2);
+  const options = { servers: cluster.serverFile, replicas: 2, timeoutMs: BROKER_TIMEOUT_MS };
+  await using tagged = await connect({ ...options, floats: "tagged" });
+  await using numbers = await connect({ ...options, floats: "number" });
+  await fc.assert(
+    fc.asyncProperty(keyArbitrary(), valueArbitrary(), async (key, value) => {
+      // Tagged floats store every value with its kinds, so each read below sees all of them.
+      await tagged.put(key, fromValue(value, "tagged"));
+      for (const kv of [tagged, numbers]) {
+        const [entry, bytes] = await Promise.all([kv.get(key), kv.getBytes(key)]);
+        assert.ok(bytes.value instanceof Uint8Array);
+        // An array of its own: no view into a buffer other answers share.
+        assert.equal(bytes.value.byteLength, bytes.value.buffer.byteLength);
+        assert.deepEqual({ ...bytes, value: kv.decode(bytes.value) }, entry);
+      }
+    }),
+    { numRuns: 60 },
+  );
+  assert.deepEqual(await tagged.getBytes("nobody"), { key: "nobody", value: null, version: null });
+  await rejectsWith(() => tagged.getBytes("a.b"), KvInputError, /key 'a\.b' contains '\.'/);
+  assert.throws(() => tagged.decode(new Uint8Array([0xff])), KvInputError);
+  assert.throws(() => tagged.decode("text" as never), KvInputError);
 });
 
 Deno.test("list pages by itself through more records than one page", async () => {
@@ -160,6 +188,8 @@ Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", 
   const missing = await kv.get("person2");
   assert.equal(missing.value, null);
   assert.match(missing.warning ?? "", /may exist/);
+  // getBytes carries the same warning (read twice: the first read found the server down).
+  assert.deepEqual(await kv.getBytes("person2"), await kv.get("person2"));
   const page = await kv.keys();
   assert.match(page.warning ?? "", /did not answer/);
   await rejectsWith(
