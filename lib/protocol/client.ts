@@ -146,6 +146,17 @@ const SPAN_FIELDS = 4;
  */
 const RETAINED_ANSWER_SPANS = 1024 * SPAN_FIELDS;
 
+/**
+ * Bytes of each slab answers are copied into (see `ServerClient.#deliver`): a new array
+ * buffer per this many bytes of answers instead of one per read. A buffer of its own per
+ * read cost a client reading one GET at a time more than the copy, mostly in V8's
+ * handling of the many small array buffers it then had to allocate and collect.
+ */
+const ANSWER_SLAB_BYTES = 64 * 1024;
+
+/** A read's answers larger than this get an array buffer of their own, not a slab's room. */
+const MAX_SLAB_COPY_BYTES = ANSWER_SLAB_BYTES / 4;
+
 /** A write buffer grown past this is dropped after use rather than kept. */
 const RETAINED_WRITE_BUFFER_BYTES = 1024 * 1024;
 
@@ -331,6 +342,9 @@ export class ServerClient {
   #queued = 0;
   /** The answers of one read, SPAN_FIELDS numbers each (see #takeAnswers); reused. */
   #answerSpans: number[] = [];
+  /** Where answers are copied out of the reader's buffer (see #deliver), and bytes used. */
+  #slab = new Uint8Array(0);
+  #slabUsed = 0;
 
   private constructor(conn: Deno.Conn, address: ServerAddress, options: ClientOptions) {
     this.#conn = conn;
@@ -1024,10 +1038,12 @@ export class ServerClient {
   /**
    * Hands each complete answer in `reader` to its request. Their bodies lie in the
    * reader's buffer, which the next read reuses, and requests keep them (a GET's value
-   * bytes, a response decoded later): the answers of one read are copied out together, one
-   * allocation per read rather than one per answer. A body kept keeps that copy alive: at
-   * most the bytes of the answers one read completed. Each answer's type, request id and
-   * body bounds are noted in `#answerSpans` first, with no object made per answer.
+   * bytes, a response decoded later): the answers of one read are copied out together
+   * into the connection's current slab, one array buffer per ANSWER_SLAB_BYTES of answers
+   * rather than one per read or per answer (a read's answers over MAX_SLAB_COPY_BYTES get
+   * a buffer of their own). A body kept keeps its slab alive: at most ANSWER_SLAB_BYTES,
+   * or the answers of its read. Each answer's type, request id and body bounds are noted
+   * in `#answerSpans` first, with no object made per answer.
    */
   #takeAnswers(reader: FrameReader): void {
     const spans = this.#answerSpans;
@@ -1059,9 +1075,27 @@ export class ServerClient {
     if (count === 0) return;
     // The bodies lie one after the other in the reader's buffer, headers between them.
     const first = spans[2];
-    const copy = buffer.slice(first, spans[(count - 1) * SPAN_FIELDS + 3]);
+    const end = spans[(count - 1) * SPAN_FIELDS + 3];
+    const size = end - first;
+    let copy: Uint8Array;
+    let base: number;
+    if (size > MAX_SLAB_COPY_BYTES) {
+      copy = buffer.slice(first, end);
+      base = 0;
+    } else {
+      if (this.#slabUsed + size > this.#slab.length) {
+        this.#slab = new Uint8Array(ANSWER_SLAB_BYTES);
+        this.#slabUsed = 0;
+      }
+      copy = this.#slab;
+      base = this.#slabUsed;
+      copy.set(buffer.subarray(first, end), base);
+      this.#slabUsed = base + size;
+    }
+    // Where the bodies now lie in `copy`, from where they lay in `buffer`.
+    const shift = base - first;
     for (let at = 0; at < count * SPAN_FIELDS; at += SPAN_FIELDS) {
-      this.#onFrame(spans[at], spans[at + 1], copy, spans[at + 2] - first, spans[at + 3] - first);
+      this.#onFrame(spans[at], spans[at + 1], copy, spans[at + 2] + shift, spans[at + 3] + shift);
     }
   }
 
