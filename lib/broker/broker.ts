@@ -418,7 +418,26 @@ export class Broker {
    * ```
    */
   getEncoded(key: string): Promise<EncodedLookup> {
-    return this.#lookup(key, (connection) => connection.getEncoded(key));
+    return this.#lookup(key, (connection) => connection.getEncoded(key), this.#answerRead);
+  }
+
+  /**
+   * Like {@link Broker.getEncoded}, resolving with what `shape` makes of the lookup
+   * (rejecting with what it throws) as the read ends: for a caller that would otherwise
+   * await the lookup only to make its own answer of it, one promise and one turn of the
+   * microtask queue fewer per read.
+   *
+   * @example
+   * ```ts ignore
+   * const found = await broker.getEncodedAs("person1", (lookup) => lookup.kind === "found");
+   * ```
+   */
+  getEncodedAs<T>(key: string, shape: (lookup: EncodedLookup) => T): Promise<T> {
+    return this.#lookup(
+      key,
+      (connection) => connection.getEncoded(key),
+      (replies, key, list) => shape(this.#answerRead(replies, key, list)),
+    );
   }
 
   /** The value at `path`: the record key, then field names (`["person1", "age"]`). */
@@ -436,9 +455,26 @@ export class Broker {
    * ```
    */
   queryEncoded(path: readonly string[]): Promise<EncodedLookup> {
+    return this.queryEncodedAs(path, sameLookup);
+  }
+
+  /**
+   * Like {@link Broker.queryEncoded}, resolving with what `shape` makes of the lookup, as
+   * {@link Broker.getEncodedAs}.
+   *
+   * @example
+   * ```ts ignore
+   * const city = await broker.queryEncodedAs(["person1", "city"], (lookup) => lookup.kind);
+   * ```
+   */
+  queryEncodedAs<T>(path: readonly string[], shape: (lookup: EncodedLookup) => T): Promise<T> {
     invariant(path.length >= 1, "a query path starts with a key");
     const segments = [...path];
-    return this.#lookup(path[0], (connection) => connection.queryEncoded(segments));
+    return this.#lookup(
+      path[0],
+      (connection) => connection.queryEncoded(segments),
+      (replies, key, list) => shape(this.#answerRead(replies, key, list)),
+    );
   }
 
   /**
@@ -640,12 +676,13 @@ export class Broker {
    * answers rule out every acknowledged write they did not see, the answer, found or
    * not, carries a warning saying why.
    */
-  #lookup(
+  #lookup<T>(
     key: string,
     request: (connection: ServerConnection) => Promise<EncodedRead>,
-  ): Promise<EncodedLookup> {
+    finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T,
+  ): Promise<T> {
     const list = this.#placement.preferenceList(partitionOf(key));
-    return askReplicas(this.#pool, key, list, this.#k, request, this.#answerRead);
+    return askReplicas(this.#pool, key, list, this.#k, request, finish);
   }
 
   /**
@@ -838,7 +875,7 @@ export class Broker {
    * not vouch for every earlier write must be stamped after.
    */
   async #newerVersion(key: string, version: Version): Promise<Version | undefined> {
-    const found = await this.#lookup(key, (connection) => connection.getEncoded(key));
+    const found = await this.getEncoded(key);
     if (found.kind === "error" || found.version === undefined) return undefined;
     return compareVersions(found.version, version) > 0 ? found.version : undefined;
   }
@@ -966,6 +1003,11 @@ export class Broker {
  * Decodes a found value; a value its server encoded wrongly is an error answer naming
  * that server (a bug or a hostile peer, never the user's mistake).
  */
+/** The lookup itself, for {@link Broker.queryEncoded}. */
+function sameLookup(lookup: EncodedLookup): EncodedLookup {
+  return lookup;
+}
+
 function decodeLookup(lookup: EncodedLookup): Lookup {
   if (lookup.kind !== "found") return lookup;
   try {

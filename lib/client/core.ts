@@ -199,9 +199,16 @@ export class KvCore {
    * await core.getDecoded("nobody", decodeValue); // { key: "nobody", value: null, version: null }
    * ```
    */
-  async getDecoded<T>(key: string, decode: (bytes: Uint8Array) => T): Promise<ValueEntry<T>> {
-    checkName(key, "key");
-    return entry(key, await this.#open().getEncoded(key), decode);
+  getDecoded<T>(key: string, decode: (bytes: Uint8Array) => T): Promise<ValueEntry<T>> {
+    // Not async: the read's end makes the entry and settles the one promise a GET makes.
+    let broker: Broker;
+    try {
+      checkName(key, "key");
+      broker = this.#open();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return broker.getEncodedAs(key, (lookup) => entry(key, lookup, decode));
   }
 
   /** Like {@link KvCore.getDecoded}, with the value as JSON text made from the wire bytes. */
