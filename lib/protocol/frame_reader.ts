@@ -161,7 +161,9 @@ export class FrameReader {
       const frameFits = this.#needed > 0 && this.#needed <= this.#buffer.length;
       if (room < this.#minReadSpace && !frameFits) this.#grow(pending);
     }
-    return this.#buffer.subarray(this.#end);
+    // An empty buffer (every frame taken, the usual case between requests) is read into
+    // whole: no view is made per read.
+    return this.#end === 0 ? this.#buffer : this.#buffer.subarray(this.#end);
   }
 
   /** Records that `count` bytes were read into the space {@link FrameReader.space} gave. */
@@ -178,7 +180,20 @@ export class FrameReader {
    * limit, before the body is read.
    */
   next(): Frame | undefined {
-    if (!this.advance()) return undefined;
+    return this.advance() ? this.frame() : undefined;
+  }
+
+  /**
+   * The frame {@link FrameReader.advance} took, as {@link FrameReader.next} returns it:
+   * an object and a view of its body, made on each call. For a reader that handles most
+   * frames from the getters and makes the object only for the rest.
+   *
+   * @example
+   * ```ts
+   * while (reader.advance()) if (reader.frameType !== MessageType.GET) handle(reader.frame());
+   * ```
+   */
+  frame(): Frame {
     return {
       type: this.#frameType,
       requestId: this.#frameRequestId,

@@ -136,10 +136,26 @@ export const GET_KEY_START = 4;
  * ```
  */
 export function isWellFormedGetBody(body: Uint8Array): boolean {
-  const keyBytes = body.length - GET_KEY_START;
-  if (keyBytes < 1 || keyBytes > MAX_KEY_BYTES || readU32(body, 0) !== keyBytes) return false;
+  return isWellFormedGetBodyAt(body, 0, body.length);
+}
+
+/**
+ * {@link isWellFormedGetBody} for the body `bytes[start, end)`, judged where it lies (a
+ * server's read buffer): no view of it is made. The key's UTF-8 is then
+ * `bytes[start + GET_KEY_START, end)`.
+ *
+ * @example
+ * ```ts
+ * const frame = new Uint8Array([0, 0, 0, 1, 0x6b]); // a GET body for the key "k"
+ * isWellFormedGetBodyAt(frame, 0, frame.length); // true
+ * ```
+ */
+export function isWellFormedGetBodyAt(bytes: Uint8Array, start: number, end: number): boolean {
+  const keyStart = start + GET_KEY_START;
+  const keyBytes = end - keyStart;
+  if (keyBytes < 1 || keyBytes > MAX_KEY_BYTES || readU32(bytes, start) !== keyBytes) return false;
   try {
-    checkEncodedKey(body, GET_KEY_START, body.length, "key");
+    checkEncodedKey(bytes, keyStart, end, "key");
     return true;
   } catch (error) {
     if (error instanceof DecodeError) return false;

@@ -5,9 +5,11 @@
  *
  * Per connection the loop is: read a chunk, decode every complete frame in it,
  * run them in order, `await store.commit()` once for the whole batch (so no
- * answer is sent before its write is durable), then send all the answers in one
- * write. A pipelined batch of 1000 PUTs thus costs a few reads, as many commits
- * and as many writes, not 1000 of each.
+ * answer is sent before its write is durable) unless the batch only read and the
+ * store has nothing on its way to disk ({@link Store.settled}), then send all the
+ * answers in one write. A pipelined batch of 1000 PUTs thus costs a few reads, as
+ * many commits and as many writes, not 1000 of each; a lone GET costs one read,
+ * one write and two awaits, as a bare echo server's request does.
  *
  * Faults stay inside their connection: a malformed or oversized frame gets an
  * ERROR and closes that connection only; an exception while handling one
@@ -50,7 +52,7 @@ import {
 import {
   decodeRequest,
   GET_KEY_START,
-  isWellFormedGetBody,
+  isWellFormedGetBodyAt,
   readItemKey,
 } from "../protocol/messages.ts";
 import { FrameWriter } from "../protocol/frame_writer.ts";
@@ -573,7 +575,13 @@ export class KvServer {
       const shrunkBytes = Math.max(0, capacityBefore - reader.capacity);
       this.#charge(connection, reader.capacity, shrunkBytes + droppedBytes);
       droppedBytes = 0;
-      const count = await readOrEnd(conn, space);
+      let count: number | null;
+      try {
+        count = await conn.read(space);
+      } catch (error) {
+        if (isDisconnect(error)) return;
+        throw error;
+      }
       if (count === null || connection.closed) return;
       connection.lastActivityAt = performance.now();
       connection.phase = "processing";
@@ -583,18 +591,10 @@ export class KvServer {
         responses.reset();
         requestIds.length = 0;
         try {
-          for (let frame = reader.next(); frame; frame = reader.next()) {
-            requestIds.push(frame.requestId);
-            if (connection.greeted && NODE_STATE_TYPES.has(frame.type)) {
-              await this.#handleNodeState(frame, responses);
-            } else if (connection.greeted && frame.type !== MessageType.HELLO) {
-              // A write the store refused (say, READ_ONLY) changed nothing to save.
-              if (this.#handle(frame, responses) && WRITE_TYPES.has(frame.type)) {
-                connection.batchWrites = true;
-              }
-            } else {
-              await this.#handshake(connection, frame, responses);
-            }
+          while (reader.advance()) {
+            requestIds.push(reader.frameRequestId);
+            const waiting = this.#dispatch(connection, reader, responses);
+            if (waiting !== undefined) await waiting;
             if (responses.length >= MAX_PENDING_RESPONSE_BYTES || connection.refused) break;
           }
         } catch (error) {
@@ -603,7 +603,23 @@ export class KvServer {
         }
         if (requestIds.length > 0) {
           if (!this.#withinBudget(connection, reader.capacity + responses.length)) return;
-          await this.#commitAndSend(connection, responses, requestIds);
+          // A batch that read only, with nothing on its way to disk, has nothing to wait for.
+          if (connection.batchWrites || !this.#store.settled) {
+            await this.#commit(connection, responses, requestIds);
+          }
+          connection.phase = "writing";
+          const answers = responses.bytes();
+          // One write nearly always takes a batch's answers: awaited here, not in a helper,
+          // since every async call is a promise and a resumption more per request.
+          let written: number;
+          try {
+            written = await conn.write(answers);
+          } catch (error) {
+            // The peer left or we closed it (idle timeout): its answers have nowhere to go.
+            if (isDisconnect(error)) return;
+            throw error;
+          }
+          if (written < answers.length) await writeAll(conn, answers.subarray(written));
           if (responses.length > RETAINED_RESPONSE_BYTES) {
             droppedBytes += responses.length;
             responses = new FrameWriter();
@@ -619,8 +635,8 @@ export class KvServer {
     }
   }
 
-  /** Makes the batch durable, then sends its answers; a failed commit fails the whole batch. */
-  async #commitAndSend(
+  /** Makes the batch durable; a failed commit fails the whole batch. */
+  async #commit(
     connection: Connection,
     responses: FrameWriter,
     requestIds: readonly number[],
@@ -641,9 +657,8 @@ export class KvServer {
       }
     }
     connection.batchWrites = false;
-    connection.phase = "writing";
+    // The commit's time was the server's own, not the client's silence.
     connection.lastActivityAt = performance.now();
-    await writeAll(connection.conn, responses.bytes());
   }
 
   /** Answers an unreadable stream with one last ERROR and closes the connection. */
@@ -660,11 +675,42 @@ export class KvServer {
     await sendAndClose(connection.conn, frames.bytes());
   }
 
-  /** Runs one request and appends its answer; never throws. Says whether it ran. */
-  #handle(frame: Frame, responses: FrameWriter): boolean {
-    if (frame.type === MessageType.GET && isWellFormedGetBody(frame.body)) {
-      return this.#getFromBytes(frame, responses);
+  /**
+   * Runs the frame `reader` took and appends its answer. A promise only for the frames
+   * that wait (HELLO, SET_K, MARK_REPAIRED), so that the others cost no promise. A
+   * well-formed GET, most requests, is answered where it lies in the read buffer.
+   */
+  #dispatch(
+    connection: Connection,
+    reader: FrameReader,
+    responses: FrameWriter,
+  ): Promise<void> | undefined {
+    const type = reader.frameType;
+    if (connection.greeted && type === MessageType.GET) {
+      const { buffer, bodyStart, bodyEnd } = reader;
+      if (isWellFormedGetBodyAt(buffer, bodyStart, bodyEnd)) {
+        this.#getFromBytes(
+          reader.frameRequestId,
+          buffer,
+          bodyStart + GET_KEY_START,
+          bodyEnd,
+          responses,
+        );
+        return undefined;
+      }
     }
+    const frame = reader.frame();
+    if (!connection.greeted || type === MessageType.HELLO) {
+      return this.#handshake(connection, frame, responses);
+    }
+    if (NODE_STATE_TYPES.has(type)) return this.#handleNodeState(frame, responses);
+    // A write the store refused (say, READ_ONLY) changed nothing to save.
+    if (this.#handle(frame, responses) && WRITE_TYPES.has(type)) connection.batchWrites = true;
+    return undefined;
+  }
+
+  /** Runs one request but a well-formed GET and appends its answer; never throws. Says whether it ran. */
+  #handle(frame: Frame, responses: FrameWriter): boolean {
     let request: Request;
     try {
       request = decodeRequest(frame);
@@ -684,22 +730,25 @@ export class KvServer {
   }
 
   /**
-   * Answers a well-formed GET (see isWellFormedGetBody) from its key's bytes, straight
-   * from the trie: no key string, request object or version object is made, and the key
-   * is walked once. Never throws; says whether it ran.
+   * Answers a well-formed GET (see isWellFormedGetBodyAt) from its key's bytes
+   * `bytes[keyStart, keyEnd)`, straight from the trie: no key string, request object or
+   * version object is made, and the key is walked once. Never throws.
    */
-  #getFromBytes(frame: Frame, responses: FrameWriter): boolean {
-    const { body } = frame;
+  #getFromBytes(
+    requestId: number,
+    bytes: Uint8Array,
+    keyStart: number,
+    keyEnd: number,
+    responses: FrameWriter,
+  ): void {
     try {
       responses.okOrNotFoundRead(
-        frame.requestId,
-        (out) => this.#store.getEncodedAt(body, GET_KEY_START, body.length, out),
+        requestId,
+        (out) => this.#store.getEncodedAt(bytes, keyStart, keyEnd, out),
       );
-      return true;
     } catch (error) {
       const refusal = this.#refusalOf("get", error);
-      responses.error(frame.requestId, refusal.code, refusal.message);
-      return false;
+      responses.error(requestId, refusal.code, refusal.message);
     }
   }
 
@@ -1013,16 +1062,6 @@ class BudgetExceededError extends Error {
   constructor() {
     super("the server's buffer budget is used up");
     this.name = "BudgetExceededError";
-  }
-}
-
-/** Reads into `buffer`; `null` at end of stream or when the connection was closed under it. */
-async function readOrEnd(conn: Deno.Conn, buffer: Uint8Array): Promise<number | null> {
-  try {
-    return await conn.read(buffer);
-  } catch (error) {
-    if (isDisconnect(error)) return null;
-    throw error;
   }
 }
 

@@ -371,6 +371,8 @@ export class Store {
   #timer: ReturnType<typeof setInterval> | undefined;
   /** Flushes run one after another on this chain; it never rejects. */
   #commitTail: Promise<void> = Promise.resolve();
+  /** Tasks on the commit chain not yet settled (see {@link Store.settled}). */
+  #chainTasks = 0;
   /** True when bytes were written but not yet fsynced (the "interval" timer's cue). */
   #unsynced = false;
   #syncing: Promise<void> | undefined;
@@ -911,6 +913,23 @@ export class Store {
   }
 
   /**
+   * True when {@link commit} would wait for nothing: every mutation made so far is
+   * written as far as the fsync policy asks (none is buffered) and no commit is under
+   * way. A reader may then answer at once, since what it read is as durable as a
+   * commit would make it; a writer still commits. A store without a data dir is always
+   * settled.
+   *
+   * @example
+   * ```ts
+   * if (!store.settled) await store.commit(); // answers read from memory are durable now
+   * ```
+   */
+  get settled(): boolean {
+    const log = this.#log;
+    return log === undefined || (this.#chainTasks === 0 && log.pendingBytes === 0);
+  }
+
+  /**
    * Compacts now, whatever the log's size (or joins a compaction under way),
    * resolving when the snapshot is durable and the files it replaces are gone.
    * Does nothing in memory.
@@ -963,8 +982,12 @@ export class Store {
 
   /** Runs `task` after every earlier one on the commit chain; the chain survives failures. */
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    this.#chainTasks++;
     const result = this.#commitTail.then(task);
-    this.#commitTail = result.then(() => {}, () => {});
+    const settle = () => {
+      this.#chainTasks--;
+    };
+    this.#commitTail = result.then(settle, settle);
     return result;
   }
 

@@ -22,6 +22,7 @@ import {
   DIGEST_ROW_BYTES,
   GET_KEY_START,
   isWellFormedGetBody,
+  isWellFormedGetBodyAt,
   readItemKey,
   splitValueBody,
   splitValueBodyAt,
@@ -571,6 +572,24 @@ Deno.test("property: isWellFormedGetBody is true exactly for the GET bodies deco
         if (decoded !== undefined) {
           assert.deepEqual(new TextEncoder().encode(decoded), body.subarray(GET_KEY_START));
         }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("property: isWellFormedGetBodyAt judges a body where it lies in a larger buffer as isWellFormedGetBody judges it alone", () => {
+  fc.assert(
+    fc.property(
+      getKeyBytesArbitrary(),
+      fc.integer({ min: -2, max: 2 }),
+      fc.uint8Array({ maxLength: 8 }),
+      fc.uint8Array({ maxLength: 8 }),
+      (key, lengthError, before, after) => {
+        const body = getBody(key, Math.max(0, key.length + lengthError));
+        const buffer = new Uint8Array([...before, ...body, ...after]);
+        const end = before.length + body.length;
+        assert.equal(isWellFormedGetBodyAt(buffer, before.length, end), isWellFormedGetBody(body));
       },
     ),
     { numRuns: 3000 },

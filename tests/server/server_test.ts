@@ -272,6 +272,46 @@ Deno.test("server sends no answer before the commit of its batch resolves", asyn
   await stop();
 });
 
+Deno.test("a GET that may read a write not yet on disk waits for a commit; once all is on disk it does not", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "kv-server-test-" });
+  const store = await Store.open({ dataDir });
+  let commitCount = 0;
+  const { resolve: openGate, promise: gate } = Promise.withResolvers<void>();
+  const { address, stop } = await startServer({
+    store: instrumentedStore(store, async () => {
+      commitCount++;
+      await gate;
+      return store.commit();
+    }),
+  });
+  const writer = await RawConnection.open(address);
+  const reader = await RawConnection.open(address);
+  const frames = new FrameWriter();
+  frames.put(1, "k", int(7), at());
+  await writer.write(frames.bytes());
+  await waitFor(() => commitCount === 1, { what: "the PUT's batch to commit" });
+  // The PUT is in memory, not yet on disk: a GET reading it must not answer before it is.
+  frames.reset();
+  frames.get(2, "k");
+  await reader.write(frames.bytes());
+  await waitFor(() => commitCount === 2, { what: "the GET's batch to wait for a commit" });
+  openGate();
+  okBody(await writer.readFrame(), 1);
+  okBody(await reader.readFrame(), 2);
+  // Everything on disk now: a read-only batch answers without a commit.
+  frames.reset();
+  frames.get(3, "k");
+  frames.ping(4);
+  await reader.write(frames.bytes());
+  okBody(await reader.readFrame(), 3);
+  okBody(await reader.readFrame(), 4);
+  assert.equal(commitCount, 2);
+  writer.close();
+  reader.close();
+  await stop();
+  await Deno.remove(dataDir, { recursive: true });
+});
+
 Deno.test("a failed commit refuses its batch of writes with READ_ONLY, and reads go on", async () => {
   let failCommits = false;
   const store = await Store.open();
