@@ -1,17 +1,18 @@
 /**
  * A kv server's own CPU per GET, with no client library and no broker in the way
  * (issue 13's "server's GET path"): one `kv server` holding 1000 records of the
- * `kv gen -d 3 -l 8 -m 6` shape, and one raw connection that sends GET frames in
+ * `kv gen -d 3 -l 8 -m 6` shape, and raw connections that send GET frames in
  * batches (one write of `batch` frames, then every answer read before the next),
- * for each batch size given. Per batch size it prints the server's CPU time (user
- * and system, from /proc) per GET and per batch, and the GETs a second. The
- * client only counts answer frames, so nearly all the time is the server's and
- * the kernel's: the per-batch part is the system calls and wake-ups, the per-GET
- * part the server's JavaScript. To compare two versions, run it from each
- * checkout in turn, alternating. A measurement script, not a test:
+ * for each batch size given; `BATCHxCONNECTIONS` (say `1x50`) runs that many
+ * connections at once, each its own closed loop. Per batch size it prints the
+ * server's CPU time (user and system, from /proc) per GET and per batch, and the
+ * GETs a second. The client only counts answer frames, so nearly all the time is
+ * the server's and the kernel's: the per-batch part is the system calls and
+ * wake-ups, the per-GET part the server's JavaScript. To compare two versions, run
+ * it from each checkout in turn, alternating. A measurement script, not a test:
  *
  * ```sh
- * deno run -A tests/measure/server_gets.ts [gets] [batch ...]   # default 100000 1 32 256
+ * deno run -A tests/measure/server_gets.ts [gets] [batch[xconnections] ...]   # default 100000 1 32 256 1x50
  * ```
  * @module
  */
@@ -24,7 +25,7 @@ import { cpuMicros, makeWorkload, runKvChecked } from "./workload.ts";
 
 const RECORDS = 1000;
 const DEFAULT_GETS = 100_000;
-const DEFAULT_BATCHES = [1, 32, 256];
+const DEFAULT_BATCHES = ["1", "32", "256", "1x50"];
 
 /** Batches sent first and not counted, so that the server's code is compiled. */
 const WARM_UP_BATCHES = 200;
@@ -95,8 +96,17 @@ function prepareBatches(batch: number): Uint8Array[] {
   });
 }
 
+/** `BATCH` or `BATCHxCONNECTIONS`: GETs a batch, and connections each sending batches. */
+function parseLoad(text: string): { batch: number; connections: number } {
+  const [batch, connections = 1] = text.split("x").map(Number);
+  if (!(Number.isSafeInteger(batch) && batch >= 1 && Number.isSafeInteger(connections))) {
+    throw new Error(`${text}: a load is BATCH or BATCHxCONNECTIONS, whole numbers from 1`);
+  }
+  return { batch, connections: Math.max(1, connections) };
+}
+
 const gets = Number(Deno.args[0] ?? DEFAULT_GETS);
-const batchSizes = Deno.args.length > 1 ? Deno.args.slice(1).map(Number) : DEFAULT_BATCHES;
+const loads = (Deno.args.length > 1 ? Deno.args.slice(1) : DEFAULT_BATCHES).map(parseLoad);
 const workload = await makeWorkload(RECORDS);
 const server = await ServerProcess.start({ kv: TEST_KV });
 const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
@@ -107,26 +117,36 @@ try {
     // Generous: on a loaded machine a fresh server can be slow enough to be counted down.
     ...["--timeout-ms", "10000"],
   ]);
-  console.log("| GETs a batch | server CPU µs/GET | server CPU µs/batch | GETs/s | load (1 min) |");
-  console.log("| ------------ | ----------------- | ------------------- | ------ | ------------ |");
-  for (const batch of batchSizes) {
+  console.log(
+    "| GETs a batch | connections | server CPU µs/GET | server CPU µs/batch | GETs/s | load (1 min) |",
+  );
+  console.log(
+    "| ------------ | ----------- | ----------------- | ------------------- | ------ | ------------ |",
+  );
+  for (const { batch, connections } of loads) {
     const batches = prepareBatches(batch);
-    const client = await RawGets.open(server.port);
+    const clients = await Promise.all(
+      Array.from({ length: connections }, () => RawGets.open(server.port)),
+    );
+    const runAll = (rounds: number) =>
+      Promise.all(clients.map((client) => client.run(batches, batch, rounds)));
     try {
-      await client.run(batches, batch, WARM_UP_BATCHES);
-      const rounds = Math.ceil(gets / batch);
+      await runAll(WARM_UP_BATCHES);
+      const rounds = Math.ceil(gets / batch / connections);
       const cpuBefore = (await cpuMicros(server.pid!))!;
       const startedAt = performance.now();
-      await client.run(batches, batch, rounds);
+      await runAll(rounds);
       const seconds = (performance.now() - startedAt) / 1000;
       const cpu = (await cpuMicros(server.pid!))! - cpuBefore;
       const load = (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
+      const batchCount = rounds * connections;
       console.log(
-        `| ${batch} | ${(cpu / (rounds * batch)).toFixed(2)} | ${(cpu / rounds).toFixed(0)} | ` +
-          `${Math.round(rounds * batch / seconds)} | ${load} |`,
+        `| ${batch} | ${connections} | ${(cpu / (batchCount * batch)).toFixed(2)} | ` +
+          `${(cpu / batchCount).toFixed(0)} | ${Math.round(batchCount * batch / seconds)} | ` +
+          `${load} |`,
       );
     } finally {
-      client.close();
+      for (const client of clients) client.close();
     }
   }
 } finally {
