@@ -21,6 +21,7 @@
  * ```
  * @module
  */
+import process from "node:process";
 import { brokerOf, connect, type Kv, type KvBytesEntry, type KvEntry } from "../client/kv.ts";
 import { KvError, KvUnavailableError } from "../client/errors.ts";
 import { fromValue, type KvValue } from "../client/values.ts";
@@ -182,6 +183,11 @@ export interface BenchReport {
   loadSeconds: number | null;
   /** Seconds the operations took. */
   seconds: number;
+  /**
+   * CPU seconds (user and system) this process used while the operations ran, loading
+   * not included: near `seconds` means the client itself was the limit, not the cluster.
+   */
+  cpuSeconds: number;
   /** Operations done; the sum of every operation kind's count. */
   operations: number;
   /** Operations per second over the run. */
@@ -311,7 +317,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       bytes: values === "bytes",
       progress: options.progress,
     });
+    const cpuBefore = process.cpuUsage();
     const seconds = await run.start(clients, pipeline);
+    const cpu = process.cpuUsage(cpuBefore);
     return {
       workload,
       summary: workloadSummary(workload),
@@ -325,6 +333,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       rate: options.rate ?? null,
       seed,
       loadSeconds,
+      cpuSeconds: (cpu.user + cpu.system) / 1_000_000,
       ...tally(run, seconds),
     };
   } finally {

@@ -241,6 +241,8 @@ export function formatReport(report: BenchReport): string {
     `${report.operations} operations in ${report.seconds.toFixed(2)} s: ` +
       `${Math.round(report.throughput)} ops/s; ${report.errors} errors, ` +
       `${report.warnings} warnings, ${report.notFound} not found`,
+    `kv bench's own CPU: ${report.cpuSeconds.toFixed(2)} s (user and system; ` +
+      `${(report.cpuSeconds * 1e6 / Math.max(1, report.operations)).toFixed(1)} µs per operation)`,
     "",
     "operation              count     ops/s     mean      p50      p95      p99    p99.9      max (ms)",
   );

@@ -30,6 +30,7 @@ function assertConsistent(report: BenchReport): void {
   assert.equal(sum((f) => f.errors), report.errors);
   assert.equal(sum((f) => f.warnings), report.warnings);
   assert.equal(sum((f) => f.notFound), report.notFound);
+  assert(Number.isFinite(report.cpuSeconds) && report.cpuSeconds >= 0, `${report.cpuSeconds}`);
   for (const f of figures) {
     assert(f.p50Ms <= f.p95Ms && f.p95Ms <= f.p99Ms && f.p99Ms <= f.p999Ms, JSON.stringify(f));
     assert(f.p999Ms <= f.maxMs && f.meanMs <= f.maxMs, JSON.stringify(f));
@@ -129,6 +130,10 @@ Deno.test("kv bench prints a table with every operation kind that ran", async ()
   assert.match(run.stdout, /closed loop/);
   assert.match(run.stdout, /^values read as plain objects \(Kv\.get\)$/m);
   assert.match(run.stdout, /^30 operations in /m);
+  assert.match(
+    run.stdout,
+    /^kv bench's own CPU: [\d.]+ s \(user and system; [\d.]+ µs per operation\)$/m,
+  );
   assert.match(run.stdout, /^read +\d+/m);
   assert.match(run.stdout, /^read-modify-write +\d+/m);
 });

@@ -11,8 +11,13 @@
  * measurement script, not a test:
  *
  * ```sh
- * deno run -A tests/measure/query_path.ts [scale]   # scale multiplies the operation counts (1)
+ * deno run -A tests/measure/query_path.ts [scale] [objects|bytes]
  * ```
+ *
+ * `scale` multiplies the operation counts (default 1); `objects` (default) or `bytes` is
+ * `kv bench --values`: whether its reads make each value's objects, as an application's
+ * `kv.get` does, or leave it encoded, as redis-benchmark never parses what it reads.
+ * The table also gives `kv bench`'s own CPU per GET (its report's `cpuSeconds`).
  * @module
  */
 import { ServerProcess } from "../../lib/cli/server_process.ts";
@@ -92,20 +97,26 @@ async function redisGets(port: number, shape: Shape, scale: number): Promise<num
   return Number(JSON.parse(row[1]));
 }
 
-/** GETs per second from `kv bench --json`. */
-async function kvGets(serverFile: string, shape: Shape, scale: number): Promise<number> {
+/** GETs per second, and its own CPU µs per GET, from `kv bench --json`. */
+async function kvGets(
+  serverFile: string,
+  shape: Shape,
+  scale: number,
+): Promise<{ rate: number; cpuPerGet: number }> {
   const json = await output(TEST_KV.command, [
     ...TEST_KV.args,
     ...["bench", "-s", serverFile, "--workload", "C", "--distribution", "uniform"],
     ...["-n", String(RECORDS), "--no-load", "--seed", "1", "--json", "--timeout-ms", "10000"],
-    ...["--ops", String(shape.kvOps * scale), ...shape.kv],
+    ...["--ops", String(shape.kvOps * scale), "--values", values, ...shape.kv],
   ]);
   const report = JSON.parse(json);
   if (report.errors !== 0 || report.notFound !== 0) throw new Error(`kv bench: ${json}`);
-  return report.throughput;
+  return { rate: report.throughput, cpuPerGet: report.cpuSeconds * 1e6 / report.operations };
 }
 
 const scale = Number(Deno.args[0] ?? 1);
+const values = Deno.args[1] ?? "objects";
+if (values !== "objects" && values !== "bytes") throw new Error(`objects or bytes, not ${values}`);
 const workload = await makeWorkload(RECORDS);
 const respPath = `${workload.dataPath}.padded.resp`;
 await paddedResp(workload.dataPath, respPath);
@@ -120,21 +131,25 @@ try {
     // Generous: on a loaded machine a fresh server can be slow enough to be counted down.
     ...["--timeout-ms", "10000"],
   ]);
+  console.log(`kv bench --values ${values}`);
   console.log(
-    "| load | kv GETs/s | Redis GETs/s | kv/Redis | kv server CPU µs/GET | load (1 min) |",
+    "| load | kv GETs/s | Redis GETs/s | kv/Redis | kv server CPU µs/GET | kv bench CPU µs/GET " +
+      "| load (1 min) |",
   );
   console.log(
-    "| ---- | --------- | ------------ | -------- | -------------------- | ------------ |",
+    "| ---- | --------- | ------------ | -------- | -------------------- | ------------------- " +
+      "| ------------ |",
   );
   for (const shape of SHAPES) {
     const redisRate = await redisGets(redis.port, shape, scale);
     const cpuBefore = (await cpuMicros(server.pid!))!;
-    const kvRate = await kvGets(serverFile, shape, scale);
+    const kv = await kvGets(serverFile, shape, scale);
     const cpuPerGet = ((await cpuMicros(server.pid!))! - cpuBefore) / (shape.kvOps * scale);
     const load = (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
     console.log(
-      `| ${shape.name} | ${Math.round(kvRate)} | ${Math.round(redisRate)} | ` +
-        `${(kvRate / redisRate).toFixed(2)}x | ${cpuPerGet.toFixed(1)} | ${load} |`,
+      `| ${shape.name} | ${Math.round(kv.rate)} | ${Math.round(redisRate)} | ` +
+        `${(kv.rate / redisRate).toFixed(2)}x | ${cpuPerGet.toFixed(1)} | ` +
+        `${kv.cpuPerGet.toFixed(1)} | ${load} |`,
     );
   }
 } finally {
