@@ -147,15 +147,48 @@ const SPAN_FIELDS = 4;
 const RETAINED_ANSWER_SPANS = 1024 * SPAN_FIELDS;
 
 /**
- * Bytes of each slab answers are copied into (see `ServerClient.#deliver`): a new array
- * buffer per this many bytes of answers instead of one per read. A buffer of its own per
- * read cost a client reading one GET at a time more than the copy, mostly in V8's
- * handling of the many small array buffers it then had to allocate and collect.
+ * Bytes of each slab answers are copied into (see {@link AnswerSlab}): a new array buffer
+ * per this many bytes of answers instead of one per read. A buffer of its own per read
+ * cost a client reading one GET at a time more than the copy, mostly in V8's handling of
+ * the many small array buffers it then had to allocate and collect.
  */
 const ANSWER_SLAB_BYTES = 64 * 1024;
 
 /** A read's answers larger than this get an array buffer of their own, not a slab's room. */
 const MAX_SLAB_COPY_BYTES = ANSWER_SLAB_BYTES / 4;
+
+/**
+ * Where connections copy the answers of their reads out of their read buffers, which the
+ * next read reuses: the room left in one slab, shared by every connection of the process
+ * so that the bytes just written stay in the CPU's cache (a slab per connection spread
+ * fifty connections' copies over 3 MiB, and the copies cost more than one buffer per read
+ * had), and a new slab once it is full. A slab is never written again where it was once
+ * written: what is copied stays as it was while anything keeps a view of it.
+ */
+class AnswerSlab {
+  /** The current slab; replaced, never reused, when an answer does not fit. */
+  bytes = new Uint8Array(0);
+  #used = 0;
+
+  /**
+   * Copies `source[start, end)` (at most MAX_SLAB_COPY_BYTES) into the room left in
+   * `bytes`, after starting a new slab if it has too little, and returns where it lies.
+   */
+  copy(source: Uint8Array, start: number, end: number): number {
+    const size = end - start;
+    if (this.#used + size > this.bytes.length) {
+      this.bytes = new Uint8Array(ANSWER_SLAB_BYTES);
+      this.#used = 0;
+    }
+    const at = this.#used;
+    this.bytes.set(source.subarray(start, end), at);
+    this.#used = at + size;
+    return at;
+  }
+}
+
+/** The slab of every connection of the process (see AnswerSlab). */
+const ANSWER_SLAB = new AnswerSlab();
 
 /** A write buffer grown past this is dropped after use rather than kept. */
 const RETAINED_WRITE_BUFFER_BYTES = 1024 * 1024;
@@ -342,9 +375,6 @@ export class ServerClient {
   #queued = 0;
   /** The answers of one read, SPAN_FIELDS numbers each (see #takeAnswers); reused. */
   #answerSpans: number[] = [];
-  /** Where answers are copied out of the reader's buffer (see #deliver), and bytes used. */
-  #slab = new Uint8Array(0);
-  #slabUsed = 0;
 
   private constructor(conn: Deno.Conn, address: ServerAddress, options: ClientOptions) {
     this.#conn = conn;
@@ -1045,7 +1075,7 @@ export class ServerClient {
    * Hands each complete answer in `reader` to its request. Their bodies lie in the
    * reader's buffer, which the next read reuses, and requests keep them (a GET's value
    * bytes, a response decoded later): the answers of one read are copied out together
-   * into the connection's current slab, one array buffer per ANSWER_SLAB_BYTES of answers
+   * into the process's current slab (AnswerSlab), one array buffer per ANSWER_SLAB_BYTES of answers
    * rather than one per read or per answer (a read's answers over MAX_SLAB_COPY_BYTES get
    * a buffer of their own). A body kept keeps its slab alive: at most ANSWER_SLAB_BYTES,
    * or the answers of its read. Each answer's type, request id and body bounds are noted
@@ -1089,14 +1119,8 @@ export class ServerClient {
       copy = buffer.slice(first, end);
       base = 0;
     } else {
-      if (this.#slabUsed + size > this.#slab.length) {
-        this.#slab = new Uint8Array(ANSWER_SLAB_BYTES);
-        this.#slabUsed = 0;
-      }
-      copy = this.#slab;
-      base = this.#slabUsed;
-      copy.set(buffer.subarray(first, end), base);
-      this.#slabUsed = base + size;
+      base = ANSWER_SLAB.copy(buffer, first, end);
+      copy = ANSWER_SLAB.bytes;
     }
     // Where the bodies now lie in `copy`, from where they lay in `buffer`.
     const shift = base - first;
