@@ -773,6 +773,31 @@ Deno.test("a value getEncoded answered stays as it was while later answers are r
   await stop();
 });
 
+Deno.test("values two connections answered stay as they were while both go on reading: they copy answers into one slab", async () => {
+  const { address, stop } = await startServer();
+  const clients = [await connectClient(address), await connectClient(address)];
+  // Small answers, so that each read's are copied into the slab rather than apart.
+  const valueOf = (n: number): Value => object([["n", int(n)], ["pad", str("y".repeat(n % 40))]]);
+  const keys = Array.from({ length: 400 }, (_, n) => `person${n}`);
+  await Promise.all(keys.map((key, n) => clients[n % 2].put(key, valueOf(n), at())));
+  // Both connections read at once, round after round, keeping every answer: their
+  // answers land in the slab interleaved, later ones after earlier ones.
+  const kept: { side: number; n: number; encoded: Uint8Array | undefined }[] = [];
+  for (let round = 0; round < 4; round++) {
+    await Promise.all(clients.map(async (client, side) => {
+      const ns = keys.map((_, n) => n).filter((n) => n % 4 === (round + side) % 4);
+      const answers = await Promise.all(ns.map((n) => client.getEncoded(keys[n])));
+      answers.forEach((answer, at) => kept.push({ side, n: ns[at], encoded: answer.encoded }));
+    }));
+  }
+  assert.equal(kept.length, 2 * keys.length);
+  for (const { side, n, encoded } of kept) {
+    assert.deepEqual(encoded, encodeValue(valueOf(n)), `connection ${side}: ${keys[n]}`);
+  }
+  for (const client of clients) await client.close();
+  await stop();
+});
+
 Deno.test("thousands of answers arriving in one read each settle their own request, and the connection carries on", async () => {
   const version = { ms: 1_700_000_000_000, counter: 1, broker: 2 };
   // The client notes every answer of a read before handing them over, and lets the notes
