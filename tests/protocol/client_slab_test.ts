@@ -1,0 +1,44 @@
+// A ServerClient copies the answers of each read into a 64 KiB slab shared with later
+// answers (lib/protocol/client.ts, #deliver), and hands out views into it: getEncoded's
+// value bytes are one. A slab must never be written over while a view into it may be
+// held. These tests keep every answer while many more fill slab after slab, then check
+// each one.
+import assert from "node:assert/strict";
+import type { EncodedRead } from "../../lib/protocol/mod.ts";
+import { int, object, str, type Value } from "../../lib/record/value.ts";
+import { encodeValue } from "../../lib/record/value_codec.ts";
+import { startServer } from "../helpers/in_process_server.ts";
+import { connectClient } from "../helpers/client.ts";
+import { at } from "../helpers/versions.ts";
+
+/** Values of a few hundred bytes to a few KiB: each read's answers fit in a slab. */
+function valueOf(n: number): Value {
+  return object([["n", int(n)], ["pad", str("x".repeat((n * 389) % 4000))]]);
+}
+
+Deno.test("answers kept from one read at a time, and from small batches, stay as they were while later answers fill slab after slab", async () => {
+  const { address, stop } = await startServer();
+  const client = await connectClient(address);
+  try {
+    const keys = Array.from({ length: 200 }, (_, n) => `person${n}`);
+    await Promise.all(keys.map((key, n) => client.put(key, valueOf(n), at())));
+    const kept: { n: number; read: EncodedRead }[] = [];
+    // About 400 KiB of answers in all: several slabs, each replaced while views into it are
+    // held here.
+    for (let round = 0; round < 2; round++) {
+      for (const [n, key] of keys.entries()) kept.push({ n, read: await client.getEncoded(key) });
+      // Batches of four: answers that arrive together share a slab.
+      for (let first = 0; first < keys.length; first += 4) {
+        const batch = keys.slice(first, first + 4);
+        const reads = await Promise.all(batch.map((key) => client.getEncoded(key)));
+        reads.forEach((read, offset) => kept.push({ n: first + offset, read }));
+      }
+    }
+    for (const { n, read } of kept) {
+      assert.deepEqual(read.encoded, encodeValue(valueOf(n)), `the kept answer for person${n}`);
+    }
+  } finally {
+    await client.close();
+    await stop();
+  }
+});
