@@ -13,7 +13,8 @@ import { decodeRequest, decodeResponse, decodeValueBody } from "../../lib/protoc
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { MAX_RETAINED_READ_BYTES } from "../../lib/protocol/frame_reader.ts";
 import { int, str, type Value, valueEquals } from "../../lib/record/value.ts";
-import { RawConnection, startServer } from "../helpers/in_process_server.ts";
+import { RawConnection, SHORT_TIMEOUT_MS, startServer } from "../helpers/in_process_server.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { at } from "../helpers/versions.ts";
 
 const LONGEST_KEY = "k".repeat(MAX_KEY_BYTES);
@@ -249,4 +250,38 @@ Deno.test("thousands of GETs in one write, each answered in order from where it 
   }
   raw.close();
   await stop();
+});
+
+Deno.test("a client that never reads its answers is closed by the idle timeout while the server is stuck writing to it, and others are served meanwhile", async () => {
+  const { server, address, stop } = await startServer({ idleTimeoutMs: SHORT_TIMEOUT_MS });
+  try {
+    const big = str("v".repeat(1024 * 1024));
+    const frames = new FrameWriter();
+    frames.put(1, "big", big, at());
+    const other = await RawConnection.open(address);
+    await other.write(frames.bytes());
+    assert.equal(decodeResponse((await other.readFrame())!).type, "ok");
+    // 64 MiB of answers, far more than the sockets' buffers: the server's write to this
+    // connection cannot finish until it reads, which it never does.
+    const silent = await RawConnection.open(address);
+    frames.reset();
+    for (let id = 1; id <= 64; id++) frames.get(id, "big");
+    await silent.write(frames.bytes());
+    await waitFor(() => server.bufferedBytes > big.value.length, {
+      what: "the server to hold answers it cannot send",
+    });
+    // Another connection is answered while that write waits.
+    frames.reset();
+    frames.get(2, "big");
+    await other.write(frames.bytes());
+    const answer = decodeResponse((await other.readFrame())!);
+    assert.ok(answer.type === "ok" && valueEquals(decodeValueBody(answer.body).value, big));
+    other.close();
+    // The silent one is closed once idle, its write abandoned, its memory given back.
+    await waitFor(() => server.connectionCount === 0, { what: "the silent client to be closed" });
+    assert.equal(server.bufferedBytes, 0);
+    silent.close();
+  } finally {
+    await stop();
+  }
 });
