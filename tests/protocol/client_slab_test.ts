@@ -10,6 +10,7 @@ import { encodeValue } from "../../lib/record/value_codec.ts";
 import { startServer } from "../helpers/in_process_server.ts";
 import { connectClient } from "../helpers/client.ts";
 import { at } from "../helpers/versions.ts";
+import { DEFAULT_MAX_FRAME_BYTES } from "../../lib/limits.ts";
 
 /** Values of a few hundred bytes to a few KiB: each read's answers fit in a slab. */
 function valueOf(n: number): Value {
@@ -37,6 +38,42 @@ Deno.test("answers kept from one read at a time, and from small batches, stay as
     for (const { n, read } of kept) {
       assert.deepEqual(read.encoded, encodeValue(valueOf(n)), `the kept answer for person${n}`);
     }
+  } finally {
+    await client.close();
+    await stop();
+  }
+});
+
+/** Whether `a` and `b` hold the same bytes (assert.deepEqual is slow on 16 MiB). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
+}
+
+Deno.test("a value a few bytes under the frame limit is answered whole beside small answers of the same reads, and each stays as it was", async () => {
+  const { address, stop } = await startServer();
+  const client = await connectClient(address);
+  try {
+    // The PUT's body holds the key, a version and the value: the value's encoding is a tag
+    // and a varint length ahead of the characters. Leave room for those, no more.
+    const huge = str("h".repeat(DEFAULT_MAX_FRAME_BYTES - 64));
+    await client.put("huge", huge, at());
+    await client.put("small", valueOf(7), at());
+    const reads = await Promise.all([
+      client.getEncoded("small"),
+      client.getEncoded("huge"),
+      client.getEncoded("small"),
+      client.getEncoded("huge"),
+    ]);
+    // Later answers, small ones into the slab, after the huge ones were taken.
+    for (let n = 0; n < 50; n++) await client.getEncoded("small");
+    const hugeEncoded = encodeValue(huge);
+    assert.deepEqual(reads[0].encoded, encodeValue(valueOf(7)));
+    assert.ok(reads[1].encoded !== undefined && reads[3].encoded !== undefined);
+    assert.ok(sameBytes(reads[1].encoded, hugeEncoded), "the first huge answer");
+    assert.deepEqual(reads[2].encoded, encodeValue(valueOf(7)));
+    assert.ok(sameBytes(reads[3].encoded, hugeEncoded), "the second huge answer");
   } finally {
     await client.close();
     await stop();
