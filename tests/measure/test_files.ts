@@ -1,0 +1,187 @@
+/**
+ * Where the test suite's CPU goes (issue 8's 40 s bar; README, Tests). Two modes:
+ *
+ * ```sh
+ * deno run -A tests/measure/test_files.ts [FILE…]   # each test file alone, one after another
+ * deno run -A tests/measure/test_files.ts --suite   # the whole suite once, as deno task test runs it
+ * ```
+ *
+ * Per file (default: every `*_test.ts` under tests/), `deno test --no-check -A FILE` runs alone
+ * and the table gives its wall time, its CPU (user + system, the `kv` processes it starts included)
+ * and its minor page faults, heaviest first, with the totals and the machine's load before and
+ * after. The CPU is the growth of this process's children's counters in `/proc/self/stat`
+ * (`cutime`, `cstime`, `cminflt`): a child's are added there once it is waited for, and `deno
+ * test` waits for the processes its tests start — a tmux server, which detaches, is not counted.
+ *
+ * `--suite` runs `deno test --parallel --no-check -A` once (`DENO_JOBS` passes through) and splits
+ * its CPU in two by sampling the `deno test` process's own `/proc/PID/stat` until it exits: the
+ * process itself (each file's isolate: setup, in-process tests, the client side of end-to-end
+ * tests) and its children (the `kv` processes, tmux, openssl, ip). A measurement script, not a
+ * test: on a machine shared with other work, compare CPU, not wall, between runs made close
+ * together.
+ * @module
+ */
+
+const TESTS_DIR = new URL("..", import.meta.url).pathname;
+const REPO = new URL("../..", import.meta.url).pathname;
+/** `sysconf(_SC_CLK_TCK)` on Linux: the unit of the times in `/proc/.../stat`. */
+const CLOCK_TICKS_PER_SECOND = 100;
+/** How often `--suite` samples the `deno test` process's counters, in ms. */
+const SAMPLE_INTERVAL_MS = 200;
+
+/** CPU seconds and minor page faults, of a process itself or of its waited-for children. */
+interface Usage {
+  readonly user: number;
+  readonly system: number;
+  readonly faults: number;
+}
+
+/** A process's own counters and its waited-for children's, from `/proc/<pid>/stat`. */
+function readStat(pid: number | "self"): { self: Usage; children: Usage } | undefined {
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  // After the command name: minflt is field 10 of stat, cminflt 11, utime 14, stime 15,
+  // cutime 16, cstime 17 — indexes 7, 8, 11, 12, 13 and 14 here.
+  const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ").map(Number);
+  const seconds = (ticks: number) => ticks / CLOCK_TICKS_PER_SECOND;
+  return {
+    self: { user: seconds(fields[11]), system: seconds(fields[12]), faults: fields[7] },
+    children: { user: seconds(fields[13]), system: seconds(fields[14]), faults: fields[8] },
+  };
+}
+
+function childrenUsage(): Usage {
+  const stat = readStat("self");
+  if (stat === undefined) throw new Error("/proc/self/stat is unreadable: Linux only");
+  return stat.children;
+}
+
+function loadAverage(): string {
+  return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+}
+
+/** Every `*_test.ts` under tests/, sorted, as paths relative to the repository. */
+async function allTestFiles(dir = TESTS_DIR): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}${entry.name}`;
+    if (entry.isDirectory) found.push(...await allTestFiles(`${path}/`));
+    else if (entry.name.endsWith("_test.ts")) found.push(path.slice(REPO.length));
+  }
+  return found.sort();
+}
+
+interface FileRun {
+  readonly file: string;
+  readonly ok: boolean;
+  readonly wall: number;
+  readonly usage: Usage;
+}
+
+async function runFile(file: string): Promise<FileRun> {
+  const before = childrenUsage();
+  const start = performance.now();
+  const { success } = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "--no-check", "-A", file],
+    cwd: REPO,
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  const wall = (performance.now() - start) / 1000;
+  const after = childrenUsage();
+  return {
+    file,
+    ok: success,
+    wall,
+    usage: {
+      user: after.user - before.user,
+      system: after.system - before.system,
+      faults: after.faults - before.faults,
+    },
+  };
+}
+
+function row(cells: readonly string[]): string {
+  const [cpu, wall, user, system, faults, name] = cells;
+  return `${cpu.padStart(7)} ${wall.padStart(7)} ${user.padStart(7)} ${system.padStart(7)} ` +
+    `${faults.padStart(9)}  ${name}`;
+}
+
+async function measureFiles(files: string[]): Promise<void> {
+  const loadBefore = loadAverage();
+  const runs: FileRun[] = [];
+  for (const file of files) runs.push(await runFile(file));
+  const loadAfter = loadAverage();
+  runs.sort((a, b) => b.usage.user + b.usage.system - (a.usage.user + a.usage.system));
+  console.log(row(["CPU s", "wall s", "user s", "sys s", "faults", "file"]));
+  const total = { wall: 0, user: 0, system: 0, faults: 0 };
+  for (const { file, ok, wall, usage } of runs) {
+    total.wall += wall;
+    total.user += usage.user;
+    total.system += usage.system;
+    total.faults += usage.faults;
+    console.log(row([
+      (usage.user + usage.system).toFixed(2),
+      wall.toFixed(2),
+      usage.user.toFixed(2),
+      usage.system.toFixed(2),
+      String(usage.faults),
+      ok ? file : `${file} (FAILED)`,
+    ]));
+  }
+  console.log(row([
+    (total.user + total.system).toFixed(1),
+    total.wall.toFixed(1),
+    total.user.toFixed(1),
+    total.system.toFixed(1),
+    String(total.faults),
+    `${runs.length} files; load ${loadBefore} -> ${loadAfter}`,
+  ]));
+}
+
+async function measureSuite(): Promise<void> {
+  const loadBefore = loadAverage();
+  const before = childrenUsage();
+  const start = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["test", "--parallel", "--no-check", "-A"],
+    cwd: REPO,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const output = new Response(child.stdout).text();
+  let last = readStat(child.pid);
+  const sampler = setInterval(() => last = readStat(child.pid) ?? last, SAMPLE_INTERVAL_MS);
+  const status = await child.status;
+  clearInterval(sampler);
+  const wall = (performance.now() - start) / 1000;
+  const after = childrenUsage();
+  const summary = (await output).trim().split("\n").at(-1);
+  const user = after.user - before.user;
+  const system = after.system - before.system;
+  console.log(`deno test --parallel: ${summary} (exit ${status.code})`);
+  console.log(
+    `wall ${wall.toFixed(1)} s, CPU ${(user + system).toFixed(1)} s ` +
+      `(user ${user.toFixed(1)}, system ${system.toFixed(1)}), ` +
+      `${after.faults - before.faults} minor page faults; load ${loadBefore} -> ${loadAverage()}`,
+  );
+  if (last === undefined) return;
+  // The last sample misses at most SAMPLE_INTERVAL_MS of the end.
+  const own = last.self.user + last.self.system;
+  const theirs = last.children.user + last.children.system;
+  console.log(
+    `the deno test process itself ${own.toFixed(1)} CPU-s, ` +
+      `its children (kv processes, tmux, …) ${theirs.toFixed(1)} CPU-s`,
+  );
+}
+
+if (import.meta.main) {
+  if (Deno.args[0] === "--suite") await measureSuite();
+  else await measureFiles(Deno.args.length > 0 ? [...Deno.args] : await allTestFiles());
+}
