@@ -285,3 +285,46 @@ Deno.test("a client that never reads its answers is closed by the idle timeout w
     await stop();
   }
 });
+
+Deno.test("clients that never read their answers hold no more than the buffer budget: those past it are closed, and another client is served", async () => {
+  const budget = 8 * 1024 * 1024;
+  const { server, address, stop } = await startServer({ maxBufferedBytes: budget });
+  const silent: RawConnection[] = [];
+  try {
+    const big = str("v".repeat(1024 * 1024));
+    const frames = new FrameWriter();
+    frames.put(1, "big", big, at());
+    const other = await RawConnection.open(address);
+    await other.write(frames.bytes());
+    assert.equal(decodeResponse((await other.readFrame())!).type, "ok");
+    // Each asks for 32 MiB of answers, more than the sockets take: each batch of answers
+    // (4 MiB at most) then waits in the server, counted in the budget.
+    frames.reset();
+    for (let id = 1; id <= 32; id++) frames.get(id, "big");
+    const count = 10;
+    for (let index = 0; index < count; index++) {
+      const raw = await RawConnection.open(address);
+      silent.push(raw);
+      raw.write(frames.bytes()).catch(() => {/* closed by the server: refused */});
+    }
+    // What the base allowance of each connection may add to the budget.
+    const slack = (count + 1) * 128 * 1024;
+    await waitFor(() => {
+      assert.ok(server.bufferedBytes <= budget + slack, `${server.bufferedBytes} bytes held`);
+      // Two batches of 4 MiB cannot both fit in 8 MiB beside anything else.
+      return server.connectionCount <= 2 + 1;
+    }, { what: "the clients past the budget to be closed" });
+    frames.reset();
+    frames.get(2, "big");
+    await other.write(frames.bytes());
+    const answer = decodeResponse((await other.readFrame())!);
+    assert.ok(answer.type === "ok" && valueEquals(decodeValueBody(answer.body).value, big));
+    other.close();
+    for (const raw of silent) raw.close();
+    await waitFor(() => server.connectionCount === 0, { what: "every connection to close" });
+    assert.equal(server.bufferedBytes, 0);
+  } finally {
+    for (const raw of silent) raw.close();
+    await stop();
+  }
+});
