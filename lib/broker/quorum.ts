@@ -86,6 +86,12 @@ export class PreferenceWalk {
   readonly #list: Uint16Array;
   readonly #isUp: (index: number) => boolean;
   #next = 0;
+  /**
+   * Positions {@link PreferenceWalk.take} passed over as down; made on the first (most
+   * walks pass over none). Not the positions it handed out whose server failed since:
+   * those failures are their requests' own to report.
+   */
+  #passedOver: number[] | undefined;
 
   /**
    * @param list the preference list: server indexes, best first.
@@ -106,18 +112,15 @@ export class PreferenceWalk {
     while (taken < count && this.#next < list.length) {
       const position = this.#next++;
       if (this.#isUp(list[position])) positions[taken++] = position;
+      else (this.#passedOver ??= []).push(position);
     }
     positions.length = taken;
     return positions;
   }
 
-  /** Positions passed over because their server was down, so far. */
+  /** Positions passed over so far because their server was down, whose server is still down. */
   get skipped(): number[] {
-    const skipped: number[] = [];
-    for (let position = 0; position < this.#next; position++) {
-      if (!this.#isUp(this.#list[position])) skipped.push(position);
-    }
-    return skipped;
+    return this.#passedOver?.filter((position) => !this.#isUp(this.#list[position])) ?? [];
   }
 }
 

@@ -261,3 +261,16 @@ Deno.test("mayHoldWrites: exactly the first min(n, 2k-1) servers of a list may h
     assert.equal(holders.length, Math.min(n, 2 * k - 1));
   }));
 });
+
+Deno.test("PreferenceWalk.skipped: the positions it passed over as down and still down, not those it handed out", () => {
+  const down = new Set([1, 3]);
+  const walk = new PreferenceWalk(new Uint16Array([0, 1, 2, 3, 4]), (index) => !down.has(index));
+  assert.deepEqual(walk.take(2), [0, 2]);
+  // Server 0 was handed out, then failed: its request reports it, not the walk.
+  down.add(0);
+  assert.deepEqual(walk.skipped, [1]);
+  // Server 1 came back: no longer passed over as down.
+  down.delete(1);
+  assert.deepEqual(walk.take(2), [4]);
+  assert.deepEqual(walk.skipped, [3]);
+});

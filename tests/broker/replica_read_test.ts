@@ -42,3 +42,24 @@ Deno.test("a read counts its replicas' answers in the order it asked them, which
     reasons.every((reason) => reason.endsWith("may have lost writes and is not yet repaired")),
   );
 });
+
+Deno.test("a read's warning names each server that was asked and failed once, not again as passed over", async () => {
+  const cluster = new FakeCluster(3);
+  const broker = await cluster.openBroker({ k: 2 });
+  try {
+    const homes = broker.preferenceList(partitionOf("person1")).slice(0, 2);
+    // Up when the read asks them; each answers with a timeout, which marks it down, so
+    // the read walks on to the third server and cannot vouch for its NOT FOUND.
+    for (const home of homes) cluster.servers[home].state = "hung";
+    const answer = await broker.getEncoded("person1");
+    assert.equal(answer.kind, "not-found");
+    const warning = (answer as { warning?: string }).warning ?? "";
+    // One reason per server, each naming it first.
+    const reasons = /\((.*)\)/.exec(warning)?.[1].split("; ") ?? [];
+    const named = reasons.map((reason) => reason.slice(0, reason.indexOf(":", 10)));
+    const ids = Array.from(homes, (home) => cluster.servers[home].address.id);
+    assert.deepEqual([...named].sort(), [...ids].sort(), warning);
+  } finally {
+    broker.close();
+  }
+});
