@@ -505,15 +505,14 @@ function parseKeys(rest: string): Command {
  * ```
  */
 export function runCommand(broker: Broker, command: Command): Promise<Answer> {
-  // A read's answer is made in one callback on the lookup: nearly every piped command is one.
+  // A read's answer is made as the read ends, with no promise of its own: nearly every
+  // piped command is one.
   if (command.op === "GET") {
-    return broker.getEncoded(command.key).then((lookup) =>
-      lookupAnswer("GET", command.key, lookup)
-    );
+    return broker.getEncodedAs(command.key, (lookup) => lookupAnswer("GET", command.key, lookup));
   }
   if (command.op === "QUERY") {
     const key = command.path.join(".");
-    return broker.queryEncoded(command.path).then((lookup) => lookupAnswer("QUERY", key, lookup));
+    return broker.queryEncodedAs(command.path, (lookup) => lookupAnswer("QUERY", key, lookup));
   }
   return runOtherCommand(broker, command);
 }
