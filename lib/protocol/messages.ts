@@ -119,11 +119,12 @@ function readFlags(reader: ByteReader, allowed: number, what: string): number {
 export const GET_KEY_START = 4;
 
 /**
- * Whether {@link decodeRequest} accepts `body` as a GET's, judged on its bytes without
- * making the key a string: a u32 length matching the rest of the body, then the key, 1 to
- * MAX_KEY_BYTES bytes of valid UTF-8 without `.`. The key's UTF-8 is then
- * `body[GET_KEY_START, body.length)`; for any other body, decodeRequest says what is wrong.
- * A server answers GETs from the key's bytes this way.
+ * Whether {@link decodeRequest} accepts the body `bytes[start, end)` (by default all of
+ * `bytes`) as a GET's, judged on its bytes where they lie (a server's read buffer) without
+ * making a view or the key a string: a u32 length matching the rest of the body, then the
+ * key, 1 to MAX_KEY_BYTES bytes of valid UTF-8 without `.`. The key's UTF-8 is then
+ * `bytes[start + GET_KEY_START, end)`; for any other body, decodeRequest says what is
+ * wrong. A server answers GETs from the key's bytes this way.
  *
  * @example
  * ```ts
@@ -133,24 +134,14 @@ export const GET_KEY_START = 4;
  * body.set(key, GET_KEY_START);
  * isWellFormedGetBody(body); // true
  * isWellFormedGetBody(body.subarray(0, 6)); // false: the length says 7 bytes, 2 follow
+ * isWellFormedGetBody(body, 0, 6); // false, judged in place
  * ```
  */
-export function isWellFormedGetBody(body: Uint8Array): boolean {
-  return isWellFormedGetBodyAt(body, 0, body.length);
-}
-
-/**
- * {@link isWellFormedGetBody} for the body `bytes[start, end)`, judged where it lies (a
- * server's read buffer): no view of it is made. The key's UTF-8 is then
- * `bytes[start + GET_KEY_START, end)`.
- *
- * @example
- * ```ts
- * const frame = new Uint8Array([0, 0, 0, 1, 0x6b]); // a GET body for the key "k"
- * isWellFormedGetBodyAt(frame, 0, frame.length); // true
- * ```
- */
-export function isWellFormedGetBodyAt(bytes: Uint8Array, start: number, end: number): boolean {
+export function isWellFormedGetBody(
+  bytes: Uint8Array,
+  start = 0,
+  end: number = bytes.length,
+): boolean {
   const keyStart = start + GET_KEY_START;
   const keyBytes = end - keyStart;
   if (keyBytes < 1 || keyBytes > MAX_KEY_BYTES || readU32(bytes, start) !== keyBytes) return false;

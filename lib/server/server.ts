@@ -52,7 +52,7 @@ import {
 import {
   decodeRequest,
   GET_KEY_START,
-  isWellFormedGetBodyAt,
+  isWellFormedGetBody,
   readItemKey,
 } from "../protocol/messages.ts";
 import { FrameWriter } from "../protocol/frame_writer.ts";
@@ -688,7 +688,7 @@ export class KvServer {
     const type = reader.frameType;
     if (connection.greeted && type === MessageType.GET) {
       const { buffer, bodyStart, bodyEnd } = reader;
-      if (isWellFormedGetBodyAt(buffer, bodyStart, bodyEnd)) {
+      if (isWellFormedGetBody(buffer, bodyStart, bodyEnd)) {
         this.#getFromBytes(
           reader.frameRequestId,
           buffer,
@@ -730,7 +730,7 @@ export class KvServer {
   }
 
   /**
-   * Answers a well-formed GET (see isWellFormedGetBodyAt) from its key's bytes
+   * Answers a well-formed GET (see isWellFormedGetBody) from its key's bytes
    * `bytes[keyStart, keyEnd)`, straight from the trie: no key string, request object or
    * version object is made, and the key is walked once. Never throws.
    */

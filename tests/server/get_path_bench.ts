@@ -14,12 +14,7 @@
  */
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
-import {
-  decodeRequest,
-  GET_KEY_START,
-  isWellFormedGetBody,
-  isWellFormedGetBodyAt,
-} from "../../lib/protocol/messages.ts";
+import { decodeRequest, GET_KEY_START, isWellFormedGetBody } from "../../lib/protocol/messages.ts";
 import { Store } from "../../lib/server/store.ts";
 import { BASE_VERSION } from "../../lib/record/version.ts";
 import { generateText } from "../../lib/gen/generator.ts";
@@ -102,7 +97,7 @@ Deno.bench("all of it, as the request loop does", { group: "get", baseline: true
   reader.filled(bytes.length);
   if (!reader.advance()) throw new Error("a whole frame was read");
   const { buffer, bodyStart, bodyEnd } = reader;
-  if (!isWellFormedGetBodyAt(buffer, bodyStart, bodyEnd)) throw new Error("not a well-formed GET");
+  if (!isWellFormedGetBody(buffer, bodyStart, bodyEnd)) throw new Error("not a well-formed GET");
   answers.reset();
   answers.okOrNotFoundRead(
     reader.frameRequestId,

@@ -1,5 +1,5 @@
 // A kv server answers a well-formed GET where it lies in its connection's read buffer
-// (lib/server/server.ts #dispatch, isWellFormedGetBodyAt), everything else through
+// (lib/server/server.ts #dispatch, isWellFormedGetBody), everything else through
 // decodeRequest. These tests send streams of GETs — good ones, keys at the limit, every kind
 // of malformed body — with PUTs that grow the read buffer past what it keeps and shrink it
 // again, cut at random byte positions, over a real socket, and check every answer against
