@@ -509,8 +509,18 @@ export class ServerPool {
       this.#sendAfterReconnect(index, request, attempt + 1, onOutcome, tag);
       return;
     }
+    onOutcome({ ok: false, unreachable, error: this.#failureText(index, error) }, tag);
+  }
+
+  /**
+   * `error` as a read's or write's reason: led by the server's id, unless the message
+   * names the server already (a connection's errors do: "request to 127.0.0.1:8000 got
+   * no answer …"), which would then read "127.0.0.1:8000: request to 127.0.0.1:8000 …".
+   */
+  #failureText(index: number, error: unknown): string {
     const id = this.#servers[index].id;
-    onOutcome({ ok: false, unreachable, error: `${id}: ${describeError(error)}` }, tag);
+    const message = describeError(error);
+    return message.includes(id) ? message : `${id}: ${message}`;
   }
 
   /**

@@ -59,6 +59,8 @@ Deno.test("a read's warning names each server that was asked and failed once, no
     const named = reasons.map((reason) => reason.slice(0, reason.indexOf(":", 10)));
     const ids = Array.from(homes, (home) => cluster.servers[home].address.id);
     assert.deepEqual([...named].sort(), [...ids].sort(), warning);
+    // A failure whose message names its server already is not led by the id again.
+    for (const id of ids) assert(!warning.includes(`${id}: ${id}`), warning);
   } finally {
     broker.close();
   }
