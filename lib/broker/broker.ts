@@ -999,15 +999,15 @@ export class Broker {
   }
 }
 
-/**
- * Decodes a found value; a value its server encoded wrongly is an error answer naming
- * that server (a bug or a hostile peer, never the user's mistake).
- */
 /** The lookup itself, for {@link Broker.queryEncoded}. */
 function sameLookup(lookup: EncodedLookup): EncodedLookup {
   return lookup;
 }
 
+/**
+ * Decodes a found value; a value its server encoded wrongly is an error answer naming
+ * that server (a bug or a hostile peer, never the user's mistake).
+ */
 function decodeLookup(lookup: EncodedLookup): Lookup {
   if (lookup.kind !== "found") return lookup;
   try {
