@@ -341,7 +341,6 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   }
 }
 
-/** Stores the `records` records of the bench through `client`; the seconds it took. */
 /**
  * Refuses a cluster with fewer than k servers up (unreachable, or refusing this client's
  * credentials): every write would fail and every read answer NOT FOUND at once, and the
@@ -361,8 +360,9 @@ async function checkServersUp(client: Kv): Promise<void> {
 }
 
 /**
- * Loads the records; refuses to go on when any could not be stored, since the workload
- * would then read missing records and measure that.
+ * Loads the records through `client` and resolves with the seconds it took; refuses to
+ * go on when any could not be stored, since the workload would then read missing records
+ * and measure that.
  */
 async function loadRecords(client: Kv, records: number, options: BenchOptions): Promise<number> {
   const summary = await indexLines(

@@ -1284,7 +1284,6 @@ function checkRefusals(refusals: PutManyRefusal[], itemCount: number): PutManyRe
   return refusals;
 }
 
-/** The OK body of `response`, or the ServerError its ERROR means. */
 /**
  * Opens TCP, or TLS when `credentials` name a CA (the handshake done, so a certificate
  * the CA did not sign fails here), within `timeoutMs`; a ConnectionError otherwise.
