@@ -17,6 +17,7 @@ import { formatIndexSummary, indexFile, indexLines } from "../broker/indexer.ts"
 import { readRawLineBatches } from "../base/line_reader.ts";
 import type { Dialect } from "../record/format.ts";
 import { LogSink, runInteractive, runSession } from "../broker/repl.ts";
+import { PIPELINE_WINDOW } from "../broker/pipeline.ts";
 import { readServerList, type ServerAddress, ServerFileError } from "../broker/server_list.ts";
 import type { TerminalOutput } from "../base/line_editor.ts";
 import { openHistory } from "./history.ts";
@@ -338,7 +339,9 @@ async function serveCommands(
       history: await openHistory(log),
     });
   } else {
-    await runSession(broker, readRawLineBatches(Deno.stdin.readable), { ...options, color });
+    // Batches of a window's lines: each line's objects are made as the pipeline takes it.
+    const lines = readRawLineBatches(Deno.stdin.readable, { maxBatchLines: PIPELINE_WINDOW });
+    await runSession(broker, lines, { ...options, color });
   }
 
   function log(message: string): void {

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { anyText } from "../helpers/text_arbitrary.ts";
 import {
   decodeRawLine,
+  type RawLine,
   type ReadLine,
   readLines,
   type ReadLinesOptions,
@@ -259,4 +260,35 @@ Deno.test("any bytes read in any chunks give the same lines as read a byte at a 
     ),
     { numRuns: 500 },
   );
+});
+
+Deno.test("maxBatchLines splits a chunk's lines into batches of at most that many, none empty, the same lines in order", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.stringMatching(/^[a-z\n]{0,12}$/), { maxLength: 6 }),
+      fc.integer({ min: 1, max: 4 }),
+      async (chunks, maxBatchLines) => {
+        const whole: ReadLine[] = [];
+        const split: ReadLine[] = [];
+        for await (const batch of readRawLineBatches(streamOf(chunks))) {
+          for (const line of batch) whole.push(decodeRawLine(line as RawLine));
+        }
+        for await (const batch of readRawLineBatches(streamOf(chunks), { maxBatchLines })) {
+          assert.ok(batch.length >= 1 && batch.length <= maxBatchLines, `${batch.length} lines`);
+          for (const line of batch) split.push(decodeRawLine(line as RawLine));
+        }
+        assert.deepEqual(split, whole);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("maxBatchLines below 1 or not whole is a RangeError", async () => {
+  for (const maxBatchLines of [0, -1, 1.5, Number.NaN]) {
+    await assert.rejects(
+      () => Array.fromAsync(readRawLineBatches(streamOf(["a\n"]), { maxBatchLines })),
+      RangeError,
+    );
+  }
 });
