@@ -31,7 +31,7 @@ import { untilSignal } from "./server.ts";
 import { hostPort } from "../base/host_port.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
-import { describeError } from "../base/describe_error.ts";
+import { listenFailure } from "./listen_error.ts";
 
 /** Where `kv http` listens unless told otherwise. */
 export const DEFAULT_LISTEN = "127.0.0.1:8080";
@@ -249,10 +249,6 @@ function serve(
   try {
     return Deno.serve({ ...listen, onListen: () => {} }, (request) => api.handle(request));
   } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new UserError(`kv http: cannot listen on ${where}: address already in use`);
-    }
-    const message = describeError(error);
-    throw new UserError(`kv http: cannot listen on ${where}: ${message}`);
+    throw listenFailure("kv http", where, { port: "--listen port", address: "--listen" }, error);
   }
 }

@@ -45,7 +45,7 @@ import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
-import { describeError } from "../base/describe_error.ts";
+import { listenFailure } from "./listen_error.ts";
 import { hostPort } from "../base/host_port.ts";
 
 /** Most connections `--max-connections` accepts (each holds a 64 KiB read buffer). */
@@ -311,23 +311,7 @@ function listen(server: KvServer, settings: ServerSettings): Deno.NetAddr {
     return server.listen();
   } catch (error) {
     const where = hostPort(settings.hostname, settings.port);
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new UserError(
-        `kv server: cannot listen on ${where}: address already in use; pick another -p`,
-      );
-    }
-    if (error instanceof Deno.errors.AddrNotAvailable) {
-      throw new UserError(
-        `kv server: cannot listen on ${where}: address not available on this machine; check -a`,
-      );
-    }
-    if (error instanceof Deno.errors.PermissionDenied) {
-      throw new UserError(
-        `kv server: cannot listen on ${where}: permission denied; use a port above 1023`,
-      );
-    }
-    const message = describeError(error);
-    throw new UserError(`kv server: cannot listen on ${where}: ${message}`);
+    throw listenFailure("kv server", where, { port: "-p", address: "-a" }, error);
   }
 }
 

@@ -79,3 +79,18 @@ Deno.test("a broker that reaches no server at all stops with exit 2, even withou
     );
   });
 });
+
+Deno.test("kv http on a port in use or an address this machine lacks: one line naming --listen", async () => {
+  await using cluster = await KvCluster.start(1);
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = ["http", "-s", cluster.serverFile, "--listen"];
+  await oneLine(
+    [...serving, `127.0.0.1:${taken.addr.port}`],
+    /^kv http: cannot listen on 127\.0\.0\.1:\d+: address already in use; pick another --listen port$/,
+  );
+  // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no machine has an address in it.
+  await oneLine(
+    [...serving, "192.0.2.1:0"],
+    /^kv http: cannot listen on 192\.0\.2\.1:0: address not available on this machine; check --listen$/,
+  );
+});

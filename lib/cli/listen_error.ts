@@ -1,0 +1,58 @@
+/**
+ * Why a command could not listen, as one line a person can act on: the reason in plain
+ * words, not the OS's (`Cannot assign requested address (os error 99)`), and the flag to
+ * change. `kv server` and `kv http` share it, so a port in use reads the same from both.
+ *
+ * @example
+ * ```ts
+ * import { listenFailure } from "./listen_error.ts";
+ * const flags = { port: "--listen port", address: "--listen" };
+ * const error = listenFailure("kv http", "127.0.0.1:8080", flags, new Deno.errors.AddrInUse());
+ * error.message; // "kv http: cannot listen on 127.0.0.1:8080: address already in use; pick another --listen port"
+ * ```
+ * @module
+ */
+import { describeError } from "../base/describe_error.ts";
+import { UserError } from "./user_error.ts";
+
+/** The flags that name where a command listens: its port's and its address's. */
+export interface ListenFlags {
+  /** What names the port, to pick another when it is taken: `-p`, `--listen port`. */
+  readonly port: string;
+  /** What names the address, to check when this machine has none such: `-a`, `--listen`. */
+  readonly address: string;
+}
+
+/**
+ * The {@link UserError} for a listen on `where` that failed with `error`: a port in use,
+ * an address this machine does not have, a port the user may not bind, or else the
+ * error's own one-line description.
+ *
+ * @example
+ * ```ts
+ * const flags = { port: "-p", address: "-a" };
+ * listenFailure("kv server", "10.0.0.5:8000", flags, new Deno.errors.AddrNotAvailable()).message;
+ * // "kv server: cannot listen on 10.0.0.5:8000: address not available on this machine; check -a"
+ * ```
+ */
+export function listenFailure(
+  command: string,
+  where: string,
+  flags: ListenFlags,
+  error: unknown,
+): UserError {
+  return new UserError(`${command}: cannot listen on ${where}: ${reason(flags, error)}`);
+}
+
+function reason(flags: ListenFlags, error: unknown): string {
+  if (error instanceof Deno.errors.AddrInUse) {
+    return `address already in use; pick another ${flags.port}`;
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return `address not available on this machine; check ${flags.address}`;
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return "permission denied; use a port above 1023";
+  }
+  return describeError(error);
+}
