@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { describeError } from "../base/describe_error.ts";
+import { describeFsError } from "../base/fs_error.ts";
 import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
 
 /** Shortest token accepted: 16 characters leave no room for guessing. */
@@ -97,7 +97,7 @@ export class BearerTokens {
       if (error instanceof FileTooLargeError) {
         throw new TokensFileError(`${path}: larger than ${MAX_TOKENS_FILE_BYTES} bytes`);
       }
-      const reason = describeError(error);
+      const reason = describeFsError(error);
       throw new TokensFileError(`${path}: cannot read the tokens file: ${reason}`);
     }
     const tokens: string[] = [];
@@ -105,8 +105,9 @@ export class BearerTokens {
       const token = line.trim();
       if (token === "" || token.startsWith("#")) return;
       if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
+        const where = `${path}:${index + 1}:${line.indexOf(token) + 1}`;
         throw new TokensFileError(
-          `${path}:${index + 1}: a token is at least ${MIN_TOKEN_LENGTH} characters without ` +
+          `${where}: a token is at least ${MIN_TOKEN_LENGTH} characters without ` +
             `spaces (e.g. the output of 'openssl rand -hex 32')`,
         );
       }

@@ -94,3 +94,12 @@ Deno.test("kv http on a port in use or an address this machine lacks: one line n
     /^kv http: cannot listen on 192\.0\.2\.1:0: address not available on this machine; check --listen$/,
   );
 });
+
+Deno.test("kv http with a tokens file that cannot be read is one line without the OS's wording", async () => {
+  await withTempDir(async (dir) => {
+    await oneLine(
+      ["http", "--tokens-file", `${dir}/missing.txt`],
+      /^kv http: \S+missing\.txt: cannot read the tokens file: No such file or directory$/,
+    );
+  });
+});

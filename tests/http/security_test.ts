@@ -39,7 +39,7 @@ Deno.test("kv http refuses a tokens file with a short token, in one line", async
   try {
     const run = await runKv(["http", "--tokens-file", tokens, "-s", tokens]);
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /^kv http: .*:2: a token is at least 16 characters/);
+    assert.match(run.stderr, /^kv http: .*:2:1: a token is at least 16 characters/);
     assert.equal(run.stderr.trim().split("\n").length, 1);
   } finally {
     await Deno.remove(tokens);
