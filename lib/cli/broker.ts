@@ -234,6 +234,12 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
 }
 
 /**
+ * What to do about servers that cannot be reached: a server refusing this client's
+ * credentials is as unreachable as one not started, and starting it again would not help.
+ */
+const RETRY_ADVICE = "start them (or check --auth-file and --tls-ca) and retry";
+
+/**
  * Refuses a server file that names one server twice, or whose servers are all
  * unreachable (nothing could be answered); reports each unreachable server.
  */
@@ -250,14 +256,14 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
   if (upCount < broker.k && settings.dataPath !== undefined) {
     throw new UserError(
       `kv broker: only ${upCount} of ${settings.servers.length} servers are reachable, fewer than ` +
-        `k=${broker.k}; nothing from ${settings.dataPath} was indexed (start the servers and retry)`,
+        `k=${broker.k}; nothing from ${settings.dataPath} was indexed (${RETRY_ADVICE})`,
     );
   }
   if (upCount === 0) {
     throw new UserError(
       `kv broker: none of the ${settings.servers.length} servers in ${settings.serverFile} ` +
         `is reachable (${down[0].server.id}: ${withoutOsDetail(down[0].error ?? "no answer")}); ` +
-        "start them and retry",
+        RETRY_ADVICE,
     );
   }
   for (const state of down) log(`server ${state.server.id} is unreachable: ${state.error}`);

@@ -75,7 +75,7 @@ Deno.test("a broker that reaches no server at all stops with exit 2, even withou
     );
     await oneLine(
       ["broker", "-s", `${dir}/servers.txt`, "--timeout-ms", "2000"],
-      /^kv broker: none of the 2 servers in \S+ is reachable \(127\.0\.0\.1:\d+: .*\); start them and retry$/,
+      /^kv broker: none of the 2 servers in \S+ is reachable \(127\.0\.0\.1:\d+: .*\); start them \(or check --auth-file and --tls-ca\) and retry$/,
     );
   });
 });

@@ -69,6 +69,26 @@ Deno.test("with --auth-file, a client without the secret cannot read or write; a
   });
 });
 
+Deno.test("a broker whose servers all refuse its secret stops in one line that points at --auth-file", async () => {
+  await withTempDir(async (dir) => {
+    const authFile = await newAuthFile(dir, "kv.auth");
+    const wrongFile = await newAuthFile(dir, "wrong.auth");
+    await using server = await startServerProcess(["--auth-file", authFile]);
+    await Deno.writeTextFile(`${dir}/servers`, `127.0.0.1 ${server.port}\n`);
+    const broker = ["broker", "-s", `${dir}/servers`, "--timeout-ms", "20000"];
+    for (const credentials of [[], ["--auth-file", wrongFile]]) {
+      const run = await runKv([...broker, ...credentials]);
+      assert.equal(run.code, 2, run.stderr);
+      assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+      assert.match(
+        run.stderr,
+        /^kv broker: none of the 1 servers in \S+ is reachable \(.*AUTH_(REQUIRED|FAILED).*\); start them \(or check --auth-file and --tls-ca\) and retry\n$/,
+      );
+    }
+    assert.equal((await stopWithin(server)).code, 0);
+  });
+});
+
 Deno.test("an auth file readable by others, or /dev/zero, is one line and exit 2", async () => {
   await withTempDir(async (dir) => {
     const authFile = await newAuthFile(dir, "kv.auth");
