@@ -25,8 +25,8 @@ export interface ListenFlags {
 
 /**
  * The {@link UserError} for a listen on `where` that failed with `error`: a port in use,
- * an address this machine does not have, a port the user may not bind, or else the
- * error's own one-line description.
+ * an address this machine does not have, a host name no resolver knows, a port the user
+ * may not bind, or else the error's own one-line description.
  *
  * @example
  * ```ts
@@ -54,5 +54,10 @@ function reason(flags: ListenFlags, error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) {
     return "permission denied; use a port above 1023";
   }
-  return describeError(error);
+  const message = describeError(error);
+  // Deno gives a host name no resolver knows as a plain Error with getaddrinfo's words.
+  if (message.startsWith("failed to lookup address information")) {
+    return `no such host; check ${flags.address}`;
+  }
+  return message;
 }

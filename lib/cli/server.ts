@@ -73,7 +73,8 @@ Runs one kv server: keeps records in memory, durable on disk with --data-dir,
 and answers brokers over TCP until SIGINT or SIGTERM, then shuts down cleanly.
 
 Flags:
-  -a, --address ADDRESS     address to listen on (default ${DEFAULT_HOSTNAME})
+  -a, --address ADDRESS     address or host name to listen on, without the port;
+                            IPv6 bare or in brackets: ::1, [::1] (default ${DEFAULT_HOSTNAME})
   -p, --port PORT           TCP port, 0 for any free one (default ${DEFAULT_PORT})
       --data-dir DIR        keep records durable in DIR, created if missing
                             (default: none, memory only — records die with the process)
@@ -186,8 +187,7 @@ function parseSettings(args: string[]): ServerSettings {
   if (fsyncText !== undefined && dataDir === undefined) {
     throw new UserError("kv server: --fsync needs --data-dir (without it nothing is written)");
   }
-  const hostname = values.address ?? DEFAULT_HOSTNAME;
-  if (hostname === "") throw new UserError("kv server: -a must not be empty");
+  const hostname = parseAddress(values.address ?? DEFAULT_HOSTNAME);
   const authFile = values["auth-file"];
   if (!isLoopback(hostname) && authFile === undefined && !values.insecure) {
     throw new UserError(
@@ -233,6 +233,25 @@ function parseSettings(args: string[]): ServerSettings {
     tombstoneGraceMs: parseGrace(values["tombstone-grace"]),
     logger: new Logger({ name: "kv server", level: logLevel }),
   };
+}
+
+/**
+ * The host `-a` names: an IPv6 address may come in brackets, as in a server file
+ * (`[::1]`); an address with a port (`127.0.0.1:8000`, `[::1]:8000`) is refused, since
+ * the port is `-p`'s, rather than taken for a host name that could not be found.
+ */
+function parseAddress(text: string): string {
+  if (text === "") throw new UserError("kv server: -a must not be empty");
+  const withPort = /^(?:\[([^\]]*)\]|([^:]*)):(\d+)$/.exec(text);
+  if (withPort !== null) {
+    const host = withPort[1] ?? withPort[2];
+    throw new UserError(
+      `kv server: -a ${text} holds a port; give the address alone and the port with -p ` +
+        `(-a ${host} -p ${withPort[3]})`,
+    );
+  }
+  const bracketed = /^\[(.+)\]$/.exec(text);
+  return bracketed === null ? text : bracketed[1];
 }
 
 /**

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { KvCluster } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
+import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 
 async function oneLine(args: string[], expected: RegExp): Promise<void> {
   const { code, stdout, stderr } = await runKv(args);
@@ -102,4 +103,26 @@ Deno.test("kv http with a tokens file that cannot be read is one line without th
       /^kv http: \S+missing\.txt: cannot read the tokens file: No such file or directory$/,
     );
   });
+});
+
+Deno.test("kv server -a with a port says the port is -p's; an IPv6 address may come in brackets", async () => {
+  await oneLine(
+    ["server", "-a", "127.0.0.1:8000"],
+    /^kv server: -a 127\.0\.0\.1:8000 holds a port; give the address alone and the port with -p \(-a 127\.0\.0\.1 -p 8000\)$/,
+  );
+  await oneLine(
+    ["server", "-a", "[::1]:8000"],
+    /^kv server: -a \[::1\]:8000 holds a port; .* \(-a ::1 -p 8000\)$/,
+  );
+  await using server = await startServerProcess(["-a", "[::1]"]);
+  assert.match(server.stderrLines.join("\n"), /kv server listening on \[::1\]:\d+ /);
+  assert.equal((await stopWithin(server)).code, 0);
+});
+
+Deno.test("kv server -a with a host name no resolver knows is one line naming -a", async () => {
+  // .invalid never resolves (RFC 2606).
+  await oneLine(
+    ["server", "-p", "0", "-a", "example.invalid", "--insecure"],
+    /^kv server: cannot listen on example\.invalid:0: no such host; check -a$/,
+  );
 });
