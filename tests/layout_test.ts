@@ -1,6 +1,7 @@
 /**
  * Keeps the layout true: every import in lib/ follows the layer order in the README's
- * Architecture section, and tests/ mirrors lib/ folder by folder.
+ * Architecture section, that section names every module of lib/, and tests/ mirrors lib/
+ * folder by folder.
  *
  *     base ← record ← {trie, protocol} ← {server, broker} ← client ← http ← cli ← main.ts
  *     gen sits beside them on base and record; lib/limits.ts is shared by all.
@@ -9,6 +10,7 @@ import assert from "node:assert/strict";
 
 const LIB = new URL("../lib/", import.meta.url);
 const TESTS = new URL("./", import.meta.url);
+const README = new URL("../README.md", import.meta.url);
 
 /** The folders each lib/ folder may import from (itself always included). */
 const MAY_IMPORT: Record<string, readonly string[]> = {
@@ -89,6 +91,36 @@ Deno.test("tests/ mirrors lib/: each test folder is a lib/ folder or a named hel
       `lib/${layer}/ has no tests/${layer}/`,
     );
   }
+});
+
+/**
+ * The README's Architecture block (the `text` fence after `## Architecture`): each lib/
+ * folder's entry, from its `lib/x/` at the start of a line to the next one, by folder.
+ */
+function architectureEntries(readme: string): Map<string, string> {
+  const section = readme.slice(readme.indexOf("\n## Architecture\n"));
+  const block = section.slice(section.indexOf("```text\n"), section.indexOf("\n```\n"));
+  const entries = new Map<string, string>();
+  let folder = "";
+  for (const line of block.split("\n")) {
+    const start = /^lib\/(\w+)\/\s/.exec(line);
+    if (start !== null) folder = start[1];
+    if (folder !== "") entries.set(folder, `${entries.get(folder) ?? ""} ${line}`);
+  }
+  return entries;
+}
+
+Deno.test("the README's Architecture section names every module of lib/ in its folder's entry", () => {
+  const entries = architectureEntries(Deno.readTextFileSync(README));
+  const unnamed: string[] = [];
+  for (const file of walk(LIB)) {
+    const layer = layerOf(file);
+    if (layer === "limits") continue;
+    const module = file.pathname.slice(LIB.pathname.length + layer.length + 1, -".ts".length);
+    const named = new RegExp(`(?<![\\w/])${module}(?![\\w])`).test(entries.get(layer) ?? "");
+    if (!named) unnamed.push(`lib/${layer}/${module}.ts`);
+  }
+  assert.deepEqual(unnamed, []);
 });
 
 Deno.test("the import checker sees a wrong-way import", () => {
