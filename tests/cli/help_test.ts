@@ -1,5 +1,6 @@
 // Every numeric flag's help states the range its check enforces: the range is read from the
-// error the real program gives for a value out of range, then looked for in --help.
+// error the real program gives for a value out of range, then looked for in --help. And
+// --help and the README's flag tables name the same flags, command by command.
 import assert from "node:assert/strict";
 import { runKv } from "../helpers/run_kv.ts";
 
@@ -57,5 +58,55 @@ Deno.test("kv broker --help names HELP <command>, QUIT, Ctrl-C and the history f
   const help = await helpOf("broker");
   for (const text of ["HELP [command]", "EXIT (or QUIT)", "Ctrl-C cancels", "KV_HISTORY=off"]) {
     assert(help.includes(text), text);
+  }
+});
+
+/** Each README section with a flag table, and the commands whose `--help` it documents. */
+const README_FLAG_TABLES: readonly (readonly [string, readonly string[]])[] = [
+  ["### `kv gen`", ["gen"]],
+  ["### `kv server`", ["server"]],
+  ["### `kv broker`", ["broker"]],
+  ["### One-shot commands", ["get", "query", "put", "delete", "keys", "servers"]],
+  ["### `kv repair`", ["repair"]],
+  ["### `kv http`", ["http"]],
+  ["### `kv bench`", ["bench"]],
+  ["### `kv secret`", ["secret"]],
+  ["### `kv demo`", ["demo"]],
+];
+
+/** The long flags named in the first cell of the flag table rows of `heading`'s section. */
+function readmeFlags(readme: string, heading: string): Set<string> {
+  const start = readme.indexOf(`\n${heading}`);
+  assert(start >= 0, `README has a section '${heading}'`);
+  const rest = readme.slice(start + 1);
+  const end = rest.search(/\n##? |\n### /);
+  const rows = rest.slice(0, end).split("\n").filter((line) => line.startsWith("| `-"));
+  return new Set(rows.flatMap((row) => row.split("|")[1].match(/--[a-z][a-z-]*/g) ?? []));
+}
+
+/** The long flags `help` lists at the start of a row, `--help` aside. */
+function helpFlags(help: string): Set<string> {
+  const rows = help.match(/^\s+(-\w, )?--[a-z][a-z-]*/gm) ?? [];
+  return new Set(rows.map((row) => row.trim().replace(/^-\w, /, "")).filter((f) => f !== "--help"));
+}
+
+Deno.test("every flag a command's --help lists is in its README table, and every one there in --help", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  for (const [heading, commands] of README_FLAG_TABLES) {
+    const documented = readmeFlags(readme, heading);
+    const helped = new Set<string>();
+    for (const command of commands) {
+      for (const flag of helpFlags(await helpOf(command))) helped.add(flag);
+    }
+    assert.deepEqual(
+      [...helped].filter((flag) => !documented.has(flag)).sort(),
+      [],
+      `${heading}: in --help, not in the README's table`,
+    );
+    assert.deepEqual(
+      [...documented].filter((flag) => !helped.has(flag)).sort(),
+      [],
+      `${heading}: in the README's table, not in --help`,
+    );
   }
 });
