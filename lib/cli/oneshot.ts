@@ -244,7 +244,8 @@ function parsed(name: string, argument: string): Command {
     return command;
   } catch (error) {
     if (!(error instanceof CommandError)) throw error;
-    const message = error.message.replace(
+    // "GET needs a key, …" leads with the command word, which the prefix already names.
+    const message = error.message.replace(new RegExp(`^${word} `), "").replace(
       /\b(GET|QUERY|DELETE|KEYS|PUT) (?=\S)/g,
       (command) => `kv ${command.toLowerCase()}`,
     );

@@ -88,6 +88,9 @@ Deno.test("one-shot mistakes are one line and exit 2, before connecting", async 
     [["get", "--limit", "3", "a"], /^kv get: --limit is for kv keys only/],
     [["get", "a", "--bogus"], /^kv get: unknown option '--bogus'/],
     [["get", "a", "-s", servers], /^kv get: \/nonexistent\/servers\.txt: cannot read/],
+    [["get", ""], /^kv get: needs a key, e.g\. kv get person1$/m],
+    [["query", ""], /^kv query: needs a path, e.g\. kv query person1\.age$/m],
+    [["delete", ""], /^kv delete: needs a key, e.g\. kv delete person1$/m],
   ];
   for (const [args, message] of cases) {
     const run = await runKv(args);
