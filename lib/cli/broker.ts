@@ -63,8 +63,9 @@ Flags:
                          up to k-1 servers down; 'strict': only to the key's own k
                          servers, refused when one of them is down
       --duplicate-keys MODE
-                         a field name repeated in one object: 'error' skips the line
-                         (default), 'last-wins' keeps the last value like Python dicts
+                         a field name repeated in one object of a dataFile line:
+                         'error' skips the line (default), 'last-wins' keeps the last
+                         value like Python dicts; a PUT naming one twice is refused
       --json             answer each command with one JSON object on one line
       --dialect NAME     print records as assignment, python or bare (default: the
                          dialect of the indexed file's first record, else assignment)

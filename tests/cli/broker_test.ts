@@ -368,6 +368,24 @@ Deno.test("records print in the indexed file's dialect unless --dialect says oth
   }
 });
 
+Deno.test("--duplicate-keys last-wins reads -i lines as Python's dict does; a PUT naming a field twice is refused", async () => {
+  await using cluster = await KvCluster.start(1);
+  const file = await tempFile(`a: { x: 1; x: 2 }\n`);
+  try {
+    const { code, stdout, stderr } = await runBroker(
+      ["-s", cluster.serverFile, "-i", file, "--duplicate-keys", "last-wins"],
+      "GET a\nPUT b: { y: 1; y: 2 }\nGET b\n",
+    );
+    assert.equal(code, 0, stderr);
+    assert.equal(
+      stdout,
+      "a : { x: 2 }\nERROR: column 16: duplicate key 'y' in one object\nNOT FOUND: b",
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
 Deno.test("--index-only exits 0 when all is stored and 2 when lines were skipped", async () => {
   await using cluster = await KvCluster.start(2);
   const good = await tempFile(`a: 1\nb: 2\n`);
