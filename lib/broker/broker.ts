@@ -276,7 +276,7 @@ export class Broker {
     this.#writes = options.writes ?? "sloppy";
     this.#onRepairNeeded = options.onRepairNeeded ?? (() => {});
     this.#log = options.log ?? (() => {});
-    this.#placement = new Placement(pool.servers.map((server) => server.identity));
+    this.#placement = Placement.of(pool.servers.map((server) => server.identity));
     this.#watchServers();
   }
 

@@ -18,6 +18,12 @@
  * in 2^32 per pair) are broken by comparing server ids, again independent of the file
  * order.
  *
+ * {@link Placement.of} hands out one placement per server list per process: every
+ * broker of a process that serves many clients (`kv bench --clients 50` opens fifty
+ * `Kv`s, each with its broker) then ranks each partition once and reads one table that
+ * stays in the CPU's cache, where fifty tables each ranked their own partitions and
+ * spread a GET's placement over fifty times the memory.
+ *
  * @example
  * ```ts
  * import { Placement } from "./placement.ts";
@@ -28,6 +34,12 @@
  */
 import { hashKey, mix32, PARTITION_COUNT, partitionOf } from "../record/partition.ts";
 import { MAX_SERVERS } from "./server_list.ts";
+
+/**
+ * Server lists whose placement {@link Placement.of} keeps for the process; past this the
+ * oldest is let go (its brokers keep it as long as they live).
+ */
+export const MAX_SHARED_PLACEMENTS = 16;
 
 /** Makes server hashes differ from key hashes of the same text. */
 const SERVER_SALT = 0x9e37_79b9;
@@ -98,6 +110,28 @@ export class Placement {
     this.#table = new Uint16Array(PARTITION_COUNT * count);
     this.#rows = new Array(PARTITION_COUNT).fill(undefined);
     this.#ranks = new Float64Array(count);
+  }
+
+  /**
+   * The placement of `serverIds`, shared by every caller in the process that passes the
+   * same ids in the same order (its answers are indexes into the list, so the order
+   * matters): rankings are a pure function of the ids, so sharing changes no answer,
+   * only how often each partition is ranked. At most {@link MAX_SHARED_PLACEMENTS} lists
+   * are kept; throws as the constructor does.
+   *
+   * @example
+   * ```ts
+   * Placement.of(["a:1", "b:2"]) === Placement.of(["a:1", "b:2"]); // true
+   * ```
+   */
+  static of(serverIds: readonly string[]): Placement {
+    const name = JSON.stringify(serverIds);
+    const kept = SHARED.get(name);
+    if (kept !== undefined) return kept;
+    const placement = new Placement(serverIds);
+    if (SHARED.size >= MAX_SHARED_PLACEMENTS) SHARED.delete(SHARED.keys().next().value!);
+    SHARED.set(name, placement);
+    return placement;
   }
 
   /** Number of servers. */
@@ -182,3 +216,6 @@ export class Placement {
     return row;
   }
 }
+
+/** The placements {@link Placement.of} hands out, by their server ids as JSON, oldest first. */
+const SHARED = new Map<string, Placement>();

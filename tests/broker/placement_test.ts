@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Placement } from "../../lib/broker/placement.ts";
+import { MAX_SHARED_PLACEMENTS, Placement } from "../../lib/broker/placement.ts";
 import { PARTITION_COUNT, partitionOf } from "../../lib/record/partition.ts";
 
 const serverIdsArbitrary = fc.uniqueArray(
@@ -125,4 +125,28 @@ Deno.test("adding or removing a server moves only keys whose top-k includes it",
       }
     },
   ));
+});
+
+Deno.test("Placement.of shares one placement per server list, ranking as a new one does", () => {
+  const ids = ["127.0.0.1:8000", "127.0.0.1:8001", "127.0.0.1:8002"];
+  const shared = Placement.of(ids);
+  assert.equal(Placement.of([...ids]), shared);
+  // Indexes name positions in the list: another order is another placement.
+  assert.notEqual(Placement.of([...ids].reverse()), shared);
+  const fresh = new Placement(ids);
+  for (let partition = 0; partition < PARTITION_COUNT; partition++) {
+    assert.deepEqual(shared.preferenceList(partition), fresh.preferenceList(partition));
+  }
+  assert.throws(() => Placement.of(["a:1", "a:1"]), RangeError);
+});
+
+Deno.test("Placement.of keeps at most MAX_SHARED_PLACEMENTS lists, letting the oldest go", () => {
+  const lists = Array.from(
+    { length: MAX_SHARED_PLACEMENTS + 1 },
+    (_, index) => [`10.0.0.${index}:8000`, `10.0.1.${index}:8000`],
+  );
+  const first = Placement.of(lists[0]);
+  for (const list of lists.slice(1)) Placement.of(list);
+  assert.notEqual(Placement.of(lists[0]), first);
+  assert.equal(Placement.of(lists.at(-1)!), Placement.of(lists.at(-1)!));
 });
