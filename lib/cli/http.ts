@@ -27,7 +27,7 @@ import { BearerTokens, TokensFileError } from "../http/tokens.ts";
 import { authFileFromEnv, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import { DEFAULT_SERVER_FILE, serverFile, SERVERS_ENV } from "./oneshot.ts";
 import { VERSION } from "./run.ts";
-import { untilSignal } from "./server.ts";
+import { isLoopback, untilSignal } from "./server.ts";
 import { hostPort } from "../base/host_port.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
@@ -74,6 +74,8 @@ Flags:
       --tokens-file FILE require 'Authorization: Bearer <token>' with a token listed in
                          FILE (one a line, at least 16 characters) on every request
                          but the console's files and /healthz; default none
+      --insecure         allow listening on an address other than loopback without
+                         --tokens-file (anyone who can connect can read and delete)
       --tls-cert FILE    serve HTTPS with this certificate chain (PEM); needs --tls-key
       --tls-key FILE     the certificate's private key (PEM)
 
@@ -100,6 +102,13 @@ function parseListen(text: string): { hostname: string; port: number } {
 async function runHttp(args: string[]): Promise<number> {
   const { values } = parseHttpFlags(args);
   const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
+  if (!isLoopback(listen.hostname) && values["tokens-file"] === undefined && !values.insecure) {
+    throw new UserError(
+      `kv http: --listen ${hostPort(listen.hostname, listen.port)} lets other machines ` +
+        "connect, and without --tokens-file anyone could read and delete every record; " +
+        "give --tokens-file, or --insecure to accept that",
+    );
+  }
   const k = values.replicas === undefined
     ? undefined
     : intFlag("http", "-k", values.replicas, { min: 1, max: MAX_SERVERS });
@@ -145,6 +154,7 @@ function parseHttpFlags(args: string[]) {
     "max-path-bytes": { type: "string" },
     "max-concurrent-requests": { type: "string" },
     "tokens-file": { type: "string" },
+    insecure: { type: "boolean" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
     ...SECURITY_FLAGS,

@@ -33,6 +33,27 @@ Deno.test("kv http --tokens-file: the API needs a listed bearer token; the conso
   }
 });
 
+Deno.test("kv http on an address other than loopback without --tokens-file refuses to start, unless --insecure", async () => {
+  await using cluster = await KvCluster.start(1);
+  const run = await runKv(["http", "-s", cluster.serverFile, "--listen", "0.0.0.0:0"]);
+  assert.equal(run.code, 2);
+  assert.equal(
+    run.stderr,
+    "kv http: --listen 0.0.0.0:0 lets other machines connect, and without --tokens-file anyone " +
+      "could read and delete every record; give --tokens-file, or --insecure to accept that\n",
+  );
+  await using http = await HttpProcess.start([
+    "-s",
+    cluster.serverFile,
+    "--listen",
+    "0.0.0.0:0",
+    "--insecure",
+  ]);
+  const response = await fetch(`${http.url}healthz`);
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+});
+
 Deno.test("kv http refuses a tokens file with a short token, in one line", async () => {
   const tokens = await Deno.makeTempFile();
   await Deno.writeTextFile(tokens, "\nshort\n");
