@@ -91,7 +91,7 @@ Deno.test("kv http on a port in use or an address this machine lacks: one line n
   );
   // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no machine has an address in it.
   await oneLine(
-    [...serving, "192.0.2.1:0"],
+    [...serving, "192.0.2.1:0", "--insecure"],
     /^kv http: cannot listen on 192\.0\.2\.1:0: address not available on this machine; check --listen$/,
   );
 });
