@@ -100,7 +100,8 @@ export async function readPemFile(path: string, kind: string): Promise<string> {
     if (error instanceof TypeError) {
       throw new CredentialsError(`${path}: not a PEM file (not text)`);
     }
-    throw new CredentialsError(`${path}: cannot read it: ${describeFsError(error)}`);
+    const what = `${kind.toLowerCase()} file`;
+    throw new CredentialsError(`${path}: cannot read the ${what}: ${describeFsError(error)}`);
   }
   if (!new RegExp(`-----BEGIN [A-Z ]*${kind}-----`).test(text)) {
     throw new CredentialsError(

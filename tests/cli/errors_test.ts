@@ -126,3 +126,17 @@ Deno.test("kv server -a with a host name no resolver knows is one line naming -a
     /^kv server: cannot listen on example\.invalid:0: no such host; check -a$/,
   );
 });
+
+Deno.test("a TLS file that cannot be read is one line saying which kind of file it is", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/servers.txt`, `127.0.0.1 ${closedPorts(1)[0]}\n`);
+    await oneLine(
+      ["get", "x", "-s", `${dir}/servers.txt`, "--tls-ca", `${dir}/ca.pem`],
+      /^kv get: \S+ca\.pem: cannot read the certificate file: No such file or directory$/,
+    );
+    await oneLine(
+      ["server", "-p", "0", "--tls-cert", `${dir}/cert.pem`, "--tls-key", `${dir}/key.pem`],
+      /^kv server: \S+cert\.pem: cannot read the certificate file: No such file or directory$/,
+    );
+  });
+});
