@@ -4,6 +4,11 @@
  * the path applications use), and reports throughput and latency percentiles
  * per operation, with errors and warnings counted.
  *
+ * A warm-up (`warmup` operations, default none) may run first, the same way, and is
+ * neither timed nor counted: a JIT-compiled client (and server) reads its first tens
+ * of thousands of GETs at half its steady speed or less while V8 compiles the read
+ * path, which a short run would otherwise measure.
+ *
  * Closed loop (the default): each of `clients × pipeline` workers sends its
  * next operation when the previous one is answered, and latency runs from
  * that answer (one clock reading ends an operation and starts the next). A
@@ -102,6 +107,11 @@ export interface BenchOptions {
   operations?: number;
   /** Run for this long instead of a number of operations. */
   durationMs?: number;
+  /**
+   * Operations run first, the same way as the measured ones (workload, clients,
+   * pipeline, rate), and neither timed nor counted; default 0.
+   */
+  warmup?: number;
   /** Independent clients, each with its own connections; default 1. */
   clients?: number;
   /** Operations in flight per client; default 1. */
@@ -181,6 +191,8 @@ export interface BenchReport {
   seed: number;
   /** Seconds the load took, or null with `noLoad`. */
   loadSeconds: number | null;
+  /** Operations run before the measured ones, neither timed nor counted. */
+  warmup: number;
   /** Seconds the operations took. */
   seconds: number;
   /**
@@ -290,10 +302,14 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const pipeline = options.pipeline ?? 1;
   const seed = options.seed ?? 1;
   const values = options.values ?? "objects";
+  const warmup = options.warmup ?? 0;
   const operations = options.durationMs === undefined
     ? options.operations ?? DEFAULT_OPERATIONS
     : undefined;
-  invariant(records >= 1 && clientCount >= 1 && pipeline >= 1, "bench options are checked");
+  invariant(
+    records >= 1 && clientCount >= 1 && pipeline >= 1 && warmup >= 0,
+    "bench options are checked",
+  );
   const connectOptions = {
     servers: options.servers,
     replicas: options.replicas,
@@ -307,16 +323,26 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     for (let i = 0; i < clientCount; i++) clients.push(await connect(connectOptions));
     await checkServersUp(clients[0]);
     const loadSeconds = options.noLoad ? null : await loadRecords(clients[0], records, options);
-    const run = new Run({
-      picker: new OperationPicker({ workload, distribution, recordCount: records, seed }),
-      // A read-only workload writes nothing: no pool to make (about 0.4 s of start-up).
-      values: WORKLOAD_MIX[workload].mix.read === 1 ? [] : await valuePool(options.size, seed),
-      operations,
-      durationMs: options.durationMs,
-      rate: options.rate,
-      bytes: values === "bytes",
-      progress: options.progress,
-    });
+    const picker = new OperationPicker({ workload, distribution, recordCount: records, seed });
+    // A read-only workload writes nothing: no pool to make (about 0.4 s of start-up).
+    const pool = WORKLOAD_MIX[workload].mix.read === 1 ? [] : await valuePool(options.size, seed);
+    const runOf = (
+      count: number | undefined,
+      durationMs: number | undefined,
+      progress: BenchOptions["progress"],
+    ) =>
+      new Run({
+        picker,
+        values: pool,
+        operations: count,
+        durationMs,
+        rate: options.rate,
+        bytes: values === "bytes",
+        progress,
+      });
+    // The warm-up draws from the same picker: the measured run goes on where it stopped.
+    if (warmup > 0) await runOf(warmup, undefined, undefined).start(clients, pipeline);
+    const run = runOf(operations, options.durationMs, options.progress);
     const cpuBefore = process.cpuUsage();
     const seconds = await run.start(clients, pipeline);
     const cpu = process.cpuUsage(cpuBefore);
@@ -333,6 +359,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       rate: options.rate ?? null,
       seed,
       loadSeconds,
+      warmup,
       cpuSeconds: (cpu.user + cpu.system) / 1_000_000,
       ...tally(run, seconds),
     };

@@ -79,6 +79,10 @@ Flags:
       --ops N            operations to run, 1..${MAX_BENCH_OPERATIONS} (default ${DEFAULT_OPERATIONS})
       --duration S       run for S seconds instead of a number of operations,
                          1..${MAX_DURATION_SECONDS}
+      --warmup N         first run N operations the same way, neither timed nor
+                         counted, 0..${MAX_BENCH_OPERATIONS} (default 0): kv's client
+                         (and server) compile their read path over the first tens of
+                         thousands of operations, which a short run would measure
       --clients N        independent clients, each with its own connections,
                          1..${MAX_CLIENTS} (default 1)
       --pipeline N       operations in flight per client, 1..${MAX_PIPELINE} (default 1)
@@ -138,6 +142,7 @@ function parseBenchFlags(args: string[]) {
     size: { type: "string" },
     ops: { type: "string" },
     duration: { type: "string" },
+    warmup: { type: "string" },
     clients: { type: "string" },
     pipeline: { type: "string" },
     values: { type: "string" },
@@ -193,6 +198,11 @@ function benchOptions(values: ReturnType<typeof parseBenchFlags>["values"]): Ben
     size: values.size === undefined ? undefined : int("--size", values.size, MAX_RECORD_SIZE),
     operations: durationSeconds === undefined ? operations : undefined,
     durationMs: durationSeconds === undefined ? undefined : durationSeconds * 1000,
+    warmup: intFlag("bench", "--warmup", values.warmup, {
+      min: 0,
+      max: MAX_BENCH_OPERATIONS,
+      fallback: 0,
+    }),
     clients: int("--clients", values.clients, MAX_CLIENTS, 1),
     pipeline: int("--pipeline", values.pipeline, MAX_PIPELINE, 1),
     values: valueReading,
@@ -237,6 +247,7 @@ export function formatReport(report: BenchReport): string {
   if (report.loadSeconds !== null) {
     lines.push(`loaded ${report.records} records in ${report.loadSeconds.toFixed(2)} s`);
   }
+  if (report.warmup > 0) lines.push(`${report.warmup} warm-up operations first, not counted`);
   lines.push(
     `${report.operations} operations in ${report.seconds.toFixed(2)} s: ` +
       `${Math.round(report.throughput)} ops/s; ${report.errors} errors, ` +

@@ -90,6 +90,26 @@ Deno.test("kv bench --no-load, --size, --rate and --duration report consistently
   assert.equal(timed.values, "objects", "reads make objects unless told");
 });
 
+Deno.test("kv bench --warmup runs its operations first and counts only --ops", async () => {
+  await using cluster = await KvCluster.start(1);
+  const common = ["-s", cluster.serverFile, "-n", "20", "--seed", "9", "--workload", "C"];
+  const report = await bench([...common, "--warmup", "50", "--ops", "30", "--pipeline", "4"]);
+  assert.deepEqual([report.warmup, report.operations], [50, 30]);
+  assertConsistent(report);
+  assert.deepEqual([report.errors, report.warnings, report.notFound], [0, 0, 0]);
+  assert.equal(
+    (await bench([...common, "--no-load", "--ops", "10"])).warmup,
+    0,
+    "none unless told",
+  );
+  const run = await runKv(
+    withBrokerTimeout(["bench", ...common, "--no-load", "--ops", "10", "--warmup", "5"]),
+  );
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^5 warm-up operations first, not counted$/m);
+  assert.match(run.stdout, /^10 operations in /m);
+});
+
 Deno.test("kv bench --values bytes reads every record as bytes and says so", async () => {
   await using cluster = await KvCluster.start(2);
   const common = ["-s", cluster.serverFile, "-k", "2", "-n", "20", "--seed", "5"];

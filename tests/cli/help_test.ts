@@ -19,6 +19,7 @@ const RANGED_FLAGS: readonly (readonly [string, string, readonly string[]])[] = 
   ["http", "--max-concurrent-requests", []],
   ["bench", "--ops", ["-s", "serverFile.txt"]],
   ["bench", "--duration", ["-s", "serverFile.txt"]],
+  ["bench", "--warmup", ["-s", "serverFile.txt"]],
   ["bench", "--clients", ["-s", "serverFile.txt"]],
   ["bench", "--pipeline", ["-s", "serverFile.txt"]],
   ["bench", "--rate", ["-s", "serverFile.txt"]],
