@@ -48,3 +48,22 @@ export function describeFsError(error: unknown): string {
 export function withoutOsDetail(message: string): string {
   return message.replace(/ \(os error \d+\)[^;)]*/g, "");
 }
+
+/**
+ * Whether `error` is a file-system failure, as a person can act on it: one of Deno's error
+ * kinds (`NotFound`, `PermissionDenied`, …), or an OS error Deno has no kind for, which it
+ * throws as a plain `Error` with the errno's name in `code` — `ENOSPC` (disk full),
+ * `EROFS`, `EIO`, `EDQUOT`.
+ *
+ * @example
+ * ```ts
+ * isFsError(new Deno.errors.NotFound("x")); // true
+ * isFsError(Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" })); // true
+ * isFsError(new TypeError("x is not a function")); // false: a bug, not the disk
+ * ```
+ */
+export function isFsError(error: unknown): boolean {
+  if (Object.values(Deno.errors).some((kind) => error instanceof kind)) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && typeof code === "string" && /^E[A-Z]+$/.test(code);
+}

@@ -44,7 +44,7 @@ import {
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
-import { describeFsError } from "../base/fs_error.ts";
+import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { listenFailure } from "./listen_error.ts";
 import { hostPort } from "../base/host_port.ts";
 
@@ -316,7 +316,7 @@ async function openStore(settings: ServerSettings): Promise<Store> {
       );
     }
     // Any other file-system error: permission denied, disk full, …
-    if (Object.values(Deno.errors).some((kind) => error instanceof kind)) {
+    if (isFsError(error)) {
       throw new UserError(
         `kv server: cannot open --data-dir ${settings.dataDir}: ${describeFsError(error)}`,
       );

@@ -5,6 +5,7 @@ import { str } from "../../lib/record/value.ts";
 import { connectClient } from "../helpers/client.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at } from "../helpers/versions.ts";
+import { runKv } from "../helpers/run_kv.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -144,6 +145,20 @@ tmpfsTest({
   assert.deepEqual((await client.get("kept")).value, str("stored"));
   await client.close();
   assert.equal((await stopWithin(again)).code, 0);
+});
+
+tmpfsTest({
+  name: "disk full before a new data dir's first byte: kv server says so in one line, exit 2",
+  short: "disk full before a new data dir",
+  megabytes: 1,
+}, async (mount) => {
+  fillToTheLastByte(`${mount}/ballast`);
+  const run = await runKv(["server", "-p", "0", "--data-dir", `${mount}/data`]);
+  assert.equal(run.code, 2, run.stderr);
+  assert.equal(
+    run.stderr,
+    `kv server: cannot open --data-dir ${mount}/data: No space left on device\n`,
+  );
 });
 
 /** Writes `path` until the disk under it has no byte left (bounded by the disk's size). */

@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { describeFsError, isFsError } from "../../lib/base/fs_error.ts";
+
+/** What Deno throws for an OS error it has no kind for: ENOSPC, EROFS, EIO. */
+function osError(code: string, message: string): Error {
+  return Object.assign(new Error(`${message} (os error 28)`), { code });
+}
+
+Deno.test("isFsError: Deno's error kinds and plain errors with an errno code, not bugs", () => {
+  assert.equal(isFsError(new Deno.errors.NotFound("x")), true);
+  assert.equal(isFsError(new Deno.errors.PermissionDenied("x")), true);
+  assert.equal(isFsError(osError("ENOSPC", "No space left on device")), true);
+  assert.equal(isFsError(osError("EROFS", "Read-only file system")), true);
+  assert.equal(isFsError(new TypeError("x is not a function")), false);
+  assert.equal(isFsError(Object.assign(new Error("x"), { code: 28 })), false);
+  assert.equal(isFsError(undefined), false);
+  assert.equal(isFsError("ENOSPC"), false);
+});
+
+Deno.test("describeFsError gives an errno error's words without Deno's (os error N)", () => {
+  assert.equal(
+    describeFsError(osError("ENOSPC", "No space left on device")),
+    "No space left on device",
+  );
+});
