@@ -13,6 +13,7 @@
 import { describeFsError } from "../base/fs_error.ts";
 import { writeLine } from "../base/stdout.ts";
 import { NEW_SECRET_BYTES, newSecretLine } from "../protocol/auth.ts";
+import { writeAll } from "../server/storage_log.ts";
 import { parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
@@ -36,12 +37,15 @@ Flags:
 
 Exit codes: 0 on success, 2 for bad flags or a FILE that exists or cannot be written.`;
 
+/**
+ * Writes a new auth file at `path`, never over an existing one. A write that fails (a full
+ * disk) removes the file it created: an empty auth file left behind would be refused as
+ * existing by the next `kv secret -o` and as holding no secret by every server.
+ */
 async function writeNewAuthFile(path: string): Promise<void> {
+  let file: Deno.FsFile;
   try {
-    await Deno.writeTextFile(path, newSecretLine() + "\n", {
-      createNew: true,
-      mode: AUTH_FILE_MODE,
-    });
+    file = await Deno.open(path, { write: true, createNew: true, mode: AUTH_FILE_MODE });
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists) {
       throw new UserError(
@@ -50,6 +54,18 @@ async function writeNewAuthFile(path: string): Promise<void> {
     }
     throw new UserError(`kv secret: cannot write ${path}: ${describeFsError(error)}`);
   }
+  try {
+    await writeAll(file, new TextEncoder().encode(newSecretLine() + "\n"));
+  } catch (error) {
+    const reason = describeFsError(error);
+    file.close();
+    const removed = await Deno.remove(path).then(() => true, () => false);
+    throw new UserError(
+      `kv secret: cannot write ${path}: ${reason}` +
+        (removed ? "" : `; remove the incomplete ${path}`),
+    );
+  }
+  file.close();
 }
 
 async function runSecret(args: string[]): Promise<number> {

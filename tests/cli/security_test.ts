@@ -3,6 +3,7 @@ import { withTempDir } from "../helpers/fixtures.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
+import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 Deno.test("kv secret -o FILE writes one 32-byte hex secret, readable by its owner only; never over a file", async () => {
@@ -22,6 +23,20 @@ Deno.test("kv secret -o FILE writes one 32-byte hex secret, readable by its owne
     assert.match(printed.stdout, /^[0-9a-f]{64}\n$/);
     assert.notEqual(printed.stdout, secret);
   });
+});
+
+tmpfsTest({
+  name: "kv secret -o on a full disk is one line, exit 2, and leaves no empty auth file behind",
+  short: "kv secret -o on a full disk",
+  megabytes: 1,
+}, async (mount) => {
+  await Deno.writeFile(`${mount}/ballast`, new Uint8Array(1024 * 1024)).catch(() => {});
+  const run = await runKv(["secret", "-o", `${mount}/kv.auth`]);
+  assert.deepEqual([run.code, run.stderr], [
+    2,
+    `kv secret: cannot write ${mount}/kv.auth: No space left on device\n`,
+  ]);
+  await assert.rejects(Deno.stat(`${mount}/kv.auth`), Deno.errors.NotFound);
 });
 
 Deno.test("kv server on an address other than loopback without --auth-file refuses to start, unless --insecure", async () => {
