@@ -128,7 +128,8 @@ export const SNAPSHOT_PAUSE_MS = 3;
  *   await readSnapshot("deno.json", () => {});
  * } catch (error) {
  *   (error as SnapshotFormatError).message;
- *   // "snapshot deno.json is damaged or not a kv snapshot: wrong magic bytes at byte 0"
+ *   // "snapshot deno.json is damaged or not a kv snapshot: wrong magic bytes at byte 0;
+ *   // restore the file or move the data dir aside"
  * }
  * ```
  */
@@ -450,7 +451,8 @@ export async function readSnapshot(
     const reader = new FileChunkReader(file);
     const fail = (problem: string): never => {
       throw new SnapshotFormatError(
-        `snapshot ${path} is damaged or not a kv snapshot: ${problem} at byte ${reader.offset}`,
+        `snapshot ${path} is damaged or not a kv snapshot: ${problem} at byte ${reader.offset}; ` +
+          "restore the file or move the data dir aside",
       );
     };
     const { formatVersion, versionBytes, generation, entryCount } = await readHeader(reader, fail);

@@ -577,7 +577,8 @@ async function readHeader(
   if (!await reader.fill(LOG_HEADER_BYTES)) {
     throw new LogFormatError(
       `${path} is not a kv storage log: ${reader.available} bytes, shorter than the ` +
-        `${LOG_HEADER_BYTES}-byte header; left untouched`,
+        `${LOG_HEADER_BYTES}-byte header; left untouched: move it out of the data directory ` +
+        `if it does not belong there`,
     );
   }
   const header = reader.buffer.subarray(reader.start, reader.start + LOG_HEADER_BYTES);

@@ -122,8 +122,14 @@ Deno.test("kv server refuses a data dir it cannot use with one line and exit 2, 
     for (
       const [dataDir, pattern] of [
         ["file", /--data-dir .*file exists but is not a directory/],
-        ["foreign-log", /is not a kv storage log.*left untouched/],
-        ["bad-snapshot", /is damaged or not a kv snapshot/],
+        [
+          "foreign-log",
+          /is not a kv storage log.*left untouched: move it out of the data directory if it does not belong there$/m,
+        ],
+        [
+          "bad-snapshot",
+          /is damaged or not a kv snapshot: .*; restore the file or move the data dir aside$/m,
+        ],
       ] as const
     ) {
       const { code, stderr } = await runKv([
