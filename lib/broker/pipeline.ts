@@ -135,6 +135,24 @@ class Group {
   }
 }
 
+/**
+ * An unfinished read of `key`, linked between the reads scheduled just before and just
+ * after it that are still unfinished, and the groups of the later writes of its key
+ * that wait for it (see {@link AccessScheduler}).
+ */
+class PendingRead {
+  readonly key: string;
+  previous: PendingRead | undefined;
+  next: PendingRead | undefined = undefined;
+  /** Groups of writes of `key` scheduled after this read, each counting it; undefined: none. */
+  groups: Group[] | undefined = undefined;
+
+  constructor(key: string, previous: PendingRead | undefined) {
+    this.key = key;
+    this.previous = previous;
+  }
+}
+
 /** Told how a command given to {@link AccessScheduler.schedule} ended. */
 export interface Outcome<R> {
   /** The command's run resolved to `value`. */
@@ -148,12 +166,14 @@ export interface Outcome<R> {
  * finished (the rules of the module documentation). Keeps only unfinished
  * commands, so its memory is bounded by the commands in flight.
  *
- * Reads, nearly every piped command, cost no object of their own: each key's
- * unfinished reads are a count. A write of the key waits for all of them (a group
- * counting them down); those since the key's last write are the rule, and the
- * ones before it the earlier write waits for anyway, so it starts no later than
- * the rule says. A read after the write waits for the write, so it cannot finish
- * before the group it is not counted in has drained.
+ * Reads, nearly every piped command, are kept in one list of the unfinished ones,
+ * with no map by key to update: a read costs a small object linked in and out, and
+ * only a write of a key (rare among piped GETs) looks for that key's reads, walking
+ * the list. The write waits for all of them (a group counting them down); those
+ * since the key's last write are the rule, and the ones before it the earlier write
+ * waits for anyway, so it starts no later than the rule says. A read after the write
+ * waits for the write, so it cannot finish before the group it is not counted in has
+ * drained.
  *
  * @example
  * ```ts
@@ -163,12 +183,11 @@ export interface Outcome<R> {
  * ```
  */
 export class AccessScheduler {
-  /** Unfinished reads of each key. */
-  readonly #reads = new Map<string, number>();
+  /** The oldest and the newest unfinished read (see PendingRead). */
+  #oldestRead: PendingRead | undefined;
+  #newestRead: PendingRead | undefined;
   /** The last write of each key, until it has finished. */
   readonly #lastWrites = new Map<string, Promise<void>>();
-  /** For each key a write waits to read: the groups of its reads those writes wait for. */
-  readonly #readGroups = new Map<string, Group[]>();
   /** Unfinished writes, which a read of every key waits for. */
   readonly #writes = new Set<Promise<void>>();
   /** Unfinished reads of every key, which a write waits for. */
@@ -199,11 +218,11 @@ export class AccessScheduler {
       const result = write === undefined && barrier === undefined
         ? invoke(run)
         : Promise.all(compact(barrier, write)).then(run);
-      this.#reads.set(key, (this.#reads.get(key) ?? 0) + 1);
+      const read = this.#addRead(key);
       this.#joined(sinceBarrier);
       result.then(
-        (value) => (this.#leaveRead(key, sinceBarrier), outcome?.fulfilled(value)),
-        (error) => (this.#leaveRead(key, sinceBarrier), outcome?.rejected(error)),
+        (value) => (this.#leaveRead(read, sinceBarrier), outcome?.fulfilled(value)),
+        (error) => (this.#leaveRead(read, sinceBarrier), outcome?.rejected(error)),
       );
       return result;
     }
@@ -253,16 +272,30 @@ export class AccessScheduler {
     return waits;
   }
 
-  /** A group counting down the unfinished reads of `key`; undefined when there are none. */
+  /**
+   * A group counting down the unfinished reads of `key`; undefined when there are none.
+   * Walks every unfinished read: a write is rare among piped commands, and the reads in
+   * flight are bounded by the pipeline's window.
+   */
   #readGroup(key: string): Group | undefined {
-    const count = this.#reads.get(key);
-    if (count === undefined) return undefined;
-    const group = new Group();
-    group.join(count);
-    const groups = this.#readGroups.get(key);
-    if (groups === undefined) this.#readGroups.set(key, [group]);
-    else groups.push(group);
+    let group: Group | undefined;
+    for (let read = this.#oldestRead; read !== undefined; read = read.next) {
+      if (read.key !== key) continue;
+      group ??= new Group();
+      group.join();
+      if (read.groups === undefined) read.groups = [group];
+      else read.groups.push(group);
+    }
     return group;
+  }
+
+  /** Links a new unfinished read of `key` in as the newest. */
+  #addRead(key: string): PendingRead {
+    const read = new PendingRead(key, this.#newestRead);
+    if (this.#newestRead === undefined) this.#oldestRead = read;
+    else this.#newestRead.next = read;
+    this.#newestRead = read;
+    return read;
   }
 
   /** Keeps what commands after this one (not a read) wait for. */
@@ -284,21 +317,20 @@ export class AccessScheduler {
     }
   }
 
-  /** Forgets a finished read. */
-  #leaveRead(key: string, sinceBarrier: Group): void {
+  /** Forgets a finished read: unlinks it, and counts it down in the groups of the writes waiting. */
+  #leaveRead(read: PendingRead, sinceBarrier: Group): void {
     this.#pending--;
     sinceBarrier.leave();
-    const count = this.#reads.get(key);
-    invariant(count !== undefined && count > 0, "a key with an unfinished read counts it");
-    if (count === 1) this.#reads.delete(key);
-    else this.#reads.set(key, count - 1);
-    if (this.#readGroups.size === 0) return;
-    const groups = this.#readGroups.get(key);
-    if (groups === undefined) return;
-    for (const group of groups) group.leave();
-    const waiting = groups.filter((group) => group.pending > 0);
-    if (waiting.length === 0) this.#readGroups.delete(key);
-    else this.#readGroups.set(key, waiting);
+    const { previous, next } = read;
+    invariant(
+      previous === undefined ? this.#oldestRead === read : previous.next === read,
+      "a finished read is still linked",
+    );
+    if (previous === undefined) this.#oldestRead = next;
+    else previous.next = next;
+    if (next === undefined) this.#newestRead = previous;
+    else next.previous = previous;
+    if (read.groups !== undefined) { for (const group of read.groups) group.leave(); }
   }
 
   /** Forgets a finished command other than a read. */
