@@ -11,6 +11,7 @@
  * @module
  */
 import { describeError } from "./describe_error.ts";
+import { withoutOsDetail } from "./fs_error.ts";
 import { utf8Length } from "./utf8.ts";
 
 const encoder = new TextEncoder();
@@ -22,7 +23,7 @@ const encoder = new TextEncoder();
  * @example
  * ```ts
  * const error = new StdoutError(new Deno.errors.BrokenPipe("Broken pipe (os error 32)"));
- * error.message; // "cannot write to standard output: Broken pipe (os error 32)"
+ * error.message; // "cannot write to standard output: Broken pipe"
  * error.readerGone; // true
  * ```
  */
@@ -31,7 +32,7 @@ export class StdoutError extends Error {
   readonly readerGone: boolean;
 
   constructor(cause: unknown) {
-    const reason = describeError(cause);
+    const reason = withoutOsDetail(describeError(cause));
     super(`cannot write to standard output: ${reason}`, { cause });
     this.name = "StdoutError";
     this.readerGone = cause instanceof Deno.errors.BrokenPipe;

@@ -150,18 +150,20 @@ async function dispatch(args: string[]): Promise<number> {
     return USAGE_EXIT_CODE;
   }
   const command = await entry.load();
-  if (rest.includes("-h") || rest.includes("--help")) {
+  try {
+    if (!rest.includes("-h") && !rest.includes("--help")) return await command.run(rest);
     writeLine(command.help);
     return 0;
-  }
-  try {
-    return await command.run(rest);
   } catch (error) {
     if (error instanceof UserError) {
       console.error(error.message);
       return USAGE_EXIT_CODE;
     }
-    if (error instanceof StdoutError) throw error;
+    // Output that cannot be written (a full disk behind a redirect) is the command's one line.
+    if (error instanceof StdoutError) {
+      console.error(`kv ${command.name}: ${error.message}`);
+      return USAGE_EXIT_CODE;
+    }
     console.error(`kv ${command.name}: internal error (please report it):`, error);
     return 1;
   }

@@ -53,7 +53,14 @@ Deno.test("an unknown flag of a subcommand is one line on stderr and exit 2", as
 
 Deno.test("output that cannot be written is one line on stderr and exit 2", async () => {
   const kv = [...TEST_KV.args].map((arg) => `'${arg}'`).join(" ");
-  for (const args of ["--help", "--version", "gen --help"]) {
+  // Each with the prefix of its message: kv's own output, then a command's.
+  const cases = [
+    ["--help", "kv"],
+    ["--version", "kv"],
+    ["gen --help", "kv gen"],
+    ["secret", "kv secret"],
+  ];
+  for (const [args, command] of cases) {
     const child = new Deno.Command("sh", {
       args: ["-c", `'${TEST_KV.command}' ${kv} ${args} > /dev/full`],
       stdin: "null",
@@ -63,6 +70,6 @@ Deno.test("output that cannot be written is one line on stderr and exit 2", asyn
     const output = await outputWithin(child, { what: `kv ${args} > /dev/full to exit` });
     const stderr = new TextDecoder().decode(output.stderr);
     assert.equal(output.code, 2, `kv ${args}: ${stderr}`);
-    assert.match(stderr, /^kv: cannot write to standard output: .*\n$/);
+    assert.equal(stderr, `${command}: cannot write to standard output: No space left on device\n`);
   }
 });
