@@ -17,7 +17,7 @@
  */
 import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
 import type { HistoryStore } from "../broker/repl.ts";
-import { describeError } from "../base/describe_error.ts";
+import { describeFsError } from "../base/fs_error.ts";
 
 /** Lines of history kept: read back at start, and the most the file holds after a rewrite. */
 export const MAX_HISTORY_LINES = 1_000;
@@ -75,7 +75,7 @@ export async function openHistory(
     if (error instanceof FileTooLargeError) {
       log(`history file ${path} is larger than ${MAX_HISTORY_FILE_BYTES} bytes; starting afresh`);
     } else if (!(error instanceof Deno.errors.NotFound)) {
-      log(`cannot read the history file ${path} (${describeError(error)}); history is not kept`);
+      log(`cannot read the history file ${path} (${describeFsError(error)}); history is not kept`);
       return undefined;
     }
   }
@@ -113,7 +113,7 @@ class HistoryFile implements HistoryStore {
     } catch (error) {
       this.#broken = true;
       this.#log(
-        `cannot write the history file ${this.#path} (${describeError(error)}); not saving`,
+        `cannot write the history file ${this.#path} (${describeFsError(error)}); not saving`,
       );
     }
   }
