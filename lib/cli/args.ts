@@ -78,9 +78,16 @@ function describeParseError(error: unknown): string {
   if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" && quoted) {
     return `unexpected argument '${quoted}'`;
   }
-  // parseArgs refuses a value that starts with '-' (it could be a flag); say how to pass one.
-  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && quoted && message.includes("ambiguous")) {
-    return `the value after ${quoted} starts with '-'; attach it, as in ${quoted}VALUE`;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && quoted) {
+    // parseArgs refuses a value that starts with '-' (it could be a flag); say how to pass one.
+    if (message.includes("ambiguous")) {
+      return `the value after ${quoted} starts with '-'; attach it, as in ${quoted}VALUE`;
+    }
+    // Node's words name the option as "'-k, --key-file <value>' argument missing".
+    if (message.endsWith("argument missing")) {
+      return `${quoted.replace(/ <value>$/, "")} needs a value`;
+    }
+    if (message.endsWith("does not take an argument")) return `${quoted} takes no value`;
   }
   return message.split("\n")[0].replace(/\.$/, "");
 }

@@ -140,3 +140,15 @@ Deno.test("a TLS file that cannot be read is one line saying which kind of file 
     );
   });
 });
+
+Deno.test("a flag missing its value, or a switch given one, is one line in kv's words, not Node's", async () => {
+  await oneLine(["gen", "-k"], /^kv gen: -k, --key-file needs a value \(see 'kv gen --help'\)$/);
+  await oneLine(
+    ["gen", "-k", "keyFile.txt", "--seed"],
+    /^kv gen: --seed needs a value \(see 'kv gen --help'\)$/,
+  );
+  await oneLine(
+    ["get", "x", "--json=1"],
+    /^kv get: --json takes no value \(see 'kv get --help'\)$/,
+  );
+});
