@@ -24,7 +24,12 @@ import {
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import { CredentialsError, readPemFile } from "../protocol/credentials.ts";
 import { BearerTokens, TokensFileError } from "../http/tokens.ts";
-import { authFileFromEnv, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
+import {
+  authFileFromEnv,
+  SECURITY_FLAGS,
+  SECURITY_HELP,
+  withAuthFileSource,
+} from "./security_flags.ts";
 import { DEFAULT_SERVER_FILE, serverFile, SERVERS_ENV } from "./oneshot.ts";
 import { VERSION } from "./run.ts";
 import { isLoopback, untilSignal } from "./server.ts";
@@ -127,7 +132,7 @@ async function runHttp(args: string[]): Promise<number> {
     timeoutMs,
     authFile: values["auth-file"] ?? authFileFromEnv(),
     tlsCa: values["tls-ca"],
-  });
+  }, values);
   try {
     const api = new HttpApi(kv, {
       version: VERSION,
@@ -233,6 +238,10 @@ async function tlsFiles(
   }
 }
 
+/**
+ * Connects to the cluster; a bad server or security file is a UserError, which says where
+ * the auth file's path came from (`flags`: the flags as typed).
+ */
 async function openKv(
   path: string,
   options: {
@@ -242,11 +251,14 @@ async function openKv(
     authFile?: string;
     tlsCa?: string;
   },
+  flags: { "auth-file"?: string },
 ): Promise<Kv> {
   try {
     return await connect({ servers: path, ...options, floats: "tagged" });
   } catch (error) {
-    if (error instanceof KvInputError) throw new UserError(`kv http: ${error.message}`);
+    if (error instanceof KvInputError) {
+      throw new UserError(`kv http: ${withAuthFileSource(error.message, flags)}`);
+    }
     throw error;
   }
 }

@@ -68,9 +68,27 @@ export async function clientCredentials(
   try {
     return await resolveCredentials(securityPaths(command, values));
   } catch (error) {
-    if (error instanceof CredentialsError) throw new UserError(`kv ${command}: ${error.message}`);
-    throw error;
+    if (!(error instanceof CredentialsError)) throw error;
+    throw new UserError(`kv ${command}: ${withAuthFileSource(error.message, values)}`);
   }
+}
+
+/**
+ * `message`, a problem with a file the security flags name, followed by where the auth
+ * file's path came from when the user did not type it: a stale `KV_AUTH_FILE` would
+ * otherwise read as a file nobody asked for.
+ *
+ * @example
+ * ```ts
+ * // With KV_AUTH_FILE=old.auth and no --auth-file:
+ * withAuthFileSource("old.auth: cannot read the auth file: No such file or directory", {});
+ * // "old.auth: cannot read the auth file: No such file or directory (named by $KV_AUTH_FILE)"
+ * ```
+ */
+export function withAuthFileSource(message: string, values: { "auth-file"?: string }): string {
+  const fromEnv = values["auth-file"] === undefined ? authFileFromEnv() : undefined;
+  const named = fromEnv !== undefined && message.startsWith(`${fromEnv}:`);
+  return named ? `${message} (named by $${AUTH_FILE_ENV})` : message;
 }
 
 /**

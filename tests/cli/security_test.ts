@@ -104,6 +104,26 @@ Deno.test("a broker whose servers all refuse its secret stops in one line that p
   });
 });
 
+Deno.test("an auth file that cannot be read, named by $KV_AUTH_FILE, is one line that says so", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
+    const env = { KV_AUTH_FILE: `${dir}/gone.auth` };
+    for (
+      const args of [["get", "-s", `${dir}/servers`, "x"], ["http", "-s", `${dir}/servers`]]
+    ) {
+      const run = await runKv(args, { env });
+      assert.deepEqual([run.code, run.stderr], [
+        2,
+        `kv ${args[0]}: ${dir}/gone.auth: cannot read the auth file: No such file or directory ` +
+        "(named by $KV_AUTH_FILE)\n",
+      ]);
+    }
+    // Typed, the path needs no note.
+    const typed = await runKv(["get", "-s", `${dir}/servers`, "--auth-file", `${dir}/x`, "x"]);
+    assert.match(typed.stderr, /: No such file or directory\n$/);
+  });
+});
+
 Deno.test("an auth file readable by others, or /dev/zero, is one line and exit 2", async () => {
   await withTempDir(async (dir) => {
     const authFile = await newAuthFile(dir, "kv.auth");
