@@ -62,7 +62,12 @@ import { invariant } from "../base/invariant.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { Placement } from "./placement.ts";
 import type { ServerAddress } from "./server_list.ts";
-import { type Connector, type ServerConnection, ServerPool } from "./server_pool.ts";
+import {
+  type Connector,
+  type PoolRequest,
+  type ServerConnection,
+  ServerPool,
+} from "./server_pool.ts";
 import { compareKeys } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
@@ -418,7 +423,11 @@ export class Broker {
    * ```
    */
   getEncoded(key: string): Promise<EncodedLookup> {
-    return this.#lookup(key, (connection) => connection.getEncoded(key), this.#answerRead);
+    return this.#lookup(
+      key,
+      (connection, settle) => connection.getEncodedTo(key, settle),
+      this.#answerRead,
+    );
   }
 
   /**
@@ -435,7 +444,7 @@ export class Broker {
   getEncodedAs<T>(key: string, shape: (lookup: EncodedLookup) => T): Promise<T> {
     return this.#lookup(
       key,
-      (connection) => connection.getEncoded(key),
+      (connection, settle) => connection.getEncodedTo(key, settle),
       (replies, key, list) => shape(this.#answerRead(replies, key, list)),
     );
   }
@@ -472,7 +481,7 @@ export class Broker {
     const segments = [...path];
     return this.#lookup(
       path[0],
-      (connection) => connection.queryEncoded(segments),
+      (connection, settle) => connection.queryEncodedTo(segments, settle),
       (replies, key, list) => shape(this.#answerRead(replies, key, list)),
     );
   }
@@ -678,7 +687,7 @@ export class Broker {
    */
   #lookup<T>(
     key: string,
-    request: (connection: ServerConnection) => Promise<EncodedRead>,
+    request: PoolRequest<EncodedRead>,
     finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T,
   ): Promise<T> {
     const list = this.#placement.preferenceList(partitionOf(key));

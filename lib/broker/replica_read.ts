@@ -21,7 +21,7 @@
  *   "person1",
  *   list,
  *   2,
- *   (connection) => connection.getEncoded("person1"),
+ *   (connection, settle) => connection.getEncodedTo("person1", settle),
  *   (replies) => replies.answered.length,
  * );
  * ```
@@ -29,7 +29,7 @@
  */
 import type { EncodedRead } from "../protocol/mod.ts";
 import { frontLength, PreferenceWalk } from "./quorum.ts";
-import type { CallOutcome, ServerConnection, ServerPool } from "./server_pool.ts";
+import type { CallOutcome, PoolRequest, ServerPool } from "./server_pool.ts";
 
 /** One server's answer to a read, with its server's position in the preference list. */
 export interface ReplicaAnswer {
@@ -64,7 +64,8 @@ export interface ReplicaReplies {
  *
  * @example
  * ```ts
- * const replies = await askReplicas(pool, key, list, 2, (c) => c.getEncoded(key), (r) => r);
+ * const read: PoolRequest<EncodedRead> = (c, settle) => c.getEncodedTo(key, settle);
+ * const replies = await askReplicas(pool, key, list, 2, read, (r) => r);
  * replies.trustedCount; // 2 when both home servers answered and are repaired
  * ```
  */
@@ -73,7 +74,7 @@ export function askReplicas<T>(
   key: string,
   list: Uint16Array,
   k: number,
-  request: (connection: ServerConnection) => Promise<EncodedRead>,
+  request: PoolRequest<EncodedRead>,
   finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) =>
@@ -97,7 +98,7 @@ class ReplicaRead<T> implements ReplicaReplies {
   readonly #list: Uint16Array;
   readonly #k: number;
   readonly #front: number;
-  readonly #request: (connection: ServerConnection) => Promise<EncodedRead>;
+  readonly #request: PoolRequest<EncodedRead>;
   readonly #finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T;
   readonly #resolve: (result: T) => void;
   readonly #reject: (error: unknown) => void;
@@ -116,7 +117,7 @@ class ReplicaRead<T> implements ReplicaReplies {
     key: string,
     list: Uint16Array,
     k: number,
-    request: (connection: ServerConnection) => Promise<EncodedRead>,
+    request: PoolRequest<EncodedRead>,
     finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T,
     resolve: (result: T) => void,
     reject: (error: unknown) => void,

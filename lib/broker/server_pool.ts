@@ -22,7 +22,12 @@ import type { Credentials } from "../protocol/credentials.ts";
 import { describeError } from "../base/describe_error.ts";
 import { type KeysOptions } from "../record/key.ts";
 import { invariant } from "../base/invariant.ts";
-import { ConnectionError, RequestTimeoutError, ServerClient } from "../protocol/client.ts";
+import {
+  ConnectionError,
+  RequestTimeoutError,
+  ServerClient,
+  type Settle,
+} from "../protocol/client.ts";
 import type {
   DeleteResult,
   EncodedRead,
@@ -101,8 +106,15 @@ export interface ServerConnection {
    * decode only the answer they use, the newest.
    */
   getEncoded(key: string): Promise<EncodedRead>;
+  /**
+   * Like `getEncoded`, handing the read to `settle` (called once, never before this
+   * returns, and it must not throw) rather than a promise: what a read asks each replica.
+   */
+  getEncodedTo(key: string, settle: Settle<EncodedRead>): void;
   /** The value at `path` (key, then field names) as the server encoded it, and the version its key holds. */
   queryEncoded(path: string[]): Promise<EncodedRead>;
+  /** Like `queryEncoded`, handing the read to `settle` as `getEncodedTo` does. */
+  queryEncodedTo(path: string[], settle: Settle<EncodedRead>): void;
   /** Leaves a tombstone for `key` at `options.version` when newer than what the key holds. */
   delete(key: string, options: WriteOptions): Promise<DeleteResult>;
   /** Keys in byte order, see {@link KeysOptions}. */
@@ -183,6 +195,65 @@ export type CallOutcome<T> =
     readonly repaired: boolean;
   }
   | { readonly ok: false; readonly unreachable: boolean; readonly error: string };
+
+/**
+ * A request {@link ServerPool.send} makes on a connection: it settles `settle` with the
+ * answer or the failure, once and never before it returns (as `getEncodedTo` does); a
+ * request that throws fails as one that rejected.
+ */
+export type PoolRequest<T> = (connection: ServerConnection, settle: Settle<T>) => void;
+
+/**
+ * Settles `settle` with what the promise `request(connection)` settles with (or what
+ * `request` threw), for requests that answer with a promise.
+ *
+ * @example
+ * ```ts ignore
+ * pool.send(0, (connection, settle) => settleFrom((c) => c.ping(), connection, settle), log);
+ * ```
+ */
+export function settleFrom<T>(
+  request: (connection: ServerConnection) => Promise<T>,
+  connection: ServerConnection,
+  settle: Settle<T>,
+): void {
+  let answer: Promise<T>;
+  try {
+    answer = request(connection);
+  } catch (error) {
+    answer = Promise.reject(error);
+  }
+  answer.then((value) => settle.resolve(value), (error) => settle.reject(error));
+}
+
+/**
+ * One attempt of {@link ServerPool.send} on a connection, and what settles it: the
+ * outcome is made from the answer here, or the pool's `failed` judges the failure. One
+ * object per request, where a promise's resolving functions and reactions were several.
+ */
+class Attempt<T> implements Settle<T> {
+  constructor(
+    readonly index: number,
+    readonly connection: ServerConnection,
+    readonly request: PoolRequest<T>,
+    readonly attempt: number,
+    readonly onOutcome: (outcome: CallOutcome<T>, tag: number) => void,
+    readonly tag: number,
+    /** Whether the server could be trusted when the request was sent (CallOutcome). */
+    readonly repaired: boolean,
+    /** The pool's judgement of a failure. */
+    readonly failed: (sent: Attempt<T>, error: unknown) => void,
+  ) {}
+
+  resolve(value: T): void {
+    const { connection, repaired } = this;
+    this.onOutcome({ ok: true, value, connection, repaired }, this.tag);
+  }
+
+  reject(error: unknown): void {
+    this.failed(this, error);
+  }
+}
 
 interface Slot {
   connection: ServerConnection | undefined;
@@ -406,27 +477,31 @@ export class ServerPool {
     index: number,
     request: (connection: ServerConnection) => Promise<T>,
   ): Promise<CallOutcome<T>> {
-    return new Promise((resolve) => this.send(index, request, resolve));
+    return new Promise((resolve) =>
+      this.send(index, (connection, settle) => settleFrom(request, connection, settle), resolve)
+    );
   }
 
   /**
    * Like {@link ServerPool.call}, handing the outcome to `onOutcome`, with `tag` (default
-   * 0), instead of settling a promise of its own: for a caller with several requests in
-   * flight, as a read asking k replicas, which would otherwise make a promise and a
-   * closure per request to learn which one answered. `onOutcome` is called once, and
-   * never before `send` returns; it must not throw.
+   * 0), instead of settling a promise of its own, and with a `request` that settles what
+   * it is given (`getEncodedTo`) rather than returning a promise: for a caller with
+   * several requests in flight, as a read asking k replicas, which would otherwise make
+   * promises, reactions and closures per request to learn which one answered.
+   * `onOutcome` is called once, and never before `send` returns; it must not throw.
    *
    * @example
    * ```ts ignore
    * const onOutcome = (outcome: CallOutcome<EncodedRead>, replica: number) => {
    *   if (outcome.ok) answers[replica] = outcome.value;
    * };
-   * replicas.forEach((index, at) => pool.send(index, (c) => c.getEncoded(key), onOutcome, at));
+   * const read: PoolRequest<EncodedRead> = (c, settle) => c.getEncodedTo(key, settle);
+   * replicas.forEach((index, at) => pool.send(index, read, onOutcome, at));
    * ```
    */
   send<T>(
     index: number,
-    request: (connection: ServerConnection) => Promise<T>,
+    request: PoolRequest<T>,
     onOutcome: (outcome: CallOutcome<T>, tag: number) => void,
     tag = 0,
   ): void {
@@ -449,7 +524,7 @@ export class ServerPool {
   #sendOn<T>(
     index: number,
     connection: ServerConnection | undefined,
-    request: (connection: ServerConnection) => Promise<T>,
+    request: PoolRequest<T>,
     attempt: number,
     onOutcome: (outcome: CallOutcome<T>, tag: number) => void,
     tag: number,
@@ -465,22 +540,20 @@ export class ServerPool {
     }
     // Judged now, at send time, on the connection used (see CallOutcome's `repaired`).
     const repaired = connection.state.unrepaired === false;
-    let answer: Promise<T>;
+    const failed = this.#failed;
+    const sent = new Attempt(index, connection, request, attempt, onOutcome, tag, repaired, failed);
     try {
-      answer = request(connection);
+      request(connection, sent);
     } catch (error) {
-      answer = Promise.reject(error);
+      // Settled later, as a rejected promise would be: onOutcome never runs inside send.
+      queueMicrotask(() => sent.reject(error));
     }
-    answer.then(
-      (value) => onOutcome({ ok: true, value, connection, repaired }, tag),
-      (error) => this.#afterFailure(index, connection, request, attempt, error, onOutcome, tag),
-    );
   }
 
   /** {@link ServerPool.send}'s attempt `attempt` once server `index` was reconnected. */
   async #sendAfterReconnect<T>(
     index: number,
-    request: (connection: ServerConnection) => Promise<T>,
+    request: PoolRequest<T>,
     attempt: number,
     onOutcome: (outcome: CallOutcome<T>, tag: number) => void,
     tag: number,
@@ -490,27 +563,20 @@ export class ServerPool {
   }
 
   /**
-   * After attempt `attempt` of `request` on `connection` failed with `error`: the server
-   * is marked down unless it answered the error itself; a first attempt cut off by a
-   * closed connection (not a timeout) is sent once more on a fresh one, else the failure
-   * is the outcome.
+   * After `sent` failed with `error`: the server is marked down unless it answered the
+   * error itself; a first attempt cut off by a closed connection (not a timeout) is sent
+   * once more on a fresh one, else the failure is the outcome. Made once, for every
+   * {@link Attempt}.
    */
-  #afterFailure<T>(
-    index: number,
-    connection: ServerConnection,
-    request: (connection: ServerConnection) => Promise<T>,
-    attempt: number,
-    error: unknown,
-    onOutcome: (outcome: CallOutcome<T>, tag: number) => void,
-    tag: number,
-  ): void {
-    const unreachable = this.fail(index, connection, error);
+  readonly #failed = <T>(sent: Attempt<T>, error: unknown): void => {
+    const { index, request, attempt, onOutcome, tag } = sent;
+    const unreachable = this.fail(index, sent.connection, error);
     if (unreachable && attempt === 1 && !(error instanceof RequestTimeoutError)) {
       this.#sendAfterReconnect(index, request, attempt + 1, onOutcome, tag);
       return;
     }
     onOutcome({ ok: false, unreachable, error: this.#failureText(index, error) }, tag);
-  }
+  };
 
   /**
    * `error` as a read's or write's reason: led by the server's id, unless the message

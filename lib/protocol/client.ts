@@ -292,6 +292,25 @@ export class ServerError extends Error {
 }
 
 /**
+ * What settles one request: `resolve` with its result, or `reject` with why it has none;
+ * exactly one of them is called, once. A promise's resolving functions
+ * (`Promise.withResolvers`) are one; {@link ServerClient.getEncodedTo} takes any other, to
+ * be called back with no promise between.
+ *
+ * @example
+ * ```ts
+ * const settle: Settle<EncodedRead> = {
+ *   resolve: (read) => console.log(read.version),
+ *   reject: (error) => console.error(error),
+ * };
+ * ```
+ */
+export interface Settle<T> {
+  resolve(result: T): void;
+  reject(error: unknown): void;
+}
+
+/**
  * A request sent and not yet answered: settled once, by its answer (through `decode`) or
  * by the connection's failure.
  */
@@ -302,8 +321,7 @@ interface Pending {
   readonly deadline: number;
   /** Turns the answer into the request's result; what it throws rejects the request. */
   readonly decoder: AnswerDecoder;
-  readonly resolve: (result: unknown) => void;
-  readonly reject: (error: unknown) => void;
+  readonly settle: Settle<unknown>;
 }
 
 /** How a request's answer becomes its result. */
@@ -729,14 +747,36 @@ export class ServerClient {
    */
   getEncoded(key: string): Promise<EncodedRead> {
     // Not async: the answer settles the one promise a GET makes (see #ask).
+    const settle = Promise.withResolvers<EncodedRead>();
+    this.getEncodedTo(key, settle);
+    return settle.promise;
+  }
+
+  /**
+   * Like {@link ServerClient.getEncoded}, handing the read (or why there is none) to
+   * `settle` instead of a promise: a broker reading k replicas per GET makes no promise,
+   * reaction and closures per replica. `settle` is called once, never before this returns
+   * (a caller's mistake too is handed over later); its answer is handed over as it is
+   * read, and `settle` must not throw.
+   *
+   * @example
+   * ```ts
+   * client.getEncodedTo("person1", {
+   *   resolve: ({ encoded, version }) => console.log(encoded?.length, version),
+   *   reject: (error) => console.error(error),
+   * });
+   * ```
+   */
+  getEncodedTo(key: string, settle: Settle<EncodedRead>): void {
     try {
       checkArgument(checkKey, key);
     } catch (error) {
-      return Promise.reject(error);
+      queueMicrotask(() => settle.reject(error));
+      return;
     }
     // A value is at most a frame's worth, after the record's version.
     const bound = this.#maxFrameBytes + VERSION_BYTES;
-    return this.#ask(encodeGet, bound, ENCODED_READ, key);
+    this.#askTo(encodeGet, bound, ENCODED_READ, key, settle as Settle<unknown>);
   }
 
   /**
@@ -764,13 +804,30 @@ export class ServerClient {
    */
   queryEncoded(path: readonly string[]): Promise<EncodedRead> {
     // Not async, as getEncoded.
+    const settle = Promise.withResolvers<EncodedRead>();
+    this.queryEncodedTo(path, settle);
+    return settle.promise;
+  }
+
+  /**
+   * Like {@link ServerClient.queryEncoded}, handing the read to `settle` as
+   * {@link ServerClient.getEncodedTo} does.
+   *
+   * @example
+   * ```ts
+   * client.queryEncodedTo(["person1", "age"], { resolve: console.log, reject: console.error });
+   * ```
+   */
+  queryEncodedTo(path: readonly string[], settle: Settle<EncodedRead>): void {
     try {
       checkArgument(checkPath, path);
     } catch (error) {
-      return Promise.reject(error);
+      queueMicrotask(() => settle.reject(error));
+      return;
     }
     const bound = this.#maxFrameBytes + VERSION_BYTES;
-    return this.#ask((frames, id) => frames.query(id, path), bound, ENCODED_READ, "");
+    const encode: Encoder = (frames, id) => frames.query(id, path);
+    this.#askTo(encode, bound, ENCODED_READ, "", settle as Settle<unknown>);
   }
 
   /**
@@ -876,16 +933,29 @@ export class ServerClient {
     decoder: AnswerDecoder,
     subject: string,
   ): Promise<T> {
-    const bound = Math.max(maxAnswerBytes, MAX_ERROR_ANSWER_BYTES);
     // No executor closure: one object fewer per request than `new Promise(executor)`.
-    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const settle = Promise.withResolvers<T>();
+    this.#askTo(encode, maxAnswerBytes, decoder, subject, settle as Settle<unknown>);
+    return settle.promise;
+  }
+
+  /**
+   * Like {@link ServerClient.#ask}, settling `settle` with the result; an encoder's
+   * refusal (a caller's mistake) is handed over after this returns.
+   */
+  #askTo(
+    encode: Encoder,
+    maxAnswerBytes: number,
+    decoder: AnswerDecoder,
+    subject: string,
+    settle: Settle<unknown>,
+  ): void {
+    const bound = Math.max(maxAnswerBytes, MAX_ERROR_ANSWER_BYTES);
     try {
-      this.#submit(encode, subject, bound, decoder, resolve as (result: unknown) => void, reject);
+      this.#submit(encode, subject, bound, decoder, settle);
     } catch (error) {
-      // An encoder's refusal (a caller's mistake) rejects, as an executor's throw would.
-      reject(error);
+      queueMicrotask(() => settle.reject(error));
     }
-    return promise;
   }
 
   /**
@@ -898,8 +968,7 @@ export class ServerClient {
     subject: string,
     maxAnswerBytes: number,
     decoder: AnswerDecoder,
-    resolve: (result: unknown) => void,
-    reject: (error: unknown) => void,
+    settle: Settle<unknown>,
   ): void {
     if (this.#mustWait()) {
       this.#roomWaiters.push(() => {
@@ -910,15 +979,15 @@ export class ServerClient {
         // fail, and the connection with it: the mistake fails this request alone, and
         // the slot it did not take goes to the next waiter.
         try {
-          this.#enqueue(encode, subject, maxAnswerBytes, decoder, resolve, reject);
+          this.#enqueue(encode, subject, maxAnswerBytes, decoder, settle);
         } catch (error) {
-          reject(error);
+          settle.reject(error);
           this.#handOverSlot();
         }
       });
       return;
     }
-    this.#enqueue(encode, subject, maxAnswerBytes, decoder, resolve, reject);
+    this.#enqueue(encode, subject, maxAnswerBytes, decoder, settle);
   }
 
   /** Whether a request submitted now has to wait for a slot rather than go out at once. */
@@ -933,12 +1002,13 @@ export class ServerClient {
     subject: string,
     maxAnswerBytes: number,
     decoder: AnswerDecoder,
-    resolve: (result: unknown) => void,
-    reject: (error: unknown) => void,
+    settle: Settle<unknown>,
   ): void {
     const closeReason = this.#closeReason;
     if (closeReason) {
-      reject(closeReason);
+      // Woken waiters (see #submit) are settled here, later than their call; a request
+      // submitted on a closed connection is handed its failure after its call returns.
+      queueMicrotask(() => settle.reject(closeReason));
       return;
     }
     const requestId = this.#nextRequestId;
@@ -951,7 +1021,7 @@ export class ServerClient {
     if (this.#outgoing.length === 0 || held) this.#lastRequestAt = performance.now();
     encode(this.#outgoing, requestId, subject);
     const deadline = this.#lastRequestAt + this.#requestTimeoutMs;
-    this.#pending.push({ requestId, maxAnswerBytes, deadline, decoder, resolve, reject });
+    this.#pending.push({ requestId, maxAnswerBytes, deadline, decoder, settle });
     this.#queued++;
     if (this.#timeoutTimer === undefined) this.#armTimeout(this.#requestTimeoutMs);
     if (this.#mayWrite()) this.#startFlush();
@@ -1213,7 +1283,7 @@ export class ServerClient {
     const pending = this.#pending.slice(this.#pendingHead);
     this.#pending = [];
     this.#pendingHead = 0;
-    for (const request of pending) request.reject(error);
+    for (const request of pending) request.settle.reject(error);
     for (const wake of this.#roomWaiters.splice(0)) {
       this.#slotsHandedOver++;
       wake();
@@ -1233,10 +1303,10 @@ function answer(request: Pending, response: Response): void {
   try {
     result = request.decoder.decode(response);
   } catch (error) {
-    request.reject(error);
+    request.settle.reject(error);
     return;
   }
-  request.resolve(result);
+  request.settle.resolve(result);
 }
 
 /**
@@ -1260,10 +1330,10 @@ function answerOk(
   try {
     result = decodeOk(bytes, start, end);
   } catch (error) {
-    request.reject(error);
+    request.settle.reject(error);
     return;
   }
-  request.resolve(result);
+  request.settle.resolve(result);
 }
 
 /** What a PUT's response means: stored, refused because the key exists, stale, or an error. */

@@ -41,6 +41,9 @@ function instantConnection(id: string): ServerConnection {
     state: trusted,
     getEncoded: () => Promise.resolve(answer),
     queryEncoded: () => Promise.resolve(answer),
+    // Settled a microtask later, as an answer read from a socket never comes inside the call.
+    getEncodedTo: (_key, settle) => queueMicrotask(() => settle.resolve(answer)),
+    queryEncodedTo: (_path, settle) => queueMicrotask(() => settle.resolve(answer)),
     setK: unused,
     markRepaired: unused,
     partitionDigests: unused,

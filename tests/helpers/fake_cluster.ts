@@ -15,7 +15,12 @@
  * @module
  */
 import { type KeysOptions } from "../../lib/record/key.ts";
-import { ConnectionError, RequestTimeoutError, ServerError } from "../../lib/protocol/client.ts";
+import {
+  ConnectionError,
+  RequestTimeoutError,
+  ServerError,
+  type Settle,
+} from "../../lib/protocol/client.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../lib/limits.ts";
 import {
   type DeleteResult,
@@ -34,7 +39,7 @@ import {
 import { decodeListPartitionsBody, readItemKey } from "../../lib/protocol/messages.ts";
 import { type PutManyItems, readPutManyItems } from "../../lib/protocol/put_many.ts";
 import { type ServerAddress, serverAddress } from "../../lib/broker/server_list.ts";
-import type { Connector, ServerConnection } from "../../lib/broker/server_pool.ts";
+import { type Connector, type ServerConnection, settleFrom } from "../../lib/broker/server_pool.ts";
 import { Broker, type BrokerOptions } from "../../lib/broker/broker.ts";
 import { repairCluster, type RepairReport } from "../../lib/broker/repair.ts";
 import type { Value } from "../../lib/record/value.ts";
@@ -306,6 +311,14 @@ class FakeConnection implements ServerConnection {
       encoded: value === undefined ? undefined : encodeValue(value),
       version: this.server.trie.versionOf(key),
     };
+  }
+
+  getEncodedTo(key: string, settle: Settle<EncodedRead>): void {
+    settleFrom(() => this.getEncoded(key), this, settle);
+  }
+
+  queryEncodedTo(path: readonly string[], settle: Settle<EncodedRead>): void {
+    settleFrom(() => this.queryEncoded(path), this, settle);
   }
 
   async queryEncoded(path: readonly string[]): Promise<EncodedRead> {
