@@ -158,8 +158,8 @@ function help(spec: OneShotSpec): string {
     : "";
   return `Usage: ${spec.usage} [-s serverFile] [-k replicas] [--json] [--timeout-ms MS]
 
-${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}, then exit. Prints the
-answer as the broker's REPL does.
+${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}, then exit.
+Prints the answer as the broker's REPL does.
 
 Flags:
   -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
