@@ -128,7 +128,9 @@ async function run(args: string[]): Promise<number> {
   if (written === undefined) return 0;
   if (written.interrupted) {
     await output.abandon();
-    console.error(`kv ${COMMAND}: interrupted; '${outputPath}' left as it was`);
+    // Standard output has what was written so far; a file is left as it was.
+    const left = outputPath === "-" ? "" : `; '${outputPath}' left as it was`;
+    console.error(`kv ${COMMAND}: interrupted${left}`);
     return INTERRUPTED_EXIT_CODE;
   }
   try {
@@ -225,7 +227,8 @@ async function writeRecords(
     });
     await output.abandon();
     if (error instanceof Deno.errors.BrokenPipe && outputPath === "-") return undefined;
-    throw new UserError(`kv ${COMMAND}: cannot write '${outputPath}': ${describeFsError(error)}`);
+    const where = outputPath === "-" ? "to standard output" : `'${outputPath}'`;
+    throw new UserError(`kv ${COMMAND}: cannot write ${where}: ${describeFsError(error)}`);
   } finally {
     interruption.stop();
   }

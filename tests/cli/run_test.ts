@@ -59,6 +59,7 @@ Deno.test("output that cannot be written is one line on stderr and exit 2", asyn
     ["--version", "kv"],
     ["gen --help", "kv gen"],
     ["secret", "kv secret"],
+    ["gen -k keyFile.txt -n 1 -o -", "kv gen"],
   ];
   for (const [args, command] of cases) {
     const child = new Deno.Command("sh", {
