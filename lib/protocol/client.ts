@@ -981,7 +981,7 @@ export class ServerClient {
         try {
           this.#enqueue(encode, subject, maxAnswerBytes, decoder, settle);
         } catch (error) {
-          settle.reject(error);
+          rejectRequest(settle, error);
           this.#handOverSlot();
         }
       });
@@ -1283,7 +1283,7 @@ export class ServerClient {
     const pending = this.#pending.slice(this.#pendingHead);
     this.#pending = [];
     this.#pendingHead = 0;
-    for (const request of pending) request.settle.reject(error);
+    for (const request of pending) rejectRequest(request.settle, error);
     for (const wake of this.#roomWaiters.splice(0)) {
       this.#slotsHandedOver++;
       wake();
@@ -1297,16 +1297,39 @@ export class ServerClient {
   }
 }
 
+/**
+ * Settles `settle` with `result`. Settles run inside the read loop (and `#fail`), where
+ * what one throws would fail the connection, blame its server and fail every request on
+ * it: a throw is its caller's bug, reported as an uncaught error (`reportError`), as a
+ * promise reaction's throw would be, and the connection carries on.
+ */
+function resolveRequest(settle: Settle<unknown>, result: unknown): void {
+  try {
+    settle.resolve(result);
+  } catch (bug) {
+    reportError(bug);
+  }
+}
+
+/** Settles `settle` with the failure `error`, as {@link resolveRequest} does with a result. */
+function rejectRequest(settle: Settle<unknown>, error: unknown): void {
+  try {
+    settle.reject(error);
+  } catch (bug) {
+    reportError(bug);
+  }
+}
+
 /** Settles `request` with what its decoder makes of `response`, or with what that threw. */
 function answer(request: Pending, response: Response): void {
   let result: unknown;
   try {
     result = request.decoder.decode(response);
   } catch (error) {
-    request.settle.reject(error);
+    rejectRequest(request.settle, error);
     return;
   }
-  request.settle.resolve(result);
+  resolveRequest(request.settle, result);
 }
 
 /**
@@ -1330,10 +1353,10 @@ function answerOk(
   try {
     result = decodeOk(bytes, start, end);
   } catch (error) {
-    request.settle.reject(error);
+    rejectRequest(request.settle, error);
     return;
   }
-  request.settle.resolve(result);
+  resolveRequest(request.settle, result);
 }
 
 /** What a PUT's response means: stored, refused because the key exists, stale, or an error. */
