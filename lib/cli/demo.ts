@@ -230,10 +230,11 @@ async function runCluster(
   const example = await writeDataset(dataPath, settings);
   await cluster.start(settings.serverCount);
   const ports = cluster.servers.map((server) => server.port).join(", ");
-  log(
-    `indexing ${settings.recordCount} records into ${settings.serverCount} servers on ` +
-      `127.0.0.1 ports ${ports} (Ctrl-C stops)`,
-  );
+  // "4 servers on 127.0.0.1 ports 1, 2, 3, 4", "1 server on 127.0.0.1 port 1"
+  const where = settings.serverCount === 1
+    ? `1 server on 127.0.0.1 port ${ports}`
+    : `${settings.serverCount} servers on 127.0.0.1 ports ${ports}`;
+  log(`indexing ${settings.recordCount} records into ${where} (Ctrl-C stops)`);
   const broker = await Broker.open(cluster.addresses(), {
     k: settings.k,
     timeoutMs: settings.timeoutMs,
@@ -246,7 +247,7 @@ async function runCluster(
   if (cluster.stopping) return;
   log(formatIndexSummary(summary));
   writeLine(
-    `kv demo: ${settings.serverCount} servers on 127.0.0.1 ports ${ports}, ` +
+    `kv demo: ${where}, ` +
       `${summary.indexedCount} records with k=${settings.k}; data in ${cluster.directory}`,
   );
   writeLine(hintLine(example));
