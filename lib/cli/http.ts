@@ -83,6 +83,7 @@ Flags:
                          --tokens-file (anyone who can connect can read and delete)
       --tls-cert FILE    serve HTTPS with this certificate chain (PEM); needs --tls-key
       --tls-key FILE     the certificate's private key (PEM)
+  -h, --help             show this help
 
 To reach the servers:
 ${SECURITY_HELP}

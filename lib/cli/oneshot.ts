@@ -172,6 +172,7 @@ Flags:
                          servers only, refused when one is down
       --json             print the answer as one JSON object on one line
 ${limitFlag}${SECURITY_HELP}
+  -h, --help             show this help
 
 An argument that starts with '-' goes after '--': kv get -- -key.
 

@@ -56,6 +56,7 @@ Flags:
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}
                          (default ${DEFAULT_TIMEOUT_MS})
 ${SECURITY_HELP}
+  -h, --help             show this help
 
 Exit codes:
   ${EXIT_IN_ORDER}  the cluster is in order

@@ -111,3 +111,11 @@ Deno.test("every flag a command's --help lists is in its README table, and every
     );
   }
 });
+
+Deno.test("every command's --help lists -h, --help among its flags", async () => {
+  for (const [, commands] of README_FLAG_TABLES) {
+    for (const command of commands) {
+      assert.match(await helpOf(command), /^ {2}-h, --help +show this help$/m, command);
+    }
+  }
+});
