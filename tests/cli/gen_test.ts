@@ -6,6 +6,7 @@ import { parseKeyFile } from "../../lib/gen/keyfile.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
 import type { Value } from "../../lib/record/value.ts";
 import { COMPAT_KEY_FILE, withTempDir } from "../helpers/fixtures.ts";
+import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { outputWithin } from "../helpers/wait.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -187,6 +188,22 @@ Deno.test("kv gen writes through symlinks and never replaces one with a file", a
     assert.ok((await Deno.lstat(`${dir}/link`)).isSymlink);
     assert.equal((await Deno.readTextFile(`${dir}/target.txt`)).split("\n").length, 3);
   });
+});
+
+tmpfsTest({
+  name: "kv gen on a disk that fills up: one line, exit 2, the old file kept and no temporary left",
+  short: "kv gen on a full disk",
+  megabytes: 1,
+}, async (mount) => {
+  const output = `${mount}/data.txt`;
+  await Deno.writeTextFile(output, "old\n");
+  const run = await runGen(["-k", COMPAT_KEY_FILE, "-n", "100000", "-o", output], mount);
+  assert.deepEqual([run.code, run.stderr], [
+    2,
+    `kv gen: cannot write '${output}': No space left on device\n`,
+  ]);
+  assert.equal(await Deno.readTextFile(output), "old\n");
+  assert.deepEqual(await entriesOf(mount), ["data.txt"]);
 });
 
 Deno.test("kv gen mistakes exit 2 with exactly one line on stderr and no stack trace", async () => {
