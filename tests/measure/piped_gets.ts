@@ -79,6 +79,13 @@ function seconds(micros: number): string {
 
 const getCount = Number(Deno.args[0] ?? DEFAULT_GETS);
 const recordCount = Number(Deno.args[1] ?? DEFAULT_RECORDS);
+/** The machine's load averages, as `uptime` gives them. */
+async function loadAverages(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+}
+
+// Read before and after: other work on the machine moves both sides' times (see the README).
+const loadBefore = await loadAverages();
 const workload = await makeWorkload(recordCount);
 const getsPath = `${workload.dataPath}.gets`;
 const random = new Sfc32(WORKLOAD_SEED);
@@ -142,7 +149,7 @@ try {
       `broker ${seconds(kvRun.cpuMicros)}, servers ${seconds(kvServersMicros)})`,
   );
   console.log(`redis/kv:   ${(redisMs / kvMs).toFixed(2)}x (kv is this many times redis-cli)`);
-  console.log(`load:       ${(await Deno.readTextFile("/proc/loadavg")).trim()}`);
+  console.log(`load:       ${loadBefore} before, ${await loadAverages()} after (1, 5, 15 min)`);
 } finally {
   await Deno.remove(getsPath);
   await Deno.remove(warmupPath);
