@@ -284,6 +284,44 @@ Deno.test("maxBatchLines splits a chunk's lines into batches of at most that man
   );
 });
 
+Deno.test("maxBatchLines: any bytes in any chunks (CRLF, over-long lines, bad UTF-8, a batch ending at a chunk's end) give the lines read without it", async () => {
+  const byte = fc.oneof(
+    fc.constantFrom(0x0a, 0x0a, 0x0d, 0x61, 0xc3, 0xa9, 0xff),
+    fc.integer({ min: 0, max: 255 }),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(byte, { maxLength: 16 }), { maxLength: 8 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 0, max: 6 }),
+      async (chunkBytes, maxBatchLines, maxLineBytes) => {
+        const chunks = chunkBytes.map((bytes) => Uint8Array.from(bytes));
+        const lines = async (options: ReadLinesOptions) => {
+          const batches: ReadLine[][] = [];
+          for await (const batch of readRawLineBatches(streamOf(chunks), options)) {
+            batches.push(
+              batch.map((line) => line.error === undefined ? decodeRawLine(line) : line),
+            );
+          }
+          return batches;
+        };
+        const whole = await lines({ maxLineBytes });
+        const split = await lines({ maxLineBytes, maxBatchLines });
+        for (const batch of split) {
+          assert.ok(batch.length >= 1 && batch.length <= maxBatchLines, `${batch.length} lines`);
+        }
+        assert.deepEqual(split.flat(), whole.flat());
+        // Batches are split within a chunk's batch, never joined across chunks.
+        assert.equal(
+          split.length,
+          whole.reduce((sum, batch) => sum + Math.ceil(batch.length / maxBatchLines), 0),
+        );
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
 Deno.test("maxBatchLines below 1 or not whole is a RangeError", async () => {
   for (const maxBatchLines of [0, -1, 1.5, Number.NaN]) {
     await assert.rejects(
