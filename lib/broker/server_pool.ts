@@ -389,7 +389,7 @@ export class ServerPool {
    *
    * @example
    * ```ts ignore
-   * pool.downReason(1); // e.g. "cannot connect to 127.0.0.1:8001: Connection refused (os error 111)"
+   * pool.downReason(1); // e.g. "cannot connect to 127.0.0.1:8001: Connection refused"
    * ```
    */
   downReason(index: number): string | undefined {

@@ -30,6 +30,7 @@
  */
 import { setImmediate } from "node:timers";
 import { describeError } from "../base/describe_error.ts";
+import { withoutOsDetail } from "../base/fs_error.ts";
 import { checkKey, type KeysOptions } from "../record/key.ts";
 import type { Value } from "../record/value.ts";
 import { DecodeError } from "../base/bytes.ts";
@@ -230,7 +231,7 @@ export interface ClientOptions {
  *   await ServerClient.connect({ hostname: "127.0.0.1", port: 1 }); // nothing listens there
  * } catch (error) {
  *   error instanceof ConnectionError; // true
- *   // message: "cannot connect to 127.0.0.1:1: Connection refused (os error 111)"
+ *   // message: "cannot connect to 127.0.0.1:1: Connection refused"
  * }
  * ```
  */
@@ -463,7 +464,7 @@ export class ServerClient {
       const hint = error instanceof ConnectionError && credentials.tlsCaCerts === undefined
         ? " before answering HELLO (a TLS server? connect with --tls-ca)"
         : "";
-      throw new ConnectionError(`cannot connect to ${where}: ${describeError(error)}${hint}`, {
+      throw new ConnectionError(`cannot connect to ${where}: ${osReason(error)}${hint}`, {
         cause: error,
       });
     }
@@ -1099,7 +1100,7 @@ export class ServerClient {
       }
     } catch (error) {
       this.#fail(
-        new ConnectionError(`write to ${this.#where()} failed: ${describeError(error)}`, {
+        new ConnectionError(`write to ${this.#where()} failed: ${osReason(error)}`, {
           cause: error,
         }),
       );
@@ -1148,7 +1149,7 @@ export class ServerClient {
     } catch (error) {
       const reason = error instanceof DecodeError
         ? `protocol error: ${error.message}`
-        : describeError(error);
+        : osReason(error);
       this.#fail(
         new ConnectionError(`connection to ${this.#where()} failed: ${reason}`, { cause: error }),
       );
@@ -1395,6 +1396,14 @@ function checkRefusals(refusals: PutManyRefusal[], itemCount: number): PutManyRe
  * Opens TCP, or TLS when `credentials` name a CA (the handshake done, so a certificate
  * the CA did not sign fails here), within `timeoutMs`; a ConnectionError otherwise.
  */
+/**
+ * `error` in one line without Deno's "(os error N)": the words ("Connection refused")
+ * say it already, and the number means nothing to a user reading a warning.
+ */
+function osReason(error: unknown): string {
+  return withoutOsDetail(describeError(error));
+}
+
 async function openConnection(
   address: ServerAddress,
   credentials: Credentials,
@@ -1430,7 +1439,7 @@ async function openConnection(
     } catch {
       // Already closed.
     }
-    const reason = abort.signal.aborted ? `timed out after ${timeoutMs} ms` : describeError(error);
+    const reason = abort.signal.aborted ? `timed out after ${timeoutMs} ms` : osReason(error);
     const tls = credentials.tlsCaCerts === undefined ? "" : "TLS: ";
     throw new ConnectionError(`cannot connect to ${where}: ${tls}${reason}`, { cause: error });
   } finally {
