@@ -29,7 +29,12 @@ import {
 } from "../bench/runner.ts";
 import { type Distribution, type Workload, WORKLOAD_MIX, WORKLOADS } from "../bench/workload.ts";
 import { intFlag, parseFlags } from "./args.ts";
-import { SECURITY_FLAGS, SECURITY_HELP, securityPaths } from "./security_flags.ts";
+import {
+  SECURITY_FLAGS,
+  SECURITY_HELP,
+  securityPaths,
+  withAuthFileSource,
+} from "./security_flags.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 
@@ -127,7 +132,9 @@ async function runBenchCommand(args: string[]): Promise<number> {
     writeLine(values.json ? JSON.stringify(report) : formatReport(report));
     return 0;
   } catch (error) {
-    if (error instanceof KvError) throw new UserError(`kv bench: ${error.message}`);
+    if (error instanceof KvError) {
+      throw new UserError(`kv bench: ${withAuthFileSource(error.message, values)}`);
+    }
     throw error;
   }
 }

@@ -109,7 +109,11 @@ Deno.test("an auth file that cannot be read, named by $KV_AUTH_FILE, is one line
     await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
     const env = { KV_AUTH_FILE: `${dir}/gone.auth` };
     for (
-      const args of [["get", "-s", `${dir}/servers`, "x"], ["http", "-s", `${dir}/servers`]]
+      const args of [
+        ["get", "-s", `${dir}/servers`, "x"],
+        ["http", "-s", `${dir}/servers`],
+        ["bench", "-s", `${dir}/servers`, "--ops", "1"],
+      ]
     ) {
       const run = await runKv(args, { env });
       assert.deepEqual([run.code, run.stderr], [
