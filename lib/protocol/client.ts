@@ -1393,10 +1393,6 @@ function checkRefusals(refusals: PutManyRefusal[], itemCount: number): PutManyRe
 }
 
 /**
- * Opens TCP, or TLS when `credentials` name a CA (the handshake done, so a certificate
- * the CA did not sign fails here), within `timeoutMs`; a ConnectionError otherwise.
- */
-/**
  * `error` in one line without Deno's "(os error N)": the words ("Connection refused")
  * say it already, and the number means nothing to a user reading a warning.
  */
@@ -1404,6 +1400,10 @@ function osReason(error: unknown): string {
   return withoutOsDetail(describeError(error));
 }
 
+/**
+ * Opens TCP, or TLS when `credentials` name a CA (the handshake done, so a certificate
+ * the CA did not sign fails here), within `timeoutMs`; a ConnectionError otherwise.
+ */
 async function openConnection(
   address: ServerAddress,
   credentials: Credentials,
