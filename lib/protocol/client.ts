@@ -294,9 +294,11 @@ export class ServerError extends Error {
 
 /**
  * What settles one request: `resolve` with its result, or `reject` with why it has none;
- * exactly one of them is called, once. A promise's resolving functions
- * (`Promise.withResolvers`) are one; {@link ServerClient.getEncodedTo} takes any other, to
- * be called back with no promise between.
+ * exactly one of them is called, once. Neither may throw: what one throws is reported as
+ * an uncaught error (`reportError`), never as the request's or the connection's failure.
+ * A promise's resolving functions (`Promise.withResolvers`) are one;
+ * {@link ServerClient.getEncodedTo} takes any other, to be called back with no promise
+ * between.
  *
  * @example
  * ```ts
