@@ -73,7 +73,7 @@ import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { compareVersions, newerVersion, type Version } from "../record/version.ts";
-import type { DeleteResult, EncodedRead, PutResult } from "../protocol/mod.ts";
+import { type DeleteResult, type EncodedRead, ErrorCode, type PutResult } from "../protocol/mod.ts";
 import { HybridClock } from "./clock.ts";
 import { partitionOf } from "../record/partition.ts";
 import { HintSet } from "./hints.ts";
@@ -188,10 +188,14 @@ export type NoRecord =
   }
   | { readonly kind: "error"; readonly error: string };
 
-/** The answer to PUT or DELETE: done at `version` on every replica, or an error. */
+/**
+ * The answer to PUT or DELETE: done at `version` on every replica, or an error;
+ * `refused` when every server asked refused the request itself (a record over their
+ * frame limit), so that repeating it cannot succeed, and nothing was changed.
+ */
 export type Change =
   | { readonly kind: "done"; readonly existed: boolean; readonly version: Version }
-  | { readonly kind: "error"; readonly error: string };
+  | { readonly kind: "error"; readonly error: string; readonly refused?: boolean };
 
 /** The answer to KEYS. */
 export interface KeysAnswer {
@@ -839,6 +843,14 @@ export class Broker {
       );
       servers = written.stored;
       this.#recordHints(partition, list, servers);
+      if (written.stored.length === 0 && written.tooLarge) {
+        return {
+          kind: "error",
+          error: `cannot ${verb} '${key}': ${written.failures.join("; ")}; make the record ` +
+            "smaller or start the servers with a larger --max-frame-bytes; nothing was changed",
+          refused: true,
+        };
+      }
       if (written.stored.length < this.#k) {
         return {
           kind: "error",
@@ -935,12 +947,16 @@ export class Broker {
   ): Promise<WrittenReplicas> {
     const copies: WrittenCopy[] = [];
     const failures: string[] = [];
+    let tooLarge = true;
     for (let targets = [...servers]; targets.length > 0;) {
       const outcomes = await Promise.all(
         targets.map((index) => this.#pool.call(index, write)),
       );
       outcomes.forEach((outcome, at) => {
-        if (!outcome.ok) return failures.push(outcome.error);
+        if (!outcome.ok) {
+          if (outcome.code !== ErrorCode.TOO_LARGE) tooLarge = false;
+          return failures.push(outcome.error);
+        }
         const { value: read, repaired: trusted, connection } = outcome;
         copies.push({ index: targets[at], read, trusted, connection });
       });
@@ -953,6 +969,7 @@ export class Broker {
       trusted: copies.filter((copy) => copy.trusted).map((copy) => copy.index),
       results: copies.map((copy) => copy.read),
       failures,
+      tooLarge: tooLarge && failures.length > 0,
     };
   }
 
@@ -1039,6 +1056,8 @@ interface WrittenReplicas {
   readonly results: (PutResult | DeleteResult)[];
   /** Why the servers that did not store it failed. */
   readonly failures: string[];
+  /** Whether there were failures and every one was a server's refusal of the record's size. */
+  readonly tooLarge: boolean;
 }
 
 /** One server's answer to a write ({@link Broker#writeK}), and the connection it came on. */

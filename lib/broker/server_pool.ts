@@ -26,6 +26,7 @@ import {
   ConnectionError,
   RequestTimeoutError,
   ServerClient,
+  ServerError,
   type Settle,
 } from "../protocol/client.ts";
 import type {
@@ -194,7 +195,17 @@ export type CallOutcome<T> =
      */
     readonly repaired: boolean;
   }
-  | { readonly ok: false; readonly unreachable: boolean; readonly error: string };
+  | {
+    readonly ok: false;
+    readonly unreachable: boolean;
+    readonly error: string;
+    /**
+     * The server's error code when it refused the request (a `ServerError`: its ERROR
+     * answer, or the client's refusal of a request the server would refuse, as a PUT over
+     * its frame limit); undefined for any other failure.
+     */
+    readonly code?: number;
+  };
 
 /**
  * A request {@link ServerPool.send} makes on a connection: it settles `settle` with the
@@ -575,7 +586,8 @@ export class ServerPool {
       this.#sendAfterReconnect(index, request, attempt + 1, onOutcome, tag);
       return;
     }
-    onOutcome({ ok: false, unreachable, error: this.#failureText(index, error) }, tag);
+    const code = error instanceof ServerError ? error.code : undefined;
+    onOutcome({ ok: false, unreachable, error: this.#failureText(index, error), code }, tag);
   };
 
   /**

@@ -28,7 +28,7 @@ import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { encodedJsonText } from "../record/encoded_json.ts";
 import { formatVersion } from "../record/version.ts";
-import { KvInputError, KvUnavailableError } from "./errors.ts";
+import { type KvError, KvInputError, KvUnavailableError } from "./errors.ts";
 import type {
   KvDeleteResult,
   KvKeysPage,
@@ -248,7 +248,7 @@ export class KvCore {
   async put(key: string, value: Value): Promise<KvPutResult> {
     checkName(key, "key");
     const change = await this.#open().put(key, value);
-    if (change.kind === "error") throw new KvUnavailableError(change.error);
+    if (change.kind === "error") throw changeError(change);
     return { key, version: formatVersion(change.version) };
   }
 
@@ -263,7 +263,7 @@ export class KvCore {
   async delete(key: string): Promise<KvDeleteResult> {
     checkName(key, "key");
     const change = await this.#open().delete(key);
-    if (change.kind === "error") throw new KvUnavailableError(change.error);
+    if (change.kind === "error") throw changeError(change);
     return { key, deleted: change.existed, version: formatVersion(change.version) };
   }
 
@@ -416,4 +416,12 @@ function parsePath(path: string | readonly string[]): string[] {
   }
   segments.forEach((segment, index) => checkName(segment, index === 0 ? "key" : "field name"));
   return segments;
+}
+
+/**
+ * The error for a PUT or DELETE that failed: the caller's when the servers refused the
+ * request itself (repeating it cannot help), else the cluster's.
+ */
+function changeError(change: { error: string; refused?: boolean }): KvError {
+  return change.refused ? new KvInputError(change.error) : new KvUnavailableError(change.error);
 }

@@ -386,7 +386,8 @@ export class Kv implements AsyncDisposable {
   /**
    * Stores `value` under `key` on k servers (see {@link ConnectOptions.writes}),
    * replacing any record; when fewer than k are reachable nothing is changed and a
-   * KvUnavailableError says which are not.
+   * KvUnavailableError says which are not. A record over the servers' frame limit
+   * (`kv server --max-frame-bytes`) changes nothing and is a KvInputError.
    *
    * @example
    * ```ts

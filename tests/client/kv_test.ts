@@ -200,3 +200,27 @@ Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", 
     /did not answer/,
   );
 });
+
+Deno.test("a record over every server's frame limit is the caller's mistake, and changes nothing", async () => {
+  const limit = 65_536;
+  await using cluster = await KvCluster.start(3, {
+    server: () => ({ args: ["--max-frame-bytes", String(limit)] }),
+  });
+  await using kv = await connect({
+    servers: cluster.serverFile,
+    replicas: 2,
+    timeoutMs: BROKER_TIMEOUT_MS,
+  });
+  await kv.put("big", "small for now");
+  // Not "repeat it when the servers are back": every server is up and would refuse it again.
+  await rejectsWith(
+    () => kv.put("big", "x".repeat(limit)),
+    KvInputError,
+    new RegExp(
+      `^cannot put 'big': .*over the server's limit of ${limit}.*; make the record smaller ` +
+        "or start the servers with a larger --max-frame-bytes; nothing was changed$",
+    ),
+  );
+  assert.equal((await kv.get("big")).value, "small for now");
+  assert.ok((await kv.servers()).every((server) => server.up));
+});
