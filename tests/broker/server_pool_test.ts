@@ -166,13 +166,15 @@ Deno.test("ServerPool.send settles an answer, an ERROR answer, a malformed answe
     assert.ok(!malformed.ok && !malformed.unreachable, JSON.stringify(malformed));
     const badKey = await sendOnce(pool, 0, (c, settle) => c.getEncodedTo("", settle), outcomes);
     assert.ok(!badKey.ok && !badKey.unreachable, JSON.stringify(badKey));
+    const badPath = await sendOnce(pool, 0, (c, settle) => c.queryEncodedTo([], settle), outcomes);
+    assert.ok(!badPath.ok && !badPath.unreachable, JSON.stringify(badPath));
     const thrown = await sendOnce(pool, 0, () => {
       throw new RangeError("a request that throws");
     }, outcomes);
     assert.ok(!thrown.ok && !thrown.unreachable);
     assert.match(thrown.error, /a request that throws/);
     await roundTrip(pool, 0);
-    assertOutcomes(outcomes, 5);
+    assertOutcomes(outcomes, 6);
     assert.equal(pool.isUp(0), true, pool.downReason(0));
     assert.deepEqual(downs, []);
   } finally {
