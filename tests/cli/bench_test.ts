@@ -5,6 +5,7 @@ import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { connectClient } from "../helpers/client.ts";
 
 /**
  * Runs `kv bench --json` with `args` (and the tests' --timeout-ms unless they set one: a
@@ -108,6 +109,36 @@ Deno.test("kv bench --warmup runs its operations first and counts only --ops", a
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^5 warm-up operations first, not counted$/m);
   assert.match(run.stdout, /^10 operations in /m);
+});
+
+Deno.test("kv bench --warmup with --duration and --rate: the duration counts from the end of the warm-up, and only the measured operations are counted", async () => {
+  await using cluster = await KvCluster.start(1);
+  const common = ["-s", cluster.serverFile, "-n", "20", "--seed", "3", "--workload", "A"];
+  // At 2000 a second the warm-up lasts 1.5 s at least, longer than the measured second: a
+  // duration counted from the warm-up's start would leave no measured operation, and
+  // warm-up operations counted would be more than the 2000 a second's schedule holds.
+  const rate = ["--rate", "2000", "--warmup", "3000", "--duration", "1"];
+  const report = await bench([...common, ...rate]);
+  assert.equal(report.warmup, 3000);
+  assert(report.operations > 0 && report.operations <= 2000, `${report.operations} operations`);
+  assertConsistent(report);
+  assert.equal(report.errors, 0);
+});
+
+Deno.test("kv bench --warmup's operations do run: the records its inserts add are on the server, beyond those the measured inserts add", async () => {
+  await using cluster = await KvCluster.start(1);
+  const args = ["-s", cluster.serverFile, "-n", "20", "--seed", "3", "--workload", "D"];
+  // Workload D inserts 5 % of its operations: some 20 of a warm-up of 400.
+  const report = await bench([...args, "--warmup", "400", "--ops", "100"]);
+  assertConsistent(report);
+  const inserted = report.byOperation.insert?.count ?? 0;
+  const client = await connectClient(cluster.servers[0].address);
+  try {
+    const { recordCount } = await client.stats();
+    assert(recordCount > 20 + inserted, `${recordCount} records, ${inserted} measured inserts`);
+  } finally {
+    await client.close();
+  }
 });
 
 Deno.test("kv bench --values bytes reads every record as bytes and says so", async () => {
