@@ -28,15 +28,13 @@
  * @module
  */
 import process from "node:process";
-import { ServerProcess } from "../../lib/cli/server_process.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { MessageType } from "../../lib/protocol/mod.ts";
 import { ServerClient } from "../../lib/protocol/client.ts";
 import { connect, type Kv } from "../../lib/client/kv.ts";
 import { runBench } from "../../lib/bench/runner.ts";
-import { TEST_KV } from "../helpers/server_process.ts";
-import { cpuMicros, makeWorkload, runKvChecked } from "./workload.ts";
+import { cpuMicros, makeWorkload, startLoadedServer } from "./workload.ts";
 
 const RECORDS = 1000;
 const DEFAULT_GETS = 20_000;
@@ -222,15 +220,9 @@ if (!(Number.isSafeInteger(gets) && gets >= 1 && Number.isSafeInteger(rounds) &&
 }
 const layers = parseLayers(Deno.args.slice(2));
 const workload = await makeWorkload(RECORDS);
-const server = await ServerProcess.start({ kv: TEST_KV });
-const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
+const loaded = await startLoadedServer(workload);
+const { server } = loaded;
 try {
-  await Deno.writeTextFile(serverFile, `${server.id}\n`);
-  await runKvChecked([
-    ...["broker", "-s", serverFile, "-k", "1", "-i", workload.dataPath, "--index-only"],
-    // Generous: on a loaded machine a fresh server can be slow enough to be counted down.
-    ...["--timeout-ms", "10000"],
-  ]);
   const samples = new Map<LayerName, Sample[]>(layers.map((name) => [name, []]));
   const loads: string[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -256,7 +248,6 @@ try {
   }
   console.log(`load (1 min) after each round: ${loads.join(", ")}`);
 } finally {
-  await server.stop();
-  await Deno.remove(serverFile);
+  await loaded.stop();
   await workload.remove();
 }

@@ -26,13 +26,12 @@
  * GETs and the measured ones together.
  * @module
  */
-import { ServerProcess } from "../../lib/cli/server_process.ts";
 import { readLines } from "../../lib/base/line_reader.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
 import { toJsonText } from "../../lib/record/value.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 import { pipeIntoRedis, startRedis } from "./redis.ts";
-import { cpuMicros, makeWorkload, runKvChecked } from "./workload.ts";
+import { cpuMicros, makeWorkload, startLoadedServer } from "./workload.ts";
 
 const RECORDS = 1000;
 
@@ -131,16 +130,10 @@ const workload = await makeWorkload(RECORDS);
 const respPath = `${workload.dataPath}.padded.resp`;
 await paddedResp(workload.dataPath, respPath);
 const redis = await startRedis();
-const server = await ServerProcess.start({ kv: TEST_KV });
-const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
+const loaded = await startLoadedServer(workload);
+const { server, serverFile } = loaded;
 try {
   await pipeIntoRedis(redis.port, respPath);
-  await Deno.writeTextFile(serverFile, `${server.id}\n`);
-  await runKvChecked([
-    ...["broker", "-s", serverFile, "-i", workload.dataPath, "--index-only"],
-    // Generous: on a loaded machine a fresh server can be slow enough to be counted down.
-    ...["--timeout-ms", "10000"],
-  ]);
   console.log(`kv bench --values ${values} --warmup ${WARMUP_OPERATIONS}`);
   console.log(
     "| load | kv GETs/s | Redis GETs/s | kv/Redis | kv server CPU µs/GET | kv bench CPU µs/GET " +
@@ -164,9 +157,8 @@ try {
     );
   }
 } finally {
-  await server.stop();
+  await loaded.stop();
   await redis.stop();
-  await Deno.remove(serverFile);
   await Deno.remove(respPath);
   await workload.remove();
 }

@@ -16,12 +16,10 @@
  * ```
  * @module
  */
-import { ServerProcess } from "../../lib/cli/server_process.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { MessageType } from "../../lib/protocol/mod.ts";
-import { TEST_KV } from "../helpers/server_process.ts";
-import { cpuMicros, makeWorkload, runKvChecked } from "./workload.ts";
+import { cpuMicros, makeWorkload, startLoadedServer } from "./workload.ts";
 
 const RECORDS = 1000;
 const DEFAULT_GETS = 100_000;
@@ -108,15 +106,9 @@ function parseLoad(text: string): { batch: number; connections: number } {
 const gets = Number(Deno.args[0] ?? DEFAULT_GETS);
 const loads = (Deno.args.length > 1 ? Deno.args.slice(1) : DEFAULT_BATCHES).map(parseLoad);
 const workload = await makeWorkload(RECORDS);
-const server = await ServerProcess.start({ kv: TEST_KV });
-const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
+const loaded = await startLoadedServer(workload);
+const { server } = loaded;
 try {
-  await Deno.writeTextFile(serverFile, `${server.id}\n`);
-  await runKvChecked([
-    ...["broker", "-s", serverFile, "-k", "1", "-i", workload.dataPath, "--index-only"],
-    // Generous: on a loaded machine a fresh server can be slow enough to be counted down.
-    ...["--timeout-ms", "10000"],
-  ]);
   console.log(
     "| GETs a batch | connections | server CPU µs/GET | server CPU µs/batch | GETs/s | load (1 min) |",
   );
@@ -150,7 +142,6 @@ try {
     }
   }
 } finally {
-  await server.stop();
-  await Deno.remove(serverFile);
+  await loaded.stop();
   await workload.remove();
 }

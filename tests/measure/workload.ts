@@ -15,6 +15,7 @@
 import { readLines } from "../../lib/base/line_reader.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
 import { toJsonText } from "../../lib/record/value.ts";
+import { ServerProcess } from "../../lib/cli/server_process.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 
 /** The seed every measurement uses, so runs compare the same records. */
@@ -79,6 +80,39 @@ export async function makeWorkload(recordCount: number): Promise<Workload> {
     dataBytes: (await Deno.stat(dataPath)).size,
     remove: () => Deno.remove(directory, { recursive: true }),
   };
+}
+
+/** One `kv server` holding a workload's records, and a server file listing it. */
+export interface LoadedServer {
+  readonly server: ServerProcess;
+  readonly serverFile: string;
+  /** Stops the server and removes the server file. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one `kv server` and loads `workload`'s records into it through a real
+ * `kv broker -k 1 --index-only`.
+ */
+export async function startLoadedServer(workload: Workload): Promise<LoadedServer> {
+  const server = await ServerProcess.start({ kv: TEST_KV });
+  const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
+  const stop = async () => {
+    await server.stop();
+    await Deno.remove(serverFile);
+  };
+  try {
+    await Deno.writeTextFile(serverFile, `${server.id}\n`);
+    await runKvChecked([
+      ...["broker", "-s", serverFile, "-k", "1", "-i", workload.dataPath, "--index-only"],
+      // Generous: on a loaded machine a fresh server can be slow enough to be counted down.
+      ...["--timeout-ms", "10000"],
+    ]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { server, serverFile, stop };
 }
 
 /** Milliseconds `work` takes, wall clock. */
