@@ -18,6 +18,7 @@ import {
   settleFrom,
 } from "../../lib/broker/server_pool.ts";
 import { feedFrames } from "../helpers/frames.ts";
+import { listenLoopback } from "../helpers/fixtures.ts";
 import { withDeadline } from "../helpers/wait.ts";
 
 /** How the scripted server answers a request other than HELLO. */
@@ -28,14 +29,7 @@ type Answer = "not-found" | "error" | "malformed" | "close" | "silent";
  * given the number of the connection (1 for the first accepted).
  */
 function scriptedServer(script: (connection: number, frame: Frame) => Answer) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.TcpConn[] = [];
-  const serving = (async () => {
-    for await (const conn of listener) {
-      conns.push(conn);
-      serve(conn, conns.length);
-    }
-  })();
+  const listener = listenLoopback(serve);
   async function serve(conn: Deno.TcpConn, connection: number): Promise<void> {
     const reader = new FrameReader();
     const buffer = new Uint8Array(4096);
@@ -75,21 +69,7 @@ function scriptedServer(script: (connection: number, frame: Frame) => Answer) {
       // The client hung up, or the test closed the connection.
     }
   }
-  const port = (listener.addr as Deno.NetAddr).port;
-  return {
-    server: serverAddress("127.0.0.1", port),
-    async stop() {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-      }
-      await serving.catch(() => {});
-    },
-  };
+  return { server: serverAddress("127.0.0.1", listener.port), stop: () => listener.stop() };
 }
 
 /** A port nothing listens on (it was just freed). */

@@ -37,6 +37,46 @@ export function closedPorts(count: number): number[] {
   return ports;
 }
 
+/** A listener on 127.0.0.1 serving each connection it accepts; see {@link listenLoopback}. */
+export interface LoopbackListener {
+  /** The port it listens on. */
+  readonly port: number;
+  /** Stops listening, closes every connection accepted, and waits for the accept loop to end. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Listens on a free loopback port and hands each connection accepted to `serve`, with
+ * its number (1 for the first): the socket side of the tests' fake servers, which
+ * `serve` scripts.
+ */
+export function listenLoopback(
+  serve: (conn: Deno.TcpConn, connection: number) => void,
+): LoopbackListener {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.TcpConn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      serve(conn, conns.length);
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    async stop() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
+      await accepting.catch(() => {});
+    },
+  };
+}
+
 /** Path of testdata/compat/keyFile.txt, the keyFile of the original project. */
 export const COMPAT_KEY_FILE = new URL("../../testdata/compat/keyFile.txt", import.meta.url)
   .pathname;

@@ -30,6 +30,7 @@ import {
 } from "../helpers/in_process_server.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { feedFrames } from "../helpers/frames.ts";
+import { listenLoopback } from "../helpers/fixtures.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { connectClient } from "../helpers/client.ts";
 import { at, nextVersion } from "../helpers/versions.ts";
@@ -39,43 +40,22 @@ import { at, nextVersion } from "../helpers/versions.ts";
  * While a promise `respond` returns is pending, it reads nothing more, as a stalled server.
  */
 function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void | Promise<void>) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.TcpConn[] = [];
-  const serving = (async () => {
-    for await (const conn of listener) {
-      conns.push(conn);
-      (async () => {
-        const reader = new FrameReader();
-        const buffer = new Uint8Array(4096);
-        let frameCount = 0;
-        try {
-          for (
-            let count = await conn.read(buffer);
-            count !== null;
-            count = await conn.read(buffer)
-          ) {
-            frameCount += feedFrames(reader, buffer.subarray(0, count)).length;
-            await respond?.(conn, frameCount);
-          }
-        } catch {
-          // The client hung up.
-        }
-      })();
-    }
-  })();
-  return {
-    address: { hostname: "127.0.0.1", port: listener.addr.port },
-    async stop() {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
+  const listener = listenLoopback(async (conn) => {
+    const reader = new FrameReader();
+    const buffer = new Uint8Array(4096);
+    let frameCount = 0;
+    try {
+      for (let count = await conn.read(buffer); count !== null; count = await conn.read(buffer)) {
+        frameCount += feedFrames(reader, buffer.subarray(0, count)).length;
+        await respond?.(conn, frameCount);
       }
-      await serving.catch(() => {});
-    },
+    } catch {
+      // The client hung up.
+    }
+  });
+  return {
+    address: { hostname: "127.0.0.1", port: listener.port },
+    stop: () => listener.stop(),
   };
 }
 
