@@ -396,7 +396,11 @@ function recordLineValue(text: string, key: string): Value {
   }
 }
 
-/** A JSON body's value; a number written with `.` or an exponent is a float. */
+/**
+ * A JSON body's value; a number written with `.` or an exponent is a float, any other an
+ * int — refused past 2^53 − 1, as a record line's is, rather than stored as a float that
+ * holds other digits.
+ */
 function jsonValue(text: string): Value {
   let parsed: unknown;
   try {
@@ -416,7 +420,15 @@ function floatReviver(
   value: unknown,
   context?: { source?: string },
 ): unknown {
-  if (typeof value === "number" && /[.eE]/.test(context?.source ?? "")) return new Float(value);
+  if (typeof value !== "number") return value;
+  const source = context?.source ?? "";
+  if (/[.eE]/.test(source)) return new Float(value);
+  if (!Number.isSafeInteger(value)) {
+    throw new KvInputError(
+      `integer out of range: ${source} (ints are at most 2^53 - 1 in size; write it with ` +
+        `'.' or an exponent to store a float)`,
+    );
+  }
   return value;
 }
 
