@@ -277,21 +277,34 @@ export class HttpApi {
     return json(200, { servers: await this.#kv.servers() });
   }
 
+  /**
+   * Healthy while fewer than k servers are down or unrepaired: the bound within which
+   * every read is exact (lib/broker/quorum.ts). An unrepaired server answers, but may
+   * lack acknowledged writes, so it counts against the bound as a down one does.
+   */
   #health(): Response {
     const broker = this.#kv.broker;
     const servers = broker.pool.servers.length;
     const up = broker.pool.upCount;
-    const healthy = servers - up < broker.k;
-    return json(healthy ? 200 : 503, { healthy, up, servers, replicas: broker.k });
+    const unrepaired = this.#unrepairedCount();
+    const healthy = servers - up + unrepaired < broker.k;
+    return json(healthy ? 200 : 503, { healthy, up, unrepaired, servers, replicas: broker.k });
+  }
+
+  /** Servers up whose HELLO said unrepaired (they may lack writes they acknowledged). */
+  #unrepairedCount(): number {
+    const pool = this.#kv.broker.pool;
+    let unrepaired = 0;
+    for (let index = 0; index < pool.servers.length; index++) {
+      if (pool.state(index)?.unrepaired === true) unrepaired++;
+    }
+    return unrepaired;
   }
 
   #metricsResponse(): Response {
     const broker = this.#kv.broker;
     const pool = broker.pool;
-    let unrepaired = 0;
-    for (let index = 0; index < pool.servers.length; index++) {
-      if (pool.state(index)?.unrepaired === true) unrepaired++;
-    }
+    const unrepaired = this.#unrepairedCount();
     const text = this.#metrics.text({
       up: pool.upCount,
       down: pool.servers.length - pool.upCount,

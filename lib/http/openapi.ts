@@ -190,7 +190,10 @@ function clusterPaths(): Record<string, unknown> {
         operationId: "healthz",
         responses: {
           "200": { description: "Healthy.", content: json(ref("Health")) },
-          "503": { description: "k or more servers are down.", content: json(ref("Health")) },
+          "503": {
+            description: "k or more servers are down or unrepaired: reads may not be exact.",
+            content: json(ref("Health")),
+          },
         },
       },
     },
@@ -317,6 +320,10 @@ function clusterSchemas(): Record<string, unknown> {
       properties: {
         healthy: { type: "boolean" },
         up: { type: "integer" },
+        unrepaired: {
+          type: "integer",
+          description: "Servers up that may lack writes they acknowledged (not yet repaired).",
+        },
         servers: { type: "integer" },
         replicas: { type: "integer" },
       },

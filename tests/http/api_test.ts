@@ -6,6 +6,7 @@ import { connectClient } from "../helpers/client.ts";
 import { serverAddress } from "../../lib/broker/server_list.ts";
 import { int } from "../../lib/record/value.ts";
 import { at } from "../helpers/versions.ts";
+import { Placement } from "../../lib/broker/placement.ts";
 
 async function call(
   http: HttpProcess,
@@ -78,6 +79,7 @@ Deno.test("kv http: records, queries, keys and servers over real sockets", async
   assert.deepEqual([health.status, JSON.parse(health.text)], [200, {
     healthy: true,
     up: 3,
+    unrepaired: 0,
     servers: 3,
     replicas: 2,
   }]);
@@ -167,6 +169,48 @@ Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and 
     unsure.headers.get("Warning"),
     `199 kv ${JSON.stringify(warning).replace("é", "\\u00e9")}`,
   );
+});
+
+Deno.test("kv http: /healthz is 503 once k servers are down or unrepaired, when reads can no longer be exact", async () => {
+  await using cluster = await KvCluster.start(3);
+  await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
+  // A key whose two replicas are the two servers about to fail.
+  const placement = new Placement(cluster.servers.map((server) => server.id));
+  let key = "p0";
+  for (let i = 1; placement.replicas(key, 2).sort().join() !== "0,1"; i++) key = `p${i}`;
+  assert.equal((await call(http, "PUT", `v1/records/${key}`, "1")).status, 200);
+  const [down, restarted] = cluster.servers;
+  await down.kill();
+  // A memory-only server restarted comes back empty and unrepaired, and stays so while
+  // a server is down (a repair marks it only once every server answered).
+  await restarted.restart();
+  const states = async () => {
+    const { servers } = JSON.parse((await call(http, "GET", "v1/servers")).text);
+    return servers.map((server: { up: boolean; repaired?: boolean }) => [
+      server.up,
+      server.repaired,
+    ]);
+  };
+  await waitFor(
+    async () =>
+      JSON.stringify(await states()) === JSON.stringify([[false, null], [true, false], [
+        true,
+        true,
+      ]]),
+    { what: "one server down, one up and unrepaired, one in order" },
+  );
+  const health = await call(http, "GET", "healthz");
+  assert.deepEqual([health.status, JSON.parse(health.text)], [503, {
+    healthy: false,
+    up: 2,
+    unrepaired: 1,
+    servers: 3,
+    replicas: 2,
+  }]);
+  // What the 503 is about: the key's write is on neither replica that can answer.
+  const read = await call(http, "GET", `v1/records/${key}`);
+  assert.equal(read.status, 404);
+  assert.match(JSON.parse(read.text).warning, /may exist/);
 });
 
 Deno.test("kv http: /metrics counts requests by operation and outcome, with latency", async () => {

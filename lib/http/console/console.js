@@ -84,9 +84,10 @@ async function refreshServers() {
     });
     $("servers").replaceChildren(...rows);
     const badge = $("health");
+    const unrepaired = health.unrepaired > 0 ? ` (${health.unrepaired} not yet repaired)` : "";
     badge.textContent = healthStatus === 200
-      ? `healthy: ${health.up} of ${health.servers} up, k=${health.replicas}`
-      : `degraded: ${health.up} of ${health.servers} up, k=${health.replicas}`;
+      ? `healthy: ${health.up} of ${health.servers} up${unrepaired}, k=${health.replicas}`
+      : `degraded: ${health.up} of ${health.servers} up${unrepaired}, k=${health.replicas}`;
     badge.className = `badge ${healthStatus === 200 ? "ok" : "bad"}`;
     $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
