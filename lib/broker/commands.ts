@@ -34,6 +34,8 @@
  * - HELP: `{"op":"HELP","commands":[{"word":"GET","usage":"GET key","summary":"…","example":"GET person1"},…]}`
  *   (`HELP GET`: the one command)
  * - EXIT: `{"op":"EXIT"}`
+ * - a PUT every server refused as over its frame limit adds `"refused":true`:
+ *   `{"op":"PUT","key":"big","error":"cannot put 'big': …","refused":true}`
  * - unknown command: `{"op":"FOO","error":"unknown command 'FOO'; …"}`; an unreadable
  *   input line (too long, not UTF-8): `{"op":"INVALID","error":"…"}`
  *
@@ -118,7 +120,13 @@ export type Answer =
   | { op: "SERVERS"; servers: ServerReport[] }
   | { op: "HELP"; commands: readonly CommandHelp[] }
   | { op: "EXIT" }
-  | { op: string; key?: string; error: string };
+  | {
+    op: string;
+    key?: string;
+    error: string;
+    /** Set on a PUT every server refused as over its frame limit: repeating it cannot help. */
+    refused?: true;
+  };
 
 /** One command's help: HELP lists the usage and summary, `HELP word` adds the example. */
 export interface CommandHelp {
@@ -544,7 +552,10 @@ async function runOtherCommand(
     }
     case "PUT": {
       const change = await broker.put(command.key, command.value);
-      if (change.kind === "error") return { op: "PUT", key: command.key, error: change.error };
+      if (change.kind === "error") {
+        const { error, refused } = change;
+        return { op: "PUT", key: command.key, error, ...(refused ? { refused: true } : {}) };
+      }
       return { op: "PUT", key: command.key, stored: true, version: formatVersion(change.version) };
     }
     case "KEYS": {

@@ -70,6 +70,8 @@ interface OneShotSpec {
   readonly done: string;
   /** Whether it can find nothing (exit {@link EXIT_NOT_FOUND}): GET, QUERY, DELETE. */
   readonly canFindNothing?: boolean;
+  /** A mistake of its own, besides a usage error, that exits {@link USAGE_EXIT_CODE}. */
+  readonly mistake?: string;
   /**
    * What exit {@link EXIT_UNAVAILABLE} means for it; absent for `servers`, whose answer
    * reports each server down or up and so is always done.
@@ -112,6 +114,7 @@ const SPECS: readonly OneShotSpec[] = [
     summary: `store a record on all its replicas, e.g. kv put 'person1: { "age" : 22 }'`,
     arguments: 1,
     done: "stored",
+    mistake: "a record over every server's --max-frame-bytes",
     unavailable: "fewer than k servers could store it",
     command: ([line]) => putCommand(line),
   },
@@ -183,7 +186,8 @@ ${exitCodesHelp(spec)}`;
 function exitCodesHelp(spec: OneShotSpec): string {
   const lines = [`  ${EXIT_FOUND}  ${spec.done}`];
   if (spec.canFindNothing) lines.push(`  ${EXIT_NOT_FOUND}  not found`);
-  lines.push(`  ${USAGE_EXIT_CODE}  a usage error (one line on stderr)`);
+  const mistake = spec.mistake === undefined ? "" : `, or ${spec.mistake}`;
+  lines.push(`  ${USAGE_EXIT_CODE}  a usage error${mistake} (one line on stderr)`);
   if (spec.unavailable !== undefined) lines.push(`  ${EXIT_UNAVAILABLE}  ${spec.unavailable}`);
   return `Exit codes:\n${lines.join("\n")}`;
 }
@@ -207,6 +211,9 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
   const broker = await brokerFromFlags(spec.name, values);
   try {
     const answer = await runCommand(broker, command);
+    // Every server refused the request itself (a record over their frame limit): the
+    // same command would fail again, so it is the user's to fix, not the cluster's.
+    if ("refused" in answer) throw new UserError(`kv ${spec.name}: ${answer.error}`);
     writeLine(formatAnswer(answer, { json: values.json ?? false }));
     const code = exitCode(answer);
     const listed = code === EXIT_FOUND ||

@@ -127,3 +127,31 @@ Deno.test("each one-shot command's --help lists exactly the exit codes of its RE
     assert.deepEqual(listed, codes, `kv ${name} --help: ${help}`);
   }
 });
+
+Deno.test("kv put of a record over every server's --max-frame-bytes is the user's mistake: one line, exit 2", async () => {
+  const limit = 65_536;
+  await using cluster = await KvCluster.start(2, {
+    server: () => ({ args: ["--max-frame-bytes", String(limit)] }),
+  });
+  const s = withBrokerTimeout(["-s", cluster.serverFile, "-k", "2"]);
+  const big = await runKv(["put", `big: "${"x".repeat(limit)}"`, ...s]);
+  assert.equal(big.code, 2, big.stderr);
+  assert.equal(big.stdout, "");
+  assert.match(
+    big.stderr,
+    new RegExp(
+      `^kv put: cannot put 'big': .*over the server's limit of ${limit}.*; make the record ` +
+        "smaller or start the servers with a larger --max-frame-bytes; nothing was changed\\n$",
+    ),
+  );
+  const get = await runKv(["get", "big", ...s]);
+  assert.deepEqual([get.code, get.stdout], [1, "NOT FOUND: big\n"], get.stderr);
+  // The REPL's JSON answer says so too, so a script can tell it from a cluster failing.
+  const piped = await runKv(["broker", ...s, "--json"], {
+    stdin: `PUT big: "${"x".repeat(limit)}"\n`,
+  });
+  assert.equal(piped.code, 0, piped.stderr);
+  const answer = JSON.parse(piped.stdout);
+  assert.deepEqual([answer.op, answer.key, answer.refused], ["PUT", "big", true]);
+  assert.match(answer.error, /--max-frame-bytes; nothing was changed$/);
+});
