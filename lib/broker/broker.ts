@@ -293,7 +293,8 @@ export class Broker {
    * Connects to `servers` (waiting at most about one timeout), agrees on k with them
    * (lib/broker/cluster_k.ts: a ClusterKError when they record another k), marks a new
    * cluster's servers repaired (lib/broker/empty_cluster.ts) and returns a broker;
-   * servers that could not be reached are retried in the background.
+   * servers that could not be reached are retried in the background. When none could be
+   * used and one refused the credentials, a CredentialsRefusedError: retrying cannot help.
    *
    * @example
    * ```ts
@@ -310,6 +311,8 @@ export class Broker {
     await pool.start();
     let k: number;
     try {
+      const refused = pool.credentialsRefused();
+      if (refused !== undefined) throw refused;
       k = await agreeOnK(pool, options.k);
       await markEmptyClusterRepaired(pool);
     } catch (error) {

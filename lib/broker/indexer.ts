@@ -277,7 +277,11 @@ class IndexRun {
         return;
       }
       if (!(error instanceof RecordParseError)) throw error;
-      this.#skip(error.message);
+      // Only the lenient mode accepts the line, and the user may not know it exists.
+      const hint = error.duplicateKey === undefined
+        ? ""
+        : " (--duplicate-keys last-wins keeps the last value)";
+      this.#skip(error.message, hint);
       return;
     }
     this.#dialect ??= detectDialect(new TextDecoder().decode(line.bytes.subarray(0, 64)));
@@ -316,10 +320,13 @@ class IndexRun {
     return key;
   }
 
-  /** Counts a skipped line and reports it; `where` is `line: why` after the file name. */
-  #skip(where: string): void {
+  /**
+   * Counts a skipped line and reports it; `where` is `line: why` after the file name,
+   * `hint` what would have read it (default none).
+   */
+  #skip(where: string, hint = ""): void {
     this.#skippedCount++;
-    this.#reportProblem(`${this.#fileName}:${where}; line skipped`);
+    this.#reportProblem(`${this.#fileName}:${where}; line skipped${hint}`);
   }
 
   /** Reports the first {@link MAX_REPORTED_PROBLEMS} problems, then only counts them. */

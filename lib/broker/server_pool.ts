@@ -29,17 +29,18 @@ import {
   ServerError,
   type Settle,
 } from "../protocol/client.ts";
-import type {
-  DeleteResult,
-  EncodedRead,
-  ListPartitionsOptions,
-  NodeState,
-  PartitionDigests,
-  PartitionListing,
-  PutManyRefusal,
-  PutResult,
-  ServerStats,
-  WriteOptions,
+import {
+  type DeleteResult,
+  type EncodedRead,
+  ErrorCode,
+  type ListPartitionsOptions,
+  type NodeState,
+  type PartitionDigests,
+  type PartitionListing,
+  type PutManyRefusal,
+  type PutResult,
+  type ServerStats,
+  type WriteOptions,
 } from "../protocol/mod.ts";
 import type { PutManyItems } from "../protocol/put_many.ts";
 import type { ServerAddress } from "./server_list.ts";
@@ -281,6 +282,41 @@ interface Slot {
   closedQuietly: boolean;
   /** The connection attempt under way, which callers share. */
   attempt: Promise<void> | undefined;
+  /** The server's refusal of this client's credentials in its last HELLO, if it refused them. */
+  refusal: ServerError | undefined;
+}
+
+/** The error codes of a HELLO that refused a client's credentials. */
+const CREDENTIAL_CODES: readonly number[] = [ErrorCode.AUTH_REQUIRED, ErrorCode.AUTH_FAILED];
+
+/**
+ * No server could be used and at least one refused this client's credentials (an auth
+ * file it lacks or does not hold the secret of): reconnecting cannot help, the client
+ * must be given other credentials.
+ *
+ * @example
+ * ```ts
+ * const refused = pool.credentialsRefused();
+ * if (refused !== undefined) console.error(refused.message);
+ * // "127.0.0.1:8000 refused this client's credentials (AUTH_FAILED: authentication failed: …)"
+ * ```
+ */
+export class CredentialsRefusedError extends Error {
+  /** The server that refused, as `host:port`. */
+  readonly server: string;
+  /** Its answer: AUTH_REQUIRED (no secret given) or AUTH_FAILED (a secret it does not hold). */
+  readonly refusal: ServerError;
+
+  /**
+   * @param server the refusing server's id (`host:port`).
+   * @param refusal the server's ERROR answer to HELLO.
+   */
+  constructor(server: string, refusal: ServerError) {
+    super(`${server} refused this client's credentials (${refusal.message})`);
+    this.name = "CredentialsRefusedError";
+    this.server = server;
+    this.refusal = refusal;
+  }
 }
 
 /**
@@ -329,6 +365,7 @@ export class ServerPool {
       twinOf: undefined,
       closedQuietly: false,
       attempt: undefined,
+      refusal: undefined,
     }));
   }
 
@@ -405,6 +442,26 @@ export class ServerPool {
    */
   downReason(index: number): string | undefined {
     return this.isUp(index) ? undefined : this.#slots[index].lastError ?? "not connected";
+  }
+
+  /**
+   * When no server is up and at least one refused this client's credentials in its
+   * HELLO (see {@link CredentialsRefusedError}), the first such; else undefined.
+   *
+   * @example
+   * ```ts ignore
+   * await pool.start();
+   * const refused = pool.credentialsRefused();
+   * if (refused !== undefined) throw refused;
+   * ```
+   */
+  credentialsRefused(): CredentialsRefusedError | undefined {
+    if (this.upCount > 0) return undefined;
+    const index = this.#slots.findIndex((slot) => slot.refusal !== undefined);
+    const refusal = this.#slots[index]?.refusal;
+    return refusal === undefined
+      ? undefined
+      : new CredentialsRefusedError(this.#servers[index].id, refusal);
   }
 
   /**
@@ -756,12 +813,17 @@ export class ServerPool {
       const wasDown = slot.lastError !== "not connected yet";
       slot.connection = connection;
       slot.lastError = undefined;
+      slot.refusal = undefined;
       slot.reconnectDelayMs = RECONNECT_INITIAL_DELAY_MS;
       if (wasDown) this.#log(`server ${this.#servers[index].id} is back up`);
       this.#notify();
     } catch (error) {
       slot.connecting = false;
       slot.lastError = describeError(error);
+      const cause = error instanceof Error ? error.cause : undefined;
+      slot.refusal = cause instanceof ServerError && CREDENTIAL_CODES.includes(cause.code)
+        ? cause
+        : undefined;
       this.#scheduleReconnect(index);
     }
   }

@@ -30,6 +30,7 @@ import {
 import { type Distribution, type Workload, WORKLOAD_MIX, WORKLOADS } from "../bench/workload.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import {
+  credentialsRefusedError,
   SECURITY_FLAGS,
   SECURITY_HELP,
   securityPaths,
@@ -132,10 +133,9 @@ async function runBenchCommand(args: string[]): Promise<number> {
     writeLine(values.json ? JSON.stringify(report) : formatReport(report));
     return 0;
   } catch (error) {
-    if (error instanceof KvError) {
-      throw new UserError(`kv bench: ${withAuthFileSource(error.message, values)}`);
-    }
-    throw error;
+    if (!(error instanceof KvError)) throw error;
+    throw credentialsRefusedError("bench", error, values) ??
+      new UserError(`kv bench: ${withAuthFileSource(error.message, values)}`);
   }
 }
 

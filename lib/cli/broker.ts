@@ -118,6 +118,8 @@ interface BrokerSettings {
   readonly json: boolean;
   /** From `--auth-file` (or KV_AUTH_FILE) and `--tls-ca`. */
   readonly credentials: Credentials;
+  /** `--auth-file` as typed, to say where the auth file's path came from. */
+  readonly authFileFlag: { readonly "auth-file"?: string };
 }
 
 async function runBroker(args: string[]): Promise<number> {
@@ -136,7 +138,7 @@ async function runBroker(args: string[]): Promise<number> {
     credentials: settings.credentials,
     // Hinted partitions go to the background repair, which moves their copies home.
     onRepairNeeded: (request) => background?.request(request),
-  });
+  }, settings.authFileFlag);
   try {
     try {
       checkCluster(broker, settings, log);
@@ -231,6 +233,7 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
     indexOnly,
     json: values.json ?? false,
     credentials: await clientCredentials("broker", values),
+    authFileFlag: { "auth-file": values["auth-file"] },
   };
 }
 
@@ -300,7 +303,8 @@ async function indexData(
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
   let summary;
   try {
-    const options = { duplicateKeys, signal: stop.signal };
+    // Each skipped line is a mistake of the user's: one line led by `kv broker:`.
+    const options = { duplicateKeys, signal: stop.signal, report: log };
     summary = dataPath === STDIN_PATH
       ? await indexLines(broker, Deno.stdin.readable, { fileName: "stdin", ...options })
       : await indexFile(broker, dataPath, options);

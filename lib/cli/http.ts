@@ -26,6 +26,7 @@ import { CredentialsError, readPemFile } from "../protocol/credentials.ts";
 import { BearerTokens, TokensFileError } from "../http/tokens.ts";
 import {
   authFileFromEnv,
+  credentialsRefusedError,
   SECURITY_FLAGS,
   SECURITY_HELP,
   withAuthFileSource,
@@ -257,10 +258,9 @@ async function openKv(
   try {
     return await connect({ servers: path, ...options, floats: "tagged" });
   } catch (error) {
-    if (error instanceof KvInputError) {
-      throw new UserError(`kv http: ${withAuthFileSource(error.message, flags)}`);
-    }
-    throw error;
+    if (!(error instanceof KvInputError)) throw error;
+    throw credentialsRefusedError("http", error, flags) ??
+      new UserError(`kv http: ${withAuthFileSource(error.message, flags)}`);
   }
 }
 

@@ -187,7 +187,10 @@ function exitCodesHelp(spec: OneShotSpec): string {
   const lines = [`  ${EXIT_FOUND}  ${spec.done}`];
   if (spec.canFindNothing) lines.push(`  ${EXIT_NOT_FOUND}  not found`);
   const mistake = spec.mistake === undefined ? "" : `, or ${spec.mistake}`;
-  lines.push(`  ${USAGE_EXIT_CODE}  a usage error${mistake} (one line on stderr)`);
+  lines.push(
+    `  ${USAGE_EXIT_CODE}  a user error: bad arguments or files, credentials the servers ` +
+      `refuse${mistake} (one line on stderr)`,
+  );
   if (spec.unavailable !== undefined) lines.push(`  ${EXIT_UNAVAILABLE}  ${spec.unavailable}`);
   return `Exit codes:\n${lines.join("\n")}`;
 }
@@ -267,9 +270,12 @@ function putCommand(line: string): Command {
     return { op: "PUT", key, value };
   } catch (error) {
     if (!(error instanceof RecordParseError)) throw error;
+    // A PUT has no --duplicate-keys: a record stored keeps each field name once.
+    const advice = error.duplicateKey === undefined
+      ? ` (e.g. kv put 'person1: { "age" : 22 }')`
+      : "; name each field once";
     throw new UserError(
-      `kv put: column ${error.column} of the record line: ${error.reason} ` +
-        `(e.g. kv put 'person1: { "age" : 22 }')`,
+      `kv put: column ${error.column} of the record line: ${error.reason}${advice}`,
     );
   }
 }
@@ -331,7 +337,7 @@ async function brokerFromFlags(
   });
   const credentials = await clientCredentials(name, values);
   const writes = choiceFlag(name, "--writes", values.writes, WRITE_RULES, "sloppy");
-  const broker = await openBroker(name, servers, { k, writes, timeoutMs, credentials });
+  const broker = await openBroker(name, servers, { k, writes, timeoutMs, credentials }, values);
   const twins = broker.pool.twins();
   if (twins.length > 0) {
     broker.close();

@@ -7,7 +7,7 @@
  * ```ts
  * import { openBroker, replicasFlag } from "./open_broker.ts";
  * const k = replicasFlag("get", values.replicas, servers.length, "servers.txt");
- * const broker = await openBroker("get", servers, { k });
+ * const broker = await openBroker("get", servers, { k }, values);
  * ```
  * @module
  */
@@ -15,6 +15,7 @@ import { Broker, type BrokerOptions } from "../broker/broker.ts";
 import { ClusterKError } from "../broker/cluster_k.ts";
 import { MAX_SERVERS, type ServerAddress } from "../broker/server_list.ts";
 import { intFlag } from "./args.ts";
+import { credentialsRefusedError } from "./security_flags.ts";
 import { UserError } from "./user_error.ts";
 
 /**
@@ -46,22 +47,25 @@ export function replicasFlag(
 
 /**
  * {@link Broker.open} for `kv <command>`: a k the servers do not record is a UserError
- * (`kv broker: asked for k=3, but the cluster records k=2 (…); …`).
+ * (`kv broker: asked for k=3, but the cluster records k=2 (…); …`), and so are
+ * credentials refused by every server (`credentialsRefusedError`, which `flags`, the
+ * security flags as typed, let name the auth file's source).
  *
  * @example
  * ```ts
- * const broker = await openBroker("broker", servers, { k: 2, timeoutMs: 1000 });
+ * const broker = await openBroker("broker", servers, { k: 2, timeoutMs: 1000 }, values);
  * ```
  */
 export async function openBroker(
   command: string,
   servers: readonly ServerAddress[],
   options: BrokerOptions,
+  flags: { "auth-file"?: string },
 ): Promise<Broker> {
   try {
     return await Broker.open(servers, options);
   } catch (error) {
     if (error instanceof ClusterKError) throw new UserError(`kv ${command}: ${error.message}`);
-    throw error;
+    throw credentialsRefusedError(command, error, flags) ?? error;
   }
 }

@@ -20,7 +20,12 @@ import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { DEFAULT_SERVER_FILE, serverFile, SERVERS_ENV } from "./oneshot.ts";
-import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
+import {
+  clientCredentials,
+  credentialsRefusedError,
+  SECURITY_FLAGS,
+  SECURITY_HELP,
+} from "./security_flags.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 
@@ -106,6 +111,8 @@ async function runRepair(args: string[]): Promise<number> {
   const pool = new ServerPool(servers, { timeoutMs, credentials });
   try {
     await pool.start();
+    const refused = credentialsRefusedError("repair", pool.credentialsRefused(), values);
+    if (refused !== undefined) throw refused;
     const twins = pool.twins();
     if (twins.length > 0) {
       throw new UserError(`kv repair: ${path} lists one server twice (${twins.join("; ")})`);

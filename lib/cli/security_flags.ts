@@ -1,7 +1,8 @@
 /**
  * The flags every client command shares for reaching secured servers — `--auth-file`
- * (or `KV_AUTH_FILE`) and `--tls-ca` — their help text, and turning them into
- * {@link Credentials} with one-line errors.
+ * (or `KV_AUTH_FILE`) and `--tls-ca` — their help text, turning them into
+ * {@link Credentials} with one-line errors, and the one line for credentials the
+ * servers refuse.
  *
  * @example
  * ```ts
@@ -13,6 +14,7 @@
  * @module
  */
 import { type Credentials, CredentialsError, resolveCredentials } from "../protocol/credentials.ts";
+import { CredentialsRefusedError } from "../broker/server_pool.ts";
 import { UserError } from "./user_error.ts";
 
 /** Environment variable naming the auth file when `--auth-file` is not given. */
@@ -105,4 +107,44 @@ export function authFileFromEnv(): string | undefined {
   if (permission.state !== "granted") return undefined;
   const value = Deno.env.get(AUTH_FILE_ENV);
   return value === "" ? undefined : value;
+}
+
+/**
+ * The user's mistake `error` stands for when it is (or, from the client library, is
+ * caused by) a CredentialsRefusedError: no server could be used and one refused the auth
+ * file the flags (or `KV_AUTH_FILE`) name, or its lack. One line naming the server, the
+ * file and where its path came from, and `--auth-file`; undefined for any other error.
+ * Every client command maps the case through here, so all say it alike.
+ *
+ * @example
+ * ```ts
+ * const mistake = credentialsRefusedError("repair", pool.credentialsRefused(), values);
+ * // "kv repair: 127.0.0.1:8000 refused the secret in wrong.auth (AUTH_FAILED: …); give
+ * // --auth-file a file holding one of the servers' secrets"
+ * if (mistake !== undefined) throw mistake;
+ * ```
+ */
+export function credentialsRefusedError(
+  command: string,
+  error: unknown,
+  values: { "auth-file"?: string },
+): UserError | undefined {
+  const refused = error instanceof CredentialsRefusedError
+    ? error
+    : error instanceof Error && error.cause instanceof CredentialsRefusedError
+    ? error.cause
+    : undefined;
+  if (refused === undefined) return undefined;
+  const authFile = values["auth-file"] ?? authFileFromEnv();
+  if (authFile === undefined) {
+    return new UserError(
+      `kv ${command}: ${refused.server} requires authentication and no auth file was given; ` +
+        `give --auth-file FILE holding one of the servers' secrets (or set $${AUTH_FILE_ENV})`,
+    );
+  }
+  const source = values["auth-file"] === undefined ? ` (named by $${AUTH_FILE_ENV})` : "";
+  return new UserError(
+    `kv ${command}: ${refused.server} refused the secret in ${authFile}${source} ` +
+      `(${refused.refusal.message}); give --auth-file a file holding one of the servers' secrets`,
+  );
 }

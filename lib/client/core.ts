@@ -23,6 +23,7 @@ import { DecodeError } from "../base/bytes.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { ClusterKError } from "../broker/cluster_k.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
+import { CredentialsRefusedError } from "../broker/server_pool.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
@@ -146,7 +147,8 @@ export class KvCore {
   }
 
   /**
-   * Connects; a server list naming one server twice is a KvInputError.
+   * Connects; a server list naming one server twice, or credentials refused by every
+   * server reached when none could be used, is a KvInputError.
    *
    * @example
    * ```ts
@@ -165,6 +167,12 @@ export class KvCore {
       });
     } catch (error) {
       if (error instanceof ClusterKError) throw new KvInputError(error.message);
+      if (error instanceof CredentialsRefusedError) {
+        throw new KvInputError(
+          `${error.message}; connect with an authFile holding one of the servers' secrets`,
+          { cause: error },
+        );
+      }
       throw error;
     }
     const twins = broker.pool.twins();

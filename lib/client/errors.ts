@@ -36,9 +36,10 @@ export class KvError extends Error {
    * Makes the error.
    *
    * @param message one line: what went wrong and what to do.
+   * @param options `cause`: the lower layer's error it stands for, if any.
    */
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "KvError";
   }
 }
@@ -46,7 +47,8 @@ export class KvError extends Error {
 /**
  * The caller's mistake: a key that is empty, too long or holds `.`; a value
  * that is not a string, number, `Float` or plain object; an unreadable server
- * file; an option out of range. Repeating the same call fails the same way.
+ * file; an option out of range; credentials every server refuses. Repeating the
+ * same call fails the same way.
  *
  * @example
  * ```ts
@@ -58,9 +60,11 @@ export class KvInputError extends KvError {
    * Makes the error.
    *
    * @param message what was wrong and what to pass instead.
+   * @param options `cause`: the lower layer's error it stands for, if any (a
+   * CredentialsRefusedError of lib/broker/server_pool.ts, say).
    */
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "KvInputError";
   }
 }

@@ -523,7 +523,8 @@ export function brokerOf(kv: Kv): Broker {
  * Connects to a kv cluster: reads the server list, opens a connection to each
  * server (waiting at most about one timeout; servers not reached are retried
  * in the background), and returns a {@link Kv}. Throws a KvInputError for a bad
- * option, an unreadable server file, or one server listed twice.
+ * option, an unreadable server file, one server listed twice, or credentials (`authFile`)
+ * refused by every server reached when none could be used.
  *
  * @example
  * ```ts

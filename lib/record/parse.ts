@@ -112,18 +112,25 @@ export class RecordParseError extends Error {
   readonly column: number;
   /** What was expected and what was found, without the position. */
   readonly reason: string;
+  /**
+   * The field name an object repeats, when that is the error: the one a caller's option
+   * (`duplicateKeys: "last-wins"`, `kv broker --duplicate-keys`) could accept; else undefined.
+   */
+  readonly duplicateKey: string | undefined;
 
   /**
    * @param line 1-based line number.
    * @param column 1-based column in code points.
    * @param reason what was expected and what was found.
+   * @param duplicateKey the repeated field name, when that is the error.
    */
-  constructor(line: number, column: number, reason: string) {
+  constructor(line: number, column: number, reason: string, duplicateKey?: string) {
     super(`${line}:${column}: ${reason}`);
     this.name = "RecordParseError";
     this.line = line;
     this.column = column;
     this.reason = reason;
+    this.duplicateKey = duplicateKey;
   }
 }
 
@@ -561,7 +568,7 @@ class RecordLineParser {
     return tokenEnd;
   }
 
-  fail(offset: number, reason: string): never {
+  fail(offset: number, reason: string, duplicateKey?: string): never {
     let column = 1;
     for (let index = 0; index < offset && index < this.#text.length; index++) {
       const code = this.#text.charCodeAt(index);
@@ -571,7 +578,7 @@ class RecordLineParser {
         column++;
       }
     }
-    throw new RecordParseError(this.#lineNumber, column, reason);
+    throw new RecordParseError(this.#lineNumber, column, reason, duplicateKey);
   }
 
   /** Describes the character at the current offset for an error message. */
@@ -857,7 +864,7 @@ class RecordLineParser {
     const nameOffset = this.#offset;
     const name = this.#parseKey(expected);
     if (!this.#builder.field(name)) {
-      this.fail(nameOffset, `duplicate key '${name}' in one object`);
+      this.fail(nameOffset, `duplicate key '${name}' in one object`, name);
     }
     this.#expectColon();
   }

@@ -100,7 +100,10 @@ Deno.test("a repeated field name skips the line unless duplicateKeys is last-win
       progress: SILENT_PROGRESS,
     });
     assert.equal(strict.skippedCount, 1);
-    assert.deepEqual(reports, ["d.txt:1:13: duplicate key 'x' in one object; line skipped"]);
+    assert.deepEqual(reports, [
+      "d.txt:1:13: duplicate key 'x' in one object; line skipped " +
+      "(--duplicate-keys last-wins keeps the last value)",
+    ]);
     const lenient = await indexLines(broker, source(text), {
       progress: SILENT_PROGRESS,
       duplicateKeys: "last-wins",

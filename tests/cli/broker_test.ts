@@ -144,7 +144,7 @@ Deno.test("kv broker -i - indexes standard input, then exits without reading com
   const loaded = await loader.finish();
   assert.equal(loaded.code, 2, loaded.stderr);
   assert.equal(loaded.stdout, "");
-  assert.match(loaded.stderr, /^stdin:3:/m);
+  assert.match(loaded.stderr, /^kv broker: stdin:3:/m);
   assert.match(loaded.stderr, /indexed 2 records \(0 failed\), skipped 1 line/);
   await using reader = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2"]);
   await reader.send("GET person1");
@@ -380,6 +380,26 @@ Deno.test("--duplicate-keys last-wins reads -i lines as Python's dict does; a PU
     assert.equal(
       stdout,
       "a : { x: 2 }\nERROR: column 16: duplicate key 'y' in one object\nNOT FOUND: b",
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("an -i line naming a field twice is skipped in one line that points at --duplicate-keys last-wins", async () => {
+  await using cluster = await KvCluster.start(1);
+  const file = await tempFile(`b: 1\na: { x: 1; x: 2 }\n`);
+  try {
+    const run = await runBroker(["-s", cluster.serverFile, "-i", file, "--index-only"], "");
+    assert.equal(run.code, 2, run.stderr);
+    const where = file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `^kv broker: ${where}:2:12: duplicate key 'x' in one object; line skipped ` +
+          "\\(--duplicate-keys last-wins keeps the last value\\)$",
+        "m",
+      ),
     );
   } finally {
     await Deno.remove(file);

@@ -80,6 +80,10 @@ Deno.test("one-shot mistakes are one line and exit 2, before connecting", async 
     [["get", "'x"], /^kv get: unterminated string: .* at column 1 in ''x'/],
     [["query", "a..b"], /^kv query: empty segment at column 3 in 'a\.\.b'/],
     [["put", "x: {"], /^kv put: column 5 of the record line: expected/],
+    [
+      ["put", "a: { x: 1; x: 2 }"],
+      /^kv put: column 12 of the record line: duplicate key 'x' in one object; name each field once$/m,
+    ],
     [["keys", "a", "--limit", "0"], /^kv keys: --limit must be a whole number from 1 to 10000/],
     [["keys", "a.b"], /^kv keys: prefix 'a\.b' contains '\.'/],
     [["keys", "a\n.b"], /^kv keys: prefix 'a\\u000a\.b' contains '\.'/],

@@ -62,8 +62,8 @@ Deno.test("with --auth-file, a client without the secret cannot read or write; a
 
     // The wrong secret first: failures are logged once a second per peer address.
     const wrong = await runKv(["get", ...servers, "--auth-file", wrongFile, "person1"]);
-    assert.equal(wrong.code, 3);
-    assert.match(wrong.stdout, /AUTH_FAILED/);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /AUTH_FAILED/);
     await waitFor(
       () =>
         server.stderrLines.some((line) =>
@@ -72,8 +72,8 @@ Deno.test("with --auth-file, a client without the secret cannot read or write; a
       { what: "the failed attempt in the server's log" },
     );
     const stranger = await runKv(["put", ...servers, "person1: {a: 1}"]);
-    assert.equal(stranger.code, 3);
-    assert.match(stranger.stdout, /AUTH_REQUIRED: this server requires authentication/);
+    assert.equal(stranger.code, 2);
+    assert.match(stranger.stderr, /requires authentication and no auth file was given/);
 
     // KV_AUTH_FILE stands in for --auth-file.
     const env = { KV_AUTH_FILE: authFile };
@@ -84,22 +84,47 @@ Deno.test("with --auth-file, a client without the secret cannot read or write; a
   });
 });
 
-Deno.test("a broker whose servers all refuse its secret stops in one line that points at --auth-file", async () => {
+Deno.test("every client command whose servers all refuse its credentials says so in one line naming --auth-file, exit 2", async () => {
   await withTempDir(async (dir) => {
     const authFile = await newAuthFile(dir, "kv.auth");
     const wrongFile = await newAuthFile(dir, "wrong.auth");
     await using server = await startServerProcess(["--auth-file", authFile]);
     await Deno.writeTextFile(`${dir}/servers`, `127.0.0.1 ${server.port}\n`);
-    const broker = ["broker", "-s", `${dir}/servers`, "--timeout-ms", "20000"];
-    for (const credentials of [[], ["--auth-file", wrongFile]]) {
-      const run = await runKv([...broker, ...credentials]);
-      assert.equal(run.code, 2, run.stderr);
-      assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
-      assert.match(
-        run.stderr,
-        /^kv broker: none of the 1 servers in \S+ is reachable \(.*AUTH_(REQUIRED|FAILED).*\); start them \(or check --auth-file and --tls-ca\) and retry\n$/,
+    const s = ["-s", `${dir}/servers`, "--timeout-ms", "20000"];
+    const commands = [
+      ["get", "a"],
+      ["put", "a: 1"],
+      ["keys"],
+      ["servers"],
+      ["broker"],
+      ["repair"],
+      ["bench", "-n", "1", "--ops", "1"],
+      ["http", "--listen", "127.0.0.1:0"],
+    ];
+    const required = (name: string) =>
+      new RegExp(
+        `^kv ${name}: 127\\.0\\.0\\.1:${server.port} requires authentication and no auth file ` +
+          "was given; give --auth-file FILE holding one of the servers' " +
+          "secrets \\(or set \\$KV_AUTH_FILE\\)\n$",
       );
+    const wrongPath = wrongFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const wrong = (name: string, source: string) =>
+      new RegExp(
+        `^kv ${name}: 127\\.0\\.0\\.1:${server.port} refused the secret in ${wrongPath}${source} ` +
+          "\\(AUTH_FAILED: [^\\n]*\\); give --auth-file a file holding one of the servers' secrets\n$",
+      );
+    for (const [name, ...args] of commands) {
+      const none = await runKv([name, ...args, ...s]);
+      assert.deepEqual([none.code, none.stdout], [2, ""], `kv ${name}: ${none.stderr}`);
+      assert.match(none.stderr, required(name));
+      const refused = await runKv([name, ...args, ...s, "--auth-file", wrongFile]);
+      assert.deepEqual([refused.code, refused.stdout], [2, ""], `kv ${name}: ${refused.stderr}`);
+      assert.match(refused.stderr, wrong(name, ""));
     }
+    const env = { KV_AUTH_FILE: wrongFile };
+    const named = await runKv(["get", "a", ...s], { env });
+    assert.equal(named.code, 2, named.stderr);
+    assert.match(named.stderr, wrong("get", " \\(named by \\$KV_AUTH_FILE\\)"));
     assert.equal((await stopWithin(server)).code, 0);
   });
 });

@@ -9,7 +9,10 @@ import {
   LIST_PAGE_SIZE,
 } from "../../mod.ts";
 import { fromValue } from "../../lib/client/values.ts";
+import { CredentialsRefusedError } from "../../lib/broker/server_pool.ts";
 import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
+import { newAuthFile } from "../helpers/run_kv.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 
 /** A version's text form: 24 hex digits (lib/record/version.ts). */
@@ -223,4 +226,35 @@ Deno.test("a record over every server's frame limit is the caller's mistake, and
   );
   assert.equal((await kv.get("big")).value, "small for now");
   assert.ok((await kv.servers()).every((server) => server.up));
+});
+
+Deno.test("connect throws a KvInputError when every server refuses its credentials, and the cause says which", async () => {
+  await withTempDir(async (dir) => {
+    const authFile = await newAuthFile(dir, "kv.auth");
+    const wrongFile = await newAuthFile(dir, "wrong.auth");
+    await using cluster = await KvCluster.start(2, {
+      server: () => ({ args: ["--auth-file", authFile] }),
+    });
+    for (const credentials of [{}, { authFile: wrongFile }]) {
+      await assert.rejects(
+        () =>
+          connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS, ...credentials }),
+        (error: unknown) => {
+          assert.ok(error instanceof KvInputError, `${error}`);
+          assert.ok(error.cause instanceof CredentialsRefusedError, `${error.cause}`);
+          assert.match(
+            error.message,
+            /^127\.0\.0\.1:\d+ refused this client's credentials \(AUTH_(REQUIRED|FAILED): .*\); connect with an authFile holding one of the servers' secrets$/,
+          );
+          return true;
+        },
+      );
+    }
+    await using kv = await connect({
+      servers: cluster.serverFile,
+      authFile,
+      timeoutMs: BROKER_TIMEOUT_MS,
+    });
+    assert.ok((await kv.servers()).every((server) => server.up));
+  });
 });

@@ -118,6 +118,8 @@ Deno.test("duplicate field names in the bare sample are errors unless last-wins 
   // The first repeat in reading order is reported: the outer `address`, not the `level` in it.
   const error = assertParseError(line, "15:89: duplicate key 'address' in one object", 15);
   assert.equal(error.line, 15);
+  // Callers tell this error from the others: a flag of theirs may accept the line.
+  assert.equal(error.duplicateKey, "address");
   const record = parseRecordLine(line, 15, { duplicateKeys: "last-wins" });
   // Python's dict semantics: the last value, at the position of the first; here both the
   // repeated `address` and the repeated `level` inside it collapse.
@@ -324,6 +326,7 @@ Deno.test("RecordParseError carries the line number given and a 1-based code poi
   assert.equal(error.line, 42);
   assert.equal(error.column, 12);
   assert.equal(error.reason, "expected end of line after the value, found 'x'");
+  assert.equal(error.duplicateKey, undefined);
 });
 
 Deno.test("NUL and other control characters are allowed only inside quoted strings", () => {
