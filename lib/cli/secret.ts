@@ -48,6 +48,13 @@ async function writeNewAuthFile(path: string): Promise<void> {
     file = await Deno.open(path, { write: true, createNew: true, mode: AUTH_FILE_MODE });
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists) {
+      const isDirectory = await Deno.stat(path).then((stat) => stat.isDirectory, () => false);
+      if (isDirectory) {
+        throw new UserError(
+          `kv secret: ${path} is a directory; name a new file, e.g. kv secret -o ` +
+            `${path.replace(/\/+$/, "")}/kv.auth`,
+        );
+      }
       throw new UserError(
         `kv secret: ${path} exists; add a secret with 'kv secret >> ${path}' or remove it first`,
       );

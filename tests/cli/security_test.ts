@@ -19,6 +19,12 @@ Deno.test("kv secret -o FILE writes one 32-byte hex secret, readable by its owne
       /^kv secret: .* exists; add a secret with 'kv secret >> .*' or remove it first\n$/,
     );
     assert.equal(await Deno.readTextFile(path), secret);
+    // A directory is no file to append to: the advice names a file in it instead.
+    const directory = await runKv(["secret", "-o", dir]);
+    assert.deepEqual([directory.code, directory.stderr], [
+      2,
+      `kv secret: ${dir} is a directory; name a new file, e.g. kv secret -o ${dir}/kv.auth\n`,
+    ]);
     const printed = await runKv(["secret"]);
     assert.match(printed.stdout, /^[0-9a-f]{64}\n$/);
     assert.notEqual(printed.stdout, secret);
