@@ -135,6 +135,8 @@ export interface BenchOptions {
   tlsCa?: string;
   /** Progress: called with operations done (or ms elapsed, with `durationMs`); default nothing. */
   progress?: { update(done: number): void; finish(): void };
+  /** The warm-up's progress: called with warm-up operations done; default nothing. */
+  warmupProgress?: { update(done: number): void; finish(): void };
   /** Receives a line about a record that could not be loaded; default stderr. */
   report?: (message: string) => void;
 }
@@ -341,7 +343,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         progress,
       });
     // The warm-up draws from the same picker: the measured run goes on where it stopped.
-    if (warmup > 0) await runOf(warmup, undefined, undefined).start(clients, pipeline);
+    if (warmup > 0) await runOf(warmup, undefined, options.warmupProgress).start(clients, pipeline);
     const run = runOf(operations, options.durationMs, options.progress);
     const cpuBefore = process.cpuUsage();
     const seconds = await run.start(clients, pipeline);

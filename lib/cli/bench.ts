@@ -108,7 +108,8 @@ Flags:
 ${SECURITY_HELP}
   -h, --help             show this help
 
-A progress line is drawn on stderr when it is a terminal.
+A progress line is drawn on stderr when it is a terminal ('kv bench: warming up'
+during the warm-up).
 Exit codes: 0 done (even with errors counted), 2 usage error, fewer than k servers
 up at the start, or records that could not be loaded.`;
 
@@ -124,10 +125,13 @@ async function runBenchCommand(args: string[]): Promise<number> {
   const options = benchOptions(values);
   const progressTotal = options.durationMs ?? options.operations ?? DEFAULT_OPERATIONS;
   const progress = new ProgressBar({ label: "kv bench", total: progressTotal });
+  // The warm-up can take long too: its own line, so it is not mistaken for the measured run.
+  const warmupProgress = new ProgressBar({ label: "kv bench: warming up", total: options.warmup });
   try {
     const report = await runBench({
       ...options,
       progress,
+      warmupProgress,
       report: (message) => console.error(`kv bench: ${message}`),
     });
     writeLine(values.json ? JSON.stringify(report) : formatReport(report));
