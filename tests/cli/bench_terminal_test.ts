@@ -3,29 +3,32 @@ import assert from "node:assert/strict";
 import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 import { kvArgs, Terminal, terminalTest } from "../helpers/tmux.ts";
 
-terminalTest("kv bench --warmup on a terminal says it is warming up, then shows the measured run's progress", async () => {
-  await using cluster = await KvCluster.start(1);
-  // Open loop at 100 operations a second: each phase stays on the screen about 2 s.
-  const bench = kvArgs(
-    "bench",
-    "-s",
-    cluster.serverFile,
-    "-n",
-    "10",
-    "--warmup",
-    "200",
-    "--ops",
-    "200",
-    "--rate",
-    "100",
-    "--timeout-ms",
-    `${BROKER_TIMEOUT_MS}`,
-  );
-  await using term = await Terminal.start(bench);
-  await term.waitFor(/^kv bench: warming up \[[# ]+\] +\d+% \d+\/200$/m);
-  await term.waitFor(/^kv bench \[[# ]+\] +\d+% \d+\/200$/m);
-  assert.equal(await term.exitCode(), 0);
-  const screen = await term.screen();
-  assert.match(screen, /^200 warm-up operations first, not counted$/m);
-  assert.doesNotMatch(screen, /warming up/, "the warm-up's line is erased once it ends");
-});
+terminalTest(
+  "kv bench --warmup on a terminal says it is warming up, then shows the measured run's progress",
+  async () => {
+    await using cluster = await KvCluster.start(1);
+    // Open loop at 100 operations a second: each phase stays on the screen about 2 s.
+    const bench = kvArgs(
+      "bench",
+      "-s",
+      cluster.serverFile,
+      "-n",
+      "10",
+      "--warmup",
+      "200",
+      "--ops",
+      "200",
+      "--rate",
+      "100",
+      "--timeout-ms",
+      `${BROKER_TIMEOUT_MS}`,
+    );
+    await using term = await Terminal.start(bench);
+    await term.waitFor(/^kv bench: warming up \[[# ]+\] +\d+% \d+\/200$/m);
+    await term.waitFor(/^kv bench \[[# ]+\] +\d+% \d+\/200$/m);
+    assert.equal(await term.exitCode(), 0);
+    const screen = await term.screen();
+    assert.match(screen, /^200 warm-up operations first, not counted$/m);
+    assert.doesNotMatch(screen, /warming up/, "the warm-up's line is erased once it ends");
+  },
+);
