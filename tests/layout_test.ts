@@ -28,7 +28,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 };
 
 /** Test folders that have no lib/ folder of their own, and why. */
-const TEST_ONLY_FOLDERS = new Set(["helpers", "fixtures", "measure"]);
+const TEST_ONLY_FOLDERS = new Set(["helpers", "fixtures", "measure", "suite"]);
 
 const IMPORT_PATTERN = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)"(\.{1,2}\/[^"]+)"/g;
 

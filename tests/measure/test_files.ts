@@ -13,14 +13,16 @@
  * (`cutime`, `cstime`, `cminflt`): a child's are added there once it is waited for, and `deno
  * test` waits for the processes its tests start — a tmux server, which detaches, is not counted.
  *
- * `--suite` runs `deno test --parallel --no-check -A` once (`DENO_JOBS` passes through) and splits
- * its CPU in two by sampling the `deno test` process's own `/proc/PID/stat` until it exits: the
- * process itself (each file's isolate: setup, in-process tests, the client side of end-to-end
- * tests) and its children (the `kv` processes, tmux, openssl, ip). A measurement script, not a
- * test: on a machine shared with other work, compare CPU, not wall, between runs made close
- * together.
+ * `--suite` runs `deno test --parallel --no-check -A` over the parts of tests/suite/, as `deno task
+ * test` does, once (`DENO_JOBS` passes through) and splits its CPU in two by sampling the `deno
+ * test` process's own `/proc/PID/stat` until it exits: the process itself (each part's isolate:
+ * setup, in-process tests, the client side of end-to-end tests) and its children (the `kv`
+ * processes, tmux, openssl, ip). A measurement script, not a test: on a machine shared with other
+ * work, compare CPU, not wall, between runs made close together.
  * @module
  */
+
+import { PART_COUNT } from "../suite/parts.ts";
 
 const TESTS_DIR = new URL("..", import.meta.url).pathname;
 const REPO = new URL("../..", import.meta.url).pathname;
@@ -149,7 +151,10 @@ async function measureSuite(): Promise<void> {
   const before = childrenUsage();
   const start = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["test", "--parallel", "--no-check", "-A"],
+    args: [
+      ...["test", "--parallel", "--no-check", "-A"],
+      ...Array.from({ length: PART_COUNT }, (_, i) => `tests/suite/part_${i + 1}.ts`),
+    ],
     cwd: REPO,
     env: { NO_COLOR: "1" },
     stdout: "piped",
@@ -165,7 +170,7 @@ async function measureSuite(): Promise<void> {
   const summary = (await output).trim().split("\n").at(-1);
   const user = after.user - before.user;
   const system = after.system - before.system;
-  console.log(`deno test --parallel: ${summary} (exit ${status.code})`);
+  console.log(`deno test --parallel, ${PART_COUNT} parts: ${summary} (exit ${status.code})`);
   console.log(
     `wall ${wall.toFixed(1)} s, CPU ${(user + system).toFixed(1)} s ` +
       `(user ${user.toFixed(1)}, system ${system.toFixed(1)}), ` +
