@@ -251,7 +251,10 @@ export async function readServerList(path: string): Promise<ServerAddress[]> {
     text = await readTextFileBounded(path, MAX_SERVER_FILE_BYTES);
   } catch (error) {
     if (error instanceof FileTooLargeError) {
-      throw new ServerFileError(`${path}: server file larger than ${MAX_SERVER_FILE_BYTES} bytes`);
+      throw new ServerFileError(
+        `${path}: server file larger than ${MAX_SERVER_FILE_BYTES} bytes; a server file lists ` +
+          "servers only, one a line",
+      );
     }
     throw new ServerFileError(`${path}: cannot read the server file: ${describeFsError(error)}`);
   }

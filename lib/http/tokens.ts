@@ -95,7 +95,10 @@ export class BearerTokens {
       text = await readTextFileBounded(path, MAX_TOKENS_FILE_BYTES);
     } catch (error) {
       if (error instanceof FileTooLargeError) {
-        throw new TokensFileError(`${path}: larger than ${MAX_TOKENS_FILE_BYTES} bytes`);
+        throw new TokensFileError(
+          `${path}: tokens file larger than ${MAX_TOKENS_FILE_BYTES} bytes; a tokens file ` +
+            "holds tokens only, one a line",
+        );
       }
       const reason = describeFsError(error);
       throw new TokensFileError(`${path}: cannot read the tokens file: ${reason}`);

@@ -21,7 +21,21 @@ Deno.test("kv broker -s /dev/zero is one line and exit 2", async () => {
   assert.deepEqual(run, {
     code: 2,
     stdout: "",
-    stderr: "kv broker: /dev/zero: server file larger than 1048576 bytes\n",
+    stderr: "kv broker: /dev/zero: server file larger than 1048576 bytes; a server file " +
+      "lists servers only, one a line\n",
+  });
+});
+
+Deno.test("kv http --tokens-file /dev/zero is one line that says what a tokens file holds, exit 2", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
+    const run = await runKv(["http", "-s", `${dir}/servers`, "--tokens-file", "/dev/zero"]);
+    assert.deepEqual(run, {
+      code: 2,
+      stdout: "",
+      stderr: "kv http: /dev/zero: tokens file larger than 1048576 bytes; a tokens file holds " +
+        "tokens only, one a line\n",
+    });
   });
 });
 

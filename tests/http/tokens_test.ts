@@ -11,7 +11,9 @@ Deno.test("a tokens file over MAX_TOKENS_FILE_BYTES is refused in one line, read
       () => BearerTokens.read(path),
       (error: unknown) =>
         error instanceof TokensFileError &&
-        error.message === `${path}: larger than ${MAX_TOKENS_FILE_BYTES} bytes`,
+        error.message ===
+          `${path}: tokens file larger than ${MAX_TOKENS_FILE_BYTES} bytes; a tokens file ` +
+            "holds tokens only, one a line",
     );
   });
 });
