@@ -38,6 +38,14 @@ const DIALECTS: readonly Dialect[] = ["assignment", "python", "bare"];
 /** The `-i` value that means standard input. */
 const STDIN_PATH = "-";
 
+/** What messages call standard input. */
+const STDIN_NAME = "stdin";
+
+/** The `-i` input as messages name it: its path, or `stdin` for {@link STDIN_PATH}. */
+function inputName(dataPath: string): string {
+  return dataPath === STDIN_PATH ? STDIN_NAME : dataPath;
+}
+
 const HELP = `Usage: kv broker -s serverFile [-i dataFile] [-k replicas] [flags]
 
 Connects to the servers listed in serverFile, indexes dataFile into them (each
@@ -260,7 +268,7 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
   if (upCount < broker.k && settings.dataPath !== undefined) {
     throw new UserError(
       `kv broker: only ${upCount} of ${settings.servers.length} servers are reachable, fewer than ` +
-        `k=${broker.k}; nothing from ${settings.dataPath} was indexed (${RETRY_ADVICE})`,
+        `k=${broker.k}; nothing from ${inputName(settings.dataPath)} was indexed (${RETRY_ADVICE})`,
     );
   }
   if (upCount === 0) {
@@ -306,11 +314,11 @@ async function indexData(
     // Each skipped line is a mistake of the user's: one line led by `kv broker:`.
     const options = { duplicateKeys, signal: stop.signal, report: log };
     summary = dataPath === STDIN_PATH
-      ? await indexLines(broker, Deno.stdin.readable, { fileName: "stdin", ...options })
+      ? await indexLines(broker, Deno.stdin.readable, { fileName: STDIN_NAME, ...options })
       : await indexFile(broker, dataPath, options);
   } catch (error) {
     if (!(error instanceof EndlessLineError)) throw error;
-    const name = dataPath === STDIN_PATH ? "stdin" : dataPath;
+    const name = inputName(dataPath);
     throw new UserError(`kv broker: ${name}: ${error.message}`);
   } finally {
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);

@@ -65,6 +65,11 @@ Deno.test("kv broker -i refuses before writing when fewer than k servers answer"
       ["-s", servers, "-k", "2", "-i", "testdata/compat/bare-dialect.txt", "--timeout-ms", "200"],
       /only 0 of 2 servers are reachable, fewer than k=2; nothing from .* was indexed/,
     );
+    // Standard input is called what the indexer calls it, not '-'.
+    await rejectsWith(
+      ["-s", servers, "-k", "2", "-i", "-", "--timeout-ms", "200"],
+      /; nothing from stdin was indexed/,
+    );
   } finally {
     await Deno.remove(servers);
   }
