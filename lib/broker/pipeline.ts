@@ -416,81 +416,135 @@ export async function runPipelined<T, R>(
 ): Promise<void> {
   const window = options.window ?? PIPELINE_WINDOW;
   invariant(Number.isInteger(window) && window >= 1, "the pipeline window is a positive integer");
-  const scheduler = new AccessScheduler();
-  const slots: Slot<R>[] = [];
-  let head = 0;
-  let readerDone = false;
-  let stopped = false;
+  const run = new PipelinedRun(window, plan, emit, options.idle);
+  const reader = run.read(source);
+  // Awaited below once it has finished; until then a failure must not count as unhandled.
+  reader.catch(ignore);
+  try {
+    await run.emitInOrder();
+  } finally {
+    run.stop();
+  }
+  // The reader has stopped or is blocked reading input nobody will answer; an error it hit is
+  // still reported, once what came before it was emitted.
+  if (run.readerDone) await reader;
+}
+
+/**
+ * One {@link runPipelined} call: its reader side plans items into slots, at most `window`
+ * ahead of the emitter side, which empties the slots in input order. Each side sleeps on a
+ * promise the other resolves; nothing is allocated per command but its {@link Slot} (and
+ * the scheduler's bookkeeping), as before this was a class.
+ */
+class PipelinedRun<T, R> {
+  readonly #window: number;
+  readonly #plan: (item: T) => Step<R> | undefined;
+  readonly #emit: (result: R) => boolean;
+  readonly #idle: (() => void) | undefined;
+  readonly #scheduler = new AccessScheduler();
+  readonly #slots: Slot<R>[] = [];
+  /** Index in `#slots` of the first command not yet emitted. */
+  #head = 0;
+  #readerDone = false;
+  #stopped = false;
   // Each resolves the promise its side waits on, and is dropped once called.
-  let wakeEmitter: (() => void) | undefined;
-  let wakeReader: (() => void) | undefined;
-  const signalEmitter = () => {
-    const wake = wakeEmitter;
-    wakeEmitter = undefined;
-    wake?.();
-  };
-  const signalReader = () => {
-    const wake = wakeReader;
-    wakeReader = undefined;
-    wake?.();
-  };
-  // The emitter waits only for the first unemitted command: no other wakes it.
-  const onSettled = (slot: Slot<R>) => {
-    if (slots[head] === slot) signalEmitter();
+  #wakeEmitter: (() => void) | undefined;
+  #wakeReader: (() => void) | undefined;
+  /** Told as each command ends; the emitter waits only for the first unemitted one. */
+  readonly #onSettled = (slot: Slot<R>): void => {
+    if (this.#slots[this.#head] === slot) this.#signalEmitter();
   };
 
-  const reader = (async () => {
+  constructor(
+    window: number,
+    plan: (item: T) => Step<R> | undefined,
+    emit: (result: R) => boolean,
+    idle: (() => void) | undefined,
+  ) {
+    this.#window = window;
+    this.#plan = plan;
+    this.#emit = emit;
+    this.#idle = idle;
+  }
+
+  /** Whether the reader has ended: `source` is done, a `last` step came, or it was stopped. */
+  get readerDone(): boolean {
+    return this.#readerDone;
+  }
+
+  /** Plans and starts the items of `source` in order, waiting while the window is full. */
+  async read(source: AsyncIterable<readonly T[]> | Iterable<readonly T[]>): Promise<void> {
     try {
       for await (const batch of source) {
         for (const item of batch) {
           // Leaving the loop (return) stops `source` too.
-          if (stopped) return;
-          const step = plan(item);
+          if (this.#stopped) return;
+          const step = this.#plan(item);
           if (step === undefined) continue;
-          const slot = new Slot<R>(onSettled);
-          slots.push(slot);
-          scheduler.schedule(step.access, step.run, slot);
+          const slot = new Slot<R>(this.#onSettled);
+          this.#slots.push(slot);
+          this.#scheduler.schedule(step.access, step.run, slot);
           if (step.last) return;
-          while (slots.length - head >= window && !stopped) {
-            await new Promise<void>((resolve) => (wakeReader = resolve));
+          while (this.#slots.length - this.#head >= this.#window && !this.#stopped) {
+            await new Promise<void>((resolve) => (this.#wakeReader = resolve));
           }
         }
       }
     } finally {
-      readerDone = true;
-      signalEmitter();
+      this.#readerDone = true;
+      this.#signalEmitter();
     }
-  })();
-  // Awaited below once it has finished; until then a failure must not count as unhandled.
-  reader.catch(ignore);
+  }
 
-  try {
+  /**
+   * Emits each result in input order as soon as it and all before it are in; resolves
+   * when the reader has ended and all is emitted, or `emit` returned false; rejects with
+   * the error of a step that threw, in its turn.
+   */
+  async emitInOrder(): Promise<void> {
     while (true) {
-      const slot = slots[head];
+      const slot = this.#slots[this.#head];
       if (slot !== undefined && slot.state !== PENDING) {
         // Results already in are emitted here and now, without an await each.
         if (slot.state === REJECTED) throw slot.error;
-        head++;
-        if (head >= window) {
-          slots.splice(0, head);
-          head = 0;
-        }
-        signalReader();
-        if (!emit(slot.value as R)) break;
-      } else if (slot === undefined && readerDone) {
-        break;
+        this.#advance();
+        if (!this.#emit(slot.value as R)) return;
+      } else if (slot === undefined && this.#readerDone) {
+        return;
       } else {
-        options.idle?.();
+        this.#idle?.();
         // Woken when this slot settles (when there is none yet: the next one the reader
         // adds), or when the reader ends.
-        await new Promise<void>((resolve) => (wakeEmitter = resolve));
+        await new Promise<void>((resolve) => (this.#wakeEmitter = resolve));
       }
     }
-  } finally {
-    stopped = true;
-    signalReader();
   }
-  // The reader has stopped or is blocked reading input nobody will answer; an error it hit is
-  // still reported, once what came before it was emitted.
-  if (readerDone) await reader;
+
+  /** Stops the reader before its next item (and wakes it if the window held it). */
+  stop(): void {
+    this.#stopped = true;
+    this.#signalReader();
+  }
+
+  /** Moves past the head slot, dropping emitted slots once a window of them piled up. */
+  #advance(): void {
+    this.#head++;
+    if (this.#head >= this.#window) {
+      this.#slots.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.#signalReader();
+  }
+
+  #signalEmitter(): void {
+    const wake = this.#wakeEmitter;
+    this.#wakeEmitter = undefined;
+    wake?.();
+  }
+
+  #signalReader(): void {
+    const wake = this.#wakeReader;
+    this.#wakeReader = undefined;
+    wake?.();
+  }
 }
