@@ -67,7 +67,8 @@ Exit codes:
   ${EXIT_IN_ORDER}  the cluster is in order
   ${EXIT_NOT_IN_ORDER}  something could not be repaired (the servers and keys are named on
      stderr); with --dry-run, something is out of place
-  ${USAGE_EXIT_CODE}  a usage error (one line on stderr)`;
+  ${USAGE_EXIT_CODE}  a user error: bad flags or files, credentials the servers refuse
+     (one line on stderr)`;
 
 /**
  * `kv repair`, for lib/cli/run.ts's table.
