@@ -537,6 +537,29 @@ export class Broker {
   }
 
   /**
+   * Writes again a record this broker stamped `version` (an indexed record whose copy was
+   * lost with its server, refused as STALE, or stored on an unrepaired server): as
+   * {@link Broker.putEncoded}, but first at its own version, so that a later write of this
+   * broker already stored — a later line of the same key — supersedes it, and the answer is
+   * done without writing it over that one. Only a newer version of another broker (or of
+   * none this broker stamped after `version`) makes it stamp a fresh version, as a PUT does.
+   *
+   * @example
+   * ```ts ignore
+   * await broker.putEncodedAgain("person1", encodeValue(int(22)), version);
+   * ```
+   */
+  putEncodedAgain(key: string, encoded: Uint8Array, version: Version): Promise<Change> {
+    invariant(version.broker === this.#clock.broker, "a record this broker stamped");
+    return this.#change(
+      key,
+      "put",
+      (connection, version) => connection.putEncoded(key, encoded, { version }),
+      version,
+    );
+  }
+
+  /**
    * Chooses the servers a record of `key` is bulk-loaded to, into `out` (of length k):
    * by the write rule, among servers with a live connection now, recording hints for
    * copies placed beyond the first k. Returns false, with nothing recorded, when fewer
@@ -812,12 +835,16 @@ export class Broker {
 
   /**
    * Writes `key` with a fresh version on k servers chosen by the write rule, again with
-   * a newer version when a server holds a newer or equal one (STALE).
+   * a newer version when a server holds a newer or equal one (STALE). With `first`, a
+   * version this broker stamped before, the first attempt writes at it
+   * ({@link Broker.putEncodedAgain}): a server holding it answers STALE with it (the copy
+   * is there), one holding a later version of this broker supersedes the write.
    */
   async #change(
     key: string,
     verb: "put" | "delete",
     request: (connection: ServerConnection, version: Version) => Promise<PutResult | DeleteResult>,
+    first?: Version,
   ): Promise<Change> {
     const partition = partitionOf(key);
     const list = this.#placement.preferenceList(partition);
@@ -837,7 +864,7 @@ export class Broker {
     let existed = false;
     let probed = false;
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      const version = this.#clock.next();
+      const version = attempt === 1 && first !== undefined ? first : this.#clock.next();
       const written = await this.#writeK(
         walk,
         list,
@@ -862,14 +889,22 @@ export class Broker {
         };
       }
       let held: Version | undefined;
+      let superseded = false;
       for (const result of written.results) {
         if (result.kind === "stale") {
-          held = held === undefined ? result.version : newerVersion(held, result.version);
+          if (first !== undefined && this.#ownSince(result.version, version)) {
+            superseded ||= compareVersions(result.version, version) > 0;
+          } else held = held === undefined ? result.version : newerVersion(held, result.version);
         } else if (result.kind === "deleted" && result.existed) existed = true;
       }
+      // A later write of this broker stands for this one: it competes with others itself.
+      if (superseded) return { kind: "done", existed: true, version };
       if (held === undefined && !probed && !this.#meetsEveryWrite(list, written.trusted)) {
         probed = true;
         held = await this.#newerVersion(key, version);
+        if (held !== undefined && first !== undefined && this.#ownSince(held, version)) {
+          held = undefined;
+        }
       }
       if (held === undefined) return { kind: "done", existed: verb === "put" || existed, version };
       // Another broker wrote the key with a newer or equal version: write again after it.
@@ -880,6 +915,14 @@ export class Broker {
       error: `${verb} of '${key}' met a newer write on every one of ${MAX_WRITE_ATTEMPTS} ` +
         `attempts (the key is being written elsewhere); the newest write stands`,
     };
+  }
+
+  /**
+   * Whether `held` is `version` or a later version of this broker's own clock: a copy of
+   * the write itself, or a write this broker made after it (its clock only moves on).
+   */
+  #ownSince(held: Version, version: Version): boolean {
+    return held.broker === this.#clock.broker && compareVersions(held, version) >= 0;
   }
 
   /**

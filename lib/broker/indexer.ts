@@ -16,7 +16,9 @@
  * key since with a newer or equal version) is written again as a PUT with a newer
  * version, as the broker's own PUT does: a load that starts after a write was
  * acknowledged wins over it. So is, under the sloppy rule, a record whose batch was
- * lost with its server's connection: the PUT walks on down the preference list.
+ * lost with its server's connection: the PUT walks on down the preference list. Each
+ * is written again first at its own version (Broker.putEncodedAgain): a later line of
+ * its key, already stored, then stands for it instead of being written over.
  *
  * @example
  * ```ts
@@ -51,6 +53,7 @@ import {
 import { invariant } from "../base/invariant.ts";
 import { utf8Length } from "../base/utf8.ts";
 import { encodeValue } from "../record/value_codec.ts";
+import { readVersion, type Version } from "../record/version.ts";
 
 /** Records written but not yet acknowledged by all replicas before reading pauses. */
 export const MAX_RECORDS_IN_FLIGHT = 4_096;
@@ -177,8 +180,8 @@ class IndexRun {
   readonly #batches: ReplicaBatches;
   readonly #broker: Broker;
   /** {@link IndexRun.#retry}, bound once per run. */
-  readonly #onRetry: RecordRetry = (lineNumber, key, encoded) =>
-    this.#retry(lineNumber, key, encoded);
+  readonly #onRetry: RecordRetry = (lineNumber, key, encoded, version) =>
+    this.#retry(lineNumber, key, encoded, version);
 
   constructor(broker: Broker, options: IndexOptions) {
     this.#fileName = options.fileName ?? "input";
@@ -346,11 +349,12 @@ class IndexRun {
   }
 
   /**
-   * Writes a record some server refused as STALE again, through the broker's PUT: a
-   * fresh version past the one met, on k servers, retried as a PUT is.
+   * Writes a record (stamped `version`) again through the broker's PUT, on k servers:
+   * first at its own version, so that a later line of the key already stored supersedes
+   * it; at a fresh version past a newer one of another broker, as a PUT is.
    */
-  #retry(lineNumber: number, key: string, encoded: Uint8Array): void {
-    this.#broker.putEncoded(key, encoded).then(
+  #retry(lineNumber: number, key: string, encoded: Uint8Array, version: Version): void {
+    this.#broker.putEncodedAgain(key, encoded, version).then(
       (change) =>
         this.#recordDone(lineNumber, key, change.kind === "error" ? change.error : undefined),
       (error) => this.#recordDone(lineNumber, key, describeError(error)),
@@ -397,8 +401,16 @@ function delay(ms: number): Promise<void> {
 /** Told once per record: its line, its key, and undefined when all replicas stored it. */
 type RecordDone = (lineNumber: number, key: string, failure: string | undefined) => void;
 
-/** Told, instead of {@link RecordDone}, of a record to write again: a server held a newer version. */
-type RecordRetry = (lineNumber: number, key: string, encoded: Uint8Array) => void;
+/**
+ * Told, instead of {@link RecordDone}, of a record to write again (`encoded`, stamped
+ * `version`): a server held a newer version, or a copy may be lost.
+ */
+type RecordRetry = (
+  lineNumber: number,
+  key: string,
+  encoded: Uint8Array,
+  version: Version,
+) => void;
 
 /**
  * The records of one chunk of lines, while their replicas answer: in parallel arrays
@@ -419,8 +431,8 @@ class RecordGroup {
   readonly #doubted: Uint8Array;
   /** Why a record failed, for the few that do. */
   readonly #failures = new Map<number, string>();
-  /** The encoded value of each record a server refused as STALE, to write again. */
-  readonly #retries = new Map<number, Uint8Array>();
+  /** The encoded value and version of each record a server refused as STALE, to write again. */
+  readonly #retries = new Map<number, { encoded: Uint8Array; version: Version }>();
   #count = 0;
 
   /**
@@ -458,8 +470,10 @@ class RecordGroup {
    * Notes that a server holds a newer or equal version of `record`'s key: unless it
    * failed elsewhere, the record is written again (`encoded`, copied) once settled.
    */
-  retry(record: number, encoded: Uint8Array): void {
-    if (!this.#retries.has(record)) this.#retries.set(record, encoded.slice());
+  retry(record: number, encoded: Uint8Array, version: Version): void {
+    if (!this.#retries.has(record)) {
+      this.#retries.set(record, { encoded: encoded.slice(), version });
+    }
   }
 
   /**
@@ -486,15 +500,18 @@ class RecordGroup {
       (this.#doubted[record] === 1 || this.#lost(record))
     ) return false;
     if (failure === undefined && retry !== undefined) {
-      this.#onRetry(this.#lineNumbers[record], this.#keys[record], retry);
+      this.#onRetry(this.#lineNumbers[record], this.#keys[record], retry.encoded, retry.version);
     } else this.#onDone(this.#lineNumbers[record], this.#keys[record], failure);
     return true;
   }
 
-  /** Writes `record` again (`encoded`, its value), for a {@link RecordGroup.settle} that said so. */
-  rewrite(record: number, encoded: Uint8Array): void {
+  /**
+   * Writes `record` again (`encoded`, its value, stamped `version`), for a
+   * {@link RecordGroup.settle} that said so.
+   */
+  rewrite(record: number, encoded: Uint8Array, version: Version): void {
     invariant(this.#waitingFor[record] === 0, "a record is written again once settled");
-    this.#onRetry(this.#lineNumbers[record], this.#keys[record], encoded.slice());
+    this.#onRetry(this.#lineNumbers[record], this.#keys[record], encoded.slice(), version);
   }
 
   /** Whether a connection that stored `record` has closed since. */
@@ -656,7 +673,11 @@ class ReplicaBatches {
             // after that version.
             this.#broker.clock.observe(refusal.version);
             bounds ??= readPutManyItems(items.bytes(), 0, items.itemCount);
-            group.retry(record, itemValue(items, bounds, refusal.index));
+            group.retry(
+              record,
+              itemValue(items, bounds, refusal.index),
+              itemVersion(items, bounds, refusal.index),
+            );
           } else {
             group.fail(record, `${where}: ${errorCodeName(refusal.code)}: ${refusal.message}`);
           }
@@ -664,7 +685,11 @@ class ReplicaBatches {
         for (let item = 0; item < records.length; item++) {
           if (group.settle(records[item], connection, repaired)) continue;
           bounds ??= readPutManyItems(items.bytes(), 0, items.itemCount);
-          group.rewrite(records[item], itemValue(items, bounds, item));
+          group.rewrite(
+            records[item],
+            itemValue(items, bounds, item),
+            itemVersion(items, bounds, item),
+          );
         }
       },
       (error) => {
@@ -676,7 +701,13 @@ class ReplicaBatches {
         const bounds = again ? readPutManyItems(items.bytes(), 0, items.itemCount) : undefined;
         for (let item = 0; item < records.length; item++) {
           if (bounds === undefined) group.fail(records[item], reason);
-          else group.retry(records[item], itemValue(items, bounds, item));
+          else {
+            group.retry(
+              records[item],
+              itemValue(items, bounds, item),
+              itemVersion(items, bounds, item),
+            );
+          }
           group.settle(records[item]);
         }
       },
@@ -694,6 +725,11 @@ class ReplicaBatches {
 /** The encoded value of item `index` of `items`, laid out by `bounds` (a view: copy it to keep it). */
 function itemValue(items: PutManyItems, bounds: PutManyBounds, index: number): Uint8Array {
   return items.bytes().subarray(bounds.valueStart(index), bounds.valueEnd(index));
+}
+
+/** The version item `index` of `items` is stamped with, laid out by `bounds`. */
+function itemVersion(items: PutManyItems, bounds: PutManyBounds, index: number): Version {
+  return readVersion(items.bytes(), bounds.versionStart(index));
 }
 
 /** Item bytes a batch for `connection` may hold: its frame limit less the item count. */

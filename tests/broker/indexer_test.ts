@@ -296,6 +296,43 @@ Deno.test("a batch lost with its server is written again to the next servers; st
   }
 });
 
+Deno.test("a key's earlier line, written again after its batch was lost with a server, does not win over the later line stored meanwhile", async () => {
+  const { cluster, broker } = await setUp(3, 2);
+  try {
+    const [first, second, third] = broker.preferenceList(partitionOf("x"));
+    const releaseSecond = cluster.servers[second].hold("puts");
+    let lines!: ReadableStreamDefaultController<Uint8Array>;
+    const reports: string[] = [];
+    const indexing = indexLines(broker, new ReadableStream({ start: (c) => void (lines = c) }), {
+      fileName: "d.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    lines.enqueue(new TextEncoder().encode("x : 1\n"));
+    await waitFor(
+      () =>
+        cluster.servers[first].trie.has("x") &&
+        cluster.servers[second].requests.includes("PUT_MANY"),
+      { what: "line 1 on the first server, its batch held at the second" },
+    );
+    // The second server's connection is lost: line 2 goes to the first and third.
+    cluster.servers[second].state = "crashed";
+    lines.enqueue(new TextEncoder().encode("x : 2\n"));
+    await waitFor(() => cluster.servers[third].trie.has("x"), { what: "line 2 stored" });
+    // Line 1's batch fails now, and line 1 is written again: the later line must stand.
+    releaseSecond();
+    lines.close();
+    const summary = await indexing;
+    assert.deepEqual([summary.indexedCount, reports], [2, []]);
+    assert.deepEqual(withoutVersion(await broker.get("x")), { kind: "found", value: int(2) });
+    for (const index of [first, third]) {
+      assert.deepEqual(cluster.servers[index].trie.get("x"), int(2));
+    }
+  } finally {
+    broker.close();
+  }
+});
+
 Deno.test("a small frame limit splits a chunk's batch; a record over it fails alone", async () => {
   const { cluster, broker } = await setUp(2, 2);
   try {
