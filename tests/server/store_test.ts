@@ -332,7 +332,7 @@ async function craftCompactionCrash(
 Deno.test("store: closing abandons a snapshot under way, leaving the logs it would replace", async () => {
   await withTempDir(async (dir) => {
     const store = await Store.open({ ...quiet, dataDir: dir });
-    for (let index = 0; index < 50_000; index++) store.put(recordKey(index), recordValue(index));
+    for (let index = 0; index < 10_000; index++) store.put(recordKey(index), recordValue(index));
     await store.commit();
     const expected = contents(store);
     const compaction = store.compact();

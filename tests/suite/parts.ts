@@ -15,8 +15,8 @@
  * check that test alone. A failure still names the test's own file and line.
  *
  * The files are dealt to the parts heaviest first, each to the part with the least work so far
- * (longest processing time first), by the seconds of wall each took alone in
- * {@link SECONDS_ALONE}; a file not listed counts {@link DEFAULT_SECONDS}. The figures only
+ * (longest processing time first), by the seconds its tests took in a whole run,
+ * {@link SECONDS_IN_SUITE}; a file not listed counts {@link DEFAULT_SECONDS}. The figures only
  * balance the parts: a stale one makes one part end later, never skips a test.
  *
  * @example
@@ -31,68 +31,65 @@
 /** How many parts: a few per core, so that two or three at a time stay busy to the end. */
 export const PART_COUNT = 8;
 
-/** A file's weight when {@link SECONDS_ALONE} does not list it: most small files take 1–3 s. */
-export const DEFAULT_SECONDS = 2;
+/** A file's weight when {@link SECONDS_IN_SUITE} does not list it: most take less than 1 s. */
+export const DEFAULT_SECONDS = 1;
 
 /**
- * Seconds of wall of the files that took 4 s or more alone (`deno run -A
- * tests/measure/test_files.ts`, stop 16, the machine at a load of 1 to 7).
+ * Seconds of wall of the files whose tests took 3 s or more in a whole `deno task test` (the
+ * durations its report gives each test, summed by file; stop 16, the machine at a load of 8 to
+ * 10). Within the run, not alone: that is the time a file adds to its part.
  */
-export const SECONDS_ALONE: Readonly<Record<string, number>> = {
-  "tests/cli/bench_test.ts": 83,
-  "tests/cli/demo_test.ts": 41,
-  "tests/cli/repair_test.ts": 33,
-  "tests/cli/broker_test.ts": 30,
-  "tests/broker/fault_test.ts": 29,
-  "tests/server/partition_digests_test.ts": 24,
-  "tests/record/encoded_json_test.ts": 19,
-  "tests/cli/disk_fault_test.ts": 19,
-  "tests/cli/gen_test.ts": 18,
-  "tests/cli/errors_test.ts": 17,
-  "tests/cli/demo_terminal_test.ts": 17,
-  "tests/cli/broker_terminal_test.ts": 17,
-  "tests/broker/jepsen_test.ts": 17,
-  "tests/http/console_test.ts": 16,
-  "tests/cli/server_test.ts": 15,
-  "tests/server/snapshot_test.ts": 14,
-  "tests/client/kv_reads_test.ts": 14,
-  "tests/cli/server_crash_reads_test.ts": 14,
-  "tests/client/kv_test.ts": 13,
-  "tests/cli/security_test.ts": 13,
-  "tests/server/server_read_path_test.ts": 12,
-  "tests/protocol/client_test.ts": 12,
-  "tests/broker/jepsen_netns_test.ts": 12,
-  "tests/broker/quorum_test.ts": 11,
-  "tests/broker/pipeline_test.ts": 11,
-  "tests/server/store_test.ts": 9,
-  "tests/http/api_test.ts": 9,
+export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
+  "tests/server/snapshot_test.ts": 57,
+  "tests/cli/bench_test.ts": 48,
+  "tests/server/store_test.ts": 40,
+  "tests/cli/broker_terminal_test.ts": 39,
+  "tests/broker/fault_test.ts": 36,
+  "tests/cli/demo_test.ts": 30,
+  "tests/cli/oneshot_test.ts": 28,
+  "tests/broker/jepsen_test.ts": 27,
+  "tests/trie/mod_test.ts": 26,
+  "tests/cli/repair_test.ts": 25,
+  "tests/cli/security_test.ts": 25,
+  "tests/cli/broker_test.ts": 23,
+  "tests/server/partition_digests_test.ts": 23,
+  "tests/cli/server_test.ts": 22,
+  "tests/broker/quorum_test.ts": 19,
+  "tests/client/kv_reads_test.ts": 19,
+  "tests/http/console_test.ts": 19,
+  "tests/cli/gen_test.ts": 17,
+  "tests/server/server_read_path_test.ts": 16,
+  "tests/broker/jepsen_netns_test.ts": 15,
+  "tests/cli/demo_terminal_test.ts": 14,
+  "tests/cli/help_test.ts": 13,
+  "tests/protocol/client_test.ts": 13,
+  "tests/record/encoded_json_test.ts": 12,
+  "tests/client/kv_test.ts": 11,
+  "tests/http/api_test.ts": 10,
+  "tests/cli/server_memory_test.ts": 10,
+  "tests/cli/errors_test.ts": 10,
+  "tests/broker/pipeline_test.ts": 9,
   "tests/gen/generator_test.ts": 9,
-  "tests/cli/oneshot_test.ts": 9,
-  "tests/cli/help_test.ts": 8,
-  "tests/broker/background_repair_test.ts": 8,
-  "tests/server/replication_requests_test.ts": 7,
-  "tests/server/auth_test.ts": 7,
-  "tests/http/security_test.ts": 7,
-  "tests/trie/mod_test.ts": 6,
-  "tests/cli/run_test.ts": 6,
-  "tests/cli/disk_fault_reads_test.ts": 6,
-  "tests/cli/cluster_k_test.ts": 6,
-  "tests/server/server_test.ts": 5,
-  "tests/protocol/client_slab_test.ts": 5,
-  "tests/client/values_test.ts": 5,
-  "tests/cli/server_memory_test.ts": 5,
+  "tests/cli/disk_fault_test.ts": 8,
+  "tests/server/store_versions_test.ts": 7,
+  "tests/cli/cluster_k_test.ts": 7,
+  "tests/broker/commands_test.ts": 7,
+  "tests/gen/parallel_test.ts": 6,
+  "tests/broker/indexer_test.ts": 6,
+  "tests/server/server_test.ts": 6,
   "tests/broker/race_test.ts": 5,
-  "tests/broker/commands_test.ts": 5,
-  "tests/server/node_state_test.ts": 4,
-  "tests/server/dir_lock_test.ts": 4,
-  "tests/record/value_test.ts": 4,
-  "tests/record/value_codec_test.ts": 4,
-  "tests/protocol/put_many_test.ts": 4,
-  "tests/protocol/messages_test.ts": 4,
-  "tests/gen/parallel_test.ts": 4,
+  "tests/cli/bounded_files_test.ts": 5,
+  "tests/http/security_test.ts": 5,
+  "tests/cli/run_test.ts": 4,
+  "tests/client/values_test.ts": 4,
   "tests/client/readme_example_test.ts": 4,
-  "tests/cli/broker_piped_test.ts": 4,
+  "tests/protocol/messages_test.ts": 4,
   "tests/broker/broker_server_test.ts": 4,
+  "tests/server/storage_log_test.ts": 3,
+  "tests/protocol/client_slab_test.ts": 3,
+  "tests/server/store_settled_test.ts": 3,
+  "tests/server/upgrade_test.ts": 3,
+  "tests/cli/broker_piped_test.ts": 3,
 };
 
 const REPO = new URL("../../", import.meta.url);
@@ -122,7 +119,7 @@ export function testFiles(dir: URL = TESTS): string[] {
 export function partsOf(
   files: readonly string[],
   count: number = PART_COUNT,
-  seconds: Readonly<Record<string, number>> = SECONDS_ALONE,
+  seconds: Readonly<Record<string, number>> = SECONDS_IN_SUITE,
 ): string[][] {
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`part count ${count}`);
   const weight = (file: string) => seconds[file] ?? DEFAULT_SECONDS;

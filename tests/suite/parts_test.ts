@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { DEFAULT_SECONDS, PART_COUNT, partsOf, SECONDS_ALONE, testFiles } from "./parts.ts";
+import { DEFAULT_SECONDS, PART_COUNT, partsOf, SECONDS_IN_SUITE, testFiles } from "./parts.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 
 Deno.test("partsOf deals every file to exactly one part, and no part gets more than its share plus one file", () => {
@@ -46,7 +46,7 @@ Deno.test("deno task test runs every test file once: the part files it names are
   assert(parts.every((part) => part.length > 0), "no part is empty");
 });
 
-Deno.test("every file SECONDS_ALONE weighs is a test file that exists", () => {
+Deno.test("every file SECONDS_IN_SUITE weighs is a test file that exists", () => {
   const files = new Set(testFiles());
-  for (const file of Object.keys(SECONDS_ALONE)) assert(files.has(file), file);
+  for (const file of Object.keys(SECONDS_IN_SUITE)) assert(files.has(file), file);
 });
