@@ -2,7 +2,10 @@
  * Runs a program in a real pseudo-terminal through tmux, types into it and
  * reads its screen, for tests of the REPL as a person uses it. Each session
  * has its own tmux server (a private socket), so tests never share state.
- * Every wait has a deadline; on timeout the error shows the screen.
+ * Every wait has a deadline; on timeout the error shows the screen. A wait reads
+ * the screen (one `tmux capture-pane` process) only when the program has written
+ * something since the last read: tmux copies the pane's output to a file
+ * (`pipe-pane`), and the wait polls that file's size in process.
  *
  * @example
  * ```ts ignore
@@ -75,9 +78,12 @@ function quote(word: string): string {
 /** A program running in a tmux pseudo-terminal. */
 export class Terminal {
   readonly #socket: string;
+  /** Where tmux copies everything the program writes to the terminal (see {@link waitFor}). */
+  readonly #outputCopy: string;
 
-  private constructor(socket: string) {
+  private constructor(socket: string, outputCopy: string) {
     this.#socket = socket;
+    this.#outputCopy = outputCopy;
   }
 
   /**
@@ -90,7 +96,7 @@ export class Terminal {
       .map(([name, value]) => `${name}=${quote(value)}`).join(" ");
     const run = `env ${env} ${command.map(quote).join(" ")} ${options.pipeTo ?? ""}`;
     const script = `${run}; echo "[exit \${PIPESTATUS[0]}]"; exec sleep 3600`;
-    const terminal = new Terminal(socket);
+    const terminal = new Terminal(socket, await Deno.makeTempFile({ prefix: "kv-pane-" }));
     await terminal.#tmux(
       "-f",
       "/dev/null",
@@ -104,6 +110,9 @@ export class Terminal {
       "-c",
       script,
     );
+    // Output written before the pipe opens is missed, but the first read of a wait is
+    // unconditional, so it shows on the screen all the same.
+    await terminal.#tmux("pipe-pane", `cat >> ${quote(terminal.#outputCopy)}`);
     return terminal;
   }
 
@@ -164,13 +173,20 @@ export class Terminal {
 
   /**
    * Waits until the screen matches `pattern` and returns the match; throws
-   * with the screen once `timeoutMs` pass.
+   * with the screen once `timeoutMs` pass. The screen is read first, then again
+   * each time the program has written more to the terminal: tmux updates the
+   * screen before it copies the same bytes out, so a screen that could match
+   * was read after the write that made it.
    */
   async waitFor(pattern: RegExp, timeoutMs = DEFAULT_DEADLINE_MS): Promise<RegExpExecArray> {
     let screen = "";
     let match: RegExpExecArray | null = null;
+    let copied = -1;
     try {
       await waitFor(async () => {
+        const size = (await Deno.stat(this.#outputCopy)).size;
+        if (size === copied) return false;
+        copied = size;
         screen = await this.screen();
         match = pattern.exec(screen);
         return match !== null;
@@ -191,5 +207,6 @@ export class Terminal {
   async [Symbol.asyncDispose](): Promise<void> {
     // kill-server fails only when the server has already gone, which is the aim.
     await this.#tmux("kill-server").catch(() => {});
+    await Deno.remove(this.#outputCopy);
   }
 }
