@@ -13,10 +13,14 @@ import type { EncodedRead } from "../../lib/protocol/mod.ts";
 import { serverAddress } from "../../lib/broker/server_list.ts";
 import {
   type CallOutcome,
+  type Connector,
+  connectServerClient,
+  CredentialsRefusedError,
   type PoolRequest,
   ServerPool,
   settleFrom,
 } from "../../lib/broker/server_pool.ts";
+import { ConnectionError, ServerError } from "../../lib/protocol/client.ts";
 import { feedFrames } from "../helpers/frames.ts";
 import { listenLoopback } from "../helpers/fixtures.ts";
 import { withDeadline } from "../helpers/wait.ts";
@@ -303,5 +307,49 @@ Deno.test("settleFrom settles with what a promise request resolves, rejects or t
   } finally {
     pool.close();
     await fake.stop();
+  }
+});
+
+Deno.test("credentialsRefused names a server that refused the credentials, only while no server is usable", async () => {
+  const refusing = serverAddress("127.0.0.1", closedPort());
+  const closed = serverAddress("127.0.0.1", closedPort());
+  const refusal = new ServerError(ErrorCode.AUTH_FAILED, "authentication failed");
+  // As ServerClient.connect fails when the server answers HELLO with an ERROR.
+  const connect: Connector = (server, timeoutMs, credentials) =>
+    server === refusing
+      ? Promise.reject(
+        new ConnectionError(`cannot connect to ${server.id}: ${refusal.message}`, {
+          cause: refusal,
+        }),
+      )
+      : connectServerClient(server, timeoutMs, credentials);
+  const alone = new ServerPool([closed, refusing], { connect, timeoutMs: 2_000 });
+  try {
+    await alone.start();
+    const refused = alone.credentialsRefused();
+    assert.ok(refused instanceof CredentialsRefusedError);
+    assert.deepEqual([refused.server, refused.refusal], [refusing.id, refusal]);
+    assert.equal(
+      refused.message,
+      `${refusing.id} refused this client's credentials (AUTH_FAILED: authentication failed)`,
+    );
+  } finally {
+    alone.close();
+  }
+  const up = scriptedServer(() => "not-found");
+  const mixed = new ServerPool([refusing, up.server], { connect, timeoutMs: 2_000 });
+  try {
+    await mixed.start();
+    assert.equal(mixed.credentialsRefused(), undefined, "a server is usable");
+  } finally {
+    mixed.close();
+    await up.stop();
+  }
+  const unreachable = new ServerPool([closed], { connect, timeoutMs: 2_000 });
+  try {
+    await unreachable.start();
+    assert.equal(unreachable.credentialsRefused(), undefined, "down is not refused");
+  } finally {
+    unreachable.close();
   }
 });
