@@ -615,6 +615,24 @@ export interface FormatOptions {
   dialect?: Dialect;
   /** ANSI colours in human text; default false. */
   color?: boolean;
+  /**
+   * The command a KEYS answer with more keys names for its next page, from the page's
+   * prefix and limit and the last key listed; default {@link keysNextPageCommand}.
+   */
+  keysNextPage?: (prefix: string, limit: number, after: string) => string;
+}
+
+/**
+ * The REPL's command for the next page of keys: `KEYS prefix limit after`, each key
+ * quoted when KEYS would not read it back bare.
+ *
+ * @example
+ * ```ts
+ * keysNextPageCommand("person", 100, "person99"); // "KEYS person 100 person99"
+ * ```
+ */
+export function keysNextPageCommand(prefix: string, limit: number, after: string): string {
+  return `KEYS ${keyArgument(prefix)} ${limit} ${keyArgument(after)}`;
 }
 
 const ANSI = { bold: 1, red: 31, green: 32, yellow: 33, cyan: 36, dim: 2 } as const;
@@ -685,7 +703,8 @@ const utf8Decoder = new TextDecoder();
 function humanText(answer: Answer, options: FormatOptions): string {
   const paint = (style: keyof typeof ANSI, text: string) =>
     options.color ? `\x1b[${ANSI[style]}m${text}\x1b[0m` : text;
-  const lines = humanLines(answer, options.dialect ?? "assignment", paint);
+  const nextPage = options.keysNextPage ?? keysNextPageCommand;
+  const lines = humanLines(answer, options.dialect ?? "assignment", paint, nextPage);
   if ("warning" in answer && answer.warning !== undefined) {
     lines.push(paint("yellow", `WARNING: ${answer.warning}`));
   }
@@ -711,7 +730,12 @@ function keyArgument(key: string): string {
   return `"${escaped}"`;
 }
 
-function humanLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
+function humanLines(
+  answer: Answer,
+  dialect: Dialect,
+  paint: Paint,
+  nextPage: NonNullable<FormatOptions["keysNextPage"]>,
+): string[] {
   if ("error" in answer) return [paint("red", `ERROR: ${answer.error}`)];
   switch (answer.op) {
     case "GET":
@@ -740,8 +764,12 @@ function humanLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
       const lines = keys.map(showKey);
       if (keys.length === 0) lines.push(paint("yellow", `NO KEYS start with '${showKey(prefix)}'`));
       if (next !== undefined) {
-        const command = `KEYS ${keyArgument(prefix)} ${limit} ${keyArgument(next)}`;
-        lines.push(paint("dim", `(first ${limit}; more match — next page: ${command})`));
+        lines.push(
+          paint(
+            "dim",
+            `(first ${limit}; more match — next page: ${nextPage(prefix, limit, next)})`,
+          ),
+        );
       }
       return lines;
     }

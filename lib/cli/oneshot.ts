@@ -55,8 +55,15 @@ const FLAGS = {
   writes: { type: "string" },
   json: { type: "boolean" },
   limit: { type: "string" },
+  after: { type: "string" },
   ...SECURITY_FLAGS,
 } as const;
+
+/** `kv keys`'s page flags, as typed. */
+interface KeysPageFlags {
+  readonly limit?: string;
+  readonly after?: string;
+}
 
 /** What one one-shot command takes and does. */
 interface OneShotSpec {
@@ -77,8 +84,8 @@ interface OneShotSpec {
    * reports each server down or up and so is always done.
    */
   readonly unavailable?: string;
-  /** The broker command for the positional arguments (and `--limit` for keys). */
-  command(args: string[], limit: string | undefined): Command;
+  /** The broker command for the positional arguments (and `--limit`, `--after` for keys). */
+  command(args: string[], page: KeysPageFlags): Command;
 }
 
 /**
@@ -130,13 +137,13 @@ const SPECS: readonly OneShotSpec[] = [
   },
   {
     name: "keys",
-    usage: "kv keys [PREFIX] [--limit N]",
+    usage: "kv keys [PREFIX] [--limit N] [--after KEY]",
     summary: `list keys starting with PREFIX in byte order (default ${DEFAULT_KEYS_LIMIT})`,
     arguments: 1,
     optional: true,
     done: "listed (none may match)",
     unavailable: UNSURE,
-    command: ([prefix], limit) => keysCommand(prefix ?? "", limit),
+    command: ([prefix], page) => keysCommand(prefix ?? "", page),
   },
   {
     name: "servers",
@@ -157,7 +164,8 @@ export const ONE_SHOT_COMMANDS: readonly Subcommand[] = SPECS.map((spec) => ({
 
 function help(spec: OneShotSpec): string {
   const limitFlag = spec.name === "keys"
-    ? `      --limit N          most keys to list, 1..${MAX_KEYS_LIMIT} (default ${DEFAULT_KEYS_LIMIT})\n`
+    ? `      --limit N          most keys to list, 1..${MAX_KEYS_LIMIT} (default ${DEFAULT_KEYS_LIMIT})\n` +
+      "      --after KEY        list keys sorting after KEY: the last of the page before\n"
     : "";
   return `Usage: ${spec.usage} [-s serverFile] [-k replicas] [--json] [--timeout-ms MS]
 
@@ -207,17 +215,19 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
         `got ${positionals.length}: usage ${spec.usage} (see 'kv ${spec.name} --help')`,
     );
   }
-  if (values.limit !== undefined && spec.name !== "keys") {
-    throw new UserError(`kv ${spec.name}: --limit is for kv keys only`);
+  for (const flag of ["limit", "after"] as const) {
+    if (values[flag] !== undefined && spec.name !== "keys") {
+      throw new UserError(`kv ${spec.name}: --${flag} is for kv keys only`);
+    }
   }
-  const command = spec.command(positionals, values.limit);
+  const command = spec.command(positionals, values);
   const broker = await brokerFromFlags(spec.name, values);
   try {
     const answer = await runCommand(broker, command);
     // Every server refused the request itself (a record over their frame limit): the
     // same command would fail again, so it is the user's to fix, not the cluster's.
     if ("refused" in answer) throw new UserError(`kv ${spec.name}: ${answer.error}`);
-    writeLine(formatAnswer(answer, { json: values.json ?? false }));
+    writeLine(formatAnswer(answer, { json: values.json ?? false, keysNextPage }));
     const code = exitCode(answer);
     const listed = code === EXIT_FOUND ||
       (code === EXIT_NOT_FOUND ? spec.canFindNothing === true : spec.unavailable !== undefined);
@@ -280,16 +290,36 @@ function putCommand(line: string): Command {
   }
 }
 
-function keysCommand(prefix: string, limitText: string | undefined): Command {
-  // "" lists every key; any other prefix follows the key rule.
-  const problem = prefix === "" ? undefined : keyProblem(prefix, "prefix");
+function keysCommand(prefix: string, page: KeysPageFlags): Command {
+  // "" lists every key (or from the first); any other prefix or key follows the key rule.
+  const after = page.after ?? "";
+  const problem = (prefix === "" ? undefined : keyProblem(prefix, "prefix")) ??
+    (after === "" ? undefined : keyProblem(after, "--after"));
   if (problem !== undefined) throw new UserError(`kv keys: ${problem}`);
-  const limit = intFlag("keys", "--limit", limitText, {
+  const limit = intFlag("keys", "--limit", page.limit, {
     min: 1,
     max: MAX_KEYS_LIMIT,
     fallback: DEFAULT_KEYS_LIMIT,
   });
-  return { op: "KEYS", prefix, limit, after: "" };
+  return { op: "KEYS", prefix, limit, after };
+}
+
+/**
+ * The `kv keys` command for the next page, written to paste into a shell: each word
+ * quoted when a shell would not read it back as is, `--after=KEY` so that a key starting
+ * with '-' stays the flag's value, and a prefix starting with '-' after `--`.
+ */
+function keysNextPage(prefix: string, limit: number, after: string): string {
+  const flags = `--limit ${limit} --after=${shellWord(after)}`;
+  if (prefix === "") return `kv keys ${flags}`;
+  return prefix.startsWith("-")
+    ? `kv keys ${flags} -- ${shellWord(prefix)}`
+    : `kv keys ${shellWord(prefix)} ${flags}`;
+}
+
+/** `text` as one shell word: bare when it holds only characters no shell treats specially. */
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9_@%+=:,.\/-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

@@ -159,3 +159,32 @@ Deno.test("kv put of a record over every server's --max-frame-bytes is the user'
   assert.deepEqual([answer.op, answer.key, answer.refused], ["PUT", "big", true]);
   assert.match(answer.error, /--max-frame-bytes; nothing was changed$/);
 });
+
+Deno.test("kv keys pages with --after, and its hint for the next page is a kv keys command that runs", async () => {
+  await using cluster = await KvCluster.start(1);
+  const s = withBrokerTimeout(["-s", cluster.serverFile]);
+  for (const key of ["p1", "p2", "p3", "p 4", "q1"]) {
+    const put = await runKv(["put", `"${key}": 1`, ...s]);
+    assert.equal(put.code, 0, put.stderr);
+  }
+  const first = await runKv(["keys", "p", "--limit", "2", ...s]);
+  assert.deepEqual([first.code, first.stdout], [
+    0,
+    "p 4\np1\n(first 2; more match — next page: kv keys p --limit 2 --after=p1)\n",
+  ]);
+  const second = await runKv(["keys", "p", "--limit", "2", "--after=p1", ...s]);
+  assert.deepEqual([second.code, second.stdout], [0, "p2\np3\n"]);
+  const spaced = await runKv(["keys", "p", "--after", "p2", ...s]);
+  assert.deepEqual([spaced.code, spaced.stdout], [0, "p3\n"]);
+  // A key a shell would split is quoted so the hint pastes as it reads.
+  const quoted = await runKv(["keys", "--limit", "1", ...s]);
+  assert.equal(
+    quoted.stdout,
+    "p 4\n(first 1; more match — next page: kv keys --limit 1 --after='p 4')\n",
+  );
+  const refused = await runKv(["get", "p1", "--after", "p0", ...s]);
+  assert.deepEqual([refused.code, refused.stderr], [2, "kv get: --after is for kv keys only\n"]);
+  const dotted = await runKv(["keys", "p", "--after", "a.b", ...s]);
+  assert.equal(dotted.code, 2);
+  assert.match(dotted.stderr, /^kv keys: --after 'a\.b' contains '\.'/);
+});
