@@ -12,6 +12,7 @@ import { fromValue } from "../../lib/client/values.ts";
 import { CredentialsRefusedError } from "../../lib/broker/server_pool.ts";
 import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { newAuthFile } from "../helpers/run_kv.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 
@@ -202,6 +203,30 @@ Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", 
     KvUnavailableError,
     /did not answer/,
   );
+});
+
+Deno.test("connect with no server reachable and no replicas is a KvInputError: the cluster's k cannot be learned, and a guess of 1 would outlive the outage", async () => {
+  await using cluster = await KvCluster.start(2, { durable: true });
+  // The cluster records k = 2, then every server hangs: none answers HELLO.
+  await (await connect({ servers: cluster.serverFile, replicas: 2 }))[Symbol.asyncDispose]();
+  for (const server of cluster.servers) server.signal("SIGSTOP");
+  try {
+    await rejectsWith(
+      () => connect({ servers: cluster.serverFile, timeoutMs: 200 }),
+      KvInputError,
+      /^cannot tell the cluster's k: none of its 2 servers is reachable \(.*\); give its k/,
+    );
+    // Given k, it connects, and reaches the servers once they are back.
+    await using kv = await connect({ servers: cluster.serverFile, replicas: 2, timeoutMs: 200 });
+    for (const server of cluster.servers) server.signal("SIGCONT");
+    await waitFor(async () => (await kv.servers()).every((server) => server.up), {
+      what: "both servers back",
+    });
+    await kv.put("person1", 1);
+    assert.equal((await kv.get("person1")).value, 1);
+  } finally {
+    for (const server of cluster.servers) server.signal("SIGCONT");
+  }
 });
 
 Deno.test("a record over every server's frame limit is the caller's mistake, and changes nothing", async () => {
