@@ -31,6 +31,7 @@ import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
+import { describeFsError } from "../base/fs_error.ts";
 
 /** Servers the demo starts unless `--servers` says otherwise. */
 export const DEFAULT_DEMO_SERVERS = 4;
@@ -181,7 +182,7 @@ async function runDemo(args: string[]): Promise<number> {
         "from a checkout of kv",
     );
   }
-  const directory = await Deno.makeTempDir({ prefix: "kv-demo-" });
+  const directory = await makeDataDirectory();
   const cluster = new DemoCluster(directory);
   // Until the REPL owns the terminal (which reads Ctrl-C as a key), Ctrl-C is a SIGINT to
   // this process alone: the servers run in their own session. It stops the load, the
@@ -316,6 +317,24 @@ function findExample(text: string): Example | undefined {
     if (path.length > 1) return { key, path };
   }
   return undefined;
+}
+
+/**
+ * A new directory for the demo's data, in `$TMPDIR` (else /tmp, as Deno makes it); one it
+ * cannot make there is a UserError naming the directory and TMPDIR.
+ */
+async function makeDataDirectory(): Promise<string> {
+  try {
+    return await Deno.makeTempDir({ prefix: "kv-demo-" });
+  } catch (error) {
+    const permission = Deno.permissions.querySync({ name: "env", variable: "TMPDIR" });
+    const parent = (permission.state === "granted" ? Deno.env.get("TMPDIR") : undefined) ??
+      "the temporary directory";
+    throw new UserError(
+      `kv demo: cannot make its data directory in ${parent}: ${describeFsError(error)}; ` +
+        "point TMPDIR at a directory it may write to",
+    );
+  }
 }
 
 /** Writes the demo's records to `path`; resolves a record to name in the hints. */

@@ -128,6 +128,28 @@ Deno.test("kv demo refuses bad flags with one line and exit 2", async () => {
   }
 });
 
+Deno.test("kv demo with a TMPDIR it cannot use says so in one line naming TMPDIR, exit 2", async () => {
+  // With every permission `deno task demo` and the installed kv grant, TMPDIR among them.
+  const [command, ...args] = kvArgs("demo", "-n", "1");
+  const run = new Deno.Command(command, {
+    args,
+    env: { NO_COLOR: "1", TMPDIR: "/nonexistent/kv-tmp" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const output = await withDeadline(run, { what: "kv demo to exit" });
+  const [stdout, stderr] = [output.stdout, output.stderr].map((bytes) =>
+    new TextDecoder().decode(bytes)
+  );
+  assert.deepEqual([output.code, stdout], [2, ""], stderr);
+  assert.equal(
+    stderr,
+    "kv demo: cannot make its data directory in /nonexistent/kv-tmp: No such file or " +
+      "directory; point TMPDIR at a directory it may write to\n",
+  );
+});
+
 /** Runs `kv demo` with `seed`, asks what its hint line suggests, and returns the hint and answers. */
 async function askWhatTheHintSays(seed: number): Promise<{ hint: string; answers: string[] }> {
   const [command, ...args] = kvArgs(
