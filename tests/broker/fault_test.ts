@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
 import { ServerClient } from "../../lib/protocol/client.ts";
 import { Placement } from "../../lib/broker/placement.ts";
-import { int } from "../../lib/record/value.ts";
+import { int, object, str } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { formatVersion, parseVersion, type Version } from "../../lib/record/version.ts";
 import { outputWithin, waitFor } from "../helpers/wait.ts";
@@ -151,6 +151,37 @@ Deno.test("a read repairs replicas left different by a PUT and a DELETE that rea
   });
   assert.equal(await heldBy(cluster, put1First, "person1"), expected1);
   assert.equal(await heldBy(cluster, put2First, "person2"), expected2);
+});
+
+Deno.test("a QUERY of a field the newest version dropped is NOT FOUND, though an older replica still holds it, and the read repairs that replica", async () => {
+  await using cluster = await KvCluster.start(3);
+  await using broker = jsonBroker(cluster, 2);
+  const put = await broker.ask("PUT person1: { age : 1 ; address : { street : Main } }");
+  // A newer version without those fields reaches one replica only, as a write cut off would.
+  const newer: Version = { ...parseVersion(String(put.version)), ms: Date.now() + 60_000 };
+  const [newerOn, olderOn] = replicaIds(cluster, "person1", 2);
+  const client = await connectClient(cluster.byId(newerOn).address);
+  try {
+    const value = encodeValue(object([["name", str("Ann")]]));
+    assert.equal((await client.putEncoded("person1", value, { version: newer })).kind, "stored");
+  } finally {
+    await client.close();
+  }
+  assert.equal(await heldBy(cluster, olderOn, "person1"), `${put.version} value`);
+  for (const path of ["person1.age", "person1.address.street"]) {
+    assert.deepEqual(await broker.ask(`QUERY ${path}`), { op: "QUERY", key: path, found: false });
+  }
+  assert.deepEqual(await broker.ask("QUERY person1.name"), {
+    op: "QUERY",
+    key: "person1.name",
+    found: true,
+    value: "Ann",
+    version: formatVersion(newer),
+  });
+  await waitFor(
+    async () => await heldBy(cluster, olderOn, "person1") === `${formatVersion(newer)} value`,
+    { what: "read repair to bring the older replica to the newest version", intervalMs: 50 },
+  );
 });
 
 Deno.test("with k-1 servers down, one crashed and one hung, answers are unchanged", async () => {
