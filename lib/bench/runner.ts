@@ -312,17 +312,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     records >= 1 && clientCount >= 1 && pipeline >= 1 && warmup >= 0,
     "bench options are checked",
   );
-  const connectOptions = {
-    servers: options.servers,
-    replicas: options.replicas,
-    timeoutMs: options.timeoutMs,
-    authFile: options.authFile,
-    tlsCa: options.tlsCa,
-    floats: "tagged" as const,
-  };
   const clients: Kv[] = [];
   try {
-    for (let i = 0; i < clientCount; i++) clients.push(await connect(connectOptions));
+    await connectClients(options, clientCount, clients);
     await checkServersUp(clients[0]);
     const loadSeconds = options.noLoad ? null : await loadRecords(clients[0], records, options);
     const picker = new OperationPicker({ workload, distribution, recordCount: records, seed });
@@ -368,6 +360,23 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   } finally {
     for (const client of clients) client.close();
   }
+}
+
+/**
+ * Opens `count` clients of the cluster `options` names into `clients`, floats tagged so
+ * that a value read back keeps its kind; those opened before a failure are in `clients`
+ * for the caller to close.
+ */
+async function connectClients(options: BenchOptions, count: number, clients: Kv[]): Promise<void> {
+  const connectOptions = {
+    servers: options.servers,
+    replicas: options.replicas,
+    timeoutMs: options.timeoutMs,
+    authFile: options.authFile,
+    tlsCa: options.tlsCa,
+    floats: "tagged" as const,
+  };
+  for (let i = 0; i < count; i++) clients.push(await connect(connectOptions));
 }
 
 /**

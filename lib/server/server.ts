@@ -543,37 +543,79 @@ export class KvServer {
     }, Math.max(0, delayMs));
   }
 
-  async #serve(connection: Connection): Promise<void> {
-    const { conn } = connection;
-    // TLS connections have no Nagle switch of their own in Deno.
-    (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
-    // Frames are views into the reader's one buffer: each is handled (and what is kept,
-    // copied) before the next read reuses it.
-    const reader = new FrameReader({
+  /**
+   * The reader of a connection's requests. Frames are views into its one buffer: each is
+   * handled (and what is kept, copied) before the next read reuses it.
+   */
+  #requestReader(connection: Connection): FrameReader {
+    return new FrameReader({
       maxFrameBytes: this.#maxFrameBytes,
       // Memory past the budget is refused before it is taken.
       onGrow: (capacity) => {
         if (!this.#withinBudget(connection, capacity)) throw new BudgetExceededError();
       },
     });
+  }
+
+  /**
+   * Room in `reader` for the connection's next read, once the memory the last batch held
+   * is charged anew; undefined when the budget refuses the room (the connection has been
+   * dismissed). Of that batch's memory, only buffers dropped — the reader shrunk back,
+   * `droppedBytes` of answer buffers too big to keep — went back to the system.
+   */
+  #readSpace(
+    connection: Connection,
+    reader: FrameReader,
+    droppedBytes: number,
+  ): Uint8Array | undefined {
+    const capacityBefore = reader.capacity;
+    let space: Uint8Array;
+    try {
+      space = reader.space();
+    } catch (error) {
+      if (error instanceof BudgetExceededError) return undefined;
+      throw error;
+    }
+    const shrunkBytes = Math.max(0, capacityBefore - reader.capacity);
+    this.#charge(connection, reader.capacity, shrunkBytes + droppedBytes);
+    return space;
+  }
+
+  /**
+   * Answers the frames in `reader` into `responses`, noting their ids in `requestIds`,
+   * until the batch's answers fill MAX_PENDING_RESPONSE_BYTES, the connection is refused,
+   * or a request must wait: then its wait is returned, for the caller to await before
+   * calling again. A malformed frame throws its DecodeError.
+   */
+  #dispatchFrames(
+    connection: Connection,
+    reader: FrameReader,
+    responses: FrameWriter,
+    requestIds: number[],
+  ): Promise<void> | undefined {
+    while (
+      responses.length < MAX_PENDING_RESPONSE_BYTES && !connection.refused && reader.advance()
+    ) {
+      requestIds.push(reader.frameRequestId);
+      const waiting = this.#dispatch(connection, reader, responses);
+      if (waiting !== undefined) return waiting;
+    }
+    return undefined;
+  }
+
+  async #serve(connection: Connection): Promise<void> {
+    const { conn } = connection;
+    // TLS connections have no Nagle switch of their own in Deno.
+    (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
+    const reader = this.#requestReader(connection);
     let responses = new FrameWriter();
     const requestIds: number[] = [];
     /** Bytes of answer buffers dropped since the last read (RETAINED_RESPONSE_BYTES). */
     let droppedBytes = 0;
     while (!this.#closing && !connection.closed) {
       connection.phase = "reading";
-      const capacityBefore = reader.capacity;
-      let space: Uint8Array;
-      try {
-        space = reader.space();
-      } catch (error) {
-        if (error instanceof BudgetExceededError) return;
-        throw error;
-      }
-      // The last batch's answers are no longer held; of their memory, only buffers dropped
-      // (a reader shrunk back, an answer buffer too big to keep) went back to the system.
-      const shrunkBytes = Math.max(0, capacityBefore - reader.capacity);
-      this.#charge(connection, reader.capacity, shrunkBytes + droppedBytes);
+      const space = this.#readSpace(connection, reader, droppedBytes);
+      if (space === undefined) return;
       droppedBytes = 0;
       let count: number | null;
       try {
@@ -591,11 +633,9 @@ export class KvServer {
         responses.reset();
         requestIds.length = 0;
         try {
-          while (reader.advance()) {
-            requestIds.push(reader.frameRequestId);
-            const waiting = this.#dispatch(connection, reader, responses);
-            if (waiting !== undefined) await waiting;
-            if (responses.length >= MAX_PENDING_RESPONSE_BYTES || connection.refused) break;
+          let waiting: Promise<void> | undefined;
+          while ((waiting = this.#dispatchFrames(connection, reader, responses, requestIds))) {
+            await waiting;
           }
         } catch (error) {
           if (!(error instanceof DecodeError)) throw error;
