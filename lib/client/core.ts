@@ -229,13 +229,18 @@ export class KvCore {
     } catch (error) {
       return Promise.reject(error);
     }
-    return broker.getEncodedAs(key, (lookup) => entry(key, lookup, decode));
+    return broker.getEncodedAs(key, (lookup) => {
+      this.#stillOpen();
+      return entry(key, lookup, decode);
+    });
   }
 
   /** Like {@link KvCore.getDecoded}, with the value as JSON text made from the wire bytes. */
   async getJson(key: string): Promise<JsonEntry> {
     checkName(key, "key");
-    return jsonEntry(key, await this.#open().getEncoded(key));
+    const lookup = await this.#open().getEncoded(key);
+    this.#stillOpen();
+    return jsonEntry(key, lookup);
   }
 
   /**
@@ -249,7 +254,9 @@ export class KvCore {
    */
   async queryJson(path: string | readonly string[]): Promise<JsonEntry & { path: string[] }> {
     const segments = parsePath(path);
-    return { ...jsonEntry(segments[0], await this.#open().queryEncoded(segments)), path: segments };
+    const lookup = await this.#open().queryEncoded(segments);
+    this.#stillOpen();
+    return { ...jsonEntry(segments[0], lookup), path: segments };
   }
 
   /**
@@ -262,6 +269,7 @@ export class KvCore {
   ): Promise<ValueEntry<T> & { path: string[] }> {
     const segments = parsePath(path);
     const lookup = await this.#open().queryEncoded(segments);
+    this.#stillOpen();
     return { ...entry(segments[0], lookup, decode), path: segments };
   }
 
@@ -269,6 +277,7 @@ export class KvCore {
   async put(key: string, value: Value): Promise<KvPutResult> {
     checkName(key, "key");
     const change = await this.#open().put(key, value);
+    this.#stillOpen();
     if (change.kind === "error") throw changeError(change);
     return { key, version: formatVersion(change.version) };
   }
@@ -284,6 +293,7 @@ export class KvCore {
   async delete(key: string): Promise<KvDeleteResult> {
     checkName(key, "key");
     const change = await this.#open().delete(key);
+    this.#stillOpen();
     if (change.kind === "error") throw changeError(change);
     return { key, deleted: change.existed, version: formatVersion(change.version) };
   }
@@ -305,6 +315,7 @@ export class KvCore {
     const limit = options.limit ?? LIST_PAGE_SIZE;
     checkInteger(limit, "limit", 1, MAX_KEYS_PAGE);
     const answer = await this.#open().keys(prefix, limit, after);
+    this.#stillOpen();
     return answer.warning === undefined
       ? { keys: answer.keys, more: answer.more }
       : { keys: answer.keys, more: answer.more, warning: answer.warning };
@@ -317,7 +328,7 @@ export class KvCore {
   async replicas(key: string): Promise<ReplicaCopy[]> {
     checkName(key, "key");
     const broker = this.#open();
-    return await Promise.all(
+    const copies = await Promise.all(
       broker.replicasOf(key).map(async (index) => {
         const server = broker.pool.servers[index].id;
         const outcome = await broker.pool.call(index, (connection) => connection.getEncoded(key));
@@ -329,6 +340,8 @@ export class KvCore {
         return { server, state: "found", value: decodeValue(encoded), version: text } as const;
       }),
     );
+    this.#stillOpen();
+    return copies;
   }
 
   /**
@@ -341,10 +354,11 @@ export class KvCore {
    */
   async servers(): Promise<KvServerStatus[]> {
     const reports = await this.#open().servers();
+    this.#stillOpen();
     return reports.map((report) => ({ ...report }));
   }
 
-  /** Closes every connection; later calls throw a KvInputError. */
+  /** Closes every connection; later calls, and those in flight, throw a KvInputError. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -355,6 +369,20 @@ export class KvCore {
   #open(): Broker {
     if (this.#closed) throw new KvInputError("this kv connection is closed");
     return this.#broker;
+  }
+
+  /**
+   * Throws the closed connection's KvInputError when close() came while a call was in
+   * flight: its answer, made of the connections close() cut, would report an outage
+   * (a null value that "may exist", servers down, a write refused) that is none.
+   */
+  #stillOpen(): void {
+    if (this.#closed) {
+      throw new KvInputError(
+        "this kv connection was closed before the call finished (a write may or may not " +
+          "have been applied)",
+      );
+    }
   }
 }
 

@@ -470,7 +470,8 @@ export class Kv implements AsyncDisposable {
   }
 
   /**
-   * Closes every connection; later calls throw a KvInputError. Closing twice is harmless.
+   * Closes every connection; later calls throw a KvInputError, and so do the calls in
+   * flight, at once (a write's may or may not have been applied). Closing twice is harmless.
    *
    * @example
    * ```ts

@@ -12,7 +12,7 @@ import { fromValue } from "../../lib/client/values.ts";
 import { CredentialsRefusedError } from "../../lib/broker/server_pool.ts";
 import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { newAuthFile } from "../helpers/run_kv.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 
@@ -174,6 +174,41 @@ Deno.test("a caller's mistake is a KvInputError, before anything is sent", async
   await rejectsWith(() => kv.keys({ limit: 0 }), KvInputError, /limit must be/);
   kv.close();
   await rejectsWith(() => kv.get("a"), KvInputError, /closed/);
+});
+
+Deno.test("close() settles every call in flight with the closed connection's KvInputError, not an answer or an outage", async () => {
+  await using cluster = await KvCluster.start(2);
+  // A long timeout: only close() can settle calls that wait on the hung server.
+  const kv = await connect({ servers: cluster.serverFile, replicas: 2, timeoutMs: 600_000 });
+  await kv.put("person1", 1);
+  cluster.servers[1].signal("SIGSTOP");
+  try {
+    const calls: Record<string, Promise<unknown>> = {
+      get: kv.get("person1"),
+      getBytes: kv.getBytes("person1"),
+      query: kv.query("person1.age"),
+      put: kv.put("person2", 2),
+      delete: kv.delete("person1"),
+      keys: kv.keys(),
+      servers: kv.servers(),
+    };
+    kv.close();
+    const settled = await withDeadline(Promise.allSettled(Object.values(calls)), {
+      what: "the calls in flight to settle after close()",
+    });
+    const outcomes = Object.keys(calls).map((name, index) => {
+      const outcome = settled[index];
+      const reason = outcome.status === "rejected" ? outcome.reason : undefined;
+      return `${name}: ${
+        reason instanceof KvInputError ? reason.message : JSON.stringify(outcome)
+      }`;
+    });
+    const closed = "this kv connection was closed before the call finished " +
+      "(a write may or may not have been applied)";
+    assert.deepEqual(outcomes, Object.keys(calls).map((name) => `${name}: ${closed}`));
+  } finally {
+    cluster.servers[1].signal("SIGCONT");
+  }
 });
 
 Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", async () => {
