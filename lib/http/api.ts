@@ -163,7 +163,7 @@ export class HttpApi {
       }
       const route = this.#route(request, url);
       // A method the route does not take is no operation of it: counted as "other".
-      allow(request.method, route.methods);
+      allow(readMethod(request.method), route.methods);
       operation = route.operation;
       response = await route.run();
     } catch (error) {
@@ -328,11 +328,20 @@ export class HttpApi {
   }
 }
 
+/**
+ * HEAD is GET without the body (RFC 9110 9.3.2, which every general-purpose server must
+ * take): routed and answered as GET, and `Deno.serve` sends no body in answer to HEAD.
+ */
+function readMethod(method: string): string {
+  return method === "HEAD" ? "GET" : method;
+}
+
 function allow(method: string, methods: readonly string[]): void {
   if (!methods.includes(method)) {
-    throw new HttpError(405, `${method} is not allowed here; use ${methods.join(", ")}`, {
-      Allow: methods.join(", "),
-    });
+    const allowed = methods.flatMap((name) => name === "GET" ? ["GET", "HEAD"] : [name]).join(
+      ", ",
+    );
+    throw new HttpError(405, `${method} is not allowed here; use ${allowed}`, { Allow: allowed });
   }
 }
 

@@ -141,6 +141,33 @@ Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason", asyn
   }
 });
 
+Deno.test("kv http: HEAD answers as GET does, without the body; a wrong method's Allow lists HEAD", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  assert.equal((await call(http, "PUT", "v1/records/person1", `{"age":22}`)).status, 200);
+  const heads: [string, number, string][] = [
+    ["healthz", 200, "application/json"],
+    ["v1/records/person1", 200, "application/json"],
+    ["v1/records/person1/age", 200, "application/json"],
+    ["v1/records/nobody", 404, "application/json"],
+    ["v1/keys", 200, "application/json"],
+    ["metrics", 200, "text/plain; version=0.0.4"],
+    ["", 200, "text/html; charset=utf-8"],
+  ];
+  for (const [path, status, type] of heads) {
+    const head = await call(http, "HEAD", path);
+    assert.deepEqual([head.status, head.headers.get("Content-Type"), head.text], [
+      status,
+      type,
+      "",
+    ]);
+  }
+  const patch = await call(http, "PATCH", "v1/records/person1", "{}");
+  assert.deepEqual([patch.status, patch.headers.get("Allow")], [405, "GET, HEAD, PUT, DELETE"]);
+  const post = await call(http, "POST", "healthz", "{}");
+  assert.deepEqual([post.status, post.headers.get("Allow")], [405, "GET, HEAD"]);
+});
+
 Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and header", async () => {
   await using cluster = await KvCluster.start(2);
   await using http = await HttpProcess.start([
