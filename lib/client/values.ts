@@ -203,7 +203,7 @@ function isPlainObject(input: unknown): input is Record<string, unknown> {
 }
 
 function describe(input: unknown): string {
-  if (input === null) return "null";
+  if (input === null || input === undefined) return String(input);
   if (Array.isArray(input)) return "an array";
   if (typeof input === "object") return `a ${input.constructor?.name ?? "object"}`;
   return `a ${typeof input} (${String(input)})`;

@@ -49,6 +49,8 @@ Deno.test("floats read as numbers by default and as Floats when tagged", () => {
 Deno.test("values kv cannot store are a KvInputError that says where", () => {
   const cases: [unknown, RegExp][] = [
     [null, /value is null/],
+    [undefined, /^value is undefined;/],
+    [{ a: undefined }, /^value\.a is undefined;/],
     [true, /value is a boolean/],
     [[1], /value is an array/],
     [{ a: { b: NaN } }, /value\.a\.b is NaN/],
