@@ -14,15 +14,15 @@
  * test` waits for the processes its tests start — a tmux server, which detaches, is not counted.
  *
  * `--suite` runs `deno test --parallel --no-check -A` over the parts of tests/suite/, as `deno task
- * test` does, once (`DENO_JOBS` passes through) and splits its CPU in two by sampling the `deno
- * test` process's own `/proc/PID/stat` until it exits: the process itself (each part's isolate:
- * setup, in-process tests, the client side of end-to-end tests) and its children (the `kv`
- * processes, tmux, openssl, ip). A measurement script, not a test: on a machine shared with other
- * work, compare CPU, not wall, between runs made close together.
+ * test` does, once (`DENO_JOBS` passes through, 3 by default as in the task) and splits its CPU in
+ * two by sampling the `deno test` process's own `/proc/PID/stat` until it exits: the process itself
+ * (each part's isolate: setup, in-process tests, the client side of end-to-end tests) and its
+ * children (the `kv` processes, tmux, openssl, ip). A measurement script, not a test: on a machine
+ * shared with other work, compare CPU, not wall, between runs made close together.
  * @module
  */
 
-import { PART_COUNT } from "../suite/parts.ts";
+import { PART_COUNT, PARTS_AT_ONCE } from "../suite/parts.ts";
 
 const TESTS_DIR = new URL("..", import.meta.url).pathname;
 const REPO = new URL("../..", import.meta.url).pathname;
@@ -156,7 +156,7 @@ async function measureSuite(): Promise<void> {
       ...Array.from({ length: PART_COUNT }, (_, i) => `tests/suite/part_${i + 1}.ts`),
     ],
     cwd: REPO,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", DENO_JOBS: Deno.env.get("DENO_JOBS") ?? String(PARTS_AT_ONCE) },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

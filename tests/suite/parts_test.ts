@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { DEFAULT_SECONDS, PART_COUNT, partsOf, SECONDS_IN_SUITE, testFiles } from "./parts.ts";
+import {
+  DEFAULT_SECONDS,
+  PART_COUNT,
+  PARTS_AT_ONCE,
+  partsOf,
+  SECONDS_IN_SUITE,
+  testFiles,
+} from "./parts.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 
 Deno.test("partsOf deals every file to exactly one part, and no part gets more than its share plus one file", () => {
@@ -24,7 +31,10 @@ Deno.test("partsOf deals every file to exactly one part, and no part gets more t
 
 Deno.test("deno task test runs every test file once: the part files it names are parts 1 to PART_COUNT, which cover tests/", () => {
   const task = denoConfig.tasks.test;
-  assert.match(task, /^deno test --parallel .* tests\/suite\/part_\*\.ts$/);
+  assert.match(
+    task,
+    new RegExp(`^DENO_JOBS=${PARTS_AT_ONCE} deno test --parallel .* tests/suite/part_\\*\\.ts$`),
+  );
   const partFiles = [...Deno.readDirSync(new URL("./", import.meta.url))]
     .map((entry) => entry.name)
     .filter((name) => /^part_.*\.ts$/.test(name))
