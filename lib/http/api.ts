@@ -37,6 +37,7 @@ import { Float, toValue } from "../client/values.ts";
 import { parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { toJsonText, type Value } from "../record/value.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
+import { describeError } from "../base/describe_error.ts";
 import { consoleAsset } from "./assets.ts";
 import { Metrics, type Outcome } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -384,10 +385,17 @@ async function readBody(request: Request, limit: number): Promise<string> {
   }
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of request.body) {
-    total += chunk.length;
-    if (total > limit) throw new HttpError(413, `the body is over ${limit} bytes`);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of request.body) {
+      total += chunk.length;
+      if (total > limit) throw new HttpError(413, `the body is over ${limit} bytes`);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    // The body's stream fails only for the client's part: it closed the connection before
+    // sending the whole body, or framed it wrongly. Its failure, not an internal error.
+    throw new HttpError(400, `the body could not be read: ${describeError(error)}`);
   }
   const bytes = new Uint8Array(total);
   let offset = 0;

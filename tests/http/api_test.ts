@@ -168,6 +168,26 @@ Deno.test("kv http: HEAD answers as GET does, without the body; a wrong method's
   assert.deepEqual([post.status, post.headers.get("Allow")], [405, "GET, HEAD"]);
 });
 
+Deno.test("kv http: a client that goes away in the middle of its body is its own failure, not an internal error with a stack in the log", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  const { hostname, port } = new URL(http.url);
+  const connection = await Deno.connect({ hostname, port: Number(port) });
+  await connection.write(new TextEncoder().encode(
+    "PUT /v1/records/person1 HTTP/1.1\r\nHost: kv\r\nContent-Type: application/json\r\n" +
+      'Content-Length: 1000\r\n\r\n{"age":',
+  ));
+  connection.close();
+  const outcomes = async () =>
+    (await call(http, "GET", "metrics")).text.split("\n")
+      .filter((line) => line.startsWith(`kv_http_requests_total{operation="put"`));
+  await waitFor(async () => (await outcomes()).length > 0, { what: "the PUT to be counted" });
+  assert.deepEqual(await outcomes(), [
+    `kv_http_requests_total{operation="put",outcome="bad_request"} 1`,
+  ]);
+  assert.deepEqual(http.stderr.filter((line) => /internal error|^\s+at /.test(line)), []);
+});
+
 Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and header", async () => {
   await using cluster = await KvCluster.start(2);
   await using http = await HttpProcess.start([
