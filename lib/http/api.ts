@@ -36,7 +36,7 @@ import { KvInputError, KvUnavailableError } from "../client/errors.ts";
 import { Float, toValue } from "../client/values.ts";
 import { parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { toJsonText, type Value } from "../record/value.ts";
-import { MAX_LINE_BYTES } from "../limits.ts";
+import { MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { describeError } from "../base/describe_error.ts";
 import { consoleAsset } from "./assets.ts";
 import { Metrics, type Outcome } from "./metrics.ts";
@@ -432,6 +432,7 @@ function recordLineValue(text: string, key: string): Value {
  * holds other digits.
  */
 function jsonValue(text: string): Value {
+  checkJsonDepth(text);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text, floatReviver);
@@ -443,6 +444,42 @@ function jsonValue(text: string): Value {
   }
   return toValue(parsed);
 }
+
+/**
+ * Refuses JSON nested deeper than a value may be before parsing it: `JSON.parse`'s reviver
+ * walks the parsed tree recursively, so a body of a few hundred thousand `[` overflowed the
+ * stack (a 500) before {@link toValue} could say the value is too deep.
+ */
+function checkJsonDepth(text: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (inString) {
+      if (code === BACKSLASH) index++;
+      else if (code === QUOTE) inString = false;
+    } else if (code === QUOTE) {
+      inString = true;
+    } else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
+      // A value's objects nest MAX_NESTING_DEPTH deep below the record: one more level is
+      // already refused by toValue, with the path; past it the parse is not worth its stack.
+      if (++depth > MAX_NESTING_DEPTH + 1) {
+        throw new KvInputError(
+          `the body nests deeper than ${MAX_NESTING_DEPTH} levels (MAX_NESTING_DEPTH)`,
+        );
+      }
+    } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
 
 function floatReviver(
   this: unknown,

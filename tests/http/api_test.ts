@@ -188,6 +188,25 @@ Deno.test("kv http: a client that goes away in the middle of its body is its own
   assert.deepEqual(http.stderr.filter((line) => /internal error|^\s+at /.test(line)), []);
 });
 
+Deno.test("kv http: a JSON body nested past what the stack can parse is a 400 naming the depth limit, not a 500", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  const depth = 200_000;
+  for (const body of ['{"a":'.repeat(depth) + "1" + "}".repeat(depth), "[".repeat(depth)]) {
+    const put = await call(http, "PUT", "v1/records/deep", body);
+    assert.deepEqual([put.status, JSON.parse(put.text).error], [
+      400,
+      "the body nests deeper than 64 levels (MAX_NESTING_DEPTH)",
+    ]);
+  }
+  // Brackets and escaped quotes inside strings are no nesting.
+  const text = `[{"\\`.repeat(100) + `\\` + "{".repeat(100);
+  const strings = await call(http, "PUT", "v1/records/deep", JSON.stringify({ a: text, b: {} }));
+  assert.equal(strings.status, 200, strings.text);
+  assert.equal(JSON.parse((await call(http, "GET", "v1/records/deep/a")).text).value, text);
+  assert.deepEqual(http.stderr.filter((line) => /internal error/.test(line)), []);
+});
+
 Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and header", async () => {
   await using cluster = await KvCluster.start(2);
   await using http = await HttpProcess.start([
