@@ -18,8 +18,14 @@ const answer = (description: string, schema: string) => ({
   content: json(ref(schema)),
 });
 const failure = (description: string) => ({ description, content: json(ref("Error")) });
+/** What any route may answer, whatever it does: a URL past the limit, a missing token. */
+const REQUEST_FAILURES = {
+  "401": failure("With --tokens-file: no 'Authorization: Bearer' of a listed token."),
+  "414": failure("The URL's path and query are over --max-path-bytes."),
+};
 const FAILURES = {
   "400": failure("A bad key, path, value or parameter; the message says what."),
+  ...REQUEST_FAILURES,
   "503": failure("The cluster could not answer (replicas unreachable), or the server is busy."),
 };
 const VERSION = {
@@ -108,7 +114,11 @@ function recordOperations(): Record<string, unknown> {
         schema: { type: "boolean", default: false },
       }],
       responses: {
-        "200": answer("The record.", "Entry"),
+        "200": {
+          description: "The record, or with replicas=true each replica's copy.",
+          headers: { Warning: { $ref: "#/components/headers/Warning" } },
+          content: json({ oneOf: [ref("Entry"), ref("Replicas")] }),
+        },
         "404": answer("No such record (value is null).", "Entry"),
         ...FAILURES,
       },
@@ -181,6 +191,7 @@ function clusterPaths(): Record<string, unknown> {
               properties: { servers: { type: "array", items: ref("Server") } },
             }),
           },
+          ...REQUEST_FAILURES,
         },
       },
     },
@@ -194,6 +205,7 @@ function clusterPaths(): Record<string, unknown> {
             description: "k or more servers are down or unrepaired: reads may not be exact.",
             content: json(ref("Health")),
           },
+          "414": REQUEST_FAILURES["414"],
         },
       },
     },
@@ -206,6 +218,7 @@ function clusterPaths(): Record<string, unknown> {
             description: "Metrics.",
             content: { "text/plain": { schema: { type: "string" } } },
           },
+          ...REQUEST_FAILURES,
         },
       },
     },
@@ -275,6 +288,28 @@ function recordSchemas(): Record<string, unknown> {
       properties: {
         key: { type: "string" },
         version: { ...VERSION, description: "The version written on every replica." },
+      },
+    },
+    Replicas: {
+      type: "object",
+      required: ["key", "agree", "replicas"],
+      properties: {
+        key: { type: "string" },
+        agree: { type: "boolean", description: "Every replica that answered holds one version." },
+        replicas: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["server", "state"],
+            properties: {
+              server: { type: "string" },
+              state: { type: "string", enum: ["found", "deleted", "missing", "unreachable"] },
+              version: { ...VERSION, description: "found and deleted: the copy's version." },
+              value: { allOf: [ref("Value")], description: "found: the copy's value." },
+              error: { type: "string", description: "unreachable: why." },
+            },
+          },
+        },
       },
     },
     DeleteResult: {

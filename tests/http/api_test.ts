@@ -101,6 +101,31 @@ Deno.test("kv http: records, queries, keys and servers over real sockets", async
     "key",
     "version",
   ]]);
+  // Every operation the document lists answers a URL over --max-path-bytes with a 414 it lists.
+  for (const [template, operations] of Object.entries(openapi.paths)) {
+    const path = template.slice(1).replace("{key}", "person2").replace("{fields}", "street");
+    for (const [method, operation] of Object.entries(operations as object)) {
+      if (method === "parameters") continue;
+      const long = await call(http, method.toUpperCase(), `${path}?pad=${"x".repeat(17_000)}`);
+      assert.equal(long.status, 414, `${method} ${path}`);
+      assert.ok("414" in operation.responses, `${method} ${template} lists 414`);
+    }
+  }
+  // A ?replicas=true answer holds what the document's Replicas schema says, and no more.
+  const { Replicas } = openapi.components.schemas;
+  const replicas = JSON.parse((await call(http, "GET", "v1/records/p%202?replicas=true")).text);
+  assert.deepEqual(Object.keys(replicas).sort(), [...Replicas.required].sort());
+  const item = Replicas.properties.replicas.items;
+  for (const copy of replicas.replicas) {
+    assert.ok(item.required.every((name: string) => name in copy), JSON.stringify(copy));
+    assert.ok(Object.keys(copy).every((name) => name in item.properties), JSON.stringify(copy));
+    assert.ok(item.properties.state.enum.includes(copy.state), copy.state);
+  }
+  const get200 = openapi.paths["/v1/records/{key}"].get.responses["200"];
+  assert.deepEqual(get200.content["application/json"].schema.oneOf, [
+    { $ref: "#/components/schemas/Entry" },
+    { $ref: "#/components/schemas/Replicas" },
+  ]);
   const page = await call(http, "GET", "");
   assert.match(page.headers.get("Content-Type") ?? "", /^text\/html/);
   assert.match(page.text, /<title>kv console<\/title>/);
