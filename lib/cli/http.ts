@@ -140,6 +140,8 @@ async function runHttp(args: string[]): Promise<number> {
       version: VERSION,
       ...limits,
       tokens,
+      // On loopback without tokens, a browser page could rebind a name of its own to it.
+      loopbackHostsOnly: tokens === undefined && isLoopback(listen.hostname),
       log: (line) => logger.error(line),
     });
     const server = serve(api, { ...listen, ...tls });

@@ -67,6 +67,14 @@ export interface HttpApiOptions {
    * `/healthz`; default none (no authentication).
    */
   tokens?: BearerTokens;
+  /**
+   * Serve only requests addressed to this machine's loopback by name (`Host` localhost,
+   * 127.0.0.0/8 or [::1]), refusing others with 403: what a `kv http` on loopback without
+   * tokens needs, since any web page this machine's browser opens can point a host name
+   * of its own at 127.0.0.1 and then read and write through it as its own origin (DNS
+   * rebinding). Default false.
+   */
+  loopbackHostsOnly?: boolean;
 }
 
 /** Paths served without a token: the console's page (which then asks for one) and health. */
@@ -107,6 +115,7 @@ export class HttpApi {
   readonly #maxConcurrent: number;
   readonly #log: (message: string) => void;
   readonly #tokens: BearerTokens | undefined;
+  readonly #loopbackHostsOnly: boolean;
   readonly #metrics = new Metrics();
   #inFlight = 0;
 
@@ -124,6 +133,7 @@ export class HttpApi {
     this.#maxConcurrent = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
     this.#log = options.log ?? console.error;
     this.#tokens = options.tokens;
+    this.#loopbackHostsOnly = options.loopbackHostsOnly ?? false;
   }
 
   /**
@@ -154,6 +164,15 @@ export class HttpApi {
       const pathBytes = url.pathname.length + url.search.length;
       if (pathBytes > this.#maxPathBytes) {
         throw new HttpError(414, `the URL path is ${pathBytes} bytes, over ${this.#maxPathBytes}`);
+      }
+      // The URL's host is the request's Host header (HTTP/2's :authority).
+      if (this.#loopbackHostsOnly && !isLoopbackHost(url.hostname)) {
+        throw new HttpError(
+          403,
+          `this kv http serves requests addressed to localhost, 127.0.0.1 or [::1] only, not ` +
+            `'${url.host}': a web page can point another name at this machine; give kv http ` +
+            "--tokens-file to serve other names",
+        );
       }
       if (this.#tokens !== undefined && !PUBLIC_PATHS.has(url.pathname)) {
         if (!await this.#tokens.allows(request.headers.get("Authorization"))) {
@@ -335,6 +354,12 @@ export class HttpApi {
  */
 function readMethod(method: string): string {
   return method === "HEAD" ? "GET" : method;
+}
+
+/** Whether a URL's host name (IPv6 in brackets) is this machine's loopback: localhost, 127.0.0.0/8 or ::1. */
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 function allow(method: string, methods: readonly string[]): void {

@@ -3,6 +3,7 @@ import { HttpProcess } from "../helpers/http_process.ts";
 import { KvCluster } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
+import { withDeadline } from "../helpers/wait.ts";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 
@@ -28,6 +29,51 @@ Deno.test("kv http --tokens-file: the API needs a listed bearer token; the conso
     assert.equal((await ask("")).status, 200);
     assert.equal((await ask("console.js")).status, 200);
     assert.equal((await ask("healthz")).status, 200);
+  } finally {
+    await Deno.remove(tokens);
+  }
+});
+
+/** The status line's code of a GET of `path` sent with `Host: host` (fetch cannot set Host). */
+async function statusWithHost(url: string, path: string, host: string): Promise<number> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    const request = `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+    await conn.write(new TextEncoder().encode(request));
+    const text = await withDeadline(new Response(conn.readable).text(), {
+      what: `the answer to GET ${path} with Host ${host}`,
+      onTimeout: () => conn.close(),
+    });
+    return Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+Deno.test("kv http on loopback without --tokens-file serves only requests addressed to loopback: a page rebinding its own name to 127.0.0.1 is refused", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  const port = new URL(http.url).port;
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST`, `[::1]:${port}`]) {
+    assert.equal(await statusWithHost(http.url, "/v1/records/a", host), 404, host);
+  }
+  for (const host of [`attacker.example:${port}`, `localhost.attacker.example`, "10.0.0.5"]) {
+    assert.equal(await statusWithHost(http.url, "/v1/records/a", host), 403, host);
+    assert.equal(await statusWithHost(http.url, "/", host), 403, host);
+  }
+  // With tokens, a token is the proof a page cannot forge: any name is served.
+  const tokens = await Deno.makeTempFile();
+  await Deno.writeTextFile(tokens, `${TOKEN}\n`);
+  try {
+    await using guarded = await HttpProcess.start([
+      "-s",
+      cluster.serverFile,
+      "--tokens-file",
+      tokens,
+    ]);
+    assert.equal(await statusWithHost(guarded.url, "/healthz", "attacker.example"), 200);
   } finally {
     await Deno.remove(tokens);
   }
