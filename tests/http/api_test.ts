@@ -199,7 +199,7 @@ Deno.test("kv http: a client that goes away in the middle of its body is its own
   const { hostname, port } = new URL(http.url);
   const connection = await Deno.connect({ hostname, port: Number(port) });
   await connection.write(new TextEncoder().encode(
-    "PUT /v1/records/person1 HTTP/1.1\r\nHost: kv\r\nContent-Type: application/json\r\n" +
+    "PUT /v1/records/person1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
       'Content-Length: 1000\r\n\r\n{"age":',
   ));
   connection.close();
