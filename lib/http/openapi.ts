@@ -18,9 +18,15 @@ const answer = (description: string, schema: string) => ({
   content: json(ref(schema)),
 });
 const failure = (description: string) => ({ description, content: json(ref("Error")) });
-/** What any route may answer, whatever it does: a URL past the limit, a missing token. */
+/**
+ * What any route may answer, whatever it does: a URL past the limit, a missing token, a
+ * name other than loopback's.
+ */
 const REQUEST_FAILURES = {
   "401": failure("With --tokens-file: no 'Authorization: Bearer' of a listed token."),
+  "403": failure(
+    "On loopback without --tokens-file: a Host other than localhost, 127.0.0.0/8 or [::1].",
+  ),
   "414": failure("The URL's path and query are over --max-path-bytes."),
 };
 const FAILURES = {
@@ -205,6 +211,7 @@ function clusterPaths(): Record<string, unknown> {
             description: "k or more servers are down or unrepaired: reads may not be exact.",
             content: json(ref("Health")),
           },
+          "403": REQUEST_FAILURES["403"],
           "414": REQUEST_FAILURES["414"],
         },
       },
