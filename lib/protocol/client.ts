@@ -462,8 +462,10 @@ export class ServerClient {
       );
     } catch (error) {
       client.close();
-      // A TLS server hangs up on the plain bytes of a HELLO: say what is likely wrong.
-      const hint = error instanceof ConnectionError && credentials.tlsCaCerts === undefined
+      // A TLS server hangs up on the plain bytes of a HELLO: say what is likely wrong. One
+      // that never answers is hung or slow, not TLS (which would have hung up).
+      const hint = error instanceof ConnectionError && !(error instanceof RequestTimeoutError) &&
+          credentials.tlsCaCerts === undefined
         ? " before answering HELLO (a TLS server? connect with --tls-ca)"
         : "";
       throw new ConnectionError(`cannot connect to ${where}: ${osReason(error)}${hint}`, {
