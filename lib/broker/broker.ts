@@ -888,17 +888,11 @@ export class Broker {
             `replicas (${written.failures.join("; ")}); repeat it when the servers are back`,
         };
       }
-      let held: Version | undefined;
-      let superseded = false;
-      for (const result of written.results) {
-        if (result.kind === "stale") {
-          if (first !== undefined && this.#ownSince(result.version, version)) {
-            superseded ||= compareVersions(result.version, version) > 0;
-          } else held = held === undefined ? result.version : newerVersion(held, result.version);
-        } else if (result.kind === "deleted" && result.existed) existed = true;
-      }
+      const met = this.#judgeWrite(written.results, version, first !== undefined);
+      existed ||= met.existed;
+      let held = met.held;
       // A later write of this broker stands for this one: it competes with others itself.
-      if (superseded) return { kind: "done", existed: true, version };
+      if (met.superseded) return { kind: "done", existed: true, version };
       if (held === undefined && !probed && !this.#meetsEveryWrite(list, written.trusted)) {
         probed = true;
         held = await this.#newerVersion(key, version);
@@ -915,6 +909,30 @@ export class Broker {
       error: `${verb} of '${key}' met a newer write on every one of ${MAX_WRITE_ATTEMPTS} ` +
         `attempts (the key is being written elsewhere); the newest write stands`,
     };
+  }
+
+  /**
+   * What a write at `version` met on its servers: the newest version held (STALE) of
+   * another broker, or of this one when not `again` ({@link Broker.putEncodedAgain}),
+   * whether a later write of this broker's own superseded it (only `again`), and whether
+   * a DELETE found the key.
+   */
+  #judgeWrite(
+    results: readonly (PutResult | DeleteResult)[],
+    version: Version,
+    again: boolean,
+  ): { held: Version | undefined; superseded: boolean; existed: boolean } {
+    let held: Version | undefined;
+    let superseded = false;
+    let existed = false;
+    for (const result of results) {
+      if (result.kind === "stale") {
+        if (again && this.#ownSince(result.version, version)) {
+          superseded ||= compareVersions(result.version, version) > 0;
+        } else held = held === undefined ? result.version : newerVersion(held, result.version);
+      } else if (result.kind === "deleted" && result.existed) existed = true;
+    }
+    return { held, superseded, existed };
   }
 
   /**
