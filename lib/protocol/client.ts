@@ -1029,7 +1029,7 @@ export class ServerClient {
     this.#pending.push({ requestId, maxAnswerBytes, deadline, decoder, settle });
     this.#queued++;
     if (this.#timeoutTimer === undefined) this.#armTimeout(this.#requestTimeoutMs);
-    if (this.#mayWrite()) this.#startFlush();
+    if (this.#mayWrite()) this.#startFlush(!held && this.#queued === 1);
   }
 
   /**
@@ -1064,12 +1064,25 @@ export class ServerClient {
    * Every connection of the process due to write in a turn shares one `setImmediate`
    * ({@link ServerClient.#flushDue}): fifty connections each reading one GET (as
    * `kv bench --clients 50` does) made fifty immediates a turn.
+   *
+   * A `lone` request — the first queued on a connection with no answer outstanding — goes
+   * at the next microtask instead: requests made before that microtask runs still join
+   * it, and those made later are held behind it ({@link ServerClient.#mayWrite}), so
+   * waiting for the end of the turn would gather nothing more and only add the
+   * immediate's cost to every round trip of a client that asks one thing at a time.
    */
-  #startFlush(): void {
+  #startFlush(lone = false): void {
     if (this.#flushing) return;
     this.#flushing = true;
-    if (ServerClient.#due.push(this) === 1) setImmediate(ServerClient.#flushDue);
+    if (lone) queueMicrotask(this.#flushLone);
+    else if (ServerClient.#due.push(this) === 1) setImmediate(ServerClient.#flushDue);
   }
+
+  /** {@link ServerClient.#flush} for a microtask: made once, not per request. */
+  #flushLone = (): void => {
+    // #flush settles every failure itself: its promise never rejects.
+    this.#flush();
+  };
 
   /** Connections of the process whose writes wait for the end of this turn, in order. */
   static #due: ServerClient[] = [];

@@ -202,6 +202,25 @@ Deno.test("a request that waited for a slot and cannot be encoded (a caller's mi
   await stop();
 });
 
+Deno.test("requests made on an idle connection in one run of code share the lone request's write", async () => {
+  const SENT = 3;
+  const framesPerRead: number[] = [];
+  let seen = 0;
+  const allArrived = Promise.withResolvers<void>();
+  const fake = fakeServer((connection, frameCount) => {
+    framesPerRead.push(frameCount - seen);
+    seen = frameCount;
+    if (frameCount === 1) helloThenSilence(connection, frameCount);
+    if (frameCount === 1 + SENT) allArrived.resolve();
+  });
+  const client = await connectClient(fake.address);
+  for (let index = 0; index < SENT; index++) client.ping().catch(() => {});
+  await withDeadline(allArrived.promise, { what: "the PINGs at the fake server" });
+  assert.deepEqual(framesPerRead, [1, SENT], "HELLO alone, then the PINGs in one read");
+  await client.close();
+  await fake.stop();
+});
+
 Deno.test("requests made one turn apart while an earlier one awaits its answer are held, then all sent", async () => {
   const HELD = 9;
   let conn: Deno.TcpConn | undefined;
