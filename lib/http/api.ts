@@ -35,6 +35,14 @@ import { type JsonEntry, type KvCore, MAX_KEYS_PAGE, replicasAgree } from "../cl
 import { KvInputError, KvUnavailableError } from "../client/errors.ts";
 import { Float, toValue } from "../client/values.ts";
 import { parseRecordLine, RecordParseError } from "../record/parse.ts";
+import {
+  BACKSLASH,
+  CLOSE_BRACE,
+  CLOSE_BRACKET,
+  DOUBLE_QUOTE,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+} from "../record/grammar.ts";
 import { toJsonText, type Value } from "../record/value.ts";
 import { MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { describeError } from "../base/describe_error.ts";
@@ -482,8 +490,8 @@ function checkJsonDepth(text: string): void {
     const code = text.charCodeAt(index);
     if (inString) {
       if (code === BACKSLASH) index++;
-      else if (code === QUOTE) inString = false;
-    } else if (code === QUOTE) {
+      else if (code === DOUBLE_QUOTE) inString = false;
+    } else if (code === DOUBLE_QUOTE) {
       inString = true;
     } else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
       // A value's objects nest MAX_NESTING_DEPTH deep below the record: one more level is
@@ -498,13 +506,6 @@ function checkJsonDepth(text: string): void {
     }
   }
 }
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 
 function floatReviver(
   this: unknown,

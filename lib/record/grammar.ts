@@ -43,6 +43,8 @@ export const SEMICOLON = 0x3b;
 export const UPPER_E = 0x45;
 /** `[`: a bare value may not start with it (kv has no lists; quote it to store the text). */
 export const OPEN_BRACKET = 0x5b;
+/** `]`: closes a JSON array (kv has none; HTTP bodies are JSON and may hold them). */
+export const CLOSE_BRACKET = 0x5d;
 /** `\\`: starts an escape inside a quoted string. */
 export const BACKSLASH = 0x5c;
 /** `e`: starts a number's exponent, as `E` does. */
