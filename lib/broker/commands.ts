@@ -29,7 +29,8 @@
  * - PUT: `{"op":"PUT","key":"person1","stored":true,"version":"0192…"}`
  * - KEYS: `{"op":"KEYS","prefix":"person","limit":100,"keys":["person1"],"more":false}`;
  *   when more match, `"more":true` and `"next"`: the last key listed, the `after` of the
- *   next page (`KEYS person 100 person99`)
+ *   next page (`KEYS person 100 person99`); a listing that started after a key says so in
+ *   `"after"`
  * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2,"repaired":true,"hints":0},{"server":"127.0.0.1:8001","up":false,"error":"…","hints":3}]}`
  * - HELP: `{"op":"HELP","commands":[{"word":"GET","usage":"GET key","summary":"…","example":"GET person1"},…]}`
  *   (`HELP GET`: the one command)
@@ -111,6 +112,8 @@ export type Answer =
     op: "KEYS";
     prefix: string;
     limit: number;
+    /** The key the listing started after, when one was given. */
+    after?: string;
     keys: string[];
     more: boolean;
     /** When `more`: the last key listed, where the next page starts after. */
@@ -560,9 +563,16 @@ async function runOtherCommand(
     }
     case "KEYS": {
       const answer = await broker.keys(command.prefix, command.limit, command.after);
-      const { prefix, limit } = command;
+      const { prefix, limit, after } = command;
       const next = answer.more ? answer.keys.at(-1) : undefined;
-      return { op: "KEYS", prefix, limit, ...answer, ...(next === undefined ? {} : { next }) };
+      return {
+        op: "KEYS",
+        prefix,
+        limit,
+        ...(after === "" ? {} : { after }),
+        ...answer,
+        ...(next === undefined ? {} : { next }),
+      };
     }
     case "SERVERS":
       return { op: "SERVERS", servers: await broker.servers() };
@@ -760,9 +770,12 @@ function humanLines(
     case "PUT":
       return [paint("green", `STORED: ${showKey((answer as { key: string }).key)}`)];
     case "KEYS": {
-      const { keys, next, prefix, limit } = answer as Extract<Answer, { op: "KEYS" }>;
+      const { keys, next, prefix, limit, after } = answer as Extract<Answer, { op: "KEYS" }>;
       const lines = keys.map(showKey);
-      if (keys.length === 0) lines.push(paint("yellow", `NO KEYS start with '${showKey(prefix)}'`));
+      if (keys.length === 0) {
+        const since = after === undefined ? "" : ` after '${showKey(after)}'`;
+        lines.push(paint("yellow", `NO KEYS start with '${showKey(prefix)}'${since}`));
+      }
       if (next !== undefined) {
         lines.push(
           paint(

@@ -160,6 +160,10 @@ Deno.test("formatAnswer prints human text in the data's dialect", () => {
     formatAnswer({ op: "KEYS", prefix: "x", limit: 2, keys: [], more: false }),
     "NO KEYS start with 'x'",
   );
+  assert.equal(
+    formatAnswer({ op: "KEYS", prefix: "p", limit: 2, after: "zz", keys: [], more: false }),
+    "NO KEYS start with 'p' after 'zz'",
+  );
   assert.equal(formatAnswer({ op: "GET", key: "a\nb", found: false }), `NOT FOUND: "a\\nb"`);
   assert.equal(formatAnswer({ op: "EXIT" }), "");
 });
