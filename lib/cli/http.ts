@@ -33,7 +33,8 @@ import {
 } from "./security_flags.ts";
 import { DEFAULT_SERVER_FILE, serverFile, SERVERS_ENV } from "./oneshot.ts";
 import { VERSION } from "./run.ts";
-import { isLoopback, untilSignal } from "./server.ts";
+import { untilSignal } from "./server.ts";
+import { isLoopback } from "../base/host_port.ts";
 import { hostPort } from "../base/host_port.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";

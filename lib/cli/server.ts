@@ -46,7 +46,7 @@ import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { listenFailure } from "./listen_error.ts";
-import { hostPort } from "../base/host_port.ts";
+import { hostPort, isLoopback } from "../base/host_port.ts";
 
 /** Most connections `--max-connections` accepts (each holds a 64 KiB read buffer). */
 export const MAX_CONNECTIONS_LIMIT = 100_000;
@@ -252,23 +252,6 @@ function parseAddress(text: string): string {
   }
   const bracketed = /^\[(.+)\]$/.exec(text);
   return bracketed === null ? text : bracketed[1];
-}
-
-/**
- * Whether `hostname` reaches this machine only: 127.0.0.0/8, ::1 or localhost. Anything
- * else (0.0.0.0 and :: included) may be reached from the network, so `kv server` asks for
- * `--auth-file` (or `--insecure`) there.
- *
- * @example
- * ```ts
- * isLoopback("127.0.0.1"); // true
- * isLoopback("::1"); // true
- * isLoopback("0.0.0.0"); // false: every interface, the network's too
- * ```
- */
-export function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "::1" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 /** The auth keys and TLS certificate the flags name, read and checked. */

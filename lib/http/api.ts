@@ -46,6 +46,7 @@ import {
 import { toJsonText, type Value } from "../record/value.ts";
 import { MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { describeError } from "../base/describe_error.ts";
+import { isLoopback } from "../base/host_port.ts";
 import { consoleAsset } from "./assets.ts";
 import { Metrics, type Outcome } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -174,7 +175,7 @@ export class HttpApi {
         throw new HttpError(414, `the URL path is ${pathBytes} bytes, over ${this.#maxPathBytes}`);
       }
       // The URL's host is the request's Host header (HTTP/2's :authority).
-      if (this.#loopbackHostsOnly && !isLoopbackHost(url.hostname)) {
+      if (this.#loopbackHostsOnly && !isLoopback(url.hostname)) {
         throw new HttpError(
           403,
           `this kv http serves requests addressed to localhost, 127.0.0.1 or [::1] only, not ` +
@@ -362,12 +363,6 @@ export class HttpApi {
  */
 function readMethod(method: string): string {
   return method === "HEAD" ? "GET" : method;
-}
-
-/** Whether a URL's host name (IPv6 in brackets) is this machine's loopback: localhost, 127.0.0.0/8 or ::1. */
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 function allow(method: string, methods: readonly string[]): void {
