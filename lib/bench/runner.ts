@@ -500,14 +500,16 @@ class Run {
    * when the run is over; `now` is that clock read last. Closed loop: now.
    */
   #take(now: number): number | undefined {
-    const due = this.#intervalMs === undefined
-      ? now
-      : this.#startMs + this.#issued * this.#intervalMs;
+    // Judged by its offset from the start, not by `due - start`: (start + offset) - start
+    // can round below the offset, which let a run at 2000 a second for 1 s issue 2001.
+    const offset = this.#intervalMs === undefined
+      ? now - this.#startMs
+      : this.#issued * this.#intervalMs;
     if (this.#operations !== undefined && this.#issued >= this.#operations) return undefined;
-    if (this.#durationMs !== undefined && due - this.#startMs >= this.#durationMs) return undefined;
+    if (this.#durationMs !== undefined && offset >= this.#durationMs) return undefined;
     if (this.#durationMs !== undefined && now - this.#startMs >= this.#durationMs) return undefined;
     this.#issued++;
-    return due;
+    return this.#intervalMs === undefined ? now : this.#startMs + offset;
   }
 
   async #work(client: Kv): Promise<void> {
