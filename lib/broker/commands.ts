@@ -436,6 +436,14 @@ function parsePath(rest: string): string[] {
   return segments;
 }
 
+/**
+ * What a PUT naming a field twice is told: a record stored keeps each name once, and
+ * `--duplicate-keys last-wins` reads `-i` lines only (README: "a PUT naming one twice is
+ * always refused"), so the hint is to write the record again.
+ */
+const DUPLICATE_KEY_ADVICE =
+  "; name each field once (--duplicate-keys applies to -i lines, not PUT)";
+
 function parsePut(rest: string, restColumn: number): Command {
   if (rest === "") {
     throw new CommandError("PUT", `PUT needs a record line, e.g. PUT person1: { "age" : 22 }`);
@@ -445,7 +453,9 @@ function parsePut(rest: string, restColumn: number): Command {
     return { op: "PUT", key, value };
   } catch (error) {
     if (!(error instanceof RecordParseError)) throw error;
-    throw new CommandError("PUT", `column ${restColumn + error.column}: ${error.reason}`);
+    // As an -i line's message points at --duplicate-keys, a PUT's says what to do instead.
+    const advice = error.duplicateKey === undefined ? "" : DUPLICATE_KEY_ADVICE;
+    throw new CommandError("PUT", `column ${restColumn + error.column}: ${error.reason}${advice}`);
   }
 }
 

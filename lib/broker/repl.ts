@@ -87,26 +87,52 @@ export async function answerLine(broker: Broker, line: string): Promise<Answer |
 }
 
 /**
+ * How a piped session went, counted over the answers printed: what {@link runSession}
+ * resolves to, so that a script's exit code can say whether every command succeeded.
+ */
+export interface SessionSummary {
+  /** Answers printed (a blank line or a comment has none). */
+  readonly commands: number;
+  /**
+   * Answers to a line the user got wrong, which the same line would get again: it is
+   * unreadable (too long, not UTF-8), no command, or malformed (a record that does not
+   * parse, a key that is not one), or a PUT every server refused as over its frame limit.
+   */
+  readonly mistakes: number;
+  /**
+   * Answers the cluster could not give for sure: an `ERROR` (too few servers reachable) or
+   * one carrying a `WARNING`. `NOT FOUND` is an answer, not a failure.
+   */
+  readonly failures: number;
+}
+
+/**
  * Answers every line of `lines` (in batches, as `readLineBatches` yields them, or still
  * bytes, as `readRawLineBatches` does: a plain `GET key` is then read without decoding
  * the line) until EXIT or the end of input, printing the answers in input order. Commands
  * are pipelined (`lib/broker/pipeline.ts`): up to `window` lines are read ahead
  * and run at once, and a command waits only for earlier unfinished commands it
  * could see (`PUT k` then `GET k` answers the PUT's value). An unreadable line
- * (too long, invalid UTF-8) gets an `INVALID` error answer.
+ * (too long, invalid UTF-8) gets an `INVALID` error answer. Resolves to how many answers
+ * were printed, and how many of them were mistakes or failures ({@link SessionSummary}).
  *
  * @example
  * ```ts
- * await runSession(broker, readRawLineBatches(Deno.stdin.readable), { json: true });
+ * const summary = await runSession(broker, readRawLineBatches(Deno.stdin.readable));
+ * if (summary.mistakes + summary.failures > 0) console.error("some commands failed");
  * ```
  */
 export async function runSession(
   broker: Broker,
   lines: AsyncIterable<readonly (ReadLine | ReadRawLine)[]>,
   options: PipedSessionOptions = {},
-): Promise<void> {
+): Promise<SessionSummary> {
   const output = options.output ?? new LineBuffer();
-  const print = (outcome: Outcome) => printOutcome(output, outcome, options);
+  const tally = { commands: 0, mistakes: 0, failures: 0 };
+  const print = (outcome: Outcome) => {
+    printOutcome(output, outcome, options);
+    countOutcome(tally, outcome);
+  };
   try {
     await runPipelined(
       lines,
@@ -117,6 +143,19 @@ export async function runSession(
     output.flush();
   } catch (error) {
     if (!(error instanceof StdoutError && error.readerGone)) throw error;
+  }
+  return tally;
+}
+
+/** Counts `outcome`, printed, in `tally` (see {@link SessionSummary}). */
+function countOutcome(
+  tally: { commands: number; mistakes: number; failures: number },
+  outcome: Outcome,
+): void {
+  tally.commands++;
+  if ("mistake" in outcome || "refused" in outcome) tally.mistakes++;
+  else if ("error" in outcome || ("warning" in outcome && outcome.warning !== undefined)) {
+    tally.failures++;
   }
 }
 
@@ -135,8 +174,10 @@ function planLine(
     line = input;
   }
   if (line.error !== undefined) {
-    const answer = { op: "INVALID", error: `input line ${line.lineNumber}: ${line.error}` };
-    return { access: { kind: "none" }, run: () => Promise.resolve(answer) };
+    const mistake = {
+      mistake: { op: "INVALID", error: `input line ${line.lineNumber}: ${line.error}` },
+    };
+    return { access: { kind: "none" }, run: () => Promise.resolve(mistake) };
   }
   const trimmed = line.text.trim();
   const metaCommand = options.metaCommand;
@@ -151,8 +192,8 @@ function planLine(
     command = parseCommand(line.text);
   } catch (error) {
     if (!(error instanceof CommandError)) throw error;
-    const answer = errorAnswer(error);
-    return { access: { kind: "none" }, run: () => Promise.resolve(answer) };
+    const mistake = { mistake: errorAnswer(error) };
+    return { access: { kind: "none" }, run: () => Promise.resolve(mistake) };
   }
   return command === undefined ? undefined : commandStep(broker, command);
 }
@@ -181,8 +222,16 @@ function printed<T>(print: (item: T) => void, item: T): boolean {
   }
 }
 
-/** What one input line gave: a command's answer, or the text a meta command printed. */
-type Outcome = Answer | MetaOutput;
+/**
+ * What one input line gave: a command's answer, the error answer to a line that is no
+ * command, or the text a meta command printed.
+ */
+type Outcome = Answer | Mistake | MetaOutput;
+
+/** The error answer to a line that is unreadable or no valid command (see {@link SessionSummary}). */
+interface Mistake {
+  readonly mistake: Answer;
+}
 
 /** What a meta command printed (an {@link Answer} has no `text`). */
 interface MetaOutput {
@@ -192,18 +241,19 @@ interface MetaOutput {
 /** The text `outcome` prints; "" for none (a blank line, EXIT in human text). */
 function outcomeText(outcome: Outcome | undefined, options: FormatOptions): string {
   if (outcome === undefined) return "";
-  return "text" in outcome ? outcome.text : formatAnswer(outcome, options);
+  if ("text" in outcome) return outcome.text;
+  return formatAnswer("mistake" in outcome ? outcome.mistake : outcome, options);
 }
 
 /** Whether `outcome` ends the session (see {@link endsSession}). */
 function endsWith(outcome: Outcome): boolean {
-  return !("text" in outcome) && endsSession(outcome);
+  return !("text" in outcome) && !("mistake" in outcome) && endsSession(outcome);
 }
 
 /** Adds `outcome`'s lines to `output`; a JSON answer as bytes, never made a string. */
 function printOutcome(output: LineBuffer, outcome: Outcome, options: FormatOptions): void {
   if (options.json && !("text" in outcome)) {
-    output.writeLineBytes(formatAnswerJson(outcome));
+    output.writeLineBytes(formatAnswerJson("mistake" in outcome ? outcome.mistake : outcome));
     return;
   }
   const text = outcomeText(outcome, options);

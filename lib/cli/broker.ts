@@ -16,7 +16,7 @@ import { openBroker, replicasFlag } from "./open_broker.ts";
 import { formatIndexSummary, indexFile, indexLines } from "../broker/indexer.ts";
 import { readRawLineBatches } from "../base/line_reader.ts";
 import type { Dialect } from "../record/format.ts";
-import { LogSink, runInteractive, runSession } from "../broker/repl.ts";
+import { LogSink, runInteractive, runSession, type SessionSummary } from "../broker/repl.ts";
 import { PIPELINE_WINDOW } from "../broker/pipeline.ts";
 import { readServerList, type ServerAddress, ServerFileError } from "../broker/server_list.ts";
 import type { TerminalOutput } from "../base/line_editor.ts";
@@ -29,6 +29,7 @@ import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_fla
 import type { Credentials } from "../protocol/credentials.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 import { describeFsError, withoutOsDetail } from "../base/fs_error.ts";
+import { EXIT_UNAVAILABLE } from "./oneshot.ts";
 
 /** Exit code of `--index-only` when some records could not be stored on all k replicas. */
 export const INDEX_FAILED_EXIT_CODE = 1;
@@ -99,8 +100,13 @@ and PUT go to the next servers of the list (--writes sloppy); beyond that the
 broker keeps serving, marks answers it cannot guarantee with a warning, and
 refuses writes, changing nothing.
 
-Exit codes: 0 success, 1 internal error (or --index-only with failed records),
-2 usage or input error, including fewer than k servers reachable with -i.`;
+Exit codes: 0 success (the REPL always); 1 internal error, or records of
+dataFile not stored; 2 usage or input error: bad flags, fewer than k servers
+reachable with -i, lines of dataFile skipped, or a piped command line that is
+a mistake (no command, malformed, a PUT over the servers' limit); ${EXIT_UNAVAILABLE} a piped
+command the cluster answered with ERROR or WARNING (NOT FOUND is no failure).
+Piped commands all run, whatever those before them answered; the exit code and
+one line on stderr tell a script that some failed, as sqlite3's do.`;
 
 /** The `kv broker` subcommand. */
 export const brokerCommand: Subcommand = {
@@ -162,8 +168,7 @@ async function runBroker(args: string[]): Promise<number> {
       paused: settings.dataPath !== undefined,
     });
     if (settings.dataPath === undefined) {
-      await serveCommands(broker, settings, settings.dialect ?? "assignment", logSink);
-      return 0;
+      return await serveCommands(broker, settings, settings.dialect ?? "assignment", logSink);
     }
     const { exitCode, dialect, stopped } = await indexData(
       broker,
@@ -174,8 +179,8 @@ async function runBroker(args: string[]): Promise<number> {
     // `-i -`: the records came on stdin, which then has no commands to give.
     if (settings.indexOnly || settings.dataPath === STDIN_PATH || stopped) return exitCode;
     background.resume();
-    await serveCommands(broker, settings, settings.dialect ?? dialect ?? "assignment", logSink);
-    return 0;
+    const outputDialect = settings.dialect ?? dialect ?? "assignment";
+    return await serveCommands(broker, settings, outputDialect, logSink, exitCode);
   } finally {
     // Read repairs still running finish first (each request is bounded by the timeout); a
     // background repair is cut short: what it did stands, and it starts over next time.
@@ -337,14 +342,17 @@ async function indexData(
 
 /**
  * Answers commands from stdin: the REPL when a person types them (stdin a
- * terminal, and a terminal to draw it on), else one answer per line.
+ * terminal, and a terminal to draw it on), else one answer per line. Resolves to
+ * the exit code: 0 for the REPL; for a script, `indexExitCode` (what `--index-only`
+ * would have exited with) when not 0, else {@link sessionExitCode}'s.
  */
 async function serveCommands(
   broker: Broker,
   settings: BrokerSettings,
   dialect: Dialect,
   logSink: LogSink,
-): Promise<void> {
+  indexExitCode = 0,
+): Promise<number> {
   const options = { json: settings.json, dialect };
   // Answers are coloured only for a person reading stdout.
   const color = !settings.json && Deno.stdout.isTerminal() && !Deno.noColor;
@@ -357,15 +365,50 @@ async function serveCommands(
       logSink,
       history: await openHistory(log),
     });
-  } else {
-    // Batches of a window's lines: each line's objects are made as the pipeline takes it.
-    const lines = readRawLineBatches(Deno.stdin.readable, { maxBatchLines: PIPELINE_WINDOW });
-    await runSession(broker, lines, { ...options, color });
+    return 0;
   }
+  // Batches of a window's lines: each line's objects are made as the pipeline takes it.
+  const lines = readRawLineBatches(Deno.stdin.readable, { maxBatchLines: PIPELINE_WINDOW });
+  const summary = await runSession(broker, lines, { ...options, color });
+  const sessionCode = sessionExitCode("broker", summary, log);
+  return indexExitCode !== 0 ? indexExitCode : sessionCode;
 
   function log(message: string): void {
     logSink.print(`kv broker: ${message}`);
   }
+}
+
+/**
+ * The exit code of a piped session, so that a script can tell whether every command
+ * succeeded, as `sqlite3` and `psql -v ON_ERROR_STOP=1` do; each command still runs
+ * (like `sqlite3` without `-bail`): {@link USAGE_EXIT_CODE} when a line was a mistake
+ * (the same line would fail again: fix it), else {@link EXIT_UNAVAILABLE} (as the one-shot
+ * commands) when the cluster answered a command with an error or a warning, else 0.
+ * A `NOT FOUND` is an answer, not a failure. When some failed, `log` gets one line
+ * counting them.
+ *
+ * @example
+ * ```ts
+ * sessionExitCode("broker", { commands: 3, mistakes: 1, failures: 0 }, console.error); // 2
+ * ```
+ */
+export function sessionExitCode(
+  command: string,
+  summary: SessionSummary,
+  log: (message: string) => void,
+): number {
+  const { commands, mistakes, failures } = summary;
+  if (mistakes + failures === 0) return 0;
+  const counts = [
+    ...(mistakes > 0 ? [`${mistakes} ${mistakes === 1 ? "was a mistake" : "were mistakes"}`] : []),
+    ...(failures > 0 ? [`${failures} the cluster could not answer for sure`] : []),
+  ];
+  const code = mistakes > 0 ? USAGE_EXIT_CODE : EXIT_UNAVAILABLE;
+  log(
+    `of ${commands} command${commands === 1 ? "" : "s"}, ${counts.join(" and ")} ` +
+      `(their answers on stdout say why); exit ${code} (see 'kv ${command} --help')`,
+  );
+  return code;
 }
 
 /**

@@ -23,7 +23,7 @@ import { parseRecordLine } from "../record/parse.ts";
 import type { Value } from "../record/value.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { LogSink, runInteractive, runSession } from "../broker/repl.ts";
-import { replTerminal } from "./broker.ts";
+import { replTerminal, sessionExitCode } from "./broker.ts";
 import { openHistory } from "./history.ts";
 import { serverAddress } from "../broker/server_list.ts";
 import { ServerProcess, ServerStartError } from "./server_process.ts";
@@ -203,12 +203,12 @@ async function runDemo(args: string[]): Promise<number> {
   };
   for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, stopOnSignal);
   try {
-    await runCluster(cluster, settings, stopLoad.signal);
+    const code = await runCluster(cluster, settings, stopLoad.signal);
     const summary = await cluster.shutDown();
     // After a signal, its handler prints the one line and exits; this is only a fallback.
     if (interrupted) return INTERRUPTED_EXIT_CODE;
     log(summary);
-    return 0;
+    return code;
   } catch (error) {
     if (error instanceof ServerStartError) throw new UserError(`kv demo: ${error.message}`);
     throw error;
@@ -220,13 +220,14 @@ async function runDemo(args: string[]): Promise<number> {
 
 /**
  * Generates the records, starts the servers, indexes the records (until
- * `stopLoad` aborts) and runs the REPL.
+ * `stopLoad` aborts) and runs the REPL; resolves to the exit code (a piped
+ * session's, see `sessionExitCode`).
  */
 async function runCluster(
   cluster: DemoCluster,
   settings: DemoSettings,
   stopLoad: AbortSignal,
-): Promise<void> {
+): Promise<number> {
   const dataPath = `${cluster.directory}/dataToIndex.txt`;
   const example = await writeDataset(dataPath, settings);
   await cluster.start(settings.serverCount);
@@ -245,7 +246,7 @@ async function runCluster(
   const summary = await whileProgressShows(() =>
     indexFile(broker, dataPath, { report: log, signal: stopLoad })
   );
-  if (cluster.stopping) return;
+  if (cluster.stopping) return INTERRUPTED_EXIT_CODE;
   log(formatIndexSummary(summary));
   writeLine(
     `kv demo: ${where}, ` +
@@ -266,9 +267,10 @@ async function runCluster(
       metaCompletions: META_COMPLETIONS,
       history: await openHistory(log),
     });
-  } else {
-    await runSession(broker, readLineBatches(Deno.stdin.readable), sessionOptions);
+    return 0;
   }
+  const session = await runSession(broker, readLineBatches(Deno.stdin.readable), sessionOptions);
+  return sessionExitCode("demo", session, log);
 }
 
 /**

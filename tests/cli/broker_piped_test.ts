@@ -49,3 +49,43 @@ Deno.test("piped GETs, PUTs and DELETEs of a few keys, many windows' lines in on
   assert.equal(answers.length, expected.length);
   answers.forEach((answer, n) => assert.deepEqual(answer, expected[n], `line ${n + 1}`));
 });
+
+Deno.test("a piped session exits 0 when every command was answered (NOT FOUND too), 2 after a mistake, 3 after an ERROR from the cluster, and says so on stderr", async () => {
+  // Servers with the smallest frame limit, so that a PUT can be refused as over it.
+  await using cluster = await KvCluster.start(2, {
+    server: () => ({ args: ["--max-frame-bytes", "65536"] }),
+  });
+  const run = async (script: string[]) => {
+    await using broker = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2"]);
+    await broker.send(script.join("\n"));
+    return await broker.finish();
+  };
+  const counted = /^kv broker: of \d+ commands?, .*; exit \d/m;
+
+  const answered = await run(["PUT a: 1", "GET a", "GET nope", "DELETE nope", "KEYS zz"]);
+  assert.equal(answered.code, 0, answered.stderr);
+  assert.doesNotMatch(answered.stderr, counted);
+
+  const big = `PUT big: { s: "${"x".repeat(70_000)}" }`;
+  const mistakes = await run(["PUT b: { x: 1; x: 2 }", "GET a", big, "NOPE", "GET b"]);
+  assert.equal(mistakes.code, 2, mistakes.stderr);
+  assert.equal(mistakes.stdout.split("\n").length, 5, "every command ran");
+  assert.match(
+    mistakes.stderr,
+    /^kv broker: of 5 commands, 3 were mistakes \(their answers on stdout say why\); exit 2 /m,
+  );
+
+  // With one of two servers down and k=2, a PUT cannot reach k servers; a GET still answers.
+  await cluster.servers[1].kill();
+  const failed = await run(["PUT c: 1", "GET a"]);
+  assert.equal(failed.code, 3, failed.stderr);
+  assert.match(failed.stdout, /^ERROR: .*\na : 1$/);
+  assert.match(
+    failed.stderr,
+    /^kv broker: of 2 commands, 1 the cluster could not answer for sure .*; exit 3 /m,
+  );
+  // A mistake outweighs a failure: it is the script's to fix.
+  const both = await run(["PUT c: 1", "NOPE"]);
+  assert.equal(both.code, 2, both.stderr);
+  assert.match(both.stderr, /of 2 commands, 1 was a mistake and 1 the cluster could not answer/);
+});
