@@ -322,7 +322,7 @@ async function resolveOutput(
       existing = await Deno.stat(target);
     }
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw cannotWrite(describeFsError(error));
+    if (!(error instanceof Deno.errors.NotFound)) throw cannotWrite(outputProblem(error));
     if (existing?.isSymlink) return undefined;
     existing = undefined;
   }
@@ -356,7 +356,7 @@ async function openReplacing(
           : `directory '${dirname(path)}' does not exist`,
       );
     }
-    throw cannotWrite(describeFsError(error));
+    throw cannotWrite(outputProblem(error));
   }
   const close = closeOnce(file);
   if (mode !== undefined) {
@@ -366,7 +366,7 @@ async function openReplacing(
     } catch (error) {
       close();
       await Deno.remove(temporaryPath).catch(() => {/* gone already */});
-      throw cannotWrite(describeFsError(error));
+      throw cannotWrite(outputProblem(error));
     }
   }
   return {
@@ -410,7 +410,7 @@ async function openDirect(
   try {
     file = await Deno.open(path, { write: true, create: true });
   } catch (error) {
-    throw cannotWrite(describeFsError(error));
+    throw cannotWrite(outputProblem(error));
   }
   const close = closeOnce(file);
   return {
@@ -418,6 +418,17 @@ async function openDirect(
     commit: () => Promise.resolve(close()),
     abandon: () => Promise.resolve(close()),
   };
+}
+
+/**
+ * Why `error` stops kv gen opening its output, with what to do when Deno refuses the path
+ * itself: it opens files under /dev and /proc (but /dev/null and the links to stdout)
+ * only with --allow-all, which kv does not ask for.
+ */
+function outputProblem(error: unknown): string {
+  const reason = describeFsError(error);
+  if (!(error instanceof Deno.errors.NotCapable)) return reason;
+  return `${reason}; write to standard output and redirect it instead: -o - > FILE`;
 }
 
 /** A `close` for `file` that is safe to call again after a failure. */

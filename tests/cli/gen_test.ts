@@ -256,6 +256,11 @@ Deno.test("kv gen mistakes exit 2 with exactly one line on stderr and no stack t
       ],
       [[...k, "-o", "adir"], "kv gen: cannot write 'adir': it is a directory"],
       [
+        [...k, "-o", "/dev/full"],
+        "kv gen: cannot write '/dev/full': kv is not allowed to access this path; write to " +
+        "standard output and redirect it instead: -o - > FILE",
+      ],
+      [
         [...k, "-m", "13", "-o", "keep.txt"],
         "kv gen: -m 13 is more than the 12 keys in " +
         `'${COMPAT_KEY_FILE}'; use -m 0..12`,
