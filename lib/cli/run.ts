@@ -125,10 +125,7 @@ export async function runCli(args: string[]): Promise<number> {
     return await dispatch(args);
   } catch (error) {
     // Output that cannot be written (a full disk behind a redirect) is one line too.
-    if (error instanceof StdoutError) {
-      console.error(`kv: ${error.message}`);
-      return USAGE_EXIT_CODE;
-    }
+    if (error instanceof StdoutError) return stdoutFailed("kv", error);
     throw error;
   }
 }
@@ -160,11 +157,19 @@ async function dispatch(args: string[]): Promise<number> {
       return USAGE_EXIT_CODE;
     }
     // Output that cannot be written (a full disk behind a redirect) is the command's one line.
-    if (error instanceof StdoutError) {
-      console.error(`kv ${command.name}: ${error.message}`);
-      return USAGE_EXIT_CODE;
-    }
+    if (error instanceof StdoutError) return stdoutFailed(`kv ${command.name}`, error);
     console.error(`kv ${command.name}: internal error (please report it):`, error);
     return 1;
   }
+}
+
+/**
+ * The exit code after standard output failed. Its reader gone (`kv keys | head -1`) means
+ * nobody wants more, as `kv broker` and `kv gen` take it: the command ends quietly, 0.
+ * Any other failure (a full disk behind a redirect) is one line led by `who`, and 2.
+ */
+function stdoutFailed(who: string, error: StdoutError): number {
+  if (error.readerGone) return 0;
+  console.error(`${who}: ${error.message}`);
+  return USAGE_EXIT_CODE;
 }

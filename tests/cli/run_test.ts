@@ -74,3 +74,19 @@ Deno.test("output that cannot be written is one line on stderr and exit 2", asyn
     assert.equal(stderr, `${command}: cannot write to standard output: No space left on device\n`);
   }
 });
+
+Deno.test("a command whose reader stops early (| head -n 0) ends quietly with exit 0", async () => {
+  const kv = [...TEST_KV.args].map((arg) => `'${arg}'`).join(" ");
+  // head -n 0 exits at once: kv, still starting, then writes into a pipe nobody reads.
+  for (const args of ["secret", "get --help"]) {
+    const child = new Deno.Command("bash", {
+      args: ["-c", `'${TEST_KV.command}' ${kv} ${args} | head -n 0; exit \${PIPESTATUS[0]}`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = await outputWithin(child, { what: `kv ${args} | head -n 0 to exit` });
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.deepEqual([output.code, stderr], [0, ""], `kv ${args}`);
+  }
+});
