@@ -987,11 +987,7 @@ export class Broker {
       asked = walk.take(this.#k - servers.length);
     }
     for (const position of walk.skipped) {
-      failures.push(
-        `${this.#pool.servers[list[position]].id} is down (${
-          this.#pool.downReason(list[position])
-        })`,
-      );
+      failures.push(this.#pool.downMessage(list[position]));
     }
     return { servers, failures };
   }

@@ -208,16 +208,13 @@ class ReplicaRead<T> implements ReplicaReplies {
       this.answered.length = this.#answeredCount;
       const skipped = this.#walk.skipped;
       if (skipped.length > 0) {
-        this.reasons.unshift(...skipped.map((position) => this.#downMessage(this.#list[position])));
+        this.reasons.unshift(
+          ...skipped.map((position) => this.#pool.downMessage(this.#list[position])),
+        );
       }
       this.#resolve(this.#finish(this, this.#key, this.#list));
     } catch (error) {
       this.#reject(error);
     }
-  }
-
-  /** `server is down (why)`, for a server the walk passed over. */
-  #downMessage(index: number): string {
-    return `${this.#pool.servers[index].id} is down (${this.#pool.downReason(index) ?? "closed"})`;
   }
 }

@@ -18,7 +18,7 @@
  * ```
  * @module
  */
-import type { Credentials } from "../protocol/credentials.ts";
+import { type Credentials, unknownIssuer } from "../protocol/credentials.ts";
 import { describeError } from "../base/describe_error.ts";
 import { type KeysOptions } from "../record/key.ts";
 import { invariant } from "../base/invariant.ts";
@@ -282,41 +282,101 @@ interface Slot {
   closedQuietly: boolean;
   /** The connection attempt under way, which callers share. */
   attempt: Promise<void> | undefined;
-  /** The server's refusal of this client's credentials in its last HELLO, if it refused them. */
-  refusal: ServerError | undefined;
+  /** Why its last connection attempt failed for this client's credentials, if it did. */
+  refusal: CredentialsRefusal | undefined;
 }
 
-/** The error codes of a HELLO that refused a client's credentials. */
-const CREDENTIAL_CODES: readonly number[] = [ErrorCode.AUTH_REQUIRED, ErrorCode.AUTH_FAILED];
+/**
+ * A server that is running but cannot be used with this client's credentials, so that
+ * reconnecting cannot help: the client must be given other ones.
+ *
+ * @example
+ * ```ts
+ * const refusal: CredentialsRefusal = {
+ *   kind: "ca",
+ *   reason: "invalid peer certificate: UnknownIssuer",
+ * };
+ * ```
+ */
+export interface CredentialsRefusal {
+  /**
+   * `"auth-required"`: the server requires a secret and this client gave none (HELLO's
+   * AUTH_REQUIRED). `"auth-failed"`: the server's auth file lacks the client's secret
+   * (AUTH_FAILED). `"ca"`: this client refused the server's TLS certificate, which no CA
+   * it was given signed.
+   */
+  readonly kind: "auth-required" | "auth-failed" | "ca";
+  /** The refusal in the server's or TLS's words ("AUTH_FAILED: …", "invalid peer certificate: UnknownIssuer"). */
+  readonly reason: string;
+}
+
+/** What the client (or the server's auth file) needs for each kind of refusal. */
+const REFUSAL_ADVICE: Readonly<Record<CredentialsRefusal["kind"], string>> = {
+  "auth-required": "give the client an auth file holding one of its secrets",
+  "auth-failed": "the client's secret (its auth file's first line) must be in the server's " +
+    "auth file",
+  "ca": "give the client the CA certificate that signed it",
+};
+
+/**
+ * `refusal` after a server's id: what happened, that the server runs, and what is needed,
+ * in words for the CLI and the library alike.
+ *
+ * @example
+ * ```ts
+ * `127.0.0.1:8000 ${refusalText({ kind: "auth-failed", reason: "AUTH_FAILED: …" })}`;
+ * // "127.0.0.1:8000 refused this client's credentials (AUTH_FAILED: …); the server is
+ * // running: the client's secret (its auth file's first line) must be in the server's auth file"
+ * ```
+ */
+export function refusalText(refusal: CredentialsRefusal): string {
+  const what = refusal.kind === "ca"
+    ? "has a TLS certificate no CA this client was given signed"
+    : "refused this client's credentials";
+  return `${what} (${refusal.reason}); the server is running: ${REFUSAL_ADVICE[refusal.kind]}`;
+}
 
 /**
  * No server could be used and at least one refused this client's credentials (an auth
- * file it lacks or does not hold the secret of): reconnecting cannot help, the client
- * must be given other credentials.
+ * file it lacks or does not hold the secret of), or had a certificate no CA the client was
+ * given signed: reconnecting cannot help, the client must be given other credentials.
  *
  * @example
  * ```ts
  * const refused = pool.credentialsRefused();
  * if (refused !== undefined) console.error(refused.message);
- * // "127.0.0.1:8000 refused this client's credentials (AUTH_FAILED: authentication failed: …)"
+ * // "127.0.0.1:8000 refused this client's credentials (AUTH_FAILED: authentication failed: …); …"
  * ```
  */
 export class CredentialsRefusedError extends Error {
   /** The server that refused, as `host:port`. */
   readonly server: string;
-  /** Its answer: AUTH_REQUIRED (no secret given) or AUTH_FAILED (a secret it does not hold). */
-  readonly refusal: ServerError;
+  /** What was refused, and why. */
+  readonly refusal: CredentialsRefusal;
 
   /**
    * @param server the refusing server's id (`host:port`).
-   * @param refusal the server's ERROR answer to HELLO.
+   * @param refusal what was refused, and why.
    */
-  constructor(server: string, refusal: ServerError) {
-    super(`${server} refused this client's credentials (${refusal.message})`);
+  constructor(server: string, refusal: CredentialsRefusal) {
+    super(`${server} ${refusalText(refusal)}`);
     this.name = "CredentialsRefusedError";
     this.server = server;
     this.refusal = refusal;
   }
+}
+
+/** Why a failed connection attempt failed for the client's credentials, if it did. */
+function refusalOf(error: unknown): CredentialsRefusal | undefined {
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause instanceof ServerError && cause.code === ErrorCode.AUTH_REQUIRED) {
+    return { kind: "auth-required", reason: cause.message };
+  }
+  if (cause instanceof ServerError && cause.code === ErrorCode.AUTH_FAILED) {
+    return { kind: "auth-failed", reason: cause.message };
+  }
+  const reason = unknownIssuer(error);
+  return reason === undefined ? undefined : { kind: "ca", reason };
 }
 
 /**
@@ -442,6 +502,23 @@ export class ServerPool {
    */
   downReason(index: number): string | undefined {
     return this.isUp(index) ? undefined : this.#slots[index].lastError ?? "not connected";
+  }
+
+  /**
+   * Why server `index` cannot be used, after its id: `is down (why)`, or, when it refused
+   * this client's credentials, that refusal and what the client needs (a server to fix
+   * the client for, not to restart). For every message that names a server not used.
+   *
+   * @example
+   * ```ts ignore
+   * pool.downMessage(1); // "127.0.0.1:8001 is down (cannot connect to 127.0.0.1:8001: Connection refused)"
+   * ```
+   */
+  downMessage(index: number): string {
+    const id = this.#servers[index].id;
+    const refusal = this.#slots[index].refusal;
+    if (refusal !== undefined && !this.isUp(index)) return `${id} ${refusalText(refusal)}`;
+    return `${id} is down (${this.downReason(index) ?? "closed"})`;
   }
 
   /**
@@ -601,7 +678,7 @@ export class ServerPool {
       const down: CallOutcome<T> = {
         ok: false,
         unreachable: true,
-        error: this.#downMessage(index),
+        error: this.downMessage(index),
       };
       queueMicrotask(() => onOutcome(down, tag));
       return;
@@ -727,10 +804,6 @@ export class ServerPool {
     this.#notify();
   }
 
-  #downMessage(index: number): string {
-    return `${this.#servers[index].id} is down (${this.#slots[index].lastError})`;
-  }
-
   #liveConnection(index: number): ServerConnection | undefined {
     const slot = this.#slots[index];
     const connection = slot.connection;
@@ -819,11 +892,10 @@ export class ServerPool {
       this.#notify();
     } catch (error) {
       slot.connecting = false;
-      slot.lastError = describeError(error);
-      const cause = error instanceof Error ? error.cause : undefined;
-      slot.refusal = cause instanceof ServerError && CREDENTIAL_CODES.includes(cause.code)
-        ? cause
-        : undefined;
+      slot.refusal = refusalOf(error);
+      slot.lastError = slot.refusal === undefined
+        ? describeError(error)
+        : refusalText(slot.refusal);
       this.#scheduleReconnect(index);
     }
   }

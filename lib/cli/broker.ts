@@ -132,8 +132,8 @@ interface BrokerSettings {
   readonly json: boolean;
   /** From `--auth-file` (or KV_AUTH_FILE) and `--tls-ca`. */
   readonly credentials: Credentials;
-  /** `--auth-file` as typed, to say where the auth file's path came from. */
-  readonly authFileFlag: { readonly "auth-file"?: string };
+  /** `--auth-file` and `--tls-ca` as typed, to name the files in a refusal. */
+  readonly securityFlags: { readonly "auth-file"?: string; readonly "tls-ca"?: string };
 }
 
 async function runBroker(args: string[]): Promise<number> {
@@ -152,7 +152,7 @@ async function runBroker(args: string[]): Promise<number> {
     credentials: settings.credentials,
     // Hinted partitions go to the background repair, which moves their copies home.
     onRepairNeeded: (request) => background?.request(request),
-  }, settings.authFileFlag);
+  }, settings.securityFlags);
   try {
     try {
       checkCluster(broker, settings, log);
@@ -246,7 +246,7 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
     indexOnly,
     json: values.json ?? false,
     credentials: await clientCredentials("broker", values),
-    authFileFlag: { "auth-file": values["auth-file"] },
+    securityFlags: { "auth-file": values["auth-file"], "tls-ca": values["tls-ca"] },
   };
 }
 

@@ -256,7 +256,7 @@ async function openKv(
     authFile?: string;
     tlsCa?: string;
   },
-  flags: { "auth-file"?: string },
+  flags: { "auth-file"?: string; "tls-ca"?: string },
 ): Promise<Kv> {
   try {
     return await connect({ servers: path, ...options, floats: "tagged" });

@@ -60,7 +60,7 @@ export async function openBroker(
   command: string,
   servers: readonly ServerAddress[],
   options: BrokerOptions,
-  flags: { "auth-file"?: string },
+  flags: { "auth-file"?: string; "tls-ca"?: string },
 ): Promise<Broker> {
   try {
     return await Broker.open(servers, options);

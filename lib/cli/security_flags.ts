@@ -112,9 +112,10 @@ export function authFileFromEnv(): string | undefined {
 /**
  * The user's mistake `error` stands for when it is (or, from the client library, is
  * caused by) a CredentialsRefusedError: no server could be used and one refused the auth
- * file the flags (or `KV_AUTH_FILE`) name, or its lack. One line naming the server, the
- * file and where its path came from, and `--auth-file`; undefined for any other error.
- * Every client command maps the case through here, so all say it alike.
+ * file the flags (or `KV_AUTH_FILE`) name, or its lack, or had a certificate the CA of
+ * `--tls-ca` did not sign. One line naming the server, the file (and where its path came
+ * from) and the flag to fix; undefined for any other error. Every client command maps the
+ * case through here, so all say it alike.
  *
  * @example
  * ```ts
@@ -127,7 +128,7 @@ export function authFileFromEnv(): string | undefined {
 export function credentialsRefusedError(
   command: string,
   error: unknown,
-  values: { "auth-file"?: string },
+  values: { "auth-file"?: string; "tls-ca"?: string },
 ): UserError | undefined {
   const refused = error instanceof CredentialsRefusedError
     ? error
@@ -135,16 +136,24 @@ export function credentialsRefusedError(
     ? error.cause
     : undefined;
   if (refused === undefined) return undefined;
+  const { server, refusal } = refused;
+  if (refusal.kind === "ca") {
+    return new UserError(
+      `kv ${command}: ${server} has a TLS certificate the CA in ${values["tls-ca"]} did not ` +
+        `sign (${refusal.reason}); give --tls-ca the CA certificate that signed the servers' ` +
+        "certificates",
+    );
+  }
   const authFile = values["auth-file"] ?? authFileFromEnv();
   if (authFile === undefined) {
     return new UserError(
-      `kv ${command}: ${refused.server} requires authentication and no auth file was given; ` +
+      `kv ${command}: ${server} requires authentication and no auth file was given; ` +
         `give --auth-file FILE holding one of the servers' secrets (or set $${AUTH_FILE_ENV})`,
     );
   }
   const source = values["auth-file"] === undefined ? ` (named by $${AUTH_FILE_ENV})` : "";
   return new UserError(
-    `kv ${command}: ${refused.server} refused the secret in ${authFile}${source} ` +
-      `(${refused.refusal.message}); give --auth-file a file holding one of the servers' secrets`,
+    `kv ${command}: ${server} refused the secret in ${authFile}${source} ` +
+      `(${refusal.reason}); give --auth-file a file holding one of the servers' secrets`,
   );
 }

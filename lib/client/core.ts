@@ -170,10 +170,8 @@ export class KvCore {
     } catch (error) {
       if (error instanceof ClusterKError) throw new KvInputError(error.message);
       if (error instanceof CredentialsRefusedError) {
-        throw new KvInputError(
-          `${error.message}; connect with an authFile holding one of the servers' secrets`,
-          { cause: error },
-        );
+        const option = error.refusal.kind === "ca" ? "tlsCa" : "authFile";
+        throw new KvInputError(`${error.message} (connect's ${option})`, { cause: error });
       }
       throw error;
     }

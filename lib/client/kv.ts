@@ -86,7 +86,9 @@ export interface ConnectOptions {
   authFile?: string;
   /**
    * PEM file of the CA that signed the servers' TLS certificates: connect with TLS and
-   * verify them (and their host names). Default plain TCP.
+   * verify them (and their host names). Default plain TCP. A bad file, or a CA that signed
+   * none of the certificates of the servers reached when none could be used, throws a
+   * KvInputError.
    */
   tlsCa?: string;
 }
@@ -524,8 +526,9 @@ export function brokerOf(kv: Kv): Broker {
  * Connects to a kv cluster: reads the server list, opens a connection to each
  * server (waiting at most about one timeout; servers not reached are retried
  * in the background), and returns a {@link Kv}. Throws a KvInputError for a bad
- * option, an unreadable server file, one server listed twice, or credentials (`authFile`)
- * refused by every server reached when none could be used.
+ * option, an unreadable server file, one server listed twice, or credentials refused by
+ * every server reached when none could be used (an `authFile` they refuse, a `tlsCa` that
+ * signed none of their certificates; its `cause` is the pool's CredentialsRefusedError).
  *
  * @example
  * ```ts

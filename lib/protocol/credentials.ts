@@ -110,3 +110,29 @@ export async function readPemFile(path: string, kind: string): Promise<string> {
   }
   return text;
 }
+
+/**
+ * What TLS says when it refuses a server's certificate as signed by no CA the client was
+ * given (rustls's UnknownIssuer): the client's `--tls-ca` (`tlsCa`) is not the CA of the
+ * servers, or the server's certificate is not the cluster's.
+ */
+const UNKNOWN_ISSUER = "invalid peer certificate: UnknownIssuer";
+
+/**
+ * TLS's words for a server certificate no CA the client was given signed, when `error`
+ * (a connection failure) or its cause is that refusal; undefined for any other failure.
+ * Reconnecting cannot help: the client needs the CA that signed the certificate.
+ *
+ * @example
+ * ```ts
+ * unknownIssuer(new Error("x", { cause: new Error("invalid peer certificate: UnknownIssuer") }));
+ * // "invalid peer certificate: UnknownIssuer"
+ * unknownIssuer(new Error("Connection refused")); // undefined
+ * ```
+ */
+export function unknownIssuer(error: unknown): string | undefined {
+  const causes = [error, error instanceof Error ? error.cause : undefined];
+  return causes.some((cause) => cause instanceof Error && cause.message.includes(UNKNOWN_ISSUER))
+    ? UNKNOWN_ISSUER
+    : undefined;
+}

@@ -328,11 +328,17 @@ Deno.test("credentialsRefused names a server that refused the credentials, only 
     await alone.start();
     const refused = alone.credentialsRefused();
     assert.ok(refused instanceof CredentialsRefusedError);
-    assert.deepEqual([refused.server, refused.refusal], [refusing.id, refusal]);
+    assert.deepEqual([refused.server, refused.refusal], [refusing.id, {
+      kind: "auth-failed",
+      reason: refusal.message,
+    }]);
     assert.equal(
       refused.message,
-      `${refusing.id} refused this client's credentials (AUTH_FAILED: authentication failed)`,
+      `${refusing.id} refused this client's credentials (AUTH_FAILED: authentication failed); ` +
+        "the server is running: the client's secret (its auth file's first line) must be in " +
+        "the server's auth file",
     );
+    assert.equal(alone.downMessage(1), refused.message, "a refusal is not reported as down");
   } finally {
     alone.close();
   }

@@ -14,6 +14,7 @@ import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { newAuthFile } from "../helpers/run_kv.ts";
+import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 
 /** A version's text form: 24 hex digits (lib/record/version.ts). */
@@ -288,6 +289,76 @@ Deno.test("a record over every server's frame limit is the caller's mistake, and
   assert.ok((await kv.servers()).every((server) => server.up));
 });
 
+Deno.test("a server refusing the credentials others accept is reported as refusing them, not as down", async () => {
+  await withTempDir(async (dir) => {
+    const authFile = await newAuthFile(dir, "kv.auth");
+    const otherFile = await newAuthFile(dir, "other.auth");
+    await using cluster = await KvCluster.start(2, {
+      server: (index) => ({ args: ["--auth-file", index === 0 ? authFile : otherFile] }),
+    });
+    await using kv = await connect({
+      servers: cluster.serverFile,
+      replicas: 2,
+      writes: "strict",
+      authFile,
+      timeoutMs: BROKER_TIMEOUT_MS,
+    });
+    const refusing = cluster.servers[1].id;
+    const refusal = new RegExp(
+      `${refusing.replaceAll(".", "\\.")} refused this client's credentials \\(AUTH_FAILED: ` +
+        "[^)]*\\); the server is running: the client's secret \\(its auth file's first line\\) " +
+        "must be in the server's auth file",
+    );
+    const [, down] = await kv.servers();
+    assert.equal(down.up, false);
+    assert.match(`${down.server} ${down.error}`, refusal);
+    await assert.rejects(() => kv.put("a", 1), (error: unknown) => {
+      assert.ok(error instanceof KvUnavailableError, `${error}`);
+      assert.match(error.message, refusal);
+      assert.doesNotMatch(error.message, /is down/);
+      return true;
+    });
+  });
+});
+
+Deno.test({
+  name: HAS_OPENSSL
+    ? "a tlsCa that signed no server's certificate is a KvInputError naming tlsCa; one server's certificate of another CA is reported as such"
+    : "library TLS tests (ignored: openssl is not installed; .ci/run installs it)",
+  ignore: !HAS_OPENSSL,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const certs = await makeTestCerts(dir);
+      const signed = ["--tls-cert", certs.serverPem, "--tls-key", certs.serverKey];
+      const unsigned = ["--tls-cert", certs.otherServerPem, "--tls-key", certs.serverKey];
+      await using cluster = await KvCluster.start(2, {
+        server: (index) => ({ args: index === 0 ? signed : unsigned }),
+      });
+      const options = { servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS };
+      const first = { servers: [cluster.servers[0].address], timeoutMs: BROKER_TIMEOUT_MS };
+      await assert.rejects(() => connect({ ...first, tlsCa: certs.otherCaPem }), (error) => {
+        assert.ok(error instanceof KvInputError, `${error}`);
+        assert.ok(error.cause instanceof CredentialsRefusedError, `${error.cause}`);
+        assert.match(
+          error.message,
+          /^127\.0\.0\.1:\d+ has a TLS certificate no CA this client was given signed \(invalid peer certificate: UnknownIssuer\); the server is running: give the client the CA certificate that signed it \(connect's tlsCa\)$/,
+        );
+        return true;
+      });
+      await using kv = await connect({ ...options, replicas: 2, tlsCa: certs.caPem });
+      const [up, refused] = await kv.servers();
+      assert.equal(up.up, true);
+      assert.equal(refused.up, false);
+      assert.match(refused.error!, /^has a TLS certificate no CA this client was given signed/);
+      await assert.rejects(() => kv.put("a", 1), (error: unknown) => {
+        assert.ok(error instanceof KvUnavailableError, `${error}`);
+        assert.match(error.message, /\d+ has a TLS certificate no CA this client was given signed/);
+        return true;
+      });
+    });
+  },
+});
+
 Deno.test("connect throws a KvInputError when every server refuses its credentials, and the cause says which", async () => {
   await withTempDir(async (dir) => {
     const authFile = await newAuthFile(dir, "kv.auth");
@@ -304,7 +375,7 @@ Deno.test("connect throws a KvInputError when every server refuses its credentia
           assert.ok(error.cause instanceof CredentialsRefusedError, `${error.cause}`);
           assert.match(
             error.message,
-            /^127\.0\.0\.1:\d+ refused this client's credentials \(AUTH_(REQUIRED|FAILED): .*\); connect with an authFile holding one of the servers' secrets$/,
+            /^127\.0\.0\.1:\d+ refused this client's credentials \(AUTH_(REQUIRED|FAILED): .*\); the server is running: .* \(connect's authFile\)$/,
           );
           return true;
         },

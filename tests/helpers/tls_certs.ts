@@ -1,7 +1,7 @@
 /**
  * Test certificates made on the spot with openssl: a CA, a server certificate it signed
- * for `localhost` and 127.0.0.1, an expired one, and a second CA that signed nothing the
- * server has. Tests that need them are ignored, with the reason, where openssl is absent
+ * for `localhost` and 127.0.0.1, an expired one, and a second CA that signed the same
+ * certificate again (a server of another cluster). Tests that need them are ignored, with the reason, where openssl is absent
  * (`.ci/run` installs it from Debian's packages).
  *
  * @example
@@ -32,6 +32,8 @@ export interface TestCerts {
   caPem: string;
   /** Another CA, which signed neither (PEM). */
   otherCaPem: string;
+  /** The server's certificate as the other CA signed it: for a server of another cluster. */
+  otherServerPem: string;
   /** A server certificate for localhost and 127.0.0.1, valid for two days. */
   serverPem: string;
   /** The same, expired since yesterday. */
@@ -91,16 +93,16 @@ export async function makeTestCerts(dir: string): Promise<TestCerts> {
     "/CN=localhost",
   ]);
   await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-  const sign = (out: string, days: string) =>
+  const sign = (out: string, days: string, ca = "ca") =>
     openssl(dir, [
       "x509",
       "-req",
       "-in",
       "server.csr",
       "-CA",
-      "ca.pem",
+      `${ca}.pem`,
       "-CAkey",
-      "ca.key",
+      `${ca}.key`,
       "-CAcreateserial",
       "-out",
       out,
@@ -112,9 +114,11 @@ export async function makeTestCerts(dir: string): Promise<TestCerts> {
   await sign("server.pem", "2");
   // A negative validity: not after is a day before not before, so it is expired now.
   await sign("expired.pem", "-1");
+  await sign("other-server.pem", "2", "other-ca");
   return {
     caPem: `${dir}/ca.pem`,
     otherCaPem: `${dir}/other-ca.pem`,
+    otherServerPem: `${dir}/other-server.pem`,
     serverPem: `${dir}/server.pem`,
     expiredPem: `${dir}/expired.pem`,
     serverKey: `${dir}/server.key`,
