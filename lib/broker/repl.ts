@@ -52,7 +52,9 @@ export interface SessionOptions extends FormatOptions {
   /**
    * Answers lines that start with {@link META_COMMAND_PREFIX} (commands about
    * the session rather than the data, such as `kv demo`'s `\demo stop 2`) with
-   * the text to print; default: such lines get an unknown-command error.
+   * the text to print, or rejects with a {@link CommandError} for a line it cannot
+   * run (printed as an `ERROR:` answer, a mistake); default: such lines get an
+   * unknown-command error.
    */
   metaCommand?: (line: string) => Promise<string>;
 }
@@ -184,7 +186,7 @@ function planLine(
   if (metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
     return {
       access: { kind: "barrier" },
-      run: async () => ({ text: await metaCommand(trimmed) }),
+      run: () => metaCommand(trimmed).then((text) => ({ text }), metaMistake),
     };
   }
   let command: Command | undefined;
@@ -196,6 +198,12 @@ function planLine(
     return { access: { kind: "none" }, run: () => Promise.resolve(mistake) };
   }
   return command === undefined ? undefined : commandStep(broker, command);
+}
+
+/** The answer to a meta command that refused its line with a {@link CommandError}. */
+function metaMistake(error: unknown): Mistake {
+  if (!(error instanceof CommandError)) throw error;
+  return { mistake: errorAnswer(error) };
 }
 
 /** The step that runs `command`. */
@@ -268,7 +276,7 @@ async function respond(
 ): Promise<Outcome | undefined> {
   const trimmed = line.trim();
   if (options.metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
-    return { text: await options.metaCommand(trimmed) };
+    return await options.metaCommand(trimmed).then((text) => ({ text }), metaMistake);
   }
   return await answerLine(broker, line);
 }

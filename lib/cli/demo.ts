@@ -14,6 +14,7 @@
  * @module
  */
 import { Broker } from "../broker/broker.ts";
+import { CommandError } from "../broker/commands.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { generateChunks } from "../gen/generator.ts";
 import { formatIndexSummary, indexFile } from "../broker/indexer.ts";
@@ -91,7 +92,11 @@ Demo commands in the REPL (server numbers as SERVERS lists them, from 1):
 ${metaHelpLines().map((line) => `  ${line}`).join("\n")}
 
 Needs permission to start processes: 'deno task demo' grants it; the compiled
-kv (deno task compile) does not, so run the demo from a checkout.`;
+kv (deno task compile) does not, so run the demo from a checkout.
+
+Exit codes: 0 success, 1 internal error, 2 usage error, 130 interrupted while
+loading; with commands piped in, as 'kv broker' piped: 2 when a line was a
+mistake (a \\demo line too), 3 when the cluster answered one with ERROR or WARNING.`;
 
 function metaHelpLines(): string[] {
   return [
@@ -406,19 +411,22 @@ class DemoCluster {
     return this.servers.map((server) => serverAddress("127.0.0.1", server.port));
   }
 
-  /** Answers one `\demo …` line with the text to print. */
+  /** Answers one `\demo …` line with the text to print; a line it cannot run is a CommandError. */
   command(line: string): Promise<string> {
     return this.#track(this.#command(line));
   }
 
   async #command(line: string): Promise<string> {
     const [word, verb, number, ...extra] = line.split(/\s+/);
-    if (word !== "\\demo") return `ERROR: unknown command '${word}'; try \\demo`;
+    if (word !== "\\demo") throw new CommandError(word, `unknown command '${word}'; try \\demo`);
     if (verb === undefined) return this.#listing();
     const index = Number(number) - 1;
     const server = this.servers[index];
     if (server === undefined || extra.length > 0 || !/^\d+$/.test(number ?? "")) {
-      return `ERROR: say which server, 1 to ${this.servers.length}: \\demo ${verb} 2`;
+      throw new CommandError(
+        word,
+        `say which server, 1 to ${this.servers.length}: \\demo ${verb} 2`,
+      );
     }
     const name = `server ${index + 1} (${server.id})`;
     switch (verb.toLowerCase()) {
@@ -442,7 +450,7 @@ class DemoCluster {
       case "restart":
         return await this.#revive(index, name);
       default:
-        return `ERROR: unknown demo command '${verb}'; try \\demo`;
+        throw new CommandError(word, `unknown demo command '${verb}'; try \\demo`);
     }
   }
 
