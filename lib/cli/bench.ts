@@ -12,7 +12,8 @@
  * @module
  */
 import { KvError } from "../client/errors.ts";
-import { MAX_SERVERS } from "../broker/server_list.ts";
+import { readServerList, ServerFileError } from "../broker/server_list.ts";
+import { replicasFlag } from "./open_broker.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { ProgressBar } from "../base/progress.ts";
@@ -123,6 +124,7 @@ export const benchCommand: Subcommand = {
 async function runBenchCommand(args: string[]): Promise<number> {
   const { values } = parseBenchFlags(args);
   const options = benchOptions(values);
+  const replicas = await replicasOf(options.servers as string, values.replicas);
   const progressTotal = options.durationMs ?? options.operations ?? DEFAULT_OPERATIONS;
   const progress = new ProgressBar({ label: "kv bench", total: progressTotal });
   // The warm-up can take long too: its own line, so it is not mistaken for the measured run.
@@ -130,6 +132,7 @@ async function runBenchCommand(args: string[]): Promise<number> {
   try {
     const report = await runBench({
       ...options,
+      replicas,
       progress,
       warmupProgress,
       report: (message) => console.error(`kv bench: ${message}`),
@@ -202,7 +205,6 @@ function benchOptions(values: ReturnType<typeof parseBenchFlags>["values"]): Ben
   });
   return {
     servers: values.servers,
-    replicas: values.replicas === undefined ? undefined : int("-k", values.replicas, MAX_SERVERS),
     workload,
     distribution,
     records: int("-n", values.records, MAX_BENCH_RECORDS, DEFAULT_RECORDS),
@@ -226,6 +228,22 @@ function benchOptions(values: ReturnType<typeof parseBenchFlags>["values"]): Ben
     authFile,
     tlsCa,
   };
+}
+
+/**
+ * The `-k` flag, checked against the server file as kv broker checks it (`-k 9 needs at
+ * least 9 servers, but servers.txt lists 3`) before anything connects: the library's own
+ * check would name its option, `replicas`, rather than the flag. Undefined when not given.
+ */
+async function replicasOf(
+  serverFile: string,
+  text: string | undefined,
+): Promise<number | undefined> {
+  if (text === undefined) return undefined;
+  const servers = await readServerList(serverFile).catch((error) => {
+    throw error instanceof ServerFileError ? new UserError(`kv bench: ${error.message}`) : error;
+  });
+  return replicasFlag("bench", text, servers.length, serverFile);
 }
 
 /** Milliseconds with three decimals, right-aligned in `width`. */

@@ -201,6 +201,11 @@ Deno.test("kv bench refuses bad flags with one line and exit 2", async () => {
       /^kv bench: --distribution must be zipfian or uniform/,
     ],
     [["-s", "/nonexistent/servers.txt"], /^kv bench: .*servers\.txt/],
+    // The original project's server file lists 4 servers: refused before connecting.
+    [
+      ["-s", new URL("../../serverFile.txt", import.meta.url).pathname, "-k", "5"],
+      /^kv bench: -k 5 needs at least 5 servers, but \S*serverFile\.txt lists 4$/m,
+    ],
   ];
   for (const [args, message] of cases) {
     const run = await runKv(["bench", ...args]);
