@@ -71,6 +71,7 @@ class NameWires {
   #bytes = new Uint8Array(INITIAL_WIRE_BYTES);
   #end = 0;
   #garbage = 0;
+  #longest = 0;
   /** Per id, where its wire form starts in #bytes. */
   #starts = new Int32Array(64);
   /** Per id, its wire form's length; 0 for an id not in use (a wire form is ≥ 2 bytes). */
@@ -93,6 +94,12 @@ class NameWires {
     this.#end = at + length;
     this.#starts[id] = start;
     this.#lengths[id] = this.#end - start;
+    this.#longest = Math.max(this.#longest, this.#end - start);
+  }
+
+  /** Bytes of the longest wire form added so far (see FieldNames.longestWire). */
+  get longest(): number {
+    return this.#longest;
   }
 
   /** Forgets name `id`'s wire form; its bytes are garbage until a compaction. */
@@ -106,14 +113,25 @@ class NameWires {
 
   /** Appends name `id`'s wire form to `writer`. */
   write(id: number, writer: ByteWriter): void {
+    const out = writer.room(this.length(id));
+    const at = writer.length;
+    writer.advance(this.copy(id, out, at) - at);
+  }
+
+  /** Bytes of name `id`'s wire form. */
+  length(id: number): number {
     const count = this.#lengths[id];
     invariant(count > 0, "name ids in records are in use");
+    return count;
+  }
+
+  /** Copies name `id`'s wire form into `out` at `at`, which has room; the offset past it. */
+  copy(id: number, out: Uint8Array, at: number): number {
+    const count = this.#lengths[id];
     const from = this.#starts[id];
     const bytes = this.#bytes;
-    const out = writer.room(count);
-    const at = writer.length;
     for (let i = 0; i < count; i++) out[at + i] = bytes[from + i];
-    writer.advance(count);
+    return at + count;
   }
 
   /** The wire form of name `id`, for checks. */
@@ -344,6 +362,50 @@ export class FieldNames {
    */
   writeName(id: number, writer: ByteWriter): void {
     this.#wires.write(id, writer);
+  }
+
+  /**
+   * Bytes of the wire form of name `id` (in use), as {@link FieldNames.writeName} writes it.
+   *
+   * @example
+   * ```ts
+   * const names = new FieldNames();
+   * names.wireLength(names.acquire("street")); // 7: length 6, then "street"
+   * ```
+   */
+  wireLength(id: number): number {
+    return this.#wires.length(id);
+  }
+
+  /**
+   * Copies the wire form of name `id` (in use) into `out` at `at`, which has
+   * {@link FieldNames.wireLength} bytes of room; returns the offset just past it.
+   *
+   * @example
+   * ```ts
+   * const names = new FieldNames();
+   * const id = names.acquire("street");
+   * const out = new Uint8Array(7);
+   * names.copyWire(id, out, 0); // 7; out is [6, 115, 116, 114, 101, 101, 116]
+   * ```
+   */
+  copyWire(id: number, out: Uint8Array, at: number): number {
+    return this.#wires.copy(id, out, at);
+  }
+
+  /**
+   * Bytes of the longest wire form any name has had: never less than any name in use
+   * takes, so that an answer's room can be bounded without reading its names.
+   *
+   * @example
+   * ```ts
+   * const names = new FieldNames();
+   * names.acquire("street");
+   * names.longestWire; // 7
+   * ```
+   */
+  get longestWire(): number {
+    return this.#wires.longest;
   }
 
   /**

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { ByteWriter, DecodeError } from "../../lib/base/bytes.ts";
 import { RecordTrie } from "../../lib/trie/mod.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
-import { int, object, type Value } from "../../lib/record/value.ts";
+import { float, int, object, str, type Value } from "../../lib/record/value.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 import { type Version, VERSION_BYTES, writeVersion } from "../../lib/record/version.ts";
 
@@ -136,5 +136,25 @@ Deno.test("getInto writes every int32 edge, its varint lengths and both signs, a
   for (const value of [...edges, ...wide]) {
     trie.put("k", int(value));
     assert.deepEqual(appended((w) => trie.getInto("k", w)), [true, encodeValue(int(value))]);
+  }
+});
+
+Deno.test("getInto and queryInto measure an answer whose room long names would make large, and write it as encodeValue does", () => {
+  // 100 names of about 1000 bytes: bounding the answer by a longest name per node would
+  // make some 100 KB of room, past what encodeNode guesses, so the answer is measured first.
+  const name = (i: number) => `${"n".repeat(1000)}${i}`;
+  const nested = object([["city", str("Oslo")], ["zip", int(-5)], ["x", float(0.5)]]);
+  const record = object(Array.from({ length: 100 }, (_, i): [string, Value] => {
+    if (i % 4 === 0) return [name(i), str(`a long string value, ${i}, past the hand-copied run`)];
+    if (i % 4 === 1) return [name(i), int(i % 8 === 1 ? 2 ** 40 : -i)];
+    if (i % 4 === 2) return [name(i), float(i + 0.25)];
+    return [name(i), i % 8 === 3 ? nested : str("ab")];
+  }));
+  const trie = new RecordTrie();
+  trie.put("k", record);
+  assert.deepEqual(appended((w) => trie.getInto("k", w)), [true, encodeValue(record)]);
+  for (const path of pathsOf("k", record)) {
+    const expected = encodeValue(trie.query(path)!);
+    assert.deepEqual(appended((w) => trie.queryInto(path, w)), [true, expected]);
   }
 });

@@ -32,12 +32,13 @@ const operationArbitrary: fc.Arbitrary<Operation> = fc.oneof(
   fc.record({ release: fc.nat() }),
 );
 
-Deno.test("acquireUtf8 and release agree with a model of reference-counted names", () => {
+Deno.test("acquireUtf8, release, the wire forms and the longest of them agree with a model of reference-counted names", () => {
   fc.assert(
     fc.property(fc.array(operationArbitrary, { maxLength: 300 }), (operations) => {
       const names = new FieldNames();
       const held: Array<{ name: string; id: number }> = [];
       const idOf = new Map<string, number>();
+      let longest = 0;
       for (const operation of operations) {
         if ("acquire" in operation) {
           const { acquire: name, at } = operation;
@@ -49,6 +50,10 @@ Deno.test("acquireUtf8 and release agree with a model of reference-counted names
           held.push({ name, id });
           assert.equal(names.name(id), name);
           assert.deepEqual(written(names, id), encodedName(name));
+          const wire = new Uint8Array(names.wireLength(id) + 1);
+          assert.equal(names.copyWire(id, wire, 1), wire.length);
+          assert.deepEqual(wire.subarray(1), encodedName(name));
+          longest = Math.max(longest, wire.length - 1);
         } else if (held.length > 0) {
           const [{ name, id }] = held.splice(operation.release % held.length, 1);
           names.release(id);
@@ -58,6 +63,7 @@ Deno.test("acquireUtf8 and release agree with a model of reference-counted names
           }
         }
         assert.equal(names.count, idOf.size);
+        assert.equal(names.longestWire, longest, "the longest wire form ever added");
       }
       names.checkInvariants();
     }),
