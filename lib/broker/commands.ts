@@ -726,7 +726,7 @@ function humanText(answer: Answer, options: FormatOptions): string {
   const nextPage = options.keysNextPage ?? keysNextPageCommand;
   const lines = humanLines(answer, options.dialect ?? "assignment", paint, nextPage);
   if ("warning" in answer && answer.warning !== undefined) {
-    lines.push(paint("yellow", `WARNING: ${answer.warning}`));
+    lines.push(paint("yellow", `WARNING: ${escapeControls(answer.warning)}`));
   }
   return lines.join("\n");
 }
@@ -739,14 +739,25 @@ function showKey(key: string): string {
   return /[\x00-\x1f\x7f]/.test(key) ? JSON.stringify(key) : key;
 }
 
+/**
+ * `text` with each control character written `\xNN`: an error repeats what was typed, and
+ * an escape sequence in it (a pasted `ESC [2J`) must not reach the terminal, nor a newline
+ * split the one line.
+ */
+function escapeControls(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f]/g, hexEscape);
+}
+
+/** A character as `\xNN`. */
+function hexEscape(character: string): string {
+  return `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`;
+}
+
 /** `key` written so that KEYS reads it back: bare when plainly safe, else quoted. */
 function keyArgument(key: string): string {
   if (/^[A-Za-z_][A-Za-z0-9_\-]*$/.test(key)) return key;
-  const escaped = key.replace(/[\\"]/g, "\\$&").replace(
-    // deno-lint-ignore no-control-regex
-    /[\x00-\x1f\x7f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  const escaped = escapeControls(key.replace(/[\\"]/g, "\\$&"));
   return `"${escaped}"`;
 }
 
@@ -756,7 +767,7 @@ function humanLines(
   paint: Paint,
   nextPage: NonNullable<FormatOptions["keysNextPage"]>,
 ): string[] {
-  if ("error" in answer) return [paint("red", `ERROR: ${answer.error}`)];
+  if ("error" in answer) return [paint("red", `ERROR: ${escapeControls(answer.error)}`)];
   switch (answer.op) {
     case "GET":
     case "QUERY": {

@@ -116,6 +116,31 @@ Deno.test("unknown commands get a one-line hint", () => {
   assert.doesNotMatch(parseError("frobnicate x").message, /\n/);
 });
 
+Deno.test("property: an error answer's human line holds no control character, whatever line it repeats", () => {
+  // What was typed comes back in the error: an escape sequence in it must not reach the
+  // terminal (ESC [2J clears it), nor a newline split the line.
+  const control = fc.integer({ min: 0, max: 0x1f }).map((code) => String.fromCharCode(code));
+  const text = fc.array(fc.oneof(control, fc.constantFrom("\x7f", "a", ".", " ", '"')), {
+    maxLength: 12,
+  }).map((parts) => parts.join(""));
+  const word = fc.constantFrom("GET ", "QUERY ", "DELETE ", "PUT ", "KEYS ", "HELP ", "EXIT ", "");
+  fc.assert(fc.property(word, text, (command, rest) => {
+    let error: CommandError;
+    try {
+      parseCommand(command + rest);
+      return;
+    } catch (thrown) {
+      assert(thrown instanceof CommandError);
+      error = thrown;
+    }
+    const line = formatAnswer(errorAnswer(error));
+    assert.doesNotMatch(line, /[\x00-\x1f\x7f]/, JSON.stringify(line));
+    assert.match(line, /^ERROR: /);
+  }));
+  const shown = formatAnswer(errorAnswer(parseError("GET a\x1b[2Jb")));
+  assert.match(shown, /\\x1b\[2J/);
+});
+
 Deno.test("formatAnswer prints human text in the data's dialect", () => {
   const found: Answer = { op: "GET", key: "person1", found: true, value: PERSON, version: V };
   assert.equal(
