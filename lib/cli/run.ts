@@ -130,6 +130,21 @@ export async function runCli(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * The subcommand `kv name` runs, its module loaded, or undefined when kv has none of that
+ * name: what {@link runCli} dispatches to, so that a test can read a command's `help` or
+ * the `UserError` its `run` throws for a flag without starting a process for each.
+ *
+ * @example
+ * ```ts
+ * const server = await loadSubcommand("server");
+ * console.log(server?.help); // the text of kv server --help
+ * ```
+ */
+export async function loadSubcommand(name: string): Promise<Subcommand | undefined> {
+  return await SUBCOMMANDS.find((candidate) => candidate.name === name)?.load();
+}
+
 async function dispatch(args: string[]): Promise<number> {
   const [first, ...rest] = args;
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
@@ -140,13 +155,12 @@ async function dispatch(args: string[]): Promise<number> {
     writeLine(`kv ${VERSION}`);
     return 0;
   }
-  const entry = SUBCOMMANDS.find((candidate) => candidate.name === first);
-  if (entry === undefined) {
+  const command = await loadSubcommand(first);
+  if (command === undefined) {
     const names = SUBCOMMANDS.map((candidate) => candidate.name).join(", ");
     console.error(`kv: unknown command '${first}'; the commands are ${names} (see 'kv --help')`);
     return USAGE_EXIT_CODE;
   }
-  const command = await entry.load();
   try {
     if (!rest.includes("-h") && !rest.includes("--help")) return await command.run(rest);
     writeLine(command.help);

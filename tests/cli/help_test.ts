@@ -1,8 +1,15 @@
 // Every numeric flag's help states the range its check enforces: the range is read from the
-// error the real program gives for a value out of range, then looked for in --help. And
-// --help and the README's flag tables name the same flags, command by command.
+// error the command gives for a value out of range, then looked for in --help. And --help and
+// the README's flag tables name the same flags, command by command.
+//
+// In process: each command's `help` and the UserError its `run` throws are what `kv` prints
+// for --help and for the mistake (lib/cli/run.ts's loadSubcommand, the module runCli dispatches
+// to), and tests/cli/run_test.ts checks that a real process prints exactly them. A process a
+// flag was 27 process starts, about 7 CPU-s, for a check of text.
 import assert from "node:assert/strict";
-import { runKv } from "../helpers/run_kv.ts";
+import { loadSubcommand } from "../../lib/cli/run.ts";
+import type { Subcommand } from "../../lib/cli/subcommand.ts";
+import { UserError } from "../../lib/cli/user_error.ts";
 
 /** Each flag with the arguments that get its check to run. */
 const RANGED_FLAGS: readonly (readonly [string, string, readonly string[]])[] = [
@@ -27,25 +34,34 @@ const RANGED_FLAGS: readonly (readonly [string, string, readonly string[]])[] = 
   ["demo", "--timeout-ms", []],
 ];
 
-/**
- * `kv <command> --help`, run once per command however many of its flags ask: each run is a
- * process start, the bulk of this file's CPU time.
- */
-const helps = new Map<string, Promise<string>>();
-function helpOf(command: string): Promise<string> {
-  let help = helps.get(command);
-  if (help === undefined) {
-    help = runKv([command, "--help"]).then((run) => run.stdout);
-    helps.set(command, help);
+/** The subcommand `kv <name>` runs. */
+async function commandNamed(name: string): Promise<Subcommand> {
+  const command = await loadSubcommand(name);
+  assert(command !== undefined, `kv has a command ${name}`);
+  return command;
+}
+
+/** The text of `kv <command> --help`. */
+async function helpOf(command: string): Promise<string> {
+  return (await commandNamed(command)).help;
+}
+
+/** The one line `kv <command> <args>` refuses `args` with (its UserError's message). */
+async function refusalOf(command: string, args: readonly string[]): Promise<string> {
+  try {
+    await (await commandNamed(command)).run([...args]);
+  } catch (error) {
+    if (error instanceof UserError) return error.message;
+    throw error;
   }
-  return help;
+  assert.fail(`kv ${command} ${args.join(" ")} ran instead of refusing`);
 }
 
 Deno.test("help shows the range of every numeric flag the README promises one for", async () => {
   for (const [command, flag, needed] of RANGED_FLAGS) {
-    const refused = await runKv([command, ...needed, flag, "0x"]);
-    const range = /must be a whole number from (\d+) to (\d+)/.exec(refused.stderr);
-    assert(range, `${command} ${flag}: ${refused.stderr}`);
+    const refused = await refusalOf(command, [...needed, flag, "0x"]);
+    const range = /must be a whole number from (\d+) to (\d+)/.exec(refused);
+    assert(range, `${command} ${flag}: ${refused}`);
     const help = await helpOf(command);
     // The flag's own row (not the usage line, which may name it too), up to the next flag.
     const row = help.search(new RegExp(`\\n\\s+(-\\w, )?${flag}\\b`));

@@ -3,6 +3,8 @@ import { runKv } from "../helpers/run_kv.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 import { outputWithin } from "../helpers/wait.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
+import { loadSubcommand } from "../../lib/cli/run.ts";
+import { UserError } from "../../lib/cli/user_error.ts";
 
 Deno.test("kv --version prints the version from deno.json and exits 0", async () => {
   const run = await runKv(["--version"]);
@@ -25,11 +27,13 @@ Deno.test("kv without a command prints help on stdout and exits 2", async () => 
   assert.match(run.stdout, /^Usage: kv <command>/m);
 });
 
+// Exactly the command's `help`, which tests/cli/help_test.ts reads in process.
 Deno.test("kv <sub> --help prints that subcommand's usage and exits 0", async () => {
   for (const name of ["gen", "server", "broker", "demo"]) {
     const run = await runKv([name, "--help"]);
     assert.equal(run.code, 0, `kv ${name} --help exits 0`);
     assert.match(run.stdout, new RegExp(`kv ${name}`), `kv ${name} --help names itself`);
+    assert.equal(run.stdout, `${(await loadSubcommand(name))?.help}\n`);
   }
 });
 
@@ -41,6 +45,8 @@ Deno.test("an unknown subcommand is one line on stderr and exit 2", async () => 
   assert.match(run.stderr, /^kv: unknown command 'frobnicate'/);
 });
 
+// Exactly the message of the UserError the command's `run` throws, which
+// tests/cli/help_test.ts reads in process.
 Deno.test("an unknown flag of a subcommand is one line on stderr and exit 2", async () => {
   for (const name of ["gen", "server", "broker"]) {
     const run = await runKv([name, "--no-such-flag"]);
@@ -48,6 +54,9 @@ Deno.test("an unknown flag of a subcommand is one line on stderr and exit 2", as
     assert.equal(run.stderr.trimEnd().split("\n").length, 1, `kv ${name}: ${run.stderr}`);
     assert.match(run.stderr, /unknown option '--no-such-flag'/);
     assert.doesNotMatch(run.stderr, /\bat \S+:\d+:\d+/, "no stack trace");
+    const thrown = await (await loadSubcommand(name))?.run(["--no-such-flag"]).catch((e) => e);
+    assert(thrown instanceof UserError, `kv ${name} throws a UserError`);
+    assert.equal(run.stderr, `${thrown.message}\n`);
   }
 });
 
