@@ -127,10 +127,17 @@ export interface RepairRequest {
 export interface BrokerOptions {
   /**
    * Replication factor: servers per record, 1 ≤ k ≤ servers. Default: the k the servers
-   * record, else 1 (lib/broker/cluster_k.ts); {@link Broker.open} refuses a k the
-   * servers do not record with a ClusterKError.
+   * record, else 1 for a new cluster (lib/broker/cluster_k.ts); {@link Broker.open}
+   * refuses a k the servers do not record with a ClusterKError, and no k while unreachable
+   * servers may record one (a ClusterKUnknownError) unless `readOnly`.
    */
   k?: number;
+  /**
+   * The broker only reads records (the one-shot `kv get`, `query`, `keys`, `servers`):
+   * it never fixes the cluster's k, only gives the recorded one to servers that lost it
+   * (lib/broker/cluster_k.ts); default false.
+   */
+  readOnly?: boolean;
   /** Which servers writes go to, see {@link WriteRule}; default `sloppy`. */
   writes?: WriteRule;
   /**
@@ -258,6 +265,7 @@ export class Broker {
   readonly #writes: WriteRule;
   readonly #onRepairNeeded: (request: RepairRequest) => void;
   readonly #log: (message: string) => void;
+  readonly #readOnly: boolean;
   /** Lines already logged about servers recording another k: each is logged once. */
   readonly #kConflicts = new Set<string>();
   /** The read repairs in flight, by key: at most MAX_READ_REPAIRS_IN_FLIGHT. */
@@ -285,6 +293,7 @@ export class Broker {
     this.#writes = options.writes ?? "sloppy";
     this.#onRepairNeeded = options.onRepairNeeded ?? (() => {});
     this.#log = options.log ?? (() => {});
+    this.#readOnly = options.readOnly ?? false;
     this.#placement = Placement.of(pool.servers.map((server) => server.identity));
     this.#watchServers();
   }
@@ -313,7 +322,7 @@ export class Broker {
     try {
       const refused = pool.credentialsRefused();
       if (refused !== undefined) throw refused;
-      k = await agreeOnK(pool, options.k);
+      k = await agreeOnK(pool, options.k, { readOnly: options.readOnly });
       await markEmptyClusterRepaired(pool);
     } catch (error) {
       pool.close();
@@ -1054,7 +1063,8 @@ export class Broker {
 
   /**
    * At each change of a server's state: records k on servers that came back recording
-   * none (a memory-only server forgets it when restarted), logs once each server that
+   * none (a memory-only server forgets it when restarted; a read-only broker only when
+   * another reachable server records k: it never fixes one), logs once each server that
    * records another k, and hands the hinted partitions of servers that are up to the
    * repair engine.
    */
@@ -1065,7 +1075,7 @@ export class Broker {
       await change;
       change = this.#pool.changed();
       if (this.#closed) return;
-      for (const conflict of await recordK(this.#pool, this.#k)) {
+      for (const conflict of await recordK(this.#pool, this.#k, { restoreOnly: this.#readOnly })) {
         if (this.#kConflicts.has(conflict)) continue;
         this.#kConflicts.add(conflict);
         this.#log(`${conflict}, this broker k=${this.#k}: run kv repair -k N to settle one`);

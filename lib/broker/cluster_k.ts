@@ -3,10 +3,35 @@
  * server's data dir): every client that opens a broker agrees with it before serving.
  * A broker asked for a k the servers do not record is refused — a broker writing with
  * another k than the data was written with would miss records and leave copies behind
- * (changing k is `kv repair -k N`, which re-places the data). Without a requested k the
- * broker takes the recorded one; when no reachable server records one, it takes
- * {@link DEFAULT_K}. Either way, the k chosen is recorded on every reachable server
- * that records none, so the first broker of a new cluster fixes its k.
+ * (changing k is `kv repair -k N`, which re-places the data).
+ *
+ * Recording a k is either _restoring_ it — giving the k that reachable servers record to
+ * a server that records none (a memory-only server restarted, an emptied data dir): a
+ * fact, which any client does — or _fixing_ it — recording a k that no reachable server
+ * records: a choice, which only a client that may write makes ({@link KAgreement}), and
+ * only when nothing can contradict it:
+ *
+ * - reachable servers record one k: it is used (another requested k is refused) and
+ *   restored to the reachable servers recording none;
+ * - they record different ks: refused, `kv repair -k N` settles one;
+ * - none records one and every listed server is reachable (a new cluster): the requested
+ *   k, else {@link DEFAULT_K}, is fixed on all of them;
+ * - none records one and some listed servers are unreachable: they may record a k, so
+ *   {@link DEFAULT_K} would be a guess that outlives the outage (a wiped server given
+ *   k = 1 while its k = 2 peers were down leaves the servers recording different ks once
+ *   those are back, and every client refused). A writing client is refused
+ *   ({@link ClusterKUnknownError}, naming the unreachable servers) unless it was given a k;
+ *   a requested k is the caller's statement of the cluster's k and is fixed on the
+ *   reachable servers: if an unreachable one records another, every client says so once
+ *   it is back (a conflict `kv repair -k N` settles), rather than silently writing with a
+ *   wrong k.
+ *
+ * A client that only reads (`kv get`, `query`, `keys`, `servers`) never fixes a k: where a
+ * writing client would fix one, it reads with the requested k, else {@link DEFAULT_K},
+ * for its own session and records nothing, so a status check cannot decide the k of a new
+ * cluster or of a half-down one. Reading with a wrong k costs at most that session's
+ * answers: servers that record no k are new, emptied or restarted memory-only — unrepaired,
+ * so their answers carry warnings — or a data dir from before k was recorded.
  *
  * @example
  * ```ts
@@ -15,15 +40,19 @@
  * ```
  * @module
  */
+import { withoutOsDetail } from "../base/fs_error.ts";
 import type { ServerPool } from "./server_pool.ts";
 
-/** The replication factor of a cluster whose servers record none and no k was asked for. */
+/** The replication factor of a new cluster whose first broker asked for none. */
 export const DEFAULT_K = 1;
+
+/** Unreachable servers a refusal names before summing up the rest ("and 7 more"). */
+export const MAX_NAMED_SERVERS = 3;
 
 /**
  * Why a broker cannot open with the replication factor asked for (or the one recorded):
- * the caller's mistake to fix (`kv broker` reports it in one line and exits 2), not a
- * failure of the servers.
+ * the caller's to fix (`kv broker` reports it in one line and exits 2), not a failure of
+ * the servers.
  *
  * @example
  * ```ts ignore
@@ -45,18 +74,63 @@ export class ClusterKError extends Error {
 }
 
 /**
- * The k a broker over `pool` (started) uses: `requested` when given and no reachable
- * server records another, else the recorded k, else {@link DEFAULT_K}; recorded on the
- * reachable servers that record none. Throws a ClusterKError when `requested` differs
- * from the recorded k, when servers record different ks, when k exceeds the servers,
- * or when a server records another k meanwhile (another broker won the race).
+ * A writing client asked for no k while no reachable server records one and some listed
+ * servers are unreachable: they may record a k, so none can be chosen. Start them, or give
+ * the cluster's k.
+ *
+ * @example
+ * ```ts ignore
+ * // pool: 127.0.0.1:8001 and :8002 down, :8000 up with its data dir wiped
+ * await agreeOnK(pool, undefined); // throws: "cannot tell the cluster's k: the reachable
+ * // servers record none, and 2 of its 3 servers are unreachable (127.0.0.1:8001: …;
+ * // 127.0.0.1:8002: …); start them, or give its k (-k, replicas) if you know it"
+ * ```
+ */
+export class ClusterKUnknownError extends ClusterKError {
+  /**
+   * @param message the whole line, as in the example.
+   * @param unreachable each unreachable server and why, in server-list order.
+   * @param servers how many servers the list has.
+   */
+  constructor(
+    message: string,
+    readonly unreachable: readonly { readonly server: string; readonly error: string }[],
+    readonly servers: number,
+  ) {
+    super(message);
+    this.name = "ClusterKUnknownError";
+  }
+}
+
+/** Options for {@link agreeOnK}. */
+export interface KAgreement {
+  /**
+   * The client only reads records (`kv get`, `query`, `keys`, `servers`): it never fixes
+   * the cluster's k, only restores the recorded one (see the module doc); default false,
+   * a client that may write and so fixes the k of a new cluster.
+   */
+  readonly readOnly?: boolean;
+}
+
+/**
+ * The k a broker over `pool` (started) uses, following the rules of the module doc; the
+ * k recorded on reachable servers is restored to those recording none. Throws a
+ * ClusterKError when `requested` differs from the recorded k, when servers record
+ * different ks, when k exceeds the servers, or when a server records another k meanwhile
+ * (another broker won the race); a ClusterKUnknownError when a writing client gave no k
+ * and unreachable servers may record one.
  *
  * @example
  * ```ts
  * await agreeOnK(pool, 2); // 2, now recorded on every reachable server
+ * await agreeOnK(pool, undefined, { readOnly: true }); // the recorded k; fixes none
  * ```
  */
-export async function agreeOnK(pool: ServerPool, requested: number | undefined): Promise<number> {
+export async function agreeOnK(
+  pool: ServerPool,
+  requested: number | undefined,
+  options: KAgreement = {},
+): Promise<number> {
   const recorded = recordedKs(pool);
   if (recorded.size > 1) {
     throw new ClusterKError(
@@ -71,12 +145,16 @@ export async function agreeOnK(pool: ServerPool, requested: number | undefined):
         `leave k out to use it, or change it with kv repair -k ${requested}`,
     );
   }
+  const readOnly = options.readOnly ?? false;
+  if (only === undefined && requested === undefined && !readOnly) refuseUnlessAllReachable(pool);
   const k = requested ?? only ?? DEFAULT_K;
   if (k > pool.servers.length) {
     throw new ClusterKError(
       `k=${k} needs at least ${k} servers, but the server list has ${pool.servers.length}`,
     );
   }
+  // A reader records only a k some reachable server records already (restoring it).
+  if (only === undefined && readOnly) return k;
   const kept = await recordK(pool, k);
   if (kept.length > 0) {
     throw new ClusterKError(
@@ -89,14 +167,21 @@ export async function agreeOnK(pool: ServerPool, requested: number | undefined):
 /**
  * Records `k` on every reachable server of `pool` that records none; returns
  * `server records k=M` for each that kept another k. Servers that fail are left for the
- * next call (a broker calls it again when a server comes back).
+ * next call (a broker calls it again when a server comes back). With `restoreOnly`, it
+ * records nothing unless a reachable server records `k` already.
  *
  * @example
  * ```ts
  * await recordK(pool, 2); // [] when every reachable server now records 2
+ * await recordK(pool, 2, { restoreOnly: true }); // the same, or nothing when none records 2
  * ```
  */
-export async function recordK(pool: ServerPool, k: number): Promise<string[]> {
+export async function recordK(
+  pool: ServerPool,
+  k: number,
+  options: { readonly restoreOnly?: boolean } = {},
+): Promise<string[]> {
+  if (options.restoreOnly && !recordedKs(pool).has(k)) return [];
   const kept: string[] = [];
   await Promise.all(pool.servers.map(async (server, index) => {
     const state = pool.state(index);
@@ -109,6 +194,31 @@ export async function recordK(pool: ServerPool, k: number): Promise<string[]> {
     if (outcome.ok && outcome.value !== k) kept.push(`${server.id} records k=${outcome.value}`);
   }));
   return kept;
+}
+
+/**
+ * Throws a ClusterKUnknownError naming the unreachable servers of `pool`, if any: called
+ * when no reachable server records a k, so an unreachable one may record any.
+ */
+function refuseUnlessAllReachable(pool: ServerPool): void {
+  const down = pool.servers.flatMap((server, index) =>
+    pool.isUp(index) ? [] : [{ server: server.id, error: pool.downReason(index) ?? "down" }]
+  );
+  if (down.length === 0) return;
+  const named = down.slice(0, MAX_NAMED_SERVERS)
+    .map(({ server, error }) => `${server}: ${withoutOsDetail(error)}`).join("; ") +
+    (down.length > MAX_NAMED_SERVERS ? `; and ${down.length - MAX_NAMED_SERVERS} more` : "");
+  const total = pool.servers.length;
+  const what = down.length === total
+    ? `none of its ${total} servers is reachable (${named})`
+    : `the reachable servers record none, and ${down.length} of its ${total} servers ` +
+      `are unreachable (${named})`;
+  throw new ClusterKUnknownError(
+    `cannot tell the cluster's k: ${what}; give its k (-k, replicas) if you know it, ` +
+      "or start them",
+    down,
+    total,
+  );
 }
 
 /** Each recorded k and the servers that record it, by k. */

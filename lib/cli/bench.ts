@@ -76,7 +76,7 @@ ${WORKLOADS.map((letter) => `  ${letter}  ${WORKLOAD_MIX[letter].summary}`).join
 Flags:
   -s, --servers FILE     the cluster's server file (required)
   -k, --replicas N       replication factor; refused when the servers record another
-                         (default: the k they record, else 1)
+                         (default: the k they record; on a new cluster 1)
       --workload W       A to F (default A)
       --distribution D   zipfian (constant 0.99, hot keys scrambled over the key space)
                          or uniform (default zipfian); workload D reads the newest most

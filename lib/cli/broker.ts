@@ -12,7 +12,12 @@
  */
 import { type Broker, WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { BackgroundRepair } from "../broker/background_repair.ts";
-import { openBroker, replicasFlag } from "./open_broker.ts";
+import {
+  noServerReachable,
+  openBroker,
+  replicasFlag,
+  START_SERVERS_ADVICE,
+} from "./open_broker.ts";
 import { formatIndexSummary, indexFile, indexLines } from "../broker/indexer.ts";
 import { readRawLineBatches } from "../base/line_reader.ts";
 import type { Dialect } from "../record/format.ts";
@@ -28,7 +33,7 @@ import { EndlessLineError } from "../base/line_reader.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import type { Credentials } from "../protocol/credentials.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
-import { describeFsError, withoutOsDetail } from "../base/fs_error.ts";
+import { describeFsError } from "../base/fs_error.ts";
 import { EXIT_UNAVAILABLE } from "./oneshot.ts";
 
 /** Exit code of `--index-only` when some records could not be stored on all k replicas. */
@@ -63,7 +68,7 @@ Flags:
                          broker serves what the servers already hold
   -k, --replicas N       replication factor, 1 to the number of servers; refused
                          when the servers record another (default: the k they
-                         record, else 1, which is then recorded)
+                         record; on a new cluster 1, which is then recorded)
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}; past it
                          the server counts as down and is reconnected in the
                          background (default ${DEFAULT_TIMEOUT_MS})
@@ -144,7 +149,7 @@ async function runBroker(args: string[]): Promise<number> {
   const held: string[] = [];
   const release = logSink.redirect((line) => held.push(line));
   let background: BackgroundRepair | undefined;
-  const broker = await openBroker("broker", settings.servers, {
+  const broker = await openBroker("broker", settings.serverFile, settings.servers, {
     k: settings.k,
     writes: settings.writes,
     timeoutMs: settings.timeoutMs,
@@ -251,12 +256,6 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
 }
 
 /**
- * What to do about servers that cannot be reached: a server refusing this client's
- * credentials is as unreachable as one not started, and starting it again would not help.
- */
-const RETRY_ADVICE = "start them (or check --auth-file and --tls-ca) and retry";
-
-/**
  * Refuses a server file that names one server twice, or whose servers are all
  * unreachable (nothing could be answered); reports each unreachable server.
  */
@@ -273,15 +272,14 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
   if (upCount < broker.k && settings.dataPath !== undefined) {
     throw new UserError(
       `kv broker: only ${upCount} of ${settings.servers.length} servers are reachable, fewer than ` +
-        `k=${broker.k}; nothing from ${inputName(settings.dataPath)} was indexed (${RETRY_ADVICE})`,
+        `k=${broker.k}; nothing from ${
+          inputName(settings.dataPath)
+        } was indexed (${START_SERVERS_ADVICE})`,
     );
   }
   if (upCount === 0) {
-    throw new UserError(
-      `kv broker: none of the ${settings.servers.length} servers in ${settings.serverFile} ` +
-        `is reachable (${down[0].server.id}: ${withoutOsDetail(down[0].error ?? "no answer")}); ` +
-        RETRY_ADVICE,
-    );
+    const first = { server: down[0].server.id, error: down[0].error ?? "no answer" };
+    throw noServerReachable("broker", settings.serverFile, settings.servers.length, first);
   }
   for (const state of down) log(`server ${state.server.id} is unreachable: ${state.error}`);
   if (upCount < broker.k) {

@@ -63,7 +63,8 @@ the web console at /.
 Flags:
   -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
   -k, --replicas N       the cluster's replication factor; refused when the servers
-                         record another (default: the k they record, else 1)
+                         record another (default: the k they record; on a new
+                         cluster 1)
       --listen HOST:PORT address to listen on; port 0 picks a free one
                          (default ${DEFAULT_LISTEN})
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}

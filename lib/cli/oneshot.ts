@@ -77,6 +77,12 @@ interface OneShotSpec {
   readonly done: string;
   /** Whether it can find nothing (exit {@link EXIT_NOT_FOUND}): GET, QUERY, DELETE. */
   readonly canFindNothing?: boolean;
+  /**
+   * Whether it writes records (put, delete): only a writing command may fix the k of a
+   * cluster whose servers record none (lib/broker/cluster_k.ts), and it is refused when
+   * unreachable servers may record one and no -k was given.
+   */
+  readonly writes?: boolean;
   /** A mistake of its own, besides a usage error, that exits {@link USAGE_EXIT_CODE}. */
   readonly mistake?: string;
   /**
@@ -121,6 +127,7 @@ const SPECS: readonly OneShotSpec[] = [
     summary: `store a record on all its replicas, e.g. kv put 'person1: { "age" : 22 }'`,
     arguments: 1,
     done: "stored",
+    writes: true,
     mistake: "a record over every server's --max-frame-bytes",
     unavailable: "fewer than k servers could store it",
     command: ([line]) => putCommand(line),
@@ -131,6 +138,7 @@ const SPECS: readonly OneShotSpec[] = [
     summary: "delete a record from all its replicas",
     arguments: 1,
     done: "deleted",
+    writes: true,
     canFindNothing: true,
     unavailable: "fewer than k servers could delete it",
     command: ([key]) => parsed("delete", key),
@@ -175,7 +183,8 @@ Prints the answer as the broker's REPL does.
 Flags:
   -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
   -k, --replicas N       the cluster's replication factor; refused when the servers
-                         record another (default: the k they record, else 1)
+                         record another (default: the k they record; on a new
+                         cluster 1, recorded by put and delete only)
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}
                          (default ${DEFAULT_TIMEOUT_MS})
       --writes RULE      'sloppy' (default): writes go to the first k reachable servers
@@ -221,7 +230,7 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
     }
   }
   const command = spec.command(positionals, values);
-  const broker = await brokerFromFlags(spec.name, values);
+  const broker = await brokerFromFlags(spec, values);
   try {
     const answer = await runCommand(broker, command);
     // Every server refused the request itself (a record over their frame limit): the
@@ -341,7 +350,7 @@ export function serverFile(flag: string | undefined): string {
 }
 
 async function brokerFromFlags(
-  name: string,
+  spec: OneShotSpec,
   values: {
     servers?: string;
     replicas?: string;
@@ -351,6 +360,7 @@ async function brokerFromFlags(
     "tls-ca"?: string;
   },
 ): Promise<Broker> {
+  const name = spec.name;
   const path = serverFile(values.servers);
   const servers = await readServerList(path).catch((error) => {
     if (!(error instanceof ServerFileError)) throw error;
@@ -367,7 +377,9 @@ async function brokerFromFlags(
   });
   const credentials = await clientCredentials(name, values);
   const writes = choiceFlag(name, "--writes", values.writes, WRITE_RULES, "sloppy");
-  const broker = await openBroker(name, servers, { k, writes, timeoutMs, credentials }, values);
+  const readOnly = spec.writes !== true;
+  const options = { k, writes, readOnly, timeoutMs, credentials };
+  const broker = await openBroker(name, path, servers, options, values);
   const twins = broker.pool.twins();
   if (twins.length > 0) {
     broker.close();

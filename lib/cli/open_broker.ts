@@ -7,12 +7,13 @@
  * ```ts
  * import { openBroker, replicasFlag } from "./open_broker.ts";
  * const k = replicasFlag("get", values.replicas, servers.length, "servers.txt");
- * const broker = await openBroker("get", servers, { k }, values);
+ * const broker = await openBroker("get", "servers.txt", servers, { k }, values);
  * ```
  * @module
  */
 import { Broker, type BrokerOptions } from "../broker/broker.ts";
-import { ClusterKError } from "../broker/cluster_k.ts";
+import { ClusterKError, ClusterKUnknownError } from "../broker/cluster_k.ts";
+import { withoutOsDetail } from "../base/fs_error.ts";
 import { MAX_SERVERS, type ServerAddress } from "../broker/server_list.ts";
 import { intFlag } from "./args.ts";
 import { credentialsRefusedError } from "./security_flags.ts";
@@ -46,18 +47,48 @@ export function replicasFlag(
 }
 
 /**
- * {@link Broker.open} for `kv <command>`: a k the servers do not record is a UserError
- * (`kv broker: asked for k=3, but the cluster records k=2 (…); …`), and so are
- * credentials refused by every server (`credentialsRefusedError`, which `flags`, the
- * security flags as typed, let name the auth file's source).
+ * What to do about servers that cannot be reached: a server refusing this client's
+ * credentials is as unreachable as one not started, and starting it again would not help.
+ */
+export const START_SERVERS_ADVICE = "start them (or check --auth-file and --tls-ca) and retry";
+
+/**
+ * `kv <command>: none of the N servers in FILE is reachable (first: why); start them …`:
+ * the one line of every command that cannot go on without a server.
  *
  * @example
  * ```ts
- * const broker = await openBroker("broker", servers, { k: 2, timeoutMs: 1000 }, values);
+ * noServerReachable("broker", "servers.txt", 2, { server: "127.0.0.1:8000", error: "refused" });
+ * ```
+ */
+export function noServerReachable(
+  command: string,
+  serverFile: string,
+  servers: number,
+  first: { readonly server: string; readonly error: string },
+): UserError {
+  return new UserError(
+    `kv ${command}: none of the ${servers} servers in ${serverFile} is reachable ` +
+      `(${first.server}: ${withoutOsDetail(first.error)}); ${START_SERVERS_ADVICE}`,
+  );
+}
+
+/**
+ * {@link Broker.open} for `kv <command>` over the servers of `serverFile`: a k the servers
+ * do not record is a UserError (`kv broker: asked for k=3, but the cluster records k=2 (…);
+ * …`), and so is no k given while the cluster's cannot be told — {@link noServerReachable}
+ * when no server is reachable at all — and credentials refused by every server
+ * (`credentialsRefusedError`, which `flags`, the security flags as typed, let name the auth
+ * file's source).
+ *
+ * @example
+ * ```ts
+ * const broker = await openBroker("broker", "servers.txt", servers, { k: 2 }, values);
  * ```
  */
 export async function openBroker(
   command: string,
+  serverFile: string,
   servers: readonly ServerAddress[],
   options: BrokerOptions,
   flags: { "auth-file"?: string; "tls-ca"?: string },
@@ -65,6 +96,9 @@ export async function openBroker(
   try {
     return await Broker.open(servers, options);
   } catch (error) {
+    if (error instanceof ClusterKUnknownError && error.unreachable.length === error.servers) {
+      throw noServerReachable(command, serverFile, error.servers, error.unreachable[0]);
+    }
     if (error instanceof ClusterKError) throw new UserError(`kv ${command}: ${error.message}`);
     throw credentialsRefusedError(command, error, flags) ?? error;
   }

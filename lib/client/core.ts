@@ -148,9 +148,9 @@ export class KvCore {
 
   /**
    * Connects; a server list naming one server twice, credentials refused by every
-   * server reached when none could be used, or no server reachable when no k was given
-   * (the cluster's k cannot be learned, and a guess would outlive the outage), is a
-   * KvInputError.
+   * server reached when none could be used, or no k given while no reachable server
+   * records one and some are unreachable (the cluster's k cannot be learned, and a guess
+   * would outlive the outage: lib/broker/cluster_k.ts), is a KvInputError.
    *
    * @example
    * ```ts
@@ -180,17 +180,6 @@ export class KvCore {
       broker.close();
       throw new KvInputError(
         `the server list names one server twice (${twins.join("; ")}); keep one entry per server`,
-      );
-    }
-    if (options.k === undefined && broker.pool.upCount === 0) {
-      // Broker.open took k = 1 for want of a server recording one: a connection kept open
-      // until the servers come back would write and read a k = 2 cluster as k = 1.
-      broker.close();
-      const first = broker.pool.servers[0];
-      throw new KvInputError(
-        `cannot tell the cluster's k: none of its ${broker.pool.servers.length} servers is ` +
-          `reachable (${first.id}: ${broker.pool.downReason(0)}); give its k (-k, replicas), ` +
-          "or connect once they are up",
       );
     }
     handoff.to = new BackgroundRepair(broker.pool, {

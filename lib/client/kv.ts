@@ -64,9 +64,11 @@ export interface ConnectOptions {
    */
   servers: string | readonly ServerEndpoint[];
   /**
-   * Replication factor k, 1 to the number of servers. Default: the k the servers record,
-   * else 1 (then recorded). A k other than the one the servers record is a KvInputError:
-   * changing it is `kv repair -k N`.
+   * Replication factor k, 1 to the number of servers. Default: the k the servers record;
+   * on a new cluster (every server reachable, none recording one) 1, then recorded; a
+   * KvInputError while no reachable server records one and some are unreachable (they may).
+   * A k other than the one the servers record is a KvInputError: changing it is
+   * `kv repair -k N`.
    */
   replicas?: number;
   /** Connect and request timeout per server, in ms, 1 to {@link MAX_TIMEOUT_MS}; default 1000. */

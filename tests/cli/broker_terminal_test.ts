@@ -109,7 +109,8 @@ terminalTest("a log line prints above the prompt, and the line being typed stays
     await using cluster = await KvCluster.start(2);
     const late = cluster.servers[1];
     await late.kill();
-    await using term = await startBroker(cluster, { env });
+    // -k: a new cluster's k is not fixed by default while one of its servers is down.
+    await using term = await startBroker(cluster, { env }, ["-k", "1"]);
     await term.type("GET half-typed");
     // The broker retries the server in the background and says so when it is back.
     await late.restart();

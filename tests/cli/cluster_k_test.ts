@@ -8,7 +8,9 @@ import { connectClient } from "../helpers/client.ts";
 import { runKv } from "../helpers/run_kv.ts";
 
 /** The k each server of `cluster` records (0: none). */
-async function recordedKs(cluster: KvCluster): Promise<number[]> {
+async function recordedKs(
+  cluster: { readonly servers: readonly Pick<KvCluster["servers"][number], "address">[] },
+): Promise<number[]> {
   return await Promise.all(cluster.servers.map(async (server) => {
     const client = await connectClient(server.address);
     try {
@@ -91,4 +93,82 @@ Deno.test("a server that comes back recording no k is given the cluster's", asyn
   const get = await runKv(withBrokerTimeout(["get", "-s", cluster.serverFile, "person1"]));
   assert.equal(get.code, 0, get.stderr);
   assert.deepEqual(await recordedKs(cluster), [2, 2, 2]);
+});
+
+Deno.test("no client guesses k while servers that may record one are down: a read-only command records none, a writing one is refused naming them, -k is recorded", async () => {
+  await using cluster = await KvCluster.start(3, { durable: true });
+  const s = ["-s", cluster.serverFile];
+  const put = await runKv(withBrokerTimeout(["put", ...s, "-k", "2", "person1: 1"]));
+  assert.equal(put.code, 0, put.stderr);
+  assert.deepEqual(await recordedKs(cluster), [2, 2, 2]);
+  const [wiped, down1, down2] = cluster.servers;
+  await down1.stop();
+  await down2.stop();
+  await wiped.stop();
+  await Deno.remove(wiped.dataDir!, { recursive: true });
+  await wiped.restart();
+  const upNow = async () => (await recordedKs({ servers: [wiped] }))[0];
+  assert.equal(await upNow(), 0, "the wiped server records no k");
+
+  // Read-only commands run (kv servers shows who is down) and record nothing.
+  const servers = await runKv(withBrokerTimeout(["servers", ...s, "--json"]));
+  assert.equal(servers.code, 0, servers.stderr);
+  const shown = JSON.parse(servers.stdout).servers.map((server: { up: boolean }) => server.up);
+  assert.deepEqual(shown, [true, false, false]);
+  const get = await runKv(withBrokerTimeout(["get", ...s, "person1"]));
+  assert.equal(get.code, 3, "the wiped server's NOT FOUND is unsure");
+  assert.equal(await upNow(), 0, "a read-only command fixed no k");
+
+  // A client that may write is refused in one line naming the unreachable servers.
+  const unknown = new RegExp(
+    "cannot tell the cluster's k: the reachable servers record none, and 2 of its 3 servers " +
+      `are unreachable \\(${down1.id}: [^;]+; ${down2.id}: [^)]+\\); give its k \\(-k, replicas\\) ` +
+      "if you know it, or start them",
+  );
+  for (const args of [["put", "person2: 2"], ["delete", "person1"], ["broker"]]) {
+    const run = await runKv(withBrokerTimeout([...args, ...s]), { stdin: "" });
+    assert.equal(run.code, 2, `${args[0]}: ${run.stderr}`);
+    assert.match(run.stderr, new RegExp(`^kv ${args[0]}: ${unknown.source}\\n$`));
+  }
+  await assert.rejects(
+    () => connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS }),
+    (error: unknown) => error instanceof KvInputError && unknown.test(error.message),
+  );
+  assert.equal(await upNow(), 0, "a refused client fixed no k");
+
+  // Back up, the cluster agrees on k=2: the wiped server is given it.
+  await down1.restart();
+  await down2.restart();
+  const found = await runKv(withBrokerTimeout(["get", ...s, "--json", "person1"]));
+  assert.equal(found.code, 0, found.stderr);
+  assert.equal(JSON.parse(found.stdout).value, 1);
+  assert.deepEqual(await recordedKs(cluster), [2, 2, 2]);
+});
+
+Deno.test("a k given while servers are down is the caller's statement: recorded, and a server back recording another makes every client refuse until kv repair -k settles it", async () => {
+  await using cluster = await KvCluster.start(2, { durable: true });
+  const s = ["-s", cluster.serverFile];
+  const put = await runKv(withBrokerTimeout(["put", ...s, "-k", "2", "person1: 1"]));
+  assert.equal(put.code, 0, put.stderr);
+  const [wiped, down] = cluster.servers;
+  await down.stop();
+  await wiped.stop();
+  await Deno.remove(wiped.dataDir!, { recursive: true });
+  await wiped.restart();
+  const guessed = await runKv(withBrokerTimeout(["put", ...s, "-k", "1", "person2: 2"]));
+  assert.equal(guessed.code, 0, guessed.stderr);
+  await down.restart();
+  assert.deepEqual(await recordedKs(cluster), [1, 2]);
+  const refused = await runKv(withBrokerTimeout(["get", ...s, "person1"]));
+  assert.equal(refused.code, 2);
+  assert.match(
+    refused.stderr,
+    /^kv get: the servers record different replication factors \(k=1: [^;]+; k=2: [^)]+\); settle one with kv repair -k N\n$/,
+  );
+  const repair = await runKv(withBrokerTimeout(["repair", ...s, "-k", "2"]));
+  assert.equal(repair.code, 0, repair.stderr);
+  assert.deepEqual(await recordedKs(cluster), [2, 2]);
+  const found = await runKv(withBrokerTimeout(["get", ...s, "--json", "person2"]));
+  assert.equal(found.code, 0, found.stderr);
+  assert.equal(JSON.parse(found.stdout).value, 2);
 });
