@@ -125,8 +125,9 @@ async function runBenchCommand(args: string[]): Promise<number> {
   const { values } = parseBenchFlags(args);
   const options = benchOptions(values);
   const replicas = await replicasOf(options.servers as string, values.replicas);
-  const progressTotal = options.durationMs ?? options.operations ?? DEFAULT_OPERATIONS;
-  const progress = new ProgressBar({ label: "kv bench", total: progressTotal });
+  const progress = options.durationMs === undefined
+    ? new ProgressBar({ label: "kv bench", total: options.operations ?? DEFAULT_OPERATIONS })
+    : secondsProgress(options.durationMs);
   // The warm-up can take long too: its own line, so it is not mistaken for the measured run.
   const warmupProgress = new ProgressBar({ label: "kv bench: warming up", total: options.warmup });
   try {
@@ -210,7 +211,7 @@ function benchOptions(values: ReturnType<typeof parseBenchFlags>["values"]): Ben
     records: int("-n", values.records, MAX_BENCH_RECORDS, DEFAULT_RECORDS),
     size: values.size === undefined ? undefined : int("--size", values.size, MAX_RECORD_SIZE),
     operations: durationSeconds === undefined ? operations : undefined,
-    durationMs: durationSeconds === undefined ? undefined : durationSeconds * 1000,
+    durationMs: durationSeconds === undefined ? undefined : durationSeconds * MS_PER_SECOND,
     warmup: intFlag("bench", "--warmup", values.warmup, {
       min: 0,
       max: MAX_BENCH_OPERATIONS,
@@ -245,6 +246,20 @@ async function replicasOf(
   });
   return replicasFlag("bench", text, servers.length, serverFile);
 }
+
+/**
+ * The progress of a `--duration` run, which the runner reports in milliseconds run, drawn
+ * in whole seconds (`kv bench (seconds) [###…]  20% 12/60`), not as `12285.356125/60000`.
+ */
+function secondsProgress(durationMs: number): { update(doneMs: number): void; finish(): void } {
+  const bar = new ProgressBar({ label: "kv bench (seconds)", total: durationMs / MS_PER_SECOND });
+  return {
+    update: (doneMs) => bar.update(Math.floor(doneMs / MS_PER_SECOND)),
+    finish: () => bar.finish(),
+  };
+}
+
+const MS_PER_SECOND = 1000;
 
 /** Milliseconds with three decimals, right-aligned in `width`. */
 function ms(value: number, width: number): string {

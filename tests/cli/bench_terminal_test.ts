@@ -32,3 +32,24 @@ terminalTest(
     assert.doesNotMatch(screen, /warming up/, "the warm-up's line is erased once it ends");
   },
 );
+
+terminalTest("kv bench --duration on a terminal counts whole seconds of the run", async () => {
+  await using cluster = await KvCluster.start(1);
+  const bench = kvArgs(
+    "bench",
+    "-s",
+    cluster.serverFile,
+    "-n",
+    "10",
+    "--duration",
+    "3",
+    "--rate",
+    "100",
+    "--timeout-ms",
+    `${BROKER_TIMEOUT_MS}`,
+  );
+  await using term = await Terminal.start(bench);
+  // Seconds, not the milliseconds the runner counts (it drew `1234.567891/3000`).
+  await term.waitFor(/^kv bench \(seconds\) \[[# ]+\] +\d+% [0-3]\/3$/m);
+  assert.equal(await term.exitCode(), 0);
+});
