@@ -19,6 +19,12 @@
  * Ctrl-C (clear the line, or {@link EditResult} `interrupt` on an empty one).
  * Columns count UTF-16 code units, so wide characters may shift the cursor.
  *
+ * Input is UTF-8. A byte that is not part of a valid UTF-8 character (a terminal set to
+ * Latin-1) is read as the lone surrogate U+DC00 + byte, as Python's `surrogateescape`
+ * reads it, and drawn as U+FFFD (�): no valid UTF-8 decodes to a lone surrogate, so a
+ * line holding one is known to hold such bytes (`text.isWellFormed()` is false), rather
+ * than having them silently become U+FFFD. Such a line is not kept in history.
+ *
  * @example
  * ```ts ignore
  * import { LineEditor } from "./line_editor.ts";
@@ -172,7 +178,7 @@ export class LineEditor {
   readonly #hint: ((text: string) => string | undefined) | undefined;
   readonly #columns: () => number;
   readonly #encoder = new TextEncoder();
-  readonly #decoder = new TextDecoder();
+  readonly #decoder = new EscapingUtf8Decoder();
   /** Keys received and not handled yet. */
   #pending = "";
   #inputClosed = false;
@@ -305,7 +311,7 @@ export class LineEditor {
       const count = await this.#input.read(buffer);
       if (this.#closed) return;
       if (count === null) break;
-      const keys = this.#decoder.decode(buffer.subarray(0, count), { stream: true });
+      const keys = this.#decoder.decode(buffer.subarray(0, count));
       if (!this.#editing && keys.includes(CTRL.C) && this.#interruptListeners.size > 0) {
         this.#pending = "";
         for (const listener of this.#interruptListeners) listener();
@@ -538,7 +544,7 @@ export class LineEditor {
     this.#cursor = text.length;
     this.#render({ hint: false });
     this.#write("\r\n");
-    if (text.trim() !== "" && text !== this.#history.at(-1)) {
+    if (text.trim() !== "" && text !== this.#history.at(-1) && text.isWellFormed()) {
       this.#history.push(text);
       if (this.#history.length > this.#historySize) this.#history.shift();
       this.#onHistoryAdd?.(text);
@@ -618,11 +624,96 @@ function printableRun(keys: string): number {
   return end;
 }
 
-/** UTF-16 units of the character before `index` (2 for a surrogate pair). */
+/** UTF-16 units of the character before `index` (2 for a surrogate pair, 1 for a lone one). */
 function charLengthBefore(text: string, index: number): number {
   if (index === 0) return 0;
-  const code = text.charCodeAt(index - 1);
-  return code >= 0xdc00 && code <= 0xdfff && index >= 2 ? 2 : 1;
+  const low = text.charCodeAt(index - 1);
+  const high = index >= 2 ? text.charCodeAt(index - 2) : 0;
+  return isLowSurrogate(low) && high >= 0xd800 && high <= 0xdbff ? 2 : 1;
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
+}
+
+/**
+ * UTF-8 decoding for terminal input, fed chunk by chunk: each byte that does not belong
+ * to a valid character becomes the lone surrogate U+DC00 + byte (see the module doc).
+ * A character cut across chunks waits for its next chunk (at the end of input, a line
+ * not ended by Enter is dropped, and the bytes with it).
+ */
+class EscapingUtf8Decoder {
+  readonly #valid = new TextDecoder("utf-8", { ignoreBOM: true });
+  /** The start of a character the last chunk ended inside. */
+  #carry = new Uint8Array(0);
+
+  /** The text of `chunk`, after what the last chunk left unfinished. */
+  decode(chunk: Uint8Array): string {
+    let bytes = chunk;
+    if (this.#carry.length > 0) {
+      bytes = new Uint8Array(this.#carry.length + chunk.length);
+      bytes.set(this.#carry);
+      bytes.set(chunk, this.#carry.length);
+    }
+    let text = "";
+    let runStart = 0;
+    let at = 0;
+    while (at < bytes.length) {
+      if (bytes[at] < 0x80) {
+        at++;
+        continue;
+      }
+      const length = utf8SequenceLength(bytes, at);
+      if (length === INCOMPLETE) break;
+      if (length > 0) {
+        at += length;
+        continue;
+      }
+      text += this.#valid.decode(bytes.subarray(runStart, at)) +
+        String.fromCharCode(SURROGATE_ESCAPE_BASE + bytes[at]);
+      at++;
+      runStart = at;
+    }
+    this.#carry = bytes.slice(at);
+    return text + this.#valid.decode(bytes.subarray(runStart, at));
+  }
+}
+
+/** A byte that is not UTF-8 becomes this plus the byte: U+DC80 to U+DCFF. */
+const SURROGATE_ESCAPE_BASE = 0xdc00;
+
+/** What {@link utf8SequenceLength} answers for a valid character cut short by the end. */
+const INCOMPLETE = -1;
+
+/**
+ * The length of the valid UTF-8 character starting at `bytes[at]` (not ASCII); 0 when
+ * it is not one, {@link INCOMPLETE} when `bytes` end inside what could still be one.
+ * The ranges are Unicode's table 3-7 (no overlong forms, surrogates or code points past
+ * U+10FFFF).
+ */
+function utf8SequenceLength(bytes: Uint8Array, at: number): number {
+  const lead = bytes[at];
+  let length: number;
+  let low = 0x80;
+  let high = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+  else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead === 0xe0) low = 0xa0;
+    if (lead === 0xed) high = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead === 0xf0) low = 0x90;
+    if (lead === 0xf4) high = 0x8f;
+  } else return 0;
+  for (let index = 1; index < length; index++) {
+    if (at + index >= bytes.length) return INCOMPLETE;
+    const byte = bytes[at + index];
+    if (byte < low || byte > high) return 0;
+    low = 0x80;
+    high = 0xbf;
+  }
+  return length;
 }
 
 /** UTF-16 units of the character at `index`. */

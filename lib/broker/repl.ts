@@ -498,7 +498,9 @@ export async function runInteractive(
     for (;;) {
       const input = await editor.readLine();
       if (input.kind !== "line") break;
-      const outcome = await untilInterrupted(editor, respond(broker, input.text, options), options);
+      const outcome = input.text.isWellFormed()
+        ? await untilInterrupted(editor, respond(broker, input.text, options), options)
+        : notUtf8Answer(input.text);
       const text = outcome === "interrupted"
         ? formatAnswer(cancelledAnswer(input.text), options)
         : outcomeText(outcome, options);
@@ -510,6 +512,33 @@ export async function runInteractive(
     editor.close();
   }
 }
+
+/**
+ * The answer to a line holding bytes that are not UTF-8, which the line editor reads as
+ * lone surrogates U+DC80–U+DCFF (see lib/base/line_editor.ts): the line is not run, since
+ * a PUT would store U+FFFD where the user typed something else, as piped input's
+ * `INVALID` answer says.
+ */
+function notUtf8Answer(text: string): Answer {
+  let column = 1;
+  for (const character of text) {
+    const code = character.codePointAt(0)!;
+    if (code >= ESCAPED_BYTE_FIRST && code <= ESCAPED_BYTE_LAST) {
+      const byte = (code - ESCAPED_BYTE_FIRST + 0x80).toString(16);
+      return {
+        op: "INVALID",
+        error: `byte 0x${byte} at column ${column} is not UTF-8 (drawn as �); nothing was run: ` +
+          "set the terminal's character encoding to UTF-8",
+      };
+    }
+    column++;
+  }
+  return { op: "INVALID", error: "the line is not UTF-8; nothing was run" };
+}
+
+/** The lone surrogates the line editor reads bytes 0x80–0xff that are not UTF-8 as. */
+const ESCAPED_BYTE_FIRST = 0xdc80;
+const ESCAPED_BYTE_LAST = 0xdcff;
 
 /** `work`'s reply, or "interrupted" as soon as Ctrl-C is pressed; abandoned work is left to end. */
 async function untilInterrupted(

@@ -6,9 +6,9 @@ import { type EditResult, LineEditor, type LineEditorOptions } from "../../lib/b
 const ESCAPE = new RegExp(`${String.fromCharCode(0x1b)}\\[[0-9;]*[A-Za-z]`, "g");
 
 /** A terminal that delivers `chunks` one read at a time, then ends; what is drawn is kept. */
-function fakeTerminal(chunks: readonly string[]) {
+function fakeTerminal(chunks: readonly (string | Uint8Array)[]) {
   const encoder = new TextEncoder();
-  const queue = chunks.map((chunk) => encoder.encode(chunk));
+  const queue = chunks.map((chunk) => typeof chunk === "string" ? encoder.encode(chunk) : chunk);
   const drawn: string[] = [];
   const rawModes: boolean[] = [];
   const input = {
@@ -33,7 +33,7 @@ function fakeTerminal(chunks: readonly string[]) {
 }
 
 async function readAll(
-  chunks: readonly string[],
+  chunks: readonly (string | Uint8Array)[],
   options: Partial<LineEditorOptions> = {},
 ): Promise<EditResult[]> {
   const terminal = fakeTerminal(chunks);
@@ -218,4 +218,61 @@ Deno.test("LineEditor draws a long line scrolled to the cursor, never wider than
   const visible = last.replaceAll(ESCAPE, "").replace(/\r/g, "");
   assert(visible.endsWith("END"), visible);
   assert(visible.length < 40, `${visible.length} columns`);
+});
+
+Deno.test("LineEditor reads bytes that are not UTF-8 as lone surrogates, never as U+FFFD, and keeps such lines out of history", async () => {
+  const bytes = (...values: number[]) => new Uint8Array(values);
+  const history: string[] = [];
+  const results = await readAll([
+    // Latin-1 'é' (0xe9) and a stray continuation byte, then Enter.
+    "PUT a: caf",
+    bytes(0xe9, 0x20, 0x80, 0x0d),
+    // UTF-8 'é' cut across two reads, and a 4-byte character cut in three.
+    bytes(0x63, 0xc3),
+    bytes(0xa9, 0xf0, 0x9f),
+    bytes(0x98),
+    bytes(0x80, 0x0d),
+    // Backspace after an escaped byte removes it alone.
+    bytes(0x78, 0xff, 0x7f, 0x0d),
+    // An overlong '/' (0xc0 0xaf) and a surrogate encoded in UTF-8 (0xed 0xa0 0x80).
+    bytes(0xc0, 0xaf, 0xed, 0xa0, 0x80, 0x0d),
+  ], { onHistoryAdd: (line) => history.push(line) });
+  const texts = results.map((result) => result.kind === "line" ? result.text : result.kind);
+  assert.deepEqual(texts, [
+    "PUT a: caf\udce9 \udc80",
+    "c\u00e9\u{1f600}",
+    "x",
+    "\udcc0\udcaf\udced\udca0\udc80",
+    "eof",
+  ]);
+  assert.deepEqual(texts.map((text) => text.isWellFormed()), [
+    false,
+    true,
+    true,
+    false,
+    true,
+  ]);
+  assert.deepEqual(history, ["c\u00e9\u{1f600}", "x"]);
+});
+
+Deno.test("property: UTF-8 text cut anywhere between reads, even inside a character, reads back whole", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.string({ unit: "grapheme", maxLength: 20 }),
+      fc.array(fc.nat(), { maxLength: 6 }),
+      async (line, cuts) => {
+        // Control characters are keys, not text: only printable characters are typed.
+        // deno-lint-ignore no-control-regex
+        const typed = line.replace(/[\u0000-\u001f\u007f]/g, "x");
+        const bytes = new TextEncoder().encode(`${typed}\r`);
+        const points = [...new Set(cuts.map((cut) => cut % (bytes.length + 1)))].sort((a, b) =>
+          a - b
+        );
+        const chunks = [0, ...points, bytes.length].slice(0, -1)
+          .map((start, i) => bytes.subarray(start, [...points, bytes.length][i]))
+          .filter((chunk) => chunk.length > 0);
+        assert.deepEqual(await readAll(chunks), [{ kind: "line", text: typed }, { kind: "eof" }]);
+      },
+    ),
+  );
 });

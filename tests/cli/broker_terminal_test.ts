@@ -253,3 +253,23 @@ terminalTest("pasted lines run one at a time, each answer right after its line",
     assert.equal(await term.exitCode(), 0);
   });
 });
+
+terminalTest(
+  "a line typed in a terminal that is not UTF-8 is refused, never stored with U+FFFD for what was typed",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await startBroker(cluster, { env });
+      // "PUT a: café" from a Latin-1 terminal: é is the one byte 0xe9.
+      await term.typeBytes(new TextEncoder().encode("PUT a: caf"));
+      await term.typeBytes(new Uint8Array([0xe9]));
+      await term.press("Enter");
+      await term.waitFor(
+        /^ERROR: byte 0xe9 at column 11 is not UTF-8 \(drawn as �\); nothing was run: set the terminal's character encoding to UTF-8\nkv>$/m,
+      );
+      await term.type("GET a");
+      await term.press("Enter");
+      await term.waitFor(/^NOT FOUND: a$/m);
+    });
+  },
+);

@@ -135,6 +135,12 @@ export class Terminal {
     await this.#tmux("send-keys", "-l", "--", text);
   }
 
+  /** Types `bytes` as they are, valid UTF-8 or not (a terminal set to Latin-1 sends 0xe9 for é). */
+  async typeBytes(bytes: Uint8Array): Promise<void> {
+    const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, "0"));
+    await this.#tmux("send-keys", "-H", ...hex);
+  }
+
   /**
    * Types `text` and waits for the screen to match `shown`, so that a key pressed next
    * reaches the program alone: keys that arrive in one read are a paste to the REPL,
