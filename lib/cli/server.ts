@@ -33,6 +33,7 @@ import {
 import { SnapshotFormatError } from "../server/snapshot.ts";
 import { LogFormatError, MAX_LOG_VALUE_BYTES } from "../server/storage_log.ts";
 import {
+  DEFAULT_COMPACTION_MIN_LOG_BYTES,
   DEFAULT_TOMBSTONE_GRACE_MS,
   describeWritable,
   type FsyncPolicy,
@@ -65,6 +66,11 @@ export const MIN_IDLE_TIMEOUT_MS = 10;
 /** Longest `--idle-timeout-ms`: one day. */
 export const MAX_IDLE_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
+/** Bytes in the unit of `--compact-log-mib`. */
+const MIB = 1024 * 1024;
+/** Largest `--compact-log-mib`: 1 TiB, a log no disk of a kv server should hold. */
+export const MAX_COMPACT_LOG_MIB = 1024 * 1024;
+
 const FSYNC_POLICIES: readonly FsyncPolicy[] = ["always", "interval", "never"];
 
 const HELP = `Usage: kv server [-a ADDRESS] [-p PORT] [--data-dir DIR] [flags]
@@ -81,6 +87,11 @@ Flags:
       --fsync POLICY        with --data-dir, when to fsync the log: always (every
                             acknowledged write survives power loss), interval (once a
                             second) or never (default interval)
+      --compact-log-mib N   with --data-dir, write a snapshot and drop the old logs once
+                            the log passes N MiB and twice the last snapshot,
+                            1..${MAX_COMPACT_LOG_MIB} (default ${
+  DEFAULT_COMPACTION_MIN_LOG_BYTES / MIB
+})
       --max-connections N   most simultaneous clients, 1..${MAX_CONNECTIONS_LIMIT}; more get BUSY
                             (default ${DEFAULT_MAX_CONNECTIONS})
       --max-frame-bytes N   largest request body in bytes, ${MIN_FRAME_BYTES}..${MAX_FRAME_BYTES_LIMIT}
@@ -117,6 +128,7 @@ const FLAGS = {
   port: { type: "string", short: "p" },
   "data-dir": { type: "string" },
   fsync: { type: "string" },
+  "compact-log-mib": { type: "string" },
   "max-connections": { type: "string" },
   "max-frame-bytes": { type: "string" },
   "idle-timeout-ms": { type: "string" },
@@ -155,6 +167,7 @@ interface ServerSettings {
   port: number;
   dataDir: string | undefined;
   fsync: FsyncPolicy;
+  compactionMinLogBytes: number;
   maxConnections: number;
   maxFrameBytes: number;
   idleTimeoutMs: number;
@@ -187,6 +200,11 @@ function parseSettings(args: string[]): ServerSettings {
   if (fsyncText !== undefined && dataDir === undefined) {
     throw new UserError("kv server: --fsync needs --data-dir (without it nothing is written)");
   }
+  if (values["compact-log-mib"] !== undefined && dataDir === undefined) {
+    throw new UserError(
+      "kv server: --compact-log-mib needs --data-dir (without it there is no log)",
+    );
+  }
   const hostname = parseAddress(values.address ?? DEFAULT_HOSTNAME);
   const authFile = values["auth-file"];
   if (!isLoopback(hostname) && authFile === undefined && !values.insecure) {
@@ -206,6 +224,11 @@ function parseSettings(args: string[]): ServerSettings {
     port: intFlag("server", "-p", values.port, { min: 0, max: 65535, fallback: DEFAULT_PORT }),
     dataDir,
     fsync: (fsyncText ?? "interval") as FsyncPolicy,
+    compactionMinLogBytes: MIB * intFlag("server", "--compact-log-mib", values["compact-log-mib"], {
+      min: 1,
+      max: MAX_COMPACT_LOG_MIB,
+      fallback: DEFAULT_COMPACTION_MIN_LOG_BYTES / MIB,
+    }),
     maxConnections: intFlag("server", "--max-connections", values["max-connections"], {
       min: 1,
       max: MAX_CONNECTIONS_LIMIT,
@@ -279,6 +302,7 @@ async function openStore(settings: ServerSettings): Promise<Store> {
     return await Store.open({
       dataDir: settings.dataDir,
       fsync: settings.fsync,
+      compactionMinLogBytes: settings.compactionMinLogBytes,
       tombstoneGraceMs: settings.tombstoneGraceMs,
       onWarning: (message) => settings.logger.warn(message),
       onWritableChange: (failure) => {

@@ -16,6 +16,7 @@ const RANGED_FLAGS: readonly (readonly [string, string, readonly string[]])[] = 
   ["server", "--max-connections", []],
   ["server", "--max-frame-bytes", []],
   ["server", "--idle-timeout-ms", []],
+  ["server", "--compact-log-mib", ["--data-dir", "unused"]],
   ["broker", "--timeout-ms", ["-s", "serverFile.txt"]],
   ["repair", "--timeout-ms", ["-s", "serverFile.txt"]],
   ["get", "--timeout-ms", ["person1"]],
