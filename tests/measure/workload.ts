@@ -15,7 +15,7 @@
 import { readLines } from "../../lib/base/line_reader.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
 import { toJsonText } from "../../lib/record/value.ts";
-import { ServerProcess } from "../../lib/cli/server_process.ts";
+import { type KvInvocation, ServerProcess } from "../../lib/cli/server_process.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 
 /** The seed every measurement uses, so runs compare the same records. */
@@ -91,11 +91,14 @@ export interface LoadedServer {
 }
 
 /**
- * Starts one `kv server` and loads `workload`'s records into it through a real
- * `kv broker -k 1 --index-only`.
+ * Starts one `kv server` (run as `kv` says; default this checkout's) and loads
+ * `workload`'s records into it through a real `kv broker -k 1 --index-only`.
  */
-export async function startLoadedServer(workload: Workload): Promise<LoadedServer> {
-  const server = await ServerProcess.start({ kv: TEST_KV });
+export async function startLoadedServer(
+  workload: Workload,
+  kv: KvInvocation = TEST_KV,
+): Promise<LoadedServer> {
+  const server = await ServerProcess.start({ kv });
   const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
   const stop = async () => {
     await server.stop();
