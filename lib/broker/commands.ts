@@ -754,8 +754,17 @@ function hexEscape(character: string): string {
   return `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`;
 }
 
-/** `key` written so that KEYS reads it back: bare when plainly safe, else quoted. */
-function keyArgument(key: string): string {
+/**
+ * `key` (or a field name) written so that every command reads it back as that key: bare
+ * when plainly safe, else quoted with the record grammar's escapes.
+ *
+ * @example
+ * ```ts
+ * keyArgument("person1"); // "person1"
+ * keyArgument("a:b"); // "\"a:b\""
+ * ```
+ */
+export function keyArgument(key: string): string {
   if (/^[A-Za-z_][A-Za-z0-9_\-]*$/.test(key)) return key;
   const escaped = escapeControls(key.replace(/[\\"]/g, "\\$&"));
   return `"${escaped}"`;

@@ -25,6 +25,7 @@ import {
   formatAnswer,
   formatAnswerJson,
   type FormatOptions,
+  keyArgument,
   parseCommand,
   parseGetLine,
   runCommand,
@@ -33,6 +34,7 @@ import { decodeRawLine, type ReadLine, type ReadRawLine } from "../base/line_rea
 import { commandAccess, type PipelineOptions, runPipelined, type Step } from "./pipeline.ts";
 import { type Completion, LineEditor, type TerminalOutput } from "../base/line_editor.ts";
 import { getField, type Value } from "../record/value.ts";
+import { parseKeyPath, RecordParseError } from "../record/parse.ts";
 import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
 
 /** The REPL's prompt. */
@@ -414,26 +416,51 @@ export async function completeLine(
     const candidates = COMMAND_WORDS.filter((name) => name.startsWith(argument.toUpperCase()));
     return { start: argumentStart, candidates };
   }
-  if (!KEY_COMMANDS.includes(word) || /[\s:]/.test(argument)) {
-    return { start: before.length, candidates: [] };
-  }
+  const none = { start: before.length, candidates: [] };
+  if (!KEY_COMMANDS.includes(word)) return none;
   const dot = argument.lastIndexOf(".");
   if (dot !== -1) {
-    if (word !== "QUERY") return { start: before.length, candidates: [] };
-    const fields = await withinTimeout(fieldNames(broker, argument.slice(0, dot).split(".")));
-    const prefix = argument.slice(dot + 1);
+    const path = word === "QUERY" ? keyPathOf(argument.slice(0, dot)) : undefined;
+    const prefix = partialKey(argument.slice(dot + 1));
+    if (path === undefined || prefix === undefined) return none;
+    const fields = await withinTimeout(fieldNames(broker, path));
     return {
       start: argumentStart + dot + 1,
-      candidates: (fields ?? []).filter((name) => name.startsWith(prefix)),
+      candidates: (fields ?? []).filter((name) => name.startsWith(prefix)).map(keyArgument),
     };
   }
-  const answer = await withinTimeout(broker.keys(argument, COMPLETION_KEYS_LIMIT));
-  return { start: argumentStart, candidates: answer?.keys ?? [] };
+  const prefix = partialKey(argument);
+  if (prefix === undefined) return none;
+  const answer = await withinTimeout(broker.keys(prefix, COMPLETION_KEYS_LIMIT));
+  // Quoted where a bare key would not read back (`"a:b"`, `"person 1"`): Tab never makes
+  // a command that fails.
+  return { start: argumentStart, candidates: (answer?.keys ?? []).map(keyArgument) };
+}
+
+/**
+ * The start of a key being typed: bare (up to a space or `:`, where a bare key ends), or
+ * quoted and not yet closed (`"a:` is `a:`); undefined when it cannot start a key.
+ */
+function partialKey(text: string): string | undefined {
+  const quote = text[0];
+  if (quote !== '"' && quote !== "'") return /[\s:"']/.test(text) ? undefined : text;
+  // Closed, the text reads as one quoted key, escapes and all.
+  const path = keyPathOf(text + quote);
+  return path?.length === 1 ? path[0] : undefined;
+}
+
+/** `text` read as a key path (`"a:b".c`), or undefined when it is not one. */
+function keyPathOf(text: string): string[] | undefined {
+  try {
+    return parseKeyPath(text);
+  } catch (error) {
+    if (error instanceof RecordParseError) return undefined;
+    throw error;
+  }
 }
 
 /** The field names of the object at `path` (a key, then fields), or none. */
 async function fieldNames(broker: Broker, path: readonly string[]): Promise<string[]> {
-  if (path.some((segment) => segment === "")) return [];
   const lookup = await broker.get(path[0]);
   if (lookup.kind !== "found") return [];
   let value: Value | undefined = lookup.value;

@@ -3,6 +3,7 @@ import { Broker } from "../../lib/broker/broker.ts";
 import { readLineBatches } from "../../lib/base/line_reader.ts";
 import { answerLine, argumentHint, completeLine, runSession } from "../../lib/broker/repl.ts";
 import { int, object, str } from "../../lib/record/value.ts";
+import { formatAnswer } from "../../lib/broker/commands.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { recordedOutput } from "../helpers/recorded_output.ts";
@@ -122,6 +123,21 @@ Deno.test("completeLine completes command words, keys, field names, HELP topics 
     assert.deepEqual(await completeLine(broker, "QUERY person2."), { start: 14, candidates: [] });
     assert.deepEqual(await completeLine(broker, "GET person1."), { start: 12, candidates: [] });
     assert.deepEqual(await completeLine(broker, "help k"), { start: 5, candidates: ["KEYS"] });
+    // Keys and fields that a bare word would not read back are completed quoted, and a
+    // quoted start completes too: Tab never makes a command that fails.
+    await broker.put("q:1", object([["a b", int(1)]]));
+    await broker.put("q 2", int(2));
+    assert.deepEqual(await completeLine(broker, "GET q"), {
+      start: 4,
+      candidates: [`"q 2"`, `"q:1"`],
+    });
+    assert.deepEqual(await completeLine(broker, `GET "q:`), { start: 4, candidates: [`"q:1"`] });
+    assert.deepEqual(await completeLine(broker, `QUERY "q:1".`), {
+      start: 12,
+      candidates: [`"a b"`],
+    });
+    const line = `QUERY "q:1".${(await completeLine(broker, `QUERY "q:1".`)).candidates[0]}`;
+    assert.equal(formatAnswer((await answerLine(broker, line))!), "q:1.a b : 1");
     assert.deepEqual(
       await completeLine(broker, "\\demo k", { metaCompletions: ["\\demo kill ", "\\demo hang "] }),
       { start: 0, candidates: ["\\demo kill "] },
