@@ -35,6 +35,7 @@ import type { Credentials } from "../protocol/credentials.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 import { EXIT_UNAVAILABLE } from "./oneshot.ts";
+import { readStdin } from "./stdin.ts";
 
 /** Exit code of `--index-only` when some records could not be stored on all k replicas. */
 export const INDEX_FAILED_EXIT_CODE = 1;
@@ -317,7 +318,7 @@ async function indexData(
     // Each skipped line is a mistake of the user's: one line led by `kv broker:`.
     const options = { duplicateKeys, signal: stop.signal, report: log };
     summary = dataPath === STDIN_PATH
-      ? await indexLines(broker, Deno.stdin.readable, { fileName: STDIN_NAME, ...options })
+      ? await indexLines(broker, readStdin("broker"), { fileName: STDIN_NAME, ...options })
       : await indexFile(broker, dataPath, options);
   } catch (error) {
     if (!(error instanceof EndlessLineError)) throw error;
@@ -366,7 +367,7 @@ async function serveCommands(
     return 0;
   }
   // Batches of a window's lines: each line's objects are made as the pipeline takes it.
-  const lines = readRawLineBatches(Deno.stdin.readable, { maxBatchLines: PIPELINE_WINDOW });
+  const lines = readRawLineBatches(readStdin("broker"), { maxBatchLines: PIPELINE_WINDOW });
   const summary = await runSession(broker, lines, { ...options, color });
   const sessionCode = sessionExitCode("broker", summary, log);
   return indexExitCode !== 0 ? indexExitCode : sessionCode;

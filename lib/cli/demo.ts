@@ -26,6 +26,7 @@ import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { LogSink, runInteractive, runSession } from "../broker/repl.ts";
 import { replTerminal, sessionExitCode } from "./broker.ts";
 import { openHistory } from "./history.ts";
+import { readStdin } from "./stdin.ts";
 import { serverAddress } from "../broker/server_list.ts";
 import { ServerProcess, ServerStartError } from "./server_process.ts";
 import { writeLine } from "../base/stdout.ts";
@@ -241,7 +242,7 @@ async function runCluster(
   const where = settings.serverCount === 1
     ? `1 server on 127.0.0.1 port ${ports}`
     : `${settings.serverCount} servers on 127.0.0.1 ports ${ports}`;
-  log(`indexing ${settings.recordCount} records into ${where} (Ctrl-C stops)`);
+  log(`indexing ${records(settings.recordCount)} into ${where} (Ctrl-C stops)`);
   const broker = await Broker.open(cluster.addresses(), {
     k: settings.k,
     timeoutMs: settings.timeoutMs,
@@ -255,7 +256,7 @@ async function runCluster(
   log(formatIndexSummary(summary));
   writeLine(
     `kv demo: ${where}, ` +
-      `${summary.indexedCount} records with k=${settings.k}; data in ${cluster.directory}`,
+      `${records(summary.indexedCount)} with k=${settings.k}; data in ${cluster.directory}`,
   );
   writeLine(hintLine(example));
   const sessionOptions = {
@@ -274,7 +275,7 @@ async function runCluster(
     });
     return 0;
   }
-  const session = await runSession(broker, readLineBatches(Deno.stdin.readable), sessionOptions);
+  const session = await runSession(broker, readLineBatches(readStdin("demo")), sessionOptions);
   return sessionExitCode("demo", session, log);
 }
 
@@ -296,6 +297,11 @@ async function whileProgressShows<T>(work: () => Promise<T>): Promise<T> {
 interface Example {
   readonly key: string;
   readonly path: readonly string[];
+}
+
+/** `1 record`, `20 records`. */
+function records(count: number): string {
+  return `${count} record${count === 1 ? "" : "s"}`;
 }
 
 /** The hint line: commands that answer with data from this very dataset. */

@@ -101,16 +101,16 @@ Deno.test("kv demo starts its servers, survives a crash and a freeze, and cleans
   assert.equal(await exists(directory), false, `${directory} removed`);
 });
 
-Deno.test("kv demo with one server says '1 server on 127.0.0.1 port N'", async () => {
-  const run = await runKv(withBrokerTimeout(["demo", "--servers", "1", "-n", "2"]), {
+Deno.test("kv demo with one server and one record says '1 server on 127.0.0.1 port N', '1 record'", async () => {
+  const run = await runKv(withBrokerTimeout(["demo", "--servers", "1", "-n", "1"]), {
     stdin: "EXIT\n",
   });
   assert.equal(run.code, 0, run.stderr);
   assert.match(
     run.stdout,
-    /^kv demo: 1 server on 127\.0\.0\.1 port \d+, 2 records with k=1; data in \S+\n/,
+    /^kv demo: 1 server on 127\.0\.0\.1 port \d+, 1 record with k=1; data in \S+\n/,
   );
-  assert.match(run.stderr, /indexing 2 records into 1 server on 127\.0\.0\.1 port \d+ \(/);
+  assert.match(run.stderr, /indexing 1 record into 1 server on 127\.0\.0\.1 port \d+ \(/);
 });
 
 Deno.test("kv demo refuses bad flags with one line and exit 2", async () => {

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { KvCluster } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
-import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { startServerProcess, stopWithin, TEST_KV } from "../helpers/server_process.ts";
+import { outputWithin } from "../helpers/wait.ts";
 
 async function oneLine(args: string[], expected: RegExp): Promise<void> {
   const { code, stdout, stderr } = await runKv(args);
@@ -151,4 +152,23 @@ Deno.test("a flag missing its value, or a switch given one, is one line in kv's 
     ["get", "x", "--json=1"],
     /^kv get: --json takes no value \(see 'kv get --help'\)$/,
   );
+});
+
+Deno.test("kv broker with a directory for standard input says so in one line, commands or -i -", async () => {
+  await using cluster = await KvCluster.start(1);
+  const kv = [...TEST_KV.args].map((arg) => `'${arg}'`).join(" ");
+  for (const extra of ["", "-i -"]) {
+    const broker = `'${TEST_KV.command}' ${kv} broker -s '${cluster.serverFile}' ${extra}`;
+    const child = new Deno.Command("bash", {
+      args: ["-c", `${broker} < /`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = await outputWithin(child, { what: `kv broker ${extra} < / to exit` });
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 2, stderr);
+    assert.match(stderr, /^kv broker: cannot read standard input: it is a directory$/m);
+    assert.doesNotMatch(stderr, /internal error|os error| {4}at /);
+  }
 });
