@@ -72,7 +72,7 @@ import { compareKeys } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { DecodeError } from "../base/bytes.ts";
-import { compareVersions, newerVersion, type Version } from "../record/version.ts";
+import { compareVersions, formatVersion, newerVersion, type Version } from "../record/version.ts";
 import { type DeleteResult, type EncodedRead, ErrorCode, type PutResult } from "../protocol/mod.ts";
 import { HybridClock } from "./clock.ts";
 import { partitionOf } from "../record/partition.ts";
@@ -872,8 +872,8 @@ export class Broker {
     let servers = chosen.servers;
     let existed = false;
     let probed = false;
+    let version = first ?? this.#clock.next();
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      const version = attempt === 1 && first !== undefined ? first : this.#clock.next();
       const written = await this.#writeK(
         walk,
         list,
@@ -910,8 +910,18 @@ export class Broker {
         }
       }
       if (held === undefined) return { kind: "done", existed: verb === "put" || existed, version };
-      // Another broker wrote the key with a newer or equal version: write again after it.
-      this.#clock.observe(held);
+      // Another broker wrote the key with a newer or equal version: write again after it
+      // (just after it, when it is too far ahead for the clock to take in).
+      const after = this.#clock.after(held);
+      if (after === undefined) {
+        return {
+          kind: "error",
+          error: `cannot ${verb} '${key}': it holds version ${formatVersion(held)}, the ` +
+            "newest there can be (a broker or client with a wrong clock wrote it); nothing " +
+            "can be written after it",
+        };
+      }
+      version = after;
     }
     return {
       kind: "error",
@@ -946,10 +956,15 @@ export class Broker {
 
   /**
    * Whether `held` is `version` or a later version of this broker's own clock: a copy of
-   * the write itself, or a write this broker made after it (its clock only moves on).
+   * the write itself, or a write this broker made after it (its clock only moves on, and
+   * `held` is not past it).
    */
   #ownSince(held: Version, version: Version): boolean {
-    return held.broker === this.#clock.broker && compareVersions(held, version) >= 0;
+    if (held.broker !== this.#clock.broker) return false;
+    const order = compareVersions(held, version);
+    // A newer version stamped just after one beyond the clock's bound (HybridClock.after)
+    // may be older in time than this write: the clock never got there.
+    return order === 0 || (order > 0 && this.#clock.covers(held));
   }
 
   /**

@@ -10,7 +10,18 @@
  *   counter that would pass 0xFFFF moves to the next millisecond instead.
  * - {@link HybridClock.observe} takes in a version seen in an answer (a read,
  *   or a server's STALE answer to a write), so a broker whose clock lags still
- *   orders its next writes after what it has read.
+ *   orders its next writes after what it has read — unless the version is more
+ *   than {@link MAX_CLOCK_AHEAD_MS} ahead of the wall clock. As hybrid logical
+ *   clocks bound the offset they accept, such a version (a broker or client
+ *   with a wrong clock made it) is not taken in: one version near the end of
+ *   the u48 would otherwise drag the clock there for good, and the next write
+ *   would find no version left. So the clock is never more than the bound
+ *   ahead of the wall clock (plus a millisecond per 65 536 versions made in
+ *   one), whatever it observes.
+ * - {@link HybridClock.after} stamps a write that met a version (STALE): after
+ *   the clock and that version, so a write of the key is still ordered after
+ *   it even when it lies beyond the bound; only that write's version goes
+ *   there, not the clock.
  *
  * @example
  * ```ts
@@ -23,12 +34,23 @@
  * @module
  */
 import {
+  isValidVersion,
   MAX_VERSION_BROKER,
   MAX_VERSION_COUNTER,
   MAX_VERSION_MS,
   type Version,
 } from "../record/version.ts";
 import { invariant } from "../base/invariant.ts";
+
+/**
+ * How far ahead of the wall clock an observed version may take the clock, in ms: a
+ * minute. Machines kept by NTP agree within milliseconds, and one left without it
+ * drifts about a second a day; a version further ahead comes from a wrong clock
+ * (or a hostile client), and adopting it would stamp every later write of this
+ * broker that far ahead. Ordering does not depend on it: a write of a key that
+ * holds such a version is still stamped after it ({@link HybridClock.after}).
+ */
+export const MAX_CLOCK_AHEAD_MS = 60_000;
 
 /** Options for {@link HybridClock}. */
 export interface HybridClockOptions {
@@ -96,19 +118,64 @@ export class HybridClock {
 
   /**
    * Takes in a version seen in an answer: every later {@link next} is newer than it,
-   * whichever broker made it.
+   * whichever broker made it — unless it is more than {@link MAX_CLOCK_AHEAD_MS} ahead
+   * of the wall clock (or not a valid version): then the clock ignores it, and the
+   * answer is false. Never throws.
    *
    * @example
    * ```ts
-   * clock.observe({ ms: Date.now() + 5000, counter: 0, broker: 9 });
+   * clock.observe({ ms: Date.now() + 5000, counter: 0, broker: 9 }); // true
+   * clock.observe({ ms: 2 ** 48 - 1, counter: 0, broker: 9 }); // false: far ahead
    * ```
    */
-  observe(version: Version): void {
-    if (
-      version.ms > this.#ms || (version.ms === this.#ms && version.counter > this.#counter)
-    ) {
+  observe(version: Version): boolean {
+    if (!isValidVersion(version)) return false;
+    if (version.ms > Math.floor(this.#now()) + MAX_CLOCK_AHEAD_MS) return false;
+    if (!this.covers(version)) {
       this.#ms = version.ms;
       this.#counter = version.counter;
     }
+    return true;
+  }
+
+  /**
+   * The version for a write that met `held` (a server holds it for the key): newer than
+   * `held` and than every version made or observed before. When `held` is one the clock
+   * takes in ({@link observe}), the clock's {@link next}; beyond the bound, the version
+   * just after `held`, with this broker's id, leaving the clock where it is.
+   * Undefined when `held` is the newest version there can be (or not valid): nothing
+   * can be stamped after it.
+   *
+   * @example
+   * ```ts
+   * const clock = new HybridClock({ broker: 1, now: () => 1000 });
+   * clock.after({ ms: 1500, counter: 3, broker: 2 }); // { ms: 1500, counter: 4, broker: 1 }
+   * clock.after({ ms: 2 ** 40, counter: 3, broker: 2 }); // { ms: 2 ** 40, counter: 4, broker: 1 }
+   * clock.next(); // { ms: 1500, counter: 5, broker: 1 }: the far version was not adopted
+   * ```
+   */
+  after(held: Version): Version | undefined {
+    if (this.observe(held)) return this.next();
+    if (!isValidVersion(held)) return undefined;
+    if (held.counter < MAX_VERSION_COUNTER) {
+      return { ms: held.ms, counter: held.counter + 1, broker: this.#broker };
+    }
+    if (held.ms < MAX_VERSION_MS) return { ms: held.ms + 1, counter: 0, broker: this.#broker };
+    return undefined;
+  }
+
+  /**
+   * Whether the clock is at or past `version` (its ms and counter; the broker id aside):
+   * true of every version it made with {@link next}, false of one {@link after} made
+   * beyond it.
+   *
+   * @example
+   * ```ts
+   * const made = clock.next();
+   * clock.covers(made); // true
+   * ```
+   */
+  covers(version: Version): boolean {
+    return version.ms < this.#ms || (version.ms === this.#ms && version.counter <= this.#counter);
   }
 }

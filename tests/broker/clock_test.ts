@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { HybridClock } from "../../lib/broker/clock.ts";
-import { compareVersions, MAX_VERSION_COUNTER, type Version } from "../../lib/record/version.ts";
+import { HybridClock, MAX_CLOCK_AHEAD_MS } from "../../lib/broker/clock.ts";
+import {
+  compareVersions,
+  MAX_VERSION_BROKER,
+  MAX_VERSION_COUNTER,
+  MAX_VERSION_MS,
+  type Version,
+} from "../../lib/record/version.ts";
 
 Deno.test("next() is strictly increasing whatever the wall clock does, observed versions included", () => {
   const step = fc.oneof(
@@ -61,4 +67,83 @@ Deno.test("a random broker id when none is given; a bad one is refused", () => {
   assert.ok(ids.size > 1);
   assert.throws(() => new HybridClock({ broker: -1 }), RangeError);
   assert.throws(() => new HybridClock({ broker: 2 ** 32 }), RangeError);
+});
+
+/** Any valid version: the u48 of ms, the u16 counter, the u32 broker id, edges included. */
+const anyVersion = fc.record({
+  ms: fc.oneof(
+    fc.integer({ min: 0, max: MAX_VERSION_MS }),
+    fc.constantFrom(0, MAX_VERSION_MS, MAX_VERSION_MS - 1),
+  ),
+  counter: fc.oneof(
+    fc.integer({ min: 0, max: MAX_VERSION_COUNTER }),
+    fc.constant(MAX_VERSION_COUNTER),
+  ),
+  broker: fc.integer({ min: 0, max: MAX_VERSION_BROKER }),
+});
+
+/** A wall clock of today's order (ms since 1970), which moves on or back. */
+const WALL = { min: 1_700_000_000_000, max: 1_700_000_000_000 + 10 * MAX_CLOCK_AHEAD_MS };
+
+Deno.test("whatever versions it observes, the clock never throws, never goes back, and never runs more than MAX_CLOCK_AHEAD_MS ahead of the wall clock", () => {
+  const step = fc.oneof(
+    fc.record({ wall: fc.integer(WALL) }),
+    fc.record({ observed: anyVersion }),
+    fc.record({ observedNear: fc.integer({ min: -10, max: 2 * MAX_CLOCK_AHEAD_MS }) }),
+    fc.record({ met: anyVersion }),
+  );
+  fc.assert(fc.property(fc.array(step, { maxLength: 300 }), (steps) => {
+    let wall = WALL.min;
+    let highestWall = wall;
+    const clock = new HybridClock({ broker: 5, now: () => wall });
+    let last: Version | undefined;
+    const check = (version: Version) => {
+      if (last !== undefined) assert.ok(compareVersions(version, last) > 0, "monotonic");
+      // One millisecond more for a counter run out at the bound (65 536 versions in one).
+      assert.ok(version.ms <= highestWall + MAX_CLOCK_AHEAD_MS + 1, "within the bound");
+      last = version;
+    };
+    for (const item of steps) {
+      if ("wall" in item) {
+        wall = item.wall;
+        highestWall = Math.max(highestWall, wall);
+      } else if ("observed" in item) {
+        const adopted = clock.observe(item.observed);
+        assert.equal(adopted, item.observed.ms <= wall + MAX_CLOCK_AHEAD_MS);
+        check(clock.next());
+      } else if ("observedNear" in item) {
+        const near = { ms: wall + item.observedNear, counter: MAX_VERSION_COUNTER, broker: 1 };
+        assert.equal(clock.observe(near), item.observedNear <= MAX_CLOCK_AHEAD_MS);
+        check(clock.next());
+      } else {
+        // A write that met `met` is stamped after it; the clock itself stays in bounds.
+        const after = clock.after(item.met);
+        const newest = item.met.ms === MAX_VERSION_MS && item.met.counter === MAX_VERSION_COUNTER;
+        if (newest) assert.equal(after, undefined);
+        else {
+          assert.ok(after !== undefined && compareVersions(after, item.met) > 0, "after it");
+          assert.equal(after.broker, 5);
+          if (item.met.ms <= wall + MAX_CLOCK_AHEAD_MS) check(after);
+          else assert.ok(!clock.covers(after), "a far version is not the clock's");
+        }
+        check(clock.next());
+      }
+    }
+  }));
+});
+
+Deno.test("a version at the end of the u48, observed or met, leaves the clock at the wall clock and every later write possible", () => {
+  const wall = 1_700_000_000_000;
+  const clock = new HybridClock({ broker: 1, now: () => wall });
+  const last = { ms: MAX_VERSION_MS, counter: MAX_VERSION_COUNTER, broker: MAX_VERSION_BROKER };
+  assert.equal(clock.observe(last), false);
+  assert.equal(clock.after(last), undefined, "nothing comes after the newest version");
+  const nearly = { ms: MAX_VERSION_MS, counter: MAX_VERSION_COUNTER - 1, broker: 7 };
+  assert.deepEqual(clock.after(nearly), {
+    ms: MAX_VERSION_MS,
+    counter: MAX_VERSION_COUNTER,
+    broker: 1,
+  });
+  for (let write = 0; write < 3 * (MAX_VERSION_COUNTER + 1); write++) clock.next();
+  assert.deepEqual(clock.next(), { ms: wall + 3, counter: 0, broker: 1 });
 });
