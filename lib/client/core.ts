@@ -38,6 +38,7 @@ import type {
   KvServerStatus,
 } from "./kv.ts";
 import { checkName } from "./values.ts";
+import { describeArgument } from "./arguments.ts";
 
 /** Most keys one `Kv.keys` page may ask for (the servers' own KEYS limit). */
 export const MAX_KEYS_PAGE: number = MAX_KEYS_LIMIT;
@@ -432,7 +433,8 @@ function decodeFound<T>(
  */
 export function checkInteger(value: unknown, what: string, min: number, max: number): void {
   if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
-    throw new KvInputError(`${what} must be a whole number from ${min} to ${max}, got ${value}`);
+    const got = typeof value === "number" ? value : describeArgument(value);
+    throw new KvInputError(`${what} must be a whole number from ${min} to ${max}, got ${got}`);
   }
 }
 

@@ -27,6 +27,7 @@ import {
 import { DecodeError } from "../base/bytes.ts";
 import { KvInputError, KvUnavailableError } from "./errors.ts";
 import { checkName, decodePlainValue, type FloatReading, type KvValue, toValue } from "./values.ts";
+import { checkOptions, checkPath, describeArgument } from "./arguments.ts";
 import { checkInteger, KvCore, LIST_PAGE_SIZE } from "./core.ts";
 
 export { MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
@@ -290,6 +291,20 @@ function copyBytes(bytes: Uint8Array): Uint8Array {
   return bytes.slice();
 }
 
+/** The options {@link Kv.keys} and {@link Kv.list} take: another is a misspelling. */
+const LIST_OPTIONS: readonly (keyof KvListOptions)[] = ["prefix", "limit", "after"];
+
+/** The options {@link connect} takes: another is a misspelling, which would take a default. */
+const CONNECT_OPTIONS: readonly (keyof ConnectOptions)[] = [
+  "servers",
+  "replicas",
+  "timeoutMs",
+  "writes",
+  "floats",
+  "authFile",
+  "tlsCa",
+];
+
 /** Each Kv's core, for {@link coreOf}: kept out of the class's public surface. */
 const CORES = new WeakMap<Kv, KvCore>();
 
@@ -318,7 +333,9 @@ export class Kv implements AsyncDisposable {
 
   /** @internal Opens the broker; {@link connect} is the public way in. */
   static async open(options: ConnectOptions): Promise<Kv> {
-    const { servers, k, writes, timeoutMs, floats, credentials } = await checkOptions(options);
+    const { servers, k, writes, timeoutMs, floats, credentials } = await checkConnectOptions(
+      options,
+    );
     return new Kv(await KvCore.open(servers, { k, writes, timeoutMs, credentials }), floats);
   }
 
@@ -426,6 +443,7 @@ export class Kv implements AsyncDisposable {
    * ```
    */
   async keys(options: KvListOptions = {}): Promise<KvKeysPage> {
+    checkOptions(options, "keys", LIST_OPTIONS, { required: false });
     return await this.#core.keys(options);
   }
 
@@ -443,6 +461,7 @@ export class Kv implements AsyncDisposable {
    * ```
    */
   async *list(options: KvListOptions = {}): AsyncGenerator<KvEntry> {
+    checkOptions(options, "list", LIST_OPTIONS, { required: false });
     let remaining = options.limit ?? Infinity;
     if (remaining !== Infinity) checkInteger(remaining, "limit", 1, Number.MAX_SAFE_INTEGER);
     let after = options.after;
@@ -553,7 +572,10 @@ interface CheckedOptions {
   credentials: Credentials;
 }
 
-async function checkOptions(options: ConnectOptions): Promise<CheckedOptions> {
+async function checkConnectOptions(options: ConnectOptions): Promise<CheckedOptions> {
+  checkOptions(options, "connect", CONNECT_OPTIONS, { required: true });
+  checkPath(options.authFile, "authFile");
+  checkPath(options.tlsCa, "tlsCa");
   let credentials: Credentials;
   try {
     credentials = await resolveCredentials({ authFile: options.authFile, tlsCa: options.tlsCa });
@@ -564,13 +586,14 @@ async function checkOptions(options: ConnectOptions): Promise<CheckedOptions> {
   const servers = await serverList(options.servers);
   const k = options.replicas;
   if (k !== undefined) checkInteger(k, "replicas", 1, servers.length);
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  // Only an absent option takes its default: a null is a mistake, as it is for replicas.
+  const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : options.timeoutMs;
   checkInteger(timeoutMs, "timeoutMs", 1, MAX_TIMEOUT_MS);
-  const floats = options.floats ?? "number";
+  const floats = options.floats === undefined ? "number" : options.floats;
   if (floats !== "number" && floats !== "tagged") {
     throw new KvInputError(`floats must be "number" or "tagged", got ${JSON.stringify(floats)}`);
   }
-  const writes = options.writes ?? "sloppy";
+  const writes = options.writes === undefined ? "sloppy" : options.writes;
   if (!WRITE_RULES.includes(writes)) {
     throw new KvInputError(
       `writes must be ${WRITE_RULES.map((rule) => `"${rule}"`).join(" or ")}, ` +
@@ -581,7 +604,7 @@ async function checkOptions(options: ConnectOptions): Promise<CheckedOptions> {
 }
 
 async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAddress[]> {
-  if (typeof servers === "string") {
+  if (typeof servers === "string" && servers !== "") {
     try {
       return await readServerList(servers);
     } catch (error) {
@@ -590,15 +613,24 @@ async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAdd
     }
   }
   if (!Array.isArray(servers) || servers.length === 0) {
-    throw new KvInputError("servers must be a server file's path or a non-empty list");
+    throw new KvInputError(
+      `servers must be a server file's path or a non-empty list, got ${describeArgument(servers)}`,
+    );
   }
-  const addresses = servers.map((endpoint, index) => {
-    const { hostname, port } = endpoint ?? {};
+  const addresses = servers.map((endpoint: unknown, index) => {
+    if (typeof endpoint !== "object" || endpoint === null) {
+      throw new KvInputError(
+        `servers[${index}] must be an object ({ hostname, port }), got ${
+          describeArgument(endpoint)
+        }`,
+      );
+    }
+    const { hostname, port } = endpoint as Partial<ServerEndpoint>;
     if (typeof hostname !== "string" || hostname === "") {
       throw new KvInputError(`servers[${index}].hostname must be a non-empty string`);
     }
     checkInteger(port, `servers[${index}].port`, 1, 65535);
-    return serverAddress(hostname, port);
+    return serverAddress(hostname, port as number);
   });
   try {
     return await resolveServers(addresses, (index) => `servers[${index}]`);

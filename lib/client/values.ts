@@ -45,6 +45,7 @@ import {
   ValueTag,
 } from "../record/value_codec.ts";
 import { KvInputError } from "./errors.ts";
+import { describeArgument } from "./arguments.ts";
 
 /**
  * A float that stays a float even when its value is whole: `new Float(2)` is
@@ -66,7 +67,8 @@ export class Float {
    */
   constructor(value: number) {
     if (typeof value !== "number" || !Number.isFinite(value)) {
-      throw new KvInputError(`a Float must be a finite number, got ${String(value)}`);
+      const got = typeof value === "number" ? value : describeArgument(value);
+      throw new KvInputError(`a Float must be a finite number, got ${got}`);
     }
     this.value = value;
   }
@@ -146,12 +148,21 @@ export type FloatReading = "number" | "tagged";
  */
 export function checkName(name: unknown, what: string): asserts name is string {
   if (typeof name !== "string") {
-    throw new KvInputError(`a ${what} must be a string, got ${describe(name)}`);
+    throw new KvInputError(
+      `${article(what)} ${what} must be a string, got ${describeArgument(name)}`,
+    );
   }
   // keyProblem counts a lone surrogate as U+FFFD; stored as UTF-8 it would not read back.
-  if (!name.isWellFormed()) throw new KvInputError(`a ${what} must be well-formed Unicode`);
+  if (!name.isWellFormed()) {
+    throw new KvInputError(`${article(what)} ${what} must be well-formed Unicode`);
+  }
   const problem = keyProblem(name, what);
   if (problem !== undefined) throw new KvInputError(problem);
+}
+
+/** "a" or "an" before `noun` ("an after key"). */
+function article(noun: string): string {
+  return /^[aeiou]/.test(noun) ? "an" : "a";
 }
 
 /**
@@ -182,7 +193,9 @@ function convert(input: unknown, where: string, depth: number): Value {
   if (input instanceof Float) return float(input.value);
   if (!isPlainObject(input)) {
     throw new KvInputError(
-      `${where} is ${describe(input)}; kv stores strings, numbers, Floats and plain objects`,
+      `${where} is ${
+        describeArgument(input)
+      }; kv stores strings, numbers, Floats and plain objects`,
     );
   }
   if (depth === MAX_NESTING_DEPTH) {
@@ -200,13 +213,6 @@ function isPlainObject(input: unknown): input is Record<string, unknown> {
   if (typeof input !== "object" || input === null) return false;
   const prototype = Object.getPrototypeOf(input);
   return prototype === Object.prototype || prototype === null;
-}
-
-function describe(input: unknown): string {
-  if (input === null || input === undefined) return String(input);
-  if (Array.isArray(input)) return "an array";
-  if (typeof input === "object") return `a ${input.constructor?.name ?? "object"}`;
-  return `a ${typeof input} (${String(input)})`;
 }
 
 /**

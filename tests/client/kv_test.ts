@@ -177,6 +177,80 @@ Deno.test("a caller's mistake is a KvInputError, before anything is sent", async
   await rejectsWith(() => kv.get("a"), KvInputError, /closed/);
 });
 
+Deno.test("a JavaScript caller's wrong argument types are a KvInputError saying what was expected, never a TypeError", async () => {
+  await using cluster = await KvCluster.start(1);
+  const untyped = connect as (options?: unknown) => ReturnType<typeof connect>;
+  const connectCases: [unknown, RegExp][] = [
+    [undefined, /^connect takes an options object \(\{ servers, replicas, .* \}\), got undefined$/],
+    [null, /^connect takes an options object .*, got null$/],
+    [cluster.serverFile, /^connect takes an options object .*, got a string \(".*"\)$/],
+    [{}, /^servers must be a server file's path or a non-empty list, got undefined$/],
+    [{ servers: "" }, /^servers must be .*, got a string \(""\)$/],
+    [
+      { servers: ["127.0.0.1:8000"] },
+      /^servers\[0\] must be an object \(\{ hostname, port \}\), got a string/,
+    ],
+    [
+      { servers: cluster.serverFile, replica: 1 },
+      /^connect has no option 'replica'; its options are servers, replicas,/,
+    ],
+    [
+      { servers: cluster.serverFile, replicas: "1" },
+      /^replicas must be a whole number from 1 to 1, got a string \("1"\)$/,
+    ],
+    [
+      { servers: cluster.serverFile, timeoutMs: null },
+      /^timeoutMs must be a whole number .*, got null$/,
+    ],
+    [
+      { servers: cluster.serverFile, authFile: 5 },
+      /^authFile must be a file's path, got a number \(5\)$/,
+    ],
+    [{ servers: cluster.serverFile, tlsCa: {} }, /^tlsCa must be a file's path, got an object$/],
+  ];
+  for (const [options, message] of connectCases) {
+    await rejectsWith(() => untyped(options), KvInputError, message);
+  }
+  await using kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  const loose = kv as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  await rejectsWith(
+    () => loose.keys(null),
+    KvInputError,
+    /^keys takes an options object \(\{ prefix, limit, after \}\), got null$/,
+  );
+  await rejectsWith(() => loose.keys("p"), KvInputError, /^keys takes an options object/);
+  await rejectsWith(() => loose.keys({ prefx: "p" }), KvInputError, /^keys has no option 'prefx'/);
+  await rejectsWith(
+    () => kv.list(null as never).next(),
+    KvInputError,
+    /^list takes an options object/,
+  );
+  await rejectsWith(() => loose.keys({ after: 5 }), KvInputError, /^an after key must be a string/);
+  // Whatever a caller passes, a rejection is a KvInputError: never a TypeError from inside.
+  const calls: ((a: unknown, b: unknown) => Promise<unknown>)[] = [
+    (a) => loose.get(a),
+    (a) => loose.getBytes(a),
+    (a) => loose.query(a),
+    (a) => loose.delete(a),
+    (a, b) => loose.put(a, b),
+    (a) => loose.keys(a),
+    (a) => kv.list(a as never).next(),
+    (a) => Promise.resolve().then(() => loose.decode(a)),
+  ];
+  for (const call of calls) {
+    await fc.assert(
+      fc.asyncProperty(fc.anything(), fc.anything(), async (a, b) => {
+        try {
+          await call(a, b);
+        } catch (error) {
+          assert.ok(error instanceof KvInputError, `${error}`);
+        }
+      }),
+      { numRuns: 100 },
+    );
+  }
+});
+
 Deno.test("close() settles every call in flight with the closed connection's KvInputError, not an answer or an outage", async () => {
   await using cluster = await KvCluster.start(2);
   // A long timeout: only close() can settle calls that wait on the hung server.

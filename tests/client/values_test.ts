@@ -69,6 +69,15 @@ Deno.test("values kv cannot store are a KvInputError that says where", () => {
     });
   }
   assert.throws(() => new Float(NaN), KvInputError);
+  // From JavaScript, anything: even an object String() cannot print is described, not a TypeError.
+  assert.throws(() => new Float(Object.create(null)), {
+    name: "KvInputError",
+    message: "a Float must be a finite number, got an object",
+  });
+  assert.throws(() => new Float("2" as never), {
+    name: "KvInputError",
+    message: 'a Float must be a finite number, got a string ("2")',
+  });
 });
 
 Deno.test("nesting deeper than the limit is refused, not a stack overflow", () => {
