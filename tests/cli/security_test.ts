@@ -5,6 +5,8 @@ import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { loadSubcommand } from "../../lib/cli/run.ts";
+import { UserError } from "../../lib/cli/user_error.ts";
 
 Deno.test("kv secret -o FILE writes one 32-byte hex secret, readable by its owner only; never over a file", async () => {
   await withTempDir(async (dir) => {
@@ -228,27 +230,48 @@ Deno.test("an auth file that cannot be read, named by $KV_AUTH_FILE, is one line
   });
 });
 
+/**
+ * The line `kv <name> <args>` stops with, run in process: its UserError's message, which kv
+ * prints before it exits 2 (lib/cli/run.ts; tests/cli/run_test.ts shows a real process does).
+ */
+async function refusalOf([name, ...args]: readonly string[]): Promise<string> {
+  const command = await loadSubcommand(name);
+  assert(command !== undefined, `kv has a command ${name}`);
+  try {
+    await command.run(args);
+  } catch (error) {
+    if (error instanceof UserError) return `${error.message}\n`;
+    throw error;
+  }
+  assert.fail(`kv ${name} ${args.join(" ")} ran instead of refusing`);
+}
+
+// In process but the first case: each is read and refused before any connection or
+// listener, and five process starts more would check only text.
 Deno.test("an auth file readable by others, or /dev/zero, is one line and exit 2", async () => {
   await withTempDir(async (dir) => {
     const authFile = await newAuthFile(dir, "kv.auth");
     await Deno.chmod(authFile, 0o644);
     await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
+    const first = await runKv(["server", "-p", "0", "--auth-file", authFile]);
+    assert.deepEqual(
+      [first.code, first.stderr],
+      [2, await refusalOf(["server", "-p", "0", "--auth-file", authFile])],
+    );
     for (const args of [["server", "-p", "0"], ["get", "-s", `${dir}/servers`, "x"]]) {
-      const open = await runKv([...args, "--auth-file", authFile]);
-      assert.equal(open.code, 2);
-      assert.match(open.stderr, /readable by group or others \(mode 644\); run 'chmod 600 .*'\n$/);
-      const zero = await runKv([...args, "--auth-file", "/dev/zero"]);
-      assert.equal(zero.code, 2);
       assert.match(
-        zero.stderr,
+        await refusalOf([...args, "--auth-file", authFile]),
+        /readable by group or others \(mode 644\); run 'chmod 600 .*'\n$/,
+      );
+      assert.match(
+        await refusalOf([...args, "--auth-file", "/dev/zero"]),
         /^kv \w+: \/dev\/zero: larger than 65536 bytes; an auth file holds secrets only\n$/,
       );
     }
-    const ca = await runKv(["get", "-s", `${dir}/servers`, "--tls-ca", "/dev/zero", "x"]);
-    assert.deepEqual([ca.code, ca.stderr], [
-      2,
+    assert.equal(
+      await refusalOf(["get", "-s", `${dir}/servers`, "--tls-ca", "/dev/zero", "x"]),
       "kv get: /dev/zero: larger than 1048576 bytes; not a PEM file\n",
-    ]);
+    );
   });
 });
 
