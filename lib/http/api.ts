@@ -51,6 +51,7 @@ import { consoleAsset } from "./assets.ts";
 import { Metrics, type Outcome } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { BearerTokens } from "./tokens.ts";
+import { allowedMethods, PUBLIC_PATHS, type RouteMethod, ROUTES } from "./routes.ts";
 
 /** Largest request body accepted by default: one record line (1 MiB) plus room for JSON's quoting. */
 export const DEFAULT_MAX_BODY_BYTES = 2 * MAX_LINE_BYTES;
@@ -86,9 +87,6 @@ export interface HttpApiOptions {
   loopbackHostsOnly?: boolean;
 }
 
-/** Paths served without a token: the console's page (which then asks for one) and health. */
-const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/", "/console.js", "/console.css", "/healthz"]);
-
 /** An HTTP failure with its status; thrown inside a route, answered as `{error}`. */
 class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly headers: HeadersInit = {}) {
@@ -99,7 +97,8 @@ class HttpError extends Error {
 /** One route: its name in metrics, the methods it takes, and what answers it. */
 interface Route {
   readonly operation: string;
-  readonly methods: readonly string[];
+  /** The methods of its path (routes.ts). */
+  readonly methods: readonly RouteMethod[];
   run(): Promise<Response>;
 }
 
@@ -213,10 +212,11 @@ export class HttpApi {
     if (path.startsWith(RECORDS_PREFIX)) {
       const segments = path.slice(RECORDS_PREFIX.length).split("/").map(decodeSegment);
       if (segments.length > 1) {
-        return { operation: "query", methods: ["GET"], run: () => this.#query(segments) };
+        const methods = ROUTES["/v1/records/{key}/{fields}"];
+        return { operation: "query", methods, run: () => this.#query(segments) };
       }
       const [key] = segments;
-      const methods = ["GET", "PUT", "DELETE"];
+      const methods = ROUTES["/v1/records/{key}"];
       if (request.method === "PUT") {
         return { operation: "put", methods, run: () => this.#put(key, request) };
       }
@@ -224,13 +224,13 @@ export class HttpApi {
         return { operation: "delete", methods, run: () => this.#delete(key) };
       }
       if (url.searchParams.get("replicas") === "true") {
-        return { operation: "replicas", methods: ["GET"], run: () => this.#replicas(key) };
+        return { operation: "replicas", methods, run: () => this.#replicas(key) };
       }
       return { operation: "get", methods, run: () => this.#get(key) };
     }
     const asset = consoleAsset(path);
     if (asset !== undefined) {
-      return { operation: "console", methods: ["GET"], run: () => assetResponse(asset) };
+      return { operation: "console", methods: ROUTES[path], run: () => assetResponse(asset) };
     }
     const routes: Record<string, [string, () => Promise<Response>]> = {
       "/v1/keys": ["keys", () => this.#keys(url.searchParams)],
@@ -244,7 +244,7 @@ export class HttpApi {
     };
     const entry = routes[path];
     if (entry === undefined) throw new HttpError(404, `no route ${path}; see /v1/openapi.json`);
-    return { operation: entry[0], methods: ["GET"], run: entry[1] };
+    return { operation: entry[0], methods: ROUTES[path], run: entry[1] };
   }
 
   async #get(key: string): Promise<Response> {
@@ -365,11 +365,9 @@ function readMethod(method: string): string {
   return method === "HEAD" ? "GET" : method;
 }
 
-function allow(method: string, methods: readonly string[]): void {
-  if (!methods.includes(method)) {
-    const allowed = methods.flatMap((name) => name === "GET" ? ["GET", "HEAD"] : [name]).join(
-      ", ",
-    );
+function allow(method: string, methods: readonly RouteMethod[]): void {
+  if (!(methods as readonly string[]).includes(method)) {
+    const allowed = allowedMethods(methods).join(", ");
     throw new HttpError(405, `${method} is not allowed here; use ${allowed}`, { Allow: allowed });
   }
 }

@@ -10,6 +10,9 @@
  * @module
  */
 
+import { invariant } from "../base/invariant.ts";
+import { allowedMethods, PUBLIC_PATHS, type RouteMethod, ROUTES } from "./routes.ts";
+
 const json = (schema: unknown) => ({ "application/json": { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const answer = (description: string, schema: string) => ({
@@ -18,22 +21,44 @@ const answer = (description: string, schema: string) => ({
   content: json(ref(schema)),
 });
 const failure = (description: string) => ({ description, content: json(ref("Error")) });
+const text = (description: string, type: string) => ({
+  description,
+  content: { [type]: { schema: { type: "string" } } },
+});
+type Responses = Record<string, unknown>;
+type Operation = { responses: Responses } & Record<string, unknown>;
+
+/** The methods an OpenAPI path item can describe, in the server's terms. */
+const OPENAPI_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "TRACE"];
+
+/** What a request for a record's key or fields may be refused as before its method is looked at. */
+const BAD_PERCENT_ENCODING = failure("A path segment's percent-encoding is bad.");
+const BAD_REQUEST = failure("A bad key, path, value or parameter; the message says what.");
+const UNAVAILABLE = failure(
+  "The cluster could not answer (replicas unreachable), or the server is busy " +
+    "(--max-concurrent-requests; with Retry-After).",
+);
+
 /**
- * What any route may answer, whatever it does: a URL past the limit, a missing token, a
- * name other than loopback's.
+ * What any request to `path` may answer, whatever it asks: a URL past the limit, a name
+ * other than loopback's, the server busy, an internal error, and, but for the public paths,
+ * a missing token.
  */
-const REQUEST_FAILURES = {
-  "401": failure("With --tokens-file: no 'Authorization: Bearer' of a listed token."),
-  "403": failure(
-    "On loopback without --tokens-file: a Host other than localhost, 127.0.0.0/8 or [::1].",
-  ),
-  "414": failure("The URL's path and query are over --max-path-bytes."),
-};
-const FAILURES = {
-  "400": failure("A bad key, path, value or parameter; the message says what."),
-  ...REQUEST_FAILURES,
-  "503": failure("The cluster could not answer (replicas unreachable), or the server is busy."),
-};
+function requestFailures(path: string): Responses {
+  const token = PUBLIC_PATHS.has(path) ? {} : {
+    "401": failure("With --tokens-file: no 'Authorization: Bearer' of a listed token."),
+  };
+  return {
+    ...token,
+    "403": failure(
+      "On loopback without --tokens-file: a Host other than localhost, 127.0.0.0/8 or [::1].",
+    ),
+    "414": failure("The URL's path and query are over --max-path-bytes."),
+    "500": failure("An internal error (a bug): the server's log has the details."),
+    "503": failure("The server is busy (--max-concurrent-requests; with Retry-After)."),
+  };
+}
+
 const VERSION = {
   type: "string",
   pattern: "^[0-9a-f]{24}$",
@@ -74,119 +99,169 @@ export function openApiDocument(version: string): Record<string, unknown> & { op
   };
 }
 
-/** The document's paths: every operation of the API, with its answers. */
+/**
+ * The document's paths: every route of routes.ts with each method it takes, HEAD where it
+ * takes GET, and every other method as the 405 the server answers; every operation with
+ * the failures any request may get.
+ */
 function apiPaths(): Record<string, unknown> {
-  return { ...recordPaths(), ...clusterPaths() };
+  const operations: Record<string, Partial<Record<RouteMethod, Operation>>> = {
+    ...recordOperations(),
+    ...clusterOperations(),
+    ...documentOperations(),
+  };
+  return Object.fromEntries(
+    Object.entries(ROUTES).map(([path, methods]) => {
+      const item: Record<string, unknown> = {};
+      const parameters = pathParameters(path);
+      if (parameters.length > 0) item.parameters = parameters;
+      for (const method of OPENAPI_METHODS) {
+        item[method.toLowerCase()] = methodOperation(path, methods, method, operations[path]);
+      }
+      return [path, item];
+    }),
+  );
 }
 
-/** The paths of one record: read, write and delete it, or read some of its fields. */
-function recordPaths(): Record<string, unknown> {
+/** The operation `method` is on `path`: the route's own, GET's as HEAD, or a 405. */
+function methodOperation(
+  path: string,
+  methods: readonly RouteMethod[],
+  method: string,
+  operations: Partial<Record<RouteMethod, Operation>> = {},
+): Operation {
+  const allowed = allowedMethods(methods);
+  // A route's own answers win over the common ones (a 503 of its own says more).
+  const common = requestFailures(path);
+  if (!allowed.includes(method)) {
+    const refused = path.startsWith("/v1/records/") ? { "400": BAD_PERCENT_ENCODING } : {};
+    const list = allowed.join(", ");
+    return {
+      summary: `Not allowed: the server answers 405 with Allow: ${list}`,
+      responses: { ...common, ...refused, "405": failure(`Not allowed; Allow lists ${list}.`) },
+    };
+  }
+  const own = operations[method === "HEAD" ? "GET" : method as RouteMethod];
+  invariant(own !== undefined, `routes.ts serves ${method} ${path}; document it`);
+  const responses = { ...common, ...own.responses };
+  if (method !== "HEAD") return { ...own, responses };
+  // HEAD is GET without the body (RFC 9110 9.3.2): GET's statuses, no content.
+  const bodiless = Object.fromEntries(
+    Object.entries(responses).map(([status, response]) => [status, {
+      description: (response as { description: string }).description,
+    }]),
+  );
   return {
-    "/v1/records/{key}": recordOperations(),
+    ...own,
+    summary: `${own.summary}, without the body`,
+    operationId: `${own.operationId}Head`,
+    responses: bodiless,
+  };
+}
+
+/** The path parameters of a path template. */
+function pathParameters(path: string): unknown[] {
+  if (!path.startsWith("/v1/records/")) return [];
+  if (!path.endsWith("{fields}")) return [KEY_PARAMETER];
+  return [KEY_PARAMETER, {
+    name: "fields",
+    in: "path",
+    required: true,
+    description: "Field names separated by '/', each percent-encoded (QUERY key.f1.f2).",
+    schema: { type: "string" },
+  }];
+}
+
+/** The operations on one record: read, write and delete it, or read some of its fields. */
+function recordOperations(): Record<string, Partial<Record<RouteMethod, Operation>>> {
+  return {
+    "/v1/records/{key}": { GET: getOperation(), PUT: putOperation(), DELETE: deleteOperation() },
     "/v1/records/{key}/{fields}": {
-      parameters: [KEY_PARAMETER, {
-        name: "fields",
-        in: "path",
-        required: true,
-        description: "Field names separated by '/', each percent-encoded (QUERY key.f1.f2).",
-        schema: { type: "string" },
-      }],
-      get: {
+      GET: {
         summary: "Read a value inside a record",
         operationId: "query",
         responses: {
           "200": answer("The value at the path.", "QueryEntry"),
+          "400": BAD_REQUEST,
           "404": answer("No such record or field.", "QueryEntry"),
-          ...FAILURES,
+          "503": UNAVAILABLE,
         },
       },
     },
   };
 }
 
-/** The operations on one record by its key: GET, PUT and DELETE. */
-function recordOperations(): Record<string, unknown> {
+/** GET of one record by its key, or of each replica's copy. */
+function getOperation(): Operation {
   return {
-    parameters: [KEY_PARAMETER],
-    get: {
-      summary: "Read a record (or, with replicas=true, each replica's copy)",
-      operationId: "get",
-      parameters: [{
-        name: "replicas",
-        in: "query",
-        description: "true: read each of the key's replicas on its own and say whether " +
-          "they agree: {key, agree, replicas: [{server, state, version?, value?, error?}]} " +
-          "(state found, deleted, missing or unreachable; agree: equal versions)",
-        schema: { type: "boolean", default: false },
-      }],
-      responses: {
-        "200": {
-          description: "The record, or with replicas=true each replica's copy.",
-          headers: { Warning: { $ref: "#/components/headers/Warning" } },
-          content: json({ oneOf: [ref("Entry"), ref("Replicas")] }),
-        },
-        "404": answer("No such record (value is null).", "Entry"),
-        ...FAILURES,
+    summary: "Read a record (or, with replicas=true, each replica's copy)",
+    operationId: "get",
+    parameters: [{
+      name: "replicas",
+      in: "query",
+      description: "true: read each of the key's replicas on its own and say whether " +
+        "they agree: {key, agree, replicas: [{server, state, version?, value?, error?}]} " +
+        "(state found, deleted, missing or unreachable; agree: equal versions)",
+      schema: { type: "boolean", default: false },
+    }],
+    responses: {
+      "200": {
+        description: "The record, or with replicas=true each replica's copy.",
+        headers: { Warning: { $ref: "#/components/headers/Warning" } },
+        content: json({ oneOf: [ref("Entry"), ref("Replicas")] }),
       },
-    },
-    put: {
-      summary: "Store a record on all its replicas, replacing it",
-      operationId: "put",
-      requestBody: {
-        required: true,
-        content: {
-          "application/json": { schema: ref("Value") },
-          "text/plain": {
-            schema: { type: "string" },
-            example: `person1: { "name" : "Mary" ; "age" : 22 }`,
-          },
-        },
-        description: "The value as JSON, or a record line (any dialect) whose key is {key}.",
-      },
-      responses: {
-        "200": answer("Stored on every replica.", "PutResult"),
-        "413": failure("The body is over the limit."),
-        ...FAILURES,
-      },
-    },
-    delete: {
-      summary: "Delete a record from all its replicas",
-      operationId: "delete",
-      responses: {
-        "200": answer("Deleted.", "DeleteResult"),
-        "404": answer("There was no such record.", "DeleteResult"),
-        ...FAILURES,
-      },
+      "400": BAD_REQUEST,
+      "404": answer("No such record (value is null).", "Entry"),
+      "503": UNAVAILABLE,
     },
   };
 }
 
-/** The paths about the cluster and its keys: listings, servers, health and metrics. */
-function clusterPaths(): Record<string, unknown> {
+/** PUT of one record, as JSON or a record line. */
+function putOperation(): Operation {
   return {
-    "/v1/keys": {
-      get: {
-        summary: "List keys in byte order, a page at a time",
-        operationId: "keys",
-        parameters: [
-          { name: "prefix", in: "query", schema: { type: "string", default: "" } },
-          {
-            name: "limit",
-            in: "query",
-            schema: { type: "integer", minimum: 1, maximum: 10000, default: 100 },
-          },
-          {
-            name: "after",
-            in: "query",
-            description: "List keys after this one: the previous page's last key.",
-            schema: { type: "string" },
-          },
-        ],
-        responses: { "200": answer("One page of keys.", "KeysPage"), ...FAILURES },
+    summary: "Store a record on all its replicas, replacing it",
+    operationId: "put",
+    requestBody: {
+      required: true,
+      content: {
+        "application/json": { schema: ref("Value") },
+        "text/plain": {
+          schema: { type: "string" },
+          example: `person1: { "name" : "Mary" ; "age" : 22 }`,
+        },
       },
+      description: "The value as JSON, or a record line (any dialect) whose key is {key}.",
     },
+    responses: {
+      "200": answer("Stored on every replica.", "PutResult"),
+      "400": BAD_REQUEST,
+      "413": failure("The body is over --max-body-bytes."),
+      "503": UNAVAILABLE,
+    },
+  };
+}
+
+/** DELETE of one record. */
+function deleteOperation(): Operation {
+  return {
+    summary: "Delete a record from all its replicas",
+    operationId: "delete",
+    responses: {
+      "200": answer("Deleted.", "DeleteResult"),
+      "400": BAD_REQUEST,
+      "404": answer("There was no such record.", "DeleteResult"),
+      "503": UNAVAILABLE,
+    },
+  };
+}
+
+/** The operations about the cluster and its keys: listings, servers, health and metrics. */
+function clusterOperations(): Record<string, Partial<Record<RouteMethod, Operation>>> {
+  return {
+    "/v1/keys": { GET: keysOperation() },
     "/v1/servers": {
-      get: {
+      GET: {
         summary: "Each server: up with records and latency, or down and why",
         operationId: "servers",
         responses: {
@@ -197,38 +272,76 @@ function clusterPaths(): Record<string, unknown> {
               properties: { servers: { type: "array", items: ref("Server") } },
             }),
           },
-          ...REQUEST_FAILURES,
         },
       },
     },
     "/healthz": {
-      get: {
+      GET: {
         summary: "Whether every key can be read exactly (fewer than k servers down)",
         operationId: "healthz",
         responses: {
           "200": { description: "Healthy.", content: json(ref("Health")) },
           "503": {
-            description: "k or more servers are down or unrepaired: reads may not be exact.",
-            content: json(ref("Health")),
+            description: "k or more servers are down or unrepaired: reads may not be exact " +
+              "(or the server is busy: an Error with Retry-After).",
+            content: json({ oneOf: [ref("Health"), ref("Error")] }),
           },
-          "403": REQUEST_FAILURES["403"],
-          "414": REQUEST_FAILURES["414"],
         },
       },
     },
     "/metrics": {
-      get: {
+      GET: {
         summary: "Counters in Prometheus' text format",
         operationId: "metrics",
-        responses: {
-          "200": {
-            description: "Metrics.",
-            content: { "text/plain": { schema: { type: "string" } } },
-          },
-          ...REQUEST_FAILURES,
-        },
+        responses: { "200": text("Metrics.", "text/plain") },
       },
     },
+  };
+}
+
+/** GET of one page of keys. */
+function keysOperation(): Operation {
+  return {
+    summary: "List keys in byte order, a page at a time",
+    operationId: "keys",
+    parameters: [
+      { name: "prefix", in: "query", schema: { type: "string", default: "" } },
+      {
+        name: "limit",
+        in: "query",
+        schema: { type: "integer", minimum: 1, maximum: 10000, default: 100 },
+      },
+      {
+        name: "after",
+        in: "query",
+        description: "List keys after this one: the previous page's last key.",
+        schema: { type: "string" },
+      },
+    ],
+    responses: {
+      "200": answer("One page of keys.", "KeysPage"),
+      "400": BAD_REQUEST,
+      "503": UNAVAILABLE,
+    },
+  };
+}
+
+/** The operations that serve documents: this description and the web console's files. */
+function documentOperations(): Record<string, Partial<Record<RouteMethod, Operation>>> {
+  const file = (operationId: string, summary: string, type: string) => ({
+    GET: { summary, operationId, responses: { "200": text(summary, type) } },
+  });
+  return {
+    "/v1/openapi.json": {
+      GET: {
+        summary: "This document",
+        operationId: "openapi",
+        responses: { "200": { description: "The OpenAPI 3 document.", content: json({}) } },
+      },
+    },
+    "/": file("console", "The web console's page", "text/html"),
+    "/console.js": file("consoleScript", "The web console's script", "text/javascript"),
+    "/console.css": file("consoleStyle", "The web console's style sheet", "text/css"),
   };
 }
 
@@ -254,10 +367,10 @@ function apiComponents(): Record<string, unknown> {
 
 /** The schemas of the bodies the paths take and answer. */
 function apiSchemas(): Record<string, unknown> {
-  return { ...recordSchemas(), ...clusterSchemas() };
+  return { ...recordSchemas(), ...writeSchemas(), ...clusterSchemas() };
 }
 
-/** The schemas of a record, its parts, and what writing one answers. */
+/** The schemas of a record and its parts, as reads answer them. */
 function recordSchemas(): Record<string, unknown> {
   return {
     Value: {
@@ -289,14 +402,6 @@ function recordSchemas(): Record<string, unknown> {
         properties: { path: { type: "array", items: { type: "string" } } },
       }],
     },
-    PutResult: {
-      type: "object",
-      required: ["key", "version"],
-      properties: {
-        key: { type: "string" },
-        version: { ...VERSION, description: "The version written on every replica." },
-      },
-    },
     Replicas: {
       type: "object",
       required: ["key", "agree", "replicas"],
@@ -317,6 +422,20 @@ function recordSchemas(): Record<string, unknown> {
             },
           },
         },
+      },
+    },
+  };
+}
+
+/** The schemas of what writing a record (PUT, DELETE) answers. */
+function writeSchemas(): Record<string, unknown> {
+  return {
+    PutResult: {
+      type: "object",
+      required: ["key", "version"],
+      properties: {
+        key: { type: "string" },
+        version: { ...VERSION, description: "The version written on every replica." },
       },
     },
     DeleteResult: {

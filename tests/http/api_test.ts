@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { connectClient } from "../helpers/client.ts";
 import { serverAddress } from "../../lib/broker/server_list.ts";
 import { int } from "../../lib/record/value.ts";
@@ -106,8 +106,11 @@ Deno.test("kv http: records, queries, keys and servers over real sockets", async
     const path = template.slice(1).replace("{key}", "person2").replace("{fields}", "street");
     for (const [method, operation] of Object.entries(operations as object)) {
       if (method === "parameters") continue;
-      const long = await call(http, method.toUpperCase(), `${path}?pad=${"x".repeat(17_000)}`);
-      assert.equal(long.status, 414, `${method} ${path}`);
+      const long = `${path}?pad=${"x".repeat(17_000)}`;
+      const status = method === "trace"
+        ? await rawStatus(http, "TRACE", `/${long}`)
+        : (await call(http, method.toUpperCase(), long)).status;
+      assert.equal(status, 414, `${method} ${path}`);
       assert.ok("414" in operation.responses, `${method} ${template} lists 414`);
     }
   }
@@ -395,4 +398,90 @@ Deno.test("kv http: ?replicas=true reads each replica on its own and says whethe
       `{"server":"${agreed.replicas[1].server}","state":"found","version":"${behind}",` +
       `"value":2}]}`,
   );
+});
+
+/** Paths a client might try: every documented shape, and near misses the server must 404. */
+const PROBED_PATHS = [
+  "/v1/records/person1",
+  "/v1/records/person1/age",
+  "/v1/records/person1/a/b",
+  "/v1/records/",
+  "/v1/records/%E0",
+  "/v1/records",
+  "/v1/keys",
+  "/v1/keys/",
+  "/v1/servers",
+  "/v1/openapi.json",
+  "/v1/openapi",
+  "/v1",
+  "/v2/keys",
+  "/healthz",
+  "/healthz/",
+  "/metrics",
+  "/",
+  "/index.html",
+  "/console.js",
+  "/console.css",
+  "/favicon.ico",
+];
+
+/** The document's path template that `path` is an instance of, if any. */
+function templateOf(paths: Record<string, unknown>, path: string): string | undefined {
+  if (path in paths) return path;
+  const record = /^\/v1\/records\/([^/]*)(\/.+)?$/.exec(path);
+  if (record === null) return undefined;
+  return record[2] === undefined ? "/v1/records/{key}" : "/v1/records/{key}/{fields}";
+}
+
+/**
+ * `method path` answered over a socket of its own: fetch refuses to send TRACE, which a
+ * client may still send and the server must answer as the document says.
+ */
+async function rawStatus(http: HttpProcess, method: string, path: string): Promise<number> {
+  const { hostname, port } = new URL(http.url);
+  const connection = await Deno.connect({ hostname, port: Number(port) });
+  const request = `${method} ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
+    "Connection: close\r\n\r\n";
+  await connection.write(new TextEncoder().encode(request));
+  const answer = await withDeadline(new Response(connection.readable).text(), {
+    what: `the answer to ${method} ${path}`,
+  });
+  return Number(/^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1]);
+}
+
+Deno.test("kv http: the OpenAPI document matches the server both ways: every path and method it lists answers as listed, and every path the server serves is listed", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  assert.equal((await call(http, "PUT", "v1/records/person1", `{"age":22}`)).status, 200);
+  const document = JSON.parse((await call(http, "GET", "v1/openapi.json")).text);
+  const paths: Record<string, Record<string, { responses: Record<string, unknown> }>> =
+    document.paths;
+  const methods = ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "TRACE"];
+  for (const path of PROBED_PATHS) {
+    const template = templateOf(paths, path);
+    for (const method of methods) {
+      const status = method === "TRACE"
+        ? await rawStatus(http, method, path)
+        : (await call(http, method, path.slice(1), method === "PUT" ? `{"age":23}` : undefined))
+          .status;
+      const what = `${method} ${path}: ${status}`;
+      if (template === undefined) {
+        // Served by nothing: the document must not list it, and the server says so.
+        assert.equal(status, 404, what);
+        continue;
+      }
+      const operation = paths[template][method.toLowerCase()];
+      assert.ok(operation !== undefined, `${what}: the document lists no ${method} ${template}`);
+      assert.ok(String(status) in operation.responses, `${what} is not among those listed`);
+      // A method the document lists as taken is never refused as one not allowed, and one
+      // it lists as refused is (unless the path's percent-encoding is refused first).
+      const refused = "405" in operation.responses;
+      if (!refused) assert.notEqual(status, 405, what);
+      if (refused && !path.includes("%E0")) assert.equal(status, 405, what);
+    }
+  }
+  // Every template the document lists is one of those probed: none is listed unserved.
+  const probed = new Set(PROBED_PATHS.map((path) => templateOf(paths, path)));
+  assert.deepEqual(Object.keys(paths).filter((template) => !probed.has(template)), []);
+  assert.equal(await http.stop(), 0);
 });
