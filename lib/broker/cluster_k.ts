@@ -201,8 +201,11 @@ export async function recordK(
  * when no reachable server records a k, so an unreachable one may record any.
  */
 function refuseUnlessAllReachable(pool: ServerPool): void {
+  // A server listed twice is not unreachable under its second address: it is the first.
   const down = pool.servers.flatMap((server, index) =>
-    pool.isUp(index) ? [] : [{ server: server.id, error: pool.downReason(index) ?? "down" }]
+    pool.isUp(index) || pool.twinOf(index) !== undefined
+      ? []
+      : [{ server: server.id, error: pool.downReason(index) ?? "down" }]
   );
   if (down.length === 0) return;
   const named = down.slice(0, MAX_NAMED_SERVERS)
@@ -212,7 +215,7 @@ function refuseUnlessAllReachable(pool: ServerPool): void {
   const what = down.length === total
     ? `none of its ${total} servers is reachable (${named})`
     : `the reachable servers record none, and ${down.length} of its ${total} servers ` +
-      `are unreachable (${named})`;
+      `${down.length === 1 ? "is" : "are"} unreachable (${named})`;
   throw new ClusterKUnknownError(
     `cannot tell the cluster's k: ${what}; give its k (-k, replicas) if you know it, ` +
       "or start them",

@@ -30,7 +30,8 @@ import { hostPort } from "../base/host_port.ts";
  *   parseServerList("127.0.0.1 8000\n127.0.0.1:8000\n", "servers.txt");
  * } catch (error) {
  *   (error as ServerFileError).message;
- *   // "servers.txt:2:1: duplicate server 127.0.0.1:8000 (first listed on line 1)"
+ *   // "servers.txt:2:1: duplicate server 127.0.0.1:8000 (first listed on line 1); list each
+ *   // server once"
  * }
  * ```
  */
@@ -216,7 +217,8 @@ function parseServerLines(text: string, fileName: string): ServerLine[] {
     const firstLine = lineOfId.get(server.id);
     if (firstLine !== undefined) {
       throw new ServerFileError(
-        `${fileName}:${lineNumber}:${column}: duplicate server ${server.id} (first listed on line ${firstLine})`,
+        `${fileName}:${lineNumber}:${column}: duplicate server ${server.id} (first listed on line ${firstLine}); ` +
+          "list each server once",
       );
     }
     if (servers.length === MAX_SERVERS) {

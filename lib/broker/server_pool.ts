@@ -553,11 +553,25 @@ export class ServerPool {
    * ```
    */
   twins(): string[] {
-    return this.#slots.flatMap((slot, index) =>
-      slot.twinOf === undefined
+    return this.#slots.flatMap((_, index) => {
+      const twin = this.twinOf(index);
+      return twin === undefined
         ? []
-        : [`${this.#servers[index].id} is the same server as ${this.#servers[slot.twinOf].id}`]
-    );
+        : [`${this.#servers[index].id} is the same server as ${this.#servers[twin].id}`];
+    });
+  }
+
+  /**
+   * The index of the server that server `index` was found to be under another address
+   * (see {@link ServerPool.twins}), or undefined.
+   *
+   * @example
+   * ```ts ignore
+   * pool.twinOf(1); // 0 when lines 1 and 2 of the server file reach one process
+   * ```
+   */
+  twinOf(index: number): number | undefined {
+    return this.#slots[index].twinOf;
   }
 
   /**

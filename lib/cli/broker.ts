@@ -16,6 +16,7 @@ import {
   noServerReachable,
   openBroker,
   replicasFlag,
+  serverListedTwice,
   START_SERVERS_ADVICE,
 } from "./open_broker.ts";
 import { formatIndexSummary, indexFile, indexLines } from "../broker/indexer.ts";
@@ -263,10 +264,7 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
 function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string) => void): void {
   const twins = broker.pool.twins();
   if (twins.length > 0) {
-    throw new UserError(
-      `kv broker: ${settings.serverFile} lists one server twice (${twins.join("; ")}); ` +
-        `keep one line per server`,
-    );
+    throw serverListedTwice("broker", settings.serverFile, twins);
   }
   const down = broker.pool.status().filter((state) => !state.up);
   const upCount = settings.servers.length - down.length;

@@ -14,7 +14,7 @@
  * @module
  */
 import { type Broker, WRITE_RULES } from "../broker/broker.ts";
-import { openBroker, replicasFlag } from "./open_broker.ts";
+import { openBroker, replicasFlag, serverListedTwice } from "./open_broker.ts";
 import {
   type Answer,
   type Command,
@@ -383,7 +383,7 @@ async function brokerFromFlags(
   const twins = broker.pool.twins();
   if (twins.length > 0) {
     broker.close();
-    throw new UserError(`kv ${name}: ${path} lists one server twice (${twins.join("; ")})`);
+    throw serverListedTwice(name, path, twins);
   }
   return broker;
 }

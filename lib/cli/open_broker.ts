@@ -74,6 +74,28 @@ export function noServerReachable(
 }
 
 /**
+ * `kv <command>: FILE lists one server twice (b is the same server as a); keep one line per
+ * server`, for a server file whose lines reach one server under two addresses (the server
+ * answers HELLO with the same id: `ServerPool.twins`), which the file alone cannot show.
+ *
+ * @example
+ * ```ts
+ * const twins = pool.twins();
+ * if (twins.length > 0) throw serverListedTwice("get", "servers.txt", twins);
+ * ```
+ */
+export function serverListedTwice(
+  command: string,
+  serverFile: string,
+  twins: readonly string[],
+): UserError {
+  return new UserError(
+    `kv ${command}: ${serverFile} lists one server twice (${twins.join("; ")}); ` +
+      "keep one line per server",
+  );
+}
+
+/**
  * {@link Broker.open} for `kv <command>` over the servers of `serverFile`: a k the servers
  * do not record is a UserError (`kv broker: asked for k=3, but the cluster records k=2 (…);
  * …`), and so is no k given while the cluster's cannot be told — {@link noServerReachable}

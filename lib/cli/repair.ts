@@ -20,6 +20,7 @@ import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { DEFAULT_SERVER_FILE, serverFile, SERVERS_ENV } from "./oneshot.ts";
+import { serverListedTwice } from "./open_broker.ts";
 import {
   clientCredentials,
   credentialsRefusedError,
@@ -116,7 +117,7 @@ async function runRepair(args: string[]): Promise<number> {
     if (refused !== undefined) throw refused;
     const twins = pool.twins();
     if (twins.length > 0) {
-      throw new UserError(`kv repair: ${path} lists one server twice (${twins.join("; ")})`);
+      throw serverListedTwice("repair", path, twins);
     }
     if (pool.upCount === 0) {
       const reasons = servers.map((_, index) => pool.downReason(index)).join("; ");

@@ -60,7 +60,8 @@ Deno.test("parseServerList refuses duplicates, naming both lines", () => {
     () => parseServerList("127.0.0.1 8000\n127.0.0.1:8000\n", "s.txt"),
     (error: unknown) =>
       error instanceof ServerFileError &&
-      error.message === "s.txt:2:1: duplicate server 127.0.0.1:8000 (first listed on line 1)",
+      error.message ===
+        "s.txt:2:1: duplicate server 127.0.0.1:8000 (first listed on line 1); list each server once",
   );
 });
 
