@@ -224,8 +224,15 @@ function refuseUnlessAllReachable(pool: ServerPool): void {
   );
 }
 
-/** Each recorded k and the servers that record it, by k. */
-function recordedKs(pool: ServerPool): Map<number, string[]> {
+/**
+ * Each k the reachable servers of `pool` record, with the servers (ids) that record it.
+ *
+ * @example
+ * ```ts
+ * recordedKs(pool); // Map { 2 => ["127.0.0.1:8000", "127.0.0.1:8001"] }
+ * ```
+ */
+export function recordedKs(pool: ServerPool): Map<number, string[]> {
   const recorded = new Map<number, string[]>();
   pool.servers.forEach((server, index) => {
     const k = pool.state(index)?.k ?? 0;

@@ -21,6 +21,7 @@ import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { DEFAULT_SERVER_FILE, serverFile, SERVERS_ENV } from "./oneshot.ts";
 import { serverListedTwice } from "./open_broker.ts";
+import { recordedKs } from "../broker/cluster_k.ts";
 import {
   clientCredentials,
   credentialsRefusedError,
@@ -151,12 +152,7 @@ async function runRepair(args: string[]): Promise<number> {
  */
 function clusterK(pool: ServerPool, requested: number | undefined, path: string): number {
   if (requested !== undefined) return requested;
-  const recorded = new Map<number, string[]>();
-  pool.servers.forEach((server, index) => {
-    const k = pool.state(index)?.k ?? 0;
-    if (k === 0) return;
-    recorded.set(k, [...(recorded.get(k) ?? []), server.id]);
-  });
+  const recorded = recordedKs(pool);
   if (recorded.size === 0) {
     throw new UserError(
       `kv repair: no server of ${path} records the cluster's k yet; give it with -k N`,
