@@ -36,6 +36,7 @@ import { type Completion, LineEditor, type TerminalOutput } from "../base/line_e
 import { getField, type Value } from "../record/value.ts";
 import { parseKeyPath, RecordParseError } from "../record/parse.ts";
 import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
+import { MAX_LINE_BYTES } from "../limits.ts";
 
 /** The REPL's prompt. */
 export const PROMPT = "kv> ";
@@ -178,9 +179,11 @@ function planLine(
     line = input;
   }
   if (line.error !== undefined) {
-    const mistake = {
-      mistake: { op: "INVALID", error: `input line ${line.lineNumber}: ${line.error}` },
-    };
+    // A line is unreadable for one of two reasons: over the limit the CLI reads lines
+    // with (MAX_LINE_BYTES), or not UTF-8.
+    const error = `input line ${line.lineNumber}: ${line.error}; nothing was run` +
+      (line.byteLength > MAX_LINE_BYTES ? LONG_LINE_ADVICE : NOT_UTF8_ADVICE);
+    const mistake = { mistake: { op: "INVALID", error } };
     return { access: { kind: "none" }, run: () => Promise.resolve(mistake) };
   }
   const trimmed = line.text.trim();
@@ -207,6 +210,12 @@ function metaMistake(error: unknown): Mistake {
   if (!(error instanceof CommandError)) throw error;
   return { mistake: errorAnswer(error) };
 }
+
+/** What to do about a piped line over {@link MAX_LINE_BYTES}. */
+const LONG_LINE_ADVICE = " (a record this large is stored through the library, mod.ts)";
+
+/** What to do about a piped line that is not UTF-8. */
+const NOT_UTF8_ADVICE = ": send UTF-8 (iconv -t UTF-8 converts other encodings)";
 
 /** The step that runs `command`. */
 function commandStep(broker: Broker, command: Command): Step<Outcome> {

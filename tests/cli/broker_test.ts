@@ -338,7 +338,8 @@ Deno.test("piped --json commands cut anywhere, with CRLF, a line not UTF-8 and n
   }
   assert.deepEqual(answers[2 * rounds], {
     op: "INVALID",
-    error: `input line ${2 * rounds + 1}: invalid UTF-8 at byte 5`,
+    error: `input line ${2 * rounds + 1}: invalid UTF-8 at byte 5; nothing was run: send UTF-8 ` +
+      "(iconv -t UTF-8 converts other encodings)",
   });
   assert.deepEqual(answers[2 * rounds + 1], {
     op: "GET",
