@@ -185,7 +185,8 @@ async function readSettings(
   const keys = await readKeyFile(keyFilePath);
   if (requestedMaxKeys !== undefined && requestedMaxKeys > keys.length) {
     throw new UserError(
-      `kv ${COMMAND}: -m ${requestedMaxKeys} is more than the ${keys.length} keys in ` +
+      `kv ${COMMAND}: -m ${requestedMaxKeys} is more than the ${keys.length} ` +
+        `key${keys.length === 1 ? "" : "s"} in ` +
         `'${keyFilePath}'; use -m 0..${keys.length}`,
     );
   }

@@ -218,6 +218,10 @@ Deno.test("kv gen mistakes exit 2 with exactly one line on stderr and no stack t
         [...k, "-m", "13"],
         `kv gen: -m 13 is more than the 12 keys in '${COMPAT_KEY_FILE}'; use -m 0..12`,
       ],
+      [
+        ["-k", `${KEY_FILES}one-key.txt`, "-m", "2"],
+        `kv gen: -m 2 is more than the 1 key in '${KEY_FILES}one-key.txt'; use -m 0..1`,
+      ],
       [[...k, "-n", "abc"], "kv gen: -n must be a whole number from 0 to 1000000000, got 'abc'"],
       [[...k, "--lines=-1"], "kv gen: -n must be a whole number from 0 to 1000000000, got '-1'"],
       [[...k, "-d", "64"], "kv gen: -d must be a whole number from 0 to 63, got '64'"],
