@@ -804,7 +804,9 @@ function humanLines(
       const lines = keys.map(showKey);
       if (keys.length === 0) {
         const since = after === undefined ? "" : ` after '${showKey(after)}'`;
-        lines.push(paint("yellow", `NO KEYS start with '${showKey(prefix)}'${since}`));
+        // Without a prefix every key matches: none at all is said plainly.
+        const start = prefix === "" ? "" : ` start with '${showKey(prefix)}'`;
+        lines.push(paint("yellow", `NO KEYS${start}${since}`));
       }
       if (next !== undefined) {
         lines.push(

@@ -189,6 +189,14 @@ Deno.test("formatAnswer prints human text in the data's dialect", () => {
     formatAnswer({ op: "KEYS", prefix: "p", limit: 2, after: "zz", keys: [], more: false }),
     "NO KEYS start with 'p' after 'zz'",
   );
+  assert.equal(
+    formatAnswer({ op: "KEYS", prefix: "", limit: 2, keys: [], more: false }),
+    "NO KEYS",
+  );
+  assert.equal(
+    formatAnswer({ op: "KEYS", prefix: "", limit: 2, after: "zz", keys: [], more: false }),
+    "NO KEYS after 'zz'",
+  );
   assert.equal(formatAnswer({ op: "GET", key: "a\nb", found: false }), `NOT FOUND: "a\\nb"`);
   assert.equal(formatAnswer({ op: "EXIT" }), "");
 });
