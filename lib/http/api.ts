@@ -57,6 +57,12 @@ import { allowedMethods, PUBLIC_PATHS, type RouteMethod, ROUTES } from "./routes
 export const DEFAULT_MAX_BODY_BYTES = 2 * MAX_LINE_BYTES;
 /** Longest URL path and query accepted by default: a 4 KiB query path percent-encoded, and more. */
 export const DEFAULT_MAX_PATH_BYTES = 16 * 1024;
+/**
+ * Longest wait for a request's body by default, in ms: a client that declares more than
+ * it sends (or sends it a byte at a time) would otherwise hold one of the
+ * {@link DEFAULT_MAX_CONCURRENT_REQUESTS} slots for good, and enough of them every slot.
+ */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 /** Requests answered at once by default; more get 503 with `Retry-After`. */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 1024;
 
@@ -66,6 +72,8 @@ export interface HttpApiOptions {
   version?: string;
   /** Largest request body in bytes; default {@link DEFAULT_MAX_BODY_BYTES}. */
   maxBodyBytes?: number;
+  /** Longest wait for a request's whole body in ms, else 408; default {@link DEFAULT_BODY_TIMEOUT_MS}. */
+  bodyTimeoutMs?: number;
   /** Longest URL path plus query in bytes; default {@link DEFAULT_MAX_PATH_BYTES}. */
   maxPathBytes?: number;
   /** Requests answered at once; default {@link DEFAULT_MAX_CONCURRENT_REQUESTS}. */
@@ -119,6 +127,7 @@ export class HttpApi {
   readonly #kv: KvCore;
   readonly #version: string;
   readonly #maxBodyBytes: number;
+  readonly #bodyTimeoutMs: number;
   readonly #maxPathBytes: number;
   readonly #maxConcurrent: number;
   readonly #log: (message: string) => void;
@@ -137,6 +146,7 @@ export class HttpApi {
     this.#kv = coreOf(kv);
     this.#version = options.version ?? "0.0.0";
     this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.#bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
     this.#maxPathBytes = options.maxPathBytes ?? DEFAULT_MAX_PATH_BYTES;
     this.#maxConcurrent = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
     this.#log = options.log ?? console.error;
@@ -239,7 +249,10 @@ export class HttpApi {
       "/metrics": ["metrics", () => Promise.resolve(this.#metricsResponse())],
       "/v1/openapi.json": [
         "openapi",
-        () => Promise.resolve(json(200, openApiDocument(this.#version))),
+        () =>
+          Promise.resolve(
+            json(200, openApiDocument(this.#version, { bodyTimeoutMs: this.#bodyTimeoutMs })),
+          ),
       ],
     };
     const entry = routes[path];
@@ -272,7 +285,8 @@ export class HttpApi {
   }
 
   async #put(key: string, request: Request): Promise<Response> {
-    const text = await readBody(request, this.#maxBodyBytes);
+    const text = await readBody(request, this.#maxBodyBytes, this.#bodyTimeoutMs);
+    if (text === "") throw new HttpError(400, "PUT needs a body: a JSON value or a record line");
     const value = isPlainText(request) ? recordLineValue(text, key) : jsonValue(text);
     return json(200, await this.#kv.put(key, value));
   }
@@ -402,26 +416,45 @@ function isPlainText(request: Request): boolean {
   return (request.headers.get("Content-Type") ?? "").toLowerCase().startsWith("text/plain");
 }
 
-/** The body as text, refusing more than `limit` bytes before reading them all. */
-async function readBody(request: Request, limit: number): Promise<string> {
+/**
+ * The body as text, refusing more than `limit` bytes before reading them all, and a body
+ * not all there within `timeoutMs` (408).
+ */
+async function readBody(request: Request, limit: number, timeoutMs: number): Promise<string> {
   const declared = Number(request.headers.get("Content-Length") ?? "0");
   if (declared > limit) throw new HttpError(413, `the body is ${declared} bytes, over ${limit}`);
   if (request.body === null) {
     throw new HttpError(400, "PUT needs a body: a JSON value or a record line");
   }
+  const reader = request.body.getReader();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    // Ends the read under way: the loop below then sees the body done, or failed.
+    reader.cancel().catch(() => {});
+  }, timeoutMs);
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
-    for await (const chunk of request.body) {
-      total += chunk.length;
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      total += read.value.length;
       if (total > limit) throw new HttpError(413, `the body is over ${limit} bytes`);
-      chunks.push(chunk);
+      chunks.push(read.value);
     }
   } catch (error) {
     if (error instanceof HttpError) throw error;
-    // The body's stream fails only for the client's part: it closed the connection before
-    // sending the whole body, or framed it wrongly. Its failure, not an internal error.
-    throw new HttpError(400, `the body could not be read: ${describeError(error)}`);
+    if (!timedOut) {
+      // The body's stream fails only for the client's part: it closed the connection before
+      // sending the whole body, or framed it wrongly. Its failure, not an internal error.
+      throw new HttpError(400, `the body could not be read: ${describeError(error)}`);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  if (timedOut) {
+    throw new HttpError(408, `the body did not all arrive within ${timeoutMs} ms`, {
+      Connection: "close",
+    });
   }
   const bytes = new Uint8Array(total);
   let offset = 0;

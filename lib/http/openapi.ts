@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { openApiDocument } from "./openapi.ts";
- * JSON.stringify(openApiDocument("0.1.0")).length > 0;
+ * JSON.stringify(openApiDocument("0.1.0", { bodyTimeoutMs: 10_000 })).length > 0;
  * ```
  * @module
  */
@@ -74,15 +74,24 @@ const KEY_PARAMETER = {
   schema: { type: "string" },
 };
 
+/** What the document says of the server it describes, beyond its version. */
+export interface OpenApiOptions {
+  /** The server's wait for a request's body, in ms (HttpApiOptions.bodyTimeoutMs). */
+  bodyTimeoutMs: number;
+}
+
 /**
- * The OpenAPI 3.0 document for this version of kv.
+ * The OpenAPI 3.0 document for this version of kv, as a server with `options` serves it.
  *
  * @example
  * ```ts
- * openApiDocument("0.1.0").openapi; // "3.0.3"
+ * openApiDocument("0.1.0", { bodyTimeoutMs: 10_000 }).openapi; // "3.0.3"
  * ```
  */
-export function openApiDocument(version: string): Record<string, unknown> & { openapi: string } {
+export function openApiDocument(
+  version: string,
+  options: OpenApiOptions,
+): Record<string, unknown> & { openapi: string } {
   return {
     openapi: "3.0.3",
     info: {
@@ -93,7 +102,7 @@ export function openApiDocument(version: string): Record<string, unknown> & { op
         "any other an int. A warning (an answer the cluster cannot guarantee) is in the " +
         "body's `warning` and in a `Warning` header.",
     },
-    paths: apiPaths(),
+    paths: apiPaths(options),
     security: [{}, { bearer: [] }],
     components: apiComponents(),
   };
@@ -104,9 +113,9 @@ export function openApiDocument(version: string): Record<string, unknown> & { op
  * takes GET, and every other method as the 405 the server answers; every operation with
  * the failures any request may get.
  */
-function apiPaths(): Record<string, unknown> {
+function apiPaths(options: OpenApiOptions): Record<string, unknown> {
   const operations: Record<string, Partial<Record<RouteMethod, Operation>>> = {
-    ...recordOperations(),
+    ...recordOperations(options),
     ...clusterOperations(),
     ...documentOperations(),
   };
@@ -173,9 +182,15 @@ function pathParameters(path: string): unknown[] {
 }
 
 /** The operations on one record: read, write and delete it, or read some of its fields. */
-function recordOperations(): Record<string, Partial<Record<RouteMethod, Operation>>> {
+function recordOperations(
+  options: OpenApiOptions,
+): Record<string, Partial<Record<RouteMethod, Operation>>> {
   return {
-    "/v1/records/{key}": { GET: getOperation(), PUT: putOperation(), DELETE: deleteOperation() },
+    "/v1/records/{key}": {
+      GET: getOperation(),
+      PUT: putOperation(options),
+      DELETE: deleteOperation(),
+    },
     "/v1/records/{key}/{fields}": {
       GET: {
         summary: "Read a value inside a record",
@@ -218,7 +233,7 @@ function getOperation(): Operation {
 }
 
 /** PUT of one record, as JSON or a record line. */
-function putOperation(): Operation {
+function putOperation({ bodyTimeoutMs }: OpenApiOptions): Operation {
   return {
     summary: "Store a record on all its replicas, replacing it",
     operationId: "put",
@@ -235,8 +250,11 @@ function putOperation(): Operation {
     },
     responses: {
       "200": answer("Stored on every replica.", "PutResult"),
-      "400": BAD_REQUEST,
+      "400": failure("A bad key, value or record line, or no body; the message says what."),
       "413": failure("The body is over --max-body-bytes."),
+      "408": failure(
+        `The body did not all arrive within ${bodyTimeoutMs} ms (the connection is closed).`,
+      ),
       "503": UNAVAILABLE,
     },
   };

@@ -7,6 +7,8 @@ import { serverAddress } from "../../lib/broker/server_list.ts";
 import { int } from "../../lib/record/value.ts";
 import { at } from "../helpers/versions.ts";
 import { Placement } from "../../lib/broker/placement.ts";
+import { connect } from "../../mod.ts";
+import { HttpApi } from "../../lib/http/api.ts";
 
 async function call(
   http: HttpProcess,
@@ -484,4 +486,48 @@ Deno.test("kv http: the OpenAPI document matches the server both ways: every pat
   const probed = new Set(PROBED_PATHS.map((path) => templateOf(paths, path)));
   assert.deepEqual(Object.keys(paths).filter((template) => !probed.has(template)), []);
   assert.equal(await http.stop(), 0);
+});
+
+Deno.test("kv http: a body that does not all arrive in time is a 408, and frees its request slot; an empty one is a 400 that says a body is needed", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await connect({
+    servers: cluster.serverFile,
+    floats: "tagged",
+    timeoutMs: BROKER_TIMEOUT_MS,
+  });
+  // One slot: the stalled PUT holds it until its body times out.
+  const api = new HttpApi(kv, { bodyTimeoutMs: 200, maxConcurrentRequests: 1 });
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => api.handle(request),
+  );
+  const { port } = server.addr;
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+  await connection.write(
+    new TextEncoder().encode(
+      `PUT /v1/records/a HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\n` +
+        'Content-Length: 10\r\n\r\n{"a"',
+    ),
+  );
+  const reader = connection.readable.getReader();
+  const first = await withDeadline(reader.read(), { what: "the answer to a stalled PUT" });
+  assert.match(new TextDecoder().decode(first.value), /^HTTP\/1\.1 408 /);
+  reader.releaseLock();
+  connection.close();
+  const after = await fetch(`http://127.0.0.1:${port}/v1/records/a`, {
+    method: "PUT",
+    body: "1",
+    headers: { "Content-Type": "application/json" },
+  });
+  assert.deepEqual([after.status, (await after.json()).key], [200, "a"]);
+  for (const type of ["application/json", "text/plain"]) {
+    const empty = await fetch(`http://127.0.0.1:${port}/v1/records/a`, {
+      method: "PUT",
+      body: "",
+      headers: { "Content-Type": type },
+    });
+    assert.deepEqual([empty.status, await empty.json()], [400, {
+      error: "PUT needs a body: a JSON value or a record line",
+    }]);
+  }
 });
