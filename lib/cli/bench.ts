@@ -38,7 +38,7 @@ import {
   withAuthFileSource,
 } from "./security_flags.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { UserError } from "./user_error.ts";
+import { INTERRUPTED_EXIT_CODE, UserError } from "./user_error.ts";
 
 /** Most records `-n` loads. */
 export const MAX_BENCH_RECORDS = 10_000_000;
@@ -112,7 +112,8 @@ ${SECURITY_HELP}
 A progress line is drawn on stderr when it is a terminal ('kv bench: warming up'
 during the warm-up).
 Exit codes: 0 done (even with errors counted), 2 usage error, fewer than k servers
-up at the start, or records that could not be loaded.`;
+up at the start, or records that could not be loaded; 130 stopped with Ctrl-C
+(nothing is reported).`;
 
 /** The `kv bench` subcommand. */
 export const benchCommand: Subcommand = {
@@ -130,6 +131,18 @@ async function runBenchCommand(args: string[]): Promise<number> {
     : secondsProgress(options.durationMs);
   // The warm-up can take long too: its own line, so it is not mistaken for the measured run.
   const warmupProgress = new ProgressBar({ label: "kv bench: warming up", total: options.warmup });
+  // Ctrl-C: the runner cannot stop midway and report, so the progress lines are erased and
+  // one line says nothing is reported, rather than dying with a half-drawn bar.
+  const onInterrupt = () => {
+    warmupProgress.finish();
+    progress.finish();
+    console.error(
+      "kv bench: interrupted; nothing is reported (a run reports once its --ops or " +
+        "--duration is done)",
+    );
+    Deno.exit(INTERRUPTED_EXIT_CODE);
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
   try {
     const report = await runBench({
       ...options,
@@ -144,6 +157,8 @@ async function runBenchCommand(args: string[]): Promise<number> {
     if (!(error instanceof KvError)) throw error;
     throw credentialsRefusedError("bench", error, values) ??
       new UserError(`kv bench: ${withAuthFileSource(error.message, values)}`);
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
   }
 }
 

@@ -33,7 +33,7 @@ import type { Subcommand } from "./subcommand.ts";
 import { EndlessLineError } from "../base/line_reader.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import type { Credentials } from "../protocol/credentials.ts";
-import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
+import { INTERRUPTED_EXIT_CODE, USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 import { EXIT_UNAVAILABLE } from "./oneshot.ts";
 import { readStdin } from "./stdin.ts";
@@ -292,7 +292,7 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
 /** Indexes the `-i` data; resolves the exit code `--index-only` ends with and the data's dialect. */
 /** Signals that stop indexing, and the exit code each gives (128 + its number). */
 const INDEX_STOP_SIGNALS: readonly ("SIGINT" | "SIGTERM")[] = ["SIGINT", "SIGTERM"];
-const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+const SIGNAL_EXIT_CODES = { SIGINT: INTERRUPTED_EXIT_CODE, SIGTERM: 143 } as const;
 
 async function indexData(
   broker: Broker,

@@ -32,7 +32,7 @@ import { ServerProcess, ServerStartError } from "./server_process.ts";
 import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { UserError } from "./user_error.ts";
+import { INTERRUPTED_EXIT_CODE, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 
 /** Servers the demo starts unless `--servers` says otherwise. */
@@ -173,9 +173,6 @@ function log(message: string): void {
 
 /** What Tab completes after `\`. */
 const META_COMPLETIONS = ["kill", "hang", "stop", "start"].map((verb) => `\\demo ${verb} `);
-
-/** Exit code after a signal stopped the demo (128 + SIGINT, as a shell reports it). */
-export const INTERRUPTED_EXIT_CODE = 130;
 
 /** The signals that stop the demo, its servers and its directory. */
 const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];

@@ -26,7 +26,7 @@ import { ProgressBar } from "../base/progress.ts";
 import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { UserError } from "./user_error.ts";
+import { INTERRUPTED_EXIT_CODE, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 
 /** Records written when `-n` is absent (the README's example). */
@@ -39,8 +39,6 @@ export const DEFAULT_MAX_STRING_LENGTH = 15;
 export const DEFAULT_MAX_KEYS_PER_VALUE = 8;
 /** Output file when `-o` is absent, as in the original. */
 export const DEFAULT_OUTPUT = "dataToIndex.txt";
-/** Exit code after Ctrl-C, as shells report a SIGINT death (128 + 2). */
-export const INTERRUPTED_EXIT_CODE = 130;
 
 const COMMAND = "gen";
 

@@ -13,6 +13,9 @@
 /** Exit code for every user mistake, as documented in the README. */
 export const USAGE_EXIT_CODE = 2;
 
+/** Exit code after Ctrl-C (SIGINT) stopped a command, as a shell reports it: 128 + 2. */
+export const INTERRUPTED_EXIT_CODE = 130;
+
 /**
  * A mistake the user can fix; its message is one line saying what, where, and what to do,
  * prefixed with the command (`kv gen: …`). The CLI's runner prints the message alone and

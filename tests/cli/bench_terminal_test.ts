@@ -53,3 +53,30 @@ terminalTest("kv bench --duration on a terminal counts whole seconds of the run"
   await term.waitFor(/^kv bench \(seconds\) \[[# ]+\] +\d+% [0-3]\/3$/m);
   assert.equal(await term.exitCode(), 0);
 });
+
+terminalTest(
+  "kv bench stopped with Ctrl-C erases its progress line, says so in one line and exits 130",
+  async () => {
+    await using cluster = await KvCluster.start(1);
+    const bench = kvArgs(
+      "bench",
+      "-s",
+      cluster.serverFile,
+      "-n",
+      "10",
+      "--duration",
+      "600",
+      "--rate",
+      "100",
+      "--timeout-ms",
+      `${BROKER_TIMEOUT_MS}`,
+    );
+    await using term = await Terminal.start(bench);
+    await term.waitFor(/^kv bench \(seconds\) \[/m);
+    await term.press("C-c");
+    assert.equal(await term.exitCode(), 130);
+    const screen = await term.screen();
+    assert.match(screen, /^kv bench: interrupted; nothing is reported /m);
+    assert.doesNotMatch(screen, /\[#* *\]/, "the progress line is erased");
+  },
+);
