@@ -13,6 +13,13 @@
  * (`cutime`, `cstime`, `cminflt`): a child's are added there once it is waited for, and `deno
  * test` waits for the processes its tests start — a tmux server, which detaches, is not counted.
  *
+ * `--tests [FILE…]` runs `deno test --no-check -A` once over FILE… (default: the parts of
+ * tests/suite/, one after another, so each part's isolate is paid once as in the suite) and gives
+ * every test's CPU — the `deno test` process's own and its waited-for children's, from its
+ * `/proc/PID/stat` read as each test's result line arrives, so a test's share includes any
+ * wait for its children to exit — and wall, heaviest first, each under the file that calls
+ * `Deno.test` (from a `--junit-path` report).
+ *
  * `--suite` runs `deno test --parallel --no-check -A` over the parts of tests/suite/, as `deno task
  * test` does, once (`DENO_JOBS` passes through, 3 by default as in the task) and splits its CPU in
  * two by sampling the `deno test` process's own `/proc/PID/stat` until it exits: the process itself
@@ -186,7 +193,89 @@ async function measureSuite(): Promise<void> {
   );
 }
 
+/** One test's share of a `--tests` run. */
+interface TestRun {
+  readonly name: string;
+  readonly self: number;
+  readonly children: number;
+  readonly wall: number;
+}
+
+/** Each test name of a `--junit-path` report with the file that declared it, in order. */
+function junitFiles(xml: string): [string, string][] {
+  const unescape = (text: string) =>
+    text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+  return [...xml.matchAll(/<testcase name="([^"]*)" classname="([^"]*)"/g)]
+    .map(([, name, file]) => [unescape(name), unescape(file).replace(/^\.\//, "")]);
+}
+
+async function measureTests(files: string[]): Promise<void> {
+  const loadBefore = loadAverage();
+  const junit = await Deno.makeTempFile({ suffix: ".xml" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["test", "--no-check", "-A", `--junit-path=${junit}`, ...files],
+    cwd: REPO,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const runs: TestRun[] = [];
+  const cpu = (usage: Usage) => usage.user + usage.system;
+  let last = readStat(child.pid);
+  let lastAt = performance.now();
+  let pending = "";
+  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+    const lines = (pending + chunk).split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) {
+      const result = /^(.*) \.\.\. (ok|FAILED|ignored) \(/.exec(line);
+      if (result === null) continue;
+      const now = readStat(child.pid);
+      if (now === undefined || last === undefined) continue;
+      runs.push({
+        name: result[2] === "ok" ? result[1] : `${result[1]} (${result[2]})`,
+        self: cpu(now.self) - cpu(last.self),
+        children: cpu(now.children) - cpu(last.children),
+        wall: (performance.now() - lastAt) / 1000,
+      });
+      last = now;
+      lastAt = performance.now();
+    }
+  }
+  const status = await child.status;
+  const declared = junitFiles(await Deno.readTextFile(junit));
+  await Deno.remove(junit);
+  const fileOf = (name: string) => {
+    const index = declared.findIndex(([declaredName]) => name.startsWith(declaredName));
+    return index < 0 ? "?" : declared.splice(index, 1)[0][1];
+  };
+  const named = runs.map((run) => ({ ...run, file: fileOf(run.name) }));
+  named.sort((a, b) => b.self + b.children - (a.self + a.children));
+  console.log(
+    `${"CPU s".padStart(6)} ${"self".padStart(6)} ${"child".padStart(6)} ` +
+      `${"wall s".padStart(7)}  file: test`,
+  );
+  for (const run of named) {
+    console.log(
+      `${(run.self + run.children).toFixed(2).padStart(6)} ${run.self.toFixed(2).padStart(6)} ` +
+        `${run.children.toFixed(2).padStart(6)} ${run.wall.toFixed(2).padStart(7)}  ` +
+        `${run.file}: ${run.name}`,
+    );
+  }
+  const total = (pick: (run: TestRun) => number) =>
+    named.reduce((sum, run) => sum + pick(run), 0).toFixed(1);
+  console.log(
+    `${named.length} tests (exit ${status.code}): CPU ${total((r) => r.self + r.children)} s ` +
+      `(self ${total((r) => r.self)}, children ${total((r) => r.children)}), ` +
+      `wall ${total((r) => r.wall)} s; load ${loadBefore} -> ${loadAverage()}`,
+  );
+}
+
 if (import.meta.main) {
   if (Deno.args[0] === "--suite") await measureSuite();
-  else await measureFiles(Deno.args.length > 0 ? [...Deno.args] : await allTestFiles());
+  else if (Deno.args[0] === "--tests") {
+    const parts = Array.from({ length: PART_COUNT }, (_, i) => `tests/suite/part_${i + 1}.ts`);
+    await measureTests(Deno.args.length > 1 ? Deno.args.slice(1) : parts);
+  } else await measureFiles(Deno.args.length > 0 ? [...Deno.args] : await allTestFiles());
 }
