@@ -15,8 +15,8 @@ import { UserError } from "./user_error.ts";
 import { describeError } from "../base/describe_error.ts";
 
 /**
- * Parses `args` strictly against `options`: unknown flags, missing values and
- * (unless `allowPositionals`) stray positional arguments throw a UserError.
+ * Parses `args` strictly against `options`: unknown flags, missing or empty values
+ * and (unless `allowPositionals`) stray positional arguments throw a UserError.
  * After `--` every argument is positional, so `kv get -- -odd-key` works.
  *
  * @example
@@ -30,8 +30,9 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
   options: T,
   allowPositionals = false,
 ) {
+  let parsed;
   try {
-    return parseArgs({
+    parsed = parseArgs({
       args: attachNegativeNumbers(args, options),
       options,
       strict: true,
@@ -40,7 +41,23 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
   } catch (error) {
     throw new UserError(`kv ${command}: ${describeParseError(error)} (see 'kv ${command} --help')`);
   }
+  // An empty value (`-s ""`, an unset shell variable) names no file, number or choice.
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (value !== "" || EMPTY_VALUE_FLAGS.has(name)) continue;
+    const short = options[name]?.short;
+    const flag = short === undefined ? `--${name}` : `-${short}, --${name}`;
+    throw new UserError(
+      `kv ${command}: ${flag} needs a value, got an empty one (see 'kv ${command} --help')`,
+    );
+  }
+  return parsed;
 }
+
+/**
+ * Flags whose empty value means something: `kv keys --after ''` lists from the first key,
+ * so a script can page with `--after "$next"` from an empty start.
+ */
+const EMPTY_VALUE_FLAGS: ReadonlySet<string> = new Set(["after"]);
 
 /**
  * `-n -5` as `-n=-5`-like single arguments: parseArgs refuses a value that

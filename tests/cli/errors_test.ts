@@ -152,6 +152,15 @@ Deno.test("a flag missing its value, or a switch given one, is one line in kv's 
     ["get", "x", "--json=1"],
     /^kv get: --json takes no value \(see 'kv get --help'\)$/,
   );
+  // An empty value (an unset shell variable) names nothing: refused before any file is read.
+  await oneLine(
+    ["broker", "-s", ""],
+    /^kv broker: -s, --servers needs a value, got an empty one \(see 'kv broker --help'\)$/,
+  );
+  await oneLine(
+    ["gen", "-k", "keyFile.txt", "--output="],
+    /^kv gen: -o, --output needs a value, got an empty one \(see 'kv gen --help'\)$/,
+  );
 });
 
 Deno.test("kv broker with a directory for standard input says so in one line, commands or -i -", async () => {
