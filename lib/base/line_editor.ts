@@ -182,8 +182,10 @@ export class LineEditor {
   /** Keys received and not handled yet. */
   #pending = "";
   #inputClosed = false;
-  /** Why reading the terminal failed, if it did. */
+  /** Why reading the terminal failed, if it did (not because it is gone: that ends input). */
   #readError: unknown;
+  /** Set once drawing failed because the terminal is gone. */
+  #outputGone = false;
   /** Wakes {@link readLine} when keys arrive or input ends. */
   #wake: (() => void) | undefined;
   /** Set while no line is being read: Ctrl-C then fires these. */
@@ -213,8 +215,9 @@ export class LineEditor {
     this.#columns = options.columns ?? terminalColumns;
     this.#input.setRaw(true);
     this.#readKeys().catch((error) => {
-      // Reported by the readLine that is waiting, or the next one.
-      this.#readError = error;
+      // A terminal that is gone (its window closed) is the end of input; any other failure
+      // is reported by the readLine that is waiting, or the next one.
+      if (!isTerminalGone(error)) this.#readError = error;
       this.#inputClosed = true;
       this.#wake?.();
     });
@@ -298,11 +301,15 @@ export class LineEditor {
     if (this.#editing) this.#render();
   }
 
-  /** Leaves raw mode. Keys still arriving are ignored. */
+  /** Leaves raw mode (unless the terminal is gone). Keys still arriving are ignored. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#input.setRaw(false);
+    try {
+      this.#input.setRaw(false);
+    } catch (error) {
+      if (!isTerminalGone(error)) throw error;
+    }
   }
 
   async #readKeys(): Promise<void> {
@@ -581,10 +588,27 @@ export class LineEditor {
   }
 
   #write(text: string): void {
+    if (this.#outputGone) return;
     const bytes = this.#encoder.encode(text);
     let written = 0;
-    while (written < bytes.length) written += this.#output.writeSync(bytes.subarray(written));
+    try {
+      while (written < bytes.length) written += this.#output.writeSync(bytes.subarray(written));
+    } catch (error) {
+      // Nobody sees the prompt any more: the end of input follows, as the read fails too.
+      if (!isTerminalGone(error)) throw error;
+      this.#outputGone = true;
+    }
   }
+}
+
+/**
+ * Whether `error` says the terminal is gone (its window closed while the process ignores
+ * SIGHUP, as under nohup): the system call fails with EIO.
+ */
+function isTerminalGone(error: unknown): boolean {
+  if ((error as { code?: unknown } | undefined)?.code === "EIO") return true;
+  // Deno's setRaw reports it with no code, only the text `EIO: I/O error`.
+  return error instanceof Error && error.message.startsWith("EIO:");
 }
 
 /** The terminal's width in columns. */

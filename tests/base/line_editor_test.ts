@@ -276,3 +276,35 @@ Deno.test("property: UTF-8 text cut anywhere between reads, even inside a charac
     ),
   );
 });
+
+Deno.test("LineEditor takes a terminal that is gone (EIO, its window closed under nohup) as the end of input", async () => {
+  const eio = () => Object.assign(new Error("Input/output error (os error 5)"), { code: "EIO" });
+  let reads = 0;
+  const editor = new LineEditor({
+    prompt: "> ",
+    input: {
+      read: () => reads++ === 0 ? Promise.reject(eio()) : Promise.resolve(null),
+      setRaw(mode) {
+        // Deno's setRaw says it in its message only.
+        if (!mode) throw new Error("EIO: I/O error");
+      },
+    },
+    output: {
+      writeSync() {
+        throw eio();
+      },
+    },
+    columns: () => 40,
+  });
+  assert.deepEqual(await editor.readLine(), { kind: "eof" });
+  editor.close();
+  // Any other failure to read is still an error.
+  const broken = new LineEditor({
+    prompt: "> ",
+    input: { read: () => Promise.reject(new Error("boom")), setRaw() {} },
+    output: { writeSync: (bytes) => bytes.length },
+    columns: () => 40,
+  });
+  await assert.rejects(() => broken.readLine(), /boom/);
+  broken.close();
+});
