@@ -37,7 +37,12 @@ async function* chunksOfStdin(command: string): AsyncGenerator<Uint8Array> {
   }
 }
 
-/** Whether `error` is one of Deno's errors for a failed system call (`Deno.errors.*`). */
+/**
+ * Whether `error` is one of Deno's errors for a failed system call: a `Deno.errors.*`, or
+ * one that carries only the errno's name (EIO from a terminal that went away).
+ */
 function isOsError(error: unknown): boolean {
-  return Object.values(Deno.errors).some((kind) => error instanceof kind);
+  if (Object.values(Deno.errors).some((kind) => error instanceof kind)) return true;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code);
 }
