@@ -141,7 +141,8 @@ async function run(args: string[]): Promise<number> {
     const seconds = ((performance.now() - startMs) / 1000).toFixed(2);
     const megabytes = (written.bytesWritten / 1e6).toFixed(1);
     console.error(
-      `kv ${COMMAND}: wrote ${options.recordCount} records (${megabytes} MB) to '${outputPath}' ` +
+      `kv ${COMMAND}: wrote ${options.recordCount} records (${megabytes} MB) to ` +
+        `${isStdout(outputPath) ? "standard output" : `'${outputPath}'`} ` +
         `in ${seconds} s; seed ${options.seed}`,
     );
   }
@@ -203,7 +204,13 @@ async function writeRecords(
   output: Output,
   outputPath: string,
 ): Promise<{ bytesWritten: number; interrupted: boolean } | undefined> {
-  const progress = new ProgressBar({ label: `kv ${COMMAND}`, total: options.recordCount });
+  // Records scrolling on the terminal would cut through the bar drawn on it: none then.
+  const onScreen = isStdout(outputPath) && Deno.stdout.isTerminal();
+  const progress = new ProgressBar({
+    label: `kv ${COMMAND}`,
+    total: options.recordCount,
+    ...(onScreen ? { output: NO_TERMINAL } : {}),
+  });
   const interruption = watchForInterrupt();
   let bytesWritten = 0;
   // The previous chunk's write runs while the next chunk is generated; the
@@ -284,7 +291,7 @@ async function writeAll(file: { write(bytes: Uint8Array): Promise<number> }, byt
  * device, a pipe, or a link to one or to nothing yet is written directly.
  */
 async function openOutput(path: string): Promise<Output> {
-  if (path === "-" || STDOUT_LINK_TARGETS.includes(path)) {
+  if (isStdout(path)) {
     return {
       write: (bytes) => writeAll(Deno.stdout, bytes),
       commit: () => Promise.resolve(),
@@ -382,6 +389,14 @@ async function openReplacing(
     },
   };
 }
+
+/** Whether `path` (`-o`) means standard output: `-`, or a link to it. */
+function isStdout(path: string): boolean {
+  return path === "-" || STDOUT_LINK_TARGETS.includes(path);
+}
+
+/** Where a progress bar that must not be drawn draws: nowhere. */
+const NO_TERMINAL = { writeSync: (bytes: Uint8Array) => bytes.length, isTerminal: () => false };
 
 /** A link to this process's own stdout: /dev/stdout and /proc/self/fd/1, as Linux has them. */
 const STDOUT_LINK_TARGETS = ["/proc/self/fd/1", "/dev/fd/1", "/dev/stdout"];

@@ -8,6 +8,7 @@ import type { Value } from "../../lib/record/value.ts";
 import { COMPAT_KEY_FILE, withTempDir } from "../helpers/fixtures.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { outputWithin } from "../helpers/wait.ts";
+import { kvArgs, Terminal, terminalTest } from "../helpers/tmux.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const KEY_FILES = new URL("../../testdata/keyfiles/", import.meta.url).pathname;
@@ -313,3 +314,15 @@ Deno.test("kv gen --help documents every flag, its range and default, and exampl
     assert.ok(help.includes(text), `help lacks '${text}'`);
   }
 });
+
+terminalTest(
+  "kv gen -o - on a terminal prints the records, then a summary naming standard output",
+  async () => {
+    const gen = kvArgs("gen", "-k", COMPAT_KEY_FILE, "-n", "3", "-o", "-", "--seed", "1");
+    await using term = await Terminal.start(gen);
+    assert.equal(await term.exitCode(), 0);
+    const screen = await term.screen();
+    assert.equal(screen.split("\n").filter((line) => line.startsWith('"person')).length, 3, screen);
+    assert.match(screen, /^kv gen: wrote 3 records \(0\.0 MB\) to standard output in /m);
+  },
+);
