@@ -67,9 +67,13 @@ export function noServerReachable(
   servers: number,
   first: { readonly server: string; readonly error: string },
 ): UserError {
+  // "the one server … is not reachable", "none of the 2 servers … is reachable".
+  const which = servers === 1
+    ? `the one server in ${serverFile} is not reachable`
+    : `none of the ${servers} servers in ${serverFile} is reachable`;
+  const advice = servers === 1 ? START_SERVERS_ADVICE.replace("them", "it") : START_SERVERS_ADVICE;
   return new UserError(
-    `kv ${command}: none of the ${servers} servers in ${serverFile} is reachable ` +
-      `(${first.server}: ${withoutOsDetail(first.error)}); ${START_SERVERS_ADVICE}`,
+    `kv ${command}: ${which} (${first.server}: ${withoutOsDetail(first.error)}); ${advice}`,
   );
 }
 

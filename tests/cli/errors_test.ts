@@ -79,6 +79,11 @@ Deno.test("a broker that reaches no server at all stops with exit 2, even withou
       ["broker", "-s", `${dir}/servers.txt`, "--timeout-ms", "2000"],
       /^kv broker: none of the 2 servers in \S+ is reachable \(127\.0\.0\.1:\d+: .*\); start them \(or check --auth-file and --tls-ca\) and retry$/,
     );
+    await Deno.writeTextFile(`${dir}/one.txt`, `127.0.0.1 ${closedPorts(1)[0]}\n`);
+    await oneLine(
+      ["broker", "-s", `${dir}/one.txt`, "--timeout-ms", "2000"],
+      /^kv broker: the one server in \S+ is not reachable \(127\.0\.0\.1:\d+: .*\); start it \(or check --auth-file and --tls-ca\) and retry$/,
+    );
   });
 });
 
