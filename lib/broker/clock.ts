@@ -21,7 +21,11 @@
  * - {@link HybridClock.after} stamps a write that met a version (STALE): after
  *   the clock and that version, so a write of the key is still ordered after
  *   it even when it lies beyond the bound; only that write's version goes
- *   there, not the clock.
+ *   there, not the clock. Beyond the bound it is also after every version it
+ *   made there before: two writes of one key that met the same far version get
+ *   different versions, as two {@link HybridClock.next} do (the same one for
+ *   both would let replicas hold different values under one version, which no
+ *   read or repair can tell apart).
  *
  * @example
  * ```ts
@@ -34,6 +38,7 @@
  * @module
  */
 import {
+  compareVersions,
   isValidVersion,
   MAX_VERSION_BROKER,
   MAX_VERSION_COUNTER,
@@ -76,6 +81,8 @@ export class HybridClock {
   #ms = 0;
   /** The counter of the last version made or seen; −1 before any in `#ms`. */
   #counter = -1;
+  /** The newest version {@link HybridClock.after} made beyond the bound, if any. */
+  #beyond: Version | undefined;
 
   /** @param options see {@link HybridClockOptions}. */
   constructor(options: HybridClockOptions = {}) {
@@ -142,25 +149,42 @@ export class HybridClock {
    * The version for a write that met `held` (a server holds it for the key): newer than
    * `held` and than every version made or observed before. When `held` is one the clock
    * takes in ({@link observe}), the clock's {@link next}; beyond the bound, the version
-   * just after `held`, with this broker's id, leaving the clock where it is.
-   * Undefined when `held` is the newest version there can be (or not valid): nothing
-   * can be stamped after it.
+   * just after `held` and after every version made beyond the bound before, with this
+   * broker's id, leaving the clock where it is (once those reach the end of the u48,
+   * just after `held`). Undefined when `held` is the newest version there can be (or
+   * not valid): nothing can be stamped after it.
    *
    * @example
    * ```ts
    * const clock = new HybridClock({ broker: 1, now: () => 1000 });
    * clock.after({ ms: 1500, counter: 3, broker: 2 }); // { ms: 1500, counter: 4, broker: 1 }
    * clock.after({ ms: 2 ** 40, counter: 3, broker: 2 }); // { ms: 2 ** 40, counter: 4, broker: 1 }
+   * clock.after({ ms: 2 ** 40, counter: 3, broker: 2 }); // { ms: 2 ** 40, counter: 5, broker: 1 }
    * clock.next(); // { ms: 1500, counter: 5, broker: 1 }: the far version was not adopted
    * ```
    */
   after(held: Version): Version | undefined {
     if (this.observe(held)) return this.next();
     if (!isValidVersion(held)) return undefined;
-    if (held.counter < MAX_VERSION_COUNTER) {
-      return { ms: held.ms, counter: held.counter + 1, broker: this.#broker };
+    const beyond = this.#beyond;
+    const made =
+      (beyond !== undefined && compareVersions(beyond, held) > 0
+        ? this.#successor(beyond)
+        : undefined) ?? this.#successor(held);
+    if (made !== undefined && (beyond === undefined || compareVersions(made, beyond) > 0)) {
+      this.#beyond = made;
     }
-    if (held.ms < MAX_VERSION_MS) return { ms: held.ms + 1, counter: 0, broker: this.#broker };
+    return made;
+  }
+
+  /** The first version after `version`'s ms and counter, with this broker's id; none past the end. */
+  #successor(version: Version): Version | undefined {
+    if (version.counter < MAX_VERSION_COUNTER) {
+      return { ms: version.ms, counter: version.counter + 1, broker: this.#broker };
+    }
+    if (version.ms < MAX_VERSION_MS) {
+      return { ms: version.ms + 1, counter: 0, broker: this.#broker };
+    }
     return undefined;
   }
 

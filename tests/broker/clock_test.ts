@@ -132,6 +132,47 @@ Deno.test("whatever versions it observes, the clock never throws, never goes bac
   }));
 });
 
+Deno.test("two writes that met the same far version get different versions, both after it: after() never makes one version twice", () => {
+  const wall = 1_700_000_000_000;
+  const clock = new HybridClock({ broker: 1, now: () => wall });
+  const far = { ms: 2 ** 42, counter: 3, broker: 2 };
+  const first = clock.after(far);
+  const second = clock.after(far);
+  assert.deepEqual(first, { ms: 2 ** 42, counter: 4, broker: 1 });
+  assert.deepEqual(second, { ms: 2 ** 42, counter: 5, broker: 1 });
+  assert.deepEqual(clock.after({ ms: 2 ** 42, counter: 9, broker: 2 }), {
+    ms: 2 ** 42,
+    counter: 10,
+    broker: 1,
+  }, "a newer held version is followed directly");
+
+  // Far versions from a few milliseconds, so that writes meet the same one often; none
+  // so close to the end of the u48 that the versions made after them could run out.
+  const farMs = fc.constantFrom(2 ** 42, 2 ** 42 + 1, MAX_VERSION_MS - 5);
+  const met = fc.record({
+    ms: farMs,
+    counter: fc.oneof(fc.integer({ min: 0, max: 3 }), fc.constant(MAX_VERSION_COUNTER)),
+    broker: fc.integer({ min: 0, max: 3 }),
+  });
+  const step = fc.oneof(fc.record({ met }), fc.record({ wall: fc.integer(WALL) }));
+  fc.assert(fc.property(fc.array(step, { maxLength: 300 }), (steps) => {
+    let now = WALL.min;
+    const clock = new HybridClock({ broker: 5, now: () => now });
+    const made = new Set<string>();
+    for (const item of steps) {
+      if ("wall" in item) {
+        now = item.wall;
+        continue;
+      }
+      const version = clock.after(item.met);
+      assert.ok(version !== undefined && compareVersions(version, item.met) > 0, "after it");
+      const text = `${version.ms}.${version.counter}`;
+      assert.ok(!made.has(text), `version ${text} made twice`);
+      made.add(text);
+    }
+  }));
+});
+
 Deno.test("a version at the end of the u48, observed or met, leaves the clock at the wall clock and every later write possible", () => {
   const wall = 1_700_000_000_000;
   const clock = new HybridClock({ broker: 1, now: () => wall });

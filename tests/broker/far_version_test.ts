@@ -16,7 +16,8 @@ import {
   type Version,
 } from "../../lib/record/version.ts";
 import { connectClient } from "../helpers/client.ts";
-import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
+import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { runKv } from "../helpers/run_kv.ts";
 
 /** Far ahead: a few ms before the end of the u48 (the year 10889). */
 const FAR: Version = { ms: MAX_VERSION_MS - 5, counter: 0, broker: 99 };
@@ -84,4 +85,44 @@ Deno.test("a far-future version is read, written after, and leaves the broker's 
   } finally {
     broker.close();
   }
+});
+
+Deno.test("two lines of one key indexed over a far version: the later line stands on every replica, each under its own version", async () => {
+  await using cluster = await KvCluster.start(2);
+  const s = ["-s", cluster.serverFile];
+  // Records k=2 and marks the new cluster's servers repaired, so their answers count.
+  const first = await runKv(withBrokerTimeout(["put", ...s, "-k", "2", "seed: 0"]));
+  assert.equal(first.code, 0, first.stderr);
+  for (const server of cluster.servers) {
+    const client = await connectClient(server.address);
+    try {
+      assert.equal((await client.put("far", str("wrong clock"), { version: FAR })).kind, "stored");
+    } finally {
+      await client.close();
+    }
+  }
+  // Both lines go in one batch, both are refused as STALE and written again after FAR:
+  // the same version for both made the second a copy of the first, reported indexed.
+  const data = await Deno.makeTempFile({ suffix: ".txt" });
+  try {
+    await Deno.writeTextFile(data, "far: 1\nfar: 2\n");
+    const index = await runKv(withBrokerTimeout(["broker", ...s, "-i", data, "--index-only"]));
+    assert.equal(index.code, 0, index.stderr);
+    assert.match(index.stderr, /indexed 2 records \(0 failed\)/);
+  } finally {
+    await Deno.remove(data);
+  }
+  const held = await Promise.all(cluster.servers.map(async (server) => {
+    const client = await connectClient(server.address);
+    try {
+      return await client.get("far");
+    } finally {
+      await client.close();
+    }
+  }));
+  for (const read of held) {
+    assert.deepEqual(read.value, int(2), "the later line stands");
+    assert.ok(read.version !== undefined && compareVersions(read.version, FAR) > 0);
+  }
+  assert.deepEqual(held[0].version, held[1].version, "one version on both replicas");
 });
