@@ -1,0 +1,95 @@
+// agreeOnK's rules over in-memory fake servers (tests/helpers/fake_cluster.ts): the recorded
+// k is used and restored; a k no reachable server records is fixed only by a writing
+// client, and only when every server is reachable or the caller gave it; a read-only
+// client records none. tests/cli/cluster_k_test.ts runs the same with real processes.
+import assert from "node:assert/strict";
+import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { ServerPool } from "../../lib/broker/server_pool.ts";
+import {
+  agreeOnK,
+  ClusterKError,
+  ClusterKUnknownError,
+  DEFAULT_K,
+  MAX_NAMED_SERVERS,
+} from "../../lib/broker/cluster_k.ts";
+
+/** `cluster` with the servers at `down` crashed and each server recording `ks[i]`. */
+function cluster(ks: number[], down: number[]): FakeCluster {
+  const fake = new FakeCluster(ks.length);
+  fake.servers.forEach((server, index) => {
+    server.nodeState = { unrepaired: false, k: ks[index] };
+    if (down.includes(index)) server.state = "crashed";
+  });
+  return fake;
+}
+
+/** agreeOnK over a started pool of `fake`: its answer, or the error it threw. */
+async function agree(
+  fake: FakeCluster,
+  requested: number | undefined,
+  readOnly: boolean,
+): Promise<number | Error> {
+  const pool = new ServerPool(fake.addresses, { connect: fake.connect });
+  try {
+    await pool.start();
+    return await agreeOnK(pool, requested, { readOnly }).catch((error: Error) => error);
+  } finally {
+    pool.close();
+  }
+}
+
+function recorded(fake: FakeCluster): number[] {
+  return fake.servers.map((server) => server.nodeState.k);
+}
+
+Deno.test("a new cluster, every server reachable: a writing client fixes the requested k or DEFAULT_K on all, a read-only one records none", async () => {
+  for (const readOnly of [false, true]) {
+    const defaulted = cluster([0, 0, 0], []);
+    assert.equal(await agree(defaulted, undefined, readOnly), DEFAULT_K);
+    assert.deepEqual(recorded(defaulted), readOnly ? [0, 0, 0] : [1, 1, 1]);
+    const requested = cluster([0, 0, 0], []);
+    assert.equal(await agree(requested, 2, readOnly), 2);
+    assert.deepEqual(recorded(requested), readOnly ? [0, 0, 0] : [2, 2, 2]);
+  }
+});
+
+Deno.test("servers down and none reachable recording k: a writing client without k is refused naming them, with k it records it; a read-only one reads with it and records nothing", async () => {
+  const fake = cluster([0, 0, 0, 0, 0, 0], [1, 2, 3, 4, 5]);
+  const refused = await agree(fake, undefined, false);
+  assert.ok(refused instanceof ClusterKUnknownError, String(refused));
+  assert.equal(refused.unreachable.length, 5);
+  assert.equal(refused.servers, 6);
+  const named = fake.servers.slice(1, 1 + MAX_NAMED_SERVERS).map((server) => server.address.id);
+  assert.match(
+    refused.message,
+    new RegExp(
+      "^cannot tell the cluster's k: the reachable servers record none, and 5 of its 6 " +
+        `servers are unreachable \\(${named.map((id) => `${id}: [^;]+`).join("; ")}; and 2 ` +
+        "more\\); give its k \\(-k, replicas\\) if you know it, or start them$",
+    ),
+  );
+  assert.equal(await agree(fake, undefined, true), DEFAULT_K);
+  assert.equal(await agree(fake, 3, true), 3);
+  assert.deepEqual(recorded(fake), [0, 0, 0, 0, 0, 0], "nothing recorded so far");
+  assert.equal(await agree(fake, 2, false), 2);
+  assert.deepEqual(recorded(fake), [2, 0, 0, 0, 0, 0]);
+
+  const allDown = cluster([0, 0], [0, 1]);
+  const none = await agree(allDown, undefined, false);
+  assert.ok(none instanceof ClusterKUnknownError);
+  assert.match(none.message, /^cannot tell the cluster's k: none of its 2 servers is reachable/);
+});
+
+Deno.test("a k recorded on a reachable server is used and restored to reachable servers recording none, by any client, whoever is down", async () => {
+  for (const readOnly of [false, true]) {
+    const fake = cluster([2, 0, 0], [2]);
+    assert.equal(await agree(fake, undefined, readOnly), 2);
+    assert.deepEqual(recorded(fake), [2, 2, 0]);
+    const other = await agree(fake, 1, readOnly);
+    assert.ok(other instanceof ClusterKError && !(other instanceof ClusterKUnknownError));
+    assert.match(other.message, /^asked for k=1, but the cluster records k=2/);
+  }
+  const split = await agree(cluster([2, 1, 0], []), undefined, true);
+  assert.ok(split instanceof ClusterKError);
+  assert.match(split.message, /^the servers record different replication factors/);
+});
