@@ -242,6 +242,11 @@ export type ServerReport =
     readonly server: string;
     readonly up: false;
     readonly error: string;
+    /**
+     * Set when the server is running but refused this client's credentials (or this client
+     * its TLS certificate): the credentials need fixing, not the server restarting.
+     */
+    readonly refused?: true;
     /** Partitions whose hinted copies wait to move to this server. */
     readonly hints: number;
   };
@@ -677,7 +682,11 @@ export class Broker {
       if (!outcome.ok) {
         // The pool's reason, when it has one, does not repeat the server's name.
         const error = this.#pool.downReason(index) ?? outcome.error;
-        return { server: server.id, up: false, error, hints: this.#hints.countFor(index) } as const;
+        const hints = this.#hints.countFor(index);
+        if (this.#pool.refusal(index) === undefined) {
+          return { server: server.id, up: false, error, hints } as const;
+        }
+        return { server: server.id, up: false, error, refused: true, hints } as const;
       }
       const { records, latencyMs } = outcome.value;
       const repaired = this.#pool.state(index)?.unrepaired === false;

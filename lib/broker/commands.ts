@@ -843,7 +843,11 @@ function serverLines(reports: readonly ServerReport[], paint: Paint): string[] {
   return reports.map((report, index) => {
     const address = report.server.padEnd(addressWidth);
     // The state is padded before painting, so escape codes never shift the columns.
-    if (!report.up) return `${address}  ${paint("red", "DOWN")}  ${report.error}${notes(report)}`;
+    if (!report.up) {
+      // Refused: running, but not with this client's credentials; they need fixing.
+      const state = report.refused ? "REFUSED" : "DOWN";
+      return `${address}  ${paint("red", state)}  ${report.error}${notes(report)}`;
+    }
     return `${address}  ${paint("green", "up  ")}  ${counts[index].padStart(countWidth)}  ` +
       latencies[index].padStart(latencyWidth) + notes(report);
   });

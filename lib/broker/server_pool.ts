@@ -505,6 +505,19 @@ export class ServerPool {
   }
 
   /**
+   * How server `index` refused this client's credentials (or this client its certificate)
+   * when it last tried to connect, while it is not up; else undefined.
+   *
+   * @example
+   * ```ts ignore
+   * pool.refusal(1); // e.g. { kind: "auth-failed", reason: "AUTH_FAILED: …" }
+   * ```
+   */
+  refusal(index: number): CredentialsRefusal | undefined {
+    return this.isUp(index) ? undefined : this.#slots[index].refusal;
+  }
+
+  /**
    * Why server `index` cannot be used, after its id: `is down (why)`, or, when it refused
    * this client's credentials, that refusal and what the client needs (a server to fix
    * the client for, not to restart). For every message that names a server not used.
@@ -516,8 +529,8 @@ export class ServerPool {
    */
   downMessage(index: number): string {
     const id = this.#servers[index].id;
-    const refusal = this.#slots[index].refusal;
-    if (refusal !== undefined && !this.isUp(index)) return `${id} ${refusalText(refusal)}`;
+    const refusal = this.refusal(index);
+    if (refusal !== undefined) return `${id} ${refusalText(refusal)}`;
     return `${id} is down (${this.downReason(index) ?? "closed"})`;
   }
 

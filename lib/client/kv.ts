@@ -274,6 +274,11 @@ export interface KvServerStatus {
   /** Why it is down, when down. */
   error?: string;
   /**
+   * Set (when down) if it is running but refused this client's credentials (`authFile`),
+   * or had a certificate no `tlsCa` CA signed: fix the credentials, not the server.
+   */
+  refused?: true;
+  /**
    * When up: false while it may lack writes it once acknowledged (restarted memory-only,
    * a new or emptied data dir), until repair marks it repaired.
    */

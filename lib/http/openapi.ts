@@ -492,6 +492,11 @@ function clusterSchemas(): Record<string, unknown> {
         },
         hints: { type: "integer", description: "Partitions whose copies wait to move here." },
         error: { type: "string" },
+        refused: {
+          type: "boolean",
+          description: "Down only: running, but it refused kv http's credentials (--auth-file) " +
+            "or its certificate was refused (--tls-ca): fix those, not the server.",
+        },
       },
     },
     Health: {

@@ -137,7 +137,7 @@ Deno.test("every client command whose servers all refuse its credentials says so
   });
 });
 
-Deno.test("a server refusing the secret the others accept is reported as refusing it, not as down", async () => {
+Deno.test("a server refusing the secret the others accept is reported as REFUSED, with what is needed, not as down", async () => {
   await withTempDir(async (dir) => {
     const authFile = await newAuthFile(dir, "kv.auth");
     const otherFile = await newAuthFile(dir, "other.auth");
@@ -161,7 +161,7 @@ Deno.test("a server refusing the secret the others accept is reported as refusin
     assert.equal(servers.code, 0, servers.stderr);
     assert.equal(
       servers.stdout.split("\n")[1],
-      `127.0.0.1:${refusing.port}  DOWN  ${refusal.slice(refusal.indexOf(" ") + 1)}`,
+      `127.0.0.1:${refusing.port}  REFUSED  ${refusal.slice(refusal.indexOf(" ") + 1)}`,
     );
     assert.equal((await stopWithin(accepting)).code, 0);
     assert.equal((await stopWithin(refusing)).code, 0);

@@ -59,9 +59,17 @@ function element(tag, attributes = {}, ...children) {
 
 // ---- Servers -------------------------------------------------------------
 
-/** A server's state as the table shows it: up, up but not yet repaired, or down. */
-const STATE_TEXT = { up: "up", unrepaired: "not yet repaired", down: "down" };
-const STATE_CLASS = { up: "state-up", unrepaired: "warning", down: "state-down" };
+/**
+ * A server's state as the table shows it: up, up but not yet repaired, down, or refused
+ * (running, but not with kv http's credentials: those need fixing, not the server).
+ */
+const STATE_TEXT = { up: "up", unrepaired: "not yet repaired", down: "down", refused: "refused" };
+const STATE_CLASS = {
+  up: "state-up",
+  unrepaired: "warning",
+  down: "state-down",
+  refused: "state-down",
+};
 
 async function refreshServers() {
   try {
@@ -70,7 +78,13 @@ async function refreshServers() {
       api("GET", "/healthz"),
     ]);
     const rows = servers.servers.map((server) => {
-      const state = !server.up ? "down" : server.repaired ? "up" : "unrepaired";
+      const state = server.refused
+        ? "refused"
+        : !server.up
+        ? "down"
+        : server.repaired
+        ? "up"
+        : "unrepaired";
       return element(
         "tr",
         { "data-server": server.server, "data-state": state },
