@@ -31,6 +31,10 @@ Deno.test("a safe integer writes as an int, other numbers and Floats as floats",
   assert.deepEqual(toValue(1.5), float(1.5));
   assert.deepEqual(toValue(new Float(2)), float(2));
   assert.deepEqual(toValue(2 ** 60), float(2 ** 60));
+  // -0 is a safe integer: the int 0, as the README says; a Float keeps its sign.
+  assert.equal(toValue(-0).kind, "int");
+  const negativeZero = toValue(new Float(-0));
+  assert.ok(negativeZero.kind === "float" && Object.is(negativeZero.value, -0));
   assert.deepEqual(toValue("2"), str("2"));
   assert.deepEqual(
     toValue({ a: { b: 1 } }),
