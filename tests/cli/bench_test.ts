@@ -224,7 +224,11 @@ Deno.test("kv bench refuses, with one line and exit 2, a cluster with fewer than
       `${await Deno.readTextFile(cluster.serverFile)}127.0.0.1 ${closed}\n`,
     );
     for (const extra of [[], ["--no-load"]]) {
-      const run = await runKv(["bench", "-s", `${dir}/servers`, "-k", "2", "--ops", "5", ...extra]);
+      // A wide timeout: under load the one server up may take more than the default 1 s,
+      // and then reads as a second one down.
+      const run = await runKv(
+        withBrokerTimeout(["bench", "-s", `${dir}/servers`, "-k", "2", "--ops", "5", ...extra]),
+      );
       assert.equal(run.code, 2, run.stderr);
       assert.match(
         run.stderr,
