@@ -154,8 +154,14 @@ function clusterK(pool: ServerPool, requested: number | undefined, path: string)
   if (requested !== undefined) return requested;
   const recorded = recordedKs(pool);
   if (recorded.size === 0) {
+    // Servers that did not answer may record one: saying "yet" would send the user to guess.
+    const down = pool.servers.length - pool.upCount;
     throw new UserError(
-      `kv repair: no server of ${path} records the cluster's k yet; give it with -k N`,
+      down === 0
+        ? `kv repair: no server of ${path} records the cluster's k yet; give it with -k N`
+        : `kv repair: no reachable server of ${path} records the cluster's k, and ${down} ` +
+          `of its ${pool.servers.length} did not answer (they may); start them, or give it ` +
+          "with -k N if you know it",
     );
   }
   if (recorded.size > 1) {

@@ -135,6 +135,12 @@ Deno.test("no client guesses k while servers that may record one are down: a rea
     () => connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS }),
     (error: unknown) => error instanceof KvInputError && unknown.test(error.message),
   );
+  const repair = await runKv(withBrokerTimeout(["repair", ...s]));
+  assert.equal(repair.code, 2, repair.stderr);
+  assert.match(
+    repair.stderr,
+    /^kv repair: no reachable server of \S+ records the cluster's k, and 2 of its 3 did not answer \(they may\); start them, or give it with -k N if you know it\n$/,
+  );
   assert.equal(await upNow(), 0, "a refused client fixed no k");
 
   // Back up, the cluster agrees on k=2: the wiped server is given it.
