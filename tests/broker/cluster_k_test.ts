@@ -11,6 +11,7 @@ import {
   ClusterKUnknownError,
   DEFAULT_K,
   MAX_NAMED_SERVERS,
+  recordK,
 } from "../../lib/broker/cluster_k.ts";
 
 /** `cluster` with the servers at `down` crashed and each server recording `ks[i]`. */
@@ -92,4 +93,26 @@ Deno.test("a k recorded on a reachable server is used and restored to reachable 
   const split = await agree(cluster([2, 1, 0], []), undefined, true);
   assert.ok(split instanceof ClusterKError);
   assert.match(split.message, /^the servers record different replication factors/);
+});
+
+Deno.test("recordK with restoreOnly (a read-only broker's watch) gives a k only where a reachable server records it already", async () => {
+  const fresh = cluster([0, 0, 0], [2]);
+  const pool = new ServerPool(fresh.addresses, { connect: fresh.connect });
+  try {
+    await pool.start();
+    assert.deepEqual(await recordK(pool, 1, { restoreOnly: true }), []);
+    assert.deepEqual(recorded(fresh), [0, 0, 0], "no k fixed");
+  } finally {
+    pool.close();
+  }
+  const known = cluster([2, 0, 1], []);
+  const knownPool = new ServerPool(known.addresses, { connect: known.connect });
+  try {
+    await knownPool.start();
+    const kept = await recordK(knownPool, 2, { restoreOnly: true });
+    assert.deepEqual(kept, [`${known.servers[2].address.id} records k=1`]);
+    assert.deepEqual(recorded(known), [2, 2, 1], "restored where none was, kept where another was");
+  } finally {
+    knownPool.close();
+  }
 });
