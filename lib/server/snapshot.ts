@@ -53,7 +53,7 @@
  * ```
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "../base/invariant.ts";
 import { ByteReader, ByteWriter, DecodeError } from "../base/bytes.ts";
 import { crc32c } from "../base/crc32.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
@@ -229,7 +229,10 @@ export class SnapshotWriter {
     generation: number,
     entryCount: number,
   ): Promise<SnapshotWriter> {
-    assert(Number.isSafeInteger(entryCount) && entryCount >= 0);
+    invariant(
+      Number.isSafeInteger(entryCount) && entryCount >= 0,
+      "a snapshot's entry count is a whole number",
+    );
     const worker = new Worker(new URL("./snapshot_worker.ts", import.meta.url), {
       type: "module",
     });
@@ -250,9 +253,9 @@ export class SnapshotWriter {
 
   /** Appends one entry: a record or a tombstone. */
   add(entry: SnapshotEntrySource): void {
-    assert(this.#added < this.#entryCount, "more snapshot entries than announced");
+    invariant(this.#added < this.#entryCount, "more snapshot entries than announced");
     const keyLength = entry.keyLength;
-    assert(keyLength > 0 && keyLength <= MAX_KEY_BYTES);
+    invariant(keyLength > 0 && keyLength <= MAX_KEY_BYTES, "a snapshot key is 1 to 1024 bytes");
     const buffer = this.#buffer;
     buffer.u32(keyLength);
     buffer.raw(entry.key.subarray(0, keyLength));
@@ -264,7 +267,7 @@ export class SnapshotWriter {
       buffer.u32(0);
       entry.writeValue(buffer);
       const valueLength = buffer.length - lengthAt - 4;
-      assert(valueLength <= MAX_LOG_VALUE_BYTES);
+      invariant(valueLength <= MAX_LOG_VALUE_BYTES, "a snapshot value fits a log entry");
       buffer.patchU32(lengthAt, valueLength);
     }
     this.#added++;
@@ -294,7 +297,7 @@ export class SnapshotWriter {
    * added.
    */
   async finish(): Promise<number> {
-    assert.equal(this.#added, this.#entryCount, "fewer snapshot entries than announced");
+    invariant(this.#added === this.#entryCount, "fewer snapshot entries than announced");
     await this.flush();
     const byteLength = await this.#ask({ type: "finish" });
     this.#finished = true;

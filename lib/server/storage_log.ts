@@ -72,7 +72,7 @@
  * ```
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "../base/invariant.ts";
 import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
 import { crc32c } from "../base/crc32.ts";
@@ -255,7 +255,7 @@ export class FileChunkReader {
 
   /** Marks `count` buffered bytes as used. */
   consume(count: number): void {
-    assert(count <= this.available, "consumed more than was buffered");
+    invariant(count <= this.available, "consumed more than was buffered");
     this.#start += count;
     this.#fileOffset += count;
   }
@@ -335,7 +335,10 @@ export class StorageLog {
    * Throws if `path` already exists.
    */
   static async create(path: string, generation: number): Promise<StorageLog> {
-    assert(Number.isInteger(generation) && generation >= 1 && generation <= 0xffffffff);
+    invariant(
+      Number.isInteger(generation) && generation >= 1 && generation <= 0xffffffff,
+      "a log generation is a whole number from 1 to 0xffffffff",
+    );
     const temporaryPath = `${path}.tmp`;
     const header = new ByteWriter(LOG_HEADER_BYTES);
     header.raw(LOG_MAGIC);
@@ -496,7 +499,7 @@ export class StorageLog {
   }
 
   #beginEntry(kind: number, key: string, version: Version): number {
-    assert(!this.#closed, "append to a closed log");
+    invariant(!this.#closed, "append to a closed log");
     writeVersion(this.#versionBytes, 0, version);
     const start = this.#pending.length;
     this.#pending.u32(0); // CRC, patched by #sealEntry
@@ -509,7 +512,10 @@ export class StorageLog {
 
   #sealEntry(start: number): void {
     const bodyLength = this.#pending.length - start - BODY_OFFSET;
-    assert(bodyLength >= MIN_BODY_BYTES && bodyLength <= MAX_BODY_BYTES);
+    invariant(
+      bodyLength >= MIN_BODY_BYTES && bodyLength <= MAX_BODY_BYTES,
+      "a log entry's body is within its bounds",
+    );
     this.#pending.patchU32(start + LENGTH_OFFSET, bodyLength);
     const crc = crc32c(this.#pending.bytes().subarray(start + LENGTH_OFFSET));
     this.#pending.patchU32(start, crc);
@@ -523,7 +529,7 @@ export class StorageLog {
    * recovers leaves the file exactly as if the first had succeeded.
    */
   async flush(): Promise<void> {
-    assert(!this.#flushing, "concurrent flushes of one log");
+    invariant(!this.#flushing, "concurrent flushes of one log");
     if (this.#pending.length === 0) return;
     const outgoing = this.#pending;
     const incoming = this.#spare;

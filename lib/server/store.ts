@@ -90,7 +90,7 @@
  */
 import { checkEncodedKey, type KeysOptions } from "../record/key.ts";
 import type { Value } from "../record/value.ts";
-import assert from "node:assert/strict";
+import { invariant } from "../base/invariant.ts";
 import { ByteWriter } from "../base/bytes.ts";
 import { DirLock } from "./dir_lock.ts";
 import { readSnapshot, SNAPSHOT_FORMAT_VERSION, writeFrozenSnapshot } from "./snapshot.ts";
@@ -994,7 +994,7 @@ export class Store {
   async #flush(): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
     const log = this.#log;
-    assert(log !== undefined);
+    invariant(log !== undefined, "a durable store has a log");
     if (log.pendingBytes === 0) return;
     try {
       await log.flush();
@@ -1052,7 +1052,7 @@ export class Store {
       } else {
         await this.#enqueue(async () => {
           const log = this.#log;
-          assert(log !== undefined);
+          invariant(log !== undefined, "a durable store has a log");
           await log.flush();
           await log.sync();
         });
@@ -1096,7 +1096,7 @@ export class Store {
    * (the store's was, once).
    */
   #startCompaction({ recovering = false } = {}): Promise<void> {
-    assert(this.#compaction === undefined);
+    invariant(this.#compaction === undefined, "one compaction at a time");
     const compaction = this.#compact(recovering)
       .catch((error) => {
         this.#compactionRetryAt = performance.now() + COMPACTION_RETRY_DELAY_MS;
@@ -1118,7 +1118,7 @@ export class Store {
   async #compact(recovering: boolean): Promise<void> {
     const dir = this.#dataDir;
     const oldLog = this.#log;
-    assert(dir !== undefined && oldLog !== undefined);
+    invariant(dir !== undefined && oldLog !== undefined, "a compaction has a data dir and a log");
     const generation = oldLog.generation + 1;
     if (generation > MAX_GENERATION) throw new RangeError("generation numbers are exhausted");
     const newLog = await StorageLog.create(`${dir}/${logName(generation)}`, generation);

@@ -21,7 +21,6 @@
  * ```
  * @module
  */
-import assert from "node:assert/strict";
 import {
   type ByteWriter,
   copyBytes,
@@ -544,14 +543,14 @@ export class RecordArena {
     let position = 0;
     while (position < this.#end) {
       const blockBytes = this.#view.getUint32(position, true);
-      assert(blockBytes >= HEADER_BYTES + NODE_BYTES);
+      invariant(blockBytes >= HEADER_BYTES + NODE_BYTES, `a block at ${position} is too small`);
       if (this.#view.getInt32(position + 4, true) === DEAD) garbage += blockBytes;
       else owners++;
       position += blockBytes;
     }
-    assert.equal(position, this.#end);
-    assert.equal(garbage, this.#garbage);
-    assert.equal(owners, liveOwners);
+    invariant(position === this.#end, `the blocks end at ${position}, the arena at ${this.#end}`);
+    invariant(garbage === this.#garbage, `garbage ${garbage}, counted ${this.#garbage}`);
+    invariant(owners === liveOwners, `blocks owned ${owners}, live owners ${liveOwners}`);
   }
 
   #readNode(block: number, node: number): Value {

@@ -42,7 +42,7 @@
  * ```
  * @module
  */
-import assert from "node:assert/strict";
+import { invariant } from "../base/invariant.ts";
 import { ByteWriter } from "../base/bytes.ts";
 import { readUtf8 } from "../base/utf8.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
@@ -92,7 +92,7 @@ export class FrozenView {
    * @param onClose called once by {@link close}: the trie stops reporting changes.
    */
   constructor(live: RecordTrie, copies: RecordTrie, onClose: () => void) {
-    assert.equal(copies.recordCount + copies.tombstoneCount, 0, "the copies start empty");
+    invariant(copies.recordCount + copies.tombstoneCount === 0, "the copies start empty");
     this.#live = live;
     this.#copies = copies;
     this.#onClose = onClose;
@@ -131,7 +131,7 @@ export class FrozenView {
    * ```
    */
   read(visit: FrozenVisitor, more: () => boolean): void {
-    assert(!this.#closed && !this.#done, "read of a closed or finished frozen view");
+    invariant(!this.#closed && !this.#done, "read of a closed or finished frozen view");
     const after = this.#started ? this.#last.subarray(0, this.#lastLength) : undefined;
     const live = this.#live.entryCursor(after);
     const copies = this.#copies.entryCursor(after);
@@ -210,7 +210,7 @@ export class FrozenView {
 
   #visit(entry: EntryCursor, visit: FrozenVisitor): void {
     this.#readCount++;
-    assert(this.#readCount <= this.#entryCount, "a frozen view read more keys than it froze");
+    invariant(this.#readCount <= this.#entryCount, "a frozen view read more keys than it froze");
     visit(entry);
     this.#remember(entry);
   }
@@ -223,9 +223,8 @@ export class FrozenView {
 
   #finish(): void {
     this.#done = true;
-    assert.equal(
-      this.#readCount,
-      this.#entryCount,
+    invariant(
+      this.#readCount === this.#entryCount,
       "a frozen view read a number of entries other than the keys at the freeze",
     );
   }

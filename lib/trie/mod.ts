@@ -28,7 +28,6 @@
  * ```
  * @module
  */
-import assert from "node:assert/strict";
 import { invariant } from "../base/invariant.ts";
 import { MAX_KEY_BYTES, MAX_KEYS_LIMIT } from "../limits.ts";
 import type { ByteWriter } from "../base/bytes.ts";
@@ -631,7 +630,7 @@ export class RecordTrie {
    * ```
    */
   freeze(): FrozenView {
-    assert(this.#frozen === undefined, "a trie has one frozen view at a time");
+    invariant(this.#frozen === undefined, "a trie has one frozen view at a time");
     const copies = new RecordTrie({ initialNodeCapacity: FROZEN_COPIES_INITIAL_NODES });
     const view = new FrozenView(this, copies, () => this.#frozen = undefined);
     this.#frozen = view;

@@ -16,8 +16,8 @@
  * ```
  * @module
  */
-import assert from "node:assert/strict";
 import {
+  bytesToHex,
   ByteWriter,
   DecodeError,
   LimitExceededError,
@@ -425,20 +425,26 @@ export class FieldNames {
       const name = this.#byId[id];
       if (name === undefined) continue;
       inUse++;
-      assert.ok(this.#references[id] > 0, `name id ${id} in use has uses`);
-      assert.equal(this.find(name), id);
+      invariant(this.#references[id] > 0, `name id ${id} in use has uses`);
+      invariant(this.find(name) === id, `name id ${id} is found by its name`);
       const wire = new ByteWriter();
       wire.varintString(name);
-      assert.deepEqual(this.#wires.bytesOf(id), wire.bytes(), `name id ${id}'s wire form`);
+      invariant(
+        bytesToHex(this.#wires.bytesOf(id)) === bytesToHex(wire.bytes()),
+        `name id ${id}'s wire form`,
+      );
     }
-    assert.equal(inUse, this.#trie.terminalCount);
+    invariant(
+      inUse === this.#trie.terminalCount,
+      `names in use ${inUse}, in the trie ${this.#trie.terminalCount}`,
+    );
     for (let slot = 0; slot < NAME_CACHE_SLOTS; slot++) {
       const length = this.#cacheLengths[slot];
       if (length === 0) continue;
       const from = slot * NAME_CACHE_MAX_BYTES;
       const bytes = this.#cacheBytes.subarray(from, from + length);
-      assert.equal(cacheSlot(bytes, 0, length), slot, "a cached name sits in its own slot");
-      assert.equal(this.find(readUtf8(bytes, 0, length)), this.#cacheIds[slot], "cached id");
+      invariant(cacheSlot(bytes, 0, length) === slot, "a cached name sits in its own slot");
+      invariant(this.find(readUtf8(bytes, 0, length)) === this.#cacheIds[slot], "cached id");
     }
   }
 

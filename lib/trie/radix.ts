@@ -25,7 +25,6 @@
  * ```
  * @module
  */
-import assert from "node:assert/strict";
 import { LimitExceededError } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
@@ -408,21 +407,27 @@ export class ByteRadixTrie {
       let childCount = 0;
       let lastByte = -1;
       for (let child = this.#firstChild[node]; child !== NONE; child = this.#nextSibling[child]) {
-        assert.notEqual(this.#labelLength[child], FREE_NODE, "free node linked");
-        assert(this.#labelLength[child] > 0, "empty label");
-        assert.equal(this.#firstByte[child], this.#labels[this.#labelStart[child]]);
-        assert(this.#firstByte[child] > lastByte, "siblings not sorted by first byte");
+        invariant(this.#labelLength[child] !== FREE_NODE, "free node linked");
+        invariant(this.#labelLength[child] > 0, "empty label");
+        invariant(
+          this.#firstByte[child] === this.#labels[this.#labelStart[child]],
+          `node ${child}'s first byte is its label's`,
+        );
+        invariant(this.#firstByte[child] > lastByte, "siblings not sorted by first byte");
         lastByte = this.#firstByte[child];
         childCount++;
         stack.push(child);
       }
       if (node !== ROOT && this.#value[node] === NO_VALUE) {
-        assert(childCount >= 2, `inner node ${node} has ${childCount} children`);
+        invariant(childCount >= 2, `inner node ${node} has ${childCount} children`);
       }
     }
-    assert.equal(live, this.nodeCount, "live nodes vs free list");
-    assert.equal(terminals, this.#terminalCount);
-    assert(this.#labelGarbage <= this.#labelEnd);
+    invariant(live === this.nodeCount, `live nodes ${live} vs ${this.nodeCount} by the free list`);
+    invariant(
+      terminals === this.#terminalCount,
+      `terminals ${terminals}, counted ${this.#terminalCount}`,
+    );
+    invariant(this.#labelGarbage <= this.#labelEnd, "label garbage within the labels");
   }
 
   #childByByte(node: number, byte: number): number {
