@@ -634,6 +634,13 @@ async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAdd
     if (typeof hostname !== "string" || hostname === "") {
       throw new KvInputError(`servers[${index}].hostname must be a non-empty string`);
     }
+    if (hostname.startsWith("[") && hostname.endsWith("]")) {
+      // A URL's form; Deno.connect takes the address itself.
+      throw new KvInputError(
+        `servers[${index}].hostname is '${hostname}': give an IPv6 address without brackets ` +
+          `('${hostname.slice(1, -1)}')`,
+      );
+    }
     checkInteger(port, `servers[${index}].port`, 1, 65535);
     return serverAddress(hostname, port as number);
   });

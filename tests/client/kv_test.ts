@@ -191,6 +191,10 @@ Deno.test("a JavaScript caller's wrong argument types are a KvInputError saying 
       /^servers\[0\] must be an object \(\{ hostname, port \}\), got a string/,
     ],
     [
+      { servers: [{ hostname: "[::1]", port: 1 }] },
+      /^servers\[0\]\.hostname is '\[::1\]': give an IPv6 address without brackets \('::1'\)$/,
+    ],
+    [
       { servers: cluster.serverFile, replica: 1 },
       /^connect has no option 'replica'; its options are servers, replicas,/,
     ],
