@@ -39,6 +39,8 @@ import {
   BACKSLASH,
   CLOSE_BRACE,
   CLOSE_BRACKET,
+  COLON,
+  COMMA,
   DOUBLE_QUOTE,
   OPEN_BRACE,
   OPEN_BRACKET,
@@ -491,7 +493,7 @@ function recordLineValue(text: string, key: string): Value {
  * holds other digits.
  */
 function jsonValue(text: string): Value {
-  checkJsonDepth(text);
+  checkJsonText(text);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text, floatReviver);
@@ -505,32 +507,67 @@ function jsonValue(text: string): Value {
 }
 
 /**
- * Refuses JSON nested deeper than a value may be before parsing it: `JSON.parse`'s reviver
- * walks the parsed tree recursively, so a body of a few hundred thousand `[` overflowed the
- * stack (a 500) before {@link toValue} could say the value is too deep.
+ * Refuses, before parsing, JSON nested deeper than a value may be and JSON naming one
+ * field twice in an object. Depth: `JSON.parse`'s reviver walks the parsed tree
+ * recursively, so a body of a few hundred thousand `[` overflowed the stack (a 500) before
+ * {@link toValue} could say the value is too deep. Twice: `JSON.parse` keeps the last
+ * silently, where a record line naming a field twice is refused; JSON text that is not
+ * well formed is left to `JSON.parse` to describe.
  */
-function checkJsonDepth(text: string): void {
-  let depth = 0;
-  let inString = false;
+function checkJsonText(text: string): void {
+  // One entry per open object or array: the names an object has had, null for an array.
+  const open: (Set<string> | null)[] = [];
+  let expectName = false;
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);
-    if (inString) {
-      if (code === BACKSLASH) index++;
-      else if (code === DOUBLE_QUOTE) inString = false;
-    } else if (code === DOUBLE_QUOTE) {
-      inString = true;
+    if (code === DOUBLE_QUOTE) {
+      const end = stringEnd(text, index);
+      const names = open.at(-1);
+      if (expectName && names) addFieldName(names, text.slice(index, end + 1));
+      index = end;
     } else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
       // A value's objects nest MAX_NESTING_DEPTH deep below the record: one more level is
       // already refused by toValue, with the path; past it the parse is not worth its stack.
-      if (++depth > MAX_NESTING_DEPTH + 1) {
+      if (open.push(code === OPEN_BRACE ? new Set() : null) > MAX_NESTING_DEPTH + 1) {
         throw new KvInputError(
           `the body nests deeper than ${MAX_NESTING_DEPTH} levels (MAX_NESTING_DEPTH)`,
         );
       }
+      expectName = code === OPEN_BRACE;
     } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
-      depth--;
+      open.pop();
+    } else if (code === COMMA) {
+      expectName = open.at(-1) instanceof Set;
+    } else if (code === COLON) {
+      expectName = false;
     }
   }
+}
+
+/** The index of the quote that ends the JSON string opening at `start` (or the text's end). */
+function stringEnd(text: string, start: number): number {
+  for (let index = start + 1; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code === BACKSLASH) index++;
+    else if (code === DOUBLE_QUOTE) return index;
+  }
+  return text.length;
+}
+
+/** Adds the field name `quoted` (a JSON string) to `names`, refusing one already there. */
+function addFieldName(names: Set<string>, quoted: string): void {
+  let name: string;
+  try {
+    name = JSON.parse(quoted);
+  } catch {
+    return; // Not a JSON string: JSON.parse of the whole body says what is wrong.
+  }
+  if (names.has(name)) {
+    throw new KvInputError(
+      `the body names field ${JSON.stringify(name)} twice in one object; name each field once`,
+    );
+  }
+  names.add(name);
 }
 
 function floatReviver(

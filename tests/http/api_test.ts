@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
@@ -156,6 +157,9 @@ Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason", asyn
     ["PUT", "v1/records/a", "12345678901234567890", "application/json", 400, /integer out of/],
     ["PUT", "v1/records/a", `{"n":-9007199254740992}`, "application/json", 400, /2\^53 - 1/],
     ["PUT", "v1/records/a", "b: 1", "text/plain", 400, /key 'b' is not the URL's 'a'/],
+    // JSON.parse keeps the last of two; a record line refuses them, and so does a JSON body.
+    ["PUT", "v1/records/a", `{"a":1,"a":2}`, "application/json", 400, /names field "a" twice/],
+    ["PUT", "v1/records/a", `{"x":{"ab":1,"a\\u0062":2}}`, "application/json", 400, /"ab" twice/],
     ["PUT", "v1/records/a", "a: {", "text/plain", 400, /record line, column 5/],
     ["PUT", "v1/records/a", "x".repeat(101), "text/plain", 413, /over 100/],
     ["GET", `v1/records/${"x".repeat(300)}`, undefined, "", 414, /over 200/],
@@ -530,4 +534,52 @@ Deno.test("kv http: a body that does not all arrive in time is a 408, and frees 
       error: "PUT needs a body: a JSON value or a record line",
     }]);
   }
+});
+
+Deno.test("kv http: a JSON body is refused for naming a field twice in one object, and only then", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await connect({
+    servers: cluster.serverFile,
+    floats: "tagged",
+    timeoutMs: BROKER_TIMEOUT_MS,
+  });
+  const api = new HttpApi(kv);
+  const put = async (body: string) => {
+    const response = await api.handle(
+      new Request("http://localhost/v1/records/p", {
+        method: "PUT",
+        body,
+        headers: { "Content-Type": "application/json" },
+      }),
+    );
+    return { status: response.status, text: await response.text() };
+  };
+  // Objects whose names repeat only across objects (and in strings) are stored as they are.
+  await fc.assert(
+    fc.asyncProperty(fc.jsonValue({ maxDepth: 4 }), async (value) => {
+      const record = { a: value, b: { a: value, s: `"a":` } };
+      const answer = await put(JSON.stringify(record));
+      assert.doesNotMatch(answer.text, /twice/, answer.text);
+    }),
+    { numRuns: 50 },
+  );
+  // A name repeated in any one object is refused, however deep and however escaped.
+  await fc.assert(
+    fc.asyncProperty(
+      fc.string({ minLength: 1 }),
+      fc.integer({ min: 0, max: 5 }),
+      async (name, depth) => {
+        const quoted = JSON.stringify(name).replace(
+          /[a-z]/,
+          (c) => `\\u00${c.charCodeAt(0).toString(16)}`,
+        );
+        let body = `{${JSON.stringify(name)}:1,${quoted}:2}`;
+        for (let level = 0; level < depth; level++) body = `{"x":[1,${body}]}`;
+        const answer = await put(body);
+        assert.equal(answer.status, 400, answer.text);
+        assert.match(answer.text, /twice in one object/);
+      },
+    ),
+    { numRuns: 50 },
+  );
 });
