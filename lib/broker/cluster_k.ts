@@ -33,6 +33,11 @@
  * answers: servers that record no k are new, emptied or restarted memory-only — unrepaired,
  * so their answers carry warnings — or a data dir from before k was recorded.
  *
+ * Nor does a writing client whose server list reaches one server twice (two addresses,
+ * which only the servers' HELLO tells apart): every caller refuses such a list once the
+ * broker is open, and a refused run must leave the cluster's k to the first run over a
+ * corrected list.
+ *
  * @example
  * ```ts
  * import { agreeOnK } from "./cluster_k.ts";
@@ -145,8 +150,10 @@ export async function agreeOnK(
         `leave k out to use it, or change it with kv repair -k ${requested}`,
     );
   }
-  const readOnly = options.readOnly ?? false;
-  if (only === undefined && requested === undefined && !readOnly) refuseUnlessAllReachable(pool);
+  // A list that reaches one server twice is refused by every caller once open
+  // (ServerPool.twins): a refused run must not fix the k of the cluster it was refused.
+  const fixes = !(options.readOnly ?? false) && pool.twins().length === 0;
+  if (only === undefined && requested === undefined && fixes) refuseUnlessAllReachable(pool);
   const k = requested ?? only ?? DEFAULT_K;
   if (k > pool.servers.length) {
     throw new ClusterKError(
@@ -154,7 +161,7 @@ export async function agreeOnK(
     );
   }
   // A reader records only a k some reachable server records already (restoring it).
-  if (only === undefined && readOnly) return k;
+  if (only === undefined && !fixes) return k;
   const kept = await recordK(pool, k);
   if (kept.length > 0) {
     throw new ClusterKError(

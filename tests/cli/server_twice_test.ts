@@ -3,6 +3,7 @@
 // exit 2, for every command that reads a server file.
 import assert from "node:assert/strict";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { connectClient } from "../helpers/client.ts";
 import { runKv } from "../helpers/run_kv.ts";
 
 /**
@@ -42,7 +43,7 @@ function relay(port: number): { readonly port: number } & AsyncDisposable {
   };
 }
 
-Deno.test("a server file naming one server twice is one line saying to list it once, exit 2, for kv get, put, keys, servers, broker and repair", async () => {
+Deno.test("a server file naming one server twice is one line saying to list it once, exit 2, for kv get, put, keys, servers, broker and repair, and none of them fixes the cluster's k", async () => {
   await using cluster = await KvCluster.start(1);
   const { port } = cluster.servers[0];
   await using second = relay(port);
@@ -76,6 +77,14 @@ Deno.test("a server file naming one server twice is one line saying to list it o
             `is the same server as 127\\.0\\.0\\.1:${port}\\); keep one line per server\\n$`,
         ),
       );
+    }
+    // Refused, no command fixed the cluster's k: a file listing the server once may still
+    // give it any.
+    const client = await connectClient(cluster.servers[0].address);
+    try {
+      assert.equal(client.state.k, 0, "the refused commands recorded no k");
+    } finally {
+      await client.close();
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
