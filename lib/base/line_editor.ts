@@ -25,6 +25,10 @@
  * line holding one is known to hold such bytes (`text.isWellFormed()` is false), rather
  * than having them silently become U+FFFD. Such a line is not kept in history.
  *
+ * A line is kept up to {@link LineEditorOptions.maxLineLength} UTF-16 code units: keys
+ * typed or pasted past it are dropped, and Enter then answers `overLong` rather than the
+ * cut line, so a paste too long to keep is never run cut short.
+ *
  * @example
  * ```ts ignore
  * import { LineEditor } from "./line_editor.ts";
@@ -39,6 +43,7 @@
  * @module
  */
 import { invariant } from "./invariant.ts";
+import { MAX_LINE_BYTES } from "../limits.ts";
 
 /** Lines of history kept unless {@link LineEditorOptions.historySize} says otherwise. */
 export const DEFAULT_HISTORY_SIZE = 1_000;
@@ -81,7 +86,9 @@ export type EditResult =
   /** Ctrl-D on an empty line, or the terminal closed. */
   | { readonly kind: "eof" }
   /** Ctrl-C on an empty line. */
-  | { readonly kind: "interrupt" };
+  | { readonly kind: "interrupt" }
+  /** Enter on a line typed past `limit` ({@link LineEditorOptions.maxLineLength}): not kept whole. */
+  | { readonly kind: "overLong"; readonly limit: number };
 
 /** Completions for the text before the cursor: replace `text.slice(start)` with one of `candidates`. */
 export interface Completion {
@@ -125,6 +132,12 @@ export interface LineEditorOptions {
   hint?: (text: string) => string | undefined;
   /** The terminal's width; default `Deno.consoleSize().columns` (or {@link FALLBACK_COLUMNS}). */
   columns?: () => number;
+  /**
+   * Longest line kept, in UTF-16 code units; default MAX_LINE_BYTES (1 MiB), the longest
+   * record line: no character takes more UTF-16 code units than UTF-8 bytes, so a line
+   * past it is past that many bytes too.
+   */
+  maxLineLength?: number;
 }
 
 /** The state of a Ctrl-R search. */
@@ -177,6 +190,7 @@ export class LineEditor {
   readonly #complete: ((before: string) => Promise<Completion>) | undefined;
   readonly #hint: ((text: string) => string | undefined) | undefined;
   readonly #columns: () => number;
+  readonly #maxLineLength: number;
   readonly #encoder = new TextEncoder();
   readonly #decoder = new EscapingUtf8Decoder();
   /** Keys received and not handled yet. */
@@ -193,6 +207,8 @@ export class LineEditor {
   #editing = false;
   #closed = false;
   #text = "";
+  /** Keys typed past the longest line kept were dropped from this line. */
+  #overLong = false;
   #cursor = 0;
   /** First column of the text shown (the line scrolls sideways). */
   #scroll = 0;
@@ -213,6 +229,8 @@ export class LineEditor {
     this.#complete = options.complete;
     this.#hint = options.hint;
     this.#columns = options.columns ?? terminalColumns;
+    this.#maxLineLength = options.maxLineLength ?? MAX_LINE_BYTES;
+    invariant(this.#maxLineLength >= 0, "the longest line is not negative");
     this.#input.setRaw(true);
     this.#readKeys().catch((error) => {
       // A terminal that is gone (its window closed) is the end of input; any other failure
@@ -229,13 +247,15 @@ export class LineEditor {
   }
 
   /**
-   * Shows the prompt and edits a line until Enter (`line`), Ctrl-D on an empty
+   * Shows the prompt and edits a line until Enter (`line`, or `overLong` past the longest
+   * line kept), Ctrl-D on an empty
    * line or the end of input (`eof`), or Ctrl-C on an empty line (`interrupt`).
    */
   async readLine(): Promise<EditResult> {
     invariant(!this.#closed && !this.#editing, "one readLine at a time, before close");
     this.#editing = true;
     this.#text = "";
+    this.#overLong = false;
     this.#cursor = 0;
     this.#scroll = 0;
     this.#historyIndex = this.#history.length;
@@ -361,6 +381,10 @@ export class LineEditor {
       this.#searchFrom(this.#search.match === -1 ? this.#history.length - 1 : this.#search.match);
       return;
     }
+    if (this.#overLong || this.#text.length + text.length > this.#maxLineLength) {
+      this.#overLong = true;
+      return;
+    }
     this.#text = this.#text.slice(0, this.#cursor) + text + this.#text.slice(this.#cursor);
     this.#cursor += text.length;
   }
@@ -375,14 +399,15 @@ export class LineEditor {
       case CTRL.LF:
         return this.#enter();
       case CTRL.C:
-        if (this.#text === "") return this.#finish({ kind: "interrupt" });
+        if (this.#text === "" && !this.#overLong) return this.#finish({ kind: "interrupt" });
         this.#write(`\r\x1b[K${this.#prompt}${this.#text}^C\r\n`);
         this.#text = "";
+        this.#overLong = false;
         this.#cursor = 0;
         this.#historyIndex = this.#history.length;
         return undefined;
       case CTRL.D:
-        if (this.#text === "") return this.#finish({ kind: "eof" });
+        if (this.#text === "" && !this.#overLong) return this.#finish({ kind: "eof" });
         this.#deleteRight();
         return undefined;
       case CTRL.TAB:
@@ -547,6 +572,7 @@ export class LineEditor {
   }
 
   #enter(): EditResult {
+    if (this.#overLong) return this.#finish({ kind: "overLong", limit: this.#maxLineLength });
     const text = this.#text;
     this.#cursor = text.length;
     this.#render({ hint: false });

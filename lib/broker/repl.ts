@@ -37,6 +37,7 @@ import { getField, type Value } from "../record/value.ts";
 import { parseKeyPath, RecordParseError } from "../record/parse.ts";
 import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
+import { utf8Length } from "../base/utf8.ts";
 
 /** The REPL's prompt. */
 export const PROMPT = "kv> ";
@@ -211,7 +212,7 @@ function metaMistake(error: unknown): Mistake {
   return { mistake: errorAnswer(error) };
 }
 
-/** What to do about a piped line over {@link MAX_LINE_BYTES}. */
+/** What to do about a line over {@link MAX_LINE_BYTES}, piped or typed. */
 const LONG_LINE_ADVICE = " (a record this large is stored through the library, mod.ts)";
 
 /** What to do about a piped line that is not UTF-8. */
@@ -533,10 +534,13 @@ export async function runInteractive(
   try {
     for (;;) {
       const input = await editor.readLine();
-      if (input.kind !== "line") break;
-      const outcome = input.text.isWellFormed()
-        ? await untilInterrupted(editor, respond(broker, input.text, options), options)
-        : notUtf8Answer(input.text);
+      if (input.kind === "eof" || input.kind === "interrupt") break;
+      if (input.kind === "overLong") {
+        if (!printed(write, outcomeText(overLongAnswer(`over ${input.limit}`), options))) break;
+        continue;
+      }
+      const outcome = typedLineRefusal(input.text) ??
+        await untilInterrupted(editor, respond(broker, input.text, options), options);
       const text = outcome === "interrupted"
         ? formatAnswer(cancelledAnswer(input.text), options)
         : outcomeText(outcome, options);
@@ -547,6 +551,29 @@ export async function runInteractive(
     restoreLog?.();
     editor.close();
   }
+}
+
+/**
+ * The answer refusing a line typed in the terminal that piped input would refuse too: over
+ * MAX_LINE_BYTES, or not UTF-8; undefined for a line to run.
+ */
+function typedLineRefusal(text: string): Answer | undefined {
+  if (!text.isWellFormed()) return notUtf8Answer(text);
+  const byteLength = utf8Length(text);
+  return byteLength > MAX_LINE_BYTES ? overLongAnswer(`${byteLength}`) : undefined;
+}
+
+/**
+ * The answer to a line over MAX_LINE_BYTES typed or pasted in the terminal (`size` says
+ * how many bytes, or "over N" when the line editor dropped what was past N), as piped
+ * input's `INVALID` answer says.
+ */
+function overLongAnswer(size: string): Answer {
+  return {
+    op: "INVALID",
+    error: `the line is ${size} bytes; the limit is ${MAX_LINE_BYTES} bytes; nothing was run` +
+      LONG_LINE_ADVICE,
+  };
 }
 
 /**

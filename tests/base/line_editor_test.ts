@@ -48,7 +48,7 @@ async function readAll(
   for (;;) {
     const result = await editor.readLine();
     results.push(result);
-    if (result.kind !== "line") break;
+    if (result.kind === "eof" || result.kind === "interrupt") break;
   }
   editor.close();
   assert.deepEqual(terminal.rawModes, [true, false]);
@@ -218,6 +218,25 @@ Deno.test("LineEditor draws a long line scrolled to the cursor, never wider than
   const visible = last.replaceAll(ESCAPE, "").replace(/\r/g, "");
   assert(visible.endsWith("END"), visible);
   assert(visible.length < 40, `${visible.length} columns`);
+});
+
+Deno.test("LineEditor drops keys past maxLineLength and answers overLong at Enter, never the cut line", async () => {
+  const history: string[] = [];
+  const results = await readAll([
+    "0123456789",
+    "ab\r",
+    // Ctrl-C clears an over-long line: the next one is kept.
+    "0123456789xyz\x03",
+    "short\r",
+    "0123456789\r",
+  ], { maxLineLength: 10, onHistoryAdd: (line) => history.push(line) });
+  assert.deepEqual(results, [
+    { kind: "overLong", limit: 10 },
+    { kind: "line", text: "short" },
+    { kind: "line", text: "0123456789" },
+    { kind: "eof" },
+  ]);
+  assert.deepEqual(history, ["short", "0123456789"]);
 });
 
 Deno.test("LineEditor reads bytes that are not UTF-8 as lone surrogates, never as U+FFFD, and keeps such lines out of history", async () => {

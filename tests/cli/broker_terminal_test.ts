@@ -255,6 +255,26 @@ terminalTest("pasted lines run one at a time, each answer right after its line",
 });
 
 terminalTest(
+  "a line pasted in a terminal over the 1 MiB line limit is refused as piped input is, never run cut short",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await startBroker(cluster, { env });
+      // Past what the line editor keeps (1 MiB characters): what is past it is dropped.
+      await term.paste(`PUT a: "${"x".repeat(1024 * 1024)}"\r`);
+      await term.waitFor(
+        /^ERROR: the line is over 1048576 bytes; the limit is 1048576 bytes; nothing was run \(a record this large is stored through the library, mod\.ts\)\nkv>$/m,
+      );
+      // Within what the editor keeps, past the limit in UTF-8 bytes (é is two).
+      await term.paste(`PUT b: "${"é".repeat(600_000)}"\r`);
+      await term.waitFor(/^ERROR: the line is 1200009 bytes; the limit is 1048576 bytes; /m);
+      await term.paste("GET a\rGET b\r");
+      await term.waitFor(/^NOT FOUND: a\nkv> GET b\nNOT FOUND: b$/m);
+    });
+  },
+);
+
+terminalTest(
   "a line typed in a terminal that is not UTF-8 is refused, never stored with U+FFFD for what was typed",
   async () => {
     await withStateHome(async (env) => {
