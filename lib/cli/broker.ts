@@ -289,11 +289,14 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
   }
 }
 
-/** Indexes the `-i` data; resolves the exit code `--index-only` ends with and the data's dialect. */
+/** What `-i -` says when standard input is a terminal. */
+const TYPED_RECORDS_HINT = "reading records from the terminal, one per line; Ctrl-D ends them";
+
 /** Signals that stop indexing, and the exit code each gives (128 + its number). */
 const INDEX_STOP_SIGNALS: readonly ("SIGINT" | "SIGTERM")[] = ["SIGINT", "SIGTERM"];
 const SIGNAL_EXIT_CODES = { SIGINT: INTERRUPTED_EXIT_CODE, SIGTERM: 143 } as const;
 
+/** Indexes the `-i` data; resolves the exit code `--index-only` ends with and the data's dialect. */
 async function indexData(
   broker: Broker,
   settings: BrokerSettings,
@@ -315,6 +318,8 @@ async function indexData(
   try {
     // Each skipped line is a mistake of the user's: one line led by `kv broker:`.
     const options = { duplicateKeys, signal: stop.signal, report: log };
+    // Records typed at a terminal: without a word the broker looks hung.
+    if (dataPath === STDIN_PATH && Deno.stdin.isTerminal()) log(TYPED_RECORDS_HINT);
     summary = dataPath === STDIN_PATH
       ? await indexLines(broker, readStdin("broker"), { fileName: STDIN_NAME, ...options })
       : await indexFile(broker, dataPath, options);

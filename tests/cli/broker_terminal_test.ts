@@ -2,6 +2,7 @@
 // and reading the screen.
 import assert from "node:assert/strict";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { runKv } from "../helpers/run_kv.ts";
 import { kvArgs, Terminal, type TerminalOptions, terminalTest } from "../helpers/tmux.ts";
 
 /** A prompt with nothing typed after it (the screen's lines lose their trailing spaces). */
@@ -253,6 +254,24 @@ terminalTest("pasted lines run one at a time, each answer right after its line",
     assert.equal(await term.exitCode(), 0);
   });
 });
+
+terminalTest(
+  "kv broker -i - on a terminal says it reads records until Ctrl-D, then indexes what was typed",
+  async () => {
+    await using cluster = await KvCluster.start(1);
+    const args = withBrokerTimeout(["broker", "-s", cluster.serverFile, "-i", "-"]);
+    await using term = await Terminal.start(kvArgs(...args));
+    await term.waitFor(
+      /^kv broker: reading records from the terminal, one per line; Ctrl-D ends them$/m,
+    );
+    await term.type("a : 1");
+    await term.press("Enter", "C-d");
+    await term.waitFor(/^kv broker: indexed 1 record \(0 failed\), skipped 0 lines/m);
+    assert.equal(await term.exitCode(), 0);
+    const get = await runKv(withBrokerTimeout(["get", "-s", cluster.serverFile, "a"]));
+    assert.equal(get.stdout, "a : 1\n");
+  },
+);
 
 terminalTest(
   "a line pasted in a terminal over the 1 MiB line limit is refused as piped input is, never run cut short",
