@@ -874,8 +874,10 @@ export class Broker {
     if (chosen.servers.length < this.#k) {
       return {
         kind: "error",
-        error: `cannot ${verb} '${key}': ${this.#k - chosen.servers.length} of ${this.#k} ` +
-          `replicas unavailable (${chosen.failures.join("; ")}); nothing was changed`,
+        // Replicas reached, not replicas short: the servers named are every one tried, which
+        // with sloppy writes can be more than the replicas short.
+        error: `cannot ${verb} '${key}': only ${chosen.servers.length} of the ${this.#k} ` +
+          `replicas it needs reachable (${chosen.failures.join("; ")}); nothing was changed`,
       };
     }
     let servers = chosen.servers;

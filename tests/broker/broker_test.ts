@@ -198,7 +198,7 @@ Deno.test("writes refuse before changing anything when fewer than k servers are 
       assert.equal(change.kind, "error");
       assert.match(
         (change as { error: string }).error,
-        /1 of 2 replicas unavailable.*nothing was changed/,
+        /only 1 of the 2 replicas it needs reachable.*nothing was changed/,
       );
     }
     assert(!cluster.servers[first].requests.includes("DELETE"));

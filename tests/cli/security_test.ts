@@ -155,7 +155,7 @@ Deno.test("a server refusing the secret the others accept is reported as REFUSED
     const put = await runKv(["put", ...s, "-k", "2", "--writes", "strict", "a: 1"]);
     assert.deepEqual([put.code, put.stdout], [
       3,
-      `ERROR: cannot put 'a': 1 of 2 replicas unavailable (${refusal}); nothing was changed\n`,
+      `ERROR: cannot put 'a': only 1 of the 2 replicas it needs reachable (${refusal}); nothing was changed\n`,
     ]);
     const servers = await runKv(["servers", ...s]);
     assert.equal(servers.code, 0, servers.stderr);
