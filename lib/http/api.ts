@@ -264,7 +264,7 @@ export class HttpApi {
 
   async #get(key: string): Promise<Response> {
     const entry = await this.#kv.getJson(key);
-    return entryResponse(entry.json === null ? 404 : 200, entry);
+    return entryResponse(entryStatus(entry), entry);
   }
 
   async #replicas(key: string): Promise<Response> {
@@ -283,7 +283,7 @@ export class HttpApi {
 
   async #query(path: string[]): Promise<Response> {
     const entry = await this.#kv.queryJson(path);
-    return entryResponse(entry.json === null ? 404 : 200, entry);
+    return entryResponse(entryStatus(entry), entry);
   }
 
   async #put(key: string, request: Request): Promise<Response> {
@@ -605,6 +605,16 @@ function json(status: number, body: unknown, warning?: string): Response {
 }
 
 /** An entry as JSON, its value written with kinds kept (`2.0` for a float). */
+/**
+ * A read's status: 200 found, 404 not found, and 503 when no server of the key answered,
+ * since a 404 there would say the record is absent where nothing is known (and an HTTP
+ * cache may keep a 404; the warning alone is in a header most clients ignore).
+ */
+function entryStatus(entry: JsonEntry): number {
+  if (entry.json !== null) return 200;
+  return entry.unanswered ? 503 : 404;
+}
+
 function entryResponse(status: number, entry: JsonEntry & { path?: string[] }): Response {
   const value = entry.json ?? "null";
   let text = `{"key":${JSON.stringify(entry.key)},"value":${value},"version":` +

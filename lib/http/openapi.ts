@@ -39,6 +39,14 @@ const UNAVAILABLE = failure(
     "(--max-concurrent-requests; with Retry-After).",
 );
 
+/** A read none of the key's servers answered (a `schema` with a null value), or the server busy. */
+const unanswered = (schema: string) => ({
+  description: "None of the key's servers answered: value is null and nothing is known of " +
+    "the record (the warning says why); or the server is busy (an Error, with Retry-After).",
+  headers: { Warning: { $ref: "#/components/headers/Warning" } },
+  content: json({ oneOf: [ref(schema), ref("Error")] }),
+});
+
 /**
  * What any request to `path` may answer, whatever it asks: a URL past the limit, a name
  * other than loopback's, the server busy, an internal error, and, but for the public paths,
@@ -199,7 +207,7 @@ function recordOperations(
           "200": answer("The value at the path.", "QueryEntry"),
           "400": BAD_REQUEST,
           "404": answer("No such record or field.", "QueryEntry"),
-          "503": UNAVAILABLE,
+          "503": unanswered("QueryEntry"),
         },
       },
     },
@@ -227,7 +235,7 @@ function getOperation(): Operation {
       },
       "400": BAD_REQUEST,
       "404": answer("No such record (value is null).", "Entry"),
-      "503": UNAVAILABLE,
+      "503": unanswered("Entry"),
     },
   };
 }

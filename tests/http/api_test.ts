@@ -261,10 +261,13 @@ Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and 
   await waitFor(async () => (await call(http, "GET", "healthz")).status === 503, {
     what: "/healthz to answer 503 with both servers down",
   });
+  // No server of the key answered: nothing is known of it, so not a 404 that says absent.
   const unsure = await call(http, "GET", "v1/records/%C3%A9x");
-  assert.equal(unsure.status, 404);
-  const { warning } = JSON.parse(unsure.text);
-  assert.match(warning, /may exist/);
+  assert.equal(unsure.status, 503);
+  const { value, warning } = JSON.parse(unsure.text);
+  assert.equal(value, null);
+  assert.match(warning, /no replica of 'éx' answered.*may exist/);
+  assert.equal((await call(http, "GET", "v1/records/%C3%A9/name")).status, 503);
   assert.equal(
     unsure.headers.get("Warning"),
     `199 kv ${JSON.stringify(warning).replace("é", "\\u00e9")}`,

@@ -171,7 +171,9 @@ function showEntry(entry, status) {
     head.className = "";
     $("record-tree").replaceChildren(element("div", { class: "tree" }, tree(entry.value)));
   } else {
-    head.textContent = status === 404 ? `NOT FOUND: ${entry.key ?? ""}` : `ERROR: ${entry.error}`;
+    // A 503 read (no server of the key answered) has no error, only its warning.
+    const error = entry.error ?? `no server of ${entry.key} answered`;
+    head.textContent = status === 404 ? `NOT FOUND: ${entry.key ?? ""}` : `ERROR: ${error}`;
     head.className = status === 404 ? "warning" : "error";
     $("record-tree").replaceChildren();
   }
