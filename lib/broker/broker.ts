@@ -77,7 +77,7 @@ import { type DeleteResult, type EncodedRead, ErrorCode, type PutResult } from "
 import { HybridClock } from "./clock.ts";
 import { partitionOf } from "../record/partition.ts";
 import { HintSet } from "./hints.ts";
-import { agreeOnK, recordK } from "./cluster_k.ts";
+import { agreeOnK, recordedKs, recordK } from "./cluster_k.ts";
 import { markEmptyClusterRepaired } from "./empty_cluster.ts";
 import type { PartitionSet } from "./partition_set.ts";
 import { conclusiveCount, frontLength, PreferenceWalk, readIsConclusive } from "./quorum.ts";
@@ -311,7 +311,8 @@ export class Broker {
   /**
    * Connects to `servers` (waiting at most about one timeout), agrees on k with them
    * (lib/broker/cluster_k.ts: a ClusterKError when they record another k), marks a new
-   * cluster's servers repaired (lib/broker/empty_cluster.ts) and returns a broker;
+   * cluster's servers repaired when it fixes their k (lib/broker/empty_cluster.ts; not
+   * `readOnly`) and returns a broker;
    * servers that could not be reached are retried in the background. When none could be
    * used and one refused the credentials, a CredentialsRefusedError: retrying cannot help.
    *
@@ -332,8 +333,12 @@ export class Broker {
     try {
       const refused = pool.credentialsRefused();
       if (refused !== undefined) throw refused;
+      // Only a client that fixes the k of a new cluster takes its empty servers for a new
+      // cluster's (empty_cluster.ts): a reader cannot tell them from new servers about to
+      // join a cluster that holds data, where their NOT FOUND must not count until repaired.
+      const fixesK = !(options.readOnly ?? false) && recordedKs(pool).size === 0;
       k = await agreeOnK(pool, options.k, { readOnly: options.readOnly });
-      await markEmptyClusterRepaired(pool);
+      if (fixesK) await markEmptyClusterRepaired(pool);
     } catch (error) {
       pool.close();
       throw error;

@@ -9,6 +9,13 @@
  * first repair. With any server unreachable, or any record anywhere, it leaves them to
  * the repair engine.
  *
+ * Empty servers are a new cluster only when nothing else is: a broker opening marks them
+ * only when it fixes their k (lib/broker/cluster_k.ts: a client that may write, none of
+ * the servers recording a k). A server list naming only new servers is also what an
+ * operator checks (`kv servers`) before adding them to a cluster that holds data; marked
+ * repaired then, they would answer that cluster's reads with a NOT FOUND counted as
+ * trustworthy — no warning — for every key placed on them, until a repair.
+ *
  * @example
  * ```ts
  * import { markEmptyClusterRepaired } from "./empty_cluster.ts";
