@@ -31,6 +31,7 @@
 import { setImmediate } from "node:timers";
 import { describeError } from "../base/describe_error.ts";
 import { withoutOsDetail } from "../base/fs_error.ts";
+import { hostPort } from "../base/host_port.ts";
 import { checkKey, type KeysOptions } from "../record/key.ts";
 import type { Value } from "../record/value.ts";
 import { DecodeError } from "../base/bytes.ts";
@@ -426,7 +427,7 @@ export class ServerClient {
    */
   static async connect(address: ServerAddress, options: ClientOptions = {}): Promise<ServerClient> {
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const where = `${address.hostname}:${address.port}`;
+    const where = hostPort(address.hostname, address.port);
     const credentials = options.credentials ?? {};
     const conn = await openConnection(address, credentials, connectTimeoutMs);
     // The client batches its own writes (#mayWrite); the kernel's Nagle would only add
@@ -1426,7 +1427,7 @@ async function openConnection(
   credentials: Credentials,
   timeoutMs: number,
 ): Promise<Deno.Conn> {
-  const where = `${address.hostname}:${address.port}`;
+  const where = hostPort(address.hostname, address.port);
   const abort = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<never>((_, reject) => {

@@ -515,6 +515,18 @@ Deno.test("connect fails with ConnectionError when nothing listens, in words wit
   );
 });
 
+Deno.test("connect's error names an IPv6 server as [::1]:port, as server ids do", async () => {
+  const listener = Deno.listen({ hostname: "::1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  await assert.rejects(
+    connectClient({ hostname: "::1", port }),
+    (error: unknown) =>
+      error instanceof ConnectionError &&
+      error.message === `cannot connect to [::1]:${port}: Connection refused`,
+  );
+});
+
 Deno.test("connect fails with ConnectionError when the server never answers HELLO, with no hint of TLS: a hung server is not a TLS one", async () => {
   const fake = fakeServer();
   await assert.rejects(
