@@ -172,9 +172,11 @@ export async function agreeOnK(
 }
 
 /**
- * Records `k` on every reachable server of `pool` that records none; returns
- * `server records k=M` for each that kept another k. Servers that fail are left for the
- * next call (a broker calls it again when a server comes back). With `restoreOnly`, it
+ * Records `k` on every reachable server of `pool` that records none — on the first such
+ * server before the others, and on none of the others when that one keeps another k (a
+ * client racing to fix it) — and returns `server records k=M` for each that kept another
+ * k. Servers that fail are left for the next call (a broker calls it again when a server
+ * comes back). With `restoreOnly`, it
  * records nothing unless a reachable server records `k` already.
  *
  * @example
@@ -190,16 +192,24 @@ export async function recordK(
 ): Promise<string[]> {
   if (options.restoreOnly && !recordedKs(pool).has(k)) return [];
   const kept: string[] = [];
-  await Promise.all(pool.servers.map(async (server, index) => {
+  const record = async (index: number) => {
+    const id = pool.servers[index].id;
     const state = pool.state(index);
     if (state === undefined || state.k === k) return;
     if (state.k !== 0) {
-      kept.push(`${server.id} records k=${state.k}`);
+      kept.push(`${id} records k=${state.k}`);
       return;
     }
     const outcome = await pool.call(index, (connection) => connection.setK(k));
-    if (outcome.ok && outcome.value !== k) kept.push(`${server.id} records k=${outcome.value}`);
-  }));
+    if (outcome.ok && outcome.value !== k) kept.push(`${id} records k=${outcome.value}`);
+  };
+  // Two clients fixing different ks at once both ask the first server recording none
+  // before any other: the one it refuses stops there, where recording on all at once
+  // left each k on the servers its SET_K reached first (every client refused after).
+  const first = pool.servers.findIndex((_, index) => pool.state(index)?.k === 0);
+  if (first !== -1) await record(first);
+  if (kept.length > 0) return kept;
+  await Promise.all(pool.servers.map((_, index) => index === first ? undefined : record(index)));
   return kept;
 }
 

@@ -4,7 +4,7 @@
 // client records none. tests/cli/cluster_k_test.ts runs the same with real processes.
 import assert from "node:assert/strict";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
-import { ServerPool } from "../../lib/broker/server_pool.ts";
+import { type Connector, ServerPool } from "../../lib/broker/server_pool.ts";
 import {
   agreeOnK,
   ClusterKError,
@@ -114,5 +114,62 @@ Deno.test("recordK with restoreOnly (a read-only broker's watch) gives a k only 
     assert.deepEqual(recorded(known), [2, 2, 1], "restored where none was, kept where another was");
   } finally {
     knownPool.close();
+  }
+});
+
+/**
+ * `fake.connect`, but SET_K to server `index` goes through `around[index]`, which sends it
+ * (`send`) when it likes: a slow link to that server, on the test's cue.
+ */
+function setKThrough(
+  fake: FakeCluster,
+  around: Record<number, (send: () => Promise<number>) => Promise<number>>,
+): Connector {
+  return async (address, timeoutMs, credentials) => {
+    const connection = await fake.connect(address, timeoutMs, credentials);
+    const index = fake.servers.findIndex((server) => server.address.id === address.id);
+    const through = around[index];
+    if (through === undefined) return connection;
+    return new Proxy(connection, {
+      get(target, property) {
+        if (property === "setK") {
+          return (k: number, options?: { replace?: boolean }) =>
+            through(() => target.setK(k, options));
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  };
+}
+
+Deno.test("two writing clients fixing different ks on a new cluster at once leave it recording one: the one refused records nothing, whatever order their SET_Ks reach the servers in", async () => {
+  const fake = cluster([0, 0], []);
+  // Each client's SET_K reaches one server after the other client's: server 0 takes the
+  // first client's first; server 1 the second's (or the first's once the second is done).
+  const firstAtZero = Promise.withResolvers<void>();
+  const secondDone = Promise.withResolvers<void>();
+  const first = new ServerPool(fake.addresses, {
+    connect: setKThrough(fake, {
+      0: (send) => send().finally(() => firstAtZero.resolve()),
+      1: (send) => secondDone.promise.then(send),
+    }),
+  });
+  const second = new ServerPool(fake.addresses, {
+    connect: setKThrough(fake, { 0: (send) => firstAtZero.promise.then(send) }),
+  });
+  try {
+    await Promise.all([first.start(), second.start()]);
+    const agreed = await Promise.allSettled([
+      agreeOnK(first, 1),
+      agreeOnK(second, 2).finally(() => secondDone.resolve()),
+    ]);
+    assert.deepEqual(recorded(fake), [1, 1], "one k on every server");
+    assert.deepEqual(agreed[0], { status: "fulfilled", value: 1 });
+    assert.ok(agreed[1].status === "rejected" && agreed[1].reason instanceof ClusterKError);
+    assert.match(agreed[1].reason.message, /another broker recorded a different k meanwhile/);
+  } finally {
+    first.close();
+    second.close();
   }
 });
