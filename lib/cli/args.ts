@@ -1,12 +1,7 @@
 /**
- * Flag parsing for every subcommand: strict, in kv's words — unknown flags, missing values
- * and stray positional arguments are one-line {@link UserError}s that name the subcommand and
- * point at `--help` — and numeric flags are range-checked.
- *
- * The parser follows `node:util`'s `parseArgs` in strict mode, argument for argument
- * (`tests/cli/args_test.ts` checks it against `parseArgs` on any arguments), but is kv's own:
- * importing any `node:` module starts Deno's Node compatibility layer, about 0.03 CPU-s, a
- * tenth of a `kv server`'s start, paid by every `kv` process.
+ * Flag parsing for every subcommand, on top of `node:util`'s `parseArgs`: its
+ * errors become one-line {@link UserError}s that name the subcommand and point
+ * at `--help`, and numeric flags are range-checked.
  *
  * @example
  * ```ts
@@ -15,21 +10,9 @@
  * ```
  * @module
  */
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { UserError } from "./user_error.ts";
-
-/** A flag: `string` takes a value, `boolean` none; `short` is its one-letter alias. */
-export interface FlagSpec {
-  readonly type: "string" | "boolean";
-  readonly short?: string;
-}
-
-/** A command's flags by long name (without the dashes). */
-export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
-
-/** The flags given: a value for each `string` flag, `true` for each `boolean` one. */
-export type FlagValues<T extends FlagSpecs> = {
-  -readonly [Name in keyof T]?: T[Name]["type"] extends "boolean" ? boolean : string;
-};
+import { describeError } from "../base/describe_error.ts";
 
 /**
  * Parses `args` strictly against `options`: unknown flags, missing or empty values
@@ -41,26 +24,25 @@ export type FlagValues<T extends FlagSpecs> = {
  * parseFlags("server", ["-p", "8000"], { port: { type: "string", short: "p" } });
  * ```
  */
-export function parseFlags<T extends FlagSpecs>(
+export function parseFlags<T extends ParseArgsOptionsConfig>(
   command: string,
   args: string[],
   options: T,
   allowPositionals = false,
-): { values: FlagValues<T>; positionals: string[] } {
-  const values: Record<string, string | boolean> = {};
-  const positionals: string[] = [];
-  for (const token of tokenize(attachNegativeNumbers(args, options), options)) {
-    const problem = token.kind === "positional"
-      ? (allowPositionals ? undefined : `unexpected argument '${token.value}'`)
-      : optionProblem(token, options);
-    if (problem !== undefined) {
-      throw new UserError(`kv ${command}: ${problem} (see 'kv ${command} --help')`);
-    }
-    if (token.kind === "positional") positionals.push(token.value);
-    else values[token.name] = token.value ?? true;
+) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: attachNegativeNumbers(args, options),
+      options,
+      strict: true,
+      allowPositionals,
+    });
+  } catch (error) {
+    throw new UserError(`kv ${command}: ${describeParseError(error)} (see 'kv ${command} --help')`);
   }
   // An empty value (`-s ""`, an unset shell variable) names no file, number or choice.
-  for (const [name, value] of Object.entries(values)) {
+  for (const [name, value] of Object.entries(parsed.values)) {
     if (value !== "" || EMPTY_VALUE_FLAGS.has(name)) continue;
     const short = options[name]?.short;
     const flag = short === undefined ? `--${name}` : `-${short}, --${name}`;
@@ -68,7 +50,7 @@ export function parseFlags<T extends FlagSpecs>(
       `kv ${command}: ${flag} needs a value, got an empty one (see 'kv ${command} --help')`,
     );
   }
-  return { values: values as FlagValues<T>, positionals };
+  return parsed;
 }
 
 /**
@@ -77,123 +59,12 @@ export function parseFlags<T extends FlagSpecs>(
  */
 const EMPTY_VALUE_FLAGS: ReadonlySet<string> = new Set(["after"]);
 
-/** One argument as `parseArgs` reads it: an option (with its value, if any) or a positional. */
-type Token =
-  | { kind: "positional"; value: string }
-  | {
-    kind: "option";
-    /** The long name, or the letter of an unknown short flag. */
-    name: string;
-    /** The flag as written: `-k`, `--key`. */
-    rawName: string;
-    value: string | undefined;
-    /** Whether the value was attached (`--key=v`, `-kv`), not the next argument. */
-    inlineValue: boolean;
-  };
-
-/** The long name of the flag whose short form is `letter`, or `letter` itself. */
-function longName(letter: string, options: FlagSpecs): string {
-  for (const [name, option] of Object.entries(options)) if (option.short === letter) return name;
-  return letter;
-}
-
-function typeOf(name: string, options: FlagSpecs): FlagSpec["type"] | undefined {
-  return Object.hasOwn(options, name) ? options[name].type : undefined;
-}
-
-/** Splits `args` into tokens as `node:util`'s `parseArgs` does, short groups expanded. */
-function tokenize(args: readonly string[], options: FlagSpecs): Token[] {
-  const tokens: Token[] = [];
-  const remaining = [...args];
-  while (remaining.length > 0) {
-    const arg = remaining.shift()!;
-    if (arg === "--") {
-      for (const value of remaining) tokens.push({ kind: "positional", value });
-      break;
-    }
-    const isShort = arg.length >= 2 && arg[0] === "-" && arg[1] !== "-";
-    if (isShort) {
-      const name = longName(arg[1], options);
-      const takesValue = typeOf(name, options) === "string";
-      if (arg.length === 2) {
-        const value = takesValue && remaining.length > 0 ? remaining.shift() : undefined;
-        tokens.push({ kind: "option", name, rawName: arg, value, inlineValue: false });
-      } else if (takesValue) {
-        tokens.push({
-          kind: "option",
-          name,
-          rawName: arg.slice(0, 2),
-          value: arg.slice(2),
-          inlineValue: true,
-        });
-      } else {
-        // -abc is -a -b -c; a letter that takes a value takes the rest: -abfFILE is -a -b -fFILE.
-        const expanded: string[] = [];
-        for (let index = 1; index < arg.length; index++) {
-          const rest = typeOf(longName(arg[index], options), options) === "string";
-          if (rest && index < arg.length - 1) {
-            expanded.push(`-${arg.slice(index)}`);
-            break;
-          }
-          expanded.push(`-${arg[index]}`);
-        }
-        remaining.unshift(...expanded);
-      }
-      continue;
-    }
-    if (arg.length > 2 && arg.startsWith("--")) {
-      // As parseArgs: an '=' from the fourth character on makes --name=value, split at the
-      // first '=' (so --== names the empty flag).
-      if (!arg.includes("=", 3)) {
-        const name = arg.slice(2);
-        const takesValue = typeOf(name, options) === "string";
-        const value = takesValue && remaining.length > 0 ? remaining.shift() : undefined;
-        tokens.push({ kind: "option", name, rawName: arg, value, inlineValue: false });
-      } else {
-        const equals = arg.indexOf("=");
-        const name = arg.slice(2, equals);
-        tokens.push({
-          kind: "option",
-          name,
-          rawName: `--${name}`,
-          value: arg.slice(equals + 1),
-          inlineValue: true,
-        });
-      }
-      continue;
-    }
-    tokens.push({ kind: "positional", value: arg });
-  }
-  return tokens;
-}
-
-/** What is wrong with an option token, in kv's words, or undefined. */
-function optionProblem(token: Extract<Token, { kind: "option" }>, options: FlagSpecs) {
-  const type = typeOf(token.name, options);
-  if (type === undefined) return `unknown option '${token.rawName}'`;
-  const short = options[token.name].short;
-  const named = `${short === undefined ? "" : `-${short}, `}--${token.name}`;
-  if (type === "string" && token.value === undefined) return `${named} needs a value`;
-  if (type === "boolean" && token.value !== undefined) return `${named} takes no value`;
-  // parseArgs refuses a value that starts with '-' (it could be a flag); say how to pass one.
-  if (
-    !token.inlineValue && token.value !== undefined && token.value.length > 1 &&
-    token.value[0] === "-"
-  ) {
-    const attached = token.rawName.startsWith("--")
-      ? `${token.rawName}=VALUE`
-      : `${token.rawName}VALUE`;
-    return `the value after ${token.rawName} starts with '-'; attach it, as in ${attached}`;
-  }
-  return undefined;
-}
-
 /**
  * `-n -5` as `-n=-5`-like single arguments: parseArgs refuses a value that
  * starts with '-' (it could be a flag), but a negative number after a flag
  * that takes a value is that value, and then meets the flag's own range check.
  */
-function attachNegativeNumbers(args: string[], options: FlagSpecs): string[] {
+function attachNegativeNumbers(args: string[], options: ParseArgsOptionsConfig): string[] {
   const takesValue = new Set<string>();
   for (const [name, option] of Object.entries(options)) {
     if (option.type !== "string") continue;
@@ -214,6 +85,28 @@ function attachNegativeNumbers(args: string[], options: FlagSpecs): string[] {
     }
   }
   return joined;
+}
+
+function describeParseError(error: unknown): string {
+  const message = describeError(error);
+  const quoted = /'([^']*)'/.exec(message)?.[1];
+  const code = (error as { code?: string }).code;
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && quoted) return `unknown option '${quoted}'`;
+  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" && quoted) {
+    return `unexpected argument '${quoted}'`;
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && quoted) {
+    // parseArgs refuses a value that starts with '-' (it could be a flag); say how to pass one.
+    if (message.includes("ambiguous")) {
+      return `the value after ${quoted} starts with '-'; attach it, as in ${quoted}VALUE`;
+    }
+    // Node's words name the option as "'-k, --key-file <value>' argument missing".
+    if (message.endsWith("argument missing")) {
+      return `${quoted.replace(/ <value>$/, "")} needs a value`;
+    }
+    if (message.endsWith("does not take an argument")) return `${quoted} takes no value`;
+  }
+  return message.split("\n")[0].replace(/\.$/, "");
 }
 
 /** Bounds and default for {@link intFlag}. */
