@@ -189,22 +189,7 @@ function parseSettings(args: string[]): ServerSettings {
       `kv server: --log-level must be one of ${LOG_LEVELS.join(", ")}, got '${logLevelText}'`,
     );
   }
-  const fsyncText = values.fsync;
-  if (fsyncText !== undefined && !(FSYNC_POLICIES as readonly string[]).includes(fsyncText)) {
-    throw new UserError(
-      `kv server: --fsync must be one of ${FSYNC_POLICIES.join(", ")}, got '${fsyncText}'`,
-    );
-  }
-  const dataDir = values["data-dir"];
-  if (dataDir === "") throw new UserError("kv server: --data-dir must not be empty");
-  if (fsyncText !== undefined && dataDir === undefined) {
-    throw new UserError("kv server: --fsync needs --data-dir (without it nothing is written)");
-  }
-  if (values["compact-log-mib"] !== undefined && dataDir === undefined) {
-    throw new UserError(
-      "kv server: --compact-log-mib needs --data-dir (without it there is no log)",
-    );
-  }
+  const storage = storageSettings(values);
   const hostname = parseAddress(values.address ?? DEFAULT_HOSTNAME);
   const authFile = values["auth-file"];
   if (!isLoopback(hostname) && authFile === undefined && !values.insecure) {
@@ -222,6 +207,41 @@ function parseSettings(args: string[]): ServerSettings {
   return {
     hostname,
     port: intFlag("server", "-p", values.port, { min: 0, max: 65535, fallback: DEFAULT_PORT }),
+    ...storage,
+    ...limitSettings(values),
+    authFile,
+    insecure: values.insecure ?? false,
+    tlsCert,
+    tlsKey,
+    tombstoneGraceMs: parseGrace(values["tombstone-grace"]),
+    logger: new Logger({ name: "kv server", level: logLevel }),
+  };
+}
+
+/** The flags `kv server` was given, as {@link parseFlags} reads them. */
+type ServerFlagValues = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
+
+/** Where and how the records are kept: `--data-dir`, `--fsync`, `--compact-log-mib`. */
+function storageSettings(
+  values: ServerFlagValues,
+): Pick<ServerSettings, "dataDir" | "fsync" | "compactionMinLogBytes"> {
+  const fsyncText = values.fsync;
+  if (fsyncText !== undefined && !(FSYNC_POLICIES as readonly string[]).includes(fsyncText)) {
+    throw new UserError(
+      `kv server: --fsync must be one of ${FSYNC_POLICIES.join(", ")}, got '${fsyncText}'`,
+    );
+  }
+  const dataDir = values["data-dir"];
+  if (dataDir === "") throw new UserError("kv server: --data-dir must not be empty");
+  if (fsyncText !== undefined && dataDir === undefined) {
+    throw new UserError("kv server: --fsync needs --data-dir (without it nothing is written)");
+  }
+  if (values["compact-log-mib"] !== undefined && dataDir === undefined) {
+    throw new UserError(
+      "kv server: --compact-log-mib needs --data-dir (without it there is no log)",
+    );
+  }
+  return {
     dataDir,
     fsync: (fsyncText ?? "interval") as FsyncPolicy,
     compactionMinLogBytes: MIB * intFlag("server", "--compact-log-mib", values["compact-log-mib"], {
@@ -229,6 +249,14 @@ function parseSettings(args: string[]): ServerSettings {
       max: MAX_COMPACT_LOG_MIB,
       fallback: DEFAULT_COMPACTION_MIN_LOG_BYTES / MIB,
     }),
+  };
+}
+
+/** The limits on clients: connections, frame size, idle time, buffered bytes. */
+function limitSettings(
+  values: ServerFlagValues,
+): Pick<ServerSettings, "maxConnections" | "maxFrameBytes" | "idleTimeoutMs" | "maxBufferedBytes"> {
+  return {
     maxConnections: intFlag("server", "--max-connections", values["max-connections"], {
       min: 1,
       max: MAX_CONNECTIONS_LIMIT,
@@ -249,12 +277,6 @@ function parseSettings(args: string[]): ServerSettings {
       max: Number.MAX_SAFE_INTEGER,
       fallback: DEFAULT_MAX_BUFFERED_BYTES,
     }),
-    authFile,
-    insecure: values.insecure ?? false,
-    tlsCert,
-    tlsKey,
-    tombstoneGraceMs: parseGrace(values["tombstone-grace"]),
-    logger: new Logger({ name: "kv server", level: logLevel }),
   };
 }
 
