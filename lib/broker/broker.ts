@@ -909,21 +909,8 @@ export class Broker {
       );
       servers = written.stored;
       this.#recordHints(partition, list, servers);
-      if (written.stored.length === 0 && written.tooLarge) {
-        return {
-          kind: "error",
-          error: `cannot ${verb} '${key}': ${written.failures.join("; ")}; make the record ` +
-            "smaller or start the servers with a larger --max-frame-bytes; nothing was changed",
-          refused: true,
-        };
-      }
-      if (written.stored.length < this.#k) {
-        return {
-          kind: "error",
-          error: `${verb} of '${key}' reached only ${written.stored.length} of ${this.#k} ` +
-            `replicas (${written.failures.join("; ")}); repeat it when the servers are back`,
-        };
-      }
+      const failed = writeFailure(verb, key, written, this.#k);
+      if (failed !== undefined) return failed;
       const met = this.#judgeWrite(written.results, version, first !== undefined);
       existed ||= met.existed;
       let held = met.held;
@@ -940,14 +927,7 @@ export class Broker {
       // Another broker wrote the key with a newer or equal version: write again after it
       // (just after it, when it is too far ahead for the clock to take in).
       const after = this.#clock.after(held);
-      if (after === undefined) {
-        return {
-          kind: "error",
-          error: `cannot ${verb} '${key}': it holds version ${formatVersion(held)}, the ` +
-            "newest there can be (a broker or client with a wrong clock wrote it); nothing " +
-            "can be written after it",
-        };
-      }
+      if (after === undefined) return newestVersionError(verb, key, held);
       version = after;
     }
     return {
@@ -1234,4 +1214,40 @@ function newestAnswer(answered: readonly ReplicaAnswer[]): ReplicaAnswer | undef
     }
   }
   return newest;
+}
+
+/**
+ * The error of a write that stored `written` short of `k` replicas: refused by every
+ * server as over its frame limit, or short of servers; undefined when k stored it.
+ */
+function writeFailure(
+  verb: "put" | "delete",
+  key: string,
+  written: WrittenReplicas,
+  k: number,
+): Change | undefined {
+  if (written.stored.length === 0 && written.tooLarge) {
+    return {
+      kind: "error",
+      error: `cannot ${verb} '${key}': ${written.failures.join("; ")}; make the record ` +
+        "smaller or start the servers with a larger --max-frame-bytes; nothing was changed",
+      refused: true,
+    };
+  }
+  if (written.stored.length >= k) return undefined;
+  return {
+    kind: "error",
+    error: `${verb} of '${key}' reached only ${written.stored.length} of ${k} ` +
+      `replicas (${written.failures.join("; ")}); repeat it when the servers are back`,
+  };
+}
+
+/** The error of a write meeting `held`, the newest version there can be: none comes after it. */
+function newestVersionError(verb: "put" | "delete", key: string, held: Version): Change {
+  return {
+    kind: "error",
+    error: `cannot ${verb} '${key}': it holds version ${formatVersion(held)}, the ` +
+      "newest there can be (a broker or client with a wrong clock wrote it); nothing " +
+      "can be written after it",
+  };
 }
