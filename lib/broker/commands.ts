@@ -52,7 +52,7 @@ import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } fr
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
-import { type Dialect, formatValue } from "../record/format.ts";
+import { type Dialect, formatName, formatValue } from "../record/format.ts";
 import { toJsonText, type Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { EncodedJsonWriter } from "../record/encoded_json.ts";
@@ -733,8 +733,8 @@ function humanText(answer: Answer, options: FormatOptions): string {
 
 type Paint = (style: keyof typeof ANSI, text: string) => string;
 
-/** Shows a key as typed unless it holds characters that would break the line. */
-function showKey(key: string): string {
+/** Shows a key inside quotes of a message as typed, but for characters that would break the line. */
+function showQuoted(key: string): string {
   // deno-lint-ignore no-control-regex
   return /[\x00-\x1f\x7f]/.test(key) ? JSON.stringify(key) : key;
 }
@@ -780,7 +780,9 @@ function humanLines(
   switch (answer.op) {
     case "GET":
     case "QUERY": {
-      const key = showKey((answer as { key: string }).key);
+      // Keys as a command reads them back: `GET "q:1"`, where a bare q:1 does not parse. A
+      // QUERY's key is its path joined with '.', which no name holds: each name on its own.
+      const key = (answer as { key: string }).key.split(".").map(formatName).join(".");
       if ("value" in answer) {
         return [`${paint("cyan", key)} : ${formatValue(answer.value, dialect)}`];
       }
@@ -793,19 +795,20 @@ function humanLines(
       const { key, deleted } = answer as { key: string; deleted: boolean };
       return [
         deleted
-          ? paint("green", `DELETED: ${showKey(key)}`)
-          : paint("yellow", `NOT FOUND: ${showKey(key)}`),
+          ? paint("green", `DELETED: ${formatName(key)}`)
+          : paint("yellow", `NOT FOUND: ${formatName(key)}`),
       ];
     }
     case "PUT":
-      return [paint("green", `STORED: ${showKey((answer as { key: string }).key)}`)];
+      return [paint("green", `STORED: ${formatName((answer as { key: string }).key)}`)];
     case "KEYS": {
       const { keys, next, prefix, limit, after } = answer as Extract<Answer, { op: "KEYS" }>;
-      const lines = keys.map(showKey);
+      // Listed as stored, one a line, for a script to take (`kv keys | …`).
+      const lines = keys.map(showQuoted);
       if (keys.length === 0) {
-        const since = after === undefined ? "" : ` after '${showKey(after)}'`;
+        const since = after === undefined ? "" : ` after '${showQuoted(after)}'`;
         // Without a prefix every key matches: none at all is said plainly.
-        const start = prefix === "" ? "" : ` start with '${showKey(prefix)}'`;
+        const start = prefix === "" ? "" : ` start with '${showQuoted(prefix)}'`;
         lines.push(paint("yellow", `NO KEYS${start}${since}`));
       }
       if (next !== undefined) {

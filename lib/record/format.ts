@@ -92,6 +92,22 @@ export function formatFloat(value: number): string {
   return text.indexOf(".") !== -1 || text.indexOf("e") !== -1 ? text : `${text}.0`;
 }
 
+/**
+ * A record key or field name as the bare dialect writes it: bare when it reads back as
+ * itself, else in double quotes with the grammar's escapes — what a command line or a
+ * record line reads back as that name.
+ *
+ * @example
+ * ```ts
+ * formatName("person1"); // "person1"
+ * formatName("q:1"); // "\"q:1\""
+ * formatName("person 1"); // "\"person 1\""
+ * ```
+ */
+export function formatName(name: string): string {
+  return isBareWord(name) ? name : quote(name, DOUBLE_QUOTE);
+}
+
 /** How one dialect lays out keys, strings and objects. */
 interface DialectLayout {
   /** Prints a record key or field name. */
@@ -129,7 +145,7 @@ const DIALECT_LAYOUTS: Readonly<Record<Dialect, DialectLayout>> = {
     close: "}",
   },
   bare: {
-    key: (name) => isBareWord(name) ? name : quote(name, DOUBLE_QUOTE),
+    key: formatName,
     string: (text) => isBareWord(text) && !looksLikeNumber(text) ? text : quote(text, DOUBLE_QUOTE),
     recordColon: ": ",
     fieldColon: (depth) => depth === 1 ? ": " : " : ",

@@ -14,7 +14,7 @@ import {
 } from "../../lib/broker/commands.ts";
 import { float, int, object, str } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
-import { valueArbitrary } from "../helpers/value_arbitrary.ts";
+import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 
@@ -515,4 +515,30 @@ Deno.test("property: parseGetLine reads a line's key only where parseCommand rea
     assert.equal(read(other), undefined, other);
   }
   assert.equal(read(`GET ${"k".repeat(33)}`), undefined);
+});
+
+Deno.test("property: a key as an answer shows it reads back as that key in GET and DELETE", () => {
+  // Keys of the characters the grammar treats specially, beside any text.
+  const awkward = fc.string({
+    unit: fc.constantFrom(..."a1 :;,\"'{}[]\\=-_\t#"),
+    minLength: 1,
+    maxLength: 8,
+  });
+  fc.assert(fc.property(fc.oneof(keyArbitrary(), awkward), (key) => {
+    const shown = formatAnswer({ op: "GET", key, found: false });
+    assert(shown.startsWith("NOT FOUND: "), shown);
+    const typed = shown.slice("NOT FOUND: ".length);
+    assert.deepEqual(parseCommand(`GET ${typed}`), { op: "GET", key });
+    assert.deepEqual(parseCommand(`DELETE ${typed}`), { op: "DELETE", key });
+  }));
+});
+
+Deno.test("formatAnswer quotes a key or QUERY path name only where a command needs it", () => {
+  assert.equal(formatAnswer({ op: "GET", key: "q:1", value: int(1) } as Answer), '"q:1" : 1');
+  assert.equal(formatAnswer({ op: "GET", key: "person1", value: int(1) } as Answer), "person1 : 1");
+  assert.equal(
+    formatAnswer({ op: "DELETE", key: "a b", deleted: true } as Answer),
+    'DELETED: "a b"',
+  );
+  assert.equal(formatAnswer({ op: "PUT", key: "x;y" } as Answer), 'STORED: "x;y"');
 });

@@ -137,7 +137,7 @@ Deno.test("completeLine completes command words, keys, field names, HELP topics 
       candidates: [`"a b"`],
     });
     const line = `QUERY "q:1".${(await completeLine(broker, `QUERY "q:1".`)).candidates[0]}`;
-    assert.equal(formatAnswer((await answerLine(broker, line))!), "q:1.a b : 1");
+    assert.equal(formatAnswer((await answerLine(broker, line))!), '"q:1"."a b" : 1');
     assert.deepEqual(
       await completeLine(broker, "\\demo k", { metaCompletions: ["\\demo kill ", "\\demo hang "] }),
       { start: 0, candidates: ["\\demo kill "] },
