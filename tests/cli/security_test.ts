@@ -8,6 +8,18 @@ import { waitFor } from "../helpers/wait.ts";
 import { loadSubcommand } from "../../lib/cli/run.ts";
 import { UserError } from "../../lib/cli/user_error.ts";
 
+/** Every command that connects to servers as a client, with what it needs to run once. */
+const CLIENT_COMMANDS = [
+  ["get", "a"],
+  ["put", "a: 1"],
+  ["keys"],
+  ["servers"],
+  ["broker"],
+  ["repair"],
+  ["bench", "-n", "1", "--ops", "1"],
+  ["http", "--listen", "127.0.0.1:0"],
+];
+
 Deno.test("kv secret -o FILE writes one 32-byte hex secret, readable by its owner only; never over a file", async () => {
   await withTempDir(async (dir) => {
     const path = await newAuthFile(dir, "kv.auth");
@@ -99,16 +111,6 @@ Deno.test("every client command whose servers all refuse its credentials says so
     await using server = await startServerProcess(["--auth-file", authFile]);
     await Deno.writeTextFile(`${dir}/servers`, `127.0.0.1 ${server.port}\n`);
     const s = ["-s", `${dir}/servers`, "--timeout-ms", "20000"];
-    const commands = [
-      ["get", "a"],
-      ["put", "a: 1"],
-      ["keys"],
-      ["servers"],
-      ["broker"],
-      ["repair"],
-      ["bench", "-n", "1", "--ops", "1"],
-      ["http", "--listen", "127.0.0.1:0"],
-    ];
     const required = (name: string) =>
       new RegExp(
         `^kv ${name}: 127\\.0\\.0\\.1:${server.port} requires authentication and no auth file ` +
@@ -121,7 +123,7 @@ Deno.test("every client command whose servers all refuse its credentials says so
         `^kv ${name}: 127\\.0\\.0\\.1:${server.port} refused the secret in ${wrongPath}${source} ` +
           "\\(AUTH_FAILED: [^\\n]*\\); give --auth-file a file holding one of the servers' secrets\n$",
       );
-    for (const [name, ...args] of commands) {
+    for (const [name, ...args] of CLIENT_COMMANDS) {
       const none = await runKv([name, ...args, ...s]);
       assert.deepEqual([none.code, none.stdout], [2, ""], `kv ${name}: ${none.stderr}`);
       assert.match(none.stderr, required(name));
@@ -181,17 +183,7 @@ Deno.test({
       await Deno.writeTextFile(`${dir}/servers`, `localhost ${server.port}\n`);
       // A generous timeout: a TLS handshake on a loaded machine can take more than 1 s.
       const s = ["-s", `${dir}/servers`, "--timeout-ms", "20000", "--tls-ca", certs.otherCaPem];
-      const commands = [
-        ["get", "a"],
-        ["put", "a: 1"],
-        ["keys"],
-        ["servers"],
-        ["broker"],
-        ["repair"],
-        ["bench", "-n", "1", "--ops", "1"],
-        ["http", "--listen", "127.0.0.1:0"],
-      ];
-      for (const [name, ...args] of commands) {
+      for (const [name, ...args] of CLIENT_COMMANDS) {
         const run = await runKv([name, ...args, ...s]);
         assert.deepEqual([run.code, run.stdout, run.stderr], [
           2,
