@@ -52,6 +52,9 @@ export function replicasFlag(
  */
 export const START_SERVERS_ADVICE = "start them (or check --auth-file and --tls-ca) and retry";
 
+/** {@link START_SERVERS_ADVICE} for a server file of one server. */
+const START_SERVER_ADVICE = "start it (or check --auth-file and --tls-ca) and retry";
+
 /**
  * `kv <command>: none of the N servers in FILE is reachable (first: why); start them …`:
  * the one line of every command that cannot go on without a server.
@@ -71,7 +74,7 @@ export function noServerReachable(
   const which = servers === 1
     ? `the one server in ${serverFile} is not reachable`
     : `none of the ${servers} servers in ${serverFile} is reachable`;
-  const advice = servers === 1 ? START_SERVERS_ADVICE.replace("them", "it") : START_SERVERS_ADVICE;
+  const advice = servers === 1 ? START_SERVER_ADVICE : START_SERVERS_ADVICE;
   return new UserError(
     `kv ${command}: ${which} (${first.server}: ${withoutOsDetail(first.error)}); ${advice}`,
   );

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { describeFsError } from "../base/fs_error.ts";
+import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { UserError } from "./user_error.ts";
 
 /**
@@ -32,17 +32,7 @@ async function* chunksOfStdin(command: string): AsyncGenerator<Uint8Array> {
     yield* Deno.stdin.readable;
   } catch (error) {
     // Only the operating system's refusals are the user's to fix; anything else is a bug.
-    if (!isOsError(error)) throw error;
+    if (!isFsError(error)) throw error;
     throw new UserError(`kv ${command}: cannot read standard input: ${describeFsError(error)}`);
   }
-}
-
-/**
- * Whether `error` is one of Deno's errors for a failed system call: a `Deno.errors.*`, or
- * one that carries only the errno's name (EIO from a terminal that went away).
- */
-function isOsError(error: unknown): boolean {
-  if (Object.values(Deno.errors).some((kind) => error instanceof kind)) return true;
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code);
 }
