@@ -192,11 +192,6 @@ export type NoRecord =
     readonly version?: Version;
     /** Set when the record may exist on servers the read could not count. */
     readonly warning?: string;
-    /**
-     * Set when none of the key's servers answered (all unreachable): the read knows nothing
-     * of the record, so its absence is a guess (kv http answers 503, not 404).
-     */
-    readonly unanswered?: true;
   }
   | { readonly kind: "error"; readonly error: string };
 
@@ -781,13 +776,7 @@ export class Broker {
         : { kind: "found", encoded, version, server, warning };
     }
     const doubt = warning === undefined ? {} : { warning };
-    const unanswered = replies.answered.length === 0 ? { unanswered: true as const } : {};
-    return {
-      kind: "not-found",
-      ...(version === undefined ? {} : { version }),
-      ...doubt,
-      ...unanswered,
-    };
+    return { kind: "not-found", ...(version === undefined ? {} : { version }), ...doubt };
   };
 
   /**

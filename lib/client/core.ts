@@ -83,8 +83,6 @@ export interface JsonEntry {
    * found may have a newer version on servers that could not be counted.
    */
   warning?: string;
-  /** As the broker's not-found `unanswered`: no server of the key answered (json is null). */
-  unanswered?: true;
 }
 
 /**
@@ -388,10 +386,9 @@ function jsonEntry(key: string, lookup: EncodedLookup): JsonEntry {
     const found = { key, json, version: formatVersion(lookup.version) };
     return lookup.warning === undefined ? found : { ...found, warning: lookup.warning };
   }
-  const absent: JsonEntry = { key, json: null, version: null };
-  if (lookup.warning !== undefined) absent.warning = lookup.warning;
-  if (lookup.unanswered) absent.unanswered = true;
-  return absent;
+  return lookup.warning === undefined
+    ? { key, json: null, version: null }
+    : { key, json: null, version: null, warning: lookup.warning };
 }
 
 /** The answer of `lookup` with its value made by `decode`, blamed as {@link jsonEntry} does. */

@@ -5,8 +5,8 @@
  *
  * | route                                  | answer                                           |
  * | -------------------------------------- | ------------------------------------------------ |
- * | `GET /v1/records/{key}`                | 200 `{key, value, version}`, or 404              |
- * | `GET /v1/records/{key}/{field}/…`      | 200 `{key, value, version, path}` (QUERY), 404   |
+ * | `GET /v1/records/{key}`                | 200 `{key, value, version}`, 404, or 503         |
+ * | `GET /v1/records/{key}/{field}/…`      | 200 `{key, value, version, path}` (QUERY), 404, 503 |
  * | `GET /v1/records/{key}?replicas=true`  | 200 `{key, agree, replicas: [{server, state, version}]}` |
  * | `PUT /v1/records/{key}`                | JSON value or `text/plain` record line: 200, 400 |
  * | `DELETE /v1/records/{key}`             | 200 `{key, deleted: true, version}`, or 404      |
@@ -20,7 +20,9 @@
  * Values are JSON with kv's kinds kept: a float is written with a `.` or an
  * exponent (`2.0`), an int without, and a JSON body is read the same way.
  * Failures are `{error}`: 400 for the caller's mistake, 503 when the cluster
- * cannot answer (or the server is busy), 413 and 414 past the size limits.
+ * cannot answer (or the server is busy), 413 and 414 past the size limits. A read
+ * that found nothing is a 404 only when the servers that answered vouch for the
+ * record's absence, else a 503 with the entry and its warning (the record may exist).
  *
  * @example
  * ```ts
@@ -211,6 +213,9 @@ export class HttpApi {
     } finally {
       this.#inFlight--;
     }
+    // Every answer but the console's files is the cluster's state at that moment: HTTP
+    // caches keep a 404 or a 200 heuristically, and a write a moment later would not show.
+    if (!response.headers.has("Cache-Control")) response.headers.set("Cache-Control", "no-store");
     this.#metrics.observe(
       operation,
       outcomeOf(response.status),
@@ -604,17 +609,19 @@ function json(status: number, body: unknown, warning?: string): Response {
   return new Response(JSON.stringify(body), { status, headers });
 }
 
-/** An entry as JSON, its value written with kinds kept (`2.0` for a float). */
 /**
- * A read's status: 200 found, 404 not found, and 503 when no server of the key answered,
- * since a 404 there would say the record is absent where nothing is known (and an HTTP
- * cache may keep a 404; the warning alone is in a header most clients ignore).
+ * A read's status: 200 found (with any warning that a newer version may exist), 404 when
+ * the servers that answered vouch for the record's absence, and 503 when they cannot (its
+ * warning says which servers were missing): a 404 says the record is absent, which a
+ * client may act on (create it) and a cache may keep, while the record may exist on the
+ * servers that did not answer; the warning alone is in a header most clients ignore.
  */
 function entryStatus(entry: JsonEntry): number {
   if (entry.json !== null) return 200;
-  return entry.unanswered ? 503 : 404;
+  return entry.warning === undefined ? 404 : 503;
 }
 
+/** An entry as JSON, its value written with kinds kept (`2.0` for a float). */
 function entryResponse(status: number, entry: JsonEntry & { path?: string[] }): Response {
   const value = entry.json ?? "null";
   let text = `{"key":${JSON.stringify(entry.key)},"value":${value},"version":` +

@@ -39,10 +39,20 @@ const UNAVAILABLE = failure(
     "(--max-concurrent-requests; with Retry-After).",
 );
 
-/** A read none of the key's servers answered (a `schema` with a null value), or the server busy. */
-const unanswered = (schema: string) => ({
-  description: "None of the key's servers answered: value is null and nothing is known of " +
-    "the record (the warning says why); or the server is busy (an Error, with Retry-After).",
+/** A read whose servers vouch that there is no record (a `schema` with a null value). */
+const absent = (description: string, schema: string) => ({
+  description: `${description} The servers that answered vouch for it: never with a warning.`,
+  content: json(ref(schema)),
+});
+
+/**
+ * A read that found nothing and cannot vouch for the record's absence (a `schema` with a
+ * null value and its warning), or the server busy.
+ */
+const unvouched = (schema: string) => ({
+  description: "Nothing found, but too few of the key's servers answered to vouch that " +
+    "the record is absent, so it may exist: value is null and the warning says which " +
+    "servers were missing; or the server is busy (an Error, with Retry-After).",
   headers: { Warning: { $ref: "#/components/headers/Warning" } },
   content: json({ oneOf: [ref(schema), ref("Error")] }),
 });
@@ -108,7 +118,8 @@ export function openApiDocument(
       description: "A distributed, fault-tolerant key-value store. Values are JSON: strings, " +
         "numbers and objects; a number written with '.' or an exponent (2.0) is a float, " +
         "any other an int. A warning (an answer the cluster cannot guarantee) is in the " +
-        "body's `warning` and in a `Warning` header.",
+        "body's `warning` and in a `Warning` header. Answers but the console's files are " +
+        "sent with `Cache-Control: no-store`: each is the cluster's state at that moment.",
     },
     paths: apiPaths(options),
     security: [{}, { bearer: [] }],
@@ -206,8 +217,8 @@ function recordOperations(
         responses: {
           "200": answer("The value at the path.", "QueryEntry"),
           "400": BAD_REQUEST,
-          "404": answer("No such record or field.", "QueryEntry"),
-          "503": unanswered("QueryEntry"),
+          "404": absent("No such record or field.", "QueryEntry"),
+          "503": unvouched("QueryEntry"),
         },
       },
     },
@@ -234,8 +245,8 @@ function getOperation(): Operation {
         content: json({ oneOf: [ref("Entry"), ref("Replicas")] }),
       },
       "400": BAD_REQUEST,
-      "404": answer("No such record (value is null).", "Entry"),
-      "503": unanswered("Entry"),
+      "404": absent("No such record (value is null).", "Entry"),
+      "503": unvouched("Entry"),
     },
   };
 }

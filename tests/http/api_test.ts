@@ -63,6 +63,10 @@ Deno.test("kv http: records, queries, keys and servers over real sockets", async
     404,
     `{"key":"nobody","value":null,"version":null}`,
   ]);
+  // A 404 is kept by HTTP caches unless told otherwise: a PUT a moment later would not show.
+  for (const answer of [get, missing, query]) {
+    assert.equal(answer.headers.get("Cache-Control"), "no-store");
+  }
   assert.equal((await call(http, "GET", "v1/records/person1/zzz")).status, 404);
   const keys = await call(http, "GET", "v1/keys?prefix=p&limit=1");
   assert.deepEqual(JSON.parse(keys.text), { keys: ["p 2"], more: true });
@@ -310,10 +314,17 @@ Deno.test("kv http: /healthz is 503 once k servers are down or unrepaired, when 
     servers: 3,
     replicas: 2,
   }]);
-  // What the 503 is about: the key's write is on neither replica that can answer.
-  const read = await call(http, "GET", `v1/records/${key}`);
-  assert.equal(read.status, 404);
-  assert.match(JSON.parse(read.text).warning, /may exist/);
+  // What the 503 is about: the key's write is on neither replica that can answer. The
+  // record exists, so a 404 would be false: the read cannot vouch for absence, a 503.
+  for (const path of [key, `${key}/x`]) {
+    const read = await call(http, "GET", `v1/records/${path}`);
+    assert.equal(read.status, 503, path);
+    const { value, warning } = JSON.parse(read.text);
+    assert.equal(value, null);
+    assert.match(warning, new RegExp(`no replica of '${key}' answered that can be trusted.*`));
+    assert.match(warning, /is down .* not yet repaired\); the record may exist$/);
+    assert.equal(read.headers.get("Cache-Control"), "no-store");
+  }
 });
 
 Deno.test("kv http: /metrics counts requests by operation and outcome, with latency", async () => {

@@ -171,8 +171,9 @@ function showEntry(entry, status) {
     head.className = "";
     $("record-tree").replaceChildren(element("div", { class: "tree" }, tree(entry.value)));
   } else {
-    // A 503 read (no server of the key answered) has no error, only its warning.
-    const error = entry.error ?? `no server of ${entry.key} answered`;
+    // A 503 read (too few of the key's servers answered to say it is absent) has no
+    // error, only its warning, shown below.
+    const error = entry.error ?? `cannot tell whether ${entry.key} exists`;
     head.textContent = status === 404 ? `NOT FOUND: ${entry.key ?? ""}` : `ERROR: ${error}`;
     head.className = status === 404 ? "warning" : "error";
     $("record-tree").replaceChildren();
