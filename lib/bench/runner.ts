@@ -18,6 +18,12 @@
  * and its latency runs from that intended time, as wrk2 measures, so queueing
  * behind a slow answer is counted.
  *
+ * A `signal` stops a bench early. During the measured run the workers take no more
+ * operations, the ones in flight end (each bounded by the request timeout), and the report
+ * is of what was measured, marked `interrupted`, as wrk and redis-benchmark report on Ctrl-C.
+ * Before it (connecting, loading, warming up) nothing has been measured: runBench rejects
+ * with a {@link BenchInterruptedError}.
+ *
  * @example
  * ```ts
  * import { runBench } from "./runner.ts";
@@ -139,6 +145,34 @@ export interface BenchOptions {
   warmupProgress?: { update(done: number): void; finish(): void };
   /** Receives a line about a record that could not be loaded; default stderr. */
   report?: (message: string) => void;
+  /**
+   * Stops the bench: a measured run ends early and reports what it measured, marked
+   * `interrupted`; earlier, runBench rejects with a {@link BenchInterruptedError}. Default none.
+   */
+  signal?: AbortSignal;
+}
+
+/** Where a bench was when its signal stopped it before the measured run began. */
+export type BenchPhase = "connecting" | "loading" | "warming up";
+
+/**
+ * A bench stopped by its signal before the measured run began: nothing was measured.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await runBench({ servers: "serverFile.txt", signal });
+ * } catch (error) {
+ *   if (error instanceof BenchInterruptedError) console.error(`stopped while ${error.phase}`);
+ * }
+ * ```
+ */
+export class BenchInterruptedError extends Error {
+  /** @param phase what the bench was doing when it was stopped. */
+  constructor(readonly phase: BenchPhase) {
+    super(`interrupted while ${phase}; nothing was measured`);
+    this.name = "BenchInterruptedError";
+  }
 }
 
 /** One operation kind's figures. */
@@ -212,6 +246,11 @@ export interface BenchReport {
   warnings: number;
   /** Reads of a record that was not there, all kinds. */
   notFound: number;
+  /**
+   * Stopped by the signal before its operations or duration were done: the figures are of
+   * the operations run until then (and those in flight then, which were let finish).
+   */
+  interrupted: boolean;
   /** Figures per operation kind that ran. */
   byOperation: Partial<Record<OperationKind, OperationReport>>;
 }
@@ -312,10 +351,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     records >= 1 && clientCount >= 1 && pipeline >= 1 && warmup >= 0,
     "bench options are checked",
   );
+  const signal = options.signal;
   const clients: Kv[] = [];
   try {
     await connectClients(options, clientCount, clients);
     await checkServersUp(clients[0]);
+    throwIfStopped(signal, "connecting");
     const loadSeconds = options.noLoad ? null : await loadRecords(clients[0], records, options);
     const picker = new OperationPicker({ workload, distribution, recordCount: records, seed });
     // A read-only workload writes nothing: no pool to make (about 0.4 s of start-up).
@@ -333,9 +374,11 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         rate: options.rate,
         bytes: values === "bytes",
         progress,
+        signal,
       });
     // The warm-up draws from the same picker: the measured run goes on where it stopped.
     if (warmup > 0) await runOf(warmup, undefined, options.warmupProgress).start(clients, pipeline);
+    throwIfStopped(signal, "warming up");
     const run = runOf(operations, options.durationMs, options.progress);
     const cpuBefore = process.cpuUsage();
     const seconds = await run.start(clients, pipeline);
@@ -355,11 +398,17 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       loadSeconds,
       warmup,
       cpuSeconds: (cpu.user + cpu.system) / 1_000_000,
+      interrupted: run.interrupted,
       ...tally(run, seconds),
     };
   } finally {
     for (const client of clients) client.close();
   }
+}
+
+/** Throws a {@link BenchInterruptedError} for `phase` when `signal` has stopped the bench. */
+function throwIfStopped(signal: AbortSignal | undefined, phase: BenchPhase): void {
+  if (signal?.aborted) throw new BenchInterruptedError(phase);
 }
 
 /**
@@ -376,7 +425,10 @@ async function connectClients(options: BenchOptions, count: number, clients: Kv[
     tlsCa: options.tlsCa,
     floats: "tagged" as const,
   };
-  for (let i = 0; i < count; i++) clients.push(await connect(connectOptions));
+  for (let i = 0; i < count; i++) {
+    throwIfStopped(options.signal, "connecting");
+    clients.push(await connect(connectOptions));
+  }
 }
 
 /**
@@ -406,8 +458,14 @@ async function loadRecords(client: Kv, records: number, options: BenchOptions): 
   const summary = await indexLines(
     brokerOf(client),
     recordStream(records, options.size, options.seed ?? 1),
-    { fileName: "bench records", report: options.report, progress: NO_PROGRESS },
+    {
+      fileName: "bench records",
+      report: options.report,
+      progress: NO_PROGRESS,
+      signal: options.signal,
+    },
   );
+  if (summary.interrupted) throw new BenchInterruptedError("loading");
   invariant(summary.skippedCount === 0, "every generated record line parses");
   if (summary.failedCount > 0) {
     throw new KvUnavailableError(
@@ -459,9 +517,11 @@ class Run {
   /** Reads take values as bytes (`Kv.getBytes`), not objects. */
   readonly #bytes: boolean;
   readonly #progress: { update(done: number): void; finish(): void } | undefined;
+  readonly #signal: AbortSignal | undefined;
   #issued = 0;
   #done = 0;
   #startMs = 0;
+  #interrupted = false;
 
   constructor(options: {
     picker: OperationPicker;
@@ -472,6 +532,8 @@ class Run {
     rate: number | undefined;
     bytes: boolean;
     progress: { update(done: number): void; finish(): void } | undefined;
+    /** Stops the run: no more operations are taken. */
+    signal: AbortSignal | undefined;
   }) {
     this.#picker = options.picker;
     this.#values = options.values;
@@ -480,6 +542,12 @@ class Run {
     this.#intervalMs = options.rate === undefined ? undefined : 1000 / options.rate;
     this.#bytes = options.bytes;
     this.#progress = options.progress;
+    this.#signal = options.signal;
+  }
+
+  /** Whether the signal ended the run before its operations or duration were done. */
+  get interrupted(): boolean {
+    return this.#interrupted;
   }
 
   /** Runs `pipeline` workers per client until done; resolves to the seconds taken. */
@@ -508,6 +576,10 @@ class Run {
     if (this.#operations !== undefined && this.#issued >= this.#operations) return undefined;
     if (this.#durationMs !== undefined && offset >= this.#durationMs) return undefined;
     if (this.#durationMs !== undefined && now - this.#startMs >= this.#durationMs) return undefined;
+    if (this.#signal?.aborted) {
+      this.#interrupted = true;
+      return undefined;
+    }
     this.#issued++;
     return this.#intervalMs === undefined ? now : this.#startMs + offset;
   }

@@ -19,6 +19,7 @@ import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import {
+  BenchInterruptedError,
   type BenchOptions,
   type BenchReport,
   DEFAULT_OPERATIONS,
@@ -37,6 +38,7 @@ import {
   securityPaths,
   withAuthFileSource,
 } from "./security_flags.ts";
+import { REPEATED_SIGNAL_GRACE_MS } from "./server.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { INTERRUPTED_EXIT_CODE, UserError } from "./user_error.ts";
 
@@ -111,9 +113,13 @@ ${SECURITY_HELP}
 
 A progress line is drawn on stderr when it is a terminal ('kv bench: warming up'
 during the warm-up).
+Ctrl-C stops the run and reports what it measured until then, marked interrupted
+('"interrupted": true' with --json); before the measured run (connecting, loading,
+warming up) nothing has been measured and one line says so. Another Ctrl-C, a
+second or more later, quits at once without a report.
 Exit codes: 0 done (even with errors counted), 2 usage error, fewer than k servers
-up at the start, or records that could not be loaded; 130 stopped with Ctrl-C
-(nothing is reported).`;
+up at the start, or records that could not be loaded; 130 stopped with Ctrl-C,
+as a shell reports it, with or without a partial report.`;
 
 /** The `kv bench` subcommand. */
 export const benchCommand: Subcommand = {
@@ -131,18 +137,7 @@ async function runBenchCommand(args: string[]): Promise<number> {
     : secondsProgress(options.durationMs);
   // The warm-up can take long too: its own line, so it is not mistaken for the measured run.
   const warmupProgress = new ProgressBar({ label: "kv bench: warming up", total: options.warmup });
-  // Ctrl-C: the runner cannot stop midway and report, so the progress lines are erased and
-  // one line says nothing is reported, rather than dying with a half-drawn bar.
-  const onInterrupt = () => {
-    warmupProgress.finish();
-    progress.finish();
-    console.error(
-      "kv bench: interrupted; nothing is reported (a run reports once its --ops or " +
-        "--duration is done)",
-    );
-    Deno.exit(INTERRUPTED_EXIT_CODE);
-  };
-  Deno.addSignalListener("SIGINT", onInterrupt);
+  const interrupt = stopOnInterrupt([warmupProgress, progress]);
   try {
     const report = await runBench({
       ...options,
@@ -150,16 +145,68 @@ async function runBenchCommand(args: string[]): Promise<number> {
       progress,
       warmupProgress,
       report: (message) => console.error(`kv bench: ${message}`),
+      signal: interrupt.signal,
     });
     writeLine(values.json ? JSON.stringify(report) : formatReport(report));
-    return 0;
+    // A partial report is not a finished run: a script can tell them apart, as a shell
+    // tells a command stopped with Ctrl-C.
+    return report.interrupted ? INTERRUPTED_EXIT_CODE : 0;
   } catch (error) {
+    if (error instanceof BenchInterruptedError) {
+      console.error(`kv bench: ${error.message}`);
+      return INTERRUPTED_EXIT_CODE;
+    }
     if (!(error instanceof KvError)) throw error;
     throw credentialsRefusedError("bench", error, values) ??
       new UserError(`kv bench: ${withAuthFileSource(error.message, values)}`);
   } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
+    interrupt.dispose();
   }
+}
+
+/**
+ * Ctrl-C's handling. The first stops the bench, which then reports what it measured (the
+ * operations in flight finish first, each within the request timeout; when that takes
+ * {@link REPEATED_SIGNAL_GRACE_MS}, a line says what it waits for). Another, once
+ * {@link REPEATED_SIGNAL_GRACE_MS} have passed, quits at once with the progress lines erased
+ * and no report: for a server that holds the last operations up to a long --timeout-ms. A
+ * repeat within the grace is the same Ctrl-C (`deno task` passes it on as well). Once one has
+ * come, `dispose` leaves the listener in place: a repeat between the report and the exit
+ * would otherwise end the process with the signal's default action.
+ */
+/** What a stop that waits long says: a server holds the last operations (or the load's writes). */
+const SLOW_STOP_HINT = "interrupted; waiting for the operations in flight (each up to " +
+  "--timeout-ms) before reporting; Ctrl-C again quits without a report";
+
+function stopOnInterrupt(
+  progressLines: readonly { finish(): void }[],
+): { signal: AbortSignal; dispose(): void } {
+  const stop = new AbortController();
+  let firstAtMs: number | undefined;
+  let slowStop: ReturnType<typeof setTimeout> | undefined;
+  const say = (message: string) => {
+    for (const line of progressLines) line.finish();
+    console.error(`kv bench: ${message}`);
+  };
+  const onInterrupt = () => {
+    if (firstAtMs === undefined) {
+      firstAtMs = performance.now();
+      stop.abort();
+      slowStop = setTimeout(() => say(SLOW_STOP_HINT), REPEATED_SIGNAL_GRACE_MS);
+      return;
+    }
+    if (performance.now() - firstAtMs < REPEATED_SIGNAL_GRACE_MS) return;
+    say("interrupted again; nothing is reported");
+    Deno.exit(INTERRUPTED_EXIT_CODE);
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  return {
+    signal: stop.signal,
+    dispose: () => {
+      clearTimeout(slowStop);
+      if (firstAtMs === undefined) Deno.removeSignalListener("SIGINT", onInterrupt);
+    },
+  };
 }
 
 function parseBenchFlags(args: string[]) {
@@ -307,6 +354,12 @@ export function formatReport(report: BenchReport): string {
     lines.push(`loaded ${report.records} records in ${report.loadSeconds.toFixed(2)} s`);
   }
   if (report.warmup > 0) lines.push(`${report.warmup} warm-up operations first, not counted`);
+  if (report.interrupted) {
+    lines.push(
+      "interrupted (Ctrl-C): the figures are of the operations run until then, not of " +
+        "the whole --ops or --duration",
+    );
+  }
   lines.push(
     `${report.operations} operations in ${report.seconds.toFixed(2)} s: ` +
       `${Math.round(report.throughput)} ops/s; ${report.errors} errors, ` +

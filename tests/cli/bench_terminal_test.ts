@@ -55,7 +55,7 @@ terminalTest("kv bench --duration on a terminal counts whole seconds of the run"
 });
 
 terminalTest(
-  "kv bench stopped with Ctrl-C erases its progress line, says so in one line and exits 130",
+  "kv bench stopped with Ctrl-C erases its progress line, reports what it measured, marked interrupted, and exits 130",
   async () => {
     await using cluster = await KvCluster.start(1);
     const bench = kvArgs(
@@ -72,11 +72,18 @@ terminalTest(
       `${BROKER_TIMEOUT_MS}`,
     );
     await using term = await Terminal.start(bench);
-    await term.waitFor(/^kv bench \(seconds\) \[/m);
+    // A second counted: some operations have been measured.
+    await term.waitFor(/^kv bench \(seconds\) \[[# ]+\] +\d+% [1-9]\d*\/600$/m);
     await term.press("C-c");
     assert.equal(await term.exitCode(), 130);
     const screen = await term.screen();
-    assert.match(screen, /^kv bench: interrupted; nothing is reported /m);
+    assert.match(
+      screen,
+      /^interrupted \(Ctrl-C\): the figures are of the operations run until then/m,
+    );
+    const run = screen.match(/^(\d+) operations in [\d.]+ s: \d+ ops\/s; 0 errors/m);
+    assert(run !== null && Number(run[1]) > 0, screen);
+    assert.match(screen, /^read +\d+ /m);
     assert.doesNotMatch(screen, /\[#* *\]/, "the progress line is erased");
   },
 );

@@ -4,7 +4,8 @@ import { OPERATION_KINDS, WORKLOAD_MIX, WORKLOADS } from "../../lib/bench/worklo
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
-import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { startServerProcess, stopWithin, TEST_KV } from "../helpers/server_process.ts";
+import { outputWithin, waitFor } from "../helpers/wait.ts";
 import { connectClient } from "../helpers/client.ts";
 
 /**
@@ -48,6 +49,7 @@ Deno.test("kv bench runs every workload on a real cluster and counts every opera
     ]);
     assert.equal(report.workload, workload);
     assert.equal(report.operations, 300, workload);
+    assert.equal(report.interrupted, false, workload);
     assertConsistent(report);
     // Every kind that ran is in the workload's mix; on a healthy cluster nothing fails.
     const mix = Object.keys(WORKLOAD_MIX[workload].mix);
@@ -267,4 +269,39 @@ Deno.test("kv bench --auth-file (or KV_AUTH_FILE) loads and measures a server th
     ]);
     assert.equal((await stopWithin(server)).code, 0);
   });
+});
+
+Deno.test("kv bench --json stopped with SIGINT mid-run prints one JSON report of what it measured, interrupted: true, and exits 130", async () => {
+  await using cluster = await KvCluster.start(1);
+  const child = new Deno.Command(TEST_KV.command, {
+    args: [
+      ...TEST_KV.args,
+      ...withBrokerTimeout(["bench", "--json", "-s", cluster.serverFile, "-n", "10"]),
+      ...["--workload", "D", "--duration", "600", "--rate", "200", "--seed", "1"],
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = outputWithin(child, { what: "kv bench to exit after SIGINT" });
+  const client = await connectClient(cluster.servers[0].address);
+  try {
+    // Workload D inserts person10, person11…: a record past the ten loaded means the
+    // measured run is going (there is no warm-up).
+    await waitFor(async () => (await client.stats()).recordCount > 10, {
+      what: "the measured run's first insert",
+    });
+  } finally {
+    await client.close();
+  }
+  child.kill("SIGINT");
+  const { code, stdout, stderr } = await output;
+  const text = new TextDecoder().decode(stdout);
+  assert.equal(code, 130, new TextDecoder().decode(stderr));
+  assert.equal(text.trim().split("\n").length, 1, text);
+  const report: BenchReport = JSON.parse(text);
+  assert.equal(report.interrupted, true);
+  assert(report.operations > 0, text);
+  assert((report.byOperation.insert?.count ?? 0) > 0, text);
+  assertConsistent(report);
 });

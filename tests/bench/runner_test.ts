@@ -1,0 +1,89 @@
+// runBench stopped by its signal, against an in-process server: a measured run reports what it
+// measured, marked interrupted; a bench stopped earlier measured nothing and says where it was.
+import assert from "node:assert/strict";
+import { BenchInterruptedError, runBench } from "../../lib/bench/runner.ts";
+import { startServer } from "../helpers/in_process_server.ts";
+import { TEST_CLIENT_TIMEOUT_MS } from "../helpers/client.ts";
+
+/** More operations than a test runs: only the signal ends these runs. */
+const ENDLESS = 1_000_000_000;
+
+async function withServer(fn: (servers: { hostname: string; port: number }[]) => Promise<void>) {
+  const { address, stop } = await startServer();
+  try {
+    await fn([address]);
+  } finally {
+    await stop();
+  }
+}
+
+Deno.test("runBench stopped by its signal mid-run reports the operations it ran, interrupted", async () => {
+  await withServer(async (servers) => {
+    const stop = new AbortController();
+    const report = await runBench({
+      servers,
+      records: 20,
+      operations: ENDLESS,
+      pipeline: 4,
+      timeoutMs: TEST_CLIENT_TIMEOUT_MS,
+      progress: { update: (done) => done >= 100 && stop.abort(), finish() {} },
+      signal: stop.signal,
+    });
+    assert.equal(report.interrupted, true);
+    assert(report.operations >= 100 && report.operations < ENDLESS, `${report.operations}`);
+    const counted = Object.values(report.byOperation).reduce((sum, f) => sum + f.count, 0);
+    assert.equal(counted, report.operations);
+    assert.equal(report.errors, 0);
+  });
+});
+
+Deno.test("runBench whose signal comes after its last operation was taken is not interrupted", async () => {
+  await withServer(async (servers) => {
+    const stop = new AbortController();
+    const report = await runBench({
+      servers,
+      records: 20,
+      operations: 50,
+      timeoutMs: TEST_CLIENT_TIMEOUT_MS,
+      // Called as each operation ends: the 50th has been taken, nothing is left to stop.
+      progress: { update: (done) => done === 50 && stop.abort(), finish() {} },
+      signal: stop.signal,
+    });
+    assert.equal(report.interrupted, false);
+    assert.equal(report.operations, 50);
+  });
+});
+
+Deno.test("runBench stopped during the warm-up rejects: nothing was measured", async () => {
+  await withServer(async (servers) => {
+    const stop = new AbortController();
+    let measured = 0;
+    const run = runBench({
+      servers,
+      records: 20,
+      warmup: ENDLESS,
+      timeoutMs: TEST_CLIENT_TIMEOUT_MS,
+      warmupProgress: { update: (done) => done >= 100 && stop.abort(), finish() {} },
+      progress: { update: () => measured++, finish() {} },
+      signal: stop.signal,
+    });
+    const error = await run.then(() => undefined, (error) => error);
+    assert(error instanceof BenchInterruptedError, String(error));
+    assert.equal(error.phase, "warming up");
+    assert.equal(error.message, "interrupted while warming up; nothing was measured");
+    assert.equal(measured, 0, "the measured run never started");
+  });
+});
+
+Deno.test("runBench whose signal has already stopped it rejects before loading", async () => {
+  await withServer(async (servers) => {
+    const error = await runBench({
+      servers,
+      records: 20,
+      timeoutMs: TEST_CLIENT_TIMEOUT_MS,
+      signal: AbortSignal.abort(),
+    }).then(() => undefined, (error) => error);
+    assert(error instanceof BenchInterruptedError, String(error));
+    assert.equal(error.phase, "connecting");
+  });
+});
