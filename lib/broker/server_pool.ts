@@ -18,7 +18,7 @@
  * ```
  * @module
  */
-import { type Credentials, unknownIssuer } from "../protocol/credentials.ts";
+import { type Credentials, type TlsRefusal, tlsRefusal } from "../protocol/credentials.ts";
 import { describeError } from "../base/describe_error.ts";
 import { type KeysOptions } from "../record/key.ts";
 import { invariant } from "../base/invariant.ts";
@@ -287,8 +287,9 @@ interface Slot {
 }
 
 /**
- * A server that is running but cannot be used with this client's credentials, so that
- * reconnecting cannot help: the client must be given other ones.
+ * A server that is running but cannot be used with this client's credentials (or TLS
+ * settings), so that reconnecting cannot help: the client, or the server's certificate,
+ * must change.
  *
  * @example
  * ```ts
@@ -302,10 +303,11 @@ export interface CredentialsRefusal {
   /**
    * `"auth-required"`: the server requires a secret and this client gave none (HELLO's
    * AUTH_REQUIRED). `"auth-failed"`: the server's auth file lacks the client's secret
-   * (AUTH_FAILED). `"ca"`: this client refused the server's TLS certificate, which no CA
-   * it was given signed.
+   * (AUTH_FAILED). The others are TLS's refusals ({@link TlsRefusal}): `"ca"`, a
+   * certificate no CA this client was given signed; `"certificate"`, one refused for
+   * itself (expired, or not for the name used); `"not-tls"`, a server without TLS.
    */
-  readonly kind: "auth-required" | "auth-failed" | "ca";
+  readonly kind: "auth-required" | "auth-failed" | TlsRefusal["kind"];
   /** The refusal in the server's or TLS's words ("AUTH_FAILED: …", "invalid peer certificate: UnknownIssuer"). */
   readonly reason: string;
 }
@@ -316,6 +318,19 @@ const REFUSAL_ADVICE: Readonly<Record<CredentialsRefusal["kind"], string>> = {
   "auth-failed": "the client's secret (its auth file's first line) must be in the server's " +
     "auth file",
   "ca": "give the client the CA certificate that signed it",
+  "certificate": "give it a valid certificate for the name the server file gives it " +
+    "(kv server --tls-cert)",
+  "not-tls": "connect to it without TLS, or give the server a certificate (kv server " +
+    "--tls-cert)",
+};
+
+/** What each kind of refusal says happened, after the server's id. */
+const REFUSAL_WHAT: Readonly<Record<CredentialsRefusal["kind"], string>> = {
+  "auth-required": "refused this client's credentials",
+  "auth-failed": "refused this client's credentials",
+  "ca": "has a TLS certificate no CA this client was given signed",
+  "certificate": "has a TLS certificate this client cannot accept",
+  "not-tls": "does not speak TLS",
 };
 
 /**
@@ -330,16 +345,15 @@ const REFUSAL_ADVICE: Readonly<Record<CredentialsRefusal["kind"], string>> = {
  * ```
  */
 export function refusalText(refusal: CredentialsRefusal): string {
-  const what = refusal.kind === "ca"
-    ? "has a TLS certificate no CA this client was given signed"
-    : "refused this client's credentials";
+  const what = REFUSAL_WHAT[refusal.kind];
   return `${what} (${refusal.reason}); the server is running: ${REFUSAL_ADVICE[refusal.kind]}`;
 }
 
 /**
  * No server could be used and at least one refused this client's credentials (an auth
  * file it lacks or does not hold the secret of), or had a certificate no CA the client was
- * given signed: reconnecting cannot help, the client must be given other credentials.
+ * given signed, or one expired or for another name, or spoke no TLS: reconnecting cannot
+ * help, the client must be given other credentials (or the server another certificate).
  *
  * @example
  * ```ts
@@ -366,7 +380,7 @@ export class CredentialsRefusedError extends Error {
   }
 }
 
-/** Why a failed connection attempt failed for the client's credentials, if it did. */
+/** Why a failed connection attempt failed for the client's credentials or TLS, if it did. */
 function refusalOf(error: unknown): CredentialsRefusal | undefined {
   const cause = error instanceof Error ? error.cause : undefined;
   if (cause instanceof ServerError && cause.code === ErrorCode.AUTH_REQUIRED) {
@@ -375,8 +389,7 @@ function refusalOf(error: unknown): CredentialsRefusal | undefined {
   if (cause instanceof ServerError && cause.code === ErrorCode.AUTH_FAILED) {
     return { kind: "auth-failed", reason: cause.message };
   }
-  const reason = unknownIssuer(error);
-  return reason === undefined ? undefined : { kind: "ca", reason };
+  return tlsRefusal(error);
 }
 
 /**

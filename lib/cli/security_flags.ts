@@ -113,9 +113,10 @@ export function authFileFromEnv(): string | undefined {
  * The user's mistake `error` stands for when it is (or, from the client library, is
  * caused by) a CredentialsRefusedError: no server could be used and one refused the auth
  * file the flags (or `KV_AUTH_FILE`) name, or its lack, or had a certificate the CA of
- * `--tls-ca` did not sign. One line naming the server, the file (and where its path came
- * from) and the flag to fix; undefined for any other error. Every client command maps the
- * case through here, so all say it alike.
+ * `--tls-ca` did not sign, or one expired (or for another name), or spoke no TLS to
+ * `--tls-ca`. One line naming the server, the file (and where its path came from) and the
+ * flag or certificate to fix; undefined for any other error. Every client command maps
+ * the case through here, so all say it alike.
  *
  * @example
  * ```ts
@@ -144,6 +145,14 @@ export function credentialsRefusedError(
         "certificates",
     );
   }
+  if (refusal.kind === "not-tls") {
+    return new UserError(
+      `kv ${command}: ${server} does not speak TLS (${refusal.reason}); the server is ` +
+        "running: leave out --tls-ca to reach it over plain TCP, or give the server --tls-cert",
+    );
+  }
+  // The server's certificate is at fault, not a flag of this command.
+  if (refusal.kind === "certificate") return new UserError(`kv ${command}: ${refused.message}`);
   const authFile = values["auth-file"] ?? authFileFromEnv();
   if (authFile === undefined) {
     return new UserError(

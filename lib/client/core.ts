@@ -171,8 +171,14 @@ export class KvCore {
     } catch (error) {
       if (error instanceof ClusterKError) throw new KvInputError(error.message);
       if (error instanceof CredentialsRefusedError) {
-        const option = error.refusal.kind === "ca" ? "tlsCa" : "authFile";
-        throw new KvInputError(`${error.message} (connect's ${option})`, { cause: error });
+        // The option to change; none where the server's certificate is at fault.
+        const { kind } = error.refusal;
+        const option = kind === "certificate"
+          ? ""
+          : kind === "ca" || kind === "not-tls"
+          ? " (connect's tlsCa)"
+          : " (connect's authFile)";
+        throw new KvInputError(`${error.message}${option}`, { cause: error });
       }
       throw error;
     }

@@ -48,7 +48,8 @@ export class KvError extends Error {
  * The caller's mistake: a key that is empty, too long or holds `.`; a value
  * that is not a string, number, `Float` or plain object; an unreadable server
  * file; an option out of range, of the wrong type or unknown; credentials every
- * server refuses (an auth file, or a TLS CA that signed none of their certificates).
+ * server refuses (an auth file, or a TLS CA that signed none of their certificates), or
+ * TLS that cannot succeed (an expired certificate, a server without TLS).
  * Repeating the same call fails the same way.
  *
  * @example

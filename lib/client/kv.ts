@@ -89,9 +89,10 @@ export interface ConnectOptions {
   authFile?: string;
   /**
    * PEM file of the CA that signed the servers' TLS certificates: connect with TLS and
-   * verify them (and their host names). Default plain TCP. A bad file, or a CA that signed
-   * none of the certificates of the servers reached when none could be used, throws a
-   * KvInputError.
+   * verify them (and their host names). Default plain TCP. A bad file throws a
+   * KvInputError, and so does, when no server could be used, a CA that signed none of the
+   * certificates of the servers reached, a certificate expired or for another name, or a
+   * server without TLS.
    */
   tlsCa?: string;
 }
@@ -275,7 +276,9 @@ export interface KvServerStatus {
   error?: string;
   /**
    * Set (when down) if it is running but refused this client's credentials (`authFile`),
-   * or had a certificate no `tlsCa` CA signed: fix the credentials, not the server.
+   * or had a certificate no `tlsCa` CA signed, or an expired one (or one for another
+   * name), or spoke no TLS to a `tlsCa` client: fix the credentials or the certificate;
+   * restarting the server as it is will not help.
    */
   refused?: true;
   /**
@@ -554,7 +557,8 @@ export function brokerOf(kv: Kv): Broker {
  * in the background), and returns a {@link Kv}. Throws a KvInputError for a bad
  * option, an unreadable server file, one server listed twice, or credentials refused by
  * every server reached when none could be used (an `authFile` they refuse, a `tlsCa` that
- * signed none of their certificates; its `cause` is the pool's CredentialsRefusedError).
+ * signed none of their certificates, a certificate expired or for another name, a server
+ * without TLS; its `cause` is the pool's CredentialsRefusedError).
  *
  * @example
  * ```ts

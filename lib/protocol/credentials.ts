@@ -112,27 +112,49 @@ export async function readPemFile(path: string, kind: string): Promise<string> {
 }
 
 /**
- * What TLS says when it refuses a server's certificate as signed by no CA the client was
- * given (rustls's UnknownIssuer): the client's `--tls-ca` (`tlsCa`) is not the CA of the
- * servers, or the server's certificate is not the cluster's.
- */
-const UNKNOWN_ISSUER = "invalid peer certificate: UnknownIssuer";
-
-/**
- * TLS's words for a server certificate no CA the client was given signed, when `error`
- * (a connection failure) or its cause is that refusal; undefined for any other failure.
- * Reconnecting cannot help: the client needs the CA that signed the certificate.
+ * A TLS connection that failed in a way reconnecting cannot mend. `"ca"`: the server's
+ * certificate was signed by no CA the client was given (its `--tls-ca`, `tlsCa`, is not
+ * the servers' CA, or the certificate is not the cluster's). `"certificate"`: the
+ * certificate is refused for itself — expired, not yet valid, or not for the name the
+ * client used. `"not-tls"`: the server answered the handshake with bytes that are no TLS
+ * (a server run without a certificate).
  *
  * @example
  * ```ts
- * unknownIssuer(new Error("x", { cause: new Error("invalid peer certificate: UnknownIssuer") }));
- * // "invalid peer certificate: UnknownIssuer"
- * unknownIssuer(new Error("Connection refused")); // undefined
+ * const refusal: TlsRefusal = { kind: "certificate", reason: "invalid peer certificate: Expired" };
  * ```
  */
-export function unknownIssuer(error: unknown): string | undefined {
-  const causes = [error, error instanceof Error ? error.cause : undefined];
-  return causes.some((cause) => cause instanceof Error && cause.message.includes(UNKNOWN_ISSUER))
-    ? UNKNOWN_ISSUER
-    : undefined;
+export interface TlsRefusal {
+  readonly kind: "ca" | "certificate" | "not-tls";
+  /** TLS's own words (rustls's, as Deno reports them). */
+  readonly reason: string;
+}
+
+/** TLS's words for each {@link TlsRefusal}, first match wins; the match is the reason. */
+const TLS_REFUSALS: readonly (readonly [RegExp, TlsRefusal["kind"]])[] = [
+  [/invalid peer certificate: UnknownIssuer/, "ca"],
+  [/invalid peer certificate: [^\n]*/, "certificate"],
+  [/received corrupt message[^\n]*/, "not-tls"],
+];
+
+/**
+ * How TLS refused the connection `error` (a connection failure) or its cause stands for,
+ * when reconnecting cannot mend it (see {@link TlsRefusal}); undefined for any other failure.
+ *
+ * @example
+ * ```ts
+ * tlsRefusal(new Error("x", { cause: new Error("invalid peer certificate: UnknownIssuer") }));
+ * // { kind: "ca", reason: "invalid peer certificate: UnknownIssuer" }
+ * tlsRefusal(new Error("Connection refused")); // undefined
+ * ```
+ */
+export function tlsRefusal(error: unknown): TlsRefusal | undefined {
+  for (const cause of [error, error instanceof Error ? error.cause : undefined]) {
+    if (!(cause instanceof Error)) continue;
+    for (const [words, kind] of TLS_REFUSALS) {
+      const match = words.exec(cause.message);
+      if (match !== null) return { kind, reason: match[0] };
+    }
+  }
+  return undefined;
 }

@@ -269,7 +269,7 @@ Deno.test("an auth file readable by others, or /dev/zero, is one line and exit 2
 
 Deno.test({
   name: HAS_OPENSSL
-    ? "TLS: a client with the right CA is served; an expired certificate and a plain-TCP client each fail with one clear line"
+    ? "TLS: a client with the right CA is served; an expired certificate, or a plain server, is one line saying what to do, exit 2; a plain-TCP client of a TLS server is told to use --tls-ca"
     : "TLS tests (ignored: openssl is not installed; .ci/run installs it)",
   ignore: !HAS_OPENSSL,
   fn: async () => {
@@ -288,10 +288,13 @@ Deno.test({
         "--tls-key",
         certs.serverKey,
       ]);
+      await using plain = await startServerProcess([]);
       await Deno.writeTextFile(`${dir}/servers`, `localhost ${server.port}\n`);
       await Deno.writeTextFile(`${dir}/expired`, `localhost ${expired.port}\n`);
+      await Deno.writeTextFile(`${dir}/plain`, `localhost ${plain.port}\n`);
       // A generous timeout: a TLS handshake on a loaded machine can take more than 1 s.
       const servers = ["-s", `${dir}/servers`, "--timeout-ms", "20000"];
+      const ca = ["--timeout-ms", "20000", "--tls-ca", certs.caPem];
 
       assert.equal(
         (await runKv(["put", ...servers, "--tls-ca", certs.caPem, "p: {a: 1}"])).code,
@@ -300,23 +303,47 @@ Deno.test({
       const good = await runKv(["get", ...servers, "--tls-ca", certs.caPem, "p"]);
       assert.deepEqual([good.code, good.stdout], [0, 'p : { "a" : 1 }\n']);
 
-      const cases: [string[], RegExp][] = [
+      // Reconnecting mends neither: each is the user's to fix, and says how.
+      const refusals: [string, string][] = [
         [
-          ["-s", `${dir}/expired`, "--timeout-ms", "20000", "--tls-ca", certs.caPem],
-          /cannot connect to localhost:\d+: TLS: invalid peer certificate: Expired/,
+          "expired",
+          `localhost:${expired.port} has a TLS certificate this client cannot accept (invalid ` +
+          "peer certificate: Expired); the server is running: give it a valid certificate " +
+          "for the name the server file gives it (kv server --tls-cert)",
         ],
         [
-          servers,
-          /cannot connect to localhost:\d+: .*closed the connection before answering HELLO \(a TLS server\? connect with --tls-ca\)/,
+          "plain",
+          `localhost:${plain.port} does not speak TLS (received corrupt message of type ` +
+          "InvalidContentType); the server is running: leave out --tls-ca to reach it over " +
+          "plain TCP, or give the server --tls-cert",
         ],
       ];
-      for (const [args, message] of cases) {
-        const run = await runKv(["get", ...args, "p"]);
-        assert.equal(run.code, 3, run.stderr);
-        assert.match(run.stdout, message);
+      for (const [file, refusal] of refusals) {
+        for (const [name, ...args] of [["get", "p"], ["http", "--listen", "127.0.0.1:0"]]) {
+          const run = await runKv([name, ...args, "-s", `${dir}/${file}`, ...ca]);
+          assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `kv ${name}: ${refusal}\n`]);
+        }
       }
+      const both = `${dir}/both`;
+      await Deno.writeTextFile(both, `localhost ${server.port}\nlocalhost ${expired.port}\n`);
+      const listed = await runKv(["servers", "-s", both, ...ca]);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.equal(
+        listed.stdout.split("\n")[1],
+        `localhost:${expired.port}  REFUSED  ${
+          refusals[0][1].slice(refusals[0][1].indexOf(" ") + 1)
+        }`,
+      );
+
+      const tcp = await runKv(["get", ...servers, "p"]);
+      assert.equal(tcp.code, 3, tcp.stderr);
+      assert.match(
+        tcp.stdout,
+        /cannot connect to localhost:\d+: .*closed the connection before answering HELLO \(a TLS server\? connect with --tls-ca\)/,
+      );
       assert.equal((await stopWithin(server)).code, 0);
       assert.equal((await stopWithin(expired)).code, 0);
+      assert.equal((await stopWithin(plain)).code, 0);
     });
   },
 });

@@ -405,7 +405,7 @@ Deno.test("a server refusing the credentials others accept is reported as refusi
 
 Deno.test({
   name: HAS_OPENSSL
-    ? "a tlsCa that signed no server's certificate is a KvInputError naming tlsCa; one server's certificate of another CA is reported as such"
+    ? "a tlsCa that signed no server's certificate is a KvInputError naming tlsCa, as are an expired certificate and a server without TLS; one server's certificate of another CA is reported as such"
     : "library TLS tests (ignored: openssl is not installed; .ci/run installs it)",
   ignore: !HAS_OPENSSL,
   fn: async () => {
@@ -427,6 +427,23 @@ Deno.test({
         );
         return true;
       });
+      const expired = ["--tls-cert", certs.expiredPem, "--tls-key", certs.serverKey];
+      await using others = await KvCluster.start(2, {
+        server: (index) => ({ args: index === 0 ? expired : [] }),
+      });
+      const refusals = [
+        /^127\.0\.0\.1:\d+ has a TLS certificate this client cannot accept \(invalid peer certificate: Expired\); the server is running: give it a valid certificate for the name the server file gives it \(kv server --tls-cert\)$/,
+        /^127\.0\.0\.1:\d+ does not speak TLS \(received corrupt message of type InvalidContentType\); the server is running: connect to it without TLS, or give the server a certificate \(kv server --tls-cert\) \(connect's tlsCa\)$/,
+      ];
+      for (const [index, refusal] of refusals.entries()) {
+        const alone = { servers: [others.servers[index].address], timeoutMs: BROKER_TIMEOUT_MS };
+        await assert.rejects(() => connect({ ...alone, tlsCa: certs.caPem }), (error) => {
+          assert.ok(error instanceof KvInputError, `${error}`);
+          assert.ok(error.cause instanceof CredentialsRefusedError, `${error.cause}`);
+          assert.match(error.message, refusal);
+          return true;
+        });
+      }
       await using kv = await connect({ ...options, replicas: 2, tlsCa: certs.caPem });
       const [up, refused] = await kv.servers();
       assert.equal(up.up, true);
