@@ -77,7 +77,7 @@ import { type DeleteResult, type EncodedRead, ErrorCode, type PutResult } from "
 import { HybridClock } from "./clock.ts";
 import { partitionOf } from "../record/partition.ts";
 import { HintSet } from "./hints.ts";
-import { agreeOnK, recordedKs, recordK } from "./cluster_k.ts";
+import { agreeOnK, ClusterKConflictError, DEFAULT_K, recordedKs, recordK } from "./cluster_k.ts";
 import { markEmptyClusterRepaired } from "./empty_cluster.ts";
 import type { PartitionSet } from "./partition_set.ts";
 import { conclusiveCount, frontLength, PreferenceWalk, readIsConclusive } from "./quorum.ts";
@@ -138,6 +138,13 @@ export interface BrokerOptions {
    * (lib/broker/cluster_k.ts); default false.
    */
   readOnly?: boolean;
+  /**
+   * The broker only shows the servers' state (`kv servers`): as `readOnly`, and servers
+   * recording different ks (a ClusterKConflictError for any other client) do not refuse
+   * it, so the operator can see each one's k; it then uses the requested k, else
+   * `DEFAULT_K`, and records none. Default false.
+   */
+  statusOnly?: boolean;
   /** Which servers writes go to, see {@link WriteRule}; default `sloppy`. */
   writes?: WriteRule;
   /**
@@ -235,6 +242,8 @@ export type ServerReport =
     readonly latencyMs: number;
     /** False while the server may lack writes it once acknowledged (not yet repaired). */
     readonly repaired: boolean;
+    /** The cluster's k as this server records it; 0 when it records none. */
+    readonly k: number;
     /** Partitions whose hinted copies wait to move to this server. */
     readonly hints: number;
   }
@@ -298,7 +307,7 @@ export class Broker {
     this.#writes = options.writes ?? "sloppy";
     this.#onRepairNeeded = options.onRepairNeeded ?? (() => {});
     this.#log = options.log ?? (() => {});
-    this.#readOnly = options.readOnly ?? false;
+    this.#readOnly = (options.readOnly ?? false) || (options.statusOnly ?? false);
     this.#placement = Placement.of(pool.servers.map((server) => server.identity));
     this.#watchServers();
   }
@@ -331,8 +340,12 @@ export class Broker {
       // Only a client that fixes the k of a new cluster takes its empty servers for a new
       // cluster's (empty_cluster.ts): a reader cannot tell them from new servers about to
       // join a cluster that holds data, where their NOT FOUND must not count until repaired.
-      const fixesK = !(options.readOnly ?? false) && recordedKs(pool).size === 0;
-      k = await agreeOnK(pool, options.k, { readOnly: options.readOnly });
+      const readOnly = (options.readOnly ?? false) || (options.statusOnly ?? false);
+      const fixesK = !readOnly && recordedKs(pool).size === 0;
+      k = await agreeOnK(pool, options.k, { readOnly }).catch((error) => {
+        if (!(options.statusOnly && error instanceof ClusterKConflictError)) throw error;
+        return Math.min(options.k ?? DEFAULT_K, pool.servers.length);
+      });
       if (fixesK) await markEmptyClusterRepaired(pool);
     } catch (error) {
       pool.close();
@@ -694,9 +707,11 @@ export class Broker {
         return { server: server.id, up: false, error, refused: true, hints } as const;
       }
       const { records, latencyMs } = outcome.value;
-      const repaired = this.#pool.state(index)?.unrepaired === false;
+      const state = this.#pool.state(index);
+      const repaired = state?.unrepaired === false;
       const hints = this.#hints.countFor(index);
-      return { server: server.id, up: true, records, latencyMs, repaired, hints } as const;
+      const k = state?.k ?? 0;
+      return { server: server.id, up: true, records, latencyMs, repaired, hints, k } as const;
     }));
   }
 
@@ -1075,7 +1090,7 @@ export class Broker {
   /**
    * At each change of a server's state: records k on servers that came back recording
    * none (a memory-only server forgets it when restarted; a read-only broker only when
-   * another reachable server records k: it never fixes one), logs once each server that
+   * the reachable servers recording a k all record k: it never fixes one), logs once each server that
    * records another k, and hands the hinted partitions of servers that are up to the
    * repair engine.
    */

@@ -79,6 +79,27 @@ export class ClusterKError extends Error {
 }
 
 /**
+ * The servers record different ks (a `-k` change cut off half way, a wrong `-k` given while
+ * servers were down), or came to while a client recorded its own: no client can read or
+ * write until `kv repair -k N` settles one, but a status check (`kv servers`) still shows
+ * them ({@link Broker.open}'s `statusOnly`).
+ *
+ * @example
+ * ```ts ignore
+ * // pool: 127.0.0.1:8000 records k=1, :8001 and :8002 record k=2
+ * await agreeOnK(pool, undefined); // throws: "the servers record different replication
+ * // factors (k=1: 127.0.0.1:8000; k=2: 127.0.0.1:8001, 127.0.0.1:8002); settle one with
+ * // kv repair -k N"
+ * ```
+ */
+export class ClusterKConflictError extends ClusterKError {
+  constructor(message: string) {
+    super(message);
+    this.name = "ClusterKConflictError";
+  }
+}
+
+/**
  * A writing client asked for no k while no reachable server records one and some listed
  * servers are unreachable: they may record a k, so none can be chosen. Start them, or give
  * the cluster's k.
@@ -137,12 +158,7 @@ export async function agreeOnK(
   options: KAgreement = {},
 ): Promise<number> {
   const recorded = recordedKs(pool);
-  if (recorded.size > 1) {
-    throw new ClusterKError(
-      `the servers record different replication factors (${describe(recorded)}); ` +
-        `settle one with kv repair -k N`,
-    );
-  }
+  if (recorded.size > 1) throw new ClusterKConflictError(differentKs(recorded));
   const [only] = recorded.keys();
   if (requested !== undefined && only !== undefined && requested !== only) {
     throw new ClusterKError(
@@ -164,7 +180,7 @@ export async function agreeOnK(
   if (only === undefined && !fixes) return k;
   const kept = await recordK(pool, k);
   if (kept.length > 0) {
-    throw new ClusterKError(
+    throw new ClusterKConflictError(
       `another broker recorded a different k meanwhile (${kept.join(", ")}); start again`,
     );
   }
@@ -176,13 +192,13 @@ export async function agreeOnK(
  * server before the others, and on none of the others when that one keeps another k (a
  * client racing to fix it) — and returns `server records k=M` for each that kept another
  * k. Servers that fail are left for the next call (a broker calls it again when a server
- * comes back). With `restoreOnly`, it
- * records nothing unless a reachable server records `k` already.
+ * comes back). With `restoreOnly`, it records nothing unless the reachable servers that
+ * record a k all record `k`.
  *
  * @example
  * ```ts
  * await recordK(pool, 2); // [] when every reachable server now records 2
- * await recordK(pool, 2, { restoreOnly: true }); // the same, or nothing when none records 2
+ * await recordK(pool, 2, { restoreOnly: true }); // the same, or nothing unless those recording one record 2
  * ```
  */
 export async function recordK(
@@ -190,7 +206,9 @@ export async function recordK(
   k: number,
   options: { readonly restoreOnly?: boolean } = {},
 ): Promise<string[]> {
-  if (options.restoreOnly && !recordedKs(pool).has(k)) return [];
+  // Restoring is giving a fact: with servers recording different ks it would take a side.
+  const recorded = recordedKs(pool);
+  if (options.restoreOnly && !(recorded.size === 1 && recorded.has(k))) return [];
   const kept: string[] = [];
   const record = async (index: number) => {
     const id = pool.servers[index].id;
@@ -250,13 +268,44 @@ function refuseUnlessAllReachable(pool: ServerPool): void {
  * ```
  */
 export function recordedKs(pool: ServerPool): Map<number, string[]> {
+  return byK(
+    pool.servers.map((server, index) => ({ server: server.id, k: pool.state(index)?.k ?? 0 })),
+  );
+}
+
+/**
+ * What to say when `servers` (each with the k it records, 0 for none) record different
+ * ks, else undefined: the line every refused client prints, and SERVERS shows.
+ *
+ * @example
+ * ```ts
+ * kConflict([{ server: "a:1", k: 1 }, { server: "b:1", k: 2 }, { server: "c:1", k: 0 }]);
+ * // "the servers record different replication factors (k=1: a:1; k=2: b:1); settle one
+ * // with kv repair -k N"
+ * ```
+ */
+export function kConflict(
+  servers: Iterable<{ readonly server: string; readonly k: number }>,
+): string | undefined {
+  const recorded = byK(servers);
+  return recorded.size > 1 ? differentKs(recorded) : undefined;
+}
+
+/** Each k (0, none, left out) with the servers that record it. */
+function byK(
+  servers: Iterable<{ readonly server: string; readonly k: number }>,
+): Map<number, string[]> {
   const recorded = new Map<number, string[]>();
-  pool.servers.forEach((server, index) => {
-    const k = pool.state(index)?.k ?? 0;
-    if (k === 0) return;
-    recorded.set(k, [...recorded.get(k) ?? [], server.id]);
-  });
+  for (const { server, k } of servers) {
+    if (k !== 0) recorded.set(k, [...recorded.get(k) ?? [], server]);
+  }
   return recorded;
+}
+
+/** The conflict line for `recorded`, which holds two ks or more. */
+function differentKs(recorded: Map<number, string[]>): string {
+  return `the servers record different replication factors (${describe(recorded)}); ` +
+    "settle one with kv repair -k N";
 }
 
 /** `k=2: a, b; k=3: c`. */

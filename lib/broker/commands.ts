@@ -12,7 +12,7 @@
  * | `DELETE key`             | removes the record from all its replicas (or refuses)        |
  * | `PUT <record line>`      | stores a record, any dialect, on all replicas (or refuses)   |
  * | `KEYS [prefix [limit [after]]]` | keys starting with `prefix` and sorting after `after`, in byte order (default 100) |
- * | `SERVERS`                | each server: up or down, records, PING latency               |
+ * | `SERVERS`                | each server: up or down, records, PING latency, its k        |
  * | `HELP [command]`         | the command list, or one command with an example             |
  * | `EXIT` (or `QUIT`)       | ends the session; with arguments it is an error, not an end  |
  *
@@ -31,7 +31,7 @@
  *   when more match, `"more":true` and `"next"`: the last key listed, the `after` of the
  *   next page (`KEYS person 100 person99`); a listing that started after a key says so in
  *   `"after"`
- * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2,"repaired":true,"hints":0},{"server":"127.0.0.1:8001","up":false,"error":"…","hints":3}]}`
+ * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2,"repaired":true,"hints":0,"k":2},{"server":"127.0.0.1:8001","up":false,"error":"…","hints":3}]}`
  * - HELP: `{"op":"HELP","commands":[{"word":"GET","usage":"GET key","summary":"…","example":"GET person1"},…]}`
  *   (`HELP GET`: the one command)
  * - EXIT: `{"op":"EXIT"}`
@@ -49,6 +49,7 @@
  * @module
  */
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
+import { kConflict } from "./cluster_k.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
@@ -831,10 +832,17 @@ function humanLines(
 }
 
 /**
- * One line per server, in columns: address, state, records, latency (or the error);
- * then, only when they apply, "not yet repaired" and the hints waiting for it.
+ * One line per server, in columns: address, state, records, latency and the k it records
+ * (or the error); then, only when they apply, "not yet repaired" and the hints waiting for
+ * it; then, when the servers record different ks, the line that says so and what to do.
  */
 function serverLines(reports: readonly ServerReport[], paint: Paint): string[] {
+  const conflict = kConflict(reports.flatMap((report) => report.up ? [report] : []));
+  return [...serverRows(reports, paint), ...conflict === undefined ? [] : [paint("red", conflict)]];
+}
+
+/** {@link serverLines}' row for each server. */
+function serverRows(reports: readonly ServerReport[], paint: Paint): string[] {
   const column = (texts: string[]) => Math.max(0, ...texts.map((text) => text.length));
   const addressWidth = column(reports.map((report) => report.server));
   const counts = reports.map((report) => report.up ? count(report.records, "record") : "");
@@ -851,8 +859,9 @@ function serverLines(reports: readonly ServerReport[], paint: Paint): string[] {
       const state = report.refused ? "REFUSED" : "DOWN";
       return `${address}  ${paint("red", state)}  ${report.error}${notes(report)}`;
     }
+    const k = report.k === 0 ? "no k" : `k=${report.k}`;
     return `${address}  ${paint("green", "up  ")}  ${counts[index].padStart(countWidth)}  ` +
-      latencies[index].padStart(latencyWidth) + notes(report);
+      `${latencies[index].padStart(latencyWidth)}  ${k}${notes(report)}`;
   });
 }
 

@@ -83,6 +83,11 @@ interface OneShotSpec {
    * unreachable servers may record one and no -k was given.
    */
   readonly writes?: boolean;
+  /**
+   * Whether it only shows the servers' state (servers): servers recording different ks do
+   * not refuse it, since it is how an operator sees them (lib/broker/cluster_k.ts).
+   */
+  readonly status?: boolean;
   /** A mistake of its own, besides a usage error, that exits {@link USAGE_EXIT_CODE}. */
   readonly mistake?: string;
   /**
@@ -159,6 +164,7 @@ const SPECS: readonly OneShotSpec[] = [
     summary: "show each server: up or down, records, latency",
     arguments: 0,
     done: "shown (a server down is shown, not an error)",
+    status: true,
     command: () => ({ op: "SERVERS" }),
   },
 ];
@@ -378,7 +384,8 @@ async function brokerFromFlags(
   const credentials = await clientCredentials(name, values);
   const writes = choiceFlag(name, "--writes", values.writes, WRITE_RULES, "sloppy");
   const readOnly = spec.writes !== true;
-  const options = { k, writes, readOnly, timeoutMs, credentials };
+  const statusOnly = spec.status === true;
+  const options = { k, writes, readOnly, statusOnly, timeoutMs, credentials };
   const broker = await openBroker(name, path, servers, options, values);
   const twins = broker.pool.twins();
   if (twins.length > 0) {

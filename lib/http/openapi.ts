@@ -510,6 +510,7 @@ function clusterSchemas(): Record<string, unknown> {
           description: "False while the server may lack writes it acknowledged (up only).",
         },
         hints: { type: "integer", description: "Partitions whose copies wait to move here." },
+        k: { type: "integer", description: "The cluster's k as the server records it; 0: none." },
         error: { type: "string" },
         refused: {
           type: "boolean",

@@ -365,6 +365,7 @@ Deno.test("servers reports up servers with records, latency (two decimals) and r
       latencyMs: 0.12,
       repaired: true,
       hints: 0,
+      k: 1,
     });
     assert.deepEqual(reports[1], {
       server: "127.0.0.1:9001",

@@ -310,6 +310,7 @@ Deno.test("runCommand answers every command kind against a broker", async () => 
       "latencyMs",
       "repaired",
       "hints",
+      "k",
     ]);
     const help = await run("HELP");
     assert.equal(help.op, "HELP");

@@ -491,7 +491,9 @@ Deno.test("SERVERS lines up its columns, counts '1 record', and rounds latency i
   assert.equal(human.code, 0, human.stderr);
   const rows = human.stdout.split("\n").slice(1);
   assert.equal(rows.length, 2);
-  const columns = rows.map((row) => /^(\S+ +)up {4}( *\d+ records?) {2} *\d+\.\d\d ms$/.exec(row));
+  const columns = rows.map((row) =>
+    /^(\S+ +)up {4}( *\d+ records?) {2} *\d+\.\d\d ms {2}k=1$/.exec(row)
+  );
   assert(columns.every((match) => match !== null), human.stdout);
   assert.equal(new Set(rows.map((row) => row.indexOf(" ms"))).size, 1, "latencies align");
   assert(

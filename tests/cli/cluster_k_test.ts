@@ -179,3 +179,43 @@ Deno.test("a k given while servers are down is the caller's statement: recorded,
   assert.equal(found.code, 0, found.stderr);
   assert.equal(JSON.parse(found.stdout).value, 2);
 });
+
+Deno.test("during a k conflict kv servers still shows every server, the k each records, and what to do", async () => {
+  await using cluster = await KvCluster.start(3, { durable: true });
+  const s = ["-s", cluster.serverFile];
+  const put = await runKv(withBrokerTimeout(["put", ...s, "-k", "2", "person1: 1"]));
+  assert.equal(put.code, 0, put.stderr);
+  const [wiped, ...others] = cluster.servers;
+  for (const server of cluster.servers) await server.stop();
+  await Deno.remove(wiped.dataDir!, { recursive: true });
+  await wiped.restart();
+  const guessed = await runKv(withBrokerTimeout(["put", ...s, "-k", "1", "person2: 2"]));
+  assert.equal(guessed.code, 0, guessed.stderr);
+  for (const server of others) await server.restart();
+  assert.deepEqual(await recordedKs(cluster), [1, 2, 2]);
+
+  const shown = await runKv(withBrokerTimeout(["servers", ...s]));
+  assert.equal(shown.code, 0, shown.stderr);
+  const lines = shown.stdout.trimEnd().split("\n");
+  assert.equal(lines.length, 4, shown.stdout);
+  cluster.servers.forEach((server, index) => {
+    assert.match(
+      lines[index],
+      new RegExp(
+        `^${server.address.hostname}:${server.address.port} +up .* k=${index === 0 ? 1 : 2}\\b`,
+      ),
+    );
+  });
+  assert.match(
+    lines[3],
+    /^the servers record different replication factors \(k=1: [^;]+; k=2: [^)]+\); settle one with kv repair -k N$/,
+  );
+  const json = await runKv(withBrokerTimeout(["servers", ...s, "--json"]));
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout).servers.map((report: { k: number }) => report.k), [
+    1,
+    2,
+    2,
+  ]);
+  assert.deepEqual(await recordedKs(cluster), [1, 2, 2], "kv servers took no side");
+});
