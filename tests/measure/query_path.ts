@@ -26,20 +26,14 @@
  * GETs and the measured ones together.
  * @module
  */
-import { readLines } from "../../lib/base/line_reader.ts";
-import { parseRecordLine } from "../../lib/record/parse.ts";
-import { toJsonText } from "../../lib/record/value.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
-import { pipeIntoRedis, startRedis } from "./redis.ts";
+import { paddedResp, pipeIntoRedis, startRedis } from "./redis.ts";
 import { cpuMicros, makeWorkload, startLoadedServer } from "./workload.ts";
 
 const RECORDS = 1000;
 
 /** GETs each kv row runs first, uncounted (`kv bench --warmup`), before its measured ones. */
 const WARMUP_OPERATIONS = 30_000;
-
-/** redis-benchmark's `-r` writes `__rand_int__` as 12 zero-padded digits: Redis's keys are padded. */
-const PADDED_DIGITS = 12;
 
 interface Shape {
   readonly name: string;
@@ -66,23 +60,6 @@ const SHAPES: readonly Shape[] = [
     kvOps: 100_000,
   },
 ];
-
-/** The records as RESP SETs with padded keys, for redis-benchmark's random keys. */
-async function paddedResp(dataPath: string, respPath: string): Promise<void> {
-  const encoder = new TextEncoder();
-  const parts: string[] = [];
-  for await (const line of readLines((await Deno.open(dataPath)).readable)) {
-    if (line.text === undefined) throw new Error(`line ${line.lineNumber}: ${line.error}`);
-    const { key, value } = parseRecordLine(line.text);
-    const padded = `person${key.slice("person".length).padStart(PADDED_DIGITS, "0")}`;
-    const json = toJsonText(value);
-    parts.push(
-      `*3\r\n$3\r\nSET\r\n$${padded.length}\r\n${padded}\r\n` +
-        `$${encoder.encode(json).length}\r\n${json}\r\n`,
-    );
-  }
-  await Deno.writeTextFile(respPath, parts.join(""));
-}
 
 async function output(command: string, args: string[]): Promise<string> {
   const result = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })

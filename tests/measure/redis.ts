@@ -12,6 +12,9 @@
  * ```
  * @module
  */
+import { readLines } from "../../lib/base/line_reader.ts";
+import { parseRecordLine } from "../../lib/record/parse.ts";
+import { toJsonText } from "../../lib/record/value.ts";
 
 /** How long to wait for redis-server to answer PING after starting. */
 const REDIS_START_TIMEOUT_MS = 5_000;
@@ -107,6 +110,35 @@ export async function pipeIntoRedis(port: number, respFile: string): Promise<voi
   if (!output.success || !/errors: 0,/.test(report)) {
     throw new Error(`redis-cli --pipe failed: ${report}`);
   }
+}
+
+/** redis-benchmark's `-r` writes `__rand_int__` as 12 zero-padded digits: Redis's keys are padded. */
+const PADDED_DIGITS = 12;
+
+/**
+ * Writes the records of `dataPath` (a `kv gen` file) to `respPath` as RESP SETs with
+ * padded keys (person000000000042), which redis-benchmark's `GET person__rand_int__`
+ * with `-r` reads.
+ *
+ * @example
+ * ```ts
+ * await paddedResp("/tmp/data.txt", "/tmp/data.padded.resp");
+ * ```
+ */
+export async function paddedResp(dataPath: string, respPath: string): Promise<void> {
+  const encoder = new TextEncoder();
+  const parts: string[] = [];
+  for await (const line of readLines((await Deno.open(dataPath)).readable)) {
+    if (line.text === undefined) throw new Error(`line ${line.lineNumber}: ${line.error}`);
+    const { key, value } = parseRecordLine(line.text);
+    const padded = `person${key.slice("person".length).padStart(PADDED_DIGITS, "0")}`;
+    const json = toJsonText(value);
+    parts.push(
+      `*3\r\n$3\r\nSET\r\n$${padded.length}\r\n${padded}\r\n` +
+        `$${encoder.encode(json).length}\r\n${json}\r\n`,
+    );
+  }
+  await Deno.writeTextFile(respPath, parts.join(""));
 }
 
 /** Resident set size of a process in bytes, from /proc (Linux). */
