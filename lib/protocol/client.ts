@@ -35,6 +35,7 @@ import { hostPort } from "../base/host_port.ts";
 import { checkKey, type KeysOptions } from "../record/key.ts";
 import type { Value } from "../record/value.ts";
 import { DecodeError } from "../base/bytes.ts";
+import { ByteSlab } from "../base/byte_slab.ts";
 import { AUTH_HMAC_SHA256, type AuthKeys } from "./auth.ts";
 import type { Credentials } from "./credentials.ts";
 import {
@@ -149,7 +150,7 @@ const SPAN_FIELDS = 4;
 const RETAINED_ANSWER_SPANS = 1024 * SPAN_FIELDS;
 
 /**
- * Bytes of each slab answers are copied into (see {@link AnswerSlab}): a new array buffer
+ * Bytes of each slab answers are copied into (see {@link ANSWER_SLAB}): a new array buffer
  * per this many bytes of answers instead of one per read. A buffer of its own per read
  * cost a client reading one GET at a time more than the copy, mostly in V8's handling of
  * the many small array buffers it then had to allocate and collect.
@@ -164,33 +165,9 @@ const MAX_SLAB_COPY_BYTES = ANSWER_SLAB_BYTES / 4;
  * next read reuses: the room left in one slab, shared by every connection of the process
  * so that the bytes just written stay in the CPU's cache (a slab per connection spread
  * fifty connections' copies over 3 MiB, and the copies cost more than one buffer per read
- * had), and a new slab once it is full. A slab is never written again where it was once
- * written: what is copied stays as it was while anything keeps a view of it.
+ * had), and a new slab once it is full.
  */
-class AnswerSlab {
-  /** The current slab; replaced, never reused, when an answer does not fit. */
-  bytes = new Uint8Array(0);
-  #used = 0;
-
-  /**
-   * Copies `source[start, end)` (at most MAX_SLAB_COPY_BYTES) into the room left in
-   * `bytes`, after starting a new slab if it has too little, and returns where it lies.
-   */
-  copy(source: Uint8Array, start: number, end: number): number {
-    const size = end - start;
-    if (this.#used + size > this.bytes.length) {
-      this.bytes = new Uint8Array(ANSWER_SLAB_BYTES);
-      this.#used = 0;
-    }
-    const at = this.#used;
-    this.bytes.set(source.subarray(start, end), at);
-    this.#used = at + size;
-    return at;
-  }
-}
-
-/** The slab of every connection of the process (see AnswerSlab). */
-const ANSWER_SLAB = new AnswerSlab();
+const ANSWER_SLAB = new ByteSlab(ANSWER_SLAB_BYTES);
 
 /** A write buffer grown past this is dropped after use rather than kept. */
 const RETAINED_WRITE_BUFFER_BYTES = 1024 * 1024;
@@ -1178,7 +1155,7 @@ export class ServerClient {
    * Hands each complete answer in `reader` to its request. Their bodies lie in the
    * reader's buffer, which the next read reuses, and requests keep them (a GET's value
    * bytes, a response decoded later): the answers of one read are copied out together
-   * into the process's current slab (AnswerSlab), one array buffer per ANSWER_SLAB_BYTES of answers
+   * into the process's current slab (ANSWER_SLAB), one array buffer per ANSWER_SLAB_BYTES of answers
    * rather than one per read or per answer (a read's answers over MAX_SLAB_COPY_BYTES get
    * a buffer of their own). A body kept keeps its slab alive: at most ANSWER_SLAB_BYTES,
    * or the answers of its read. Each answer's type, request id and body bounds are noted

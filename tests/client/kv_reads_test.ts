@@ -1,6 +1,7 @@
 // Kv.get and Kv.getBytes on the read path of this stop: a connection copies answers into a
-// 64 KiB slab shared by later answers (lib/protocol/client.ts), and a GET's entry is made
-// as its read ends (KvCore.getDecoded). End to end, with server processes: what a caller
+// 64 KiB slab shared by later answers (lib/protocol/client.ts), getBytes copies short
+// values into 8 KiB blocks they share (lib/client/kv.ts), and a GET's entry is made as its
+// read ends (KvCore.getDecoded). End to end, with server processes: what a caller
 // keeps stays as it was however many reads come after, whatever the value's size, and the
 // two reads agree on every key, a server hung or not.
 import assert from "node:assert/strict";
@@ -10,9 +11,13 @@ import { withDeadline } from "../helpers/wait.ts";
 
 /**
  * Sizes of string values around the client's thresholds: well inside a slab, around the
- * largest copy a slab takes (16 KiB), over a whole slab (64 KiB), and megabytes.
+ * largest value getBytes copies into a shared block (4 KiB), around the largest copy a
+ * slab takes (16 KiB), over a whole slab (64 KiB), and megabytes.
  */
-const VALUE_BYTES = [0, 1, 100, 16 * 1024 - 40, 16 * 1024 + 40, 64 * 1024 + 1, 1024 * 1024];
+const VALUE_BYTES = [
+  ...[0, 1, 100, 4 * 1024 - 40, 4 * 1024 + 40],
+  ...[16 * 1024 - 40, 16 * 1024 + 40, 64 * 1024 + 1, 1024 * 1024],
+];
 
 function valueOf(n: number): KvValue {
   const bytes = VALUE_BYTES[n % VALUE_BYTES.length];
@@ -49,6 +54,36 @@ Deno.test("what get and getBytes answered stays as it was through later reads of
     assert.deepEqual(value, valueOf(n), `get of key${n}`);
     assert.deepEqual(kv.decode(bytes), valueOf(n), `getBytes of key${n}`);
   }
+});
+
+Deno.test("a getBytes value whose buffer is transferred away takes no other read with it: later reads, and values of other blocks, stay whole", async () => {
+  await using cluster = await KvCluster.start(2);
+  await using kv = await connect({
+    servers: cluster.serverFile,
+    replicas: 2,
+    timeoutMs: BROKER_TIMEOUT_MS,
+  });
+  const keys = Array.from({ length: 40 }, (_, n) => `key${n}`);
+  // Values of about 1 KiB: a block holds a few, so the 40 fill several.
+  const valueOfKey = (n: number) => `${n}:`.padEnd(1000, "z");
+  await Promise.all(keys.map((key, n) => kv.put(key, valueOfKey(n))));
+  const first = await Promise.all(keys.map((key) => kv.getBytes(key)));
+  const moved = first[0].value!;
+  (moved.buffer as ArrayBuffer).transfer();
+  const survivors = first.filter((entry) => entry.value!.buffer !== moved.buffer);
+  assert.ok(survivors.length > 0, "some values lie in other blocks");
+  for (const entry of survivors) {
+    assert.deepEqual(kv.decode(entry.value!), valueOfKey(Number(entry.key.slice(3))));
+  }
+  // Reads under way and after: the library's own buffers were not the one transferred.
+  const [again, objects] = await Promise.all([
+    Promise.all(keys.map((key) => kv.getBytes(key))),
+    Promise.all(keys.map((key) => kv.get(key))),
+  ]);
+  keys.forEach((key, n) => {
+    assert.deepEqual(kv.decode(again[n].value!), valueOfKey(n), `getBytes ${key}`);
+    assert.deepEqual(objects[n].value, valueOfKey(n), `get ${key}`);
+  });
 });
 
 /** A read's answer, or the error it rejected with, for comparison. */
