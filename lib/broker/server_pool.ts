@@ -838,8 +838,11 @@ export class ServerPool {
     for (const slot of this.#slots) {
       if (slot.reconnectTimer !== undefined) clearTimeout(slot.reconnectTimer);
       slot.reconnectTimer = undefined;
-      slot.connection?.close();
+      // Detached first: the requests it fails may settle inside close(), and their failure
+      // must not read as the server going down (`is down: … closed by the client`).
+      const connection = slot.connection;
       slot.connection = undefined;
+      connection?.close();
     }
     this.#notify();
   }
