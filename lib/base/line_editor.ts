@@ -263,10 +263,12 @@ export class LineEditor {
     this.#render();
     try {
       for (;;) {
-        while (this.#pending === "" && !this.#inputClosed) {
+        while (this.#pending === "" && !this.#inputClosed && !this.#closed) {
           await new Promise<void>((resolve) => this.#wake = resolve);
           this.#wake = undefined;
         }
+        // Closed while reading: close() has ended the line on the screen already.
+        if (this.#closed) return { kind: "eof" };
         if (this.#readError !== undefined) throw this.#readError;
         if (this.#pending === "") return this.#finish({ kind: "eof" });
         const result = await this.#handlePending();
@@ -321,10 +323,21 @@ export class LineEditor {
     if (this.#editing) this.#render();
   }
 
-  /** Leaves raw mode (unless the terminal is gone). Keys still arriving are ignored. */
+  /**
+   * Leaves raw mode (unless the terminal is gone). Keys still arriving are ignored. Called
+   * while a line is being read (the program told to stop, SIGTERM), it leaves that line on
+   * the screen as typed, hint erased, with the cursor at the start of the next, and the
+   * readLine answers `eof`: a shell prompt then starts on a line of its own.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#editing) {
+      this.#cursor = this.#text.length;
+      this.#render({ hint: false });
+      this.#write("\r\n");
+      this.#wake?.();
+    }
     try {
       this.#input.setRaw(false);
     } catch (error) {

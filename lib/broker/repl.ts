@@ -305,6 +305,12 @@ export interface InteractiveOptions extends SessionOptions {
   logSink?: LogSink;
   /** Meta command lines Tab completes, e.g. `\demo kill `; default none. */
   metaCompletions?: readonly string[];
+  /**
+   * Ends the REPL at once (kv broker aborts it on SIGTERM): the line being typed stays on
+   * the screen as typed, the cursor goes to the next line, the terminal leaves raw mode,
+   * and a command running is abandoned unanswered. Default none.
+   */
+  signal?: AbortSignal;
 }
 
 /** Where the REPL's history lives between sessions. */
@@ -502,8 +508,8 @@ function cancelledAnswer(line: string): Answer {
 
 /**
  * The interactive REPL on the terminal (see {@link LineEditor}); ends at EXIT,
- * at Ctrl-D, or at Ctrl-C on an empty line. Ctrl-C while a command runs stops
- * waiting for it and returns to the prompt.
+ * at Ctrl-D, at Ctrl-C on an empty line, or when `options.signal` aborts. Ctrl-C while a
+ * command runs stops waiting for it and returns to the prompt.
  *
  * @example
  * ```ts
@@ -531,8 +537,16 @@ export async function runInteractive(
     `kv broker: ${serverCount(broker.pool.servers.length)}, k=${broker.k}; ` +
       "type HELP for commands, Ctrl-C cancels, Ctrl-D leaves",
   );
+  // Closing the editor ends a line being read (as eof); a command running is raced with it.
+  const stopped = new Promise<"stopped">((resolve) => {
+    options.signal?.addEventListener("abort", () => {
+      editor.close();
+      resolve("stopped");
+    }, { once: true });
+  });
   try {
     for (;;) {
+      if (options.signal?.aborted) break;
       const input = await editor.readLine();
       if (input.kind === "eof" || input.kind === "interrupt") break;
       if (input.kind === "overLong") {
@@ -540,7 +554,8 @@ export async function runInteractive(
         continue;
       }
       const outcome = typedLineRefusal(input.text) ??
-        await untilInterrupted(editor, respond(broker, input.text, options), options);
+        await untilInterrupted(editor, respond(broker, input.text, options), options, stopped);
+      if (outcome === "stopped") break;
       const text = outcome === "interrupted"
         ? formatAnswer(cancelledAnswer(input.text), options)
         : outcomeText(outcome, options);
@@ -603,19 +618,24 @@ function notUtf8Answer(text: string): Answer {
 const ESCAPED_BYTE_FIRST = 0xdc80;
 const ESCAPED_BYTE_LAST = 0xdcff;
 
-/** `work`'s reply, or "interrupted" as soon as Ctrl-C is pressed; abandoned work is left to end. */
+/**
+ * `work`'s reply, "interrupted" as soon as Ctrl-C is pressed, or "stopped" once `stopped`
+ * resolves (the REPL told to end); abandoned work is left to end.
+ */
 async function untilInterrupted(
   editor: LineEditor,
   work: Promise<Outcome | undefined>,
   options: InteractiveOptions,
-): Promise<Outcome | undefined | "interrupted"> {
+  stopped: Promise<"stopped">,
+): Promise<Outcome | undefined | "interrupted" | "stopped"> {
   const interrupt = editor.interrupted();
   try {
     const outcome = await Promise.race([
       work,
       interrupt.promise.then(() => "interrupted" as const),
+      stopped,
     ]);
-    if (outcome === "interrupted") {
+    if (outcome === "interrupted" || outcome === "stopped") {
       work.catch((error) => {
         const print = options.logSink ?? { print: (line: string) => console.error(line) };
         print.print(`kv broker: a cancelled command failed: ${error}`);

@@ -360,14 +360,25 @@ async function serveCommands(
   const color = !settings.json && Deno.stdout.isTerminal() && !Deno.noColor;
   const terminal = replTerminal(settings.json);
   if (Deno.stdin.isTerminal() && terminal !== undefined) {
-    await runInteractive(broker, {
-      ...options,
-      color,
-      terminal,
-      logSink,
-      history: await openHistory(log),
-    });
-    return 0;
+    // SIGTERM ends the REPL as Ctrl-D does, the terminal restored and the line ended, then
+    // exits 143 itself: killed by the signal, the shell would print `Terminated` after the
+    // prompt left on the screen.
+    const terminated = new AbortController();
+    const onTerm = () => terminated.abort();
+    Deno.addSignalListener("SIGTERM", onTerm);
+    try {
+      await runInteractive(broker, {
+        ...options,
+        color,
+        terminal,
+        logSink,
+        history: await openHistory(log),
+        signal: terminated.signal,
+      });
+    } finally {
+      Deno.removeSignalListener("SIGTERM", onTerm);
+    }
+    return terminated.signal.aborted ? SIGNAL_EXIT_CODES.SIGTERM : 0;
   }
   // Batches of a window's lines: each line's objects are made as the pipeline takes it.
   const lines = readRawLineBatches(readStdin("broker"), { maxBatchLines: PIPELINE_WINDOW });

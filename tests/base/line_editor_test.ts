@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { type EditResult, LineEditor, type LineEditorOptions } from "../../lib/base/line_editor.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /** An ANSI escape sequence (the ESC is built from its code, since lint forbids it in a regex). */
 const ESCAPE = new RegExp(`${String.fromCharCode(0x1b)}\\[[0-9;]*[A-Za-z]`, "g");
@@ -326,4 +327,40 @@ Deno.test("LineEditor takes a terminal that is gone (EIO, its window closed unde
   });
   await assert.rejects(() => broken.readLine(), /boom/);
   broken.close();
+});
+
+Deno.test("LineEditor closed while a line is read leaves the line as typed, hint erased, ends it, and the read answers eof", async () => {
+  const drawn: string[] = [];
+  const rawModes: boolean[] = [];
+  let typed = false;
+  const editor = new LineEditor({
+    prompt: "> ",
+    input: {
+      // "GET" arrives, then the terminal stays silent: only close() can end this read.
+      read(buffer: Uint8Array): Promise<number | null> {
+        if (typed) return new Promise(() => {});
+        typed = true;
+        buffer.set(new TextEncoder().encode("GET"));
+        return Promise.resolve(3);
+      },
+      setRaw: (mode: boolean) => rawModes.push(mode),
+    },
+    output: {
+      writeSync(bytes: Uint8Array): number {
+        drawn.push(new TextDecoder().decode(bytes));
+        return bytes.length;
+      },
+    },
+    columns: () => 40,
+    hint: () => " key",
+  });
+  const reading = editor.readLine();
+  await waitFor(() => drawn.join("").includes("GET"), { what: "GET to be drawn" });
+  assert.match(drawn.join("").replace(ESCAPE, ""), / key/, "the hint is drawn while typing");
+  drawn.length = 0;
+  editor.close();
+  assert.deepEqual(await reading, { kind: "eof" });
+  // Drawn once more without the hint, then a new line.
+  assert.equal(drawn.join("").replace(ESCAPE, ""), "\r> GET\r\r\n");
+  assert.deepEqual(rawModes, [true, false]);
 });

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { kvArgs, Terminal, type TerminalOptions, terminalTest } from "../helpers/tmux.ts";
 
 /** A prompt with nothing typed after it (the screen's lines lose their trailing spaces). */
@@ -309,6 +310,44 @@ terminalTest(
       await term.type("GET a");
       await term.press("Enter");
       await term.waitFor(/^NOT FOUND: a$/m);
+    });
+  },
+);
+
+terminalTest(
+  "SIGTERM ends the REPL quietly: the line typed stays, the terminal leaves raw mode, exit 143",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await startBroker(cluster, { env });
+      assert.equal(await term.isRaw(), true, "the REPL reads keys in raw mode");
+      // A command's name typed: the dim hint of its arguments follows it.
+      await term.typeShown("GET", /^kv> GET key$/m);
+      await term.signal("SIGTERM");
+      assert.equal(await term.exitCode(), 143);
+      // Killed by the signal, the shell would print `Terminated` after the prompt.
+      assert.match(await term.screen(), /^kv> GET\n\[exit 143\]$/m);
+      assert.equal(await term.isRaw(), false, "the terminal is restored");
+    });
+  },
+);
+
+terminalTest(
+  "SIGTERM while a command waits on a hung server ends the REPL at once, with exit 143",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await startBroker(cluster, { env }, ["--timeout-ms", "600000"]);
+      cluster.servers[0].signal("SIGSTOP");
+      await term.typeShown("GET a", /^kv> GET a$/m);
+      await term.press("Enter");
+      // Enter has ended the line (the cursor is back at the left): the GET is running.
+      await waitFor(async () => await term.cursorColumn() === 0, { what: "the GET to start" });
+      await term.signal("SIGTERM");
+      assert.equal(await term.exitCode(), 143);
+      cluster.servers[0].signal("SIGCONT");
+      assert.match(await term.screen(), /^kv> GET a\n\[exit 143\]$/m);
+      assert.equal(await term.isRaw(), false, "the terminal is restored");
     });
   },
 );

@@ -80,10 +80,13 @@ export class Terminal {
   readonly #socket: string;
   /** Where tmux copies everything the program writes to the terminal (see {@link waitFor}). */
   readonly #outputCopy: string;
+  /** Where the shell writes the program's process id (see {@link signal}). */
+  readonly #pidFile: string;
 
-  private constructor(socket: string, outputCopy: string) {
+  private constructor(socket: string, outputCopy: string, pidFile: string) {
     this.#socket = socket;
     this.#outputCopy = outputCopy;
+    this.#pidFile = pidFile;
   }
 
   /**
@@ -94,9 +97,15 @@ export class Terminal {
     const socket = `kv-test-${crypto.randomUUID()}`;
     const env = Object.entries({ NO_COLOR: "1", ...options.env })
       .map(([name, value]) => `${name}=${quote(value)}`).join(" ");
-    const run = `env ${env} ${command.map(quote).join(" ")} ${options.pipeTo ?? ""}`;
+    const terminal = new Terminal(
+      socket,
+      await Deno.makeTempFile({ prefix: "kv-pane-" }),
+      await Deno.makeTempFile({ prefix: "kv-pid-" }),
+    );
+    // The subshell writes its own id, then becomes the program (exec, and env execs too).
+    const program = `exec env ${env} ${command.map(quote).join(" ")}`;
+    const run = `(echo $BASHPID > ${quote(terminal.#pidFile)}; ${program}) ${options.pipeTo ?? ""}`;
     const script = `${run}; echo "[exit \${PIPESTATUS[0]}]"; exec sleep 3600`;
-    const terminal = new Terminal(socket, await Deno.makeTempFile({ prefix: "kv-pane-" }));
     await terminal.#tmux(
       "-f",
       "/dev/null",
@@ -203,6 +212,35 @@ export class Terminal {
     return match!;
   }
 
+  /** Sends `signal` to the program (not to the shell around it), as `kill` from elsewhere. */
+  async signal(signal: Deno.Signal): Promise<void> {
+    // The file is empty until the shell has written it.
+    let pid = 0;
+    await waitFor(async () => (pid = Number(await Deno.readTextFile(this.#pidFile))) > 0, {
+      what: "the program's process id",
+    });
+    Deno.kill(pid, signal);
+  }
+
+  /** The cursor's column, 0 at the left: after Enter a REPL leaves it at 0 while a command runs. */
+  async cursorColumn(): Promise<number> {
+    return Number(await this.#tmux("display-message", "-p", "#{cursor_x}"));
+  }
+
+  /** Whether the terminal is in raw mode (no line editing, `-icanon`), as `stty` reads it. */
+  async isRaw(): Promise<boolean> {
+    const tty = (await this.#tmux("display-message", "-p", "#{pane_tty}")).trim();
+    const child = new Deno.Command("stty", {
+      args: ["-F", tty, "-a"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const output = await outputWithin(child, { what: "stty -a" });
+    if (!output.success) throw new Error(`stty failed: ${new TextDecoder().decode(output.stderr)}`);
+    return /(^|\s)-icanon(\s|$)/.test(new TextDecoder().decode(output.stdout));
+  }
+
   /** Waits for the program to end and returns its exit code. */
   async exitCode(timeoutMs = DEFAULT_DEADLINE_MS): Promise<number> {
     const match = await this.waitFor(/^\[exit (\d+)\]$/m, timeoutMs);
@@ -214,5 +252,6 @@ export class Terminal {
     // kill-server fails only when the server has already gone, which is the aim.
     await this.#tmux("kill-server").catch(() => {});
     await Deno.remove(this.#outputCopy);
+    await Deno.remove(this.#pidFile);
   }
 }
