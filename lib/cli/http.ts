@@ -39,6 +39,11 @@ import { hostPort } from "../base/host_port.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 import { listenFailure } from "./listen_error.ts";
+import {
+  ConnectionGuard,
+  DEFAULT_HEADER_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+} from "../http/connection_guard.ts";
 
 /** Where `kv http` listens unless told otherwise. */
 export const DEFAULT_LISTEN = "127.0.0.1:8080";
@@ -53,6 +58,10 @@ export const MAX_CONCURRENT_REQUESTS_LIMIT = 1 << 20;
 export const MIN_PATH_BYTES = 64;
 /** Largest `--max-path-bytes`. */
 export const MAX_PATH_BYTES_LIMIT = 1 << 20;
+/** Largest `--header-timeout-ms`: ten minutes, as `--timeout-ms`. */
+export const MAX_HEADER_TIMEOUT_MS = 600_000;
+/** Largest `--max-connections`: each costs three file descriptors. */
+export const MAX_CONNECTIONS_LIMIT = 1 << 20;
 
 const HELP = `Usage: kv http [-s serverFile] [-k replicas] [--listen HOST:PORT] [flags]
 
@@ -79,6 +88,16 @@ Flags:
       --max-concurrent-requests N
                          requests answered at once, 1..${MAX_CONCURRENT_REQUESTS_LIMIT}; more get 503
                          with Retry-After (default ${DEFAULT_MAX_CONCURRENT_REQUESTS})
+      --header-timeout-ms MS
+                         close a connection that has not sent a request's whole headers
+                         within MS of opening or of its previous answer (slow clients,
+                         idle ones), 0..${MAX_HEADER_TIMEOUT_MS}; 0: no such guard (default
+                         ${DEFAULT_HEADER_TIMEOUT_MS}; on a loopback address, where only this
+                         machine's programs connect, 0 unless --max-connections is given)
+      --max-connections N
+                         connections open at once, 1..${MAX_CONNECTIONS_LIMIT}; more are closed as
+                         they arrive (default ${DEFAULT_MAX_CONNECTIONS} where the guard is on;
+                         not with --header-timeout-ms 0)
       --tokens-file FILE require 'Authorization: Bearer <token>' with a token listed in
                          FILE (one a line, at least 16 characters) on every request
                          but the console's files and /healthz; default none
@@ -127,6 +146,7 @@ async function runHttp(args: string[]): Promise<number> {
     fallback: DEFAULT_TIMEOUT_MS,
   });
   const limits = httpLimits(values);
+  const connections = connectionLimits(values, isLoopback(listen.hostname));
   const tokens = await readTokens(values["tokens-file"]);
   const tls = await tlsFiles(values["tls-cert"], values["tls-key"]);
   const logger = new Logger({ name: "kv http" });
@@ -146,7 +166,7 @@ async function runHttp(args: string[]): Promise<number> {
       loopbackHostsOnly: tokens === undefined && isLoopback(listen.hostname),
       log: (line) => logger.error(line),
     });
-    const server = serve(api, { ...listen, ...tls });
+    const server = serve(api, { ...listen, ...tls }, connections);
     const scheme = tls === undefined ? "http" : "https";
     return await untilStopped(server, logger, `${scheme}://`, `/ (k=${brokerOf(kv).k})`);
   } finally {
@@ -164,6 +184,8 @@ function parseHttpFlags(args: string[]) {
     "max-body-bytes": { type: "string" },
     "max-path-bytes": { type: "string" },
     "max-concurrent-requests": { type: "string" },
+    "header-timeout-ms": { type: "string" },
+    "max-connections": { type: "string" },
     "tokens-file": { type: "string" },
     insecure: { type: "boolean" },
     "tls-cert": { type: "string" },
@@ -194,6 +216,36 @@ function httpLimits(values: ReturnType<typeof parseHttpFlags>["values"]) {
   };
 }
 
+/**
+ * The connection deadline and bound the flags set: `headerTimeoutMs` 0 serves with
+ * `Deno.serve` alone, which has neither (and then `--max-connections` cannot apply). By
+ * default the guard is off on `loopback`, where only this machine's programs connect: it
+ * relays every byte, which costs about as much CPU as `Deno.serve` itself (README).
+ */
+function connectionLimits(
+  values: ReturnType<typeof parseHttpFlags>["values"],
+  loopback: boolean,
+): { headerTimeoutMs: number; maxConnections: number } {
+  const guarded = !loopback || values["max-connections"] !== undefined;
+  const headerTimeoutMs = intFlag("http", "--header-timeout-ms", values["header-timeout-ms"], {
+    min: 0,
+    max: MAX_HEADER_TIMEOUT_MS,
+    fallback: guarded ? DEFAULT_HEADER_TIMEOUT_MS : 0,
+  });
+  if (headerTimeoutMs === 0 && values["max-connections"] !== undefined) {
+    throw new UserError(
+      "kv http: --max-connections needs the connection guard, which --header-timeout-ms 0 " +
+        "turns off; give one or the other",
+    );
+  }
+  const maxConnections = intFlag("http", "--max-connections", values["max-connections"], {
+    min: 1,
+    max: MAX_CONNECTIONS_LIMIT,
+    fallback: DEFAULT_MAX_CONNECTIONS,
+  });
+  return { headerTimeoutMs, maxConnections };
+}
+
 /** The bearer tokens of `--tokens-file`, if given; a mistake in the file is the user's. */
 async function readTokens(path: string | undefined): Promise<BearerTokens | undefined> {
   if (path === undefined) return undefined;
@@ -207,7 +259,7 @@ async function readTokens(path: string | undefined): Promise<BearerTokens | unde
  * until SIGINT or SIGTERM, then shuts it down; the exit code, 0.
  */
 async function untilStopped(
-  server: Deno.HttpServer,
+  server: { readonly addr: Deno.Addr; shutdown(): Promise<void> },
   logger: Logger,
   before: string,
   after: string,
@@ -268,13 +320,21 @@ async function openKv(
   }
 }
 
+/**
+ * Serves `api` on `listen`, behind a {@link ConnectionGuard} unless `headerTimeoutMs` is 0
+ * (`Deno.serve` has no deadline on a request's headers of its own).
+ */
 function serve(
   api: HttpApi,
   listen: { hostname: string; port: number; cert?: string; key?: string },
-): Deno.HttpServer {
+  limits: { headerTimeoutMs: number; maxConnections: number },
+): { readonly addr: Deno.Addr; shutdown(): Promise<void> } {
   const where = hostPort(listen.hostname, listen.port);
+  const handler = (request: Request) => api.handle(request);
   try {
-    return Deno.serve({ ...listen, onListen: () => {} }, (request) => api.handle(request));
+    return limits.headerTimeoutMs === 0
+      ? Deno.serve({ ...listen, onListen: () => {} }, handler)
+      : ConnectionGuard.serve({ ...listen, ...limits }, handler);
   } catch (error) {
     throw listenFailure("kv http", where, { port: "--listen port", address: "--listen" }, error);
   }

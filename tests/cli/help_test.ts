@@ -25,6 +25,8 @@ const RANGED_FLAGS: readonly (readonly [string, string, readonly string[]])[] = 
   ["http", "--max-body-bytes", []],
   ["http", "--max-path-bytes", []],
   ["http", "--max-concurrent-requests", []],
+  ["http", "--header-timeout-ms", []],
+  ["http", "--max-connections", []],
   ["bench", "--ops", ["-s", "serverFile.txt"]],
   ["bench", "--duration", ["-s", "serverFile.txt"]],
   ["bench", "--warmup", ["-s", "serverFile.txt"]],

@@ -73,6 +73,11 @@ export class HttpProcess {
     return new HttpProcess(child, url, stderr);
   }
 
+  /** Its process id, for measurements that read its CPU counters. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
   /** What it printed on stderr so far. */
   get stderr(): readonly string[] {
     return this.#stderr;

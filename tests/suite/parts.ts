@@ -97,6 +97,7 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/cli/bounded_files_test.ts": 8,
   "tests/broker/race_test.ts": 8,
   "tests/broker/pipeline_test.ts": 7,
+  "tests/http/connection_guard_test.ts": 6,
   "tests/base/line_reader_test.ts": 5,
   "tests/protocol/messages_test.ts": 5,
   "tests/helpers/netns_test.ts": 5,
