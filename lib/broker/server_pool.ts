@@ -305,7 +305,8 @@ export interface CredentialsRefusal {
    * AUTH_REQUIRED). `"auth-failed"`: the server's auth file lacks the client's secret
    * (AUTH_FAILED). The others are TLS's refusals ({@link TlsRefusal}): `"ca"`, a
    * certificate no CA this client was given signed; `"certificate"`, one refused for
-   * itself (expired, or not for the name used); `"not-tls"`, a server without TLS.
+   * itself (expired, or not for the name used); `"not-tls"`, a server without TLS;
+   * `"tls-needed"`, a TLS server this client reached without TLS.
    */
   readonly kind: "auth-required" | "auth-failed" | TlsRefusal["kind"];
   /** The refusal in the server's or TLS's words ("AUTH_FAILED: …", "invalid peer certificate: UnknownIssuer"). */
@@ -322,6 +323,7 @@ const REFUSAL_ADVICE: Readonly<Record<CredentialsRefusal["kind"], string>> = {
     "(kv server --tls-cert)",
   "not-tls": "connect to it without TLS, or give the server a certificate (kv server " +
     "--tls-cert)",
+  "tls-needed": "give the client the CA certificate that signed its certificate",
 };
 
 /** What each kind of refusal says happened, after the server's id. */
@@ -331,6 +333,7 @@ const REFUSAL_WHAT: Readonly<Record<CredentialsRefusal["kind"], string>> = {
   "ca": "has a TLS certificate no CA this client was given signed",
   "certificate": "has a TLS certificate this client cannot accept",
   "not-tls": "does not speak TLS",
+  "tls-needed": "speaks TLS",
 };
 
 /**

@@ -138,6 +138,12 @@ export function credentialsRefusedError(
     : undefined;
   if (refused === undefined) return undefined;
   const { server, refusal } = refused;
+  if (refusal.kind === "tls-needed") {
+    return new UserError(
+      `kv ${command}: ${server} speaks TLS (${refusal.reason}); give --tls-ca the CA ` +
+        "certificate that signed the servers' certificates",
+    );
+  }
   if (refusal.kind === "ca") {
     return new UserError(
       `kv ${command}: ${server} has a TLS certificate the CA in ${values["tls-ca"]} did not ` +

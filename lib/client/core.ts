@@ -175,7 +175,7 @@ export class KvCore {
         const { kind } = error.refusal;
         const option = kind === "certificate"
           ? ""
-          : kind === "ca" || kind === "not-tls"
+          : kind === "ca" || kind === "not-tls" || kind === "tls-needed"
           ? " (connect's tlsCa)"
           : " (connect's authFile)";
         throw new KvInputError(`${error.message}${option}`, { cause: error });

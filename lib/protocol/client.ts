@@ -37,7 +37,7 @@ import type { Value } from "../record/value.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { ByteSlab } from "../base/byte_slab.ts";
 import { AUTH_HMAC_SHA256, type AuthKeys } from "./auth.ts";
-import type { Credentials } from "./credentials.ts";
+import { type Credentials, TLS_ALERT_ANSWER } from "./credentials.ts";
 import {
   AUTH_NONE,
   CONNECTION_REQUEST_ID,
@@ -441,9 +441,10 @@ export class ServerClient {
     } catch (error) {
       client.close();
       // A TLS server hangs up on the plain bytes of a HELLO: say what is likely wrong. One
-      // that never answers is hung or slow, not TLS (which would have hung up).
+      // that never answers is hung or slow, not TLS (which would have hung up); one whose
+      // TLS alert came first is surely TLS, as its error says.
       const hint = error instanceof ConnectionError && !(error instanceof RequestTimeoutError) &&
-          credentials.tlsCaCerts === undefined
+          credentials.tlsCaCerts === undefined && !error.message.includes(TLS_ALERT_ANSWER)
         ? " before answering HELLO (a TLS server? connect with --tls-ca)"
         : "";
       throw new ConnectionError(`cannot connect to ${where}: ${osReason(error)}${hint}`, {
@@ -1140,7 +1141,8 @@ export class ServerClient {
         // Answers arrived: the requests held meanwhile go out (see #mayWrite).
         if (this.#outgoing.length > 0) this.#startFlush();
       }
-      this.#fail(new ConnectionError(`server ${this.#where()} closed the connection`));
+      const tls = isTlsAlert(reader.buffered) ? ` (${TLS_ALERT_ANSWER})` : "";
+      this.#fail(new ConnectionError(`server ${this.#where()} closed the connection${tls}`));
     } catch (error) {
       const reason = error instanceof DecodeError
         ? `protocol error: ${error.message}`
@@ -1385,6 +1387,23 @@ function checkRefusals(refusals: PutManyRefusal[], itemCount: number): PutManyRe
     previous = index;
   }
   return refusals;
+}
+
+/** A TLS record's type for an alert, and its version's major byte (3 for TLS 1.0 to 1.3). */
+const TLS_ALERT_RECORD = 0x15;
+const TLS_MAJOR_VERSION = 0x03;
+/** A TLS record header's bytes (type, version, length) and an alert's body (level, code). */
+const TLS_RECORD_HEADER_BYTES = 5;
+const TLS_ALERT_BODY_BYTES = 2;
+
+/**
+ * Whether `bytes`, what a server sent before hanging up without a whole frame, start with
+ * a TLS alert record: what a TLS server answers a plain HELLO with. No answer to HELLO
+ * starts so: its first four bytes would be a length of over 336 MiB.
+ */
+function isTlsAlert(bytes: Uint8Array): boolean {
+  return bytes.length >= TLS_RECORD_HEADER_BYTES && bytes[0] === TLS_ALERT_RECORD &&
+    bytes[1] === TLS_MAJOR_VERSION && ((bytes[3] << 8) | bytes[4]) === TLS_ALERT_BODY_BYTES;
 }
 
 /**

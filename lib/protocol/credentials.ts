@@ -117,7 +117,8 @@ export async function readPemFile(path: string, kind: string): Promise<string> {
  * the servers' CA, or the certificate is not the cluster's). `"certificate"`: the
  * certificate is refused for itself — expired, not yet valid, or not for the name the
  * client used. `"not-tls"`: the server answered the handshake with bytes that are no TLS
- * (a server run without a certificate).
+ * (a server run without a certificate). `"tls-needed"`: the other way round, a client
+ * without TLS got a TLS alert in answer to its HELLO ({@link TLS_ALERT_ANSWER}).
  *
  * @example
  * ```ts
@@ -125,16 +126,23 @@ export async function readPemFile(path: string, kind: string): Promise<string> {
  * ```
  */
 export interface TlsRefusal {
-  readonly kind: "ca" | "certificate" | "not-tls";
+  readonly kind: "ca" | "certificate" | "not-tls" | "tls-needed";
   /** TLS's own words (rustls's, as Deno reports them). */
   readonly reason: string;
 }
+
+/**
+ * What a plain-TCP client's connection error says when the server answered its HELLO with
+ * a TLS alert record (lib/protocol/client.ts): the server speaks TLS.
+ */
+export const TLS_ALERT_ANSWER = "it answered a plain HELLO with a TLS alert";
 
 /** TLS's words for each {@link TlsRefusal}, first match wins; the match is the reason. */
 const TLS_REFUSALS: readonly (readonly [RegExp, TlsRefusal["kind"]])[] = [
   [/invalid peer certificate: UnknownIssuer/, "ca"],
   [/invalid peer certificate: [^\n]*/, "certificate"],
   [/received corrupt message[^\n]*/, "not-tls"],
+  [new RegExp(TLS_ALERT_ANSWER), "tls-needed"],
 ];
 
 /**

@@ -132,6 +132,14 @@ export class FrameReader {
     return this.#end - this.#start;
   }
 
+  /**
+   * The {@link FrameReader.bufferedBytes} themselves: a view into the buffer, valid until
+   * the next {@link FrameReader.space}. For telling what a peer that hung up mid-frame sent.
+   */
+  get buffered(): Uint8Array {
+    return this.#buffer.subarray(this.#start, this.#end);
+  }
+
   /** The buffer's capacity, for tests and memory accounting. */
   get capacity(): number {
     return this.#buffer.length;

@@ -409,7 +409,7 @@ Deno.test("a server refusing the credentials others accept is reported as refusi
 
 Deno.test({
   name: HAS_OPENSSL
-    ? "a tlsCa that signed no server's certificate is a KvInputError naming tlsCa, as are an expired certificate and a server without TLS; one server's certificate of another CA is reported as such"
+    ? "a tlsCa that signed no server's certificate is a KvInputError naming tlsCa, as are an expired certificate, a server without TLS and a TLS server reached without tlsCa; one server's certificate of another CA is reported as such"
     : "library TLS tests (ignored: openssl is not installed; .ci/run installs it)",
   ignore: !HAS_OPENSSL,
   fn: async () => {
@@ -439,6 +439,15 @@ Deno.test({
         /^127\.0\.0\.1:\d+ has a TLS certificate this client cannot accept \(invalid peer certificate: Expired\); the server is running: give it a valid certificate for the name the server file gives it \(kv server --tls-cert\)$/,
         /^127\.0\.0\.1:\d+ does not speak TLS \(received corrupt message of type InvalidContentType\); the server is running: connect to it without TLS, or give the server a certificate \(kv server --tls-cert\) \(connect's tlsCa\)$/,
       ];
+      // The other way round: a client without tlsCa reaching a TLS server.
+      await assert.rejects(() => connect(first), (error) => {
+        assert.ok(error instanceof KvInputError, `${error}`);
+        assert.match(
+          error.message,
+          /^127\.0\.0\.1:\d+ speaks TLS \(it answered a plain HELLO with a TLS alert\); the server is running: give the client the CA certificate that signed its certificate \(connect's tlsCa\)$/,
+        );
+        return true;
+      });
       for (const [index, refusal] of refusals.entries()) {
         const alone = { servers: [others.servers[index].address], timeoutMs: BROKER_TIMEOUT_MS };
         await assert.rejects(() => connect({ ...alone, tlsCa: certs.caPem }), (error) => {
