@@ -359,3 +359,28 @@ Deno.test("credentialsRefused names a server that refused the credentials, only 
     unreachable.close();
   }
 });
+
+Deno.test("closing a ServerPool with a request in flight settles it without logging its server down", async () => {
+  const held = Promise.withResolvers<void>();
+  const fake = scriptedServer(() => (held.resolve(), "silent"));
+  const logged: string[] = [];
+  const pool = new ServerPool([fake.server], {
+    timeoutMs: 10_000,
+    log: (line) => logged.push(line),
+  });
+  try {
+    await pool.start();
+    const outcomes = noOutcomes();
+    const pending = sendOnce(pool, 0, read, outcomes);
+    await withDeadline(held.promise, { what: "the server to hold the request" });
+    pool.close();
+    const outcome = await pending;
+    assert.ok(!outcome.ok, JSON.stringify(outcome));
+    assertOutcomes(outcomes, 1);
+    // The client closed the connection: the server did not go down.
+    assert.deepEqual(logged.filter((line) => line.includes("is down")), []);
+  } finally {
+    pool.close();
+    await fake.stop();
+  }
+});
