@@ -282,8 +282,8 @@ export interface KvServerStatus {
   /**
    * Set (when down) if it is running but refused this client's credentials (`authFile`),
    * or had a certificate no `tlsCa` CA signed, or an expired one (or one for another
-   * name), or spoke no TLS to a `tlsCa` client: fix the credentials or the certificate;
-   * restarting the server as it is will not help.
+   * name), or spoke no TLS to a `tlsCa` client, or TLS to a client without `tlsCa`: fix
+   * the credentials or the certificate; restarting the server as it is will not help.
    */
   refused?: true;
   /**
@@ -291,6 +291,11 @@ export interface KvServerStatus {
    * a new or emptied data dir), until repair marks it repaired.
    */
   repaired?: boolean;
+  /**
+   * When up: the cluster's k as this server records it, 0 when it records none (see
+   * README, "The cluster's k"): during a k conflict, which servers record which.
+   */
+  k?: number;
   /** Partitions whose hinted copies, written elsewhere while it was down, wait to move to it. */
   hints: number;
 }

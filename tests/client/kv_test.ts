@@ -69,10 +69,11 @@ Deno.test("get, query, put, delete and servers against real servers", async () =
   const servers = await kv.servers();
   assert.deepEqual(servers.map((server) => server.up), [true, true, true]);
   // A fresh cluster is marked repaired by its first broker, and no write missed a server.
-  assert.deepEqual(servers.map((server) => [server.repaired, server.hints]), [
-    [true, 0],
-    [true, 0],
-    [true, 0],
+  // ...and records the k it was given on every server.
+  assert.deepEqual(servers.map((server) => [server.repaired, server.hints, server.k]), [
+    [true, 0, 2],
+    [true, 0, 2],
+    [true, 0, 2],
   ]);
   assert.deepEqual(servers.map((server) => server.server), cluster.servers.map((s) => s.id));
 });
