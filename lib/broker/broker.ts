@@ -77,7 +77,14 @@ import { type DeleteResult, type EncodedRead, ErrorCode, type PutResult } from "
 import { HybridClock } from "./clock.ts";
 import { partitionOf } from "../record/partition.ts";
 import { HintSet } from "./hints.ts";
-import { agreeOnK, ClusterKConflictError, DEFAULT_K, recordedKs, recordK } from "./cluster_k.ts";
+import {
+  agreeOnK,
+  ClusterKConflictError,
+  DEFAULT_K,
+  defaultKNotice,
+  recordedKs,
+  recordK,
+} from "./cluster_k.ts";
 import { markEmptyClusterRepaired } from "./empty_cluster.ts";
 import type { PartitionSet } from "./partition_set.ts";
 import { conclusiveCount, frontLength, PreferenceWalk, readIsConclusive } from "./quorum.ts";
@@ -280,6 +287,7 @@ export class Broker {
   readonly #onRepairNeeded: (request: RepairRequest) => void;
   readonly #log: (message: string) => void;
   readonly #readOnly: boolean;
+  #notice: string | undefined;
   /** Lines already logged about servers recording another k: each is logged once. */
   readonly #kConflicts = new Set<string>();
   /** The read repairs in flight, by key: at most MAX_READ_REPAIRS_IN_FLIGHT. */
@@ -334,6 +342,7 @@ export class Broker {
     });
     await pool.start();
     let k: number;
+    let fixedDefault = false;
     try {
       const refused = pool.credentialsRefused();
       if (refused !== undefined) throw refused;
@@ -347,11 +356,27 @@ export class Broker {
         return Math.min(options.k ?? DEFAULT_K, pool.servers.length);
       });
       if (fixesK) await markEmptyClusterRepaired(pool);
+      // agreeOnK fixes no k over a list reaching one server twice, which callers refuse.
+      fixedDefault = fixesK && options.k === undefined && pool.twins().length === 0;
     } catch (error) {
       pool.close();
       throw error;
     }
-    return new Broker(pool, { ...options, k });
+    const broker = new Broker(pool, { ...options, k });
+    if (fixedDefault) {
+      broker.#notice = defaultKNotice(pool.servers.length);
+      broker.#log(broker.#notice);
+    }
+    return broker;
+  }
+
+  /**
+   * What opening the broker has to tell its user, once (a one-shot command prints it; the
+   * log got it): set when it fixed {@link DEFAULT_K} on servers that recorded no k
+   * (lib/broker/cluster_k.ts, `defaultKNotice`), else undefined.
+   */
+  get notice(): string | undefined {
+    return this.#notice;
   }
 
   /** Which servers writes go to. */

@@ -15,7 +15,9 @@
  *   restored to the reachable servers recording none;
  * - they record different ks: refused, `kv repair -k N` settles one;
  * - none records one and every listed server is reachable (a new cluster): the requested
- *   k, else {@link DEFAULT_K}, is fixed on all of them;
+ *   k, else {@link DEFAULT_K}, is fixed on all of them. A cluster whose every server lost
+ *   its data (memory-only servers restarted) looks the same, so the default, which may
+ *   replace a forgotten k, is said ({@link defaultKNotice}; `Broker.notice`);
  * - none records one and some listed servers are unreachable: they may record a k, so
  *   {@link DEFAULT_K} would be a guess that outlives the outage (a wiped server given
  *   k = 1 while its k = 2 peers were down leaves the servers recording different ks once
@@ -50,6 +52,24 @@ import type { ServerPool } from "./server_pool.ts";
 
 /** The replication factor of a new cluster whose first broker asked for none. */
 export const DEFAULT_K = 1;
+
+/**
+ * What a client that fixed {@link DEFAULT_K} says, once, over `servers` servers: the servers
+ * of a new cluster and those of one whose every server lost its data (memory-only servers
+ * restarted) look alike — empty, recording no k — so the default may replace a k they
+ * forgot, and that must not go unsaid.
+ *
+ * @example
+ * ```ts
+ * defaultKNotice(3); // "no server records a k, so k=1 (the default) is now the cluster's, …"
+ * ```
+ */
+export function defaultKNotice(servers: number): string {
+  const where = servers === 1 ? "its one server" : `all ${servers} servers`;
+  return `no server records a k, so k=${DEFAULT_K} (the default) is now the cluster's, ` +
+    `recorded on ${where}; if they lost a cluster's data (memory-only servers ` +
+    "restarted), its k was lost with it: set it with kv repair -k N";
+}
 
 /** Unreachable servers a refusal names before summing up the rest ("and 7 more"). */
 export const MAX_NAMED_SERVERS = 3;

@@ -392,5 +392,6 @@ async function brokerFromFlags(
     broker.close();
     throw serverListedTwice(name, path, twins);
   }
+  if (broker.notice !== undefined) console.error(`kv ${name}: ${broker.notice}`);
   return broker;
 }

@@ -43,7 +43,10 @@ Deno.test("kv broker -i /dev/zero stops with one line and exit 2: no line ends i
   await withTempDir(async (dir) => {
     await using server = await startServerProcess();
     await Deno.writeTextFile(`${dir}/servers`, `127.0.0.1 ${server.port}\n`);
-    const run = await runKv(["broker", "-s", `${dir}/servers`, "-i", "/dev/zero", "--index-only"]);
+    // -k: a broker fixing the default k on a new server says so first (README, The cluster's k).
+    const run = await runKv(
+      ["broker", "-s", `${dir}/servers`, "-k", "1", "-i", "/dev/zero", "--index-only"],
+    );
     assert.deepEqual(run, {
       code: 2,
       stdout: "",

@@ -219,3 +219,27 @@ Deno.test("during a k conflict kv servers still shows every server, the k each r
   ]);
   assert.deepEqual(await recordedKs(cluster), [1, 2, 2], "kv servers took no side");
 });
+
+Deno.test("a writing client that fixes the default k says so, since a cluster whose memory-only servers all restarted looks new: -k, or a recorded k, is silent", async () => {
+  await using cluster = await KvCluster.start(2);
+  const s = ["-s", cluster.serverFile];
+  const NOTICE =
+    /^kv put: no server records a k, so k=1 \(the default\) is now the cluster's, recorded on all 2 servers; if they lost a cluster's data \(memory-only servers restarted\), its k was lost with it: set it with kv repair -k N\n$/;
+  const first = await runKv(withBrokerTimeout(["put", ...s, "-k", "2", "person1: 1"]));
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.stderr, "", "-k is the caller's statement");
+  const again = await runKv(withBrokerTimeout(["put", ...s, "person2: 2"]));
+  assert.equal(again.stderr, "", "the recorded k is no guess");
+
+  for (const server of cluster.servers) await server.restart();
+  assert.deepEqual(await recordedKs(cluster), [0, 0]);
+  const guessed = await runKv(withBrokerTimeout(["put", ...s, "person3: 3"]));
+  assert.equal(guessed.code, 0, guessed.stderr);
+  assert.match(guessed.stderr, NOTICE);
+  assert.deepEqual(await recordedKs(cluster), [1, 1]);
+
+  for (const server of cluster.servers) await server.restart();
+  const broker = await runKv(withBrokerTimeout(["broker", ...s]), { stdin: "" });
+  assert.equal(broker.code, 0, broker.stderr);
+  assert.match(broker.stderr, new RegExp(NOTICE.source.replace("kv put", "kv broker")));
+});
