@@ -17,8 +17,18 @@
  * version, as the broker's own PUT does: a load that starts after a write was
  * acknowledged wins over it. So is, under the sloppy rule, a record whose batch was
  * lost with its server's connection: the PUT walks on down the preference list. Each
- * is written again first at its own version (Broker.putEncodedAgain): a later line of
- * its key, already stored, then stands for it instead of being written over.
+ * is written again first at its own version (Broker.putEncodedAgain), so that a copy
+ * already stored is not stamped anew.
+ *
+ * The last line of a key wins, whatever is retried: a line whose key has an earlier line
+ * still in flight waits for it (as the piped path's writes of one key do,
+ * lib/broker/pipeline.ts) and is then written as the broker's PUT, stamped after
+ * everything the earlier line was stamped with. Without the wait a retry stamped afresh
+ * past another broker's newer version could be newer than the later line, and win. The
+ * waiting lines are few (a key repeated within {@link MAX_RECORDS_IN_FLIGHT} lines) and
+ * are kept by key rather than scheduled as the pipeline's commands: a record of the bulk
+ * path costs no promise or closure of its own, only its key's entry in a set while it is
+ * in flight, in a {@link HashedStringSet} (a Map cost twice its CPU per record there).
  *
  * @example
  * ```ts
@@ -54,6 +64,8 @@ import { invariant } from "../base/invariant.ts";
 import { utf8Length } from "../base/utf8.ts";
 import { encodeValue } from "../record/value_codec.ts";
 import { readVersion, type Version } from "../record/version.ts";
+import { hashKey } from "../record/partition.ts";
+import { HashedStringSet } from "../base/hashed_string_set.ts";
 
 /** Records written but not yet acknowledged by all replicas before reading pauses. */
 export const MAX_RECORDS_IN_FLIGHT = 4_096;
@@ -174,6 +186,10 @@ class IndexRun {
   #dialect: Dialect | undefined;
   #inFlight = 0;
   #waiter: { limit: number; resolve: () => void } | undefined;
+  /** Each key with a line in flight (written, or being written again). */
+  readonly #keysInFlight = new HashedStringSet(2 * MAX_RECORDS_IN_FLIGHT);
+  /** The later lines of a key in flight, oldest first, waiting for it: keys repeated. */
+  readonly #waiting = new Map<string, WaitingLine[]>();
   /** {@link IndexRun.#recordDone}, bound once per run: groups and batches call it per record. */
   readonly #onRecordDone: RecordDone = (lineNumber, key, failure) =>
     this.#recordDone(lineNumber, key, failure);
@@ -289,6 +305,17 @@ class IndexRun {
     }
     this.#dialect ??= detectDialect(new TextDecoder().decode(line.bytes.subarray(0, 64)));
     this.#inFlight++;
+    const hash = hashKey(key);
+    if (this.#keysInFlight.has(key, hash)) {
+      // An earlier line of the key is in flight: this one waits its turn (a copy: the
+      // encoding is a view of a scratch buffer the next line reuses).
+      const later = { lineNumber: line.lineNumber, encoded: this.#encoded.slice() };
+      const waiting = this.#waiting.get(key);
+      if (waiting === undefined) this.#waiting.set(key, [later]);
+      else waiting.push(later);
+      return;
+    }
+    this.#keysInFlight.add(key, hash);
     this.#batches.add(group, line.lineNumber, key, this.#encoded);
   }
 
@@ -361,8 +388,29 @@ class IndexRun {
     );
   }
 
-  /** Counts a finished record and wakes the reader when the window has room. */
+  /**
+   * A line of `key` has finished: the next line of the key waiting starts, written as the
+   * broker's PUT (stamped now, after all the finished line was stamped with), or the key
+   * has no line in flight any more.
+   */
+  #nextOfKey(key: string): void {
+    const waiting = this.#waiting.size === 0 ? undefined : this.#waiting.get(key);
+    if (waiting === undefined) {
+      this.#keysInFlight.delete(key, hashKey(key));
+      return;
+    }
+    const { lineNumber, encoded } = waiting.shift()!;
+    if (waiting.length === 0) this.#waiting.delete(key);
+    this.#broker.putEncoded(key, encoded).then(
+      (change) =>
+        this.#recordDone(lineNumber, key, change.kind === "error" ? change.error : undefined),
+      (error) => this.#recordDone(lineNumber, key, describeError(error)),
+    );
+  }
+
+  /** Counts a finished record, starts its key's next line, and wakes the reader when the window has room. */
   #recordDone(lineNumber: number, key: string, failure: string | undefined): void {
+    this.#nextOfKey(key);
     this.#inFlight--;
     if (failure === undefined) this.#indexedCount++;
     else {
@@ -377,6 +425,12 @@ class IndexRun {
       resolve();
     }
   }
+}
+
+/** A line waiting for an earlier line of its key to finish: its number and its value's encoding. */
+interface WaitingLine {
+  readonly lineNumber: number;
+  readonly encoded: Uint8Array;
 }
 
 /** What {@link abortedPromise} resolves to. */

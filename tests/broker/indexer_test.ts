@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { Broker } from "../../lib/broker/broker.ts";
 import {
   detectDialect,
@@ -296,7 +297,7 @@ Deno.test("a batch lost with its server is written again to the next servers; st
   }
 });
 
-Deno.test("a key's earlier line, written again after its batch was lost with a server, does not win over the later line stored meanwhile", async () => {
+Deno.test("a key's earlier line, written again after its batch was lost with a server, does not win over the later line", async () => {
   const { cluster, broker } = await setUp(3, 2);
   try {
     const [first, second, third] = broker.preferenceList(partitionOf("x"));
@@ -315,11 +316,11 @@ Deno.test("a key's earlier line, written again after its batch was lost with a s
         cluster.servers[second].requests.includes("PUT_MANY"),
       { what: "line 1 on the first server, its batch held at the second" },
     );
-    // The second server's connection is lost: line 2 goes to the first and third.
+    // The second server's connection is lost; line 2 comes while line 1 is in flight.
     cluster.servers[second].state = "crashed";
     lines.enqueue(new TextEncoder().encode("x : 2\n"));
-    await waitFor(() => cluster.servers[third].trie.has("x"), { what: "line 2 stored" });
-    // Line 1's batch fails now, and line 1 is written again: the later line must stand.
+    // Line 1's batch fails now, and line 1 is written again (to the first and third): line
+    // 2, which waited for it, goes there after it and must stand.
     releaseSecond();
     lines.close();
     const summary = await indexing;
@@ -331,6 +332,59 @@ Deno.test("a key's earlier line, written again after its batch was lost with a s
   } finally {
     broker.close();
   }
+});
+
+Deno.test("the last line of each key wins, in whatever order the servers' answers to the load and its retries come", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.scheduler(),
+      fc.array(fc.constantFrom("a", "b", "c"), { minLength: 1, maxLength: 8 }),
+      fc.subarray(["a", "b", "c"]),
+      fc.boolean(),
+      async (scheduler, keys, ahead, lineByLine) => {
+        const { cluster, broker } = await setUp(3, 2);
+        try {
+          // Another broker, its clock ahead, wrote these keys: their lines are refused as
+          // STALE and written again, stamped afresh after that version.
+          const later: Version = { ms: Date.now() + 60_000, counter: 0, broker: 7 };
+          for (const key of ahead) {
+            for (const server of cluster.servers) server.applyPut(key, int(-1), { version: later });
+          }
+          // Each write is applied as it comes; its answer comes when the scheduler says.
+          for (const server of cluster.servers) {
+            const apply = server.applyPut.bind(server);
+            server.applyPut = (key, value, options) => {
+              server.heldWriteAnswer = scheduler.schedule(Promise.resolve(), `${key} answered`);
+              return apply(key, value, options);
+            };
+          }
+          const lines = keys.map((key, line) => `${key} : ${line}\n`);
+          const reports: string[] = [];
+          const summary = await scheduler.waitFor(
+            indexLines(
+              broker,
+              ReadableStream.from(
+                (lineByLine ? lines : [lines.join("")]).map((text) =>
+                  new TextEncoder().encode(text)
+                ),
+              ),
+              { report: (line) => reports.push(line), progress: SILENT_PROGRESS },
+            ),
+          );
+          assert.deepEqual([summary.indexedCount, reports], [keys.length, []]);
+          for (const key of new Set(keys)) {
+            const read = await scheduler.waitFor(broker.get(key));
+            assert.deepEqual(withoutVersion(read), {
+              kind: "found",
+              value: int(keys.lastIndexOf(key)),
+            }, key);
+          }
+        } finally {
+          broker.close();
+        }
+      },
+    ),
+  );
 });
 
 Deno.test("a small frame limit splits a chunk's batch; a record over it fails alone", async () => {

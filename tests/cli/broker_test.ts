@@ -7,6 +7,8 @@ import { outputWithin, waitFor, withDeadline } from "../helpers/wait.ts";
 import { connectClient } from "../helpers/client.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { closedPorts } from "../helpers/fixtures.ts";
+import { int } from "../../lib/record/value.ts";
+import type { Version } from "../../lib/record/version.ts";
 
 /** For the brokers started through bash rather than BrokerProcess. */
 const BROKER_TIMEOUT_FLAGS = ["--timeout-ms", `${BROKER_TIMEOUT_MS}`];
@@ -155,6 +157,56 @@ Deno.test("kv broker -i - indexes standard input, then exits without reading com
   await reader.send("GET person1");
   assert.equal(await reader.readLine(), `person1 : { "age" : 22 }`);
   assert.equal((await reader.finish()).code, 0);
+});
+
+Deno.test("kv broker -i: the last line of each key wins, with lines refused as STALE written again and a server hung, then killed, mid-load", async () => {
+  const keyCount = 50;
+  const rounds = 20;
+  await using cluster = await KvCluster.start(3);
+  // Another broker, its clock a minute ahead, wrote the even keys on every server: their
+  // lines are refused as STALE and written again, stamped afresh after that version.
+  const ahead: Version = { ms: Date.now() + 60_000, counter: 0, broker: 7 };
+  for (const server of cluster.servers) {
+    const client = await connectClient(server.address);
+    try {
+      for (let key = 0; key < keyCount; key += 2) {
+        assert.equal((await client.put(`k${key}`, int(-1), { version: ahead })).kind, "stored");
+      }
+    } finally {
+      await client.close();
+    }
+  }
+  // Round r writes every key: the last round's value is the one that must stand.
+  const lines = (from: number, to: number) =>
+    Array.from({ length: (to - from) * keyCount }, (_, i) => {
+      const line = from * keyCount + i;
+      return `k${line % keyCount} : ${line}\n`;
+    }).join("");
+  await using loader = BrokerProcess.start(
+    ["-s", cluster.serverFile, "-k", "2", "-i", "-", "--timeout-ms", "60000"],
+  );
+  await loader.sendBytes(new TextEncoder().encode(lines(0, rounds / 2)));
+  const [lost] = cluster.servers;
+  const client = await connectClient(lost.address);
+  try {
+    await waitFor(async () => (await client.stats()).recordCount > 0, {
+      what: "the load under way",
+    });
+  } finally {
+    await client.close();
+  }
+  // Hung, its batches wait; killed, they are lost and written again to the other two.
+  lost.signal("SIGSTOP");
+  await loader.sendBytes(new TextEncoder().encode(lines(rounds / 2, rounds)));
+  await lost.kill();
+  const loaded = await loader.finish();
+  assert.equal(loaded.code, 0, loaded.stderr);
+  assert.match(loaded.stderr, new RegExp(`indexed ${keyCount * rounds} records \\(0 failed\\)`));
+  await using reader = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", "--json"]);
+  for (let key = 0; key < keyCount; key++) {
+    const answer = await reader.ask(`GET k${key}`);
+    assert.deepEqual(answer.value, (rounds - 1) * keyCount + key, `k${key}`);
+  }
 });
 
 // End to end: a real `kv broker` process fed a script on stdin, over real servers.
