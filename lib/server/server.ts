@@ -118,6 +118,42 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 const RETAINED_RESPONSE_BYTES = 1024 * 1024;
 
 /**
+ * A connection's batch of answers — the frames answering one read's requests and their
+ * ids — in a buffer kept from batch to batch, unless it grew past
+ * {@link RETAINED_RESPONSE_BYTES}. Synchronous, as the connection loop's own steps are: a
+ * request costs no promise more.
+ */
+class AnswerBatch {
+  /** The answers, in request order. */
+  responses = new FrameWriter();
+  /** The ids of the requests answered, for the commit's wait (Connection.batchWrites). */
+  readonly requestIds: number[] = [];
+  /** Bytes of answer buffers let go since the last read, for the connection's budget. */
+  #droppedBytes = 0;
+
+  /** Empties the batch for the next requests; returns it. */
+  begin(): AnswerBatch {
+    this.responses.reset();
+    this.requestIds.length = 0;
+    return this;
+  }
+
+  /** After the answers were written: a buffer grown past the bound is let go, and counted. */
+  written(): void {
+    if (this.responses.length <= RETAINED_RESPONSE_BYTES) return;
+    this.#droppedBytes += this.responses.length;
+    this.responses = new FrameWriter();
+  }
+
+  /** The bytes let go since the last call. */
+  takeDroppedBytes(): number {
+    const dropped = this.#droppedBytes;
+    this.#droppedBytes = 0;
+    return dropped;
+  }
+}
+
+/**
  * What a connection may hold whatever the budget: its initial read buffer and a batch
  * of small answers.
  */
@@ -608,15 +644,11 @@ export class KvServer {
     // TLS connections have no Nagle switch of their own in Deno.
     (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
     const reader = this.#requestReader(connection);
-    let responses = new FrameWriter();
-    const requestIds: number[] = [];
-    /** Bytes of answer buffers dropped since the last read (RETAINED_RESPONSE_BYTES). */
-    let droppedBytes = 0;
+    const batch = new AnswerBatch();
     while (!this.#closing && !connection.closed) {
       connection.phase = "reading";
-      const space = this.#readSpace(connection, reader, droppedBytes);
+      const space = this.#readSpace(connection, reader, batch.takeDroppedBytes());
       if (space === undefined) return;
-      droppedBytes = 0;
       let count: number | null;
       try {
         count = await conn.read(space);
@@ -630,8 +662,7 @@ export class KvServer {
       reader.filled(count);
       let framingError: DecodeError | undefined;
       while (true) {
-        responses.reset();
-        requestIds.length = 0;
+        const { responses, requestIds } = batch.begin();
         try {
           let waiting: Promise<void> | undefined;
           while ((waiting = this.#dispatchFrames(connection, reader, responses, requestIds))) {
@@ -660,10 +691,7 @@ export class KvServer {
             throw error;
           }
           if (written < answers.length) await writeAll(conn, answers.subarray(written));
-          if (responses.length > RETAINED_RESPONSE_BYTES) {
-            droppedBytes += responses.length;
-            responses = new FrameWriter();
-          }
+          batch.written();
         }
         if (connection.refused) return;
         if (framingError || requestIds.length === 0 || connection.closed) break;
