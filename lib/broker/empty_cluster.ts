@@ -14,7 +14,9 @@
  * the servers recording a k). A server list naming only new servers is also what an
  * operator checks (`kv servers`) before adding them to a cluster that holds data; marked
  * repaired then, they would answer that cluster's reads with a NOT FOUND counted as
- * trustworthy — no warning — for every key placed on them, until a repair.
+ * trustworthy — no warning — for every key placed on them, until a repair. The writing
+ * client cannot tell them apart either: servers it marks are a cluster of their own, and
+ * join another only through `kv repair` over the new list (README, The cluster's k).
  *
  * @example
  * ```ts
