@@ -334,7 +334,7 @@ function serve(
   try {
     return limits.headerTimeoutMs === 0
       ? Deno.serve({ ...listen, onListen: () => {} }, handler)
-      : ConnectionGuard.serve({ ...listen, ...limits }, handler);
+      : ConnectionGuard.serve({ ...listen, ...limits, onClosed: api.connectionClosed }, handler);
   } catch (error) {
     throw listenFailure("kv http", where, { port: "--listen port", address: "--listen" }, error);
   }

@@ -55,6 +55,7 @@ import { consoleAsset } from "./assets.ts";
 import { Metrics, type Outcome } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { BearerTokens } from "./tokens.ts";
+import type { GuardClosure } from "./connection_guard.ts";
 import { allowedMethods, PUBLIC_PATHS, type RouteMethod, ROUTES } from "./routes.ts";
 
 /** Largest request body accepted by default: one record line (1 MiB) plus room for JSON's quoting. */
@@ -223,6 +224,16 @@ export class HttpApi {
     );
     return response;
   }
+
+  /**
+   * Counts a connection the connection guard closed, for `/metrics`: its `onClosed`.
+   *
+   * @example
+   * ```ts
+   * ConnectionGuard.serve({ hostname, port, onClosed: api.connectionClosed }, handler);
+   * ```
+   */
+  readonly connectionClosed = (why: GuardClosure): void => this.#metrics.connectionClosed(why);
 
   #route(request: Request, url: URL): Route {
     const path = url.pathname;

@@ -44,6 +44,12 @@ const RELAY_BUFFER_BYTES = 64 * 1024;
  */
 const MAX_SWEEP_INTERVAL_MS = 1000;
 
+/**
+ * Why the guard closed a connection: `header_timeout`, no request within the deadline (slow
+ * headers or handshake, or idle); `over_limit`, more than `maxConnections` open.
+ */
+export type GuardClosure = "header_timeout" | "over_limit";
+
 /** Where and how {@link ConnectionGuard.serve} listens. */
 export interface GuardOptions {
   /** Address to listen on. */
@@ -58,6 +64,8 @@ export interface GuardOptions {
   headerTimeoutMs?: number;
   /** See {@link DEFAULT_MAX_CONNECTIONS}; default that. */
   maxConnections?: number;
+  /** Told of each connection the guard closes, and why; default nobody. */
+  onClosed?: (why: GuardClosure) => void;
 }
 
 /** One client's connection and its relay to the inner server. */
@@ -85,6 +93,7 @@ export class ConnectionGuard {
   readonly #inner: Deno.HttpServer<Deno.NetAddr>;
   readonly #headerTimeoutMs: number;
   readonly #maxConnections: number;
+  readonly #onClosed: (why: GuardClosure) => void;
   /** Open relays by the local port of their upstream connection, as the inner server sees it. */
   readonly #relays = new Map<number, Relay>();
   /**
@@ -104,6 +113,7 @@ export class ConnectionGuard {
     this.#listener = listener;
     this.#headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
     this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.#onClosed = options.onClosed ?? (() => {});
     invariant(this.#headerTimeoutMs > 0 && this.#maxConnections > 0, "positive limits");
     const { cert, key } = options;
     const tls = cert !== undefined && key !== undefined ? { cert, key } : {};
@@ -196,6 +206,7 @@ export class ConnectionGuard {
       }
       if (this.#connections >= this.#maxConnections) {
         client.close();
+        this.#onClosed("over_limit");
         continue;
       }
       this.#connections++;
@@ -246,6 +257,7 @@ export class ConnectionGuard {
     for (const relay of this.#relays.values()) {
       if (relay.requests === 0 && now - relay.lastProgress >= this.#headerTimeoutMs) {
         this.#close(relay);
+        this.#onClosed("header_timeout");
       }
     }
   }

@@ -11,7 +11,9 @@
  * - `kv_servers{state}`: servers up and down, as the connection pool sees them,
  *   and of those up, how many are not yet repaired (they may lack acknowledged writes);
  * - `kv_read_repairs_total`: read repairs started (replicas found disagreeing);
- * - `kv_hints_waiting`: (home server, partition) hints whose copies wait to move home.
+ * - `kv_hints_waiting`: (home server, partition) hints whose copies wait to move home;
+ * - `kv_http_connections_closed_total{reason}`: connections the connection guard closed
+ *   (`header_timeout`, `over_limit`; lib/http/connection_guard.ts).
  *
  * @example
  * ```ts
@@ -22,6 +24,11 @@
  * ```
  * @module
  */
+
+import type { GuardClosure } from "./connection_guard.ts";
+
+/** Every reason the guard closes a connection for, each printed even while 0. */
+const GUARD_CLOSURES: readonly GuardClosure[] = ["header_timeout", "over_limit"];
 
 /** Upper bounds of the latency histogram's buckets, in seconds. */
 export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
@@ -82,7 +89,21 @@ interface Histogram {
 export class Metrics {
   readonly #requests = new Map<string, number>();
   readonly #latency = new Map<string, Histogram>();
+  readonly #closures = new Map<GuardClosure, number>(GUARD_CLOSURES.map((why) => [why, 0]));
   #inFlight = 0;
+
+  /**
+   * Counts a connection the connection guard closed, and why.
+   *
+   * @example
+   * ```ts
+   * const metrics = new Metrics();
+   * metrics.connectionClosed("header_timeout");
+   * ```
+   */
+  connectionClosed(why: GuardClosure): void {
+    this.#closures.set(why, this.#closures.get(why)! + 1);
+  }
 
   /**
    * Counts a request that started; pair with {@link Metrics.observe}.
@@ -176,6 +197,11 @@ export class Metrics {
       "# HELP kv_hints_waiting Hinted partitions waiting for their home server.",
       "# TYPE kv_hints_waiting gauge",
       `kv_hints_waiting ${cluster.hintsWaiting}`,
+      "# HELP kv_http_connections_closed_total Connections the connection guard closed, by reason.",
+      "# TYPE kv_http_connections_closed_total counter",
+      ...GUARD_CLOSURES.map((why) =>
+        `kv_http_connections_closed_total{reason="${why}"} ${this.#closures.get(why)}`
+      ),
     );
     return lines.join("\n") + "\n";
   }

@@ -52,6 +52,15 @@ async function rawConnection(http: HttpProcess) {
   };
 }
 
+/** `/metrics`' count of connections the guard closed for `why`. */
+async function closedCount(http: HttpProcess, why: string): Promise<number> {
+  const text = await (await fetch(`${http.url}metrics`)).text();
+  const name = `kv_http_connections_closed_total{reason="${why}"} `;
+  const line = text.split("\n").find((candidate) => candidate.startsWith(name));
+  assert.ok(line !== undefined, text);
+  return Number(line.slice(name.length));
+}
+
 function request(path: string): Uint8Array {
   return encoder.encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
 }
@@ -88,6 +97,7 @@ Deno.test("kv http closes a connection whose request headers do not all arrive w
   await sender;
   assert.equal(slow.received, "", `closed with no answer after ${sent} bytes`);
   assert.equal(idle.received, "");
+  assert.ok(await closedCount(http, "header_timeout") >= 2);
 
   // A hung server keeps the request in the handler for --timeout-ms, past the deadline:
   // answered all the same (nothing vouches for absence: 503), then closed once idle.
@@ -135,6 +145,11 @@ Deno.test("kv http --max-connections N closes connections past N as they arrive,
     });
     return next.received.startsWith("HTTP/1.1 200");
   }, { what: "a new connection served once one of the two closed" });
+  // At least the third; the loop above may have met the bound too, while the first closed.
+  // (A scrape past the bound fails: it is tried again.)
+  await waitFor(async () => await closedCount(http, "over_limit").catch(() => 0) >= 1, {
+    what: "/metrics to count the connections closed past the bound",
+  });
   // SIGTERM ends it, the idle connection still open notwithstanding.
   assert.equal(await http.stop(), 0);
   await withDeadline(second.closed, { what: "the open connection closed at shutdown" });

@@ -53,3 +53,18 @@ Deno.test("the cluster's state: servers up, down and unrepaired, read repairs, h
   assert.equal(sample(text, "kv_read_repairs_total"), 7);
   assert.equal(sample(text, "kv_hints_waiting"), 5);
 });
+
+Deno.test("connections the guard closed are counted by reason, each reason shown from 0", () => {
+  const metrics = new Metrics();
+  metrics.started();
+  const counts = { up: 1, down: 0, unrepaired: 0, readRepairs: 0, hintsWaiting: 0 };
+  const before = metrics.text(counts);
+  assert.equal(sample(before, `kv_http_connections_closed_total{reason="header_timeout"}`), 0);
+  assert.equal(sample(before, `kv_http_connections_closed_total{reason="over_limit"}`), 0);
+  metrics.connectionClosed("header_timeout");
+  metrics.connectionClosed("header_timeout");
+  metrics.connectionClosed("over_limit");
+  const after = metrics.text(counts);
+  assert.equal(sample(after, `kv_http_connections_closed_total{reason="header_timeout"}`), 2);
+  assert.equal(sample(after, `kv_http_connections_closed_total{reason="over_limit"}`), 1);
+});
