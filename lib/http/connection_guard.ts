@@ -30,13 +30,17 @@ import { invariant } from "../base/invariant.ts";
 export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 /**
  * Connections served at once by default; more are closed as they arrive. Each costs three
- * file descriptors (the client's, and both ends of the relay on loopback).
+ * file descriptors (the client's, and both ends of the relay on loopback) and two
+ * {@link RELAY_BUFFER_BYTES} buffers: 128 MiB for 4096.
  */
 export const DEFAULT_MAX_CONNECTIONS = 4096;
 /** Pause after a failed accept (no file descriptor left): retrying at once would spin. */
 const ACCEPT_RETRY_MS = 100;
-/** Bytes relayed per read: a whole request or answer of the usual size in one. */
-const RELAY_BUFFER_BYTES = 64 * 1024;
+/**
+ * Bytes relayed per read, each way: a request or answer of the usual size in one, and small
+ * enough that the connections an attacker can open cost little memory while they wait.
+ */
+export const RELAY_BUFFER_BYTES = 16 * 1024;
 /**
  * Longest pause between two looks for connections past the deadline, in ms; a deadline
  * shorter than four of them is looked at four times a deadline. One timer for every

@@ -65,7 +65,7 @@ function request(path: string): Uint8Array {
   return encoder.encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
 }
 
-Deno.test("kv http closes a connection whose request headers do not all arrive within --header-timeout-ms, and an idle one; a request longer than that in the handler is answered", async () => {
+Deno.test("kv http closes a connection whose request headers do not all arrive within --header-timeout-ms, and an idle one; a request longer than that in the handler is answered, and a megabyte passes both ways", async () => {
   await using cluster = await KvCluster.start(1);
   await using http = await HttpProcess.start([
     "-s",
@@ -98,6 +98,16 @@ Deno.test("kv http closes a connection whose request headers do not all arrive w
   assert.equal(slow.received, "", `closed with no answer after ${sent} bytes`);
   assert.equal(idle.received, "");
   assert.ok(await closedCount(http, "header_timeout") >= 2);
+  // Bodies of many relay buffers pass whole, both ways.
+  const big = JSON.stringify("x".repeat(1_000_000));
+  const put = await fetch(`${http.url}v1/records/big`, {
+    method: "PUT",
+    body: big,
+    headers: { "Content-Type": "application/json" },
+  });
+  assert.equal(put.status, 200, await put.text());
+  const read = await (await fetch(`${http.url}v1/records/big`)).json();
+  assert.equal(JSON.stringify(read.value), big);
 
   // A hung server keeps the request in the handler for --timeout-ms, past the deadline:
   // answered all the same (nothing vouches for absence: 503), then closed once idle.
