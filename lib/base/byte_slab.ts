@@ -56,7 +56,9 @@ export class ByteSlab {
       this.#used = 0;
     }
     const at = this.#used;
-    this.bytes.set(source.subarray(start, end), at);
+    // A whole array is copied as it is: a view of all of it would be garbage made per copy.
+    const whole = start === 0 && end === source.length;
+    this.bytes.set(whole ? source : source.subarray(start, end), at);
     this.#used = at + size;
     return at;
   }
