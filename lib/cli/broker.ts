@@ -33,7 +33,7 @@ import type { Subcommand } from "./subcommand.ts";
 import { EndlessLineError } from "../base/line_reader.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import type { Credentials } from "../protocol/credentials.ts";
-import { INTERRUPTED_EXIT_CODE, USAGE_EXIT_CODE, UserError } from "./user_error.ts";
+import { SIGNAL_EXIT_CODES, USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 import { EXIT_UNAVAILABLE } from "./oneshot.ts";
 import { readStdin } from "./stdin.ts";
@@ -111,8 +111,9 @@ Exit codes: 0 success (the REPL always); 1 internal error, or records of
 dataFile not stored; 2 usage or input error: bad flags, fewer than k servers
 reachable with -i, lines of dataFile skipped, or a piped command line that is
 a mistake (no command, malformed, a PUT over the servers' limit); ${EXIT_UNAVAILABLE} a piped
-command the cluster answered with ERROR or WARNING (NOT FOUND is no failure).
-Piped commands all run, whatever those before them answered; the exit code and
+command the cluster answered with ERROR or WARNING (NOT FOUND is no failure);
+130 or 143 stopped by SIGINT or SIGTERM while indexing, 143 the REPL ended by
+SIGTERM. Piped commands all run, whatever those before them answered; the exit code and
 one line on stderr tell a script that some failed, as sqlite3's do.`;
 
 /** The `kv broker` subcommand. */
@@ -292,9 +293,8 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
 /** What `-i -` says when standard input is a terminal. */
 const TYPED_RECORDS_HINT = "reading records from the terminal, one per line; Ctrl-D ends them";
 
-/** Signals that stop indexing, and the exit code each gives (128 + its number). */
+/** Signals that stop indexing (each exits with its SIGNAL_EXIT_CODES). */
 const INDEX_STOP_SIGNALS: readonly ("SIGINT" | "SIGTERM")[] = ["SIGINT", "SIGTERM"];
-const SIGNAL_EXIT_CODES = { SIGINT: INTERRUPTED_EXIT_CODE, SIGTERM: 143 } as const;
 
 /** Indexes the `-i` data; resolves the exit code `--index-only` ends with and the data's dialect. */
 async function indexData(

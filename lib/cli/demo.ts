@@ -32,7 +32,7 @@ import { ServerProcess, ServerStartError } from "./server_process.ts";
 import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { INTERRUPTED_EXIT_CODE, UserError } from "./user_error.ts";
+import { INTERRUPTED_EXIT_CODE, SIGNAL_EXIT_CODES, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 
 /** Servers the demo starts unless `--servers` says otherwise. */
@@ -96,7 +96,7 @@ Needs permission to start processes: 'deno task demo' grants it; the compiled
 kv (deno task compile) does not, so run the demo from a checkout.
 
 Exit codes: 0 success, 1 internal error, 2 usage error, 130 interrupted while
-loading; with commands piped in, as 'kv broker' piped: 2 when a line was a
+loading, 143 or 129 stopped by SIGTERM or SIGHUP; with commands piped in, as 'kv broker' piped: 2 when a line was a
 mistake (a \\demo line too), 3 when the cluster answered one with ERROR or WARNING.`;
 
 function metaHelpLines(): string[] {
@@ -174,8 +174,14 @@ function log(message: string): void {
 /** What Tab completes after `\`. */
 const META_COMPLETIONS = ["kill", "hang", "stop", "start"].map((verb) => `\\demo ${verb} `);
 
-/** The signals that stop the demo, its servers and its directory. */
-const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+/** The signals that stop the demo, its servers and its directory, and what each is called. */
+const STOP_SIGNALS = {
+  SIGINT: "interrupted",
+  SIGTERM: "terminated (SIGTERM)",
+  SIGHUP: "hung up (SIGHUP)",
+} as const;
+
+type StopSignal = keyof typeof STOP_SIGNALS;
 
 async function runDemo(args: string[]): Promise<number> {
   const settings = parseSettings(args);
@@ -190,26 +196,31 @@ async function runDemo(args: string[]): Promise<number> {
   // Until the REPL owns the terminal (which reads Ctrl-C as a key), Ctrl-C is a SIGINT to
   // this process alone: the servers run in their own session. It stops the load, the
   // servers and the demo with one line, and nothing after it is printed.
-  let interrupted = false;
+  let stoppedBy: StopSignal | undefined;
   const stopLoad = new AbortController();
-  const stopOnSignal = () => {
-    interrupted = true;
+  const stopOnSignal = (signal: StopSignal) => {
+    if (stoppedBy !== undefined) return;
+    stoppedBy = signal;
     silenced = true;
     stopLoad.abort();
     if (Deno.stdin.isTerminal()) Deno.stdin.setRaw(false);
     // On a terminal, the line is cleared first: the load's progress bar may be on it.
     const fresh = Deno.stderr.isTerminal() ? CLEAR_LINE : "";
+    const how = STOP_SIGNALS[signal];
     cluster.shutDown().then(
-      (summary) => console.error(`${fresh}kv demo: interrupted; ${summary}`),
-      (error) => console.error(`kv demo: interrupted; could not stop every server: ${error}`),
-    ).finally(() => Deno.exit(INTERRUPTED_EXIT_CODE));
+      (summary) => console.error(`${fresh}kv demo: ${how}; ${summary}`),
+      (error) => console.error(`kv demo: ${how}; could not stop every server: ${error}`),
+    ).finally(() => Deno.exit(SIGNAL_EXIT_CODES[signal]));
   };
-  for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, stopOnSignal);
+  const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((signal) =>
+    [signal, () => stopOnSignal(signal)] as const
+  );
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
   try {
     const code = await runCluster(cluster, settings, stopLoad.signal);
     const summary = await cluster.shutDown();
     // After a signal, its handler prints the one line and exits; this is only a fallback.
-    if (interrupted) return INTERRUPTED_EXIT_CODE;
+    if (stoppedBy !== undefined) return SIGNAL_EXIT_CODES[stoppedBy];
     log(summary);
     return code;
   } catch (error) {
@@ -217,7 +228,7 @@ async function runDemo(args: string[]): Promise<number> {
     throw error;
   } finally {
     await cluster.shutDown();
-    for (const signal of STOP_SIGNALS) Deno.removeSignalListener(signal, stopOnSignal);
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   }
 }
 

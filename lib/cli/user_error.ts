@@ -17,6 +17,16 @@ export const USAGE_EXIT_CODE = 2;
 export const INTERRUPTED_EXIT_CODE = 130;
 
 /**
+ * Exit code after each signal that stops a command cleanly, as a shell reports a process the
+ * signal ended: 128 + its number. kv exits with it itself, having cleaned up.
+ */
+export const SIGNAL_EXIT_CODES = {
+  SIGHUP: 129,
+  SIGINT: INTERRUPTED_EXIT_CODE,
+  SIGTERM: 143,
+} as const;
+
+/**
  * A mistake the user can fix; its message is one line saying what, where, and what to do,
  * prefixed with the command (`kv gen: …`). The CLI's runner prints the message alone and
  * returns {@link USAGE_EXIT_CODE}; any other error is an internal one.

@@ -79,3 +79,34 @@ terminalTest(
     }
   },
 );
+
+terminalTest(
+  "SIGTERM at the demo's prompt stops the servers, says so in one line, leaves raw mode and exits 143",
+  async () => {
+    const home = await Deno.makeTempDir({ prefix: "kv-state-" });
+    try {
+      await using term = await Terminal.start(
+        kvArgs(...withBrokerTimeout(["demo", "-n", "20", "--servers", "2"])),
+        { env: { XDG_STATE_HOME: home, HOME: home }, columns: 200 },
+      );
+      const started = await term.waitFor(
+        /^kv demo: 2 servers on 127\.0\.0\.1 ports (\d+), (\d+),/m,
+      );
+      await term.waitFor(/^kv>$/m);
+      await term.typeShown("GET", /^kv> GET/m);
+      await term.signal("SIGTERM");
+      assert.equal(await term.exitCode(), 143);
+      const screen = await term.screen();
+      assert.match(
+        screen,
+        /^kv demo: terminated \(SIGTERM\); stopped 2 servers and removed \S+\n\[exit 143\]$/m,
+      );
+      assert.equal(await term.isRaw(), false, "the terminal is restored");
+      for (const port of [Number(started[1]), Number(started[2])]) {
+        assert.equal(await isListening(port), false, `port ${port} closed`);
+      }
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+);
