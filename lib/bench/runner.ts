@@ -141,6 +141,8 @@ export interface BenchOptions {
   tlsCa?: string;
   /** Progress: called with operations done (or ms elapsed, with `durationMs`); default nothing. */
   progress?: { update(done: number): void; finish(): void };
+  /** The load's progress: called with records handed to the load so far; default nothing. */
+  loadProgress?: { update(done: number): void; finish(): void };
   /** The warm-up's progress: called with warm-up operations done; default nothing. */
   warmupProgress?: { update(done: number): void; finish(): void };
   /** Receives a line about a record that could not be loaded; default stderr. */
@@ -281,22 +283,30 @@ class OperationStats {
   }
 }
 
-/** The record lines to load, in `kv gen`'s dialect, as a byte stream. */
+/**
+ * The record lines to load, in `kv gen`'s dialect, as a byte stream; `made` is told how
+ * many records it has made so far (read as the load takes them).
+ */
 function recordStream(
   records: number,
   size: number | undefined,
   seed: number,
+  made: (done: number) => void = () => {},
 ): ReadableStream<Uint8Array> {
   if (size === undefined) {
     const chunks = generateChunks({ keys: GEN_KEYS, recordCount: records, seed, ...GEN_SHAPE });
     return ReadableStream.from((function* () {
-      for (const chunk of chunks) yield chunk.bytes.slice();
+      for (const chunk of chunks) {
+        made(chunk.recordsDone);
+        yield chunk.bytes.slice();
+      }
     })());
   }
   const random = new Sfc32(seed);
   const encoder = new TextEncoder();
   return ReadableStream.from((function* () {
     for (let index = 0; index < records; index++) {
+      made(index + 1);
       yield encoder.encode(`"${recordKey(index)}" : { "data" : "${sizedString(size, random)}" }\n`);
     }
   })());
@@ -455,16 +465,18 @@ async function checkServersUp(client: Kv): Promise<void> {
  * and measure that.
  */
 async function loadRecords(client: Kv, records: number, options: BenchOptions): Promise<number> {
+  const progress = options.loadProgress ?? NO_PROGRESS;
   const summary = await indexLines(
     brokerOf(client),
-    recordStream(records, options.size, options.seed ?? 1),
+    recordStream(records, options.size, options.seed ?? 1, (done) => progress.update(done)),
     {
       fileName: "bench records",
       report: options.report,
+      // Drawn by records made, not the indexer's bytes: the generated stream has no size.
       progress: NO_PROGRESS,
       signal: options.signal,
     },
-  );
+  ).finally(() => progress.finish());
   if (summary.interrupted) throw new BenchInterruptedError("loading");
   invariant(summary.skippedCount === 0, "every generated record line parses");
   if (summary.failedCount > 0) {

@@ -111,8 +111,8 @@ Flags:
 ${SECURITY_HELP}
   -h, --help             show this help
 
-A progress line is drawn on stderr when it is a terminal ('kv bench: warming up'
-during the warm-up).
+A progress line is drawn on stderr when it is a terminal ('kv bench: loading'
+while the records load, 'kv bench: warming up' during the warm-up).
 Ctrl-C stops the run and reports what it measured until then, marked interrupted
 ('"interrupted": true' with --json); before the measured run (connecting, loading,
 warming up) nothing has been measured and one line says so. Another Ctrl-C, a
@@ -135,16 +135,25 @@ async function runBenchCommand(args: string[]): Promise<number> {
   const progress = options.durationMs === undefined
     ? new ProgressBar({ label: "kv bench", total: options.operations ?? DEFAULT_OPERATIONS })
     : secondsProgress(options.durationMs);
-  // The warm-up can take long too: its own line, so it is not mistaken for the measured run.
+  // The load and the warm-up can take long too: each its own line, so that neither is
+  // mistaken for the measured run.
+  const loadProgress = options.noLoad
+    ? undefined
+    : new ProgressBar({ label: "kv bench: loading", total: options.records });
   const warmupProgress = new ProgressBar({ label: "kv bench: warming up", total: options.warmup });
-  const interrupt = stopOnInterrupt([warmupProgress, progress]);
+  const interrupt = stopOnInterrupt([loadProgress, warmupProgress, progress]);
   try {
     const report = await runBench({
       ...options,
       replicas,
       progress,
+      loadProgress,
       warmupProgress,
-      report: (message) => console.error(`kv bench: ${message}`),
+      // A record that could not be loaded: its line goes above the progress, not through it.
+      report: (message) => {
+        loadProgress?.finish();
+        console.error(`kv bench: ${message}`);
+      },
       signal: interrupt.signal,
     });
     writeLine(values.json ? JSON.stringify(report) : formatReport(report));
@@ -179,13 +188,13 @@ const SLOW_STOP_HINT = "interrupted; waiting for the operations in flight (each 
   "--timeout-ms) before reporting; Ctrl-C again quits without a report";
 
 function stopOnInterrupt(
-  progressLines: readonly { finish(): void }[],
+  progressLines: readonly ({ finish(): void } | undefined)[],
 ): { signal: AbortSignal; dispose(): void } {
   const stop = new AbortController();
   let firstAtMs: number | undefined;
   let slowStop: ReturnType<typeof setTimeout> | undefined;
   const say = (message: string) => {
-    for (const line of progressLines) line.finish();
+    for (const line of progressLines) line?.finish();
     console.error(`kv bench: ${message}`);
   };
   const onInterrupt = () => {

@@ -87,3 +87,25 @@ Deno.test("runBench whose signal has already stopped it rejects before loading",
     assert.equal(error.phase, "connecting");
   });
 });
+
+Deno.test("runBench draws the load's progress by records made, up to all of them, and ends it", async () => {
+  await withServer(async (servers) => {
+    const counts: number[] = [];
+    let finished = 0;
+    for (const size of [undefined, 16]) {
+      counts.length = 0;
+      await runBench({
+        servers,
+        records: 300,
+        size,
+        operations: 10,
+        timeoutMs: TEST_CLIENT_TIMEOUT_MS,
+        loadProgress: { update: (done) => counts.push(done), finish: () => finished++ },
+      });
+      assert(counts.length > 0, `size ${size}`);
+      assert.equal(counts.at(-1), 300, `size ${size}`);
+      assert(counts.every((done, i) => i === 0 || done >= counts[i - 1]), `size ${size}`);
+    }
+    assert.equal(finished, 2);
+  });
+});
