@@ -293,8 +293,36 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
 /** What `-i -` says when standard input is a terminal. */
 const TYPED_RECORDS_HINT = "reading records from the terminal, one per line; Ctrl-D ends them";
 
-/** Signals that stop indexing (each exits with its SIGNAL_EXIT_CODES). */
-const INDEX_STOP_SIGNALS: readonly ("SIGINT" | "SIGTERM")[] = ["SIGINT", "SIGTERM"];
+/** Signals that stop indexing, or the REPL, cleanly (each exits with its SIGNAL_EXIT_CODES). */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+/**
+ * Watches for {@link STOP_SIGNALS} until `dispose`: the first aborts `signal`, and
+ * `stoppedBy` names it.
+ */
+function watchStopSignals(): {
+  signal: AbortSignal;
+  stoppedBy(): (typeof STOP_SIGNALS)[number] | undefined;
+  dispose(): void;
+} {
+  const stop = new AbortController();
+  let stoppedBy: (typeof STOP_SIGNALS)[number] | undefined;
+  const handlers = STOP_SIGNALS.map((signal) => {
+    const handler = () => {
+      stoppedBy ??= signal;
+      stop.abort();
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  return {
+    signal: stop.signal,
+    stoppedBy: () => stoppedBy,
+    dispose: () => {
+      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    },
+  };
+}
 
 /** Indexes the `-i` data; resolves the exit code `--index-only` ends with and the data's dialect. */
 async function indexData(
@@ -306,14 +334,7 @@ async function indexData(
   const { duplicateKeys } = settings;
   // SIGINT or SIGTERM while indexing: stop reading, wait a little for the writes in
   // flight, print the summary, and exit as a shell reports the signal.
-  const stop = new AbortController();
-  let stoppedBy: "SIGINT" | "SIGTERM" | undefined;
-  const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
-    stoppedBy ??= signal;
-    stop.abort();
-  };
-  const handlers = INDEX_STOP_SIGNALS.map((signal) => [signal, onSignal(signal)] as const);
-  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  const stop = watchStopSignals();
   let summary;
   try {
     // Each skipped line is a mistake of the user's: one line led by `kv broker:`.
@@ -328,9 +349,10 @@ async function indexData(
     const name = inputName(dataPath);
     throw new UserError(`kv broker: ${name}: ${error.message}`);
   } finally {
-    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    stop.dispose();
   }
   log(formatIndexSummary(summary));
+  const stoppedBy = stop.stoppedBy();
   if (stoppedBy !== undefined) {
     return { exitCode: SIGNAL_EXIT_CODES[stoppedBy], dialect: undefined, stopped: true };
   }
@@ -360,12 +382,11 @@ async function serveCommands(
   const color = !settings.json && Deno.stdout.isTerminal() && !Deno.noColor;
   const terminal = replTerminal(settings.json);
   if (Deno.stdin.isTerminal() && terminal !== undefined) {
-    // SIGTERM ends the REPL as Ctrl-D does, the terminal restored and the line ended, then
-    // exits 143 itself: killed by the signal, the shell would print `Terminated` after the
-    // prompt left on the screen.
-    const terminated = new AbortController();
-    const onTerm = () => terminated.abort();
-    Deno.addSignalListener("SIGTERM", onTerm);
+    // SIGTERM (or a SIGINT sent by kill: Ctrl-C is a key in raw mode) ends the REPL as
+    // Ctrl-D does, the terminal restored and the line ended, then exits 143 (130) itself:
+    // killed by the signal, kv would leave the terminal raw, and the shell would print
+    // `Terminated` after the prompt left on the screen.
+    const stop = watchStopSignals();
     try {
       await runInteractive(broker, {
         ...options,
@@ -373,12 +394,13 @@ async function serveCommands(
         terminal,
         logSink,
         history: await openHistory(log),
-        signal: terminated.signal,
+        signal: stop.signal,
       });
     } finally {
-      Deno.removeSignalListener("SIGTERM", onTerm);
+      stop.dispose();
     }
-    return terminated.signal.aborted ? SIGNAL_EXIT_CODES.SIGTERM : 0;
+    const stoppedBy = stop.stoppedBy();
+    return stoppedBy === undefined ? 0 : SIGNAL_EXIT_CODES[stoppedBy];
   }
   // Batches of a window's lines: each line's objects are made as the pipeline takes it.
   const lines = readRawLineBatches(readStdin("broker"), { maxBatchLines: PIPELINE_WINDOW });

@@ -351,3 +351,18 @@ terminalTest(
     });
   },
 );
+
+terminalTest(
+  "a SIGINT sent by kill (Ctrl-C is a key in raw mode) ends the REPL as SIGTERM does, with exit 130",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await startBroker(cluster, { env });
+      await term.typeShown("GET a", /^kv> GET a$/m);
+      await term.signal("SIGINT");
+      assert.equal(await term.exitCode(), 130);
+      assert.match(await term.screen(), /^kv> GET a\n\[exit 130\]$/m);
+      assert.equal(await term.isRaw(), false, "the terminal is restored");
+    });
+  },
+);
