@@ -107,13 +107,13 @@ and PUT go to the next servers of the list (--writes sloppy); beyond that the
 broker keeps serving, marks answers it cannot guarantee with a warning, and
 refuses writes, changing nothing.
 
-Exit codes: 0 success (the REPL always); 1 internal error, or records of
-dataFile not stored; 2 usage or input error: bad flags, fewer than k servers
-reachable with -i, lines of dataFile skipped, or a piped command line that is
-a mistake (no command, malformed, a PUT over the servers' limit); ${EXIT_UNAVAILABLE} a piped
+Exit codes: 0 success (the REPL, unless a signal ends it); 1 internal error, or
+records of dataFile not stored; 2 usage or input error: bad flags, fewer than k
+servers reachable with -i, lines of dataFile skipped, or a piped command line
+that is a mistake (no command, malformed, a PUT over the servers' limit); ${EXIT_UNAVAILABLE} a piped
 command the cluster answered with ERROR or WARNING (NOT FOUND is no failure);
-130 or 143 stopped by SIGINT or SIGTERM while indexing, 143 the REPL ended by
-SIGTERM. Piped commands all run, whatever those before them answered; the exit code and
+130 or 143 stopped by SIGINT or SIGTERM (while indexing, or the REPL by kill).
+Piped commands all run, whatever those before them answered; the exit code and
 one line on stderr tell a script that some failed, as sqlite3's do.`;
 
 /** The `kv broker` subcommand. */

@@ -96,8 +96,9 @@ Needs permission to start processes: 'deno task demo' grants it; the compiled
 kv (deno task compile) does not, so run the demo from a checkout.
 
 Exit codes: 0 success, 1 internal error, 2 usage error, 130 interrupted while
-loading, 143 or 129 stopped by SIGTERM or SIGHUP; with commands piped in, as 'kv broker' piped: 2 when a line was a
-mistake (a \\demo line too), 3 when the cluster answered one with ERROR or WARNING.`;
+loading, 143 or 129 stopped by SIGTERM or SIGHUP; with commands piped in, as
+'kv broker' piped: 2 when a line was a mistake (a \\demo line too), 3 when the
+cluster answered one with ERROR or WARNING.`;
 
 function metaHelpLines(): string[] {
   return [
