@@ -74,7 +74,13 @@ const NODE_STATE_TYPES: ReadonlySet<number> = new Set([
   MessageType.SET_K,
   MessageType.MARK_REPAIRED,
 ]);
-import { compareVersions, formatVersion, readVersion, type Version } from "../record/version.ts";
+import {
+  compareVersions,
+  formatVersion,
+  readVersion,
+  readVersionMs,
+  type Version,
+} from "../record/version.ts";
 
 /** PUT_MANY item options, made once rather than per item: every write applies only when newer. */
 const OVERWRITE = { overwrite: true, ifNewer: true } as const;
@@ -169,6 +175,19 @@ const RELEASE_COLLECT_BYTES = 1024 * 1024;
 
 /** At shutdown, answers a client has not read after this long are dropped with it. */
 export const SHUTDOWN_WRITE_GRACE_MS = 1_000;
+
+/**
+ * How far ahead of this server's clock a stored write's version may be before the server
+ * logs it, in ms: a day — far past any skew between machines kept by NTP (milliseconds) or
+ * left without it (about a second a day), and so a sign of a writer's wrong clock. The
+ * server stores it all the same: refusing would make a key that holds such a version
+ * unwritable wherever a replica lost it, and repair copies carry versions as they are
+ * (README, Versions).
+ */
+export const FAR_VERSION_AHEAD_MS = 24 * 60 * 60 * 1000;
+
+/** Least time between two far-version log lines, in ms; those between are counted. */
+const FAR_VERSION_LOG_INTERVAL_MS = 60_000;
 
 /** Failed HELLOs are logged at most once per peer address per this long. */
 const AUTH_FAILURE_LOG_INTERVAL_MS = 1_000;
@@ -278,6 +297,8 @@ export class KvServer {
   #releasedBytes = 0;
   /** Per peer address: when its last failure was logged, and how many since went unlogged. */
   readonly #failuresLogged = new Map<string, { at: number; unlogged: number }>();
+  /** When a far-ahead version was last logged, and how many were stored since. */
+  readonly #farVersions = { loggedAt: -Infinity, unlogged: 0 };
   readonly #connectionLoops = new Set<Promise<void>>();
   readonly #farewells = new Set<Promise<void>>();
   #acceptLoop: Promise<void> | undefined;
@@ -872,6 +893,7 @@ export class KvServer {
   #putMany(request: Extract<Request, { type: "putMany" }>, responses: FrameWriter): void {
     const { body, items } = request;
     const refusals: PutManyRefusal[] = [];
+    const now = Date.now();
     for (let index = 0; index < items.itemCount; index++) {
       const keyStart = items.keyStart(index);
       const keyEnd = items.keyEnd(index);
@@ -887,6 +909,12 @@ export class KvServer {
           items.valueEnd(index),
           options,
         );
+        if (stored && !items.repair(index)) {
+          const ms = readVersionMs(body, versionAt);
+          if (ms > now + FAR_VERSION_AHEAD_MS) {
+            this.#noteFarVersion(ms, now, readItemKey(body, keyStart, keyEnd));
+          }
+        }
         if (!stored) {
           const key = readItemKey(body, keyStart, keyEnd);
           const held = this.#staleAgainst(key, readVersion(body, versionAt));
@@ -1046,6 +1074,30 @@ export class KvServer {
     this.#logger.warn(`refused ${connection.peer}: ${reason}${unlogged}`);
   }
 
+  /**
+   * Logs a write stored at a version `ms` more than {@link FAR_VERSION_AHEAD_MS} ahead of
+   * `now` (this server's clock), at most once per {@link FAR_VERSION_LOG_INTERVAL_MS};
+   * repair copies are never passed here: they carry the versions others made.
+   */
+  #noteFarVersion(ms: number, now: number, key: string): void {
+    if (ms <= now + FAR_VERSION_AHEAD_MS) return;
+    const far = this.#farVersions;
+    if (now - far.loggedAt < FAR_VERSION_LOG_INTERVAL_MS) {
+      far.unlogged++;
+      return;
+    }
+    const days = Math.round((ms - now) / 86_400_000);
+    const since = far.unlogged > 0 ? ` (and ${far.unlogged} more since the last report)` : "";
+    far.loggedAt = now;
+    far.unlogged = 0;
+    this.#logger.warn(
+      `stored '${key}' at a version ${days === 1 ? "1 day" : `${days} days`} ahead of this ` +
+        `server's clock${since}: a ` +
+        "writer's clock is wrong, or the key held a version that far ahead already " +
+        "(a later write is stamped after it)",
+    );
+  }
+
   /** The version `key` holds when it is newer than or equal to `version`: why a write was refused. */
   #staleAgainst(key: string, version: Version): Version | undefined {
     const held = this.#store.versionOf(key);
@@ -1073,7 +1125,10 @@ export class KvServer {
       case "put": {
         const { key, version } = request;
         const options = { overwrite: request.overwrite, version, ifNewer: true };
-        if (store.putEncoded(key, request.encodedValue, options)) return responses.ok(id);
+        if (store.putEncoded(key, request.encodedValue, options)) {
+          if (!request.repair) this.#noteFarVersion(version.ms, Date.now(), key);
+          return responses.ok(id);
+        }
         const held = this.#staleAgainst(key, version);
         if (held === undefined) return responses.error(id, ErrorCode.EXISTS, `key '${key}' exists`);
         // A repair copy older than what is held is acknowledged and ignored.
@@ -1094,6 +1149,7 @@ export class KvServer {
         if (request.purge) return this.#purge(request, responses);
         const existed = store.has(key);
         if (store.delete(key, { version, ifNewer: true })) {
+          if (!request.repair) this.#noteFarVersion(version.ms, Date.now(), key);
           return existed ? responses.ok(id) : responses.notFound(id);
         }
         const held = store.versionOf(key);

@@ -27,6 +27,8 @@ import {
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { MAX_PUT_MANY_ITEMS, PutManyItems } from "../../lib/protocol/put_many.ts";
 import { Store } from "../../lib/server/store.ts";
+import { FAR_VERSION_AHEAD_MS } from "../../lib/server/server.ts";
+import type { Version } from "../../lib/record/version.ts";
 import { int, object, str, type Value, valueEquals } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { Logger } from "../../lib/base/logger.ts";
@@ -644,4 +646,51 @@ Deno.test("close finishes the batch in flight, then closes connections and the s
   assert.equal(storeClosed, true);
   assert.equal(server.connectionCount, 0);
   await assert.rejects(ServerClient.connect(address, { connectTimeoutMs: 500 }));
+});
+
+Deno.test("a write stored at a version more than FAR_VERSION_AHEAD_MS ahead of the server's clock is logged (PUT, DELETE, PUT_MANY), never refused; repair copies are not logged", async () => {
+  const twoDays = 2 * 24 * 60 * 60 * 1000;
+  assert(twoDays > FAR_VERSION_AHEAD_MS);
+  let farMs = Date.now() + twoDays;
+  const far = (): Version => ({ ms: farMs++, counter: 0, broker: 7 });
+  const writes: Record<
+    string,
+    (client: ServerClient, key: string, repair: boolean) => Promise<void>
+  > = {
+    PUT: async (client, key, repair) => {
+      assert.equal((await client.put(key, int(1), { version: far(), repair })).kind, "stored");
+    },
+    DELETE: async (client, key, repair) => {
+      await client.delete(key, { version: far(), repair });
+    },
+    PUT_MANY: async (client, key, repair) => {
+      const items = new PutManyItems();
+      items.add(key, encodeValue(int(1)), far(), { repair });
+      assert.deepEqual(await client.putMany(items), []);
+    },
+  };
+  for (const [kind, write] of Object.entries(writes)) {
+    const logged: string[] = [];
+    const { address, store, stop } = await startServer({
+      logger: new Logger({ level: "warn", write: (line) => logged.push(line) }),
+    });
+    const client = await connectClient(address);
+    try {
+      // A repair copy first: were it logged, the write after it would fall in the same
+      // minute and be counted, not logged, and the one line would name "copied".
+      await write(client, "copied", true);
+      await write(client, "wrong-clock", false);
+      await write(client, "within-a-minute", false);
+      assert.equal(logged.length, 1, `${kind}: ${logged.join("\n")}`);
+      assert.match(
+        logged[0],
+        /stored 'wrong-clock' at a version 2 days ahead of this server's clock: a writer's clock is wrong/,
+        kind,
+      );
+      assert.equal(store.versionOf("wrong-clock")?.broker, 7, `${kind}: stored, not refused`);
+    } finally {
+      await client.close();
+      await stop();
+    }
+  }
 });
