@@ -13,7 +13,8 @@
  *
  * - reachable servers record one k: it is used (another requested k is refused) and
  *   restored to the reachable servers recording none;
- * - they record different ks: refused, `kv repair -k N` settles one;
+ * - they record different ks: refused, `kv repair -k N` settles one (a status check,
+ *   `kv servers`, still shows them: `Broker.open`'s `statusOnly`);
  * - none records one and every listed server is reachable (a new cluster): the requested
  *   k, else {@link DEFAULT_K}, is fixed on all of them. A cluster whose every server lost
  *   its data (memory-only servers restarted) looks the same, so the default, which may
