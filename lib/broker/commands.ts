@@ -756,19 +756,21 @@ function hexEscape(character: string): string {
 }
 
 /**
- * `key` (or a field name) written so that every command reads it back as that key: bare
- * when plainly safe, else quoted with the record grammar's escapes.
+ * `key` (or a field name) written so that every command reads it back as that key, KEYS'
+ * arguments too: as the answers write it (formatName, the bare dialect's rule), and quoted
+ * when it starts like a number, which KEYS would read as its limit.
  *
  * @example
  * ```ts
  * keyArgument("person1"); // "person1"
+ * keyArgument("café"); // "café"
  * keyArgument("a:b"); // "\"a:b\""
+ * keyArgument("7up"); // "\"7up\""
  * ```
  */
 export function keyArgument(key: string): string {
-  if (/^[A-Za-z_][A-Za-z0-9_\-]*$/.test(key)) return key;
-  const escaped = escapeControls(key.replace(/[\\"]/g, "\\$&"));
-  return `"${escaped}"`;
+  if (!/^[0-9+\-]/.test(key)) return formatName(key);
+  return `"${escapeControls(key.replace(/[\\"]/g, "\\$&"))}"`;
 }
 
 function humanLines(

@@ -136,6 +136,13 @@ Deno.test("completeLine completes command words, keys, field names, HELP topics 
       start: 12,
       candidates: [`"a b"`],
     });
+    // As the answers write them: bare where the bare dialect is (café, as GET answers it);
+    // quoted where KEYS would read a number.
+    await broker.put("café", int(4));
+    await broker.put("7up", int(5));
+    assert.deepEqual(await completeLine(broker, "GET ca"), { start: 4, candidates: ["café"] });
+    assert.equal(formatAnswer((await answerLine(broker, "GET café"))!), "café : 4");
+    assert.deepEqual(await completeLine(broker, "GET 7"), { start: 4, candidates: [`"7up"`] });
     const line = `QUERY "q:1".${(await completeLine(broker, `QUERY "q:1".`)).candidates[0]}`;
     assert.equal(formatAnswer((await answerLine(broker, line))!), '"q:1"."a b" : 1');
     assert.deepEqual(
