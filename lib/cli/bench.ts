@@ -40,7 +40,7 @@ import {
 } from "./security_flags.ts";
 import { REPEATED_SIGNAL_GRACE_MS } from "./server.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { INTERRUPTED_EXIT_CODE, UserError } from "./user_error.ts";
+import { SIGNAL_EXIT_CODES, UserError } from "./user_error.ts";
 
 /** Most records `-n` loads. */
 export const MAX_BENCH_RECORDS = 10_000_000;
@@ -113,13 +113,14 @@ ${SECURITY_HELP}
 
 A progress line is drawn on stderr when it is a terminal ('kv bench: loading'
 while the records load, 'kv bench: warming up' during the warm-up).
-Ctrl-C stops the run and reports what it measured until then, marked interrupted
-('"interrupted": true' with --json); before the measured run (connecting, loading,
-warming up) nothing has been measured and one line says so. Another Ctrl-C, a
-second or more later, quits at once without a report.
+Ctrl-C (or SIGTERM: 'timeout 60 kv bench ...') stops the run and reports what it
+measured until then, marked interrupted ('"interrupted": true' with --json);
+before the measured run (connecting, loading, warming up) nothing has been
+measured and one line says so. Another, a second or more later, quits at once
+without a report.
 Exit codes: 0 done (even with errors counted), 2 usage error, fewer than k servers
 up at the start, or records that could not be loaded; 130 stopped with Ctrl-C,
-as a shell reports it, with or without a partial report.`;
+143 by SIGTERM, as a shell reports them, with or without a partial report.`;
 
 /** The `kv bench` subcommand. */
 export const benchCommand: Subcommand = {
@@ -141,7 +142,7 @@ async function runBenchCommand(args: string[]): Promise<number> {
     ? undefined
     : new ProgressBar({ label: "kv bench: loading", total: options.records });
   const warmupProgress = new ProgressBar({ label: "kv bench: warming up", total: options.warmup });
-  const interrupt = stopOnInterrupt([loadProgress, warmupProgress, progress]);
+  const stop = stopOnSignals([loadProgress, warmupProgress, progress]);
   try {
     const report = await runBench({
       ...options,
@@ -154,66 +155,78 @@ async function runBenchCommand(args: string[]): Promise<number> {
         loadProgress?.finish();
         console.error(`kv bench: ${message}`);
       },
-      signal: interrupt.signal,
+      signal: stop.signal,
     });
-    writeLine(values.json ? JSON.stringify(report) : formatReport(report));
+    const stoppedBy = stop.stoppedBy() ?? "SIGINT";
+    writeLine(values.json ? JSON.stringify(report) : formatReport(report, STOPPED_BY[stoppedBy]));
     // A partial report is not a finished run: a script can tell them apart, as a shell
-    // tells a command stopped with Ctrl-C.
-    return report.interrupted ? INTERRUPTED_EXIT_CODE : 0;
+    // tells a command stopped by a signal.
+    return report.interrupted ? SIGNAL_EXIT_CODES[stoppedBy] : 0;
   } catch (error) {
     if (error instanceof BenchInterruptedError) {
       console.error(`kv bench: ${error.message}`);
-      return INTERRUPTED_EXIT_CODE;
+      return SIGNAL_EXIT_CODES[stop.stoppedBy() ?? "SIGINT"];
     }
     if (!(error instanceof KvError)) throw error;
     throw credentialsRefusedError("bench", error, values) ??
       new UserError(`kv bench: ${withAuthFileSource(error.message, values)}`);
   } finally {
-    interrupt.dispose();
+    stop.dispose();
   }
 }
 
-/**
- * Ctrl-C's handling. The first stops the bench, which then reports what it measured (the
- * operations in flight finish first, each within the request timeout; when that takes
- * {@link REPEATED_SIGNAL_GRACE_MS}, a line says what it waits for). Another, once
- * {@link REPEATED_SIGNAL_GRACE_MS} have passed, quits at once with the progress lines erased
- * and no report: for a server that holds the last operations up to a long --timeout-ms. A
- * repeat within the grace is the same Ctrl-C (`deno task` passes it on as well). Once one has
- * come, `dispose` leaves the listener in place: a repeat between the report and the exit
- * would otherwise end the process with the signal's default action.
- */
 /** What a stop that waits long says: a server holds the last operations (or the load's writes). */
 const SLOW_STOP_HINT = "interrupted; waiting for the operations in flight (each up to " +
   "--timeout-ms) before reporting; Ctrl-C again quits without a report";
 
-function stopOnInterrupt(
+/** The signals that stop a bench early, and how its report names each. */
+const STOPPED_BY = { SIGINT: "Ctrl-C", SIGTERM: "SIGTERM" } as const;
+
+type StopSignal = keyof typeof STOPPED_BY;
+
+/**
+ * Ctrl-C's handling, and SIGTERM's (`timeout 60 kv bench …` sends it). The first stops the
+ * bench, which then reports what it measured (the operations in flight finish first, each
+ * within the request timeout; when that takes {@link REPEATED_SIGNAL_GRACE_MS}, a line says
+ * what it waits for). Another, once {@link REPEATED_SIGNAL_GRACE_MS} have passed, quits at
+ * once with the progress lines erased and no report: for a server that holds the last
+ * operations up to a long --timeout-ms. A repeat within the grace is the same stop
+ * (`deno task` passes a Ctrl-C on as well). Once one has come, `dispose` leaves the
+ * listeners in place: a repeat between the report and the exit would otherwise end the
+ * process with the signal's default action.
+ */
+function stopOnSignals(
   progressLines: readonly ({ finish(): void } | undefined)[],
-): { signal: AbortSignal; dispose(): void } {
+): { signal: AbortSignal; stoppedBy(): StopSignal | undefined; dispose(): void } {
   const stop = new AbortController();
-  let firstAtMs: number | undefined;
+  let first: { signal: StopSignal; atMs: number } | undefined;
   let slowStop: ReturnType<typeof setTimeout> | undefined;
   const say = (message: string) => {
     for (const line of progressLines) line?.finish();
     console.error(`kv bench: ${message}`);
   };
-  const onInterrupt = () => {
-    if (firstAtMs === undefined) {
-      firstAtMs = performance.now();
-      stop.abort();
-      slowStop = setTimeout(() => say(SLOW_STOP_HINT), REPEATED_SIGNAL_GRACE_MS);
-      return;
-    }
-    if (performance.now() - firstAtMs < REPEATED_SIGNAL_GRACE_MS) return;
-    say("interrupted again; nothing is reported");
-    Deno.exit(INTERRUPTED_EXIT_CODE);
-  };
-  Deno.addSignalListener("SIGINT", onInterrupt);
+  const handlers = (Object.keys(STOPPED_BY) as StopSignal[]).map((signal) => {
+    const handler = () => {
+      if (first === undefined) {
+        first = { signal, atMs: performance.now() };
+        stop.abort();
+        slowStop = setTimeout(() => say(SLOW_STOP_HINT), REPEATED_SIGNAL_GRACE_MS);
+        return;
+      }
+      if (performance.now() - first.atMs < REPEATED_SIGNAL_GRACE_MS) return;
+      say("interrupted again; nothing is reported");
+      Deno.exit(SIGNAL_EXIT_CODES[first.signal]);
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
   return {
     signal: stop.signal,
+    stoppedBy: () => first?.signal,
     dispose: () => {
       clearTimeout(slowStop);
-      if (firstAtMs === undefined) Deno.removeSignalListener("SIGINT", onInterrupt);
+      if (first !== undefined) return;
+      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     },
   };
 }
@@ -344,8 +357,11 @@ function ms(value: number, width: number): string {
  * ```ts
  * console.log(formatReport(report));
  * ```
+ *
+ * @param stoppedBy what stopped an interrupted run, as its line names it: `Ctrl-C` (the
+ *   default) or `SIGTERM`.
  */
-export function formatReport(report: BenchReport): string {
+export function formatReport(report: BenchReport, stoppedBy = "Ctrl-C"): string {
   const loop = report.loop === "closed"
     ? "closed loop: latency from each send, so answers queued behind a slow one are not " +
       "counted late (use --rate for open-loop latency)"
@@ -365,7 +381,7 @@ export function formatReport(report: BenchReport): string {
   if (report.warmup > 0) lines.push(`${report.warmup} warm-up operations first, not counted`);
   if (report.interrupted) {
     lines.push(
-      "interrupted (Ctrl-C): the figures are of the operations run until then, not of " +
+      `interrupted (${stoppedBy}): the figures are of the operations run until then, not of ` +
         "the whole --ops or --duration",
     );
   }

@@ -271,19 +271,27 @@ Deno.test("kv bench --auth-file (or KV_AUTH_FILE) loads and measures a server th
   });
 });
 
-Deno.test("kv bench --json stopped with SIGINT mid-run prints one JSON report of what it measured, interrupted: true, and exits 130", async () => {
-  await using cluster = await KvCluster.start(1);
+/**
+ * Starts `kv bench` with `flags` on a one-server cluster (ten records, workload D's inserts
+ * at 200 a second for up to ten minutes), sends `signal` once the measured run is going,
+ * and resolves its exit.
+ */
+async function benchStoppedBy(
+  cluster: KvCluster,
+  signal: Deno.Signal,
+  flags: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(TEST_KV.command, {
     args: [
       ...TEST_KV.args,
-      ...withBrokerTimeout(["bench", "--json", "-s", cluster.serverFile, "-n", "10"]),
+      ...withBrokerTimeout(["bench", ...flags, "-s", cluster.serverFile, "-n", "10"]),
       ...["--workload", "D", "--duration", "600", "--rate", "200", "--seed", "1"],
     ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const output = outputWithin(child, { what: "kv bench to exit after SIGINT" });
+  const output = outputWithin(child, { what: `kv bench to exit after ${signal}` });
   const client = await connectClient(cluster.servers[0].address);
   try {
     // Workload D inserts person10, person11…: a record past the ten loaded means the
@@ -294,14 +302,31 @@ Deno.test("kv bench --json stopped with SIGINT mid-run prints one JSON report of
   } finally {
     await client.close();
   }
-  child.kill("SIGINT");
+  child.kill(signal);
   const { code, stdout, stderr } = await output;
-  const text = new TextDecoder().decode(stdout);
-  assert.equal(code, 130, new TextDecoder().decode(stderr));
-  assert.equal(text.trim().split("\n").length, 1, text);
-  const report: BenchReport = JSON.parse(text);
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+Deno.test("kv bench --json stopped with SIGINT mid-run prints one JSON report of what it measured, interrupted: true, and exits 130", async () => {
+  await using cluster = await KvCluster.start(1);
+  const { code, stdout, stderr } = await benchStoppedBy(cluster, "SIGINT", ["--json"]);
+  assert.equal(code, 130, stderr);
+  assert.equal(stdout.trim().split("\n").length, 1, stdout);
+  const report: BenchReport = JSON.parse(stdout);
   assert.equal(report.interrupted, true);
-  assert(report.operations > 0, text);
-  assert((report.byOperation.insert?.count ?? 0) > 0, text);
+  assert(report.operations > 0, stdout);
+  assert((report.byOperation.insert?.count ?? 0) > 0, stdout);
   assertConsistent(report);
+});
+
+Deno.test("kv bench stopped by SIGTERM (as timeout(1) sends it) reports what it measured, naming SIGTERM, and exits 143", async () => {
+  await using cluster = await KvCluster.start(1);
+  const { code, stdout, stderr } = await benchStoppedBy(cluster, "SIGTERM");
+  assert.equal(code, 143, stderr);
+  assert.match(
+    stdout,
+    /^interrupted \(SIGTERM\): the figures are of the operations run until then/m,
+  );
+  assert.match(stdout, /^[1-9]\d* operations in [\d.]+ s: /m);
 });
