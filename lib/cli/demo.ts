@@ -32,7 +32,13 @@ import { ServerProcess, ServerStartError } from "./server_process.ts";
 import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { INTERRUPTED_EXIT_CODE, SIGNAL_EXIT_CODES, UserError } from "./user_error.ts";
+import {
+  INTERRUPTED_EXIT_CODE,
+  SIGNAL_EXIT_CODES,
+  STOPPED_WORDS,
+  type StopSignal,
+  UserError,
+} from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 
 /** Servers the demo starts unless `--servers` says otherwise. */
@@ -175,14 +181,8 @@ function log(message: string): void {
 /** What Tab completes after `\`. */
 const META_COMPLETIONS = ["kill", "hang", "stop", "start"].map((verb) => `\\demo ${verb} `);
 
-/** The signals that stop the demo, its servers and its directory, and what each is called. */
-const STOP_SIGNALS = {
-  SIGINT: "interrupted",
-  SIGTERM: "terminated (SIGTERM)",
-  SIGHUP: "hung up (SIGHUP)",
-} as const;
-
-type StopSignal = keyof typeof STOP_SIGNALS;
+/** The signals that stop the demo, its servers and its directory. */
+const STOP_SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 async function runDemo(args: string[]): Promise<number> {
   const settings = parseSettings(args);
@@ -207,15 +207,13 @@ async function runDemo(args: string[]): Promise<number> {
     if (Deno.stdin.isTerminal()) Deno.stdin.setRaw(false);
     // On a terminal, the line is cleared first: the load's progress bar may be on it.
     const fresh = Deno.stderr.isTerminal() ? CLEAR_LINE : "";
-    const how = STOP_SIGNALS[signal];
+    const how = STOPPED_WORDS[signal];
     cluster.shutDown().then(
       (summary) => console.error(`${fresh}kv demo: ${how}; ${summary}`),
       (error) => console.error(`kv demo: ${how}; could not stop every server: ${error}`),
     ).finally(() => Deno.exit(SIGNAL_EXIT_CODES[signal]));
   };
-  const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((signal) =>
-    [signal, () => stopOnSignal(signal)] as const
-  );
+  const handlers = STOP_SIGNALS.map((signal) => [signal, () => stopOnSignal(signal)] as const);
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
   try {
     const code = await runCluster(cluster, settings, stopLoad.signal);

@@ -26,7 +26,7 @@ import { ProgressBar } from "../base/progress.ts";
 import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { INTERRUPTED_EXIT_CODE, UserError } from "./user_error.ts";
+import { SIGNAL_EXIT_CODES, STOPPED_WORDS, type StopSignal, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 
 /** Records written when `-n` is absent (the README's example). */
@@ -93,7 +93,7 @@ each name once, at least one key. Mistakes are reported as file:line:column.
   height   float
 
 Output: FILE is written to a temporary file beside it and renamed over FILE only
-when complete, so a failed or interrupted (Ctrl-C) run leaves FILE as it was; an
+when complete, so a failed or interrupted (Ctrl-C, SIGTERM) run leaves FILE as it was; an
 existing FILE keeps its permissions. A FILE that is not a regular file (/dev/null,
 a pipe) is written directly. No line exceeds 1 MiB (the longest line kv reads):
 in the rare record that would (only very deep, wide settings such as -d 20 -m 12),
@@ -104,7 +104,8 @@ a terminal: then a progress bar is shown while writing and one summary line
 (records, bytes, time and the seed, to repeat the run with --seed) at the end.
 Errors are one line on stderr. Standard output is used only by '-o -'.
 
-Exit codes: 0 success, 1 internal error, 2 usage or input error, 130 interrupted.
+Exit codes: 0 success, 1 internal error, 2 usage or input error, 130 interrupted
+(Ctrl-C), 143 or 129 stopped by SIGTERM or SIGHUP.
 
 Examples:
   kv gen -k keyFile.txt -n 15 -d 2 -l 15 -m 8
@@ -121,15 +122,32 @@ export const genCommand: Subcommand = {
 async function run(args: string[]): Promise<number> {
   const { options, outputPath } = await readSettings(args);
   const startMs = performance.now();
+  // Watched from before the temporary file exists until it is renamed or removed: a signal
+  // in between would leave it behind.
+  const interruption = watchForInterrupt();
+  try {
+    return await generate(options, outputPath, interruption, startMs);
+  } finally {
+    interruption.stop();
+  }
+}
+
+/** Writes the records to `outputPath` until done or a signal; resolves to the exit code. */
+async function generate(
+  options: GeneratorOptions,
+  outputPath: string,
+  interruption: Interruption,
+  startMs: number,
+): Promise<number> {
   const output = await openOutput(outputPath);
-  const written = await writeRecords(options, output, outputPath);
+  const written = await writeRecords(options, output, outputPath, interruption);
   if (written === undefined) return 0;
-  if (written.interrupted) {
+  if (written.stoppedBy !== undefined) {
     await output.abandon();
     // Standard output has what was written so far; a file is left as it was.
     const left = outputPath === "-" ? "" : `; '${outputPath}' left as it was`;
-    console.error(`kv ${COMMAND}: interrupted${left}`);
-    return INTERRUPTED_EXIT_CODE;
+    console.error(`kv ${COMMAND}: ${STOPPED_WORDS[written.stoppedBy]}${left}`);
+    return SIGNAL_EXIT_CODES[written.stoppedBy];
   }
   try {
     await output.commit();
@@ -195,7 +213,7 @@ async function readSettings(
 }
 
 /**
- * Generates the records into `output`, with a progress bar, until done or Ctrl-C.
+ * Generates the records into `output`, with a progress bar, until done or a signal (Ctrl-C, SIGTERM, SIGHUP).
  * Returns undefined when standard output was closed (a reader like `head` is done:
  * success); a failed write is a UserError, with the output abandoned.
  */
@@ -203,7 +221,8 @@ async function writeRecords(
   options: GeneratorOptions,
   output: Output,
   outputPath: string,
-): Promise<{ bytesWritten: number; interrupted: boolean } | undefined> {
+  interruption: Interruption,
+): Promise<{ bytesWritten: number; stoppedBy: StopSignal | undefined } | undefined> {
   // Records scrolling on the terminal would cut through the bar drawn on it: none then.
   const onScreen = isStdout(outputPath) && Deno.stdout.isTerminal();
   const progress = new ProgressBar({
@@ -211,7 +230,6 @@ async function writeRecords(
     total: options.recordCount,
     ...(onScreen ? { output: NO_TERMINAL } : {}),
   });
-  const interruption = watchForInterrupt();
   let bytesWritten = 0;
   // The previous chunk's write runs while the next chunk is generated; the
   // generator keeps a chunk valid until it has produced one more.
@@ -220,7 +238,7 @@ async function writeRecords(
     const workers = generatorWorkerCount(options.recordCount, navigator.hardwareConcurrency);
     for await (const chunk of generateChunksInParallel(options, { workers })) {
       await pendingWrite;
-      if (interruption.interrupted) break;
+      if (interruption.stoppedBy !== undefined) break;
       pendingWrite = output.write(chunk.bytes);
       bytesWritten += chunk.bytes.length;
       progress.update(chunk.recordsDone);
@@ -235,11 +253,9 @@ async function writeRecords(
     if (error instanceof Deno.errors.BrokenPipe && outputPath === "-") return undefined;
     const where = outputPath === "-" ? "to standard output" : `'${outputPath}'`;
     throw new UserError(`kv ${COMMAND}: cannot write ${where}: ${describeFsError(error)}`);
-  } finally {
-    interruption.stop();
   }
   progress.finish();
-  return { bytesWritten, interrupted: interruption.interrupted };
+  return { bytesWritten, stoppedBy: interruption.stoppedBy };
 }
 
 /** Reads and parses the key file, turning every failure into one UserError line. */
@@ -455,18 +471,36 @@ function closeOnce(file: Deno.FsFile): () => void {
   };
 }
 
-/** Notes Ctrl-C instead of dying, so the temporary file can be removed. */
-function watchForInterrupt(): { readonly interrupted: boolean; stop(): void } {
-  const state = { interrupted: false, stop: () => {} };
-  const onInterrupt = () => {
-    state.interrupted = true;
+/** The signal that stopped a run, once one has; `stop` stops watching. */
+interface Interruption {
+  readonly stoppedBy: StopSignal | undefined;
+  stop(): void;
+}
+
+/**
+ * Notes Ctrl-C, SIGTERM or SIGHUP instead of dying, so that the temporary file can be
+ * removed (killed by SIGTERM, a run of -o FILE left a gigabyte's `.FILE.….tmp` behind).
+ */
+function watchForInterrupt(): Interruption {
+  const state: { stoppedBy: StopSignal | undefined; stop(): void } = {
+    stoppedBy: undefined,
+    stop: () => {},
   };
-  try {
-    Deno.addSignalListener("SIGINT", onInterrupt);
-    state.stop = () => Deno.removeSignalListener("SIGINT", onInterrupt);
-  } catch {
-    // Signals are unsupported here; Ctrl-C then kills the run and may leave
-    // the temporary file behind, which is still better than a half FILE.
+  const listening: [StopSignal, () => void][] = [];
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    const handler = () => {
+      state.stoppedBy ??= signal;
+    };
+    try {
+      Deno.addSignalListener(signal, handler);
+      listening.push([signal, handler]);
+    } catch {
+      // Not a signal here (Windows has no SIGTERM): it kills the run and may leave the
+      // temporary file behind, which is still better than a half FILE.
+    }
   }
+  state.stop = () => {
+    for (const [signal, handler] of listening) Deno.removeSignalListener(signal, handler);
+  };
   return state;
 }

@@ -26,6 +26,16 @@ export const SIGNAL_EXIT_CODES = {
   SIGTERM: 143,
 } as const;
 
+/** A signal that stops a command cleanly (see {@link SIGNAL_EXIT_CODES}). */
+export type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
+
+/** How a command's last line says which signal stopped it: `kv gen: interrupted; …`. */
+export const STOPPED_WORDS: Readonly<Record<StopSignal, string>> = {
+  SIGHUP: "hung up (SIGHUP)",
+  SIGINT: "interrupted",
+  SIGTERM: "terminated (SIGTERM)",
+};
+
 /**
  * A mistake the user can fix; its message is one line saying what, where, and what to do,
  * prefixed with the command (`kv gen: …`). The CLI's runner prints the message alone and

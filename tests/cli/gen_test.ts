@@ -7,7 +7,7 @@ import { parseRecordLine } from "../../lib/record/parse.ts";
 import type { Value } from "../../lib/record/value.ts";
 import { COMPAT_KEY_FILE, withTempDir } from "../helpers/fixtures.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
-import { outputWithin } from "../helpers/wait.ts";
+import { outputWithin, waitFor } from "../helpers/wait.ts";
 import { kvArgs, Terminal, terminalTest } from "../helpers/tmux.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -206,6 +206,41 @@ tmpfsTest({
   assert.equal(await Deno.readTextFile(output), "old\n");
   assert.deepEqual(await entriesOf(mount), ["data.txt"]);
 });
+
+for (
+  const [signal, code, said] of [
+    ["SIGINT", 130, "interrupted"],
+    ["SIGTERM", 143, "terminated \\(SIGTERM\\)"],
+  ] as const
+) {
+  Deno.test(`kv gen -o FILE stopped by ${signal} leaves FILE as it was, no temporary file, and exits ${code}`, async () => {
+    await withTempDir(async (dir) => {
+      await Deno.writeTextFile(`${dir}/data.txt`, "before\n");
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          ...["run", "--allow-read", "--allow-write", MAIN, "gen", "-k", COMPAT_KEY_FILE],
+          ...["-n", "1000000000", "-o", "data.txt"],
+        ],
+        cwd: dir,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // A run that only a signal ends in time: a billion records.
+      const output = outputWithin(child, { what: `kv gen to exit after ${signal}` });
+      await waitFor(async () => (await entriesOf(dir)).some((name) => name.endsWith(".tmp")), {
+        what: "the temporary file",
+      });
+      child.kill(signal);
+      const { code: exit, stderr } = await output;
+      const text = new TextDecoder().decode(stderr);
+      assert.equal(exit, code, text);
+      assert.match(text, new RegExp(`^kv gen: ${said}; 'data\\.txt' left as it was\\n$`));
+      assert.equal(await Deno.readTextFile(`${dir}/data.txt`), "before\n");
+      assert.deepEqual(await entriesOf(dir), ["data.txt"]);
+    });
+  });
+}
 
 Deno.test("kv gen mistakes exit 2 with exactly one line on stderr and no stack trace", async () => {
   await withTempDir(async (dir) => {
