@@ -178,8 +178,11 @@ function log(message: string): void {
   if (!silenced) logSink.print(`kv demo: ${message}`);
 }
 
-/** What Tab completes after `\`. */
-const META_COMPLETIONS = ["kill", "hang", "stop", "start"].map((verb) => `\\demo ${verb} `);
+/** The verbs of `\demo VERB N`, aliases last. */
+const DEMO_VERBS: readonly string[] = ["kill", "hang", "stop", "start", "shutdown", "restart"];
+
+/** What Tab completes after `\`: the verbs but their aliases. */
+const META_COMPLETIONS = DEMO_VERBS.slice(0, 4).map((verb) => `\\demo ${verb} `);
 
 /** The signals that stop the demo, its servers and its directory. */
 const STOP_SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -433,14 +436,8 @@ class DemoCluster {
     const [word, verb, number, ...extra] = line.split(/\s+/);
     if (word !== "\\demo") throw new CommandError(word, `unknown command '${word}'; try \\demo`);
     if (verb === undefined) return this.#listing();
-    const index = Number(number) - 1;
-    const server = this.servers[index];
-    if (server === undefined || extra.length > 0 || !/^\d+$/.test(number ?? "")) {
-      throw new CommandError(
-        word,
-        `say which server, 1 to ${this.servers.length}: \\demo ${verb} 2`,
-      );
-    }
+    const server = this.#serverNamed(verb, number, extra);
+    const index = this.servers.indexOf(server);
     const name = `server ${index + 1} (${server.id})`;
     switch (verb.toLowerCase()) {
       case "kill":
@@ -465,6 +462,26 @@ class DemoCluster {
       default:
         throw new CommandError(word, `unknown demo command '${verb}'; try \\demo`);
     }
+  }
+
+  /**
+   * The server `\demo VERB NUMBER` names, checked in the order a person reads the line: the
+   * verb (`frob`: unknown), then the number (missing, not one of the servers', or followed
+   * by more); each mistake a CommandError saying what to type.
+   */
+  #serverNamed(verb: string, number: string | undefined, extra: string[]): ServerProcess {
+    const fail = (message: string) => new CommandError("\\demo", message);
+    if (!DEMO_VERBS.includes(verb.toLowerCase())) {
+      throw fail(`unknown demo command '${verb}'; try \\demo`);
+    }
+    const range = `1 to ${this.servers.length}`;
+    if (number === undefined) throw fail(`say which server, ${range}: \\demo ${verb} 2`);
+    const server = /^\d+$/.test(number) ? this.servers[Number(number) - 1] : undefined;
+    if (server === undefined) {
+      throw fail(`no server '${number}'; they are numbered ${range} (\\demo lists them)`);
+    }
+    if (extra.length > 0) throw fail(`\\demo ${verb} takes one server number: \\demo ${verb} 2`);
+    return server;
   }
 
   async #revive(index: number, name: string): Promise<string> {

@@ -44,14 +44,18 @@ Deno.test("kv demo starts its servers, survives a crash and a freeze, and cleans
     "\\demo start 2",
     "SERVERS",
     "\\demo kill 7",
+    "\\demo kill",
+    "\\demo frob",
+    "\\demo hang 1 2",
     "EXIT",
   ].join("\n");
   const run = await runKv(withBrokerTimeout(["demo", "-n", "20", "--seed", "3"]), {
     stdin: script + "\n",
   });
-  // `\demo kill 7` is a mistake: piped, the demo exits as a piped broker does.
+  // `\demo kill 7` and the three lines after it are mistakes: piped, the demo exits as a
+  // piped broker does.
   assert.equal(run.code, 2, run.stderr);
-  assert.match(run.stderr, /^kv demo: of 14 commands, 1 was a mistake /m);
+  assert.match(run.stderr, /^kv demo: of 17 commands, 4 were mistakes /m);
   const lines = run.stdout.trimEnd().split("\n");
   const banner =
     /^kv demo: 4 servers on 127\.0\.0\.1 ports (\d+), (\d+), (\d+), (\d+), 20 records with k=2; data in (\S+)$/
@@ -84,7 +88,10 @@ Deno.test("kv demo starts its servers, survives a crash and a freeze, and cleans
     UP,
     UP,
     UP,
+    "ERROR: no server '7'; they are numbered 1 to 4 (\\demo lists them)",
     "ERROR: say which server, 1 to 4: \\demo kill 2",
+    "ERROR: unknown demo command 'frob'; try \\demo",
+    "ERROR: \\demo hang takes one server number: \\demo hang 2",
   ];
   assert.equal(answers.length, expected.length, run.stdout);
   expected.forEach((pattern, index) => {
