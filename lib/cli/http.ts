@@ -157,6 +157,9 @@ async function runHttp(args: string[]): Promise<number> {
     authFile: values["auth-file"] ?? authFileFromEnv(),
     tlsCa: values["tls-ca"],
   }, values);
+  // A default k just fixed may replace one the servers forgot (lib/broker/cluster_k.ts).
+  const notice = brokerOf(kv).notice;
+  if (notice !== undefined) console.error(`kv http: ${notice}`);
   try {
     const api = new HttpApi(kv, {
       version: VERSION,

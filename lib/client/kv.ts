@@ -70,7 +70,8 @@ export interface ConnectOptions {
    * on a new cluster (every server reachable, none recording one) 1, then recorded; a
    * KvInputError while no reachable server records one and some are unreachable (they may).
    * A k other than the one the servers record is a KvInputError: changing it is
-   * `kv repair -k N`.
+   * `kv repair -k N`. Servers that all lost their data (memory-only, restarted) look new,
+   * and the default then silently replaces the k they forgot: give it for such a cluster.
    */
   replicas?: number;
   /** Connect and request timeout per server, in ms, 1 to {@link MAX_TIMEOUT_MS}; default 1000. */

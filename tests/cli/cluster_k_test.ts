@@ -6,6 +6,7 @@ import { connect, KvInputError } from "../../mod.ts";
 import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { connectClient } from "../helpers/client.ts";
 import { runKv } from "../helpers/run_kv.ts";
+import { HttpProcess } from "../helpers/http_process.ts";
 
 /** The k each server of `cluster` records (0: none). */
 async function recordedKs(
@@ -242,4 +243,9 @@ Deno.test("a writing client that fixes the default k says so, since a cluster wh
   const broker = await runKv(withBrokerTimeout(["broker", ...s]), { stdin: "" });
   assert.equal(broker.code, 0, broker.stderr);
   assert.match(broker.stderr, new RegExp(NOTICE.source.replace("kv put", "kv broker")));
+
+  for (const server of cluster.servers) await server.restart();
+  await using http = await HttpProcess.start(s);
+  const said = http.stderr.filter((line) => line.includes("no server records a k"));
+  assert.deepEqual(said, [guessed.stderr.replace("kv put", "kv http").trimEnd()]);
 });
