@@ -442,9 +442,11 @@ export class ServerClient {
       client.close();
       // A TLS server hangs up on the plain bytes of a HELLO: say what is likely wrong. One
       // that never answers is hung or slow, not TLS (which would have hung up); one whose
-      // TLS alert came first is surely TLS, as its error says.
+      // TLS alert came first is surely TLS, as its error says; one that closed with an
+      // ERROR of its own (BUSY at its connection limit) spoke kv.
       const hint = error instanceof ConnectionError && !(error instanceof RequestTimeoutError) &&
-          credentials.tlsCaCerts === undefined && !error.message.includes(TLS_ALERT_ANSWER)
+          !(error.cause instanceof ServerError) && credentials.tlsCaCerts === undefined &&
+          !error.message.includes(TLS_ALERT_ANSWER)
         ? " before answering HELLO (a TLS server? connect with --tls-ca)"
         : "";
       throw new ConnectionError(`cannot connect to ${where}: ${osReason(error)}${hint}`, {
@@ -1231,9 +1233,11 @@ export class ServerClient {
       response = decodeResponse({ type, requestId, body: bytes.subarray(start, end) });
       if (requestId === CONNECTION_REQUEST_ID && response.type === "error") {
         const name = errorCodeName(response.code);
+        // The server's own ERROR as the cause: it spoke kv (connect gives no TLS hint).
         this.#fail(
           new ConnectionError(
             `server ${this.#where()} closed the connection: ${name}: ${response.message}`,
+            { cause: new ServerError(response.code, response.message) },
           ),
         );
         return;

@@ -844,3 +844,20 @@ Deno.test("thousands of answers arriving in one read each settle their own reque
   await client.close();
   await fake.stop();
 });
+
+Deno.test("a server at its connection limit refuses with BUSY, and the connect error does not guess at TLS: the server spoke kv", async () => {
+  const { address, stop } = await startServer({ maxConnections: 1 });
+  const holder = await ServerClient.connect(address);
+  try {
+    const refused = await ServerClient.connect(address).then(
+      () => assert.fail("a second connection was accepted past the limit of 1"),
+      (error) => error,
+    );
+    assert.ok(refused instanceof ConnectionError, String(refused));
+    assert.match(refused.message, /BUSY: too many connections \(limit 1\); try again later$/);
+    assert.doesNotMatch(refused.message, /TLS/);
+  } finally {
+    await holder.close();
+    await stop();
+  }
+});
