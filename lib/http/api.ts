@@ -12,7 +12,7 @@
  * | `DELETE /v1/records/{key}`             | 200 `{key, deleted: true, version}`, or 404      |
  * | `GET /v1/keys?prefix=&limit=&after=`   | 200 `{keys, more}`                               |
  * | `GET /v1/servers`                      | 200 `{servers: […]}`                             |
- * | `GET /healthz`                         | 200, or 503 when k or more servers are down      |
+ * | `GET /healthz`                         | 200, or 503 when k or more are down or unrepaired |
  * | `GET /metrics`                         | Prometheus text                                  |
  * | `GET /v1/openapi.json`                 | the OpenAPI 3 document                           |
  * | `GET /`, `/console.js`, `/console.css` | the web console                                  |
