@@ -130,7 +130,7 @@ export class ClusterKConflictError extends ClusterKError {
  * // pool: 127.0.0.1:8001 and :8002 down, :8000 up with its data dir wiped
  * await agreeOnK(pool, undefined); // throws: "cannot tell the cluster's k: the reachable
  * // servers record none, and 2 of its 3 servers are unreachable (127.0.0.1:8001: …;
- * // 127.0.0.1:8002: …); start them, or give its k (-k, replicas) if you know it"
+ * // 127.0.0.1:8002: …); give its k (-k, replicas) if you know it, or start them"
  * ```
  */
 export class ClusterKUnknownError extends ClusterKError {
