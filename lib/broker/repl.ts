@@ -546,9 +546,11 @@ export async function runInteractive(
   });
   try {
     for (;;) {
+      // Checked before each line and after it: a line ended while the REPL was told to stop
+      // (a Tab completion was on its way) is not run.
       if (options.signal?.aborted) break;
       const input = await editor.readLine();
-      if (input.kind === "eof" || input.kind === "interrupt") break;
+      if (options.signal?.aborted || input.kind === "eof" || input.kind === "interrupt") break;
       if (input.kind === "overLong") {
         if (!printed(write, outcomeText(overLongAnswer(`over ${input.limit}`), options))) break;
         continue;
