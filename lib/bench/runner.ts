@@ -346,29 +346,21 @@ export function workloadSummary(workload: Workload): string {
  * ```
  */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
-  const workload = options.workload ?? "A";
-  const distribution = options.distribution ?? "zipfian";
-  const records = options.records ?? DEFAULT_RECORDS;
-  const clientCount = options.clients ?? 1;
-  const pipeline = options.pipeline ?? 1;
-  const seed = options.seed ?? 1;
-  const values = options.values ?? "objects";
-  const warmup = options.warmup ?? 0;
-  const operations = options.durationMs === undefined
-    ? options.operations ?? DEFAULT_OPERATIONS
-    : undefined;
-  invariant(
-    records >= 1 && clientCount >= 1 && pipeline >= 1 && warmup >= 0,
-    "bench options are checked",
-  );
+  const settings = settingsOf(options);
+  const { workload, records, pipeline, seed, warmup } = settings;
   const signal = options.signal;
   const clients: Kv[] = [];
   try {
-    await connectClients(options, clientCount, clients);
+    await connectClients(options, settings.clients, clients);
     await checkServersUp(clients[0]);
     throwIfStopped(signal, "connecting");
     const loadSeconds = options.noLoad ? null : await loadRecords(clients[0], records, options);
-    const picker = new OperationPicker({ workload, distribution, recordCount: records, seed });
+    const picker = new OperationPicker({
+      workload,
+      distribution: settings.distribution,
+      recordCount: records,
+      seed,
+    });
     // A read-only workload writes nothing: no pool to make (about 0.4 s of start-up).
     const pool = WORKLOAD_MIX[workload].mix.read === 1 ? [] : await valuePool(options.size, seed);
     const runOf = (
@@ -382,31 +374,23 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         operations: count,
         durationMs,
         rate: options.rate,
-        bytes: values === "bytes",
+        bytes: settings.values === "bytes",
         progress,
         signal,
       });
     // The warm-up draws from the same picker: the measured run goes on where it stopped.
     if (warmup > 0) await runOf(warmup, undefined, options.warmupProgress).start(clients, pipeline);
     throwIfStopped(signal, "warming up");
+    const operations = options.durationMs === undefined
+      ? options.operations ?? DEFAULT_OPERATIONS
+      : undefined;
     const run = runOf(operations, options.durationMs, options.progress);
     const cpuBefore = process.cpuUsage();
     const seconds = await run.start(clients, pipeline);
     const cpu = process.cpuUsage(cpuBefore);
     return {
-      workload,
-      summary: workloadSummary(workload),
-      distribution,
-      records,
-      recordShape: options.size === undefined ? "kv gen -d 3 -l 8 -m 6" : `${options.size} bytes`,
-      clients: clientCount,
-      pipeline,
-      values,
-      loop: options.rate === undefined ? "closed" : "open",
-      rate: options.rate ?? null,
-      seed,
+      ...settings,
       loadSeconds,
-      warmup,
       cpuSeconds: (cpu.user + cpu.system) / 1_000_000,
       interrupted: run.interrupted,
       ...tally(run, seconds),
@@ -414,6 +398,45 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   } finally {
     for (const client of clients) client.close();
   }
+}
+
+/** What a bench of `options` runs, its defaults applied: the report's first part. */
+function settingsOf(options: BenchOptions): Pick<
+  BenchReport,
+  | "workload"
+  | "summary"
+  | "distribution"
+  | "records"
+  | "recordShape"
+  | "clients"
+  | "pipeline"
+  | "values"
+  | "loop"
+  | "rate"
+  | "seed"
+  | "warmup"
+> {
+  const workload = options.workload ?? "A";
+  const settings = {
+    workload,
+    summary: workloadSummary(workload),
+    distribution: options.distribution ?? "zipfian",
+    records: options.records ?? DEFAULT_RECORDS,
+    recordShape: options.size === undefined ? "kv gen -d 3 -l 8 -m 6" : `${options.size} bytes`,
+    clients: options.clients ?? 1,
+    pipeline: options.pipeline ?? 1,
+    values: options.values ?? "objects",
+    loop: options.rate === undefined ? "closed" as const : "open" as const,
+    rate: options.rate ?? null,
+    seed: options.seed ?? 1,
+    warmup: options.warmup ?? 0,
+  };
+  invariant(
+    settings.records >= 1 && settings.clients >= 1 && settings.pipeline >= 1 &&
+      settings.warmup >= 0,
+    "bench options are checked",
+  );
+  return settings;
 }
 
 /** Throws a {@link BenchInterruptedError} for `phase` when `signal` has stopped the bench. */
