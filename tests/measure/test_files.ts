@@ -14,15 +14,20 @@
  * test` waits for the processes its tests start — a tmux server, which detaches, is not counted.
  *
  * `--tests [FILE…]` runs `deno test --no-check -A` once over FILE… (default: the parts of
- * tests/suite/, one after another, so each part's isolate is paid once as in the suite) and gives
- * every test's CPU — the `deno test` process's own and its waited-for children's, from its
- * `/proc/PID/stat` read as each test's result line arrives, so a test's share includes any
- * wait for its children to exit — and wall, heaviest first, each under the file that calls
- * `Deno.test` (from a `--junit-path` report).
+ * tests/suite/, one after another, so each part's isolate is paid once as in the suite;
+ * `--tests --each`: every test file, each in an isolate of its own) and gives every test's CPU —
+ * the `deno test` process's own and its waited-for children's, from its `/proc/PID/stat` read as
+ * each test's result line arrives, so a test's share includes any wait for its children to exit —
+ * and wall, heaviest first, each under its file: the file `deno test` says it is running, or,
+ * within a part, the file that calls `Deno.test` (from a `--junit-path` report; the terminal and
+ * full-disk tests are declared in tests/helpers/). Then each file's sums, as the lines of
+ * tests/suite/parts.ts's `SECONDS_IN_SUITE` (its wall, one test after another: run `--each` on a
+ * quiet machine to refresh them).
  *
  * `--suite` runs `deno test --parallel --no-check -A` over the parts of tests/suite/, as `deno task
- * test` does, once (`DENO_JOBS` passes through, 3 by default as in the task) and splits its CPU in
- * two by sampling the `deno test` process's own `/proc/PID/stat` until it exits: the process itself
+ * test` does, once (`DENO_JOBS` passes through, `PARTS_AT_ONCE` by default as in the task), gives
+ * when each part's first and last result came (the parts' timeline: which ended last), and
+ * splits its CPU in two by sampling the `deno test` process's own `/proc/PID/stat` until it exits: the process itself
  * (each part's isolate: setup, in-process tests, the client side of end-to-end tests) and its
  * children (the `kv` processes, tmux, openssl, ip). A measurement script, not a test: on a machine
  * shared with other work, compare CPU, not wall, between runs made close together.
@@ -167,14 +172,14 @@ async function measureSuite(): Promise<void> {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const output = new Response(child.stdout).text();
+  const output = partTimeline(child.stdout, start);
   let last = readStat(child.pid);
   const sampler = setInterval(() => last = readStat(child.pid) ?? last, SAMPLE_INTERVAL_MS);
   const status = await child.status;
   clearInterval(sampler);
   const wall = (performance.now() - start) / 1000;
   const after = childrenUsage();
-  const summary = (await output).trim().split("\n").at(-1);
+  const { summary, parts } = await output;
   const user = after.user - before.user;
   const system = after.system - before.system;
   console.log(`deno test --parallel, ${PART_COUNT} parts: ${summary} (exit ${status.code})`);
@@ -183,6 +188,11 @@ async function measureSuite(): Promise<void> {
       `(user ${user.toFixed(1)}, system ${system.toFixed(1)}), ` +
       `${after.faults - before.faults} minor page faults; load ${loadBefore} -> ${loadAverage()}`,
   );
+  for (const [part, { first, last, tests }] of [...parts].sort((a, b) => a[1].first - b[1].first)) {
+    console.log(
+      `  ${part}: ${tests} tests, results from ${first.toFixed(1)} s to ${last.toFixed(1)} s`,
+    );
+  }
   if (last === undefined) return;
   // The last sample misses at most SAMPLE_INTERVAL_MS of the end.
   const own = last.self.user + last.self.system;
@@ -193,9 +203,38 @@ async function measureSuite(): Promise<void> {
   );
 }
 
+/** When each part's first and last result came, in s from `start`, and how many; the last line. */
+async function partTimeline(
+  stdout: ReadableStream<Uint8Array>,
+  start: number,
+): Promise<
+  { summary: string; parts: Map<string, { first: number; last: number; tests: number }> }
+> {
+  const parts = new Map<string, { first: number; last: number; tests: number }>();
+  let pending = "";
+  let summary = "";
+  for await (const chunk of stdout.pipeThrough(new TextDecoderStream())) {
+    const lines = (pending + chunk).split("\n");
+    pending = lines.pop()!;
+    const now = (performance.now() - start) / 1000;
+    for (const line of lines) {
+      if (line.trim() !== "") summary = line;
+      const part = /^\.\/tests\/suite\/(part_\d+)\.ts => .* \.\.\. (ok|FAILED|ignored)/.exec(line);
+      if (part === null) continue;
+      const seen = parts.get(part[1]) ?? { first: now, last: now, tests: 0 };
+      seen.last = now;
+      seen.tests++;
+      parts.set(part[1], seen);
+    }
+  }
+  return { summary: pending.trim() === "" ? summary : pending, parts };
+}
+
 /** One test's share of a `--tests` run. */
 interface TestRun {
   readonly name: string;
+  /** The test file `deno test` said it was running, when not a part of tests/suite/. */
+  readonly module: string | undefined;
   readonly self: number;
   readonly children: number;
   readonly wall: number;
@@ -225,16 +264,20 @@ async function measureTests(files: string[]): Promise<void> {
   let last = readStat(child.pid);
   let lastAt = performance.now();
   let pending = "";
+  let module: string | undefined;
   for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
     const lines = (pending + chunk).split("\n");
     pending = lines.pop()!;
     for (const line of lines) {
+      const running = /^running \d+ tests? from \.\/(.*)$/.exec(line);
+      if (running !== null) module = running[1].startsWith("tests/suite/") ? undefined : running[1];
       const result = /^(.*) \.\.\. (ok|FAILED|ignored) \(/.exec(line);
       if (result === null) continue;
       const now = readStat(child.pid);
       if (now === undefined || last === undefined) continue;
       runs.push({
         name: result[2] === "ok" ? result[1] : `${result[1]} (${result[2]})`,
+        module,
         self: cpu(now.self) - cpu(last.self),
         children: cpu(now.children) - cpu(last.children),
         wall: (performance.now() - lastAt) / 1000,
@@ -250,7 +293,8 @@ async function measureTests(files: string[]): Promise<void> {
     const index = declared.findIndex(([declaredName]) => name.startsWith(declaredName));
     return index < 0 ? "?" : declared.splice(index, 1)[0][1];
   };
-  const named = runs.map((run) => ({ ...run, file: fileOf(run.name) }));
+  const named = runs.map((run) => ({ ...run, file: fileOf(run.name) }))
+    .map((run) => ({ ...run, file: run.module ?? run.file }));
   named.sort((a, b) => b.self + b.children - (a.self + a.children));
   console.log(
     `${"CPU s".padStart(6)} ${"self".padStart(6)} ${"child".padStart(6)} ` +
@@ -270,12 +314,30 @@ async function measureTests(files: string[]): Promise<void> {
       `(self ${total((r) => r.self)}, children ${total((r) => r.children)}), ` +
       `wall ${total((r) => r.wall)} s; load ${loadBefore} -> ${loadAverage()}`,
   );
+  printFileSums(named);
+}
+
+/** Each file's CPU and wall summed over its tests, heaviest wall first, as parts.ts lists them. */
+function printFileSums(runs: readonly (TestRun & { file: string })[]): void {
+  const sums = new Map<string, { cpu: number; wall: number; tests: number }>();
+  for (const run of runs) {
+    const sum = sums.get(run.file) ?? { cpu: 0, wall: 0, tests: 0 };
+    sum.cpu += run.self + run.children;
+    sum.wall += run.wall;
+    sum.tests++;
+    sums.set(run.file, sum);
+  }
+  console.log("\nper file: wall s (one test after another), CPU s, tests");
+  for (const [file, { cpu, wall, tests }] of [...sums].sort((a, b) => b[1].wall - a[1].wall)) {
+    console.log(`  "${file}": ${wall.toFixed(1)}, // ${cpu.toFixed(1)} CPU-s, ${tests} tests`);
+  }
 }
 
 if (import.meta.main) {
   if (Deno.args[0] === "--suite") await measureSuite();
   else if (Deno.args[0] === "--tests") {
     const parts = Array.from({ length: PART_COUNT }, (_, i) => `tests/suite/part_${i + 1}.ts`);
-    await measureTests(Deno.args.length > 1 ? Deno.args.slice(1) : parts);
+    if (Deno.args[1] === "--each") await measureTests(await allTestFiles());
+    else await measureTests(Deno.args.length > 1 ? Deno.args.slice(1) : parts);
   } else await measureFiles(Deno.args.length > 0 ? [...Deno.args] : await allTestFiles());
 }
