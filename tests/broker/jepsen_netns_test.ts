@@ -4,7 +4,8 @@
  * brokers' by a veth pair (tests/helpers/netns.ts), and the nemesis takes a server's link
  * down and up again, besides killing, hanging and wiping servers. It needs root and
  * `ip netns`; elsewhere it is ignored, with why in its name. A file of its own, so the
- * suite runs it beside the loopback runs (tests/broker/jepsen_test.ts).
+ * suite runs it beside the loopback runs (tests/broker/jepsen_test.ts and
+ * jepsen_wipe_test.ts).
  */
 import { runJepsen, SERVER_COUNT } from "../helpers/jepsen.ts";
 import { NETNS_UNAVAILABLE, NetnsCluster } from "../helpers/netns.ts";

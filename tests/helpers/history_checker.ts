@@ -1,5 +1,5 @@
 /**
- * The checker of the randomised fault test (tests/broker/jepsen_test.ts), in the Jepsen
+ * The checker of the randomised fault tests (tests/broker/jepsen_*test.ts), in the Jepsen
  * style: pure functions over a recorded history of GET, PUT and DELETE calls, each with
  * the time it started and ended, and over what every server holds once repaired.
  *

@@ -1,6 +1,7 @@
 /**
- * The machinery of the Jepsen-style tests (issue 9; tests/broker/jepsen_test.ts and
- * tests/broker/jepsen_netns_test.ts, two files so that the suite runs them in parallel):
+ * The machinery of the Jepsen-style tests (issue 9; tests/broker/jepsen_test.ts,
+ * jepsen_wipe_test.ts and jepsen_netns_test.ts, a file a run so that the suite runs them in
+ * parallel):
  * three `kv broker` processes do GET, PUT and DELETE on a few dozen keys of four
  * `kv server` processes (k = 2) while a nemesis kills servers (SIGKILL), hangs them
  * (SIGSTOP, then SIGCONT), restarts them with or without their data and, in a cluster
