@@ -179,7 +179,8 @@ async function measureSuite(): Promise<void> {
   clearInterval(sampler);
   const wall = (performance.now() - start) / 1000;
   const after = childrenUsage();
-  const { summary, parts } = await output;
+  const { summary, parts, failures } = await output;
+  if (failures.length > 0) console.log(failures.join("\n"));
   const user = after.user - before.user;
   const system = after.system - before.system;
   console.log(`deno test --parallel, ${PART_COUNT} parts: ${summary} (exit ${status.code})`);
@@ -203,14 +204,22 @@ async function measureSuite(): Promise<void> {
   );
 }
 
-/** When each part's first and last result came, in s from `start`, and how many; the last line. */
+/** What `--suite` reads from `deno test`'s report. */
+interface SuiteReport {
+  /** Its last line: `ok | N passed | …`. */
+  summary: string;
+  /** When each part's first and last result came, in s from the start, and how many. */
+  parts: Map<string, { first: number; last: number; tests: number }>;
+  /** Its ERRORS and FAILURES sections, when a test failed. */
+  failures: string[];
+}
+
 async function partTimeline(
   stdout: ReadableStream<Uint8Array>,
   start: number,
-): Promise<
-  { summary: string; parts: Map<string, { first: number; last: number; tests: number }> }
-> {
+): Promise<SuiteReport> {
   const parts = new Map<string, { first: number; last: number; tests: number }>();
+  const failures: string[] = [];
   let pending = "";
   let summary = "";
   for await (const chunk of stdout.pipeThrough(new TextDecoderStream())) {
@@ -219,6 +228,7 @@ async function partTimeline(
     const now = (performance.now() - start) / 1000;
     for (const line of lines) {
       if (line.trim() !== "") summary = line;
+      if (failures.length > 0 || line.trim() === "ERRORS") failures.push(line);
       const part = /^\.\/tests\/suite\/(part_\d+)\.ts => .* \.\.\. (ok|FAILED|ignored)/.exec(line);
       if (part === null) continue;
       const seen = parts.get(part[1]) ?? { first: now, last: now, tests: 0 };
@@ -227,7 +237,7 @@ async function partTimeline(
       parts.set(part[1], seen);
     }
   }
-  return { summary: pending.trim() === "" ? summary : pending, parts };
+  return { summary: pending.trim() === "" ? summary : pending, parts, failures };
 }
 
 /** One test's share of a `--tests` run. */
