@@ -27,10 +27,11 @@
  * `--suite` runs `deno test --parallel --no-check -A` over the parts of tests/suite/, as `deno task
  * test` does, once (`DENO_JOBS` passes through, `PARTS_AT_ONCE` by default as in the task), gives
  * when each part's first and last result came (the parts' timeline: which ended last), and
- * splits its CPU in two by sampling the `deno test` process's own `/proc/PID/stat` until it exits: the process itself
- * (each part's isolate: setup, in-process tests, the client side of end-to-end tests) and its
- * children (the `kv` processes, tmux, openssl, ip). A measurement script, not a test: on a machine
- * shared with other work, compare CPU, not wall, between runs made close together.
+ * splits its CPU in two by sampling the `deno test` process's own `/proc/PID/stat` until it
+ * exits: the process itself (each part's isolate: setup, in-process tests, the client side of
+ * end-to-end tests) and its children (the `kv` processes, tmux, openssl, ip). A measurement
+ * script, not a test: on a machine shared with other work, compare CPU, not wall, between runs
+ * made close together.
  * @module
  */
 

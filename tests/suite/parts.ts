@@ -3,21 +3,24 @@
  * (`tests/suite/part_N.ts`) that imports its share of every `*_test.ts` under tests/, so that
  * `deno test --parallel` starts one isolate a part instead of one a file.
  *
- * Why: Deno 2.9.6's test runner costs 0.5–0.7 CPU-s and 22 600 page faults for each test module
- * it runs, before the module's first test (it loads its bench module, which allocates an array of
- * 10 million elements, in every test isolate; README, Tests). 117 files paid it 117 times; the
- * parts pay it {@link PART_COUNT} times. The files stay as they are, one per lib/ module, and each
- * still runs alone (`deno test -A tests/cli/repair_test.ts`), and `deno test -A` without files
- * still runs them one by one. Within a part, tests run one after another in the order the files
- * are imported, as they already did within a file; files were already required to be
- * independent (ephemeral ports, their own temporary directories, no change to the environment,
- * the working directory or signal handlers), and each test's op and resource sanitizers still
- * check that test alone. A failure still names the test's own file and line.
+ * Why: Deno 2.9.6's test runner costs 22 600 page faults and, on this machine today, about
+ * 0.1 CPU-s for each test module it runs before the module's first test (0.5–0.7 when stop 14
+ * measured it: it loads its bench module, which allocates an array of 10 million elements, in
+ * every test isolate; README, Tests), and each isolate loads lib/ and the helpers again: 27 files
+ * of tests/record, base and trie took 15–16 CPU-s as 27 isolates, 10–11 as one. 120 files would
+ * pay it 120 times; the parts pay it {@link PART_COUNT} times. The files stay as they are, one per
+ * lib/ module, and each still runs alone (`deno test -A tests/cli/repair_test.ts`), and
+ * `deno test -A` without files still runs them one by one. Within a part, tests run one after
+ * another in the order the files are imported, as they already did within a file; files were
+ * already required to be independent (ephemeral ports, their own temporary directories, no change
+ * to the environment, the working directory or signal handlers), and each test's op and resource
+ * sanitizers still check that test alone. A failure still names the test's own file and line.
  *
  * The files are dealt to the parts heaviest first, each to the part with the least work so far
- * (longest processing time first), by the seconds its tests took in a whole run,
- * {@link SECONDS_IN_SUITE}; a file not listed counts {@link DEFAULT_SECONDS}. The figures only
- * balance the parts: a stale one makes one part end later, never skips a test.
+ * (longest processing time first), by the seconds its tests take one after another,
+ * {@link SECONDS_IN_SUITE} (the Jepsen files' grown by a longer fault phase, {@link JEPSEN_FILES});
+ * a file not listed counts {@link DEFAULT_SECONDS}. The figures only balance the parts: a stale
+ * one makes one part end later, never skips a test.
  *
  * @example
  * ```ts
@@ -27,86 +30,115 @@
  * ```
  * @module
  */
+import { DEFAULT_FAULT_PHASE_MS, faultPhaseMs } from "../helpers/jepsen.ts";
 
 /**
- * How many parts `deno task test` runs at once (`DENO_JOBS=3` in deno.json): on 2 cores a part's
- * tests wait on their `kv` processes, timeouts and fsyncs much of the time, and with two parts at
- * once the cores were busy 1.2–1.7 of 2; a third part fills the waits (README, Tests).
+ * How many parts `deno task test` runs at once (`DENO_JOBS=5` in deno.json): on 2 cores a part's
+ * tests wait on their `kv` processes, timeouts that are their subject and fsyncs much of the
+ * time; with three at once the cores were idle 29 % of the run (108.6 s of wall for 155 CPU-s on
+ * a quiet machine), and more parts at once fill those waits. Modelled on the measured tests
+ * (tests/measure/suite_schedule.ts), five at once end 8 s sooner than three, and with `.ci/run`'s
+ * Jepsen phase 7 s sooner; six no sooner than five (README, Tests).
  */
-export const PARTS_AT_ONCE = 3;
-
-/** How many parts: three rounds of {@link PARTS_AT_ONCE}, so that the last ones end together. */
-export const PART_COUNT = 9;
-
-/** A file's weight when {@link SECONDS_IN_SUITE} does not list it: most take less than 1 s. */
-export const DEFAULT_SECONDS = 1;
+export const PARTS_AT_ONCE = 5;
 
 /**
- * Seconds of wall of the files whose tests took 3 s or more in a whole `deno task test` (the
- * durations its report gives each test, summed by file; stop 17, 819 tests, the machine at a
- * load of 19 falling to 10 — the end-to-end files' figures are about twice a quiet run's, the
- * proportions alike). Within the run, not alone: that is the time a file adds to its part.
+ * How many parts: two rounds of {@link PARTS_AT_ONCE}. The model finds 9 to 25 parts alike at five
+ * at once, also with each file's time off its weight by up to 40 %; each part costs its isolate and
+ * its loading of lib/ and the helpers again, about 0.2 CPU-s.
+ */
+export const PART_COUNT = 10;
+
+/** A file's weight when {@link SECONDS_IN_SUITE} does not list it: most take 0.1–0.5 s. */
+export const DEFAULT_SECONDS = 0.2;
+
+/**
+ * Seconds of wall of the files whose tests took 1 s or more, one test after another on a quiet
+ * machine (`deno run -A tests/measure/test_files.ts --tests`, main at e951aa4: 827 tests in
+ * 216 s; `--tests --each` prints these lines), each Jepsen run under its own file and
+ * tests/broker/pipeline_test.ts's scheduler properties at their CPU once they stopped waiting on
+ * timers. Wall, not CPU: a file waiting on a timeout that is its subject holds its part as long
+ * as one computing.
  */
 export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
-  "tests/cli/bench_test.ts": 126,
-  "tests/broker/fault_test.ts": 79,
-  "tests/cli/errors_test.ts": 74,
-  "tests/cli/broker_terminal_test.ts": 72,
-  "tests/cli/security_test.ts": 68,
-  "tests/cli/broker_test.ts": 56,
-  "tests/cli/repair_test.ts": 54,
-  "tests/broker/quorum_test.ts": 52,
-  "tests/cli/cluster_k_test.ts": 44,
-  "tests/client/kv_test.ts": 40,
-  "tests/cli/oneshot_test.ts": 40,
-  "tests/server/snapshot_test.ts": 37,
-  "tests/server/store_test.ts": 36,
-  "tests/http/console_test.ts": 31,
-  "tests/trie/mod_test.ts": 30,
-  "tests/cli/run_test.ts": 28,
-  "tests/broker/commands_test.ts": 27,
-  "tests/cli/demo_test.ts": 27,
-  "tests/cli/gen_test.ts": 26,
-  "tests/broker/jepsen_test.ts": 24,
-  "tests/client/kv_reads_test.ts": 23,
-  "tests/cli/server_crash_reads_test.ts": 23,
-  "tests/server/server_read_path_test.ts": 22,
-  "tests/server/store_settled_test.ts": 20,
-  "tests/cli/disk_fault_test.ts": 20,
-  "tests/cli/bench_terminal_test.ts": 19,
-  "tests/server/partition_digests_test.ts": 18,
-  "tests/gen/parallel_test.ts": 18,
-  "tests/broker/jepsen_netns_test.ts": 17,
-  "tests/protocol/client_test.ts": 17,
-  "tests/http/api_test.ts": 16,
-  "tests/http/security_test.ts": 15,
-  "tests/record/encoded_json_test.ts": 14,
-  "tests/cli/server_memory_test.ts": 13,
-  "tests/cli/server_test.ts": 13,
-  "tests/server/server_test.ts": 11,
-  "tests/cli/demo_terminal_test.ts": 11,
-  "tests/protocol/frame_reader_test.ts": 10,
-  "tests/server/store_versions_test.ts": 10,
-  "tests/cli/disk_fault_reads_test.ts": 10,
-  "tests/broker/far_version_test.ts": 10,
-  "tests/gen/generator_test.ts": 9,
-  "tests/broker/background_repair_test.ts": 9,
-  "tests/cli/broker_piped_test.ts": 9,
-  "tests/cli/server_twice_test.ts": 9,
-  "tests/server/storage_log_test.ts": 9,
-  "tests/cli/bounded_files_test.ts": 8,
-  "tests/broker/race_test.ts": 8,
-  "tests/broker/pipeline_test.ts": 7,
-  "tests/http/connection_guard_test.ts": 6,
-  "tests/base/line_reader_test.ts": 5,
-  "tests/protocol/messages_test.ts": 5,
-  "tests/helpers/netns_test.ts": 5,
-  "tests/protocol/client_slab_test.ts": 5,
-  "tests/broker/broker_test.ts": 4,
-  "tests/server/auth_test.ts": 4,
-  "tests/server/dir_lock_test.ts": 3,
-  "tests/broker/broker_server_test.ts": 3,
+  "tests/cli/bench_test.ts": 10.7,
+  "tests/broker/fault_test.ts": 10.3,
+  "tests/broker/jepsen_netns_test.ts": 9.9,
+  "tests/protocol/client_test.ts": 9.1,
+  "tests/cli/bench_terminal_test.ts": 7.9,
+  "tests/http/console_test.ts": 7.5,
+  "tests/http/connection_guard_test.ts": 7.4,
+  "tests/broker/jepsen_wipe_test.ts": 7.3,
+  "tests/broker/jepsen_test.ts": 7.2,
+  "tests/client/kv_reads_test.ts": 7.2,
+  "tests/cli/security_test.ts": 7.0,
+  "tests/cli/broker_terminal_test.ts": 6.9,
+  "tests/cli/repair_test.ts": 6.1,
+  "tests/cli/demo_test.ts": 6.0,
+  "tests/cli/broker_test.ts": 6.0,
+  "tests/cli/server_test.ts": 5.3,
+  "tests/http/api_test.ts": 4.9,
+  "tests/trie/mod_test.ts": 4.8,
+  "tests/server/server_test.ts": 4.7,
+  "tests/server/store_test.ts": 4.3,
+  "tests/server/server_read_path_test.ts": 3.7,
+  "tests/client/kv_test.ts": 3.4,
+  "tests/record/encoded_json_test.ts": 3.4,
+  "tests/broker/quorum_test.ts": 3.2,
+  "tests/cli/cluster_k_test.ts": 3.2,
+  "tests/broker/broker_server_test.ts": 3.1,
+  "tests/server/snapshot_test.ts": 2.8,
+  "tests/cli/oneshot_test.ts": 2.4,
+  "tests/cli/errors_test.ts": 2.3,
+  "tests/cli/gen_test.ts": 2.3,
+  "tests/cli/server_memory_test.ts": 2.2,
+  "tests/cli/server_crash_reads_test.ts": 2.2,
+  "tests/server/store_settled_test.ts": 2.2,
+  "tests/server/partition_digests_test.ts": 2.1,
+  "tests/broker/server_pool_test.ts": 2.0,
+  "tests/broker/race_test.ts": 1.9,
+  "tests/cli/demo_terminal_test.ts": 1.8,
+  "tests/server/store_versions_test.ts": 1.8,
+  "tests/broker/indexer_test.ts": 1.7,
+  "tests/cli/disk_fault_test.ts": 1.7,
+  "tests/broker/commands_test.ts": 1.6,
+  "tests/broker/pipeline_test.ts": 1.5,
+  "tests/server/auth_test.ts": 1.4,
+  "tests/gen/generator_test.ts": 1.4,
+  "tests/http/security_test.ts": 1.4,
+  "tests/broker/background_repair_test.ts": 1.3,
+  "tests/cli/disk_fault_reads_test.ts": 1.2,
+  "tests/cli/broker_piped_test.ts": 1.2,
 };
+
+/**
+ * The files of Jepsen runs ({@link SECONDS_IN_SUITE} measured them at the default fault phase),
+ * each a fault phase of `KV_JEPSEN_PHASE_MS` long: with `.ci/run`'s 15 s a file takes 10 s more
+ * than listed, and weighing it so keeps its part from ending last.
+ */
+export const JEPSEN_FILES: readonly string[] = [
+  "tests/broker/jepsen_test.ts",
+  "tests/broker/jepsen_wipe_test.ts",
+  "tests/broker/jepsen_netns_test.ts",
+];
+
+/**
+ * {@link SECONDS_IN_SUITE} for a fault phase of `phaseMs`: each of {@link JEPSEN_FILES} weighs
+ * the phase's difference from the default more or less.
+ *
+ * @example
+ * ```ts
+ * secondsInSuite(15_000)["tests/broker/jepsen_test.ts"]; // 10 more than SECONDS_IN_SUITE's
+ * ```
+ */
+export function secondsInSuite(phaseMs: number = faultPhaseMs()): Record<string, number> {
+  const seconds = { ...SECONDS_IN_SUITE };
+  const longer = (phaseMs - DEFAULT_FAULT_PHASE_MS) / 1000;
+  for (const file of JEPSEN_FILES) {
+    seconds[file] = Math.max(0, (seconds[file] ?? DEFAULT_SECONDS) + longer);
+  }
+  return seconds;
+}
 
 const REPO = new URL("../../", import.meta.url);
 const TESTS = new URL("../", import.meta.url);
@@ -163,7 +195,7 @@ export async function importPart(part: number): Promise<void> {
   if (!Number.isInteger(part) || part < 1 || part > PART_COUNT) {
     throw new RangeError(`part ${part} is not 1 to ${PART_COUNT}`);
   }
-  for (const file of partsOf(testFiles())[part - 1]) {
+  for (const file of partsOf(testFiles(), PART_COUNT, secondsInSuite())[part - 1]) {
     await import(new URL(file, REPO).href);
   }
 }

@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   DEFAULT_SECONDS,
+  JEPSEN_FILES,
   PART_COUNT,
   PARTS_AT_ONCE,
   partsOf,
   SECONDS_IN_SUITE,
+  secondsInSuite,
   testFiles,
 } from "./parts.ts";
+import { DEFAULT_FAULT_PHASE_MS } from "../helpers/jepsen.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 
 Deno.test("partsOf deals every file to exactly one part, and no part gets more than its share plus one file", () => {
@@ -56,7 +59,18 @@ Deno.test("deno task test runs every test file once: the part files it names are
   assert(parts.every((part) => part.length > 0), "no part is empty");
 });
 
-Deno.test("every file SECONDS_IN_SUITE weighs is a test file that exists", () => {
+Deno.test("every file SECONDS_IN_SUITE weighs, and every Jepsen file, is a test file that exists", () => {
   const files = new Set(testFiles());
-  for (const file of Object.keys(SECONDS_IN_SUITE)) assert(files.has(file), file);
+  for (const file of [...Object.keys(SECONDS_IN_SUITE), ...JEPSEN_FILES]) {
+    assert(files.has(file), file);
+  }
+});
+
+Deno.test("a Jepsen fault phase 10 s longer than the default weighs each Jepsen file 10 s more, and no other file", () => {
+  assert.deepEqual(secondsInSuite(DEFAULT_FAULT_PHASE_MS), SECONDS_IN_SUITE);
+  const longer = secondsInSuite(DEFAULT_FAULT_PHASE_MS + 10_000);
+  for (const file of new Set([...Object.keys(longer), ...Object.keys(SECONDS_IN_SUITE)])) {
+    const listed = SECONDS_IN_SUITE[file] ?? DEFAULT_SECONDS;
+    assert.equal(longer[file] ?? DEFAULT_SECONDS, listed + (JEPSEN_FILES.includes(file) ? 10 : 0));
+  }
 });
