@@ -879,19 +879,44 @@ function count(n: number, noun: string): string {
   return `${n} ${n === 1 ? noun : `${noun}s`}`;
 }
 
+/** Columns HELP's lines fit in: a summary too long goes on under itself, not past them. */
+const HELP_COLUMNS = 80;
+
 /** The command list, or one command's usage, summary and example. */
 function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
   if (commands.length === 1) {
     const [help] = commands;
-    return [`${paint("bold", help.usage)}  ${help.summary}`, `  example: ${help.example}`];
+    return [...usageLines(help, help.usage.length, paint), `  example: ${help.example}`];
   }
   const width = Math.max(...commands.map((command) => command.usage.length));
   return [
-    ...commands.map((command) =>
-      `${paint("bold", command.usage.padEnd(width))}  ${command.summary}`
-    ),
+    ...commands.flatMap((command) => usageLines(command, width, paint)),
     "HELP <command> shows one command with an example.",
   ];
+}
+
+/**
+ * A command's usage, padded to `width`, and its summary beside it, wrapped at spaces to
+ * {@link HELP_COLUMNS} with its further lines under its first (a 147-column KEYS line
+ * wrapped mid-word on an 80-column terminal).
+ */
+function usageLines(help: CommandHelp, width: number, paint: Paint): string[] {
+  const indent = width + 2;
+  const room = Math.max(20, HELP_COLUMNS - indent);
+  const lines: string[] = [];
+  let line = "";
+  for (const word of help.summary.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > room) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  lines.push(line);
+  return lines.map((text, index) =>
+    index === 0
+      ? `${paint("bold", help.usage.padEnd(width))}  ${text}`
+      : `${" ".repeat(indent)}${text}`
+  );
 }
 
 /**

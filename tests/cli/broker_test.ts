@@ -518,7 +518,7 @@ Deno.test("EXIT or QUIT with arguments is an error that ends nothing, in text an
   ]);
 });
 
-Deno.test("HELP lists QUIT and HELP <command> shows one command with an example", async () => {
+Deno.test("HELP lists QUIT and HELP <command> shows one command with an example, in 80 columns", async () => {
   await using cluster = await KvCluster.start(1);
   const { code, stdout, stderr } = await runBroker(
     ["-s", cluster.serverFile],
@@ -528,11 +528,17 @@ Deno.test("HELP lists QUIT and HELP <command> shows one command with an example"
   const lines = stdout.split("\n");
   assert(lines.some((line) => /^EXIT \(or QUIT\) +leave/.test(line)), stdout);
   assert(lines.includes("HELP <command> shows one command with an example."), stdout);
+  // HELP KEYS: its summary, too long for one line, goes on under itself.
   const keys = lines.indexOf("  example: KEYS person 10");
+  const usage = lines.findLastIndex((line, index) => index < keys && line.startsWith("KEYS"));
   assert.match(
-    lines[keys - 1],
-    /^KEYS \[prefix \[limit \[after\]\]\] {2}list keys starting with prefix/,
+    lines.slice(usage, keys).map((line) => line.trim()).join(" "),
+    /^KEYS \[prefix \[limit \[after\]\]\] {2}list keys starting with prefix \(default 100, at most 10000\), after the key 'after' \(the last one of the page before\)$/,
   );
+  // An error stays one line, whatever its length.
+  for (const line of lines.filter((line) => !line.startsWith("ERROR: "))) {
+    assert(line.length <= 80, `${line.length} columns: ${line}`);
+  }
   assert(lines.includes("  example: EXIT"), stdout);
   assert.match(lines.at(-1)!, /^ERROR: no command 'nope'; HELP takes one of GET, QUERY/);
 });
