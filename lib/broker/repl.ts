@@ -306,9 +306,9 @@ export interface InteractiveOptions extends SessionOptions {
   /** Meta command lines Tab completes, e.g. `\demo kill `; default none. */
   metaCompletions?: readonly string[];
   /**
-   * Ends the REPL at once (kv broker aborts it on SIGTERM): the line being typed stays on
-   * the screen as typed, the cursor goes to the next line, the terminal leaves raw mode,
-   * and a command running is abandoned unanswered. Default none.
+   * Ends the REPL at once (kv broker aborts it on SIGTERM, or a SIGINT sent by kill): the
+   * line being typed stays on the screen as typed, the cursor goes to the next line, the
+   * terminal leaves raw mode, and a command running is abandoned unanswered. Default none.
    */
   signal?: AbortSignal;
 }
@@ -637,12 +637,14 @@ async function untilInterrupted(
       interrupt.promise.then(() => "interrupted" as const),
       stopped,
     ]);
-    if (outcome === "interrupted" || outcome === "stopped") {
+    if (outcome === "interrupted") {
       work.catch((error) => {
         const print = options.logSink ?? { print: (line: string) => console.error(line) };
         print.print(`kv broker: a cancelled command failed: ${error}`);
       });
     }
+    // Stopped, the process is on its way out, quietly: the abandoned command's end is moot.
+    if (outcome === "stopped") work.catch(() => {});
     return outcome;
   } finally {
     interrupt.cancel();
