@@ -157,9 +157,6 @@ async function runHttp(args: string[]): Promise<number> {
     authFile: values["auth-file"] ?? authFileFromEnv(),
     tlsCa: values["tls-ca"],
   }, values);
-  // A default k just fixed may replace one the servers forgot (lib/broker/cluster_k.ts).
-  const notice = brokerOf(kv).notice;
-  if (notice !== undefined) console.error(`kv http: ${notice}`);
   try {
     const api = new HttpApi(kv, {
       version: VERSION,
@@ -170,6 +167,10 @@ async function runHttp(args: string[]): Promise<number> {
       log: (line) => logger.error(line),
     });
     const server = serve(api, { ...listen, ...tls }, connections);
+    // A default k just fixed may replace one the servers forgot (lib/broker/cluster_k.ts);
+    // said once listening, so that a listen error stays the one line of a mistake.
+    const notice = brokerOf(kv).notice;
+    if (notice !== undefined) console.error(`kv http: ${notice}`);
     const scheme = tls === undefined ? "http" : "https";
     return await untilStopped(server, logger, `${scheme}://`, `/ (k=${brokerOf(kv).k})`);
   } finally {
