@@ -539,6 +539,20 @@ function tally(
 
 const NO_PROGRESS = { update() {}, finish() {} };
 
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
 /** One run of the workload: shared counters and the workers' loop. */
 class Run {
   readonly stats = Object.fromEntries(
@@ -627,7 +641,13 @@ class Run {
       // Either way its latency counts from `due`.
       if (this.#intervalMs !== undefined) {
         const wait = due - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (wait > 0) await pause(wait, this.#signal);
+        // Stopped while it waited to be due: taken, never sent, so neither run nor counted
+        // (a worker could otherwise send it up to clients × pipeline ÷ rate seconds later).
+        if (this.#signal?.aborted) {
+          this.#interrupted = true;
+          return;
+        }
       }
       const operation = this.#picker.next();
       const stats = this.stats[operation.kind];

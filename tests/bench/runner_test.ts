@@ -37,6 +37,27 @@ Deno.test("runBench stopped by its signal mid-run reports the operations it ran,
   });
 });
 
+Deno.test("runBench in open loop stopped by its signal sends none of the operations it took and was waiting to send", async () => {
+  await withServer(async (servers) => {
+    const stop = new AbortController();
+    // At one operation a second, each of the 16 workers takes one at once and waits until
+    // it is due, up to 15 s: stopped after the first, the others are never sent.
+    const report = await runBench({
+      servers,
+      records: 20,
+      operations: ENDLESS,
+      rate: 1,
+      pipeline: 16,
+      timeoutMs: TEST_CLIENT_TIMEOUT_MS,
+      progress: { update: () => stop.abort(), finish() {} },
+      signal: stop.signal,
+    });
+    assert.equal(report.interrupted, true);
+    // The first, and any that fell due before it ended (a second each): never all 16.
+    assert(report.operations >= 1 && report.operations < 16, `${report.operations}`);
+  });
+});
+
 Deno.test("runBench whose signal comes after its last operation was taken is not interrupted", async () => {
   await withServer(async (servers) => {
     const stop = new AbortController();
