@@ -23,7 +23,9 @@
  * The last line of a key wins, whatever is retried: a line whose key has an earlier line
  * still in flight waits for it (as the piped path's writes of one key do,
  * lib/broker/pipeline.ts) and is then written as the broker's PUT, stamped after
- * everything the earlier line was stamped with. Without the wait a retry stamped afresh
+ * everything the earlier line was stamped with. A later line of the key that comes while
+ * one waits takes its place, so a key repeated line after line costs one PUT per round
+ * trip, not one per line; the lines replaced count as stored, or failed, with it. Without the wait a retry stamped afresh
  * past another broker's newer version could be newer than the later line, and win. The
  * waiting lines are few (a key repeated within {@link MAX_RECORDS_IN_FLIGHT} lines) and
  * are kept by key rather than scheduled as the pipeline's commands: a record of the bulk
@@ -188,8 +190,8 @@ class IndexRun {
   #waiter: { limit: number; resolve: () => void } | undefined;
   /** Each key with a line in flight (written, or being written again). */
   readonly #keysInFlight = new HashedStringSet(2 * MAX_RECORDS_IN_FLIGHT);
-  /** The later lines of a key in flight, oldest first, waiting for it: keys repeated. */
-  readonly #waiting = new Map<string, WaitingLine[]>();
+  /** The last line of each key in flight that came after it, waiting: keys repeated. */
+  readonly #waiting = new Map<string, WaitingLine>();
   /** {@link IndexRun.#recordDone}, bound once per run: groups and batches call it per record. */
   readonly #onRecordDone: RecordDone = (lineNumber, key, failure) =>
     this.#recordDone(lineNumber, key, failure);
@@ -308,11 +310,14 @@ class IndexRun {
     const hash = hashKey(key);
     if (this.#keysInFlight.has(key, hash)) {
       // An earlier line of the key is in flight: this one waits its turn (a copy: the
-      // encoding is a view of a scratch buffer the next line reuses).
-      const later = { lineNumber: line.lineNumber, encoded: this.#encoded.slice() };
+      // encoding is a view of a scratch buffer the next line reuses), and stands for any
+      // line of the key that was waiting, which would only be written over.
       const waiting = this.#waiting.get(key);
-      if (waiting === undefined) this.#waiting.set(key, [later]);
-      else waiting.push(later);
+      this.#waiting.set(key, {
+        lineNumber: line.lineNumber,
+        encoded: this.#encoded.slice(),
+        replaced: waiting === undefined ? 0 : waiting.replaced + 1,
+      });
       return;
     }
     this.#keysInFlight.add(key, hash);
@@ -394,29 +399,39 @@ class IndexRun {
    * has no line in flight any more.
    */
   #nextOfKey(key: string): void {
-    const waiting = this.#waiting.size === 0 ? undefined : this.#waiting.get(key);
-    if (waiting === undefined) {
+    const next = this.#waiting.size === 0 ? undefined : this.#waiting.get(key);
+    if (next === undefined) {
       this.#keysInFlight.delete(key, hashKey(key));
       return;
     }
-    const { lineNumber, encoded } = waiting.shift()!;
-    if (waiting.length === 0) this.#waiting.delete(key);
+    this.#waiting.delete(key);
+    const { lineNumber, encoded, replaced } = next;
     this.#broker.putEncoded(key, encoded).then(
       (change) =>
-        this.#recordDone(lineNumber, key, change.kind === "error" ? change.error : undefined),
-      (error) => this.#recordDone(lineNumber, key, describeError(error)),
+        this.#recordDone(
+          lineNumber,
+          key,
+          change.kind === "error" ? change.error : undefined,
+          replaced,
+        ),
+      (error) => this.#recordDone(lineNumber, key, describeError(error), replaced),
     );
   }
 
   /** Counts a finished record, starts its key's next line, and wakes the reader when the window has room. */
-  #recordDone(lineNumber: number, key: string, failure: string | undefined): void {
+  #recordDone(lineNumber: number, key: string, failure: string | undefined, replaced = 0): void {
     this.#nextOfKey(key);
-    this.#inFlight--;
-    if (failure === undefined) this.#indexedCount++;
+    // The lines this one replaced while it waited end as it does.
+    const lines = 1 + replaced;
+    this.#inFlight -= lines;
+    if (failure === undefined) this.#indexedCount += lines;
     else {
-      this.#failedCount++;
+      this.#failedCount += lines;
+      const also = replaced === 0
+        ? ""
+        : ` (nor the ${replaced} earlier line${replaced === 1 ? "" : "s"} of the key it replaced)`;
       this.#reportProblem(
-        `${this.#fileName}:${lineNumber}: record '${key}' not indexed: ${failure}`,
+        `${this.#fileName}:${lineNumber}: record '${key}' not indexed: ${failure}${also}`,
       );
     }
     if (this.#waiter !== undefined && this.#inFlight <= this.#waiter.limit) {
@@ -427,10 +442,15 @@ class IndexRun {
   }
 }
 
-/** A line waiting for an earlier line of its key to finish: its number and its value's encoding. */
+/**
+ * A line waiting for an earlier line of its key to finish: its number, its value's
+ * encoding, and how many lines of the key it replaced while waiting (they are not written:
+ * it would be written over them).
+ */
 interface WaitingLine {
   readonly lineNumber: number;
   readonly encoded: Uint8Array;
+  readonly replaced: number;
 }
 
 /** What {@link abortedPromise} resolves to. */

@@ -387,6 +387,53 @@ Deno.test("the last line of each key wins, in whatever order the servers' answer
   );
 });
 
+Deno.test("a key on every line is written once per round trip, not once per line: the lines a waiting line replaced count with it", async () => {
+  const { cluster, broker } = await setUp(2, 2);
+  try {
+    const lines = Array.from({ length: 1000 }, (_, line) => `hot : ${line}\n`).join("");
+    const reports: string[] = [];
+    const summary = await indexLines(broker, source(lines), {
+      fileName: "d.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.deepEqual([summary.indexedCount, summary.failedCount, reports], [1000, 0, []]);
+    assert.deepEqual(withoutVersion(await broker.get("hot")), { kind: "found", value: int(999) });
+    // The first line in the chunk's batch, then the last alone: the 998 between it replaced.
+    for (const server of cluster.servers) {
+      assert.deepEqual(server.requests.filter((kind) => kind.startsWith("PUT")), [
+        "PUT_MANY",
+        "PUT",
+      ]);
+    }
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a waiting line that fails fails the lines it replaced, said in its one report", async () => {
+  const { cluster, broker } = await setUp(1, 1);
+  try {
+    cluster.servers[0].failWrites = "disk full";
+    const lines = Array.from({ length: 5 }, (_, line) => `hot : ${line}\n`).join("");
+    const reports: string[] = [];
+    const summary = await indexLines(broker, source(lines), {
+      fileName: "d.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.deepEqual([summary.indexedCount, summary.failedCount], [0, 5]);
+    assert.equal(reports.length, 2, reports.join("\n"));
+    assert.match(reports[0], /^d\.txt:1: record 'hot' not indexed: .*disk full/);
+    assert.match(
+      reports[1],
+      /^d\.txt:5: record 'hot' not indexed: .*disk full.* \(nor the 3 earlier lines of the key it replaced\)$/,
+    );
+  } finally {
+    broker.close();
+  }
+});
+
 Deno.test("a small frame limit splits a chunk's batch; a record over it fails alone", async () => {
   const { cluster, broker } = await setUp(2, 2);
   try {
