@@ -145,7 +145,11 @@ export interface BenchOptions {
   loadProgress?: { update(done: number): void; finish(): void };
   /** The warm-up's progress: called with warm-up operations done; default nothing. */
   warmupProgress?: { update(done: number): void; finish(): void };
-  /** Receives a line about a record that could not be loaded; default stderr. */
+  /**
+   * Receives a line for the user: that the bench fixed the default k on servers that
+   * recorded none (`Broker.notice`), or about a record that could not be loaded; default
+   * stderr.
+   */
   report?: (message: string) => void;
   /**
    * Stops the bench: a measured run ends early and reports what it measured, marked
@@ -352,6 +356,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const clients: Kv[] = [];
   try {
     await connectClients(options, settings.clients, clients);
+    // A default k just fixed may replace one the servers forgot (lib/broker/cluster_k.ts).
+    const notice = brokerOf(clients[0]).notice;
+    if (notice !== undefined) (options.report ?? console.error)(notice);
     await checkServersUp(clients[0]);
     throwIfStopped(signal, "connecting");
     const loadSeconds = options.noLoad ? null : await loadRecords(clients[0], records, options);

@@ -130,3 +130,26 @@ Deno.test("runBench draws the load's progress by records made, up to all of them
     assert.equal(finished, 2);
   });
 });
+
+Deno.test("runBench that fixes the default k on servers recording none says so through report, and given replicas says nothing", async () => {
+  for (const replicas of [undefined, 1]) {
+    await withServer(async (servers) => {
+      const lines: string[] = [];
+      await runBench({
+        servers,
+        replicas,
+        records: 5,
+        operations: 5,
+        timeoutMs: TEST_CLIENT_TIMEOUT_MS,
+        report: (line) => lines.push(line),
+      });
+      if (replicas === undefined) {
+        assert.equal(lines.length, 1, lines.join("\n"));
+        assert.match(
+          lines[0],
+          /^no server records a k, so k=1 \(the default\) is now the cluster's/,
+        );
+      } else assert.deepEqual(lines, [], "-k is the caller's statement");
+    });
+  }
+});
