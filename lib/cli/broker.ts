@@ -33,7 +33,7 @@ import type { Subcommand } from "./subcommand.ts";
 import { EndlessLineError } from "../base/line_reader.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import type { Credentials } from "../protocol/credentials.ts";
-import { SIGNAL_EXIT_CODES, USAGE_EXIT_CODE, UserError } from "./user_error.ts";
+import { SIGNAL_EXIT_CODES, type StopSignal, USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 import { EXIT_UNAVAILABLE } from "./oneshot.ts";
 import { readStdin } from "./stdin.ts";
@@ -293,24 +293,42 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
 /** What `-i -` says when standard input is a terminal. */
 const TYPED_RECORDS_HINT = "reading records from the terminal, one per line; Ctrl-D ends them";
 
-/** Signals that stop indexing, or the REPL, cleanly (each exits with its SIGNAL_EXIT_CODES). */
-const STOP_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+/** Signals that stop kv broker's indexing, or its REPL, cleanly (each exits with its SIGNAL_EXIT_CODES). */
+const STOP_SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM"];
 
 /**
- * Watches for {@link STOP_SIGNALS} until `dispose`: the first aborts `signal`, and
- * `stoppedBy` names it.
+ * Watches for `signals` until `dispose`: the first aborts `signal` (which ends a load, or
+ * the REPL through runInteractive's `signal`), `stoppedBy` names it, and `onStop` hears it
+ * at once. kv broker and kv demo both end their REPL this way.
+ *
+ * @example
+ * ```ts
+ * const stop = watchStopSignals(["SIGINT", "SIGTERM"]);
+ * try {
+ *   await runInteractive(broker, { signal: stop.signal });
+ * } finally {
+ *   stop.dispose();
+ * }
+ * const stoppedBy = stop.stoppedBy(); // "SIGTERM" after `kill PID`
+ * const code = stoppedBy === undefined ? 0 : SIGNAL_EXIT_CODES[stoppedBy]; // 143
+ * ```
  */
-function watchStopSignals(): {
+export function watchStopSignals(
+  signals: readonly StopSignal[],
+  onStop?: (signal: StopSignal) => void,
+): {
   signal: AbortSignal;
-  stoppedBy(): (typeof STOP_SIGNALS)[number] | undefined;
+  stoppedBy(): StopSignal | undefined;
   dispose(): void;
 } {
   const stop = new AbortController();
-  let stoppedBy: (typeof STOP_SIGNALS)[number] | undefined;
-  const handlers = STOP_SIGNALS.map((signal) => {
+  let stoppedBy: StopSignal | undefined;
+  const handlers = signals.map((signal) => {
     const handler = () => {
-      stoppedBy ??= signal;
+      if (stoppedBy !== undefined) return;
+      stoppedBy = signal;
       stop.abort();
+      onStop?.(signal);
     };
     Deno.addSignalListener(signal, handler);
     return [signal, handler] as const;
@@ -334,7 +352,7 @@ async function indexData(
   const { duplicateKeys } = settings;
   // SIGINT or SIGTERM while indexing: stop reading, wait a little for the writes in
   // flight, print the summary, and exit as a shell reports the signal.
-  const stop = watchStopSignals();
+  const stop = watchStopSignals(STOP_SIGNALS);
   let summary;
   try {
     // Each skipped line is a mistake of the user's: one line led by `kv broker:`.
@@ -386,7 +404,7 @@ async function serveCommands(
     // Ctrl-D does, the terminal restored and the line ended, then exits 143 (130) itself:
     // killed by the signal, kv would leave the terminal raw, and the shell would print
     // `Terminated` after the prompt left on the screen.
-    const stop = watchStopSignals();
+    const stop = watchStopSignals(STOP_SIGNALS);
     try {
       await runInteractive(broker, {
         ...options,

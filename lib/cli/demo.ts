@@ -24,7 +24,7 @@ import { parseRecordLine } from "../record/parse.ts";
 import type { Value } from "../record/value.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { LogSink, runInteractive, runSession } from "../broker/repl.ts";
-import { replTerminal, sessionExitCode } from "./broker.ts";
+import { replTerminal, sessionExitCode, watchStopSignals } from "./broker.ts";
 import { openHistory } from "./history.ts";
 import { readStdin } from "./stdin.ts";
 import { serverAddress } from "../broker/server_list.ts";
@@ -199,50 +199,59 @@ async function runDemo(args: string[]): Promise<number> {
   const cluster = new DemoCluster(directory);
   // Until the REPL owns the terminal (which reads Ctrl-C as a key), Ctrl-C is a SIGINT to
   // this process alone: the servers run in their own session. It stops the load, the
-  // servers and the demo with one line, and nothing after it is printed.
-  let stoppedBy: StopSignal | undefined;
-  const stopLoad = new AbortController();
-  const stopOnSignal = (signal: StopSignal) => {
-    if (stoppedBy !== undefined) return;
-    stoppedBy = signal;
+  // servers and the demo with one line, and nothing after it is printed. In the REPL a
+  // signal ends it as it ends kv broker's (the line typed kept, raw mode left), and the
+  // demo then stops as after EXIT, with that one line.
+  let handlerExits = false;
+  const stop = watchStopSignals(STOP_SIGNALS, (signal) => {
     silenced = true;
-    stopLoad.abort();
+    if (cluster.replEndsOnStop) return;
+    handlerExits = true;
     if (Deno.stdin.isTerminal()) Deno.stdin.setRaw(false);
     // On a terminal, the line is cleared first: the load's progress bar may be on it.
     const fresh = Deno.stderr.isTerminal() ? CLEAR_LINE : "";
-    const how = STOPPED_WORDS[signal];
-    cluster.shutDown().then(
-      (summary) => console.error(`${fresh}kv demo: ${how}; ${summary}`),
-      (error) => console.error(`kv demo: ${how}; could not stop every server: ${error}`),
-    ).finally(() => Deno.exit(SIGNAL_EXIT_CODES[signal]));
-  };
-  const handlers = STOP_SIGNALS.map((signal) => [signal, () => stopOnSignal(signal)] as const);
-  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+    sayStopped(cluster, signal, fresh).finally(() => Deno.exit(SIGNAL_EXIT_CODES[signal]));
+  });
   try {
-    const code = await runCluster(cluster, settings, stopLoad.signal);
-    const summary = await cluster.shutDown();
-    // After a signal, its handler prints the one line and exits; this is only a fallback.
-    if (stoppedBy !== undefined) return SIGNAL_EXIT_CODES[stoppedBy];
-    log(summary);
-    return code;
+    const code = await runCluster(cluster, settings, stop.signal);
+    const stoppedBy = stop.stoppedBy();
+    if (stoppedBy === undefined) {
+      log(await cluster.shutDown());
+      return code;
+    }
+    // Ended in the REPL, whose line stays on the screen: the stop line goes after it.
+    if (!handlerExits) await sayStopped(cluster, stoppedBy, "");
+    return SIGNAL_EXIT_CODES[stoppedBy];
   } catch (error) {
     if (error instanceof ServerStartError) throw new UserError(`kv demo: ${error.message}`);
     throw error;
   } finally {
     await cluster.shutDown();
-    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    stop.dispose();
   }
 }
 
 /**
+ * Stops the servers and prints the demo's one line after `signal` stopped it, led by
+ * `fresh` (what clears the terminal's line, when it may hold a progress bar).
+ */
+function sayStopped(cluster: DemoCluster, signal: StopSignal, fresh: string): Promise<void> {
+  const how = STOPPED_WORDS[signal];
+  return cluster.shutDown().then(
+    (summary) => console.error(`${fresh}kv demo: ${how}; ${summary}`),
+    (error) => console.error(`kv demo: ${how}; could not stop every server: ${error}`),
+  );
+}
+
+/**
  * Generates the records, starts the servers, indexes the records (until
- * `stopLoad` aborts) and runs the REPL; resolves to the exit code (a piped
- * session's, see `sessionExitCode`).
+ * `stop` aborts) and runs the REPL (until EXIT, or `stop` aborts); resolves to the exit
+ * code (a piped session's, see `sessionExitCode`).
  */
 async function runCluster(
   cluster: DemoCluster,
   settings: DemoSettings,
-  stopLoad: AbortSignal,
+  stop: AbortSignal,
 ): Promise<number> {
   const dataPath = `${cluster.directory}/dataToIndex.txt`;
   const example = await writeDataset(dataPath, settings);
@@ -260,7 +269,7 @@ async function runCluster(
   });
   cluster.broker = broker;
   const summary = await whileProgressShows(() =>
-    indexFile(broker, dataPath, { report: log, signal: stopLoad })
+    indexFile(broker, dataPath, { report: log, signal: stop })
   );
   if (cluster.stopping) return INTERRUPTED_EXIT_CODE;
   log(formatIndexSummary(summary));
@@ -275,7 +284,9 @@ async function runCluster(
   };
   const terminal = replTerminal(false);
   if (Deno.stdin.isTerminal() && terminal !== undefined) {
+    cluster.replEndsOnStop = true;
     await runInteractive(broker, {
+      signal: stop,
       ...sessionOptions,
       color: Deno.stdout.isTerminal() && !Deno.noColor,
       terminal,
@@ -391,6 +402,8 @@ class DemoCluster {
    * waits for them, so no server it could not see yet is left running.
    */
   readonly #underWay = new Set<Promise<unknown>>();
+  /** Set once the REPL runs: a stop signal ends it, and the demo stops after it. */
+  replEndsOnStop = false;
   /** Set once connected, so `\demo start` can have it reconnect at once. */
   broker: Broker | undefined;
 

@@ -81,7 +81,7 @@ terminalTest(
 );
 
 terminalTest(
-  "SIGTERM at the demo's prompt stops the servers, says so in one line, leaves raw mode and exits 143",
+  "SIGTERM at the demo's prompt ends the REPL as kv broker's (the line typed stays, raw mode left), then stops the servers with one line and exits 143",
   async () => {
     const home = await Deno.makeTempDir({ prefix: "kv-state-" });
     try {
@@ -93,13 +93,15 @@ terminalTest(
         /^kv demo: 2 servers on 127\.0\.0\.1 ports (\d+), (\d+),/m,
       );
       await term.waitFor(/^kv>$/m);
-      await term.typeShown("GET", /^kv> GET/m);
+      assert.equal(await term.isRaw(), true, "the REPL reads keys in raw mode");
+      // A command's name typed: the dim hint of its arguments follows it.
+      await term.typeShown("GET", /^kv> GET key$/m);
       await term.signal("SIGTERM");
       assert.equal(await term.exitCode(), 143);
-      const screen = await term.screen();
+      // The line as typed, its hint erased, and the stop line on the next line.
       assert.match(
-        screen,
-        /^kv demo: terminated \(SIGTERM\); stopped 2 servers and removed \S+\n\[exit 143\]$/m,
+        await term.screen(),
+        /^kv> GET\nkv demo: terminated \(SIGTERM\); stopped 2 servers and removed \S+\n\[exit 143\]$/m,
       );
       assert.equal(await term.isRaw(), false, "the terminal is restored");
       for (const port of [Number(started[1]), Number(started[2])]) {
