@@ -180,7 +180,7 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
   {
     word: "SERVERS",
     usage: "SERVERS",
-    summary: "show each server: up or down, records, latency",
+    summary: "show each server: up or down, records, latency, its k",
     example: "SERVERS",
   },
   {

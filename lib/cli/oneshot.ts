@@ -161,7 +161,7 @@ const SPECS: readonly OneShotSpec[] = [
   {
     name: "servers",
     usage: "kv servers",
-    summary: "show each server: up or down, records, latency",
+    summary: "show each server: up or down, records, latency, its k",
     arguments: 0,
     done: "shown (a server down is shown, not an error)",
     status: true,

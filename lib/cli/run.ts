@@ -52,7 +52,7 @@ const SUBCOMMANDS: readonly SubcommandEntry[] = [
   oneShot("put", "store one record line on all its replicas"),
   oneShot("delete", "delete one record from all its replicas"),
   oneShot("keys", "list keys starting with a prefix"),
-  oneShot("servers", "show each server: up or down, records, latency"),
+  oneShot("servers", "show each server: up or down, records, latency, its k"),
   {
     name: "http",
     summary: "serve an HTTP API, Prometheus metrics and a web console",
