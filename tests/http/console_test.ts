@@ -48,6 +48,10 @@ Deno.test({
       `[...document.querySelectorAll("#servers tr")].map((row) => row.dataset.server)`,
     );
     assert.deepEqual(servers, cluster.servers.map((server) => server.id));
+    const ks = await page.evaluate(
+      `[...document.querySelectorAll("#servers td[data-k]")].map((cell) => cell.textContent)`,
+    );
+    assert.deepEqual(ks, ["2", "2", "2"], "each server's row shows the k it records");
 
     await page.type("#prefix", "person");
     await page.click("#key-search button");

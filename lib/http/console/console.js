@@ -71,6 +71,17 @@ const STATE_CLASS = {
   refused: "state-down",
 };
 
+/**
+ * The k a server records (0: none yet), marked as a warning where it is not the cluster's
+ * k, as in a k conflict, which refuses every client until `kv repair -k N` settles it.
+ */
+function recordedK(server, clusterK) {
+  if (!server.up) return element("td", {}, "—");
+  const text = server.k === 0 ? "no k" : String(server.k);
+  const conflict = server.k !== 0 && server.k !== clusterK;
+  return element("td", { "data-k": String(server.k), class: conflict ? "warning" : "" }, text);
+}
+
 async function refreshServers() {
   try {
     const [{ data: servers }, { status: healthStatus, data: health }] = await Promise.all([
@@ -92,6 +103,7 @@ async function refreshServers() {
         element("td", { class: STATE_CLASS[state] }, STATE_TEXT[state]),
         element("td", {}, server.up ? String(server.records) : "—"),
         element("td", {}, server.up ? `${server.latencyMs.toFixed(2)} ms` : "—"),
+        recordedK(server, health.replicas),
         element("td", { "data-hints": String(server.hints) }, String(server.hints)),
         element("td", { class: "muted" }, server.up ? "" : server.error),
       );
