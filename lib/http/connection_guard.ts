@@ -4,7 +4,8 @@
  * headers a byte a minute, or opens a connection and sends nothing, holds it for good, and
  * enough such clients every file descriptor (slowloris). {@link ConnectionGuard} accepts
  * the connections itself, closes each that carries no request in the handler and has had
- * no answer byte delivered for `headerTimeoutMs`, refuses connections past
+ * no byte of an answer's body delivered for `headerTimeoutMs` (bytes an HTTP/2 client draws
+ * without a request, such as PING acknowledgements, do not count), refuses connections past
  * `maxConnections`, and relays the rest, byte for byte (TLS still encrypted), to a
  * `Deno.serve` of its own on loopback, which tells the guard when a request's headers are
  * complete (its handler is called for the relay's connection, known by its port). The
@@ -78,7 +79,16 @@ interface Relay {
   readonly upstream: Deno.TcpConn;
   /** Requests of this connection in the handler now. */
   requests: number;
-  /** When the connection opened, a request left the handler, or answer bytes were delivered. */
+  /**
+   * Bytes of answers' bodies that left the handler and are not yet matched by bytes relayed
+   * to the client: while some are owed, bytes relayed to the client are an answer's progress.
+   */
+  owed: number;
+  /**
+   * When the connection opened, a request left the handler, or bytes owed were relayed to
+   * the client. Never bytes alone: an HTTP/2 client draws bytes without a request (each
+   * PING's acknowledgement), and held its connection past the deadline with them.
+   */
   lastProgress: number;
   closed: boolean;
 }
@@ -189,7 +199,14 @@ export class ConnectionGuard {
     if (relay === undefined) return new Response(null, { status: 421 });
     relay.requests++;
     try {
-      return await handler(request);
+      const response = await handler(request);
+      // HEAD's body is never sent, so it is owed nothing.
+      if (response.body === null || request.method === "HEAD") return response;
+      // Read whole to know its length (the handler's answers are in memory already).
+      const body = new Uint8Array(await response.arrayBuffer());
+      relay.owed += body.length;
+      const { status, statusText, headers } = response;
+      return new Response(body, { status, statusText, headers });
     } finally {
       relay.requests--;
       relay.lastProgress = performance.now();
@@ -228,6 +245,7 @@ export class ConnectionGuard {
       client,
       upstream,
       requests: 0,
+      owed: 0,
       lastProgress: performance.now(),
       closed: false,
     };
@@ -239,14 +257,19 @@ export class ConnectionGuard {
 
   /** Copies `from` to `to` until `from` ends, then ends `to`'s writing; a failure closes both. */
   async #pump(relay: Relay, from: Deno.Conn, to: Deno.Conn): Promise<void> {
-    const toClient = to === relay.client;
     const buffer = new Uint8Array(RELAY_BUFFER_BYTES);
+    const toClient = to === relay.client;
     try {
       for (let count = await from.read(buffer); count !== null; count = await from.read(buffer)) {
         for (let written = 0; written < count;) {
           written += await to.write(buffer.subarray(written, count));
         }
-        if (toClient) relay.lastProgress = performance.now();
+        // Counted against what answers owe, so that bytes the client draws without a
+        // request (a PING's acknowledgement) extend the deadline no further than answers do.
+        if (toClient && relay.owed > 0) {
+          relay.owed = Math.max(0, relay.owed - count);
+          relay.lastProgress = performance.now();
+        }
       }
       await to.closeWrite();
     } catch {

@@ -7,11 +7,19 @@ import { HttpProcess } from "../helpers/http_process.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
+import { ConnectionGuard } from "../../lib/http/connection_guard.ts";
 
 /** Longest a slow client below keeps sending: far past the deadlines under test. */
 const SLOW_CLIENT_MAX_MS = 60_000;
 /** Pause between a slow client's bytes. */
 const SLOW_BYTE_INTERVAL_MS = 100;
+
+/** A large answer read slowly below: more than the kernel's buffers hold. */
+const SLOW_READ_BYTES = 20_000_000;
+/** Bytes the slow reader reads each {@link SLOW_READ_INTERVAL_MS}: about 3 s for them all. */
+const SLOW_READ_CHUNK_BYTES = 64 * 1024;
+/** Pause between the slow reader's reads. */
+const SLOW_READ_INTERVAL_MS = 10;
 
 const encoder = new TextEncoder();
 
@@ -59,6 +67,29 @@ async function closedCount(http: HttpProcess, why: string): Promise<number> {
   const line = text.split("\n").find((candidate) => candidate.startsWith(name));
   assert.ok(line !== undefined, text);
   return Number(line.slice(name.length));
+}
+
+/** HTTP/2's connection preface and an empty SETTINGS frame: what a client opens with. */
+const H2_OPENING = new Uint8Array([
+  ...encoder.encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+  ...[0, 0, 0, 4, 0, 0, 0, 0, 0],
+]);
+/** An HTTP/2 PING frame (8 bytes of payload, stream 0), which the server acknowledges. */
+const H2_PING = new Uint8Array([0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+
+/**
+ * Speaks HTTP/2 on `conn` without ever sending a request: the opening, then a PING every
+ * {@link SLOW_BYTE_INTERVAL_MS} until `closed` or {@link SLOW_CLIENT_MAX_MS}; the PINGs sent.
+ */
+async function pingOnly(conn: Deno.Conn, closed: () => boolean): Promise<number> {
+  await conn.write(H2_OPENING);
+  const started = performance.now();
+  let pings = 0;
+  while (!closed() && performance.now() - started < SLOW_CLIENT_MAX_MS) {
+    await new Promise((resolve) => setTimeout(resolve, SLOW_BYTE_INTERVAL_MS));
+    if (await conn.write(H2_PING).then(() => true, () => false)) pings++;
+  }
+  return pings;
 }
 
 function request(path: string): Uint8Array {
@@ -167,7 +198,7 @@ Deno.test("kv http --max-connections N closes connections past N as they arrive,
 
 Deno.test({
   name: HAS_OPENSSL
-    ? "kv http's connection guard serves HTTPS over HTTP/1.1 and HTTP/2, and closes a connection that never starts its TLS handshake"
+    ? "kv http's connection guard serves HTTPS over HTTP/1.1 and HTTP/2, and closes a connection that never starts its TLS handshake, and one of HTTP/2 PINGs only"
     : "kv http's guard over TLS (ignored: openssl is not installed to make certificates)",
   ignore: !HAS_OPENSSL,
   fn: async () => {
@@ -194,6 +225,70 @@ Deno.test({
       }
       using silent = await rawConnection(http);
       await withDeadline(silent.closed, { what: "a connection with no handshake to be closed" });
+      // HTTP/2 over TLS with PINGs only, never a request, is closed at the deadline too.
+      const { hostname, port } = new URL(http.url);
+      using pinger = await Deno.connectTls({
+        hostname,
+        port: Number(port),
+        caCerts,
+        alpnProtocols: ["h2"],
+      });
+      assert.equal((await pinger.handshake()).alpnProtocol, "h2");
+      let closed = false;
+      const draining = (async () => {
+        const buffer = new Uint8Array(4096);
+        while (await pinger.read(buffer).catch(() => null) !== null);
+        closed = true;
+      })();
+      const pings = pingOnly(pinger, () => closed);
+      await withDeadline(draining, {
+        what: "kv http to close an HTTP/2 connection that only PINGs",
+      });
+      assert.ok(await pings >= 1, "closed before any PING: the test proves nothing");
     });
   },
+});
+
+Deno.test("kv http closes an HTTP/2 connection that only PINGs, never a request, at --header-timeout-ms (h2c)", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using http = await HttpProcess.start([
+    "-s",
+    cluster.serverFile,
+    "--header-timeout-ms",
+    "1000",
+  ]);
+  // Each PING draws an acknowledgement: bytes delivered, which once restarted the deadline.
+  using pinger = await rawConnection(http);
+  const pings = pingOnly(pinger.conn, () => pinger.isClosed);
+  await withDeadline(pinger.closed, { what: "kv http to close a connection that only PINGs" });
+  assert.ok(await pings >= 1, "closed before any PING: the test proves nothing");
+  // The server's SETTINGS and acknowledgements came: it spoke HTTP/2 to it.
+  assert.ok(pinger.received.length > 0);
+  assert.ok(await closedCount(http, "header_timeout") >= 1);
+});
+
+Deno.test("the connection guard sends an answer larger than the socket buffers whole to a client that reads it slower than the header deadline", async () => {
+  // In process: the answer must outgrow the kernel's buffers (7 MB were held on loopback),
+  // past which bytes relayed are the answer's only sign of progress.
+  const answer = "x".repeat(SLOW_READ_BYTES);
+  const server = ConnectionGuard.serve(
+    { hostname: "127.0.0.1", port: 0, headerTimeoutMs: 1000 },
+    () => new Response(answer),
+  );
+  try {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await conn.write(request("/"));
+    const buffer = new Uint8Array(SLOW_READ_CHUNK_BYTES);
+    let received = 0;
+    const started = performance.now();
+    while (received <= SLOW_READ_BYTES && performance.now() - started < SLOW_CLIENT_MAX_MS) {
+      const count = await conn.read(buffer).catch(() => null);
+      if (count === null) break;
+      received += count;
+      await new Promise((resolve) => setTimeout(resolve, SLOW_READ_INTERVAL_MS));
+    }
+    assert.ok(received > SLOW_READ_BYTES, `${received} bytes, then closed`);
+  } finally {
+    await server.shutdown();
+  }
 });
