@@ -43,6 +43,7 @@ import {
   ConnectionGuard,
   DEFAULT_HEADER_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
+  type GuardClosure,
 } from "../http/connection_guard.ts";
 
 /** Where `kv http` listens unless told otherwise. */
@@ -149,16 +150,28 @@ async function runHttp(args: string[]): Promise<number> {
   const connections = connectionLimits(values, isLoopback(listen.hostname));
   const tokens = await readTokens(values["tokens-file"]);
   const tls = await tlsFiles(values["tls-cert"], values["tls-key"]);
+  const writes = choiceFlag("http", "--writes", values.writes, WRITE_RULES, "sloppy");
   const logger = new Logger({ name: "kv http" });
+  // Listens before connecting: connecting may fix the cluster's k (a new cluster's default,
+  // 1), which a run then refused for its port in use must not have done.
+  let api: HttpApi | undefined;
+  const server = serve(
+    (request) => api === undefined ? starting() : api.handle(request),
+    { ...listen, ...tls },
+    { ...connections, onClosed: (why) => api?.connectionClosed(why) },
+  );
   const kv = await openKv(serverFile(values.servers), {
     replicas: k,
-    writes: choiceFlag("http", "--writes", values.writes, WRITE_RULES, "sloppy"),
+    writes,
     timeoutMs,
     authFile: values["auth-file"] ?? authFileFromEnv(),
     tlsCa: values["tls-ca"],
-  }, values);
+  }, values).catch(async (error) => {
+    await server.shutdown();
+    throw error;
+  });
   try {
-    const api = new HttpApi(kv, {
+    api = new HttpApi(kv, {
       version: VERSION,
       ...limits,
       tokens,
@@ -166,9 +179,7 @@ async function runHttp(args: string[]): Promise<number> {
       loopbackHostsOnly: tokens === undefined && isLoopback(listen.hostname),
       log: (line) => logger.error(line),
     });
-    const server = serve(api, { ...listen, ...tls }, connections);
-    // A default k just fixed may replace one the servers forgot (lib/broker/cluster_k.ts);
-    // said once listening, so that a listen error stays the one line of a mistake.
+    // A default k just fixed may replace one the servers forgot (lib/broker/cluster_k.ts).
     const notice = brokerOf(kv).notice;
     if (notice !== undefined) console.error(`kv http: ${notice}`);
     const scheme = tls === undefined ? "http" : "https";
@@ -176,6 +187,18 @@ async function runHttp(args: string[]): Promise<number> {
   } finally {
     kv.close();
   }
+}
+
+/** The answer to a request that comes while `kv http` listens but has not yet connected. */
+function starting(): Response {
+  return new Response(JSON.stringify({ error: "starting: not yet connected to the servers" }), {
+    status: 503,
+    headers: {
+      "Content-Type": "application/json",
+      "Retry-After": "1",
+      "Cache-Control": "no-store",
+    },
+  });
 }
 
 function parseHttpFlags(args: string[]) {
@@ -325,20 +348,23 @@ async function openKv(
 }
 
 /**
- * Serves `api` on `listen`, behind a {@link ConnectionGuard} unless `headerTimeoutMs` is 0
+ * Serves `handler` on `listen`, behind a {@link ConnectionGuard} unless `headerTimeoutMs` is 0
  * (`Deno.serve` has no deadline on a request's headers of its own).
  */
 function serve(
-  api: HttpApi,
+  handler: (request: Request) => Promise<Response> | Response,
   listen: { hostname: string; port: number; cert?: string; key?: string },
-  limits: { headerTimeoutMs: number; maxConnections: number },
+  limits: {
+    headerTimeoutMs: number;
+    maxConnections: number;
+    onClosed: (why: GuardClosure) => void;
+  },
 ): { readonly addr: Deno.Addr; shutdown(): Promise<void> } {
   const where = hostPort(listen.hostname, listen.port);
-  const handler = (request: Request) => api.handle(request);
   try {
     return limits.headerTimeoutMs === 0
       ? Deno.serve({ ...listen, onListen: () => {} }, handler)
-      : ConnectionGuard.serve({ ...listen, ...limits, onClosed: api.connectionClosed }, handler);
+      : ConnectionGuard.serve({ ...listen, ...limits }, handler);
   } catch (error) {
     throw listenFailure("kv http", where, { port: "--listen port", address: "--listen" }, error);
   }

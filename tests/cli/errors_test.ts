@@ -87,7 +87,7 @@ Deno.test("a broker that reaches no server at all stops with exit 2, even withou
   });
 });
 
-Deno.test("kv http on a port in use or an address this machine lacks: one line naming --listen", async () => {
+Deno.test("kv http on a port in use or an address this machine lacks: one line naming --listen, and no k recorded on a new cluster", async () => {
   await using cluster = await KvCluster.start(1);
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const serving = ["http", "-s", cluster.serverFile, "--listen"];
@@ -95,6 +95,12 @@ Deno.test("kv http on a port in use or an address this machine lacks: one line n
     [...serving, `127.0.0.1:${taken.addr.port}`],
     /^kv http: cannot listen on 127\.0\.0\.1:\d+: address already in use; pick another --listen port$/,
   );
+  // A refused run decides no k: it once connected, fixing k=1, before it tried to listen.
+  const servers = await runKv(["servers", "-s", cluster.serverFile, "--json"]);
+  assert.equal(servers.code, 0, servers.stderr);
+  assert.deepEqual(JSON.parse(servers.stdout).servers.map((server: { k: number }) => server.k), [
+    0,
+  ]);
   // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no machine has an address in it.
   await oneLine(
     [...serving, "192.0.2.1:0", "--insecure"],
