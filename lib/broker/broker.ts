@@ -215,7 +215,17 @@ export type NoRecord =
  * frame limit), so that repeating it cannot succeed, and nothing was changed.
  */
 export type Change =
-  | { readonly kind: "done"; readonly existed: boolean; readonly version: Version }
+  | {
+    readonly kind: "done";
+    readonly existed: boolean;
+    readonly version: Version;
+    /**
+     * Set on a DELETE that found no record when the servers that answered cannot vouch
+     * that there was none (as a read's NOT FOUND): the record may have existed. It is
+     * deleted all the same.
+     */
+    readonly warning?: string;
+  }
   | { readonly kind: "error"; readonly error: string; readonly refused?: boolean };
 
 /** The answer to KEYS. */
@@ -557,6 +567,7 @@ export class Broker {
    * ```ts ignore
    * const change = await broker.delete("person1");
    * if (change.kind === "done") change.existed; // false when there was no such record
+   * if (change.kind === "done") change.warning; // set when a down replica may have held it
    * else change.error; // fewer than k servers reachable: nothing was deleted
    * ```
    */
@@ -806,9 +817,12 @@ export class Broker {
       return { kind: "error", error: replies.refused.join("; ") };
     }
     const encoded = newest?.read.encoded;
-    const warning = replies.trustedInFront >= conclusiveCount(list.length, this.#k)
-      ? undefined
-      : this.#doubt(key, list, replies, encoded !== undefined);
+    const warning = this.#vouched(list, replies) ? undefined : this.#doubt(
+      key,
+      list,
+      replies,
+      encoded === undefined ? "the record may exist" : "a newer version may exist",
+    );
     if (newest !== undefined && version !== undefined && encoded !== undefined) {
       const server = this.#pool.servers[list[newest.position]].id;
       return warning === undefined
@@ -820,13 +834,21 @@ export class Broker {
   };
 
   /**
-   * Why a read of `key` cannot vouch that it saw every acknowledged write: the record
-   * may exist (NOT FOUND) or a newer version may (`found`).
+   * Whether the trustworthy `replies` of a read of a key whose preference list is `list`
+   * rule out every acknowledged write they did not see (lib/broker/quorum.ts).
    */
-  #doubt(key: string, list: Uint16Array, replies: ReplicaReplies, found: boolean): string {
+  #vouched(list: Uint16Array, replies: ReplicaReplies): boolean {
+    return replies.trustedInFront >= conclusiveCount(list.length, this.#k);
+  }
+
+  /**
+   * Why a read of `key` cannot vouch that it saw every acknowledged write, ending with
+   * what may follow: the record may exist (NOT FOUND), a newer version may (found), or
+   * the record may have existed (a DELETE's probe, {@link Broker#probe}).
+   */
+  #doubt(key: string, list: Uint16Array, replies: ReplicaReplies, consequence: string): string {
     const { answered, reasons } = replies;
     const why = reasons.length === 0 ? "" : ` (${reasons.join("; ")})`;
-    const consequence = found ? "a newer version may exist" : "the record may exist";
     if (replies.trustedAtHome === 0) {
       const distrusted = answered.some(({ position }) => position < this.#k);
       return `no replica of '${key}' answered${distrusted ? " that can be trusted" : ""}${why}; ` +
@@ -928,6 +950,8 @@ export class Broker {
     let servers = chosen.servers;
     let existed = false;
     let probed = false;
+    // Why the servers that answered cannot vouch that the key held nothing, once probed.
+    let doubt: string | undefined;
     let version = first ?? this.#clock.next();
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const written = await this.#writeK(
@@ -947,12 +971,15 @@ export class Broker {
       if (met.superseded) return { kind: "done", existed: true, version };
       if (held === undefined && !probed && !this.#meetsEveryWrite(list, written.trusted)) {
         probed = true;
-        held = await this.#newerVersion(key, version);
+        const probe = await this.#probe(key, version);
+        held = probe.newer;
+        doubt = probe.doubt;
+        existed ||= probe.existed;
         if (held !== undefined && first !== undefined && this.#ownSince(held, version)) {
           held = undefined;
         }
       }
-      if (held === undefined) return { kind: "done", existed: verb === "put" || existed, version };
+      if (held === undefined) return doneChange(verb, existed, version, doubt);
       // Another broker wrote the key with a newer or equal version: write again after it
       // (just after it, when it is too far ahead for the clock to take in).
       const after = this.#clock.after(held);
@@ -1015,14 +1042,41 @@ export class Broker {
   }
 
   /**
-   * The version of `key` newer than `version` that a read finds (asking down the list
-   * until k trustworthy servers answered), if any: what a write whose own servers could
-   * not vouch for every earlier write must be stamped after.
+   * What a read of `key` finds (asking down the list until k trustworthy servers
+   * answered, as GET) for a write at `version` whose own servers could not vouch for
+   * every earlier write: the newer version it must be stamped after, if any; whether the
+   * newest version older than the write is a record (it existed), when the servers that
+   * answered vouch for that; else why they cannot (the GET rule, {@link Broker#lookup}).
    */
-  async #newerVersion(key: string, version: Version): Promise<Version | undefined> {
-    const found = await this.getEncoded(key);
-    if (found.kind === "error" || found.version === undefined) return undefined;
-    return compareVersions(found.version, version) > 0 ? found.version : undefined;
+  #probe(
+    key: string,
+    version: Version,
+  ): Promise<{ newer: Version | undefined; existed: boolean; doubt: string | undefined }> {
+    return this.#lookup(
+      key,
+      (connection, settle) => connection.getEncodedTo(key, settle),
+      (replies, key, list) => {
+        const found = this.#answerRead(replies, key, list);
+        const newer = found.kind !== "error" && found.version !== undefined &&
+            compareVersions(found.version, version) > 0
+          ? found.version
+          : undefined;
+        const before = newestAnswer(
+          replies.answered.filter(({ read }) =>
+            read.version !== undefined && compareVersions(read.version, version) < 0
+          ),
+        );
+        const doubt = this.#vouched(list, replies) ? undefined : this.#doubt(
+          key,
+          list,
+          replies,
+          "the record may have existed; it is deleted all the same",
+        );
+        // Only answers that vouch tell it existed: an unrepaired server may have lost the
+        // tombstone that deleted a record it holds.
+        return { newer, existed: doubt === undefined && before?.read.encoded !== undefined, doubt };
+      },
+    );
   }
 
   /**
@@ -1269,6 +1323,22 @@ function writeFailure(
     error: `${verb} of '${key}' reached only ${written.stored.length} of ${k} ` +
       `replicas (${written.failures.join("; ")}); repeat it when the servers are back`,
   };
+}
+
+/**
+ * A write's answer once k servers stored it at `version`: a PUT's `existed` is always
+ * true; a DELETE that found no record carries `doubt`, when set, as its warning.
+ */
+function doneChange(
+  verb: "put" | "delete",
+  existed: boolean,
+  version: Version,
+  doubt: string | undefined,
+): Change {
+  if (verb === "put" || existed || doubt === undefined) {
+    return { kind: "done", existed: verb === "put" || existed, version };
+  }
+  return { kind: "done", existed, version, warning: doubt };
 }
 
 /** The error of a write meeting `held`, the newest version there can be: none comes after it. */

@@ -107,7 +107,7 @@ export type Answer =
     warning?: string;
   }
   | { op: "GET" | "QUERY"; key: string; found: false; warning?: string }
-  | { op: "DELETE"; key: string; deleted: boolean; version: string }
+  | { op: "DELETE"; key: string; deleted: boolean; version: string; warning?: string }
   | { op: "PUT"; key: string; stored: true; version: string }
   | {
     op: "KEYS";
@@ -562,7 +562,8 @@ async function runOtherCommand(
       const change = await broker.delete(command.key);
       if (change.kind === "error") return { op: "DELETE", key: command.key, error: change.error };
       const version = formatVersion(change.version);
-      return { op: "DELETE", key: command.key, deleted: change.existed, version };
+      const deleted = { op: "DELETE", key: command.key, deleted: change.existed, version } as const;
+      return change.warning === undefined ? deleted : { ...deleted, warning: change.warning };
     }
     case "PUT": {
       const change = await broker.put(command.key, command.value);

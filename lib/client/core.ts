@@ -289,7 +289,8 @@ export class KvCore {
     const change = await this.#open().delete(key);
     this.#stillOpen();
     if (change.kind === "error") throw changeError(change);
-    return { key, deleted: change.existed, version: formatVersion(change.version) };
+    const deleted = { key, deleted: change.existed, version: formatVersion(change.version) };
+    return change.warning === undefined ? deleted : { ...deleted, warning: change.warning };
   }
 
   /**

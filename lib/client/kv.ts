@@ -212,6 +212,12 @@ export interface KvDeleteResult {
    * a write that sorts after it replaces it.
    */
   version: string;
+  /**
+   * Set when `deleted` is false but the servers that answered cannot vouch that there
+   * was no record (too many down or not yet repaired, as {@link KvEntry.warning}): it may
+   * have existed. The tombstone is written all the same.
+   */
+  warning?: string;
 }
 
 /**

@@ -9,7 +9,7 @@
  * | `GET /v1/records/{key}/{field}/…`      | 200 `{key, value, version, path}` (QUERY), 404, 503 |
  * | `GET /v1/records/{key}?replicas=true`  | 200 `{key, agree, replicas: [{server, state, version}]}` |
  * | `PUT /v1/records/{key}`                | JSON value or `text/plain` record line: 200, 400 |
- * | `DELETE /v1/records/{key}`             | 200 `{key, deleted: true, version}`, or 404      |
+ * | `DELETE /v1/records/{key}`             | 200 `{key, deleted: true, version}`, 404, 503    |
  * | `GET /v1/keys?prefix=&limit=&after=`   | 200 `{keys, more}`                               |
  * | `GET /v1/servers`                      | 200 `{servers: […]}`                             |
  * | `GET /healthz`                         | 200, or 503 when k or more are down or unrepaired |
@@ -22,7 +22,8 @@
  * Failures are `{error}`: 400 for the caller's mistake, 503 when the cluster
  * cannot answer (or the server is busy), 413 and 414 past the size limits. A read
  * that found nothing is a 404 only when the servers that answered vouch for the
- * record's absence, else a 503 with the entry and its warning (the record may exist).
+ * record's absence, else a 503 with the entry and its warning (the record may exist);
+ * so is a DELETE that found nothing (its tombstone is written either way).
  *
  * @example
  * ```ts
@@ -280,7 +281,7 @@ export class HttpApi {
 
   async #get(key: string): Promise<Response> {
     const entry = await this.#kv.getJson(key);
-    return entryResponse(entryStatus(entry), entry);
+    return entryResponse(answerStatus(entry.json !== null, entry.warning), entry);
   }
 
   async #replicas(key: string): Promise<Response> {
@@ -299,7 +300,7 @@ export class HttpApi {
 
   async #query(path: string[]): Promise<Response> {
     const entry = await this.#kv.queryJson(path);
-    return entryResponse(entryStatus(entry), entry);
+    return entryResponse(answerStatus(entry.json !== null, entry.warning), entry);
   }
 
   async #put(key: string, request: Request): Promise<Response> {
@@ -311,7 +312,7 @@ export class HttpApi {
 
   async #delete(key: string): Promise<Response> {
     const result = await this.#kv.delete(key);
-    return json(result.deleted ? 200 : 404, result);
+    return json(answerStatus(result.deleted, result.warning), result, result.warning);
   }
 
   async #keys(parameters: URLSearchParams): Promise<Response> {
@@ -621,15 +622,16 @@ function json(status: number, body: unknown, warning?: string): Response {
 }
 
 /**
- * A read's status: 200 found (with any warning that a newer version may exist), 404 when
- * the servers that answered vouch for the record's absence, and 503 when they cannot (its
- * warning says which servers were missing): a 404 says the record is absent, which a
- * client may act on (create it) and a cache may keep, while the record may exist on the
- * servers that did not answer; the warning alone is in a header most clients ignore.
+ * A read's or DELETE's status: 200 when it `found` the record (a read with any warning
+ * that a newer version may exist), 404 when the servers that answered vouch for the
+ * record's absence, and 503 when they cannot (its `warning` says which servers were
+ * missing): a 404 says the record is absent (was, for a DELETE), which a client may act on
+ * (create it) and a cache may keep, while the record may exist on the servers that did not
+ * answer; the warning alone is in a header most clients ignore.
  */
-function entryStatus(entry: JsonEntry): number {
-  if (entry.json !== null) return 200;
-  return entry.warning === undefined ? 404 : 503;
+function answerStatus(found: boolean, warning: string | undefined): number {
+  if (found) return 200;
+  return warning === undefined ? 404 : 503;
 }
 
 /** An entry as JSON, its value written with kinds kept (`2.0` for a float). */

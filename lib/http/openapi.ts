@@ -287,8 +287,15 @@ function deleteOperation(): Operation {
     responses: {
       "200": answer("Deleted.", "DeleteResult"),
       "400": BAD_REQUEST,
-      "404": answer("There was no such record.", "DeleteResult"),
-      "503": UNAVAILABLE,
+      "404": absent("There was no such record (deleted is false).", "DeleteResult"),
+      "503": {
+        description: "Deleted, but nothing was found and too few of the key's servers " +
+          "answered to vouch that there was no record, so it may have existed: deleted is " +
+          "false and the warning says which servers were missing; or the cluster could not " +
+          "answer, or the server is busy (an Error).",
+        headers: { Warning: { $ref: "#/components/headers/Warning" } },
+        content: json({ oneOf: [ref("DeleteResult"), ref("Error")] }),
+      },
     },
   };
 }
@@ -482,6 +489,7 @@ function writeSchemas(): Record<string, unknown> {
         key: { type: "string" },
         deleted: { type: "boolean" },
         version: { ...VERSION, description: "The tombstone's version, on every replica." },
+        warning: { type: "string" },
       },
     },
   };

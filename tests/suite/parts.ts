@@ -109,6 +109,7 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/broker/background_repair_test.ts": 1.3,
   "tests/cli/disk_fault_reads_test.ts": 1.2,
   "tests/cli/broker_piped_test.ts": 1.2,
+  "tests/cli/delete_warning_test.ts": 1.0,
 };
 
 /**
