@@ -145,7 +145,8 @@ const SPECS: readonly OneShotSpec[] = [
     done: "deleted",
     writes: true,
     canFindNothing: true,
-    unavailable: "fewer than k servers could delete it",
+    unavailable:
+      "fewer than k servers could delete it, or not found but warned: it may have existed",
     command: ([key]) => parsed("delete", key),
   },
   {

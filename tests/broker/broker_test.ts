@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   Broker,
+  type Change,
   type KeysAnswer,
   MAX_READ_REPAIRS_IN_FLIGHT,
   MAX_WRITE_ATTEMPTS,
@@ -754,4 +755,44 @@ Deno.test("read repair copies the newest version to a stale replica, at most MAX
   } finally {
     broker.close();
   }
+});
+
+/**
+ * person1 held by the first and third servers of its list at an old version, the first
+ * then restarted empty (unrepaired), the third `crashed` or not, and deleted: the delete's
+ * own servers (the first, untrusted, and the second) hold nothing, so its read decides.
+ */
+async function deleteOverLostCopy(thirdCrashed: boolean): Promise<Change> {
+  const cluster = new FakeCluster(3);
+  const broker = await cluster.openBroker({ k: 2 });
+  try {
+    const [first, second, third] = broker.preferenceList(partitionOf("person1"));
+    for (const index of [first, third]) {
+      cluster.servers[index].applyPut("person1", PERSON, {
+        version: { ms: 1, counter: 0, broker: 9 },
+      });
+    }
+    cluster.servers[first].restart();
+    if (thirdCrashed) cluster.servers[third].state = "crashed";
+    const change = await broker.delete("person1");
+    assert(cluster.servers[second].requests.includes("DELETE"), "written to the second");
+    return change;
+  } finally {
+    broker.close();
+  }
+}
+
+Deno.test("a DELETE whose own servers held nothing but whose read vouches for a record on another server says it existed", async () => {
+  const change = await deleteOverLostCopy(false);
+  assert.deepEqual(withoutVersion(change), { kind: "done", existed: true });
+});
+
+Deno.test("a DELETE whose own servers held nothing and whose read cannot vouch there was no record warns that it may have existed", async () => {
+  const change = await deleteOverLostCopy(true);
+  assert(change.kind === "done", JSON.stringify(change));
+  assert.equal(change.existed, false);
+  assert.match(
+    change.warning ?? "no warning",
+    /^2 of the first 3 servers for 'person1' did not answer or cannot be trusted \(.*may have lost writes.*is down.*\); the record may have existed; it is deleted all the same$/,
+  );
 });
