@@ -77,34 +77,43 @@ ${WORKLOADS.map((letter) => `  ${letter}  ${WORKLOAD_MIX[letter].summary}`).join
 
 Flags:
   -s, --servers FILE     the cluster's server file (required)
-  -k, --replicas N       replication factor; refused when the servers record another
-                         (default: the k they record; on a new cluster 1)
+  -k, --replicas N       replication factor; refused when the servers record
+                         another (default: the k they record; on a new
+                         cluster 1)
       --workload W       A to F (default A)
-      --distribution D   zipfian (constant 0.99, hot keys scrambled over the key space)
-                         or uniform (default zipfian); workload D reads the newest most
-  -n, --records N        records to load and draw keys from, 1..${MAX_BENCH_RECORDS} (default ${DEFAULT_RECORDS})
-      --size BYTES       each record one string of BYTES, 1..${MAX_RECORD_SIZE} (default: records
-                         of kv gen -d 3 -l 8 -m 6's shape)
+      --distribution D   zipfian (constant 0.99, hot keys scrambled over the key
+                         space) or uniform (default zipfian); workload D reads
+                         the newest most
+  -n, --records N        records to load and draw keys from, 1..${MAX_BENCH_RECORDS}
+                         (default ${DEFAULT_RECORDS})
+      --size BYTES       each record one string of BYTES, 1..${MAX_RECORD_SIZE}
+                         (default: records of kv gen -d 3 -l 8 -m 6's shape)
       --ops N            operations to run, 1..${MAX_BENCH_OPERATIONS} (default ${DEFAULT_OPERATIONS})
       --duration S       run for S seconds instead of a number of operations,
                          1..${MAX_DURATION_SECONDS}
       --warmup N         first run N operations the same way, neither timed nor
                          counted, 0..${MAX_BENCH_OPERATIONS} (default 0): kv's client
-                         (and server) compile their read path over the first tens of
-                         thousands of operations, which a short run would measure
+                         (and server) compile their read path over the first
+                         tens of thousands of operations, which a short run
+                         would measure
       --clients N        independent clients, each with its own connections,
                          1..${MAX_CLIENTS} (default 1)
-      --pipeline N       operations in flight per client, 1..${MAX_PIPELINE} (default 1)
-      --values V         how reads take values: objects, made into plain JavaScript as
-                         Kv.get answers them (what an application uses), or bytes,
-                         left encoded as Kv.getBytes answers them (as redis-benchmark,
-                         which never parses what it reads) (default objects)
+      --pipeline N       operations in flight per client, 1..${MAX_PIPELINE}
+                         (default 1)
+      --values V         how reads take values: objects, made into plain
+                         JavaScript as Kv.get answers them (what an application
+                         uses), or bytes, left encoded as Kv.getBytes answers
+                         them (as redis-benchmark, which never parses what it
+                         reads) (default objects)
       --rate R           open loop: R operations per second in all, 1..${MAX_RATE};
-                         latency measured from each operation's intended send time
-                         (as wrk2 does); without it the loop is closed and latency
-                         runs from the worker's previous answer, i.e. its send
-      --seed N           seed for records and operations, 0..${MAX_SEED} (default random)
-      --no-load          use the records the cluster holds (person0..person<N-1>)
+                         latency measured from each operation's intended send
+                         time (as wrk2 does); without it the loop is closed and
+                         latency runs from the worker's previous answer, i.e.
+                         its send
+      --seed N           seed for records and operations, 0..${MAX_SEED}
+                         (default random)
+      --no-load          use the records the cluster holds
+                         (person0..person<N-1>)
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}
                          (default ${DEFAULT_TIMEOUT_MS})
       --json             print one JSON object instead of the table
@@ -118,9 +127,10 @@ measured until then, marked interrupted ('"interrupted": true' with --json);
 before the measured run (connecting, loading, warming up) nothing has been
 measured and one line says so. Another, a second or more later, quits at once
 without a report.
-Exit codes: 0 done (even with errors counted), 2 usage error, fewer than k servers
-up at the start, or records that could not be loaded; 130 stopped with Ctrl-C,
-143 by SIGTERM, as a shell reports them, with or without a partial report.`;
+Exit codes: 0 done (even with errors counted), 2 usage error, fewer than k
+servers up at the start, or records that could not be loaded; 130 stopped with
+Ctrl-C, 143 by SIGTERM, as a shell reports them, with or without a partial
+report.`;
 
 /** The `kv bench` subcommand. */
 export const benchCommand: Subcommand = {

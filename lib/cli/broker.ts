@@ -61,39 +61,45 @@ record on k servers), then answers commands from standard input: a REPL with
 history and tab completion on a terminal, one answer per line otherwise.
 
 Flags:
-  -s, --servers FILE     servers, one per line: 'IP PORT' or 'HOST:PORT' ([::1]:8000);
-                         blank lines and # comments are ignored (required)
-  -i, --index FILE       record lines to index first (any dialect), from a file or a
-                         pipe such as <(kv gen -o - ...), or '-' for standard input
-                         (then no commands are read: it exits as --index-only does);
-                         bad lines are reported on stderr and skipped; without -i the
-                         broker serves what the servers already hold
+  -s, --servers FILE     servers, one per line: 'IP PORT' or 'HOST:PORT'
+                         ([::1]:8000); blank lines and # comments are ignored
+                         (required)
+  -i, --index FILE       record lines to index first (any dialect), from a file
+                         or a pipe such as <(kv gen -o - ...), or '-' for
+                         standard input (then no commands are read: it exits as
+                         --index-only does); bad lines are reported on stderr
+                         and skipped; without -i the broker serves what the
+                         servers already hold
   -k, --replicas N       replication factor, 1 to the number of servers; refused
                          when the servers record another (default: the k they
                          record; on a new cluster 1, which is then recorded)
-      --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}; past it
-                         the server counts as down and is reconnected in the
-                         background (default ${DEFAULT_TIMEOUT_MS})
-      --writes RULE      'sloppy' (default): a write goes to the first k reachable
-                         servers of its key's preference list, so writes go on with
-                         up to k-1 servers down; 'strict': only to the key's own k
-                         servers, refused when one of them is down
+      --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS};
+                         past it the server counts as down and is reconnected in
+                         the background (default ${DEFAULT_TIMEOUT_MS})
+      --writes RULE      'sloppy' (default): a write goes to the first k
+                         reachable servers of its key's preference list, so
+                         writes go on with up to k-1 servers down; 'strict':
+                         only to the key's own k servers, refused when one of
+                         them is down
       --duplicate-keys MODE
                          a field name repeated in one object of a dataFile line:
-                         'error' skips the line (default), 'last-wins' keeps the last
-                         value like Python dicts; a PUT naming one twice is refused
+                         'error' skips the line (default), 'last-wins' keeps the
+                         last value like Python dicts; a PUT naming one twice is
+                         refused
       --json             answer each command with one JSON object on one line
-      --dialect NAME     print records as assignment, python or bare (default: the
-                         dialect of the indexed file's first record, else assignment)
-      --index-only       index dataFile and exit without reading commands; exit code 0
-                         when every record was stored, ${INDEX_FAILED_EXIT_CODE} when some were not, 2 when
-                         lines were skipped
+      --dialect NAME     print records as assignment, python or bare (default:
+                         the dialect of the indexed file's first record, else
+                         assignment)
+      --index-only       index dataFile and exit without reading commands; exit
+                         code 0 when every record was stored, ${INDEX_FAILED_EXIT_CODE} when some
+                         were not, 2 when lines were skipped
 ${SECURITY_HELP}
   -h, --help             show this help
 
 Commands: GET key | QUERY key.field.field | DELETE key | PUT <record line> |
-          KEYS [prefix [limit [after]]] | SERVERS | HELP [command] | EXIT (or QUIT)
-          (case-insensitive; HELP GET shows one command with an example)
+          KEYS [prefix [limit [after]]] | SERVERS | HELP [command] |
+          EXIT (or QUIT) (case-insensitive; HELP GET shows one command with
+          an example)
 
 In the REPL: Tab completes, Up/Down and Ctrl-R search history, Ctrl-C cancels
 the command running (or clears the line; on an empty line it leaves, as
@@ -110,11 +116,12 @@ refuses writes, changing nothing.
 Exit codes: 0 success (the REPL, unless a signal ends it); 1 internal error, or
 records of dataFile not stored; 2 usage or input error: bad flags, fewer than k
 servers reachable with -i, lines of dataFile skipped, or a piped command line
-that is a mistake (no command, malformed, a PUT over the servers' limit); ${EXIT_UNAVAILABLE} a piped
-command the cluster answered with ERROR or WARNING (NOT FOUND is no failure);
-130 or 143 stopped by SIGINT or SIGTERM (while indexing, or the REPL by kill).
-Piped commands all run, whatever those before them answered; the exit code and
-one line on stderr tell a script that some failed, as sqlite3's do.`;
+that is a mistake (no command, malformed, a PUT over the servers' limit);
+${EXIT_UNAVAILABLE} a piped command the cluster answered with ERROR or WARNING (NOT FOUND is
+no failure); 130 or 143 stopped by SIGINT or SIGTERM (while indexing, or the
+REPL by kill). Piped commands all run, whatever those before them answered; the
+exit code and one line on stderr tell a script that some failed, as sqlite3's
+do.`;
 
 /** The `kv broker` subcommand. */
 export const brokerCommand: Subcommand = {

@@ -77,7 +77,8 @@ location string
 gender string
 `;
 
-const HELP = `Usage: kv demo [-n RECORDS] [--servers N] [-k REPLICAS] [--seed N] [--timeout-ms MS]
+const HELP = `Usage: kv demo [-n RECORDS] [--servers N] [-k REPLICAS] [--seed N]
+               [--timeout-ms MS]
 
 Starts a kv cluster on this machine for a first look: generates RECORDS random
 records, starts N 'kv server' processes on free ports (data in a temporary
@@ -88,11 +89,12 @@ Ctrl-D or Ctrl-C) it stops the servers and removes the directory.
 Flags:
   -n, --lines RECORDS  records to generate, 0..${MAX_DEMO_RECORDS} (default ${DEFAULT_DEMO_RECORDS})
       --servers N      servers to start, 1..${MAX_DEMO_SERVERS} (default ${DEFAULT_DEMO_SERVERS})
-  -k, --replicas N     replication factor, 1..N (default ${DEFAULT_DEMO_REPLICAS}, or N when smaller)
+  -k, --replicas N     replication factor, 1..N (default ${DEFAULT_DEMO_REPLICAS}, or N when
+                       smaller)
       --seed N         seed for the records, 0..${MAX_SEED} (default: random)
-      --timeout-ms MS  the broker's connect and request timeout per server, 1..${MAX_TIMEOUT_MS};
-                       a server hung with \\demo hang is counted down after it
-                       (default ${DEFAULT_TIMEOUT_MS})
+      --timeout-ms MS  the broker's connect and request timeout per server,
+                       1..${MAX_TIMEOUT_MS}; a server hung with \\demo hang is counted
+                       down after it (default ${DEFAULT_TIMEOUT_MS})
   -h, --help           show this help
 
 Demo commands in the REPL (server numbers as SERVERS lists them, from 1):

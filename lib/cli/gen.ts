@@ -52,19 +52,20 @@ const FLAGS = {
   seed: { type: "string" },
 } as const;
 
-const HELP =
-  `Usage: kv gen -k KEYFILE [-n LINES] [-d DEPTH] [-l LENGTH] [-m KEYS] [-o FILE] [--seed N]
+const HELP = `Usage: kv gen -k KEYFILE [-n LINES] [-d DEPTH] [-l LENGTH] [-m KEYS] [-o FILE]
+              [--seed N]
 
 Writes LINES random records for testing kv, one per line, in the assignment
 dialect that 'kv broker -i' reads:
 
-  "person0" : { "name" : "Mary" ; "age" : 22 ; "address" : { "street" : "Main" } }
+  "person0" : { "name" : "Mary" ; "age" : 22 ; "address" : { "city" : "Oslo" } }
 
 Line i holds record person<i>. Its value has 0..KEYS keys (each count equally
 likely), drawn without repetition from KEYFILE. Each key holds, with probability
 1/2 while fewer than DEPTH levels lie above it, another such value; otherwise a
 scalar of the key's type: a string of 1..LENGTH characters from [A-Za-z0-9], an
-int 1..100, or a float 1.5..2.1 with at most two decimals (printed 1.5, 1.75, 2.0).
+int 1..100, or a float 1.5..2.1 with at most two decimals (printed 1.5, 1.75,
+2.0).
 
 Flags:
   -k, --key-file KEYFILE   key names and types (required; format below)
@@ -93,11 +94,12 @@ each name once, at least one key. Mistakes are reported as file:line:column.
   height   float
 
 Output: FILE is written to a temporary file beside it and renamed over FILE only
-when complete, so a failed or interrupted (Ctrl-C, SIGTERM) run leaves FILE as it was; an
-existing FILE keeps its permissions. A FILE that is not a regular file (/dev/null,
-a pipe) is written directly. No line exceeds 1 MiB (the longest line kv reads):
-in the rare record that would (only very deep, wide settings such as -d 20 -m 12),
-values written after the record's byte budget is spent get fewer keys.
+when complete, so a failed or interrupted (Ctrl-C, SIGTERM) run leaves FILE as
+it was; an existing FILE keeps its permissions. A FILE that is not a regular
+file (/dev/null, a pipe) is written directly. No line exceeds 1 MiB (the longest
+line kv reads): in the rare record that would (only very deep, wide settings
+such as -d 20 -m 12), values written after the record's byte budget is spent get
+fewer keys.
 
 Messages: on success nothing is printed, like other Unix tools, unless stderr is
 a terminal: then a progress bar is shown while writing and one summary line

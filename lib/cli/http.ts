@@ -71,48 +71,53 @@ Serves kv over HTTP: a JSON API (/v1/records/KEY, /v1/keys, /v1/servers),
 the web console at /.
 
 Flags:
-  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
-  -k, --replicas N       the cluster's replication factor; refused when the servers
-                         record another (default: the k they record; on a new
-                         cluster 1)
+  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then
+                         ./${DEFAULT_SERVER_FILE})
+  -k, --replicas N       the cluster's replication factor; refused when the
+                         servers record another (default: the k they record; on
+                         a new cluster 1)
       --listen HOST:PORT address to listen on; port 0 picks a free one
                          (default ${DEFAULT_LISTEN})
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}
                          (default ${DEFAULT_TIMEOUT_MS})
-      --writes RULE      'sloppy' (default): writes go to the first k reachable servers
-                         of the key's preference list; 'strict': to the key's own k
-                         servers only, refused when one is down
+      --writes RULE      'sloppy' (default): writes go to the first k reachable
+                         servers of the key's preference list; 'strict': to the
+                         key's own k servers only, refused when one is down
       --max-body-bytes N largest request body, 1..${MAX_BODY_BYTES_LIMIT}; more is 413
                          (default ${DEFAULT_MAX_BODY_BYTES})
-      --max-path-bytes N longest URL path and query, ${MIN_PATH_BYTES}..${MAX_PATH_BYTES_LIMIT}; more is 414
-                         (default ${DEFAULT_MAX_PATH_BYTES})
+      --max-path-bytes N longest URL path and query, ${MIN_PATH_BYTES}..${MAX_PATH_BYTES_LIMIT};
+                         more is 414 (default ${DEFAULT_MAX_PATH_BYTES})
       --max-concurrent-requests N
                          requests answered at once, 1..${MAX_CONCURRENT_REQUESTS_LIMIT}; more get 503
                          with Retry-After (default ${DEFAULT_MAX_CONCURRENT_REQUESTS})
       --header-timeout-ms MS
-                         close a connection that has not sent a request's whole headers
-                         within MS of opening or of its previous answer (slow clients,
-                         idle ones), 0..${MAX_HEADER_TIMEOUT_MS}; 0: no such guard (default
-                         ${DEFAULT_HEADER_TIMEOUT_MS}; on a loopback address, where only this
-                         machine's programs connect, 0 unless --max-connections is given)
+                         close a connection that has not sent a request's whole
+                         headers within MS of opening or of its previous answer
+                         (slow clients, idle ones), 0..${MAX_HEADER_TIMEOUT_MS}; 0: no such
+                         guard (default ${DEFAULT_HEADER_TIMEOUT_MS}; on a loopback address,
+                         where only this machine's programs connect, 0 unless
+                         you set --max-connections)
       --max-connections N
-                         connections open at once, 1..${MAX_CONNECTIONS_LIMIT}; more are closed as
-                         they arrive (default ${DEFAULT_MAX_CONNECTIONS} where the guard is on;
+                         connections open at once, 1..${MAX_CONNECTIONS_LIMIT}; more are closed
+                         as they arrive (default ${DEFAULT_MAX_CONNECTIONS} where the guard is on;
                          not with --header-timeout-ms 0)
-      --tokens-file FILE require 'Authorization: Bearer <token>' with a token listed in
-                         FILE (one a line, at least 16 characters) on every request
-                         but the console's files and /healthz; default none
-      --insecure         allow listening on an address other than loopback without
-                         --tokens-file (anyone who can connect can read and delete)
-      --tls-cert FILE    serve HTTPS with this certificate chain (PEM); needs --tls-key
+      --tokens-file FILE require 'Authorization: Bearer <token>' with a token
+                         listed in FILE (one a line, at least 16 characters) on
+                         every request but the console's files and /healthz;
+                         default none
+      --insecure         allow listening on an address other than loopback
+                         without --tokens-file (anyone who can connect can read
+                         and delete)
+      --tls-cert FILE    serve HTTPS with this certificate chain (PEM); needs
+                         --tls-key
       --tls-key FILE     the certificate's private key (PEM)
   -h, --help             show this help
 
 To reach the servers:
 ${SECURITY_HELP}
 
-Prints 'kv http listening on http://HOST:PORT/ (k=N)' on stderr once ready; SIGINT or
-SIGTERM finishes the requests in flight and exits 0.`;
+Prints 'kv http listening on http://HOST:PORT/ (k=N)' on stderr once ready;
+SIGINT or SIGTERM finishes the requests in flight and exits 0.`;
 
 /** The `kv http` subcommand. */
 export const httpCommand: Subcommand = { name: "http", help: HELP, run: runHttp };

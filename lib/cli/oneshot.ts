@@ -129,7 +129,7 @@ const SPECS: readonly OneShotSpec[] = [
   {
     name: "put",
     usage: "kv put 'RECORD LINE'",
-    summary: `store a record on all its replicas, e.g. kv put 'person1: { "age" : 22 }'`,
+    summary: `store a record on all its replicas: kv put 'person1: { "age" : 22 }'`,
     arguments: 1,
     done: "stored",
     writes: true,
@@ -180,23 +180,25 @@ export const ONE_SHOT_COMMANDS: readonly Subcommand[] = SPECS.map((spec) => ({
 function help(spec: OneShotSpec): string {
   const limitFlag = spec.name === "keys"
     ? `      --limit N          most keys to list, 1..${MAX_KEYS_LIMIT} (default ${DEFAULT_KEYS_LIMIT})\n` +
-      "      --after KEY        list keys sorting after KEY: the last of the page before\n"
+      "      --after KEY        list keys sorting after KEY: the previous page's last\n"
     : "";
-  return `Usage: ${spec.usage} [-s serverFile] [-k replicas] [--json] [--timeout-ms MS]
+  return `Usage: ${spec.usage}
+       [-s serverFile] [-k replicas] [--json] [--timeout-ms MS]
 
 ${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}, then exit.
 Prints the answer as the broker's REPL does.
 
 Flags:
-  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
-  -k, --replicas N       the cluster's replication factor; refused when the servers
-                         record another (default: the k they record; on a new
-                         cluster 1, recorded by put and delete only)
+  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then
+                         ./${DEFAULT_SERVER_FILE})
+  -k, --replicas N       the cluster's replication factor; refused when the
+                         servers record another (default: the k they record; on
+                         a new cluster 1, recorded by put and delete only)
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}
                          (default ${DEFAULT_TIMEOUT_MS})
-      --writes RULE      'sloppy' (default): writes go to the first k reachable servers
-                         of the key's preference list; 'strict': to the key's own k
-                         servers only, refused when one is down
+      --writes RULE      'sloppy' (default): writes go to the first k reachable
+                         servers of the key's preference list; 'strict': to the
+                         key's own k servers only, refused when one is down
       --json             print the answer as one JSON object on one line
 ${limitFlag}${SECURITY_HELP}
   -h, --help             show this help
@@ -210,10 +212,12 @@ ${exitCodesHelp(spec)}`;
 function exitCodesHelp(spec: OneShotSpec): string {
   const lines = [`  ${EXIT_FOUND}  ${spec.done}`];
   if (spec.canFindNothing) lines.push(`  ${EXIT_NOT_FOUND}  not found`);
-  const mistake = spec.mistake === undefined ? "" : `, or ${spec.mistake}`;
+  // Two lines, to fit 80 columns: the second says what else is a user error, if anything.
+  const mistake = spec.mistake === undefined ? "" : `or ${spec.mistake} `;
   lines.push(
     `  ${USAGE_EXIT_CODE}  a user error: bad arguments or files, credentials the servers ` +
-      `refuse${mistake} (one line on stderr)`,
+      `refuse${mistake === "" ? "" : ","}`,
+    `     ${mistake}(one line on stderr)`,
   );
   if (spec.unavailable !== undefined) lines.push(`  ${EXIT_UNAVAILABLE}  ${spec.unavailable}`);
   return `Exit codes:\n${lines.join("\n")}`;

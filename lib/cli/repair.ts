@@ -49,15 +49,17 @@ const HELP = `Usage: kv repair -s serverFile [-k N] [--dry-run] [--json] [flags]
 
 Brings every key to its newest version on its first k servers of the list, moves
 hints home, removes copies from servers the list no longer places them on (only
-once the proper replicas hold the newest version) and purges tombstones confirmed
-on every replica. Replicas that already agree are compared by digest, not copied.
-After adding, removing or replacing a server: edit the server file, run this.
+once the proper replicas hold the newest version) and purges tombstones
+confirmed on every replica. Replicas that already agree are compared by digest,
+not copied. After adding, removing or replacing a server: edit the server file,
+run this.
 
 Flags:
-  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then ./${DEFAULT_SERVER_FILE})
-  -k, --replicas N       make N the cluster's replication factor, 1..${MAX_SERVERS} and at
-                         most the servers listed (every server records it), then
-                         repair; default: the k the servers record
+  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then
+                         ./${DEFAULT_SERVER_FILE})
+  -k, --replicas N       make N the cluster's replication factor, 1..${MAX_SERVERS}
+                         and at most the servers listed (every server records
+                         it), then repair; default: the k the servers record
       --dry-run          change nothing; print what a repair would do
       --json             print the report as one JSON object on one line
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}

@@ -44,7 +44,7 @@ const SUBCOMMANDS: readonly SubcommandEntry[] = [
   },
   {
     name: "repair",
-    summary: "bring every key to its newest version on its k servers (after list changes)",
+    summary: "bring each key's k servers to its newest version (after list changes)",
     load: async () => (await import("./repair.ts")).repairCommand,
   },
   oneShot("get", "print one record (exit 1 when not found)"),
@@ -65,7 +65,7 @@ const SUBCOMMANDS: readonly SubcommandEntry[] = [
   },
   {
     name: "bench",
-    summary: "load a cluster and run a YCSB workload: throughput and latency percentiles",
+    summary: "load a cluster, run a YCSB workload, report throughput and latency",
     load: async () => (await import("./bench.ts")).benchCommand,
   },
   {
@@ -89,7 +89,15 @@ function oneShot(name: string, summary: string): SubcommandEntry {
   };
 }
 
-function topLevelHelp(): string {
+/**
+ * The text of `kv --help`: the commands, each with its summary, and the exit codes.
+ *
+ * @example
+ * ```ts
+ * console.log(topLevelHelp()); // what `kv --help` prints
+ * ```
+ */
+export function topLevelHelp(): string {
   const width = Math.max(...SUBCOMMANDS.map((command) => command.name.length));
   const lines = SUBCOMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
   return [
@@ -105,8 +113,8 @@ function topLevelHelp(): string {
     "  -V, --version  print the version",
     "",
     "Exit codes: 0 success, 1 internal error, 2 usage or input error; the one-shot",
-    "commands (get, query, put, delete, keys, servers) exit 1 for not found and 3 when",
-    "the cluster could not answer.",
+    "commands (get, query, put, delete, keys, servers) exit 1 for not found and 3",
+    "when the cluster could not answer.",
   ].join("\n");
 }
 

@@ -35,7 +35,8 @@ Flags:
                       an existing FILE is left alone
   -h, --help          show this help
 
-Exit codes: 0 on success, 2 for bad flags or a FILE that exists or cannot be written.`;
+Exit codes: 0 on success, 2 for bad flags or a FILE that exists or cannot be
+written.`;
 
 /**
  * Writes a new auth file at `path`, never over an existing one. A write that fails (a full

@@ -28,12 +28,12 @@ export const SECURITY_FLAGS = {
 
 /** Help lines for {@link SECURITY_FLAGS}, aligned with the other commands' flags. */
 export const SECURITY_HELP =
-  `      --auth-file FILE   prove to the servers that this client knows a secret of FILE
-                         (its first line; 'kv secret -o FILE' writes one; mode 600);
-                         default \$${AUTH_FILE_ENV}, else none
-      --tls-ca FILE      connect with TLS, verifying the servers' certificates (and
-                         host names) against the CA certificate in FILE (PEM);
-                         default plain TCP`;
+  `      --auth-file FILE   prove to the servers that this client knows a secret of
+                         FILE (its first line; 'kv secret -o FILE' writes one;
+                         mode 600); default \$${AUTH_FILE_ENV}, else none
+      --tls-ca FILE      connect with TLS, verifying the servers' certificates
+                         (and host names) against the CA certificate in FILE
+                         (PEM); default plain TCP`;
 
 /**
  * The paths the flags (or `KV_AUTH_FILE`) name, unread, for commands that hand them to

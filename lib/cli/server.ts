@@ -80,48 +80,56 @@ and answers brokers over TCP until SIGINT or SIGTERM, then shuts down cleanly.
 
 Flags:
   -a, --address ADDRESS     address or host name to listen on, without the port;
-                            IPv6 bare or in brackets: ::1, [::1] (default ${DEFAULT_HOSTNAME})
+                            IPv6 bare or in brackets: ::1, [::1]
+                            (default ${DEFAULT_HOSTNAME})
   -p, --port PORT           TCP port, 0 for any free one (default ${DEFAULT_PORT})
       --data-dir DIR        keep records durable in DIR, created if missing
-                            (default: none, memory only — records die with the process)
-      --fsync POLICY        with --data-dir, when to fsync the log: always (every
-                            acknowledged write survives power loss), interval (once a
-                            second) or never (default interval)
-      --compact-log-mib N   with --data-dir, write a snapshot and drop the old logs once
-                            the log passes N MiB and twice the last snapshot,
-                            1..${MAX_COMPACT_LOG_MIB} (default ${
+                            (default: none, memory only — records die with
+                            the process)
+      --fsync POLICY        with --data-dir, when to fsync the log: always
+                            (every acknowledged write survives power loss),
+                            interval (once a second) or never (default interval)
+      --compact-log-mib N   with --data-dir, write a snapshot and drop the old
+                            logs once the log passes N MiB and twice the last
+                            snapshot, 1..${MAX_COMPACT_LOG_MIB} (default ${
   DEFAULT_COMPACTION_MIN_LOG_BYTES / MIB
 })
-      --max-connections N   most simultaneous clients, 1..${MAX_CONNECTIONS_LIMIT}; more get BUSY
-                            (default ${DEFAULT_MAX_CONNECTIONS})
+      --max-connections N   most simultaneous clients, 1..${MAX_CONNECTIONS_LIMIT}; more get
+                            BUSY (default ${DEFAULT_MAX_CONNECTIONS})
       --max-frame-bytes N   largest request body in bytes, ${MIN_FRAME_BYTES}..${MAX_FRAME_BYTES_LIMIT}
                             (default ${DEFAULT_MAX_FRAME_BYTES}); with --data-dir a value is also
                             at most ${MAX_LOG_VALUE_BYTES} bytes, the log's entry limit
-      --idle-timeout-ms N   close a client silent or stalled mid-request this long,
-                            ${MIN_IDLE_TIMEOUT_MS}..${MAX_IDLE_TIMEOUT_MS} (default ${DEFAULT_IDLE_TIMEOUT_MS})
-      --max-buffered-bytes N  memory all clients together may hold in partial requests
-                            and pending answers, at least ${MIN_BUFFERED_BYTES}; a client past it
-                            is closed with BUSY (default ${DEFAULT_MAX_BUFFERED_BYTES})
-      --auth-file FILE      require every client to prove in HELLO that it knows one of
-                            the secrets in FILE (one per line, each ${MIN_SECRET_BYTES}+ random bytes
-                            in hex or base64; 'kv secret -o FILE' writes one; mode 600)
-      --insecure            allow listening on an address other than loopback without
-                            --auth-file (anyone who can connect can read and delete)
-      --tls-cert FILE       serve TLS with this certificate chain (PEM); needs --tls-key
+      --idle-timeout-ms N   close a client silent or stalled mid-request this
+                            long, ${MIN_IDLE_TIMEOUT_MS}..${MAX_IDLE_TIMEOUT_MS} (default ${DEFAULT_IDLE_TIMEOUT_MS})
+      --max-buffered-bytes N  memory all clients together may hold in partial
+                            requests and pending answers, at least ${MIN_BUFFERED_BYTES}; a
+                            client past it is closed with BUSY
+                            (default ${DEFAULT_MAX_BUFFERED_BYTES})
+      --auth-file FILE      require every client to prove in HELLO that it knows
+                            one of the secrets in FILE (one per line, each
+                            ${MIN_SECRET_BYTES}+ random bytes in hex or base64; 'kv secret -o
+                            FILE' writes one; mode 600)
+      --insecure            allow listening on an address other than loopback
+                            without --auth-file (anyone who can connect can read
+                            and delete)
+      --tls-cert FILE       serve TLS with this certificate chain (PEM); needs
+                            --tls-key
       --tls-key FILE        the certificate's private key (PEM)
-      --tombstone-grace T   keep a deleted key's tombstone this long, then purge it:
-                            seconds, or a number with s, m, h or d (default 24h); a
-                            server down longer must be wiped before it serves again
+      --tombstone-grace T   keep a deleted key's tombstone this long, then purge
+                            it: seconds, or a number with s, m, h or d (default
+                            24h); a server down longer must be wiped before it
+                            serves again
       --log-level LEVEL     ${LOG_LEVELS.join(", ")} (default ${DEFAULT_LOG_LEVEL})
   -h, --help                show this help
 
-Before its HELLO succeeds a client may only send HELLO and PING; it is closed after
-${
+Before its HELLO succeeds a client may only send HELLO and PING; it is closed
+after ${
   DEFAULT_HELLO_TIMEOUT_MS / 1000
 } s without one, and such clients take at most half of --max-connections.
 
 Prints 'kv server listening on HOST:PORT (...)' on stderr once ready.
-Exit codes: 0 after a clean shutdown, 2 for bad flags, a port in use or a locked data dir.`;
+Exit codes: 0 after a clean shutdown, 2 for bad flags, a port in use or a locked
+data dir.`;
 
 const FLAGS = {
   address: { type: "string", short: "a" },

@@ -7,7 +7,7 @@
 // to), and tests/cli/run_test.ts checks that a real process prints exactly them. A process a
 // flag was 27 process starts, about 7 CPU-s, for a check of text.
 import assert from "node:assert/strict";
-import { loadSubcommand } from "../../lib/cli/run.ts";
+import { loadSubcommand, topLevelHelp } from "../../lib/cli/run.ts";
 import type { Subcommand } from "../../lib/cli/subcommand.ts";
 import { UserError } from "../../lib/cli/user_error.ts";
 
@@ -137,4 +137,25 @@ Deno.test("every command's --help lists -h, --help among its flags", async () =>
       assert.match(await helpOf(command), /^ {2}-h, --help +show this help$/m, command);
     }
   }
+});
+
+/** Columns every help text fits in: a terminal's default width, read without wrapping. */
+const HELP_COLUMNS = 80;
+
+/** The lines of `help` wider than {@link HELP_COLUMNS} (in characters: no help text holds wide ones). */
+function overWide(help: string): string[] {
+  return help.split("\n").filter((line) => [...line].length > HELP_COLUMNS);
+}
+
+Deno.test("kv --help and every command's --help fit in 80 columns", async () => {
+  const top = topLevelHelp();
+  assert.deepEqual(overWide(top), [], "kv --help");
+  // Every command kv --help lists: a row `  name  summary` under `Commands:`.
+  const listing = top.slice(
+    top.indexOf("Commands:\n"),
+    top.indexOf("\n\n", top.indexOf("Commands:")),
+  );
+  const names = [...listing.matchAll(/^ {2}([a-z]+) {2}/gm)].map((match) => match[1]);
+  assert(names.includes("bench") && names.includes("get"), listing);
+  for (const name of names) assert.deepEqual(overWide(await helpOf(name)), [], `kv ${name} --help`);
 });
