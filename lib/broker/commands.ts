@@ -59,6 +59,7 @@ import { decodeValue } from "../record/value_codec.ts";
 import { EncodedJsonWriter } from "../record/encoded_json.ts";
 import { DecodeError, UTF8_CACHE_MAX_BYTES, Utf8Cache } from "../base/bytes.ts";
 import { formatVersion } from "../record/version.ts";
+import { HELP_COLUMNS, wrapWords } from "../base/wrap_words.ts";
 import { keyProblem } from "../record/key.ts";
 import { CharClass, charClass, DOT, LOWER_E, SPACE } from "../record/grammar.ts";
 
@@ -880,9 +881,6 @@ function count(n: number, noun: string): string {
   return `${n} ${n === 1 ? noun : `${noun}s`}`;
 }
 
-/** Columns HELP's lines fit in: a summary too long goes on under itself, not past them. */
-const HELP_COLUMNS = 80;
-
 /** The command list, or one command's usage, summary and example. */
 function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
   if (commands.length === 1) {
@@ -904,16 +902,7 @@ function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
 function usageLines(help: CommandHelp, width: number, paint: Paint): string[] {
   const indent = width + 2;
   const room = Math.max(20, HELP_COLUMNS - indent);
-  const lines: string[] = [];
-  let line = "";
-  for (const word of help.summary.split(" ")) {
-    if (line !== "" && line.length + 1 + word.length > room) {
-      lines.push(line);
-      line = word;
-    } else line = line === "" ? word : `${line} ${word}`;
-  }
-  lines.push(line);
-  return lines.map((text, index) =>
+  return wrapWords(help.summary, room).map((text, index) =>
     index === 0
       ? `${paint("bold", help.usage.padEnd(width))}  ${text}`
       : `${" ".repeat(indent)}${text}`

@@ -35,6 +35,7 @@ import type { Subcommand } from "./subcommand.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 import { invariant } from "../base/invariant.ts";
+import { HELP_COLUMNS, wrapWords } from "../base/wrap_words.ts";
 
 /** Exit code: found, stored, deleted, listed. */
 export const EXIT_FOUND = 0;
@@ -210,16 +211,19 @@ ${exitCodesHelp(spec)}`;
 
 /** The exit codes `spec`'s command can end with, each with what it means, one per line. */
 function exitCodesHelp(spec: OneShotSpec): string {
-  const lines = [`  ${EXIT_FOUND}  ${spec.done}`];
-  if (spec.canFindNothing) lines.push(`  ${EXIT_NOT_FOUND}  not found`);
-  // Two lines, to fit 80 columns: the second says what else is a user error, if anything.
-  const mistake = spec.mistake === undefined ? "" : `or ${spec.mistake} `;
-  lines.push(
-    `  ${USAGE_EXIT_CODE}  a user error: bad arguments or files, credentials the servers ` +
-      `refuse${mistake === "" ? "" : ","}`,
-    `     ${mistake}(one line on stderr)`,
+  const codes: [number, string][] = [[EXIT_FOUND, spec.done]];
+  if (spec.canFindNothing) codes.push([EXIT_NOT_FOUND, "not found"]);
+  const mistake = spec.mistake === undefined ? "" : `, or ${spec.mistake}`;
+  codes.push([
+    USAGE_EXIT_CODE,
+    `a user error: bad arguments or files, credentials the servers refuse${mistake} ` +
+    "(one line on stderr)",
+  ]);
+  if (spec.unavailable !== undefined) codes.push([EXIT_UNAVAILABLE, spec.unavailable]);
+  // Each meaning wrapped under itself, within the 80 columns of every --help.
+  const lines = codes.map(([code, meaning]) =>
+    `  ${code}  ${wrapWords(meaning, HELP_COLUMNS - 5).join("\n     ")}`
   );
-  if (spec.unavailable !== undefined) lines.push(`  ${EXIT_UNAVAILABLE}  ${spec.unavailable}`);
   return `Exit codes:\n${lines.join("\n")}`;
 }
 

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { loadSubcommand, topLevelHelp } from "../../lib/cli/run.ts";
 import type { Subcommand } from "../../lib/cli/subcommand.ts";
 import { UserError } from "../../lib/cli/user_error.ts";
+import { HELP_COLUMNS } from "../../lib/base/wrap_words.ts";
 
 /** Each flag with the arguments that get its check to run. */
 const RANGED_FLAGS: readonly (readonly [string, string, readonly string[]])[] = [
@@ -138,9 +139,6 @@ Deno.test("every command's --help lists -h, --help among its flags", async () =>
     }
   }
 });
-
-/** Columns every help text fits in: a terminal's default width, read without wrapping. */
-const HELP_COLUMNS = 80;
 
 /** The lines of `help` wider than {@link HELP_COLUMNS} (in characters: no help text holds wide ones). */
 function overWide(help: string): string[] {
