@@ -31,7 +31,7 @@ import {
   SECURITY_HELP,
   withAuthFileSource,
 } from "./security_flags.ts";
-import { DEFAULT_SERVER_FILE, serverFile, SERVERS_ENV } from "./oneshot.ts";
+import { serverFile, SERVERS_FLAG_HELP } from "./oneshot.ts";
 import { VERSION } from "./run.ts";
 import { untilSignal } from "./server.ts";
 import { isLoopback } from "../base/host_port.ts";
@@ -71,8 +71,7 @@ Serves kv over HTTP: a JSON API (/v1/records/KEY, /v1/keys, /v1/servers),
 the web console at /.
 
 Flags:
-  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then
-                         ./${DEFAULT_SERVER_FILE})
+${SERVERS_FLAG_HELP}
   -k, --replicas N       the cluster's replication factor; refused when the
                          servers record another (default: the k they record; on
                          a new cluster 1)

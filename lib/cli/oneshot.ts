@@ -49,6 +49,19 @@ export const SERVERS_ENV = "KV_SERVERS";
 /** The server file used when neither `-s` nor `$KV_SERVERS` is given. */
 export const DEFAULT_SERVER_FILE = "serverFile.txt";
 
+/**
+ * The `-s` row of `--help` for every command that finds its servers as {@link serverFile}
+ * does, so that the one-shot commands, `kv repair` and `kv http` describe it alike.
+ *
+ * @example
+ * ```ts
+ * const help = `Flags:\n${SERVERS_FLAG_HELP}\n  -k, --replicas N …`;
+ * ```
+ */
+export const SERVERS_FLAG_HELP =
+  `  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then
+                         ./${DEFAULT_SERVER_FILE})`;
+
 const FLAGS = {
   servers: { type: "string", short: "s" },
   replicas: { type: "string", short: "k" },
@@ -190,8 +203,7 @@ ${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}, then exit.
 Prints the answer as the broker's REPL does.
 
 Flags:
-  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then
-                         ./${DEFAULT_SERVER_FILE})
+${SERVERS_FLAG_HELP}
   -k, --replicas N       the cluster's replication factor; refused when the
                          servers record another (default: the k they record; on
                          a new cluster 1, recorded by put and delete only)

@@ -19,7 +19,7 @@ import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
-import { DEFAULT_SERVER_FILE, serverFile, SERVERS_ENV } from "./oneshot.ts";
+import { serverFile, SERVERS_ENV, SERVERS_FLAG_HELP } from "./oneshot.ts";
 import { serverListedTwice } from "./open_broker.ts";
 import { recordedKs } from "../broker/cluster_k.ts";
 import {
@@ -55,8 +55,7 @@ not copied. After adding, removing or replacing a server: edit the server file,
 run this.
 
 Flags:
-  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then
-                         ./${DEFAULT_SERVER_FILE})
+${SERVERS_FLAG_HELP}
   -k, --replicas N       make N the cluster's replication factor, 1..${MAX_SERVERS}
                          and at most the servers listed (every server records
                          it), then repair; default: the k the servers record
