@@ -57,7 +57,14 @@ import { Metrics, type Outcome } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { BearerTokens } from "./tokens.ts";
 import type { GuardClosure } from "./connection_guard.ts";
-import { allowedMethods, PUBLIC_PATHS, type RouteMethod, ROUTES } from "./routes.ts";
+import {
+  allowedMethods,
+  PUBLIC_PATHS,
+  QUERY_PARAMETERS,
+  type RouteMethod,
+  ROUTES,
+} from "./routes.ts";
+import { invariant } from "../base/invariant.ts";
 
 /** Largest request body accepted by default: one record line (1 MiB) plus room for JSON's quoting. */
 export const DEFAULT_MAX_BODY_BYTES = 2 * MAX_LINE_BYTES;
@@ -113,6 +120,8 @@ interface Route {
   readonly operation: string;
   /** The methods of its path (routes.ts). */
   readonly methods: readonly RouteMethod[];
+  /** The route's path template (routes.ts), for the query parameters it takes; none: unchecked. */
+  readonly template?: string;
   run(): Promise<Response>;
 }
 
@@ -198,16 +207,20 @@ export class HttpApi {
             "--tokens-file to serve other names",
         );
       }
-      if (this.#tokens !== undefined && !PUBLIC_PATHS.has(url.pathname)) {
+      // As sent: the URL's own path has '.' and '..' segments resolved, %2E too, so that
+      // /v1/records/%2E named the key '' and /v1/records/a/%2E%2E/b the key 'b'.
+      const path = rawPath(request.url);
+      if (this.#tokens !== undefined && !PUBLIC_PATHS.has(path)) {
         if (!await this.#tokens.allows(request.headers.get("Authorization"))) {
           throw new HttpError(401, "this server needs 'Authorization: Bearer <token>'", {
             "WWW-Authenticate": `Bearer realm="kv"`,
           });
         }
       }
-      const route = this.#route(request, url);
+      const route = this.#route(request, url, path);
       // A method the route does not take is no operation of it: counted as "other".
       allow(readMethod(request.method), route.methods);
+      if (route.template !== undefined) checkParameters(url.searchParams, request, route.template);
       operation = route.operation;
       response = await route.run();
     } catch (error) {
@@ -236,26 +249,33 @@ export class HttpApi {
    */
   readonly connectionClosed = (why: GuardClosure): void => this.#metrics.connectionClosed(why);
 
-  #route(request: Request, url: URL): Route {
-    const path = url.pathname;
+  #route(request: Request, url: URL, path: string): Route {
     if (path.startsWith(RECORDS_PREFIX)) {
       const segments = path.slice(RECORDS_PREFIX.length).split("/").map(decodeSegment);
       if (segments.length > 1) {
-        const methods = ROUTES["/v1/records/{key}/{fields}"];
-        return { operation: "query", methods, run: () => this.#query(segments) };
+        const template = "/v1/records/{key}/{fields}";
+        const methods = ROUTES[template];
+        return { operation: "query", methods, template, run: () => this.#query(segments) };
       }
       const [key] = segments;
-      const methods = ROUTES["/v1/records/{key}"];
+      const template = "/v1/records/{key}";
+      const methods = ROUTES[template];
       if (request.method === "PUT") {
-        return { operation: "put", methods, run: () => this.#put(key, request) };
+        return { operation: "put", methods, template, run: () => this.#put(key, request) };
       }
       if (request.method === "DELETE") {
-        return { operation: "delete", methods, run: () => this.#delete(key) };
+        return { operation: "delete", methods, template, run: () => this.#delete(key) };
       }
-      if (url.searchParams.get("replicas") === "true") {
-        return { operation: "replicas", methods, run: () => this.#replicas(key) };
-      }
-      return { operation: "get", methods, run: () => this.#get(key) };
+      const replicas = url.searchParams.get("replicas");
+      return {
+        operation: replicas === "true" ? "replicas" : "get",
+        methods,
+        template,
+        run: () => {
+          checkChoice("replicas", replicas, ["true", "false"]);
+          return replicas === "true" ? this.#replicas(key) : this.#get(key);
+        },
+      };
     }
     const asset = consoleAsset(path);
     if (asset !== undefined) {
@@ -276,7 +296,7 @@ export class HttpApi {
     };
     const entry = routes[path];
     if (entry === undefined) throw new HttpError(404, `no route ${path}; see /v1/openapi.json`);
-    return { operation: entry[0], methods: ROUTES[path], run: entry[1] };
+    return { operation: entry[0], methods: ROUTES[path], template: path, run: entry[1] };
   }
 
   async #get(key: string): Promise<Response> {
@@ -402,6 +422,37 @@ function allow(method: string, methods: readonly RouteMethod[]): void {
   if (!(methods as readonly string[]).includes(method)) {
     const allowed = allowedMethods(methods).join(", ");
     throw new HttpError(405, `${method} is not allowed here; use ${allowed}`, { Allow: allowed });
+  }
+}
+
+/** The path of `url` as the client sent it: no dot segment resolved, still percent-encoded. */
+function rawPath(url: string): string {
+  // The host cannot hold a '/': the path is from the first one after the scheme.
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  invariant(start > 0, "a request's URL has a path");
+  const end = url.slice(start).search(/[?#]/);
+  return end < 0 ? url.slice(start) : url.slice(start, start + end);
+}
+
+/**
+ * Refuses a query parameter that the route of `template` does not take with `request`'s
+ * method (GET's are in routes.ts, other methods take none): a typo would be ignored.
+ */
+function checkParameters(parameters: URLSearchParams, request: Request, template: string): void {
+  const method = readMethod(request.method);
+  const taken = method === "GET" ? QUERY_PARAMETERS[template] ?? [] : [];
+  for (const name of parameters.keys()) {
+    if (!taken.includes(name)) {
+      const takes = taken.length === 0 ? "takes none" : `takes only ${taken.join(", ")}`;
+      throw new HttpError(400, `unknown query parameter '${name}': ${method} ${template} ${takes}`);
+    }
+  }
+}
+
+/** Refuses a value of parameter `name` other than `allowed` (absent, null, is allowed). */
+function checkChoice(name: string, value: string | null, allowed: readonly string[]): void {
+  if (value !== null && !allowed.includes(value)) {
+    throw new HttpError(400, `${name} takes ${allowed.join(" or ")}, got '${value}'`);
   }
 }
 

@@ -27,6 +27,9 @@ const FILES: Readonly<Record<string, readonly [file: string, type: string]>> = {
   "/console.css": ["console.css", "text/css; charset=utf-8"],
 };
 
+/** The console's URL paths: files, which take any query parameter (a link may carry its own). */
+export const CONSOLE_PATHS: ReadonlySet<string> = new Set(Object.keys(FILES));
+
 const loaded = new Map<string, Promise<Asset>>();
 
 /**

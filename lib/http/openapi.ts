@@ -11,7 +11,14 @@
  */
 
 import { invariant } from "../base/invariant.ts";
-import { allowedMethods, PUBLIC_PATHS, type RouteMethod, ROUTES } from "./routes.ts";
+import {
+  allowedMethods,
+  PUBLIC_PATHS,
+  QUERY_PARAMETERS,
+  type RouteMethod,
+  ROUTES,
+} from "./routes.ts";
+import { CONSOLE_PATHS } from "./assets.ts";
 
 const json = (schema: unknown) => ({ "application/json": { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -33,7 +40,13 @@ const OPENAPI_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PAT
 
 /** What a request for a record's key or fields may be refused as before its method is looked at. */
 const BAD_PERCENT_ENCODING = failure("A path segment's percent-encoding is bad.");
-const BAD_REQUEST = failure("A bad key, path, value or parameter; the message says what.");
+const BAD_REQUEST = failure(
+  "A bad key, path, value or parameter (or one the operation does not take); the message " +
+    "says what.",
+);
+const UNKNOWN_PARAMETER = failure(
+  "A query parameter the operation does not take (a typo would otherwise be ignored).",
+);
 const UNAVAILABLE = failure(
   "The cluster could not answer (replicas unreachable), or the server is busy " +
     "(--max-concurrent-requests; with Retry-After).",
@@ -171,7 +184,13 @@ function methodOperation(
   }
   const own = operations[method === "HEAD" ? "GET" : method as RouteMethod];
   invariant(own !== undefined, `routes.ts serves ${method} ${path}; document it`);
-  const responses = { ...common, ...own.responses };
+  const queried = ((own.parameters ?? []) as { name: string; in: string }[])
+    .filter((parameter) => parameter.in === "query").map((parameter) => parameter.name);
+  const taken = method === "GET" || method === "HEAD" ? QUERY_PARAMETERS[path] ?? [] : [];
+  invariant(queried.join() === taken.join(), `${method} ${path} documents the parameters it takes`);
+  // Any other parameter is refused, but on the console's files; a route's own 400 says more.
+  const unknown = CONSOLE_PATHS.has(path) ? {} : { "400": UNKNOWN_PARAMETER };
+  const responses = { ...common, ...unknown, ...own.responses };
   if (method !== "HEAD") return { ...own, responses };
   // HEAD is GET without the body (RFC 9110 9.3.2): GET's statuses, no content.
   const bodiless = Object.fromEntries(

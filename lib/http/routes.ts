@@ -28,6 +28,16 @@ export const ROUTES: Readonly<Record<string, readonly RouteMethod[]>> = {
   "/console.css": ["GET"],
 };
 
+/**
+ * The query parameters each path's GET takes: a request with another is a 400, as a typo
+ * (`replica=true`) would otherwise be a plain GET. Paths not listed take none; the
+ * console's files are not checked (a link may carry parameters of its own).
+ */
+export const QUERY_PARAMETERS: Readonly<Record<string, readonly string[]>> = {
+  "/v1/records/{key}": ["replicas"],
+  "/v1/keys": ["prefix", "limit", "after"],
+};
+
 /** Paths served without a token: the console's files (whose page then asks for one) and health. */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set([
   "/",

@@ -168,6 +168,48 @@ Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason", asyn
     ["PUT", "v1/records/a", "x".repeat(101), "text/plain", 413, /over 100/],
     ["GET", `v1/records/${"x".repeat(300)}`, undefined, "", 414, /over 200/],
     ["GET", "v1/keys?limit=0", undefined, "", 400, /limit must be/],
+    // A parameter's value or name not taken is refused, not a plain GET.
+    [
+      "GET",
+      "v1/records/a?replicas=yes",
+      undefined,
+      "",
+      400,
+      /^replicas takes true or false, got 'yes'$/,
+    ],
+    [
+      "GET",
+      "v1/records/a?replicas=1",
+      undefined,
+      "",
+      400,
+      /^replicas takes true or false, got '1'$/,
+    ],
+    [
+      "GET",
+      "v1/records/a?replica=true",
+      undefined,
+      "",
+      400,
+      /^unknown query parameter 'replica': GET \/v1\/records\/\{key\} takes only replicas$/,
+    ],
+    [
+      "DELETE",
+      "v1/records/a?replicas=true",
+      undefined,
+      "",
+      400,
+      /'replicas': DELETE \/v1\/records\/\{key\} takes none$/,
+    ],
+    [
+      "GET",
+      "v1/keys?limt=3",
+      undefined,
+      "",
+      400,
+      /'limt': GET \/v1\/keys takes only prefix, limit, after$/,
+    ],
+    ["GET", "healthz?verbose=1", undefined, "", 400, /'verbose': GET \/healthz takes none$/],
     ["GET", "v1/records/%E0", undefined, "", 400, /bad percent-encoding/],
     ["GET", "v2/nothing", undefined, "", 404, /no route/],
     ["POST", "v1/keys", "x", "text/plain", 405, /use GET/],
@@ -458,6 +500,15 @@ function templateOf(paths: Record<string, unknown>, path: string): string | unde
  * client may still send and the server must answer as the document says.
  */
 async function rawStatus(http: HttpProcess, method: string, path: string): Promise<number> {
+  return (await rawAnswer(http, method, path)).status;
+}
+
+/** `method path` answered over a socket of its own, `path` as given (fetch resolves '.'). */
+async function rawAnswer(
+  http: HttpProcess,
+  method: string,
+  path: string,
+): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(http.url);
   const connection = await Deno.connect({ hostname, port: Number(port) });
   const request = `${method} ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
@@ -466,8 +517,28 @@ async function rawStatus(http: HttpProcess, method: string, path: string): Promi
   const answer = await withDeadline(new Response(connection.readable).text(), {
     what: `the answer to ${method} ${path}`,
   });
-  return Number(/^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1]);
+  const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1]);
+  return { status, body: answer.slice(answer.indexOf("\r\n\r\n") + 4) };
 }
+
+Deno.test("kv http: a path is read as sent: %2E is the key '.', refused as any key with '.', never resolved to another key; the console takes any parameter", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  const cases: [string, RegExp][] = [
+    ["/v1/records/%2E", /^key '\.' contains '\.'/],
+    ["/v1/records/%2E%2E", /^key '\.\.' contains '\.'/],
+    // Resolved, this was the key 'b'.
+    ["/v1/records/a/%2e%2e/b", /^field name '\.\.' contains '\.'/],
+  ];
+  for (const [path, message] of cases) {
+    const answer = await rawAnswer(http, "GET", path);
+    assert.equal(answer.status, 400, `${path}: ${answer.body}`);
+    assert.match(JSON.parse(answer.body).error, message);
+  }
+  const linked = await call(http, "GET", "?utm_source=mail");
+  assert.equal(linked.status, 200);
+  assert.match(linked.text, /^<!doctype html>/i);
+});
 
 Deno.test("kv http: the OpenAPI document matches the server both ways: every path and method it lists answers as listed, and every path the server serves is listed", async () => {
   await using cluster = await KvCluster.start(1);
