@@ -86,7 +86,10 @@ function requestFailures(path: string): Responses {
     ),
     "414": failure("The URL's path and query are over --max-path-bytes."),
     "500": failure("An internal error (a bug): the server's log has the details."),
-    "503": failure("The server is busy (--max-concurrent-requests; with Retry-After)."),
+    "503": failure(
+      "The server is busy (--max-concurrent-requests), or not yet connected to the cluster " +
+        "as it starts; with Retry-After.",
+    ),
   };
 }
 
