@@ -36,7 +36,10 @@ export class HashedStringSet {
   #hashes: Int32Array;
   #count = 0;
 
-  /** @param slots the slots to start with, a power of two; the set holds half as many before growing. */
+  /**
+   * @param slots the slots to start with, a power of two; the set holds half as many
+   * before growing.
+   */
   constructor(slots: number) {
     invariant(slots >= 2 && (slots & (slots - 1)) === 0, "slots are a power of two");
     this.#keys = new Array(slots).fill(undefined);

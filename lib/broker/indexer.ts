@@ -20,17 +20,18 @@
  * is written again first at its own version (Broker.putEncodedAgain), so that a copy
  * already stored is not stamped anew.
  *
- * The last line of a key wins, whatever is retried: a line whose key has an earlier line
- * still in flight waits for it (as the piped path's writes of one key do,
+ * The last line of a key wins, whatever is retried: a line whose key has an earlier
+ * line still in flight waits for it (as the piped path's writes of one key do,
  * lib/broker/pipeline.ts) and is then written as the broker's PUT, stamped after
- * everything the earlier line was stamped with. A later line of the key that comes while
- * one waits takes its place, so a key repeated line after line costs one PUT per round
- * trip, not one per line; the lines replaced count as stored, or failed, with it. Without the wait a retry stamped afresh
- * past another broker's newer version could be newer than the later line, and win. The
- * waiting lines are few (a key repeated within {@link MAX_RECORDS_IN_FLIGHT} lines) and
- * are kept by key rather than scheduled as the pipeline's commands: a record of the bulk
- * path costs no promise or closure of its own, only its key's entry in a set while it is
- * in flight, in a {@link HashedStringSet} (a Map cost twice its CPU per record there).
+ * everything the earlier line was stamped with. A later line of the key that comes
+ * while one waits takes its place, so a key repeated line after line costs one PUT per
+ * round trip, not one per line; the lines replaced count as stored, or failed, with it.
+ * Without the wait a retry stamped afresh past another broker's newer version could be
+ * newer than the later line, and win. The waiting lines are few (a key repeated within
+ * {@link MAX_RECORDS_IN_FLIGHT} lines) and are kept by key rather than scheduled as the
+ * pipeline's commands: a record of the bulk path costs no promise or closure of its
+ * own, only its key's entry in a set while it is in flight, in a
+ * {@link HashedStringSet} (a Map cost twice its CPU per record there).
  *
  * @example
  * ```ts
@@ -418,7 +419,10 @@ class IndexRun {
     );
   }
 
-  /** Counts a finished record, starts its key's next line, and wakes the reader when the window has room. */
+  /**
+   * Counts a finished record, starts its key's next line, and wakes the reader when the
+   * window has room.
+   */
   #recordDone(lineNumber: number, key: string, failure: string | undefined, replaced = 0): void {
     this.#nextOfKey(key);
     // The lines this one replaced while it waited end as it does.

@@ -300,7 +300,10 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
 /** What `-i -` says when standard input is a terminal. */
 const TYPED_RECORDS_HINT = "reading records from the terminal, one per line; Ctrl-D ends them";
 
-/** Signals that stop kv broker's indexing, or its REPL, cleanly (each exits with its SIGNAL_EXIT_CODES). */
+/**
+ * Signals that stop kv broker's indexing, or its REPL, cleanly (each exits with its
+ * SIGNAL_EXIT_CODES).
+ */
 const STOP_SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM"];
 
 /**

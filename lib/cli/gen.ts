@@ -215,7 +215,8 @@ async function readSettings(
 }
 
 /**
- * Generates the records into `output`, with a progress bar, until done or a signal (Ctrl-C, SIGTERM, SIGHUP).
+ * Generates the records into `output`, with a progress bar, until done or a signal (Ctrl-C,
+ * SIGTERM, SIGHUP).
  * Returns undefined when standard output was closed (a reader like `head` is done:
  * success); a failed write is a UserError, with the output abandoned.
  */
