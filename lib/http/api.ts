@@ -436,7 +436,8 @@ function rawPath(url: string): string {
 
 /**
  * Refuses a query parameter that the route of `template` does not take with `request`'s
- * method (GET's are in routes.ts, other methods take none): a typo would be ignored.
+ * method (GET's are in routes.ts, other methods take none): a typo would be ignored. One
+ * given twice is refused too: its first value was taken and the other ignored.
  */
 function checkParameters(parameters: URLSearchParams, request: Request, template: string): void {
   const method = readMethod(request.method);
@@ -445,6 +446,13 @@ function checkParameters(parameters: URLSearchParams, request: Request, template
     if (!taken.includes(name)) {
       const takes = taken.length === 0 ? "takes none" : `takes only ${taken.join(", ")}`;
       throw new HttpError(400, `unknown query parameter '${name}': ${method} ${template} ${takes}`);
+    }
+    const times = parameters.getAll(name).length;
+    if (times > 1) {
+      throw new HttpError(
+        400,
+        `query parameter '${name}' given ${times} times: ${method} ${template} takes it once`,
+      );
     }
   }
 }

@@ -45,7 +45,8 @@ const BAD_REQUEST = failure(
     "says what.",
 );
 const UNKNOWN_PARAMETER = failure(
-  "A query parameter the operation does not take (a typo would otherwise be ignored).",
+  "A query parameter the operation does not take (a typo would otherwise be ignored), " +
+    "or one given twice.",
 );
 const UNAVAILABLE = failure(
   "The cluster could not answer (replicas unreachable), or the server is busy " +

@@ -142,7 +142,7 @@ Deno.test("kv http: records, queries, keys and servers over real sockets", async
   assert.equal(await http.stop(), 0);
 });
 
-Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason", async () => {
+Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason, a query parameter given twice among them", async () => {
   await using cluster = await KvCluster.start(1);
   await using http = await HttpProcess.start([
     "-s",
@@ -210,6 +210,17 @@ Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason", asyn
       /'limt': GET \/v1\/keys takes only prefix, limit, after$/,
     ],
     ["GET", "healthz?verbose=1", undefined, "", 400, /'verbose': GET \/healthz takes none$/],
+    // Given twice, a parameter's first value was taken and the second ignored: a replicas view
+    // for ?replicas=true&replicas=false, a page of 2 for ?limit=2&limit=5.
+    [
+      "GET",
+      "v1/records/a?replicas=true&replicas=false",
+      undefined,
+      "",
+      400,
+      /^query parameter 'replicas' given 2 times: GET \/v1\/records\/\{key\} takes it once$/,
+    ],
+    ["GET", "v1/keys?limit=2&limit=5", undefined, "", 400, /^query parameter 'limit' given 2/],
     ["GET", "v1/records/%E0", undefined, "", 400, /bad percent-encoding/],
     ["GET", "v2/nothing", undefined, "", 404, /no route/],
     ["POST", "v1/keys", "x", "text/plain", 405, /use GET/],
