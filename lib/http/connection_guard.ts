@@ -43,6 +43,14 @@ const ACCEPT_RETRY_MS = 100;
  */
 export const RELAY_BUFFER_BYTES = 16 * 1024;
 /**
+ * Slowest rate, in bytes a second, at which an answer's body counts as delivered: bytes
+ * relayed count as its progress only for the deadline plus its size at this rate. An
+ * HTTP/2 client that grants no flow-control window (or resets the stream) is sent none of
+ * the body, and the acknowledgements of its PINGs, relayed in its place, held the connection
+ * for as long as the body's bytes would have lasted, 17 at a time. 128 kbit/s.
+ */
+export const MIN_ANSWER_BYTES_PER_SECOND = 16 * 1024;
+/**
  * Longest pause between two looks for connections past the deadline, in ms; a deadline
  * shorter than four of them is looked at four times a deadline. One timer for every
  * connection, not one re-armed per request, which cost a quarter of the relay's CPU.
@@ -90,6 +98,11 @@ interface Relay {
    * PING's acknowledgement), and held its connection past the deadline with them.
    */
   lastProgress: number;
+  /**
+   * Until when bytes owed and relayed count as progress: the deadline after the last answer
+   * left the handler, plus the time of the answers' bodies at {@link MIN_ANSWER_BYTES_PER_SECOND}.
+   */
+  deliverBy: number;
   closed: boolean;
 }
 
@@ -205,6 +218,8 @@ export class ConnectionGuard {
       // Read whole to know its length (the handler's answers are in memory already).
       const body = new Uint8Array(await response.arrayBuffer());
       relay.owed += body.length;
+      relay.deliverBy = Math.max(relay.deliverBy, performance.now() + this.#headerTimeoutMs) +
+        body.length * 1000 / MIN_ANSWER_BYTES_PER_SECOND;
       const { status, statusText, headers } = response;
       return new Response(body, { status, statusText, headers });
     } finally {
@@ -247,6 +262,7 @@ export class ConnectionGuard {
       requests: 0,
       owed: 0,
       lastProgress: performance.now(),
+      deliverBy: 0,
       closed: false,
     };
     // Registered before any byte is relayed, so before the inner server can see a request.
@@ -266,7 +282,7 @@ export class ConnectionGuard {
         }
         // Counted against what answers owe, so that bytes the client draws without a
         // request (a PING's acknowledgement) extend the deadline no further than answers do.
-        if (toClient && relay.owed > 0) {
+        if (toClient && relay.owed > 0 && performance.now() < relay.deliverBy) {
           relay.owed = Math.max(0, relay.owed - count);
           relay.lastProgress = performance.now();
         }

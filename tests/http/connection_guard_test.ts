@@ -78,11 +78,15 @@ const H2_OPENING = new Uint8Array([
 const H2_PING = new Uint8Array([0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
 
 /**
- * Speaks HTTP/2 on `conn` without ever sending a request: the opening, then a PING every
+ * Speaks HTTP/2 on `conn`: `opening` (by default without a request), then only a PING every
  * {@link SLOW_BYTE_INTERVAL_MS} until `closed` or {@link SLOW_CLIENT_MAX_MS}; the PINGs sent.
  */
-async function pingOnly(conn: Deno.Conn, closed: () => boolean): Promise<number> {
-  await conn.write(H2_OPENING);
+async function pingOnly(
+  conn: Deno.Conn,
+  closed: () => boolean,
+  opening: Uint8Array = H2_OPENING,
+): Promise<number> {
+  await conn.write(opening);
   const started = performance.now();
   let pings = 0;
   while (!closed() && performance.now() - started < SLOW_CLIENT_MAX_MS) {
@@ -288,6 +292,46 @@ Deno.test("the connection guard sends an answer larger than the socket buffers w
       await new Promise((resolve) => setTimeout(resolve, SLOW_READ_INTERVAL_MS));
     }
     assert.ok(received > SLOW_READ_BYTES, `${received} bytes, then closed`);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+/**
+ * HTTP/2's opening with SETTINGS_INITIAL_WINDOW_SIZE 0, and a HEADERS frame (stream 1,
+ * END_STREAM and END_HEADERS) asking `GET /` in HPACK (:method GET, :scheme http, :path /
+ * from the static table, a literal :authority): the server may send the answer's headers
+ * but no byte of its body.
+ */
+function h2GetWithNoWindow(): Uint8Array {
+  const authority = encoder.encode("127.0.0.1");
+  const block = [0x82, 0x86, 0x84, 0x41, authority.length, ...authority];
+  return new Uint8Array([
+    ...encoder.encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+    ...[0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0],
+    ...[0, 0, block.length, 1, 5, 0, 0, 0, 1, ...block],
+  ]);
+}
+
+Deno.test("the connection guard closes an HTTP/2 connection that grants no window for its answer's body and only PINGs", async () => {
+  // The body owed, never sent, made each PING's acknowledgement count as its progress: held
+  // past 10 s at a 1 s deadline for an answer of 19 kB.
+  const answer = { keys: Array.from({ length: 2000 }, (_, i) => `key${i}`) };
+  const server = ConnectionGuard.serve(
+    { hostname: "127.0.0.1", port: 0, headerTimeoutMs: 1000 },
+    () => Response.json(answer),
+  );
+  try {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    let closed = false;
+    const draining = (async () => {
+      const buffer = new Uint8Array(4096);
+      while (await conn.read(buffer).catch(() => null) !== null);
+      closed = true;
+    })();
+    const pings = pingOnly(conn, () => closed, h2GetWithNoWindow());
+    await withDeadline(draining, { what: "the guard to close a connection that only PINGs" });
+    assert.ok(await pings >= 1, "closed before any PING: the test proves nothing");
   } finally {
     await server.shutdown();
   }
