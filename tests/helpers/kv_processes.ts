@@ -1,7 +1,8 @@
 /**
  * Real `kv server` and `kv broker` processes for end-to-end broker tests:
- * servers on ephemeral ports that can be killed (SIGKILL), hung (SIGSTOP),
- * resumed (SIGCONT) and restarted on the same port; and a broker whose stdin
+ * servers on free ports below the kernel's ephemeral range that can be killed
+ * (SIGKILL), hung (SIGSTOP), resumed (SIGCONT) and restarted on the same port
+ * ({@link TEST_PORTS}); and a broker whose stdin
  * and stdout the test drives one command at a time. Every wait on a process
  * has a deadline (./wait.ts): a broker that stops answering is killed and the
  * test fails with its stderr instead of hanging.
@@ -16,7 +17,11 @@
  * @module
  */
 import { readLines } from "../../lib/base/line_reader.ts";
-import { ServerProcess, type ServerProcessOptions } from "../../lib/cli/server_process.ts";
+import {
+  ServerProcess,
+  type ServerProcessOptions,
+  ServerStartError,
+} from "../../lib/cli/server_process.ts";
 import { TEST_KV } from "./server_process.ts";
 import { DeadlineError, DEFAULT_DEADLINE_MS, withDeadline } from "./wait.ts";
 
@@ -62,6 +67,39 @@ export interface KvClusterOptions {
   server?: (index: number) => Pick<ServerProcessOptions, "kv" | "hostname" | "args">;
 }
 
+/**
+ * The ports cluster servers listen on: below Linux's ephemeral range (32768–60999 by
+ * default, `/proc/sys/net/ipv4/ip_local_port_range`). A server restarted on its port must
+ * find it free, and a port from that range may be taken meanwhile by another test's `-p 0`
+ * server or by any client's outgoing connection, which the parts running at once make by
+ * the thousand (seen once: a restart in tests/broker/fault_test.ts found its port in use).
+ */
+export const TEST_PORTS = { first: 20_000, count: 12_000 } as const;
+
+/** Ports a cluster server tries before its start fails: another program may hold some. */
+const MAX_PORT_TRIES = 20;
+
+/** Ports this test process handed out, never handed out again (a port may be restarted on). */
+const portsHandedOut = new Set<number>();
+
+/** Starts a server on a free port of {@link TEST_PORTS}, trying another while one is taken. */
+async function startOnTestPort(options: ServerProcessOptions): Promise<ServerProcess> {
+  for (let attempt = 1;; attempt++) {
+    let port: number;
+    do port = TEST_PORTS.first + Math.floor(Math.random() * TEST_PORTS.count); while (
+      portsHandedOut.has(port)
+    );
+    portsHandedOut.add(port);
+    try {
+      return await ServerProcess.start({ ...options, port });
+    } catch (error) {
+      const taken = error instanceof ServerStartError &&
+        error.message.includes("address already in use");
+      if (!taken || attempt === MAX_PORT_TRIES) throw error;
+    }
+  }
+}
+
 /** A set of servers and a server file listing them. */
 export class KvCluster {
   private constructor(
@@ -80,7 +118,7 @@ export class KvCluster {
       Array.from(
         { length: count },
         (_, i) =>
-          ServerProcess.start({
+          startOnTestPort({
             kv: TEST_KV,
             ...options.server?.(i),
             dataDir: dataRoot && `${dataRoot}/server${i}`,
