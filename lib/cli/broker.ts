@@ -37,6 +37,7 @@ import { SIGNAL_EXIT_CODES, type StopSignal, USAGE_EXIT_CODE, UserError } from "
 import { describeFsError } from "../base/fs_error.ts";
 import { EXIT_UNAVAILABLE } from "./oneshot.ts";
 import { readStdin } from "./stdin.ts";
+import { watchStopSignals } from "./stop_signals.ts";
 
 /** Exit code of `--index-only` when some records could not be stored on all k replicas. */
 export const INDEX_FAILED_EXIT_CODE = 1;
@@ -305,52 +306,6 @@ const TYPED_RECORDS_HINT = "reading records from the terminal, one per line; Ctr
  * SIGNAL_EXIT_CODES).
  */
 const STOP_SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM"];
-
-/**
- * Watches for `signals` until `dispose`: the first aborts `signal` (which ends a load, or
- * the REPL through runInteractive's `signal`), `stoppedBy` names it, and `onStop` hears it
- * at once. kv broker and kv demo both end their REPL this way.
- *
- * @example
- * ```ts
- * const stop = watchStopSignals(["SIGINT", "SIGTERM"]);
- * try {
- *   await runInteractive(broker, { signal: stop.signal });
- * } finally {
- *   stop.dispose();
- * }
- * const stoppedBy = stop.stoppedBy(); // "SIGTERM" after `kill PID`
- * const code = stoppedBy === undefined ? 0 : SIGNAL_EXIT_CODES[stoppedBy]; // 143
- * ```
- */
-export function watchStopSignals(
-  signals: readonly StopSignal[],
-  onStop?: (signal: StopSignal) => void,
-): {
-  signal: AbortSignal;
-  stoppedBy(): StopSignal | undefined;
-  dispose(): void;
-} {
-  const stop = new AbortController();
-  let stoppedBy: StopSignal | undefined;
-  const handlers = signals.map((signal) => {
-    const handler = () => {
-      if (stoppedBy !== undefined) return;
-      stoppedBy = signal;
-      stop.abort();
-      onStop?.(signal);
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
-  return {
-    signal: stop.signal,
-    stoppedBy: () => stoppedBy,
-    dispose: () => {
-      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
-    },
-  };
-}
 
 /** Indexes the `-i` data; resolves the exit code `--index-only` ends with and the data's dialect. */
 async function indexData(

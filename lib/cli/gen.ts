@@ -28,6 +28,7 @@ import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { SIGNAL_EXIT_CODES, STOPPED_WORDS, type StopSignal, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
+import { type StopWatch, watchStopSignals } from "./stop_signals.ts";
 
 /** Records written when `-n` is absent (the README's example). */
 export const DEFAULT_RECORD_COUNT = 15;
@@ -126,11 +127,11 @@ async function run(args: string[]): Promise<number> {
   const startMs = performance.now();
   // Watched from before the temporary file exists until it is renamed or removed: a signal
   // in between would leave it behind.
-  const interruption = watchForInterrupt();
+  const interruption = watchStopSignals(["SIGINT", "SIGTERM", "SIGHUP"]);
   try {
     return await generate(options, outputPath, interruption, startMs);
   } finally {
-    interruption.stop();
+    interruption.dispose();
   }
 }
 
@@ -138,7 +139,7 @@ async function run(args: string[]): Promise<number> {
 async function generate(
   options: GeneratorOptions,
   outputPath: string,
-  interruption: Interruption,
+  interruption: StopWatch,
   startMs: number,
 ): Promise<number> {
   const output = await openOutput(outputPath);
@@ -224,7 +225,7 @@ async function writeRecords(
   options: GeneratorOptions,
   output: Output,
   outputPath: string,
-  interruption: Interruption,
+  interruption: StopWatch,
 ): Promise<{ bytesWritten: number; stoppedBy: StopSignal | undefined } | undefined> {
   // Records scrolling on the terminal would cut through the bar drawn on it: none then.
   const onScreen = isStdout(outputPath) && Deno.stdout.isTerminal();
@@ -241,7 +242,7 @@ async function writeRecords(
     const workers = generatorWorkerCount(options.recordCount, navigator.hardwareConcurrency);
     for await (const chunk of generateChunksInParallel(options, { workers })) {
       await pendingWrite;
-      if (interruption.stoppedBy !== undefined) break;
+      if (interruption.stoppedBy() !== undefined) break;
       pendingWrite = output.write(chunk.bytes);
       bytesWritten += chunk.bytes.length;
       progress.update(chunk.recordsDone);
@@ -258,7 +259,7 @@ async function writeRecords(
     throw new UserError(`kv ${COMMAND}: cannot write ${where}: ${describeFsError(error)}`);
   }
   progress.finish();
-  return { bytesWritten, stoppedBy: interruption.stoppedBy };
+  return { bytesWritten, stoppedBy: interruption.stoppedBy() };
 }
 
 /** Reads and parses the key file, turning every failure into one UserError line. */
@@ -472,38 +473,4 @@ function closeOnce(file: Deno.FsFile): () => void {
     closed = true;
     file.close();
   };
-}
-
-/** The signal that stopped a run, once one has; `stop` stops watching. */
-interface Interruption {
-  readonly stoppedBy: StopSignal | undefined;
-  stop(): void;
-}
-
-/**
- * Notes Ctrl-C, SIGTERM or SIGHUP instead of dying, so that the temporary file can be
- * removed (killed by SIGTERM, a run of -o FILE left a gigabyte's `.FILE.….tmp` behind).
- */
-function watchForInterrupt(): Interruption {
-  const state: { stoppedBy: StopSignal | undefined; stop(): void } = {
-    stoppedBy: undefined,
-    stop: () => {},
-  };
-  const listening: [StopSignal, () => void][] = [];
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const handler = () => {
-      state.stoppedBy ??= signal;
-    };
-    try {
-      Deno.addSignalListener(signal, handler);
-      listening.push([signal, handler]);
-    } catch {
-      // Not a signal here (Windows has no SIGTERM): it kills the run and may leave the
-      // temporary file behind, which is still better than a half FILE.
-    }
-  }
-  state.stop = () => {
-    for (const [signal, handler] of listening) Deno.removeSignalListener(signal, handler);
-  };
-  return state;
 }
