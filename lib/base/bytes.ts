@@ -846,3 +846,20 @@ export function writeU32(target: Uint8Array, offset: number, value: number): voi
 export function bytesToHex(bytes: Uint8Array): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
+
+/**
+ * The bytes that `hex` (lowercase, two digits a byte, as {@link bytesToHex} writes)
+ * stands for; a RangeError for any other text.
+ *
+ * @example
+ * ```ts
+ * hexToBytes("000fff"); // Uint8Array [0, 15, 255]
+ * ```
+ */
+export function hexToBytes(hex: string): Uint8Array {
+  if (!/^(?:[0-9a-f]{2})*$/.test(hex)) throw new RangeError(`not lowercase hex bytes: ${hex}`);
+  return Uint8Array.from(
+    { length: hex.length / 2 },
+    (_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16),
+  );
+}

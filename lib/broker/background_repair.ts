@@ -1,7 +1,8 @@
 /**
  * A running broker's repairs in the background, with the engine of `kv repair`
  * (repair.ts): a server whose HELLO says it is unrepaired (memory-only and restarted,
- * a new or emptied data dir, a damaged log stretch skipped) gets the partitions it may
+ * a new or emptied data dir, a damaged log stretch skipped), or repaired under another
+ * server list or k than the broker's (ServerPool.trusted), gets the partitions it may
  * hold writes of (those it is among the first min(n, 2k − 1) servers of: home, or a
  * hint's place) repaired — refilled from the other replicas, hints it lost moved home
  * from their other copies — then is marked repaired — and the
@@ -172,7 +173,8 @@ export class BackgroundRepair {
       // isUp notices a connection closed under the pool, which then reconnects: a restarted
       // server says in its new HELLO that it is unrepaired.
       if (!this.#pool.isUp(index)) return;
-      if (this.#pool.state(index)?.unrepaired !== true || this.#unrepairedQueued.has(index)) return;
+      // Untrusted: unrepaired, or repaired under another server list than this broker's.
+      if (this.#pool.trusted(index) !== false || this.#unrepairedQueued.has(index)) return;
       this.#unrepairedQueued.add(index);
       for (let partition = 0; partition < PARTITION_COUNT; partition++) {
         // Every partition it may hold writes of, as a home or a hint: the repair marks it
@@ -217,7 +219,7 @@ export class BackgroundRepair {
       k: this.#options.k,
       placement: this.#options.placement,
       partitions,
-      unrepaired: (index) => this.#pool.state(index)?.unrepaired === true,
+      unrepaired: (index) => this.#pool.trusted(index) === false,
     });
     if (this.#closed) return undefined;
     this.#report(report, partitions.size, reasons.join(", "));

@@ -257,8 +257,17 @@ export type ServerReport =
     readonly records: number;
     /** PING's round trip in ms, to {@link LATENCY_DIGITS} decimals. */
     readonly latencyMs: number;
-    /** False while the server may lack writes it once acknowledged (not yet repaired). */
+    /**
+     * False while the server may lack writes it once acknowledged (not yet repaired), or
+     * was repaired under another server list (see `repairedUnderOtherList`).
+     */
     readonly repaired: boolean;
+    /**
+     * True when the server was marked repaired under another server list (or k) than this
+     * broker's: it may lack every write this list places on it, so it is not trusted until
+     * `kv repair -s FILE` over this list marks it.
+     */
+    readonly repairedUnderOtherList: boolean;
     /** The cluster's k as this server records it; 0 when it records none. */
     readonly k: number;
     /** Partitions whose hinted copies wait to move to this server. */
@@ -327,6 +336,7 @@ export class Broker {
     this.#log = options.log ?? (() => {});
     this.#readOnly = (options.readOnly ?? false) || (options.statusOnly ?? false);
     this.#placement = Placement.of(pool.servers.map((server) => server.identity));
+    pool.trustUnder(k);
     this.#watchServers();
   }
 
@@ -365,6 +375,7 @@ export class Broker {
         if (!(options.statusOnly && error instanceof ClusterKConflictError)) throw error;
         return Math.min(options.k ?? DEFAULT_K, pool.servers.length);
       });
+      pool.trustUnder(k);
       if (fixesK) await markEmptyClusterRepaired(pool);
       // agreeOnK fixes no k over a list reaching one server twice, which callers refuse.
       fixedDefault = fixesK && options.k === undefined && pool.twins().length === 0;
@@ -693,11 +704,7 @@ export class Broker {
     let someServerFull = false;
     outcomes.forEach((outcome, index) => {
       if (!outcome.ok) return failures.push(outcome.error);
-      if (!outcome.repaired) {
-        failures.push(
-          `${this.#pool.servers[index].id} may have lost writes and is not yet repaired`,
-        );
-      }
+      if (!outcome.repaired) failures.push(this.#pool.untrustedReason(index));
       if (outcome.value.length >= requested) someServerFull = true;
       merged.push(...outcome.value);
     });
@@ -744,10 +751,21 @@ export class Broker {
       }
       const { records, latencyMs } = outcome.value;
       const state = this.#pool.state(index);
-      const repaired = state?.unrepaired === false;
+      const distrusted = this.#pool.distrustedFor(index);
+      const repaired = state !== undefined && distrusted === undefined;
+      const repairedUnderOtherList = distrusted === "other list";
       const hints = this.#hints.countFor(index);
       const k = state?.k ?? 0;
-      return { server: server.id, up: true, records, latencyMs, repaired, hints, k } as const;
+      return {
+        server: server.id,
+        up: true,
+        records,
+        latencyMs,
+        repaired,
+        repairedUnderOtherList,
+        hints,
+        k,
+      } as const;
     }));
   }
 

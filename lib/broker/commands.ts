@@ -66,6 +66,14 @@ import { CharClass, charClass, DOT, LOWER_E, SPACE } from "../record/grammar.ts"
 /** KEYS lists this many keys unless told otherwise. */
 export const DEFAULT_KEYS_LIMIT = 100;
 
+/**
+ * What SERVERS says of a server repaired under another server list (or k) than the
+ * broker's — one listed beside another cluster's servers, or before a list change — and
+ * what makes it trusted: a repair over the list in use.
+ */
+export const REPAIRED_UNDER_OTHER_LIST =
+  "repaired under another server list or k (not trusted: run kv repair -s FILE with this list)";
+
 /** One parsed command. */
 export type Command =
   | { readonly op: "GET"; readonly key: string }
@@ -869,9 +877,16 @@ function serverRows(reports: readonly ServerReport[], paint: Paint): string[] {
   });
 }
 
-/** What SERVERS adds after a server's columns: "not yet repaired", hints waiting. */
+/**
+ * What SERVERS adds after a server's columns: "not yet repaired" or "repaired under
+ * another server list" (with what to do), hints waiting.
+ */
 function notes(report: ServerReport): string {
-  const unrepaired = report.up && !report.repaired ? "  not yet repaired" : "";
+  const unrepaired = !report.up || report.repaired
+    ? ""
+    : report.repairedUnderOtherList
+    ? `  ${REPAIRED_UNDER_OTHER_LIST}`
+    : "  not yet repaired";
   const hints = report.hints > 0 ? `  ${count(report.hints, "hinted partition")} waiting` : "";
   return unrepaired + hints;
 }

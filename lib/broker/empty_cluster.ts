@@ -5,8 +5,8 @@
  * server of the list is reachable and holds no entry (no record, and no tombstone: a
  * delete's version orders the writes after it), there is nothing any of them can
  * have lost that another could give back, so a broker opening on such a cluster marks
- * them repaired at once (MARK_REPAIRED) instead of distrusting a new cluster until its
- * first repair. With any server unreachable, or any record anywhere, it leaves them to
+ * them repaired at once (MARK_REPAIRED, under the pool's list: `ServerPool.trustUnder`)
+ * instead of distrusting a new cluster until its first repair. With any server unreachable, or any record anywhere, it leaves them to
  * the repair engine.
  *
  * Empty servers are a new cluster only when nothing else is: a broker opening marks them
@@ -15,8 +15,9 @@
  * operator checks (`kv servers`) before adding them to a cluster that holds data; marked
  * repaired then, they would answer that cluster's reads with a NOT FOUND counted as
  * trustworthy — no warning — for every key placed on them, until a repair. The writing
- * client cannot tell them apart either: servers it marks are a cluster of their own, and
- * join another only through `kv repair` over the new list (README, The cluster's k).
+ * client cannot tell them apart either: servers it marks are a cluster of their own,
+ * marked under their own list, so a broker over a list joining them to another does not
+ * trust them until `kv repair` over the new list marks them (README, The cluster's k).
  *
  * @example
  * ```ts
@@ -25,10 +26,12 @@
  * ```
  * @module
  */
+import { invariant } from "../base/invariant.ts";
 import type { ServerPool } from "./server_pool.ts";
 
 /**
- * Marks every unrepaired server of `pool` repaired when all its servers are up and hold
+ * Marks every server `pool` does not trust (unrepaired, or repaired under another list)
+ * repaired, under the pool's list ({@link ServerPool.trustUnder}, called first), when all its servers are up and hold
  * no entry — no record and no tombstone; returns the ids of the servers marked (empty
  * when it did nothing, or a server failed or restarted meanwhile: they stay unrepaired
  * for the repair engine).
@@ -41,7 +44,10 @@ import type { ServerPool } from "./server_pool.ts";
 export async function markEmptyClusterRepaired(pool: ServerPool): Promise<string[]> {
   const indexes = pool.servers.map((_, index) => index);
   if (!indexes.every((index) => pool.isUp(index))) return [];
-  const unrepaired = indexes.filter((index) => pool.state(index)?.unrepaired === true);
+  const list = pool.listFingerprint;
+  invariant(list !== undefined, "servers are marked under the list the pool trusts");
+  // Untrusted ones: unrepaired, or repaired under another list (empty, they lack nothing).
+  const unrepaired = indexes.filter((index) => pool.trusted(index) === false);
   if (unrepaired.length === 0) return [];
   // Tombstones count: a delete is an acknowledged write too, and a write made after it
   // must be stamped after it, which a server that lost it cannot tell. The id of each
@@ -67,7 +73,7 @@ export async function markEmptyClusterRepaired(pool: ServerPool): Promise<string
         index,
         (connection) =>
           connection.serverId === ids[index]
-            ? connection.markRepaired()
+            ? connection.markRepaired(list)
             : Promise.reject(new Error("restarted since it was found empty; not marked repaired")),
       )
     ),

@@ -739,7 +739,7 @@ class ReplicaBatches {
     this.#items[index] = this.#spare.pop() ?? new PutManyItems();
     // Judged when sent, as the broker's requests are (ServerPool.call): a server marked
     // repaired while the answer is on the way may have stored these before its refill.
-    const repaired = connection.state.unrepaired === false;
+    const repaired = pool.trusts(connection.state);
     connection.putMany(items).then(
       (refusals) => {
         let bounds: PutManyBounds | undefined;

@@ -16,9 +16,11 @@
  *    copy home, then remove elsewhere, then purge a confirmed tombstone — each step only
  *    once the last succeeded everywhere (repair_writes.ts). The writes of one page of
  *    keys run while the next page is listed, one page of writes at a time.
- * 4. **MARK_REPAIRED** on each unrepaired server once every server answered and every
- *    partition it may hold writes of (it is among the first min(n, 2k − 1) of the list:
- *    home, or a hint's place) is in order.
+ * 4. **MARK_REPAIRED** on each server not trusted (unrepaired, or repaired under another
+ *    server list or k) once every server answered and every partition it may hold writes
+ *    of (it is among the first min(n, 2k − 1) of the list: home, or a hint's place) is in
+ *    order, with the fingerprint of this list and k (list_fingerprint.ts): brokers with
+ *    another list do not trust it.
  *
  * @example
  * ```ts
@@ -48,6 +50,7 @@ import {
 } from "./repair_writes.ts";
 import { invariant } from "../base/invariant.ts";
 import { mayHoldWrites } from "./quorum.ts";
+import { listFingerprint } from "./list_fingerprint.ts";
 
 /**
  * Entries one LIST_PARTITIONS page asks for: the protocol's most. The repair holds one
@@ -96,7 +99,11 @@ export interface RepairOptions {
    * background repair does not. Default false: only differing partitions are listed.
    */
   readonly listTombstones?: boolean;
-  /** Whether server `index` says it is unrepaired (from its HELLO). Default: none is. */
+  /**
+   * Whether server `index` is not trusted under this list (`ServerPool.trusted` false:
+   * unrepaired, or repaired under another list or k), so it is marked once in order.
+   * Default: none is.
+   */
   readonly unrepaired?: (index: number) => boolean;
   /** Called after each page of keys with the progress so far. Default: nothing. */
   readonly onProgress?: (progress: RepairProgress) => void;
@@ -513,6 +520,12 @@ class RepairRun {
     const unrepaired: string[] = [];
     const isUnrepaired = this.#options.unrepaired ?? (() => false);
     const everyoneAnswered = this.#failures.size === 0;
+    // Marked under the list it was repaired for: a broker with another list (another
+    // cluster's, or this one's before a server was added) must not trust it.
+    const list = listFingerprint(
+      this.#pool.servers.map((server) => server.identity),
+      this.#options.k,
+    );
     await Promise.all(this.#pool.servers.map(async (server, index) => {
       if (!isUnrepaired(index)) return;
       if (
@@ -527,7 +540,7 @@ class RepairRun {
         index,
         (connection) =>
           connection.serverId === this.#serverIds[index]
-            ? connection.markRepaired()
+            ? connection.markRepaired(list)
             : Promise.reject(new Error("restarted during the repair; not marked repaired")),
       );
       if (outcome.ok) {

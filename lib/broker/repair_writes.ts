@@ -47,8 +47,11 @@ export type RepairConnection = Pick<
  * ```
  */
 export interface RepairPool {
-  /** The servers, in server-file order; indexes into this list name them everywhere. */
-  readonly servers: readonly { readonly id: string }[];
+  /**
+   * The servers, in server-file order; indexes into this list name them everywhere. Their
+   * identities are what the list servers are marked repaired under is made of.
+   */
+  readonly servers: readonly { readonly id: string; readonly identity: string }[];
   /** Runs `request` on server `index`: its answer, or why there is none. */
   call<T>(
     index: number,

@@ -195,8 +195,7 @@ class ReplicaRead<T> implements ReplicaReplies {
       if (position < this.#front) this.trustedInFront++;
       return;
     }
-    const id = this.#pool.servers[this.#list[position]].id;
-    this.reasons.push(`${id} may have lost writes and is not yet repaired`);
+    this.reasons.push(this.#pool.untrustedReason(this.#list[position]));
   }
 
   /**

@@ -44,6 +44,7 @@ import {
 } from "../protocol/mod.ts";
 import type { PutManyItems } from "../protocol/put_many.ts";
 import type { ServerAddress } from "./server_list.ts";
+import { listFingerprint, sameList } from "./list_fingerprint.ts";
 import type { Value } from "../record/value.ts";
 
 /** First delay before reconnecting to a server that went down, in ms. */
@@ -83,12 +84,18 @@ export interface ServerConnection {
   readonly serverId: string;
   /** Largest frame body the server accepts, from its HELLO. */
   readonly maxFrameBytes: number;
-  /** The server's state from its HELLO (unrepaired, recorded k), updated by setK and markRepaired. */
+  /**
+   * The server's state from its HELLO (unrepaired, recorded k, the list it was repaired
+   * under), updated by setK and markRepaired.
+   */
   readonly state: NodeState;
   /** Asks the server to record k (see SET_K); resolves with the k it records afterwards. */
   setK(k: number, options?: { replace?: boolean }): Promise<number>;
-  /** Clears the server's unrepaired flag, durably (see MARK_REPAIRED). */
-  markRepaired(): Promise<void>;
+  /**
+   * Clears the server's unrepaired flag and records the fingerprint of the server list
+   * the repair was made under, durably (see MARK_REPAIRED).
+   */
+  markRepaired(list: Uint8Array): Promise<void>;
   /** Every partition's entry count and digest (see PARTITION_DIGESTS). */
   partitionDigests(): Promise<PartitionDigests>;
   /** One page of the entries of the partitions set in bitmap `wanted` (see LIST_PARTITIONS). */
@@ -187,7 +194,8 @@ export type CallOutcome<T> =
     readonly connection: ServerConnection;
     /**
      * Whether the server could be trusted when the request was sent: its connection's
-     * HELLO (or this broker's MARK_REPAIRED on it) said repaired. Judged at send time on
+     * HELLO (or this broker's MARK_REPAIRED on it) said repaired under this pool's list
+     * ({@link ServerPool.trusts}). Judged at send time on
      * the connection used, never when the answer is looked at: a server marked repaired
      * while its answer was on the way may have answered before it was refilled, and a
      * restarted server is a new connection with a HELLO of its own. A connection's flag
@@ -413,6 +421,8 @@ export class ServerPool {
   readonly #connect: Connector;
   readonly #log: (message: string) => void;
   readonly #credentials: Credentials;
+  /** The fingerprint servers must be repaired under to be trusted; none until {@link trustUnder}. */
+  #list: Uint8Array | undefined;
   #closed = false;
   #changeWaiters: (() => void)[] = [];
 
@@ -605,7 +615,8 @@ export class ServerPool {
 
   /**
    * Server `index`'s node state from its HELLO (a reconnect reads it again): whether it
-   * may be missing acknowledged writes, and the k it records; undefined while it is down.
+   * may be missing acknowledged writes, the k it records and the list it was repaired
+   * under; undefined while it is down. Whether this pool trusts it is {@link trusted}.
    *
    * @example
    * ```ts
@@ -614,6 +625,89 @@ export class ServerPool {
    */
   state(index: number): NodeState | undefined {
     return this.#liveConnection(index)?.state;
+  }
+
+  /**
+   * Judges servers from now on under the placement of `k` replicas over this pool's
+   * servers: a server is trusted (its NOT_FOUND proof of absence) only when it is
+   * repaired under that list's fingerprint (lib/broker/list_fingerprint.ts). Until this
+   * is called no server is trusted. A broker calls it once k is agreed.
+   *
+   * @example
+   * ```ts
+   * pool.trustUnder(2);
+   * pool.trusted(0); // true when server 0 was repaired under this list with k = 2
+   * ```
+   */
+  trustUnder(k: number): void {
+    this.#list = listFingerprint(this.#servers.map((server) => server.identity), k);
+  }
+
+  /**
+   * The fingerprint of the list servers are judged under ({@link trustUnder}): what a
+   * repair made over this pool marks them with. Undefined before trustUnder.
+   */
+  get listFingerprint(): Uint8Array | undefined {
+    return this.#list;
+  }
+
+  /**
+   * Whether a server in `state` can be trusted: repaired, under this pool's list.
+   *
+   * @example
+   * ```ts
+   * pool.trusts(connection.state); // judged when a request goes out on connection
+   * ```
+   */
+  trusts(state: NodeState): boolean {
+    return !state.unrepaired && this.#list !== undefined &&
+      sameList(state.repairedUnder, this.#list);
+  }
+
+  /**
+   * Whether server `index` is trusted now ({@link trusts} of its state); undefined while
+   * it is down. What `false` means in full is {@link distrustedFor}.
+   *
+   * @example
+   * ```ts
+   * if (pool.trusted(0) === false) console.log("its NOT FOUND proves nothing yet");
+   * ```
+   */
+  trusted(index: number): boolean | undefined {
+    const state = this.state(index);
+    return state === undefined ? undefined : this.trusts(state);
+  }
+
+  /**
+   * Why server `index` is not trusted: `"unrepaired"` (it may have lost writes),
+   * `"other list"` (repaired under another server list, so it may lack writes this list
+   * places on it); undefined when it is trusted or down.
+   *
+   * @example
+   * ```ts
+   * pool.distrustedFor(0); // "other list" for a server repaired for another cluster
+   * ```
+   */
+  distrustedFor(index: number): "unrepaired" | "other list" | undefined {
+    const state = this.state(index);
+    if (state === undefined || this.trusts(state)) return undefined;
+    return state.unrepaired ? "unrepaired" : "other list";
+  }
+
+  /**
+   * Why an answer of server `index` sent while it was not trusted does not count, as a
+   * read's warning says it: it may have lost writes, or it was repaired under another list.
+   *
+   * @example
+   * ```ts
+   * pool.untrustedReason(0); // "127.0.0.1:8000 may have lost writes and is not yet repaired"
+   * ```
+   */
+  untrustedReason(index: number): string {
+    const id = this.#servers[index].id;
+    return this.distrustedFor(index) === "other list"
+      ? `${id} was repaired under another server list or k, not yet under this one`
+      : `${id} may have lost writes and is not yet repaired`;
   }
 
   /**
@@ -727,7 +821,7 @@ export class ServerPool {
       return;
     }
     // Judged now, at send time, on the connection used (see CallOutcome's `repaired`).
-    const repaired = connection.state.unrepaired === false;
+    const repaired = this.trusts(connection.state);
     const failed = this.#failed;
     const sent = new Attempt(index, connection, request, attempt, onOutcome, tag, repaired, failed);
     try {

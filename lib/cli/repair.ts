@@ -129,13 +129,15 @@ async function runRepair(args: string[]): Promise<number> {
     const dryRun = values["dry-run"] ?? false;
     const k = clusterK(pool, requestedK, path);
     const kFailures = dryRun ? [] : await recordK(pool, k, requestedK !== undefined);
+    // Servers repaired under another list or k than this one's are repaired and marked anew.
+    pool.trustUnder(k);
     const report = await withProgress((onProgress) =>
       repairCluster(pool, {
         k,
         placement: new Placement(servers.map((server) => server.identity)),
         dryRun,
         listTombstones: true,
-        unrepaired: (index) => pool.state(index)?.unrepaired === true,
+        unrepaired: (index) => pool.trusted(index) === false,
         onProgress,
       })
     );

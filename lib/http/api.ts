@@ -373,12 +373,15 @@ export class HttpApi {
     return json(healthy ? 200 : 503, { healthy, up, unrepaired, servers, replicas: broker.k });
   }
 
-  /** Servers up whose HELLO said unrepaired (they may lack writes they acknowledged). */
+  /**
+   * Servers up not trusted: their HELLO said unrepaired (they may lack writes they
+   * acknowledged), or repaired under another server list than this one.
+   */
   #unrepairedCount(): number {
     const pool = this.#kv.broker.pool;
     let unrepaired = 0;
     for (let index = 0; index < pool.servers.length; index++) {
-      if (pool.state(index)?.unrepaired === true) unrepaired++;
+      if (pool.trusted(index) === false) unrepaired++;
     }
     return unrepaired;
   }

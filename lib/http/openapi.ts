@@ -538,7 +538,13 @@ function clusterSchemas(): Record<string, unknown> {
         latencyMs: { type: "number" },
         repaired: {
           type: "boolean",
-          description: "False while the server may lack writes it acknowledged (up only).",
+          description: "False while the server may lack writes it acknowledged, or was " +
+            "repaired under another server list (up only).",
+        },
+        repairedUnderOtherList: {
+          type: "boolean",
+          description: "Up only: marked repaired under another server list (or k) than " +
+            "kv http's, so not trusted until kv repair -s FILE over this list marks it.",
         },
         hints: { type: "integer", description: "Partitions whose copies wait to move here." },
         k: { type: "integer", description: "The cluster's k as the server records it; 0: none." },

@@ -47,12 +47,15 @@ import {
   errorCodeName,
   HELLO_CHALLENGE_BYTES,
   type HelloResult,
+  isNoList,
+  LIST_FINGERPRINT_BYTES,
   LIST_PARTITIONS_BUDGET_BYTES,
   type ListPartitionsOptions,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_RECORDED_K,
   MAX_REQUEST_ID,
   MessageType,
+  NO_LIST,
   type NodeState,
   PARTITION_BITMAP_BYTES,
   type PartitionDigests,
@@ -114,7 +117,8 @@ const MAX_ERROR_ANSWER_BYTES = 2 + 4 + MAX_ERROR_MESSAGE_BYTES;
  * The largest OK to HELLO: version, frame limit, idle timeout, server id, state flags,
  * recorded k and challenge.
  */
-const MAX_HELLO_ANSWER_BYTES = 2 + 4 + 4 + SERVER_ID_BYTES + 1 + 1 + HELLO_CHALLENGE_BYTES;
+const MAX_HELLO_ANSWER_BYTES = 2 + 4 + 4 + SERVER_ID_BYTES + 1 + 1 + LIST_FINGERPRINT_BYTES +
+  HELLO_CHALLENGE_BYTES;
 
 /** The OK to SET_K: the recorded k, a u8. */
 const SET_K_ANSWER_BYTES = 1;
@@ -354,7 +358,7 @@ export class ServerClient {
   readonly #maxInFlight: number;
   #maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
   #serverId = "";
-  #state: NodeState = { unrepaired: true, k: 0 };
+  #state: NodeState = { unrepaired: true, k: 0, repairedUnder: NO_LIST };
   #closeReason: ConnectionError | undefined;
   #resolveClosed!: () => void;
   #nextRequestId = 1;
@@ -551,7 +555,7 @@ export class ServerClient {
       SET_K_ANSWER_BYTES,
     );
     const recorded = decodeSetKBody(expectOk(response));
-    this.#state = { unrepaired: this.#state.unrepaired, k: recorded };
+    this.#state = { ...this.#state, k: recorded };
     return recorded;
   }
 
@@ -604,19 +608,27 @@ export class ServerClient {
   }
 
   /**
-   * Tells the server it has been repaired: it holds every write it acknowledged, so its
-   * NOT_FOUND counts again. Clears the unrepaired flag, durably.
+   * Tells the server it has been repaired under the server list whose fingerprint is
+   * `list` (lib/broker/list_fingerprint.ts): it holds every write that list places on
+   * it, so its NOT_FOUND counts again for brokers with that list. Clears the unrepaired
+   * flag and records `list`, durably.
    *
    * @example
    * ```ts
-   * await client.markRepaired();
+   * await client.markRepaired(fingerprint); // listFingerprint(servers, k), 16 bytes
    * client.state.unrepaired; // false
    * ```
    */
-  async markRepaired(): Promise<void> {
-    const response = await this.#request((frames, id) => frames.markRepaired(id));
+  async markRepaired(list: Uint8Array): Promise<void> {
+    if (list.length !== LIST_FINGERPRINT_BYTES || isNoList(list)) {
+      throw new RangeError(
+        `a server list fingerprint is ${LIST_FINGERPRINT_BYTES} bytes, not all zero`,
+      );
+    }
+    const copy = list.slice();
+    const response = await this.#request((frames, id) => frames.markRepaired(id, copy));
     decodeEmptyBody(expectOk(response));
-    this.#state = { unrepaired: false, k: this.#state.k };
+    this.#state = { unrepaired: false, k: this.#state.k, repairedUnder: copy };
   }
 
   /**

@@ -12,7 +12,7 @@
  * @module
  */
 import { type KeysOptions } from "../record/key.ts";
-import { ByteWriter } from "../base/bytes.ts";
+import { ByteWriter, hexToBytes } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import type { Value } from "../record/value.ts";
 import { writeValue } from "../record/value_codec.ts";
@@ -23,6 +23,8 @@ import {
   type ErrorCodeNumber,
   FRAME_HEADER_BYTES,
   type HelloResult,
+  isNoList,
+  LIST_FINGERPRINT_BYTES,
   LIST_FLAG_VALUES,
   LIST_PARTITIONS_BUDGET_BYTES,
   type ListingCursor,
@@ -359,17 +361,23 @@ export class FrameWriter {
   }
 
   /**
-   * Appends MARK_REPAIRED.
+   * Appends MARK_REPAIRED, made under the server list whose fingerprint is `list`.
    *
    * @example
    * ```ts
    * const frames = new FrameWriter();
-   * frames.markRepaired(8);
-   * frames.bytes(); // 00000000 0b 00000008: no body
+   * frames.markRepaired(8, new Uint8Array(16).fill(0xab));
+   * frames.bytes(); // 00000010 0b 00000008 abab…ab: the 16-byte fingerprint
    * ```
    */
-  markRepaired(requestId: number): void {
-    this.#end(this.#begin(MessageType.MARK_REPAIRED, requestId));
+  markRepaired(requestId: number, list: Uint8Array): void {
+    invariant(
+      list.length === LIST_FINGERPRINT_BYTES && !isNoList(list),
+      "a repair is made under a list's fingerprint",
+    );
+    const start = this.#begin(MessageType.MARK_REPAIRED, requestId);
+    this.#out.raw(list);
+    this.#end(start);
   }
 
   /**
@@ -708,7 +716,7 @@ export class FrameWriter {
    *   maxFrameBytes,
    *   idleTimeoutMs,
    *   serverId, // 32 hex digits
-   *   state: { unrepaired: false, k: 2 },
+   *   state: { unrepaired: false, k: 2, repairedUnder: fingerprint },
    *   challenge, // when the server requires authentication
    * });
    * ```
@@ -718,9 +726,15 @@ export class FrameWriter {
     this.#out.u16(hello.version);
     this.#out.u32(hello.maxFrameBytes);
     this.#out.u32(hello.idleTimeoutMs);
-    this.#out.raw(hexToBytes(hello.serverId));
+    this.#out.raw(serverIdBytes(hello.serverId));
     this.#out.u8(hello.state.unrepaired ? STATE_FLAG_UNREPAIRED : 0);
     this.#out.u8(hello.state.k);
+    invariant(
+      hello.state.repairedUnder.length === LIST_FINGERPRINT_BYTES &&
+        hello.state.unrepaired === isNoList(hello.state.repairedUnder),
+      "a server is repaired under a list exactly when it is not unrepaired",
+    );
+    this.#out.raw(hello.state.repairedUnder);
     if (hello.challenge !== undefined) this.#out.raw(hello.challenge);
     this.#end(start);
   }
@@ -800,10 +814,10 @@ function errorMessageBytes(message: string): Uint8Array {
   return bytes;
 }
 
-function hexToBytes(hex: string): Uint8Array {
-  if (!/^[0-9a-f]{16}$/.test(hex)) throw new RangeError(`server id must be 16 hex digits: ${hex}`);
-  return Uint8Array.from(
-    { length: SERVER_ID_BYTES },
-    (_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16),
-  );
+/** The bytes of a server id written as {@link SERVER_ID_BYTES} × 2 hex digits. */
+function serverIdBytes(hex: string): Uint8Array {
+  if (hex.length !== SERVER_ID_BYTES * 2) {
+    throw new RangeError(`server id must be ${SERVER_ID_BYTES * 2} hex digits: ${hex}`);
+  }
+  return hexToBytes(hex);
 }

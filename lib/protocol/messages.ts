@@ -28,6 +28,8 @@ import {
   type Frame,
   HELLO_CHALLENGE_BYTES,
   type HelloResult,
+  isNoList,
+  LIST_FINGERPRINT_BYTES,
   LIST_FLAG_VALUES,
   MAX_AUTH_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
@@ -193,7 +195,7 @@ export function decodeRequest(frame: Frame): Request {
     case MessageType.SET_K:
       return decodeSetK(reader, requestId);
     case MessageType.MARK_REPAIRED:
-      return finish(reader, { type: "markRepaired", requestId }, "MARK_REPAIRED");
+      return decodeMarkRepaired(reader, requestId);
     case MessageType.PARTITION_DIGESTS:
       return finish(reader, { type: "partitionDigests", requestId }, "PARTITION_DIGESTS");
     case MessageType.LIST_PARTITIONS:
@@ -276,6 +278,13 @@ function decodeSetK(reader: ByteReader, requestId: number): RequestOf<"setK"> {
   checkRecordedK(k);
   const replace = (flags & SET_K_FLAG_REPLACE) !== 0;
   return finish(reader, { type: "setK", requestId, k, replace }, "SET_K");
+}
+
+function decodeMarkRepaired(reader: ByteReader, requestId: number): RequestOf<"markRepaired"> {
+  const list = reader.raw(LIST_FINGERPRINT_BYTES, "server list fingerprint").slice();
+  // All zeros is what an unrepaired server tells: a repair under it would trust nobody.
+  if (isNoList(list)) throw new DecodeError("MARK_REPAIRED's server list fingerprint is zero");
+  return finish(reader, { type: "markRepaired", requestId, list }, "MARK_REPAIRED");
 }
 
 /**
@@ -620,7 +629,7 @@ export function decodeStatsBody(body: Uint8Array): ServerStats {
  * ```ts
  * decodeHelloBody(response.body);
  * // { version: 4, maxFrameBytes: 16777216, idleTimeoutMs: 30000, serverId: "9f3a…",
- * //   state: { unrepaired: false, k: 2 } }
+ * //   state: { unrepaired: false, k: 2, repairedUnder: Uint8Array(16) [...] } }
  * ```
  */
 export function decodeHelloBody(body: Uint8Array): HelloResult {
@@ -638,11 +647,24 @@ export function decodeHelloBody(body: Uint8Array): HelloResult {
   return finish(reader, hello, "OK");
 }
 
-/** Reads HELLO's state flags and recorded k; unknown flag bits are a protocol error. */
+/**
+ * Reads HELLO's state flags, recorded k and the list it was repaired under; unknown flag
+ * bits, and a list that contradicts the flag, are a protocol error.
+ */
 function readNodeState(reader: ByteReader): NodeState {
   const flags = reader.u8("state flags");
   if ((flags & ~STATE_FLAG_UNREPAIRED) !== 0) {
     throw new DecodeError(`unknown state flags 0x${flags.toString(16).padStart(2, "0")}`);
   }
-  return { unrepaired: (flags & STATE_FLAG_UNREPAIRED) !== 0, k: reader.u8("recorded k") };
+  const unrepaired = (flags & STATE_FLAG_UNREPAIRED) !== 0;
+  const k = reader.u8("recorded k");
+  const repairedUnder = reader.raw(LIST_FINGERPRINT_BYTES, "repaired-under fingerprint").slice();
+  if (unrepaired !== isNoList(repairedUnder)) {
+    throw new DecodeError(
+      unrepaired
+        ? "an unrepaired server's HELLO names a server list it was repaired under"
+        : "a repaired server's HELLO names no server list it was repaired under",
+    );
+  }
+  return { unrepaired, k, repairedUnder };
 }

@@ -32,11 +32,13 @@ import type { PutManyBounds } from "./put_many.ts";
  * The protocol version this module speaks, and the only one: 2 added PUT_MANY, 3 put a
  * version on every write and answer, 4 added the server's state in HELLO (unrepaired,
  * the cluster's k), SET_K, MARK_REPAIRED, DELETE's purge flag and the partition digests
- * and listings that repair compares. A server refuses a HELLO for any other version, and
- * a client a server that does not answer with this one: an older broker would neither
- * know which servers lost data nor keep the cluster's k.
+ * and listings that repair compares, 5 the fingerprint of the server list a server was
+ * marked repaired under (MARK_REPAIRED's body, HELLO's state). A server refuses a HELLO
+ * for any other version, and a client a server that does not answer with this one: an
+ * older broker would neither know which servers lost data nor keep the cluster's k, nor
+ * tell a server repaired for another cluster's list from one repaired for its own.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** PUT and DELETE flag bit (and PUT_MANY item flag): a repair copy, acknowledged when stale. */
 export const WRITE_FLAG_REPAIR = 0x02;
@@ -46,6 +48,31 @@ export const DELETE_FLAG_PURGE = 0x04;
 
 /** HELLO state flag bit: the server may be missing writes it once acknowledged. */
 export const STATE_FLAG_UNREPAIRED = 0x01;
+
+/**
+ * Bytes of a server-list fingerprint (MARK_REPAIRED's body, HELLO's state): what a
+ * broker's placement depends on, hashed (lib/broker/list_fingerprint.ts). The server
+ * only keeps and returns it.
+ */
+export const LIST_FINGERPRINT_BYTES = 16;
+
+/**
+ * The fingerprint of no list: what HELLO carries for a server that is unrepaired. No
+ * broker's list hashes to it (MARK_REPAIRED refuses it), so it is trusted by none.
+ */
+export const NO_LIST: Uint8Array = new Uint8Array(LIST_FINGERPRINT_BYTES);
+
+/**
+ * Whether `fingerprint` is {@link NO_LIST} (all zeros).
+ *
+ * @example
+ * ```ts
+ * isNoList(new Uint8Array(16)); // true
+ * ```
+ */
+export function isNoList(fingerprint: Uint8Array): boolean {
+  return fingerprint.every((byte) => byte === 0);
+}
 
 /** SET_K flag bit: replace a different k already recorded (only `kv repair -k` sets it). */
 export const SET_K_FLAG_REPLACE = 0x01;
@@ -248,7 +275,12 @@ export type Request =
     /** Replace a different k already recorded. */
     readonly replace: boolean;
   }
-  | { readonly type: "markRepaired"; readonly requestId: number }
+  | {
+    readonly type: "markRepaired";
+    readonly requestId: number;
+    /** The fingerprint of the server list the repair was made under; never {@link NO_LIST}. */
+    readonly list: Uint8Array;
+  }
   | { readonly type: "partitionDigests"; readonly requestId: number }
   | {
     readonly type: "listPartitions";
@@ -359,12 +391,12 @@ export interface ServerStats {
 }
 
 /**
- * A server's state, from its HELLO: whether it may be missing acknowledged writes, and
- * the replication factor recorded on it.
+ * A server's state, from its HELLO: whether it may be missing acknowledged writes, the
+ * replication factor recorded on it, and the server list it was marked repaired under.
  *
  * @example
  * ```ts
- * const state: NodeState = { unrepaired: true, k: 2 };
+ * const state: NodeState = { unrepaired: true, k: 2, repairedUnder: NO_LIST };
  * ```
  */
 export interface NodeState {
@@ -376,6 +408,13 @@ export interface NodeState {
   readonly unrepaired: boolean;
   /** The cluster's replication factor recorded on the server; 0 when none is recorded. */
   readonly k: number;
+  /**
+   * The fingerprint ({@link LIST_FINGERPRINT_BYTES} bytes) of the server list its last
+   * MARK_REPAIRED was made under: it holds every write placed on it by that list, and a
+   * broker with another list must not take its NOT_FOUND as proof. {@link NO_LIST}
+   * exactly while `unrepaired`.
+   */
+  readonly repairedUnder: Uint8Array;
 }
 
 /**

@@ -1,11 +1,16 @@
 /**
  * A server's node state — whether it may be missing writes it once acknowledged
- * ("unrepaired"), and the cluster's replication factor k recorded on it — told to every
- * broker in HELLO and changed by SET_K and MARK_REPAIRED (docs/protocol.md).
+ * ("unrepaired"), the cluster's replication factor k recorded on it, and the fingerprint
+ * of the server list it was last marked repaired under — told to every broker in HELLO
+ * and changed by SET_K and MARK_REPAIRED (docs/protocol.md). A broker trusts a server's
+ * NOT_FOUND only when it is repaired under the broker's own list: a server repaired for
+ * one cluster holds nothing another cluster placed on it.
  *
  * ## Where it is kept
  *
- * With a data dir, in {@link NODE_STATE_FILE}: JSON `{"format":1,"k":K,"unrepaired":B}`,
+ * With a data dir, in {@link NODE_STATE_FILE}: JSON
+ * `{"format":2,"k":K,"unrepaired":B,"repairedUnder":"32 hex digits"}` (all zeros while
+ * unrepaired),
  * replaced atomically (temporary file, fsync, rename, fsync of the directory) before a
  * change is acknowledged, so a crash leaves the old state or the new, never a mix. A
  * start makes it say unrepaired before recovery changes the data dir (and leaves it alone
@@ -20,9 +25,14 @@
  *   the state file says: until MARK_REPAIRED;
  * - recovery dropped or skipped damaged log bytes, or found a log missing: it may have
  *   lost acknowledged writes, so it is set and persisted, whatever it was;
- * - a data dir of a kv from before node states (logs or a snapshot, no state file):
- *   **trusted** — it held the writes it acknowledged, which survive upgrade — unless its
- *   recovery lost bytes as above. Its k is unrecorded (0) until a broker sets it;
+ * - a data dir of a kv from before node states (logs or a snapshot, no state file), or
+ *   with a state file of format 1 (from before server-list fingerprints, k kept): it held
+ *   the writes it acknowledged, but nothing says under which server list, so it is
+ *   **unrepaired** — trusted by no broker's list, whatever a format-1 file said — until
+ *   a repair under a list marks it (a running broker's background repair does so on its
+ *   own). Trusting it under any list would be the gap fingerprints close: a server
+ *   repaired for one cluster answering another's reads NOT_FOUND without a warning. The
+ *   file is rewritten in format 2;
  * - a state file that cannot be read as above: unrepaired, k unrecorded, with a
  *   warning, and rewritten — the safe reading of a state nobody can vouch for.
  *
@@ -30,22 +40,35 @@
  * ```ts
  * import { NodeStateKeeper } from "./node_state.ts";
  * const keeper = NodeStateKeeper.memory();
- * keeper.state; // { unrepaired: true, k: 0 }
+ * keeper.state; // { unrepaired: true, k: 0, repairedUnder: NO_LIST }
  * await keeper.setK(2, false); // 2
- * await keeper.markRepaired();
+ * await keeper.markRepaired(new Uint8Array(16).fill(7)); // a broker's listFingerprint
  * ```
  * @module
  */
 import { invariant } from "../base/invariant.ts";
 import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
-import { MAX_RECORDED_K, type NodeState } from "../protocol/mod.ts";
+import { bytesToHex, hexToBytes } from "../base/bytes.ts";
+import {
+  isNoList,
+  LIST_FINGERPRINT_BYTES,
+  MAX_RECORDED_K,
+  NO_LIST,
+  type NodeState,
+} from "../protocol/mod.ts";
 import { dirname, syncDirectory, writeAll } from "./storage_log.ts";
 
 /** Name of the state file in a data dir. */
 export const NODE_STATE_FILE = "node-state.json";
 
 /** The state file's format number, written as its `format` field. */
-export const NODE_STATE_FORMAT = 1;
+export const NODE_STATE_FORMAT = 2;
+
+/**
+ * The format before server-list fingerprints: `{"format":1,"k":K,"unrepaired":B}`. Read
+ * as unrepaired with its k (see the module docs), and rewritten in {@link NODE_STATE_FORMAT}.
+ */
+const NODE_STATE_FORMAT_UNLISTED = 1;
 
 /** Largest state file read: a few dozen bytes are expected, more is not ours. */
 const MAX_NODE_STATE_FILE_BYTES = 4096;
@@ -103,11 +126,11 @@ export class NodeStateKeeper {
    *
    * @example
    * ```ts
-   * NodeStateKeeper.memory().state; // { unrepaired: true, k: 0 }
+   * NodeStateKeeper.memory().state; // { unrepaired: true, k: 0, repairedUnder: NO_LIST }
    * ```
    */
   static memory(): NodeStateKeeper {
-    return new NodeStateKeeper(undefined, { unrepaired: true, k: 0 });
+    return new NodeStateKeeper(undefined, { unrepaired: true, k: 0, repairedUnder: NO_LIST });
   }
 
   /**
@@ -160,20 +183,19 @@ export class NodeStateKeeper {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     });
     const kept = await readStateFile(path, onWarning);
-    // A data dir from before node states held its data: trusted, k not yet recorded.
-    const stored = kept === "unreadable"
-      ? { unrepaired: true, k: 0 }
-      : kept ?? { unrepaired: false, k: 0 };
-    /** What the file says now; undefined while it is missing or unreadable. */
-    let onDisk: NodeState | undefined = kept === "unreadable" ? undefined : kept;
+    // No file, an unreadable one, or one of format 1: repaired under no list we know of.
+    const stored = kept?.state ?? { unrepaired: true, k: 0, repairedUnder: NO_LIST };
+    /** What the file says now; undefined while it is missing, unreadable or of format 1. */
+    let onDisk: NodeState | undefined = kept?.current ? kept.state : undefined;
     const beforeChange = async () => {
       if (onDisk?.unrepaired) return;
-      onDisk = { unrepaired: true, k: stored.k };
+      onDisk = { unrepaired: true, k: stored.k, repairedUnder: NO_LIST };
       await writeStateFile(path, onDisk);
     };
     const finish = async (origin: NodeStateOrigin) => {
       const unrepaired = stored.unrepaired || origin.emptyAtStart || origin.lostData;
-      const keeper = new NodeStateKeeper(path, { unrepaired, k: stored.k });
+      const repairedUnder = unrepaired ? NO_LIST : stored.repairedUnder;
+      const keeper = new NodeStateKeeper(path, { unrepaired, k: stored.k, repairedUnder });
       if (onDisk?.unrepaired !== unrepaired) await writeStateFile(path, keeper.#state);
       return keeper;
     };
@@ -201,21 +223,27 @@ export class NodeStateKeeper {
     invariant(Number.isInteger(k) && k >= 1 && k <= MAX_RECORDED_K, "k is checked when decoded");
     return this.#change((state) => {
       if (state.k !== 0 && state.k !== k && !replace) return state;
-      return { unrepaired: state.unrepaired, k };
+      return { ...state, k };
     }).then((state) => state.k);
   }
 
   /**
-   * Clears the unrepaired flag, resolving once that is durable.
+   * Clears the unrepaired flag and records `list`, the fingerprint of the server list the
+   * repair was made under (replacing any other), resolving once that is durable.
    *
    * @example
    * ```ts
-   * await keeper.markRepaired();
+   * await keeper.markRepaired(new Uint8Array(16).fill(7));
    * keeper.state.unrepaired; // false
    * ```
    */
-  async markRepaired(): Promise<void> {
-    await this.#change((state) => ({ unrepaired: false, k: state.k }));
+  async markRepaired(list: Uint8Array): Promise<void> {
+    invariant(
+      list.length === LIST_FINGERPRINT_BYTES && !isNoList(list),
+      "MARK_REPAIRED's fingerprint is checked when decoded",
+    );
+    const repairedUnder = list.slice();
+    await this.#change((state) => ({ unrepaired: false, k: state.k, repairedUnder }));
   }
 
   /**
@@ -225,7 +253,8 @@ export class NodeStateKeeper {
   #change(next: (state: NodeState) => NodeState): Promise<NodeState> {
     const result = this.#tail.then(async () => {
       const state = next(this.#state);
-      const same = state.unrepaired === this.#state.unrepaired && state.k === this.#state.k;
+      const same = state.unrepaired === this.#state.unrepaired && state.k === this.#state.k &&
+        bytesToHex(state.repairedUnder) === bytesToHex(this.#state.repairedUnder);
       if (!same && this.#path !== undefined) await writeStateFile(this.#path, state);
       this.#state = state;
       return state;
@@ -235,11 +264,14 @@ export class NodeStateKeeper {
   }
 }
 
-/** The state kept in `path`; undefined when there is no file. */
+/**
+ * The state kept in `path`, and whether the file is of the current format; undefined
+ * when there is no file or it cannot be read (after a warning).
+ */
 async function readStateFile(
   path: string,
   onWarning: (message: string) => void,
-): Promise<NodeState | undefined | "unreadable"> {
+): Promise<{ state: NodeState; current: boolean } | undefined> {
   let bytes: Uint8Array | undefined;
   try {
     bytes = await readFileBounded(path, MAX_NODE_STATE_FILE_BYTES);
@@ -254,11 +286,14 @@ async function readStateFile(
     `${path} is not a node state file this kv reads; starting unrepaired with no k ` +
       "recorded, and rewriting it",
   );
-  return "unreadable";
+  return undefined;
 }
 
-/** The state in a state file's bytes, or undefined when they are not one. */
-function parseState(bytes: Uint8Array): NodeState | undefined {
+/**
+ * The state in a state file's bytes (format 1: unrepaired, its k kept), or undefined when
+ * they are not one.
+ */
+function parseState(bytes: Uint8Array): { state: NodeState; current: boolean } | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
@@ -267,12 +302,24 @@ function parseState(bytes: Uint8Array): NodeState | undefined {
     return undefined;
   }
   if (typeof parsed !== "object" || parsed === null) return undefined;
-  const { format, k, unrepaired } = parsed as Record<string, unknown>;
-  if (format !== NODE_STATE_FORMAT || typeof unrepaired !== "boolean") return undefined;
+  const { format, k, unrepaired, repairedUnder } = parsed as Record<string, unknown>;
+  if (typeof unrepaired !== "boolean") return undefined;
   if (typeof k !== "number" || !Number.isInteger(k) || k < 0 || k > MAX_RECORDED_K) {
     return undefined;
   }
-  return { unrepaired, k };
+  if (format === NODE_STATE_FORMAT_UNLISTED && repairedUnder === undefined) {
+    return { state: { unrepaired: true, k, repairedUnder: NO_LIST }, current: false };
+  }
+  if (format !== NODE_STATE_FORMAT) return undefined;
+  const list = parseFingerprint(repairedUnder);
+  if (list === undefined || unrepaired !== isNoList(list)) return undefined;
+  return { state: { unrepaired, k, repairedUnder: list }, current: true };
+}
+
+/** The fingerprint written as `text` (32 lowercase hex digits), or undefined. */
+function parseFingerprint(text: unknown): Uint8Array | undefined {
+  if (typeof text !== "string" || !/^[0-9a-f]*$/.test(text)) return undefined;
+  return text.length === LIST_FINGERPRINT_BYTES * 2 ? hexToBytes(text) : undefined;
 }
 
 /** Replaces `path` by `state` atomically: temporary file, fsync, rename, fsync dir. */
@@ -281,6 +328,7 @@ async function writeStateFile(path: string, state: NodeState): Promise<void> {
     format: NODE_STATE_FORMAT,
     k: state.k,
     unrepaired: state.unrepaired,
+    repairedUnder: bytesToHex(state.repairedUnder),
   });
   const temporaryPath = `${path}.tmp`;
   const file = await Deno.open(temporaryPath, { write: true, create: true, truncate: true });

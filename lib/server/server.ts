@@ -855,7 +855,7 @@ export class KvServer {
         return responses.okSetK(request.requestId, recorded);
       }
       invariant(request.type === "markRepaired", "only node state requests come here");
-      await keeper.markRepaired();
+      await keeper.markRepaired(request.list);
       return responses.ok(request.requestId);
     } catch (error) {
       const refusal = this.#refusalOf(request?.type ?? "decoding a request", error);

@@ -120,7 +120,7 @@ Deno.test("a server that restarts while the broker is idle answers the next requ
     const store = await Store.open();
     store.put("person1", int(1));
     // It comes back with what it held, as a server with a data dir does: not unrepaired.
-    await store.nodeState.markRepaired();
+    await store.nodeState.markRepaired(broker.pool.listFingerprint!);
     const second = new KvServer({ store, hostname, port });
     second.listen();
     try {

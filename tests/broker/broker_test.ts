@@ -365,6 +365,7 @@ Deno.test("servers reports up servers with records, latency (two decimals) and r
       records: holder === 0 ? 1 : 0,
       latencyMs: 0.12,
       repaired: true,
+      repairedUnderOtherList: false,
       hints: 0,
       k: 1,
     });
@@ -400,7 +401,7 @@ async function readWhileMarkedRepaired(heldPosition: 0 | 1): Promise<void> {
     await waitFor(() => cluster.servers[held].requests.includes("GET"), {
       what: "the read to reach the held server",
     });
-    await broker.pool.call(first, (connection) => connection.markRepaired());
+    await broker.pool.call(first, (connection) => connection.markRepaired(list(broker)));
     assert.equal(broker.pool.state(first)?.unrepaired, false);
     answerHeld();
     assert.deepEqual(withoutVersion(await reading), { kind: "found", value: PERSON });
@@ -795,4 +796,49 @@ Deno.test("a DELETE whose own servers held nothing and whose read cannot vouch t
     change.warning ?? "no warning",
     /^2 of the first 3 servers for 'person1' did not answer or cannot be trusted \(.*may have lost writes.*is down.*\); the record may have existed; it is deleted all the same$/,
   );
+});
+
+/** The fingerprint of `broker`'s list: what a repair over it marks servers with. */
+function list(broker: Broker): Uint8Array {
+  const fingerprint = broker.pool.listFingerprint;
+  assert(fingerprint !== undefined, "a broker's pool judges trust under its list");
+  return fingerprint;
+}
+
+Deno.test("a server repaired under another server list is not trusted: its NOT FOUND does not count, SERVERS says why, and a repair under this list marks it trusted", async () => {
+  const { cluster, broker } = await openBroker(3, 2);
+  try {
+    const [first, second] = broker.preferenceList(partitionOf("person1"));
+    assert.equal((await broker.put("person1", PERSON)).kind, "done");
+    // The first comes back as a server repaired for another cluster: it holds nothing of
+    // this one's, and says it is repaired under another list.
+    const otherList = new Uint8Array(16).fill(9);
+    cluster.servers[first].restart();
+    cluster.servers[first].nodeState = { unrepaired: false, k: 2, repairedUnder: otherList };
+    cluster.servers[second].state = "crashed";
+    // Trusted, the first and the third would be two NOT FOUNDs that vouch: no warning.
+    const read = await broker.get("person1");
+    assert.equal(read.kind, "not-found");
+    assert.match(read.warning ?? "no warning", /the record may exist/);
+    assert.match(read.warning ?? "", /was repaired under another server list or k/);
+    assert.equal(broker.pool.distrustedFor(first), "other list");
+    const report = (await broker.servers())[first];
+    assert.ok(
+      report.up && !report.repaired && report.repairedUnderOtherList,
+      JSON.stringify(report),
+    );
+    cluster.servers[second].state = "up";
+    await waitFor(() => broker.pool.isUp(second), { what: "the broker to reconnect" });
+    const repair = await repairAs(broker);
+    assert.ok(
+      repair.markedRepaired.includes(cluster.servers[first].address.id),
+      JSON.stringify(repair),
+    );
+    assert.equal(broker.pool.trusted(first), true);
+    assert.deepEqual(cluster.servers[first].nodeState.repairedUnder, list(broker));
+    assert.deepEqual(withoutVersion(await broker.get("person1")), { kind: "found", value: PERSON });
+    assert.ok(cluster.servers[first].trie.has("person1"), "the repair copied it there");
+  } finally {
+    broker.close();
+  }
 });

@@ -309,6 +309,7 @@ Deno.test("runCommand answers every command kind against a broker", async () => 
       "records",
       "latencyMs",
       "repaired",
+      "repairedUnderOtherList",
       "hints",
       "k",
     ]);

@@ -225,7 +225,10 @@ Deno.test("a write whose servers include an unrepaired one still wins over an ea
     // HELLO's, and a broker that reconnected before a mark made elsewhere would keep
     // reading it unrepaired (a loaded machine made that happen).
     const markedRepaired = async (broker: Broker) =>
-      (await broker.pool.call(indexOf(second), (connection) => connection.markRepaired())).ok;
+      (await broker.pool.call(
+        indexOf(second),
+        (connection) => connection.markRepaired(broker.pool.listFingerprint!),
+      )).ok;
     for (const broker of [ahead, behind]) {
       await waitFor(() => markedRepaired(broker), { what: `${second} to be marked repaired` });
     }

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
 import { Broker } from "../../lib/broker/broker.ts";
 import { type ServerConnection, ServerPool } from "../../lib/broker/server_pool.ts";
 import { serverAddress } from "../../lib/broker/server_list.ts";
@@ -28,7 +29,12 @@ const answer: EncodedRead = {
   encoded: encodeValue(object([["name", str("Mary Smith")], ["age", int(22)]])),
   version: nextVersion(),
 };
-const trusted: NodeState = { unrepaired: false, k: K };
+const servers = Array.from({ length: SERVERS }, (_, i) => serverAddress("127.0.0.1", 9000 + i));
+const trusted: NodeState = {
+  unrepaired: false,
+  k: K,
+  repairedUnder: listFingerprint(servers.map((server) => server.identity), K),
+};
 
 /** A connection whose every GET is answered at once with `answer`; nothing else is used. */
 function instantConnection(id: string): ServerConnection {
@@ -59,7 +65,6 @@ function instantConnection(id: string): ServerConnection {
   };
 }
 
-const servers = Array.from({ length: SERVERS }, (_, i) => serverAddress("127.0.0.1", 9000 + i));
 const pool = new ServerPool(servers, {
   connect: (server) => Promise.resolve(instantConnection(server.id)),
 });

@@ -47,7 +47,7 @@ function scriptedServer(script: (connection: number, frame: Frame) => Answer) {
               maxFrameBytes: 64 * 1024,
               idleTimeoutMs: 60_000,
               serverId: "0123456789abcdef",
-              state: { unrepaired: false, k: 0 },
+              state: { unrepaired: false, k: 0, repairedUnder: new Uint8Array(16).fill(7) },
             });
             continue;
           }

@@ -133,7 +133,7 @@ tmpfsTest({
     await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
     const client = await connectClient(server.address);
     await client.put("kept", str("stored"), at());
-    await client.markRepaired();
+    await client.markRepaired(new Uint8Array(16).fill(7));
     await client.close();
     assert.equal((await stopWithin(server)).code, 0);
   }

@@ -1,12 +1,14 @@
 // New servers checked on their own (kv servers) before they join a cluster that holds data
 // are not taken for a new cluster of their own: once listed with the old servers, their
 // NOT FOUND does not count until a repair, and reads still find every record. Servers a
-// writing client used on their own are a cluster of their own, and join another the way
-// every server list change is made: kv repair over the new list first. Real `kv server`
-// processes.
+// writing client used on their own are a cluster of their own, marked repaired under their
+// own server list: listed beside another cluster's servers they are not trusted (nor are
+// that cluster's, marked under theirs) until kv repair over the new list marks them, so
+// reads never answer a NOT FOUND without a warning meanwhile. Real `kv server` processes.
 import assert from "node:assert/strict";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
+import { REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
 
 const RECORDS = 16;
 
@@ -83,6 +85,78 @@ Deno.test("new servers a writing client used on their own are a cluster of their
     assert.equal(read.code, 0, read.stderr);
     const answers = read.stdout.trim().split("\n").map((line) => JSON.parse(line));
     assert.deepEqual(answers.map((answer) => answer.value), keys.map((_, i) => i));
+  } finally {
+    await Deno.remove(both);
+  }
+});
+
+Deno.test("servers a writing client used on their own, listed beside another cluster's before any repair: no read of the other cluster's keys is a NOT FOUND without a warning, kv servers says both were repaired under another list, and after kv repair -s over the new list every read answers exactly", async () => {
+  await using clusterB = await KvCluster.start(2);
+  await using serversA = await KvCluster.start(1);
+  const keys = Array.from({ length: RECORDS }, (_, i) => `person${i}`);
+  // Cluster B holds the records; A, used alone by a writing client, is a cluster of its own
+  // (k recorded, marked repaired under its own list) holding none of them.
+  const load = await runKv(
+    withBrokerTimeout(["broker", "-s", clusterB.serverFile, "-k", "1"]),
+    { stdin: keys.map((key, i) => `PUT ${key}: ${i}\n`).join("") },
+  );
+  assert.equal(load.code, 0, load.stderr);
+  const used = await runKv(withBrokerTimeout(["broker", "-s", serversA.serverFile, "-k", "1"]), {
+    stdin: "",
+  });
+  assert.equal(used.code, 0, used.stderr);
+
+  const both = await Deno.makeTempFile({ suffix: ".txt" });
+  try {
+    await Deno.writeTextFile(
+      both,
+      await Deno.readTextFile(clusterB.serverFile) + await Deno.readTextFile(serversA.serverFile),
+    );
+    const status = await runKv(withBrokerTimeout(["servers", "-s", both]));
+    assert.equal(status.code, 0, status.stderr);
+    const lines = status.stdout.trim().split("\n");
+    assert.equal(lines.length, 3, status.stdout);
+    for (const line of lines) assert.ok(line.endsWith(REPAIRED_UNDER_OTHER_LIST), line);
+    const json = await runKv(withBrokerTimeout(["servers", "-s", both, "--json"]));
+    const reports = JSON.parse(json.stdout).servers;
+    assert.deepEqual(
+      reports.map((
+        report: Record<string, unknown>,
+      ) => [report.repaired, report.repairedUnderOtherList]),
+      [[false, true], [false, true], [false, true]],
+    );
+
+    // With k = 1 about a third of the keys are placed on A alone, which never held them:
+    // trusted, its NOT FOUND was the answer. Now the read walks past it.
+    const before = await runKv(withBrokerTimeout(["broker", "-s", both, "--json"]), {
+      stdin: keys.map((key) => `GET ${key}\n`).join(""),
+    });
+    const answers = before.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.equal(answers.length, RECORDS, before.stdout + before.stderr);
+    for (const [i, answer] of answers.entries()) {
+      assert.ok(
+        answer.found || answer.warning !== undefined,
+        `${keys[i]}: ${JSON.stringify(answer)}`,
+      );
+    }
+    assert.deepEqual(
+      answers.map((answer) => answer.found ? answer.value : answer),
+      keys.map((_, i) => i),
+      "every record found: the read walked past A to B",
+    );
+
+    const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    const after = await runKv(withBrokerTimeout(["servers", "-s", both]));
+    assert.doesNotMatch(after.stdout, /repaired under another|not yet repaired/, after.stdout);
+    const read = await runKv(withBrokerTimeout(["broker", "-s", both, "--json"]), {
+      stdin: keys.map((key) => `GET ${key}\n`).join("") + "GET nobody\n",
+    });
+    assert.equal(read.code, 0, read.stderr);
+    const exact = read.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(exact.slice(0, RECORDS).map((answer) => answer.value), keys.map((_, i) => i));
+    assert.ok(exact.every((answer) => answer.warning === undefined), read.stdout);
+    assert.equal(exact[RECORDS].found, false, "a key nobody wrote: a NOT FOUND, now exact");
   } finally {
     await Deno.remove(both);
   }

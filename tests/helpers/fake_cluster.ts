@@ -28,6 +28,7 @@ import {
   ErrorCode,
   FRAME_HEADER_BYTES,
   type ListPartitionsOptions,
+  NO_LIST,
   type NodeState,
   type PartitionDigests,
   type PartitionListing,
@@ -41,6 +42,7 @@ import { type PutManyItems, readPutManyItems } from "../../lib/protocol/put_many
 import { type ServerAddress, serverAddress } from "../../lib/broker/server_list.ts";
 import { type Connector, type ServerConnection, settleFrom } from "../../lib/broker/server_pool.ts";
 import { Broker, type BrokerOptions } from "../../lib/broker/broker.ts";
+import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
 import { repairCluster, type RepairReport } from "../../lib/broker/repair.ts";
 import type { Value } from "../../lib/record/value.ts";
 import { partitionOf } from "../../lib/record/partition.ts";
@@ -54,6 +56,16 @@ import {
 import { RecordTrie } from "../../lib/trie/mod.ts";
 import { PARTITION_COUNT } from "../../lib/record/partition.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+
+/**
+ * A fake server's node state: a real one's, where a repaired one whose `repairedUnder` is
+ * left out counts as repaired under its own cluster's list (the {@link FakeCluster}'s
+ * servers, with the k it records, or 1 when it records none), as a repair by a broker over
+ * that list would have marked it.
+ */
+export type FakeNodeState = Omit<NodeState, "repairedUnder"> & {
+  readonly repairedUnder?: Uint8Array;
+};
 
 /** How a fake server behaves. */
 export type FakeState = "up" | "crashed" | "hung";
@@ -73,8 +85,11 @@ export class FakeServer {
   crashOnPutMany = false;
   /** The frame limit its HELLO would announce. */
   maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
-  /** The node state its HELLO would tell: trusted, no k recorded, unless a test says otherwise. */
-  nodeState: NodeState = { unrepaired: false, k: 0 };
+  /**
+   * The node state its HELLO would tell: trusted under its cluster's list, no k recorded,
+   * unless a test says otherwise.
+   */
+  nodeState: FakeNodeState = { unrepaired: false, k: 0 };
   /** While set, a GET waits for it before answering (see {@link FakeServer.hold}). */
   heldGets: Promise<void> | undefined;
   /** While set, a PUT or PUT_MANY waits for it before it is applied. */
@@ -86,9 +101,17 @@ export class FakeServer {
   /** How many times the server restarted: connections opened before are closed. */
   generation = 0;
   /** The node state each earlier process (by generation) last told, as its connections keep it. */
-  readonly #pastNodeStates = new Map<number, NodeState>();
+  readonly #pastNodeStates = new Map<number, FakeNodeState>();
 
-  constructor(readonly address: ServerAddress) {}
+  /**
+   * @param address where it listens.
+   * @param listedWith the identities of its cluster's servers, whose list it counts as
+   * repaired under when its node state names none.
+   */
+  constructor(
+    readonly address: ServerAddress,
+    readonly listedWith: readonly string[] = [address.identity],
+  ) {}
 
   /**
    * Makes GETs (`"gets"`), PUTs and PUT_MANYs (`"puts"`), the answer of the next PUT,
@@ -117,13 +140,17 @@ export class FakeServer {
   restart(): void {
     this.#pastNodeStates.set(this.generation, this.nodeState);
     this.trie = new RecordTrie();
-    this.nodeState = { unrepaired: true, k: this.nodeState.k };
+    this.nodeState = { unrepaired: true, k: this.nodeState.k, repairedUnder: NO_LIST };
     this.generation++;
   }
 
   /** The node state a connection opened at `generation` tells: the process's of then. */
   nodeStateOf(generation: number): NodeState {
-    return this.#pastNodeStates.get(generation) ?? this.nodeState;
+    const state = this.#pastNodeStates.get(generation) ?? this.nodeState;
+    const repairedUnder = state.unrepaired
+      ? NO_LIST
+      : state.repairedUnder ?? listFingerprint(this.listedWith, state.k === 0 ? 1 : state.k);
+    return { unrepaired: state.unrepaired, k: state.k, repairedUnder };
   }
 
   /** The records held (tombstones left out), a copy. */
@@ -186,14 +213,15 @@ class FakeConnection implements ServerConnection {
     await this.#check("SET_K");
     const held = this.server.nodeState;
     if (held.k === 0 || held.k === k || options.replace === true) {
-      this.server.nodeState = { unrepaired: held.unrepaired, k };
+      // What it was repaired under stays, as a real server's does (left out: its list's).
+      this.server.nodeState = { ...held, k };
     }
     return this.server.nodeState.k;
   }
 
-  async markRepaired(): Promise<void> {
+  async markRepaired(list: Uint8Array): Promise<void> {
     await this.#check("MARK_REPAIRED");
-    this.server.nodeState = { unrepaired: false, k: this.server.nodeState.k };
+    this.server.nodeState = { unrepaired: false, k: this.server.nodeState.k, repairedUnder: list };
   }
 
   /** The digests the fake's trie keeps, as a server answers them. */
@@ -403,7 +431,9 @@ export class FakeCluster {
   constructor(serverCount: number) {
     this.servers = Array.from(
       { length: serverCount },
-      (_, i) => new FakeServer(serverAddress("127.0.0.1", 9000 + i)),
+      (_, i) => serverAddress("127.0.0.1", 9000 + i),
+    ).map((address, _, addresses) =>
+      new FakeServer(address, addresses.map((each) => each.identity))
     );
   }
 
@@ -446,7 +476,7 @@ export function repairAs(broker: Broker): Promise<RepairReport> {
   return repairCluster(broker.pool, {
     k: broker.k,
     placement: broker,
-    unrepaired: (index) => broker.pool.state(index)?.unrepaired === true,
+    unrepaired: (index) => broker.pool.trusted(index) === false,
   });
 }
 

@@ -74,7 +74,7 @@ function okHello(frames: FrameWriter, maxFrameBytes: number): void {
     maxFrameBytes,
     idleTimeoutMs: 30_000,
     serverId: "0123456789abcdef",
-    state: { unrepaired: false, k: 0 },
+    state: { unrepaired: false, k: 0, repairedUnder: new Uint8Array(16).fill(7) },
   });
 }
 

@@ -31,11 +31,14 @@ import {
   errorCodeName,
   type Frame,
   FRAME_HEADER_BYTES,
+  LIST_FINGERPRINT_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
   MessageType,
+  NO_LIST,
   PARTITION_BITMAP_BYTES,
   PROTOCOL_VERSION,
 } from "../../lib/protocol/mod.ts";
+import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
 import { RecordTrie } from "../../lib/trie/mod.ts";
 import { PARTITION_COUNT, partitionOf } from "../../lib/record/partition.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
@@ -91,15 +94,19 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
     written.push(hex(frames.bytes()));
   };
   const record = object([["age", int(22)]]);
-  frame((w) => w.hello(1, 4));
+  frame((w) => w.hello(1, 5));
   const hello = {
-    version: 4,
+    version: 5,
     maxFrameBytes: 16 * 1024 * 1024,
     idleTimeoutMs: 30_000,
     serverId: "9f3a0c5e12b47d68",
   };
-  frame((w) => w.okHello(1, { ...hello, state: { unrepaired: false, k: 2 } }));
-  frame((w) => w.okHello(1, { ...hello, state: { unrepaired: true, k: 0 } }));
+  // Repaired under the example list of docs/protocol.md, with k = 2.
+  const list = listFingerprint(["127.0.0.1:8000", "127.0.0.1:8001", "127.0.0.1:8002"], 2);
+  frame((w) => w.okHello(1, { ...hello, state: { unrepaired: false, k: 2, repairedUnder: list } }));
+  frame((w) =>
+    w.okHello(1, { ...hello, state: { unrepaired: true, k: 0, repairedUnder: NO_LIST } })
+  );
   frame((w) => w.ping(2));
   frame((w) => w.ok(2));
   frame((w) => w.put(3, "person1", record, { version: V1 }));
@@ -137,7 +144,7 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   frame((w) => w.okSetK(17, 2));
   frame((w) => w.setK(18, 3, false));
   frame((w) => w.okSetK(18, 2));
-  frame((w) => w.markRepaired(19));
+  frame((w) => w.markRepaired(19, list));
   frame((w) => w.ok(19));
   frame((w) => w.partitionDigests(20));
   const wanted = new Uint8Array(PARTITION_BITMAP_BYTES);
@@ -191,7 +198,8 @@ Deno.test("every request type round-trips through FrameWriter and decodeRequest"
       fc.boolean(),
       fc.array(keyArbitrary(), { minLength: 1, maxLength: 5 }),
       fc.integer({ min: 1, max: MAX_KEYS_LIMIT }),
-      (id, key, value, overwrite, path, limit) => {
+      fingerprintArbitrary(),
+      (id, key, value, overwrite, path, limit, fingerprint) => {
         const frames = new FrameWriter();
         frames.hello(id);
         frames.ping(id);
@@ -205,7 +213,7 @@ Deno.test("every request type round-trips through FrameWriter and decodeRequest"
         frames.stats(id);
         frames.delete(id, key, at({ purge: true }));
         frames.setK(id, limit % 255 + 1, overwrite);
-        frames.markRepaired(id);
+        frames.markRepaired(id, fingerprint);
         assert.equal(frames.frameCount, 13);
         const requests = framesOf(frames.bytes()).map(decodeRequest);
         assert.ok(requests.every((request) => request.requestId === id));
@@ -224,7 +232,9 @@ Deno.test("every request type round-trips through FrameWriter and decodeRequest"
           "setK",
           "markRepaired",
         ]);
-        const [hello, , put, putEncoded, get, query, del, keys, allKeys, , purge, setK] = requests;
+        const [hello, , put, putEncoded, get, query, del, keys, allKeys, , purge, setK, mark] =
+          requests;
+        assert.deepEqual(mark, { type: "markRepaired", requestId: id, list: fingerprint });
         assert.ok(del.type === "delete" && !del.purge);
         assert.ok(purge.type === "delete" && purge.purge && purge.key === key);
         assert.deepEqual(setK, {
@@ -267,7 +277,8 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
       fc.string({ maxLength: 50 }),
       fc.boolean(),
       fc.integer({ min: 0, max: 255 }),
-      (value, keys, message, unrepaired, k) => {
+      fingerprintArbitrary(),
+      (value, keys, message, unrepaired, k, fingerprint) => {
         const stats = { recordCount: 5, memoryBytes: 2 ** 40, uptimeMs: 1234, connectionCount: 7 };
         const frames = new FrameWriter();
         frames.ok(1);
@@ -279,7 +290,7 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
           maxFrameBytes: 1024,
           idleTimeoutMs: 30_000,
           serverId: "0123456789abcdef",
-          state: { unrepaired, k },
+          state: { unrepaired, k, repairedUnder: unrepaired ? NO_LIST : fingerprint },
         };
         frames.okHello(5, hello);
         frames.notFound(6);
@@ -632,4 +643,40 @@ Deno.test("splitValueBodyAt reads a GET answer's body in place as a ByteReader w
       assert.deepEqual(outcome(() => splitValueBody(body)), expected);
     },
   ));
+});
+
+/** A server-list fingerprint MARK_REPAIRED takes: 16 bytes, not all zero. */
+function fingerprintArbitrary(): fc.Arbitrary<Uint8Array> {
+  return fc.uint8Array({ minLength: LIST_FINGERPRINT_BYTES, maxLength: LIST_FINGERPRINT_BYTES })
+    .filter((bytes) => bytes.some((byte) => byte !== 0));
+}
+
+Deno.test("MARK_REPAIRED without a fingerprint, or with one of zeros, is refused", () => {
+  assert.throws(() => decodeRequest(frameOf(MessageType.MARK_REPAIRED, [])), DecodeError);
+  assert.throws(
+    () => decodeRequest(frameOf(MessageType.MARK_REPAIRED, new Uint8Array(LIST_FINGERPRINT_BYTES))),
+    /fingerprint is zero/,
+  );
+});
+
+Deno.test("a HELLO whose repaired-under list contradicts its unrepaired flag is a protocol error", () => {
+  const hello = (flags: number, fingerprint: Uint8Array) => {
+    const body = new ByteWriter();
+    body.u16(PROTOCOL_VERSION);
+    body.u32(1024);
+    body.u32(30_000);
+    body.raw(new Uint8Array(8));
+    body.u8(flags);
+    body.u8(2);
+    body.raw(fingerprint);
+    return body.bytes();
+  };
+  const some = new Uint8Array(LIST_FINGERPRINT_BYTES).fill(7);
+  assert.deepEqual(decodeHelloBody(hello(0, some)).state, {
+    unrepaired: false,
+    k: 2,
+    repairedUnder: some,
+  });
+  assert.throws(() => decodeHelloBody(hello(1, some)), /names a server list/);
+  assert.throws(() => decodeHelloBody(hello(0, NO_LIST)), /names no server list/);
 });

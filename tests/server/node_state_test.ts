@@ -8,44 +8,50 @@ import { NODE_STATE_FILE, NodeStateKeeper } from "../../lib/server/node_state.ts
 import { int } from "../../lib/record/value.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { nextVersion } from "../helpers/versions.ts";
+import { NO_LIST } from "../../lib/protocol/mod.ts";
+import { bytesToHex } from "../../lib/base/bytes.ts";
 
 const quiet = { onWarning: () => {} };
+
+/** The fingerprint of a server list the tests' servers are marked repaired under. */
+const LIST = new Uint8Array(16).fill(0xab);
+const LIST_HEX = bytesToHex(LIST);
 
 /** A store in `dir` holding one record, recording k = 2 and marked repaired: a trusted server. */
 async function trustedStore(dir: string): Promise<Store> {
   const store = await Store.open({ dataDir: dir, ...quiet });
   store.put("a", int(1), { version: nextVersion() });
   await store.nodeState.setK(2, false);
-  await store.nodeState.markRepaired();
+  await store.nodeState.markRepaired(LIST);
   return store;
 }
 
 Deno.test("node state: a memory-only store starts unrepaired with no k; SET_K and MARK_REPAIRED change it", async () => {
   const store = await Store.open();
-  assert.deepEqual(store.nodeState.state, { unrepaired: true, k: 0 });
+  assert.deepEqual(store.nodeState.state, { unrepaired: true, k: 0, repairedUnder: NO_LIST });
   assert.equal(await store.nodeState.setK(2, false), 2);
   assert.equal(await store.nodeState.setK(3, false), 2, "a different k is kept without replace");
   assert.equal(await store.nodeState.setK(2, false), 2);
   assert.equal(await store.nodeState.setK(3, true), 3, "replace records the new k");
-  await store.nodeState.markRepaired();
-  assert.deepEqual(store.nodeState.state, { unrepaired: false, k: 3 });
+  await store.nodeState.markRepaired(LIST);
+  assert.deepEqual(store.nodeState.state, { unrepaired: false, k: 3, repairedUnder: LIST });
   await store.close();
 });
 
 Deno.test("node state: a new data dir is unrepaired until MARK_REPAIRED, which survives a restart with k", async () => {
   await withTempDir(async (dir) => {
     const first = await Store.open({ dataDir: dir, ...quiet });
-    assert.deepEqual(first.nodeState.state, { unrepaired: true, k: 0 });
+    assert.deepEqual(first.nodeState.state, { unrepaired: true, k: 0, repairedUnder: NO_LIST });
     first.put("a", int(1), { version: nextVersion() });
     await first.close();
     // Still unrepaired: holding data now does not mean it was never lost.
     const second = await Store.open({ dataDir: dir, ...quiet });
-    assert.deepEqual(second.nodeState.state, { unrepaired: true, k: 0 });
+    assert.deepEqual(second.nodeState.state, { unrepaired: true, k: 0, repairedUnder: NO_LIST });
     assert.equal(await second.nodeState.setK(2, false), 2);
-    await second.nodeState.markRepaired();
+    await second.nodeState.markRepaired(LIST);
     await second.close();
     const third = await Store.open({ dataDir: dir, ...quiet });
-    assert.deepEqual(third.nodeState.state, { unrepaired: false, k: 2 });
+    assert.deepEqual(third.nodeState.state, { unrepaired: false, k: 2, repairedUnder: LIST });
     await third.close();
   });
 });
@@ -58,7 +64,7 @@ Deno.test("node state: a data dir emptied of its logs and snapshots starts unrep
     emptyDataDir(dir);
     const emptied = await Store.open({ dataDir: dir, ...quiet });
     assert.equal(emptied.recordCount, 0);
-    assert.deepEqual(emptied.nodeState.state, { unrepaired: true, k: 2 });
+    assert.deepEqual(emptied.nodeState.state, { unrepaired: true, k: 2, repairedUnder: NO_LIST });
     await emptied.close();
   });
 });
@@ -69,7 +75,7 @@ Deno.test("node state: recovery that skips a damaged log stretch sets unrepaired
     for (let index = 0; index < 10; index++) {
       store.put(`key${index}`, int(index), { version: nextVersion() });
     }
-    await store.nodeState.markRepaired();
+    await store.nodeState.markRepaired(LIST);
     await store.close();
     const log = [...Deno.readDirSync(dir)].find((entry) => entry.name.endsWith(".kvlog"))!;
     const bytes = Deno.readFileSync(`${dir}/${log.name}`);
@@ -94,17 +100,22 @@ Deno.test("node state: an unreadable state file starts unrepaired with no k, wit
     Deno.writeTextFileSync(`${dir}/${NODE_STATE_FILE}`, "{not json");
     const warnings: string[] = [];
     const reopened = await Store.open({ dataDir: dir, onWarning: (w) => warnings.push(w) });
-    assert.deepEqual(reopened.nodeState.state, { unrepaired: true, k: 0 });
+    assert.deepEqual(reopened.nodeState.state, { unrepaired: true, k: 0, repairedUnder: NO_LIST });
     assert.ok(warnings.some((warning) => warning.includes(NODE_STATE_FILE)), warnings.join("\n"));
     await reopened.close();
     const text = Deno.readTextFileSync(`${dir}/${NODE_STATE_FILE}`);
-    assert.deepEqual(JSON.parse(text), { format: 1, k: 0, unrepaired: true });
+    assert.deepEqual(JSON.parse(text), {
+      format: 2,
+      k: 0,
+      unrepaired: true,
+      repairedUnder: "0".repeat(32),
+    });
     // A state file far larger than any kv writes is unreadable too (and read no further),
     // though it holds valid JSON after the padding.
-    const trusted = JSON.stringify({ format: 1, k: 2, unrepaired: false });
+    const trusted = JSON.stringify({ format: 2, k: 2, unrepaired: false, repairedUnder: LIST_HEX });
     Deno.writeTextFileSync(`${dir}/${NODE_STATE_FILE}`, " ".repeat(1024 * 1024) + trusted);
     const large = await Store.open({ dataDir: dir, ...quiet });
-    assert.deepEqual(large.nodeState.state, { unrepaired: true, k: 0 });
+    assert.deepEqual(large.nodeState.state, { unrepaired: true, k: 0, repairedUnder: NO_LIST });
     await large.close();
   });
 });
@@ -115,12 +126,17 @@ Deno.test("node state: concurrent changes apply in the order asked, each durable
     const results = await Promise.all([
       keeper.setK(2, false),
       keeper.setK(3, false),
-      keeper.markRepaired(),
+      keeper.markRepaired(LIST),
       keeper.setK(4, true),
     ]);
     assert.deepEqual(results, [2, 2, undefined, 4]);
     const text = Deno.readTextFileSync(`${dir}/${NODE_STATE_FILE}`);
-    assert.deepEqual(JSON.parse(text), { format: 1, k: 4, unrepaired: false });
+    assert.deepEqual(JSON.parse(text), {
+      format: 2,
+      k: 4,
+      unrepaired: false,
+      repairedUnder: LIST_HEX,
+    });
     assert.equal(Deno.readDirSync(dir).some((entry) => entry.name.endsWith(".tmp")), false);
   });
 });
@@ -150,7 +166,11 @@ Deno.test("node state: a start that cannot make its node state unrepaired change
       assert.deepEqual(logs(), damaged, name);
       Deno.removeSync(`${dir}/${NODE_STATE_FILE}.tmp`, { recursive: true });
       const restarted = await Store.open({ dataDir: dir, ...quiet });
-      assert.deepEqual(restarted.nodeState.state, { unrepaired: true, k: 2 }, name);
+      assert.deepEqual(restarted.nodeState.state, {
+        unrepaired: true,
+        k: 2,
+        repairedUnder: NO_LIST,
+      }, name);
       await restarted.close();
     });
   }
@@ -170,7 +190,7 @@ Deno.test("node state: a start of a trusted server that recovers an intact data 
     // Every write of the file replaces it by a new one (temporary file, rename).
     const before = Deno.statSync(`${dir}/${NODE_STATE_FILE}`).ino;
     const restarted = await Store.open({ dataDir: dir, ...quiet });
-    assert.deepEqual(restarted.nodeState.state, { unrepaired: false, k: 2 });
+    assert.deepEqual(restarted.nodeState.state, { unrepaired: false, k: 2, repairedUnder: LIST });
     await restarted.close();
     assert.equal(Deno.statSync(`${dir}/${NODE_STATE_FILE}`).ino, before);
   });
@@ -180,10 +200,82 @@ Deno.test("node state: once recovery said it will change the data dir, a start t
   await withTempDir(async (dir) => {
     const trusted = await NodeStateKeeper.open(dir, { emptyAtStart: false, lostData: false });
     await trusted.setK(2, false);
+    await trusted.markRepaired(LIST);
     const recovery = await NodeStateKeeper.beginRecovery(dir);
     await recovery.beforeChange();
     // The start dies here: finish is never called. The next start found nothing lost.
     const next = await NodeStateKeeper.open(dir, { emptyAtStart: false, lostData: false });
-    assert.deepEqual(next.state, { unrepaired: true, k: 2 });
+    assert.deepEqual(next.state, { unrepaired: true, k: 2, repairedUnder: NO_LIST });
+  });
+});
+
+Deno.test("node state: MARK_REPAIRED under another list replaces the one recorded, durably", async () => {
+  await withTempDir(async (dir) => {
+    const store = await trustedStore(dir);
+    const other = new Uint8Array(16).fill(9);
+    await store.nodeState.markRepaired(other);
+    await store.close();
+    const reopened = await Store.open({ dataDir: dir, ...quiet });
+    assert.deepEqual(reopened.nodeState.state, { unrepaired: false, k: 2, repairedUnder: other });
+    await reopened.close();
+  });
+});
+
+Deno.test("node state upgrade: a format-1 state file (no server list) reads as unrepaired under any list, its k kept, and is rewritten in format 2", async () => {
+  for (const unrepaired of [false, true]) {
+    await withTempDir(async (dir) => {
+      const store = await trustedStore(dir);
+      await store.close();
+      // What a kv of protocol version 4 wrote: repaired (or not), with no list.
+      Deno.writeTextFileSync(
+        `${dir}/${NODE_STATE_FILE}`,
+        JSON.stringify({ format: 1, k: 2, unrepaired }) + "\n",
+      );
+      const warnings: string[] = [];
+      const upgraded = await Store.open({ dataDir: dir, onWarning: (w) => warnings.push(w) });
+      assert.deepEqual(upgraded.nodeState.state, {
+        unrepaired: true,
+        k: 2,
+        repairedUnder: NO_LIST,
+      });
+      assert.deepEqual(upgraded.get("a"), int(1), "its data is kept");
+      assert.deepEqual(warnings.filter((w) => w.includes(NODE_STATE_FILE)), [], "not unreadable");
+      await upgraded.close();
+      assert.deepEqual(JSON.parse(Deno.readTextFileSync(`${dir}/${NODE_STATE_FILE}`)), {
+        format: 2,
+        k: 2,
+        unrepaired: true,
+        repairedUnder: "0".repeat(32),
+      });
+      // Once a repair marks it under a list, it is trusted under that one.
+      const again = await Store.open({ dataDir: dir, ...quiet });
+      await again.nodeState.markRepaired(LIST);
+      await again.close();
+      const marked = await Store.open({ dataDir: dir, ...quiet });
+      assert.deepEqual(marked.nodeState.state, { unrepaired: false, k: 2, repairedUnder: LIST });
+      await marked.close();
+    });
+  }
+});
+
+Deno.test("node state: a format-2 file whose list contradicts its flag is unreadable: unrepaired, with a warning", async () => {
+  await withTempDir(async (dir) => {
+    const store = await trustedStore(dir);
+    await store.close();
+    for (
+      const bad of [
+        { format: 2, k: 2, unrepaired: false, repairedUnder: "0".repeat(32) },
+        { format: 2, k: 2, unrepaired: true, repairedUnder: LIST_HEX },
+        { format: 2, k: 2, unrepaired: false, repairedUnder: LIST_HEX.toUpperCase() },
+        { format: 2, k: 2, unrepaired: false },
+      ]
+    ) {
+      Deno.writeTextFileSync(`${dir}/${NODE_STATE_FILE}`, JSON.stringify(bad));
+      const warnings: string[] = [];
+      const opened = await Store.open({ dataDir: dir, onWarning: (w) => warnings.push(w) });
+      assert.deepEqual(opened.nodeState.state, { unrepaired: true, k: 0, repairedUnder: NO_LIST });
+      assert.ok(warnings.some((w) => w.includes(NODE_STATE_FILE)), JSON.stringify(bad));
+      await opened.close();
+    }
   });
 });

@@ -25,23 +25,27 @@ import { connectClient } from "../helpers/client.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at, nextVersion } from "../helpers/versions.ts";
+import { NO_LIST } from "../../lib/protocol/mod.ts";
+
+/** The fingerprint of a server list the servers here are marked repaired under. */
+const LIST = new Uint8Array(16).fill(7);
 
 Deno.test("HELLO tells the node state; SET_K and MARK_REPAIRED change it for this client and the next connection", async () => {
   const { address, stop } = await startServer();
   const client = await connectClient(address);
   try {
-    assert.deepEqual(client.state, { unrepaired: true, k: 0 });
+    assert.deepEqual(client.state, { unrepaired: true, k: 0, repairedUnder: NO_LIST });
     assert.equal(await client.setK(2), 2);
     assert.equal(await client.setK(3), 2, "another k is kept, and the caller sees which");
-    assert.deepEqual(client.state, { unrepaired: true, k: 2 });
-    await client.markRepaired();
-    assert.deepEqual(client.state, { unrepaired: false, k: 2 });
+    assert.deepEqual(client.state, { unrepaired: true, k: 2, repairedUnder: NO_LIST });
+    await client.markRepaired(LIST);
+    assert.deepEqual(client.state, { unrepaired: false, k: 2, repairedUnder: LIST });
     const other = await connectClient(address);
-    assert.deepEqual(other.state, { unrepaired: false, k: 2 });
+    assert.deepEqual(other.state, { unrepaired: false, k: 2, repairedUnder: LIST });
     assert.equal(await other.setK(3, { replace: true }), 3);
     await other.close();
     const third = await connectClient(address);
-    assert.deepEqual(third.state, { unrepaired: false, k: 3 });
+    assert.deepEqual(third.state, { unrepaired: false, k: 3, repairedUnder: LIST });
     await third.close();
   } finally {
     await client.close();
@@ -120,7 +124,11 @@ Deno.test("a purge is durable: a kv server process restarted on its data dir doe
     let server = await startServerProcess(["--data-dir", dir]);
     let client = await connectClient(server.address);
     try {
-      assert.deepEqual(client.state, { unrepaired: true, k: 0 }, "a new data dir");
+      assert.deepEqual(
+        client.state,
+        { unrepaired: true, k: 0, repairedUnder: NO_LIST },
+        "a new data dir",
+      );
       const kept = at();
       await client.put("kept", int(1), kept);
       const purged = at();
@@ -130,7 +138,7 @@ Deno.test("a purge is durable: a kv server process restarted on its data dir doe
       await client.delete("purged", { ...purged, purge: true });
       await client.delete("tombstoned", { ...gone, purge: true });
       assert.equal(await client.setK(2), 2);
-      await client.markRepaired();
+      await client.markRepaired(LIST);
     } finally {
       await client.close();
       assert.equal((await stopWithin(server)).code, 0);
@@ -138,7 +146,7 @@ Deno.test("a purge is durable: a kv server process restarted on its data dir doe
     server = await startServerProcess(["--data-dir", dir]);
     client = await connectClient(server.address);
     try {
-      assert.deepEqual(client.state, { unrepaired: false, k: 2 });
+      assert.deepEqual(client.state, { unrepaired: false, k: 2, repairedUnder: LIST });
       assert.equal((await client.get("kept")).value?.kind, "int");
       assert.deepEqual(await client.get("purged"), { value: undefined, version: undefined });
       assert.deepEqual(await client.get("tombstoned"), { value: undefined, version: undefined });

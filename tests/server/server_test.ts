@@ -13,6 +13,7 @@ import {
   ErrorCode,
   type Frame,
   MessageType,
+  NO_LIST,
   PROTOCOL_VERSION,
   type Response,
 } from "../../lib/protocol/mod.ts";
@@ -111,7 +112,7 @@ Deno.test("server answers every request type, versions, STALE and repair copies 
     idleTimeoutMs: 30_000,
     serverId: hello.serverId,
     // A memory-only server has lost everything at start, and no broker recorded k yet.
-    state: { unrepaired: true, k: 0 },
+    state: { unrepaired: true, k: 0, repairedUnder: NO_LIST },
   });
   okBody(await raw.readFrame(), 2);
   okBody(await raw.readFrame(), 3);
@@ -174,12 +175,12 @@ Deno.test("a refused HELLO (any protocol version but the server's own, named wit
     [
       (frames) => frames.hello(1, 99),
       ErrorCode.UNSUPPORTED_VERSION,
-      /version 99 is not supported; this server speaks version 4 only/,
+      /version 99 is not supported; this server speaks version 5 only/,
     ],
     [
       (frames) => frames.hello(1, PROTOCOL_VERSION - 1),
       ErrorCode.UNSUPPORTED_VERSION,
-      /protocol version 3 is not supported; this server speaks version 4 only: upgrade the older/,
+      /protocol version 4 is not supported; this server speaks version 5 only: upgrade the older/,
     ],
     [(frames) => frames.hello(1, 0), ErrorCode.UNSUPPORTED_VERSION, /version 0 is not supported/],
     [

@@ -2,8 +2,9 @@
  * A data dir written by kv before versions (testdata/datadir-v2, made by main at 43bc0b3:
  * a snapshot and a log, with overwrites and deletes) opens under the current formats,
  * losing nothing, and is rewritten in them at once. It has no node state file (that came with
- * protocol version 4): it held the writes it acknowledged, so it starts trusted — not
- * unrepaired — with no k recorded (lib/server/node_state.ts).
+ * protocol version 4): it held the writes it acknowledged, but nothing says under which
+ * server list, so it starts unrepaired — trusted by no broker until a repair under its list
+ * marks it — with no k recorded (lib/server/node_state.ts).
  */
 import assert from "node:assert/strict";
 import { Store } from "../../lib/server/store.ts";
@@ -12,6 +13,7 @@ import { SNAPSHOT_FORMAT_VERSION } from "../../lib/server/snapshot.ts";
 import { float, int, object, str } from "../../lib/record/value.ts";
 import { BASE_VERSION } from "../../lib/record/version.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
+import { NO_LIST } from "../../lib/protocol/mod.ts";
 import { connectClient } from "../helpers/client.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 
@@ -58,7 +60,7 @@ Deno.test("upgrade: a data dir of the format before versions opens with every re
     assert.equal(await formatOf(`${dir}/snapshot-0000000002.kvsnap`), 1);
     const store = await Store.open({ dataDir: dir, onWarning: () => {} });
     checkRecords(store);
-    assert.deepEqual(store.nodeState.state, { unrepaired: false, k: 0 });
+    assert.deepEqual(store.nodeState.state, { unrepaired: true, k: 0, repairedUnder: NO_LIST });
     assert.ok(store.recovery.warnings.some((warning) => warning.includes("current format")));
     assert.equal(store.get("unused"), undefined);
     // Any new write is newer than the base version, whatever the records held.
@@ -76,7 +78,7 @@ Deno.test("upgrade: a data dir of the format before versions opens with every re
     assert.equal(await formatOf(`${dir}/snapshot-0000000003.kvsnap`), SNAPSHOT_FORMAT_VERSION);
     const reopened = await Store.open({ dataDir: dir, onWarning: () => {} });
     assert.deepEqual(reopened.recovery.warnings, []);
-    assert.deepEqual(reopened.nodeState.state, { unrepaired: false, k: 0 });
+    assert.deepEqual(reopened.nodeState.state, { unrepaired: true, k: 0, repairedUnder: NO_LIST });
     assert.deepEqual(reopened.get("person1"), float(1.5));
     assert.deepEqual(reopened.versionOf("person1"), version);
     EXPECTED.delete("person1");
@@ -91,7 +93,7 @@ Deno.test("upgrade: a kv server process started on the old data dir serves every
     const server = await startServerProcess(["--data-dir", dir]);
     const client = await connectClient(server.address);
     try {
-      assert.deepEqual(client.state, { unrepaired: false, k: 0 });
+      assert.deepEqual(client.state, { unrepaired: true, k: 0, repairedUnder: NO_LIST });
       for (const [key, value] of EXPECTED) {
         const read = await client.get(key);
         assert.deepEqual(read.value, value, key);
