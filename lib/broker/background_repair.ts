@@ -1,14 +1,20 @@
 /**
  * A running broker's repairs in the background, with the engine of `kv repair`
  * (repair.ts): a server whose HELLO says it is unrepaired (memory-only and restarted,
- * a new or emptied data dir, a damaged log stretch skipped), or repaired under another
- * server list or k than the broker's (ServerPool.trusted), gets the partitions it may
+ * a new or emptied data dir, a damaged log stretch skipped) gets the partitions it may
  * hold writes of (those it is among the first min(n, 2k − 1) servers of: home, or a
  * hint's place) repaired — refilled from the other replicas, hints it lost moved home
  * from their other copies — then is marked repaired — and the
  * partitions the broker hands over as hints (`BrokerOptions.onRepairNeeded`: copies
  * written beyond the first k while a home server was down) are repaired once that
  * server is back, which moves the copies home.
+ *
+ * A server repaired under another server list or k than the broker's (ServerPool.trusted
+ * false, not unrepaired) is not repaired here: the broker walks past it, and only
+ * `kv repair -s FILE`, run by the operator, moves data to a new list's homes and marks it.
+ * Brokers on two lists at once (a list change under way) each repairing under their own
+ * would move copies away from servers the other still trusts on a connection it holds, and
+ * mark them back and forth.
  *
  * One repair runs at a time. Requests that arrive meanwhile are merged into one set of
  * partitions (a 512-byte bitmap, whatever the number of requests), repaired next. A
@@ -173,8 +179,9 @@ export class BackgroundRepair {
       // isUp notices a connection closed under the pool, which then reconnects: a restarted
       // server says in its new HELLO that it is unrepaired.
       if (!this.#pool.isUp(index)) return;
-      // Untrusted: unrepaired, or repaired under another server list than this broker's.
-      if (this.#pool.trusted(index) !== false || this.#unrepairedQueued.has(index)) return;
+      // Unrepaired only: one repaired under another server list is walked past, never
+      // repaired here (see the module docs).
+      if (this.#pool.state(index)?.unrepaired !== true || this.#unrepairedQueued.has(index)) return;
       this.#unrepairedQueued.add(index);
       for (let partition = 0; partition < PARTITION_COUNT; partition++) {
         // Every partition it may hold writes of, as a home or a hint: the repair marks it
@@ -219,7 +226,7 @@ export class BackgroundRepair {
       k: this.#options.k,
       placement: this.#options.placement,
       partitions,
-      unrepaired: (index) => this.#pool.trusted(index) === false,
+      unrepaired: (index) => this.#pool.state(index)?.unrepaired === true,
     });
     if (this.#closed) return undefined;
     this.#report(report, partitions.size, reasons.join(", "));

@@ -1,7 +1,7 @@
 // The repair engine over in-memory fake servers (tests/helpers/fake_cluster.ts): what the
 // real-process tests of tests/cli/repair_test.ts cannot arrange at a chosen instant.
 import assert from "node:assert/strict";
-import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { FakeCluster, repairAs } from "../helpers/fake_cluster.ts";
 import { ServerPool } from "../../lib/broker/server_pool.ts";
 import { Placement } from "../../lib/broker/placement.ts";
 import { repairCluster } from "../../lib/broker/repair.ts";
@@ -11,7 +11,7 @@ import { partitionOf } from "../../lib/record/partition.ts";
 import type { Broker } from "../../lib/broker/broker.ts";
 import { BackgroundRepair } from "../../lib/broker/background_repair.ts";
 import { withoutVersion } from "../helpers/versions.ts";
-import { withDeadline } from "../helpers/wait.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
 
 async function fakePool(serverCount: number) {
   const cluster = new FakeCluster(serverCount);
@@ -139,5 +139,39 @@ Deno.test("a restarted server is marked repaired only once the partitions it may
     background?.close();
     reader?.close();
     writer.close();
+  }
+});
+
+Deno.test("a broker's background repair marks an unrepaired server under its list, and leaves one repaired under another list unmarked: only kv repair marks it under a new list", async () => {
+  const cluster = new FakeCluster(3);
+  const broker = await cluster.openBroker({ k: 2 });
+  let background: BackgroundRepair | undefined;
+  try {
+    assert.equal((await broker.put("person1", int(1))).kind, "done");
+    const [first, second] = broker.preferenceList(partitionOf("person1"));
+    // The first was repaired for another list (restarted empty, as a server of another
+    // cluster); the second kept its data but says it is unrepaired (a damaged log).
+    const otherList = new Uint8Array(16).fill(9);
+    cluster.servers[first].restart();
+    cluster.servers[first].nodeState = { unrepaired: false, k: 2, repairedUnder: otherList };
+    cluster.servers[second].nodeState = { unrepaired: true, k: 2 };
+    await broker.get("person1");
+    await waitFor(() => broker.pool.distrustedFor(first) === "other list", {
+      what: "the broker to reconnect to the first",
+    });
+    background = new BackgroundRepair(broker.pool, { k: 2, placement: broker });
+    await withDeadline(background.settled(), { what: "the background repair to settle" });
+    assert.equal(broker.pool.trusted(second), true, "the unrepaired one is marked repaired");
+    assert.deepEqual(cluster.servers[second].nodeState.repairedUnder, broker.pool.listFingerprint);
+    assert.deepEqual(cluster.servers[first].nodeState.repairedUnder, otherList, "not marked");
+    assert.equal(broker.pool.distrustedFor(first), "other list");
+    // kv repair (every server not trusted under its list) marks it.
+    const report = await repairAs(broker);
+    assert.ok(report.inOrder, JSON.stringify(report));
+    assert.deepEqual(cluster.servers[first].nodeState.repairedUnder, broker.pool.listFingerprint);
+    assert.ok(cluster.servers[first].trie.has("person1"));
+  } finally {
+    background?.close();
+    broker.close();
   }
 });
