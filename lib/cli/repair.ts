@@ -246,7 +246,7 @@ function printReport(report: RepairReport, k: number, json: boolean): void {
     );
   }
   for (const server of report.stillUnrepaired) {
-    console.error(`kv repair: ${server} is still marked unrepaired`);
+    console.error(`kv repair: ${server} is still not marked repaired under this server list`);
   }
 }
 
@@ -260,7 +260,7 @@ function verdict(report: RepairReport): string {
       ? "dry run: the cluster is in order"
       : `dry run, nothing changed: ${report.keysOutOfPlace} keys out of place` +
         (report.stillUnrepaired.length > 0
-          ? `, unrepaired: ${report.stillUnrepaired.join(", ")}`
+          ? `, not repaired under this server list: ${report.stillUnrepaired.join(", ")}`
           : "");
   }
   return report.inOrder
