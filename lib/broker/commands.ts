@@ -348,8 +348,11 @@ const GET_KEY_CACHE_SLOTS = 4096;
 /** The keys {@link parseGetLine} made lately, so that a key read again is no new string. */
 const getKeys = new Utf8Cache(GET_KEY_CACHE_SLOTS);
 
-/** Longest command word an error message repeats; a pasted record is cut short. */
-const MAX_QUOTED_WORD_CHARACTERS = 40;
+/**
+ * Longest command word an error message repeats; a pasted record is cut short, so that
+ * each message below fits {@link HELP_COLUMNS} with `ERROR: ` before it.
+ */
+const MAX_QUOTED_WORD_CHARACTERS = 20;
 
 function unknownCommandMessage(typed: string, rest: string): string {
   const word = typed.toUpperCase();
@@ -361,19 +364,19 @@ function unknownCommandMessage(typed: string, rest: string): string {
     return `unknown command '${shown}'; did you mean ${close}? (HELP lists all)`;
   }
   if (rest === "" && !word.includes(".")) {
-    return `unknown command '${shown}'; to read a record type GET <key> (HELP lists all)`;
+    return `unknown command '${shown}'; to read a record type GET <key>`;
   }
-  return `unknown command '${shown}'; the commands are ${COMMAND_WORDS.join(", ")}`;
+  // Not the list of commands, which with the word would pass HELP_COLUMNS: HELP prints it.
+  return `unknown command '${shown}' (HELP lists all)`;
 }
 
 function parseHelp(rest: string): Command {
   if (rest === "") return { op: "HELP" };
   const topic = rest.toUpperCase() === QUIT ? "EXIT" : rest.toUpperCase();
   if (!COMMAND_WORDS.includes(topic)) {
-    throw new CommandError(
-      "HELP",
-      `no command '${rest}'; HELP takes one of ${COMMAND_WORDS.join(", ")}`,
-    );
+    // Without the word typed, which is on the line above it: with it the list passed
+    // HELP_COLUMNS (95 columns for HELP BOGUS).
+    throw new CommandError("HELP", `HELP takes one of ${COMMAND_WORDS.join(", ")}`);
   }
   return { op: "HELP", topic };
 }

@@ -17,6 +17,7 @@ import { encodeValue } from "../../lib/record/value_codec.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
 import { withoutVersion } from "../helpers/versions.ts";
+import { HELP_COLUMNS } from "../../lib/base/wrap_words.ts";
 
 /** A record version in its text form, as answers carry it. */
 const V = "0193813bcc0000000000002a";
@@ -112,8 +113,20 @@ Deno.test("unknown commands get a one-line hint", () => {
   assert.equal(typo.op, "GTE");
   assert.match(typo.message, /unknown command 'GTE'; did you mean GET\?/);
   assert.match(parseError("person1").message, /to read a record type GET <key>/);
-  assert.match(parseError("frobnicate x y").message, /the commands are GET, QUERY/);
+  assert.match(
+    parseError("frobnicate x y").message,
+    /^unknown command 'frobnicate' \(HELP lists all\)$/,
+  );
   assert.doesNotMatch(parseError("frobnicate x").message, /\n/);
+});
+
+Deno.test("an unknown command's or HELP topic's error line fits 80 columns, however long the word typed", () => {
+  const long = "x".repeat(200);
+  for (const line of ["GTE a", long, `${long} y`, `${long}.age`, `HELP ${long}`, "HELP BOGUS"]) {
+    const printed = formatAnswer(errorAnswer(parseError(line)));
+    assert.ok(printed.length <= HELP_COLUMNS, `${printed.length} columns: ${printed}`);
+    assert.doesNotMatch(printed, /\n/);
+  }
 });
 
 Deno.test("property: an error answer's human line holds no control character, whatever line it repeats", () => {

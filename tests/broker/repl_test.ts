@@ -47,7 +47,7 @@ Deno.test("runSession answers each command in input order and stops at EXIT", as
       "NOT FOUND: person9",
       "DELETED: person1",
       "NOT FOUND: person1",
-      "ERROR: unknown command 'bogus'; to read a record type GET <key> (HELP lists all)",
+      "ERROR: unknown command 'bogus'; to read a record type GET <key>",
     ]);
   });
 });
