@@ -6,10 +6,12 @@
  * the connections itself, closes each that carries no request in the handler and has had
  * no byte of an answer's body delivered for `headerTimeoutMs` (bytes an HTTP/2 client draws
  * without a request, such as PING acknowledgements, do not count), refuses connections past
- * `maxConnections`, and relays the rest, byte for byte (TLS still encrypted), to a
- * `Deno.serve` of its own on loopback, which tells the guard when a request's headers are
- * complete (its handler is called for the relay's connection, known by its port). The
- * relay costs about as much CPU as `Deno.serve` itself (README, `kv http`).
+ * `maxConnections`, ends TLS itself (lib/http/tls_relay.ts), and relays the plain bytes to
+ * a `Deno.serve` that serves that connection alone, on a Unix domain socket, whose handler
+ * tells the guard when a request's headers are complete; freed, it serves a later one. The
+ * sockets are in a directory only this user can enter (0700), so no other user's program
+ * can reach a server without the guard's deadlines, as any could one on a loopback port.
+ * The relay costs about as much CPU as `Deno.serve` itself (README, `kv http`).
  *
  * @example
  * ```ts
@@ -22,7 +24,9 @@
  * ```
  * @module
  */
+import type { SecureContext } from "node:tls";
 import { invariant } from "../base/invariant.ts";
+import { tlsContext, TlsServerStream } from "./tls_relay.ts";
 
 /**
  * Longest wait by default, in ms, for a request's complete headers after a connection
@@ -30,9 +34,9 @@ import { invariant } from "../base/invariant.ts";
  */
 export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 /**
- * Connections served at once by default; more are closed as they arrive. Each costs three
- * file descriptors (the client's, and both ends of the relay on loopback) and two
- * {@link RELAY_BUFFER_BYTES} buffers: 128 MiB for 4096.
+ * Connections served at once by default; more are closed as they arrive. Each costs four
+ * file descriptors (the client's, both ends of the relay, and its server's listening
+ * socket) and two {@link RELAY_BUFFER_BYTES} buffers: 128 MiB for 4096.
  */
 export const DEFAULT_MAX_CONNECTIONS = 4096;
 /** Pause after a failed accept (no file descriptor left): retrying at once would spin. */
@@ -56,6 +60,12 @@ export const MIN_ANSWER_BYTES_PER_SECOND = 16 * 1024;
  * connection, not one re-armed per request, which cost a quarter of the relay's CPU.
  */
 const MAX_SWEEP_INTERVAL_MS = 1000;
+/**
+ * Longest wait, in ms, for an inner server to end its side of a closed connection (it
+ * finishes a request still in the handler first) before it serves the next connection;
+ * past it the server is shut down instead, and another started when one is needed.
+ */
+const INNER_RELEASE_MS = 1000;
 
 /**
  * Why the guard closed a connection: `header_timeout`, no request within the deadline (slow
@@ -81,10 +91,32 @@ export interface GuardOptions {
   onClosed?: (why: GuardClosure) => void;
 }
 
-/** One client's connection and its relay to the inner server. */
+/** What the guard reads a client's bytes from and writes them to: its connection, or TLS over it. */
+type ClientStream = Pick<Deno.Conn, "read" | "write" | "closeWrite" | "close">;
+
+/** What answers each request the guard lets through. */
+type Handler = (request: Request) => Response | Promise<Response>;
+
+/**
+ * A `Deno.serve` on a Unix domain socket that serves one connection at a time, so that its
+ * handler knows whose requests it is given; kept for the next once that one ended.
+ */
+interface InnerServer {
+  readonly server: Deno.HttpServer;
+  readonly path: string;
+  /** The connection it serves now; undefined while it waits for one. */
+  relay: Relay | undefined;
+}
+
+/** One client's connection and its relay to an inner server of its own. */
 interface Relay {
-  readonly client: Deno.Conn;
-  readonly upstream: Deno.TcpConn;
+  readonly client: ClientStream;
+  /** The guard's connection to its inner server, once made. */
+  upstream: Deno.Conn | undefined;
+  /** Set once the inner server took longer than {@link INNER_RELEASE_MS} to end its side. */
+  releaseTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The inner server did not end its side in time: it serves no other connection. */
+  abandoned: boolean;
   /** Requests of this connection in the handler now. */
   requests: number;
   /**
@@ -117,37 +149,57 @@ interface Relay {
  */
 export class ConnectionGuard {
   readonly #listener: Deno.Listener;
-  readonly #inner: Deno.HttpServer<Deno.NetAddr>;
+  readonly #handler: Handler;
+  /** With TLS, the certificate and key the guard ends it with. */
+  readonly #tls: SecureContext | undefined;
+  /** The directory (0700) of the inner servers' sockets, removed at shutdown or exit. */
+  readonly #socketDir: string;
+  readonly #removeSocketDir = () => {
+    try {
+      Deno.removeSync(this.#socketDir, { recursive: true });
+    } catch {
+      // Removed already, or the process ends anyway: nothing to keep.
+    }
+  };
+  /** Inner servers' sockets made so far, which names the next. */
+  #socketsMade = 0;
   readonly #headerTimeoutMs: number;
   readonly #maxConnections: number;
   readonly #onClosed: (why: GuardClosure) => void;
-  /** Open relays by the local port of their upstream connection, as the inner server sees it. */
-  readonly #relays = new Map<number, Relay>();
+  readonly #relays = new Set<Relay>();
+  /** Inner servers not yet finished: shutdown waits for their requests in the handler. */
+  readonly #innerServers = new Set<InnerServer>();
+  /** Inner servers waiting for a connection, the last freed first. */
+  readonly #idleInnerServers: InnerServer[] = [];
   /**
    * Connections accepted and not yet closed: counted at accept, before their relay opens
    * (an await), so that connections arriving together cannot pass the bound.
    */
   #connections = 0;
   readonly #accepting: Promise<void>;
+  /** Each open relay's {@link ConnectionGuard.#open}, which shutdown waits for. */
+  readonly #relaying = new Set<Promise<void>>();
   readonly #sweeper: ReturnType<typeof setInterval>;
   #stopping = false;
 
   private constructor(
     listener: Deno.Listener,
-    handler: (request: Request) => Response | Promise<Response>,
+    handler: Handler,
     options: GuardOptions,
   ) {
     this.#listener = listener;
+    this.#handler = handler;
     this.#headerTimeoutMs = options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
     this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.#onClosed = options.onClosed ?? (() => {});
     invariant(this.#headerTimeoutMs > 0 && this.#maxConnections > 0, "positive limits");
     const { cert, key } = options;
-    const tls = cert !== undefined && key !== undefined ? { cert, key } : {};
-    this.#inner = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, ...tls, onListen: () => {} },
-      (request, info) => this.#handle(request, info.remoteAddr.port, handler),
-    );
+    this.#tls = cert !== undefined && key !== undefined ? tlsContext(cert, key) : undefined;
+    // Made 0700: only this user, who could as well read the process's memory, can reach the
+    // inner servers' sockets in it.
+    this.#socketDir = Deno.makeTempDirSync({ prefix: "kv-http-" });
+    // Removed on any exit; SIGINT and SIGTERM reach shutdown (lib/cli/http.ts).
+    globalThis.addEventListener("unload", this.#removeSocketDir);
     this.#accepting = this.#acceptLoop();
     const sweepMs = Math.min(MAX_SWEEP_INTERVAL_MS, Math.ceil(this.#headerTimeoutMs / 4));
     this.#sweeper = setInterval(() => this.#sweep(), sweepMs);
@@ -156,19 +208,13 @@ export class ConnectionGuard {
   /**
    * Listens on `options`' address and answers each request with `handler`; throws as
    * `Deno.listen` (or `Deno.serve`, for a bad certificate) does when it cannot listen.
-   * With TLS the guard relays the encrypted bytes and the inner server ends TLS: a
-   * `Deno.listenTls` connection closed before its handshake stays open (Deno 2.9.6; its
-   * peer still had it 3 s later), so the guard could not close one that never starts it.
    *
    * @example
    * ```ts
    * const server = ConnectionGuard.serve({ hostname: "127.0.0.1", port: 0 }, handler);
    * ```
    */
-  static serve(
-    options: GuardOptions,
-    handler: (request: Request) => Response | Promise<Response>,
-  ): ConnectionGuard {
+  static serve(options: GuardOptions, handler: Handler): ConnectionGuard {
     const listener = Deno.listen({ hostname: options.hostname, port: options.port });
     try {
       return new ConnectionGuard(listener, handler, options);
@@ -185,7 +231,7 @@ export class ConnectionGuard {
 
   /**
    * Stops accepting, lets the requests in the handler finish and their answers go out,
-   * then closes every connection.
+   * then closes every connection and removes the inner servers' directory.
    *
    * @example
    * ```ts
@@ -196,23 +242,23 @@ export class ConnectionGuard {
     this.#stopping = true;
     this.#listener.close();
     await this.#accepting;
-    await this.#inner.shutdown();
+    // One serving a connection finishes its requests in the handler, then closes it; one
+    // retired already is told again, which it ignores.
+    await Promise.all(
+      [...this.#innerServers].map((inner) => inner.server.shutdown().catch(() => {})),
+    );
     clearInterval(this.#sweeper);
-    for (const relay of [...this.#relays.values()]) this.#close(relay);
+    for (const relay of [...this.#relays]) this.#close(relay);
+    // Each relay's end: its inner server's connection read to its end, its timer cleared.
+    await Promise.all(this.#relaying);
+    globalThis.removeEventListener("unload", this.#removeSocketDir);
+    this.#removeSocketDir();
   }
 
-  async #handle(
-    request: Request,
-    port: number,
-    handler: (request: Request) => Response | Promise<Response>,
-  ): Promise<Response> {
-    const relay = this.#relays.get(port);
-    // The inner server listens on loopback, where another local program could reach it
-    // past the guard; only the guard's own connections are served.
-    if (relay === undefined) return new Response(null, { status: 421 });
+  async #handle(request: Request, relay: Relay): Promise<Response> {
     relay.requests++;
     try {
-      const response = await handler(request);
+      const response = await this.#handler(request);
       // HEAD's body is never sent, so it is owed nothing.
       if (response.body === null || request.method === "HEAD") return response;
       // Read whole to know its length (the handler's answers are in memory already).
@@ -229,11 +275,10 @@ export class ConnectionGuard {
   }
 
   async #acceptLoop(): Promise<void> {
-    const innerPort = this.#inner.addr.port;
     while (!this.#stopping) {
-      let client: Deno.Conn;
+      let conn: Deno.Conn;
       try {
-        client = await this.#listener.accept();
+        conn = await this.#listener.accept();
       } catch (error) {
         if (this.#stopping || error instanceof Deno.errors.BadResource) return;
         // Out of file descriptors, most likely: those open are still served.
@@ -241,38 +286,100 @@ export class ConnectionGuard {
         continue;
       }
       if (this.#connections >= this.#maxConnections) {
-        client.close();
+        conn.close();
         this.#onClosed("over_limit");
         continue;
       }
       this.#connections++;
-      this.#open(client, innerPort).catch(() => {
-        // The inner server is gone (shutting down): nothing to relay to.
-        this.#connections--;
-        client.close();
-      });
+      const relay: Relay = {
+        client: this.#tls === undefined ? conn : new TlsServerStream(conn, this.#tls),
+        upstream: undefined,
+        releaseTimer: undefined,
+        abandoned: false,
+        requests: 0,
+        owed: 0,
+        lastProgress: performance.now(),
+        deliverBy: 0,
+        closed: false,
+      };
+      this.#relays.add(relay);
+      // Out of file descriptors or shutting down: closed, as one past the bound is.
+      const relaying = this.#open(relay).catch(() => this.#close(relay));
+      this.#relaying.add(relaying);
+      relaying.finally(() => this.#relaying.delete(relaying));
     }
   }
 
-  async #open(client: Deno.Conn, innerPort: number): Promise<void> {
-    const upstream = await Deno.connect({ hostname: "127.0.0.1", port: innerPort });
-    const relay: Relay = {
-      client,
-      upstream,
-      requests: 0,
-      owed: 0,
-      lastProgress: performance.now(),
-      deliverBy: 0,
-      closed: false,
+  /**
+   * Connects `relay` to an inner server of its own, relays until either side ends, and
+   * frees the server once its side of the connection ended too: a request of this
+   * connection read after the next one came would be taken for the next one's.
+   */
+  async #open(relay: Relay): Promise<void> {
+    const inner = this.#idleInnerServers.pop() ?? this.#startInnerServer();
+    inner.relay = relay;
+    try {
+      relay.upstream = await Deno.connect({ transport: "unix", path: inner.path });
+    } catch (error) {
+      this.#retire(inner);
+      throw error;
+    }
+    const { client, upstream } = relay;
+    if (relay.closed) {
+      this.#endUpstream(relay);
+    } else {
+      await Promise.all([this.#pump(relay, client, upstream), this.#pump(relay, upstream, client)]);
+      this.#close(relay);
+    }
+    // Read to its end: the inner server closes once it has no request of this connection left.
+    const buffer = new Uint8Array(RELAY_BUFFER_BYTES);
+    while (await upstream.read(buffer).catch(() => null) !== null);
+    clearTimeout(relay.releaseTimer);
+    closeQuietly(upstream);
+    if (relay.abandoned || this.#stopping) return this.#retire(inner);
+    inner.relay = undefined;
+    this.#idleInnerServers.push(inner);
+  }
+
+  /** A new inner server, on a socket in the guard's directory. */
+  #startInnerServer(): InnerServer {
+    const path = `${this.#socketDir}/${(this.#socketsMade++).toString(36)}`;
+    const inner: InnerServer = {
+      path,
+      relay: undefined,
+      server: Deno.serve({ path, onListen: () => {} }, (request) => {
+        // Only the guard connects, one connection at a time: none is a bug.
+        if (inner.relay === undefined) return new Response(null, { status: 421 });
+        return this.#handle(request, inner.relay);
+      }),
     };
-    // Registered before any byte is relayed, so before the inner server can see a request.
-    this.#relays.set(upstream.localAddr.port, relay);
-    await Promise.all([this.#pump(relay, client, upstream), this.#pump(relay, upstream, client)]);
-    this.#close(relay);
+    this.#innerServers.add(inner);
+    inner.server.finished.finally(() => this.#innerServers.delete(inner));
+    return inner;
+  }
+
+  /** Shuts `inner` down for good: its connection did not end in time, or the guard stops. */
+  #retire(inner: InnerServer): void {
+    inner.relay = undefined;
+    inner.server.shutdown().catch(() => {});
+  }
+
+  /**
+   * Ends the guard's writing to `relay`'s inner server, which then closes its side once its
+   * requests are answered; one that takes longer than {@link INNER_RELEASE_MS} is cut off.
+   */
+  #endUpstream(relay: Relay): void {
+    const upstream = relay.upstream;
+    if (upstream === undefined || relay.releaseTimer !== undefined) return;
+    upstream.closeWrite().catch(() => {});
+    relay.releaseTimer = setTimeout(() => {
+      relay.abandoned = true;
+      closeQuietly(upstream);
+    }, INNER_RELEASE_MS);
   }
 
   /** Copies `from` to `to` until `from` ends, then ends `to`'s writing; a failure closes both. */
-  async #pump(relay: Relay, from: Deno.Conn, to: Deno.Conn): Promise<void> {
+  async #pump(relay: Relay, from: ClientStream, to: ClientStream): Promise<void> {
     const buffer = new Uint8Array(RELAY_BUFFER_BYTES);
     const toClient = to === relay.client;
     try {
@@ -297,7 +404,7 @@ export class ConnectionGuard {
   /** Closes each connection with no request in the handler and no progress for the deadline. */
   #sweep(): void {
     const now = performance.now();
-    for (const relay of this.#relays.values()) {
+    for (const relay of this.#relays) {
       if (relay.requests === 0 && now - relay.lastProgress >= this.#headerTimeoutMs) {
         this.#close(relay);
         this.#onClosed("header_timeout");
@@ -309,13 +416,16 @@ export class ConnectionGuard {
     if (relay.closed) return;
     relay.closed = true;
     this.#connections--;
-    this.#relays.delete(relay.upstream.localAddr.port);
-    for (const conn of [relay.client, relay.upstream]) {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-    }
+    this.#relays.delete(relay);
+    closeQuietly(relay.client);
+    this.#endUpstream(relay);
+  }
+}
+
+function closeQuietly(conn: { close(): void }): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
   }
 }

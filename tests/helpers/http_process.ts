@@ -41,6 +41,8 @@ export class HttpProcess {
         "run",
         "--allow-net",
         "--allow-read",
+        // The connection guard's inner servers listen on Unix sockets in a directory of its own.
+        "--allow-write",
         MAIN_PATH,
         ...withBrokerTimeout(["http", "--listen", "127.0.0.1:0", ...args]),
       ],

@@ -336,3 +336,69 @@ Deno.test("the connection guard closes an HTTP/2 connection that grants no windo
     await server.shutdown();
   }
 });
+
+/** Inodes of the sockets process `pid` holds open. */
+async function socketInodes(pid: number): Promise<Set<string>> {
+  const inodes = new Set<string>();
+  for await (const entry of Deno.readDir(`/proc/${pid}/fd`)) {
+    const target = await Deno.readLink(`/proc/${pid}/fd/${entry.name}`).catch(() => "");
+    const match = /^socket:\[(\d+)\]$/.exec(target);
+    if (match) inodes.add(match[1]);
+  }
+  return inodes;
+}
+
+/** Ports of the TCP sockets (IPv4 and IPv6) that process `pid` listens on. */
+async function tcpListeningPorts(pid: number): Promise<number[]> {
+  const inodes = await socketInodes(pid);
+  const ports: number[] = [];
+  for (const table of ["tcp", "tcp6"]) {
+    const lines = (await Deno.readTextFile(`/proc/${pid}/net/${table}`)).trim().split("\n");
+    for (const line of lines.slice(1)) {
+      // sl local_address rem_address st ... inode: state 0A is LISTEN.
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] === "0A" && inodes.has(fields[9])) {
+        ports.push(parseInt(fields[1].split(":")[1], 16));
+      }
+    }
+  }
+  return ports;
+}
+
+/** Paths the Unix domain sockets that process `pid` listens on were bound to. */
+async function unixListeningPaths(pid: number): Promise<string[]> {
+  const inodes = await socketInodes(pid);
+  const lines = (await Deno.readTextFile(`/proc/${pid}/net/unix`)).trim().split("\n");
+  const paths: string[] = [];
+  for (const line of lines.slice(1)) {
+    // Num RefCount Protocol Flags Type St Inode Path: flag 00010000 is a listening socket.
+    const [, , , flags, , , inode, path] = line.trim().split(/\s+/);
+    if (inodes.has(inode) && (parseInt(flags, 16) & 0x10000) !== 0 && path !== undefined) {
+      paths.push(path);
+    }
+  }
+  return paths;
+}
+
+Deno.test("kv http's connection guard listens on no TCP port but its own: its inner server is on a Unix socket in a directory only its user can enter, removed when it stops", async () => {
+  await using cluster = await KvCluster.start(1);
+  const http = await HttpProcess.start(["-s", cluster.serverFile, "--header-timeout-ms", "10000"]);
+  try {
+    // A connection answered and kept open: its relay and its inner server are up.
+    using open = await rawConnection(http);
+    await open.conn.write(request("/healthz"));
+    await waitFor(() => open.received.includes('"healthy":true'), { what: "an answer" });
+    // Its inner server once listened on a port of 127.0.0.1, which any program could reach.
+    assert.deepEqual(await tcpListeningPorts(http.pid), [Number(new URL(http.url).port)]);
+    const paths = await unixListeningPaths(http.pid);
+    assert.equal(paths.length, 1, `one inner server for the one connection: ${paths}`);
+    const dir = paths[0].slice(0, paths[0].lastIndexOf("/"));
+    const info = await Deno.stat(dir);
+    assert.equal(info.mode! & 0o777, 0o700);
+    assert.equal(info.uid, Deno.uid());
+    assert.equal(await http.stop(), 0);
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  } finally {
+    await http.stop();
+  }
+});
