@@ -62,7 +62,10 @@ export interface ClusterCounts {
   up: number;
   /** Servers not reachable now. */
   down: number;
-  /** Servers up that said at HELLO they may lack acknowledged writes, until repaired. */
+  /**
+   * Servers up not trusted: they said at HELLO they may lack acknowledged writes, or were
+   * repaired under another server list or k, until repaired under this one.
+   */
   unrepaired: number;
   /** Read repairs started since the broker opened. */
   readRepairs: number;

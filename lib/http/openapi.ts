@@ -563,7 +563,8 @@ function clusterSchemas(): Record<string, unknown> {
         up: { type: "integer" },
         unrepaired: {
           type: "integer",
-          description: "Servers up that may lack writes they acknowledged (not yet repaired).",
+          description: "Servers up not trusted: they may lack writes they acknowledged (not " +
+            "yet repaired), or were repaired under another server list or k.",
         },
         servers: { type: "integer" },
         replicas: { type: "integer" },
