@@ -110,7 +110,8 @@ interface InnerServer {
 
 /** One client's connection and its relay to an inner server of its own. */
 interface Relay {
-  readonly client: ClientStream;
+  /** The client's connection, or TLS over it (set once, as the relay is made). */
+  client: ClientStream;
   /** The guard's connection to its inner server, once made. */
   upstream: Deno.Conn | undefined;
   /** Set once the inner server took longer than {@link INNER_RELEASE_MS} to end its side. */
@@ -292,7 +293,7 @@ export class ConnectionGuard {
       }
       this.#connections++;
       const relay: Relay = {
-        client: this.#tls === undefined ? conn : new TlsServerStream(conn, this.#tls),
+        client: conn,
         upstream: undefined,
         releaseTimer: undefined,
         abandoned: false,
@@ -302,6 +303,12 @@ export class ConnectionGuard {
         deliverBy: 0,
         closed: false,
       };
+      if (this.#tls !== undefined) {
+        // Counted as the encrypted bytes reach the connection: node:tls takes the plain ones
+        // a megabyte or more ahead of a client that reads slowly, then none for over a second.
+        const sent = (count: number) => this.#delivered(relay, count);
+        relay.client = new TlsServerStream(conn, this.#tls, sent);
+      }
       this.#relays.add(relay);
       // Out of file descriptors or shutting down: closed, as one past the bound is.
       const relaying = this.#open(relay).catch(() => this.#close(relay));
@@ -381,23 +388,31 @@ export class ConnectionGuard {
   /** Copies `from` to `to` until `from` ends, then ends `to`'s writing; a failure closes both. */
   async #pump(relay: Relay, from: ClientStream, to: ClientStream): Promise<void> {
     const buffer = new Uint8Array(RELAY_BUFFER_BYTES);
-    const toClient = to === relay.client;
+    // Bytes to a TLS client are counted as they reach its connection.
+    const toClient = to === relay.client && this.#tls === undefined;
     try {
       for (let count = await from.read(buffer); count !== null; count = await from.read(buffer)) {
         for (let written = 0; written < count;) {
           written += await to.write(buffer.subarray(written, count));
         }
-        // Counted against what answers owe, so that bytes the client draws without a
-        // request (a PING's acknowledgement) extend the deadline no further than answers do.
-        if (toClient && relay.owed > 0 && performance.now() < relay.deliverBy) {
-          relay.owed = Math.max(0, relay.owed - count);
-          relay.lastProgress = performance.now();
-        }
+        if (toClient) this.#delivered(relay, count);
       }
       await to.closeWrite();
     } catch {
       // Either side went away: nothing more can be relayed.
       this.#close(relay);
+    }
+  }
+
+  /**
+   * Counts `count` bytes sent to `relay`'s client against what answers owe, so that bytes the
+   * client draws without a request (a PING's acknowledgement) extend the deadline no further
+   * than answers do.
+   */
+  #delivered(relay: Relay, count: number): void {
+    if (relay.owed > 0 && performance.now() < relay.deliverBy) {
+      relay.owed = Math.max(0, relay.owed - count);
+      relay.lastProgress = performance.now();
     }
   }
 

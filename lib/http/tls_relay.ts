@@ -40,8 +40,11 @@ export function tlsContext(cert: string, key: string): SecureContext {
   return createSecureContext({ cert, key });
 }
 
-/** `conn` as the `Duplex` that `node:tls` reads the encrypted bytes from and writes them to. */
-function connDuplex(conn: Deno.Conn): Duplex {
+/**
+ * `conn` as the `Duplex` that `node:tls` reads the encrypted bytes from and writes them to;
+ * `sent` is told of each write's bytes as `conn` takes them.
+ */
+function connDuplex(conn: Deno.Conn, sent: (count: number) => void): Duplex {
   return new Duplex({
     read() {
       const buffer = new Uint8Array(READ_BYTES);
@@ -51,7 +54,7 @@ function connDuplex(conn: Deno.Conn): Duplex {
       );
     },
     write(chunk: Uint8Array, _encoding, callback) {
-      writeAll(conn, chunk).then(() => callback(), callback);
+      writeAll(conn, chunk, sent).then(() => callback(), callback);
     },
     final(callback) {
       conn.closeWrite().then(() => callback(), callback);
@@ -63,9 +66,15 @@ function connDuplex(conn: Deno.Conn): Duplex {
   });
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+async function writeAll(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+  sent: (count: number) => void,
+): Promise<void> {
   for (let written = 0; written < bytes.length;) {
-    written += await conn.write(bytes.subarray(written));
+    const count = await conn.write(bytes.subarray(written));
+    sent(count);
+    written += count;
   }
 }
 
@@ -97,8 +106,13 @@ export class TlsServerStream {
   #failure: unknown;
   #wake: (() => void) | undefined;
 
-  constructor(conn: Deno.Conn, context: SecureContext) {
-    const socket = new TLSSocket(connDuplex(conn), {
+  /**
+   * Starts the session over `conn` (the handshake as the client's bytes come); `sent` is told
+   * how many encrypted bytes `conn` took each time, which is the client's progress: `write`
+   * resolves ahead of it, as `node:tls` takes a megabyte or more before it waits.
+   */
+  constructor(conn: Deno.Conn, context: SecureContext, sent: (count: number) => void = () => {}) {
+    const socket = new TLSSocket(connDuplex(conn, sent), {
       isServer: true,
       secureContext: context,
       ALPNProtocols: ALPN_PROTOCOLS,

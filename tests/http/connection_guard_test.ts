@@ -271,6 +271,27 @@ Deno.test("kv http closes an HTTP/2 connection that only PINGs, never a request,
   assert.ok(await closedCount(http, "header_timeout") >= 1);
 });
 
+/**
+ * Reads from `conn` {@link SLOW_READ_CHUNK_BYTES} every {@link SLOW_READ_INTERVAL_MS} (in as
+ * many reads as it takes: one over TLS returns a record, 16 KiB at most) until it closes,
+ * more than {@link SLOW_READ_BYTES} came, or {@link SLOW_CLIENT_MAX_MS}; the bytes read.
+ */
+async function readSlowly(conn: Deno.Conn): Promise<number> {
+  const buffer = new Uint8Array(SLOW_READ_CHUNK_BYTES);
+  let received = 0;
+  const started = performance.now();
+  while (received <= SLOW_READ_BYTES && performance.now() - started < SLOW_CLIENT_MAX_MS) {
+    for (let chunk = 0; chunk < SLOW_READ_CHUNK_BYTES;) {
+      const count = await conn.read(buffer.subarray(chunk)).catch(() => null);
+      if (count === null) return received;
+      chunk += count;
+      received += count;
+    }
+    await new Promise((resolve) => setTimeout(resolve, SLOW_READ_INTERVAL_MS));
+  }
+  return received;
+}
+
 Deno.test("the connection guard sends an answer larger than the socket buffers whole to a client that reads it slower than the header deadline", async () => {
   // In process: the answer must outgrow the kernel's buffers (7 MB were held on loopback),
   // past which bytes relayed are the answer's only sign of progress.
@@ -282,19 +303,59 @@ Deno.test("the connection guard sends an answer larger than the socket buffers w
   try {
     using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
     await conn.write(request("/"));
-    const buffer = new Uint8Array(SLOW_READ_CHUNK_BYTES);
-    let received = 0;
-    const started = performance.now();
-    while (received <= SLOW_READ_BYTES && performance.now() - started < SLOW_CLIENT_MAX_MS) {
-      const count = await conn.read(buffer).catch(() => null);
-      if (count === null) break;
-      received += count;
-      await new Promise((resolve) => setTimeout(resolve, SLOW_READ_INTERVAL_MS));
-    }
+    const received = await readSlowly(conn);
     assert.ok(received > SLOW_READ_BYTES, `${received} bytes, then closed`);
   } finally {
     await server.shutdown();
   }
+});
+
+Deno.test({
+  name: HAS_OPENSSL
+    ? "the connection guard ends TLS itself: a large request body arrives whole, and a large answer read slowly"
+    : "the connection guard's TLS with large bodies (ignored: openssl is not installed to make certificates)",
+  ignore: !HAS_OPENSSL,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const certs = await makeTestCerts(dir);
+      // Both ways past the guard's and the kernel's buffers, where TLS must wait for the
+      // reader (node:tls's 'drain', and pausing the socket while the relay writes).
+      const answer = "x".repeat(SLOW_READ_BYTES);
+      const server = ConnectionGuard.serve(
+        {
+          hostname: "127.0.0.1",
+          port: 0,
+          headerTimeoutMs: 1000,
+          cert: await Deno.readTextFile(certs.serverPem),
+          key: await Deno.readTextFile(certs.serverKey),
+        },
+        async (request) =>
+          request.method === "PUT"
+            ? new Response(`${(await request.arrayBuffer()).byteLength}`)
+            : new Response(answer),
+      );
+      try {
+        const caCerts = [await Deno.readTextFile(certs.caPem)];
+        using client = Deno.createHttpClient({ caCerts });
+        const put = await fetch(`https://localhost:${server.addr.port}/`, {
+          method: "PUT",
+          body: new Uint8Array(SLOW_READ_BYTES),
+          client,
+        });
+        assert.equal(await put.text(), String(SLOW_READ_BYTES));
+        using conn = await Deno.connectTls({
+          hostname: "localhost",
+          port: server.addr.port,
+          caCerts,
+        });
+        await conn.write(request("/"));
+        const received = await readSlowly(conn);
+        assert.ok(received > SLOW_READ_BYTES, `${received} bytes, then closed`);
+      } finally {
+        await server.shutdown();
+      }
+    });
+  },
 });
 
 /**
