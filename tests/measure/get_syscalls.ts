@@ -20,8 +20,7 @@
  * @module
  */
 import { TEST_KV } from "../helpers/server_process.ts";
-import { paddedResp, pipeIntoRedis, startRedis } from "./redis.ts";
-import { makeWorkload, startLoadedServer } from "./workload.ts";
+import { startKvBesideRedis } from "./redis.ts";
 
 const RECORDS = 1000;
 
@@ -125,15 +124,10 @@ async function countBoth(
 }
 
 const scale = Number(Deno.args[0] ?? 1);
-const workload = await makeWorkload(RECORDS);
-const respPath = `${workload.dataPath}.padded.resp`;
-await paddedResp(workload.dataPath, respPath);
-const redis = await startRedis();
-const loaded = await startLoadedServer(workload);
-const { server, serverFile } = loaded;
+const sides = await startKvBesideRedis(RECORDS);
+const { loaded: { server, serverFile }, redis } = sides;
 const directory = await Deno.makeTempDir({ prefix: "kv-get-syscalls-" });
 try {
-  await pipeIntoRedis(redis.port, respPath);
   console.log(
     `system calls per GET (strace -c -f); kv bench --values bytes, ` +
       `its ${WARMUP_OPERATIONS} warm-up GETs counted in`,
@@ -171,9 +165,6 @@ try {
     console.log(row("redis-benchmark", shape.name, redisCounts.client, operations));
   }
 } finally {
-  await loaded.stop();
-  await redis.stop();
-  await Deno.remove(respPath);
-  await workload.remove();
+  await sides.stop();
   await Deno.remove(directory, { recursive: true });
 }

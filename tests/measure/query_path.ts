@@ -27,8 +27,8 @@
  * @module
  */
 import { TEST_KV } from "../helpers/server_process.ts";
-import { paddedResp, pipeIntoRedis, startRedis } from "./redis.ts";
-import { cpuMicros, makeWorkload, startLoadedServer } from "./workload.ts";
+import { startKvBesideRedis } from "./redis.ts";
+import { cpuMicros } from "./workload.ts";
 
 const RECORDS = 1000;
 
@@ -103,14 +103,9 @@ async function kvGets(
 const scale = Number(Deno.args[0] ?? 1);
 const values = Deno.args[1] ?? "objects";
 if (values !== "objects" && values !== "bytes") throw new Error(`objects or bytes, not ${values}`);
-const workload = await makeWorkload(RECORDS);
-const respPath = `${workload.dataPath}.padded.resp`;
-await paddedResp(workload.dataPath, respPath);
-const redis = await startRedis();
-const loaded = await startLoadedServer(workload);
-const { server, serverFile } = loaded;
+const sides = await startKvBesideRedis(RECORDS);
+const { loaded: { server, serverFile }, redis } = sides;
 try {
-  await pipeIntoRedis(redis.port, respPath);
   console.log(`kv bench --values ${values} --warmup ${WARMUP_OPERATIONS}`);
   console.log(
     "| load | kv GETs/s | Redis GETs/s | kv/Redis | kv server CPU µs/GET | kv bench CPU µs/GET " +
@@ -134,8 +129,5 @@ try {
     );
   }
 } finally {
-  await loaded.stop();
-  await redis.stop();
-  await Deno.remove(respPath);
-  await workload.remove();
+  await sides.stop();
 }

@@ -15,6 +15,7 @@
 import { readLines } from "../../lib/base/line_reader.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
 import { toJsonText } from "../../lib/record/value.ts";
+import { type LoadedServer, makeWorkload, startLoadedServer, type Workload } from "./workload.ts";
 
 /** How long to wait for redis-server to answer PING after starting. */
 const REDIS_START_TIMEOUT_MS = 5_000;
@@ -139,6 +140,46 @@ export async function paddedResp(dataPath: string, respPath: string): Promise<vo
     );
   }
   await Deno.writeTextFile(respPath, parts.join(""));
+}
+
+/** One `kv server` and one redis-server holding the same records, side by side. */
+export interface KvBesideRedis {
+  readonly workload: Workload;
+  readonly loaded: LoadedServer;
+  readonly redis: RedisProcess;
+  /** Stops both servers and removes the workload's files. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Makes `records` records ({@link makeWorkload}), loads them into one `kv server`
+ * ({@link startLoadedServer}) and into a redis-server with padded keys ({@link paddedResp}),
+ * as `redis-benchmark -r` reads them.
+ *
+ * @example
+ * ```ts
+ * const { loaded, redis, stop } = await startKvBesideRedis(1000);
+ * await stop();
+ * ```
+ */
+export async function startKvBesideRedis(records: number): Promise<KvBesideRedis> {
+  const workload = await makeWorkload(records);
+  const respPath = `${workload.dataPath}.padded.resp`;
+  await paddedResp(workload.dataPath, respPath);
+  const redis = await startRedis();
+  const loaded = await startLoadedServer(workload);
+  const stop = async () => {
+    await loaded.stop();
+    await redis.stop();
+    await workload.remove();
+  };
+  try {
+    await pipeIntoRedis(redis.port, respPath);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { workload, loaded, redis, stop };
 }
 
 /** Resident set size of a process in bytes, from /proc (Linux). */
