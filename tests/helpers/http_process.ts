@@ -4,18 +4,23 @@
  *
  * @example
  * ```ts
- * await using cluster = await KvCluster.start(3);
- * await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
- * await fetch(`${http.url}v1/servers`);
+ * await using served = await HttpProcess.onCluster(3, ["-k", "2"]);
+ * await fetch(`${served.http.url}v1/servers`);
  * ```
  * @module
  */
 import { readLines } from "../../lib/base/line_reader.ts";
-import { withBrokerTimeout } from "./kv_processes.ts";
+import { KvCluster, withBrokerTimeout } from "./kv_processes.ts";
 import { MAIN_PATH } from "./run_kv.ts";
 import { withDeadline } from "./wait.ts";
 
 const LISTENING = /^kv http listening on (https?:\/\/\S+\/)/;
+
+/** A cluster and a `kv http` on it, from {@link HttpProcess.onCluster}; disposed together. */
+export interface HttpOnCluster extends AsyncDisposable {
+  readonly cluster: KvCluster;
+  readonly http: HttpProcess;
+}
 
 /** A running `kv http`. */
 export class HttpProcess {
@@ -73,6 +78,29 @@ export class HttpProcess {
       }
     })();
     return new HttpProcess(child, url, stderr);
+  }
+
+  /**
+   * Starts a cluster of `servers` `kv server`s and `kv http -s <its server file> <args>` on it
+   * ({@link HttpProcess.start}); disposing the pair stops `kv http`, then the cluster.
+   */
+  static async onCluster(servers: number, args: string[] = []): Promise<HttpOnCluster> {
+    const cluster = await KvCluster.start(servers);
+    let http: HttpProcess;
+    try {
+      http = await HttpProcess.start(["-s", cluster.serverFile, ...args]);
+    } catch (error) {
+      await cluster[Symbol.asyncDispose]();
+      throw error;
+    }
+    return {
+      cluster,
+      http,
+      async [Symbol.asyncDispose]() {
+        await http.stop();
+        await cluster[Symbol.asyncDispose]();
+      },
+    };
   }
 
   /** Its process id, for measurements that read its CPU counters. */

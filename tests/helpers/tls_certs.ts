@@ -42,6 +42,18 @@ export interface TestCerts {
   serverKey: string;
 }
 
+/**
+ * The flags that serve `certs`' valid server certificate (`kv server`, `kv http`).
+ *
+ * @example
+ * ```ts
+ * await HttpProcess.onCluster(1, serverTlsFlags(await makeTestCerts(dir)));
+ * ```
+ */
+export function serverTlsFlags(certs: TestCerts): string[] {
+  return ["--tls-cert", certs.serverPem, "--tls-key", certs.serverKey];
+}
+
 async function openssl(dir: string, args: string[]): Promise<void> {
   const child = new Deno.Command("openssl", {
     args,

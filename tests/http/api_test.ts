@@ -27,8 +27,8 @@ async function call(
 }
 
 Deno.test("kv http: records, queries, keys and servers over real sockets", async () => {
-  await using cluster = await KvCluster.start(3);
-  await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
+  await using served = await HttpProcess.onCluster(3, ["-k", "2"]);
+  const { http } = served;
   const put = await call(http, "PUT", "v1/records/person1", `{"name":"Mary","h":2.0,"a":{"b":1}}`);
   assert.equal(put.status, 200, put.text);
   const { version } = JSON.parse(put.text);
@@ -143,15 +143,13 @@ Deno.test("kv http: records, queries, keys and servers over real sockets", async
 });
 
 Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason, a query parameter given twice among them", async () => {
-  await using cluster = await KvCluster.start(1);
-  await using http = await HttpProcess.start([
-    "-s",
-    cluster.serverFile,
+  await using served = await HttpProcess.onCluster(1, [
     "--max-body-bytes",
     "100",
     "--max-path-bytes",
     "200",
   ]);
+  const { http } = served;
   const cases: [string, string, string | undefined, string, number, RegExp][] = [
     ["GET", "v1/records/a.b", undefined, "", 400, /key 'a\.b' contains '\.'/],
     ["PUT", "v1/records/a", "{bad", "application/json", 400, /not JSON/],
@@ -233,8 +231,8 @@ Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason, a que
 });
 
 Deno.test("kv http: HEAD answers as GET does, without the body; a wrong method's Allow lists HEAD", async () => {
-  await using cluster = await KvCluster.start(1);
-  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  await using served = await HttpProcess.onCluster(1);
+  const { http } = served;
   assert.equal((await call(http, "PUT", "v1/records/person1", `{"age":22}`)).status, 200);
   const heads: [string, number, string][] = [
     ["healthz", 200, "application/json"],
@@ -260,8 +258,8 @@ Deno.test("kv http: HEAD answers as GET does, without the body; a wrong method's
 });
 
 Deno.test("kv http: a client that goes away in the middle of its body is its own failure, not an internal error with a stack in the log", async () => {
-  await using cluster = await KvCluster.start(1);
-  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  await using served = await HttpProcess.onCluster(1);
+  const { http } = served;
   const { hostname, port } = new URL(http.url);
   const connection = await Deno.connect({ hostname, port: Number(port) });
   await connection.write(new TextEncoder().encode(
@@ -280,8 +278,8 @@ Deno.test("kv http: a client that goes away in the middle of its body is its own
 });
 
 Deno.test("kv http: a JSON body nested past what the stack can parse is a 400 naming the depth limit, not a 500", async () => {
-  await using cluster = await KvCluster.start(1);
-  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  await using served = await HttpProcess.onCluster(1);
+  const { http } = served;
   const depth = 200_000;
   for (const body of ['{"a":'.repeat(depth) + "1" + "}".repeat(depth), "[".repeat(depth)]) {
     const put = await call(http, "PUT", "v1/records/deep", body);
@@ -299,15 +297,13 @@ Deno.test("kv http: a JSON body nested past what the stack can parse is a 400 na
 });
 
 Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and header", async () => {
-  await using cluster = await KvCluster.start(2);
-  await using http = await HttpProcess.start([
-    "-s",
-    cluster.serverFile,
+  await using served = await HttpProcess.onCluster(2, [
     "-k",
     "2",
     "--timeout-ms",
     `${BROKER_TIMEOUT_MS}`,
   ]);
+  const { cluster, http } = served;
   assert.equal((await call(http, "PUT", "v1/records/é", "1")).status, 200);
   await cluster.servers[0].kill();
   const refused = await call(http, "PUT", "v1/records/b", "1");
@@ -332,8 +328,8 @@ Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and 
 });
 
 Deno.test("kv http: /healthz is 503 once k servers are down or unrepaired, when reads can no longer be exact", async () => {
-  await using cluster = await KvCluster.start(3);
-  await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
+  await using served = await HttpProcess.onCluster(3, ["-k", "2"]);
+  const { cluster, http } = served;
   // A key whose two replicas are the two servers about to fail.
   const placement = new Placement(cluster.servers.map((server) => server.id));
   let key = "p0";
@@ -381,8 +377,8 @@ Deno.test("kv http: /healthz is 503 once k servers are down or unrepaired, when 
 });
 
 Deno.test("kv http: /metrics counts requests by operation and outcome, with latency", async () => {
-  await using cluster = await KvCluster.start(2);
-  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  await using served = await HttpProcess.onCluster(2);
+  const { http } = served;
   await call(http, "PUT", "v1/records/a", "1");
   await call(http, "GET", "v1/records/a");
   await call(http, "GET", "v1/records/b");
@@ -409,15 +405,13 @@ Deno.test("kv http: /metrics counts requests by operation and outcome, with late
 });
 
 Deno.test("kv http: past --max-concurrent-requests the rest get 503 with Retry-After", async () => {
-  await using cluster = await KvCluster.start(1);
-  await using http = await HttpProcess.start([
-    "-s",
-    cluster.serverFile,
+  await using served = await HttpProcess.onCluster(1, [
     "--max-concurrent-requests",
     "1",
     "--timeout-ms",
     "5000",
   ]);
+  const { cluster, http } = served;
   // A hung server holds the first request in flight until its timeout.
   cluster.servers[0].signal("SIGSTOP");
   try {
@@ -440,8 +434,8 @@ Deno.test("kv http: past --max-concurrent-requests the rest get 503 with Retry-A
 });
 
 Deno.test("kv http: ?replicas=true reads each replica on its own and says whether they agree", async () => {
-  await using cluster = await KvCluster.start(3);
-  await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
+  await using served = await HttpProcess.onCluster(3, ["-k", "2"]);
+  const { cluster, http } = served;
   assert.equal((await call(http, "PUT", "v1/records/person1", `{"a":1.5}`)).status, 200);
   const agreed = JSON.parse((await call(http, "GET", "v1/records/person1?replicas=true")).text);
   assert.equal(agreed.agree, true);
@@ -533,8 +527,8 @@ async function rawAnswer(
 }
 
 Deno.test("kv http: a path is read as sent: %2E is the key '.', refused as any key with '.', never resolved to another key; the console takes any parameter", async () => {
-  await using cluster = await KvCluster.start(1);
-  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  await using served = await HttpProcess.onCluster(1);
+  const { http } = served;
   const cases: [string, RegExp][] = [
     ["/v1/records/%2E", /^key '\.' contains '\.'/],
     ["/v1/records/%2E%2E", /^key '\.\.' contains '\.'/],
@@ -552,8 +546,8 @@ Deno.test("kv http: a path is read as sent: %2E is the key '.', refused as any k
 });
 
 Deno.test("kv http: the OpenAPI document matches the server both ways: every path and method it lists answers as listed, and every path the server serves is listed", async () => {
-  await using cluster = await KvCluster.start(1);
-  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  await using served = await HttpProcess.onCluster(1);
+  const { http } = served;
   assert.equal((await call(http, "PUT", "v1/records/person1", `{"age":22}`)).status, 200);
   const document = JSON.parse((await call(http, "GET", "v1/openapi.json")).text);
   const paths: Record<string, Record<string, { responses: Record<string, unknown> }>> =

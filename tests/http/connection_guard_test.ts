@@ -2,11 +2,10 @@
 // Deno.serve alone waits for a request's headers for ever, so a client sending them a byte
 // at a time held its connection for good (slowloris).
 import assert from "node:assert/strict";
-import { KvCluster } from "../helpers/kv_processes.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
-import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
+import { HAS_OPENSSL, makeTestCerts, serverTlsFlags } from "../helpers/tls_certs.ts";
 import { ConnectionGuard } from "../../lib/http/connection_guard.ts";
 
 /** Longest a slow client below keeps sending: far past the deadlines under test. */
@@ -101,15 +100,13 @@ function request(path: string): Uint8Array {
 }
 
 Deno.test("kv http closes a connection whose request headers do not all arrive within --header-timeout-ms, and an idle one; a request longer than that in the handler is answered, and a megabyte passes both ways", async () => {
-  await using cluster = await KvCluster.start(1);
-  await using http = await HttpProcess.start([
-    "-s",
-    cluster.serverFile,
+  await using served = await HttpProcess.onCluster(1, [
     "--header-timeout-ms",
     "1000",
     "--timeout-ms",
     "3000",
   ]);
+  const { cluster, http } = served;
   // A byte at a time, never the blank line that ends the headers.
   using slow = await rawConnection(http);
   const header = encoder.encode("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
@@ -164,13 +161,8 @@ Deno.test("kv http closes a connection whose request headers do not all arrive w
 });
 
 Deno.test("kv http --max-connections N closes connections past N as they arrive, and serves again once one closes", async () => {
-  await using cluster = await KvCluster.start(1);
-  await using http = await HttpProcess.start([
-    "-s",
-    cluster.serverFile,
-    "--max-connections",
-    "2",
-  ]);
+  await using served = await HttpProcess.onCluster(1, ["--max-connections", "2"]);
+  const { http } = served;
   using first = await rawConnection(http);
   using second = await rawConnection(http);
   // Each answered once, so both are open and counted before the third arrives.
@@ -208,17 +200,9 @@ Deno.test({
   fn: async () => {
     await withTempDir(async (dir) => {
       const certs = await makeTestCerts(dir);
-      await using cluster = await KvCluster.start(1);
-      await using http = await HttpProcess.start([
-        "-s",
-        cluster.serverFile,
-        "--tls-cert",
-        certs.serverPem,
-        "--tls-key",
-        certs.serverKey,
-        "--header-timeout-ms",
-        "1000",
-      ]);
+      const flags = [...serverTlsFlags(certs), "--header-timeout-ms", "1000"];
+      await using served = await HttpProcess.onCluster(1, flags);
+      const { http } = served;
       const caCerts = [await Deno.readTextFile(certs.caPem)];
       // The guard ends TLS and relays the plain bytes: HTTP/2, negotiated by ALPN, too.
       for (const versions of [{ http1: true, http2: false }, { http1: false, http2: true }]) {
@@ -254,13 +238,8 @@ Deno.test({
 });
 
 Deno.test("kv http closes an HTTP/2 connection that only PINGs, never a request, at --header-timeout-ms (h2c)", async () => {
-  await using cluster = await KvCluster.start(1);
-  await using http = await HttpProcess.start([
-    "-s",
-    cluster.serverFile,
-    "--header-timeout-ms",
-    "1000",
-  ]);
+  await using served = await HttpProcess.onCluster(1, ["--header-timeout-ms", "1000"]);
+  const { http } = served;
   // Each PING draws an acknowledgement: bytes delivered, which once restarted the deadline.
   using pinger = await rawConnection(http);
   const pings = pingOnly(pinger.conn, () => pinger.isClosed);
@@ -454,25 +433,21 @@ async function unixListeningPaths(pid: number): Promise<string[]> {
 }
 
 Deno.test("kv http's connection guard listens on no TCP port but its own: its inner server is on a Unix socket in a directory only its user can enter, removed when it stops", async () => {
-  await using cluster = await KvCluster.start(1);
-  const http = await HttpProcess.start(["-s", cluster.serverFile, "--header-timeout-ms", "10000"]);
-  try {
-    // A connection answered and kept open: its relay and its inner server are up.
-    using open = await rawConnection(http);
-    await open.conn.write(request("/healthz"));
-    await waitFor(() => open.received.includes('"healthy":true'), { what: "an answer" });
-    // Its inner server once listened on a port of 127.0.0.1, which any program could reach.
-    assert.deepEqual(await tcpListeningPorts(http.pid), [Number(new URL(http.url).port)]);
-    const paths = await unixListeningPaths(http.pid);
-    assert.equal(paths.length, 1, `one inner server for the one connection: ${paths}`);
-    const dir = paths[0].slice(0, paths[0].lastIndexOf("/"));
-    const info = await Deno.stat(dir);
-    assert.equal(info.mode! & 0o777, 0o700);
-    // This user's, as the file this test wrote is (Deno.uid() would need --allow-sys).
-    assert.equal(info.uid, (await Deno.stat(cluster.serverFile)).uid);
-    assert.equal(await http.stop(), 0);
-    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
-  } finally {
-    await http.stop();
-  }
+  await using served = await HttpProcess.onCluster(1, ["--header-timeout-ms", "10000"]);
+  const { cluster, http } = served;
+  // A connection answered and kept open: its relay and its inner server are up.
+  using open = await rawConnection(http);
+  await open.conn.write(request("/healthz"));
+  await waitFor(() => open.received.includes('"healthy":true'), { what: "an answer" });
+  // Its inner server once listened on a port of 127.0.0.1, which any program could reach.
+  assert.deepEqual(await tcpListeningPorts(http.pid), [Number(new URL(http.url).port)]);
+  const paths = await unixListeningPaths(http.pid);
+  assert.equal(paths.length, 1, `one inner server for the one connection: ${paths}`);
+  const dir = paths[0].slice(0, paths[0].lastIndexOf("/"));
+  const info = await Deno.stat(dir);
+  assert.equal(info.mode! & 0o777, 0o700);
+  // This user's, as the file this test wrote is (Deno.uid() would need --allow-sys).
+  assert.equal(info.uid, (await Deno.stat(cluster.serverFile)).uid);
+  assert.equal(await http.stop(), 0);
+  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
 });

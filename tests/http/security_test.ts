@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { KvCluster } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
-import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
+import { HAS_OPENSSL, makeTestCerts, serverTlsFlags } from "../helpers/tls_certs.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
 import { withDeadline } from "../helpers/wait.ts";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
@@ -53,8 +54,8 @@ async function statusWithHost(url: string, path: string, host: string): Promise<
 }
 
 Deno.test("kv http on loopback without --tokens-file serves only requests addressed to loopback: a page rebinding its own name to 127.0.0.1 is refused", async () => {
-  await using cluster = await KvCluster.start(1);
-  await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+  await using served = await HttpProcess.onCluster(1);
+  const { cluster, http } = served;
   const port = new URL(http.url).port;
   for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST`, `[::1]:${port}`]) {
     assert.equal(await statusWithHost(http.url, "/v1/records/a", host), 404, host);
@@ -119,25 +120,15 @@ Deno.test({
     : "kv http serves HTTPS (ignored: openssl is not installed to make certificates)",
   ignore: !HAS_OPENSSL,
   fn: async () => {
-    await using cluster = await KvCluster.start(1);
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTempDir(async (dir) => {
       const certs = await makeTestCerts(dir);
-      await using http = await HttpProcess.start([
-        "-s",
-        cluster.serverFile,
-        "--tls-cert",
-        certs.serverPem,
-        "--tls-key",
-        certs.serverKey,
-      ]);
+      await using served = await HttpProcess.onCluster(1, serverTlsFlags(certs));
+      const { http } = served;
       assert.match(http.url, /^https:\/\/127\.0\.0\.1:\d+\/$/);
       using client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certs.caPem)] });
       const response = await fetch(`${http.url}healthz`, { client });
       assert.equal(response.status, 200);
       assert.equal((await response.json()).healthy, true);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
