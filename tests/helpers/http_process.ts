@@ -11,7 +11,7 @@
  */
 import { readLines } from "../../lib/base/line_reader.ts";
 import { KvCluster, withBrokerTimeout } from "./kv_processes.ts";
-import { MAIN_PATH } from "./run_kv.ts";
+import { TEST_KV } from "./server_process.ts";
 import { withDeadline } from "./wait.ts";
 
 const LISTENING = /^kv http listening on (https?:\/\/\S+\/)/;
@@ -41,14 +41,10 @@ export class HttpProcess {
    * default on a loaded machine is not what these tests are about); resolves once it listens.
    */
   static async start(args: string[]): Promise<HttpProcess> {
-    const child = new Deno.Command(Deno.execPath(), {
+    // As a kv server of the tests is run: the guard's inner servers' sockets need --allow-write.
+    const child = new Deno.Command(TEST_KV.command, {
       args: [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        // The connection guard's inner servers listen on Unix sockets in a directory of its own.
-        "--allow-write",
-        MAIN_PATH,
+        ...TEST_KV.args,
         ...withBrokerTimeout(["http", "--listen", "127.0.0.1:0", ...args]),
       ],
       env: { NO_COLOR: "1" },
