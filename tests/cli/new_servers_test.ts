@@ -7,111 +7,99 @@
 // reads never answer a NOT FOUND without a warning meanwhile. Real `kv server` processes.
 import assert from "node:assert/strict";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
-import { runKv } from "../helpers/run_kv.ts";
+import { type KvRun, runKv } from "../helpers/run_kv.ts";
 import { REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
 
 const RECORDS = 16;
 
+/** The keys {@link loadRecords} stores. */
+const KEYS = Array.from({ length: RECORDS }, (_, i) => `person${i}`);
+
+/** Stores {@link KEYS} (key i holds i) through `kv broker -k 1` over `cluster`. */
+async function loadRecords(cluster: KvCluster): Promise<void> {
+  const load = await runKv(
+    withBrokerTimeout(["broker", "-s", cluster.serverFile, "-k", "1"]),
+    { stdin: KEYS.map((key, i) => `PUT ${key}: ${i}\n`).join("") },
+  );
+  assert.equal(load.code, 0, load.stderr);
+}
+
+/**
+ * A writing client (`kv broker -k 1`, the cluster's k) over `cluster` alone: it takes its
+ * servers for a new cluster's, records k and marks them repaired.
+ */
+async function useAlone(cluster: KvCluster): Promise<void> {
+  const used = await runKv(withBrokerTimeout(["broker", "-s", cluster.serverFile, "-k", "1"]), {
+    stdin: "",
+  });
+  assert.equal(used.code, 0, used.stderr);
+}
+
+/** `GET` of each of {@link KEYS} through `kv broker --json` over `serverFile`, then `more` lines. */
+async function readKeys(
+  serverFile: string,
+  more = "",
+): Promise<{ run: KvRun; answers: Record<string, unknown>[] }> {
+  const run = await runKv(withBrokerTimeout(["broker", "-s", serverFile, "--json"]), {
+    stdin: KEYS.map((key) => `GET ${key}\n`).join("") + more,
+  });
+  return { run, answers: run.stdout.trim().split("\n").map((line) => JSON.parse(line)) };
+}
+
 Deno.test("new servers a read-only command checked on their own are not trusted once they join a cluster holding data: every record is still found", async () => {
   await using old = await KvCluster.start(1);
   await using added = await KvCluster.start(1);
-  const keys = Array.from({ length: RECORDS }, (_, i) => `person${i}`);
-  const load = await runKv(
-    withBrokerTimeout(["broker", "-s", old.serverFile, "-k", "1"]),
-    { stdin: keys.map((key, i) => `PUT ${key}: ${i}\n`).join("") },
-  );
-  assert.equal(load.code, 0, load.stderr);
+  await loadRecords(old);
 
   const check = await runKv(withBrokerTimeout(["servers", "-s", added.serverFile]));
   assert.equal(check.code, 0, check.stderr);
   assert.match(check.stdout, /not yet repaired/, "a new server is unrepaired until a repair");
 
-  const both = await Deno.makeTempFile({ suffix: ".txt" });
-  try {
-    await Deno.writeTextFile(
-      both,
-      await Deno.readTextFile(old.serverFile) + await Deno.readTextFile(added.serverFile),
-    );
+  await KvCluster.withJoinedServerFile([old, added], async (both) => {
     // With k = 1, about half the keys are placed on the added server alone: the read walks
     // on past it (unrepaired) to the old server.
-    const read = await runKv(withBrokerTimeout(["broker", "-s", both, "--json"]), {
-      stdin: keys.map((key) => `GET ${key}\n`).join(""),
-    });
+    const { run: read, answers } = await readKeys(both);
     // Exit 3: the answers of keys placed on the unrepaired added server carry a warning.
     assert.equal(read.code, 3, read.stderr);
-    const answers = read.stdout.trim().split("\n").map((line) => JSON.parse(line));
     assert.deepEqual(
       answers.map((answer) => answer.found ? answer.value : answer),
-      keys.map((_, i) => i),
+      KEYS.map((_, i) => i),
       "every record found, none a NOT FOUND from the added server",
     );
-  } finally {
-    await Deno.remove(both);
-  }
+  });
 });
 
 Deno.test("new servers a writing client used on their own are a cluster of their own (k recorded, marked repaired); joined through kv repair over both lists, every record is found without a warning", async () => {
   await using old = await KvCluster.start(1);
   await using added = await KvCluster.start(1);
-  const keys = Array.from({ length: RECORDS }, (_, i) => `person${i}`);
-  const load = await runKv(
-    withBrokerTimeout(["broker", "-s", old.serverFile, "-k", "1"]),
-    { stdin: keys.map((key, i) => `PUT ${key}: ${i}\n`).join("") },
-  );
-  assert.equal(load.code, 0, load.stderr);
+  await loadRecords(old);
 
   // A writing client over the added server alone, with the cluster's k: it takes it for a new
   // cluster's, records k and marks it repaired — what kv servers then shows.
-  const used = await runKv(withBrokerTimeout(["broker", "-s", added.serverFile, "-k", "1"]), {
-    stdin: "",
-  });
-  assert.equal(used.code, 0, used.stderr);
+  await useAlone(added);
   const check = await runKv(withBrokerTimeout(["servers", "-s", added.serverFile]));
   assert.equal(check.code, 0, check.stderr);
   assert.match(check.stdout, / k=1\n$/);
   assert.doesNotMatch(check.stdout, /not yet repaired/);
 
-  const both = await Deno.makeTempFile({ suffix: ".txt" });
-  try {
-    await Deno.writeTextFile(
-      both,
-      await Deno.readTextFile(old.serverFile) + await Deno.readTextFile(added.serverFile),
-    );
+  await KvCluster.withJoinedServerFile([old, added], async (both) => {
     const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
     assert.equal(repair.code, 0, repair.stdout + repair.stderr);
-    const read = await runKv(withBrokerTimeout(["broker", "-s", both, "--json"]), {
-      stdin: keys.map((key) => `GET ${key}\n`).join(""),
-    });
+    const { run: read, answers } = await readKeys(both);
     assert.equal(read.code, 0, read.stderr);
-    const answers = read.stdout.trim().split("\n").map((line) => JSON.parse(line));
-    assert.deepEqual(answers.map((answer) => answer.value), keys.map((_, i) => i));
-  } finally {
-    await Deno.remove(both);
-  }
+    assert.deepEqual(answers.map((answer) => answer.value), KEYS.map((_, i) => i));
+  });
 });
 
 Deno.test("servers a writing client used on their own, listed beside another cluster's before any repair: no read of the other cluster's keys is a NOT FOUND without a warning, kv servers says both were repaired under another list, and after kv repair -s over the new list every read answers exactly", async () => {
   await using clusterB = await KvCluster.start(2);
   await using serversA = await KvCluster.start(1);
-  const keys = Array.from({ length: RECORDS }, (_, i) => `person${i}`);
   // Cluster B holds the records; A, used alone by a writing client, is a cluster of its own
   // (k recorded, marked repaired under its own list) holding none of them.
-  const load = await runKv(
-    withBrokerTimeout(["broker", "-s", clusterB.serverFile, "-k", "1"]),
-    { stdin: keys.map((key, i) => `PUT ${key}: ${i}\n`).join("") },
-  );
-  assert.equal(load.code, 0, load.stderr);
-  const used = await runKv(withBrokerTimeout(["broker", "-s", serversA.serverFile, "-k", "1"]), {
-    stdin: "",
-  });
-  assert.equal(used.code, 0, used.stderr);
+  await loadRecords(clusterB);
+  await useAlone(serversA);
 
-  const both = await Deno.makeTempFile({ suffix: ".txt" });
-  try {
-    await Deno.writeTextFile(
-      both,
-      await Deno.readTextFile(clusterB.serverFile) + await Deno.readTextFile(serversA.serverFile),
-    );
+  await KvCluster.withJoinedServerFile([clusterB, serversA], async (both) => {
     const status = await runKv(withBrokerTimeout(["servers", "-s", both]));
     assert.equal(status.code, 0, status.stderr);
     const lines = status.stdout.trim().split("\n");
@@ -128,20 +116,17 @@ Deno.test("servers a writing client used on their own, listed beside another clu
 
     // With k = 1 about a third of the keys are placed on A alone, which never held them:
     // trusted, its NOT FOUND was the answer. Now the read walks past it.
-    const before = await runKv(withBrokerTimeout(["broker", "-s", both, "--json"]), {
-      stdin: keys.map((key) => `GET ${key}\n`).join(""),
-    });
-    const answers = before.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const { run: before, answers } = await readKeys(both);
     assert.equal(answers.length, RECORDS, before.stdout + before.stderr);
     for (const [i, answer] of answers.entries()) {
       assert.ok(
         answer.found || answer.warning !== undefined,
-        `${keys[i]}: ${JSON.stringify(answer)}`,
+        `${KEYS[i]}: ${JSON.stringify(answer)}`,
       );
     }
     assert.deepEqual(
       answers.map((answer) => answer.found ? answer.value : answer),
-      keys.map((_, i) => i),
+      KEYS.map((_, i) => i),
       "every record found: the read walked past A to B",
     );
 
@@ -153,15 +138,10 @@ Deno.test("servers a writing client used on their own, listed beside another clu
     assert.equal(repair.code, 0, repair.stdout + repair.stderr);
     const after = await runKv(withBrokerTimeout(["servers", "-s", both]));
     assert.doesNotMatch(after.stdout, /repaired under another|not yet repaired/, after.stdout);
-    const read = await runKv(withBrokerTimeout(["broker", "-s", both, "--json"]), {
-      stdin: keys.map((key) => `GET ${key}\n`).join("") + "GET nobody\n",
-    });
+    const { run: read, answers: exact } = await readKeys(both, "GET nobody\n");
     assert.equal(read.code, 0, read.stderr);
-    const exact = read.stdout.trim().split("\n").map((line) => JSON.parse(line));
-    assert.deepEqual(exact.slice(0, RECORDS).map((answer) => answer.value), keys.map((_, i) => i));
+    assert.deepEqual(exact.slice(0, RECORDS).map((answer) => answer.value), KEYS.map((_, i) => i));
     assert.ok(exact.every((answer) => answer.warning === undefined), read.stdout);
     assert.equal(exact[RECORDS].found, false, "a key nobody wrote: a NOT FOUND, now exact");
-  } finally {
-    await Deno.remove(both);
-  }
+  });
 });

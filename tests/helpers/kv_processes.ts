@@ -151,6 +151,24 @@ export class KvCluster {
     return server;
   }
 
+  /**
+   * Runs `body` with a server file listing the servers of `clusters`, one cluster after
+   * another (a server list that joins them), and removes the file afterwards.
+   */
+  static async withJoinedServerFile<T>(
+    clusters: readonly KvCluster[],
+    body: (serverFile: string) => Promise<T>,
+  ): Promise<T> {
+    const joined = await Deno.makeTempFile({ suffix: ".txt" });
+    try {
+      const lists = await Promise.all(clusters.map((each) => Deno.readTextFile(each.serverFile)));
+      await Deno.writeTextFile(joined, lists.join(""));
+      return await body(joined);
+    } finally {
+      await Deno.remove(joined);
+    }
+  }
+
   /** Kills every server and removes the temporary files. */
   async [Symbol.asyncDispose](): Promise<void> {
     await Promise.all(this.servers.map((server) => server.kill()));
