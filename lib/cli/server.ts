@@ -355,11 +355,33 @@ async function openStore(settings: ServerSettings): Promise<Store> {
     // Any other file-system error: permission denied, disk full, …
     if (isFsError(error)) {
       throw new UserError(
-        `kv server: cannot open --data-dir ${settings.dataDir}: ${describeFsError(error)}`,
+        `kv server: cannot open --data-dir ${settings.dataDir}: ${describeFsError(error)}` +
+          dataDirAdvice(error),
       );
     }
     throw error;
   }
+}
+
+/**
+ * What to do about a file-system error met opening the data dir, as `; …` to end the
+ * message with, or "" where the reason says it all.
+ */
+function dataDirAdvice(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    // An intact data dir starts without writing: only a recovery that must change it writes.
+    return "; free space on its disk and start again (a start writes to the data dir only " +
+      "to repair it: a torn log tail, a new or emptied dir, an older format)";
+  }
+  if (code === "EROFS") {
+    return "; remount its file system read-write, or give --data-dir a directory on a " +
+      "writable one";
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return "; give the user running kv server write access to it, or name another --data-dir";
+  }
+  return "";
 }
 
 function listen(server: KvServer, settings: ServerSettings): Deno.NetAddr {

@@ -313,8 +313,8 @@ export class StorageLog {
   #spare = new ByteWriter(64 * 1024);
   #flushing = false;
   /**
-   * The last flush failed, perhaps after writing part of its bytes past {@link byteLength}:
-   * the next one cuts them off before writing everything again.
+   * The last flush failed, perhaps after writing part of its bytes past {@link byteLength},
+   * and cutting them off failed too: the next one cuts them off before writing again.
    */
   #torn = false;
   #closed = false;
@@ -524,9 +524,11 @@ export class StorageLog {
   /**
    * Writes everything appended so far with one write (repeated only if the
    * OS writes part of it). Appends made while it runs wait for the next flush.
-   * When it fails (a full disk) nothing is lost from the buffer: the next flush cuts
-   * off whatever part was written and writes it all again, so a retry after the disk
-   * recovers leaves the file exactly as if the first had succeeded.
+   * When it fails (a full disk) nothing is lost from the buffer, and whatever part was
+   * written is cut off at once — ftruncate needs no free space — so no torn tail stays
+   * on disk to look like a crash at the next start. Should that cut fail too, the next
+   * flush makes it first; either way a retry after the disk recovers leaves the file
+   * exactly as if the first had succeeded.
    */
   async flush(): Promise<void> {
     invariant(!this.#flushing, "concurrent flushes of one log");
@@ -546,15 +548,29 @@ export class StorageLog {
       outgoing.reset();
       this.#spare = outgoing;
     } catch (error) {
-      this.#torn = true;
       // Keep every byte, in order: those that failed, then those appended since.
       outgoing.raw(incoming.bytes());
       incoming.reset();
       this.#pending = outgoing;
       this.#spare = incoming;
+      this.#torn = !await this.#cutBack();
       throw error;
     } finally {
       this.#flushing = false;
+    }
+  }
+
+  /**
+   * Cuts the file back to {@link byteLength}, its last whole entry, and moves the write
+   * position there; false when that fails too (an I/O error), for the next flush to retry.
+   */
+  async #cutBack(): Promise<boolean> {
+    try {
+      await this.#file.truncate(this.#byteLength);
+      await this.#file.seek(this.#byteLength, Deno.SeekMode.Start);
+      return true;
+    } catch {
+      return false;
     }
   }
 

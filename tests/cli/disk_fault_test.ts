@@ -148,6 +148,45 @@ tmpfsTest({
 });
 
 tmpfsTest({
+  name:
+    "disk full mid-write, then SIGTERM: the log keeps no torn tail, and the trusted server restarts on the still-full disk, trusted, without a warning",
+  short: "disk full mid-write, then SIGTERM",
+  megabytes: 2,
+}, async (mount) => {
+  const dataDir = `${mount}/data`;
+  const acknowledged: string[] = [];
+  {
+    await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
+    const client = await connectClient(server.address);
+    await client.markRepaired(new Uint8Array(16).fill(7));
+    // 100 KB values: the write that meets the full disk is written in part.
+    const value = str("v".repeat(100_000));
+    for (let index = 0; index < 100; index++) {
+      try {
+        await client.put(`k${index}`, value, at());
+        acknowledged.push(`k${index}`);
+      } catch (error) {
+        if (!(error instanceof ServerError) || error.code !== ErrorCode.READ_ONLY) throw error;
+        break;
+      }
+    }
+    assert.ok(acknowledged.length > 0 && acknowledged.length < 100, "the 2 MiB disk filled up");
+    await client.close();
+    assert.equal((await stopWithin(server)).code, 0);
+  }
+  fillToTheLastByte(`${mount}/ballast`);
+  await using again = await startServerProcess(["--data-dir", dataDir]);
+  const client = await connectClient(again.address);
+  assert.equal(client.state.unrepaired, false);
+  for (const key of acknowledged) {
+    assert.notEqual((await client.get(key)).value, undefined, key);
+  }
+  await client.close();
+  assert.equal((await stopWithin(again)).code, 0);
+  assert.doesNotMatch(again.stderrLines.join("\n"), /dropped|torn|warn/);
+});
+
+tmpfsTest({
   name: "disk full before a new data dir's first byte: kv server says so in one line, exit 2",
   short: "disk full before a new data dir",
   megabytes: 1,
@@ -157,7 +196,26 @@ tmpfsTest({
   assert.equal(run.code, 2, run.stderr);
   assert.equal(
     run.stderr,
-    `kv server: cannot open --data-dir ${mount}/data: No space left on device\n`,
+    `kv server: cannot open --data-dir ${mount}/data: No space left on device; free space on ` +
+      "its disk and start again (a start writes to the data dir only to repair it: a torn " +
+      "log tail, a new or emptied dir, an older format)\n",
+  );
+});
+
+tmpfsTest({
+  name: "a data dir on a read-only file system: kv server says what to do in one line, exit 2",
+  short: "a data dir on a read-only file system",
+  megabytes: 1,
+}, async (mount) => {
+  const remounted = await new Deno.Command("mount", { args: ["-o", "remount,ro", mount] })
+    .output();
+  assert.ok(remounted.success, new TextDecoder().decode(remounted.stderr));
+  const run = await runKv(["server", "-p", "0", "--data-dir", `${mount}/data`]);
+  assert.equal(run.code, 2, run.stderr);
+  assert.equal(
+    run.stderr,
+    `kv server: cannot open --data-dir ${mount}/data: Read-only file system; remount its ` +
+      "file system read-write, or give --data-dir a directory on a writable one\n",
   );
 });
 

@@ -315,7 +315,7 @@ Deno.test("storage log: any sequence of entries, flushed in any batches, replays
 
 tmpfsTest({
   name:
-    "storage log: a flush that fails on a full disk keeps its bytes; the next one cuts off the part written and writes them all, as if the first had succeeded",
+    "storage log: a flush that fails on a full disk cuts off the part it wrote and keeps its bytes; the next one writes them all, as if the first had succeeded",
   short: "storage log: a flush retried after a full disk",
   megabytes: 1,
 }, async (mount) => {
@@ -328,7 +328,9 @@ tmpfsTest({
     log.appendPut(`k${index}`, value(index), BASE_VERSION);
   }
   await assert.rejects(log.flush(), /No space left on device/);
-  assert.ok((await Deno.stat(path)).size > LOG_HEADER_BYTES, "part of it was written");
+  // Whatever part was written is cut off at once: no torn tail stays on disk.
+  assert.equal((await Deno.stat(path)).size, LOG_HEADER_BYTES);
+  assert.equal(log.byteLength, LOG_HEADER_BYTES);
   // Appended while the disk is full: kept after the failed bytes.
   log.appendDelete("k0", BASE_VERSION);
   await Deno.remove(ballast);
@@ -350,4 +352,29 @@ tmpfsTest({
     assert.ok(entry.kind === "put");
     assert.deepEqual(entry.encodedValue, value(index));
   });
+});
+
+tmpfsTest({
+  name:
+    "storage log: closed while the disk is full, a log keeps only its whole entries: a reopen finds no torn tail",
+  short: "storage log: closed on a full disk",
+  megabytes: 1,
+}, async (mount) => {
+  const path = `${mount}/log-0000000001.kvlog`;
+  const log = await StorageLog.create(path, 1);
+  log.appendPut("kept", encodeValue(str("stored")), BASE_VERSION);
+  await log.flush();
+  const durable = log.byteLength;
+  await Deno.writeFile(`${mount}/ballast`, new Uint8Array(768 * 1024));
+  for (let index = 0; index < 10; index++) {
+    log.appendPut(`k${index}`, encodeValue(str("v".repeat(64 * 1024))), BASE_VERSION);
+  }
+  await assert.rejects(log.close(), /No space left on device/);
+  assert.equal((await Deno.stat(path)).size, durable);
+  const keys: string[] = [];
+  const { log: reopened, replay } = await StorageLog.open(path, (entry) => keys.push(entry.key));
+  await reopened.close();
+  assert.equal(replay.warning, undefined);
+  assert.equal(replay.truncatedBytes, 0);
+  assert.deepEqual(keys, ["kept"]);
 });
