@@ -22,7 +22,7 @@ import {
   HttpApi,
 } from "../http/api.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
-import { CredentialsError, readPemFile } from "../protocol/credentials.ts";
+import { CredentialsError, readCertAndKey } from "../protocol/credentials.ts";
 import { BearerTokens, TokensFileError } from "../http/tokens.ts";
 import {
   authFileFromEnv,
@@ -317,10 +317,7 @@ async function tlsFiles(
   }
   if (certPath === undefined || keyPath === undefined) return undefined;
   try {
-    return {
-      cert: await readPemFile(certPath, "CERTIFICATE"),
-      key: await readPemFile(keyPath, "PRIVATE KEY"),
-    };
+    return await readCertAndKey(certPath, keyPath);
   } catch (error) {
     if (error instanceof CredentialsError) throw new UserError(`kv http: ${error.message}`);
     throw error;

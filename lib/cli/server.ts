@@ -20,7 +20,7 @@
 import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, Logger, parseLogLevel } from "../base/logger.ts";
 import { AuthFileError, AuthKeys, MIN_SECRET_BYTES } from "../protocol/auth.ts";
-import { CredentialsError, readPemFile } from "../protocol/credentials.ts";
+import { CredentialsError, readCertAndKey } from "../protocol/credentials.ts";
 import {
   DEFAULT_HELLO_TIMEOUT_MS,
   DEFAULT_HOSTNAME,
@@ -316,9 +316,7 @@ async function readSecurity(
       ? undefined
       : await AuthKeys.read(settings.authFile);
     if (settings.tlsCert === undefined || settings.tlsKey === undefined) return { auth };
-    const cert = await readPemFile(settings.tlsCert, "CERTIFICATE");
-    const key = await readPemFile(settings.tlsKey, "PRIVATE KEY");
-    return { auth, tls: { cert, key } };
+    return { auth, tls: await readCertAndKey(settings.tlsCert, settings.tlsKey) };
   } catch (error) {
     if (error instanceof AuthFileError || error instanceof CredentialsError) {
       throw new UserError(`kv server: ${error.message}`);

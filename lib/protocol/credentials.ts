@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { describeFsError } from "../base/fs_error.ts";
 import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { AuthFileError, AuthKeys } from "./auth.ts";
@@ -78,15 +79,18 @@ export async function resolveCredentials(options: SecurityOptions): Promise<Cred
 }
 
 /**
- * The text of a PEM file holding at least one `kind` block (`CERTIFICATE`, `PRIVATE KEY`),
- * read with a bound; a {@link CredentialsError} otherwise.
+ * The text of a PEM file holding at least one `kind` section (`CERTIFICATE`, `PRIVATE KEY`),
+ * read with a bound and checked whole: every section ends, its body is base64, and each
+ * certificate or key in it parses (node:crypto's X.509 and key readers). A
+ * {@link CredentialsError} otherwise, naming the file and line: TLS itself would refuse it
+ * only at the first connection, in words a client takes for a server that is down.
  *
  * @example
  * ```ts
  * const cert = await readPemFile("server.pem", "CERTIFICATE");
  * ```
  */
-export async function readPemFile(path: string, kind: string): Promise<string> {
+export async function readPemFile(path: string, kind: PemKind): Promise<string> {
   let text: string;
   try {
     const bytes = await readFileBounded(path, MAX_PEM_FILE_BYTES);
@@ -103,12 +107,147 @@ export async function readPemFile(path: string, kind: string): Promise<string> {
     const what = `${kind.toLowerCase()} file`;
     throw new CredentialsError(`${path}: cannot read the ${what}: ${describeFsError(error)}`);
   }
-  if (!new RegExp(`-----BEGIN [A-Z ]*${kind}-----`).test(text)) {
+  const sections = pemSections(path, text).filter((section) => section.label.endsWith(kind));
+  if (sections.length === 0) {
     throw new CredentialsError(
       `${path}: no ${kind} in it; give a PEM file (-----BEGIN ${kind}-----)`,
     );
   }
+  for (const section of sections) checkPemSection(path, kind, section);
   return text;
+}
+
+/** The kinds of PEM section {@link readPemFile} reads. */
+export type PemKind = "CERTIFICATE" | "PRIVATE KEY";
+
+/**
+ * The certificate chain and private key a TLS listener serves (`--tls-cert`, `--tls-key`),
+ * read and checked by {@link readPemFile}, and checked to belong together: a key of
+ * another certificate is a {@link CredentialsError} naming both files.
+ *
+ * @example
+ * ```ts
+ * const { cert, key } = await readCertAndKey("server.pem", "server.key");
+ * ```
+ */
+export async function readCertAndKey(
+  certPath: string,
+  keyPath: string,
+): Promise<{ cert: string; key: string }> {
+  const cert = await readPemFile(certPath, "CERTIFICATE");
+  const key = await readPemFile(keyPath, "PRIVATE KEY");
+  // The first certificate of a chain is the server's own: the key must be its key.
+  const [leaf] = pemSections(certPath, cert).filter((section) => section.label === "CERTIFICATE");
+  const [secret] = pemSections(keyPath, key).filter((section) =>
+    section.label.endsWith("PRIVATE KEY")
+  );
+  let matches: boolean;
+  try {
+    matches = new X509Certificate(leaf.der).checkPrivateKey(createPrivateKey(secret.pem));
+  } catch {
+    // A key type the check does not know: TLS itself will tell.
+    return { cert, key };
+  }
+  if (!matches) {
+    throw new CredentialsError(
+      `${keyPath} is not the private key of the certificate in ${certPath}; give --tls-key ` +
+        `the key that certificate was made for, or --tls-cert the certificate of this key`,
+    );
+  }
+  return { cert, key };
+}
+
+/** One `-----BEGIN LABEL-----` … `-----END LABEL-----` section of a PEM file. */
+interface PemSection {
+  readonly label: string;
+  /** Line of the BEGIN, from 1. */
+  readonly line: number;
+  /** The body decoded. */
+  readonly der: Uint8Array;
+  /** The section's own text, BEGIN to END. */
+  readonly pem: string;
+}
+
+const PEM_BEGIN = /^-----BEGIN ([A-Z0-9 ]+)-----$/;
+const PEM_END = /^-----END ([A-Z0-9 ]+)-----$/;
+const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Every section of a PEM file, in order; text outside sections (openssl's `-text`
+ * output, comments) is allowed, as PEM readers allow it. A section without its END, a body
+ * line that is no base64 (an encrypted key's headers included) or a stray END is a
+ * {@link CredentialsError}.
+ */
+function pemSections(path: string, text: string): PemSection[] {
+  const lines = text.split("\n").map((line) => line.trim());
+  const sections: PemSection[] = [];
+  for (let index = 0; index < lines.length; index++) {
+    const stray = PEM_END.exec(lines[index]);
+    if (stray !== null) {
+      throw new CredentialsError(
+        `${path}:${index + 1}: -----END ${stray[1]}----- without its BEGIN; give the whole ` +
+          `PEM file`,
+      );
+    }
+    const begin = PEM_BEGIN.exec(lines[index]);
+    if (begin === null) continue;
+    const label = begin[1];
+    const end = lines.indexOf(`-----END ${label}-----`, index + 1);
+    const next = lines.findIndex((line, at) => at > index && PEM_BEGIN.test(line));
+    if (end < 0 || (next >= 0 && next < end)) {
+      throw new CredentialsError(
+        `${path}:${index + 1}: -----BEGIN ${label}----- has no -----END ${label}----- after ` +
+          `it (the file is cut short?); give the whole PEM file`,
+      );
+    }
+    const body = lines.slice(index + 1, end);
+    const bad = body.findIndex((line) => !BASE64_LINE.test(line));
+    if (bad >= 0) {
+      const why = body[bad].includes(":")
+        ? "an encrypted key's header: kv needs the key unencrypted (openssl pkey -in KEY)"
+        : "not base64";
+      throw new CredentialsError(`${path}:${index + 2 + bad}: ${why}; give the whole PEM file`);
+    }
+    const der = decodeBase64(body.join(""));
+    if (der === undefined || der.length === 0) {
+      throw new CredentialsError(
+        `${path}:${index + 1}: the ${label} section is not valid base64; give the whole PEM file`,
+      );
+    }
+    sections.push({ label, line: index + 1, der, pem: lines.slice(index, end + 1).join("\n") });
+    index = end;
+  }
+  return sections;
+}
+
+/** Parses one section as what it says it is; a {@link CredentialsError} when it does not. */
+function checkPemSection(path: string, kind: PemKind, section: PemSection): void {
+  if (section.label === "ENCRYPTED PRIVATE KEY") {
+    throw new CredentialsError(
+      `${path}:${section.line}: the private key is encrypted; kv needs it unencrypted ` +
+        `(openssl pkey -in KEY -out PLAIN.key)`,
+    );
+  }
+  try {
+    if (kind === "CERTIFICATE") new X509Certificate(section.der);
+    else createPrivateKey(section.pem);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new CredentialsError(
+      `${path}:${section.line}: the ${section.label} does not parse (${reason}); give the ` +
+        `whole PEM file, as it was made`,
+    );
+  }
+}
+
+/** `text` decoded from base64, or undefined when it is not base64. */
+function decodeBase64(text: string): Uint8Array | undefined {
+  if (text.length % 4 !== 0) return undefined;
+  try {
+    return Uint8Array.from(atob(text), (char) => char.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -349,3 +349,40 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: HAS_OPENSSL
+    ? "a PEM file cut short is one line naming it, exit 2: as a client's --tls-ca (not a server down), and as a server's --tls-cert"
+    : "a PEM file cut short (ignored: openssl is not installed; .ci/run installs it)",
+  ignore: !HAS_OPENSSL,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const certs = await makeTestCerts(dir);
+      const truncated = `${dir}/truncated.pem`;
+      await Deno.writeTextFile(truncated, (await Deno.readTextFile(certs.serverPem)).slice(0, 500));
+      await Deno.writeTextFile(`${dir}/servers`, "localhost 1\n");
+      const line = `${truncated}:1: -----BEGIN CERTIFICATE----- has no -----END CERTIFICATE----- ` +
+        "after it (the file is cut short?); give the whole PEM file\n";
+      const get = await runKv(["get", "a", "-s", `${dir}/servers`, "--tls-ca", truncated]);
+      assert.deepEqual([get.code, get.stdout, get.stderr], [2, "", `kv get: ${line}`]);
+      for (const command of [["put", "a: 2"], ["http", "--listen", "127.0.0.1:0"]]) {
+        assert.equal(
+          await refusalOf([...command, "-s", `${dir}/servers`, "--tls-ca", truncated]),
+          `kv ${command[0]}: ${line}`,
+        );
+      }
+      assert.equal(
+        await refusalOf([
+          "server",
+          "-p",
+          "0",
+          "--tls-cert",
+          truncated,
+          "--tls-key",
+          certs.serverKey,
+        ]),
+        `kv server: ${line}`,
+      );
+    });
+  },
+});
