@@ -13,9 +13,10 @@
  *   (fields of the record's value use `: `, deeper ones ` : `, as the tool that
  *   wrote testdata/compat/bare-dialect.txt does).
  *
- * Strings are escaped with `\\`, the quote, `\n`, `\r`, `\t`, `\0`, `\xHH` for
- * other control characters and `\uXXXX` for lone surrogates, so a printed line
- * is always one line of valid UTF-8.
+ * Strings are escaped with `\\`, the quote, `\n`, `\r`, `\t`, `\0` and `\xHH` for
+ * other control characters, so a printed line is always one line of valid UTF-8. A
+ * string holding half of a surrogate pair alone is refused (a RangeError): no record
+ * line can hold one, as UTF-8 cannot (parse.ts refuses its escape too).
  *
  * @example
  * ```ts
@@ -37,8 +38,8 @@ export type Dialect = "assignment" | "python" | "bare";
 
 /**
  * Prints `value` in `dialect` (default `"assignment"`). Throws a RangeError for
- * a value no record line can hold: nesting deeper than MAX_NESTING_DEPTH, or a
- * field name that is empty or contains `.`.
+ * a value no record line can hold: nesting deeper than MAX_NESTING_DEPTH, a
+ * field name that is empty or contains `.`, or a lone surrogate in a string.
  *
  * @example
  * ```ts
@@ -208,17 +209,8 @@ const BARE_FORBIDDEN_ASCII: ReadonlySet<number> = new Set(
 /** Whether the code unit at `index` must be escaped inside a quoted string. */
 function needsEscape(text: string, index: number, quoteCode: number): boolean {
   const code = text.charCodeAt(index);
-  if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
-  if (code === quoteCode || code === BACKSLASH) return true;
-  if (code >= 0xd800 && code <= 0xdbff) {
-    const next = text.charCodeAt(index + 1);
-    return !(next >= 0xdc00 && next <= 0xdfff);
-  }
-  if (code >= 0xdc00 && code <= 0xdfff) {
-    const previous = text.charCodeAt(index - 1);
-    return !(previous >= 0xd800 && previous <= 0xdbff);
-  }
-  return false;
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === quoteCode ||
+    code === BACKSLASH;
 }
 
 const SHORT_ESCAPES: ReadonlyMap<number, string> = new Map([
@@ -234,12 +226,15 @@ const SHORT_ESCAPES: ReadonlyMap<number, string> = new Map([
 function escapeCodeUnit(code: number): string {
   const short = SHORT_ESCAPES.get(code);
   if (short !== undefined) return short;
-  const hex = code.toString(16).padStart(code <= 0xff ? 2 : 4, "0");
-  return code <= 0xff ? `\\x${hex}` : `\\u${hex}`;
+  // Only controls get here, C0, DEL and C1: all below 0x100.
+  return `\\x${code.toString(16).padStart(2, "0")}`;
 }
 
 /** Quotes `text` with `quoteCode` (`"` or `'`), escaping what would not read back. */
 function quote(text: string, quoteCode: number): string {
+  if (!text.isWellFormed()) {
+    throw new RangeError(`a lone surrogate in ${JSON.stringify(text)}: no record line can hold it`);
+  }
   const quoteText = String.fromCharCode(quoteCode);
   let result = quoteText;
   let runStart = 0;

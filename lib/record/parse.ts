@@ -38,6 +38,9 @@
  *   duplicates (testdata/compat/bare-dialect.txt has some).
  * - Control characters (other than tab) are errors outside quoted strings and
  *   taken literally inside them. One trailing CR (a CRLF file) is ignored.
+ * - A character above U+FFFF is escaped as JSON escapes it, a surrogate pair
+ *   (`\uD83D\uDE00`); half a pair alone, escaped or raw, is an error: stored as UTF-8
+ *   it would become U+FFFD, and keys differing only there would be one key.
  * - Columns are 1-based and count Unicode code points.
  *
  * The parser makes one pass over the characters with an explicit stack, so deep
@@ -200,6 +203,7 @@ function parseWith(text: string, lineNumber: number, builder: ValueBuilder): str
   if (text.length > MAX_LINE_BYTES / 3 && utf8Length(text) > MAX_LINE_BYTES) {
     parser.fail(0, `line is longer than ${MAX_LINE_BYTES} bytes (MAX_LINE_BYTES)`);
   }
+  parser.refuseLoneSurrogates();
   return parser.parseLine();
 }
 
@@ -217,7 +221,9 @@ function parseWith(text: string, lineNumber: number, builder: ValueBuilder): str
  * ```
  */
 export function parseKeyPath(text: string): string[] {
-  return new RecordLineParser(text, text.length, 1, NO_VALUES).parsePath();
+  const parser = new RecordLineParser(text, text.length, 1, NO_VALUES);
+  parser.refuseLoneSurrogates();
+  return parser.parsePath();
 }
 
 /** The builder for a parser that reads keys only. */
@@ -269,6 +275,9 @@ export function looksLikeNumber(text: string): boolean {
 }
 
 /** The escapes quoted strings support, for error messages. */
+/** `\uXXXX`: six characters. */
+const UNICODE_ESCAPE_LENGTH = 6;
+
 const ESCAPES = `\\\\ \\" \\' \\n \\r \\t \\0 \\xHH or \\uXXXX`;
 
 /**
@@ -503,6 +512,23 @@ class RecordLineParser {
     this.#builder = builder;
   }
 
+  /**
+   * Fails at the first lone surrogate of the text: text decoded from UTF-8 holds none, but a
+   * library caller's string may (V8 answers isWellFormed at once for a Latin-1 string).
+   */
+  refuseLoneSurrogates(): void {
+    const text = this.#text;
+    if (text.isWellFormed()) return;
+    for (let offset = 0; offset < text.length; offset++) {
+      const code = text.charCodeAt(offset);
+      if (isHighSurrogate(code) && isLowSurrogate(text.charCodeAt(offset + 1))) offset++;
+      else if (isHighSurrogate(code) || isLowSurrogate(code)) {
+        const hex = code.toString(16).toUpperCase();
+        this.fail(offset, `lone surrogate U+${hex}: a record line is Unicode text`);
+      }
+    }
+  }
+
   /** Parses the line, handing the value to the builder; returns the key. */
   parseLine(): string {
     this.#skipWhitespace();
@@ -723,12 +749,34 @@ class RecordLineParser {
       case "x":
         return [String.fromCharCode(this.#readHex(offset, 2)), 4];
       case "u":
-        return [String.fromCharCode(this.#readHex(offset, 4)), 6];
+        return this.#decodeUnicodeEscape(offset);
       default: {
         this.#offset = offset + 1;
         this.fail(offset, `expected an escape (${ESCAPES}) after '\\', found ${this.#found()}`);
       }
     }
+  }
+
+  /**
+   * Decodes the `\uXXXX` at `offset`: a character, or a surrogate pair written as two
+   * escapes, as JSON writes a character above U+FFFF. Half a pair alone is refused where
+   * it is: as UTF-8 it would be stored as U+FFFD, so `"k\uD800"` and `"k\uDC00"` would
+   * be one key.
+   */
+  #decodeUnicodeEscape(offset: number): [string, number] {
+    const code = this.#readHex(offset, 4);
+    if (!isHighSurrogate(code) && !isLowSurrogate(code)) return [String.fromCharCode(code), 6];
+    const next = offset + UNICODE_ESCAPE_LENGTH;
+    if (isHighSurrogate(code) && this.#text.startsWith("\\u", next)) {
+      const low = this.#readHex(next, 4);
+      if (isLowSurrogate(low)) return [String.fromCharCode(code, low), 2 * UNICODE_ESCAPE_LENGTH];
+    }
+    const escape = this.#text.slice(offset, next);
+    this.fail(
+      offset,
+      `${escape} is half of a surrogate pair; a character above U+FFFF is a pair such as ` +
+        "\\uD83D\\uDE00",
+    );
   }
 
   /** Reads `digitCount` hex digits after the escape letter at `backslashOffset + 1`. */
