@@ -30,6 +30,12 @@ import { openHistory } from "./history.ts";
 import { readStdin } from "./stdin.ts";
 import { serverAddress } from "../broker/server_list.ts";
 import { ServerProcess, ServerStartError } from "./server_process.ts";
+import {
+  CLEAN_UP_FLAG,
+  cleanUpAfterDemo,
+  DEMO_DIRECTORY_PREFIX,
+  startCleanUp,
+} from "./demo_cleanup.ts";
 import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
@@ -85,7 +91,9 @@ Starts a kv cluster on this machine for a first look: generates RECORDS random
 records, starts N 'kv server' processes on free ports (data in a temporary
 directory), indexes the records with replication factor REPLICAS, and opens
 the broker's REPL (see 'kv broker --help' for its commands). On exit (EXIT,
-Ctrl-D or Ctrl-C) it stops the servers and removes the directory.
+Ctrl-D or Ctrl-C) it stops the servers and removes the directory; killed
+(SIGKILL), its servers stop on their own and a process it started at once
+removes the directory.
 
 Flags:
   -n, --lines RECORDS  records to generate, 0..${MAX_DEMO_RECORDS} (default ${DEFAULT_DEMO_RECORDS})
@@ -96,6 +104,10 @@ Flags:
       --timeout-ms MS  the broker's connect and request timeout per server,
                        1..${MAX_TIMEOUT_MS}; a server hung with \\demo hang is counted
                        down after it (default ${DEFAULT_TIMEOUT_MS})
+      --clean-up DIR   not a demo: the process kv demo starts to remove its
+                       directory DIR should it be killed (SIGKILL); waits for
+                       stdin to end, then for DIR's servers to stop, removes
+                       DIR (only one named ${DEMO_DIRECTORY_PREFIX}...) and exits 0
   -h, --help           show this help
 
 Demo commands in the REPL (server numbers as SERVERS lists them, from 1):
@@ -132,6 +144,8 @@ interface DemoSettings {
   k: number;
   seed: number;
   timeoutMs: number;
+  /** `--clean-up DIR`: run the clean-up of lib/cli/demo_cleanup.ts, not a demo. */
+  cleanUp: string | undefined;
 }
 
 function parseSettings(args: string[]): DemoSettings {
@@ -141,7 +155,10 @@ function parseSettings(args: string[]): DemoSettings {
     replicas: { type: "string", short: "k" },
     seed: { type: "string" },
     "timeout-ms": { type: "string" },
+    "clean-up": { type: "string" },
   });
+  const cleanUp = values["clean-up"];
+  if (cleanUp !== undefined) checkCleanUp(cleanUp, Object.keys(values).length);
   const recordCount = intFlag("demo", "-n", values.lines, {
     min: 0,
     max: MAX_DEMO_RECORDS,
@@ -165,7 +182,22 @@ function parseSettings(args: string[]): DemoSettings {
     max: MAX_TIMEOUT_MS,
     fallback: DEFAULT_TIMEOUT_MS,
   });
-  return { recordCount, serverCount, k, seed, timeoutMs };
+  return { recordCount, serverCount, k, seed, timeoutMs, cleanUp };
+}
+
+/**
+ * Refuses `--clean-up DIR` with other flags, or a DIR the demo did not make: the clean-up
+ * removes it whole.
+ */
+function checkCleanUp(directory: string, flagCount: number): void {
+  if (flagCount > 1) throw new UserError(`kv demo: ${CLEAN_UP_FLAG} takes no other flags`);
+  const name = directory.slice(directory.lastIndexOf("/") + 1);
+  if (!name.startsWith(DEMO_DIRECTORY_PREFIX)) {
+    throw new UserError(
+      `kv demo: ${CLEAN_UP_FLAG} removes only a directory kv demo made, named ` +
+        `${DEMO_DIRECTORY_PREFIX}…; got '${directory}'`,
+    );
+  }
 }
 
 /** The demo's log lines: printed above the REPL's prompt while it runs. */
@@ -192,6 +224,7 @@ const STOP_SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 async function runDemo(args: string[]): Promise<number> {
   const settings = parseSettings(args);
+  if (settings.cleanUp !== undefined) return await cleanUpAfterDemo(settings.cleanUp);
   if (Deno.permissions.querySync({ name: "run" }).state !== "granted") {
     throw new UserError(
       "kv demo: needs permission to start its servers as processes; run 'deno task demo' " +
@@ -199,6 +232,8 @@ async function runDemo(args: string[]): Promise<number> {
     );
   }
   const directory = await makeDataDirectory();
+  // Removes the directory should this process be killed (SIGKILL) before it can.
+  startCleanUp(directory);
   const cluster = new DemoCluster(directory);
   // Until the REPL owns the terminal (which reads Ctrl-C as a key), Ctrl-C is a SIGINT to
   // this process alone: the servers run in their own session. It stops the load, the
@@ -362,7 +397,7 @@ function findExample(text: string): Example | undefined {
  */
 async function makeDataDirectory(): Promise<string> {
   try {
-    return await Deno.makeTempDir({ prefix: "kv-demo-" });
+    return await Deno.makeTempDir({ prefix: DEMO_DIRECTORY_PREFIX });
   } catch (error) {
     const permission = Deno.permissions.querySync({ name: "env", variable: "TMPDIR" });
     const parent = (permission.state === "granted" ? Deno.env.get("TMPDIR") : undefined) ??
@@ -422,8 +457,13 @@ class DemoCluster {
   async start(count: number): Promise<void> {
     for (let index = 0; index < count && this.#shutDown === undefined; index++) {
       const server = await this.#track(
-        // In a session of its own, a server gets no Ctrl-C from the terminal: the demo stops it.
-        ServerProcess.start({ dataDir: `${this.directory}/server${index + 1}`, detached: true }),
+        // In a session of its own, a server gets no Ctrl-C from the terminal: the demo stops
+        // it, and should the demo be killed, its stdin's end does.
+        ServerProcess.start({
+          dataDir: `${this.directory}/server${index + 1}`,
+          detached: true,
+          stopsWithSupervisor: true,
+        }),
       );
       this.servers.push(server);
     }

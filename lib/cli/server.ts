@@ -48,6 +48,7 @@ import { UserError } from "./user_error.ts";
 import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { listenFailure } from "./listen_error.ts";
 import { hostPort, isLoopback } from "../base/host_port.ts";
+import { untilStdinCloses } from "./stdin.ts";
 
 /** Most connections `--max-connections` accepts (each holds a 64 KiB read buffer). */
 export const MAX_CONNECTIONS_LIMIT = 100_000;
@@ -120,6 +121,11 @@ Flags:
                             24h); a server down longer must be wiped before it
                             serves again
       --log-level LEVEL     ${LOG_LEVELS.join(", ")} (default ${DEFAULT_LOG_LEVEL})
+      --stop-on-stdin-close
+                            also stop cleanly, as on SIGTERM, once stdin ends:
+                            a supervisor that starts it with a pipe on stdin
+                            and holds the other end stops it by exiting, even
+                            when killed (kv demo does; default off)
   -h, --help                show this help
 
 Before its HELLO succeeds a client may only send HELLO and PING; it is closed
@@ -147,6 +153,7 @@ const FLAGS = {
   insecure: { type: "boolean" },
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
+  "stop-on-stdin-close": { type: "boolean" },
 } as const;
 
 /** Milliseconds in each unit `--tombstone-grace` takes. */
@@ -185,6 +192,7 @@ interface ServerSettings {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   tombstoneGraceMs: number;
+  stopOnStdinClose: boolean;
   logger: Logger;
 }
 
@@ -222,6 +230,7 @@ function parseSettings(args: string[]): ServerSettings {
     tlsCert,
     tlsKey,
     tombstoneGraceMs: parseGrace(values["tombstone-grace"]),
+    stopOnStdinClose: values["stop-on-stdin-close"] ?? false,
     logger: new Logger({ name: "kv server", level: logLevel }),
   };
 }
@@ -478,8 +487,10 @@ async function runServer(args: string[]): Promise<number> {
       `listening on ${hostPort(addr.hostname, addr.port)} (${data}, ${records}, ` +
         `recovered in ${Math.round(recovery.recoveryMs)} ms, ${secured})`,
     );
-    const signal = await stop.signalled;
-    logger.info(`${signal}: shutting down`);
+    const stopped = settings.stopOnStdinClose
+      ? Promise.race([stop.signalled, untilStdinCloses()])
+      : stop.signalled;
+    logger.info(`${await stopped}: shutting down`);
     await server.close();
     logger.info(`stopped (${store.recordCount} records)`);
     return 0;

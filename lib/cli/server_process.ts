@@ -1,7 +1,8 @@
 /**
  * Runs `kv server` as a child process and supervises it: starts it, waits for
  * its listening line, and stops, kills, hangs (SIGSTOP), resumes or restarts
- * it on the same port and data directory. `kv demo` runs its servers with it,
+ * it on the same port and data directory. `kv demo` runs its servers with it
+ * (stopping with it even when it is killed: {@link ServerProcessOptions.stopsWithSupervisor}),
  * and the end-to-end tests use it to crash and hang real servers.
  *
  * The listening line is the one `kv server` prints on stderr once it accepts
@@ -41,10 +42,18 @@ export interface KvInvocation {
   readonly args: readonly string[];
 }
 
+/** The `deno run` permissions `kv server` needs: to listen, and to keep its data directory. */
+export const SERVER_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+];
+
 /**
  * How this very process was started, so that it can start more of itself:
- * the compiled binary runs as is; under `deno run` the main module is run
- * again with the permissions a server needs.
+ * the compiled binary runs as is (with the permissions it was compiled with); under
+ * `deno run` the main module is run again with `permissions` (default
+ * {@link SERVER_PERMISSIONS}, what a server needs).
  *
  * @example
  * ```ts
@@ -52,22 +61,27 @@ export interface KvInvocation {
  * new Deno.Command(kv.command, { args: [...kv.args, "--version"] });
  * ```
  */
-export function selfInvocation(): KvInvocation {
+export function selfInvocation(
+  permissions: readonly string[] = SERVER_PERMISSIONS,
+): KvInvocation {
   if (Deno.build.standalone) return { command: Deno.execPath(), args: [] };
-  return { command: Deno.execPath(), args: denoRunArgs(Deno.mainModule) };
+  return { command: Deno.execPath(), args: denoRunArgs(Deno.mainModule, permissions) };
 }
 
 /**
  * The `deno run` arguments that run `mainModule` (a path or file URL) with
- * exactly the permissions `kv server` needs.
+ * `permissions`, by default exactly those `kv server` needs.
  *
  * @example
  * ```ts
  * denoRunArgs("/repo/main.ts"); // ["run", "--allow-net", "--allow-read", "--allow-write", "/repo/main.ts"]
  * ```
  */
-export function denoRunArgs(mainModule: string): string[] {
-  return ["run", "--allow-net", "--allow-read", "--allow-write", mainModule];
+export function denoRunArgs(
+  mainModule: string,
+  permissions: readonly string[] = SERVER_PERMISSIONS,
+): string[] {
+  return ["run", ...permissions, mainModule];
 }
 
 /** What {@link ServerProcess.start} needs. */
@@ -89,6 +103,13 @@ export interface ServerProcessOptions {
    * (Ctrl-C) do not reach it and only its supervisor stops it; default false.
    */
   detached?: boolean;
+  /**
+   * Stop it when this process ends, however it ends (SIGKILL too): it is started with
+   * `--stop-on-stdin-close` and a pipe on stdin whose other end only this process holds,
+   * which the kernel closes when it dies; default false (stdin is /dev/null). The `kv`
+   * run must know that flag.
+   */
+  stopsWithSupervisor?: boolean;
 }
 
 /** How a server process ended. */
@@ -143,6 +164,7 @@ export class ServerProcess {
   readonly #extraArgs: readonly string[];
   readonly #startTimeoutMs: number;
   readonly #detached: boolean;
+  readonly #stopsWithSupervisor: boolean;
   #port: number;
   #child: Deno.ChildProcess | undefined;
   #exited: Promise<ServerExit> = Promise.resolve({ code: 0, signal: null, stderr: "" });
@@ -157,6 +179,7 @@ export class ServerProcess {
     this.#extraArgs = options.args ?? [];
     this.#startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     this.#detached = options.detached ?? false;
+    this.#stopsWithSupervisor = options.stopsWithSupervisor ?? false;
   }
 
   /**
@@ -251,11 +274,13 @@ export class ServerProcess {
   async #spawn(): Promise<void> {
     const args = [...this.#kv.args, "server", "-a", this.#hostname, "-p", String(this.#port)];
     if (this.#dataDir !== undefined) args.push("--data-dir", this.#dataDir);
+    if (this.#stopsWithSupervisor) args.push("--stop-on-stdin-close");
     args.push(...this.#extraArgs);
     const child = new Deno.Command(this.#kv.command, {
       args,
       env: { NO_COLOR: "1" },
-      stdin: "null",
+      // Nothing is written to the pipe: its end, when this process ends, is the message.
+      stdin: this.#stopsWithSupervisor ? "piped" : "null",
       stdout: "null",
       stderr: "piped",
       detached: this.#detached,
@@ -277,6 +302,7 @@ export class ServerProcess {
     this.#exited = (async (): Promise<ServerExit> => {
       const status = await child.status;
       await drained;
+      if (this.#stopsWithSupervisor) await child.stdin.close();
       this.#running = false;
       return { code: status.code, signal: status.signal, stderr: this.#stderrLines.join("\n") };
     })();

@@ -2,7 +2,9 @@
  * Standard input for the commands that read it (`kv broker`'s piped commands and
  * `-i -`, `kv demo`'s piped commands), with a failure to read it a user's mistake:
  * `kv broker < somedir` is one line, `kv broker: cannot read standard input: it is a
- * directory`, exit 2, not an internal error with a stack trace.
+ * directory`, exit 2, not an internal error with a stack trace. And its end, for the
+ * processes that stop when whoever started them does (`kv server --stop-on-stdin-close`,
+ * the clean-up `kv demo` starts).
  *
  * @example
  * ```ts
@@ -34,5 +36,27 @@ async function* chunksOfStdin(command: string): AsyncGenerator<Uint8Array> {
     // Only the operating system's refusals are the user's to fix; anything else is a bug.
     if (!isFsError(error)) throw error;
     throw new UserError(`kv ${command}: cannot read standard input: ${describeFsError(error)}`);
+  }
+}
+
+/**
+ * Resolves once standard input ends, what is read before ignored: a pipe's end comes when
+ * every process holding its other end has closed it or died, even by SIGKILL. Resolves
+ * why, for a log line: `stdin closed`, or `stdin failed (…)` when a read fails, which ends
+ * it as surely.
+ *
+ * @example
+ * ```ts ignore
+ * const why = await untilStdinCloses(); // "stdin closed", once the parent died
+ * ```
+ */
+export async function untilStdinCloses(): Promise<string> {
+  try {
+    // Each chunk is dropped: only the end matters.
+    for await (const _chunk of Deno.stdin.readable);
+    return "stdin closed";
+  } catch (error) {
+    if (!isFsError(error)) throw error;
+    return `stdin failed (${describeFsError(error)})`;
   }
 }

@@ -3,7 +3,8 @@ import { readLines } from "../../lib/base/line_reader.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { kvArgs } from "../helpers/tmux.ts";
-import { withDeadline } from "../helpers/wait.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
+import { DirLock } from "../../lib/server/dir_lock.ts";
 
 /** A SERVERS line of a server that is up. */
 const UP = / {2}up +\d+ records?/;
@@ -198,4 +199,97 @@ Deno.test("the demo's hint names a record and a field that exist, whatever the s
     assert.match(answers[0], new RegExp(`^${key} : \\{ \\S`), `seed ${seed}: ${hint}`);
     assert(answers[1].startsWith(`${path} : `), `seed ${seed}: ${hint} → ${answers[1]}`);
   }
+});
+
+/** What a running `kv demo` printed before its prompt: its servers' ports and its directory. */
+interface RunningDemo {
+  readonly child: Deno.ChildProcess;
+  readonly ports: number[];
+  readonly directory: string;
+  /** Sends one REPL line and resolves its answer's first line. */
+  ask(line: string): Promise<string>;
+}
+
+/** Starts `kv demo` with commands piped in, and reads its banner. */
+async function startDemo(args: string[]): Promise<RunningDemo> {
+  const [command, ...rest] = kvArgs(...withBrokerTimeout(["demo", ...args]));
+  const child = new Deno.Command(command, {
+    args: rest,
+    env: { NO_COLOR: "1" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = readLines(child.stdout)[Symbol.asyncIterator]();
+  const next = async () => {
+    const line = await withDeadline(lines.next(), { what: "kv demo to print" });
+    assert(!line.done, "kv demo ended early");
+    return line.value.text ?? "";
+  };
+  const banner = await next();
+  const match = /ports? ([\d, ]+), .*; data in (\S+)$/.exec(banner);
+  assert(match, banner);
+  assert.match(await next(), /^Try /);
+  const writer = child.stdin.getWriter();
+  return {
+    child,
+    ports: match[1].split(", ").map(Number),
+    directory: match[2],
+    ask: async (line) => {
+      await writer.write(new TextEncoder().encode(`${line}\n`));
+      return await next();
+    },
+  };
+}
+
+/**
+ * Kills what a failed test left of `directory`'s servers (each holds its data dir's lock
+ * and wrote its pid in it) and removes the directory.
+ */
+async function cleanUpAfter(directory: string): Promise<void> {
+  if (!await exists(directory)) return;
+  for await (const entry of Deno.readDir(directory)) {
+    const dir = `${directory}/${entry.name}`;
+    if (!entry.isDirectory) continue;
+    const lock = await DirLock.tryAcquire(dir);
+    if (lock !== undefined) {
+      lock.release();
+      continue;
+    }
+    const pid = await DirLock.holderPid(dir);
+    if (pid !== undefined) Deno.kill(pid, "SIGKILL");
+  }
+  await Deno.remove(directory, { recursive: true });
+}
+
+/** SIGKILLs `demo` and waits for its servers to close their ports and its directory to go. */
+async function killAndAwaitCleanUp(demo: RunningDemo): Promise<void> {
+  try {
+    demo.child.kill("SIGKILL");
+    await withDeadline(demo.child.status, { what: "kv demo to die" });
+    for (const port of demo.ports) {
+      await waitFor(async () => !await isListening(port), {
+        what: `the orphaned server on port ${port} to stop`,
+        timeoutMs: 20_000,
+      });
+    }
+    await waitFor(async () => !await exists(demo.directory), {
+      what: `${demo.directory} to be removed`,
+      timeoutMs: 20_000,
+    });
+  } finally {
+    await cleanUpAfter(demo.directory);
+  }
+}
+
+Deno.test("kv demo killed by SIGKILL leaves no server running and no directory behind", async () => {
+  const demo = await startDemo(["-n", "20"]);
+  assert.equal(demo.ports.length, 4);
+  await killAndAwaitCleanUp(demo);
+});
+
+Deno.test("kv demo killed by SIGKILL with a server frozen leaves that server stopped too", async () => {
+  const demo = await startDemo(["-n", "20", "--servers", "2", "-k", "1"]);
+  assert.match(await demo.ask("\\demo hang 2"), /^server 2 .* frozen \(SIGSTOP\)/);
+  await killAndAwaitCleanUp(demo);
 });

@@ -9,7 +9,10 @@ import { RawConnection } from "../helpers/in_process_server.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { connectClient } from "../helpers/client.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
+import { kvArgs } from "../helpers/tmux.ts";
+import { readLines } from "../../lib/base/line_reader.ts";
+import { LISTENING_LINE } from "../../lib/cli/server_process.ts";
 import { at } from "../helpers/versions.ts";
 import { serverCommand } from "../../lib/cli/server.ts";
 import { UserError } from "../../lib/cli/user_error.ts";
@@ -49,6 +52,55 @@ Deno.test("kv server exits 0 on SIGINT and keeps records in --data-dir across re
     assert.deepEqual((await again.get("k7")).value, int(7));
     await again.close();
     assert.equal((await stopWithin(second)).code, 0);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("kv server --stop-on-stdin-close stops cleanly, as on SIGTERM, once its stdin ends", async () => {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    const [command, ...args] = kvArgs(
+      "server",
+      "-p",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--fsync",
+      "never",
+    );
+    await using child = new Deno.Command(command, {
+      args: [...args, "--stop-on-stdin-close"],
+      env: { NO_COLOR: "1" },
+      stdin: "piped",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const lines = readLines(child.stderr)[Symbol.asyncIterator]();
+    const nextLine = async () => {
+      const line = await withDeadline(lines.next(), { what: "kv server to log" });
+      return line.done ? undefined : line.value.text;
+    };
+    const listening = LISTENING_LINE.exec(await nextLine() ?? "");
+    assert(listening, "the listening line");
+    const client = await connectClient({ hostname: "127.0.0.1", port: Number(listening[3]) });
+    assert.deepEqual(await client.put("k", int(1), at()), { kind: "stored" });
+    await client.close();
+    // Written to, the server goes on: only the end of its stdin stops it.
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("anything\n"));
+    const still = await connectClient({ hostname: "127.0.0.1", port: Number(listening[3]) });
+    await still.ping();
+    await still.close();
+    await writer.close();
+    assert.equal(await nextLine(), "kv server stdin closed: shutting down");
+    assert.match(await nextLine() ?? "", /^kv server stopped \(1 record/);
+    assert.equal(await nextLine(), undefined);
+    const status = await withDeadline(child.status, { what: "kv server to exit" });
+    assert.equal(status.code, 0);
+    // With --fsync never the record reached the disk only by the clean shutdown's flush.
+    await using again = await startServerProcess(["--data-dir", dataDir]);
+    assert.match(again.stderrLines.at(-1)!, /, 1 record, /);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }
