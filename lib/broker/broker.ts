@@ -75,7 +75,7 @@ import { DecodeError } from "../base/bytes.ts";
 import { compareVersions, formatVersion, newerVersion, type Version } from "../record/version.ts";
 import { type DeleteResult, type EncodedRead, ErrorCode, type PutResult } from "../protocol/mod.ts";
 import { HybridClock } from "./clock.ts";
-import { partitionOf } from "../record/partition.ts";
+import { hashKey, partitionOf, partitionOfHash } from "../record/partition.ts";
 import { HintSet } from "./hints.ts";
 import {
   agreeOnK,
@@ -642,7 +642,8 @@ export class Broker {
    * Chooses the servers a record of `key` is bulk-loaded to, into `out` (of length k):
    * by the write rule, among servers with a live connection now, recording hints for
    * copies placed beyond the first k. Returns false, with nothing recorded, when fewer
-   * than k are up. For the indexer: no array per record.
+   * than k are up. For the indexer: no array per record, and `hash`, the key's
+   * {@link hashKey} (default: computed here), is the one it keeps the key in flight by.
    *
    * @example
    * ```ts ignore
@@ -654,10 +655,10 @@ export class Broker {
    * }
    * ```
    */
-  writeTargetsInto(key: string, out: Uint32Array): boolean {
+  writeTargetsInto(key: string, out: Uint32Array, hash = hashKey(key)): boolean {
     // A plain check rather than node:assert: this runs once per record.
     if (out.length !== this.#k) throw new RangeError(`${out.length} slots for ${this.#k} replicas`);
-    const partition = partitionOf(key);
+    const partition = partitionOfHash(hash);
     const list = this.#placement.preferenceList(partition);
     let chosen = 0;
     let beyondHome = false;

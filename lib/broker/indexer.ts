@@ -31,7 +31,9 @@
  * {@link MAX_RECORDS_IN_FLIGHT} lines) and are kept by key rather than scheduled as the
  * pipeline's commands: a record of the bulk path costs no promise or closure of its
  * own, only its key's entry in a set while it is in flight, in a
- * {@link HashedStringSet} (a Map cost twice its CPU per record there).
+ * {@link HashedStringSet} (a Map cost twice its CPU per record there). The key is hashed
+ * once ({@link hashKey}): the hash files it in the set, names its partition, and goes
+ * with the record until the set lets go of it.
  *
  * @example
  * ```ts
@@ -194,13 +196,13 @@ class IndexRun {
   /** The last line of each key in flight that came after it, waiting: keys repeated. */
   readonly #waiting = new Map<string, WaitingLine>();
   /** {@link IndexRun.#recordDone}, bound once per run: groups and batches call it per record. */
-  readonly #onRecordDone: RecordDone = (lineNumber, key, failure) =>
-    this.#recordDone(lineNumber, key, failure);
+  readonly #onRecordDone: RecordDone = (lineNumber, key, hash, failure) =>
+    this.#recordDone(lineNumber, key, hash, failure);
   readonly #batches: ReplicaBatches;
   readonly #broker: Broker;
   /** {@link IndexRun.#retry}, bound once per run. */
-  readonly #onRetry: RecordRetry = (lineNumber, key, encoded, version) =>
-    this.#retry(lineNumber, key, encoded, version);
+  readonly #onRetry: RecordRetry = (lineNumber, key, hash, encoded, version) =>
+    this.#retry(lineNumber, key, hash, encoded, version);
 
   constructor(broker: Broker, options: IndexOptions) {
     this.#fileName = options.fileName ?? "input";
@@ -322,7 +324,7 @@ class IndexRun {
       return;
     }
     this.#keysInFlight.add(key, hash);
-    this.#batches.add(group, line.lineNumber, key, this.#encoded);
+    this.#batches.add(group, line.lineNumber, key, hash, this.#encoded);
   }
 
   /**
@@ -386,23 +388,34 @@ class IndexRun {
    * first at its own version, so that a later line of the key already stored supersedes
    * it; at a fresh version past a newer one of another broker, as a PUT is.
    */
-  #retry(lineNumber: number, key: string, encoded: Uint8Array, version: Version): void {
+  #retry(
+    lineNumber: number,
+    key: string,
+    hash: number,
+    encoded: Uint8Array,
+    version: Version,
+  ): void {
     this.#broker.putEncodedAgain(key, encoded, version).then(
       (change) =>
-        this.#recordDone(lineNumber, key, change.kind === "error" ? change.error : undefined),
-      (error) => this.#recordDone(lineNumber, key, describeError(error)),
+        this.#recordDone(
+          lineNumber,
+          key,
+          hash,
+          change.kind === "error" ? change.error : undefined,
+        ),
+      (error) => this.#recordDone(lineNumber, key, hash, describeError(error)),
     );
   }
 
   /**
    * A line of `key` has finished: the next line of the key waiting starts, written as the
    * broker's PUT (stamped now, after all the finished line was stamped with), or the key
-   * has no line in flight any more.
+   * has no line in flight any more. `hash` is the key's.
    */
-  #nextOfKey(key: string): void {
+  #nextOfKey(key: string, hash: number): void {
     const next = this.#waiting.size === 0 ? undefined : this.#waiting.get(key);
     if (next === undefined) {
-      this.#keysInFlight.delete(key, hashKey(key));
+      this.#keysInFlight.delete(key, hash);
       return;
     }
     this.#waiting.delete(key);
@@ -412,19 +425,26 @@ class IndexRun {
         this.#recordDone(
           lineNumber,
           key,
+          hash,
           change.kind === "error" ? change.error : undefined,
           replaced,
         ),
-      (error) => this.#recordDone(lineNumber, key, describeError(error), replaced),
+      (error) => this.#recordDone(lineNumber, key, hash, describeError(error), replaced),
     );
   }
 
   /**
-   * Counts a finished record, starts its key's next line, and wakes the reader when the
-   * window has room.
+   * Counts a finished record (`hash`: its key's), starts its key's next line, and wakes
+   * the reader when the window has room.
    */
-  #recordDone(lineNumber: number, key: string, failure: string | undefined, replaced = 0): void {
-    this.#nextOfKey(key);
+  #recordDone(
+    lineNumber: number,
+    key: string,
+    hash: number,
+    failure: string | undefined,
+    replaced = 0,
+  ): void {
+    this.#nextOfKey(key, hash);
     // The lines this one replaced while it waited end as it does.
     const lines = 1 + replaced;
     this.#inFlight -= lines;
@@ -476,8 +496,16 @@ function delay(ms: number): Promise<void> {
   });
 }
 
-/** Told once per record: its line, its key, and undefined when all replicas stored it. */
-type RecordDone = (lineNumber: number, key: string, failure: string | undefined) => void;
+/**
+ * Told once per record: its line, its key and the key's hash, and undefined when all
+ * replicas stored it.
+ */
+type RecordDone = (
+  lineNumber: number,
+  key: string,
+  hash: number,
+  failure: string | undefined,
+) => void;
 
 /**
  * Told, instead of {@link RecordDone}, of a record to write again (`encoded`, stamped
@@ -486,6 +514,7 @@ type RecordDone = (lineNumber: number, key: string, failure: string | undefined)
 type RecordRetry = (
   lineNumber: number,
   key: string,
+  hash: number,
   encoded: Uint8Array,
   version: Version,
 ) => void;
@@ -499,6 +528,8 @@ class RecordGroup {
   readonly #onRetry: RecordRetry;
   readonly #lineNumbers: Float64Array;
   readonly #keys: string[];
+  /** Each key's hash, handed back with it when the record is done. */
+  readonly #hashes: Int32Array;
   /** Replicas yet to answer, per record. */
   readonly #waitingFor: Int32Array;
   /** Replicas a record goes to: k. */
@@ -522,19 +553,24 @@ class RecordGroup {
     this.#onRetry = onRetry;
     this.#lineNumbers = new Float64Array(capacity);
     this.#keys = new Array(capacity);
+    this.#hashes = new Int32Array(capacity);
     this.#waitingFor = new Int32Array(capacity);
     this.#k = k;
     this.#storedOn = new Array(capacity * k);
     this.#doubted = new Uint8Array(capacity);
   }
 
-  /** Adds a record awaiting `replicaCount` answers; returns its number in the group. */
-  add(lineNumber: number, key: string, replicaCount: number): number {
+  /**
+   * Adds a record (its key's hash: `hash`) awaiting `replicaCount` answers; returns its
+   * number in the group.
+   */
+  add(lineNumber: number, key: string, hash: number, replicaCount: number): number {
     const record = this.#count++;
     invariant(record < this.#lineNumbers.length, "a group holds at most its chunk's lines");
     invariant(replicaCount === this.#k, "a record goes to k replicas");
     this.#lineNumbers[record] = lineNumber;
     this.#keys[record] = key;
+    this.#hashes[record] = hash;
     this.#waitingFor[record] = replicaCount;
     return record;
   }
@@ -577,9 +613,11 @@ class RecordGroup {
       failure === undefined && retry === undefined &&
       (this.#doubted[record] === 1 || this.#lost(record))
     ) return false;
+    const lineNumber = this.#lineNumbers[record];
+    const key = this.#keys[record];
     if (failure === undefined && retry !== undefined) {
-      this.#onRetry(this.#lineNumbers[record], this.#keys[record], retry.encoded, retry.version);
-    } else this.#onDone(this.#lineNumbers[record], this.#keys[record], failure);
+      this.#onRetry(lineNumber, key, this.#hashes[record], retry.encoded, retry.version);
+    } else this.#onDone(lineNumber, key, this.#hashes[record], failure);
     return true;
   }
 
@@ -589,7 +627,13 @@ class RecordGroup {
    */
   rewrite(record: number, encoded: Uint8Array, version: Version): void {
     invariant(this.#waitingFor[record] === 0, "a record is written again once settled");
-    this.#onRetry(this.#lineNumbers[record], this.#keys[record], encoded.slice(), version);
+    this.#onRetry(
+      this.#lineNumbers[record],
+      this.#keys[record],
+      this.#hashes[record],
+      encoded.slice(),
+      version,
+    );
   }
 
   /** Whether a connection that stored `record` has closed since. */
@@ -649,14 +693,20 @@ class ReplicaBatches {
 
   /**
    * Adds the record to the batch of each of the k servers the broker's write rule
-   * picks. When fewer than k are up, or the record is over a server's frame limit,
-   * nothing is written and the record fails at once.
+   * picks (by `hash`, the key's). When fewer than k are up, or the record is over a
+   * server's frame limit, nothing is written and the record fails at once.
    */
-  add(group: RecordGroup, lineNumber: number, key: string, encoded: Uint8Array): void {
+  add(
+    group: RecordGroup,
+    lineNumber: number,
+    key: string,
+    hash: number,
+    encoded: Uint8Array,
+  ): void {
     const pool = this.#broker.pool;
     const replicas = this.#replicas;
-    if (!this.#broker.writeTargetsInto(key, replicas)) {
-      this.#failSoon(lineNumber, key, this.#tooFewUp());
+    if (!this.#broker.writeTargetsInto(key, replicas, hash)) {
+      this.#failSoon(lineNumber, key, hash, this.#tooFewUp());
       return;
     }
     const itemBytes = PUT_MANY_ITEM_OVERHEAD_BYTES + utf8Length(key) + encoded.length;
@@ -666,12 +716,13 @@ class ReplicaBatches {
         this.#failSoon(
           lineNumber,
           key,
+          hash,
           `record of ${itemBytes} bytes is over the frame limit of ${pool.servers[index].id}`,
         );
         return;
       }
     }
-    const record = group.add(lineNumber, key, replicas.length);
+    const record = group.add(lineNumber, key, hash, replicas.length);
     // One version for the record on every replica: later lines of one key get newer ones.
     const version = this.#broker.clock.next();
     for (let replica = 0; replica < replicas.length; replica++) {
@@ -713,8 +764,8 @@ class ReplicaBatches {
    * be. A method of its own: a closure in {@link ReplicaBatches.add} would make V8
    * allocate a context for its captured variables on every call, failure or not.
    */
-  #failSoon(lineNumber: number, key: string, why: string): void {
-    queueMicrotask(() => this.#onDone(lineNumber, key, why));
+  #failSoon(lineNumber: number, key: string, hash: number, why: string): void {
+    queueMicrotask(() => this.#onDone(lineNumber, key, hash, why));
   }
 
   /** Sends every non-empty batch. */

@@ -115,7 +115,20 @@ export function hashKeyBytes(bytes: Uint8Array, start = 0, end = bytes.length): 
  * ```
  */
 export function partitionOf(key: string): number {
-  return hashKey(key) >>> (32 - PARTITION_BITS);
+  return partitionOfHash(hashKey(key));
+}
+
+/**
+ * The partition of a key whose {@link hashKey} is `hash`: for a caller that needs the
+ * hash for something else too (the indexer's keys in flight), so a key is hashed once.
+ *
+ * @example
+ * ```ts
+ * partitionOfHash(hashKey("person1")) === partitionOf("person1"); // true
+ * ```
+ */
+export function partitionOfHash(hash: number): number {
+  return hash >>> (32 - PARTITION_BITS);
 }
 
 /**
