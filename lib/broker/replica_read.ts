@@ -8,9 +8,10 @@
  * A read is one object driven by its answers' callbacks, not an async function
  * awaiting each answer in turn: a broker makes one per GET, and the awaits, the
  * function's saved state and the arrays grown one answer at a time were most of what a
- * GET allocated. Answers are still counted in the order their servers were asked, round
- * by round, so the replies (and the warnings written from them) do not depend on which
- * server answered first.
+ * GET allocated; the lists of errors are made only for a read that meets one. Answers
+ * are still counted in the order their servers were asked, round by round, so the
+ * replies (and the warnings written from them) do not depend on which server answered
+ * first.
  *
  * @example
  * ```ts
@@ -77,10 +78,14 @@ export function askReplicas<T>(
   request: PoolRequest<EncodedRead>,
   finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T,
 ): Promise<T> {
-  return new Promise<T>((resolve, reject) =>
-    new ReplicaRead(pool, key, list, k, request, finish, resolve, reject).start()
-  );
+  // No executor closure: it and its context would be made per read, to pass on two functions.
+  const { promise, resolve, reject } = Promise.withResolvers<T>();
+  new ReplicaRead(pool, key, list, k, request, finish, resolve, reject).start();
+  return promise;
 }
+
+/** The errors of a read that met none: shared, so that such a read makes no array. */
+const NO_ERRORS: readonly string[] = Object.freeze([]);
 
 /** The state of one {@link askReplicas}: the replies so far, and the round in flight. */
 class ReplicaRead<T> implements ReplicaReplies {
@@ -91,8 +96,9 @@ class ReplicaRead<T> implements ReplicaReplies {
   trustedAtHome = 0;
   trustedInFront = 0;
   unreachable = 0;
-  readonly refused: string[] = [];
-  readonly reasons: string[] = [];
+  /** Made for the first error, as most reads meet none. */
+  #refused: string[] | undefined;
+  #reasons: string[] | undefined;
   readonly #pool: ServerPool;
   readonly #key: string;
   readonly #list: Uint16Array;
@@ -184,8 +190,8 @@ class ReplicaRead<T> implements ReplicaReplies {
   #count(position: number, outcome: CallOutcome<EncodedRead>): void {
     if (!outcome.ok) {
       if (outcome.unreachable) this.unreachable++;
-      else this.refused.push(outcome.error);
-      this.reasons.push(outcome.error);
+      else this.#refuse(outcome.error);
+      this.#passOver(outcome.error);
       return;
     }
     this.answered[this.#answeredCount++] = { position, read: outcome.value };
@@ -195,7 +201,27 @@ class ReplicaRead<T> implements ReplicaReplies {
       if (position < this.#front) this.trustedInFront++;
       return;
     }
-    this.reasons.push(this.#pool.untrustedReason(this.#list[position]));
+    this.#passOver(this.#pool.untrustedReason(this.#list[position]));
+  }
+
+  /** The errors of servers that answered with one. */
+  get refused(): readonly string[] {
+    return this.#refused ?? NO_ERRORS;
+  }
+
+  /** Why each server passed over does not count. */
+  get reasons(): readonly string[] {
+    return this.#reasons ?? NO_ERRORS;
+  }
+
+  /** Adds the error of a server that answered with one. */
+  #refuse(error: string): void {
+    (this.#refused ??= []).push(error);
+  }
+
+  /** Adds why a server does not count. */
+  #passOver(reason: string): void {
+    (this.#reasons ??= []).push(reason);
   }
 
   /**
@@ -207,7 +233,7 @@ class ReplicaRead<T> implements ReplicaReplies {
       this.answered.length = this.#answeredCount;
       const skipped = this.#walk.skipped;
       if (skipped.length > 0) {
-        this.reasons.unshift(
+        (this.#reasons ??= []).unshift(
           ...skipped.map((position) => this.#pool.downMessage(this.#list[position])),
         );
       }
