@@ -8,6 +8,7 @@ import {
   indexLines,
   MAX_RECORDS_IN_FLIGHT,
   MAX_REPORTED_PROBLEMS,
+  READ_CHUNK_BYTES,
 } from "../../lib/broker/indexer.ts";
 import { MAX_PUT_MANY_ITEMS } from "../../lib/protocol/put_many.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
@@ -15,7 +16,7 @@ import { FakeCluster, repairAs, writeAheadOnFirstAndThird } from "../helpers/fak
 import { waitFor } from "../helpers/wait.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { partitionOf } from "../../lib/record/partition.ts";
-import { int } from "../../lib/record/value.ts";
+import { int, str } from "../../lib/record/value.ts";
 import { compareVersions, type Version } from "../../lib/record/version.ts";
 
 const SILENT_PROGRESS = { update() {}, finish() {} };
@@ -66,6 +67,32 @@ Deno.test("indexFile stores every record of each dialect on exactly k replicas",
     } finally {
       broker.close();
     }
+  }
+});
+
+Deno.test("indexFile reads a file of many chunks whole: every record, those across a chunk's end too", async () => {
+  const { cluster, broker } = await setUp(2, 2);
+  const path = await Deno.makeTempFile({ suffix: ".txt" });
+  try {
+    // Lines of many lengths, over twice as many chunks as the reader's buffers.
+    const values: string[] = [];
+    let bytes = 0;
+    while (bytes < 8 * READ_CHUNK_BYTES) {
+      const value = `${values.length}-${"abcdefgh".repeat(values.length % 97)}`;
+      values.push(value);
+      bytes += value.length + 16;
+    }
+    await Deno.writeTextFile(path, values.map((value, i) => `k${i}: "${value}"\n`).join(""));
+    const summary = await indexFile(broker, path, { progress: SILENT_PROGRESS });
+    assert.deepEqual([summary.indexedCount, summary.skippedCount], [values.length, 0]);
+    for (const server of cluster.servers) {
+      const records = server.records;
+      assert.equal(records.size, values.length);
+      values.forEach((value, i) => assert.deepEqual(records.get(`k${i}`), str(value)));
+    }
+  } finally {
+    broker.close();
+    await Deno.remove(path);
   }
 });
 
