@@ -37,12 +37,13 @@ Deno.test("kv <sub> --help prints that subcommand's usage and exits 0", async ()
   }
 });
 
-Deno.test("an unknown subcommand is one line on stderr and exit 2", async () => {
+Deno.test("an unknown subcommand is one line of at most 80 columns on stderr and exit 2", async () => {
   const run = await runKv(["frobnicate"]);
   assert.equal(run.code, 2);
   assert.equal(run.stdout, "");
   assert.equal(run.stderr.trimEnd().split("\n").length, 1);
   assert.match(run.stderr, /^kv: unknown command 'frobnicate'/);
+  assert.ok(run.stderr.trimEnd().length <= 80, run.stderr);
 });
 
 // Exactly the message of the UserError the command's `run` throws, which
