@@ -25,6 +25,7 @@
  * @module
  */
 import type { SecureContext } from "node:tls";
+import { describeError } from "../base/describe_error.ts";
 import { invariant } from "../base/invariant.ts";
 import { tlsContext, TlsServerStream } from "./tls_relay.ts";
 
@@ -199,6 +200,18 @@ export class ConnectionGuard {
     // Made 0700: only this user, who could as well read the process's memory, can reach the
     // inner servers' sockets in it.
     this.#socketDir = Deno.makeTempDirSync({ prefix: "kv-http-" });
+    try {
+      // One now, so that a directory no socket can be made in (a path too long for one)
+      // fails the start rather than every connection.
+      this.#idleInnerServers.push(this.#startInnerServer());
+    } catch (error) {
+      this.#removeSocketDir();
+      const why = describeError(error);
+      throw new Error(
+        `the connection guard cannot make a Unix socket in ${this.#socketDir} (${why}); ` +
+          "set TMPDIR to a shorter directory of this user's",
+      );
+    }
     // Removed on any exit; SIGINT and SIGTERM reach shutdown (lib/cli/http.ts).
     globalThis.addEventListener("unload", this.#removeSocketDir);
     this.#accepting = this.#acceptLoop();

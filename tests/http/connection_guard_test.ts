@@ -3,6 +3,7 @@
 // at a time held its connection for good (slowloris).
 import assert from "node:assert/strict";
 import { HttpProcess } from "../helpers/http_process.ts";
+import { runKv } from "../helpers/run_kv.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { HAS_OPENSSL, makeTestCerts, serverTlsFlags } from "../helpers/tls_certs.ts";
@@ -450,4 +451,25 @@ Deno.test("kv http's connection guard listens on no TCP port but its own: its in
   assert.equal(info.uid, (await Deno.stat(cluster.serverFile)).uid);
   assert.equal(await http.stop(), 0);
   await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+});
+
+Deno.test("kv http refuses to start, in one line, where its connection guard cannot make a Unix socket (TMPDIR too long for one), and leaves no directory behind", async () => {
+  await withTempDir(async (dir) => {
+    // A socket's path holds 107 bytes at most (sun_path).
+    const long = `${dir}/${"d".repeat(110)}`;
+    await Deno.mkdir(long);
+    // No server answers there: kv http stops before it would need one.
+    const servers = `${dir}/servers.txt`;
+    await Deno.writeTextFile(servers, "127.0.0.1 1\n");
+    const run = await runKv(
+      ["http", "-s", servers, "--listen", "127.0.0.1:0", "--header-timeout-ms", "1000"],
+      { env: { TMPDIR: long } },
+    );
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(
+      run.stderr,
+      /^kv http: cannot listen on 127\.0\.0\.1:0: the connection guard cannot make a Unix socket in \S+ \(.+\); set TMPDIR to a shorter directory of this user's\n$/,
+    );
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(long)), []);
+  });
 });
