@@ -11,7 +11,7 @@
  * measurement script, not a test:
  *
  * ```sh
- * deno run -A tests/measure/query_path.ts [scale] [objects|bytes]
+ * deno run -A tests/measure/query_path.ts [scale] [objects|bytes] [free|split|same]
  * ```
  *
  * `scale` multiplies the operation counts (default 1); `objects` (default) or `bytes` is
@@ -27,6 +27,7 @@
  * @module
  */
 import { TEST_KV } from "../helpers/server_process.ts";
+import { type Pinned, pinnedCommand, pinProcess, placementOf } from "./placement.ts";
 import { startKvBesideRedis } from "./redis.ts";
 import { cpuMicros } from "./workload.ts";
 
@@ -61,9 +62,14 @@ const SHAPES: readonly Shape[] = [
   },
 ];
 
+/** The standard output of `command args`, run on the clients' CPU of `pinned`. */
 async function output(command: string, args: string[]): Promise<string> {
-  const result = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
-    .output();
+  const [program, programArgs] = pinnedCommand(command, args, pinned.client);
+  const result = await new Deno.Command(program, {
+    args: programArgs,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   const text = new TextDecoder().decode(result.stdout);
   if (!result.success) {
     throw new Error(`${command} failed: ${new TextDecoder().decode(result.stderr)}`);
@@ -103,10 +109,15 @@ async function kvGets(
 const scale = Number(Deno.args[0] ?? 1);
 const values = Deno.args[1] ?? "objects";
 if (values !== "objects" && values !== "bytes") throw new Error(`objects or bytes, not ${values}`);
+const pinned: Pinned & { name: string } = placementOf(Deno.args[2] ?? "free");
 const sides = await startKvBesideRedis(RECORDS);
 const { loaded: { server, serverFile }, redis } = sides;
 try {
-  console.log(`kv bench --values ${values} --warmup ${WARMUP_OPERATIONS}`);
+  await pinProcess(server.pid!, pinned.server);
+  await pinProcess(redis.pid, pinned.server);
+  console.log(
+    `kv bench --values ${values} --warmup ${WARMUP_OPERATIONS}, placement ${pinned.name}`,
+  );
   console.log(
     "| load | kv GETs/s | Redis GETs/s | kv/Redis | kv server CPU µs/GET | kv bench CPU µs/GET " +
       "| load (1 min) |",

@@ -19,7 +19,7 @@
  * written at once, the 32 answers read before the next 32, as `redis-benchmark -P 32`
  * does), and 50 connections with one request at a time each. The pairs run in turn for
  * several rounds, so that each sees the same machine; the table gives each pair's median
- * and range. `placement` pins the processes to CPUs (see {@link PLACEMENTS}). A
+ * and range. `placement` pins the processes to CPUs (see placement.ts). A
  * measurement script, not a test:
  *
  * ```sh
@@ -32,6 +32,7 @@ import net from "node:net";
 import process from "node:process";
 import { freePort } from "./redis.ts";
 import { cpuMicros } from "./workload.ts";
+import { pinnedCommand, placementOf } from "./placement.ts";
 
 /** Bytes of a request: about a GET frame for a `kv gen` key. */
 const REQUEST_BYTES = 30;
@@ -305,29 +306,10 @@ interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/**
- * Where the processes run: `free` where the kernel puts them, `split` the server on CPU 0
- * and the client on CPU 1, `same` both on CPU 0. One at a time, a wake-up across cores
- * (an interrupt to the other CPU: `pvm_irq_enable` on this virtual machine) costs several
- * times one on the same core, and the kernel's placement moves from run to run; pinning
- * both sides takes that noise out of the comparison.
- */
-const PLACEMENTS = ["free", "split", "same"] as const;
-type Placement = typeof PLACEMENTS[number];
-
-/** CPU each side is pinned to in each placement (none when free). */
-const PINNED: Record<Placement, { server?: string; client?: string }> = {
-  free: {},
-  split: { server: "0", client: "1" },
-  same: { server: "0", client: "0" },
-};
-
 /** A command running this script with `args`, pinned to `cpu` if given. */
 function self(args: string[], cpu: string | undefined, stdin: "piped" | "null") {
   const script = ["run", "-A", new URL(import.meta.url).pathname, ...args];
-  const [program, programArgs] = cpu === undefined
-    ? [Deno.execPath(), script]
-    : ["taskset", ["-c", cpu, Deno.execPath(), ...script]];
+  const [program, programArgs] = pinnedCommand(Deno.execPath(), script, cpu);
   return new Deno.Command(program, {
     args: programArgs,
     stdin,
@@ -416,8 +398,11 @@ const PAIRS: readonly (readonly [server: ServerApi, client: ClientApi])[] = [
 ];
 
 /** Runs every pair in every shape for `rounds` rounds, in turn, and prints the table. */
-async function compare(trips: number, rounds: number, placement: Placement): Promise<void> {
-  const pinned = PINNED[placement];
+async function compare(
+  trips: number,
+  rounds: number,
+  pinned: ReturnType<typeof placementOf>,
+): Promise<void> {
   const servers = new Map<ServerApi, ServerProcess>();
   try {
     for (const api of SERVER_APIS) servers.set(api, await startServer(api, pinned.server));
@@ -437,7 +422,7 @@ async function compare(trips: number, rounds: number, placement: Placement): Pro
     }
     console.log(
       `${trips} round trips a run (32 in flight: ${trips * SHAPES[1].scale}), ${rounds} rounds, ` +
-        `${placement}, load ${loads.join(", ")}; medians (range)`,
+        `${pinned.name}, load ${loads.join(", ")}; medians (range)`,
     );
     console.log(
       "| shape | server | client | round trips/s | client CPU µs/trip | server CPU µs/trip |",
@@ -475,6 +460,6 @@ if (Deno.args[0] === "serve") {
     Number(trips),
   );
 } else {
-  const placement = oneOf(PLACEMENTS, Deno.args[2] ?? "free", "placement");
-  await compare(Number(Deno.args[0] ?? 30_000), Number(Deno.args[1] ?? 3), placement);
+  const pinned = placementOf(Deno.args[2] ?? "free");
+  await compare(Number(Deno.args[0] ?? 30_000), Number(Deno.args[1] ?? 3), pinned);
 }
