@@ -9,12 +9,18 @@
  * written beyond the first k while a home server was down) are repaired once that
  * server is back, which moves the copies home.
  *
- * A server repaired under another server list or k than the broker's (ServerPool.trusted
- * false, not unrepaired) is not repaired here: the broker walks past it, and only
- * `kv repair -s FILE`, run by the operator, moves data to a new list's homes and marks it.
- * Brokers on two lists at once (a list change under way) each repairing under their own
- * would move copies away from servers the other still trusts on a connection it holds, and
- * mark them back and forth.
+ * **A repair runs only while every reachable server marked repaired is marked under the
+ * broker's own list and k** (ServerPool.distrustedFor: none "other list"). A reachable
+ * server repaired under another list or k means the broker's list is not (yet) the
+ * cluster's: it was given a new file before `kv repair -s` ran over it, or kept an old one
+ * after. Repairing then would copy data to this list's homes and remove it from the
+ * cluster's — clients on the cluster's list would answer a plain NOT FOUND for every key
+ * moved — so no repair runs (nothing copied, removed, purged or marked), requests stay
+ * queued, and the hold is logged once with what to do; once no reachable server is marked
+ * under another list (`kv repair -s` over this list ran, and the pool re-read their state)
+ * the queued repairs run. Only `kv repair -s FILE`, run by the operator, moves data to a
+ * new list's homes. Servers down cannot be judged: a repair meanwhile removes nothing on
+ * their behalf (repair.ts) but may move copies among the reachable ones.
  *
  * One repair runs at a time. Requests that arrive meanwhile are merged into one set of
  * partitions (a 512-byte bitmap, whatever the number of requests), repaired next. A
@@ -46,6 +52,15 @@ import type { ServerPool } from "./server_pool.ts";
  * also notices a connection the server closed (a restart) without waiting for a request.
  */
 export const WATCH_INTERVAL_MS = 500;
+
+/**
+ * Why a broker's background repair is held, after the servers named: its list is not the
+ * cluster's, and what to do (README, "kv repair").
+ */
+export const BACKGROUND_HOLD_REASON = "repaired under another server list or k than this " +
+  "broker's, so its list is not the cluster's: nothing is repaired in the background (no " +
+  "copy moved or removed) until kv repair -s FILE runs with this broker's list, if it is " +
+  "the new one; else give this broker the cluster's server file";
 
 /** First delay before a repair that left something undone is tried again, in ms. */
 export const RETRY_INITIAL_DELAY_MS = 1_000;
@@ -104,6 +119,8 @@ export class BackgroundRepair {
   #failing = false;
   #closed = false;
   #paused: boolean;
+  /** The servers marked under another list that hold the repairs back, while they do. */
+  #heldBy: string | undefined;
 
   /**
    * Starts watching `pool` (already started) for unrepaired servers.
@@ -153,7 +170,8 @@ export class BackgroundRepair {
   }
 
   /**
-   * Resolves once no repair runs and none is queued (a retry may still be scheduled).
+   * Resolves once no repair runs and none is queued, or what is queued is held back by
+   * servers marked under another list (a retry may still be scheduled).
    *
    * @example
    * ```ts
@@ -198,7 +216,7 @@ export class BackgroundRepair {
   #start(): void {
     if (this.#closed || this.#paused) return;
     if (this.#running !== undefined || this.#retryTimer !== undefined) return;
-    if (this.#pending.size === 0) {
+    if (this.#pending.size === 0 || this.#holdsBack()) {
       this.#notifySettled();
       return;
     }
@@ -215,6 +233,30 @@ export class BackgroundRepair {
       else this.#retryDelayMs = RETRY_INITIAL_DELAY_MS;
       this.#start();
     });
+  }
+
+  /**
+   * Whether reachable servers marked repaired under another server list or k hold every
+   * repair back (see the module docs); logs when the hold starts, and when it ends.
+   */
+  #holdsBack(): boolean {
+    const others = this.#pool.servers.flatMap((server, index) =>
+      this.#pool.distrustedFor(index) === "other list" ? [server.id] : []
+    );
+    const heldBy = others.length === 0 ? undefined : others.join(", ");
+    if (heldBy !== undefined && this.#heldBy === undefined) {
+      this.#log(
+        `background repair held: ${heldBy} ${others.length === 1 ? "was" : "were"} ` +
+          `${BACKGROUND_HOLD_REASON}`,
+      );
+    } else if (heldBy === undefined && this.#heldBy !== undefined) {
+      this.#log(
+        "background repair resumed: no reachable server is repaired under another " +
+          "server list or k now",
+      );
+    }
+    this.#heldBy = heldBy;
+    return heldBy !== undefined;
   }
 
   /** Runs one repair of `partitions`; resolves undefined once closed meanwhile. */
@@ -274,7 +316,8 @@ export class BackgroundRepair {
   }
 
   #notifySettled(): void {
-    if (this.#running !== undefined || (this.#pending.size > 0 && !this.#closed)) return;
+    const waiting = this.#pending.size > 0 && !this.#closed && this.#heldBy === undefined;
+    if (this.#running !== undefined || waiting) return;
     const waiters = this.#settledWaiters;
     this.#settledWaiters = [];
     for (const resolve of waiters) resolve();

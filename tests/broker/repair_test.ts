@@ -9,7 +9,7 @@ import type { RepairConnection, RepairPool } from "../../lib/broker/repair_write
 import { int } from "../../lib/record/value.ts";
 import { partitionOf } from "../../lib/record/partition.ts";
 import type { Broker } from "../../lib/broker/broker.ts";
-import { BackgroundRepair } from "../../lib/broker/background_repair.ts";
+import { BACKGROUND_HOLD_REASON, BackgroundRepair } from "../../lib/broker/background_repair.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 
@@ -142,15 +142,17 @@ Deno.test("a restarted server is marked repaired only once the partitions it may
   }
 });
 
-Deno.test("a broker's background repair marks an unrepaired server under its list, and leaves one repaired under another list unmarked: only kv repair marks it under a new list", async () => {
+Deno.test("a broker's background repair is held while a reachable server is repaired under another list: it copies, removes and marks nothing, not even an unrepaired server; kv repair under its list marks both", async () => {
   const cluster = new FakeCluster(3);
   const broker = await cluster.openBroker({ k: 2 });
+  const logged: string[] = [];
   let background: BackgroundRepair | undefined;
   try {
     assert.equal((await broker.put("person1", int(1))).kind, "done");
     const [first, second] = broker.preferenceList(partitionOf("person1"));
     // The first was repaired for another list (restarted empty, as a server of another
-    // cluster); the second kept its data but says it is unrepaired (a damaged log).
+    // cluster); the second kept its data but says it is unrepaired (a damaged log). A repair
+    // would copy person1 to the first, its home.
     const otherList = new Uint8Array(16).fill(9);
     cluster.servers[first].restart();
     cluster.servers[first].nodeState = { unrepaired: false, k: 2, repairedUnder: otherList };
@@ -159,16 +161,27 @@ Deno.test("a broker's background repair marks an unrepaired server under its lis
     await waitFor(() => broker.pool.distrustedFor(first) === "other list", {
       what: "the broker to reconnect to the first",
     });
-    background = new BackgroundRepair(broker.pool, { k: 2, placement: broker });
+    const before = cluster.servers.map((server) => server.records);
+    background = new BackgroundRepair(broker.pool, {
+      k: 2,
+      placement: broker,
+      log: (line) => logged.push(line),
+    });
     await withDeadline(background.settled(), { what: "the background repair to settle" });
-    assert.equal(broker.pool.trusted(second), true, "the unrepaired one is marked repaired");
-    assert.deepEqual(cluster.servers[second].nodeState.repairedUnder, broker.pool.listFingerprint);
+    assert.deepEqual(cluster.servers.map((server) => server.records), before, "nothing moved");
+    assert.equal(broker.pool.trusted(second), false, "the unrepaired one is not marked");
     assert.deepEqual(cluster.servers[first].nodeState.repairedUnder, otherList, "not marked");
-    assert.equal(broker.pool.distrustedFor(first), "other list");
-    // kv repair (every server not trusted under its list) marks it.
+    assert.equal(logged.length, 1, logged.join("\n"));
+    assert.equal(
+      logged[0],
+      `background repair held: ${broker.pool.servers[first].id} was ${BACKGROUND_HOLD_REASON}`,
+    );
+    // kv repair (every server not trusted under its list) marks both.
     const report = await repairAs(broker);
     assert.ok(report.inOrder, JSON.stringify(report));
-    assert.deepEqual(cluster.servers[first].nodeState.repairedUnder, broker.pool.listFingerprint);
+    for (const index of [first, second]) {
+      assert.deepEqual(cluster.servers[index].nodeState.repairedUnder, broker.pool.listFingerprint);
+    }
     assert.ok(cluster.servers[first].trie.has("person1"));
   } finally {
     background?.close();

@@ -6,19 +6,20 @@
 // that cluster's, marked under theirs) until kv repair over the new list marks them, so
 // reads never answer a NOT FOUND without a warning meanwhile. Real `kv server` processes.
 import assert from "node:assert/strict";
-import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { type KvRun, runKv } from "../helpers/run_kv.ts";
 import { REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
+import { BACKGROUND_HOLD_REASON } from "../../lib/broker/background_repair.ts";
 
 const RECORDS = 16;
 
 /** The keys {@link loadRecords} stores. */
 const KEYS = Array.from({ length: RECORDS }, (_, i) => `person${i}`);
 
-/** Stores {@link KEYS} (key i holds i) through `kv broker -k 1` over `cluster`. */
-async function loadRecords(cluster: KvCluster): Promise<void> {
+/** Stores {@link KEYS} (key i holds i) through `kv broker -k K` (default 1) over `cluster`. */
+async function loadRecords(cluster: KvCluster, k = 1): Promise<void> {
   const load = await runKv(
-    withBrokerTimeout(["broker", "-s", cluster.serverFile, "-k", "1"]),
+    withBrokerTimeout(["broker", "-s", cluster.serverFile, "-k", `${k}`]),
     { stdin: KEYS.map((key, i) => `PUT ${key}: ${i}\n`).join("") },
   );
   assert.equal(load.code, 0, load.stderr);
@@ -143,5 +144,27 @@ Deno.test("servers a writing client used on their own, listed beside another clu
     assert.deepEqual(exact.slice(0, RECORDS).map((answer) => answer.value), KEYS.map((_, i) => i));
     assert.ok(exact.every((answer) => answer.warning === undefined), read.stdout);
     assert.equal(exact[RECORDS].found, false, "a key nobody wrote: a NOT FOUND, now exact");
+  });
+});
+
+Deno.test("a broker given a server list that adds servers, before kv repair, moves and removes nothing in the background: it logs that its list is not the cluster's, and clients on the old list still read every record", async () => {
+  await using old = await KvCluster.start(3);
+  await using added = await KvCluster.start(2);
+  await loadRecords(old, 2);
+
+  await KvCluster.withJoinedServerFile([old, added], async (both) => {
+    await using broker = BrokerProcess.start(["-s", both, "--json"]);
+    // Its first look at the servers (at start) finds the old three marked under their list.
+    const held = await broker.stderrMatching(/background repair held: [^\n]*\n/);
+    const line = held.split("\n").find((text) => text.includes("background repair held"));
+    for (const server of old.servers) assert.ok(line?.includes(server.id), line);
+    assert.ok(line?.endsWith(BACKGROUND_HOLD_REASON), line);
+    // About 70% of the keys are placed on an added server by the new list: had they been
+    // moved, the old list's reads would answer a plain NOT FOUND for them.
+    const { run: read, answers } = await readKeys(old.serverFile);
+    assert.equal(read.code, 0, read.stderr);
+    assert.deepEqual(answers.map((answer) => answer.value), KEYS.map((_, i) => i));
+    const { stderr } = await broker.finish();
+    assert.doesNotMatch(stderr, /background repair \(/, "no background repair ran");
   });
 });

@@ -23,7 +23,7 @@ import {
   ServerStartError,
 } from "../../lib/cli/server_process.ts";
 import { TEST_KV } from "./server_process.ts";
-import { DeadlineError, DEFAULT_DEADLINE_MS, withDeadline } from "./wait.ts";
+import { DeadlineError, DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "./wait.ts";
 
 function kvCommand(args: string[]): Deno.ChildProcess {
   return new Deno.Command(TEST_KV.command, {
@@ -187,13 +187,29 @@ export class BrokerProcess {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #lines: AsyncIterator<{ text?: string; error?: string }>;
   readonly #stderrDone: Promise<string>;
+  /** Stderr so far, as it arrives. */
+  #stderr = "";
   #finished: Promise<{ code: number; stdout: string; stderr: string }> | undefined;
 
   private constructor(child: Deno.ChildProcess) {
     this.#child = child;
     this.#writer = child.stdin.getWriter();
     this.#lines = readLines(child.stdout)[Symbol.asyncIterator]();
-    this.#stderrDone = new Response(child.stderr).text();
+    this.#stderrDone = (async () => {
+      for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+        this.#stderr += text;
+      }
+      return this.#stderr;
+    })();
+  }
+
+  /** Waits until stderr so far matches `pattern` (a line the broker logs), and returns it. */
+  async stderrMatching(pattern: RegExp): Promise<string> {
+    await this.#within(
+      waitFor(() => pattern.test(this.#stderr), { what: `stderr to match ${pattern}` }),
+      `stderr matching ${pattern}`,
+    );
+    return this.#stderr;
   }
 
   /**
