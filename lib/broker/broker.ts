@@ -106,6 +106,14 @@ export const MAX_WRITE_ATTEMPTS = 5;
 export const MAX_READ_REPAIRS_IN_FLIGHT = 64;
 
 /**
+ * A write's warning when servers that stored it are marked repaired under another server
+ * list or k, after their names (see Broker's write path): what it means and what to do.
+ */
+export const WRITE_UNDER_OTHER_LIST = "repaired under another server list or k than this " +
+  "client's: clients on that list may not see this write until kv repair -s FILE runs with " +
+  "the cluster's server list (give this client that file)";
+
+/**
  * Which servers a write goes to: `sloppy`, the first k reachable of the key's
  * preference list (writes go on while up to k − 1 servers are down); `strict`, the
  * key's first k only, refused when one of them is down (the original project's rule).
@@ -987,7 +995,9 @@ export class Broker {
       existed ||= met.existed;
       let held = met.held;
       // A later write of this broker stands for this one: it competes with others itself.
-      if (met.superseded) return { kind: "done", existed: true, version };
+      if (met.superseded) {
+        return this.#unseenElsewhere({ kind: "done", existed: true, version }, servers);
+      }
       if (held === undefined && !probed && !this.#meetsEveryWrite(list, written.trusted)) {
         probed = true;
         const probe = await this.#probe(key, version);
@@ -998,7 +1008,9 @@ export class Broker {
           held = undefined;
         }
       }
-      if (held === undefined) return doneChange(verb, existed, version, doubt);
+      if (held === undefined) {
+        return this.#unseenElsewhere(doneChange(verb, existed, version, doubt), servers);
+      }
       // Another broker wrote the key with a newer or equal version: write again after it
       // (just after it, when it is too far ahead for the clock to take in).
       const after = this.#clock.after(held);
@@ -1183,6 +1195,25 @@ export class Broker {
       this.#hints.add(home, partition);
       if (this.#pool.isUp(home)) queueMicrotask(() => this.#handOff(home));
     }
+  }
+
+  /**
+   * `change` with a warning added when servers that stored it are marked repaired under
+   * another server list or k than this broker's: the cluster (or part of it) is on another
+   * list, whose clients read this key elsewhere and may not see the write until
+   * `kv repair -s` over the cluster's list moves it (README, "kv repair"). Judged on the
+   * marks the pool holds now (ServerPool.distrustedFor).
+   */
+  #unseenElsewhere(change: Change, servers: readonly number[]): Change {
+    if (change.kind !== "done") return change;
+    const others = servers.filter((index) => this.#pool.distrustedFor(index) === "other list")
+      .map((index) => this.#pool.servers[index].id);
+    if (others.length === 0) return change;
+    const unseen =
+      `stored on ${others.join(", ")}, ${others.length === 1 ? "which was" : "which were"} ` +
+      WRITE_UNDER_OTHER_LIST;
+    const warning = change.warning === undefined ? unseen : `${change.warning}; ${unseen}`;
+    return { ...change, warning };
   }
 
   /**

@@ -117,7 +117,7 @@ export type Answer =
   }
   | { op: "GET" | "QUERY"; key: string; found: false; warning?: string }
   | { op: "DELETE"; key: string; deleted: boolean; version: string; warning?: string }
-  | { op: "PUT"; key: string; stored: true; version: string }
+  | { op: "PUT"; key: string; stored: true; version: string; warning?: string }
   | {
     op: "KEYS";
     prefix: string;
@@ -583,7 +583,13 @@ async function runOtherCommand(
         const { error, refused } = change;
         return { op: "PUT", key: command.key, error, ...(refused ? { refused: true } : {}) };
       }
-      return { op: "PUT", key: command.key, stored: true, version: formatVersion(change.version) };
+      const stored = {
+        op: "PUT",
+        key: command.key,
+        stored: true,
+        version: formatVersion(change.version),
+      } as const;
+      return change.warning === undefined ? stored : { ...stored, warning: change.warning };
     }
     case "KEYS": {
       const answer = await broker.keys(command.prefix, command.limit, command.after);

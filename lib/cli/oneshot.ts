@@ -148,7 +148,8 @@ const SPECS: readonly OneShotSpec[] = [
     done: "stored",
     writes: true,
     mistake: "a record over every server's --max-frame-bytes",
-    unavailable: "fewer than k servers could store it",
+    unavailable: "fewer than k servers could store it, or stored but warned: servers that " +
+      "stored it are repaired under another server list or k",
     command: ([line]) => putCommand(line),
   },
   {

@@ -273,7 +273,8 @@ export class KvCore {
     const change = await this.#open().put(key, value);
     this.#stillOpen();
     if (change.kind === "error") throw changeError(change);
-    return { key, version: formatVersion(change.version) };
+    const stored = { key, version: formatVersion(change.version) };
+    return change.warning === undefined ? stored : { ...stored, warning: change.warning };
   }
 
   /**

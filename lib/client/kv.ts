@@ -188,6 +188,12 @@ export interface KvPutResult {
    * that sort in version order like Deno KV's `versionstamp`.
    */
   version: string;
+  /**
+   * Set when servers that stored it are marked repaired under another server list or k
+   * than this client's: clients on that list may not see the write until `kv repair -s`
+   * over the cluster's list (README, "kv repair"). The write is stored all the same.
+   */
+  warning?: string;
 }
 
 /**

@@ -327,7 +327,8 @@ export class HttpApi {
     const text = await readBody(request, this.#maxBodyBytes, this.#bodyTimeoutMs);
     if (text === "") throw new HttpError(400, "PUT needs a body: a JSON value or a record line");
     const value = isPlainText(request) ? recordLineValue(text, key) : jsonValue(text);
-    return json(200, await this.#kv.put(key, value));
+    const stored = await this.#kv.put(key, value);
+    return json(200, stored, stored.warning);
   }
 
   async #delete(key: string): Promise<Response> {

@@ -503,6 +503,11 @@ function writeSchemas(): Record<string, unknown> {
       properties: {
         key: { type: "string" },
         version: { ...VERSION, description: "The version written on every replica." },
+        warning: {
+          type: "string",
+          description: "Set when servers that stored it are marked repaired under another " +
+            "server list or k: clients on that list may not see it until kv repair.",
+        },
       },
     },
     DeleteResult: {

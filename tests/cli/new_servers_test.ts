@@ -10,6 +10,7 @@ import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_proce
 import { type KvRun, runKv } from "../helpers/run_kv.ts";
 import { REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
 import { BACKGROUND_HOLD_REASON } from "../../lib/broker/background_repair.ts";
+import { WRITE_UNDER_OTHER_LIST } from "../../lib/broker/broker.ts";
 
 const RECORDS = 16;
 
@@ -166,5 +167,34 @@ Deno.test("a broker given a server list that adds servers, before kv repair, mov
     assert.deepEqual(answers.map((answer) => answer.value), KEYS.map((_, i) => i));
     const { stderr } = await broker.finish();
     assert.doesNotMatch(stderr, /background repair \(/, "no background repair ran");
+  });
+});
+
+Deno.test("a write through a client on a stale server list, to servers repaired under the cluster's new list, is stored with a warning (exit 3) saying clients on that list may not see it until kv repair, which then moves it", async () => {
+  await using old = await KvCluster.start(3);
+  await using added = await KvCluster.start(2);
+  await loadRecords(old, 2);
+
+  await KvCluster.withJoinedServerFile([old, added], async (both) => {
+    const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    // Every server is now marked under the new list; a client on the old one writes. Of
+    // ten keys, some are placed by the two lists on different servers.
+    const keys = Array.from({ length: 10 }, (_, i) => `late${i}`);
+    for (const key of keys) {
+      const put = await runKv(withBrokerTimeout(["put", "-s", old.serverFile, `${key}: 1`]));
+      assert.equal(put.code, 3, put.stdout + put.stderr);
+      assert.match(put.stdout, new RegExp(`^STORED: ${key}\\n`));
+      assert.ok(put.stdout.includes(WRITE_UNDER_OTHER_LIST), put.stdout);
+    }
+    // The warning's advice: kv repair over the cluster's list moves every write home.
+    const again = await runKv(withBrokerTimeout(["repair", "-s", both]));
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    const read = await runKv(withBrokerTimeout(["broker", "-s", both, "--json"]), {
+      stdin: keys.map((key) => `GET ${key}\n`).join(""),
+    });
+    assert.equal(read.code, 0, read.stderr);
+    const answers = read.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(answers.map((answer) => answer.value), keys.map(() => 1));
   });
 });
