@@ -344,7 +344,11 @@ export class Broker {
     this.#log = options.log ?? (() => {});
     this.#readOnly = (options.readOnly ?? false) || (options.statusOnly ?? false);
     this.#placement = Placement.of(pool.servers.map((server) => server.identity));
-    pool.trustUnder(k);
+    // A status check shows each server's mark against the k it records: in a k conflict
+    // the one k it reads with would show every server of the other ks as repaired under
+    // another list, and tell each to run a repair that would be refused.
+    if (options.statusOnly ?? false) pool.trustUnderRecordedK();
+    else pool.trustUnder(k);
     this.#watchServers();
   }
 

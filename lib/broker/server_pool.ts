@@ -423,6 +423,11 @@ export class ServerPool {
   readonly #credentials: Credentials;
   /** The fingerprint servers must be repaired under to be trusted; none until {@link trustUnder}. */
   #list: Uint8Array | undefined;
+  /**
+   * After {@link trustUnderRecordedK}: this list's fingerprint for each k a server records,
+   * made when first needed; undefined otherwise.
+   */
+  #listByRecordedK: Map<number, Uint8Array> | undefined;
   #closed = false;
   #changeWaiters: (() => void)[] = [];
 
@@ -641,6 +646,39 @@ export class ServerPool {
    */
   trustUnder(k: number): void {
     this.#list = listFingerprint(this.#servers.map((server) => server.identity), k);
+    this.#listByRecordedK = undefined;
+  }
+
+  /**
+   * Judges each server from now on under this pool's servers with the k that server
+   * records (none recorded: not trusted), for a status check over servers recording
+   * different ks (`kv servers` in a k conflict): a server marked under this list with its
+   * own k is shown as repaired, and only a real mismatch of the list (or of k with its own
+   * mark) as repaired under another list. Never for a broker that reads or writes: its
+   * placement has one k. {@link listFingerprint} is then undefined: nothing is marked.
+   *
+   * @example
+   * ```ts
+   * pool.trustUnderRecordedK();
+   * pool.trusted(0); // true when server 0 was repaired under this list with the k it records
+   * ```
+   */
+  trustUnderRecordedK(): void {
+    this.#list = undefined;
+    this.#listByRecordedK = new Map();
+  }
+
+  /** The fingerprint a server in `state` must be repaired under to be trusted, if any. */
+  #trustedList(state: NodeState): Uint8Array | undefined {
+    if (this.#list !== undefined || this.#listByRecordedK === undefined || state.k < 1) {
+      return this.#list;
+    }
+    let list = this.#listByRecordedK.get(state.k);
+    if (list === undefined) {
+      list = listFingerprint(this.#servers.map((server) => server.identity), state.k);
+      this.#listByRecordedK.set(state.k, list);
+    }
+    return list;
   }
 
   /**
@@ -660,8 +698,9 @@ export class ServerPool {
    * ```
    */
   trusts(state: NodeState): boolean {
-    return !state.unrepaired && this.#list !== undefined &&
-      sameList(state.repairedUnder, this.#list);
+    if (state.unrepaired) return false;
+    const list = this.#trustedList(state);
+    return list !== undefined && sameList(state.repairedUnder, list);
   }
 
   /**

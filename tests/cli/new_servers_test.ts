@@ -198,3 +198,32 @@ Deno.test("a write through a client on a stale server list, to servers repaired 
     assert.deepEqual(answers.map((answer) => answer.value), keys.map(() => 1));
   });
 });
+
+Deno.test("during a k conflict kv servers says repaired under another list only of the server whose mark does not match the list with its own k, and its last line names kv repair -k N", async () => {
+  await using cluster = await KvCluster.start(3);
+  const used = await runKv(withBrokerTimeout(["broker", "-s", cluster.serverFile, "-k", "2"]), {
+    stdin: "",
+  });
+  assert.equal(used.code, 0, used.stderr);
+  // A k change over a list of the first server alone: it records k=1 and is marked under
+  // that one-server list; the others record k=2, marked under the full list.
+  const [changed] = cluster.servers;
+  const onlyFirst = await Deno.makeTempFile({ suffix: ".txt" });
+  try {
+    await Deno.writeTextFile(onlyFirst, `${changed.address.hostname} ${changed.port}\n`);
+    const repair = await runKv(withBrokerTimeout(["repair", "-s", onlyFirst, "-k", "1"]));
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+  } finally {
+    await Deno.remove(onlyFirst);
+  }
+  const status = await runKv(withBrokerTimeout(["servers", "-s", cluster.serverFile]));
+  assert.equal(status.code, 0, status.stderr);
+  const lines = status.stdout.trim().split("\n");
+  assert.equal(lines.length, 4, status.stdout);
+  for (const line of lines.slice(0, 3)) {
+    const other = line.startsWith(changed.id);
+    assert.equal(line.includes(REPAIRED_UNDER_OTHER_LIST), other, line);
+    assert.doesNotMatch(line, /not yet repaired/);
+  }
+  assert.match(lines[3], /different replication factors .*kv repair -k N/);
+});
