@@ -473,3 +473,23 @@ Deno.test("kv http refuses to start, in one line, where its connection guard can
     assert.deepEqual(await Array.fromAsync(Deno.readDir(long)), []);
   });
 });
+
+Deno.test("kv http's guard shuts down the inner servers a burst of connections left unused for the header deadline, and serves the next connection with a new one", async () => {
+  await using served = await HttpProcess.onCluster(1, ["--header-timeout-ms", "1000"]);
+  const { http } = served;
+  // Open together, each served by an inner server of its own, then all closed.
+  const burst = await Promise.all(Array.from({ length: 20 }, () => rawConnection(http)));
+  for (const { conn } of burst) await conn.write(request("/healthz"));
+  await waitFor(() => burst.every(({ received }) => received.includes('"healthy":true')), {
+    what: "every answer of the burst",
+  });
+  assert.ok((await unixListeningPaths(http.pid)).length >= burst.length);
+  for (const { conn } of burst) conn.close();
+  // Each was a listening socket and about 95 kB for good: 1000 of them after 1000 connections.
+  await waitFor(async () => (await unixListeningPaths(http.pid)).length === 0, {
+    what: "the unused inner servers to be shut down",
+  });
+  using next = await rawConnection(http);
+  await next.conn.write(request("/healthz"));
+  await waitFor(() => next.received.includes('"healthy":true'), { what: "the next answer" });
+});
