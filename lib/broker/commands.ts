@@ -60,7 +60,7 @@ import { EncodedJsonWriter } from "../record/encoded_json.ts";
 import { DecodeError, UTF8_CACHE_MAX_BYTES, Utf8Cache } from "../base/bytes.ts";
 import { formatVersion } from "../record/version.ts";
 import { HELP_COLUMNS, wrapWords } from "../base/wrap_words.ts";
-import { keyProblem } from "../record/key.ts";
+import { keyProblem, listedKey } from "../record/key.ts";
 import { CharClass, charClass, DOT, LOWER_E, SPACE } from "../record/grammar.ts";
 
 /** KEYS lists this many keys unless told otherwise. */
@@ -825,8 +825,9 @@ function humanLines(
       return [paint("green", `STORED: ${formatName((answer as { key: string }).key)}`)];
     case "KEYS": {
       const { keys, next, prefix, limit, after } = answer as Extract<Answer, { op: "KEYS" }>;
-      // Listed as stored, one a line, for a script to take (`kv keys | …`).
-      const lines = keys.map(showQuoted);
+      // One a line, for a script to take (`kv keys | …`): as stored, or `."…"` for a key
+      // that could not be told for sure so, which the one-shot commands read back.
+      const lines = keys.map(listedKey);
       if (keys.length === 0) {
         const since = after === undefined ? "" : ` after '${showQuoted(after)}'`;
         // Without a prefix every key matches: none at all is said plainly.

@@ -15,20 +15,15 @@
  */
 import { type Broker, WRITE_RULES } from "../broker/broker.ts";
 import { openBroker, replicasFlag, serverListedTwice } from "./open_broker.ts";
-import {
-  type Answer,
-  type Command,
-  CommandError,
-  DEFAULT_KEYS_LIMIT,
-  formatAnswer,
-  parseCommand,
-} from "../broker/commands.ts";
+import { type Answer, type Command, DEFAULT_KEYS_LIMIT, formatAnswer } from "../broker/commands.ts";
 import { runCommand } from "../broker/commands.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { readServerList, ServerFileError } from "../broker/server_list.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { writeLine } from "../base/stdout.ts";
-import { keyProblem } from "../record/key.ts";
+import { keyProblem, listedKey, oneLine, readListedKey } from "../record/key.ts";
+import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
+import { DecodeError } from "../base/bytes.ts";
 import { parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
@@ -61,6 +56,19 @@ export const DEFAULT_SERVER_FILE = "serverFile.txt";
 export const SERVERS_FLAG_HELP =
   `  -s, --servers FILE     the server file (default: $${SERVERS_ENV}, then
                          ./${DEFAULT_SERVER_FILE})`;
+
+/**
+ * How KEY, PATH, PREFIX and --after are read, in the --help of the commands taking them
+ * (README, One-shot commands).
+ */
+const KEY_ARGUMENT_HELP =
+  `A key is given as it is, character for character: no quotes or escapes are
+read and no spaces trimmed (kv get 'my key'; kv get '"q"' reads the key "q"
+with its quotes). A key kv keys cannot print as it is (one holding a control
+character or U+FFFD) it lists as '.' then a JSON string, ."a\\nb", which no key
+can be (none holds '.'); given so, it reads as that key. An argument holding
+U+FFFD is refused: bytes that are not UTF-8 reach kv as U+FFFD.
+`;
 
 const FLAGS = {
   servers: { type: "string", short: "s" },
@@ -128,7 +136,7 @@ const SPECS: readonly OneShotSpec[] = [
     done: "found",
     canFindNothing: true,
     unavailable: UNSURE,
-    command: ([key]) => parsed("get", key),
+    command: ([key]) => ({ op: "GET", key: keyArgument("get", key) }),
   },
   {
     name: "query",
@@ -138,7 +146,7 @@ const SPECS: readonly OneShotSpec[] = [
     done: "found",
     canFindNothing: true,
     unavailable: UNSURE,
-    command: ([path]) => parsed("query", path),
+    command: ([path]) => ({ op: "QUERY", path: pathArgument(path) }),
   },
   {
     name: "put",
@@ -162,7 +170,7 @@ const SPECS: readonly OneShotSpec[] = [
     canFindNothing: true,
     unavailable:
       "fewer than k servers could delete it, or not found but warned: it may have existed",
-    command: ([key]) => parsed("delete", key),
+    command: ([key]) => ({ op: "DELETE", key: keyArgument("delete", key) }),
   },
   {
     name: "keys",
@@ -217,7 +225,11 @@ ${SERVERS_FLAG_HELP}
 ${limitFlag}${SECURITY_HELP}
   -h, --help             show this help
 
-An argument that starts with '-' goes after '--': kv get -- -key.
+${
+    spec.name === "put" || spec.name === "servers"
+      ? ""
+      : KEY_ARGUMENT_HELP
+  }An argument that starts with '-' goes after '--': kv get -- -key.
 
 ${exitCodesHelp(spec)}`;
 }
@@ -264,7 +276,8 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
     // Every server refused the request itself (a record over their frame limit): the
     // same command would fail again, so it is the user's to fix, not the cluster's.
     if ("refused" in answer) throw new UserError(`kv ${spec.name}: ${answer.error}`);
-    writeLine(formatAnswer(answer, { json: values.json ?? false, keysNextPage }));
+    const keysNextPageOf = keysNextPage(values);
+    writeLine(formatAnswer(answer, { json: values.json ?? false, keysNextPage: keysNextPageOf }));
     const code = exitCode(answer);
     const listed = code === EXIT_FOUND ||
       (code === EXIT_NOT_FOUND ? spec.canFindNothing === true : spec.unavailable !== undefined);
@@ -290,28 +303,62 @@ function exitCode(answer: Answer): number {
 }
 
 /**
- * The REPL's command for `kv <name> <argument>`: parsed as the line `<NAME> <argument>`, so
- * both read keys and paths alike (their messages give columns in the argument); hints name
- * the one-shot commands.
+ * The key `kv <name> KEY` names: the argument's characters, or the key its `."…"` form
+ * spells (see readListedKey); a one-line UserError says what is wrong with it.
  */
-function parsed(name: string, argument: string): Command {
-  const word = name.toUpperCase();
+function keyArgument(name: string, text: string): string {
+  if (text === "") throw new UserError(`kv ${name}: needs a key, e.g. kv ${name} person1`);
+  const [key, length] = listedKeyOf(name, text);
+  if (length !== text.length || key.includes(".")) {
+    const hint = name === "get" ? `; to read a field use kv query ${oneLine(text)}` : "";
+    throw new UserError(`kv ${name}: a key cannot contain '.'${hint}`);
+  }
+  const problem = keyProblem(key);
+  if (problem !== undefined) throw new UserError(`kv ${name}: ${problem}`);
+  return key;
+}
+
+/** The path `kv query PATH` names: its key as {@link keyArgument} reads one, then its fields. */
+function pathArgument(text: string): string[] {
+  if (text === "") throw new UserError("kv query: needs a path, e.g. kv query person1.age");
+  // A path as it is reads whole (readListedKey takes all of it); a `."…"` key only so far.
+  const [key, length] = listedKeyOf("query", text);
+  if (text.startsWith('."')) {
+    // Past a `."…"` key, only its fields: `."a\nb".name`.
+    if (length !== text.length && text[length] !== ".") {
+      throw new UserError(`kv query: expected '.' or the end after the key in '${oneLine(text)}'`);
+    }
+    const problem = keyProblem(key);
+    if (problem !== undefined) throw new UserError(`kv query: ${problem}`);
+  }
   try {
-    const command = parseCommand(`${word} ${argument}`);
-    if (command === undefined) throw new UserError(`kv ${name}: the argument is empty`);
-    return command;
+    // The key holds no '.', so the fields start at the first one after it.
+    return splitQueryPath(key + text.slice(length));
   } catch (error) {
-    if (!(error instanceof CommandError)) throw error;
-    // "GET needs a key, …" leads with the command word, which the prefix already names.
-    const message = error.message.replace(new RegExp(`^${word} `), "").replace(
-      /\b(GET|QUERY|DELETE|KEYS|PUT) (?=\S)/g,
-      (command) => `kv ${command.toLowerCase()}`,
-    );
-    throw new UserError(`kv ${name}: ${message}`);
+    if (!(error instanceof QueryPathError)) throw error;
+    throw new UserError(`kv query: ${oneLine(error.message)}`);
+  }
+}
+
+/** readListedKey's key of `text`, its DecodeError as the command's one-line UserError. */
+function listedKeyOf(name: string, text: string): [string, number] {
+  try {
+    return readListedKey(text);
+  } catch (error) {
+    if (!(error instanceof DecodeError)) throw error;
+    throw new UserError(`kv ${name}: ${error.message}`);
   }
 }
 
 function putCommand(line: string): Command {
+  const replaced = line.indexOf("\ufffd");
+  if (replaced !== -1) {
+    // As for a key (readListedKey): bytes that are not UTF-8 would be stored as U+FFFD.
+    throw new UserError(
+      `kv put: column ${[...line.slice(0, replaced)].length + 1} of the record line: U+FFFD ` +
+        "(�) may stand for bytes that are not UTF-8; write it as \\uFFFD in a quoted string",
+    );
+  }
   try {
     const { key, value } = parseRecordLine(line);
     return { op: "PUT", key, value };
@@ -327,9 +374,10 @@ function putCommand(line: string): Command {
   }
 }
 
-function keysCommand(prefix: string, page: KeysPageFlags): Command {
+function keysCommand(prefixText: string, page: KeysPageFlags): Command {
   // "" lists every key (or from the first); any other prefix or key follows the key rule.
-  const after = page.after ?? "";
+  const prefix = prefixText === "" ? "" : wholeListedKey(prefixText);
+  const after = page.after === undefined || page.after === "" ? "" : wholeListedKey(page.after);
   const problem = (prefix === "" ? undefined : keyProblem(prefix, "prefix")) ??
     (after === "" ? undefined : keyProblem(after, "--after"));
   if (problem !== undefined) throw new UserError(`kv keys: ${problem}`);
@@ -341,17 +389,57 @@ function keysCommand(prefix: string, page: KeysPageFlags): Command {
   return { op: "KEYS", prefix, limit, after };
 }
 
+/** The key of a whole PREFIX or --after argument (readListedKey). */
+function wholeListedKey(text: string): string {
+  const [key, length] = listedKeyOf("keys", text);
+  // Past the key's `."…"`: what follows makes the whole no key (keyProblem says why).
+  return length === text.length ? key : text;
+}
+
+/** The flags given that choose and reach the cluster, which the next page needs as well. */
+interface ClusterFlags {
+  readonly servers?: string;
+  readonly replicas?: string;
+  readonly "timeout-ms"?: string;
+  readonly "auth-file"?: string;
+  readonly "tls-ca"?: string;
+}
+
+/** Each of {@link ClusterFlags} as the next page's command writes it. */
+const CLUSTER_FLAGS = [
+  ["servers", "-s"],
+  ["replicas", "-k"],
+  ["timeout-ms", "--timeout-ms"],
+  ["auth-file", "--auth-file"],
+  ["tls-ca", "--tls-ca"],
+] as const;
+
 /**
- * The `kv keys` command for the next page, written to paste into a shell: each word
- * quoted when a shell would not read it back as is, `--after=KEY` so that a key starting
- * with '-' stays the flag's value, and a prefix starting with '-' after `--`.
+ * The `kv keys` command for the next page, written to paste into a shell: the flags given
+ * that reach the cluster (`-s FILE` …), each key as kv keys lists it (its `."…"` form holds
+ * no control character) and each word quoted when a shell would not read it back as is,
+ * `--after=KEY` so that a key starting with '-' stays the flag's value, and a prefix
+ * starting with '-' after `--`.
  */
-function keysNextPage(prefix: string, limit: number, after: string): string {
-  const flags = `--limit ${limit} --after=${shellWord(after)}`;
-  if (prefix === "") return `kv keys ${flags}`;
-  return prefix.startsWith("-")
-    ? `kv keys ${flags} -- ${shellWord(prefix)}`
-    : `kv keys ${shellWord(prefix)} ${flags}`;
+function keysNextPage(
+  given: ClusterFlags,
+): (prefix: string, limit: number, after: string) => string {
+  const cluster = CLUSTER_FLAGS.flatMap(([flag, written]) => {
+    const value = given[flag];
+    if (value === undefined) return [];
+    // A value starting with '-' would read as a flag of its own after a space.
+    return [
+      value.startsWith("-") ? `--${flag}=${shellWord(value)}` : `${written} ${shellWord(value)}`,
+    ];
+  });
+  return (prefix, limit, after) => {
+    const flags = [...cluster, `--limit ${limit}`, `--after=${shellWord(listedKey(after))}`].join(
+      " ",
+    );
+    const word = shellWord(listedKey(prefix));
+    if (prefix === "") return `kv keys ${flags}`;
+    return prefix.startsWith("-") ? `kv keys ${flags} -- ${word}` : `kv keys ${word} ${flags}`;
+  };
 }
 
 /** `text` as one shell word: bare when it holds only characters no shell treats specially. */

@@ -127,10 +127,18 @@ function dottedMessage(what: string, key: string): string {
   return `${what} '${oneLine(key)}' contains '.' (it separates query paths)`;
 }
 
-/** `key` with control characters escaped, so a message quoting it stays one line. */
-function oneLine(key: string): string {
+/**
+ * `key` (or any text a message quotes) with control characters escaped `\uXXXX`, so that
+ * the message stays one line and sends the terminal nothing.
+ *
+ * @example
+ * ```ts
+ * oneLine("a\nb"); // "a\\u000ab"
+ * ```
+ */
+export function oneLine(key: string): string {
   // deno-lint-ignore no-control-regex
-  return key.replace(/[\x00-\x1f\x7f]/g, (char) => {
+  return key.replace(/[\x00-\x1f\x7f-\x9f]/g, (char) => {
     return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
   });
 }
@@ -181,4 +189,99 @@ export function checkEncodedName(
     throw new DecodeError(`${what} is not valid UTF-8`);
   }
   if (hasDot) throw new DecodeError(dottedMessage(what, readUtf8(source, at, length)));
+}
+
+/**
+ * A key as a listing of keys prints it, one a line (`kv keys`, the REPL's `KEYS`): the key
+ * itself, unless printed as it is it could not be told for sure — it holds a control
+ * character (C0, DEL, C1: a newline splits the line, an escape sequence reaches the
+ * terminal, a tab or CR hides) or U+FFFD (the stand-in for bytes that are not UTF-8, see
+ * {@link readListedKey}). Such a key is printed as `.` and then a JSON string: no key holds
+ * `.`, so no such line is a key itself, and {@link readListedKey} reads it back. The
+ * string's only escapes are `\"`, `\\`, `\n`, `\r`, `\t` and `\u00XX`/`\ufffd`, which the
+ * record grammar reads too.
+ *
+ * @example
+ * ```ts
+ * listedKey("person 1"); // "person 1"
+ * listedKey("a\nb"); // '."a\\nb"'
+ * ```
+ */
+export function listedKey(key: string): string {
+  if (!UNLISTABLE.test(key)) return key;
+  return `."${
+    key.replace(LISTED_ESCAPED, (character) => SHORT_ESCAPES[character] ?? unicodeEscape(character))
+  }"`;
+}
+
+/** The characters that make {@link listedKey} print a key as a JSON string. */
+// deno-lint-ignore no-control-regex
+const UNLISTABLE = /[\x00-\x1f\x7f-\x9f\ufffd]/;
+/** The characters escaped inside that string. */
+// deno-lint-ignore no-control-regex
+const LISTED_ESCAPED = /["\\\x00-\x1f\x7f-\x9f\ufffd]/g;
+/** The two-character escapes JSON and the record grammar share. */
+const SHORT_ESCAPES: Readonly<Record<string, string>> = {
+  '"': '\\"',
+  "\\": "\\\\",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+};
+
+/** A character as `\uXXXX`. */
+function unicodeEscape(character: string): string {
+  return `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * What an argument naming a key (or starting a path) holds, as the one-shot commands read
+ * it: the key and how many characters of `text` spell it. `text` is taken character for
+ * character, but for the form {@link listedKey} prints: `."…"`, `.` then a JSON string,
+ * which no key can be; the key ends where the string does. Throws a DecodeError for a
+ * `."` that is no JSON string, one spelling half of a surrogate pair, and for U+FFFD
+ * written raw: bytes that are not UTF-8 reach a program as U+FFFD, so which key was meant
+ * cannot be told (`."\ufffd"` spells U+FFFD itself).
+ *
+ * @example
+ * ```ts
+ * readListedKey("person 1"); // ["person 1", 8]
+ * readListedKey('."a\\nb".name'); // ["a\nb", 7]
+ * ```
+ */
+export function readListedKey(text: string): [key: string, length: number] {
+  const replaced = text.indexOf("\ufffd");
+  if (replaced !== -1) {
+    throw new DecodeError(
+      `U+FFFD (�) at column ${[...text.slice(0, replaced)].length + 1} may stand for bytes ` +
+        `that are not UTF-8; write a key holding it as ."…\\ufffd…" (kv keys lists it so)`,
+    );
+  }
+  if (!text.startsWith('."')) return [text, text.length];
+  const end = jsonStringEnd(text, 1);
+  let key: unknown;
+  try {
+    key = end === -1 ? undefined : JSON.parse(text.slice(1, end));
+  } catch {
+    key = undefined;
+  }
+  if (typeof key !== "string") {
+    throw new DecodeError(
+      `'${oneLine(text)}' starts with ." but is no JSON string after the '.', ` +
+        `as kv keys lists a key: ."a\\nb"`,
+    );
+  }
+  if (!key.isWellFormed()) {
+    throw new DecodeError(`'${oneLine(text)}' spells half of a surrogate pair, which no key holds`);
+  }
+  return [key, end];
+}
+
+/** Where the JSON string starting at `text[start]` (a `"`) ends: past its closing quote, or -1. */
+function jsonStringEnd(text: string, start: number): number {
+  for (let at = start + 1; at < text.length; at++) {
+    if (text[at] === "\\") at++;
+    else if (text[at] === '"') return at + 1;
+  }
+  return -1;
 }

@@ -53,7 +53,20 @@ export class QueryPathError extends Error {
  * ```
  */
 export function parseQueryPath(text: string): string[] {
-  const path = text.trim();
+  return splitQueryPath(text.trim());
+}
+
+/**
+ * Splits a dotted path into its segments exactly as written, surrounding whitespace
+ * included (a key may start or end with a space), by the rules and with the messages of
+ * {@link parseQueryPath}: for a caller whose path is the argument's characters exactly.
+ *
+ * @example
+ * ```ts
+ * splitQueryPath(" lead.age"); // [" lead", "age"]
+ * ```
+ */
+export function splitQueryPath(path: string): string[] {
   if (path.length === 0) throw new QueryPathError("empty query path: expected a key");
   const pathBytes = utf8Length(path);
   if (pathBytes > MAX_PATH_BYTES) {

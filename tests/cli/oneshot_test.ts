@@ -100,7 +100,25 @@ Deno.test("one-shot mistakes are one line and exit 2, before connecting", async 
     [["get"], /^kv get: expected 1 argument, got 0: usage kv get KEY/],
     [["get", "a", "b"], /^kv get: expected 1 argument, got 2/],
     [["get", "a.b"], /^kv get: a key cannot contain '\.'; to read a field use kv query a\.b$/m],
-    [["get", "'x"], /^kv get: unterminated string: .* at column 1 in ''x'/],
+    [["get", '."x'], /^kv get: '\."x' starts with \." but is no JSON string after the '\.'/],
+    [["get", '."\\ud800"'], /^kv get: .* spells half of a surrogate pair, which no key holds$/m],
+    [["get", '."a"b'], /^kv get: a key cannot contain '\.'/],
+    [
+      ["get", "a\ufffd"],
+      /^kv get: U\+FFFD \(�\) at column 2 may stand for bytes that are not UTF-8/,
+    ],
+    [["keys", "a\ufffd"], /^kv keys: U\+FFFD \(�\) at column 2 may stand for bytes/],
+    [["put", 'a: "\ufffd"'], /^kv put: column 5 of the record line: U\+FFFD \(�\) may stand for/],
+    [["query", '."a".'], /^kv query: empty segment at column 3 in 'a\.'$/m],
+    [["query", '."a.b".c'], /^kv query: key 'a\.b' contains '\.'/],
+    [["query", '."a.b"'], /^kv query: key 'a\.b' contains '\.'/],
+    [["query", '."a"b.c'], /^kv query: expected '\.' or the end after the key in '\."a"b\.c'$/m],
+    [["query", "a\n..b"], /^kv query: empty segment at column 4 in 'a\\u000a\.\.b'$/m],
+    [
+      ["get", "a\n.b"],
+      /^kv get: a key cannot contain '\.'; to read a field use kv query a\\u000a\.b$/m,
+    ],
+    [["query", " lead..b"], /^kv query: empty segment at column 7 in ' lead\.\.b'$/m],
     [["query", "a..b"], /^kv query: empty segment at column 3 in 'a\.\.b'/],
     [["put", "x: {"], /^kv put: column 5 of the record line: expected/],
     [
@@ -202,9 +220,11 @@ Deno.test("kv keys pages with --after, and its hint for the next page is a kv ke
   assert.equal(put.code, 0, put.stderr);
   assert.equal(put.stdout.match(/^STORED/gm)?.length, keys.length, put.stdout);
   const first = await runKv(["keys", "p", "--limit", "2", ...s]);
+  // The hint names the server file and timeout given, so that it runs as it is.
+  const given = `-s ${cluster.serverFile} --timeout-ms ${s.at(-1)}`;
   assert.deepEqual([first.code, first.stdout], [
     0,
-    "p 4\np1\n(first 2; more match — next page: kv keys p --limit 2 --after=p1)\n",
+    `p 4\np1\n(first 2; more match — next page: kv keys p ${given} --limit 2 --after=p1)\n`,
   ]);
   const second = await runKv(["keys", "p", "--limit", "2", "--after=p1", ...s]);
   assert.deepEqual([second.code, second.stdout], [0, "p2\np3\n"]);
@@ -214,7 +234,7 @@ Deno.test("kv keys pages with --after, and its hint for the next page is a kv ke
   const quoted = await runKv(["keys", "--limit", "1", ...s]);
   assert.equal(
     quoted.stdout,
-    "p 4\n(first 1; more match — next page: kv keys --limit 1 --after='p 4')\n",
+    `p 4\n(first 1; more match — next page: kv keys ${given} --limit 1 --after='p 4')\n`,
   );
   const refused = await runKv(["get", "p1", "--after", "p0", ...s]);
   assert.deepEqual([refused.code, refused.stderr], [2, "kv get: --after is for kv keys only\n"]);
@@ -222,3 +242,105 @@ Deno.test("kv keys pages with --after, and its hint for the next page is a kv ke
   assert.equal(dotted.code, 2);
   assert.match(dotted.stderr, /^kv keys: --after 'a\.b' contains '\.'/);
 });
+
+/** Keys a shell, `read` or a terminal treats specially, each stored as a record `{ n: i }`. */
+const AWKWARD_KEYS = [
+  "victim",
+  "sp",
+  "sp ",
+  " lead",
+  '"q"',
+  "a:b",
+  "-dash",
+  "cr\r",
+  String.raw`"cr\r"`,
+  "tab\t",
+  "nl\nx",
+  "nul\0",
+  "esc\x1b[2J",
+  "c1\x85",
+  "bad\ufffd",
+  "'",
+];
+
+/** `kv broker`'s PUT of `key` as `{ n: index }`: the key in the record grammar's escapes. */
+function putLine(key: string, index: number): string {
+  const escaped = [...key].map((character) => {
+    const code = character.codePointAt(0)!;
+    if (character === '"' || character === "\\") return `\\${character}`;
+    return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0xfffd
+      ? `\\u${code.toString(16).padStart(4, "0")}`
+      : character;
+  }).join("");
+  return `PUT "${escaped}": { n: ${index} }\n`;
+}
+
+Deno.test("a one-shot KEY is the argument's characters: no input reaches another key, and every listed key reads back", async () => {
+  await using cluster = await KvCluster.start(1);
+  const s = withBrokerTimeout(["-s", cluster.serverFile]);
+  const put = await runKv(["broker", ...s], { stdin: AWKWARD_KEYS.map(putLine).join("") });
+  assert.equal(put.code, 0, put.stdout + put.stderr);
+  const found = async (key: string) => (await runKv(["get", ...s, "--json", "--", key])).stdout;
+
+  // The reviewer's cases: trimmed or unquoted, each reached another record.
+  const tab = await runKv(["delete", ...s, "--", "victim\t"]);
+  assert.deepEqual([tab.code, tab.stdout], [1, `NOT FOUND: "victim\\t"\n`]);
+  assert.match(await found("victim"), /"found":true/);
+  const spaced = await runKv(["get", ...s, "--", "sp "]);
+  assert.deepEqual([spaced.code, spaced.stdout], [0, `"sp " : { "n" : 2 }\n`]);
+  const deleted = await runKv(["delete", ...s, "--", "sp "]);
+  assert.deepEqual([deleted.code, deleted.stdout], [0, `DELETED: "sp "\n`]);
+  assert.match(await found("sp"), /"found":true/);
+  const lead = await runKv(["query", ...s, "--", " lead.n"]);
+  assert.deepEqual([lead.code, lead.stdout], [0, `" lead".n : 3\n`]);
+  const quoted = await runKv(["get", ...s, "--", '"q"']);
+  assert.deepEqual([quoted.code, quoted.stdout], [0, String.raw`"\"q\"" : { "n" : 4 }` + "\n"]);
+  // Bytes that are not UTF-8 reach kv as U+FFFD: it cannot tell which key was meant.
+  const replaced = await runKv(["delete", ...s, "--", "bad\ufffd"]);
+  assert.equal(replaced.code, 2);
+  assert.match(replaced.stderr, /^kv delete: .*U\+FFFD.*\n$/);
+  assert.match(await found(String.raw`."bad\ufffd"`), /"found":true/);
+
+  // Each line kv keys prints, given back as it is, reaches its own record and no other.
+  const listed = await runKv(["keys", ...s]);
+  assert.equal(listed.code, 0, listed.stderr);
+  const lines = listed.stdout.slice(0, -1).split("\n");
+  const left = AWKWARD_KEYS.filter((key) => key !== "sp ");
+  assert.equal(lines.length, left.length, listed.stdout);
+  for (const line of lines) {
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\ufffd]/, "printed with no control character");
+    const answer = JSON.parse(await found(line));
+    assert.equal(answer.found, true, line);
+    assert.equal(answer.value.n, AWKWARD_KEYS.indexOf(answer.key), line);
+  }
+  assert.deepEqual(
+    lines.map((line) => JSON.parse(/^\."/.test(line) ? line.slice(1) : JSON.stringify(line)))
+      .sort(),
+    [...left].sort(),
+  );
+
+  // Page by page, each page's hint run as a shell reads it gives the next, -s and all.
+  const paged: string[] = [];
+  let page = await runKv(["keys", ...s, "--limit", "4"]);
+  for (let pages = 1; pages <= lines.length; pages++) {
+    const [hint] = page.stdout.match(/\(first 4; more match — next page: (.*)\)\n$/)?.slice(1) ??
+      [];
+    paged.push(...page.stdout.split("\n").slice(0, hint === undefined ? -1 : 4));
+    if (hint === undefined) break;
+    page = await runKv(await shellWords(hint.replace(/^kv /, "")));
+    assert.equal(page.code, 0, `${hint}: ${page.stderr}`);
+  }
+  assert.deepEqual(paged, lines);
+});
+
+/** The words a POSIX shell reads `command` as (quotes removed), as the arguments it would pass. */
+async function shellWords(command: string): Promise<string[]> {
+  const shell = new Deno.Command("sh", {
+    args: ["-c", `printf '%s\\0' ${command}`],
+    stdout: "piped",
+  });
+  const { code, stdout } = await shell.output();
+  assert.equal(code, 0, command);
+  return new TextDecoder().decode(stdout).split("\0").slice(0, -1);
+}

@@ -7,7 +7,7 @@ import {
   MAX_PATH_BYTES,
   MAX_PATH_SEGMENTS,
 } from "../../lib/limits.ts";
-import { parseQueryPath, QueryPathError } from "../../lib/record/query_path.ts";
+import { parseQueryPath, QueryPathError, splitQueryPath } from "../../lib/record/query_path.ts";
 
 function assertPathError(text: string, message: string): void {
   assert.throws(
@@ -26,6 +26,13 @@ Deno.test("parseQueryPath splits a dotted path into its segments", () => {
 Deno.test("parseQueryPath trims the whole path but keeps segments exactly as written", () => {
   assert.deepEqual(parseQueryPath(" \t person9.level.age \n"), ["person9", "level", "age"]);
   assert.deepEqual(parseQueryPath("my key.a b"), ["my key", "a b"]);
+});
+
+Deno.test("splitQueryPath keeps the whole path exactly as written, spaces included", () => {
+  assert.deepEqual(splitQueryPath(" lead.age "), [" lead", "age "]);
+  assert.deepEqual(splitQueryPath(" .a"), [" ", "a"]);
+  assert.throws(() => splitQueryPath(""), QueryPathError);
+  assert.throws(() => splitQueryPath(" lead..b"), /^QueryPathError: empty segment at column 7/);
 });
 
 Deno.test("empty paths and empty segments are errors naming the column", () => {
