@@ -18,7 +18,11 @@
  * acknowledged wins over it. So is, under the sloppy rule, a record whose batch was
  * lost with its server's connection: the PUT walks on down the preference list. Each
  * is written again first at its own version (Broker.putEncodedAgain), so that a copy
- * already stored is not stamped anew.
+ * already stored is not stamped anew. And so, under the sloppy rule, is a record a server
+ * would not take — its batch refused whole (READ_ONLY: its disk is full), the item
+ * refused, or the record over its frame limit — as a PUT's own write would be: the PUT
+ * puts the next server of the list in that one's place. Only a record no server could
+ * read (BAD_REQUEST) fails at once, alone.
  *
  * The last line of a key wins, whatever is retried: a line whose key has an earlier
  * line still in flight waits for it (as the piped path's writes of one key do,
@@ -57,7 +61,8 @@ import { parseRecordLine, parseRecordLineInto, RecordParseError } from "../recor
 import type { Dialect } from "../record/format.ts";
 import type { ServerConnection } from "./server_pool.ts";
 import { describeError } from "../base/describe_error.ts";
-import { errorCodeName } from "../protocol/mod.ts";
+import { ErrorCode, errorCodeName } from "../protocol/mod.ts";
+import { ServerError } from "../protocol/client.ts";
 import {
   MAX_PUT_MANY_ITEMS,
   PUT_MANY_ITEM_OVERHEAD_BYTES,
@@ -211,7 +216,7 @@ class IndexRun {
       new ProgressBar({ label: `indexing ${this.#fileName}`, total: options.totalBytes });
     this.#duplicateKeys = options.duplicateKeys ?? "error";
     this.#signal = options.signal;
-    this.#batches = new ReplicaBatches(broker, this.#onRecordDone);
+    this.#batches = new ReplicaBatches(broker, this.#onRecordDone, this.#onRetry);
     this.#broker = broker;
   }
 
@@ -666,6 +671,7 @@ export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 class ReplicaBatches {
   readonly #broker: Broker;
   readonly #onDone: RecordDone;
+  readonly #onRetry: RecordRetry;
   readonly #items: PutManyItems[];
   /**
    * Answered batches, emptied, for the next ones. A batch stays with its request until
@@ -682,9 +688,10 @@ class ReplicaBatches {
   /** Where the broker writes the k servers a record goes to. */
   readonly #replicas: Uint32Array;
 
-  constructor(broker: Broker, onDone: RecordDone) {
+  constructor(broker: Broker, onDone: RecordDone, onRetry: RecordRetry) {
     this.#broker = broker;
     this.#onDone = onDone;
+    this.#onRetry = onRetry;
     const serverCount = broker.pool.servers.length;
     this.#items = Array.from({ length: serverCount }, () => new PutManyItems());
     this.#records = Array.from({ length: serverCount }, () => new Int32Array(1024));
@@ -694,8 +701,10 @@ class ReplicaBatches {
 
   /**
    * Adds the record to the batch of each of the k servers the broker's write rule
-   * picks (by `hash`, the key's). When fewer than k are up, or the record is over a
-   * server's frame limit, nothing is written and the record fails at once.
+   * picks (by `hash`, the key's). When fewer than k are up nothing is written and the
+   * record fails at once. A record over one of those servers' frame limit is written as
+   * the broker's PUT instead, which puts the next server of its list in that one's place
+   * (under `--writes strict` there is none: it fails at once).
    */
   add(
     group: RecordGroup,
@@ -714,12 +723,15 @@ class ReplicaBatches {
     for (let replica = 0; replica < replicas.length; replica++) {
       const index = replicas[replica];
       if (itemBytes > batchLimit(pool.connection(index)!)) {
-        this.#failSoon(
-          lineNumber,
-          key,
-          hash,
-          `record of ${itemBytes} bytes is over the frame limit of ${pool.servers[index].id}`,
-        );
+        if (this.#broker.writes === "sloppy") this.#putSoon(lineNumber, key, hash, encoded);
+        else {
+          this.#failSoon(
+            lineNumber,
+            key,
+            hash,
+            `record of ${itemBytes} bytes is over the frame limit of ${pool.servers[index].id}`,
+          );
+        }
         return;
       }
     }
@@ -769,6 +781,27 @@ class ReplicaBatches {
     queueMicrotask(() => this.#onDone(lineNumber, key, hash, why));
   }
 
+  /**
+   * Writes a record (`encoded`, copied: it is a view of a scratch buffer) as the broker's
+   * PUT, stamped now, after the current chunk as {@link ReplicaBatches.#failSoon} reports.
+   */
+  #putSoon(lineNumber: number, key: string, hash: number, encoded: Uint8Array): void {
+    const copy = encoded.slice();
+    const version = this.#broker.clock.next();
+    queueMicrotask(() => this.#onRetry(lineNumber, key, hash, copy, version));
+  }
+
+  /**
+   * Whether a record a server refused with `code` (one item, or its whole batch) is
+   * written again as the broker's PUT, which puts the next server of the record's list in
+   * that server's place (Broker#writeK): as a PUT's own write would be, under the sloppy
+   * rule, unless the record itself is at fault (BAD_REQUEST: no server would take it). So
+   * a server whose disk is full (READ_ONLY) holds up none of its records.
+   */
+  #passesOn(code: number): boolean {
+    return this.#broker.writes === "sloppy" && code !== ErrorCode.BAD_REQUEST;
+  }
+
   /** Sends every non-empty batch. */
   sendAll(group: RecordGroup): void {
     for (let index = 0; index < this.#items.length; index++) {
@@ -798,10 +831,11 @@ class ReplicaBatches {
         for (const refusal of refusals) {
           const record = records[refusal.index];
           invariant(record !== undefined, "a refusal names an item of the batch");
-          if (refusal.version !== undefined) {
-            // Another broker wrote the key since this record was stamped: write it again
-            // after that version.
-            this.#broker.clock.observe(refusal.version);
+          // Another broker wrote the key since this record was stamped (STALE): write it
+          // again after that version. Or the server would not take it: write it again
+          // where a PUT would.
+          if (refusal.version !== undefined || this.#passesOn(refusal.code)) {
+            if (refusal.version !== undefined) this.#broker.clock.observe(refusal.version);
             bounds ??= readPutManyItems(items.bytes(), 0, items.itemCount);
             group.retry(
               record,
@@ -825,9 +859,11 @@ class ReplicaBatches {
       (error) => {
         const unreachable = pool.fail(index, connection, error);
         const reason = `${where}: ${describeError(error)}`;
-        // Under the sloppy rule a record whose server went away is written again, by the
-        // broker's PUT, to the first k servers of its list that are reachable now.
-        const again = unreachable && this.#broker.writes === "sloppy";
+        // Under the sloppy rule a record whose server went away, or refused the batch
+        // whole (READ_ONLY), is written again, by the broker's PUT, to the first k
+        // servers of its list that are reachable now and take it.
+        const refused = error instanceof ServerError && this.#passesOn(error.code);
+        const again = refused || (unreachable && this.#broker.writes === "sloppy");
         const bounds = again ? readPutManyItems(items.bytes(), 0, items.itemCount) : undefined;
         for (let item = 0; item < records.length; item++) {
           if (bounds === undefined) group.fail(records[item], reason);

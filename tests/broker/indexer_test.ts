@@ -11,6 +11,7 @@ import {
   READ_CHUNK_BYTES,
 } from "../../lib/broker/indexer.ts";
 import { MAX_PUT_MANY_ITEMS } from "../../lib/protocol/put_many.ts";
+import { ErrorCode } from "../../lib/protocol/mod.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
 import { FakeCluster, repairAs, writeAheadOnFirstAndThird } from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -241,9 +242,12 @@ Deno.test("a chunk's records leave as one PUT_MANY per server", async () => {
   }
 });
 
-/** Indexes `keys` as `"key" : 1` lines; returns the summary and the keys reported failed. */
-async function indexKeys(broker: Broker, keys: string[]) {
-  const text = keys.map((key) => `"${key}" : 1\n`).join("");
+/**
+ * Indexes `keys` as `"key" : value` lines (value default `1`); returns the summary and the
+ * keys reported failed.
+ */
+async function indexKeys(broker: Broker, keys: string[], value = "1") {
+  const text = keys.map((key) => `"${key}" : ${value}\n`).join("");
   const reports: string[] = [];
   const summary = await indexLines(broker, source(text), {
     fileName: "d.txt",
@@ -280,19 +284,54 @@ Deno.test("each item a replica refuses fails exactly its own record, with the se
   }
 });
 
-Deno.test("a batch a server refuses whole fails each of its records, reported", async () => {
+Deno.test("a batch a server refuses whole (its disk full) is written to the next servers, as a PUT's write would be; strict reports it", async () => {
+  for (const writes of ["sloppy", "strict"] as const) {
+    const cluster = new FakeCluster(3);
+    const broker = await cluster.openBroker({ k: 2, writes });
+    try {
+      cluster.servers[2].failWrites = "disk full";
+      // Few enough that every failure is reported (MAX_REPORTED_PROBLEMS).
+      const keys = Array.from({ length: 16 }, (_, i) => `person${i}`);
+      const { summary, reports, failedKeys } = await indexKeys(broker, keys);
+      const onFailed = keys.filter((key) => broker.replicasOf(key).includes(2));
+      assert(onFailed.length > 0 && onFailed.length < keys.length);
+      assert.equal(broker.pool.isUp(2), true, "a server's own error does not mark it down");
+      if (writes === "strict") {
+        assert.deepEqual(failedKeys.sort(), onFailed.sort());
+        assert.equal(summary.indexedCount, keys.length - onFailed.length);
+        for (const report of reports) assert.match(report, /disk full$/);
+        continue;
+      }
+      assert.deepEqual(reports, []);
+      assert.equal(summary.indexedCount, keys.length);
+      const others = [cluster.servers[0].address.id, cluster.servers[1].address.id].sort();
+      for (const key of onFailed) assert.deepEqual(cluster.holders(key).sort(), others, key);
+    } finally {
+      broker.close();
+    }
+  }
+});
+
+Deno.test("an item a server refuses for its own limits (LIMIT) is written to the next server; a BAD_REQUEST one fails", async () => {
   const { cluster, broker } = await setUp(3, 2);
   try {
-    cluster.servers[2].failWrites = "disk full";
-    // Few enough that every failure is reported (MAX_REPORTED_PROBLEMS).
-    const keys = Array.from({ length: 16 }, (_, i) => `person${i}`);
+    // Odd keys refused as over a limit of the server's, multiples of 4 as unreadable.
+    const refused = (key: string) => Number(key.slice("person".length)) % 2 === 1;
+    cluster.servers[1].refuseKey = (key) => refused(key) || Number(key.slice(6)) % 4 === 0;
+    cluster.servers[1].refusalCode = (key) =>
+      refused(key) ? ErrorCode.LIMIT : ErrorCode.BAD_REQUEST;
+    const keys = Array.from({ length: 40 }, (_, i) => `person${i}`);
     const { summary, reports, failedKeys } = await indexKeys(broker, keys);
-    const onFailed = keys.filter((key) => broker.replicasOf(key).includes(2));
-    assert(onFailed.length > 0 && onFailed.length < keys.length);
-    assert.deepEqual(failedKeys.sort(), onFailed.sort());
-    assert.equal(summary.indexedCount, keys.length - onFailed.length);
-    for (const report of reports) assert.match(report, /disk full$/);
-    assert.equal(broker.pool.isUp(2), true, "a server's own error does not mark it down");
+    const onOne = keys.filter((key) => broker.replicasOf(key).includes(1));
+    const unreadable = onOne.filter((key) => !refused(key) && Number(key.slice(6)) % 4 === 0);
+    assert(unreadable.length > 0 && onOne.some(refused));
+    assert.deepEqual(failedKeys.sort(), unreadable.sort());
+    for (const report of reports) assert.match(report, /: BAD_REQUEST: fake refuses 'person\d+'$/);
+    assert.equal(summary.indexedCount, keys.length - unreadable.length);
+    const others = [cluster.servers[0].address.id, cluster.servers[2].address.id].sort();
+    for (const key of onOne.filter(refused)) {
+      assert.deepEqual(cluster.holders(key).sort(), others, key);
+    }
   } finally {
     broker.close();
   }
@@ -461,7 +500,7 @@ Deno.test("a waiting line that fails fails the lines it replaced, said in its on
   }
 });
 
-Deno.test("a small frame limit splits a chunk's batch; a record over it fails alone", async () => {
+Deno.test("a small frame limit splits a chunk's batch; a record over every server's fails alone, as a PUT of it would", async () => {
   const { cluster, broker } = await setUp(2, 2);
   try {
     for (const server of cluster.servers) server.maxFrameBytes = 200;
@@ -477,14 +516,43 @@ Deno.test("a small frame limit splits a chunk's batch; a record over it fails al
     assert.equal(summary.failedCount, 1);
     assert.match(
       reports[0],
-      /record 'big' not indexed: record of \d+ bytes is over the frame limit/,
+      /record 'big' not indexed: cannot put 'big': .*over the server's limit of 200.*; make the record smaller/,
     );
     for (const server of cluster.servers) {
       assert.equal(server.records.size, keys.length);
-      assert.ok(server.requests.length > 1, "several PUT_MANYs for one chunk");
+      assert.ok(server.requests.filter((kind) => kind === "PUT_MANY").length > 1);
     }
   } finally {
     broker.close();
+  }
+});
+
+Deno.test("a record over one server's frame limit goes to the next server of its list, as a PUT's does; strict fails it at once", async () => {
+  for (const writes of ["sloppy", "strict"] as const) {
+    const cluster = new FakeCluster(3);
+    const broker = await cluster.openBroker({ k: 2, writes });
+    try {
+      cluster.servers[2].maxFrameBytes = 200;
+      const keys = Array.from({ length: 16 }, (_, i) => `big${i}`);
+      const { summary, reports, failedKeys } = await indexKeys(
+        broker,
+        keys,
+        `"${"x".repeat(300)}"`,
+      );
+      const onSmall = keys.filter((key) => broker.replicasOf(key).includes(2));
+      assert(onSmall.length > 0 && onSmall.length < keys.length);
+      if (writes === "strict") {
+        assert.deepEqual(failedKeys.sort(), onSmall.sort());
+        for (const report of reports) assert.match(report, /is over the frame limit of /);
+        continue;
+      }
+      assert.deepEqual(reports, []);
+      assert.equal(summary.indexedCount, keys.length);
+      const others = [cluster.servers[0].address.id, cluster.servers[1].address.id].sort();
+      for (const key of onSmall) assert.deepEqual(cluster.holders(key).sort(), others, key);
+    } finally {
+      broker.close();
+    }
   }
 });
 

@@ -22,6 +22,7 @@ import {
   type Settle,
 } from "../../lib/protocol/client.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../../lib/limits.ts";
+import { utf8Length } from "../../lib/base/utf8.ts";
 import {
   type DeleteResult,
   type EncodedRead,
@@ -52,6 +53,7 @@ import {
   formatVersion,
   readVersion,
   type Version,
+  VERSION_BYTES,
 } from "../../lib/record/version.ts";
 import { RecordTrie } from "../../lib/trie/mod.ts";
 import { PARTITION_COUNT } from "../../lib/record/partition.ts";
@@ -79,8 +81,13 @@ export class FakeServer {
   readonly requests: string[] = [];
   /** When set, PUT, PUT_MANY and DELETE answer ERROR INTERNAL with this message. */
   failWrites: string | undefined;
-  /** PUT_MANY items whose key this holds for are refused (BAD_REQUEST), the rest stored. */
+  /**
+   * Writes of a key this holds for are refused, with {@link FakeServer.refusalCode}'s code:
+   * a PUT_MANY's items on their own (the rest stored), a PUT whole.
+   */
   refuseKey: ((key: string) => boolean) | undefined;
+  /** The code a refused key's write is answered with; default BAD_REQUEST. */
+  refusalCode: (key: string) => number = () => ErrorCode.BAD_REQUEST;
   /** When set, the server crashes on receiving a PUT_MANY, which then fails. */
   crashOnPutMany = false;
   /** The frame limit its HELLO would announce. */
@@ -275,10 +282,22 @@ class FakeConnection implements ServerConnection {
   }
 
   async put(key: string, value: Value, options: WriteOptions): Promise<PutResult> {
+    // As the real client: a PUT over the server's frame limit is refused without sending it.
+    const bodyBytes = 1 + 4 + utf8Length(key) + VERSION_BYTES + encodeValue(value).length;
+    if (bodyBytes > this.server.maxFrameBytes) {
+      throw new ServerError(
+        ErrorCode.TOO_LARGE,
+        `PUT of '${key}' needs ${bodyBytes} bytes, over the server's limit of ` +
+          this.server.maxFrameBytes,
+      );
+    }
     await this.#check("PUT");
     await this.server.heldPuts;
     this.#failIfLost();
     if (this.server.failWrites) throw new ServerError(ErrorCode.INTERNAL, this.server.failWrites);
+    if (this.server.refuseKey?.(key)) {
+      throw new ServerError(this.server.refusalCode(key), `fake refuses '${key}'`);
+    }
     return this.#answerWrite(this.server.applyPut(key, value, options));
   }
 
@@ -312,7 +331,8 @@ class FakeConnection implements ServerConnection {
       const key = readItemKey(body, bounds.keyStart(index), bounds.keyEnd(index));
       const value = decodeValue(body.subarray(bounds.valueStart(index), bounds.valueEnd(index)));
       if (this.server.refuseKey?.(key)) {
-        refusals.push({ index, code: ErrorCode.BAD_REQUEST, message: `fake refuses '${key}'` });
+        const code = this.server.refusalCode(key);
+        refusals.push({ index, code, message: `fake refuses '${key}'` });
         continue;
       }
       const result = this.server.applyPut(key, value, {
