@@ -133,6 +133,7 @@ export async function resolveServers(
       );
     }
   }));
+  resolved.forEach((server, index) => checkNetPermission(server, where(index)));
   const firstOfIdentity = new Map<string, number>();
   resolved.forEach((server, index) => {
     const first = firstOfIdentity.get(server.identity);
@@ -145,6 +146,21 @@ export async function resolveServers(
     firstOfIdentity.set(server.identity, index);
   });
   return resolved;
+}
+
+/**
+ * Throws a {@link ServerFileError} when Deno may not connect to `server` (kv run without
+ * `--allow-net`, or with one that leaves it out): asked now, as a connection would ask
+ * (prompting on a terminal), its refusal is the user's to fix, where at connect time it
+ * read as the server being down.
+ */
+function checkNetPermission(server: ServerAddress, where: string): void {
+  const { state } = Deno.permissions.requestSync({ name: "net", host: server.id });
+  if (state === "granted") return;
+  throw new ServerFileError(
+    `${where}: Deno does not let kv connect to ${server.id} (no --allow-net for it); run kv ` +
+      "with --allow-net, as 'deno install' of kv does",
+  );
 }
 
 const HOST_PORT_SPACED = /^(\S+)[ \t]+(\d+)$/;

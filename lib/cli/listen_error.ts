@@ -54,6 +54,11 @@ function reason(flags: ListenFlags, error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) {
     return "permission denied; use a port above 1023";
   }
+  // Deno's own refusal (run without --allow-net), not the system's: no port would do.
+  if (error instanceof Deno.errors.NotCapable) {
+    return "Deno does not let kv listen (no --allow-net for it); run kv with --allow-net, " +
+      "as 'deno install' of kv does";
+  }
   const message = describeError(error);
   // Deno gives a host name no resolver knows as a plain Error with getaddrinfo's words.
   if (message.startsWith("failed to lookup address information")) {

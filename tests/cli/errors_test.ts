@@ -2,7 +2,7 @@
 // do — with exit code 2, never Deno's own text or advice about its permission flags.
 import assert from "node:assert/strict";
 import { KvCluster } from "../helpers/kv_processes.ts";
-import { runKv } from "../helpers/run_kv.ts";
+import { MAIN_PATH, runKv } from "../helpers/run_kv.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 import { startServerProcess, stopWithin, TEST_KV } from "../helpers/server_process.ts";
 import { outputWithin } from "../helpers/wait.ts";
@@ -191,4 +191,34 @@ Deno.test("kv broker with a directory for standard input says so in one line, co
     assert.match(stderr, /^kv broker: cannot read standard input: it is a directory$/m);
     assert.doesNotMatch(stderr, /internal error|os error| {4}at /);
   }
+});
+
+Deno.test("kv run without --allow-net says so in one line, exit 2: not a server down, not Deno's advice", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/servers.txt`, "127.0.0.1 1\n");
+    const cases = [
+      [
+        ["get", "a", "-s", `${dir}/servers.txt`],
+        `kv get: ${dir}/servers.txt:1:1: Deno does not let kv connect to 127.0.0.1:1 (no ` +
+        "--allow-net for it); run kv with --allow-net, as 'deno install' of kv does\n",
+      ],
+      [
+        ["server", "-p", "0"],
+        "kv server: cannot listen on 127.0.0.1:0: Deno does not let kv listen (no --allow-net " +
+        "for it); run kv with --allow-net, as 'deno install' of kv does\n",
+      ],
+    ] as const;
+    for (const [args, expected] of cases) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-read", MAIN_PATH, ...args],
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const output = await outputWithin(child, { what: `kv ${args[0]} without --allow-net` });
+      const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+      assert.deepEqual([output.code, text(output.stdout), text(output.stderr)], [2, "", expected]);
+    }
+  });
 });
