@@ -67,3 +67,23 @@ export function isFsError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return error instanceof Error && typeof code === "string" && /^E[A-Z]+$/.test(code);
 }
+
+/** Permission bits that must be clear on a file of secrets: any access by group or others. */
+const GROUP_OTHER_BITS = 0o077;
+
+/**
+ * What is wrong with a file of secrets (an auth file, a tokens file) whose `info` lets group
+ * or others in, with what to do; undefined when only its owner can read it (or the file
+ * system keeps no modes).
+ *
+ * @example
+ * ```ts
+ * exposedSecretFile("kv.auth", await Deno.stat("kv.auth"));
+ * // "readable by group or others (mode 644); run 'chmod 600 kv.auth'"
+ * ```
+ */
+export function exposedSecretFile(path: string, info: Deno.FileInfo): string | undefined {
+  if (!info.isFile || info.mode === null || (info.mode & GROUP_OTHER_BITS) === 0) return undefined;
+  const mode = (info.mode & 0o777).toString(8).padStart(3, "0");
+  return `readable by group or others (mode ${mode}); run 'chmod 600 ${path}'`;
+}

@@ -101,9 +101,9 @@ ${SERVERS_FLAG_HELP}
                          as they arrive (default ${DEFAULT_MAX_CONNECTIONS} where the guard is on;
                          not with --header-timeout-ms 0)
       --tokens-file FILE require 'Authorization: Bearer <token>' with a token
-                         listed in FILE (one a line, at least 16 characters) on
-                         every request but the console's files and /healthz;
-                         default none
+                         listed in FILE (one a line, at least 16 visible ASCII
+                         characters; mode 600) on every request but the
+                         console's files and /healthz; default none
       --insecure         allow listening on an address other than loopback
                          without --tokens-file (anyone who can connect can read
                          and delete)

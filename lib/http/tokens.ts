@@ -1,7 +1,8 @@
 /**
  * Bearer tokens for `kv http --tokens-file`: the file lists the tokens
- * accepted, one a line (blank lines and `#` comments ignored); a request must
- * carry `Authorization: Bearer <token>` with one of them. Tokens are compared
+ * accepted, one a line (blank lines and `#` comments ignored), each of visible ASCII (what
+ * a header can carry), and must not be readable by group or others, as an auth file; a
+ * request must carry `Authorization: Bearer <token>` with one of them. Tokens are compared
  * by their SHA-256 digests in constant time, so a wrong guess learns nothing
  * from how long the refusal took.
  *
@@ -13,7 +14,7 @@
  * ```
  * @module
  */
-import { describeFsError } from "../base/fs_error.ts";
+import { describeFsError, exposedSecretFile } from "../base/fs_error.ts";
 import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
 
 /** Shortest token accepted: 16 characters leave no room for guessing. */
@@ -89,9 +90,11 @@ export class BearerTokens {
    */
   static async read(path: string): Promise<BearerTokens> {
     let text: string;
+    let info: Deno.FileInfo;
     try {
-      // Read with a bound, not sized by stat first: a FIFO or a file that grows between
-      // the two would be read whole.
+      info = await Deno.stat(path);
+      // Read with a bound, not sized by stat: a FIFO or a file that grows between the
+      // two would be read whole.
       text = await readTextFileBounded(path, MAX_TOKENS_FILE_BYTES);
     } catch (error) {
       if (error instanceof FileTooLargeError) {
@@ -103,15 +106,27 @@ export class BearerTokens {
       const reason = describeFsError(error);
       throw new TokensFileError(`${path}: cannot read the tokens file: ${reason}`);
     }
+    // Tokens are as secret as the auth file's secrets: refused alike when others may read them.
+    const exposed = exposedSecretFile(path, info);
+    if (exposed !== undefined) throw new TokensFileError(`${path}: ${exposed}`);
     const tokens: string[] = [];
     text.split(/\r?\n/).forEach((line, index) => {
       const token = line.trim();
       if (token === "" || token.startsWith("#")) return;
+      const where = (at: number) => `${path}:${index + 1}:${line.indexOf(token) + at + 1}`;
       if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
-        const where = `${path}:${index + 1}:${line.indexOf(token) + 1}`;
         throw new TokensFileError(
-          `${where}: a token is at least ${MIN_TOKEN_LENGTH} characters without ` +
+          `${where(0)}: a token is at least ${MIN_TOKEN_LENGTH} characters without ` +
             `spaces (e.g. the output of 'openssl rand -hex 32')`,
+        );
+      }
+      // An Authorization header carries visible ASCII only: any other token never matches.
+      const foreign = token.search(/[^\x21-\x7e]/);
+      if (foreign >= 0) {
+        throw new TokensFileError(
+          `${where(foreign)}: '${String.fromCodePoint(token.codePointAt(foreign)!)}' in a ` +
+            `token, which no HTTP header can carry; a token is visible ASCII only (e.g. the ` +
+            `output of 'openssl rand -hex 32')`,
         );
       }
       tokens.push(token);

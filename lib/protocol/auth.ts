@@ -31,7 +31,7 @@
  * @module
  */
 import { bytesToHex } from "../base/bytes.ts";
-import { describeFsError } from "../base/fs_error.ts";
+import { describeFsError, exposedSecretFile } from "../base/fs_error.ts";
 import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { HELLO_CHALLENGE_BYTES } from "./mod.ts";
 
@@ -64,9 +64,6 @@ export const NEW_SECRET_BYTES = 32;
  * nothing else the same secret might ever sign.
  */
 export const AUTH_CONTEXT: Uint8Array = new TextEncoder().encode("kv hello hmac-sha256 v1\0");
-
-/** Permission bits that must be clear on an auth file: any access by group or others. */
-const GROUP_OTHER_BITS = 0o077;
 
 /**
  * An auth file that cannot be used; its message is one line saying what, where and what to do.
@@ -276,12 +273,8 @@ async function readAuthFileText(path: string): Promise<string> {
     }
     throw cannotRead(`cannot read the auth file: ${describeFsError(error)}`);
   }
-  if (info.isFile && info.mode !== null && (info.mode & GROUP_OTHER_BITS) !== 0) {
-    const mode = (info.mode & 0o777).toString(8).padStart(3, "0");
-    throw cannotRead(
-      `readable by group or others (mode ${mode}); run 'chmod 600 ${path}'`,
-    );
-  }
+  const exposed = exposedSecretFile(path, info);
+  if (exposed !== undefined) throw cannotRead(exposed);
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {

@@ -28,3 +28,42 @@ Deno.test("a tokens file that is a directory is one line naming the file", async
     );
   });
 });
+
+Deno.test("a token with a character no HTTP header can carry is refused at load, at its line and column", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/tokens.txt`;
+    await Deno.writeTextFile(path, "# tokens\n  0123456789abcdéf0123\n", { mode: 0o600 });
+    await assert.rejects(
+      () => BearerTokens.read(path),
+      (error: unknown) => {
+        assert.ok(error instanceof TokensFileError);
+        assert.equal(
+          error.message,
+          `${path}:2:17: 'é' in a token, which no HTTP header can carry; a token is visible ` +
+            "ASCII only (e.g. the output of 'openssl rand -hex 32')",
+        );
+        return true;
+      },
+    );
+  });
+});
+
+Deno.test("a tokens file readable by group or others is refused, as an auth file is", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/tokens.txt`;
+    await Deno.writeTextFile(path, "0123456789abcdef0123\n");
+    await Deno.chmod(path, 0o644);
+    await assert.rejects(
+      () => BearerTokens.read(path),
+      (error: unknown) =>
+        error instanceof TokensFileError &&
+        error.message ===
+          `${path}: readable by group or others (mode 644); run 'chmod 600 ${path}'`,
+    );
+    await Deno.chmod(path, 0o600);
+    assert.equal(
+      await (await BearerTokens.read(path)).allows("Bearer 0123456789abcdef0123"),
+      true,
+    );
+  });
+});
