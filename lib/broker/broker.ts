@@ -1157,6 +1157,7 @@ export class Broker {
     const copies: WrittenCopy[] = [];
     const failures: string[] = [];
     let tooLarge = true;
+    let diskReadOnly = false;
     for (let targets = [...servers]; targets.length > 0;) {
       const outcomes = await Promise.all(
         targets.map((index) => this.#pool.call(index, write)),
@@ -1164,6 +1165,7 @@ export class Broker {
       outcomes.forEach((outcome, at) => {
         if (!outcome.ok) {
           if (outcome.code !== ErrorCode.TOO_LARGE) tooLarge = false;
+          if (outcome.code === ErrorCode.READ_ONLY) diskReadOnly = true;
           return failures.push(outcome.error);
         }
         const { value: read, repaired: trusted, connection } = outcome;
@@ -1179,6 +1181,7 @@ export class Broker {
       results: copies.map((copy) => copy.read),
       failures,
       tooLarge: tooLarge && failures.length > 0,
+      diskReadOnly,
     };
   }
 
@@ -1287,6 +1290,8 @@ interface WrittenReplicas {
   readonly failures: string[];
   /** Whether there were failures and every one was a server's refusal of the record's size. */
   readonly tooLarge: boolean;
+  /** Whether a server refused it as READ_ONLY: up, but its data dir cannot be written. */
+  readonly diskReadOnly: boolean;
 }
 
 /** One server's answer to a write ({@link Broker#writeK}), and the connection it came on. */
@@ -1372,10 +1377,14 @@ function writeFailure(
     };
   }
   if (written.stored.length >= k) return undefined;
+  // A READ_ONLY server is up: waiting for it to come back would wait for nothing.
+  const advice = written.diskReadOnly
+    ? "repeat it once the read-only servers can write their data dirs again"
+    : "repeat it when the servers are back";
   return {
     kind: "error",
     error: `${verb} of '${key}' reached only ${written.stored.length} of ${k} ` +
-      `replicas (${written.failures.join("; ")}); repeat it when the servers are back`,
+      `replicas (${written.failures.join("; ")}); ${advice}`,
   };
 }
 

@@ -183,8 +183,9 @@ export class HttpApi {
     let operation = "other";
     let response: Response;
     if (this.#inFlight >= this.#maxConcurrent) {
+      const requests = this.#maxConcurrent === 1 ? "request" : "requests";
       response = errorResponse(
-        new HttpError(503, `busy: ${this.#maxConcurrent} requests in flight`, {
+        new HttpError(503, `busy: ${this.#maxConcurrent} ${requests} in flight`, {
           "Retry-After": "1",
         }),
       );

@@ -57,7 +57,8 @@ import {
 } from "../protocol/messages.ts";
 import { FrameWriter } from "../protocol/frame_writer.ts";
 import { LimitExceededError } from "../base/bytes.ts";
-import { type Store, StoreFailedError } from "./store.ts";
+import { describeDiskFailure, describeReadOnly, type Store, StoreFailedError } from "./store.ts";
+import { isFsError } from "../base/fs_error.ts";
 import { PARTITION_COUNT } from "../record/partition.ts";
 
 const textEncoder = new TextEncoder();
@@ -738,7 +739,8 @@ export class KvServer {
       // refused whole, since what of it reached the disk is unknown. The store logs its
       // failure (onWritableChange), once.
       if (connection.batchWrites) {
-        const message = `the change was not saved: ${describeError(error)}`;
+        const reason = isFsError(error) ? describeReadOnly(error as Error) : describeError(error);
+        const message = `the change was not saved: ${reason}`;
         responses.reset();
         for (const requestId of requestIds) {
           responses.error(requestId, ErrorCode.READ_ONLY, message);
@@ -869,11 +871,18 @@ export class KvServer {
    * LimitExceededError (LIMIT) and any other DecodeError (BAD_REQUEST), which the
    * decoder, the key check, the codec, the trie and the log throw for what the request
    * asked. Anything else — a TypeError from a bug, a failed disk — is the server's own
-   * failure: INTERNAL, logged with its stack, and never blamed on the client.
+   * failure: INTERNAL, logged with its stack, and never blamed on the client; a failed disk
+   * (the node state file not written) in one line saying what to do, since its stack says
+   * nothing.
    */
   #refusalOf(type: string, error: unknown): { code: ErrorCodeNumber; message: string } {
     if (error instanceof StoreFailedError) {
       return { code: ErrorCode.READ_ONLY, message: error.message };
+    }
+    if (isFsError(error)) {
+      const message = `${type} failed on the server: ${describeDiskFailure(error as Error)}`;
+      this.#logger.error(message);
+      return { code: ErrorCode.INTERNAL, message };
     }
     if (error instanceof LimitExceededError) {
       return { code: ErrorCode.LIMIT, message: error.message };

@@ -107,6 +107,7 @@ import { readUtf8 } from "../base/utf8.ts";
 import { writeValue } from "../record/value_codec.ts";
 import { BASE_VERSION, compareVersions, readVersion, type Version } from "../record/version.ts";
 import { NodeStateKeeper } from "./node_state.ts";
+import { withoutOsDetail } from "../base/fs_error.ts";
 
 /** When a commit's writes are forced to stable storage; see the module docs. */
 export type FsyncPolicy = "always" | "interval" | "never";
@@ -228,23 +229,65 @@ export interface StorageStats {
 /**
  * The store could not write its log (disk full, read-only or immutable directory, an I/O
  * error): it refuses every change from then on; what it holds can still be read. The
- * server answers such a write READ_ONLY.
+ * server answers such a write READ_ONLY, with {@link describeReadOnly}'s words.
  *
  * @example
  * ```ts
  * const error = new StoreFailedError(new Error("No space left on device (os error 28)"));
  * error.message;
- * // "the data dir cannot be written (No space left on device (os error 28)); writes are refused"
+ * // "the server cannot write its data dir (No space left on device): it refuses writes and
+ * // serves reads until it can; fix its disk and it resumes by itself"
  * ```
  */
 export class StoreFailedError extends Error {
   /** @param cause the error of the failed write or fsync. */
   constructor(cause: Error) {
-    super(`the data dir cannot be written (${cause.message.split("\n")[0]}); writes are refused`, {
-      cause,
-    });
+    super(describeReadOnly(cause), { cause });
     this.name = "StoreFailedError";
   }
+}
+
+/**
+ * What a client is told when a server's data dir cannot be written (`failure`, the disk's
+ * error): the server is up but read-only, and what its operator does about it — a client
+ * retrying or waiting for it to come back would wait for nothing.
+ *
+ * @example
+ * ```ts
+ * describeReadOnly(Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" }));
+ * // "the server cannot write its data dir (No space left on device): it refuses writes and
+ * // serves reads until it can; free space on its disk and it resumes by itself"
+ * ```
+ */
+export function describeReadOnly(failure: Error): string {
+  return `the server cannot write its data dir (${diskReason(failure)}): it refuses writes ` +
+    `and serves reads until it can; ${diskRemedy(failure)} and it resumes by itself`;
+}
+
+/**
+ * A failed write of the data dir other than the log's (the node state file), in a few
+ * words with what to do.
+ *
+ * @example
+ * ```ts
+ * describeDiskFailure(Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" }));
+ * // "cannot write its data dir (No space left on device); free space on its disk"
+ * ```
+ */
+export function describeDiskFailure(failure: Error): string {
+  return `cannot write its data dir (${diskReason(failure)}); ${diskRemedy(failure)}`;
+}
+
+function diskReason(failure: Error): string {
+  return withoutOsDetail(failure.message.split("\n")[0]);
+}
+
+/** What the operator does about a disk error, by its errno. */
+function diskRemedy(failure: Error): string {
+  const code = (failure as { code?: unknown }).code;
+  if (code === "ENOSPC" || code === "EDQUOT") return "free space on its disk";
+  if (code === "EROFS") return "remount its file system read-write";
+  return "fix its disk";
 }
 
 /**
@@ -1172,7 +1215,7 @@ export class Store {
  */
 export function describeWritable(failure: Error | undefined): string {
   if (failure === undefined) return "the data dir can be written again; accepting writes";
-  return `cannot write the data dir (${failure.message.split("\n")[0]}); refusing writes ` +
-    `with READ_ONLY, serving reads, retrying every ${DISK_RETRY_INTERVAL_MS / 1000}–` +
-    `${DISK_RETRY_BACKOFF_CAP_MS / 1000} s`;
+  return `cannot write the data dir (${diskReason(failure)}); refusing writes with ` +
+    `READ_ONLY, serving reads, retrying every ${DISK_RETRY_INTERVAL_MS / 1000}–` +
+    `${DISK_RETRY_BACKOFF_CAP_MS / 1000} s; ${diskRemedy(failure)}`;
 }

@@ -33,7 +33,18 @@ tmpfsTest({
     }
     assert.ok(refusal !== undefined, "the 4 MiB disk filled up");
     assert.equal(refusal.code, ErrorCode.READ_ONLY, refusal.message);
-    assert.match(refusal.message, /No space left on device/);
+    // The server is up: the refusal says it is read-only and what to do, not to wait for it.
+    assert.match(
+      refusal.message,
+      /cannot write its data dir \(No space left on device\): it refuses writes and serves reads until it can; free space on its disk/,
+    );
+    // The node state cannot be written either (the part of the failed write cut off freed
+    // a little room: fill it): one line saying so, no stack in the log.
+    fillToTheLastByte(`${mount}/ballast`);
+    await assert.rejects(
+      client.markRepaired(new Uint8Array(16).fill(7)),
+      /markRepaired failed on the server: cannot write its data dir \(No space left on device\); free space on its disk/,
+    );
     // Reads, PING and STATS go on; writes stay refused.
     assert.deepEqual((await client.get(acknowledged[0])).value, value);
     assert.equal(typeof await client.ping(), "number");
@@ -184,6 +195,32 @@ tmpfsTest({
   await client.close();
   assert.equal((await stopWithin(again)).code, 0);
   assert.doesNotMatch(again.stderrLines.join("\n"), /dropped|torn|warn/);
+});
+
+tmpfsTest({
+  name:
+    "disk full: kv put says the server is read-only and what to do, not to wait for servers to come back",
+  short: "disk full: kv put's advice",
+  megabytes: 1,
+}, async (mount) => {
+  await using server = await startServerProcess(["--data-dir", `${mount}/data`]);
+  const client = await connectClient(server.address);
+  await client.setK(1);
+  await client.close();
+  fillToTheLastByte(`${mount}/ballast`);
+  const serverFile = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(serverFile, `${server.address.hostname} ${server.address.port}\n`);
+    const run = await runKv(["put", `a : "${"v".repeat(8192)}"`, "-s", serverFile]);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(
+      run.stdout,
+      /READ_ONLY: the change was not saved: the server cannot write its data dir \(No space left on device\): it refuses writes and serves reads until it can; free space on its disk and it resumes by itself\); repeat it once the read-only servers can write their data dirs again\n$/,
+    );
+  } finally {
+    await Deno.remove(serverFile);
+  }
+  assert.equal((await stopWithin(server)).code, 0);
 });
 
 tmpfsTest({

@@ -423,7 +423,7 @@ Deno.test("kv http: past --max-concurrent-requests the rest get 503 with Retry-A
       else await response.body?.cancel();
       return busy !== undefined;
     }, { what: "a request refused as busy while another is in flight" });
-    assert.match((await busy!.json()).error, /busy: 1 requests in flight/);
+    assert.match((await busy!.json()).error, /^busy: 1 request in flight$/);
     cluster.servers[0].signal("SIGCONT");
     const answer = await first;
     assert.equal(answer.status, 404);
