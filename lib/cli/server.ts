@@ -49,6 +49,7 @@ import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { listenFailure } from "./listen_error.ts";
 import { hostPort, isLoopback } from "../base/host_port.ts";
 import { untilStdinCloses } from "./stdin.ts";
+import { lookup } from "node:dns/promises";
 
 /** Most connections `--max-connections` accepts (each holds a 64 KiB read buffer). */
 export const MAX_CONNECTIONS_LIMIT = 100_000;
@@ -117,9 +118,11 @@ Flags:
                             --tls-key
       --tls-key FILE        the certificate's private key (PEM)
       --tombstone-grace T   keep a deleted key's tombstone this long, then purge
-                            it: seconds, or a number with s, m, h or d (default
-                            24h); a server down longer must be wiped before it
-                            serves again
+                            it: seconds, or a number with s, m, h or d,
+                            1s..${
+  MAX_TOMBSTONE_GRACE_MS / 86_400_000
+}d (default 24h); a server down longer must
+                            be wiped before it serves again
       --log-level LEVEL     ${LOG_LEVELS.join(", ")} (default ${DEFAULT_LOG_LEVEL})
       --stop-on-stdin-close
                             also stop cleanly, as on SIGTERM, once stdin ends:
@@ -156,6 +159,13 @@ const FLAGS = {
   "stop-on-stdin-close": { type: "boolean" },
 } as const;
 
+/**
+ * Shortest `--tombstone-grace`: one second. None would purge a delete at once, before a
+ * replica that missed it could be told, so an older copy would come back at once; a
+ * store checks for tombstones to purge as often as the grace, which 0 made every ms.
+ */
+export const MIN_TOMBSTONE_GRACE_MS = 1000;
+
 /** Milliseconds in each unit `--tombstone-grace` takes. */
 const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -167,10 +177,11 @@ function parseGrace(text: string | undefined): number {
   if (text === undefined) return DEFAULT_TOMBSTONE_GRACE_MS;
   const match = /^(\d{1,12})([smhd]?)$/.exec(text);
   const ms = match === null ? NaN : Number(match[1]) * DURATION_UNITS[match[2] || "s"];
-  if (!(ms >= 0 && ms <= MAX_TOMBSTONE_GRACE_MS)) {
+  if (!(ms >= MIN_TOMBSTONE_GRACE_MS && ms <= MAX_TOMBSTONE_GRACE_MS)) {
     throw new UserError(
       `kv server: --tombstone-grace must be a whole number of seconds, or one with s, m, h ` +
-        `or d (24h), at most ${MAX_TOMBSTONE_GRACE_MS / 86_400_000} days, got '${text}'`,
+        `or d (24h), at least ${MIN_TOMBSTONE_GRACE_MS / 1000} s and at most ` +
+        `${MAX_TOMBSTONE_GRACE_MS / 86_400_000} days, got '${text}'`,
     );
   }
   return ms;
@@ -208,13 +219,6 @@ function parseSettings(args: string[]): ServerSettings {
   const storage = storageSettings(values);
   const hostname = parseAddress(values.address ?? DEFAULT_HOSTNAME);
   const authFile = values["auth-file"];
-  if (!isLoopback(hostname) && authFile === undefined && !values.insecure) {
-    throw new UserError(
-      `kv server: -a ${hostname} lets other machines connect, and without --auth-file ` +
-        "anyone could read and delete every record; give --auth-file (see 'kv secret'), " +
-        "or --insecure to accept that",
-    );
-  }
   const tlsCert = values["tls-cert"];
   const tlsKey = values["tls-key"];
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
@@ -313,8 +317,49 @@ function parseAddress(text: string): string {
     );
   }
   const bracketed = /^\[(.+)\]$/.exec(text);
-  return bracketed === null ? text : bracketed[1];
+  const host = bracketed === null ? text : bracketed[1];
+  if (!HOST_CHARACTERS.test(host)) {
+    throw new UserError(
+      `kv server: -a '${text}' is not an address or a host name; give an IP address ` +
+        "(127.0.0.1, ::1, [::1]) or a host name",
+    );
+  }
+  return host;
 }
+
+/** The characters of a host name or an IP address (an IPv6 one with a zone, `%eth0`). */
+const HOST_CHARACTERS = /^[A-Za-z0-9.\-_:%]+$/;
+
+/**
+ * Resolves `-a` (a host name no resolver knows is one line saying so) and refuses, unless
+ * `--auth-file` or `--insecure`, an address other machines can reach: checked in this
+ * order, so a name that does not exist is not taken for one that lets them in.
+ */
+async function checkAddress(settings: ServerSettings): Promise<void> {
+  const { hostname } = settings;
+  let resolved = hostname;
+  if (!isLoopback(hostname) && !IP_LITERAL.test(hostname)) {
+    try {
+      resolved = (await lookup(hostname)).address;
+    } catch {
+      throw new UserError(
+        `kv server: -a ${hostname}: no such host; give an IP address or a host name this ` +
+          "machine resolves",
+      );
+    }
+  }
+  if (isLoopback(hostname) || isLoopback(resolved)) return;
+  if (settings.authFile === undefined && !settings.insecure) {
+    throw new UserError(
+      `kv server: -a ${hostname} lets other machines connect, and without --auth-file ` +
+        "anyone could read and delete every record; give --auth-file (see 'kv secret'), " +
+        "or --insecure to accept that",
+    );
+  }
+}
+
+/** An IPv4 or IPv6 address as written: the resolver has nothing to look up. */
+const IP_LITERAL = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%A-Za-z]*)$/;
 
 /** The auth keys and TLS certificate the flags name, read and checked. */
 async function readSecurity(
@@ -454,6 +499,7 @@ export function untilSignal(logger: Logger): { signalled: Promise<string>; dispo
 
 async function runServer(args: string[]): Promise<number> {
   const settings = parseSettings(args);
+  await checkAddress(settings);
   const { logger } = settings;
   const security = await readSecurity(settings);
   const store = await openStore(settings);

@@ -386,3 +386,18 @@ Deno.test({
     });
   },
 });
+
+Deno.test("kv server -a: a text that is no host name says so, not that it lets other machines in", async () => {
+  // A name no resolver knows: tests/cli/errors_test.ts.
+  for (const address of ["[::1", "a b"]) {
+    assert.equal(
+      await refusalOf(["server", "-p", "0", "-a", address]),
+      `kv server: -a '${address}' is not an address or a host name; give an IP address ` +
+        "(127.0.0.1, ::1, [::1]) or a host name\n",
+    );
+  }
+  assert.match(
+    await refusalOf(["server", "-p", "0", "-a", "0.0.0.0"]),
+    /^kv server: -a 0\.0\.0\.0 lets other machines connect/,
+  );
+});

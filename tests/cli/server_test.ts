@@ -168,6 +168,8 @@ Deno.test("kv server refuses bad flags with one line and exit 2", async () => {
     [["--max-frame-bytes", "10"], /--max-frame-bytes must be a whole number/],
     [["--tombstone-grace", "1y"], /--tombstone-grace must be a whole number of seconds/],
     [["--tombstone-grace", "3651d"], /at most 3650 days, got '3651d'/],
+    [["--tombstone-grace", "0"], /at least 1 s and at most 3650 days, got '0'/],
+    [["--tombstone-grace", "0d"], /at least 1 s and at most 3650 days, got '0d'/],
     [["--bogus"], /unknown option '--bogus'/],
   ] as const;
   for (const [args, pattern] of cases) {
