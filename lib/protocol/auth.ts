@@ -15,7 +15,8 @@
  * per connection, so an answer cannot be replayed on another one.
  *
  * An auth file holds one secret per line — at least {@link MIN_SECRET_BYTES} random bytes
- * as hex or base64 (`kv secret` writes one) — with blank lines and `#` comments allowed.
+ * as hex or base64 (`kv secret` writes one) — with blank lines and `#` comments allowed,
+ * on their own lines or after a secret.
  * A server accepts any of its secrets (so a new one can be added before the old one is
  * removed); a client answers with the first. The file must not be readable by group or
  * others.
@@ -212,7 +213,7 @@ export function newSecretLine(): string {
  *
  * @example
  * ```ts
- * parseAuthFile("# rotated 2026-12-01\n" + "ab".repeat(32) + "\n", "kv.auth").length; // 1
+ * parseAuthFile("# rotated 2026-12-01\n" + "ab".repeat(32) + "  # the old one\n", "kv.auth").length; // 1
  * ```
  */
 export function parseAuthFile(text: string, path: string): Uint8Array[] {
@@ -220,8 +221,10 @@ export function parseAuthFile(text: string, path: string): Uint8Array[] {
   const lines = text.split("\n");
   for (let index = 0; index < lines.length; index++) {
     const line = lines[index].replace(/\r$/, "");
-    const trimmed = line.trim();
-    if (trimmed === "" || trimmed.startsWith("#")) continue;
+    // Neither hex nor base64 holds a '#': one starts a comment, on its own line or after a
+    // secret ("…  # rotated 2026-12-01").
+    const trimmed = line.replace(/#.*$/, "").trim();
+    if (trimmed === "") continue;
     const where = `${path}:${index + 1}:${line.indexOf(trimmed) + 1}`;
     const secret = decodeSecret(trimmed);
     if (secret === undefined) {

@@ -22,6 +22,14 @@ Deno.test("parseAuthFile reads hex and base64 secrets, skipping blank lines and 
   assert.deepEqual(secrets, [new Uint8Array(32).fill(0xab), new Uint8Array(32).fill(200)]);
 });
 
+Deno.test("parseAuthFile takes a comment after a secret: neither hex nor base64 holds a '#'", () => {
+  const secrets = parseAuthFile(
+    `${HEX_SECRET}  # added 2026-12-01\n${BASE64_SECRET}# the old one\n`,
+    "kv.auth",
+  );
+  assert.deepEqual(secrets, [new Uint8Array(32).fill(0xab), new Uint8Array(32).fill(200)]);
+});
+
 Deno.test("parseAuthFile names file, line and column of a bad secret, and says what to do", () => {
   const cases: [string, RegExp][] = [
     [
