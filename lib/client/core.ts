@@ -24,7 +24,7 @@ import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { ClusterKError } from "../broker/cluster_k.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
 import { CredentialsRefusedError } from "../broker/server_pool.ts";
-import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
+import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { encodedJsonText } from "../record/encoded_json.ts";
@@ -455,7 +455,8 @@ function parsePath(path: string | readonly string[]): string[] {
   }
   let segments: string[];
   try {
-    segments = parseQueryPath(typeof path === "string" ? path : path.join("."));
+    // Exactly as given, as a key is: trimmed, " lead.n" would read the record of "lead".
+    segments = splitQueryPath(typeof path === "string" ? path : path.join("."));
   } catch (error) {
     if (error instanceof QueryPathError) throw new KvInputError(error.message);
     throw error;

@@ -33,6 +33,19 @@ async function rejectsWith(
   });
 }
 
+Deno.test("a query path is taken exactly as given: a key's spaces are not trimmed away", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await connect({
+    servers: [cluster.servers[0].address],
+    timeoutMs: BROKER_TIMEOUT_MS,
+  });
+  await kv.put(" lead", { n: 1 });
+  await kv.put("lead", { n: 2 });
+  assert.equal((await kv.query(" lead.n")).value, 1);
+  assert.equal((await kv.query([" lead", "n"])).value, 1);
+  assert.equal((await kv.query("lead.n")).value, 2);
+});
+
 Deno.test("get, query, put, delete and servers against real servers", async () => {
   await using cluster = await KvCluster.start(3);
   await using kv = await connect({
