@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+import { invariant } from "../../lib/base/invariant.ts";
 import { readLines } from "../../lib/base/line_reader.ts";
 import {
   ServerProcess,
@@ -76,17 +77,43 @@ export interface KvClusterOptions {
  */
 export const TEST_PORTS = { first: 20_000, count: 12_000 } as const;
 
+/**
+ * Ports each suite part (tests/suite/part_N.ts, the test run's main module) hands out: part N
+ * takes the Nth slice of {@link TEST_PORTS}, so no part can take a port another part's test
+ * restarts a server on (seen once: a port a test had killed its server on answered as another
+ * part's server). A test file run on its own takes the whole range.
+ */
+const PORTS_PER_PART = 1000;
+
+/** The slice of {@link TEST_PORTS} this test process hands out ports from. */
+function portsOfThisProcess(): { first: number; count: number } {
+  const part = /\/part_(\d+)\.ts$/.exec(Deno.mainModule)?.[1];
+  if (part === undefined) return TEST_PORTS;
+  const first = TEST_PORTS.first + (Number(part) - 1) * PORTS_PER_PART;
+  invariant(
+    first + PORTS_PER_PART <= TEST_PORTS.first + TEST_PORTS.count,
+    `part ${part} has no slice of TEST_PORTS left: widen it or shrink PORTS_PER_PART`,
+  );
+  return { first, count: PORTS_PER_PART };
+}
+
+const OWN_PORTS = portsOfThisProcess();
+
 /** Ports a cluster server tries before its start fails: another program may hold some. */
 const MAX_PORT_TRIES = 20;
 
 /** Ports this test process handed out, never handed out again (a port may be restarted on). */
 const portsHandedOut = new Set<number>();
 
-/** Starts a server on a free port of {@link TEST_PORTS}, trying another while one is taken. */
+/** Starts a server on a free port of {@link OWN_PORTS}, trying another while one is taken. */
 async function startOnTestPort(options: ServerProcessOptions): Promise<ServerProcess> {
   for (let attempt = 1;; attempt++) {
+    invariant(
+      portsHandedOut.size < OWN_PORTS.count,
+      `all ${OWN_PORTS.count} test ports from ${OWN_PORTS.first} are handed out`,
+    );
     let port: number;
-    do port = TEST_PORTS.first + Math.floor(Math.random() * TEST_PORTS.count); while (
+    do port = OWN_PORTS.first + Math.floor(Math.random() * OWN_PORTS.count); while (
       portsHandedOut.has(port)
     );
     portsHandedOut.add(port);
