@@ -349,9 +349,13 @@ export class StorageLog {
     try {
       await writeAll(temporary, header.bytes());
       await temporary.sync();
-    } finally {
+    } catch (error) {
+      // A full disk is no crash: leave nothing for the next start to report as one.
       temporary.close();
+      await Deno.remove(temporaryPath).catch(() => {/* the write's error is the one to report */});
+      throw error;
     }
+    temporary.close();
     if (await pathExists(path)) {
       await Deno.remove(temporaryPath);
       throw new Error(`cannot create log ${path}: it already exists`);

@@ -378,3 +378,15 @@ tmpfsTest({
   assert.equal(replay.truncatedBytes, 0);
   assert.deepEqual(keys, ["kept"]);
 });
+
+tmpfsTest({
+  name:
+    "storage log: a log that cannot be created on a full disk leaves no temporary file for a start to take for a crash's",
+  short: "storage log: created on a full disk",
+  megabytes: 1,
+}, async (mount) => {
+  await Deno.writeFile(`${mount}/ballast`, new Uint8Array(1024 * 1024)).catch(() => {});
+  const path = `${mount}/log-0000000002.kvlog`;
+  await assert.rejects(StorageLog.create(path, 2), /No space left on device/);
+  assert.deepEqual([...Deno.readDirSync(mount)].map((entry) => entry.name), ["ballast"]);
+});
