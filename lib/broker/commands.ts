@@ -60,7 +60,7 @@ import { EncodedJsonWriter } from "../record/encoded_json.ts";
 import { DecodeError, UTF8_CACHE_MAX_BYTES, Utf8Cache } from "../base/bytes.ts";
 import { formatVersion } from "../record/version.ts";
 import { HELP_COLUMNS, wrapWords } from "../base/wrap_words.ts";
-import { keyProblem, listedKey } from "../record/key.ts";
+import { keyProblem, listedKey, oneLine } from "../record/key.ts";
 import { CharClass, charClass, DOT, LOWER_E, SPACE } from "../record/grammar.ts";
 
 /** KEYS lists this many keys unless told otherwise. */
@@ -746,33 +746,12 @@ function humanText(answer: Answer, options: FormatOptions): string {
   const nextPage = options.keysNextPage ?? keysNextPageCommand;
   const lines = humanLines(answer, options.dialect ?? "assignment", paint, nextPage);
   if ("warning" in answer && answer.warning !== undefined) {
-    lines.push(paint("yellow", `WARNING: ${escapeControls(answer.warning)}`));
+    lines.push(paint("yellow", `WARNING: ${oneLine(answer.warning)}`));
   }
   return lines.join("\n");
 }
 
 type Paint = (style: keyof typeof ANSI, text: string) => string;
-
-/** Shows a key inside quotes of a message as typed, but for characters that would break the line. */
-function showQuoted(key: string): string {
-  // deno-lint-ignore no-control-regex
-  return /[\x00-\x1f\x7f]/.test(key) ? JSON.stringify(key) : key;
-}
-
-/**
- * `text` with each control character written `\xNN`: an error repeats what was typed, and
- * an escape sequence in it (a pasted `ESC [2J`) must not reach the terminal, nor a newline
- * split the one line.
- */
-function escapeControls(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f]/g, hexEscape);
-}
-
-/** A character as `\xNN`. */
-function hexEscape(character: string): string {
-  return `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`;
-}
 
 /**
  * `key` (or a field name) written so that every command reads it back as that key, KEYS'
@@ -789,7 +768,7 @@ function hexEscape(character: string): string {
  */
 export function keyArgument(key: string): string {
   if (!/^[0-9+\-]/.test(key)) return formatName(key);
-  return `"${escapeControls(key.replace(/[\\"]/g, "\\$&"))}"`;
+  return `"${oneLine(key.replace(/[\\"]/g, "\\$&"))}"`;
 }
 
 function humanLines(
@@ -798,7 +777,7 @@ function humanLines(
   paint: Paint,
   nextPage: NonNullable<FormatOptions["keysNextPage"]>,
 ): string[] {
-  if ("error" in answer) return [paint("red", `ERROR: ${escapeControls(answer.error)}`)];
+  if ("error" in answer) return [paint("red", `ERROR: ${oneLine(answer.error)}`)];
   switch (answer.op) {
     case "GET":
     case "QUERY": {
@@ -829,9 +808,9 @@ function humanLines(
       // that could not be told for sure so, which the one-shot commands read back.
       const lines = keys.map(listedKey);
       if (keys.length === 0) {
-        const since = after === undefined ? "" : ` after '${showQuoted(after)}'`;
+        const since = after === undefined ? "" : ` after '${oneLine(after)}'`;
         // Without a prefix every key matches: none at all is said plainly.
-        const start = prefix === "" ? "" : ` start with '${showQuoted(prefix)}'`;
+        const start = prefix === "" ? "" : ` start with '${oneLine(prefix)}'`;
         lines.push(paint("yellow", `NO KEYS${start}${since}`));
       }
       if (next !== undefined) {

@@ -152,7 +152,7 @@ Deno.test("property: an error answer's human line holds no control character, wh
     assert.match(line, /^ERROR: /);
   }));
   const shown = formatAnswer(errorAnswer(parseError("GET a\x1b[2Jb")));
-  assert.match(shown, /\\x1b\[2J/);
+  assert.match(shown, /\\u001b\[2J/);
 });
 
 Deno.test("formatAnswer prints human text in the data's dialect", () => {
