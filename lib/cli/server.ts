@@ -48,7 +48,7 @@ import { UserError } from "./user_error.ts";
 import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { listenFailure } from "./listen_error.ts";
 import { hostPort, isLoopback } from "../base/host_port.ts";
-import { untilStdinCloses } from "./stdin.ts";
+import { checkStdinEndsWithSupervisor, untilStdinCloses } from "./stdin.ts";
 import { lookup } from "node:dns/promises";
 
 /** Most connections `--max-connections` accepts (each holds a 64 KiB read buffer). */
@@ -128,7 +128,9 @@ Flags:
                             also stop cleanly, as on SIGTERM, once stdin ends:
                             a supervisor that starts it with a pipe on stdin
                             and holds the other end stops it by exiting, even
-                            when killed (kv demo does; default off)
+                            when killed (kv demo does; default off); stdin
+                            must be a pipe: /dev/null, a file or a terminal
+                            is refused
   -h, --help                show this help
 
 Before its HELLO succeeds a client may only send HELLO and PING; it is closed
@@ -224,6 +226,8 @@ function parseSettings(args: string[]): ServerSettings {
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw new UserError("kv server: --tls-cert and --tls-key go together; give both or neither");
   }
+  const stopOnStdinClose = values["stop-on-stdin-close"] ?? false;
+  if (stopOnStdinClose) checkStdinEndsWithSupervisor("server", "--stop-on-stdin-close");
   return {
     hostname,
     port: intFlag("server", "-p", values.port, { min: 0, max: 65535, fallback: DEFAULT_PORT }),
@@ -234,7 +238,7 @@ function parseSettings(args: string[]): ServerSettings {
     tlsCert,
     tlsKey,
     tombstoneGraceMs: parseGrace(values["tombstone-grace"]),
-    stopOnStdinClose: values["stop-on-stdin-close"] ?? false,
+    stopOnStdinClose,
     logger: new Logger({ name: "kv server", level: logLevel }),
   };
 }

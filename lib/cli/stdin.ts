@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import { fstatSync } from "node:fs";
 import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { UserError } from "./user_error.ts";
 
@@ -60,3 +61,38 @@ export async function untilStdinCloses(): Promise<string> {
     return `stdin failed (${describeFsError(error)})`;
   }
 }
+
+/**
+ * Refuses, as `kv <command>: <flag> …`, a standard input whose end does not mean that a
+ * supervisor ended: /dev/null or a file ends at once (a background job's stdin in a
+ * script is /dev/null), and a terminal's read stops a background job (SIGTTIN) for good.
+ * Only a pipe or a socket ends when the last process holding its other end does.
+ *
+ * @example
+ * ```ts ignore
+ * checkStdinEndsWithSupervisor("server", "--stop-on-stdin-close"); // throws under `< /dev/null`
+ * ```
+ */
+export function checkStdinEndsWithSupervisor(command: string, flag: string): void {
+  const what = stdinKind();
+  if (what === undefined) return;
+  throw new UserError(
+    `kv ${command}: ${flag} needs stdin to be a pipe a supervisor holds open; stdin is ${what}`,
+  );
+}
+
+/** What standard input is when it is no pipe or socket, for {@link checkStdinEndsWithSupervisor}. */
+function stdinKind(): string | undefined {
+  if (Deno.stdin.isTerminal()) {
+    return "a terminal, whose read stops a background job (SIGTTIN)";
+  }
+  // node:fs's fstat of fd 0 needs no permission; Deno's stat of /dev/stdin needs --allow-all.
+  const info = fstatSync(STDIN_FD);
+  if (info.isFIFO() || info.isSocket()) return undefined;
+  if (info.isFile()) return "a file, which ends at once";
+  if (info.isDirectory()) return "a directory";
+  return "a device such as /dev/null, which ends at once";
+}
+
+/** Standard input's file descriptor. */
+const STDIN_FD = 0;

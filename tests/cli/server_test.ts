@@ -106,6 +106,36 @@ Deno.test("kv server --stop-on-stdin-close stops cleanly, as on SIGTERM, once it
   }
 });
 
+Deno.test("kv server --stop-on-stdin-close refuses a stdin that is no pipe: /dev/null or a file ends at once", async () => {
+  // A background job's stdin in a script is /dev/null: the server would stop as it started.
+  const fromNull = await runKv(["server", "-p", "0", "--stop-on-stdin-close"]);
+  assert.equal(fromNull.code, 2);
+  assert.equal(
+    fromNull.stderr,
+    "kv server: --stop-on-stdin-close needs stdin to be a pipe a supervisor holds open; " +
+      "stdin is a device such as /dev/null, which ends at once\n",
+  );
+  const file = await Deno.makeTempFile();
+  try {
+    const [command, ...args] = kvArgs("server", "-p", "0", "--stop-on-stdin-close");
+    const fromFile = await withDeadline(
+      new Deno.Command("sh", {
+        args: ["-c", '"$@" < "$0"', file, command, ...args],
+        stdout: "null",
+        stderr: "piped",
+      }).output(),
+      { what: "kv server to refuse its stdin" },
+    );
+    assert.equal(fromFile.code, 2);
+    assert.match(
+      new TextDecoder().decode(fromFile.stderr),
+      /stdin is a file, which ends at once\n$/,
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
 Deno.test("kv server treats a SIGINT repeated at once (deno task and the shell both pass it) as one", async () => {
   await using server = await startServerProcess();
   server.signal("SIGINT");
