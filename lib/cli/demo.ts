@@ -33,7 +33,9 @@ import { ServerProcess, ServerStartError } from "./server_process.ts";
 import {
   CLEAN_UP_FLAG,
   cleanUpAfterDemo,
+  DEMO_DATASET_FILE,
   DEMO_DIRECTORY_PREFIX,
+  DEMO_SERVER_DIRECTORY_PREFIX,
   startCleanUp,
 } from "./demo_cleanup.ts";
 import { writeLine } from "../base/stdout.ts";
@@ -107,7 +109,8 @@ Flags:
       --clean-up DIR   not a demo: the process kv demo starts to remove its
                        directory DIR should it be killed (SIGKILL); waits for
                        stdin to end, then for DIR's servers to stop, removes
-                       DIR (only one named ${DEMO_DIRECTORY_PREFIX}...) and exits 0
+                       DIR (only one named ${DEMO_DIRECTORY_PREFIX}... holding only
+                       what kv demo makes) and exits 0
   -h, --help           show this help
 
 Demo commands in the REPL (server numbers as SERVERS lists them, from 1):
@@ -291,7 +294,7 @@ async function runCluster(
   settings: DemoSettings,
   stop: AbortSignal,
 ): Promise<number> {
-  const dataPath = `${cluster.directory}/dataToIndex.txt`;
+  const dataPath = `${cluster.directory}/${DEMO_DATASET_FILE}`;
   const example = await writeDataset(dataPath, settings);
   await cluster.start(settings.serverCount);
   const ports = cluster.servers.map((server) => server.port).join(", ");
@@ -460,7 +463,7 @@ class DemoCluster {
         // In a session of its own, a server gets no Ctrl-C from the terminal: the demo stops
         // it, and should the demo be killed, its stdin's end does.
         ServerProcess.start({
-          dataDir: `${this.directory}/server${index + 1}`,
+          dataDir: `${this.directory}/${DEMO_SERVER_DIRECTORY_PREFIX}${index + 1}`,
           detached: true,
           stopsWithSupervisor: true,
         }),

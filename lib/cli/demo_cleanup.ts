@@ -19,6 +19,7 @@
 import { DirLock } from "../server/dir_lock.ts";
 import { selfInvocation } from "./server_process.ts";
 import { untilStdinCloses } from "./stdin.ts";
+import { UserError } from "./user_error.ts";
 
 /**
  * How long the clean-up waits for the servers to stop before it removes their directory
@@ -31,6 +32,15 @@ export const CLEAN_UP_POLL_MS = 50;
 
 /** How the names of the demo's directories begin; the clean-up removes no other. */
 export const DEMO_DIRECTORY_PREFIX = "kv-demo-";
+
+/** The file in the demo's directory that holds the records it indexes. */
+export const DEMO_DATASET_FILE = "dataToIndex.txt";
+
+/** How the demo names its servers' data directories in its own: `server1`, `server2`, … */
+export const DEMO_SERVER_DIRECTORY_PREFIX = "server";
+
+/** A name of a server's data directory in the demo's (see {@link DEMO_SERVER_DIRECTORY_PREFIX}). */
+const SERVER_DIRECTORY_NAME = new RegExp(`^${DEMO_SERVER_DIRECTORY_PREFIX}[1-9][0-9]*$`);
 
 /** The `kv demo` flag that runs the clean-up instead of a demo. */
 export const CLEAN_UP_FLAG = "--clean-up";
@@ -72,8 +82,9 @@ export function startCleanUp(directory: string): void {
  */
 export async function cleanUpAfterDemo(directory: string): Promise<number> {
   await untilStdinCloses();
+  const dataDirs = await serverDirectories(directory);
   const deadline = Date.now() + CLEAN_UP_WAIT_MS;
-  for (const dataDir of await subdirectories(directory)) await untilUnlocked(dataDir, deadline);
+  for (const dataDir of dataDirs) await untilUnlocked(dataDir, deadline);
   try {
     await Deno.remove(directory, { recursive: true });
   } catch (error) {
@@ -83,17 +94,32 @@ export async function cleanUpAfterDemo(directory: string): Promise<number> {
   return 0;
 }
 
-/** The directories in `directory`, the servers' data directories; none when it is gone. */
-async function subdirectories(directory: string): Promise<string[]> {
-  const found: string[] = [];
+/**
+ * The servers' data directories in `directory`; none when it is gone. Anything else than
+ * what the demo makes (a symbolic link, even as `directory` itself, or another name) is a
+ * UserError that leaves it all as it is: the name alone does not prove the demo made it
+ * (`--clean-up ~/src/kv-demo-app`), and a link's target is not the demo's to lock or remove.
+ */
+async function serverDirectories(directory: string): Promise<string[]> {
+  const refuse = (why: string) =>
+    new UserError(
+      `kv demo: ${CLEAN_UP_FLAG} leaves ${directory} as it is: ${why}, which kv demo never makes`,
+    );
   try {
+    if ((await Deno.lstat(directory)).isSymlink) throw refuse("it is a symbolic link");
+    const found: string[] = [];
     for await (const entry of Deno.readDir(directory)) {
-      if (entry.isDirectory) found.push(`${directory}/${entry.name}`);
+      if (entry.isDirectory && SERVER_DIRECTORY_NAME.test(entry.name)) {
+        found.push(`${directory}/${entry.name}`);
+      } else if (!(entry.isFile && entry.name === DEMO_DATASET_FILE)) {
+        throw refuse(`it holds ${entry.name}`);
+      }
     }
+    return found;
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
   }
-  return found;
 }
 
 /**

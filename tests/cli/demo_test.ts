@@ -293,3 +293,53 @@ Deno.test("kv demo killed by SIGKILL with a server frozen leaves that server sto
   assert.match(await demo.ask("\\demo hang 2"), /^server 2 .* frozen \(SIGSTOP\)/);
   await killAndAwaitCleanUp(demo);
 });
+
+Deno.test("kv demo --clean-up removes a directory holding what the demo makes, and nothing else", async () => {
+  const parent = await Deno.makeTempDir();
+  try {
+    const demoDir = `${parent}/kv-demo-made`;
+    await Deno.mkdir(`${demoDir}/server1`, { recursive: true });
+    await Deno.writeTextFile(`${demoDir}/dataToIndex.txt`, "k = 1\n");
+    const made = await runKv(["demo", "--clean-up", demoDir], { stdin: "" });
+    assert.deepEqual([made.code, made.stderr], [0, ""]);
+    assert.equal(await exists(demoDir), false);
+
+    // A directory of the user's that happens to be named so: a file the demo never makes.
+    const project = `${parent}/kv-demo-app`;
+    await Deno.mkdir(`${project}/server1`, { recursive: true });
+    await Deno.writeTextFile(`${project}/notes.txt`, "keep me\n");
+    const mine = await runKv(["demo", "--clean-up", project], { stdin: "" });
+    assert.equal(mine.code, 2);
+    assert.equal(
+      mine.stderr,
+      `kv demo: --clean-up leaves ${project} as it is: it holds notes.txt, which kv demo ` +
+        "never makes\n",
+    );
+    assert.equal(await Deno.readTextFile(`${project}/notes.txt`), "keep me\n");
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(`${project}/server1`)), []);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});
+
+Deno.test("kv demo --clean-up neither follows nor removes a symbolic link named as its directory", async () => {
+  const parent = await Deno.makeTempDir();
+  try {
+    const target = `${parent}/precious`;
+    await Deno.mkdir(`${target}/server1`, { recursive: true });
+    const link = `${parent}/kv-demo-link`;
+    await Deno.symlink(target, link);
+    const run = await runKv(["demo", "--clean-up", link], { stdin: "" });
+    assert.equal(run.code, 2);
+    assert.equal(
+      run.stderr,
+      `kv demo: --clean-up leaves ${link} as it is: it is a symbolic link, which kv demo ` +
+        "never makes\n",
+    );
+    assert.equal((await Deno.lstat(link)).isSymlink, true);
+    // Not even a lock file written into the link's target.
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(`${target}/server1`)), []);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});
