@@ -30,8 +30,16 @@ export function describeFsError(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) return "Permission denied";
   if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
   if (error instanceof Deno.errors.NotADirectory) return "a part of the path is not a directory";
-  // Deno refuses some paths (such as /proc) whatever the permission flags, advising --allow-all.
-  if (error instanceof Deno.errors.NotCapable) return "kv is not allowed to access this path";
+  if (error instanceof Deno.errors.NotCapable) {
+    // kv run by `deno run` without --allow-read or --allow-write: the user's to give.
+    const flag = /^Requires (read|write) access/.exec(error.message)?.[1];
+    if (flag !== undefined) {
+      return `Deno does not let kv ${flag} it (no --allow-${flag} for it); run kv with ` +
+        `--allow-${flag}, as 'deno install' of kv does`;
+    }
+    // Deno refuses some paths (such as /proc) whatever the permission flags, advising --allow-all.
+    return "kv is not allowed to access this path";
+  }
   const message = describeError(error);
   return withoutOsDetail(message.split("\n")[0]);
 }

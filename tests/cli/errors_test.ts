@@ -195,30 +195,45 @@ Deno.test("kv broker with a directory for standard input says so in one line, co
   }
 });
 
-Deno.test("kv run without --allow-net says so in one line, exit 2: not a server down, not Deno's advice", async () => {
+Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in one line, exit 2: not a server down, not Deno's advice", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/servers.txt`, "127.0.0.1 1\n");
+    const advice = (flag: string) => `run kv with --allow-${flag}, as 'deno install' of kv does\n`;
     const cases = [
       [
+        ["--allow-read"],
         ["get", "a", "-s", `${dir}/servers.txt`],
         `kv get: ${dir}/servers.txt:1:1: Deno does not let kv connect to 127.0.0.1:1 (no ` +
-        "--allow-net for it); run kv with --allow-net, as 'deno install' of kv does\n",
+        `--allow-net for it); ${advice("net")}`,
       ],
       [
+        ["--allow-read"],
         ["server", "-p", "0"],
         "kv server: cannot listen on 127.0.0.1:0: Deno does not let kv listen (no --allow-net " +
-        "for it); run kv with --allow-net, as 'deno install' of kv does\n",
+        `for it); ${advice("net")}`,
+      ],
+      [
+        ["--allow-net"],
+        ["get", "a", "-s", `${dir}/servers.txt`],
+        `kv get: ${dir}/servers.txt: cannot read the server file: Deno does not let kv read it ` +
+        `(no --allow-read for it); ${advice("read")}`,
+      ],
+      [
+        ["--allow-net", "--allow-read"],
+        ["server", "-p", "0", "--data-dir", `${dir}/data`],
+        `kv server: cannot open --data-dir ${dir}/data: Deno does not let kv write it (no ` +
+        `--allow-write for it); ${advice("write")}`,
       ],
     ] as const;
-    for (const [args, expected] of cases) {
+    for (const [permissions, args, expected] of cases) {
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-read", MAIN_PATH, ...args],
+        args: ["run", ...permissions, MAIN_PATH, ...args],
         env: { NO_COLOR: "1" },
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
       }).spawn();
-      const output = await outputWithin(child, { what: `kv ${args[0]} without --allow-net` });
+      const output = await outputWithin(child, { what: `kv ${args[0]} with ${permissions}` });
       const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
       assert.deepEqual([output.code, text(output.stdout), text(output.stderr)], [2, "", expected]);
     }
