@@ -453,6 +453,66 @@ Deno.test("the last line of each key wins, in whatever order the servers' answer
   );
 });
 
+Deno.test("the last line of each key wins while a refused line is written again to the next server", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.scheduler(),
+      fc.array(fc.constantFrom("a", "b", "c"), { minLength: 1, maxLength: 8 }),
+      fc.integer({ min: 0, max: 2 }),
+      fc.subarray(["a", "b", "c"]),
+      fc.constantFrom("items", "batch"),
+      fc.constantFrom(ErrorCode.READ_ONLY, ErrorCode.LIMIT),
+      fc.boolean(),
+      async (scheduler, keys, refuser, refusedKeys, how, code, lineByLine) => {
+        const { cluster, broker } = await setUp(3, 2);
+        try {
+          // One server refuses some keys' items, or every write whole (its disk full).
+          const server = cluster.servers[refuser];
+          if (how === "items") {
+            server.refuseKey = (key) => refusedKeys.includes(key);
+            server.refusalCode = () => code;
+          } else server.failWrites = "disk full";
+          // Each write is applied as it comes; its answer comes when the scheduler says, so
+          // a later line of a key arrives while its earlier line's rewrite is in flight.
+          for (const each of cluster.servers) {
+            const apply = each.applyPut.bind(each);
+            each.applyPut = (key, value, options) => {
+              each.heldWriteAnswer = scheduler.schedule(Promise.resolve(), `${key} answered`);
+              return apply(key, value, options);
+            };
+          }
+          const lines = keys.map((key, line) => `${key} : ${line}\n`);
+          const reports: string[] = [];
+          const summary = await scheduler.waitFor(
+            indexLines(
+              broker,
+              ReadableStream.from(
+                (lineByLine ? lines : [lines.join("")]).map((text) =>
+                  new TextEncoder().encode(text)
+                ),
+              ),
+              { report: (line) => reports.push(line), progress: SILENT_PROGRESS },
+            ),
+          );
+          assert.deepEqual([summary.indexedCount, reports], [keys.length, []]);
+          for (const key of new Set(keys)) {
+            const last = int(keys.lastIndexOf(key));
+            const read = await scheduler.waitFor(broker.get(key));
+            assert.deepEqual(withoutVersion(read), { kind: "found", value: last }, key);
+            // Every copy is the last line's: none of an earlier line stands anywhere.
+            for (const each of cluster.servers) {
+              const held = each.trie.get(key);
+              if (held !== undefined) assert.deepEqual(held, last, key);
+            }
+          }
+        } finally {
+          broker.close();
+        }
+      },
+    ),
+  );
+});
+
 Deno.test("a key on every line is written once per round trip, not once per line: the lines a waiting line replaced count with it", async () => {
   const { cluster, broker } = await setUp(2, 2);
   try {
