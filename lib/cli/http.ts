@@ -22,7 +22,11 @@ import {
   HttpApi,
 } from "../http/api.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
-import { CredentialsError, readCertAndKey } from "../protocol/credentials.ts";
+import {
+  CredentialsError,
+  expiredCertificateWarning,
+  readCertAndKey,
+} from "../protocol/credentials.ts";
 import { BearerTokens, TokensFileError } from "../http/tokens.ts";
 import {
   authFileFromEnv,
@@ -156,6 +160,11 @@ async function runHttp(args: string[]): Promise<number> {
   const tls = await tlsFiles(values["tls-cert"], values["tls-key"]);
   const writes = choiceFlag("http", "--writes", values.writes, WRITE_RULES, "sloppy");
   const logger = new Logger({ name: "kv http" });
+  const certPath = values["tls-cert"];
+  if (tls !== undefined && certPath !== undefined) {
+    const expired = expiredCertificateWarning(certPath, tls.cert);
+    if (expired !== undefined) logger.warn(expired);
+  }
   // Listens before connecting: connecting may fix the cluster's k (a new cluster's default,
   // 1), which a run then refused for its port in use must not have done.
   let api: HttpApi | undefined;

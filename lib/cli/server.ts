@@ -20,7 +20,11 @@
 import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, Logger, parseLogLevel } from "../base/logger.ts";
 import { AuthFileError, AuthKeys, MIN_SECRET_BYTES } from "../protocol/auth.ts";
-import { CredentialsError, readCertAndKey } from "../protocol/credentials.ts";
+import {
+  CredentialsError,
+  expiredCertificateWarning,
+  readCertAndKey,
+} from "../protocol/credentials.ts";
 import {
   DEFAULT_HELLO_TIMEOUT_MS,
   DEFAULT_HOSTNAME,
@@ -506,6 +510,10 @@ async function runServer(args: string[]): Promise<number> {
   await checkAddress(settings);
   const { logger } = settings;
   const security = await readSecurity(settings);
+  if (security.tls !== undefined && settings.tlsCert !== undefined) {
+    const expired = expiredCertificateWarning(settings.tlsCert, security.tls.cert);
+    if (expired !== undefined) logger.warn(expired);
+  }
   const store = await openStore(settings);
   const server = new KvServer({
     ...security,

@@ -11,6 +11,7 @@
  * @module
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { invariant } from "../base/invariant.ts";
 import { describeFsError } from "../base/fs_error.ts";
 import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { AuthFileError, AuthKeys } from "./auth.ts";
@@ -102,7 +103,10 @@ export async function readPemFile(path: string, kind: PemKind): Promise<string> 
       );
     }
     if (error instanceof TypeError) {
-      throw new CredentialsError(`${path}: not a PEM file (not text)`);
+      throw new CredentialsError(
+        `${path}: not a PEM file (not text); if it is DER, convert it: openssl ` +
+          `${DER_CONVERTER[kind]} -inform der -in ${path} -out ${path}.pem`,
+      );
     }
     const what = `${kind.toLowerCase()} file`;
     throw new CredentialsError(`${path}: cannot read the ${what}: ${describeFsError(error)}`);
@@ -119,6 +123,39 @@ export async function readPemFile(path: string, kind: PemKind): Promise<string> 
 
 /** The kinds of PEM section {@link readPemFile} reads. */
 export type PemKind = "CERTIFICATE" | "PRIVATE KEY";
+
+/** The openssl command that writes a DER file of each kind as PEM. */
+const DER_CONVERTER: Readonly<Record<PemKind, string>> = {
+  CERTIFICATE: "x509",
+  "PRIVATE KEY": "pkey",
+};
+
+/**
+ * What a server (`kv server`, `kv http`) warns at start when the first certificate of
+ * `cert` (PEM, as {@link readCertAndKey} returns it: the server's own, from `certPath`)
+ * has expired by `now`; undefined while it is valid. The server still serves it (a
+ * certificate may expire while it runs too), but no client accepts it: said at start, it
+ * is not first met as every client's refusal.
+ *
+ * @example
+ * ```ts
+ * const { cert } = await readCertAndKey("server.pem", "server.key");
+ * const warning = expiredCertificateWarning("server.pem", cert);
+ * if (warning !== undefined) console.warn(warning);
+ * ```
+ */
+export function expiredCertificateWarning(
+  certPath: string,
+  cert: string,
+  now: Date = new Date(),
+): string | undefined {
+  const [leaf] = pemSections(certPath, cert).filter((section) => section.label === "CERTIFICATE");
+  invariant(leaf !== undefined, "a certificate file read holds a certificate");
+  const validTo = new X509Certificate(leaf.der).validToDate;
+  if (validTo >= now) return undefined;
+  return `--tls-cert ${certPath}: its certificate expired on ${validTo.toISOString()}; ` +
+    "clients refuse it: give a valid one";
+}
 
 /**
  * The certificate chain and private key a TLS listener serves (`--tls-cert`, `--tls-key`),

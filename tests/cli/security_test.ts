@@ -288,6 +288,16 @@ Deno.test({
         "--tls-key",
         certs.serverKey,
       ]);
+      // Served, as a certificate may expire while its server runs, but said at start.
+      assert.match(
+        expired.stderrLines.join("\n"),
+        new RegExp(
+          `^kv server warn: --tls-cert ${certs.expiredPem}: its certificate expired on \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; ` +
+            "clients refuse it: give a valid one$",
+          "m",
+        ),
+      );
+      assert.doesNotMatch(server.stderrLines.join("\n"), /warn/);
       await using plain = await startServerProcess([]);
       await Deno.writeTextFile(`${dir}/servers`, `localhost ${server.port}\n`);
       await Deno.writeTextFile(`${dir}/expired`, `localhost ${expired.port}\n`);

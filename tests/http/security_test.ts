@@ -129,6 +129,22 @@ Deno.test({
       const response = await fetch(`${http.url}healthz`, { client });
       assert.equal(response.status, 200);
       assert.equal((await response.json()).healthy, true);
+      assert.doesNotMatch(http.stderr.join("\n"), /warn/);
+      // An expired certificate is served (one may expire while kv http runs), but said.
+      await using expired = await HttpProcess.onCluster(1, [
+        "--tls-cert",
+        certs.expiredPem,
+        "--tls-key",
+        certs.serverKey,
+      ]);
+      assert.match(
+        expired.http.stderr.join("\n"),
+        new RegExp(
+          `^kv http warn: --tls-cert ${certs.expiredPem}: its certificate expired on ` +
+            "\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; clients refuse it: give a valid one$",
+          "m",
+        ),
+      );
     });
   },
 });

@@ -93,6 +93,19 @@ opensslTest(
         "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
       );
       assert.match(await refusal(encrypted, "PRIVATE KEY"), /encrypted; kv needs it unencrypted/);
+      // DER, the other encoding openssl writes: the refusal says how to convert it.
+      const der = await write("server.der", "");
+      await Deno.writeFile(der, new Uint8Array([0x30, 0x82, 0x01, 0xff, 0xa0, 0x03]));
+      assert.equal(
+        await refusal(der, "CERTIFICATE"),
+        `${der}: not a PEM file (not text); if it is DER, convert it: openssl x509 -inform der ` +
+          `-in ${der} -out ${der}.pem`,
+      );
+      assert.equal(
+        await refusal(der, "PRIVATE KEY"),
+        `${der}: not a PEM file (not text); if it is DER, convert it: openssl pkey -inform der ` +
+          `-in ${der} -out ${der}.pem`,
+      );
       // As a client's --tls-ca: refused before any connection, not taken for a server down.
       await assert.rejects(resolveCredentials({ tlsCa: truncated }), CredentialsError);
     });
