@@ -77,14 +77,7 @@ import { type DeleteResult, type EncodedRead, ErrorCode, type PutResult } from "
 import { HybridClock } from "./clock.ts";
 import { hashKey, partitionOf, partitionOfHash } from "../record/partition.ts";
 import { HintSet } from "./hints.ts";
-import {
-  agreeOnK,
-  ClusterKConflictError,
-  DEFAULT_K,
-  defaultKNotice,
-  recordedKs,
-  recordK,
-} from "./cluster_k.ts";
+import { agreeOnK, defaultKNotice, recordedKs, recordK } from "./cluster_k.ts";
 import { markEmptyClusterRepaired } from "./empty_cluster.ts";
 import type { PartitionSet } from "./partition_set.ts";
 import { conclusiveCount, frontLength, PreferenceWalk, readIsConclusive } from "./quorum.ts";
@@ -154,10 +147,12 @@ export interface BrokerOptions {
    */
   readOnly?: boolean;
   /**
-   * The broker only shows the servers' state (`kv servers`): as `readOnly`, and servers
-   * recording different ks (a ClusterKConflictError for any other client) do not refuse
-   * it, so the operator can see each one's k; it then uses the requested k, else
-   * `DEFAULT_K`, and records none. Default false.
+   * The broker only shows the servers' state (`kv servers`): as `readOnly`, but it records
+   * nothing on them, not even a k the others record, and neither servers recording
+   * different ks (a ClusterKConflictError for any other client) nor a recorded k above
+   * the servers listed refuse it, so the operator can see each one's k (SERVERS says what
+   * is wrong). It uses the recorded k (at most the servers listed), else the requested k,
+   * else `DEFAULT_K`. Default false.
    */
   statusOnly?: boolean;
   /** Which servers writes go to, see {@link WriteRule}; default `sloppy`. */
@@ -314,6 +309,8 @@ export class Broker {
   readonly #onRepairNeeded: (request: RepairRequest) => void;
   readonly #log: (message: string) => void;
   readonly #readOnly: boolean;
+  /** Only shows the servers' state (`kv servers`): records nothing on them, ever. */
+  readonly #statusOnly: boolean;
   #notice: string | undefined;
   /** Lines already logged about servers recording another k: each is logged once. */
   readonly #kConflicts = new Set<string>();
@@ -343,6 +340,7 @@ export class Broker {
     this.#onRepairNeeded = options.onRepairNeeded ?? (() => {});
     this.#log = options.log ?? (() => {});
     this.#readOnly = (options.readOnly ?? false) || (options.statusOnly ?? false);
+    this.#statusOnly = options.statusOnly ?? false;
     this.#placement = Placement.of(pool.servers.map((server) => server.identity));
     // A status check shows each server's mark against the k it records: in a k conflict
     // the one k it reads with would show every server of the other ks as repaired under
@@ -383,10 +381,7 @@ export class Broker {
       // join a cluster that holds data, where their NOT FOUND must not count until repaired.
       const readOnly = (options.readOnly ?? false) || (options.statusOnly ?? false);
       const fixesK = !readOnly && recordedKs(pool).size === 0;
-      k = await agreeOnK(pool, options.k, { readOnly }).catch((error) => {
-        if (!(options.statusOnly && error instanceof ClusterKConflictError)) throw error;
-        return Math.min(options.k ?? DEFAULT_K, pool.servers.length);
-      });
+      k = await agreeOnK(pool, options.k, { readOnly, statusOnly: options.statusOnly });
       pool.trustUnder(k);
       if (fixesK) await markEmptyClusterRepaired(pool);
       // agreeOnK fixes no k over a list reaching one server twice, which callers refuse.
@@ -405,7 +400,7 @@ export class Broker {
 
   /**
    * What opening the broker has to tell its user, once (a one-shot command prints it; the
-   * log got it): set when it fixed {@link DEFAULT_K} on servers that recorded no k
+   * log got it): set when it fixed `DEFAULT_K` on servers that recorded no k
    * (lib/broker/cluster_k.ts, `defaultKNotice`), else undefined.
    */
   get notice(): string | undefined {
@@ -1226,7 +1221,8 @@ export class Broker {
   /**
    * At each change of a server's state: records k on servers that came back recording
    * none (a memory-only server forgets it when restarted; a read-only broker only when
-   * the reachable servers recording a k all record k: it never fixes one), logs once each server that
+   * the reachable servers recording a k all record k: it never fixes one; a status check
+   * never), logs once each server that
    * records another k, and hands the hinted partitions of servers that are up to the
    * repair engine.
    */
@@ -1237,7 +1233,11 @@ export class Broker {
       await change;
       change = this.#pool.changed();
       if (this.#closed) return;
-      for (const conflict of await recordK(this.#pool, this.#k, { restoreOnly: this.#readOnly })) {
+      // A status check records nothing (agreeOnK's statusOnly).
+      const kept = this.#statusOnly
+        ? []
+        : await recordK(this.#pool, this.#k, { restoreOnly: this.#readOnly });
+      for (const conflict of kept) {
         if (this.#kConflicts.has(conflict)) continue;
         this.#kConflicts.add(conflict);
         this.#log(`${conflict}, this broker k=${this.#k}: run kv repair -k N to settle one`);

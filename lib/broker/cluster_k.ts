@@ -34,7 +34,11 @@
  * for its own session and records nothing, so a status check cannot decide the k of a new
  * cluster or of a half-down one. Reading with a wrong k costs at most that session's
  * answers: servers that record no k are new, emptied or restarted memory-only — unrepaired,
- * so their answers carry warnings — or a data dir from before k was recorded.
+ * so their answers carry warnings — or a data dir from before k was recorded. A status
+ * check (`kv servers`, {@link KAgreement}'s `statusOnly`) records nothing at all, not even
+ * a k to restore: over a list naming a new server beside a cluster it would give the new
+ * server the cluster's k, and the check run before adding it would then see a cluster's
+ * server.
  *
  * Nor does a writing client whose server list reaches one server twice (two addresses,
  * which only the servers' HELLO tells apart): every caller refuses such a list once the
@@ -152,11 +156,19 @@ export class ClusterKUnknownError extends ClusterKError {
 /** Options for {@link agreeOnK}. */
 export interface KAgreement {
   /**
-   * The client only reads records (`kv get`, `query`, `keys`, `servers`): it never fixes
-   * the cluster's k, only restores the recorded one (see the module doc); default false,
-   * a client that may write and so fixes the k of a new cluster.
+   * The client only reads records (`kv get`, `query`, `keys`): it never fixes the
+   * cluster's k, only restores the recorded one (see the module doc); default false, a
+   * client that may write and so fixes the k of a new cluster.
    */
   readonly readOnly?: boolean;
+  /**
+   * The client only shows the servers' state (`kv servers`): it records nothing, not even
+   * a k the others record (that would make a new server checked beside a cluster look
+   * like one of its own), and is refused neither for servers recording different ks nor
+   * for a recorded k above the servers listed — SERVERS says both ({@link kProblem});
+   * default false.
+   */
+  readonly statusOnly?: boolean;
 }
 
 /**
@@ -179,19 +191,24 @@ export async function agreeOnK(
   options: KAgreement = {},
 ): Promise<number> {
   const recorded = recordedKs(pool);
-  if (recorded.size > 1) throw new ClusterKConflictError(differentKs(recorded));
-  const [only] = recorded.keys();
+  const only = recorded.size === 1 ? [...recorded.keys()][0] : undefined;
   if (requested !== undefined && only !== undefined && requested !== only) {
     throw new ClusterKError(
       `asked for k=${requested}, but the cluster records k=${only} (${describe(recorded)}); ` +
         `leave k out to use it, or change it with kv repair -k ${requested}`,
     );
   }
+  // A status check shows what the servers record, and never changes it.
+  if (options.statusOnly) return Math.min(only ?? requested ?? DEFAULT_K, pool.servers.length);
+  if (recorded.size > 1) throw new ClusterKConflictError(differentKs(recorded));
   // A list that reaches one server twice is refused by every caller once open
   // (ServerPool.twins): a refused run must not fix the k of the cluster it was refused.
   const fixes = !(options.readOnly ?? false) && pool.twins().length === 0;
   if (only === undefined && requested === undefined && fixes) refuseUnlessAllReachable(pool);
   const k = requested ?? only ?? DEFAULT_K;
+  if (only !== undefined && only > pool.servers.length) {
+    throw new ClusterKError(tooFewListed(only, pool.servers.length));
+  }
   if (k > pool.servers.length) {
     throw new ClusterKError(
       `k=${k} needs at least ${k} servers, but the server list has ${pool.servers.length}`,
@@ -295,21 +312,36 @@ export function recordedKs(pool: ServerPool): Map<number, string[]> {
 }
 
 /**
- * What to say when `servers` (each with the k it records, 0 for none) record different
- * ks, else undefined: the line every refused client prints, and SERVERS shows.
+ * What is wrong with the ks `servers` (each with the k it records, 0 for none) record,
+ * over a server list of `listed` servers, else undefined: they record different ks, or
+ * one k above the servers listed (a line left out of the file). The line a refused client
+ * prints, and SERVERS shows.
  *
  * @example
  * ```ts
- * kConflict([{ server: "a:1", k: 1 }, { server: "b:1", k: 2 }, { server: "c:1", k: 0 }]);
+ * kProblem([{ server: "a:1", k: 1 }, { server: "b:1", k: 2 }, { server: "c:1", k: 0 }], 3);
  * // "the servers record different replication factors (k=1: a:1; k=2: b:1); settle one
  * // with kv repair -k N"
+ * kProblem([{ server: "a:1", k: 2 }], 1);
+ * // "the servers record k=2, but the server list has 1 server: list every server of the
+ * // cluster, or lower k over the full list with kv repair -k N"
  * ```
  */
-export function kConflict(
+export function kProblem(
   servers: Iterable<{ readonly server: string; readonly k: number }>,
+  listed: number,
 ): string | undefined {
   const recorded = byK(servers);
-  return recorded.size > 1 ? differentKs(recorded) : undefined;
+  if (recorded.size > 1) return differentKs(recorded);
+  const [only] = recorded.keys();
+  return only !== undefined && only > listed ? tooFewListed(only, listed) : undefined;
+}
+
+/** Why a recorded k of `k` cannot be used over a list of `listed` servers, and what to do. */
+function tooFewListed(k: number, listed: number): string {
+  return `the servers record k=${k}, but the server list has ${listed} ` +
+    `server${listed === 1 ? "" : "s"}: list every server of the cluster, or lower k over ` +
+    "the full list with kv repair -k N";
 }
 
 /** Each k (0, none, left out) with the servers that record it. */

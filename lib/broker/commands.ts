@@ -49,7 +49,7 @@
  * @module
  */
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
-import { kConflict } from "./cluster_k.ts";
+import { kProblem } from "./cluster_k.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
@@ -835,11 +835,12 @@ function humanLines(
 /**
  * One line per server, in columns: address, state, records, latency and the k it records
  * (or the error); then, only when they apply, "not yet repaired" and the hints waiting for
- * it; then, when the servers record different ks, the line that says so and what to do.
+ * it; then, when the servers record different ks or a k above the servers listed, the line
+ * that says so and what to do (kProblem).
  */
 function serverLines(reports: readonly ServerReport[], paint: Paint): string[] {
-  const conflict = kConflict(reports.flatMap((report) => report.up ? [report] : []));
-  return [...serverRows(reports, paint), ...conflict === undefined ? [] : [paint("red", conflict)]];
+  const problem = kProblem(reports.flatMap((report) => report.up ? [report] : []), reports.length);
+  return [...serverRows(reports, paint), ...problem === undefined ? [] : [paint("red", problem)]];
 }
 
 /** {@link serverLines}' row for each server. */

@@ -249,3 +249,46 @@ Deno.test("a writing client that fixes the default k says so, since a cluster wh
   const said = http.stderr.filter((line) => line.includes("no server records a k"));
   assert.deepEqual(said, [guessed.stderr.replace("kv put", "kv http").trimEnd()]);
 });
+
+Deno.test("kv servers records no k and is never refused for k against the servers listed: a new server shows no k over it alone, even after kv servers over the full list", async () => {
+  await using cluster = await KvCluster.start(3);
+  const [first, second, fresh] = cluster.servers;
+  const file = async (servers: readonly (typeof first)[]) => {
+    const path = await Deno.makeTempFile({ suffix: ".txt" });
+    await Deno.writeTextFile(
+      path,
+      servers.map((server) => `${server.address.hostname} ${server.port}\n`).join(""),
+    );
+    return path;
+  };
+  const [pair, all, alone, one] = await Promise.all(
+    [[first, second], cluster.servers, [fresh], [first]].map(file),
+  );
+  try {
+    const put = await runKv(withBrokerTimeout(["put", "-s", pair, "-k", "2", "person1: 1"]));
+    assert.equal(put.code, 0, put.stderr);
+    const beside = await runKv(withBrokerTimeout(["servers", "-s", all]));
+    assert.equal(beside.code, 0, beside.stderr);
+    assert.match(beside.stdout.split("\n")[2], /\bno k\b/, beside.stdout);
+    assert.deepEqual(await recordedKs(cluster), [2, 2, 0], "kv servers recorded no k");
+    const checked = await runKv(withBrokerTimeout(["servers", "-s", alone]));
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.match(checked.stdout, /^\S+ +up +0 records +\S+ ms +no k +not yet repaired\n$/);
+
+    // One line of the cluster's left out: kv servers shows it, a reader says what to do.
+    const TOO_FEW =
+      "the servers record k=2, but the server list has 1 server: list every server of the " +
+      "cluster, or lower k over the full list with kv repair -k N";
+    const shown = await runKv(withBrokerTimeout(["servers", "-s", one]));
+    assert.equal(shown.code, 0, shown.stderr);
+    const lines = shown.stdout.trimEnd().split("\n");
+    assert.match(lines[0], /\bk=2\b/);
+    assert.equal(lines[1], TOO_FEW);
+    const get = await runKv(withBrokerTimeout(["get", "-s", one, "person1"]));
+    assert.equal(get.code, 2);
+    assert.equal(get.stderr, `kv get: ${TOO_FEW}\n`);
+    assert.deepEqual(await recordedKs(cluster), [2, 2, 0], "nothing recorded a k");
+  } finally {
+    await Promise.all([pair, all, alone, one].map((path) => Deno.remove(path)));
+  }
+});
