@@ -34,13 +34,14 @@
  * @example
  * ```ts
  * import { BackgroundRepair } from "./background_repair.ts";
- * const background = new BackgroundRepair(pool, { k: 2, placement, log: console.error });
+ * const background = new BackgroundRepair(pool, { placement, log: console.error });
  * background.request({ server: 1, partitions: [17, 90], reason: "hint" });
  * await background.settled();
  * background.close();
  * ```
  * @module
  */
+import { invariant } from "../base/invariant.ts";
 import { PARTITION_COUNT } from "../record/partition.ts";
 import { PartitionSet } from "./partition_set.ts";
 import { mayHoldWrites } from "./quorum.ts";
@@ -80,8 +81,6 @@ export interface BackgroundRequest {
 
 /** Options of {@link BackgroundRepair}. */
 export interface BackgroundRepairOptions {
-  /** The cluster's replication factor. */
-  readonly k: number;
   /** Where keys are placed (the broker's placement). */
   readonly placement: PreferenceLists;
   /** Receives one line per repair worth telling; default: nothing. */
@@ -99,7 +98,7 @@ export interface BackgroundRepairOptions {
  *
  * @example
  * ```ts
- * const background = new BackgroundRepair(broker.pool, { k: broker.k, placement });
+ * const background = new BackgroundRepair(broker.pool, { placement: broker });
  * background.close();
  * ```
  */
@@ -126,7 +125,7 @@ export class BackgroundRepair {
    * Starts watching `pool` (already started) for unrepaired servers.
    *
    * @param pool the broker's connections.
-   * @param options k, placement and log; see {@link BackgroundRepairOptions}.
+   * @param options placement and log (the k is the pool's, `ServerPool.k`); see {@link BackgroundRepairOptions}.
    */
   constructor(pool: ServerPool, options: BackgroundRepairOptions) {
     this.#pool = pool;
@@ -159,7 +158,7 @@ export class BackgroundRepair {
    *
    * @example
    * ```ts
-   * const background = new BackgroundRepair(pool, { k, placement, paused: true });
+   * const background = new BackgroundRepair(pool, { placement, paused: true });
    * await indexFile(...);
    * background.resume();
    * ```
@@ -191,6 +190,17 @@ export class BackgroundRepair {
     this.#notifySettled();
   }
 
+  /**
+   * The k the pool judges servers under (its broker's, which follows a k changed by
+   * `kv repair -k`): a repair places keys and marks servers under it, so a mark is one
+   * the broker trusts.
+   */
+  get #k(): number {
+    const k = this.#pool.k;
+    invariant(k !== undefined, "the pool judges servers under a k before repairs start");
+    return k;
+  }
+
   /** Queues the partitions each server that says it is unrepaired may hold writes of. */
   #queueUnrepaired(): void {
     this.#pool.servers.forEach((server, index) => {
@@ -205,7 +215,7 @@ export class BackgroundRepair {
         // Every partition it may hold writes of, as a home or a hint: the repair marks it
         // repaired only once they are all in order (lib/broker/repair.ts).
         const list = this.#options.placement.preferenceList(partition);
-        if (mayHoldWrites(list, this.#options.k, index)) this.#pending.add(partition);
+        if (mayHoldWrites(list, this.#k, index)) this.#pending.add(partition);
       }
       this.#reasons.add(`${server.id} is unrepaired`);
     });
@@ -265,7 +275,7 @@ export class BackgroundRepair {
     reasons: readonly string[],
   ): Promise<RepairReport | undefined> {
     const report = await repairCluster(this.#pool, {
-      k: this.#options.k,
+      k: this.#k,
       placement: this.#options.placement,
       partitions,
       unrepaired: (index) => this.#pool.state(index)?.unrepaired === true,

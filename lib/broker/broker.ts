@@ -77,7 +77,7 @@ import { type DeleteResult, type EncodedRead, ErrorCode, type PutResult } from "
 import { HybridClock } from "./clock.ts";
 import { hashKey, partitionOf, partitionOfHash } from "../record/partition.ts";
 import { HintSet } from "./hints.ts";
-import { agreeOnK, defaultKNotice, recordedKs, recordK } from "./cluster_k.ts";
+import { agreeOnK, defaultKNotice, kProblem, recordedKs, recordK } from "./cluster_k.ts";
 import { markEmptyClusterRepaired } from "./empty_cluster.ts";
 import type { PartitionSet } from "./partition_set.ts";
 import { conclusiveCount, frontLength, PreferenceWalk, readIsConclusive } from "./quorum.ts";
@@ -105,6 +105,14 @@ export const MAX_READ_REPAIRS_IN_FLIGHT = 64;
 export const WRITE_UNDER_OTHER_LIST = "repaired under another server list or k than this " +
   "client's: clients on that list may not see this write until kv repair -s FILE runs with " +
   "the cluster's server list (give this client that file)";
+
+/**
+ * How often a running broker asks each server the k it records (SET_K of the k it last
+ * told, which changes nothing on a server recording one), in ms: `kv repair -k N` changes
+ * it under running brokers, which learn it within about this long even without writing
+ * (a write asks its servers first, README "The cluster's k").
+ */
+export const K_CHECK_INTERVAL_MS = 1_000;
 
 /**
  * Which servers a write goes to: `sloppy`, the first k reachable of the key's
@@ -303,7 +311,16 @@ export type ServerReport =
 export class Broker {
   readonly #pool: ServerPool;
   readonly #placement: Placement;
-  readonly #k: number;
+  #k: number;
+  /** Adopts a k that every reachable server comes to record (opened without a k). */
+  readonly #followsK: boolean;
+  /** Why writes are refused while the servers record another k than #k, if they are. */
+  #kRefusal: string | undefined;
+  /** This broker changed its k since opening: servers' marks are read again (recheck). */
+  #kChanged = false;
+  /** The check of the servers' k under way, which callers share. */
+  #kCheck: Promise<void> | undefined;
+  readonly #kTimer: ReturnType<typeof setInterval>;
   readonly #clock: HybridClock;
   readonly #writes: WriteRule;
   readonly #onRepairNeeded: (request: RepairRequest) => void;
@@ -327,14 +344,20 @@ export class Broker {
    *
    * @param pool connections to the servers.
    * @param options k (1 ≤ k ≤ servers, required here: {@link Broker.open} agrees on it
-   * with the servers) and the rest of {@link BrokerOptions}; the pool's own options
-   * (timeout, connector, credentials) are ignored here.
+   * with the servers), `followsK` (adopt a k every reachable server comes to record, as
+   * `kv repair -k` makes them; default false: the k is the caller's, and writes are
+   * refused while the servers record another) and the rest of {@link BrokerOptions}; the
+   * pool's own options (timeout, connector, credentials) are ignored here.
    */
-  constructor(pool: ServerPool, options: BrokerOptions & { readonly k: number }) {
+  constructor(
+    pool: ServerPool,
+    options: BrokerOptions & { readonly k: number; readonly followsK?: boolean },
+  ) {
     const k = options.k;
     invariant(Number.isInteger(k) && k >= 1 && k <= pool.servers.length, `bad k ${k}`);
     this.#pool = pool;
     this.#k = k;
+    this.#followsK = options.followsK ?? false;
     this.#clock = options.clock ?? new HybridClock();
     this.#writes = options.writes ?? "sloppy";
     this.#onRepairNeeded = options.onRepairNeeded ?? (() => {});
@@ -348,6 +371,9 @@ export class Broker {
     if (options.statusOnly ?? false) pool.trustUnderRecordedK();
     else pool.trustUnder(k);
     this.#watchServers();
+    this.#kTimer = setInterval(() => this.#checkK(), K_CHECK_INTERVAL_MS);
+    // The broker's own work, not this check, decides whether the process lives on.
+    Deno.unrefTimer(this.#kTimer);
   }
 
   /**
@@ -390,7 +416,8 @@ export class Broker {
       pool.close();
       throw error;
     }
-    const broker = new Broker(pool, { ...options, k });
+    // A k asked for is the caller's statement, which a change of the cluster's contradicts.
+    const broker = new Broker(pool, { ...options, k, followsK: options.k === undefined });
     if (fixedDefault) {
       broker.#notice = defaultKNotice(pool.servers.length);
       broker.#log(broker.#notice);
@@ -436,9 +463,20 @@ export class Broker {
     return this.#clock;
   }
 
-  /** The replication factor. */
+  /**
+   * The replication factor: the one agreed at open, or the one every reachable server
+   * records since `kv repair -k` changed it, when the broker follows it.
+   */
   get k(): number {
     return this.#k;
+  }
+
+  /**
+   * Why writes are refused while the servers record another k than this broker's (it was
+   * given its k, or cannot use theirs, or they record different ones), else undefined.
+   */
+  get kRefusal(): string | undefined {
+    return this.#kRefusal;
   }
 
   /** The connections (for the indexer and for status). */
@@ -649,8 +687,10 @@ export class Broker {
    * Chooses the servers a record of `key` is bulk-loaded to, into `out` (of length k):
    * by the write rule, among servers with a live connection now, recording hints for
    * copies placed beyond the first k. Returns false, with nothing recorded, when fewer
-   * than k are up. For the indexer: no array per record, and `hash`, the key's
-   * {@link hashKey} (default: computed here), is the one it keeps the key in flight by.
+   * than k are up, when writes are refused ({@link Broker.kRefusal}), or when `out` was
+   * sized for a k the broker no longer uses (kv repair -k changed it). For the indexer:
+   * no array per record, and `hash`, the key's {@link hashKey} (default: computed here),
+   * is the one it keeps the key in flight by.
    *
    * @example
    * ```ts ignore
@@ -663,8 +703,7 @@ export class Broker {
    * ```
    */
   writeTargetsInto(key: string, out: Uint32Array, hash = hashKey(key)): boolean {
-    // A plain check rather than node:assert: this runs once per record.
-    if (out.length !== this.#k) throw new RangeError(`${out.length} slots for ${this.#k} replicas`);
+    if (out.length !== this.#k || this.#kRefusal !== undefined) return false;
     const partition = partitionOfHash(hash);
     const list = this.#placement.preferenceList(partition);
     let chosen = 0;
@@ -744,9 +783,14 @@ export class Broker {
    */
   servers(): Promise<ServerReport[]> {
     return Promise.all(this.#pool.servers.map(async (server, index) => {
+      // The k asked now, not the one its HELLO told: kv repair -k changes it.
       const outcome = await this.#pool.call(index, async (connection) => {
-        const [latencyMs, stats] = await Promise.all([connection.ping(), connection.stats()]);
-        return { latencyMs: roundLatency(latencyMs), records: stats.recordCount };
+        const [latencyMs, stats, k] = await Promise.all([
+          connection.ping(),
+          connection.stats(),
+          askRecordedK(connection),
+        ]);
+        return { latencyMs: roundLatency(latencyMs), records: stats.recordCount, k };
       });
       if (!outcome.ok) {
         // The pool's reason, when it has one, does not repeat the server's name.
@@ -757,13 +801,12 @@ export class Broker {
         }
         return { server: server.id, up: false, error, refused: true, hints } as const;
       }
-      const { records, latencyMs } = outcome.value;
+      const { records, latencyMs, k } = outcome.value;
       const state = this.#pool.state(index);
       const distrusted = this.#pool.distrustedFor(index);
       const repaired = state !== undefined && distrusted === undefined;
       const repairedUnderOtherList = distrusted === "other list";
       const hints = this.#hints.countFor(index);
-      const k = state?.k ?? 0;
       return {
         server: server.id,
         up: true,
@@ -804,6 +847,7 @@ export class Broker {
   /** Closes every connection. */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#kTimer);
     this.#pool.close();
   }
 
@@ -950,13 +994,29 @@ export class Broker {
    * version this broker stamped before, the first attempt writes at it
    * ({@link Broker.putEncodedAgain}): a server holding it answers STALE with it (the copy
    * is there), one holding a later version of this broker supersedes the write.
+   *
+   * Its servers are first asked the k they record ({@link Broker#reachable}): one recording
+   * another k than this broker's has the broker check every server's ({@link Broker#checkK})
+   * and start over with the k it then follows (`rechecked`), or refuse the write
+   * ({@link Broker.kRefusal}); a k raised while the write ran has it written again, at its
+   * version, to the new k's servers.
    */
   async #change(
     key: string,
     verb: "put" | "delete",
     request: (connection: ServerConnection, version: Version) => Promise<PutResult | DeleteResult>,
     first?: Version,
+    rechecked = false,
   ): Promise<Change> {
+    // A refusal may be a k change caught half way (kv repair -k records it on one server
+    // after another): asked again, the servers may agree by now.
+    if (this.#kRefusal !== undefined) await this.#checkK();
+    if (this.#kRefusal !== undefined) {
+      return {
+        kind: "error",
+        error: `cannot ${verb} '${key}': ${this.#kRefusal}; nothing was changed`,
+      };
+    }
     const partition = partitionOf(key);
     const list = this.#placement.preferenceList(partition);
     const walk = new PreferenceWalk(
@@ -964,6 +1024,17 @@ export class Broker {
       (index) => this.#writes === "strict" || this.#pool.isReachable(index),
     );
     const chosen = await this.#reachable(walk, list);
+    if (chosen.otherK) {
+      if (rechecked) {
+        return {
+          kind: "error",
+          error: `cannot ${verb} '${key}': its servers record another k than this broker's ` +
+            `k=${this.#k}, checked twice (kv repair -k is changing it); nothing was changed`,
+        };
+      }
+      await this.#checkK();
+      return this.#change(key, verb, request, first, true);
+    }
     if (chosen.servers.length < this.#k) {
       return {
         kind: "error",
@@ -1008,7 +1079,13 @@ export class Broker {
         }
       }
       if (held === undefined) {
-        return this.#unseenElsewhere(doneChange(verb, existed, version, doubt), servers);
+        const done = this.#unseenElsewhere(doneChange(verb, existed, version, doubt), servers);
+        // Stored on fewer servers than the k learned meanwhile: placed again under it.
+        if (servers.length >= this.#k || done.kind !== "done") return done;
+        const again = await this.#change(key, verb, request, version);
+        if (again.kind !== "done") return again;
+        const warning = done.warning ?? again.warning;
+        return { ...again, existed: done.existed, ...(warning === undefined ? {} : { warning }) };
       }
       // Another broker wrote the key with a newer or equal version: write again after it
       // (just after it, when it is too far ahead for the clock to take in).
@@ -1110,30 +1187,35 @@ export class Broker {
   }
 
   /**
-   * The first k servers `walk` reaches that answer a PING (fewer when the list ends),
-   * and why the others it tried or skipped are unavailable.
+   * The first k servers `walk` reaches that answer when asked the k they record
+   * ({@link askRecordedK}, as a PING would; fewer when the list ends), why the others it
+   * tried or skipped are unavailable, and whether one answered another k than this
+   * broker's: the write must not go there with this k.
    */
   async #reachable(
     walk: PreferenceWalk,
     list: Uint16Array,
-  ): Promise<{ servers: number[]; failures: string[] }> {
+  ): Promise<{ servers: number[]; failures: string[]; otherK: boolean }> {
     const servers: number[] = [];
     const failures: string[] = [];
+    let otherK = false;
     for (let asked = walk.take(this.#k); asked.length > 0;) {
-      const pings = await Promise.all(
-        asked.map((position) => this.#pool.call(list[position], (connection) => connection.ping())),
+      const answers = await Promise.all(
+        asked.map((position) => this.#pool.call(list[position], askRecordedK)),
       );
-      pings.forEach((outcome, at) => {
-        if (outcome.ok) servers.push(list[asked[at]]);
-        else failures.push(outcome.error);
+      answers.forEach((outcome, at) => {
+        if (!outcome.ok) return failures.push(outcome.error);
+        servers.push(list[asked[at]]);
+        if (outcome.value !== 0 && outcome.value !== this.#k) otherK = true;
       });
+      if (otherK) break;
       if (servers.length >= this.#k) break;
       asked = walk.take(this.#k - servers.length);
     }
     for (const position of walk.skipped) {
       failures.push(this.#pool.downMessage(list[position]));
     }
-    return { servers, failures };
+    return { servers, failures, otherK };
   }
 
   /**
@@ -1249,12 +1331,90 @@ export class Broker {
     }
   }
 
+  /**
+   * Asks every server that is up and records a k the one it records now (which may have
+   * changed under this broker: kv repair -k), then settles this broker's k
+   * ({@link Broker#settleK}); once this broker changed its k, reads again the marks of the
+   * servers repaired under another list or k (`ServerPool.recheck`), which the repair
+   * that changed it marks anew at its end. Calls while one runs share it.
+   */
+  #checkK(): Promise<void> {
+    this.#kCheck ??= this.#askK().finally(() => this.#kCheck = undefined);
+    return this.#kCheck;
+  }
+
+  /** {@link Broker#checkK}'s work. */
+  async #askK(): Promise<void> {
+    if (this.#closed || this.#statusOnly) return;
+    await Promise.all(this.#pool.servers.map((_, index) =>
+      // A server recording none is left to #watchServers: asking would record this k.
+      (this.#pool.state(index)?.k ?? 0) === 0 ? undefined : this.#pool.call(index, askRecordedK)
+    ));
+    if (this.#closed) return;
+    this.#settleK();
+    if (!this.#kChanged || this.#kRefusal !== undefined) return;
+    await Promise.all(
+      this.#pool.servers.map((_, index) =>
+        this.#pool.distrustedFor(index) === "other list" ? this.#pool.recheck(index) : undefined
+      ),
+    );
+  }
+
+  /**
+   * Compares the k the reachable servers record with this broker's: when they all record
+   * another, a broker that follows the cluster's k adopts it — placing and trusting under
+   * it from now on, so servers the change's repair has not yet marked under it are walked
+   * past — and any other refuses writes ({@link Broker.kRefusal}), as it refuses them
+   * while the servers record different ks.
+   */
+  #settleK(): void {
+    const pool = this.#pool;
+    const recorded = pool.servers.map((server, index) => ({
+      server: server.id,
+      k: pool.state(index)?.k ?? 0,
+    }));
+    const ks = new Set(recorded.flatMap(({ k }) => k === 0 ? [] : [k]));
+    const [only] = ks.size === 1 ? ks : [undefined];
+    let refusal = ks.size > 1 ? kProblem(recorded, pool.servers.length) : undefined;
+    if (only !== undefined && only !== this.#k) {
+      if (this.#followsK && only <= pool.servers.length) {
+        this.#log(
+          `the servers now record k=${only} (kv repair -k changed it): this broker now ` +
+            `writes and reads with k=${only}, not ${this.#k}`,
+        );
+        this.#k = only;
+        this.#kChanged = true;
+        pool.trustUnder(only);
+      } else {
+        refusal = this.#followsK
+          ? kProblem(recorded, pool.servers.length)
+          : `the servers now record k=${only} (kv repair -k changed it), but this broker ` +
+            `was given k=${this.#k} (-k, replicas): writes are refused; start it again ` +
+            "without -k to follow the cluster's k";
+      }
+    }
+    // A refusal for servers recording different ks is logged by #watchServers, per server.
+    if (refusal !== undefined && refusal !== this.#kRefusal && ks.size === 1) this.#log(refusal);
+    this.#kRefusal = refusal;
+  }
+
   /** Hands server `index`'s hinted partitions, if any, to the repair engine. */
   #handOff(index: number): void {
     if (this.#closed) return;
     const partitions = this.#hints.take(index);
     if (partitions !== undefined) this.requestRepair({ server: index, partitions, reason: "hint" });
   }
+}
+
+/**
+ * The k the server on `connection` records now (0: none), asked without changing it: SET_K
+ * of the k it recorded when last heard from, which a server recording one keeps whatever
+ * is asked (only `kv repair -k`'s replace changes it); one that recorded none is only
+ * PINGed, as asking would record a k.
+ */
+function askRecordedK(connection: ServerConnection): Promise<number> {
+  const known = connection.state.k;
+  return known === 0 ? connection.ping().then(() => 0) : connection.setK(known);
 }
 
 /** The lookup itself, for {@link Broker.queryEncoded}. */

@@ -230,8 +230,8 @@ export async function agreeOnK(
  * server before the others, and on none of the others when that one keeps another k (a
  * client racing to fix it) — and returns `server records k=M` for each that kept another
  * k. Servers that fail are left for the next call (a broker calls it again when a server
- * comes back). With `restoreOnly`, it records nothing unless the reachable servers that
- * record a k all record `k`.
+ * comes back). It records nothing while a reachable server records another k; with
+ * `restoreOnly`, nothing unless the reachable servers that record a k all record `k`.
  *
  * @example
  * ```ts
@@ -244,9 +244,11 @@ export async function recordK(
   k: number,
   options: { readonly restoreOnly?: boolean } = {},
 ): Promise<string[]> {
-  // Restoring is giving a fact: with servers recording different ks it would take a side.
+  // Restoring is giving a fact: with servers recording different ks it would take a side,
+  // and with them all recording another k (kv repair -k changed it) it would make one.
   const recorded = recordedKs(pool);
   if (options.restoreOnly && !(recorded.size === 1 && recorded.has(k))) return [];
+  if ([...recorded.keys()].some((other) => other !== k)) return keptOtherK(pool, k);
   const kept: string[] = [];
   const record = async (index: number) => {
     const id = pool.servers[index].id;
@@ -267,6 +269,14 @@ export async function recordK(
   if (kept.length > 0) return kept;
   await Promise.all(pool.servers.map((_, index) => index === first ? undefined : record(index)));
   return kept;
+}
+
+/** `server records k=M` for each reachable server of `pool` recording another k than `k`. */
+function keptOtherK(pool: ServerPool, k: number): string[] {
+  return pool.servers.flatMap((server, index) => {
+    const recorded = pool.state(index)?.k ?? 0;
+    return recorded === 0 || recorded === k ? [] : [`${server.id} records k=${recorded}`];
+  });
 }
 
 /**

@@ -292,6 +292,12 @@ interface Slot {
   attempt: Promise<void> | undefined;
   /** Why its last connection attempt failed for this client's credentials, if it did. */
   refusal: CredentialsRefusal | undefined;
+  /**
+   * The connection {@link ServerPool.recheck} found the server trusted on after its own
+   * HELLO said otherwise: a mark made since (a repair under this pool's k) covers every
+   * request sent on it from then on.
+   */
+  vouched: ServerConnection | undefined;
 }
 
 /**
@@ -428,6 +434,8 @@ export class ServerPool {
    * made when first needed; undefined otherwise.
    */
   #listByRecordedK: Map<number, Uint8Array> | undefined;
+  /** The k of {@link trustUnder}; undefined until then. */
+  #k: number | undefined;
   #closed = false;
   #changeWaiters: (() => void)[] = [];
 
@@ -457,6 +465,7 @@ export class ServerPool {
       closedQuietly: false,
       attempt: undefined,
       refusal: undefined,
+      vouched: undefined,
     }));
   }
 
@@ -647,6 +656,17 @@ export class ServerPool {
   trustUnder(k: number): void {
     this.#list = listFingerprint(this.#servers.map((server) => server.identity), k);
     this.#listByRecordedK = undefined;
+    this.#k = k;
+    // A vouch was for the k before: the marks it saw are another list's now.
+    for (const slot of this.#slots) slot.vouched = undefined;
+  }
+
+  /**
+   * The k servers are judged under ({@link trustUnder}), the one a repair over this pool
+   * places keys with; undefined before trustUnder.
+   */
+  get k(): number | undefined {
+    return this.#k;
   }
 
   /**
@@ -666,6 +686,8 @@ export class ServerPool {
   trustUnderRecordedK(): void {
     this.#list = undefined;
     this.#listByRecordedK = new Map();
+    this.#k = undefined;
+    for (const slot of this.#slots) slot.vouched = undefined;
   }
 
   /** The fingerprint a server in `state` must be repaired under to be trusted, if any. */
@@ -690,7 +712,9 @@ export class ServerPool {
   }
 
   /**
-   * Whether a server in `state` can be trusted: repaired, under this pool's list.
+   * Whether a server in `state` can be trusted: repaired, under this pool's list, and
+   * recording its k (or none): a server that records another k has had its k changed by
+   * `kv repair -k` since it was marked, so its mark does not cover this k's placement.
    *
    * @example
    * ```ts
@@ -700,12 +724,24 @@ export class ServerPool {
   trusts(state: NodeState): boolean {
     if (state.unrepaired) return false;
     const list = this.#trustedList(state);
-    return list !== undefined && sameList(state.repairedUnder, list);
+    // Under one k: a server recording another had it changed by kv repair -k since marked.
+    const sameK = this.#k === undefined || state.k === 0 || state.k === this.#k;
+    return list !== undefined && sameList(state.repairedUnder, list) && sameK;
   }
 
   /**
-   * Whether server `index` is trusted now ({@link trusts} of its state); undefined while
-   * it is down. What `false` means in full is {@link distrustedFor}.
+   * Whether server `index` is trusted on `connection` (its live one): {@link trusts} of
+   * its state, or vouched for by {@link recheck} while it records this pool's k.
+   */
+  #trustsOn(index: number, connection: ServerConnection): boolean {
+    return this.trusts(connection.state) ||
+      (this.#slots[index].vouched === connection && connection.state.k === this.#k);
+  }
+
+  /**
+   * Whether server `index` is trusted now ({@link trusts} of its state, or vouched for by
+   * {@link recheck}); undefined while it is down. What `false` means in full is
+   * {@link distrustedFor}.
    *
    * @example
    * ```ts
@@ -713,14 +749,14 @@ export class ServerPool {
    * ```
    */
   trusted(index: number): boolean | undefined {
-    const state = this.state(index);
-    return state === undefined ? undefined : this.trusts(state);
+    const connection = this.#liveConnection(index);
+    return connection === undefined ? undefined : this.#trustsOn(index, connection);
   }
 
   /**
    * Why server `index` is not trusted: `"unrepaired"` (it may have lost writes),
-   * `"other list"` (repaired under another server list, so it may lack writes this list
-   * places on it); undefined when it is trusted or down.
+   * `"other list"` (repaired under another server list or k, so it may lack writes this
+   * list places on it); undefined when it is trusted or down.
    *
    * @example
    * ```ts
@@ -728,9 +764,45 @@ export class ServerPool {
    * ```
    */
   distrustedFor(index: number): "unrepaired" | "other list" | undefined {
-    const state = this.state(index);
-    if (state === undefined || this.trusts(state)) return undefined;
-    return state.unrepaired ? "unrepaired" : "other list";
+    if (this.trusted(index) !== false) return undefined;
+    return this.state(index)?.unrepaired ? "unrepaired" : "other list";
+  }
+
+  /**
+   * Reads server `index`'s state again, in the HELLO of a connection of its own (closed
+   * at once), and trusts its live connection from then on when that state says it is
+   * repaired under this pool's list and k: a connection's own HELLO is read once, so a
+   * broker that changed its k ({@link trustUnder}) would otherwise never trust a server
+   * the repair that changed k marked under it. Only the process of the live connection
+   * (same server id) is vouched for; a failure changes nothing. Resolves whether the
+   * server is trusted now.
+   *
+   * @example
+   * ```ts ignore
+   * if (pool.distrustedFor(0) === "other list") await pool.recheck(0);
+   * ```
+   */
+  async recheck(index: number): Promise<boolean> {
+    const live = this.#liveConnection(index);
+    if (live === undefined || this.#trustsOn(index, live)) return live !== undefined;
+    const list = this.#list;
+    let side: ServerConnection;
+    try {
+      side = await this.#connect(this.#servers[index], this.#timeoutMs, this.#credentials);
+    } catch {
+      return false;
+    }
+    try {
+      // The mark was made before the side HELLO answered, so it precedes every request
+      // sent on the live connection from now on; the list must not have changed meanwhile.
+      const same = side.serverId === live.serverId && list === this.#list;
+      if (same && this.trusts(side.state) && side.state.k === this.#k) {
+        this.#slots[index].vouched = live;
+      }
+    } finally {
+      await side.close();
+    }
+    return this.trusted(index) === true;
   }
 
   /**
@@ -860,7 +932,7 @@ export class ServerPool {
       return;
     }
     // Judged now, at send time, on the connection used (see CallOutcome's `repaired`).
-    const repaired = this.trusts(connection.state);
+    const repaired = this.#trustsOn(index, connection);
     const failed = this.#failed;
     const sent = new Attempt(index, connection, request, attempt, onOutcome, tag, repaired, failed);
     try {

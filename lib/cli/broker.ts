@@ -178,7 +178,6 @@ async function runBroker(args: string[]): Promise<number> {
     for (const line of held) logSink.print(line);
     // Paused while a file is indexed: its replicas differ until its writes land.
     background = new BackgroundRepair(broker.pool, {
-      k: broker.k,
       placement: broker,
       log,
       paused: settings.dataPath !== undefined,

@@ -190,7 +190,6 @@ export class KvCore {
       );
     }
     handoff.to = new BackgroundRepair(broker.pool, {
-      k: broker.k,
       placement: broker,
       log: options.log,
     });

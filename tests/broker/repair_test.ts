@@ -125,7 +125,7 @@ Deno.test("a restarted server is marked repaired only once the partitions it may
     cluster.servers[second].state = "up";
     cluster.servers[third].restart();
     reader = await cluster.openBroker({ k: 2 });
-    background = new BackgroundRepair(reader.pool, { k: 2, placement: reader });
+    background = new BackgroundRepair(reader.pool, { placement: reader });
     // A repair that fails is retried, backing off up to a minute: settling is not bounded.
     await withDeadline(background.settled(), { what: "the background repair to settle" });
     assert.equal(cluster.servers[third].nodeState.unrepaired, false, "marked repaired");
@@ -163,7 +163,6 @@ Deno.test("a broker's background repair is held while a reachable server is repa
     });
     const before = cluster.servers.map((server) => server.records);
     background = new BackgroundRepair(broker.pool, {
-      k: 2,
       placement: broker,
       log: (line) => logged.push(line),
     });

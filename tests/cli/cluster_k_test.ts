@@ -7,6 +7,7 @@ import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_p
 import { connectClient } from "../helpers/client.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /** The k each server of `cluster` records (0: none). */
 async function recordedKs(
@@ -291,4 +292,77 @@ Deno.test("kv servers records no k and is never refused for k against the server
   } finally {
     await Promise.all([pair, all, alone, one].map((path) => Deno.remove(path)));
   }
+});
+
+/** `kv http`'s answer to `path` (under its base URL) as JSON, with its status. */
+async function httpJson(
+  http: HttpProcess,
+  path: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${http.url}${path}`, init);
+  return { status: response.status, body: await response.json() };
+}
+
+/** The k each server reports in `kv http`'s /v1/servers. */
+async function shownKs(http: HttpProcess): Promise<number[]> {
+  const { body } = await httpJson(http, "v1/servers");
+  return (body.servers as { k: number }[]).map((server) => server.k);
+}
+
+Deno.test("a running kv http given no k follows a k kv repair -k changes: writes go to the new k's servers, /v1/servers shows it, and reads are trusted again once the repair marked the servers", async () => {
+  await using cluster = await KvCluster.start(4);
+  const s = ["-s", cluster.serverFile];
+  const put = await runKv(withBrokerTimeout(["put", ...s, "-k", "2", "person0: 0"]));
+  assert.equal(put.code, 0, put.stderr);
+  await using http = await HttpProcess.start(s);
+  const repair = await runKv(withBrokerTimeout(["repair", ...s, "-k", "3"]));
+  assert.equal(repair.code, 0, repair.stderr);
+  assert.deepEqual(await shownKs(http), [3, 3, 3, 3], "each server's k as it records it now");
+
+  for (let i = 1; i <= 20; i++) {
+    const stored = await fetch(`${http.url}v1/records/n${i}`, {
+      method: "PUT",
+      body: "1",
+      headers: { "Content-Type": "application/json" },
+    });
+    const text = await stored.text();
+    assert.equal(stored.status, 200, text);
+  }
+  const { body } = await httpJson(http, "v1/records/n1?replicas=true");
+  assert.equal((body.replicas as unknown[]).length, 3);
+  assert.equal(body.agree, true, JSON.stringify(body));
+  const check = await runKv(withBrokerTimeout(["repair", ...s, "--dry-run"]));
+  assert.equal(check.code, 0, `every key written on its 3 servers: ${check.stdout}`);
+  // The repair marked the servers under k=3 after kv http adopted it: it reads the marks
+  // again, and answers without a warning.
+  await waitFor(async () => {
+    const read = await httpJson(http, "v1/records/n2");
+    return read.status === 200 && read.body.value === 1 && read.body.warning === undefined;
+  }, { what: "kv http to trust the servers the repair marked under k=3" });
+  const health = await httpJson(http, "healthz");
+  assert.equal(health.body.replicas, 3);
+  assert.equal(health.body.unrepaired, 0);
+});
+
+Deno.test("a running kv http given -k refuses writes once kv repair -k records another k, and /v1/servers shows what each server records", async () => {
+  await using cluster = await KvCluster.start(4);
+  const s = ["-s", cluster.serverFile];
+  await using http = await HttpProcess.start([...s, "-k", "2"]);
+  const repair = await runKv(withBrokerTimeout(["repair", ...s, "-k", "3"]));
+  assert.equal(repair.code, 0, repair.stderr);
+  assert.deepEqual(await shownKs(http), [3, 3, 3, 3]);
+  const refused = await fetch(`${http.url}v1/records/n1`, {
+    method: "PUT",
+    body: "1",
+    headers: { "Content-Type": "application/json" },
+  });
+  const text = await refused.text();
+  assert.ok(refused.status >= 400, `${refused.status} ${text}`);
+  assert.match(
+    text,
+    /the servers now record k=3 \(kv repair -k changed it\), but this broker was given k=2 \(-k, replicas\): writes are refused; start it again without -k to follow the cluster's k/,
+  );
+  const found = await runKv(withBrokerTimeout(["get", ...s, "n1"]));
+  assert.equal(found.code, 1, "nothing was stored");
 });
