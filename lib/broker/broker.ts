@@ -22,9 +22,10 @@
  *   record, a record that may have a newer version) carries a warning.
  * - Writes (PUT, DELETE) go to the first k *reachable* servers of the key's
  *   preference list (a sloppy quorum, lib/broker/quorum.ts, which holds the proof
- *   that reads see every acknowledged write): each server is first asked for a
- *   PING, and with fewer than k answering the write is refused before anything
- *   changes. A server that fails under the write is replaced by the next one of
+ *   that reads see every acknowledged write): each server is first asked the k it
+ *   records (as a PING would be; one recording another k than the broker's has the
+ *   broker follow a k `kv repair -k` changed, or refuse the write), and with fewer
+ *   than k answering the write is refused before anything changes. A server that fails under the write is replaced by the next one of
  *   the list; the write is acknowledged once k stored it. A copy stored beyond the
  *   first k is a hint ({@link HintSet}): when its home server is back the broker
  *   hands the partition to the repair engine ({@link Broker.requestRepair}). With

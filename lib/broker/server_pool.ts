@@ -194,13 +194,14 @@ export type CallOutcome<T> =
     readonly connection: ServerConnection;
     /**
      * Whether the server could be trusted when the request was sent: its connection's
-     * HELLO (or this broker's MARK_REPAIRED on it) said repaired under this pool's list
-     * ({@link ServerPool.trusts}). Judged at send time on
+     * HELLO (or this broker's MARK_REPAIRED on it, or a {@link ServerPool.recheck}) said
+     * repaired under this pool's list ({@link ServerPool.trusts}). Judged at send time on
      * the connection used, never when the answer is looked at: a server marked repaired
      * while its answer was on the way may have answered before it was refilled, and a
      * restarted server is a new connection with a HELLO of its own. A connection's flag
      * only goes from unrepaired to repaired, so a server repaired at send time still was
-     * when it answered.
+     * when it answered (a k changed by `kv repair -k` meanwhile ends the trust of later
+     * requests only: the answer was given under the placement it was sent for).
      */
     readonly repaired: boolean;
   }

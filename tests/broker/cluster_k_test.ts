@@ -13,6 +13,7 @@ import {
   MAX_NAMED_SERVERS,
   recordK,
 } from "../../lib/broker/cluster_k.ts";
+import { int } from "../../lib/record/value.ts";
 
 /** `cluster` with the servers at `down` crashed and each server recording `ks[i]`. */
 function cluster(ks: number[], down: number[]): FakeCluster {
@@ -172,5 +173,45 @@ Deno.test("two writing clients fixing different ks on a new cluster at once leav
   } finally {
     first.close();
     second.close();
+  }
+});
+
+Deno.test("a running broker follows a k that kv repair -k records on every server: the write that meets it lands on the new k's servers; one given its k refuses writes, as do servers recording different ks", async () => {
+  const fake = cluster([2, 2, 2, 2], []);
+  const following = await fake.openBroker({});
+  const given = await fake.openBroker({ k: 2 });
+  const holders = (key: string) => fake.servers.filter((server) => server.records.has(key));
+  try {
+    // What kv repair -k 3 does first: SET_K with replace, on every server.
+    for (const server of fake.servers) server.nodeState = { ...server.nodeState, k: 3 };
+    const put = await following.put("person1", int(1));
+    assert.equal(put.kind, "done", JSON.stringify(put));
+    assert.equal(following.k, 3);
+    assert.equal(holders("person1").length, 3);
+    const refused = await given.put("person2", int(2));
+    assert.equal(refused.kind, "error");
+    assert.match(
+      refused.kind === "error" ? refused.error : "",
+      /^cannot put 'person2': the servers now record k=3 \(kv repair -k changed it\), but this broker was given k=2 \(-k, replicas\): writes are refused; start it again without -k to follow the cluster's k; nothing was changed$/,
+    );
+    assert.equal(given.k, 2);
+    assert.equal(holders("person2").length, 0, "nothing was stored");
+
+    // A change cut off half way: no k to follow, writes refused until the servers agree.
+    // A key placed on server 0, the one left behind, so the write asks it.
+    const key = Array.from({ length: 100 }, (_, i) => `person${i + 3}`)
+      .find((candidate) => following.replicasOf(candidate).includes(0))!;
+    fake.servers[0].nodeState = { ...fake.servers[0].nodeState, k: 2 };
+    const halfWay = await following.put(key, int(3));
+    assert.match(
+      halfWay.kind === "error" ? halfWay.error : "",
+      /the servers record different replication factors \(k=2: [^;]+; k=3: [^)]+\); settle one with kv repair -k N; nothing was changed$/,
+    );
+    fake.servers[0].nodeState = { ...fake.servers[0].nodeState, k: 3 };
+    assert.equal((await following.put(key, int(3))).kind, "done");
+    assert.equal(holders(key).length, 3);
+  } finally {
+    following.close();
+    given.close();
   }
 });
