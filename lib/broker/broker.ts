@@ -1009,15 +1009,8 @@ export class Broker {
     first?: Version,
     rechecked = false,
   ): Promise<Change> {
-    // A refusal may be a k change caught half way (kv repair -k records it on one server
-    // after another): asked again, the servers may agree by now.
-    if (this.#kRefusal !== undefined) await this.#checkK();
-    if (this.#kRefusal !== undefined) {
-      return {
-        kind: "error",
-        error: `cannot ${verb} '${key}': ${this.#kRefusal}; nothing was changed`,
-      };
-    }
+    const refused = await this.#refusedForK(key, verb);
+    if (refused !== undefined) return refused;
     const partition = partitionOf(key);
     const list = this.#placement.preferenceList(partition);
     const walk = new PreferenceWalk(
@@ -1026,13 +1019,7 @@ export class Broker {
     );
     const chosen = await this.#reachable(walk, list);
     if (chosen.otherK) {
-      if (rechecked) {
-        return {
-          kind: "error",
-          error: `cannot ${verb} '${key}': its servers record another k than this broker's ` +
-            `k=${this.#k}, checked twice (kv repair -k is changing it); nothing was changed`,
-        };
-      }
+      if (rechecked) return kChangingError(verb, key, this.#k);
       await this.#checkK();
       return this.#change(key, verb, request, first, true);
     }
@@ -1081,12 +1068,7 @@ export class Broker {
       }
       if (held === undefined) {
         const done = this.#unseenElsewhere(doneChange(verb, existed, version, doubt), servers);
-        // Stored on fewer servers than the k learned meanwhile: placed again under it.
-        if (servers.length >= this.#k || done.kind !== "done") return done;
-        const again = await this.#change(key, verb, request, version);
-        if (again.kind !== "done") return again;
-        const warning = done.warning ?? again.warning;
-        return { ...again, existed: done.existed, ...(warning === undefined ? {} : { warning }) };
+        return this.#placedUnderK(done, servers, () => this.#change(key, verb, request, version));
       }
       // Another broker wrote the key with a newer or equal version: write again after it
       // (just after it, when it is too far ahead for the clock to take in).
@@ -1099,6 +1081,38 @@ export class Broker {
       error: `${verb} of '${key}' met a newer write on every one of ${MAX_WRITE_ATTEMPTS} ` +
         `attempts (the key is being written elsewhere); the newest write stands`,
     };
+  }
+
+  /**
+   * The error refusing a write of `key` while the servers record another k than this
+   * broker's ({@link Broker.kRefusal}), else undefined. A refusal may be a k change caught
+   * half way (kv repair -k records it on one server after another), so the servers are
+   * asked again first: they may agree by now.
+   */
+  async #refusedForK(key: string, verb: "put" | "delete"): Promise<Change | undefined> {
+    if (this.#kRefusal !== undefined) await this.#checkK();
+    if (this.#kRefusal === undefined) return undefined;
+    return {
+      kind: "error",
+      error: `cannot ${verb} '${key}': ${this.#kRefusal}; nothing was changed`,
+    };
+  }
+
+  /**
+   * `done`, a write acknowledged on `servers`; or, when this broker's k was raised past
+   * them while the write ran (kv repair -k), the write `again` at its version, placed on
+   * the new k's servers, with `done`'s `existed` and warning.
+   */
+  async #placedUnderK(
+    done: Change,
+    servers: readonly number[],
+    again: () => Promise<Change>,
+  ): Promise<Change> {
+    if (servers.length >= this.#k || done.kind !== "done") return done;
+    const placed = await again();
+    if (placed.kind !== "done") return placed;
+    const warning = done.warning ?? placed.warning;
+    return { ...placed, existed: done.existed, ...(warning === undefined ? {} : { warning }) };
   }
 
   /**
@@ -1563,6 +1577,18 @@ function doneChange(
     return { kind: "done", existed: verb === "put" || existed, version };
   }
   return { kind: "done", existed, version, warning: doubt };
+}
+
+/**
+ * The error of a write of `key` whose servers recorded another k than the broker's `k`
+ * again after it asked every server (kv repair -k changing it under the write).
+ */
+function kChangingError(verb: "put" | "delete", key: string, k: number): Change {
+  return {
+    kind: "error",
+    error: `cannot ${verb} '${key}': its servers record another k than this broker's k=${k}, ` +
+      "checked twice (kv repair -k is changing it); nothing was changed",
+  };
 }
 
 /** The error of a write meeting `held`, the newest version there can be: none comes after it. */
