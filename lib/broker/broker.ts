@@ -111,7 +111,8 @@ export const WRITE_UNDER_OTHER_LIST = "repaired under another server list or k t
  * How often a running broker asks each server the k it records (SET_K of the k it last
  * told, which changes nothing on a server recording one), in ms: `kv repair -k N` changes
  * it under running brokers, which learn it within about this long even without writing
- * (a write asks its servers first, README "The cluster's k").
+ * (a write asks its servers first, README "The cluster's k"). The marks of servers
+ * repaired under another server list or k are read again as often (ServerPool.recheck).
  */
 export const K_CHECK_INTERVAL_MS = 1_000;
 
@@ -317,8 +318,6 @@ export class Broker {
   readonly #followsK: boolean;
   /** Why writes are refused while the servers record another k than #k, if they are. */
   #kRefusal: string | undefined;
-  /** This broker changed its k since opening: servers' marks are read again (recheck). */
-  #kChanged = false;
   /** The check of the servers' k under way, which callers share. */
   #kCheck: Promise<void> | undefined;
   readonly #kTimer: ReturnType<typeof setInterval>;
@@ -1349,9 +1348,13 @@ export class Broker {
   /**
    * Asks every server that is up and records a k the one it records now (which may have
    * changed under this broker: kv repair -k), then settles this broker's k
-   * ({@link Broker#settleK}); once this broker changed its k, reads again the marks of the
-   * servers repaired under another list or k (`ServerPool.recheck`), which the repair
-   * that changed it marks anew at its end. Calls while one runs share it.
+   * ({@link Broker#settleK}); then reads again the marks of the servers repaired under
+   * another list or k (`ServerPool.recheck`): a connection's HELLO is read once, so
+   * without it a `kv repair -s` over this broker's list (or the repair of a k change,
+   * which marks anew at its end) would go unnoticed until a reconnect, and this broker
+   * would walk past them, warn and hold its background repair for good. So a mark made
+   * under this broker's list and k is trusted within {@link K_CHECK_INTERVAL_MS} and one
+   * connect. Calls while one runs share it.
    */
   #checkK(): Promise<void> {
     this.#kCheck ??= this.#askK().finally(() => this.#kCheck = undefined);
@@ -1367,7 +1370,7 @@ export class Broker {
     ));
     if (this.#closed) return;
     this.#settleK();
-    if (!this.#kChanged || this.#kRefusal !== undefined) return;
+    if (this.#kRefusal !== undefined) return;
     await Promise.all(
       this.#pool.servers.map((_, index) =>
         this.#pool.distrustedFor(index) === "other list" ? this.#pool.recheck(index) : undefined
@@ -1398,7 +1401,6 @@ export class Broker {
             `writes and reads with k=${only}, not ${this.#k}`,
         );
         this.#k = only;
-        this.#kChanged = true;
         pool.trustUnder(only);
       } else {
         refusal = this.#followsK

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { type KvRun, runKv } from "../helpers/run_kv.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
 import { BACKGROUND_HOLD_REASON } from "../../lib/broker/background_repair.ts";
 import { WRITE_UNDER_OTHER_LIST } from "../../lib/broker/broker.ts";
@@ -226,4 +227,29 @@ Deno.test("during a k conflict kv servers says repaired under another list only 
     assert.doesNotMatch(line, /not yet repaired/);
   }
   assert.match(lines[3], /different replication factors .*kv repair -k N/);
+});
+
+Deno.test("a broker started on a new server list before kv repair trusts its servers once kv repair -s over that list has marked them: no restart needed, its background repair resumes and reads answer exactly", async () => {
+  await using old = await KvCluster.start(3);
+  await using added = await KvCluster.start(2);
+  await loadRecords(old, 2);
+
+  await KvCluster.withJoinedServerFile([old, added], async (both) => {
+    await using broker = BrokerProcess.start(["-s", both, "--json"]);
+    await broker.stderrMatching(/background repair held: /);
+    const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    // The broker re-reads the marks of servers it found marked under another list.
+    await broker.stderrMatching(/background repair resumed: /);
+    // The added two, unrepaired in their HELLO, its background repair then marks itself.
+    await waitFor(async () => {
+      const { servers } = await broker.ask("SERVERS") as { servers: { repaired: boolean }[] };
+      return servers.every((server) => server.repaired);
+    }, { what: "SERVERS to show every server repaired" });
+    for (const [i, key] of KEYS.entries()) {
+      const answer = await broker.ask(`GET ${key}`);
+      assert.deepEqual([answer.value, answer.warning], [i, undefined], JSON.stringify(answer));
+    }
+    assert.deepEqual(await broker.ask("GET nobody"), { op: "GET", key: "nobody", found: false });
+  });
 });
