@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { type KvRun, runKv } from "../helpers/run_kv.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { HttpProcess } from "../helpers/http_process.ts";
 import { REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
 import { BACKGROUND_HOLD_REASON } from "../../lib/broker/background_repair.ts";
 import { WRITE_UNDER_OTHER_LIST } from "../../lib/broker/broker.ts";
@@ -251,5 +252,28 @@ Deno.test("a broker started on a new server list before kv repair trusts its ser
       assert.deepEqual([answer.value, answer.warning], [i, undefined], JSON.stringify(answer));
     }
     assert.deepEqual(await broker.ask("GET nobody"), { op: "GET", key: "nobody", found: false });
+  });
+});
+
+Deno.test("kv http started on a new server list before kv repair answers /healthz 503, and 200 once kv repair -s over that list has marked the servers, without a restart", async () => {
+  await using old = await KvCluster.start(3);
+  await using added = await KvCluster.start(2);
+  await loadRecords(old, 2);
+
+  await KvCluster.withJoinedServerFile([old, added], async (both) => {
+    const http = await HttpProcess.start(["-s", both]);
+    try {
+      const health = async () => {
+        const response = await fetch(`${http.url}healthz`);
+        await response.body?.cancel();
+        return response.status;
+      };
+      assert.equal(await health(), 503, "every server untrusted: k or more");
+      const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
+      assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+      await waitFor(async () => await health() === 200, { what: "/healthz to answer 200" });
+    } finally {
+      await http.stop();
+    }
   });
 });
