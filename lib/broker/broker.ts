@@ -1011,27 +1011,15 @@ export class Broker {
     const refused = await this.#refusedForK(key, verb);
     if (refused !== undefined) return refused;
     const partition = partitionOf(key);
-    const list = this.#placement.preferenceList(partition);
-    const walk = new PreferenceWalk(
-      this.#writes === "strict" ? list.subarray(0, this.#k) : list,
-      (index) => this.#writes === "strict" || this.#pool.isReachable(index),
-    );
-    const chosen = await this.#reachable(walk, list);
-    if (chosen.otherK) {
+    const start = await this.#firstServers(partition, key, verb);
+    if (start.kind === "otherK") {
       if (rechecked) return kChangingError(verb, key, this.#k);
       await this.#checkK();
       return this.#change(key, verb, request, first, true);
     }
-    if (chosen.servers.length < this.#k) {
-      return {
-        kind: "error",
-        // Replicas reached, not replicas short: the servers named are every one tried, which
-        // with sloppy writes can be more than the replicas short.
-        error: `cannot ${verb} '${key}': only ${chosen.servers.length} of the ${this.#k} ` +
-          `replicas it needs reachable (${chosen.failures.join("; ")}); nothing was changed`,
-      };
-    }
-    let servers = chosen.servers;
+    if (start.kind === "error") return start;
+    const { list, walk } = start;
+    let servers = start.servers;
     let existed = false;
     let probed = false;
     // Why the servers that answered cannot vouch that the key held nothing, once probed.
@@ -1080,6 +1068,40 @@ export class Broker {
       error: `${verb} of '${key}' met a newer write on every one of ${MAX_WRITE_ATTEMPTS} ` +
         `attempts (the key is being written elsewhere); the newest write stands`,
     };
+  }
+
+  /**
+   * Where a write of `key` (in `partition`) starts: the walk down its preference list
+   * (only its first k with strict writes) and the first k servers it reaches
+   * ({@link Broker#reachable}); "otherK" when one of them records another k than this
+   * broker's; the error naming why when fewer than k answer.
+   */
+  async #firstServers(
+    partition: number,
+    key: string,
+    verb: "put" | "delete",
+  ): Promise<
+    | { kind: "chosen"; list: Uint16Array; walk: PreferenceWalk; servers: number[] }
+    | { kind: "otherK" }
+    | Extract<Change, { kind: "error" }>
+  > {
+    const list = this.#placement.preferenceList(partition);
+    const walk = new PreferenceWalk(
+      this.#writes === "strict" ? list.subarray(0, this.#k) : list,
+      (index) => this.#writes === "strict" || this.#pool.isReachable(index),
+    );
+    const chosen = await this.#reachable(walk, list);
+    if (chosen.otherK) return { kind: "otherK" };
+    if (chosen.servers.length < this.#k) {
+      return {
+        kind: "error",
+        // Replicas reached, not replicas short: the servers named are every one tried, which
+        // with sloppy writes can be more than the replicas short.
+        error: `cannot ${verb} '${key}': only ${chosen.servers.length} of the ${this.#k} ` +
+          `replicas it needs reachable (${chosen.failures.join("; ")}); nothing was changed`,
+      };
+    }
+    return { kind: "chosen", list, walk, servers: chosen.servers };
   }
 
   /**
