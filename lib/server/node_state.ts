@@ -115,6 +115,8 @@ export class NodeStateKeeper {
   #state: NodeState;
   /** Persisting changes run one after another on this chain; it never rejects. */
   #tail: Promise<void> = Promise.resolve();
+  /** Changes queued on {@link NodeStateKeeper#tail} not yet made the state. */
+  #pending = 0;
 
   private constructor(path: string | undefined, state: NodeState) {
     this.#path = path;
@@ -228,6 +230,30 @@ export class NodeStateKeeper {
   }
 
   /**
+   * The k a {@link NodeStateKeeper.setK} of `k` would resolve with, when it would change
+   * nothing and no earlier change is still on its way to disk; else undefined, and setK
+   * must run. Answering at once is then the same answer setK would give after waiting:
+   * the state is what is durable (a change is made the state only once written), and
+   * every earlier change is in it. A SET_K that changes nothing — a broker's check before
+   * each write — costs the server no wait, as a PING.
+   *
+   * @example
+   * ```ts
+   * await keeper.setK(2, false);
+   * keeper.kAtOnce(2, false); // 2
+   * keeper.kAtOnce(3, false); // 2: a different k is kept
+   * keeper.kAtOnce(3, true); // undefined: it would change the k
+   * ```
+   */
+  kAtOnce(k: number, replace: boolean): number | undefined {
+    invariant(this.#pending >= 0, "every queued change is counted once");
+    if (this.#pending > 0) return undefined;
+    const { k: recorded } = this.#state;
+    const unchanged = recorded === k || (recorded !== 0 && !replace);
+    return unchanged ? recorded : undefined;
+  }
+
+  /**
    * Clears the unrepaired flag and records `list`, the fingerprint of the server list the
    * repair was made under (replacing any other), resolving once that is durable.
    *
@@ -251,13 +277,18 @@ export class NodeStateKeeper {
    * differs, and only then makes it the state HELLO tells.
    */
   #change(next: (state: NodeState) => NodeState): Promise<NodeState> {
+    this.#pending++;
     const result = this.#tail.then(async () => {
-      const state = next(this.#state);
-      const same = state.unrepaired === this.#state.unrepaired && state.k === this.#state.k &&
-        bytesToHex(state.repairedUnder) === bytesToHex(this.#state.repairedUnder);
-      if (!same && this.#path !== undefined) await writeStateFile(this.#path, state);
-      this.#state = state;
-      return state;
+      try {
+        const state = next(this.#state);
+        const same = state.unrepaired === this.#state.unrepaired && state.k === this.#state.k &&
+          bytesToHex(state.repairedUnder) === bytesToHex(this.#state.repairedUnder);
+        if (!same && this.#path !== undefined) await writeStateFile(this.#path, state);
+        this.#state = state;
+        return state;
+      } finally {
+        this.#pending--;
+      }
     });
     this.#tail = result.then(() => {}, () => {});
     return result;

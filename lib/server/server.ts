@@ -844,14 +844,33 @@ export class KvServer {
   }
 
   /**
-   * Runs SET_K or MARK_REPAIRED and appends its answer once the new state is durable;
-   * never throws.
+   * Answers SET_K or MARK_REPAIRED: at once, without a promise, a SET_K that changes
+   * nothing (NodeStateKeeper.kAtOnce: a broker asks it before each write) or a request
+   * that does not decode; else once the new state is durable. Never throws.
    */
-  async #handleNodeState(frame: Frame, responses: FrameWriter): Promise<void> {
-    const keeper = this.#store.nodeState;
-    let request: Request | undefined;
+  #handleNodeState(frame: Frame, responses: FrameWriter): Promise<void> | undefined {
+    let request: Request;
     try {
       request = decodeRequest(frame);
+    } catch (error) {
+      const refusal = this.#refusalOf("decoding a request", error);
+      responses.error(frame.requestId, refusal.code, refusal.message);
+      return undefined;
+    }
+    if (request.type === "setK") {
+      const recorded = this.#store.nodeState.kAtOnce(request.k, request.replace);
+      if (recorded !== undefined) {
+        responses.okSetK(request.requestId, recorded);
+        return undefined;
+      }
+    }
+    return this.#changeNodeState(request, responses);
+  }
+
+  /** Runs SET_K or MARK_REPAIRED and appends its answer once the new state is durable; never throws. */
+  async #changeNodeState(request: Request, responses: FrameWriter): Promise<void> {
+    const keeper = this.#store.nodeState;
+    try {
       if (request.type === "setK") {
         const recorded = await keeper.setK(request.k, request.replace);
         return responses.okSetK(request.requestId, recorded);
@@ -860,8 +879,8 @@ export class KvServer {
       await keeper.markRepaired(request.list);
       return responses.ok(request.requestId);
     } catch (error) {
-      const refusal = this.#refusalOf(request?.type ?? "decoding a request", error);
-      responses.error(frame.requestId, refusal.code, refusal.message);
+      const refusal = this.#refusalOf(request.type, error);
+      responses.error(request.requestId, refusal.code, refusal.message);
     }
   }
 

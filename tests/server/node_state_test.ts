@@ -141,6 +141,30 @@ Deno.test("node state: concurrent changes apply in the order asked, each durable
   });
 });
 
+Deno.test("node state: kAtOnce answers a SET_K that changes nothing as setK would, and none while an earlier change is on its way to disk", async () => {
+  await withTempDir(async (dir) => {
+    const keeper = await NodeStateKeeper.open(dir, { emptyAtStart: true, lostData: false });
+    assert.equal(keeper.kAtOnce(2, false), undefined, "no k recorded: SET_K records one");
+    assert.equal(await keeper.setK(2, false), 2);
+    assert.equal(keeper.kAtOnce(2, false), 2);
+    assert.equal(keeper.kAtOnce(3, false), 2, "a different k is kept without replace");
+    assert.equal(keeper.kAtOnce(3, true), undefined, "replace changes the k");
+    assert.equal(keeper.kAtOnce(2, true), 2);
+    // A change of the k not yet durable: the old k is still the state, and answering it at
+    // once would answer before the change a SET_K asked after it.
+    const raised = keeper.setK(3, true);
+    assert.equal(keeper.state.k, 2);
+    assert.equal(keeper.kAtOnce(2, false), undefined);
+    assert.equal(await raised, 3);
+    assert.equal(keeper.kAtOnce(2, false), 3);
+    // Any change queued, even one that leaves the k alone, holds it back too.
+    const marked = keeper.markRepaired(LIST);
+    assert.equal(keeper.kAtOnce(3, false), undefined);
+    await marked;
+    assert.equal(keeper.kAtOnce(3, false), 3);
+  });
+});
+
 Deno.test("node state: a start that cannot make its node state unrepaired changes nothing in the data dir (no torn tail cut, no first log made), so the next start still finds the loss", async () => {
   const cases: [string, (dir: string) => void][] = [
     ["emptied", emptyDataDir],
