@@ -78,7 +78,14 @@ import { type DeleteResult, type EncodedRead, ErrorCode, type PutResult } from "
 import { HybridClock } from "./clock.ts";
 import { hashKey, partitionOf, partitionOfHash } from "../record/partition.ts";
 import { HintSet } from "./hints.ts";
-import { agreeOnK, defaultKNotice, kProblem, recordedKs, recordK } from "./cluster_k.ts";
+import {
+  agreeOnK,
+  defaultKNotice,
+  kProblem,
+  recordedKs,
+  recordK,
+  unrecordedOn,
+} from "./cluster_k.ts";
 import { markEmptyClusterRepaired } from "./empty_cluster.ts";
 import type { PartitionSet } from "./partition_set.ts";
 import { conclusiveCount, frontLength, PreferenceWalk, readIsConclusive } from "./quorum.ts";
@@ -419,7 +426,7 @@ export class Broker {
     // A k asked for is the caller's statement, which a change of the cluster's contradicts.
     const broker = new Broker(pool, { ...options, k, followsK: options.k === undefined });
     if (fixedDefault) {
-      broker.#notice = defaultKNotice(pool.servers.length);
+      broker.#notice = defaultKNotice(pool.servers.length, unrecordedOn(pool, k));
       broker.#log(broker.#notice);
     }
     return broker;

@@ -66,14 +66,43 @@ export const DEFAULT_K = 1;
  *
  * @example
  * ```ts
- * defaultKNotice(3); // "no server records a k, so k=1 (the default) is now the cluster's, …"
+ * defaultKNotice(3, []); // "no server records a k, so k=1 (the default) is now the cluster's, …"
+ * defaultKNotice(1, ["127.0.0.1:8000"]); // "… but 127.0.0.1:8000 could not record it …"
+ * ```
+ *
+ * @param unrecorded the servers whose SET_K of it failed (a full disk: the server answers
+ *   an error and logs why): the notice must not say it is recorded there.
+ */
+export function defaultKNotice(servers: number, unrecorded: readonly string[]): string {
+  const fixed = `no server records a k, so k=${DEFAULT_K} (the default) is now the cluster's`;
+  if (unrecorded.length > 0) {
+    const which = unrecorded.slice(0, MAX_NAMED_SERVERS).join(", ") +
+      (unrecorded.length > MAX_NAMED_SERVERS
+        ? ` and ${unrecorded.length - MAX_NAMED_SERVERS} more`
+        : "");
+    const logs = unrecorded.length === 1 ? "its log says" : "their logs say";
+    return `${fixed}, but ${which} could not record it (${logs} why: a full disk, say); ` +
+      `once that is fixed, record it with kv repair -k ${DEFAULT_K}`;
+  }
+  const where = servers === 1 ? "its one server" : `all ${servers} servers`;
+  return `${fixed}, recorded on ${where}; if they lost a cluster's data (memory-only ` +
+    "servers restarted), its k was lost with it: set it with kv repair -k N";
+}
+
+/**
+ * The servers of `pool` reachable now that do not record `k` (ids, in list order): those
+ * whose SET_K of it failed, after {@link agreeOnK} fixed it.
+ *
+ * @example
+ * ```ts
+ * unrecordedOn(pool, 1); // [] once every reachable server records k=1
  * ```
  */
-export function defaultKNotice(servers: number): string {
-  const where = servers === 1 ? "its one server" : `all ${servers} servers`;
-  return `no server records a k, so k=${DEFAULT_K} (the default) is now the cluster's, ` +
-    `recorded on ${where}; if they lost a cluster's data (memory-only servers ` +
-    "restarted), its k was lost with it: set it with kv repair -k N";
+export function unrecordedOn(pool: ServerPool, k: number): string[] {
+  return pool.servers.flatMap((server, index) => {
+    const state = pool.state(index);
+    return state === undefined || state.k === k ? [] : [server.id];
+  });
 }
 
 /** Unreachable servers a refusal names before summing up the rest ("and 7 more"). */

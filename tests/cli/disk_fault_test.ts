@@ -224,6 +224,38 @@ tmpfsTest({
 });
 
 tmpfsTest({
+  name:
+    "disk full: the first kv put of a new cluster says k=1 could not be recorded on its server and what to do, not that it is recorded",
+  short: "disk full: kv put's k notice",
+  megabytes: 1,
+}, async (mount) => {
+  await using server = await startServerProcess(["--data-dir", `${mount}/data`]);
+  fillToTheLastByte(`${mount}/ballast`);
+  const serverFile = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(serverFile, `${server.address.hostname} ${server.address.port}\n`);
+    const run = await runKv(["put", "a : 1", "-s", serverFile]);
+    const id = `${server.address.hostname}:${server.address.port}`;
+    assert.equal(
+      run.stderr,
+      "kv put: no server records a k, so k=1 (the default) is now the cluster's, but " +
+        `${id} could not record it (its log says why: a full disk, say); once that is ` +
+        "fixed, record it with kv repair -k 1\n",
+    );
+  } finally {
+    await Deno.remove(serverFile);
+  }
+  const client = await connectClient(server.address);
+  assert.equal(client.state.k, 0, "the server records no k");
+  await client.close();
+  assert.match(
+    server.stderrLines.join("\n"),
+    /setK failed on the server: cannot write its data dir \(No space left on device\)/,
+  );
+  assert.equal((await stopWithin(server)).code, 0);
+});
+
+tmpfsTest({
   name: "disk full before a new data dir's first byte: kv server says so in one line, exit 2",
   short: "disk full before a new data dir",
   megabytes: 1,
