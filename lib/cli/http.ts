@@ -179,6 +179,9 @@ async function runHttp(args: string[]): Promise<number> {
     timeoutMs,
     authFile: values["auth-file"] ?? authFileFromEnv(),
     tlsCa: values["tls-ca"],
+    // As kv broker's: a k that kv repair -k changed (followed or refused), a default k
+    // fixed on a new cluster, servers down and back, the background repair.
+    log: (line) => console.error(`kv http: ${line}`),
   }, values).catch(async (error) => {
     await server.shutdown();
     throw error;
@@ -192,9 +195,6 @@ async function runHttp(args: string[]): Promise<number> {
       loopbackHostsOnly: tokens === undefined && isLoopback(listen.hostname),
       log: (line) => logger.error(line),
     });
-    // A default k just fixed may replace one the servers forgot (lib/broker/cluster_k.ts).
-    const notice = brokerOf(kv).notice;
-    if (notice !== undefined) console.error(`kv http: ${notice}`);
     const scheme = tls === undefined ? "http" : "https";
     return await untilStopped(server, logger, `${scheme}://`, `/ (k=${brokerOf(kv).k})`);
   } finally {
@@ -345,6 +345,7 @@ async function openKv(
     timeoutMs: number;
     authFile?: string;
     tlsCa?: string;
+    log: (line: string) => void;
   },
   flags: { "auth-file"?: string; "tls-ca"?: string },
 ): Promise<Kv> {

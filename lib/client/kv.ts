@@ -97,6 +97,22 @@ export interface ConnectOptions {
    * server without TLS.
    */
   tlsCa?: string;
+  /**
+   * Receives each line the connection has to tell, as `kv broker` logs them: the
+   * cluster's k it now follows, or why its writes are refused, after `kv repair -k`
+   * changed it; servers recording another k; the default k it fixed on a new cluster;
+   * servers going down and coming back; what its background repair did, or why it is
+   * held. Default: none, silent.
+   *
+   * @example
+   * ```ts
+   * await using kv = await connect({
+   *   servers: "serverFile.txt",
+   *   log: (line) => console.error(`my app: ${line}`),
+   * });
+   * ```
+   */
+  log?: (line: string) => void;
 }
 
 /**
@@ -355,6 +371,7 @@ const CONNECT_OPTIONS: readonly (keyof ConnectOptions)[] = [
   "floats",
   "authFile",
   "tlsCa",
+  "log",
 ];
 
 /** Each Kv's core, for {@link coreOf}: kept out of the class's public surface. */
@@ -385,10 +402,10 @@ export class Kv implements AsyncDisposable {
 
   /** @internal Opens the broker; {@link connect} is the public way in. */
   static async open(options: ConnectOptions): Promise<Kv> {
-    const { servers, k, writes, timeoutMs, floats, credentials } = await checkConnectOptions(
+    const { servers, k, writes, timeoutMs, floats, credentials, log } = await checkConnectOptions(
       options,
     );
-    return new Kv(await KvCore.open(servers, { k, writes, timeoutMs, credentials }), floats);
+    return new Kv(await KvCore.open(servers, { k, writes, timeoutMs, credentials, log }), floats);
   }
 
   /**
@@ -623,6 +640,7 @@ interface CheckedOptions {
   timeoutMs: number;
   floats: FloatReading;
   credentials: Credentials;
+  log: ((line: string) => void) | undefined;
 }
 
 async function checkConnectOptions(options: ConnectOptions): Promise<CheckedOptions> {
@@ -653,7 +671,10 @@ async function checkConnectOptions(options: ConnectOptions): Promise<CheckedOpti
         `got ${JSON.stringify(writes)}`,
     );
   }
-  return { servers, k, writes, timeoutMs, floats, credentials };
+  if (options.log !== undefined && typeof options.log !== "function") {
+    throw new KvInputError(`log must be a function, got ${describeArgument(options.log)}`);
+  }
+  return { servers, k, writes, timeoutMs, floats, credentials, log: options.log };
 }
 
 async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAddress[]> {

@@ -310,7 +310,7 @@ async function shownKs(http: HttpProcess): Promise<number[]> {
   return (body.servers as { k: number }[]).map((server) => server.k);
 }
 
-Deno.test("a running kv http given no k follows a k kv repair -k changes: writes go to the new k's servers, /v1/servers shows it, and reads are trusted again once the repair marked the servers", async () => {
+Deno.test("a running kv http given no k follows a k kv repair -k changes, and logs it: writes go to the new k's servers, /v1/servers shows it, and reads are trusted again once the repair marked the servers", async () => {
   await using cluster = await KvCluster.start(4);
   const s = ["-s", cluster.serverFile];
   const put = await runKv(withBrokerTimeout(["put", ...s, "-k", "2", "person0: 0"]));
@@ -319,6 +319,14 @@ Deno.test("a running kv http given no k follows a k kv repair -k changes: writes
   const repair = await runKv(withBrokerTimeout(["repair", ...s, "-k", "3"]));
   assert.equal(repair.code, 0, repair.stderr);
   assert.deepEqual(await shownKs(http), [3, 3, 3, 3], "each server's k as it records it now");
+  await waitFor(
+    () =>
+      http.stderr.includes(
+        "kv http: the servers now record k=3 (kv repair -k changed it): this broker now " +
+          "writes and reads with k=3, not 2",
+      ),
+    { what: "kv http to log the k it now follows" },
+  );
 
   for (let i = 1; i <= 20; i++) {
     const stored = await fetch(`${http.url}v1/records/n${i}`, {
@@ -345,7 +353,7 @@ Deno.test("a running kv http given no k follows a k kv repair -k changes: writes
   assert.equal(health.body.unrepaired, 0);
 });
 
-Deno.test("a running kv http given -k refuses writes once kv repair -k records another k, and /v1/servers shows what each server records", async () => {
+Deno.test("a running kv http given -k refuses writes once kv repair -k records another k, logs why, and /v1/servers shows what each server records", async () => {
   await using cluster = await KvCluster.start(4);
   const s = ["-s", cluster.serverFile];
   await using http = await HttpProcess.start([...s, "-k", "2"]);
@@ -365,4 +373,12 @@ Deno.test("a running kv http given -k refuses writes once kv repair -k records a
   );
   const found = await runKv(withBrokerTimeout(["get", ...s, "n1"]));
   assert.equal(found.code, 1, "nothing was stored");
+  assert.ok(
+    http.stderr.includes(
+      "kv http: the servers now record k=3 (kv repair -k changed it), but this broker was " +
+        "given k=2 (-k, replicas): writes are refused; start it again without -k to follow " +
+        "the cluster's k",
+    ),
+    `kv http logs the refusal: ${http.stderr.join("\n")}`,
+  );
 });

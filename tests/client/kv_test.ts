@@ -11,10 +11,10 @@ import {
 import { fromValue } from "../../lib/client/values.ts";
 import { GET_BYTES_BLOCK_BYTES, MAX_BLOCK_VALUE_BYTES } from "../../lib/client/kv.ts";
 import { CredentialsRefusedError } from "../../lib/broker/server_pool.ts";
-import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
+import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
-import { newAuthFile } from "../helpers/run_kv.ts";
+import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 
@@ -44,6 +44,50 @@ Deno.test("a query path is taken exactly as given: a key's spaces are not trimme
   assert.equal((await kv.query(" lead.n")).value, 1);
   assert.equal((await kv.query([" lead", "n"])).value, 1);
   assert.equal((await kv.query("lead.n")).value, 2);
+});
+
+Deno.test("connect's log gets the k a connection follows once kv repair -k changed it, and the refusal of one given replicas; a log that is not a function is a KvInputError", async () => {
+  await using cluster = await KvCluster.start(3);
+  const servers = cluster.servers.map((server) => server.address);
+  const lines: string[] = [];
+  await using kv = await connect({
+    servers,
+    replicas: 1,
+    timeoutMs: BROKER_TIMEOUT_MS,
+    log: (line) => lines.push(line),
+  });
+  await using silent = await connect({ servers, timeoutMs: BROKER_TIMEOUT_MS });
+  await using follower = await connect({
+    servers,
+    timeoutMs: BROKER_TIMEOUT_MS,
+    log: (line) => lines.push(`follower: ${line}`),
+  });
+  const repair = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile, "-k", "2"]));
+  assert.equal(repair.code, 0, repair.stderr);
+  await follower.put("a", 1);
+  await silent.put("b", 1);
+  await assert.rejects(kv.put("c", 1), /this broker was given k=1/);
+  assert.ok(
+    lines.includes(
+      "follower: the servers now record k=2 (kv repair -k changed it): this broker now " +
+        "writes and reads with k=2, not 1",
+    ),
+    lines.join("\n"),
+  );
+  assert.ok(
+    lines.some((line) =>
+      line.startsWith(
+        "the servers now record k=2 (kv repair -k changed it), but this broker was given k=1",
+      )
+    ),
+    lines.join("\n"),
+  );
+  await rejectsWith(
+    // deno-lint-ignore no-explicit-any
+    () => connect({ servers, log: "stderr" as any }),
+    KvInputError,
+    /^log must be a function, got a string \("stderr"\)$/,
+  );
 });
 
 Deno.test("get, query, put, delete and servers against real servers", async () => {
