@@ -1333,14 +1333,24 @@ export class Broker {
    */
   #unseenElsewhere(change: Change, servers: readonly number[]): Change {
     if (change.kind !== "done") return change;
-    const others = servers.filter((index) => this.#pool.distrustedFor(index) === "other list")
-      .map((index) => this.#pool.servers[index].id);
-    if (others.length === 0) return change;
-    const unseen =
-      `stored on ${others.join(", ")}, ${others.length === 1 ? "which was" : "which were"} ` +
-      WRITE_UNDER_OTHER_LIST;
-    const warning = change.warning === undefined ? unseen : `${change.warning}; ${unseen}`;
-    return { ...change, warning };
+    const pool = this.#pool;
+    const others = servers.filter((index) => pool.distrustedFor(index) === "other list");
+    // Marked under this list with the k before kv repair -k changed it: no other list's
+    // clients to miss the write, only the change's repair still to mark them.
+    const marked = new Map(others.map((index) => [index, pool.markedUnderK(index)]));
+    const isOldK = (index: number) => ![undefined, this.#k].includes(marked.get(index));
+    const byK = others.filter(isOldK);
+    const byList = others.filter((index) => !isOldK(index));
+    const oldK = byK.map((index) => marked.get(index));
+    const warnings = [
+      ...(change.warning === undefined ? [] : [change.warning]),
+      ...(byList.length === 0 ? [] : [`${storedOn(pool, byList)} ${WRITE_UNDER_OTHER_LIST}`]),
+      ...(byK.length === 0 ? [] : [
+        `${storedOn(pool, byK)} marked repaired under k=${[...new Set(oldK)].join(", k=")}, ` +
+        `not k=${this.#k}, ${writeUnderOldK(this.#k, byK.length)}`,
+      ]),
+    ];
+    return warnings.length === 0 ? change : { ...change, warning: warnings.join("; ") };
   }
 
   /**
@@ -1461,6 +1471,25 @@ export class Broker {
 function askRecordedK(connection: ServerConnection): Promise<number> {
   const known = connection.state.k;
   return known === 0 ? connection.ping().then(() => 0) : connection.setK(known);
+}
+
+/** `stored on A, B, which were` (or `which was`): the start of a write's warning. */
+function storedOn(pool: ServerPool, servers: readonly number[]): string {
+  const ids = servers.map((index) => pool.servers[index].id).join(", ");
+  return `stored on ${ids}, ${servers.length === 1 ? "which was" : "which were"}`;
+}
+
+/**
+ * The rest of a write's warning when `count` servers that stored it are marked under this
+ * server list with the k before `kv repair -k` changed it to `k`: the write is placed
+ * right, and what is left is the change's own repair (or one more, if it was stopped).
+ */
+function writeUnderOldK(k: number, count: number): string {
+  const them = count === 1 ? "it" : "them";
+  return `the k the servers record now (kv repair -k changed it): this write is placed ` +
+    `under k=${k}, but until a repair marks ${them} under it, reads through ${them} carry ` +
+    `warnings; the kv repair -k that changed k marks ${them} at its end (if it was ` +
+    "stopped, run kv repair -s FILE)";
 }
 
 /** The lookup itself, for {@link Broker.queryEncoded}. */

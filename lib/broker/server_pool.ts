@@ -435,6 +435,8 @@ export class ServerPool {
    * made when first needed; undefined otherwise.
    */
   #listByRecordedK: Map<number, Uint8Array> | undefined;
+  /** This list's fingerprint for each k {@link markedUnderK} compared a mark with. */
+  readonly #markFingerprints = new Map<number, Uint8Array>();
   /** The k of {@link trustUnder}; undefined until then. */
   #k: number | undefined;
   #closed = false;
@@ -702,6 +704,34 @@ export class ServerPool {
       this.#listByRecordedK.set(state.k, list);
     }
     return list;
+  }
+
+  /**
+   * The k server `index` is marked repaired under with this pool's servers, when its mark
+   * is this list's under some k (1..servers); undefined when it is down, unrepaired, or
+   * marked under another set of servers. Tells a k change (`kv repair -k`, whose repair
+   * marks every server under the new k only at its end) from a list change, for what a
+   * warning asks the user to do.
+   *
+   * @example
+   * ```ts
+   * pool.trustUnder(3);
+   * pool.markedUnderK(0); // 2 while server 0's mark predates kv repair -k 3's
+   * ```
+   */
+  markedUnderK(index: number): number | undefined {
+    const state = this.state(index);
+    if (state === undefined || state.unrepaired) return undefined;
+    const identities = this.#servers.map((server) => server.identity);
+    for (let k = 1; k <= this.#servers.length; k++) {
+      let list = this.#markFingerprints.get(k);
+      if (list === undefined) {
+        list = listFingerprint(identities, k);
+        this.#markFingerprints.set(k, list);
+      }
+      if (sameList(state.repairedUnder, list)) return k;
+    }
+    return undefined;
   }
 
   /**

@@ -14,6 +14,7 @@ import {
   recordK,
 } from "../../lib/broker/cluster_k.ts";
 import { int } from "../../lib/record/value.ts";
+import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
 
 /** `cluster` with the servers at `down` crashed and each server recording `ks[i]`. */
 function cluster(ks: number[], down: number[]): FakeCluster {
@@ -213,5 +214,28 @@ Deno.test("a running broker follows a k that kv repair -k records on every serve
   } finally {
     following.close();
     given.close();
+  }
+});
+
+Deno.test("a write during a k change, stored on servers still marked under the old k, is warned with what a k change needs (the repair that changed k marks them; else kv repair -s), not told to give the client another server list", async () => {
+  const fake = cluster([2, 2, 2, 2], []);
+  const identities = fake.addresses.map((address) => address.identity);
+  for (const server of fake.servers) {
+    server.nodeState = { unrepaired: false, k: 2, repairedUnder: listFingerprint(identities, 2) };
+  }
+  const broker = await fake.openBroker({});
+  try {
+    // kv repair -k 3's first step; its marks under k=3 come at its end.
+    for (const server of fake.servers) server.nodeState = { ...server.nodeState, k: 3 };
+    const put = await broker.put("person1", int(1));
+    assert.equal(put.kind, "done", JSON.stringify(put));
+    const warning = put.kind === "done" ? put.warning ?? "" : "";
+    assert.match(
+      warning,
+      /^stored on [^,]+, [^,]+, [^,]+, which were marked repaired under k=2, not k=3, the k the servers record now \(kv repair -k changed it\): this write is placed under k=3, but until a repair marks them under it, reads through them carry warnings; the kv repair -k that changed k marks them at its end \(if it was stopped, run kv repair -s FILE\)$/,
+    );
+    assert.doesNotMatch(warning, /another server list/);
+  } finally {
+    broker.close();
   }
 });
