@@ -685,8 +685,8 @@ class ReplicaBatches {
   /** Per server, the group record number of each item in its batch, and their count. */
   readonly #records: Int32Array[];
   readonly #recordCounts: Int32Array;
-  /** Where the broker writes the k servers a record goes to. */
-  readonly #replicas: Uint32Array;
+  /** Where the broker writes the k servers a record goes to (its k now: it may change). */
+  #replicas: Uint32Array;
 
   constructor(broker: Broker, onDone: RecordDone, onRetry: RecordRetry) {
     this.#broker = broker;
@@ -714,6 +714,11 @@ class ReplicaBatches {
     encoded: Uint8Array,
   ): void {
     const pool = this.#broker.pool;
+    // A broker that follows the cluster's k changes it under the load (kv repair -k): the
+    // records from then on are placed under the new one.
+    if (this.#replicas.length !== this.#broker.k) {
+      this.#replicas = new Uint32Array(this.#broker.k);
+    }
     const replicas = this.#replicas;
     if (!this.#broker.writeTargetsInto(key, replicas, hash)) {
       this.#failSoon(lineNumber, key, hash, this.#tooFewUp());
@@ -750,8 +755,13 @@ class ReplicaBatches {
     }
   }
 
-  /** Why a record has too few servers: which of them are down. */
+  /**
+   * Why a record has no servers: the broker refuses writes under the k the servers record
+   * now (kv repair -k changed it), or too few are up, named.
+   */
   #tooFewUp(): string {
+    const refusal = this.#broker.kRefusal;
+    if (refusal !== undefined) return refusal;
     const pool = this.#broker.pool;
     const down = pool.servers.filter((_, index) => pool.connection(index) === undefined);
     const names = down.map((server) => server.id).join(", ");

@@ -752,3 +752,49 @@ for (const how of ["unrepaired", "repaired in flight"] as const) {
     await indexOverLostCopy(how);
   });
 }
+
+Deno.test("a load whose broker follows a k kv repair -k changes goes on under the new k: later records land on its servers, none fails; a broker given its k reports the refusal, not servers down", async () => {
+  const cluster = new FakeCluster(4);
+  const following = await cluster.openBroker({});
+  await following.put("seed", int(0));
+  const given = await cluster.openBroker({ k: 1 });
+  try {
+    const stream = () => {
+      let lines!: ReadableStreamDefaultController<Uint8Array>;
+      return { lines: () => lines, stream: new ReadableStream({ start: (c) => void (lines = c) }) };
+    };
+    const load = stream();
+    const reports: string[] = [];
+    const options = { fileName: "d.txt", report: (line: string) => reports.push(line) };
+    const indexing = indexLines(following, load.stream, { ...options, progress: SILENT_PROGRESS });
+    load.lines().enqueue(new TextEncoder().encode("a : 1\n"));
+    await waitFor(() => cluster.holders("a").length === 1, { what: "line 1 stored under k=1" });
+    // kv repair -k 2's first step; the broker learns it at its next write (or check).
+    for (const server of cluster.servers) server.nodeState = { ...server.nodeState, k: 2 };
+    assert.equal((await following.put("b", int(2))).kind, "done");
+    assert.equal(following.k, 2);
+    load.lines().enqueue(new TextEncoder().encode("c : 3\n"));
+    load.lines().close();
+    const summary = await indexing;
+    assert.deepEqual([summary.indexedCount, summary.failedCount, reports], [2, 0, []]);
+    assert.equal(cluster.holders("c").length, 2, "placed under the new k");
+
+    // The broker given k=1 learns the change and refuses: the report says why.
+    assert.equal((await given.put("d", int(4))).kind, "error");
+    const refusedReports: string[] = [];
+    const refused = await indexLines(given, source("e : 5\n"), {
+      fileName: "d.txt",
+      report: (line) => refusedReports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.equal(refused.failedCount, 1);
+    assert.match(
+      refusedReports[0],
+      /not indexed: the servers now record k=2 \(kv repair -k changed it\), but this broker was given k=1/,
+    );
+    assert.doesNotMatch(refusedReports[0], /servers are up/);
+  } finally {
+    following.close();
+    given.close();
+  }
+});
