@@ -46,7 +46,7 @@ import { PARTITION_COUNT } from "../record/partition.ts";
 import { PartitionSet } from "./partition_set.ts";
 import { mayHoldWrites } from "./quorum.ts";
 import { type PreferenceLists, repairCluster, type RepairReport } from "./repair.ts";
-import type { ServerPool } from "./server_pool.ts";
+import { kChangeRepairMarks, markedUnderOldKs, type ServerPool } from "./server_pool.ts";
 
 /**
  * How often the servers are looked at for one that came back unrepaired, in ms. Looking
@@ -250,15 +250,13 @@ export class BackgroundRepair {
    * repair back (see the module docs); logs when the hold starts, and when it ends.
    */
   #holdsBack(): boolean {
-    const others = this.#pool.servers.flatMap((server, index) =>
-      this.#pool.distrustedFor(index) === "other list" ? [server.id] : []
+    const pool = this.#pool;
+    const others = pool.servers.flatMap((_, index) =>
+      pool.distrustedFor(index) === "other list" ? [index] : []
     );
     const heldBy = others.length === 0 ? undefined : others.join(", ");
     if (heldBy !== undefined && this.#heldBy === undefined) {
-      this.#log(
-        `background repair held: ${heldBy} ${others.length === 1 ? "was" : "were"} ` +
-          `${BACKGROUND_HOLD_REASON}`,
-      );
+      this.#log(`background repair held: ${holdReasons(pool, others)}`);
     } else if (heldBy === undefined && this.#heldBy !== undefined) {
       this.#log(
         "background repair resumed: no reachable server is repaired under another " +
@@ -332,4 +330,25 @@ export class BackgroundRepair {
     this.#settledWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/**
+ * Why servers `others` of `pool`, marked under another list or k, hold the background
+ * repair back, with what to do: for those marked under its list with the k before
+ * `kv repair -k` changed it, that change's repair; for the rest, a list change's.
+ */
+function holdReasons(pool: ServerPool, others: readonly number[]): string {
+  const byK = others.filter((index) => pool.markedUnderOldK(index) !== undefined);
+  const byList = others.filter((index) => !byK.includes(index));
+  const named = (indices: readonly number[]) =>
+    `${indices.map((index) => pool.servers[index].id).join(", ")} ` +
+    (indices.length === 1 ? "was" : "were");
+  const them = byK.length === 1 ? "it" : "them";
+  return [
+    ...(byList.length === 0 ? [] : [`${named(byList)} ${BACKGROUND_HOLD_REASON}`]),
+    ...(byK.length === 0 ? [] : [
+      `${named(byK)} ${markedUnderOldKs(pool, byK)} nothing is repaired in the background ` +
+      `until a repair marks ${them} under it; ${kChangeRepairMarks(byK.length)}`,
+    ]),
+  ].join("; ");
 }

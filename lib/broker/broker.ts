@@ -65,6 +65,8 @@ import { Placement } from "./placement.ts";
 import type { ServerAddress } from "./server_list.ts";
 import {
   type Connector,
+  kChangeRepairMarks,
+  markedUnderOldKs,
   type PoolRequest,
   type ServerConnection,
   ServerPool,
@@ -1337,17 +1339,15 @@ export class Broker {
     const others = servers.filter((index) => pool.distrustedFor(index) === "other list");
     // Marked under this list with the k before kv repair -k changed it: no other list's
     // clients to miss the write, only the change's repair still to mark them.
-    const marked = new Map(others.map((index) => [index, pool.markedUnderK(index)]));
-    const isOldK = (index: number) => ![undefined, this.#k].includes(marked.get(index));
-    const byK = others.filter(isOldK);
-    const byList = others.filter((index) => !isOldK(index));
-    const oldK = byK.map((index) => marked.get(index));
+    const byK = others.filter((index) => pool.markedUnderOldK(index) !== undefined);
+    const byList = others.filter((index) => !byK.includes(index));
     const warnings = [
       ...(change.warning === undefined ? [] : [change.warning]),
       ...(byList.length === 0 ? [] : [`${storedOn(pool, byList)} ${WRITE_UNDER_OTHER_LIST}`]),
       ...(byK.length === 0 ? [] : [
-        `${storedOn(pool, byK)} marked repaired under k=${[...new Set(oldK)].join(", k=")}, ` +
-        `not k=${this.#k}, ${writeUnderOldK(this.#k, byK.length)}`,
+        `${storedOn(pool, byK)} ${markedUnderOldKs(pool, byK)} ${
+          writeUnderOldK(this.#k, byK.length)
+        }`,
       ]),
     ];
     return warnings.length === 0 ? change : { ...change, warning: warnings.join("; ") };
@@ -1486,10 +1486,8 @@ function storedOn(pool: ServerPool, servers: readonly number[]): string {
  */
 function writeUnderOldK(k: number, count: number): string {
   const them = count === 1 ? "it" : "them";
-  return `the k the servers record now (kv repair -k changed it): this write is placed ` +
-    `under k=${k}, but until a repair marks ${them} under it, reads through ${them} carry ` +
-    `warnings; the kv repair -k that changed k marks ${them} at its end (if it was ` +
-    "stopped, run kv repair -s FILE)";
+  return `this write is placed under k=${k}, but until a repair marks ${them} under it, ` +
+    `reads through ${them} carry warnings; ${kChangeRepairMarks(count)}`;
 }
 
 /** The lookup itself, for {@link Broker.queryEncoded}. */

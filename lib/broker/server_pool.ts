@@ -435,7 +435,7 @@ export class ServerPool {
    * made when first needed; undefined otherwise.
    */
   #listByRecordedK: Map<number, Uint8Array> | undefined;
-  /** This list's fingerprint for each k {@link markedUnderK} compared a mark with. */
+  /** This list's fingerprint for each k {@link markedUnderOldK} compared a mark with. */
   readonly #markFingerprints = new Map<number, Uint8Array>();
   /** The k of {@link trustUnder}; undefined until then. */
   #k: number | undefined;
@@ -708,18 +708,19 @@ export class ServerPool {
 
   /**
    * The k server `index` is marked repaired under with this pool's servers, when its mark
-   * is this list's under some k (1..servers); undefined when it is down, unrepaired, or
-   * marked under another set of servers. Tells a k change (`kv repair -k`, whose repair
-   * marks every server under the new k only at its end) from a list change, for what a
-   * warning asks the user to do.
+   * is this list's under another k than the pool's ({@link k}): `kv repair -k` changed k
+   * since, and its repair marks every server under the new one only at its end. Undefined
+   * when the server is down, unrepaired, marked under this pool's list and k, or under
+   * another set of servers. Tells a k change from a list change, for what a warning or a
+   * log asks the user to do.
    *
    * @example
    * ```ts
    * pool.trustUnder(3);
-   * pool.markedUnderK(0); // 2 while server 0's mark predates kv repair -k 3's
+   * pool.markedUnderOldK(0); // 2 while server 0's mark predates kv repair -k 3's
    * ```
    */
-  markedUnderK(index: number): number | undefined {
+  markedUnderOldK(index: number): number | undefined {
     const state = this.state(index);
     if (state === undefined || state.unrepaired) return undefined;
     const identities = this.#servers.map((server) => server.identity);
@@ -729,7 +730,7 @@ export class ServerPool {
         list = listFingerprint(identities, k);
         this.#markFingerprints.set(k, list);
       }
-      if (sameList(state.repairedUnder, list)) return k;
+      if (sameList(state.repairedUnder, list)) return k === this.#k ? undefined : k;
     }
     return undefined;
   }
@@ -1187,4 +1188,36 @@ export class ServerPool {
     this.#changeWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/**
+ * Why servers `indices` of `pool` are not trusted when each is marked under its list with
+ * the k before `kv repair -k` changed it ({@link ServerPool.markedUnderOldK}), for a
+ * warning or log line after their names; {@link kChangeRepairMarks} says what ends it.
+ *
+ * @example
+ * ```ts
+ * markedUnderOldKs(pool, [0, 1]);
+ * // "marked repaired under k=2, not k=3, the k the servers record now (kv repair -k changed it):"
+ * ```
+ */
+export function markedUnderOldKs(pool: ServerPool, indices: readonly number[]): string {
+  const old = new Set(indices.map((index) => pool.markedUnderOldK(index)));
+  invariant(!old.has(undefined) && pool.k !== undefined, "servers marked under an old k");
+  return `marked repaired under k=${[...old].join(", k=")}, not k=${pool.k}, the k the ` +
+    "servers record now (kv repair -k changed it):";
+}
+
+/**
+ * What ends the distrust of {@link markedUnderOldKs}'s `count` servers: the repair of the
+ * change marks every server at its end, and one more repair does if it was stopped.
+ *
+ * @example
+ * ```ts
+ * kChangeRepairMarks(2); // "the kv repair -k that changed k marks them at its end (…)"
+ * ```
+ */
+export function kChangeRepairMarks(count: number): string {
+  return `the kv repair -k that changed k marks ${count === 1 ? "it" : "them"} at its end ` +
+    "(if it was stopped, run kv repair -s FILE)";
 }

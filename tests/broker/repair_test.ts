@@ -11,6 +11,7 @@ import { partitionOf } from "../../lib/record/partition.ts";
 import type { Broker } from "../../lib/broker/broker.ts";
 import { BACKGROUND_HOLD_REASON, BackgroundRepair } from "../../lib/broker/background_repair.ts";
 import { withoutVersion } from "../helpers/versions.ts";
+import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 
 async function fakePool(serverCount: number) {
@@ -182,6 +183,39 @@ Deno.test("a broker's background repair is held while a reachable server is repa
       assert.deepEqual(cluster.servers[index].nodeState.repairedUnder, broker.pool.listFingerprint);
     }
     assert.ok(cluster.servers[first].trie.has("person1"));
+  } finally {
+    background?.close();
+    broker.close();
+  }
+});
+
+Deno.test("a background repair held for servers marked under the k before kv repair -k changed it says what a k change needs, not that the broker's list is not the cluster's", async () => {
+  const cluster = new FakeCluster(4);
+  const identities = cluster.addresses.map((address) => address.identity);
+  for (const server of cluster.servers) {
+    server.nodeState = { unrepaired: false, k: 2, repairedUnder: listFingerprint(identities, 2) };
+  }
+  const broker = await cluster.openBroker({});
+  const logged: string[] = [];
+  let background: BackgroundRepair | undefined;
+  try {
+    // kv repair -k 3's first step, met by a write: the broker follows it.
+    for (const server of cluster.servers) server.nodeState = { ...server.nodeState, k: 3 };
+    assert.equal((await broker.put("person1", int(1))).kind, "done");
+    assert.equal(broker.k, 3);
+    // Work to hold: one server says it is unrepaired.
+    cluster.servers[0].nodeState = { unrepaired: true, k: 3 };
+    background = new BackgroundRepair(broker.pool, {
+      placement: broker,
+      log: (line) => logged.push(line),
+    });
+    await withDeadline(background.settled(), { what: "the background repair to settle" });
+    assert.equal(logged.length, 1, logged.join("\n"));
+    assert.match(
+      logged[0],
+      /^background repair held: [^,]+, [^,]+, [^ ]+ were marked repaired under k=2, not k=3, the k the servers record now \(kv repair -k changed it\): nothing is repaired in the background until a repair marks them under it; the kv repair -k that changed k marks them at its end \(if it was stopped, run kv repair -s FILE\)$/,
+    );
+    assert.doesNotMatch(logged[0], /its list is not the cluster's/);
   } finally {
     background?.close();
     broker.close();
