@@ -408,10 +408,13 @@ function procFile(pid: number, name: string): Promise<string> {
   return outputOf("cat", [`/proc/${pid}/${name}`]);
 }
 
-/** Inodes of the sockets process `pid` holds open. */
+/**
+ * Inodes of the sockets process `pid` holds open. A descriptor may close while find lists
+ * them (a burst's relays do): `-ignore_readdir_race` skips it rather than failing the run.
+ */
 async function socketInodes(pid: number): Promise<Set<string>> {
   const targets = await outputOf("find", [
-    ...[`/proc/${pid}/fd`, "-lname", "socket:*", "-printf", "%l\\n"],
+    ...[`/proc/${pid}/fd`, "-ignore_readdir_race", "-lname", "socket:*", "-printf", "%l\\n"],
   ]);
   return new Set(targets.split("\n").map((target) => /^socket:\[(\d+)\]$/.exec(target)?.[1] ?? ""));
 }
