@@ -409,12 +409,15 @@ function procFile(pid: number, name: string): Promise<string> {
 }
 
 /**
- * Inodes of the sockets process `pid` holds open. A descriptor may close while find lists
- * them (a burst's relays do): `-ignore_readdir_race` skips it rather than failing the run.
+ * Inodes of the sockets process `pid` holds open. A descriptor may close while they are listed
+ * (a burst's relays do): its `readlink` then fails and is skipped, where `find` failed the run.
  */
 async function socketInodes(pid: number): Promise<Set<string>> {
-  const targets = await outputOf("find", [
-    ...[`/proc/${pid}/fd`, "-ignore_readdir_race", "-lname", "socket:*", "-printf", "%l\\n"],
+  const targets = await outputOf("sh", [
+    "-c",
+    'for fd in /proc/"$1"/fd/*; do readlink "$fd" 2>/dev/null; done; true',
+    "sh",
+    String(pid),
   ]);
   return new Set(targets.split("\n").map((target) => /^socket:\[(\d+)\]$/.exec(target)?.[1] ?? ""));
 }
