@@ -34,6 +34,41 @@ async function setUp(serverCount: number, k: number) {
   return { cluster, broker };
 }
 
+/** Makes each server of `cluster` apply a write at once and answer it when `scheduler` says. */
+function answerWhenScheduled(cluster: FakeCluster, scheduler: fc.Scheduler): void {
+  for (const server of cluster.servers) {
+    const apply = server.applyPut.bind(server);
+    server.applyPut = (key, value, options) => {
+      server.heldWriteAnswer = scheduler.schedule(Promise.resolve(), `${key} answered`);
+      return apply(key, value, options);
+    };
+  }
+}
+
+/**
+ * Indexes one line `key : N` for each of `keys` (N its line number), as one chunk or a chunk
+ * a line, under `scheduler`; resolves to the summary and the lines reported.
+ */
+async function indexScheduled(
+  broker: Broker,
+  scheduler: fc.Scheduler,
+  keys: readonly string[],
+  lineByLine: boolean,
+) {
+  const lines = keys.map((key, line) => `${key} : ${line}\n`);
+  const reports: string[] = [];
+  const chunks = (lineByLine ? lines : [lines.join("")]).map((text) =>
+    new TextEncoder().encode(text)
+  );
+  const summary = await scheduler.waitFor(
+    indexLines(broker, ReadableStream.from(chunks), {
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    }),
+  );
+  return { summary, reports };
+}
+
 Deno.test("indexFile stores every record of each dialect on exactly k replicas", async () => {
   for (
     const [file, dialect] of [
@@ -417,26 +452,8 @@ Deno.test("the last line of each key wins, in whatever order the servers' answer
             for (const server of cluster.servers) server.applyPut(key, int(-1), { version: later });
           }
           // Each write is applied as it comes; its answer comes when the scheduler says.
-          for (const server of cluster.servers) {
-            const apply = server.applyPut.bind(server);
-            server.applyPut = (key, value, options) => {
-              server.heldWriteAnswer = scheduler.schedule(Promise.resolve(), `${key} answered`);
-              return apply(key, value, options);
-            };
-          }
-          const lines = keys.map((key, line) => `${key} : ${line}\n`);
-          const reports: string[] = [];
-          const summary = await scheduler.waitFor(
-            indexLines(
-              broker,
-              ReadableStream.from(
-                (lineByLine ? lines : [lines.join("")]).map((text) =>
-                  new TextEncoder().encode(text)
-                ),
-              ),
-              { report: (line) => reports.push(line), progress: SILENT_PROGRESS },
-            ),
-          );
+          answerWhenScheduled(cluster, scheduler);
+          const { summary, reports } = await indexScheduled(broker, scheduler, keys, lineByLine);
           assert.deepEqual([summary.indexedCount, reports], [keys.length, []]);
           for (const key of new Set(keys)) {
             const read = await scheduler.waitFor(broker.get(key));
@@ -474,26 +491,8 @@ Deno.test("the last line of each key wins while a refused line is written again 
           } else server.failWrites = "disk full";
           // Each write is applied as it comes; its answer comes when the scheduler says, so
           // a later line of a key arrives while its earlier line's rewrite is in flight.
-          for (const each of cluster.servers) {
-            const apply = each.applyPut.bind(each);
-            each.applyPut = (key, value, options) => {
-              each.heldWriteAnswer = scheduler.schedule(Promise.resolve(), `${key} answered`);
-              return apply(key, value, options);
-            };
-          }
-          const lines = keys.map((key, line) => `${key} : ${line}\n`);
-          const reports: string[] = [];
-          const summary = await scheduler.waitFor(
-            indexLines(
-              broker,
-              ReadableStream.from(
-                (lineByLine ? lines : [lines.join("")]).map((text) =>
-                  new TextEncoder().encode(text)
-                ),
-              ),
-              { report: (line) => reports.push(line), progress: SILENT_PROGRESS },
-            ),
-          );
+          answerWhenScheduled(cluster, scheduler);
+          const { summary, reports } = await indexScheduled(broker, scheduler, keys, lineByLine);
           assert.deepEqual([summary.indexedCount, reports], [keys.length, []]);
           for (const key of new Set(keys)) {
             const last = int(keys.lastIndexOf(key));
