@@ -1,13 +1,35 @@
 import assert from "node:assert/strict";
 import { ServerError } from "../../lib/protocol/client.ts";
 import { ErrorCode } from "../../lib/protocol/mod.ts";
-import { str } from "../../lib/record/value.ts";
+import { str, type Value } from "../../lib/record/value.ts";
 import { connectClient } from "../helpers/client.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at } from "../helpers/versions.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor } from "../helpers/wait.ts";
+
+/**
+ * Puts `k0`, `k1`, … with `value` until the server refuses one or `most` are stored; pushes
+ * each acknowledged key onto `acknowledged` and resolves to the refusal, if any.
+ */
+async function putUntilRefused(
+  client: Awaited<ReturnType<typeof connectClient>>,
+  value: Value,
+  most: number,
+  acknowledged: string[],
+): Promise<ServerError | undefined> {
+  for (let index = 0; index < most; index++) {
+    try {
+      await client.put(`k${index}`, value, at());
+      acknowledged.push(`k${index}`);
+    } catch (error) {
+      if (!(error instanceof ServerError)) throw error;
+      return error;
+    }
+  }
+  return undefined;
+}
 
 tmpfsTest({
   name:
@@ -21,16 +43,7 @@ tmpfsTest({
     await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
     const client = await connectClient(server.address);
     const value = str("v".repeat(16 * 1024));
-    let refusal: ServerError | undefined;
-    for (let index = 0; index < 1000 && refusal === undefined; index++) {
-      try {
-        await client.put(`k${index}`, value, at());
-        acknowledged.push(`k${index}`);
-      } catch (error) {
-        if (!(error instanceof ServerError)) throw error;
-        refusal = error;
-      }
-    }
+    const refusal = await putUntilRefused(client, value, 1000, acknowledged);
     assert.ok(refusal !== undefined, "the 4 MiB disk filled up");
     assert.equal(refusal.code, ErrorCode.READ_ONLY, refusal.message);
     // The server is up: the refusal says it is read-only and what to do, not to wait for it.
@@ -172,15 +185,8 @@ tmpfsTest({
     await client.markRepaired(new Uint8Array(16).fill(7));
     // 100 KB values: the write that meets the full disk is written in part.
     const value = str("v".repeat(100_000));
-    for (let index = 0; index < 100; index++) {
-      try {
-        await client.put(`k${index}`, value, at());
-        acknowledged.push(`k${index}`);
-      } catch (error) {
-        if (!(error instanceof ServerError) || error.code !== ErrorCode.READ_ONLY) throw error;
-        break;
-      }
-    }
+    const refusal = await putUntilRefused(client, value, 100, acknowledged);
+    assert.equal(refusal?.code ?? ErrorCode.READ_ONLY, ErrorCode.READ_ONLY, refusal?.message);
     assert.ok(acknowledged.length > 0 && acknowledged.length < 100, "the 2 MiB disk filled up");
     await client.close();
     assert.equal((await stopWithin(server)).code, 0);
