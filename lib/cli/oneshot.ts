@@ -117,6 +117,11 @@ interface OneShotSpec {
    * reports each server down or up and so is always done.
    */
   readonly unavailable?: string;
+  /**
+   * What its human answer prints on stdout, its items only, and on stderr, every line about
+   * them (printHuman), as its --help says.
+   */
+  readonly streams: { readonly out: string; readonly err: string };
   /** The broker command for the positional arguments (and `--limit`, `--after` for keys). */
   command(args: string[], page: KeysPageFlags): Command;
 }
@@ -136,6 +141,7 @@ const SPECS: readonly OneShotSpec[] = [
     done: "found",
     canFindNothing: true,
     unavailable: UNSURE,
+    streams: { out: "the record found", err: "NOT FOUND, ERROR and WARNING lines" },
     command: ([key]) => ({ op: "GET", key: keyArgument("get", key) }),
   },
   {
@@ -146,6 +152,7 @@ const SPECS: readonly OneShotSpec[] = [
     done: "found",
     canFindNothing: true,
     unavailable: UNSURE,
+    streams: { out: "the value found", err: "NOT FOUND, ERROR and WARNING lines" },
     command: ([path]) => ({ op: "QUERY", path: pathArgument(path) }),
   },
   {
@@ -158,6 +165,7 @@ const SPECS: readonly OneShotSpec[] = [
     mistake: "a record over every server's --max-frame-bytes",
     unavailable: "fewer than k servers could store it, or stored but warned: servers that " +
       "stored it are repaired under another server list or k",
+    streams: { out: "the STORED line", err: "ERROR and WARNING lines" },
     command: ([line]) => putCommand(line),
   },
   {
@@ -170,6 +178,7 @@ const SPECS: readonly OneShotSpec[] = [
     canFindNothing: true,
     unavailable:
       "fewer than k servers could delete it, or not found but warned: it may have existed",
+    streams: { out: "the DELETED line", err: "NOT FOUND, ERROR and WARNING lines" },
     command: ([key]) => ({ op: "DELETE", key: keyArgument("delete", key) }),
   },
   {
@@ -180,6 +189,10 @@ const SPECS: readonly OneShotSpec[] = [
     optional: true,
     done: "listed (none may match)",
     unavailable: UNSURE,
+    streams: {
+      out: "the keys, one a line",
+      err: "NO KEYS, the next page's hint, ERROR and WARNING lines",
+    },
     command: ([prefix], page) => keysCommand(prefix ?? "", page),
   },
   {
@@ -189,6 +202,7 @@ const SPECS: readonly OneShotSpec[] = [
     arguments: 0,
     done: "shown (a server down is shown, not an error)",
     status: true,
+    streams: { out: "a row a server", err: "the line saying what is wrong with the servers' k" },
     command: () => ({ op: "SERVERS" }),
   },
 ];
@@ -209,7 +223,7 @@ function help(spec: OneShotSpec): string {
        [-s serverFile] [-k replicas] [--json] [--timeout-ms MS]
 
 ${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}, then exit.
-Prints the answer as the broker's REPL does.
+${wrapWords(streamsHelp(spec), HELP_COLUMNS).join("\n")}
 
 Flags:
 ${SERVERS_FLAG_HELP}
@@ -232,6 +246,13 @@ ${
   }An argument that starts with '-' goes after '--': kv get -- -key.
 
 ${exitCodesHelp(spec)}`;
+}
+
+/** Which of `spec`'s output goes to stdout, and which to stderr (printHuman). */
+function streamsHelp(spec: OneShotSpec): string {
+  return `Prints the answer as the broker's REPL does: on stdout only ${spec.streams.out}, ` +
+    `so that a pipe takes pure data; on stderr ${spec.streams.err} (--json: all on stdout, ` +
+    "one JSON line).";
 }
 
 /** The exit codes `spec`'s command can end with, each with what it means, one per line. */
@@ -276,8 +297,8 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
     // Every server refused the request itself (a record over their frame limit): the
     // same command would fail again, so it is the user's to fix, not the cluster's.
     if ("refused" in answer) throw new UserError(`kv ${spec.name}: ${answer.error}`);
-    const keysNextPageOf = keysNextPage(values);
-    writeLine(formatAnswer(answer, { json: values.json ?? false, keysNextPage: keysNextPageOf }));
+    if (values.json) writeLine(formatAnswer(answer, { json: true }));
+    else printHuman(answer, keysNextPage(values));
     const code = exitCode(answer);
     const listed = code === EXIT_FOUND ||
       (code === EXIT_NOT_FOUND ? spec.canFindNothing === true : spec.unavailable !== undefined);
@@ -297,9 +318,51 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
 function exitCode(answer: Answer): number {
   if ("error" in answer) return EXIT_UNAVAILABLE;
   if ("warning" in answer && answer.warning !== undefined) return EXIT_UNAVAILABLE;
-  if ("found" in answer && !answer.found) return EXIT_NOT_FOUND;
-  if ("deleted" in answer && !answer.deleted) return EXIT_NOT_FOUND;
-  return EXIT_FOUND;
+  return foundNothing(answer) ? EXIT_NOT_FOUND : EXIT_FOUND;
+}
+
+/** Whether `answer` is a GET, QUERY or DELETE that found no record. */
+function foundNothing(answer: Answer): boolean {
+  return ("found" in answer && !answer.found) || ("deleted" in answer && !answer.deleted);
+}
+
+/**
+ * Prints `answer` as the REPL does, each line on the stream it belongs to: stdout only the
+ * answer's items — the record or value found, each key listed, each server's row, `STORED:`,
+ * `DELETED:` — so `kv keys | while read …` or `kv get k > file` takes pure data; stderr every
+ * line about the answer rather than of it (`ERROR:`, `NOT FOUND:`, `NO KEYS`, the next page's
+ * hint, `WARNING:`, kv servers' k problem), as ls and git put their diagnostics there; the
+ * exit code tells a script which happened.
+ */
+function printHuman(answer: Answer, nextPage: ReturnType<typeof keysNextPage>): void {
+  const text = formatAnswer(answer, { keysNextPage: nextPage });
+  const lines = text === "" ? [] : text.split("\n");
+  const items = itemLines(answer, lines);
+  if (items > 0) writeLine(lines.slice(0, items).join("\n"));
+  for (const note of lines.slice(items)) console.error(note);
+}
+
+/**
+ * How many of formatAnswer's `lines` for `answer`, from the first, are its items (see
+ * {@link printHuman}): none for an error or nothing found; a key list's keys and a server
+ * report's rows, one a line, before any line about them; else all but the warning's line,
+ * which comes last.
+ */
+function itemLines(answer: Answer, lines: readonly string[]): number {
+  if ("error" in answer || foundNothing(answer)) return 0;
+  if (answer.op === "KEYS") {
+    const { keys } = answer as Extract<Answer, { op: "KEYS" }>;
+    invariant(keys.every((key, i) => lines[i] === listedKey(key)), "keys are listed first");
+    return keys.length;
+  }
+  if (answer.op === "SERVERS") {
+    const { servers } = answer as Extract<Answer, { op: "SERVERS" }>;
+    invariant(servers.every(({ server }, i) => lines[i].startsWith(server)), "a row a server");
+    return servers.length;
+  }
+  const warned = "warning" in answer && answer.warning !== undefined;
+  invariant(!warned || lines.at(-1)!.startsWith("WARNING: "), "the warning is the last line");
+  return lines.length - (warned ? 1 : 0);
 }
 
 /**

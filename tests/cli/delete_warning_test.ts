@@ -30,8 +30,8 @@ Deno.test("a DELETE that cannot vouch the record was absent (both replicas kille
 
   const deleted = await runKv(withBrokerTimeout(["delete", ...s, key]));
   assert.equal(deleted.code, 3, deleted.stderr);
-  const [answer, warning, ...rest] = deleted.stdout.trimEnd().split("\n");
-  assert.deepEqual([answer, rest], [`NOT FOUND: ${key}`, []]);
+  const [answer, warning, ...rest] = deleted.stderr.trimEnd().split("\n");
+  assert.deepEqual([deleted.stdout, answer, rest], ["", `NOT FOUND: ${key}`, []]);
   assert.match(
     warning,
     new RegExp(`^WARNING: no replica of '${key}' answered that can be trusted`),
@@ -67,5 +67,5 @@ Deno.test("a DELETE that cannot vouch the record was absent (both replicas kille
   const repair = await runKv(withBrokerTimeout(["repair", ...s]));
   assert.equal(repair.code, 0, repair.stderr);
   const after = await runKv(withBrokerTimeout(["get", ...s, key]));
-  assert.deepEqual([after.code, after.stdout], [1, `NOT FOUND: ${key}\n`]);
+  assert.deepEqual([after.code, after.stderr], [1, `NOT FOUND: ${key}\n`]);
 });

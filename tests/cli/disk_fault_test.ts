@@ -220,7 +220,7 @@ tmpfsTest({
     const run = await runKv(["put", `a : "${"v".repeat(8192)}"`, "-s", serverFile]);
     assert.equal(run.code, 3, run.stderr);
     assert.match(
-      run.stdout,
+      run.stderr,
       /READ_ONLY: the change was not saved: the server cannot write its data dir \(No space left on device\): it refuses writes and serves reads until it can; free space on its disk and it resumes by itself\); repeat it once the read-only servers can write their data dirs again\n$/,
     );
   } finally {

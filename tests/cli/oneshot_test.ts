@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
-import { runKv } from "../helpers/run_kv.ts";
+import { MAIN_PATH, runKv } from "../helpers/run_kv.ts";
+import { outputWithin } from "../helpers/wait.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { loadSubcommand } from "../../lib/cli/run.ts";
 import type { Subcommand } from "../../lib/cli/subcommand.ts";
@@ -59,17 +60,18 @@ Deno.test("one-shot commands print the REPL's answers and exit 0, 1 or 3", async
     true,
     true,
   ]);
+  // What is not the answer's data goes to stderr: stdout holds only what was asked for.
   const missing = await runKv(["get", "person9", ...s]);
-  assert.deepEqual([missing.code, missing.stdout], [1, "NOT FOUND: person9\n"]);
+  assert.deepEqual([missing.code, missing.stdout, missing.stderr], [1, "", "NOT FOUND: person9\n"]);
   const deleted = await runKv(["delete", "person1", ...s]);
   assert.deepEqual([deleted.code, deleted.stdout], [0, "DELETED: person1\n"]);
   const again = await runKv(["delete", "person1", ...s]);
-  assert.deepEqual([again.code, again.stdout], [1, "NOT FOUND: person1\n"]);
+  assert.deepEqual([again.code, again.stdout, again.stderr], [1, "", "NOT FOUND: person1\n"]);
 
   await cluster.servers[1].kill();
   const refused = await runKv(["put", "person2: 1", ...s]);
-  assert.equal(refused.code, 3);
-  assert.match(refused.stdout, /^ERROR: cannot put 'person2': .*nothing was changed\n$/);
+  assert.deepEqual([refused.code, refused.stdout], [3, ""]);
+  assert.match(refused.stderr, /^ERROR: cannot put 'person2': .*nothing was changed\n$/);
 });
 
 Deno.test("one-shot commands find the server file in $KV_SERVERS, then ./serverFile.txt", async () => {
@@ -196,7 +198,7 @@ Deno.test("kv put of a record over every server's --max-frame-bytes is the user'
     ),
   );
   const get = await runKv(["get", "big", ...s]);
-  assert.deepEqual([get.code, get.stdout], [1, "NOT FOUND: big\n"], get.stderr);
+  assert.deepEqual([get.code, get.stderr], [1, "NOT FOUND: big\n"]);
   // The REPL's JSON answer says so too, so a script can tell it from a cluster failing.
   const piped = await runKv(["broker", ...s, "--json"], {
     stdin: `PUT big: "${"x".repeat(limit)}"\n`,
@@ -222,19 +224,32 @@ Deno.test("kv keys pages with --after, and its hint for the next page is a kv ke
   const first = await runKv(["keys", "p", "--limit", "2", ...s]);
   // The hint names the server file and timeout given, so that it runs as it is.
   const given = `-s ${cluster.serverFile} --timeout-ms ${s.at(-1)}`;
-  assert.deepEqual([first.code, first.stdout], [
+  // Only the keys on stdout, so a pipe takes none of the hint as a key.
+  assert.deepEqual([first.code, first.stdout, first.stderr], [
     0,
-    `p 4\np1\n(first 2; more match — next page: kv keys p ${given} --limit 2 --after=p1)\n`,
+    "p 4\np1\n",
+    `(first 2; more match — next page: kv keys p ${given} --limit 2 --after=p1)\n`,
   ]);
+  // The README's pipeline, through a real shell: each line kv keys prints is a key kv get
+  // reads, and the hint, on stderr, reaches the terminal rather than kv get.
+  const pipeline = new Deno.Command("sh", {
+    args: ["-c", PIPELINE, "sh", ...s],
+    env: { DENO: Deno.execPath(), MAIN: MAIN_PATH, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const piped = await outputWithin(pipeline, { what: "kv keys | kv get to exit" });
+  const decoded = [piped.stdout, piped.stderr].map((bytes) => new TextDecoder().decode(bytes));
+  assert.deepEqual([piped.code, ...decoded], [0, `"p 4" : 1\np1 : 1\n`, first.stderr]);
   const second = await runKv(["keys", "p", "--limit", "2", "--after=p1", ...s]);
   assert.deepEqual([second.code, second.stdout], [0, "p2\np3\n"]);
   const spaced = await runKv(["keys", "p", "--after", "p2", ...s]);
   assert.deepEqual([spaced.code, spaced.stdout], [0, "p3\n"]);
   // A key a shell would split is quoted so the hint pastes as it reads.
   const quoted = await runKv(["keys", "--limit", "1", ...s]);
-  assert.equal(
-    quoted.stdout,
-    `p 4\n(first 1; more match — next page: kv keys ${given} --limit 1 --after='p 4')\n`,
+  assert.deepEqual(
+    [quoted.stdout, quoted.stderr],
+    ["p 4\n", `(first 1; more match — next page: kv keys ${given} --limit 1 --after='p 4')\n`],
   );
   const refused = await runKv(["get", "p1", "--after", "p0", ...s]);
   assert.deepEqual([refused.code, refused.stderr], [2, "kv get: --after is for kv keys only\n"]);
@@ -242,6 +257,13 @@ Deno.test("kv keys pages with --after, and its hint for the next page is a kv ke
   assert.equal(dotted.code, 2);
   assert.match(dotted.stderr, /^kv keys: --after 'a\.b' contains '\.'/);
 });
+
+/**
+ * README's `kv keys | while IFS= read -r k; do kv get -- "$k"; done` for keys starting with
+ * p, two of them, with the script's arguments (the cluster's flags) given to each kv.
+ */
+const PIPELINE = `kv() { "$DENO" run -A "$MAIN" "$@"; }
+kv keys p --limit 2 "$@" | while IFS= read -r k; do kv get "$@" -- "$k"; done`;
 
 /** Keys a shell, `read` or a terminal treats specially, each stored as a record `{ n: i }`. */
 const AWKWARD_KEYS = [
@@ -284,7 +306,7 @@ Deno.test("a one-shot KEY is the argument's characters: no input reaches another
 
   // The reviewer's cases: trimmed or unquoted, each reached another record.
   const tab = await runKv(["delete", ...s, "--", "victim\t"]);
-  assert.deepEqual([tab.code, tab.stdout], [1, `NOT FOUND: "victim\\t"\n`]);
+  assert.deepEqual([tab.code, tab.stderr], [1, `NOT FOUND: "victim\\t"\n`]);
   assert.match(await found("victim"), /"found":true/);
   const spaced = await runKv(["get", ...s, "--", "sp "]);
   assert.deepEqual([spaced.code, spaced.stdout], [0, `"sp " : { "n" : 2 }\n`]);
@@ -324,9 +346,9 @@ Deno.test("a one-shot KEY is the argument's characters: no input reaches another
   const paged: string[] = [];
   let page = await runKv(["keys", ...s, "--limit", "4"]);
   for (let pages = 1; pages <= lines.length; pages++) {
-    const [hint] = page.stdout.match(/\(first 4; more match — next page: (.*)\)\n$/)?.slice(1) ??
+    const [hint] = page.stderr.match(/\(first 4; more match — next page: (.*)\)\n$/)?.slice(1) ??
       [];
-    paged.push(...page.stdout.split("\n").slice(0, hint === undefined ? -1 : 4));
+    paged.push(...page.stdout.split("\n").slice(0, -1));
     if (hint === undefined) break;
     page = await runKv(await shellWords(hint.replace(/^kv /, "")));
     assert.equal(page.code, 0, `${hint}: ${page.stderr}`);

@@ -155,7 +155,7 @@ Deno.test("a server refusing the secret the others accept is reported as REFUSED
       "file); the server is running: the client's secret (its auth file's first line) must " +
       "be in the server's auth file";
     const put = await runKv(["put", ...s, "-k", "2", "--writes", "strict", "a: 1"]);
-    assert.deepEqual([put.code, put.stdout], [
+    assert.deepEqual([put.code, put.stderr], [
       3,
       `ERROR: cannot put 'a': only 1 of the 2 replicas it needs reachable (${refusal}); nothing was changed\n`,
     ]);
