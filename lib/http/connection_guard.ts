@@ -27,6 +27,7 @@
 import type { SecureContext } from "node:tls";
 import { describeError } from "../base/describe_error.ts";
 import { invariant } from "../base/invariant.ts";
+import { SocketDir } from "./socket_dir.ts";
 import { tlsContext, TlsServerStream } from "./tls_relay.ts";
 
 /**
@@ -158,14 +159,8 @@ export class ConnectionGuard {
   /** With TLS, the certificate and key the guard ends it with. */
   readonly #tls: SecureContext | undefined;
   /** The directory (0700) of the inner servers' sockets, removed at shutdown or exit. */
-  readonly #socketDir: string;
-  readonly #removeSocketDir = () => {
-    try {
-      Deno.removeSync(this.#socketDir, { recursive: true });
-    } catch {
-      // Removed already, or the process ends anyway: nothing to keep.
-    }
-  };
+  readonly #socketDir: SocketDir;
+  readonly #removeSocketDir = () => this.#socketDir.remove();
   /** Inner servers' sockets made so far, which names the next. */
   #socketsMade = 0;
   readonly #headerTimeoutMs: number;
@@ -200,9 +195,8 @@ export class ConnectionGuard {
     invariant(this.#headerTimeoutMs > 0 && this.#maxConnections > 0, "positive limits");
     const { cert, key } = options;
     this.#tls = cert !== undefined && key !== undefined ? tlsContext(cert, key) : undefined;
-    // Made 0700: only this user, who could as well read the process's memory, can reach the
-    // inner servers' sockets in it.
-    this.#socketDir = Deno.makeTempDirSync({ prefix: "kv-http-" });
+    // Made 0700, locked while this process lives; the ones killed guards left are removed.
+    this.#socketDir = SocketDir.make();
     try {
       // One now, so that a directory no socket can be made in (a path too long for one)
       // fails the start rather than every connection.
@@ -211,7 +205,7 @@ export class ConnectionGuard {
       this.#removeSocketDir();
       const why = describeError(error);
       throw new Error(
-        `the connection guard cannot make a Unix socket in ${this.#socketDir} (${why}); ` +
+        `the connection guard cannot make a Unix socket in ${this.#socketDir.path} (${why}); ` +
           "set TMPDIR to a shorter directory of this user's",
       );
     }
@@ -367,7 +361,7 @@ export class ConnectionGuard {
 
   /** A new inner server, on a socket in the guard's directory. */
   #startInnerServer(): InnerServer {
-    const path = `${this.#socketDir}/${(this.#socketsMade++).toString(36)}`;
+    const path = `${this.#socketDir.path}/${(this.#socketsMade++).toString(36)}`;
     const inner: InnerServer = {
       path,
       relay: undefined,

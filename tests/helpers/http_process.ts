@@ -38,16 +38,17 @@ export class HttpProcess {
   /**
    * Starts `kv http --listen 127.0.0.1:0 <args>`, with the tests' `--timeout-ms`
    * ({@link withBrokerTimeout}) unless `args` set it (a live server stalled past the 1 s
-   * default on a loaded machine is not what these tests are about); resolves once it listens.
+   * default on a loaded machine is not what these tests are about), with `env` added to its
+   * environment; resolves once it listens.
    */
-  static async start(args: string[]): Promise<HttpProcess> {
+  static async start(args: string[], env: Record<string, string> = {}): Promise<HttpProcess> {
     // As a kv server of the tests is run: the guard's inner servers' sockets need --allow-write.
     const child = new Deno.Command(TEST_KV.command, {
       args: [
         ...TEST_KV.args,
         ...withBrokerTimeout(["http", "--listen", "127.0.0.1:0", ...args]),
       ],
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -87,6 +87,7 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/broker/quorum_test.ts": 3.2,
   "tests/cli/cluster_k_test.ts": 3.2,
   "tests/broker/broker_server_test.ts": 3.1,
+  "tests/http/socket_dir_test.ts": 3.0,
   "tests/server/snapshot_test.ts": 2.8,
   "tests/cli/oneshot_test.ts": 2.4,
   "tests/cli/errors_test.ts": 2.3,
