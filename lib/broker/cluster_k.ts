@@ -354,13 +354,17 @@ export function recordedKs(pool: ServerPool): Map<number, string[]> {
  * What is wrong with the ks `servers` (each with the k it records, 0 for none) record,
  * over a server list of `listed` servers, else undefined: they record different ks, or
  * one k above the servers listed (a line left out of the file). The line a refused client
- * prints, and SERVERS shows.
+ * prints, and SERVERS shows: given `repair`, the client's `kv repair` command (`kv repair
+ * -s servers.txt`), the different ks' line names each command that settles one, the k of
+ * the most servers first.
  *
  * @example
  * ```ts
  * kProblem([{ server: "a:1", k: 1 }, { server: "b:1", k: 2 }, { server: "c:1", k: 0 }], 3);
  * // "the servers record different replication factors (k=1: a:1; k=2: b:1); settle one
  * // with kv repair -k N"
+ * kProblem([{ server: "a:1", k: 1 }, { server: "b:1", k: 2 }], 2, "kv repair -s s.txt");
+ * // "… settle one with kv repair -s s.txt -k 1 or kv repair -s s.txt -k 2"
  * kProblem([{ server: "a:1", k: 2 }], 1);
  * // "the servers record k=2, but the server list has 1 server: list every server of the
  * // cluster, or lower k over the full list with kv repair -k N"
@@ -369,9 +373,10 @@ export function recordedKs(pool: ServerPool): Map<number, string[]> {
 export function kProblem(
   servers: Iterable<{ readonly server: string; readonly k: number }>,
   listed: number,
+  repair?: string,
 ): string | undefined {
   const recorded = byK(servers);
-  if (recorded.size > 1) return differentKs(recorded);
+  if (recorded.size > 1) return differentKs(recorded, repair);
   const [only] = recorded.keys();
   return only !== undefined && only > listed ? tooFewListed(only, listed) : undefined;
 }
@@ -394,10 +399,31 @@ function byK(
   return recorded;
 }
 
-/** The conflict line for `recorded`, which holds two ks or more. */
-function differentKs(recorded: Map<number, string[]>): string {
+/**
+ * The conflict line for `recorded`, which holds two ks or more: settled with `repair -k`
+ * and each k, or `kv repair -k N` when not told the client's repair command.
+ */
+function differentKs(recorded: Map<number, string[]>, repair?: string): string {
+  const settle = repair === undefined
+    ? "kv repair -k N"
+    : ksByCount(recorded).map((k) => `${repair} -k ${k}`).join(" or ");
   return `the servers record different replication factors (${describe(recorded)}); ` +
-    "settle one with kv repair -k N";
+    `settle one with ${settle}`;
+}
+
+/**
+ * The ks of `recorded` (each with the servers recording it, as {@link recordedKs} gives
+ * them), the k of the most servers first — the likelier one to keep when they disagree; a
+ * tie keeps `recorded`'s order.
+ *
+ * @example
+ * ```ts
+ * ksByCount(new Map([[1, ["a:1"]], [2, ["b:1", "c:1"]]])); // [2, 1]
+ * ```
+ */
+export function ksByCount(recorded: ReadonlyMap<number, readonly string[]>): number[] {
+  return [...recorded].sort(([, some], [, others]) => others.length - some.length)
+    .map(([k]) => k);
 }
 
 /** `k=2: a, b; k=3: c`. */

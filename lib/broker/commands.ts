@@ -68,11 +68,13 @@ export const DEFAULT_KEYS_LIMIT = 100;
 
 /**
  * What SERVERS says of a server repaired under another server list (or k) than the
- * broker's — one listed beside another cluster's servers, or before a list change — and
- * what makes it trusted: a repair over the list in use.
+ * broker's — one listed beside another cluster's servers, or before a list change — before
+ * what makes it trusted: a repair over the list in use (see `notes`).
  */
-export const REPAIRED_UNDER_OTHER_LIST =
-  "repaired under another server list or k (not trusted: run kv repair -s FILE with this list)";
+export const REPAIRED_UNDER_OTHER_LIST = "repaired under another server list or k";
+
+/** The repair command SERVERS' advice names when not told the client's ({@link FormatOptions}). */
+export const DEFAULT_REPAIR_COMMAND = "kv repair -s FILE";
 
 /** One parsed command. */
 export type Command =
@@ -660,6 +662,12 @@ export interface FormatOptions {
    * prefix and limit and the last key listed; default {@link keysNextPageCommand}.
    */
   keysNextPage?: (prefix: string, limit: number, after: string) => string;
+  /**
+   * The `kv repair` command over the client's own server list (and credentials) that
+   * SERVERS' advice names, e.g. `kv repair -s servers.txt`; default
+   * {@link DEFAULT_REPAIR_COMMAND}.
+   */
+  repairCommand?: string;
 }
 
 /**
@@ -744,7 +752,8 @@ function humanText(answer: Answer, options: FormatOptions): string {
   const paint = (style: keyof typeof ANSI, text: string) =>
     options.color ? `\x1b[${ANSI[style]}m${text}\x1b[0m` : text;
   const nextPage = options.keysNextPage ?? keysNextPageCommand;
-  const lines = humanLines(answer, options.dialect ?? "assignment", paint, nextPage);
+  const repair = options.repairCommand ?? DEFAULT_REPAIR_COMMAND;
+  const lines = humanLines(answer, options.dialect ?? "assignment", paint, nextPage, repair);
   if ("warning" in answer && answer.warning !== undefined) {
     lines.push(paint("yellow", `WARNING: ${oneLine(answer.warning)}`));
   }
@@ -776,6 +785,7 @@ function humanLines(
   dialect: Dialect,
   paint: Paint,
   nextPage: NonNullable<FormatOptions["keysNextPage"]>,
+  repair: string,
 ): string[] {
   if ("error" in answer) return [paint("red", `ERROR: ${oneLine(answer.error)}`)];
   switch (answer.op) {
@@ -824,7 +834,7 @@ function humanLines(
       return lines;
     }
     case "SERVERS":
-      return serverLines((answer as Extract<Answer, { op: "SERVERS" }>).servers, paint);
+      return serverLines((answer as Extract<Answer, { op: "SERVERS" }>).servers, paint, repair);
     case "HELP":
       return helpLines((answer as Extract<Answer, { op: "HELP" }>).commands, paint);
     default:
@@ -836,15 +846,31 @@ function humanLines(
  * One line per server, in columns: address, state, records, latency and the k it records
  * (or the error); then, only when they apply, "not yet repaired" and the hints waiting for
  * it; then, when the servers record different ks or a k above the servers listed, the line
- * that says so and what to do (kProblem).
+ * that says so and what to do (kProblem), the one instruction then: `repair` without `-k`
+ * would be refused, so no row names it.
  */
-function serverLines(reports: readonly ServerReport[], paint: Paint): string[] {
-  const problem = kProblem(reports.flatMap((report) => report.up ? [report] : []), reports.length);
-  return [...serverRows(reports, paint), ...problem === undefined ? [] : [paint("red", problem)]];
+function serverLines(reports: readonly ServerReport[], paint: Paint, repair: string): string[] {
+  const up = reports.flatMap((report) => report.up ? [report] : []);
+  const problem = kProblem(up, reports.length, repair);
+  // With no k recorded, a repair must be told one; with a k problem, none helps but its own.
+  const advice = problem !== undefined
+    ? undefined
+    : up.some((report) => report.k !== 0)
+    ? repair
+    : `${repair} -k N`;
+  const rows = serverRows(reports, paint, advice);
+  return [...rows, ...problem === undefined ? [] : [paint("red", problem)]];
 }
 
-/** {@link serverLines}' row for each server. */
-function serverRows(reports: readonly ServerReport[], paint: Paint): string[] {
+/**
+ * {@link serverLines}' row for each server, an unrepaired one's ending with `advice`, the
+ * command that repairs it (none: see the last line).
+ */
+function serverRows(
+  reports: readonly ServerReport[],
+  paint: Paint,
+  advice: string | undefined,
+): string[] {
   const column = (texts: string[]) => Math.max(0, ...texts.map((text) => text.length));
   const addressWidth = column(reports.map((report) => report.server));
   const counts = reports.map((report) => report.up ? count(report.records, "record") : "");
@@ -859,24 +885,28 @@ function serverRows(reports: readonly ServerReport[], paint: Paint): string[] {
     if (!report.up) {
       // Refused: running, but not with this client's credentials; they need fixing.
       const state = report.refused ? "REFUSED" : "DOWN";
-      return `${address}  ${paint("red", state)}  ${report.error}${notes(report)}`;
+      return `${address}  ${paint("red", state)}  ${report.error}${notes(report, advice)}`;
     }
     const k = report.k === 0 ? "no k" : `k=${report.k}`;
     return `${address}  ${paint("green", "up  ")}  ${counts[index].padStart(countWidth)}  ` +
-      `${latencies[index].padStart(latencyWidth)}  ${k}${notes(report)}`;
+      `${latencies[index].padStart(latencyWidth)}  ${k}${notes(report, advice)}`;
   });
 }
 
 /**
  * What SERVERS adds after a server's columns: "not yet repaired" or "repaired under
- * another server list" (with what to do), hints waiting.
+ * another server list" (with `advice`, the command that repairs it, when there is one),
+ * hints waiting.
  */
-function notes(report: ServerReport): string {
-  const unrepaired = !report.up || report.repaired
-    ? ""
-    : report.repairedUnderOtherList
-    ? `  ${REPAIRED_UNDER_OTHER_LIST}`
-    : "  not yet repaired";
+function notes(report: ServerReport, advice: string | undefined): string {
+  let unrepaired = "";
+  if (report.up && !report.repaired) {
+    unrepaired = report.repairedUnderOtherList
+      ? `  ${REPAIRED_UNDER_OTHER_LIST} (not trusted${
+        advice === undefined ? "" : `: run ${advice}`
+      })`
+      : `  not yet repaired${advice === undefined ? "" : ` (run ${advice})`}`;
+  }
   const hints = report.hints > 0 ? `  ${count(report.hints, "hinted partition")} waiting` : "";
   return unrepaired + hints;
 }

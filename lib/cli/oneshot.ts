@@ -15,7 +15,13 @@
  */
 import { type Broker, WRITE_RULES } from "../broker/broker.ts";
 import { openBroker, replicasFlag, serverListedTwice } from "./open_broker.ts";
-import { type Answer, type Command, DEFAULT_KEYS_LIMIT, formatAnswer } from "../broker/commands.ts";
+import {
+  type Answer,
+  type Command,
+  DEFAULT_KEYS_LIMIT,
+  formatAnswer,
+  type FormatOptions,
+} from "../broker/commands.ts";
 import { runCommand } from "../broker/commands.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { readServerList, ServerFileError } from "../broker/server_list.ts";
@@ -298,7 +304,10 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
     // same command would fail again, so it is the user's to fix, not the cluster's.
     if ("refused" in answer) throw new UserError(`kv ${spec.name}: ${answer.error}`);
     if (values.json) writeLine(formatAnswer(answer, { json: true }));
-    else printHuman(answer, keysNextPage(values));
+    else {
+      const repair = repairCommand(serverFile(values.servers), values);
+      printHuman(answer, { keysNextPage: keysNextPage(values), repairCommand: repair });
+    }
     const code = exitCode(answer);
     const listed = code === EXIT_FOUND ||
       (code === EXIT_NOT_FOUND ? spec.canFindNothing === true : spec.unavailable !== undefined);
@@ -334,8 +343,8 @@ function foundNothing(answer: Answer): boolean {
  * hint, `WARNING:`, kv servers' k problem), as ls and git put their diagnostics there; the
  * exit code tells a script which happened.
  */
-function printHuman(answer: Answer, nextPage: ReturnType<typeof keysNextPage>): void {
-  const text = formatAnswer(answer, { keysNextPage: nextPage });
+function printHuman(answer: Answer, options: FormatOptions): void {
+  const text = formatAnswer(answer, options);
   const lines = text === "" ? [] : text.split("\n");
   const items = itemLines(answer, lines);
   if (items > 0) writeLine(lines.slice(0, items).join("\n"));
@@ -487,14 +496,7 @@ const CLUSTER_FLAGS = [
 function keysNextPage(
   given: ClusterFlags,
 ): (prefix: string, limit: number, after: string) => string {
-  const cluster = CLUSTER_FLAGS.flatMap(([flag, written]) => {
-    const value = given[flag];
-    if (value === undefined) return [];
-    // A value starting with '-' would read as a flag of its own after a space.
-    return [
-      value.startsWith("-") ? `--${flag}=${shellWord(value)}` : `${written} ${shellWord(value)}`,
-    ];
-  });
+  const cluster = shellFlags(given, CLUSTER_FLAGS);
   return (prefix, limit, after) => {
     const flags = [...cluster, `--limit ${limit}`, `--after=${shellWord(listedKey(after))}`].join(
       " ",
@@ -503,6 +505,44 @@ function keysNextPage(
     if (prefix === "") return `kv keys ${flags}`;
     return prefix.startsWith("-") ? `kv keys ${flags} -- ${word}` : `kv keys ${word} ${flags}`;
   };
+}
+
+/** Each of `flags` that `given` holds, as a shell reads it back: `-s FILE`, `--auth-file F`. */
+function shellFlags(
+  given: ClusterFlags,
+  flags: readonly (typeof CLUSTER_FLAGS)[number][],
+): string[] {
+  return flags.flatMap(([flag, written]) => {
+    const value = given[flag];
+    if (value === undefined) return [];
+    // A value starting with '-' would read as a flag of its own after a space.
+    return [
+      value.startsWith("-") ? `--${flag}=${shellWord(value)}` : `${written} ${shellWord(value)}`,
+    ];
+  });
+}
+
+/** The flags a `kv repair` of the cluster needs: its server file and credentials. */
+const REPAIR_FLAGS = CLUSTER_FLAGS.filter(([flag]) =>
+  flag === "servers" || flag === "auth-file" || flag === "tls-ca"
+);
+
+/**
+ * The `kv repair` command over the server file `path`, with the `--auth-file` and `--tls-ca`
+ * given, ready to paste into a shell: what SERVERS' advice names (formatAnswer's
+ * `repairCommand`), so that it says the command that helps, not `kv repair -s FILE`.
+ *
+ * @example
+ * ```ts
+ * repairCommand("servers.txt", {}); // "kv repair -s servers.txt"
+ * repairCommand("my list", { "auth-file": "kv.auth" }); // "kv repair -s 'my list' --auth-file kv.auth"
+ * ```
+ */
+export function repairCommand(
+  path: string,
+  given: { readonly "auth-file"?: string; readonly "tls-ca"?: string },
+): string {
+  return ["kv repair", ...shellFlags({ ...given, servers: path }, REPAIR_FLAGS)].join(" ");
 }
 
 /** `text` as one shell word: bare when it holds only characters no shell treats specially. */

@@ -21,7 +21,7 @@ import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { serverFile, SERVERS_ENV, SERVERS_FLAG_HELP } from "./oneshot.ts";
 import { serverListedTwice } from "./open_broker.ts";
-import { recordedKs } from "../broker/cluster_k.ts";
+import { ksByCount, recordedKs } from "../broker/cluster_k.ts";
 import {
   clientCredentials,
   credentialsRefusedError,
@@ -169,9 +169,10 @@ function clusterK(pool: ServerPool, requested: number | undefined, path: string)
   }
   if (recorded.size > 1) {
     const which = [...recorded].map(([k, ids]) => `k ${k} on ${ids.join(", ")}`).join("; ");
+    const choices = ksByCount(recorded).map((k) => `-k ${k}`).join(" or ");
     throw new UserError(
       `kv repair: the servers of ${path} record different k (${which}); give the one to keep ` +
-        "with -k N",
+        `with ${choices}`,
     );
   }
   const [k] = recorded.keys();

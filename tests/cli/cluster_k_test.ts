@@ -210,7 +210,11 @@ Deno.test("during a k conflict kv servers still shows every server, the k each r
   });
   assert.match(
     shown.stderr,
-    /^the servers record different replication factors \(k=1: [^;]+; k=2: [^)]+\); settle one with kv repair -k N\n$/,
+    new RegExp(
+      "^the servers record different replication factors \\(k=1: [^;]+; k=2: [^)]+\\); settle " +
+        `one with kv repair -s ${cluster.serverFile} -k 2 or kv repair -s ${cluster.serverFile} ` +
+        "-k 1\n$",
+    ),
   );
   const json = await runKv(withBrokerTimeout(["servers", ...s, "--json"]));
   assert.equal(json.code, 0, json.stderr);
@@ -274,7 +278,13 @@ Deno.test("kv servers records no k and is never refused for k against the server
     assert.deepEqual(await recordedKs(cluster), [2, 2, 0], "kv servers recorded no k");
     const checked = await runKv(withBrokerTimeout(["servers", "-s", alone]));
     assert.equal(checked.code, 0, checked.stderr);
-    assert.match(checked.stdout, /^\S+ +up +0 records +\S+ ms +no k +not yet repaired\n$/);
+    // No k anywhere: the repair that marks it must be told the cluster's.
+    assert.match(
+      checked.stdout,
+      new RegExp(
+        `^\\S+ +up +0 records +\\S+ ms +no k +not yet repaired \\(run kv repair -s ${alone} -k N\\)\n$`,
+      ),
+    );
 
     // One line of the cluster's left out: kv servers shows it, a reader says what to do.
     const TOO_FEW =

@@ -70,6 +70,13 @@ Deno.test("new servers a read-only command checked on their own are not trusted 
       KEYS.map((_, i) => i),
       "every record found, none a NOT FOUND from the added server",
     );
+    // kv servers names the command that repairs it: over this list, with the k recorded (the
+    // read gave it the cluster's).
+    const status = await runKv(withBrokerTimeout(["servers", "-s", both]));
+    assert.match(
+      status.stdout.split("\n")[1],
+      new RegExp(` k=1  not yet repaired \\(run kv repair -s ${both}\\)$`),
+    );
   });
 });
 
@@ -108,7 +115,9 @@ Deno.test("servers a writing client used on their own, listed beside another clu
     assert.equal(status.code, 0, status.stderr);
     const lines = status.stdout.trim().split("\n");
     assert.equal(lines.length, 3, status.stdout);
-    for (const line of lines) assert.ok(line.endsWith(REPAIRED_UNDER_OTHER_LIST), line);
+    // Each says the command that makes it trusted: a repair over this very list.
+    const advice = `${REPAIRED_UNDER_OTHER_LIST} (not trusted: run kv repair -s ${both})`;
+    for (const line of lines) assert.ok(line.endsWith(advice), line);
     const json = await runKv(withBrokerTimeout(["servers", "-s", both, "--json"]));
     const reports = JSON.parse(json.stdout).servers;
     assert.deepEqual(
@@ -201,7 +210,7 @@ Deno.test("a write through a client on a stale server list, to servers repaired 
   });
 });
 
-Deno.test("during a k conflict kv servers says repaired under another list only of the server whose mark does not match the list with its own k, and its last line names kv repair -k N", async () => {
+Deno.test("during a k conflict kv servers says repaired under another list only of the server whose mark does not match the list with its own k, names no repair a row (one without -k is refused), and its last line names the kv repair -s FILE -k of each k", async () => {
   await using cluster = await KvCluster.start(3);
   const used = await runKv(withBrokerTimeout(["broker", "-s", cluster.serverFile, "-k", "2"]), {
     stdin: "",
@@ -224,10 +233,12 @@ Deno.test("during a k conflict kv servers says repaired under another list only 
   assert.equal(lines.length, 4, status.stdout);
   for (const line of lines.slice(0, 3)) {
     const other = line.startsWith(changed.id);
-    assert.equal(line.includes(REPAIRED_UNDER_OTHER_LIST), other, line);
-    assert.doesNotMatch(line, /not yet repaired/);
+    assert.equal(line.includes(`${REPAIRED_UNDER_OTHER_LIST} (not trusted)`), other, line);
+    assert.doesNotMatch(line, /not yet repaired|kv repair/);
   }
-  assert.match(lines[3], /different replication factors .*kv repair -k N/);
+  // The k of two servers first, then the one of the server changed alone.
+  const repair = `kv repair -s ${cluster.serverFile}`;
+  assert.ok(lines[3].endsWith(`settle one with ${repair} -k 2 or ${repair} -k 1`), lines[3]);
 });
 
 Deno.test("a broker started on a new server list before kv repair trusts its servers once kv repair -s over that list has marked them: no restart needed, its background repair resumes and reads answer exactly", async () => {
