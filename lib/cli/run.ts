@@ -170,7 +170,10 @@ async function dispatch(args: string[]): Promise<number> {
     return USAGE_EXIT_CODE;
   }
   try {
-    if (!rest.includes("-h") && !rest.includes("--help")) return await command.run(rest);
+    // Past '--' every argument is an operand: `kv get -- -h` reads the key -h.
+    const end = rest.indexOf("--");
+    const flags = end === -1 ? rest : rest.slice(0, end);
+    if (!flags.includes("-h") && !flags.includes("--help")) return await command.run(rest);
     writeLine(command.help);
     return 0;
   } catch (error) {

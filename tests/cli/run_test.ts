@@ -37,6 +37,21 @@ Deno.test("kv <sub> --help prints that subcommand's usage and exits 0", async ()
   }
 });
 
+Deno.test("an -h or --help after '--' is an operand, not a request for help: kv get -- -h reads the key -h", async () => {
+  const servers = await Deno.makeTempFile({ suffix: ".txt" });
+  try {
+    // A port nothing listens on: the read is tried, and answers that it cannot be sure.
+    await Deno.writeTextFile(servers, "127.0.0.1 1\n");
+    for (const key of ["-h", "--help"]) {
+      const run = await runKv(["get", "-s", servers, "--", key]);
+      assert.deepEqual([run.code, run.stdout], [3, ""], run.stderr);
+      assert.match(run.stderr, new RegExp(`^NOT FOUND: ${key}\n`));
+    }
+  } finally {
+    await Deno.remove(servers);
+  }
+});
+
 Deno.test("an unknown subcommand is one line of at most 80 columns on stderr and exit 2", async () => {
   const run = await runKv(["frobnicate"]);
   assert.equal(run.code, 2);
