@@ -26,9 +26,31 @@
  */
 import type { SecureContext } from "node:tls";
 import { describeError } from "../base/describe_error.ts";
+import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { invariant } from "../base/invariant.ts";
 import { SocketDir } from "./socket_dir.ts";
 import { tlsContext, TlsServerStream } from "./tls_relay.ts";
+
+/**
+ * A new {@link SocketDir}, or an Error that says in one line why there can be none and what
+ * to do: kv run without --allow-write, a TMPDIR that does not exist or is not this user's.
+ */
+function madeSocketDir(): SocketDir {
+  try {
+    return SocketDir.make();
+  } catch (error) {
+    if (!isFsError(error)) throw error;
+    const reason = describeFsError(error);
+    // Deno's refusal says what to do already; for the system's, the directory is the fix.
+    const advice = error instanceof Deno.errors.NotCapable
+      ? ""
+      : "; set TMPDIR to a directory of this user's";
+    throw new Error(
+      `the connection guard cannot make a directory for its sockets in the temporary ` +
+        `directory ($TMPDIR, else /tmp): ${reason}${advice}`,
+    );
+  }
+}
 
 /**
  * Longest wait by default, in ms, for a request's complete headers after a connection
@@ -196,7 +218,7 @@ export class ConnectionGuard {
     const { cert, key } = options;
     this.#tls = cert !== undefined && key !== undefined ? tlsContext(cert, key) : undefined;
     // Made 0700, locked while this process lives; the ones killed guards left are removed.
-    this.#socketDir = SocketDir.make();
+    this.#socketDir = madeSocketDir();
     try {
       // One now, so that a directory no socket can be made in (a path too long for one)
       // fails the start rather than every connection.

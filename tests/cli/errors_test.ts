@@ -195,7 +195,7 @@ Deno.test("kv broker with a directory for standard input says so in one line, co
   }
 });
 
-Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in one line, exit 2: not a server down, not Deno's advice", async () => {
+Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in one line, exit 2: not a server down, not Deno's advice, nor another permission than the one missing", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/servers.txt`, "127.0.0.1 1\n");
     const advice = (flag: string) => `run kv with --allow-${flag}, as 'deno install' of kv does\n`;
@@ -223,6 +223,22 @@ Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in 
         ["server", "-p", "0", "--data-dir", `${dir}/data`],
         `kv server: cannot open --data-dir ${dir}/data: Deno does not let kv write it (no ` +
         `--allow-write for it); ${advice("write")}`,
+      ],
+      [
+        // The connection guard (on with --header-timeout-ms) makes a directory for its sockets.
+        ["--allow-net", "--allow-read"],
+        [
+          "http",
+          "-s",
+          `${dir}/servers.txt`,
+          "--listen",
+          "127.0.0.1:0",
+          "--header-timeout-ms",
+          "1000",
+        ],
+        "kv http: cannot listen on 127.0.0.1:0: the connection guard cannot make a directory " +
+        "for its sockets in the temporary directory ($TMPDIR, else /tmp): Deno does not let kv " +
+        `write it (no --allow-write for it); ${advice("write")}`,
       ],
     ] as const;
     for (const [permissions, args, expected] of cases) {

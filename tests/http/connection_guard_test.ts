@@ -492,6 +492,17 @@ Deno.test("kv http refuses to start, in one line, where its connection guard can
       /^kv http: cannot listen on 127\.0\.0\.1:0: the connection guard cannot make a Unix socket in \S+ \(.+\); set TMPDIR to a shorter directory of this user's\n$/,
     );
     assert.deepEqual(await Array.fromAsync(Deno.readDir(long)), []);
+    // A TMPDIR that does not exist: named, with what to do, not a stack trace or os error.
+    const missing = await runKv(
+      ["http", "-s", servers, "--listen", "127.0.0.1:0", "--header-timeout-ms", "1000"],
+      { env: { TMPDIR: `${dir}/missing` } },
+    );
+    assert.deepEqual([missing.code, missing.stderr], [
+      2,
+      "kv http: cannot listen on 127.0.0.1:0: the connection guard cannot make a directory for " +
+      "its sockets in the temporary directory ($TMPDIR, else /tmp): No such file or directory; " +
+      "set TMPDIR to a directory of this user's\n",
+    ]);
   });
 });
 
