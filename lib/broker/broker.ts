@@ -333,6 +333,8 @@ export class Broker {
   readonly #clock: HybridClock;
   readonly #writes: WriteRule;
   readonly #onRepairNeeded: (request: RepairRequest) => void;
+  /** Whether hints go to a repair engine ({@link BrokerOptions.onRepairNeeded} given). */
+  readonly #handsOffHints: boolean;
   readonly #log: (message: string) => void;
   readonly #readOnly: boolean;
   /** Only shows the servers' state (`kv servers`): records nothing on them, ever. */
@@ -370,6 +372,7 @@ export class Broker {
     this.#clock = options.clock ?? new HybridClock();
     this.#writes = options.writes ?? "sloppy";
     this.#onRepairNeeded = options.onRepairNeeded ?? (() => {});
+    this.#handsOffHints = options.onRepairNeeded !== undefined;
     this.#log = options.log ?? (() => {});
     this.#readOnly = (options.readOnly ?? false) || (options.statusOnly ?? false);
     this.#statusOnly = options.statusOnly ?? false;
@@ -1034,6 +1037,8 @@ export class Broker {
     // Why the servers that answered cannot vouch that the key held nothing, once probed.
     let doubt: string | undefined;
     let version = first ?? this.#clock.next();
+    // Why servers failed under the write, on every attempt: a warning may name them.
+    const failures: string[] = [];
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const written = await this.#writeK(
         walk,
@@ -1042,6 +1047,7 @@ export class Broker {
         (connection) => request(connection, version),
       );
       servers = written.stored;
+      failures.push(...written.failures);
       this.#recordHints(partition, list, servers);
       const failed = writeFailure(verb, key, written, this.#k);
       if (failed !== undefined) return failed;
@@ -1063,7 +1069,9 @@ export class Broker {
         }
       }
       if (held === undefined) {
-        const done = this.#unseenElsewhere(doneChange(verb, existed, version, doubt), servers);
+        const placed = doneChange(verb, existed, version, doubt);
+        const beyond = this.#beyondFront(placed, list, servers, walk, failures);
+        const done = this.#unseenElsewhere(beyond, servers);
         return this.#placedUnderK(done, servers, () => this.#change(key, verb, request, version));
       }
       // Another broker wrote the key with a newer or equal version: write again after it
@@ -1324,6 +1332,41 @@ export class Broker {
       this.#hints.add(home, partition);
       if (this.#pool.isUp(home)) queueMicrotask(() => this.#handOff(home));
     }
+  }
+
+  /**
+   * `change` with a warning added when a server of `stored` lies beyond the first
+   * min(n, 2k − 1) servers of `list`, the front a read counts on (lib/broker/quorum.ts,
+   * step 1): k or more of those were unreachable (`walk` passed over them) or failed under
+   * the write (`failures`: the record over a frame limit, a full disk, a restart), so once
+   * they answer again a read may miss the write, with no warning, until it is moved home.
+   * So a write acknowledged without a warning always holds k copies within the front.
+   */
+  #beyondFront(
+    change: Change,
+    list: Uint16Array,
+    stored: readonly number[],
+    walk: PreferenceWalk,
+    failures: readonly string[],
+  ): Change {
+    if (change.kind !== "done") return change;
+    const front = frontLength(list.length, this.#k);
+    const beyond = stored.filter((index) => list.indexOf(index) >= front);
+    if (beyond.length === 0) return change;
+    const pool = this.#pool;
+    const why = [
+      ...walk.skipped.map((position) => pool.downMessage(list[position])),
+      ...failures,
+    ];
+    const ids = beyond.map((index) => pool.servers[index].id).join(", ");
+    const mover = this.#handsOffHints
+      ? "this broker moves it there once they can store it (kv repair does, if it exits first)"
+      : "run kv repair once they can store it";
+    const warning = `stored on ${ids}, beyond the first ${front} servers of the key's ` +
+      `list, where reads look (${why.join("; ")}): once those answer again, reads may ` +
+      `miss this write until it is moved home; ${mover}`;
+    const warnings = change.warning === undefined ? warning : `${change.warning}; ${warning}`;
+    return { ...change, warning: warnings };
   }
 
   /**

@@ -13,10 +13,14 @@
  * **Why a read sees every acknowledged write.** Let F be the first f = min(n, 2k − 1)
  * servers of L.
  *
- * 1. A write made while at most k − 1 servers were unreachable is stored on a set S
- *    of k servers inside F. S is the first k reachable of L; let s be the position of
- *    S's last member. Every server before s that is not in S was skipped as
- *    unreachable, so s + 1 ≤ k + (k − 1) = 2k − 1, and s < n: S ⊆ F.
+ * 1. A write acknowledged without a warning is stored on a set S of k servers inside
+ *    F: the broker checks that S ⊆ F, and warns otherwise (Broker#beyondFront). A write
+ *    made while at most k − 1 servers were unreachable, and none failed under it, always
+ *    is. S is then the first k reachable of L; let s be the position of S's last member.
+ *    Every server before s that is not in S was skipped as unreachable, so
+ *    s + 1 ≤ k + (k − 1) = 2k − 1, and s < n: S ⊆ F. A server that failed under the
+ *    write (a refusal: its frame limit, a full disk; a restart) is skipped as well, so
+ *    with k − 1 unreachable one such failure can take S beyond F: hence the check.
  * 2. Conversely, for such writes any k-subset of F can be S (make the other f − k ≤
  *    k − 1 servers of F unreachable). So a set T of servers meets *every* possible S
  *    exactly when |T ∩ F| ≥ f − k + 1: then F \ T has at most k − 1 servers and

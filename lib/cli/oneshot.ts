@@ -169,8 +169,9 @@ const SPECS: readonly OneShotSpec[] = [
     done: "stored",
     writes: true,
     mistake: "a record over every server's --max-frame-bytes",
-    unavailable: "fewer than k servers could store it, or stored but warned: servers that " +
-      "stored it are repaired under another server list or k",
+    unavailable: "fewer than k servers could store it, or stored but warned: stored beyond " +
+      "the first 2k-1 servers of its list (run kv repair), or on servers repaired under " +
+      "another server list or k",
     streams: { out: "the STORED line", err: "ERROR and WARNING lines" },
     command: ([line]) => putCommand(line),
   },
@@ -182,8 +183,8 @@ const SPECS: readonly OneShotSpec[] = [
     done: "deleted",
     writes: true,
     canFindNothing: true,
-    unavailable:
-      "fewer than k servers could delete it, or not found but warned: it may have existed",
+    unavailable: "fewer than k servers could delete it, or warned: not found, but it may " +
+      "have existed; or the delete stored beyond the first 2k-1 servers of its list",
     streams: { out: "the DELETED line", err: "NOT FOUND, ERROR and WARNING lines" },
     command: ([key]) => ({ op: "DELETE", key: keyArgument("delete", key) }),
   },

@@ -9,10 +9,11 @@ import { HybridClock } from "../../lib/broker/clock.ts";
 import { Placement } from "../../lib/broker/placement.ts";
 import { readServerList } from "../../lib/broker/server_list.ts";
 import { partitionOf } from "../../lib/record/partition.ts";
-import { int } from "../../lib/record/value.ts";
+import { int, str } from "../../lib/record/value.ts";
 import { BROKER_TIMEOUT_MS, BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
 import { connectClient } from "../helpers/client.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { runKv } from "../helpers/run_kv.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 
 /** n servers, k, and two sets of at most k − 1 servers down: at a write and at a read. */
@@ -122,6 +123,63 @@ Deno.test("a PUT with a home server down is stored on the next server; the hint 
   } finally {
     broker.close();
   }
+});
+
+/** A frame limit a 100 000-byte record is over, and every other write of the test is within. */
+const SMALL_FRAME_BYTES = 65_536;
+
+Deno.test("a write whose copies land beyond the first 2k-1 servers (a home refusing it, another down) is acknowledged with a warning that says what to run", async () => {
+  // The first server refuses records over its small frame limit; the others take them.
+  await using cluster = await KvCluster.start(4, {
+    server: (index) => ({ args: index === 0 ? ["--max-frame-bytes", `${SMALL_FRAME_BYTES}`] : [] }),
+  });
+  const refusing = cluster.servers[0].id;
+  // A key headed by the refusing server; its second server goes down (k - 1 = 1 down).
+  const key = Array.from({ length: 100 }, (_, i) => `person${i}`)
+    .find((candidate) => preferenceIds(cluster, candidate)[0] === refusing)!;
+  const [, down, third, fourth] = preferenceIds(cluster, key);
+  const requests: RepairRequest[] = [];
+  const broker = await Broker.open(await readServerList(cluster.serverFile), {
+    k: 2,
+    timeoutMs: BROKER_TIMEOUT_MS,
+    onRepairNeeded: (request) => requests.push(request),
+  });
+  try {
+    await cluster.byId(down).kill();
+    // Within the front (the refusing server and the third): no warning.
+    const small = await broker.put(key, int(1));
+    assert.equal(small.kind, "done");
+    assert.equal(small.kind === "done" ? small.warning : "not done", undefined);
+    // Refused by the first, the second down: the copies land on the third and fourth, the
+    // fourth beyond the first 3, where reads look once the first two answer again.
+    const big = await broker.put(key, str("x".repeat(100_000)));
+    assert.equal(big.kind, "done");
+    const warning = big.kind === "done" ? big.warning ?? "" : "";
+    assert.match(warning, new RegExp(`^stored on ${fourth}, beyond the first 3 servers`));
+    assert.match(warning, new RegExp(`${refusing}: TOO_LARGE`));
+    assert.match(warning, new RegExp(`${down} is down`));
+    assert.match(warning, /this broker moves it there once they can store it/);
+    assert.deepEqual([await holds(cluster, third, key), await holds(cluster, fourth, key)], [
+      true,
+      true,
+    ]);
+    // The refusing home server, up, gets its hint handed off at once, as the down one will.
+    const refusingIndex = broker.pool.servers.findIndex((server) => server.id === refusing);
+    await waitFor(() => requests.some((request) => request.server === refusingIndex), {
+      what: "the refusing home server's hint to be handed off",
+    });
+    assert(requests.every((request) => request.partitions.has(partitionOf(key))));
+  } finally {
+    broker.close();
+  }
+  // A one-shot put keeps no hints: it exits 3 and says to run kv repair.
+  const run = await runKv(["put", `${key}: "${"y".repeat(100_000)}"`, "-s", cluster.serverFile]);
+  assert.equal(run.code, 3, run.stderr);
+  assert.equal(run.stdout, `STORED: ${key}\n`);
+  assert.match(
+    run.stderr,
+    /^WARNING: stored on .*, beyond the first 3 servers .*run kv repair once they can store it\n$/,
+  );
 });
 
 Deno.test("a memory-only server restarted empty, then its key's other home down: never a plain NOT FOUND, and KEYS warns that keys are missing", async () => {
