@@ -95,6 +95,13 @@ Flags:
       --fsync POLICY        with --data-dir, when to fsync the log: always
                             (every acknowledged write survives power loss),
                             interval (once a second) or never (default interval)
+      --mark-unrepaired     with --data-dir, start unrepaired whatever the dir
+                            says: give it when DIR is a restored backup, a
+                            rolled-back volume or VM snapshot, or when another
+                            process served this address since DIR was last
+                            used; brokers do not count this server's answers
+                            until kv repair refills it and marks it repaired
+                            (it stays unrepaired across restarts until then)
       --compact-log-mib N   with --data-dir, write a snapshot and drop the old
                             logs once the log passes N MiB and twice the last
                             snapshot, 1..${MAX_COMPACT_LOG_MIB} (default ${
@@ -152,6 +159,7 @@ const FLAGS = {
   "data-dir": { type: "string" },
   fsync: { type: "string" },
   "compact-log-mib": { type: "string" },
+  "mark-unrepaired": { type: "boolean" },
   "max-connections": { type: "string" },
   "max-frame-bytes": { type: "string" },
   "idle-timeout-ms": { type: "string" },
@@ -200,6 +208,7 @@ interface ServerSettings {
   dataDir: string | undefined;
   fsync: FsyncPolicy;
   compactionMinLogBytes: number;
+  markUnrepaired: boolean;
   maxConnections: number;
   maxFrameBytes: number;
   idleTimeoutMs: number;
@@ -250,10 +259,13 @@ function parseSettings(args: string[]): ServerSettings {
 /** The flags `kv server` was given, as {@link parseFlags} reads them. */
 type ServerFlagValues = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
 
-/** Where and how the records are kept: `--data-dir`, `--fsync`, `--compact-log-mib`. */
+/**
+ * Where and how the records are kept: `--data-dir`, `--fsync`, `--compact-log-mib`,
+ * `--mark-unrepaired`.
+ */
 function storageSettings(
   values: ServerFlagValues,
-): Pick<ServerSettings, "dataDir" | "fsync" | "compactionMinLogBytes"> {
+): Pick<ServerSettings, "dataDir" | "fsync" | "compactionMinLogBytes" | "markUnrepaired"> {
   const fsyncText = values.fsync;
   if (fsyncText !== undefined && !(FSYNC_POLICIES as readonly string[]).includes(fsyncText)) {
     throw new UserError(
@@ -265,6 +277,13 @@ function storageSettings(
   if (fsyncText !== undefined && dataDir === undefined) {
     throw new UserError("kv server: --fsync needs --data-dir (without it nothing is written)");
   }
+  const markUnrepaired = values["mark-unrepaired"] ?? false;
+  if (markUnrepaired && dataDir === undefined) {
+    throw new UserError(
+      "kv server: --mark-unrepaired needs --data-dir (a memory-only server always starts " +
+        "unrepaired)",
+    );
+  }
   if (values["compact-log-mib"] !== undefined && dataDir === undefined) {
     throw new UserError(
       "kv server: --compact-log-mib needs --data-dir (without it there is no log)",
@@ -273,6 +292,7 @@ function storageSettings(
   return {
     dataDir,
     fsync: (fsyncText ?? "interval") as FsyncPolicy,
+    markUnrepaired,
     compactionMinLogBytes: MIB * intFlag("server", "--compact-log-mib", values["compact-log-mib"], {
       min: 1,
       max: MAX_COMPACT_LOG_MIB,
@@ -394,6 +414,7 @@ async function openStore(settings: ServerSettings): Promise<Store> {
       fsync: settings.fsync,
       compactionMinLogBytes: settings.compactionMinLogBytes,
       tombstoneGraceMs: settings.tombstoneGraceMs,
+      markUnrepaired: settings.markUnrepaired,
       onWarning: (message) => settings.logger.warn(message),
       onWritableChange: (failure) => {
         if (failure === undefined) settings.logger.info(describeWritable(undefined));
@@ -537,6 +558,7 @@ async function runServer(args: string[]): Promise<number> {
   try {
     const { recovery } = store;
     for (const warning of recovery.warnings) logger.warn(`recovery: ${warning}`);
+    if (settings.markUnrepaired) logger.warn(MARKED_UNREPAIRED);
     const data = settings.dataDir === undefined ? "memory only" : `data: ${settings.dataDir}`;
     const secured = `${security.tls ? "TLS" : "plain TCP"}, ` +
       `${security.auth ? "auth required" : "no auth"}`;
@@ -556,6 +578,13 @@ async function runServer(args: string[]): Promise<number> {
     stop.dispose();
   }
 }
+
+/**
+ * Logged at a start with `--mark-unrepaired`: what the flag did, and what ends it.
+ */
+const MARKED_UNREPAIRED = "started unrepaired, as --mark-unrepaired asks: brokers do not " +
+  "count this server's answers until kv repair (or a running broker's background repair) " +
+  "refills it and marks it repaired";
 
 /** The `kv server` subcommand. */
 export const serverCommand: Subcommand = {

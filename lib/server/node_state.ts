@@ -25,6 +25,9 @@
  *   the state file says: until MARK_REPAIRED;
  * - recovery dropped or skipped damaged log bytes, or found a log missing: it may have
  *   lost acknowledged writes, so it is set and persisted, whatever it was;
+ * - the operator says so at start (`kv server --mark-unrepaired`): the dir is a restored
+ *   backup or snapshot, older than what the server acknowledged, and its state file, as
+ *   old, says repaired; set and persisted, whatever it was;
  * - a data dir of a kv from before node states (logs or a snapshot, no state file), or
  *   with a state file of format 1 (from before server-list fingerprints, k kept): it held
  *   the writes it acknowledged, but nothing says under which server list, so it is
@@ -79,6 +82,12 @@ export interface NodeStateOrigin {
   readonly emptyAtStart: boolean;
   /** Recovery dropped or skipped damaged log bytes, or found a log missing. */
   readonly lostData: boolean;
+  /**
+   * The operator says the data dir may lack writes this server acknowledged, which nothing
+   * in the dir can show: a restored backup, a rolled-back volume or VM snapshot (the state
+   * file, restored with it, says repaired). `kv server --mark-unrepaired`; default false.
+   */
+  readonly markedUnrepaired?: boolean;
 }
 
 /**
@@ -195,7 +204,8 @@ export class NodeStateKeeper {
       await writeStateFile(path, onDisk);
     };
     const finish = async (origin: NodeStateOrigin) => {
-      const unrepaired = stored.unrepaired || origin.emptyAtStart || origin.lostData;
+      const unrepaired = stored.unrepaired || origin.emptyAtStart || origin.lostData ||
+        (origin.markedUnrepaired ?? false);
       const repairedUnder = unrepaired ? NO_LIST : stored.repairedUnder;
       const keeper = new NodeStateKeeper(path, { unrepaired, k: stored.k, repairedUnder });
       if (onDisk?.unrepaired !== unrepaired) await writeStateFile(path, keeper.#state);

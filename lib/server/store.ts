@@ -182,6 +182,12 @@ export interface StoreOptions {
    */
   tombstoneGraceMs?: number;
   /**
+   * Start unrepaired whatever the data dir's node state says (the dir may lack writes the
+   * server acknowledged: a restored backup or snapshot), persisted until a repair marks it
+   * repaired; default false. Ignored without `dataDir`: memory only is always unrepaired.
+   */
+  markUnrepaired?: boolean;
+  /**
    * Called with problems found while running that do not stop the store (a
    * failed compaction, to be retried). Default: print to stderr.
    */
@@ -509,6 +515,7 @@ export class Store {
       store.#nodeState = await nodeState.finish({
         emptyAtStart: store.#emptyAtStart,
         lostData: store.#lostData,
+        markedUnrepaired: options.markUnrepaired ?? false,
       });
     } catch (error) {
       await store.#log?.close().catch(() => {/* the recovery error is the one to report */});

@@ -57,6 +57,62 @@ Deno.test("kv server exits 0 on SIGINT and keeps records in --data-dir across re
   }
 });
 
+Deno.test("kv server --mark-unrepaired starts a data dir marked repaired unrepaired, k kept, until a repair marks it again", async () => {
+  const dataDir = await Deno.makeTempDir();
+  const list = new Uint8Array(16).fill(7);
+  /** The node state a fresh connection's HELLO tells, and the record k0 the dir holds. */
+  const told = async (server: { address: { hostname: string; port: number } }) => {
+    const client = await connectClient(server.address);
+    try {
+      return { ...client.state, k0: (await client.get("k0")).value };
+    } finally {
+      await client.close();
+    }
+  };
+  try {
+    await using first = await startServerProcess(["--data-dir", dataDir]);
+    const client = await connectClient(first.address);
+    await client.setK(2);
+    await client.put("k0", int(0), at());
+    await client.markRepaired(list);
+    await client.close();
+    assert.deepEqual(await told(first), {
+      unrepaired: false,
+      k: 2,
+      repairedUnder: list,
+      k0: int(0),
+    });
+    assert.equal((await stopWithin(first)).code, 0);
+    // The dir is a backup put back: the operator says so, and the server is not trusted.
+    await using restored = await startServerProcess(["--data-dir", dataDir, "--mark-unrepaired"]);
+    assert(
+      restored.stderrLines.some((line) =>
+        line.includes("started unrepaired, as --mark-unrepaired asks")
+      ),
+    );
+    const unrepaired = { unrepaired: true, k: 2, repairedUnder: new Uint8Array(16), k0: int(0) };
+    assert.deepEqual(await told(restored), unrepaired);
+    assert.equal((await stopWithin(restored)).code, 0);
+    // Restarted without the flag it stays unrepaired: the mark is on disk.
+    await using again = await startServerProcess(["--data-dir", dataDir]);
+    assert.deepEqual(await told(again), unrepaired);
+    const repairer = await connectClient(again.address);
+    await repairer.markRepaired(list);
+    await repairer.close();
+    assert.equal((await stopWithin(again)).code, 0);
+    await using repaired = await startServerProcess(["--data-dir", dataDir]);
+    assert.deepEqual(await told(repaired), {
+      unrepaired: false,
+      k: 2,
+      repairedUnder: list,
+      k0: int(0),
+    });
+    assert.equal((await stopWithin(repaired)).code, 0);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
 Deno.test("kv server --stop-on-stdin-close stops cleanly, as on SIGTERM, once its stdin ends", async () => {
   const dataDir = await Deno.makeTempDir();
   try {
@@ -194,6 +250,7 @@ Deno.test("kv server refuses bad flags with one line and exit 2", async () => {
     ],
     [["--fsync", "always"], /--fsync needs --data-dir/],
     [["--compact-log-mib", "8"], /--compact-log-mib needs --data-dir/],
+    [["--mark-unrepaired"], /--mark-unrepaired needs --data-dir/],
     [["--log-level", "loud"], /--log-level must be one of error, warn, info, debug/],
     [["--max-frame-bytes", "10"], /--max-frame-bytes must be a whole number/],
     [["--tombstone-grace", "1y"], /--tombstone-grace must be a whole number of seconds/],
