@@ -42,8 +42,10 @@ import type { KeySpec } from "../gen/keyfile.ts";
 import { Sfc32 } from "../gen/prng.ts";
 import { parseRecordLine } from "../record/parse.ts";
 import { invariant } from "../base/invariant.ts";
+import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import {
+  BENCH_KEY_PREFIX,
   type Distribution,
   type Operation,
   OPERATION_KINDS,
@@ -131,7 +133,10 @@ export interface BenchOptions {
   rate?: number;
   /** PRNG seed for records and operations; default 1. */
   seed?: number;
-  /** Skip loading: use the records the cluster holds (indexes 0..records−1 must exist). */
+  /**
+   * Skip loading: use the records an earlier bench loaded (indexes 0..records−1 of
+   * {@link BENCH_KEY_PREFIX} must exist).
+   */
   noLoad?: boolean;
   /** Connect and request timeout per server, in ms; the library's default otherwise. */
   timeoutMs?: number;
@@ -298,7 +303,13 @@ function recordStream(
   made: (done: number) => void = () => {},
 ): ReadableStream<Uint8Array> {
   if (size === undefined) {
-    const chunks = generateChunks({ keys: GEN_KEYS, recordCount: records, seed, ...GEN_SHAPE });
+    const chunks = generateChunks({
+      keys: GEN_KEYS,
+      recordCount: records,
+      seed,
+      keyPrefix: BENCH_KEY_PREFIX,
+      ...GEN_SHAPE,
+    });
     return ReadableStream.from((function* () {
       for (const chunk of chunks) {
         made(chunk.recordsDone);
@@ -457,17 +468,63 @@ function throwIfStopped(signal: AbortSignal | undefined, phase: BenchPhase): voi
  * for the caller to close.
  */
 async function connectClients(options: BenchOptions, count: number, clients: Kv[]): Promise<void> {
-  const connectOptions = {
-    servers: options.servers,
-    replicas: options.replicas,
-    timeoutMs: options.timeoutMs,
-    authFile: options.authFile,
-    tlsCa: options.tlsCa,
-    floats: "tagged" as const,
-  };
   for (let i = 0; i < count; i++) {
     throwIfStopped(options.signal, "connecting");
-    clients.push(await connect(connectOptions));
+    clients.push(await connect(connectOptionsOf(options)));
+  }
+}
+
+/** What a bench connects to, and how: the part of its options {@link connect} takes. */
+export type BenchCluster = Pick<
+  BenchOptions,
+  "servers" | "replicas" | "timeoutMs" | "authFile" | "tlsCa"
+>;
+
+function connectOptionsOf(cluster: BenchCluster) {
+  return {
+    servers: cluster.servers,
+    replicas: cluster.replicas,
+    timeoutMs: cluster.timeoutMs,
+    authFile: cluster.authFile,
+    tlsCa: cluster.tlsCa,
+    floats: "tagged" as const,
+  };
+}
+
+/** Deletes {@link deleteBenchRecords} keeps in flight at once. */
+export const CLEAN_UP_DELETES_IN_FLIGHT = 64;
+
+/**
+ * Deletes every record under {@link BENCH_KEY_PREFIX} (what this bench and earlier ones
+ * loaded and inserted, and nothing else: no `kv gen` key starts so), a page of keys at a
+ * time, {@link CLEAN_UP_DELETES_IN_FLIGHT} deletes in flight; resolves with how many it
+ * deleted. A page listed with a warning (k or more servers down) throws a
+ * KvUnavailableError rather than report a clean-up it could not be sure of.
+ *
+ * @example
+ * ```ts
+ * const deleted = await deleteBenchRecords({ servers: "serverFile.txt" });
+ * console.error(`deleted ${deleted} records`);
+ * ```
+ */
+export async function deleteBenchRecords(cluster: BenchCluster): Promise<number> {
+  const client = await connect(connectOptionsOf(cluster));
+  try {
+    let deleted = 0;
+    let after: string | undefined;
+    for (;;) {
+      const page = await client.keys({ prefix: BENCH_KEY_PREFIX, limit: MAX_KEYS_LIMIT, after });
+      if (page.warning !== undefined) throw new KvUnavailableError(page.warning);
+      for (let i = 0; i < page.keys.length; i += CLEAN_UP_DELETES_IN_FLIGHT) {
+        const batch = page.keys.slice(i, i + CLEAN_UP_DELETES_IN_FLIGHT);
+        const results = await Promise.all(batch.map((key) => client.delete(key)));
+        deleted += results.filter((result) => result.deleted).length;
+      }
+      if (!page.more || page.keys.length === 0) return deleted;
+      after = page.keys[page.keys.length - 1];
+    }
+  } finally {
+    client.close();
   }
 }
 

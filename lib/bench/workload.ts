@@ -9,7 +9,7 @@
  * ```ts
  * import { OperationPicker } from "./workload.ts";
  * const picker = new OperationPicker({ workload: "A", distribution: "zipfian", recordCount: 1000, seed: 1 });
- * const next = picker.next(); // { kind: "read", index: 17 } — then key `person17`
+ * const next = picker.next(); // { kind: "read", index: 17 } — then key `bench-person17`
  * ```
  * @module
  */
@@ -56,15 +56,24 @@ export const WORKLOAD_MIX: Readonly<
 };
 
 /**
- * The key of record `index`: `kv gen`'s keys, so loaded and inserted records look alike.
+ * What every key the bench writes or reads starts with: a namespace of its own, apart from
+ * `kv gen`'s `person0`, `person1`… (the README's quick start and `kv demo` load those), so
+ * that a bench never overwrites a user's records. A run leaves its records; the next run
+ * overwrites them, and `--clean-up` deletes them.
+ */
+export const BENCH_KEY_PREFIX = "bench-person";
+
+/**
+ * The key of record `index`: {@link BENCH_KEY_PREFIX} and the index, as `kv gen` names its
+ * records in its own namespace, so loaded and inserted records look alike.
  *
  * @example
  * ```ts
- * recordKey(7); // "person7"
+ * recordKey(7); // "bench-person7"
  * ```
  */
 export function recordKey(index: number): string {
-  return `person${index}`;
+  return `${BENCH_KEY_PREFIX}${index}`;
 }
 
 /** 2⁻³², to turn a 32-bit random word into a fraction. */

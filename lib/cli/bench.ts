@@ -24,12 +24,19 @@ import {
   type BenchReport,
   DEFAULT_OPERATIONS,
   DEFAULT_RECORDS,
+  deleteBenchRecords,
   type OperationReport,
   runBench,
   VALUE_READINGS,
   type ValueReading,
 } from "../bench/runner.ts";
-import { type Distribution, type Workload, WORKLOAD_MIX, WORKLOADS } from "../bench/workload.ts";
+import {
+  BENCH_KEY_PREFIX,
+  type Distribution,
+  type Workload,
+  WORKLOAD_MIX,
+  WORKLOADS,
+} from "../bench/workload.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import {
   credentialsRefusedError,
@@ -72,6 +79,11 @@ client library (the path applications use), and reports throughput and latency
 percentiles (p50, p95, p99, p99.9, max) per operation, with errors, warnings
 and reads of missing records counted.
 
+It writes records of its own: ${BENCH_KEY_PREFIX}0..${BENCH_KEY_PREFIX}<N-1> (-n), and
+workloads D and E insert ${BENCH_KEY_PREFIX}<N>… after them; no other key, so
+never kv gen's person0…. They stay in the cluster after the run (the next run
+overwrites them) unless --clean-up deletes them.
+
 Workloads (YCSB's core set):
 ${WORKLOADS.map((letter) => `  ${letter}  ${WORKLOAD_MIX[letter].summary}`).join("\n")}
 
@@ -112,8 +124,10 @@ Flags:
                          its send
       --seed N           seed for records and operations, 0..${MAX_SEED}
                          (default random)
-      --no-load          use the records the cluster holds
-                         (person0..person<N-1>)
+      --no-load          use the records an earlier kv bench loaded
+                         (${BENCH_KEY_PREFIX}0..${BENCH_KEY_PREFIX}<N-1>)
+      --clean-up         after the report, delete every ${BENCH_KEY_PREFIX}* record
+                         (this run's and earlier runs'); without it they stay
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}
                          (default ${DEFAULT_TIMEOUT_MS})
       --json             print one JSON object instead of the table
@@ -169,6 +183,7 @@ async function runBenchCommand(args: string[]): Promise<number> {
     });
     const stoppedBy = stop.stoppedBy() ?? "SIGINT";
     writeLine(values.json ? JSON.stringify(report) : formatReport(report, STOPPED_BY[stoppedBy]));
+    if (values["clean-up"]) await cleanUp(options);
     // A partial report is not a finished run: a script can tell them apart, as a shell
     // tells a command stopped by a signal.
     return report.interrupted ? SIGNAL_EXIT_CODES[stoppedBy] : 0;
@@ -183,6 +198,22 @@ async function runBenchCommand(args: string[]): Promise<number> {
   } finally {
     stop.dispose();
   }
+}
+
+/**
+ * `--clean-up`, once the report is out: deletes every record under the bench's prefix and
+ * says how many on stderr. A failure is one line (exit 2) after the report, which stands.
+ */
+async function cleanUp(options: BenchOptions): Promise<void> {
+  const deleted = await deleteBenchRecords(options).catch((error) => {
+    if (!(error instanceof KvError)) throw error;
+    throw new UserError(
+      `kv bench: --clean-up could not delete every ${BENCH_KEY_PREFIX}* record: ` +
+        `${error.message}; once every server is up, kv bench --no-load --ops 1 --clean-up ` +
+        "deletes the rest",
+    );
+  });
+  console.error(`kv bench: --clean-up deleted ${deleted} records (${BENCH_KEY_PREFIX}*)`);
 }
 
 /** What a stop that waits long says: a server holds the last operations (or the load's writes). */
@@ -258,6 +289,7 @@ function parseBenchFlags(args: string[]) {
     rate: { type: "string" },
     seed: { type: "string" },
     "no-load": { type: "boolean" },
+    "clean-up": { type: "boolean" },
     "timeout-ms": { type: "string" },
     json: { type: "boolean" },
     ...SECURITY_FLAGS,

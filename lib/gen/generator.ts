@@ -4,7 +4,8 @@
  * reused buffer and handed out in large chunks, so no per-record strings,
  * objects or system calls are made.
  *
- * Line i (0-based) holds record `person<i>`. Its value has 0..maxKeysPerValue
+ * Line i (0-based) holds record `person<i>` (another prefix than `person` with the option
+ * `keyPrefix`: `kv bench` loads its own). Its value has 0..maxKeysPerValue
  * keys (uniform count) drawn without repetition from the key file; each key
  * holds, with probability ½ while fewer than `maxNesting` levels lie above it,
  * another such value, otherwise a scalar of the key's type: a string of
@@ -100,7 +101,22 @@ export interface GeneratorOptions {
    * change the output, only how it is split.
    */
   readonly chunkBytes?: number;
+  /**
+   * What each record's key starts with: record i's key is this followed by i. Default
+   * {@link DEFAULT_KEY_PREFIX}; at most {@link MAX_KEY_PREFIX_BYTES} bytes of printable
+   * ASCII without `.`, `"` or `\`, so that every key is valid and prints unescaped.
+   */
+  readonly keyPrefix?: string;
 }
+
+/** The keys `kv gen` writes, `person0`, `person1`…: its README, quick start and demo use them. */
+export const DEFAULT_KEY_PREFIX = "person";
+
+/** Longest {@link GeneratorOptions.keyPrefix}: room left for the index within a key's 1024 bytes. */
+export const MAX_KEY_PREFIX_BYTES = 64;
+
+/** A key prefix's characters: printable ASCII but `.` (no key holds one), `"` and `\` (escaped). */
+const KEY_PREFIX_PATTERN = /^[\x20-\x21\x23-\x2d\x2f-\x5b\x5d-\x7e]*$/;
 
 /** A piece of the output, always ending with a whole record's `\n`. */
 export interface GeneratedChunk {
@@ -130,13 +146,17 @@ const ALPHABET_SIZE = 62;
  */
 const CHARACTERS_PER_DRAW = 3;
 const TWO_POW_32 = 2 ** 32;
-const RECORD_NAME = new TextEncoder().encode('"person');
 const KEY_SEPARATOR = new TextEncoder().encode('" : ');
 
+/** A record line's opening quote and its key's prefix, as bytes. */
+function recordNameOf(options: GeneratorOptions): Uint8Array {
+  return new TextEncoder().encode(`"${options.keyPrefix ?? DEFAULT_KEY_PREFIX}`);
+}
+
 /** Bytes of a record line outside its fields: name, ` : `, `{ `, ` }` and `\n`. */
-function recordOverheadBytes(recordCount: number): number {
-  const largestIndexDigits = String(Math.max(0, recordCount - 1)).length;
-  return RECORD_NAME.length + largestIndexDigits + KEY_SEPARATOR.length + 4 + 1;
+function recordOverheadBytes(options: GeneratorOptions): number {
+  const largestIndexDigits = String(Math.max(0, options.recordCount - 1)).length;
+  return recordNameOf(options).length + largestIndexDigits + KEY_SEPARATOR.length + 4 + 1;
 }
 
 /**
@@ -162,7 +182,7 @@ function fieldBytesBound(keyBytes: number, maxStringLength: number): number {
 export function recordFieldBudget(options: GeneratorOptions): number {
   const keyBytes = Math.max(...options.keys.map((key) => utf8Length(key.name)));
   const budget = Math.floor(
-    (MAX_LINE_BYTES - recordOverheadBytes(options.recordCount)) /
+    (MAX_LINE_BYTES - recordOverheadBytes(options)) /
       fieldBytesBound(keyBytes, options.maxStringLength),
   );
   assert(budget >= 1, "limits leave room for at least one field per record");
@@ -205,6 +225,13 @@ export function checkGeneratorOptions(options: GeneratorOptions): void {
     MIN_CHUNK_BYTES,
     MAX_CHUNK_BYTES,
   );
+  const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  if (!KEY_PREFIX_PATTERN.test(keyPrefix) || keyPrefix.length > MAX_KEY_PREFIX_BYTES) {
+    throw new RangeError(
+      `keyPrefix must be at most ${MAX_KEY_PREFIX_BYTES} printable ASCII characters ` +
+        `without '.', '"' or '\\', got ${JSON.stringify(keyPrefix)}`,
+    );
+  }
 }
 
 /**
@@ -263,6 +290,8 @@ const FIELD_SEPARATOR_BYTES = 3;
 /** Everything {@link RecordWriter} needs, prepared once per run. */
 interface RecordWriterParts {
   readonly buffer: Uint8Array;
+  /** `"` and the key's prefix. */
+  readonly recordName: Uint8Array;
   readonly random: Sfc32;
   /** Each key's `"name" : `. */
   readonly keyHeads: PackedTexts;
@@ -282,6 +311,7 @@ interface RecordWriterParts {
  */
 class RecordWriter {
   #buffer: Uint8Array;
+  readonly #recordName: Uint8Array;
   #random: Sfc32;
   #view: DataView;
   #keyHeads: PackedTexts;
@@ -298,6 +328,7 @@ class RecordWriter {
 
   constructor(parts: RecordWriterParts) {
     this.#buffer = parts.buffer;
+    this.#recordName = parts.recordName;
     this.#random = parts.random;
     this.#view = new DataView(parts.buffer.buffer);
     this.#keyHeads = parts.keyHeads;
@@ -340,11 +371,12 @@ class RecordWriter {
     return at + texts.lengths[index];
   }
 
-  /** Writes record `person<recordIndex>` and its `\n` at `at`; returns the end. */
+  /** Writes record `<keyPrefix><recordIndex>` and its `\n` at `at`; returns the end. */
   writeRecord(recordIndex: number, at: number): number {
     const buffer = this.#buffer;
+    const recordName = this.#recordName;
     let position = at;
-    for (let i = 0; i < RECORD_NAME.length; i++) buffer[position++] = RECORD_NAME[i];
+    for (let i = 0; i < recordName.length; i++) buffer[position++] = recordName[i];
     position = this.#writeDecimal(recordIndex, position);
     for (let i = 0; i < KEY_SEPARATOR.length; i++) buffer[position++] = KEY_SEPARATOR[i];
     this.#fieldsLeft = this.#fieldBudget;
@@ -508,17 +540,18 @@ export class RecordGenerator {
   constructor(options: GeneratorOptions) {
     checkGeneratorOptions(options);
     this.#options = options;
-    const { keys, recordCount, maxNesting, maxStringLength, maxKeysPerValue } = options;
+    const { keys, maxNesting, maxStringLength, maxKeysPerValue } = options;
     this.#chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     const encodedKeys = keys.map((key) => textEncoder.encode(`"${key.name}" : `));
     const fieldBudget = recordFieldBudget(options);
-    this.#maxRecordBytes = recordOverheadBytes(recordCount) +
+    this.#maxRecordBytes = recordOverheadBytes(options) +
       fieldBudget *
         fieldBytesBound(Math.max(...encodedKeys.map((bytes) => bytes.length)), maxStringLength);
     const bufferBytes = this.#chunkBytes + this.#maxRecordBytes + WORD_SLACK_BYTES;
     this.#buffers = [new Uint8Array(bufferBytes), new Uint8Array(bufferBytes)];
     this.#writer = new RecordWriter({
       buffer: this.#buffers[0],
+      recordName: recordNameOf(options),
       random: new Sfc32(options.seed),
       keyHeads: packTexts(encodedKeys),
       keyTypes: Uint8Array.from(keys, (key) => TYPE_CODES[key.type]),

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import type { BenchReport } from "../../lib/bench/runner.ts";
-import { OPERATION_KINDS, WORKLOAD_MIX, WORKLOADS } from "../../lib/bench/workload.ts";
-import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import {
+  BENCH_KEY_PREFIX,
+  OPERATION_KINDS,
+  WORKLOAD_MIX,
+  WORKLOADS,
+} from "../../lib/bench/workload.ts";
+import { MAX_KEYS_LIMIT } from "../../lib/limits.ts";
+import { connect } from "../../mod.ts";
+import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin, TEST_KV } from "../helpers/server_process.ts";
@@ -141,6 +148,41 @@ Deno.test("kv bench --warmup's operations do run: the records its inserts add ar
   } finally {
     await client.close();
   }
+});
+
+Deno.test("kv bench writes only keys under bench-person, leaving a user's person records as they were; --clean-up deletes its own and no other", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  // kv gen's, the quick start's and kv demo's keys, which an earlier bench overwrote.
+  const mary = { name: "Mary", age: 22 };
+  for (const key of ["person0", "person1", "person20"]) await kv.put(key, mary);
+  const keysNow = async () => (await kv.keys({ limit: MAX_KEYS_LIMIT })).keys;
+  // Workload D inserts past the 20 loaded: person20 would be its first insert's key.
+  const args = ["-s", cluster.serverFile, "-n", "20", "--seed", "5", "--workload", "D"];
+  const report = await bench([...args, "--ops", "200"]);
+  const inserted = report.byOperation.insert?.count ?? 0;
+  assert(inserted > 0, "workload D inserted");
+  for (const key of ["person0", "person1", "person20"]) {
+    assert.deepEqual((await kv.get(key)).value, mary, key);
+  }
+  const written = (await keysNow()).filter((key) => !key.startsWith("person"));
+  assert(written.every((key) => key.startsWith(BENCH_KEY_PREFIX)), written.join());
+  assert.equal(written.length, 20 + inserted, "the records stay after the run");
+  const cleanUp = await runKv(
+    withBrokerTimeout([
+      "bench",
+      ...args,
+      "--no-load",
+      "--workload",
+      "C",
+      "--ops",
+      "1",
+      "--clean-up",
+    ]),
+  );
+  assert.equal(cleanUp.code, 0, cleanUp.stderr);
+  assert.match(cleanUp.stderr, new RegExp(`--clean-up deleted ${written.length} records`));
+  assert.deepEqual(await keysNow(), ["person0", "person1", "person20"]);
 });
 
 Deno.test("kv bench --values bytes reads every record as bytes and says so", async () => {
@@ -294,7 +336,7 @@ async function benchStoppedBy(
   const output = outputWithin(child, { what: `kv bench to exit after ${signal}` });
   const client = await connectClient(cluster.servers[0].address);
   try {
-    // Workload D inserts person10, person11…: a record past the ten loaded means the
+    // Workload D inserts bench-person10, bench-person11…: a record past the ten loaded means the
     // measured run is going (there is no warm-up).
     await waitFor(async () => (await client.stats()).recordCount > 10, {
       what: "the measured run's first insert",

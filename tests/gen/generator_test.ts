@@ -7,6 +7,7 @@ import {
   generateText,
   type GeneratorOptions,
   MAX_GENERATED_NESTING,
+  MAX_KEY_PREFIX_BYTES,
   recordFieldBudget,
 } from "../../lib/gen/generator.ts";
 import type { KeySpec, KeyType } from "../../lib/gen/keyfile.ts";
@@ -195,6 +196,17 @@ Deno.test("output matches the documented format byte for byte", () => {
   assert.ok(lines.some((line) => line.endsWith(" }")), "some records have the key");
 });
 
+Deno.test("keyPrefix replaces person in every key and nothing else: the same values, byte for byte", () => {
+  const options = optionsWith({ recordCount: 300 });
+  const people = linesOf(generateText(options));
+  const benched = linesOf(generateText({ ...options, keyPrefix: "bench-person" }));
+  assert.equal(benched.length, people.length);
+  for (const [index, line] of benched.entries()) {
+    assert.equal(line, people[index].replace(`"person${index}"`, `"bench-person${index}"`));
+    assert.equal(parseRecordLine(line).key, `bench-person${index}`);
+  }
+});
+
 Deno.test("floats cover 1.5..2.1 in shortest form, including 1.5, 2.0 and 2.1", () => {
   const keys: KeySpec[] = [{ name: "f", type: "float" }];
   const text = generateText(
@@ -376,6 +388,11 @@ Deno.test("generateChunks and checkGeneratorOptions refuse options outside their
     { maxKeysPerValue: COMPAT_KEYS.length + 1 },
     { seed: -1 },
     { chunkBytes: 0 },
+    { keyPrefix: "a.b" },
+    { keyPrefix: 'a"b' },
+    { keyPrefix: "a\\b" },
+    { keyPrefix: "a\nb" },
+    { keyPrefix: "x".repeat(MAX_KEY_PREFIX_BYTES + 1) },
   ];
   for (const overrides of bad) {
     const options = optionsWith(overrides);

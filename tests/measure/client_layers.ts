@@ -35,6 +35,7 @@ import { ServerClient } from "../../lib/protocol/client.ts";
 import { connect, type Kv } from "../../lib/client/kv.ts";
 import { runBench } from "../../lib/bench/runner.ts";
 import { cpuMicros, makeWorkload, startLoadedServer } from "./workload.ts";
+import { BENCH_KEY_PREFIX, recordKey } from "../../lib/bench/workload.ts";
 
 const RECORDS = 1000;
 const DEFAULT_GETS = 20_000;
@@ -47,7 +48,7 @@ const WARM_UP_GETS = 2000;
 const HELLO_REQUEST_ID = 0;
 
 /** The keys read, in turn: spread over the records. */
-const KEYS = Array.from({ length: RECORDS }, (_, index) => `person${(index * 7) % RECORDS}`);
+const KEYS = Array.from({ length: RECORDS }, (_, index) => recordKey((index * 7) % RECORDS));
 
 /**
  * One layer: `run(gets)` reads that many GETs one at a time, and resolves with its own
@@ -219,7 +220,7 @@ if (!(Number.isSafeInteger(gets) && gets >= 1 && Number.isSafeInteger(rounds) &&
   throw new Error("gets and rounds are whole numbers from 1");
 }
 const layers = parseLayers(Deno.args.slice(2));
-const workload = await makeWorkload(RECORDS);
+const workload = await makeWorkload(RECORDS, BENCH_KEY_PREFIX);
 const loaded = await startLoadedServer(workload);
 const { server } = loaded;
 try {

@@ -17,6 +17,7 @@
 import { Session } from "node:inspector";
 import { type BenchOptions, runBench } from "../../lib/bench/runner.ts";
 import { makeWorkload, startLoadedServer } from "./workload.ts";
+import { BENCH_KEY_PREFIX } from "../../lib/bench/workload.ts";
 
 const RECORDS = 1000;
 const DEFAULT_GETS = 100_000;
@@ -63,7 +64,7 @@ function bytesByFunction(node: ProfileNode, into = new Map<string, number>()): M
 }
 
 const gets = Number(Deno.args[0] ?? DEFAULT_GETS);
-const workload = await makeWorkload(RECORDS);
+const workload = await makeWorkload(RECORDS, BENCH_KEY_PREFIX);
 const loaded = await startLoadedServer(workload);
 const session = new Session();
 session.connect();

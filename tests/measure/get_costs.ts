@@ -20,6 +20,7 @@
  */
 import { TEST_KV } from "../helpers/server_process.ts";
 import { cpuMicros, makeWorkload, startLoadedServer } from "./workload.ts";
+import { BENCH_KEY_PREFIX } from "../../lib/bench/workload.ts";
 
 const RECORDS = 1000;
 
@@ -155,7 +156,7 @@ function describe(process: string, cpuPerGet: number, profile: Split): string {
 const values = Deno.args[0] ?? "bytes";
 if (values !== "objects" && values !== "bytes") throw new Error(`objects or bytes, not ${values}`);
 const scale = Number(Deno.args[1] ?? 1);
-const workload = await makeWorkload(RECORDS);
+const workload = await makeWorkload(RECORDS, BENCH_KEY_PREFIX);
 const loaded = await startLoadedServer(workload, PROFILED_KV);
 const { server, serverFile } = loaded;
 const directory = await Deno.makeTempDir({ prefix: "kv-get-costs-" });

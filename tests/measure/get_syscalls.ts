@@ -21,6 +21,7 @@
  */
 import { TEST_KV } from "../helpers/server_process.ts";
 import { startKvBesideRedis } from "./redis.ts";
+import { BENCH_KEY_PREFIX } from "../../lib/bench/workload.ts";
 
 const RECORDS = 1000;
 
@@ -124,7 +125,7 @@ async function countBoth(
 }
 
 const scale = Number(Deno.args[0] ?? 1);
-const sides = await startKvBesideRedis(RECORDS);
+const sides = await startKvBesideRedis(RECORDS, BENCH_KEY_PREFIX);
 const { loaded: { server, serverFile }, redis } = sides;
 const directory = await Deno.makeTempDir({ prefix: "kv-get-syscalls-" });
 try {
@@ -158,7 +159,7 @@ try {
         traced(summaryPath, "redis-benchmark", [
           ...["-p", String(redis.port), "-n", String(operations), "-r", String(RECORDS), "--csv"],
           ...shape.redis,
-          ...["GET", "person__rand_int__"],
+          ...["GET", `${BENCH_KEY_PREFIX}__rand_int__`],
         ]),
     );
     console.log(row("redis-server", shape.name, redisCounts.server, operations));

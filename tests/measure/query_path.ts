@@ -29,6 +29,7 @@
 import { TEST_KV } from "../helpers/server_process.ts";
 import { type Pinned, pinnedCommand, pinProcess, placementOf } from "./placement.ts";
 import { startKvBesideRedis } from "./redis.ts";
+import { BENCH_KEY_PREFIX } from "../../lib/bench/workload.ts";
 import { cpuMicros } from "./workload.ts";
 
 const RECORDS = 1000;
@@ -82,7 +83,7 @@ async function redisGets(port: number, shape: Shape, scale: number): Promise<num
   const csv = await output("redis-benchmark", [
     ...["-p", String(port), "-n", String(shape.redisOps * scale), "-r", String(RECORDS), "--csv"],
     ...shape.redis,
-    ...["GET", "person__rand_int__"],
+    ...["GET", `${BENCH_KEY_PREFIX}__rand_int__`],
   ]);
   const row = csv.trim().split("\n").at(-1)!.split(",");
   return Number(JSON.parse(row[1]));
@@ -110,7 +111,7 @@ const scale = Number(Deno.args[0] ?? 1);
 const values = Deno.args[1] ?? "objects";
 if (values !== "objects" && values !== "bytes") throw new Error(`objects or bytes, not ${values}`);
 const pinned: Pinned & { name: string } = placementOf(Deno.args[2] ?? "free");
-const sides = await startKvBesideRedis(RECORDS);
+const sides = await startKvBesideRedis(RECORDS, BENCH_KEY_PREFIX);
 const { loaded: { server, serverFile }, redis } = sides;
 try {
   await pinProcess(server.pid!, pinned.server);

@@ -132,7 +132,8 @@ export async function paddedResp(dataPath: string, respPath: string): Promise<vo
   for await (const line of readLines((await Deno.open(dataPath)).readable)) {
     if (line.text === undefined) throw new Error(`line ${line.lineNumber}: ${line.error}`);
     const { key, value } = parseRecordLine(line.text);
-    const padded = `person${key.slice("person".length).padStart(PADDED_DIGITS, "0")}`;
+    const [, prefix, digits] = /^(.*?)([0-9]+)$/.exec(key)!;
+    const padded = `${prefix}${digits.padStart(PADDED_DIGITS, "0")}`;
     const json = toJsonText(value);
     parts.push(
       `*3\r\n$3\r\nSET\r\n$${padded.length}\r\n${padded}\r\n` +
@@ -152,9 +153,9 @@ export interface KvBesideRedis {
 }
 
 /**
- * Makes `records` records ({@link makeWorkload}), loads them into one `kv server`
- * ({@link startLoadedServer}) and into a redis-server with padded keys ({@link paddedResp}),
- * as `redis-benchmark -r` reads them.
+ * Makes `records` records ({@link makeWorkload}, keys under `keyPrefix`), loads them into
+ * one `kv server` ({@link startLoadedServer}) and into a redis-server with padded keys
+ * ({@link paddedResp}), as `redis-benchmark -r` reads them.
  *
  * @example
  * ```ts
@@ -162,8 +163,11 @@ export interface KvBesideRedis {
  * await stop();
  * ```
  */
-export async function startKvBesideRedis(records: number): Promise<KvBesideRedis> {
-  const workload = await makeWorkload(records);
+export async function startKvBesideRedis(
+  records: number,
+  keyPrefix?: string,
+): Promise<KvBesideRedis> {
+  const workload = await makeWorkload(records, keyPrefix);
   const respPath = `${workload.dataPath}.padded.resp`;
   await paddedResp(workload.dataPath, respPath);
   const redis = await startRedis();

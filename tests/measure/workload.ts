@@ -47,9 +47,14 @@ export async function runKvChecked(args: string[]): Promise<void> {
 
 /**
  * Generates `recordCount` records with `kv gen -d 3 -l 8 -m 6 --seed 1` and
- * writes their RESP twin.
+ * writes their RESP twin. `keyPrefix` replaces kv gen's `person` in every key: a script
+ * that reads them with `kv bench --no-load` asks for BENCH_KEY_PREFIX (the bench reads
+ * nothing else).
  */
-export async function makeWorkload(recordCount: number): Promise<Workload> {
+export async function makeWorkload(
+  recordCount: number,
+  keyPrefix = "person",
+): Promise<Workload> {
   const directory = await Deno.makeTempDir({ prefix: "kv-measure-" });
   const dataPath = `${directory}/data.txt`;
   const respPath = `${directory}/data.resp`;
@@ -59,6 +64,11 @@ export async function makeWorkload(recordCount: number): Promise<Workload> {
     ...["-k", keyFile, "-n", String(recordCount), "-d", "3", "-l", "8", "-m", "6"],
     ...["--seed", String(WORKLOAD_SEED), "-o", dataPath],
   ]);
+  if (keyPrefix !== "person") {
+    // Every line starts with its quoted key, `"person<i>"`.
+    const text = await Deno.readTextFile(dataPath);
+    await Deno.writeTextFile(dataPath, text.replaceAll(/^"person/gm, `"${keyPrefix}`));
+  }
   const encoder = new TextEncoder();
   // readLines and the writer each close their file when done.
   const data = await Deno.open(dataPath);
