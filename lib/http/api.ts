@@ -194,7 +194,7 @@ export class HttpApi {
     }
     this.#inFlight++;
     try {
-      const url = new URL(request.url);
+      const url = requestUrl(request);
       const pathBytes = url.pathname.length + url.search.length;
       if (pathBytes > this.#maxPathBytes) {
         throw new HttpError(414, `the URL path is ${pathBytes} bytes, over ${this.#maxPathBytes}`);
@@ -431,6 +431,43 @@ function allow(method: string, methods: readonly RouteMethod[]): void {
 }
 
 /** The path of `url` as the client sent it: no dot segment resolved, still percent-encoded. */
+/** Most characters of a bad Host header that its error quotes: the header may be long. */
+const MAX_QUOTED_HOST_CHARS = 100;
+
+/**
+ * RFC 9110's Host: RFC 3986's host — an IP literal in brackets, or a name of unreserved
+ * characters, %-escapes and sub-delimiters (an IPv4 address is one) — and an optional
+ * `:port`. The URL parser then refuses what the grammar lets by (`%zz`, a port over 65535).
+ */
+const HOST_PATTERN = /^(?:\[[0-9A-Za-z:.%~_-]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::[0-9]*)?$/;
+
+/**
+ * `request`'s URL, which Deno.serve builds from its Host header (HTTP/2's :authority) as
+ * sent; a Host that is not `host[:port]` (`a b`, `x:y:z`, `[::1`, `%`, two hosts joined by
+ * `, `) is the client's mistake: a 400, as RFC 9110 (7.2) asks, rather than the parser's
+ * TypeError answered as an internal error.
+ */
+function requestUrl(request: Request): URL {
+  const host = request.headers.get("Host") ?? authorityOf(request.url);
+  if (HOST_PATTERN.test(host)) {
+    try {
+      return new URL(request.url);
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+    }
+  }
+  const shown = host.length > MAX_QUOTED_HOST_CHARS
+    ? `${host.slice(0, MAX_QUOTED_HOST_CHARS)}…`
+    : host;
+  throw new HttpError(400, `bad Host header '${shown}'`);
+}
+
+/** The authority of a request's URL as sent: from the scheme to the path (see rawPath). */
+function authorityOf(url: string): string {
+  const start = url.indexOf("://") + 3;
+  return url.slice(start, url.indexOf("/", start));
+}
+
 function rawPath(url: string): string {
   // The host cannot hold a '/': the path is from the first one after the scheme.
   const start = url.indexOf("/", url.indexOf("://") + 3);

@@ -35,8 +35,12 @@ Deno.test("kv http --tokens-file: the API needs a listed bearer token; the conso
   }
 });
 
-/** The status line's code of a GET of `path` sent with `Host: host` (fetch cannot set Host). */
-async function statusWithHost(url: string, path: string, host: string): Promise<number> {
+/** The answer to a GET of `path` sent with `Host: host` (fetch cannot set Host): its code and body. */
+async function getWithHost(
+  url: string,
+  path: string,
+  host: string,
+): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(url);
   const conn = await Deno.connect({ hostname, port: Number(port) });
   try {
@@ -46,11 +50,17 @@ async function statusWithHost(url: string, path: string, host: string): Promise<
       what: `the answer to GET ${path} with Host ${host}`,
       onTimeout: () => conn.close(),
     });
-    return Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
+    const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), body };
   } catch (error) {
     conn.close();
     throw error;
   }
+}
+
+/** The status line's code of a GET of `path` sent with `Host: host`. */
+async function statusWithHost(url: string, path: string, host: string): Promise<number> {
+  return (await getWithHost(url, path, host)).status;
 }
 
 Deno.test("kv http on loopback without --tokens-file serves only requests addressed to loopback: a page rebinding its own name to 127.0.0.1 is refused", async () => {
@@ -75,6 +85,36 @@ Deno.test("kv http on loopback without --tokens-file serves only requests addres
       tokens,
     ]);
     assert.equal(await statusWithHost(guarded.url, "/healthz", "attacker.example"), 200);
+  } finally {
+    await Deno.remove(tokens);
+  }
+});
+
+Deno.test("kv http answers a malformed Host header 400 naming it, counted as a client error, with nothing in its log; with --tokens-file too, before the token", async () => {
+  const tokens = await Deno.makeTempFile();
+  await Deno.writeTextFile(tokens, `${TOKEN}\n`);
+  try {
+    await using served = await HttpProcess.onCluster(1, ["--tokens-file", tokens]);
+    const { http } = served;
+    const port = new URL(http.url).port;
+    const bad = [`127.0.0.1:${port}, evil.com`, "a b", "x:y:z", "127.0.0.1:99999", "[::1", "%", ""];
+    for (const host of [...bad, "localhost:abc", "a/b"]) {
+      const { status, body } = await getWithHost(http.url, "/v1/keys", host);
+      assert.deepEqual([status, JSON.parse(body)], [400, { error: `bad Host header '${host}'` }]);
+    }
+    const long = "a ".repeat(200);
+    const { body } = await getWithHost(http.url, "/healthz", long);
+    assert.equal(JSON.parse(body).error, `bad Host header '${long.slice(0, 100)}…'`);
+    // A well-formed name is served as before: here, a token is what it lacks.
+    assert.equal(await statusWithHost(http.url, "/v1/keys", `localhost:${port}`), 401);
+    const metrics = await fetch(`${http.url}metrics`, {
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
+    assert.match(
+      await metrics.text(),
+      /^kv_http_requests_total\{operation="other",outcome="bad_request"\} 10$/m,
+    );
+    assert.deepEqual(http.stderr.filter((line) => /error| {4}at /.test(line)), []);
   } finally {
     await Deno.remove(tokens);
   }
