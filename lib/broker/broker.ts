@@ -247,6 +247,12 @@ export type Change =
      * deleted all the same.
      */
     readonly warning?: string;
+    /**
+     * The servers (indexes into the pool) that stored it while marked repaired under another
+     * server list or k than this broker's, which the warning names; unset when none. A load
+     * (lib/broker/indexer.ts) counts its records by them rather than repeat each warning.
+     */
+    readonly unseenOn?: readonly number[];
   }
   | { readonly kind: "error"; readonly error: string; readonly refused?: boolean };
 
@@ -1150,7 +1156,13 @@ export class Broker {
     const placed = await again();
     if (placed.kind !== "done") return placed;
     const warning = done.warning ?? placed.warning;
-    return { ...placed, existed: done.existed, ...(warning === undefined ? {} : { warning }) };
+    const unseenOn = [...new Set([...done.unseenOn ?? [], ...placed.unseenOn ?? []])];
+    return {
+      ...placed,
+      existed: done.existed,
+      ...(warning === undefined ? {} : { warning }),
+      ...(unseenOn.length === 0 ? {} : { unseenOn }),
+    };
   }
 
   /**
@@ -1393,7 +1405,11 @@ export class Broker {
         }`,
       ]),
     ];
-    return warnings.length === 0 ? change : { ...change, warning: warnings.join("; ") };
+    return warnings.length === 0 ? change : {
+      ...change,
+      warning: warnings.join("; "),
+      ...(others.length === 0 ? {} : { unseenOn: others }),
+    };
   }
 
   /**

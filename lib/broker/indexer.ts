@@ -47,7 +47,7 @@
  * ```
  * @module
  */
-import type { Broker } from "./broker.ts";
+import type { Broker, Change } from "./broker.ts";
 import {
   decodeRawLine,
   type RawLine,
@@ -59,7 +59,7 @@ import { ProgressBar } from "../base/progress.ts";
 import { ByteWriter } from "../base/bytes.ts";
 import { parseRecordLine, parseRecordLineInto, RecordParseError } from "../record/parse.ts";
 import type { Dialect } from "../record/format.ts";
-import type { ServerConnection } from "./server_pool.ts";
+import { kChangeRepairMarks, type ServerConnection, type ServerPool } from "./server_pool.ts";
 import { describeError } from "../base/describe_error.ts";
 import { ErrorCode, errorCodeName } from "../protocol/mod.ts";
 import { ServerError } from "../protocol/client.ts";
@@ -104,6 +104,12 @@ export interface IndexSummary {
    * neither counted stored nor failed (they may be stored). 0 unless interrupted.
    */
   readonly unconfirmedCount: number;
+  /**
+   * Records stored on servers marked repaired under another server list or k than the
+   * broker's: clients on that list may not see them until a repair, as a PUT's warning says.
+   * Told in one `WARNING:` line per cause at the end of the run; 0 when none.
+   */
+  readonly unseenElsewhereCount: number;
 }
 
 /**
@@ -205,6 +211,8 @@ class IndexRun {
     this.#recordDone(lineNumber, key, hash, failure);
   readonly #batches: ReplicaBatches;
   readonly #broker: Broker;
+  /** The records stored on servers marked under another list or k, told at the end. */
+  readonly #unseen = new UnseenWrites();
   /** {@link IndexRun.#retry}, bound once per run. */
   readonly #onRetry: RecordRetry = (lineNumber, key, hash, encoded, version) =>
     this.#retry(lineNumber, key, hash, encoded, version);
@@ -259,6 +267,7 @@ class IndexRun {
       lineBatches.return(undefined).catch(() => {});
     }
     if (!interrupted) invariant(this.#inFlight === 0, "no record in flight at the end");
+    for (const line of this.#unseen.warnings(this.#fileName)) this.#report(line);
     return {
       indexedCount: this.#indexedCount,
       failedCount: this.#failedCount,
@@ -268,6 +277,7 @@ class IndexRun {
       dialect: this.#dialect,
       interrupted,
       unconfirmedCount: this.#inFlight,
+      unseenElsewhereCount: this.#unseen.count,
     };
   }
 
@@ -406,7 +416,7 @@ class IndexRun {
           lineNumber,
           key,
           hash,
-          change.kind === "error" ? change.error : undefined,
+          this.#unseen.note(change, this.#broker.pool),
         ),
       (error) => this.#recordDone(lineNumber, key, hash, describeError(error)),
     );
@@ -431,7 +441,7 @@ class IndexRun {
           lineNumber,
           key,
           hash,
-          change.kind === "error" ? change.error : undefined,
+          this.#unseen.note(change, this.#broker.pool, 1 + replaced),
           replaced,
         ),
       (error) => this.#recordDone(lineNumber, key, hash, describeError(error), replaced),
@@ -897,6 +907,87 @@ class ReplicaBatches {
   }
 }
 
+/**
+ * The records a load stored on servers marked repaired under another server list or k than
+ * the broker's, and those servers, by cause: the load's counterpart of a PUT's warning
+ * (Broker#unseenElsewhere), told once at the end of the run rather than once a record, as a
+ * load stores thousands. Only records written as PUTs meet such servers: a batch stored on
+ * one that the broker does not trust is written again as a PUT (RecordGroup.settle), whose
+ * answer names them (`unseenOn`); each is judged, as that warning is, on the marks the pool
+ * holds when the PUT is answered.
+ */
+class UnseenWrites {
+  /** Records counted under any cause. */
+  #count = 0;
+  /** Records stored on servers marked under another list, and those servers' ids. */
+  readonly #byList = { records: 0, servers: new Set<string>() };
+  /** Records stored on servers marked under this list with an old k, those servers' ids and ks. */
+  readonly #byK = { records: 0, servers: new Set<string>(), oldKs: new Set<number>(), k: 0 };
+
+  /** Records counted under any cause. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /**
+   * Counts `lines` lines a PUT stored (answered `change`, over `pool`) when it names servers
+   * marked under another list or k; returns the PUT's failure, if it failed.
+   */
+  note(change: Change, pool: ServerPool, lines = 1): string | undefined {
+    if (change.kind === "error") return change.error;
+    if (change.unseenOn === undefined) return undefined;
+    this.#count += lines;
+    let byList = false;
+    let byK = false;
+    for (const index of change.unseenOn) {
+      const oldK = pool.markedUnderOldK(index);
+      const cause = oldK === undefined ? this.#byList : this.#byK;
+      cause.servers.add(pool.servers[index].id);
+      if (oldK === undefined) byList = true;
+      else {
+        byK = true;
+        this.#byK.oldKs.add(oldK);
+        this.#byK.k = pool.k ?? 0;
+      }
+    }
+    if (byList) this.#byList.records += lines;
+    if (byK) this.#byK.records += lines;
+    return undefined;
+  }
+
+  /** One `WARNING:` line per cause counted, each saying what to do; none when nothing was. */
+  warnings(fileName: string): string[] {
+    const lines: string[] = [];
+    const { records, servers } = this.#byList;
+    if (records > 0) {
+      lines.push(
+        `${storedOn(records, fileName, servers)} repaired under another server list or k than ` +
+          "this broker's: clients on that list may not see them until kv repair -s FILE runs " +
+          "with the cluster's server list (give this broker that file)",
+      );
+    }
+    const byK = this.#byK;
+    if (byK.records > 0) {
+      const them = byK.servers.size === 1 ? "it" : "them";
+      lines.push(
+        `${storedOn(byK.records, fileName, byK.servers)} marked repaired under ` +
+          `k=${[...byK.oldKs].join(", k=")}, not k=${byK.k}, the k the servers record now ` +
+          `(kv repair -k changed it): the records are placed under k=${byK.k}, but until a ` +
+          `repair marks ${them} under it, reads through ${them} carry warnings; ` +
+          kChangeRepairMarks(byK.servers.size),
+      );
+    }
+    return lines;
+  }
+}
+
+/** `WARNING: 3 records of data.txt were stored on A, B, which were`. */
+function storedOn(records: number, fileName: string, servers: ReadonlySet<string>): string {
+  return `WARNING: ${plural(records, "record")} of ${fileName} ` +
+    `${records === 1 ? "was" : "were"} stored on ${[...servers].join(", ")}, ` +
+    (servers.size === 1 ? "which was" : "which were");
+}
+
 /** The encoded value of item `index` of `items`, laid out by `bounds` (a view: copy it to keep it). */
 function itemValue(items: PutManyItems, bounds: PutManyBounds, index: number): Uint8Array {
   return items.bytes().subarray(bounds.valueStart(index), bounds.valueEnd(index));
@@ -1026,9 +1117,13 @@ export function formatIndexSummary(summary: IndexSummary): string {
     ? `; interrupted: the rest of the input was not read, ` +
       `${plural(summary.unconfirmedCount, "record")} unconfirmed (may be stored)`
     : "";
+  // The WARNING lines before it say where and what to do.
+  const unseen = summary.unseenElsewhereCount === 0
+    ? ""
+    : `; ${summary.unseenElsewhereCount} stored with a warning (above)`;
   return `indexed ${plural(summary.indexedCount, "record")} (${summary.failedCount} failed), ` +
     `skipped ${plural(summary.skippedCount, "line")}, ${megabytes} MB in ` +
-    `${summary.seconds.toFixed(2)} s (${rate} records/s)${interrupted}`;
+    `${summary.seconds.toFixed(2)} s (${rate} records/s)${unseen}${interrupted}`;
 }
 
 function plural(count: number, noun: string): string {
