@@ -2,9 +2,12 @@
 // -k) while they run: a load onto servers marked under another list says so, a load across a k
 // change loses nothing and ends readable under the new k. Real `kv server` processes, small data.
 import assert from "node:assert/strict";
-import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
+import { serverContents } from "../helpers/server_contents.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { connectClient } from "../helpers/client.ts";
 
 /** `count` record lines, `person<i>: <i>`, and their keys. */
 function recordLines(count: number, prefix = "person"): { text: string; keys: string[] } {
@@ -71,4 +74,64 @@ Deno.test("kv broker -i onto servers kv repair -s re-marked under the cluster's 
       assert.deepEqual(read.answers.map((answer) => answer.value), keys.map((_, i) => i));
     });
   });
+});
+
+/** How many of `keys` each server of `cluster` holds (records or tombstones). */
+async function heldPerServer(cluster: KvCluster, keys: readonly string[]): Promise<number[]> {
+  return await Promise.all(cluster.servers.map(async (server) => {
+    const held = await serverContents(server.address);
+    return keys.filter((key) => held.has(key)).length;
+  }));
+}
+
+Deno.test("kv broker -i loading records while kv repair -k 3 runs under it: no record fails or is lost, every one reads back with k=3 without a warning, and a second repair places each on 3 servers", async () => {
+  await using cluster = await KvCluster.start(3);
+  const { text, keys } = recordLines(240);
+  const lines = text.split(/(?<=\n)/);
+  const third = lines.length / 3;
+  const fix = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile, "-k", "2"]));
+  assert.equal(fix.code, 0, fix.stdout + fix.stderr);
+  // Records from stdin: the load runs for as long as this test keeps stdin open.
+  await using load = BrokerProcess.start(["-s", cluster.serverFile, "-i", "-", "--index-only"]);
+  const clients = await Promise.all(cluster.servers.map((server) => connectClient(server.address)));
+  try {
+    /** Sends lines `from` to `to` and waits until the last one's record is on a server. */
+    const sendStored = async (from: number, to: number) => {
+      await load.sendBytes(new TextEncoder().encode(lines.slice(from, to).join("")));
+      const last = keys[to - 1];
+      await waitFor(async () => {
+        const reads = await Promise.all(clients.map((client) => client.get(last)));
+        return reads.some((read) => read.value !== undefined);
+      }, { what: `${last} to be stored` });
+    };
+    await sendStored(0, third);
+    // The second third goes a few records at a time while the k change runs.
+    let repairDone = false;
+    const repair = runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile, "-k", "3"]))
+      .finally(() => repairDone = true);
+    let sent = third;
+    for (; sent < 2 * third && !repairDone; sent += 4) await sendStored(sent, sent + 4);
+    const changed = await repair;
+    assert.equal(changed.code, 0, changed.stdout + changed.stderr);
+    // It learns the new k within a second (K_CHECK_INTERVAL_MS); the rest goes under it.
+    await load.stderrMatching(/this broker now writes and reads with k=3, not 2\n/);
+    await load.sendBytes(new TextEncoder().encode(lines.slice(sent).join("")));
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+  const { code, stderr } = await load.finish();
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /indexed 240 records \(0 failed\)/);
+  // The last third, sent once the broker followed the change, is placed under k=3 at once.
+  assert.deepEqual(await heldPerServer(cluster, keys.slice(2 * third)), [80, 80, 80]);
+
+  // Read with the k the servers record now: every record, its value, no warning.
+  const read = await getAll(cluster.serverFile, keys);
+  assert.equal(read.code, 0, read.stderr);
+  assert.deepEqual(read.answers.map((answer) => answer.value), keys.map((_, i) => i));
+  assert.ok(read.answers.every((answer) => answer.warning === undefined), read.stderr);
+  // Records stored under k=2 just before the broker learned k=3 are the next repair's to place.
+  const again = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile]));
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.deepEqual(await heldPerServer(cluster, keys), [240, 240, 240]);
 });
