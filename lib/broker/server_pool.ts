@@ -286,7 +286,8 @@ interface Slot {
   twinOf: number | undefined;
   /**
    * The connection closed without a request timing out (the server's idle timeout, a
-   * restart) and no reconnect was tried since: the next request tries one at once.
+   * restart, a repair's change of its mark) and no reconnect has failed since: the next
+   * request tries one at once, or waits for the one under way.
    */
   closedQuietly: boolean;
   /** The connection attempt under way, which callers share. */
@@ -1035,7 +1036,11 @@ export class ServerPool {
     // ServerError is the server's own answer and a RangeError is a caller's mistake.
     if (!(error instanceof ConnectionError)) return false;
     const slot = this.#slots[index];
-    if (slot.connection === connection) this.#markDown(index, describeError(error));
+    if (slot.connection === connection) {
+      // Closed under a request, as #liveConnection finds one closed between requests.
+      slot.closedQuietly = !(error instanceof RequestTimeoutError);
+      this.#markDown(index, describeError(error));
+    }
     return true;
   }
 
@@ -1140,7 +1145,9 @@ export class ServerPool {
   async #connectSlot(index: number): Promise<void> {
     const slot = this.#slots[index];
     slot.connecting = true;
-    slot.closedQuietly = false;
+    // A quiet close stays worth a request while the reconnect is under way (requests wait
+    // for it, ServerPool.send): a server that closed its connections on purpose (a repair
+    // changed its mark, lib/server/server.ts) is not skipped by the writes meanwhile.
     try {
       const connection = await this.#connect(
         this.#servers[index],
@@ -1160,6 +1167,7 @@ export class ServerPool {
         // Two lines of the server file name one process: placing two replicas of a key
         // there would leave it one crash from loss. Stays down; the file must change.
         connection.close();
+        slot.closedQuietly = false;
         slot.twinOf = twin;
         slot.lastError = `the same server as ${this.#servers[twin].id}, listed twice ` +
           `under two addresses`;
@@ -1168,6 +1176,7 @@ export class ServerPool {
       }
       const wasDown = slot.lastError !== "not connected yet";
       slot.connection = connection;
+      slot.closedQuietly = false;
       slot.lastError = undefined;
       slot.refusal = undefined;
       slot.reconnectDelayMs = RECONNECT_INITIAL_DELAY_MS;
@@ -1175,6 +1184,7 @@ export class ServerPool {
       this.#notify();
     } catch (error) {
       slot.connecting = false;
+      slot.closedQuietly = false;
       slot.refusal = refusalOf(error);
       slot.lastError = slot.refusal === undefined
         ? describeError(error)

@@ -265,21 +265,28 @@ export class NodeStateKeeper {
 
   /**
    * Clears the unrepaired flag and records `list`, the fingerprint of the server list the
-   * repair was made under (replacing any other), resolving once that is durable.
+   * repair was made under (replacing any other), resolving once that is durable to whether
+   * it replaced another list's mark: a repaired server's mark that clients of that list
+   * may be trusting on connections they opened before.
    *
    * @example
    * ```ts
-   * await keeper.markRepaired(new Uint8Array(16).fill(7));
+   * await keeper.markRepaired(new Uint8Array(16).fill(7)); // false: it was unrepaired
    * keeper.state.unrepaired; // false
    * ```
    */
-  async markRepaired(list: Uint8Array): Promise<void> {
+  async markRepaired(list: Uint8Array): Promise<boolean> {
     invariant(
       list.length === LIST_FINGERPRINT_BYTES && !isNoList(list),
       "MARK_REPAIRED's fingerprint is checked when decoded",
     );
     const repairedUnder = list.slice();
-    await this.#change((state) => ({ unrepaired: false, k: state.k, repairedUnder }));
+    let replaced = false;
+    await this.#change((state) => {
+      replaced = !state.unrepaired && bytesToHex(state.repairedUnder) !== bytesToHex(list);
+      return { unrepaired: false, k: state.k, repairedUnder };
+    });
+    return replaced;
   }
 
   /**

@@ -794,7 +794,7 @@ export class KvServer {
     if (!connection.greeted || type === MessageType.HELLO) {
       return this.#handshake(connection, frame, responses);
     }
-    if (NODE_STATE_TYPES.has(type)) return this.#handleNodeState(frame, responses);
+    if (NODE_STATE_TYPES.has(type)) return this.#handleNodeState(connection, frame, responses);
     // A write the store refused (say, READ_ONLY) changed nothing to save.
     if (this.#handle(frame, responses) && WRITE_TYPES.has(type)) connection.batchWrites = true;
     return undefined;
@@ -848,7 +848,11 @@ export class KvServer {
    * nothing (NodeStateKeeper.kAtOnce: a broker asks it before each write) or a request
    * that does not decode; else once the new state is durable. Never throws.
    */
-  #handleNodeState(frame: Frame, responses: FrameWriter): Promise<void> | undefined {
+  #handleNodeState(
+    connection: Connection,
+    frame: Frame,
+    responses: FrameWriter,
+  ): Promise<void> | undefined {
     let request: Request;
     try {
       request = decodeRequest(frame);
@@ -864,11 +868,18 @@ export class KvServer {
         return undefined;
       }
     }
-    return this.#changeNodeState(request, responses);
+    return this.#changeNodeState(connection, request, responses);
   }
 
-  /** Runs SET_K or MARK_REPAIRED and appends its answer once the new state is durable; never throws. */
-  async #changeNodeState(request: Request, responses: FrameWriter): Promise<void> {
+  /**
+   * Runs SET_K or MARK_REPAIRED (sent on `connection`) and appends its answer once the new
+   * state is durable; never throws.
+   */
+  async #changeNodeState(
+    connection: Connection,
+    request: Request,
+    responses: FrameWriter,
+  ): Promise<void> {
     const keeper = this.#store.nodeState;
     try {
       if (request.type === "setK") {
@@ -876,11 +887,34 @@ export class KvServer {
         return responses.okSetK(request.requestId, recorded);
       }
       invariant(request.type === "markRepaired", "only node state requests come here");
-      await keeper.markRepaired(request.list);
+      if (await keeper.markRepaired(request.list)) this.#closeOthers(connection);
       return responses.ok(request.requestId);
     } catch (error) {
       const refusal = this.#refusalOf(request.type, error);
       responses.error(request.requestId, refusal.code, refusal.message);
+    }
+  }
+
+  /**
+   * Closes every connection but `kept`, once a MARK_REPAIRED on it replaced the mark of
+   * another server list: a client reads a server's mark in its connection's HELLO, once, so
+   * one still on that list would go on trusting this server's NOT FOUND on the connection
+   * it holds while the repair removes the copies its list places here (a plain NOT FOUND
+   * of a key the repair moved: README, "The cluster's k"). Before the repair gets its
+   * answer, no connection greeted before the mark changed is answered again: each client
+   * reconnects (a request the close cut off is sent once more) and reads the new mark. One
+   * not yet greeted is kept: its HELLO is answered from now on, with the new mark (the
+   * answer and the greeting are one step, #handshake).
+   */
+  #closeOthers(kept: Connection): void {
+    let closed = 0;
+    for (const connection of this.#connections) {
+      if (connection === kept || connection.closed || !connection.greeted) continue;
+      closeConnection(connection);
+      closed++;
+    }
+    if (closed > 0) {
+      this.#logger.debug(`closed ${closed} connections: the repaired mark changed lists`);
     }
   }
 

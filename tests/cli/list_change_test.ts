@@ -76,6 +76,22 @@ Deno.test("kv broker -i onto servers kv repair -s re-marked under the cluster's 
   });
 });
 
+/** On how many servers of `cluster` `key` is stored, asked on a connection of its own to each. */
+async function storedOn(cluster: KvCluster, key: string): Promise<number> {
+  const held = await Promise.all(cluster.servers.map(async (server) => {
+    const client = await connectClient(server.address);
+    try {
+      return (await client.get(key)).value !== undefined;
+    } catch {
+      // Closed by a repair's mark of the server (lib/server/server.ts): not known there yet.
+      return false;
+    } finally {
+      await client.close();
+    }
+  }));
+  return held.filter(Boolean).length;
+}
+
 /** How many of `keys` each server of `cluster` holds (records or tombstones). */
 async function heldPerServer(cluster: KvCluster, keys: readonly string[]): Promise<number[]> {
   return await Promise.all(cluster.servers.map(async (server) => {
@@ -93,32 +109,25 @@ Deno.test("kv broker -i loading records while kv repair -k 3 runs under it: no r
   assert.equal(fix.code, 0, fix.stdout + fix.stderr);
   // Records from stdin: the load runs for as long as this test keeps stdin open.
   await using load = BrokerProcess.start(["-s", cluster.serverFile, "-i", "-", "--index-only"]);
-  const clients = await Promise.all(cluster.servers.map((server) => connectClient(server.address)));
-  try {
-    /** Sends lines `from` to `to` and waits until the last one's record is on a server. */
-    const sendStored = async (from: number, to: number) => {
-      await load.sendBytes(new TextEncoder().encode(lines.slice(from, to).join("")));
-      const last = keys[to - 1];
-      await waitFor(async () => {
-        const reads = await Promise.all(clients.map((client) => client.get(last)));
-        return reads.some((read) => read.value !== undefined);
-      }, { what: `${last} to be stored` });
-    };
-    await sendStored(0, third);
-    // The second third goes a few records at a time while the k change runs.
-    let repairDone = false;
-    const repair = runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile, "-k", "3"]))
-      .finally(() => repairDone = true);
-    let sent = third;
-    for (; sent < 2 * third && !repairDone; sent += 4) await sendStored(sent, sent + 4);
-    const changed = await repair;
-    assert.equal(changed.code, 0, changed.stdout + changed.stderr);
-    // It learns the new k within a second (K_CHECK_INTERVAL_MS); the rest goes under it.
-    await load.stderrMatching(/this broker now writes and reads with k=3, not 2\n/);
-    await load.sendBytes(new TextEncoder().encode(lines.slice(sent).join("")));
-  } finally {
-    await Promise.all(clients.map((client) => client.close()));
-  }
+  /** Sends lines `from` to `to` and waits until the last one's record is on a server. */
+  const sendStored = async (from: number, to: number) => {
+    await load.sendBytes(new TextEncoder().encode(lines.slice(from, to).join("")));
+    const last = keys[to - 1];
+    // A connection of its own each time: the repair's marks close the servers' others.
+    await waitFor(async () => (await storedOn(cluster, last)) > 0, { what: `${last} stored` });
+  };
+  await sendStored(0, third);
+  // The second third goes a few records at a time while the k change runs.
+  let repairDone = false;
+  const repair = runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile, "-k", "3"]))
+    .finally(() => repairDone = true);
+  let sent = third;
+  for (; sent < 2 * third && !repairDone; sent += 4) await sendStored(sent, sent + 4);
+  const changed = await repair;
+  assert.equal(changed.code, 0, changed.stdout + changed.stderr);
+  // It learns the new k within a second (K_CHECK_INTERVAL_MS); the rest goes under it.
+  await load.stderrMatching(/this broker now writes and reads with k=3, not 2\n/);
+  await load.sendBytes(new TextEncoder().encode(lines.slice(sent).join("")));
   const { code, stderr } = await load.finish();
   assert.equal(code, 0, stderr);
   assert.match(stderr, /indexed 240 records \(0 failed\)/);
@@ -134,4 +143,30 @@ Deno.test("kv broker -i loading records while kv repair -k 3 runs under it: no r
   const again = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile]));
   assert.equal(again.code, 0, again.stdout + again.stderr);
   assert.deepEqual(await heldPerServer(cluster, keys), [240, 240, 240]);
+});
+
+Deno.test("a broker still on the old server file, its connections open, answers no key moved by kv repair -s over the new list a plain NOT FOUND", async () => {
+  await using old = await KvCluster.start(2);
+  await using added = await KvCluster.start(2);
+  const { text, keys } = recordLines(40);
+  const load = await runKv(
+    withBrokerTimeout(["broker", "-s", old.serverFile, "-k", "1", "-i", "-", "--index-only"]),
+    { stdin: text },
+  );
+  assert.equal(load.code, 0, load.stderr);
+  // Its connections are opened, and the servers' marks read, before the repair.
+  await using broker = BrokerProcess.start(["-s", old.serverFile, "--json"]);
+  assert.equal((await broker.ask("GET person0")).value, 0);
+  await KvCluster.withJoinedServerFile([old, added], async (both) => {
+    const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
+    assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+  });
+  // About half the keys moved to the added servers, their old copies removed.
+  await broker.sendBytes(new TextEncoder().encode(keys.map((key) => `GET ${key}\n`).join("")));
+  const plain: string[] = [];
+  for (const key of keys) {
+    const answer = JSON.parse(await broker.readLine());
+    if (answer.value === undefined && answer.warning === undefined) plain.push(key);
+  }
+  assert.deepEqual(plain, []);
 });

@@ -701,3 +701,30 @@ Deno.test("a write stored at a version more than FAR_VERSION_AHEAD_MS ahead of t
     }
   }
 });
+
+Deno.test("a MARK_REPAIRED that replaces another list's mark closes every other connection before it is answered; one marking an unrepaired server, or the same list again, closes none", async () => {
+  const { address, stop } = await startServer();
+  const marker = await connectClient(address);
+  const others = [await connectClient(address), await connectClient(address)];
+  const listA = new Uint8Array(16).fill(0xa);
+  const listB = new Uint8Array(16).fill(0xb);
+  try {
+    // Unrepaired until now: no client trusted its NOT FOUND, so none needs to read it again.
+    await marker.markRepaired(listA);
+    await marker.markRepaired(listA);
+    for (const client of others) assert.equal((await client.get("k")).value, undefined);
+    await marker.markRepaired(listB);
+    // Closed by the time the marker has its answer: no further request is answered on them.
+    for (const client of others) {
+      await assert.rejects(() => client.get("k"));
+      assert.equal(client.isOpen, false);
+    }
+    assert.equal((await marker.get("k")).value, undefined, "the marker's own connection stays");
+    const fresh = await connectClient(address);
+    assert.deepEqual(fresh.state.repairedUnder, listB, "a new connection reads the new mark");
+    await fresh.close();
+  } finally {
+    await Promise.all([marker, ...others].map((client) => client.close()));
+    await stop();
+  }
+});
