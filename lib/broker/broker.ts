@@ -898,7 +898,9 @@ export class Broker {
     const newest = newestAnswer(replies.answered);
     const version = newest?.read.version;
     if (newest !== undefined && version !== undefined) {
-      this.#clock.observe(version);
+      // A version the clock covers changes nothing: asking first spares observe's reading
+      // of the wall clock (Date.now, a call into the runtime) on nearly every read.
+      if (!this.#clock.covers(version)) this.#clock.observe(version);
       this.#repairHomes(key, list, newest.position, version, replies.answered);
     }
     if (replies.answered.length === 0 && replies.unreachable === 0 && replies.refused.length > 0) {
@@ -960,14 +962,15 @@ export class Broker {
     version: Version,
     answered: readonly ReplicaAnswer[],
   ): void {
-    const stale: number[] = [];
+    // Made for the first stale copy: most reads find none.
+    let stale: number[] | undefined;
     for (const { position, read } of answered) {
-      if (position >= this.#k) continue;
+      if (position >= this.#k || position === source) continue;
       if (read.version === undefined || compareVersions(read.version, version) < 0) {
-        stale.push(list[position]);
+        (stale ??= []).push(list[position]);
       }
     }
-    if (stale.length > 0) this.#startRepair(key, list[source], stale);
+    if (stale !== undefined) this.#startRepair(key, list[source], stale);
   }
 
   /**

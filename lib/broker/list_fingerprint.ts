@@ -84,7 +84,11 @@ export function listFingerprint(identities: readonly string[], k: number): Uint8
  * ```
  */
 export function sameList(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+  // A loop, not `every`: every request a pool sends asks this (ServerPool.trusts), and
+  // `every` with its callback cost about 0.2 µs a GET, 15 times the loop.
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

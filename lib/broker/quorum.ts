@@ -118,7 +118,9 @@ export class PreferenceWalk {
       if (this.#isUp(list[position])) positions[taken++] = position;
       else (this.#passedOver ??= []).push(position);
     }
-    positions.length = taken;
+    // Only when it shrinks: storing an array's length is a call into V8's runtime even
+    // when it does not change (about 0.14 µs), and most walks take all they were sized for.
+    if (taken < positions.length) positions.length = taken;
     return positions;
   }
 

@@ -230,7 +230,9 @@ class ReplicaRead<T> implements ReplicaReplies {
    */
   #end(): void {
     try {
-      this.answered.length = this.#answeredCount;
+      // Cut only when short of k answers: storing the length calls V8's runtime even
+      // when it does not change, and most reads get their k.
+      if (this.#answeredCount < this.answered.length) this.answered.length = this.#answeredCount;
       const skipped = this.#walk.skipped;
       if (skipped.length > 0) {
         (this.#reasons ??= []).unshift(
