@@ -1283,8 +1283,9 @@ export class ServerClient {
 
   /** Wakes the oldest request waiting for a slot, if any, and hands it the slot just freed. */
   #handOverSlot(): void {
-    const wake = this.#roomWaiters.shift();
-    if (wake === undefined) return;
+    // Asked first: shift() is a builtin call even on an empty list, and this runs per answer.
+    if (this.#roomWaiters.length === 0) return;
+    const wake = this.#roomWaiters.shift()!;
     this.#slotsHandedOver++;
     wake();
   }
