@@ -76,6 +76,12 @@ can be (none holds '.'); given so, it reads as that key. An argument holding
 U+FFFD is refused: bytes that are not UTF-8 reach kv as U+FFFD.
 `;
 
+/** The `--writes` row of the help of `kv put` and `kv delete`, the commands it is for. */
+const WRITES_HELP = `      --writes RULE      'sloppy' (default): writes go to the first k reachable
+                         servers of the key's preference list; 'strict': to the
+                         key's own k servers only, refused when one is down
+`;
+
 const FLAGS = {
   servers: { type: "string", short: "s" },
   replicas: { type: "string", short: "k" },
@@ -239,10 +245,11 @@ ${SERVERS_FLAG_HELP}
                          a new cluster 1, recorded by put and delete only)
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}
                          (default ${DEFAULT_TIMEOUT_MS})
-      --writes RULE      'sloppy' (default): writes go to the first k reachable
-                         servers of the key's preference list; 'strict': to the
-                         key's own k servers only, refused when one is down
-      --json             print the answer as one JSON object on one line
+${
+    spec.writes === true
+      ? WRITES_HELP
+      : ""
+  }      --json             print the answer as one JSON object on one line
 ${limitFlag}${SECURITY_HELP}
   -h, --help             show this help
 
@@ -296,6 +303,10 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
     if (values[flag] !== undefined && spec.name !== "keys") {
       throw new UserError(`kv ${spec.name}: --${flag} is for kv keys only`);
     }
+  }
+  // Taken silently, it would read as if it changed something a read does.
+  if (values.writes !== undefined && spec.writes !== true) {
+    throw new UserError(`kv ${spec.name}: --writes is for kv put and kv delete only`);
   }
   const command = spec.command(positionals, values);
   const broker = await brokerFromFlags(spec, values);

@@ -112,9 +112,11 @@ export function topLevelHelp(): string {
     "  -h, --help     show this help (kv <command> --help for a command's flags)",
     "  -V, --version  print the version",
     "",
-    "Exit codes: 0 success, 1 internal error, 2 usage or input error; the one-shot",
-    "commands (get, query, put, delete, keys, servers) exit 1 for not found and 3",
-    "when the cluster could not answer.",
+    "Exit codes: 0 success; 2 a mistake (one line on stderr); 1 a bug, or: not found",
+    "(get, query, delete), records not stored (broker -i), not all repaired (repair);",
+    "3 the cluster could not answer (get, query, put, delete, keys), or a piped",
+    "broker's command failed; 130, 143 stopped by SIGINT, SIGTERM. Each command's",
+    "--help says which it exits with.",
   ].join("\n");
 }
 

@@ -128,6 +128,8 @@ Deno.test("one-shot mistakes are one line and exit 2, before connecting", async 
       /^kv put: column 12 of the record line: duplicate key 'x' in one object; name each field once$/m,
     ],
     [["keys", "a", "--limit", "0"], /^kv keys: --limit must be a whole number from 1 to 10000/],
+    [["get", "a", "--writes", "strict"], /^kv get: --writes is for kv put and kv delete only$/],
+    [["servers", "--writes", "sloppy"], /^kv servers: --writes is for kv put and kv delete only$/],
     [["keys", "a.b"], /^kv keys: prefix 'a\.b' contains '\.'/],
     [["keys", "a\n.b"], /^kv keys: prefix 'a\\u000a\.b' contains '\.'/],
     [["keys", "x".repeat(1025)], /^kv keys: prefix is 1025 bytes, over the limit of 1024$/m],
