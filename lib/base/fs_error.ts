@@ -80,6 +80,25 @@ export function isFsError(error: unknown): boolean {
 const GROUP_OTHER_BITS = 0o077;
 
 /**
+ * What is wrong with a directory of secrets (a data dir) whose `info` lets group or others
+ * in, with what to do; undefined when only its owner can enter it (or the file system keeps
+ * no modes).
+ *
+ * @example
+ * ```ts
+ * exposedSecretDirectory("data", await Deno.stat("data"));
+ * // "accessible by group or others (mode 755); run 'chmod 700 data'"
+ * ```
+ */
+export function exposedSecretDirectory(path: string, info: Deno.FileInfo): string | undefined {
+  if (!info.isDirectory || info.mode === null || (info.mode & GROUP_OTHER_BITS) === 0) {
+    return undefined;
+  }
+  const mode = (info.mode & 0o777).toString(8).padStart(3, "0");
+  return `accessible by group or others (mode ${mode}); run 'chmod 700 ${path}'`;
+}
+
+/**
  * What is wrong with a file of secrets (an auth file, a tokens file) whose `info` lets group
  * or others in, with what to do; undefined when only its owner can read it (or the file
  * system keeps no modes).

@@ -49,7 +49,7 @@ import {
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
-import { describeFsError, isFsError } from "../base/fs_error.ts";
+import { describeFsError, exposedSecretDirectory, isFsError } from "../base/fs_error.ts";
 import { listenFailure } from "./listen_error.ts";
 import { hostPort, isLoopback } from "../base/host_port.ts";
 import { checkStdinEndsWithSupervisor, untilStdinCloses } from "./stdin.ts";
@@ -407,6 +407,18 @@ async function readSecurity(
   }
 }
 
+/**
+ * Warns when the data dir lets group or others in: one made by an older kv, or by hand (a
+ * new one is made 0700); every record is in its files. A warning rather than a refusal:
+ * the dir may be shared on purpose, and the server has started on it before.
+ */
+async function warnIfDataDirExposed(dataDir: string | undefined, logger: Logger): Promise<void> {
+  if (dataDir === undefined) return;
+  const exposed = exposedSecretDirectory(dataDir, await Deno.stat(dataDir));
+  if (exposed === undefined) return;
+  logger.warn(`data dir ${dataDir} is ${exposed}: any local user can read every record in it`);
+}
+
 async function openStore(settings: ServerSettings): Promise<Store> {
   try {
     return await Store.open({
@@ -558,6 +570,7 @@ async function runServer(args: string[]): Promise<number> {
   try {
     const { recovery } = store;
     for (const warning of recovery.warnings) logger.warn(`recovery: ${warning}`);
+    await warnIfDataDirExposed(settings.dataDir, logger);
     if (settings.markUnrepaired) logger.warn(MARKED_UNREPAIRED);
     const data = settings.dataDir === undefined ? "memory only" : `data: ${settings.dataDir}`;
     const secured = `${security.tls ? "TLS" : "plain TCP"}, ` +

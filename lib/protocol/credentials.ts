@@ -12,7 +12,7 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { invariant } from "../base/invariant.ts";
-import { describeFsError } from "../base/fs_error.ts";
+import { describeFsError, exposedSecretFile } from "../base/fs_error.ts";
 import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { AuthFileError, AuthKeys } from "./auth.ts";
 
@@ -160,7 +160,9 @@ export function expiredCertificateWarning(
 /**
  * The certificate chain and private key a TLS listener serves (`--tls-cert`, `--tls-key`),
  * read and checked by {@link readPemFile}, and checked to belong together: a key of
- * another certificate is a {@link CredentialsError} naming both files.
+ * another certificate is a {@link CredentialsError} naming both files. A key file readable
+ * by group or others is one too, as an auth file is: whoever reads it can pose as the
+ * server.
  *
  * @example
  * ```ts
@@ -173,6 +175,15 @@ export async function readCertAndKey(
 ): Promise<{ cert: string; key: string }> {
   const cert = await readPemFile(certPath, "CERTIFICATE");
   const key = await readPemFile(keyPath, "PRIVATE KEY");
+  const info = await Deno.stat(keyPath).catch((error) => {
+    throw new CredentialsError(
+      `${keyPath}: cannot read the private key file: ${describeFsError(error)}`,
+    );
+  });
+  const exposed = exposedSecretFile(keyPath, info);
+  if (exposed !== undefined) {
+    throw new CredentialsError(`${keyPath}: the TLS private key is ${exposed}`);
+  }
   // The first certificate of a chain is the server's own: the key must be its key.
   const [leaf] = pemSections(certPath, cert).filter((section) => section.label === "CERTIFICATE");
   const [secret] = pemSections(keyPath, key).filter((section) =>

@@ -17,6 +17,7 @@
  * ```
  * @module
  */
+import { DATA_FILE_MODE } from "./storage_log.ts";
 
 /** Name of the lock file inside a data directory. */
 export const LOCK_FILE_NAME = "LOCK";
@@ -61,6 +62,7 @@ export class DirLock {
       read: true,
       write: true,
       create: true,
+      mode: DATA_FILE_MODE,
     });
     try {
       if (!await file.tryLock(true)) {

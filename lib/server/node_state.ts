@@ -59,7 +59,7 @@ import {
   NO_LIST,
   type NodeState,
 } from "../protocol/mod.ts";
-import { dirname, syncDirectory, writeAll } from "./storage_log.ts";
+import { DATA_FILE_MODE, dirname, syncDirectory, writeAll } from "./storage_log.ts";
 
 /** Name of the state file in a data dir. */
 export const NODE_STATE_FILE = "node-state.json";
@@ -379,7 +379,12 @@ async function writeStateFile(path: string, state: NodeState): Promise<void> {
     repairedUnder: bytesToHex(state.repairedUnder),
   });
   const temporaryPath = `${path}.tmp`;
-  const file = await Deno.open(temporaryPath, { write: true, create: true, truncate: true });
+  const file = await Deno.open(temporaryPath, {
+    write: true,
+    create: true,
+    truncate: true,
+    mode: DATA_FILE_MODE,
+  });
   try {
     await writeAll(file, new TextEncoder().encode(`${text}\n`));
     await file.sync();

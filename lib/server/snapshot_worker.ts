@@ -22,7 +22,7 @@
 import { ByteWriter } from "../base/bytes.ts";
 import { crc32c } from "../base/crc32.ts";
 import { SNAPSHOT_TRAILER_BYTES } from "./snapshot.ts";
-import { dirname, syncDirectory, writeAll } from "./storage_log.ts";
+import { DATA_FILE_MODE, dirname, syncDirectory, writeAll } from "./storage_log.ts";
 
 /** What the main thread sends. */
 export type ToSnapshotWorker =
@@ -45,7 +45,12 @@ async function handle(message: ToSnapshotWorker): Promise<void> {
   switch (message.type) {
     case "open":
       path = message.path;
-      file = await Deno.open(`${path}.tmp`, { write: true, create: true, truncate: true });
+      file = await Deno.open(`${path}.tmp`, {
+        write: true,
+        create: true,
+        truncate: true,
+        mode: DATA_FILE_MODE,
+      });
       return;
     case "write":
       crc = crc32c(message.bytes, crc);

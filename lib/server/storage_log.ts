@@ -345,7 +345,12 @@ export class StorageLog {
     header.u16(LOG_FORMAT_VERSION);
     header.u16(0);
     header.u32(generation);
-    const temporary = await Deno.open(temporaryPath, { write: true, create: true, truncate: true });
+    const temporary = await Deno.open(temporaryPath, {
+      write: true,
+      create: true,
+      truncate: true,
+      mode: DATA_FILE_MODE,
+    });
     try {
       await writeAll(temporary, header.bytes());
       await temporary.sync();
@@ -777,6 +782,29 @@ export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
   let written = 0;
   while (written < bytes.length) written += await file.write(bytes.subarray(written));
 }
+
+/**
+ * The mode a data dir is made with: its owner's only. Its files hold every record, and a
+ * directory others can enter would let any local user read them (PostgreSQL refuses to
+ * start on such a dir, etcd makes it 0700).
+ *
+ * @example
+ * ```ts
+ * await Deno.mkdir("/tmp/kv", { recursive: true, mode: DATA_DIR_MODE });
+ * ```
+ */
+export const DATA_DIR_MODE = 0o700;
+
+/**
+ * The mode every file of a data dir is created with (logs, snapshots, node-state.json,
+ * LOCK, and their temporary files): its owner's only, as {@link DATA_DIR_MODE}.
+ *
+ * @example
+ * ```ts
+ * await Deno.open("/tmp/kv/a.tmp", { write: true, create: true, mode: DATA_FILE_MODE });
+ * ```
+ */
+export const DATA_FILE_MODE = 0o600;
 
 /**
  * Fsyncs a directory, making the creation, rename or removal of its entries durable.

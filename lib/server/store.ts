@@ -94,7 +94,13 @@ import { invariant } from "../base/invariant.ts";
 import { ByteWriter } from "../base/bytes.ts";
 import { DirLock } from "./dir_lock.ts";
 import { readSnapshot, SNAPSHOT_FORMAT_VERSION, writeFrozenSnapshot } from "./snapshot.ts";
-import { checkLogEntrySize, LOG_FORMAT_VERSION, type LogEntry, StorageLog } from "./storage_log.ts";
+import {
+  checkLogEntrySize,
+  DATA_DIR_MODE,
+  LOG_FORMAT_VERSION,
+  type LogEntry,
+  StorageLog,
+} from "./storage_log.ts";
 import {
   type EntryCursor,
   type FrozenView,
@@ -488,7 +494,8 @@ export class Store {
     const fsyncIntervalMs = options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
     checkPositive("fsyncIntervalMs", fsyncIntervalMs, MAX_FSYNC_INTERVAL_MS);
     const startedAt = performance.now();
-    await Deno.mkdir(dir, { recursive: true });
+    // Its owner's only: the files hold every record (see DATA_DIR_MODE).
+    await Deno.mkdir(dir, { recursive: true, mode: DATA_DIR_MODE });
     const lock = await DirLock.tryAcquire(dir);
     if (lock === undefined) {
       const pid = await DirLock.holderPid(dir);

@@ -238,6 +238,27 @@ async function refusalOf([name, ...args]: readonly string[]): Promise<string> {
   assert.fail(`kv ${name} ${args.join(" ")} ran instead of refusing`);
 }
 
+Deno.test("kv server warns at start about a data dir group or others can enter, naming chmod 700; a new one is 0700", async () => {
+  await withTempDir(async (parent) => {
+    const dir = `${parent}/data`;
+    await Deno.mkdir(dir, { mode: 0o755 });
+    await Deno.chmod(dir, 0o755);
+    await using exposed = await startServerProcess(["--data-dir", dir]);
+    assert.match(
+      exposed.stderrLines.join("\n"),
+      new RegExp(
+        `^kv server warn: data dir ${dir} is accessible by group or others \\(mode 755\\); ` +
+          `run 'chmod 700 ${dir}': any local user can read every record in it$`,
+        "m",
+      ),
+    );
+    await stopWithin(exposed);
+    await using fresh = await startServerProcess(["--data-dir", `${parent}/fresh`]);
+    assert.equal((await Deno.stat(`${parent}/fresh`)).mode! & 0o777, 0o700);
+    assert.doesNotMatch(fresh.stderrLines.join("\n"), /warn/);
+  });
+});
+
 // In process but the first case: each is read and refused before any connection or
 // listener, and five process starts more would check only text.
 Deno.test("an auth file readable by others, or /dev/zero, is one line and exit 2", async () => {
@@ -265,6 +286,29 @@ Deno.test("an auth file readable by others, or /dev/zero, is one line and exit 2
       "kv get: /dev/zero: larger than 1048576 bytes; not a PEM file\n",
     );
   });
+});
+
+Deno.test({
+  name: HAS_OPENSSL
+    ? "a --tls-key readable by group or others is one line naming chmod 600 and exit 2, from kv server and kv http alike, as an auth file"
+    : "TLS key mode test (ignored: openssl is not installed; .ci/run installs it)",
+  ignore: !HAS_OPENSSL,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const certs = await makeTestCerts(dir);
+      await Deno.chmod(certs.serverKey, 0o640);
+      const tls = ["--tls-cert", certs.serverPem, "--tls-key", certs.serverKey];
+      const expected = `kv server: ${certs.serverKey}: the TLS private key is readable by group ` +
+        `or others (mode 640); run 'chmod 600 ${certs.serverKey}'\n`;
+      const server = await runKv(["server", "-p", "0", ...tls]);
+      assert.deepEqual([server.code, server.stderr], [2, expected]);
+      await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
+      assert.equal(
+        await refusalOf(["http", "-s", `${dir}/servers`, "--listen", "127.0.0.1:0", ...tls]),
+        expected.replace("kv server", "kv http"),
+      );
+    });
+  },
 });
 
 Deno.test({

@@ -127,6 +127,11 @@ export async function makeTestCerts(dir: string): Promise<TestCerts> {
   // A negative validity: not after is a day before not before, so it is expired now.
   await sign("expired.pem", "-1");
   await sign("other-server.pem", "2", "other-ca");
+  // Private keys are their owner's only, as kv server and kv http require of --tls-key:
+  // openssl 3 writes them so, an older one with the umask.
+  for (const key of ["ca.key", "other-ca.key", "server.key"]) {
+    await Deno.chmod(`${dir}/${key}`, 0o600);
+  }
   return {
     caPem: `${dir}/ca.pem`,
     otherCaPem: `${dir}/other-ca.pem`,

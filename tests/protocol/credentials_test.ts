@@ -113,6 +113,25 @@ opensslTest(
 );
 
 opensslTest(
+  "a private key readable by group or others is refused, naming chmod 600, as an auth file is",
+  async () => {
+    await withTempDir(async (dir) => {
+      const certs = await makeTestCerts(dir);
+      await readCertAndKey(certs.serverPem, certs.serverKey);
+      for (const mode of [0o644, 0o604, 0o640]) {
+        await Deno.chmod(certs.serverKey, mode);
+        await assert.rejects(
+          readCertAndKey(certs.serverPem, certs.serverKey),
+          CredentialsError,
+          `${certs.serverKey}: the TLS private key is readable by group or others (mode ` +
+            `${mode.toString(8)}); run 'chmod 600 ${certs.serverKey}'`,
+        );
+      }
+    });
+  },
+);
+
+opensslTest(
   "PEM files: a key that is not the certificate's is refused, naming both files and the flags",
   async () => {
     await withTempDir(async (dir) => {

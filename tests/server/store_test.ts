@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { NODE_STATE_FILE } from "../../lib/server/node_state.ts";
 import { DecodeError, LimitExceededError } from "../../lib/base/bytes.ts";
 import { writeSnapshot } from "../../lib/server/snapshot.ts";
-import { StorageLog } from "../../lib/server/storage_log.ts";
+import { DATA_DIR_MODE, DATA_FILE_MODE, StorageLog } from "../../lib/server/storage_log.ts";
 import {
   Store,
   StoreCorruptError,
@@ -220,6 +220,31 @@ Deno.test("store: an invalid fsync policy is refused", async () => {
     Store.open({ fsync: "sometimes" as unknown as "always" }),
     /fsync must be always, interval or never/,
   );
+});
+
+Deno.test("store: a new data dir is its owner's only (0700), and so is every file in it (0600): logs, snapshots, LOCK, node state", async () => {
+  await withTempDir(async (parent) => {
+    const dir = `${parent}/data/one`;
+    const store = await Store.open({ ...quiet, dataDir: dir });
+    for (let index = 0; index < 20; index++) store.put(recordKey(index), recordValue(index));
+    await store.commit();
+    await store.compact();
+    store.put(recordKey(20), recordValue(20));
+    await store.commit();
+    await store.close();
+    for (const path of [dir, `${parent}/data`]) {
+      assert.equal((await Deno.stat(path)).mode! & 0o777, DATA_DIR_MODE, path);
+    }
+    const modes = new Map<string, number>();
+    for await (const entry of Deno.readDir(dir)) {
+      modes.set(entry.name, (await Deno.stat(`${dir}/${entry.name}`)).mode! & 0o777);
+    }
+    const names = [...modes.keys()];
+    for (const kind of [/^log-/, /^snapshot-/, /^LOCK$/, new RegExp(`^${NODE_STATE_FILE}$`)]) {
+      assert(names.some((name) => kind.test(name)), `${kind} in ${names.join()}`);
+    }
+    assert.deepEqual([...modes].filter(([, mode]) => mode !== DATA_FILE_MODE), []);
+  });
 });
 
 Deno.test("store: compaction triggers by size, keeps every record and removes old files", async () => {
