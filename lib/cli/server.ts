@@ -89,7 +89,9 @@ Flags:
                             IPv6 bare or in brackets: ::1, [::1]
                             (default ${DEFAULT_HOSTNAME})
   -p, --port PORT           TCP port, 0 for any free one (default ${DEFAULT_PORT})
-      --data-dir DIR        keep records durable in DIR, created if missing
+      --data-dir DIR        keep records durable in DIR, created if missing,
+                            its owner's only (0700, files 0600; a warning
+                            when group or others can enter an existing one)
                             (default: none, memory only — records die with
                             the process)
       --fsync POLICY        with --data-dir, when to fsync the log: always
