@@ -46,7 +46,12 @@ import { PARTITION_COUNT } from "../record/partition.ts";
 import { PartitionSet } from "./partition_set.ts";
 import { mayHoldWrites } from "./quorum.ts";
 import { type PreferenceLists, repairCluster, type RepairReport } from "./repair.ts";
-import { kChangeRepairMarks, markedUnderOldKs, type ServerPool } from "./server_pool.ts";
+import {
+  beingRemarked,
+  kChangeRepairMarks,
+  markedUnderOldKs,
+  type ServerPool,
+} from "./server_pool.ts";
 
 /**
  * How often the servers are looked at for one that came back unrepaired, in ms. Looking
@@ -335,16 +340,22 @@ export class BackgroundRepair {
 /**
  * Why servers `others` of `pool`, marked under another list or k, hold the background
  * repair back, with what to do: for those marked under its list with the k before
- * `kv repair -k` changed it, that change's repair; for the rest, a list change's.
+ * `kv repair -k` changed it, that change's repair; for those a repair changing the list or
+ * k is re-marking, its end; for the rest, a list change's.
  */
 function holdReasons(pool: ServerPool, others: readonly number[]): string {
   const byK = others.filter((index) => pool.markedUnderOldK(index) !== undefined);
-  const byList = others.filter((index) => !byK.includes(index));
+  const changing = others.filter((index) => pool.markedChanging(index));
+  const byList = others.filter((index) => !byK.includes(index) && !changing.includes(index));
   const named = (indices: readonly number[]) =>
     `${indices.map((index) => pool.servers[index].id).join(", ")} ` +
     (indices.length === 1 ? "was" : "were");
   const them = byK.length === 1 ? "it" : "them";
   return [
+    ...(changing.length === 0 ? [] : [
+      `${named(changing)} ${beingRemarked(changing.length)}; nothing is repaired in the ` +
+      "background until then",
+    ]),
     ...(byList.length === 0 ? [] : [`${named(byList)} ${BACKGROUND_HOLD_REASON}`]),
     ...(byK.length === 0 ? [] : [
       `${named(byK)} ${markedUnderOldKs(pool, byK)} nothing is repaired in the background ` +

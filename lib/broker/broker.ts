@@ -64,6 +64,7 @@ import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { Placement } from "./placement.ts";
 import type { ServerAddress } from "./server_list.ts";
 import {
+  beingRemarked,
   type Connector,
   kChangeRepairMarks,
   markedUnderOldKs,
@@ -1398,9 +1399,14 @@ export class Broker {
     // Marked under this list with the k before kv repair -k changed it: no other list's
     // clients to miss the write, only the change's repair still to mark them.
     const byK = others.filter((index) => pool.markedUnderOldK(index) !== undefined);
-    const byList = others.filter((index) => !byK.includes(index));
+    // Marked by a kv repair changing the list or k before it moves copies: it says so.
+    const changing = others.filter((index) => pool.markedChanging(index));
+    const byList = others.filter((index) => !byK.includes(index) && !changing.includes(index));
     const warnings = [
       ...(change.warning === undefined ? [] : [change.warning]),
+      ...(changing.length === 0
+        ? []
+        : [`${storedOn(pool, changing)} ${beingRemarked(changing.length)}`]),
       ...(byList.length === 0 ? [] : [`${storedOn(pool, byList)} ${WRITE_UNDER_OTHER_LIST}`]),
       ...(byK.length === 0 ? [] : [
         `${storedOn(pool, byK)} ${markedUnderOldKs(pool, byK)} ${

@@ -59,7 +59,12 @@ import { ProgressBar } from "../base/progress.ts";
 import { ByteWriter } from "../base/bytes.ts";
 import { parseRecordLine, parseRecordLineInto, RecordParseError } from "../record/parse.ts";
 import type { Dialect } from "../record/format.ts";
-import { kChangeRepairMarks, type ServerConnection, type ServerPool } from "./server_pool.ts";
+import {
+  beingRemarked,
+  kChangeRepairMarks,
+  type ServerConnection,
+  type ServerPool,
+} from "./server_pool.ts";
 import { describeError } from "../base/describe_error.ts";
 import { ErrorCode, errorCodeName } from "../protocol/mod.ts";
 import { ServerError } from "../protocol/client.ts";
@@ -937,6 +942,8 @@ class UnseenWrites {
   readonly #byList = { records: 0, servers: new Set<string>() };
   /** Records stored on servers marked under this list with an old k, those servers' ids and ks. */
   readonly #byK = { records: 0, servers: new Set<string>(), oldKs: new Set<number>(), k: 0 };
+  /** Records stored on servers a kv repair changing the list or k is re-marking, and their ids. */
+  readonly #changing = { records: 0, servers: new Set<string>() };
 
   /** Records counted under any cause. */
   get count(): number {
@@ -951,21 +958,23 @@ class UnseenWrites {
     if (change.kind === "error") return change.error;
     if (change.unseenOn === undefined) return undefined;
     this.#count += lines;
-    let byList = false;
-    let byK = false;
+    // Each cause counts the record once, whatever number of its servers it covers.
+    const causes = new Set<{ records: number; servers: Set<string> }>();
     for (const index of change.unseenOn) {
       const oldK = pool.markedUnderOldK(index);
-      const cause = oldK === undefined ? this.#byList : this.#byK;
+      const cause = pool.markedChanging(index)
+        ? this.#changing
+        : oldK === undefined
+        ? this.#byList
+        : this.#byK;
       cause.servers.add(pool.servers[index].id);
-      if (oldK === undefined) byList = true;
-      else {
-        byK = true;
+      causes.add(cause);
+      if (oldK !== undefined) {
         this.#byK.oldKs.add(oldK);
         this.#byK.k = pool.k ?? 0;
       }
     }
-    if (byList) this.#byList.records += lines;
-    if (byK) this.#byK.records += lines;
+    for (const cause of causes) cause.records += lines;
     return undefined;
   }
 
@@ -978,6 +987,13 @@ class UnseenWrites {
         `${storedOn(records, fileName, servers)} repaired under another server list or k than ` +
           "this broker's: clients on that list may not see them until kv repair -s FILE runs " +
           "with the cluster's server list (give this broker that file)",
+      );
+    }
+    const changing = this.#changing;
+    if (changing.records > 0) {
+      lines.push(
+        `${storedOn(changing.records, fileName, changing.servers)} ` +
+          beingRemarked(changing.servers.size),
       );
     }
     const byK = this.#byK;

@@ -44,7 +44,7 @@ import {
 } from "../protocol/mod.ts";
 import type { PutManyItems } from "../protocol/put_many.ts";
 import type { ServerAddress } from "./server_list.ts";
-import { listFingerprint, sameList } from "./list_fingerprint.ts";
+import { LIST_CHANGE_UNDER_WAY, listFingerprint, sameList } from "./list_fingerprint.ts";
 import type { Value } from "../record/value.ts";
 
 /** First delay before reconnecting to a server that went down, in ms. */
@@ -737,6 +737,22 @@ export class ServerPool {
   }
 
   /**
+   * Whether server `index` is marked {@link LIST_CHANGE_UNDER_WAY}: a `kv repair` that
+   * changes the server list or k is re-marking it, or was stopped before its end. False
+   * while it is down.
+   *
+   * @example
+   * ```ts
+   * pool.markedChanging(0); // true while kv repair -s new-file runs
+   * ```
+   */
+  markedChanging(index: number): boolean {
+    const state = this.state(index);
+    return state !== undefined && !state.unrepaired &&
+      sameList(state.repairedUnder, LIST_CHANGE_UNDER_WAY);
+  }
+
+  /**
    * The fingerprint of the list servers are judged under ({@link trustUnder}): what a
    * repair made over this pool marks them with. Undefined before trustUnder.
    */
@@ -1230,4 +1246,22 @@ export function markedUnderOldKs(pool: ServerPool, indices: readonly number[]): 
 export function kChangeRepairMarks(count: number): string {
   return `the kv repair -k that changed k marks ${count === 1 ? "it" : "them"} at its end ` +
     "(if it was stopped, run kv repair -s FILE)";
+}
+
+/**
+ * Why `count` servers marked {@link LIST_CHANGE_UNDER_WAY} ({@link ServerPool.markedChanging})
+ * are not trusted and what ends it, for a warning or log line after their names and
+ * `which was` (or `were`).
+ *
+ * @example
+ * ```ts
+ * beingRemarked(2); // "being re-marked by a kv repair that changes the server list or k (…"
+ * ```
+ */
+export function beingRemarked(count: number): string {
+  const them = count === 1 ? "it" : "them";
+  return "being re-marked by a kv repair that changes the server list or k (under way, or " +
+    `stopped before its end): until it marks ${them} under its list, at its end, reads through ` +
+    `${them} carry warnings and clients on another list may not see what is stored there; if ` +
+    "it was stopped, run kv repair -s FILE with the cluster's server list";
 }
