@@ -1378,9 +1378,12 @@ export class Broker {
     const mover = this.#handsOffHints
       ? "this broker moves it there once they can store it (kv repair does, if it exits first)"
       : "run kv repair once they can store it";
-    const warning = `stored on ${ids}, beyond the first ${front} servers of the key's ` +
-      `list, where reads look (${why.join("; ")}): once those answer again, reads may ` +
-      `miss this write until it is moved home; ${mover}`;
+    const [first, those] = front === 1
+      ? ["server", "it answers"]
+      : [`${front} servers`, "those answer"];
+    const warning = `stored on ${ids}, beyond the first ${first} of the key's list, where ` +
+      `reads look (${why.join("; ")}): once ${those} again, reads may miss this write ` +
+      `until it is moved home; ${mover}`;
     const warnings = change.warning === undefined ? warning : `${change.warning}; ${warning}`;
     return { ...change, warning: warnings };
   }
