@@ -2,7 +2,8 @@
  * CPU per GET of two versions of kv, in alternating rounds (issue 13's GET bars, measured
  * while the machine is shared): each round starts, for each version in turn (the order
  * flipped every round), a `kv server` of that version holding 1000 records of the
- * `kv gen -d 3 -l 8 -m 6` shape, warms it with WARMUP_OPERATIONS GETs from a `kv bench`
+ * `kv gen -d 3 -l 8 -m 6` shape (under kv gen's keys and `kv bench`'s, so that versions from
+ * before and after 624bf37 both read them), warms it with WARMUP_OPERATIONS GETs from a `kv bench`
  * of its own, then runs that version's `kv bench --workload C --distribution uniform
  * --values bytes` for one row of the GET bars, and gives the server's CPU per GET (user
  * and system from /proc, over the measured bench's warm-up and operations together) and
@@ -20,6 +21,7 @@
  * @module
  */
 import { denoRunArgs, type KvInvocation, ServerProcess } from "../../lib/cli/server_process.ts";
+import { BENCH_KEY_PREFIX } from "../../lib/bench/workload.ts";
 import { cpuMicros, makeWorkload, runKvChecked } from "./workload.ts";
 
 const RECORDS = 1000;
@@ -65,7 +67,7 @@ async function bench(
   row: string[],
   operations: number,
   warmup: number,
-): Promise<{ cpuSeconds: number; operations: number; throughput: number }> {
+): Promise<{ cpuSeconds: number; operations: number; throughput: number; notFound: number }> {
   const output = await new Deno.Command(kv.command, {
     args: [
       ...kv.args,
@@ -77,19 +79,29 @@ async function bench(
     stderr: "piped",
   }).output();
   if (!output.success) throw new Error(`kv bench: ${new TextDecoder().decode(output.stderr)}`);
-  return JSON.parse(new TextDecoder().decode(output.stdout));
+  const report = JSON.parse(new TextDecoder().decode(output.stdout));
+  // A NOT FOUND is a cheaper GET than the bars are about: the server holds no such key.
+  if (report.notFound !== 0) throw new Error(`kv bench found no record ${report.notFound} times`);
+  return report;
 }
 
 /** One measurement of `version`: a fresh server, loaded and warmed, and one bench. */
-async function measure(version: Version, dataPath: string, row: string[], operations: number) {
+async function measure(
+  version: Version,
+  dataPaths: readonly string[],
+  row: string[],
+  operations: number,
+) {
   const server = await ServerProcess.start({ kv: version.kv });
   const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
   try {
     await Deno.writeTextFile(serverFile, `${server.id}\n`);
-    await runKvChecked([
-      ...["broker", "-s", serverFile, "-k", "1", "-i", dataPath, "--index-only"],
-      ...["--timeout-ms", "10000"],
-    ]);
+    for (const dataPath of dataPaths) {
+      await runKvChecked([
+        ...["broker", "-s", serverFile, "-k", "1", "-i", dataPath, "--index-only"],
+        ...["--timeout-ms", "10000"],
+      ]);
+    }
     await bench(version.kv, serverFile, row, WARMUP_OPERATIONS, 0);
     const before = (await cpuMicros(server.pid!))!;
     const report = await bench(version.kv, serverFile, row, operations, WARMUP_OPERATIONS);
@@ -115,7 +127,10 @@ if (before === undefined || after === undefined || ROWS[rowName] === undefined) 
   throw new Error("usage: get_cpu_ab.ts BEFORE AFTER [p32|one|c50] [rounds] [operations]");
 }
 const directory = await Deno.makeTempDir({ prefix: "kv-get-cpu-ab-" });
-const workload = await makeWorkload(RECORDS);
+// Both key namespaces: `kv bench --no-load` reads bench-person<i> since 624bf37, and
+// person<i> before, and either version may be older.
+const workloads = [await makeWorkload(RECORDS), await makeWorkload(RECORDS, BENCH_KEY_PREFIX)];
+const dataPaths = workloads.map((workload) => workload.dataPath);
 try {
   const versions: Version[] = [];
   for (const ref of [before, after]) {
@@ -127,7 +142,7 @@ try {
   }
   for (let round = 0; round < Number(rounds); round++) {
     for (const version of round % 2 === 0 ? versions : [...versions].reverse()) {
-      await measure(version, workload.dataPath, ROWS[rowName], Number(operations));
+      await measure(version, dataPaths, ROWS[rowName], Number(operations));
     }
   }
   for (const version of versions) {
@@ -137,6 +152,6 @@ try {
     );
   }
 } finally {
-  await workload.remove();
+  for (const workload of workloads) await workload.remove();
   await Deno.remove(directory, { recursive: true });
 }
