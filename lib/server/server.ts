@@ -134,16 +134,17 @@ class AnswerBatch {
   /** The answers, in request order. */
   responses = new FrameWriter();
   /** The ids of the requests answered, for the commit's wait (Connection.batchWrites). */
-  readonly requestIds: number[] = [];
+  requestIds: number[] = [];
   /** Bytes of answer buffers let go since the last read, for the connection's budget. */
   #droppedBytes = 0;
 
   /** Empties the batch for the next requests; returns it. */
   begin(): AnswerBatch {
     this.responses.reset();
-    // Only when it holds some: storing an array's length calls V8's runtime even when it
-    // does not change, and the loop begins a batch once more after each read's last.
-    if (this.requestIds.length > 0) this.requestIds.length = 0;
+    // A new list rather than a length of 0 stored, which is a call into V8's runtime (and
+    // made even for a list already empty: the loop begins a batch once more after each
+    // read's last); a new empty array is not.
+    if (this.requestIds.length > 0) this.requestIds = [];
     return this;
   }
 
