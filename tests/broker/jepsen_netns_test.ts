@@ -11,7 +11,7 @@ import { runJepsen, SERVER_COUNT } from "../helpers/jepsen.ts";
 import { NETNS_UNAVAILABLE, NetnsCluster } from "../helpers/netns.ts";
 
 const NETNS_NAME =
-  "jepsen: servers in network namespaces on their own addresses, partitioned one at a time by taking their veth link down and up (and killed, hung, wiped): every read is explained, and after kv repair all replicas are identical";
+  "jepsen: servers in network namespaces on their own addresses, partitioned one at a time by taking their veth link down and up (and killed, hung, wiped): every read is explained, and after kv repair all replicas are identical and every key reads its last acknowledged write (NOT FOUND once deleted)";
 
 Deno.test({
   name: NETNS_UNAVAILABLE === undefined

@@ -8,6 +8,6 @@
  */
 import { onLoopback, runJepsen } from "../helpers/jepsen.ts";
 
-Deno.test("jepsen: with restarts that lose a server's data too (and the other replica of its keys killed at once), every read is explained, and after kv repair all replicas are identical", async () => {
+Deno.test("jepsen: with restarts that lose a server's data too (and the other replica of its keys killed at once), every read is explained, and after kv repair all replicas are identical and every key reads its last acknowledged write (NOT FOUND once deleted)", async () => {
   await runJepsen({ start: onLoopback, faults: ["kill", "hang", "wipe"], repair: true });
 });

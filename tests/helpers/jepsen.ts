@@ -10,7 +10,11 @@
  * by ./history_checker.ts: every read returned a value some write made, never one older
  * than a write acknowledged before the read began, never NOT FOUND without a warning for
  * a record acknowledged and not deleted. Once the faults stop and `kv repair` has run,
- * all replicas of every key must be identical.
+ * all replicas of every key must be identical, and every key must read, without a
+ * warning, what the same rules allow once every write has ended: the value of its last
+ * acknowledged write, NOT FOUND if that was a DELETE — or, where writes overlapped or
+ * failed, the effect of one of them that no write begun after it ended and acknowledged
+ * overwrote. A lost acknowledged write or a deleted record back fails the run.
  *
  * The seed is random per run and printed with any failure, so a failing schedule can be
  * replayed with `KV_JEPSEN_SEED=<seed>`. The fault phase lasts {@link faultPhaseMs}
@@ -35,6 +39,7 @@ import { resolveCredentials } from "../../lib/protocol/credentials.ts";
 import { BrokerProcess, KvCluster } from "./kv_processes.ts";
 import { connectClient } from "./client.ts";
 import { runKv } from "./run_kv.ts";
+import { waitFor } from "./wait.ts";
 import {
   checkHistory,
   checkReplicas,
@@ -65,6 +70,8 @@ const MAX_FAULT_MS = 1_500;
 const MAX_FAULTS = 1_000;
 /** Most entries asked per LIST_PARTITIONS page when reading what a server holds. */
 const LIST_PAGE = 10_000;
+/** Pause before asking again a final read that warned (ms): a reconnect takes longer. */
+const FINAL_READ_RETRY_MS = 100;
 
 /**
  * The faults the nemesis may inject: kill -9 and restart with the data; SIGSTOP then
@@ -122,6 +129,45 @@ interface Phase {
   nemesisDone: boolean;
 }
 
+/** One GET of `key` through `broker` by `client`, as the history records it. */
+async function read(client: number, broker: BrokerProcess, key: string): Promise<HistoryEntry> {
+  const start = performance.now();
+  const answer = await broker.ask(`GET ${key}`);
+  const end = performance.now();
+  const found = answer.found === true;
+  return {
+    client,
+    op: "get",
+    key,
+    start,
+    end,
+    outcome: "error" in answer ? "failed" : "ok",
+    found,
+    ...(found ? { value: answer.value as number } : {}),
+    warning: answer.warning !== undefined,
+  };
+}
+
+/**
+ * Reads every key once through `broker` (client `client`) once the cluster is healed and
+ * repaired. A read that warns or fails is asked again until one does not: with every
+ * server up and marked, a warning only means the broker has not yet reconnected to a
+ * server that was down, and the read is judged as the user would use it — without one.
+ */
+async function readEveryKey(client: number, broker: BrokerProcess): Promise<HistoryEntry[]> {
+  const reads: HistoryEntry[] = [];
+  for (const key of KEYS) {
+    let last: HistoryEntry | undefined;
+    await waitFor(async () => {
+      last = await read(client, broker, key);
+      return last.outcome === "ok" && last.warning === false;
+    }, { what: `a GET ${key} answered without a warning`, intervalMs: FINAL_READ_RETRY_MS });
+    assert.ok(last !== undefined);
+    reads.push(last);
+  }
+  return reads;
+}
+
 /** One client: random calls through `broker` until `phase` ends, each recorded in `history`. */
 async function runClient(
   client: number,
@@ -134,29 +180,16 @@ async function runClient(
   while (performance.now() < phase.deadline || !phase.nemesisDone) {
     const key = KEYS[random.nextBelow(KEYS.length)];
     const dice = random.nextBelow(20);
-    const start = performance.now();
     if (dice < 10) {
-      const answer = await broker.ask(`GET ${key}`);
-      const end = performance.now();
-      const outcome = "error" in answer ? "failed" : "ok";
-      const found = answer.found === true;
-      history.push({
-        client,
-        op: "get",
-        key,
-        start,
-        end,
-        outcome,
-        found,
-        ...(found ? { value: answer.value as number } : {}),
-        warning: answer.warning !== undefined,
-      });
+      history.push(await read(client, broker, key));
     } else if (dice < 17) {
       const value = values.next++;
+      const start = performance.now();
       const answer = await broker.ask(`PUT ${key}: ${value}`);
       const outcome = answer.stored === true ? "ok" : "failed";
       history.push({ client, op: "put", key, value, start, end: performance.now(), outcome });
     } else {
+      const start = performance.now();
       const answer = await broker.ask(`DELETE ${key}`);
       const outcome = typeof answer.deleted === "boolean" ? "ok" : "failed";
       history.push({ client, op: "delete", key, start, end: performance.now(), outcome });
@@ -253,13 +286,13 @@ export interface RunOptions {
   start: () => Promise<JepsenCluster>;
   /** The faults the nemesis injects. */
   faults: readonly Fault[];
-  /** Run `kv repair` after the faults and require identical replicas. */
+  /** Run `kv repair` after the faults, then require identical replicas and read every key. */
   repair: boolean;
 }
 
 /**
  * Runs the clients and the nemesis for a fault phase ({@link faultPhaseMs}), then checks
- * the history (and the replicas, after `kv repair`).
+ * the history (and, after `kv repair`, the replicas and a final read of every key).
  *
  * @example
  * ```ts ignore
@@ -306,6 +339,15 @@ export async function runJepsen(options: RunOptions): Promise<void> {
     const placement = new Placement(cluster.servers.map((server) => server.id));
     const problems = checkReplicas(held, (key) => placement.replicas(key, K));
     assert.deepEqual(problems, [], context);
+    // Identical replicas could all hold a lost write's predecessor or a deleted record: each
+    // key must read what the history allows once every write has ended — the last
+    // acknowledged write's value (NOT FOUND after a delete), or, where writes overlapped or
+    // failed, one of theirs that no write acknowledged after it began and ended overwrote.
+    const finals = new Set(await readEveryKey(BROKER_COUNT, brokers[0]));
+    const wrong = checkHistory([...history, ...finals])
+      .filter((violation) => finals.has(violation.read))
+      .map(({ read, reason }) => `after kv repair, GET ${read.key}: ${reason}`);
+    assert.deepEqual(wrong, [], context);
   } finally {
     await Promise.all(brokers.map((broker) => broker[Symbol.asyncDispose]()));
   }
