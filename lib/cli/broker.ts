@@ -35,7 +35,7 @@ import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_fla
 import type { Credentials } from "../protocol/credentials.ts";
 import { SIGNAL_EXIT_CODES, type StopSignal, USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
-import { EXIT_UNAVAILABLE, repairCommand } from "./oneshot.ts";
+import { EXIT_UNAVAILABLE, repairCommandLine } from "./oneshot.ts";
 import { readStdin } from "./stdin.ts";
 import { watchStopSignals } from "./stop_signals.ts";
 
@@ -359,7 +359,7 @@ async function serveCommands(
   logSink: LogSink,
   indexExitCode = 0,
 ): Promise<number> {
-  const repair = repairCommand(settings.serverFile, settings.securityFlags);
+  const repair = repairCommandLine(settings.serverFile, settings.securityFlags);
   const options = { json: settings.json, dialect, repairCommand: repair };
   // Answers are coloured only for a person reading stdout.
   const color = !settings.json && Deno.stdout.isTerminal() && !Deno.noColor;

@@ -317,7 +317,7 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
     if ("refused" in answer) throw new UserError(`kv ${spec.name}: ${answer.error}`);
     if (values.json) writeLine(formatAnswer(answer, { json: true }));
     else {
-      const repair = repairCommand(serverFile(values.servers), values);
+      const repair = repairCommandLine(serverFile(values.servers), values);
       printHuman(answer, { keysNextPage: keysNextPage(values), repairCommand: repair });
     }
     const code = exitCode(answer);
@@ -546,11 +546,11 @@ const REPAIR_FLAGS = CLUSTER_FLAGS.filter(([flag]) =>
  *
  * @example
  * ```ts
- * repairCommand("servers.txt", {}); // "kv repair -s servers.txt"
- * repairCommand("my list", { "auth-file": "kv.auth" }); // "kv repair -s 'my list' --auth-file kv.auth"
+ * repairCommandLine("servers.txt", {}); // "kv repair -s servers.txt"
+ * repairCommandLine("my list", { "auth-file": "kv.auth" }); // "kv repair -s 'my list' --auth-file kv.auth"
  * ```
  */
-export function repairCommand(
+export function repairCommandLine(
   path: string,
   given: { readonly "auth-file"?: string; readonly "tls-ca"?: string },
 ): string {

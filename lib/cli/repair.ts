@@ -19,7 +19,7 @@ import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
-import { serverFile, SERVERS_ENV, SERVERS_FLAG_HELP } from "./oneshot.ts";
+import { repairCommandLine, serverFile, SERVERS_ENV, SERVERS_FLAG_HELP } from "./oneshot.ts";
 import { serverListedTwice } from "./open_broker.ts";
 import { ksByCount, recordedKs } from "../broker/cluster_k.ts";
 import {
@@ -141,7 +141,7 @@ async function runRepair(args: string[]): Promise<number> {
         onProgress,
       })
     );
-    printReport(report, k, values.json ?? false);
+    printReport(report, k, values.json ?? false, repairCommandLine(path, values));
     for (const failure of kFailures) console.error(`kv repair: ${failure}`);
     return report.inOrder && kFailures.length === 0 ? EXIT_IN_ORDER : EXIT_NOT_IN_ORDER;
   } finally {
@@ -220,8 +220,11 @@ async function withProgress(
   }
 }
 
-/** Prints the report: one JSON line, or the counts one a line; failures go to stderr. */
-function printReport(report: RepairReport, k: number, json: boolean): void {
+/**
+ * Prints the report: one JSON line, or the counts one a line; failures go to stderr, and
+ * why a server is left unmarked with the command (`again`) that marks it once they are fixed.
+ */
+function printReport(report: RepairReport, k: number, json: boolean, again: string): void {
   if (json) {
     writeLine(JSON.stringify({ ...report, k, seconds: round(report.seconds) }));
   } else {
@@ -246,8 +249,16 @@ function printReport(report: RepairReport, k: number, json: boolean): void {
         `(${failure.error})`,
     );
   }
+  // A server is marked only by a repair every server answered (lib/broker/repair.ts).
+  const advice = report.failures.length === 0 || report.dryRun
+    ? ""
+    : `: it is marked only once every server answers; fix the ${
+      report.failures.length === 1 ? "one" : "ones"
+    } above, then run ${again}`;
   for (const server of report.stillUnrepaired) {
-    console.error(`kv repair: ${server} is still not marked repaired under this server list`);
+    console.error(
+      `kv repair: ${server} is still not marked repaired under this server list${advice}`,
+    );
   }
 }
 
@@ -266,7 +277,8 @@ function verdict(report: RepairReport): string {
   }
   return report.inOrder
     ? `the cluster is in order${marked}`
-    : `the cluster is not in order: ${report.failures.length} servers failed${marked}`;
+    : `the cluster is not in order: ${report.failures.length} ` +
+      `${report.failures.length === 1 ? "server" : "servers"} failed${marked}`;
 }
 
 /** Seconds to hundredths. */

@@ -372,10 +372,12 @@ Deno.test("kv repair -k 3 killed (SIGKILL) once every server records k=3: broker
   assert.ok(after.every((answer) => answer.warning === undefined), JSON.stringify(after));
 });
 
-Deno.test("kv repair with a server down exits 1 naming it and what was left undone", async () => {
+Deno.test("kv repair with a server down exits 1 naming it, what was left undone, and the command that marks a server left unrepaired once it is back", async () => {
   await using cluster = await KvCluster.start(3);
   await index(cluster.serverFile, 2, 30);
-  const down = cluster.servers[2];
+  const [emptied, , down] = cluster.servers;
+  // Memory-only, restarted empty: unrepaired, which a repair reaching every server marks.
+  await emptied.restart();
   await down.kill();
   const { code, report, stderr } = await repair(["-s", cluster.serverFile, "--timeout-ms", "3000"]);
   assert.equal(code, 1);
@@ -385,6 +387,14 @@ Deno.test("kv repair with a server down exits 1 naming it and what was left undo
   assert.match(
     stderr,
     new RegExp(`${down.id}: \\d+ keys not repaired, \\d+ partitions not checked`),
+  );
+  assert.ok(
+    stderr.includes(
+      `kv repair: ${emptied.id} is still not marked repaired under this server list: it is ` +
+        `marked only once every server answers; fix the one above, then run kv repair -s ` +
+        `${cluster.serverFile}\n`,
+    ),
+    stderr,
   );
 });
 
