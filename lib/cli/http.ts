@@ -120,7 +120,11 @@ To reach the servers:
 ${SECURITY_HELP}
 
 Prints 'kv http listening on http://HOST:PORT/ (k=N)' on stderr once ready;
-SIGINT or SIGTERM finishes the requests in flight and exits 0.`;
+SIGINT or SIGTERM finishes the requests in flight and exits 0.
+
+Exit codes: 0 stopped by SIGINT or SIGTERM; 2 a mistake, one line on stderr:
+bad flags or files, a port in use, no server reachable and no -k given (with
+-k it serves, and reconnects as they start), credentials every server refuses.`;
 
 /** The `kv http` subcommand. */
 export const httpCommand: Subcommand = { name: "http", help: HELP, run: runHttp };
