@@ -76,6 +76,10 @@ can be (none holds '.'); given so, it reads as that key. An argument holding
 U+FFFD is refused: bytes that are not UTF-8 reach kv as U+FFFD.
 `;
 
+/** Exit 2 of a writing command that cannot tell the cluster's k (see exitCodesHelp). */
+const K_UNKNOWN_MISTAKE =
+  "servers down while none up records the cluster's k: start them, or give -k";
+
 /** The `--writes` row of the help of `kv put` and `kv delete`, the commands it is for. */
 const WRITES_HELP = `      --writes RULE      'sloppy' (default): writes go to the first k reachable
                          servers of the key's preference list; 'strict': to the
@@ -273,11 +277,16 @@ function streamsHelp(spec: OneShotSpec): string {
 function exitCodesHelp(spec: OneShotSpec): string {
   const codes: [number, string][] = [[EXIT_FOUND, spec.done]];
   if (spec.canFindNothing) codes.push([EXIT_NOT_FOUND, "not found"]);
-  const mistake = spec.mistake === undefined ? "" : `, or ${spec.mistake}`;
+  // A writing command may fix the cluster's k, which servers down may record
+  // (lib/broker/cluster_k.ts): it is refused, not guessed.
+  const mistakes = [
+    ...spec.mistake === undefined ? [] : [spec.mistake],
+    ...spec.writes === true ? [K_UNKNOWN_MISTAKE] : [],
+  ];
   codes.push([
     USAGE_EXIT_CODE,
-    `a user error: bad arguments or files, credentials the servers refuse${mistake} ` +
-    "(one line on stderr)",
+    `a user error: bad arguments or files, credentials the servers refuse` +
+    `${mistakes.map((mistake) => `, or ${mistake}`).join("")} (one line on stderr)`,
   ]);
   if (spec.unavailable !== undefined) codes.push([EXIT_UNAVAILABLE, spec.unavailable]);
   // Each meaning wrapped under itself, within the 80 columns of every --help.
