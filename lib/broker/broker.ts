@@ -115,7 +115,8 @@ export const MAX_READ_REPAIRS_IN_FLIGHT = 64;
  */
 export const WRITE_UNDER_OTHER_LIST = "repaired under another server list or k than this " +
   "client's: clients on that list may not see this write until kv repair -s FILE runs with " +
-  "the cluster's server list (give this client that file)";
+  "the cluster's server list (give this client that file), and if this client's clock is " +
+  "ahead of theirs that repair may let it override a write they made since";
 
 /**
  * How often a running broker asks each server the k it records (SET_K of the k it last
