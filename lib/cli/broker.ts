@@ -18,6 +18,7 @@ import {
   replicasFlag,
   serverListedTwice,
   START_SERVERS_ADVICE,
+  unreachableServers,
 } from "./open_broker.ts";
 import { formatIndexSummary, indexFile, indexLines } from "../broker/indexer.ts";
 import { readRawLineBatches } from "../base/line_reader.ts";
@@ -285,8 +286,7 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
     );
   }
   if (upCount === 0) {
-    const first = { server: down[0].server.id, error: down[0].error ?? "no answer" };
-    throw noServerReachable("broker", settings.serverFile, settings.servers.length, first);
+    throw noServerReachable("broker", settings.serverFile, unreachableServers(broker.pool));
   }
   for (const state of down) log(`server ${state.server.id} is unreachable: ${state.error}`);
   if (upCount < broker.k) {

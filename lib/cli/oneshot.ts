@@ -14,11 +14,20 @@
  * @module
  */
 import { type Broker, WRITE_RULES } from "../broker/broker.ts";
-import { openBroker, replicasFlag, serverListedTwice } from "./open_broker.ts";
+import {
+  noServerReachable,
+  NoServerReachableError,
+  openBroker,
+  replicasFlag,
+  serverListedTwice,
+  unreachableServers,
+} from "./open_broker.ts";
 import {
   type Answer,
   type Command,
+  CommandError,
   DEFAULT_KEYS_LIMIT,
+  errorAnswer,
   formatAnswer,
   type FormatOptions,
 } from "../broker/commands.ts";
@@ -318,27 +327,51 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
     throw new UserError(`kv ${spec.name}: --writes is for kv put and kv delete only`);
   }
   const command = spec.command(positionals, values);
-  const broker = await brokerFromFlags(spec, values);
+  let broker: Broker;
   try {
-    const answer = await runCommand(broker, command);
-    // Every server refused the request itself (a record over their frame limit): the
-    // same command would fail again, so it is the user's to fix, not the cluster's.
-    if ("refused" in answer) throw new UserError(`kv ${spec.name}: ${answer.error}`);
-    if (values.json) writeLine(formatAnswer(answer, { json: true }));
-    else {
-      const repair = repairCommandLine(serverFile(values.servers), values);
-      printHuman(answer, { keysNextPage: keysNextPage(values), repairCommand: repair });
-    }
-    const code = exitCode(answer);
-    const listed = code === EXIT_FOUND ||
-      (code === EXIT_NOT_FOUND ? spec.canFindNothing === true : spec.unavailable !== undefined);
-    invariant(listed, `kv ${spec.name} exits ${code}, which its help does not list`);
-    return code;
+    broker = await brokerFromFlags(spec, values);
+  } catch (error) {
+    // The cluster could not answer, as when too few of its servers are up: an ERROR, not a
+    // NOT FOUND a script may take for an answer, nor a user error (the same command succeeds
+    // once a server is back).
+    if (!(error instanceof NoServerReachableError)) throw error;
+    const unreachable = new CommandError(command.op, error.reason, answerKey(command));
+    return answered(spec, values, errorAnswer(unreachable));
+  }
+  try {
+    return answered(spec, values, await runCommand(broker, command));
   } finally {
     // A read repair the answer started finishes first (bounded by the timeout).
     await broker.repairsSettled();
     broker.close();
   }
+}
+
+/** The key runCommand's answer to `command` names, if any: QUERY's path joined by '.'. */
+function answerKey(command: Command): string | undefined {
+  if (command.op === "QUERY") return command.path.join(".");
+  return "key" in command ? command.key : undefined;
+}
+
+/** Prints `answer` to `kv <spec.name>` as `values` ask and returns its exit code. */
+function answered(
+  spec: OneShotSpec,
+  values: ClusterFlags & { readonly json?: boolean },
+  answer: Answer,
+): number {
+  // Every server refused the request itself (a record over their frame limit): the
+  // same command would fail again, so it is the user's to fix, not the cluster's.
+  if ("refused" in answer) throw new UserError(`kv ${spec.name}: ${answer.error}`);
+  if (values.json) writeLine(formatAnswer(answer, { json: true }));
+  else {
+    const repair = repairCommandLine(serverFile(values.servers), values);
+    printHuman(answer, { keysNextPage: keysNextPage(values), repairCommand: repair });
+  }
+  const code = exitCode(answer);
+  const listed = code === EXIT_FOUND ||
+    (code === EXIT_NOT_FOUND ? spec.canFindNothing === true : spec.unavailable !== undefined);
+  invariant(listed, `kv ${spec.name} exits ${code}, which its help does not list`);
+  return code;
 }
 
 /**
@@ -625,6 +658,12 @@ async function brokerFromFlags(
   if (twins.length > 0) {
     broker.close();
     throw serverListedTwice(name, path, twins);
+  }
+  // A reader opens with every server down (only a writer needs the cluster's k first), but
+  // nothing can answer it; `kv servers` shows each server down, which is its answer.
+  if (!statusOnly && broker.pool.upCount === 0) {
+    broker.close();
+    throw noServerReachable(name, path, unreachableServers(broker.pool));
   }
   if (broker.notice !== undefined) console.error(`kv ${name}: ${broker.notice}`);
   return broker;

@@ -12,12 +12,14 @@
  * @module
  */
 import { Broker, type BrokerOptions } from "../broker/broker.ts";
-import { ClusterKError, ClusterKUnknownError } from "../broker/cluster_k.ts";
+import { ClusterKError, ClusterKUnknownError, MAX_NAMED_SERVERS } from "../broker/cluster_k.ts";
 import { withoutOsDetail } from "../base/fs_error.ts";
 import { MAX_SERVERS, type ServerAddress } from "../broker/server_list.ts";
+import type { ServerPool } from "../broker/server_pool.ts";
 import { intFlag } from "./args.ts";
 import { credentialsRefusedError } from "./security_flags.ts";
 import { UserError } from "./user_error.ts";
+import { invariant } from "../base/invariant.ts";
 
 /**
  * The `-k` flag of `kv <command>`: undefined when absent (the broker takes the
@@ -55,29 +57,72 @@ export const START_SERVERS_ADVICE = "start them (or check --auth-file and --tls-
 /** {@link START_SERVERS_ADVICE} for a server file of one server. */
 const START_SERVER_ADVICE = "start it (or check --auth-file and --tls-ca) and retry";
 
+/** A server that could not be reached, and why (its last failure). */
+export interface UnreachableServer {
+  readonly server: string;
+  readonly error: string;
+}
+
 /**
- * `kv <command>: none of the N servers in FILE is reachable (first: why); start them …`:
- * the one line of every command that cannot go on without a server.
+ * Each server of `pool` that is not up, and why, in server-file order.
  *
  * @example
  * ```ts
- * noServerReachable("broker", "servers.txt", 2, { server: "127.0.0.1:8000", error: "refused" });
+ * unreachableServers(broker.pool); // [{ server: "127.0.0.1:8001", error: "cannot connect …" }]
+ * ```
+ */
+export function unreachableServers(pool: ServerPool): UnreachableServer[] {
+  return pool.servers.flatMap((server, index) => {
+    const error = pool.downReason(index);
+    return error === undefined ? [] : [{ server: server.id, error }];
+  });
+}
+
+/**
+ * No server of a server file could be reached. A {@link UserError} where it ends a command
+ * that cannot start without a server (`kv broker`, exit 2); a one-shot command answers it
+ * instead as the cluster's `ERROR:` (exit 3): the same command succeeds once one is back.
+ */
+export class NoServerReachableError extends UserError {
+  /** What happened and what to do, without the command: the one-shot's `ERROR:` text. */
+  readonly reason: string;
+
+  /**
+   * @param command the kv command, for the message's `kv <command>:` prefix.
+   * @param reason see {@link NoServerReachableError.reason}.
+   */
+  constructor(command: string, reason: string) {
+    super(`kv ${command}: ${reason}`);
+    this.name = "NoServerReachableError";
+    this.reason = reason;
+  }
+}
+
+/**
+ * `kv <command>: none of the N servers in FILE is reachable (a: why; b: why); start them …`:
+ * the one line of every command that cannot go on without a server, naming each server
+ * `down` and why (the first {@link MAX_NAMED_SERVERS}, then how many more).
+ *
+ * @example
+ * ```ts
+ * noServerReachable("broker", "servers.txt", [{ server: "127.0.0.1:8000", error: "refused" }]);
  * ```
  */
 export function noServerReachable(
   command: string,
   serverFile: string,
-  servers: number,
-  first: { readonly server: string; readonly error: string },
-): UserError {
+  down: readonly UnreachableServer[],
+): NoServerReachableError {
+  invariant(down.length > 0, "an unreachable cluster has a server down");
   // "the one server … is not reachable", "none of the 2 servers … is reachable".
-  const which = servers === 1
+  const which = down.length === 1
     ? `the one server in ${serverFile} is not reachable`
-    : `none of the ${servers} servers in ${serverFile} is reachable`;
-  const advice = servers === 1 ? START_SERVER_ADVICE : START_SERVERS_ADVICE;
-  return new UserError(
-    `kv ${command}: ${which} (${first.server}: ${withoutOsDetail(first.error)}); ${advice}`,
-  );
+    : `none of the ${down.length} servers in ${serverFile} is reachable`;
+  const advice = down.length === 1 ? START_SERVER_ADVICE : START_SERVERS_ADVICE;
+  const named = down.slice(0, MAX_NAMED_SERVERS)
+    .map(({ server, error }) => `${server}: ${withoutOsDetail(error)}`).join("; ") +
+    (down.length > MAX_NAMED_SERVERS ? `; and ${down.length - MAX_NAMED_SERVERS} more` : "");
+  return new NoServerReachableError(command, `${which} (${named}); ${advice}`);
 }
 
 /**
@@ -126,7 +171,7 @@ export async function openBroker(
     return await Broker.open(servers, options);
   } catch (error) {
     if (error instanceof ClusterKUnknownError && error.unreachable.length === error.servers) {
-      throw noServerReachable(command, serverFile, error.servers, error.unreachable[0]);
+      throw noServerReachable(command, serverFile, error.unreachable);
     }
     if (error instanceof ClusterKError) throw new UserError(`kv ${command}: ${error.message}`);
     throw credentialsRefusedError(command, error, flags) ?? error;

@@ -6,6 +6,7 @@ import { withoutVersion } from "../helpers/versions.ts";
 import { loadSubcommand } from "../../lib/cli/run.ts";
 import type { Subcommand } from "../../lib/cli/subcommand.ts";
 import { UserError } from "../../lib/cli/user_error.ts";
+import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 
 /** The one-shot command `kv <name>` runs, in this process. */
 async function commandNamed(name: string): Promise<Subcommand> {
@@ -72,6 +73,39 @@ Deno.test("one-shot commands print the REPL's answers and exit 0, 1 or 3", async
   const refused = await runKv(["put", "person2: 1", ...s]);
   assert.deepEqual([refused.code, refused.stdout], [3, ""]);
   assert.match(refused.stderr, /^ERROR: cannot put 'person2': .*nothing was changed\n$/);
+});
+
+Deno.test("with no server reachable every one-shot command answers ERROR naming each server, exit 3, and kv servers shows them down, exit 0", async () => {
+  await withTempDir(async (dir) => {
+    const [a, b] = closedPorts(2);
+    await Deno.writeTextFile(`${dir}/dead.txt`, `127.0.0.1 ${a}\n127.0.0.1 ${b}\n`);
+    const s = ["-s", `${dir}/dead.txt`];
+    const unreachable = `none of the 2 servers in ${dir}/dead.txt is reachable ` +
+      `\\(127\\.0\\.0\\.1:${a}: [^;]+; 127\\.0\\.0\\.1:${b}: [^)]+\\); start them`;
+    // put and delete without -k stop where the cluster's k is read; with it, where they write.
+    const runs = [
+      ["put", "x:1"],
+      ["put", "x:1", "-k", "2"],
+      ["delete", "x"],
+      ["get", "x"],
+      ["query", "x.a"],
+      ["keys"],
+    ];
+    const answers = await Promise.all(runs.map((args) => runKv([...args, ...s])));
+    for (const [i, run] of answers.entries()) {
+      assert.deepEqual([run.code, run.stdout], [3, ""], `kv ${runs[i].join(" ")}: ${run.stderr}`);
+      assert.match(run.stderr, new RegExp(`^ERROR: ${unreachable}.*\\n$`));
+    }
+    const json = await runKv(["get", "x", "--json", ...s]);
+    assert.equal(json.code, 3);
+    assert.match(json.stdout, new RegExp(`^{"op":"GET","key":"x","error":"${unreachable}`));
+    const servers = await runKv(["servers", "--json", ...s]);
+    assert.equal(servers.code, 0, servers.stderr);
+    assert.deepEqual(JSON.parse(servers.stdout).servers.map((s: { up: boolean }) => s.up), [
+      false,
+      false,
+    ]);
+  });
 });
 
 Deno.test("one-shot commands find the server file in $KV_SERVERS, then ./serverFile.txt", async () => {
