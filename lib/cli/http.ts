@@ -30,6 +30,7 @@ import {
 import { BearerTokens, TokensFileError } from "../http/tokens.ts";
 import {
   authFileFromEnv,
+  clientCredentials,
   credentialsRefusedError,
   SECURITY_FLAGS,
   SECURITY_HELP,
@@ -169,6 +170,9 @@ async function runHttp(args: string[]): Promise<number> {
     const expired = expiredCertificateWarning(certPath, tls.cert);
     if (expired !== undefined) logger.warn(expired);
   }
+  // The auth file and CA are checked before the port is taken, as every flag is: a bad one
+  // is its own line whatever holds the port (connecting reads them again).
+  await clientCredentials("http", values);
   // Listens before connecting: connecting may fix the cluster's k (a new cluster's default,
   // 1), which a run then refused for its port in use must not have done.
   let api: HttpApi | undefined;

@@ -198,14 +198,16 @@ Deno.test({
   },
 });
 
-Deno.test("an auth file that cannot be read, named by $KV_AUTH_FILE, is one line that says so", async () => {
+Deno.test("an auth file that cannot be read, named by $KV_AUTH_FILE, is one line that says so; kv http says it before taking its port", async () => {
+  // kv http is given a port in use: the auth file's line, not the port's, shows it read first.
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
     const env = { KV_AUTH_FILE: `${dir}/gone.auth` };
     for (
       const args of [
         ["get", "-s", `${dir}/servers`, "x"],
-        ["http", "-s", `${dir}/servers`],
+        ["http", "-s", `${dir}/servers`, "--listen", `127.0.0.1:${taken.addr.port}`],
         ["bench", "-s", `${dir}/servers`, "--ops", "1"],
       ]
     ) {
