@@ -167,7 +167,7 @@ async function runHttp(args: string[]): Promise<number> {
   const logger = new Logger({ name: "kv http" });
   const certPath = values["tls-cert"];
   if (tls !== undefined && certPath !== undefined) {
-    const expired = expiredCertificateWarning(certPath, tls.cert);
+    const expired = await expiredCertificateWarning(certPath, tls.cert);
     if (expired !== undefined) logger.warn(expired);
   }
   // The auth file and CA are checked before the port is taken, as every flag is: a bad one

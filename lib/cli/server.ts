@@ -242,7 +242,6 @@ function parseSettings(args: string[]): ServerSettings {
     throw new UserError("kv server: --tls-cert and --tls-key go together; give both or neither");
   }
   const stopOnStdinClose = values["stop-on-stdin-close"] ?? false;
-  if (stopOnStdinClose) checkStdinEndsWithSupervisor("server", "--stop-on-stdin-close");
   return {
     hostname,
     port: intFlag("server", "-p", values.port, { min: 0, max: 65535, fallback: DEFAULT_PORT }),
@@ -542,11 +541,14 @@ export function untilSignal(logger: Logger): { signalled: Promise<string>; dispo
 
 async function runServer(args: string[]): Promise<number> {
   const settings = parseSettings(args);
+  if (settings.stopOnStdinClose) {
+    await checkStdinEndsWithSupervisor("server", "--stop-on-stdin-close");
+  }
   await checkAddress(settings);
   const { logger } = settings;
   const security = await readSecurity(settings);
   if (security.tls !== undefined && settings.tlsCert !== undefined) {
-    const expired = expiredCertificateWarning(settings.tlsCert, security.tls.cert);
+    const expired = await expiredCertificateWarning(settings.tlsCert, security.tls.cert);
     if (expired !== undefined) logger.warn(expired);
   }
   const store = await openStore(settings);

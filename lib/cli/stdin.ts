@@ -13,7 +13,6 @@
  * ```
  * @module
  */
-import { fstatSync } from "node:fs";
 import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { UserError } from "./user_error.ts";
 
@@ -70,11 +69,11 @@ export async function untilStdinCloses(): Promise<string> {
  *
  * @example
  * ```ts ignore
- * checkStdinEndsWithSupervisor("server", "--stop-on-stdin-close"); // throws under `< /dev/null`
+ * await checkStdinEndsWithSupervisor("server", "--stop-on-stdin-close"); // throws under `< /dev/null`
  * ```
  */
-export function checkStdinEndsWithSupervisor(command: string, flag: string): void {
-  const what = stdinKind();
+export async function checkStdinEndsWithSupervisor(command: string, flag: string): Promise<void> {
+  const what = await stdinKind();
   if (what === undefined) return;
   throw new UserError(
     `kv ${command}: ${flag} needs stdin to be a pipe a supervisor holds open; stdin is ${what}`,
@@ -82,11 +81,14 @@ export function checkStdinEndsWithSupervisor(command: string, flag: string): voi
 }
 
 /** What standard input is when it is no pipe or socket, for {@link checkStdinEndsWithSupervisor}. */
-function stdinKind(): string | undefined {
+async function stdinKind(): Promise<string | undefined> {
   if (Deno.stdin.isTerminal()) {
     return "a terminal, whose read stops a background job (SIGTTIN)";
   }
   // node:fs's fstat of fd 0 needs no permission; Deno's stat of /dev/stdin needs --allow-all.
+  // Imported here, not at start: importing node:fs cost every kv server and broker about
+  // 10 ms of CPU (README, Tests), and only --stop-on-stdin-close needs it.
+  const { fstatSync } = await import("node:fs");
   const info = fstatSync(STDIN_FD);
   if (info.isFIFO() || info.isSocket()) return undefined;
   if (info.isFile()) return "a file, which ends at once";

@@ -10,11 +10,19 @@
  * ```
  * @module
  */
-import { createPrivateKey, X509Certificate } from "node:crypto";
 import { invariant } from "../base/invariant.ts";
 import { describeFsError, exposedSecretFile } from "../base/fs_error.ts";
 import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { AuthFileError, AuthKeys } from "./auth.ts";
+
+/**
+ * node:crypto's X.509 and key readers, imported at the first PEM file read: importing it at
+ * start cost every `kv server` about 20 ms of CPU (a third of its start; README, Tests),
+ * and most kv processes read no PEM file.
+ */
+function nodeCrypto(): Promise<typeof import("node:crypto")> {
+  return import("node:crypto");
+}
 
 /** Largest PEM file (CA, certificate or key) read, in bytes. */
 export const MAX_PEM_FILE_BYTES = 1024 * 1024;
@@ -117,7 +125,8 @@ export async function readPemFile(path: string, kind: PemKind): Promise<string> 
       `${path}: no ${kind} in it; give a PEM file (-----BEGIN ${kind}-----)`,
     );
   }
-  for (const section of sections) checkPemSection(path, kind, section);
+  const crypto = await nodeCrypto();
+  for (const section of sections) checkPemSection(crypto, path, kind, section);
   return text;
 }
 
@@ -140,17 +149,18 @@ const DER_CONVERTER: Readonly<Record<PemKind, string>> = {
  * @example
  * ```ts
  * const { cert } = await readCertAndKey("server.pem", "server.key");
- * const warning = expiredCertificateWarning("server.pem", cert);
+ * const warning = await expiredCertificateWarning("server.pem", cert);
  * if (warning !== undefined) console.warn(warning);
  * ```
  */
-export function expiredCertificateWarning(
+export async function expiredCertificateWarning(
   certPath: string,
   cert: string,
   now: Date = new Date(),
-): string | undefined {
+): Promise<string | undefined> {
   const [leaf] = pemSections(certPath, cert).filter((section) => section.label === "CERTIFICATE");
   invariant(leaf !== undefined, "a certificate file read holds a certificate");
+  const { X509Certificate } = await nodeCrypto();
   const validTo = new X509Certificate(leaf.der).validToDate;
   if (validTo >= now) return undefined;
   return `--tls-cert ${certPath}: its certificate expired on ${validTo.toISOString()}; ` +
@@ -189,6 +199,7 @@ export async function readCertAndKey(
   const [secret] = pemSections(keyPath, key).filter((section) =>
     section.label.endsWith("PRIVATE KEY")
   );
+  const { createPrivateKey, X509Certificate } = await nodeCrypto();
   let matches: boolean;
   try {
     matches = new X509Certificate(leaf.der).checkPrivateKey(createPrivateKey(secret.pem));
@@ -269,7 +280,12 @@ function pemSections(path: string, text: string): PemSection[] {
 }
 
 /** Parses one section as what it says it is; a {@link CredentialsError} when it does not. */
-function checkPemSection(path: string, kind: PemKind, section: PemSection): void {
+function checkPemSection(
+  crypto: typeof import("node:crypto"),
+  path: string,
+  kind: PemKind,
+  section: PemSection,
+): void {
   if (section.label === "ENCRYPTED PRIVATE KEY") {
     throw new CredentialsError(
       `${path}:${section.line}: the private key is encrypted; kv needs it unencrypted ` +
@@ -277,8 +293,8 @@ function checkPemSection(path: string, kind: PemKind, section: PemSection): void
     );
   }
   try {
-    if (kind === "CERTIFICATE") new X509Certificate(section.der);
-    else createPrivateKey(section.pem);
+    if (kind === "CERTIFICATE") new crypto.X509Certificate(section.der);
+    else crypto.createPrivateKey(section.pem);
   } catch (error) {
     const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
     throw new CredentialsError(
