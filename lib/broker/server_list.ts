@@ -15,7 +15,6 @@
  * ```
  * @module
  */
-import { lookup } from "node:dns/promises";
 import { describeFsError } from "../base/fs_error.ts";
 import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
 import { hostPort } from "../base/host_port.ts";
@@ -100,6 +99,9 @@ async function resolveHost(hostname: string): Promise<string> {
   // The resolver gives a canonical IPv4 literal back as it is; asking it anyway cost a
   // broker's start-up about 20 ms (the first lookup starts the resolver's thread pool).
   if (CANONICAL_IPV4.test(hostname)) return hostname;
+  // Imported at the first name to resolve: importing node:dns at start cost every kv
+  // process about 8 ms of CPU (README, Tests), and most name their servers by address.
+  const { lookup } = await import("node:dns/promises");
   const { address, family } = await lookup(hostname);
   return family === 6 ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
 }
