@@ -27,8 +27,8 @@
  * ```
  * @module
  */
-import { createHash } from "node:crypto";
 import { invariant } from "../base/invariant.ts";
+import { sha256 } from "../base/sha256.ts";
 import { LIST_FINGERPRINT_BYTES } from "../protocol/mod.ts";
 
 /**
@@ -71,8 +71,8 @@ export function canonicalList(identities: readonly string[], k: number): string 
  * ```
  */
 export function listFingerprint(identities: readonly string[], k: number): Uint8Array {
-  const digest = createHash("sha256").update(canonicalList(identities, k)).digest();
-  return new Uint8Array(digest.buffer, digest.byteOffset, LIST_FINGERPRINT_BYTES).slice();
+  const digest = sha256(new TextEncoder().encode(canonicalList(identities, k)));
+  return digest.slice(0, LIST_FINGERPRINT_BYTES);
 }
 
 /**
