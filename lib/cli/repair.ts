@@ -141,7 +141,11 @@ async function runRepair(args: string[]): Promise<number> {
         onProgress,
       })
     );
-    printReport(report, k, values.json ?? false, repairCommandLine(path, values));
+    // A k change is rerun with its -k: a server it missed still records the old k, and a
+    // rerun without one would be refused (different k) or repair under the old one.
+    const again = repairCommandLine(path, values) +
+      (requestedK === undefined ? "" : ` -k ${requestedK}`);
+    printReport(report, k, values.json ?? false, again);
     for (const failure of kFailures) console.error(`kv repair: ${failure}`);
     return report.inOrder && kFailures.length === 0 ? EXIT_IN_ORDER : EXIT_NOT_IN_ORDER;
   } finally {

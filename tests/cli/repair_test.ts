@@ -398,6 +398,28 @@ Deno.test("kv repair with a server down exits 1 naming it, what was left undone,
   );
 });
 
+Deno.test("kv repair -k 3 with a server down exits 1 naming the command to rerun, -k 3 included; run once the server is back (restarted empty), it marks every server and nothing is lost", async () => {
+  await using cluster = await KvCluster.start(4);
+  const count = 30;
+  await index(cluster.serverFile, 2, count);
+  const down = cluster.servers[3];
+  await down.kill();
+  const first = await repair(["-s", cluster.serverFile, "-k", "3", "--timeout-ms", "3000"]);
+  assert.equal(first.code, 1, first.stderr);
+  // The servers stay marked as changing lists, so no broker's background repair heals them.
+  const rerun = `kv repair -s ${cluster.serverFile} -k 3`;
+  assert.ok(first.stderr.includes(`fix the one above, then run ${rerun}\n`), first.stderr);
+  await down.restart();
+  const again = await repair(["-s", cluster.serverFile, "-k", "3"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.report.inOrder, true);
+  assert.equal((again.report.markedRepaired as string[]).length, cluster.servers.length);
+  const gets = Array.from({ length: count }, (_, i) => `GET person${i}`);
+  const answers = await ask(cluster.serverFile, 3, gets);
+  assert.deepEqual(wrongAnswers(answers, 0), []);
+  assert.ok(answers.every((answer) => answer.warning === undefined), JSON.stringify(answers));
+});
+
 Deno.test("kv repair --json prints one object with every count", async () => {
   await using cluster = await KvCluster.start(2);
   await index(cluster.serverFile, 2, 5);
