@@ -57,9 +57,21 @@ import { invariant } from "../base/invariant.ts";
  */
 export const MAX_CLOCK_AHEAD_MS = 60_000;
 
+/** A random broker id, 1..2³²−1. */
+function randomBrokerId(): number {
+  const id = new Uint32Array(1);
+  while (id[0] === 0) crypto.getRandomValues(id);
+  return id[0];
+}
+
 /** Options for {@link HybridClock}. */
 export interface HybridClockOptions {
-  /** This broker's id, 0..2³²−1; default a random one (crypto.getRandomValues). */
+  /**
+   * This broker's id, 0..2³²−1; default a random one (crypto.getRandomValues), never 0:
+   * a server's STALE answer to a write stamped too far behind its clock carries its clock
+   * with broker id 0 (lib/server/server.ts, clockVersion), which must not pass for a
+   * version this broker made.
+   */
   broker?: number;
   /** The wall clock in milliseconds; default `Date.now`. Tests pin it. */
   now?: () => number;
@@ -86,7 +98,7 @@ export class HybridClock {
 
   /** @param options see {@link HybridClockOptions}. */
   constructor(options: HybridClockOptions = {}) {
-    const broker = options.broker ?? crypto.getRandomValues(new Uint32Array(1))[0];
+    const broker = options.broker ?? randomBrokerId();
     if (!Number.isInteger(broker) || broker < 0 || broker > MAX_VERSION_BROKER) {
       throw new RangeError(`broker id must be an integer 0..${MAX_VERSION_BROKER}: ${broker}`);
     }

@@ -78,10 +78,42 @@ const NODE_STATE_TYPES: ReadonlySet<number> = new Set([
 import {
   compareVersions,
   formatVersion,
+  newerVersion,
   readVersion,
   readVersionMs,
   type Version,
 } from "../record/version.ts";
+
+/**
+ * `now` (ms, this server's clock) as the version a STALE answer carries for a write stamped
+ * too far behind it ({@link MAX_WRITE_LAG_MS}): counter 0 and broker id 0, which no broker's
+ * clock takes as its own (HybridClock draws a nonzero one).
+ *
+ * @example
+ * ```ts
+ * clockVersion(1_800_000_000_000); // { ms: 1800000000000, counter: 0, broker: 0 }
+ * ```
+ */
+export function clockVersion(now: number): Version {
+  return { ms: Math.floor(now), counter: 0, broker: 0 };
+}
+
+/** `d` ms as whole days ("1 day", "3 days"), for the far-version log line. */
+function describeDays(ms: number): string {
+  const days = Math.round(ms / 86_400_000);
+  return days === 1 ? "1 day" : `${days} days`;
+}
+
+/** `d` ms, at least a minute, in the largest unit that keeps it a whole number or more. */
+function describeLag(ms: number): string {
+  const [unit, size] = ms >= 86_400_000
+    ? ["day", 86_400_000]
+    : ms >= 3_600_000
+    ? ["hour", 3_600_000]
+    : ["minute", 60_000];
+  const count = Math.floor(ms / size);
+  return `${count} ${unit}${count === 1 ? "" : "s"}`;
+}
 
 /** PUT_MANY item options, made once rather than per item: every write applies only when newer. */
 const OVERWRITE = { overwrite: true, ifNewer: true } as const;
@@ -193,6 +225,20 @@ export const FAR_VERSION_AHEAD_MS = 24 * 60 * 60 * 1000;
 /** Least time between two far-version log lines, in ms; those between are counted. */
 const FAR_VERSION_LOG_INTERVAL_MS = 60_000;
 
+/**
+ * How far behind this server's clock a write's version may be, in ms: a minute, as far
+ * as a broker's clock takes in a version ahead of it (MAX_CLOCK_AHEAD_MS). A write (not
+ * a repair copy) stamped further behind is answered STALE with this server's clock
+ * ({@link clockVersion}), and the writer stamps it again after that. A tombstone is
+ * purged the grace after its version's time: a writer whose clock lagged by d would
+ * otherwise shorten the grace of every delete it makes by d (by all of it once d passes
+ * the grace), and a delete would come back from a replica down far less than the grace
+ * (README, Tombstones). So every version a server takes from a writer is at most this
+ * far behind its own clock when it takes it, and the grace it keeps a tombstone is at
+ * least the grace less this.
+ */
+export const MAX_WRITE_LAG_MS = 60_000;
+
 /** Failed HELLOs are logged at most once per peer address per this long. */
 const AUTH_FAILURE_LOG_INTERVAL_MS = 1_000;
 
@@ -303,6 +349,8 @@ export class KvServer {
   readonly #failuresLogged = new Map<string, { at: number; unlogged: number }>();
   /** When a far-ahead version was last logged, and how many were stored since. */
   readonly #farVersions = { loggedAt: -Infinity, unlogged: 0 };
+  /** When a write stamped too far behind was last logged, and how many were met since. */
+  readonly #laggingWrites = { loggedAt: -Infinity, unlogged: 0 };
   readonly #connectionLoops = new Set<Promise<void>>();
   readonly #farewells = new Set<Promise<void>>();
   #acceptLoop: Promise<void> | undefined;
@@ -965,6 +1013,13 @@ export class KvServer {
       try {
         const options = items.ifAbsent(index) ? IF_ABSENT : OVERWRITE;
         const versionAt = items.versionStart(index);
+        if (!items.repair(index) && readVersionMs(body, versionAt) < now - MAX_WRITE_LAG_MS) {
+          const key = readItemKey(body, keyStart, keyEnd);
+          const version = readVersion(body, versionAt);
+          const behind = this.#tooFarBehind(key, version, this.#store.versionOf(key), now)!;
+          refusals.push({ index, code: ErrorCode.STALE, message: formatVersion(behind) });
+          continue;
+        }
         const stored = this.#store.putEncodedAt(
           body,
           keyStart,
@@ -1146,21 +1201,56 @@ export class KvServer {
    */
   #noteFarVersion(ms: number, now: number, key: string): void {
     if (ms <= now + FAR_VERSION_AHEAD_MS) return;
-    const far = this.#farVersions;
-    if (now - far.loggedAt < FAR_VERSION_LOG_INTERVAL_MS) {
-      far.unlogged++;
-      return;
-    }
-    const days = Math.round((ms - now) / 86_400_000);
-    const since = far.unlogged > 0 ? ` (and ${far.unlogged} more since the last report)` : "";
-    far.loggedAt = now;
-    far.unlogged = 0;
+    const since = this.#throttled(this.#farVersions, now);
+    if (since === undefined) return;
     this.#logger.warn(
-      `stored '${key}' at a version ${days === 1 ? "1 day" : `${days} days`} ahead of this ` +
-        `server's clock${since}: a ` +
-        "writer's clock is wrong, or the key held a version that far ahead already " +
-        "(a later write is stamped after it)",
+      `stored '${key}' at a version ${describeDays(ms - now)} ahead of this server's ` +
+        `clock${since}: a writer's clock is wrong, or the key held a version that far ahead ` +
+        "already (a later write is stamped after it)",
     );
+  }
+
+  /**
+   * The STALE answer's version for a write of `key` at `version` (not a repair copy)
+   * stamped more than {@link MAX_WRITE_LAG_MS} behind `now`, this server's clock: the
+   * newer of `now` as a version ({@link clockVersion}) and `held`, what the key holds;
+   * logged as {@link Server#noteFarVersion} logs. Undefined when the version is recent
+   * enough: the write goes on.
+   */
+  #tooFarBehind(
+    key: string,
+    version: Version,
+    held: Version | undefined,
+    now: number,
+  ): Version | undefined {
+    if (version.ms >= now - MAX_WRITE_LAG_MS) return undefined;
+    const since = this.#throttled(this.#laggingWrites, now);
+    if (since !== undefined) {
+      this.#logger.warn(
+        `answered a write of '${key}' stamped ${describeLag(now - version.ms)} behind this ` +
+          `server's clock with STALE at the clock's time${since}, so that the writer stamps ` +
+          "it again after it: a writer's clock (or this server's) is wrong; keep every " +
+          "machine on NTP",
+      );
+    }
+    const clock = clockVersion(now);
+    return held === undefined ? clock : newerVersion(held, clock);
+  }
+
+  /**
+   * `""` or `" (and N more since the last report)"` when a line of the kind `state` counts
+   * may be logged at `now` (once per {@link FAR_VERSION_LOG_INTERVAL_MS}); else undefined,
+   * and the line is counted.
+   */
+  #throttled(state: { loggedAt: number; unlogged: number }, now: number): string | undefined {
+    if (now - state.loggedAt < FAR_VERSION_LOG_INTERVAL_MS) {
+      state.unlogged++;
+      return undefined;
+    }
+    const since = state.unlogged > 0 ? ` (and ${state.unlogged} more since the last report)` : "";
+    state.loggedAt = now;
+    state.unlogged = 0;
+    return since;
   }
 
   /** The version `key` holds when it is newer than or equal to `version`: why a write was refused. */
@@ -1190,6 +1280,10 @@ export class KvServer {
       case "put": {
         const { key, version } = request;
         const options = { overwrite: request.overwrite, version, ifNewer: true };
+        const behind = request.repair
+          ? undefined
+          : this.#tooFarBehind(key, version, store.versionOf(key), Date.now());
+        if (behind !== undefined) return responses.stale(id, behind);
         if (store.putEncoded(key, request.encodedValue, options)) {
           if (!request.repair) this.#noteFarVersion(version.ms, Date.now(), key);
           return responses.ok(id);
@@ -1212,6 +1306,10 @@ export class KvServer {
       case "delete": {
         const { key, version } = request;
         if (request.purge) return this.#purge(request, responses);
+        const behind = request.repair
+          ? undefined
+          : this.#tooFarBehind(key, version, store.versionOf(key), Date.now());
+        if (behind !== undefined) return responses.stale(id, behind);
         const existed = store.has(key);
         if (store.delete(key, { version, ifNewer: true })) {
           if (!request.repair) this.#noteFarVersion(version.ms, Date.now(), key);

@@ -5,7 +5,8 @@ import { indexFile } from "../../lib/broker/indexer.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
 import { serverAddress } from "../../lib/broker/server_list.ts";
 import { int } from "../../lib/record/value.ts";
-import { KvServer } from "../../lib/server/server.ts";
+import { KvServer, MAX_WRITE_LAG_MS } from "../../lib/server/server.ts";
+import { HybridClock } from "../../lib/broker/clock.ts";
 import { Store } from "../../lib/server/store.ts";
 import {
   KEEP_ALIVE_IDLE_TIMEOUT_MS,
@@ -21,11 +22,12 @@ async function withCluster(
   serverCount: number,
   k: number,
   run: (broker: Broker, servers: StartedServer[]) => Promise<void>,
+  clock?: HybridClock,
 ) {
   const servers = await Promise.all(Array.from({ length: serverCount }, () => startServer()));
   const broker = await Broker.open(
     servers.map((started) => serverAddress(started.address.hostname, started.address.port)),
-    { k, timeoutMs: TEST_CLIENT_TIMEOUT_MS },
+    { k, timeoutMs: TEST_CLIENT_TIMEOUT_MS, clock },
   );
   try {
     await run(broker, servers);
@@ -71,6 +73,36 @@ Deno.test("DELETE person3 leaves person30 alone on real servers", async () => {
       value: int(30),
     });
   });
+});
+
+Deno.test("a broker whose clock lags two days writes at the servers' time: its tombstone outlives a purge pass by the servers' clock, and its indexed records are stamped there too", async () => {
+  const twoDays = 2 * 24 * 60 * 60 * 1000;
+  const lagging = new HybridClock({ now: () => Date.now() - twoDays });
+  await withCluster(2, 2, async (broker, servers) => {
+    const before = Date.now();
+    assert.equal((await broker.put("person1", int(1))).kind, "done");
+    assert.equal((await broker.delete("person1")).kind, "done");
+    const file = await Deno.makeTempFile();
+    try {
+      await Deno.writeTextFile(file, '"person2" : 2\n"person3" : 3\n');
+      const summary = await indexFile(broker, file, {
+        progress: { update() {}, finish() {} },
+        report: (line) => assert.fail(line),
+      });
+      assert.equal(summary.indexedCount, 2);
+    } finally {
+      await Deno.remove(file);
+    }
+    for (const { store } of servers) {
+      for (const key of ["person1", "person2", "person3"]) {
+        assert(store.versionOf(key)!.ms >= before - MAX_WRITE_LAG_MS, key);
+      }
+      // Stamped two days back, the tombstone was purged at the first pass (README, Tombstones).
+      assert.equal(store.purgeTombstones(Date.now()), 0);
+      assert.equal(store.tombstoneCount, 1);
+    }
+    assert.deepEqual(withoutVersion(await broker.get("person1")), { kind: "not-found" });
+  }, lagging);
 });
 
 Deno.test("a stopped server is marked down; reads still answer from the other replica", async () => {

@@ -215,9 +215,14 @@ Deno.test("kv repair purges an old tombstone once on every replica, keeps a youn
       await client.close();
     }
   };
-  // "old": a tombstone on one home server, an older record on a server off its home.
-  await write(cluster.byId(homeOf("old")[0]), (c) => c.delete("old", { version: old }));
-  await write(elsewhere("old"), (c) => c.put("old", int(1), { version: older }));
+  // "old": a tombstone on one home server, an older record on a server off its home. Old
+  // versions go in as repair copies: a write stamped an hour behind a server's clock is
+  // answered STALE, to be stamped again (MAX_WRITE_LAG_MS).
+  await write(
+    cluster.byId(homeOf("old")[0]),
+    (c) => c.delete("old", { version: old, repair: true }),
+  );
+  await write(elsewhere("old"), (c) => c.put("old", int(1), { version: older, repair: true }));
   // "young": a tombstone on one home server only.
   await write(cluster.byId(homeOf("young")[1]), (c) => c.delete("young", { version: young }));
 
@@ -239,11 +244,12 @@ Deno.test("kv repair purges an old tombstone held alike on every home replica (a
   assert.equal((await repair(["-s", cluster.serverFile])).code, 0);
   const homeOf = await homes(cluster.serverFile, 2);
   // A key deleted an hour ago, the delete reaching both home servers: their digests agree.
+  // Repair copies, as a write stamped an hour behind a server's clock is stamped again.
   const old = { ms: Date.now() - 3_600_000, counter: 0, broker: 7 };
   for (const id of homeOf("gone")) {
     const client = await connectClient(cluster.byId(id).address);
     try {
-      await client.delete("gone", { version: old });
+      await client.delete("gone", { version: old, repair: true });
     } finally {
       await client.close();
     }

@@ -28,8 +28,13 @@ import {
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { MAX_PUT_MANY_ITEMS, PutManyItems } from "../../lib/protocol/put_many.ts";
 import { Store } from "../../lib/server/store.ts";
-import { FAR_VERSION_AHEAD_MS } from "../../lib/server/server.ts";
-import type { Version } from "../../lib/record/version.ts";
+import { FAR_VERSION_AHEAD_MS, MAX_WRITE_LAG_MS } from "../../lib/server/server.ts";
+import {
+  parseVersion,
+  type Version,
+  VERSION_BYTES,
+  writeVersion,
+} from "../../lib/record/version.ts";
 import { int, object, str, type Value, valueEquals } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { Logger } from "../../lib/base/logger.ts";
@@ -388,7 +393,10 @@ Deno.test("a PUT with a malformed value gets BAD_REQUEST, stores nothing, and th
     const body = new ByteWriter();
     body.u8(0);
     body.string(`k${requestId}`);
-    body.raw(new Uint8Array(12));
+    // A fresh version: one far behind the server's clock would be answered STALE first.
+    const version = new Uint8Array(VERSION_BYTES);
+    writeVersion(version, 0, nextVersion());
+    body.raw(version);
     body.raw(new Uint8Array(valueBytes));
     frames.frame(MessageType.PUT, requestId, body.bytes());
   };
@@ -653,6 +661,55 @@ Deno.test("close finishes the batch in flight, then closes connections and the s
   assert.equal(storeClosed, true);
   assert.equal(server.connectionCount, 0);
   await assert.rejects(ServerClient.connect(address, { connectTimeoutMs: 500 }));
+});
+
+Deno.test("a write stamped more than MAX_WRITE_LAG_MS behind the server's clock is answered STALE with the clock's time, and logged (PUT, DELETE, PUT_MANY); repair copies are stored as they are", async () => {
+  const twoDays = 2 * 24 * 60 * 60 * 1000;
+  const behind = (): Version => ({ ms: Date.now() - twoDays, counter: 0, broker: 7 });
+  const writes: Record<
+    string,
+    (client: ServerClient, key: string, repair: boolean) => Promise<Version | undefined>
+  > = {
+    PUT: async (client, key, repair) => {
+      const result = await client.put(key, int(1), { version: behind(), repair });
+      return result.kind === "stale" ? result.version : undefined;
+    },
+    DELETE: async (client, key, repair) => {
+      const result = await client.delete(key, { version: behind(), repair });
+      return result.kind === "stale" ? result.version : undefined;
+    },
+    PUT_MANY: async (client, key, repair) => {
+      const items = new PutManyItems();
+      items.add(key, encodeValue(int(1)), behind(), { repair });
+      const [refusal] = await client.putMany(items);
+      return refusal === undefined ? undefined : parseVersion(refusal.message);
+    },
+  };
+  for (const [kind, write] of Object.entries(writes)) {
+    const logged: string[] = [];
+    const { address, store, stop } = await startServer({
+      logger: new Logger({ level: "warn", write: (line) => logged.push(line) }),
+    });
+    const client = await connectClient(address);
+    try {
+      assert.equal(await write(client, "copied", true), undefined, `${kind}: a copy is stored`);
+      assert.equal(store.versionOf("copied")?.broker, 7, kind);
+      const before = Date.now();
+      const stale = await write(client, "lagging", false);
+      assert.equal(stale?.broker, 0, `${kind}: STALE with the server's clock`);
+      assert(stale!.ms >= before - MAX_WRITE_LAG_MS, kind);
+      assert.equal(store.versionOf("lagging"), undefined, `${kind}: nothing stored`);
+      assert.equal(logged.length, 1, `${kind}: ${logged.join("\n")}`);
+      assert.match(
+        logged[0],
+        /answered a write of 'lagging' stamped 2 days behind this server's clock with STALE at the clock's time, so that the writer stamps it again after it/,
+        kind,
+      );
+    } finally {
+      await client.close();
+      await stop();
+    }
+  }
 });
 
 Deno.test("a write stored at a version more than FAR_VERSION_AHEAD_MS ahead of the server's clock is logged (PUT, DELETE, PUT_MANY), never refused; repair copies are not logged", async () => {

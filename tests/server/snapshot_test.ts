@@ -20,6 +20,7 @@ import { waitFor } from "../helpers/wait.ts";
 import { decodeValue } from "../../lib/record/value_codec.ts";
 import { BASE_VERSION } from "../../lib/record/version.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
+import { at } from "../helpers/versions.ts";
 
 const records: SnapshotEntry[] = [
   { key: "a", value: int(-5), version: BASE_VERSION },
@@ -239,9 +240,7 @@ Deno.test("snapshot: a server process keeps serving writes while it writes a sna
     // The big records take the log past --compact-log-mib: the server compacts.
     const big = str("b".repeat(1024 * 1024));
     for (let index = 0; index < BIG_RECORDS; index++) {
-      await client.put(`big${index}`, big, {
-        version: { ms: 500_000 + index, counter: 0, broker: 1 },
-      });
+      await client.put(`big${index}`, big, at());
       expected.set(`big${index}`, big);
     }
     let duringSnapshot = 0;
@@ -250,12 +249,11 @@ Deno.test("snapshot: a server process keeps serving writes while it writes a sna
       const under = snapshotUnderWay(dir);
       // Overwrites, deletes and new keys, spread over the key space.
       const key = step % 3 === 2 ? `new${step}` : recordKey((step * 7919) % SMALL_RECORDS);
-      const version = { ms: 1_000_000 + step, counter: 0, broker: 1 };
       if (step % 5 === 4) {
-        await client.delete(key, { version });
+        await client.delete(key, at());
         expected.set(key, undefined);
       } else {
-        await client.put(key, int(step), { version });
+        await client.put(key, int(step), at());
         expected.set(key, int(step));
       }
       if (under && snapshotUnderWay(dir)) duringSnapshot++;
