@@ -53,6 +53,7 @@ import { describeFsError, exposedSecretDirectory, isFsError } from "../base/fs_e
 import { listenFailure } from "./listen_error.ts";
 import { hostPort, isLoopback } from "../base/host_port.ts";
 import { checkStdinEndsWithSupervisor, untilStdinCloses } from "./stdin.ts";
+import { counted } from "../base/plural.ts";
 
 /** Most connections `--max-connections` accepts (each holds a 64 KiB read buffer). */
 export const MAX_CONNECTIONS_LIMIT = 100_000;
@@ -580,7 +581,7 @@ async function runServer(args: string[]): Promise<number> {
     const data = settings.dataDir === undefined ? "memory only" : `data: ${settings.dataDir}`;
     const secured = `${security.tls ? "TLS" : "plain TCP"}, ` +
       `${security.auth ? "auth required" : "no auth"}`;
-    const records = `${recovery.recordCount} record${recovery.recordCount === 1 ? "" : "s"}`;
+    const records = counted(recovery.recordCount, "record");
     logger.info(
       `listening on ${hostPort(addr.hostname, addr.port)} (${data}, ${records}, ` +
         `recovered in ${Math.round(recovery.recoveryMs)} ms, ${secured})`,
@@ -590,7 +591,7 @@ async function runServer(args: string[]): Promise<number> {
       : stop.signalled;
     logger.info(`${await stopped}: shutting down`);
     await server.close();
-    logger.info(`stopped (${store.recordCount} records)`);
+    logger.info(`stopped (${counted(store.recordCount, "record")})`);
     return 0;
   } finally {
     stop.dispose();

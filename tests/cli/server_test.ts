@@ -467,6 +467,6 @@ Deno.test("kv server stops on SIGTERM though a client never reads its answers", 
   await reader.write(frames.bytes());
   const exit = await stopWithin(server);
   assert.equal(exit.code, 0);
-  assert.match(server.stderrLines.at(-1)!, /^kv server stopped \(1 records\)$/);
+  assert.match(server.stderrLines.at(-1)!, /^kv server stopped \(1 record\)$/);
   reader.close();
 });

@@ -1,0 +1,11 @@
+import assert from "node:assert/strict";
+import { counted } from "../../lib/base/plural.ts";
+
+Deno.test("counted says one thing in the singular, and none or many in the plural", () => {
+  assert.deepEqual([0, 1, 2, 21].map((count) => counted(count, "record")), [
+    "0 records",
+    "1 record",
+    "2 records",
+    "21 records",
+  ]);
+});
