@@ -49,6 +49,7 @@ import {
   UserError,
 } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
+import { counted } from "../base/plural.ts";
 
 /** Servers the demo starts unless `--servers` says otherwise. */
 export const DEFAULT_DEMO_SERVERS = 4;
@@ -302,7 +303,7 @@ async function runCluster(
   const where = settings.serverCount === 1
     ? `1 server on 127.0.0.1 port ${ports}`
     : `${settings.serverCount} servers on 127.0.0.1 ports ${ports}`;
-  log(`indexing ${records(settings.recordCount)} into ${where} (Ctrl-C stops)`);
+  log(`indexing ${counted(settings.recordCount, "record")} into ${where} (Ctrl-C stops)`);
   const broker = await Broker.open(cluster.addresses(), {
     k: settings.k,
     timeoutMs: settings.timeoutMs,
@@ -314,17 +315,22 @@ async function runCluster(
   );
   if (cluster.stopping) return INTERRUPTED_EXIT_CODE;
   log(formatIndexSummary(summary));
-  writeLine(
+  const terminal = replTerminal(false);
+  const interactive = Deno.stdin.isTerminal() && terminal !== undefined;
+  // Piped, stdout carries the answers only, as a piped kv broker's: the greeting is a log line.
+  const greet = interactive ? writeLine : (line: string) => console.error(line);
+  greet(
     `kv demo: ${where}, ` +
-      `${records(summary.indexedCount)} with k=${settings.k}; data in ${cluster.directory}`,
+      `${
+        counted(summary.indexedCount, "record")
+      } with k=${settings.k}; data in ${cluster.directory}`,
   );
-  writeLine(hintLine(example));
+  greet(hintLine(example));
   const sessionOptions = {
     dialect: summary.dialect ?? "assignment",
     metaCommand: (line: string) => cluster.command(line),
   };
-  const terminal = replTerminal(false);
-  if (Deno.stdin.isTerminal() && terminal !== undefined) {
+  if (interactive) {
     cluster.replEndsOnStop = true;
     await runInteractive(broker, {
       signal: stop,
@@ -359,11 +365,6 @@ async function whileProgressShows<T>(work: () => Promise<T>): Promise<T> {
 interface Example {
   readonly key: string;
   readonly path: readonly string[];
-}
-
-/** `1 record`, `20 records`. */
-function records(count: number): string {
-  return `${count} record${count === 1 ? "" : "s"}`;
 }
 
 /** The hint line: commands that answer with data from this very dataset. */
@@ -602,7 +603,7 @@ class DemoCluster {
       await Promise.all(this.servers.map((server) => server.stop()));
       await Deno.remove(this.directory, { recursive: true });
       const count = this.servers.length;
-      return `stopped ${count} server${count === 1 ? "" : "s"} and removed ${this.directory}`;
+      return `stopped ${counted(count, "server")} and removed ${this.directory}`;
     })();
     return this.#shutDown;
   }

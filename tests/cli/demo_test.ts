@@ -57,15 +57,15 @@ Deno.test("kv demo starts its servers, survives a crash and a freeze, and cleans
   // piped broker does.
   assert.equal(run.code, 2, run.stderr);
   assert.match(run.stderr, /^kv demo: of 17 commands, 4 were mistakes /m);
-  const lines = run.stdout.trimEnd().split("\n");
+  // Piped, the greeting goes to stderr: stdout holds the answers and nothing else.
   const banner =
-    /^kv demo: 4 servers on 127\.0\.0\.1 ports (\d+), (\d+), (\d+), (\d+), 20 records with k=2; data in (\S+)$/
-      .exec(lines[0]);
-  assert(banner, lines[0]);
+    /^kv demo: 4 servers on 127\.0\.0\.1 ports (\d+), (\d+), (\d+), (\d+), 20 records with k=2; data in (\S+)$/m
+      .exec(run.stderr);
+  assert(banner, run.stderr);
   const ports = banner.slice(1, 5).map(Number);
   const directory = banner[5];
-  assert.match(lines[1], /^Try GET \S+, QUERY \S+,/);
-  const answers = lines.slice(2);
+  assert.match(run.stderr, /^Try GET \S+, QUERY \S+,/m);
+  const answers = run.stdout.trimEnd().split("\n");
   const expected: (string | RegExp)[] = [
     /^person1 : \{/,
     `server 1 (127.0.0.1:${ports[0]}) killed (SIGKILL)`,
@@ -115,8 +115,8 @@ Deno.test("kv demo with one server and one record says '1 server on 127.0.0.1 po
   });
   assert.equal(run.code, 0, run.stderr);
   assert.match(
-    run.stdout,
-    /^kv demo: 1 server on 127\.0\.0\.1 port \d+, 1 record with k=1; data in \S+\n/,
+    run.stderr,
+    /^kv demo: 1 server on 127\.0\.0\.1 port \d+, 1 record with k=1; data in \S+\n/m,
   );
   assert.match(run.stderr, /indexing 1 record into 1 server on 127\.0\.0\.1 port \d+ \(/);
 });
@@ -171,7 +171,7 @@ async function askWhatTheHintSays(seed: number): Promise<{ hint: string; answers
     env: { NO_COLOR: "1" },
     stdin: "piped",
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
   const lines = readLines(child.stdout)[Symbol.asyncIterator]();
   const next = async () => {
@@ -179,8 +179,7 @@ async function askWhatTheHintSays(seed: number): Promise<{ hint: string; answers
     assert(!line.done, "kv demo ended early");
     return line.value.text ?? "";
   };
-  let hint = await next();
-  while (!hint.startsWith("Try ")) hint = await next();
+  const { hint, drained } = await greetingOf(child.stderr);
   const match = /^Try GET (\S+), QUERY (\S+),/.exec(hint);
   assert(match, hint);
   const writer = child.stdin.getWriter();
@@ -189,7 +188,33 @@ async function askWhatTheHintSays(seed: number): Promise<{ hint: string; answers
   const answers = [await next(), await next()];
   const status = await withDeadline(child.status, { what: `kv demo --seed ${seed} to exit` });
   assert.equal(status.code, 0);
+  await withDeadline(drained, { what: "kv demo's stderr to close" });
   return { hint, answers };
+}
+
+/**
+ * Reads a piped kv demo's `stderr` up to its greeting, the banner and the hint line (its
+ * stdout holds answers only), then reads the rest so the demo never waits on a full pipe;
+ * `drained` resolves once the demo closed it (it dies with the demo: its servers' stderr is
+ * the demo's own pipe).
+ */
+async function greetingOf(
+  stderr: ReadableStream<Uint8Array>,
+): Promise<{ banner: string; hint: string; drained: Promise<void> }> {
+  const lines = readLines(stderr)[Symbol.asyncIterator]();
+  const next = async () => {
+    const line = await withDeadline(lines.next(), { what: "kv demo to greet" });
+    assert(!line.done, "kv demo ended early");
+    return line.value.text ?? "";
+  };
+  let banner = await next();
+  while (!banner.startsWith("kv demo: ") || !banner.includes("; data in ")) banner = await next();
+  const hint = await next();
+  assert.match(hint, /^Try /);
+  const drained = (async () => {
+    while (!(await lines.next()).done);
+  })();
+  return { banner, hint, drained };
 }
 
 Deno.test("the demo's hint names a record and a field that exist, whatever the seed", async () => {
@@ -204,6 +229,8 @@ Deno.test("the demo's hint names a record and a field that exist, whatever the s
 /** What a running `kv demo` printed before its prompt: its servers' ports and its directory. */
 interface RunningDemo {
   readonly child: Deno.ChildProcess;
+  /** Resolves once the demo's stderr closed (see greetingOf). */
+  readonly drained: Promise<void>;
   readonly ports: number[];
   readonly directory: string;
   /** Sends one REPL line and resolves its answer's first line. */
@@ -218,7 +245,7 @@ async function startDemo(args: string[]): Promise<RunningDemo> {
     env: { NO_COLOR: "1" },
     stdin: "piped",
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
   const lines = readLines(child.stdout)[Symbol.asyncIterator]();
   const next = async () => {
@@ -226,13 +253,13 @@ async function startDemo(args: string[]): Promise<RunningDemo> {
     assert(!line.done, "kv demo ended early");
     return line.value.text ?? "";
   };
-  const banner = await next();
+  const { banner, drained } = await greetingOf(child.stderr);
   const match = /ports? ([\d, ]+), .*; data in (\S+)$/.exec(banner);
   assert(match, banner);
-  assert.match(await next(), /^Try /);
   const writer = child.stdin.getWriter();
   return {
     child,
+    drained,
     ports: match[1].split(", ").map(Number),
     directory: match[2],
     ask: async (line) => {
@@ -267,6 +294,7 @@ async function killAndAwaitCleanUp(demo: RunningDemo): Promise<void> {
   try {
     demo.child.kill("SIGKILL");
     await withDeadline(demo.child.status, { what: "kv demo to die" });
+    await withDeadline(demo.drained, { what: "kv demo's stderr to close" });
     for (const port of demo.ports) {
       await waitFor(async () => !await isListening(port), {
         what: `the orphaned server on port ${port} to stop`,
