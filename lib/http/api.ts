@@ -283,7 +283,7 @@ export class HttpApi {
       return { operation: "console", methods: ROUTES[path], run: () => assetResponse(asset) };
     }
     const routes: Record<string, [string, () => Promise<Response>]> = {
-      "/v1/keys": ["keys", () => this.#keys(url.searchParams)],
+      "/v1/keys": ["keys", () => this.#keys(url)],
       "/v1/servers": ["servers", () => this.#servers()],
       "/healthz": ["healthz", () => Promise.resolve(this.#health())],
       "/metrics": ["metrics", () => Promise.resolve(this.#metricsResponse())],
@@ -325,6 +325,7 @@ export class HttpApi {
   }
 
   async #put(key: string, request: Request): Promise<Response> {
+    checkCharset(request);
     const text = await readBody(request, this.#maxBodyBytes, this.#bodyTimeoutMs);
     if (text === "") throw new HttpError(400, "PUT needs a body: a JSON value or a record line");
     const value = isPlainText(request) ? recordLineValue(text, key) : jsonValue(text);
@@ -337,8 +338,8 @@ export class HttpApi {
     return json(answerStatus(result.deleted, result.warning), result, result.warning);
   }
 
-  async #keys(parameters: URLSearchParams): Promise<Response> {
-    const limitText = parameters.get("limit");
+  async #keys(url: URL): Promise<Response> {
+    const limitText = url.searchParams.get("limit");
     const limit = limitText === null
       ? undefined
       : /^\d+$/.test(limitText)
@@ -350,8 +351,8 @@ export class HttpApi {
       );
     }
     const page = await this.#kv.keys({
-      prefix: parameters.get("prefix") ?? "",
-      after: parameters.get("after") ?? "",
+      prefix: queryValue(url.search, "prefix") ?? "",
+      after: queryValue(url.search, "after") ?? "",
       limit,
     });
     return json(200, page, page.warning);
@@ -506,6 +507,25 @@ function checkChoice(name: string, value: string | null, allowed: readonly strin
   }
 }
 
+/**
+ * The value of query parameter `name` in `search` (a URL's `?…`, as sent), percent-decoded
+ * as a path segment is, bad encoding a 400; null when absent. URLSearchParams takes a bad
+ * `%FF` as U+FFFD, which would name a key (a prefix, an `after`) nobody sent.
+ */
+function queryValue(search: string, name: string): string | null {
+  for (const pair of search.slice(1).split("&")) {
+    const split = pair.indexOf("=");
+    const [rawName, rawValue] = split < 0
+      ? [pair, ""]
+      : [pair.slice(0, split), pair.slice(split + 1)];
+    // In a query, '+' is a space (application/x-www-form-urlencoded), as URLSearchParams reads.
+    if (decodeSegment(rawName.replaceAll("+", " ")) === name) {
+      return decodeSegment(rawValue.replaceAll("+", " "));
+    }
+  }
+  return null;
+}
+
 function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
@@ -530,6 +550,21 @@ async function assetResponse(
   return new Response(body as Uint8Array<ArrayBuffer>, {
     headers: { "Content-Type": type, "Cache-Control": "no-cache" },
   });
+}
+
+/** The charsets a body may declare: UTF-8, and ASCII, whose bytes UTF-8 reads alike. */
+const UTF8_CHARSETS: readonly string[] = ["utf-8", "utf8", "us-ascii"];
+
+/**
+ * Refuses a body whose Content-Type declares a charset other than UTF-8 (or ASCII): the client
+ * said what it sent, so "not valid UTF-8" would blame the bytes rather than the charset.
+ */
+function checkCharset(request: Request): void {
+  const type = request.headers.get("Content-Type") ?? "";
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(type)?.[1];
+  if (charset !== undefined && !UTF8_CHARSETS.includes(charset.toLowerCase())) {
+    throw new HttpError(400, `charset=${charset} is not supported; send UTF-8`);
+  }
 }
 
 function isPlainText(request: Request): boolean {

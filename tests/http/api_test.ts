@@ -76,6 +76,9 @@ Deno.test("kv http: records, queries, keys and servers over real sockets", async
     `v1/keys?prefix=p&limit=1&after=${encodeURIComponent("p 2")}`,
   );
   assert.deepEqual(JSON.parse(next.text), { keys: ["person1"], more: false });
+  // '+' is a space in a query, as forms and URLSearchParams read it.
+  const spaced = await call(http, "GET", "v1/keys?prefix=p+");
+  assert.deepEqual(JSON.parse(spaced.text), { keys: ["p 2"], more: false });
   const servers = JSON.parse((await call(http, "GET", "v1/servers")).text);
   assert.deepEqual(servers.servers.map((s: { up: boolean }) => s.up), [true, true, true]);
   // A new, empty cluster is in order from the start, and nothing was hinted.
@@ -220,6 +223,18 @@ Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason, a que
     ],
     ["GET", "v1/keys?limit=2&limit=5", undefined, "", 400, /^query parameter 'limit' given 2/],
     ["GET", "v1/records/%E0", undefined, "", 400, /bad percent-encoding/],
+    // A query value is decoded as strictly as the path: URLSearchParams took %FF as U+FFFD.
+    ["GET", "v1/keys?prefix=%FF", undefined, "", 400, /^bad percent-encoding in '%FF'$/],
+    ["GET", "v1/keys?after=%E0%A4", undefined, "", 400, /^bad percent-encoding in '%E0%A4'$/],
+    // The client said which charset it sent: that one is refused, not its bytes as bad UTF-8.
+    [
+      "PUT",
+      "v1/records/a",
+      "a: 1",
+      "text/plain; charset=iso-8859-1",
+      400,
+      /^charset=iso-8859-1 is not supported; send UTF-8$/,
+    ],
     ["GET", "v2/nothing", undefined, "", 404, /no route/],
     ["POST", "v1/keys", "x", "text/plain", 405, /use GET/],
   ];
