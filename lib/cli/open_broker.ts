@@ -82,6 +82,13 @@ export function unreachableServers(pool: ServerPool): UnreachableServer[] {
  * No server of a server file could be reached. A {@link UserError} where it ends a command
  * that cannot start without a server (`kv broker`, exit 2); a one-shot command answers it
  * instead as the cluster's `ERROR:` (exit 3): the same command succeeds once one is back.
+ *
+ * @example
+ * ```ts
+ * const error = new NoServerReachableError("get", "none of the 2 servers in s.txt is reachable (…)");
+ * error.message; // "kv get: none of the 2 servers in s.txt is reachable (…)"
+ * error.reason; // "none of the 2 servers in s.txt is reachable (…)": the one-shot's ERROR text
+ * ```
  */
 export class NoServerReachableError extends UserError {
   /** What happened and what to do, without the command: the one-shot's `ERROR:` text. */
