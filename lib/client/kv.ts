@@ -207,7 +207,10 @@ export interface KvPutResult {
   /**
    * Set when servers that stored it are marked repaired under another server list or k
    * than this client's: clients on that list may not see the write until `kv repair -s`
-   * over the cluster's list (README, "kv repair"). The write is stored all the same.
+   * over the cluster's list (README, "kv repair"); or when it was stored beyond the first
+   * 2k − 1 servers of its key's list (k or more of them down or refusing it): once they
+   * answer again, reads may miss it until hinted handoff or `kv repair` moves it home
+   * (README, "Where a key lives"). The write is stored all the same.
    */
   warning?: string;
 }
@@ -237,7 +240,8 @@ export interface KvDeleteResult {
   /**
    * Set when `deleted` is false but the servers that answered cannot vouch that there
    * was no record (too many down or not yet repaired, as {@link KvEntry.warning}): it may
-   * have existed. The tombstone is written all the same.
+   * have existed; or when the tombstone was stored beyond the first 2k − 1 servers of its
+   * key's list, as {@link KvPutResult.warning} says. The tombstone is written all the same.
    */
   warning?: string;
 }
