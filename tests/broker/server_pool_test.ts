@@ -20,7 +20,7 @@ import {
   ServerPool,
   settleFrom,
 } from "../../lib/broker/server_pool.ts";
-import { ConnectionError, ServerError } from "../../lib/protocol/client.ts";
+import { ConnectionError, RequestTimeoutError, ServerError } from "../../lib/protocol/client.ts";
 import { feedFrames } from "../helpers/frames.ts";
 import { listenLoopback } from "../helpers/fixtures.ts";
 import { withDeadline } from "../helpers/wait.ts";
@@ -180,6 +180,29 @@ Deno.test("ServerPool.send sends a request once more on a fresh connection when 
     assert.notEqual(outcome.connection, first, "answered on the fresh connection");
     await roundTrip(pool, 0);
     assertOutcomes(outcomes, 1);
+  } finally {
+    pool.close();
+    await fake.stop();
+  }
+});
+
+Deno.test("a server whose connection closed under a request stays reachable while the pool reconnects, and the next request waits for the reconnect; one that timed out does not", async () => {
+  const fake = scriptedServer(() => "not-found");
+  const pool = new ServerPool([fake.server], { timeoutMs: 10_000 });
+  try {
+    await pool.start();
+    // A server closing its connections on purpose (a repair changed its mark) is no outage:
+    // writes walking the list must not skip it while it reconnects.
+    pool.fail(0, pool.connection(0)!, new ConnectionError("server closed the connection"));
+    assert.equal(pool.isUp(0), false);
+    assert.equal(pool.isReachable(0), true);
+    const outcomes = noOutcomes();
+    const outcome = await sendOnce(pool, 0, read, outcomes);
+    assert.ok(outcome.ok, JSON.stringify(outcome));
+    assert.equal(pool.isUp(0), true);
+    // A timeout says the server may hang: the next requests skip it until it is back.
+    pool.fail(0, pool.connection(0)!, new RequestTimeoutError("no answer in 10000 ms"));
+    assert.equal(pool.isReachable(0), false);
   } finally {
     pool.close();
     await fake.stop();
