@@ -8,6 +8,8 @@ import { withTempDir } from "../helpers/fixtures.ts";
 import { serverContents } from "../helpers/server_contents.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { connectClient } from "../helpers/client.ts";
+import { TEST_KV } from "../helpers/server_process.ts";
+import { LIST_CHANGE_UNDER_WAY as CHANGING, sameList } from "../../lib/broker/list_fingerprint.ts";
 
 /** `count` record lines, `person<i>: <i>`, and their keys. */
 function recordLines(count: number, prefix = "person"): { text: string; keys: string[] } {
@@ -75,6 +77,16 @@ Deno.test("kv broker -i onto servers kv repair -s re-marked under the cluster's 
     });
   });
 });
+
+/** The fingerprint each server of `cluster` is marked repaired under, read in a HELLO of its own. */
+async function marks(cluster: KvCluster): Promise<Uint8Array[]> {
+  return await Promise.all(cluster.servers.map(async (server) => {
+    const client = await connectClient(server.address);
+    const mark = client.state.repairedUnder;
+    await client.close();
+    return mark;
+  }));
+}
 
 /** On how many servers of `cluster` `key` is stored, asked on a connection of its own to each. */
 async function storedOn(cluster: KvCluster, key: string): Promise<number> {
@@ -174,4 +186,46 @@ Deno.test("a broker still on the old server file, its connections open, answers 
     if (answer.value === undefined && answer.warning === undefined) plain.push(key);
   }
   assert.deepEqual(plain, []);
+});
+
+Deno.test("kv repair -s over a new list SIGKILLed once it marked the servers as changing lists: brokers on either list answer no key a plain NOT FOUND, and the rerun marks them and loses nothing", async () => {
+  await using old = await KvCluster.start(2);
+  await using added = await KvCluster.start(2);
+  const { text, keys } = recordLines(40);
+  const load = await runKv(
+    withBrokerTimeout(["broker", "-s", old.serverFile, "-k", "1", "-i", "-", "--index-only"]),
+    { stdin: text },
+  );
+  assert.equal(load.code, 0, load.stderr);
+  await using broker = BrokerProcess.start(["-s", old.serverFile, "--json"]);
+  assert.equal((await broker.ask("GET person0")).value, 0);
+  await KvCluster.withJoinedServerFile([old, added], async (both) => {
+    const child = new Deno.Command(TEST_KV.command, {
+      args: [...TEST_KV.args, ...withBrokerTimeout(["repair", "-s", both])],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      // Its first step, before it reads or moves any copy.
+      await waitFor(async () => (await marks(old)).every((mark) => sameList(mark, CHANGING)), {
+        what: "the old servers to be marked as changing lists",
+      });
+    } finally {
+      child.kill("SIGKILL");
+    }
+    assert.equal((await child.status).signal, "SIGKILL", "killed before it finished");
+    const plainOn = (answers: Record<string, unknown>[]) =>
+      keys.filter((_, i) => answers[i].value === undefined && answers[i].warning === undefined);
+    await broker.sendBytes(new TextEncoder().encode(keys.map((key) => `GET ${key}\n`).join("")));
+    const during: Record<string, unknown>[] = [];
+    for (const _ of keys) during.push(JSON.parse(await broker.readLine()));
+    assert.deepEqual(plainOn(during), [], "the broker on the old list");
+    assert.deepEqual(plainOn((await getAll(both, keys)).answers), [], "a broker on the new list");
+
+    const again = await runKv(withBrokerTimeout(["repair", "-s", both]));
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    const read = await getAll(both, keys);
+    assert.equal(read.code, 0, read.stderr);
+    assert.deepEqual(read.answers.map((answer) => answer.value), keys.map((_, i) => i));
+  });
 });
