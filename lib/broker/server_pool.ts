@@ -1054,7 +1054,7 @@ export class ServerPool {
     const slot = this.#slots[index];
     if (slot.connection === connection) {
       // Closed under a request, as #liveConnection finds one closed between requests.
-      slot.closedQuietly = !(error instanceof RequestTimeoutError);
+      slot.closedQuietly = !((connection.closeReason ?? error) instanceof RequestTimeoutError);
       this.#markDown(index, describeError(error));
     }
     return true;
