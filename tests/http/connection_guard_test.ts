@@ -507,7 +507,9 @@ Deno.test("kv http refuses to start, in one line, where its connection guard can
 });
 
 Deno.test("kv http's guard shuts down the inner servers a burst of connections left unused for the header deadline, and serves the next connection with a new one", async () => {
-  await using served = await HttpProcess.onCluster(1, ["--header-timeout-ms", "1000"]);
+  // Long enough that no connection of the burst falls idle past it before all are counted: at
+  // 1 s, a load of 30-40 once let the guard close some first (their inner servers with them).
+  await using served = await HttpProcess.onCluster(1, ["--header-timeout-ms", "3000"]);
   const { http } = served;
   // Open together, each served by an inner server of its own, then all closed.
   const burst = await Promise.all(Array.from({ length: 20 }, () => rawConnection(http)));
