@@ -1016,7 +1016,7 @@ export class KvServer {
         if (!items.repair(index) && readVersionMs(body, versionAt) < now - MAX_WRITE_LAG_MS) {
           const key = readItemKey(body, keyStart, keyEnd);
           const version = readVersion(body, versionAt);
-          const behind = this.#tooFarBehind(key, version, this.#store.versionOf(key), now)!;
+          const behind = this.#tooFarBehind(key, version, now)!;
           refusals.push({ index, code: ErrorCode.STALE, message: formatVersion(behind) });
           continue;
         }
@@ -1213,17 +1213,14 @@ export class KvServer {
   /**
    * The STALE answer's version for a write of `key` at `version` (not a repair copy)
    * stamped more than {@link MAX_WRITE_LAG_MS} behind `now`, this server's clock: the
-   * newer of `now` as a version ({@link clockVersion}) and `held`, what the key holds;
-   * logged as {@link Server#noteFarVersion} logs. Undefined when the version is recent
-   * enough: the write goes on.
+   * newer of `now` as a version ({@link clockVersion}) and what the key holds; logged at
+   * most once per {@link FAR_VERSION_LOG_INTERVAL_MS}, as far versions are. Undefined when
+   * the version is recent enough: the write goes on (and the key is not looked up: this
+   * runs for every write).
    */
-  #tooFarBehind(
-    key: string,
-    version: Version,
-    held: Version | undefined,
-    now: number,
-  ): Version | undefined {
+  #tooFarBehind(key: string, version: Version, now: number): Version | undefined {
     if (version.ms >= now - MAX_WRITE_LAG_MS) return undefined;
+    const held = this.#store.versionOf(key);
     const since = this.#throttled(this.#laggingWrites, now);
     if (since !== undefined) {
       this.#logger.warn(
@@ -1280,9 +1277,7 @@ export class KvServer {
       case "put": {
         const { key, version } = request;
         const options = { overwrite: request.overwrite, version, ifNewer: true };
-        const behind = request.repair
-          ? undefined
-          : this.#tooFarBehind(key, version, store.versionOf(key), Date.now());
+        const behind = request.repair ? undefined : this.#tooFarBehind(key, version, Date.now());
         if (behind !== undefined) return responses.stale(id, behind);
         if (store.putEncoded(key, request.encodedValue, options)) {
           if (!request.repair) this.#noteFarVersion(version.ms, Date.now(), key);
@@ -1306,9 +1301,7 @@ export class KvServer {
       case "delete": {
         const { key, version } = request;
         if (request.purge) return this.#purge(request, responses);
-        const behind = request.repair
-          ? undefined
-          : this.#tooFarBehind(key, version, store.versionOf(key), Date.now());
+        const behind = request.repair ? undefined : this.#tooFarBehind(key, version, Date.now());
         if (behind !== undefined) return responses.stale(id, behind);
         const existed = store.has(key);
         if (store.delete(key, { version, ifNewer: true })) {
