@@ -1440,6 +1440,10 @@ export class Broker {
       await change;
       change = this.#pool.changed();
       if (this.#closed) return;
+      // A server back recording another k than this broker's, as every server is once
+      // kv repair -k (whose marks close their connections) changed it, is a change to follow
+      // (or refuse) at once, not a conflict to report as one needing a repair.
+      if (!this.#statusOnly) this.#settleK();
       // A status check records nothing (agreeOnK's statusOnly).
       const kept = this.#statusOnly
         ? []
