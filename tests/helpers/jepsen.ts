@@ -39,7 +39,7 @@ import { resolveCredentials } from "../../lib/protocol/credentials.ts";
 import { BrokerProcess, KvCluster } from "./kv_processes.ts";
 import { connectClient } from "./client.ts";
 import { runKv } from "./run_kv.ts";
-import { waitFor } from "./wait.ts";
+import { DEFAULT_DEADLINE_MS, waitFor } from "./wait.ts";
 import {
   checkHistory,
   checkReplicas,
@@ -123,10 +123,24 @@ function holdFor(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** When the fault phase ends: its deadline passed and the nemesis is done. */
+/**
+ * When the fault phase ends: its deadline passed, the nemesis is done, and the history holds
+ * an acknowledged write and a read that found a record — on a loaded machine three clients
+ * behind hung servers made as few as 9 calls in a 5 s phase, a run that tested nothing.
+ */
 interface Phase {
   readonly deadline: number;
+  /** Past this the phase ends without a write or a found read; the run then fails for it. */
+  readonly latest: number;
   nemesisDone: boolean;
+  wrote: boolean;
+  found: boolean;
+}
+
+function phaseGoesOn(phase: Phase): boolean {
+  const now = performance.now();
+  if (now < phase.deadline || !phase.nemesisDone) return true;
+  return (!phase.wrote || !phase.found) && now < phase.latest;
 }
 
 /** One GET of `key` through `broker` by `client`, as the history records it. */
@@ -177,16 +191,19 @@ async function runClient(
   values: { next: number },
   history: HistoryEntry[],
 ): Promise<void> {
-  while (performance.now() < phase.deadline || !phase.nemesisDone) {
+  while (phaseGoesOn(phase)) {
     const key = KEYS[random.nextBelow(KEYS.length)];
     const dice = random.nextBelow(20);
     if (dice < 10) {
-      history.push(await read(client, broker, key));
+      const entry = await read(client, broker, key);
+      if (entry.op === "get" && entry.found) phase.found = true;
+      history.push(entry);
     } else if (dice < 17) {
       const value = values.next++;
       const start = performance.now();
       const answer = await broker.ask(`PUT ${key}: ${value}`);
       const outcome = answer.stored === true ? "ok" : "failed";
+      if (outcome === "ok") phase.wrote = true;
       history.push({ client, op: "put", key, value, start, end: performance.now(), outcome });
     } else {
       const start = performance.now();
@@ -311,7 +328,14 @@ export async function runJepsen(options: RunOptions): Promise<void> {
   try {
     const history: HistoryEntry[] = [];
     const values = { next: 1 };
-    const phase: Phase = { deadline: performance.now() + faultPhaseMs(), nemesisDone: false };
+    const deadline = performance.now() + faultPhaseMs();
+    const phase: Phase = {
+      deadline,
+      latest: deadline + DEFAULT_DEADLINE_MS,
+      nemesisDone: false,
+      wrote: false,
+      found: false,
+    };
     const faulting = nemesis(cluster, options.faults, new Sfc32(seed), phase.deadline)
       .finally(() => phase.nemesisDone = true);
     const [faultsDone] = await Promise.all([
