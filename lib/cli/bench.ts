@@ -182,7 +182,11 @@ async function runBenchCommand(args: string[]): Promise<number> {
       signal: stop.signal,
     });
     const stoppedBy = stop.stoppedBy() ?? "SIGINT";
-    writeLine(values.json ? JSON.stringify(report) : formatReport(report, STOPPED_BY[stoppedBy]));
+    writeLine(
+      values.json
+        ? JSON.stringify(report, roundedFigure)
+        : formatReport(report, STOPPED_BY[stoppedBy]),
+    );
     if (values["clean-up"]) await cleanUp(options);
     // A partial report is not a finished run: a script can tell them apart, as a shell
     // tells a command stopped by a signal.
@@ -219,6 +223,20 @@ async function cleanUp(options: BenchOptions): Promise<void> {
 /** What a stop that waits long says: a server holds the last operations (or the load's writes). */
 const SLOW_STOP_HINT = "interrupted; waiting for the operations in flight (each up to " +
   "--timeout-ms) before reporting; Ctrl-C again quits without a report";
+
+/**
+ * Significant digits of a fractional figure in `--json`: a time from the clock divided
+ * (`"loadSeconds":0.06194947300000001`) carries float noise, and the latencies are within
+ * 1/128 of the truth anyway. Whole numbers (counts, the seed) are left as they are.
+ */
+export const JSON_SIGNIFICANT_DIGITS = 6;
+
+/** `JSON.stringify`'s replacer for the report: each fractional figure rounded. */
+function roundedFigure(_key: string, value: unknown): unknown {
+  return typeof value === "number" && !Number.isInteger(value)
+    ? Number(value.toPrecision(JSON_SIGNIFICANT_DIGITS))
+    : value;
+}
 
 /** The signals that stop a bench early, and how its report names each. */
 const STOPPED_BY = { SIGINT: "Ctrl-C", SIGTERM: "SIGTERM" } as const;

@@ -7,6 +7,7 @@ import {
   WORKLOADS,
 } from "../../lib/bench/workload.ts";
 import { MAX_KEYS_LIMIT } from "../../lib/limits.ts";
+import { JSON_SIGNIFICANT_DIGITS } from "../../lib/cli/bench.ts";
 import { connect } from "../../mod.ts";
 import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
@@ -22,7 +23,19 @@ import { connectClient } from "../helpers/client.ts";
 async function bench(args: string[]): Promise<BenchReport> {
   const run = await runKv(withBrokerTimeout(["bench", "--json", ...args]));
   assert.equal(run.code, 0, run.stderr);
-  return JSON.parse(run.stdout);
+  const report = JSON.parse(run.stdout);
+  // No float noise: each fractional figure has at most JSON_SIGNIFICANT_DIGITS.
+  for (const figure of numbersIn(report)) {
+    assert.equal(figure, Number(figure.toPrecision(JSON_SIGNIFICANT_DIGITS)), run.stdout);
+  }
+  return report;
+}
+
+/** Every number in `value`, however deep. */
+function numbersIn(value: unknown): number[] {
+  if (typeof value === "number") return [value];
+  if (typeof value !== "object" || value === null) return [];
+  return Object.values(value).flatMap(numbersIn);
 }
 
 /** Checks that a report's numbers add up: operations counted are operations done. */
