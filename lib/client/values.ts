@@ -176,10 +176,11 @@ function article(noun: string): string {
  * ```
  */
 export function toValue(input: unknown): Value {
-  return convert(input, "value", 0);
+  return convert(input, "value", 0, input);
 }
 
-function convert(input: unknown, where: string, depth: number): Value {
+/** {@link toValue} of `input`, found at `where` and nesting level `depth` within `root`. */
+function convert(input: unknown, where: string, depth: number, root: unknown): Value {
   if (typeof input === "string") {
     if (!input.isWellFormed()) throw new KvInputError(`${where} is not well-formed Unicode`);
     return str(input);
@@ -199,14 +200,38 @@ function convert(input: unknown, where: string, depth: number): Value {
     );
   }
   if (depth === MAX_NESTING_DEPTH) {
-    throw new KvInputError(`${where} nests deeper than ${MAX_NESTING_DEPTH} levels`);
+    throw new KvInputError(
+      cycleAlong(root, where) ?? `${where} nests deeper than ${MAX_NESTING_DEPTH} levels`,
+    );
   }
   const fields: Field[] = [];
   for (const [name, member] of Object.entries(input)) {
     checkName(name, "field name");
-    fields.push([name, convert(member, `${where}.${name}`, depth + 1)]);
+    fields.push([name, convert(member, `${where}.${name}`, depth + 1, root)]);
   }
   return object(fields);
+}
+
+/**
+ * `value.a.b refers back to value.a; …` when the objects along `where` (`value`, then field
+ * names, none holding '.') within `root` meet one twice: a cycle, found only once it is as deep
+ * as MAX_NESTING_DEPTH (no cost to a value that is not), which would otherwise be named as
+ * `value.self.self…` 64 times over.
+ */
+function cycleAlong(root: unknown, where: string): string | undefined {
+  let node = root;
+  let path = "value";
+  const seen = new Map<unknown, string>([[root, path]]);
+  for (const name of where.split(".").slice(1)) {
+    node = (node as Record<string, unknown>)[name];
+    path = `${path}.${name}`;
+    const earlier = seen.get(node);
+    if (earlier !== undefined) {
+      return `${path} refers back to ${earlier}; kv stores no cycles (a value is a tree)`;
+    }
+    seen.set(node, path);
+  }
+  return undefined;
 }
 
 function isPlainObject(input: unknown): input is Record<string, unknown> {

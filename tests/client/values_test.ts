@@ -90,6 +90,23 @@ Deno.test("nesting deeper than the limit is refused, not a stack overflow", () =
   assert.throws(() => toValue(deep), /nests deeper than 64 levels/);
 });
 
+Deno.test("a cyclic value is refused naming the cycle, not 64 levels of its path; one object twice, no cycle, is stored", () => {
+  const self: Record<string, unknown> = { a: 1 };
+  self.self = self;
+  assert.throws(() => toValue(self), {
+    name: "KvInputError",
+    message: "value.self refers back to value; kv stores no cycles (a value is a tree)",
+  });
+  const inner: Record<string, unknown> = {};
+  const outer = { top: { inner } };
+  inner.up = outer.top;
+  assert.throws(() => toValue(outer), {
+    message: "value.top.inner.up refers back to value.top; kv stores no cycles (a value is a tree)",
+  });
+  const shared = { n: 1 };
+  assert.equal(toValue({ x: shared, y: shared }).kind, "object");
+});
+
 /** A read value in a form deepEqual compares exactly: key order, Floats, -0 and prototypes. */
 function snapshot(value: unknown): unknown {
   if (value instanceof Float) return ["Float", Object.is(value.value, -0) ? "-0" : value.value];
