@@ -101,16 +101,20 @@ export function exposedSecretDirectory(path: string, info: Deno.FileInfo): strin
 /**
  * What is wrong with a file of secrets (an auth file, a tokens file) whose `info` lets group
  * or others in, with what to do; undefined when only its owner can read it (or the file
- * system keeps no modes).
+ * system keeps no modes). The chmod is advised for a file of the user's own only: another
+ * user's (`/etc/shadow`, 640 root:shadow) may be as it should be for its owner, and whose it
+ * is cannot be told without --allow-sys (Deno.uid), which kv is not given.
  *
  * @example
  * ```ts
  * exposedSecretFile("kv.auth", await Deno.stat("kv.auth"));
- * // "readable by group or others (mode 644); run 'chmod 600 kv.auth'"
+ * // "readable by group or others (mode 644); give a file readable by its owner only
+ * // ('chmod 600 kv.auth' if it is yours)"
  * ```
  */
 export function exposedSecretFile(path: string, info: Deno.FileInfo): string | undefined {
   if (!info.isFile || info.mode === null || (info.mode & GROUP_OTHER_BITS) === 0) return undefined;
   const mode = (info.mode & 0o777).toString(8).padStart(3, "0");
-  return `readable by group or others (mode ${mode}); run 'chmod 600 ${path}'`;
+  return `readable by group or others (mode ${mode}); give a file readable by its owner only ` +
+    `('chmod 600 ${path}' if it is yours)`;
 }

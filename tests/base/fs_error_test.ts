@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describeFsError, isFsError } from "../../lib/base/fs_error.ts";
+import { describeFsError, exposedSecretFile, isFsError } from "../../lib/base/fs_error.ts";
 
 /** What Deno throws for an OS error it has no kind for: ENOSPC, EROFS, EIO. */
 function osError(code: string, message: string): Error {
@@ -22,4 +22,23 @@ Deno.test("describeFsError gives an errno error's words without Deno's (os error
     describeFsError(osError("ENOSPC", "No space left on device")),
     "No space left on device",
   );
+});
+
+Deno.test("a secret file group or others can read is named with its mode, and chmod 600 advised only for a file of the user's own", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/kv.auth`;
+    await Deno.writeTextFile(path, "secret\n");
+    await Deno.chmod(path, 0o640);
+    // As /etc/shadow (640 root:shadow) is to a user: its mode may be right for its owner.
+    assert.equal(
+      exposedSecretFile(path, await Deno.stat(path)),
+      "readable by group or others (mode 640); give a file readable by its owner only " +
+        `('chmod 600 ${path}' if it is yours)`,
+    );
+    await Deno.chmod(path, 0o600);
+    assert.equal(exposedSecretFile(path, await Deno.stat(path)), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -276,7 +276,7 @@ Deno.test("an auth file readable by others, or /dev/zero, is one line and exit 2
     for (const args of [["server", "-p", "0"], ["get", "-s", `${dir}/servers`, "x"]]) {
       assert.match(
         await refusalOf([...args, "--auth-file", authFile]),
-        /readable by group or others \(mode 644\); run 'chmod 600 .*'\n$/,
+        /readable by group or others \(mode 644\); give a file readable by its owner only \('chmod 600 .*' if it is yours\)\n$/,
       );
       assert.match(
         await refusalOf([...args, "--auth-file", "/dev/zero"]),
@@ -301,7 +301,8 @@ Deno.test({
       await Deno.chmod(certs.serverKey, 0o640);
       const tls = ["--tls-cert", certs.serverPem, "--tls-key", certs.serverKey];
       const expected = `kv server: ${certs.serverKey}: the TLS private key is readable by group ` +
-        `or others (mode 640); run 'chmod 600 ${certs.serverKey}'\n`;
+        `or others (mode 640); give a file readable by its owner only ('chmod 600 ` +
+        `${certs.serverKey}' if it is yours)\n`;
       const server = await runKv(["server", "-p", "0", ...tls]);
       assert.deepEqual([server.code, server.stderr], [2, expected]);
       await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");

@@ -58,7 +58,7 @@ Deno.test("a tokens file readable by group or others is refused, as an auth file
       (error: unknown) =>
         error instanceof TokensFileError &&
         error.message ===
-          `${path}: readable by group or others (mode 644); run 'chmod 600 ${path}'`,
+          `${path}: readable by group or others (mode 644); give a file readable by its owner only ('chmod 600 ${path}' if it is yours)`,
     );
     await Deno.chmod(path, 0o600);
     assert.equal(

@@ -116,7 +116,7 @@ Deno.test("AuthKeys.read refuses a file readable by group or others, /dev/zero a
     await assert.rejects(
       AuthKeys.read(path),
       new RegExp(
-        `^AuthFileError: ${path}: readable by group or others \\(mode 644\\); run 'chmod 600 ${path}'$`,
+        `^AuthFileError: ${path}: readable by group or others \\(mode 644\\); give a file readable by its owner only \\('chmod 600 ${path}' if it is yours\\)$`,
       ),
     );
     await assert.rejects(

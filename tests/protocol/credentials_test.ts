@@ -124,7 +124,9 @@ opensslTest(
           readCertAndKey(certs.serverPem, certs.serverKey),
           CredentialsError,
           `${certs.serverKey}: the TLS private key is readable by group or others (mode ` +
-            `${mode.toString(8)}); run 'chmod 600 ${certs.serverKey}'`,
+            `${
+              mode.toString(8)
+            }); give a file readable by its owner only ('chmod 600 ${certs.serverKey}' if it is yours)`,
         );
       }
     });
