@@ -706,8 +706,10 @@ export class Broker {
   /**
    * Chooses the servers a record of `key` is bulk-loaded to, into `out` (of length k):
    * by the write rule, among servers with a live connection now, recording hints for
-   * copies placed beyond the first k. Returns false, with nothing recorded, when fewer
-   * than k are up, when writes are refused ({@link Broker.kRefusal}), or when `out` was
+   * copies placed beyond the first k. Only within the first min(n, 2k − 1) servers of the
+   * key's list (lib/broker/quorum.ts's F): a copy beyond them is acknowledged with a
+   * warning, which a PUT gives (Broker#beyondFront). Returns false, with nothing recorded,
+   * when fewer than k of those are up, when writes are refused ({@link Broker.kRefusal}), or when `out` was
    * sized for a k the broker no longer uses (kv repair -k changed it). For the indexer:
    * no array per record, and `hash`, the key's {@link hashKey} (default: computed here),
    * is the one it keeps the key in flight by.
@@ -718,7 +720,7 @@ export class Broker {
    * if (broker.writeTargetsInto("person1", targets)) {
    *   // store the record on each server in targets
    * } else {
-   *   // fewer than k servers up: the record is counted as not stored
+   *   // fewer than k servers up where reads look: write the record as a PUT
    * }
    * ```
    */
@@ -728,7 +730,7 @@ export class Broker {
     const list = this.#placement.preferenceList(partition);
     let chosen = 0;
     let beyondHome = false;
-    const reach = this.#writes === "strict" ? this.#k : list.length;
+    const reach = this.#writes === "strict" ? this.#k : frontLength(list.length, this.#k);
     for (let position = 0; position < reach && chosen < this.#k; position++) {
       if (this.#pool.connection(list[position]) === undefined) continue;
       if (position >= this.#k) beyondHome = true;

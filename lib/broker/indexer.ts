@@ -737,9 +737,11 @@ class ReplicaBatches {
     const replicas = this.#replicas;
     if (!this.#broker.writeTargetsInto(key, replicas, hash)) {
       // A server reconnecting after a quiet close (a restart, a repair's change of its
-      // mark) has no connection to batch on: the PUT waits for it.
-      if (this.#reconnecting()) this.#putSoon(lineNumber, key, hash, encoded);
-      else this.#failSoon(lineNumber, key, hash, this.#tooFewUp());
+      // mark) has no connection to batch on: the PUT waits for it. With k of the servers
+      // where reads look down, the PUT stores the record further down its list, and warns.
+      if (this.#reconnecting() || this.#putMayStore()) {
+        this.#putSoon(lineNumber, key, hash, encoded);
+      } else this.#failSoon(lineNumber, key, hash, this.#tooFewUp());
       return;
     }
     const itemBytes = PUT_MANY_ITEM_OVERHEAD_BYTES + utf8Length(key) + encoded.length;
@@ -797,6 +799,17 @@ class ReplicaBatches {
     const pool = this.#broker.pool;
     if (this.#broker.writes !== "sloppy" || this.#broker.kRefusal !== undefined) return false;
     return pool.servers.some((_, index) => !pool.isUp(index) && pool.isReachable(index));
+  }
+
+  /**
+   * Whether, under the sloppy rule and with writes not refused, k servers are up: a record
+   * with fewer up among the first min(n, 2k − 1) of its list (Broker.writeTargetsInto) is
+   * stored beyond them by a PUT, which warns (rare: k servers down).
+   */
+  #putMayStore(): boolean {
+    const pool = this.#broker.pool;
+    if (this.#broker.writes !== "sloppy" || this.#broker.kRefusal !== undefined) return false;
+    return pool.servers.filter((_, index) => pool.isUp(index)).length >= this.#broker.k;
   }
 
   /** Appends `record` to the list of server `index`'s batch. */
@@ -944,6 +957,11 @@ class UnseenWrites {
   readonly #byK = { records: 0, servers: new Set<string>(), oldKs: new Set<number>(), k: 0 };
   /** Records stored on servers a kv repair changing the list or k is re-marking, and their ids. */
   readonly #changing = { records: 0, servers: new Set<string>() };
+  /**
+   * Records whose PUT warned of something else (stored beyond the first 2k − 1 servers of
+   * their list, Broker#beyondFront), and the first such warning.
+   */
+  readonly #otherwise = { records: 0, first: "" };
 
   /** Records counted under any cause. */
   get count(): number {
@@ -956,7 +974,13 @@ class UnseenWrites {
    */
   note(change: Change, pool: ServerPool, lines = 1): string | undefined {
     if (change.kind === "error") return change.error;
-    if (change.unseenOn === undefined) return undefined;
+    if (change.unseenOn === undefined) {
+      if (change.warning === undefined) return undefined;
+      this.#count += lines;
+      if (this.#otherwise.records === 0) this.#otherwise.first = change.warning;
+      this.#otherwise.records += lines;
+      return undefined;
+    }
     this.#count += lines;
     // Each cause counts the record once, whatever number of its servers it covers.
     const causes = new Set<{ records: number; servers: Set<string> }>();
@@ -1005,6 +1029,13 @@ class UnseenWrites {
           `(kv repair -k changed it): the records are placed under k=${byK.k}, but until a ` +
           `repair marks ${them} under it, reads through ${them} carry warnings; ` +
           kChangeRepairMarks(byK.servers.size),
+      );
+    }
+    const { records: warned, first } = this.#otherwise;
+    if (warned > 0) {
+      lines.push(
+        `WARNING: ${plural(warned, "record")} of ${fileName} ${warned === 1 ? "was" : "were"} ` +
+          `stored with a warning; the first: ${first}`,
       );
     }
     return lines;

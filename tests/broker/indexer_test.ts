@@ -202,6 +202,43 @@ Deno.test("with a server down, records go to the next servers of their lists, le
   }
 });
 
+Deno.test("with k of the first 2k-1 servers of a record's list down, it is stored beyond them and the load warns of it, as a PUT does", async () => {
+  const { cluster, broker } = await setUp(4, 2);
+  try {
+    for (const index of [0, 1]) {
+      cluster.servers[index].state = "crashed";
+      await broker.pool.call(index, (connection) => connection.ping());
+    }
+    const keys = Array.from({ length: 40 }, (_, i) => `person${i}`);
+    const reports: string[] = [];
+    const summary = await indexLines(broker, source(keys.map((key) => `${key}: 1\n`).join("")), {
+      fileName: "d.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.equal(summary.indexedCount, keys.length);
+    // F, where reads look, is the first min(4, 2k-1) = 3 servers: with both down servers
+    // in it only one server of F is up, and the record's second copy lands on the fourth.
+    const beyond = keys.filter((key) => {
+      const front = [...broker.preferenceList(partitionOf(key)).slice(0, 3)];
+      return front.includes(0) && front.includes(1);
+    });
+    assert(beyond.length > 0 && beyond.length < keys.length);
+    for (const key of beyond) assert.equal(cluster.holders(key).length, 2, key);
+    assert.equal(summary.unseenElsewhereCount, beyond.length);
+    assert.deepEqual(reports.length, 1, reports.join("\n"));
+    assert.match(
+      reports[0],
+      new RegExp(
+        `^WARNING: ${beyond.length} records of d\\.txt were stored with a warning; the first: ` +
+          "stored on \\S+, beyond the first 3 servers of the key's list, where reads look",
+      ),
+    );
+  } finally {
+    broker.close();
+  }
+});
+
 Deno.test("with the strict write rule, records whose replica is down are reported and not counted", async () => {
   const cluster = new FakeCluster(3);
   const broker = await cluster.openBroker({ k: 2, writes: "strict" });
