@@ -1116,11 +1116,24 @@ export class Broker {
     | Extract<Change, { kind: "error" }>
   > {
     const list = this.#placement.preferenceList(partition);
-    const walk = new PreferenceWalk(
-      this.#writes === "strict" ? list.subarray(0, this.#k) : list,
-      (index) => this.#writes === "strict" || this.#pool.isReachable(index),
-    );
-    const chosen = await this.#reachable(walk, list);
+    const candidates = this.#writes === "strict" ? list.subarray(0, this.#k) : list;
+    const walkList = () =>
+      new PreferenceWalk(
+        candidates,
+        (index) => this.#writes === "strict" || this.#pool.isReachable(index),
+      );
+    let walk = walkList();
+    let chosen = await this.#reachable(walk, list);
+    if (chosen.servers.length < this.#k) {
+      // Servers whose connections were lost a moment ago (this process stalled past its
+      // timeout, a blip) are waited for, boundedly, before the write is refused.
+      await this.#pool.awaitReconnects(candidates);
+      const taken = chosen.servers;
+      if (candidates.some((index) => this.#pool.isUp(index) && !taken.includes(index))) {
+        walk = walkList();
+        chosen = await this.#reachable(walk, list);
+      }
+    }
     if (chosen.otherK) return { kind: "otherK" };
     if (chosen.servers.length < this.#k) {
       return {

@@ -737,8 +737,10 @@ class ReplicaBatches {
     const replicas = this.#replicas;
     if (!this.#broker.writeTargetsInto(key, replicas, hash)) {
       // A server reconnecting after a quiet close (a restart, a repair's change of its
-      // mark) has no connection to batch on: the PUT waits for it. With k of the servers
-      // where reads look down, the PUT stores the record further down its list, and warns.
+      // mark) or a lost connection (this process stalled past its timeout) has no
+      // connection to batch on: the PUT waits for it (boundedly, ServerPool.awaitReconnects).
+      // With k of the servers where reads look down, the PUT stores the record further
+      // down its list, and warns.
       if (this.#reconnecting() || this.#putMayStore()) {
         this.#putSoon(lineNumber, key, hash, encoded);
       } else this.#failSoon(lineNumber, key, hash, this.#tooFewUp());
@@ -791,14 +793,15 @@ class ReplicaBatches {
   }
 
   /**
-   * Whether, under the sloppy rule and with writes not refused, a server that is not up
-   * is reachable all the same: its connection closed quietly and a PUT reconnects at once
-   * (ServerPool.isReachable).
+   * Whether, with writes not refused, a server that is not up may be back for a PUT: its
+   * connection was lost a moment ago and its first reconnect is due or under way
+   * (ServerPool.isReconnecting). A PUT reconnects at once to one that closed quietly, and
+   * waits for the others when it finds too few servers (ServerPool.awaitReconnects).
    */
   #reconnecting(): boolean {
     const pool = this.#broker.pool;
-    if (this.#broker.writes !== "sloppy" || this.#broker.kRefusal !== undefined) return false;
-    return pool.servers.some((_, index) => !pool.isUp(index) && pool.isReachable(index));
+    if (this.#broker.kRefusal !== undefined) return false;
+    return pool.servers.some((_, index) => pool.isReconnecting(index));
   }
 
   /**

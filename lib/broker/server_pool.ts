@@ -53,6 +53,15 @@ export const RECONNECT_INITIAL_DELAY_MS = 100;
 /** Longest delay between reconnect attempts, in ms: the delay doubles up to this. */
 export const RECONNECT_MAX_DELAY_MS = 5_000;
 
+/**
+ * Longest a write that finds fewer than k servers reachable waits for the first reconnect
+ * of servers whose connections were just lost ({@link ServerPool.awaitReconnects}), in ms:
+ * a broker that stalled itself past its timeout, or a blip that cut every connection at
+ * once, should not fail what it is given while the reconnects are under way. A hung
+ * server's reconnect ends sooner, when its HELLO times out (`--timeout-ms`).
+ */
+export const RECONNECT_WAIT_MS = 2_000;
+
 /** Default connect and request timeout, in ms (`--timeout-ms`). */
 export const DEFAULT_TIMEOUT_MS = 1_000;
 
@@ -290,6 +299,11 @@ interface Slot {
    * request tries one at once, or waits for the one under way.
    */
   closedQuietly: boolean;
+  /**
+   * The server was up until its connection was lost (closed, or a request timed out) and
+   * no attempt to reconnect has ended since: the first one is due or under way.
+   */
+  lost: boolean;
   /** The connection attempt under way, which callers share. */
   attempt: Promise<void> | undefined;
   /** Why its last connection attempt failed for this client's credentials, if it did. */
@@ -467,6 +481,7 @@ export class ServerPool {
       connecting: false,
       twinOf: undefined,
       closedQuietly: false,
+      lost: false,
       attempt: undefined,
       refusal: undefined,
       vouched: undefined,
@@ -528,6 +543,45 @@ export class ServerPool {
    * ```
    */
   readonly reachable = (index: number): boolean => this.isReachable(index);
+
+  /**
+   * Whether server `index` is down but was up until its connection was lost (it closed,
+   * or a request timed out) and no attempt to reconnect has failed since: it may well be
+   * back in a moment ({@link ServerPool.awaitReconnects}).
+   *
+   * @example
+   * ```ts ignore
+   * pool.isReconnecting(1); // true just after a request to server 1 timed out
+   * ```
+   */
+  isReconnecting(index: number): boolean {
+    return !this.isUp(index) && this.#slots[index].lost;
+  }
+
+  /**
+   * Waits for the first reconnect of each of servers `indices` that
+   * {@link ServerPool.isReconnecting}, started at once rather than after its backoff, for
+   * at most {@link RECONNECT_WAIT_MS}. For a write that found fewer than k servers
+   * reachable, which would otherwise fail: they may have been counted down only because
+   * this process stalled.
+   *
+   * @example
+   * ```ts ignore
+   * await pool.awaitReconnects([0, 1]);
+   * pool.isUp(0); // true if server 0 was reconnecting and took the connection
+   * ```
+   */
+  async awaitReconnects(indices: Iterable<number>): Promise<void> {
+    const waited = [...new Set(indices)].filter((index) => this.isReconnecting(index));
+    if (waited.length === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => timer = setTimeout(resolve, RECONNECT_WAIT_MS));
+    try {
+      await Promise.race([Promise.all(waited.map((index) => this.reconnectNow(index))), bound]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   /** How many servers are up now. */
   get upCount(): number {
@@ -1125,6 +1179,7 @@ export class ServerPool {
     slot.connection = undefined;
     slot.lastError = reason;
     if (connection !== undefined) {
+      slot.lost = true;
       connection.close();
       this.#log(`server ${this.#servers[index].id} is down: ${reason}`);
       this.#notify();
@@ -1171,6 +1226,7 @@ export class ServerPool {
         this.#credentials,
       );
       slot.connecting = false;
+      slot.lost = false;
       if (this.#closed) {
         connection.close();
         return;
@@ -1200,6 +1256,7 @@ export class ServerPool {
       this.#notify();
     } catch (error) {
       slot.connecting = false;
+      slot.lost = false;
       slot.closedQuietly = false;
       slot.refusal = refusalOf(error);
       slot.lastError = slot.refusal === undefined

@@ -12,9 +12,12 @@
  * - {@link ConnectionError}: the connection failed or was closed; every request
  *   in flight rejects with it and the client is unusable (reconnect).
  * - {@link RequestTimeoutError} (a ConnectionError): a request got no answer in
- *   time. Since answers come in order, a silent server would stall every later
- *   request too, so the connection is closed: a hung server looks like a dead
- *   one, and the broker reconnects.
+ *   time: the request timeout passed since it was sent with nothing read from the
+ *   server meanwhile (a server still answering earlier requests is alive), and
+ *   answers that came while this process was not running were read first. Since
+ *   answers come in order, a silent server would stall every later request too, so
+ *   the connection is closed: a hung server looks like a dead one, and the broker
+ *   reconnects.
  *
  * @example
  * ```ts
@@ -100,6 +103,19 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
 
 /** How long a request waits for its answer, unless told otherwise. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
+
+/**
+ * Turns of the event loop a connection lets pass, once its oldest request is past its
+ * deadline, before it closes as "got no answer": answers that came while this process was
+ * not looking (stopped, a VM paused, starved of CPU, busy) are read first. Deno's runtime
+ * (Tokio) learns which sockets became readable only when it polls them: whenever it has
+ * nothing else to run, and at least once every 61 turns while it is kept busy (its event
+ * interval); its due timers run before the reads of the same turn. A busy Deno process
+ * stopped while an answer came reads it on the 59th turn after it resumes
+ * (tests/protocol/client_stall_test.ts); the check comes after 64, on a timer's turn,
+ * once the promise jobs of those reads ran.
+ */
+export const STALL_RECHECK_TURNS = 64;
 
 /** Most requests in flight on one connection; more wait for room. */
 export const DEFAULT_MAX_IN_FLIGHT = 4096;
@@ -188,7 +204,10 @@ export interface ServerAddress {
 export interface ClientOptions {
   /** Milliseconds for TCP connect plus HELLO; default {@link DEFAULT_CONNECT_TIMEOUT_MS}. */
   connectTimeoutMs?: number;
-  /** Milliseconds each request may wait for its answer; default {@link DEFAULT_REQUEST_TIMEOUT_MS}. */
+  /**
+   * Milliseconds a request may wait for its answer with nothing read from the server
+   * meanwhile (see {@link RequestTimeoutError}); default {@link DEFAULT_REQUEST_TIMEOUT_MS}.
+   */
   requestTimeoutMs?: number;
   /** Most requests in flight; default {@link DEFAULT_MAX_IN_FLIGHT}. */
   maxInFlight?: number;
@@ -369,6 +388,14 @@ export class ServerClient {
   /** Slots freed for woken waiters that have not yet taken them. */
   #slotsHandedOver = 0;
   #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A check past the deadline waits out STALL_RECHECK_TURNS turns (see #recheckLater). */
+  #rechecking = false;
+  /**
+   * When bytes from the server were last read (performance.now()): a server still
+   * answering earlier requests is alive, so the oldest request's deadline counts from
+   * here when that is later than its send (see #checkTimeout).
+   */
+  #lastHeardAt = -Infinity;
   #keepAliveTimer: ReturnType<typeof setInterval> | undefined;
   #lastRequestAt = performance.now();
   #outgoing = new FrameWriter();
@@ -1021,7 +1048,9 @@ export class ServerClient {
     const deadline = this.#lastRequestAt + this.#requestTimeoutMs;
     this.#pending.push({ requestId, maxAnswerBytes, deadline, decoder, settle });
     this.#queued++;
-    if (this.#timeoutTimer === undefined) this.#armTimeout(this.#requestTimeoutMs);
+    if (this.#timeoutTimer === undefined && !this.#rechecking) {
+      this.#armTimeout(this.#requestTimeoutMs);
+    }
     if (this.#mayWrite()) this.#startFlush(!held && this.#queued === 1);
   }
 
@@ -1119,22 +1148,57 @@ export class ServerClient {
     }
   }
 
+  /** Checks the oldest request's deadline in `delayMs` (see #checkTimeout). */
   #armTimeout(delayMs: number): void {
-    this.#timeoutTimer = setTimeout(() => {
-      this.#timeoutTimer = undefined;
-      if (this.inFlight === 0 || !this.isOpen) return;
-      const oldest = this.#pending[this.#pendingHead];
-      const now = performance.now();
-      if (now < oldest.deadline) {
-        this.#armTimeout(oldest.deadline - now);
+    this.#timeoutTimer = setTimeout(() => this.#checkTimeout(true), Math.max(0, delayMs));
+  }
+
+  /**
+   * Closes the connection when the server has sent nothing for the request timeout
+   * while the oldest request waited: its deadline is the request timeout after the
+   * later of its send and the last bytes read, so a request queued in the server behind
+   * earlier ones is not blamed for the server's work on them while their answers come.
+   * Past the deadline, when `mayRecheck`, it checks once more after STALL_RECHECK_TURNS
+   * turns of the event loop, in which answers that came while this process was not looking
+   * are read: a timeout means the server did not answer, not that this process did not look.
+   */
+  #checkTimeout(mayRecheck: boolean): void {
+    this.#timeoutTimer = undefined;
+    if (this.inFlight === 0 || !this.isOpen) return;
+    const oldest = this.#pending[this.#pendingHead];
+    const deadline = Math.max(oldest.deadline, this.#lastHeardAt + this.#requestTimeoutMs);
+    const now = performance.now();
+    if (now < deadline) {
+      this.#armTimeout(deadline - now);
+      return;
+    }
+    if (mayRecheck) {
+      this.#recheckLater();
+      return;
+    }
+    const error = new RequestTimeoutError(
+      `request to ${this.#where()} got no answer within ${this.#requestTimeoutMs} ms; ` +
+        "connection closed",
+    );
+    this.#fail(error);
+  }
+
+  /**
+   * Checks the deadline once more after STALL_RECHECK_TURNS turns of the event loop (one
+   * `setImmediate` a turn, a few µs each), on a timer's turn after them.
+   */
+  #recheckLater(): void {
+    this.#rechecking = true;
+    let turns = 0;
+    const turn = () => {
+      if (this.isOpen && ++turns < STALL_RECHECK_TURNS) {
+        setImmediate(turn);
         return;
       }
-      const error = new RequestTimeoutError(
-        `request to ${this.#where()} got no answer within ${this.#requestTimeoutMs} ms; ` +
-          "connection closed",
-      );
-      this.#fail(error);
-    }, Math.max(0, delayMs));
+      this.#rechecking = false;
+      if (this.isOpen) this.#timeoutTimer = setTimeout(() => this.#checkTimeout(false), 0);
+    };
+    setImmediate(turn);
   }
 
   #keepAlive(keepAliveMs: number): void {
@@ -1150,6 +1214,7 @@ export class ServerClient {
       for (;;) {
         const count = await this.#conn.read(reader.space());
         if (count === null) break;
+        this.#lastHeardAt = performance.now();
         reader.filled(count);
         this.#takeAnswers(reader);
         // Answers arrived: the requests held meanwhile go out (see #mayWrite).

@@ -211,6 +211,25 @@ Deno.test("writes refuse before changing anything when fewer than k servers are 
   }
 });
 
+Deno.test("a write that finds every server counted down a moment ago (a request timed out, as when the broker stalled) waits for their reconnects and is stored", async () => {
+  const { cluster, broker } = await openBroker(2, 2);
+  try {
+    for (const index of [0, 1]) {
+      cluster.servers[index].state = "hung";
+      await broker.pool.call(index, (connection) => connection.ping());
+      cluster.servers[index].state = "up";
+    }
+    assert(broker.pool.isReconnecting(0) && broker.pool.isReconnecting(1));
+    assert.deepEqual(withoutVersion(await broker.put("person1", PERSON)), {
+      kind: "done",
+      existed: true,
+    });
+    assert.equal(cluster.holders("person1").length, 2);
+  } finally {
+    broker.close();
+  }
+});
+
 Deno.test("delete removes exactly the key from every replica", async () => {
   const { cluster, broker } = await openBroker(3, 2);
   try {

@@ -279,6 +279,25 @@ Deno.test("with fewer than k servers up, every record is reported and none is wr
   }
 });
 
+Deno.test("a load whose servers were all counted down a moment ago (a request timed out, as when the broker stalled) waits for their reconnects and stores every record", async () => {
+  const { cluster, broker } = await setUp(2, 2);
+  try {
+    for (const index of [0, 1]) {
+      cluster.servers[index].state = "hung";
+      await broker.pool.call(index, (connection) => connection.ping());
+      cluster.servers[index].state = "up";
+    }
+    assert(broker.pool.isReconnecting(0) && broker.pool.isReconnecting(1));
+    const keys = Array.from({ length: 10 }, (_, i) => `person${i}`);
+    const { summary, reports } = await indexKeys(broker, keys);
+    assert.deepEqual(reports, []);
+    assert.equal(summary.indexedCount, keys.length);
+    for (const key of keys) assert.equal(cluster.holders(key).length, 2, key);
+  } finally {
+    broker.close();
+  }
+});
+
 Deno.test("a record a server holds a newer version of is written again, and its value wins", async () => {
   const { cluster, broker } = await setUp(3, 2);
   try {

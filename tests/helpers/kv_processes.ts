@@ -295,6 +295,11 @@ export class BrokerProcess {
     });
   }
 
+  /** Sends `signal` (SIGSTOP to stall the broker, SIGCONT to resume it) and returns. */
+  signal(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
   /**
    * Sends `signal` with stdin left open, so only the signal can end the broker, and
    * waits for its exit as {@link BrokerProcess.finish} does.

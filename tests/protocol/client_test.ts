@@ -305,6 +305,30 @@ Deno.test("a request held behind a slow answer still gets its whole request time
   await fake.stop();
 });
 
+Deno.test("requests queued behind earlier ones on a server that keeps answering are not timed out, though their answers come past the request timeout after they were sent", async () => {
+  const TIMEOUT_MS = 1000;
+  // Each answer comes this long after the one before: well within the timeout, while
+  // the last comes twice the timeout after the requests were sent.
+  const GAP_MS = TIMEOUT_MS / 2;
+  const PINGS = 5;
+  const fake = fakeServer(async (connection, frameCount) => {
+    helloThenSilence(connection, frameCount);
+    if (frameCount !== 1 + PINGS) return;
+    for (let ping = 0; ping < PINGS; ping++) {
+      await new Promise((resolve) => setTimeout(resolve, GAP_MS));
+      const answer = new FrameWriter();
+      answer.ok(2 + ping);
+      await connection.write(answer.bytes());
+    }
+  });
+  const client = await ServerClient.connect(fake.address, { requestTimeoutMs: TIMEOUT_MS });
+  const pings = Array.from({ length: PINGS }, () => client.ping());
+  await withDeadline(Promise.all(pings), { what: "the answers to the PINGs" });
+  assert.equal(client.isOpen, true);
+  await client.close();
+  await fake.stop();
+});
+
 Deno.test("requests held while an earlier one awaits its answer go out without it once they gather 64 KiB", async () => {
   let framesSeen = 0;
   const fake = fakeServer((connection, frameCount) => {
