@@ -34,44 +34,54 @@ Deno.test("a kv broker stopped (SIGSTOP) past its --timeout-ms while its servers
   await using cluster = await KvCluster.start(2);
   const ports = cluster.servers.map((server) => server.port);
   await using loader = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2", "-i", "-"]);
-  const first = await connectClient(cluster.servers[0].address);
+  const clients = await Promise.all(cluster.servers.map((server) => connectClient(server.address)));
+  const stored = async () =>
+    await Promise.all(clients.map(async (c) => (await c.stats()).recordCount));
   try {
+    // The first record stored and answered on both servers: the broker waits on nothing.
     await loader.send("first : 0");
-    await waitFor(async () => (await first.stats()).recordCount > 0, {
+    await waitFor(async () => (await stored()).every((count) => count === 1), {
       what: "the broker to load its first record",
     });
-  } finally {
-    await first.close();
-  }
-  // The servers stopped, the broker's batches wait in their sockets, unanswered.
-  for (const server of cluster.servers) server.signal("SIGSTOP");
-  let sentBy = 0;
-  try {
-    const lines = Array.from({ length: RECORDS }, (_, i) => `k${i} : ${i}\n`).join("");
-    await loader.sendBytes(new TextEncoder().encode(lines));
     for (const port of ports) {
-      await waitFor(async () => await unreadBytes(port, "local") > 0, {
-        what: `the broker's batch in the socket of the server on port ${port}`,
+      await waitFor(async () => await unreadBytes(port, "remote") === 0, {
+        what: `the broker to read the answers of the server on port ${port}`,
       });
     }
-    sentBy = performance.now();
-    loader.signal("SIGSTOP");
-  } finally {
-    for (const server of cluster.servers) server.signal("SIGCONT");
-  }
-  try {
-    // The servers answer into the stopped broker's sockets.
-    for (const port of ports) {
-      await waitFor(async () => await unreadBytes(port, "remote") > 0, {
-        what: `the answer of the server on port ${port} in the broker's socket`,
-      });
+    // The servers stopped, the broker's batches wait in their sockets, unanswered.
+    for (const server of cluster.servers) server.signal("SIGSTOP");
+    let sentBy = 0;
+    try {
+      const lines = Array.from({ length: RECORDS }, (_, i) => `k${i} : ${i}\n`).join("");
+      await loader.sendBytes(new TextEncoder().encode(lines));
+      for (const port of ports) {
+        await waitFor(async () => await unreadBytes(port, "local") > 0, {
+          what: `the broker's batch in the socket of the server on port ${port}`,
+        });
+      }
+      sentBy = performance.now();
+      loader.signal("SIGSTOP");
+    } finally {
+      for (const server of cluster.servers) server.signal("SIGCONT");
     }
-    // The stall itself, the subject: the broker resumes past every deadline of its batches.
-    await new Promise((resolve) =>
-      setTimeout(resolve, sentBy + BROKER_TIMEOUT_MS - performance.now())
-    );
+    try {
+      // The servers store the batches and answer into the stopped broker's sockets.
+      await waitFor(async () => (await stored()).every((count) => count === RECORDS + 1), {
+        what: "the servers to store the batches",
+      });
+      for (const port of ports) {
+        await waitFor(async () => await unreadBytes(port, "remote") > 0, {
+          what: `the answer of the server on port ${port} in the broker's socket`,
+        });
+      }
+      // The stall itself, the subject: the broker resumes past every deadline of its batches.
+      const stall = sentBy + BROKER_TIMEOUT_MS - performance.now();
+      await new Promise((resolve) => setTimeout(resolve, stall));
+    } finally {
+      loader.signal("SIGCONT");
+    }
   } finally {
-    loader.signal("SIGCONT");
+    await Promise.all(clients.map((client) => client.close()));
   }
   const loaded = await loader.finish();
   assert.equal(loaded.code, 0, loaded.stderr);
