@@ -58,7 +58,10 @@ export const RECONNECT_MAX_DELAY_MS = 5_000;
  * of servers whose connections were just lost ({@link ServerPool.awaitReconnects}), in ms:
  * a broker that stalled itself past its timeout, or a blip that cut every connection at
  * once, should not fail what it is given while the reconnects are under way. A hung
- * server's reconnect ends sooner, when its HELLO times out (`--timeout-ms`).
+ * server's reconnect ends when its HELLO times out (`--timeout-ms`): sooner than this when
+ * that is under 2 s. So a write refused because a server hung takes up to `--timeout-ms`
+ * (the request that found it silent) plus the lesser of the two; writes made during the
+ * reconnect wait out its rest.
  */
 export const RECONNECT_WAIT_MS = 2_000;
 
