@@ -254,9 +254,28 @@ export type Change =
      * server list or k than this broker's, which the warning names; unset when none. A load
      * (lib/broker/indexer.ts) counts its records by them rather than repeat each warning.
      */
-    readonly unseenOn?: readonly number[];
+    readonly unseenOn?: readonly UnseenOn[];
   }
   | { readonly kind: "error"; readonly error: string; readonly refused?: boolean };
+
+/**
+ * A server that stored a write while marked repaired under another server list or k than the
+ * broker's, and why, judged when the write's answer was made (Broker#unseenElsewhere): a
+ * repair's mark closes the server's connections, so by the time a load counts the answer the
+ * server may be reconnecting, its mark unknown.
+ *
+ * @example
+ * ```ts
+ * const unseen: UnseenOn = { index: 0, cause: "k", oldK: 2 };
+ * ```
+ */
+export type UnseenOn =
+  /** Being re-marked by a kv repair that changes the server list or k. */
+  | { readonly index: number; readonly cause: "changing" }
+  /** Marked under another set of servers. */
+  | { readonly index: number; readonly cause: "list" }
+  /** Marked under this list with `oldK`, the k before kv repair -k changed it. */
+  | { readonly index: number; readonly cause: "k"; readonly oldK: number };
 
 /** The answer to KEYS. */
 export interface KeysAnswer {
@@ -1176,7 +1195,9 @@ export class Broker {
     const placed = await again();
     if (placed.kind !== "done") return placed;
     const warning = done.warning ?? placed.warning;
-    const unseenOn = [...new Set([...done.unseenOn ?? [], ...placed.unseenOn ?? []])];
+    const unseenOn = [...done.unseenOn ?? [], ...placed.unseenOn ?? []].filter((server, at, all) =>
+      all.findIndex((other) => other.index === server.index) === at
+    );
     return {
       ...placed,
       existed: done.existed,
@@ -1436,7 +1457,7 @@ export class Broker {
     return warnings.length === 0 ? change : {
       ...change,
       warning: warnings.join("; "),
-      ...(others.length === 0 ? {} : { unseenOn: others }),
+      ...(others.length === 0 ? {} : { unseenOn: others.map((index) => unseenOn(pool, index)) }),
     };
   }
 
@@ -1562,6 +1583,16 @@ export class Broker {
 function askRecordedK(connection: ServerConnection): Promise<number> {
   const known = connection.state.k;
   return known === 0 ? connection.ping().then(() => 0) : connection.setK(known);
+}
+
+/**
+ * Why server `index`, which stored a write, is distrusted for another server list or k
+ * ({@link UnseenOn}), from the marks `pool` holds now.
+ */
+function unseenOn(pool: ServerPool, index: number): UnseenOn {
+  if (pool.markedChanging(index)) return { index, cause: "changing" };
+  const oldK = pool.markedUnderOldK(index);
+  return oldK === undefined ? { index, cause: "list" } : { index, cause: "k", oldK };
 }
 
 /** `stored on A, B, which were` (or `which was`): the start of a write's warning. */

@@ -948,8 +948,9 @@ class ReplicaBatches {
  * (Broker#unseenElsewhere), told once at the end of the run rather than once a record, as a
  * load stores thousands. Only records written as PUTs meet such servers: a batch stored on
  * one that the broker does not trust is written again as a PUT (RecordGroup.settle), whose
- * answer names them (`unseenOn`); each is judged, as that warning is, on the marks the pool
- * holds when the PUT is answered.
+ * answer names them with their causes (`unseenOn`), judged with that warning on the marks the
+ * pool held then: a server the repair's mark disconnected may be reconnecting by the time the
+ * load counts the answer, its mark unknown.
  */
 class UnseenWrites {
   /** Records counted under any cause. */
@@ -987,17 +988,16 @@ class UnseenWrites {
     this.#count += lines;
     // Each cause counts the record once, whatever number of its servers it covers.
     const causes = new Set<{ records: number; servers: Set<string> }>();
-    for (const index of change.unseenOn) {
-      const oldK = pool.markedUnderOldK(index);
-      const cause = pool.markedChanging(index)
+    for (const server of change.unseenOn) {
+      const cause = server.cause === "changing"
         ? this.#changing
-        : oldK === undefined
+        : server.cause === "list"
         ? this.#byList
         : this.#byK;
-      cause.servers.add(pool.servers[index].id);
+      cause.servers.add(pool.servers[server.index].id);
       causes.add(cause);
-      if (oldK !== undefined) {
-        this.#byK.oldKs.add(oldK);
+      if (server.cause === "k") {
+        this.#byK.oldKs.add(server.oldK);
         this.#byK.k = pool.k ?? 0;
       }
     }
