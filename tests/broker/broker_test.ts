@@ -10,7 +10,12 @@ import {
 import { partitionOf } from "../../lib/record/partition.ts";
 import { compareVersions, formatVersion } from "../../lib/record/version.ts";
 import { int, object, str } from "../../lib/record/value.ts";
-import { FakeCluster, repairAs, writeAheadOnFirstAndThird } from "../helpers/fake_cluster.ts";
+import {
+  countDownAMomentAgo,
+  FakeCluster,
+  repairAs,
+  writeAheadOnFirstAndThird,
+} from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 
@@ -214,11 +219,7 @@ Deno.test("writes refuse before changing anything when fewer than k servers are 
 Deno.test("a write that finds every server counted down a moment ago (a request timed out, as when the broker stalled) waits for their reconnects and is stored", async () => {
   const { cluster, broker } = await openBroker(2, 2);
   try {
-    for (const index of [0, 1]) {
-      cluster.servers[index].state = "hung";
-      await broker.pool.call(index, (connection) => connection.ping());
-      cluster.servers[index].state = "up";
-    }
+    await countDownAMomentAgo(cluster, broker, [0, 1]);
     assert(broker.pool.isReconnecting(0) && broker.pool.isReconnecting(1));
     assert.deepEqual(withoutVersion(await broker.put("person1", PERSON)), {
       kind: "done",

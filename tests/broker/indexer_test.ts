@@ -13,7 +13,12 @@ import {
 import { MAX_PUT_MANY_ITEMS } from "../../lib/protocol/put_many.ts";
 import { ErrorCode } from "../../lib/protocol/mod.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
-import { FakeCluster, repairAs, writeAheadOnFirstAndThird } from "../helpers/fake_cluster.ts";
+import {
+  countDownAMomentAgo,
+  FakeCluster,
+  repairAs,
+  writeAheadOnFirstAndThird,
+} from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { partitionOf } from "../../lib/record/partition.ts";
@@ -282,11 +287,7 @@ Deno.test("with fewer than k servers up, every record is reported and none is wr
 Deno.test("a load whose servers were all counted down a moment ago (a request timed out, as when the broker stalled) waits for their reconnects and stores every record", async () => {
   const { cluster, broker } = await setUp(2, 2);
   try {
-    for (const index of [0, 1]) {
-      cluster.servers[index].state = "hung";
-      await broker.pool.call(index, (connection) => connection.ping());
-      cluster.servers[index].state = "up";
-    }
+    await countDownAMomentAgo(cluster, broker, [0, 1]);
     assert(broker.pool.isReconnecting(0) && broker.pool.isReconnecting(1));
     const keys = Array.from({ length: 10 }, (_, i) => `person${i}`);
     const { summary, reports } = await indexKeys(broker, keys);

@@ -501,6 +501,29 @@ export function repairAs(broker: Broker): Promise<RepairReport> {
 }
 
 /**
+ * Makes `broker` count the servers `indices` down a moment ago, as a broker that stalled
+ * does: a PING to each times out while it hangs, then it answers again, so each is
+ * reconnecting (ServerPool.isReconnecting) when the caller's write or load begins.
+ *
+ * @example
+ * ```ts ignore
+ * await countDownAMomentAgo(cluster, broker, [0, 1]);
+ * broker.pool.isReconnecting(0); // true
+ * ```
+ */
+export async function countDownAMomentAgo(
+  cluster: FakeCluster,
+  broker: Broker,
+  indices: readonly number[],
+): Promise<void> {
+  for (const index of indices) {
+    cluster.servers[index].state = "hung";
+    await broker.pool.call(index, (connection) => connection.ping());
+    cluster.servers[index].state = "up";
+  }
+}
+
+/**
  * Stores `key` = `value` on the first and third servers of its preference list, as a
  * write acknowledged while the second was down, stamped a minute ahead of every broker's
  * clock (by a broker whose clock runs ahead): a later write that misses it must still be
