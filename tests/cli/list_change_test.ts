@@ -78,6 +78,49 @@ Deno.test("kv broker -i onto servers kv repair -s re-marked under the cluster's 
   });
 });
 
+/** Two clusters and a broker on the first's file, from {@link startOldListBroker}. */
+interface OldListBroker extends AsyncDisposable {
+  /** Two servers holding {@link recordLines}(40), loaded at k=1. */
+  readonly old: KvCluster;
+  /** Two empty servers, for the new list. */
+  readonly added: KvCluster;
+  /** The keys of the records `old` holds. */
+  readonly keys: string[];
+  /** A broker on `old`'s server file (--json) that has already answered a GET. */
+  readonly broker: BrokerProcess;
+}
+
+/**
+ * A broker still on the old server file when a repair moves keys to a new list: its
+ * connections are opened, and the servers' marks read, before the repair.
+ */
+async function startOldListBroker(): Promise<OldListBroker> {
+  await using started = new AsyncDisposableStack();
+  const old = started.use(await KvCluster.start(2));
+  const added = started.use(await KvCluster.start(2));
+  const { text, keys } = recordLines(40);
+  const load = await runKv(
+    withBrokerTimeout(["broker", "-s", old.serverFile, "-k", "1", "-i", "-", "--index-only"]),
+    { stdin: text },
+  );
+  assert.equal(load.code, 0, load.stderr);
+  const broker = started.use(BrokerProcess.start(["-s", old.serverFile, "--json"]));
+  assert.equal((await broker.ask("GET person0")).value, 0);
+  const owned = started.move();
+  return { old, added, keys, broker, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}
+
+/** The keys of `keys` that `broker` (--json) answers a plain NOT FOUND: no value, no warning. */
+async function plainNotFounds(broker: BrokerProcess, keys: readonly string[]): Promise<string[]> {
+  await broker.sendBytes(new TextEncoder().encode(keys.map((key) => `GET ${key}\n`).join("")));
+  const plain: string[] = [];
+  for (const key of keys) {
+    const answer = JSON.parse(await broker.readLine());
+    if (answer.value === undefined && answer.warning === undefined) plain.push(key);
+  }
+  return plain;
+}
+
 /** The fingerprint each server of `cluster` is marked repaired under, read in a HELLO of its own. */
 async function marks(cluster: KvCluster): Promise<Uint8Array[]> {
   return await Promise.all(cluster.servers.map(async (server) => {
@@ -165,42 +208,19 @@ Deno.test("kv broker -i loading records while kv repair -k 3 runs under it: no r
 });
 
 Deno.test("a broker still on the old server file, its connections open, answers no key moved by kv repair -s over the new list a plain NOT FOUND", async () => {
-  await using old = await KvCluster.start(2);
-  await using added = await KvCluster.start(2);
-  const { text, keys } = recordLines(40);
-  const load = await runKv(
-    withBrokerTimeout(["broker", "-s", old.serverFile, "-k", "1", "-i", "-", "--index-only"]),
-    { stdin: text },
-  );
-  assert.equal(load.code, 0, load.stderr);
-  // Its connections are opened, and the servers' marks read, before the repair.
-  await using broker = BrokerProcess.start(["-s", old.serverFile, "--json"]);
-  assert.equal((await broker.ask("GET person0")).value, 0);
+  await using clusters = await startOldListBroker();
+  const { old, added, keys, broker } = clusters;
   await KvCluster.withJoinedServerFile([old, added], async (both) => {
     const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
     assert.equal(repair.code, 0, repair.stdout + repair.stderr);
   });
   // About half the keys moved to the added servers, their old copies removed.
-  await broker.sendBytes(new TextEncoder().encode(keys.map((key) => `GET ${key}\n`).join("")));
-  const plain: string[] = [];
-  for (const key of keys) {
-    const answer = JSON.parse(await broker.readLine());
-    if (answer.value === undefined && answer.warning === undefined) plain.push(key);
-  }
-  assert.deepEqual(plain, []);
+  assert.deepEqual(await plainNotFounds(broker, keys), []);
 });
 
 Deno.test("kv repair -s over a new list SIGKILLed once it marked the servers as changing lists: brokers on either list answer no key a plain NOT FOUND, and the rerun marks them and loses nothing", async () => {
-  await using old = await KvCluster.start(2);
-  await using added = await KvCluster.start(2);
-  const { text, keys } = recordLines(40);
-  const load = await runKv(
-    withBrokerTimeout(["broker", "-s", old.serverFile, "-k", "1", "-i", "-", "--index-only"]),
-    { stdin: text },
-  );
-  assert.equal(load.code, 0, load.stderr);
-  await using broker = BrokerProcess.start(["-s", old.serverFile, "--json"]);
-  assert.equal((await broker.ask("GET person0")).value, 0);
+  await using clusters = await startOldListBroker();
+  const { old, added, keys, broker } = clusters;
   await KvCluster.withJoinedServerFile([old, added], async (both) => {
     const child = new Deno.Command(TEST_KV.command, {
       args: [...TEST_KV.args, ...withBrokerTimeout(["repair", "-s", both])],
@@ -216,13 +236,12 @@ Deno.test("kv repair -s over a new list SIGKILLed once it marked the servers as 
       child.kill("SIGKILL");
     }
     assert.equal((await child.status).signal, "SIGKILL", "killed before it finished");
-    const plainOn = (answers: Record<string, unknown>[]) =>
-      keys.filter((_, i) => answers[i].value === undefined && answers[i].warning === undefined);
-    await broker.sendBytes(new TextEncoder().encode(keys.map((key) => `GET ${key}\n`).join("")));
-    const during: Record<string, unknown>[] = [];
-    for (const _ of keys) during.push(JSON.parse(await broker.readLine()));
-    assert.deepEqual(plainOn(during), [], "the broker on the old list");
-    assert.deepEqual(plainOn((await getAll(both, keys)).answers), [], "a broker on the new list");
+    assert.deepEqual(await plainNotFounds(broker, keys), [], "the broker on the old list");
+    const onNewList = (await getAll(both, keys)).answers;
+    const plainOnNewList = keys.filter((_, i) =>
+      onNewList[i].value === undefined && onNewList[i].warning === undefined
+    );
+    assert.deepEqual(plainOnNewList, [], "a broker on the new list");
 
     const again = await runKv(withBrokerTimeout(["repair", "-s", both]));
     assert.equal(again.code, 0, again.stdout + again.stderr);
