@@ -91,14 +91,22 @@ async function holds(cluster: KvCluster, id: string, key: string): Promise<boole
   }
 }
 
-Deno.test("a PUT with a home server down is stored on the next server; the hint is handed off when it is back", async () => {
-  await using cluster = await KvCluster.start(4);
+/** A k = 2 broker over `cluster`, and the list it appends each repair it asks for (onRepairNeeded) to. */
+async function openRecordingBroker(
+  cluster: KvCluster,
+): Promise<{ broker: Broker; requests: RepairRequest[] }> {
   const requests: RepairRequest[] = [];
   const broker = await Broker.open(await readServerList(cluster.serverFile), {
     k: 2,
     timeoutMs: BROKER_TIMEOUT_MS,
     onRepairNeeded: (request) => requests.push(request),
   });
+  return { broker, requests };
+}
+
+Deno.test("a PUT with a home server down is stored on the next server; the hint is handed off when it is back", async () => {
+  await using cluster = await KvCluster.start(4);
+  const { broker, requests } = await openRecordingBroker(cluster);
   try {
     const [home, other, next] = preferenceIds(cluster, "person1");
     await cluster.byId(home).kill();
@@ -138,12 +146,7 @@ Deno.test("a write whose copies land beyond the first 2k-1 servers (a home refus
   const key = Array.from({ length: 100 }, (_, i) => `person${i}`)
     .find((candidate) => preferenceIds(cluster, candidate)[0] === refusing)!;
   const [, down, third, fourth] = preferenceIds(cluster, key);
-  const requests: RepairRequest[] = [];
-  const broker = await Broker.open(await readServerList(cluster.serverFile), {
-    k: 2,
-    timeoutMs: BROKER_TIMEOUT_MS,
-    onRepairNeeded: (request) => requests.push(request),
-  });
+  const { broker, requests } = await openRecordingBroker(cluster);
   try {
     await cluster.byId(down).kill();
     // Within the front (the refusing server and the third): no warning.

@@ -28,7 +28,11 @@ import {
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { MAX_PUT_MANY_ITEMS, PutManyItems } from "../../lib/protocol/put_many.ts";
 import { Store } from "../../lib/server/store.ts";
-import { FAR_VERSION_AHEAD_MS, MAX_WRITE_LAG_MS } from "../../lib/server/server.ts";
+import {
+  FAR_VERSION_AHEAD_MS,
+  type KvServerOptions,
+  MAX_WRITE_LAG_MS,
+} from "../../lib/server/server.ts";
 import {
   parseVersion,
   type Version,
@@ -37,11 +41,12 @@ import {
 } from "../../lib/record/version.ts";
 import { int, object, str, type Value, valueEquals } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
-import { Logger } from "../../lib/base/logger.ts";
+import { Logger, type LogLevel } from "../../lib/base/logger.ts";
 import {
   KEEP_ALIVE_IDLE_TIMEOUT_MS,
   RawConnection,
   SHORT_TIMEOUT_MS,
+  type StartedServer,
   startServer,
 } from "../helpers/in_process_server.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
@@ -491,13 +496,19 @@ Deno.test("PUT_MANY over the item limit is refused with LIMIT, nothing stored", 
   await stop();
 });
 
+/** {@link startServer} with a logger at `level` whose lines the test reads in `logged`. */
+async function startLoggedServer(
+  level: LogLevel,
+  options: Partial<KvServerOptions> = {},
+): Promise<StartedServer & { logged: string[] }> {
+  const logged: string[] = [];
+  const logger = new Logger({ level, write: (line) => logged.push(line) });
+  return { ...await startServer({ ...options, logger }), logged };
+}
+
 Deno.test("a PUT_MANY the store cannot take is answered by one ERROR INTERNAL, logged once", async () => {
   const store = await Store.open();
-  const logged: string[] = [];
-  const { address, stop } = await startServer({
-    store,
-    logger: new Logger({ level: "error", write: (line) => logged.push(line) }),
-  });
+  const { address, stop, logged } = await startLoggedServer("error", { store });
   const client = await connectClient(address);
   const items = new PutManyItems();
   for (let index = 0; index < 1000; index++) {
@@ -521,11 +532,7 @@ Deno.test("a bug in the store answers INTERNAL, not BAD_REQUEST, and is logged w
   store.getEncodedAt = () => {
     throw new TypeError("Cannot read properties of undefined (reading 'kind')");
   };
-  const logged: string[] = [];
-  const { address, stop } = await startServer({
-    store,
-    logger: new Logger({ level: "error", write: (line) => logged.push(line) }),
-  });
+  const { address, stop, logged } = await startLoggedServer("error", { store });
   const client = await connectClient(address);
   await assert.rejects(
     client.get("person1"),
@@ -686,10 +693,7 @@ Deno.test("a write stamped more than MAX_WRITE_LAG_MS behind the server's clock 
     },
   };
   for (const [kind, write] of Object.entries(writes)) {
-    const logged: string[] = [];
-    const { address, store, stop } = await startServer({
-      logger: new Logger({ level: "warn", write: (line) => logged.push(line) }),
-    });
+    const { address, store, stop, logged } = await startLoggedServer("warn");
     const client = await connectClient(address);
     try {
       assert.equal(await write(client, "copied", true), undefined, `${kind}: a copy is stored`);
@@ -734,10 +738,7 @@ Deno.test("a write stored at a version more than FAR_VERSION_AHEAD_MS ahead of t
     },
   };
   for (const [kind, write] of Object.entries(writes)) {
-    const logged: string[] = [];
-    const { address, store, stop } = await startServer({
-      logger: new Logger({ level: "warn", write: (line) => logged.push(line) }),
-    });
+    const { address, store, stop, logged } = await startLoggedServer("warn");
     const client = await connectClient(address);
     try {
       // A repair copy first: were it logged, the write after it would fall in the same
