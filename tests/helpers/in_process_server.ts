@@ -44,6 +44,33 @@ export async function startServer(
   return { server, store, address: { hostname, port }, stop: () => server.close() };
 }
 
+/** The members of a Store a test can put its own in place of ({@link instrumentedStore}). */
+export type StoreOverrides = Partial<Pick<Store, "commit" | "close" | "settled">>;
+
+/**
+ * `store` with `overrides` in place of its own members, the rest its own: a store whose
+ * commits a test watches, delays or fails, or whose close it sees.
+ *
+ * @example
+ * ```ts
+ * let commits = 0;
+ * const store = instrumentedStore(await Store.open(), {
+ *   commit: () => (commits++, Promise.resolve()),
+ * });
+ * ```
+ */
+export function instrumentedStore(store: Store, overrides: StoreOverrides): Store {
+  return new Proxy(store, {
+    get(target, property) {
+      if (Object.hasOwn(overrides, property)) {
+        return overrides[property as keyof StoreOverrides];
+      }
+      const member = Reflect.get(target, property, target);
+      return typeof member === "function" ? member.bind(target) : member;
+    },
+  });
+}
+
 /**
  * The idle timeout for tests that a keep-alive must beat. Clients ping after a
  * third of it of silence, so at worst two thirds in: a ping may then be late by

@@ -23,6 +23,7 @@ import { Store } from "../../lib/server/store.ts";
 import { int, object, str, type Value } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import {
+  instrumentedStore,
   KEEP_ALIVE_IDLE_TIMEOUT_MS,
   outlastIdleTimeout,
   SHORT_TIMEOUT_MS,
@@ -144,15 +145,11 @@ Deno.test("a batch of 1000 puts in one tick is answered in order over one connec
   let commitCount = 0;
   const store = await Store.open();
   const { address, stop } = await startServer({
-    store: new Proxy(store, {
-      get(target, property) {
-        if (property === "commit") return () => (commitCount++, Promise.resolve());
-        // Never settled: every batch, a PING's too, then commits (a settled store lets a
-        // batch that wrote nothing skip it), so commits count the batches.
-        if (property === "settled") return false;
-        const member = Reflect.get(target, property, target);
-        return typeof member === "function" ? member.bind(target) : member;
-      },
+    store: instrumentedStore(store, {
+      commit: () => (commitCount++, Promise.resolve()),
+      // Never settled: every batch, a PING's too, then commits (a settled store lets a
+      // batch that wrote nothing skip it), so commits count the batches.
+      settled: false,
     }),
   });
   const client = await connectClient(address);
@@ -599,15 +596,11 @@ Deno.test("keep-alive pings hold a quiet connection open past the server's idle 
   const store = await Store.open();
   const { address, stop } = await startServer({
     idleTimeoutMs: KEEP_ALIVE_IDLE_TIMEOUT_MS,
-    store: new Proxy(store, {
-      get(target, property) {
-        if (property === "commit") return () => (commitCount++, Promise.resolve());
-        // Never settled: every batch, a PING's too, then commits (a settled store lets a
-        // batch that wrote nothing skip it), so commits count the batches.
-        if (property === "settled") return false;
-        const member = Reflect.get(target, property, target);
-        return typeof member === "function" ? member.bind(target) : member;
-      },
+    store: instrumentedStore(store, {
+      commit: () => (commitCount++, Promise.resolve()),
+      // Never settled: every batch, a PING's too, then commits (a settled store lets a
+      // batch that wrote nothing skip it), so commits count the batches.
+      settled: false,
     }),
   });
   // The default keep-alive: a third of the idle timeout the server announces.

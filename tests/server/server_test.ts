@@ -43,6 +43,7 @@ import { int, object, str, type Value, valueEquals } from "../../lib/record/valu
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { Logger, type LogLevel } from "../../lib/base/logger.ts";
 import {
+  instrumentedStore,
   KEEP_ALIVE_IDLE_TIMEOUT_MS,
   RawConnection,
   SHORT_TIMEOUT_MS,
@@ -72,17 +73,6 @@ function okBody(frame: Frame | undefined, requestId: number): Uint8Array {
   assert.ok(answer.type === "ok", JSON.stringify(answer));
   assert.equal(answer.requestId, requestId);
   return answer.body;
-}
-
-/** A Store whose commits can be watched, delayed or failed. */
-function instrumentedStore(store: Store, commit: () => Promise<void>): Store {
-  return new Proxy(store, {
-    get(target, property) {
-      if (property === "commit") return commit;
-      const member = Reflect.get(target, property, target);
-      return typeof member === "function" ? member.bind(target) : member;
-    },
-  });
 }
 
 Deno.test("server answers every request type, versions, STALE and repair copies included", async () => {
@@ -250,10 +240,7 @@ Deno.test("server answers 1000 pipelined requests in order with a few commits", 
   let commitCount = 0;
   const store = await Store.open();
   const { address, stop } = await startServer({
-    store: instrumentedStore(store, () => {
-      commitCount++;
-      return Promise.resolve();
-    }),
+    store: instrumentedStore(store, { commit: () => (commitCount++, Promise.resolve()) }),
   });
   const raw = await RawConnection.open(address);
   const frames = new FrameWriter();
@@ -270,10 +257,12 @@ Deno.test("server sends no answer before the commit of its batch resolves", asyn
   const events: string[] = [];
   const store = await Store.open();
   const { address, stop } = await startServer({
-    store: instrumentedStore(store, async () => {
-      events.push("commit started");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      events.push("commit done");
+    store: instrumentedStore(store, {
+      commit: async () => {
+        events.push("commit started");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        events.push("commit done");
+      },
     }),
   });
   const client = await connectClient(address);
@@ -291,10 +280,12 @@ Deno.test("a GET that may read a write not yet on disk waits for a commit; once 
   let commitCount = 0;
   const { resolve: openGate, promise: gate } = Promise.withResolvers<void>();
   const { address, stop } = await startServer({
-    store: instrumentedStore(store, async () => {
-      commitCount++;
-      await gate;
-      return store.commit();
+    store: instrumentedStore(store, {
+      commit: async () => {
+        commitCount++;
+        await gate;
+        return store.commit();
+      },
     }),
   });
   const writer = await RawConnection.open(address);
@@ -329,15 +320,14 @@ Deno.test("a failed commit refuses its batch of writes with READ_ONLY, and reads
   let failCommits = false;
   const store = await Store.open();
   const { address, stop } = await startServer({
-    store: instrumentedStore(
-      store,
-      () =>
+    store: instrumentedStore(store, {
+      commit: () =>
         failCommits
           ? Promise.reject(
             Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" }),
           )
           : Promise.resolve(),
-    ),
+    }),
   });
   const raw = await RawConnection.open(address);
   failCommits = true;
@@ -637,20 +627,14 @@ Deno.test("close finishes the batch in flight, then closes connections and the s
   const store = await Store.open();
   let holdCommits = false;
   const { address, server } = await startServer({
-    store: new Proxy(store, {
-      get(target, property) {
-        if (property === "commit") {
-          return () => {
-            if (!holdCommits) return Promise.resolve();
-            holdCommits = false;
-            commitStarted();
-            return new Promise<void>((resolve) => releaseCommit = resolve);
-          };
-        }
-        if (property === "close") return () => (storeClosed = true, target.close());
-        const member = Reflect.get(target, property, target);
-        return typeof member === "function" ? member.bind(target) : member;
+    store: instrumentedStore(store, {
+      commit: () => {
+        if (!holdCommits) return Promise.resolve();
+        holdCommits = false;
+        commitStarted();
+        return new Promise<void>((resolve) => releaseCommit = resolve);
       },
+      close: () => (storeClosed = true, store.close()),
     }),
   });
   const busy = await connectClient(address);
