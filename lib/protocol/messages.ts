@@ -628,7 +628,7 @@ export function decodeStatsBody(body: Uint8Array): ServerStats {
  * @example
  * ```ts
  * decodeHelloBody(response.body);
- * // { version: 4, maxFrameBytes: 16777216, idleTimeoutMs: 30000, serverId: "9f3a…",
+ * // { version: 5, maxFrameBytes: 16777216, idleTimeoutMs: 30000, serverId: "9f3a…",
  * //   state: { unrepaired: false, k: 2, repairedUnder: Uint8Array(16) [...] } }
  * ```
  */

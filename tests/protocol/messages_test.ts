@@ -42,14 +42,20 @@ import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
 import { RecordTrie } from "../../lib/trie/mod.ts";
 import { PARTITION_COUNT, partitionOf } from "../../lib/record/partition.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
-import { PutManyItems } from "../../lib/protocol/put_many.ts";
+import { type PutManyBounds, PutManyItems } from "../../lib/protocol/put_many.ts";
 import { float, int, object, str, valueEquals } from "../../lib/record/value.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
 import { feedFrames, framesOf } from "../helpers/frames.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 import { at, nextVersion } from "../helpers/versions.ts";
-import { formatVersion, readVersion, VERSION_BYTES } from "../../lib/record/version.ts";
+import {
+  formatVersion,
+  readVersion,
+  type Version,
+  VERSION_BYTES,
+  writeVersion,
+} from "../../lib/record/version.ts";
 
 function hex(bytes: Uint8Array): string {
   return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
@@ -158,35 +164,245 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   assert.deepEqual(await documentedHex(), written);
 });
 
-Deno.test("every partition digest row of docs/protocol.md is what the digest table keeps", async () => {
+/** The bytes a documented hex example spells. */
+function bytesOfHex(text: string): Uint8Array {
+  return Uint8Array.from(text.match(/../g)!, (pair) => parseInt(pair, 16));
+}
+
+/** The one frame a documented example holds, cut by the real FrameReader. */
+function documentedFrame(text: string): Frame {
+  const bytes = bytesOfHex(text);
+  const frames = framesOf(bytes);
+  assert.equal(frames.length, 1, text);
+  assert.equal(frames[0].body.length + FRAME_HEADER_BYTES, bytes.length, "no bytes left over");
+  return frames[0];
+}
+
+/** The request a documented example holds, decoded, with its value decoded too (PUT). */
+function documentedRequest(text: string): Record<string, unknown> {
+  const request = decodeRequest(documentedFrame(text));
+  if (request.type !== "put") return request;
+  const { encodedValue, ...rest } = request;
+  return { ...rest, value: decodeValue(encodedValue) };
+}
+
+/** The answer a documented example holds; an OK's body decoded by `body`. */
+function documentedAnswer(text: string, body?: (bytes: Uint8Array) => unknown): unknown {
+  const answer = decodeResponse(documentedFrame(text));
+  if (answer.type !== "ok") return answer;
+  return { type: "ok", requestId: answer.requestId, body: (body ?? decodeEmptyBody)(answer.body) };
+}
+
+Deno.test("every hex example of docs/protocol.md decodes, with the real decoders, to what its text says", async () => {
+  const V1 = { ms: 1_733_040_000_000, counter: 0, broker: 42 };
+  const V2 = { ms: 1_733_040_000_000, counter: 1, broker: 42 };
+  const V3 = { ms: 1_733_040_000_005, counter: 0, broker: 7 };
+  const examples = await documentedHex();
+  const next = () => examples.shift()!;
+  assert.deepEqual(readVersion(bytesOfHex(next()), 0), V1);
+  const values = [
+    str("Mary"),
+    int(300),
+    int(-5),
+    float(1.5),
+    object([["age", int(22)]]),
+    object([["name", str("Ann")], ["address", object([["city", str("Oslo")]])]]),
+  ];
+  for (const value of values) assert(valueEquals(decodeValue(bytesOfHex(next())), value));
+  const record = object([["age", int(22)]]);
+  const list = listFingerprint(["127.0.0.1:8000", "127.0.0.1:8001", "127.0.0.1:8002"], 2);
+  const hello = {
+    version: 5,
+    maxFrameBytes: 16 * 1024 * 1024,
+    idleTimeoutMs: 30_000,
+    serverId: "9f3a0c5e12b47d68",
+  };
+  const ok = (requestId: number, body?: unknown) => ({ type: "ok", requestId, body });
+  const notFound = (requestId: number, version?: Version) => ({
+    type: "not_found",
+    requestId,
+    version,
+  });
+  const error = (requestId: number, code: number, message: string) => ({
+    type: "error",
+    requestId,
+    code,
+    message,
+  });
+  const auth = new Uint8Array();
+  assert.deepEqual(documentedRequest(next()), {
+    type: "hello",
+    requestId: 1,
+    version: 5,
+    authScheme: 0,
+    auth,
+  });
+  const repaired = { unrepaired: false, k: 2, repairedUnder: list };
+  assert.deepEqual(documentedAnswer(next(), decodeHelloBody), ok(1, { ...hello, state: repaired }));
+  const unrepaired = { unrepaired: true, k: 0, repairedUnder: NO_LIST };
+  assert.deepEqual(
+    documentedAnswer(next(), decodeHelloBody),
+    ok(1, { ...hello, state: unrepaired }),
+  );
+  assert.deepEqual(documentedRequest(next()), { type: "ping", requestId: 2 });
+  assert.deepEqual(documentedAnswer(next()), ok(2));
+  const put = { type: "put", key: "person1", overwrite: true, repair: false };
+  assert.deepEqual(documentedRequest(next()), {
+    ...put,
+    requestId: 3,
+    version: V1,
+    value: record,
+  });
+  assert.deepEqual(documentedAnswer(next()), ok(3));
+  assert.deepEqual(documentedRequest(next()), {
+    ...put,
+    requestId: 4,
+    key: "k",
+    version: V2,
+    overwrite: false,
+    value: str("v"),
+  });
+  assert.deepEqual(documentedAnswer(next()), error(4, ErrorCode.EXISTS, "key 'k' exists"));
+  assert.deepEqual(documentedRequest(next()), {
+    ...put,
+    requestId: 14,
+    version: V1,
+    value: int(0),
+  });
+  assert.deepEqual(documentedAnswer(next()), { type: "stale", requestId: 14, version: V3 });
+  assert.deepEqual(documentedRequest(next()), {
+    ...put,
+    requestId: 15,
+    version: V1,
+    repair: true,
+    value: int(0),
+  });
+  assert.deepEqual(documentedRequest(next()), { type: "get", requestId: 5, key: "person1" });
+  assert.deepEqual(
+    documentedAnswer(next(), decodeValueBody),
+    ok(5, { value: record, version: V3 }),
+  );
+  assert.deepEqual(documentedRequest(next()), { type: "get", requestId: 6, key: "nobody" });
+  assert.deepEqual(documentedAnswer(next()), notFound(6));
+  assert.deepEqual(documentedAnswer(next()), notFound(6, V2));
+  assert.deepEqual(documentedRequest(next()), {
+    type: "query",
+    requestId: 7,
+    path: ["person1", "age"],
+  });
+  assert.deepEqual(
+    documentedAnswer(next(), decodeValueBody),
+    ok(7, { value: int(22), version: V3 }),
+  );
+  const del = { type: "delete", key: "person1", version: V3, repair: false };
+  assert.deepEqual(documentedRequest(next()), { ...del, requestId: 8, purge: false });
+  assert.deepEqual(documentedAnswer(next()), ok(8));
+  assert.deepEqual(documentedRequest(next()), { ...del, requestId: 16, purge: true });
+  assert.deepEqual(documentedAnswer(next()), ok(16));
+  const keys = { type: "keys", prefix: "person", limit: 2 };
+  assert.deepEqual(documentedRequest(next()), { ...keys, requestId: 9, after: undefined });
+  assert.deepEqual(documentedAnswer(next(), decodeKeysBody), ok(9, ["person1", "person2"]));
+  assert.deepEqual(documentedRequest(next()), { ...keys, requestId: 10, after: "person2" });
+  assert.deepEqual(documentedRequest(next()), { type: "stats", requestId: 11 });
+  assert.deepEqual(
+    documentedAnswer(next(), decodeStatsBody),
+    ok(11, { recordCount: 2, memoryBytes: 4096, uptimeMs: 60_000, connectionCount: 1 }),
+  );
+  const putMany = documentedRequest(next());
+  assert.equal(putMany.type, "putMany");
+  assert.equal(putMany.requestId, 12);
+  const body = putMany.body as Uint8Array;
+  const items = putMany.items as PutManyBounds;
+  const item = (index: number) => ({
+    key: readItemKey(body, items.keyStart(index), items.keyEnd(index)),
+    version: readVersion(body, items.versionStart(index)),
+    value: decodeValue(body.subarray(items.valueStart(index), items.valueEnd(index))),
+    ifAbsent: items.ifAbsent(index),
+    repair: items.repair(index),
+  });
+  assert.deepEqual([item(0), item(1)], [
+    { key: "a", version: V1, value: int(1), ifAbsent: false, repair: false },
+    { key: "b", version: V2, value: str("x"), ifAbsent: true, repair: false },
+  ]);
+  assert.equal(items.itemCount, 2);
+  assert.deepEqual(
+    documentedAnswer(next(), decodePutManyBody),
+    ok(12, [{ index: 1, code: ErrorCode.EXISTS, message: "key 'b' exists" }]),
+  );
+  assert.deepEqual(
+    documentedAnswer(next(), decodePutManyBody),
+    ok(12, [{ index: 0, code: ErrorCode.STALE, message: formatVersion(V3), version: V3 }]),
+  );
+  assert.deepEqual(formatVersion(V3), "0193813bcc05000000000007");
+  const setK = { type: "setK", replace: false };
+  assert.deepEqual(documentedRequest(next()), { ...setK, requestId: 17, k: 2 });
+  assert.deepEqual(documentedAnswer(next(), decodeSetKBody), ok(17, 2));
+  assert.deepEqual(documentedRequest(next()), { ...setK, requestId: 18, k: 3 });
+  assert.deepEqual(documentedAnswer(next(), decodeSetKBody), ok(18, 2));
+  assert.deepEqual(documentedRequest(next()), { type: "markRepaired", requestId: 19, list });
+  assert.deepEqual(documentedAnswer(next()), ok(19));
+  assert.deepEqual(documentedRequest(next()), { type: "partitionDigests", requestId: 20 });
+  const wanted = new Uint8Array(PARTITION_BITMAP_BYTES);
+  wanted[292] = 0x10;
+  assert.deepEqual(documentedRequest(next()), {
+    type: "listPartitions",
+    requestId: 21,
+    values: true,
+    limit: 100,
+    after: undefined,
+    wanted,
+  });
+  const listing = documentedAnswer(next(), (bytes) => decodeListPartitionsBody(bytes, true));
+  const entry = { key: "person1", version: V3, tombstone: false, encoded: encodeValue(record) };
+  assert.deepEqual(listing, ok(21, { entries: [entry], more: false }));
+  assert.deepEqual(documentedAnswer(next()), error(13, ErrorCode.BAD_REQUEST, "empty key"));
+  assert.deepEqual(documentedAnswer(next()), error(0, ErrorCode.BUSY, "too many connections"));
+  assert.deepEqual(examples, [], "every example is decoded");
+});
+
+/** FNV-1a-32 of `bytes` from `basis`, then MurmurHash3's fmix32: as docs/protocol.md says. */
+function documentedHash(bytes: Uint8Array, basis: number): number {
+  let h = basis;
+  for (const byte of bytes) h = Math.imul(h ^ byte, 0x0100_0193);
+  h = Math.imul(h ^ (h >>> 16), 0x85eb_ca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2_ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+Deno.test("docs/protocol.md's PARTITION_DIGESTS row, computed as its text says, is what a server answers", async () => {
   const doc = await Deno.readTextFile(new URL("../../docs/protocol.md", import.meta.url));
   const rows = [
     ...doc.matchAll(/^partition (\d+): ([0-9a-f]{8}) ([0-9a-f]{8}) ([0-9a-f]{16})$/gm),
-  ];
-  assert.ok(rows.length > 0, "the doc shows a digest row");
-  // The example server holds person1 at V3, a record.
+  ].map(([, partition, count, tombstones, digest]) => [
+    Number(partition),
+    parseInt(count, 16),
+    parseInt(tombstones, 16),
+    BigInt(`0x${digest}`),
+  ]);
+  // The example server holds person1 at V3, a record: one entry, in its partition.
+  const V3 = { ms: 1_733_040_000_005, counter: 0, broker: 7 };
+  const key = new TextEncoder().encode("person1");
+  const partition = documentedHash(key, 0x811c_9dc5) >>> 20;
+  assert.equal(partition, partitionOf("person1"));
+  const version = new Uint8Array(VERSION_BYTES);
+  writeVersion(version, 0, V3);
+  const entry = Uint8Array.of(...key, ...version, 1);
+  const digest = (BigInt(documentedHash(entry, 0x9e37_79b9)) << 32n) |
+    BigInt(documentedHash(entry, 0x811c_9dc5));
+  assert.deepEqual(rows, [[partition, 1, 0, digest]], "the doc's one row, as its text computes it");
   const trie = new RecordTrie();
-  trie.put("person1", object([["age", int(22)]]), {
-    version: { ms: 1_733_040_000_005, counter: 0, broker: 7 },
-  });
-  const table = trie.partitionDigests;
-  for (const [, partition, count, tombstones, digest] of rows) {
-    assert.equal(table.count(Number(partition)), parseInt(count, 16));
-    assert.equal(table.tombstones(Number(partition)), parseInt(tombstones, 16));
-    assert.equal(table.digest(Number(partition)).toString(16).padStart(16, "0"), digest);
-  }
-});
-
-Deno.test("every request example of docs/protocol.md decodes, and so does every answer", async () => {
-  const blocks = await documentedHex();
-  // The first block is a version, the next six are values; the rest are frames.
-  for (const block of blocks.slice(7)) {
-    const bytes = Uint8Array.from(block.match(/../g)!, (pair) => parseInt(pair, 16));
-    const [frame] = framesOf(bytes);
-    assert.equal(frame.body.length + FRAME_HEADER_BYTES, bytes.length);
-    if (frame.type < MessageType.OK) decodeRequest(frame);
-    else decodeResponse(frame);
-  }
+  trie.put("person1", object([["age", int(22)]]), { version: V3 });
+  const frames = new FrameWriter();
+  frames.okPartitionDigests(20, trie.partitionDigests, PARTITION_COUNT);
+  const [answer] = framesOf(frames.bytes());
+  assert.equal(answer.body.length, 65_540, "the doc's size of the OK");
+  const served = decodePartitionDigestsBody(answer.body);
+  assert.deepEqual(
+    [served.counts[partition], served.tombstones[partition], served.digests[partition]],
+    [1, 0, digest],
+  );
+  assert.equal(served.counts.reduce((sum, count) => sum + count, 0), 1, "every other row is empty");
+  assert(served.digests.every((value, index) => index === partition || value === 0n));
 });
 
 Deno.test("every request type round-trips through FrameWriter and decodeRequest", () => {
