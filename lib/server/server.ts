@@ -1,6 +1,6 @@
 /**
  * The network layer of `kv server`: accepts TCP connections, decodes request
- * frames ({@link ./protocol.ts}), runs them against a {@link Store} and writes
+ * frames ({@link ../protocol/messages.ts}), runs them against a {@link Store} and writes
  * the answers.
  *
  * Per connection the loop is: read a chunk, decode every complete frame in it,
