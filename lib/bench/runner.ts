@@ -113,7 +113,7 @@ export interface BenchOptions {
   size?: number;
   /** Operations to run; default {@link DEFAULT_OPERATIONS} unless `durationMs` is set. */
   operations?: number;
-  /** Run for this long instead of a number of operations. */
+  /** Run for this long instead of a number of operations; default: a number of operations. */
   durationMs?: number;
   /**
    * Operations run first, the same way as the measured ones (workload, clients,
@@ -135,7 +135,7 @@ export interface BenchOptions {
   seed?: number;
   /**
    * Skip loading: use the records an earlier bench loaded (indexes 0..records−1 of
-   * {@link BENCH_KEY_PREFIX} must exist).
+   * {@link BENCH_KEY_PREFIX} must exist). Default false.
    */
   noLoad?: boolean;
   /** Connect and request timeout per server, in ms; the library's default otherwise. */

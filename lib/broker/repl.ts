@@ -301,7 +301,7 @@ export interface InteractiveOptions extends SessionOptions {
   terminal?: TerminalOutput;
   /** History from earlier sessions, and where new lines go; default: this session only. */
   history?: HistoryStore;
-  /** Background log lines; while the REPL runs they print above the prompt. */
+  /** Background log lines; while the REPL runs they print above the prompt. Default: none. */
   logSink?: LogSink;
   /** Meta command lines Tab completes, e.g. `\demo kill `; default none. */
   metaCompletions?: readonly string[];

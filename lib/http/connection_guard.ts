@@ -106,7 +106,7 @@ export interface GuardOptions {
   port: number;
   /** TLS certificate chain (PEM), with `key`: serve HTTPS. Default plain HTTP. */
   cert?: string;
-  /** The certificate's private key (PEM). */
+  /** The certificate's private key (PEM), with `cert`; default none (plain HTTP). */
   key?: string;
   /** See {@link DEFAULT_HEADER_TIMEOUT_MS}; default that. */
   headerTimeoutMs?: number;
