@@ -54,6 +54,7 @@
  */
 import { withoutOsDetail } from "../base/fs_error.ts";
 import type { ServerPool } from "./server_pool.ts";
+import { counted } from "../base/plural.ts";
 
 /** The replication factor of a new cluster whose first broker asked for none. */
 export const DEFAULT_K = 1;
@@ -383,8 +384,8 @@ export function kProblem(
 
 /** Why a recorded k of `k` cannot be used over a list of `listed` servers, and what to do. */
 function tooFewListed(k: number, listed: number): string {
-  return `the servers record k=${k}, but the server list has ${listed} ` +
-    `server${listed === 1 ? "" : "s"}: list every server of the cluster, or lower k over ` +
+  return `the servers record k=${k}, but the server list has ${counted(listed, "server")}: ` +
+    "list every server of the cluster, or lower k over " +
     "the full list with kv repair -k N";
 }
 

@@ -81,6 +81,7 @@ import { encodeValue } from "../record/value_codec.ts";
 import { readVersion, type Version } from "../record/version.ts";
 import { hashKey } from "../record/partition.ts";
 import { HashedStringSet } from "../base/hashed_string_set.ts";
+import { counted } from "../base/plural.ts";
 
 /** Records written but not yet acknowledged by all replicas before reading pauses. */
 export const MAX_RECORDS_IN_FLIGHT = 4_096;
@@ -473,7 +474,7 @@ class IndexRun {
       this.#failedCount += lines;
       const also = replaced === 0
         ? ""
-        : ` (nor the ${replaced} earlier line${replaced === 1 ? "" : "s"} of the key it replaced)`;
+        : ` (nor the ${counted(replaced, "earlier line")} of the key it replaced)`;
       this.#reportProblem(
         `${this.#fileName}:${lineNumber}: record '${key}' not indexed: ${failure}${also}`,
       );
@@ -1037,7 +1038,7 @@ class UnseenWrites {
     const { records: warned, first } = this.#otherwise;
     if (warned > 0) {
       lines.push(
-        `WARNING: ${plural(warned, "record")} of ${fileName} ${warned === 1 ? "was" : "were"} ` +
+        `WARNING: ${counted(warned, "record")} of ${fileName} ${warned === 1 ? "was" : "were"} ` +
           `stored with a warning; the first: ${first}`,
       );
     }
@@ -1047,7 +1048,7 @@ class UnseenWrites {
 
 /** `WARNING: 3 records of data.txt were stored on A, B, which were`. */
 function storedOn(records: number, fileName: string, servers: ReadonlySet<string>): string {
-  return `WARNING: ${plural(records, "record")} of ${fileName} ` +
+  return `WARNING: ${counted(records, "record")} of ${fileName} ` +
     `${records === 1 ? "was" : "were"} stored on ${[...servers].join(", ")}, ` +
     (servers.size === 1 ? "which was" : "which were");
 }
@@ -1179,17 +1180,13 @@ export function formatIndexSummary(summary: IndexSummary): string {
   const megabytes = (summary.byteCount / 1e6).toFixed(1);
   const interrupted = summary.interrupted
     ? `; interrupted: the rest of the input was not read, ` +
-      `${plural(summary.unconfirmedCount, "record")} unconfirmed (may be stored)`
+      `${counted(summary.unconfirmedCount, "record")} unconfirmed (may be stored)`
     : "";
   // The WARNING lines before it say where and what to do.
   const unseen = summary.unseenElsewhereCount === 0
     ? ""
     : `; ${summary.unseenElsewhereCount} stored with a warning (above)`;
-  return `indexed ${plural(summary.indexedCount, "record")} (${summary.failedCount} failed), ` +
-    `skipped ${plural(summary.skippedCount, "line")}, ${megabytes} MB in ` +
+  return `indexed ${counted(summary.indexedCount, "record")} (${summary.failedCount} failed), ` +
+    `skipped ${counted(summary.skippedCount, "line")}, ${megabytes} MB in ` +
     `${summary.seconds.toFixed(2)} s (${rate} records/s)${unseen}${interrupted}`;
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }

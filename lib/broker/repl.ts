@@ -38,6 +38,7 @@ import { parseKeyPath, RecordParseError } from "../record/parse.ts";
 import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
 import { utf8Length } from "../base/utf8.ts";
+import { counted } from "../base/plural.ts";
 
 /** The REPL's prompt. */
 export const PROMPT = "kv> ";
@@ -534,7 +535,7 @@ export async function runInteractive(
     editor.printAbove(line, (text) => console.error(text))
   );
   editor.printAbove(
-    `kv broker: ${serverCount(broker.pool.servers.length)}, k=${broker.k}; ` +
+    `kv broker: ${counted(broker.pool.servers.length, "server")}, k=${broker.k}; ` +
       "type HELP for commands, Ctrl-C cancels, Ctrl-D leaves",
   );
   // Closing the editor ends a line being read (as eof); a command running is raced with it.
@@ -649,9 +650,4 @@ async function untilInterrupted(
   } finally {
     interrupt.cancel();
   }
-}
-
-/** `1 server`, `3 servers`. */
-function serverCount(count: number): string {
-  return `${count} server${count === 1 ? "" : "s"}`;
 }

@@ -48,6 +48,7 @@ import {
 import { REPEATED_SIGNAL_GRACE_MS } from "./server.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { SIGNAL_EXIT_CODES, UserError } from "./user_error.ts";
+import { counted } from "../base/plural.ts";
 
 /** Most records `-n` loads. */
 export const MAX_BENCH_RECORDS = 10_000_000;
@@ -429,7 +430,7 @@ export function formatReport(report: BenchReport, stoppedBy = "Ctrl-C"): string 
   const lines = [
     `kv bench: workload ${report.workload} (${report.summary}), ${report.distribution} keys, ` +
     `${report.records} records (${report.recordShape}), seed ${report.seed}`,
-    `${report.clients} client${report.clients === 1 ? "" : "s"} × pipeline ${report.pipeline}; ` +
+    `${counted(report.clients, "client")} × pipeline ${report.pipeline}; ` +
     loop,
     report.values === "objects"
       ? "values read as plain objects (Kv.get)"

@@ -39,6 +39,7 @@ import { describeFsError } from "../base/fs_error.ts";
 import { EXIT_UNAVAILABLE, repairCommandLine } from "./oneshot.ts";
 import { readStdin } from "./stdin.ts";
 import { watchStopSignals } from "./stop_signals.ts";
+import { counted } from "../base/plural.ts";
 
 /** Exit code of `--index-only` when some records could not be stored on all k replicas. */
 export const INDEX_FAILED_EXIT_CODE = 1;
@@ -423,7 +424,7 @@ export function sessionExitCode(
   ];
   const code = mistakes > 0 ? USAGE_EXIT_CODE : EXIT_UNAVAILABLE;
   log(
-    `of ${commands} command${commands === 1 ? "" : "s"}, ${counts.join(" and ")} ` +
+    `of ${counted(commands, "command")}, ${counts.join(" and ")} ` +
       `(their answers on stdout say why); exit ${code} (see 'kv ${command} --help')`,
   );
   return code;

@@ -29,6 +29,7 @@ import type { Subcommand } from "./subcommand.ts";
 import { SIGNAL_EXIT_CODES, STOPPED_WORDS, type StopSignal, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 import { type StopWatch, watchStopSignals } from "./stop_signals.ts";
+import { counted } from "../base/plural.ts";
 
 /** Records written when `-n` is absent (the README's example). */
 export const DEFAULT_RECORD_COUNT = 15;
@@ -205,9 +206,8 @@ async function readSettings(
   const keys = await readKeyFile(keyFilePath);
   if (requestedMaxKeys !== undefined && requestedMaxKeys > keys.length) {
     throw new UserError(
-      `kv ${COMMAND}: -m ${requestedMaxKeys} is more than the ${keys.length} ` +
-        `key${keys.length === 1 ? "" : "s"} in ` +
-        `'${keyFilePath}'; use -m 0..${keys.length}`,
+      `kv ${COMMAND}: -m ${requestedMaxKeys} is more than the ${counted(keys.length, "key")} ` +
+        `in '${keyFilePath}'; use -m 0..${keys.length}`,
     );
   }
   const maxKeysPerValue = requestedMaxKeys ?? Math.min(DEFAULT_MAX_KEYS_PER_VALUE, keys.length);

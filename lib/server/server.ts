@@ -83,6 +83,7 @@ import {
   readVersionMs,
   type Version,
 } from "../record/version.ts";
+import { counted } from "../base/plural.ts";
 
 /**
  * `now` (ms, this server's clock) as the version a STALE answer carries for a write stamped
@@ -98,21 +99,23 @@ export function clockVersion(now: number): Version {
   return { ms: Math.floor(now), counter: 0, broker: 0 };
 }
 
+const MS_PER_MINUTE = 60_000;
+const MS_PER_HOUR = 60 * MS_PER_MINUTE;
+const MS_PER_DAY = 24 * MS_PER_HOUR;
+
 /** `d` ms as whole days ("1 day", "3 days"), for the far-version log line. */
 function describeDays(ms: number): string {
-  const days = Math.round(ms / 86_400_000);
-  return days === 1 ? "1 day" : `${days} days`;
+  return counted(Math.round(ms / MS_PER_DAY), "day");
 }
 
 /** `d` ms, at least a minute, in the largest unit that keeps it a whole number or more. */
 function describeLag(ms: number): string {
-  const [unit, size] = ms >= 86_400_000
-    ? ["day", 86_400_000]
-    : ms >= 3_600_000
-    ? ["hour", 3_600_000]
-    : ["minute", 60_000];
-  const count = Math.floor(ms / size);
-  return `${count} ${unit}${count === 1 ? "" : "s"}`;
+  const [unit, size] = ms >= MS_PER_DAY
+    ? ["day", MS_PER_DAY]
+    : ms >= MS_PER_HOUR
+    ? ["hour", MS_PER_HOUR]
+    : ["minute", MS_PER_MINUTE];
+  return counted(Math.floor(ms / size), unit);
 }
 
 /** PUT_MANY item options, made once rather than per item: every write applies only when newer. */
