@@ -15,6 +15,7 @@
  * ```
  * @module
  */
+import { FNV_OFFSET_BASIS, FNV_PRIME } from "./fnv.ts";
 
 /** Initial capacity of a {@link ByteWriter}, in bytes, unless told otherwise. */
 export const DEFAULT_WRITER_CAPACITY = 256;
@@ -761,12 +762,12 @@ export class Utf8Cache {
   decode(bytes: Uint8Array, start: number, end: number): string | undefined {
     if (end - start > UTF8_CACHE_MAX_BYTES) return undefined;
     // FNV-1a over the bytes, checking they are ASCII on the way.
-    let hash = 0x811c9dc5;
+    let hash = FNV_OFFSET_BASIS;
     let high = 0;
     for (let i = start; i < end; i++) {
       const byte = bytes[i];
       high |= byte;
-      hash = Math.imul(hash ^ byte, 0x01000193);
+      hash = Math.imul(hash ^ byte, FNV_PRIME);
     }
     if (high >= 0x80) return undefined;
     const slot = hash & (this.#slots.length - 1);

@@ -15,6 +15,7 @@
  */
 import { Sfc32 } from "../gen/prng.ts";
 import { invariant } from "../base/invariant.ts";
+import { FNV_OFFSET_BASIS, FNV_PRIME } from "../base/fnv.ts";
 
 /** The zipfian constant of YCSB's request distribution. */
 export const ZIPFIAN_CONSTANT = 0.99;
@@ -154,9 +155,9 @@ export class Zipfian {
 
 /** FNV-1a of a number's 32 bits: scrambles zipfian ranks so hot keys are spread over the key space. */
 function scramble(rank: number): number {
-  let hash = 0x811c_9dc5;
+  let hash = FNV_OFFSET_BASIS;
   for (let shift = 0; shift < 32; shift += 8) {
-    hash = Math.imul(hash ^ ((rank >>> shift) & 0xff), 0x0100_0193);
+    hash = Math.imul(hash ^ ((rank >>> shift) & 0xff), FNV_PRIME);
   }
   return hash >>> 0;
 }

@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+import { FNV_OFFSET_BASIS, FNV_PRIME } from "../base/fnv.ts";
 
 /**
  * Bits of a key's hash that name its partition. 4096 partitions spread keys over up
@@ -26,9 +27,6 @@ export const PARTITION_BITS = 12;
 
 /** How many partitions there are: 2^{@link PARTITION_BITS}. */
 export const PARTITION_COUNT = 1 << PARTITION_BITS;
-
-const FNV_OFFSET_BASIS = 0x811c_9dc5;
-const FNV_PRIME = 0x0100_0193;
 
 /**
  * MurmurHash3's 32-bit finaliser: a bijection on 32-bit integers in which

@@ -35,14 +35,13 @@
  * @module
  */
 import { mix32, PARTITION_BITS, PARTITION_COUNT } from "../record/partition.ts";
+import { FNV_OFFSET_BASIS, FNV_PRIME } from "../base/fnv.ts";
 
 /** FNV-1a-32's offset basis: the low word's start, and the partition hash's. */
-export const DIGEST_LOW_BASIS = 0x811c_9dc5;
+export const DIGEST_LOW_BASIS = FNV_OFFSET_BASIS;
 
 /** The high word's offset basis (2^32 / φ), so the two words are independent hashes. */
 export const DIGEST_HIGH_BASIS = 0x9e37_79b9;
-
-const FNV_PRIME = 0x0100_0193;
 
 /** The kind byte hashed for a record. */
 export const DIGEST_KIND_RECORD = 1;
