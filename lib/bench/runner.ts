@@ -348,7 +348,7 @@ async function valuePool(size: number | undefined, seed: number): Promise<KvValu
  * workloadSummary("C"); // "read only: 100% read"
  * ```
  */
-export function workloadSummary(workload: Workload): string {
+function workloadSummary(workload: Workload): string {
   return WORKLOAD_MIX[workload].summary;
 }
 

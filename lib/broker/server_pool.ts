@@ -380,7 +380,7 @@ const REFUSAL_WHAT: Readonly<Record<CredentialsRefusal["kind"], string>> = {
  * // running: the client's secret (its auth file's first line) must be in the server's auth file"
  * ```
  */
-export function refusalText(refusal: CredentialsRefusal): string {
+function refusalText(refusal: CredentialsRefusal): string {
   const what = REFUSAL_WHAT[refusal.kind];
   return `${what} (${refusal.reason}); the server is running: ${REFUSAL_ADVICE[refusal.kind]}`;
 }

@@ -422,7 +422,7 @@ function ms(value: number, width: number): string {
  * @param stoppedBy what stopped an interrupted run, as its line names it: `Ctrl-C` (the
  *   default) or `SIGTERM`.
  */
-export function formatReport(report: BenchReport, stoppedBy = "Ctrl-C"): string {
+function formatReport(report: BenchReport, stoppedBy = "Ctrl-C"): string {
   const loop = report.loop === "closed"
     ? "closed loop: latency from each send, so answers queued behind a slow one are not " +
       "counted late (use --rate for open-loop latency)"

@@ -41,7 +41,7 @@ export const HISTORY_ENV = "KV_HISTORY";
  * historyPath(); // "/home/ann/.local/state/kv/history"
  * ```
  */
-export function historyPath(): string | undefined {
+function historyPath(): string | undefined {
   if (Deno.permissions.querySync({ name: "env" }).state !== "granted") return undefined;
   if (Deno.env.get(HISTORY_ENV) === "off") return undefined;
   const state = Deno.env.get("XDG_STATE_HOME");
