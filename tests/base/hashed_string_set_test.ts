@@ -38,5 +38,5 @@ Deno.test("HashedStringSet answers as a Set does over any adds and deletes, with
 });
 
 Deno.test("HashedStringSet refuses a slot count that is not a power of two", () => {
-  assert.throws(() => new HashedStringSet(6));
+  assert.throws(() => new HashedStringSet(6), /slots are a power of two/);
 });

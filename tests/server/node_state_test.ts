@@ -187,7 +187,12 @@ Deno.test("node state: a start that cannot make its node state unrepaired change
           .map((entry) => [entry.name, Deno.statSync(`${dir}/${entry.name}`).size]);
       const damaged = logs();
       Deno.mkdirSync(`${dir}/${NODE_STATE_FILE}.tmp/blocked`, { recursive: true });
-      await assert.rejects(() => Store.open({ dataDir: dir, ...quiet }));
+      await assert.rejects(
+        () => Store.open({ dataDir: dir, ...quiet }),
+        (error: unknown) =>
+          error instanceof Error && error.message.includes(`${NODE_STATE_FILE}.tmp`),
+        "the start dies writing the node state",
+      );
       assert.deepEqual(logs(), damaged, name);
       Deno.removeSync(`${dir}/${NODE_STATE_FILE}.tmp`, { recursive: true });
       const restarted = await Store.open({ dataDir: dir, ...quiet });
