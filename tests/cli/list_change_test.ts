@@ -8,6 +8,7 @@ import { withTempDir } from "../helpers/fixtures.ts";
 import { serverContents } from "../helpers/server_contents.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { connectClient } from "../helpers/client.ts";
+import { ConnectionError } from "../../lib/protocol/client.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 import { LIST_CHANGE_UNDER_WAY as CHANGING, sameList } from "../../lib/broker/list_fingerprint.ts";
 
@@ -137,9 +138,10 @@ async function storedOn(cluster: KvCluster, key: string): Promise<number> {
     const client = await connectClient(server.address);
     try {
       return (await client.get(key)).value !== undefined;
-    } catch {
+    } catch (error) {
       // Closed by a repair's mark of the server (lib/server/server.ts): not known there yet.
-      return false;
+      if (error instanceof ConnectionError) return false;
+      throw error;
     } finally {
       await client.close();
     }
