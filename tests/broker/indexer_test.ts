@@ -16,6 +16,7 @@ import { parseRecordLine } from "../../lib/record/parse.ts";
 import {
   countDownAMomentAgo,
   FakeCluster,
+  type FakeServer,
   repairAs,
   writeAheadOnFirstAndThird,
 } from "../helpers/fake_cluster.ts";
@@ -376,22 +377,31 @@ Deno.test("each item a replica refuses fails exactly its own record, with the se
   }
 });
 
-Deno.test("a batch a server refuses whole (its disk full) is written to the next servers, as a PUT's write would be; strict reports it", async () => {
+/**
+ * Indexes 16 keys with k = 2 over three fake servers, the third failing as `fail` makes
+ * it, under each write rule: sloppy writes its batches to the next server, every record
+ * indexed; strict reports each record of the failed server's, with `strictReport`, and
+ * indexes the rest. `up` is whether the failure leaves the server up (`why` says why).
+ */
+async function indexPastFailingServer(
+  fail: (server: FakeServer) => void,
+  { up, why, strictReport }: { up: boolean; why: string; strictReport: RegExp },
+): Promise<void> {
   for (const writes of ["sloppy", "strict"] as const) {
     const cluster = new FakeCluster(3);
     const broker = await cluster.openBroker({ k: 2, writes });
     try {
-      cluster.servers[2].failWrites = "disk full";
+      fail(cluster.servers[2]);
       // Few enough that every failure is reported (MAX_REPORTED_PROBLEMS).
       const keys = Array.from({ length: 16 }, (_, i) => `person${i}`);
       const { summary, reports, failedKeys } = await indexKeys(broker, keys);
       const onFailed = keys.filter((key) => broker.replicasOf(key).includes(2));
       assert(onFailed.length > 0 && onFailed.length < keys.length);
-      assert.equal(broker.pool.isUp(2), true, "a server's own error does not mark it down");
+      assert.equal(broker.pool.isUp(2), up, why);
       if (writes === "strict") {
         assert.deepEqual(failedKeys.sort(), onFailed.sort());
         assert.equal(summary.indexedCount, keys.length - onFailed.length);
-        for (const report of reports) assert.match(report, /disk full$/);
+        for (const report of reports) assert.match(report, strictReport);
         continue;
       }
       assert.deepEqual(reports, []);
@@ -402,6 +412,14 @@ Deno.test("a batch a server refuses whole (its disk full) is written to the next
       broker.close();
     }
   }
+}
+
+Deno.test("a batch a server refuses whole (its disk full) is written to the next servers, as a PUT's write would be; strict reports it", async () => {
+  await indexPastFailingServer((server) => server.failWrites = "disk full", {
+    up: true,
+    why: "a server's own error does not mark it down",
+    strictReport: /disk full$/,
+  });
 });
 
 Deno.test("an item a server refuses for its own limits (LIMIT) is written to the next server; a BAD_REQUEST one fails", async () => {
@@ -430,29 +448,11 @@ Deno.test("an item a server refuses for its own limits (LIMIT) is written to the
 });
 
 Deno.test("a batch lost with its server is written again to the next servers; strict reports it", async () => {
-  for (const writes of ["sloppy", "strict"] as const) {
-    const cluster = new FakeCluster(3);
-    const broker = await cluster.openBroker({ k: 2, writes });
-    try {
-      cluster.servers[2].crashOnPutMany = true;
-      const keys = Array.from({ length: 16 }, (_, i) => `person${i}`);
-      const { summary, reports, failedKeys } = await indexKeys(broker, keys);
-      const onFailed = keys.filter((key) => broker.replicasOf(key).includes(2));
-      assert(onFailed.length > 0 && onFailed.length < keys.length);
-      assert.equal(broker.pool.isUp(2), false, "a lost connection is down");
-      if (writes === "strict") {
-        assert.deepEqual(failedKeys.sort(), onFailed.sort());
-        for (const report of reports) assert.match(report, /connection reset$/);
-        continue;
-      }
-      assert.deepEqual(reports, []);
-      assert.equal(summary.indexedCount, keys.length);
-      const others = [cluster.servers[0].address.id, cluster.servers[1].address.id].sort();
-      for (const key of onFailed) assert.deepEqual(cluster.holders(key).sort(), others, key);
-    } finally {
-      broker.close();
-    }
-  }
+  await indexPastFailingServer((server) => server.crashOnPutMany = true, {
+    up: false,
+    why: "a lost connection is down",
+    strictReport: /connection reset$/,
+  });
 });
 
 Deno.test("a key's earlier line, written again after its batch was lost with a server, does not win over the later line", async () => {
