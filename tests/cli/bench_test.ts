@@ -8,8 +8,7 @@ import {
 } from "../../lib/bench/workload.ts";
 import { MAX_KEYS_LIMIT } from "../../lib/limits.ts";
 import { JSON_SIGNIFICANT_DIGITS } from "../../lib/cli/bench.ts";
-import { connect } from "../../mod.ts";
-import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin, TEST_KV } from "../helpers/server_process.ts";
@@ -165,7 +164,7 @@ Deno.test("kv bench --warmup's operations do run: the records its inserts add ar
 
 Deno.test("kv bench writes only keys under bench-person, leaving a user's person records as they were; --clean-up deletes its own and no other", async () => {
   await using cluster = await KvCluster.start(1);
-  await using kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  await using kv = await cluster.connect();
   // kv gen's, the quick start's and kv demo's keys, which an earlier bench overwrote.
   const mary = { name: "Mary", age: 22 };
   for (const key of ["person0", "person1", "person20"]) await kv.put(key, mary);

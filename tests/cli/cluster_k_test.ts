@@ -2,8 +2,8 @@
 // commands, kv http, kv bench, the library's connect) refuses another, and uses it when
 // given none. Real `kv server` processes.
 import assert from "node:assert/strict";
-import { connect, KvInputError } from "../../mod.ts";
-import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { KvInputError } from "../../mod.ts";
+import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { connectClient } from "../helpers/client.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
@@ -61,7 +61,7 @@ Deno.test("the first broker records its k; every client refuses another in one l
   assert.equal(bench.code, 2);
   assert.match(bench.stderr, REFUSAL("bench", 3));
   await assert.rejects(
-    () => connect({ servers: cluster.serverFile, replicas: 1, timeoutMs: BROKER_TIMEOUT_MS }),
+    () => cluster.connect({ replicas: 1 }),
     (error: unknown) =>
       error instanceof KvInputError &&
       /asked for k=1, but the cluster records k=2/.test(error.message),
@@ -73,7 +73,7 @@ Deno.test("the first broker records its k; every client refuses another in one l
   );
   assert.equal(found.code, 0, found.stderr);
   assert.equal(JSON.parse(found.stdout).value, 1);
-  await using kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  await using kv = await cluster.connect();
   assert.equal((await kv.get("person1")).value, 1);
   const session = await runKv(withBrokerTimeout(["broker", "-s", cluster.serverFile, "--json"]), {
     stdin: "SERVERS\n",
@@ -134,7 +134,7 @@ Deno.test("no client guesses k while servers that may record one are down: a rea
     assert.match(run.stderr, new RegExp(`^kv ${args[0]}: ${unknown.source}\\n$`));
   }
   await assert.rejects(
-    () => connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS }),
+    () => cluster.connect(),
     (error: unknown) => error instanceof KvInputError && unknown.test(error.message),
   );
   const repair = await runKv(withBrokerTimeout(["repair", ...s]));

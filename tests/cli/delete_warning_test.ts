@@ -2,9 +2,8 @@
 // NOT FOUND does: through the one-shot `kv delete`, `kv http` and the library, with real
 // `kv server` processes killed with SIGKILL and one's data dir wiped.
 import assert from "node:assert/strict";
-import { connect } from "../../mod.ts";
 import { Placement } from "../../lib/broker/placement.ts";
-import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { runKv } from "../helpers/run_kv.ts";
 
@@ -53,7 +52,7 @@ Deno.test("a DELETE that cannot vouch the record was absent (both replicas kille
     assert.equal(response.headers.get("Warning"), `199 kv ${JSON.stringify(body.warning)}`);
   }
 
-  const kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  const kv = await cluster.connect();
   try {
     const result = await kv.delete(key);
     assert.equal(result.deleted, false);

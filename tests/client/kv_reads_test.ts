@@ -5,8 +5,8 @@
 // keeps stays as it was however many reads come after, whatever the value's size, and the
 // two reads agree on every key, a server hung or not.
 import assert from "node:assert/strict";
-import { connect, type KvValue } from "../../mod.ts";
-import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
+import type { KvValue } from "../../mod.ts";
+import { KvCluster } from "../helpers/kv_processes.ts";
 import { withDeadline } from "../helpers/wait.ts";
 
 /**
@@ -26,11 +26,7 @@ function valueOf(n: number): KvValue {
 
 Deno.test("what get and getBytes answered stays as it was through later reads of every size, one at a time and many at once", async () => {
   await using cluster = await KvCluster.start(2);
-  await using kv = await connect({
-    servers: cluster.serverFile,
-    replicas: 2,
-    timeoutMs: BROKER_TIMEOUT_MS,
-  });
+  await using kv = await cluster.connect({ replicas: 2 });
   const keys = Array.from({ length: 3 * VALUE_BYTES.length }, (_, n) => `key${n}`);
   for (const [n, key] of keys.entries()) await kv.put(key, valueOf(n));
   const kept: { n: number; value: KvValue | null; bytes: Uint8Array }[] = [];
@@ -58,11 +54,7 @@ Deno.test("what get and getBytes answered stays as it was through later reads of
 
 Deno.test("a getBytes value whose buffer is transferred away takes no other read with it: later reads, and values of other blocks, stay whole", async () => {
   await using cluster = await KvCluster.start(2);
-  await using kv = await connect({
-    servers: cluster.serverFile,
-    replicas: 2,
-    timeoutMs: BROKER_TIMEOUT_MS,
-  });
+  await using kv = await cluster.connect({ replicas: 2 });
   const keys = Array.from({ length: 40 }, (_, n) => `key${n}`);
   // Values of about 1 KiB: a block holds a few, so the 40 fill several.
   const valueOfKey = (n: number) => `${n}:`.padEnd(1000, "z");
@@ -97,11 +89,7 @@ async function outcome<T>(read: Promise<T>): Promise<{ answer: T } | { error: st
 
 Deno.test("get and getBytes agree on found, not found, version, warning and error for every key, with one or both of k = 2 servers hung", async () => {
   await using cluster = await KvCluster.start(2);
-  await using kv = await connect({
-    servers: cluster.serverFile,
-    replicas: 2,
-    timeoutMs: BROKER_TIMEOUT_MS,
-  });
+  await using kv = await cluster.connect({ replicas: 2 });
   const keys = Array.from({ length: 30 }, (_, n) => `person${n}`);
   // Half the keys written, some of those deleted: found, tombstone and never written.
   for (let n = 0; n < keys.length; n += 2) await kv.put(keys[n], { n });

@@ -137,11 +137,7 @@ Deno.test("get, query, put, delete and servers against real servers", async () =
 
 Deno.test("ints and floats keep their kind with floats: tagged", async () => {
   await using cluster = await KvCluster.start(1);
-  await using kv = await connect({
-    servers: cluster.serverFile,
-    floats: "tagged",
-    timeoutMs: BROKER_TIMEOUT_MS,
-  });
+  await using kv = await cluster.connect({ floats: "tagged" });
   await kv.put("n", { int: 2, float: new Float(2), fraction: 1.5 });
   const { value } = await kv.get("n");
   const { int, float, fraction } = value as Record<string, unknown>;
@@ -180,11 +176,7 @@ Deno.test("getBytes's bytes decode to what get answers, for any record, either f
 
 Deno.test("list pages by itself through more records than one page", async () => {
   await using cluster = await KvCluster.start(3);
-  await using kv = await connect({
-    servers: cluster.serverFile,
-    replicas: 2,
-    timeoutMs: BROKER_TIMEOUT_MS,
-  });
+  await using kv = await cluster.connect({ replicas: 2 });
   const count = LIST_PAGE_SIZE * 2 + 7;
   const keys = Array.from({ length: count }, (_, i) => `k${String(i).padStart(4, "0")}`);
   await Promise.all(keys.map((key, i) => kv.put(key, { i })));
@@ -224,7 +216,7 @@ Deno.test("a caller's mistake is a KvInputError, before anything is sent", async
     KvInputError,
     /servers\[1\]: localhost:\d+ is the same server as 127\.0\.0\.1:\d+ \(servers\[0\]\)/,
   );
-  const kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  const kv = await cluster.connect();
   await rejectsWith(() => kv.get("a.b"), KvInputError, /key 'a\.b' contains '\.'/);
   await rejectsWith(() => kv.get(""), KvInputError, /empty key/);
   await rejectsWith(
@@ -277,7 +269,7 @@ Deno.test("a JavaScript caller's wrong argument types are a KvInputError saying 
   for (const [options, message] of connectCases) {
     await rejectsWith(() => untyped(options), KvInputError, message);
   }
-  await using kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  await using kv = await cluster.connect();
   const loose = kv as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
   await rejectsWith(
     () => loose.keys(null),
@@ -354,11 +346,7 @@ Deno.test("close() settles every call in flight with the closed connection's KvI
 
 Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", async () => {
   await using cluster = await KvCluster.start(2);
-  await using kv = await connect({
-    servers: cluster.serverFile,
-    replicas: 2,
-    timeoutMs: BROKER_TIMEOUT_MS,
-  });
+  await using kv = await cluster.connect({ replicas: 2 });
   await kv.put("person1", 1);
   await cluster.servers[1].kill();
   await rejectsWith(() => kv.put("person2", 2), KvUnavailableError, /nothing was changed/);
@@ -399,11 +387,7 @@ Deno.test("connect with no server reachable and no replicas is a KvInputError: t
     // Given k, it connects, and reaches the servers once they are back: against live servers
     // the tests' generous timeout, not the 200 ms meant for hung ones (a server just resumed on
     // a loaded machine answered the PUT below too late for it).
-    await using kv = await connect({
-      servers: cluster.serverFile,
-      replicas: 2,
-      timeoutMs: BROKER_TIMEOUT_MS,
-    });
+    await using kv = await cluster.connect({ replicas: 2 });
     for (const server of cluster.servers) server.signal("SIGCONT");
     await waitFor(async () => (await kv.servers()).every((server) => server.up), {
       what: "both servers back",
@@ -420,11 +404,7 @@ Deno.test("a record over every server's frame limit is the caller's mistake, and
   await using cluster = await KvCluster.start(3, {
     server: () => ({ args: ["--max-frame-bytes", String(limit)] }),
   });
-  await using kv = await connect({
-    servers: cluster.serverFile,
-    replicas: 2,
-    timeoutMs: BROKER_TIMEOUT_MS,
-  });
+  await using kv = await cluster.connect({ replicas: 2 });
   await kv.put("big", "small for now");
   // Not "repeat it when the servers are back": every server is up and would refuse it again.
   await rejectsWith(

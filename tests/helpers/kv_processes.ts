@@ -24,6 +24,7 @@ import {
   ServerStartError,
 } from "../../lib/cli/server_process.ts";
 import { TEST_KV } from "./server_process.ts";
+import { connect, type ConnectOptions, type Kv } from "../../mod.ts";
 import { DeadlineError, DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "./wait.ts";
 
 function kvCommand(args: string[]): Deno.ChildProcess {
@@ -169,6 +170,14 @@ export class KvCluster {
       servers.map((s) => `${s.address.hostname} ${s.port}\n`).join(""),
     );
     return new KvCluster(servers, serverFile, dataRoot);
+  }
+
+  /**
+   * The client library connected to these servers, with {@link BROKER_TIMEOUT_MS} for its
+   * requests unless `options` say otherwise.
+   */
+  connect(options: Omit<ConnectOptions, "servers"> = {}): Promise<Kv> {
+    return connect({ servers: this.serverFile, timeoutMs: BROKER_TIMEOUT_MS, ...options });
   }
 
   /** The server with id `id`. */

@@ -8,7 +8,6 @@ import { serverAddress } from "../../lib/broker/server_list.ts";
 import { int } from "../../lib/record/value.ts";
 import { at } from "../helpers/versions.ts";
 import { Placement } from "../../lib/broker/placement.ts";
-import { connect } from "../../mod.ts";
 import { HttpApi } from "../../lib/http/api.ts";
 
 async function call(
@@ -599,11 +598,7 @@ Deno.test("kv http: the OpenAPI document matches the server both ways: every pat
 
 Deno.test("kv http: a body that does not all arrive in time is a 408, and frees its request slot; an empty one is a 400 that says a body is needed", async () => {
   await using cluster = await KvCluster.start(1);
-  await using kv = await connect({
-    servers: cluster.serverFile,
-    floats: "tagged",
-    timeoutMs: BROKER_TIMEOUT_MS,
-  });
+  await using kv = await cluster.connect({ floats: "tagged" });
   // One slot: the stalled PUT holds it until its body times out.
   const api = new HttpApi(kv, { bodyTimeoutMs: 200, maxConcurrentRequests: 1 });
   await using server = Deno.serve(
@@ -643,11 +638,7 @@ Deno.test("kv http: a body that does not all arrive in time is a 408, and frees 
 
 Deno.test("kv http: a JSON body is refused for naming a field twice in one object, and only then", async () => {
   await using cluster = await KvCluster.start(1);
-  await using kv = await connect({
-    servers: cluster.serverFile,
-    floats: "tagged",
-    timeoutMs: BROKER_TIMEOUT_MS,
-  });
+  await using kv = await cluster.connect({ floats: "tagged" });
   const api = new HttpApi(kv);
   const put = async (body: string) => {
     const response = await api.handle(

@@ -3,10 +3,9 @@
  * real `kv http` over real servers.
  */
 import assert from "node:assert/strict";
-import { connect } from "../../mod.ts";
 import { CHROMIUM_PATH, launchChromium } from "../helpers/browser.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
-import { BROKER_TIMEOUT_MS, KvCluster } from "../helpers/kv_processes.ts";
+import { KvCluster } from "../helpers/kv_processes.ts";
 
 /** Longest wait for anything on the page, in ms (a deadline, not a timing check). */
 const PAGE_DEADLINE_MS = 30_000;
@@ -20,11 +19,7 @@ Deno.test({
     await using cluster = await KvCluster.start(3);
     let written: string;
     {
-      await using kv = await connect({
-        servers: cluster.serverFile,
-        replicas: 2,
-        timeoutMs: BROKER_TIMEOUT_MS,
-      });
+      await using kv = await cluster.connect({ replicas: 2 });
       const put = await kv.put("person1", { name: "Mary", address: { street: "Main" } });
       written = put.version;
       await kv.put("person2", { name: "John" });
