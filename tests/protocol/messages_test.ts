@@ -79,43 +79,52 @@ async function documentedHex(): Promise<string[]> {
   );
 }
 
+/** The examples' versions (docs/protocol.md, Versions): V1 < V2 < V3, V1 and V2 in one millisecond. */
+const V1: Version = { ms: 1_733_040_000_000, counter: 0, broker: 42 };
+const V2: Version = { ms: 1_733_040_000_000, counter: 1, broker: 42 };
+const V3: Version = { ms: 1_733_040_000_005, counter: 0, broker: 7 };
+
+/** The examples of docs/protocol.md, Values, in order. */
+const DOCUMENTED_VALUES = [
+  str("Mary"),
+  int(300),
+  int(-5),
+  float(1.5),
+  object([["age", int(22)]]),
+  object([["name", str("Ann")], ["address", object([["city", str("Oslo")]])]]),
+];
+
+/** The record the examples store under `person1`. */
+const RECORD = object([["age", int(22)]]);
+
+/** The example server's HELLO answer, but its state. */
+const HELLO = {
+  version: 5,
+  maxFrameBytes: 16 * 1024 * 1024,
+  idleTimeoutMs: 30_000,
+  serverId: "9f3a0c5e12b47d68",
+};
+
+/** The fingerprint of the example list of docs/protocol.md, with k = 2. */
+const LIST = listFingerprint(["127.0.0.1:8000", "127.0.0.1:8001", "127.0.0.1:8002"], 2);
+
 Deno.test("every hex example of docs/protocol.md is what the encoders write", async () => {
-  // The versions of the examples: V1 < V2 < V3, V1 and V2 in one millisecond.
-  const V1 = { ms: 1_733_040_000_000, counter: 0, broker: 42 };
-  const V2 = { ms: 1_733_040_000_000, counter: 1, broker: 42 };
-  const V3 = { ms: 1_733_040_000_005, counter: 0, broker: 7 };
   const written: string[] = [formatVersion(V1)];
-  written.push(...[
-    str("Mary"),
-    int(300),
-    int(-5),
-    float(1.5),
-    object([["age", int(22)]]),
-    object([["name", str("Ann")], ["address", object([["city", str("Oslo")]])]]),
-  ].map((value) => hex(encodeValue(value))));
+  written.push(...DOCUMENTED_VALUES.map((value) => hex(encodeValue(value))));
   const frames = new FrameWriter();
   const frame = (write: (frames: FrameWriter) => void) => {
     frames.reset();
     write(frames);
     written.push(hex(frames.bytes()));
   };
-  const record = object([["age", int(22)]]);
   frame((w) => w.hello(1, 5));
-  const hello = {
-    version: 5,
-    maxFrameBytes: 16 * 1024 * 1024,
-    idleTimeoutMs: 30_000,
-    serverId: "9f3a0c5e12b47d68",
-  };
-  // Repaired under the example list of docs/protocol.md, with k = 2.
-  const list = listFingerprint(["127.0.0.1:8000", "127.0.0.1:8001", "127.0.0.1:8002"], 2);
-  frame((w) => w.okHello(1, { ...hello, state: { unrepaired: false, k: 2, repairedUnder: list } }));
+  frame((w) => w.okHello(1, { ...HELLO, state: { unrepaired: false, k: 2, repairedUnder: LIST } }));
   frame((w) =>
-    w.okHello(1, { ...hello, state: { unrepaired: true, k: 0, repairedUnder: NO_LIST } })
+    w.okHello(1, { ...HELLO, state: { unrepaired: true, k: 0, repairedUnder: NO_LIST } })
   );
   frame((w) => w.ping(2));
   frame((w) => w.ok(2));
-  frame((w) => w.put(3, "person1", record, { version: V1 }));
+  frame((w) => w.put(3, "person1", RECORD, { version: V1 }));
   frame((w) => w.ok(3));
   frame((w) => w.put(4, "k", str("v"), { version: V2, overwrite: false }));
   frame((w) => w.error(4, ErrorCode.EXISTS, "key 'k' exists"));
@@ -123,7 +132,7 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   frame((w) => w.stale(14, V3));
   frame((w) => w.put(15, "person1", int(0), { version: V1, repair: true }));
   frame((w) => w.get(5, "person1"));
-  frame((w) => w.okValue(5, V3, record));
+  frame((w) => w.okValue(5, V3, RECORD));
   frame((w) => w.get(6, "nobody"));
   frame((w) => w.notFound(6));
   frame((w) => w.notFound(6, V2));
@@ -150,14 +159,14 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   frame((w) => w.okSetK(17, 2));
   frame((w) => w.setK(18, 3, false));
   frame((w) => w.okSetK(18, 2));
-  frame((w) => w.markRepaired(19, list));
+  frame((w) => w.markRepaired(19, LIST));
   frame((w) => w.ok(19));
   frame((w) => w.partitionDigests(20));
   const wanted = new Uint8Array(PARTITION_BITMAP_BYTES);
   wanted[partitionOf("person1") >> 3] |= 1 << (partitionOf("person1") & 7);
   frame((w) => w.listPartitions(21, wanted, { limit: 100, values: true }));
   const holding = new RecordTrie();
-  holding.put("person1", record, { version: V3 });
+  holding.put("person1", RECORD, { version: V3 });
   frame((w) => w.okListPartitions(21, holding.entryCursor(), { wanted, limit: 100, values: true }));
   frame((w) => w.error(13, ErrorCode.BAD_REQUEST, "empty key"));
   frame((w) => w.error(0, ErrorCode.BUSY, "too many connections"));
@@ -194,29 +203,12 @@ function documentedAnswer(text: string, body?: (bytes: Uint8Array) => unknown): 
 }
 
 Deno.test("every hex example of docs/protocol.md decodes, with the real decoders, to what its text says", async () => {
-  const V1 = { ms: 1_733_040_000_000, counter: 0, broker: 42 };
-  const V2 = { ms: 1_733_040_000_000, counter: 1, broker: 42 };
-  const V3 = { ms: 1_733_040_000_005, counter: 0, broker: 7 };
   const examples = await documentedHex();
   const next = () => examples.shift()!;
   assert.deepEqual(readVersion(bytesOfHex(next()), 0), V1);
-  const values = [
-    str("Mary"),
-    int(300),
-    int(-5),
-    float(1.5),
-    object([["age", int(22)]]),
-    object([["name", str("Ann")], ["address", object([["city", str("Oslo")]])]]),
-  ];
-  for (const value of values) assert(valueEquals(decodeValue(bytesOfHex(next())), value));
-  const record = object([["age", int(22)]]);
-  const list = listFingerprint(["127.0.0.1:8000", "127.0.0.1:8001", "127.0.0.1:8002"], 2);
-  const hello = {
-    version: 5,
-    maxFrameBytes: 16 * 1024 * 1024,
-    idleTimeoutMs: 30_000,
-    serverId: "9f3a0c5e12b47d68",
-  };
+  for (const value of DOCUMENTED_VALUES) {
+    assert(valueEquals(decodeValue(bytesOfHex(next())), value));
+  }
   const ok = (requestId: number, body?: unknown) => ({ type: "ok", requestId, body });
   const notFound = (requestId: number, version?: Version) => ({
     type: "not_found",
@@ -237,12 +229,12 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
     authScheme: 0,
     auth,
   });
-  const repaired = { unrepaired: false, k: 2, repairedUnder: list };
-  assert.deepEqual(documentedAnswer(next(), decodeHelloBody), ok(1, { ...hello, state: repaired }));
+  const repaired = { unrepaired: false, k: 2, repairedUnder: LIST };
+  assert.deepEqual(documentedAnswer(next(), decodeHelloBody), ok(1, { ...HELLO, state: repaired }));
   const unrepaired = { unrepaired: true, k: 0, repairedUnder: NO_LIST };
   assert.deepEqual(
     documentedAnswer(next(), decodeHelloBody),
-    ok(1, { ...hello, state: unrepaired }),
+    ok(1, { ...HELLO, state: unrepaired }),
   );
   assert.deepEqual(documentedRequest(next()), { type: "ping", requestId: 2 });
   assert.deepEqual(documentedAnswer(next()), ok(2));
@@ -251,7 +243,7 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
     ...put,
     requestId: 3,
     version: V1,
-    value: record,
+    value: RECORD,
   });
   assert.deepEqual(documentedAnswer(next()), ok(3));
   assert.deepEqual(documentedRequest(next()), {
@@ -280,7 +272,7 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
   assert.deepEqual(documentedRequest(next()), { type: "get", requestId: 5, key: "person1" });
   assert.deepEqual(
     documentedAnswer(next(), decodeValueBody),
-    ok(5, { value: record, version: V3 }),
+    ok(5, { value: RECORD, version: V3 }),
   );
   assert.deepEqual(documentedRequest(next()), { type: "get", requestId: 6, key: "nobody" });
   assert.deepEqual(documentedAnswer(next()), notFound(6));
@@ -339,7 +331,7 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
   assert.deepEqual(documentedAnswer(next(), decodeSetKBody), ok(17, 2));
   assert.deepEqual(documentedRequest(next()), { ...setK, requestId: 18, k: 3 });
   assert.deepEqual(documentedAnswer(next(), decodeSetKBody), ok(18, 2));
-  assert.deepEqual(documentedRequest(next()), { type: "markRepaired", requestId: 19, list });
+  assert.deepEqual(documentedRequest(next()), { type: "markRepaired", requestId: 19, list: LIST });
   assert.deepEqual(documentedAnswer(next()), ok(19));
   assert.deepEqual(documentedRequest(next()), { type: "partitionDigests", requestId: 20 });
   const wanted = new Uint8Array(PARTITION_BITMAP_BYTES);
@@ -353,7 +345,7 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
     wanted,
   });
   const listing = documentedAnswer(next(), (bytes) => decodeListPartitionsBody(bytes, true));
-  const entry = { key: "person1", version: V3, tombstone: false, encoded: encodeValue(record) };
+  const entry = { key: "person1", version: V3, tombstone: false, encoded: encodeValue(RECORD) };
   assert.deepEqual(listing, ok(21, { entries: [entry], more: false }));
   assert.deepEqual(documentedAnswer(next()), error(13, ErrorCode.BAD_REQUEST, "empty key"));
   assert.deepEqual(documentedAnswer(next()), error(0, ErrorCode.BUSY, "too many connections"));
@@ -380,7 +372,6 @@ Deno.test("docs/protocol.md's PARTITION_DIGESTS row, computed as its text says, 
     BigInt(`0x${digest}`),
   ]);
   // The example server holds person1 at V3, a record: one entry, in its partition.
-  const V3 = { ms: 1_733_040_000_005, counter: 0, broker: 7 };
   const key = new TextEncoder().encode("person1");
   const partition = documentedHash(key, 0x811c_9dc5) >>> 20;
   assert.equal(partition, partitionOf("person1"));
@@ -391,7 +382,7 @@ Deno.test("docs/protocol.md's PARTITION_DIGESTS row, computed as its text says, 
     BigInt(documentedHash(entry, 0x811c_9dc5));
   assert.deepEqual(rows, [[partition, 1, 0, digest]], "the doc's one row, as its text computes it");
   const trie = new RecordTrie();
-  trie.put("person1", object([["age", int(22)]]), { version: V3 });
+  trie.put("person1", RECORD, { version: V3 });
   const frames = new FrameWriter();
   frames.okPartitionDigests(20, trie.partitionDigests, PARTITION_COUNT);
   const [answer] = framesOf(frames.bytes());
