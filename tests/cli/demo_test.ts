@@ -162,34 +162,14 @@ Deno.test("kv demo with a TMPDIR it cannot use says so in one line naming TMPDIR
 
 /** Runs `kv demo` with `seed`, asks what its hint line suggests, and returns the hint and answers. */
 async function askWhatTheHintSays(seed: number): Promise<{ hint: string; answers: string[] }> {
-  const [command, ...args] = kvArgs(
-    ...withBrokerTimeout(["demo", "--servers", "1", "-k", "1", "-n", "20", "--seed", `${seed}`]),
-  );
+  const demo = await startDemo(["--servers", "1", "-k", "1", "-n", "20", "--seed", `${seed}`]);
   // Disposing the child kills it if the test ends early.
-  await using child = new Deno.Command(command, {
-    args,
-    env: { NO_COLOR: "1" },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines = readLines(child.stdout)[Symbol.asyncIterator]();
-  const next = async () => {
-    const line = await withDeadline(lines.next(), { what: `kv demo --seed ${seed} to print` });
-    assert(!line.done, "kv demo ended early");
-    return line.value.text ?? "";
-  };
-  const { hint, drained } = await greetingOf(child.stderr);
-  const match = /^Try GET (\S+), QUERY (\S+),/.exec(hint);
-  assert(match, hint);
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(`GET ${match[1]}\nQUERY ${match[2]}\nEXIT\n`));
-  await writer.close();
-  const answers = [await next(), await next()];
-  const status = await withDeadline(child.status, { what: `kv demo --seed ${seed} to exit` });
-  assert.equal(status.code, 0);
-  await withDeadline(drained, { what: "kv demo's stderr to close" });
-  return { hint, answers };
+  await using _child = demo.child;
+  const match = /^Try GET (\S+), QUERY (\S+),/.exec(demo.hint);
+  assert(match, demo.hint);
+  const answers = [await demo.ask(`GET ${match[1]}`), await demo.ask(`QUERY ${match[2]}`)];
+  assert.equal(await demo.exit(), 0);
+  return { hint: demo.hint, answers };
 }
 
 /**
@@ -233,8 +213,12 @@ interface RunningDemo {
   readonly drained: Promise<void>;
   readonly ports: number[];
   readonly directory: string;
+  /** The line after the banner, suggesting what to try. */
+  readonly hint: string;
   /** Sends one REPL line and resolves its answer's first line. */
   ask(line: string): Promise<string>;
+  /** Sends EXIT, ends its input, and resolves its exit code once its stderr closed too. */
+  exit(): Promise<number>;
 }
 
 /** Starts `kv demo` with commands piped in, and reads its banner. */
@@ -253,7 +237,7 @@ async function startDemo(args: string[]): Promise<RunningDemo> {
     assert(!line.done, "kv demo ended early");
     return line.value.text ?? "";
   };
-  const { banner, drained } = await greetingOf(child.stderr);
+  const { banner, hint, drained } = await greetingOf(child.stderr);
   const match = /ports? ([\d, ]+), .*; data in (\S+)$/.exec(banner);
   assert(match, banner);
   const writer = child.stdin.getWriter();
@@ -262,9 +246,17 @@ async function startDemo(args: string[]): Promise<RunningDemo> {
     drained,
     ports: match[1].split(", ").map(Number),
     directory: match[2],
+    hint,
     ask: async (line) => {
       await writer.write(new TextEncoder().encode(`${line}\n`));
       return await next();
+    },
+    exit: async () => {
+      await writer.write(new TextEncoder().encode("EXIT\n"));
+      await writer.close();
+      const status = await withDeadline(child.status, { what: "kv demo to exit" });
+      await withDeadline(drained, { what: "kv demo's stderr to close" });
+      return status.code;
     },
   };
 }
