@@ -860,16 +860,14 @@ export class KvServer {
     try {
       request = decodeRequest(frame);
     } catch (error) {
-      const refusal = this.#refusalOf("decoding a request", error);
-      responses.error(frame.requestId, refusal.code, refusal.message);
+      this.#refuse(frame.requestId, "decoding a request", error, responses);
       return false;
     }
     try {
       this.#run(request, responses);
       return true;
     } catch (error) {
-      const refusal = this.#refusalOf(request.type, error);
-      responses.error(request.requestId, refusal.code, refusal.message);
+      this.#refuse(request.requestId, request.type, error, responses);
       return false;
     }
   }
@@ -892,8 +890,7 @@ export class KvServer {
         (out) => this.#store.getEncodedAt(bytes, keyStart, keyEnd, out),
       );
     } catch (error) {
-      const refusal = this.#refusalOf("get", error);
-      responses.error(requestId, refusal.code, refusal.message);
+      this.#refuse(requestId, "get", error, responses);
     }
   }
 
@@ -911,8 +908,7 @@ export class KvServer {
     try {
       request = decodeRequest(frame);
     } catch (error) {
-      const refusal = this.#refusalOf("decoding a request", error);
-      responses.error(frame.requestId, refusal.code, refusal.message);
+      this.#refuse(frame.requestId, "decoding a request", error, responses);
       return undefined;
     }
     if (request.type === "setK") {
@@ -944,8 +940,7 @@ export class KvServer {
       if (await keeper.markRepaired(request.list)) this.#closeOthers(connection);
       return responses.ok(request.requestId);
     } catch (error) {
-      const refusal = this.#refusalOf(request.type, error);
-      responses.error(request.requestId, refusal.code, refusal.message);
+      this.#refuse(request.requestId, request.type, error, responses);
     }
   }
 
@@ -970,6 +965,12 @@ export class KvServer {
     if (closed > 0) {
       this.#logger.debug(`closed ${closed} connections: the repaired mark changed lists`);
     }
+  }
+
+  /** Answers `requestId`, a `type` request that threw `error`, with its {@link #refusalOf}. */
+  #refuse(requestId: number, type: string, error: unknown, responses: FrameWriter): void {
+    const refusal = this.#refusalOf(type, error);
+    responses.error(requestId, refusal.code, refusal.message);
   }
 
   /**
