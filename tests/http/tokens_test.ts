@@ -24,7 +24,8 @@ Deno.test("a tokens file that is a directory is one line naming the file", async
       () => BearerTokens.read(dir),
       (error: unknown) =>
         error instanceof TokensFileError &&
-        error.message.startsWith(`${dir}: cannot read the tokens file: `),
+        error.message.startsWith(`${dir}: cannot read the tokens file: `) &&
+        !error.message.includes("\n"),
     );
   });
 });
