@@ -2,17 +2,7 @@
 import assert from "node:assert/strict";
 import { kvArgs, Terminal, terminalTest } from "../helpers/tmux.ts";
 import { withBrokerTimeout } from "../helpers/kv_processes.ts";
-
-/** Resolves whether something accepts connections on `port` of 127.0.0.1. */
-async function isListening(port: number): Promise<boolean> {
-  try {
-    const connection = await Deno.connect({ hostname: "127.0.0.1", port });
-    connection.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isListening } from "../helpers/fixtures.ts";
 
 terminalTest(
   "Ctrl-C while the demo loads stops the load and the servers, with one line and exit 130",

@@ -2,23 +2,13 @@ import assert from "node:assert/strict";
 import { readLines } from "../../lib/base/line_reader.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { isListening } from "../helpers/fixtures.ts";
 import { kvArgs } from "../helpers/tmux.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { DirLock } from "../../lib/server/dir_lock.ts";
 
 /** A SERVERS line of a server that is up. */
 const UP = / {2}up +\d+ records?/;
-
-/** Resolves whether something accepts connections on `port` of 127.0.0.1. */
-async function isListening(port: number): Promise<boolean> {
-  try {
-    const connection = await Deno.connect({ hostname: "127.0.0.1", port });
-    connection.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function exists(path: string): Promise<boolean> {
   try {

@@ -37,6 +37,21 @@ export function closedPorts(count: number): number[] {
   return ports;
 }
 
+/**
+ * Whether something accepts connections on `port` of 127.0.0.1: false only when the
+ * connection is refused, so that another failure is not taken for a closed port.
+ */
+export async function isListening(port: number): Promise<boolean> {
+  try {
+    const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+    connection.close();
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused) return false;
+    throw error;
+  }
+}
+
 /** A listener on 127.0.0.1 serving each connection it accepts; see {@link listenLoopback}. */
 export interface LoopbackListener {
   /** The port it listens on. */
