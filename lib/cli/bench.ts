@@ -45,7 +45,7 @@ import {
   securityPaths,
   withAuthFileSource,
 } from "./security_flags.ts";
-import { REPEATED_SIGNAL_GRACE_MS } from "./server.ts";
+import { REPEATED_SIGNAL_GRACE_MS } from "./stop_signals.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { SIGNAL_EXIT_CODES, UserError } from "./user_error.ts";
 import { counted } from "../base/plural.ts";

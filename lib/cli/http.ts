@@ -38,7 +38,7 @@ import {
 } from "./security_flags.ts";
 import { serverFile, SERVERS_FLAG_HELP } from "./oneshot.ts";
 import { VERSION } from "./run.ts";
-import { untilSignal } from "./server.ts";
+import { untilSignal } from "./stop_signals.ts";
 import { isLoopback } from "../base/host_port.ts";
 import { hostPort } from "../base/host_port.ts";
 import type { Subcommand } from "./subcommand.ts";

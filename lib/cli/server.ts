@@ -53,6 +53,7 @@ import { describeFsError, exposedSecretDirectory, isFsError } from "../base/fs_e
 import { listenFailure } from "./listen_error.ts";
 import { hostPort, isLoopback } from "../base/host_port.ts";
 import { checkStdinEndsWithSupervisor, untilStdinCloses } from "./stdin.ts";
+import { untilSignal } from "./stop_signals.ts";
 import { counted } from "../base/plural.ts";
 
 /** Most connections `--max-connections` accepts (each holds a 64 KiB read buffer). */
@@ -487,58 +488,6 @@ function listen(server: KvServer, settings: ServerSettings): Deno.NetAddr {
     const where = hostPort(settings.hostname, settings.port);
     throw listenFailure("kv server", where, { port: "-p", address: "-a" }, error);
   }
-}
-
-/**
- * A repeat of the stop signal within this long of the first is the same stop: `deno task`
- * and the shell's process group both pass one Ctrl-C on, so the server gets it twice.
- */
-export const REPEATED_SIGNAL_GRACE_MS = 1_000;
-
-/**
- * Resolves on the first SIGINT or SIGTERM; one more, after the grace period, exits at
- * once, for a stuck shutdown. `kv http` stops the same way. Once a signal has come,
- * `dispose` leaves the listeners in place: the process is about to exit, and a repeat
- * arriving between a finished shutdown and the exit would otherwise take the default
- * action and end it with 130 instead of 0.
- *
- * @example
- * ```ts ignore
- * const logger = new Logger({ name: "kv server" });
- * const stop = untilSignal(logger);
- * try {
- *   const signal = await stop.signalled; // "SIGINT" after Ctrl-C, "SIGTERM" after kill
- *   logger.info(`${signal}: shutting down`);
- * } finally {
- *   stop.dispose();
- * }
- * ```
- */
-export function untilSignal(logger: Logger): { signalled: Promise<string>; dispose(): void } {
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  let receivedAt: number | undefined;
-  let resolveSignal!: (signal: string) => void;
-  const signalled = new Promise<string>((resolve) => resolveSignal = resolve);
-  const handlers = signals.map((signal) => {
-    const handler = () => {
-      if (receivedAt !== undefined) {
-        if (performance.now() - receivedAt < REPEATED_SIGNAL_GRACE_MS) return;
-        logger.warn(`${signal} again during shutdown; exiting without waiting`);
-        Deno.exit(1);
-      }
-      receivedAt = performance.now();
-      resolveSignal(signal);
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
-  return {
-    signalled,
-    dispose: () => {
-      if (receivedAt !== undefined) return;
-      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
-    },
-  };
 }
 
 async function runServer(args: string[]): Promise<number> {

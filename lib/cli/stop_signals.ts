@@ -2,7 +2,10 @@
  * How a command stops cleanly on a signal instead of dying: the first of the signals it
  * watches is noted (and aborts a signal the command's work listens to), the exit code is
  * then the signal's (lib/cli/user_error.ts, SIGNAL_EXIT_CODES). kv broker and kv demo end
- * their REPL or load this way, kv gen its output.
+ * their REPL or load this way, kv gen its output. kv server and kv http shut down on the
+ * first SIGINT or SIGTERM ({@link untilSignal}); kv bench shares its grace for a repeat.
+ * Here, not in server.ts, so that kv http and kv bench need not load the server's modules
+ * (about 20 of them) to stop.
  *
  * @example
  * ```ts
@@ -12,6 +15,7 @@
  * ```
  * @module
  */
+import type { Logger } from "../base/logger.ts";
 import type { StopSignal } from "./user_error.ts";
 
 /** What {@link watchStopSignals} watches with. */
@@ -68,6 +72,58 @@ export function watchStopSignals(
     stoppedBy: () => stoppedBy,
     dispose: () => {
       for (const [signal, handler] of listening) Deno.removeSignalListener(signal, handler);
+    },
+  };
+}
+
+/**
+ * A repeat of the stop signal within this long of the first is the same stop: `deno task`
+ * and the shell's process group both pass one Ctrl-C on, so the server gets it twice.
+ */
+export const REPEATED_SIGNAL_GRACE_MS = 1_000;
+
+/**
+ * Resolves on the first SIGINT or SIGTERM; one more, after the grace period, exits at
+ * once, for a stuck shutdown. `kv http` stops the same way. Once a signal has come,
+ * `dispose` leaves the listeners in place: the process is about to exit, and a repeat
+ * arriving between a finished shutdown and the exit would otherwise take the default
+ * action and end it with 130 instead of 0.
+ *
+ * @example
+ * ```ts ignore
+ * const logger = new Logger({ name: "kv server" });
+ * const stop = untilSignal(logger);
+ * try {
+ *   const signal = await stop.signalled; // "SIGINT" after Ctrl-C, "SIGTERM" after kill
+ *   logger.info(`${signal}: shutting down`);
+ * } finally {
+ *   stop.dispose();
+ * }
+ * ```
+ */
+export function untilSignal(logger: Logger): { signalled: Promise<string>; dispose(): void } {
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  let receivedAt: number | undefined;
+  let resolveSignal!: (signal: string) => void;
+  const signalled = new Promise<string>((resolve) => resolveSignal = resolve);
+  const handlers = signals.map((signal) => {
+    const handler = () => {
+      if (receivedAt !== undefined) {
+        if (performance.now() - receivedAt < REPEATED_SIGNAL_GRACE_MS) return;
+        logger.warn(`${signal} again during shutdown; exiting without waiting`);
+        Deno.exit(1);
+      }
+      receivedAt = performance.now();
+      resolveSignal(signal);
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  return {
+    signalled,
+    dispose: () => {
+      if (receivedAt !== undefined) return;
+      for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     },
   };
 }
