@@ -3,9 +3,12 @@
 import assert from "node:assert/strict";
 import denoConfig from "../../deno.json" with { type: "json" };
 import { outputWithin } from "../helpers/wait.ts";
+import { topLevelHelp } from "../../lib/cli/run.ts";
 
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 const COMPILED_PATH = `${REPO_ROOT}dist/kv`;
+/** Every command `kv --help` lists. */
+const COMMANDS = [...topLevelHelp().matchAll(/^ {2}([a-z]+) {2}/gm)].map(([, name]) => name);
 
 /** Compiling downloads denort and builds a ~100 MB binary: longer than other waits. */
 const COMPILE_TIMEOUT_MS = 120_000;
@@ -40,7 +43,7 @@ const unavailable = await compileUnavailable();
 
 Deno.test({
   name: unavailable === undefined
-    ? "deno task compile builds dist/kv, which runs --version"
+    ? "deno task compile builds dist/kv, which runs --version and loads every command's module"
     : `deno task compile (ignored: ${unavailable})`,
   ignore: unavailable !== undefined,
   fn: async () => {
@@ -65,5 +68,17 @@ Deno.test({
     const result = await outputWithin(run, { what: "dist/kv --version" });
     assert.equal(result.code, 0);
     assert.equal(new TextDecoder().decode(result.stdout), `kv ${denoConfig.version}\n`);
+    // lib/cli/run.ts imports each command's module late, by a specifier deno compile cannot
+    // see: the task must --include each, or that command fails in the binary.
+    for (const command of COMMANDS) {
+      const help = new Deno.Command(COMPILED_PATH, {
+        args: [command, "--help"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const shown = await outputWithin(help, { what: `dist/kv ${command} --help` });
+      assert.equal(shown.code, 0, `${command}: ${new TextDecoder().decode(shown.stderr)}`);
+    }
   },
 });
