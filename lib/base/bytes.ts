@@ -126,7 +126,16 @@ export class ByteWriter {
     this.#buffer[this.#length++] = value;
   }
 
-  /** Appends an unsigned 16-bit big-endian integer. */
+  /**
+   * Appends an unsigned 16-bit big-endian integer.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.u16(0x0102);
+   * writer.bytes(); // Uint8Array [1, 2]
+   * ```
+   */
   u16(value: number): void {
     this.#reserve(2);
     this.#view.setUint16(this.#length, value);
@@ -201,7 +210,16 @@ export class ByteWriter {
     this.#length += bytes.length;
   }
 
-  /** Appends a string as a u32 byte length followed by its UTF-8 bytes. */
+  /**
+   * Appends a string as a u32 byte length followed by its UTF-8 bytes.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.string("hé");
+   * writer.bytes(); // Uint8Array [0, 0, 0, 3, 104, 195, 169]
+   * ```
+   */
   string(value: string): void {
     // UTF-8 never needs more than 3 bytes per UTF-16 code unit.
     this.#reserve(4 + value.length * 3);
@@ -228,6 +246,13 @@ export class ByteWriter {
   /**
    * Appends an unsigned LEB128 varint: seven bits a byte, lowest first, the top bit
    * set on every byte but the last. `value` is a safe integer ≥ 0 (at most 8 bytes).
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.varint(300);
+   * writer.bytes(); // Uint8Array [172, 2]: 0x2c with the top bit set, then 2
+   * ```
    */
   varint(value: number): void {
     this.#reserve(MAX_VARINT_BYTES);
@@ -346,6 +371,14 @@ export class ByteWriter {
   /**
    * Counts `count` bytes written into the buffer {@link ByteWriter.room} returned, which
    * made room for at least that many.
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.room(1)[writer.length] = 7;
+   * writer.advance(1);
+   * writer.length; // 1
+   * ```
    */
   advance(count: number): void {
     const length = this.#length + count;
@@ -355,7 +388,16 @@ export class ByteWriter {
     this.#length = length;
   }
 
-  /** A view of the bytes written so far (shares memory with the writer until it grows or resets). */
+  /**
+   * A view of the bytes written so far (shares memory with the writer until it grows or resets).
+   *
+   * @example
+   * ```ts
+   * const writer = new ByteWriter();
+   * writer.u8(1);
+   * writer.bytes().slice(); // a copy that outlives the writer's next write
+   * ```
+   */
   bytes(): Uint8Array {
     return this.#buffer.subarray(0, this.#length);
   }
@@ -438,12 +480,26 @@ export class ByteReader {
     return at;
   }
 
-  /** Reads one byte. */
+  /**
+   * Reads one byte; `what` names it in the DecodeError when none is left.
+   *
+   * @example
+   * ```ts
+   * new ByteReader(new Uint8Array([7])).u8(); // 7
+   * ```
+   */
   u8(what = "byte"): number {
     return this.#bytes[this.#take(1, what)];
   }
 
-  /** Reads an unsigned 16-bit big-endian integer. */
+  /**
+   * Reads an unsigned 16-bit big-endian integer.
+   *
+   * @example
+   * ```ts
+   * new ByteReader(new Uint8Array([1, 2])).u16(); // 258
+   * ```
+   */
   u16(what = "u16"): number {
     return this.#dataView.getUint16(this.#take(2, what));
   }
@@ -500,7 +556,14 @@ export class ByteReader {
     return FLOAT_VIEW.getFloat64(0);
   }
 
-  /** Reads a varint, as {@link readVarint} checks it. */
+  /**
+   * Reads a varint, as {@link readVarint} checks it.
+   *
+   * @example
+   * ```ts
+   * new ByteReader(new Uint8Array([172, 2])).varint(); // 300
+   * ```
+   */
   varint(what = "varint"): number {
     // The common one-byte case inline: this runs for every length and int of a value.
     const at = this.#offset;
@@ -594,7 +657,14 @@ export class ByteReader {
     return this.#bytes.subarray(at, at + count);
   }
 
-  /** Reads a u32 length and that many UTF-8 bytes, at most `maxBytes` of them. */
+  /**
+   * Reads a u32 length and that many UTF-8 bytes, at most `maxBytes` of them.
+   *
+   * @example
+   * ```ts
+   * new ByteReader(new Uint8Array([0, 0, 0, 2, 104, 105])).string("key"); // "hi"
+   * ```
+   */
   string(what = "string", maxBytes: number = Number.MAX_SAFE_INTEGER): string {
     const length = this.u32(`${what} length`);
     if (length > maxBytes) {
@@ -758,6 +828,14 @@ export class Utf8Cache {
    * The string of `bytes[start, end)`, the same one as last time for the same bytes
    * when its slot still holds it; undefined, keeping nothing, unless the bytes are at
    * most {@link UTF8_CACHE_MAX_BYTES} of ASCII (the caller decodes those itself).
+   *
+   * @example
+   * ```ts
+   * const cache = new Utf8Cache();
+   * const bytes = new TextEncoder().encode("age");
+   * cache.decode(bytes, 0, 3) === cache.decode(bytes, 0, 3); // true: the one string, kept
+   * cache.decode(new TextEncoder().encode("é"), 0, 2); // undefined: not ASCII
+   * ```
    */
   decode(bytes: Uint8Array, start: number, end: number): string | undefined {
     if (end - start > UTF8_CACHE_MAX_BYTES) return undefined;

@@ -149,6 +149,13 @@ export class FrameReader {
    * The free space to read into next, made room for first: an unfinished frame is
    * moved to the front, and a buffer full of one still arriving doubles. Invalidates
    * the bodies of frames returned before.
+   *
+   * @example
+   * ```ts
+   * const reader = new FrameReader();
+   * const count = await conn.read(reader.space()); // read straight into the reader's buffer
+   * if (count !== null) reader.filled(count);
+   * ```
    */
   space(): Uint8Array {
     const pending = this.#end - this.#start;
@@ -174,7 +181,17 @@ export class FrameReader {
     return this.#end === 0 ? this.#buffer : this.#buffer.subarray(this.#end);
   }
 
-  /** Records that `count` bytes were read into the space {@link FrameReader.space} gave. */
+  /**
+   * Records that `count` bytes were read into the space {@link FrameReader.space} gave.
+   *
+   * @example
+   * ```ts
+   * const reader = new FrameReader();
+   * reader.space().set([0, 0, 0, 0, 0x02, 0, 0, 0, 1]); // PING, request id 1
+   * reader.filled(9);
+   * reader.next(); // { type: 2, requestId: 1, body: Uint8Array [] }
+   * ```
+   */
   filled(count: number): void {
     if (!(Number.isSafeInteger(count) && count >= 0 && this.#end + count <= this.#buffer.length)) {
       throw new RangeError(`filled ${count} bytes, more than the space given`);
@@ -186,6 +203,14 @@ export class FrameReader {
    * The next complete frame, its body a view into the buffer, or undefined until more
    * bytes arrive. Throws a FrameTooLargeError for a header announcing a body over the
    * limit, before the body is read.
+   *
+   * @example
+   * ```ts
+   * const reader = new FrameReader();
+   * reader.space().set([0, 0, 0, 1, 0x80]); // part of an OK's header
+   * reader.filled(5);
+   * reader.next(); // undefined: the rest has not arrived
+   * ```
    */
   next(): Frame | undefined {
     return this.advance() ? this.frame() : undefined;

@@ -82,7 +82,16 @@ export class FrameWriter {
     return this.#frameCount;
   }
 
-  /** The frames written so far, as one view (valid until the next write or reset). */
+  /**
+   * The frames written so far, as one view (valid until the next write or reset).
+   *
+   * @example
+   * ```ts
+   * const frames = new FrameWriter();
+   * frames.ping(2);
+   * frames.bytes(); // Uint8Array [0, 0, 0, 0, 2, 0, 0, 0, 2]: docs/protocol.md's PING
+   * ```
+   */
   bytes(): Uint8Array {
     return this.#out.bytes();
   }
@@ -160,7 +169,17 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends PING. */
+  /**
+   * Appends PING.
+   *
+   * @example
+   * ```ts
+   * const frames = new FrameWriter();
+   * frames.ping(1);
+   * frames.ping(2); // two requests in one write
+   * frames.frameCount; // 2
+   * ```
+   */
   ping(requestId: number): void {
     this.#end(this.#begin(MessageType.PING, requestId));
   }
@@ -259,7 +278,16 @@ export class FrameWriter {
     this.#end(start);
   }
 
-  /** Appends GET. */
+  /**
+   * Appends GET of `key`.
+   *
+   * @example
+   * ```ts
+   * const frames = new FrameWriter();
+   * frames.get(5, "person1");
+   * frames.length; // 20: the 9-byte header, then the key as a u32 length and 7 bytes
+   * ```
+   */
   get(requestId: number, key: string): void {
     const start = this.#begin(MessageType.GET, requestId);
     this.#out.string(key);

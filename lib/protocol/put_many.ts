@@ -70,6 +70,14 @@ export class PutManyItems {
    * defaults to true and `repair` to false. Throws a RangeError past
    * {@link MAX_PUT_MANY_ITEMS} or for an invalid version. The key and value are not
    * checked here: the server refuses a bad item alone.
+   *
+   * @example
+   * ```ts
+   * const items = new PutManyItems();
+   * items.add("a", encodeValue(int(1)), version);
+   * items.add("b", encodeValue(str("x")), version, { overwrite: false });
+   * items.itemCount; // 2
+   * ```
    */
   add(
     key: string,
@@ -93,12 +101,27 @@ export class PutManyItems {
     this.#itemCount++;
   }
 
-  /** The items as one view, valid until the next add or reset. */
+  /**
+   * The items as one view, valid until the next add or reset.
+   *
+   * @example
+   * ```ts
+   * frames.putMany(12, items.itemCount, items.bytes());
+   * ```
+   */
   bytes(): Uint8Array {
     return this.#out.bytes();
   }
 
-  /** Forgets every item, keeping the buffer. */
+  /**
+   * Forgets every item, keeping the buffer.
+   *
+   * @example
+   * ```ts
+   * items.reset();
+   * items.itemCount; // 0: ready for the next batch
+   * ```
+   */
   reset(): void {
     this.#out.reset();
     this.#itemCount = 0;
