@@ -187,7 +187,15 @@ export class BackgroundRepair {
     return new Promise((resolve) => this.#settledWaiters.push(resolve));
   }
 
-  /** Stops: no new repair starts (one running ends with the pool's connections). */
+  /**
+   * Stops: no new repair starts (one running ends with the pool's connections).
+   *
+   * @example
+   * ```ts
+   * background.close();
+   * broker.close(); // ends a repair still running
+   * ```
+   */
   close(): void {
     this.#closed = true;
     clearTimeout(this.#retryTimer);

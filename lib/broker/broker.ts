@@ -618,7 +618,15 @@ export class Broker {
     );
   }
 
-  /** The value at `path`: the record key, then field names (`["person1", "age"]`). */
+  /**
+   * The value at `path`: the record key, then field names (`["person1", "age"]`).
+   *
+   * @example
+   * ```ts ignore
+   * const lookup = await broker.query(["person1", "address", "street"]);
+   * if (lookup.kind === "found") lookup.value; // { kind: "string", value: "Main" }
+   * ```
+   */
   async query(path: readonly string[]): Promise<Lookup> {
     return decodeLookup(await this.queryEncoded(path));
   }
@@ -674,7 +682,16 @@ export class Broker {
     );
   }
 
-  /** Stores `value` under `key` on k servers (replacing it), or on none. */
+  /**
+   * Stores `value` under `key` on k servers (replacing it), or on none.
+   *
+   * @example
+   * ```ts ignore
+   * const change = await broker.put("person1", object([["age", int(22)]]));
+   * if (change.kind === "done") change.version; // the write's version, on every replica
+   * else change.error; // fewer than k servers reachable: nothing was stored
+   * ```
+   */
   put(key: string, value: Value): Promise<Change> {
     return this.#change(
       key,
@@ -885,7 +902,19 @@ export class Broker {
     while (this.#repairs.size > 0) await Promise.all(this.#repairs.values());
   }
 
-  /** Closes every connection. */
+  /**
+   * Closes every connection.
+   *
+   * @example
+   * ```ts ignore
+   * const broker = await Broker.open(await readServerList("serverFile.txt"), { k: 2 });
+   * try {
+   *   await broker.get("person1");
+   * } finally {
+   *   broker.close();
+   * }
+   * ```
+   */
   close(): void {
     this.#closed = true;
     clearInterval(this.#kTimer);

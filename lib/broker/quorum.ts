@@ -106,7 +106,16 @@ export class PreferenceWalk {
     this.#isUp = isUp;
   }
 
-  /** Positions, in list order, of up to `count` more servers that are up. */
+  /**
+   * Positions, in list order, of up to `count` more servers that are up.
+   *
+   * @example
+   * ```ts
+   * const walk = new PreferenceWalk(new Uint16Array([0, 1, 2]), () => true);
+   * walk.take(1); // [0]
+   * walk.take(1); // [1]: never a position handed out before
+   * ```
+   */
   take(count: number): number[] {
     const list = this.#list;
     // Sized for the most it can hold, then cut: an array grown one push at a time reserves

@@ -336,7 +336,14 @@ export interface HistoryStore {
 export class LogSink {
   #print: (line: string) => void = (line) => console.error(line);
 
-  /** Prints one log line wherever lines go now (stderr by default). */
+  /**
+   * Prints one log line wherever lines go now (stderr by default).
+   *
+   * @example
+   * ```ts
+   * new LogSink().print("kv broker: 127.0.0.1:8001 is down"); // on stderr
+   * ```
+   */
   print(line: string): void {
     this.#print(line);
   }

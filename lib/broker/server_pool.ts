@@ -505,6 +505,13 @@ export class ServerPool {
    * Connects to every server at once and resolves when each attempt has
    * succeeded or failed (at most about one timeout). Servers that failed are
    * retried in the background.
+   *
+   * @example
+   * ```ts ignore
+   * const pool = new ServerPool(await readServerList("serverFile.txt"));
+   * await pool.start();
+   * pool.upCount; // the servers that answered; the others keep being retried
+   * ```
    */
   async start(): Promise<void> {
     await Promise.all(this.#slots.map((_, index) => this.#attempt(index)));
@@ -1150,7 +1157,15 @@ export class ServerPool {
     return new Promise((resolve) => this.#changeWaiters.push(resolve));
   }
 
-  /** Closes every connection and stops reconnecting. */
+  /**
+   * Closes every connection and stops reconnecting.
+   *
+   * @example
+   * ```ts ignore
+   * pool.close();
+   * pool.upCount; // 0
+   * ```
+   */
   close(): void {
     this.#closed = true;
     for (const slot of this.#slots) {
