@@ -526,6 +526,9 @@ async function runServer(args: string[]): Promise<number> {
     const { recovery } = store;
     for (const warning of recovery.warnings) logger.warn(`recovery: ${warning}`);
     await warnIfDataDirExposed(settings.dataDir, logger);
+    if (recovery.suspectedLoss !== undefined) {
+      logger.warn(`started unrepaired: ${recovery.suspectedLoss}; ${UNTIL_REPAIRED}`);
+    }
     if (settings.markUnrepaired) logger.warn(MARKED_UNREPAIRED);
     const data = settings.dataDir === undefined ? "memory only" : `data: ${settings.dataDir}`;
     const secured = `${security.tls ? "TLS" : "plain TCP"}, ` +
@@ -547,12 +550,14 @@ async function runServer(args: string[]): Promise<number> {
   }
 }
 
+/** What an unrepaired start means, and what ends it. */
+const UNTIL_REPAIRED = "brokers do not count this server's answers until kv repair (or a " +
+  "running broker's background repair) refills it and marks it repaired";
+
 /**
  * Logged at a start with `--mark-unrepaired`: what the flag did, and what ends it.
  */
-const MARKED_UNREPAIRED = "started unrepaired, as --mark-unrepaired asks: brokers do not " +
-  "count this server's answers until kv repair (or a running broker's background repair) " +
-  "refills it and marks it repaired";
+const MARKED_UNREPAIRED = `started unrepaired, as --mark-unrepaired asks: ${UNTIL_REPAIRED}`;
 
 /** The `kv server` subcommand. */
 export const serverCommand: Subcommand = {

@@ -42,11 +42,15 @@ export interface KvInvocation {
   readonly args: readonly string[];
 }
 
-/** The `deno run` permissions `kv server` needs: to listen, and to keep its data directory. */
+/**
+ * The `deno run` permissions `kv server` needs: to listen, to keep its data directory, and
+ * to read the uptime, which tells a restart of the machine (lib/server/run_record.ts).
+ */
 export const SERVER_PERMISSIONS: readonly string[] = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
+  "--allow-sys=osUptime",
 ];
 
 /**
@@ -74,7 +78,7 @@ export function selfInvocation(
  *
  * @example
  * ```ts
- * denoRunArgs("/repo/main.ts"); // ["run", "--allow-net", "--allow-read", "--allow-write", "/repo/main.ts"]
+ * denoRunArgs("/repo/main.ts"); // ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-sys=osUptime", "/repo/main.ts"]
  * ```
  */
 export function denoRunArgs(

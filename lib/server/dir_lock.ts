@@ -3,7 +3,23 @@
  * log. It is an `flock` on the file `LOCK` inside the directory: the kernel
  * drops it when the holder's file is closed or its process dies, even by
  * `kill -9`, so a crash never leaves a stale lock that needs manual cleanup.
- * The file itself stays; its content (the holder's pid) is for messages only.
+ * The file itself stays.
+ *
+ * Its content has two parts, rewritten in place, never truncated, so that
+ * rewriting the first cannot lose the second, and a start on a full disk can
+ * still write them (the bytes are allocated once):
+ *
+ * - bytes 0..{@link PID_FIELD_BYTES}: the holder's pid (for messages) and the
+ *   time of the write, space-padded, rewritten with every write of the file;
+ * - the rest, up to {@link LOCK_FILE_BYTES}: the run record, a line the
+ *   store keeps there (see run_record.ts): how the last run on this
+ *   directory began or ended. It lives in LOCK because LOCK is the one file
+ *   every start writes already.
+ *
+ * The time in the first part tells a copy: a program that writes the file
+ * (`cp`, `rsync`, `tar` putting back a backup) sets its change time (ctime),
+ * which no program can set back, to when it wrote, later than the time kv
+ * wrote into it ({@link DirLock.writtenByOther}).
  *
  * `flock` locks belong to an open file, so a second acquire of the same
  * directory fails inside one process too.
@@ -17,13 +33,33 @@
  * ```
  * @module
  */
-import { DATA_FILE_MODE } from "./storage_log.ts";
+import { invariant } from "../base/invariant.ts";
+import { DATA_FILE_MODE, writeAll } from "./storage_log.ts";
 
 /** Name of the lock file inside a data directory. */
 export const LOCK_FILE_NAME = "LOCK";
 
-/** Longest lock file content read back for a message (a pid and a newline fit easily). */
-const MAX_LOCK_CONTENT_BYTES = 32;
+/**
+ * Bytes of the lock file's pid field: the pid, a space, the time of the write in ms since
+ * the epoch, spaces, a newline (a pid has at most 7 digits, the time 13).
+ */
+export const PID_FIELD_BYTES = 32;
+
+/**
+ * How much later than the time kv wrote into the lock file its change time may be, in ms,
+ * before the file counts as written by another program: the change time is read in whole
+ * seconds, and the write itself may wait a few behind a busy disk.
+ */
+export const LOCK_WRITE_SLACK_MS = 10_000;
+
+/**
+ * Size of a lock file holding a run record: the pid field, then the record's line padded
+ * with spaces. Within one file-system block, so writing it never needs a new one.
+ */
+export const LOCK_FILE_BYTES = 1024;
+
+/** Longest run record line {@link DirLock.writeRecord} takes (the newline excluded). */
+export const MAX_RECORD_CHARS = LOCK_FILE_BYTES - PID_FIELD_BYTES - 1;
 
 /**
  * A held lock on a directory; {@link release} it when done, or exit.
@@ -41,11 +77,20 @@ const MAX_LOCK_CONTENT_BYTES = 32;
 export class DirLock {
   readonly #file: Deno.FsFile;
   readonly #dir: string;
+  readonly #record: string | undefined;
+  readonly #writtenByOther: boolean;
   #released = false;
 
-  private constructor(file: Deno.FsFile, dir: string) {
+  private constructor(
+    file: Deno.FsFile,
+    dir: string,
+    record: string | undefined,
+    writtenByOther: boolean,
+  ) {
     this.#file = file;
     this.#dir = dir;
+    this.#record = record;
+    this.#writtenByOther = writtenByOther;
   }
 
   /**
@@ -69,13 +114,19 @@ export class DirLock {
         file.close();
         return undefined;
       }
-      await file.truncate(0);
-      await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+      // Before this process writes it: its change time is the last writer's.
+      const changedAt = (await file.stat()).ctime?.getTime();
+      const content = await readPrefix(file, LOCK_FILE_BYTES);
+      const writtenAt = Number(/^\d+ (\d+) /.exec(new TextDecoder().decode(content))?.[1]);
+      const writtenByOther = changedAt !== undefined && changedAt > writtenAt + LOCK_WRITE_SLACK_MS;
+      // Only the pid field: the run record after it is the last run's, for the store to judge.
+      await file.seek(0, Deno.SeekMode.Start);
+      await writeAll(file, new TextEncoder().encode(pidField()));
+      return new DirLock(file, dir, recordIn(content), writtenByOther);
     } catch (error) {
       file.close();
       throw error;
     }
-    return new DirLock(file, dir);
   }
 
   /**
@@ -91,9 +142,8 @@ export class DirLock {
     try {
       const file = await Deno.open(`${dir}/${LOCK_FILE_NAME}`, { read: true });
       try {
-        const buffer = new Uint8Array(MAX_LOCK_CONTENT_BYTES);
-        const count = await file.read(buffer) ?? 0;
-        const pid = Number.parseInt(new TextDecoder().decode(buffer.subarray(0, count)), 10);
+        const field = await readPrefix(file, PID_FIELD_BYTES);
+        const pid = Number.parseInt(new TextDecoder().decode(field), 10);
         return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
       } finally {
         file.close();
@@ -109,6 +159,46 @@ export class DirLock {
     return this.#dir;
   }
 
+  /**
+   * The run record the lock file held when acquired (the last run's), or undefined when it
+   * held none: a new directory, or one last locked by a kv from before run records.
+   */
+  get record(): string | undefined {
+    return this.#record;
+  }
+
+  /**
+   * True when, at acquire, the lock file had been written (changed) more than
+   * {@link LOCK_WRITE_SLACK_MS} after kv last wrote into it: another program wrote it since
+   * — a copy put over it, or one made anew elsewhere. False when nothing tells (a file
+   * written by a kv from before the time in the pid field, or no change time).
+   */
+  get writtenByOther(): boolean {
+    return this.#writtenByOther;
+  }
+
+  /**
+   * Replaces the run record in the lock file by `line` (at most {@link MAX_RECORD_CHARS},
+   * no newline), in place, and resolves once it is on disk (fsync).
+   *
+   * @example
+   * ```ts
+   * await lock.writeRecord('{"run":"open"}');
+   * ```
+   */
+  async writeRecord(line: string): Promise<void> {
+    invariant(!this.#released, "a released lock writes nothing");
+    invariant(
+      line.length <= MAX_RECORD_CHARS && !line.includes("\n") && /^[\x20-\x7e]*$/.test(line),
+      "a run record is one line of printable ASCII that fits the lock file",
+    );
+    // The pid field too, with the time of this write: see writtenByOther.
+    const content = `${pidField()}${line.padEnd(MAX_RECORD_CHARS)}\n`;
+    await this.#file.seek(0, Deno.SeekMode.Start);
+    await writeAll(this.#file, new TextEncoder().encode(content));
+    await this.#file.sync();
+  }
+
   /** Releases the lock; later calls do nothing. */
   release(): void {
     if (this.#released) return;
@@ -122,4 +212,31 @@ export class DirLock {
       this.#file.close();
     }
   }
+}
+
+/** The pid field: this process's pid and the time now, padded (see PID_FIELD_BYTES). */
+function pidField(): string {
+  return `${`${Deno.pid} ${Date.now()}`.padEnd(PID_FIELD_BYTES - 1)}\n`;
+}
+
+/** Up to `maxBytes` from the start of `file` (fewer when it is shorter). */
+async function readPrefix(file: Deno.FsFile, maxBytes: number): Promise<Uint8Array> {
+  const buffer = new Uint8Array(maxBytes);
+  let filled = 0;
+  while (filled < maxBytes) {
+    const count = await file.read(buffer.subarray(filled));
+    if (count === null) break;
+    filled += count;
+  }
+  return buffer.subarray(0, filled);
+}
+
+/**
+ * The run record in a lock file's `content`: what follows the pid field, trailing spaces
+ * and newline dropped; undefined when nothing does (an older kv wrote the pid alone).
+ */
+function recordIn(content: Uint8Array): string | undefined {
+  if (content.length <= PID_FIELD_BYTES) return undefined;
+  const text = new TextDecoder().decode(content.subarray(PID_FIELD_BYTES)).trimEnd();
+  return text === "" ? undefined : text;
 }

@@ -25,6 +25,10 @@
  *   the state file says: until MARK_REPAIRED;
  * - recovery dropped or skipped damaged log bytes, or found a log missing: it may have
  *   lost acknowledged writes, so it is set and persisted, whatever it was;
+ * - the last run's record (run_record.ts) says the dir may lack acknowledged writes: the
+ *   last run did not stop cleanly under `--fsync interval` or `never` and the machine
+ *   restarted since (a power loss takes the page cache), or the files are not the ones
+ *   the server left (a copy, a restore); set and persisted, whatever it was;
  * - the operator says so at start (`kv server --mark-unrepaired`): the dir is a restored
  *   backup or snapshot, older than what the server acknowledged, and its state file, as
  *   old, says repaired; set and persisted, whatever it was;
@@ -88,6 +92,12 @@ export interface NodeStateOrigin {
    * file, restored with it, says repaired). `kv server --mark-unrepaired`; default false.
    */
   readonly markedUnrepaired?: boolean;
+  /**
+   * The last run's record says the data dir may lack writes the server acknowledged: a
+   * power loss under `--fsync interval` or `never`, a copy or a restore
+   * (run_record.ts); default false.
+   */
+  readonly lostSinceLastRun?: boolean;
 }
 
 /**
@@ -205,7 +215,7 @@ export class NodeStateKeeper {
     };
     const finish = async (origin: NodeStateOrigin) => {
       const unrepaired = stored.unrepaired || origin.emptyAtStart || origin.lostData ||
-        (origin.markedUnrepaired ?? false);
+        (origin.markedUnrepaired ?? false) || (origin.lostSinceLastRun ?? false);
       const repairedUnder = unrepaired ? NO_LIST : stored.repairedUnder;
       const keeper = new NodeStateKeeper(path, { unrepaired, k: stored.k, repairedUnder });
       if (onDisk?.unrepaired !== unrepaired) await writeStateFile(path, keeper.#state);

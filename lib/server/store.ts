@@ -24,7 +24,8 @@
  *
  * | file                        | what                                                        |
  * |-----------------------------|-------------------------------------------------------------|
- * | `LOCK`                      | flock held while a store is open (see dir_lock.ts)          |
+ * | `LOCK`                      | flock held while a store is open (see dir_lock.ts), and the |
+ * |                             | run record: how the last run began or ended (run_record.ts) |
  * | `log-GGGGGGGGGG.kvlog`      | storage log of generation G (format: storage_log.ts)        |
  * | `snapshot-GGGGGGGGGG.kvsnap`| all records as of the start of log G (format: snapshot.ts)  |
  * | `*.tmp`                     | a file being written; leftovers of a crash are deleted      |
@@ -112,7 +113,15 @@ import type { PartitionDigestTable } from "../trie/partition_digests.ts";
 import { readUtf8 } from "../base/utf8.ts";
 import { writeValue } from "../record/value_codec.ts";
 import { BASE_VERSION, compareVersions, readVersion, type Version } from "../record/version.ts";
-import { NodeStateKeeper } from "./node_state.ts";
+import { NODE_STATE_FILE, NodeStateKeeper } from "./node_state.ts";
+import {
+  currentBoot,
+  decodeRunRecord,
+  encodeRunRecord,
+  identityOf,
+  judgeLastRun,
+  type RunState,
+} from "./run_record.ts";
 import { withoutOsDetail } from "../base/fs_error.ts";
 
 /** When a commit's writes are forced to stable storage; see the module docs. */
@@ -194,6 +203,11 @@ export interface StoreOptions {
    */
   markUnrepaired?: boolean;
   /**
+   * Tells which boot of the machine's kernel this is, for the run record (run_record.ts):
+   * default {@link currentBoot}. Tests give their own to play a restart of the machine.
+   */
+  boot?: () => Promise<string | undefined>;
+  /**
    * Called with problems found while running that do not stop the store (a
    * failed compaction, to be retried). Default: print to stderr.
    */
@@ -218,6 +232,12 @@ export interface RecoveryInfo {
   truncatedBytes: number;
   /** What recovery repaired or cleaned up, one sentence each, for the operator. */
   warnings: string[];
+  /**
+   * Why the data dir may lack writes the server acknowledged, as the last run's record
+   * tells (a power loss, a copy: see run_record.ts), a clause for the operator; the store
+   * then starts unrepaired. Undefined when nothing says so.
+   */
+  suspectedLoss?: string;
 }
 
 /** What {@link Store.purge} did: removed the key, found nothing, or met a newer version. */
@@ -382,6 +402,29 @@ async function listDataDir(dir: string): Promise<DirListing> {
   return listing;
 }
 
+/**
+ * The identity (run_record.ts) of each file recovery reads in `dir` — the newest snapshot
+ * and the logs from its generation on — by name; `full` adds node-state.json and each
+ * file's size and modification time, what a clean stop records.
+ */
+async function fileIdentities(dir: string, full: boolean): Promise<Record<string, string>> {
+  const listing = await listDataDir(dir);
+  const newest = listing.snapshots.at(-1) ?? 0;
+  const names = [
+    ...listing.snapshots.filter((generation) => generation === newest).map(snapshotName),
+    ...listing.logs.filter((generation) => generation >= newest).map(logName),
+  ];
+  const identities: Record<string, string> = {};
+  for (const name of full ? [...names, NODE_STATE_FILE] : names) {
+    try {
+      identities[name] = identityOf(await Deno.stat(`${dir}/${name}`), full);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  return identities;
+}
+
 function checkPositive(name: string, value: number, max: number): void {
   if (!Number.isFinite(value) || value < 0 || value > max) {
     throw new RangeError(`${name} must be a number 0..${max}: ${value}`);
@@ -450,6 +493,10 @@ export class Store {
   #emptyAtStart = false;
   /** Recovery dropped or skipped damaged log bytes, or found a log missing. */
   #lostData = false;
+  /** The boot this run is in, for its run record (see run_record.ts). */
+  #boot: string | undefined;
+  /** True once this run's record is written: compactions and close keep it true to the files. */
+  #recording = false;
   /** Aborted by close: a snapshot under way stops at its next slice. */
   readonly #closing = new AbortController();
 
@@ -507,6 +554,18 @@ export class Store {
     }
     store.#lock = lock;
     try {
+      // Judged before recovery changes anything: the files as the last run left them.
+      store.#boot = await (options.boot ?? currentBoot)();
+      const suspectedLoss = judgeLastRun(
+        lock.record === undefined ? undefined : decodeRunRecord(lock.record),
+        {
+          boot: store.#boot,
+          dir: identityOf(await Deno.stat(dir), false),
+          lockWrittenByOther: lock.writtenByOther,
+          files: await fileIdentities(dir, true),
+        },
+      );
+      store.#recovery.suspectedLoss = suspectedLoss;
       // Unrepaired on disk before recovery erases a sign of a loss (see there).
       const nodeState = await NodeStateKeeper.beginRecovery(dir, store.#onWarning);
       await store.#recover(dir, nodeState.beforeChange);
@@ -523,7 +582,13 @@ export class Store {
         emptyAtStart: store.#emptyAtStart,
         lostData: store.#lostData,
         markedUnrepaired: options.markUnrepaired ?? false,
+        lostSinceLastRun: suspectedLoss !== undefined,
       });
+      // What earlier runs left in the page cache reaches the disk before this run's record
+      // says it is there (a run under --fsync always is trusted after a power loss).
+      await store.#log?.sync();
+      // Only once the state says unrepaired may the record that told so be replaced.
+      await store.#recordRun("open");
     } catch (error) {
       await store.#log?.close().catch(() => {/* the recovery error is the one to report */});
       lock.release();
@@ -612,6 +677,23 @@ export class Store {
       this.#log = await StorageLog.create(`${dir}/${logName(firstGeneration)}`, firstGeneration);
     }
     await this.#removeObsolete(dir, snapshotGeneration, listing);
+  }
+
+  /**
+   * Writes this run's record (run_record.ts) into the lock file: `"open"` at start and after
+   * each compaction, `"clean"` at a clean close once every write is on disk.
+   */
+  async #recordRun(run: RunState): Promise<void> {
+    const dir = this.#dataDir;
+    invariant(dir !== undefined && this.#lock !== undefined, "a durable store records its runs");
+    await this.#lock.writeRecord(encodeRunRecord({
+      run,
+      boot: this.#boot ?? null,
+      fsync: this.#fsync,
+      dir: identityOf(await Deno.stat(dir), false),
+      files: await fileIdentities(dir, run === "clean"),
+    }));
+    this.#recording = true;
   }
 
   /** Deletes logs and snapshots older than the snapshot `generation`, which replaces them. */
@@ -1025,6 +1107,7 @@ export class Store {
       await this.#enqueue(() => this.#flush());
       await this.#syncing;
       await this.#log?.close();
+      if (this.#recording) await this.#recordRun("clean");
     } finally {
       // After a failure above, still free the file and, above all, the lock.
       await this.#log?.close().catch(() => {/* the first error is the one to report */});
@@ -1214,6 +1297,8 @@ export class Store {
     } finally {
       view.close();
     }
+    // Before the old files go: a record naming only files gone would find none left.
+    if (this.#recording) await this.#recordRun("open");
     await this.#removeObsolete(dir, generation, await listDataDir(dir));
     this.#compactionCount++;
   }

@@ -54,6 +54,7 @@ export function kvArgs(...args: string[]): string[] {
     "--allow-write",
     "--allow-run",
     "--allow-env",
+    "--allow-sys=osUptime",
     MAIN_PATH,
     ...args,
   ];

@@ -63,6 +63,7 @@ export const DEFAULT_SECONDS = 0.2;
  */
 export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/http/connection_guard_test.ts": 27.0,
+  "tests/server/unrepaired_start_test.ts": 19.0,
   "tests/cli/new_servers_test.ts": 17.2,
   "tests/cli/cluster_k_test.ts": 13.3,
   "tests/cli/repair_test.ts": 12.6,
@@ -93,6 +94,7 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/broker/broker_server_test.ts": 3.1,
   "tests/cli/errors_test.ts": 3.0,
   "tests/cli/broker_stall_test.ts": 3.0,
+  "tests/server/run_record_test.ts": 3.0,
   "tests/broker/far_version_test.ts": 2.9,
   "tests/cli/server_crash_reads_test.ts": 2.8,
   "tests/cli/server_twice_test.ts": 2.8,

@@ -1,0 +1,315 @@
+/**
+ * The run record: what a data dir keeps about the last run of a server on it, so that a
+ * start can tell, without the operator, two ways a dir may have lost writes the server
+ * acknowledged that leave no sign in the logs themselves:
+ *
+ * - **a power loss or kernel crash** under `--fsync interval` or `never`: the page cache
+ *   held acknowledged writes not yet on disk, and the cut may fall at an entry boundary;
+ * - **a copy**: the files were put back from a backup, or copied or moved from elsewhere,
+ *   and may be older than what the server acknowledged.
+ *
+ * ## What is recorded
+ *
+ * One line in the lock file (dir_lock.ts, which also stamps the time of each of its
+ * writes), written in place and fsynced: JSON, a space, and the CRC-32C of the JSON in
+ * hex — `{"format":1,"run":"open","boot":"at:…","fsync":"interval","dir":"…","files":{…}}`.
+ *
+ * - `run`: `"open"` from the start until a clean stop, then `"clean"`, written only once
+ *   every write is fsynced and the log closed.
+ * - `boot`: which boot of the machine's kernel the run was in ({@link currentBoot}).
+ * - `fsync`: the run's `--fsync`.
+ * - `dir`, `files`: the identity ({@link identityOf}) of the data dir and of each of the
+ *   files recovery reads (the newest snapshot and the logs from its generation on); in a
+ *   clean record also of `node-state.json`, and with each file's size, modification and
+ *   change time, since nothing changes them after a clean stop. An open record is
+ *   rewritten whenever a compaction replaces the files, before the old ones are deleted.
+ *
+ * ## The judgement at start ({@link judgeLastRun})
+ *
+ * Before recovery touches anything, the start reads the record the last run left and
+ * finds the server unrepaired when:
+ *
+ * 1. the record cannot be read (a torn write, another program's bytes);
+ * 2. the data dir's identity differs (a copy, a restore into a new dir, a move to another
+ *    file system);
+ * 3. the lock file was written by another program after kv last wrote it (its change time
+ *    is later than the time kv stamped in it: a copy put over it);
+ * 4. a file differs — after a clean stop: a data file added, missing, or changed in any
+ *    part of its full identity; after a run that did not stop cleanly (it went on writing
+ *    the newest log): a recorded file still there with another inode or creation time, or
+ *    none of them left;
+ * 5. the run did not stop cleanly, its `--fsync` was `interval` or `never`, and the boot is
+ *    not known to be the same: the kernel went down with the run's page cache, and with
+ *    it what the run acknowledged but had not yet fsynced.
+ *
+ * A process that dies (kill -9, a crash) while the kernel runs on loses nothing of the
+ * page cache: its record says open, in the same boot, and the start trusts the dir as
+ * before (and fsyncs what it recovered before it records its own run).
+ *
+ * ## Why these identities
+ *
+ * A file's inode number, creation time (statx's birth time) and change time (ctime) are
+ * set by the file system, and no copying tool can set them: `cp -a`, `rsync -a` and `tar`
+ * carry contents, modes and modification times. A copied or restored dir or file has new
+ * ones: a dir or file made anew has another inode and creation time (an inode number alone
+ * may be reused just after a delete; with the creation time it is not the same), and a
+ * file written over in place (`cp` onto an existing name keeps its inode) a later change
+ * time. What keeps all of them is a copy below the file system (a block-level image, a
+ * volume, file-system or VM snapshot rolled back): it cannot be told from the dir as it
+ * was, and `kv server --mark-unrepaired` stays for it.
+ *
+ * @example
+ * ```ts
+ * import { decodeRunRecord, encodeRunRecord, judgeLastRun } from "./run_record.ts";
+ * const line = encodeRunRecord({ run: "open", boot: "id:1", fsync: "interval", dir: "5.0", files: {} });
+ * const now = { boot: "id:2", dir: "5.0", lockWrittenByOther: false, files: {} };
+ * judgeLastRun(decodeRunRecord(line), now);
+ * // "the last run on it (--fsync interval) did not stop cleanly and the machine has restarted since: …"
+ * ```
+ * @module
+ */
+import { crc32c } from "../base/crc32.ts";
+import { MAX_RECORD_CHARS } from "./dir_lock.ts";
+
+/** The run record's format number, written as its `format` field. */
+export const RUN_RECORD_FORMAT = 1;
+
+/** Where Linux tells the boot id: a random UUID the kernel makes at each boot. */
+export const BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id";
+
+/**
+ * Most difference, in ms, between two computations of the boot's instant (the clock now
+ * less the uptime) still taken for one boot: the uptime is told in whole seconds, so two
+ * computations in one boot differ by up to a second, and a leap second adds one. A
+ * reboot moves it by at least the time the old boot ran before the server started.
+ */
+export const BOOT_TIME_TOLERANCE_MS = 2_000;
+
+/** Whether a run ended cleanly (`"clean"`) or was still running when it was recorded. */
+export type RunState = "open" | "clean";
+
+/** What the lock file records of a run; see the module docs. */
+export interface RunRecord {
+  /** `"open"` while running, `"clean"` once stopped cleanly. */
+  readonly run: RunState;
+  /** The boot the run was in ({@link currentBoot}); null when it could not be told. */
+  readonly boot: string | null;
+  /** The run's fsync policy: `always`, `interval` or `never`. */
+  readonly fsync: string;
+  /** Identity of the data dir ({@link identityOf}). */
+  readonly dir: string;
+  /** Identity of each file, by name: short for an open run, full for a clean one. */
+  readonly files: Readonly<Record<string, string>>;
+}
+
+/** What a start finds now, to judge the last run's record against. */
+export interface RunNow {
+  /** This boot ({@link currentBoot}); undefined when it cannot be told. */
+  readonly boot: string | undefined;
+  /** Identity of the data dir. */
+  readonly dir: string;
+  /** The lock file, which holds the record, was written by another program since (dir_lock.ts). */
+  readonly lockWrittenByOther: boolean;
+  /** Full identity of each file the record may name, by name (see {@link identityOf}). */
+  readonly files: Readonly<Record<string, string>>;
+}
+
+/**
+ * The boot of the machine's kernel this process runs in: `id:` and the kernel's boot id
+ * when this process may read {@link BOOT_ID_PATH} (Deno lets only `--allow-all` read
+ * /proc), else `at:` and the instant it booted, in ms, from the clock and the uptime
+ * (`--allow-sys=osUptime`, which `kv server` runs with), else undefined: nothing tells.
+ *
+ * @example
+ * ```ts
+ * await currentBoot(); // "at:1796203963577"
+ * ```
+ */
+export async function currentBoot(): Promise<string | undefined> {
+  try {
+    const id = (await Deno.readTextFile(BOOT_ID_PATH)).trim();
+    if (/^[0-9a-f-]{36}$/.test(id)) return `id:${id}`;
+  } catch {
+    // Not Linux, or not --allow-all: the uptime tells the boot instead.
+  }
+  // Queried first: Deno would otherwise ask at a terminal.
+  if (Deno.permissions.querySync({ name: "sys", kind: "osUptime" }).state !== "granted") {
+    return undefined;
+  }
+  return `at:${Date.now() - Deno.osUptime() * 1000}`;
+}
+
+/**
+ * Whether boots `a` and `b` ({@link currentBoot}) are known to be the same: the same boot
+ * id, or boot instants within {@link BOOT_TIME_TOLERANCE_MS}. Unknown, or told two ways
+ * (a run with /proc, one without), is not known to be the same.
+ *
+ * @example
+ * ```ts
+ * sameBoot("at:1000", "at:2500"); // true
+ * sameBoot("id:x", undefined); // false
+ * ```
+ */
+export function sameBoot(a: string | null | undefined, b: string | null | undefined): boolean {
+  if (a == null || b == null) return false;
+  if (a.startsWith("id:") && b.startsWith("id:")) return a === b;
+  if (!a.startsWith("at:") || !b.startsWith("at:")) return false;
+  return Math.abs(Number(a.slice(3)) - Number(b.slice(3))) <= BOOT_TIME_TOLERANCE_MS;
+}
+
+/**
+ * A file's or directory's identity from its `stat`: the inode number and creation time
+ * (0 where the file system keeps none), which only the file system gives (see the module
+ * docs); `full` adds the size, modification time and change time (ctime, which no program
+ * sets back: a copy written over the file in place changes it), for files nobody should
+ * have changed.
+ *
+ * @example
+ * ```ts
+ * identityOf(await Deno.stat("data"), false); // "2171881.1796240579305"
+ * ```
+ */
+export function identityOf(info: Deno.FileInfo, full: boolean): string {
+  const short = `${info.ino ?? 0}.${info.birthtime?.getTime() ?? 0}`;
+  if (!full) return short;
+  return `${short}.${info.size}.${info.mtime?.getTime() ?? 0}.${info.ctime?.getTime() ?? 0}`;
+}
+
+/** The short identity within a full one (see {@link identityOf}). */
+function shortOf(identity: string): string {
+  return identity.split(".").slice(0, 2).join(".");
+}
+
+/**
+ * The record's line: JSON, a space, the CRC-32C of the JSON in 8 hex digits.
+ *
+ * @example
+ * ```ts
+ * encodeRunRecord({ run: "clean", boot: null, fsync: "always", dir: "1.0", files: {} });
+ * ```
+ */
+export function encodeRunRecord(record: RunRecord): string {
+  const json = JSON.stringify({ format: RUN_RECORD_FORMAT, ...record });
+  const line = `${json} ${checksum(json)}`;
+  if (line.length > MAX_RECORD_CHARS) {
+    // More files than fit (compactions that kept failing): the newest are enough to tell.
+    const names = Object.keys(record.files).sort();
+    return encodeRunRecord({
+      ...record,
+      files: Object.fromEntries(names.slice(1).map((name) => [name, record.files[name]])),
+    });
+  }
+  return line;
+}
+
+/**
+ * The record in `line`, or `"unreadable"` when it is not one this kv wrote whole.
+ *
+ * @example
+ * ```ts
+ * decodeRunRecord("garbage"); // "unreadable"
+ * ```
+ */
+export function decodeRunRecord(line: string): RunRecord | "unreadable" {
+  const space = line.lastIndexOf(" ");
+  const json = line.slice(0, space);
+  if (space < 0 || line.slice(space + 1) !== checksum(json)) return "unreadable";
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return "unreadable";
+  }
+  const { format, run, boot, fsync, dir, files } = parsed;
+  const isText = (value: unknown) => typeof value === "string";
+  if (
+    format !== RUN_RECORD_FORMAT || (run !== "open" && run !== "clean") ||
+    !(boot === null || isText(boot)) || !isText(fsync) || !isText(dir) ||
+    typeof files !== "object" || files === null || !Object.values(files).every(isText)
+  ) {
+    return "unreadable";
+  }
+  return {
+    run,
+    boot: boot as string | null,
+    fsync: fsync as string,
+    dir: dir as string,
+    files: files as Record<string, string>,
+  };
+}
+
+function checksum(json: string): string {
+  return crc32c(new TextEncoder().encode(json)).toString(16).padStart(8, "0");
+}
+
+/**
+ * Why the data dir may lack writes the server acknowledged, judging the record `last` (the
+ * last run's; undefined when there is none) against what the start finds `now`; undefined
+ * when nothing says so. See the module docs for the rules; the reason is a clause for the
+ * line the server logs.
+ *
+ * @example
+ * ```ts
+ * judgeLastRun(undefined, { boot: undefined, dir: "1.0", lockWrittenByOther: false, files: {} }); // undefined
+ * ```
+ */
+export function judgeLastRun(
+  last: RunRecord | "unreadable" | undefined,
+  now: RunNow,
+): string | undefined {
+  if (last === undefined) return undefined;
+  if (last === "unreadable") {
+    return "the run record in its LOCK file is unreadable (torn by a crash, or not written " +
+      "by kv), so nothing tells whether the last run lost writes";
+  }
+  if (shortOf(last.dir) !== shortOf(now.dir)) {
+    return "the data dir is not the directory the last run used (another inode or creation " +
+      "time: a copy, a restore, or a move to another file system), so it may be older than " +
+      "what the server acknowledged";
+  }
+  if (now.lockWrittenByOther) {
+    return "its LOCK file was written by another program after the last run wrote it " +
+      "(its change time is later: a copy put over the data dir's files), so the data dir " +
+      "may be older than what the server acknowledged";
+  }
+  const changed = last.run === "clean"
+    ? changedSinceClean(last, now)
+    : replacedSinceOpen(last, now);
+  if (changed !== undefined) {
+    return `${changed} since the last run (a copy or a restore), so the data dir may be ` +
+      "older than what the server acknowledged";
+  }
+  if (last.run === "clean" || last.fsync === "always" || sameBoot(last.boot, now.boot)) {
+    return undefined;
+  }
+  const restarted = now.boot === undefined || last.boot === null
+    ? "nothing tells whether the machine restarted since (no boot id: see kv server --help)"
+    : "the machine has restarted since";
+  return `the last run on it (--fsync ${last.fsync}) did not stop cleanly and ${restarted}: ` +
+    "a power loss or kernel crash takes what it acknowledged but had not yet fsynced";
+}
+
+/** The first file added, missing or changed since a clean stop, in words; else undefined. */
+function changedSinceClean(last: RunRecord, now: RunNow): string | undefined {
+  const names = new Set([...Object.keys(last.files), ...Object.keys(now.files)]);
+  for (const name of [...names].sort()) {
+    const [was, is] = [last.files[name], now.files[name]];
+    if (was === is) continue;
+    if (was === undefined) return `${name} appeared`;
+    return is === undefined ? `${name} went missing` : `${name} changed`;
+  }
+  return undefined;
+}
+
+/**
+ * The first recorded file still there but replaced since a run that did not stop cleanly
+ * (it goes on writing the newest log, so only inode and creation time are compared), or
+ * that none is left; else undefined.
+ */
+function replacedSinceOpen(last: RunRecord, now: RunNow): string | undefined {
+  const recorded = Object.keys(last.files).sort();
+  const left = recorded.filter((name) => now.files[name] !== undefined);
+  if (recorded.length > 0 && left.length === 0) return "none of the files it used is left";
+  const replaced = left.find((name) => shortOf(now.files[name]) !== last.files[name]);
+  return replaced === undefined ? undefined : `${replaced} was replaced`;
+}

@@ -1,0 +1,242 @@
+// The run record (lib/server/run_record.ts): its line, the judgement of the last run, and
+// a store's start on a data dir whose last run died in a process (tests/fixtures/
+// store_writer.ts, killed), stopped cleanly, was moved or copied. The boot a start is in
+// is given through Store.open's `boot`, as after a restart of the machine.
+import assert from "node:assert/strict";
+import { LOCK_FILE_NAME, MAX_RECORD_CHARS, PID_FIELD_BYTES } from "../../lib/server/dir_lock.ts";
+import {
+  decodeRunRecord,
+  encodeRunRecord,
+  judgeLastRun,
+  type RunNow,
+  type RunRecord,
+  sameBoot,
+} from "../../lib/server/run_record.ts";
+import { Store } from "../../lib/server/store.ts";
+import { int } from "../../lib/record/value.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
+import { withDeadline } from "../helpers/wait.ts";
+
+const writerScript = new URL("../fixtures/store_writer.ts", import.meta.url).pathname;
+
+/** A record of an open run in boot `id:a` under `--fsync interval`, of one log. */
+const OPEN: RunRecord = {
+  run: "open",
+  boot: "id:a",
+  fsync: "interval",
+  dir: "10.7",
+  files: { "log-0000000001.kvlog": "11.8" },
+};
+
+/** What a start finds that matches {@link OPEN}, in the same boot. */
+const NOW: RunNow = {
+  boot: "id:a",
+  dir: "10.7",
+  lockWrittenByOther: false,
+  files: { "log-0000000001.kvlog": "11.8.500.1000.1000", "node-state.json": "12.9.80.900.900" },
+};
+
+/** The record a clean stop of the run {@link NOW} finds would write. */
+const CLEAN: RunRecord = { ...OPEN, run: "clean", files: NOW.files };
+
+Deno.test("run record: a line reads back as written; a torn or foreign line is unreadable; one of too many files keeps the newest that fit", () => {
+  const line = encodeRunRecord(OPEN);
+  assert.deepEqual(decodeRunRecord(line), OPEN);
+  assert.equal(decodeRunRecord(line.replace('"open"', '"oqen"')), "unreadable");
+  assert.equal(decodeRunRecord(line.slice(0, -1)), "unreadable");
+  assert.equal(decodeRunRecord("12345"), "unreadable");
+  const many = Object.fromEntries(
+    Array.from({ length: 40 }, (_, i) => [`log-${String(i + 1).padStart(10, "0")}.kvlog`, "1.2"]),
+  );
+  const kept = decodeRunRecord(encodeRunRecord({ ...OPEN, files: many }));
+  assert.ok(kept !== "unreadable");
+  const names = Object.keys(kept.files);
+  assert.ok(names.length > 1 && names.length < 40);
+  assert.ok(names.includes("log-0000000040.kvlog"), "the newest log is kept");
+  assert.ok(encodeRunRecord({ ...OPEN, files: many }).length <= MAX_RECORD_CHARS);
+});
+
+Deno.test("run record: two boots are the same only when both are told the same way and agree (boot ids equal, boot instants within 2 s)", () => {
+  assert.equal(sameBoot("id:a", "id:a"), true);
+  assert.equal(sameBoot("id:a", "id:b"), false);
+  assert.equal(sameBoot("at:100000", "at:101999"), true);
+  assert.equal(sameBoot("at:100000", "at:103000"), false);
+  assert.equal(sameBoot("id:a", "at:100000"), false);
+  assert.equal(sameBoot(null, "id:a"), false);
+  assert.equal(sameBoot("id:a", undefined), false);
+});
+
+Deno.test("run record: the last run is judged lossless when it stopped cleanly, or died in the same boot, or ran --fsync always", () => {
+  assert.equal(judgeLastRun(undefined, NOW), undefined, "no record: a new dir, or an older kv's");
+  assert.equal(judgeLastRun(OPEN, NOW), undefined, "killed, the machine up");
+  assert.equal(judgeLastRun(CLEAN, { ...NOW, boot: "id:b" }), undefined, "clean, then a reboot");
+  assert.equal(judgeLastRun({ ...OPEN, fsync: "always" }, { ...NOW, boot: "id:b" }), undefined);
+  // A killed run that compacted since its record may leave a newer log beside the recorded.
+  const newer = { ...NOW.files, "log-0000000002.kvlog": "13.10.16.1100.1100" };
+  assert.equal(judgeLastRun(OPEN, { ...NOW, files: newer }), undefined);
+});
+
+Deno.test("run record: the last run is judged to have maybe lost acknowledged writes after a power loss, a copy or a torn record, saying which", () => {
+  const judged = (last: RunRecord | "unreadable", now: Partial<RunNow>) =>
+    judgeLastRun(last, { ...NOW, ...now }) ?? "trusted";
+  assert.match(judged("unreadable", {}), /^the run record in its LOCK file is unreadable/);
+  assert.match(
+    judged(OPEN, { boot: "id:b" }),
+    /^the last run on it \(--fsync interval\) did not stop cleanly and the machine has restarted since: /,
+  );
+  assert.match(
+    judged({ ...OPEN, fsync: "never" }, { boot: undefined }),
+    /^the last run on it \(--fsync never\) did not stop cleanly and nothing tells whether the machine restarted since/,
+  );
+  assert.match(
+    judged(CLEAN, { dir: "10.8" }),
+    /^the data dir is not the directory the last run used/,
+  );
+  assert.match(
+    judged(CLEAN, { lockWrittenByOther: true }),
+    /^its LOCK file was written by another program/,
+  );
+  const files = NOW.files;
+  const changed = { ...files, "log-0000000001.kvlog": "11.8.400.1000.1000" };
+  assert.match(
+    judged(CLEAN, { files: changed }),
+    /^log-0000000001\.kvlog changed since the last run/,
+  );
+  const touched = { ...files, "node-state.json": "12.9.80.900.1900" };
+  assert.match(judged(CLEAN, { files: touched }), /^node-state\.json changed since/);
+  const added = { ...files, "snapshot-0000000002.kvsnap": "14.1.9.9.9" };
+  assert.match(judged(CLEAN, { files: added }), /^snapshot-0000000002\.kvsnap appeared since/);
+  assert.match(
+    judged(CLEAN, { files: { "node-state.json": files["node-state.json"] } }),
+    /went missing/,
+  );
+  const replaced = { ...files, "log-0000000001.kvlog": "11.9.500.1000.1000" };
+  assert.match(judged(OPEN, { files: replaced }), /^log-0000000001\.kvlog was replaced since/);
+  const gone = { "log-0000000002.kvlog": "13.10.16.1100.1100" };
+  assert.match(judged(OPEN, { files: gone }), /^none of the files it used is left since/);
+});
+
+/** The run record in `dir`'s lock file. */
+async function recordIn(dir: string): Promise<RunRecord> {
+  const bytes = await Deno.readFile(`${dir}/${LOCK_FILE_NAME}`);
+  const record = decodeRunRecord(
+    new TextDecoder().decode(bytes.subarray(PID_FIELD_BYTES)).trimEnd(),
+  );
+  assert.ok(record !== "unreadable");
+  return record;
+}
+
+/**
+ * Runs store_writer.ts on `dir` with `options` (and the permission to tell its boot) until
+ * it acknowledged `batches` batches in storage generation `generation` or a later one, then
+ * kills it (SIGKILL), as a crash of the process.
+ */
+async function killedWriter(
+  dir: string,
+  options: Record<string, unknown>,
+  batches: number,
+  generation = 1,
+) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-sys=osUptime",
+      writerScript,
+      JSON.stringify({ dataDir: dir, batchSize: 20, ...options }),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    const enough = (line: string) => {
+      const acked = /^acked (\d+) (\d+)$/.exec(line);
+      return acked !== null && Number(acked[1]) >= batches && Number(acked[2]) >= generation;
+    };
+    while (!text.split("\n").some(enough)) {
+      const { value, done } = await withDeadline(reader.read(), { what: "store_writer.ts's acks" });
+      assert.ok(!done, `store_writer.ts ended early: ${text}`);
+      text += value;
+    }
+    child.kill("SIGKILL");
+    await reader.cancel();
+  } finally {
+    await child.stdin.close().catch(() => {/* gone with the kill */});
+    await withDeadline(child.status, { what: "store_writer.ts to exit" });
+  }
+}
+
+/** Opens `dir` in `boot` and returns why it may have lost writes (undefined: it may not). */
+async function suspicionAt(dir: string, boot: string): Promise<string | undefined> {
+  const store = await Store.open({ dataDir: dir, boot: () => Promise.resolve(boot) });
+  try {
+    // Suspected, it is unrepaired (and stays so until a repair, whatever later starts find).
+    if (store.recovery.suspectedLoss !== undefined) assert.ok(store.nodeState.state.unrepaired);
+    return store.recovery.suspectedLoss;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Opens a new store in `dir` in boot `boot`, marks it repaired, and closes it. */
+async function repairedDir(dir: string, boot: string): Promise<void> {
+  const store = await Store.open({ dataDir: dir, boot: () => Promise.resolve(boot) });
+  store.put("seed", int(1));
+  await store.commit();
+  await store.nodeState.markRepaired(new Uint8Array(16).fill(7));
+  await store.close();
+}
+
+for (const fsync of ["interval", "never", "always"] as const) {
+  Deno.test(`store: a process killed under --fsync ${fsync} is trusted in the same boot, ${fsync === "always" ? "and after a restart of the machine" : "not after a restart of the machine"}; a clean stop after either`, async () => {
+    await withTempDir(async (dir) => {
+      await repairedDir(dir, "at:0");
+      await killedWriter(dir, { fsync, batchCount: 1000 }, 3);
+      const { boot } = await recordIn(dir);
+      assert.match(boot ?? "none", /^at:\d+$/, "the writer told its boot by the uptime");
+      assert.equal(await suspicionAt(dir, boot!), undefined, "the same boot");
+      await killedWriter(dir, { fsync, batchCount: 1000 }, 3);
+      const rebooted = await suspicionAt(dir, "id:another-boot");
+      if (fsync === "always") assert.equal(rebooted, undefined);
+      else {assert.match(
+          rebooted ?? "trusted",
+          /did not stop cleanly and the machine has restarted/,
+        );}
+      // The last open was closed cleanly: judged trusted in any boot (the mark stays).
+      assert.equal(await suspicionAt(dir, "id:yet-another"), undefined);
+    });
+  });
+}
+
+Deno.test("store: a run killed after several compactions is trusted in the same boot: the record follows the files each compaction makes", async () => {
+  await withTempDir(async (dir) => {
+    await repairedDir(dir, "at:0");
+    // Generation 4 begins only once the compaction to 3 is done: one compaction at a time.
+    await killedWriter(dir, { batchCount: 100_000, compactionMinLogBytes: 4096 }, 1, 4);
+    const record = await recordIn(dir);
+    assert.ok(
+      Object.keys(record.files).some((name) => name.startsWith("snapshot-")),
+      `it compacted: ${JSON.stringify(record.files)}`,
+    );
+    assert.equal(await suspicionAt(dir, record.boot!), undefined);
+  });
+});
+
+Deno.test("store: a data dir renamed within its file system stays trusted; a copy of it (cp -a) starts unrepaired", async () => {
+  await withTempDir(async (root) => {
+    await repairedDir(`${root}/a`, "id:x");
+    await Deno.rename(`${root}/a`, `${root}/b`);
+    assert.equal(await suspicionAt(`${root}/b`, "id:x"), undefined);
+    const copy = await new Deno.Command("cp", { args: ["-a", `${root}/b`, `${root}/c`] }).output();
+    assert.equal(copy.code, 0);
+    assert.match(
+      (await suspicionAt(`${root}/c`, "id:x")) ?? "trusted",
+      /^the data dir is not the directory the last run used/,
+    );
+    assert.equal(await suspicionAt(`${root}/b`, "id:x"), undefined, "the original is as it was");
+  });
+});
