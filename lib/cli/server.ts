@@ -99,12 +99,18 @@ Flags:
                             (every acknowledged write survives power loss),
                             interval (once a second) or never (default interval)
       --mark-unrepaired     with --data-dir, start unrepaired whatever the dir
-                            says: give it when DIR is a restored backup, a
-                            rolled-back volume or VM snapshot, or when another
+                            says: give it when DIR is a rolled-back volume,
+                            file-system or VM snapshot, or when another
                             process served this address since DIR was last
                             used; brokers do not count this server's answers
                             until kv repair refills it and marks it repaired
-                            (it stays unrepaired across restarts until then)
+                            (it stays unrepaired across restarts until then).
+                            Without it a start is unrepaired when DIR's last
+                            run did not stop cleanly under --fsync interval
+                            or never and the machine restarted since (told
+                            by the uptime: --allow-sys=osUptime, which the
+                            tasks and the compiled kv grant), or when DIR's
+                            files were copied or put back (cp, rsync, tar)
       --compact-log-mib N   with --data-dir, write a snapshot and drop the old
                             logs once the log passes N MiB and twice the last
                             snapshot, 1..${MAX_COMPACT_LOG_MIB} (default ${

@@ -556,15 +556,7 @@ export class Store {
     try {
       // Judged before recovery changes anything: the files as the last run left them.
       store.#boot = await (options.boot ?? currentBoot)();
-      const suspectedLoss = judgeLastRun(
-        lock.record === undefined ? undefined : decodeRunRecord(lock.record),
-        {
-          boot: store.#boot,
-          dir: identityOf(await Deno.stat(dir), false),
-          lockWrittenByOther: lock.writtenByOther,
-          files: await fileIdentities(dir, true),
-        },
-      );
+      const suspectedLoss = await store.#judgeLastRun(dir, lock);
       store.#recovery.suspectedLoss = suspectedLoss;
       // Unrepaired on disk before recovery erases a sign of a loss (see there).
       const nodeState = await NodeStateKeeper.beginRecovery(dir, store.#onWarning);
@@ -677,6 +669,17 @@ export class Store {
       this.#log = await StorageLog.create(`${dir}/${logName(firstGeneration)}`, firstGeneration);
     }
     await this.#removeObsolete(dir, snapshotGeneration, listing);
+  }
+
+  /** Why `dir` may lack acknowledged writes, as the run record `lock` holds tells (run_record.ts). */
+  async #judgeLastRun(dir: string, lock: DirLock): Promise<string | undefined> {
+    const last = lock.record === undefined ? undefined : decodeRunRecord(lock.record);
+    return judgeLastRun(last, {
+      boot: this.#boot,
+      dir: identityOf(await Deno.stat(dir), false),
+      lockWrittenByOther: lock.writtenByOther,
+      files: await fileIdentities(dir, true),
+    });
   }
 
   /**
