@@ -36,7 +36,7 @@ import { Placement } from "../../lib/broker/placement.ts";
 import { PARTITION_BITMAP_BYTES } from "../../lib/protocol/mod.ts";
 import { formatVersion } from "../../lib/record/version.ts";
 import { resolveCredentials } from "../../lib/protocol/credentials.ts";
-import { BrokerProcess, KvCluster } from "./kv_processes.ts";
+import { BrokerProcess, KvCluster, withBrokerTimeout } from "./kv_processes.ts";
 import { connectClient } from "./client.ts";
 import { runKv } from "./run_kv.ts";
 import { DEFAULT_DEADLINE_MS, waitFor } from "./wait.ts";
@@ -72,6 +72,14 @@ const MAX_FAULTS = 1_000;
 const LIST_PAGE = 10_000;
 /** Pause before asking again a final read that warned (ms): a reconnect takes longer. */
 const FINAL_READ_RETRY_MS = 100;
+/**
+ * How long a broker may take to answer its first command (SERVERS), in ms: its start (Deno's
+ * own, a HELLO to each server, the k agreement) is not what a run tests, and on a machine
+ * loaded far past its cores it took 19–30 s (S27 findings F2) — past the per-call deadline
+ * when the clients' first calls waited on it. The fault phase begins once every broker has
+ * answered, so the per-call deadline bounds calls only.
+ */
+const BROKER_START_DEADLINE_MS = 3 * DEFAULT_DEADLINE_MS;
 
 /**
  * The faults the nemesis may inject: kill -9 and restart with the data; SIGSTOP then
@@ -326,6 +334,7 @@ export async function runJepsen(options: RunOptions): Promise<void> {
     () => BrokerProcess.start(["-s", cluster.serverFile, "-k", String(K), "--json", ...auth]),
   );
   try {
+    await Promise.all(brokers.map((broker) => broker.ask("SERVERS", BROKER_START_DEADLINE_MS)));
     const history: HistoryEntry[] = [];
     const values = { next: 1 };
     const deadline = performance.now() + faultPhaseMs();
@@ -355,7 +364,11 @@ export async function runJepsen(options: RunOptions): Promise<void> {
     assert.ok(history.some((entry) => entry.op === "put" && entry.outcome === "ok"), "writes");
     assert.ok(history.some((entry) => entry.op === "get" && entry.found), "some reads found");
     if (!options.repair) return;
-    const repaired = await runKv(["repair", "-s", cluster.serverFile, "-k", String(K), ...auth]);
+    // The brokers' request timeout, not kv's default 1 s: a starved server that answers in
+    // 1–3 s is live, and a repair that takes it for down fails the run for no violation.
+    const repaired = await runKv(
+      withBrokerTimeout(["repair", "-s", cluster.serverFile, "-k", String(K), ...auth]),
+    );
     assert.equal(repaired.code, 0, `${context}: kv repair: ${repaired.stderr}`);
     const held = await Promise.all(
       cluster.servers.map((server) => heldBy(server, cluster.authFile)),

@@ -269,17 +269,23 @@ export class BrokerProcess {
     await this.#within(this.#writer.write(bytes), `to send ${bytes.length} bytes`);
   }
 
-  /** Reads the next line of stdout. */
-  async readLine(): Promise<string> {
-    const { done, value } = await this.#within(this.#lines.next(), "a line on stdout");
+  /**
+   * Reads the next line of stdout, waiting at most `timeoutMs` (default
+   * {@link DEFAULT_DEADLINE_MS}).
+   */
+  async readLine(timeoutMs = DEFAULT_DEADLINE_MS): Promise<string> {
+    const { done, value } = await this.#within(this.#lines.next(), "a line on stdout", timeoutMs);
     if (done) throw new Error(`broker stdout ended; stderr:\n${await this.#stderrDone}`);
     return value.text ?? "";
   }
 
-  /** Sends a command and parses its one-line JSON answer (the broker must run with --json). */
-  async ask(line: string): Promise<Record<string, unknown>> {
+  /**
+   * Sends a command and parses its one-line JSON answer (the broker must run with --json),
+   * waiting at most `timeoutMs` for it (default {@link DEFAULT_DEADLINE_MS}).
+   */
+  async ask(line: string, timeoutMs = DEFAULT_DEADLINE_MS): Promise<Record<string, unknown>> {
     await this.send(line);
-    return JSON.parse(await this.readLine());
+    return JSON.parse(await this.readLine(timeoutMs));
   }
 
   /**
@@ -334,10 +340,15 @@ export class BrokerProcess {
    * `promise`, or, past the deadline, the broker killed and an error that
    * carries its stderr.
    */
-  async #within<T>(promise: Promise<T>, what: string): Promise<T> {
+  async #within<T>(
+    promise: Promise<T>,
+    what: string,
+    timeoutMs = DEFAULT_DEADLINE_MS,
+  ): Promise<T> {
     try {
       return await withDeadline(promise, {
         what: `kv broker: ${what}`,
+        timeoutMs,
         onTimeout: () => this.#child.kill("SIGKILL"),
       });
     } catch (error) {
