@@ -47,6 +47,7 @@ import { LatencyHistogram } from "./histogram.ts";
 import {
   BENCH_KEY_PREFIX,
   type Distribution,
+  isBenchKey,
   type Operation,
   OPERATION_KINDS,
   type OperationKind,
@@ -495,9 +496,9 @@ function connectOptionsOf(cluster: BenchCluster) {
 export const CLEAN_UP_DELETES_IN_FLIGHT = 64;
 
 /**
- * Deletes every record under {@link BENCH_KEY_PREFIX} (what this bench and earlier ones
- * loaded and inserted, and nothing else: no `kv gen` key starts so), a page of keys at a
- * time, {@link CLEAN_UP_DELETES_IN_FLIGHT} deletes in flight; resolves with how many it
+ * Deletes every record whose key {@link recordKey} makes (what this bench and earlier ones
+ * loaded and inserted; another key that merely starts with {@link BENCH_KEY_PREFIX}, such as
+ * `bench-personal-notes`, is a user's and stays), a page of keys at a time, {@link CLEAN_UP_DELETES_IN_FLIGHT} deletes in flight; resolves with how many it
  * deleted. A page listed with a warning (k or more servers down) throws a
  * KvUnavailableError rather than report a clean-up it could not be sure of.
  *
@@ -515,8 +516,9 @@ export async function deleteBenchRecords(cluster: BenchCluster): Promise<number>
     for (;;) {
       const page = await client.keys({ prefix: BENCH_KEY_PREFIX, limit: MAX_KEYS_LIMIT, after });
       if (page.warning !== undefined) throw new KvUnavailableError(page.warning);
-      for (let i = 0; i < page.keys.length; i += CLEAN_UP_DELETES_IN_FLIGHT) {
-        const batch = page.keys.slice(i, i + CLEAN_UP_DELETES_IN_FLIGHT);
+      const benchKeys = page.keys.filter(isBenchKey);
+      for (let i = 0; i < benchKeys.length; i += CLEAN_UP_DELETES_IN_FLIGHT) {
+        const batch = benchKeys.slice(i, i + CLEAN_UP_DELETES_IN_FLIGHT);
         const results = await Promise.all(batch.map((key) => client.delete(key)));
         deleted += results.filter((result) => result.deleted).length;
       }

@@ -77,6 +77,23 @@ export function recordKey(index: number): string {
   return `${BENCH_KEY_PREFIX}${index}`;
 }
 
+/** Exactly the keys {@link recordKey} makes: the prefix and an index without leading zeros. */
+const BENCH_KEY = new RegExp(`^${BENCH_KEY_PREFIX}(?:0|[1-9][0-9]*)$`);
+
+/**
+ * Whether `key` is one {@link recordKey} makes: a user's `bench-personal-notes` shares the
+ * prefix but is not the bench's, and `--clean-up` must leave it.
+ *
+ * @example
+ * ```ts
+ * isBenchKey("bench-person7"); // true
+ * isBenchKey("bench-person-config"); // false
+ * ```
+ */
+export function isBenchKey(key: string): boolean {
+  return BENCH_KEY.test(key);
+}
+
 /** 2⁻³², to turn a 32-bit random word into a fraction. */
 const INVERSE_TWO_POW_32 = 1 / 2 ** 32;
 

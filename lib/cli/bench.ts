@@ -127,8 +127,9 @@ Flags:
                          (default random)
       --no-load          use the records an earlier kv bench loaded
                          (${BENCH_KEY_PREFIX}0..${BENCH_KEY_PREFIX}<N-1>)
-      --clean-up         after the report, delete every ${BENCH_KEY_PREFIX}* record
-                         (this run's and earlier runs'); without it they stay
+      --clean-up         after the report, delete the bench's records
+                         (${BENCH_KEY_PREFIX}<digits>, this run's and earlier
+                         runs'; no other key); without it they stay
       --timeout-ms MS    connect and request timeout per server, 1..${MAX_TIMEOUT_MS}
                          (default ${DEFAULT_TIMEOUT_MS})
       --json             print one JSON object instead of the table
@@ -213,12 +214,14 @@ async function cleanUp(options: BenchOptions): Promise<void> {
   const deleted = await deleteBenchRecords(options).catch((error) => {
     if (!(error instanceof KvError)) throw error;
     throw new UserError(
-      `kv bench: --clean-up could not delete every ${BENCH_KEY_PREFIX}* record: ` +
+      `kv bench: --clean-up could not delete every ${BENCH_KEY_PREFIX}<digits> record: ` +
         `${error.message}; once every server is up, kv bench --no-load --ops 1 --clean-up ` +
         "deletes the rest",
     );
   });
-  console.error(`kv bench: --clean-up deleted ${deleted} records (${BENCH_KEY_PREFIX}*)`);
+  console.error(
+    `kv bench: --clean-up deleted ${counted(deleted, "record")} (${BENCH_KEY_PREFIX}<digits>)`,
+  );
 }
 
 /** What a stop that waits long says: a server holds the last operations (or the load's writes). */

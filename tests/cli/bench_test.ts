@@ -162,22 +162,29 @@ Deno.test("kv bench --warmup's operations do run: the records its inserts add ar
   }
 });
 
-Deno.test("kv bench writes only keys under bench-person, leaving a user's person records as they were; --clean-up deletes its own and no other", async () => {
+Deno.test("kv bench writes only keys under bench-person, leaving a user's person records as they were; --clean-up deletes its own and no other, not even a user's key that shares its prefix", async () => {
   await using cluster = await KvCluster.start(1);
   await using kv = await cluster.connect();
   // kv gen's, the quick start's and kv demo's keys, which an earlier bench overwrote.
   const mary = { name: "Mary", age: 22 };
-  for (const key of ["person0", "person1", "person20"]) await kv.put(key, mary);
+  // A user's keys are a user's even when they start like the bench's own.
+  const userKeys = [
+    "bench-person-config",
+    "bench-person007",
+    "bench-personal-notes",
+    "person0",
+    "person1",
+    "person20",
+  ];
+  for (const key of userKeys) await kv.put(key, mary);
   const keysNow = async () => (await kv.keys({ limit: MAX_KEYS_LIMIT })).keys;
   // Workload D inserts past the 20 loaded: person20 would be its first insert's key.
   const args = ["-s", cluster.serverFile, "-n", "20", "--seed", "5", "--workload", "D"];
   const report = await bench([...args, "--ops", "200"]);
   const inserted = report.byOperation.insert?.count ?? 0;
   assert(inserted > 0, "workload D inserted");
-  for (const key of ["person0", "person1", "person20"]) {
-    assert.deepEqual((await kv.get(key)).value, mary, key);
-  }
-  const written = (await keysNow()).filter((key) => !key.startsWith("person"));
+  for (const key of userKeys) assert.deepEqual((await kv.get(key)).value, mary, key);
+  const written = (await keysNow()).filter((key) => !userKeys.includes(key));
   assert(written.every((key) => key.startsWith(BENCH_KEY_PREFIX)), written.join());
   assert.equal(written.length, 20 + inserted, "the records stay after the run");
   const cleanUp = await runKv(
@@ -194,7 +201,7 @@ Deno.test("kv bench writes only keys under bench-person, leaving a user's person
   );
   assert.equal(cleanUp.code, 0, cleanUp.stderr);
   assert.match(cleanUp.stderr, new RegExp(`--clean-up deleted ${written.length} records`));
-  assert.deepEqual(await keysNow(), ["person0", "person1", "person20"]);
+  assert.deepEqual(await keysNow(), userKeys);
 });
 
 Deno.test("kv bench --values bytes reads every record as bytes and says so", async () => {

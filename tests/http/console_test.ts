@@ -102,3 +102,55 @@ Deno.test({
     await until(`${hintsCell}?.dataset.hints === "0"`);
   },
 });
+
+Deno.test({
+  name: CHROMIUM_PATH === undefined
+    ? "the web console takes keys as typed and shows floats as sent (ignored: chromium is not installed)"
+    : "the web console takes keys as typed, shows keys it would hide quoted, and shows floats as sent",
+  ignore: CHROMIUM_PATH === undefined,
+  fn: async () => {
+    await using cluster = await KvCluster.start(1);
+    await using kv = await cluster.connect();
+    await kv.put("victim", "also keep me");
+    await kv.put("victim ", "keep me");
+    await kv.put("a\nb", 1);
+    await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+    const floats = await fetch(`${http.url}v1/records/floats`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: `{"a": 1e21, "b": -0.0, "c": 2.0}`,
+    });
+    assert.equal(floats.status, 200, await floats.text());
+    await using browser = await launchChromium();
+    const page = await browser.page();
+    page.setDefaultTimeout(PAGE_DEADLINE_MS);
+    await page.goto(http.url);
+    const until = (expression: string) => page.waitForFunction(expression);
+
+    await page.click("#key-search button");
+    await until(`document.querySelectorAll("#keys li").length === 4`);
+    const listed = await page.evaluate(
+      `[...document.querySelectorAll("#keys li")].map((li) => li.textContent)`,
+    );
+    assert.deepEqual(listed, [`"a\\nb"`, "floats", "victim", `"victim "`]);
+
+    await page.select("#op", "DELETE");
+    await page.type("#target", "victim ");
+    await page.click("#command button");
+    await until(`document.querySelector("#answer").textContent.startsWith("200")`);
+    assert.equal((await kv.get("victim ")).value, null, "the key typed is deleted");
+    assert.deepEqual((await kv.get("victim")).value, "also keep me", "and no other");
+
+    await page.select("#op", "GET");
+    await page.evaluate(`document.querySelector("#target").value = ""`);
+    await page.type("#target", "floats");
+    await page.click("#command button");
+    await until(`document.querySelectorAll("#record-tree .float").length === 3`);
+    const shown = await page.evaluate(
+      `[...document.querySelectorAll("#record-tree .float")].map((span) => span.textContent)`,
+    );
+    assert.deepEqual(shown, ["1e+21", "-0.0", "2.0"]);
+    const raw = String(await page.evaluate(`document.querySelector("#answer").textContent`));
+    assert.match(raw, /"a": 1e\+21,\s+"b": -0\.0,\s+"c": 2\.0/);
+  },
+});

@@ -8,10 +8,14 @@ const PAGE_SIZE = 50;
 
 const $ = (id) => document.getElementById(id);
 
-/** A float keeps its kind: the API writes floats with '.' or an exponent. */
+/**
+ * A float keeps its kind and its text as the API wrote it ('.' or an exponent): `2.0`,
+ * `-0.0` and `1e+21` are shown so, where the number alone would print `2`, `0` and `1e+21.0`.
+ */
 class Float {
-  constructor(value) {
+  constructor(value, source) {
     this.value = value;
+    this.source = source;
   }
 }
 
@@ -21,7 +25,9 @@ function parseJson(text, floats) {
   return JSON.parse(
     text,
     (_name, value, context) =>
-      typeof value === "number" && /[.eE]/.test(context?.source ?? "") ? new Float(value) : value,
+      typeof value === "number" && /[.eE]/.test(context?.source ?? "")
+        ? new Float(value, context.source)
+        : value,
   );
 }
 
@@ -48,6 +54,17 @@ async function api(method, path, body, type = "application/json") {
     data = { error: text };
   }
   return { status: response.status, data };
+}
+
+/** A key holding a control character or space at either end, which a page would hide. */
+const HIDDEN_IN_TEXT = /\p{Cc}|^\s|\s$/u;
+
+/**
+ * A key as the page shows it: as it is, or quoted with JSON's escapes when the page would
+ * hide part of it, so the key "a\nb" is not drawn like "a b", nor "victim " like "victim".
+ */
+function shownKey(key) {
+  return HIDDEN_IN_TEXT.test(key) ? JSON.stringify(key) : key;
 }
 
 function element(tag, attributes = {}, ...children) {
@@ -130,7 +147,9 @@ let nextAfter = "";
 let keysRequest = 0;
 
 async function loadKeys(after) {
-  const prefix = $("prefix").value.trim();
+  // Keys and prefixes are taken character for character, as every kv client takes them:
+  // trimmed, "victim " would act on the record "victim".
+  const prefix = $("prefix").value;
   const query = new URLSearchParams({ prefix, limit: String(PAGE_SIZE) });
   if (after) query.set("after", after);
   const request = ++keysRequest;
@@ -143,7 +162,7 @@ async function loadKeys(after) {
   }
   pageAfter = after;
   const items = data.keys.map((key) => {
-    const item = element("li", { "data-key": key }, key);
+    const item = element("li", { "data-key": key }, shownKey(key));
     item.addEventListener("click", () => showRecord(key));
     return item;
   });
@@ -159,8 +178,7 @@ async function loadKeys(after) {
 
 function tree(value) {
   if (value instanceof Float) {
-    const text = Number.isInteger(value.value) ? `${value.value}.0` : String(value.value);
-    return element("span", { class: "float", title: "float" }, text);
+    return element("span", { class: "float", title: "float" }, value.source);
   }
   if (typeof value === "number") {
     return element("span", { class: "int", title: "int" }, String(value));
@@ -178,7 +196,7 @@ function tree(value) {
 function showEntry(entry, status) {
   const head = $("record-head");
   if (status === 200) {
-    const where = entry.path ? entry.path.join(".") : entry.key;
+    const where = entry.path ? entry.path.map(shownKey).join(".") : shownKey(entry.key);
     head.textContent = `${where} — version ${entry.version}`;
     head.className = "";
     $("record-tree").replaceChildren(element("div", { class: "tree" }, tree(entry.value)));
@@ -186,7 +204,9 @@ function showEntry(entry, status) {
     // A 503 read (too few of the key's servers answered to say it is absent) has no
     // error, only its warning, shown below.
     const error = entry.error ?? `cannot tell whether ${entry.key} exists`;
-    head.textContent = status === 404 ? `NOT FOUND: ${entry.key ?? ""}` : `ERROR: ${error}`;
+    head.textContent = status === 404
+      ? `NOT FOUND: ${shownKey(entry.key ?? "")}`
+      : `ERROR: ${error}`;
     head.className = status === 404 ? "warning" : "error";
     $("record-tree").replaceChildren();
   }
@@ -241,7 +261,7 @@ function recordPath(target) {
 async function runCommand(event) {
   event.preventDefault();
   const op = $("op").value;
-  const target = $("target").value.trim();
+  const target = $("target").value;
   let result;
   if (op === "GET" || op === "QUERY") {
     result = await api(
@@ -256,7 +276,11 @@ async function runCommand(event) {
     result = await api("DELETE", `/v1/records/${encodeURIComponent(target)}`);
   }
   $("answer").textContent = `${result.status} ${
-    JSON.stringify(result.data, (_name, value) => value instanceof Float ? value.value : value, 2)
+    JSON.stringify(
+      result.data,
+      (_name, value) => value instanceof Float ? JSON.rawJSON(value.source) : value,
+      2,
+    )
   }`;
   if (op === "PUT" || op === "DELETE") loadKeys(pageAfter);
 }
