@@ -152,7 +152,7 @@ export class FrameWriter {
    * frames.hello(1);
    * const bytes = frames.bytes();
    * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) });
-   * // { type: "hello", requestId: 1, version: 4, authScheme: 0, auth: Uint8Array [] }
+   * // { type: "hello", requestId: 1, version: 5, authScheme: 0, auth: Uint8Array [] }
    * ```
    */
   hello(
