@@ -44,6 +44,13 @@ export class ByteSlab {
    * Copies `source[start, end)` (at most the slab's size) into the room left in
    * {@link ByteSlab.bytes}, after starting a new slab if it has too little, and returns
    * where the copy lies there.
+   *
+   * @example
+   * ```ts
+   * const slab = new ByteSlab(4);
+   * slab.copy(new Uint8Array([1, 2, 3]), 0, 3); // 0
+   * slab.copy(new Uint8Array([4, 5]), 0, 2); // 0 again, in a new slab: 2 bytes did not fit
+   * ```
    */
   copy(source: Uint8Array, start: number, end: number): number {
     const size = end - start;

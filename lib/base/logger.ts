@@ -103,7 +103,14 @@ export class Logger {
     this.#log("error", message);
   }
 
-  /** Logs something suspicious that kv recovered from. */
+  /**
+   * Logs something suspicious that kv recovered from.
+   *
+   * @example
+   * ```ts
+   * new Logger({ name: "kv server" }).warn("dropped a torn log tail"); // "kv server warn: dropped a torn log tail"
+   * ```
+   */
   warn(message: string): void {
     this.#log("warn", message);
   }

@@ -97,7 +97,16 @@ export class LineBuffer {
     this.#write = write;
   }
 
-  /** Adds `text` and a newline; writes everything held once that reaches {@link LINE_BUFFER_BYTES}. */
+  /**
+   * Adds `text` and a newline; writes everything held once that reaches {@link LINE_BUFFER_BYTES}.
+   *
+   * @example
+   * ```ts
+   * const out = new LineBuffer();
+   * out.writeLine("person1 : 22"); // held
+   * out.flush(); // written
+   * ```
+   */
   writeLine(text: string): void {
     this.#throwPending();
     this.#reserve(text);
@@ -153,7 +162,18 @@ export class LineBuffer {
     }, 0);
   }
 
-  /** Writes every line held now; throws a {@link StdoutError} when that fails. */
+  /**
+   * Writes every line held now; throws a {@link StdoutError} when that fails.
+   *
+   * @example
+   * ```ts
+   * const written: Uint8Array[] = [];
+   * const out = new LineBuffer((bytes) => written.push(bytes.slice()));
+   * out.writeLine("a");
+   * out.writeLine("b");
+   * out.flush(); // one write of "a\nb\n"
+   * ```
+   */
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
