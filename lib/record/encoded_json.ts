@@ -144,7 +144,16 @@ export class EncodedJsonWriter {
     }
   }
 
-  /** Appends `text` as UTF-8: the JSON around values, already escaped by the caller. */
+  /**
+   * Appends `text` as UTF-8: the JSON around values, already escaped by the caller.
+   *
+   * @example
+   * ```ts
+   * const json = new EncodedJsonWriter();
+   * json.text('{"found":false}');
+   * new TextDecoder().decode(json.bytes()); // '{"found":false}'
+   * ```
+   */
   text(text: string): void {
     this.#reserve(text.length * 3);
     const buffer = this.#buffer;
@@ -205,6 +214,13 @@ export class EncodedJsonWriter {
   /**
    * Appends the JSON of the one value `source` holds; anything `decodeValue` refuses is
    * its DecodeError (or LimitExceededError), and then what this call wrote is undone.
+   *
+   * @example
+   * ```ts
+   * const json = new EncodedJsonWriter();
+   * json.value(encodeValue(object([["age", int(22)]])));
+   * new TextDecoder().decode(json.bytes()); // '{"age":22}'
+   * ```
    */
   value(source: Uint8Array): void {
     const start = this.#length;

@@ -126,6 +126,13 @@ export class AsciiRecordParser {
    * Parses `line` (without its line ending) and returns its key, its value's encoding
    * then being {@link AsciiRecordParser.encoded}; or undefined for a line the general
    * parser must read.
+   *
+   * @example
+   * ```ts
+   * const parser = new AsciiRecordParser();
+   * parser.parse(new TextEncoder().encode(`person1: { age: 22 }`)); // "person1"
+   * parser.parse(new TextEncoder().encode(`"café" : 1`)); // undefined: not ASCII, for parse.ts
+   * ```
    */
   parse(line: Uint8Array): string | undefined {
     this.#bytes = line;
