@@ -126,13 +126,15 @@ export interface RunNow {
  * ```
  */
 export async function currentBoot(): Promise<string | undefined> {
-  try {
-    const id = (await Deno.readTextFile(BOOT_ID_PATH)).trim();
-    if (/^[0-9a-f-]{36}$/.test(id)) return `id:${id}`;
-  } catch {
-    // Not Linux, or not --allow-all: the uptime tells the boot instead.
+  // Each permission is queried first: Deno would otherwise ask for it at a terminal.
+  if (Deno.permissions.querySync({ name: "read", path: BOOT_ID_PATH }).state === "granted") {
+    try {
+      const id = (await Deno.readTextFile(BOOT_ID_PATH)).trim();
+      if (/^[0-9a-f-]{36}$/.test(id)) return `id:${id}`;
+    } catch {
+      // Not Linux, or not --allow-all (--allow-read is not enough for /proc): the uptime tells.
+    }
   }
-  // Queried first: Deno would otherwise ask at a terminal.
   if (Deno.permissions.querySync({ name: "sys", kind: "osUptime" }).state !== "granted") {
     return undefined;
   }
