@@ -56,6 +56,7 @@ import {
   UNOWNED,
   WIDE_INT,
 } from "./block.ts";
+import { AnswerCache } from "./answer_cache.ts";
 import { EncodedWriter } from "./encoded_writer.ts";
 import type { FieldNames } from "./names.ts";
 import { resized } from "./radix.ts";
@@ -107,22 +108,30 @@ export class RecordArena {
   #builder: BlockBuilder;
   #values: ValueWriter;
   #encoded: EncodedWriter;
+  #answers: AnswerCache;
 
   /**
    * @param names interns the field names of written records.
    * @param onMove told the new offset of each live block that compaction moves.
+   * @param answerCacheBytes the most bytes of answers {@link RecordArena.encodeRecord}
+   *   keeps (`answer_cache.ts`); default ANSWER_CACHE_BYTES.
    */
-  constructor(names: FieldNames, onMove: (owner: number, offset: number) => void) {
+  constructor(
+    names: FieldNames,
+    onMove: (owner: number, offset: number) => void,
+    answerCacheBytes?: number,
+  ) {
     this.#names = names;
     this.#onMove = onMove;
+    this.#answers = new AnswerCache({ bytes: answerCacheBytes });
     this.#builder = new BlockBuilder(names);
     this.#values = new ValueWriter(this.#builder);
     this.#encoded = new EncodedWriter(this.#builder);
   }
 
-  /** Bytes held by the arena (its capacity) and its bookkeeping arrays. */
+  /** Bytes held by the arena (its capacity), its bookkeeping arrays and its kept answers. */
   get memoryBytes(): number {
-    return this.#bytes.byteLength + this.#values.memoryBytes;
+    return this.#bytes.byteLength + this.#values.memoryBytes + this.#answers.memoryBytes;
   }
 
   /** Arena bytes in use, garbage included. */
@@ -362,6 +371,32 @@ export class RecordArena {
     const end = this.#encodeAt(offset, node, out, start);
     invariant(end - start <= room, "an answer fits the room its bound made");
     writer.advance(end - start);
+  }
+
+  /**
+   * Appends the whole record at `offset` to `writer` as {@link encodeNode} does, from
+   * the answers kept (`answer_cache.ts`) when the record was encoded before, else
+   * encoding it and keeping its answer: what a GET answers.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { ByteWriter } from "../base/bytes.ts";
+   * import { decodeValue } from "../record/value_codec.ts";
+   * import { int, object } from "../record/value.ts";
+   * const arena = new RecordArena(new FieldNames(), () => {});
+   * const offset = arena.write(object([["age", int(3)]]));
+   * const writer = new ByteWriter();
+   * arena.encodeRecord(offset, writer); // encoded, and kept
+   * arena.encodeRecord(offset, writer); // copied from what was kept
+   * decodeValue(writer.bytes().subarray(0, writer.length / 2)); // { kind: "object", ... }
+   * ```
+   */
+  encodeRecord(offset: number, writer: ByteWriter): void {
+    if (this.#answers.copyInto(offset, writer)) return;
+    const start = writer.length;
+    this.encodeNode(offset, offset + ROOT_NODE, writer);
+    this.#answers.store(offset, writer.room(0), start, writer.length);
   }
 
   /**
@@ -621,6 +656,8 @@ export class RecordArena {
 
   /** Slides live blocks down over garbage, in place, and shrinks a mostly empty arena. */
   #compact(): void {
+    // Blocks move, and a new block may then take a kept answer's offset.
+    this.#answers.clear();
     let target = 0;
     let position = 0;
     while (position < this.#end) {

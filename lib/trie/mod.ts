@@ -92,6 +92,11 @@ export interface VersionedEntry {
 export interface RecordTrieOptions {
   /** Record-key nodes to allocate up front; the columns grow by doubling. Default 1024. */
   initialNodeCapacity?: number;
+  /**
+   * The most bytes of GET answers kept encoded (`answer_cache.ts`), made at the first
+   * GET; 0 keeps none. Default ANSWER_CACHE_BYTES (1 MiB).
+   */
+  answerCacheBytes?: number;
 }
 
 /**
@@ -126,6 +131,7 @@ export class RecordTrie {
     this.#arena = new RecordArena(
       this.#names,
       (owner, offset) => this.#keys.setValue(owner, offset),
+      options.answerCacheBytes,
     );
   }
 
@@ -405,7 +411,8 @@ export class RecordTrie {
    * What a server's GET answers, read with the key given as its UTF-8 bytes
    * `source[keyStart, keyEnd)` (no string is made): when the trie holds the key, appends
    * its version's 12 bytes to `writer`, then, when the key holds a record rather than a
-   * tombstone, the record's value in the wire encoding straight from the arena, and
+   * tombstone, the record's value in the wire encoding (from the arena, or as kept since
+   * the last GET of that record: `answer_cache.ts`), and
    * returns whether it wrote a value. Throws a DecodeError (LimitExceededError for the
    * length), writing nothing, when the bytes are no valid key (see `checkEncodedKey`).
    *
@@ -424,7 +431,7 @@ export class RecordTrie {
     this.#versions.writeInto(node, writer);
     const offset = this.#keys.value(node);
     if (offset === TOMBSTONE) return false;
-    this.#arena.encodeNode(offset, this.#arena.rootNode(offset), writer);
+    this.#arena.encodeRecord(offset, writer);
     return true;
   }
 
