@@ -80,7 +80,7 @@ Deno.test("an answer cache keeps what fits and hands it back, and keeps nothing 
       assert.deepEqual(answer, new Uint8Array(343).fill(block & 0xff));
     }
   }
-  // 100 blocks in ANSWER_CACHE_SLOTS / 2 two-way sets: a set of three or more is unlikely.
+  // 100 blocks in ANSWER_CACHE_SLOTS / 4 four-way sets: a set of five or more is unlikely.
   assert(hits >= 95, `${hits} of 100 kept`);
   const long = new Uint8Array(MAX_CACHED_ANSWER_BYTES + 1);
   cache.store(1, long, 0, long.length);
