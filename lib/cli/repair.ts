@@ -128,7 +128,18 @@ async function runRepair(args: string[]): Promise<number> {
     }
     const dryRun = values["dry-run"] ?? false;
     const k = clusterK(pool, requestedK, path);
-    const kFailures = dryRun ? [] : await recordK(pool, k, requestedK !== undefined);
+    // A k change is rerun with its -k: a server it missed still records the old k, and a
+    // rerun without one would be refused (different k) or repair under the old one.
+    const again = repairCommandLine(path, values) +
+      (requestedK === undefined ? "" : ` -k ${requestedK}`);
+    if (!dryRun) {
+      const previous = recordedKs(pool);
+      const kFailures = await recordK(pool, k, requestedK !== undefined);
+      if (kFailures.length > 0) {
+        console.error(`kv repair: ${await kNotRecorded(pool, k, previous, kFailures, again)}`);
+        return EXIT_NOT_IN_ORDER;
+      }
+    }
     // Servers repaired under another list or k than this one's are repaired and marked anew.
     pool.trustUnder(k);
     const report = await withProgress((onProgress) =>
@@ -141,13 +152,8 @@ async function runRepair(args: string[]): Promise<number> {
         onProgress,
       })
     );
-    // A k change is rerun with its -k: a server it missed still records the old k, and a
-    // rerun without one would be refused (different k) or repair under the old one.
-    const again = repairCommandLine(path, values) +
-      (requestedK === undefined ? "" : ` -k ${requestedK}`);
     printReport(report, k, values.json ?? false, again);
-    for (const failure of kFailures) console.error(`kv repair: ${failure}`);
-    return report.inOrder && kFailures.length === 0 ? EXIT_IN_ORDER : EXIT_NOT_IN_ORDER;
+    return report.inOrder ? EXIT_IN_ORDER : EXIT_NOT_IN_ORDER;
   } finally {
     pool.close();
   }
@@ -203,6 +209,44 @@ async function recordK(pool: ServerPool, k: number, replace: boolean): Promise<s
       if (outcome.value !== k) return `${server.id} keeps k ${outcome.value}, not ${k}`;
       return undefined;
     });
+  }));
+  return outcomes.filter((line) => line !== undefined);
+}
+
+/**
+ * The one line printed when some server could not record `k` (`failures`, from
+ * {@link recordK}) and the repair stops before reading any data. A k change (the servers
+ * agreed on one other k, `previous`) is undone on the servers it reached, so clients go on
+ * under the old k rather than being refused for different ks until a rerun; the line says
+ * whether that worked, and names the command (`again`) to run once the cause is fixed.
+ */
+async function kNotRecorded(
+  pool: ServerPool,
+  k: number,
+  previous: ReadonlyMap<number, readonly string[]>,
+  failures: readonly string[],
+  again: string,
+): Promise<string> {
+  const [old] = previous.keys();
+  const undo = previous.size === 1 && old !== 0 && old !== k;
+  const reached = pool.servers.flatMap((_, index) => pool.state(index)?.k === k ? [index] : []);
+  const undone = undo ? await recordKOn(pool, reached, old) : [];
+  const outcome = !undo
+    ? ""
+    : undone.length === 0
+    ? `; the servers that had recorded it were put back to k ${old}, so clients go on under it`
+    : `; putting k ${old} back failed too (${undone.join("; ")}): clients are refused until ` +
+      "the rerun";
+  const which = failures.length === 1 ? "that server" : "those servers";
+  return `${failures.join("; ")}; nothing was repaired${outcome}. Fix ${which} (a full ` +
+    `disk: free space), then run ${again}`;
+}
+
+/** Records `k`, replacing any other, on the servers `indexes`; resolves with the failures. */
+async function recordKOn(pool: ServerPool, indexes: number[], k: number): Promise<string[]> {
+  const outcomes = await Promise.all(indexes.map(async (index) => {
+    const outcome = await pool.call(index, (connection) => connection.setK(k, { replace: true }));
+    return outcome.ok ? undefined : `${pool.servers[index].id}: ${outcome.error}`;
   }));
   return outcomes.filter((line) => line !== undefined);
 }

@@ -363,3 +363,45 @@ Deno.test({
     }
   },
 });
+
+tmpfsTest({
+  name:
+    "disk full: kv repair -k 3 that one server cannot record stops before any data, puts k 2 back on the others, and says which server and what to rerun; clients go on",
+  short: "disk full: kv repair -k's SET_K",
+  megabytes: 1,
+}, async (mount) => {
+  await using full = await startServerProcess(["--data-dir", `${mount}/data`]);
+  await using second = await startServerProcess();
+  await using third = await startServerProcess();
+  const servers = [full, second, third];
+  const ids = servers.map((server) => `${server.address.hostname}:${server.address.port}`);
+  const serverFile = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(serverFile, ids.map((id) => id.replace(":", " ") + "\n").join(""));
+    const settled = await runKv(["repair", "-s", serverFile, "-k", "2"]);
+    assert.equal(settled.code, 0, settled.stderr);
+    assert.equal((await runKv(["put", "a : 1", "-s", serverFile])).code, 0);
+    fillToTheLastByte(`${mount}/ballast`);
+    const changed = await runKv(["repair", "-s", serverFile, "-k", "3"]);
+    assert.equal(changed.code, 1);
+    assert.equal(changed.stdout, "", "no data was read or copied: no report");
+    assert.match(
+      changed.stderr,
+      new RegExp(
+        `^kv repair: ${ids[0]}: could not record k 3: .*No space left on device.*; nothing ` +
+          "was repaired; the servers that had recorded it were put back to k 2, so clients " +
+          "go on under it. Fix that server \\(a full disk: free space\\), then run kv repair " +
+          `-s ${serverFile} -k 3\n$`,
+      ),
+    );
+    for (const server of servers) {
+      const client = await connectClient(server.address);
+      assert.equal(client.state.k, 2, `${server.address.port} records k 2`);
+      await client.close();
+    }
+    const read = await runKv(["get", "a", "-s", serverFile]);
+    assert.equal(read.code, 0, read.stderr);
+  } finally {
+    await Deno.remove(serverFile);
+  }
+});
