@@ -39,6 +39,7 @@ import {
   PROTOCOL_VERSION,
 } from "../../lib/protocol/mod.ts";
 import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
+import { AUTH_HMAC_SHA256, AuthKeys, parseAuthFile } from "../../lib/protocol/auth.ts";
 import { RecordTrie } from "../../lib/trie/mod.ts";
 import { PARTITION_COUNT, partitionOf } from "../../lib/record/partition.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
@@ -105,6 +106,12 @@ const HELLO = {
   serverId: "9f3a0c5e12b47d68",
 };
 
+/** The secret of docs/protocol.md's authentication example: the bytes 0 to 31. */
+const SECRET = Uint8Array.from({ length: 32 }, (_, i) => i);
+
+/** The challenge of that example: 32 bytes of 0xaa. */
+const CHALLENGE = new Uint8Array(32).fill(0xaa);
+
 /** The fingerprint of the example list of docs/protocol.md, with k = 2. */
 const LIST = listFingerprint(["127.0.0.1:8000", "127.0.0.1:8001", "127.0.0.1:8002"], 2);
 
@@ -122,6 +129,11 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   frame((w) =>
     w.okHello(1, { ...HELLO, state: { unrepaired: true, k: 0, repairedUnder: NO_LIST } })
   );
+  const answer = await (await AuthKeys.fromSecrets([SECRET])).answer(CHALLENGE);
+  const repaired = { unrepaired: false, k: 2, repairedUnder: LIST };
+  frame((w) => w.hello(1, 5, AUTH_HMAC_SHA256));
+  frame((w) => w.okHello(1, { ...HELLO, state: repaired, challenge: CHALLENGE }));
+  frame((w) => w.hello(2, 5, AUTH_HMAC_SHA256, answer));
   frame((w) => w.ping(2));
   frame((w) => w.ok(2));
   frame((w) => w.put(3, "person1", RECORD, { version: V1 }));
@@ -235,6 +247,32 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
   assert.deepEqual(
     documentedAnswer(next(), decodeHelloBody),
     ok(1, { ...HELLO, state: unrepaired }),
+  );
+  // Authentication: the answer is the HMAC the text describes, computed here from its words.
+  const key = await crypto.subtle.importKey(
+    "raw",
+    SECRET,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const signed = Uint8Array.of(
+    ...new TextEncoder().encode("kv hello hmac-sha256 v1\0"),
+    ...CHALLENGE,
+  );
+  const answer = new Uint8Array(await crypto.subtle.sign("HMAC", key, signed));
+  const hmac = { type: "hello", version: 5, authScheme: AUTH_HMAC_SHA256 };
+  assert.deepEqual(documentedRequest(next()), { ...hmac, requestId: 1, auth: new Uint8Array() });
+  assert.deepEqual(
+    documentedAnswer(next(), decodeHelloBody),
+    ok(1, { ...HELLO, state: repaired, challenge: CHALLENGE }),
+  );
+  assert.deepEqual(documentedRequest(next()), { ...hmac, requestId: 2, auth: answer });
+  const server = await AuthKeys.fromSecrets(parseAuthFile(`${hex(SECRET)}\n`, "kv.auth"));
+  assert.equal(
+    await server.verify(CHALLENGE, answer),
+    true,
+    "a server with that secret accepts it",
   );
   assert.deepEqual(documentedRequest(next()), { type: "ping", requestId: 2 });
   assert.deepEqual(documentedAnswer(next()), ok(2));
