@@ -31,6 +31,25 @@ async function putUntilRefused(
   return undefined;
 }
 
+/**
+ * Starts a server again on `dataDir`, runs `check` on a client of it, and stops it (exit 0);
+ * resolves what it logged.
+ */
+async function afterRestart(
+  dataDir: string,
+  check: (client: Awaited<ReturnType<typeof connectClient>>) => Promise<void>,
+): Promise<string> {
+  await using again = await startServerProcess(["--data-dir", dataDir]);
+  const client = await connectClient(again.address);
+  try {
+    await check(client);
+  } finally {
+    await client.close();
+  }
+  assert.equal((await stopWithin(again)).code, 0);
+  return again.stderrLines.join("\n");
+}
+
 tmpfsTest({
   name:
     "disk full: writes are refused with READ_ONLY, reads go on, acknowledged records survive, SIGTERM exits cleanly",
@@ -69,13 +88,11 @@ tmpfsTest({
     assert.doesNotMatch(server.stderrLines.join("\n"), /internal error|^\s+at /m);
   }
   // Every acknowledged record is there after a restart on the full disk.
-  await using again = await startServerProcess(["--data-dir", dataDir]);
-  const client = await connectClient(again.address);
-  for (const key of acknowledged) {
-    assert.notEqual((await client.get(key)).value, undefined, key);
-  }
-  await client.close();
-  assert.equal((await stopWithin(again)).code, 0);
+  await afterRestart(dataDir, async (client) => {
+    for (const key of acknowledged) {
+      assert.notEqual((await client.get(key)).value, undefined, key);
+    }
+  });
 });
 
 tmpfsTest({
@@ -134,16 +151,14 @@ tmpfsTest({
     assert.equal(log.match(/can be written again/g)?.length, 1, log);
     assert.doesNotMatch(log, /internal error|^\s+at /m);
   }
-  await using again = await startServerProcess(["--data-dir", dataDir]);
-  const client = await connectClient(again.address);
-  for (const [key, n] of acknowledged) {
-    assert.deepEqual((await client.get(key)).value, str(`${n}:`.padEnd(16 * 1024, "v")), key);
-  }
-  for (const key of refusedAfterFailure) {
-    assert.equal((await client.get(key)).value, undefined, key);
-  }
-  await client.close();
-  assert.equal((await stopWithin(again)).code, 0);
+  await afterRestart(dataDir, async (client) => {
+    for (const [key, n] of acknowledged) {
+      assert.deepEqual((await client.get(key)).value, str(`${n}:`.padEnd(16 * 1024, "v")), key);
+    }
+    for (const key of refusedAfterFailure) {
+      assert.equal((await client.get(key)).value, undefined, key);
+    }
+  });
 });
 
 tmpfsTest({
@@ -163,12 +178,10 @@ tmpfsTest({
   }
   fillToTheLastByte(`${mount}/ballast`);
   // A start that found nothing to recover writes nothing: it starts on a full disk.
-  await using again = await startServerProcess(["--data-dir", dataDir]);
-  const client = await connectClient(again.address);
-  assert.equal(client.state.unrepaired, false);
-  assert.deepEqual((await client.get("kept")).value, str("stored"));
-  await client.close();
-  assert.equal((await stopWithin(again)).code, 0);
+  await afterRestart(dataDir, async (client) => {
+    assert.equal(client.state.unrepaired, false);
+    assert.deepEqual((await client.get("kept")).value, str("stored"));
+  });
 });
 
 tmpfsTest({
@@ -192,15 +205,13 @@ tmpfsTest({
     assert.equal((await stopWithin(server)).code, 0);
   }
   fillToTheLastByte(`${mount}/ballast`);
-  await using again = await startServerProcess(["--data-dir", dataDir]);
-  const client = await connectClient(again.address);
-  assert.equal(client.state.unrepaired, false);
-  for (const key of acknowledged) {
-    assert.notEqual((await client.get(key)).value, undefined, key);
-  }
-  await client.close();
-  assert.equal((await stopWithin(again)).code, 0);
-  assert.doesNotMatch(again.stderrLines.join("\n"), /dropped|torn|warn/);
+  const log = await afterRestart(dataDir, async (client) => {
+    assert.equal(client.state.unrepaired, false);
+    for (const key of acknowledged) {
+      assert.notEqual((await client.get(key)).value, undefined, key);
+    }
+  });
+  assert.doesNotMatch(log, /dropped|torn|warn/);
 });
 
 tmpfsTest({
