@@ -142,6 +142,9 @@ export const DEFAULT_COMPACTION_MIN_LOG_BYTES = 64 * 1024 * 1024;
 /** Compact when the log exceeds this multiple of the last snapshot's size, unless told otherwise. */
 export const DEFAULT_COMPACTION_SNAPSHOT_RATIO = 2;
 
+/** Largest compactionSnapshotRatio taken: past it a log is, in effect, never compacted. */
+const MAX_COMPACTION_SNAPSHOT_RATIO = 1_000_000;
+
 /** Wait after a failed compaction (say, a full disk) before trying again. */
 export const COMPACTION_RETRY_DELAY_MS = 10_000;
 
@@ -425,7 +428,8 @@ async function fileIdentities(dir: string, full: boolean): Promise<Record<string
   return identities;
 }
 
-function checkPositive(name: string, value: number, max: number): void {
+/** Throws a RangeError naming `name` unless `value` is a number from 0 to `max`. */
+function checkInRange(name: string, value: number, max: number): void {
   if (!Number.isFinite(value) || value < 0 || value > max) {
     throw new RangeError(`${name} must be a number 0..${max}: ${value}`);
   }
@@ -509,14 +513,18 @@ export class Store {
     this.#compactionMinLogBytes = options.compactionMinLogBytes ?? DEFAULT_COMPACTION_MIN_LOG_BYTES;
     this.#compactionSnapshotRatio = options.compactionSnapshotRatio ??
       DEFAULT_COMPACTION_SNAPSHOT_RATIO;
-    checkPositive("compactionMinLogBytes", this.#compactionMinLogBytes, Number.MAX_SAFE_INTEGER);
-    checkPositive("compactionSnapshotRatio", this.#compactionSnapshotRatio, 1_000_000);
+    checkInRange("compactionMinLogBytes", this.#compactionMinLogBytes, Number.MAX_SAFE_INTEGER);
+    checkInRange(
+      "compactionSnapshotRatio",
+      this.#compactionSnapshotRatio,
+      MAX_COMPACTION_SNAPSHOT_RATIO,
+    );
     this.#onWarning = options.onWarning ??
       ((message) => console.error(`kv store warning: ${message}`));
     this.#onWritableChange = options.onWritableChange ??
       ((failure) => console.error(`kv store: ${describeWritable(failure)}`));
     this.#tombstoneGraceMs = options.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
-    checkPositive("tombstoneGraceMs", this.#tombstoneGraceMs, MAX_TOMBSTONE_GRACE_MS);
+    checkInRange("tombstoneGraceMs", this.#tombstoneGraceMs, MAX_TOMBSTONE_GRACE_MS);
   }
 
   /**
@@ -539,7 +547,7 @@ export class Store {
       return store;
     }
     const fsyncIntervalMs = options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
-    checkPositive("fsyncIntervalMs", fsyncIntervalMs, MAX_FSYNC_INTERVAL_MS);
+    checkInRange("fsyncIntervalMs", fsyncIntervalMs, MAX_FSYNC_INTERVAL_MS);
     const startedAt = performance.now();
     // Its owner's only: the files hold every record (see DATA_DIR_MODE).
     await Deno.mkdir(dir, { recursive: true, mode: DATA_DIR_MODE });
