@@ -192,6 +192,13 @@ const ANSWER_SLAB = new ByteSlab(ANSWER_SLAB_BYTES);
 /** A write buffer grown past this is dropped after use rather than kept. */
 const RETAINED_WRITE_BUFFER_BYTES = 1024 * 1024;
 
+/**
+ * Answered requests the queue of those in flight keeps at its head before it is cut down
+ * (once they are also more than half of it): shifting the array per answer would be
+ * O(queue) each, and cutting it for a few would copy it too often.
+ */
+const PENDING_COMPACT_AFTER = 1024;
+
 /** Where a server listens. */
 export interface ServerAddress {
   /** Host name or IP address. */
@@ -1339,7 +1346,9 @@ export class ServerClient {
     if (this.#pendingHead === this.#pending.length) {
       this.#pending = [];
       this.#pendingHead = 0;
-    } else if (this.#pendingHead > 1024 && this.#pendingHead * 2 > this.#pending.length) {
+    } else if (
+      this.#pendingHead > PENDING_COMPACT_AFTER && this.#pendingHead * 2 > this.#pending.length
+    ) {
       this.#pending = this.#pending.slice(this.#pendingHead);
       this.#pendingHead = 0;
     }
