@@ -57,6 +57,12 @@ const WAYS = 4;
 /** Bits of a block offset's hash that pick its set. */
 const SET_BITS = Math.log2(ANSWER_CACHE_SLOTS / WAYS);
 
+/**
+ * Past this stream position the cache starts over: positions are doubles, exact only up
+ * to 2^53, which answers written at 1 GB/s would reach in about a hundred days.
+ */
+const MAX_STREAM_POSITION = 2 ** 52;
+
 /** Options for the {@link AnswerCache} constructor. */
 export interface AnswerCacheOptions {
   /** Size of the ring of answers in bytes (0: keep none). Default {@link ANSWER_CACHE_BYTES}. */
@@ -130,6 +136,10 @@ export class AnswerCache {
   store(block: number, source: Uint8Array, start: number, end: number): void {
     const length = end - start;
     if (length > MAX_CACHED_ANSWER_BYTES || length * 4 > this.#capacity) return;
+    if (this.#written > MAX_STREAM_POSITION) {
+      this.clear();
+      this.#written = 0;
+    }
     if (this.#ring === undefined) {
       this.#ring = new Uint8Array(this.#capacity);
       this.#blocks = new Uint32Array(ANSWER_CACHE_SLOTS);
