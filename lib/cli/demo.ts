@@ -67,7 +67,7 @@ export const DEFAULT_DEMO_RECORDS = 1_000;
 export const MAX_DEMO_RECORDS = 1_000_000;
 
 /** How long `\demo start` waits for the broker to reconnect to the restarted server, in ms. */
-export const RECONNECT_WAIT_MS = 5_000;
+export const DEMO_RECONNECT_WAIT_MS = 5_000;
 
 /** The demo's record shape: `kv gen -d 2 -l 8 -m 5` over the original's key file. */
 const DEMO_SHAPE = { maxNesting: 2, maxStringLength: 8, maxKeysPerValue: 5 } as const;
@@ -565,7 +565,7 @@ class DemoCluster {
   async #awaitReconnect(index: number): Promise<boolean> {
     const pool = this.broker?.pool;
     if (pool === undefined) return false;
-    const deadline = Date.now() + RECONNECT_WAIT_MS;
+    const deadline = Date.now() + DEMO_RECONNECT_WAIT_MS;
     await pool.reconnectNow(index);
     while (!pool.isUp(index) && Date.now() < deadline) {
       let timer: ReturnType<typeof setTimeout> | undefined;
