@@ -72,11 +72,11 @@ export function checkOptions(
  *
  * @example
  * ```ts
- * checkPath("kv.auth", "authFile"); // fine
- * checkPath(5, "authFile"); // throws KvInputError: authFile must be a file's path, got a number (5)
+ * checkFilePath("kv.auth", "authFile"); // fine
+ * checkFilePath(5, "authFile"); // throws KvInputError: authFile must be a file's path, got a number (5)
  * ```
  */
-export function checkPath(path: unknown, what: string): asserts path is string | undefined {
+export function checkFilePath(path: unknown, what: string): asserts path is string | undefined {
   if (path === undefined || (typeof path === "string" && path !== "")) return;
   throw new KvInputError(`${what} must be a file's path, got ${describeArgument(path)}`);
 }

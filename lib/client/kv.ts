@@ -28,7 +28,7 @@ import { DecodeError } from "../base/bytes.ts";
 import { ByteSlab } from "../base/byte_slab.ts";
 import { KvInputError, KvUnavailableError } from "./errors.ts";
 import { checkName, decodePlainValue, type FloatReading, type KvValue, toValue } from "./values.ts";
-import { checkOptions, checkPath, describeArgument } from "./arguments.ts";
+import { checkFilePath, checkOptions, describeArgument } from "./arguments.ts";
 import { checkInteger, KvCore, LIST_PAGE_SIZE } from "./core.ts";
 
 export { MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
@@ -649,8 +649,8 @@ interface CheckedOptions {
 
 async function checkConnectOptions(options: ConnectOptions): Promise<CheckedOptions> {
   checkOptions(options, "connect", CONNECT_OPTIONS, { required: true });
-  checkPath(options.authFile, "authFile");
-  checkPath(options.tlsCa, "tlsCa");
+  checkFilePath(options.authFile, "authFile");
+  checkFilePath(options.tlsCa, "tlsCa");
   let credentials: Credentials;
   try {
     credentials = await resolveCredentials({ authFile: options.authFile, tlsCa: options.tlsCa });
