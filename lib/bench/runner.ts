@@ -38,7 +38,7 @@ import { KvError, KvUnavailableError } from "../client/errors.ts";
 import { fromValue, type KvValue } from "../client/values.ts";
 import { indexLines } from "../broker/indexer.ts";
 import { generateChunks } from "../gen/generator.ts";
-import type { KeySpec } from "../gen/keyfile.ts";
+import { SAMPLE_KEYS } from "../gen/keyfile.ts";
 import { Sfc32 } from "../gen/prng.ts";
 import { parseRecordLine } from "../record/parse.ts";
 import { invariant } from "../base/invariant.ts";
@@ -65,22 +65,6 @@ export const DEFAULT_OPERATIONS = 10_000;
 
 /** Distinct values written by updates and inserts, cycled: enough variety, bounded memory. */
 export const VALUE_POOL_SIZE = 1000;
-
-/** The key file `kv gen`'s sample records use (the repository's keyFile.txt). */
-export const GEN_KEYS: readonly KeySpec[] = [
-  { name: "name", type: "string" },
-  { name: "age", type: "int" },
-  { name: "height", type: "float" },
-  { name: "weight", type: "float" },
-  { name: "street", type: "string" },
-  { name: "level", type: "int" },
-  { name: "hair_color", type: "string" },
-  { name: "family_members", type: "int" },
-  { name: "married", type: "string" },
-  { name: "profession", type: "string" },
-  { name: "location", type: "string" },
-  { name: "gender", type: "string" },
-];
 
 /** The `kv gen` shape of the records: `-d 3 -l 8 -m 6`, as the README's measurements. */
 export const GEN_SHAPE = { maxNesting: 3, maxStringLength: 8, maxKeysPerValue: 6 } as const;
@@ -305,7 +289,7 @@ function recordStream(
 ): ReadableStream<Uint8Array> {
   if (size === undefined) {
     const chunks = generateChunks({
-      keys: GEN_KEYS,
+      keys: SAMPLE_KEYS,
       recordCount: records,
       seed,
       keyPrefix: BENCH_KEY_PREFIX,

@@ -18,7 +18,7 @@ import { CommandError } from "../broker/commands.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { generateChunks } from "../gen/generator.ts";
 import { formatIndexSummary, indexFile } from "../broker/indexer.ts";
-import { parseKeyFile } from "../gen/keyfile.ts";
+import { SAMPLE_KEYS } from "../gen/keyfile.ts";
 import { readLineBatches } from "../base/line_reader.ts";
 import { parseRecordLine } from "../record/parse.ts";
 import type { Value } from "../record/value.ts";
@@ -71,21 +71,6 @@ export const DEMO_RECONNECT_WAIT_MS = 5_000;
 
 /** The demo's record shape: `kv gen -d 2 -l 8 -m 5` over the original's key file. */
 const DEMO_SHAPE = { maxNesting: 2, maxStringLength: 8, maxKeysPerValue: 5 } as const;
-
-/** The original project's sample key file, so the demo needs no file of the user's. */
-const DEMO_KEY_FILE = `name string
-age int
-height float
-weight float
-street string
-level int
-hair_color string
-family_members int
-married string
-profession string
-location string
-gender string
-`;
 
 const HELP = `Usage: kv demo [-n RECORDS] [--servers N] [-k REPLICAS] [--seed N]
                [--timeout-ms MS]
@@ -415,9 +400,13 @@ async function makeDataDirectory(): Promise<string> {
 
 /** Writes the demo's records to `path`; resolves a record to name in the hints. */
 async function writeDataset(path: string, settings: DemoSettings): Promise<Example | undefined> {
-  const keys = parseKeyFile(DEMO_KEY_FILE, "the demo's key file");
   using file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const options = { keys, recordCount: settings.recordCount, seed: settings.seed, ...DEMO_SHAPE };
+  const options = {
+    keys: SAMPLE_KEYS,
+    recordCount: settings.recordCount,
+    seed: settings.seed,
+    ...DEMO_SHAPE,
+  };
   const decoder = new TextDecoder();
   let example: Example | undefined;
   for (const chunk of generateChunks(options)) {

@@ -46,6 +46,30 @@ export interface KeySpec {
 }
 
 /**
+ * The keys of the original project's key file (the repository's keyFile.txt): what
+ * `kv demo` and `kv bench` draw their records from, without a file to read.
+ *
+ * @example
+ * ```ts
+ * SAMPLE_KEYS[1]; // { name: "age", type: "int" }
+ * ```
+ */
+export const SAMPLE_KEYS: readonly KeySpec[] = [
+  { name: "name", type: "string" },
+  { name: "age", type: "int" },
+  { name: "height", type: "float" },
+  { name: "weight", type: "float" },
+  { name: "street", type: "string" },
+  { name: "level", type: "int" },
+  { name: "hair_color", type: "string" },
+  { name: "family_members", type: "int" },
+  { name: "married", type: "string" },
+  { name: "profession", type: "string" },
+  { name: "location", type: "string" },
+  { name: "gender", type: "string" },
+];
+
+/**
  * A malformed key file. Its message is one line in the compiler style
  * `file:line:column: reason` (or `file: reason` when no line is to blame).
  *

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { KeyFileError, MAX_KEY_FILE_KEYS, parseKeyFile } from "../../lib/gen/keyfile.ts";
+import {
+  KeyFileError,
+  MAX_KEY_FILE_KEYS,
+  parseKeyFile,
+  SAMPLE_KEYS,
+} from "../../lib/gen/keyfile.ts";
 import { MAX_KEY_BYTES } from "../../lib/limits.ts";
 
 const FIXTURES = new URL("../../testdata/keyfiles/", import.meta.url);
@@ -143,5 +148,12 @@ Deno.test("KeyFileError exposes the location and reason separately", () => {
     assert.equal(error.line, 2);
     assert.equal(error.column, 3);
     assert.equal(error.reason, "unknown type 'bool'; expected int, float or string");
+  }
+});
+
+Deno.test("SAMPLE_KEYS are the keys of the repository's keyFile.txt and of the original project's", () => {
+  for (const file of ["../../keyFile.txt", "../../testdata/compat/keyFile.txt"]) {
+    const text = Deno.readTextFileSync(new URL(file, import.meta.url));
+    assert.deepEqual(parseKeyFile(text, file), SAMPLE_KEYS, file);
   }
 });

@@ -18,7 +18,8 @@ import { decodeRequest, GET_KEY_START, isWellFormedGetBody } from "../../lib/pro
 import { Store } from "../../lib/server/store.ts";
 import { BASE_VERSION } from "../../lib/record/version.ts";
 import { generateText } from "../../lib/gen/generator.ts";
-import { GEN_KEYS, GEN_SHAPE } from "../../lib/bench/runner.ts";
+import { GEN_SHAPE } from "../../lib/bench/runner.ts";
+import { SAMPLE_KEYS } from "../../lib/gen/keyfile.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
 import type { Value } from "../../lib/record/value.ts";
 
@@ -26,7 +27,7 @@ const RECORDS = 1000;
 
 const store = await Store.open();
 const values: Value[] = [];
-const text = generateText({ keys: GEN_KEYS, recordCount: RECORDS, seed: 1, ...GEN_SHAPE });
+const text = generateText({ keys: SAMPLE_KEYS, recordCount: RECORDS, seed: 1, ...GEN_SHAPE });
 for (const line of text.trimEnd().split("\n")) {
   const { key, value } = parseRecordLine(line);
   store.put(key, value);
