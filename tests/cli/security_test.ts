@@ -22,7 +22,9 @@ const CLIENT_COMMANDS = [
 
 Deno.test("kv secret -o FILE writes one 32-byte hex secret, readable by its owner only; never over a file", async () => {
   await withTempDir(async (dir) => {
-    const path = await newAuthFile(dir, "kv.auth");
+    const path = `${dir}/kv.auth`;
+    const written = await runKv(["secret", "-o", path]);
+    assert.deepEqual(written, { code: 0, stdout: "", stderr: "" });
     const secret = await Deno.readTextFile(path);
     assert.match(secret, /^[0-9a-f]{64}\n$/);
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);

@@ -9,6 +9,7 @@
  * ```
  * @module
  */
+import { secretCommand } from "../../lib/cli/secret.ts";
 import { withDeadline } from "./wait.ts";
 
 /** Absolute path of the repository's `main.ts`. */
@@ -79,8 +80,9 @@ export async function runKv(args: string[], options: RunKvOptions = {}): Promise
 }
 
 /**
- * Runs `kv secret -o dir/name`, checks it succeeded silently, and returns the auth
- * file's path.
+ * Makes the auth file `dir/name` as `kv secret -o dir/name` does, with its code run in this
+ * process (a test that needs an auth file is not a test of kv secret, whose own test runs the
+ * real process), and returns its path.
  *
  * @example
  * ```ts
@@ -89,9 +91,7 @@ export async function runKv(args: string[], options: RunKvOptions = {}): Promise
  */
 export async function newAuthFile(dir: string, name: string): Promise<string> {
   const path = `${dir}/${name}`;
-  const run = await runKv(["secret", "-o", path]);
-  if (run.code !== 0 || run.stdout !== "" || run.stderr !== "") {
-    throw new Error(`kv secret -o ${path} failed: ${JSON.stringify(run)}`);
-  }
+  const code = await secretCommand.run(["-o", path]);
+  if (code !== 0) throw new Error(`kv secret -o ${path} exited ${code}`);
   return path;
 }
