@@ -35,7 +35,7 @@
  * @module
  */
 
-import { PART_COUNT, PARTS_AT_ONCE } from "../suite/parts.ts";
+import { PART_COUNT, PARTS_AT_ONCE, TEST_V8_FLAGS } from "../suite/parts.ts";
 
 const TESTS_DIR = new URL("..", import.meta.url).pathname;
 const REPO = new URL("../..", import.meta.url).pathname;
@@ -102,7 +102,7 @@ async function runFile(file: string): Promise<FileRun> {
   const before = childrenUsage();
   const start = performance.now();
   const { success } = await new Deno.Command(Deno.execPath(), {
-    args: ["test", "--no-check", "-A", file],
+    args: ["test", "--no-check", `--v8-flags=${TEST_V8_FLAGS}`, "-A", file],
     cwd: REPO,
     stdout: "null",
     stderr: "null",
@@ -165,7 +165,7 @@ async function measureSuite(): Promise<void> {
   const start = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      ...["test", "--parallel", "--no-check", "-A"],
+      ...["test", "--parallel", "--no-check", `--v8-flags=${TEST_V8_FLAGS}`, "-A"],
       ...Array.from({ length: PART_COUNT }, (_, i) => `tests/suite/part_${i + 1}.ts`),
     ],
     cwd: REPO,
@@ -264,7 +264,14 @@ async function measureTests(files: string[]): Promise<void> {
   const loadBefore = loadAverage();
   const junit = await Deno.makeTempFile({ suffix: ".xml" });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["test", "--no-check", "-A", `--junit-path=${junit}`, ...files],
+    args: [
+      "test",
+      "--no-check",
+      `--v8-flags=${TEST_V8_FLAGS}`,
+      "-A",
+      `--junit-path=${junit}`,
+      ...files,
+    ],
     cwd: REPO,
     env: { NO_COLOR: "1" },
     stdout: "piped",

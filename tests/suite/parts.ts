@@ -43,6 +43,17 @@ import { DEFAULT_FAULT_PHASE_MS, faultPhaseMs } from "../helpers/jepsen.ts";
 export const PARTS_AT_ONCE = 5;
 
 /**
+ * The V8 flags `deno task test` gives its test isolates (`--v8-flags=` in deno.json). Deno 2.9.6
+ * loads its bench module into every test isolate, and that module holds an array of 10 million
+ * empty slots (80 MB) that every full garbage collection visits: twenty full collections took
+ * 1.2–2.7 s in a test isolate and 0.10–0.26 s under `deno run`. V8's memory reducer runs full
+ * collections while a process is idle, which a test waiting on its `kv` processes is most of the
+ * time. Without it, seven in-process files took 15.5 CPU-s, not 17.4 (README, Tests); the heap
+ * still grows only as V8's usual limits allow. The `kv` processes the tests start run without it.
+ */
+export const TEST_V8_FLAGS = "--no-memory-reducer";
+
+/**
  * How many parts: two rounds of {@link PARTS_AT_ONCE}. The model finds 9 to 25 parts alike at five
  * at once, also with each file's time off its weight by up to 40 %; each part costs its isolate and
  * its loading of lib/ and the helpers again, about 0.2 CPU-s.

@@ -8,6 +8,7 @@ import {
   partsOf,
   SECONDS_IN_SUITE,
   secondsInSuite,
+  TEST_V8_FLAGS,
   testFiles,
 } from "./parts.ts";
 import { DEFAULT_FAULT_PHASE_MS } from "../helpers/jepsen.ts";
@@ -38,6 +39,7 @@ Deno.test("deno task test runs every test file once: the part files it names are
     task,
     new RegExp(`^DENO_JOBS=${PARTS_AT_ONCE} deno test --parallel .* tests/suite/part_\\*\\.ts$`),
   );
+  assert(task.includes(` --v8-flags=${TEST_V8_FLAGS} `), task);
   const partFiles = [...Deno.readDirSync(new URL("./", import.meta.url))]
     .map((entry) => entry.name)
     .filter((name) => /^part_.*\.ts$/.test(name))
