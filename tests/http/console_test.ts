@@ -150,6 +150,8 @@ Deno.test({
       `[...document.querySelectorAll("#record-tree .float")].map((span) => span.textContent)`,
     );
     assert.deepEqual(shown, ["1e+21", "-0.0", "2.0"]);
+    // The raw answer is shown after the replicas are read, a round trip after the tree.
+    await until(`document.querySelector("#answer").textContent.includes('"key": "floats"')`);
     const raw = String(await page.evaluate(`document.querySelector("#answer").textContent`));
     assert.match(raw, /"a": 1e\+21,\s+"b": -0\.0,\s+"c": 2\.0/);
   },
