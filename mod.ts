@@ -6,7 +6,10 @@
  * versionstamp, so a later write of a key reads back with a greater one); values are plain JavaScript, with {@link Float} to store a
  * whole-valued float (see the README's "Library" section for the int/float
  * rule). Failures are a {@link KvInputError} (the caller's mistake) or a
- * {@link KvUnavailableError} (the cluster could not answer).
+ * {@link KvUnavailableError} (the cluster could not answer); `connect` without
+ * `replicas` that reaches no server throws the latter's {@link KvNoServerReachableError},
+ * which names each server and why it is down (its `unreachable`): start one and retry,
+ * or pass `replicas`, the cluster's k, to connect at once and reach them as they start.
  *
  * @example
  * ```ts
@@ -39,4 +42,9 @@ export {
   type ServerEndpoint,
 } from "./lib/client/kv.ts";
 export { Float, type FloatReading, type KvObject, type KvValue } from "./lib/client/values.ts";
-export { KvError, KvInputError, KvUnavailableError } from "./lib/client/errors.ts";
+export {
+  KvError,
+  KvInputError,
+  KvNoServerReachableError,
+  KvUnavailableError,
+} from "./lib/client/errors.ts";

@@ -310,6 +310,23 @@ function keptOtherK(pool: ServerPool, k: number): string[] {
 }
 
 /**
+ * `a: why; b: why`: each server of `down` and why it is down (without the OS's own
+ * wording), the first {@link MAX_NAMED_SERVERS}, then how many more.
+ *
+ * @example
+ * ```ts
+ * namedServers([{ server: "127.0.0.1:8000", error: "cannot connect …" }]); // "127.0.0.1:8000: cannot connect …"
+ * ```
+ */
+export function namedServers(
+  down: readonly { readonly server: string; readonly error: string }[],
+): string {
+  return down.slice(0, MAX_NAMED_SERVERS)
+    .map(({ server, error }) => `${server}: ${withoutOsDetail(error)}`).join("; ") +
+    (down.length > MAX_NAMED_SERVERS ? `; and ${down.length - MAX_NAMED_SERVERS} more` : "");
+}
+
+/**
  * Throws a ClusterKUnknownError naming the unreachable servers of `pool`, if any: called
  * when no reachable server records a k, so an unreachable one may record any.
  */
@@ -321,9 +338,7 @@ function refuseUnlessAllReachable(pool: ServerPool): void {
       : [{ server: server.id, error: pool.downReason(index) ?? "down" }]
   );
   if (down.length === 0) return;
-  const named = down.slice(0, MAX_NAMED_SERVERS)
-    .map(({ server, error }) => `${server}: ${withoutOsDetail(error)}`).join("; ") +
-    (down.length > MAX_NAMED_SERVERS ? `; and ${down.length - MAX_NAMED_SERVERS} more` : "");
+  const named = namedServers(down);
   const total = pool.servers.length;
   const what = down.length === total
     ? `none of its ${total} servers is reachable (${named})`

@@ -11,9 +11,9 @@
  * ```
  * @module
  */
-import { KvError } from "../client/errors.ts";
+import { KvError, KvNoServerReachableError, KvUnavailableError } from "../client/errors.ts";
 import { readServerList, ServerFileError } from "../broker/server_list.ts";
-import { replicasFlag } from "./open_broker.ts";
+import { noServerReachable, replicasFlag } from "./open_broker.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { ProgressBar } from "../base/progress.ts";
@@ -47,7 +47,7 @@ import {
 } from "./security_flags.ts";
 import { REPEATED_SIGNAL_GRACE_MS } from "./stop_signals.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { SIGNAL_EXIT_CODES, UserError } from "./user_error.ts";
+import { SIGNAL_EXIT_CODES, UnavailableError, UserError } from "./user_error.ts";
 import { counted } from "../base/plural.ts";
 
 /** Most records `-n` loads. */
@@ -143,10 +143,10 @@ measured until then, marked interrupted ('"interrupted": true' with --json);
 before the measured run (connecting, loading, warming up) nothing has been
 measured and one line says so. Another, a second or more later, quits at once
 without a report.
-Exit codes: 0 done (even with errors counted), 2 usage error, fewer than k
-servers up at the start, or records that could not be loaded; 130 stopped with
-Ctrl-C, 143 by SIGTERM, as a shell reports them, with or without a partial
-report.`;
+Exit codes: 0 done (even with errors counted); 2 usage error; 3 no server
+reachable, fewer than k up at the start, or records that could not be loaded;
+130 stopped with Ctrl-C, 143 by SIGTERM, as a shell reports them, with or
+without a partial report.`;
 
 /** The `kv bench` subcommand. */
 export const benchCommand: Subcommand = {
@@ -198,9 +198,17 @@ async function runBenchCommand(args: string[]): Promise<number> {
       console.error(`kv bench: ${error.message}`);
       return SIGNAL_EXIT_CODES[stop.stoppedBy() ?? "SIGINT"];
     }
+    if (error instanceof KvNoServerReachableError) {
+      throw noServerReachable("bench", options.servers as string, error.unreachable);
+    }
     if (!(error instanceof KvError)) throw error;
-    throw credentialsRefusedError("bench", error, values) ??
-      new UserError(`kv bench: ${withAuthFileSource(error.message, values)}`);
+    const refused = credentialsRefusedError("bench", error, values);
+    if (refused !== undefined) throw refused;
+    // Too few servers up to load or measure: the cluster's failure, as a one-shot's ERROR.
+    if (error instanceof KvUnavailableError) {
+      throw new UnavailableError(`kv bench: ${error.message}`);
+    }
+    throw new UserError(`kv bench: ${withAuthFileSource(error.message, values)}`);
   } finally {
     stop.dispose();
   }

@@ -12,6 +12,7 @@
  */
 import { type Broker, WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { BackgroundRepair } from "../broker/background_repair.ts";
+import { namedServers } from "../broker/cluster_k.ts";
 import {
   noServerReachable,
   openBroker,
@@ -34,7 +35,13 @@ import type { Subcommand } from "./subcommand.ts";
 import { EndlessLineError } from "../base/line_reader.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import type { Credentials } from "../protocol/credentials.ts";
-import { SIGNAL_EXIT_CODES, type StopSignal, USAGE_EXIT_CODE, UserError } from "./user_error.ts";
+import {
+  SIGNAL_EXIT_CODES,
+  type StopSignal,
+  UnavailableError,
+  USAGE_EXIT_CODE,
+  UserError,
+} from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 import { EXIT_UNAVAILABLE, repairCommandLine } from "./oneshot.ts";
 import { readStdin } from "./stdin.ts";
@@ -117,14 +124,14 @@ broker keeps serving, marks answers it cannot guarantee with a warning, and
 refuses writes, changing nothing.
 
 Exit codes: 0 success (the REPL, unless a signal ends it); 1 internal error, or
-records of dataFile not stored; 2 usage or input error: bad flags, fewer than k
-servers reachable with -i, lines of dataFile skipped, or a piped command line
-that is a mistake (no command, malformed, a PUT over the servers' limit);
-${EXIT_UNAVAILABLE} a piped command the cluster answered with ERROR or WARNING (NOT FOUND is
-no failure); 130 or 143 stopped by SIGINT or SIGTERM (while indexing, or the
-REPL by kill). Piped commands all run, whatever those before them answered; the
-exit code and one line on stderr tell a script that some failed, as sqlite3's
-do.`;
+records of dataFile not stored; 2 usage or input error: bad flags, lines of
+dataFile skipped, or a piped command line that is a mistake (no command,
+malformed, a PUT over the servers' limit); ${EXIT_UNAVAILABLE} the cluster could not answer: no
+server reachable at the start, fewer than k with -i, or a piped command the
+cluster answered with ERROR or WARNING (NOT FOUND is no failure); 130 or 143
+stopped by SIGINT or SIGTERM (while indexing, or the REPL by kill). Piped
+commands all run, whatever those before them answered; the exit code and one
+line on stderr tell a script that some failed, as sqlite3's do.`;
 
 /** The `kv broker` subcommand. */
 export const brokerCommand: Subcommand = {
@@ -268,8 +275,10 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
 }
 
 /**
- * Refuses a server file that names one server twice, or whose servers are all
- * unreachable (nothing could be answered); reports each unreachable server.
+ * Refuses a server file that names one server twice (a UserError), or whose servers are
+ * all unreachable (nothing could be answered), or fewer than k with `-i` (nothing could be
+ * stored): an UnavailableError, exit 3, as the one-shot commands' `ERROR`. Reports each
+ * unreachable server.
  */
 function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string) => void): void {
   const twins = broker.pool.twins();
@@ -278,16 +287,16 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
   }
   const down = broker.pool.status().filter((state) => !state.up);
   const upCount = settings.servers.length - down.length;
-  if (upCount < broker.k && settings.dataPath !== undefined) {
-    throw new UserError(
-      `kv broker: only ${upCount} of ${settings.servers.length} servers are reachable, fewer than ` +
-        `k=${broker.k}; nothing from ${
-          inputName(settings.dataPath)
-        } was indexed (${START_SERVERS_ADVICE})`,
-    );
-  }
   if (upCount === 0) {
     throw noServerReachable("broker", settings.serverFile, unreachableServers(broker.pool));
+  }
+  if (upCount < broker.k && settings.dataPath !== undefined) {
+    throw new UnavailableError(
+      `kv broker: only ${upCount} of ${settings.servers.length} servers are reachable, fewer than ` +
+        `k=${broker.k} (${namedServers(unreachableServers(broker.pool))}); nothing from ${
+          inputName(settings.dataPath)
+        } was indexed; ${START_SERVERS_ADVICE}`,
+    );
   }
   for (const state of down) log(`server ${state.server.id} is unreachable: ${state.error}`);
   if (upCount < broker.k) {

@@ -11,7 +11,7 @@
  */
 import { brokerOf, connect, type Kv } from "../client/kv.ts";
 import { WRITE_RULES, type WriteRule } from "../broker/broker.ts";
-import { KvInputError } from "../client/errors.ts";
+import { KvInputError, KvNoServerReachableError } from "../client/errors.ts";
 import { MAX_SERVERS } from "../broker/server_list.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { Logger } from "../base/logger.ts";
@@ -44,6 +44,7 @@ import { hostPort } from "../base/host_port.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 import { listenFailure } from "./listen_error.ts";
+import { noServerReachable } from "./open_broker.ts";
 import {
   ConnectionGuard,
   DEFAULT_HEADER_TIMEOUT_MS,
@@ -124,8 +125,9 @@ Prints 'kv http listening on http://HOST:PORT/ (k=N)' on stderr once ready;
 SIGINT or SIGTERM finishes the requests in flight and exits 0.
 
 Exit codes: 0 stopped by SIGINT or SIGTERM; 2 a mistake, one line on stderr:
-bad flags or files, a port in use, no server reachable and no -k given (with
--k it serves, and reconnects as they start), credentials every server refuses.`;
+bad flags or files, a port in use, credentials every server refuses; 3 no
+server reachable and no -k given, one line naming each (with -k it serves, and
+reconnects as they start).`;
 
 /** The `kv http` subcommand. */
 export const httpCommand: Subcommand = { name: "http", help: HELP, run: runHttp };
@@ -343,7 +345,8 @@ async function tlsFiles(
 
 /**
  * Connects to the cluster; a bad server or security file is a UserError, which says where
- * the auth file's path came from (`flags`: the flags as typed).
+ * the auth file's path came from (`flags`: the flags as typed); no server reachable (and
+ * no `-k`), an UnavailableError naming each (exit 3).
  */
 async function openKv(
   path: string,
@@ -360,6 +363,10 @@ async function openKv(
   try {
     return await connect({ servers: path, ...options, floats: "tagged" });
   } catch (error) {
+    if (error instanceof KvNoServerReachableError) {
+      const orElse = "or give -k (the cluster's k) to serve now, reconnecting in the background";
+      throw noServerReachable("http", path, error.unreachable, orElse);
+    }
     if (!(error instanceof KvInputError)) throw error;
     throw credentialsRefusedError("http", error, flags) ??
       new UserError(`kv http: ${withAuthFileSource(error.message, flags)}`);

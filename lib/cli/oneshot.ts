@@ -43,7 +43,7 @@ import { parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
-import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
+import { UNAVAILABLE_EXIT_CODE, USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 import { invariant } from "../base/invariant.ts";
 import { HELP_COLUMNS, wrapWords } from "../base/wrap_words.ts";
 
@@ -52,7 +52,7 @@ export const EXIT_FOUND = 0;
 /** Exit code: no such record (GET, QUERY, DELETE). */
 export const EXIT_NOT_FOUND = 1;
 /** Exit code: the cluster could not answer, or its answer is not guaranteed (a warning). */
-export const EXIT_UNAVAILABLE = 3;
+export const EXIT_UNAVAILABLE = UNAVAILABLE_EXIT_CODE;
 
 /** The environment variable naming the server file when `-s` is not given. */
 export const SERVERS_ENV = "KV_SERVERS";

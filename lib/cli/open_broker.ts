@@ -12,13 +12,12 @@
  * @module
  */
 import { Broker, type BrokerOptions } from "../broker/broker.ts";
-import { ClusterKError, ClusterKUnknownError, MAX_NAMED_SERVERS } from "../broker/cluster_k.ts";
-import { withoutOsDetail } from "../base/fs_error.ts";
+import { ClusterKError, ClusterKUnknownError, namedServers } from "../broker/cluster_k.ts";
 import { MAX_SERVERS, type ServerAddress } from "../broker/server_list.ts";
 import type { ServerPool } from "../broker/server_pool.ts";
 import { intFlag } from "./args.ts";
 import { credentialsRefusedError } from "./security_flags.ts";
-import { UserError } from "./user_error.ts";
+import { UnavailableError, UserError } from "./user_error.ts";
 import { invariant } from "../base/invariant.ts";
 
 /**
@@ -79,9 +78,10 @@ export function unreachableServers(pool: ServerPool): UnreachableServer[] {
 }
 
 /**
- * No server of a server file could be reached. A {@link UserError} where it ends a command
- * that cannot start without a server (`kv broker`, exit 2); a one-shot command answers it
- * instead as the cluster's `ERROR:` (exit 3): the same command succeeds once one is back.
+ * No server of a server file could be reached: not a mistake, the same command succeeds
+ * once one is back. An {@link UnavailableError} (one line, exit 3) where it ends a command
+ * that cannot start without a server (`kv broker`, `kv http`, `kv bench`); a one-shot
+ * command answers it instead as the cluster's `ERROR:` (exit 3 too).
  *
  * @example
  * ```ts
@@ -90,7 +90,7 @@ export function unreachableServers(pool: ServerPool): UnreachableServer[] {
  * error.reason; // "none of the 2 servers in s.txt is reachable (…)": the one-shot's ERROR text
  * ```
  */
-export class NoServerReachableError extends UserError {
+export class NoServerReachableError extends UnavailableError {
   /** What happened and what to do, without the command: the one-shot's `ERROR:` text. */
   readonly reason: string;
 
@@ -108,17 +108,20 @@ export class NoServerReachableError extends UserError {
 /**
  * `kv <command>: none of the N servers in FILE is reachable (a: why; b: why); start them …`:
  * the one line of every command that cannot go on without a server, naming each server
- * `down` and why (the first {@link MAX_NAMED_SERVERS}, then how many more).
+ * `down` and why (`namedServers`: the first few, then how many more), and `orElse`,
+ * what else the command can do, after the advice to start them.
  *
  * @example
  * ```ts
  * noServerReachable("broker", "servers.txt", [{ server: "127.0.0.1:8000", error: "refused" }]);
+ * noServerReachable("http", "servers.txt", down, "or give -k to serve now");
  * ```
  */
 export function noServerReachable(
   command: string,
   serverFile: string,
   down: readonly UnreachableServer[],
+  orElse?: string,
 ): NoServerReachableError {
   invariant(down.length > 0, "an unreachable cluster has a server down");
   // "the one server … is not reachable", "none of the 2 servers … is reachable".
@@ -126,10 +129,9 @@ export function noServerReachable(
     ? `the one server in ${serverFile} is not reachable`
     : `none of the ${down.length} servers in ${serverFile} is reachable`;
   const advice = down.length === 1 ? START_SERVER_ADVICE : START_SERVERS_ADVICE;
-  const named = down.slice(0, MAX_NAMED_SERVERS)
-    .map(({ server, error }) => `${server}: ${withoutOsDetail(error)}`).join("; ") +
-    (down.length > MAX_NAMED_SERVERS ? `; and ${down.length - MAX_NAMED_SERVERS} more` : "");
-  return new NoServerReachableError(command, `${which} (${named}); ${advice}`);
+  const named = namedServers(down);
+  const also = orElse === undefined ? "" : `, ${orElse}`;
+  return new NoServerReachableError(command, `${which} (${named}); ${advice}${also}`);
 }
 
 /**

@@ -12,7 +12,12 @@
 import denoConfig from "../../deno.json" with { type: "json" };
 import { StdoutError, writeLine } from "../base/stdout.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
+import {
+  UNAVAILABLE_EXIT_CODE,
+  UnavailableError,
+  USAGE_EXIT_CODE,
+  UserError,
+} from "./user_error.ts";
 
 /** kv's version, from deno.json. */
 export const VERSION: string = denoConfig.version;
@@ -141,9 +146,9 @@ export function topLevelHelp(): string {
     "",
     "Exit codes: 0 success; 2 a mistake (one line on stderr); 1 a bug, or: not found",
     "(get, query, delete), records not stored (broker -i), not all repaired (repair);",
-    "3 the cluster could not answer (get, query, put, delete, keys), or a piped",
-    "broker's command failed; 130, 143 stopped by SIGINT, SIGTERM. Each command's",
-    "--help says which it exits with.",
+    "3 the cluster could not answer (get, query, put, delete, keys; no server",
+    "reachable for broker, http, bench), or a piped broker's command failed; 130,",
+    "143 stopped by SIGINT, SIGTERM. Each command's --help says which it exits with.",
   ].join("\n");
 }
 
@@ -216,6 +221,10 @@ async function dispatch(args: string[]): Promise<number> {
     if (error instanceof UserError) {
       console.error(error.message);
       return USAGE_EXIT_CODE;
+    }
+    if (error instanceof UnavailableError) {
+      console.error(error.message);
+      return UNAVAILABLE_EXIT_CODE;
     }
     // Output that cannot be written (a full disk behind a redirect) is the command's one line.
     if (error instanceof StdoutError) return stdoutFailed(`kv ${command.name}`, error);

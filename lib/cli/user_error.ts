@@ -13,6 +13,13 @@
 /** Exit code for every user mistake, as documented in the README. */
 export const USAGE_EXIT_CODE = 2;
 
+/**
+ * Exit code when the cluster could not answer (too few servers reachable, or a command
+ * answered `ERROR` or with a `WARNING`): not the user's mistake, and the same command may
+ * succeed once the servers are back.
+ */
+export const UNAVAILABLE_EXIT_CODE = 3;
+
 /** Exit code after Ctrl-C (SIGINT) stopped a command, as a shell reports it: 128 + 2. */
 export const INTERRUPTED_EXIT_CODE = 130;
 
@@ -55,5 +62,26 @@ export class UserError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "UserError";
+  }
+}
+
+/**
+ * The cluster could not be used at all (no server reachable), where that ends a command
+ * that cannot start without it (`kv broker`, `kv http`): not a mistake, so the CLI's runner
+ * prints its message, one line, and returns {@link UNAVAILABLE_EXIT_CODE}; the same command
+ * may succeed once the servers are back.
+ *
+ * @example
+ * ```ts
+ * throw new UnavailableError("kv broker: none of the 2 servers in s.txt is reachable (…); …");
+ * ```
+ */
+export class UnavailableError extends Error {
+  /**
+   * @param message one line: what could not be reached (each server, and why) and what to do.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "UnavailableError";
   }
 }

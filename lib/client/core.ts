@@ -21,7 +21,7 @@ import { BackgroundRepair } from "../broker/background_repair.ts";
 import { Broker, type BrokerOptions, type EncodedLookup } from "../broker/broker.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
-import { ClusterKError } from "../broker/cluster_k.ts";
+import { ClusterKError, ClusterKUnknownError, namedServers } from "../broker/cluster_k.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
 import { CredentialsRefusedError } from "../broker/server_pool.ts";
 import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
@@ -29,7 +29,12 @@ import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { encodedJsonText } from "../record/encoded_json.ts";
 import { formatVersion } from "../record/version.ts";
-import { type KvError, KvInputError, KvUnavailableError } from "./errors.ts";
+import {
+  type KvError,
+  KvInputError,
+  KvNoServerReachableError,
+  KvUnavailableError,
+} from "./errors.ts";
 import type {
   KvDeleteResult,
   KvKeysPage,
@@ -151,7 +156,8 @@ export class KvCore {
    * Connects; a server list naming one server twice, credentials refused by every
    * server reached when none could be used, or no k given while no reachable server
    * records one and some are unreachable (the cluster's k cannot be learned, and a guess
-   * would outlive the outage: lib/broker/cluster_k.ts), is a KvInputError.
+   * would outlive the outage: lib/broker/cluster_k.ts), is a KvInputError; no k given
+   * while no server at all is reachable, a KvNoServerReachableError.
    *
    * @example
    * ```ts
@@ -169,7 +175,10 @@ export class KvCore {
         onRepairNeeded: (request) => handoff.to?.request(request),
       });
     } catch (error) {
-      if (error instanceof ClusterKError) throw new KvInputError(error.message);
+      if (error instanceof ClusterKUnknownError && error.unreachable.length === error.servers) {
+        throw noServerReachable(error.unreachable);
+      }
+      if (error instanceof ClusterKError) throw new KvInputError(error.message, { cause: error });
       if (error instanceof CredentialsRefusedError) {
         // The option to change; none where the server's certificate is at fault.
         const { kind } = error.refusal;
@@ -379,6 +388,24 @@ export class KvCore {
       );
     }
   }
+}
+
+/**
+ * What `connect` without `replicas` throws when it reached none of the servers: the
+ * cluster's k cannot be learned, but the same call succeeds once one is back.
+ */
+function noServerReachable(
+  down: readonly { readonly server: string; readonly error: string }[],
+): KvNoServerReachableError {
+  const which = down.length === 1
+    ? "the one server is not reachable"
+    : `none of the ${down.length} servers is reachable`;
+  return new KvNoServerReachableError(
+    `${which} (${namedServers(down)}); start ${down.length === 1 ? "it" : "them"} (or ` +
+      "check authFile and tlsCa) and retry, or pass replicas (the cluster's k) to connect " +
+      "now, reconnecting in the background",
+    down,
+  );
 }
 
 /**

@@ -3,7 +3,8 @@
  * with `instanceof`: {@link KvInputError} is the caller's mistake (a bad key,
  * a value kv cannot store, a bad option) and repeating the call cannot help;
  * {@link KvUnavailableError} is the cluster failing to answer (too few
- * replicas reachable) and the same call may succeed once servers are back.
+ * replicas reachable) and the same call may succeed once servers are back; its
+ * {@link KvNoServerReachableError} is `connect` finding no server at all.
  *
  * @example
  * ```ts
@@ -95,5 +96,43 @@ export class KvUnavailableError extends KvError {
   constructor(message: string) {
     super(message);
     this.name = "KvUnavailableError";
+  }
+}
+
+/**
+ * `connect` reached none of the servers and was given no `replicas`, so it cannot learn
+ * the cluster's k (only the servers record it): a {@link KvUnavailableError}, since the
+ * same call succeeds once a server is back. Its message names each server and why it is
+ * down; `unreachable` lists them. Giving `replicas` (the cluster's k) connects at once,
+ * and reaches the servers in the background as they start.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await connect({ servers: "serverFile.txt" });
+ * } catch (error) {
+ *   if (error instanceof KvNoServerReachableError) {
+ *     for (const { server, error: why } of error.unreachable) console.log(server, why);
+ *   }
+ * }
+ * ```
+ */
+export class KvNoServerReachableError extends KvUnavailableError {
+  /** Each server, in the server list's order, and why it could not be reached. */
+  readonly unreachable: readonly { readonly server: string; readonly error: string }[];
+
+  /**
+   * Makes the error.
+   *
+   * @param message the servers and why each is down, and what to do.
+   * @param unreachable see {@link KvNoServerReachableError.unreachable}.
+   */
+  constructor(
+    message: string,
+    unreachable: readonly { readonly server: string; readonly error: string }[],
+  ) {
+    super(message);
+    this.name = "KvNoServerReachableError";
+    this.unreachable = unreachable;
   }
 }

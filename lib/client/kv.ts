@@ -68,7 +68,8 @@ export interface ConnectOptions {
   /**
    * Replication factor k, 1 to the number of servers. Default: the k the servers record;
    * on a new cluster (every server reachable, none recording one) 1, then recorded; a
-   * KvInputError while no reachable server records one and some are unreachable (they may).
+   * KvInputError while no reachable server records one and some are unreachable (they may),
+   * and a KvNoServerReachableError while none is reachable at all.
    * A k other than the one the servers record is a KvInputError: changing it is
    * `kv repair -k N`. Servers that all lost their data (memory-only, restarted) look new,
    * and the default then silently replaces the k they forgot: give it for such a cluster.
@@ -623,7 +624,9 @@ export function brokerOf(kv: Kv): Broker {
  * option, an unreadable server file, one server listed twice, or credentials refused by
  * every server reached when none could be used (an `authFile` they refuse, a `tlsCa` that
  * signed none of their certificates, a certificate expired or for another name, a server
- * without TLS; its `cause` is the pool's CredentialsRefusedError).
+ * without TLS; its `cause` is the pool's CredentialsRefusedError); a
+ * KvNoServerReachableError (a KvUnavailableError) when no `replicas` was given and no
+ * server is reachable, naming each and why.
  *
  * @example
  * ```ts

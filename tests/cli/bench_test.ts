@@ -288,7 +288,7 @@ Deno.test("kv bench refuses bad flags with one line and exit 2", async () => {
   assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `${await refusalOf(args)}\n`]);
 });
 
-Deno.test("kv bench refuses, with one line and exit 2, a cluster with fewer than k servers up", async () => {
+Deno.test("kv bench refuses, with one line and exit 3, a cluster with fewer than k servers up", async () => {
   await using cluster = await KvCluster.start(1);
   await withTempDir(async (dir) => {
     const [closed] = closedPorts(1);
@@ -302,7 +302,7 @@ Deno.test("kv bench refuses, with one line and exit 2, a cluster with fewer than
       const run = await runKv(
         withBrokerTimeout(["bench", "-s", `${dir}/servers`, "-k", "2", "--ops", "5", ...extra]),
       );
-      assert.equal(run.code, 2, run.stderr);
+      assert.equal(run.code, 3, run.stderr);
       assert.match(
         run.stderr,
         new RegExp(`^kv bench: 1 of 2 servers up, fewer than k=2 \\(127\\.0\\.0\\.1:${closed}: `),

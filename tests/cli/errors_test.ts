@@ -72,24 +72,6 @@ Deno.test("a server listed twice under two addresses is one line", async () => {
   });
 });
 
-Deno.test("a broker that reaches no server at all stops with exit 2, even without -i", async () => {
-  await withTempDir(async (dir) => {
-    await Deno.writeTextFile(
-      `${dir}/servers.txt`,
-      closedPorts(2).map((port) => `127.0.0.1 ${port}\n`).join(""),
-    );
-    await oneLine(
-      ["broker", "-s", `${dir}/servers.txt`, "--timeout-ms", "2000"],
-      /^kv broker: none of the 2 servers in \S+ is reachable \(127\.0\.0\.1:\d+: .*\); start them \(or check --auth-file and --tls-ca\) and retry$/,
-    );
-    await Deno.writeTextFile(`${dir}/one.txt`, `127.0.0.1 ${closedPorts(1)[0]}\n`);
-    await oneLine(
-      ["broker", "-s", `${dir}/one.txt`, "--timeout-ms", "2000"],
-      /^kv broker: the one server in \S+ is not reachable \(127\.0\.0\.1:\d+: .*\); start it \(or check --auth-file and --tls-ca\) and retry$/,
-    );
-  });
-});
-
 Deno.test("kv http on a port in use or an address this machine lacks: one line naming --listen, and no k recorded on a new cluster", async () => {
   await using cluster = await KvCluster.start(1);
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });

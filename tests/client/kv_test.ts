@@ -5,6 +5,7 @@ import {
   Float,
   type KvEntry,
   KvInputError,
+  KvNoServerReachableError,
   KvUnavailableError,
   LIST_PAGE_SIZE,
 } from "../../mod.ts";
@@ -373,16 +374,30 @@ Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", 
   );
 });
 
-Deno.test("connect with no server reachable and no replicas is a KvInputError: the cluster's k cannot be learned, and a guess of 1 would outlive the outage", async () => {
+Deno.test("connect with no server reachable and no replicas is a KvNoServerReachableError naming each: the cluster's k cannot be learned, and a guess of 1 would outlive the outage", async () => {
   await using cluster = await KvCluster.start(2, { durable: true });
   // The cluster records k = 2, then every server hangs: none answers HELLO.
   await (await connect({ servers: cluster.serverFile, replicas: 2 }))[Symbol.asyncDispose]();
   for (const server of cluster.servers) server.signal("SIGSTOP");
   try {
-    await rejectsWith(
-      () => connect({ servers: cluster.serverFile, timeoutMs: 200 }),
-      KvInputError,
-      /^cannot tell the cluster's k: none of its 2 servers is reachable \(.*\); give its k/,
+    const ports = cluster.servers.map((server) => server.port);
+    const refusal = await connect({ servers: cluster.serverFile, timeoutMs: 200 }).then(
+      () => assert.fail("connected with no server reachable"),
+      (error: unknown) => error,
+    );
+    assert(refusal instanceof KvNoServerReachableError, String(refusal));
+    assert.match(
+      refusal.message,
+      new RegExp(
+        `^none of the 2 servers is reachable \\(127\\.0\\.0\\.1:${ports[0]}: .*; ` +
+          `127\\.0\\.0\\.1:${ports[1]}: .*\\); start them \\(or check authFile and tlsCa\\) ` +
+          "and retry, or pass replicas \\(the cluster's k\\) to connect now",
+      ),
+    );
+    assert(refusal instanceof KvUnavailableError, "the same call succeeds once one is back");
+    assert.deepEqual(
+      refusal.unreachable.map(({ server }) => server),
+      ports.map((port) => `127.0.0.1:${port}`),
     );
     // Given k, it connects, and reaches the servers once they are back: against live servers
     // the tests' generous timeout, not the 200 ms meant for hung ones (a server just resumed on

@@ -1,0 +1,67 @@
+// Commands that cannot start without a server, run with none reachable: each stops with one
+// line naming every server and why, and exit 3 — the cluster could not answer, as the one-shot
+// commands' ERROR — never exit 2 (a mistake: the same command succeeds once a server is back)
+// nor the library's "give its k".
+import assert from "node:assert/strict";
+import { runKv } from "../helpers/run_kv.ts";
+import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
+
+/** Runs `kv <args>` and checks it printed nothing on stdout and one line on stderr, exit 3. */
+async function unavailable(args: string[], expected: RegExp, stdin?: string): Promise<void> {
+  const { code, stdout, stderr } = await runKv(args, { stdin });
+  assert.equal(code, 3, `${args.join(" ")}: ${stderr}`);
+  assert.equal(stdout, "");
+  assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
+  assert.match(stderr.trimEnd(), expected);
+  assert.doesNotMatch(stderr, /give its k|os error|stack| {4}at /);
+}
+
+/** `none of the 2 servers in FILE is reachable (a: why; b: why); start them …`, for `command`. */
+function noneOfTwo(command: string, ports: number[], after = ""): RegExp {
+  const [one, other] = ports;
+  return new RegExp(
+    `^kv ${command}: none of the 2 servers in \\S+ is reachable \\(127\\.0\\.0\\.1:${one}: ` +
+      `cannot connect[^;]*; 127\\.0\\.0\\.1:${other}: cannot connect[^;]*\\); start them ` +
+      `\\(or check --auth-file and --tls-ca\\) and retry${after}$`,
+  );
+}
+
+Deno.test("kv broker that reaches no server stops with one line naming each, exit 3: piped, with -k, with -i", async () => {
+  await withTempDir(async (dir) => {
+    const ports = closedPorts(2);
+    const servers = `${dir}/servers.txt`;
+    await Deno.writeTextFile(servers, ports.map((port) => `127.0.0.1 ${port}\n`).join(""));
+    await Deno.writeTextFile(`${dir}/data.txt`, "a: 1\n");
+    const broker = ["broker", "-s", servers, "--timeout-ms", "2000"];
+    await unavailable(broker, noneOfTwo("broker", ports), "GET a\n");
+    await unavailable([...broker, "-k", "1"], noneOfTwo("broker", ports), "GET a\n");
+    await unavailable([...broker, "-k", "1", "-i", `${dir}/data.txt`], noneOfTwo("broker", ports));
+    await Deno.writeTextFile(`${dir}/one.txt`, `127.0.0.1 ${ports[0]}\n`);
+    await unavailable(
+      ["broker", "-s", `${dir}/one.txt`, "--timeout-ms", "2000"],
+      /^kv broker: the one server in \S+ is not reachable \(127\.0\.0\.1:\d+: .*\); start it \(or check --auth-file and --tls-ca\) and retry$/,
+      "GET a\n",
+    );
+  });
+});
+
+Deno.test("kv http and kv bench that reach no server say so, naming each, exit 3", async () => {
+  await withTempDir(async (dir) => {
+    const ports = closedPorts(2);
+    const servers = `${dir}/servers.txt`;
+    await Deno.writeTextFile(servers, ports.map((port) => `127.0.0.1 ${port}\n`).join(""));
+    // Without -k it cannot tell the cluster's k; with it, it would serve (and reconnect).
+    await unavailable(
+      ["http", "-s", servers, "--listen", "127.0.0.1:0", "--timeout-ms", "2000"],
+      noneOfTwo(
+        "http",
+        ports,
+        ", or give -k \\(the cluster's k\\) to serve now, reconnecting in the background",
+      ),
+    );
+    await unavailable(
+      ["bench", "-s", servers, "--ops", "1", "--timeout-ms", "2000"],
+      noneOfTwo("bench", ports),
+    );
+  });
+});
