@@ -83,10 +83,13 @@ import { hashKey, partitionOf, partitionOfHash } from "../record/partition.ts";
 import { HintSet } from "./hints.ts";
 import {
   agreeOnK,
+  BARE_REPAIR,
   defaultKNotice,
   kProblem,
+  ksByCount,
   recordedKs,
   recordK,
+  settleCommands,
   unrecordedOn,
 } from "./cluster_k.ts";
 import { markEmptyClusterRepaired } from "./empty_cluster.ts";
@@ -189,6 +192,12 @@ export interface BrokerOptions {
   connect?: Connector;
   /** Receives a line when a server goes down or comes back; default: nothing. */
   log?: (message: string) => void;
+  /**
+   * The `kv repair` command over this client's server list and credentials
+   * (`kv repair -s servers.txt`), which refusals and log lines advising a repair name;
+   * default `kv repair` (`BARE_REPAIR`), the server file left to the reader.
+   */
+  repairCommand?: string;
   /** Secret and TLS CA for every connection (resolveCredentials); default none. */
   credentials?: Credentials;
   /** The clock that stamps writes; default a new one with a random broker id. */
@@ -363,6 +372,8 @@ export class Broker {
   /** Whether hints go to a repair engine ({@link BrokerOptions.onRepairNeeded} given). */
   readonly #handsOffHints: boolean;
   readonly #log: (message: string) => void;
+  /** The repair command refusals and logs name (BrokerOptions.repairCommand). */
+  readonly #repairCommand: string;
   readonly #readOnly: boolean;
   /** Only shows the servers' state (`kv servers`): records nothing on them, ever. */
   readonly #statusOnly: boolean;
@@ -401,6 +412,7 @@ export class Broker {
     this.#onRepairNeeded = options.onRepairNeeded ?? (() => {});
     this.#handsOffHints = options.onRepairNeeded !== undefined;
     this.#log = options.log ?? (() => {});
+    this.#repairCommand = options.repairCommand ?? BARE_REPAIR;
     this.#readOnly = (options.readOnly ?? false) || (options.statusOnly ?? false);
     this.#statusOnly = options.statusOnly ?? false;
     this.#placement = Placement.of(pool.servers.map((server) => server.identity));
@@ -458,7 +470,11 @@ export class Broker {
     // A k asked for is the caller's statement, which a change of the cluster's contradicts.
     const broker = new Broker(pool, { ...options, k, followsK: options.k === undefined });
     if (fixedDefault) {
-      broker.#notice = defaultKNotice(pool.servers.length, unrecordedOn(pool, k));
+      broker.#notice = defaultKNotice(
+        pool.servers.length,
+        unrecordedOn(pool, k),
+        broker.#repairCommand,
+      );
       broker.#log(broker.#notice);
     }
     return broker;
@@ -1516,7 +1532,12 @@ export class Broker {
       for (const conflict of kept) {
         if (this.#kConflicts.has(conflict)) continue;
         this.#kConflicts.add(conflict);
-        this.#log(`${conflict}, this broker k=${this.#k}: run kv repair -k N to settle one`);
+        const ks = [...new Set([this.#k, ...ksByCount(recordedKs(this.#pool))])];
+        this.#log(
+          `${conflict}, this broker k=${this.#k}: settle one with ${
+            settleCommands(ks, this.#repairCommand)
+          }`,
+        );
       }
       if (this.#hints.size === 0) continue;
       for (let index = 0; index < this.#pool.servers.length; index++) {
@@ -1573,7 +1594,9 @@ export class Broker {
     }));
     const ks = new Set(recorded.flatMap(({ k }) => k === 0 ? [] : [k]));
     const [only] = ks.size === 1 ? ks : [undefined];
-    let refusal = ks.size > 1 ? kProblem(recorded, pool.servers.length) : undefined;
+    let refusal = ks.size > 1
+      ? kProblem(recorded, pool.servers.length, this.#repairCommand)
+      : undefined;
     if (only !== undefined && only !== this.#k) {
       if (this.#followsK && only <= pool.servers.length) {
         this.#log(
@@ -1584,7 +1607,7 @@ export class Broker {
         pool.trustUnder(only);
       } else {
         refusal = this.#followsK
-          ? kProblem(recorded, pool.servers.length)
+          ? kProblem(recorded, pool.servers.length, this.#repairCommand)
           : `the servers now record k=${only} (kv repair -k changed it), but this broker ` +
             `was given k=${this.#k} (-k, replicas): writes are refused; start it again ` +
             "without -k to follow the cluster's k";

@@ -73,8 +73,13 @@ export const DEFAULT_K = 1;
  *
  * @param unrecorded the servers whose SET_K of it failed (a full disk: the server answers
  *   an error and logs why): the notice must not say it is recorded there.
+ * @param repair the client's `kv repair` command, which the notice names.
  */
-export function defaultKNotice(servers: number, unrecorded: readonly string[]): string {
+export function defaultKNotice(
+  servers: number,
+  unrecorded: readonly string[],
+  repair = BARE_REPAIR,
+): string {
   const fixed = `no server records a k, so k=${DEFAULT_K} (the default) is now the cluster's`;
   if (unrecorded.length > 0) {
     const which = unrecorded.slice(0, MAX_NAMED_SERVERS).join(", ") +
@@ -83,11 +88,11 @@ export function defaultKNotice(servers: number, unrecorded: readonly string[]): 
         : "");
     const logs = unrecorded.length === 1 ? "its log says" : "their logs say";
     return `${fixed}, but ${which} could not record it (${logs} why: a full disk, say); ` +
-      `once that is fixed, record it with kv repair -k ${DEFAULT_K}`;
+      `once that is fixed, record it with ${repair} -k ${DEFAULT_K}`;
   }
   const where = servers === 1 ? "its one server" : `all ${servers} servers`;
   return `${fixed}, recorded on ${where}; if they lost a cluster's data (memory-only ` +
-    "servers restarted), its k was lost with it: set it with kv repair -k N";
+    `servers restarted), its k was lost with it: set it with ${repair} -k N`;
 }
 
 /**
@@ -127,9 +132,31 @@ export const MAX_NAMED_SERVERS = 3;
  * ```
  */
 export class ClusterKError extends Error {
-  constructor(message: string) {
+  readonly #phrase: ((repair: string) => string) | undefined;
+
+  /**
+   * @param message the whole line, naming `kv repair` where it advises a repair.
+   * @param phrase the same line naming a given repair command instead (the client's own,
+   *   `kv repair -s servers.txt`), when the line advises one.
+   */
+  constructor(message: string, phrase?: (repair: string) => string) {
     super(message);
     this.name = "ClusterKError";
+    this.#phrase = phrase;
+  }
+
+  /**
+   * The message with `repair`, the client's `kv repair` command (its server file and
+   * credentials), in place of a bare `kv repair`: the exact command to run.
+   *
+   * @example
+   * ```ts ignore
+   * error.withRepair("kv repair -s servers.txt");
+   * // "asked for k=3, but …; leave k out to use it, or change it with kv repair -s servers.txt -k 3"
+   * ```
+   */
+  withRepair(repair: string): string {
+    return this.#phrase?.(repair) ?? this.message;
   }
 }
 
@@ -144,12 +171,12 @@ export class ClusterKError extends Error {
  * // pool: 127.0.0.1:8000 records k=1, :8001 and :8002 record k=2
  * await agreeOnK(pool, undefined); // throws: "the servers record different replication
  * // factors (k=1: 127.0.0.1:8000; k=2: 127.0.0.1:8001, 127.0.0.1:8002); settle one with
- * // kv repair -k N"
+ * // kv repair -k 2 or kv repair -k 1" (withRepair: the client's own command, -s and all)
  * ```
  */
 export class ClusterKConflictError extends ClusterKError {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, phrase?: (repair: string) => string) {
+    super(message, phrase);
     this.name = "ClusterKConflictError";
   }
 }
@@ -223,14 +250,19 @@ export async function agreeOnK(
   const recorded = recordedKs(pool);
   const only = recorded.size === 1 ? [...recorded.keys()][0] : undefined;
   if (requested !== undefined && only !== undefined && requested !== only) {
-    throw new ClusterKError(
+    const mismatch = (repair: string) =>
       `asked for k=${requested}, but the cluster records k=${only} (${describe(recorded)}); ` +
-        `leave k out to use it, or change it with kv repair -k ${requested}`,
-    );
+      `leave k out to use it, or change it with ${repair} -k ${requested}`;
+    throw new ClusterKError(mismatch(BARE_REPAIR), mismatch);
   }
   // A status check shows what the servers record, and never changes it.
   if (options.statusOnly) return Math.min(only ?? requested ?? DEFAULT_K, pool.servers.length);
-  if (recorded.size > 1) throw new ClusterKConflictError(differentKs(recorded));
+  if (recorded.size > 1) {
+    throw new ClusterKConflictError(
+      differentKs(recorded),
+      (repair) => differentKs(recorded, repair),
+    );
+  }
   // A list that reaches one server twice is refused by every caller once open
   // (ServerPool.twins): a refused run must not fix the k of the cluster it was refused.
   const fixes = !(options.readOnly ?? false) && pool.twins().length === 0;
@@ -378,7 +410,7 @@ export function recordedKs(pool: ServerPool): Map<number, string[]> {
  * ```ts
  * kProblem([{ server: "a:1", k: 1 }, { server: "b:1", k: 2 }, { server: "c:1", k: 0 }], 3);
  * // "the servers record different replication factors (k=1: a:1; k=2: b:1); settle one
- * // with kv repair -k N"
+ * // with kv repair -k 1 or kv repair -k 2"
  * kProblem([{ server: "a:1", k: 1 }, { server: "b:1", k: 2 }], 2, "kv repair -s s.txt");
  * // "… settle one with kv repair -s s.txt -k 1 or kv repair -s s.txt -k 2"
  * kProblem([{ server: "a:1", k: 2 }], 1);
@@ -417,14 +449,30 @@ function byK(
 
 /**
  * The conflict line for `recorded`, which holds two ks or more: settled with `repair -k`
- * and each k, or `kv repair -k N` when not told the client's repair command.
+ * and each k (the client's repair command, else a bare `kv repair`).
  */
-function differentKs(recorded: Map<number, string[]>, repair?: string): string {
-  const settle = repair === undefined
-    ? "kv repair -k N"
-    : ksByCount(recorded).map((k) => `${repair} -k ${k}`).join(" or ");
+function differentKs(recorded: Map<number, string[]>, repair = BARE_REPAIR): string {
   return `the servers record different replication factors (${describe(recorded)}); ` +
-    `settle one with ${settle}`;
+    `settle one with ${settleCommands(ksByCount(recorded), repair)}`;
+}
+
+/**
+ * The repair command a client names when not told its own (`kv repair -s FILE`, with
+ * credentials): the server file and flags are the caller's to add.
+ */
+export const BARE_REPAIR = "kv repair";
+
+/**
+ * The commands that settle the cluster on each of `ks`, in that order: `repair -k 2 or
+ * repair -k 1`.
+ *
+ * @example
+ * ```ts
+ * settleCommands([2, 1], "kv repair -s s.txt"); // "kv repair -s s.txt -k 2 or kv repair -s s.txt -k 1"
+ * ```
+ */
+export function settleCommands(ks: readonly number[], repair: string): string {
+  return ks.map((k) => `${repair} -k ${k}`).join(" or ");
 }
 
 /**

@@ -14,6 +14,8 @@
 import { KvError, KvNoServerReachableError, KvUnavailableError } from "../client/errors.ts";
 import { readServerList, ServerFileError } from "../broker/server_list.ts";
 import { noServerReachable, replicasFlag } from "./open_broker.ts";
+import { repairCommandLine } from "./oneshot.ts";
+import { ClusterKError } from "../broker/cluster_k.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { ProgressBar } from "../base/progress.ts";
@@ -202,6 +204,11 @@ async function runBenchCommand(args: string[]): Promise<number> {
       throw noServerReachable("bench", options.servers as string, error.unreachable);
     }
     if (!(error instanceof KvError)) throw error;
+    // A k refusal names the exact repair command: this server file, these credentials.
+    if (error.cause instanceof ClusterKError) {
+      const repair = repairCommandLine(options.servers as string, values);
+      throw new UserError(`kv bench: ${error.cause.withRepair(repair)}`);
+    }
     const refused = credentialsRefusedError("bench", error, values);
     if (refused !== undefined) throw refused;
     // Too few servers up to load or measure: the cluster's failure, as a one-shot's ERROR.

@@ -171,6 +171,7 @@ async function runBroker(args: string[]): Promise<number> {
   let background: BackgroundRepair | undefined;
   const broker = await openBroker("broker", settings.serverFile, settings.servers, {
     k: settings.k,
+    repairCommand: repairCommandLine(settings.serverFile, settings.securityFlags),
     writes: settings.writes,
     timeoutMs: settings.timeoutMs,
     log,

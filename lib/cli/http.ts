@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import { brokerOf, connect, type Kv } from "../client/kv.ts";
+import { brokerOf, Kv } from "../client/kv.ts";
 import { WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { KvInputError, KvNoServerReachableError } from "../client/errors.ts";
 import { MAX_SERVERS } from "../broker/server_list.ts";
@@ -36,7 +36,8 @@ import {
   SECURITY_HELP,
   withAuthFileSource,
 } from "./security_flags.ts";
-import { serverFile, SERVERS_FLAG_HELP } from "./oneshot.ts";
+import { repairCommandLine, serverFile, SERVERS_FLAG_HELP } from "./oneshot.ts";
+import { ClusterKError } from "../broker/cluster_k.ts";
 import { VERSION } from "./run.ts";
 import { untilSignal } from "./stop_signals.ts";
 import { isLoopback } from "../base/host_port.ts";
@@ -360,14 +361,20 @@ async function openKv(
   },
   flags: { "auth-file"?: string; "tls-ca"?: string },
 ): Promise<Kv> {
+  const repair = repairCommandLine(path, flags);
   try {
-    return await connect({ servers: path, ...options, floats: "tagged" });
+    // Its refusals and log lines name the repair command over this server file.
+    return await Kv.open({ servers: path, ...options, floats: "tagged" }, repair);
   } catch (error) {
     if (error instanceof KvNoServerReachableError) {
       const orElse = "or give -k (the cluster's k) to serve now, reconnecting in the background";
       throw noServerReachable("http", path, error.unreachable, orElse);
     }
     if (!(error instanceof KvInputError)) throw error;
+    // A k refusal names the exact repair command: this server file, these credentials.
+    if (error.cause instanceof ClusterKError) {
+      throw new UserError(`kv http: ${error.cause.withRepair(repair)}`);
+    }
     throw credentialsRefusedError("http", error, flags) ??
       new UserError(`kv http: ${withAuthFileSource(error.message, flags)}`);
   }

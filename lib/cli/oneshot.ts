@@ -652,7 +652,8 @@ async function brokerFromFlags(
   const writes = choiceFlag(name, "--writes", values.writes, WRITE_RULES, "sloppy");
   const readOnly = spec.writes !== true;
   const statusOnly = spec.status === true;
-  const options = { k, writes, readOnly, statusOnly, timeoutMs, credentials };
+  const repairCommand = repairCommandLine(path, values);
+  const options = { k, writes, readOnly, statusOnly, timeoutMs, credentials, repairCommand };
   const broker = await openBroker(name, path, servers, options, values);
   const twins = broker.pool.twins();
   if (twins.length > 0) {

@@ -12,7 +12,12 @@
  * @module
  */
 import { Broker, type BrokerOptions } from "../broker/broker.ts";
-import { ClusterKError, ClusterKUnknownError, namedServers } from "../broker/cluster_k.ts";
+import {
+  BARE_REPAIR,
+  ClusterKError,
+  ClusterKUnknownError,
+  namedServers,
+} from "../broker/cluster_k.ts";
 import { MAX_SERVERS, type ServerAddress } from "../broker/server_list.ts";
 import type { ServerPool } from "../broker/server_pool.ts";
 import { intFlag } from "./args.ts";
@@ -159,8 +164,10 @@ export function serverListedTwice(
 /**
  * {@link Broker.open} for `kv <command>` over the servers of `serverFile`: a k the servers
  * do not record is a UserError (`kv broker: asked for k=3, but the cluster records k=2 (…);
- * …`), and so is no k given while the cluster's cannot be told — {@link noServerReachable}
- * when no server is reachable at all — and credentials refused by every server
+ * leave k out to use it, or change it with kv repair -s servers.txt -k 3`, the repair
+ * command `options.repairCommand`), and so is no k given while the cluster's cannot be
+ * told — an UnavailableError, {@link noServerReachable}, when no server is reachable at
+ * all — and credentials refused by every server
  * (`credentialsRefusedError`, which `flags`, the security flags as typed, let name the auth
  * file's source).
  *
@@ -182,7 +189,12 @@ export async function openBroker(
     if (error instanceof ClusterKUnknownError && error.unreachable.length === error.servers) {
       throw noServerReachable(command, serverFile, error.unreachable);
     }
-    if (error instanceof ClusterKError) throw new UserError(`kv ${command}: ${error.message}`);
+    if (error instanceof ClusterKError) {
+      // The exact command that settles it: the client's server file and credentials.
+      throw new UserError(
+        `kv ${command}: ${error.withRepair(options.repairCommand ?? BARE_REPAIR)}`,
+      );
+    }
     throw credentialsRefusedError(command, error, flags) ?? error;
   }
 }

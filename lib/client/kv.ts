@@ -405,12 +405,25 @@ export class Kv implements AsyncDisposable {
     CORES.set(this, core);
   }
 
-  /** @internal Opens the broker; {@link connect} is the public way in. */
-  static async open(options: ConnectOptions): Promise<Kv> {
+  /**
+   * @internal Opens the broker; {@link connect} is the public way in. `repairCommand` is
+   * for kv's own commands over the library (`kv http`): the `kv repair` command, with
+   * their server file and credentials, that the connection's refusals and log lines name
+   * (default `kv repair`, BrokerOptions').
+   */
+  static async open(options: ConnectOptions, repairCommand?: string): Promise<Kv> {
     const { servers, k, writes, timeoutMs, floats, credentials, log } = await checkConnectOptions(
       options,
     );
-    return new Kv(await KvCore.open(servers, { k, writes, timeoutMs, credentials, log }), floats);
+    const core = await KvCore.open(servers, {
+      k,
+      writes,
+      timeoutMs,
+      credentials,
+      log,
+      repairCommand,
+    });
+    return new Kv(core, floats);
   }
 
   /**

@@ -26,7 +26,7 @@ async function recordedKs(
 const REFUSAL = (command: string, asked: number) =>
   new RegExp(
     `^kv ${command}: asked for k=${asked}, but the cluster records k=2 \\(k=2: [^)]+\\); ` +
-      `leave k out to use it, or change it with kv repair -k ${asked}\\n$`,
+      `leave k out to use it, or change it with kv repair -s \\S+ -k ${asked}\\n$`,
   );
 
 Deno.test("the first broker records its k; every client refuses another in one line, exit 2, and uses it without -k", async () => {
@@ -187,7 +187,12 @@ Deno.test("a k given while servers are down is the caller's statement: recorded,
   assert.equal(refused.code, 2);
   assert.match(
     refused.stderr,
-    /^kv get: the servers record different replication factors \(k=1: [^;]+; k=2: [^)]+\); settle one with kv repair -k N\n$/,
+    // The exact commands, with this client's server file: the k of the most servers first.
+    new RegExp(
+      "^kv get: the servers record different replication factors \\(k=1: [^;]+; k=2: [^)]+\\); " +
+        `settle one with kv repair -s ${cluster.serverFile} -k 1 or kv repair -s ` +
+        `${cluster.serverFile} -k 2\n$`,
+    ),
   );
   const repair = await runKv(withBrokerTimeout(["repair", ...s, "-k", "2"]));
   assert.equal(repair.code, 0, repair.stderr);
@@ -245,7 +250,7 @@ Deno.test("a writing client that fixes the default k says so, since a cluster wh
   await using cluster = await KvCluster.start(2);
   const s = ["-s", cluster.serverFile];
   const NOTICE =
-    /^kv put: no server records a k, so k=1 \(the default\) is now the cluster's, recorded on all 2 servers; if they lost a cluster's data \(memory-only servers restarted\), its k was lost with it: set it with kv repair -k N\n$/;
+    /^kv put: no server records a k, so k=1 \(the default\) is now the cluster's, recorded on all 2 servers; if they lost a cluster's data \(memory-only servers restarted\), its k was lost with it: set it with kv repair -s \S+ -k N\n$/;
   const first = await runKv(withBrokerTimeout(["put", ...s, "-k", "2", "person1: 1"]));
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stderr, "", "-k is the caller's statement");

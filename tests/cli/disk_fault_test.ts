@@ -257,7 +257,7 @@ tmpfsTest({
       run.stderr,
       "kv put: no server records a k, so k=1 (the default) is now the cluster's, but " +
         `${id} could not record it (its log says why: a full disk, say); once that is ` +
-        "fixed, record it with kv repair -k 1\n",
+        `fixed, record it with kv repair -s ${serverFile} -k 1\n`,
     );
   } finally {
     await Deno.remove(serverFile);
