@@ -39,6 +39,8 @@
  *   `{"op":"PUT","key":"big","error":"cannot put 'big': …","refused":true}`
  * - unknown command: `{"op":"FOO","error":"unknown command 'FOO'; …"}`; an unreadable
  *   input line (too long, not UTF-8): `{"op":"INVALID","error":"…"}`
+ * - in a piped session every error adds `"line"`, the input line it answers (from 1):
+ *   `{"op":"FOO","error":"unknown command 'FOO'; …","line":3}`
  *
  * @example
  * ```ts
@@ -141,6 +143,12 @@ export type Answer =
     error: string;
     /** Set on a PUT every server refused as over its frame limit: repeating it cannot help. */
     refused?: true;
+    /**
+     * In a piped session, the input line (from 1, blank lines and comments counted) the
+     * error answers: human text prints it `ERROR: line 3: …`, as `file:line:col` names a
+     * mistake in a file.
+     */
+    line?: number;
   };
 
 /** One command's help: HELP lists the usage and summary, `HELP word` adds the example. */
@@ -787,7 +795,10 @@ function humanLines(
   nextPage: NonNullable<FormatOptions["keysNextPage"]>,
   repair: string,
 ): string[] {
-  if ("error" in answer) return [paint("red", `ERROR: ${oneLine(answer.error)}`)];
+  if ("error" in answer) {
+    const where = answer.line === undefined ? "" : `line ${answer.line}: `;
+    return [paint("red", `ERROR: ${where}${oneLine(answer.error)}`)];
+  }
   switch (answer.op) {
     case "GET":
     case "QUERY": {

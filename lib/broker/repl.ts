@@ -39,6 +39,7 @@ import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
 import { utf8Length } from "../base/utf8.ts";
 import { counted } from "../base/plural.ts";
+import { invariant } from "../base/invariant.ts";
 
 /** The REPL's prompt. */
 export const PROMPT = "kv> ";
@@ -136,14 +137,23 @@ export async function runSession(
 ): Promise<SessionSummary> {
   const output = options.output ?? new LineBuffer();
   const tally = { commands: 0, mistakes: 0, failures: 0 };
+  // The input line of each step planned and not yet printed: steps are printed in the order
+  // they were planned, so the first number here is the line of the next outcome printed.
+  const lineNumbers = new LineNumberQueue();
   const print = (outcome: Outcome) => {
-    printOutcome(output, outcome, options);
-    countOutcome(tally, outcome);
+    const numbered = atLine(outcome, lineNumbers.take());
+    printOutcome(output, numbered, options);
+    countOutcome(tally, numbered);
+  };
+  const plan = (line: ReadLine | ReadRawLine) => {
+    const step = planLine(broker, line, options);
+    if (step !== undefined) lineNumbers.add(line.lineNumber);
+    return step;
   };
   try {
     await runPipelined(
       lines,
-      (line) => planLine(broker, line, options),
+      plan,
       (outcome) => printed(print, outcome) && !endsWith(outcome),
       { ...options, idle: () => output.flushSoon() },
     );
@@ -152,6 +162,42 @@ export async function runSession(
     if (!(error instanceof StdoutError && error.readerGone)) throw error;
   }
   return tally;
+}
+
+/**
+ * The line numbers of the steps planned and not yet printed, first in first out; taken ones
+ * are dropped in bulk, so a session of millions of lines keeps only the few in flight.
+ */
+class LineNumberQueue {
+  #numbers: number[] = [];
+  #next = 0;
+
+  add(lineNumber: number): void {
+    this.#numbers.push(lineNumber);
+  }
+
+  take(): number {
+    invariant(this.#next < this.#numbers.length, "every outcome printed was planned");
+    const lineNumber = this.#numbers[this.#next++];
+    if (this.#next >= LINE_NUMBERS_KEPT) {
+      this.#numbers = this.#numbers.slice(this.#next);
+      this.#next = 0;
+    }
+    return lineNumber;
+  }
+}
+
+/** How many taken line numbers {@link LineNumberQueue} keeps before it drops them. */
+const LINE_NUMBERS_KEPT = 1024;
+
+/**
+ * `outcome` with its input line, `lineNumber`, when it is an error (a mistake or the
+ * cluster's): the line a script's author looks for.
+ */
+function atLine(outcome: Outcome, lineNumber: number): Outcome {
+  if ("mistake" in outcome) return { mistake: { ...outcome.mistake, line: lineNumber } as Answer };
+  if ("error" in outcome) return { ...outcome, line: lineNumber };
+  return outcome;
 }
 
 /** Counts `outcome`, printed, in `tally` (see {@link SessionSummary}). */
@@ -183,7 +229,7 @@ function planLine(
   if (line.error !== undefined) {
     // A line is unreadable for one of two reasons: over the limit the CLI reads lines
     // with (MAX_LINE_BYTES), or not UTF-8.
-    const error = `input line ${line.lineNumber}: ${line.error}; nothing was run` +
+    const error = `${line.error}; nothing was run` +
       (line.byteLength > MAX_LINE_BYTES ? LONG_LINE_ADVICE : NOT_UTF8_ADVICE);
     const mistake = { mistake: { op: "INVALID", error } };
     return { access: { kind: "none" }, run: () => Promise.resolve(mistake) };

@@ -444,9 +444,12 @@ Deno.test("property: a pipelined script prints exactly what running it one comma
           connect: sequentialCluster.connect,
         });
         const expected: string[] = [];
-        for (const line of script) {
+        for (const [index, line] of script.entries()) {
           const answer = await answerLine(sequential, line);
-          if (answer !== undefined) expected.push(formatAnswer(answer, { json: true }));
+          if (answer === undefined) continue;
+          // A piped session's errors name their input line.
+          const piped = "error" in answer ? { ...answer, line: index + 1 } : answer;
+          expected.push(formatAnswer(piped, { json: true }));
         }
         sequential.close();
 

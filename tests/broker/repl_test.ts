@@ -47,8 +47,47 @@ Deno.test("runSession answers each command in input order and stops at EXIT", as
       "NOT FOUND: person9",
       "DELETED: person1",
       "NOT FOUND: person1",
-      "ERROR: unknown command 'bogus'; to read a record type GET <key>",
+      "ERROR: line 9: unknown command 'bogus'; to read a record type GET <key>",
     ]);
+  });
+});
+
+Deno.test("runSession names the input line of every error, blank lines and comments counted: a mistake's, an unreadable line's and the cluster's", async () => {
+  await withBroker(async (broker) => {
+    const { output, lines: printed } = recordedOutput();
+    const script = [
+      "PUT p: { a: 1 }",
+      "",
+      "# comment",
+      "FOO x",
+      "PUT q: {",
+      "x".repeat(100),
+      "GET p",
+      "GET a.b",
+    ].join("\n");
+    await runSession(broker, lines(script), { output });
+    // (The over-long line's advice is for the CLI's 1 MiB limit, not these lines' 64 bytes.)
+    assert.deepEqual(printed.map((line) => line.replace(/ nothing was run.*/, "")), [
+      "STORED: p",
+      "ERROR: line 4: unknown command 'FOO' (HELP lists all)",
+      "ERROR: line 5: column 9: expected a key or '}', found end of line",
+      "ERROR: line 6: line is 100 bytes; the limit is 64 bytes;",
+      `p : { "a" : 1 }`,
+      "ERROR: line 8: a key cannot contain '.'; to read a field use QUERY a.b",
+    ]);
+    const json = recordedOutput();
+    await runSession(broker, lines(script), { json: true, output: json.output });
+    assert.deepEqual(
+      json.lines.map((line) => JSON.parse(line)).map(({ op, line }) => [op, line]),
+      [["PUT", undefined], ["FOO", 4], ["PUT", 5], ["INVALID", 6], ["GET", undefined], ["GET", 8]],
+    );
+  });
+  // The cluster's ERROR too: a write no server could take.
+  await withBroker(async (broker, cluster) => {
+    for (const server of cluster.servers) server.failWrites = "disk full";
+    const { output, lines: printed } = recordedOutput();
+    await runSession(broker, lines("# one\nPUT p: 1"), { output });
+    assert.match(printed.join("\n"), /^ERROR: line 2: put of 'p' reached only 0 of 2 replicas /);
   });
 });
 
@@ -74,7 +113,8 @@ Deno.test("runSession with json prints exactly one object per command, to end of
       found: true,
       value: { a: 1 },
     });
-    assert.match(answers[4].error, /^input line 5: /);
+    assert.equal(answers[4].line, 5);
+    assert.match(answers[4].error, /^line is 100 bytes; the limit is 64 bytes; nothing was run/);
   });
 });
 

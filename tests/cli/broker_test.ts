@@ -276,7 +276,7 @@ Deno.test("a scripted session through stdin answers every command in order", asy
       "NOT FOUND: person9",
       `person1.address.street : "Main"`,
       "person1.age : 22",
-      "ERROR: a key cannot contain '.'; to read a field use QUERY person1.age",
+      "ERROR: line 5: a key cannot contain '.'; to read a field use QUERY person1.age",
       "DELETED: person3",
       "NOT FOUND: person3",
       `person30 : { "age" : 30 }`,
@@ -287,7 +287,7 @@ Deno.test("a scripted session through stdin answers every command in order", asy
       "person30",
       "person1",
       "(first 1; more match — next page: KEYS person 1 person1)",
-      "ERROR: unknown command 'FOO'; to read a record type GET <key>",
+      "ERROR: line 13: unknown command 'FOO'; to read a record type GET <key>",
     ]);
     assert.match(stderr, new RegExp(`${data}:3:12: expected ':' after the key`));
     assert.match(
@@ -365,6 +365,7 @@ Deno.test("--json answers every command kind with exactly one JSON object per li
     op: "GET",
     key: "a.b",
     error: "a key cannot contain '.'; to read a field use QUERY a.b",
+    line: 11,
   });
   assert.equal(answers[11].op, "NOPE");
   assert.match(answers[11].error, /unknown command 'NOPE'/);
@@ -409,8 +410,9 @@ Deno.test("piped --json commands cut anywhere, with CRLF, a line not UTF-8 and n
   }
   assert.deepEqual(answers[2 * rounds], {
     op: "INVALID",
-    error: `input line ${2 * rounds + 1}: invalid UTF-8 at byte 5; nothing was run: send UTF-8 ` +
+    error: "invalid UTF-8 at byte 5; nothing was run: send UTF-8 " +
       "(iconv -t UTF-8 converts other encodings)",
+    line: 2 * rounds + 1,
   });
   assert.deepEqual(answers[2 * rounds + 1], {
     op: "GET",
@@ -459,7 +461,7 @@ Deno.test("--duplicate-keys last-wins reads -i lines as Python's dict does; a PU
     assert.equal(code, 2, stderr);
     assert.equal(
       stdout,
-      "a : { x: 2 }\nERROR: column 16: duplicate key 'y' in one object; name each field once " +
+      "a : { x: 2 }\nERROR: line 2: column 16: duplicate key 'y' in one object; name each field once " +
         "(--duplicate-keys applies to -i lines, not PUT)\nNOT FOUND: b",
     );
   } finally {
@@ -521,16 +523,16 @@ Deno.test("EXIT or QUIT with arguments is an error that ends nothing, in text an
   const text = await runBroker(["-s", cluster.serverFile, "-k", "2"], script);
   assert.equal(text.code, 2, text.stderr);
   assert.deepEqual(text.stdout.split("\n"), [
-    "ERROR: EXIT takes no arguments (type EXIT alone)",
-    "ERROR: quit takes no arguments (type quit alone)",
+    "ERROR: line 1: EXIT takes no arguments (type EXIT alone)",
+    "ERROR: line 2: quit takes no arguments (type quit alone)",
     "STORED: a",
     "a : 1",
   ]);
   const json = await runBroker(["-s", cluster.serverFile, "-k", "2", "--json"], script);
   assert.equal(json.code, 2, json.stderr);
   assert.deepEqual(json.stdout.split("\n").map((line) => withoutVersion(JSON.parse(line))), [
-    { op: "EXIT", error: "EXIT takes no arguments (type EXIT alone)" },
-    { op: "QUIT", error: "quit takes no arguments (type quit alone)" },
+    { op: "EXIT", error: "EXIT takes no arguments (type EXIT alone)", line: 1 },
+    { op: "QUIT", error: "quit takes no arguments (type quit alone)", line: 2 },
     { op: "PUT", key: "a", stored: true },
     { op: "GET", key: "a", found: true, value: 1 },
     { op: "EXIT" },
@@ -554,10 +556,13 @@ Deno.test("HELP lists QUIT and HELP <command> shows one command with an example,
     lines.slice(usage, keys).map((line) => line.trim()).join(" "),
     /^KEYS \[prefix \[limit \[after\]\]\] {2}list keys starting with prefix \(default 100, at most 10000\), after the key 'after' \(the last one of the page before\)$/,
   );
-  // The error for HELP nope too: it once repeated the word and passed 80 columns.
-  for (const line of lines) assert(line.length <= 80, `${line.length} columns: ${line}`);
+  // The error for HELP nope too: it once repeated the word and passed 80 columns (as the REPL
+  // shows it: a piped session's errors add their input line, "line 4: ").
+  for (const line of lines.map((line) => line.replace(/^ERROR: line \d+: /, "ERROR: "))) {
+    assert(line.length <= 80, `${line.length} columns: ${line}`);
+  }
   assert(lines.includes("  example: EXIT"), stdout);
-  assert.match(lines.at(-1)!, /^ERROR: HELP takes one of GET, QUERY/);
+  assert.match(lines.at(-1)!, /^ERROR: line 4: HELP takes one of GET, QUERY/);
 });
 
 Deno.test("SERVERS lines up its columns, counts '1 record', and rounds latency in --json", async () => {
@@ -601,7 +606,7 @@ Deno.test("quoted keys mean the same in every command, and '[' is refused alike 
       "person1 : { age: 22 }",
       "person1.age : 22",
       "person1.age : 22",
-      "ERROR: column 9: lists are not values in kv; use an object, or quote the text to store " +
+      "ERROR: line 4: column 9: lists are not values in kv; use an object, or quote the text to store " +
       "it as a string",
       `k5 : "[1]"`,
     ]);

@@ -79,10 +79,10 @@ Deno.test("kv demo starts its servers, survives a crash and a freeze, and cleans
     UP,
     UP,
     UP,
-    "ERROR: no server '7'; they are numbered 1 to 4 (\\demo lists them)",
-    "ERROR: say which server, 1 to 4: \\demo kill 2",
-    "ERROR: unknown demo command 'frob'; try \\demo",
-    "ERROR: \\demo hang takes one server number: \\demo hang 2",
+    "ERROR: line 13: no server '7'; they are numbered 1 to 4 (\\demo lists them)",
+    "ERROR: line 14: say which server, 1 to 4: \\demo kill 2",
+    "ERROR: line 15: unknown demo command 'frob'; try \\demo",
+    "ERROR: line 16: \\demo hang takes one server number: \\demo hang 2",
   ];
   assert.equal(answers.length, expected.length, run.stdout);
   expected.forEach((pattern, index) => {
