@@ -31,7 +31,9 @@
  *   when more match, `"more":true` and `"next"`: the last key listed, the `after` of the
  *   next page (`KEYS person 100 person99`); a listing that started after a key says so in
  *   `"after"`
- * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2,"repaired":true,"hints":0,"k":2},{"server":"127.0.0.1:8001","up":false,"error":"…","hints":3}]}`
+ * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2,"repaired":true,"hints":0,"k":2},{"server":"127.0.0.1:8001","up":false,"error":"…","hints":3}]}`;
+ *   `"advice"` when the text advises something (`"run kv repair -s s.txt to repair …"`, or
+ *   the servers' k problem with the commands that settle it)
  * - HELP: `{"op":"HELP","commands":[{"word":"GET","usage":"GET key","summary":"…","example":"GET person1"},…]}`
  *   (`HELP GET`: the one command)
  * - EXIT: `{"op":"EXIT"}`
@@ -51,7 +53,7 @@
  * @module
  */
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
-import { kProblem } from "./cluster_k.ts";
+import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
 import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
@@ -134,7 +136,15 @@ export type Answer =
     next?: string;
     warning?: string;
   }
-  | { op: "SERVERS"; servers: ServerReport[] }
+  | {
+    op: "SERVERS";
+    servers: ServerReport[];
+    /**
+     * Set as `--json` prints the answer, when the human text advises something:
+     * {@link serversAdvice}, with the client's repair command.
+     */
+    advice?: string;
+  }
   | { op: "HELP"; commands: readonly CommandHelp[] }
   | { op: "EXIT" }
   | {
@@ -703,7 +713,7 @@ const ANSI = { bold: 1, red: 31, green: 32, yellow: 33, cyan: 36, dim: 2 } as co
  * ```
  */
 export function formatAnswer(answer: Answer, options: FormatOptions = {}): string {
-  if (options.json) return utf8Decoder.decode(formatAnswerJson(answer));
+  if (options.json) return utf8Decoder.decode(formatAnswerJson(answer, options));
   return withMalformedValueAsError(answer, humanText, options);
 }
 
@@ -717,9 +727,22 @@ export function formatAnswer(answer: Answer, options: FormatOptions = {}): strin
  * const output = new LineBuffer();
  * output.writeLineBytes(formatAnswerJson({ op: "GET", key: "person9", found: false }));
  * ```
+ *
+ * @param options `repairCommand`, which SERVERS' `"advice"` names (as the human text's).
  */
-export function formatAnswerJson(answer: Answer): Uint8Array {
-  return withMalformedValueAsError(answer, jsonBytes, JSON_OPTIONS);
+export function formatAnswerJson(
+  answer: Answer,
+  options: Pick<FormatOptions, "repairCommand"> = {},
+): Uint8Array {
+  return withMalformedValueAsError(withAdvice(answer, options), jsonBytes, JSON_OPTIONS);
+}
+
+/** `answer` with SERVERS' advice ({@link serversAdvice}) when it has any. */
+function withAdvice(answer: Answer, options: Pick<FormatOptions, "repairCommand">): Answer {
+  if (answer.op !== "SERVERS" || !("servers" in answer)) return answer;
+  const repair = options.repairCommand ?? DEFAULT_REPAIR_COMMAND;
+  const advice = serversAdvice(answer.servers, repair);
+  return advice === undefined ? answer : { ...answer, advice };
 }
 
 /** What {@link formatAnswerJson} formats with. */
@@ -861,16 +884,65 @@ function humanLines(
  * would be refused, so no row names it.
  */
 function serverLines(reports: readonly ServerReport[], paint: Paint, repair: string): string[] {
-  const up = reports.flatMap((report) => report.up ? [report] : []);
-  const problem = kProblem(up, reports.length, repair);
-  // With no k recorded, a repair must be told one; with a k problem, none helps but its own.
-  const advice = problem !== undefined
-    ? undefined
-    : up.some((report) => report.k !== 0)
-    ? repair
-    : `${repair} -k N`;
-  const rows = serverRows(reports, paint, advice);
+  const { problem, command } = repairAdvice(reports, repair);
+  const rows = serverRows(reports, paint, command);
   return [...rows, ...problem === undefined ? [] : [paint("red", problem)]];
+}
+
+/** A server as SERVERS' advice reads it: {@link ServerReport}, or the library's status. */
+export interface AdvisedServer {
+  readonly server: string;
+  readonly up: boolean;
+  /** When up: the k it records, 0 for none. */
+  readonly k?: number;
+  /** When up: false while it is not yet repaired, or repaired under another list. */
+  readonly repaired?: boolean;
+}
+
+/**
+ * What SERVERS advises over `reports`, given `repair`, the client's `kv repair` command:
+ * `problem`, the line saying the servers' ks are in question and the commands that settle
+ * them (kProblem), else `command`, what repairs a server that needs it — `repair`, or
+ * `repair -k N` while no server records a k (a repair must then be told one).
+ */
+function repairAdvice(
+  reports: readonly AdvisedServer[],
+  repair: string,
+): { problem?: string; command?: string } {
+  const up = reports.flatMap((report) => report.up ? [{ ...report, k: report.k ?? 0 }] : []);
+  const problem = kProblem(up, reports.length, repair);
+  // With a k problem, no repair helps but its own.
+  if (problem !== undefined) return { problem };
+  return { command: up.some((report) => report.k !== 0) ? repair : `${repair} -k N` };
+}
+
+/**
+ * SERVERS' advice over `reports` as one line, as the human text says it (its last line and
+ * its rows' notes), for `--json` and the HTTP API: the k problem with the commands that
+ * settle it, else the command that repairs the servers up that need it, naming them; else
+ * undefined.
+ *
+ * @example
+ * ```ts
+ * serversAdvice(await broker.servers(), "kv repair -s servers.txt");
+ * // "run kv repair -s servers.txt to repair 127.0.0.1:8001", or undefined
+ * ```
+ */
+export function serversAdvice(
+  reports: readonly AdvisedServer[],
+  repair: string,
+): string | undefined {
+  const { problem, command } = repairAdvice(reports, repair);
+  if (problem !== undefined) return problem;
+  const unrepaired = reports.flatMap((report) =>
+    report.up && report.repaired === false ? [report.server] : []
+  );
+  if (unrepaired.length === 0) return undefined;
+  const named = unrepaired.slice(0, MAX_NAMED_SERVERS).join(", ") +
+    (unrepaired.length > MAX_NAMED_SERVERS
+      ? ` and ${unrepaired.length - MAX_NAMED_SERVERS} more`
+      : "");
+  return `run ${command} to repair ${named}`;
 }
 
 /**

@@ -320,7 +320,9 @@ function endsWith(outcome: Outcome): boolean {
 /** Adds `outcome`'s lines to `output`; a JSON answer as bytes, never made a string. */
 function printOutcome(output: LineBuffer, outcome: Outcome, options: FormatOptions): void {
   if (options.json && !("text" in outcome)) {
-    output.writeLineBytes(formatAnswerJson("mistake" in outcome ? outcome.mistake : outcome));
+    output.writeLineBytes(
+      formatAnswerJson("mistake" in outcome ? outcome.mistake : outcome, options),
+    );
     return;
   }
   const text = outcomeText(outcome, options);

@@ -204,6 +204,7 @@ async function runHttp(args: string[]): Promise<number> {
       tokens,
       // On loopback without tokens, a browser page could rebind a name of its own to it.
       loopbackHostsOnly: tokens === undefined && isLoopback(listen.hostname),
+      repairCommand: repairCommandLine(serverFile(values.servers), values),
       log: (line) => logger.error(line),
     });
     const scheme = tls === undefined ? "http" : "https";

@@ -362,11 +362,9 @@ function answered(
   // Every server refused the request itself (a record over their frame limit): the
   // same command would fail again, so it is the user's to fix, not the cluster's.
   if ("refused" in answer) throw new UserError(`kv ${spec.name}: ${answer.error}`);
-  if (values.json) writeLine(formatAnswer(answer, { json: true }));
-  else {
-    const repair = repairCommandLine(serverFile(values.servers), values);
-    printHuman(answer, { keysNextPage: keysNextPage(values), repairCommand: repair });
-  }
+  const repair = repairCommandLine(serverFile(values.servers), values);
+  if (values.json) writeLine(formatAnswer(answer, { json: true, repairCommand: repair }));
+  else printHuman(answer, { keysNextPage: keysNextPage(values), repairCommand: repair });
   const code = exitCode(answer);
   const listed = code === EXIT_FOUND ||
     (code === EXIT_NOT_FOUND ? spec.canFindNothing === true : spec.unavailable !== undefined);

@@ -11,7 +11,7 @@
  * | `PUT /v1/records/{key}`                | JSON value or `text/plain` record line: 200, 400 |
  * | `DELETE /v1/records/{key}`             | 200 `{key, deleted: true, version}`, 404, 503    |
  * | `GET /v1/keys?prefix=&limit=&after=`   | 200 `{keys, more}`                               |
- * | `GET /v1/servers`                      | 200 `{servers: […]}`                             |
+ * | `GET /v1/servers`                      | 200 `{servers: […], advice?}`                    |
  * | `GET /healthz`                         | 200, or 503 when k or more are down or unrepaired |
  * | `GET /metrics`                         | Prometheus text                                  |
  * | `GET /v1/openapi.json`                 | the OpenAPI 3 document                           |
@@ -65,6 +65,7 @@ import {
   ROUTES,
 } from "./routes.ts";
 import { invariant } from "../base/invariant.ts";
+import { DEFAULT_REPAIR_COMMAND, serversAdvice } from "../broker/commands.ts";
 
 /** Largest request body accepted by default: one record line (1 MiB) plus room for JSON's quoting. */
 export const DEFAULT_MAX_BODY_BYTES = 2 * MAX_LINE_BYTES;
@@ -106,6 +107,12 @@ export interface HttpApiOptions {
    * rebinding). Default false.
    */
   loopbackHostsOnly?: boolean;
+  /**
+   * The `kv repair` command over the cluster's server file (and credentials) that
+   * `/v1/servers`' `advice` names, e.g. `kv repair -s servers.txt`; default
+   * `DEFAULT_REPAIR_COMMAND` (`kv repair -s FILE`).
+   */
+  repairCommand?: string;
 }
 
 /** An HTTP failure with its status; thrown inside a route, answered as `{error}`. */
@@ -148,6 +155,7 @@ export class HttpApi {
   readonly #log: (message: string) => void;
   readonly #tokens: BearerTokens | undefined;
   readonly #loopbackHostsOnly: boolean;
+  readonly #repairCommand: string;
   readonly #metrics = new Metrics();
   #inFlight = 0;
 
@@ -167,6 +175,7 @@ export class HttpApi {
     this.#log = options.log ?? console.error;
     this.#tokens = options.tokens;
     this.#loopbackHostsOnly = options.loopbackHostsOnly ?? false;
+    this.#repairCommand = options.repairCommand ?? DEFAULT_REPAIR_COMMAND;
   }
 
   /**
@@ -359,7 +368,10 @@ export class HttpApi {
   }
 
   async #servers(): Promise<Response> {
-    return json(200, { servers: await this.#kv.servers() });
+    const servers = await this.#kv.servers();
+    // What kv servers' text advises (a repair to run, the servers' k problem), if anything.
+    const advice = serversAdvice(servers, this.#repairCommand);
+    return json(200, advice === undefined ? { servers } : { servers, advice });
   }
 
   /**

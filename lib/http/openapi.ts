@@ -336,7 +336,16 @@ function clusterOperations(): Record<string, Partial<Record<RouteMethod, Operati
             description: "The servers.",
             content: json({
               type: "object",
-              properties: { servers: { type: "array", items: ref("Server") } },
+              properties: {
+                servers: { type: "array", items: ref("Server") },
+                advice: {
+                  type: "string",
+                  description: "What to do, when kv servers would advise it: the kv repair " +
+                    "command that repairs the servers named (not yet repaired, or repaired " +
+                    "under another server list), or the servers' k problem and the commands " +
+                    "that settle it.",
+                },
+              },
             }),
           },
         },

@@ -239,6 +239,36 @@ Deno.test("during a k conflict kv servers says repaired under another list only 
   // The k of two servers first, then the one of the server changed alone.
   const repair = `kv repair -s ${cluster.serverFile}`;
   assert.ok(lines[3].endsWith(`settle one with ${repair} -k 2 or ${repair} -k 1`), lines[3]);
+  // --json advises the same: the last line, the one instruction.
+  const json = await runKv(withBrokerTimeout(["servers", "-s", cluster.serverFile, "--json"]));
+  assert.equal(JSON.parse(json.stdout).advice, lines[3]);
+});
+
+Deno.test("--json, a piped broker's SERVERS and GET /v1/servers carry the advice kv servers' text gives: the exact repair command, naming the servers that need it", async () => {
+  await using old = await KvCluster.start(1);
+  await using added = await KvCluster.start(1);
+  await loadRecords(old);
+  await KvCluster.withJoinedServerFile([old, added], async (both) => {
+    const repair = `kv repair -s ${both}`;
+    const expected = `run ${repair} to repair ${old.servers[0].id}, ${added.servers[0].id}`;
+    const text = await runKv(withBrokerTimeout(["servers", "-s", both]));
+    assert.match(text.stdout, new RegExp(`not yet repaired \\(run ${repair}\\)`));
+    const json = await runKv(withBrokerTimeout(["servers", "-s", both, "--json"]));
+    assert.equal(JSON.parse(json.stdout).advice, expected, json.stderr);
+    const piped = await runKv(withBrokerTimeout(["broker", "-s", both, "--json"]), {
+      stdin: "SERVERS\n",
+    });
+    assert.equal(JSON.parse(piped.stdout).advice, expected, piped.stderr);
+    {
+      await using http = await HttpProcess.start(["-s", both]);
+      const answer = await (await fetch(`${http.url}v1/servers`)).json();
+      assert.equal(answer.advice, expected);
+    }
+    const repaired = await runKv(withBrokerTimeout(["repair", "-s", both]));
+    assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+    const after = await runKv(withBrokerTimeout(["servers", "-s", both, "--json"]));
+    assert.equal(JSON.parse(after.stdout).advice, undefined, "nothing left to advise");
+  });
 });
 
 Deno.test("a broker started on a new server list before kv repair trusts its servers once kv repair -s over that list has marked them: no restart needed, its background repair resumes and reads answer exactly", async () => {

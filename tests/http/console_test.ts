@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { CHROMIUM_PATH, launchChromium } from "../helpers/browser.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
-import { KvCluster } from "../helpers/kv_processes.ts";
+import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { runKv } from "../helpers/run_kv.ts";
 
 /** Longest wait for anything on the page, in ms (a deadline, not a timing check). */
 const PAGE_DEADLINE_MS = 30_000;
@@ -154,5 +155,37 @@ Deno.test({
     await until(`document.querySelector("#answer").textContent.includes('"key": "floats"')`);
     const raw = String(await page.evaluate(`document.querySelector("#answer").textContent`));
     assert.match(raw, /"a": 1e\+21,\s+"b": -0\.0,\s+"c": 2\.0/);
+  },
+});
+
+Deno.test({
+  name: CHROMIUM_PATH === undefined
+    ? "the web console shows kv servers' advice (ignored: chromium is not installed)"
+    : "the web console shows what kv servers advises under the servers, the exact repair command, until the repair is done",
+  ignore: CHROMIUM_PATH === undefined,
+  fn: async () => {
+    await using old = await KvCluster.start(1);
+    await using added = await KvCluster.start(1);
+    {
+      await using kv = await old.connect();
+      await kv.put("person1", 1);
+    }
+    await KvCluster.withJoinedServerFile([old, added], async (both) => {
+      await using http = await HttpProcess.start(["-s", both]);
+      await using browser = await launchChromium();
+      const page = await browser.page();
+      page.setDefaultTimeout(PAGE_DEADLINE_MS);
+      await page.goto(http.url);
+      const advice = `document.querySelector("#servers-advice")`;
+      // Both need a repair over the joined list: the old one was marked under its own.
+      await page.waitForFunction(`!${advice}.hidden`);
+      assert.equal(
+        await page.evaluate(`${advice}.textContent`),
+        `run kv repair -s ${both} to repair ${old.servers[0].id}, ${added.servers[0].id}`,
+      );
+      const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
+      assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+      await page.waitForFunction(`${advice}.hidden && ${advice}.textContent === ""`);
+    });
   },
 });

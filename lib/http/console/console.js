@@ -90,7 +90,8 @@ const STATE_CLASS = {
 
 /**
  * The k a server records (0: none yet), marked as a warning where it is not the cluster's
- * k, as in a k conflict, which refuses every client until `kv repair -k N` settles it.
+ * k, as in a k conflict, which refuses every client until `kv repair -k N` settles it (the
+ * advice under the table names the exact commands).
  */
 function recordedK(server, clusterK) {
   if (!server.up) return element("td", {}, "—");
@@ -126,6 +127,10 @@ async function refreshServers() {
       );
     });
     $("servers").replaceChildren(...rows);
+    // What kv servers advises (a repair to run, the servers' k problem), as it says it.
+    const advice = $("servers-advice");
+    advice.textContent = servers.advice ?? "";
+    advice.hidden = servers.advice === undefined;
     const badge = $("health");
     const unrepaired = health.unrepaired > 0 ? ` (${health.unrepaired} not yet repaired)` : "";
     badge.textContent = healthStatus === 200
