@@ -1147,7 +1147,7 @@ export class Broker {
       }
       if (held === undefined) {
         const placed = doneChange(verb, existed, version, doubt);
-        const beyond = this.#beyondFront(placed, list, servers, walk, failures);
+        const beyond = this.#beyondFront(verb, placed, list, servers, walk, failures);
         const done = this.#unseenElsewhere(beyond, servers);
         return this.#placedUnderK(done, servers, () => this.#change(key, verb, request, version));
       }
@@ -1438,9 +1438,11 @@ export class Broker {
    * step 1): k or more of those were unreachable (`walk` passed over them) or failed under
    * the write (`failures`: the record over a frame limit, a full disk, a restart), so once
    * they answer again a read may miss the write, with no warning, until it is moved home.
-   * So a write acknowledged without a warning always holds k copies within the front.
+   * So a write acknowledged without a warning always holds k copies within the front. For a
+   * delete, what a read may then find is the record deleted.
    */
   #beyondFront(
+    verb: "put" | "delete",
     change: Change,
     list: Uint16Array,
     stored: readonly number[],
@@ -1463,9 +1465,15 @@ export class Broker {
     const [first, those] = front === 1
       ? ["server", "it answers"]
       : [`${front} servers`, "those answer"];
-    const warning = `stored on ${ids}, beyond the first ${first} of the key's list, where ` +
-      `reads look (${why.join("; ")}): once ${those} again, reads may miss this write ` +
-      `until it is moved home; ${mover}`;
+    // A delete's doubt (no replica answered) has named the servers down already.
+    const named = why.every((reason) => change.warning?.includes(reason) ?? false)
+      ? ""
+      : ` (${why.join("; ")})`;
+    const [what, missed] = verb === "delete"
+      ? ["the deletion was stored", "reads may still find the record deleted until the deletion"]
+      : ["stored", "reads may miss this write until it"];
+    const warning = `${what} on ${ids}, beyond the first ${first} of the key's list, where ` +
+      `reads look${named}: once ${those} again, ${missed} is moved home; ${mover}`;
     const warnings = change.warning === undefined ? warning : `${change.warning}; ${warning}`;
     return { ...change, warning: warnings };
   }

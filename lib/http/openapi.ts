@@ -312,10 +312,14 @@ function deleteOperation(): Operation {
       "400": BAD_REQUEST,
       "404": absent("There was no such record (deleted is false).", "DeleteResult"),
       "503": {
-        description: "Deleted, but nothing was found and too few of the key's servers " +
-          "answered to vouch that there was no record, so it may have existed: deleted is " +
-          "false and the warning says which servers were missing; or the cluster could not " +
-          "answer, or the server is busy (an Error).",
+        description: "Deleted all the same, but nothing was found and too few of the " +
+          "key's servers answered to vouch that there was no record, so it may have existed: " +
+          "deleted is false, and the warning names the servers that did not answer and, " +
+          "when the deletion was stored beyond them, that reads may still find the record " +
+          "until the deletion is moved home, which kv http does once they can store it " +
+          "(nothing to repeat). Or an Error: the cluster could not take the deletion (fewer " +
+          "than k servers reachable; nothing was changed: repeat it once they are back), or " +
+          "the server is busy.",
         headers: { Warning: { $ref: "#/components/headers/Warning" } },
         content: json({ oneOf: [ref("DeleteResult"), ref("Error")] }),
       },

@@ -68,3 +68,33 @@ Deno.test("a DELETE that cannot vouch the record was absent (both replicas kille
   const after = await runKv(withBrokerTimeout(["get", ...s, key]));
   assert.deepEqual([after.code, after.stderr], [1, `NOT FOUND: ${key}\n`]);
 });
+
+Deno.test("kv http DELETE of a key whose home servers are down (503): the warning says what happened, the deletion stored beyond them, what reads may find meanwhile and who moves it home, naming the servers down once", async () => {
+  await using cluster = await KvCluster.start(5);
+  const s = ["-s", cluster.serverFile];
+  // A key whose two replicas are the first two servers.
+  const placement = new Placement(cluster.servers.map((server) => server.id));
+  let key = "p0";
+  for (let i = 1; placement.replicas(key, 2).sort().join() !== "0,1"; i++) key = `p${i}`;
+  const put = await runKv(withBrokerTimeout(["put", ...s, "-k", "2", `${key}: 1`]));
+  assert.equal(put.code, 0, put.stderr);
+  await using http = await HttpProcess.start(s);
+  const [one, other] = cluster.servers;
+  await one.kill();
+  await other.kill();
+  const response = await fetch(`${http.url}v1/records/${key}`, { method: "DELETE" });
+  const body = await response.json();
+  assert.equal(response.status, 503, JSON.stringify(body));
+  assert.equal(body.deleted, false);
+  const down = `(${one.id}|${other.id}) is down \\([^)]*\\)`;
+  assert.match(
+    body.warning,
+    new RegExp(
+      `^no replica of '${key}' answered \\(${down}; ${down}\\); the record may have existed; ` +
+        "it is deleted all the same; the deletion was stored on \\S+, beyond the first 3 " +
+        "servers of the key's list, where reads look: once those answer again, reads may " +
+        "still find the record deleted until the deletion is moved home; this broker moves " +
+        "it there once they can store it \\(kv repair does, if it exits first\\)$",
+    ),
+  );
+});
