@@ -179,7 +179,7 @@ async function runHttp(args: string[]): Promise<number> {
   // Listens before connecting: connecting may fix the cluster's k (a new cluster's default,
   // 1), which a run then refused for its port in use must not have done.
   let api: HttpApi | undefined;
-  const server = serve(
+  const server = await serve(
     (request) => api === undefined ? starting() : api.handle(request),
     { ...listen, ...tls },
     { ...connections, onClosed: (why) => api?.connectionClosed(why) },
@@ -385,7 +385,7 @@ async function openKv(
  * Serves `handler` on `listen`, behind a {@link ConnectionGuard} unless `headerTimeoutMs` is 0
  * (`Deno.serve` has no deadline on a request's headers of its own).
  */
-function serve(
+async function serve(
   handler: (request: Request) => Promise<Response> | Response,
   listen: { hostname: string; port: number; cert?: string; key?: string },
   limits: {
@@ -393,12 +393,12 @@ function serve(
     maxConnections: number;
     onClosed: (why: GuardClosure) => void;
   },
-): { readonly addr: Deno.Addr; shutdown(): Promise<void> } {
+): Promise<{ readonly addr: Deno.Addr; shutdown(): Promise<void> }> {
   const where = hostPort(listen.hostname, listen.port);
   try {
     return limits.headerTimeoutMs === 0
       ? Deno.serve({ ...listen, onListen: () => {} }, handler)
-      : ConnectionGuard.serve({ ...listen, ...limits }, handler);
+      : await ConnectionGuard.serve({ ...listen, ...limits }, handler);
   } catch (error) {
     throw listenFailure("kv http", where, { port: "--listen port", address: "--listen" }, error);
   }

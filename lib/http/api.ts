@@ -254,7 +254,7 @@ export class HttpApi {
    *
    * @example
    * ```ts
-   * ConnectionGuard.serve({ hostname, port, onClosed: api.connectionClosed }, handler);
+   * await ConnectionGuard.serve({ hostname, port, onClosed: api.connectionClosed }, handler);
    * ```
    */
   readonly connectionClosed = (why: GuardClosure): void => this.#metrics.connectionClosed(why);

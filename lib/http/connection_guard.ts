@@ -16,7 +16,7 @@
  * @example
  * ```ts
  * import { ConnectionGuard } from "./connection_guard.ts";
- * const server = ConnectionGuard.serve(
+ * const server = await ConnectionGuard.serve(
  *   { hostname: "127.0.0.1", port: 8080 },
  *   () => new Response("hello"),
  * );
@@ -29,7 +29,11 @@ import { describeError } from "../base/describe_error.ts";
 import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { invariant } from "../base/invariant.ts";
 import { SocketDir } from "./socket_dir.ts";
-import { tlsContext, TlsServerStream } from "./tls_relay.ts";
+/**
+ * lib/http/tls_relay.ts, imported only by a guard that serves TLS: it imports node:tls,
+ * which cost every `kv http` start (and `kv http --help`) about 2 ms of CPU without it.
+ */
+type TlsRelay = typeof import("./tls_relay.ts");
 
 /**
  * A new {@link SocketDir}, or an Error that says in one line why there can be none and what
@@ -171,7 +175,7 @@ interface Relay {
  *
  * @example
  * ```ts
- * const server = ConnectionGuard.serve({ hostname: "127.0.0.1", port: 0 }, handler);
+ * const server = await ConnectionGuard.serve({ hostname: "127.0.0.1", port: 0 }, handler);
  * console.log(server.addr.port);
  * ```
  */
@@ -180,6 +184,8 @@ export class ConnectionGuard {
   readonly #handler: Handler;
   /** With TLS, the certificate and key the guard ends it with. */
   readonly #tls: SecureContext | undefined;
+  /** With TLS, lib/http/tls_relay.ts, which ends it. */
+  readonly #tlsRelay: TlsRelay | undefined;
   /** The directory (0700) of the inner servers' sockets, removed at shutdown or exit. */
   readonly #socketDir: SocketDir;
   readonly #removeSocketDir = () => this.#socketDir.remove();
@@ -208,6 +214,7 @@ export class ConnectionGuard {
     listener: Deno.Listener,
     handler: Handler,
     options: GuardOptions,
+    tlsRelay: TlsRelay | undefined,
   ) {
     this.#listener = listener;
     this.#handler = handler;
@@ -216,7 +223,10 @@ export class ConnectionGuard {
     this.#onClosed = options.onClosed ?? (() => {});
     invariant(this.#headerTimeoutMs > 0 && this.#maxConnections > 0, "positive limits");
     const { cert, key } = options;
-    this.#tls = cert !== undefined && key !== undefined ? tlsContext(cert, key) : undefined;
+    this.#tlsRelay = tlsRelay;
+    this.#tls = cert !== undefined && key !== undefined && tlsRelay !== undefined
+      ? tlsRelay.tlsContext(cert, key)
+      : undefined;
     // Made 0700, locked while this process lives; the ones killed guards left are removed.
     this.#socketDir = madeSocketDir();
     try {
@@ -244,13 +254,15 @@ export class ConnectionGuard {
    *
    * @example
    * ```ts
-   * const server = ConnectionGuard.serve({ hostname: "127.0.0.1", port: 0 }, handler);
+   * const server = await ConnectionGuard.serve({ hostname: "127.0.0.1", port: 0 }, handler);
    * ```
    */
-  static serve(options: GuardOptions, handler: Handler): ConnectionGuard {
+  static async serve(options: GuardOptions, handler: Handler): Promise<ConnectionGuard> {
+    const tls = options.cert !== undefined && options.key !== undefined;
+    const tlsRelay = tls ? await import("./tls_relay.ts") : undefined;
     const listener = Deno.listen({ hostname: options.hostname, port: options.port });
     try {
-      return new ConnectionGuard(listener, handler, options);
+      return new ConnectionGuard(listener, handler, options, tlsRelay);
     } catch (error) {
       listener.close();
       throw error;
@@ -335,11 +347,11 @@ export class ConnectionGuard {
         deliverBy: 0,
         closed: false,
       };
-      if (this.#tls !== undefined) {
+      if (this.#tls !== undefined && this.#tlsRelay !== undefined) {
         // Counted as the encrypted bytes reach the connection: node:tls takes the plain ones
         // a megabyte or more ahead of a client that reads slowly, then none for over a second.
         const sent = (count: number) => this.#delivered(relay, count);
-        relay.client = new TlsServerStream(conn, this.#tls, sent);
+        relay.client = new this.#tlsRelay.TlsServerStream(conn, this.#tls, sent);
       }
       this.#relays.add(relay);
       // Out of file descriptors or shutting down: closed, as one past the bound is.

@@ -291,7 +291,7 @@ Deno.test("the connection guard sends an answer larger than the socket buffers w
   // In process: the answer must outgrow the kernel's buffers (7 MB were held on loopback),
   // past which bytes relayed are the answer's only sign of progress.
   const answer = "x".repeat(SLOW_READ_BYTES);
-  const server = ConnectionGuard.serve(
+  const server = await ConnectionGuard.serve(
     { hostname: "127.0.0.1", port: 0, headerTimeoutMs: SLOW_READ_DEADLINE_MS },
     () => new Response(answer),
   );
@@ -316,7 +316,7 @@ Deno.test({
       // Both ways past the guard's and the kernel's buffers, where TLS must wait for the
       // reader (node:tls's 'drain', and pausing the socket while the relay writes).
       const answer = "x".repeat(SLOW_READ_BYTES);
-      const server = ConnectionGuard.serve(
+      const server = await ConnectionGuard.serve(
         {
           hostname: "127.0.0.1",
           port: 0,
@@ -373,7 +373,7 @@ Deno.test("the connection guard closes an HTTP/2 connection that grants no windo
   // The body owed, never sent, made each PING's acknowledgement count as its progress: held
   // past 10 s at a 1 s deadline for an answer of 19 kB.
   const answer = { keys: Array.from({ length: 2000 }, (_, i) => `key${i}`) };
-  const server = ConnectionGuard.serve(
+  const server = await ConnectionGuard.serve(
     { hostname: "127.0.0.1", port: 0, headerTimeoutMs: 1000 },
     () => Response.json(answer),
   );

@@ -23,7 +23,7 @@ const answerBytes = Number(Deno.args[2] ?? 12) * 1_000_000;
 
 const answer = "x".repeat(answerBytes);
 let closed = 0;
-const server = ConnectionGuard.serve(
+const server = await ConnectionGuard.serve(
   { hostname: "127.0.0.1", port: 0, headerTimeoutMs: deadlineMs, onClosed: () => closed++ },
   () => new Response(answer),
 );
