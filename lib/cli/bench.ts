@@ -14,7 +14,7 @@
 import { KvError, KvNoServerReachableError, KvUnavailableError } from "../client/errors.ts";
 import { readServerList, ServerFileError } from "../broker/server_list.ts";
 import { noServerReachable, replicasFlag } from "./open_broker.ts";
-import { repairCommandLine } from "./oneshot.ts";
+import { repairCommandLine } from "./shell_command.ts";
 import { ClusterKError } from "../broker/cluster_k.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";

@@ -43,7 +43,8 @@ import {
   UserError,
 } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
-import { EXIT_UNAVAILABLE, repairCommandLine } from "./oneshot.ts";
+import { EXIT_UNAVAILABLE } from "./oneshot.ts";
+import { repairCommandLine } from "./shell_command.ts";
 import { readStdin } from "./stdin.ts";
 import { watchStopSignals } from "./stop_signals.ts";
 import { counted } from "../base/plural.ts";

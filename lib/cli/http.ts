@@ -36,7 +36,8 @@ import {
   SECURITY_HELP,
   withAuthFileSource,
 } from "./security_flags.ts";
-import { repairCommandLine, serverFile, SERVERS_FLAG_HELP } from "./oneshot.ts";
+import { serverFile, SERVERS_FLAG_HELP } from "./oneshot.ts";
+import { repairCommandLine } from "./shell_command.ts";
 import { ClusterKError } from "../broker/cluster_k.ts";
 import { VERSION } from "./run.ts";
 import { untilSignal } from "./stop_signals.ts";

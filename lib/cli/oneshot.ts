@@ -44,6 +44,13 @@ import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
 import { UNAVAILABLE_EXIT_CODE, USAGE_EXIT_CODE, UserError } from "./user_error.ts";
+import {
+  CLUSTER_FLAGS,
+  type ClusterFlags,
+  repairCommandLine,
+  shellFlags,
+  shellWord,
+} from "./shell_command.ts";
 import { invariant } from "../base/invariant.ts";
 import { HELP_COLUMNS, wrapWords } from "../base/wrap_words.ts";
 
@@ -520,24 +527,6 @@ function wholeListedKey(text: string): string {
   return length === text.length ? key : text;
 }
 
-/** The flags given that choose and reach the cluster, which the next page needs as well. */
-interface ClusterFlags {
-  readonly servers?: string;
-  readonly replicas?: string;
-  readonly "timeout-ms"?: string;
-  readonly "auth-file"?: string;
-  readonly "tls-ca"?: string;
-}
-
-/** Each of {@link ClusterFlags} as the next page's command writes it. */
-const CLUSTER_FLAGS = [
-  ["servers", "-s"],
-  ["replicas", "-k"],
-  ["timeout-ms", "--timeout-ms"],
-  ["auth-file", "--auth-file"],
-  ["tls-ca", "--tls-ca"],
-] as const;
-
 /**
  * The `kv keys` command for the next page, written to paste into a shell: the flags given
  * that reach the cluster (`-s FILE` …), each key as kv keys lists it (its `."…"` form holds
@@ -557,49 +546,6 @@ function keysNextPage(
     if (prefix === "") return `kv keys ${flags}`;
     return prefix.startsWith("-") ? `kv keys ${flags} -- ${word}` : `kv keys ${word} ${flags}`;
   };
-}
-
-/** Each of `flags` that `given` holds, as a shell reads it back: `-s FILE`, `--auth-file F`. */
-function shellFlags(
-  given: ClusterFlags,
-  flags: readonly (typeof CLUSTER_FLAGS)[number][],
-): string[] {
-  return flags.flatMap(([flag, written]) => {
-    const value = given[flag];
-    if (value === undefined) return [];
-    // A value starting with '-' would read as a flag of its own after a space.
-    return [
-      value.startsWith("-") ? `--${flag}=${shellWord(value)}` : `${written} ${shellWord(value)}`,
-    ];
-  });
-}
-
-/** The flags a `kv repair` of the cluster needs: its server file and credentials. */
-const REPAIR_FLAGS = CLUSTER_FLAGS.filter(([flag]) =>
-  flag === "servers" || flag === "auth-file" || flag === "tls-ca"
-);
-
-/**
- * The `kv repair` command over the server file `path`, with the `--auth-file` and `--tls-ca`
- * given, ready to paste into a shell: what SERVERS' advice names (formatAnswer's
- * `repairCommand`), so that it says the command that helps, not `kv repair -s FILE`.
- *
- * @example
- * ```ts
- * repairCommandLine("servers.txt", {}); // "kv repair -s servers.txt"
- * repairCommandLine("my list", { "auth-file": "kv.auth" }); // "kv repair -s 'my list' --auth-file kv.auth"
- * ```
- */
-export function repairCommandLine(
-  path: string,
-  given: { readonly "auth-file"?: string; readonly "tls-ca"?: string },
-): string {
-  return ["kv repair", ...shellFlags({ ...given, servers: path }, REPAIR_FLAGS)].join(" ");
-}
-
-/** `text` as one shell word: bare when it holds only characters no shell treats specially. */
-function shellWord(text: string): string {
-  return /^[A-Za-z0-9_@%+=:,.\/-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

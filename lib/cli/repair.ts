@@ -19,7 +19,8 @@ import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
-import { repairCommandLine, serverFile, SERVERS_ENV, SERVERS_FLAG_HELP } from "./oneshot.ts";
+import { serverFile, SERVERS_ENV, SERVERS_FLAG_HELP } from "./oneshot.ts";
+import { repairCommandLine } from "./shell_command.ts";
 import { serverListedTwice } from "./open_broker.ts";
 import { ksByCount, recordedKs } from "../broker/cluster_k.ts";
 import {

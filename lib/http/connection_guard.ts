@@ -31,7 +31,8 @@ import { invariant } from "../base/invariant.ts";
 import { SocketDir } from "./socket_dir.ts";
 /**
  * lib/http/tls_relay.ts, imported only by a guard that serves TLS: it imports node:tls,
- * which cost every `kv http` start (and `kv http --help`) about 2 ms of CPU without it.
+ * with node:stream, which cost every `kv http` start (and `kv http --help`) about 20 ms of
+ * CPU (README, Tests) though most serve plain HTTP.
  */
 type TlsRelay = typeof import("./tls_relay.ts");
 
