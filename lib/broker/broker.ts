@@ -77,7 +77,13 @@ import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { compareVersions, formatVersion, newerVersion, type Version } from "../record/version.ts";
-import { type DeleteResult, type EncodedRead, ErrorCode, type PutResult } from "../protocol/mod.ts";
+import {
+  type DeleteResult,
+  type EncodedRead,
+  ErrorCode,
+  MAX_REPAIR_READ_AGE_MS,
+  type PutResult,
+} from "../protocol/mod.ts";
 import { HybridClock } from "./clock.ts";
 import { hashKey, partitionOf, partitionOfHash } from "../record/partition.ts";
 import { HintSet } from "./hints.ts";
@@ -1054,25 +1060,40 @@ export class Broker {
   }
 
   /**
-   * Re-reads the whole record (a QUERY saw only a field) or tombstone from `source` and
-   * writes it, with its own version and the repair flag, to `stale`: a replica that
-   * meanwhile got something newer acknowledges and keeps it, so a repair never undoes a
-   * write. Failures are left for a later read: every outcome is a value, none throws.
+   * Re-reads the whole record (a QUERY saw only a field) or tombstone from `source`, and
+   * `stale` at the same time, and writes it, with its own version and the repair flag, to
+   * those still older: a replica that meanwhile got something newer acknowledges and
+   * keeps it, so a repair never undoes a write. A write is sent only within
+   * MAX_REPAIR_READ_AGE_MS of these reads (a broker stopped or stalled longer drops it):
+   * sent later, a delete could have reached the replica since and its tombstone been
+   * purged, and the older record would come back (docs/protocol.md, DELETE). Failures are
+   * left for a later read: every outcome is a value, none throws.
    */
   async #repair(key: string, source: number, stale: number[]): Promise<void> {
-    const read = await this.#pool.call(source, (connection) => connection.getEncoded(key));
+    const readAt = performance.now();
+    const [read, ...held] = await Promise.all(
+      [source, ...stale].map((index) =>
+        this.#pool.call(index, (connection) => connection.getEncoded(key))
+      ),
+    );
     if (!read.ok) return;
     const { encoded, version } = read.value;
     if (version === undefined) return;
+    const behind = stale.filter((_, at) => {
+      const answer = held[at];
+      return answer.ok &&
+        (answer.value.version === undefined || compareVersions(answer.value.version, version) < 0);
+    });
     await Promise.all(
-      stale.map((index) =>
-        this.#pool.call(
-          index,
-          (connection): Promise<PutResult | DeleteResult> =>
-            encoded === undefined
-              ? connection.delete(key, { version, repair: true })
-              : connection.putEncoded(key, encoded, { version, repair: true }),
-        )
+      behind.map((index) =>
+        this.#pool.call(index, (connection): Promise<PutResult | DeleteResult | undefined> => {
+          if (performance.now() - readAt > MAX_REPAIR_READ_AGE_MS) {
+            return Promise.resolve(undefined);
+          }
+          return encoded === undefined
+            ? connection.delete(key, { version, repair: true })
+            : connection.putEncoded(key, encoded, { version, repair: true });
+        })
       ),
     );
   }

@@ -10,10 +10,14 @@
  *    {@link RepairOptions.listTombstones} is set and every home server counts tombstones
  *    there, so that those old enough are purged.
  * 2. **Listings.** The differing partitions (and those holding tombstones) are listed,
- *    with versions and values, from every server holding entries there, one page per server at a time, merged by key
- *    (repair_listing.ts): memory is {@link LISTING_PAGE_ENTRIES} entries a server.
+ *    with versions and values, from every server that answered (one holding nothing there
+ *    too), one page per server at a time, merged by key (repair_listing.ts): memory is
+ *    {@link LISTING_PAGE_ENTRIES} entries a server. A page is read again once it is old, and
+ *    a page's copies are not written once the reads behind them are older than
+ *    `MAX_REPAIR_READ_AGE_MS`: see the protocol's `TOMBSTONE_PURGE_AGE_MS`.
  * 3. **Plans and writes.** Each key's plan (repair_plan.ts) is carried out step by step —
- *    copy home, then remove elsewhere, then purge a confirmed tombstone — each step only
+ *    copy home, then remove elsewhere, then purge a confirmed tombstone (an aged purge:
+ *    each server judges the tombstone's age by its own clock) — each step only
  *    once the last succeeded everywhere (repair_writes.ts). The writes of one page of
  *    keys run while the next page is listed, one page of writes at a time.
  * 4. **MARK_REPAIRED** on each server not trusted (unrepaired, or repaired under another
@@ -37,7 +41,13 @@ import { VERSION_BYTES } from "../record/version.ts";
 import { MAX_TIMEOUT_MS } from "./server_pool.ts";
 import { PartitionSet } from "./partition_set.ts";
 import { compareDigests, type DigestComparison } from "./repair_digests.ts";
-import { MAX_LIST_PARTITIONS_LIMIT, type PartitionDigests } from "../protocol/mod.ts";
+import {
+  MAX_LIST_PARTITIONS_LIMIT,
+  MAX_REPAIR_READ_AGE_MS,
+  MAX_WRITE_LAG_MS,
+  type PartitionDigests,
+  TOMBSTONE_PURGE_AGE_MS,
+} from "../protocol/mod.ts";
 import { type ListedCopy, type ListedKey, MergedListing } from "./repair_listing.ts";
 import { type KeyPlan, outOfPlace, planKey } from "./repair_plan.ts";
 import {
@@ -60,14 +70,10 @@ import { LIST_CHANGE_UNDER_WAY, listFingerprint, sameList } from "./list_fingerp
  */
 export const LISTING_PAGE_ENTRIES = MAX_LIST_PARTITIONS_LIMIT;
 
-/**
- * Youngest tombstone `kv repair` purges, by its version's clock: two of the longest
- * request timeouts. A read repair or repair copy of an older record, read before the
- * delete and written after the purge, would bring the record back; such a copy is one
- * read and one write, each bounded by the timeout, so none is in flight this long after
- * the delete. Younger tombstones are left for the next repair or the servers' grace.
- */
-export const TOMBSTONE_PURGE_AGE_MS = 2 * MAX_TIMEOUT_MS;
+invariant(
+  MAX_REPAIR_READ_AGE_MS + MAX_TIMEOUT_MS + MAX_WRITE_LAG_MS < TOMBSTONE_PURGE_AGE_MS,
+  "a repair write reaches its server before a tombstone it was read without is purged",
+);
 
 /**
  * Where keys are placed: the broker's `Placement`.
@@ -107,8 +113,17 @@ export interface RepairOptions {
   readonly unrepaired?: (index: number) => boolean;
   /** Called after each page of keys with the progress so far. Default: nothing. */
   readonly onProgress?: (progress: RepairProgress) => void;
-  /** The wall clock in ms, for the age of tombstones. Default `Date.now`. */
+  /**
+   * The wall clock in ms, to choose the tombstones old enough to ask the servers to purge
+   * (each judges the age again by its own clock, and keeps a younger one). Default `Date.now`.
+   */
   readonly now?: () => number;
+  /**
+   * A monotonic clock in ms, for the age of the reads a copy relies on: copies of a page of
+   * keys read more than `MAX_REPAIR_READ_AGE_MS` before they would be written (the repair
+   * was stopped or stalled) are not written. Default `performance.now`.
+   */
+  readonly clock?: () => number;
 }
 
 /** How far a repair has come. */
@@ -201,6 +216,18 @@ interface PlannedKey {
   readonly plan: KeyPlan<ListedCopy>;
 }
 
+/**
+ * Why a page's copies were not written: the reads they rely on are older than
+ * {@link MAX_REPAIR_READ_AGE_MS}, `age` ms (the repair was stopped or stalled between
+ * reading and writing), so a delete may have reached the servers since, and its tombstone
+ * been purged: written now, the copies could bring deleted records back.
+ */
+function staleReadError(age: number): string {
+  return `not copied: the repair was stopped or stalled ${Math.round(age / 1000)} s between ` +
+    `listing the servers and writing (more than ${MAX_REPAIR_READ_AGE_MS / 60_000} min), and ` +
+    "a copy that old could bring back a record deleted since; run the repair again";
+}
+
 /** Every server answered: for keys listed while no server had failed. */
 const answeredAll = (): boolean => true;
 
@@ -221,6 +248,7 @@ class RepairRun {
   /** Partitions with a key the repair could not put in order. */
   readonly #failedPartitions = new PartitionSet();
   readonly #purgeTombstonesBefore: Version;
+  readonly #clock: () => number;
   #keysOutOfPlace = 0;
   #partitionsListed = 0;
   #keysTotal = 0;
@@ -232,6 +260,7 @@ class RepairRun {
     this.#pool = pool;
     this.#options = options;
     this.#dryRun = options.dryRun ?? false;
+    this.#clock = options.clock ?? (() => performance.now());
     const now = (options.now ?? Date.now)();
     this.#purgeTombstonesBefore = {
       ms: Math.max(0, now - TOMBSTONE_PURGE_AGE_MS),
@@ -312,14 +341,11 @@ class RepairRun {
 
   /** Lists the partitions `partitions` and carries out every key's plan. */
   async #repairPartitions(partitions: PartitionSet): Promise<void> {
+    // Every server that answered is listed, those holding nothing there too: an empty
+    // listing is what a copy to it relies on, and is read again as it ages like any other.
     const listed = this.#pool.servers
       .map((_, server) => server)
-      .filter((server) => {
-        const table = this.#tables[server];
-        if (table === undefined) return false;
-        for (const partition of partitions) if (table.counts[partition] > 0) return true;
-        return false;
-      });
+      .filter((server) => this.#tables[server] !== undefined);
     const wanted = partitions.bytes();
     const listing = new MergedListing(listed, async (server, after) => {
       const outcome = await this.#pool.call(
@@ -334,7 +360,7 @@ class RepairRun {
       );
       if (!outcome.ok) throw new Error(outcome.error);
       return outcome.value;
-    });
+    }, { clock: this.#clock });
     const listedSet = new Set(listed);
     let writing = Promise.resolve();
     const everyDigest = this.#tables.every((table) => table !== undefined);
@@ -351,8 +377,9 @@ class RepairRun {
       );
       // One page of writes at a time, running while the next page is listed: each key
       // is in one page only, so the pages' writes never touch the same key.
+      const readAt = listing.oldestRead();
       await writing;
-      writing = this.#carryOut(planned);
+      writing = this.#carryOut(planned, readAt);
       this.#options.onProgress?.({
         keysChecked: this.#counts.keysChecked,
         keysTotal: this.#keysTotal,
@@ -415,8 +442,11 @@ class RepairRun {
     return { key: listed.key, partition, plan };
   }
 
-  /** Carries out the plans of one page of keys, step by step (or counts them, dry). */
-  async #carryOut(planned: readonly PlannedKey[]): Promise<void> {
+  /**
+   * Carries out the plans of one page of keys, step by step (or counts them, dry); their
+   * listings' oldest read was sent at `readAt` (by the monotonic clock).
+   */
+  async #carryOut(planned: readonly PlannedKey[], readAt: number): Promise<void> {
     if (this.#dryRun) {
       for (const { key, plan } of planned) {
         this.#counts.copiesWritten += plan.copyTo.length;
@@ -426,13 +456,17 @@ class RepairRun {
       }
       return;
     }
-    const copied = await this.#copyStep(planned);
+    const copied = await this.#copyStep(planned, readAt);
     const removed = await this.#purgeStep(planned, copied, (plan) => plan.removeFrom, "removed");
     await this.#purgeStep(planned, removed, (plan) => plan.purgeFrom, "purged");
   }
 
-  /** Step 1: the copies home. Resolves with whether each key's copies all succeeded. */
-  async #copyStep(planned: readonly PlannedKey[]): Promise<boolean[]> {
+  /**
+   * Step 1: the copies home, unless the reads they rely on (sent at `readAt`) are older
+   * than {@link MAX_REPAIR_READ_AGE_MS}. Resolves with whether each key's copies all
+   * succeeded.
+   */
+  async #copyStep(planned: readonly PlannedKey[], readAt: number): Promise<boolean[]> {
     const writes: CopyWrite[] = [];
     const owners: number[] = [];
     planned.forEach(({ key, plan }, index) => {
@@ -442,7 +476,11 @@ class RepairRun {
         owners.push(index);
       }
     });
-    const outcomes = writes.length === 0 ? [] : await writeCopies(this.#pool, writes);
+    const tooOld = () => {
+      const age = this.#clock() - readAt;
+      return age > MAX_REPAIR_READ_AGE_MS ? staleReadError(age) : undefined;
+    };
+    const outcomes = writes.length === 0 ? [] : await writeCopies(this.#pool, writes, { tooOld });
     const done = this.#tally(planned, writes, owners, outcomes);
     outcomes.forEach((outcome, position) => {
       if (!outcome.ok) return;
@@ -468,7 +506,8 @@ class RepairRun {
     planned.forEach(({ key, plan }, index) => {
       if (!previous[index]) return;
       for (const server of servers(plan)) {
-        purges.push({ server, key, version: plan.newest.version });
+        // Tombstones go as aged purges: their servers judge the age by their own clocks.
+        purges.push({ server, key, version: plan.newest.version, aged: counted === "purged" });
         owners.push(index);
       }
     });

@@ -9,6 +9,15 @@
  * repair goes on with the other servers without taking that server's silence for
  * "holds nothing".
  *
+ * What a page says a server lacks ages: a repair copy written long after the read that
+ * found its server lacking the version could land after a delete reached that server and
+ * an aged purge removed its tombstone, and bring the record back. So each listing's page
+ * is fetched again, from the last key handed out, once it is older than
+ * {@link MergedListingOptions.refreshMs} (a listing that ended, too: its last page says
+ * the server holds nothing further), and {@link MergedListing.oldestRead} tells when the
+ * oldest read behind the keys just handed out was sent, for the repair to drop writes
+ * relying on one older than `MAX_REPAIR_READ_AGE_MS`.
+ *
  * @example
  * ```ts
  * import { MergedListing } from "./repair_listing.ts";
@@ -23,6 +32,7 @@ import { compareKeys } from "../base/utf8.ts";
 import { describeError } from "../base/describe_error.ts";
 import type { PartitionEntry, PartitionListing } from "../protocol/mod.ts";
 import type { Version } from "../record/version.ts";
+import { MAX_REPAIR_READ_AGE_MS } from "../protocol/mod.ts";
 
 /**
  * Fetches server `server`'s next page after key `after` ("" for the first); rejects on failure.
@@ -65,6 +75,19 @@ interface Cursor {
   after: string;
   more: boolean;
   failure: string | undefined;
+  /** When the current page's fetch was sent, by {@link MergedListingOptions.clock}. */
+  readAt: number;
+}
+
+/** Options of a {@link MergedListing}. */
+export interface MergedListingOptions {
+  /**
+   * A page (or the end of a listing) older than this, in ms, is fetched again before keys
+   * are handed out; default half of `MAX_REPAIR_READ_AGE_MS`.
+   */
+  readonly refreshMs?: number;
+  /** A monotonic clock in ms; default `performance.now`. */
+  readonly clock?: () => number;
 }
 
 /**
@@ -80,13 +103,23 @@ export class MergedListing {
   readonly #cursors: Cursor[];
   readonly #byServer = new Map<number, Cursor>();
   readonly #fetchPage: PageFetcher;
+  readonly #refreshMs: number;
+  readonly #clock: () => number;
+  /** The last key handed out ("" before the first). */
+  #handedOut = "";
 
   /**
    * @param servers the servers to list (indexes into the server list), each once.
    * @param fetchPage fetches one page of one server.
    */
-  constructor(servers: readonly number[], fetchPage: PageFetcher) {
+  constructor(
+    servers: readonly number[],
+    fetchPage: PageFetcher,
+    options: MergedListingOptions = {},
+  ) {
     this.#fetchPage = fetchPage;
+    this.#refreshMs = options.refreshMs ?? MAX_REPAIR_READ_AGE_MS / 2;
+    this.#clock = options.clock ?? (() => performance.now());
     this.#cursors = servers.map((server) => ({
       server,
       entries: [],
@@ -94,6 +127,7 @@ export class MergedListing {
       after: "",
       more: true,
       failure: undefined,
+      readAt: -Infinity,
     }));
     for (const cursor of this.#cursors) this.#byServer.set(cursor.server, cursor);
   }
@@ -121,7 +155,11 @@ export class MergedListing {
           cursor.position++;
         }
       }
-      if (taken.length > 0) return group(taken);
+      if (taken.length > 0) {
+        const keys = group(taken);
+        this.#handedOut = keys[keys.length - 1].key;
+        return keys;
+      }
       if (frontier === undefined) return [];
       // The listing that set the frontier failed while refilling: go on without it.
     }
@@ -163,12 +201,44 @@ export class MergedListing {
     return failures;
   }
 
-  /** Fetches `cursor`'s next page when it has used up its last one and more remain. */
+  /**
+   * When the oldest read behind the keys {@link MergedListing.next} last handed out was
+   * sent, by the clock: the earliest fetch of a page still in use by a listing that has
+   * not failed (a failed one's server is written nothing past its failure). `Infinity`
+   * when there is none.
+   *
+   * @example
+   * ```ts ignore
+   * const keys = await listing.next();
+   * const readAt = listing.oldestRead(); // performance.now() when the oldest was asked
+   * ```
+   */
+  oldestRead(): number {
+    let oldest = Infinity;
+    for (const cursor of this.#cursors) {
+      if (cursor.failure === undefined) oldest = Math.min(oldest, cursor.readAt);
+    }
+    return oldest;
+  }
+
+  /**
+   * Fetches `cursor`'s next page when it has used up its last one and more remain, or
+   * again from the last key handed out when its page is older than the refresh age.
+   */
   async #refill(cursor: Cursor): Promise<void> {
-    if (cursor.failure !== undefined || !cursor.more) return;
-    if (cursor.position < cursor.entries.length) return;
+    if (cursor.failure !== undefined) return;
+    if (this.#clock() - cursor.readAt > this.#refreshMs) {
+      // What it said of the keys not yet handed out is too old to copy by: ask again.
+      cursor.after = this.#handedOut;
+      cursor.entries = [];
+      cursor.position = 0;
+      cursor.more = true;
+    }
+    if (!cursor.more || cursor.position < cursor.entries.length) return;
     try {
+      const readAt = this.#clock();
       const page = await this.#fetchPage(cursor.server, cursor.after);
+      cursor.readAt = readAt;
       const entries = page.entries;
       if (entries.length === 0 && page.more) {
         throw new Error(`listing after '${cursor.after}' returned nothing yet said more follow`);

@@ -15,7 +15,7 @@
  * @module
  */
 import type { CallOutcome, ServerConnection } from "./server_pool.ts";
-import type { DeleteResult } from "../protocol/mod.ts";
+import type { DeleteResult, PutManyRefusal } from "../protocol/mod.ts";
 import { PUT_MANY_ITEM_OVERHEAD_BYTES, PutManyItems } from "../protocol/put_many.ts";
 import { utf8Length } from "../base/utf8.ts";
 import type { Version } from "../record/version.ts";
@@ -87,6 +87,21 @@ export interface Purge {
   readonly key: string;
   /** What the server holds is removed unless it is newer than this. */
   readonly version: Version;
+  /**
+   * An aged purge: the server removes only a tombstone its own clock says is old enough
+   * (`TOMBSTONE_PURGE_AGE_MS`), and answers anything else STALE, unchanged. Default false.
+   */
+  readonly aged?: boolean;
+}
+
+/** Options of {@link writeCopies}. */
+export interface CopyOptions {
+  /**
+   * Asked as each write is about to be sent: why it must not be (the reads it relies on
+   * are too old: `MAX_REPAIR_READ_AGE_MS`), and it fails with that; undefined to send it.
+   * Default: always sent.
+   */
+  readonly tooOld?: () => string | undefined;
 }
 
 /**
@@ -109,7 +124,9 @@ export type WriteOutcome =
 export async function writeCopies(
   pool: RepairPool,
   copies: readonly CopyWrite[],
+  options: CopyOptions = {},
 ): Promise<WriteOutcome[]> {
+  const tooOld = options.tooOld ?? (() => undefined);
   const outcomes: WriteOutcome[] = new Array(copies.length);
   const sends: Promise<void>[] = [];
   for (const [server, indexes] of byServer(copies)) {
@@ -118,7 +135,7 @@ export async function writeCopies(
     let items = new PutManyItems();
     const flush = () => {
       if (batch.length === 0) return;
-      sends.push(sendBatch(pool, server, items, batch, outcomes));
+      sends.push(sendBatch(pool, server, items, batch, outcomes, tooOld));
       batch = [];
       items = new PutManyItems();
     };
@@ -127,10 +144,11 @@ export async function writeCopies(
       if (copy.tombstone) {
         sends.push(
           settle(
-            pool.call(
-              server,
-              (connection) => connection.delete(copy.key, { version: copy.version, repair: true }),
-            ),
+            pool.call<DeleteResult | string>(server, (connection) => {
+              const stale = tooOld();
+              if (stale !== undefined) return Promise.resolve(stale);
+              return connection.delete(copy.key, { version: copy.version, repair: true });
+            }),
             outcomes,
             index,
             () => true,
@@ -168,7 +186,7 @@ export async function purgeCopies(
   await Promise.all(purges.map((purge, index) =>
     settle(
       pool.call(purge.server, (connection) =>
-        connection.delete(purge.key, { version: purge.version, purge: true })),
+        connection.delete(purge.key, { version: purge.version, purge: true, aged: purge.aged })),
       outcomes,
       index,
       (result) =>
@@ -189,17 +207,25 @@ function byServer(writes: readonly { readonly server: number }[]): Map<number, n
   return groups;
 }
 
-/** Sends one PUT_MANY of copies (`items`, for `indexes`) and records each one's outcome. */
+/**
+ * Sends one PUT_MANY of copies (`items`, for `indexes`), unless `tooOld` says why not when
+ * it would be sent, and records each one's outcome.
+ */
 async function sendBatch(
   pool: RepairPool,
   server: number,
   items: PutManyItems,
   indexes: readonly number[],
   outcomes: WriteOutcome[],
+  tooOld: () => string | undefined,
 ): Promise<void> {
-  const outcome = await pool.call(server, (connection) => connection.putMany(items));
-  if (!outcome.ok) {
-    for (const index of indexes) outcomes[index] = { ok: false, error: outcome.error };
+  const outcome = await pool.call<PutManyRefusal[] | string>(server, (connection) => {
+    const stale = tooOld();
+    return stale !== undefined ? Promise.resolve(stale) : connection.putMany(items);
+  });
+  if (!outcome.ok || typeof outcome.value === "string") {
+    const error = outcome.ok ? outcome.value as string : outcome.error;
+    for (const index of indexes) outcomes[index] = { ok: false, error };
     return;
   }
   const refused = new Map(outcome.value.map((refusal) => [refusal.index, refusal]));
@@ -211,15 +237,20 @@ async function sendBatch(
   });
 }
 
-/** Records the outcome of one DELETE as `outcomes[index]`, `changed` as `changedBy` says. */
+/**
+ * Records the outcome of one DELETE as `outcomes[index]`, `changed` as `changedBy` says; a
+ * string instead of an answer is why it was not sent.
+ */
 async function settle(
-  call: Promise<CallOutcome<DeleteResult>>,
+  call: Promise<CallOutcome<DeleteResult | string>>,
   outcomes: WriteOutcome[],
   index: number,
   changedBy: (result: DeleteResult) => boolean,
 ): Promise<void> {
   const outcome = await call;
-  outcomes[index] = outcome.ok
-    ? { ok: true, changed: changedBy(outcome.value) }
-    : { ok: false, error: outcome.error };
+  outcomes[index] = !outcome.ok
+    ? { ok: false, error: outcome.error }
+    : typeof outcome.value === "string"
+    ? { ok: false, error: outcome.value }
+    : { ok: true, changed: changedBy(outcome.value) };
 }

@@ -19,6 +19,7 @@ import { writeValue } from "../record/value_codec.ts";
 import { type Version, VERSION_BYTES, writeVersion } from "../record/version.ts";
 import {
   AUTH_NONE,
+  DELETE_FLAG_AGED,
   DELETE_FLAG_PURGE,
   type ErrorCodeNumber,
   FRAME_HEADER_BYTES,
@@ -152,7 +153,7 @@ export class FrameWriter {
    * frames.hello(1);
    * const bytes = frames.bytes();
    * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) });
-   * // { type: "hello", requestId: 1, version: 5, authScheme: 0, auth: Uint8Array [] }
+   * // { type: "hello", requestId: 1, version: 6, authScheme: 0, auth: Uint8Array [] }
    * ```
    */
   hello(
@@ -243,7 +244,8 @@ export class FrameWriter {
     this.#out.u8(
       (options.overwrite === false ? PUT_FLAG_IF_ABSENT : 0) |
         (options.repair === true ? WRITE_FLAG_REPAIR : 0) |
-        (options.purge === true ? DELETE_FLAG_PURGE : 0),
+        (options.purge === true ? DELETE_FLAG_PURGE : 0) |
+        (options.aged === true ? DELETE_FLAG_AGED : 0),
     );
     this.#out.string(key);
     this.#out.raw(this.#version);
@@ -325,7 +327,7 @@ export class FrameWriter {
    * frames.delete(1, "person1", { version });
    * const bytes = frames.bytes();
    * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) });
-   * // { type: "delete", requestId: 1, key: "person1", version, repair: false, purge: false }
+   * // { type: "delete", requestId: 1, key: "person1", version, repair: false, purge: false, aged: false }
    * ```
    */
   delete(requestId: number, key: string, options: WriteOptions): void {

@@ -22,6 +22,7 @@ import { readValue } from "../record/value_codec.ts";
 import { parseVersion, readVersion, type Version, VERSION_BYTES } from "../record/version.ts";
 import { PARTITION_COUNT } from "../record/partition.ts";
 import {
+  DELETE_FLAG_AGED,
   DELETE_FLAG_PURGE,
   type EncodedRead,
   ErrorCode,
@@ -257,12 +258,22 @@ function decodeDelete(
   body: Uint8Array,
   requestId: number,
 ): RequestOf<"delete"> {
-  const flags = readFlags(reader, WRITE_FLAG_REPAIR | DELETE_FLAG_PURGE, "DELETE");
+  const flags = readFlags(
+    reader,
+    WRITE_FLAG_REPAIR | DELETE_FLAG_PURGE | DELETE_FLAG_AGED,
+    "DELETE",
+  );
   const key = readKey(reader, body);
   const version = readVersionField(reader);
   const repair = (flags & WRITE_FLAG_REPAIR) !== 0;
   const purge = (flags & DELETE_FLAG_PURGE) !== 0;
-  return finish(reader, { type: "delete", requestId, key, version, repair, purge }, "DELETE");
+  const aged = (flags & DELETE_FLAG_AGED) !== 0;
+  if (aged && !purge) throw new DecodeError("DELETE's aged flag needs its purge flag");
+  return finish(
+    reader,
+    { type: "delete", requestId, key, version, repair, purge, aged },
+    "DELETE",
+  );
 }
 
 /** Throws unless `k` is a replication factor a server records: 1 to {@link MAX_RECORDED_K}. */
@@ -628,7 +639,7 @@ export function decodeStatsBody(body: Uint8Array): ServerStats {
  * @example
  * ```ts
  * decodeHelloBody(response.body);
- * // { version: 5, maxFrameBytes: 16777216, idleTimeoutMs: 30000, serverId: "9f3a…",
+ * // { version: 6, maxFrameBytes: 16777216, idleTimeoutMs: 30000, serverId: "9f3a…",
  * //   state: { unrepaired: false, k: 2, repairedUnder: Uint8Array(16) [...] } }
  * ```
  */

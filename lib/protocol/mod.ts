@@ -33,18 +33,64 @@ import type { PutManyBounds } from "./put_many.ts";
  * version on every write and answer, 4 added the server's state in HELLO (unrepaired,
  * the cluster's k), SET_K, MARK_REPAIRED, DELETE's purge flag and the partition digests
  * and listings that repair compares, 5 the fingerprint of the server list a server was
- * marked repaired under (MARK_REPAIRED's body, HELLO's state). A server refuses a HELLO
+ * marked repaired under (MARK_REPAIRED's body, HELLO's state), 6 DELETE's aged flag (a
+ * tombstone purge the server judges by its own clock). A server refuses a HELLO
  * for any other version, and a client a server that does not answer with this one: an
  * older broker would neither know which servers lost data nor keep the cluster's k, nor
  * tell a server repaired for another cluster's list from one repaired for its own.
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** PUT and DELETE flag bit (and PUT_MANY item flag): a repair copy, acknowledged when stale. */
 export const WRITE_FLAG_REPAIR = 0x02;
 
 /** DELETE flag bit: purge, removing the key's record or tombstone entirely when not newer. */
 export const DELETE_FLAG_PURGE = 0x04;
+
+/**
+ * DELETE flag bit, with {@link DELETE_FLAG_PURGE} only: an aged tombstone purge — the server
+ * removes only a tombstone it judges old enough by its own clock
+ * ({@link TOMBSTONE_PURGE_AGE_MS}), and answers STALE, changing nothing, otherwise.
+ */
+export const DELETE_FLAG_AGED = 0x08;
+
+/**
+ * How far behind a server's clock a write's version may be, in ms: a minute, as far
+ * as a broker's clock takes in a version ahead of it (MAX_CLOCK_AHEAD_MS). A write (not
+ * a repair copy) stamped further behind is answered STALE with this server's clock
+ * (its time as a version), and the writer stamps it again after that. A tombstone is
+ * purged the grace after its version's time: a writer whose clock lagged by d would
+ * otherwise shorten the grace of every delete it makes by d (by all of it once d passes
+ * the grace), and a delete would come back from a replica down far less than the grace
+ * (README, Tombstones). So every version a server takes from a writer is at most this
+ * far behind its own clock when it takes it, and the grace it keeps a tombstone is at
+ * least the grace less this.
+ */
+export const MAX_WRITE_LAG_MS = 60_000;
+
+/**
+ * Youngest tombstone a server purges on an aged purge ({@link DELETE_FLAG_AGED}, how
+ * `kv repair` removes tombstones every replica holds), by its own clock: 20 minutes since
+ * the tombstone's version time, and since the server last stored a tombstone in the key's
+ * partition by a repair copy (or since it started). Judged by the server, never by the
+ * repairing host, whose clock may run ahead. With a write's version at most
+ * {@link MAX_WRITE_LAG_MS} (1 min) behind the server's clock when stored, a server has held
+ * every tombstone it purges this way for at least 19 minutes: longer than a repair copy
+ * or read repair may take from the read that found the server lacking the tombstone to
+ * the write's arrival ({@link MAX_REPAIR_READ_AGE_MS} plus one request timeout, at most
+ * 10 min), so such a copy of an older version meets the tombstone and is ignored.
+ */
+export const TOMBSTONE_PURGE_AGE_MS = 20 * 60 * 1000;
+
+/**
+ * Oldest read a repair write may rely on, in ms of the copier's monotonic clock from
+ * sending the read that found its target lacking the version to sending the write: 8
+ * minutes. A copier stopped longer between the two (SIGSTOP, a stall) drops the write,
+ * for a later read to redo. With a request timeout of at most 10 minutes this keeps read
+ * and write within 18 minutes, under the 19 a server holds a tombstone before an aged
+ * purge ({@link TOMBSTONE_PURGE_AGE_MS}), with a minute for the clocks' rates.
+ */
+export const MAX_REPAIR_READ_AGE_MS = 8 * 60 * 1000;
 
 /** HELLO state flag bit: the server may be missing writes it once acknowledged. */
 export const STATE_FLAG_UNREPAIRED = 0x01;
@@ -258,6 +304,8 @@ export type Request =
     readonly repair: boolean;
     /** Purge: remove the key's record or tombstone entirely, leaving nothing. */
     readonly purge: boolean;
+    /** With purge: remove only a tombstone old enough by the server's clock. */
+    readonly aged: boolean;
   }
   | {
     readonly type: "keys";
@@ -345,6 +393,12 @@ export interface WriteOptions {
    * nothing). Default false: leave a tombstone.
    */
   readonly purge?: boolean;
+  /**
+   * DELETE with `purge` only: remove only a tombstone the server judges old enough by its
+   * own clock ({@link TOMBSTONE_PURGE_AGE_MS}); anything else is answered `stale`,
+   * unchanged. Default false.
+   */
+  readonly aged?: boolean;
 }
 
 /** What a server answered a PUT: stored (or a stale repair ignored), refused, or stale. */

@@ -43,11 +43,13 @@ import {
   type Frame,
   FrameTooLargeError,
   type HelloResult,
+  MAX_WRITE_LAG_MS,
   MessageType,
   PROTOCOL_VERSION,
   type PutManyRefusal,
   type Request,
   SERVER_ID_BYTES,
+  TOMBSTONE_PURGE_AGE_MS,
 } from "../protocol/mod.ts";
 import {
   decodeRequest,
@@ -228,19 +230,8 @@ export const FAR_VERSION_AHEAD_MS = 24 * 60 * 60 * 1000;
 /** Least time between two far-version log lines, in ms; those between are counted. */
 const FAR_VERSION_LOG_INTERVAL_MS = 60_000;
 
-/**
- * How far behind this server's clock a write's version may be, in ms: a minute, as far
- * as a broker's clock takes in a version ahead of it (MAX_CLOCK_AHEAD_MS). A write (not
- * a repair copy) stamped further behind is answered STALE with this server's clock
- * ({@link clockVersion}), and the writer stamps it again after that. A tombstone is
- * purged the grace after its version's time: a writer whose clock lagged by d would
- * otherwise shorten the grace of every delete it makes by d (by all of it once d passes
- * the grace), and a delete would come back from a replica down far less than the grace
- * (README, Tombstones). So every version a server takes from a writer is at most this
- * far behind its own clock when it takes it, and the grace it keeps a tombstone is at
- * least the grace less this.
- */
-export const MAX_WRITE_LAG_MS = 60_000;
+/** How far behind this server's clock a write's version may be: see the protocol's constant. */
+export { MAX_WRITE_LAG_MS };
 
 /** Failed HELLOs are logged at most once per peer address per this long. */
 const AUTH_FAILURE_LOG_INTERVAL_MS = 1_000;
@@ -1260,9 +1251,22 @@ export class KvServer {
     return held !== undefined && compareVersions(held, version) >= 0 ? held : undefined;
   }
 
-  /** Answers a DELETE with the purge flag: OK purged, NOT_FOUND nothing held, or STALE. */
+  /**
+   * Answers a DELETE with the purge flag: OK purged, NOT_FOUND nothing held, or STALE. An
+   * aged purge removes only a tombstone whose version's time is at least
+   * {@link TOMBSTONE_PURGE_AGE_MS} behind this server's clock, and answers anything else
+   * STALE with the version held: the age is judged here, never by the repairing host's
+   * clock, so a repair run from a machine whose clock is ahead cannot purge a fresh delete
+   * that a repair copy still in flight would then undo (docs/protocol.md, DELETE).
+   */
   #purge(request: Extract<Request, { type: "delete" }>, responses: FrameWriter): void {
     const id = request.requestId;
+    if (request.aged) {
+      const held = this.#store.versionOf(request.key);
+      if (held === undefined) return responses.notFound(id);
+      const young = held.ms > Date.now() - TOMBSTONE_PURGE_AGE_MS;
+      if (young || this.#store.has(request.key)) return responses.stale(id, held);
+    }
     const result = this.#store.purge(request.key, request.version);
     if (result.kind === "purged") return responses.ok(id);
     if (result.kind === "absent") return responses.notFound(id);

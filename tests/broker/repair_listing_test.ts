@@ -79,3 +79,29 @@ Deno.test("merged listing: a listing that goes backwards counts as failed", asyn
   assert.equal(listing.covered(0, "b"), true);
   assert.equal(listing.covered(0, "c"), false);
 });
+
+Deno.test("merged listing: a page or an ended listing older than the refresh age is read again from the last key handed out, so a write since shows; oldestRead tells when the oldest read in use was sent", async () => {
+  const MINUTE = 60_000;
+  let now = 0;
+  const held: string[][] = [["a", "b", "c", "d"], []];
+  const fetches: [number, string][] = [];
+  const listing = new MergedListing([0, 1], (server, after) => {
+    fetches.push([server, after]);
+    // Server 0 answers each page 3 minutes after it was asked: a slow or stopped repair.
+    if (server === 0) now += 3 * MINUTE;
+    const rest = held[server].filter((key) => after === "" || compareKeys(key, after) > 0);
+    const entries = rest.slice(0, 1).map((key) => ({ key, version: VERSION, tombstone: false }));
+    return Promise.resolve({ entries, more: rest.length > 1 });
+  }, { refreshMs: 4 * MINUTE, clock: () => now });
+  const handedOut: [string, number[]][] = [];
+  const oldest: number[] = [];
+  for (let batch = await listing.next(); batch.length > 0; batch = await listing.next()) {
+    for (const { key, copies } of batch) handedOut.push([key, copies.map((copy) => copy.server)]);
+    oldest.push(now - listing.oldestRead());
+    // A write reaches server 1 (which listed nothing) once the first key was handed out.
+    if (handedOut.length === 1) held[1] = ["c"];
+  }
+  assert.deepEqual(handedOut, [["a", [0]], ["b", [0]], ["c", [0, 1]], ["d", [0]]]);
+  assert.ok(fetches.some(([server, after]) => server === 1 && after !== ""), "server 1 re-read");
+  for (const age of oldest) assert.ok(age <= 4 * MINUTE + 3 * MINUTE, `read ${age} ms before`);
+});

@@ -41,6 +41,55 @@ Deno.test("repair copies a record to the home server lacking it and removes the 
   }
 });
 
+Deno.test("a repair stalled between listing and writing (its listings answered 9 minutes before the copies would go) writes none, reports the keys, and a rerun copies them", async () => {
+  const { cluster, pool, placement } = await fakePool(3);
+  try {
+    const list = placement.preferenceList(partitionOf("person1"));
+    cluster.servers[list[0]].trie.put("person1", int(1), {
+      version: { ms: 5, counter: 0, broker: 1 },
+    });
+    // Each listing page answers 9 minutes after it was asked (a SIGSTOP, a stalled machine),
+    // by the repair's monotonic clock.
+    let now = 0;
+    const stalling: RepairPool = {
+      servers: pool.servers,
+      call: (index, request) =>
+        pool.call(index, (connection) =>
+          request(
+            new Proxy(connection, {
+              get: (target, name) => {
+                const value = Reflect.get(target, name, target);
+                if (name !== "listPartitions") {
+                  return typeof value === "function" ? value.bind(target) : value;
+                }
+                return async (...args: Parameters<RepairConnection["listPartitions"]>) => {
+                  const page = await target.listPartitions(...args);
+                  now += 9 * 60_000;
+                  return page;
+                };
+              },
+            }) as RepairConnection,
+          )),
+    };
+    const stalled = await repairCluster(stalling, { k: 2, placement, clock: () => now });
+    assert.equal(stalled.inOrder, false);
+    assert.equal(stalled.copiesWritten, 0);
+    assert.deepEqual(cluster.holders("person1"), [pool.servers[list[0]].id]);
+    assert.deepEqual(stalled.failures.map((failure) => [failure.server, failure.keys]), [
+      [pool.servers[list[1]].id, 1],
+    ]);
+    assert.match(
+      stalled.failures[0].error,
+      /^not copied: the repair was stopped or stalled \d+ s between listing the servers and writing \(more than 8 min\), and a copy that old could bring back a record deleted since; run the repair again$/,
+    );
+    const again = await repairCluster(pool, { k: 2, placement });
+    assert.equal(again.inOrder, true, JSON.stringify(again));
+    assert.equal(again.copiesWritten, 1);
+  } finally {
+    pool.close();
+  }
+});
+
 Deno.test("repair marks an unrepaired server repaired only if it is still the process it read", async () => {
   const { pool, placement } = await fakePool(2);
   try {

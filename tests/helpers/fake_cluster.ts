@@ -36,6 +36,7 @@ import {
   type PutManyRefusal,
   type PutResult,
   type ServerStats,
+  TOMBSTONE_PURGE_AGE_MS,
   type WriteOptions,
 } from "../../lib/protocol/mod.ts";
 import { decodeListPartitionsBody, readItemKey } from "../../lib/protocol/messages.ts";
@@ -396,11 +397,17 @@ class FakeConnection implements ServerConnection {
     return { kind: "stale", version: trie.versionOf(key)! };
   }
 
-  /** A purge as a server does it: nothing left when what the key holds is not newer. */
+  /**
+   * A purge as a server does it: nothing left when what the key holds is not newer; an aged
+   * one only of a tombstone TOMBSTONE_PURGE_AGE_MS old by the clock (STALE otherwise).
+   */
   #purge(key: string, options: WriteOptions): DeleteResult {
     const trie = this.server.trie;
     const held = trie.versionOf(key);
     if (held === undefined) return { kind: "deleted", existed: false };
+    if (options.aged === true && (trie.has(key) || held.ms > Date.now() - TOMBSTONE_PURGE_AGE_MS)) {
+      return { kind: "stale", version: held };
+    }
     if (compareVersions(held, options.version) > 0) {
       return options.repair === true
         ? { kind: "deleted", existed: false }

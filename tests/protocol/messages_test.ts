@@ -100,7 +100,7 @@ const RECORD = object([["age", int(22)]]);
 
 /** The example server's HELLO answer, but its state. */
 const HELLO = {
-  version: 5,
+  version: 6,
   maxFrameBytes: 16 * 1024 * 1024,
   idleTimeoutMs: 30_000,
   serverId: "9f3a0c5e12b47d68",
@@ -124,7 +124,7 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
     write(frames);
     written.push(hex(frames.bytes()));
   };
-  frame((w) => w.hello(1, 5));
+  frame((w) => w.hello(1, 6));
   frame((w) => w.okHello(1, { ...HELLO, state: { unrepaired: false, k: 2, repairedUnder: LIST } }));
   frame((w) =>
     w.okHello(1, { ...HELLO, state: { unrepaired: true, k: 0, repairedUnder: NO_LIST } })
@@ -154,6 +154,8 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   frame((w) => w.ok(8));
   frame((w) => w.delete(16, "person1", { version: V3, purge: true }));
   frame((w) => w.ok(16));
+  frame((w) => w.delete(17, "person1", { version: V3, purge: true, aged: true }));
+  frame((w) => w.ok(17));
   frame((w) => w.keys(9, { prefix: "person", limit: 2 }));
   frame((w) => w.okKeys(9, ["person1", "person2"]));
   frame((w) => w.keys(10, { prefix: "person", limit: 2, after: "person2" }));
@@ -237,7 +239,7 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
   assert.deepEqual(documentedRequest(next()), {
     type: "hello",
     requestId: 1,
-    version: 5,
+    version: 6,
     authScheme: 0,
     auth,
   });
@@ -324,11 +326,18 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
     documentedAnswer(next(), decodeValueBody),
     ok(7, { value: int(22), version: V3 }),
   );
-  const del = { type: "delete", key: "person1", version: V3, repair: false };
+  const del = { type: "delete", key: "person1", version: V3, repair: false, aged: false };
   assert.deepEqual(documentedRequest(next()), { ...del, requestId: 8, purge: false });
   assert.deepEqual(documentedAnswer(next()), ok(8));
   assert.deepEqual(documentedRequest(next()), { ...del, requestId: 16, purge: true });
   assert.deepEqual(documentedAnswer(next()), ok(16));
+  assert.deepEqual(documentedRequest(next()), {
+    ...del,
+    requestId: 17,
+    purge: true,
+    aged: true,
+  });
+  assert.deepEqual(documentedAnswer(next()), ok(17));
   const keys = { type: "keys", prefix: "person", limit: 2 };
   assert.deepEqual(documentedRequest(next()), { ...keys, requestId: 9, after: undefined });
   assert.deepEqual(documentedAnswer(next(), decodeKeysBody), ok(9, ["person1", "person2"]));

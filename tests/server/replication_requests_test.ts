@@ -10,6 +10,7 @@ import {
   MessageType,
   PARTITION_BITMAP_BYTES,
   type PartitionEntry,
+  TOMBSTONE_PURGE_AGE_MS,
 } from "../../lib/protocol/mod.ts";
 import { decodePartitionDigestsBody, decodeResponse } from "../../lib/protocol/messages.ts";
 import { ByteWriter } from "../../lib/base/bytes.ts";
@@ -115,6 +116,48 @@ Deno.test("DELETE purge removes a record or a tombstone entirely; NOT_FOUND when
     assert.equal(store.versionOf("b"), undefined);
   } finally {
     await client.close();
+    await stop();
+  }
+});
+
+Deno.test("an aged DELETE purge removes only a tombstone 20 minutes old by the server's clock: a younger one, a record and a newer version are STALE and kept, nothing held NOT_FOUND; aged without purge is BAD_REQUEST", async () => {
+  const { address, stop } = await startServer();
+  const client = await connectClient(address);
+  try {
+    const now = Date.now();
+    const old = { ms: now - TOMBSTONE_PURGE_AGE_MS - 60_000, counter: 0, broker: 7 };
+    // Seconds old by the server's clock, though a repair host an hour ahead would call it old.
+    const young = { ms: now - 5_000, counter: 0, broker: 7 };
+    const aged = (version: typeof old) => ({ version, purge: true, aged: true });
+    await client.delete("gone", { version: old, repair: true });
+    await client.delete("fresh", { version: young });
+    await client.put("live", int(1), { version: old, repair: true });
+    const ahead = { ms: now + 3_600_000, counter: 0, broker: 7 };
+    assert.deepEqual(await client.delete("fresh", aged(ahead)), { kind: "stale", version: young });
+    assert.deepEqual(await client.delete("live", aged(ahead)), { kind: "stale", version: old });
+    const older = { ...old, ms: old.ms - 1 };
+    assert.deepEqual(await client.delete("gone", aged(older)), { kind: "stale", version: old });
+    assert.deepEqual(await client.delete("gone", aged(ahead)), { kind: "deleted", existed: true });
+    assert.deepEqual(await client.delete("gone", aged(ahead)), { kind: "deleted", existed: false });
+    assert.deepEqual(
+      (await client.getEncoded("fresh")).version,
+      young,
+      "the young tombstone stays",
+    );
+    assert.deepEqual((await client.get("live")).value, int(1), "the record stays");
+    assert.equal((await client.getEncoded("gone")).version, undefined, "nothing left of gone");
+  } finally {
+    await client.close();
+  }
+  const raw = await RawConnection.open(address);
+  try {
+    const frames = new FrameWriter();
+    frames.delete(2, "gone", at({ aged: true }));
+    await raw.write(frames.bytes());
+    const answer = decodeResponse((await raw.readFrame())!);
+    assert.equal(answer.type === "error" ? answer.code : answer.type, ErrorCode.BAD_REQUEST);
+  } finally {
+    raw.close();
     await stop();
   }
 });

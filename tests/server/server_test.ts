@@ -180,12 +180,12 @@ Deno.test("a refused HELLO (any protocol version but the server's own, named wit
     [
       (frames) => frames.hello(1, 99),
       ErrorCode.UNSUPPORTED_VERSION,
-      /version 99 is not supported; this server speaks version 5 only/,
+      /version 99 is not supported; this server speaks version 6 only/,
     ],
     [
       (frames) => frames.hello(1, PROTOCOL_VERSION - 1),
       ErrorCode.UNSUPPORTED_VERSION,
-      /protocol version 4 is not supported; this server speaks version 5 only: upgrade the older/,
+      /protocol version 5 is not supported; this server speaks version 6 only: upgrade the older/,
     ],
     [(frames) => frames.hello(1, 0), ErrorCode.UNSUPPORTED_VERSION, /version 0 is not supported/],
     [
