@@ -10,8 +10,8 @@
  *    {@link RepairOptions.listTombstones} is set and every home server counts tombstones
  *    there, so that those old enough are purged.
  * 2. **Listings.** The differing partitions (and those holding tombstones) are listed,
- *    with versions and values, from every server that answered (one holding nothing there
- *    too), one page per server at a time, merged by key (repair_listing.ts): memory is
+ *    with versions and values, from every server holding entries there and every home
+ *    server of them (one holding nothing there too), one page per server at a time, merged by key (repair_listing.ts): memory is
  *    {@link LISTING_PAGE_ENTRIES} entries a server. A page is read again once it is old, and
  *    a page's copies are not written once the reads behind them are older than
  *    `MAX_REPAIR_READ_AGE_MS`: see the protocol's `TOMBSTONE_PURGE_AGE_MS`.
@@ -341,11 +341,22 @@ class RepairRun {
 
   /** Lists the partitions `partitions` and carries out every key's plan. */
   async #repairPartitions(partitions: PartitionSet): Promise<void> {
-    // Every server that answered is listed, those holding nothing there too: an empty
-    // listing is what a copy to it relies on, and is read again as it ages like any other.
+    // Every server that answered and holds entries there or is home to one of the
+    // partitions is listed, a home holding nothing too: its empty listing is what a copy
+    // to it relies on, and is read again as it ages like any other.
+    const homes = new Set<number>();
+    for (const partition of partitions) {
+      for (const server of this.#home(partition)) homes.add(server);
+    }
     const listed = this.#pool.servers
       .map((_, server) => server)
-      .filter((server) => this.#tables[server] !== undefined);
+      .filter((server) => {
+        const table = this.#tables[server];
+        if (table === undefined) return false;
+        if (homes.has(server)) return true;
+        for (const partition of partitions) if (table.counts[partition] > 0) return true;
+        return false;
+      });
     const wanted = partitions.bytes();
     const listing = new MergedListing(listed, async (server, after) => {
       const outcome = await this.#pool.call(
