@@ -131,9 +131,9 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   );
   const answer = await (await AuthKeys.fromSecrets([SECRET])).answer(CHALLENGE);
   const repaired = { unrepaired: false, k: 2, repairedUnder: LIST };
-  frame((w) => w.hello(1, 5, AUTH_HMAC_SHA256));
+  frame((w) => w.hello(1, 6, AUTH_HMAC_SHA256));
   frame((w) => w.okHello(1, { ...HELLO, state: repaired, challenge: CHALLENGE }));
-  frame((w) => w.hello(2, 5, AUTH_HMAC_SHA256, answer));
+  frame((w) => w.hello(2, 6, AUTH_HMAC_SHA256, answer));
   frame((w) => w.ping(2));
   frame((w) => w.ok(2));
   frame((w) => w.put(3, "person1", RECORD, { version: V1 }));
@@ -263,7 +263,7 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
     ...CHALLENGE,
   );
   const answer = new Uint8Array(await crypto.subtle.sign("HMAC", key, signed));
-  const hmac = { type: "hello", version: 5, authScheme: AUTH_HMAC_SHA256 };
+  const hmac = { type: "hello", version: 6, authScheme: AUTH_HMAC_SHA256 };
   assert.deepEqual(documentedRequest(next()), { ...hmac, requestId: 1, auth: new Uint8Array() });
   assert.deepEqual(
     documentedAnswer(next(), decodeHelloBody),
