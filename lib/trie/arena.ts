@@ -375,8 +375,8 @@ export class RecordArena {
 
   /**
    * Appends the whole record at `offset` to `writer` as {@link encodeNode} does, from
-   * the answers kept (`answer_cache.ts`) when the record was encoded before, else
-   * encoding it and keeping its answer: what a GET answers.
+   * the answers kept (`answer_cache.ts`) when one is kept for it, else encoding it and
+   * offering its answer to be kept: what a GET answers.
    *
    * @example
    * ```ts
@@ -387,16 +387,17 @@ export class RecordArena {
    * const arena = new RecordArena(new FieldNames(), () => {});
    * const offset = arena.write(object([["age", int(3)]]));
    * const writer = new ByteWriter();
-   * arena.encodeRecord(offset, writer); // encoded, and kept
+   * arena.encodeRecord(offset, writer); // encoded, and offered
+   * arena.encodeRecord(offset, writer); // encoded, and kept: offered again
    * arena.encodeRecord(offset, writer); // copied from what was kept
-   * decodeValue(writer.bytes().subarray(0, writer.length / 2)); // { kind: "object", ... }
+   * decodeValue(writer.bytes().subarray(0, writer.length / 3)); // { kind: "object", ... }
    * ```
    */
   encodeRecord(offset: number, writer: ByteWriter): void {
     if (this.#answers.copyInto(offset, writer)) return;
     const start = writer.length;
     this.encodeNode(offset, offset + ROOT_NODE, writer);
-    this.#answers.store(offset, writer.room(0), start, writer.length);
+    this.#answers.offer(offset, writer.room(0), start, writer.length);
   }
 
   /**

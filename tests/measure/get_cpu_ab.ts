@@ -1,7 +1,7 @@
 /**
  * CPU per GET of two versions of kv, in alternating rounds (issue 13's GET bars, measured
  * while the machine is shared): each round starts, for each version in turn (the order
- * flipped every round), a `kv server` of that version holding 1000 records of the
+ * flipped every round), a `kv server` of that version holding `records` records of the
  * `kv gen -d 3 -l 8 -m 6` shape (under kv gen's keys and `kv bench`'s, so that versions from
  * before and after 624bf37 both read them), warms it with WARMUP_OPERATIONS GETs from a `kv bench`
  * of its own, then runs that version's `kv bench --workload C --distribution uniform
@@ -15,16 +15,19 @@
  * temporary directory) or `.`, this checkout. A measurement script, not a test:
  *
  * ```sh
- * deno run -A tests/measure/get_cpu_ab.ts BEFORE AFTER [p32|one|c50] [rounds] [operations]
+ * deno run -A tests/measure/get_cpu_ab.ts BEFORE AFTER [p32|one|c50] [rounds] [operations] [records]
  * deno run -A tests/measure/get_cpu_ab.ts main . p32 4 200000
  * ```
+ *
+ * `records` (default 1000) is how many records the server holds and the bench reads: more
+ * than the server's answer cache holds (about 3 000 of this shape) measures GETs it misses.
  * @module
  */
 import { denoRunArgs, type KvInvocation, ServerProcess } from "../../lib/cli/server_process.ts";
 import { BENCH_KEY_PREFIX } from "../../lib/bench/workload.ts";
 import { cpuMicros, makeWorkload, runKvChecked } from "./workload.ts";
 
-const RECORDS = 1000;
+const DEFAULT_RECORDS = 1000;
 
 /** GETs each bench runs first, uncounted, and the server's warm-up bench runs alone. */
 const WARMUP_OPERATIONS = 30_000;
@@ -72,7 +75,7 @@ async function bench(
     args: [
       ...kv.args,
       ...["bench", "-s", serverFile, "--workload", "C", "--distribution", "uniform"],
-      ...["-n", String(RECORDS), "--no-load", "--seed", "1", "--json", "--timeout-ms", "10000"],
+      ...["-n", String(records), "--no-load", "--seed", "1", "--json", "--timeout-ms", "10000"],
       ...["--ops", String(operations), "--warmup", String(warmup), "--values", "bytes", ...row],
     ],
     stdout: "piped",
@@ -122,14 +125,24 @@ async function measure(
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
-const [before, after, rowName = "p32", rounds = "4", operations = "200000"] = Deno.args;
+const [
+  before,
+  after,
+  rowName = "p32",
+  rounds = "4",
+  operations = "200000",
+  recordsArg = String(DEFAULT_RECORDS),
+] = Deno.args;
+const records = Number(recordsArg);
 if (before === undefined || after === undefined || ROWS[rowName] === undefined) {
-  throw new Error("usage: get_cpu_ab.ts BEFORE AFTER [p32|one|c50] [rounds] [operations]");
+  throw new Error(
+    "usage: get_cpu_ab.ts BEFORE AFTER [p32|one|c50] [rounds] [operations] [records]",
+  );
 }
 const directory = await Deno.makeTempDir({ prefix: "kv-get-cpu-ab-" });
 // Both key namespaces: `kv bench --no-load` reads bench-person<i> since 624bf37, and
 // person<i> before, and either version may be older.
-const workloads = [await makeWorkload(RECORDS), await makeWorkload(RECORDS, BENCH_KEY_PREFIX)];
+const workloads = [await makeWorkload(records), await makeWorkload(records, BENCH_KEY_PREFIX)];
 const dataPaths = workloads.map((workload) => workload.dataPath);
 try {
   const versions: Version[] = [];
