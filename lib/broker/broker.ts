@@ -346,6 +346,11 @@ export type ServerReport =
      * its TLS certificate): the credentials need fixing, not the server restarting.
      */
     readonly refused?: true;
+    /**
+     * Set when the server is running but turned this client away with BUSY (at its
+     * `--max-connections` or memory budget): it needs room, not restarting.
+     */
+    readonly busy?: true;
     /** Partitions whose hinted copies wait to move to this server. */
     readonly hints: number;
   };
@@ -876,6 +881,9 @@ export class Broker {
         // The pool's reason, when it has one, does not repeat the server's name.
         const error = this.#pool.downReason(index) ?? outcome.error;
         const hints = this.#hints.countFor(index);
+        if (this.#pool.isBusy(index)) {
+          return { server: server.id, up: false, error, busy: true, hints } as const;
+        }
         if (this.#pool.refusal(index) === undefined) {
           return { server: server.id, up: false, error, hints } as const;
         }
@@ -1121,7 +1129,10 @@ export class Broker {
     const refused = await this.#refusedForK(key, verb);
     if (refused !== undefined) return refused;
     const partition = partitionOf(key);
-    const start = await this.#firstServers(partition, key, verb);
+    // Why each server of the key's list that did not store the write did not, as last seen:
+    // a warning names those of the front the write went past.
+    const missed: Missed = new Map();
+    const start = await this.#firstServers(partition, key, verb, missed);
     if (start.kind === "otherK") {
       if (rechecked) return kChangingError(verb, key, this.#k);
       await this.#checkK();
@@ -1135,17 +1146,15 @@ export class Broker {
     // Why the servers that answered cannot vouch that the key held nothing, once probed.
     let doubt: string | undefined;
     let version = first ?? this.#clock.next();
-    // Why servers failed under the write, on every attempt: a warning may name them.
-    const failures: string[] = [];
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const written = await this.#writeK(
         walk,
         list,
         servers,
         (connection) => request(connection, version),
+        missed,
       );
       servers = written.stored;
-      failures.push(...written.failures);
       this.#recordHints(partition, list, servers);
       const failed = writeFailure(verb, key, written, this.#k);
       if (failed !== undefined) return failed;
@@ -1168,7 +1177,7 @@ export class Broker {
       }
       if (held === undefined) {
         const placed = doneChange(verb, existed, version, doubt);
-        const beyond = this.#beyondFront(verb, placed, list, servers, walk, failures);
+        const beyond = this.#beyondFront(verb, placed, list, servers, missed);
         const done = this.#unseenElsewhere(beyond, servers);
         return this.#placedUnderK(done, servers, () => this.#change(key, verb, request, version));
       }
@@ -1195,6 +1204,7 @@ export class Broker {
     partition: number,
     key: string,
     verb: "put" | "delete",
+    missed: Missed,
   ): Promise<
     | { kind: "chosen"; list: Uint16Array; walk: PreferenceWalk; servers: number[] }
     | { kind: "otherK" }
@@ -1202,13 +1212,15 @@ export class Broker {
   > {
     const list = this.#placement.preferenceList(partition);
     const candidates = this.#writes === "strict" ? list.subarray(0, this.#k) : list;
-    const walkList = () =>
-      new PreferenceWalk(
-        candidates,
-        (index) => this.#writes === "strict" || this.#pool.isReachable(index),
-      );
+    // A server passed over is named as it was then: by the warning it may be back.
+    const reachable = (index: number) => {
+      if (this.#writes === "strict" || this.#pool.isReachable(index)) return true;
+      missed.set(index, this.#pool.downMessage(index));
+      return false;
+    };
+    const walkList = () => new PreferenceWalk(candidates, reachable);
     let walk = walkList();
-    let chosen = await this.#reachable(walk, list);
+    let chosen = await this.#reachable(walk, list, missed);
     if (chosen.servers.length < this.#k) {
       // Servers whose connections were lost a moment ago (this process stalled past its
       // timeout, a blip) are waited for, boundedly, before the write is refused.
@@ -1216,7 +1228,7 @@ export class Broker {
       const taken = chosen.servers;
       if (candidates.some((index) => this.#pool.isUp(index) && !taken.includes(index))) {
         walk = walkList();
-        chosen = await this.#reachable(walk, list);
+        chosen = await this.#reachable(walk, list, missed);
       }
     }
     if (chosen.otherK) return { kind: "otherK" };
@@ -1367,6 +1379,7 @@ export class Broker {
   async #reachable(
     walk: PreferenceWalk,
     list: Uint16Array,
+    missed: Missed,
   ): Promise<{ servers: number[]; failures: string[]; otherK: boolean }> {
     const servers: number[] = [];
     const failures: string[] = [];
@@ -1376,7 +1389,10 @@ export class Broker {
         asked.map((position) => this.#pool.call(list[position], askRecordedK)),
       );
       answers.forEach((outcome, at) => {
-        if (!outcome.ok) return failures.push(outcome.error);
+        if (!outcome.ok) {
+          missed.set(list[asked[at]], outcome.error);
+          return failures.push(outcome.error);
+        }
         servers.push(list[asked[at]]);
         if (outcome.value !== 0 && outcome.value !== this.#k) otherK = true;
       });
@@ -1402,6 +1418,7 @@ export class Broker {
     list: Uint16Array,
     servers: readonly number[],
     write: (connection: ServerConnection) => Promise<PutResult | DeleteResult>,
+    missed: Missed,
   ): Promise<WrittenReplicas> {
     const copies: WrittenCopy[] = [];
     const failures: string[] = [];
@@ -1415,12 +1432,13 @@ export class Broker {
         if (!outcome.ok) {
           if (outcome.code !== ErrorCode.TOO_LARGE) tooLarge = false;
           if (outcome.code === ErrorCode.READ_ONLY) diskReadOnly = true;
+          missed.set(targets[at], outcome.error);
           return failures.push(outcome.error);
         }
         const { value: read, repaired: trusted, connection } = outcome;
         copies.push({ index: targets[at], read, trusted, connection });
       });
-      if (copies.length >= this.#k) await dropLostCopies(copies, failures, this.#pool);
+      if (copies.length >= this.#k) await dropLostCopies(copies, failures, missed, this.#pool);
       if (copies.length >= this.#k) break;
       targets = walk.take(this.#k - copies.length).map((position) => list[position]);
     }
@@ -1456,10 +1474,11 @@ export class Broker {
   /**
    * `change` with a warning added when a server of `stored` lies beyond the first
    * min(n, 2k − 1) servers of `list`, the front a read counts on (lib/broker/quorum.ts,
-   * step 1): k or more of those were unreachable (`walk` passed over them) or failed under
-   * the write (`failures`: the record over a frame limit, a full disk, a restart), so once
-   * they answer again a read may miss the write, with no warning, until it is moved home.
-   * So a write acknowledged without a warning always holds k copies within the front. For a
+   * step 1): k or more of those were unreachable (passed over) or failed under the write
+   * (the record over a frame limit, a full disk, a restart), so once they answer again a
+   * read may miss the write, with no warning, until it is moved home. The warning names
+   * exactly those, each with why it did not store the write (`missed`). So a write
+   * acknowledged without a warning always holds k copies within the front. For a
    * delete, what a read may then find is the record deleted.
    */
   #beyondFront(
@@ -1467,18 +1486,19 @@ export class Broker {
     change: Change,
     list: Uint16Array,
     stored: readonly number[],
-    walk: PreferenceWalk,
-    failures: readonly string[],
+    missed: Missed,
   ): Change {
     if (change.kind !== "done") return change;
     const front = frontLength(list.length, this.#k);
     const beyond = stored.filter((index) => list.indexOf(index) >= front);
     if (beyond.length === 0) return change;
     const pool = this.#pool;
-    const why = [
-      ...walk.skipped.map((position) => pool.downMessage(list[position])),
-      ...failures,
-    ];
+    // Exactly the servers of the front the write went past, each as it failed or was
+    // passed over then: every one was (the walk goes down the list in order).
+    const why = Array.from(list.subarray(0, front))
+      .filter((index) => !stored.includes(index))
+      .map((index) => missed.get(index) ?? pool.downMessage(index));
+    invariant(why.length > 0, "a copy beyond the front went past a server of the front");
     const ids = beyond.map((index) => pool.servers[index].id).join(", ");
     const mover = this.#handsOffHints
       ? "this broker moves it there once they can store it (kv repair does, if it exits first)"
@@ -1490,11 +1510,11 @@ export class Broker {
     const named = why.every((reason) => change.warning?.includes(reason) ?? false)
       ? ""
       : ` (${why.join("; ")})`;
-    const [what, missed] = verb === "delete"
+    const [what, until] = verb === "delete"
       ? ["the deletion was stored", "reads may still find the record deleted until the deletion"]
       : ["stored", "reads may miss this write until it"];
     const warning = `${what} on ${ids}, beyond the first ${first} of the key's list, where ` +
-      `reads look${named}: once ${those} again, ${missed} is moved home; ${mover}`;
+      `reads look${named}: once ${those} again, ${until} is moved home; ${mover}`;
     const warnings = change.warning === undefined ? warning : `${change.warning}; ${warning}`;
     return { ...change, warning: warnings };
   }
@@ -1558,7 +1578,12 @@ export class Broker {
       const kept = this.#statusOnly
         ? []
         : await recordK(this.#pool, this.#k, { restoreOnly: this.#readOnly });
-      for (const conflict of kept) {
+      // Servers that all record one other k are a change this broker followed or refused
+      // (#settleK said so and what to do); only servers recording different ks are a
+      // conflict for kv repair -k to settle. Told to a broker given -k, that advice
+      // would have it undo the change.
+      const conflicting = recordedKs(this.#pool).size > 1;
+      for (const conflict of conflicting ? kept : []) {
         if (this.#kConflicts.has(conflict)) continue;
         this.#kConflicts.add(conflict);
         const ks = [...new Set([this.#k, ...ksByCount(recordedKs(this.#pool))])];
@@ -1730,6 +1755,12 @@ interface WrittenReplicas {
   readonly diskReadOnly: boolean;
 }
 
+/**
+ * Why servers of a key's list (indexes of the pool) did not store a write, as each was last
+ * passed over or failed ({@link Broker#change}).
+ */
+type Missed = Map<number, string>;
+
 /** One server's answer to a write ({@link Broker#writeK}), and the connection it came on. */
 interface WrittenCopy {
   /** The server, as an index of the pool. */
@@ -1760,6 +1791,7 @@ interface WrittenCopy {
 async function dropLostCopies(
   copies: WrittenCopy[],
   failures: string[],
+  missed: Missed,
   pool: ServerPool,
 ): Promise<void> {
   const closed = copies.filter((copy) => !copy.connection.isOpen);
@@ -1772,11 +1804,11 @@ async function dropLostCopies(
   closed.forEach((copy, at) => {
     const outcome = now[at];
     if (outcome.ok && outcome.value === copy.connection.serverId) return;
-    failures.push(
-      `${pool.servers[copy.index].id} ${
-        outcome.ok ? "restarted" : "closed its connection"
-      } after storing it`,
-    );
+    const why = `${pool.servers[copy.index].id} ${
+      outcome.ok ? "restarted" : "closed its connection"
+    } after storing it`;
+    failures.push(why);
+    missed.set(copy.index, why);
     copies.splice(copies.indexOf(copy), 1);
   });
 }

@@ -50,8 +50,33 @@ import type { Value } from "../record/value.ts";
 /** First delay before reconnecting to a server that went down, in ms. */
 export const RECONNECT_INITIAL_DELAY_MS = 100;
 
-/** Longest delay between reconnect attempts, in ms: the delay doubles up to this. */
-export const RECONNECT_MAX_DELAY_MS = 5_000;
+/**
+ * Longest delay between reconnect attempts to a server that is down, in ms: the delay
+ * doubles from {@link RECONNECT_INITIAL_DELAY_MS} up to this. So a client, even an idle
+ * one, uses a restarted server again at most this long (plus one connect) after it
+ * answers again — what a rolling restart waits for between servers (README, Failures).
+ * Kept low because it is cheap: one attempt at a time per server, a refused connect is
+ * one SYN answered by a reset, and a hung server's attempt lasts the connect timeout.
+ */
+export const RECONNECT_MAX_DELAY_MS = 1_000;
+
+/**
+ * Longest delay between reconnect attempts to a server that is running but refused this
+ * client (its credentials, TLS, or its connection limit: BUSY), in ms. Asking again soon
+ * cannot help until someone changes something, and each attempt costs the server a
+ * handshake and, for a refusal, a line in its log.
+ */
+export const RECONNECT_REFUSED_MAX_DELAY_MS = 5_000;
+
+/**
+ * Least time between the starts of two reconnect attempts to a server that is down, in ms,
+ * when reads and writes want it ({@link ServerPool.isReachable} asked and it was not):
+ * a busy client tries it again this soon rather than at the end of its backoff, so it
+ * uses a restarted server again within about this long of it answering. At most one
+ * attempt runs at a time, so a server that stays down costs a busy client one refused
+ * connect per this long, and a hung one one connection per connect timeout.
+ */
+export const RECONNECT_ON_DEMAND_MS = 100;
 
 /**
  * Longest a write that finds fewer than k servers reachable waits for the first reconnect
@@ -148,11 +173,15 @@ export interface ServerConnection {
   close(): void | Promise<void>;
 }
 
-/** Opens a connection to `server`, failing after `timeoutMs`. */
+/**
+ * Opens a connection to `server`, failing after `timeoutMs`, or once `signal` aborts (the
+ * pool closed while the attempt was under way).
+ */
 export type Connector = (
   server: ServerAddress,
   timeoutMs: number,
   credentials?: Credentials,
+  signal?: AbortSignal,
 ) => Promise<ServerConnection>;
 
 /**
@@ -164,7 +193,7 @@ export type Connector = (
  * const connection = await connectServerClient(serverAddress("127.0.0.1", 8000), 1000);
  * ```
  */
-export const connectServerClient: Connector = async (server, timeoutMs, credentials) => {
+export const connectServerClient: Connector = async (server, timeoutMs, credentials, signal) => {
   const client = await ServerClient.connect(
     { hostname: server.hostname, port: server.port },
     {
@@ -172,6 +201,7 @@ export const connectServerClient: Connector = async (server, timeoutMs, credenti
       requestTimeoutMs: timeoutMs,
       maxInFlight: MAX_IN_FLIGHT_PER_SERVER,
       credentials,
+      signal,
     },
   );
   return client;
@@ -309,8 +339,22 @@ interface Slot {
   lost: boolean;
   /** The connection attempt under way, which callers share. */
   attempt: Promise<void> | undefined;
+  /** When the last connection attempt started (performance.now()); -Infinity before any. */
+  attemptedAt: number;
+  /**
+   * The pool logged that the server is down and has not yet logged it back up. A
+   * connection closed quietly is logged down only once its reconnect fails: a server that
+   * closed it on purpose (a repair changing its mark, its idle timeout) and takes the
+   * reconnect was never down.
+   */
+  reportedDown: boolean;
   /** Why its last connection attempt failed for this client's credentials, if it did. */
   refusal: CredentialsRefusal | undefined;
+  /**
+   * The server's BUSY refusal when its last connection attempt met its connection limit
+   * (`kv server --max-connections`): running, but with no room for this client.
+   */
+  busy: string | undefined;
   /**
    * The connection {@link ServerPool.recheck} found the server trusted on after its own
    * HELLO said otherwise: a mark made since (a repair under this pool's k) covers every
@@ -416,6 +460,36 @@ export class CredentialsRefusedError extends Error {
   }
 }
 
+/**
+ * The server's BUSY refusal (`BUSY: too many connections (limit 1); try again later`) when
+ * a failed connection attempt met one: its ERROR closing the connection, the cause of the
+ * cause of the attempt's ConnectionError (ServerClient.connect).
+ */
+function busyOf(error: unknown): string | undefined {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof ServerError) {
+      return cause.code === ErrorCode.BUSY ? cause.message : undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Why a server that turned this client away with `busy` (its BUSY refusal) is not used,
+ * and what to do, after its id and `is`.
+ *
+ * @example
+ * ```ts ignore
+ * busyText("BUSY: too many connections (limit 1); try again later");
+ * // "running, but turned this client away (BUSY: …): it is at its connection limit …"
+ * ```
+ */
+function busyText(busy: string): string {
+  return `running, but turned this client away (${busy}): it is at its connection limit ` +
+    "(kv server --max-connections) or memory budget (--max-buffered-bytes); raise it, or " +
+    "end some of its clients";
+}
+
 /** Why a failed connection attempt failed for the client's credentials or TLS, if it did. */
 function refusalOf(error: unknown): CredentialsRefusal | undefined {
   const cause = error instanceof Error ? error.cause : undefined;
@@ -458,6 +532,8 @@ export class ServerPool {
   /** The k of {@link trustUnder}; undefined until then. */
   #k: number | undefined;
   #closed = false;
+  /** Aborted by {@link close}: ends the connection attempts under way. */
+  readonly #closing = new AbortController();
   #changeWaiters: (() => void)[] = [];
 
   /**
@@ -486,7 +562,10 @@ export class ServerPool {
       closedQuietly: false,
       lost: false,
       attempt: undefined,
+      attemptedAt: -Infinity,
+      reportedDown: false,
       refusal: undefined,
+      busy: undefined,
       vouched: undefined,
     }));
   }
@@ -530,9 +609,12 @@ export class ServerPool {
   }
 
   /**
-   * Whether a request to server `index` is worth sending now: it is up, or its
-   * connection closed quietly (an idle timeout, a restart) and {@link ServerPool.call}
-   * reconnects at once. Writes and reads walking a preference list skip the others.
+   * Whether a request to server `index` is worth sending now: it is up, or its connection
+   * closed quietly (an idle timeout, a restart) and {@link ServerPool.call} reconnects at
+   * once. Writes and reads walking a preference list skip the others — and asking about
+   * one that is down starts a reconnect now when none started in the last
+   * {@link RECONNECT_ON_DEMAND_MS}, so a client busy with reads and writes uses a restarted
+   * server again within about that long.
    *
    * @example
    * ```ts ignore
@@ -540,7 +622,27 @@ export class ServerPool {
    * ```
    */
   isReachable(index: number): boolean {
-    return this.isUp(index) || this.#slots[index].closedQuietly;
+    if (this.isUp(index)) return true;
+    const slot = this.#slots[index];
+    if (slot.closedQuietly) return true;
+    this.#wanted(index);
+    return false;
+  }
+
+  /**
+   * Starts a reconnect of server `index` at once, for a read or write that found it down
+   * ({@link ServerPool.isReachable}), unless one is under way, one started within
+   * {@link RECONNECT_ON_DEMAND_MS}, or the server refused this client (asking again soon
+   * cannot help: its backoff runs on). A failed attempt leaves its backoff where it was.
+   */
+  #wanted(index: number): void {
+    const slot = this.#slots[index];
+    if (this.#closed || slot.attempt !== undefined || slot.twinOf !== undefined) return;
+    if (slot.refusal !== undefined || slot.busy !== undefined) return;
+    if (performance.now() - slot.attemptedAt < RECONNECT_ON_DEMAND_MS) return;
+    if (slot.reconnectTimer !== undefined) clearTimeout(slot.reconnectTimer);
+    slot.reconnectTimer = undefined;
+    this.#attempt(index);
   }
 
   /**
@@ -639,7 +741,22 @@ export class ServerPool {
     const id = this.#servers[index].id;
     const refusal = this.refusal(index);
     if (refusal !== undefined) return `${id} ${refusalText(refusal)}`;
+    if (this.isBusy(index)) return `${id} is ${this.downReason(index)}`;
     return `${id} is down (${this.downReason(index) ?? "closed"})`;
+  }
+
+  /**
+   * Whether server `index` is not up because it turned this client away with BUSY when it
+   * last tried to connect: running at its connection limit (`kv server --max-connections`)
+   * or memory budget. Its {@link downReason} says so and what to do.
+   *
+   * @example
+   * ```ts ignore
+   * pool.isBusy(0); // true while server 0 has no room for another connection
+   * ```
+   */
+  isBusy(index: number): boolean {
+    return !this.isUp(index) && this.#slots[index].busy !== undefined;
   }
 
   /**
@@ -901,7 +1018,12 @@ export class ServerPool {
     const list = this.#list;
     let side: ServerConnection;
     try {
-      side = await this.#connect(this.#servers[index], this.#timeoutMs, this.#credentials);
+      side = await this.#connect(
+        this.#servers[index],
+        this.#timeoutMs,
+        this.#credentials,
+        this.#closing.signal,
+      );
     } catch {
       return false;
     }
@@ -1168,6 +1290,7 @@ export class ServerPool {
    */
   close(): void {
     this.#closed = true;
+    this.#closing.abort();
     for (const slot of this.#slots) {
       if (slot.reconnectTimer !== undefined) clearTimeout(slot.reconnectTimer);
       slot.reconnectTimer = undefined;
@@ -1199,18 +1322,30 @@ export class ServerPool {
     if (connection !== undefined) {
       slot.lost = true;
       connection.close();
-      this.#log(`server ${this.#servers[index].id} is down: ${reason}`);
+      // Closed quietly, most likely on purpose (a repair changing its mark, an idle
+      // timeout) or by a restart: said only once its reconnect fails (#connectSlot).
+      if (!slot.closedQuietly) this.#reportDown(index, reason);
       this.#notify();
     }
     this.#scheduleReconnect(index);
+  }
+
+  /** Logs that server `index` is down, for `reason`, once until it is logged back up. */
+  #reportDown(index: number, reason: string): void {
+    const slot = this.#slots[index];
+    if (slot.reportedDown) return;
+    slot.reportedDown = true;
+    this.#log(`server ${this.#servers[index].id} is down: ${reason}`);
   }
 
   #scheduleReconnect(index: number): void {
     const slot = this.#slots[index];
     if (this.#closed || slot.reconnectTimer !== undefined || slot.connecting) return;
     if (slot.twinOf !== undefined) return;
-    const delayMs = slot.reconnectDelayMs;
-    slot.reconnectDelayMs = Math.min(delayMs * 2, RECONNECT_MAX_DELAY_MS);
+    const refused = slot.refusal !== undefined || slot.busy !== undefined;
+    const cap = refused ? RECONNECT_REFUSED_MAX_DELAY_MS : RECONNECT_MAX_DELAY_MS;
+    const delayMs = Math.min(slot.reconnectDelayMs, cap);
+    slot.reconnectDelayMs = Math.min(delayMs * 2, cap);
     slot.reconnectTimer = setTimeout(() => {
       slot.reconnectTimer = undefined;
       this.#attempt(index);
@@ -1227,6 +1362,7 @@ export class ServerPool {
     if (this.#closed || slot.connection !== undefined || slot.twinOf !== undefined) {
       return Promise.resolve();
     }
+    slot.attemptedAt = performance.now();
     slot.attempt = this.#connectSlot(index).finally(() => slot.attempt = undefined);
     return slot.attempt;
   }
@@ -1242,6 +1378,7 @@ export class ServerPool {
         this.#servers[index],
         this.#timeoutMs,
         this.#credentials,
+        this.#closing.signal,
       );
       slot.connecting = false;
       slot.lost = false;
@@ -1264,22 +1401,34 @@ export class ServerPool {
         this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`);
         return;
       }
-      const wasDown = slot.lastError !== "not connected yet";
+      // Back from a failure logged, or from failing since the pool started; not from a
+      // quiet close taken again at once, which was never said.
+      const wasDown = slot.reportedDown ||
+        (slot.lastError !== "not connected yet" && !slot.closedQuietly);
       slot.connection = connection;
       slot.closedQuietly = false;
+      slot.reportedDown = false;
       slot.lastError = undefined;
       slot.refusal = undefined;
+      slot.busy = undefined;
       slot.reconnectDelayMs = RECONNECT_INITIAL_DELAY_MS;
       if (wasDown) this.#log(`server ${this.#servers[index].id} is back up`);
       this.#notify();
     } catch (error) {
+      const wasLost = slot.lost;
       slot.connecting = false;
       slot.lost = false;
       slot.closedQuietly = false;
       slot.refusal = refusalOf(error);
-      slot.lastError = slot.refusal === undefined
-        ? describeError(error)
-        : refusalText(slot.refusal);
+      slot.busy = busyOf(error);
+      slot.lastError = slot.refusal !== undefined
+        ? refusalText(slot.refusal)
+        : slot.busy !== undefined
+        ? busyText(slot.busy)
+        : describeError(error);
+      // A quiet close whose reconnect failed: the server is down after all (unless the
+      // attempt failed because this pool closed).
+      if (wasLost && !this.#closed) this.#reportDown(index, slot.lastError);
       this.#scheduleReconnect(index);
     }
   }

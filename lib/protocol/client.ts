@@ -228,6 +228,13 @@ export interface ClientOptions {
    * (see credentials.ts); default none: plain TCP, no authentication.
    */
   credentials?: Credentials;
+  /**
+   * Ends {@link ServerClient.connect} when aborted (its connect or HELLO still under way),
+   * which then rejects with a ConnectionError: a caller that no longer wants the connection
+   * (a pool closing while a hung server's HELLO waits) is not held for the connect
+   * timeout. Default none.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -444,7 +451,8 @@ export class ServerClient {
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const where = hostPort(address.hostname, address.port);
     const credentials = options.credentials ?? {};
-    const conn = await openConnection(address, credentials, connectTimeoutMs);
+    const signal = options.signal;
+    const conn = await openConnection(address, credentials, connectTimeoutMs, signal);
     // The client batches its own writes (#mayWrite); the kernel's Nagle would only add
     // a system call per request and, waiting on a delayed ACK, stalls. TLS connections
     // have no Nagle switch of their own in Deno.
@@ -459,7 +467,10 @@ export class ServerClient {
       ...options,
       requestTimeoutMs: connectTimeoutMs,
     });
+    const abandon = () => client.close();
+    signal?.addEventListener("abort", abandon, { once: true });
     try {
+      signal?.throwIfAborted();
       const hello = await client.#hello(credentials.auth);
       if (hello.version !== PROTOCOL_VERSION) {
         throw new DecodeError(
@@ -490,6 +501,8 @@ export class ServerClient {
       throw new ConnectionError(`cannot connect to ${where}: ${osReason(error)}${hint}`, {
         cause: error,
       });
+    } finally {
+      signal?.removeEventListener("abort", abandon);
     }
     client.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     // The timer was armed for HELLO's longer deadline; later requests arm their own.
@@ -1507,22 +1520,34 @@ function osReason(error: unknown): string {
 
 /**
  * Opens TCP, or TLS when `credentials` name a CA (the handshake done, so a certificate
- * the CA did not sign fails here), within `timeoutMs`; a ConnectionError otherwise.
+ * the CA did not sign fails here), within `timeoutMs` and until `signal` aborts; a
+ * ConnectionError otherwise.
  */
 async function openConnection(
   address: ServerAddress,
   credentials: Credentials,
   timeoutMs: number,
+  signal: AbortSignal | undefined,
 ): Promise<Deno.Conn> {
   const where = hostPort(address.hostname, address.port);
   const abort = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let reason = `timed out after ${timeoutMs} ms`;
+  let end: (() => void) | undefined;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    end = () => {
       abort.abort();
-      reject(new Error(`timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
+      reject(new Error(reason));
+    };
+    timer = setTimeout(end, timeoutMs);
   });
+  // The caller's abort ends the attempt as its timeout would.
+  const abandon = () => {
+    reason = "abandoned by the client";
+    end?.();
+  };
+  if (signal?.aborted) abandon();
+  signal?.addEventListener("abort", abandon, { once: true });
   // Only a race listens to it; past the races nobody does.
   timedOut.catch(() => {});
   let conn: Deno.Conn | undefined;
@@ -1544,11 +1569,12 @@ async function openConnection(
     } catch {
       // Already closed.
     }
-    const reason = abort.signal.aborted ? `timed out after ${timeoutMs} ms` : osReason(error);
+    const why = abort.signal.aborted ? reason : osReason(error);
     const tls = credentials.tlsCaCerts === undefined ? "" : "TLS: ";
-    throw new ConnectionError(`cannot connect to ${where}: ${tls}${reason}`, { cause: error });
+    throw new ConnectionError(`cannot connect to ${where}: ${tls}${why}`, { cause: error });
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener("abort", abandon);
   }
 }
 

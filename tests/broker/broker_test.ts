@@ -814,7 +814,7 @@ Deno.test("a DELETE whose own servers held nothing and whose read cannot vouch t
   assert.equal(change.existed, false);
   assert.match(
     change.warning ?? "no warning",
-    /^2 of the first 3 servers for 'person1' did not answer or cannot be trusted \(.*may have lost writes.*is down.*\); the record may have existed; it is deleted all the same$/,
+    /^2 of the first 3 servers for 'person1' did not answer or cannot be trusted \((?=.*may have lost writes)(?=.*is down).*\); the record may have existed; it is deleted all the same$/,
   );
 });
 
@@ -858,6 +858,31 @@ Deno.test("a server repaired under another server list is not trusted: its NOT F
     assert.deepEqual(cluster.servers[first].nodeState.repairedUnder, list(broker));
     assert.deepEqual(withoutVersion(await broker.get("person1")), { kind: "found", value: PERSON });
     assert.ok(cluster.servers[first].trie.has("person1"), "the repair copied it there");
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a write stored beyond the front names exactly the servers of the front it went past: one known down, one that failed when asked its k; never one that stored it", async () => {
+  const { cluster, broker } = await openBroker(4, 2);
+  try {
+    const [first, second, third, fourth] = broker.preferenceList(partitionOf("person1"));
+    // The first is known down; the second hangs with its connection still counted up, so
+    // the write hands it out and its ask of k fails (a server just killed looks so).
+    cluster.servers[first].state = "hung";
+    await broker.pool.call(first, (connection) => connection.ping());
+    cluster.servers[second].state = "hung";
+    const change = await broker.put("person1", PERSON);
+    assert(change.kind === "done", JSON.stringify(change));
+    const ids = broker.pool.servers.map((server) => server.id);
+    const warning = change.warning ?? "no warning";
+    const named = /where reads look \((.*)\): once those answer again/.exec(warning)?.[1] ?? "";
+    assert.match(warning, new RegExp(`^stored on ${ids[fourth]}, beyond the first 3 servers`));
+    const reasons = named.split("; ");
+    assert.equal(reasons.length, 2, warning);
+    assert(reasons.some((reason) => reason.startsWith(`${ids[first]} is down`)), warning);
+    assert(reasons.some((reason) => reason.includes(ids[second])), warning);
+    assert(!named.includes(ids[third]) && !named.includes(ids[fourth]), warning);
   } finally {
     broker.close();
   }
