@@ -966,8 +966,9 @@ function serverRows(
     const address = report.server.padEnd(addressWidth);
     // The state is padded before painting, so escape codes never shift the columns.
     if (!report.up) {
-      // Refused: running, but not with this client's credentials; they need fixing.
-      const state = report.refused ? "REFUSED" : "DOWN";
+      // Refused: running, but not with this client's credentials; they need fixing. Busy:
+      // running, but with no room for this client; it needs room.
+      const state = report.refused ? "REFUSED" : report.busy ? "BUSY" : "DOWN";
       return `${address}  ${paint("red", state)}  ${report.error}${notes(report, advice)}`;
     }
     const k = report.k === 0 ? "no k" : `k=${report.k}`;

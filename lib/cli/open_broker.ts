@@ -65,7 +65,12 @@ const START_SERVER_ADVICE = "start it (or check --auth-file and --tls-ca) and re
 export interface UnreachableServer {
   readonly server: string;
   readonly error: string;
+  /** Running, but it turned the client away with BUSY (`ServerPool.isBusy`). */
+  readonly busy?: boolean;
 }
+
+/** What to do when every server unreachable is running but has no room for the client. */
+const BUSY_ADVICE = "retry once there is room";
 
 /**
  * Each server of `pool` that is not up, and why, in server-file order.
@@ -78,7 +83,7 @@ export interface UnreachableServer {
 export function unreachableServers(pool: ServerPool): UnreachableServer[] {
   return pool.servers.flatMap((server, index) => {
     const error = pool.downReason(index);
-    return error === undefined ? [] : [{ server: server.id, error }];
+    return error === undefined ? [] : [{ server: server.id, error, busy: pool.isBusy(index) }];
   });
 }
 
@@ -133,7 +138,12 @@ export function noServerReachable(
   const which = down.length === 1
     ? `the one server in ${serverFile} is not reachable`
     : `none of the ${down.length} servers in ${serverFile} is reachable`;
-  const advice = down.length === 1 ? START_SERVER_ADVICE : START_SERVERS_ADVICE;
+  // Servers at their connection limit are running: starting them is not the answer.
+  const advice = down.every((each) => each.busy === true)
+    ? BUSY_ADVICE
+    : down.length === 1
+    ? START_SERVER_ADVICE
+    : START_SERVERS_ADVICE;
   const named = namedServers(down);
   const also = orElse === undefined ? "" : `, ${orElse}`;
   return new NoServerReachableError(command, `${which} (${named}); ${advice}${also}`);

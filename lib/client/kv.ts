@@ -321,6 +321,11 @@ export interface KvServerStatus {
    */
   refused?: true;
   /**
+   * Set (when down) if it is running but turned this client away with BUSY: at its
+   * `--max-connections` (or memory budget); it needs room, not restarting.
+   */
+  busy?: true;
+  /**
    * When up: false while it may lack writes it once acknowledged (restarted memory-only,
    * a new or emptied data dir), until repair marks it repaired.
    */

@@ -572,6 +572,11 @@ function clusterSchemas(): Record<string, unknown> {
           description: "Down only: running, but it refused kv http's credentials (--auth-file) " +
             "or its certificate was refused (--tls-ca): fix those, not the server.",
         },
+        busy: {
+          type: "boolean",
+          description: "Down only: running, but it turned kv http away with BUSY, at its " +
+            "--max-connections (or memory budget): it needs room, not restarting.",
+        },
       },
     },
     Health: {

@@ -345,6 +345,8 @@ export class KvServer {
   readonly #farVersions = { loggedAt: -Infinity, unlogged: 0 };
   /** When a write stamped too far behind was last logged, and how many were met since. */
   readonly #laggingWrites = { loggedAt: -Infinity, unlogged: 0 };
+  /** When a connection refused at --max-connections was last logged, and how many since. */
+  readonly #fullRefusals = { loggedAt: -Infinity, unlogged: 0 };
   readonly #connectionLoops = new Set<Promise<void>>();
   readonly #farewells = new Set<Promise<void>>();
   #acceptLoop: Promise<void> | undefined;
@@ -472,7 +474,7 @@ export class KvServer {
       if (this.#closing) {
         closeQuietly(conn);
       } else if (this.#connections.size >= this.#maxConnections) {
-        this.#logger.debug(`refused ${peer}: ${this.#maxConnections} connections already open`);
+        this.#noteFull(peer);
         const frames = new FrameWriter();
         frames.error(
           CONNECTION_REQUEST_ID,
@@ -1187,6 +1189,20 @@ export class KvServer {
     const unlogged = last?.unlogged ? ` (and ${last.unlogged} more since the last report)` : "";
     this.#failuresLogged.set(connection.peerHost, { at: now, unlogged: 0 });
     this.#logger.warn(`refused ${connection.peer}: ${reason}${unlogged}`);
+  }
+
+  /**
+   * Logs the refusal of a connection from `peer` at --max-connections, at most once per
+   * {@link FAR_VERSION_LOG_INTERVAL_MS} (counting those between): the clients it turns
+   * away see BUSY and say so, but an operator looking at the server must see it too.
+   */
+  #noteFull(peer: string): void {
+    const since = this.#throttled(this.#fullRefusals, performance.now());
+    if (since === undefined) return;
+    this.#logger.warn(
+      `refused ${peer} (BUSY): all ${this.#maxConnections} connections of --max-connections ` +
+        `are open${since}; raise --max-connections, or end the clients holding them`,
+    );
   }
 
   /**
