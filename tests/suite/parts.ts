@@ -73,6 +73,7 @@ export const DEFAULT_SECONDS = 0.2;
  * long as one computing.
  */
 export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
+  "tests/broker/availability_test.ts": 32.0,
   "tests/http/connection_guard_test.ts": 27.0,
   "tests/server/unrepaired_start_test.ts": 19.0,
   "tests/cli/new_servers_test.ts": 17.2,
