@@ -1575,9 +1575,7 @@ export class Broker {
       // (or refuse) at once, not a conflict to report as one needing a repair.
       if (!this.#statusOnly) this.#settleK();
       // A status check records nothing (agreeOnK's statusOnly).
-      const kept = this.#statusOnly
-        ? []
-        : await recordK(this.#pool, this.#k, { restoreOnly: this.#readOnly });
+      const kept = this.#statusOnly ? [] : await this.#keepK();
       // Servers that all record one other k are a change this broker followed or refused
       // (#settleK said so and what to do); only servers recording different ks are a
       // conflict for kv repair -k to settle. Told to a broker given -k, that advice
@@ -1598,6 +1596,21 @@ export class Broker {
         if (this.#pool.isUp(index)) this.#handOff(index);
       }
     }
+  }
+
+  /**
+   * Restores this broker's k on servers that came back recording none ({@link recordK}),
+   * and returns each server that keeps another. Servers recording different ks are asked
+   * again first ({@link Broker#checkK}): `kv repair -k` records its k on every server in
+   * one round trip, and a broker that met the servers half way through it (some told
+   * already, some not) must not report that as a conflict to settle.
+   */
+  async #keepK(): Promise<string[]> {
+    const restoreOnly = this.#readOnly;
+    const kept = await recordK(this.#pool, this.#k, { restoreOnly });
+    if (kept.length === 0 || recordedKs(this.#pool).size <= 1) return kept;
+    await this.#checkK();
+    return await recordK(this.#pool, this.#k, { restoreOnly });
   }
 
   /**
