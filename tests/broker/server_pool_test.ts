@@ -17,13 +17,14 @@ import {
   connectServerClient,
   CredentialsRefusedError,
   type PoolRequest,
+  RECONNECT_ON_DEMAND_MS,
   ServerPool,
   settleFrom,
 } from "../../lib/broker/server_pool.ts";
 import { ConnectionError, RequestTimeoutError, ServerError } from "../../lib/protocol/client.ts";
 import { feedFrames } from "../helpers/frames.ts";
 import { listenLoopback } from "../helpers/fixtures.ts";
-import { withDeadline } from "../helpers/wait.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
 
 /** How the scripted server answers a request other than HELLO. */
 type Answer = "not-found" | "error" | "malformed" | "close" | "silent";
@@ -405,5 +406,33 @@ Deno.test("closing a ServerPool with a request in flight settles it without logg
   } finally {
     pool.close();
     await fake.stop();
+  }
+});
+
+Deno.test("a read or write that finds a server down tries it again at once when no attempt started within RECONNECT_ON_DEMAND_MS, rather than at the end of its backoff", async () => {
+  let attempts = 0;
+  let lastAttemptAt = performance.now();
+  const refused: Connector = (server) => {
+    attempts++;
+    lastAttemptAt = performance.now();
+    return Promise.reject(new ConnectionError(`cannot connect to ${server.id}: refused`));
+  };
+  const pool = new ServerPool([serverAddress("127.0.0.1", closedPort())], { connect: refused });
+  try {
+    await pool.start();
+    // Asked about once its last attempt is old enough, the server is tried again within the
+    // call: synchronously, so no backoff timer can be what made the attempt.
+    await waitFor(() => {
+      if (performance.now() - lastAttemptAt < RECONNECT_ON_DEMAND_MS) return false;
+      const before = attempts;
+      assert.equal(pool.isReachable(0), false);
+      return attempts === before + 1;
+    }, { what: "an attempt made by asking whether the server is reachable" });
+    // Asked again at once, it is not tried again: one attempt per RECONNECT_ON_DEMAND_MS.
+    const after = attempts;
+    pool.isReachable(0);
+    assert.equal(attempts, after);
+  } finally {
+    pool.close();
   }
 });
