@@ -17,6 +17,7 @@
  * `kv server -p 0` until it logs its listening line, then SIGTERM and its exit.
  * @module
  */
+import { denoRunArgs } from "../../lib/cli/server_process.ts";
 
 /** `sysconf(_SC_CLK_TCK)` on Linux: the unit of the times in `/proc/self/stat`. */
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -52,7 +53,7 @@ async function runToEnd(args: string[]): Promise<void> {
 /** Starts `kv server -p 0`, waits for its first log line (it listens), stops it with SIGTERM. */
 async function serverUntilListening(): Promise<void> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-write", MAIN, "server", "-p", "0"],
+    args: [...denoRunArgs(MAIN), "server", "-p", "0"],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
