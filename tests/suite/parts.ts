@@ -48,7 +48,7 @@ export const PARTS_AT_ONCE = 5;
  * empty slots (80 MB) that every full garbage collection visits: twenty full collections took
  * 1.2–2.7 s in a test isolate and 0.10–0.26 s under `deno run`. V8's memory reducer runs full
  * collections while a process is idle, which a test waiting on its `kv` processes is most of the
- * time. Without it, seven in-process files took 15.5 CPU-s, not 17.4 (README, Tests); the heap
+ * time. Without it, seven in-process files took 15.8 CPU-s, not 17.6 (README, Tests); the heap
  * still grows only as V8's usual limits allow. The `kv` processes the tests start run without it.
  */
 export const TEST_V8_FLAGS = "--no-memory-reducer";
