@@ -55,7 +55,7 @@
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
 import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
-import { parseQueryPath, QueryPathError } from "../record/query_path.ts";
+import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { type Dialect, formatName, formatValue } from "../record/format.ts";
 import { toJsonText, type Value } from "../record/value.ts";
@@ -64,7 +64,7 @@ import { EncodedJsonWriter } from "../record/encoded_json.ts";
 import { DecodeError, UTF8_CACHE_MAX_BYTES, Utf8Cache } from "../base/bytes.ts";
 import { formatVersion } from "../record/version.ts";
 import { HELP_COLUMNS, wrapWords } from "../base/wrap_words.ts";
-import { keyProblem, listedKey, oneLine } from "../record/key.ts";
+import { keyProblem, listedKey, oneLine, readListedKey } from "../record/key.ts";
 import { CharClass, charClass, DOT, LOWER_E, SPACE } from "../record/grammar.ts";
 
 /** KEYS lists this many keys unless told otherwise. */
@@ -429,12 +429,16 @@ const MAX_QUOTED_ARGUMENT_CHARACTERS = 40;
 /**
  * Reads a key or a dotted path from `rest` as the record grammar reads keys
  * (quoted or bare, the same escapes), so a key is written the same way in
- * every command and in a record line. Errors give the column in `rest`.
+ * every command and in a record line — or one whose key is in the `."…"` form KEYS
+ * lists a key holding a control character in, read as the one-shot commands read it
+ * (readListedKey), so that what KEYS printed can be typed back. Errors give the column
+ * in `rest`.
  */
 function readKeyPath(op: string, rest: string): string[] {
   try {
-    return parseKeyPath(rest);
+    return rest.startsWith(LISTED_KEY_START) ? listedKeyPath(rest) : parseKeyPath(rest);
   } catch (error) {
+    if (error instanceof DecodeError) throw new CommandError(op, oneLine(error.message));
     if (!(error instanceof RecordParseError)) throw error;
     const shown = rest.length > MAX_QUOTED_ARGUMENT_CHARACTERS
       ? `${rest.slice(0, MAX_QUOTED_ARGUMENT_CHARACTERS)}…`
@@ -443,25 +447,69 @@ function readKeyPath(op: string, rest: string): string[] {
   }
 }
 
+/** How a key in the form listedKey prints starts: `.`, which no key holds, then a JSON string. */
+const LISTED_KEY_START = '."';
+
+/**
+ * A path whose key is in the `."…"` form (`."a\nb".name`): the key as readListedKey reads
+ * it, then any fields after a '.' as the record grammar reads them. Throws readListedKey's
+ * DecodeError, or a RecordParseError whose column points into `text`.
+ */
+function listedKeyPath(text: string): string[] {
+  const [key, length] = readListedKey(text);
+  if (length === text.length) return [key];
+  const column = [...text.slice(0, length)].length + 1;
+  if (text[length] !== ".") {
+    throw new RecordParseError(1, column, "expected '.' or the end after the key");
+  }
+  try {
+    return [key, ...parseKeyPath(text.slice(length + 1))];
+  } catch (error) {
+    if (!(error instanceof RecordParseError)) throw error;
+    throw new RecordParseError(1, column + error.column, error.reason);
+  }
+}
+
 function parseKey(op: "GET" | "DELETE", rest: string): string {
   if (rest === "") throw new CommandError(op, `${op} needs a key, e.g. ${op} person1`);
-  if (/^[^"']*\./.test(rest)) {
-    const hint = op === "GET" ? `; to read a field use QUERY ${rest}` : "";
-    throw new CommandError(op, `a key cannot contain '.'${hint}`, rest);
+  if (!rest.startsWith(LISTED_KEY_START) && /^[^"']*\./.test(rest)) {
+    throw new CommandError(
+      op,
+      `a key cannot contain '.'${op === "GET" ? queryHint(rest) : ""}`,
+      rest,
+    );
   }
   const segments = readKeyPath(op, rest);
-  // Only a quoted first segment gets here with a dot after it: `"a".b`.
+  // Only a quoted first segment gets here with a dot after it: `"a".b`, `."a\nb".c`.
   const problem = keyProblem(segments.join("."));
   if (problem !== undefined) throw new CommandError(op, problem, rest);
   return segments[0];
 }
 
+/**
+ * The advice for a GET of a dotted `text`: QUERY it — when QUERY reads it, so that the
+ * advice never names a command that fails (`GET .a` gets none).
+ */
+function queryHint(text: string): string {
+  try {
+    parsePath(text);
+  } catch (error) {
+    if (error instanceof CommandError) return "";
+    throw error;
+  }
+  return `; to read a field use QUERY ${text}`;
+}
+
 function parsePath(rest: string): string[] {
   if (rest === "") throw new CommandError("QUERY", "QUERY needs a path, e.g. QUERY person1.age");
   const segments = readKeyPath("QUERY", rest);
+  // A `."…"` key may spell any text; the grammar's segments hold no '.' and are not empty.
+  const problem = keyProblem(segments[0]);
+  if (problem !== undefined) throw new CommandError("QUERY", problem);
   try {
-    // The segments hold no '.': joined, the path's own limits (segments, bytes) apply.
-    parseQueryPath(segments.join("."));
+    // The segments hold no '.': joined, the path's own limits (segments, bytes) apply, to
+    // the segments exactly (a key of spaces or a newline is one).
+    splitQueryPath(segments.join("."));
   } catch (error) {
     if (error instanceof QueryPathError) throw new CommandError("QUERY", error.message);
     throw error;

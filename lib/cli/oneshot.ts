@@ -441,12 +441,26 @@ function keyArgument(name: string, text: string): string {
   if (text === "") throw new UserError(`kv ${name}: needs a key, e.g. kv ${name} person1`);
   const [key, length] = listedKeyOf(name, text);
   if (length !== text.length || key.includes(".")) {
-    const hint = name === "get" ? `; to read a field use kv query ${oneLine(text)}` : "";
+    const hint = name === "get" ? queryHint(text) : "";
     throw new UserError(`kv ${name}: a key cannot contain '.'${hint}`);
   }
   const problem = keyProblem(key);
   if (problem !== undefined) throw new UserError(`kv ${name}: ${problem}`);
   return key;
+}
+
+/**
+ * The advice for a `kv get` of a dotted `text`: kv query it — when kv query reads it, so
+ * that the advice never names a command that fails (`kv get .a` gets none).
+ */
+function queryHint(text: string): string {
+  try {
+    pathArgument(text);
+  } catch (error) {
+    if (error instanceof UserError) return "";
+    throw error;
+  }
+  return `; to read a field use kv query ${oneLine(text)}`;
 }
 
 /** The path `kv query PATH` names: its key as {@link keyArgument} reads one, then its fields. */

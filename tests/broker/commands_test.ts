@@ -13,6 +13,7 @@ import {
   runCommand,
 } from "../../lib/broker/commands.ts";
 import { float, int, object, str } from "../../lib/record/value.ts";
+import { keyProblem, listedKey } from "../../lib/record/key.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 import { anyText } from "../helpers/text_arbitrary.ts";
@@ -547,6 +548,57 @@ Deno.test("property: a key as an answer shows it reads back as that key in GET a
     assert.deepEqual(parseCommand(`GET ${typed}`), { op: "GET", key });
     assert.deepEqual(parseCommand(`DELETE ${typed}`), { op: "DELETE", key });
   }));
+});
+
+Deno.test('property: a key KEYS lists in its ."…" form reads back as that key wherever a command takes one', () => {
+  // Keys holding a control character or U+FFFD, the ones KEYS lists as ."…", among any text.
+  const listed = fc.tuple(
+    anyText({ maxLength: 6 }),
+    fc.constantFrom("\n", "\t", "\r", "\x00", "\x1b", "\x7f", "\x85", "\ufffd"),
+    anyText({ maxLength: 6 }),
+  ).map(([before, special, after]) => before + special + after)
+    .filter((key) => keyProblem(key) === undefined && key.isWellFormed());
+  fc.assert(
+    fc.property(listed, (key) => {
+      const typed = listedKey(key);
+      assert(typed.startsWith('."'), typed);
+      assert.deepEqual(parseCommand(`GET ${typed}`), { op: "GET", key });
+      assert.deepEqual(parseCommand(`DELETE ${typed}`), { op: "DELETE", key });
+      assert.deepEqual(parseCommand(`QUERY ${typed}`), { op: "QUERY", path: [key] });
+      assert.deepEqual(parseCommand(`QUERY ${typed}."a b".c`), {
+        op: "QUERY",
+        path: [key, "a b", "c"],
+      });
+      assert.deepEqual(parseCommand(`KEYS ${typed} 7 ${typed}`), {
+        op: "KEYS",
+        prefix: key,
+        limit: 7,
+        after: key,
+      });
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+Deno.test('a ."…" key that is no key\'s listing says why, and a dotted GET suggests only a QUERY that reads', () => {
+  assert.equal(
+    parseError(`QUERY ."a\\nb"x`).message,
+    `expected '.' or the end after the key at column 8 in '."a\\nb"x'`,
+  );
+  assert.equal(
+    parseError(`QUERY ."a\\nb".c..d`).message,
+    `empty segment at column 11 in '."a\\nb".c..d'`,
+  );
+  assert.equal(
+    parseError(`QUERY ."a.b".c`).message,
+    "key 'a.b' contains '.' (it separates query paths)",
+  );
+  assert.match(parseError(`GET ."a`).message, /starts with \." but is no JSON string/);
+  assert.match(parseError(`GET ."\\ud800"`).message, /half of a surrogate pair/);
+  // QUERY .a would fail too: no advice to type it.
+  assert.equal(parseError("GET .a").message, "a key cannot contain '.'");
+  assert.equal(parseError("GET a..b").message, "a key cannot contain '.'");
+  assert.equal(parseError("DELETE a.b").message, "a key cannot contain '.'");
 });
 
 Deno.test("formatAnswer quotes a key or QUERY path name only where a command needs it", () => {

@@ -139,6 +139,8 @@ Deno.test("one-shot mistakes are one line and exit 2, before connecting", async 
     [["get", '."x'], /^kv get: '\."x' starts with \." but is no JSON string after the '\.'/],
     [["get", '."\\ud800"'], /^kv get: .* spells half of a surrogate pair, which no key holds$/m],
     [["get", '."a"b'], /^kv get: a key cannot contain '\.'/],
+    // kv query .a would fail too: no advice to type it.
+    [["get", ".a"], /^kv get: a key cannot contain '\.'$/m],
     [
       ["get", "a\ufffd"],
       /^kv get: U\+FFFD \(�\) at column 2 may stand for bytes that are not UTF-8/,
