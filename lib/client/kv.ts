@@ -598,7 +598,17 @@ export class Kv implements AsyncDisposable {
     this.#core.close();
   }
 
-  /** Closes, for `await using`. */
+  /**
+   * Closes, for `await using`: the connection ends with the scope that opened it.
+   *
+   * @example
+   * ```ts
+   * {
+   *   await using kv = await connect({ servers: "serverFile.txt" });
+   *   await kv.put("person1", { age: 22 });
+   * } // closed here
+   * ```
+   */
   [Symbol.asyncDispose](): Promise<void> {
     this.close();
     return Promise.resolve();
