@@ -47,8 +47,20 @@ export const PROMPT = "kv> ";
 /** Most keys offered by one tab completion. */
 export const COMPLETION_KEYS_LIMIT = 50;
 
-/** How long tab completion waits for KEYS before offering nothing, in ms. */
+/**
+ * How long tab completion waits for KEYS (or, for field names, a GET) before it offers the
+ * answer an earlier Tab got late, or nothing (see {@link CompletionAnswers}), in ms.
+ */
 export const COMPLETION_TIMEOUT_MS = 300;
+
+/**
+ * How many late completion answers (the keys of one prefix, the field names of one path)
+ * {@link CompletionAnswers} keeps for the next Tab: the last ones asked about.
+ */
+export const COMPLETION_ANSWERS_KEPT = 32;
+
+/** The hint after a line whose Tab found its keys still being listed. */
+export const COMPLETION_LATE_HINT = "  (still listing: Tab again)";
 
 /** The prefix of a line meant for {@link SessionOptions.metaCommand}, as in `\demo stop 2`. */
 export const META_COMMAND_PREFIX = "\\";
@@ -448,6 +460,109 @@ export function argumentHint(text: string): string | undefined {
   return (/\s$/.test(text) ? "" : " ") + rest.join(" ");
 }
 
+/** Options for {@link completeLine}. */
+export interface CompleteLineOptions {
+  /** Meta command lines Tab completes, e.g. `\\demo kill `; default none. */
+  metaCompletions?: readonly string[];
+  /**
+   * Where answers from the cluster come from and late ones are kept for the next Tab;
+   * default: a new {@link CompletionAnswers}, which keeps nothing past this call.
+   */
+  answers?: CompletionAnswers;
+}
+
+/** Options for {@link CompletionAnswers}. */
+export interface CompletionAnswersOptions {
+  /**
+   * Waits for `work` as long as Tab may: its result, or undefined once that time is up;
+   * default: at most {@link COMPLETION_TIMEOUT_MS}.
+   */
+  within?: (work: Promise<readonly string[]>) => Promise<readonly string[] | undefined>;
+}
+
+/**
+ * What Tab completion asks the cluster (the keys of a prefix, the field names of a path),
+ * each waited for at most {@link COMPLETION_TIMEOUT_MS} so that Tab never hangs. An answer
+ * that comes later is kept (for the last {@link COMPLETION_ANSWERS_KEPT} questions) and
+ * offered at the next Tab if that Tab's own answer is late too — a busy machine or a
+ * large cluster then completes at the second Tab instead of never; a question still on
+ * its way is not asked again. While it is, {@link hint} says so after the line.
+ *
+ * @example
+ * ```ts
+ * const answers = new CompletionAnswers();
+ * await completeLine(broker, "GET per", { answers }); // late: { start: 4, candidates: [] }
+ * answers.hint("GET per"); // "  (still listing: Tab again)"
+ * await completeLine(broker, "GET per", { answers }); // the keys the first Tab asked for
+ * ```
+ */
+export class CompletionAnswers {
+  readonly #within: NonNullable<CompletionAnswersOptions["within"]>;
+  /** Questions asked and not yet answered. */
+  readonly #asking = new Map<string, Promise<readonly string[]>>();
+  /** The last answer to each question, the least recently asked first. */
+  readonly #kept = new Map<string, readonly string[]>();
+  /** The text before the cursor of the last Tab that came up empty for want of time. */
+  #lateLine: string | undefined;
+  /** The question that Tab is waiting on. */
+  #lateQuestion: string | undefined;
+
+  /** @param options how long a Tab waits (see {@link CompletionAnswersOptions}). */
+  constructor(options: CompletionAnswersOptions = {}) {
+    this.#within = options.within ?? withinTimeout;
+  }
+
+  /**
+   * The answer to `question` (`ask` asks it, unless it is on its way already): within the
+   * time a Tab waits, else the last one kept, else undefined. `line` is the text before the
+   * cursor, for {@link hint}.
+   *
+   * @example
+   * ```ts
+   * await new CompletionAnswers().answer("GET per", "keys per", async () => ["person1"]); // ["person1"]
+   * ```
+   */
+  async answer(
+    line: string,
+    question: string,
+    ask: () => Promise<readonly string[]>,
+  ): Promise<readonly string[] | undefined> {
+    let asking = this.#asking.get(question);
+    if (asking === undefined) {
+      asking = ask();
+      this.#asking.set(question, asking);
+      asking.then((answer) => this.#keep(question, answer), () => {})
+        .finally(() => this.#asking.delete(question));
+    }
+    const answer = await this.#within(asking) ?? this.#kept.get(question);
+    [this.#lateLine, this.#lateQuestion] = answer === undefined ? [line, question] : [];
+    return answer;
+  }
+
+  /**
+   * {@link COMPLETION_LATE_HINT} while `text` is the line of a Tab that came up empty and
+   * its question is still on its way; else undefined.
+   *
+   * @example
+   * ```ts
+   * new CompletionAnswers().hint("GET per"); // undefined: no Tab was late
+   * ```
+   */
+  hint(text: string): string | undefined {
+    const waiting = this.#lateQuestion !== undefined && this.#asking.has(this.#lateQuestion);
+    return waiting && text === this.#lateLine ? COMPLETION_LATE_HINT : undefined;
+  }
+
+  #keep(question: string, answer: readonly string[]): void {
+    this.#kept.delete(question);
+    this.#kept.set(question, answer);
+    if (this.#kept.size > COMPLETION_ANSWERS_KEPT) {
+      this.#kept.delete(this.#kept.keys().next().value!);
+    }
+    invariant(this.#kept.size <= COMPLETION_ANSWERS_KEPT, "late answers are bounded");
+  }
+}
+
 /** Commands whose first argument is a key, which Tab completes. */
 const KEY_COMMANDS: readonly string[] = ["GET", "QUERY", "DELETE", "PUT", "KEYS"];
 
@@ -466,7 +581,7 @@ const KEY_COMMANDS: readonly string[] = ["GET", "QUERY", "DELETE", "PUT", "KEYS"
 export async function completeLine(
   broker: Broker,
   before: string,
-  options: { metaCompletions?: readonly string[] } = {},
+  options: CompleteLineOptions = {},
 ): Promise<Completion> {
   const start = before.length - before.trimStart().length;
   const typed = before.slice(start);
@@ -490,12 +605,17 @@ export async function completeLine(
   }
   const none = { start: before.length, candidates: [] };
   if (!KEY_COMMANDS.includes(word)) return none;
+  const answers = options.answers ?? new CompletionAnswers();
   const dot = argument.lastIndexOf(".");
   if (dot !== -1) {
     const path = word === "QUERY" ? keyPathOf(argument.slice(0, dot)) : undefined;
     const prefix = partialKey(argument.slice(dot + 1));
     if (path === undefined || prefix === undefined) return none;
-    const fields = await withinTimeout(fieldNames(broker, path));
+    const fields = await answers.answer(
+      before,
+      `fields ${JSON.stringify(path)}`,
+      () => fieldNames(broker, path),
+    );
     return {
       start: argumentStart + dot + 1,
       candidates: (fields ?? []).filter((name) => name.startsWith(prefix)).map(keyArgument),
@@ -503,10 +623,14 @@ export async function completeLine(
   }
   const prefix = partialKey(argument);
   if (prefix === undefined) return none;
-  const answer = await withinTimeout(broker.keys(prefix, COMPLETION_KEYS_LIMIT));
+  const keys = await answers.answer(
+    before,
+    `keys ${prefix}`,
+    async () => (await broker.keys(prefix, COMPLETION_KEYS_LIMIT)).keys,
+  );
   // Quoted where a bare key would not read back (`"a:b"`, `"person 1"`): Tab never makes
   // a command that fails.
-  return { start: argumentStart, candidates: (answer?.keys ?? []).map(keyArgument) };
+  return { start: argumentStart, candidates: (keys ?? []).map(keyArgument) };
 }
 
 /**
@@ -578,13 +702,14 @@ export async function runInteractive(
 ): Promise<void> {
   const write = options.write ?? writeLine;
   const terminal = options.terminal ?? Deno.stdout;
+  const answers = new CompletionAnswers();
   const editor = new LineEditor({
     prompt: PROMPT,
     output: terminal,
     history: options.history?.lines,
     onHistoryAdd: (line) => options.history?.add(line),
-    complete: (before) => completeLine(broker, before, options),
-    hint: argumentHint,
+    complete: (before) => completeLine(broker, before, { ...options, answers }),
+    hint: (text) => answers.hint(text) ?? argumentHint(text),
   });
   const restoreLog = options.logSink?.redirect((line) =>
     editor.printAbove(line, (text) => console.error(text))

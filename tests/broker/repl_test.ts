@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { Broker } from "../../lib/broker/broker.ts";
 import { readLineBatches } from "../../lib/base/line_reader.ts";
-import { answerLine, argumentHint, completeLine, runSession } from "../../lib/broker/repl.ts";
+import {
+  answerLine,
+  argumentHint,
+  completeLine,
+  COMPLETION_ANSWERS_KEPT,
+  COMPLETION_LATE_HINT,
+  CompletionAnswers,
+  runSession,
+} from "../../lib/broker/repl.ts";
+import type { KeysAnswer } from "../../lib/broker/broker.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { int, object, str } from "../../lib/record/value.ts";
 import { formatAnswer } from "../../lib/broker/commands.ts";
 import { FakeCluster } from "../helpers/fake_cluster.ts";
@@ -190,6 +200,67 @@ Deno.test("completeLine completes command words, keys, field names, HELP topics 
       { start: 0, candidates: ["\\demo kill "] },
     );
   });
+});
+
+/**
+ * A broker whose KEYS answers only when the test says (`answer`), and a Tab that never
+ * waits: every answer not already in is late, whatever the machine's speed.
+ */
+function lateKeys() {
+  const asked: { prefix: string; answer: (keys: string[]) => void }[] = [];
+  const broker = {
+    keys: (prefix: string) => {
+      const { promise, resolve } = Promise.withResolvers<KeysAnswer>();
+      asked.push({ prefix, answer: (keys) => resolve({ keys, more: false } as KeysAnswer) });
+      return promise;
+    },
+  } as unknown as Broker;
+  const answers = new CompletionAnswers({
+    within: (work) => Promise.race([work, Promise.resolve(undefined)]),
+  });
+  return { broker, asked, answers };
+}
+
+Deno.test("a Tab whose KEYS answers late offers nothing and hints so; the next Tab offers that late answer", async () => {
+  const { broker, asked, answers } = lateKeys();
+  assert.deepEqual(await completeLine(broker, "GET per", { answers }), {
+    start: 4,
+    candidates: [],
+  });
+  assert.equal(answers.hint("GET per"), COMPLETION_LATE_HINT);
+  assert.equal(answers.hint("GET pers"), undefined, "only on the line that Tab was on");
+  // A Tab while the KEYS is on its way asks nothing more.
+  await completeLine(broker, "GET per", { answers });
+  assert.equal(asked.length, 1);
+  asked[0].answer(["person1", "person2"]);
+  await waitFor(() => answers.hint("GET per") === undefined, { what: "the late answer kept" });
+  // The next Tab asks again (keys change), and its answer is late too: the kept one is offered.
+  assert.deepEqual(await completeLine(broker, "GET per", { answers }), {
+    start: 4,
+    candidates: ["person1", "person2"],
+  });
+  assert.deepEqual(asked.map(({ prefix }) => prefix), ["per", "per"]);
+  assert.equal(answers.hint("GET per"), undefined, "a Tab that offered keys hints nothing");
+  // Its own answer, come, takes the old one's place.
+  asked[1].answer(["person3"]);
+  assert.deepEqual((await completeLine(broker, "GET per", { answers })).candidates, ["person3"]);
+});
+
+Deno.test("late completion answers are kept for the last COMPLETION_ANSWERS_KEPT prefixes only", async () => {
+  const { broker, asked, answers } = lateKeys();
+  const prefixes = Array.from({ length: COMPLETION_ANSWERS_KEPT + 1 }, (_, i) => `p${i}x`);
+  for (const prefix of prefixes) await completeLine(broker, `GET ${prefix}`, { answers });
+  for (const { prefix, answer } of asked) answer([`${prefix}1`]);
+  const last = `GET ${prefixes.at(-1)}`;
+  await waitFor(() => answers.hint(last) === undefined, { what: "the late answers kept" });
+  assert.deepEqual((await completeLine(broker, last, { answers })).candidates, [
+    `${prefixes.at(-1)}1`,
+  ]);
+  assert.deepEqual((await completeLine(broker, `GET ${prefixes[1]}`, { answers })).candidates, [
+    `${prefixes[1]}1`,
+  ]);
+  // The first prefix's answer, the least recently asked of COMPLETION_ANSWERS_KEPT + 1, is gone.
+  assert.deepEqual((await completeLine(broker, `GET ${prefixes[0]}`, { answers })).candidates, []);
 });
 
 Deno.test("argumentHint shows the arguments still to type", () => {
