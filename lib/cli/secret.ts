@@ -18,6 +18,9 @@ import { parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 
+/** The -o FILE that means standard output, as it does for kv gen. */
+const STDOUT_PATH = "-";
+
 /** Mode of an auth file: read and write by its owner only. */
 const AUTH_FILE_MODE = 0o600;
 
@@ -32,7 +35,7 @@ clients a file with the new one first, then remove the old one.
 
 Flags:
   -o, --output FILE   write a new auth file FILE (mode 600) instead of printing;
-                      an existing FILE is left alone
+                      an existing FILE is left alone; '-o -' prints (as in kv gen)
   -h, --help          show this help
 
 Exit codes: 0 on success, 2 for bad flags or a FILE that exists or cannot be
@@ -78,7 +81,8 @@ async function writeNewAuthFile(path: string): Promise<void> {
 
 async function runSecret(args: string[]): Promise<number> {
   const { values } = parseFlags("secret", args, { output: { type: "string", short: "o" } });
-  if (values.output === undefined) writeLine(newSecretLine());
+  // `-' is standard output, as for kv gen -o -: a file named '-' is made with -o ./-.
+  if (values.output === undefined || values.output === STDOUT_PATH) writeLine(newSecretLine());
   else await writeNewAuthFile(values.output);
   return 0;
 }

@@ -44,6 +44,11 @@ Deno.test("kv secret -o FILE writes one 32-byte hex secret, readable by its owne
     const printed = await runKv(["secret"]);
     assert.match(printed.stdout, /^[0-9a-f]{64}\n$/);
     assert.notEqual(printed.stdout, secret);
+    // '-o -' is standard output, as for kv gen: no file named '-' is made.
+    const dashed = await runKv(["secret", "-o", "-"], { cwd: dir });
+    assert.match(dashed.stdout, /^[0-9a-f]{64}\n$/);
+    assert.equal(dashed.code, 0, dashed.stderr);
+    assert.equal(await Deno.stat(`${dir}/-`).then(() => true, () => false), false);
   });
 });
 
