@@ -73,6 +73,19 @@ export interface UnreachableServer {
 const BUSY_ADVICE = "retry once there is room";
 
 /**
+ * How the client's connection says the time it allowed ran out (lib/protocol/client.ts:
+ * `timed out after N ms` connecting or `got no answer within N ms` to its HELLO): the
+ * server may well be running, only slower to answer than --timeout-ms allows.
+ */
+const TIMED_OUT = /timed out after \d+ ms|got no answer within \d+ ms/;
+
+/** What to do when every server unreachable ran out of the client's time (TIMED_OUT). */
+const TIMEOUT_ADVICE = "raise --timeout-ms if they are busy, or restart them if hung, and retry";
+
+/** {@link TIMEOUT_ADVICE} for a server file of one server. */
+const TIMEOUT_ADVICE_ONE = "raise --timeout-ms if it is busy, or restart it if hung, and retry";
+
+/**
  * Each server of `pool` that is not up, and why, in server-file order.
  *
  * @example
@@ -119,7 +132,9 @@ export class NoServerReachableError extends UnavailableError {
  * `kv <command>: none of the N servers in FILE is reachable (a: why; b: why); start them …`:
  * the one line of every command that cannot go on without a server, naming each server
  * `down` and why (`namedServers`: the first few, then how many more), and `orElse`,
- * what else the command can do, after the advice to start them.
+ * what else the command can do, after the advice to start them — or, when every one is
+ * running but has no room (BUSY), to retry later, and when every one only ran out of the
+ * client's time, to raise --timeout-ms (or restart a hung one).
  *
  * @example
  * ```ts
@@ -138,10 +153,14 @@ export function noServerReachable(
   const which = down.length === 1
     ? `the one server in ${serverFile} is not reachable`
     : `none of the ${down.length} servers in ${serverFile} is reachable`;
-  // Servers at their connection limit are running: starting them is not the answer.
+  // Servers at their connection limit are running: starting them is not the answer; nor
+  // for servers that only took longer than --timeout-ms.
+  const one = down.length === 1;
   const advice = down.every((each) => each.busy === true)
     ? BUSY_ADVICE
-    : down.length === 1
+    : down.every((each) => TIMED_OUT.test(each.error))
+    ? (one ? TIMEOUT_ADVICE_ONE : TIMEOUT_ADVICE)
+    : one
     ? START_SERVER_ADVICE
     : START_SERVERS_ADVICE;
   const named = namedServers(down);

@@ -65,3 +65,28 @@ Deno.test("kv http and kv bench that reach no server say so, naming each, exit 3
     );
   });
 });
+
+Deno.test("servers that only ran out of --timeout-ms (listening, never answering) are advised to raise it, not to be started", async () => {
+  await withTempDir(async (dir) => {
+    // Listening, never accepting: the kernel takes the connection, no HELLO is answered.
+    const listeners = [Deno.listen({ hostname: "127.0.0.1", port: 0 })];
+    listeners.push(Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+    try {
+      const ports = listeners.map(({ addr }) => (addr as Deno.NetAddr).port);
+      await Deno.writeTextFile(`${dir}/one.txt`, `127.0.0.1 ${ports[0]}\n`);
+      await unavailable(
+        ["get", "a", "-s", `${dir}/one.txt`, "--timeout-ms", "300"],
+        /^ERROR: the one server in \S+ is not reachable \(127\.0\.0\.1:\d+: .*got no answer within 300 ms.*\); raise --timeout-ms if it is busy, or restart it if hung, and retry$/,
+      );
+      const servers = `${dir}/servers.txt`;
+      await Deno.writeTextFile(servers, ports.map((port) => `127.0.0.1 ${port}\n`).join(""));
+      await unavailable(
+        ["broker", "-s", servers, "--timeout-ms", "300"],
+        /^kv broker: none of the 2 servers in \S+ is reachable \(.*\); raise --timeout-ms if they are busy, or restart them if hung, and retry$/,
+        "GET a\n",
+      );
+    } finally {
+      for (const listener of listeners) listener.close();
+    }
+  });
+});
