@@ -41,11 +41,10 @@ import { repairCommandLine } from "./shell_command.ts";
 import { ClusterKError } from "../broker/cluster_k.ts";
 import { VERSION } from "./run.ts";
 import { untilSignal } from "./stop_signals.ts";
-import { isLoopback } from "../base/host_port.ts";
 import { hostPort } from "../base/host_port.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
-import { listenFailure } from "./listen_error.ts";
+import { listenFailure, listensOnLoopback } from "./listen_error.ts";
 import { noServerReachable } from "./open_broker.ts";
 import {
   ConnectionGuard,
@@ -148,7 +147,8 @@ function parseListen(text: string): { hostname: string; port: number } {
 async function runHttp(args: string[]): Promise<number> {
   const { values } = parseHttpFlags(args);
   const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
-  if (!isLoopback(listen.hostname) && values["tokens-file"] === undefined && !values.insecure) {
+  const loopback = await listensOnLoopback("kv http", "--listen", listen.hostname);
+  if (!loopback && values["tokens-file"] === undefined && !values.insecure) {
     throw new UserError(
       `kv http: --listen ${hostPort(listen.hostname, listen.port)} lets other machines ` +
         "connect, and without --tokens-file anyone could read and delete every record; " +
@@ -164,7 +164,7 @@ async function runHttp(args: string[]): Promise<number> {
     fallback: DEFAULT_TIMEOUT_MS,
   });
   const limits = httpLimits(values);
-  const connections = connectionLimits(values, isLoopback(listen.hostname));
+  const connections = connectionLimits(values, loopback);
   const tokens = await readTokens(values["tokens-file"]);
   const tls = await tlsFiles(values["tls-cert"], values["tls-key"]);
   const writes = choiceFlag("http", "--writes", values.writes, WRITE_RULES, "sloppy");
@@ -204,7 +204,7 @@ async function runHttp(args: string[]): Promise<number> {
       ...limits,
       tokens,
       // On loopback without tokens, a browser page could rebind a name of its own to it.
-      loopbackHostsOnly: tokens === undefined && isLoopback(listen.hostname),
+      loopbackHostsOnly: tokens === undefined && loopback,
       repairCommand: repairCommandLine(serverFile(values.servers), values),
       log: (line) => logger.error(line),
     });

@@ -1,7 +1,9 @@
 /**
  * Why a command could not listen, as one line a person can act on: the reason in plain
  * words, not the OS's (`Cannot assign requested address (os error 99)`), and the flag to
- * change. `kv server` and `kv http` share it, so a port in use reads the same from both.
+ * change; and whether the address asked for keeps other machines out (a host name resolved
+ * first). `kv server` and `kv http` share it, so a port in use or a host name that does not
+ * exist reads the same from both.
  *
  * @example
  * ```ts
@@ -13,6 +15,7 @@
  * @module
  */
 import { describeError } from "../base/describe_error.ts";
+import { isLoopback } from "../base/host_port.ts";
 import { UserError } from "./user_error.ts";
 
 /** The flags that name where a command listens: its port's and its address's. */
@@ -66,3 +69,38 @@ function reason(flags: ListenFlags, error: unknown): string {
   }
   return message;
 }
+
+/**
+ * Whether listening on `hostname` keeps other machines out: a loopback address, or a host
+ * name this machine resolves to one. A name no resolver knows is a UserError saying so
+ * (`kv http: --listen example.invalid: no such host; …`), for `command` and its `flag`:
+ * checked first, so that a name that does not exist is not taken for one that lets other
+ * machines in (which asks for credentials or --insecure).
+ *
+ * @example
+ * ```ts
+ * await listensOnLoopback("kv http", "--listen", "127.0.0.1"); // true
+ * await listensOnLoopback("kv server", "-a", "0.0.0.0"); // false
+ * ```
+ */
+export async function listensOnLoopback(
+  command: string,
+  flag: string,
+  hostname: string,
+): Promise<boolean> {
+  if (isLoopback(hostname)) return true;
+  if (IP_LITERAL.test(hostname)) return false;
+  try {
+    // Imported only for a name: importing node:dns at start cost every server ~8 ms of CPU.
+    const { lookup } = await import("node:dns/promises");
+    return isLoopback((await lookup(hostname)).address);
+  } catch {
+    throw new UserError(
+      `${command}: ${flag} ${hostname}: no such host; give an IP address or a host name this ` +
+        "machine resolves",
+    );
+  }
+}
+
+/** An IPv4 or IPv6 address as written: the resolver has nothing to look up. */
+const IP_LITERAL = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%A-Za-z]*)$/;

@@ -50,8 +50,8 @@ import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 import { describeFsError, exposedSecretDirectory, isFsError } from "../base/fs_error.ts";
-import { listenFailure } from "./listen_error.ts";
-import { hostPort, isLoopback } from "../base/host_port.ts";
+import { listenFailure, listensOnLoopback } from "./listen_error.ts";
+import { hostPort } from "../base/host_port.ts";
 import { checkStdinEndsWithSupervisor, untilStdinCloses } from "./stdin.ts";
 import { untilSignal } from "./stop_signals.ts";
 import { counted } from "../base/plural.ts";
@@ -373,20 +373,7 @@ const HOST_CHARACTERS = /^[A-Za-z0-9.\-_:%]+$/;
  */
 async function checkAddress(settings: ServerSettings): Promise<void> {
   const { hostname } = settings;
-  let resolved = hostname;
-  if (!isLoopback(hostname) && !IP_LITERAL.test(hostname)) {
-    try {
-      // Imported only for a name: importing node:dns at start cost every server ~8 ms of CPU.
-      const { lookup } = await import("node:dns/promises");
-      resolved = (await lookup(hostname)).address;
-    } catch {
-      throw new UserError(
-        `kv server: -a ${hostname}: no such host; give an IP address or a host name this ` +
-          "machine resolves",
-      );
-    }
-  }
-  if (isLoopback(hostname) || isLoopback(resolved)) return;
+  if (await listensOnLoopback("kv server", "-a", hostname)) return;
   if (settings.authFile === undefined && !settings.insecure) {
     throw new UserError(
       `kv server: -a ${hostname} lets other machines connect, and without --auth-file ` +
@@ -395,9 +382,6 @@ async function checkAddress(settings: ServerSettings): Promise<void> {
     );
   }
 }
-
-/** An IPv4 or IPv6 address as written: the resolver has nothing to look up. */
-const IP_LITERAL = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%A-Za-z]*)$/;
 
 /** The auth keys and TLS certificate the flags name, read and checked. */
 async function readSecurity(

@@ -116,12 +116,17 @@ Deno.test("kv server -a with a port says the port is -p's; an IPv6 address may c
   assert.equal((await stopWithin(server)).code, 0);
 });
 
-Deno.test("kv server -a with a host name no resolver knows is one line naming -a, --insecure or not", async () => {
+Deno.test("kv server -a and kv http --listen with a host name no resolver knows are one line naming the flag, --insecure or not", async () => {
   // .invalid never resolves (RFC 2606).
   for (const insecure of [["--insecure"], []]) {
     await oneLine(
       ["server", "-p", "0", "-a", "example.invalid", ...insecure],
       /^kv server: -a example\.invalid: no such host; give an IP address or a host name this machine resolves$/,
+    );
+    // Not "lets other machines connect … give --tokens-file", which --insecure then belied.
+    await oneLine(
+      ["http", "-s", "/nonexistent/servers.txt", "--listen", "example.invalid:80", ...insecure],
+      /^kv http: --listen example\.invalid: no such host; give an IP address or a host name this machine resolves$/,
     );
   }
 });
