@@ -298,6 +298,7 @@ export interface KvKeysPage {
  *   records: 12,
  *   latencyMs: 0.2,
  *   repaired: true,
+ *   repairedUnderOtherList: false,
  *   hints: 0,
  * };
  * ```
@@ -327,9 +328,17 @@ export interface KvServerStatus {
   busy?: true;
   /**
    * When up: false while it may lack writes it once acknowledged (restarted memory-only,
-   * a new or emptied data dir), until repair marks it repaired.
+   * a new or emptied data dir), until repair marks it repaired, or while
+   * `repairedUnderOtherList`.
    */
   repaired?: boolean;
+  /**
+   * When up: true if it was marked repaired under another server list (or k) than this
+   * client's — listed beside another cluster's servers, or before a list change — so it
+   * may lack every write this list places on it and is not trusted until `kv repair -s
+   * FILE` over this client's list marks it.
+   */
+  repairedUnderOtherList?: boolean;
   /**
    * When up: the cluster's k as this server records it, 0 when it records none (see
    * README, "The cluster's k"): during a k conflict, which servers record which.
