@@ -165,22 +165,32 @@ function article(noun: string): string {
   return /^[aeiou]/.test(noun) ? "an" : "a";
 }
 
+/** What kv stores, in a program's words: the JavaScript values {@link toValue} takes. */
+const STORED_KINDS = "strings, numbers, Floats and plain objects";
+
 /**
  * A plain JavaScript value as kv's typed value, by the rule in this module's
  * documentation. Throws a KvInputError saying where (`value.address.zip`) a
- * part cannot be stored.
+ * part cannot be stored, and what kv stores: `kinds`, in the words of where the value
+ * came from (kv http's JSON has no Float class); default the library's.
  *
  * @example
  * ```ts
  * toValue({ age: 22 }); // { kind: "object", fields: [["age", { kind: "int", value: 22 }]] }
  * ```
  */
-export function toValue(input: unknown): Value {
-  return convert(input, "value", 0, input);
+export function toValue(input: unknown, kinds: string = STORED_KINDS): Value {
+  return convert(input, "value", 0, input, kinds);
 }
 
 /** {@link toValue} of `input`, found at `where` and nesting level `depth` within `root`. */
-function convert(input: unknown, where: string, depth: number, root: unknown): Value {
+function convert(
+  input: unknown,
+  where: string,
+  depth: number,
+  root: unknown,
+  kinds: string,
+): Value {
   if (typeof input === "string") {
     if (!input.isWellFormed()) throw new KvInputError(`${where} is not well-formed Unicode`);
     return str(input);
@@ -194,9 +204,7 @@ function convert(input: unknown, where: string, depth: number, root: unknown): V
   if (input instanceof Float) return float(input.value);
   if (!isPlainObject(input)) {
     throw new KvInputError(
-      `${where} is ${
-        describeArgument(input)
-      }; kv stores strings, numbers, Floats and plain objects`,
+      `${where} is ${describeArgument(input)}; kv stores ${kinds}`,
     );
   }
   if (depth === MAX_NESTING_DEPTH) {
@@ -207,7 +215,7 @@ function convert(input: unknown, where: string, depth: number, root: unknown): V
   const fields: Field[] = [];
   for (const [name, member] of Object.entries(input)) {
     checkName(name, "field name");
-    fields.push([name, convert(member, `${where}.${name}`, depth + 1, root)]);
+    fields.push([name, convert(member, `${where}.${name}`, depth + 1, root, kinds)]);
   }
   return object(fields);
 }

@@ -668,8 +668,11 @@ function jsonValue(text: string): Value {
     }
     throw error;
   }
-  return toValue(parsed);
+  return toValue(parsed, JSON_KINDS);
 }
+
+/** What kv stores, in JSON's words: a JSON body's error names no JavaScript class. */
+const JSON_KINDS = "strings, numbers and objects (no null, true, false or arrays)";
 
 /**
  * Refuses, before parsing, JSON nested deeper than a value may be and JSON naming one

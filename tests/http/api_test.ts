@@ -156,6 +156,15 @@ Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason, a que
     ["GET", "v1/records/a.b", undefined, "", 400, /key 'a\.b' contains '\.'/],
     ["PUT", "v1/records/a", "{bad", "application/json", 400, /not JSON/],
     ["PUT", "v1/records/a", "[1]", "application/json", 400, /value is an array/],
+    // In JSON's words: no Float, the library's class, which an HTTP client never meets.
+    [
+      "PUT",
+      "v1/records/a",
+      `{"x":null}`,
+      "application/json",
+      400,
+      /^value\.x is null; kv stores strings, numbers and objects \(no null, true, false or arrays\)$/,
+    ],
     // An int, by the JSON rule (no '.' or exponent), that kv cannot hold exactly: refused as
     // the record line refuses it, not stored as a float with other digits.
     ["PUT", "v1/records/a", "12345678901234567890", "application/json", 400, /integer out of/],
