@@ -73,6 +73,25 @@ export class KvInputError extends KvError {
 }
 
 /**
+ * `message`, a lower layer's, in words for the program using the library: its advice to
+ * run kv with a Deno permission flag (lib/base/fs_error.ts, lib/broker/server_list.ts: `run
+ * kv with --allow-read, as 'deno install' of kv does`) names the program instead, which is
+ * the one Deno runs with the flags.
+ *
+ * @example
+ * ```ts
+ * inProgramWords("s.txt: …; run kv with --allow-read, as 'deno install' of kv does");
+ * // "s.txt: …; run your program with --allow-read"
+ * ```
+ */
+export function inProgramWords(message: string): string {
+  return message.replace(KV_PERMISSION_ADVICE, "run your program with $1");
+}
+
+/** The CLI's advice to give kv a Deno permission flag; the flag is its group. */
+const KV_PERMISSION_ADVICE = /run kv with (--allow-[a-z]+), as 'deno install' of kv does/g;
+
+/**
  * The cluster could not answer: a write found a replica of the key
  * unreachable (nothing was changed, or the message says how far it got), or
  * every replica of a key refused a read. The same call may succeed once the

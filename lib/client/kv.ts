@@ -26,7 +26,7 @@ import {
 } from "../broker/server_list.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { ByteSlab } from "../base/byte_slab.ts";
-import { KvInputError, KvUnavailableError } from "./errors.ts";
+import { inProgramWords, KvInputError, KvUnavailableError } from "./errors.ts";
 import { checkName, decodePlainValue, type FloatReading, type KvValue, toValue } from "./values.ts";
 import { checkFilePath, checkOptions, describeArgument } from "./arguments.ts";
 import { checkInteger, KvCore, LIST_PAGE_SIZE } from "./core.ts";
@@ -695,7 +695,7 @@ async function checkConnectOptions(options: ConnectOptions): Promise<CheckedOpti
   try {
     credentials = await resolveCredentials({ authFile: options.authFile, tlsCa: options.tlsCa });
   } catch (error) {
-    if (error instanceof CredentialsError) throw new KvInputError(error.message);
+    if (error instanceof CredentialsError) throw new KvInputError(inProgramWords(error.message));
     throw error;
   }
   const servers = await serverList(options.servers);
@@ -726,7 +726,7 @@ async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAdd
     try {
       return await readServerList(servers);
     } catch (error) {
-      if (error instanceof ServerFileError) throw new KvInputError(error.message);
+      if (error instanceof ServerFileError) throw new KvInputError(inProgramWords(error.message));
       throw error;
     }
   }
@@ -760,7 +760,7 @@ async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAdd
   try {
     return await resolveServers(addresses, (index) => `servers[${index}]`);
   } catch (error) {
-    if (error instanceof ServerFileError) throw new KvInputError(error.message);
+    if (error instanceof ServerFileError) throw new KvInputError(inProgramWords(error.message));
     throw error;
   }
 }

@@ -14,7 +14,7 @@ import { GET_BYTES_BLOCK_BYTES, MAX_BLOCK_VALUE_BYTES } from "../../lib/client/k
 import { CredentialsRefusedError } from "../../lib/broker/server_pool.ts";
 import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
-import { waitFor, withDeadline } from "../helpers/wait.ts";
+import { outputWithin, waitFor, withDeadline } from "../helpers/wait.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
@@ -558,5 +558,42 @@ Deno.test("connect throws a KvInputError when every server refuses its credentia
       timeoutMs: BROKER_TIMEOUT_MS,
     });
     assert.ok((await kv.servers()).every((server) => server.up));
+  });
+});
+
+Deno.test("a program run without --allow-read is told to run itself with it, not kv: the server file's error and the auth file's", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/serverFile.txt`, "127.0.0.1 1\n");
+    const mod = JSON.stringify(new URL("../../mod.ts", import.meta.url).href);
+    await Deno.writeTextFile(
+      `${dir}/program.ts`,
+      `import { connect } from ${mod};
+for (const options of [
+  { servers: "serverFile.txt" },
+  { servers: [{ hostname: "127.0.0.1", port: 1 }], replicas: 1, authFile: "kv.auth" },
+]) {
+  try {
+    await connect(options);
+  } catch (error) {
+    console.log(\`\${(error as Error).name}: \${(error as Error).message}\`);
+  }
+}
+`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--allow-net", "program.ts"],
+      cwd: dir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const run = await outputWithin(child, { what: "the program to exit" });
+    assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+    assert.deepEqual(new TextDecoder().decode(run.stdout).trimEnd().split("\n"), [
+      "KvInputError: serverFile.txt: cannot read the server file: Deno does not let kv read it " +
+      "(no --allow-read for it); run your program with --allow-read",
+      "KvInputError: kv.auth: cannot read the auth file: Deno does not let kv read it " +
+      "(no --allow-read for it); run your program with --allow-read",
+    ]);
   });
 });
