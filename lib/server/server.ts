@@ -86,6 +86,7 @@ import {
   type Version,
 } from "../record/version.ts";
 import { counted } from "../base/plural.ts";
+import { utf8Length } from "../base/utf8.ts";
 
 /**
  * `now` (ms, this server's clock) as the version a STALE answer carries for a write stamped
@@ -799,10 +800,19 @@ export class KvServer {
     connection.lastActivityAt = performance.now();
   }
 
-  /** Answers an unreadable stream with one last ERROR and closes the connection. */
+  /**
+   * Answers an unreadable stream with one last ERROR and closes the connection — or, for
+   * an HTTP request (`curl` at a kv server's port, where kv http was meant), with one line
+   * saying so, which the HTTP client shows.
+   */
   async #rejectStream(connection: Connection, error: DecodeError): Promise<void> {
     const tooLarge = error instanceof FrameTooLargeError;
     this.#logger.debug(`closing ${connection.peer}: ${error.message}`);
+    if (tooLarge && !connection.greeted && HTTP_REQUEST_STARTS.has(error.bodyBytes)) {
+      connection.closed = true;
+      await sendAndClose(connection.conn, NOT_HTTP_ANSWER);
+      return;
+    }
     const frames = new FrameWriter();
     frames.error(
       tooLarge ? error.requestId : CONNECTION_REQUEST_ID,
@@ -1380,6 +1390,33 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 }
 
 /** Sends a last frame (best effort, bounded in time) and closes the connection. */
+/**
+ * The first four bytes of an HTTP request (`GET `, `PUT `, `POST`, `HEAD`) read as a frame
+ * header's body length: each over the largest --max-frame-bytes (1 GiB), so such a stream
+ * always fails as a frame too large, before anything is run.
+ */
+const HTTP_REQUEST_STARTS: ReadonlySet<number> = new Set(
+  ["GET ", "PUT ", "POST", "HEAD"].map((method) =>
+    new DataView(new TextEncoder().encode(method).buffer).getUint32(0)
+  ),
+);
+
+/** What an HTTP request at a kv server's port is told. */
+const NOT_HTTP_LINE =
+  "this is a kv server, not HTTP: use kv http (http://127.0.0.1:8080/ by default)";
+
+/**
+ * {@link NOT_HTTP_LINE} as an HTTP/1.0 answer: a bare line is refused by HTTP clients
+ * (curl: "Received HTTP/0.9 when not allowed"), an answer's body is shown.
+ */
+const NOT_HTTP_ANSWER: Uint8Array = (() => {
+  const body = `${NOT_HTTP_LINE}\n`;
+  return new TextEncoder().encode(
+    "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+      `Content-Length: ${utf8Length(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+})();
+
 async function sendAndClose(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {

@@ -782,3 +782,29 @@ Deno.test("a MARK_REPAIRED that replaces another list's mark closes every other 
     await stop();
   }
 });
+
+Deno.test("an HTTP request at a kv server's port (GET, HEAD, PUT, POST) is answered with one line saying to use kv http", async () => {
+  const { address, stop } = await startServer();
+  try {
+    const url = `http://127.0.0.1:${address.port}/v1/records/a`;
+    for (const method of ["GET", "PUT", "POST"]) {
+      const answer = await withDeadline(
+        fetch(url, { method, body: method === "GET" ? undefined : "x" }),
+        { what: `the answer to ${method}` },
+      );
+      assert.equal(answer.status, 400, method);
+      assert.equal(
+        await answer.text(),
+        "this is a kv server, not HTTP: use kv http (http://127.0.0.1:8080/ by default)\n",
+      );
+    }
+    const head = await withDeadline(fetch(url, { method: "HEAD" }), { what: "the answer to HEAD" });
+    assert.equal(head.status, 400);
+    await head.body?.cancel();
+    // The server goes on serving kv clients.
+    const raw = await RawConnection.open(address);
+    raw.close();
+  } finally {
+    await stop();
+  }
+});
