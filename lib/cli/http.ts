@@ -36,7 +36,7 @@ import {
   SECURITY_HELP,
   withAuthFileSource,
 } from "./security_flags.ts";
-import { serverFile, SERVERS_FLAG_HELP } from "./oneshot.ts";
+import { serverFile, SERVERS_FLAG_HELP, withServerFileSource } from "./oneshot.ts";
 import { repairCommandLine } from "./shell_command.ts";
 import { ClusterKError } from "../broker/cluster_k.ts";
 import { VERSION } from "./run.ts";
@@ -361,7 +361,7 @@ async function openKv(
     tlsCa?: string;
     log: (line: string) => void;
   },
-  flags: { "auth-file"?: string; "tls-ca"?: string },
+  flags: { servers?: string; "auth-file"?: string; "tls-ca"?: string },
 ): Promise<Kv> {
   const repair = repairCommandLine(path, flags);
   try {
@@ -378,7 +378,9 @@ async function openKv(
       throw new UserError(`kv http: ${error.cause.withRepair(repair)}`);
     }
     throw credentialsRefusedError("http", error, flags) ??
-      new UserError(`kv http: ${withAuthFileSource(error.message, flags)}`);
+      new UserError(
+        `kv http: ${withServerFileSource(withAuthFileSource(error.message, flags), flags.servers)}`,
+      );
   }
 }
 

@@ -574,10 +574,36 @@ function keysNextPage(
  * ```
  */
 export function serverFile(flag: string | undefined): string {
-  if (flag !== undefined) return flag;
+  return flag ?? serverFileFromEnv() ?? DEFAULT_SERVER_FILE;
+}
+
+/** `$KV_SERVERS`, when set, not empty and kv may read it; else undefined. */
+function serverFileFromEnv(): string | undefined {
   const permission = Deno.permissions.querySync({ name: "env", variable: SERVERS_ENV });
   const fromEnv = permission.state === "granted" ? Deno.env.get(SERVERS_ENV) : undefined;
-  return fromEnv === undefined || fromEnv === "" ? DEFAULT_SERVER_FILE : fromEnv;
+  return fromEnv === "" ? undefined : fromEnv;
+}
+
+/**
+ * `message`, a problem with the server file {@link serverFile} chose for `flag`, followed
+ * by where its path came from when the user did not type it: `(named by $KV_SERVERS)` —
+ * a stale variable would otherwise read as a file nobody asked for — or, for the default,
+ * how to name another.
+ *
+ * @example
+ * ```ts
+ * // With KV_SERVERS=/old.txt and no -s:
+ * withServerFileSource("/old.txt: cannot read the server file: No such file or directory", undefined);
+ * // "/old.txt: cannot read the server file: No such file or directory (named by $KV_SERVERS)"
+ * ```
+ */
+export function withServerFileSource(message: string, flag: string | undefined): string {
+  if (flag !== undefined) return message;
+  const fromEnv = serverFileFromEnv();
+  if (!message.startsWith(`${fromEnv ?? DEFAULT_SERVER_FILE}:`)) return message;
+  return `${message} (${
+    fromEnv === undefined ? `give one with -s or $${SERVERS_ENV}` : `named by $${SERVERS_ENV}`
+  })`;
 }
 
 async function brokerFromFlags(
@@ -595,10 +621,7 @@ async function brokerFromFlags(
   const path = serverFile(values.servers);
   const servers = await readServerList(path).catch((error) => {
     if (!(error instanceof ServerFileError)) throw error;
-    throw new UserError(
-      `kv ${name}: ${error.message}` +
-        (values.servers === undefined ? ` (give one with -s or $${SERVERS_ENV})` : ""),
-    );
+    throw new UserError(`kv ${name}: ${withServerFileSource(error.message, values.servers)}`);
   });
   const k = replicasFlag(name, values.replicas, servers.length, path);
   const timeoutMs = intFlag(name, "--timeout-ms", values["timeout-ms"], {

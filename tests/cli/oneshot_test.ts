@@ -125,6 +125,19 @@ Deno.test("one-shot commands find the server file in $KV_SERVERS, then ./serverF
       none.stderr,
       /^kv get: serverFile\.txt: cannot read .*\(give one with -s or \$KV_SERVERS\)\n$/,
     );
+    // A path from $KV_SERVERS that cannot be read says where it came from, in kv http too.
+    const env = { KV_SERVERS: "/nonexistent/servers.txt" };
+    for (const args of [["get", "a"], ["http", "--listen", "127.0.0.1:0"]]) {
+      const stale = await runKv(args, { cwd: directory, env });
+      assert.equal(stale.code, 2, stale.stderr);
+      assert.match(
+        stale.stderr,
+        new RegExp(
+          `^kv ${args[0]}: /nonexistent/servers\\.txt: cannot read the server file: ` +
+            "No such file or directory \\(named by \\$KV_SERVERS\\)\n$",
+        ),
+      );
+    }
   } finally {
     await Deno.remove(directory, { recursive: true });
   }
