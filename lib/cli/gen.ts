@@ -204,6 +204,12 @@ async function readSettings(
   const outputPath = values.output ?? DEFAULT_OUTPUT;
 
   const keys = await readKeyFile(keyFilePath);
+  if (!isStdout(outputPath) && await sameFile(keyFilePath, outputPath)) {
+    throw new UserError(
+      `kv ${COMMAND}: -o '${outputPath}' is the key file (-k '${keyFilePath}'), which the ` +
+        "records would replace; write them to another file",
+    );
+  }
   if (requestedMaxKeys !== undefined && requestedMaxKeys > keys.length) {
     throw new UserError(
       `kv ${COMMAND}: -m ${requestedMaxKeys} is more than the ${counted(keys.length, "key")} ` +
@@ -408,6 +414,18 @@ async function openReplacing(
       });
     },
   };
+}
+
+/**
+ * Whether paths `a` and `b` name one file (links followed): the same device and inode.
+ * False when either cannot be looked at (an output not yet made).
+ */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [first, second] = await Promise.all(
+    [a, b].map((path) => Deno.stat(path).catch(() => undefined)),
+  );
+  return first !== undefined && second !== undefined && first.ino !== null &&
+    first.dev === second.dev && first.ino === second.ino;
 }
 
 /** Whether `path` (`-o`) means standard output: `-`, or a link to it. */

@@ -246,6 +246,8 @@ Deno.test("kv gen mistakes exit 2 with exactly one line on stderr and no stack t
   await withTempDir(async (dir) => {
     await Deno.mkdir(`${dir}/adir`);
     await Deno.writeTextFile(`${dir}/keep.txt`, "keep me\n");
+    await Deno.copyFile(COMPAT_KEY_FILE, `${dir}/keys.txt`);
+    await Deno.symlink("keys.txt", `${dir}/keys-link.txt`);
     const k = ["-k", COMPAT_KEY_FILE];
     const cases: [args: string[], message: string][] = [
       [[...k, "--bogus"], "kv gen: unknown option '--bogus' (see 'kv gen --help')"],
@@ -295,6 +297,17 @@ Deno.test("kv gen mistakes exit 2 with exactly one line on stderr and no stack t
         "kv gen: cannot write 'nodir/out.txt': directory 'nodir' does not exist",
       ],
       [[...k, "-o", "adir"], "kv gen: cannot write 'adir': it is a directory"],
+      // The key file itself, by its name or through a link: it would be replaced by records.
+      [
+        ["-k", "keys.txt", "-o", "keys.txt"],
+        "kv gen: -o 'keys.txt' is the key file (-k 'keys.txt'), which the records would " +
+        "replace; write them to another file",
+      ],
+      [
+        ["-k", "keys.txt", "-o", "keys-link.txt"],
+        "kv gen: -o 'keys-link.txt' is the key file (-k 'keys.txt'), which the records would " +
+        "replace; write them to another file",
+      ],
       [
         [...k, "-o", "/dev/full"],
         "kv gen: cannot write '/dev/full': kv is not allowed to access this path; write to " +
@@ -311,8 +324,16 @@ Deno.test("kv gen mistakes exit 2 with exactly one line on stderr and no stack t
       const [args, message] = cases[index];
       assert.deepEqual(run, { code: 2, stdout: "", stderr: `${message}\n` }, args.join(" "));
     });
-    assert.deepEqual(await entriesOf(dir), ["adir", "keep.txt"], "failed runs write nothing");
+    assert.deepEqual(
+      await entriesOf(dir),
+      ["adir", "keep.txt", "keys-link.txt", "keys.txt"],
+      "failed runs write nothing",
+    );
     assert.equal(await Deno.readTextFile(`${dir}/keep.txt`), "keep me\n");
+    assert.equal(
+      await Deno.readTextFile(`${dir}/keys.txt`),
+      await Deno.readTextFile(COMPAT_KEY_FILE),
+    );
   });
 });
 
