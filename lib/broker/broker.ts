@@ -1502,7 +1502,7 @@ export class Broker {
     const ids = beyond.map((index) => pool.servers[index].id).join(", ");
     const mover = this.#handsOffHints
       ? "this broker moves it there once they can store it (kv repair does, if it exits first)"
-      : "run kv repair once they can store it";
+      : `run ${this.#repairCommand} once they can store it`;
     const [first, those] = front === 1
       ? ["server", "it answers"]
       : [`${front} servers`, "those answer"];

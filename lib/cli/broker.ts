@@ -162,6 +162,14 @@ interface BrokerSettings {
   readonly securityFlags: { readonly "auth-file"?: string; readonly "tls-ca"?: string };
 }
 
+/**
+ * Whether the broker exits once its `-i` file is indexed, reading no commands: told so
+ * (`--index-only`), or `-i -`, whose records came on stdin, which then has no commands.
+ */
+function exitsAfterIndexing(settings: BrokerSettings): boolean {
+  return settings.indexOnly || settings.dataPath === STDIN_PATH;
+}
+
 async function runBroker(args: string[]): Promise<number> {
   const settings = await parseSettings(args);
   const logSink = new LogSink();
@@ -177,8 +185,12 @@ async function runBroker(args: string[]): Promise<number> {
     timeoutMs: settings.timeoutMs,
     log,
     credentials: settings.credentials,
-    // Hinted partitions go to the background repair, which moves their copies home.
-    onRepairNeeded: (request) => background?.request(request),
+    // Hinted partitions go to the background repair, which moves their copies home — unless
+    // the broker exits once the file is indexed, before that repair would run: its warnings
+    // then name the kv repair to run instead.
+    onRepairNeeded: exitsAfterIndexing(settings)
+      ? undefined
+      : (request) => background?.request(request),
   }, settings.securityFlags);
   try {
     try {
@@ -202,8 +214,7 @@ async function runBroker(args: string[]): Promise<number> {
       settings.dataPath,
       log,
     );
-    // `-i -`: the records came on stdin, which then has no commands to give.
-    if (settings.indexOnly || settings.dataPath === STDIN_PATH || stopped) return exitCode;
+    if (exitsAfterIndexing(settings) || stopped) return exitCode;
     background.resume();
     const outputDialect = settings.dialect ?? dialect ?? "assignment";
     return await serveCommands(broker, settings, outputDialect, logSink, exitCode);

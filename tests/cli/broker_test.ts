@@ -643,6 +643,31 @@ Deno.test('a key KEYS lists in its ."…" form is typed back as KEYS printed it,
   ]);
 });
 
+Deno.test("kv broker --index-only whose records went beyond the first 2k-1 servers names the kv repair to run, not itself, which exits", async () => {
+  await using cluster = await KvCluster.start(4);
+  await cluster.servers[0].stop();
+  await cluster.servers[1].stop();
+  const data = await tempFile(
+    Array.from({ length: 40 }, (_, i) => `person${i}: ${i}\n`).join(""),
+  );
+  try {
+    const { code, stderr } = await runBroker(
+      ["-s", cluster.serverFile, "-i", data, "-k", "2", "--index-only"],
+      "",
+    );
+    assert.equal(code, 0, stderr);
+    const warning = stderr.split("\n").find((line) => line.startsWith("kv broker: WARNING: "));
+    assert(warning !== undefined, stderr);
+    assert.match(warning, /were stored with a warning; the first: stored on /);
+    assert(
+      warning.endsWith(`; run kv repair -s ${cluster.serverFile} once they can store it`),
+      warning,
+    );
+  } finally {
+    await Deno.remove(data);
+  }
+});
+
 Deno.test("kv broker stopped by SIGINT or SIGTERM while indexing prints its summary and exits 130 or 143", async () => {
   await using cluster = await KvCluster.start(1);
   const client = await connectClient(cluster.servers[0].address);
