@@ -7,6 +7,7 @@ import { CHROMIUM_PATH, launchChromium } from "../helpers/browser.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
+import { RawConnection } from "../helpers/in_process_server.ts";
 
 /** Longest wait for anything on the page, in ms (a deadline, not a timing check). */
 const PAGE_DEADLINE_MS = 30_000;
@@ -187,5 +188,36 @@ Deno.test({
       assert.equal(repair.code, 0, repair.stdout + repair.stderr);
       await page.waitForFunction(`${advice}.hidden && ${advice}.textContent === ""`);
     });
+  },
+});
+
+Deno.test({
+  name: CHROMIUM_PATH === undefined
+    ? "the web console shows a busy server busy (ignored: chromium is not installed)"
+    : "the web console shows a server at its --max-connections busy, as kv servers does, not down",
+  ignore: CHROMIUM_PATH === undefined,
+  fn: async () => {
+    // The third server takes one connection, which a client that said HELLO holds.
+    await using cluster = await KvCluster.start(3, {
+      server: (index) => ({ args: index === 2 ? ["--max-connections", "1"] : [] }),
+    });
+    const full = cluster.servers[2];
+    const holder = await RawConnection.open({ hostname: "127.0.0.1", port: full.port });
+    try {
+      await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
+      await using browser = await launchChromium();
+      const page = await browser.page();
+      page.setDefaultTimeout(PAGE_DEADLINE_MS);
+      await page.goto(http.url);
+      const row = `document.querySelector('#servers tr[data-server="${full.id}"]')`;
+      await page.waitForFunction(`${row}?.dataset.state === "busy"`);
+      assert.equal(await page.evaluate(`${row}.children[1].textContent`), "busy");
+      assert.match(
+        String(await page.evaluate(`${row}.children[6].textContent`)),
+        /BUSY: too many connections/,
+      );
+    } finally {
+      holder.close();
+    }
   },
 });

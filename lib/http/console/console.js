@@ -77,16 +77,32 @@ function element(tag, attributes = {}, ...children) {
 // ---- Servers -------------------------------------------------------------
 
 /**
- * A server's state as the table shows it: up, up but not yet repaired, down, or refused
- * (running, but not with kv http's credentials: those need fixing, not the server).
+ * A server's state as the table shows it: up, up but not yet repaired, down, refused
+ * (running, but not with kv http's credentials: those need fixing, not the server), or busy
+ * (running, at its --max-connections: it needs room, not restarting), as `kv servers` says.
  */
-const STATE_TEXT = { up: "up", unrepaired: "not yet repaired", down: "down", refused: "refused" };
+const STATE_TEXT = {
+  up: "up",
+  unrepaired: "not yet repaired",
+  down: "down",
+  refused: "refused",
+  busy: "busy",
+};
 const STATE_CLASS = {
   up: "state-up",
   unrepaired: "warning",
   down: "state-down",
   refused: "state-down",
+  busy: "warning",
 };
+
+/** The state of `server`, a row of `GET /v1/servers`: a key of {@link STATE_TEXT}. */
+function serverState(server) {
+  if (server.refused) return "refused";
+  if (server.busy) return "busy";
+  if (!server.up) return "down";
+  return server.repaired ? "up" : "unrepaired";
+}
 
 /**
  * The k a server records (0: none yet), marked as a warning where it is not the cluster's
@@ -107,13 +123,7 @@ async function refreshServers() {
       api("GET", "/healthz"),
     ]);
     const rows = servers.servers.map((server) => {
-      const state = server.refused
-        ? "refused"
-        : !server.up
-        ? "down"
-        : server.repaired
-        ? "up"
-        : "unrepaired";
+      const state = serverState(server);
       return element(
         "tr",
         { "data-server": server.server, "data-state": state },
