@@ -35,7 +35,8 @@ clients a file with the new one first, then remove the old one.
 
 Flags:
   -o, --output FILE   write a new auth file FILE (mode 600) instead of printing;
-                      an existing FILE is left alone; '-o -' prints (as in kv gen)
+                      an existing FILE is left alone; '-o -' prints it, as
+                      kv gen -o - does
   -h, --help          show this help
 
 Exit codes: 0 on success, 2 for bad flags or a FILE that exists or cannot be
@@ -81,7 +82,7 @@ async function writeNewAuthFile(path: string): Promise<void> {
 
 async function runSecret(args: string[]): Promise<number> {
   const { values } = parseFlags("secret", args, { output: { type: "string", short: "o" } });
-  // `-' is standard output, as for kv gen -o -: a file named '-' is made with -o ./-.
+  // '-' is standard output, as for kv gen -o -: a file named '-' is made with -o ./-.
   if (values.output === undefined || values.output === STDOUT_PATH) writeLine(newSecretLine());
   else await writeNewAuthFile(values.output);
   return 0;
