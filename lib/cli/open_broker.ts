@@ -20,6 +20,7 @@ import {
 } from "../broker/cluster_k.ts";
 import { MAX_SERVERS, type ServerAddress } from "../broker/server_list.ts";
 import type { ServerPool } from "../broker/server_pool.ts";
+import { isTimeoutReason } from "../protocol/client.ts";
 import { intFlag } from "./args.ts";
 import { credentialsRefusedError } from "./security_flags.ts";
 import { UnavailableError, UserError } from "./user_error.ts";
@@ -72,14 +73,7 @@ export interface UnreachableServer {
 /** What to do when every server unreachable is running but has no room for the client. */
 const BUSY_ADVICE = "retry once there is room";
 
-/**
- * How the client's connection says the time it allowed ran out (lib/protocol/client.ts:
- * `timed out after N ms` connecting or `got no answer within N ms` to its HELLO): the
- * server may well be running, only slower to answer than --timeout-ms allows.
- */
-const TIMED_OUT = /timed out after \d+ ms|got no answer within \d+ ms/;
-
-/** What to do when every server unreachable ran out of the client's time (TIMED_OUT). */
+/** What to do when every server unreachable ran out of the client's time (isTimeoutReason). */
 const TIMEOUT_ADVICE = "raise --timeout-ms if they are busy, or restart them if hung, and retry";
 
 /** {@link TIMEOUT_ADVICE} for a server file of one server. */
@@ -158,7 +152,7 @@ export function noServerReachable(
   const one = down.length === 1;
   const advice = down.every((each) => each.busy === true)
     ? BUSY_ADVICE
-    : down.every((each) => TIMED_OUT.test(each.error))
+    : down.every((each) => isTimeoutReason(each.error))
     ? (one ? TIMEOUT_ADVICE_ONE : TIMEOUT_ADVICE)
     : one
     ? START_SERVER_ADVICE

@@ -24,6 +24,7 @@ import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { ClusterKError, ClusterKUnknownError, namedServers } from "../broker/cluster_k.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
 import { CredentialsRefusedError } from "../broker/server_pool.ts";
+import { isTimeoutReason } from "../protocol/client.ts";
 import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
@@ -392,18 +393,25 @@ export class KvCore {
 
 /**
  * What `connect` without `replicas` throws when it reached none of the servers: the
- * cluster's k cannot be learned, but the same call succeeds once one is back.
+ * cluster's k cannot be learned, but the same call succeeds once one is back. Servers
+ * that only took longer than `timeoutMs` may well be running: the advice is then a longer
+ * timeout, not to start them.
  */
 function noServerReachable(
   down: readonly { readonly server: string; readonly error: string }[],
 ): KvNoServerReachableError {
-  const which = down.length === 1
+  const one = down.length === 1;
+  const which = one
     ? "the one server is not reachable"
     : `none of the ${down.length} servers is reachable`;
+  const advice = down.every((each) => isTimeoutReason(each.error))
+    ? `raise timeoutMs if ${one ? "it is" : "they are"} busy, or restart ${
+      one ? "it" : "them"
+    } if hung, and retry`
+    : `start ${one ? "it" : "them"} (or check authFile and tlsCa) and retry`;
   return new KvNoServerReachableError(
-    `${which} (${namedServers(down)}); start ${down.length === 1 ? "it" : "them"} (or ` +
-      "check authFile and tlsCa) and retry, or pass replicas (the cluster's k) to connect " +
-      "now, reconnecting in the background",
+    `${which} (${namedServers(down)}); ${advice}, or pass replicas (the cluster's k) to ` +
+      "connect now, reconnecting in the background",
     down,
   );
 }

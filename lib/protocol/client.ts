@@ -258,6 +258,27 @@ export class ConnectionError extends Error {
 }
 
 /**
+ * How a connection says the time its client allowed ran out: `timed out after N ms` while
+ * connecting, `got no answer within N ms` to a request (HELLO included).
+ */
+const TIMED_OUT_REASON = /timed out after \d+ ms|got no answer within \d+ ms/;
+
+/**
+ * Whether `reason`, a server's down reason as a connection words it, is the client's time
+ * running out: the server may well be running, only slower than the timeout allows, so the
+ * advice is a longer timeout (or a restart if it hung), not to start it.
+ *
+ * @example
+ * ```ts
+ * isTimeoutReason("cannot connect to 127.0.0.1:8000: timed out after 1000 ms"); // true
+ * isTimeoutReason("cannot connect to 127.0.0.1:8000: connection refused"); // false
+ * ```
+ */
+export function isTimeoutReason(reason: string): boolean {
+  return TIMED_OUT_REASON.test(reason);
+}
+
+/**
  * A request got no answer in time; the connection was closed because of it.
  *
  * @example

@@ -374,7 +374,7 @@ Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", 
   );
 });
 
-Deno.test("connect with no server reachable and no replicas is a KvNoServerReachableError naming each: the cluster's k cannot be learned, and a guess of 1 would outlive the outage", async () => {
+Deno.test("connect with no server reachable and no replicas is a KvNoServerReachableError naming each: the cluster's k cannot be learned, and a guess of 1 would outlive the outage; servers that only ran out of timeoutMs are advised a longer one, not to be started", async () => {
   await using cluster = await KvCluster.start(2, { durable: true });
   // The cluster records k = 2, then every server hangs: none answers HELLO.
   await (await connect({ servers: cluster.serverFile, replicas: 2 }))[Symbol.asyncDispose]();
@@ -390,8 +390,8 @@ Deno.test("connect with no server reachable and no replicas is a KvNoServerReach
       refusal.message,
       new RegExp(
         `^none of the 2 servers is reachable \\(127\\.0\\.0\\.1:${ports[0]}: .*; ` +
-          `127\\.0\\.0\\.1:${ports[1]}: .*\\); start them \\(or check authFile and tlsCa\\) ` +
-          "and retry, or pass replicas \\(the cluster's k\\) to connect now",
+          `127\\.0\\.0\\.1:${ports[1]}: .*\\); raise timeoutMs if they are busy, or restart ` +
+          "them if hung, and retry, or pass replicas \\(the cluster's k\\) to connect now",
       ),
     );
     assert(refusal instanceof KvUnavailableError, "the same call succeeds once one is back");
@@ -412,6 +412,29 @@ Deno.test("connect with no server reachable and no replicas is a KvNoServerReach
   } finally {
     for (const server of cluster.servers) server.signal("SIGCONT");
   }
+});
+
+Deno.test("connect to servers that refuse the connection (none running) advises starting them", async () => {
+  await withTempDir(async (dir) => {
+    // A port just closed: nothing listens there, so the kernel refuses at once.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const servers = `${dir}/servers.txt`;
+    await Deno.writeTextFile(servers, `127.0.0.1 ${port}\n`);
+    const refusal = await connect({ servers, timeoutMs: 2000 }).then(
+      () => assert.fail("connected with no server running"),
+      (error: unknown) => error,
+    );
+    assert(refusal instanceof KvNoServerReachableError, String(refusal));
+    assert.match(
+      refusal.message,
+      new RegExp(
+        `^the one server is not reachable \\(127\\.0\\.0\\.1:${port}: .*\\); start it \\(or ` +
+          "check authFile and tlsCa\\) and retry, or pass replicas",
+      ),
+    );
+  });
 });
 
 Deno.test("a record over every server's frame limit is the caller's mistake, and changes nothing", async () => {
