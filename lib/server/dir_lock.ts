@@ -79,18 +79,20 @@ export class DirLock {
   readonly #dir: string;
   readonly #record: string | undefined;
   readonly #writtenByOther: boolean;
+  readonly #ofOlderKv: boolean;
   #released = false;
 
   private constructor(
     file: Deno.FsFile,
     dir: string,
     record: string | undefined,
-    writtenByOther: boolean,
+    found: { writtenByOther: boolean; ofOlderKv: boolean },
   ) {
     this.#file = file;
     this.#dir = dir;
     this.#record = record;
-    this.#writtenByOther = writtenByOther;
+    this.#writtenByOther = found.writtenByOther;
+    this.#ofOlderKv = found.ofOlderKv;
   }
 
   /**
@@ -117,12 +119,15 @@ export class DirLock {
       // Before this process writes it: its change time is the last writer's.
       const changedAt = (await file.stat()).ctime?.getTime();
       const content = await readPrefix(file, LOCK_FILE_BYTES);
-      const writtenAt = Number(/^\d+ (\d+) /.exec(new TextDecoder().decode(content))?.[1]);
+      const text = new TextDecoder().decode(content);
+      const writtenAt = Number(/^\d+ (\d+) /.exec(text)?.[1]);
       const writtenByOther = changedAt !== undefined && changedAt > writtenAt + LOCK_WRITE_SLACK_MS;
+      // What a kv from before run records left: it truncated the file to its pid.
+      const ofOlderKv = /^\d+\n$/.test(text);
       // Only the pid field: the run record after it is the last run's, for the store to judge.
       await file.seek(0, Deno.SeekMode.Start);
       await writeAll(file, new TextEncoder().encode(pidField()));
-      return new DirLock(file, dir, recordIn(content), writtenByOther);
+      return new DirLock(file, dir, recordIn(content), { writtenByOther, ofOlderKv });
     } catch (error) {
       file.close();
       throw error;
@@ -175,6 +180,15 @@ export class DirLock {
    */
   get writtenByOther(): boolean {
     return this.#writtenByOther;
+  }
+
+  /**
+   * True when, at acquire, the lock file held a pid alone, as a kv from before run records
+   * leaves it; false when it was missing or empty, or held this kv's pid field (a pid and a
+   * time, with a run record or not).
+   */
+  get ofOlderKv(): boolean {
+    return this.#ofOlderKv;
   }
 
   /**

@@ -16,7 +16,8 @@
  *
  * - `run`: `"open"` from the start until a clean stop, then `"clean"`, written only once
  *   every write is fsynced and the log closed.
- * - `boot`: which boot of the machine's kernel the run was in ({@link currentBoot}).
+ * - `boot`: which boot of the machine's kernel the run was in, told each way the process
+ *   could ({@link currentBoot}).
  * - `fsync`: the run's `--fsync`.
  * - `dir`, `files`: the identity ({@link identityOf}) of the data dir and of each of the
  *   files recovery reads (the newest snapshot and the logs from its generation on); in a
@@ -29,7 +30,10 @@
  * Before recovery touches anything, the start reads the record the last run left and
  * finds the server unrepaired when:
  *
- * 1. the record cannot be read (a torn write, another program's bytes);
+ * 1. the record cannot be read (a torn write, another program's bytes), or there is none
+ *    though the dir holds a log or a snapshot and the lock file is not one a kv from before
+ *    run records left (its pid alone): LOCK was left out of a copy or a restore, or a start
+ *    stopped before it recorded its run;
  * 2. the data dir's identity differs (a copy, a restore into a new dir, a move to another
  *    file system);
  * 3. the lock file was written by another program after kv last wrote it (its change time
@@ -62,7 +66,7 @@
  * ```ts
  * import { decodeRunRecord, encodeRunRecord, judgeLastRun } from "./run_record.ts";
  * const line = encodeRunRecord({ run: "open", boot: "id:1", fsync: "interval", dir: "5.0", files: {} });
- * const now = { boot: "id:2", dir: "5.0", lockWrittenByOther: false, files: {} };
+ * const now = { boot: "id:2", dir: "5.0", lockWrittenByOther: false, lockOfOlderKv: false, files: {} };
  * judgeLastRun(decodeRunRecord(line), now);
  * // "the last run on it (--fsync interval) did not stop cleanly and the machine has restarted since: …"
  * ```
@@ -70,6 +74,7 @@
  */
 import { crc32c } from "../base/crc32.ts";
 import { MAX_RECORD_CHARS } from "./dir_lock.ts";
+import { NODE_STATE_FILE } from "./node_state.ts";
 
 /** The run record's format number, written as its `format` field. */
 export const RUN_RECORD_FORMAT = 1;
@@ -110,53 +115,91 @@ export interface RunNow {
   readonly dir: string;
   /** The lock file, which holds the record, was written by another program since (dir_lock.ts). */
   readonly lockWrittenByOther: boolean;
+  /**
+   * The lock file held a pid alone, as a kv from before run records leaves it (dir_lock.ts):
+   * such a dir has no record to judge. A lock file missing or empty, or holding this kv's
+   * pid field without a record, was left by no run that finished its start.
+   */
+  readonly lockOfOlderKv: boolean;
   /** Full identity of each file the record may name, by name (see {@link identityOf}). */
   readonly files: Readonly<Record<string, string>>;
 }
 
 /**
- * The boot of the machine's kernel this process runs in: `id:` and the kernel's boot id
- * when this process may read {@link BOOT_ID_PATH} (Deno lets only `--allow-all` read
- * /proc), else `at:` and the instant it booted, in ms, from the clock and the uptime
- * (`--allow-sys=osUptime`, which `kv server` runs with), else undefined: nothing tells.
+ * The boot of the machine's kernel this process runs in, told each way this process may:
+ * `id:` and the kernel's boot id when it may read {@link BOOT_ID_PATH} (Deno lets only
+ * `--allow-all` read /proc), `at:` and the instant the machine booted, in ms, from the clock
+ * and the uptime when it may read the uptime (`--allow-sys=osUptime`, which `kv server`
+ * runs with), both separated by a space when it may do both; undefined when nothing tells.
+ * Both are kept so that a start under other permissions than the last run (`deno run -A`,
+ * then the task's) still has a way in common with it ({@link sameBoot}).
  *
  * @example
  * ```ts
- * await currentBoot(); // "at:1796203963577"
+ * await currentBoot(); // "at:1796203963577", or "id:72dc… at:1796203963577" under -A
  * ```
  */
 export async function currentBoot(): Promise<string | undefined> {
+  const ways: string[] = [];
   // Each permission is queried first: Deno would otherwise ask for it at a terminal.
   if (Deno.permissions.querySync({ name: "read", path: BOOT_ID_PATH }).state === "granted") {
     try {
       const id = (await Deno.readTextFile(BOOT_ID_PATH)).trim();
-      if (/^[0-9a-f-]{36}$/.test(id)) return `id:${id}`;
+      if (/^[0-9a-f-]{36}$/.test(id)) ways.push(`id:${id}`);
     } catch {
       // Not Linux, or not --allow-all (--allow-read is not enough for /proc): the uptime tells.
     }
   }
-  if (Deno.permissions.querySync({ name: "sys", kind: "osUptime" }).state !== "granted") {
-    return undefined;
+  if (Deno.permissions.querySync({ name: "sys", kind: "osUptime" }).state === "granted") {
+    ways.push(`at:${Date.now() - Deno.osUptime() * 1000}`);
   }
-  return `at:${Date.now() - Deno.osUptime() * 1000}`;
+  return ways.length === 0 ? undefined : ways.join(" ");
 }
 
 /**
- * Whether boots `a` and `b` ({@link currentBoot}) are known to be the same: the same boot
- * id, or boot instants within {@link BOOT_TIME_TOLERANCE_MS}. Unknown, or told two ways
- * (a run with /proc, one without), is not known to be the same.
+ * Whether boots `a` and `b` ({@link currentBoot}) are known to be the same: by the boot id
+ * when both tell one, else by the boot instant when both tell one (within
+ * {@link BOOT_TIME_TOLERANCE_MS}). Unknown, or told in no way common to both (a run with
+ * /proc and without the uptime, one without /proc), is not known to be the same.
  *
  * @example
  * ```ts
  * sameBoot("at:1000", "at:2500"); // true
+ * sameBoot("id:x at:1000", "at:1500"); // true: the instants agree
  * sameBoot("id:x", undefined); // false
  * ```
  */
 export function sameBoot(a: string | null | undefined, b: string | null | undefined): boolean {
-  if (a == null || b == null) return false;
-  if (a.startsWith("id:") && b.startsWith("id:")) return a === b;
-  if (!a.startsWith("at:") || !b.startsWith("at:")) return false;
-  return Math.abs(Number(a.slice(3)) - Number(b.slice(3))) <= BOOT_TIME_TOLERANCE_MS;
+  return compareBoots(a, b) === "same";
+}
+
+/**
+ * How boots `a` and `b` compare ({@link sameBoot}): `"unknown"` when either is unknown or
+ * they have no way of telling in common.
+ */
+function compareBoots(
+  a: string | null | undefined,
+  b: string | null | undefined,
+): "same" | "other" | "unknown" {
+  if (a == null || b == null) return "unknown";
+  const [ways, others] = [bootWays(a), bootWays(b)];
+  if (ways.id !== undefined && others.id !== undefined) {
+    return ways.id === others.id ? "same" : "other";
+  }
+  if (ways.at === undefined || others.at === undefined) return "unknown";
+  return Math.abs(ways.at - others.at) <= BOOT_TIME_TOLERANCE_MS ? "same" : "other";
+}
+
+/** The ways a boot ({@link currentBoot}) is told in: its boot id, its boot instant. */
+function bootWays(boot: string): { id?: string; at?: number } {
+  const ways: { id?: string; at?: number } = {};
+  for (const way of boot.split(" ")) {
+    if (way.startsWith("id:")) ways.id = way.slice(3);
+    else if (way.startsWith("at:") && Number.isFinite(Number(way.slice(3)))) {
+      ways.at = Number(way.slice(3));
+    }
+  }
+  return ways;
 }
 
 /**
@@ -252,14 +295,22 @@ function checksum(json: string): string {
  *
  * @example
  * ```ts
- * judgeLastRun(undefined, { boot: undefined, dir: "1.0", lockWrittenByOther: false, files: {} }); // undefined
+ * const none = { boot: undefined, dir: "1.0", lockWrittenByOther: false, lockOfOlderKv: false };
+ * judgeLastRun(undefined, { ...none, files: {} }); // undefined: a new dir
+ * judgeLastRun(undefined, { ...none, files: { "log-0000000001.kvlog": "5.1.44.9.9" } }); // "its LOCK file holds no run record, …"
  * ```
  */
 export function judgeLastRun(
   last: RunRecord | "unreadable" | undefined,
   now: RunNow,
 ): string | undefined {
-  if (last === undefined) return undefined;
+  if (last === undefined) {
+    const holdsData = Object.keys(now.files).some((name) => name !== NODE_STATE_FILE);
+    if (now.lockOfOlderKv || !holdsData) return undefined;
+    return "its LOCK file holds no run record, yet the dir holds data (LOCK was left out of a " +
+      "copy or restore, or emptied; or a start on it stopped before recording its run), so " +
+      "the data dir may be older than what the server acknowledged";
+  }
   if (last === "unreadable") {
     return "the run record in its LOCK file is unreadable (torn by a crash, or not written " +
       "by kv), so nothing tells whether the last run lost writes";
@@ -284,7 +335,7 @@ export function judgeLastRun(
   if (last.run === "clean" || last.fsync === "always" || sameBoot(last.boot, now.boot)) {
     return undefined;
   }
-  const restarted = now.boot === undefined || last.boot === null
+  const restarted = compareBoots(last.boot, now.boot) === "unknown"
     ? "nothing tells whether the machine restarted since (no boot id: see kv server --help)"
     : "the machine has restarted since";
   return `the last run on it (--fsync ${last.fsync}) did not stop cleanly and ${restarted}: ` +

@@ -686,6 +686,7 @@ export class Store {
       boot: this.#boot,
       dir: identityOf(await Deno.stat(dir), false),
       lockWrittenByOther: lock.writtenByOther,
+      lockOfOlderKv: lock.ofOlderKv,
       files: await fileIdentities(dir, true),
     });
   }

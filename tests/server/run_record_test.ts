@@ -33,6 +33,7 @@ const NOW: RunNow = {
   boot: "id:a",
   dir: "10.7",
   lockWrittenByOther: false,
+  lockOfOlderKv: false,
   files: { "log-0000000001.kvlog": "11.8.500.1000.1000", "node-state.json": "12.9.80.900.900" },
 };
 
@@ -56,7 +57,7 @@ Deno.test("run record: a line reads back as written; a torn or foreign line is u
   assert.ok(encodeRunRecord({ ...OPEN, files: many }).length <= MAX_RECORD_CHARS);
 });
 
-Deno.test("run record: two boots are the same only when both are told the same way and agree (boot ids equal, boot instants within 2 s)", () => {
+Deno.test("run record: two boots are the same only when both are told a common way and agree (boot ids equal when both have one, else boot instants within 2 s)", () => {
   assert.equal(sameBoot("id:a", "id:a"), true);
   assert.equal(sameBoot("id:a", "id:b"), false);
   assert.equal(sameBoot("at:100000", "at:101999"), true);
@@ -64,10 +65,33 @@ Deno.test("run record: two boots are the same only when both are told the same w
   assert.equal(sameBoot("id:a", "at:100000"), false);
   assert.equal(sameBoot(null, "id:a"), false);
   assert.equal(sameBoot("id:a", undefined), false);
+  // A run under deno run -A tells both; a start under the tasks' permissions the instant.
+  assert.equal(sameBoot("id:a at:100000", "at:101000"), true);
+  assert.equal(sameBoot("at:100000", "id:a at:101000"), true);
+  assert.equal(sameBoot("id:a at:100000", "at:200000"), false);
+  assert.equal(sameBoot("id:a at:100000", "id:b at:100000"), false, "the boot ids decide");
+  assert.equal(sameBoot("id:a at:100000", "id:a at:900000"), true, "the boot ids decide");
+});
+
+Deno.test("run record: no record is judged by what the lock file held — an older kv's pid alone, or a dir holding no data, is trusted; a LOCK missing or emptied beside data is not", () => {
+  assert.equal(judgeLastRun(undefined, { ...NOW, lockOfOlderKv: true }), undefined);
+  const noData = { "node-state.json": NOW.files["node-state.json"] };
+  assert.equal(judgeLastRun(undefined, { ...NOW, files: noData }), undefined, "a new dir");
+  assert.equal(judgeLastRun(undefined, { ...NOW, files: {} }), undefined, "a new dir");
+  assert.match(
+    judgeLastRun(undefined, NOW) ?? "trusted",
+    /^its LOCK file holds no run record, yet the dir holds data \(LOCK was left out of a copy or restore/,
+  );
+  const snapshotOnly = { "snapshot-0000000002.kvsnap": "14.1.9.9.9" };
+  assert.match(judgeLastRun(undefined, { ...NOW, files: snapshotOnly }) ?? "trusted", /no run/);
 });
 
 Deno.test("run record: the last run is judged lossless when it stopped cleanly, or died in the same boot, or ran --fsync always", () => {
-  assert.equal(judgeLastRun(undefined, NOW), undefined, "no record: a new dir, or an older kv's");
+  assert.equal(
+    judgeLastRun(undefined, { ...NOW, lockOfOlderKv: true }),
+    undefined,
+    "no record: an older kv's",
+  );
   assert.equal(judgeLastRun(OPEN, NOW), undefined, "killed, the machine up");
   assert.equal(judgeLastRun(CLEAN, { ...NOW, boot: "id:b" }), undefined, "clean, then a reboot");
   assert.equal(judgeLastRun({ ...OPEN, fsync: "always" }, { ...NOW, boot: "id:b" }), undefined);
@@ -87,6 +111,11 @@ Deno.test("run record: the last run is judged to have maybe lost acknowledged wr
   assert.match(
     judged({ ...OPEN, fsync: "never" }, { boot: undefined }),
     /^the last run on it \(--fsync never\) did not stop cleanly and nothing tells whether the machine restarted since/,
+  );
+  assert.match(
+    judged(OPEN, { boot: "at:100000" }),
+    /did not stop cleanly and nothing tells whether the machine restarted since/,
+    "a boot id then an instant alone: no way in common, not a restart",
   );
   assert.match(
     judged(CLEAN, { dir: "10.8" }),
@@ -136,13 +165,12 @@ async function killedWriter(
   options: Record<string, unknown>,
   batches: number,
   generation = 1,
+  permissions = ["--allow-read", "--allow-write", "--allow-sys=osUptime"],
 ) {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-sys=osUptime",
+      ...permissions,
       writerScript,
       JSON.stringify({ dataDir: dir, batchSize: 20, ...options }),
     ],
@@ -200,7 +228,8 @@ for (const fsync of ["interval", "never", "always"] as const) {
       assert.match(boot ?? "none", /^at:\d+$/, "the writer told its boot by the uptime");
       assert.equal(await suspicionAt(dir, boot!), undefined, "the same boot");
       await killedWriter(dir, { fsync, batchCount: 1000 }, 3);
-      const rebooted = await suspicionAt(dir, "id:another-boot");
+      // Another boot: the machine booted an hour earlier than this one, by its uptime.
+      const rebooted = await suspicionAt(dir, `at:${Number(boot!.slice(3)) - 3_600_000}`);
       if (fsync === "always") assert.equal(rebooted, undefined);
       else {assert.match(
           rebooted ?? "trusted",
@@ -238,5 +267,33 @@ Deno.test("store: a data dir renamed within its file system stays trusted; a cop
       /^the data dir is not the directory the last run used/,
     );
     assert.equal(await suspicionAt(`${root}/b`, "id:x"), undefined, "the original is as it was");
+  });
+});
+
+Deno.test("store: a process killed under deno run -A (its boot told by the boot id and the uptime) is trusted by a start in the same boot told by the uptime alone, as under the tasks' permissions", async () => {
+  await withTempDir(async (dir) => {
+    await repairedDir(dir, "at:0");
+    await killedWriter(dir, { batchCount: 1000 }, 3, 1, ["--allow-all"]);
+    const { boot } = await recordIn(dir);
+    const parts = /^id:[0-9a-f-]{36} (at:\d+)$/.exec(boot ?? "none");
+    assert.ok(parts, `under -A both ways are recorded: ${boot}`);
+    assert.equal(await suspicionAt(dir, parts[1]), undefined, "the same boot, by its instant");
+  });
+});
+
+Deno.test("store: a data dir copied or restored without its LOCK file, or with LOCK emptied, starts unrepaired; a LOCK holding an older kv's pid alone is judged by nothing, as before", async () => {
+  await withTempDir(async (root) => {
+    await repairedDir(`${root}/a`, "id:x");
+    const lockless = /^its LOCK file holds no run record, yet the dir holds data/;
+    const copy = await new Deno.Command("cp", { args: ["-a", `${root}/a`, `${root}/b`] }).output();
+    assert.equal(copy.code, 0);
+    await Deno.remove(`${root}/b/${LOCK_FILE_NAME}`);
+    assert.match((await suspicionAt(`${root}/b`, "id:x")) ?? "trusted", lockless);
+    // Copied the same way into the dir itself, over its files, with LOCK emptied.
+    await Deno.writeFile(`${root}/a/${LOCK_FILE_NAME}`, new Uint8Array(0));
+    assert.match((await suspicionAt(`${root}/a`, "id:x")) ?? "trusted", lockless);
+    await repairedDir(`${root}/c`, "id:x");
+    await Deno.writeTextFile(`${root}/c/${LOCK_FILE_NAME}`, "12345\n");
+    assert.equal(await suspicionAt(`${root}/c`, "id:x"), undefined, "an older kv's dir");
   });
 });
