@@ -22,6 +22,14 @@
  * new list's homes. Servers down cannot be judged: a repair meanwhile removes nothing on
  * their behalf (repair.ts) but may move copies among the reachable ones.
  *
+ * The hold is judged before a run starts; a run already in flight when `kv repair -s`
+ * begins is not stopped, but it cannot mark a server under this broker's (then old) list:
+ * its MARK_REPAIRED expects the mark it read before the run (unrepaired), and the change
+ * first marks every server not under its list `ff…ff`, unrepaired ones too, so the mark is
+ * refused (MARK_CHANGED), the run ends not in order with a line saying so, and the next one
+ * is held. Without that, the broker trusted the server under the old list while the change
+ * moved its copies away, and answered those keys a plain NOT FOUND (S27's F1).
+ *
  * One repair runs at a time. Requests that arrive meanwhile are merged into one set of
  * partitions (a 512-byte bitmap, whatever the number of requests), repaired next. A
  * repair that leaves something undone (a server down again) is tried again after a

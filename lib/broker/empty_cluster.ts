@@ -55,15 +55,18 @@ export async function markEmptyClusterRepaired(pool: ServerPool): Promise<string
   const tables = await Promise.all(
     indexes.map((index) =>
       pool.call(index, async (connection) => {
+        // The mark read before the count: MARK_REPAIRED expects it (a compare-and-set).
+        const mark = connection.state.repairedUnder;
         const { counts } = await connection.partitionDigests();
-        return { entries: counts.reduce((sum, count) => sum + count, 0), id: connection.serverId };
+        const entries = counts.reduce((sum, count) => sum + count, 0);
+        return { entries, id: connection.serverId, mark };
       })
     ),
   );
-  const ids: string[] = [];
+  const found: { id: string; mark: Uint8Array }[] = [];
   for (const outcome of tables) {
     if (!outcome.ok || outcome.value.entries !== 0) return [];
-    ids.push(outcome.value.id);
+    found.push(outcome.value);
   }
   // Only the process found empty: one restarted since may have lost writes it took
   // meanwhile, and its HELLO says unrepaired again for the repair engine.
@@ -72,8 +75,8 @@ export async function markEmptyClusterRepaired(pool: ServerPool): Promise<string
       pool.call(
         index,
         (connection) =>
-          connection.serverId === ids[index]
-            ? connection.markRepaired(list)
+          connection.serverId === found[index].id
+            ? connection.markRepaired(list, found[index].mark)
             : Promise.reject(new Error("restarted since it was found empty; not marked repaired")),
       )
     ),

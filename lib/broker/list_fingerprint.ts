@@ -90,17 +90,3 @@ export function sameList(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
-
-/**
- * The mark `kv repair` gives a server marked repaired under another list before it moves
- * any copy (lib/broker/repair.ts): a fingerprint no list has (a SHA-256 prefix of all ones,
- * but for negligible odds), so that no client trusts the server's NOT FOUND — neither one
- * still on the old list, whose copies there the repair may remove, nor one on the new list
- * before the repair has filled it — until the repair marks it under its list at the end.
- *
- * @example
- * ```ts
- * sameList(LIST_CHANGE_UNDER_WAY, listFingerprint(["a:1"], 1)); // false
- * ```
- */
-export const LIST_CHANGE_UNDER_WAY: Uint8Array = new Uint8Array(LIST_FINGERPRINT_BYTES).fill(0xff);

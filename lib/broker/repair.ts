@@ -24,7 +24,10 @@
  *    server list or k) once every server answered and every partition it may hold writes
  *    of (it is among the first min(n, 2k − 1) of the list: home, or a hint's place) is in
  *    order, with the fingerprint of this list and k (list_fingerprint.ts): brokers with
- *    another list do not trust it.
+ *    another list do not trust it. The mark is a compare-and-set against the mark this run
+ *    read before the server's digests: a server another repair re-marked meanwhile (a list
+ *    change's first step) is left unmarked, so no run vouches for a server under a view
+ *    older than another's mark.
  *
  * @example
  * ```ts
@@ -42,6 +45,8 @@ import { MAX_TIMEOUT_MS } from "./server_pool.ts";
 import { PartitionSet } from "./partition_set.ts";
 import { compareDigests, type DigestComparison } from "./repair_digests.ts";
 import {
+  ErrorCode,
+  LIST_CHANGE_UNDER_WAY,
   MAX_LIST_PARTITIONS_LIMIT,
   MAX_REPAIR_READ_AGE_MS,
   MAX_WRITE_LAG_MS,
@@ -60,7 +65,9 @@ import {
 } from "./repair_writes.ts";
 import { invariant } from "../base/invariant.ts";
 import { mayHoldWrites } from "./quorum.ts";
-import { LIST_CHANGE_UNDER_WAY, listFingerprint, sameList } from "./list_fingerprint.ts";
+import { listFingerprint, sameList } from "./list_fingerprint.ts";
+import { ServerError } from "../protocol/client.ts";
+import { bytesToHex } from "../base/bytes.ts";
 
 /**
  * Entries one LIST_PARTITIONS page asks for: the protocol's most. The repair holds one
@@ -111,6 +118,14 @@ export interface RepairOptions {
    * Default: none is.
    */
   readonly unrepaired?: (index: number) => boolean;
+  /**
+   * This run may change the cluster's server list or k (`kv repair`): before it reads any
+   * data it marks {@link LIST_CHANGE_UNDER_WAY} every server not marked under its own list
+   * and k — unrepaired ones too, not only those marked under another list. Default false
+   * (a broker's background repair, which runs only while no reachable server is marked
+   * under another list, and re-marks only such a server: one that became so since).
+   */
+  readonly listChange?: boolean;
   /** Called after each page of keys with the progress so far. Default: nothing. */
   readonly onProgress?: (progress: RepairProgress) => void;
   /**
@@ -228,6 +243,20 @@ function staleReadError(age: number): string {
     "a copy that old could bring back a record deleted since; run the repair again";
 }
 
+/**
+ * Why a server was not marked repaired when its MARK_REPAIRED failed its compare-and-set:
+ * another repair re-marked it after this one read it; `heldHex` is the mark it holds now.
+ */
+function markChangedText(heldHex: string): string {
+  const now = heldHex === bytesToHex(LIST_CHANGE_UNDER_WAY)
+    ? "as changing lists, by a kv repair -s changing the server list or k"
+    : /^0+$/.test(heldHex)
+    ? "unrepaired"
+    : "under another server list or k";
+  return `not marked repaired: another repair re-marked it while this one ran (it is marked ` +
+    `${now} now), so what this one read no longer vouches for it`;
+}
+
 /** Every server answered: for keys listed while no server had failed. */
 const answeredAll = (): boolean => true;
 
@@ -255,6 +284,11 @@ class RepairRun {
   #tables: (PartitionDigests | undefined)[] = [];
   /** The id (from HELLO) of the server process each digest table came from. */
   readonly #serverIds: string[] = [];
+  /**
+   * Each server's mark as read before its digests ({@link NO_LIST}: unrepaired): the one
+   * its MARK_REPAIRED expects, so that a mark another repair made since is not overwritten.
+   */
+  readonly #marksRead: Uint8Array[] = [];
 
   constructor(pool: RepairPool, options: RepairOptions) {
     this.#pool = pool;
@@ -319,8 +353,11 @@ class RepairRun {
   #digests(): Promise<(PartitionDigests | undefined)[]> {
     return Promise.all(this.#pool.servers.map(async (_, server) => {
       const outcome = await this.#pool.call(server, async (connection) => {
+        // Read before the digests: the mark this run's reads start from (see #markRepaired).
+        const mark = connection.state.repairedUnder;
         const table = await connection.partitionDigests();
         this.#serverIds[server] = connection.serverId;
+        this.#marksRead[server] = mark;
         return table;
       });
       if (outcome.ok) return outcome.value;
@@ -573,22 +610,30 @@ class RepairRun {
 
   /**
    * Marks {@link LIST_CHANGE_UNDER_WAY} each server marked repaired under another list or k
-   * than this run's, before any copy moves: a client still on that list trusts the mark it
+   * than this run's — and, for a {@link RepairOptions.listChange} run, each unrepaired one
+   * too — before any copy moves: a client still on that list trusts the mark it
    * read, and would answer a plain NOT FOUND for a key whose copy this run removes from
    * its old home (measured before this step: 40 keys on 2 servers, k=1, 2 servers added, a
    * broker on the old file kept running across kv repair -s over all 4 answered 19 to 24 of
    * them NOT FOUND without a warning, in three runs). The server closes its other connections as the mark
    * changes (lib/server/server.ts), so that client reads it again before this run goes on.
-   * A server that does not take it is counted failed: nothing is marked at the end, and
-   * whatever kept it from taking the mark (down, its disk full) keeps a removal from it too.
+   * An unrepaired server is trusted by nobody, but an old-list broker's background repair
+   * may be refilling it, and would mark it under the old list at its end, while this run
+   * moves its copies away (S27's F1: 2 652 plain NOT FOUNDs in one read round): this mark
+   * makes that repair's MARK_REPAIRED, which expects the server unrepaired as it read it,
+   * fail its compare-and-set. The mark only takes trust away, so the server applies it
+   * whatever its mark. A server that does not take it is counted failed: nothing is marked
+   * at the end, and whatever kept it from taking the mark (down, its disk full) keeps a
+   * removal from it too.
    */
   async #markListChange(): Promise<void> {
     const list = this.#list();
+    const unrepairedToo = this.#options.listChange ?? false;
     await Promise.all(this.#pool.servers.map(async (_, index) => {
       const outcome = await this.#pool.call(index, async (connection) => {
         const { unrepaired, repairedUnder } = connection.state;
-        if (unrepaired || sameList(repairedUnder, list)) return;
-        await connection.markRepaired(LIST_CHANGE_UNDER_WAY);
+        if ((unrepaired && !unrepairedToo) || sameList(repairedUnder, list)) return;
+        await connection.markRepaired(LIST_CHANGE_UNDER_WAY, repairedUnder);
       });
       if (!outcome.ok) this.#fail(index, outcome.error, 0);
     }));
@@ -597,6 +642,10 @@ class RepairRun {
   /**
    * MARK_REPAIRED on every unrepaired server whose partitions (see {@link #mayHold}) are all in order, when
    * every server answered (a server that did not may hold the only other copy of a write).
+   * Each expects the mark this run read before the server's digests (#marksRead): a server
+   * re-marked since — by a list change's first step above, or another repair's end — is not
+   * marked (MARK_CHANGED), since what this run read no longer vouches for it under that
+   * mark's list.
    */
   async #markRepaired(): Promise<{ marked: string[]; unrepaired: string[] }> {
     const marked: string[] = [];
@@ -614,13 +663,17 @@ class RepairRun {
         return;
       }
       // Only the process the repair read: one restarted since may have lost what it held.
-      const outcome = await this.#pool.call(
-        index,
-        (connection) =>
-          connection.serverId === this.#serverIds[index]
-            ? connection.markRepaired(list)
-            : Promise.reject(new Error("restarted during the repair; not marked repaired")),
-      );
+      const outcome = await this.#pool.call(index, async (connection) => {
+        if (connection.serverId !== this.#serverIds[index]) {
+          throw new Error("restarted during the repair; not marked repaired");
+        }
+        try {
+          await connection.markRepaired(list, this.#marksRead[index]);
+        } catch (error) {
+          if (!(error instanceof ServerError && error.code === ErrorCode.MARK_CHANGED)) throw error;
+          throw new Error(markChangedText(error.message.slice(`${error.codeName}: `.length)));
+        }
+      });
       if (outcome.ok) {
         marked.push(server.id);
       } else {

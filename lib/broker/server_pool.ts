@@ -33,6 +33,7 @@ import {
   type DeleteResult,
   type EncodedRead,
   ErrorCode,
+  LIST_CHANGE_UNDER_WAY,
   type ListPartitionsOptions,
   type NodeState,
   type PartitionDigests,
@@ -44,7 +45,7 @@ import {
 } from "../protocol/mod.ts";
 import type { PutManyItems } from "../protocol/put_many.ts";
 import type { ServerAddress } from "./server_list.ts";
-import { LIST_CHANGE_UNDER_WAY, listFingerprint, sameList } from "./list_fingerprint.ts";
+import { listFingerprint, sameList } from "./list_fingerprint.ts";
 import type { Value } from "../record/value.ts";
 
 /** First delay before reconnecting to a server that went down, in ms. */
@@ -130,9 +131,10 @@ export interface ServerConnection {
   setK(k: number, options?: { replace?: boolean }): Promise<number>;
   /**
    * Clears the server's unrepaired flag and records the fingerprint of the server list
-   * the repair was made under, durably (see MARK_REPAIRED).
+   * the repair was made under, durably, while its mark is still `expected` (see
+   * MARK_REPAIRED: a compare-and-set).
    */
-  markRepaired(list: Uint8Array): Promise<void>;
+  markRepaired(list: Uint8Array, expected: Uint8Array): Promise<void>;
   /** Every partition's entry count and digest (see PARTITION_DIGESTS). */
   partitionDigests(): Promise<PartitionDigests>;
   /** One page of the entries of the partitions set in bitmap `wanted` (see LIST_PARTITIONS). */

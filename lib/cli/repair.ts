@@ -149,6 +149,7 @@ async function runRepair(args: string[]): Promise<number> {
         placement: new Placement(servers.map((server) => server.identity)),
         dryRun,
         listTombstones: true,
+        listChange: true,
         unrepaired: (index) => pool.trusted(index) === false,
         onProgress,
       })

@@ -679,22 +679,32 @@ export class ServerClient {
    * Tells the server it has been repaired under the server list whose fingerprint is
    * `list` (lib/broker/list_fingerprint.ts): it holds every write that list places on
    * it, so its NOT_FOUND counts again for brokers with that list. Clears the unrepaired
-   * flag and records `list`, durably.
+   * flag and records `list`, durably — only while the server's mark is still `expected`,
+   * the one the caller read before its repair read any data (`NO_LIST`: unrepaired), or
+   * is `list` already; otherwise it rejects with a ServerError of code `MARK_CHANGED`
+   * (another repair re-marked the server meanwhile). `LIST_CHANGE_UNDER_WAY` is applied
+   * whatever the mark.
    *
    * @example
    * ```ts
-   * await client.markRepaired(fingerprint); // listFingerprint(servers, k), 16 bytes
+   * await client.markRepaired(fingerprint, client.state.repairedUnder); // listFingerprint(servers, k)
    * client.state.unrepaired; // false
    * ```
    */
-  async markRepaired(list: Uint8Array): Promise<void> {
+  async markRepaired(list: Uint8Array, expected: Uint8Array): Promise<void> {
     if (list.length !== LIST_FINGERPRINT_BYTES || isNoList(list)) {
       throw new RangeError(
         `a server list fingerprint is ${LIST_FINGERPRINT_BYTES} bytes, not all zero`,
       );
     }
+    if (expected.length !== LIST_FINGERPRINT_BYTES) {
+      throw new RangeError(`an expected mark is ${LIST_FINGERPRINT_BYTES} bytes`);
+    }
     const copy = list.slice();
-    const response = await this.#request((frames, id) => frames.markRepaired(id, copy));
+    const expectedCopy = expected.slice();
+    const response = await this.#request((frames, id) =>
+      frames.markRepaired(id, copy, expectedCopy)
+    );
     decodeEmptyBody(expectOk(response));
     this.#state = { unrepaired: false, k: this.#state.k, repairedUnder: copy };
   }

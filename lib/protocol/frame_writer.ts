@@ -391,22 +391,25 @@ export class FrameWriter {
   }
 
   /**
-   * Appends MARK_REPAIRED, made under the server list whose fingerprint is `list`.
+   * Appends MARK_REPAIRED, made under the server list whose fingerprint is `list`, to be
+   * applied only while the server's mark is `expected` (all zeros: unrepaired).
    *
    * @example
    * ```ts
    * const frames = new FrameWriter();
-   * frames.markRepaired(8, new Uint8Array(16).fill(0xab));
-   * frames.bytes(); // 00000010 0b 00000008 abab…ab: the 16-byte fingerprint
+   * frames.markRepaired(8, new Uint8Array(16).fill(0xab), new Uint8Array(16));
+   * frames.bytes(); // 00000020 0b 00000008 abab…ab 0000…00: the two 16-byte fingerprints
    * ```
    */
-  markRepaired(requestId: number, list: Uint8Array): void {
+  markRepaired(requestId: number, list: Uint8Array, expected: Uint8Array): void {
     invariant(
       list.length === LIST_FINGERPRINT_BYTES && !isNoList(list),
       "a repair is made under a list's fingerprint",
     );
+    invariant(expected.length === LIST_FINGERPRINT_BYTES, "an expected mark is a fingerprint");
     const start = this.#begin(MessageType.MARK_REPAIRED, requestId);
     this.#out.raw(list);
+    this.#out.raw(expected);
     this.#end(start);
   }
 

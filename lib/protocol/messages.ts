@@ -295,7 +295,9 @@ function decodeMarkRepaired(reader: ByteReader, requestId: number): RequestOf<"m
   const list = reader.raw(LIST_FINGERPRINT_BYTES, "server list fingerprint").slice();
   // All zeros is what an unrepaired server tells: a repair under it would trust nobody.
   if (isNoList(list)) throw new DecodeError("MARK_REPAIRED's server list fingerprint is zero");
-  return finish(reader, { type: "markRepaired", requestId, list }, "MARK_REPAIRED");
+  // Any 16 bytes: all zeros expects an unrepaired server.
+  const expected = reader.raw(LIST_FINGERPRINT_BYTES, "expected mark").slice();
+  return finish(reader, { type: "markRepaired", requestId, list, expected }, "MARK_REPAIRED");
 }
 
 /**

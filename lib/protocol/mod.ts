@@ -34,12 +34,14 @@ import type { PutManyBounds } from "./put_many.ts";
  * the cluster's k), SET_K, MARK_REPAIRED, DELETE's purge flag and the partition digests
  * and listings that repair compares, 5 the fingerprint of the server list a server was
  * marked repaired under (MARK_REPAIRED's body, HELLO's state), 6 DELETE's aged flag (a
- * tombstone purge the server judges by its own clock). A server refuses a HELLO
+ * tombstone purge the server judges by its own clock), 7 MARK_REPAIRED's expected mark
+ * (a compare-and-set: a repair that read a server before another repair re-marked it
+ * does not vouch for it) and ERROR MARK_CHANGED. A server refuses a HELLO
  * for any other version, and a client a server that does not answer with this one: an
  * older broker would neither know which servers lost data nor keep the cluster's k, nor
  * tell a server repaired for another cluster's list from one repaired for its own.
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** PUT and DELETE flag bit (and PUT_MANY item flag): a repair copy, acknowledged when stale. */
 export const WRITE_FLAG_REPAIR = 0x02;
@@ -107,6 +109,22 @@ export const LIST_FINGERPRINT_BYTES = 16;
  * broker's list hashes to it (MARK_REPAIRED refuses it), so it is trusted by none.
  */
 export const NO_LIST: Uint8Array = new Uint8Array(LIST_FINGERPRINT_BYTES);
+
+/**
+ * The mark `kv repair` gives a server before it moves any copy, when the server is not
+ * marked under the repair's own list (lib/broker/repair.ts): a fingerprint no list has (a
+ * SHA-256 prefix of all ones, but for negligible odds), so that no client trusts the
+ * server's NOT FOUND — neither one still on the old list, whose copies there the repair may
+ * remove, nor one on the new list before the repair has filled it — until the repair marks
+ * it under its list at the end. It only takes trust away, so a server applies it whatever
+ * its mark (MARK_REPAIRED's compare-and-set guards only the marks that grant trust).
+ *
+ * @example
+ * ```ts
+ * LIST_CHANGE_UNDER_WAY.every((byte) => byte === 0xff); // true
+ * ```
+ */
+export const LIST_CHANGE_UNDER_WAY: Uint8Array = new Uint8Array(LIST_FINGERPRINT_BYTES).fill(0xff);
 
 /**
  * Whether `fingerprint` is {@link NO_LIST} (all zeros).
@@ -196,6 +214,11 @@ export const ErrorCode = {
   AUTH_FAILED: 11,
   READ_ONLY: 12,
   STALE: 13,
+  /**
+   * MARK_REPAIRED refused: the server's mark is not the one the request expected (another
+   * repair re-marked it since the sender read it); the message is the mark it holds, in hex.
+   */
+  MARK_CHANGED: 14,
 } as const;
 
 /** One of the {@link ErrorCode} numbers. */
@@ -328,6 +351,12 @@ export type Request =
     readonly requestId: number;
     /** The fingerprint of the server list the repair was made under; never {@link NO_LIST}. */
     readonly list: Uint8Array;
+    /**
+     * The mark the sender read before its repair read any data ({@link NO_LIST}: unrepaired):
+     * the server applies `list` only while its mark is still this one (or is `list`
+     * already), except {@link LIST_CHANGE_UNDER_WAY}, which it applies whatever the mark.
+     */
+    readonly expected: Uint8Array;
   }
   | { readonly type: "partitionDigests"; readonly requestId: number }
   | {

@@ -49,7 +49,7 @@
  * const keeper = NodeStateKeeper.memory();
  * keeper.state; // { unrepaired: true, k: 0, repairedUnder: NO_LIST }
  * await keeper.setK(2, false); // 2
- * await keeper.markRepaired(new Uint8Array(16).fill(7)); // a broker's listFingerprint
+ * await keeper.markRepaired(new Uint8Array(16).fill(7), NO_LIST); // a broker's listFingerprint
  * ```
  * @module
  */
@@ -58,6 +58,7 @@ import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
 import { bytesToHex, hexToBytes } from "../base/bytes.ts";
 import {
   isNoList,
+  LIST_CHANGE_UNDER_WAY,
   LIST_FINGERPRINT_BYTES,
   MAX_RECORDED_K,
   NO_LIST,
@@ -79,6 +80,24 @@ const NODE_STATE_FORMAT_UNLISTED = 1;
 
 /** Largest state file read: a few dozen bytes are expected, more is not ours. */
 const MAX_NODE_STATE_FILE_BYTES = 4096;
+
+/**
+ * MARK_REPAIRED refused by its compare-and-set ({@link NodeStateKeeper.markRepaired}): the
+ * server's mark is no longer the one the sender read. The server answers it ERROR
+ * `MARK_CHANGED`, its message the mark held, in hex.
+ *
+ * @example
+ * ```ts
+ * new MarkChangedError(new Uint8Array(16).fill(0xff)).message; // "ffff…ff"
+ * ```
+ */
+export class MarkChangedError extends Error {
+  /** @param held the mark the server holds ({@link NO_LIST}: unrepaired). */
+  constructor(held: Uint8Array) {
+    super(bytesToHex(held));
+    this.name = "MarkChangedError";
+  }
+}
 
 /** What recovery found about a data dir, which decides whether it starts unrepaired. */
 export interface NodeStateOrigin {
@@ -279,21 +298,36 @@ export class NodeStateKeeper {
    * it replaced another list's mark: a repaired server's mark that clients of that list
    * may be trusting on connections they opened before.
    *
+   * A compare-and-set: applied only when the mark (after every earlier change) is
+   * `expected`, the one the sender read before its repair read any data ({@link NO_LIST}:
+   * unrepaired), or is `list` already (nothing changes); otherwise it rejects with a
+   * {@link MarkChangedError} and changes nothing. So a repair that read this server before
+   * another repair re-marked it — a list change's {@link LIST_CHANGE_UNDER_WAY}, which is
+   * applied whatever the mark since it only takes trust away — cannot vouch for it
+   * afterwards under its older view (README, "Adding, removing and replacing a server").
+   *
    * @example
    * ```ts
-   * await keeper.markRepaired(new Uint8Array(16).fill(7)); // false: it was unrepaired
+   * await keeper.markRepaired(new Uint8Array(16).fill(7), NO_LIST); // false: it was unrepaired
    * keeper.state.unrepaired; // false
    * ```
    */
-  async markRepaired(list: Uint8Array): Promise<boolean> {
+  async markRepaired(list: Uint8Array, expected: Uint8Array): Promise<boolean> {
     invariant(
-      list.length === LIST_FINGERPRINT_BYTES && !isNoList(list),
-      "MARK_REPAIRED's fingerprint is checked when decoded",
+      list.length === LIST_FINGERPRINT_BYTES && !isNoList(list) &&
+        expected.length === LIST_FINGERPRINT_BYTES,
+      "MARK_REPAIRED's fingerprints are checked when decoded",
     );
     const repairedUnder = list.slice();
+    const unconditional = bytesToHex(list) === bytesToHex(LIST_CHANGE_UNDER_WAY);
     let replaced = false;
     await this.#change((state) => {
-      replaced = !state.unrepaired && bytesToHex(state.repairedUnder) !== bytesToHex(list);
+      const held = bytesToHex(state.repairedUnder);
+      if (held === bytesToHex(list)) return state;
+      if (!unconditional && held !== bytesToHex(expected)) {
+        throw new MarkChangedError(state.repairedUnder);
+      }
+      replaced = !state.unrepaired;
       return { unrepaired: false, k: state.k, repairedUnder };
     });
     return replaced;

@@ -61,6 +61,7 @@ import { FrameWriter } from "../protocol/frame_writer.ts";
 import { LimitExceededError } from "../base/bytes.ts";
 import { describeDiskFailure, describeReadOnly, type Store, StoreFailedError } from "./store.ts";
 import { isFsError } from "../base/fs_error.ts";
+import { MarkChangedError } from "./node_state.ts";
 import { PARTITION_COUNT } from "../record/partition.ts";
 
 const textEncoder = new TextEncoder();
@@ -940,7 +941,7 @@ export class KvServer {
         return responses.okSetK(request.requestId, recorded);
       }
       invariant(request.type === "markRepaired", "only node state requests come here");
-      if (await keeper.markRepaired(request.list)) this.#closeOthers(connection);
+      if (await keeper.markRepaired(request.list, request.expected)) this.#closeOthers(connection);
       return responses.ok(request.requestId);
     } catch (error) {
       this.#refuse(request.requestId, request.type, error, responses);
@@ -981,7 +982,8 @@ export class KvServer {
    * thrown on purpose about a request carry a code the client can act on: a
    * LimitExceededError (LIMIT) and any other DecodeError (BAD_REQUEST), which the
    * decoder, the key check, the codec, the trie and the log throw for what the request
-   * asked. Anything else — a TypeError from a bug, a failed disk — is the server's own
+   * asked; and a MARK_REPAIRED whose compare-and-set failed (MARK_CHANGED, the mark held).
+   * Anything else — a TypeError from a bug, a failed disk — is the server's own
    * failure: INTERNAL, logged with its stack, and never blamed on the client; a failed disk
    * (the node state file not written) in one line saying what to do, since its stack says
    * nothing.
@@ -989,6 +991,9 @@ export class KvServer {
   #refusalOf(type: string, error: unknown): { code: ErrorCodeNumber; message: string } {
     if (error instanceof StoreFailedError) {
       return { code: ErrorCode.READ_ONLY, message: error.message };
+    }
+    if (error instanceof MarkChangedError) {
+      return { code: ErrorCode.MARK_CHANGED, message: error.message };
     }
     if (isFsError(error)) {
       const message = `${type} failed on the server: ${describeDiskFailure(error as Error)}`;

@@ -1,5 +1,6 @@
 // The broker over real servers and real ServerClient connections, in one process.
 import assert from "node:assert/strict";
+import { NO_LIST } from "../../lib/protocol/mod.ts";
 import { Broker } from "../../lib/broker/broker.ts";
 import { indexFile } from "../../lib/broker/indexer.ts";
 import { parseRecordLine } from "../../lib/record/parse.ts";
@@ -152,7 +153,7 @@ Deno.test("a server that restarts while the broker is idle answers the next requ
     const store = await Store.open();
     store.put("person1", int(1));
     // It comes back with what it held, as a server with a data dir does: not unrepaired.
-    await store.nodeState.markRepaired(broker.pool.listFingerprint!);
+    await store.nodeState.markRepaired(broker.pool.listFingerprint!, NO_LIST);
     const second = new KvServer({ store, hostname, port });
     second.listen();
     try {

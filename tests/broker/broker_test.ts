@@ -421,7 +421,10 @@ async function readWhileMarkedRepaired(heldPosition: 0 | 1): Promise<void> {
     await waitFor(() => cluster.servers[held].requests.includes("GET"), {
       what: "the read to reach the held server",
     });
-    await broker.pool.call(first, (connection) => connection.markRepaired(list(broker)));
+    await broker.pool.call(
+      first,
+      (connection) => connection.markRepaired(list(broker), connection.state.repairedUnder),
+    );
     assert.equal(broker.pool.state(first)?.unrepaired, false);
     answerHeld();
     assert.deepEqual(withoutVersion(await reading), { kind: "found", value: PERSON });

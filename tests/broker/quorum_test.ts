@@ -290,7 +290,8 @@ Deno.test("a write whose servers include an unrepaired one still wins over an ea
     const markedRepaired = async (broker: Broker) =>
       (await broker.pool.call(
         indexOf(second),
-        (connection) => connection.markRepaired(broker.pool.listFingerprint!),
+        (connection) =>
+          connection.markRepaired(broker.pool.listFingerprint!, connection.state.repairedUnder),
       )).ok;
     for (const broker of [ahead, behind]) {
       await waitFor(() => markedRepaired(broker), { what: `${second} to be marked repaired` });

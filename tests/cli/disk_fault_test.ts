@@ -74,7 +74,7 @@ tmpfsTest({
     // a little room: fill it): one line saying so, no stack in the log.
     fillToTheLastByte(`${mount}/ballast`);
     await assert.rejects(
-      client.markRepaired(new Uint8Array(16).fill(7)),
+      client.markRepaired(new Uint8Array(16).fill(7), client.state.repairedUnder),
       /markRepaired failed on the server: cannot write its data dir \(No space left on device\); free space on its disk/,
     );
     // Reads, PING and STATS go on; writes stay refused.
@@ -172,7 +172,7 @@ tmpfsTest({
     await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
     const client = await connectClient(server.address);
     await client.put("kept", str("stored"), at());
-    await client.markRepaired(new Uint8Array(16).fill(7));
+    await client.markRepaired(new Uint8Array(16).fill(7), client.state.repairedUnder);
     await client.close();
     assert.equal((await stopWithin(server)).code, 0);
   }
@@ -195,7 +195,7 @@ tmpfsTest({
   {
     await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
     const client = await connectClient(server.address);
-    await client.markRepaired(new Uint8Array(16).fill(7));
+    await client.markRepaired(new Uint8Array(16).fill(7), client.state.repairedUnder);
     // 100 KB values: the write that meets the full disk is written in part.
     const value = str("v".repeat(100_000));
     const refusal = await putUntilRefused(client, value, 100, acknowledged);

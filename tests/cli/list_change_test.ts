@@ -10,7 +10,9 @@ import { waitFor } from "../helpers/wait.ts";
 import { connectClient } from "../helpers/client.ts";
 import { ConnectionError } from "../../lib/protocol/client.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
-import { LIST_CHANGE_UNDER_WAY as CHANGING, sameList } from "../../lib/broker/list_fingerprint.ts";
+import { ServerProcess } from "../../lib/cli/server_process.ts";
+import { listFingerprint, sameList } from "../../lib/broker/list_fingerprint.ts";
+import { LIST_CHANGE_UNDER_WAY as CHANGING } from "../../lib/protocol/mod.ts";
 
 /** `count` record lines, `person<i>: <i>`, and their keys. */
 function recordLines(count: number, prefix = "person"): { text: string; keys: string[] } {
@@ -249,6 +251,104 @@ Deno.test("kv repair -s over a new list SIGKILLed once it marked the servers as 
     assert.equal(again.code, 0, again.stdout + again.stderr);
     const read = await getAll(both, keys);
     assert.equal(read.code, 0, read.stderr);
+    assert.deepEqual(read.answers.map((answer) => answer.value), keys.map((_, i) => i));
+  });
+});
+
+/**
+ * Whether a client's request to the server listening on `port` (127.0.0.1) waits unread in
+ * the kernel: an established socket of that local port with bytes in its receive queue
+ * (/proc/net/tcp). A server stopped with SIGSTOP reads nothing, so this tells that a request
+ * reached it.
+ */
+async function requestQueuedAt(port: number): Promise<boolean> {
+  const table = await Deno.readTextFile("/proc/net/tcp");
+  const localPort = port.toString(16).toUpperCase().padStart(4, "0");
+  return table.split("\n").slice(1).some((line) => {
+    const [, local, , state, queues] = line.trim().split(/\s+/);
+    if (local === undefined || !local.endsWith(`:${localPort}`) || state !== "01") return false;
+    return parseInt(queues.split(":")[1], 16) > 0;
+  });
+}
+
+Deno.test("an old-list broker's background repair that read a restored server before kv repair -s over a new list re-marked it cannot mark it under the old list afterwards: it logs why, the server stays marked as changing lists, and the broker answers no key the change moved a plain NOT FOUND", async () => {
+  // S0–S2 durable, k=1; S1 pings nobody for 200 s, so that what queues at it is the broker's.
+  await using old = await KvCluster.start(3, {
+    durable: true,
+    server: () => ({ args: ["--idle-timeout-ms", "600000"] }),
+  });
+  await using added = await KvCluster.start(1);
+  const { text, keys } = recordLines(300);
+  const load = await runKv(
+    withBrokerTimeout(["broker", "-s", old.serverFile, "-k", "1", "-i", "-", "--index-only"]),
+    { stdin: text },
+  );
+  assert.equal(load.code, 0, load.stderr);
+  const oldList = listFingerprint(old.servers.map((server) => server.id), 1);
+  const [s0, s1, s2] = old.servers;
+  // A broker kept on the old file, as the procedure has brokers until the change exits 0;
+  // nothing it waits for counts a server down while the test holds it.
+  await using broker = BrokerProcess.start([
+    "-s",
+    old.serverFile,
+    "--json",
+    "--timeout-ms",
+    "600000",
+  ]);
+  assert.equal((await broker.ask("GET person0")).value, 0);
+
+  // S0 comes back from a restored backup: unrepaired, its data kept. The broker's background
+  // repair starts refilling it and waits for S1's digests: S1 is stopped.
+  s1.signal("SIGSTOP");
+  await s0.kill();
+  await using restored = await ServerProcess.start({
+    kv: TEST_KV,
+    port: s0.port,
+    dataDir: s0.dataDir,
+    args: ["--mark-unrepaired"],
+  });
+  await waitFor(() => requestQueuedAt(s1.port), {
+    what: "the broker's background repair to ask the stopped S1 for its digests",
+  });
+  // The broker stops there, its run in flight; S1 answers into its socket.
+  broker.signal("SIGSTOP");
+  s1.signal("SIGCONT");
+
+  await KvCluster.withJoinedServerFile([old, added], async (both) => {
+    // The change runs with S2 down, so that it moves copies off S0 but marks nothing at its end.
+    await s2.kill();
+    const change = await runKv(withBrokerTimeout(["repair", "-s", both]));
+    assert.equal(change.code, 1, change.stdout + change.stderr);
+    await s2.restart();
+    const moved = [];
+    for (const key of keys) {
+      if (await storedOn(added, key) === 1 && !(await serverContents(restored.address)).has(key)) {
+        moved.push(key);
+      }
+    }
+    assert.ok(moved.length > 0, "the change moved keys to the added server");
+
+    broker.signal("SIGCONT");
+    const markOfS0 = async () => (await marks(old))[0];
+    await waitFor(
+      async () =>
+        sameList(await markOfS0(), oldList) || broker.stderr.includes("background repair ("),
+      { what: "the broker's background repair to end: S0 marked, or a line saying why not" },
+    );
+    const plain = await plainNotFounds(broker, moved);
+    assert.ok(!sameList(await markOfS0(), oldList), "S0 is not marked under the old list");
+    assert.deepEqual(plain, [], "the old-list broker answers no moved key a plain NOT FOUND");
+    assert.match(
+      broker.stderr,
+      new RegExp(
+        `${restored.id}: not marked repaired: another repair re-marked it while this one ran ` +
+          `\\(it is marked as changing lists, by a kv repair -s changing the server list or k now\\)`,
+      ),
+    );
+    // The change run again, with every server up, finishes and loses nothing.
+    const again = await runKv(withBrokerTimeout(["repair", "-s", both]));
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    const read = await getAll(both, keys);
     assert.deepEqual(read.answers.map((answer) => answer.value), keys.map((_, i) => i));
   });
 });

@@ -74,7 +74,7 @@ Deno.test("kv server --mark-unrepaired starts a data dir marked repaired unrepai
     const client = await connectClient(first.address);
     await client.setK(2);
     await client.put("k0", int(0), at());
-    await client.markRepaired(list);
+    await client.markRepaired(list, client.state.repairedUnder);
     await client.close();
     assert.deepEqual(await told(first), {
       unrepaired: false,
@@ -97,7 +97,7 @@ Deno.test("kv server --mark-unrepaired starts a data dir marked repaired unrepai
     await using again = await startServerProcess(["--data-dir", dataDir]);
     assert.deepEqual(await told(again), unrepaired);
     const repairer = await connectClient(again.address);
-    await repairer.markRepaired(list);
+    await repairer.markRepaired(list, repairer.state.repairedUnder);
     await repairer.close();
     assert.equal((await stopWithin(again)).code, 0);
     await using repaired = await startServerProcess(["--data-dir", dataDir]);

@@ -28,6 +28,7 @@ import {
   type EncodedRead,
   ErrorCode,
   FRAME_HEADER_BYTES,
+  LIST_CHANGE_UNDER_WAY,
   type ListPartitionsOptions,
   NO_LIST,
   type NodeState,
@@ -44,7 +45,8 @@ import { type PutManyItems, readPutManyItems } from "../../lib/protocol/put_many
 import { type ServerAddress, serverAddress } from "../../lib/broker/server_list.ts";
 import { type Connector, type ServerConnection, settleFrom } from "../../lib/broker/server_pool.ts";
 import { Broker, type BrokerOptions } from "../../lib/broker/broker.ts";
-import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
+import { listFingerprint, sameList } from "../../lib/broker/list_fingerprint.ts";
+import { bytesToHex } from "../../lib/base/bytes.ts";
 import { repairCluster, type RepairReport } from "../../lib/broker/repair.ts";
 import type { Value } from "../../lib/record/value.ts";
 import { partitionOf } from "../../lib/record/partition.ts";
@@ -227,8 +229,14 @@ class FakeConnection implements ServerConnection {
     return this.server.nodeState.k;
   }
 
-  async markRepaired(list: Uint8Array): Promise<void> {
+  /** Marks as a server does: a compare-and-set against `expected`, but for ff…ff. */
+  async markRepaired(list: Uint8Array, expected: Uint8Array): Promise<void> {
     await this.#check("MARK_REPAIRED");
+    const held = this.state.repairedUnder;
+    const unconditional = sameList(list, LIST_CHANGE_UNDER_WAY) || sameList(held, list);
+    if (!unconditional && !sameList(held, expected)) {
+      throw new ServerError(ErrorCode.MARK_CHANGED, bytesToHex(held));
+    }
     this.server.nodeState = { unrepaired: false, k: this.server.nodeState.k, repairedUnder: list };
   }
 

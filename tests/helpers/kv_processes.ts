@@ -239,6 +239,11 @@ export class BrokerProcess {
     })();
   }
 
+  /** Stderr so far (the broker's log lines). */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
   /** Waits until stderr so far matches `pattern` (a line the broker logs), and returns it. */
   async stderrMatching(pattern: RegExp): Promise<string> {
     await this.#within(

@@ -31,6 +31,7 @@ import {
   errorCodeName,
   type Frame,
   FRAME_HEADER_BYTES,
+  LIST_CHANGE_UNDER_WAY,
   LIST_FINGERPRINT_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
   MessageType,
@@ -100,7 +101,7 @@ const RECORD = object([["age", int(22)]]);
 
 /** The example server's HELLO answer, but its state. */
 const HELLO = {
-  version: 6,
+  version: 7,
   maxFrameBytes: 16 * 1024 * 1024,
   idleTimeoutMs: 30_000,
   serverId: "9f3a0c5e12b47d68",
@@ -124,16 +125,16 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
     write(frames);
     written.push(hex(frames.bytes()));
   };
-  frame((w) => w.hello(1, 6));
+  frame((w) => w.hello(1, 7));
   frame((w) => w.okHello(1, { ...HELLO, state: { unrepaired: false, k: 2, repairedUnder: LIST } }));
   frame((w) =>
     w.okHello(1, { ...HELLO, state: { unrepaired: true, k: 0, repairedUnder: NO_LIST } })
   );
   const answer = await (await AuthKeys.fromSecrets([SECRET])).answer(CHALLENGE);
   const repaired = { unrepaired: false, k: 2, repairedUnder: LIST };
-  frame((w) => w.hello(1, 6, AUTH_HMAC_SHA256));
+  frame((w) => w.hello(1, 7, AUTH_HMAC_SHA256));
   frame((w) => w.okHello(1, { ...HELLO, state: repaired, challenge: CHALLENGE }));
-  frame((w) => w.hello(2, 6, AUTH_HMAC_SHA256, answer));
+  frame((w) => w.hello(2, 7, AUTH_HMAC_SHA256, answer));
   frame((w) => w.ping(2));
   frame((w) => w.ok(2));
   frame((w) => w.put(3, "person1", RECORD, { version: V1 }));
@@ -173,8 +174,10 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   frame((w) => w.okSetK(17, 2));
   frame((w) => w.setK(18, 3, false));
   frame((w) => w.okSetK(18, 2));
-  frame((w) => w.markRepaired(19, LIST));
+  frame((w) => w.markRepaired(19, LIST, LIST_CHANGE_UNDER_WAY));
   frame((w) => w.ok(19));
+  frame((w) => w.markRepaired(22, LIST, NO_LIST));
+  frame((w) => w.error(22, ErrorCode.MARK_CHANGED, "f".repeat(32)));
   frame((w) => w.partitionDigests(20));
   const wanted = new Uint8Array(PARTITION_BITMAP_BYTES);
   wanted[partitionOf("person1") >> 3] |= 1 << (partitionOf("person1") & 7);
@@ -239,7 +242,7 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
   assert.deepEqual(documentedRequest(next()), {
     type: "hello",
     requestId: 1,
-    version: 6,
+    version: 7,
     authScheme: 0,
     auth,
   });
@@ -263,7 +266,7 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
     ...CHALLENGE,
   );
   const answer = new Uint8Array(await crypto.subtle.sign("HMAC", key, signed));
-  const hmac = { type: "hello", version: 6, authScheme: AUTH_HMAC_SHA256 };
+  const hmac = { type: "hello", version: 7, authScheme: AUTH_HMAC_SHA256 };
   assert.deepEqual(documentedRequest(next()), { ...hmac, requestId: 1, auth: new Uint8Array() });
   assert.deepEqual(
     documentedAnswer(next(), decodeHelloBody),
@@ -378,8 +381,18 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
   assert.deepEqual(documentedAnswer(next(), decodeSetKBody), ok(17, 2));
   assert.deepEqual(documentedRequest(next()), { ...setK, requestId: 18, k: 3 });
   assert.deepEqual(documentedAnswer(next(), decodeSetKBody), ok(18, 2));
-  assert.deepEqual(documentedRequest(next()), { type: "markRepaired", requestId: 19, list: LIST });
+  const mark = { type: "markRepaired", list: LIST };
+  assert.deepEqual(documentedRequest(next()), {
+    ...mark,
+    requestId: 19,
+    expected: LIST_CHANGE_UNDER_WAY,
+  });
   assert.deepEqual(documentedAnswer(next()), ok(19));
+  assert.deepEqual(documentedRequest(next()), { ...mark, requestId: 22, expected: NO_LIST });
+  assert.deepEqual(
+    documentedAnswer(next()),
+    error(22, ErrorCode.MARK_CHANGED, "ffffffffffffffffffffffffffffffff"),
+  );
   assert.deepEqual(documentedRequest(next()), { type: "partitionDigests", requestId: 20 });
   const wanted = new Uint8Array(PARTITION_BITMAP_BYTES);
   wanted[292] = 0x10;
@@ -467,7 +480,7 @@ Deno.test("every request type round-trips through FrameWriter and decodeRequest"
         frames.stats(id);
         frames.delete(id, key, at({ purge: true }));
         frames.setK(id, limit % 255 + 1, overwrite);
-        frames.markRepaired(id, fingerprint);
+        frames.markRepaired(id, fingerprint, NO_LIST);
         assert.equal(frames.frameCount, 13);
         const requests = framesOf(frames.bytes()).map(decodeRequest);
         assert.ok(requests.every((request) => request.requestId === id));
@@ -488,7 +501,12 @@ Deno.test("every request type round-trips through FrameWriter and decodeRequest"
         ]);
         const [hello, , put, putEncoded, get, query, del, keys, allKeys, , purge, setK, mark] =
           requests;
-        assert.deepEqual(mark, { type: "markRepaired", requestId: id, list: fingerprint });
+        assert.deepEqual(mark, {
+          type: "markRepaired",
+          requestId: id,
+          list: fingerprint,
+          expected: NO_LIST,
+        });
         assert.ok(del.type === "delete" && !del.purge);
         assert.ok(purge.type === "delete" && purge.purge && purge.key === key);
         assert.deepEqual(setK, {

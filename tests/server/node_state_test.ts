@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { Store } from "../../lib/server/store.ts";
-import { NODE_STATE_FILE, NodeStateKeeper } from "../../lib/server/node_state.ts";
+import { MarkChangedError, NODE_STATE_FILE, NodeStateKeeper } from "../../lib/server/node_state.ts";
 import { int } from "../../lib/record/value.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { nextVersion } from "../helpers/versions.ts";
-import { NO_LIST } from "../../lib/protocol/mod.ts";
+import { LIST_CHANGE_UNDER_WAY, NO_LIST } from "../../lib/protocol/mod.ts";
 import { bytesToHex } from "../../lib/base/bytes.ts";
 
 const quiet = { onWarning: () => {} };
@@ -22,7 +22,7 @@ async function trustedStore(dir: string): Promise<Store> {
   const store = await Store.open({ dataDir: dir, ...quiet });
   store.put("a", int(1), { version: nextVersion() });
   await store.nodeState.setK(2, false);
-  await store.nodeState.markRepaired(LIST);
+  await store.nodeState.markRepaired(LIST, NO_LIST);
   return store;
 }
 
@@ -33,7 +33,7 @@ Deno.test("node state: a memory-only store starts unrepaired with no k; SET_K an
   assert.equal(await store.nodeState.setK(3, false), 2, "a different k is kept without replace");
   assert.equal(await store.nodeState.setK(2, false), 2);
   assert.equal(await store.nodeState.setK(3, true), 3, "replace records the new k");
-  await store.nodeState.markRepaired(LIST);
+  await store.nodeState.markRepaired(LIST, NO_LIST);
   assert.deepEqual(store.nodeState.state, { unrepaired: false, k: 3, repairedUnder: LIST });
   await store.close();
 });
@@ -48,7 +48,7 @@ Deno.test("node state: a new data dir is unrepaired until MARK_REPAIRED, which s
     const second = await Store.open({ dataDir: dir, ...quiet });
     assert.deepEqual(second.nodeState.state, { unrepaired: true, k: 0, repairedUnder: NO_LIST });
     assert.equal(await second.nodeState.setK(2, false), 2);
-    await second.nodeState.markRepaired(LIST);
+    await second.nodeState.markRepaired(LIST, NO_LIST);
     await second.close();
     const third = await Store.open({ dataDir: dir, ...quiet });
     assert.deepEqual(third.nodeState.state, { unrepaired: false, k: 2, repairedUnder: LIST });
@@ -75,7 +75,7 @@ Deno.test("node state: recovery that skips a damaged log stretch sets unrepaired
     for (let index = 0; index < 10; index++) {
       store.put(`key${index}`, int(index), { version: nextVersion() });
     }
-    await store.nodeState.markRepaired(LIST);
+    await store.nodeState.markRepaired(LIST, NO_LIST);
     await store.close();
     const log = [...Deno.readDirSync(dir)].find((entry) => entry.name.endsWith(".kvlog"))!;
     const bytes = Deno.readFileSync(`${dir}/${log.name}`);
@@ -126,7 +126,7 @@ Deno.test("node state: concurrent changes apply in the order asked, each durable
     const results = await Promise.all([
       keeper.setK(2, false),
       keeper.setK(3, false),
-      keeper.markRepaired(LIST),
+      keeper.markRepaired(LIST, NO_LIST),
       keeper.setK(4, true),
     ]);
     // false: the server was unrepaired, so no mark of another list was replaced.
@@ -159,7 +159,7 @@ Deno.test("node state: kAtOnce answers a SET_K that changes nothing as setK woul
     assert.equal(await raised, 3);
     assert.equal(keeper.kAtOnce(2, false), 3);
     // Any change queued, even one that leaves the k alone, holds it back too.
-    const marked = keeper.markRepaired(LIST);
+    const marked = keeper.markRepaired(LIST, NO_LIST);
     assert.equal(keeper.kAtOnce(3, false), undefined);
     await marked;
     assert.equal(keeper.kAtOnce(3, false), 3);
@@ -230,7 +230,7 @@ Deno.test("node state: once recovery said it will change the data dir, a start t
   await withTempDir(async (dir) => {
     const trusted = await NodeStateKeeper.open(dir, { emptyAtStart: false, lostData: false });
     await trusted.setK(2, false);
-    await trusted.markRepaired(LIST);
+    await trusted.markRepaired(LIST, NO_LIST);
     const recovery = await NodeStateKeeper.beginRecovery(dir);
     await recovery.beforeChange();
     // The start dies here: finish is never called. The next start found nothing lost.
@@ -239,11 +239,35 @@ Deno.test("node state: once recovery said it will change the data dir, a start t
   });
 });
 
+Deno.test("node state: MARK_REPAIRED expecting another mark than the one held changes nothing, on disk either, and says which mark is held; ff…ff is applied whatever was expected", async () => {
+  await withTempDir(async (dir) => {
+    const store = await trustedStore(dir);
+    const path = `${dir}/${NODE_STATE_FILE}`;
+    const before = Deno.readTextFileSync(path);
+    // A repair that read the server unrepaired, marking it after another repair marked it.
+    await assert.rejects(
+      store.nodeState.markRepaired(new Uint8Array(16).fill(9), NO_LIST),
+      (error: Error) => error instanceof MarkChangedError && error.message === LIST_HEX,
+    );
+    assert.deepEqual(store.nodeState.state, { unrepaired: false, k: 2, repairedUnder: LIST });
+    assert.equal(Deno.readTextFileSync(path), before);
+    // The same list again, whatever expected: nothing to change, no other list's mark replaced.
+    assert.equal(await store.nodeState.markRepaired(LIST, NO_LIST), false);
+    assert.equal(
+      await store.nodeState.markRepaired(LIST_CHANGE_UNDER_WAY, NO_LIST),
+      true,
+      "ff…ff replaced the list's mark",
+    );
+    assert.deepEqual(store.nodeState.state.repairedUnder, LIST_CHANGE_UNDER_WAY);
+    await store.close();
+  });
+});
+
 Deno.test("node state: MARK_REPAIRED under another list replaces the one recorded, durably", async () => {
   await withTempDir(async (dir) => {
     const store = await trustedStore(dir);
     const other = new Uint8Array(16).fill(9);
-    await store.nodeState.markRepaired(other);
+    await store.nodeState.markRepaired(other, LIST);
     await store.close();
     const reopened = await Store.open({ dataDir: dir, ...quiet });
     assert.deepEqual(reopened.nodeState.state, { unrepaired: false, k: 2, repairedUnder: other });
@@ -279,7 +303,7 @@ Deno.test("node state upgrade: a format-1 state file (no server list) reads as u
       });
       // Once a repair marks it under a list, it is trusted under that one.
       const again = await Store.open({ dataDir: dir, ...quiet });
-      await again.nodeState.markRepaired(LIST);
+      await again.nodeState.markRepaired(LIST, NO_LIST);
       await again.close();
       const marked = await Store.open({ dataDir: dir, ...quiet });
       assert.deepEqual(marked.nodeState.state, { unrepaired: false, k: 2, repairedUnder: LIST });

@@ -26,7 +26,7 @@ import { connectClient } from "../helpers/client.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at, nextVersion } from "../helpers/versions.ts";
-import { NO_LIST } from "../../lib/protocol/mod.ts";
+import { LIST_CHANGE_UNDER_WAY, NO_LIST } from "../../lib/protocol/mod.ts";
 
 /** The fingerprint of a server list the servers here are marked repaired under. */
 const LIST = new Uint8Array(16).fill(7);
@@ -39,7 +39,7 @@ Deno.test("HELLO tells the node state; SET_K and MARK_REPAIRED change it for thi
     assert.equal(await client.setK(2), 2);
     assert.equal(await client.setK(3), 2, "another k is kept, and the caller sees which");
     assert.deepEqual(client.state, { unrepaired: true, k: 2, repairedUnder: NO_LIST });
-    await client.markRepaired(LIST);
+    await client.markRepaired(LIST, client.state.repairedUnder);
     assert.deepEqual(client.state, { unrepaired: false, k: 2, repairedUnder: LIST });
     const other = await connectClient(address);
     assert.deepEqual(other.state, { unrepaired: false, k: 2, repairedUnder: LIST });
@@ -50,6 +50,43 @@ Deno.test("HELLO tells the node state; SET_K and MARK_REPAIRED change it for thi
     await third.close();
   } finally {
     await client.close();
+    await stop();
+  }
+});
+
+Deno.test("MARK_REPAIRED is a compare-and-set: expecting another mark than the server holds it is refused MARK_CHANGED with the mark held, changing nothing and closing nothing; ff…ff is applied whatever the mark; the mark held already is an OK", async () => {
+  const { address, stop } = await startServer();
+  // `repair` read the server unrepaired before `change` re-marked it (S27's F1).
+  const repair = await connectClient(address);
+  const change = await connectClient(address);
+  const newList = new Uint8Array(16).fill(9);
+  try {
+    await change.markRepaired(LIST_CHANGE_UNDER_WAY, change.state.repairedUnder);
+    assert.deepEqual(
+      repair.state.repairedUnder,
+      NO_LIST,
+      "an unrepaired server's mark closes nothing",
+    );
+    const refused = await repair.markRepaired(LIST, NO_LIST).then(() => undefined, (e) => e);
+    assert.ok(refused instanceof ServerError, String(refused));
+    assert.equal(refused.code, ErrorCode.MARK_CHANGED);
+    assert.equal(refused.message, `MARK_CHANGED: ${"f".repeat(32)}`);
+    assert.equal(typeof await repair.ping(), "number", "the refusal closes no connection");
+    const look = await connectClient(address);
+    assert.deepEqual(look.state.repairedUnder, LIST_CHANGE_UNDER_WAY, "nothing changed");
+    await look.close();
+    // The change's end, expecting its own ff…ff: applied.
+    await change.markRepaired(newList, LIST_CHANGE_UNDER_WAY);
+    const late = await connectClient(address);
+    // Already the mark asked: an OK that changes nothing, whatever was expected.
+    await late.markRepaired(newList, NO_LIST);
+    // ff…ff takes trust away: applied whatever was expected.
+    await late.markRepaired(LIST_CHANGE_UNDER_WAY, NO_LIST);
+    assert.deepEqual(late.state.repairedUnder, LIST_CHANGE_UNDER_WAY);
+    await late.close();
+  } finally {
+    await repair.close();
+    await change.close();
     await stop();
   }
 });
@@ -181,7 +218,7 @@ Deno.test("a purge is durable: a kv server process restarted on its data dir doe
       await client.delete("purged", { ...purged, purge: true });
       await client.delete("tombstoned", { ...gone, purge: true });
       assert.equal(await client.setK(2), 2);
-      await client.markRepaired(LIST);
+      await client.markRepaired(LIST, client.state.repairedUnder);
     } finally {
       await client.close();
       assert.equal((await stopWithin(server)).code, 0);

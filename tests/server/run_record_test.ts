@@ -3,6 +3,7 @@
 // store_writer.ts, killed), stopped cleanly, was moved or copied. The boot a start is in
 // is given through Store.open's `boot`, as after a restart of the machine.
 import assert from "node:assert/strict";
+import { NO_LIST } from "../../lib/protocol/mod.ts";
 import { LOCK_FILE_NAME, MAX_RECORD_CHARS, PID_FIELD_BYTES } from "../../lib/server/dir_lock.ts";
 import {
   decodeRunRecord,
@@ -215,7 +216,7 @@ async function repairedDir(dir: string, boot: string): Promise<void> {
   const store = await Store.open({ dataDir: dir, boot: () => Promise.resolve(boot) });
   store.put("seed", int(1));
   await store.commit();
-  await store.nodeState.markRepaired(new Uint8Array(16).fill(7));
+  await store.nodeState.markRepaired(new Uint8Array(16).fill(7), NO_LIST);
   await store.close();
 }
 

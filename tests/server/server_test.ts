@@ -180,12 +180,12 @@ Deno.test("a refused HELLO (any protocol version but the server's own, named wit
     [
       (frames) => frames.hello(1, 99),
       ErrorCode.UNSUPPORTED_VERSION,
-      /version 99 is not supported; this server speaks version 6 only/,
+      /version 99 is not supported; this server speaks version 7 only/,
     ],
     [
       (frames) => frames.hello(1, PROTOCOL_VERSION - 1),
       ErrorCode.UNSUPPORTED_VERSION,
-      /protocol version 5 is not supported; this server speaks version 6 only: upgrade the older/,
+      /protocol version 6 is not supported; this server speaks version 7 only: upgrade the older/,
     ],
     [(frames) => frames.hello(1, 0), ErrorCode.UNSUPPORTED_VERSION, /version 0 is not supported/],
     [
@@ -760,10 +760,10 @@ Deno.test("a MARK_REPAIRED that replaces another list's mark closes every other 
   const listB = new Uint8Array(16).fill(0xb);
   try {
     // Unrepaired until now: no client trusted its NOT FOUND, so none needs to read it again.
-    await marker.markRepaired(listA);
-    await marker.markRepaired(listA);
+    await marker.markRepaired(listA, marker.state.repairedUnder);
+    await marker.markRepaired(listA, marker.state.repairedUnder);
     for (const client of others) assert.equal((await client.get("k")).value, undefined);
-    await marker.markRepaired(listB);
+    await marker.markRepaired(listB, marker.state.repairedUnder);
     // Closed by the time the marker has its answer: no further request is answered on them.
     for (const client of others) {
       await assert.rejects(
