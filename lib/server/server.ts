@@ -982,11 +982,11 @@ export class KvServer {
    * thrown on purpose about a request carry a code the client can act on: a
    * LimitExceededError (LIMIT) and any other DecodeError (BAD_REQUEST), which the
    * decoder, the key check, the codec, the trie and the log throw for what the request
-   * asked; and a MARK_REPAIRED whose compare-and-set failed (MARK_CHANGED, the mark held).
-   * Anything else — a TypeError from a bug, a failed disk — is the server's own
-   * failure: INTERNAL, logged with its stack, and never blamed on the client; a failed disk
-   * (the node state file not written) in one line saying what to do, since its stack says
-   * nothing.
+   * asked; a MARK_REPAIRED whose compare-and-set failed (MARK_CHANGED, the mark held); and a
+   * store that cannot write its data dir (READ_ONLY). Anything else — a TypeError from a
+   * bug — is the server's own failure: INTERNAL, logged with its stack, and never blamed on
+   * the client; a failed disk (the node state file not written) is READ_ONLY, as a write
+   * the log refused, in one line saying what to do, since its stack says nothing.
    */
   #refusalOf(type: string, error: unknown): { code: ErrorCodeNumber; message: string } {
     if (error instanceof StoreFailedError) {
@@ -996,9 +996,11 @@ export class KvServer {
       return { code: ErrorCode.MARK_CHANGED, message: error.message };
     }
     if (isFsError(error)) {
+      // The node state file not written (SET_K, MARK_REPAIRED): READ_ONLY like a write the
+      // log refused, with what to do — the client must not retry elsewhere as for INTERNAL.
       const message = `${type} failed on the server: ${describeDiskFailure(error as Error)}`;
       this.#logger.error(message);
-      return { code: ErrorCode.INTERNAL, message };
+      return { code: ErrorCode.READ_ONLY, message };
     }
     if (error instanceof LimitExceededError) {
       return { code: ErrorCode.LIMIT, message: error.message };

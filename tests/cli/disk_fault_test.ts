@@ -73,9 +73,10 @@ tmpfsTest({
     // The node state cannot be written either (the part of the failed write cut off freed
     // a little room: fill it): one line saying so, no stack in the log.
     fillToTheLastByte(`${mount}/ballast`);
+    // READ_ONLY, as a write the log refused: the server is up, its disk needs room.
     await assert.rejects(
       client.markRepaired(new Uint8Array(16).fill(7), client.state.repairedUnder),
-      /markRepaired failed on the server: cannot write its data dir \(No space left on device\); free space on its disk/,
+      /^ServerError: READ_ONLY: markRepaired failed on the server: cannot write its data dir \(No space left on device\); free space on its disk$/,
     );
     // Reads, PING and STATS go on; writes stay refused.
     assert.deepEqual((await client.get(acknowledged[0])).value, value);
