@@ -52,6 +52,7 @@
  * ```
  * @module
  */
+import { invariant } from "../base/invariant.ts";
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
 import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
@@ -76,6 +77,25 @@ export const DEFAULT_KEYS_LIMIT = 100;
  * what makes it trusted: a repair over the list in use (see `notes`).
  */
 export const REPAIRED_UNDER_OTHER_LIST = "repaired under another server list or k";
+
+/**
+ * What to do about servers {@link REPAIRED_UNDER_OTHER_LIST}, `repair` being the client's
+ * `kv repair` command over its own server file. A client cannot tell from the marks whether
+ * its list is the new one being rolled out (the repair over it is the change) or a stale
+ * one (that repair would revert the change, and at k = 1 lose the records on the servers
+ * its list leaves out: S27's F3), so both are named, as the background repair's hold does.
+ *
+ * @example
+ * ```ts
+ * otherListAdvice("kv repair -s servers.txt");
+ * // "if this client's server list is the new one being rolled out, run kv repair -s
+ * // servers.txt; otherwise give this client the cluster's server file"
+ * ```
+ */
+export function otherListAdvice(repair: string): string {
+  return `if this client's server list is the new one being rolled out, run ${repair}; ` +
+    "otherwise give this client the cluster's server file";
+}
 
 /** The repair command SERVERS' advice names when not told the client's ({@link FormatOptions}). */
 export const DEFAULT_REPAIR_COMMAND = "kv repair -s FILE";
@@ -945,6 +965,8 @@ export interface AdvisedServer {
   readonly k?: number;
   /** When up: false while it is not yet repaired, or repaired under another list. */
   readonly repaired?: boolean;
+  /** When up and not repaired: whether it is repaired under another list or k. */
+  readonly repairedUnderOtherList?: boolean;
 }
 
 /**
@@ -967,8 +989,8 @@ function repairAdvice(
 /**
  * SERVERS' advice over `reports` as one line, as the human text says it (its last line and
  * its rows' notes), for `--json` and the HTTP API: the k problem with the commands that
- * settle it, else the command that repairs the servers up that need it, naming them; else
- * undefined.
+ * settle it, else the command that repairs the servers up not yet repaired, naming them,
+ * and for those repaired under another list or k {@link otherListAdvice}; else undefined.
  *
  * @example
  * ```ts
@@ -982,15 +1004,30 @@ export function serversAdvice(
 ): string | undefined {
   const { problem, command } = repairAdvice(reports, repair);
   if (problem !== undefined) return problem;
-  const unrepaired = reports.flatMap((report) =>
-    report.up && report.repaired === false ? [report.server] : []
-  );
-  if (unrepaired.length === 0) return undefined;
-  const named = unrepaired.slice(0, MAX_NAMED_SERVERS).join(", ") +
-    (unrepaired.length > MAX_NAMED_SERVERS
-      ? ` and ${unrepaired.length - MAX_NAMED_SERVERS} more`
-      : "");
-  return `run ${command} to repair ${named}`;
+  invariant(command !== undefined, "without a k problem there is a repair command");
+  const untrusted = (otherList: boolean) =>
+    reports.flatMap((report) =>
+      report.up && report.repaired === false &&
+        (report.repairedUnderOtherList === true) === otherList
+        ? [report.server]
+        : []
+    );
+  const unrepaired = untrusted(false);
+  const otherList = untrusted(true);
+  const lines = [
+    ...unrepaired.length === 0 ? [] : [`run ${command} to repair ${namedServers(unrepaired)}`],
+    ...otherList.length === 0 ? [] : [
+      `${namedServers(otherList)} ${otherList.length === 1 ? "was" : "were"} ` +
+      `${REPAIRED_UNDER_OTHER_LIST}: ${otherListAdvice(command)}`,
+    ],
+  ];
+  return lines.length === 0 ? undefined : lines.join("; ");
+}
+
+/** `servers` joined, at most {@link MAX_NAMED_SERVERS} of them named. */
+function namedServers(servers: readonly string[]): string {
+  return servers.slice(0, MAX_NAMED_SERVERS).join(", ") +
+    (servers.length > MAX_NAMED_SERVERS ? ` and ${servers.length - MAX_NAMED_SERVERS} more` : "");
 }
 
 /**
@@ -1035,7 +1072,7 @@ function notes(report: ServerReport, advice: string | undefined): string {
   if (report.up && !report.repaired) {
     unrepaired = report.repairedUnderOtherList
       ? `  ${REPAIRED_UNDER_OTHER_LIST} (not trusted${
-        advice === undefined ? "" : `: run ${advice}`
+        advice === undefined ? "" : `: ${otherListAdvice(advice)}`
       })`
       : `  not yet repaired${advice === undefined ? "" : ` (run ${advice})`}`;
   }

@@ -345,9 +345,10 @@ function clusterOperations(): Record<string, Partial<Record<RouteMethod, Operati
                 advice: {
                   type: "string",
                   description: "What to do, when kv servers would advise it: the kv repair " +
-                    "command that repairs the servers named (not yet repaired, or repaired " +
-                    "under another server list), or the servers' k problem and the commands " +
-                    "that settle it.",
+                    "command that repairs the servers named (not yet repaired); for servers " +
+                    "repaired under another server list or k, that command if kv http's list " +
+                    "is the new one being rolled out, else to give it the cluster's server " +
+                    "file; or the servers' k problem and the commands that settle it.",
                 },
               },
             }),

@@ -11,6 +11,7 @@ import { connectClient } from "../helpers/client.ts";
 import { ConnectionError } from "../../lib/protocol/client.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 import { ServerProcess } from "../../lib/cli/server_process.ts";
+import { otherListAdvice, REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
 import { listFingerprint, sameList } from "../../lib/broker/list_fingerprint.ts";
 import { LIST_CHANGE_UNDER_WAY as CHANGING } from "../../lib/protocol/mod.ts";
 
@@ -351,4 +352,33 @@ Deno.test("an old-list broker's background repair that read a restored server be
     const read = await getAll(both, keys);
     assert.deepEqual(read.answers.map((answer) => answer.value), keys.map((_, i) => i));
   });
+});
+
+Deno.test("after a completed list change, kv servers over the old file does not tell it to run kv repair over the old file alone, which would revert the change: it names both possibilities, in its rows and in --json's advice", async () => {
+  await using old = await KvCluster.start(2);
+  await using added = await KvCluster.start(1);
+  const put = await runKv(withBrokerTimeout(["put", "-s", old.serverFile, "-k", "1", "a: 1"]));
+  assert.equal(put.code, 0, put.stderr);
+  await KvCluster.withJoinedServerFile([old, added], async (both) => {
+    const change = await runKv(withBrokerTimeout(["repair", "-s", both]));
+    assert.equal(change.code, 0, change.stdout + change.stderr);
+  });
+  const repair = `kv repair -s ${old.serverFile}`;
+  const status = await runKv(withBrokerTimeout(["servers", "-s", old.serverFile]));
+  assert.equal(status.code, 0, status.stderr);
+  const rows = status.stdout.trim().split("\n");
+  assert.equal(rows.length, 2, status.stdout);
+  for (const row of rows) {
+    assert.ok(
+      row.endsWith(`${REPAIRED_UNDER_OTHER_LIST} (not trusted: ${otherListAdvice(repair)})`),
+      row,
+    );
+  }
+  assert.match(otherListAdvice(repair), /otherwise give this client the cluster's server file$/);
+  const json = await runKv(withBrokerTimeout(["servers", "-s", old.serverFile, "--json"]));
+  assert.equal(
+    JSON.parse(json.stdout).advice,
+    `${old.servers.map((server) => server.id).join(", ")} were ${REPAIRED_UNDER_OTHER_LIST}: ` +
+      otherListAdvice(repair),
+  );
 });

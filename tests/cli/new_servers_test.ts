@@ -10,7 +10,7 @@ import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_proce
 import { type KvRun, runKv } from "../helpers/run_kv.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
-import { REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
+import { otherListAdvice, REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
 import { BACKGROUND_HOLD_REASON } from "../../lib/broker/background_repair.ts";
 import { WRITE_UNDER_OTHER_LIST } from "../../lib/broker/broker.ts";
 
@@ -115,8 +115,10 @@ Deno.test("servers a writing client used on their own, listed beside another clu
     assert.equal(status.code, 0, status.stderr);
     const lines = status.stdout.trim().split("\n");
     assert.equal(lines.length, 3, status.stdout);
-    // Each says the command that makes it trusted: a repair over this very list.
-    const advice = `${REPAIRED_UNDER_OTHER_LIST} (not trusted: run kv repair -s ${both})`;
+    // Each says what makes it trusted: a repair over this very list if it is the new one,
+    // else the cluster's server file (a repair over a stale list would revert a change).
+    const advice = `${REPAIRED_UNDER_OTHER_LIST} (not trusted: ` +
+      `${otherListAdvice(`kv repair -s ${both}`)})`;
     for (const line of lines) assert.ok(line.endsWith(advice), line);
     const json = await runKv(withBrokerTimeout(["servers", "-s", both, "--json"]));
     const reports = JSON.parse(json.stdout).servers;
@@ -250,7 +252,9 @@ Deno.test("--json, a piped broker's SERVERS and GET /v1/servers carry the advice
   await loadRecords(old);
   await KvCluster.withJoinedServerFile([old, added], async (both) => {
     const repair = `kv repair -s ${both}`;
-    const expected = `run ${repair} to repair ${old.servers[0].id}, ${added.servers[0].id}`;
+    // The added server is not yet repaired; the old one was marked under its own list.
+    const expected = `run ${repair} to repair ${added.servers[0].id}; ${old.servers[0].id} ` +
+      `was ${REPAIRED_UNDER_OTHER_LIST}: ${otherListAdvice(repair)}`;
     const text = await runKv(withBrokerTimeout(["servers", "-s", both]));
     assert.match(text.stdout, new RegExp(`not yet repaired \\(run ${repair}\\)`));
     const json = await runKv(withBrokerTimeout(["servers", "-s", both, "--json"]));

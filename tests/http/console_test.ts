@@ -8,6 +8,7 @@ import { HttpProcess } from "../helpers/http_process.ts";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { RawConnection } from "../helpers/in_process_server.ts";
+import { otherListAdvice, REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
 
 /** Longest wait for anything on the page, in ms (a deadline, not a timing check). */
 const PAGE_DEADLINE_MS = 30_000;
@@ -182,7 +183,8 @@ Deno.test({
       await page.waitForFunction(`!${advice}.hidden`);
       assert.equal(
         await page.evaluate(`${advice}.textContent`),
-        `run kv repair -s ${both} to repair ${old.servers[0].id}, ${added.servers[0].id}`,
+        `run kv repair -s ${both} to repair ${added.servers[0].id}; ${old.servers[0].id} was ` +
+          `${REPAIRED_UNDER_OTHER_LIST}: ${otherListAdvice(`kv repair -s ${both}`)}`,
       );
       const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
       assert.equal(repair.code, 0, repair.stdout + repair.stderr);
