@@ -249,12 +249,12 @@ function staleReadError(age: number): string {
  */
 function markChangedText(heldHex: string): string {
   const now = heldHex === bytesToHex(LIST_CHANGE_UNDER_WAY)
-    ? "as changing lists, by a kv repair -s changing the server list or k"
+    ? "a kv repair under way marks it under its list at its end"
     : /^0+$/.test(heldHex)
-    ? "unrepaired"
-    : "under another server list or k";
-  return `not marked repaired: another repair re-marked it while this one ran (it is marked ` +
-    `${now} now), so what this one read no longer vouches for it`;
+    ? "it is unrepaired"
+    : "it is marked under another server list or k";
+  return `not marked repaired: another repair re-marked it while this one ran (${now}), so ` +
+    "what this one read no longer vouches for it";
 }
 
 /** Every server answered: for keys listed while no server had failed. */

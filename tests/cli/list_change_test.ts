@@ -343,7 +343,8 @@ Deno.test("an old-list broker's background repair that read a restored server be
       broker.stderr,
       new RegExp(
         `${restored.id}: not marked repaired: another repair re-marked it while this one ran ` +
-          `\\(it is marked as changing lists, by a kv repair -s changing the server list or k now\\)`,
+          `\\(a kv repair under way marks it under its list at its end\\), so what this one ` +
+          "read no longer vouches for it",
       ),
     );
     // The change run again, with every server up, finishes and loses nothing.
