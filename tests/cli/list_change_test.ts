@@ -257,27 +257,35 @@ Deno.test("kv repair -s over a new list SIGKILLed once it marked the servers as 
 });
 
 /**
- * Whether a client's request to the server listening on `port` (127.0.0.1) waits unread in
- * the kernel: an established socket of that local port with bytes in its receive queue
- * (/proc/net/tcp). A server stopped with SIGSTOP reads nothing, so this tells that a request
- * reached it.
+ * Bytes of the k check's request, which a broker sends every server recording a k every
+ * `K_CHECK_INTERVAL_MS` (SET_K, `askRecordedK`: a 9-byte header and 2 bytes); the next check
+ * waits for every answer of the last, so one server stopped holds every later check.
  */
-async function requestQueuedAt(port: number): Promise<boolean> {
+const K_CHECK_BYTES = 11;
+
+/** Bytes of PARTITION_DIGESTS: a header, no body. */
+const DIGESTS_REQUEST_BYTES = 9;
+
+/**
+ * The bytes waiting unread in the kernel for the server listening on `port` (127.0.0.1), over
+ * all its established connections (/proc/net/tcp's receive queues): a server stopped with
+ * SIGSTOP reads nothing, so they are the requests that reached it since.
+ */
+async function bytesQueuedAt(port: number): Promise<number> {
   const table = await Deno.readTextFile("/proc/net/tcp");
   const localPort = port.toString(16).toUpperCase().padStart(4, "0");
-  return table.split("\n").slice(1).some((line) => {
+  let queued = 0;
+  for (const line of table.split("\n").slice(1)) {
     const [, local, , state, queues] = line.trim().split(/\s+/);
-    if (local === undefined || !local.endsWith(`:${localPort}`) || state !== "01") return false;
-    return parseInt(queues.split(":")[1], 16) > 0;
-  });
+    if (local === undefined || !local.endsWith(`:${localPort}`) || state !== "01") continue;
+    queued += parseInt(queues.split(":")[1], 16);
+  }
+  return queued;
 }
 
 Deno.test("an old-list broker's background repair that read a restored server before kv repair -s over a new list re-marked it cannot mark it under the old list afterwards: it logs why, the server stays marked as changing lists, and the broker answers no key the change moved a plain NOT FOUND", async () => {
-  // S0–S2 durable, k=1; S1 pings nobody for 200 s, so that what queues at it is the broker's.
-  await using old = await KvCluster.start(3, {
-    durable: true,
-    server: () => ({ args: ["--idle-timeout-ms", "600000"] }),
-  });
+  // S0–S2 durable, k=1.
+  await using old = await KvCluster.start(3, { durable: true });
   await using added = await KvCluster.start(1);
   const { text, keys } = recordLines(300);
   const load = await runKv(
@@ -298,9 +306,21 @@ Deno.test("an old-list broker's background repair that read a restored server be
   ]);
   assert.equal((await broker.ask("GET person0")).value, 0);
 
-  // S0 comes back from a restored backup: unrepaired, its data kept. The broker's background
-  // repair starts refilling it and waits for S1's digests: S1 is stopped.
+  // S1 stopped holds the broker's k checks: once one waits there, the broker sends nothing
+  // unasked (its keep-alive PING follows 10 s without a request). S2 stopped then, with
+  // nothing waiting, shows the next request it is sent.
   s1.signal("SIGSTOP");
+  await waitFor(async () => await bytesQueuedAt(s1.port) === K_CHECK_BYTES, {
+    what: "a k check of the broker to wait at the stopped S1",
+  });
+  await waitFor(async () => {
+    s2.signal("SIGSTOP");
+    if (await bytesQueuedAt(s2.port) === 0) return true;
+    s2.signal("SIGCONT");
+    return false;
+  }, { what: "S2 stopped with no request waiting" });
+  // S0 comes back from a restored backup: unrepaired, its data kept. The broker's background
+  // repair starts refilling it: it reads S0's mark, and asks every server for its digests.
   await s0.kill();
   await using restored = await ServerProcess.start({
     kv: TEST_KV,
@@ -308,15 +328,16 @@ Deno.test("an old-list broker's background repair that read a restored server be
     dataDir: s0.dataDir,
     args: ["--mark-unrepaired"],
   });
-  await waitFor(() => requestQueuedAt(s1.port), {
-    what: "the broker's background repair to ask the stopped S1 for its digests",
+  await waitFor(async () => await bytesQueuedAt(s2.port) === DIGESTS_REQUEST_BYTES, {
+    what: "the broker's background repair to ask the stopped S2 for its digests",
   });
   // The broker stops there, its run in flight; S1 answers into its socket.
   broker.signal("SIGSTOP");
   s1.signal("SIGCONT");
 
   await KvCluster.withJoinedServerFile([old, added], async (both) => {
-    // The change runs with S2 down, so that it moves copies off S0 but marks nothing at its end.
+    // The change runs with S2 down, so that it moves copies off S0 but marks nothing at its
+    // end; S2's digests reach the broker from its restart, asked again.
     await s2.kill();
     const change = await runKv(withBrokerTimeout(["repair", "-s", both]));
     assert.equal(change.code, 1, change.stdout + change.stderr);
@@ -338,6 +359,7 @@ Deno.test("an old-list broker's background repair that read a restored server be
     );
     const plain = await plainNotFounds(broker, moved);
     assert.ok(!sameList(await markOfS0(), oldList), "S0 is not marked under the old list");
+    assert.ok(sameList(await markOfS0(), CHANGING), "S0 stays marked as changing lists");
     assert.deepEqual(plain, [], "the old-list broker answers no moved key a plain NOT FOUND");
     assert.match(
       broker.stderr,
