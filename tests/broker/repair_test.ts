@@ -12,6 +12,7 @@ import type { Broker } from "../../lib/broker/broker.ts";
 import { BACKGROUND_HOLD_REASON, BackgroundRepair } from "../../lib/broker/background_repair.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
+import { LIST_CHANGE_UNDER_WAY, NO_LIST } from "../../lib/protocol/mod.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 
 async function fakePool(serverCount: number) {
@@ -85,6 +86,57 @@ Deno.test("a repair stalled between listing and writing (its listings answered 9
     const again = await repairCluster(pool, { k: 2, placement });
     assert.equal(again.inOrder, true, JSON.stringify(again));
     assert.equal(again.copiesWritten, 1);
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("a repair that read a server unrepaired does not mark it once another repair re-marked it meanwhile (a list change's ff…ff): it says why, and the mark stays", async () => {
+  const { cluster, pool, placement } = await fakePool(2);
+  try {
+    cluster.servers[1].nodeState = { unrepaired: true, k: 2, repairedUnder: NO_LIST };
+    // Right after this repair read server 1's digests, a list change marks it ff…ff.
+    const racing: RepairPool = {
+      servers: pool.servers,
+      call: (index, request) =>
+        pool.call(index, (connection) =>
+          request(
+            new Proxy(connection, {
+              get: (target, name) => {
+                const value = Reflect.get(target, name, target);
+                if (name !== "partitionDigests" || index !== 1) {
+                  return typeof value === "function" ? value.bind(target) : value;
+                }
+                return async () => {
+                  const digests = await target.partitionDigests();
+                  const { k } = cluster.servers[1].nodeState;
+                  cluster.servers[1].nodeState = {
+                    unrepaired: false,
+                    k,
+                    repairedUnder: LIST_CHANGE_UNDER_WAY,
+                  };
+                  return digests;
+                };
+              },
+            }) as RepairConnection,
+          )),
+    };
+    const report = await repairCluster(racing, {
+      k: 2,
+      placement,
+      unrepaired: (index) => index === 1,
+    });
+    assert.equal(report.inOrder, false);
+    assert.deepEqual(report.markedRepaired, []);
+    assert.deepEqual(report.stillUnrepaired, [pool.servers[1].id]);
+    assert.deepEqual(report.failures.map((failure) => failure.server), [pool.servers[1].id]);
+    assert.equal(
+      report.failures[0].error,
+      `${pool.servers[1].id}: not marked repaired: another repair re-marked it while this one ` +
+        "ran (a kv repair under way marks it under its list at its end), so what this one " +
+        "read no longer vouches for it",
+    );
+    assert.deepEqual(cluster.servers[1].nodeState.repairedUnder, LIST_CHANGE_UNDER_WAY);
   } finally {
     pool.close();
   }
