@@ -272,7 +272,11 @@ const DIGESTS_REQUEST_BYTES = 9;
  * SIGSTOP reads nothing, so they are the requests that reached it since.
  */
 async function bytesQueuedAt(port: number): Promise<number> {
-  const table = await Deno.readTextFile("/proc/net/tcp");
+  // Read by cat: Deno reads /proc only with --allow-all, which the suite does not give.
+  const cat = await new Deno.Command("cat", { args: ["/proc/net/tcp"], stderr: "inherit" })
+    .output();
+  assert.ok(cat.success, "cat /proc/net/tcp");
+  const table = new TextDecoder().decode(cat.stdout);
   const localPort = port.toString(16).toUpperCase().padStart(4, "0");
   let queued = 0;
   for (const line of table.split("\n").slice(1)) {
