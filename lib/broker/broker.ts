@@ -285,7 +285,7 @@ export type Change =
  * ```
  */
 export type UnseenOn =
-  /** Being re-marked by a kv repair that changes the server list or k. */
+  /** Being re-marked by a kv repair (one changing the server list or k, or refilling it). */
   | { readonly index: number; readonly cause: "changing" }
   /** Marked under another set of servers. */
   | { readonly index: number; readonly cause: "list" }

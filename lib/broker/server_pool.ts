@@ -1481,13 +1481,14 @@ export function kChangeRepairMarks(count: number): string {
  *
  * @example
  * ```ts
- * beingRemarked(2); // "being re-marked by a kv repair that changes the server list or k (…"
+ * beingRemarked(2); // "being re-marked by a kv repair (one that changes the server list or k, …"
  * ```
  */
 export function beingRemarked(count: number): string {
   const them = count === 1 ? "it" : "them";
-  return "being re-marked by a kv repair that changes the server list or k (under way, or " +
-    `stopped before its end): until it marks ${them} under its list, at its end, reads through ` +
+  return "being re-marked by a kv repair (one that changes the server list or k, or refills a " +
+    "server that may have lost writes; under way, or stopped before its end): until it marks " +
+    `${them} under its list, at its end, reads through ` +
     `${them} carry warnings and clients on another list may not see what is stored there; if ` +
     "it was stopped, run kv repair -s FILE with the cluster's server list";
 }

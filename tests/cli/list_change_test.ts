@@ -196,7 +196,7 @@ Deno.test("kv broker -i loading records while kv repair -k 3 runs under it: no r
   // Records stored while the repair re-marked the servers are counted as such, never told
   // to take another server list: the list did not change.
   for (const line of stderr.split("\n").filter((text) => text.includes("WARNING"))) {
-    assert.match(line, /being re-marked by a kv repair that changes the server list or k/);
+    assert.match(line, /being re-marked by a kv repair \(one that changes the server list or k,/);
   }
   // The last third, sent once the broker followed the change, is placed under k=3 at once.
   assert.deepEqual(await heldPerServer(cluster, keys.slice(2 * third)), [80, 80, 80]);
