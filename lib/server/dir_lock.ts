@@ -125,8 +125,14 @@ export class DirLock {
       // What a kv from before run records left: it truncated the file to its pid.
       const ofOlderKv = /^\d+\n$/.test(text);
       // Only the pid field: the run record after it is the last run's, for the store to judge.
+      // Found written by another, it keeps kv's last time, and so the sign, until the store
+      // has recorded what it judged (writeRecord): a start that dies before that (killed in
+      // a long recovery) would otherwise leave the next start a lock kv wrote just now.
       await file.seek(0, Deno.SeekMode.Start);
-      await writeAll(file, new TextEncoder().encode(pidField()));
+      await writeAll(
+        file,
+        new TextEncoder().encode(pidField(writtenByOther ? writtenAt : undefined)),
+      );
       return new DirLock(file, dir, recordIn(content), { writtenByOther, ofOlderKv });
     } catch (error) {
       file.close();
@@ -176,7 +182,9 @@ export class DirLock {
    * True when, at acquire, the lock file had been written (changed) more than
    * {@link LOCK_WRITE_SLACK_MS} after kv last wrote into it: another program wrote it since
    * — a copy put over it, or one made anew elsewhere. False when nothing tells (a file
-   * written by a kv from before the time in the pid field, or no change time).
+   * written by a kv from before the time in the pid field, or no change time). The acquire
+   * leaves the sign in the file until {@link writeRecord}, so that the next acquire finds it
+   * too when this holder dies before recording what it made of it.
    */
   get writtenByOther(): boolean {
     return this.#writtenByOther;
@@ -228,9 +236,12 @@ export class DirLock {
   }
 }
 
-/** The pid field: this process's pid and the time now, padded (see PID_FIELD_BYTES). */
-function pidField(): string {
-  return `${`${Deno.pid} ${Date.now()}`.padEnd(PID_FIELD_BYTES - 1)}\n`;
+/**
+ * The pid field: this process's pid and the time of the write, padded (see PID_FIELD_BYTES);
+ * `writtenAt` (ms) stands for the time when given.
+ */
+function pidField(writtenAt = Date.now()): string {
+  return `${`${Deno.pid} ${writtenAt}`.padEnd(PID_FIELD_BYTES - 1)}\n`;
 }
 
 /** Up to `maxBytes` from the start of `file` (fewer when it is shorter). */

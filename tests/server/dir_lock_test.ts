@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DirLock, LOCK_FILE_NAME } from "../../lib/server/dir_lock.ts";
+import { DirLock, LOCK_FILE_NAME, PID_FIELD_BYTES } from "../../lib/server/dir_lock.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { withDeadline } from "../helpers/wait.ts";
 
@@ -93,5 +93,27 @@ Deno.test("dir lock: kill -9 of the holding process releases the lock with no cl
     const lock = await DirLock.tryAcquire(dir);
     assert.ok(lock, "the dead holder's lock is gone although its LOCK file remains");
     lock.release();
+  });
+});
+
+Deno.test("dir lock: a lock file found written by another program says so again to the next acquire until a run record is written, so a holder that dies first does not erase the sign", async () => {
+  await withTempDir(async (dir) => {
+    const fresh = await DirLock.tryAcquire(dir);
+    assert.equal(fresh?.writtenByOther, false, "a new lock file");
+    fresh?.release();
+    // kv's pid field, its time long before the file's change time: a copy put over it.
+    const path = `${dir}/${LOCK_FILE_NAME}`;
+    await Deno.writeTextFile(path, `${"4242 1000".padEnd(PID_FIELD_BYTES - 1)}\n`);
+    const first = await DirLock.tryAcquire(dir);
+    assert.equal(first?.writtenByOther, true);
+    first?.release(); // as a start killed before it recorded its run
+    const second = await DirLock.tryAcquire(dir);
+    assert.equal(second?.writtenByOther, true, "the sign is still there");
+    assert.equal(await DirLock.holderPid(dir), Deno.pid, "the pid is the holder's");
+    await second?.writeRecord("a record");
+    second?.release();
+    const third = await DirLock.tryAcquire(dir);
+    assert.equal(third?.writtenByOther, false, "kv wrote it last");
+    third?.release();
   });
 });
