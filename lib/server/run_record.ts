@@ -20,9 +20,10 @@
  *   could ({@link currentBoot}).
  * - `fsync`: the run's `--fsync`.
  * - `dir`, `files`: the identity ({@link identityOf}) of the data dir and of each of the
- *   files recovery reads (the newest snapshot and the logs from its generation on); in a
- *   clean record also of `node-state.json`, and with each file's size, modification and
- *   change time, since nothing changes them after a clean stop. An open record is
+ *   files recovery reads (the newest snapshot and the logs from its generation on), full
+ *   (with size, modification and change time) for all but the newest log, which an open
+ *   run goes on writing; in a clean record the newest log's full identity too, and
+ *   `node-state.json`'s, since nothing changes them after a clean stop. An open record is
  *   rewritten whenever a compaction replaces the files, before the old ones are deleted.
  *
  * ## The judgement at start ({@link judgeLastRun})
@@ -40,7 +41,8 @@
  *    is later than the time kv stamped in it: a copy put over it);
  * 4. a file differs — after a clean stop: a data file added, missing, or changed in any
  *    part of its full identity; after a run that did not stop cleanly (it went on writing
- *    the newest log): a recorded file still there with another inode or creation time, or
+ *    the newest log): a recorded file still there with another inode or creation time, a
+ *    recorded snapshot or log but the newest changed in any part of its full identity, or
  *    none of them left;
  * 5. the run did not stop cleanly, its `--fsync` was `interval` or `never`, and the boot is
  *    not known to be the same: the kernel went down with the run's page cache, and with
@@ -355,14 +357,19 @@ function changedSinceClean(last: RunRecord, now: RunNow): string | undefined {
 }
 
 /**
- * The first recorded file still there but replaced since a run that did not stop cleanly
- * (it goes on writing the newest log, so only inode and creation time are compared), or
- * that none is left; else undefined.
+ * The first recorded file still there but replaced or changed since a run that did not stop
+ * cleanly, or that none is left; else undefined. The run went on writing its newest log,
+ * recorded by its short identity (inode and creation time); the others it recorded in
+ * full, as they were done with (a snapshot, a log before the newest).
  */
 function replacedSinceOpen(last: RunRecord, now: RunNow): string | undefined {
   const recorded = Object.keys(last.files).sort();
   const left = recorded.filter((name) => now.files[name] !== undefined);
   if (recorded.length > 0 && left.length === 0) return "none of the files it used is left";
-  const replaced = left.find((name) => shortOf(now.files[name]) !== last.files[name]);
-  return replaced === undefined ? undefined : `${replaced} was replaced`;
+  for (const name of left) {
+    const [was, is] = [last.files[name], now.files[name]];
+    if (shortOf(is) !== shortOf(was)) return `${name} was replaced`;
+    if (was !== shortOf(was) && is !== was) return `${name} changed`;
+  }
+  return undefined;
 }

@@ -407,20 +407,25 @@ async function listDataDir(dir: string): Promise<DirListing> {
 
 /**
  * The identity (run_record.ts) of each file recovery reads in `dir` — the newest snapshot
- * and the logs from its generation on — by name; `full` adds node-state.json and each
- * file's size and modification time, what a clean stop records.
+ * and the logs from its generation on — by name, full (size, modification and change time
+ * too) but for the newest log, which a running server goes on writing; `full` adds
+ * node-state.json and the newest log's full identity, what a clean stop records.
  */
 async function fileIdentities(dir: string, full: boolean): Promise<Record<string, string>> {
   const listing = await listDataDir(dir);
   const newest = listing.snapshots.at(-1) ?? 0;
+  const logs = listing.logs.filter((generation) => generation >= newest).map(logName);
   const names = [
     ...listing.snapshots.filter((generation) => generation === newest).map(snapshotName),
-    ...listing.logs.filter((generation) => generation >= newest).map(logName),
+    ...logs,
   ];
   const identities: Record<string, string> = {};
   for (const name of full ? [...names, NODE_STATE_FILE] : names) {
     try {
-      identities[name] = identityOf(await Deno.stat(`${dir}/${name}`), full);
+      identities[name] = identityOf(
+        await Deno.stat(`${dir}/${name}`),
+        full || name !== logs.at(-1),
+      );
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }

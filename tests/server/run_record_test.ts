@@ -16,7 +16,7 @@ import {
 import { Store } from "../../lib/server/store.ts";
 import { int } from "../../lib/record/value.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
-import { withDeadline } from "../helpers/wait.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
 
 const writerScript = new URL("../fixtures/store_writer.ts", import.meta.url).pathname;
 
@@ -142,6 +142,22 @@ Deno.test("run record: the last run is judged to have maybe lost acknowledged wr
   );
   const replaced = { ...files, "log-0000000001.kvlog": "11.9.500.1000.1000" };
   assert.match(judged(OPEN, { files: replaced }), /^log-0000000001\.kvlog was replaced since/);
+  // After a kill, a snapshot (or a log but the newest) is compared in full: done with.
+  const openSnapshot: RunRecord = {
+    ...OPEN,
+    files: { "snapshot-0000000002.kvsnap": "20.3.100.500.500", "log-0000000002.kvlog": "21.4" },
+  };
+  const nowSnapshot = {
+    "snapshot-0000000002.kvsnap": "20.3.100.500.500",
+    "log-0000000002.kvlog": "21.4.900.2000.2000",
+  };
+  assert.equal(judged(openSnapshot, { files: nowSnapshot }), "trusted", "the newest log grew");
+  assert.match(
+    judged(openSnapshot, {
+      files: { ...nowSnapshot, "snapshot-0000000002.kvsnap": "20.3.100.500.1500" },
+    }),
+    /^snapshot-0000000002\.kvsnap changed since the last run/,
+  );
   const gone = { "log-0000000002.kvlog": "13.10.16.1100.1100" };
   assert.match(judged(OPEN, { files: gone }), /^none of the files it used is left since/);
 });
@@ -296,5 +312,31 @@ Deno.test("store: a data dir copied or restored without its LOCK file, or with L
     await repairedDir(`${root}/c`, "id:x");
     await Deno.writeTextFile(`${root}/c/${LOCK_FILE_NAME}`, "12345\n");
     assert.equal(await suspicionAt(`${root}/c`, "id:x"), undefined, "an older kv's dir");
+  });
+});
+
+Deno.test("store: after a kill, a snapshot written over in place (a copy put back, LOCK left out) starts unrepaired, though its inode is the same", async () => {
+  await withTempDir(async (root) => {
+    const dir = `${root}/d`;
+    await repairedDir(dir, "at:0");
+    await killedWriter(dir, { batchCount: 100_000, compactionMinLogBytes: 4096 }, 1, 3);
+    const record = await recordIn(dir);
+    const snapshot = Object.keys(record.files).find((name) => name.startsWith("snapshot-"));
+    assert.ok(snapshot, `it compacted: ${JSON.stringify(record.files)}`);
+    assert.equal(record.run, "open", "killed: the record is the open run's");
+    const copy = `${root}/${snapshot}`;
+    const saved = await new Deno.Command("cp", { args: ["-a", `${dir}/${snapshot}`, copy] })
+      .output();
+    assert.equal(saved.code, 0);
+    // Change times are read in whole seconds: the copy is put back in a later one.
+    const changedAt = (await Deno.stat(`${dir}/${snapshot}`)).ctime!.getTime();
+    await waitFor(() => Date.now() >= changedAt + 1000, { what: "the next second" });
+    const restored = await new Deno.Command("cp", { args: ["-a", copy, `${dir}/${snapshot}`] })
+      .output();
+    assert.equal(restored.code, 0);
+    assert.match(
+      (await suspicionAt(dir, record.boot!)) ?? "trusted",
+      new RegExp(`^${snapshot.replace(".", "\\.")} changed since the last run`),
+    );
   });
 });
