@@ -228,7 +228,10 @@ function shortOf(identity: string): string {
 }
 
 /**
- * The record's line: JSON, a space, the CRC-32C of the JSON in 8 hex digits.
+ * The record's line: JSON, a space, the CRC-32C of the JSON in 8 hex digits. When more
+ * files than fit are named (compactions that kept failing leave a log each), the oldest
+ * are kept by their short identity, then, if that is not enough, left out: the newest are
+ * enough to tell, and a file left out of a clean record would be judged to have appeared.
  *
  * @example
  * ```ts
@@ -238,15 +241,13 @@ function shortOf(identity: string): string {
 export function encodeRunRecord(record: RunRecord): string {
   const json = JSON.stringify({ format: RUN_RECORD_FORMAT, ...record });
   const line = `${json} ${checksum(json)}`;
-  if (line.length > MAX_RECORD_CHARS) {
-    // More files than fit (compactions that kept failing): the newest are enough to tell.
-    const names = Object.keys(record.files).sort();
-    return encodeRunRecord({
-      ...record,
-      files: Object.fromEntries(names.slice(1).map((name) => [name, record.files[name]])),
-    });
-  }
-  return line;
+  if (line.length <= MAX_RECORD_CHARS) return line;
+  const names = Object.keys(record.files).sort();
+  const full = names.find((name) => record.files[name] !== shortOf(record.files[name]));
+  const files = full !== undefined
+    ? { ...record.files, [full]: shortOf(record.files[full]) }
+    : Object.fromEntries(names.slice(1).map((name) => [name, record.files[name]]));
+  return encodeRunRecord({ ...record, files });
 }
 
 /**
@@ -344,12 +345,19 @@ export function judgeLastRun(
     "a power loss or kernel crash takes what it acknowledged but had not yet fsynced";
 }
 
-/** The first file added, missing or changed since a clean stop, in words; else undefined. */
+/**
+ * The first file added, missing or changed since a clean stop, in words; else undefined. A
+ * file the record keeps by its short identity (one of too many, see encodeRunRecord) is
+ * compared by that.
+ */
 function changedSinceClean(last: RunRecord, now: RunNow): string | undefined {
   const names = new Set([...Object.keys(last.files), ...Object.keys(now.files)]);
   for (const name of [...names].sort()) {
     const [was, is] = [last.files[name], now.files[name]];
     if (was === is) continue;
+    if (was !== undefined && is !== undefined && was === shortOf(was) && was === shortOf(is)) {
+      continue;
+    }
     if (was === undefined) return `${name} appeared`;
     return is === undefined ? `${name} went missing` : `${name} changed`;
   }

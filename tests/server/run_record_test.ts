@@ -58,6 +58,28 @@ Deno.test("run record: a line reads back as written; a torn or foreign line is u
   assert.ok(encodeRunRecord({ ...OPEN, files: many }).length <= MAX_RECORD_CHARS);
 });
 
+Deno.test("run record: a clean stop with more files than fit in full keeps the oldest by their short identity, and the next start trusts it; a file so kept is still compared by inode", () => {
+  const full = (inode: number) => `${inode}.1796254388264.67108864.1796254388416.1796254388000`;
+  const files: Record<string, string> = {
+    "node-state.json": full(1),
+    "snapshot-0000000009.kvsnap": full(2),
+  };
+  for (let i = 0; i < 12; i++) files[`log-${String(9 + i).padStart(10, "0")}.kvlog`] = full(10 + i);
+  const boot = "id:72dcd930-7c76-463e-87a6-b027aee94ec5 at:1796203964193";
+  const clean: RunRecord = { run: "clean", boot, fsync: "interval", dir: "3.4", files };
+  const line = encodeRunRecord(clean);
+  assert.ok(line.length <= MAX_RECORD_CHARS);
+  const kept = decodeRunRecord(line);
+  assert.ok(kept !== "unreadable");
+  assert.deepEqual(Object.keys(kept.files).sort(), Object.keys(files).sort(), "every file named");
+  assert.equal(kept.files["log-0000000020.kvlog"], files["log-0000000020.kvlog"], "newest in full");
+  assert.equal(kept.files["log-0000000009.kvlog"], "10.1796254388264", "oldest by inode");
+  const now: RunNow = { ...NOW, boot, dir: "3.4", files };
+  assert.equal(judgeLastRun(kept, now), undefined, "nothing appeared: trusted");
+  const replaced = { ...files, "log-0000000009.kvlog": full(99) };
+  assert.match(judgeLastRun(kept, { ...now, files: replaced }) ?? "trusted", /changed since/);
+});
+
 Deno.test("run record: two boots are the same only when both are told a common way and agree (boot ids equal when both have one, else boot instants within 2 s)", () => {
   assert.equal(sameBoot("id:a", "id:a"), true);
   assert.equal(sameBoot("id:a", "id:b"), false);
