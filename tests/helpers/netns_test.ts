@@ -20,12 +20,17 @@ Deno.test({
   ignore: NETNS_UNAVAILABLE !== undefined,
   async fn() {
     let subnet: string;
+    // Other test files run in this same process (deno test --parallel), so the pid alone
+    // does not tell this cluster's namespace from theirs: its /24's octet does.
+    let namespace: RegExp;
     {
       await using cluster = await NetnsCluster.start(1);
       const [server] = cluster.servers;
-      subnet = `${server.address.hostname.split(".").slice(0, 3).join(".")}.0/24`;
+      const octets = server.address.hostname.split(".");
+      subnet = `${octets.slice(0, 3).join(".")}.0/24`;
+      namespace = new RegExp(`^kvnet-${octets[2]}-${Deno.pid}-0\\b`, "m");
       assert.match(server.address.hostname, /^10\.213\.\d+\.2$/);
-      assert.match(await ipShow("netns", "list"), new RegExp(`-${Deno.pid}-0\\b`));
+      assert.match(await ipShow("netns", "list"), namespace);
       const credentials = await resolveCredentials({ authFile: cluster.authFile });
       const before = await connectClient(server.address, { credentials });
       await before.ping();
@@ -37,7 +42,7 @@ Deno.test({
       await after.ping();
       await after.close();
     }
-    assert.doesNotMatch(await ipShow("netns", "list"), new RegExp(`-${Deno.pid}-0\\b`));
+    assert.doesNotMatch(await ipShow("netns", "list"), namespace);
     assert.equal((await ipShow("-4", "route", "show", "table", "all", "root", subnet)).trim(), "");
     assert.equal((await ipShow("-4", "addr", "show", "to", subnet)).trim(), "");
   },
