@@ -64,7 +64,9 @@ async function ipOutput(...args: string[]): Promise<string> {
 
 /** Why namespaces cannot be made here, or undefined when they can: tried once, at load. */
 function probe(): string | undefined {
-  const name = `kvnet-probe-${Deno.pid}`;
+  // deno test --parallel loads this module in several files of one process at once, so
+  // the pid alone could name two probes the same and fail the second.
+  const name = `kvnet-probe-${Deno.pid}-${crypto.getRandomValues(new Uint32Array(1))[0]}`;
   const run = (args: string[]) =>
     new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).outputSync();
   try {
