@@ -322,8 +322,9 @@ export type ServerReport =
     /** PING's round trip in ms, to {@link LATENCY_DIGITS} decimals. */
     readonly latencyMs: number;
     /**
-     * False while the server may lack writes it once acknowledged (not yet repaired), or
-     * was repaired under another server list (see `repairedUnderOtherList`).
+     * False while the server may lack writes it once acknowledged (not yet repaired), was
+     * repaired under another server list (see `repairedUnderOtherList`), or is being
+     * re-marked by a `kv repair` (see `beingRemarked`).
      */
     readonly repaired: boolean;
     /**
@@ -332,6 +333,12 @@ export type ServerReport =
      * `kv repair -s FILE` over this list marks it.
      */
     readonly repairedUnderOtherList: boolean;
+    /**
+     * True when a `kv repair` that changes the server list or k, or refills a server that
+     * may have lost writes, has marked it as being re-marked (`LIST_CHANGE_UNDER_WAY`) and
+     * not yet marked it under its list: under way, or stopped before its end.
+     */
+    readonly beingRemarked: boolean;
     /** The cluster's k as this server records it; 0 when it records none. */
     readonly k: number;
     /** Partitions whose hinted copies wait to move to this server. */
@@ -893,7 +900,9 @@ export class Broker {
       const state = this.#pool.state(index);
       const distrusted = this.#pool.distrustedFor(index);
       const repaired = state !== undefined && distrusted === undefined;
-      const repairedUnderOtherList = distrusted === "other list";
+      // A kv repair's mark while it runs is no list at all, so it is told apart.
+      const beingRemarked = distrusted === "other list" && this.#pool.markedChanging(index);
+      const repairedUnderOtherList = distrusted === "other list" && !beingRemarked;
       const hints = this.#hints.countFor(index);
       return {
         server: server.id,
@@ -902,6 +911,7 @@ export class Broker {
         latencyMs,
         repaired,
         repairedUnderOtherList,
+        beingRemarked,
         hints,
         k,
       } as const;

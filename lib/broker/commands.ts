@@ -55,6 +55,7 @@
 import { invariant } from "../base/invariant.ts";
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
 import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
+import { beingRemarked } from "./server_pool.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
@@ -96,6 +97,13 @@ export function otherListAdvice(repair: string): string {
   return `if this client's server list is the new one being rolled out, run ${repair}; ` +
     "otherwise give this client the cluster's server file";
 }
+
+/**
+ * What a SERVERS row says of a server a `kv repair` is re-marking (changing the list or k,
+ * or refilling a server): no list's mark vouches for it until that repair ends.
+ */
+const BEING_REMARKED_NOTE = "being re-marked by a kv repair (not trusted until it ends; " +
+  "if it was stopped, run kv repair -s FILE with the cluster's server list)";
 
 /** The repair command SERVERS' advice names when not told the client's ({@link FormatOptions}). */
 export const DEFAULT_REPAIR_COMMAND = "kv repair -s FILE";
@@ -946,7 +954,7 @@ function humanLines(
 
 /**
  * One line per server, in columns: address, state, records, latency and the k it records
- * (or the error); then, only when they apply, "not yet repaired" and the hints waiting for
+ * (or the error); then, only when they apply, why it is not trusted and the hints waiting for
  * it; then, when the servers record different ks or a k above the servers listed, the line
  * that says so and what to do (kProblem), the one instruction then: `repair` without `-k`
  * would be refused, so no row names it.
@@ -963,10 +971,15 @@ export interface AdvisedServer {
   readonly up: boolean;
   /** When up: the k it records, 0 for none. */
   readonly k?: number;
-  /** When up: false while it is not yet repaired, or repaired under another list. */
+  /**
+   * When up: false while it is not yet repaired, repaired under another list, or being
+   * re-marked by a `kv repair`.
+   */
   readonly repaired?: boolean;
   /** When up and not repaired: whether it is repaired under another list or k. */
   readonly repairedUnderOtherList?: boolean;
+  /** When up and not repaired: whether a `kv repair` is re-marking it. */
+  readonly beingRemarked?: boolean;
 }
 
 /**
@@ -1005,23 +1018,34 @@ export function serversAdvice(
   const { problem, command } = repairAdvice(reports, repair);
   if (problem !== undefined) return problem;
   invariant(command !== undefined, "without a k problem there is a repair command");
-  const untrusted = (otherList: boolean) =>
+  const untrusted = (why: Distrust) =>
     reports.flatMap((report) =>
-      report.up && report.repaired === false &&
-        (report.repairedUnderOtherList === true) === otherList
-        ? [report.server]
-        : []
+      report.up && report.repaired === false && distrust(report) === why ? [report.server] : []
     );
-  const unrepaired = untrusted(false);
-  const otherList = untrusted(true);
+  const unrepaired = untrusted("unrepaired");
+  const otherList = untrusted("other list");
+  const remarked = untrusted("being re-marked");
   const lines = [
     ...unrepaired.length === 0 ? [] : [`run ${command} to repair ${namedServers(unrepaired)}`],
     ...otherList.length === 0 ? [] : [
       `${namedServers(otherList)} ${otherList.length === 1 ? "was" : "were"} ` +
       `${REPAIRED_UNDER_OTHER_LIST}: ${otherListAdvice(command)}`,
     ],
+    ...remarked.length === 0 ? [] : [
+      `${namedServers(remarked)} ${remarked.length === 1 ? "is" : "are"} ` +
+      beingRemarked(remarked.length),
+    ],
   ];
   return lines.length === 0 ? undefined : lines.join("; ");
+}
+
+/** Why a server up is not trusted, as SERVERS tells the cases apart. */
+type Distrust = "unrepaired" | "other list" | "being re-marked";
+
+/** Why `report`, a server up and not repaired, is not trusted. */
+function distrust(report: AdvisedServer): Distrust {
+  if (report.beingRemarked === true) return "being re-marked";
+  return report.repairedUnderOtherList === true ? "other list" : "unrepaired";
 }
 
 /** `servers` joined, at most {@link MAX_NAMED_SERVERS} of them named. */
@@ -1064,17 +1088,19 @@ function serverRows(
 
 /**
  * What SERVERS adds after a server's columns: "not yet repaired" or "repaired under
- * another server list" (with `advice`, the command that repairs it, when there is one),
- * hints waiting.
+ * another server list" (with `advice`, the command that repairs it, when there is one) or
+ * "being re-marked by a kv repair", hints waiting.
  */
 function notes(report: ServerReport, advice: string | undefined): string {
   let unrepaired = "";
   if (report.up && !report.repaired) {
-    unrepaired = report.repairedUnderOtherList
-      ? `  ${REPAIRED_UNDER_OTHER_LIST} (not trusted${
+    const why = distrust(report);
+    if (why === "being re-marked") unrepaired = `  ${BEING_REMARKED_NOTE}`;
+    else if (why === "other list") {
+      unrepaired = `  ${REPAIRED_UNDER_OTHER_LIST} (not trusted${
         advice === undefined ? "" : `: ${otherListAdvice(advice)}`
-      })`
-      : `  not yet repaired${advice === undefined ? "" : ` (run ${advice})`}`;
+      })`;
+    } else unrepaired = `  not yet repaired${advice === undefined ? "" : ` (run ${advice})`}`;
   }
   const hints = report.hints > 0 ? `  ${count(report.hints, "hinted partition")} waiting` : "";
   return unrepaired + hints;

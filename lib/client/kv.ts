@@ -299,6 +299,7 @@ export interface KvKeysPage {
  *   latencyMs: 0.2,
  *   repaired: true,
  *   repairedUnderOtherList: false,
+ *   beingRemarked: false,
  *   hints: 0,
  * };
  * ```
@@ -339,6 +340,12 @@ export interface KvServerStatus {
    * FILE` over this client's list marks it.
    */
   repairedUnderOtherList?: boolean;
+  /**
+   * When up: true while a `kv repair` that changes the server list or k, or refills this
+   * server, has marked it as being re-marked and not yet under its list (under way, or
+   * stopped before its end: then run `kv repair -s FILE` with the cluster's server list).
+   */
+  beingRemarked?: boolean;
   /**
    * When up: the cluster's k as this server records it, 0 when it records none (see
    * README, "The cluster's k"): during a k conflict, which servers record which.

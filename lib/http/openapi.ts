@@ -557,13 +557,20 @@ function clusterSchemas(): Record<string, unknown> {
         latencyMs: { type: "number" },
         repaired: {
           type: "boolean",
-          description: "False while the server may lack writes it acknowledged, or was " +
-            "repaired under another server list (up only).",
+          description: "False while the server may lack writes it acknowledged, was " +
+            "repaired under another server list, or is being re-marked by a kv repair (up only).",
         },
         repairedUnderOtherList: {
           type: "boolean",
           description: "Up only: marked repaired under another server list (or k) than " +
             "kv http's, so not trusted until kv repair -s FILE over this list marks it.",
+        },
+        beingRemarked: {
+          type: "boolean",
+          description: "Up only: a kv repair that changes the server list or k, or refills " +
+            "this server, has marked it as being re-marked and has not yet marked it under its " +
+            "list (under way, or stopped before its end: then run kv repair -s FILE with the " +
+            "cluster's server list).",
         },
         hints: { type: "integer", description: "Partitions whose copies wait to move here." },
         k: { type: "integer", description: "The cluster's k as the server records it; 0: none." },

@@ -386,6 +386,7 @@ Deno.test("servers reports up servers with records, latency (two decimals) and r
       latencyMs: 0.12,
       repaired: true,
       repairedUnderOtherList: false,
+      beingRemarked: false,
       hints: 0,
       k: 1,
     });

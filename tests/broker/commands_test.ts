@@ -325,6 +325,7 @@ Deno.test("runCommand answers every command kind against a broker", async () => 
       "latencyMs",
       "repaired",
       "repairedUnderOtherList",
+      "beingRemarked",
       "hints",
       "k",
     ]);

@@ -12,6 +12,7 @@ import { ConnectionError } from "../../lib/protocol/client.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 import { ServerProcess } from "../../lib/cli/server_process.ts";
 import { otherListAdvice, REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
+import type { ServerReport } from "../../lib/broker/broker.ts";
 import { listFingerprint, sameList } from "../../lib/broker/list_fingerprint.ts";
 import { LIST_CHANGE_UNDER_WAY as CHANGING } from "../../lib/protocol/mod.ts";
 
@@ -223,7 +224,7 @@ Deno.test("a broker still on the old server file, its connections open, answers 
   assert.deepEqual(await plainNotFounds(broker, keys), []);
 });
 
-Deno.test("kv repair -s over a new list SIGKILLed once it marked the servers as changing lists: brokers on either list answer no key a plain NOT FOUND, and the rerun marks them and loses nothing", async () => {
+Deno.test("kv repair -s over a new list SIGKILLed once it marked the servers as changing lists: brokers on either list answer no key a plain NOT FOUND, kv servers says they are being re-marked and what to run, and the rerun marks them and loses nothing", async () => {
   await using clusters = await startOldListBroker();
   const { old, added, keys, broker } = clusters;
   await KvCluster.withJoinedServerFile([old, added], async (both) => {
@@ -247,6 +248,19 @@ Deno.test("kv repair -s over a new list SIGKILLed once it marked the servers as 
       onNewList[i].value === undefined && onNewList[i].warning === undefined
     );
     assert.deepEqual(plainOnNewList, [], "a broker on the new list");
+    const listed = await runKv(["servers", "-s", both, "--json"]);
+    const reports = JSON.parse(listed.stdout).servers.slice(0, old.servers.length);
+    assert.deepEqual(
+      reports.map((report: ServerReport) => report.up && [report.beingRemarked, report.repaired]),
+      old.servers.map(() => [true, false]),
+      listed.stdout,
+    );
+    const text = await runKv(["servers", "-s", both]);
+    assert.match(
+      text.stdout,
+      /being re-marked by a kv repair \(not trusted until it ends; if it was stopped, run kv repair -s FILE with the cluster's server list\)/,
+    );
+    assert.doesNotMatch(text.stdout, /another server list/);
 
     const again = await runKv(withBrokerTimeout(["repair", "-s", both]));
     assert.equal(again.code, 0, again.stdout + again.stderr);
