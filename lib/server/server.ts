@@ -43,6 +43,7 @@ import {
   type Frame,
   FrameTooLargeError,
   type HelloResult,
+  MAX_AUTH_BYTES,
   MAX_WRITE_LAG_MS,
   MessageType,
   PROTOCOL_VERSION,
@@ -150,6 +151,15 @@ const MAX_PENDING_RESPONSE_BYTES = 4 * 1024 * 1024;
  * stranger gets no time to hold a slot.
  */
 export const DEFAULT_HELLO_TIMEOUT_MS = 5_000;
+
+/**
+ * Largest frame body a connection may announce before its HELLO succeeds: the largest
+ * HELLO (u16 version, u8 scheme, string auth data). Only HELLO and PING are served then,
+ * so a stranger announcing more is closed before its body is read: otherwise strangers,
+ * who need no secret, could hold the whole --max-buffered-bytes in partial frames and get
+ * authenticated clients' large writes closed with BUSY.
+ */
+const MAX_STRANGER_FRAME_BYTES = 2 + 1 + 4 + MAX_AUTH_BYTES;
 
 /**
  * Memory all connections together may hold in read buffers and pending answers, unless
@@ -656,7 +666,8 @@ export class KvServer {
    */
   #requestReader(connection: Connection): FrameReader {
     return new FrameReader({
-      maxFrameBytes: this.#maxFrameBytes,
+      // Raised to --max-frame-bytes once HELLO succeeds (#handshake).
+      maxFrameBytes: Math.min(MAX_STRANGER_FRAME_BYTES, this.#maxFrameBytes),
       // Memory past the budget is refused before it is taken.
       onGrow: (capacity) => {
         if (!this.#withinBudget(connection, capacity)) throw new BudgetExceededError();
@@ -850,7 +861,7 @@ export class KvServer {
     }
     const frame = reader.frame();
     if (!connection.greeted || type === MessageType.HELLO) {
-      return this.#handshake(connection, frame, responses);
+      return this.#handshake(connection, reader, frame, responses);
     }
     if (NODE_STATE_TYPES.has(type)) return this.#handleNodeState(connection, frame, responses);
     // A write the store refused (say, READ_ONLY) changed nothing to save.
@@ -1086,6 +1097,7 @@ export class KvServer {
    */
   async #handshake(
     connection: Connection,
+    reader: FrameReader,
     frame: Frame,
     responses: FrameWriter,
   ): Promise<void> {
@@ -1123,6 +1135,7 @@ export class KvServer {
       });
     }
     connection.greeted = true;
+    reader.maxFrameBytes = this.#maxFrameBytes;
     this.#ungreeted.delete(connection);
     clearTimeout(connection.helloTimer);
     responses.okHello(id, this.#helloResult(hello.version));

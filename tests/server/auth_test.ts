@@ -13,7 +13,7 @@ import {
   MessageType,
   PROTOCOL_VERSION,
 } from "../../lib/protocol/mod.ts";
-import { int } from "../../lib/record/value.ts";
+import { int, str } from "../../lib/record/value.ts";
 import { RawConnection, SHORT_TIMEOUT_MS, startServer } from "../helpers/in_process_server.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { at } from "../helpers/versions.ts";
@@ -22,7 +22,9 @@ import { connectClient } from "../helpers/client.ts";
 const SECRET = new Uint8Array(32).fill(7);
 const OTHER_SECRET = new Uint8Array(32).fill(9);
 
-function secured(extra: { helloTimeoutMs?: number; maxConnections?: number } = {}) {
+function secured(
+  extra: { helloTimeoutMs?: number; maxConnections?: number; maxBufferedBytes?: number } = {},
+) {
   const lines: string[] = [];
   const logger = new Logger({
     level: "warn",
@@ -192,6 +194,45 @@ Deno.test("strangers hold at most half the slots and never cause BUSY for an aut
   assert.ok(server.connectionCount <= maxConnections);
   for (const stranger of strangers) stranger.close();
   await Promise.all(clients.map((client) => client.close()));
+  await stop();
+});
+
+Deno.test("a stranger announcing a frame larger than a HELLO is closed before its body, so strangers cannot take the memory budget", async () => {
+  const maxBufferedBytes = 2 * 1024 * 1024;
+  const { address, server, stop } = await secured({ maxBufferedBytes });
+  // Before, each of these would have held a megabyte of the server's budget for the
+  // hello timeout, and together closed the authenticated client's write below with BUSY.
+  for (let index = 0; index < 4; index++) {
+    const raw = await RawConnection.open(address, { hello: false });
+    const header = new Uint8Array(9);
+    new DataView(header.buffer).setUint32(0, 1024 * 1024);
+    header[4] = MessageType.HELLO;
+    new DataView(header.buffer).setUint32(5, 1);
+    await raw.write(header);
+    assert.deepEqual(errorOf(await raw.readFrame()), { code: ErrorCode.TOO_LARGE, requestId: 1 });
+    assert.equal(await raw.readFrame(), undefined, "the stranger is closed");
+    raw.close();
+  }
+  assert.ok(server.bufferedBytes <= maxBufferedBytes / 2, `${server.bufferedBytes} bytes held`);
+  const auth = await AuthKeys.fromSecrets([SECRET]);
+  const client = await connectClient(address, { credentials: { auth } });
+  const large = str("x".repeat(1024 * 1024));
+  await client.put("large", large, at());
+  assert.deepEqual((await client.get("large")).value, large);
+  await client.close();
+  await stop();
+});
+
+Deno.test("a HELLO and a large request sent together are both served: the frame limit rises with HELLO", async () => {
+  const { address, stop } = await startServer();
+  const raw = await RawConnection.open(address, { hello: false });
+  const frames = new FrameWriter();
+  frames.hello(1, PROTOCOL_VERSION);
+  frames.put(2, "large", str("x".repeat(256 * 1024)), at());
+  await raw.write(frames.bytes());
+  assert.equal((await raw.readFrame())?.type, MessageType.OK, "HELLO");
+  assert.equal((await raw.readFrame())?.type, MessageType.OK, "the PUT");
+  raw.close();
   await stop();
 });
 
