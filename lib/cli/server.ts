@@ -35,6 +35,7 @@ import {
   KvServer,
 } from "../server/server.ts";
 import { SnapshotFormatError } from "../server/snapshot.ts";
+import { LockFileError } from "../server/dir_lock.ts";
 import { LogFormatError, MAX_LOG_VALUE_BYTES } from "../server/storage_log.ts";
 import {
   DEFAULT_COMPACTION_MIN_LOG_BYTES,
@@ -430,7 +431,8 @@ async function openStore(settings: ServerSettings): Promise<Store> {
   } catch (error) {
     if (
       error instanceof StoreLockedError || error instanceof StoreCorruptError ||
-      error instanceof LogFormatError || error instanceof SnapshotFormatError
+      error instanceof LogFormatError || error instanceof SnapshotFormatError ||
+      error instanceof LockFileError
     ) {
       throw new UserError(`kv server: ${error.message}`);
     }

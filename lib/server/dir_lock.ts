@@ -1,9 +1,20 @@
 /**
  * An exclusive lock on a data directory, so two kv servers never write one
- * log. It is an `flock` on the file `LOCK` inside the directory: the kernel
- * drops it when the holder's file is closed or its process dies, even by
- * `kill -9`, so a crash never leaves a stale lock that needs manual cleanup.
- * The file itself stays.
+ * log. It is two `flock`s, taken in this order: one on the directory itself,
+ * one on the file `LOCK` inside it. The kernel drops them when the holder's
+ * files are closed or its process dies, even by `kill -9`, so a crash never
+ * leaves a stale lock that needs manual cleanup. The file itself stays.
+ *
+ * The directory's lock is the one that cannot be lost: `LOCK` can be deleted
+ * under a running server (operators and cleanup scripts delete "stale" lock
+ * files), and a lock on a deleted file locks a file no one can open any more
+ * — a new `LOCK` is a new file, free to lock, and a second server appended to
+ * the first one's log. The directory is the same inode for as long as it is
+ * the data dir. `LOCK`'s lock is kept for a kv from before, which locks that
+ * file alone. The holder also checks every {@link LOCK_CHECK_INTERVAL_MS}
+ * that `LOCK` is still its file, and writes it anew when it is not
+ * ({@link DirLock.keepFile}): the pid in it names the holder to a refused
+ * start, and the run record in it keeps its meaning for the next one.
  *
  * Its content has two parts, rewritten in place, never truncated, so that
  * rewriting the first cannot lose the second, and a start on a full disk can
@@ -34,6 +45,7 @@
  * @module
  */
 import { invariant } from "../base/invariant.ts";
+import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { DATA_FILE_MODE, writeAll } from "./storage_log.ts";
 
 /** Name of the lock file inside a data directory. */
@@ -62,6 +74,56 @@ export const LOCK_FILE_BYTES = 1024;
 export const MAX_RECORD_CHARS = LOCK_FILE_BYTES - PID_FIELD_BYTES - 1;
 
 /**
+ * How often a holder checks that `LOCK` is still its file ({@link DirLock.keepFile}), in
+ * ms: four `stat` calls, nothing written unless it is not. A refused start names no pid
+ * until then.
+ */
+export const LOCK_CHECK_INTERVAL_MS = 1_000;
+
+/** What {@link DirLock.tryAcquire} takes; every field is optional. */
+export interface DirLockOptions {
+  /**
+   * Told, in one line, when the holder finds `LOCK` deleted or replaced and writes it anew,
+   * or cannot (then once until it can). Default: printed on stderr after `kv warning: `.
+   */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * The data directory's `LOCK` is something kv cannot use as its lock file (a directory,
+ * a pipe); the message names it and what to do.
+ *
+ * @example
+ * ```ts
+ * await Deno.mkdir("/tmp/kv/LOCK");
+ * await DirLock.tryAcquire("/tmp/kv");
+ * // throws LockFileError: "/tmp/kv/LOCK should be kv's lock file but is a directory; …"
+ * ```
+ */
+export class LockFileError extends Error {
+  /** What is wrong with it, as `is a directory`. */
+  readonly problem: string;
+
+  constructor(path: string, problem: string) {
+    super(
+      `${path} should be kv's lock file but ${problem}; remove it (kv makes the file itself) ` +
+        `and start again`,
+    );
+    this.name = "LockFileError";
+    this.problem = problem;
+  }
+}
+
+/** What {@link DirLock}'s constructor keeps of an acquire. */
+interface Acquired {
+  dirFile: Deno.FsFile;
+  file: Deno.FsFile;
+  dir: string;
+  found: LockContent;
+  onWarning: (message: string) => void;
+}
+
+/**
  * A held lock on a directory; {@link release} it when done, or exit.
  *
  * @example
@@ -75,55 +137,57 @@ export const MAX_RECORD_CHARS = LOCK_FILE_BYTES - PID_FIELD_BYTES - 1;
  * ```
  */
 export class DirLock {
-  readonly #file: Deno.FsFile;
+  readonly #dirFile: Deno.FsFile;
+  /** The lock file this holder has open and locked: a new one once {@link keepFile} wrote it. */
+  #file: Deno.FsFile;
   readonly #dir: string;
-  readonly #record: string | undefined;
-  readonly #writtenByOther: boolean;
-  readonly #ofOlderKv: boolean;
+  readonly #found: LockContent;
+  readonly #onWarning: (message: string) => void;
+  readonly #timer: ReturnType<typeof setInterval>;
+  /** What follows the pid field in the lock file, as this holder last wrote (or found) it. */
+  #recordPart: Uint8Array;
+  /** The time the pid field keeps until the first {@link writeRecord}: see writtenByOther. */
+  #keptTime: number | undefined;
+  /** A {@link writeRecord} is under way on the open file: {@link keepFile} waits its turn. */
+  #writing = false;
+  /** A warning that LOCK cannot be kept was given, and LOCK has not been kept since. */
+  #warnedCannotKeep = false;
   #released = false;
 
-  private constructor(
-    file: Deno.FsFile,
-    dir: string,
-    record: string | undefined,
-    found: { writtenByOther: boolean; ofOlderKv: boolean },
-  ) {
-    this.#file = file;
-    this.#dir = dir;
-    this.#record = record;
-    this.#writtenByOther = found.writtenByOther;
-    this.#ofOlderKv = found.ofOlderKv;
+  private constructor(acquired: Acquired) {
+    this.#dirFile = acquired.dirFile;
+    this.#file = acquired.file;
+    this.#dir = acquired.dir;
+    this.#found = acquired.found;
+    this.#onWarning = acquired.onWarning;
+    this.#recordPart = acquired.found.content.slice(PID_FIELD_BYTES);
+    this.#keptTime = acquired.found.writtenByOther ? acquired.found.writtenAt : undefined;
+    this.#timer = setInterval(() => this.keepFile(), LOCK_CHECK_INTERVAL_MS);
+    // Checking never keeps a process alive: release() or the exit ends it.
+    Deno.unrefTimer(this.#timer);
   }
 
   /**
    * Locks `dir` (which must exist) without waiting. Returns undefined when
-   * another open file, in this process or another, holds the lock.
+   * another open file, in this process or another, holds the lock. Throws a
+   * {@link LockFileError} when `LOCK` in it is not a file.
    *
    * @example
    * ```ts
-   * const lock = await DirLock.tryAcquire("/tmp/kv");
+   * const lock = await DirLock.tryAcquire("/tmp/kv", { onWarning: console.warn });
    * ```
    */
-  static async tryAcquire(dir: string): Promise<DirLock | undefined> {
-    const file = await Deno.open(`${dir}/${LOCK_FILE_NAME}`, {
-      read: true,
-      write: true,
-      create: true,
-      mode: DATA_FILE_MODE,
-    });
+  static async tryAcquire(dir: string, options: DirLockOptions = {}): Promise<DirLock | undefined> {
+    const dirFile = await Deno.open(dir, { read: true });
+    let file: Deno.FsFile | undefined;
+    let lock: DirLock | undefined;
     try {
-      if (!await file.tryLock(true)) {
-        file.close();
-        return undefined;
-      }
-      // Before this process writes it: its change time is the last writer's.
-      const changedAt = (await file.stat()).ctime?.getTime();
-      const content = await readPrefix(file, LOCK_FILE_BYTES);
-      const text = new TextDecoder().decode(content);
-      const writtenAt = Number(/^\d+ (\d+) /.exec(text)?.[1]);
-      const writtenByOther = changedAt !== undefined && changedAt > writtenAt + LOCK_WRITE_SLACK_MS;
-      // What a kv from before run records left: it truncated the file to its pid.
-      const ofOlderKv = /^\d+\n$/.test(text);
+      // The directory first: a holder keeps it whatever becomes of LOCK (see the module).
+      if (!await dirFile.tryLock(true)) return undefined;
+      file = openLockFile(lockPath(dir));
+      // A kv from before locks LOCK alone.
+      if (!file.tryLockSync(true)) return undefined;
+      const found = await readLockContent(file);
       // Only the pid field: the run record after it is the last run's, for the store to judge.
       // Found written by another, it keeps kv's last time, and so the sign, until the store
       // has recorded what it judged (writeRecord): a start that dies before that (killed in
@@ -131,18 +195,25 @@ export class DirLock {
       await file.seek(0, Deno.SeekMode.Start);
       await writeAll(
         file,
-        new TextEncoder().encode(pidField(writtenByOther ? writtenAt : undefined)),
+        new TextEncoder().encode(pidField(found.writtenByOther ? found.writtenAt : undefined)),
       );
-      return new DirLock(file, dir, recordIn(content), { writtenByOther, ofOlderKv });
-    } catch (error) {
-      file.close();
-      throw error;
+      const onWarning = options.onWarning ??
+        ((message: string) => console.error(`kv warning: ${message}`));
+      lock = new DirLock({ dirFile, file, dir, found, onWarning });
+      return lock;
+    } finally {
+      if (lock === undefined) {
+        if (file !== undefined) letGo(file);
+        letGo(dirFile);
+      }
     }
   }
 
   /**
    * The pid the current holder wrote into the lock file, for error messages;
-   * undefined when unreadable. Not proof that the process still runs.
+   * undefined when unreadable (missing: deleted under its holder, which writes it
+   * anew within {@link LOCK_CHECK_INTERVAL_MS}; a directory). Not proof that the
+   * process still runs.
    *
    * @example
    * ```ts
@@ -151,7 +222,7 @@ export class DirLock {
    */
   static async holderPid(dir: string): Promise<number | undefined> {
     try {
-      const file = await Deno.open(`${dir}/${LOCK_FILE_NAME}`, { read: true });
+      const file = await Deno.open(lockPath(dir), { read: true });
       try {
         const field = await readPrefix(file, PID_FIELD_BYTES);
         const pid = Number.parseInt(new TextDecoder().decode(field), 10);
@@ -160,7 +231,7 @@ export class DirLock {
         file.close();
       }
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
+      if (isFsError(error)) return undefined;
       throw error;
     }
   }
@@ -175,7 +246,7 @@ export class DirLock {
    * held none: a new directory, or one last locked by a kv from before run records.
    */
   get record(): string | undefined {
-    return this.#record;
+    return recordIn(this.#found.content);
   }
 
   /**
@@ -187,7 +258,7 @@ export class DirLock {
    * too when this holder dies before recording what it made of it.
    */
   get writtenByOther(): boolean {
-    return this.#writtenByOther;
+    return this.#found.writtenByOther;
   }
 
   /**
@@ -196,7 +267,7 @@ export class DirLock {
    * time, with a run record or not).
    */
   get ofOlderKv(): boolean {
-    return this.#ofOlderKv;
+    return this.#found.ofOlderKv;
   }
 
   /**
@@ -214,26 +285,196 @@ export class DirLock {
       line.length <= MAX_RECORD_CHARS && !line.includes("\n") && /^[\x20-\x7e]*$/.test(line),
       "a run record is one line of printable ASCII that fits the lock file",
     );
+    const encoder = new TextEncoder();
+    this.#recordPart = encoder.encode(`${line.padEnd(MAX_RECORD_CHARS)}\n`);
+    this.#keptTime = undefined;
     // The pid field too, with the time of this write: see writtenByOther.
-    const content = `${pidField()}${line.padEnd(MAX_RECORD_CHARS)}\n`;
-    await this.#file.seek(0, Deno.SeekMode.Start);
-    await writeAll(this.#file, new TextEncoder().encode(content));
-    await this.#file.sync();
+    const content = concat(encoder.encode(pidField()), this.#recordPart);
+    this.#writing = true;
+    try {
+      await this.#file.seek(0, Deno.SeekMode.Start);
+      await writeAll(this.#file, content);
+      await this.#file.sync();
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /**
+   * Checks that `LOCK` in the directory is still the file this holder has locked, and when
+   * it is not — deleted, or replaced by another — writes it anew, locked, with this
+   * process's pid and the run record the old one held, and warns. A holder calls it every
+   * {@link LOCK_CHECK_INTERVAL_MS}. Synchronous, so that nothing of it is under way when
+   * the lock is released; a 1 KB write, not fsynced: a `LOCK` a power loss takes makes the
+   * next start distrust the dir (run_record.ts), never trust it.
+   *
+   * @example
+   * ```ts
+   * await Deno.remove(`${lock.dir}/LOCK`);
+   * lock.keepFile(); // LOCK is back, holding this pid; onWarning told so
+   * ```
+   */
+  keepFile(): void {
+    if (this.#released || this.#writing) return;
+    const path = lockPath(this.#dir);
+    try {
+      // Not a LOCK in whatever now has the dir's name: a server started on it holds that.
+      if (!sameFile(statIfAny(this.#dir), this.#dirFile.statSync())) {
+        return this.#warnCannotKeep(
+          `data dir ${this.#dir} was deleted, moved or replaced while this server held it; ` +
+            `it goes on writing to the files it has open`,
+        );
+      }
+      if (!sameFile(statIfAny(path), this.#file.statSync())) {
+        this.#replaceFile(path);
+        this.#onWarning(
+          `${path} was deleted or replaced while this server held the data dir; wrote it ` +
+            `anew (pid ${Deno.pid}, the run record kept). Leave LOCK in place: it is never ` +
+            `stale (its lock ends with the process holding it), and deleting it unlocks nothing`,
+        );
+      }
+      this.#warnedCannotKeep = false;
+    } catch (error) {
+      if (!(error instanceof LockFileError) && !isFsError(error)) throw error;
+      const reason = error instanceof LockFileError
+        ? `it ${error.problem}; remove it, and this server writes it anew`
+        : describeFsError(error);
+      this.#warnCannotKeep(
+        `${path} was deleted or replaced while this server held the data dir, and cannot ` +
+          `be written anew: ${reason}`,
+      );
+    }
+  }
+
+  /** Tells `message` unless a warning that LOCK cannot be kept was told since it last was. */
+  #warnCannotKeep(message: string): void {
+    if (this.#warnedCannotKeep) return;
+    this.#warnedCannotKeep = true;
+    this.#onWarning(message);
+  }
+
+  /** Makes `path` this holder's lock file: opened, locked, written; the old one let go. */
+  #replaceFile(path: string): void {
+    const file = openLockFile(path);
+    try {
+      if (!file.tryLockSync(true)) {
+        throw new LockFileError(path, "is locked by another process");
+      }
+      const content = concat(
+        new TextEncoder().encode(pidField(this.#keptTime)),
+        this.#recordPart,
+      );
+      file.seekSync(0, Deno.SeekMode.Start);
+      for (let written = 0; written < content.length;) {
+        written += file.writeSync(content.subarray(written));
+      }
+      // What a file put in its place held beyond kv's bytes would read as a record.
+      file.truncateSync(content.length);
+    } catch (error) {
+      letGo(file);
+      throw error;
+    }
+    letGo(this.#file);
+    this.#file = file;
   }
 
   /** Releases the lock; later calls do nothing. */
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    // Unlock first: close drops the flock only once the runtime lets go of its last
-    // reference to the file, and a store reopened at once (seen under load in
-    // store_versions_test) must not find its own directory still locked.
+    clearInterval(this.#timer);
+    // LOCK's lock before the directory's, the reverse of acquiring them: a contender
+    // that gets the directory then finds LOCK free too.
     try {
-      this.#file.unlockSync();
+      letGo(this.#file);
     } finally {
-      this.#file.close();
+      letGo(this.#dirFile);
     }
   }
+}
+
+/** What an acquire found in the lock file, before it wrote its pid field. */
+interface LockContent {
+  /** Up to {@link LOCK_FILE_BYTES} from its start. */
+  content: Uint8Array;
+  /** The time kv wrote into it last, as its pid field says (NaN when it says none). */
+  writtenAt: number;
+  writtenByOther: boolean;
+  ofOlderKv: boolean;
+}
+
+/** What `file`, a lock file just locked, holds: read before this process writes it. */
+async function readLockContent(file: Deno.FsFile): Promise<LockContent> {
+  // Before this process writes it: its change time is the last writer's.
+  const changedAt = (await file.stat()).ctime?.getTime();
+  const content = await readPrefix(file, LOCK_FILE_BYTES);
+  const text = new TextDecoder().decode(content);
+  const writtenAt = Number(/^\d+ (\d+) /.exec(text)?.[1]);
+  const writtenByOther = changedAt !== undefined && changedAt > writtenAt + LOCK_WRITE_SLACK_MS;
+  // What a kv from before run records left: it truncated the file to its pid.
+  const ofOlderKv = /^\d+\n$/.test(text);
+  return { content, writtenAt, writtenByOther, ofOlderKv };
+}
+
+/** The path of `dir`'s lock file. */
+function lockPath(dir: string): string {
+  return `${dir}/${LOCK_FILE_NAME}`;
+}
+
+/**
+ * Opens (creating) the lock file at `path` for reading and writing; a {@link LockFileError}
+ * when something else has its name. Synchronous: {@link DirLock.keepFile} is.
+ */
+function openLockFile(path: string): Deno.FsFile {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true, write: true, create: true, mode: DATA_FILE_MODE });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.IsADirectory)) throw error;
+    throw new LockFileError(path, "is a directory");
+  }
+  try {
+    // A pipe would block the read of its content for ever.
+    if (!file.statSync().isFile) throw new LockFileError(path, "is not a regular file");
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  return file;
+}
+
+/** Unlocks and closes `file`. Unlock first: close drops the flock only once the runtime lets
+ * go of its last reference to the file, and a store reopened at once (seen under load in
+ * store_versions_test) must not find its own directory still locked. */
+function letGo(file: Deno.FsFile): void {
+  try {
+    file.unlockSync();
+  } finally {
+    file.close();
+  }
+}
+
+/** What `path` is now, or undefined when nothing has that name. */
+function statIfAny(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.statSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/** Whether `found` is the same file as `own` (the file system does not tell: assumed so). */
+function sameFile(found: Deno.FileInfo | undefined, own: Deno.FileInfo): boolean {
+  return found !== undefined && found.dev === own.dev && found.ino === own.ino;
+}
+
+/** `first` then `second`, in one array. */
+function concat(first: Uint8Array, second: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(first.length + second.length);
+  joined.set(first);
+  joined.set(second, first.length);
+  return joined;
 }
 
 /**

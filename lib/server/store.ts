@@ -556,7 +556,7 @@ export class Store {
     const startedAt = performance.now();
     // Its owner's only: the files hold every record (see DATA_DIR_MODE).
     await Deno.mkdir(dir, { recursive: true, mode: DATA_DIR_MODE });
-    const lock = await DirLock.tryAcquire(dir);
+    const lock = await DirLock.tryAcquire(dir, { onWarning: store.#onWarning });
     if (lock === undefined) {
       const pid = await DirLock.holderPid(dir);
       throw new StoreLockedError(

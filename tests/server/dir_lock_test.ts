@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { DirLock, LOCK_FILE_NAME, PID_FIELD_BYTES } from "../../lib/server/dir_lock.ts";
+import {
+  DirLock,
+  LOCK_FILE_NAME,
+  LockFileError,
+  PID_FIELD_BYTES,
+} from "../../lib/server/dir_lock.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { withDeadline } from "../helpers/wait.ts";
 
@@ -115,5 +120,142 @@ Deno.test("dir lock: a lock file found written by another program says so again 
     const third = await DirLock.tryAcquire(dir);
     assert.equal(third?.writtenByOther, false, "kv wrote it last");
     third?.release();
+  });
+});
+
+/** What is at `path` now, or undefined when nothing is. */
+async function statIfAny(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+Deno.test("dir lock: LOCK deleted under its holder lets no other acquire in, and keepFile writes it anew with the holder's pid and latest run record", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/${LOCK_FILE_NAME}`;
+    const warnings: string[] = [];
+    const lock = await DirLock.tryAcquire(dir, { onWarning: (message) => warnings.push(message) });
+    assert.ok(lock);
+    await lock.writeRecord("first record");
+    const before = await Deno.stat(path);
+    await Deno.remove(path);
+    assert.equal(await DirLock.tryAcquire(dir), undefined, "the dir itself is locked");
+    assert.equal(await statIfAny(path), undefined, "a refused acquire makes no LOCK");
+    assert.equal(await DirLock.holderPid(dir), undefined, "no LOCK to name the holder");
+    // Written while LOCK is gone: the record goes to the deleted file, and to the new one.
+    await lock.writeRecord("second record");
+    lock.keepFile();
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(
+      warnings[0],
+      new RegExp(
+        `^${path} was deleted or replaced while this server held the data dir; wrote ` +
+          `it anew \\(pid ${Deno.pid}, the run record kept\\)\\. Leave LOCK in place`,
+      ),
+    );
+    assert.notEqual((await Deno.stat(path)).ino, before.ino, "a new file");
+    assert.equal(await DirLock.holderPid(dir), Deno.pid);
+    lock.keepFile();
+    assert.equal(warnings.length, 1, "LOCK is its file again: nothing more to tell");
+    await using contender = await spawnHolder(dir);
+    assert.equal(contender.firstLine, "busy", "another process cannot take it either");
+    lock.release();
+    const next = await DirLock.tryAcquire(dir);
+    assert.equal(next?.record, "second record");
+    assert.equal(next?.writtenByOther, false, "kv wrote the new LOCK");
+    next?.release();
+  });
+});
+
+Deno.test("dir lock: another process's lock on a dir outlives the deletion of LOCK, and ends with the process at kill -9", async () => {
+  await withTempDir(async (dir) => {
+    await using holder = await spawnHolder(dir);
+    assert.equal(holder.firstLine, "locked");
+    await Deno.remove(`${dir}/${LOCK_FILE_NAME}`);
+    assert.equal(await DirLock.tryAcquire(dir), undefined);
+    holder.child.kill("SIGKILL");
+    assert.equal((await holder.finish()).signal, "SIGKILL");
+    const lock = await DirLock.tryAcquire(dir);
+    assert.ok(lock, "the dead holder left no lock");
+    lock.release();
+  });
+});
+
+Deno.test("dir lock: a LOCK put back by its holder keeps the sign that another program wrote the one it found", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/${LOCK_FILE_NAME}`;
+    await Deno.writeTextFile(path, `${"4242 1000".padEnd(PID_FIELD_BYTES - 1)}\n`);
+    const first = await DirLock.tryAcquire(dir, { onWarning: () => {} });
+    assert.equal(first?.writtenByOther, true);
+    await Deno.remove(path);
+    first?.keepFile();
+    first?.release(); // as a start killed before it recorded its run
+    const second = await DirLock.tryAcquire(dir);
+    assert.equal(second?.writtenByOther, true, "the sign is still there");
+    second?.release();
+  });
+});
+
+Deno.test("dir lock: a LOCK that is a directory is named, refused at acquire with the dir left unlocked, and told once by a holder, which writes LOCK anew once it is gone", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/${LOCK_FILE_NAME}`;
+    await Deno.mkdir(path);
+    await assert.rejects(
+      () => DirLock.tryAcquire(dir),
+      (error) => {
+        assert(error instanceof LockFileError, String(error));
+        assert.equal(
+          error.message,
+          `${path} should be kv's lock file but is a directory; remove it (kv makes the file ` +
+            `itself) and start again`,
+        );
+        return true;
+      },
+    );
+    assert.equal(await DirLock.holderPid(dir), undefined, "unreadable, not an error");
+    await Deno.remove(path);
+    const warnings: string[] = [];
+    const lock = await DirLock.tryAcquire(dir, { onWarning: (message) => warnings.push(message) });
+    assert.ok(lock, "the refused acquire left the dir unlocked");
+    await Deno.remove(path);
+    await Deno.mkdir(path);
+    lock.keepFile();
+    lock.keepFile();
+    assert.deepEqual(warnings, [
+      `${path} was deleted or replaced while this server held the data dir, and cannot be ` +
+      `written anew: it is a directory; remove it, and this server writes it anew`,
+    ]);
+    await Deno.remove(path);
+    lock.keepFile();
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[1], /wrote it anew/);
+    assert.equal(await DirLock.holderPid(dir), Deno.pid);
+    lock.release();
+  });
+});
+
+Deno.test("dir lock: a holder whose dir was moved away says so once and writes no LOCK into the dir now at its name", async () => {
+  await withTempDir(async (parent) => {
+    const dir = `${parent}/data`;
+    await Deno.mkdir(dir);
+    const warnings: string[] = [];
+    const lock = await DirLock.tryAcquire(dir, { onWarning: (message) => warnings.push(message) });
+    assert.ok(lock);
+    await Deno.rename(dir, `${parent}/moved`);
+    await Deno.mkdir(dir);
+    lock.keepFile();
+    lock.keepFile();
+    assert.deepEqual(warnings, [
+      `data dir ${dir} was deleted, moved or replaced while this server held it; it goes on ` +
+      `writing to the files it has open`,
+    ]);
+    assert.equal(await statIfAny(`${dir}/${LOCK_FILE_NAME}`), undefined);
+    const other = await DirLock.tryAcquire(dir);
+    assert.ok(other, "the new dir is free");
+    other.release();
+    lock.release();
   });
 });

@@ -119,6 +119,7 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/server/store_versions_test.ts": 2.2,
   "tests/broker/server_pool_test.ts": 2.0,
   "tests/cli/demo_terminal_test.ts": 1.8,
+  "tests/cli/server_lock_test.ts": 1.8,
   "tests/broker/background_repair_test.ts": 1.7,
   "tests/broker/indexer_test.ts": 1.7,
   "tests/cli/broker_piped_test.ts": 1.7,
