@@ -78,6 +78,22 @@ export type ValueReading = "objects" | "bytes";
 /** Every {@link ValueReading}, the default first. */
 export const VALUE_READINGS: readonly ValueReading[] = ["objects", "bytes"];
 
+/**
+ * Operations a worker may see fail in a row before it pauses {@link FAILURE_PAUSE_MS} after
+ * each further failure. Fewer in a row are each followed by one turn of the event loop only.
+ */
+export const FAILURES_BEFORE_PAUSE = 8;
+
+/**
+ * How long a worker pauses after a failed operation once {@link FAILURES_BEFORE_PAUSE} have
+ * failed in a row, until one succeeds, in ms. With every server down an operation fails at
+ * once, without I/O: unpaused, a worker ran 100 000 failing operations a second and more,
+ * all through promise jobs, which starved the event loop of its turns (Ctrl-C and SIGTERM
+ * were never handled). Paused, it tries at most 100 a second; the pause is not counted in
+ * the next operation's latency in a closed loop.
+ */
+export const FAILURE_PAUSE_MS = 10;
+
 /** Characters of a `--size` record's string. */
 const SIZE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -174,11 +190,14 @@ export class BenchInterruptedError extends Error {
 export interface OperationReport {
   /** Operations done, including those that failed. */
   count: number;
-  /** Operations that failed (a replica unreachable, a write refused). */
+  /**
+   * Operations that failed (a replica unreachable, a write refused, a read no server
+   * answered).
+   */
   errors: number;
   /** Answers that carried a warning (too many servers down to be sure). */
   warnings: number;
-  /** Reads of a record that was not there. */
+  /** Reads of a record that was not there (by the answer of a server at least). */
   notFound: number;
   /** Operations per second over the run. */
   throughput: number;
@@ -710,6 +729,7 @@ class Run {
   async #work(client: Kv): Promise<void> {
     // The end of one operation is when the next is taken (its clock shared as #clock says).
     let now = performance.now();
+    let failuresInARow = 0;
     for (let due = this.#take(now); due !== undefined; due = this.#take(now)) {
       // Open loop: the operation waits until it is due. Closed loop: it is due when taken.
       // Either way its latency counts from `due`.
@@ -729,7 +749,7 @@ class Run {
       try {
         // A read, most operations, is awaited here rather than through #perform's promise.
         if (operation.kind === "read") {
-          countRead(await this.#read(client, recordKey(operation.index)), stats);
+          countRead(await this.#read(client, recordKey(operation.index)), stats, client);
         } else await this.#perform(client, operation, stats);
       } catch (error) {
         if (!(error instanceof KvError)) throw error;
@@ -742,6 +762,14 @@ class Run {
       this.#done++;
       if (operation.kind === "insert") this.#picker.acknowledge(operation.index);
       this.#progress?.update(this.#durationMs === undefined ? this.#done : now - this.#startMs);
+      failuresInARow = failed ? failuresInARow + 1 : 0;
+      if (failed) {
+        // A failure may have come without I/O (every server down), and so may the next:
+        // without a timer's turn the signal's listener, a macrotask, would never run.
+        const pauseMs = failuresInARow >= FAILURES_BEFORE_PAUSE ? FAILURE_PAUSE_MS : 0;
+        await pause(pauseMs, this.#signal);
+        now = performance.now();
+      }
     }
   }
 
@@ -760,7 +788,7 @@ class Run {
     const key = recordKey(operation.index);
     switch (operation.kind) {
       case "read":
-        countRead(await this.#read(client, key), stats);
+        countRead(await this.#read(client, key), stats, client);
         return;
       case "update":
       case "insert":
@@ -775,7 +803,7 @@ class Run {
       }
       case "read-modify-write": {
         // Read, then write the record back changed (YCSB changes one field; a kv PUT is whole).
-        countRead(await this.#read(client, key), stats);
+        countRead(await this.#read(client, key), stats, client);
         await client.put(key, this.#valueFor(operation));
         return;
       }
@@ -783,8 +811,14 @@ class Run {
   }
 }
 
-/** Counts what a read's answer says: a warning, nothing found. */
-function countRead(entry: KvEntry | KvBytesEntry, stats: OperationStats): void {
+/**
+ * Counts what a read's answer says: a warning, nothing found. A NOT FOUND with no server up
+ * to answer it is no answer: it throws, and the read counts as failed.
+ */
+function countRead(entry: KvEntry | KvBytesEntry, stats: OperationStats, client: Kv): void {
+  if (entry.value === null && entry.warning !== undefined && brokerOf(client).pool.upCount === 0) {
+    throw new KvUnavailableError(entry.warning);
+  }
   if (entry.warning !== undefined) stats.warnings++;
   if (entry.value === null) stats.notFound++;
 }

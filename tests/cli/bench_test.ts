@@ -401,3 +401,41 @@ Deno.test("kv bench stopped by SIGTERM (as timeout(1) sends it) reports what it 
   );
   assert.match(stdout, /^[1-9]\d* operations in [\d.]+ s: /m);
 });
+
+Deno.test("kv bench whose servers all died mid-run stops on SIGTERM, reporting the operations that found no server as errors, not as reads that found nothing", async () => {
+  await using cluster = await KvCluster.start(1);
+  // Closed loop (no --rate) and more operations than it could run in hours: only the
+  // signal can end it.
+  const child = new Deno.Command(TEST_KV.command, {
+    args: [
+      ...TEST_KV.args,
+      ...withBrokerTimeout(["bench", "--json", "-s", cluster.serverFile, "-n", "10"]),
+      ...["--workload", "D", "--ops", "1000000000", "--seed", "1"],
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = outputWithin(child, { what: "kv bench to exit after SIGTERM" });
+  const client = await connectClient(cluster.servers[0].address);
+  try {
+    await waitFor(async () => (await client.stats()).recordCount > 10, {
+      what: "the measured run's first insert",
+    });
+  } finally {
+    await client.close();
+  }
+  // Every operation from now on fails at once, without waiting on a socket.
+  await cluster.servers[0].kill();
+  child.kill("SIGTERM");
+  const { code, stdout, stderr } = await output;
+  const text = new TextDecoder().decode(stdout);
+  assert.equal(code, 143, new TextDecoder().decode(stderr));
+  const report: BenchReport = JSON.parse(text);
+  assert.equal(report.interrupted, true);
+  assert(report.errors > 0, text);
+  // Workload D reads only records it loaded or saw inserted: none is missing, and a read no
+  // server answered is an error, not a NOT FOUND with a warning.
+  assert.deepEqual([report.notFound, report.warnings], [0, 0], text);
+  assertConsistent(report);
+});
