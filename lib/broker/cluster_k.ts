@@ -181,6 +181,17 @@ export class ClusterKConflictError extends ClusterKError {
   }
 }
 
+/** A server that could not be reached, and why (its last failure). */
+export interface UnreachableServer {
+  readonly server: string;
+  readonly error: string;
+  /**
+   * Running, but it turned the client away with BUSY (`ServerPool.isBusy`): to be retried
+   * once it has room, not started.
+   */
+  readonly busy?: boolean;
+}
+
 /**
  * A writing client asked for no k while no reachable server records one and some listed
  * servers are unreachable: they may record a k, so none can be chosen. Start them, or give
@@ -197,12 +208,13 @@ export class ClusterKConflictError extends ClusterKError {
 export class ClusterKUnknownError extends ClusterKError {
   /**
    * @param message the whole line, as in the example.
-   * @param unreachable each unreachable server and why, in server-list order.
+   * @param unreachable each unreachable server and why (and whether it is BUSY), in
+   *   server-list order.
    * @param servers how many servers the list has.
    */
   constructor(
     message: string,
-    readonly unreachable: readonly { readonly server: string; readonly error: string }[],
+    readonly unreachable: readonly UnreachableServer[],
     readonly servers: number,
   ) {
     super(message);
@@ -367,7 +379,7 @@ function refuseUnlessAllReachable(pool: ServerPool): void {
   const down = pool.servers.flatMap((server, index) =>
     pool.isUp(index) || pool.twinOf(index) !== undefined
       ? []
-      : [{ server: server.id, error: pool.downReason(index) ?? "down" }]
+      : [{ server: server.id, error: pool.downReason(index) ?? "down", busy: pool.isBusy(index) }]
   );
   if (down.length === 0) return;
   const named = namedServers(down);

@@ -17,6 +17,7 @@ import {
   ClusterKError,
   ClusterKUnknownError,
   namedServers,
+  type UnreachableServer,
 } from "../broker/cluster_k.ts";
 import { MAX_SERVERS, type ServerAddress } from "../broker/server_list.ts";
 import type { ServerPool } from "../broker/server_pool.ts";
@@ -61,14 +62,6 @@ export const START_SERVERS_ADVICE = "start them (or check --auth-file and --tls-
 
 /** {@link START_SERVERS_ADVICE} for a server file of one server. */
 const START_SERVER_ADVICE = "start it (or check --auth-file and --tls-ca) and retry";
-
-/** A server that could not be reached, and why (its last failure). */
-export interface UnreachableServer {
-  readonly server: string;
-  readonly error: string;
-  /** Running, but it turned the client away with BUSY (`ServerPool.isBusy`). */
-  readonly busy?: boolean;
-}
 
 /** What to do when every server unreachable is running but has no room for the client. */
 const BUSY_ADVICE = "retry once there is room";

@@ -394,17 +394,21 @@ export class KvCore {
 /**
  * What `connect` without `replicas` throws when it reached none of the servers: the
  * cluster's k cannot be learned, but the same call succeeds once one is back. Servers
- * that only took longer than `timeoutMs` may well be running: the advice is then a longer
- * timeout, not to start them.
+ * that turned the client away (BUSY) are running: the advice is then to retry later; those
+ * that only took longer than `timeoutMs` may well be running: a longer timeout. Either way,
+ * not to start them.
  */
 function noServerReachable(
-  down: readonly { readonly server: string; readonly error: string }[],
+  down: KvNoServerReachableError["unreachable"],
 ): KvNoServerReachableError {
   const one = down.length === 1;
   const which = one
     ? "the one server is not reachable"
     : `none of the ${down.length} servers is reachable`;
-  const advice = down.every((each) => isTimeoutReason(each.error))
+  // Running, but without room for this client: starting it is not the answer.
+  const advice = down.every((each) => each.busy === true)
+    ? "retry once there is room"
+    : down.every((each) => isTimeoutReason(each.error))
     ? `raise timeoutMs if ${one ? "it is" : "they are"} busy, or restart ${
       one ? "it" : "them"
     } if hung, and retry`

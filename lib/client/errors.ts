@@ -137,8 +137,16 @@ export class KvUnavailableError extends KvError {
  * ```
  */
 export class KvNoServerReachableError extends KvUnavailableError {
-  /** Each server, in the server list's order, and why it could not be reached. */
-  readonly unreachable: readonly { readonly server: string; readonly error: string }[];
+  /**
+   * Each server, in the server list's order, and why it could not be reached; `busy` when
+   * it is running but turned this client away for want of room (its connection limit or
+   * memory budget): to be retried later, not started.
+   */
+  readonly unreachable: readonly {
+    readonly server: string;
+    readonly error: string;
+    readonly busy?: boolean;
+  }[];
 
   /**
    * Makes the error.
@@ -146,10 +154,7 @@ export class KvNoServerReachableError extends KvUnavailableError {
    * @param message the servers and why each is down, and what to do.
    * @param unreachable see {@link KvNoServerReachableError.unreachable}.
    */
-  constructor(
-    message: string,
-    unreachable: readonly { readonly server: string; readonly error: string }[],
-  ) {
+  constructor(message: string, unreachable: KvNoServerReachableError["unreachable"]) {
     super(message);
     this.name = "KvNoServerReachableError";
     this.unreachable = unreachable;

@@ -4,6 +4,8 @@
 // nor the library's "give its k".
 import assert from "node:assert/strict";
 import { runKv } from "../helpers/run_kv.ts";
+import { KvNoServerReachableError } from "../../lib/client/errors.ts";
+import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 
 /** Runs `kv <args>` and checks it printed nothing on stdout and one line on stderr, exit 3. */
@@ -88,5 +90,39 @@ Deno.test("servers that only ran out of --timeout-ms (listening, never answering
     } finally {
       for (const listener of listeners) listener.close();
     }
+  });
+});
+
+Deno.test("commands started without -k whose one server is running but has no room (BUSY) say to retry once there is room, not to start it: kv put, kv broker, kv http, kv bench and the library's connect", async () => {
+  await using cluster = await KvCluster.start(1, {
+    server: () => ({ args: ["--max-connections", "1"] }),
+  });
+  const servers = cluster.serverFile;
+  const put = await runKv(withBrokerTimeout(["put", "a: 1", "-s", servers]));
+  assert.equal(put.code, 0, put.stderr);
+  // A broker holds the one connection.
+  await using holder = BrokerProcess.start(["-s", servers, "--json"]);
+  assert.equal((await holder.ask("GET a")).found, true);
+  const busy = (lead: string, orElse = "") =>
+    new RegExp(
+      `^${lead}the one server in \\S+ is not reachable \\(127\\.0\\.0\\.1:\\d+: running, but ` +
+        `turned this client away \\(BUSY: .*\\); retry once there is room${orElse}$`,
+    );
+  await unavailable(withBrokerTimeout(["put", "a: 2", "-s", servers]), busy("ERROR: "));
+  await unavailable(withBrokerTimeout(["broker", "-s", servers]), busy("kv broker: "), "GET a\n");
+  await unavailable(
+    withBrokerTimeout(["http", "-s", servers, "--listen", "127.0.0.1:0"]),
+    busy(
+      "kv http: ",
+      ", or give -k \\(the cluster's k\\) to serve now, reconnecting in the background",
+    ),
+  );
+  await unavailable(withBrokerTimeout(["bench", "-s", servers, "--ops", "1"]), busy("kv bench: "));
+  // The library's connect, under kv http and kv bench, says so in its own words.
+  await assert.rejects(cluster.connect(), (error) => {
+    assert(error instanceof KvNoServerReachableError, String(error));
+    assert.match(error.message, /; retry once there is room, or pass replicas /);
+    assert.deepEqual(error.unreachable.map(({ busy }) => busy), [true]);
+    return true;
   });
 });
