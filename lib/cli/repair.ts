@@ -19,7 +19,7 @@ import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
-import { serverFile, SERVERS_ENV, SERVERS_FLAG_HELP } from "./oneshot.ts";
+import { serverFile, SERVERS_FLAG_HELP, withServerFileSource } from "./oneshot.ts";
 import { repairCommandLine } from "./shell_command.ts";
 import { serverListedTwice } from "./open_broker.ts";
 import { ksByCount, recordedKs } from "../broker/cluster_k.ts";
@@ -90,28 +90,7 @@ export const repairCommand: Subcommand = {
 
 async function runRepair(args: string[]): Promise<number> {
   const { values } = parseFlags("repair", args, FLAGS);
-  const path = serverFile(values.servers);
-  const servers = await readServerList(path).catch((error) => {
-    if (!(error instanceof ServerFileError)) throw error;
-    throw new UserError(
-      `kv repair: ${error.message}` +
-        (values.servers === undefined ? ` (give one with -s or $${SERVERS_ENV})` : ""),
-    );
-  });
-  const requestedK = values.replicas === undefined
-    ? undefined
-    : intFlag("repair", "-k", values.replicas, { min: 1, max: MAX_SERVERS });
-  if (requestedK !== undefined && requestedK > servers.length) {
-    throw new UserError(
-      `kv repair: -k ${requestedK} needs at least ${requestedK} servers, but ${path} lists ` +
-        `${servers.length}`,
-    );
-  }
-  const timeoutMs = intFlag("repair", "--timeout-ms", values["timeout-ms"], {
-    min: 1,
-    max: MAX_TIMEOUT_MS,
-    fallback: DEFAULT_TIMEOUT_MS,
-  });
+  const { path, servers, requestedK, timeoutMs } = await repairTarget(values);
   const credentials = await clientCredentials("repair", values);
   const pool = new ServerPool(servers, { timeoutMs, credentials });
   try {
@@ -159,6 +138,34 @@ async function runRepair(args: string[]): Promise<number> {
   } finally {
     pool.close();
   }
+}
+
+/**
+ * What the flags ask the repair of, checked before anything connects: the server file
+ * (`path`) and its servers, the k requested (-k; undefined when not given) and the
+ * timeout. A UserError names the first flag or file that is wrong.
+ */
+async function repairTarget(values: ReturnType<typeof parseFlags<typeof FLAGS>>["values"]) {
+  const path = serverFile(values.servers);
+  const servers = await readServerList(path).catch((error) => {
+    if (!(error instanceof ServerFileError)) throw error;
+    throw new UserError(`kv repair: ${withServerFileSource(error.message, values.servers)}`);
+  });
+  const requestedK = values.replicas === undefined
+    ? undefined
+    : intFlag("repair", "-k", values.replicas, { min: 1, max: MAX_SERVERS });
+  if (requestedK !== undefined && requestedK > servers.length) {
+    throw new UserError(
+      `kv repair: -k ${requestedK} needs at least ${requestedK} servers, but ${path} lists ` +
+        `${servers.length}`,
+    );
+  }
+  const timeoutMs = intFlag("repair", "--timeout-ms", values["timeout-ms"], {
+    min: 1,
+    max: MAX_TIMEOUT_MS,
+    fallback: DEFAULT_TIMEOUT_MS,
+  });
+  return { path, servers, requestedK, timeoutMs };
 }
 
 /**

@@ -108,7 +108,7 @@ Deno.test("with no server reachable every one-shot command answers ERROR naming 
   });
 });
 
-Deno.test("one-shot commands find the server file in $KV_SERVERS, then ./serverFile.txt", async () => {
+Deno.test("one-shot commands find the server file in $KV_SERVERS, then ./serverFile.txt; a file they cannot read says where its path came from, as kv http's and kv repair's", async () => {
   await using cluster = await KvCluster.start(1);
   const put = await runKv(withBrokerTimeout(["put", "a: 1"]), {
     env: { KV_SERVERS: cluster.serverFile },
@@ -119,15 +119,22 @@ Deno.test("one-shot commands find the server file in $KV_SERVERS, then ./serverF
     await Deno.copyFile(cluster.serverFile, `${directory}/serverFile.txt`);
     const get = await runKv(withBrokerTimeout(["get", "a"]), { cwd: directory });
     assert.deepEqual([get.code, get.stdout], [0, "a : 1\n"], get.stderr);
-    const none = await runKv(["get", "a"], { cwd: "/" });
-    assert.equal(none.code, 2);
-    assert.match(
-      none.stderr,
-      /^kv get: serverFile\.txt: cannot read .*\(give one with -s or \$KV_SERVERS\)\n$/,
-    );
-    // A path from $KV_SERVERS that cannot be read says where it came from, in kv http too.
+    // Where the path came from, said alike by the one-shot commands, kv http and kv repair.
+    const commands = [["get", "a"], ["http", "--listen", "127.0.0.1:0"], ["repair"]];
+    for (const args of commands) {
+      const none = await runKv(args, { cwd: "/" });
+      assert.equal(none.code, 2, none.stderr);
+      assert.match(
+        none.stderr,
+        new RegExp(
+          `^kv ${args[0]}: serverFile\\.txt: cannot read .*` +
+            "\\(give one with -s or \\$KV_SERVERS\\)\n$",
+        ),
+      );
+    }
+    // A path from $KV_SERVERS that cannot be read says where it came from.
     const env = { KV_SERVERS: "/nonexistent/servers.txt" };
-    for (const args of [["get", "a"], ["http", "--listen", "127.0.0.1:0"]]) {
+    for (const args of commands) {
       const stale = await runKv(args, { cwd: directory, env });
       assert.equal(stale.code, 2, stale.stderr);
       assert.match(
