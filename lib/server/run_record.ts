@@ -75,6 +75,7 @@
  * @module
  */
 import { crc32c } from "../base/crc32.ts";
+import { invariant } from "../base/invariant.ts";
 import { MAX_RECORD_CHARS } from "./dir_lock.ts";
 import { NODE_STATE_FILE } from "./node_state.ts";
 
@@ -343,6 +344,33 @@ export function judgeLastRun(
     : "the machine has restarted since";
   return `the last run on it (--fsync ${last.fsync}) did not stop cleanly and ${restarted}: ` +
     "a power loss or kernel crash takes what it acknowledged but had not yet fsynced";
+}
+
+/**
+ * What changed under a running server in its data dir, in words, judged as a start in the
+ * same boot would judge `open` (the run's last open record) if the server died now; else
+ * undefined. A server checks it before it records a clean stop: files a copy or a restore
+ * put over the dir while it ran (it went on writing the ones it has open) must not be
+ * recorded as the ones it stopped cleanly with, or the next start would trust them.
+ *
+ * @example
+ * ```ts
+ * const open = { run: "open", boot: null, fsync: "always", dir: "5.0", files: { "log-1": "7.1" } } as const;
+ * changedUnderRun(open, { dir: "5.0", files: { "log-1": "9.2.10.3.3" } }); // "log-1 was replaced"
+ * ```
+ */
+export function changedUnderRun(
+  open: RunRecord,
+  now: { readonly dir: string; readonly files: Readonly<Record<string, string>> },
+): string | undefined {
+  invariant(open.run === "open", "a running server judges its open record");
+  if (shortOf(open.dir) !== shortOf(now.dir)) return "the data dir was replaced or moved";
+  return replacedSinceOpen(open, {
+    ...now,
+    boot: undefined,
+    lockWrittenByOther: false,
+    lockOfOlderKv: false,
+  });
 }
 
 /**

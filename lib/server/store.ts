@@ -115,11 +115,13 @@ import { writeValue } from "../record/value_codec.ts";
 import { BASE_VERSION, compareVersions, readVersion, type Version } from "../record/version.ts";
 import { NODE_STATE_FILE, NodeStateKeeper } from "./node_state.ts";
 import {
+  changedUnderRun,
   currentBoot,
   decodeRunRecord,
   encodeRunRecord,
   identityOf,
   judgeLastRun,
+  type RunRecord,
   type RunState,
 } from "./run_record.ts";
 import { withoutOsDetail } from "../base/fs_error.ts";
@@ -506,6 +508,8 @@ export class Store {
   #boot: string | undefined;
   /** True once this run's record is written: compactions and close keep it true to the files. */
   #recording = false;
+  /** The open run record this store last wrote: the files it writes to (see #recordRun). */
+  #openRecord: RunRecord | undefined;
   /** Aborted by close: a snapshot under way stops at its next slice. */
   readonly #closing = new AbortController();
 
@@ -703,13 +707,27 @@ export class Store {
   async #recordRun(run: RunState): Promise<void> {
     const dir = this.#dataDir;
     invariant(dir !== undefined && this.#lock !== undefined, "a durable store records its runs");
-    await this.#lock.writeRecord(encodeRunRecord({
+    const record: RunRecord = {
       run,
       boot: this.#boot ?? null,
       fsync: this.#fsync,
       dir: identityOf(await Deno.stat(dir), false),
       files: await fileIdentities(dir, run === "clean"),
-    }));
+    };
+    if (run === "open") this.#openRecord = record;
+    else {
+      invariant(this.#openRecord !== undefined, "a clean stop follows an open record");
+      const changed = changedUnderRun(this.#openRecord, record);
+      if (changed !== undefined) {
+        // The open record stays: the next start finds what changed, as after a crash.
+        this.#onWarning(
+          `not recorded as a clean stop: ${changed} while this server ran (a copy or a ` +
+            `restore put over its data dir), so the next start is unrepaired`,
+        );
+        return;
+      }
+    }
+    await this.#lock.writeRecord(encodeRunRecord(record));
     this.#recording = true;
   }
 

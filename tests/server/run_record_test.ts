@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { NO_LIST } from "../../lib/protocol/mod.ts";
 import { LOCK_FILE_NAME, MAX_RECORD_CHARS, PID_FIELD_BYTES } from "../../lib/server/dir_lock.ts";
 import {
+  changedUnderRun,
   decodeRunRecord,
   encodeRunRecord,
   judgeLastRun,
@@ -361,4 +362,69 @@ Deno.test("store: after a kill, a snapshot written over in place (a copy put bac
       new RegExp(`^${snapshot.replace(".", "\\.")} changed since the last run`),
     );
   });
+});
+
+for (const withLock of [true, false]) {
+  Deno.test(`store: a backup put back over a running store's files (as tar --unlink-first or rsync do: new files at the old names${withLock ? ", LOCK among them" : ", LOCK left out"}) is not recorded as a clean stop, and the next start is unrepaired`, async () => {
+    await withTempDir(async (root) => {
+      const dir = `${root}/d`;
+      await repairedDir(dir, "id:x");
+      const backup = `${root}/backup`;
+      const copy = await new Deno.Command("cp", { args: ["-a", dir, backup] }).output();
+      assert.equal(copy.code, 0);
+      const warnings: string[] = [];
+      const store = await Store.open({
+        dataDir: dir,
+        boot: () => Promise.resolve("id:x"),
+        onWarning: (message) => warnings.push(message),
+      });
+      store.put("acknowledged after the backup", int(2));
+      await store.commit();
+      for await (const entry of Deno.readDir(backup)) {
+        if (entry.name === LOCK_FILE_NAME && !withLock) continue;
+        await Deno.copyFile(`${backup}/${entry.name}`, `${dir}/${entry.name}.restoring`);
+        await Deno.rename(`${dir}/${entry.name}.restoring`, `${dir}/${entry.name}`);
+      }
+      // The running store takes the LOCK put there as its own (dir_lock.ts's keepFile).
+      if (withLock) {
+        await waitFor(
+          () => warnings.some((line) => line.includes("LOCK was deleted or replaced")),
+          {
+            what: "the store to write LOCK anew",
+          },
+        );
+      }
+      await store.close();
+      assert.match(
+        warnings.at(-1) ?? "",
+        /^not recorded as a clean stop: log-0000000001\.kvlog was replaced while this server ran/,
+      );
+      assert.match(
+        (await suspicionAt(dir, "id:x")) ?? "trusted",
+        /^log-0000000001\.kvlog was replaced since the last run/,
+      );
+    });
+  });
+}
+
+Deno.test("run record: changedUnderRun finds a file of the open record replaced or the dir replaced, and nothing in a dir that only grew", () => {
+  const open = {
+    run: "open",
+    boot: null,
+    fsync: "always",
+    dir: "5.0",
+    files: { "log-1": "7.1" },
+  } as const;
+  assert.equal(
+    changedUnderRun(open, { dir: "5.0", files: { "log-1": "7.1.10.3.3", "log-2": "8.1.0.3.3" } }),
+    undefined,
+  );
+  assert.equal(
+    changedUnderRun(open, { dir: "5.0", files: { "log-1": "9.2.10.3.3" } }),
+    "log-1 was replaced",
+  );
+  assert.equal(
+    changedUnderRun(open, { dir: "6.0", files: { "log-1": "7.1.10.3.3" } }),
+    "the data dir was replaced or moved",
+  );
 });
