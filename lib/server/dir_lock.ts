@@ -426,6 +426,11 @@ function lockPath(dir: string): string {
  * when something else has its name. Synchronous: {@link DirLock.keepFile} is.
  */
 function openLockFile(path: string): Deno.FsFile {
+  // Opening follows a symbolic link, and writing LOCK then wrote (and truncated) whatever
+  // it named: `ln -s log-0000000001.kvlog LOCK` cut the log to 1 KB. Nor may the open
+  // create the file a dangling one names.
+  const before = lstatIfAny(path);
+  if (before?.isSymlink) throw new LockFileError(path, "is a symbolic link");
   let file: Deno.FsFile;
   try {
     file = Deno.openSync(path, { read: true, write: true, create: true, mode: DATA_FILE_MODE });
@@ -434,13 +439,28 @@ function openLockFile(path: string): Deno.FsFile {
     throw new LockFileError(path, "is a directory");
   }
   try {
+    const opened = file.statSync();
+    // A link put at the name between the lstat and the open: what was opened is not LOCK.
+    if (before !== undefined && !sameFile(before, opened) || lstatIfAny(path)?.isSymlink) {
+      throw new LockFileError(path, "is a symbolic link");
+    }
     // A pipe would block the read of its content for ever.
-    if (!file.statSync().isFile) throw new LockFileError(path, "is not a regular file");
+    if (!opened.isFile) throw new LockFileError(path, "is not a regular file");
   } catch (error) {
     file.close();
     throw error;
   }
   return file;
+}
+
+/** What `path` itself is now (a symbolic link is not followed), or undefined when nothing. */
+function lstatIfAny(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
 }
 
 /** Unlocks and closes `file`. Unlock first: close drops the flock only once the runtime lets

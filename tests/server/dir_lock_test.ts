@@ -259,3 +259,39 @@ Deno.test("dir lock: a holder whose dir was moved away says so once and writes n
     lock.release();
   });
 });
+
+Deno.test("dir lock: a LOCK that is a symbolic link is refused at acquire, and one put in place under a holder is told once and never written through: the file it names keeps its bytes", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/${LOCK_FILE_NAME}`;
+    const target = `${dir}/log-0000000001.kvlog`;
+    const bytes = new Uint8Array(4096).fill(7);
+    await Deno.writeFile(target, bytes);
+    await Deno.symlink("log-0000000001.kvlog", path);
+    await assert.rejects(
+      () => DirLock.tryAcquire(dir),
+      (error) => {
+        assert(error instanceof LockFileError, String(error));
+        assert.equal(error.problem, "is a symbolic link");
+        return true;
+      },
+    );
+    await Deno.remove(path);
+    await Deno.symlink("missing", path);
+    await assert.rejects(() => DirLock.tryAcquire(dir), LockFileError);
+    assert.equal(await statIfAny(`${dir}/missing`), undefined, "a dangling link's file not made");
+    await Deno.remove(path);
+    const warnings: string[] = [];
+    const lock = await DirLock.tryAcquire(dir, { onWarning: (message) => warnings.push(message) });
+    assert.ok(lock);
+    await Deno.remove(path);
+    await Deno.symlink("log-0000000001.kvlog", path);
+    lock.keepFile();
+    lock.keepFile();
+    assert.deepEqual(warnings, [
+      `${path} was deleted or replaced while this server held the data dir, and cannot be ` +
+      `written anew: it is a symbolic link; remove it, and this server writes it anew`,
+    ]);
+    assert.deepEqual(await Deno.readFile(target), bytes, "the log it names is as it was");
+    lock.release();
+  });
+});
