@@ -272,7 +272,8 @@ export class DirLock {
 
   /**
    * Replaces the run record in the lock file by `line` (at most {@link MAX_RECORD_CHARS},
-   * no newline), in place, and resolves once it is on disk (fsync).
+   * no newline), in place, and resolves once it is on disk (fsync). Checks first that
+   * `LOCK` is still its file ({@link keepFile}).
    *
    * @example
    * ```ts
@@ -285,6 +286,9 @@ export class DirLock {
       line.length <= MAX_RECORD_CHARS && !line.includes("\n") && /^[\x20-\x7e]*$/.test(line),
       "a run record is one line of printable ASCII that fits the lock file",
     );
+    // LOCK deleted since the last check: the record goes to the file at its name, not to
+    // the one no start can read (a clean stop within that second used to be judged unrepaired).
+    this.keepFile();
     const encoder = new TextEncoder();
     this.#recordPart = encoder.encode(`${line.padEnd(MAX_RECORD_CHARS)}\n`);
     this.#keptTime = undefined;

@@ -295,3 +295,20 @@ Deno.test("dir lock: a LOCK that is a symbolic link is refused at acquire, and o
     lock.release();
   });
 });
+
+Deno.test("dir lock: a run record written just after LOCK was deleted, before the holder's check, goes to the LOCK at its name, where the next acquire reads it", async () => {
+  await withTempDir(async (dir) => {
+    const warnings: string[] = [];
+    const lock = await DirLock.tryAcquire(dir, { onWarning: (message) => warnings.push(message) });
+    assert.ok(lock);
+    await lock.writeRecord("open record");
+    await Deno.remove(`${dir}/${LOCK_FILE_NAME}`);
+    await lock.writeRecord("clean record");
+    lock.release();
+    assert.equal(warnings.length, 1, "told that LOCK was written anew");
+    const next = await DirLock.tryAcquire(dir);
+    assert.equal(next?.record, "clean record");
+    assert.equal(next?.writtenByOther, false);
+    next?.release();
+  });
+});
