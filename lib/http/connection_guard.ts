@@ -388,7 +388,9 @@ export class ConnectionGuard {
     while (await upstream.read(buffer).catch(() => null) !== null);
     clearTimeout(relay.releaseTimer);
     closeQuietly(upstream);
-    if (relay.abandoned || this.#stopping) return this.#retire(inner);
+    if (relay.abandoned || this.#stopping || !this.#innerServers.has(inner)) {
+      return this.#retire(inner);
+    }
     inner.relay = undefined;
     inner.idleSince = performance.now();
     this.#idleInnerServers.push(inner);
@@ -408,7 +410,9 @@ export class ConnectionGuard {
       }),
     };
     this.#innerServers.add(inner);
-    inner.server.finished.finally(() => this.#innerServers.delete(inner));
+    // Out of file descriptors its accept fails and `finished` rejects: that inner server is
+    // gone (its relay ends, and #open retires it), while the process, left unhandled, died.
+    inner.server.finished.catch(() => {}).finally(() => this.#innerServers.delete(inner));
     return inner;
   }
 

@@ -393,6 +393,49 @@ Deno.test("the connection guard closes an HTTP/2 connection that grants no windo
   }
 });
 
+/** Whether `prlimit` (util-linux) is here to lower a running process's file descriptor limit. */
+const HAS_PRLIMIT: boolean = (() => {
+  try {
+    return new Deno.Command("prlimit", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** A file descriptor limit low enough that a few dozen connections to the guard reach it. */
+const LOW_FD_LIMIT = 200;
+
+Deno.test({
+  name: HAS_PRLIMIT
+    ? "kv http's guard outlives running out of file descriptors: once the connections that took them close, it serves again"
+    : "guard out of file descriptors (ignored: prlimit is not installed)",
+  ignore: !HAS_PRLIMIT,
+  fn: async () => {
+    await using served = await HttpProcess.onCluster(1, ["--header-timeout-ms", "10000"]);
+    const { http } = served;
+    await outputOf("prlimit", [`--pid=${http.pid}`, `--nofile=${LOW_FD_LIMIT}:${LOW_FD_LIMIT}`]);
+    // Each connection costs the guard four descriptors (README): these take them all. An inner
+    // server whose accept then failed had ended the process with an uncaught rejection.
+    const connections = [];
+    for (let index = 0; index < LOW_FD_LIMIT; index++) {
+      connections.push(await rawConnection(http));
+    }
+    await waitFor(async () => (await socketInodes(http.pid)).size >= LOW_FD_LIMIT - 40, {
+      what: "kv http's descriptors to run out",
+    });
+    for (const connection of connections) connection[Symbol.dispose]();
+    await waitFor(async () => {
+      using next = await rawConnection(http);
+      await next.conn.write(request("/healthz")).catch(() => {});
+      await waitFor(() => next.isClosed || next.received.includes("\r\n\r\n"), {
+        what: "an answer's head, or the connection closed",
+      });
+      return next.received.startsWith("HTTP/1.1 200");
+    }, { what: "kv http to serve again once the descriptors were given back" });
+  },
+});
+
 /** The output of `command` with `args`, which must succeed. */
 async function outputOf(command: string, args: string[]): Promise<string> {
   const { success, stdout } = await new Deno.Command(command, { args, stderr: "null" }).output();
