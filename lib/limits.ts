@@ -6,6 +6,7 @@
  * @example
  * ```ts
  * import { MAX_NESTING_DEPTH } from "./limits.ts";
+ * const depth = 40;
  * if (depth > MAX_NESTING_DEPTH) throw new Error("too deep");
  * ```
  * @module

@@ -17,7 +17,8 @@
  *
  * @example
  * ```ts
- * invariant(index >= 0, "index is never negative here");
+ * const index = [3, 1, 2].indexOf(1);
+ * invariant(index >= 0, "1 is in the list");
  * ```
  */
 export function invariant(condition: boolean, message: string): asserts condition {

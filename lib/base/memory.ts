@@ -13,6 +13,7 @@
  * @example
  * ```ts
  * import { collectGarbageSoon } from "./memory.ts";
+ * const connection = await Deno.connect({ port: 7000 });
  * connection.close();
  * collectGarbageSoon(); // its buffers' pages go back to the system within a second
  * ```

@@ -85,6 +85,9 @@ const utf8Encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import { encodeValue } from "./value_codec.ts";
+ * import { str } from "./value.ts";
+ * const encoded = encodeValue(str("Main"));
  * const json = new EncodedJsonWriter();
  * json.text('{"value":');
  * json.value(encoded);
@@ -217,6 +220,8 @@ export class EncodedJsonWriter {
    *
    * @example
    * ```ts
+   * import { encodeValue } from "./value_codec.ts";
+   * import { int, object } from "./value.ts";
    * const json = new EncodedJsonWriter();
    * json.value(encodeValue(object([["age", int(22)]])));
    * new TextDecoder().decode(json.bytes()); // '{"age":22}'
@@ -418,6 +423,8 @@ function sameBytes(source: Uint8Array, a: number, b: number, length: number): bo
  *
  * @example
  * ```ts
+ * import { encodeValue } from "./value_codec.ts";
+ * import { int, object } from "./value.ts";
  * encodedJsonText(encodeValue(object([["age", int(3)]]))); // '{"age":3}'
  * ```
  */

@@ -43,6 +43,8 @@ export const OBJECT_END = 0x00;
  *
  * @example
  * ```ts
+ * import { ByteWriter } from "../base/bytes.ts";
+ * import { str } from "./value.ts";
  * const writer = new ByteWriter();
  * writeValue(writer, str("Main"));
  * ```
@@ -76,6 +78,8 @@ export function writeValue(writer: ByteWriter, value: Value): void {
  *
  * @example
  * ```ts
+ * import { ByteWriter } from "../base/bytes.ts";
+ * const writer = new ByteWriter();
  * writeInt(writer, -5); // 05 05
  * ```
  */
@@ -94,6 +98,7 @@ export function writeInt(writer: ByteWriter, value: number): void {
  *
  * @example
  * ```ts
+ * import { int } from "./value.ts";
  * encodeValue(int(22)); // Uint8Array [2, 0, 0, 0, 0, 0, 0, 0, 22]
  * ```
  */
@@ -119,6 +124,8 @@ let scratch = new ByteWriter();
  *
  * @example
  * ```ts
+ * import { ByteReader } from "../base/bytes.ts";
+ * import { str } from "./value.ts";
  * readValue(new ByteReader(encodeValue(str("x")))); // { kind: "string", value: "x" }
  * ```
  */
@@ -167,6 +174,7 @@ function readObject(reader: ByteReader, depth: number): Value {
  *
  * @example
  * ```ts
+ * import { ByteReader } from "../base/bytes.ts";
  * readInt(new ByteReader(Uint8Array.of(5)), ValueTag.negativeInt); // -5
  * ```
  */
@@ -182,6 +190,7 @@ export function readInt(reader: ByteReader, tag: number): number {
  *
  * @example
  * ```ts
+ * import { ByteReader, ByteWriter } from "../base/bytes.ts";
  * const writer = new ByteWriter();
  * writer.f64(1.5);
  * readFloat(new ByteReader(writer.bytes())); // 1.5
@@ -199,6 +208,7 @@ export function readFloat(reader: ByteReader): number {
  *
  * @example
  * ```ts
+ * import { ByteReader } from "../base/bytes.ts";
  * readFieldNameLength(new ByteReader(Uint8Array.of(3))); // 3
  * ```
  */
@@ -214,6 +224,7 @@ export function readFieldNameLength(reader: ByteReader): number {
  *
  * @example
  * ```ts
+ * import { MAX_NESTING_DEPTH } from "../limits.ts";
  * checkObjectDepth(MAX_NESTING_DEPTH + 1); // throws
  * ```
  */
@@ -295,6 +306,7 @@ class FieldNameCheck {
  *
  * @example
  * ```ts
+ * import { float } from "./value.ts";
  * decodeValue(encodeValue(float(1.75))); // { kind: "float", value: 1.75 }
  * ```
  */
