@@ -87,8 +87,19 @@ export interface AnswerCacheOptions {
  *
  * @example
  * ```ts
+ * import { ByteWriter } from "../base/bytes.ts";
+ * import { int } from "../record/value.ts";
+ * import { RecordArena } from "./arena.ts";
+ * import { FieldNames } from "./names.ts";
+ * const arena = new RecordArena(new FieldNames(), () => {});
+ * const block = arena.write(int(3));
  * const cache = new AnswerCache({ bytes: 64 * 1024 });
- * if (!cache.copyInto(block, writer)) encodeAndOffer(block, writer);
+ * const writer = new ByteWriter();
+ * if (!cache.copyInto(block, writer)) {
+ *   const start = writer.length;
+ *   arena.encodeNode(block, arena.rootNode(block), writer);
+ *   cache.offer(block, writer.room(0), start, writer.length);
+ * }
  * ```
  */
 export class AnswerCache {
@@ -123,6 +134,14 @@ export class AnswerCache {
    *
    * @example
    * ```ts
+   * import { ByteWriter } from "../base/bytes.ts";
+   * import { int } from "../record/value.ts";
+   * import { RecordArena } from "./arena.ts";
+   * import { FieldNames } from "./names.ts";
+   * const arena = new RecordArena(new FieldNames(), () => {});
+   * const block = arena.write(int(3));
+   * const cache = new AnswerCache();
+   * const writer = new ByteWriter();
    * if (!cache.copyInto(block, writer)) arena.encodeNode(block, arena.rootNode(block), writer);
    * ```
    */
@@ -144,6 +163,14 @@ export class AnswerCache {
    *
    * @example
    * ```ts
+   * import { ByteWriter } from "../base/bytes.ts";
+   * import { int } from "../record/value.ts";
+   * import { RecordArena } from "./arena.ts";
+   * import { FieldNames } from "./names.ts";
+   * const arena = new RecordArena(new FieldNames(), () => {});
+   * const block = arena.write(int(3));
+   * const cache = new AnswerCache();
+   * const writer = new ByteWriter();
    * const start = writer.length;
    * arena.encodeNode(block, arena.rootNode(block), writer);
    * cache.offer(block, writer.room(0), start, writer.length);
@@ -182,6 +209,7 @@ export class AnswerCache {
    *
    * @example
    * ```ts
+   * const cache = new AnswerCache();
    * cache.clear(); // a compaction slid the blocks down
    * ```
    */

@@ -95,6 +95,9 @@ const MIN_ARENA_BYTES = 64 * 1024;
  *
  * @example
  * ```ts
+ * import { FieldNames } from "./names.ts";
+ * import { ByteRadixTrie } from "./radix.ts";
+ * const trie = new ByteRadixTrie();
  * const arena = new RecordArena(new FieldNames(), (owner, offset) => trie.setValue(owner, offset));
  * ```
  */

@@ -170,10 +170,16 @@ export function blockBytes(nodes: number, dataBytes: number): number {
  *
  * @example
  * ```ts
- * const root = builder.begin(bytes, view, block, size, nodes);
+ * import { FieldNames } from "./names.ts";
+ * const builder = new BlockBuilder(new FieldNames());
+ * const nodes = 2; // {"age": 3}: the object and its one field
+ * const size = blockBytes(nodes, 0);
+ * const bytes = new Uint8Array(size);
+ * const root = builder.begin(bytes, new DataView(bytes.buffer), 0, size, nodes);
  * const first = builder.object(root, 1);
- * builder.name(first, names.acquire("age"), true);
+ * builder.name(first, builder.acquire("age"), true);
  * builder.int(first, 3);
+ * builder.endObject(root, first, 1);
  * builder.finish();
  * ```
  */

@@ -54,8 +54,18 @@ import {
  *
  * @example
  * ```ts
- * const size = writer.measure(source, start, end);
- * writer.write(builder.begin(bytes, view, block, size, writer.nodes), source, start, end);
+ * import { BlockBuilder } from "./block.ts";
+ * import { FieldNames } from "./names.ts";
+ * import { encodeValue } from "../record/value_codec.ts";
+ * import { int, object } from "../record/value.ts";
+ * const builder = new BlockBuilder(new FieldNames());
+ * const writer = new EncodedWriter(builder);
+ * const source = encodeValue(object([["age", int(3)]]));
+ * const size = writer.measure(source, 0, source.length);
+ * const bytes = new Uint8Array(size);
+ * const root = builder.begin(bytes, new DataView(bytes.buffer), 0, size, writer.nodes);
+ * writer.write(root, source, 0, source.length);
+ * builder.finish();
  * ```
  */
 export class EncodedWriter {

@@ -61,8 +61,16 @@ export type FrozenVisitor = (entry: EntryCursor) => void;
  *
  * @example
  * ```ts
+ * import { RecordTrie } from "./mod.ts";
+ * import { int } from "../record/value.ts";
+ * const trie = new RecordTrie();
+ * trie.put("person1", int(22));
  * const view = trie.freeze();
- * while (!view.done) view.read(visit, () => performance.now() < sliceEnd);
+ * while (!view.done) {
+ *   const sliceEnd = performance.now() + 10;
+ *   view.read((entry) => console.log(entry.partition), () => performance.now() < sliceEnd);
+ *   await new Promise((resolve) => setTimeout(resolve, 0)); // other work runs between slices
+ * }
  * view.close();
  * ```
  */
@@ -126,8 +134,11 @@ export class FrozenView {
    *
    * @example
    * ```ts
+   * import { RecordTrie } from "./mod.ts";
+   * const view = new RecordTrie().freeze();
    * const end = performance.now() + 10;
-   * view.read((entry) => writer.add(entry), () => performance.now() < end);
+   * view.read((entry) => console.log(entry.keyLength), () => performance.now() < end);
+   * view.close();
    * ```
    */
   read(visit: FrozenVisitor, more: () => boolean): void {
@@ -195,6 +206,8 @@ export class FrozenView {
    *
    * @example
    * ```ts
+   * import { RecordTrie } from "./mod.ts";
+   * const view = new RecordTrie().freeze();
    * view.close();
    * ```
    */

@@ -104,6 +104,7 @@ export interface RecordTrieOptions {
  *
  * @example
  * ```ts
+ * import { str } from "../record/value.ts";
  * const trie = new RecordTrie();
  * trie.put("person3", str("x"));
  * trie.put("person30", str("y"));
@@ -142,6 +143,8 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
    * trie.put("k", int(1)); // true
    * trie.put("k", int(2), { overwrite: false }); // false; still int(1)
    * ```
@@ -171,6 +174,9 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * import { encodeValue } from "../record/value_codec.ts";
+   * const trie = new RecordTrie();
    * trie.putEncoded("k", encodeValue(int(1))); // true
    * ```
    */
@@ -190,6 +196,9 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * import { encodeValue } from "../record/value_codec.ts";
+   * const trie = new RecordTrie();
    * const key = new TextEncoder().encode("k");
    * const bytes = new Uint8Array([...key, ...new Uint8Array(12), ...encodeValue(int(1))]);
    * trie.putEncodedAt(bytes, 0, 1, 1, 13, bytes.length); // true, at the base version
@@ -313,6 +322,8 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
    * trie.tombstone("person1", { version: { ms: 2, counter: 0, broker: 1 }, ifNewer: true }); // true
    * trie.get("person1"); // undefined
    * trie.put("person1", int(1), { version: { ms: 1, counter: 0, broker: 1 }, ifNewer: true }); // false
@@ -350,6 +361,9 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("person1", int(22));
    * trie.has("person1"); // true
    * ```
    */
@@ -364,6 +378,9 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("person1", int(22), { version: { ms: 1733040000000, counter: 0, broker: 7 } });
    * trie.versionOf("person1"); // { ms: 1733040000000, counter: 0, broker: 7 }
    * ```
    */
@@ -377,6 +394,7 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * const trie = new RecordTrie();
    * trie.get("missing"); // undefined
    * ```
    */
@@ -394,6 +412,11 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { ByteWriter } from "../base/bytes.ts";
+   * import { decodeValue } from "../record/value_codec.ts";
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("person1", int(22));
    * const writer = new ByteWriter();
    * if (trie.getInto("person1", writer)) decodeValue(writer.bytes());
    * ```
@@ -418,6 +441,10 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { ByteWriter } from "../base/bytes.ts";
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("person1", int(22));
    * const key = new TextEncoder().encode("person1");
    * const writer = new ByteWriter();
    * trie.getEncodedAt(key, 0, key.length, writer); // true: the version, then the value
@@ -442,6 +469,9 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { int, object, str } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("person1", object([["age", int(22)], ["address", object([["street", str("Main")]])]]));
    * trie.query(["person1", "address", "street"]); // { kind: "string", value: "Main" }
    * trie.query(["person1", "age", "x"]); // undefined: age is an int
    * ```
@@ -457,6 +487,11 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { ByteWriter } from "../base/bytes.ts";
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("person1", int(22));
+   * const writer = new ByteWriter();
    * trie.queryInto(["person1", "age"], writer); // true: 02 16 appended
    * ```
    */
@@ -496,6 +531,9 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * for (const key of ["person3", "person30", "person3x"]) trie.put(key, int(3));
    * trie.delete("person3"); // "person30" and "person3x" are untouched
    * ```
    */
@@ -521,6 +559,7 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * const trie = new RecordTrie();
    * trie.purgeTombstones(Date.now() - 24 * 3600 * 1000); // tombstones older than a day
    * ```
    */
@@ -554,6 +593,9 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * for (let i = 1; i <= 12; i++) trie.put(`person${i}`, int(i));
    * trie.keys({ prefix: "person", limit: 2 }); // ["person1", "person10"]
    * trie.keys({ prefix: "person", limit: 2, after: "person10" }); // ["person11", "person12"]
    * ```
@@ -589,6 +631,7 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * const trie = new RecordTrie();
    * for (const [key, value] of trie.entries()) console.log(key, value);
    * ```
    */
@@ -608,6 +651,7 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * const trie = new RecordTrie();
    * for (const { key, value, version } of trie.versionedEntries()) console.log(key, value, version);
    * ```
    */
@@ -630,6 +674,11 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import type { EntryCursor } from "./mod.ts";
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("k", int(1));
+   * const save = (entry: EntryCursor) => console.log(entry.partition, entry.tombstone);
    * const view = trie.freeze();
    * trie.put("k", int(2)); // the view still sees what "k" held before
    * while (!view.done) view.read((entry) => save(entry), () => true);
@@ -651,6 +700,9 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { ByteWriter } from "../base/bytes.ts";
+   * const trie = new RecordTrie();
+   * const writer = new ByteWriter();
    * const cursor = trie.entryCursor();
    * while (cursor.next()) if (!cursor.tombstone) cursor.writeValue(writer);
    * ```
@@ -666,6 +718,8 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * import { partitionOf } from "../record/partition.ts";
+   * const trie = new RecordTrie();
    * trie.partitionDigests.count(partitionOf("person1")); // 1 after a put of person1
    * ```
    */
@@ -684,6 +738,7 @@ export class RecordTrie {
    *
    * @example
    * ```ts
+   * const trie = new RecordTrie();
    * trie.memoryStats(); // { keyNodes: 1, distinctFieldNames: 2, arenaUsedBytes: 48, ... }
    * ```
    */
@@ -760,6 +815,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * const trie = new RecordTrie();
  * const cursor = trie.entryCursor();
  * while (cursor.next()) console.log(cursor.partition, cursor.tombstone);
  * ```
@@ -814,6 +870,8 @@ export class EntryCursor {
    *
    * @example
    * ```ts
+   * import { ByteWriter } from "../base/bytes.ts";
+   * import { readVersion } from "../record/version.ts";
    * import { int } from "../record/value.ts";
    * const trie = new RecordTrie();
    * trie.put("person1", int(22), { version: { ms: 1000, counter: 2, broker: 7 } });

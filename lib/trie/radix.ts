@@ -610,6 +610,11 @@ const GREATER = 3;
  *
  * @example
  * ```ts
+ * const trie = new ByteRadixTrie();
+ * for (const [i, key] of ["person1", "person2", "place"].entries()) {
+ *   const bytes = new TextEncoder().encode(key);
+ *   trie.setValue(trie.insert(bytes, bytes.length), i);
+ * }
  * const cursor = new RadixCursor(trie, new TextEncoder().encode("person"));
  * while (cursor.next()) console.log(cursor.node, cursor.key.subarray(0, cursor.keyLength));
  * ```

@@ -40,8 +40,16 @@ import { checkStoredName } from "./names.ts";
  *
  * @example
  * ```ts
+ * import { BlockBuilder } from "./block.ts";
+ * import { FieldNames } from "./names.ts";
+ * import { int, object } from "../record/value.ts";
+ * const builder = new BlockBuilder(new FieldNames());
+ * const writer = new ValueWriter(builder);
+ * const value = object([["age", int(3)]]);
  * const size = writer.measure(value);
- * writer.write(builder.begin(bytes, view, block, size, writer.nodes), value);
+ * const bytes = new Uint8Array(size);
+ * writer.write(builder.begin(bytes, new DataView(bytes.buffer), 0, size, writer.nodes), value);
+ * builder.finish();
  * ```
  */
 export class ValueWriter {
