@@ -93,7 +93,7 @@ export class AuthFileError extends Error {
  * @example
  * ```ts
  * const keys = await AuthKeys.read("/etc/kv/auth");
- * const answer = await keys.answer(challenge);
+ * const answer = await keys.answer(newChallenge());
  * ```
  */
 export class AuthKeys {
@@ -155,6 +155,8 @@ export class AuthKeys {
    *
    * @example
    * ```ts
+   * const keys = await AuthKeys.fromSecrets([crypto.getRandomValues(new Uint8Array(32))]);
+   * const challenge = newChallenge();
    * const answer = await keys.answer(challenge); // 32 bytes
    * ```
    */
@@ -169,7 +171,11 @@ export class AuthKeys {
    *
    * @example
    * ```ts
-   * if (!await keys.verify(challenge, answer)) refuse();
+   * const keys = await AuthKeys.fromSecrets([crypto.getRandomValues(new Uint8Array(32))]);
+   * const challenge = newChallenge();
+   * const answer = await keys.answer(challenge);
+   * await keys.verify(challenge, answer); // true
+   * await keys.verify(newChallenge(), answer); // false: an answer to another challenge
    * ```
    */
   async verify(challenge: Uint8Array, answer: Uint8Array): Promise<boolean> {

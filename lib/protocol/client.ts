@@ -338,6 +338,7 @@ export class ServerError extends Error {
  *
  * @example
  * ```ts
+ * import type { EncodedRead } from "./mod.ts";
  * const settle: Settle<EncodedRead> = {
  *   resolve: (read) => console.log(read.version),
  *   reject: (error) => console.error(error),
@@ -396,8 +397,11 @@ const ENCODED_READ: AnswerDecoder = { decode: encodedRead, decodeOk: splitValueB
  *
  * @example
  * ```ts
+ * import { int } from "../record/value.ts";
+ * const records = [["person1", int(22)], ["person2", int(23)]] as const;
  * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
- * await Promise.all(records.map(([key, value]) => client.put(key, value)));
+ * const version = { ms: Date.now(), counter: 0, broker: 1 };
+ * await Promise.all(records.map(([key, value]) => client.put(key, value, { version })));
  * client.close();
  * ```
  */
@@ -596,6 +600,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * if (client.state.unrepaired) console.log("its NOT_FOUND proves nothing yet");
    * ```
    */
@@ -610,6 +615,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * const recorded = await client.setK(2); // 2, or the k another broker recorded first
    * ```
    */
@@ -633,6 +639,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * const { counts, digests } = await client.partitionDigests();
    * ```
    */
@@ -652,6 +659,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * const wanted = new Uint8Array(512);
    * wanted[0] = 1; // partition 0
    * const { entries, more } = await client.listPartitions(wanted, { limit: 1000 });
@@ -687,7 +695,11 @@ export class ServerClient {
    *
    * @example
    * ```ts
-   * await client.markRepaired(fingerprint, client.state.repairedUnder); // listFingerprint(servers, k)
+   * import { listFingerprint } from "../broker/list_fingerprint.ts";
+   * import { serverAddress } from "../broker/server_list.ts";
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
+   * const fingerprint = listFingerprint([serverAddress("127.0.0.1", 8000).identity], 1);
+   * await client.markRepaired(fingerprint, client.state.repairedUnder);
    * client.state.unrepaired; // false
    * ```
    */
@@ -718,7 +730,10 @@ export class ServerClient {
    *
    * @example
    * ```ts
-   * await client.put("person1", str("Mary"), { version: clock.next() }); // { kind: "stored" }
+   * import { str } from "../record/value.ts";
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
+   * const version = { ms: Date.now(), counter: 0, broker: 1 };
+   * await client.put("person1", str("Mary"), { version }); // { kind: "stored" }
    * ```
    */
   put(key: string, value: Value, options: WriteOptions): Promise<PutResult> {
@@ -732,8 +747,13 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * import { encodeValue } from "../record/value_codec.ts";
+   * import { str } from "../record/value.ts";
+   * const clients = await Promise.all(
+   *   [8000, 8001].map((port) => ServerClient.connect({ hostname: "127.0.0.1", port })),
+   * );
    * const bytes = encodeValue(str("Mary"));
-   * const version = clock.next();
+   * const version = { ms: Date.now(), counter: 0, broker: 1 };
    * await Promise.all(clients.map((client) => client.putEncoded("person1", bytes, { version })));
    * ```
    */
@@ -756,8 +776,12 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * import { PutManyItems } from "./put_many.ts";
+   * import { encodeValue } from "../record/value_codec.ts";
+   * import { int } from "../record/value.ts";
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * const items = new PutManyItems();
-   * items.add("person1", encodeValue(int(22)), clock.next());
+   * items.add("person1", encodeValue(int(22)), { ms: Date.now(), counter: 0, broker: 1 });
    * const refused = await client.putMany(items); // []
    * ```
    */
@@ -803,6 +827,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * const { value, version } = await client.get("person1");
    * ```
    */
@@ -817,6 +842,8 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * import { decodeValue } from "../record/value_codec.ts";
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * const { encoded, version } = await client.getEncoded("person1");
    * if (encoded !== undefined) decodeValue(encoded);
    * ```
@@ -837,6 +864,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * client.getEncodedTo("person1", {
    *   resolve: ({ encoded, version }) => console.log(encoded?.length, version),
    *   reject: (error) => console.error(error),
@@ -862,6 +890,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * await client.query(["person1", "address", "street"]);
    * ```
    */
@@ -875,6 +904,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * await client.queryEncoded(["person1", "age"]); // { encoded: Uint8Array [2, 22], version }
    * ```
    */
@@ -891,6 +921,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * client.queryEncodedTo(["person1", "age"], { resolve: console.log, reject: console.error });
    * ```
    */
@@ -914,8 +945,10 @@ export class ServerClient {
    *
    * @example
    * ```ts
-   * await client.delete("person1", { version: clock.next() }); // { kind: "deleted", existed: true }
-   * await client.delete("person1", { version: held, purge: true }); // nothing left of it
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
+   * const version = { ms: Date.now(), counter: 0, broker: 1 };
+   * await client.delete("person1", { version }); // { kind: "deleted", existed: true }
+   * await client.delete("person1", { version, purge: true }); // nothing left of it
    * ```
    */
   async delete(key: string, options: WriteOptions): Promise<DeleteResult> {
@@ -932,6 +965,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * await client.keys({ prefix: "person", limit: 100 }); // ["person0", "person1", …]
    * ```
    */
@@ -949,6 +983,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * (await client.stats()).recordCount;
    * ```
    */
@@ -962,6 +997,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * const ms = await client.ping();
    * ```
    */
@@ -977,6 +1013,7 @@ export class ServerClient {
    *
    * @example
    * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * client.close();
    * await client.closed;
    * ```

@@ -21,11 +21,12 @@
  *
  * @example
  * ```ts
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8000 });
  * import { FrameReader } from "./frame_reader.ts";
  * const reader = new FrameReader({ maxFrameBytes: 1024 });
  * const count = await conn.read(reader.space());
  * if (count !== null) reader.filled(count);
- * for (let frame = reader.next(); frame; frame = reader.next()) handle(frame);
+ * for (let frame = reader.next(); frame; frame = reader.next()) console.log(frame.type);
  * ```
  * @module
  */
@@ -69,6 +70,10 @@ export interface FrameReaderOptions {
  *
  * @example
  * ```ts
+ * import { FrameWriter } from "./frame_writer.ts";
+ * const frames = new FrameWriter();
+ * frames.ping(1);
+ * const bytes = frames.bytes();
  * const reader = new FrameReader();
  * reader.space().set(bytes);
  * reader.filled(bytes.length);
@@ -152,6 +157,7 @@ export class FrameReader {
    *
    * @example
    * ```ts
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8000 });
    * const reader = new FrameReader();
    * const count = await conn.read(reader.space()); // read straight into the reader's buffer
    * if (count !== null) reader.filled(count);
@@ -223,7 +229,12 @@ export class FrameReader {
    *
    * @example
    * ```ts
-   * while (reader.advance()) if (reader.frameType !== MessageType.GET) handle(reader.frame());
+   * import { MessageType } from "./mod.ts";
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8000 });
+   * const reader = new FrameReader();
+   * const count = await conn.read(reader.space());
+   * if (count !== null) reader.filled(count);
+   * while (reader.advance()) if (reader.frameType !== MessageType.GET) console.log(reader.frame());
    * ```
    */
   frame(): Frame {
@@ -242,7 +253,11 @@ export class FrameReader {
    *
    * @example
    * ```ts
-   * while (reader.advance()) handle(reader.frameType, reader.buffer, reader.bodyStart, reader.bodyEnd);
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8000 });
+   * const reader = new FrameReader();
+   * const count = await conn.read(reader.space());
+   * if (count !== null) reader.filled(count);
+   * while (reader.advance()) console.log(reader.frameType, reader.buffer.subarray(reader.bodyStart, reader.bodyEnd));
    * ```
    */
   advance(): boolean {
@@ -345,7 +360,8 @@ export interface FrameSource {
  *
  * @example
  * ```ts
- * await readFrames(conn, new FrameReader(), (frame) => handle(frame));
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8000 });
+ * await readFrames(conn, new FrameReader(), (frame) => console.log(frame.type, frame.requestId));
  * ```
  */
 export async function readFrames(

@@ -57,6 +57,7 @@ const FRAME_TYPE_OFFSET = 4;
  *
  * @example
  * ```ts
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8000 });
  * const frames = new FrameWriter();
  * frames.get(1, "person1");
  * frames.ping(2);

@@ -164,8 +164,13 @@ export function isWellFormedGetBody(
  *
  * @example
  * ```ts
+ * import { FrameWriter } from "./frame_writer.ts";
+ * const frames = new FrameWriter();
+ * frames.get(1, "person1");
+ * const bytes = frames.bytes();
+ * const frame = { type: bytes[4], requestId: 1, body: bytes.subarray(9) };
  * const request = decodeRequest(frame);
- * if (request.type === "get") store.get(request.key);
+ * if (request.type === "get") console.log(request.key); // "person1"
  * ```
  */
 export function decodeRequest(frame: Frame): Request {
@@ -362,6 +367,8 @@ export const DIGEST_ROW_BYTES = 16;
  *
  * @example
  * ```ts
+ * import type { Frame } from "./mod.ts";
+ * declare const response: Frame; // a server's answer to PARTITION_DIGESTS
  * decodePartitionDigestsBody(response.body).digests[0]; // 0n for an empty partition
  * ```
  */
@@ -402,6 +409,8 @@ const MIN_LIST_ENTRY_BYTES = 4 + VERSION_BYTES + 1;
  *
  * @example
  * ```ts
+ * import type { Frame } from "./mod.ts";
+ * declare const response: Frame; // a server's answer to LIST_PARTITIONS
  * decodeListPartitionsBody(response.body, false); // { entries: [...], more: false }
  * ```
  */
@@ -461,6 +470,8 @@ function decodeKeys(reader: ByteReader, body: Uint8Array, requestId: number): Re
  *
  * @example
  * ```ts
+ * import type { Frame } from "./mod.ts";
+ * declare const frame: Frame; // read from a server
  * const response = decodeResponse(frame);
  * if (response.type === "ok") decodeValueBody(response.body);
  * ```
@@ -509,6 +520,8 @@ export function decodeEmptyBody(body: Uint8Array): void {
  *
  * @example
  * ```ts
+ * import type { Frame } from "./mod.ts";
+ * declare const response: Frame; // a server's answer to GET
  * splitValueBody(response.body); // { version: { ms: …, counter: 0, broker: 7 }, encoded: Uint8Array [2, 22] }
  * ```
  */
@@ -522,6 +535,7 @@ export function splitValueBody(body: Uint8Array): EncodedRead & { encoded: Uint8
  *
  * @example
  * ```ts
+ * declare const answers: Uint8Array; // a read buffer holding an answer to GET at byte 0
  * splitValueBodyAt(answers, 9, 23); // the version in bytes 9-20, the value a view of 21-22
  * ```
  */
@@ -544,6 +558,8 @@ export function splitValueBodyAt(
  *
  * @example
  * ```ts
+ * import type { Frame } from "./mod.ts";
+ * declare const response: Frame; // a server's answer to GET
  * decodeValueBody(response.body); // { version: { ms: …, counter: 0, broker: 7 }, value: { kind: "int", value: 22 } }
  * ```
  */
@@ -558,6 +574,8 @@ export function decodeValueBody(body: Uint8Array): ReadResult & { value: Value }
  *
  * @example
  * ```ts
+ * import type { Frame } from "./mod.ts";
+ * declare const response: Frame; // a server's answer to KEYS
  * decodeKeysBody(response.body); // ["person1", "person2"]
  * ```
  */
@@ -579,6 +597,8 @@ const MIN_REFUSAL_BYTES = 10;
  *
  * @example
  * ```ts
+ * import type { Frame } from "./mod.ts";
+ * declare const response: Frame; // a server's answer to PUT_MANY
  * decodePutManyBody(response.body); // [] when every item was stored
  * ```
  */
@@ -608,7 +628,14 @@ export function decodePutManyBody(body: Uint8Array): PutManyRefusal[] {
  *
  * @example
  * ```ts
- * const key = readItemKey(request.body, items.keyStart(0), items.keyEnd(0));
+ * import { PutManyItems, readPutManyItems } from "./put_many.ts";
+ * import { encodeValue } from "../record/value_codec.ts";
+ * import { int } from "../record/value.ts";
+ * const items = new PutManyItems();
+ * items.add("person1", encodeValue(int(22)), { ms: Date.now(), counter: 0, broker: 1 });
+ * const body = items.bytes();
+ * const bounds = readPutManyItems(body, 0, items.itemCount);
+ * readItemKey(body, bounds.keyStart(0), bounds.keyEnd(0)); // "person1"
  * ```
  */
 export function readItemKey(body: Uint8Array, start: number, end: number): string {
@@ -621,6 +648,8 @@ export function readItemKey(body: Uint8Array, start: number, end: number): strin
  *
  * @example
  * ```ts
+ * import type { Frame } from "./mod.ts";
+ * declare const response: Frame; // a server's answer to STATS
  * decodeStatsBody(response.body).recordCount;
  * ```
  */
@@ -640,6 +669,8 @@ export function decodeStatsBody(body: Uint8Array): ServerStats {
  *
  * @example
  * ```ts
+ * import type { Frame } from "./mod.ts";
+ * declare const response: Frame; // a server's answer to HELLO
  * decodeHelloBody(response.body);
  * // { version: 6, maxFrameBytes: 16777216, idleTimeoutMs: 30000, serverId: "9f3a…",
  * //   state: { unrepaired: false, k: 2, repairedUnder: Uint8Array(16) [...] } }

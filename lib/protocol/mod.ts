@@ -14,7 +14,7 @@
  * import { FrameReader } from "./frame_reader.ts";
  * import { str } from "../record/value.ts";
  * const frames = new FrameWriter();
- * frames.put(1, "person1", str("Mary"));
+ * frames.put(1, "person1", str("Mary"), { version: { ms: Date.now(), counter: 0, broker: 1 } });
  * const reader = new FrameReader();
  * reader.space().set(frames.bytes());
  * reader.filled(frames.length);
@@ -507,6 +507,8 @@ export interface NodeState {
  *
  * @example
  * ```ts
+ * import { ServerClient } from "./client.ts";
+ * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
  * const digests = await client.partitionDigests();
  * digests.counts[0]; // entries in partition 0
  * ```
@@ -552,6 +554,8 @@ export interface PartitionDigestSource {
  *
  * @example
  * ```ts
+ * import { RecordTrie } from "../trie/mod.ts";
+ * const store = new RecordTrie();
  * const cursor: ListingCursor = store.entryCursor();
  * ```
  */
@@ -578,6 +582,7 @@ export interface ListingCursor {
  *
  * @example
  * ```ts
+ * import { BASE_VERSION } from "../record/version.ts";
  * const entry: PartitionEntry = { key: "person1", version: BASE_VERSION, tombstone: true };
  * ```
  */

@@ -39,9 +39,15 @@ export const PUT_FLAGS = PUT_FLAG_IF_ABSENT | WRITE_FLAG_REPAIR;
  *
  * @example
  * ```ts
+ * import { encodeValue } from "../record/value_codec.ts";
+ * import { str } from "../record/value.ts";
+ * import { FrameWriter } from "./frame_writer.ts";
+ * const frames = new FrameWriter();
+ * const encoded = encodeValue(str("Mary"));
+ * const version = { ms: Date.now(), counter: 0, broker: 1 };
  * const items = new PutManyItems();
  * items.add("person1", encoded, version);
- * frames.putMany(requestId, items.itemCount, items.bytes());
+ * frames.putMany(1, items.itemCount, items.bytes());
  * items.reset();
  * ```
  */
@@ -73,6 +79,9 @@ export class PutManyItems {
    *
    * @example
    * ```ts
+   * import { encodeValue } from "../record/value_codec.ts";
+   * import { int, str } from "../record/value.ts";
+   * const version = { ms: Date.now(), counter: 0, broker: 1 };
    * const items = new PutManyItems();
    * items.add("a", encodeValue(int(1)), version);
    * items.add("b", encodeValue(str("x")), version, { overwrite: false });
@@ -106,6 +115,12 @@ export class PutManyItems {
    *
    * @example
    * ```ts
+   * import { FrameWriter } from "./frame_writer.ts";
+   * import { encodeValue } from "../record/value_codec.ts";
+   * import { int } from "../record/value.ts";
+   * const items = new PutManyItems();
+   * items.add("person1", encodeValue(int(22)), { ms: Date.now(), counter: 0, broker: 1 });
+   * const frames = new FrameWriter();
    * frames.putMany(12, items.itemCount, items.bytes());
    * ```
    */
@@ -118,6 +133,10 @@ export class PutManyItems {
    *
    * @example
    * ```ts
+   * import { encodeValue } from "../record/value_codec.ts";
+   * import { int } from "../record/value.ts";
+   * const items = new PutManyItems();
+   * items.add("person1", encodeValue(int(22)), { ms: Date.now(), counter: 0, broker: 1 });
    * items.reset();
    * items.itemCount; // 0: ready for the next batch
    * ```
@@ -134,7 +153,12 @@ export class PutManyItems {
  *
  * @example
  * ```ts
- * const bounds = readPutManyItems(body, 4, itemCount);
+ * import { encodeValue } from "../record/value_codec.ts";
+ * import { int } from "../record/value.ts";
+ * const items = new PutManyItems();
+ * items.add("person1", encodeValue(int(22)), { ms: Date.now(), counter: 0, broker: 1 });
+ * const body = items.bytes();
+ * const bounds = readPutManyItems(body, 0, items.itemCount);
  * const value = body.subarray(bounds.valueStart(0), bounds.valueEnd(0));
  * ```
  */
@@ -166,7 +190,12 @@ export interface PutManyBounds {
  *
  * @example
  * ```ts
- * const bounds = readPutManyItems(body, 4, itemCount);
+ * import { encodeValue } from "../record/value_codec.ts";
+ * import { int } from "../record/value.ts";
+ * const items = new PutManyItems();
+ * items.add("person1", encodeValue(int(22)), { ms: Date.now(), counter: 0, broker: 1 });
+ * const body = items.bytes();
+ * const bounds = readPutManyItems(body, 0, items.itemCount);
  * for (let index = 0; index < bounds.itemCount; index++) bounds.valueStart(index);
  * ```
  */
