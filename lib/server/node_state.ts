@@ -45,6 +45,7 @@
  *
  * @example
  * ```ts
+ * import { NO_LIST } from "../protocol/mod.ts";
  * import { NodeStateKeeper } from "./node_state.ts";
  * const keeper = NodeStateKeeper.memory();
  * keeper.state; // { unrepaired: true, k: 0, repairedUnder: NO_LIST }
@@ -255,6 +256,7 @@ export class NodeStateKeeper {
    *
    * @example
    * ```ts
+   * const keeper = NodeStateKeeper.memory();
    * await keeper.setK(2, false); // 2
    * await keeper.setK(3, false); // 2: a different k is kept
    * await keeper.setK(3, true); // 3
@@ -278,6 +280,7 @@ export class NodeStateKeeper {
    *
    * @example
    * ```ts
+   * const keeper = NodeStateKeeper.memory();
    * await keeper.setK(2, false);
    * keeper.kAtOnce(2, false); // 2
    * keeper.kAtOnce(3, false); // 2: a different k is kept
@@ -308,6 +311,8 @@ export class NodeStateKeeper {
    *
    * @example
    * ```ts
+   * import { NO_LIST } from "../protocol/mod.ts";
+   * const keeper = NodeStateKeeper.memory();
    * await keeper.markRepaired(new Uint8Array(16).fill(7), NO_LIST); // false: it was unrepaired
    * keeper.state.unrepaired; // false
    * ```

@@ -321,6 +321,8 @@ interface Connection {
  *
  * @example
  * ```ts
+ * import { Store } from "./store.ts";
+ * const store = await Store.open(); // memory only
  * const server = new KvServer({ store, port: 0, idleTimeoutMs: 5000 });
  * const { port } = server.listen();
  * ```
@@ -387,6 +389,8 @@ export class KvServer {
    *
    * @example
    * ```ts
+   * import { Store } from "./store.ts";
+   * const server = new KvServer({ store: await Store.open(), port: 0 });
    * const { hostname, port } = server.listen();
    * ```
    */
@@ -424,6 +428,9 @@ export class KvServer {
    *
    * @example
    * ```ts
+   * import { Store } from "./store.ts";
+   * const server = new KvServer({ store: await Store.open(), port: 0 });
+   * server.listen();
    * Deno.addSignalListener("SIGTERM", () => server.close());
    * ```
    */

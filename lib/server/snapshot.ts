@@ -45,11 +45,15 @@
  *
  * @example
  * ```ts
+ * import { BASE_VERSION } from "../record/version.ts";
+ * import { decodeValue } from "../record/value_codec.ts";
  * import { readSnapshot, writeSnapshot } from "./snapshot.ts";
  * import { int } from "../record/value.ts";
  * const path = "/tmp/kv/snapshot-0000000002.kvsnap";
  * await writeSnapshot(path, 2, [{ key: "age", value: int(22), version: BASE_VERSION }]);
- * await readSnapshot(path, (key, value) => console.log(key, decodeValue(value)));
+ * await readSnapshot(path, (key, value) => {
+ *   console.log(key, value === undefined ? "a tombstone" : decodeValue(value));
+ * });
  * ```
  * @module
  */
@@ -196,6 +200,10 @@ export interface FrozenSnapshotOptions {
  *
  * @example
  * ```ts
+ * import { RecordTrie } from "../trie/mod.ts";
+ * import { int } from "../record/value.ts";
+ * const trie = new RecordTrie();
+ * trie.put("person1", int(22));
  * const writer = await SnapshotWriter.create("/tmp/kv/snapshot-0000000003.kvsnap", 3, 1);
  * const cursor = trie.entryCursor();
  * if (cursor.next()) writer.add(cursor);
@@ -352,6 +360,8 @@ export class SnapshotWriter {
  *
  * @example
  * ```ts
+ * import { RecordTrie } from "../trie/mod.ts";
+ * const trie = new RecordTrie();
  * const view = trie.freeze();
  * try {
  *   await writeFrozenSnapshot("/tmp/kv/snapshot-0000000004.kvsnap", 4, view);
@@ -395,6 +405,8 @@ export async function writeFrozenSnapshot(
  *
  * @example
  * ```ts
+ * import { int } from "../record/value.ts";
+ * import { BASE_VERSION } from "../record/version.ts";
  * const byteLength = await writeSnapshot(
  *   "/tmp/kv/snapshot-0000000003.kvsnap",
  *   3,
@@ -437,6 +449,7 @@ export async function writeSnapshot(
  *
  * @example
  * ```ts
+ * import { RecordTrie } from "../trie/mod.ts";
  * const trie = new RecordTrie();
  * await readSnapshot("/tmp/kv/snapshot-0000000003.kvsnap", (key, value, version) => {
  *   if (value === undefined) trie.tombstone(key, { version });

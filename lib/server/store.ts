@@ -449,6 +449,7 @@ function checkInRange(name: string, value: number, max: number): void {
  *
  * @example
  * ```ts
+ * import { int, object } from "../record/value.ts";
  * const store = await Store.open(); // memory only
  * store.put("person1", object([["age", int(22)]]));
  * store.query(["person1", "age"]); // { kind: "int", value: 22 }
@@ -800,6 +801,8 @@ export class Store {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * const store = await Store.open(); // memory only
    * store.put("k", int(1)); // true
    * store.put("k", int(2), { overwrite: false }); // false, still int(1)
    * ```
@@ -825,6 +828,9 @@ export class Store {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * import { encodeValue } from "../record/value_codec.ts";
+   * const store = await Store.open(); // memory only
    * store.putEncoded("k", encodeValue(int(1))); // true
    * ```
    */
@@ -846,6 +852,9 @@ export class Store {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * import { encodeValue } from "../record/value_codec.ts";
+   * const store = await Store.open(); // memory only
    * const key = new TextEncoder().encode("k");
    * const bytes = new Uint8Array([...key, ...new Uint8Array(12), ...encodeValue(int(1))]);
    * store.putEncodedAt(bytes, 0, 1, 1, 13, bytes.length); // true
@@ -884,6 +893,7 @@ export class Store {
    *
    * @example
    * ```ts
+   * const store = await Store.open(); // memory only
    * store.get("missing"); // undefined
    * ```
    */
@@ -896,6 +906,9 @@ export class Store {
    *
    * @example
    * ```ts
+   * import { int, object, str } from "../record/value.ts";
+   * const store = await Store.open(); // memory only
+   * store.put("person1", object([["address", object([["street", str("Main")]])]]));
    * store.query(["person1", "address", "street"]); // { kind: "string", value: "Main" }
    * ```
    */
@@ -910,6 +923,11 @@ export class Store {
    *
    * @example
    * ```ts
+   * import { ByteWriter } from "../base/bytes.ts";
+   * import { int } from "../record/value.ts";
+   * const store = await Store.open(); // memory only
+   * store.put("person1", int(22), { version: { ms: 1733040000000, counter: 0, broker: 7 } });
+   * const writer = new ByteWriter();
    * const key = new TextEncoder().encode("person1");
    * store.getEncodedAt(key, 0, key.length, writer); // true
    * ```
@@ -924,6 +942,11 @@ export class Store {
    *
    * @example
    * ```ts
+   * import { ByteWriter } from "../base/bytes.ts";
+   * import { int, object } from "../record/value.ts";
+   * const store = await Store.open(); // memory only
+   * store.put("person1", object([["age", int(22)]]));
+   * const writer = new ByteWriter();
    * store.queryInto(["person1", "age"], writer); // true
    * ```
    */
@@ -939,6 +962,7 @@ export class Store {
    *
    * @example
    * ```ts
+   * const store = await Store.open(); // memory only
    * store.delete("person1", { version: { ms: Date.now(), counter: 0, broker: 1 }, ifNewer: true });
    * ```
    */
@@ -956,6 +980,7 @@ export class Store {
    *
    * @example
    * ```ts
+   * const store = await Store.open(); // memory only
    * store.partitionDigests.count(0); // entries in partition 0
    * ```
    */
@@ -970,6 +995,7 @@ export class Store {
    *
    * @example
    * ```ts
+   * const store = await Store.open(); // memory only
    * const cursor = store.entryCursor();
    * while (cursor.next()) console.log(cursor.partition);
    * ```
@@ -986,6 +1012,9 @@ export class Store {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * const store = await Store.open(); // memory only
+   * store.put("person1", int(22), { version: { ms: 1733040000000, counter: 0, broker: 7 } });
    * store.purge("person1", store.versionOf("person1")!); // { kind: "purged" }
    * ```
    */
@@ -1011,6 +1040,9 @@ export class Store {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * const store = await Store.open(); // memory only
+   * store.put("person1", int(22), { version: { ms: 1733040000000, counter: 0, broker: 7 } });
    * store.has("person1"); // true
    * ```
    */
@@ -1023,6 +1055,9 @@ export class Store {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * const store = await Store.open(); // memory only
+   * store.put("person1", int(22), { version: { ms: 1733040000000, counter: 0, broker: 7 } });
    * store.versionOf("person1"); // { ms: 1733040000000, counter: 0, broker: 7 }
    * ```
    */
@@ -1038,6 +1073,7 @@ export class Store {
    *
    * @example
    * ```ts
+   * const store = await Store.open(); // memory only
    * store.purgeTombstones(); // 0
    * ```
    */
@@ -1061,6 +1097,7 @@ export class Store {
    *
    * @example
    * ```ts
+   * const store = await Store.open(); // memory only
    * store.keys({ prefix: "person", limit: 100 });
    * ```
    */
@@ -1076,6 +1113,8 @@ export class Store {
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
+   * const store = await Store.open(); // memory only
    * store.put("k", int(1));
    * await store.commit(); // now acknowledge the put
    * ```
@@ -1095,6 +1134,7 @@ export class Store {
    *
    * @example
    * ```ts
+   * const store = await Store.open(); // memory only
    * if (!store.settled) await store.commit(); // answers read from memory are durable now
    * ```
    */
@@ -1110,6 +1150,7 @@ export class Store {
    *
    * @example
    * ```ts
+   * const store = await Store.open({ dataDir: await Deno.makeTempDir() });
    * await store.compact();
    * ```
    */
@@ -1125,6 +1166,7 @@ export class Store {
    *
    * @example
    * ```ts
+   * const store = await Store.open(); // memory only
    * await store.close();
    * ```
    */
