@@ -27,7 +27,9 @@
  *
  * @example
  * ```ts
+ * import { connect } from "../client/kv.ts";
  * import { HttpApi } from "./api.ts";
+ * const kv = await connect({ servers: "serverFile.txt" });
  * const api = new HttpApi(kv, { version: "0.1.0" });
  * Deno.serve({ port: 8080 }, (request) => api.handle(request));
  * ```
@@ -141,6 +143,7 @@ const RECORDS_PREFIX = "/v1/records/";
  *
  * @example
  * ```ts
+ * import { connect } from "../client/kv.ts";
  * const api = new HttpApi(await connect({ servers: "serverFile.txt", floats: "tagged" }));
  * const response = await api.handle(new Request("http://localhost/v1/records/person1"));
  * ```
@@ -183,6 +186,8 @@ export class HttpApi {
    *
    * @example
    * ```ts
+   * import { connect } from "../client/kv.ts";
+   * const api = new HttpApi(await connect({ servers: "serverFile.txt" }));
    * Deno.serve((request) => api.handle(request));
    * ```
    */
@@ -254,7 +259,13 @@ export class HttpApi {
    *
    * @example
    * ```ts
-   * await ConnectionGuard.serve({ hostname, port, onClosed: api.connectionClosed }, handler);
+   * import { connect } from "../client/kv.ts";
+   * import { ConnectionGuard } from "./connection_guard.ts";
+   * const api = new HttpApi(await connect({ servers: "serverFile.txt" }));
+   * await ConnectionGuard.serve(
+   *   { hostname: "127.0.0.1", port: 8080, onClosed: api.connectionClosed },
+   *   (request) => api.handle(request),
+   * );
    * ```
    */
   readonly connectionClosed = (why: GuardClosure): void => this.#metrics.connectionClosed(why);

@@ -176,6 +176,7 @@ interface Relay {
  *
  * @example
  * ```ts
+ * const handler = () => new Response("hello");
  * const server = await ConnectionGuard.serve({ hostname: "127.0.0.1", port: 0 }, handler);
  * console.log(server.addr.port);
  * ```
@@ -255,6 +256,7 @@ export class ConnectionGuard {
    *
    * @example
    * ```ts
+   * const handler = () => new Response("hello");
    * const server = await ConnectionGuard.serve({ hostname: "127.0.0.1", port: 0 }, handler);
    * ```
    */
@@ -281,6 +283,10 @@ export class ConnectionGuard {
    *
    * @example
    * ```ts
+   * const server = await ConnectionGuard.serve(
+   *   { hostname: "127.0.0.1", port: 0 },
+   *   () => new Response("hello"),
+   * );
    * await server.shutdown();
    * ```
    */

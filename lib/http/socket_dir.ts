@@ -85,6 +85,7 @@ export class SocketDir {
    *
    * @example
    * ```ts
+   * const dir = SocketDir.make();
    * dir.remove();
    * ```
    */

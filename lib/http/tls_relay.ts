@@ -9,6 +9,9 @@
  * @example
  * ```ts
  * import { TlsServerStream, tlsContext } from "./tls_relay.ts";
+ * const certPem = await Deno.readTextFile("cert.pem");
+ * const keyPem = await Deno.readTextFile("key.pem");
+ * const listener = Deno.listen({ port: 8443 });
  * const context = tlsContext(certPem, keyPem);
  * const stream = new TlsServerStream(await listener.accept(), context);
  * const count = await stream.read(new Uint8Array(1024)); // the client's first plain bytes
@@ -94,6 +97,9 @@ function closeQuietly(conn: Deno.Conn): void {
  *
  * @example
  * ```ts
+ * const cert = await Deno.readTextFile("cert.pem");
+ * const key = await Deno.readTextFile("key.pem");
+ * const conn = await Deno.listen({ port: 8443 }).accept();
  * const stream = new TlsServerStream(conn, tlsContext(cert, key));
  * await stream.write(new TextEncoder().encode("HTTP/1.1 200 OK\r\n\r\n"));
  * ```

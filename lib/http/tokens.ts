@@ -9,6 +9,9 @@
  * @example
  * ```ts
  * import { BearerTokens } from "./tokens.ts";
+ * const request = new Request("http://localhost/v1/records/person1", {
+ *   headers: { Authorization: "Bearer 0123456789abcdef" },
+ * });
  * const tokens = await BearerTokens.read("tokens.txt");
  * await tokens.allows(request.headers.get("Authorization")); // true or false
  * ```
@@ -143,6 +146,7 @@ export class BearerTokens {
    *
    * @example
    * ```ts
+   * const tokens = await BearerTokens.read("tokens.txt");
    * await tokens.allows("Bearer 0123456789abcdef"); // true when the file lists it
    * ```
    */

@@ -21,8 +21,8 @@
  *
  * @example
  * ```ts
- * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8000 });
  * import { FrameReader } from "./frame_reader.ts";
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8000 });
  * const reader = new FrameReader({ maxFrameBytes: 1024 });
  * const count = await conn.read(reader.space());
  * if (count !== null) reader.filled(count);
