@@ -11,7 +11,10 @@
  *
  * @example
  * ```ts
+ * import { serverAddress } from "../broker/server_list.ts";
+ * import { decodeValue } from "../record/value_codec.ts";
  * import { KvCore } from "./core.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
  * const core = await KvCore.open(servers, { k: 2 });
  * const entry = await core.getDecoded("person1", decodeValue); // { key, value: Value | null, version, warning? }
  * ```
@@ -162,6 +165,8 @@ export class KvCore {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "../broker/server_list.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
    * const core = await KvCore.open(servers, { k: 2, timeoutMs: 1000 });
    * ```
    */

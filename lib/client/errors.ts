@@ -8,7 +8,9 @@
  *
  * @example
  * ```ts
+ * import { connect } from "./kv.ts";
  * import { KvInputError, KvUnavailableError } from "./errors.ts";
+ * await using kv = await connect({ servers: "serverFile.txt" });
  * try {
  *   await kv.put("person1", { age: 22 });
  * } catch (error) {
@@ -25,6 +27,8 @@
  *
  * @example
  * ```ts
+ * import { connect } from "./kv.ts";
+ * await using kv = await connect({ servers: "serverFile.txt" });
  * try {
  *   await kv.get("a.b");
  * } catch (error) {
@@ -55,6 +59,8 @@ export class KvError extends Error {
  *
  * @example
  * ```ts
+ * import { connect } from "./kv.ts";
+ * await using kv = await connect({ servers: "serverFile.txt" });
  * await kv.get("person.1"); // throws KvInputError: a key cannot contain '.'
  * ```
  */
@@ -99,10 +105,12 @@ const KV_PERMISSION_ADVICE = /run kv with (--allow-[a-z]+), as 'deno install' of
  *
  * @example
  * ```ts
+ * import { connect } from "./kv.ts";
+ * await using kv = await connect({ servers: "serverFile.txt" });
  * try {
  *   await kv.put("person1", { age: 22 });
  * } catch (error) {
- *   if (error instanceof KvUnavailableError) setTimeout(retry, 1000);
+ *   if (error instanceof KvUnavailableError) console.log("retry in a second:", error.message);
  * }
  * ```
  */
@@ -127,6 +135,7 @@ export class KvUnavailableError extends KvError {
  *
  * @example
  * ```ts
+ * import { connect } from "./kv.ts";
  * try {
  *   await connect({ servers: "serverFile.txt" });
  * } catch (error) {

@@ -452,6 +452,7 @@ export class Kv implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * await using kv = await connect({ servers: "serverFile.txt" });
    * const { value } = await kv.get("person1");
    * ```
    */
@@ -468,6 +469,7 @@ export class Kv implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * await using kv = await connect({ servers: "serverFile.txt" });
    * const entry = await kv.getBytes("person1");
    * if (entry.value !== null) kv.decode(entry.value); // { name: "Mary", age: 22 }
    * ```
@@ -483,6 +485,7 @@ export class Kv implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * await using kv = await connect({ servers: "serverFile.txt" });
    * const { value } = await kv.getBytes("person1");
    * const person = value === null ? null : kv.decode(value);
    * ```
@@ -505,6 +508,7 @@ export class Kv implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * await using kv = await connect({ servers: "serverFile.txt" });
    * const { value } = await kv.query("person1.address.street");
    * ```
    */
@@ -520,6 +524,8 @@ export class Kv implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import { Float } from "./values.ts";
+   * await using kv = await connect({ servers: "serverFile.txt" });
    * await kv.put("person1", { name: "Mary", height: new Float(2) });
    * ```
    */
@@ -534,6 +540,7 @@ export class Kv implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * await using kv = await connect({ servers: "serverFile.txt" });
    * const { deleted } = await kv.delete("person1");
    * ```
    */
@@ -546,6 +553,7 @@ export class Kv implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * await using kv = await connect({ servers: "serverFile.txt" });
    * const page = await kv.keys({ prefix: "person", limit: 10 });
    * const next = await kv.keys({ prefix: "person", limit: 10, after: page.keys.at(-1) });
    * ```
@@ -563,6 +571,7 @@ export class Kv implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * await using kv = await connect({ servers: "serverFile.txt" });
    * for await (const { key, value } of kv.list({ prefix: "person", limit: 50 })) {
    *   console.log(key, value);
    * }
@@ -593,6 +602,7 @@ export class Kv implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * await using kv = await connect({ servers: "serverFile.txt" });
    * const down = (await kv.servers()).filter((server) => !server.up);
    * ```
    */
@@ -639,7 +649,9 @@ export class Kv implements AsyncDisposable {
  *
  * @example
  * ```ts
- * const entry = await coreOf(kv).get("person1"); // value: a typed Value or null
+ * import { decodeValue } from "../record/value_codec.ts";
+ * await using kv = await connect({ servers: "serverFile.txt" });
+ * const entry = await coreOf(kv).getDecoded("person1", decodeValue); // value: a typed Value or null
  * ```
  */
 export function coreOf(kv: Kv): KvCore {
@@ -654,6 +666,7 @@ export function coreOf(kv: Kv): KvCore {
  *
  * @example
  * ```ts
+ * await using kv = await connect({ servers: "serverFile.txt" });
  * const upCount = brokerOf(kv).pool.upCount;
  * ```
  */

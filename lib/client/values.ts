@@ -53,6 +53,8 @@ import { describeArgument } from "./arguments.ts";
  *
  * @example
  * ```ts
+ * import { connect } from "./kv.ts";
+ * await using kv = await connect({ servers: "serverFile.txt" });
  * await kv.put("person1", { height: new Float(2) });
  * ```
  */
@@ -130,6 +132,7 @@ export interface KvObject {
  *
  * @example
  * ```ts
+ * import { connect } from "./kv.ts";
  * const kv = await connect({ servers: "serverFile.txt", floats: "tagged" });
  * ```
  */
@@ -253,6 +256,7 @@ function isPlainObject(input: unknown): input is Record<string, unknown> {
  *
  * @example
  * ```ts
+ * import { float } from "../record/value.ts";
  * fromValue(float(2), "tagged"); // Float { value: 2 }
  * fromValue(float(2), "number"); // 2
  * ```
@@ -298,6 +302,7 @@ function setField(object: KvObject, name: string, member: KvValue): void {
  *
  * @example
  * ```ts
+ * import { float, object } from "../record/value.ts";
  * import { encodeValue } from "../record/value_codec.ts";
  * decodePlainValue(encodeValue(object([["height", float(2)]])), "tagged"); // { height: Float(2) }
  * ```
