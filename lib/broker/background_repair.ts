@@ -41,8 +41,12 @@
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
  * import { BackgroundRepair } from "./background_repair.ts";
- * const background = new BackgroundRepair(pool, { placement, log: console.error });
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
+ * const background = new BackgroundRepair(broker.pool, { placement: broker, log: console.error });
  * background.request({ server: 1, partitions: [17, 90], reason: "hint" });
  * await background.settled();
  * background.close();
@@ -111,6 +115,10 @@ export interface BackgroundRepairOptions {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * const background = new BackgroundRepair(broker.pool, { placement: broker });
  * background.close();
  * ```
@@ -156,6 +164,11 @@ export class BackgroundRepair {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * import { Broker } from "./broker.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const broker = await Broker.open(servers, { k: 2 });
+   * const background = new BackgroundRepair(broker.pool, { placement: broker });
    * background.request({ server: 0, partitions: [5], reason: "hint" });
    * ```
    */
@@ -171,8 +184,13 @@ export class BackgroundRepair {
    *
    * @example
    * ```ts
-   * const background = new BackgroundRepair(pool, { placement, paused: true });
-   * await indexFile(...);
+   * import { serverAddress } from "./server_list.ts";
+   * import { Broker } from "./broker.ts";
+   * import { indexFile } from "./indexer.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const broker = await Broker.open(servers, { k: 2 });
+   * const background = new BackgroundRepair(broker.pool, { placement: broker, paused: true });
+   * await indexFile(broker, "data.txt");
    * background.resume();
    * ```
    */
@@ -187,6 +205,11 @@ export class BackgroundRepair {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * import { Broker } from "./broker.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const broker = await Broker.open(servers, { k: 2 });
+   * const background = new BackgroundRepair(broker.pool, { placement: broker });
    * await background.settled();
    * ```
    */
@@ -200,6 +223,11 @@ export class BackgroundRepair {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * import { Broker } from "./broker.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const broker = await Broker.open(servers, { k: 2 });
+   * const background = new BackgroundRepair(broker.pool, { placement: broker });
    * background.close();
    * broker.close(); // ends a repair still running
    * ```

@@ -367,6 +367,9 @@ export type ServerReport =
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { int } from "../record/value.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
  * const broker = await Broker.open(servers, { k: 2 });
  * await broker.put("person1", int(22)); // { kind: "done", existed: true }
  * await broker.query(["person1"]); // { kind: "found", value: { kind: "int", value: 22 } }
@@ -455,6 +458,8 @@ export class Broker {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
    * const broker = await Broker.open(servers, { k: 2, timeoutMs: 500 });
    * ```
    */
@@ -523,6 +528,10 @@ export class Broker {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * import { PartitionSet } from "./partition_set.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const broker = await Broker.open(servers, { k: 2 });
    * broker.requestRepair({ server: 0, partitions: new PartitionSet([17]), reason: "hint" });
    * ```
    */
@@ -564,6 +573,10 @@ export class Broker {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * import { partitionOf } from "../record/partition.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const broker = await Broker.open(servers, { k: 2 });
    * broker.preferenceList(partitionOf("person1")).slice(0, broker.k); // its replicas
    * ```
    */
@@ -934,6 +947,9 @@ export class Broker {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const broker = await Broker.open(servers, { k: 2 });
    * await broker.get("person1"); // replicas disagreed: a repair starts
    * await broker.repairsSettled(); // now they agree
    * ```

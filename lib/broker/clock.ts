@@ -116,6 +116,8 @@ export class HybridClock {
    *
    * @example
    * ```ts
+   * import { compareVersions } from "../record/version.ts";
+   * const clock = new HybridClock();
    * const a = clock.next();
    * compareVersions(clock.next(), a); // > 0
    * ```
@@ -143,6 +145,7 @@ export class HybridClock {
    *
    * @example
    * ```ts
+   * const clock = new HybridClock();
    * clock.observe({ ms: Date.now() + 5000, counter: 0, broker: 9 }); // true
    * clock.observe({ ms: 2 ** 48 - 1, counter: 0, broker: 9 }); // false: far ahead
    * ```
@@ -207,6 +210,7 @@ export class HybridClock {
    *
    * @example
    * ```ts
+   * const clock = new HybridClock();
    * const made = clock.next();
    * clock.covers(made); // true
    * ```

@@ -46,7 +46,11 @@
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
  * import { formatAnswer, parseCommand, runCommand } from "./commands.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * const command = parseCommand("GET person1");
  * if (command) console.log(formatAnswer(await runCommand(broker, command), { json: true }));
  * ```
@@ -631,6 +635,10 @@ function parseKeys(rest: string): Command {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * await runCommand(broker, { op: "GET", key: "person9" }); // { op: "GET", key: "person9", found: false }
  * ```
  */
@@ -800,6 +808,7 @@ export function formatAnswer(answer: Answer, options: FormatOptions = {}): strin
  *
  * @example
  * ```ts
+ * import { LineBuffer } from "../base/stdout.ts";
  * const output = new LineBuffer();
  * output.writeLineBytes(formatAnswerJson({ op: "GET", key: "person9", found: false }));
  * ```
@@ -1007,6 +1016,10 @@ function repairAdvice(
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * serversAdvice(await broker.servers(), "kv repair -s servers.txt");
  * // "run kv repair -s servers.txt to repair 127.0.0.1:8001", or undefined
  * ```

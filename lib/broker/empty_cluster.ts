@@ -21,7 +21,12 @@
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
  * import { markEmptyClusterRepaired } from "./empty_cluster.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
  * await markEmptyClusterRepaired(pool); // the servers it marked, e.g. ["127.0.0.1:8000"]
  * ```
  * @module
@@ -38,6 +43,11 @@ import type { ServerPool } from "./server_pool.ts";
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
  * await markEmptyClusterRepaired(pool); // [] when some server holds records
  * ```
  */

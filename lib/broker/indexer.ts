@@ -41,7 +41,11 @@
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
  * import { indexFile } from "./indexer.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * const summary = await indexFile(broker, "data.txt");
  * console.error(formatIndexSummary(summary));
  * ```
@@ -173,6 +177,10 @@ export function detectDialect(line: string): Dialect {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * const source = ReadableStream.from([new TextEncoder().encode('"a" : 1\n')]);
  * const summary = await indexLines(broker, source, { fileName: "inline" });
  * ```
@@ -675,6 +683,8 @@ class RecordGroup {
  *
  * @example
  * ```ts
+ * import { MAX_LINE_BYTES } from "../limits.ts";
+ * import { PUT_MANY_ITEM_OVERHEAD_BYTES } from "../protocol/put_many.ts";
  * MAX_BATCH_BYTES > 2 * MAX_LINE_BYTES + PUT_MANY_ITEM_OVERHEAD_BYTES; // true
  * ```
  */
@@ -1090,6 +1100,10 @@ function isBlankBytes(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * const summary = await indexFile(broker, "testdata/compat/assignment-dialect.txt");
  * ```
  */
@@ -1171,6 +1185,11 @@ function readInChunks(file: Deno.FsFile, chunkBytes: number): ReadableStream<Uin
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
+ * const summary = await indexFile(broker, "data.txt");
  * formatIndexSummary(summary);
  * // "indexed 100000 records (0 failed), skipped 0 lines, 8.1 MB in 1.92 s (52083 records/s)"
  * ```

@@ -66,6 +66,7 @@ export function canonicalList(identities: readonly string[], k: number): string 
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
  * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
  * listFingerprint(servers.map((server) => server.identity), 2);
  * ```

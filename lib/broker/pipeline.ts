@@ -177,6 +177,8 @@ export interface Outcome<R> {
  *
  * @example
  * ```ts
+ * const store = async (key: string) => console.log("stored", key);
+ * const load = async (key: string) => `the value of ${key}`;
  * const scheduler = new AccessScheduler();
  * const put = scheduler.schedule({ kind: "write", key: "a" }, () => store("a"));
  * const get = scheduler.schedule({ kind: "read", key: "a" }, () => load("a")); // after put
@@ -405,7 +407,16 @@ class Slot<R> implements Outcome<R> {
  *
  * @example
  * ```ts
- * await runPipelined(batches, (line) => planLine(line), (reply) => write(reply), { window: 64 });
+ * const lines = [["GET a", "GET b"], ["GET a"]]; // batches, as chunks of input complete them
+ * await runPipelined(
+ *   lines,
+ *   (line) => ({ access: { kind: "read", key: line.slice(4) }, run: async () => `${line}: 1` }),
+ *   (reply) => {
+ *     console.log(reply); // in input order
+ *     return true; // go on
+ *   },
+ *   { window: 64 },
+ * );
  * ```
  */
 export async function runPipelined<T, R>(

@@ -68,8 +68,14 @@
  *
  * @example
  * ```ts
+ * import { partitionOf } from "../record/partition.ts";
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
  * import { PreferenceWalk } from "./quorum.ts";
- * const walk = new PreferenceWalk(broker.preferenceList(17), (index) => pool.isUp(index));
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
+ * const list = broker.preferenceList(partitionOf("person1"));
+ * const walk = new PreferenceWalk(list, (index) => broker.pool.isUp(index));
  * walk.take(2); // positions in the list of the first two servers up
  * ```
  * @module

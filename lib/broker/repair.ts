@@ -31,7 +31,14 @@
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
+ * import { Placement } from "./placement.ts";
  * import { repairCluster } from "./repair.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
+ * const placement = new Placement(servers.map((server) => server.identity));
  * const report = await repairCluster(pool, { k: 2, placement });
  * report.inOrder; // true when every key is where it belongs
  * ```
@@ -87,6 +94,9 @@ invariant(
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Placement } from "./placement.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
  * const placement: PreferenceLists = new Placement(servers.map((server) => server.identity));
  * ```
  */
@@ -204,6 +214,13 @@ export interface RepairReport extends RepairCounts {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
+ * import { Placement } from "./placement.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
+ * const placement = new Placement(servers.map((server) => server.identity));
  * const report = await repairCluster(pool, { k: 2, placement, dryRun: true });
  * if (!report.inOrder) console.log(`${report.keysOutOfPlace} keys out of place`);
  * ```

@@ -63,6 +63,16 @@ export interface CompareDigestsOptions {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Placement } from "./placement.ts";
+ * import { ServerClient } from "../protocol/client.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const tables = await Promise.all(servers.map(async (server) => {
+ *   const client = await ServerClient.connect(server);
+ *   return await client.partitionDigests();
+ * }));
+ * const placement = new Placement(servers.map((server) => server.identity));
+ * const k = 2;
  * const { differing, unchecked } = compareDigests(tables, (p) => placement.preferenceList(p).subarray(0, k));
  * ```
  */

@@ -20,7 +20,9 @@
  *
  * @example
  * ```ts
+ * import type { PageFetcher } from "./repair_listing.ts";
  * import { MergedListing } from "./repair_listing.ts";
+ * declare const fetchPage: PageFetcher; // as PageFetcher's example makes it
  * const listing = new MergedListing([0, 2], (server, after) => fetchPage(server, after));
  * for (let keys = await listing.next(); keys.length > 0; keys = await listing.next()) {
  *   for (const { key, copies } of keys) console.log(key, copies.length);
@@ -39,6 +41,11 @@ import { MAX_REPAIR_READ_AGE_MS } from "../protocol/mod.ts";
  *
  * @example
  * ```ts
+ * import { ServerClient } from "../protocol/client.ts";
+ * const clients = await Promise.all(
+ *   [8000, 8001].map((port) => ServerClient.connect({ hostname: "127.0.0.1", port })),
+ * );
+ * const wanted = new Uint8Array(512).fill(0xff); // every partition
  * const fetchPage: PageFetcher = (server, after) =>
  *   clients[server].listPartitions(wanted, { after: after || undefined, limit: 1000 });
  * ```
@@ -95,6 +102,7 @@ export interface MergedListingOptions {
  *
  * @example
  * ```ts
+ * declare const fetchPage: PageFetcher; // as PageFetcher's example makes it
  * const listing = new MergedListing([0, 1], fetchPage);
  * const keys = await listing.next(); // [{ key: "a", copies: [{ server: 0, key: "a", version, … }, …] }, …]
  * ```
@@ -138,6 +146,7 @@ export class MergedListing {
    *
    * @example
    * ```ts
+   * declare const listing: MergedListing; // as MergedListing's example makes it
    * const keys = await listing.next();
    * ```
    */
@@ -172,6 +181,7 @@ export class MergedListing {
    *
    * @example
    * ```ts
+   * declare const listing: MergedListing; // as MergedListing's example makes it
    * listing.covered(2, "person1"); // false when server 2's listing failed before person1
    * ```
    */

@@ -89,6 +89,7 @@ const NONE: readonly number[] = Object.freeze([]);
  *
  * @example
  * ```ts
+ * const version = { ms: Date.now(), counter: 0, broker: 1 };
  * planKey({ copies: [{ server: 1, version, tombstone: false }], home: [1], answered: () => true,
  *   everyServerAnswered: true }).copyTo; // []: in order
  * ```
@@ -136,7 +137,14 @@ function copyOn<C extends KeyCopy>(copies: readonly C[], server: number): C | un
  *
  * @example
  * ```ts
- * outOfPlace(planKey(input)); // false when every home server holds the newest and no other server anything
+ * const version = { ms: Date.now(), counter: 0, broker: 1 };
+ * const plan = planKey({
+ *   copies: [{ server: 1, version, tombstone: false }],
+ *   home: [1],
+ *   answered: () => true,
+ *   everyServerAnswered: true,
+ * });
+ * outOfPlace(plan); // false when every home server holds the newest and no other server anything
  * ```
  */
 export function outOfPlace(plan: KeyPlan): boolean {

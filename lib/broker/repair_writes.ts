@@ -8,7 +8,16 @@
  *
  * @example
  * ```ts
+ * import { encodeValue } from "../record/value_codec.ts";
+ * import { str } from "../record/value.ts";
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
  * import { writeCopies } from "./repair_writes.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
+ * const version = { ms: Date.now(), counter: 0, broker: 1 };
+ * const encoded = encodeValue(str("Mary"));
  * const outcomes = await writeCopies(pool, [{ server: 1, key: "person1", version, tombstone: false, encoded }]);
  * outcomes[0].ok; // true once server 1 holds person1 at `version` or newer
  * ```
@@ -48,6 +57,9 @@ export type RepairConnection = Pick<
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
  * const pool: RepairPool = new ServerPool(servers);
  * await pool.call(0, (connection) => connection.partitionDigests());
  * ```
@@ -118,6 +130,12 @@ export type WriteOutcome =
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
+ * const version = { ms: Date.now(), counter: 0, broker: 1 };
  * const [outcome] = await writeCopies(pool, [{ server: 0, key: "a", version, tombstone: true, encoded: undefined }]);
  * ```
  */
@@ -175,6 +193,12 @@ export async function writeCopies(
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
+ * const version = { ms: Date.now() - 60_000, counter: 0, broker: 1 };
  * const [outcome] = await purgeCopies(pool, [{ server: 3, key: "a", version }]);
  * ```
  */

@@ -8,8 +8,12 @@
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
  * import { runSession } from "./repl.ts";
  * import { readLineBatches } from "../base/line_reader.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * await runSession(broker, readLineBatches(Deno.stdin.readable), { json: true });
  * ```
  * @module
@@ -92,6 +96,10 @@ export interface PipedSessionOptions extends SessionOptions, PipelineOptions {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * const answer = await answerLine(broker, "GET person1");
  * ```
  */
@@ -138,6 +146,11 @@ export interface SessionSummary {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
+ * import { readRawLineBatches } from "../base/line_reader.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * const summary = await runSession(broker, readRawLineBatches(Deno.stdin.readable));
  * if (summary.mistakes + summary.failures > 0) console.error("some commands failed");
  * ```
@@ -388,6 +401,9 @@ export interface HistoryStore {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
  * const sink = new LogSink();
  * const broker = await Broker.open(servers, { k: 2, log: (m) => sink.print(`kv broker: ${m}`) });
  * await runInteractive(broker, { logSink: sink });
@@ -490,6 +506,10 @@ export interface CompletionAnswersOptions {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * const answers = new CompletionAnswers();
  * await completeLine(broker, "GET per", { answers }); // late: { start: 4, candidates: [] }
  * answers.hint("GET per"); // "  (still listing: Tab again)"
@@ -573,6 +593,10 @@ const KEY_COMMANDS: readonly string[] = ["GET", "QUERY", "DELETE", "PUT", "KEYS"
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * await completeLine(broker, "ge"); // { start: 0, candidates: ["get "] }
  * await completeLine(broker, "GET per"); // { start: 4, candidates: ["person1", "person2"] }
  * await completeLine(broker, "QUERY person1.a"); // { start: 14, candidates: ["age"] }
@@ -693,6 +717,10 @@ function cancelledAnswer(line: string): Answer {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { Broker } from "./broker.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const broker = await Broker.open(servers, { k: 2 });
  * if (Deno.stdin.isTerminal()) await runInteractive(broker, { color: !Deno.noColor });
  * ```
  */

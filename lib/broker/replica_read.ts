@@ -15,7 +15,15 @@
  *
  * @example
  * ```ts
+ * import { partitionOf } from "../record/partition.ts";
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
+ * import { Placement } from "./placement.ts";
  * import { askReplicas } from "./replica_read.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
+ * const placement = new Placement(servers.map((server) => server.identity));
  * const list = placement.preferenceList(partitionOf("person1"));
  * const answered = await askReplicas(
  *   pool,
@@ -65,6 +73,18 @@ export interface ReplicaReplies {
  *
  * @example
  * ```ts
+ * import type { EncodedRead } from "../protocol/mod.ts";
+ * import { partitionOf } from "../record/partition.ts";
+ * import type { PoolRequest } from "./server_pool.ts";
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
+ * import { Placement } from "./placement.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
+ * const placement = new Placement(servers.map((server) => server.identity));
+ * const key = "person1";
+ * const list = placement.preferenceList(partitionOf(key));
  * const read: PoolRequest<EncodedRead> = (c, settle) => c.getEncodedTo(key, settle);
  * const replies = await askReplicas(pool, key, list, 2, read, (r) => r);
  * replies.trustedCount; // 2 when both home servers answered and are repaired

@@ -109,6 +109,8 @@ export const MAX_IN_FLIGHT_PER_SERVER = 16_384;
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * const server = serverAddress("127.0.0.1", 8000);
  * const connection: ServerConnection = await connectServerClient(server, 1000);
  * await connection.getEncoded("person1");
  * ```
@@ -192,6 +194,7 @@ export type Connector = (
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
  * const connection = await connectServerClient(serverAddress("127.0.0.1", 8000), 1000);
  * ```
  */
@@ -420,7 +423,7 @@ const REFUSAL_WHAT: Readonly<Record<CredentialsRefusal["kind"], string>> = {
  * in words for the CLI and the library alike.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * `127.0.0.1:8000 ${refusalText({ kind: "auth-failed", reason: "AUTH_FAILED: …" })}`;
  * // "127.0.0.1:8000 refused this client's credentials (AUTH_FAILED: …); the server is
  * // running: the client's secret (its auth file's first line) must be in the server's auth file"
@@ -439,6 +442,10 @@ function refusalText(refusal: CredentialsRefusal): string {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
  * const refused = pool.credentialsRefused();
  * if (refused !== undefined) console.error(refused.message);
  * // "127.0.0.1:8000 refused this client's credentials (AUTH_FAILED: authentication failed: …); …"
@@ -509,6 +516,8 @@ function refusalOf(error: unknown): CredentialsRefusal | undefined {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
  * const pool = new ServerPool(servers, { timeoutMs: 200 });
  * await pool.start();
  * pool.upCount; // servers reachable now
@@ -821,6 +830,10 @@ export class ServerPool {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const pool = new ServerPool(servers);
+   * await pool.start();
    * pool.state(0)?.unrepaired; // true for a memory-only server not yet repaired
    * ```
    */
@@ -836,6 +849,10 @@ export class ServerPool {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const pool = new ServerPool(servers);
+   * await pool.start();
    * pool.trustUnder(2);
    * pool.trusted(0); // true when server 0 was repaired under this list with k = 2
    * ```
@@ -866,6 +883,10 @@ export class ServerPool {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const pool = new ServerPool(servers);
+   * await pool.start();
    * pool.trustUnderRecordedK();
    * pool.trusted(0); // true when server 0 was repaired under this list with the k it records
    * ```
@@ -900,6 +921,10 @@ export class ServerPool {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const pool = new ServerPool(servers);
+   * await pool.start();
    * pool.trustUnder(3);
    * pool.markedUnderOldK(0); // 2 while server 0's mark predates kv repair -k 3's
    * ```
@@ -926,6 +951,10 @@ export class ServerPool {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const pool = new ServerPool(servers);
+   * await pool.start();
    * pool.markedChanging(0); // true while kv repair -s new-file runs
    * ```
    */
@@ -950,6 +979,11 @@ export class ServerPool {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const pool = new ServerPool(servers);
+   * await pool.start();
+   * const connection = await connectServerClient(servers[0], 1000);
    * pool.trusts(connection.state); // judged when a request goes out on connection
    * ```
    */
@@ -977,6 +1011,10 @@ export class ServerPool {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const pool = new ServerPool(servers);
+   * await pool.start();
    * if (pool.trusted(0) === false) console.log("its NOT FOUND proves nothing yet");
    * ```
    */
@@ -992,6 +1030,10 @@ export class ServerPool {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const pool = new ServerPool(servers);
+   * await pool.start();
    * pool.distrustedFor(0); // "other list" for a server repaired for another cluster
    * ```
    */
@@ -1048,6 +1090,10 @@ export class ServerPool {
    *
    * @example
    * ```ts
+   * import { serverAddress } from "./server_list.ts";
+   * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+   * const pool = new ServerPool(servers);
+   * await pool.start();
    * pool.untrustedReason(0); // "127.0.0.1:8000 may have lost writes and is not yet repaired"
    * ```
    */
@@ -1449,6 +1495,10 @@ export class ServerPool {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
  * markedUnderOldKs(pool, [0, 1]);
  * // "marked repaired under k=2, not k=3, the k the servers record now (kv repair -k changed it):"
  * ```
