@@ -433,7 +433,7 @@ function ms(value: number, width: number): string {
  * The human report: what ran, then one line per operation kind.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * console.log(formatReport(report));
  * ```
  *

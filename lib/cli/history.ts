@@ -37,7 +37,7 @@ export const HISTORY_ENV = "KV_HISTORY";
  * kv may not read the environment.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * historyPath(); // "/home/ann/.local/state/kv/history"
  * ```
  */

@@ -99,6 +99,8 @@ export function withAuthFileSource(message: string, values: { "auth-file"?: stri
  *
  * @example
  * ```ts
+ * import { parseFlags } from "./args.ts";
+ * const { values } = parseFlags("broker", ["--auth-file", "kv.auth"], SECURITY_FLAGS);
  * const authFile = values["auth-file"] ?? authFileFromEnv();
  * ```
  */
@@ -120,6 +122,13 @@ export function authFileFromEnv(): string | undefined {
  *
  * @example
  * ```ts
+ * import { parseFlags } from "./args.ts";
+ * import { serverAddress } from "../broker/server_list.ts";
+ * import { ServerPool } from "../broker/server_pool.ts";
+ * const { values } = parseFlags("broker", ["--auth-file", "kv.auth"], SECURITY_FLAGS);
+ * const credentials = await clientCredentials("repair", values);
+ * const pool = new ServerPool([serverAddress("127.0.0.1", 8000)], { credentials });
+ * await pool.start();
  * const mistake = credentialsRefusedError("repair", pool.credentialsRefused(), values);
  * // "kv repair: 127.0.0.1:8000 refused the secret in wrong.auth (AUTH_FAILED: …); give
  * // --auth-file a file holding one of the servers' secrets"

@@ -22,6 +22,7 @@ import { UserError } from "./user_error.ts";
  *
  * @example
  * ```ts
+ * import { readRawLineBatches } from "../base/line_reader.ts";
  * const lines = readRawLineBatches(readStdin("broker"));
  * ```
  */

@@ -36,6 +36,11 @@ export interface StopWatch {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "../broker/server_list.ts";
+ * import { Broker } from "../broker/broker.ts";
+ * import { runInteractive } from "../broker/repl.ts";
+ * import { SIGNAL_EXIT_CODES } from "./user_error.ts";
+ * const broker = await Broker.open([serverAddress("127.0.0.1", 8000)], { k: 1 });
  * const stop = watchStopSignals(["SIGINT", "SIGTERM"]);
  * try {
  *   await runInteractive(broker, { signal: stop.signal });
