@@ -769,9 +769,10 @@ function floatReviver(
 
 /** A `Warning` header value: ASCII only, as header values must be. */
 function warningHeader(warning: string): string {
-  // JSON.stringify already escapes control characters; escape what is past ASCII too.
+  // JSON.stringify escapes the control characters below 0x20; DEL and what is past ASCII are
+  // escaped here: a DEL in a header value made Deno 2.9.6 panic, which ended the process.
   const ascii = JSON.stringify(warning).replace(
-    /[\u0080-\uffff]/g,
+    /[\u007f-\uffff]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
   return `199 kv ${ascii}`;

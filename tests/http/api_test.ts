@@ -350,6 +350,30 @@ Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and 
   );
 });
 
+Deno.test("kv http: a warning naming a key with DEL (0x7f) escapes it in the Warning header, where its byte made Deno panic and end kv http", async () => {
+  await using served = await HttpProcess.onCluster(1, [
+    "-k",
+    "1",
+    "--timeout-ms",
+    `${BROKER_TIMEOUT_MS}`,
+  ]);
+  const { cluster, http } = served;
+  await cluster.servers[0].kill();
+  await waitFor(async () => (await call(http, "GET", "healthz")).status === 503, {
+    what: "/healthz to answer 503 with the server down",
+  });
+  // A simple GET, which any web page can make the machine's browser send to a loopback kv http.
+  const unsure = await call(http, "GET", "v1/records/a%7F");
+  assert.equal(unsure.status, 503);
+  const { warning } = JSON.parse(unsure.text);
+  assert.match(warning, /no replica of 'a\x7f' answered/);
+  assert.equal(
+    unsure.headers.get("Warning"),
+    `199 kv ${JSON.stringify(warning).replace("\x7f", "\\u007f")}`,
+  );
+  assert.equal((await call(http, "GET", "healthz")).status, 503, "kv http still answers");
+});
+
 Deno.test("kv http: /healthz is 503 once k servers are down or unrepaired, when reads can no longer be exact", async () => {
   await using served = await HttpProcess.onCluster(3, ["-k", "2"]);
   const { cluster, http } = served;
