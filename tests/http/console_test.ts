@@ -9,6 +9,8 @@ import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { RawConnection } from "../helpers/in_process_server.ts";
 import { otherListAdvice, REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
+import { LIST_CHANGE_UNDER_WAY } from "../../lib/protocol/mod.ts";
+import { connectClient } from "../helpers/client.ts";
 
 /** Longest wait for anything on the page, in ms (a deadline, not a timing check). */
 const PAGE_DEADLINE_MS = 30_000;
@@ -163,7 +165,7 @@ Deno.test({
 Deno.test({
   name: CHROMIUM_PATH === undefined
     ? "the web console shows kv servers' advice (ignored: chromium is not installed)"
-    : "the web console shows what kv servers advises under the servers, the exact repair command, until the repair is done",
+    : "the web console shows why each server is not trusted (not yet repaired, repaired under another list, being re-marked) and what kv servers advises under the servers, the exact repair command, until the repair is done",
   ignore: CHROMIUM_PATH === undefined,
   fn: async () => {
     await using old = await KvCluster.start(1);
@@ -185,6 +187,28 @@ Deno.test({
         await page.evaluate(`${advice}.textContent`),
         `run kv repair -s ${both} to repair ${added.servers[0].id}; ${old.servers[0].id} was ` +
           `${REPAIRED_UNDER_OTHER_LIST}: ${otherListAdvice(`kv repair -s ${both}`)}`,
+      );
+      // Each row tells why it is not trusted, as kv servers does: each has its own remedy.
+      const rowStates = `[...document.querySelectorAll("#servers tr")]` +
+        `.map((row) => row.dataset.state + ": " + row.children[1].textContent).join("; ")`;
+      const states = (old: string, added: string) =>
+        `${rowStates} === ${JSON.stringify(`${old}; ${added}`)}`;
+      await page.waitForFunction(
+        states(
+          "other-list: repaired under another server list or k",
+          "unrepaired: not yet repaired",
+        ),
+      );
+      // As a kv repair over the joined list does first (stopped there, it stays so); the mark
+      // of a change under way is applied whatever the mark expected.
+      const client = await connectClient(old.servers[0].address);
+      await client.markRepaired(
+        LIST_CHANGE_UNDER_WAY,
+        new Uint8Array(LIST_CHANGE_UNDER_WAY.length),
+      );
+      await client.close();
+      await page.waitForFunction(
+        `${rowStates}.startsWith("remarking: being re-marked by a kv repair; ")`,
       );
       const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
       assert.equal(repair.code, 0, repair.stdout + repair.stderr);

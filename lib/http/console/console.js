@@ -77,13 +77,17 @@ function element(tag, attributes = {}, ...children) {
 // ---- Servers -------------------------------------------------------------
 
 /**
- * A server's state as the table shows it: up, up but not yet repaired, down, refused
- * (running, but not with kv http's credentials: those need fixing, not the server), or busy
- * (running, at its --max-connections: it needs room, not restarting), as `kv servers` says.
+ * A server's state as the table shows it: up, up but not trusted (not yet repaired,
+ * repaired under another server list or k, or being re-marked by a kv repair: each needs
+ * its own remedy, which the advice under the table names), down, refused (running, but not
+ * with kv http's credentials: those need fixing, not the server), or busy (running, at its
+ * --max-connections: it needs room, not restarting), as `kv servers` says.
  */
 const STATE_TEXT = {
   up: "up",
   unrepaired: "not yet repaired",
+  "other-list": "repaired under another server list or k",
+  remarking: "being re-marked by a kv repair",
   down: "down",
   refused: "refused",
   busy: "busy",
@@ -91,6 +95,8 @@ const STATE_TEXT = {
 const STATE_CLASS = {
   up: "state-up",
   unrepaired: "warning",
+  "other-list": "warning",
+  remarking: "warning",
   down: "state-down",
   refused: "state-down",
   busy: "warning",
@@ -101,7 +107,9 @@ function serverState(server) {
   if (server.refused) return "refused";
   if (server.busy) return "busy";
   if (!server.up) return "down";
-  return server.repaired ? "up" : "unrepaired";
+  if (server.repaired) return "up";
+  if (server.beingRemarked) return "remarking";
+  return server.repairedUnderOtherList ? "other-list" : "unrepaired";
 }
 
 /**
@@ -142,7 +150,8 @@ async function refreshServers() {
     advice.textContent = servers.advice ?? "";
     advice.hidden = servers.advice === undefined;
     const badge = $("health");
-    const unrepaired = health.unrepaired > 0 ? ` (${health.unrepaired} not yet repaired)` : "";
+    // /healthz's unrepaired counts every server up but not trusted, whatever the reason.
+    const unrepaired = health.unrepaired > 0 ? ` (${health.unrepaired} not trusted)` : "";
     badge.textContent = healthStatus === 200
       ? `healthy: ${health.up} of ${health.servers} up${unrepaired}, k=${health.replicas}`
       : `degraded: ${health.up} of ${health.servers} up${unrepaired}, k=${health.replicas}`;
