@@ -277,7 +277,8 @@ export class DirLock {
    *
    * @example
    * ```ts
-   * await lock.writeRecord('{"run":"open"}');
+   * const lock = await DirLock.tryAcquire("/tmp/kv");
+   * await lock?.writeRecord('{"run":"open"}');
    * ```
    */
   async writeRecord(line: string): Promise<void> {
@@ -314,8 +315,9 @@ export class DirLock {
    *
    * @example
    * ```ts
-   * await Deno.remove(`${lock.dir}/LOCK`);
-   * lock.keepFile(); // LOCK is back, holding this pid; onWarning told so
+   * const lock = await DirLock.tryAcquire("/tmp/kv");
+   * await Deno.remove("/tmp/kv/LOCK");
+   * lock?.keepFile(); // LOCK is back, holding this pid; onWarning told so
    * ```
    */
   keepFile(): void {
