@@ -102,7 +102,7 @@ ${SERVERS_FLAG_HELP}
                          (slow clients, idle ones), 0..${MAX_HEADER_TIMEOUT_MS}; 0: no such
                          guard (default ${DEFAULT_HEADER_TIMEOUT_MS}; on a loopback address,
                          where only this machine's programs connect, 0 unless
-                         you set --max-connections)
+                         you set --max-connections or --tokens-file)
       --max-connections N
                          connections open at once, 1..${MAX_CONNECTIONS_LIMIT}; more are closed
                          as they arrive (default ${DEFAULT_MAX_CONNECTIONS} where the guard is on;
@@ -273,13 +273,16 @@ function httpLimits(values: ReturnType<typeof parseHttpFlags>["values"]) {
  * The connection deadline and bound the flags set: `headerTimeoutMs` 0 serves with
  * `Deno.serve` alone, which has neither (and then `--max-connections` cannot apply). By
  * default the guard is off on `loopback`, where only this machine's programs connect: it
- * relays every byte, which costs about as much CPU as `Deno.serve` itself (README).
+ * relays every byte, which costs about as much CPU as `Deno.serve` itself (README). Not
+ * with `--tokens-file`: a local program without a token would otherwise hold connections
+ * for good, and, by taking every file descriptor, end `Deno.serve` and the process.
  */
 function connectionLimits(
   values: ReturnType<typeof parseHttpFlags>["values"],
   loopback: boolean,
 ): { headerTimeoutMs: number; maxConnections: number } {
-  const guarded = !loopback || values["max-connections"] !== undefined;
+  const guarded = !loopback || values["max-connections"] !== undefined ||
+    values["tokens-file"] !== undefined;
   const headerTimeoutMs = intFlag("http", "--header-timeout-ms", values["header-timeout-ms"], {
     min: 0,
     max: MAX_HEADER_TIMEOUT_MS,

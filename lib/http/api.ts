@@ -461,9 +461,12 @@ const MAX_QUOTED_HOST_CHARS = 100;
 /**
  * RFC 9110's Host: RFC 3986's host — an IP literal in brackets, or a name of unreserved
  * characters, %-escapes and sub-delimiters (an IPv4 address is one) — and an optional
- * `:port`. The URL parser then refuses what the grammar lets by (`%zz`, a port over 65535).
+ * `:port`. The URL parser then refuses what the grammar lets by (a port over 65535). A `%`
+ * must start an escape here: behind the connection guard the URL is `http+unix:`, whose
+ * parser takes a bare `%` in a host, which `http:`'s refuses.
  */
-const HOST_PATTERN = /^(?:\[[0-9A-Za-z:.%~_-]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::[0-9]*)?$/;
+const HOST_PATTERN =
+  /^(?:\[[0-9A-Za-z:.%~_-]+\]|(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+)(?::[0-9]*)?$/;
 
 /**
  * `request`'s URL, which Deno.serve builds from its Host header (HTTP/2's :authority) as

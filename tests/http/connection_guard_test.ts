@@ -406,33 +406,56 @@ const HAS_PRLIMIT: boolean = (() => {
 /** A file descriptor limit low enough that a few dozen connections to the guard reach it. */
 const LOW_FD_LIMIT = 200;
 
+/**
+ * Lowers the running `http`'s file descriptor limit, takes every descriptor with idle
+ * connections, closes them, and waits for `http` to serve again.
+ */
+async function outlivesRunningOutOfDescriptors(http: HttpProcess): Promise<void> {
+  await outputOf("prlimit", [`--pid=${http.pid}`, `--nofile=${LOW_FD_LIMIT}:${LOW_FD_LIMIT}`]);
+  // Each connection costs the guard four descriptors (README): these take them all.
+  const connections = [];
+  for (let index = 0; index < LOW_FD_LIMIT; index++) {
+    connections.push(await rawConnection(http));
+  }
+  await waitFor(async () => (await socketInodes(http.pid)).size >= LOW_FD_LIMIT - 40, {
+    what: "kv http's descriptors to run out",
+  });
+  for (const connection of connections) connection[Symbol.dispose]();
+  await waitFor(async () => {
+    using next = await rawConnection(http);
+    await next.conn.write(request("/healthz")).catch(() => {});
+    await waitFor(() => next.isClosed || next.received.includes("\r\n\r\n"), {
+      what: "an answer's head, or the connection closed",
+    });
+    return next.received.startsWith("HTTP/1.1 200");
+  }, { what: "kv http to serve again once the descriptors were given back" });
+}
+
 Deno.test({
   name: HAS_PRLIMIT
     ? "kv http's guard outlives running out of file descriptors: once the connections that took them close, it serves again"
     : "guard out of file descriptors (ignored: prlimit is not installed)",
   ignore: !HAS_PRLIMIT,
   fn: async () => {
+    // An inner server whose accept failed had ended the process with an uncaught rejection.
     await using served = await HttpProcess.onCluster(1, ["--header-timeout-ms", "10000"]);
-    const { http } = served;
-    await outputOf("prlimit", [`--pid=${http.pid}`, `--nofile=${LOW_FD_LIMIT}:${LOW_FD_LIMIT}`]);
-    // Each connection costs the guard four descriptors (README): these take them all. An inner
-    // server whose accept then failed had ended the process with an uncaught rejection.
-    const connections = [];
-    for (let index = 0; index < LOW_FD_LIMIT; index++) {
-      connections.push(await rawConnection(http));
-    }
-    await waitFor(async () => (await socketInodes(http.pid)).size >= LOW_FD_LIMIT - 40, {
-      what: "kv http's descriptors to run out",
+    await outlivesRunningOutOfDescriptors(served.http);
+  },
+});
+
+Deno.test({
+  name: HAS_PRLIMIT
+    ? "kv http with --tokens-file runs the guard on loopback too: a local program without a token cannot end it by taking every file descriptor"
+    : "tokens guard out of file descriptors (ignored: prlimit is not installed)",
+  ignore: !HAS_PRLIMIT,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const tokens = `${dir}/tokens`;
+      await Deno.writeTextFile(tokens, "0123456789abcdef0123\n", { mode: 0o600 });
+      // Without the guard, Deno.serve's accept failed with an error nothing could catch.
+      await using served = await HttpProcess.onCluster(1, ["--tokens-file", tokens]);
+      await outlivesRunningOutOfDescriptors(served.http);
     });
-    for (const connection of connections) connection[Symbol.dispose]();
-    await waitFor(async () => {
-      using next = await rawConnection(http);
-      await next.conn.write(request("/healthz")).catch(() => {});
-      await waitFor(() => next.isClosed || next.received.includes("\r\n\r\n"), {
-        what: "an answer's head, or the connection closed",
-      });
-      return next.received.startsWith("HTTP/1.1 200");
-    }, { what: "kv http to serve again once the descriptors were given back" });
   },
 });
 
