@@ -65,6 +65,14 @@ export const DEFAULT_OPERATIONS = 10_000;
 /** Distinct values written by updates and inserts, cycled: enough variety, bounded memory. */
 export const VALUE_POOL_SIZE = 1000;
 
+/**
+ * Most bytes of `--size` strings the value pool holds: fewer than {@link VALUE_POOL_SIZE}
+ * values past 16 KB each (16 at 1 MiB). A thousand 1 MiB strings were made as one text of
+ * 1 GB, over V8's longest string: kv bench --size 1048576 ended with an internal error
+ * (RangeError: string too long) after 45 s of CPU, and any size past 512 KB did.
+ */
+export const VALUE_POOL_MAX_BYTES = 16 * 1024 * 1024;
+
 /** The `kv gen` shape of the records: `-d 3 -l 8 -m 6`, as the README's measurements. */
 export const GEN_SHAPE = { maxNesting: 3, maxStringLength: 8, maxKeysPerValue: 6 } as const;
 
@@ -338,8 +346,10 @@ function sizedString(size: number, random: Sfc32): string {
 
 /** Values for updates and inserts: records of the same shape as those loaded. */
 async function valuePool(size: number | undefined, seed: number): Promise<KvValue[]> {
-  const text = await new Response(recordStream(VALUE_POOL_SIZE, size, (seed ^ 0x5eed) >>> 0))
-    .text();
+  const count = size === undefined
+    ? VALUE_POOL_SIZE
+    : Math.max(1, Math.min(VALUE_POOL_SIZE, Math.floor(VALUE_POOL_MAX_BYTES / size)));
+  const text = await new Response(recordStream(count, size, (seed ^ 0x5eed) >>> 0)).text();
   return text.trimEnd().split("\n").map((line) => fromValue(parseRecordLine(line).value, "tagged"));
 }
 

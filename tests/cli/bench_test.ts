@@ -7,7 +7,7 @@ import {
   WORKLOADS,
 } from "../../lib/bench/workload.ts";
 import { MAX_KEYS_LIMIT } from "../../lib/limits.ts";
-import { benchCommand, JSON_SIGNIFICANT_DIGITS } from "../../lib/cli/bench.ts";
+import { benchCommand, JSON_SIGNIFICANT_DIGITS, MAX_RECORD_SIZE } from "../../lib/cli/bench.ts";
 import { UserError } from "../../lib/cli/user_error.ts";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
@@ -107,6 +107,13 @@ Deno.test("kv bench --no-load, --size, --rate and --duration report consistently
   ]);
   assert.equal(open.notFound, 0, "the records loaded before are there");
   assertConsistent(open);
+  // The largest --size loads: its record lines fit the parser's longest.
+  const largest = await bench([
+    ...["-s", cluster.serverFile, "-n", "2", "--ops", "4", "--seed", "3"],
+    ...["--size", String(MAX_RECORD_SIZE)],
+  ]);
+  assert.equal(largest.recordShape, `${MAX_RECORD_SIZE} bytes`);
+  assertConsistent(largest);
   const timed = await bench([...common, "--no-load", "--workload", "C", "--duration", "1"]);
   assert(timed.operations > 0);
   assertConsistent(timed);
