@@ -66,6 +66,14 @@ const START_SERVER_ADVICE = "start it (or check --auth-file and --tls-ca) and re
 /** What to do when every server unreachable is running but has no room for the client. */
 const BUSY_ADVICE = "retry once there is room";
 
+/**
+ * What to do when some servers unreachable are running without room (BUSY) and the others
+ * are not: one server reached is enough, so either remedy will do. "Start them" told the
+ * operator to start the running ones too.
+ */
+const SOME_BUSY_ADVICE =
+  "start those not running (or check --auth-file and --tls-ca), or retry once those BUSY have room";
+
 /** What to do when every server unreachable ran out of the client's time (isTimeoutReason). */
 const TIMEOUT_ADVICE = "raise --timeout-ms if they are busy, or restart them if hung, and retry";
 
@@ -120,8 +128,8 @@ export class NoServerReachableError extends UnavailableError {
  * the one line of every command that cannot go on without a server, naming each server
  * `down` and why (`namedServers`: the first few, then how many more), and `orElse`,
  * what else the command can do, after the advice to start them — or, when every one is
- * running but has no room (BUSY), to retry later, and when every one only ran out of the
- * client's time, to raise --timeout-ms (or restart a hung one).
+ * running but has no room (BUSY), to retry later (when some are, either), and when every
+ * one only ran out of the client's time, to raise --timeout-ms (or restart a hung one).
  *
  * @example
  * ```ts
@@ -145,6 +153,8 @@ export function noServerReachable(
   const one = down.length === 1;
   const advice = down.every((each) => each.busy === true)
     ? BUSY_ADVICE
+    : down.some((each) => each.busy === true)
+    ? SOME_BUSY_ADVICE
     : down.every((each) => isTimeoutReason(each.error))
     ? (one ? TIMEOUT_ADVICE_ONE : TIMEOUT_ADVICE)
     : one

@@ -399,7 +399,8 @@ export class KvCore {
 /**
  * What `connect` without `replicas` throws when it reached none of the servers: the
  * cluster's k cannot be learned, but the same call succeeds once one is back. Servers
- * that turned the client away (BUSY) are running: the advice is then to retry later; those
+ * that turned the client away (BUSY) are running: the advice is then to retry later (when
+ * only some did, to start the others or retry later); those
  * that only took longer than `timeoutMs` may well be running: a longer timeout. Either way,
  * not to start them.
  */
@@ -413,6 +414,9 @@ function noServerReachable(
   // Running, but without room for this client: starting it is not the answer.
   const advice = down.every((each) => each.busy === true)
     ? "retry once there is room"
+    // One server reached is enough: either remedy will do.
+    : down.some((each) => each.busy === true)
+    ? "start those not running (or check authFile and tlsCa), or retry once those BUSY have room"
     : down.every((each) => isTimeoutReason(each.error))
     ? `raise timeoutMs if ${one ? "it is" : "they are"} busy, or restart ${
       one ? "it" : "them"

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { runKv } from "../helpers/run_kv.ts";
 import { KvNoServerReachableError } from "../../lib/client/errors.ts";
+import { connect } from "../../lib/client/kv.ts";
 import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 
@@ -93,7 +94,7 @@ Deno.test("servers that only ran out of --timeout-ms (listening, never answering
   });
 });
 
-Deno.test("commands started without -k whose one server is running but has no room (BUSY) say to retry once there is room, not to start it: kv put, kv broker, kv http, kv bench and the library's connect", async () => {
+Deno.test("commands started without -k whose one server is running but has no room (BUSY) say to retry once there is room, not to start it: kv put, kv broker, kv http, kv bench and the library's connect; beside a server not running, to start it or retry", async () => {
   await using cluster = await KvCluster.start(1, {
     server: () => ({ args: ["--max-connections", "1"] }),
   });
@@ -123,6 +124,26 @@ Deno.test("commands started without -k whose one server is running but has no ro
     assert(error instanceof KvNoServerReachableError, String(error));
     assert.match(error.message, /; retry once there is room, or pass replicas /);
     assert.deepEqual(error.unreachable.map(({ busy }) => busy), [true]);
+    return true;
+  });
+  // With a server that is not running beside it, either remedy will do: not "start them".
+  const [closed] = closedPorts(1);
+  const endpoints = [cluster.servers[0].address, { hostname: "127.0.0.1", port: closed }];
+  await withTempDir(async (dir) => {
+    const mixed = `${dir}/servers.txt`;
+    await Deno.writeTextFile(mixed, endpoints.map((e) => `${e.hostname} ${e.port}\n`).join(""));
+    await unavailable(
+      withBrokerTimeout(["put", "a: 2", "-s", mixed]),
+      /^ERROR: none of the 2 servers in \S+ is reachable \(.*BUSY.*refused.*\); start those not running \(or check --auth-file and --tls-ca\), or retry once those BUSY have room$/,
+    );
+  });
+  await assert.rejects(connect({ servers: endpoints, timeoutMs: 3_000 }), (error) => {
+    assert(error instanceof KvNoServerReachableError, String(error));
+    assert.match(
+      error.message,
+      /; start those not running \(or check authFile and tlsCa\), or retry once those BUSY have room, or pass replicas /,
+    );
+    assert.deepEqual(error.unreachable.map(({ busy }) => busy === true), [true, false]);
     return true;
   });
 });
