@@ -179,6 +179,7 @@ export type BenchPhase = "connecting" | "loading" | "warming up";
  *
  * @example
  * ```ts
+ * const signal = AbortSignal.timeout(60_000); // or an AbortController's, aborted on Ctrl-C
  * try {
  *   await runBench({ servers: "serverFile.txt", signal });
  * } catch (error) {
@@ -357,7 +358,7 @@ async function valuePool(size: number | undefined, seed: number): Promise<KvValu
  * The one-line summary of a workload.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * workloadSummary("C"); // "read only: 100% read"
  * ```
  */

@@ -109,6 +109,7 @@ function fraction(random: Sfc32): number {
  *
  * @example
  * ```ts
+ * import { Sfc32 } from "../gen/prng.ts";
  * const zipf = new Zipfian(1000, ZIPFIAN_CONSTANT);
  * zipf.next(new Sfc32(1)); // most often 0, then 1, …
  * ```

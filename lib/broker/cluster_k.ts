@@ -47,7 +47,12 @@
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
  * import { agreeOnK } from "./cluster_k.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
  * const k = await agreeOnK(pool, undefined); // the k the servers record, or 1
  * ```
  * @module
@@ -101,6 +106,11 @@ export function defaultKNotice(
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
  * unrecordedOn(pool, 1); // [] once every reachable server records k=1
  * ```
  */
@@ -250,6 +260,11 @@ export interface KAgreement {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
  * await agreeOnK(pool, 2); // 2, now recorded on every reachable server
  * await agreeOnK(pool, undefined, { readOnly: true }); // the recorded k; fixes none
  * ```
@@ -309,6 +324,11 @@ export async function agreeOnK(
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
  * await recordK(pool, 2); // [] when every reachable server now records 2
  * await recordK(pool, 2, { restoreOnly: true }); // the same, or nothing unless those recording one record 2
  * ```
@@ -401,6 +421,11 @@ function refuseUnlessAllReachable(pool: ServerPool): void {
  *
  * @example
  * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * import { ServerPool } from "./server_pool.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const pool = new ServerPool(servers);
+ * await pool.start();
  * recordedKs(pool); // Map { 2 => ["127.0.0.1:8000", "127.0.0.1:8001"] }
  * ```
  */

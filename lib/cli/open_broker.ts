@@ -5,7 +5,10 @@
  *
  * @example
  * ```ts
+ * import { serverAddress } from "../broker/server_list.ts";
  * import { openBroker, replicasFlag } from "./open_broker.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const values = { replicas: "2", "auth-file": "kv.auth" }; // as parseFlags gives them
  * const k = replicasFlag("get", values.replicas, servers.length, "servers.txt");
  * const broker = await openBroker("get", "servers.txt", servers, { k }, values);
  * ```
@@ -85,6 +88,10 @@ const TIMEOUT_ADVICE_ONE = "raise --timeout-ms if it is busy, or restart it if h
  *
  * @example
  * ```ts
+ * import { serverAddress } from "../broker/server_list.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const values = { replicas: "2", "auth-file": "kv.auth" }; // as parseFlags gives them
+ * const broker = await openBroker("get", "servers.txt", servers, { k: 2 }, values);
  * unreachableServers(broker.pool); // [{ server: "127.0.0.1:8001", error: "cannot connect …" }]
  * ```
  */
@@ -133,7 +140,8 @@ export class NoServerReachableError extends UnavailableError {
  *
  * @example
  * ```ts
- * noServerReachable("broker", "servers.txt", [{ server: "127.0.0.1:8000", error: "refused" }]);
+ * const down = [{ server: "127.0.0.1:8000", error: "refused" }];
+ * noServerReachable("broker", "servers.txt", down);
  * noServerReachable("http", "servers.txt", down, "or give -k to serve now");
  * ```
  */
@@ -172,6 +180,9 @@ export function noServerReachable(
  *
  * @example
  * ```ts
+ * import { serverAddress } from "../broker/server_list.ts";
+ * import { ServerPool } from "../broker/server_pool.ts";
+ * const pool = new ServerPool([serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8000)]);
  * const twins = pool.twins();
  * if (twins.length > 0) throw serverListedTwice("get", "servers.txt", twins);
  * ```
@@ -199,6 +210,9 @@ export function serverListedTwice(
  *
  * @example
  * ```ts
+ * import { serverAddress } from "../broker/server_list.ts";
+ * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
+ * const values = { replicas: "2", "auth-file": "kv.auth" }; // as parseFlags gives them
  * const broker = await openBroker("broker", "servers.txt", servers, { k: 2 }, values);
  * ```
  */

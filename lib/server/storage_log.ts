@@ -60,6 +60,7 @@
  *
  * @example
  * ```ts
+ * import { BASE_VERSION } from "../record/version.ts";
  * import { StorageLog } from "./storage_log.ts";
  * import { encodeValue } from "../record/value_codec.ts";
  * import { int } from "../record/value.ts";
@@ -775,6 +776,7 @@ function decodeBody(body: ByteReader, formatVersion: number): LogEntry {
  *
  * @example
  * ```ts
+ * const file = await Deno.create("/tmp/kv/bytes");
  * await writeAll(file, new Uint8Array([1, 2, 3]));
  * ```
  */
