@@ -325,13 +325,13 @@ export class DirLock {
     const path = lockPath(this.#dir);
     try {
       // Not a LOCK in whatever now has the dir's name: a server started on it holds that.
-      if (!sameFile(statIfAny(this.#dir), this.#dirFile.statSync())) {
+      if (!sameFile(infoIfAny(this.#dir), this.#dirFile.statSync())) {
         return this.#warnCannotKeep(
           `data dir ${this.#dir} was deleted, moved or replaced while this server held it; ` +
             `it goes on writing to the files it has open`,
         );
       }
-      if (!sameFile(statIfAny(path), this.#file.statSync())) {
+      if (!sameFile(infoIfAny(path), this.#file.statSync())) {
         this.#replaceFile(path);
         this.#onWarning(
           `${path} was deleted or replaced while this server held the data dir; wrote it ` +
@@ -435,7 +435,7 @@ function openLockFile(path: string): Deno.FsFile {
   // Opening follows a symbolic link, and writing LOCK then wrote (and truncated) whatever
   // it named: `ln -s log-0000000001.kvlog LOCK` cut the log to 1 KB. Nor may the open
   // create the file a dangling one names.
-  const before = lstatIfAny(path);
+  const before = infoIfAny(path, "no links");
   if (before?.isSymlink) throw new LockFileError(path, "is a symbolic link");
   let file: Deno.FsFile;
   try {
@@ -447,7 +447,9 @@ function openLockFile(path: string): Deno.FsFile {
   try {
     const opened = file.statSync();
     // A link put at the name between the lstat and the open: what was opened is not LOCK.
-    if (before !== undefined && !sameFile(before, opened) || lstatIfAny(path)?.isSymlink) {
+    if (
+      before !== undefined && !sameFile(before, opened) || infoIfAny(path, "no links")?.isSymlink
+    ) {
       throw new LockFileError(path, "is a symbolic link");
     }
     // A pipe would block the read of its content for ever.
@@ -457,16 +459,6 @@ function openLockFile(path: string): Deno.FsFile {
     throw error;
   }
   return file;
-}
-
-/** What `path` itself is now (a symbolic link is not followed), or undefined when nothing. */
-function lstatIfAny(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.lstatSync(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
 }
 
 /** Unlocks and closes `file`. Unlock first: close drops the flock only once the runtime lets
@@ -480,10 +472,11 @@ function letGo(file: Deno.FsFile): void {
   }
 }
 
-/** What `path` is now, or undefined when nothing has that name. */
-function statIfAny(path: string): Deno.FileInfo | undefined {
+/** What `path` is now, or undefined when nothing has that name; a symbolic link is followed
+ * unless `follow` is `"no links"`, when what is told is the link itself. */
+function infoIfAny(path: string, follow?: "no links"): Deno.FileInfo | undefined {
   try {
-    return Deno.statSync(path);
+    return follow === "no links" ? Deno.lstatSync(path) : Deno.statSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
