@@ -359,11 +359,32 @@ async function benchStoppedBy(
   signal: Deno.Signal,
   flags: string[] = [],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { child, output } = await benchPastFirstInsert(
+    cluster,
+    [...flags, "--duration", "600", "--rate", "200"],
+    signal,
+  );
+  child.kill(signal);
+  const { code, stdout, stderr } = await output;
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/**
+ * Starts `kv bench --workload D` over the ten records it loads into `cluster`, with `flags`, and
+ * resolves once the measured run has inserted a record, with the child and its output, awaited
+ * within a deadline that names `signal`, the one the caller will stop it with.
+ */
+async function benchPastFirstInsert(
+  cluster: KvCluster,
+  flags: string[],
+  signal: Deno.Signal,
+): Promise<{ child: Deno.ChildProcess; output: ReturnType<typeof outputWithin> }> {
   const child = new Deno.Command(TEST_KV.command, {
     args: [
       ...TEST_KV.args,
       ...withBrokerTimeout(["bench", ...flags, "-s", cluster.serverFile, "-n", "10"]),
-      ...["--workload", "D", "--duration", "600", "--rate", "200", "--seed", "1"],
+      ...["--workload", "D", "--seed", "1"],
     ],
     stdin: "null",
     stdout: "piped",
@@ -380,10 +401,7 @@ async function benchStoppedBy(
   } finally {
     await client.close();
   }
-  child.kill(signal);
-  const { code, stdout, stderr } = await output;
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+  return { child, output };
 }
 
 Deno.test("kv bench --json stopped with SIGINT mid-run prints one JSON report of what it measured, interrupted: true, and exits 130", async () => {
@@ -413,25 +431,11 @@ Deno.test("kv bench whose servers all died mid-run stops on SIGTERM, reporting t
   await using cluster = await KvCluster.start(1);
   // Closed loop (no --rate) and more operations than it could run in hours: only the
   // signal can end it.
-  const child = new Deno.Command(TEST_KV.command, {
-    args: [
-      ...TEST_KV.args,
-      ...withBrokerTimeout(["bench", "--json", "-s", cluster.serverFile, "-n", "10"]),
-      ...["--workload", "D", "--ops", "1000000000", "--seed", "1"],
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = outputWithin(child, { what: "kv bench to exit after SIGTERM" });
-  const client = await connectClient(cluster.servers[0].address);
-  try {
-    await waitFor(async () => (await client.stats()).recordCount > 10, {
-      what: "the measured run's first insert",
-    });
-  } finally {
-    await client.close();
-  }
+  const { child, output } = await benchPastFirstInsert(
+    cluster,
+    ["--json", "--ops", "1000000000"],
+    "SIGTERM",
+  );
   // Every operation from now on fails at once, without waiting on a socket.
   await cluster.servers[0].kill();
   child.kill("SIGTERM");
