@@ -19,8 +19,12 @@
  * queued, and the hold is logged once with what to do; once no reachable server is marked
  * under another list (`kv repair -s` over this list ran, and the pool re-read their state)
  * the queued repairs run. Only `kv repair -s FILE`, run by the operator, moves data to a
- * new list's homes. Servers down cannot be judged: a repair meanwhile removes nothing on
- * their behalf (repair.ts) but may move copies among the reachable ones.
+ * new list's homes. A server that held the repairs back and went down holds them still
+ * until it is seen again (its last mark stands; `kv repair -s` marking it ff…ff closes the
+ * broker's connections, and a repair during the reconnect would move copies off a server
+ * being re-marked). Servers down that were never seen so marked cannot be judged: a repair
+ * meanwhile removes nothing on their behalf (repair.ts) but may move copies among the
+ * reachable ones.
  *
  * The hold is judged before a run starts; a run already in flight when `kv repair -s`
  * begins is not stopped, but it cannot mark a server under this broker's (then old) list:
@@ -140,7 +144,7 @@ export class BackgroundRepair {
   #closed = false;
   #paused: boolean;
   /** The servers marked under another list that hold the repairs back, while they do. */
-  #heldBy: string | undefined;
+  #heldBy: readonly number[] = [];
 
   /**
    * Starts watching `pool` (already started) for unrepaired servers.
@@ -295,25 +299,29 @@ export class BackgroundRepair {
   }
 
   /**
-   * Whether reachable servers marked repaired under another server list or k hold every
-   * repair back (see the module docs); logs when the hold starts, and when it ends.
+   * Whether servers marked repaired under another server list or k hold every repair back
+   * (see the module docs); logs when the hold starts, and when it ends. A server that held
+   * it and is down now holds it still: its last known mark stands until it is seen again
+   * (`kv repair -s` marking it ff…ff closes the broker's connections, and the hold must
+   * outlast the reconnect).
    */
   #holdsBack(): boolean {
     const pool = this.#pool;
     const others = pool.servers.flatMap((_, index) =>
-      pool.distrustedFor(index) === "other list" ? [index] : []
+      pool.distrustedFor(index) === "other list" ||
+        this.#heldBy.includes(index) && !pool.isUp(index)
+        ? [index]
+        : []
     );
-    const heldBy = others.length === 0 ? undefined : others.join(", ");
-    if (heldBy !== undefined && this.#heldBy === undefined) {
+    if (others.length > 0 && this.#heldBy.length === 0) {
       this.#log(`background repair held: ${holdReasons(pool, others)}`);
-    } else if (heldBy === undefined && this.#heldBy !== undefined) {
+    } else if (others.length === 0 && this.#heldBy.length > 0) {
       this.#log(
-        "background repair resumed: no reachable server is repaired under another " +
-          "server list or k now",
+        "background repair resumed: no server is repaired under another server list or k now",
       );
     }
-    this.#heldBy = heldBy;
-    return heldBy !== undefined;
+    this.#heldBy = others;
+    return others.length > 0;
   }
 
   /** Runs one repair of `partitions`; resolves undefined once closed meanwhile. */
@@ -373,7 +381,7 @@ export class BackgroundRepair {
   }
 
   #notifySettled(): void {
-    const waiting = this.#pending.size > 0 && !this.#closed && this.#heldBy === undefined;
+    const waiting = this.#pending.size > 0 && !this.#closed && this.#heldBy.length === 0;
     if (this.#running !== undefined || waiting) return;
     const waiters = this.#settledWaiters;
     this.#settledWaiters = [];

@@ -290,6 +290,62 @@ Deno.test("a broker's background repair is held while a reachable server is repa
   }
 });
 
+Deno.test("a background repair held by a server marked under another list stays held while that server is down and once it comes back being re-marked: nothing copied, removed or marked meanwhile", async () => {
+  const cluster = new FakeCluster(3);
+  const broker = await cluster.openBroker({ k: 2 });
+  const logged: string[] = [];
+  let background: BackgroundRepair | undefined;
+  try {
+    assert.equal((await broker.put("person1", int(1))).kind, "done");
+    const [first, second] = broker.preferenceList(partitionOf("person1"));
+    // As above: a repair would copy person1 to the first and mark the second.
+    cluster.servers[first].restart();
+    cluster.servers[first].nodeState = {
+      unrepaired: false,
+      k: 2,
+      repairedUnder: new Uint8Array(16).fill(9),
+    };
+    cluster.servers[second].nodeState = { unrepaired: true, k: 2 };
+    await broker.get("person1");
+    await waitFor(() => broker.pool.distrustedFor(first) === "other list", {
+      what: "the broker to reconnect to the first",
+    });
+    const before = cluster.servers.map((server) => server.records);
+    background = new BackgroundRepair(broker.pool, {
+      placement: broker,
+      log: (line) => logged.push(line),
+    });
+    await withDeadline(background.settled(), { what: "the background repair to settle held" });
+    // The first goes down (as kv repair -s marking it ff…ff closes the broker's connections):
+    // its last known mark still says the broker's list is not the cluster's.
+    cluster.servers[first].state = "crashed";
+    await waitFor(() => !broker.pool.isUp(first), { what: "the pool to see the first down" });
+    const partitions = [partitionOf("person1")];
+    background.request({ server: second, partitions, reason: "hint" });
+    await withDeadline(background.settled(), { what: "the background repair to settle" });
+    assert.deepEqual(cluster.servers.map((server) => server.records), before, "nothing moved");
+    assert.equal(cluster.servers[second].nodeState.unrepaired, true, "the second not marked");
+    // It comes back marked as being re-marked: held still.
+    cluster.servers[first].nodeState = {
+      unrepaired: false,
+      k: 2,
+      repairedUnder: LIST_CHANGE_UNDER_WAY,
+    };
+    cluster.servers[first].state = "up";
+    await waitFor(() => broker.pool.markedChanging(first), { what: "the first seen again" });
+    background.request({ server: second, partitions, reason: "hint" });
+    await withDeadline(background.settled(), { what: "the background repair to settle again" });
+    assert.deepEqual(cluster.servers.map((server) => server.records), before, "nothing moved");
+    assert.equal(cluster.servers[second].nodeState.unrepaired, true, "the second not marked");
+    assert.deepEqual(logged, [
+      `background repair held: ${broker.pool.servers[first].id} was ${BACKGROUND_HOLD_REASON}`,
+    ]);
+  } finally {
+    background?.close();
+    broker.close();
+  }
+});
+
 Deno.test("a background repair held for servers marked under the k before kv repair -k changed it says what a k change needs, not that the broker's list is not the cluster's", async () => {
   const cluster = new FakeCluster(4);
   const identities = cluster.addresses.map((address) => address.identity);
