@@ -613,6 +613,8 @@ export class Kv implements AsyncDisposable {
   /**
    * Closes every connection; later calls throw a KvInputError, and so do the calls in
    * flight, at once (a write's may or may not have been applied). Closing twice is harmless.
+   * Until then the connections keep the program running: a script that never closes its
+   * Kv (nor leaves an `await using` scope) does not exit.
    *
    * @example
    * ```ts
@@ -720,6 +722,13 @@ async function checkConnectOptions(options: ConnectOptions): Promise<CheckedOpti
   }
   const servers = await serverList(options.servers);
   const k = options.replicas;
+  if (Number.isSafeInteger(k) && (k as number) > servers.length) {
+    // As the CLI's `-k 5 needs at least 5 servers`: "from 1 to 1, got 2" left the why out.
+    throw new KvInputError(
+      `replicas ${k} needs at least ${k} servers (each key's k copies are on k different ` +
+        `servers), but servers lists ${servers.length}`,
+    );
+  }
   if (k !== undefined) checkInteger(k, "replicas", 1, servers.length);
   // Only an absent option takes its default: a null is a mistake, as it is for replicas.
   const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : options.timeoutMs;

@@ -201,7 +201,7 @@ Deno.test("a caller's mistake is a KvInputError, before anything is sent", async
   await rejectsWith(
     () => connect({ servers: cluster.serverFile, replicas: 3 }),
     KvInputError,
-    /replicas must be a whole number from 1 to 2/,
+    /^replicas 3 needs at least 3 servers \(each key's k copies are on k different servers\), but servers lists 2$/,
   );
   await rejectsWith(
     () => connect({ servers: [{ hostname: "127.0.0.1", port: 70000 }] }),
