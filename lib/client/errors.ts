@@ -61,7 +61,12 @@ export class KvError extends Error {
  * ```ts
  * import { connect } from "./kv.ts";
  * await using kv = await connect({ servers: "serverFile.txt" });
- * await kv.get("person.1"); // throws KvInputError: a key cannot contain '.'
+ * try {
+ *   await kv.get("person.1");
+ * } catch (error) {
+ *   // "key 'person.1' contains '.' (it separates query paths)"
+ *   if (error instanceof KvInputError) console.log(error.message);
+ * }
  * ```
  */
 export class KvInputError extends KvError {
