@@ -797,8 +797,36 @@ const ANSI = { bold: 1, red: 31, green: 32, yellow: 33, cyan: 36, dim: 2 } as co
  * ```
  */
 export function formatAnswer(answer: Answer, options: FormatOptions = {}): string {
-  if (options.json) return utf8Decoder.decode(formatAnswerJson(answer, options));
-  return withMalformedValueAsError(answer, humanText, options);
+  return printedAnswer(answer, options).text;
+}
+
+/** An answer as {@link printedAnswer} formats it. */
+export interface PrintedAnswer {
+  /** The answer the text is of: the one formatted, or the error printed in its place. */
+  readonly answer: Answer;
+  /** What {@link formatAnswer} returns for the answer formatted. */
+  readonly text: string;
+}
+
+/**
+ * Formats `answer` as {@link formatAnswer} does and says which answer the text is of: a
+ * value a server encoded wrongly is found out only as it prints, and is printed as an error
+ * answer (without the warning the answer carried), whose stream and exit code are then an
+ * error's, not a found record's.
+ *
+ * @example
+ * ```ts
+ * const malformed = new Uint8Array([0x09]); // no value starts with tag 0x09
+ * const version = "0193813bcc0000000000002a";
+ * const printed = printedAnswer({ op: "GET", key: "p", found: true, encoded: malformed, version });
+ * printed.text; // "ERROR: a replica sent a malformed value: unknown value tag 0x09"
+ * "error" in printed.answer; // true
+ * ```
+ */
+export function printedAnswer(answer: Answer, options: FormatOptions = {}): PrintedAnswer {
+  if (!options.json) return withMalformedValueAsError(answer, humanText, options);
+  const printed = withMalformedValueAsError(withAdvice(answer, options), jsonBytes, JSON_OPTIONS);
+  return { answer: printed.answer, text: utf8Decoder.decode(printed.text) };
 }
 
 /**
@@ -819,7 +847,7 @@ export function formatAnswerJson(
   answer: Answer,
   options: Pick<FormatOptions, "repairCommand"> = {},
 ): Uint8Array {
-  return withMalformedValueAsError(withAdvice(answer, options), jsonBytes, JSON_OPTIONS);
+  return withMalformedValueAsError(withAdvice(answer, options), jsonBytes, JSON_OPTIONS).text;
 }
 
 /** `answer` with SERVERS' advice ({@link serversAdvice}) when it has any. */
@@ -842,20 +870,21 @@ function jsonBytes(answer: Answer): Uint8Array {
 
 /**
  * Formats `answer` with `format(answer, options)`; a value a server encoded wrongly is
- * formatted as an error answer.
+ * formatted as an error answer, which is returned with its text.
  */
 function withMalformedValueAsError<T>(
   answer: Answer,
   format: (answer: Answer, options: FormatOptions) => T,
   options: FormatOptions,
-): T {
+): { answer: Answer; text: T } {
   try {
-    return format(answer, options);
+    return { answer, text: format(answer, options) };
   } catch (error) {
     // Only an encoded value is checked as it prints: a server that sent a bad one is an error.
     if (!(error instanceof DecodeError && "encoded" in answer)) throw error;
     const reason = `a replica sent a malformed value: ${error.message}`;
-    return format({ op: answer.op, key: answer.key, error: reason }, options);
+    const printed: Answer = { op: answer.op, key: answer.key, error: reason };
+    return { answer: printed, text: format(printed, options) };
   }
 }
 

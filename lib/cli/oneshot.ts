@@ -28,8 +28,8 @@ import {
   CommandError,
   DEFAULT_KEYS_LIMIT,
   errorAnswer,
-  formatAnswer,
-  type FormatOptions,
+  type PrintedAnswer,
+  printedAnswer,
 } from "../broker/commands.ts";
 import { runCommand } from "../broker/commands.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
@@ -370,9 +370,15 @@ function answered(
   // same command would fail again, so it is the user's to fix, not the cluster's.
   if ("refused" in answer) throw new UserError(`kv ${spec.name}: ${answer.error}`);
   const repair = repairCommandLine(serverFile(values.servers), values);
-  if (values.json) writeLine(formatAnswer(answer, { json: true, repairCommand: repair }));
-  else printHuman(answer, { keysNextPage: keysNextPage(values), repairCommand: repair });
-  const code = exitCode(answer);
+  // What prints decides the exit code: a malformed value prints as an error, not as found.
+  const printed = printedAnswer(answer, {
+    json: values.json,
+    keysNextPage: keysNextPage(values),
+    repairCommand: repair,
+  });
+  if (values.json) writeLine(printed.text);
+  else printHuman(printed);
+  const code = exitCode(printed.answer);
   const listed = code === EXIT_FOUND ||
     (code === EXIT_NOT_FOUND ? spec.canFindNothing === true : spec.unavailable !== undefined);
   invariant(listed, `kv ${spec.name} exits ${code}, which its help does not list`);
@@ -402,8 +408,7 @@ function foundNothing(answer: Answer): boolean {
  * hint, `WARNING:`, kv servers' k problem), as ls and git put their diagnostics there; the
  * exit code tells a script which happened.
  */
-function printHuman(answer: Answer, options: FormatOptions): void {
-  const text = formatAnswer(answer, options);
+function printHuman({ answer, text }: PrintedAnswer): void {
   const lines = text === "" ? [] : text.split("\n");
   const items = itemLines(answer, lines);
   if (items > 0) writeLine(lines.slice(0, items).join("\n"));
