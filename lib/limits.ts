@@ -35,3 +35,9 @@ export const MAX_LINE_BYTES = 1024 * 1024;
 
 /** Largest protocol frame body by default, in bytes (16 MiB); `--max-frame-bytes` changes it. */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Largest `--max-frame-bytes` (1 GiB): a frame is buffered whole in memory. A client refuses a
+ * server whose HELLO announces more, which would have it hold answers of any size.
+ */
+export const MAX_FRAME_BYTES_LIMIT = 1024 * 1024 * 1024;

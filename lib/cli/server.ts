@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
+import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT } from "../limits.ts";
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, Logger, parseLogLevel } from "../base/logger.ts";
 import { AuthFileError, AuthKeys, MIN_SECRET_BYTES } from "../protocol/auth.ts";
 import {
@@ -62,9 +62,6 @@ export const MAX_CONNECTIONS_LIMIT = 100_000;
 
 /** Smallest `--max-frame-bytes`: room for any valid key, path or KEYS request. */
 export const MIN_FRAME_BYTES = 64 * 1024;
-
-/** Largest `--max-frame-bytes` (1 GiB): a frame is buffered whole in memory. */
-export const MAX_FRAME_BYTES_LIMIT = 1024 * 1024 * 1024;
 
 /** Smallest `--max-buffered-bytes`: one connection's read buffer and a little more. */
 export const MIN_BUFFERED_BYTES = 1024 * 1024;

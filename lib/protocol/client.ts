@@ -91,7 +91,7 @@ import {
   splitValueBodyAt,
 } from "./messages.ts";
 import { checkPath } from "../record/query_path.ts";
-import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
+import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT, MAX_KEY_BYTES } from "../limits.ts";
 import type { PutManyItems } from "./put_many.ts";
 import { utf8Length } from "../base/utf8.ts";
 import { decodeValue, encodeValue } from "../record/value_codec.ts";
@@ -501,6 +501,13 @@ export class ServerClient {
         throw new DecodeError(
           `the server answered HELLO with protocol version ${hello.version}; this client ` +
             `speaks version ${PROTOCOL_VERSION} only`,
+        );
+      }
+      // Answers are held up to this size: a rogue or spoofed server must not choose any u32.
+      if (hello.maxFrameBytes > MAX_FRAME_BYTES_LIMIT) {
+        throw new DecodeError(
+          `its HELLO announces frames of up to ${hello.maxFrameBytes} bytes, more than any ` +
+            `kv server takes (${MAX_FRAME_BYTES_LIMIT})`,
         );
       }
       client.#maxFrameBytes = hello.maxFrameBytes;

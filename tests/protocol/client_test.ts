@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   DEFAULT_MAX_FRAME_BYTES,
+  MAX_FRAME_BYTES_LIMIT,
   MAX_KEY_BYTES,
   MAX_KEYS_LIMIT,
   MAX_NESTING_DEPTH,
@@ -557,6 +558,30 @@ Deno.test("connect fails with ConnectionError when the server never answers HELL
       !/TLS/.test(error.message),
   );
   await fake.stop();
+});
+
+Deno.test("connect refuses a server whose HELLO announces frames larger than any kv server takes: its answers would be held up to that size", async () => {
+  const announcing = (maxFrameBytes: number) =>
+    fakeServer((conn, frameCount) => {
+      if (frameCount !== 1) return;
+      const frames = new FrameWriter();
+      okHello(frames, maxFrameBytes);
+      conn.write(frames.bytes()).catch(() => {});
+    });
+  const rogue = announcing(0xffff_ffff);
+  await assert.rejects(
+    ServerClient.connect(rogue.address),
+    (error: unknown) =>
+      error instanceof ConnectionError &&
+      error.message === `cannot connect to 127.0.0.1:${rogue.address.port}: its HELLO announces ` +
+          `frames of up to 4294967295 bytes, more than any kv server takes (${MAX_FRAME_BYTES_LIMIT})`,
+  );
+  await rogue.stop();
+  const largest = announcing(MAX_FRAME_BYTES_LIMIT);
+  const client = await ServerClient.connect(largest.address);
+  assert.equal(client.maxFrameBytes, MAX_FRAME_BYTES_LIMIT);
+  await client.close();
+  await largest.stop();
 });
 
 Deno.test("a request timeout rejects with RequestTimeoutError and closes the connection", async () => {
