@@ -1,8 +1,10 @@
 /**
  * Reading a whole file with a bound on the bytes actually read, never on what `stat`
- * reports: a pipe, a device (`/dev/zero`) or a file growing under us reports a size that
- * says nothing, so the bound is checked as the bytes arrive. Reading stops one byte past
- * the bound, so memory and time stay bounded whatever the path names.
+ * reports: a file growing under us reports a size that says nothing, so the bound is
+ * checked as the bytes arrive. Reading stops one byte past the bound, so memory and time
+ * stay bounded. Only a regular file is read: a FIFO that no one writes blocks the open for
+ * ever, and a device (`/dev/zero`, a terminal) may never end or wait on a person, so any of
+ * them is refused before it is opened.
  *
  * @example
  * ```ts
@@ -40,8 +42,31 @@ export class FileTooLargeError extends Error {
 }
 
 /**
+ * The path names neither a regular file nor a directory — a FIFO, a device, a socket —
+ * and was not opened: opening a FIFO no one writes would block for ever.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await readFileBounded("/dev/zero", 4096);
+ * } catch (error) {
+ *   (error as NotRegularFileError).message; // "it is a character device, not a regular file"
+ * }
+ * ```
+ */
+export class NotRegularFileError extends Error {
+  constructor(kind: string) {
+    // Worded as Deno's IsADirectory is by describeFsError, which callers put after the path.
+    super(`it is ${kind}, not a regular file`);
+    this.name = "NotRegularFileError";
+  }
+}
+
+/**
  * All bytes of the file at `path`, reading at most `maxBytes + 1` of them: more throws a
- * {@link FileTooLargeError}. A directory or an unreadable path throws Deno's error.
+ * {@link FileTooLargeError}. A FIFO, a device or a socket throws a
+ * {@link NotRegularFileError} before it is opened; a directory or an unreadable path throws
+ * Deno's error.
  *
  * @example
  * ```ts
@@ -56,6 +81,10 @@ export async function readFileBounded(path: string, maxBytes: number): Promise<U
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
     throw new RangeError(`maxBytes must be a whole number of bytes, got ${maxBytes}`);
   }
+  // Checked by name before the open, which is what blocks on a FIFO; a FIFO put there in
+  // between is the doing of whoever may write the directory, who could change the file anyway.
+  const kind = notRegularKind(await Deno.stat(path));
+  if (kind !== undefined) throw new NotRegularFileError(kind);
   using file = await Deno.open(path, { read: true });
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -76,6 +105,16 @@ export async function readFileBounded(path: string, maxBytes: number): Promise<U
     offset += chunk.length;
   }
   return bytes;
+}
+
+/** What `info` names when it is neither a regular file nor a directory (which open reports). */
+function notRegularKind(info: Deno.FileInfo): string | undefined {
+  if (info.isFile || info.isDirectory) return undefined;
+  if (info.isFifo) return "a FIFO (named pipe)";
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  if (info.isSocket) return "a socket";
+  return "a file of an unknown kind";
 }
 
 /**

@@ -96,8 +96,8 @@ export class BearerTokens {
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(path);
-      // Read with a bound, not sized by stat: a FIFO or a file that grows between the
-      // two would be read whole.
+      // Read with a bound, not sized by stat: a file that grows between the two would be
+      // read whole. A FIFO or a device is refused before it is opened (readTextFileBounded).
       text = await readTextFileBounded(path, MAX_TOKENS_FILE_BYTES);
     } catch (error) {
       if (error instanceof FileTooLargeError) {

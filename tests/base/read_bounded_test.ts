@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   FileTooLargeError,
+  NotRegularFileError,
   readFileBounded,
   readTextFileBounded,
 } from "../../lib/base/read_bounded.ts";
-import { withTempDir } from "../helpers/fixtures.ts";
+import { fifo, sparseFile, withTempDir } from "../helpers/fixtures.ts";
+import { withDeadline } from "../helpers/wait.ts";
 
 Deno.test("readFileBounded returns every byte of a file within the bound, at any size", async () => {
   await withTempDir(async (dir) => {
@@ -29,10 +31,31 @@ Deno.test("readFileBounded returns every byte of a file within the bound, at any
   });
 });
 
-Deno.test("readFileBounded stops one byte past the bound on /dev/zero", async () => {
-  const error = await readFileBounded("/dev/zero", 4096).catch((error) => error);
-  assert.ok(error instanceof FileTooLargeError);
-  assert.equal(error.message, "/dev/zero is larger than 4096 bytes");
+Deno.test("readFileBounded stops one byte past the bound on a file of 1 TiB", async () => {
+  await withTempDir(async (dir) => {
+    const path = await sparseFile(`${dir}/huge`, 2 ** 40);
+    const error = await readFileBounded(path, 4096).catch((error) => error);
+    assert.ok(error instanceof FileTooLargeError);
+    assert.equal(error.message, `${path} is larger than 4096 bytes`);
+  });
+});
+
+Deno.test("readFileBounded refuses a FIFO, a device and a socket before opening them: a FIFO no one writes would block the open for ever", async () => {
+  await withTempDir(async (dir) => {
+    const refusal = (path: string) =>
+      withDeadline(readFileBounded(path, 4096).catch((error) => error), {
+        what: `readFileBounded(${path}) to end`,
+      });
+    const fromFifo = await refusal(await fifo(`${dir}/fifo`));
+    assert.ok(fromFifo instanceof NotRegularFileError);
+    assert.equal(fromFifo.message, "it is a FIFO (named pipe), not a regular file");
+    assert.equal(
+      (await refusal("/dev/zero")).message,
+      "it is a character device, not a regular file",
+    );
+    using _listener = Deno.listen({ transport: "unix", path: `${dir}/socket` });
+    assert.equal((await refusal(`${dir}/socket`)).message, "it is a socket, not a regular file");
+  });
 });
 
 Deno.test("readTextFileBounded refuses bytes that are not UTF-8", async () => {

@@ -1,40 +1,95 @@
 import assert from "node:assert/strict";
 import { runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
-import { withTempDir } from "../helpers/fixtures.ts";
+import { fifo, sparseFile, withTempDir } from "../helpers/fixtures.ts";
 
-// Every file kv reads whole is read with a bound on the bytes read, so an endless device
-// is one clear line and exit 2, in bounded time and memory, never a runaway read.
+// Every file kv reads whole is read with a bound on the bytes read, so a file of any size
+// is one clear line and exit 2, in bounded time and memory, never a runaway read; and only a
+// regular file is read: a FIFO no one writes, or a device, is refused before it is opened.
 
-Deno.test("kv gen -k /dev/zero is one line and exit 2", async () => {
-  const run = await runKv(["gen", "-k", "/dev/zero", "-o", "-"]);
-  assert.deepEqual(run, {
-    code: 2,
-    stdout: "",
-    stderr: "kv gen: cannot read key file '/dev/zero': it holds more than 1048576 bytes, " +
-      "the most a key file may hold\n",
-  });
-});
+/** Bytes of a sparse file past every bound kv reads whole with (1 TiB: reading it would not end). */
+const HUGE_FILE_BYTES = 2 ** 40;
 
-Deno.test("kv broker -s /dev/zero is one line and exit 2", async () => {
-  const run = await runKv(["broker", "-s", "/dev/zero", "--index-only", "-i", "/dev/null"]);
-  assert.deepEqual(run, {
-    code: 2,
-    stdout: "",
-    stderr: "kv broker: /dev/zero: server file larger than 1048576 bytes; a server file " +
-      "lists servers only, one a line\n",
-  });
-});
-
-Deno.test("kv http --tokens-file /dev/zero is one line that says what a tokens file holds, exit 2", async () => {
+Deno.test("kv gen -k with a key file of 1 TiB is one line and exit 2", async () => {
   await withTempDir(async (dir) => {
-    await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
-    const run = await runKv(["http", "-s", `${dir}/servers`, "--tokens-file", "/dev/zero"]);
+    const huge = await sparseFile(`${dir}/huge`, HUGE_FILE_BYTES);
+    const run = await runKv(["gen", "-k", huge, "-o", "-"]);
     assert.deepEqual(run, {
       code: 2,
       stdout: "",
-      stderr: "kv http: /dev/zero: tokens file larger than 1048576 bytes; a tokens file holds " +
+      stderr: `kv gen: cannot read key file '${huge}': it holds more than 1048576 bytes, ` +
+        "the most a key file may hold\n",
+    });
+  });
+});
+
+Deno.test("kv broker -s with a server file of 1 TiB is one line and exit 2", async () => {
+  await withTempDir(async (dir) => {
+    const huge = await sparseFile(`${dir}/huge`, HUGE_FILE_BYTES);
+    const run = await runKv(["broker", "-s", huge, "--index-only", "-i", "/dev/null"]);
+    assert.deepEqual(run, {
+      code: 2,
+      stdout: "",
+      stderr: `kv broker: ${huge}: server file larger than 1048576 bytes; a server file ` +
+        "lists servers only, one a line\n",
+    });
+  });
+});
+
+Deno.test("kv http --tokens-file of 1 TiB is one line that says what a tokens file holds, exit 2", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
+    const huge = await sparseFile(`${dir}/huge`, HUGE_FILE_BYTES);
+    const run = await runKv(["http", "-s", `${dir}/servers`, "--tokens-file", huge]);
+    assert.deepEqual(run, {
+      code: 2,
+      stdout: "",
+      stderr: `kv http: ${huge}: tokens file larger than 1048576 bytes; a tokens file holds ` +
         "tokens only, one a line\n",
+    });
+  });
+});
+
+Deno.test("a FIFO no one writes, or /dev/zero, as auth file, tokens file, server file or certificate is one line and exit 2, not a hang", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
+    const pipe = await fifo(`${dir}/fifo`);
+    const servers = `${dir}/servers`;
+    const cases: [string[], string][] = [
+      [["server", "-p", "0", "--auth-file", pipe], `kv server: ${pipe}: cannot read the auth file`],
+      [
+        ["get", "x", "-s", servers, "--auth-file", pipe],
+        `kv get: ${pipe}: cannot read the auth file`,
+      ],
+      [["get", "x", "-s", pipe], `kv get: ${pipe}: cannot read the server file`],
+      [
+        ["http", "-s", servers, "--tokens-file", pipe],
+        `kv http: ${pipe}: cannot read the tokens file`,
+      ],
+      [
+        ["server", "-p", "0", "--tls-cert", pipe, "--tls-key", pipe],
+        `kv server: ${pipe}: cannot read the certificate file`,
+      ],
+      [
+        ["get", "x", "-s", servers, "--tls-ca", pipe],
+        `kv get: ${pipe}: cannot read the certificate file`,
+      ],
+    ];
+    for (const [args, refusal] of cases) {
+      // Before kv refused them, each of these waited for a writer for ever.
+      const run = await runKv(args, { timeoutMs: 10_000 });
+      assert.deepEqual(run, {
+        code: 2,
+        stdout: "",
+        stderr: `${refusal}: it is a FIFO (named pipe), not a regular file\n`,
+      });
+    }
+    const zero = await runKv(["server", "-p", "0", "--auth-file", "/dev/zero"]);
+    assert.deepEqual(zero, {
+      code: 2,
+      stdout: "",
+      stderr: "kv server: /dev/zero: cannot read the auth file: it is a character device, not a " +
+        "regular file\n",
     });
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { withTempDir } from "../helpers/fixtures.ts";
+import { sparseFile, withTempDir } from "../helpers/fixtures.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
@@ -270,9 +270,10 @@ Deno.test("kv server warns at start about a data dir group or others can enter, 
 
 // In process but the first case: each is read and refused before any connection or
 // listener, and five process starts more would check only text.
-Deno.test("an auth file readable by others, or /dev/zero, is one line and exit 2", async () => {
+Deno.test("an auth file readable by others, or of 1 TiB, is one line and exit 2", async () => {
   await withTempDir(async (dir) => {
     const authFile = await newAuthFile(dir, "kv.auth");
+    const huge = await sparseFile(`${dir}/huge`, 2 ** 40);
     await Deno.chmod(authFile, 0o644);
     await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
     const first = await runKv(["server", "-p", "0", "--auth-file", authFile]);
@@ -285,14 +286,14 @@ Deno.test("an auth file readable by others, or /dev/zero, is one line and exit 2
         await refusalOf([...args, "--auth-file", authFile]),
         /readable by group or others \(mode 644\); give a file readable by its owner only \('chmod 600 .*' if it is yours\)\n$/,
       );
-      assert.match(
-        await refusalOf([...args, "--auth-file", "/dev/zero"]),
-        /^kv \w+: \/dev\/zero: larger than 65536 bytes; an auth file holds secrets only\n$/,
+      assert.equal(
+        await refusalOf([...args, "--auth-file", huge]),
+        `kv ${args[0]}: ${huge}: larger than 65536 bytes; an auth file holds secrets only\n`,
       );
     }
     assert.equal(
-      await refusalOf(["get", "-s", `${dir}/servers`, "--tls-ca", "/dev/zero", "x"]),
-      "kv get: /dev/zero: larger than 1048576 bytes; not a PEM file\n",
+      await refusalOf(["get", "-s", `${dir}/servers`, "--tls-ca", huge, "x"]),
+      `kv get: ${huge}: larger than 1048576 bytes; not a PEM file\n`,
     );
   });
 });

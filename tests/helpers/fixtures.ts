@@ -10,6 +10,7 @@
  * @module
  */
 import { type KeySpec, parseKeyFile } from "../../lib/gen/keyfile.ts";
+import { outputWithin } from "./wait.ts";
 
 /** Runs `body` with a fresh temporary directory and removes it afterwards, pass or fail. */
 export async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
@@ -19,6 +20,28 @@ export async function withTempDir(body: (dir: string) => Promise<void>): Promise
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * Makes `path` a sparse regular file (mode 600) of `bytes` zero bytes, which takes no disk:
+ * a file past any bound kv reads whole with (kv refuses devices such as /dev/zero, which are
+ * not regular files, before reading them). Returns `path`.
+ */
+export async function sparseFile(path: string, bytes: number): Promise<string> {
+  using file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+  await file.truncate(bytes);
+  return path;
+}
+
+/**
+ * Makes a FIFO (named pipe) at `path` with `mkfifo`, mode 600, that no one writes: opening it
+ * to read blocks until someone does. Returns `path`.
+ */
+export async function fifo(path: string): Promise<string> {
+  const command = new Deno.Command("mkfifo", { args: ["-m", "600", path], stderr: "piped" });
+  const { success, stderr } = await outputWithin(command.spawn(), { what: "mkfifo" });
+  if (!success) throw new Error(`mkfifo ${path}: ${new TextDecoder().decode(stderr)}`);
+  return path;
 }
 
 /**

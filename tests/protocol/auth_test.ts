@@ -9,7 +9,7 @@ import {
   newSecretLine,
   parseAuthFile,
 } from "../../lib/protocol/auth.ts";
-import { withTempDir } from "../helpers/fixtures.ts";
+import { sparseFile, withTempDir } from "../helpers/fixtures.ts";
 
 const HEX_SECRET = "ab".repeat(32);
 const BASE64_SECRET = btoa(String.fromCharCode(...new Uint8Array(32).fill(200)));
@@ -106,7 +106,7 @@ Deno.test("fuzz: no random answer verifies, and one flipped bit breaks a right o
   );
 });
 
-Deno.test("AuthKeys.read refuses a file readable by group or others, /dev/zero and a missing file", async () => {
+Deno.test("AuthKeys.read refuses a file readable by group or others, one of 1 TiB, /dev/zero and a missing file", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/kv.auth`;
     await Deno.writeTextFile(path, HEX_SECRET + "\n", { mode: 0o600 });
@@ -119,9 +119,16 @@ Deno.test("AuthKeys.read refuses a file readable by group or others, /dev/zero a
         `^AuthFileError: ${path}: readable by group or others \\(mode 644\\); give a file readable by its owner only \\('chmod 600 ${path}' if it is yours\\)$`,
       ),
     );
+    const huge = await sparseFile(`${dir}/huge`, 2 ** 40);
+    await assert.rejects(
+      AuthKeys.read(huge),
+      new RegExp(
+        `^AuthFileError: ${huge}: larger than 65536 bytes; an auth file holds secrets only$`,
+      ),
+    );
     await assert.rejects(
       AuthKeys.read("/dev/zero"),
-      /^AuthFileError: \/dev\/zero: larger than 65536 bytes; an auth file holds secrets only$/,
+      /^AuthFileError: \/dev\/zero: cannot read the auth file: it is a character device, not a regular file$/,
     );
     await assert.rejects(
       AuthKeys.read(`${dir}/missing`),
