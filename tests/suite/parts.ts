@@ -135,6 +135,7 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/cli/disk_fault_reads_test.ts": 1.2,
   "tests/bench/runner_test.ts": 1.1,
   "tests/broker/repair_test.ts": 1.1,
+  "tests/client/app_types_test.ts": 0.3,
 };
 
 /**
