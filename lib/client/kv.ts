@@ -103,7 +103,8 @@ export interface ConnectOptions {
    * cluster's k it now follows, or why its writes are refused, after `kv repair -k`
    * changed it; servers recording another k; the default k it fixed on a new cluster;
    * servers going down and coming back; what its background repair did, or why it is
-   * held. Default: none, silent.
+   * held. Default: none, silent. A throw of its own is reported as uncaught (`reportError`:
+   * it ends the program unless globalThis's "error" event is handled), never passed on.
    *
    * @example
    * ```ts
@@ -747,7 +748,26 @@ async function checkConnectOptions(options: ConnectOptions): Promise<CheckedOpti
   if (options.log !== undefined && typeof options.log !== "function") {
     throw new KvInputError(`log must be a function, got ${describeArgument(options.log)}`);
   }
-  return { servers, k, writes, timeoutMs, floats, credentials, log: options.log };
+  const log = options.log === undefined ? undefined : guardedLog(options.log);
+  return { servers, k, writes, timeoutMs, floats, credentials, log };
+}
+
+/**
+ * The application's `log`, called so that its throw never unwinds through the library: the
+ * pool calls it in the middle of changing a server's state (a throw there ended the program
+ * with an uncaught rejection from inside the pool, skipping the reconnect of the server it
+ * was telling down).
+ * The error is reported as uncaught (`reportError`, as a web event listener's throw is):
+ * it ends the program, as before, unless the program handles globalThis's "error" event.
+ */
+function guardedLog(log: (line: string) => void): (line: string) => void {
+  return (line) => {
+    try {
+      log(line);
+    } catch (error) {
+      reportError(error);
+    }
+  };
 }
 
 async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAddress[]> {

@@ -136,6 +136,7 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/bench/runner_test.ts": 1.1,
   "tests/broker/repair_test.ts": 1.1,
   "tests/client/app_types_test.ts": 0.3,
+  "tests/client/app_callbacks_test.ts": 0.3,
 };
 
 /**
