@@ -21,6 +21,7 @@ import {
   DEFAULT_MAX_PATH_BYTES,
   HttpApi,
 } from "../http/api.ts";
+import { COUNTED_ANSWER_CHARS, DEFAULT_MAX_ANSWER_BYTES } from "../http/answer_budget.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import {
   CredentialsError,
@@ -64,6 +65,8 @@ export const MAX_CONCURRENT_REQUESTS_LIMIT = 1 << 20;
  * bytes, the longest) fits, with room for a short key.
  */
 export const MIN_PATH_BYTES = 64;
+/** Largest `--max-answer-bytes`: 1 TiB, no bound in practice. */
+export const MAX_ANSWER_BYTES_LIMIT = 2 ** 40;
 /** Largest `--max-path-bytes`. */
 export const MAX_PATH_BYTES_LIMIT = 1 << 20;
 /** Largest `--header-timeout-ms`: ten minutes, as `--timeout-ms`. */
@@ -96,6 +99,11 @@ ${SERVERS_FLAG_HELP}
       --max-concurrent-requests N
                          requests answered at once, 1..${MAX_CONCURRENT_REQUESTS_LIMIT}; more get 503
                          with Retry-After (default ${DEFAULT_MAX_CONCURRENT_REQUESTS})
+      --max-answer-bytes N
+                         bytes of answers over ${COUNTED_ANSWER_CHARS} characters held at once, from
+                         when each is made until its client has taken it,
+                         1..${MAX_ANSWER_BYTES_LIMIT}; more get 503 with Retry-After; one alone is
+                         always sent (default ${DEFAULT_MAX_ANSWER_BYTES})
       --header-timeout-ms MS
                          close a connection that has not sent a request's whole
                          headers within MS of opening or of its previous answer
@@ -237,6 +245,7 @@ function parseHttpFlags(args: string[]) {
     "max-body-bytes": { type: "string" },
     "max-path-bytes": { type: "string" },
     "max-concurrent-requests": { type: "string" },
+    "max-answer-bytes": { type: "string" },
     "header-timeout-ms": { type: "string" },
     "max-connections": { type: "string" },
     "tokens-file": { type: "string" },
@@ -266,6 +275,11 @@ function httpLimits(values: ReturnType<typeof parseHttpFlags>["values"]) {
       values["max-concurrent-requests"],
       { min: 1, max: MAX_CONCURRENT_REQUESTS_LIMIT, fallback: DEFAULT_MAX_CONCURRENT_REQUESTS },
     ),
+    maxAnswerBytes: intFlag("http", "--max-answer-bytes", values["max-answer-bytes"], {
+      min: 1,
+      max: MAX_ANSWER_BYTES_LIMIT,
+      fallback: DEFAULT_MAX_ANSWER_BYTES,
+    }),
   };
 }
 

@@ -55,6 +55,7 @@ import { MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { describeError } from "../base/describe_error.ts";
 import { isLoopback } from "../base/host_port.ts";
 import { consoleAsset } from "./assets.ts";
+import { AnswerBudget, AnswerBudgetError, DEFAULT_MAX_ANSWER_BYTES } from "./answer_budget.ts";
 import { Metrics, type Outcome } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { BearerTokens } from "./tokens.ts";
@@ -94,6 +95,11 @@ export interface HttpApiOptions {
   maxPathBytes?: number;
   /** Requests answered at once; default {@link DEFAULT_MAX_CONCURRENT_REQUESTS}. */
   maxConcurrentRequests?: number;
+  /**
+   * Bytes of large answers held at once, from when each is made until its client has taken
+   * it; past it 503 with `Retry-After` (answer_budget.ts); default {@link DEFAULT_MAX_ANSWER_BYTES}.
+   */
+  maxAnswerBytes?: number;
   /** Receives a line for each internal error; default `console.error`. */
   log?: (message: string) => void;
   /**
@@ -160,6 +166,7 @@ export class HttpApi {
   readonly #loopbackHostsOnly: boolean;
   readonly #repairCommand: string;
   readonly #metrics = new Metrics();
+  readonly #answers: AnswerBudget;
   #inFlight = 0;
 
   /**
@@ -175,6 +182,7 @@ export class HttpApi {
     this.#bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
     this.#maxPathBytes = options.maxPathBytes ?? DEFAULT_MAX_PATH_BYTES;
     this.#maxConcurrent = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
+    this.#answers = new AnswerBudget(options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES);
     this.#log = options.log ?? console.error;
     this.#tokens = options.tokens;
     this.#loopbackHostsOnly = options.loopbackHostsOnly ?? false;
@@ -311,7 +319,11 @@ export class HttpApi {
         "openapi",
         () =>
           Promise.resolve(
-            json(200, openApiDocument(this.#version, { bodyTimeoutMs: this.#bodyTimeoutMs })),
+            json(
+              this.#answers,
+              200,
+              openApiDocument(this.#version, { bodyTimeoutMs: this.#bodyTimeoutMs }),
+            ),
           ),
       ],
     };
@@ -322,7 +334,7 @@ export class HttpApi {
 
   async #get(key: string): Promise<Response> {
     const entry = await this.#kv.getJson(key);
-    return entryResponse(answerStatus(entry.json !== null, entry.warning), entry);
+    return entryResponse(this.#answers, answerStatus(entry.json !== null, entry.warning), entry);
   }
 
   async #replicas(key: string): Promise<Response> {
@@ -336,12 +348,12 @@ export class HttpApi {
     });
     const text = `{"key":${JSON.stringify(key)},"agree":${replicasAgree(copies)},` +
       `"replicas":[${members.join(",")}]}`;
-    return new Response(text, { headers: { "Content-Type": JSON_TYPE } });
+    return this.#answers.response(text, { headers: { "Content-Type": JSON_TYPE } });
   }
 
   async #query(path: string[]): Promise<Response> {
     const entry = await this.#kv.queryJson(path);
-    return entryResponse(answerStatus(entry.json !== null, entry.warning), entry);
+    return entryResponse(this.#answers, answerStatus(entry.json !== null, entry.warning), entry);
   }
 
   async #put(key: string, request: Request): Promise<Response> {
@@ -350,12 +362,17 @@ export class HttpApi {
     if (text === "") throw new HttpError(400, "PUT needs a body: a JSON value or a record line");
     const value = isPlainText(request) ? recordLineValue(text, key) : jsonValue(text);
     const stored = await this.#kv.put(key, value);
-    return json(200, stored, stored.warning);
+    return json(this.#answers, 200, stored, stored.warning);
   }
 
   async #delete(key: string): Promise<Response> {
     const result = await this.#kv.delete(key);
-    return json(answerStatus(result.deleted, result.warning), result, result.warning);
+    return json(
+      this.#answers,
+      answerStatus(result.deleted, result.warning),
+      result,
+      result.warning,
+    );
   }
 
   async #keys(url: URL): Promise<Response> {
@@ -375,14 +392,14 @@ export class HttpApi {
       after: queryValue(url.search, "after") ?? "",
       limit,
     });
-    return json(200, page, page.warning);
+    return json(this.#answers, 200, page, page.warning);
   }
 
   async #servers(): Promise<Response> {
     const servers = await this.#kv.servers();
     // What kv servers' text advises (a repair to run, the servers' k problem), if anything.
     const advice = serversAdvice(servers, this.#repairCommand);
-    return json(200, advice === undefined ? { servers } : { servers, advice });
+    return json(this.#answers, 200, advice === undefined ? { servers } : { servers, advice });
   }
 
   /**
@@ -396,7 +413,13 @@ export class HttpApi {
     const up = broker.pool.upCount;
     const unrepaired = this.#unrepairedCount();
     const healthy = servers - up + unrepaired < broker.k;
-    return json(healthy ? 200 : 503, { healthy, up, unrepaired, servers, replicas: broker.k });
+    return json(this.#answers, healthy ? 200 : 503, {
+      healthy,
+      up,
+      unrepaired,
+      servers,
+      replicas: broker.k,
+    });
   }
 
   /**
@@ -423,11 +446,16 @@ export class HttpApi {
       readRepairs: broker.readRepairsStarted,
       hintsWaiting: broker.hintCount,
     });
-    return new Response(text, { headers: { "Content-Type": "text/plain; version=0.0.4" } });
+    return this.#answers.response(text, {
+      headers: { "Content-Type": "text/plain; version=0.0.4" },
+    });
   }
 
   #failure(error: unknown): Response {
     if (error instanceof HttpError) return errorResponse(error);
+    if (error instanceof AnswerBudgetError) {
+      return errorResponse(new HttpError(503, error.message, { "Retry-After": "1" }));
+    }
     if (error instanceof KvInputError) return errorResponse(new HttpError(400, error.message));
     if (error instanceof KvUnavailableError) {
       return errorResponse(new HttpError(503, error.message));
@@ -781,10 +809,11 @@ function warningHeader(warning: string): string {
   return `199 kv ${ascii}`;
 }
 
-function json(status: number, body: unknown, warning?: string): Response {
+/** `body` as JSON, counted by `answers` when it is large. */
+function json(answers: AnswerBudget, status: number, body: unknown, warning?: string): Response {
   const headers: Record<string, string> = { "Content-Type": JSON_TYPE };
   if (warning !== undefined) headers.Warning = warningHeader(warning);
-  return new Response(JSON.stringify(body), { status, headers });
+  return answers.response(JSON.stringify(body), { status, headers });
 }
 
 /**
@@ -800,8 +829,15 @@ function answerStatus(found: boolean, warning: string | undefined): number {
   return warning === undefined ? 404 : 503;
 }
 
-/** An entry as JSON, its value written with kinds kept (`2.0` for a float). */
-function entryResponse(status: number, entry: JsonEntry & { path?: string[] }): Response {
+/**
+ * An entry as JSON, its value written with kinds kept (`2.0` for a float), counted by
+ * `answers` when it is large.
+ */
+function entryResponse(
+  answers: AnswerBudget,
+  status: number,
+  entry: JsonEntry & { path?: string[] },
+): Response {
   const value = entry.json ?? "null";
   let text = `{"key":${JSON.stringify(entry.key)},"value":${value},"version":` +
     JSON.stringify(entry.version);
@@ -809,7 +845,7 @@ function entryResponse(status: number, entry: JsonEntry & { path?: string[] }): 
   if (entry.warning !== undefined) text += `,"warning":${JSON.stringify(entry.warning)}`;
   const headers: Record<string, string> = { "Content-Type": JSON_TYPE };
   if (entry.warning !== undefined) headers.Warning = warningHeader(entry.warning);
-  return new Response(`${text}}`, { status, headers });
+  return answers.response(`${text}}`, { status, headers });
 }
 
 function errorResponse(error: HttpError): Response {

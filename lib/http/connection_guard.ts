@@ -313,17 +313,29 @@ export class ConnectionGuard {
       const response = await this.#handler(request);
       // HEAD's body is never sent, so it is owed nothing.
       if (response.body === null || request.method === "HEAD") return response;
-      // Read whole to know its length (the handler's answers are in memory already).
+      // A streamed answer declares its length (lib/http/answer_budget.ts): read whole, a
+      // 90 MB one was held twice, and past the handler's bound on the answers it holds.
+      const declared = declaredLength(response.headers);
+      if (declared !== undefined) {
+        this.#owe(relay, declared);
+        return response;
+      }
+      // Read whole to know its length (the handler's small answers are in memory already).
       const body = new Uint8Array(await response.arrayBuffer());
-      relay.owed += body.length;
-      relay.deliverBy = Math.max(relay.deliverBy, performance.now() + this.#headerTimeoutMs) +
-        body.length * 1000 / MIN_ANSWER_BYTES_PER_SECOND;
+      this.#owe(relay, body.length);
       const { status, statusText, headers } = response;
       return new Response(body, { status, statusText, headers });
     } finally {
       relay.requests--;
       relay.lastProgress = performance.now();
     }
+  }
+
+  /** Counts an answer's body of `bytes` as owed to `relay`'s client, with time to deliver it. */
+  #owe(relay: Relay, bytes: number): void {
+    relay.owed += bytes;
+    relay.deliverBy = Math.max(relay.deliverBy, performance.now() + this.#headerTimeoutMs) +
+      bytes * 1000 / MIN_ANSWER_BYTES_PER_SECOND;
   }
 
   async #acceptLoop(): Promise<void> {
@@ -501,6 +513,12 @@ export class ConnectionGuard {
     closeQuietly(relay.client);
     this.#endUpstream(relay);
   }
+}
+
+/** An answer's `Content-Length`, when it declares one (a whole number), else undefined. */
+function declaredLength(headers: Headers): number | undefined {
+  const text = headers.get("Content-Length");
+  return text !== null && /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
 function closeQuietly(conn: { close(): void }): void {

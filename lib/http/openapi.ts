@@ -50,7 +50,7 @@ const UNKNOWN_PARAMETER = failure(
 );
 const UNAVAILABLE = failure(
   "The cluster could not answer (replicas unreachable), or the server is busy " +
-    "(--max-concurrent-requests; with Retry-After).",
+    "(--max-concurrent-requests, --max-answer-bytes; with Retry-After).",
 );
 
 /** A read whose servers vouch that there is no record (a `schema` with a null value). */
@@ -88,8 +88,8 @@ function requestFailures(path: string): Responses {
     "414": failure("The URL's path and query are over --max-path-bytes."),
     "500": failure("An internal error (a bug): the server's log has the details."),
     "503": failure(
-      "The server is busy (--max-concurrent-requests), or not yet connected to the cluster " +
-        "as it starts; with Retry-After.",
+      "The server is busy (--max-concurrent-requests; --max-answer-bytes, for a long " +
+        "answer), or not yet connected to the cluster as it starts; with Retry-After.",
     ),
   };
 }

@@ -100,6 +100,7 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/record/encoded_json_test.ts": 5.0,
   "tests/server/server_test.ts": 4.6,
   "tests/server/snapshot_test.ts": 4.3,
+  "tests/http/answer_budget_test.ts": 4.0,
   "tests/cli/gen_test.ts": 3.9,
   "tests/trie/mod_test.ts": 3.3,
   "tests/broker/quorum_test.ts": 3.2,
