@@ -100,10 +100,11 @@ ${SERVERS_FLAG_HELP}
                          requests answered at once, 1..${MAX_CONCURRENT_REQUESTS_LIMIT}; more get 503
                          with Retry-After (default ${DEFAULT_MAX_CONCURRENT_REQUESTS})
       --max-answer-bytes N
-                         bytes of answers over ${COUNTED_ANSWER_CHARS} characters held at once, from
-                         when each is made until its client has taken it,
-                         1..${MAX_ANSWER_BYTES_LIMIT}; more get 503 with Retry-After; one alone is
-                         always sent (default ${DEFAULT_MAX_ANSWER_BYTES})
+                         bytes of answers over ${COUNTED_ANSWER_CHARS} characters held at
+                         once, from when each is made until its client has
+                         taken it, 1..${MAX_ANSWER_BYTES_LIMIT}; more get 503 with
+                         Retry-After; one alone is always sent
+                         (default ${DEFAULT_MAX_ANSWER_BYTES})
       --header-timeout-ms MS
                          close a connection that has not sent a request's whole
                          headers within MS of opening or of its previous answer
