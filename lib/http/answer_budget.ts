@@ -108,7 +108,7 @@ export class AnswerBudget {
    * @example
    * ```ts
    * const answers = new AnswerBudget();
-   * const response = answers.response("{}", { status: 200 });
+   * const response = answers.response("{}", { status: 200, headers: {} });
    * ```
    */
   response(text: string, init: ResponseInit & { headers: Record<string, string> }): Response {
