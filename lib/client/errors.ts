@@ -84,23 +84,30 @@ export class KvInputError extends KvError {
 }
 
 /**
- * `message`, a lower layer's, in words for the program using the library: its advice to
- * run kv with a Deno permission flag (lib/base/fs_error.ts, lib/broker/server_list.ts: `run
- * kv with --allow-read, as 'deno install' of kv does`) names the program instead, which is
- * the one Deno runs with the flags.
+ * `message`, a lower layer's, in words for the program using the library: what Deno does
+ * not let kv do, and the advice to run kv with a Deno permission flag (lib/base/fs_error.ts,
+ * lib/broker/server_list.ts: `Deno does not let kv read it (…); run kv with --allow-read, as
+ * 'deno install' of kv does`), name the program instead, which is the one Deno runs with
+ * the flags.
  *
  * @example
  * ```ts
- * inProgramWords("s.txt: …; run kv with --allow-read, as 'deno install' of kv does");
- * // "s.txt: …; run your program with --allow-read"
+ * inProgramWords(
+ *   "s.txt: Deno does not let kv read it (…); run kv with --allow-read, as 'deno install' of kv does",
+ * );
+ * // "s.txt: Deno does not let this program read it (…); run your program with --allow-read"
  * ```
  */
 export function inProgramWords(message: string): string {
-  return message.replace(KV_PERMISSION_ADVICE, "run your program with $1");
+  return message.replace(KV_PERMISSION_ADVICE, "run your program with $1")
+    .replace(KV_NOT_LET, "Deno does not let this program ");
 }
 
 /** The CLI's advice to give kv a Deno permission flag; the flag is its group. */
 const KV_PERMISSION_ADVICE = /run kv with (--allow-[a-z]+), as 'deno install' of kv does/g;
+
+/** The CLI's words for what Deno refused kv, which in a program is the program's doing. */
+const KV_NOT_LET = /Deno does not let kv /g;
 
 /**
  * The cluster could not answer: a write found a replica of the key

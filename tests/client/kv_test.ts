@@ -584,7 +584,7 @@ Deno.test("connect throws a KvInputError when every server refuses its credentia
   });
 });
 
-Deno.test("a program run without --allow-read is told to run itself with it, not kv: the server file's error and the auth file's", async () => {
+Deno.test("a program run without --allow-read or --allow-net is told to run itself with it, not kv: the server file's error, the auth file's and a server's", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/serverFile.txt`, "127.0.0.1 1\n");
     const mod = JSON.stringify(new URL("../../mod.ts", import.meta.url).href);
@@ -603,20 +603,28 @@ for (const options of [
 }
 `,
     );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", "--allow-net", "program.ts"],
-      cwd: dir,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const run = await outputWithin(child, { what: "the program to exit" });
-    assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
-    assert.deepEqual(new TextDecoder().decode(run.stdout).trimEnd().split("\n"), [
-      "KvInputError: serverFile.txt: cannot read the server file: Deno does not let kv read it " +
-      "(no --allow-read for it); run your program with --allow-read",
-      "KvInputError: kv.auth: cannot read the auth file: Deno does not let kv read it " +
-      "(no --allow-read for it); run your program with --allow-read",
+    const run = async (permission: string) => {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", permission, "program.ts"],
+        cwd: dir,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const ran = await outputWithin(child, { what: "the program to exit" });
+      assert.equal(ran.code, 0, new TextDecoder().decode(ran.stderr));
+      return new TextDecoder().decode(ran.stdout).trimEnd().split("\n");
+    };
+    assert.deepEqual(await run("--allow-net"), [
+      "KvInputError: serverFile.txt: cannot read the server file: Deno does not let this " +
+      "program read it (no --allow-read for it); run your program with --allow-read",
+      "KvInputError: kv.auth: cannot read the auth file: Deno does not let this program read " +
+      "it (no --allow-read for it); run your program with --allow-read",
     ]);
+    assert.equal(
+      (await run("--allow-read"))[0],
+      "KvInputError: serverFile.txt:1:1: Deno does not let this program connect to 127.0.0.1:1 " +
+        "(no --allow-net for it); run your program with --allow-net",
+    );
   });
 });
