@@ -212,7 +212,7 @@ export class HttpApi {
         }),
       );
       this.#metrics.observe(operation, "busy", (performance.now() - started) / 1000);
-      return response;
+      return withCommonHeaders(response);
     }
     this.#inFlight++;
     try {
@@ -251,15 +251,12 @@ export class HttpApi {
     } finally {
       this.#inFlight--;
     }
-    // Every answer but the console's files is the cluster's state at that moment: HTTP
-    // caches keep a 404 or a 200 heuristically, and a write a moment later would not show.
-    if (!response.headers.has("Cache-Control")) response.headers.set("Cache-Control", "no-store");
     this.#metrics.observe(
       operation,
       outcomeOf(response.status),
       (performance.now() - started) / 1000,
     );
-    return response;
+    return withCommonHeaders(response);
   }
 
   /**
@@ -588,6 +585,37 @@ function decodeSegment(segment: string): string {
   }
 }
 
+/**
+ * The Content-Security-Policy of every answer but the console's page: it loads nothing, and
+ * no page may frame it.
+ */
+const ANSWER_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+/**
+ * The console page's Content-Security-Policy: its own script, style and API only (no inline
+ * script, so an injected one would not run), its `data:` icon, no form sent anywhere (its
+ * forms are the script's), and no page may frame it: a page framing it could lead a user's
+ * click onto its PUT and DELETE forms, which act as the console's own origin (clickjacking).
+ */
+const CONSOLE_CSP = "default-src 'self'; img-src 'self' data:; base-uri 'none'; " +
+  "form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * `response` with the headers every answer carries: no caching where it has not said (every
+ * answer but the console's files is the cluster's state at that moment: HTTP caches keep a
+ * 404 or a 200 heuristically, and a write a moment later would not show), no MIME sniffing
+ * (a JSON value is never taken for HTML), and no framing, for browsers that know only
+ * `X-Frame-Options`.
+ */
+function withCommonHeaders(response: Response): Response {
+  const headers = response.headers;
+  if (!headers.has("Cache-Control")) headers.set("Cache-Control", "no-store");
+  if (!headers.has("Content-Security-Policy")) headers.set("Content-Security-Policy", ANSWER_CSP);
+  headers.set("X-Content-Type-Options", "nosniff");
+  headers.set("X-Frame-Options", "DENY");
+  return response;
+}
+
 function outcomeOf(status: number): Outcome {
   if (status < 300) return "ok";
   if (status === 404) return "not_found";
@@ -602,7 +630,11 @@ async function assetResponse(
 ): Promise<Response> {
   const { body, type } = await asset;
   return new Response(body as Uint8Array<ArrayBuffer>, {
-    headers: { "Content-Type": type, "Cache-Control": "no-cache" },
+    headers: {
+      "Content-Type": type,
+      "Cache-Control": "no-cache",
+      "Content-Security-Policy": CONSOLE_CSP,
+    },
   });
 }
 

@@ -34,7 +34,13 @@ Deno.test({
     await using browser = await launchChromium();
     const page = await browser.page();
     page.setDefaultTimeout(PAGE_DEADLINE_MS);
-    await page.goto(http.url);
+    // The page's Content-Security-Policy must refuse nothing the console does.
+    const refused: string[] = [];
+    page.on("console", (message) => {
+      if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
+    });
+    const served = await page.goto(http.url);
+    assert.match(served?.headers()["content-security-policy"] ?? "", /frame-ancestors 'none'/);
     // Page-side code is given as text: it runs in the browser, not in Deno's type world.
     const until = (expression: string) => page.waitForFunction(expression);
 
@@ -105,6 +111,7 @@ Deno.test({
     );
     // Back, it receives the hinted copies and the console's count drops to none.
     await until(`${hintsCell}?.dataset.hints === "0"`);
+    assert.deepEqual(refused, [], "the Content-Security-Policy refused nothing");
   },
 });
 

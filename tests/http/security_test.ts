@@ -188,3 +188,21 @@ Deno.test({
     });
   },
 });
+
+Deno.test("kv http's answers forbid framing and MIME sniffing: the console page (whose forms PUT and DELETE) may be framed by no site and loads only its own files", async () => {
+  await using served = await HttpProcess.onCluster(1);
+  const { http } = served;
+  for (const path of ["", "console.js", "v1/records/a", "v1/servers", "nope"]) {
+    const response = await fetch(`${http.url}${path}`);
+    await response.body?.cancel();
+    assert.equal(response.headers.get("X-Frame-Options"), "DENY", path);
+    assert.equal(response.headers.get("X-Content-Type-Options"), "nosniff", path);
+    const policy = response.headers.get("Content-Security-Policy") ?? "";
+    assert.match(policy, /(^|; )frame-ancestors 'none'(;|$)/, path);
+    assert.match(
+      policy,
+      path === "" || path === "console.js" ? /^default-src 'self'/ : /^default-src 'none'/,
+      path,
+    );
+  }
+});
