@@ -17,7 +17,7 @@
  *
  * await using kv = await connect({ servers: "serverFile.txt", replicas: 2 });
  * await kv.put("person1", { name: "Mary", age: 22, height: 1.75 });
- * const { value } = await kv.get("person1");
+ * const { value, warning } = await kv.get("person1"); // warning: not guaranteed (k or more servers down or unrepaired)
  * const age = await kv.query("person1.age"); // { key: "person1", value: 22, version: "0193813bcc0000000000002a", path: ["person1", "age"] }
  * for await (const entry of kv.list({ prefix: "person" })) console.log(entry.key, entry.value);
  * await kv.delete("person1");

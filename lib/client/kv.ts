@@ -449,12 +449,16 @@ export class Kv implements AsyncDisposable {
   }
 
   /**
-   * The record stored under `key`; `value` is `null` when there is none.
+   * The record stored under `key`; `value` is `null` when there is none — or, with a
+   * `warning`, when the servers that answered cannot vouch for that (k or more down or
+   * unrepaired, every one down included): a read is answered, never thrown, while a write
+   * in the same outage is a KvUnavailableError.
    *
    * @example
    * ```ts
    * await using kv = await connect({ servers: "serverFile.txt" });
-   * const { value } = await kv.get("person1");
+   * const { value, warning } = await kv.get("person1");
+   * if (value === null && warning !== undefined) console.log("may exist:", warning);
    * ```
    */
   get(key: string): Promise<KvEntry> {
