@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import { brokerOf, Kv } from "../client/kv.ts";
+import { brokerOf, connectWithRepairCommand, type Kv } from "../client/kv.ts";
 import { WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { KvInputError, KvNoServerReachableError } from "../client/errors.ts";
 import { MAX_SERVERS } from "../broker/server_list.ts";
@@ -384,7 +384,7 @@ async function openKv(
   const repair = repairCommandLine(path, flags);
   try {
     // Its refusals and log lines name the repair command over this server file.
-    return await Kv.open({ servers: path, ...options, floats: "tagged" }, repair);
+    return await connectWithRepairCommand({ servers: path, ...options, floats: "tagged" }, repair);
   } catch (error) {
     if (error instanceof KvNoServerReachableError) {
       const orElse = "or give -k (the cluster's k) to serve now, reconnecting in the background";

@@ -404,6 +404,9 @@ const CONNECT_OPTIONS: readonly (keyof ConnectOptions)[] = [
 /** Each Kv's core, for {@link coreOf}: kept out of the class's public surface. */
 const CORES = new WeakMap<Kv, KvCore>();
 
+/** Makes a Kv with its private constructor; set by the class's static block. */
+let makeKv: (core: KvCore, floats: FloatReading) => Kv;
+
 /**
  * A handle on a kv cluster; make one with {@link connect}. Reads and writes
  * go to each key's k replicas. Every method throws a KvInputError for the
@@ -420,32 +423,17 @@ export class Kv implements AsyncDisposable {
   /** A value's bytes as plain JavaScript, floats read as connect() was told. */
   readonly #decode: (bytes: Uint8Array) => KvValue;
 
+  static {
+    // connectWithRepairCommand's way to the private constructor; the class's public
+    // surface has none.
+    makeKv = (core, floats) => new Kv(core, floats);
+  }
+
   /** Use {@link connect}. */
   private constructor(core: KvCore, floats: FloatReading) {
     this.#core = core;
     this.#decode = (bytes) => decodePlainValue(bytes, floats);
     CORES.set(this, core);
-  }
-
-  /**
-   * @internal Opens the broker; {@link connect} is the public way in. `repairCommand` is
-   * for kv's own commands over the library (`kv http`): the `kv repair` command, with
-   * their server file and credentials, that the connection's refusals and log lines name
-   * (default `kv repair`, BrokerOptions').
-   */
-  static async open(options: ConnectOptions, repairCommand?: string): Promise<Kv> {
-    const { servers, k, writes, timeoutMs, floats, credentials, log } = await checkConnectOptions(
-      options,
-    );
-    const core = await KvCore.open(servers, {
-      k,
-      writes,
-      timeoutMs,
-      credentials,
-      log,
-      repairCommand,
-    });
-    return new Kv(core, floats);
   }
 
   /**
@@ -701,7 +689,37 @@ export function brokerOf(kv: Kv): Broker {
  * ```
  */
 export async function connect(options: ConnectOptions): Promise<Kv> {
-  return await Kv.open(options);
+  return await connectWithRepairCommand(options);
+}
+
+/**
+ * {@link connect} for kv's own commands over the library (`kv http`), not part of the
+ * public surface (mod.ts; it was `Kv.open`, a static every application's types showed):
+ * `repairCommand` is the `kv repair` command, with their server file and credentials, that
+ * the connection's refusals and log lines name (default `kv repair`, BrokerOptions').
+ *
+ * @example
+ * ```ts
+ * const repair = "kv repair -s servers.txt";
+ * await using kv = await connectWithRepairCommand({ servers: "servers.txt" }, repair);
+ * ```
+ */
+export async function connectWithRepairCommand(
+  options: ConnectOptions,
+  repairCommand?: string,
+): Promise<Kv> {
+  const { servers, k, writes, timeoutMs, floats, credentials, log } = await checkConnectOptions(
+    options,
+  );
+  const core = await KvCore.open(servers, {
+    k,
+    writes,
+    timeoutMs,
+    credentials,
+    log,
+    repairCommand,
+  });
+  return makeKv(core, floats);
 }
 
 interface CheckedOptions {

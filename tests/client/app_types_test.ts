@@ -6,7 +6,7 @@
  * once the line type-checks); the test runs the same values through real servers.
  */
 import assert from "node:assert/strict";
-import type { Kv } from "../../mod.ts";
+import { Kv } from "../../mod.ts";
 import { KvCluster } from "../helpers/kv_processes.ts";
 
 /** A record's shape as an application declares it, with `type`: a KvValue. */
@@ -35,4 +35,8 @@ Deno.test("a record shape declared with type is put and read back, cast to the p
   assert.ok(value !== null && typeof value === "object", "the record is an object");
   const read = value as unknown as PersonType;
   assert.deepEqual(read, mary);
+});
+
+Deno.test("the Kv class an application sees has no static way in but connect (Kv.open was one, with kv http's repairCommand)", () => {
+  assert.deepEqual(Object.getOwnPropertyNames(Kv).sort(), ["length", "name", "prototype"]);
 });
