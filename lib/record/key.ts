@@ -128,20 +128,34 @@ function dottedMessage(what: string, key: string): string {
 }
 
 /**
- * `key` (or any text a message quotes) with control characters escaped `\uXXXX`, so that
- * the message stays one line and sends the terminal nothing.
+ * `key` (or any text a message quotes) with the characters a terminal would not show as
+ * themselves ({@link HIDDEN_CHARACTERS}) escaped `\uXXXX`, so that the message stays one
+ * line, sends the terminal nothing, and shows each key apart from any other.
  *
  * @example
  * ```ts
  * oneLine("a\nb"); // "a\\u000ab"
+ * oneLine("victim\u200b"); // "victim\\u200b"
  * ```
  */
 export function oneLine(key: string): string {
-  // deno-lint-ignore no-control-regex
-  return key.replace(/[\x00-\x1f\x7f-\x9f]/g, (char) => {
-    return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
-  });
+  return key.replace(ONE_LINE_ESCAPED, unicodeEscape);
 }
+
+/**
+ * The characters a terminal or a page would not show as themselves, as the body of a
+ * RegExp character class (flag `u`): controls (`\p{Cc}`: C0, DEL, C1 — a newline splits a
+ * line, an escape sequence reaches the terminal, a tab or CR hides), format characters
+ * (`\p{Cf}`: the zero-width space U+200B and the soft hyphen show as nothing, a bidi
+ * override such as U+202E reverses what follows), and the line and paragraph separators
+ * U+2028 and U+2029, which some terminals break lines at. Keys differing only by them
+ * looked identical (`victim` and `victim` followed by U+200B). The web console's
+ * `HIDDEN_IN_TEXT` (lib/http/console/console.js) quotes keys holding the same characters.
+ */
+const HIDDEN_CHARACTERS = "\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}";
+
+/** The characters {@link oneLine} escapes. */
+const ONE_LINE_ESCAPED = new RegExp(`[${HIDDEN_CHARACTERS}]`, "gu");
 
 function overLimitMessage(what: string, length: number): string {
   return `${what} is ${length} bytes, over the limit of ${MAX_KEY_BYTES}`;
@@ -193,18 +207,20 @@ export function checkEncodedName(
 
 /**
  * A key as a listing of keys prints it, one a line (`kv keys`, the REPL's `KEYS`): the key
- * itself, unless printed as it is it could not be told for sure — it holds a control
- * character (C0, DEL, C1: a newline splits the line, an escape sequence reaches the
- * terminal, a tab or CR hides) or U+FFFD (the stand-in for bytes that are not UTF-8, see
- * {@link readListedKey}). Such a key is printed as `.` and then a JSON string: no key holds
- * `.`, so no such line is a key itself, and {@link readListedKey} reads it back. The
- * string's only escapes are `\"`, `\\`, `\n`, `\r`, `\t` and `\u00XX`/`\ufffd`, which the
- * record grammar reads too.
+ * itself, unless printed as it is it could not be told for sure — it holds a character a
+ * terminal would not show as itself ({@link HIDDEN_CHARACTERS}: a control, a format
+ * character such as a zero-width space or a bidi override, a line or paragraph separator) or
+ * U+FFFD (the stand-in for bytes that are not UTF-8, see {@link readListedKey}). Such a key
+ * is printed as `.` and then a JSON string: no key holds `.`, so no such line is a key
+ * itself, and {@link readListedKey} reads it back. The string's only escapes are `\"`,
+ * `\\`, `\n`, `\r`, `\t` and `\uXXXX` (a surrogate pair's two for a character past
+ * U+FFFF), which the record grammar reads too.
  *
  * @example
  * ```ts
  * listedKey("person 1"); // "person 1"
  * listedKey("a\nb"); // '."a\\nb"'
+ * listedKey("victim\u200b"); // '."victim\\u200b"'
  * ```
  */
 export function listedKey(key: string): string {
@@ -215,11 +231,9 @@ export function listedKey(key: string): string {
 }
 
 /** The characters that make {@link listedKey} print a key as a JSON string. */
-// deno-lint-ignore no-control-regex
-const UNLISTABLE = /[\x00-\x1f\x7f-\x9f\ufffd]/;
+const UNLISTABLE = new RegExp(`[${HIDDEN_CHARACTERS}\\ufffd]`, "u");
 /** The characters escaped inside that string. */
-// deno-lint-ignore no-control-regex
-const LISTED_ESCAPED = /["\\\x00-\x1f\x7f-\x9f\ufffd]/g;
+const LISTED_ESCAPED = new RegExp(`["\\\\${HIDDEN_CHARACTERS}\\ufffd]`, "gu");
 /** The two-character escapes JSON and the record grammar share. */
 const SHORT_ESCAPES: Readonly<Record<string, string>> = {
   '"': '\\"',
@@ -229,9 +243,13 @@ const SHORT_ESCAPES: Readonly<Record<string, string>> = {
   "\t": "\\t",
 };
 
-/** A character as `\uXXXX`. */
+/** A character as `\uXXXX`, or as its surrogate pair's two when past U+FFFF. */
 function unicodeEscape(character: string): string {
-  return `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  let escaped = "";
+  for (let i = 0; i < character.length; i++) {
+    escaped += `\\u${character.charCodeAt(i).toString(16).padStart(4, "0")}`;
+  }
+  return escaped;
 }
 
 /**

@@ -126,6 +126,10 @@ Deno.test({
     await kv.put("victim", "also keep me");
     await kv.put("victim ", "keep me");
     await kv.put("a\nb", 1);
+    // A zero-width space and a right-to-left override: drawn as they are, each passed for
+    // another key ("victim", "vicmit").
+    await kv.put("victim\u200b", 2);
+    await kv.put("vic\u202etim", 3);
     await using http = await HttpProcess.start(["-s", cluster.serverFile]);
     const floats = await fetch(`${http.url}v1/records/floats`, {
       method: "PUT",
@@ -140,11 +144,18 @@ Deno.test({
     const until = (expression: string) => page.waitForFunction(expression);
 
     await page.click("#key-search button");
-    await until(`document.querySelectorAll("#keys li").length === 4`);
+    await until(`document.querySelectorAll("#keys li").length === 6`);
     const listed = await page.evaluate(
       `[...document.querySelectorAll("#keys li")].map((li) => li.textContent)`,
     );
-    assert.deepEqual(listed, [`"a\\nb"`, "floats", "victim", `"victim "`]);
+    assert.deepEqual(listed, [
+      `"a\\nb"`,
+      "floats",
+      "victim",
+      `"victim "`,
+      `"victim\\u200b"`,
+      `"vic\\u202etim"`,
+    ]);
 
     await page.select("#op", "DELETE");
     await page.type("#target", "victim ");

@@ -56,15 +56,34 @@ async function api(method, path, body, type = "application/json") {
   return { status: response.status, data };
 }
 
-/** A key holding a control character or space at either end, which a page would hide. */
-const HIDDEN_IN_TEXT = /\p{Cc}|^\s|\s$/u;
+/**
+ * A key holding a character a page would not draw as itself — a control (`\p{Cc}`), a format
+ * character (`\p{Cf}`: the zero-width space U+200B shows as nothing, a bidi override such as
+ * U+202E reverses what follows), a line or paragraph separator — or a space at either end.
+ * The characters are those `kv keys` quotes a key for (HIDDEN_CHARACTERS, lib/record/key.ts).
+ */
+const HIDDEN_IN_TEXT = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|^\s|\s$/u;
+
+/** What JSON.stringify leaves as it is of those characters: it escapes only controls. */
+const LEFT_UNESCAPED = /[\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /**
- * A key as the page shows it: as it is, or quoted with JSON's escapes when the page would
- * hide part of it, so the key "a\nb" is not drawn like "a b", nor "victim " like "victim".
+ * A key as the page shows it: as it is, or quoted with JSON's escapes (every character of
+ * {@link HIDDEN_IN_TEXT} as `\uXXXX`) when the page would hide part of it, so the key "a\nb"
+ * is not drawn like "a b", nor "victim " or "victim" with a zero-width space like "victim".
  */
 function shownKey(key) {
-  return HIDDEN_IN_TEXT.test(key) ? JSON.stringify(key) : key;
+  if (!HIDDEN_IN_TEXT.test(key)) return key;
+  return JSON.stringify(key).replace(LEFT_UNESCAPED, unicodeEscape);
+}
+
+/** A character as `\uXXXX`, or as its surrogate pair's two when past U+FFFF. */
+function unicodeEscape(character) {
+  let escaped = "";
+  for (let i = 0; i < character.length; i++) {
+    escaped += `\\u${character.charCodeAt(i).toString(16).padStart(4, "0")}`;
+  }
+  return escaped;
 }
 
 function element(tag, attributes = {}, ...children) {
