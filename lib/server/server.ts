@@ -64,6 +64,7 @@ import { describeDiskFailure, describeReadOnly, type Store, StoreFailedError } f
 import { isFsError } from "../base/fs_error.ts";
 import { MarkChangedError } from "./node_state.ts";
 import { PARTITION_COUNT } from "../record/partition.ts";
+import { listedKey } from "../record/key.ts";
 
 const textEncoder = new TextEncoder();
 
@@ -361,6 +362,8 @@ export class KvServer {
   readonly #laggingWrites = { loggedAt: -Infinity, unlogged: 0 };
   /** When a connection refused at --max-connections was last logged, and how many since. */
   readonly #fullRefusals = { loggedAt: -Infinity, unlogged: 0 };
+  /** When a failed accept was last logged, and how many failed since. */
+  readonly #acceptFailures = { loggedAt: -Infinity, unlogged: 0 };
   readonly #connectionLoops = new Set<Promise<void>>();
   readonly #farewells = new Set<Promise<void>>();
   #acceptLoop: Promise<void> | undefined;
@@ -484,7 +487,11 @@ export class KvServer {
         conn = await listener.accept();
       } catch (error) {
         if (this.#closing || error instanceof Deno.errors.BadResource) return;
-        this.#logger.warn(`accept failed: ${describeError(error)}; retrying`);
+        // Out of file descriptors it fails on every retry, as long as clients hold them.
+        const since = this.#throttled(this.#acceptFailures, performance.now());
+        if (since !== undefined) {
+          this.#logger.warn(`accept failed: ${describeError(error)}${since}; retrying`);
+        }
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_DELAY_MS));
         continue;
       }
@@ -1252,7 +1259,9 @@ export class KvServer {
     const since = this.#throttled(this.#farVersions, now);
     if (since === undefined) return;
     this.#logger.warn(
-      `stored '${key}' at a version ${describeDays(ms - now)} ahead of this server's ` +
+      // Quoted as kv keys lists it: a client's newline or escape sequence would forge a line
+      // or reach the terminal of whoever reads the log.
+      `stored '${listedKey(key)}' at a version ${describeDays(ms - now)} ahead of this server's ` +
         `clock${since}: a writer's clock is wrong, or the key held a version that far ahead ` +
         "already (a later write is stamped after it)",
     );
@@ -1272,10 +1281,10 @@ export class KvServer {
     const since = this.#throttled(this.#laggingWrites, now);
     if (since !== undefined) {
       this.#logger.warn(
-        `answered a write of '${key}' stamped ${describeLag(now - version.ms)} behind this ` +
-          `server's clock with STALE at the clock's time${since}, so that the writer stamps ` +
-          "it again after it: a writer's clock (or this server's) is wrong; keep every " +
-          "machine on NTP",
+        `answered a write of '${listedKey(key)}' stamped ${describeLag(now - version.ms)} ` +
+          `behind this server's clock with STALE at the clock's time${since}, so that the ` +
+          "writer stamps it again after it: a writer's clock (or this server's) is wrong; " +
+          "keep every machine on NTP",
       );
     }
     const clock = clockVersion(now);

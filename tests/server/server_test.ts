@@ -752,6 +752,69 @@ Deno.test("a write stored at a version more than FAR_VERSION_AHEAD_MS ahead of t
   }
 });
 
+Deno.test("a client's key in the server's log is quoted as kv keys lists it: a newline forges no line, an escape sequence reaches no terminal", async () => {
+  const twoDays = 2 * 24 * 60 * 60 * 1000;
+  const forged = "k\nkv server error: FAKE LINE\x1b[31mRED\x1b]0;title\x07\u202e";
+  const listed = String
+    .raw`."k\nkv server error: FAKE LINE\u001b[31mRED\u001b]0;title\u0007\u202e"`;
+  const { address, stop, logged } = await startLoggedServer("warn");
+  const client = await connectClient(address);
+  try {
+    const ahead = { ms: Date.now() + twoDays, counter: 0, broker: 7 };
+    assert.equal((await client.put(forged, int(1), { version: ahead })).kind, "stored");
+    const behind = { ms: Date.now() - twoDays, counter: 0, broker: 7 };
+    assert.equal((await client.put(`${forged}2`, int(1), { version: behind })).kind, "stale");
+    assert.equal(logged.length, 2, logged.join("\n"));
+    assert.ok(logged[0].includes(`stored '${listed}' at a version 2 days ahead`), logged[0]);
+    const lagging = `answered a write of '${listed.slice(0, -1)}2"' stamped 2 days behind`;
+    assert.ok(logged[1].includes(lagging), logged[1]);
+    for (const line of logged) assert.doesNotMatch(line, /[\p{Cc}\p{Cf}]/u);
+  } finally {
+    await client.close();
+    await stop();
+  }
+});
+
+Deno.test("accept failing over and over (out of file descriptors) is logged once, then counted, not ten lines a second; the server serves once it succeeds", async () => {
+  const failures = 5;
+  let accepts = 0;
+  const listen = Deno.listen;
+  // The listener's accept fails as at EMFILE, `failures` times, then accepts as it is.
+  Deno.listen = ((options: Deno.TcpListenOptions) => {
+    const listener = listen(options);
+    return new Proxy(listener, {
+      get(target, property) {
+        if (property !== "accept") {
+          const member = Reflect.get(target, property, target);
+          return typeof member === "function" ? member.bind(target) : member;
+        }
+        return () =>
+          ++accepts <= failures
+            ? Promise.reject(new Error("Too many open files (os error 24)"))
+            : target.accept();
+      },
+    });
+  }) as typeof Deno.listen;
+  let started: Awaited<ReturnType<typeof startLoggedServer>>;
+  try {
+    started = await startLoggedServer("warn");
+  } finally {
+    Deno.listen = listen;
+  }
+  const { address, stop, logged } = started;
+  try {
+    const client = await connectClient(address);
+    await client.ping();
+    await client.close();
+    assert.ok(accepts > failures);
+    assert.deepEqual(logged.filter((line) => line.includes("accept failed")), [
+      "kv warn: accept failed: Too many open files (os error 24); retrying",
+    ]);
+  } finally {
+    await stop();
+  }
+});
+
 Deno.test("a MARK_REPAIRED that replaces another list's mark closes every other connection before it is answered; one marking an unrepaired server, or the same list again, closes none", async () => {
   const { address, stop } = await startServer();
   const marker = await connectClient(address);
