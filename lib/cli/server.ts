@@ -18,8 +18,10 @@
  * @module
  */
 import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT } from "../limits.ts";
+import { describeError } from "../base/describe_error.ts";
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, Logger, parseLogLevel } from "../base/logger.ts";
 import { AuthFileError, AuthKeys, MIN_SECRET_BYTES } from "../protocol/auth.ts";
+import type { TlsServerContext } from "../protocol/tls_server.ts";
 import {
   CredentialsError,
   expiredCertificateWarning,
@@ -470,6 +472,27 @@ function dataDirAdvice(error: unknown): string {
   return "";
 }
 
+/**
+ * The TLS the server ends itself over each connection; `node:tls` (lib/protocol/tls_server.ts)
+ * imported only then: about 20 ms of every start's CPU otherwise. The files were checked
+ * already (readCertAndKey): what OpenSSL still refuses is one line too.
+ */
+async function tlsContext(
+  settings: ServerSettings,
+  tls: { cert: string; key: string } | undefined,
+): Promise<TlsServerContext | undefined> {
+  if (tls === undefined) return undefined;
+  const { TlsServerContext } = await import("../protocol/tls_server.ts");
+  try {
+    return new TlsServerContext(tls.cert, tls.key);
+  } catch (error) {
+    throw new UserError(
+      `kv server: cannot serve TLS with --tls-cert ${settings.tlsCert} and --tls-key ` +
+        `${settings.tlsKey}: ${describeError(error)}; give a certificate and key OpenSSL accepts`,
+    );
+  }
+}
+
 function listen(server: KvServer, settings: ServerSettings): Deno.NetAddr {
   try {
     return server.listen();
@@ -491,9 +514,11 @@ async function runServer(args: string[]): Promise<number> {
     const expired = await expiredCertificateWarning(settings.tlsCert, security.tls.cert);
     if (expired !== undefined) logger.warn(expired);
   }
+  const tls = await tlsContext(settings, security.tls);
   const store = await openStore(settings);
   const server = new KvServer({
-    ...security,
+    auth: security.auth,
+    tls,
     maxBufferedBytes: settings.maxBufferedBytes,
     store,
     hostname: settings.hostname,

@@ -6,7 +6,7 @@
  * the connections itself, closes each that carries no request in the handler and has had
  * no byte of an answer's body delivered for `headerTimeoutMs` (bytes an HTTP/2 client draws
  * without a request, such as PING acknowledgements, do not count), refuses connections past
- * `maxConnections`, ends TLS itself (lib/http/tls_relay.ts), and relays the plain bytes to
+ * `maxConnections`, ends TLS itself (lib/protocol/tls_server.ts), and relays the plain bytes to
  * a `Deno.serve` that serves that connection alone, on a Unix domain socket, whose handler
  * tells the guard when a request's headers are complete; freed, it serves a later one. The
  * sockets are in a directory only this user can enter (0700), so no other user's program
@@ -24,17 +24,14 @@
  * ```
  * @module
  */
-import type { SecureContext } from "node:tls";
 import { describeError } from "../base/describe_error.ts";
 import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { invariant } from "../base/invariant.ts";
+import type { TlsServerContext } from "../protocol/tls_server.ts";
 import { SocketDir } from "./socket_dir.ts";
-/**
- * lib/http/tls_relay.ts, imported only by a guard that serves TLS: it imports node:tls,
- * with node:stream, which cost every `kv http` start (and `kv http --help`) about 20 ms of
- * CPU (README, Tests) though most serve plain HTTP.
- */
-type TlsRelay = typeof import("./tls_relay.ts");
+
+/** Protocols offered by ALPN, as `Deno.serve` offers them: HTTP/2 first. */
+const ALPN_PROTOCOLS = ["h2", "http/1.1"];
 
 /**
  * A new {@link SocketDir}, or an Error that says in one line why there can be none and what
@@ -185,9 +182,7 @@ export class ConnectionGuard {
   readonly #listener: Deno.Listener;
   readonly #handler: Handler;
   /** With TLS, the certificate and key the guard ends it with. */
-  readonly #tls: SecureContext | undefined;
-  /** With TLS, lib/http/tls_relay.ts, which ends it. */
-  readonly #tlsRelay: TlsRelay | undefined;
+  readonly #tls: TlsServerContext | undefined;
   /** The directory (0700) of the inner servers' sockets, removed at shutdown or exit. */
   readonly #socketDir: SocketDir;
   readonly #removeSocketDir = () => this.#socketDir.remove();
@@ -216,7 +211,7 @@ export class ConnectionGuard {
     listener: Deno.Listener,
     handler: Handler,
     options: GuardOptions,
-    tlsRelay: TlsRelay | undefined,
+    tls: TlsServerContext | undefined,
   ) {
     this.#listener = listener;
     this.#handler = handler;
@@ -224,11 +219,7 @@ export class ConnectionGuard {
     this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.#onClosed = options.onClosed ?? (() => {});
     invariant(this.#headerTimeoutMs > 0 && this.#maxConnections > 0, "positive limits");
-    const { cert, key } = options;
-    this.#tlsRelay = tlsRelay;
-    this.#tls = cert !== undefined && key !== undefined && tlsRelay !== undefined
-      ? tlsRelay.tlsContext(cert, key)
-      : undefined;
+    this.#tls = tls;
     // Made 0700, locked while this process lives; the ones killed guards left are removed.
     this.#socketDir = madeSocketDir();
     try {
@@ -261,11 +252,18 @@ export class ConnectionGuard {
    * ```
    */
   static async serve(options: GuardOptions, handler: Handler): Promise<ConnectionGuard> {
-    const tls = options.cert !== undefined && options.key !== undefined;
-    const tlsRelay = tls ? await import("./tls_relay.ts") : undefined;
+    const { cert, key } = options;
+    // Imported only by a guard that serves TLS: node:tls, with node:stream, cost every
+    // `kv http` start (and `kv http --help`) about 20 ms of CPU (README, Tests) though most
+    // serve plain HTTP.
+    const tls = cert !== undefined && key !== undefined
+      ? new (await import("../protocol/tls_server.ts")).TlsServerContext(cert, key, {
+        alpnProtocols: ALPN_PROTOCOLS,
+      })
+      : undefined;
     const listener = Deno.listen({ hostname: options.hostname, port: options.port });
     try {
-      return new ConnectionGuard(listener, handler, options, tlsRelay);
+      return new ConnectionGuard(listener, handler, options, tls);
     } catch (error) {
       listener.close();
       throw error;
@@ -366,11 +364,11 @@ export class ConnectionGuard {
         deliverBy: 0,
         closed: false,
       };
-      if (this.#tls !== undefined && this.#tlsRelay !== undefined) {
+      if (this.#tls !== undefined) {
         // Counted as the encrypted bytes reach the connection: node:tls takes the plain ones
         // a megabyte or more ahead of a client that reads slowly, then none for over a second.
         const sent = (count: number) => this.#delivered(relay, count);
-        relay.client = new this.#tlsRelay.TlsServerStream(conn, this.#tls, sent);
+        relay.client = this.#tls.serve(conn, { sent });
       }
       this.#relays.add(relay);
       // Out of file descriptors or shutting down: closed, as one past the bound is.

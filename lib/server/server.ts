@@ -35,6 +35,7 @@ import { DEFAULT_READ_BUFFER_BYTES, FrameReader } from "../protocol/frame_reader
 import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
 import { Logger, SILENT_LOGGER } from "../base/logger.ts";
 import { AUTH_HMAC_SHA256, type AuthKeys, newChallenge } from "../protocol/auth.ts";
+import type { TlsServerContext } from "../protocol/tls_server.ts";
 import {
   AUTH_NONE,
   CONNECTION_REQUEST_ID,
@@ -284,17 +285,24 @@ export interface KvServerOptions {
    * sends HELLO is served.
    */
   auth?: AuthKeys;
-  /** Serve TLS with this certificate chain and key (PEM); default plain TCP. */
-  tls?: { cert: string; key: string };
+  /**
+   * Serve TLS with this certificate chain and key; default plain TCP. Made by the caller,
+   * importing lib/protocol/tls_server.ts only then: it loads `node:tls` (about 20 ms of a
+   * start).
+   */
+  tls?: TlsServerContext;
   /** Where connection events (debug) and failures (error) go; default: silent. */
   logger?: Logger;
 }
 
 type Phase = "reading" | "processing" | "committing" | "writing";
 
+/** A client's connection as the server uses it: the TCP connection, or TLS over it. */
+type ClientStream = Pick<Deno.Conn, "read" | "write" | "close">;
+
 /** One client connection's state, shared between its loop, the idle timer and `close`. */
 interface Connection {
-  readonly conn: Deno.Conn;
+  readonly conn: ClientStream;
   readonly peer: string;
   /** The peer's address without its port, whose failures are logged together. */
   readonly peerHost: string;
@@ -339,11 +347,11 @@ export class KvServer {
   readonly #maxBufferedBytes: number;
   readonly #maxUngreeted: number;
   readonly #auth: AuthKeys | undefined;
-  readonly #tls: { cert: string; key: string } | undefined;
+  readonly #tls: TlsServerContext | undefined;
   /** Random per process, told in HELLO, so a broker can tell two addresses of one server. */
   readonly #serverId: string = bytesToHex(crypto.getRandomValues(new Uint8Array(SERVER_ID_BYTES)));
   readonly #logger: Logger;
-  #listener: Deno.Listener | undefined;
+  #listener: Deno.TcpListener | undefined;
   #startedAt = 0;
   #closing = false;
   #closePromise: Promise<void> | undefined;
@@ -400,9 +408,10 @@ export class KvServer {
   listen(): Deno.NetAddr {
     if (this.#listener) throw new Error("the server is already listening");
     const address = { hostname: this.#hostname, port: this.#port, transport: "tcp" } as const;
-    this.#listener = this.#tls
-      ? Deno.listenTls({ ...address, cert: this.#tls.cert, key: this.#tls.key })
-      : Deno.listen(address);
+    // Plain TCP even for TLS, which each connection runs itself (TlsServerContext): a
+    // `Deno.listenTls` connection closed before its handshake stays open, so the HELLO
+    // deadline and --max-connections bounded nothing against connections that send no byte.
+    this.#listener = Deno.listen(address);
     this.#startedAt = performance.now();
     this.#acceptLoop = this.#accept(this.#listener);
     return this.addr;
@@ -480,11 +489,11 @@ export class KvServer {
     }
   }
 
-  async #accept(listener: Deno.Listener): Promise<void> {
+  async #accept(listener: Deno.TcpListener): Promise<void> {
     while (!this.#closing) {
-      let conn: Deno.Conn;
+      let tcp: Deno.TcpConn;
       try {
-        conn = await listener.accept();
+        tcp = await listener.accept();
       } catch (error) {
         if (this.#closing || error instanceof Deno.errors.BadResource) return;
         // Out of file descriptors it fails on every retry, as long as clients hold them.
@@ -495,7 +504,12 @@ export class KvServer {
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_DELAY_MS));
         continue;
       }
-      const peer = describeAddr(conn.remoteAddr);
+      const peer = describeAddr(tcp.remoteAddr);
+      // Answers go out whole in one write: Nagle would hold a small one for the last's ACK.
+      tcp.setNoDelay(true);
+      // TLS reads the first byte itself, under the HELLO deadline, whose close closes `tcp`;
+      // one past --max-connections is sent BUSY over TLS, once its handshake is done.
+      const conn = this.#tls?.serve(tcp, { writeThrough: true }) ?? tcp;
       if (!this.#closing) this.#makeRoomForStranger();
       if (this.#closing) {
         closeQuietly(conn);
@@ -509,7 +523,7 @@ export class KvServer {
         );
         this.#trackFarewell(sendAndClose(conn, frames.bytes()));
       } else {
-        this.#startConnection(conn, peer);
+        this.#startConnection(conn, peer, tcp.remoteAddr.hostname);
       }
     }
   }
@@ -606,11 +620,11 @@ export class KvServer {
     farewell.finally(() => this.#farewells.delete(farewell));
   }
 
-  #startConnection(conn: Deno.Conn, peer: string): void {
+  #startConnection(conn: ClientStream, peer: string, peerHost: string): void {
     const connection: Connection = {
       conn,
       peer,
-      peerHost: conn.remoteAddr.transport === "tcp" ? conn.remoteAddr.hostname : peer,
+      peerHost,
       phase: "reading",
       lastActivityAt: performance.now(),
       idleTimer: undefined,
@@ -638,7 +652,7 @@ export class KvServer {
     }, this.#helloTimeoutMs);
     const loop = this.#serve(connection)
       .catch((error) => {
-        // A TLS handshake that fails (a plain-TCP client, an unknown CA) fails the first read.
+        // A TLS handshake that fails (a plain-TCP client, an unknown CA) fails a read.
         if (isTlsFailure(error)) {
           this.#logFailure(connection, `TLS handshake failed: ${describeError(error)}`);
         } else {
@@ -737,8 +751,6 @@ export class KvServer {
 
   async #serve(connection: Connection): Promise<void> {
     const { conn } = connection;
-    // TLS connections have no Nagle switch of their own in Deno.
-    (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
     const reader = this.#requestReader(connection);
     const batch = new AnswerBatch();
     while (!this.#closing && !connection.closed) {
@@ -1415,7 +1427,7 @@ class BudgetExceededError extends Error {
   }
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+async function writeAll(conn: ClientStream, bytes: Uint8Array): Promise<void> {
   let written = 0;
   try {
     while (written < bytes.length) written += await conn.write(bytes.subarray(written));
@@ -1453,7 +1465,7 @@ const NOT_HTTP_ANSWER: Uint8Array = (() => {
   );
 })();
 
-async function sendAndClose(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+async function sendAndClose(conn: ClientStream, bytes: Uint8Array): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([
@@ -1473,7 +1485,7 @@ function closeConnection(connection: Connection): void {
   closeQuietly(connection.conn);
 }
 
-function closeQuietly(conn: Deno.Conn): void {
+function closeQuietly(conn: ClientStream): void {
   try {
     conn.close();
   } catch {
@@ -1481,10 +1493,15 @@ function closeQuietly(conn: Deno.Conn): void {
   }
 }
 
-/** Whether a connection's first read failed in the TLS handshake, not on the network. */
+/**
+ * Whether a connection's read failed in TLS, not on the network: bytes that are no TLS
+ * (InvalidData, lib/protocol/tls_server.ts) or a handshake node:tls refused (its errors'
+ * codes are `ERR_SSL_…`: a client that does not trust the certificate, a bad record).
+ */
 function isTlsFailure(error: unknown): boolean {
-  return error instanceof Deno.errors.InvalidData ||
-    (error instanceof Error && /tls|certificate|handshake/i.test(error.message));
+  if (error instanceof Deno.errors.InvalidData) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("ERR_SSL_");
 }
 
 function isDisconnect(error: unknown): boolean {
@@ -1496,6 +1513,6 @@ function isDisconnect(error: unknown): boolean {
     error instanceof Deno.errors.NotConnected;
 }
 
-function describeAddr(addr: Deno.Addr): string {
-  return addr.transport === "tcp" ? `${addr.hostname}:${addr.port}` : addr.transport;
+function describeAddr(addr: Deno.NetAddr): string {
+  return `${addr.hostname}:${addr.port}`;
 }
