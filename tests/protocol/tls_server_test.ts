@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { TlsServerContext, type TlsServerStream } from "../../lib/protocol/tls_server.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
+import { HAS_OPENSSL, makeTestCerts, type TestCerts } from "../helpers/tls_certs.ts";
+import { withDeadline } from "../helpers/wait.ts";
+
+/** What a TLS server answers bytes that are no TLS: a fatal decode_error alert record. */
+const NOT_TLS_ALERT = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32];
+
+/**
+ * A listener whose connections are served TLS with `certs` (writeThrough, as kv server
+ * does), each stream handed to `serve` with the count of encrypted bytes its connection
+ * took so far.
+ */
+async function withTlsServer(
+  certs: TestCerts,
+  serve: (stream: TlsServerStream, sentBytes: () => number) => Promise<void>,
+  test: (port: number) => Promise<void>,
+): Promise<void> {
+  const context = new TlsServerContext(
+    await Deno.readTextFile(certs.serverPem),
+    await Deno.readTextFile(certs.serverKey),
+  );
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      let sent = 0;
+      const stream = context.serve(conn, { writeThrough: true, sent: (count) => sent += count });
+      served.push(serve(stream, () => sent));
+    }
+  })();
+  try {
+    await test(listener.addr.port);
+  } finally {
+    listener.close();
+    await accepting;
+    await withDeadline(Promise.all(served), { what: "the server's sessions to end" });
+  }
+}
+
+/** Every byte `conn` receives until its end, or the error that ended it. */
+async function readToEnd(conn: Deno.Conn): Promise<{ bytes: number[]; error?: string }> {
+  const bytes: number[] = [];
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    for (let count = await conn.read(buffer); count !== null; count = await conn.read(buffer)) {
+      bytes.push(...buffer.subarray(0, count));
+    }
+    return { bytes };
+  } catch (error) {
+    return { bytes, error: (error as Error).name };
+  }
+}
+
+function tlsTest(name: string, fn: (certs: TestCerts) => Promise<void>): void {
+  Deno.test({
+    name: HAS_OPENSSL ? name : `${name} (ignored: openssl is not installed to make certificates)`,
+    ignore: !HAS_OPENSSL,
+    fn: () => withTempDir(async (dir) => await fn(await makeTestCerts(dir))),
+  });
+}
+
+tlsTest(
+  "a first byte that starts no TLS record is answered with a TLS alert and the hang-up, and the session's read fails with InvalidData",
+  async (certs) => {
+    let failure: unknown;
+    const serve = async (stream: TlsServerStream) => {
+      await stream.read(new Uint8Array(100)).catch((error) => failure = error);
+      stream.close();
+    };
+    await withTlsServer(certs, serve, async (port) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      // A kv HELLO frame's first bytes: its length.
+      await conn.write(new Uint8Array([0, 0, 0, 7, 1, 0, 0, 0, 1, 0, 7]));
+      const answer = await withDeadline(readToEnd(conn), { what: "the server's answer" });
+      conn.close();
+      assert.deepEqual(answer, { bytes: NOT_TLS_ALERT });
+    });
+    assert(failure instanceof Deno.errors.InvalidData, String(failure));
+    assert.match(failure.message, /^the client does not speak TLS \(its first byte is 0x00,/);
+  },
+);
+
+tlsTest(
+  "a session closed before its client sent a byte closes the TCP connection, and a client that leaves before its handshake ends the read as a disconnect (null)",
+  async (certs) => {
+    const reads: (number | null | string)[] = [];
+    const serve = async (stream: TlsServerStream) => {
+      // The first client sends nothing: closed as a server's deadline would close it.
+      if (reads.length === 0) {
+        reads.push("closed unread");
+        stream.close();
+        return;
+      }
+      reads.push(await stream.read(new Uint8Array(100)).catch((error) => String(error)));
+      stream.close();
+    };
+    await withTlsServer(certs, serve, async (port) => {
+      const idle = await Deno.connect({ hostname: "127.0.0.1", port });
+      // Deno.listenTls kept such a connection open for good (its peer still had it 150 s on).
+      const ended = await withDeadline(readToEnd(idle), { what: "the idle connection's end" });
+      idle.close();
+      assert.deepEqual(ended, { bytes: [] });
+      const leaving = await Deno.connect({ hostname: "127.0.0.1", port });
+      // Half a ClientHello's record header, then gone.
+      await leaving.write(new Uint8Array([0x16, 0x03, 0x01]));
+      leaving.close();
+    });
+    assert.deepEqual(reads, ["closed unread", null]);
+  },
+);
+
+tlsTest(
+  "with writeThrough a write resolves only once its bytes, encrypted, left for the connection",
+  async (certs) => {
+    const answer = new Uint8Array(1000);
+    let sentByWrite = -1;
+    const serve = async (stream: TlsServerStream, sentBytes: () => number) => {
+      // The first plain byte comes after the handshake: what was sent so far is its part.
+      await stream.read(new Uint8Array(100));
+      const before = sentBytes();
+      await stream.write(answer);
+      sentByWrite = sentBytes() - before;
+      stream.close();
+    };
+    await withTlsServer(certs, serve, async (port) => {
+      const conn = await Deno.connectTls({
+        hostname: "localhost",
+        port,
+        caCerts: [await Deno.readTextFile(certs.caPem)],
+      });
+      await conn.write(new Uint8Array([1]));
+      await withDeadline(readToEnd(conn), { what: "the server's answer" });
+      conn.close();
+    });
+    // Without it, the write resolved as node:tls took the bytes: none had left yet.
+    assert(sentByWrite >= answer.length, `${sentByWrite} bytes sent when the write resolved`);
+  },
+);
+
+tlsTest(
+  "a close after the handshake sends every byte written, then close_notify: the client reads them all and a clean end",
+  async (certs) => {
+    const answer = new Uint8Array(100).fill(0x41);
+    const serve = async (stream: TlsServerStream) => {
+      await stream.read(new Uint8Array(100));
+      // Not awaited: the close itself must let it out.
+      stream.write(answer).catch(() => {});
+      stream.close();
+    };
+    await withTlsServer(certs, serve, async (port) => {
+      const conn = await Deno.connectTls({
+        hostname: "localhost",
+        port,
+        caCerts: [await Deno.readTextFile(certs.caPem)],
+      });
+      await conn.write(new Uint8Array([1]));
+      const got = await withDeadline(readToEnd(conn), { what: "the server's answer" });
+      conn.close();
+      // Closed at once (node:tls's destroy), the client got none of them, then UnexpectedEof;
+      // Deno.listenTls's close sent close_notify, which kv's client takes for a clean end.
+      assert.deepEqual(got, { bytes: [...answer] });
+    });
+  },
+);

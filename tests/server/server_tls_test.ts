@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { openAttackers } from "../helpers/attacks.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
+import { runKv } from "../helpers/run_kv.ts";
+import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import {
+  HAS_OPENSSL,
+  makeTestCerts,
+  serverTlsFlags,
+  type TestCerts,
+} from "../helpers/tls_certs.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
+
+/** kv server's HELLO deadline (DEFAULT_HELLO_TIMEOUT_MS): no flag sets it. */
+const HELLO_TIMEOUT_MS = 5_000;
+
+/**
+ * How long past the HELLO deadline the idle connections may take to be seen closed: the
+ * deadline's timers, a loaded machine's scheduling and the test's polling.
+ */
+const CLOSE_MARGIN_MS = 15_000;
+
+/** What a TLS server answers bytes that are no TLS: a fatal decode_error alert record. */
+const NOT_TLS_ALERT = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32];
+
+function tlsTest(name: string, fn: (certs: TestCerts, dir: string) => Promise<void>): void {
+  Deno.test({
+    name: HAS_OPENSSL ? name : `${name} (ignored: openssl is not installed to make certificates)`,
+    ignore: !HAS_OPENSSL,
+    fn: () => withTempDir(async (dir) => await fn(await makeTestCerts(dir), dir)),
+  });
+}
+
+tlsTest(
+  "a TLS server closes TCP connections that never start a handshake by the HELLO deadline, so idle strangers past --max-connections lock no client out",
+  async (certs, dir) => {
+    await using server = await startServerProcess([
+      ...serverTlsFlags(certs),
+      "--max-connections",
+      "8",
+    ]);
+    // Three times --max-connections, sending nothing. With Deno.listenTls each stayed open
+    // at the client for good: the server's close before a handshake left the TCP socket,
+    // and with enough of them its file descriptors, held.
+    const idle = 24;
+    const attackers = await openAttackers(server.address, idle, new Uint8Array(0));
+    try {
+      await waitFor(() => attackers.closedByServer() === idle, {
+        what: `the server to close all ${idle} idle connections (seen as their end)`,
+        timeoutMs: HELLO_TIMEOUT_MS + CLOSE_MARGIN_MS,
+      });
+    } finally {
+      attackers.close();
+    }
+    await Deno.writeTextFile(`${dir}/servers`, `localhost ${server.port}\n`);
+    const tls = ["-s", `${dir}/servers`, "--tls-ca", certs.caPem, "--timeout-ms", "20000"];
+    assert.equal((await runKv(["put", ...tls, "p: 1"])).code, 0);
+    const got = await runKv(["get", ...tls, "p"]);
+    assert.deepEqual([got.code, got.stdout], [0, "p : 1\n"]);
+    assert.equal((await stopWithin(server)).code, 0);
+  },
+);
+
+tlsTest(
+  "a TCP connect and close to a TLS server is a disconnect (debug), not an error line; a plain HELLO gets the TLS alert and a warning",
+  async (certs) => {
+    await using server = await startServerProcess([
+      ...serverTlsFlags(certs),
+      "--log-level",
+      "debug",
+    ]);
+    const closedLines = () =>
+      server.stderrLines.filter((line) => / debug: connection from \S+ closed /.test(line));
+    const connects = 5;
+    for (let i = 0; i < connects; i++) {
+      (await Deno.connect(server.address)).close();
+    }
+    await waitFor(() => closedLines().length === connects, {
+      what: `the server to log the end of ${connects} connections`,
+    });
+    // A port scan or a load balancer's TCP check wrote `connection … failed: unexpected end
+    // of file` at `error`, once per connection.
+    assert.deepEqual(server.stderrLines.filter((line) => / error: /.test(line)), []);
+
+    // A plain kv client's HELLO: its first byte, 0x00, starts no TLS record.
+    const conn = await Deno.connect(server.address);
+    await conn.write(new Uint8Array([0, 0, 0, 7, 1, 0, 0, 0, 1, 0, 7, 0, 0, 0, 0, 0]));
+    const answer: number[] = [];
+    const buffer = new Uint8Array(64);
+    const readAll = async () => {
+      for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+        answer.push(...buffer.subarray(0, n));
+      }
+    };
+    await withDeadline(readAll(), { what: "the server's answer to a plain HELLO" });
+    conn.close();
+    assert.deepEqual(answer, NOT_TLS_ALERT);
+    await waitFor(() => closedLines().length === connects + 1, {
+      what: "the server to log the end of the plain client's connection",
+    });
+    // A refusal, as a wrong secret is: `warn`, at most once a second per address.
+    assert.deepEqual(server.stderrLines.filter((line) => / warn: /.test(line)), [
+      `kv server warn: refused ${describePeer(conn)}: TLS handshake failed: the client does ` +
+      "not speak TLS (its first byte is 0x00, not a TLS handshake's 0x16)",
+    ]);
+    assert.deepEqual(server.stderrLines.filter((line) => / error: /.test(line)), []);
+    assert.equal((await stopWithin(server)).code, 0);
+  },
+);
+
+/** The client's end of `conn` as the server names it in its log. */
+function describePeer(conn: Deno.Conn): string {
+  const { hostname, port } = conn.localAddr as Deno.NetAddr;
+  return `${hostname}:${port}`;
+}
