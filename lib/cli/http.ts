@@ -43,6 +43,7 @@ import { ClusterKError } from "../broker/cluster_k.ts";
 import { VERSION } from "./run.ts";
 import { untilSignal } from "./stop_signals.ts";
 import { hostPort } from "../base/host_port.ts";
+import { describeError } from "../base/describe_error.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 import { listenFailure, listensOnLoopback } from "./listen_error.ts";
@@ -109,13 +110,13 @@ ${SERVERS_FLAG_HELP}
                          close a connection that has not sent a request's whole
                          headers within MS of opening or of its previous answer
                          (slow clients, idle ones), 0..${MAX_HEADER_TIMEOUT_MS}; 0: no such
-                         guard (default ${DEFAULT_HEADER_TIMEOUT_MS}; on a loopback address,
-                         where only this machine's programs connect, 0 unless
-                         you set --max-connections or --tokens-file)
+                         guard, and no bound on connections: any program that
+                         can connect can end kv http by taking every file
+                         descriptor (default ${DEFAULT_HEADER_TIMEOUT_MS})
       --max-connections N
                          connections open at once, 1..${MAX_CONNECTIONS_LIMIT}; more are closed
-                         as they arrive (default ${DEFAULT_MAX_CONNECTIONS} where the guard is on;
-                         not with --header-timeout-ms 0)
+                         as they arrive (default ${DEFAULT_MAX_CONNECTIONS}; not with
+                         --header-timeout-ms 0)
       --tokens-file FILE require 'Authorization: Bearer <token>' with a token
                          listed in FILE (one a line, at least 16 visible ASCII
                          characters; mode 600) on every request but the
@@ -134,10 +135,11 @@ ${SECURITY_HELP}
 Prints 'kv http listening on http://HOST:PORT/ (k=N)' on stderr once ready;
 SIGINT or SIGTERM finishes the requests in flight and exits 0.
 
-Exit codes: 0 stopped by SIGINT or SIGTERM; 2 a mistake, one line on stderr:
-bad flags or files, a port in use, credentials every server refuses; 3 no
-server reachable and no -k given, one line naming each (with -k it serves, and
-reconnects as they start).`;
+Exit codes: 0 stopped by SIGINT or SIGTERM; 1 stopped listening, one line:
+with --header-timeout-ms 0, no file descriptor was left; 2 a mistake, one line
+on stderr: bad flags or files, a port in use, credentials every server refuses;
+3 no server reachable and no -k given, one line naming each (with -k it serves,
+and reconnects as they start).`;
 
 /** The `kv http` subcommand. */
 export const httpCommand: Subcommand = { name: "http", help: HELP, run: runHttp };
@@ -173,7 +175,7 @@ async function runHttp(args: string[]): Promise<number> {
     fallback: DEFAULT_TIMEOUT_MS,
   });
   const limits = httpLimits(values);
-  const connections = connectionLimits(values, loopback);
+  const connections = connectionLimits(values);
   const tokens = await readTokens(values["tokens-file"]);
   const tls = await tlsFiles(values["tls-cert"], values["tls-key"]);
   const writes = choiceFlag("http", "--writes", values.writes, WRITE_RULES, "sloppy");
@@ -286,22 +288,19 @@ function httpLimits(values: ReturnType<typeof parseHttpFlags>["values"]) {
 
 /**
  * The connection deadline and bound the flags set: `headerTimeoutMs` 0 serves with
- * `Deno.serve` alone, which has neither (and then `--max-connections` cannot apply). By
- * default the guard is off on `loopback`, where only this machine's programs connect: it
- * relays every byte, which costs about as much CPU as `Deno.serve` itself (README). Not
- * with `--tokens-file`: a local program without a token would otherwise hold connections
- * for good, and, by taking every file descriptor, end `Deno.serve` and the process.
+ * `Deno.serve` alone, which has neither (and then `--max-connections` cannot apply). The
+ * guard is on by default on loopback too, though it relays every byte, which costs about as
+ * much CPU as `Deno.serve` itself (README): without it, any program of the machine ended
+ * `kv http` by opening connections until no file descriptor was left (`Deno.serve`'s accept
+ * then fails, and its listener with it, for good).
  */
 function connectionLimits(
   values: ReturnType<typeof parseHttpFlags>["values"],
-  loopback: boolean,
 ): { headerTimeoutMs: number; maxConnections: number } {
-  const guarded = !loopback || values["max-connections"] !== undefined ||
-    values["tokens-file"] !== undefined;
   const headerTimeoutMs = intFlag("http", "--header-timeout-ms", values["header-timeout-ms"], {
     min: 0,
     max: MAX_HEADER_TIMEOUT_MS,
-    fallback: guarded ? DEFAULT_HEADER_TIMEOUT_MS : 0,
+    fallback: DEFAULT_HEADER_TIMEOUT_MS,
   });
   if (headerTimeoutMs === 0 && values["max-connections"] !== undefined) {
     throw new UserError(
@@ -330,7 +329,7 @@ async function readTokens(path: string | undefined): Promise<BearerTokens | unde
  * until SIGINT or SIGTERM, then shuts it down; the exit code, 0.
  */
 async function untilStopped(
-  server: { readonly addr: Deno.Addr; shutdown(): Promise<void> },
+  server: Served,
   logger: Logger,
   before: string,
   after: string,
@@ -339,8 +338,16 @@ async function untilStopped(
   const stop = untilSignal(logger);
   try {
     logger.info(`listening on ${before}${hostPort(addr.hostname, addr.port)}${after}`);
-    const signal = await stop.signalled;
-    logger.info(`${signal}: shutting down`);
+    const lost = server.lost?.then((error) => ({ error })) ?? new Promise<never>(() => {});
+    const ended = await Promise.race([stop.signalled, lost]);
+    if (typeof ended !== "string") {
+      logger.error(
+        `stopped listening: ${describeError(ended.error)}; without the connection guard ` +
+          "(--header-timeout-ms 0) its accept fails for good once no file descriptor is left",
+      );
+      return 1;
+    }
+    logger.info(`${ended}: shutting down`);
     await server.shutdown();
     return 0;
   } finally {
@@ -402,6 +409,17 @@ async function openKv(
   }
 }
 
+/** What serves `kv http`: the connection guard, or `Deno.serve` alone. */
+interface Served {
+  readonly addr: Deno.Addr;
+  /**
+   * With `Deno.serve` alone, resolved with the error that stopped it listening for good: its
+   * accept failed, as when no file descriptor is left (the guard outlives that).
+   */
+  readonly lost?: Promise<unknown>;
+  shutdown(): Promise<void>;
+}
+
 /**
  * Serves `handler` on `listen`, behind a {@link ConnectionGuard} unless `headerTimeoutMs` is 0
  * (`Deno.serve` has no deadline on a request's headers of its own).
@@ -414,12 +432,17 @@ async function serve(
     maxConnections: number;
     onClosed: (why: GuardClosure) => void;
   },
-): Promise<{ readonly addr: Deno.Addr; shutdown(): Promise<void> }> {
+): Promise<Served> {
   const where = hostPort(listen.hostname, listen.port);
   try {
-    return limits.headerTimeoutMs === 0
-      ? Deno.serve({ ...listen, onListen: () => {} }, handler)
-      : await ConnectionGuard.serve({ ...listen, ...limits }, handler);
+    if (limits.headerTimeoutMs !== 0) {
+      return await ConnectionGuard.serve({ ...listen, ...limits }, handler);
+    }
+    const server = Deno.serve({ ...listen, onListen: () => {} }, handler);
+    // Handled from the start (kv http may still be connecting to the servers): left
+    // unhandled, it ended the process with an uncaught error and a stack.
+    const lost = new Promise<unknown>((resolve) => server.finished.catch(resolve));
+    return { addr: server.addr, lost, shutdown: () => server.shutdown() };
   } catch (error) {
     throw listenFailure("kv http", where, { port: "--listen port", address: "--listen" }, error);
   }

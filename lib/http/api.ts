@@ -503,7 +503,13 @@ function requestUrl(request: Request): URL {
   const host = request.headers.get("Host") ?? authorityOf(request.url);
   if (HOST_PATTERN.test(host)) {
     try {
-      return new URL(request.url);
+      // Behind the connection guard the URL is `http+unix:`, whose host is opaque: kept as
+      // sent, so `LOCALHOST` and `127.1` were no loopback names there. As `http:` it is
+      // normalised as without the guard (lower case, `127.0.0.1`).
+      const url = request.url.startsWith(UNIX_SCHEME)
+        ? `http:${request.url.slice(UNIX_SCHEME.length)}`
+        : request.url;
+      return new URL(url);
     } catch (error) {
       if (!(error instanceof TypeError)) throw error;
     }
@@ -513,6 +519,9 @@ function requestUrl(request: Request): URL {
     : host;
   throw new HttpError(400, `bad Host header '${shown}'`);
 }
+
+/** The scheme of the URLs of `Deno.serve` on a Unix socket: the connection guard's inner servers. */
+const UNIX_SCHEME = "http+unix:";
 
 /** The authority of a request's URL as sent: from the scheme to the path (see rawPath). */
 function authorityOf(url: string): string {

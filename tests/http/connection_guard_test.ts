@@ -459,6 +459,51 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: HAS_PRLIMIT
+    ? "kv http runs the guard on loopback by default: a local program cannot end it by taking every file descriptor"
+    : "loopback guard out of file descriptors (ignored: prlimit is not installed)",
+  ignore: !HAS_PRLIMIT,
+  fn: async () => {
+    // Without the guard, Deno.serve's accept failed with an error nothing could catch in time,
+    // and a handled one only stopped it listening.
+    await using served = await HttpProcess.onCluster(1);
+    await outlivesRunningOutOfDescriptors(served.http);
+  },
+});
+
+Deno.test({
+  name: HAS_PRLIMIT
+    ? "kv http --header-timeout-ms 0 (no guard) that runs out of file descriptors stops in one line, exit 1, not with an uncaught error"
+    : "unguarded out of file descriptors (ignored: prlimit is not installed)",
+  ignore: !HAS_PRLIMIT,
+  fn: async () => {
+    await using served = await HttpProcess.onCluster(1, ["--header-timeout-ms", "0"]);
+    const { http } = served;
+    await outputOf("prlimit", [`--pid=${http.pid}`, `--nofile=${LOW_FD_LIMIT}:${LOW_FD_LIMIT}`]);
+    const connections = [];
+    try {
+      // Deno.serve's accept fails once they took every descriptor, and its listener with it.
+      for (let index = 0; index < LOW_FD_LIMIT; index++) {
+        connections.push(await rawConnection(http));
+      }
+    } catch (error) {
+      assert.ok(error instanceof Deno.errors.ConnectionRefused, String(error));
+    } finally {
+      for (const connection of connections) connection[Symbol.dispose]();
+    }
+    await waitFor(() => http.stderr.some((line) => line.includes("stopped listening")), {
+      what: "kv http to say it stopped listening",
+    });
+    assert.equal(await http.stop(), 1);
+    assert.deepEqual(http.stderr.filter((line) => /error/.test(line)), [
+      "kv http error: stopped listening: Error: Too many open files (os error 24); without the " +
+      "connection guard (--header-timeout-ms 0) its accept fails for good once no file " +
+      "descriptor is left",
+    ]);
+  },
+});
+
 /** The output of `command` with `args`, which must succeed. */
 async function outputOf(command: string, args: string[]): Promise<string> {
   const { success, stdout } = await new Deno.Command(command, { args, stderr: "null" }).output();

@@ -65,14 +65,31 @@ async function statusWithHost(url: string, path: string, host: string): Promise<
 
 Deno.test("kv http on loopback without --tokens-file serves only requests addressed to loopback: a page rebinding its own name to 127.0.0.1 is refused", async () => {
   await using served = await HttpProcess.onCluster(1);
-  const { cluster, http } = served;
-  const port = new URL(http.url).port;
-  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST`, `[::1]:${port}`]) {
-    assert.equal(await statusWithHost(http.url, "/v1/records/a", host), 404, host);
-  }
-  for (const host of [`attacker.example:${port}`, `localhost.attacker.example`, "10.0.0.5"]) {
-    assert.equal(await statusWithHost(http.url, "/v1/records/a", host), 403, host);
-    assert.equal(await statusWithHost(http.url, "/", host), 403, host);
+  const { cluster } = served;
+  // Behind the guard (the default) and without it alike: behind it the URL's host was
+  // opaque (http+unix:), kept as sent, so LOCALHOST and 127.1 were refused there alone.
+  await using unguarded = await HttpProcess.start([
+    "-s",
+    cluster.serverFile,
+    "--header-timeout-ms",
+    "0",
+  ]);
+  for (const http of [served.http, unguarded]) {
+    const port = new URL(http.url).port;
+    const loopback = [
+      `127.0.0.1:${port}`,
+      `localhost:${port}`,
+      "LOCALHOST",
+      "127.1",
+      `[::1]:${port}`,
+    ];
+    for (const host of loopback) {
+      assert.equal(await statusWithHost(http.url, "/v1/records/a", host), 404, host);
+    }
+    for (const host of [`attacker.example:${port}`, `localhost.attacker.example`, "10.0.0.5"]) {
+      assert.equal(await statusWithHost(http.url, "/v1/records/a", host), 403, host);
+      assert.equal(await statusWithHost(http.url, "/", host), 403, host);
+    }
   }
   // With tokens, a token is the proof a page cannot forge: any name is served.
   const tokens = await Deno.makeTempFile();
