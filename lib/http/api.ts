@@ -204,6 +204,8 @@ export class HttpApi {
     this.#metrics.started();
     let operation = "other";
     let response: Response;
+    // A refusal for the answers held is counted as one for the requests in flight is.
+    let busy = false;
     if (this.#inFlight >= this.#maxConcurrent) {
       const requests = this.#maxConcurrent === 1 ? "request" : "requests";
       response = errorResponse(
@@ -247,13 +249,14 @@ export class HttpApi {
       operation = route.operation;
       response = await route.run();
     } catch (error) {
+      busy = error instanceof AnswerBudgetError;
       response = this.#failure(error);
     } finally {
       this.#inFlight--;
     }
     this.#metrics.observe(
       operation,
-      outcomeOf(response.status),
+      busy ? "busy" : outcomeOf(response.status),
       (performance.now() - started) / 1000,
     );
     return withCommonHeaders(response);

@@ -68,6 +68,9 @@ async function largeAnswersWithinBudget(guardFlags: string[]): Promise<void> {
     const small = await fetch(`${http.url}v1/servers`);
     assert.equal(small.status, 200);
     await small.body?.cancel();
+    // Counted as a refusal for the requests in flight is: busy, not the cluster unavailable.
+    const metrics = await (await fetch(`${http.url}metrics`)).text();
+    assert.match(metrics, /^kv_http_requests_total\{operation="get",outcome="busy"\} 1$/m);
   } finally {
     stalled.close();
   }
