@@ -99,6 +99,10 @@ await using http = await HttpProcess.start([
   String(K),
   "--timeout-ms",
   String(TIMEOUT_MS),
+  // Without the connection guard, as every run in README was (on loopback it was off by
+  // default then): its relay's own cost is measured by tests/measure/http_guard.ts.
+  "--header-timeout-ms",
+  "0",
 ]);
 // Both sides run their code compiled before anything is counted: the rounds compare
 // steady states, not two warm-ups.
