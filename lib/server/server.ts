@@ -496,6 +496,13 @@ export class KvServer {
         tcp = await listener.accept();
       } catch (error) {
         if (this.#closing || error instanceof Deno.errors.BadResource) return;
+        if (isDisconnect(error)) {
+          // Reset before it was accepted (Deno's accept then cannot name the peer:
+          // NotConnected): that one is gone, the next may be waiting. The pause below, taken
+          // for it, let a peer resetting 10 connections a second hold every client out.
+          this.#logger.debug(`a connection left before it was accepted: ${describeError(error)}`);
+          continue;
+        }
         // Out of file descriptors it fails on every retry, as long as clients hold them.
         const since = this.#throttled(this.#acceptFailures, performance.now());
         if (since !== undefined) {
