@@ -4,7 +4,8 @@
  * checked as the bytes arrive. Reading stops one byte past the bound, so memory and time
  * stay bounded. Only a regular file is read: a FIFO that no one writes blocks the open for
  * ever, and a device (`/dev/zero`, a terminal) may never end or wait on a person, so any of
- * them is refused before it is opened.
+ * them is refused before it is opened — but for the shell's `<(…)`, an anonymous pipe, which
+ * opens at once.
  *
  * @example
  * ```ts
@@ -65,8 +66,9 @@ export class NotRegularFileError extends Error {
 /**
  * All bytes of the file at `path`, reading at most `maxBytes + 1` of them: more throws a
  * {@link FileTooLargeError}. A FIFO, a device or a socket throws a
- * {@link NotRegularFileError} before it is opened; a directory or an unreadable path throws
- * Deno's error.
+ * {@link NotRegularFileError} before it is opened, but for an anonymous pipe named through the
+ * process's descriptors (the shell's `<(…)`), which opens without waiting; a directory or an
+ * unreadable path throws Deno's error.
  *
  * @example
  * ```ts
@@ -84,7 +86,7 @@ export async function readFileBounded(path: string, maxBytes: number): Promise<U
   // Checked by name before the open, which is what blocks on a FIFO; a FIFO put there in
   // between is the doing of whoever may write the directory, who could change the file anyway.
   const kind = notRegularKind(await Deno.stat(path));
-  if (kind !== undefined) throw new NotRegularFileError(kind);
+  if (kind !== undefined && !await isAnonymousPipe(path)) throw new NotRegularFileError(kind);
   using file = await Deno.open(path, { read: true });
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -105,6 +107,20 @@ export async function readFileBounded(path: string, maxBytes: number): Promise<U
     offset += chunk.length;
   }
   return bytes;
+}
+
+/**
+ * Whether `path` names an anonymous pipe through the process's descriptors (`/dev/fd/63`, as
+ * the shell's `<(…)` gives): Linux opens one at once, writer or not, where a named FIFO waits
+ * for its writer; so it is read as a file is, to its end.
+ */
+async function isAnonymousPipe(path: string): Promise<boolean> {
+  try {
+    return (await Deno.readLink(path)).startsWith("pipe:[");
+  } catch {
+    // Not a link: a named FIFO, a device or a socket, never a descriptor's pipe.
+    return false;
+  }
 }
 
 /** What `info` names when it is neither a regular file nor a directory (which open reports). */

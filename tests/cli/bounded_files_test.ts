@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { runKv } from "../helpers/run_kv.ts";
-import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { startServerProcess, stopWithin, TEST_KV } from "../helpers/server_process.ts";
+import { outputWithin } from "../helpers/wait.ts";
 import { fifo, sparseFile, withTempDir } from "../helpers/fixtures.ts";
 
 // Every file kv reads whole is read with a bound on the bytes read, so a file of any size
@@ -91,6 +92,29 @@ Deno.test("a FIFO no one writes, or /dev/zero, as auth file, tokens file, server
       stderr: "kv server: /dev/zero: cannot read the auth file: it is a character device, not a " +
         "regular file\n",
     });
+  });
+});
+
+Deno.test("a server file and an auth file given as the shell's <(…), anonymous pipes, are read as files are: the client holding the secret is served", async () => {
+  await withTempDir(async (dir) => {
+    const secret = `${dir}/kv.auth`;
+    assert.equal((await runKv(["secret", "-o", secret])).code, 0);
+    await using server = await startServerProcess(["--auth-file", secret]);
+    // bash hands kv /dev/fd/63 and /dev/fd/62, each the read end of a pipe.
+    const kv = [TEST_KV.command, ...TEST_KV.args].map((word) => `'${word}'`).join(" ");
+    const script = `${kv} put 'k: 1' -s <(echo 127.0.0.1:${server.port}) --auth-file <(cat ` +
+      `'${secret}') -k 1 && ${kv} get k -s <(echo 127.0.0.1:${server.port}) --auth-file ` +
+      `<(cat '${secret}')`;
+    const child = new Deno.Command("bash", {
+      args: ["-c", script],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const { code, stdout, stderr } = await outputWithin(child, { what: "bash to run kv twice" });
+    const decoder = new TextDecoder();
+    assert.equal(code, 0, decoder.decode(stderr));
+    assert.equal(decoder.decode(stdout), "STORED: k\nk : 1\n");
   });
 });
 
