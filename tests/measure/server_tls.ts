@@ -6,8 +6,9 @@
  * one GET at a time (`one`) or {@link BATCH} in one write (`batch`, ten times as many GETs);
  * the servers take turns,
  * round after round, after a warm-up. CPU time (user + sys, from `/proc`), not throughput,
- * so that it means something on a machine shared with other work. A measurement script,
- * not a test:
+ * so that it means something on a machine shared with other work. First, the memory of a
+ * connection: each server's RSS growth with {@link IDLE_CONNECTIONS} more that said HELLO
+ * and idle. A measurement script, not a test:
  *
  * ```sh
  * deno run -A tests/measure/server_tls.ts [gets per round] [rounds] [other main.ts ...]   # 20000 3
@@ -27,6 +28,7 @@ const RECORDS = 1000;
 const CONNECTIONS = 50;
 const BATCH = 32;
 const WARM_UP_GETS = 10_000;
+const IDLE_CONNECTIONS = 500;
 
 const gets = Number(Deno.args[0] ?? 20_000);
 const rounds = Number(Deno.args[1] ?? 3);
@@ -111,6 +113,22 @@ async function startSide(name: string, main: string, tlsFlags: string[], caPem?:
   return { name, server, clients };
 }
 
+/** A process's resident set size in kB, from /proc. */
+async function rssKb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]);
+}
+
+/** How many kB of RSS each of {@link IDLE_CONNECTIONS} more connections, greeted, takes. */
+async function kbPerConnection(side: Side, caPem: string | undefined): Promise<number> {
+  const before = await rssKb(side.server.pid!);
+  const idle: Gets[] = [];
+  for (let i = 0; i < IDLE_CONNECTIONS; i++) idle.push(await Gets.open(side.server.port, caPem));
+  const after = await rssKb(side.server.pid!);
+  for (const client of idle) client.close();
+  return (after - before) / IDLE_CONNECTIONS;
+}
+
 /** The server's CPU µs per GET for `count` GETs over all its connections, `batch` a write. */
 async function cpuPerGet(side: Side, count: number, batch: number): Promise<number> {
   const before = (await cpuMicros(side.server.pid!))!;
@@ -131,6 +149,13 @@ const sides: Side[] = [
 for (const main of others) sides.push(await startSide(`TLS, ${main}`, main, tls, caPem));
 try {
   console.log(`load average ${(await Deno.readTextFile("/proc/loadavg")).split(" ")[0]}`);
+  // First, while the servers hold little garbage whose collection would hide the growth.
+  const memory: string[] = [];
+  for (const side of sides) {
+    const ca = side === sides[0] ? undefined : caPem;
+    memory.push(`${side.name} ${(await kbPerConnection(side, ca)).toFixed(0)} kB`);
+  }
+  console.log(`RSS a connection (${IDLE_CONNECTIONS} more, idle): ${memory.join(", ")}`);
   for (const side of sides) await cpuPerGet(side, WARM_UP_GETS, 1);
   for (let round = 1; round <= rounds; round++) {
     for (const [mode, batch] of [["one", 1], ["batch", BATCH]] as const) {
