@@ -8,7 +8,7 @@
  * | `GET /v1/records/{key}`                | 200 `{key, value, version}`, 404, or 503         |
  * | `GET /v1/records/{key}/{field}/…`      | 200 `{key, value, version, path}` (QUERY), 404, 503 |
  * | `GET /v1/records/{key}?replicas=true`  | 200 `{key, agree, replicas: [{server, state, version}]}` |
- * | `PUT /v1/records/{key}`                | JSON value or `text/plain` record line: 200, 400 |
+ * | `PUT /v1/records/{key}`                | JSON value or `text/plain` record line: 200, 400, 415 |
  * | `DELETE /v1/records/{key}`             | 200 `{key, deleted: true, version}`, 404, 503    |
  * | `GET /v1/keys?prefix=&limit=&after=`   | 200 `{keys, more}`                               |
  * | `GET /v1/servers`                      | 200 `{servers: […], advice?}`                    |
@@ -39,7 +39,7 @@ import { coreOf, type Kv } from "../client/kv.ts";
 import { type JsonEntry, type KvCore, MAX_KEYS_PAGE, replicasAgree } from "../client/core.ts";
 import { KvInputError, KvUnavailableError } from "../client/errors.ts";
 import { Float, toValue } from "../client/values.ts";
-import { parseRecordLine, RecordParseError } from "../record/parse.ts";
+import { parseRecordLine, type RecordLine, RecordParseError } from "../record/parse.ts";
 import {
   BACKSLASH,
   CLOSE_BRACE,
@@ -357,10 +357,11 @@ export class HttpApi {
   }
 
   async #put(key: string, request: Request): Promise<Response> {
+    const format = bodyFormat(request);
     checkCharset(request);
     const text = await readBody(request, this.#maxBodyBytes, this.#bodyTimeoutMs);
     if (text === "") throw new HttpError(400, "PUT needs a body: a JSON value or a record line");
-    const value = isPlainText(request) ? recordLineValue(text, key) : jsonValue(text);
+    const value = format === "record line" ? recordLineValue(text, key) : jsonValue(text);
     const stored = await this.#kv.put(key, value);
     return json(this.#answers, 200, stored, stored.warning);
   }
@@ -482,9 +483,13 @@ function allow(method: string, methods: readonly RouteMethod[]): void {
   }
 }
 
-/** The path of `url` as the client sent it: no dot segment resolved, still percent-encoded. */
-/** Most characters of a bad Host header that its error quotes: the header may be long. */
-const MAX_QUOTED_HOST_CHARS = 100;
+/** Most characters of a client's header that an error quotes: a header may be long. */
+const MAX_QUOTED_CHARS = 100;
+
+/** `text`, a client's, cut to {@link MAX_QUOTED_CHARS} for an error to quote. */
+function clipped(text: string): string {
+  return text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text;
+}
 
 /**
  * RFC 9110's Host: RFC 3986's host — an IP literal in brackets, or a name of unreserved
@@ -517,10 +522,7 @@ function requestUrl(request: Request): URL {
       if (!(error instanceof TypeError)) throw error;
     }
   }
-  const shown = host.length > MAX_QUOTED_HOST_CHARS
-    ? `${host.slice(0, MAX_QUOTED_HOST_CHARS)}…`
-    : host;
-  throw new HttpError(400, `bad Host header '${shown}'`);
+  throw new HttpError(400, `bad Host header '${clipped(host)}'`);
 }
 
 /** The scheme of the URLs of `Deno.serve` on a Unix socket: the connection guard's inner servers. */
@@ -532,6 +534,7 @@ function authorityOf(url: string): string {
   return url.slice(start, url.indexOf("/", start));
 }
 
+/** The path of `url` as the client sent it: no dot segment resolved, still percent-encoded. */
 function rawPath(url: string): string {
   // The host cannot hold a '/': the path is from the first one after the scheme.
   const start = url.indexOf("/", url.indexOf("://") + 3);
@@ -665,8 +668,44 @@ function checkCharset(request: Request): void {
   }
 }
 
-function isPlainText(request: Request): boolean {
-  return (request.headers.get("Content-Type") ?? "").toLowerCase().startsWith("text/plain");
+/** How a PUT's body is read. */
+type BodyFormat = "json" | "record line";
+
+/** The media types a PUT takes, as its 415's `Accept` names them (RFC 9110 15.5.16). */
+const PUT_MEDIA_TYPES = "application/json, text/plain";
+
+/** What `curl -d` sends unless told otherwise: its mistake gets its own hint. */
+const FORM_TYPE = "application/x-www-form-urlencoded";
+
+/**
+ * How `request`'s body is read, from its Content-Type: JSON for `application/json` and any
+ * `+json` type (RFC 6839), and for none at all (a client that names no type); a record line
+ * for `text/plain`. Any other type is a 415 naming those, not read as JSON: `curl -d`'s form
+ * type, taken silently, hid the missing header until a body that was not JSON, and a body
+ * in `application/xml` is none of kv's. A compressed body (Content-Encoding) is a 415 too:
+ * `Deno.serve` hands it on compressed, so its bytes were called "not valid UTF-8".
+ */
+function bodyFormat(request: Request): BodyFormat {
+  const encoding = request.headers.get("Content-Encoding")?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== "" && encoding !== "identity") {
+    throw new HttpError(
+      415,
+      `Content-Encoding ${clipped(encoding)} is not taken; send the body uncompressed`,
+      { "Accept-Encoding": "identity" },
+    );
+  }
+  const type = (request.headers.get("Content-Type") ?? "").split(";")[0].trim().toLowerCase();
+  if (type === "" || type === JSON_TYPE || /^[^/\s]+\/[^/\s]+\+json$/.test(type)) return "json";
+  if (type === "text/plain") return "record line";
+  const hint = type === FORM_TYPE
+    ? ` (curl -d sends ${FORM_TYPE}: add -H 'Content-Type: application/json')`
+    : "";
+  throw new HttpError(
+    415,
+    `Content-Type ${clipped(type)} is not taken: PUT takes application/json (or a +json type) ` +
+      `for a JSON value, or text/plain for a record line${hint}`,
+    { Accept: PUT_MEDIA_TYPES },
+  );
 }
 
 /**
@@ -725,16 +764,46 @@ async function readBody(request: Request, limit: number, timeoutMs: number): Pro
 /** A record line's value; its key must be the URL's. */
 function recordLineValue(text: string, key: string): Value {
   try {
-    const record = parseRecordLine(text.replace(/\r?\n$/, ""));
+    const record = bodyRecordLine(text);
     if (record.key !== key) {
       throw new KvInputError(`the record line's key '${record.key}' is not the URL's '${key}'`);
     }
     return record.value;
   } catch (error) {
     if (error instanceof RecordParseError) {
-      throw new KvInputError(`record line, column ${error.column}: ${error.reason}`);
+      // fetch sends a string body as text/plain: JSON sent so is the likeliest such mistake.
+      const hint = isJson(text)
+        ? "; a text/plain body is a record line (KEY: VALUE), and this one is JSON: send it " +
+          "with Content-Type: application/json"
+        : "";
+      throw new KvInputError(`record line, column ${error.column}: ${error.reason}${hint}`);
     }
     throw error;
+  }
+}
+
+/** Whether `text` is well-formed JSON, whatever kv would make of its value. */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A body's record line: one line, whose newline, if any, ends it. */
+function bodyRecordLine(text: string): RecordLine {
+  return parseRecordLine(text.replace(/\r?\n$/, ""));
+}
+
+/** Whether `text` is a record line, of any key. */
+function isRecordLine(text: string): boolean {
+  try {
+    bodyRecordLine(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -750,7 +819,10 @@ function jsonValue(text: string): Value {
     parsed = JSON.parse(text, floatReviver);
   } catch (error) {
     if (error instanceof SyntaxError) {
-      throw new KvInputError(`the body is not JSON: ${error.message}`);
+      const hint = isRecordLine(text)
+        ? "; this body is a record line: send it with Content-Type: text/plain"
+        : "";
+      throw new KvInputError(`the body is not JSON: ${error.message}${hint}`);
     }
     throw error;
   }

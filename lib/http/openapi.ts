@@ -288,12 +288,17 @@ function putOperation({ bodyTimeoutMs }: OpenApiOptions): Operation {
           example: `person1: { "name" : "Mary" ; "age" : 22 }`,
         },
       },
-      description: "The value as JSON, or a record line (any dialect) whose key is {key}.",
+      description: "The value as JSON (application/json, any +json type, or no Content-Type), " +
+        "or a record line (any dialect) whose key is {key} as text/plain.",
     },
     responses: {
       "200": answer("Stored on every replica.", "PutResult"),
       "400": failure("A bad key, value or record line, or no body; the message says what."),
       "413": failure("The body is over --max-body-bytes."),
+      "415": failure(
+        "A Content-Type other than JSON or text/plain (Accept names those), or a " +
+          "Content-Encoding other than identity.",
+      ),
       "408": failure(
         `The body did not all arrive within ${bodyTimeoutMs} ms (the connection is closed).`,
       ),

@@ -712,3 +712,77 @@ Deno.test("kv http: a JSON body is refused for naming a field twice in one objec
     { numRuns: 50 },
   );
 });
+
+Deno.test("kv http: a PUT's Content-Type says how its body is read: JSON for application/json, a +json type or none, a record line for text/plain, a 415 naming those for any other; JSON sent as text (fetch's default for a string) says which type to send", async () => {
+  await using served = await HttpProcess.onCluster(1);
+  const { http } = served;
+  const put = async (key: string, body: BodyInit, headers: Record<string, string> = {}) => {
+    const response = await fetch(`${http.url}v1/records/${key}`, { method: "PUT", body, headers });
+    const text = await response.text();
+    return { status: response.status, error: response.ok ? "" : JSON.parse(text).error, response };
+  };
+  const stored = async (key: string) => (await call(http, "GET", `v1/records/${key}`)).text;
+
+  // fetch sends a string as text/plain;charset=UTF-8: read as a record line, JSON fails, and
+  // the answer says what to send.
+  const toJson = "; a text/plain body is a record line (KEY: VALUE), and this one is JSON: " +
+    "send it with Content-Type: application/json";
+  const object = await put("f1", JSON.stringify({ a: 1 }));
+  assert.equal(object.status, 400);
+  assert.equal(object.error, `record line, column 1: expected a record key, found '{'${toJson}`);
+  const string = await put("f1", JSON.stringify("hello"));
+  assert.equal(string.status, 400);
+  assert.ok(string.error.endsWith(toJson), string.error);
+  // A record line that is no JSON gets no such advice.
+  assert.equal(
+    (await put("f1", "f1: {", { "Content-Type": "text/plain" })).error.includes("JSON"),
+    false,
+  );
+  // And JSON's failure on a record line says to send it as text/plain.
+  const line = await put("f1", "f1: 1", { "Content-Type": "application/json" });
+  assert.equal(line.status, 400);
+  assert.match(
+    line.error,
+    /^the body is not JSON: .*; this body is a record line: send it with Content-Type: text\/plain$/,
+  );
+
+  // JSON: application/json (with a charset), any +json type, and no Content-Type at all.
+  for (
+    const [key, headers] of [
+      ["j1", { "Content-Type": "application/json; charset=utf-8" }],
+      ["j2", { "Content-Type": "application/vnd.api+json" }],
+      ["j3", {}],
+    ] as const
+  ) {
+    // A Uint8Array body carries no Content-Type of its own.
+    const answer = await put(key, new TextEncoder().encode(`{"a": 2.0}`), headers);
+    assert.equal(answer.status, 200, `${key}: ${answer.error}`);
+    assert.match(await stored(key), /"value":\{"a":2\.0\}/);
+  }
+
+  // Any other type is refused, not taken as JSON: curl -d's form type gets its own hint.
+  const form = await put("x1", `{"a": 1}`, { "Content-Type": "application/x-www-form-urlencoded" });
+  assert.equal(form.status, 415);
+  assert.equal(
+    form.error,
+    "Content-Type application/x-www-form-urlencoded is not taken: PUT takes application/json " +
+      "(or a +json type) for a JSON value, or text/plain for a record line (curl -d sends " +
+      "application/x-www-form-urlencoded: add -H 'Content-Type: application/json')",
+  );
+  assert.equal(form.response.headers.get("Accept"), "application/json, text/plain");
+  const xml = await put("x1", "1", { "Content-Type": "application/xml" });
+  assert.equal(xml.status, 415);
+  assert.match(
+    xml.error,
+    /^Content-Type application\/xml is not taken: PUT takes application\/json/,
+  );
+  // A compressed body was read as text ("not valid UTF-8"): Deno.serve does not decompress it.
+  const gzip = await put("x1", `{"a": 1}`, {
+    "Content-Type": "application/json",
+    "Content-Encoding": "gzip",
+  });
+  assert.equal(gzip.status, 415);
+  assert.equal(gzip.error, "Content-Encoding gzip is not taken; send the body uncompressed");
+  assert.equal(gzip.response.headers.get("Accept-Encoding"), "identity");
+  assert.equal((await call(http, "GET", "v1/records/x1")).status, 404, "nothing refused is stored");
+});
