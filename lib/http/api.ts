@@ -58,7 +58,7 @@ import { consoleAsset } from "./assets.ts";
 import { AnswerBudget, AnswerBudgetError, DEFAULT_MAX_ANSWER_BYTES } from "./answer_budget.ts";
 import { Metrics, type Outcome } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
-import type { BearerTokens } from "./tokens.ts";
+import type { BearerTokens, TokenCheck } from "./tokens.ts";
 import type { GuardClosure } from "./connection_guard.ts";
 import {
   allowedMethods,
@@ -236,11 +236,7 @@ export class HttpApi {
       // /v1/records/%2E named the key '' and /v1/records/a/%2E%2E/b the key 'b'.
       const path = rawPath(request.url);
       if (this.#tokens !== undefined && !PUBLIC_PATHS.has(path)) {
-        if (!await this.#tokens.allows(request.headers.get("Authorization"))) {
-          throw new HttpError(401, "this server needs 'Authorization: Bearer <token>'", {
-            "WWW-Authenticate": `Bearer realm="kv"`,
-          });
-        }
+        checkToken(await this.#tokens.check(request.headers.get("Authorization")));
       }
       const route = this.#route(request, url, path);
       // A method the route does not take is no operation of it: counted as "other".
@@ -481,6 +477,36 @@ function allow(method: string, methods: readonly RouteMethod[]): void {
     const allowed = allowedMethods(methods).join(", ");
     throw new HttpError(405, `${method} is not allowed here; use ${allowed}`, { Allow: allowed });
   }
+}
+
+/** What a request without a token is told to send. */
+const NEEDS_TOKEN = "this server needs 'Authorization: Bearer <token>'";
+
+/**
+ * Refuses a request whose `Authorization` header `check` did not allow, with a 401 that says
+ * which fault it is. A bearer token not listed gets RFC 6750's `error="invalid_token"`, so
+ * that a client whose token was rotated away is not told to send a header it sends; no
+ * header, or one of another scheme, gets none (RFC 6750 3.1: no error code when the
+ * request carries no bearer credentials). Nothing of the header is quoted back: a token
+ * sent without its scheme would be a secret echoed.
+ */
+function checkToken(check: TokenCheck): void {
+  if (check === "allowed") return;
+  if (check === "invalid") {
+    throw new HttpError(
+      401,
+      "the bearer token is not one of this server's (kv http --tokens-file); check it, or " +
+        "ask for a current one",
+      {
+        "WWW-Authenticate": `Bearer realm="kv", error="invalid_token", ` +
+          `error_description="the token is not one of this server's"`,
+      },
+    );
+  }
+  const reason = check === "other-scheme"
+    ? `${NEEDS_TOKEN}; the request's Authorization is of another scheme`
+    : NEEDS_TOKEN;
+  throw new HttpError(401, reason, { "WWW-Authenticate": `Bearer realm="kv"` });
 }
 
 /** Most characters of a client's header that an error quotes: a header may be long. */

@@ -78,7 +78,10 @@ const unvouched = (schema: string) => ({
  */
 function requestFailures(path: string): Responses {
   const token = PUBLIC_PATHS.has(path) ? {} : {
-    "401": failure("With --tokens-file: no 'Authorization: Bearer' of a listed token."),
+    "401": failure(
+      "With --tokens-file: no 'Authorization: Bearer' of a listed token; WWW-Authenticate " +
+        `has error="invalid_token" when a bearer token was sent that is not listed.`,
+    ),
   };
   return {
     ...token,

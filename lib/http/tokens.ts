@@ -13,7 +13,7 @@
  *   headers: { Authorization: "Bearer 0123456789abcdef" },
  * });
  * const tokens = await BearerTokens.read("tokens.txt");
- * await tokens.allows(request.headers.get("Authorization")); // true or false
+ * await tokens.check(request.headers.get("Authorization")); // "allowed", or why not
  * ```
  * @module
  */
@@ -67,6 +67,13 @@ function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < Math.min(a.length, b.length); i++) difference |= a[i] ^ b[i];
   return difference === 0;
 }
+
+/**
+ * What {@link BearerTokens.check} found in an `Authorization` header: a listed token
+ * (`allowed`), no header or no token in it (`missing`), credentials of a scheme other than
+ * Bearer (`other-scheme`), or a bearer token that is not listed (`invalid`).
+ */
+export type TokenCheck = "allowed" | "missing" | "other-scheme" | "invalid";
 
 /**
  * The tokens of one file, as digests.
@@ -142,20 +149,26 @@ export class BearerTokens {
   }
 
   /**
-   * Whether an `Authorization` header value carries one of the tokens.
+   * Whether an `Authorization` header value carries one of the tokens, and if not, why: a
+   * client told "missing" when it sent a token that is no longer listed looks for the
+   * fault in the wrong place. The answer says nothing of the listed tokens: "invalid" is any
+   * bearer token not listed, found by comparing its digest with every one in constant time.
    *
    * @example
    * ```ts
    * const tokens = await BearerTokens.read("tokens.txt");
-   * await tokens.allows("Bearer 0123456789abcdef"); // true when the file lists it
+   * await tokens.check("Bearer 0123456789abcdef"); // "allowed" when the file lists it
+   * await tokens.check(null); // "missing"
+   * await tokens.check("Basic dXNlcjpwYXNz"); // "other-scheme"
    * ```
    */
-  async allows(authorization: string | null): Promise<boolean> {
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? "");
-    if (match === null) return false;
-    const offered = await digest(match[1]);
+  async check(authorization: string | null): Promise<TokenCheck> {
+    const header = (authorization ?? "").trim();
+    if (header === "" || /^Bearer$/i.test(header)) return "missing";
+    if (!/^Bearer[ \t]/i.test(header)) return "other-scheme";
+    const offered = await digest(header.slice("Bearer".length).trim());
     let allowed = false;
     for (const known of this.#digests) allowed = sameDigest(known, offered) || allowed;
-    return allowed;
+    return allowed ? "allowed" : "invalid";
   }
 }

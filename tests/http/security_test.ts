@@ -35,6 +35,44 @@ Deno.test("kv http --tokens-file: the API needs a listed bearer token; the conso
   }
 });
 
+Deno.test("kv http --tokens-file: a wrong bearer token is told it is wrong (RFC 6750 invalid_token), not to send the header it sent; no header, or another scheme, is told what to send; none quotes the header back", async () => {
+  await using cluster = await KvCluster.start(1);
+  const tokens = await Deno.makeTempFile();
+  await Deno.writeTextFile(tokens, `${TOKEN}\n`);
+  try {
+    await using http = await HttpProcess.start(["-s", cluster.serverFile, "--tokens-file", tokens]);
+    const refusal = async (authorization?: string) => {
+      const headers: Record<string, string> = authorization ? { Authorization: authorization } : {};
+      const response = await fetch(`${http.url}v1/records/a`, { headers });
+      const { error } = await response.json();
+      assert.equal(response.status, 401, authorization);
+      return { error, challenge: response.headers.get("WWW-Authenticate") };
+    };
+    const needs = "this server needs 'Authorization: Bearer <token>'";
+    assert.deepEqual(await refusal(), { error: needs, challenge: `Bearer realm="kv"` });
+    assert.deepEqual(await refusal("Bearer"), { error: needs, challenge: `Bearer realm="kv"` });
+    // RFC 6750 3.1: no error code for a request without bearer credentials.
+    assert.deepEqual(await refusal(`Basic ${TOKEN}`), {
+      error: `${needs}; the request's Authorization is of another scheme`,
+      challenge: `Bearer realm="kv"`,
+    });
+    const invalid = {
+      error: "the bearer token is not one of this server's (kv http --tokens-file); check it, " +
+        "or ask for a current one",
+      challenge: `Bearer realm="kv", error="invalid_token", ` +
+        `error_description="the token is not one of this server's"`,
+    };
+    // Any token not listed, whether close to one listed or not, gets the same answer.
+    for (const wrong of [`${TOKEN}x`, TOKEN.slice(1), "wrongtokenwrongtoken", "a b"]) {
+      assert.deepEqual(await refusal(`Bearer ${wrong}`), invalid, wrong);
+    }
+    // A token sent without its scheme is not echoed back.
+    assert.doesNotMatch((await refusal(TOKEN)).error, new RegExp(TOKEN));
+  } finally {
+    await Deno.remove(tokens);
+  }
+});
+
 /** The answer to a GET of `path` sent with `Host: host` (fetch cannot set Host): its code and body. */
 async function getWithHost(
   url: string,

@@ -63,8 +63,33 @@ Deno.test("a tokens file readable by group or others is refused, as an auth file
     );
     await Deno.chmod(path, 0o600);
     assert.equal(
-      await (await BearerTokens.read(path)).allows("Bearer 0123456789abcdef0123"),
-      true,
+      await (await BearerTokens.read(path)).check("Bearer 0123456789abcdef0123"),
+      "allowed",
     );
+  });
+});
+
+Deno.test("a token check tells a listed token from none, another scheme, and a token not listed", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/tokens.txt`;
+    await Deno.writeTextFile(path, "0123456789abcdef0123\nfedcba9876543210fedc\n", { mode: 0o600 });
+    const tokens = await BearerTokens.read(path);
+    const cases: [string | null, string][] = [
+      ["Bearer 0123456789abcdef0123", "allowed"],
+      ["bearer \tfedcba9876543210fedc ", "allowed"],
+      [null, "missing"],
+      ["", "missing"],
+      ["Bearer", "missing"],
+      ["Bearer  ", "missing"],
+      ["Basic 0123456789abcdef0123", "other-scheme"],
+      ["0123456789abcdef0123", "other-scheme"],
+      ["Bearer0123456789abcdef0123", "other-scheme"],
+      ["Bearer 0123456789abcdef012", "invalid"],
+      ["Bearer 0123456789abcdef0123x", "invalid"],
+      ["Bearer 0123456789abcdef0123 fedcba9876543210fedc", "invalid"],
+    ];
+    for (const [header, expected] of cases) {
+      assert.equal(await tokens.check(header), expected, String(header));
+    }
   });
 });
