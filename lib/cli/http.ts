@@ -20,6 +20,7 @@ import {
   DEFAULT_MAX_CONCURRENT_REQUESTS,
   DEFAULT_MAX_PATH_BYTES,
   HttpApi,
+  startingResponse,
 } from "../http/api.ts";
 import { COUNTED_ANSWER_CHARS, DEFAULT_MAX_ANSWER_BYTES } from "../http/answer_budget.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
@@ -192,7 +193,7 @@ async function runHttp(args: string[]): Promise<number> {
   // 1), which a run then refused for its port in use must not have done.
   let api: HttpApi | undefined;
   const server = await serve(
-    (request) => api === undefined ? starting() : api.handle(request),
+    (request) => api === undefined ? startingResponse() : api.handle(request),
     { ...listen, ...tls },
     { ...connections, onClosed: (why) => api?.connectionClosed(why) },
   );
@@ -224,18 +225,6 @@ async function runHttp(args: string[]): Promise<number> {
   } finally {
     kv.close();
   }
-}
-
-/** The answer to a request that comes while `kv http` listens but has not yet connected. */
-function starting(): Response {
-  return new Response(JSON.stringify({ error: "starting: not yet connected to the servers" }), {
-    status: 503,
-    headers: {
-      "Content-Type": "application/json",
-      "Retry-After": "1",
-      "Cache-Control": "no-store",
-    },
-  });
 }
 
 function parseHttpFlags(args: string[]) {

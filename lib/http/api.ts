@@ -465,6 +465,26 @@ export class HttpApi {
 }
 
 /**
+ * The answer to a request that comes while `kv http` listens but has not yet connected to
+ * the servers (it listens first, lib/cli/http.ts): a 503 with `Retry-After`, and the headers
+ * every other answer carries, set in the one place that sets them.
+ *
+ * @example
+ * ```ts
+ * const response = startingResponse();
+ * response.status; // 503
+ * response.headers.get("X-Frame-Options"); // "DENY"
+ * ```
+ */
+export function startingResponse(): Response {
+  return withCommonHeaders(
+    errorResponse(
+      new HttpError(503, "starting: not yet connected to the servers", { "Retry-After": "1" }),
+    ),
+  );
+}
+
+/**
  * HEAD is GET without the body (RFC 9110 9.3.2, which every general-purpose server must
  * take): routed and answered as GET, and `Deno.serve` sends no body in answer to HEAD.
  */

@@ -3,8 +3,9 @@ import { HttpProcess } from "../helpers/http_process.ts";
 import { KvCluster } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { HAS_OPENSSL, makeTestCerts, serverTlsFlags } from "../helpers/tls_certs.ts";
-import { withTempDir } from "../helpers/fixtures.ts";
-import { withDeadline } from "../helpers/wait.ts";
+import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
+import { TEST_KV } from "../helpers/server_process.ts";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 
@@ -250,14 +251,62 @@ Deno.test("kv http's answers forbid framing and MIME sniffing: the console page 
   for (const path of ["", "console.js", "v1/records/a", "v1/servers", "nope"]) {
     const response = await fetch(`${http.url}${path}`);
     await response.body?.cancel();
-    assert.equal(response.headers.get("X-Frame-Options"), "DENY", path);
-    assert.equal(response.headers.get("X-Content-Type-Options"), "nosniff", path);
-    const policy = response.headers.get("Content-Security-Policy") ?? "";
-    assert.match(policy, /(^|; )frame-ancestors 'none'(;|$)/, path);
-    assert.match(
-      policy,
+    assertNoFramingNoSniffing(
+      response.headers,
       path === "" || path === "console.js" ? /^default-src 'self'/ : /^default-src 'none'/,
       path,
     );
   }
+});
+
+/** That `headers` forbid framing and MIME sniffing, with a policy matching `policy`. */
+function assertNoFramingNoSniffing(headers: Headers, policy: RegExp, what: string): void {
+  assert.equal(headers.get("X-Frame-Options"), "DENY", what);
+  assert.equal(headers.get("X-Content-Type-Options"), "nosniff", what);
+  const sent = headers.get("Content-Security-Policy") ?? "";
+  assert.match(sent, /(^|; )frame-ancestors 'none'(;|$)/, what);
+  assert.match(sent, policy, what);
+}
+
+Deno.test("kv http's 503 while it connects to the servers (it listens first) carries the headers every other answer does", async () => {
+  // A server that takes the connection and never answers HELLO holds kv http, given no -k,
+  // connecting for its --timeout-ms: long enough to be asked.
+  using hung = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [port] = closedPorts(1);
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/servers`, `127.0.0.1 ${hung.addr.port}\n`);
+    const child = new Deno.Command(TEST_KV.command, {
+      args: [
+        ...TEST_KV.args,
+        ...["http", "-s", `${dir}/servers`, "--listen", `127.0.0.1:${port}`],
+        ...["--timeout-ms", "60000"],
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      let starting: Response | undefined;
+      await waitFor(async () => {
+        try {
+          starting = await fetch(`http://127.0.0.1:${port}/v1/records/a`);
+          return true;
+        } catch (error) {
+          if (error instanceof TypeError) return false; // not listening yet: refused
+          throw error;
+        }
+      }, { what: "kv http to listen" });
+      assert.ok(starting !== undefined);
+      assert.equal(starting.status, 503);
+      assert.deepEqual(await starting.json(), {
+        error: "starting: not yet connected to the servers",
+      });
+      assert.equal(starting.headers.get("Retry-After"), "1");
+      assert.equal(starting.headers.get("Cache-Control"), "no-store");
+      assertNoFramingNoSniffing(starting.headers, /^default-src 'none'/, "starting");
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  });
 });
