@@ -25,6 +25,7 @@
  * @module
  */
 import { describeError } from "../base/describe_error.ts";
+import { isDisconnect } from "../base/disconnect.ts";
 import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { invariant } from "../base/invariant.ts";
 import type { TlsServerContext } from "../protocol/tls_server.ts";
@@ -343,6 +344,9 @@ export class ConnectionGuard {
         conn = await this.#listener.accept();
       } catch (error) {
         if (this.#stopping || error instanceof Deno.errors.BadResource) return;
+        // Reset before it was taken: that one is gone, the next may be waiting. A pause for
+        // it let a peer resetting 10 connections a second hold every client out.
+        if (isDisconnect(error)) continue;
         // Out of file descriptors, most likely: those open are still served.
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;

@@ -28,6 +28,7 @@
  * @module
  */
 import { describeError } from "../base/describe_error.ts";
+import { isDisconnect } from "../base/disconnect.ts";
 import { bytesToHex, DecodeError } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { collectGarbageSoon } from "../base/memory.ts";
@@ -1509,15 +1510,6 @@ function isTlsFailure(error: unknown): boolean {
   if (error instanceof Deno.errors.InvalidData) return true;
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" && code.startsWith("ERR_SSL_");
-}
-
-function isDisconnect(error: unknown): boolean {
-  return error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.Interrupted ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.NotConnected;
 }
 
 function describeAddr(addr: Deno.NetAddr): string {
