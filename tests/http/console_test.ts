@@ -123,6 +123,16 @@ Deno.test({
   fn: async () => {
     await using cluster = await KvCluster.start(1);
     await using kv = await cluster.connect();
+    await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+    await using browser = await launchChromium();
+    const page = await browser.page();
+    page.setDefaultTimeout(PAGE_DEADLINE_MS);
+    await page.goto(http.url);
+    const until = (expression: string) => page.waitForFunction(expression);
+    const note = `document.querySelector("#keys-note").textContent`;
+    // An empty prefix is no prefix: the note said "no keys start with ''".
+    await until(`${note} === "no keys stored"`);
+
     await kv.put("victim", "also keep me");
     await kv.put("victim ", "keep me");
     await kv.put("a\nb", 1);
@@ -130,20 +140,23 @@ Deno.test({
     // another key ("victim", "vicmit").
     await kv.put("victim\u200b", 2);
     await kv.put("vic\u202etim", 3);
-    await using http = await HttpProcess.start(["-s", cluster.serverFile]);
     const floats = await fetch(`${http.url}v1/records/floats`, {
       method: "PUT",
       headers: { "Content-Type": "application/json" },
       body: `{"a": 1e21, "b": -0.0, "c": 2.0}`,
     });
     assert.equal(floats.status, 200, await floats.text());
-    await using browser = await launchChromium();
-    const page = await browser.page();
-    page.setDefaultTimeout(PAGE_DEADLINE_MS);
-    await page.goto(http.url);
-    const until = (expression: string) => page.waitForFunction(expression);
 
-    await page.click("#key-search button");
+    // The note counts in words that agree with the count, and quotes a prefix as keys are.
+    const search = async (prefix: string, expected: string) => {
+      await page.evaluate(`document.querySelector("#prefix").value = ${JSON.stringify(prefix)}`);
+      await page.click("#key-search button");
+      await until(`${note} === ${JSON.stringify(expected)}`);
+    };
+    await search("floats", "1 key");
+    await search("zzz", "no keys start with 'zzz'");
+    await search("zzz ", `no keys start with "zzz "`);
+    await search("", "6 keys");
     await until(`document.querySelectorAll("#keys li").length === 6`);
     const listed = await page.evaluate(
       `[...document.querySelectorAll("#keys li")].map((li) => li.textContent)`,

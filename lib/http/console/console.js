@@ -213,8 +213,18 @@ async function loadKeys(after) {
   nextAfter = data.more ? data.keys.at(-1) : "";
   $("next-page").disabled = !data.more;
   $("keys-note").className = data.warning ? "warning" : "muted";
-  $("keys-note").textContent = data.warning ??
-    (data.keys.length === 0 ? `no keys start with '${prefix}'` : `${data.keys.length} keys`);
+  $("keys-note").textContent = data.warning ?? keysNote(data.keys.length, prefix, after);
+}
+
+/** What a page of `count` keys under `prefix` (after the key `after`) says of itself. */
+function keysNote(count, prefix, after) {
+  if (count === 1) return "1 key";
+  if (count > 1) return `${count} keys`;
+  if (after) return "no more keys";
+  if (prefix === "") return "no keys stored";
+  // Quoted as a key is shown: a prefix with a hidden character in JSON's escapes.
+  const shown = HIDDEN_IN_TEXT.test(prefix) ? shownKey(prefix) : `'${prefix}'`;
+  return `no keys start with ${shown}`;
 }
 
 // ---- Record viewer ---------------------------------------------------------
