@@ -15,6 +15,20 @@ import { connectClient } from "../helpers/client.ts";
 /** Longest wait for anything on the page, in ms (a deadline, not a timing check). */
 const PAGE_DEADLINE_MS = 30_000;
 
+/**
+ * Page-side code: whether the Servers table ends within its card, and whether it needs its
+ * scroll bar (it should not at the tests' 1400 px).
+ */
+const SERVERS_LAYOUT = `(() => {
+  const card = document.querySelector("#cluster").getBoundingClientRect();
+  const table = document.querySelector("#cluster table").getBoundingClientRect();
+  const scroll = document.querySelector("#cluster .table-scroll");
+  return {
+    tableFitsCard: table.left >= card.left && table.right <= card.right,
+    scrolls: scroll.scrollWidth > scroll.clientWidth,
+  };
+})()`;
+
 Deno.test({
   name: CHROMIUM_PATH === undefined
     ? "the web console works in chromium (ignored: chromium is not installed)"
@@ -51,7 +65,7 @@ Deno.test({
       "none",
     );
     const servers = await page.evaluate(
-      `[...document.querySelectorAll("#servers tr")].map((row) => row.dataset.server)`,
+      `[...document.querySelectorAll("#servers tr[data-server]")].map((row) => row.dataset.server)`,
     );
     assert.deepEqual(servers, cluster.servers.map((server) => server.id));
     const ks = await page.evaluate(
@@ -91,6 +105,15 @@ Deno.test({
       `document.querySelector('#servers tr[data-server="${victim}"]')?.dataset.state === "down"`,
     );
     await until(`document.querySelector("#health").textContent.includes("2 of 3 up")`);
+    // The reason it is down is readable: on its own row across the table, which fits its
+    // card at the tests' 1400 px (it spilled under the Keys card, the reason a letter a line).
+    const detail = `document.querySelector('#servers tr[data-detail-for="${victim}"] td')`;
+    await until(`${detail}?.textContent.length > 0`);
+    assert.deepEqual(await page.evaluate(SERVERS_LAYOUT), { tableFitsCard: true, scrolls: false });
+    const widths = await page.evaluate(
+      `[${detail}.getBoundingClientRect().width, document.querySelector("#cluster table").getBoundingClientRect().width]`,
+    ) as number[];
+    assert.ok(widths[0] >= 0.9 * widths[1], `the reason's cell is ${widths[0]} px of ${widths[1]}`);
 
     // Writes while it is down: each key has the victim among its 2 home servers with
     // probability 2/3, so of 20 keys some leave hints for it (all miss: 1 in 3^20).
@@ -220,7 +243,7 @@ Deno.test({
           `${REPAIRED_UNDER_OTHER_LIST}: ${otherListAdvice(`kv repair -s ${both}`)}`,
       );
       // Each row tells why it is not trusted, as kv servers does: each has its own remedy.
-      const rowStates = `[...document.querySelectorAll("#servers tr")]` +
+      const rowStates = `[...document.querySelectorAll("#servers tr[data-server]")]` +
         `.map((row) => row.dataset.state + ": " + row.children[1].textContent).join("; ")`;
       const states = (old: string, added: string) =>
         `${rowStates} === ${JSON.stringify(`${old}; ${added}`)}`;
@@ -230,6 +253,11 @@ Deno.test({
           "unrepaired: not yet repaired",
         ),
       );
+      // The longest state wraps within its cell rather than widening the table past the card.
+      assert.deepEqual(await page.evaluate(SERVERS_LAYOUT), {
+        tableFitsCard: true,
+        scrolls: false,
+      });
       // As a kv repair over the joined list does first (stopped there, it stays so); the mark
       // of a change under way is applied whatever the mark expected.
       const client = await connectClient(old.servers[0].address);
@@ -269,8 +297,9 @@ Deno.test({
       const row = `document.querySelector('#servers tr[data-server="${full.id}"]')`;
       await page.waitForFunction(`${row}?.dataset.state === "busy"`);
       assert.equal(await page.evaluate(`${row}.children[1].textContent`), "busy");
+      const detail = `document.querySelector('#servers tr[data-detail-for="${full.id}"]')`;
       assert.match(
-        String(await page.evaluate(`${row}.children[6].textContent`)),
+        String(await page.evaluate(`${detail}.textContent`)),
         /BUSY: too many connections/,
       );
     } finally {

@@ -143,15 +143,29 @@ function recordedK(server, clusterK) {
   return element("td", { "data-k": String(server.k), class: conflict ? "warning" : "" }, text);
 }
 
+/**
+ * Why a server is not up (down, refused, busy), on a row of its own under the server's,
+ * across every column: in a column of its own the reason, a sentence, was squeezed to a
+ * letter a line, or past the card's edge.
+ */
+function serverDetail(server) {
+  const columns = String($("servers-head").children.length);
+  return element(
+    "tr",
+    { class: "server-detail", "data-detail-for": server.server },
+    element("td", { class: "muted", colspan: columns }, server.error),
+  );
+}
+
 async function refreshServers() {
   try {
     const [{ data: servers }, { status: healthStatus, data: health }] = await Promise.all([
       api("GET", "/v1/servers"),
       api("GET", "/healthz"),
     ]);
-    const rows = servers.servers.map((server) => {
+    const rows = servers.servers.flatMap((server) => {
       const state = serverState(server);
-      return element(
+      const row = element(
         "tr",
         { "data-server": server.server, "data-state": state },
         element("td", {}, server.server),
@@ -160,8 +174,10 @@ async function refreshServers() {
         element("td", {}, server.up ? `${server.latencyMs.toFixed(2)} ms` : "—"),
         recordedK(server, health.replicas),
         element("td", { "data-hints": String(server.hints) }, String(server.hints)),
-        element("td", { class: "muted" }, server.up ? "" : server.error),
       );
+      if (server.up) return [row];
+      row.classList.add("has-detail");
+      return [row, serverDetail(server)];
     });
     $("servers").replaceChildren(...rows);
     // What kv servers advises (a repair to run, the servers' k problem), as it says it.
