@@ -4,8 +4,8 @@
  * checked as the bytes arrive. Reading stops one byte past the bound, so memory and time
  * stay bounded. Only a regular file is read: a FIFO that no one writes blocks the open for
  * ever, and a device (`/dev/zero`, a terminal) may never end or wait on a person, so any of
- * them is refused before it is opened — but for the shell's `<(…)`, an anonymous pipe, which
- * opens at once.
+ * them is refused before it is opened — but for an anonymous pipe (the shell's `<(…)`, or
+ * `/dev/stdin` fed by a pipe), which opens at once.
  *
  * @example
  * ```ts
@@ -110,17 +110,32 @@ export async function readFileBounded(path: string, maxBytes: number): Promise<U
 }
 
 /**
+ * Links followed looking for an anonymous pipe: `/dev/stdin` is two away from `pipe:[…]`
+ * (through `/proc/self/fd/0`); the bound ends a loop of links, which the open would refuse.
+ */
+const MAX_PIPE_LINKS = 8;
+
+/**
  * Whether `path` names an anonymous pipe through the process's descriptors (`/dev/fd/63`, as
- * the shell's `<(…)` gives): Linux opens one at once, writer or not, where a named FIFO waits
- * for its writer; so it is read as a file is, to its end.
+ * the shell's `<(…)` gives; `/dev/stdin`, when a pipe or a here-string feeds it): Linux opens
+ * one at once, writer or not, where a named FIFO waits for its writer; so it is read as a file
+ * is, to its end. The links are followed one at a time, since the last one's target,
+ * `pipe:[…]`, names no file.
  */
 async function isAnonymousPipe(path: string): Promise<boolean> {
-  try {
-    return (await Deno.readLink(path)).startsWith("pipe:[");
-  } catch {
-    // Not a link: a named FIFO, a device or a socket, never a descriptor's pipe.
-    return false;
+  let link = path;
+  for (let hops = 0; hops < MAX_PIPE_LINKS; hops++) {
+    let target: string;
+    try {
+      target = await Deno.readLink(link);
+    } catch {
+      // Not a link: a named FIFO, a device or a socket, never a descriptor's pipe.
+      return false;
+    }
+    if (target.startsWith("pipe:[")) return true;
+    link = target.startsWith("/") ? target : `${link.slice(0, link.lastIndexOf("/") + 1)}${target}`;
   }
+  return false;
 }
 
 /** What `info` names when it is neither a regular file nor a directory (which open reports). */

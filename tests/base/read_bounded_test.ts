@@ -7,7 +7,7 @@ import {
   readTextFileBounded,
 } from "../../lib/base/read_bounded.ts";
 import { fifo, sparseFile, withTempDir } from "../helpers/fixtures.ts";
-import { withDeadline } from "../helpers/wait.ts";
+import { outputWithin, withDeadline } from "../helpers/wait.ts";
 
 Deno.test("readFileBounded returns every byte of a file within the bound, at any size", async () => {
   await withTempDir(async (dir) => {
@@ -72,4 +72,24 @@ Deno.test("readFileBounded throws Deno's error for a directory or a missing file
     await assert.rejects(readFileBounded(dir, 10), Deno.errors.IsADirectory);
     await assert.rejects(readFileBounded(`${dir}/missing`, 10), Deno.errors.NotFound);
   });
+});
+
+Deno.test("readFileBounded reads a pipe named /dev/stdin, a link to a link to it, as `kv … -s /dev/stdin` and a here-string give it", async () => {
+  // /dev/stdin links to /proc/self/fd/0, which links to pipe:[…]: the pipe is two links away.
+  const script = "const { readFileBounded } = await import(Deno.args[0]);" +
+    "const bytes = await readFileBounded('/dev/stdin', 4096);" +
+    "console.log(new TextDecoder().decode(bytes).trim());";
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", script, new URL("../../lib/base/read_bounded.ts", import.meta.url).href],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("127.0.0.1:8000\n"));
+  await writer.close();
+  const { code, stdout, stderr } = await outputWithin(child, { what: "a read of /dev/stdin" });
+  const decoder = new TextDecoder();
+  assert.equal(code, 0, decoder.decode(stderr));
+  assert.equal(decoder.decode(stdout), "127.0.0.1:8000\n");
 });
