@@ -6,7 +6,8 @@
  * versionstamp, so a later write of a key reads back with a greater one); values are plain JavaScript, with {@link Float} to store a
  * whole-valued float (see the README's "Library" section for the int/float
  * rule). Failures are a {@link KvInputError} (the caller's mistake) or a
- * {@link KvUnavailableError} (the cluster could not answer); `connect` without
+ * {@link KvUnavailableError} (the cluster could not answer: a write with a replica
+ * unreachable, a read none of the key's replicas answered); `connect` without
  * `replicas` that reaches no server throws the latter's {@link KvNoServerReachableError},
  * which names each server and why it is down (its `unreachable`): start one and retry,
  * or pass `replicas`, the cluster's k, to connect at once and reach them as they start.
@@ -17,7 +18,7 @@
  *
  * await using kv = await connect({ servers: "serverFile.txt", replicas: 2 });
  * await kv.put("person1", { name: "Mary", age: 22, height: 1.75 });
- * const { value, warning } = await kv.get("person1"); // warning: not guaranteed (k or more servers down or unrepaired)
+ * const { value, warning } = await kv.get("person1"); // warning: not guaranteed (k or more servers down or unrepaired); no replica up: a KvUnavailableError
  * const age = await kv.query("person1.age"); // { key: "person1", value: 22, version: "0193813bcc0000000000002a", path: ["person1", "age"] }
  * for await (const entry of kv.list({ prefix: "person" })) console.log(entry.key, entry.value);
  * await kv.delete("person1");

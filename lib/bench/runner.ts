@@ -760,7 +760,7 @@ class Run {
       try {
         // A read, most operations, is awaited here rather than through #perform's promise.
         if (operation.kind === "read") {
-          countRead(await this.#read(client, recordKey(operation.index)), stats, client);
+          countRead(await this.#read(client, recordKey(operation.index)), stats);
         } else await this.#perform(client, operation, stats);
       } catch (error) {
         if (!(error instanceof KvError)) throw error;
@@ -799,7 +799,7 @@ class Run {
     const key = recordKey(operation.index);
     switch (operation.kind) {
       case "read":
-        countRead(await this.#read(client, key), stats, client);
+        countRead(await this.#read(client, key), stats);
         return;
       case "update":
       case "insert":
@@ -814,7 +814,7 @@ class Run {
       }
       case "read-modify-write": {
         // Read, then write the record back changed (YCSB changes one field; a kv PUT is whole).
-        countRead(await this.#read(client, key), stats, client);
+        countRead(await this.#read(client, key), stats);
         await client.put(key, this.#valueFor(operation));
         return;
       }
@@ -823,13 +823,11 @@ class Run {
 }
 
 /**
- * Counts what a read's answer says: a warning, nothing found. A NOT FOUND with no server up
- * to answer it is no answer: it throws, and the read counts as failed.
+ * Counts what a read's answer says: a warning, nothing found. A read none of its key's
+ * replicas answered is no answer: the library throws it (a KvUnavailableError), and the
+ * read counts as failed.
  */
-function countRead(entry: KvEntry | KvBytesEntry, stats: OperationStats, client: Kv): void {
-  if (entry.value === null && entry.warning !== undefined && brokerOf(client).pool.upCount === 0) {
-    throw new KvUnavailableError(entry.warning);
-  }
+function countRead(entry: KvEntry | KvBytesEntry, stats: OperationStats): void {
   if (entry.warning !== undefined) stats.warnings++;
   if (entry.value === null) stats.notFound++;
 }

@@ -245,6 +245,14 @@ export type NoRecord =
     readonly version?: Version;
     /** Set when the record may exist on servers the read could not count. */
     readonly warning?: string;
+    /**
+     * Set (with `warning`) when the read learned nothing about the key: none of its k
+     * replicas answered, or none that can be trusted, and no server further down its list
+     * held a record or tombstone of it. Such a NOT FOUND is no answer, and the library
+     * throws it as a KvUnavailableError (lib/client/core.ts); a partial answer (a replica
+     * that answered, a copy found elsewhere) is not marked.
+     */
+    readonly unanswered?: true;
   }
   | { readonly kind: "error"; readonly error: string };
 
@@ -1026,6 +1034,10 @@ export class Broker {
       return warning === undefined
         ? { kind: "found", encoded, version, server }
         : { kind: "found", encoded, version, server, warning };
+    }
+    if (version === undefined && warning !== undefined && replies.trustedAtHome === 0) {
+      // #doubt's "no replica of … answered": and no other server had a version either.
+      return { kind: "not-found", warning, unanswered: true };
     }
     const doubt = warning === undefined ? {} : { warning };
     return { kind: "not-found", ...(version === undefined ? {} : { version }), ...doubt };

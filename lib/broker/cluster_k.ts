@@ -124,6 +124,9 @@ export function unrecordedOn(pool: ServerPool, k: number): string[] {
 /** Unreachable servers a refusal names before summing up the rest ("and 7 more"). */
 export const MAX_NAMED_SERVERS = 3;
 
+/** What the CLI calls the k a client is given (`-k`), which a ClusterKError names by default. */
+const K_OPTION = "k";
+
 /**
  * Why a broker cannot open with the replication factor asked for (or the one recorded):
  * the caller's to fix (`kv broker` reports it in one line and exits 2), not a failure of
@@ -142,14 +145,15 @@ export const MAX_NAMED_SERVERS = 3;
  * ```
  */
 export class ClusterKError extends Error {
-  readonly #phrase: ((repair: string) => string) | undefined;
+  readonly #phrase: ((repair: string, option: string) => string) | undefined;
 
   /**
    * @param message the whole line, naming `kv repair` where it advises a repair.
    * @param phrase the same line naming a given repair command instead (the client's own,
-   *   `kv repair -s servers.txt`), when the line advises one.
+   *   `kv repair -s servers.txt`), and the client's own name for its k option, when the
+   *   line advises one or names it.
    */
-  constructor(message: string, phrase?: (repair: string) => string) {
+  constructor(message: string, phrase?: (repair: string, option: string) => string) {
     super(message);
     this.name = "ClusterKError";
     this.#phrase = phrase;
@@ -157,16 +161,20 @@ export class ClusterKError extends Error {
 
   /**
    * The message with `repair`, the client's `kv repair` command (its server file and
-   * credentials), in place of a bare `kv repair`: the exact command to run.
+   * credentials), in place of a bare `kv repair`: the exact command to run; and `option`,
+   * what the client calls the k it was given (default `k`, the CLI's `-k`; the library's
+   * `replicas`).
    *
    * @example
    * ```ts ignore
    * error.withRepair("kv repair -s servers.txt");
    * // "asked for k=3, but …; leave k out to use it, or change it with kv repair -s servers.txt -k 3"
+   * error.withRepair("kv repair -s servers.txt", "replicas");
+   * // "asked for replicas=3, but …; leave replicas out to use it, or change it with kv repair -s servers.txt -k 3"
    * ```
    */
-  withRepair(repair: string): string {
-    return this.#phrase?.(repair) ?? this.message;
+  withRepair(repair: string, option = K_OPTION): string {
+    return this.#phrase?.(repair, option) ?? this.message;
   }
 }
 
@@ -277,10 +285,11 @@ export async function agreeOnK(
   const recorded = recordedKs(pool);
   const only = recorded.size === 1 ? [...recorded.keys()][0] : undefined;
   if (requested !== undefined && only !== undefined && requested !== only) {
-    const mismatch = (repair: string) =>
-      `asked for k=${requested}, but the cluster records k=${only} (${describe(recorded)}); ` +
-      `leave k out to use it, or change it with ${repair} -k ${requested}`;
-    throw new ClusterKError(mismatch(BARE_REPAIR), mismatch);
+    const mismatch = (repair: string, option: string) =>
+      `asked for ${option}=${requested}, but the cluster records k=${only} ` +
+      `(${describe(recorded)}); leave ${option} out to use it, or change it with ` +
+      `${repair} -k ${requested}`;
+    throw new ClusterKError(mismatch(BARE_REPAIR, K_OPTION), mismatch);
   }
   // A status check shows what the servers record, and never changes it.
   if (options.statusOnly) return Math.min(only ?? requested ?? DEFAULT_K, pool.servers.length);

@@ -12,6 +12,9 @@
  * ```
  * @module
  */
+import { shellFlag, shellWord } from "../base/shell_word.ts";
+
+export { shellWord };
 
 /** The flags given that choose and reach the cluster, which the next page needs as well. */
 export interface ClusterFlags {
@@ -45,11 +48,7 @@ export function shellFlags(
 ): string[] {
   return flags.flatMap(([flag, written]) => {
     const value = given[flag];
-    if (value === undefined) return [];
-    // A value starting with '-' would read as a flag of its own after a space.
-    return [
-      value.startsWith("-") ? `--${flag}=${shellWord(value)}` : `${written} ${shellWord(value)}`,
-    ];
+    return value === undefined ? [] : [shellFlag(written, `--${flag}`, value)];
   });
 }
 
@@ -74,17 +73,4 @@ export function repairCommandLine(
   given: { readonly "auth-file"?: string; readonly "tls-ca"?: string },
 ): string {
   return ["kv repair", ...shellFlags({ ...given, servers: path }, REPAIR_FLAGS)].join(" ");
-}
-
-/**
- * `text` as one shell word: bare when it holds only characters no shell treats specially.
- *
- * @example
- * ```ts
- * shellWord("servers.txt"); // "servers.txt"
- * shellWord("it's"); // "'it'\\''s'"
- * ```
- */
-export function shellWord(text: string): string {
-  return /^[A-Za-z0-9_@%+=:,.\/-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }

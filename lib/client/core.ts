@@ -24,7 +24,12 @@ import { BackgroundRepair } from "../broker/background_repair.ts";
 import { Broker, type BrokerOptions, type EncodedLookup } from "../broker/broker.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
-import { ClusterKError, ClusterKUnknownError, namedServers } from "../broker/cluster_k.ts";
+import {
+  BARE_REPAIR,
+  ClusterKError,
+  ClusterKUnknownError,
+  namedServers,
+} from "../broker/cluster_k.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
 import { CredentialsRefusedError } from "../broker/server_pool.ts";
 import { isTimeoutReason } from "../protocol/client.ts";
@@ -71,7 +76,9 @@ export interface ValueEntry<T = Value> {
   version: string | null;
   /**
    * Set when the answer is not guaranteed: a null value may hide a record, and a value
-   * found may have a newer version on servers that could not be counted.
+   * found may have a newer version on servers that could not be counted. A read that
+   * learned nothing of the key (none of its replicas answered) is no entry but a
+   * KvUnavailableError.
    */
   warning?: string;
 }
@@ -89,7 +96,9 @@ export interface JsonEntry {
   version: string | null;
   /**
    * Set when the answer is not guaranteed: a null value may hide a record, and a value
-   * found may have a newer version on servers that could not be counted.
+   * found may have a newer version on servers that could not be counted. Unlike
+   * {@link ValueEntry}'s, a read none of the key's replicas answered is an entry too, with
+   * this warning (`kv http` answers it 503).
    */
   warning?: string;
 }
@@ -184,7 +193,11 @@ export class KvCore {
       if (error instanceof ClusterKUnknownError && error.unreachable.length === error.servers) {
         throw noServerReachable(error.unreachable);
       }
-      if (error instanceof ClusterKError) throw new KvInputError(error.message, { cause: error });
+      if (error instanceof ClusterKError) {
+        // In the library's words: its option is `replicas`, and the repair its own command.
+        const message = error.withRepair(options.repairCommand ?? BARE_REPAIR, "replicas");
+        throw new KvInputError(message, { cause: error });
+      }
       if (error instanceof CredentialsRefusedError) {
         // The option to change; none where the server's certificate is at fault.
         const { kind } = error.refusal;
@@ -220,7 +233,9 @@ export class KvCore {
    * The record under `key`, its value made by `decode` from the answering replica's
    * bytes (`decodeValue` for kv's typed Value, `decodePlainValue` for the library's
    * plain objects). A DecodeError from `decode` is that server's fault: a
-   * KvUnavailableError naming it.
+   * KvUnavailableError naming it; so is a read none of the key's replicas answered (or
+   * none that can be trusted) when no other server held a copy: a KvUnavailableError
+   * naming each and why, not a null value.
    *
    * @example
    * ```ts ignore
@@ -243,7 +258,11 @@ export class KvCore {
     });
   }
 
-  /** Like {@link KvCore.getDecoded}, with the value as JSON text made from the wire bytes. */
+  /**
+   * Like {@link KvCore.getDecoded}, with the value as JSON text made from the wire bytes;
+   * a read none of the key's replicas answered is an entry with a warning (see
+   * {@link JsonEntry.warning}), not a KvUnavailableError.
+   */
   async getJson(key: string): Promise<JsonEntry> {
     checkName(key, "key");
     const lookup = await this.#open().getEncoded(key);
@@ -278,7 +297,7 @@ export class KvCore {
     const segments = parsePath(path);
     const lookup = await this.#open().queryEncoded(segments);
     this.#stillOpen();
-    return { ...entry(segments[0], lookup, decode), path: segments };
+    return { ...entry(segments[0], lookup, decode, segments), path: segments };
   }
 
   /** Stores `value` under `key` on k servers, or on none. */
@@ -432,7 +451,9 @@ function noServerReachable(
 /**
  * The JSON answer of `lookup`; a value its server encoded wrongly is a KvUnavailableError
  * naming that server (a bug or a hostile peer, never the caller's mistake), as the
- * broker's own decoding says.
+ * broker's own decoding says. A read that learned nothing of the key (`unanswered`) stays
+ * an entry with its warning, unlike {@link entry}'s: `kv http`, its caller, answers every
+ * NOT FOUND with a warning 503 with that entry (README, "kv http"), never "not found".
  */
 function jsonEntry(key: string, lookup: EncodedLookup): JsonEntry {
   if (lookup.kind === "error") throw new KvUnavailableError(lookup.error);
@@ -446,13 +467,24 @@ function jsonEntry(key: string, lookup: EncodedLookup): JsonEntry {
     : { key, json: null, version: null, warning: lookup.warning };
 }
 
-/** The answer of `lookup` with its value made by `decode`, blamed as {@link jsonEntry} does. */
+/**
+ * The answer of `lookup` with its value made by `decode`, blamed as {@link jsonEntry} does;
+ * a read that learned nothing of the key (`unanswered`: none of its replicas answered, or
+ * none that can be trusted) is a KvUnavailableError, as a write in the same outage is: as
+ * an entry its `value: null` read as "not found" to every caller that did not look at the
+ * warning. `path` is a query's, for the error's words.
+ */
 function entry<T>(
   key: string,
   lookup: EncodedLookup,
   decode: (bytes: Uint8Array) => T,
+  path?: readonly string[],
 ): ValueEntry<T> {
   if (lookup.kind === "error") throw new KvUnavailableError(lookup.error);
+  if (lookup.kind === "not-found" && lookup.unanswered) {
+    const read = path === undefined ? `get '${key}'` : `query '${path.join(".")}'`;
+    throw new KvUnavailableError(`cannot ${read}: ${lookup.warning}`);
+  }
   if (lookup.kind === "found") {
     const value = decodeFound(lookup, decode);
     const version = formatVersion(lookup.version);

@@ -3,7 +3,8 @@
  * with `instanceof`: {@link KvInputError} is the caller's mistake (a bad key,
  * a value kv cannot store, a bad option) and repeating the call cannot help;
  * {@link KvUnavailableError} is the cluster failing to answer (too few
- * replicas reachable) and the same call may succeed once servers are back; its
+ * replicas reachable for a write, none for a read) and the same call may succeed once
+ * servers are back; its
  * {@link KvNoServerReachableError} is `connect` finding no server at all.
  *
  * @example
@@ -112,8 +113,9 @@ const KV_NOT_LET = /Deno does not let kv /g;
 /**
  * The cluster could not answer: a write found a replica of the key
  * unreachable (nothing was changed, or the message says how far it got), or
- * every replica of a key refused a read. The same call may succeed once the
- * servers are back.
+ * a read learned nothing of its key (none of the key's replicas answered, or none that
+ * can be trusted, and no other server held a copy; or every one refused it). The same
+ * call may succeed once the servers are back.
  *
  * @example
  * ```ts

@@ -25,6 +25,7 @@ import {
   ServerFileError,
 } from "../broker/server_list.ts";
 import { DecodeError } from "../base/bytes.ts";
+import { shellFlag } from "../base/shell_word.ts";
 import { ByteSlab } from "../base/byte_slab.ts";
 import { inProgramWords, KvInputError, KvUnavailableError } from "./errors.ts";
 import { checkName, decodePlainValue, type FloatReading, type KvValue, toValue } from "./values.ts";
@@ -139,7 +140,9 @@ export interface KvEntry {
   version: string | null;
   /**
    * Set when the answer is not guaranteed (too many servers down or not yet repaired): a
-   * `null` value may hide a record, a value found may have a newer version.
+   * `null` value may hide a record, a value found may have a newer version. A read that
+   * none of the key's replicas answered is no entry: {@link Kv.get} throws a
+   * KvUnavailableError.
    */
   warning?: string;
 }
@@ -439,14 +442,22 @@ export class Kv implements AsyncDisposable {
   /**
    * The record stored under `key`; `value` is `null` when there is none — or, with a
    * `warning`, when the servers that answered cannot vouch for that (k or more down or
-   * unrepaired, every one down included): a read is answered, never thrown, while a write
-   * in the same outage is a KvUnavailableError.
+   * unrepaired): the record may exist. When none of the key's k replicas answered (or none
+   * that can be trusted) and no other server held a copy, the read learned nothing and
+   * throws a KvUnavailableError naming each replica and why, as a write in the same outage
+   * does: an outage never reads as "not found".
    *
    * @example
    * ```ts
+   * import { KvUnavailableError } from "./errors.ts";
    * await using kv = await connect({ servers: "serverFile.txt" });
-   * const { value, warning } = await kv.get("person1");
-   * if (value === null && warning !== undefined) console.log("may exist:", warning);
+   * try {
+   *   const { value, warning } = await kv.get("person1");
+   *   if (value === null && warning !== undefined) console.log("may exist:", warning);
+   * } catch (error) {
+   *   if (!(error instanceof KvUnavailableError)) throw error;
+   *   console.log("no replica answered, retry later:", error.message);
+   * }
    * ```
    */
   get(key: string): Promise<KvEntry> {
@@ -458,7 +469,8 @@ export class Kv implements AsyncDisposable {
    * Like {@link Kv.get}, with the value left in its encoded bytes: for a caller that
    * passes values on, stores them, or reads only some of them, and so need not pay for
    * making every value's objects (most of a read's work in the client);
-   * {@link Kv.decode} makes them the value `get` answers, when wanted.
+   * {@link Kv.decode} makes them the value `get` answers, when wanted. A read no replica
+   * answered throws a KvUnavailableError, as `get`'s does.
    *
    * @example
    * ```ts
@@ -497,7 +509,8 @@ export class Kv implements AsyncDisposable {
 
   /**
    * The value at a path inside a record: `"person1.address.street"` or
-   * `["person1", "address", "street"]`; `value` is `null` when absent.
+   * `["person1", "address", "street"]`; `value` is `null` when absent, with a `warning`
+   * and a KvUnavailableError as {@link Kv.get}'s.
    *
    * @example
    * ```ts
@@ -560,7 +573,9 @@ export class Kv implements AsyncDisposable {
    * Every record whose key matches, in key order, fetched a page at a time.
    * A record deleted while listing is skipped. A page the cluster could only
    * list in part (k or more servers down) throws a KvUnavailableError rather
-   * than silently skip keys; {@link Kv.keys} returns such a page with a warning.
+   * than silently skip keys; {@link Kv.keys} returns such a page with a warning. So
+   * does a listed key whose read cannot vouch that it is gone (a `null` with a warning,
+   * servers having gone down since the page), or that no replica answered.
    *
    * @example
    * ```ts
@@ -581,6 +596,9 @@ export class Kv implements AsyncDisposable {
       if (page.warning !== undefined) throw new KvUnavailableError(page.warning);
       const entries = await Promise.all(page.keys.map((key) => this.get(key)));
       for (const entry of entries) {
+        if (entry.value === null && entry.warning !== undefined) {
+          throw new KvUnavailableError(entry.warning);
+        }
         if (entry.value === null) continue;
         remaining--;
         yield entry;
@@ -696,7 +714,8 @@ export async function connect(options: ConnectOptions): Promise<Kv> {
  * {@link connect} for kv's own commands over the library (`kv http`), not part of the
  * public surface (mod.ts; it was `Kv.open`, a static every application's types showed):
  * `repairCommand` is the `kv repair` command, with their server file and credentials, that
- * the connection's refusals and log lines name (default `kv repair`, BrokerOptions').
+ * the connection's refusals and log lines name (default {@link repairCommandOf}'s, over
+ * `options`' servers file and credentials).
  *
  * @example
  * ```ts
@@ -717,9 +736,33 @@ export async function connectWithRepairCommand(
     timeoutMs,
     credentials,
     log,
-    repairCommand,
+    repairCommand: repairCommand ?? repairCommandOf(options),
   });
   return makeKv(core, floats);
+}
+
+/**
+ * The `kv repair` command over `options`' servers and credentials, ready to paste into a
+ * shell, which a connection's refusals and log lines name (a k other than the cluster's:
+ * `… or change it with kv repair -s servers.txt -k 1`): `-s` the server file, or `-s FILE`
+ * for a list of endpoints, which has none; `--auth-file` and `--tls-ca` when given.
+ * `options` are checked already.
+ *
+ * @example
+ * ```ts
+ * repairCommandOf({ servers: "my servers.txt", authFile: "kv.auth" });
+ * // "kv repair -s 'my servers.txt' --auth-file kv.auth"
+ * repairCommandOf({ servers: [{ hostname: "127.0.0.1", port: 8000 }] }); // "kv repair -s FILE"
+ * ```
+ */
+export function repairCommandOf(options: ConnectOptions): string {
+  const { servers, authFile, tlsCa } = options;
+  return [
+    "kv repair",
+    typeof servers === "string" ? shellFlag("-s", "--servers", servers) : "-s FILE",
+    ...(authFile === undefined ? [] : [shellFlag("--auth-file", "--auth-file", authFile)]),
+    ...(tlsCa === undefined ? [] : [shellFlag("--tls-ca", "--tls-ca", tlsCa)]),
+  ].join(" ");
 }
 
 interface CheckedOptions {

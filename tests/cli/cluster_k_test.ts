@@ -60,11 +60,15 @@ Deno.test("the first broker records its k; every client refuses another in one l
   );
   assert.equal(bench.code, 2);
   assert.match(bench.stderr, REFUSAL("bench", 3));
+  // The library's own words: its option is replicas, and its repair names its server file.
   await assert.rejects(
     () => cluster.connect({ replicas: 1 }),
     (error: unknown) =>
       error instanceof KvInputError &&
-      /asked for k=1, but the cluster records k=2/.test(error.message),
+      error.message ===
+        `asked for replicas=1, but the cluster records k=2 (k=2: ${
+          cluster.servers.map((server) => server.id).join(", ")
+        }); leave replicas out to use it, or change it with kv repair -s ${cluster.serverFile} -k 1`,
   );
 
   // Without -k, each uses the recorded k: the record is on its 2 servers and found.

@@ -91,6 +91,30 @@ Deno.test("connect's log gets the k a connection follows once kv repair -k chang
   );
 });
 
+Deno.test("replicas other than the cluster's k is refused in the library's words, naming kv repair over its servers: the server file quoted for a shell, -s FILE for a list of endpoints", async () => {
+  await using cluster = await KvCluster.start(2);
+  (await cluster.connect({ replicas: 2 })).close();
+  const recorded = `k=2: ${cluster.servers.map((server) => server.id).join(", ")}`;
+  const refusal = (repair: string) =>
+    `asked for replicas=1, but the cluster records k=2 (${recorded}); leave replicas out ` +
+    `to use it, or change it with ${repair} -k 1`;
+  await withTempDir(async (dir) => {
+    const file = `${dir}/my servers.txt`;
+    await Deno.copyFile(cluster.serverFile, file);
+    await rejectsWith(
+      () => connect({ servers: file, replicas: 1, timeoutMs: BROKER_TIMEOUT_MS }),
+      KvInputError,
+      new RegExp(`^${RegExp.escape(refusal(`kv repair -s '${file}'`))}$`),
+    );
+  });
+  const servers = cluster.servers.map((server) => server.address);
+  await rejectsWith(
+    () => connect({ servers, replicas: 1, timeoutMs: BROKER_TIMEOUT_MS }),
+    KvInputError,
+    new RegExp(`^${RegExp.escape(refusal("kv repair -s FILE"))}$`),
+  );
+});
+
 Deno.test("get, query, put, delete and servers against real servers", async () => {
   await using cluster = await KvCluster.start(3);
   await using kv = await connect({
@@ -358,11 +382,12 @@ Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", 
   );
   assert.equal((await kv.get("person1")).value, 1);
   await cluster.servers[0].kill();
-  const missing = await kv.get("person2");
-  assert.equal(missing.value, null);
-  assert.match(missing.warning ?? "", /may exist/);
-  // getBytes carries the same warning (read twice: the first read found the server down).
-  assert.deepEqual(await kv.getBytes("person2"), await kv.get("person2"));
+  // No replica answers: a KvUnavailableError, never a null value (read twice: the first
+  // read found the server down, the second knew).
+  for (let read = 0; read < 2; read++) {
+    await rejectsWith(() => kv.get("person2"), KvUnavailableError, /no replica of 'person2'/);
+    await rejectsWith(() => kv.getBytes("person2"), KvUnavailableError, /no replica/);
+  }
   const page = await kv.keys();
   assert.match(page.warning ?? "", /did not answer/);
   await rejectsWith(
