@@ -42,6 +42,38 @@ export class ServerFileError extends Error {
   }
 }
 
+/**
+ * A server's host name the resolver could not look up now (getaddrinfo's `EAI_AGAIN`: the
+ * DNS server unreachable or failing), which a retry may get past: not a mistake in the
+ * file, as a name that does not exist (`ENOTFOUND`) is. A {@link ServerFileError} still
+ * (what the file names cannot be used), so that every reader of a server file reports it;
+ * those that tell the two apart make it the cluster's unavailability (the library's
+ * KvUnavailableError, the CLI's exit 3).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await resolveServers([serverAddress("kv1.example.com", 8000)], () => "servers.txt:1:1");
+ * } catch (error) {
+ *   if (error instanceof ServerLookupError) console.log("retry later:", error.message);
+ *   // "servers.txt:1:1: cannot look up host kv1.example.com now (EAI_AGAIN: …); …"
+ * }
+ * ```
+ */
+export class ServerLookupError extends ServerFileError {
+  /** @param message one line: which host, where, and that a retry may succeed. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ServerLookupError";
+  }
+}
+
+/**
+ * The resolver's code for a lookup that failed for now (getaddrinfo's EAI_AGAIN, as
+ * node:dns names it): no DNS server answered, or one answered SERVFAIL.
+ */
+const LOOKUP_UNAVAILABLE = "EAI_AGAIN";
+
 /** Most servers one server file may list; placement costs O(servers) per key. */
 export const MAX_SERVERS = 1024;
 
@@ -111,7 +143,8 @@ async function resolveHost(hostname: string): Promise<string> {
  * `servers.txt:3:1`) and returns the servers with their {@link ServerAddress.identity}.
  * Throws a {@link ServerFileError} for a name that does not resolve, or for two
  * servers that resolve to one address: placing two replicas of a key on one server
- * would leave it one crash from loss.
+ * would leave it one crash from loss; its {@link ServerLookupError} for a name the
+ * resolver could not look up now.
  *
  * @example
  * ```ts
@@ -129,6 +162,12 @@ export async function resolveServers(
       return serverAddress(server.hostname, server.port, await resolveHost(server.hostname));
     } catch (error) {
       const reason = (error as { code?: string }).code ?? String(error);
+      if (reason === LOOKUP_UNAVAILABLE) {
+        throw new ServerLookupError(
+          `${where(index)}: cannot look up host ${server.hostname} now (${reason}: the DNS ` +
+            "resolver did not answer); retry once it does, or give an IP address",
+        );
+      }
       throw new ServerFileError(
         `${where(index)}: cannot resolve host ${server.hostname} (${reason}); ` +
           `fix the name or give an IP address`,

@@ -13,7 +13,7 @@
  */
 import { KvError, KvNoServerReachableError, KvUnavailableError } from "../client/errors.ts";
 import { readServerList, ServerFileError } from "../broker/server_list.ts";
-import { noServerReachable, replicasFlag } from "./open_broker.ts";
+import { noServerReachable, replicasFlag, serverFileFailure } from "./open_broker.ts";
 import { repairCommandLine } from "./shell_command.ts";
 import { ClusterKError } from "../broker/cluster_k.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
@@ -411,7 +411,9 @@ async function replicasOf(
 ): Promise<number | undefined> {
   if (text === undefined) return undefined;
   const servers = await readServerList(serverFile).catch((error) => {
-    throw error instanceof ServerFileError ? new UserError(`kv bench: ${error.message}`) : error;
+    throw error instanceof ServerFileError
+      ? serverFileFailure(error, `kv bench: ${error.message}`)
+      : error;
   });
   return replicasFlag("bench", text, servers.length, serverFile);
 }

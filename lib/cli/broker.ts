@@ -17,6 +17,7 @@ import {
   noServerReachable,
   openBroker,
   replicasFlag,
+  serverFileFailure,
   serverListedTwice,
   START_SERVERS_ADVICE,
   unreachableServers,
@@ -245,7 +246,9 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
     throw new UserError("kv broker: -s serverFile is required (see 'kv broker --help')");
   }
   const servers = await readServerList(serverFile).catch((error) => {
-    throw error instanceof ServerFileError ? new UserError(`kv broker: ${error.message}`) : error;
+    throw error instanceof ServerFileError
+      ? serverFileFailure(error, `kv broker: ${error.message}`)
+      : error;
   });
   const k = replicasFlag("broker", values.replicas, servers.length, serverFile);
   const timeoutMs = intFlag("broker", "--timeout-ms", values["timeout-ms"], {

@@ -11,7 +11,7 @@
  */
 import { brokerOf, connectWithRepairCommand, type Kv } from "../client/kv.ts";
 import { WRITE_RULES, type WriteRule } from "../broker/broker.ts";
-import { KvInputError, KvNoServerReachableError } from "../client/errors.ts";
+import { KvInputError, KvNoServerReachableError, KvUnavailableError } from "../client/errors.ts";
 import { MAX_SERVERS } from "../broker/server_list.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { Logger } from "../base/logger.ts";
@@ -46,7 +46,7 @@ import { untilSignal } from "./stop_signals.ts";
 import { hostPort } from "../base/host_port.ts";
 import { describeError } from "../base/describe_error.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { UserError } from "./user_error.ts";
+import { UnavailableError, UserError } from "./user_error.ts";
 import { listenFailure, listensOnLoopback } from "./listen_error.ts";
 import { noServerReachable } from "./open_broker.ts";
 import {
@@ -385,6 +385,10 @@ async function openKv(
     if (error instanceof KvNoServerReachableError) {
       const orElse = "or give -k (the cluster's k) to serve now, reconnecting in the background";
       throw noServerReachable("http", path, error.unreachable, orElse);
+    }
+    // A server's host name the resolver could not look up now (EAI_AGAIN): exit 3.
+    if (error instanceof KvUnavailableError) {
+      throw new UnavailableError(`kv http: ${withServerFileSource(error.message, flags.servers)}`);
     }
     if (!(error instanceof KvInputError)) throw error;
     // A k refusal names the exact repair command: this server file, these credentials.

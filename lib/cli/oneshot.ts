@@ -19,6 +19,7 @@ import {
   NoServerReachableError,
   openBroker,
   replicasFlag,
+  serverFileFailure,
   serverListedTwice,
   unreachableServers,
 } from "./open_broker.ts";
@@ -626,7 +627,10 @@ async function brokerFromFlags(
   const path = serverFile(values.servers);
   const servers = await readServerList(path).catch((error) => {
     if (!(error instanceof ServerFileError)) throw error;
-    throw new UserError(`kv ${name}: ${withServerFileSource(error.message, values.servers)}`);
+    throw serverFileFailure(
+      error,
+      `kv ${name}: ${withServerFileSource(error.message, values.servers)}`,
+    );
   });
   const k = replicasFlag(name, values.replicas, servers.length, path);
   const timeoutMs = intFlag(name, "--timeout-ms", values["timeout-ms"], {

@@ -22,13 +22,40 @@ import {
   namedServers,
   type UnreachableServer,
 } from "../broker/cluster_k.ts";
-import { MAX_SERVERS, type ServerAddress } from "../broker/server_list.ts";
+import {
+  MAX_SERVERS,
+  type ServerAddress,
+  type ServerFileError,
+  ServerLookupError,
+} from "../broker/server_list.ts";
 import type { ServerPool } from "../broker/server_pool.ts";
 import { isTimeoutReason } from "../protocol/client.ts";
 import { intFlag } from "./args.ts";
 import { credentialsRefusedError } from "./security_flags.ts";
 import { UnavailableError, UserError } from "./user_error.ts";
 import { invariant } from "../base/invariant.ts";
+
+/**
+ * The CLI's error for a server file that `readServerList` refused with `error`, saying
+ * `message` (the command's line): a UserError (exit 2) for the file's own mistakes, an
+ * UnavailableError (exit 3) for a host name the resolver could not look up now
+ * (ServerLookupError, EAI_AGAIN), which the same command may get past once DNS answers.
+ *
+ * @example
+ * ```ts
+ * import { ServerFileError } from "../broker/server_list.ts";
+ * const error = new ServerFileError("s.txt:1:1: cannot resolve host nohost (ENOTFOUND); …");
+ * serverFileFailure(error, `kv get: ${error.message}`); // a UserError: exit 2
+ * ```
+ */
+export function serverFileFailure(
+  error: ServerFileError,
+  message: string,
+): UserError | UnavailableError {
+  return error instanceof ServerLookupError
+    ? new UnavailableError(message)
+    : new UserError(message);
+}
 
 /**
  * The `-k` flag of `kv <command>`: undefined when absent (the broker takes the

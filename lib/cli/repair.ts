@@ -21,7 +21,7 @@ import { writeLine } from "../base/stdout.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { serverFile, SERVERS_FLAG_HELP, withServerFileSource } from "./oneshot.ts";
 import { repairCommandLine } from "./shell_command.ts";
-import { serverListedTwice } from "./open_broker.ts";
+import { serverFileFailure, serverListedTwice } from "./open_broker.ts";
 import { ksByCount, recordedKs } from "../broker/cluster_k.ts";
 import {
   clientCredentials,
@@ -149,7 +149,10 @@ async function repairTarget(values: ReturnType<typeof parseFlags<typeof FLAGS>>[
   const path = serverFile(values.servers);
   const servers = await readServerList(path).catch((error) => {
     if (!(error instanceof ServerFileError)) throw error;
-    throw new UserError(`kv repair: ${withServerFileSource(error.message, values.servers)}`);
+    throw serverFileFailure(
+      error,
+      `kv repair: ${withServerFileSource(error.message, values.servers)}`,
+    );
   });
   const requestedK = values.replicas === undefined
     ? undefined

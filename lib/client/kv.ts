@@ -23,6 +23,7 @@ import {
   type ServerAddress,
   serverAddress,
   ServerFileError,
+  ServerLookupError,
 } from "../broker/server_list.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { shellFlag } from "../base/shell_word.ts";
@@ -691,7 +692,9 @@ export function brokerOf(kv: Kv): Broker {
  * Connects to a kv cluster: reads the server list, opens a connection to each
  * server (waiting at most about one timeout; servers not reached are retried
  * in the background), and returns a {@link Kv}. Throws a KvInputError for a bad
- * option, an unreadable server file, one server listed twice, or credentials refused by
+ * option, an unreadable server file, a host name that does not exist (a KvUnavailableError
+ * when the resolver could not look it up now, EAI_AGAIN), one server listed twice, or
+ * credentials refused by
  * every server reached when none could be used (an `authFile` they refuse, a `tlsCa` that
  * signed none of their certificates, a certificate expired or for another name, a server
  * without TLS; its `cause` is the pool's CredentialsRefusedError); a
@@ -835,13 +838,24 @@ function guardedLog(log: (line: string) => void): (line: string) => void {
   };
 }
 
+/**
+ * What connect throws for `error`, from reading or resolving its servers: a host name the
+ * resolver could not look up now (ServerLookupError, EAI_AGAIN) is the cluster's
+ * unavailability, which a retry may get past; any other ServerFileError the caller's
+ * mistake (a name that does not exist, a malformed file); other errors as they are.
+ */
+function serverListError(error: unknown): unknown {
+  if (error instanceof ServerLookupError) return new KvUnavailableError(error.message);
+  if (error instanceof ServerFileError) return new KvInputError(inProgramWords(error.message));
+  return error;
+}
+
 async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAddress[]> {
   if (typeof servers === "string" && servers !== "") {
     try {
       return await readServerList(servers);
     } catch (error) {
-      if (error instanceof ServerFileError) throw new KvInputError(inProgramWords(error.message));
-      throw error;
+      throw serverListError(error);
     }
   }
   if (!Array.isArray(servers) || servers.length === 0) {
@@ -874,7 +888,6 @@ async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAdd
   try {
     return await resolveServers(addresses, (index) => `servers[${index}]`);
   } catch (error) {
-    if (error instanceof ServerFileError) throw new KvInputError(inProgramWords(error.message));
-    throw error;
+    throw serverListError(error);
   }
 }

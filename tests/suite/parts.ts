@@ -90,6 +90,7 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/http/console_test.ts": 7.9,
   "tests/cli/oneshot_test.ts": 7.6,
   "tests/client/kv_reads_test.ts": 7.4,
+  "tests/client/kv_unanswered_test.ts": 4.0,
   "tests/server/server_read_path_test.ts": 7.3,
   "tests/broker/jepsen_test.ts": 7.2,
   "tests/cli/broker_test.ts": 7.2,
