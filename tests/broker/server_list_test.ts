@@ -119,12 +119,27 @@ Deno.test("readServerList refuses two lines that resolve to one server, naming b
   }
 });
 
-Deno.test("resolveServers names a host that does not resolve", async () => {
-  await assert.rejects(
-    () => resolveServers([serverAddress("no-such-host.invalid", 8000)], () => "here:1:1"),
-    ServerFileError,
-    "here:1:1: cannot resolve host no-such-host.invalid (",
-  );
+/**
+ * Whether this machine's resolver answers that a name does not exist (ENOTFOUND): with none
+ * answering, every lookup fails EAI_AGAIN, which kv calls the DNS unavailable, not a bad name.
+ */
+const RESOLVER_ANSWERS = await lookup("no-such-host.invalid").then(
+  () => false,
+  (error) => error?.code === "ENOTFOUND",
+);
+
+Deno.test({
+  name: RESOLVER_ANSWERS
+    ? "resolveServers names a host that does not resolve"
+    : "a host that does not resolve (ignored: no DNS resolver answers here)",
+  ignore: !RESOLVER_ANSWERS,
+  fn: async () => {
+    await assert.rejects(
+      () => resolveServers([serverAddress("no-such-host.invalid", 8000)], () => "here:1:1"),
+      ServerFileError,
+      "here:1:1: cannot resolve host no-such-host.invalid (",
+    );
+  },
 });
 
 Deno.test("resolveServers gives every IPv4 spelling the address (or the refusal) the system resolver gives", async () => {
