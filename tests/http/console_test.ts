@@ -307,3 +307,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: CHROMIUM_PATH === undefined
+    ? "the web console asks for a token (ignored: chromium is not installed)"
+    : "the web console asks for a token when kv http has --tokens-file, says when the one given is refused, and works once given a listed one",
+  ignore: CHROMIUM_PATH === undefined,
+  fn: async () => {
+    const token = "0123456789abcdef0123456789abcdef";
+    await using cluster = await KvCluster.start(1);
+    const tokens = await Deno.makeTempFile();
+    try {
+      await Deno.writeTextFile(tokens, `${token}\n`);
+      await using http = await HttpProcess.start([
+        "-s",
+        cluster.serverFile,
+        "--tokens-file",
+        tokens,
+      ]);
+      await using browser = await launchChromium();
+      const page = await browser.page();
+      page.setDefaultTimeout(PAGE_DEADLINE_MS);
+      await page.goto(http.url);
+      const until = (expression: string) => page.waitForFunction(expression);
+      const form = `document.querySelector("#token-form")`;
+      const input = `document.querySelector("#token")`;
+      await until(`!${form}.hidden`);
+      assert.equal(await page.evaluate(`${input}.placeholder`), "this server needs a token");
+
+      await page.type("#token", `${token}x`);
+      await page.click("#token-form button");
+      await until(`!${form}.hidden && ${input}.placeholder.includes("not one of")`);
+      assert.equal(await page.evaluate(`${input}.value`), "", "the refused token is cleared");
+      assert.equal(await page.evaluate(`sessionStorage.getItem("kv-token")`), null);
+
+      await page.type("#token", token);
+      await page.click("#token-form button");
+      await until(`document.querySelectorAll('#servers tr[data-state="up"]').length === 1`);
+      await until(`document.querySelector("#keys-note").textContent === "no keys stored"`);
+      assert.equal(await page.evaluate(`${form}.hidden`), true);
+    } finally {
+      await Deno.remove(tokens);
+    }
+  },
+});

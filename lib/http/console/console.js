@@ -45,6 +45,7 @@ async function api(method, path, body, type = "application/json") {
   const response = await fetch(path, init);
   // A server started with --tokens-file: ask for a token (and keep asking while it is wrong).
   $("token-form").hidden = response.status !== 401 && $("token-form").hidden;
+  if (response.status === 401) forgetRefusedToken(response);
   const text = await response.text();
   let data;
   try {
@@ -54,6 +55,20 @@ async function api(method, path, body, type = "application/json") {
     data = { error: text };
   }
   return { status: response.status, data };
+}
+
+/**
+ * A token the server refused as not one of its own (RFC 6750's `invalid_token`) is
+ * forgotten, and the form says so: asked again as if none had been given, a user would
+ * not know whether the token or its typing was at fault. Forgotten, later requests carry
+ * none, so what the user types next is left alone.
+ */
+function forgetRefusedToken(response) {
+  const challenge = response.headers.get("WWW-Authenticate") ?? "";
+  if (!/error="invalid_token"/.test(challenge) || !sessionStorage.getItem(TOKEN_KEY)) return;
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("token").value = "";
+  $("token").placeholder = "that token is not one of this server's; give another";
 }
 
 /**
