@@ -121,20 +121,25 @@ export class TlsServerContext {
 
 /**
  * `conn` as the `Duplex` that `node:tls` reads the encrypted bytes from and writes them to;
- * `sent` is told of each write's bytes as `conn` takes them. Its first bytes must start a
- * TLS record: any other first byte is answered with {@link NOT_TLS_ALERT}, `notTls` is told
- * why (node:tls, seeing the duplex fail, says only that it closed), and the duplex closes.
+ * `sent` is told of each write's bytes as `conn` takes them. Each read from `conn` first
+ * awaits `wanted`: node:tls asks for more as fast as the peer sends, its socket paused or
+ * not, so without it a peer sending to a server that reads nothing had all of it held in
+ * memory (400 MiB in 8 s), where a plain connection stops at the kernel's buffers. Its first
+ * bytes must start a TLS record: any other first byte is answered with
+ * {@link NOT_TLS_ALERT}, `notTls` is told why (node:tls, seeing the duplex fail, says only
+ * that it closed), and the duplex closes.
  */
 function connDuplex(
   conn: Deno.Conn,
   sent: (count: number) => void,
   notTls: (failure: Error) => void,
+  wanted: () => Promise<void>,
 ): Duplex {
   let first = true;
   return new Duplex({
     read() {
       const buffer = new Uint8Array(READ_BYTES);
-      conn.read(buffer).then(
+      wanted().then(() => conn.read(buffer)).then(
         (count) => {
           if (count !== null && first) {
             first = false;
@@ -223,6 +228,8 @@ export class TlsServerStream {
   #closing = false;
   #failure: unknown;
   #wake: (() => void) | undefined;
+  /** Resolves the connection's wait for the plain bytes to be read ({@link connDuplex}). */
+  #wantMore: (() => void) | undefined;
 
   /** Starts the session over `conn`; use {@link TlsServerContext.serve}. */
   constructor(
@@ -231,7 +238,7 @@ export class TlsServerStream {
     options: TlsStreamOptions,
   ) {
     const notTls = (failure: Error) => this.#failure = failure;
-    this.#duplex = connDuplex(conn, options.sent ?? (() => {}), notTls);
+    this.#duplex = connDuplex(conn, options.sent ?? (() => {}), notTls, () => this.#wanted());
     this.#writeThrough = options.writeThrough ?? false;
     const socket = new TLSSocket(this.#duplex, socketOptions);
     this.#socket = socket;
@@ -244,6 +251,7 @@ export class TlsServerStream {
     const end = () => {
       this.#ended = true;
       this.#notify();
+      this.#releaseConnection();
     };
     socket.on("end", end);
     socket.on("close", end);
@@ -272,7 +280,10 @@ export class TlsServerStream {
       this.#chunks[0] = chunk.subarray(count);
     } else {
       this.#chunks.shift();
-      if (this.#chunks.length === 0) this.#socket.resume();
+      if (this.#chunks.length === 0) {
+        this.#socket.resume();
+        this.#releaseConnection();
+      }
     }
     return count;
   }
@@ -331,6 +342,22 @@ export class TlsServerStream {
     this.#duplex.once("finish", () => socket.destroy());
     socket.once("close", () => clearTimeout(timer));
     if (!socket.writableEnded) socket.end();
+  }
+
+  /**
+   * Resolves once the plain bytes received were all read (or the session ended): until then
+   * nothing more is read from the connection, so a peer sending faster than the server reads
+   * waits on its TCP window, as with a plain connection.
+   */
+  #wanted(): Promise<void> {
+    if (this.#chunks.length === 0 || this.#ended) return Promise.resolve();
+    return new Promise((resolve) => this.#wantMore = resolve);
+  }
+
+  #releaseConnection(): void {
+    const release = this.#wantMore;
+    this.#wantMore = undefined;
+    release?.();
   }
 
   #notify(): void {

@@ -164,3 +164,68 @@ tlsTest(
     });
   },
 );
+
+/**
+ * `conn` with a count of the bytes read from it: what the session took from the network,
+ * held in memory until its plain bytes are read.
+ */
+function countingReads(conn: Deno.Conn): { conn: Deno.Conn; taken: () => number } {
+  let taken = 0;
+  const counted = Object.create(conn) as Deno.Conn;
+  counted.read = async (buffer) => {
+    const count = await conn.read(buffer);
+    taken += count ?? 0;
+    return count;
+  };
+  for (const name of ["write", "close", "closeWrite"] as const) {
+    Object.defineProperty(counted, name, { value: conn[name].bind(conn) });
+  }
+  return { conn: counted, taken: () => taken };
+}
+
+/** Resolves after the event loop polled for I/O (a timer's turn does). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+tlsTest(
+  "a session whose plain bytes are not read takes no more from its connection: a client sending to a server that reads nothing waits on TCP, as over a plain connection",
+  async (certs) => {
+    const context = new TlsServerContext(
+      await Deno.readTextFile(certs.serverPem),
+      await Deno.readTextFile(certs.serverKey),
+    );
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const client = await Deno.connectTls({
+      hostname: "localhost",
+      port: listener.addr.port,
+      caCerts: [await Deno.readTextFile(certs.caPem)],
+    });
+    const server = countingReads(await listener.accept());
+    const stream = context.serve(server.conn);
+    try {
+      await client.write(new Uint8Array([1]));
+      // The first plain byte, after the handshake; nothing is read after it.
+      assert.equal(await withDeadline(stream.read(new Uint8Array(1)), { what: "a byte" }), 1);
+      // Up to 64 MiB, until a write stays pending for 50 turns of the event loop (the
+      // sockets' buffers full): before, node:tls read all of it into memory.
+      const chunk = new Uint8Array(1024 * 1024);
+      let written = 0;
+      while (written < 64 * chunk.length) {
+        let done = false;
+        const write = client.write(chunk).then((count) => (done = true, count));
+        // The pending one fails as the client closes below.
+        write.catch(() => {});
+        for (let turn = 0; turn < 50 && !done; turn++) await nextTurn();
+        if (!done) break;
+        written += await write;
+      }
+      assert(written < 64 * chunk.length, "every write went through: the server took all");
+      // What one read of the connection holds (16 KiB) and its records' slack.
+      assert(server.taken() <= 64 * 1024, `the session took ${server.taken()} bytes`);
+    } finally {
+      stream.close();
+      client.close();
+    }
+  },
+);
