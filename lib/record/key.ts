@@ -147,12 +147,17 @@ export function oneLine(key: string): string {
  * RegExp character class (flag `u`): controls (`\p{Cc}`: C0, DEL, C1 — a newline splits a
  * line, an escape sequence reaches the terminal, a tab or CR hides), format characters
  * (`\p{Cf}`: the zero-width space U+200B and the soft hyphen show as nothing, a bidi
- * override such as U+202E reverses what follows), and the line and paragraph separators
- * U+2028 and U+2029, which some terminals break lines at. Keys differing only by them
- * looked identical (`victim` and `victim` followed by U+200B). The web console's
- * `HIDDEN_IN_TEXT` (lib/http/console/console.js) quotes keys holding the same characters.
+ * override such as U+202E reverses what follows), the line and paragraph separators
+ * U+2028 and U+2029, which some terminals break lines at, the rest of Unicode's default
+ * ignorable characters (`\p{DI}`: a combining grapheme joiner U+034F, a variation selector
+ * U+FE0F, a Hangul filler U+3164, drawn as nothing or a blank), and the spaces other than
+ * U+0020 (`\p{Zs}` but it: a no-break space U+00A0 is drawn as a space). Keys differing only
+ * by them looked identical (`victim` and `victim` followed by U+200B, or U+034F). The web
+ * console's `HIDDEN_IN_TEXT` (lib/http/console/console.js) quotes keys holding the same
+ * characters.
  */
-const HIDDEN_CHARACTERS = "\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}";
+const HIDDEN_CHARACTERS =
+  "\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{DI}\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000";
 
 /** The characters {@link oneLine} escapes. */
 const ONE_LINE_ESCAPED = new RegExp(`[${HIDDEN_CHARACTERS}]`, "gu");

@@ -163,6 +163,8 @@ Deno.test({
     // another key ("victim", "vicmit").
     await kv.put("victim\u200b", 2);
     await kv.put("vic\u202etim", 3);
+    // A combining grapheme joiner, no format character: drawn as nothing too.
+    await kv.put("victim\u034f", 4);
     const floats = await fetch(`${http.url}v1/records/floats`, {
       method: "PUT",
       headers: { "Content-Type": "application/json" },
@@ -179,8 +181,8 @@ Deno.test({
     await search("floats", "1 key");
     await search("zzz", "no keys start with 'zzz'");
     await search("zzz ", `no keys start with "zzz "`);
-    await search("", "6 keys");
-    await until(`document.querySelectorAll("#keys li").length === 6`);
+    await search("", "7 keys");
+    await until(`document.querySelectorAll("#keys li").length === 7`);
     const listed = await page.evaluate(
       `[...document.querySelectorAll("#keys li")].map((li) => li.textContent)`,
     );
@@ -189,6 +191,7 @@ Deno.test({
       "floats",
       "victim",
       `"victim "`,
+      `"victim\\u034f"`,
       `"victim\\u200b"`,
       `"vic\\u202etim"`,
     ]);

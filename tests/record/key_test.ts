@@ -5,7 +5,7 @@ import { DecodeError } from "../../lib/base/bytes.ts";
 import { keyProblem, listedKey, readListedKey } from "../../lib/record/key.ts";
 import { parseKeyPath } from "../../lib/record/parse.ts";
 
-Deno.test("listedKey prints a key as it is unless it holds a control character, a format character, a line or paragraph separator, or U+FFFD", () => {
+Deno.test("listedKey prints a key as it is unless it holds a control character, a format character, a line or paragraph separator, another default ignorable character, a space other than U+0020, or U+FFFD", () => {
   const cases: [string, string][] = [
     ["person 1", "person 1"],
     [" lead", " lead"],
@@ -23,6 +23,12 @@ Deno.test("listedKey prints a key as it is unless it holds a control character, 
     ["soft\u00adhyphen\ufeff", String.raw`."soft\u00adhyphen\ufeff"`],
     ["a\u2028b\u2029", String.raw`."a\u2028b\u2029"`],
     ["tag\u{e0041}", String.raw`."tag\udb40\udc41"`],
+    // Ignorable though no format character (a combining grapheme joiner, a variation selector,
+    // a Hangul filler), or a space other than U+0020: each drawn as "victim" or "vic tim".
+    ["victim\u034f", String.raw`."victim\u034f"`],
+    ["victim\ufe0f", String.raw`."victim\ufe0f"`],
+    ["victim\u3164", String.raw`."victim\u3164"`],
+    ["vic\u00a0tim\u2007", String.raw`."vic\u00a0tim\u2007"`],
     ["café 😀", "café 😀"],
   ];
   for (const [key, listed] of cases) assert.equal(listedKey(key), listed, JSON.stringify(key));
@@ -41,7 +47,10 @@ Deno.test('readListedKey takes an argument as it is, or the key its ."…" form 
 
 Deno.test("every key's listed line is one line with no control character, and reads back as the key", () => {
   const unit = fc.oneof(
-    fc.constantFrom(..."\0\t\n\r\x1b\x7f\x85\ufffd\u200b\u202e\u2028\"\\' .:", "\u{e0041}"),
+    fc.constantFrom(
+      ..."\0\t\n\r\x1b\x7f\x85\ufffd\u200b\u202e\u2028\u034f\ufe0f\u00a0\"\\' .:",
+      "\u{e0041}",
+    ),
     anyText({ minLength: 1, maxLength: 1 }),
   );
   const key = fc.string({ unit, minLength: 1, maxLength: 12 }).filter((text) =>
@@ -50,7 +59,7 @@ Deno.test("every key's listed line is one line with no control character, and re
   fc.assert(
     fc.property(key, (key) => {
       const listed = listedKey(key);
-      assert.doesNotMatch(listed, /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\ufffd]/u);
+      assert.doesNotMatch(listed, /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{DI}\u00a0\ufffd]/u);
       assert.deepEqual(readListedKey(listed), [key, listed.length]);
       // A line printed otherwise is no key itself, so given back it reaches no other key.
       if (listed !== key) assert.notEqual(keyProblem(listed), undefined);

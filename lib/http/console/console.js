@@ -74,13 +74,16 @@ function forgetRefusedToken(response) {
 /**
  * A key holding a character a page would not draw as itself — a control (`\p{Cc}`), a format
  * character (`\p{Cf}`: the zero-width space U+200B shows as nothing, a bidi override such as
- * U+202E reverses what follows), a line or paragraph separator — or a space at either end.
+ * U+202E reverses what follows), a line or paragraph separator, another default ignorable
+ * (`\p{DI}`: a combining grapheme joiner U+034F shows as nothing), a space other than U+0020
+ * (a no-break space U+00A0 is drawn as one) — or a space at either end.
  * The characters are those `kv keys` quotes a key for (HIDDEN_CHARACTERS, lib/record/key.ts).
  */
-const HIDDEN_IN_TEXT = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|^\s|\s$/u;
+const HIDDEN_IN_TEXT =
+  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{DI}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]|^\s|\s$/u;
 
 /** What JSON.stringify leaves as it is of those characters: it escapes only controls. */
-const LEFT_UNESCAPED = /[\p{Cf}\p{Zl}\p{Zp}]/gu;
+const LEFT_UNESCAPED = /[\p{Cf}\p{Zl}\p{Zp}\p{DI}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/gu;
 
 /**
  * A key as the page shows it: as it is, or quoted with JSON's escapes (every character of
