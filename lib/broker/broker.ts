@@ -1194,7 +1194,7 @@ export class Broker {
       );
       servers = written.stored;
       this.#recordHints(partition, list, servers);
-      const failed = writeFailure(verb, key, written, this.#k);
+      const failed = writeFailure(verb, key, written, this.#k, this.#pool.servers);
       if (failed !== undefined) return failed;
       const met = this.#judgeWrite(written.results, version, first !== undefined);
       existed ||= met.existed;
@@ -1276,7 +1276,8 @@ export class Broker {
         // Replicas reached, not replicas short: the servers named are every one tried, which
         // with sloppy writes can be more than the replicas short.
         error: `cannot ${verb} '${key}': only ${chosen.servers.length} of the ${this.#k} ` +
-          `replicas it needs reachable (${chosen.failures.join("; ")}); nothing was changed`,
+          `replicas it needs reachable (${joinReasons(chosen.failures, this.#pool.servers)}); ` +
+          "nothing was changed",
       };
     }
     return { kind: "chosen", list, walk, servers: chosen.servers };
@@ -1547,7 +1548,7 @@ export class Broker {
     // A delete's doubt (no replica answered) has named the servers down already.
     const named = why.every((reason) => change.warning?.includes(reason) ?? false)
       ? ""
-      : ` (${why.join("; ")})`;
+      : ` (${joinReasons(why, pool.servers)})`;
     const [what, until] = verb === "delete"
       ? ["the deletion was stored", "reads may still find the record deleted until the deletion"]
       : ["stored", "reads may miss this write until it"];
@@ -1878,19 +1879,52 @@ function newestAnswer(answered: readonly ReplicaAnswer[]): ReplicaAnswer | undef
 }
 
 /**
+ * Why servers did not take a write (`reasons`, each as the pool words it: `HOST:PORT: why`
+ * or a sentence naming its server), joined with "; ", those of `servers` that gave the same
+ * why said once, naming them in the order they failed: every server refusing a record over
+ * the same frame limit repeated the same `TOO_LARGE …` sentence once per server.
+ *
+ * @example
+ * ```ts ignore
+ * joinReasons(["127.0.0.1:8000: TOO_LARGE: …", "127.0.0.1:8001: TOO_LARGE: …"], pool.servers);
+ * // "127.0.0.1:8000, 127.0.0.1:8001: TOO_LARGE: …"
+ * ```
+ */
+export function joinReasons(
+  reasons: readonly string[],
+  servers: readonly ServerAddress[],
+): string {
+  // Each why, in the order first given, with the servers that gave it (none for a reason
+  // that names its server within the sentence: said as it is).
+  const named = new Map<string, string[]>();
+  for (const reason of reasons) {
+    const server = servers.find(({ id }) => reason.startsWith(`${id}: `));
+    const why = server === undefined ? reason : reason.slice(server.id.length + 2);
+    const ids = named.get(why) ?? [];
+    if (server !== undefined && !ids.includes(server.id)) ids.push(server.id);
+    named.set(why, ids);
+  }
+  return [...named].map(([why, ids]) => ids.length === 0 ? why : `${ids.join(", ")}: ${why}`)
+    .join("; ");
+}
+
+/**
  * The error of a write that stored `written` short of `k` replicas: refused by every
  * server as over its frame limit, or short of servers; undefined when k stored it.
+ * `servers` are the pool's, which its failures name.
  */
 function writeFailure(
   verb: "put" | "delete",
   key: string,
   written: WrittenReplicas,
   k: number,
+  servers: readonly ServerAddress[],
 ): Change | undefined {
   if (written.stored.length === 0 && written.tooLarge) {
     return {
       kind: "error",
-      error: `cannot ${verb} '${key}': ${written.failures.join("; ")}; make the record ` +
+      error:
+        `cannot ${verb} '${key}': ${joinReasons(written.failures, servers)}; make the record ` +
         "smaller or start the servers with a larger --max-frame-bytes; nothing was changed",
       refused: true,
     };
@@ -1903,7 +1937,7 @@ function writeFailure(
   return {
     kind: "error",
     error: `${verb} of '${key}' reached only ${written.stored.length} of ${k} ` +
-      `replicas (${written.failures.join("; ")}); ${advice}`,
+      `replicas (${joinReasons(written.failures, servers)}); ${advice}`,
   };
 }
 
