@@ -1,8 +1,8 @@
 /**
  * The memory attacks of the security issue, as building blocks for the test that bounds
  * them and the script that measures them: connections that say HELLO and then send a
- * bad request and idle, or most of a large frame and stall; and a process's RSS, read
- * from /proc.
+ * bad request and idle, or most of a large frame and stall; connections reset before they
+ * are accepted; and a process's RSS, read from /proc.
  *
  * @example
  * ```ts
@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import net from "node:net";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { MessageType, PROTOCOL_VERSION } from "../../lib/protocol/mod.ts";
 
@@ -114,4 +115,23 @@ async function drain(conn: Deno.Conn): Promise<void> {
   } catch {
     // Reset by the server, or closed by us.
   }
+}
+
+/**
+ * Opens a TCP connection to `port` on 127.0.0.1 and resets it (RST) once it is established:
+ * a server that has not accepted it yet finds its accept failing (Deno: NotConnected).
+ *
+ * @example
+ * ```ts
+ * for (let i = 0; i < 300; i++) await connectAndReset(8000);
+ * ```
+ */
+export function connectAndReset(port: number): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1", () => {
+      socket.resetAndDestroy();
+      resolve();
+    });
+    socket.on("error", () => resolve());
+  });
 }

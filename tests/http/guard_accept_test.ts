@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import net from "node:net";
 import { HttpProcess } from "../helpers/http_process.ts";
+import { connectAndReset } from "../helpers/attacks.ts";
 import { withDeadline } from "../helpers/wait.ts";
 
 /**
@@ -11,17 +11,6 @@ const RESETS = 300;
 
 /** Half the pauses those resets cost: a guard that still pauses misses it. */
 const ANSWER_DEADLINE_MS = 15_000;
-
-/** Opens a TCP connection to `port` and resets it (RST) once it is established. */
-function connectAndReset(port: number): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1", () => {
-      socket.resetAndDestroy();
-      resolve();
-    });
-    socket.on("error", () => resolve());
-  });
-}
 
 Deno.test("kv http's guard drops connections reset before it accepts them at once, not pausing for each: the next request is answered", async () => {
   // The guard is on by default, on loopback too.

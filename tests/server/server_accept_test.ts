@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import net from "node:net";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { connectAndReset } from "../helpers/attacks.ts";
 import { withDeadline } from "../helpers/wait.ts";
 
 /**
@@ -12,17 +12,6 @@ const RESETS = 300;
 
 /** Half the pauses those resets cost: a server that still pauses misses it. */
 const HELLO_DEADLINE_MS = 15_000;
-
-/** Opens a TCP connection to `port` and resets it (RST) once it is established. */
-function connectAndReset(port: number): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1", () => {
-      socket.resetAndDestroy();
-      resolve();
-    });
-    socket.on("error", () => resolve());
-  });
-}
 
 Deno.test("connections reset before the server accepts them are dropped at once, not paused for, and are no warning: the next client is answered", async () => {
   await using server = await startServerProcess();
