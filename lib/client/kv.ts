@@ -29,7 +29,14 @@ import { DecodeError } from "../base/bytes.ts";
 import { shellFlag } from "../base/shell_word.ts";
 import { ByteSlab } from "../base/byte_slab.ts";
 import { inProgramWords, KvInputError, KvUnavailableError } from "./errors.ts";
-import { checkName, decodePlainValue, type FloatReading, type KvValue, toValue } from "./values.ts";
+import {
+  checkName,
+  decodePlainValue,
+  type FloatReading,
+  type KvStorable,
+  type KvValue,
+  toValue,
+} from "./values.ts";
 import { checkFilePath, checkOptions, describeArgument } from "./arguments.ts";
 import { checkInteger, KvCore, LIST_PAGE_SIZE } from "./core.ts";
 
@@ -120,18 +127,25 @@ export interface ConnectOptions {
 }
 
 /**
- * One record or sub-value, shaped like Deno KV's entries.
+ * One record or sub-value, shaped like Deno KV's entries. `T` is the value's type as the
+ * reader declared it ({@link Kv.get}`<T>`), `KvValue` by default: unchecked, as Deno KV's is.
  *
  * @example
  * ```ts
  * const entry: KvEntry = { key: "person1", value: null, version: null }; // not found
+ * interface Person { name: string; age?: number }
+ * const found: KvEntry<Person> = {
+ *   key: "person1",
+ *   value: { name: "Mary" },
+ *   version: "0193813bcc0000000000002a",
+ * };
  * ```
  */
-export interface KvEntry {
+export interface KvEntry<T = KvValue> {
   /** The record key. */
   key: string;
   /** The value, or `null` when there is no such record (or field). */
-  value: KvValue | null;
+  value: T | null;
   /**
    * The version of the record read (the newest among its replicas): 24 hex digits, a
    * fixed-width text that sorts in version order like Deno KV's `versionstamp`, so a
@@ -177,7 +191,8 @@ export interface KvBytesEntry {
 }
 
 /**
- * The answer to {@link Kv.query}: a {@link KvEntry} with the path walked.
+ * The answer to {@link Kv.query}: a {@link KvEntry} with the path walked; `T` as
+ * {@link KvEntry}'s.
  *
  * @example
  * ```ts
@@ -189,7 +204,7 @@ export interface KvBytesEntry {
  * };
  * ```
  */
-export interface KvQueryEntry extends KvEntry {
+export interface KvQueryEntry<T = KvValue> extends KvEntry<T> {
   /** The record key, then the field names. */
   path: string[];
 }
@@ -448,6 +463,11 @@ export class Kv implements AsyncDisposable {
    * throws a KvUnavailableError naming each replica and why, as a write in the same outage
    * does: an outage never reads as "not found".
    *
+   * `T` is the type the caller says the value has, `KvValue` by default: an unchecked cast, as
+   * Deno KV's `get<T>` is. Nothing checks the stored value has that shape (another program
+   * may have written the key), and a {@link Float} field reads back as a plain number unless
+   * connect() was given `floats: "tagged"`.
+   *
    * @example
    * ```ts
    * import { KvUnavailableError } from "./errors.ts";
@@ -459,11 +479,16 @@ export class Kv implements AsyncDisposable {
    *   if (!(error instanceof KvUnavailableError)) throw error;
    *   console.log("no replica answered, retry later:", error.message);
    * }
+   * interface Person { name: string; age?: number }
+   * const { value: person } = await kv.get<Person>("person1"); // Person | null, unchecked
    * ```
    */
-  get(key: string): Promise<KvEntry> {
+  get<T = KvValue>(key: string): Promise<NoInfer<KvEntry<T>>> {
+    // NoInfer: `T` is the type argument or KvValue, never inferred from where the answer goes
+    // (`const read: KvEntry | KvBytesEntry = await kv.get(key)` made it KvValue | Uint8Array),
+    // so a read without one types as reads did before they took one; so query, list, decode.
     // The core's promise itself: no async wrapper and its extra promise per read.
-    return this.#core.getDecoded(key, this.#decode);
+    return this.#core.getDecoded(key, this.#decode as (bytes: Uint8Array) => T);
   }
 
   /**
@@ -486,22 +511,23 @@ export class Kv implements AsyncDisposable {
 
   /**
    * The value `bytes` ({@link KvBytesEntry.value}) encode, as {@link Kv.get} answers it
-   * (floats read as connect() was told). Bytes that are not a value's encoding are a
-   * KvInputError: {@link Kv.getBytes} hands over what the server sent unchecked.
+   * (floats read as connect() was told; `T` the caller's type for it, unchecked, as `get`'s).
+   * Bytes that are not a value's encoding are a KvInputError: {@link Kv.getBytes} hands over
+   * what the server sent unchecked.
    *
    * @example
    * ```ts
    * await using kv = await connect({ servers: "serverFile.txt" });
    * const { value } = await kv.getBytes("person1");
-   * const person = value === null ? null : kv.decode(value);
+   * const person = value === null ? null : kv.decode<{ name: string }>(value);
    * ```
    */
-  decode(bytes: Uint8Array): KvValue {
+  decode<T = KvValue>(bytes: Uint8Array): NoInfer<T> {
     if (!(bytes instanceof Uint8Array)) {
       throw new KvInputError("decode takes a Uint8Array, a value's bytes from getBytes");
     }
     try {
-      return this.#decode(bytes);
+      return this.#decode(bytes) as T;
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error;
       throw new KvInputError(`these bytes are not a kv value's encoding: ${error.message}`);
@@ -511,16 +537,18 @@ export class Kv implements AsyncDisposable {
   /**
    * The value at a path inside a record: `"person1.address.street"` or
    * `["person1", "address", "street"]`; `value` is `null` when absent, with a `warning`
-   * and a KvUnavailableError as {@link Kv.get}'s.
+   * and a KvUnavailableError as {@link Kv.get}'s; `T` the caller's type for it, unchecked, as
+   * `get`'s.
    *
    * @example
    * ```ts
    * await using kv = await connect({ servers: "serverFile.txt" });
    * const { value } = await kv.query("person1.address.street");
+   * const { value: street } = await kv.query<string>("person1.address.street");
    * ```
    */
-  query(path: string | readonly string[]): Promise<KvQueryEntry> {
-    return this.#core.queryDecoded(path, this.#decode);
+  query<T = KvValue>(path: string | readonly string[]): Promise<NoInfer<KvQueryEntry<T>>> {
+    return this.#core.queryDecoded(path, this.#decode as (bytes: Uint8Array) => T);
   }
 
   /**
@@ -529,14 +557,24 @@ export class Kv implements AsyncDisposable {
    * KvUnavailableError says which are not. A record over the servers' frame limit
    * (`kv server --max-frame-bytes`) changes nothing and is a KvInputError.
    *
+   * `value` is a `KvValue`, or a value of the program's own type that kv can store, an
+   * `interface` too ({@link KvStorable}): the compiler refuses a type with parts kv cannot
+   * store (a boolean field, an array, a method), as the runtime would.
+   *
    * @example
    * ```ts
    * import { Float } from "./values.ts";
    * await using kv = await connect({ servers: "serverFile.txt" });
    * await kv.put("person1", { name: "Mary", height: new Float(2) });
+   * interface Person { name: string; age?: number }
+   * const john: Person = { name: "John" };
+   * await kv.put("person2", john);
    * ```
    */
-  async put(key: string, value: KvValue): Promise<KvPutResult> {
+  async put<T>(key: string, value: T & NoInfer<KvValue | KvStorable<T>>): Promise<KvPutResult> {
+    // `T` is inferred from `value` alone (NoInfer): inferred from the union too, a KvValue
+    // argument's was `string`. KvValue stays beside KvStorable<T> for a caller's own generic
+    // `V extends KvValue`, which TypeScript cannot check against the deferred KvStorable<V>.
     checkName(key, "key");
     return await this.#core.put(key, toValue(value));
   }
@@ -578,15 +616,20 @@ export class Kv implements AsyncDisposable {
    * does a listed key whose read cannot vouch that it is gone (a `null` with a warning,
    * servers having gone down since the page), or that no replica answered.
    *
+   * `T` is the caller's type for every value listed, unchecked, as {@link Kv.get}'s.
+   *
    * @example
    * ```ts
    * await using kv = await connect({ servers: "serverFile.txt" });
    * for await (const { key, value } of kv.list({ prefix: "person", limit: 50 })) {
    *   console.log(key, value);
    * }
+   * for await (const { value } of kv.list<{ name: string }>({ prefix: "person" })) {
+   *   console.log(value?.name);
+   * }
    * ```
    */
-  async *list(options: KvListOptions = {}): AsyncGenerator<KvEntry> {
+  async *list<T = KvValue>(options: KvListOptions = {}): AsyncGenerator<NoInfer<KvEntry<T>>> {
     checkOptions(options, "list", LIST_OPTIONS, { required: false });
     let remaining = options.limit ?? Infinity;
     if (remaining !== Infinity) checkInteger(remaining, "limit", 1, Number.MAX_SAFE_INTEGER);
@@ -595,7 +638,7 @@ export class Kv implements AsyncDisposable {
       const limit = Math.min(LIST_PAGE_SIZE, remaining);
       const page = await this.#core.keys({ prefix: options.prefix, limit, after });
       if (page.warning !== undefined) throw new KvUnavailableError(page.warning);
-      const entries = await Promise.all(page.keys.map((key) => this.get(key)));
+      const entries = await Promise.all(page.keys.map((key) => this.get<T>(key)));
       for (const entry of entries) {
         if (entry.value === null && entry.warning !== undefined) {
           throw new KvUnavailableError(entry.warning);

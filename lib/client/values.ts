@@ -127,6 +127,37 @@ export interface KvObject {
 }
 
 /**
+ * What `Kv.put` takes of a program's own type `T`: `T` itself where kv can store it, its
+ * parts kv cannot store replaced by `never`, so that the compiler refuses what the runtime
+ * ({@link toValue}) refuses. A `KvValue` is `KvObject`s of index signatures, which TypeScript
+ * gives an object type declared with `type` but not one declared with `interface`; this takes
+ * either: strings, numbers (literal types and enums too) and {@link Float}s as they are; an
+ * object type field by field, `readonly` and optional fields as declared; booleans, `null`,
+ * `undefined`, bigints, symbols, arrays, functions (methods, so `Date`, `Map` and other
+ * built-in objects) and `unknown` are `never`. A required field that may be `undefined`
+ * (`age: number | undefined`) is refused, as the runtime refuses such a field holding it; an
+ * optional one (`age?: number`) is taken, as absent it is stored without it — holding
+ * `undefined` the runtime refuses it (`value.age is undefined`), which TypeScript cannot tell
+ * from absent unless `exactOptionalPropertyTypes` is set. Symbol-keyed members are ignored,
+ * as the runtime ignores them. What only the runtime checks: field names (empty or holding
+ * `.`), nesting past 64 levels, `NaN` and `Infinity`, lone surrogates, cycles, and instances
+ * of a program's own classes with data fields only, which TypeScript cannot tell from a plain
+ * object's type.
+ *
+ * @example
+ * ```ts
+ * interface Person { name: string; age?: number; address?: { street: string } }
+ * const ok: KvStorable<Person> = { name: "Mary", address: { street: "Main" } };
+ * interface Flagged { name: string; admin: boolean }
+ * // KvStorable<Flagged> is { name: string; admin: never }: kv.put refuses a Flagged.
+ * ```
+ */
+export type KvStorable<T> = T extends string | number | Float ? T
+  : T extends readonly unknown[] | ((...args: never[]) => unknown) ? never
+  : T extends object ? { [K in keyof T]: K extends symbol ? T[K] : KvStorable<T[K]> }
+  : never;
+
+/**
  * How floats read back: `"number"` (default) as plain numbers, `"tagged"` as
  * {@link Float}s so they can be told from ints.
  *
