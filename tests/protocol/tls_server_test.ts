@@ -53,6 +53,15 @@ async function readToEnd(conn: Deno.Conn): Promise<{ bytes: number[]; error?: st
   }
 }
 
+/** A TLS client of `port` on localhost that trusts `certs`' CA. */
+async function connectTrusting(certs: TestCerts, port: number): Promise<Deno.TlsConn> {
+  return await Deno.connectTls({
+    hostname: "localhost",
+    port,
+    caCerts: [await Deno.readTextFile(certs.caPem)],
+  });
+}
+
 function tlsTest(name: string, fn: (certs: TestCerts) => Promise<void>): void {
   Deno.test({
     name: HAS_OPENSSL ? name : `${name} (ignored: openssl is not installed to make certificates)`,
@@ -125,11 +134,7 @@ tlsTest(
       stream.close();
     };
     await withTlsServer(certs, serve, async (port) => {
-      const conn = await Deno.connectTls({
-        hostname: "localhost",
-        port,
-        caCerts: [await Deno.readTextFile(certs.caPem)],
-      });
+      const conn = await connectTrusting(certs, port);
       await conn.write(new Uint8Array([1]));
       await withDeadline(readToEnd(conn), { what: "the server's answer" });
       conn.close();
@@ -150,11 +155,7 @@ tlsTest(
       stream.close();
     };
     await withTlsServer(certs, serve, async (port) => {
-      const conn = await Deno.connectTls({
-        hostname: "localhost",
-        port,
-        caCerts: [await Deno.readTextFile(certs.caPem)],
-      });
+      const conn = await connectTrusting(certs, port);
       await conn.write(new Uint8Array([1]));
       const got = await withDeadline(readToEnd(conn), { what: "the server's answer" });
       conn.close();
@@ -196,11 +197,7 @@ tlsTest(
       await Deno.readTextFile(certs.serverKey),
     );
     using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const client = await Deno.connectTls({
-      hostname: "localhost",
-      port: listener.addr.port,
-      caCerts: [await Deno.readTextFile(certs.caPem)],
-    });
+    const client = await connectTrusting(certs, listener.addr.port);
     const server = countingReads(await listener.accept());
     const stream = context.serve(server.conn);
     try {
