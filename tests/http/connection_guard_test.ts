@@ -2,6 +2,12 @@
 // Deno.serve alone waits for a request's headers for ever, so a client sending them a byte
 // at a time held its connection for good (slowloris).
 import assert from "node:assert/strict";
+import {
+  HAS_PRLIMIT,
+  lowerDescriptorLimit,
+  outputOf,
+  socketInodes,
+} from "../helpers/descriptors.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
@@ -393,16 +399,6 @@ Deno.test("the connection guard closes an HTTP/2 connection that grants no windo
   }
 });
 
-/** Whether `prlimit` (util-linux) is here to lower a running process's file descriptor limit. */
-const HAS_PRLIMIT: boolean = (() => {
-  try {
-    return new Deno.Command("prlimit", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
 /** A file descriptor limit low enough that a few dozen connections to the guard reach it. */
 const LOW_FD_LIMIT = 200;
 
@@ -411,7 +407,7 @@ const LOW_FD_LIMIT = 200;
  * connections, closes them, and waits for `http` to serve again.
  */
 async function outlivesRunningOutOfDescriptors(http: HttpProcess): Promise<void> {
-  await outputOf("prlimit", [`--pid=${http.pid}`, `--nofile=${LOW_FD_LIMIT}:${LOW_FD_LIMIT}`]);
+  await lowerDescriptorLimit(http.pid, LOW_FD_LIMIT);
   // Each connection costs the guard four descriptors (README): these take them all.
   const connections = [];
   for (let index = 0; index < LOW_FD_LIMIT; index++) {
@@ -480,7 +476,7 @@ Deno.test({
   fn: async () => {
     await using served = await HttpProcess.onCluster(1, ["--header-timeout-ms", "0"]);
     const { http } = served;
-    await outputOf("prlimit", [`--pid=${http.pid}`, `--nofile=${LOW_FD_LIMIT}:${LOW_FD_LIMIT}`]);
+    await lowerDescriptorLimit(http.pid, LOW_FD_LIMIT);
     const connections = [];
     try {
       // Deno.serve's accept fails once they took every descriptor, and its listener with it.
@@ -504,33 +500,12 @@ Deno.test({
   },
 });
 
-/** The output of `command` with `args`, which must succeed. */
-async function outputOf(command: string, args: string[]): Promise<string> {
-  const { success, stdout } = await new Deno.Command(command, { args, stderr: "null" }).output();
-  assert.ok(success, `${command} ${args.join(" ")} failed`);
-  return new TextDecoder().decode(stdout);
-}
-
 /**
  * A file of `/proc/PID/`, by `cat`: Deno lets only --allow-all read another process's (the
  * suite grants less).
  */
 function procFile(pid: number, name: string): Promise<string> {
   return outputOf("cat", [`/proc/${pid}/${name}`]);
-}
-
-/**
- * Inodes of the sockets process `pid` holds open. A descriptor may close while they are listed
- * (a burst's relays do): its `readlink` then fails and is skipped, where `find` failed the run.
- */
-async function socketInodes(pid: number): Promise<Set<string>> {
-  const targets = await outputOf("sh", [
-    "-c",
-    'for fd in /proc/"$1"/fd/*; do readlink "$fd" 2>/dev/null; done; true',
-    "sh",
-    String(pid),
-  ]);
-  return new Set(targets.split("\n").map((target) => /^socket:\[(\d+)\]$/.exec(target)?.[1] ?? ""));
 }
 
 /** Ports of the TCP sockets (IPv4 and IPv6) that process `pid` listens on. */

@@ -95,10 +95,17 @@ class Gets {
 interface Side {
   name: string;
   server: ServerProcess;
+  /** The CA to connect with over TLS; none: plain TCP. */
+  caPem: string | undefined;
   clients: Gets[];
 }
 
-async function startSide(name: string, main: string, tlsFlags: string[], caPem?: string) {
+async function startSide(
+  name: string,
+  main: string,
+  tlsFlags: string[],
+  caPem?: string,
+): Promise<Side> {
   const kv = { command: Deno.execPath(), args: denoRunArgs(main) };
   const server = await ServerProcess.start({ kv, args: tlsFlags });
   const loader = await Gets.open(server.port, caPem);
@@ -107,10 +114,17 @@ async function startSide(name: string, main: string, tlsFlags: string[], caPem?:
   for (let i = 0; i < RECORDS; i++) frames.put(i + 1, `key${i}`, str(`value ${i}`), { version });
   await loader.round(frames, RECORDS);
   loader.close();
-  const clients = await Promise.all(
-    Array.from({ length: CONNECTIONS }, () => Gets.open(server.port, caPem)),
+  return { name, server, caPem, clients: [] };
+}
+
+/**
+ * Opens `side`'s {@link CONNECTIONS} connections, once the memory is measured: the servers'
+ * idle timeout (30 s) would close them while it is.
+ */
+async function openClients(side: Side): Promise<void> {
+  side.clients = await Promise.all(
+    Array.from({ length: CONNECTIONS }, () => Gets.open(side.server.port, side.caPem)),
   );
-  return { name, server, clients };
 }
 
 /** A process's resident set size in kB, from /proc. */
@@ -120,10 +134,12 @@ async function rssKb(pid: number): Promise<number> {
 }
 
 /** How many kB of RSS each of {@link IDLE_CONNECTIONS} more connections, greeted, takes. */
-async function kbPerConnection(side: Side, caPem: string | undefined): Promise<number> {
+async function kbPerConnection(side: Side): Promise<number> {
   const before = await rssKb(side.server.pid!);
   const idle: Gets[] = [];
-  for (let i = 0; i < IDLE_CONNECTIONS; i++) idle.push(await Gets.open(side.server.port, caPem));
+  for (let i = 0; i < IDLE_CONNECTIONS; i++) {
+    idle.push(await Gets.open(side.server.port, side.caPem));
+  }
   const after = await rssKb(side.server.pid!);
   for (const client of idle) client.close();
   return (after - before) / IDLE_CONNECTIONS;
@@ -152,10 +168,10 @@ try {
   // First, while the servers hold little garbage whose collection would hide the growth.
   const memory: string[] = [];
   for (const side of sides) {
-    const ca = side === sides[0] ? undefined : caPem;
-    memory.push(`${side.name} ${(await kbPerConnection(side, ca)).toFixed(0)} kB`);
+    memory.push(`${side.name} ${(await kbPerConnection(side)).toFixed(0)} kB`);
   }
   console.log(`RSS a connection (${IDLE_CONNECTIONS} more, idle): ${memory.join(", ")}`);
+  for (const side of sides) await openClients(side);
   for (const side of sides) await cpuPerGet(side, WARM_UP_GETS, 1);
   for (let round = 1; round <= rounds; round++) {
     for (const [mode, batch] of [["one", 1], ["batch", BATCH]] as const) {

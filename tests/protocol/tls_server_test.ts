@@ -9,8 +9,8 @@ const NOT_TLS_ALERT = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32];
 
 /**
  * A listener whose connections are served TLS with `certs` (writeThrough, as kv server
- * does), each stream handed to `serve` with the count of encrypted bytes its connection
- * took so far.
+ * does), each stream handed to `serve` with the count of plain bytes whose encryption its
+ * connection took so far.
  */
 async function withTlsServer(
   certs: TestCerts,
@@ -218,11 +218,36 @@ tlsTest(
         written += await write;
       }
       assert(written < 64 * chunk.length, "every write went through: the server took all");
-      // What one read of the connection holds (16 KiB) and its records' slack.
+      // What the session read of the connection itself: its first bytes (a record at most);
+      // node:tls reads the rest natively, stopped as `written` shows.
       assert(server.taken() <= 64 * 1024, `the session took ${server.taken()} bytes`);
     } finally {
       stream.close();
       client.close();
     }
+  },
+);
+
+tlsTest(
+  "a client that ended its writing is still answered: the session reads its bytes, then its end, and writes after it",
+  async (certs) => {
+    const answer = new Uint8Array(100).fill(0x42);
+    let read: (number | null)[] = [];
+    const serve = async (stream: TlsServerStream) => {
+      const buffer = new Uint8Array(100);
+      read = [await stream.read(buffer), await stream.read(buffer)];
+      await stream.write(answer);
+      stream.close();
+    };
+    await withTlsServer(certs, serve, async (port) => {
+      const conn = await connectTrusting(certs, port);
+      await conn.write(new Uint8Array([1, 2, 3]));
+      await conn.closeWrite();
+      const got = await withDeadline(readToEnd(conn), { what: "the server's answer" });
+      conn.close();
+      // node:net's sockets end their writing with the peer's by default: the answer failed.
+      assert.deepEqual(got, { bytes: [...answer] });
+    });
+    assert.deepEqual(read, [3, null]);
   },
 );

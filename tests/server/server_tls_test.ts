@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { openAttackers } from "../helpers/attacks.ts";
+import { HAS_PRLIMIT, lowerDescriptorLimit } from "../helpers/descriptors.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
@@ -19,6 +20,12 @@ const HELLO_TIMEOUT_MS = 5_000;
  * deadline's timers, a loaded machine's scheduling and the test's polling.
  */
 const CLOSE_MARGIN_MS = 15_000;
+
+/**
+ * A file descriptor limit low enough that a few dozen TLS connections reach it: each takes
+ * two once its first bytes came (README, TLS), besides the twenty or so of the process.
+ */
+const LOW_FD_LIMIT = 100;
 
 /** What a TLS server answers bytes that are no TLS: a fatal decode_error alert record. */
 const NOT_TLS_ALERT = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32];
@@ -107,6 +114,47 @@ tlsTest(
     assert.equal((await stopWithin(server)).code, 0);
   },
 );
+
+Deno.test({
+  name: HAS_OPENSSL && HAS_PRLIMIT
+    ? "a TLS server out of file descriptors, two a handshaking connection, fails those past them and serves again once they close"
+    : "TLS server out of file descriptors (ignored: openssl or prlimit is not installed)",
+  ignore: !HAS_OPENSSL || !HAS_PRLIMIT,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const certs = await makeTestCerts(dir);
+      await using server = await startServerProcess(serverTlsFlags(certs));
+      await lowerDescriptorLimit(server.pid!, LOW_FD_LIMIT);
+      const caPem = await Deno.readTextFile(certs.caPem);
+      // Each handshake, once the server took its first bytes, asks for a second descriptor
+      // (the native socket's): past the limit either the accept or that one fails, and a
+      // failure closes the connection (the HELLO deadline closes the others).
+      const opened: Deno.TlsConn[] = [];
+      const handshakes = Array.from({ length: LOW_FD_LIMIT }, async () => {
+        const conn = await Deno.connectTls({
+          ...server.address,
+          hostname: "localhost",
+          caCerts: [caPem],
+        });
+        opened.push(conn);
+        await conn.handshake();
+      });
+      const ended = await withDeadline(Promise.allSettled(handshakes), {
+        what: "every handshake to end, done or refused",
+        timeoutMs: HELLO_TIMEOUT_MS + CLOSE_MARGIN_MS,
+      });
+      const refused = ended.filter((result) => result.status === "rejected").length;
+      // Twice as many descriptors as the limit leaves are asked for: some are refused.
+      assert.ok(refused > 0 && refused < LOW_FD_LIMIT, `${refused} handshakes refused`);
+      for (const conn of opened) conn.close();
+      await Deno.writeTextFile(`${dir}/servers`, `localhost ${server.port}\n`);
+      const tls = ["-s", `${dir}/servers`, "--tls-ca", certs.caPem, "--timeout-ms", "5000"];
+      await waitFor(async () => (await runKv(["put", ...tls, "p: 1"])).code === 0, {
+        what: "the server to serve again once the descriptors were given back",
+      });
+      assert.equal((await stopWithin(server)).code, 0);
+    }),
+});
 
 /** The client's end of `conn` as the server names it in its log. */
 function describePeer(conn: Deno.Conn): string {
