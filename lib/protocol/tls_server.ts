@@ -185,7 +185,8 @@ function resourceId(conn: Deno.Conn): number {
 /**
  * A `node:net` socket over the same TCP socket as `conn` (a duplicate descriptor): `node:tls`
  * runs natively over such a socket, where over a JavaScript `Duplex` each chunk took several
- * promises and stream callbacks (40–49 µs of CPU a GET against 13–19; README, TLS).
+ * promises, stream callbacks and the connection's own ops (37–62 µs of CPU a GET against 22–36
+ * natively; README, TLS).
  */
 function nativeSocket(conn: Deno.Conn): { socket: Socket; handle: TcpHandle } {
   const handle = new tcpWrap.TCP(tcpWrap.constants.SOCKET);
