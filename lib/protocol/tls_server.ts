@@ -33,10 +33,10 @@ import process from "node:process";
 import { Buffer } from "node:buffer";
 
 /**
- * Bytes read from the connection at a time: what the guard relays per read, so that a TLS
- * connection costs about the memory of a plain one.
+ * Most bytes of the first read, the only one made from the connection itself (node:tls makes
+ * the rest): a TLS record's most, so that a whole ClientHello usually comes in it.
  */
-const READ_BYTES = 16 * 1024;
+const FIRST_READ_BYTES = 16 * 1024 + 5;
 
 /**
  * Plain bytes a session holds unread before it stops reading its connection (a TLS record's
@@ -288,7 +288,7 @@ export class TlsServerStream {
    */
   async #start(socketOptions: ConstructorParameters<typeof TLSSocket>[1]): Promise<void> {
     const conn = this.#conn;
-    const buffer = new Uint8Array(READ_BYTES);
+    const buffer = new Uint8Array(FIRST_READ_BYTES);
     const count = await conn.read(buffer);
     if (this.#closed) return;
     if (count === null) {
@@ -310,6 +310,7 @@ export class TlsServerStream {
     this.#listen(socket);
   }
 
+  /** Keeps `socket`'s plain bytes for `read`, paused while any are unread, and its end. */
   #listen(socket: TLSSocket): void {
     socket.on("secure", () => this.#secure = true);
     socket.on("data", (chunk: Uint8Array) => {
