@@ -22,6 +22,7 @@ import { describeError } from "../base/describe_error.ts";
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, Logger, parseLogLevel } from "../base/logger.ts";
 import { AuthFileError, AuthKeys, MIN_SECRET_BYTES } from "../protocol/auth.ts";
 import type { TlsServerContext } from "../protocol/tls_server.ts";
+import { TlsUnsupportedError } from "../protocol/tls_errors.ts";
 import {
   CredentialsError,
   expiredCertificateWarning,
@@ -486,6 +487,10 @@ async function tlsContext(
   try {
     return new TlsServerContext(tls.cert, tls.key);
   } catch (error) {
+    // Not the files' fault: this Deno lacks what kv's TLS runs over.
+    if (error instanceof TlsUnsupportedError) {
+      throw new UserError(`kv server: cannot serve TLS: ${error.message}`);
+    }
     throw new UserError(
       `kv server: cannot serve TLS with --tls-cert ${settings.tlsCert} and --tls-key ` +
         `${settings.tlsKey}: ${describeError(error)}; give a certificate and key OpenSSL accepts`,

@@ -27,6 +27,7 @@
  * ```
  * @module
  */
+import { TlsDescriptorError, TlsUnsupportedError } from "./tls_errors.ts";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { Socket } from "node:net";
 import process from "node:process";
@@ -103,8 +104,12 @@ export class TlsServerContext {
   readonly #secureContext: SecureContext;
   readonly #alpnProtocols: string[] | undefined;
 
-  /** Checks `cert` and `key` (PEM): throws, as `Deno.listenTls` does, for bad ones. */
+  /**
+   * Checks `cert` and `key` (PEM): throws, as `Deno.listenTls` does, for bad ones; and a
+   * {@link TlsUnsupportedError} on a Deno whose `node:net` this module cannot run over.
+   */
   constructor(cert: string, key: string, options: TlsServerContextOptions = {}) {
+    tcpWrap();
     this.#secureContext = createSecureContext({ cert, key });
     this.#alpnProtocols = options.alpnProtocols === undefined
       ? undefined
@@ -144,17 +149,29 @@ interface TcpHandle {
 }
 
 /** Deno's native TCP handle class and its socket type, which `node:net` sockets are made of. */
-const tcpWrap = (process as unknown as {
-  binding(name: "tcp_wrap"): {
-    TCP: new (type: number) => TcpHandle;
-    constants: { SOCKET: number };
-  };
-}).binding("tcp_wrap");
-if (typeof tcpWrap.TCP?.prototype.openFromRid !== "function") {
-  throw new Error(
-    "this Deno's node:net cannot open a TCP handle from a connection (Deno 2.9.6 can)",
-  );
+interface TcpWrap {
+  TCP: new (type: number) => TcpHandle;
+  constants: { SOCKET: number };
 }
+
+/**
+ * An internal of Deno's `node:net` (Deno 2.9.6's, the version kv pins): checked when a
+ * {@link TlsServerContext} is made, so that a Deno without it refuses to serve TLS in one
+ * line at the start rather than fail each connection.
+ */
+function tcpWrap(): TcpWrap {
+  if (foundTcpWrap !== undefined) return foundTcpWrap;
+  const binding = (process as unknown as { binding(name: "tcp_wrap"): Partial<TcpWrap> })
+    .binding("tcp_wrap");
+  if (typeof binding.TCP?.prototype.openFromRid !== "function" || !binding.constants) {
+    throw new TlsUnsupportedError();
+  }
+  foundTcpWrap = binding as TcpWrap;
+  return foundTcpWrap;
+}
+
+/** {@link tcpWrap}'s finding, once made. */
+let foundTcpWrap: TcpWrap | undefined;
 
 /**
  * The key under which a `Deno.Conn` keeps its resource id (Deno 2 hides the id behind an
@@ -176,9 +193,7 @@ function resourceId(conn: Deno.Conn): number {
   const rid = ridKey === undefined
     ? undefined
     : (conn as unknown as Record<symbol, unknown>)[ridKey];
-  if (typeof rid !== "number") {
-    throw new Error("this Deno keeps no resource id on its connections (Deno.internal.rid)");
-  }
+  if (typeof rid !== "number") throw new TlsUnsupportedError();
   return rid;
 }
 
@@ -189,13 +204,10 @@ function resourceId(conn: Deno.Conn): number {
  * natively; README, TLS).
  */
 function nativeSocket(conn: Deno.Conn): { socket: Socket; handle: TcpHandle } {
-  const handle = new tcpWrap.TCP(tcpWrap.constants.SOCKET);
+  const wrap = tcpWrap();
+  const handle = new wrap.TCP(wrap.constants.SOCKET);
   const code = handle.openFromRid(resourceId(conn));
-  if (code !== 0) {
-    throw new Error(
-      `cannot open a second descriptor of the connection for TLS (error ${code}; out of file descriptors?)`,
-    );
-  }
+  if (code !== 0) throw new TlsDescriptorError(code);
   // Half-open, as the connection is: a client that ended its writing is still answered.
   const options = { handle, allowHalfOpen: true };
   return { socket: new Socket(options as ConstructorParameters<typeof Socket>[0]), handle };

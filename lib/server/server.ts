@@ -37,6 +37,7 @@ import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
 import { Logger, SILENT_LOGGER } from "../base/logger.ts";
 import { AUTH_HMAC_SHA256, type AuthKeys, newChallenge } from "../protocol/auth.ts";
 import type { TlsServerContext } from "../protocol/tls_server.ts";
+import { TlsDescriptorError } from "../protocol/tls_errors.ts";
 import {
   AUTH_NONE,
   CONNECTION_REQUEST_ID,
@@ -663,6 +664,12 @@ export class KvServer {
         // A TLS handshake that fails (a plain-TCP client, an unknown CA) fails a read.
         if (isTlsFailure(error)) {
           this.#logFailure(connection, `TLS handshake failed: ${describeError(error)}`);
+        } else if (error instanceof TlsDescriptorError) {
+          // Out of descriptors, every TLS connection fails so while clients hold them.
+          const since = this.#throttled(this.#acceptFailures, performance.now());
+          if (since !== undefined) {
+            this.#logger.warn(`TLS for ${peer} failed: ${describeError(error)}${since}`);
+          }
         } else {
           this.#logger.error(`connection ${peer} failed: ${describeError(error)}`);
         }
