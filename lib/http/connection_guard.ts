@@ -254,7 +254,7 @@ export class ConnectionGuard {
    */
   static async serve(options: GuardOptions, handler: Handler): Promise<ConnectionGuard> {
     const { cert, key } = options;
-    // Imported only by a guard that serves TLS: node:tls, with node:stream, cost every
+    // Imported only by a guard that serves TLS: node:tls, with node:net, cost every
     // `kv http` start (and `kv http --help`) about 20 ms of CPU (README, Tests) though most
     // serve plain HTTP.
     const tls = cert !== undefined && key !== undefined
