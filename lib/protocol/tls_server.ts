@@ -346,6 +346,21 @@ export class TlsServerStream {
       this.#failure ??= error;
       this.#end();
     });
+    // A failure after the handshake (a record that does not decrypt) comes only as this
+    // internal event on a socket no `tls.Server` made (node:tls, as Deno 2.9.6 has it): with
+    // no listener the session sent its alert and hung, unlogged, until the peer closed.
+    socket.on("_tlsError", (error: Error) => {
+      this.#failure ??= error;
+      socket.destroy();
+    });
+  }
+
+  /**
+   * Whether the handshake completed: a failure after it (a corrupt record, a fatal alert) is
+   * the session's, not a refused handshake's.
+   */
+  get handshakeDone(): boolean {
+    return this.#secure;
   }
 
   /**

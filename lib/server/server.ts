@@ -299,8 +299,11 @@ export interface KvServerOptions {
 
 type Phase = "reading" | "processing" | "committing" | "writing";
 
-/** A client's connection as the server uses it: the TCP connection, or TLS over it. */
-type ClientStream = Pick<Deno.Conn, "read" | "write" | "close">;
+/**
+ * A client's connection as the server uses it: the TCP connection, or TLS over it (which
+ * tells whether its handshake completed).
+ */
+type ClientStream = Pick<Deno.Conn, "read" | "write" | "close"> & { handshakeDone?: boolean };
 
 /** One client connection's state, shared between its loop, the idle timer and `close`. */
 interface Connection {
@@ -661,9 +664,13 @@ export class KvServer {
     }, this.#helloTimeoutMs);
     const loop = this.#serve(connection)
       .catch((error) => {
-        // A TLS handshake that fails (a plain-TCP client, an unknown CA) fails a read.
+        // A TLS handshake that fails (a plain-TCP client, an unknown CA) fails a read, and
+        // so does a corrupt record after it, which no certificate or CA would mend.
         if (isTlsFailure(error)) {
-          this.#logFailure(connection, `TLS handshake failed: ${describeError(error)}`);
+          const stage = connection.conn.handshakeDone
+            ? "TLS failed after the handshake"
+            : "TLS handshake failed";
+          this.#logFailure(connection, `${stage}: ${describeError(error)}`);
         } else if (error instanceof TlsDescriptorError) {
           // Out of descriptors, every TLS connection fails so while clients hold them.
           const since = this.#throttled(this.#acceptFailures, performance.now());

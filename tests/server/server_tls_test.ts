@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { Duplex } from "node:stream";
+import tls from "node:tls";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { openAttackers } from "../helpers/attacks.ts";
 import { HAS_PRLIMIT, lowerDescriptorLimit } from "../helpers/descriptors.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
@@ -155,6 +158,63 @@ Deno.test({
       assert.equal((await stopWithin(server)).code, 0);
     }),
 });
+
+tlsTest(
+  "a record that does not decrypt after the handshake ends the connection and is logged as TLS failing after the handshake",
+  async (certs) => {
+    await using server = await startServerProcess([
+      ...serverTlsFlags(certs),
+      "--log-level",
+      "debug",
+    ]);
+    const tcp = await Deno.connect(server.address);
+    // node:tls over the connection, so that bytes can be written past it once it is secure.
+    const transport = new Duplex({
+      read() {
+        const buffer = new Uint8Array(16 * 1024);
+        tcp.read(buffer).then(
+          (count) => this.push(count === null ? null : buffer.subarray(0, count)),
+          (error) => this.destroy(error),
+        );
+      },
+      write(chunk, _encoding, callback) {
+        tcp.write(chunk).then(() => callback(), callback);
+      },
+    });
+    const socket = tls.connect({
+      socket: transport,
+      ca: await Deno.readTextFile(certs.caPem),
+      servername: "localhost",
+    });
+    socket.on("error", () => {});
+    await withDeadline(new Promise((resolve) => socket.once("secureConnect", resolve)), {
+      what: "the TLS handshake",
+    });
+    // A HELLO answered: the server's side of the handshake is done too.
+    const hello = new FrameWriter();
+    hello.hello(1);
+    const answered = new Promise((resolve) => socket.once("data", resolve));
+    socket.write(hello.bytes());
+    await withDeadline(answered, { what: "the answer to HELLO" });
+    // An application-data record whose 32 bytes no key encrypted. The server sent its alert
+    // and kept the connection, logging nothing, until the client closed it.
+    await tcp.write(new Uint8Array([0x17, 0x03, 0x03, 0x00, 0x20, ...new Uint8Array(32)]));
+    const closedLine = new RegExp(` debug: connection from ${describePeer(tcp)} closed `);
+    await waitFor(() => server.stderrLines.some((line) => closedLine.test(line)), {
+      what: "the server to close the connection",
+    });
+    const warnings = () => server.stderrLines.filter((line) => / warn: /.test(line));
+    await waitFor(() => warnings().length > 0, { what: "the server to log the corrupt record" });
+    assert.match(
+      warnings()[0],
+      new RegExp(`^kv server warn: refused ${describePeer(tcp)}: TLS failed after the handshake: `),
+    );
+    assert.deepEqual(server.stderrLines.filter((line) => / error: /.test(line)), []);
+    socket.destroy();
+    tcp.close();
+    assert.equal((await stopWithin(server)).code, 0);
+  },
+);
 
 /** The client's end of `conn` as the server names it in its log. */
 function describePeer(conn: Deno.Conn): string {
