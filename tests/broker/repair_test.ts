@@ -244,25 +244,37 @@ Deno.test("a restarted server is marked repaired only once the partitions it may
   }
 });
 
+/**
+ * Writes person1 through `broker` (k=2), then makes its first home a server repaired for
+ * another list (restarted empty, as a server of another cluster) and its second one that kept
+ * its data but says it is unrepaired (a damaged log), and waits until the broker judges the
+ * first "other list". A repair would then copy person1 to the first, its home, and mark the
+ * second.
+ */
+async function otherListAndUnrepaired(
+  cluster: FakeCluster,
+  broker: Broker,
+): Promise<{ first: number; second: number; otherList: Uint8Array }> {
+  assert.equal((await broker.put("person1", int(1))).kind, "done");
+  const [first, second] = broker.preferenceList(partitionOf("person1"));
+  const otherList = new Uint8Array(16).fill(9);
+  cluster.servers[first].restart();
+  cluster.servers[first].nodeState = { unrepaired: false, k: 2, repairedUnder: otherList };
+  cluster.servers[second].nodeState = { unrepaired: true, k: 2 };
+  await broker.get("person1");
+  await waitFor(() => broker.pool.distrustedFor(first) === "other list", {
+    what: "the broker to reconnect to the first",
+  });
+  return { first, second, otherList };
+}
+
 Deno.test("a broker's background repair is held while a reachable server is repaired under another list: it copies, removes and marks nothing, not even an unrepaired server; kv repair under its list marks both", async () => {
   const cluster = new FakeCluster(3);
   const broker = await cluster.openBroker({ k: 2 });
   const logged: string[] = [];
   let background: BackgroundRepair | undefined;
   try {
-    assert.equal((await broker.put("person1", int(1))).kind, "done");
-    const [first, second] = broker.preferenceList(partitionOf("person1"));
-    // The first was repaired for another list (restarted empty, as a server of another
-    // cluster); the second kept its data but says it is unrepaired (a damaged log). A repair
-    // would copy person1 to the first, its home.
-    const otherList = new Uint8Array(16).fill(9);
-    cluster.servers[first].restart();
-    cluster.servers[first].nodeState = { unrepaired: false, k: 2, repairedUnder: otherList };
-    cluster.servers[second].nodeState = { unrepaired: true, k: 2 };
-    await broker.get("person1");
-    await waitFor(() => broker.pool.distrustedFor(first) === "other list", {
-      what: "the broker to reconnect to the first",
-    });
+    const { first, second, otherList } = await otherListAndUnrepaired(cluster, broker);
     const before = cluster.servers.map((server) => server.records);
     background = new BackgroundRepair(broker.pool, {
       placement: broker,
@@ -296,20 +308,7 @@ Deno.test("a background repair held by a server marked under another list stays 
   const logged: string[] = [];
   let background: BackgroundRepair | undefined;
   try {
-    assert.equal((await broker.put("person1", int(1))).kind, "done");
-    const [first, second] = broker.preferenceList(partitionOf("person1"));
-    // As above: a repair would copy person1 to the first and mark the second.
-    cluster.servers[first].restart();
-    cluster.servers[first].nodeState = {
-      unrepaired: false,
-      k: 2,
-      repairedUnder: new Uint8Array(16).fill(9),
-    };
-    cluster.servers[second].nodeState = { unrepaired: true, k: 2 };
-    await broker.get("person1");
-    await waitFor(() => broker.pool.distrustedFor(first) === "other list", {
-      what: "the broker to reconnect to the first",
-    });
+    const { first, second } = await otherListAndUnrepaired(cluster, broker);
     const before = cluster.servers.map((server) => server.records);
     background = new BackgroundRepair(broker.pool, {
       placement: broker,
