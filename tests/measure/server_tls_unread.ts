@@ -14,10 +14,10 @@
  * @module
  */
 import tls from "node:tls";
-import { Duplex } from "node:stream";
 import { denoRunArgs, ServerProcess } from "../../lib/cli/server_process.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { str } from "../../lib/record/value.ts";
+import { connTransport } from "../helpers/conn_transport.ts";
 import { MAIN_PATH } from "../helpers/run_kv.ts";
 import { makeTestCerts, serverTlsFlags } from "../helpers/tls_certs.ts";
 
@@ -31,23 +31,6 @@ const SEND_FOR_MS = 10_000;
 async function rssMib(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   return Math.round(Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) / 1024);
-}
-
-/** `tcp` as node:tls's transport, reading from it until `reads()` says no more. */
-function transport(tcp: Deno.Conn, reads: () => boolean): Duplex {
-  return new Duplex({
-    read() {
-      if (!reads()) return;
-      const buffer = new Uint8Array(16 * 1024);
-      tcp.read(buffer).then(
-        (count) => this.push(count === null ? null : buffer.subarray(0, count)),
-        (error) => this.destroy(error),
-      );
-    },
-    write(chunk, _encoding, callback) {
-      tcp.write(chunk).then(() => callback(), callback);
-    },
-  });
 }
 
 /** Writes `bytes`; false when the write is still pending after {@link STALL_MS}. */
@@ -69,7 +52,7 @@ try {
   const tcp = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   let reading = true;
   const socket = tls.connect({
-    socket: transport(tcp, () => reading),
+    socket: connTransport(tcp, () => reading),
     ca: await Deno.readTextFile(certs.caPem),
     servername: "localhost",
   });

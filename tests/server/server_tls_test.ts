@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { Duplex } from "node:stream";
 import tls from "node:tls";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { openAttackers } from "../helpers/attacks.ts";
+import { connTransport } from "../helpers/conn_transport.ts";
 import { HAS_PRLIMIT, lowerDescriptorLimit } from "../helpers/descriptors.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { runKv } from "../helpers/run_kv.ts";
@@ -169,18 +169,7 @@ tlsTest(
     ]);
     const tcp = await Deno.connect(server.address);
     // node:tls over the connection, so that bytes can be written past it once it is secure.
-    const transport = new Duplex({
-      read() {
-        const buffer = new Uint8Array(16 * 1024);
-        tcp.read(buffer).then(
-          (count) => this.push(count === null ? null : buffer.subarray(0, count)),
-          (error) => this.destroy(error),
-        );
-      },
-      write(chunk, _encoding, callback) {
-        tcp.write(chunk).then(() => callback(), callback);
-      },
-    });
+    const transport = connTransport(tcp);
     const socket = tls.connect({
       socket: transport,
       ca: await Deno.readTextFile(certs.caPem),
