@@ -18,8 +18,7 @@
  */
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
-import { MessageType } from "../../lib/protocol/mod.ts";
-import { cpuMicros, makeWorkload, startLoadedServer } from "./workload.ts";
+import { cpuMicros, makeWorkload, sendRound, startLoadedServer } from "./workload.ts";
 
 const RECORDS = 1000;
 const DEFAULT_GETS = 100_000;
@@ -55,20 +54,8 @@ class RawGets {
   }
 
   /** Sends `frames` (holding `count` requests) in one write and reads their `count` answers. */
-  async #round(frames: Uint8Array, count: number): Promise<void> {
-    for (let written = 0; written < frames.length;) {
-      written += await this.#conn.write(frames.subarray(written));
-    }
-    let answered = 0;
-    while (answered < count) {
-      const read = await this.#conn.read(this.#reader.space());
-      if (read === null) throw new Error("the server closed the connection");
-      this.#reader.filled(read);
-      for (let frame = this.#reader.next(); frame; frame = this.#reader.next()) {
-        if (frame.type !== MessageType.OK) throw new Error(`answer type ${frame.type}, not OK`);
-        answered++;
-      }
-    }
+  #round(frames: Uint8Array, count: number): Promise<void> {
+    return sendRound(this.#conn, this.#reader, frames, count);
   }
 
   /** Sends `rounds` batches, taking them in turn from `batches` (each of `batch` GETs). */

@@ -18,11 +18,10 @@
 import { denoRunArgs, ServerProcess } from "../../lib/cli/server_process.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
-import { MessageType } from "../../lib/protocol/mod.ts";
 import { str } from "../../lib/record/value.ts";
 import { MAIN_PATH } from "../helpers/run_kv.ts";
 import { makeTestCerts, serverTlsFlags } from "../helpers/tls_certs.ts";
-import { cpuMicros } from "./workload.ts";
+import { cpuMicros, sendRound } from "./workload.ts";
 
 const RECORDS = 1000;
 const CONNECTIONS = 50;
@@ -58,20 +57,8 @@ class Gets {
   }
 
   /** Sends `frames` (holding `count` requests) in one write and reads their answers. */
-  async round(frames: FrameWriter, count: number): Promise<void> {
-    const bytes = frames.bytes();
-    for (let written = 0; written < bytes.length;) {
-      written += await this.#conn.write(bytes.subarray(written));
-    }
-    for (let answered = 0; answered < count;) {
-      const read = await this.#conn.read(this.#reader.space());
-      if (read === null) throw new Error("the server closed the connection");
-      this.#reader.filled(read);
-      for (let frame = this.#reader.next(); frame; frame = this.#reader.next()) {
-        if (frame.type !== MessageType.OK) throw new Error(`answer type ${frame.type}, not OK`);
-        answered++;
-      }
-    }
+  round(frames: FrameWriter, count: number): Promise<void> {
+    return sendRound(this.#conn, this.#reader, frames.bytes(), count);
   }
 
   /** `count` GETs of random records, `batch` a write. */

@@ -17,6 +17,8 @@ import { parseRecordLine } from "../../lib/record/parse.ts";
 import { toJsonText } from "../../lib/record/value.ts";
 import { type KvInvocation, ServerProcess } from "../../lib/cli/server_process.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
+import type { FrameReader } from "../../lib/protocol/frame_reader.ts";
+import { MessageType } from "../../lib/protocol/mod.ts";
 
 /** The seed every measurement uses, so runs compare the same records. */
 export const WORKLOAD_SEED = 1;
@@ -153,4 +155,28 @@ export async function cpuMicros(pid: number): Promise<number | undefined> {
   // utime and stime, fields 14 and 15 of stat, are 12 and 13 after the command name.
   const fields = stat.split(") ")[1].split(" ");
   return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / CLOCK_TICKS_PER_SECOND);
+}
+
+/**
+ * Writes `frames` (holding `count` requests) on `conn` whole, then reads until `count` OK
+ * answers came through `reader`: one round of a measurement's raw client.
+ */
+export async function sendRound(
+  conn: Pick<Deno.Conn, "read" | "write">,
+  reader: FrameReader,
+  frames: Uint8Array,
+  count: number,
+): Promise<void> {
+  for (let written = 0; written < frames.length;) {
+    written += await conn.write(frames.subarray(written));
+  }
+  for (let answered = 0; answered < count;) {
+    const read = await conn.read(reader.space());
+    if (read === null) throw new Error("the server closed the connection");
+    reader.filled(read);
+    for (let frame = reader.next(); frame; frame = reader.next()) {
+      if (frame.type !== MessageType.OK) throw new Error(`answer type ${frame.type}, not OK`);
+      answered++;
+    }
+  }
 }
