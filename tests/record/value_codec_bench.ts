@@ -5,7 +5,10 @@
  * straight from the bytes as the broker's `--json` answers and the HTTP API do), and
  * that JSON both ways for a value of one 256 KiB string (2026-12-01, loaded 2-core machine:
  * 1.5 ms from the bytes while the writer reserved 6 bytes a string byte, 0.43 ms since;
- * 0.24 ms through a decoded value, whose JSON.stringify is native).
+ * 0.24 ms through a decoded value, whose JSON.stringify is native). Beside the library's
+ * read, V8's own `JSON.parse` of the same values' JSON text: the floor for making a
+ * value's objects in JavaScript (2026-12-03, two runs on a loaded machine: 6.2 and 7.2
+ * µs against decodePlainValue's 5.9 and 4.8).
  *
  * ```sh
  * deno bench tests/record/value_codec_bench.ts
@@ -33,6 +36,13 @@ Deno.bench("decodeValue + fromValue (the library's get until stop 13)", { group:
 
 Deno.bench("decodePlainValue (the library's get)", { group: "read" }, () => {
   decodePlainValue(nextValue(), "tagged");
+});
+
+/** The same values as JSON text, for V8's native parser. */
+const jsonTexts = encoded.map(encodedJsonText);
+
+Deno.bench("JSON.parse of the value's JSON text (V8's native parser)", { group: "read" }, () => {
+  JSON.parse(jsonTexts[turn++ % VALUES]);
 });
 
 Deno.bench("toJsonText(decodeValue)", { group: "json" }, () => {
