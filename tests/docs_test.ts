@@ -6,6 +6,8 @@
  *   constants, interfaces, type aliases and enums need JSDoc but no example. A
  *   re-export (`export { x } from "./y.ts"`) is checked where `x` is declared.
  * - `deno doc --lint mod.ts`, the library's public surface, reports nothing.
+ * - every link in README.md and docs/protocol.md leads somewhere: an anchor to a heading (or
+ *   `<a id>`) of the same file, a relative path to a file that exists.
  *
  * One `deno doc --json` process reads every .ts file under lib/ at once; a failure
  * names each symbol at fault with its file and line.
@@ -164,4 +166,89 @@ Deno.test("the docs check names an export without JSDoc, and a function or class
 
 Deno.test("deno doc --lint mod.ts finds nothing missing in the public surface", async () => {
   await deno(["doc", "--lint", "mod.ts"], "deno doc --lint mod.ts");
+});
+
+/** The markdown files whose links {@link brokenLinks} checks, relative to the repository. */
+const LINKED_DOCS = ["README.md", "docs/protocol.md"];
+
+/**
+ * The anchor GitHub gives a heading's text: lower case, every character but a letter, mark,
+ * digit, `_`, `-` or space dropped (backticks and `—` among them), spaces made `-`.
+ */
+function headingAnchor(text: string): string {
+  return text.toLowerCase().replace(/[^\p{L}\p{M}\p{N}_\- ]/gu, "").replaceAll(" ", "-");
+}
+
+/**
+ * Each link of `markdown` (outside code) to an anchor no heading or `<a id>` of it has, or
+ * to a file that `exists` denies: `file:line (#anchor)`. A heading repeated takes `-1`,
+ * `-2`… as on GitHub.
+ */
+function brokenLinks(file: string, markdown: string, exists: (path: string) => boolean): string[] {
+  const lines = markdown.split("\n");
+  const anchors = new Set<string>();
+  const prose: string[] = [];
+  let fenced = false;
+  for (const line of lines) {
+    if (line.startsWith("```")) fenced = !fenced;
+    const text = fenced || line.startsWith("```") ? "" : line.replace(/`[^`]*`/g, "");
+    prose.push(text);
+    // An anchor of its own (`<a id="x"></a>`) keeps a link short and whole when the
+    // heading's words change (docs/protocol.md's request headings carry their versions).
+    for (const [, id] of text.matchAll(/<a id="([^"]+)"><\/a>/g)) anchors.add(id);
+    const heading = /^#{1,6} (.*)$/.exec(fenced ? "" : line);
+    if (heading === null) continue;
+    const anchor = headingAnchor(heading[1].trim());
+    let unique = anchor;
+    for (let n = 1; anchors.has(unique); n++) unique = `${anchor}-${n}`;
+    anchors.add(unique);
+  }
+  const broken: string[] = [];
+  prose.forEach((text, index) => {
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue; // https:, mailto:: not this check's to follow
+      const ok = target.startsWith("#") ? anchors.has(target.slice(1)) : exists(target);
+      if (!ok) broken.push(`${file}:${index + 1} (${target})`);
+    }
+  });
+  return broken;
+}
+
+Deno.test("every link in README.md and docs/ names a heading of its file, or a file that exists", async () => {
+  const problems: string[] = [];
+  for (const file of LINKED_DOCS) {
+    const markdown = await Deno.readTextFile(new URL(file, ROOT));
+    const base = new URL(file, ROOT);
+    const exists = (path: string) => {
+      try {
+        Deno.statSync(new URL(path, base));
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    problems.push(...brokenLinks(file, markdown, exists));
+  }
+  assert.deepEqual(problems, [], `links to nothing:\n${problems.join("\n")}`);
+});
+
+Deno.test("the link check reads headings as GitHub does and names each link to nothing", () => {
+  const markdown = [
+    "## `kv broker` — the REPL",
+    "### SET_K (`0a`, version 4)",
+    "## Notes",
+    "## Notes",
+    '<a id="short"></a>',
+    "See [it](#kv-broker--the-repl), [k](#set_k-0a-version-4), [n](#notes-1), [s](#short), [pic](a.png).",
+    "Not [these](#set_k-0a) nor [this](#notes-2) nor [that](missing.md).",
+    "```md",
+    "[in code](#nowhere)",
+    "```",
+    "Nor `[inline](#nowhere)` code, nor [a site](https://example.com/#x).",
+  ].join("\n");
+  assert.deepEqual(brokenLinks("x.md", markdown, (path) => path === "a.png"), [
+    "x.md:7 (#set_k-0a)",
+    "x.md:7 (#notes-2)",
+    "x.md:7 (missing.md)",
+  ]);
 });
