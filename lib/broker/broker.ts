@@ -101,7 +101,12 @@ import {
 import { markEmptyClusterRepaired } from "./empty_cluster.ts";
 import type { PartitionSet } from "./partition_set.ts";
 import { conclusiveCount, frontLength, PreferenceWalk, readIsConclusive } from "./quorum.ts";
-import { askReplicas, type ReplicaAnswer, type ReplicaReplies } from "./replica_read.ts";
+import {
+  askReplicas,
+  type ReplicaAnswer,
+  type ReplicaFinish,
+  type ReplicaReplies,
+} from "./replica_read.ts";
 
 /**
  * Most times one PUT or DELETE is sent with a fresh version after a replica answered
@@ -996,7 +1001,7 @@ export class Broker {
   #lookup<T>(
     key: string,
     request: PoolRequest<EncodedRead>,
-    finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T,
+    finish: ReplicaFinish<T>,
   ): Promise<T> {
     const list = this.#placement.preferenceList(partitionOf(key));
     return askReplicas(this.#pool, key, list, this.#k, request, finish);

@@ -65,6 +65,12 @@ export interface ReplicaReplies {
 }
 
 /**
+ * What a read makes of its replies, given its `key` and preference `list` again: one such
+ * function can serve every read (the broker's does), where a closure would be made per read.
+ */
+export type ReplicaFinish<T> = (replies: ReplicaReplies, key: string, list: Uint16Array) => T;
+
+/**
  * Sends `request` (a read of `key`) to the first `k` reachable servers of `list`, its
  * preference list (server indexes of `pool`, best first), then to further ones until k
  * trustworthy servers answered or the list ended, and resolves with what `finish` makes
@@ -96,7 +102,7 @@ export function askReplicas<T>(
   list: Uint16Array,
   k: number,
   request: PoolRequest<EncodedRead>,
-  finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T,
+  finish: ReplicaFinish<T>,
 ): Promise<T> {
   // No executor closure: it and its context would be made per read, to pass on two functions.
   const { promise, resolve, reject } = Promise.withResolvers<T>();
@@ -125,7 +131,7 @@ class ReplicaRead<T> implements ReplicaReplies {
   readonly #k: number;
   readonly #front: number;
   readonly #request: PoolRequest<EncodedRead>;
-  readonly #finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T;
+  readonly #finish: ReplicaFinish<T>;
   readonly #resolve: (result: T) => void;
   readonly #reject: (error: unknown) => void;
   readonly #walk: PreferenceWalk;
@@ -144,7 +150,7 @@ class ReplicaRead<T> implements ReplicaReplies {
     list: Uint16Array,
     k: number,
     request: PoolRequest<EncodedRead>,
-    finish: (replies: ReplicaReplies, key: string, list: Uint16Array) => T,
+    finish: ReplicaFinish<T>,
     resolve: (result: T) => void,
     reject: (error: unknown) => void,
   ) {
