@@ -66,6 +66,38 @@ export const CharClass = {
   delimiter: 2,
 } as const;
 
+/**
+ * What a bare token is by the number grammar: `-?digits` an int;
+ * `-?digits.digits([eE][+-]?digits)?` or `-?digits[eE][+-]?digits` a float; else a string.
+ * The string parser and the byte parser each classify with a copy of the same scan, over
+ * `charCodeAt` and over bytes: one scan through a per-character accessor would cost both
+ * parsers a call per character.
+ */
+export const NumberClass = {
+  /** Not a number: the token is a string. */
+  notANumber: 0,
+  /** An int. */
+  int: 1,
+  /** A float. */
+  float: 2,
+} as const;
+
+/** One of {@link NumberClass}'s values. */
+export type NumberClass = (typeof NumberClass)[keyof typeof NumberClass];
+
+/**
+ * Whether character `code` is a digit, `0` to `9`.
+ *
+ * @example
+ * ```ts
+ * isDigit(0x37); // true: "7"
+ * isDigit(DOT); // false
+ * ```
+ */
+export function isDigit(code: number): boolean {
+  return code >= DIGIT_ZERO && code <= DIGIT_NINE;
+}
+
 const ASCII_CLASSES: Uint8Array = (() => {
   const classes = new Uint8Array(128);
   for (let code = 0; code < 0x20; code++) classes[code] = CharClass.delimiter;

@@ -71,8 +71,10 @@ import {
   DIGIT_ZERO,
   DOT,
   DOUBLE_QUOTE,
+  isDigit,
   LOWER_E,
   MINUS,
+  NumberClass,
   OPEN_BRACE,
   OPEN_BRACKET,
   PLUS,
@@ -271,7 +273,7 @@ export function isBlankLine(text: string): boolean {
  * ```
  */
 export function looksLikeNumber(text: string): boolean {
-  return classifyNumber(text, 0, text.length) !== NOT_A_NUMBER;
+  return classifyNumber(text, 0, text.length) !== NumberClass.notANumber;
 }
 
 /** The escapes quoted strings support, for error messages. */
@@ -286,15 +288,6 @@ const ESCAPES = `\\\\ \\" \\' \\n \\r \\t \\0 \\xHH or \\uXXXX`;
  */
 const LINEAR_DUPLICATE_SCAN_MAX_FIELDS = 12;
 
-const NOT_A_NUMBER = 0;
-const INT_NUMBER = 1;
-const FLOAT_NUMBER = 2;
-type NumberClass = typeof NOT_A_NUMBER | typeof INT_NUMBER | typeof FLOAT_NUMBER;
-
-function isDigit(code: number): boolean {
-  return code >= DIGIT_ZERO && code <= DIGIT_NINE;
-}
-
 function isLowSurrogate(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
 }
@@ -305,17 +298,17 @@ function classifyNumber(text: string, start: number, end: number): NumberClass {
   if (index < end && text.charCodeAt(index) === MINUS) index++;
   const integerStart = index;
   while (index < end && isDigit(text.charCodeAt(index))) index++;
-  if (index === integerStart) return NOT_A_NUMBER;
-  if (index === end) return INT_NUMBER;
+  if (index === integerStart) return NumberClass.notANumber;
+  if (index === end) return NumberClass.int;
   if (text.charCodeAt(index) === DOT) {
     index++;
     const fractionStart = index;
     while (index < end && isDigit(text.charCodeAt(index))) index++;
-    if (index === fractionStart) return NOT_A_NUMBER;
-    if (index === end) return FLOAT_NUMBER;
+    if (index === fractionStart) return NumberClass.notANumber;
+    if (index === end) return NumberClass.float;
   }
   const exponentMark = text.charCodeAt(index);
-  if (exponentMark !== LOWER_E && exponentMark !== UPPER_E) return NOT_A_NUMBER;
+  if (exponentMark !== LOWER_E && exponentMark !== UPPER_E) return NumberClass.notANumber;
   index++;
   if (index < end) {
     const sign = text.charCodeAt(index);
@@ -323,7 +316,7 @@ function classifyNumber(text: string, start: number, end: number): NumberClass {
   }
   const exponentStart = index;
   while (index < end && isDigit(text.charCodeAt(index))) index++;
-  return index > exponentStart && index === end ? FLOAT_NUMBER : NOT_A_NUMBER;
+  return index > exponentStart && index === end ? NumberClass.float : NumberClass.notANumber;
 }
 
 /**
@@ -822,11 +815,11 @@ class RecordLineParser {
   #bareValue(start: number, tokenEnd: number): void {
     const text = this.#text;
     const numberClass = classifyNumber(text, start, tokenEnd);
-    if (numberClass === NOT_A_NUMBER) {
+    if (numberClass === NumberClass.notANumber) {
       this.#builder.string(text.slice(start, tokenEnd));
       return;
     }
-    if (numberClass === FLOAT_NUMBER) {
+    if (numberClass === NumberClass.float) {
       const value = Number(text.slice(start, tokenEnd));
       if (!Number.isFinite(value)) {
         this.fail(start, `float out of range: ${text.slice(start, tokenEnd)}`);

@@ -34,8 +34,10 @@ import {
   DIGIT_ZERO,
   DOT,
   DOUBLE_QUOTE,
+  isDigit,
   LOWER_E,
   MINUS,
+  NumberClass,
   OPEN_BRACE,
   OPEN_BRACKET,
   PLUS,
@@ -396,10 +398,10 @@ export class AsciiRecordParser {
     const end = this.#bareToken();
     if (end === start) throw NOT_FAST;
     const numberClass = classifyNumber(bytes, start, end);
-    if (numberClass === NOT_A_NUMBER) {
+    if (numberClass === NumberClass.notANumber) {
       this.#writeByte(ValueTag.string);
       this.#writeBytes(start, end);
-    } else if (numberClass === FLOAT_NUMBER) {
+    } else if (numberClass === NumberClass.float) {
       const value = parseFloatBytes(bytes, start, end);
       if (!Number.isFinite(value)) throw NOT_FAST;
       this.#reserve(9);
@@ -481,33 +483,25 @@ function slowParseFloat(bytes: Uint8Array, start: number, end: number): number {
   return Number(text);
 }
 
-const NOT_A_NUMBER = 0;
-const INT_NUMBER = 1;
-const FLOAT_NUMBER = 2;
-
-function isDigit(byte: number): boolean {
-  return byte >= DIGIT_ZERO && byte <= DIGIT_NINE;
-}
-
 /** parse.ts's number grammar over bytes: `-?d+`, `-?d+.d+([eE][+-]?d+)?`, `-?d+[eE][+-]?d+`. */
-function classifyNumber(bytes: Uint8Array, start: number, end: number): number {
+function classifyNumber(bytes: Uint8Array, start: number, end: number): NumberClass {
   let at = start;
   if (at < end && bytes[at] === MINUS) at++;
   const integerStart = at;
   while (at < end && isDigit(bytes[at])) at++;
-  if (at === integerStart) return NOT_A_NUMBER;
-  if (at === end) return INT_NUMBER;
+  if (at === integerStart) return NumberClass.notANumber;
+  if (at === end) return NumberClass.int;
   if (bytes[at] === DOT) {
     at++;
     const fractionStart = at;
     while (at < end && isDigit(bytes[at])) at++;
-    if (at === fractionStart) return NOT_A_NUMBER;
-    if (at === end) return FLOAT_NUMBER;
+    if (at === fractionStart) return NumberClass.notANumber;
+    if (at === end) return NumberClass.float;
   }
-  if (bytes[at] !== LOWER_E && bytes[at] !== UPPER_E) return NOT_A_NUMBER;
+  if (bytes[at] !== LOWER_E && bytes[at] !== UPPER_E) return NumberClass.notANumber;
   at++;
   if (at < end && (bytes[at] === PLUS || bytes[at] === MINUS)) at++;
   const exponentStart = at;
   while (at < end && isDigit(bytes[at])) at++;
-  return at > exponentStart && at === end ? FLOAT_NUMBER : NOT_A_NUMBER;
+  return at > exponentStart && at === end ? NumberClass.float : NumberClass.notANumber;
 }
