@@ -115,6 +115,19 @@ function request(path: string): Uint8Array {
   return encoder.encode(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
 }
 
+/**
+ * Whether a new connection to `http` is answered 200 for `/healthz`: false when it is
+ * closed first, as one past a bound or with no descriptor left is.
+ */
+async function newConnectionServed(http: HttpProcess): Promise<boolean> {
+  using next = await rawConnection(http);
+  await next.conn.write(request("/healthz")).catch(() => {});
+  await waitFor(() => next.isClosed || next.received.includes("\r\n\r\n"), {
+    what: "an answer's head, or the connection closed",
+  });
+  return next.received.startsWith("HTTP/1.1 200");
+}
+
 Deno.test("kv http closes a connection whose request headers do not all arrive within --header-timeout-ms, and an idle one; a request longer than that in the handler is answered, and a megabyte passes both ways", async () => {
   await using served = await HttpProcess.onCluster(1, [
     "--header-timeout-ms",
@@ -190,14 +203,9 @@ Deno.test("kv http --max-connections N closes connections past N as they arrive,
   await withDeadline(third.closed, { what: "the connection past the bound to be closed" });
   assert.equal(third.received, "");
   first.conn.close();
-  await waitFor(async () => {
-    using next = await rawConnection(http);
-    await next.conn.write(request("/healthz")).catch(() => {});
-    await waitFor(() => next.isClosed || next.received.includes("\r\n\r\n"), {
-      what: "an answer's head, or the connection closed",
-    });
-    return next.received.startsWith("HTTP/1.1 200");
-  }, { what: "a new connection served once one of the two closed" });
+  await waitFor(() => newConnectionServed(http), {
+    what: "a new connection served once one of the two closed",
+  });
   // At least the third; the loop above may have met the bound too, while the first closed.
   // (A scrape past the bound fails: it is tried again.)
   await waitFor(async () => await closedCount(http, "over_limit").catch(() => 0) >= 1, {
@@ -417,14 +425,9 @@ async function outlivesRunningOutOfDescriptors(http: HttpProcess): Promise<void>
     what: "kv http's descriptors to run out",
   });
   for (const connection of connections) connection[Symbol.dispose]();
-  await waitFor(async () => {
-    using next = await rawConnection(http);
-    await next.conn.write(request("/healthz")).catch(() => {});
-    await waitFor(() => next.isClosed || next.received.includes("\r\n\r\n"), {
-      what: "an answer's head, or the connection closed",
-    });
-    return next.received.startsWith("HTTP/1.1 200");
-  }, { what: "kv http to serve again once the descriptors were given back" });
+  await waitFor(() => newConnectionServed(http), {
+    what: "kv http to serve again once the descriptors were given back",
+  });
 }
 
 Deno.test({
