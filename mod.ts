@@ -7,7 +7,8 @@
  * whole-valued float (see the README's "Library" section for the int/float
  * rule). In TypeScript, `put` takes a {@link KvValue} or a value of the program's own type,
  * an `interface` too, whose parts kv can store ({@link KvStorable}: a boolean or array field is
- * refused at compile time), and `get<T>`, `query<T>` and `list<T>` answer the type asked
+ * refused at compile time; a field holding `undefined` is left out, as `JSON.stringify` leaves
+ * it out, so `nick?: string` and `nick: string | undefined` are taken), and `get<T>`, `query<T>` and `list<T>` answer the type asked
  * for, unchecked, as Deno KV's do (`KvValue` by default). Failures are a {@link KvInputError} (the caller's mistake) or a
  * {@link KvUnavailableError} (the cluster could not answer: a write with a replica
  * unreachable, a read none of the key's replicas answered); `connect` without

@@ -559,7 +559,9 @@ export class Kv implements AsyncDisposable {
    *
    * `value` is a `KvValue`, or a value of the program's own type that kv can store, an
    * `interface` too ({@link KvStorable}): the compiler refuses a type with parts kv cannot
-   * store (a boolean field, an array, a method), as the runtime would.
+   * store (a boolean field, an array, a method), as the runtime would. A field holding
+   * `undefined` (`nick?: string`, `nick: string | undefined`) is left out, as `JSON.stringify`
+   * leaves it out, and reads back absent; `undefined` as the value itself is refused.
    *
    * @example
    * ```ts
@@ -569,6 +571,7 @@ export class Kv implements AsyncDisposable {
    * interface Person { name: string; age?: number }
    * const john: Person = { name: "John" };
    * await kv.put("person2", john);
+   * await kv.put("person3", { name: "Ann", age: undefined }); // stored as { name: "Ann" }
    * ```
    */
   async put<T>(key: string, value: T & NoInfer<KvValue | KvStorable<T>>): Promise<KvPutResult> {

@@ -9,9 +9,11 @@
  *   (`Number.isSafeInteger`) is an int; any other finite number is a float; a
  *   {@link Float} is always a float (`new Float(2)` stores `2.0`); a plain
  *   object is an object with its own enumerable string keys in
- *   `Object.keys` order. Anything else — `null`, booleans, arrays, bigints,
- *   `NaN`, `Infinity`, class instances — is a `KvInputError`, as are field
- *   names that are empty or hold `.`, and nesting deeper than 64 levels.
+ *   `Object.keys` order, a field holding `undefined` left out as
+ *   `JSON.stringify` leaves it out. Anything else — `undefined` as the value
+ *   itself, `null`, booleans, arrays, bigints, `NaN`, `Infinity`, class
+ *   instances — is a `KvInputError`, as are field names that are empty or hold
+ *   `.`, and nesting deeper than 64 levels.
  * - **Reading**: with `floats: "number"` (the default) ints and floats both
  *   come back as numbers, so a float with a whole value (`2.0`) reads as `2`
  *   and writing it back would store an int. With `floats: "tagged"` every
@@ -132,13 +134,11 @@ export interface KvObject {
  * ({@link toValue}) refuses. A `KvValue` is `KvObject`s of index signatures, which TypeScript
  * gives an object type declared with `type` but not one declared with `interface`; this takes
  * either: strings, numbers (literal types and enums too) and {@link Float}s as they are; an
- * object type field by field, `readonly` and optional fields as declared; booleans, `null`,
- * `undefined`, bigints, symbols, arrays, functions (methods, so `Date`, `Map` and other
- * built-in objects) and `unknown` are `never`. A required field that may be `undefined`
- * (`age: number | undefined`) is refused, as the runtime refuses such a field holding it; an
- * optional one (`age?: number`) is taken, as absent it is stored without it — holding
- * `undefined` the runtime refuses it (`value.age is undefined`), which TypeScript cannot tell
- * from absent unless `exactOptionalPropertyTypes` is set. Symbol-keyed members are ignored,
+ * object type field by field, `readonly` and optional fields as declared, and a field that may
+ * be `undefined` (`age?: number`, `age: number | undefined`) as the runtime takes it: left out
+ * when it holds `undefined`, as `JSON.stringify` leaves it out; booleans, `null`, `undefined`
+ * as the value itself, bigints, symbols, arrays, functions (methods, so `Date`, `Map` and
+ * other built-in objects) and `unknown` are `never`. Symbol-keyed members are ignored,
  * as the runtime ignores them. What only the runtime checks: field names (empty or holding
  * `.`), nesting past 64 levels, `NaN` and `Infinity`, lone surrogates, cycles, and instances
  * of a program's own classes with data fields only, which TypeScript cannot tell from a plain
@@ -146,15 +146,20 @@ export interface KvObject {
  *
  * @example
  * ```ts
- * interface Person { name: string; age?: number; address?: { street: string } }
- * const ok: KvStorable<Person> = { name: "Mary", address: { street: "Main" } };
+ * interface Person { name: string; age?: number; nick: string | undefined }
+ * const ok: KvStorable<Person> = { name: "Mary", age: undefined, nick: undefined };
  * interface Flagged { name: string; admin: boolean }
  * // KvStorable<Flagged> is { name: string; admin: never }: kv.put refuses a Flagged.
  * ```
  */
 export type KvStorable<T> = T extends string | number | Float ? T
   : T extends readonly unknown[] | ((...args: never[]) => unknown) ? never
-  : T extends object ? { [K in keyof T]: K extends symbol ? T[K] : KvStorable<T[K]> }
+  : T extends object ? {
+      // A field's `undefined` kept beside the rest of its type, which the value itself may
+      // not be: KvStorable<undefined> is never.
+      [K in keyof T]: K extends symbol ? T[K]
+        : KvStorable<Exclude<T[K], undefined>> | Extract<T[K], undefined>;
+    }
   : never;
 
 /**
@@ -204,13 +209,17 @@ const STORED_KINDS = "strings, numbers, Floats and plain objects";
 
 /**
  * A plain JavaScript value as kv's typed value, by the rule in this module's
- * documentation. Throws a KvInputError saying where (`value.address.zip`) a
- * part cannot be stored, and what kv stores: `kinds`, in the words of where the value
- * came from (kv http's JSON has no Float class); default the library's.
+ * documentation. A field holding `undefined` is left out, name and all, as
+ * `JSON.stringify` leaves it out (kv has no `undefined`; stored, it reads back absent);
+ * `undefined` as the value itself is refused, as every other value kv cannot store.
+ * Throws a KvInputError saying where (`value.address.zip`) a part cannot be stored, and
+ * what kv stores: `kinds`, in the words of where the value came from (kv http's JSON has
+ * no Float class); default the library's.
  *
  * @example
  * ```ts
  * toValue({ age: 22 }); // { kind: "object", fields: [["age", { kind: "int", value: 22 }]] }
+ * toValue({ name: "Mary", nick: undefined }); // the same as toValue({ name: "Mary" })
  * ```
  */
 export function toValue(input: unknown, kinds: string = STORED_KINDS): Value {
@@ -248,6 +257,10 @@ function convert(
   }
   const fields: Field[] = [];
   for (const [name, member] of Object.entries(input)) {
+    // Absent, as JSON.stringify leaves it out: `{ ...form, nick: form.nick || undefined }` and
+    // TypeScript's `nick?: string` hold undefined for "no nick". Its name is not stored, so
+    // not checked either.
+    if (member === undefined) continue;
     checkName(name, "field name");
     fields.push([name, convert(member, `${where}.${name}`, depth + 1, root, kinds)]);
   }

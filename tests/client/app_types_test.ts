@@ -1,7 +1,9 @@
 /**
  * What an application's own TypeScript types meet in the library's, as the README's
  * "Values" list says: `put` takes a record shape declared with `interface` as well as with
- * `type`, and refuses at compile time the parts kv cannot store (`KvStorable`); `get<T>`,
+ * `type`, its fields that may be `undefined` too (left out when they hold it, as
+ * `JSON.stringify` leaves them out), and refuses at compile time the parts kv cannot store
+ * (`KvStorable`); `get<T>`,
  * `query<T>`, `list<T>` and `decode<T>` answer the type asked for, unchecked, and without a
  * type argument type as they did before they took one. The compile-time half is checked by
  * `deno task check` (`@ts-expect-error` fails it once its line type-checks; `sameType` fails
@@ -35,6 +37,17 @@ interface Address {
   number: number;
 }
 
+/**
+ * A form's fields as an application fills them in: absent, optional holding `undefined`
+ * (`{ ...form, nick: form.nick || undefined }`), or declared `T | undefined`.
+ */
+interface Profile {
+  name: string;
+  nick?: string;
+  email: string | undefined;
+  address?: { street: string; number?: number; zip: string | undefined };
+}
+
 /** The same shape declared with `type`, which was the only one `put` took. */
 type PersonType = { name: string; age?: number; address?: { street: string } };
 
@@ -53,8 +66,11 @@ interface WithMethod {
 interface WithNull {
   name: string | null;
 }
-interface WithUndefined {
-  age: number | undefined;
+interface WithMaybeBoolean {
+  admin?: boolean;
+}
+interface WithNullOrUndefined {
+  name: string | null | undefined;
 }
 interface WithDate {
   born: Date;
@@ -68,7 +84,8 @@ const withBoolean: WithBoolean = { name: "Mary", admin: false };
 const withArray: WithArray = { tags: ["a"] };
 const withMethod: WithMethod = { name: "Mary", greet: () => "hi" };
 const withNull: WithNull = { name: null };
-const withUndefined: WithUndefined = { age: undefined };
+const withMaybeBoolean: WithMaybeBoolean = { admin: true };
+const withNullOrUndefined: WithNullOrUndefined = { name: null };
 const withDate: WithDate = { born: new Date(0) };
 const deepBoolean: DeepBoolean = { address: { street: "Main", verified: true } };
 
@@ -80,8 +97,20 @@ type Same<A, B> = (<X>() => X extends A ? 1 : 2) extends (<X>() => X extends B ?
 function sameType<A, B>(_proof: Same<A, B>): void {}
 
 /** Never called: what put takes, refuses, and what reads answer, at compile time. */
-async function _compileTime(kv: Kv, person: Person, stored: KvValue, object: KvObject) {
+async function _compileTime(
+  kv: Kv,
+  person: Person,
+  profile: Profile,
+  stored: KvValue,
+  object: KvObject,
+  maybe: Person | undefined,
+) {
   await kv.put("person1", person);
+  await kv.put("profile1", profile);
+  await kv.put("profile1", { name: "Mary", email: undefined } satisfies Profile);
+  await kv.put("person1", { name: "Mary", age: undefined });
+  await kv.put("person1", { name: "Mary", age: person.age || undefined });
+  await kv.put("person1", {} as Record<string, string | undefined>);
   await kv.put("person1", { name: "Mary", address: { street: "Main", number: 3 } });
   await kv.put("person1", { name: "Mary", height: new Float(2) } satisfies Person);
   await kv.put("person1", { name: "Mary" } as PersonType);
@@ -99,20 +128,24 @@ async function _compileTime(kv: Kv, person: Person, stored: KvValue, object: KvO
   await kv.put("person1", withMethod);
   // @ts-expect-error: a field that may be null.
   await kv.put("person1", withNull);
-  // @ts-expect-error: a required field that may be undefined.
-  await kv.put("person1", withUndefined);
+  // @ts-expect-error: a field that may be undefined, or else a boolean.
+  await kv.put("person1", withMaybeBoolean);
+  // @ts-expect-error: a field that may be undefined, or else null.
+  await kv.put("person1", withNullOrUndefined);
   // @ts-expect-error: a Date field.
   await kv.put("person1", withDate);
   // @ts-expect-error: a boolean two levels down.
   await kv.put("person1", deepBoolean);
   // @ts-expect-error: a literal's boolean, as before.
   await kv.put("person1", { name: "Mary", admin: true });
-  // @ts-expect-error: a literal's undefined field.
-  await kv.put("person1", { name: "Mary", age: undefined });
+  // @ts-expect-error: a literal's field that is null, beside one that is undefined.
+  await kv.put("person1", { name: null, age: undefined });
   // @ts-expect-error: null.
   await kv.put("person1", null);
   // @ts-expect-error: undefined.
   await kv.put("person1", undefined);
+  // @ts-expect-error: a value that may be undefined (a field may, the value may not).
+  await kv.put("person1", maybe);
   // @ts-expect-error: a boolean.
   await kv.put("person1", true);
   // @ts-expect-error: an array.
@@ -179,7 +212,28 @@ Deno.test("a record shape declared with interface is put, and read back as the t
   assert.deepEqual(kv.decode<Person>(bytes), mary);
 });
 
-Deno.test("what the compiler refuses put, the runtime refuses too; an optional field holding undefined or a class instance only the runtime can", async () => {
+Deno.test("a field holding undefined is stored absent, as JSON.stringify leaves it out, and reads back without it", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await cluster.connect();
+  const form = { name: "Mary", nick: "" };
+  const profile: Profile = {
+    ...form,
+    nick: form.nick || undefined,
+    email: undefined,
+    address: { street: "Main", number: undefined, zip: undefined },
+  };
+  await kv.put("profile1", profile);
+  const { value } = await kv.get<Profile>("profile1");
+  assert.deepEqual(value, { name: "Mary", address: { street: "Main" } });
+  assert.deepEqual(value, JSON.parse(JSON.stringify(profile)));
+  assert.ok(value !== null && !("nick" in value) && !("email" in value));
+  assert.equal((await kv.query("profile1.nick")).value, null);
+  // Every field undefined: an empty object, not a refusal.
+  await kv.put("profile2", { nick: undefined });
+  assert.deepEqual((await kv.get("profile2")).value, {});
+});
+
+Deno.test("what the compiler refuses put, the runtime refuses too; a class instance only the runtime can", async () => {
   await using cluster = await KvCluster.start(1);
   await using kv = await cluster.connect();
   class Point {
@@ -190,16 +244,16 @@ Deno.test("what the compiler refuses put, the runtime refuses too; an optional f
     [withArray, /^value\.tags is /],
     [withMethod, /^value\.greet is /],
     [withNull, /^value\.name is /],
-    [withUndefined, /^value\.age is undefined;/],
+    [withMaybeBoolean, /^value\.admin is /],
+    [withNullOrUndefined, /^value\.name is /],
     [withDate, /^value\.born is /],
     [deepBoolean, /^value\.address\.verified is /],
     [null, /^value is /],
     [true, /^value is /],
     [["Mary"], /^value is /],
     [22n, /^value is /],
-    // Taken by the compiler: `age?: number` may hold undefined (unless the program sets
-    // exactOptionalPropertyTypes), and a class's instance has a plain object's type.
-    [{ name: "Mary", age: undefined } as Person, /^value\.age is undefined;/],
+    [undefined, /^value is undefined;/],
+    // Taken by the compiler: a class's instance has a plain object's type.
     [new Point(), /^value is /],
   ];
   for (const [value, message] of refused) {

@@ -11,7 +11,7 @@ import {
   ValueTag,
   writeValue,
 } from "../../lib/record/value_codec.ts";
-import { valueArbitrary } from "../helpers/value_arbitrary.ts";
+import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 
 /** Fields sorted by name at every level: JavaScript objects list integer-like names first. */
 function sortedFields(value: Value): Value {
@@ -54,7 +54,7 @@ Deno.test("values kv cannot store are a KvInputError that says where", () => {
   const cases: [unknown, RegExp][] = [
     [null, /value is null/],
     [undefined, /^value is undefined;/],
-    [{ a: undefined }, /^value\.a is undefined;/],
+    [{ a: undefined, b: null }, /^value\.b is null;/],
     [true, /value is a boolean/],
     [[1], /value is an array/],
     [{ a: { b: NaN } }, /value\.a\.b is NaN/],
@@ -82,6 +82,51 @@ Deno.test("values kv cannot store are a KvInputError that says where", () => {
     name: "KvInputError",
     message: 'a Float must be a finite number, got a string ("2")',
   });
+});
+
+/** Field names that test the edges of plain objects and JSON: integer-like, the prototype's. */
+const EDGE_NAMES = ["__proto__", "constructor", "10", "0", "a", "b"];
+
+/**
+ * Plain objects of what kv stores and JSON keeps exactly (strings, numbers but -0, which JSON
+ * writes as 0), any field of which may hold undefined; from null-prototype objects too.
+ */
+function objectHoldingUndefined(): fc.Arbitrary<Record<string, unknown>> {
+  const scalar = fc.oneof(
+    fc.string({ unit: "grapheme", maxLength: 8 }),
+    fc.maxSafeInteger(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).filter((n) => !Object.is(n, -0)),
+  );
+  const { object } = fc.letrec<{ object: Record<string, unknown> }>((tie) => ({
+    object: fc.dictionary(
+      fc.oneof(keyArbitrary(), fc.constantFrom(...EDGE_NAMES)),
+      fc.option(fc.oneof({ depthSize: "small", maxDepth: 3 }, scalar, tie("object")), {
+        nil: undefined,
+        freq: 3,
+      }),
+      { maxKeys: 6 },
+    ),
+  }));
+  return object;
+}
+
+Deno.test("a field holding undefined is left out as JSON.stringify leaves it out: toValue(o) is toValue(JSON.parse(JSON.stringify(o)))", () => {
+  fc.assert(
+    fc.property(objectHoldingUndefined(), (input) => {
+      assert.deepEqual(toValue(input), toValue(JSON.parse(JSON.stringify(input))));
+    }),
+    { numRuns: 2000 },
+  );
+  assert.deepEqual(
+    toValue({ name: "Mary", nick: undefined, address: { zip: undefined, street: "Main" } }),
+    object([["name", str("Mary")], ["address", object([["street", str("Main")]])]]),
+  );
+  assert.deepEqual(toValue({ only: undefined }), object([]));
+});
+
+Deno.test("a field holding undefined is left out name and all: a name kv refuses is not checked", () => {
+  assert.deepEqual(toValue({ "a.b": undefined, "": undefined, "\ud800": undefined }), object([]));
+  assert.throws(() => toValue({ "a.b": 1 }), /field name 'a\.b' contains '\.'/);
 });
 
 Deno.test("nesting deeper than the limit is refused, not a stack overflow", () => {
