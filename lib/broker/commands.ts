@@ -70,6 +70,7 @@ import { EncodedJsonWriter } from "../record/encoded_json.ts";
 import { DecodeError, UTF8_CACHE_MAX_BYTES, Utf8Cache } from "../base/bytes.ts";
 import { formatVersion } from "../record/version.ts";
 import { HELP_COLUMNS, wrapWords } from "../base/wrap_words.ts";
+import { closestWord } from "../base/edit_distance.ts";
 import { keyProblem, listedKey, oneLine, readListedKey } from "../record/key.ts";
 import { CharClass, charClass, DOT, LOWER_E, SPACE } from "../record/grammar.ts";
 
@@ -408,7 +409,7 @@ const MAX_QUOTED_WORD_CHARACTERS = 20;
 
 function unknownCommandMessage(typed: string, rest: string): string {
   const word = typed.toUpperCase();
-  const close = COMMAND_WORDS.find((candidate) => editDistance(candidate, word) <= 1);
+  const close = closestWord(word, COMMAND_WORDS);
   const shown = typed.length > MAX_QUOTED_WORD_CHARACTERS
     ? `${typed.slice(0, MAX_QUOTED_WORD_CHARACTERS)}…`
     : typed;
@@ -431,28 +432,6 @@ function parseHelp(rest: string): Command {
     throw new CommandError("HELP", `HELP takes one of ${COMMAND_WORDS.join(", ")}`);
   }
   return { op: "HELP", topic };
-}
-
-/**
- * Edit distance counting an insertion, deletion, substitution or swap of two
- * neighbours as one edit (optimal string alignment), for "did you mean".
- */
-function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 2) return 3;
-  const rows = Array.from(
-    { length: a.length + 1 },
-    (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      rows[i][j] = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        rows[i][j] = Math.min(rows[i][j], rows[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return rows[a.length][b.length];
 }
 
 /** Longest argument an error message repeats; a pasted key is cut short. */

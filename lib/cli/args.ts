@@ -13,6 +13,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { UserError } from "./user_error.ts";
 import { describeError } from "../base/describe_error.ts";
+import { closestWord } from "../base/edit_distance.ts";
 
 /**
  * Parses `args` strictly against `options`: unknown flags, missing or empty values
@@ -39,7 +40,9 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
       allowPositionals,
     });
   } catch (error) {
-    throw new UserError(`kv ${command}: ${describeParseError(error)} (see 'kv ${command} --help')`);
+    throw new UserError(
+      `kv ${command}: ${describeParseError(error, options)} (see 'kv ${command} --help')`,
+    );
   }
   // An empty value (`-s ""`, an unset shell variable) names no file, number or choice.
   for (const [name, value] of Object.entries(parsed.values)) {
@@ -87,11 +90,14 @@ function attachNegativeNumbers(args: string[], options: ParseArgsOptionsConfig):
   return joined;
 }
 
-function describeParseError(error: unknown): string {
+function describeParseError(error: unknown, options: ParseArgsOptionsConfig): string {
   const message = describeError(error);
   const quoted = /'([^']*)'/.exec(message)?.[1];
   const code = (error as { code?: string }).code;
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && quoted) return `unknown option '${quoted}'`;
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && quoted) {
+    const meant = meantOption(quoted, options);
+    return `unknown option '${quoted}'${meant === undefined ? "" : `; did you mean ${meant}?`}`;
+  }
   if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" && quoted) {
     return `unexpected argument '${quoted}'`;
   }
@@ -107,6 +113,31 @@ function describeParseError(error: unknown): string {
     if (message.endsWith("does not take an argument")) return `${quoted} takes no value`;
   }
   return message.split("\n")[0].replace(/\.$/, "");
+}
+
+/** Shortest start of a long flag that names it, when it is the only one so starting. */
+const MIN_FLAG_START = 3;
+
+/** Long flags at least this long are meant despite two typos (`--timout-ms`), shorter one. */
+const TWO_TYPO_FLAG_LENGTH = 5;
+
+/**
+ * The flag of `options` an unknown `typed` likely means: a long one a typo or two away
+ * (`--timout-ms`), or the only one it is the start of (`--timeout` for --timeout-ms); a short
+ * one given two dashes (`--s`) or differing in case only (`-K` for -k: any other is one edit
+ * from each); else undefined.
+ */
+function meantOption(typed: string, options: ParseArgsOptionsConfig): string | undefined {
+  const shorts = Object.values(options).flatMap(({ short }) => short ? [`-${short}`] : []);
+  if (!typed.startsWith("--")) return closestWord(typed, shorts, 0);
+  const name = typed.slice(2);
+  // `--s` for -s: a short flag given two dashes.
+  if (shorts.includes(`-${name}`)) return `-${name}`;
+  const names = Object.keys(options);
+  const starting = names.filter((long) => long.startsWith(name));
+  if (name.length >= MIN_FLAG_START && starting.length === 1) return `--${starting[0]}`;
+  const meant = closestWord(name, names, name.length >= TWO_TYPO_FLAG_LENGTH ? 2 : 1);
+  return meant === undefined ? undefined : `--${meant}`;
 }
 
 /** Bounds and default for {@link intFlag}. */

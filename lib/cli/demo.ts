@@ -39,6 +39,7 @@ import {
   startCleanUp,
 } from "./demo_cleanup.ts";
 import { writeLine } from "../base/stdout.ts";
+import { closestWord } from "../base/edit_distance.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import {
@@ -521,7 +522,11 @@ class DemoCluster {
   #serverNamed(verb: string, number: string | undefined, extra: string[]): ServerProcess {
     const fail = (message: string) => new CommandError("\\demo", message);
     if (!DEMO_VERBS.includes(verb.toLowerCase())) {
-      throw fail(`unknown demo command '${verb}'; try \\demo`);
+      const meant = closestWord(verb, DEMO_VERBS);
+      throw fail(
+        `unknown demo command '${verb}'; ` +
+          (meant === undefined ? "try \\demo" : `did you mean \\demo ${meant}? (\\demo lists all)`),
+      );
     }
     const range = `1 to ${this.servers.length}`;
     if (number === undefined) throw fail(`say which server, ${range}: \\demo ${verb} 2`);

@@ -313,6 +313,30 @@ function exitCodesHelp(spec: OneShotSpec): string {
   return `Exit codes:\n${lines.join("\n")}`;
 }
 
+/** Longest command {@link splitAdvice} spells out: a longer one is no help to read. */
+const MAX_ADVISED_COMMAND_CHARACTERS = 60;
+
+/** What the one argument of each one-shot command is, for {@link splitAdvice}. */
+const SPLIT_ARGUMENTS: Readonly<Record<string, string>> = {
+  put: "the record line",
+  query: "a path with spaces",
+  keys: "a prefix with spaces",
+};
+
+/**
+ * What to type when the shell split the one argument of `spec` at its spaces into
+ * `positionals` (`kv put x: 1`, `kv get a b`): `quote the record line, kv put 'x: 1'`, the
+ * words quoted as one; undefined when the command takes no argument, or none too many were
+ * given.
+ */
+function splitAdvice(spec: OneShotSpec, positionals: string[]): string | undefined {
+  if (spec.arguments !== 1 || positionals.length <= 1) return undefined;
+  const what = SPLIT_ARGUMENTS[spec.name] ?? "a key with spaces";
+  const command = `kv ${spec.name} ${shellWord(positionals.join(" "))}`;
+  return `quote ${what}` +
+    (command.length > MAX_ADVISED_COMMAND_CHARACTERS ? " as one argument" : `, ${command}`);
+}
+
 async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(spec.name, args, FLAGS, true);
   const expected = spec.optional ? `at most ${spec.arguments}` : `${spec.arguments}`;
@@ -322,7 +346,8 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
   if (!countOk) {
     throw new UserError(
       `kv ${spec.name}: expected ${expected} argument${spec.arguments === 1 ? "" : "s"}, ` +
-        `got ${positionals.length}: usage ${spec.usage} (see 'kv ${spec.name} --help')`,
+        `got ${positionals.length}: ${splitAdvice(spec, positionals) ?? `usage ${spec.usage}`}` +
+        ` (see 'kv ${spec.name} --help')`,
     );
   }
   for (const flag of ["limit", "after"] as const) {

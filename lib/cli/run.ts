@@ -11,6 +11,7 @@
  */
 import denoConfig from "../../deno.json" with { type: "json" };
 import { StdoutError, writeLine } from "../base/stdout.ts";
+import { closestWord } from "../base/edit_distance.ts";
 import type { Subcommand } from "./subcommand.ts";
 import {
   UNAVAILABLE_EXIT_CODE,
@@ -141,7 +142,7 @@ export function topLevelHelp(): string {
     ...lines,
     "",
     "Flags:",
-    "  -h, --help     show this help (kv <command> --help for a command's flags)",
+    "  -h, --help     show this help (kv help <command>: a command's flags)",
     "  -V, --version  print the version",
     "",
     "Exit codes: 0 success; 2 a mistake (one line on stderr); 1 a bug, or: not found",
@@ -189,6 +190,8 @@ export async function loadSubcommand(name: string): Promise<Subcommand | undefin
 
 async function dispatch(args: string[]): Promise<number> {
   const [first, ...rest] = args;
+  // `kv help put`, as git and cargo read it: kv put --help.
+  if (first === "help" && rest.length > 0) return await helpOf(rest);
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
     writeLine(topLevelHelp());
     return first === undefined ? USAGE_EXIT_CODE : 0;
@@ -197,19 +200,8 @@ async function dispatch(args: string[]): Promise<number> {
     writeLine(`kv ${VERSION}`);
     return 0;
   }
-  let command: Subcommand | undefined;
-  try {
-    command = await loadSubcommand(first);
-  } catch (error) {
-    if (!(error instanceof UserError)) throw error;
-    console.error(error.message);
-    return USAGE_EXIT_CODE;
-  }
-  if (command === undefined) {
-    // Not the list of commands, which made the line 157 columns: kv --help has it.
-    console.error(`kv: unknown command '${first}'; kv --help lists the commands`);
-    return USAGE_EXIT_CODE;
-  }
+  const command = await subcommandNamed("kv", first);
+  if (command === undefined) return USAGE_EXIT_CODE;
   try {
     // Past '--' every argument is an operand: `kv get -- -h` reads the key -h.
     const end = rest.indexOf("--");
@@ -232,6 +224,76 @@ async function dispatch(args: string[]): Promise<number> {
     return 1;
   }
 }
+
+/** `kv help NAME`: the subcommand's --help, or one line and exit 2 for no such command. */
+async function helpOf(args: string[]): Promise<number> {
+  if (args.length > 1) {
+    console.error(`kv help: expected one command, got ${args.length}: usage kv help COMMAND`);
+    return USAGE_EXIT_CODE;
+  }
+  const command = await subcommandNamed("kv help", args[0]);
+  if (command === undefined) return USAGE_EXIT_CODE;
+  writeLine(command.help);
+  return 0;
+}
+
+/** The flags `kv` itself takes, short and long, for "did you mean" after a mistyped one. */
+const TOP_LEVEL_FLAGS: readonly (readonly [string, string])[] = [
+  ["-h", "--help"],
+  ["-V", "--version"],
+];
+
+/**
+ * The subcommand `name`, loaded; or undefined after one line on stderr, led by `who`: a
+ * module Deno does not let kv read, or no such command — with the one likely meant when a
+ * typo or the case is all that differs (`kv gett`, `kv GET`, the REPL's spelling).
+ */
+async function subcommandNamed(who: string, name: string): Promise<Subcommand | undefined> {
+  let command: Subcommand | undefined;
+  try {
+    command = await loadSubcommand(name);
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    console.error(error.message);
+    return undefined;
+  }
+  if (command !== undefined) return command;
+  const meant = name.startsWith("-") ? meantFlag(name) : closestWord(
+    name,
+    SUBCOMMANDS.map((entry) => entry.name),
+  );
+  const shown = name.length > MAX_QUOTED_NAME_CHARACTERS
+    ? `${name.slice(0, MAX_QUOTED_NAME_CHARACTERS)}…`
+    : name;
+  // Not the list of commands, which made the line 157 columns: kv --help has it.
+  if (name.startsWith("-")) {
+    console.error(
+      `${who}: unknown flag '${shown}'; ` +
+        (meant === undefined ? "kv --help lists the flags" : `did you mean kv ${meant}?`),
+    );
+  } else {
+    console.error(
+      meant === undefined
+        ? `${who}: unknown command '${shown}'; kv --help lists the commands`
+        : `${who}: unknown command '${shown}'; did you mean kv ${meant}? (kv --help lists all)`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * The top-level flag `typed` may mean, long: a short one differing in case only (`-v`:
+ * -V), or a long one a typo away (`--verison`): any other short one is one edit from each.
+ */
+function meantFlag(typed: string): string | undefined {
+  const short = !typed.startsWith("--");
+  const names = TOP_LEVEL_FLAGS.map(([shortName, longName]) => short ? shortName : longName);
+  const meant = closestWord(typed, names, short ? 0 : 1);
+  return TOP_LEVEL_FLAGS.find((flag) => flag.includes(meant ?? ""))?.[1];
+}
+
+/** Longest command name an error repeats, so that its line fits 80 columns. */
+const MAX_QUOTED_NAME_CHARACTERS = 20;
 
 /**
  * The exit code after standard output failed. Its reader gone (`kv keys | head -1`) means

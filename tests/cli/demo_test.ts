@@ -38,15 +38,16 @@ Deno.test("kv demo starts its servers, survives a crash and a freeze, and cleans
     "\\demo kill",
     "\\demo frob",
     "\\demo hang 1 2",
+    "\\demo kil 1",
     "EXIT",
   ].join("\n");
   const run = await runKv(withBrokerTimeout(["demo", "-n", "20", "--seed", "3"]), {
     stdin: script + "\n",
   });
-  // `\demo kill 7` and the three lines after it are mistakes: piped, the demo exits as a
+  // `\demo kill 7` and the four lines after it are mistakes: piped, the demo exits as a
   // piped broker does.
   assert.equal(run.code, 2, run.stderr);
-  assert.match(run.stderr, /^kv demo: of 17 commands, 4 were mistakes /m);
+  assert.match(run.stderr, /^kv demo: of 18 commands, 5 were mistakes /m);
   // Piped, the greeting goes to stderr: stdout holds the answers and nothing else.
   const banner =
     /^kv demo: 4 servers on 127\.0\.0\.1 ports (\d+), (\d+), (\d+), (\d+), 20 records with k=2; data in (\S+)$/m
@@ -83,6 +84,7 @@ Deno.test("kv demo starts its servers, survives a crash and a freeze, and cleans
     "ERROR: line 14: say which server, 1 to 4: \\demo kill 2",
     "ERROR: line 15: unknown demo command 'frob'; try \\demo",
     "ERROR: line 16: \\demo hang takes one server number: \\demo hang 2",
+    "ERROR: line 17: unknown demo command 'kil'; did you mean \\demo kill? (\\demo lists all)",
   ];
   assert.equal(answers.length, expected.length, run.stdout);
   expected.forEach((pattern, index) => {

@@ -190,6 +190,23 @@ Deno.test("one-shot mistakes are one line and exit 2, before connecting", async 
     [["keys", "a\n.b"], /^kv keys: prefix 'a\\u000a\.b' contains '\.'/],
     [["keys", "x".repeat(1025)], /^kv keys: prefix is 1025 bytes, over the limit of 1024$/m],
     [["servers", "x"], /^kv servers: expected 0 arguments, got 1/],
+    // The shell split one argument at its spaces: the words quoted as one is what to type.
+    [
+      ["put", "x:", "1"],
+      /^kv put: expected 1 argument, got 2: quote the record line, kv put 'x: 1' \(/,
+    ],
+    [
+      ["get", "it's", "a"],
+      /^kv get: expected 1 argument, got 2: quote a key with spaces, kv get 'it'\\''s a' \(/,
+    ],
+    [
+      ["keys", "a", "b"],
+      /^kv keys: expected at most 1 argument, got 2: quote a prefix with spaces, kv keys 'a b' \(/,
+    ],
+    [
+      ["put", "x:", "y".repeat(60)],
+      /^kv put: expected 1 argument, got 2: quote the record line as one argument \(/,
+    ],
     [["get", "--limit", "3", "a"], /^kv get: --limit is for kv keys only/],
     [["get", "a", "--bogus"], /^kv get: unknown option '--bogus'/],
     [["get", "a", "-s", servers], /^kv get: \/nonexistent\/servers\.txt: cannot read/],

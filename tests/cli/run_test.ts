@@ -65,6 +65,67 @@ Deno.test("an unknown subcommand is one line of at most 80 columns on stderr and
   assert.ok(run.stderr.trimEnd().length <= 80, run.stderr);
 });
 
+Deno.test("a command or top-level flag a typo or the case away is named: kv gett, kv GET, kv --verison, kv -v", async () => {
+  const cases: [string, string][] = [
+    ["gett", "kv: unknown command 'gett'; did you mean kv get? (kv --help lists all)"],
+    ["GET", "kv: unknown command 'GET'; did you mean kv get? (kv --help lists all)"],
+    ["repiar", "kv: unknown command 'repiar'; did you mean kv repair? (kv --help lists all)"],
+    ["--verison", "kv: unknown flag '--verison'; did you mean kv --version?"],
+    ["-v", "kv: unknown flag '-v'; did you mean kv --version?"],
+    // One edit from -h, as every other letter is: no flag is meant by it.
+    ["-x", "kv: unknown flag '-x'; kv --help lists the flags"],
+  ];
+  for (const [typed, message] of cases) {
+    const run = await runKv([typed]);
+    assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `${message}\n`], typed);
+    assert.ok(message.length <= 80, message);
+  }
+});
+
+Deno.test("kv help COMMAND prints that command's --help; no such command is one line and exit 2", async () => {
+  const put = await runKv(["help", "put"]);
+  assert.deepEqual([put.code, put.stderr], [0, ""]);
+  assert.equal(put.stdout, `${(await loadSubcommand("put"))?.help}\n`);
+  const typo = await runKv(["help", "sever"]);
+  assert.deepEqual(
+    [typo.code, typo.stdout, typo.stderr],
+    [2, "", "kv help: unknown command 'sever'; did you mean kv server? (kv --help lists all)\n"],
+  );
+  const two = await runKv(["help", "get", "put"]);
+  assert.deepEqual(
+    [two.code, two.stdout, two.stderr],
+    [2, "", "kv help: expected one command, got 2: usage kv help COMMAND\n"],
+  );
+});
+
+Deno.test("an unknown flag a typo away, the start of one, or a short one given two dashes, is named", async () => {
+  const cases: [string[], string][] = [
+    [
+      ["get", "a", "--timout-ms", "5"],
+      "kv get: unknown option '--timout-ms'; did you mean --timeout-ms?",
+    ],
+    [
+      ["get", "a", "--timeout", "5"],
+      "kv get: unknown option '--timeout'; did you mean --timeout-ms?",
+    ],
+    [["get", "a", "--s", "x"], "kv get: unknown option '--s'; did you mean -s?"],
+    [["get", "a", "-K", "2"], "kv get: unknown option '-K'; did you mean -k?"],
+    [["repair", "--dryrun"], "kv repair: unknown option '--dryrun'; did you mean --dry-run?"],
+    [["gen", "--sed", "1"], "kv gen: unknown option '--sed'; did you mean --seed?"],
+    [["get", "a", "--bogus"], "kv get: unknown option '--bogus'"],
+    [["keys", "-l", "5"], "kv keys: unknown option '-l'"],
+  ];
+  for (const [args, message] of cases) {
+    const run = await runKv(args);
+    const command = args[0];
+    assert.deepEqual(
+      [run.code, run.stdout, run.stderr],
+      [2, "", `${message} (see 'kv ${command} --help')\n`],
+      args.join(" "),
+    );
+  }
+});
+
 // Exactly the message of the UserError the command's `run` throws, which
 // tests/cli/help_test.ts reads in process.
 Deno.test("an unknown flag of a subcommand is one line on stderr and exit 2", async () => {
