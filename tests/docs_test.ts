@@ -7,7 +7,8 @@
  *   re-export (`export { x } from "./y.ts"`) is checked where `x` is declared.
  * - `deno doc --lint mod.ts`, the library's public surface, reports nothing.
  * - every link in README.md and docs/protocol.md leads somewhere: an anchor to a heading (or
- *   `<a id>`) of the same file, a relative path to a file that exists.
+ *   `<a id>`) of the same file, a relative path to a file that exists; and every lib/, tests/,
+ *   docs/ or testdata/ path they name exists (a module renamed leaves no stale name behind).
  *
  * One `deno doc --json` process reads every .ts file under lib/ at once; a failure
  * names each symbol at fault with its file and line.
@@ -168,7 +169,18 @@ Deno.test("deno doc --lint mod.ts finds nothing missing in the public surface", 
   await deno(["doc", "--lint", "mod.ts"], "deno doc --lint mod.ts");
 });
 
-/** The markdown files whose links {@link brokenLinks} checks, relative to the repository. */
+/** Whether a file or directory is at `url`. */
+function existsAt(url: URL): boolean {
+  try {
+    Deno.statSync(url);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** The markdown files whose links and paths the tests below check, relative to the repository. */
 const LINKED_DOCS = ["README.md", "docs/protocol.md"];
 
 /**
@@ -219,17 +231,45 @@ Deno.test("every link in README.md and docs/ names a heading of its file, or a f
   for (const file of LINKED_DOCS) {
     const markdown = await Deno.readTextFile(new URL(file, ROOT));
     const base = new URL(file, ROOT);
-    const exists = (path: string) => {
-      try {
-        Deno.statSync(new URL(path, base));
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    problems.push(...brokenLinks(file, markdown, exists));
+    problems.push(...brokenLinks(file, markdown, (path) => existsAt(new URL(path, base))));
   }
   assert.deepEqual(problems, [], `links to nothing:\n${problems.join("\n")}`);
+});
+
+/**
+ * Each path under lib/, tests/, docs/ or testdata/ that `markdown` names (code included: a
+ * command to run names its script) and `exists` denies, as `file:line path`.
+ */
+function missingPaths(file: string, markdown: string, exists: (path: string) => boolean): string[] {
+  const missing: string[] = [];
+  markdown.split("\n").forEach((line, index) => {
+    for (const [named] of line.matchAll(/\b(?:lib|tests|docs|testdata)\/[\w./-]*/g)) {
+      const path = named.replace(/[.]+$/, ""); // a sentence's full stop is not the path's
+      if (!exists(path)) missing.push(`${file}:${index + 1} ${path}`);
+    }
+  });
+  return missing;
+}
+
+Deno.test("every lib/, tests/, docs/ and testdata/ path README.md and docs/ name exists", async () => {
+  const problems: string[] = [];
+  for (const file of LINKED_DOCS) {
+    const markdown = await Deno.readTextFile(new URL(file, ROOT));
+    problems.push(...missingPaths(file, markdown, (path) => existsAt(new URL(path, ROOT))));
+  }
+  assert.deepEqual(problems, [], `paths to nothing:\n${problems.join("\n")}`);
+});
+
+Deno.test("the path check names a path that does not exist, and takes a sentence's full stop off", () => {
+  const markdown = [
+    "See lib/limits.ts. And `deno run -A tests/measure/gone.ts`, lib/ and tests/cli/.",
+    "Not stdlib/x.ts, nor lib/renamed/",
+  ].join("\n");
+  const present = new Set(["lib/limits.ts", "lib/", "tests/cli/"]);
+  assert.deepEqual(missingPaths("x.md", markdown, (path) => present.has(path)), [
+    "x.md:1 tests/measure/gone.ts",
+    "x.md:2 lib/renamed/",
+  ]);
 });
 
 Deno.test("the link check reads headings as GitHub does and names each link to nothing", () => {
