@@ -7,8 +7,8 @@ import {
   WORKLOADS,
 } from "../../lib/bench/workload.ts";
 import { MAX_KEYS_LIMIT } from "../../lib/limits.ts";
-import { benchCommand, JSON_SIGNIFICANT_DIGITS, MAX_RECORD_SIZE } from "../../lib/cli/bench.ts";
-import { UserError } from "../../lib/cli/user_error.ts";
+import { JSON_SIGNIFICANT_DIGITS, MAX_RECORD_SIZE } from "../../lib/cli/bench.ts";
+import { assertRefusedInOneLine, type RefusalCase, refusalOf } from "../helpers/refusals.ts";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
@@ -261,7 +261,7 @@ Deno.test("kv bench prints a table with every operation kind that ran", async ()
 });
 
 Deno.test("kv bench refuses bad flags with one line and exit 2", async () => {
-  const cases: [string[], RegExp][] = [
+  const cases: RefusalCase[] = ([
     [[], /^kv bench: -s serverFile is required/],
     [["-s", "x", "--workload", "G"], /^kv bench: --workload must be one of A to F, got 'G'/],
     [["-s", "x", "--ops", "5", "--duration", "1"], /^kv bench: give --ops or --duration, not both/],
@@ -277,21 +277,12 @@ Deno.test("kv bench refuses bad flags with one line and exit 2", async () => {
       ["-s", new URL("../../serverFile.txt", import.meta.url).pathname, "-k", "5"],
       /^kv bench: -k 5 needs at least 5 servers, but \S*serverFile\.txt lists 4$/m,
     ],
-  ];
+  ] as const).map(([args, pattern]) => [["bench", ...args], pattern]);
   // In process: a UserError is the one line kv prints before it exits 2 (lib/cli/run.ts), as
   // the real process below shows for one case; a process a case was 8 kv bench starts.
-  const refusalOf = async (args: string[]) => {
-    const thrown = await benchCommand.run(args).then(() => undefined, (error) => error);
-    assert(thrown instanceof UserError, `${args.join(" ")}: ${thrown}`);
-    return thrown.message;
-  };
-  for (const [args, message] of cases) {
-    const refusal = await refusalOf(args);
-    assert.match(refusal, message);
-    assert.equal(refusal.trim().split("\n").length, 1, refusal);
-  }
+  await assertRefusedInOneLine(cases);
   const [args] = cases[1];
-  const run = await runKv(["bench", ...args]);
+  const run = await runKv([...args]);
   assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `${await refusalOf(args)}\n`]);
 });
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { brokerCommand } from "../../lib/cli/broker.ts";
-import { UnavailableError, UserError } from "../../lib/cli/user_error.ts";
+import { UnavailableError } from "../../lib/cli/user_error.ts";
+import { assertRefusedInOneLine } from "../helpers/refusals.ts";
 import { BROKER_TIMEOUT_MS, BrokerProcess, KvCluster } from "../helpers/kv_processes.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 import { outputWithin, waitFor, withDeadline } from "../helpers/wait.ts";
@@ -20,13 +21,9 @@ async function tempFile(text: string): Promise<string> {
   return path;
 }
 
+/** Checks that `kv broker <args>`, run in process, refuses with one line matching `message`. */
 async function rejectsWith(args: string[], message: RegExp): Promise<void> {
-  await assert.rejects(() => brokerCommand.run(args), (error: unknown) => {
-    assert(error instanceof UserError, String(error));
-    assert.match(error.message, message);
-    assert(!error.message.includes("\n"), "one line");
-    return true;
-  });
+  await assertRefusedInOneLine([[["broker", ...args], message]]);
 }
 
 Deno.test("kv broker refuses bad flags with one line", async () => {

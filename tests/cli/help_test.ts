@@ -7,9 +7,8 @@
 // to), and tests/cli/run_test.ts checks that a real process prints exactly them. A process a
 // flag was 27 process starts, about 7 CPU-s, for a check of text.
 import assert from "node:assert/strict";
-import { loadSubcommand, topLevelHelp } from "../../lib/cli/run.ts";
-import type { Subcommand } from "../../lib/cli/subcommand.ts";
-import { UserError } from "../../lib/cli/user_error.ts";
+import { topLevelHelp } from "../../lib/cli/run.ts";
+import { refusalOf, subcommandNamed } from "../helpers/refusals.ts";
 import { HELP_COLUMNS } from "../../lib/base/wrap_words.ts";
 
 /** Each flag with the arguments that get its check to run. */
@@ -38,32 +37,14 @@ const RANGED_FLAGS: readonly (readonly [string, string, readonly string[]])[] = 
   ["demo", "--timeout-ms", []],
 ];
 
-/** The subcommand `kv <name>` runs. */
-async function commandNamed(name: string): Promise<Subcommand> {
-  const command = await loadSubcommand(name);
-  assert(command !== undefined, `kv has a command ${name}`);
-  return command;
-}
-
 /** The text of `kv <command> --help`. */
 async function helpOf(command: string): Promise<string> {
-  return (await commandNamed(command)).help;
-}
-
-/** The one line `kv <command> <args>` refuses `args` with (its UserError's message). */
-async function refusalOf(command: string, args: readonly string[]): Promise<string> {
-  try {
-    await (await commandNamed(command)).run([...args]);
-  } catch (error) {
-    if (error instanceof UserError) return error.message;
-    throw error;
-  }
-  assert.fail(`kv ${command} ${args.join(" ")} ran instead of refusing`);
+  return (await subcommandNamed(command)).help;
 }
 
 Deno.test("help shows the range of every numeric flag the README promises one for", async () => {
   for (const [command, flag, needed] of RANGED_FLAGS) {
-    const refused = await refusalOf(command, [...needed, flag, "0x"]);
+    const refused = await refusalOf([command, ...needed, flag, "0x"]);
     const range = /must be a whole number from (\d+) to (\d+)/.exec(refused);
     assert(range, `${command} ${flag}: ${refused}`);
     const help = await helpOf(command);

@@ -3,30 +3,8 @@ import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { MAIN_PATH, runKv } from "../helpers/run_kv.ts";
 import { outputWithin } from "../helpers/wait.ts";
 import { withoutVersion } from "../helpers/versions.ts";
-import { loadSubcommand } from "../../lib/cli/run.ts";
-import type { Subcommand } from "../../lib/cli/subcommand.ts";
-import { UserError } from "../../lib/cli/user_error.ts";
+import { assertRefusedInOneLine, refusalOf, subcommandNamed } from "../helpers/refusals.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
-
-/** The one-shot command `kv <name>` runs, in this process. */
-async function commandNamed(name: string): Promise<Subcommand> {
-  const command = await loadSubcommand(name);
-  assert(command !== undefined, `kv has a command ${name}`);
-  return command;
-}
-
-/**
- * The error `kv <name> <args>` stops with, run in process: a UserError is the one line kv
- * prints before it exits 2 (lib/cli/run.ts), as the real process below shows for one case.
- */
-async function thrownBy([name, ...args]: readonly string[]): Promise<unknown> {
-  try {
-    await (await commandNamed(name)).run(args);
-  } catch (error) {
-    return error;
-  }
-  assert.fail(`kv ${name} ${args.join(" ")} ran instead of refusing`);
-}
 
 Deno.test("one-shot commands print the REPL's answers and exit 0, 1 or 3", async () => {
   await using cluster = await KvCluster.start(2);
@@ -214,17 +192,13 @@ Deno.test("one-shot mistakes are one line and exit 2, before connecting", async 
     [["query", ""], /^kv query: needs a path, e.g\. kv query person1\.age$/m],
     [["delete", ""], /^kv delete: needs a key, e.g\. kv delete person1$/m],
   ];
-  // In process: a real process for each case was 18 process starts for checks of text.
-  for (const [args, message] of cases) {
-    const error = await thrownBy(args);
-    assert(error instanceof UserError, `${args.join(" ")}: ${error}`);
-    assert.match(error.message, message);
-    assert.equal(error.message.trim().split("\n").length, 1, error.message);
-  }
+  // In process: a real process for each case was 18 process starts for checks of text; the
+  // real process below shows for one case that kv prints the refusal and exits 2.
+  await assertRefusedInOneLine(cases);
   const [args] = cases[2];
   const run = await runKv(args);
   assert.deepEqual([run.code, run.stdout], [2, ""]);
-  assert.equal(run.stderr, `${(await thrownBy(args) as UserError).message}\n`);
+  assert.equal(run.stderr, `${await refusalOf(args)}\n`);
 });
 
 /** The exit codes each one-shot command's README row gives it: 0 and 2 always, 1 and 3 unless "—". */
@@ -248,7 +222,7 @@ Deno.test("each one-shot command's --help lists exactly the exit codes of its RE
   assert.deepEqual(readme.get("servers"), [0, 2], "servers shows a server down in its answer");
   for (const [name, codes] of readme) {
     // The text kv <name> --help prints (tests/cli/run_test.ts checks that it is).
-    const help = (await commandNamed(name)).help;
+    const help = (await subcommandNamed(name)).help;
     const listed = help.slice(help.indexOf("Exit codes:")).split("\n").slice(1)
       .map((line) => line.match(/^ {2}(\d) {2}/)).filter((match) => match !== null)
       .map((match) => Number(match[1]));

@@ -12,8 +12,7 @@ import { TEST_KV } from "../helpers/server_process.ts";
 import { formatVersion } from "../../lib/record/version.ts";
 import { int, str, toJsonText } from "../../lib/record/value.ts";
 import { decodeValue } from "../../lib/record/value_codec.ts";
-import { repairCommand } from "../../lib/cli/repair.ts";
-import { UserError } from "../../lib/cli/user_error.ts";
+import { assertRefusedInOneLine, type RefusalCase, refusalOf } from "../helpers/refusals.ts";
 
 /** A server file listing `servers`, removed at the end of the test by `using`. */
 async function serverFile(servers: readonly ServerProcess[]): Promise<string> {
@@ -507,32 +506,18 @@ Deno.test("kv repair --json prints one object with every count", async () => {
 
 Deno.test("kv repair user errors: one line, exit 2", async () => {
   await using cluster = await KvCluster.start(2);
-  const cases: [string[], RegExp][] = [
+  const cases: RefusalCase[] = ([
     [["-s", "/nonexistent/servers.txt"], /kv repair: .*servers\.txt/],
     [["-s", cluster.serverFile, "-k", "0"], /-k must be a whole number from 1/],
     [["-s", cluster.serverFile, "-k", "3"], /-k 3 needs at least 3 servers/],
     [["-s", cluster.serverFile], /no server .* records the cluster's k yet; give it with -k N/],
     [["-s", cluster.serverFile, "--bogus"], /kv repair: .*bogus/],
-  ];
+  ] as const).map(([args, pattern]) => [withBrokerTimeout(["repair", ...args]), pattern]);
   // In process: a UserError is the one line kv prints before it exits 2 (lib/cli/run.ts), as
   // the real process below shows for the case that asks the servers.
-  const refusalOf = async (args: string[]) => {
-    const thrown = await repairCommand.run(withBrokerTimeout(args)).then(
-      () => undefined,
-      (error) => error,
-    );
-    assert(thrown instanceof UserError, `${args.join(" ")}: ${thrown}`);
-    return thrown.message;
-  };
-  for (const [args, message] of cases) {
-    const refusal = await refusalOf(args);
-    assert.match(refusal, message);
-    assert.equal(refusal.trim().split("\n").length, 1, refusal);
-  }
+  await assertRefusedInOneLine(cases);
   const [args] = cases[3];
-  const run = await runKv(withBrokerTimeout(["repair", ...args]), {
-    timeoutMs: DEFAULT_DEADLINE_MS,
-  });
+  const run = await runKv([...args], { timeoutMs: DEFAULT_DEADLINE_MS });
   assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `${await refusalOf(args)}\n`]);
 });
 

@@ -5,8 +5,7 @@ import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { loadSubcommand } from "../../lib/cli/run.ts";
-import { UserError } from "../../lib/cli/user_error.ts";
+import { refusalOf } from "../helpers/refusals.ts";
 
 /** Every command that connects to servers as a client, with what it needs to run once. */
 const CLIENT_COMMANDS = [
@@ -231,20 +230,9 @@ Deno.test("an auth file that cannot be read, named by $KV_AUTH_FILE, is one line
   });
 });
 
-/**
- * The line `kv <name> <args>` stops with, run in process: its UserError's message, which kv
- * prints before it exits 2 (lib/cli/run.ts; tests/cli/run_test.ts shows a real process does).
- */
-async function refusalOf([name, ...args]: readonly string[]): Promise<string> {
-  const command = await loadSubcommand(name);
-  assert(command !== undefined, `kv has a command ${name}`);
-  try {
-    await command.run(args);
-  } catch (error) {
-    if (error instanceof UserError) return `${error.message}\n`;
-    throw error;
-  }
-  assert.fail(`kv ${name} ${args.join(" ")} ran instead of refusing`);
+/** What kv prints to stderr as it refuses `kv <name> <args>`, run in process: its refusal's line. */
+async function refusalLineOf(args: readonly string[]): Promise<string> {
+  return `${await refusalOf(args)}\n`;
 }
 
 Deno.test("kv server warns at start about a data dir group or others can enter, naming chmod 700; a new one is 0700", async () => {
@@ -279,20 +267,20 @@ Deno.test("an auth file readable by others, or of 1 TiB, is one line and exit 2"
     const first = await runKv(["server", "-p", "0", "--auth-file", authFile]);
     assert.deepEqual(
       [first.code, first.stderr],
-      [2, await refusalOf(["server", "-p", "0", "--auth-file", authFile])],
+      [2, await refusalLineOf(["server", "-p", "0", "--auth-file", authFile])],
     );
     for (const args of [["server", "-p", "0"], ["get", "-s", `${dir}/servers`, "x"]]) {
       assert.match(
-        await refusalOf([...args, "--auth-file", authFile]),
+        await refusalLineOf([...args, "--auth-file", authFile]),
         /readable by group or others \(mode 644\); give a file readable by its owner only \('chmod 600 .*' if it is yours\)\n$/,
       );
       assert.equal(
-        await refusalOf([...args, "--auth-file", huge]),
+        await refusalLineOf([...args, "--auth-file", huge]),
         `kv ${args[0]}: ${huge}: larger than 65536 bytes; an auth file holds secrets only\n`,
       );
     }
     assert.equal(
-      await refusalOf(["get", "-s", `${dir}/servers`, "--tls-ca", huge, "x"]),
+      await refusalLineOf(["get", "-s", `${dir}/servers`, "--tls-ca", huge, "x"]),
       `kv get: ${huge}: larger than 1048576 bytes; not a PEM file\n`,
     );
   });
@@ -315,7 +303,7 @@ Deno.test({
       assert.deepEqual([server.code, server.stderr], [2, expected]);
       await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
       assert.equal(
-        await refusalOf(["http", "-s", `${dir}/servers`, "--listen", "127.0.0.1:0", ...tls]),
+        await refusalLineOf(["http", "-s", `${dir}/servers`, "--listen", "127.0.0.1:0", ...tls]),
         expected.replace("kv server", "kv http"),
       );
     });
@@ -432,12 +420,12 @@ Deno.test({
       assert.deepEqual([get.code, get.stdout, get.stderr], [2, "", `kv get: ${line}`]);
       for (const command of [["put", "a: 2"], ["http", "--listen", "127.0.0.1:0"]]) {
         assert.equal(
-          await refusalOf([...command, "-s", `${dir}/servers`, "--tls-ca", truncated]),
+          await refusalLineOf([...command, "-s", `${dir}/servers`, "--tls-ca", truncated]),
           `kv ${command[0]}: ${line}`,
         );
       }
       assert.equal(
-        await refusalOf([
+        await refusalLineOf([
           "server",
           "-p",
           "0",
@@ -456,13 +444,13 @@ Deno.test("kv server -a: a text that is no host name says so, not that it lets o
   // A name no resolver knows: tests/cli/errors_test.ts.
   for (const address of ["[::1", "a b"]) {
     assert.equal(
-      await refusalOf(["server", "-p", "0", "-a", address]),
+      await refusalLineOf(["server", "-p", "0", "-a", address]),
       `kv server: -a '${address}' is not an address or a host name; give an IP address ` +
         "(127.0.0.1, ::1, [::1]) or a host name\n",
     );
   }
   assert.match(
-    await refusalOf(["server", "-p", "0", "-a", "0.0.0.0"]),
+    await refusalLineOf(["server", "-p", "0", "-a", "0.0.0.0"]),
     /^kv server: -a 0\.0\.0\.0 lets other machines connect/,
   );
 });

@@ -14,8 +14,7 @@ import { kvArgs } from "../helpers/tmux.ts";
 import { readLines } from "../../lib/base/line_reader.ts";
 import { LISTENING_LINE } from "../../lib/cli/server_process.ts";
 import { at } from "../helpers/versions.ts";
-import { serverCommand } from "../../lib/cli/server.ts";
-import { UserError } from "../../lib/cli/user_error.ts";
+import { assertRefusedInOneLine, refusalOf } from "../helpers/refusals.ts";
 
 Deno.test("kv server prints a parseable listening line and serves requests", async () => {
   await using server = await startServerProcess();
@@ -228,47 +227,32 @@ Deno.test("kv server on a data dir locked by another server prints one line and 
   }
 });
 
-/** The error `kv server <args>` stops with, run in process; it must not start. */
-async function serverRefusal(args: readonly string[]): Promise<unknown> {
-  try {
-    await serverCommand.run([...args]);
-  } catch (error) {
-    return error;
-  }
-  assert.fail(`kv server ${args.join(" ")} ran instead of refusing`);
-}
-
 // In process, each case: a UserError is the one line kv prints before it exits 2
 // (lib/cli/run.ts), as the real process of the first case shows; a process a case was
 // eight process starts for checks of text.
 Deno.test("kv server refuses bad flags with one line and exit 2", async () => {
   const cases = [
-    [["-p", "70000"], /-p must be a whole number from 0 to 65535/],
+    [["server", "-p", "70000"], /-p must be a whole number from 0 to 65535/],
     [
-      ["--fsync", "sometimes", "--data-dir", "x"],
+      ["server", "--fsync", "sometimes", "--data-dir", "x"],
       /--fsync must be one of always, interval, never/,
     ],
-    [["--fsync", "always"], /--fsync needs --data-dir/],
-    [["--compact-log-mib", "8"], /--compact-log-mib needs --data-dir/],
-    [["--mark-unrepaired"], /--mark-unrepaired needs --data-dir/],
-    [["--log-level", "loud"], /--log-level must be one of error, warn, info, debug/],
-    [["--max-frame-bytes", "10"], /--max-frame-bytes must be a whole number/],
-    [["--tombstone-grace", "1y"], /--tombstone-grace must be a whole number of seconds/],
-    [["--tombstone-grace", "3651d"], /at most 3650 days, got '3651d'/],
-    [["--tombstone-grace", "0"], /at least 1 s and at most 3650 days, got '0'/],
-    [["--tombstone-grace", "0d"], /at least 1 s and at most 3650 days, got '0d'/],
-    [["--bogus"], /unknown option '--bogus'/],
+    [["server", "--fsync", "always"], /--fsync needs --data-dir/],
+    [["server", "--compact-log-mib", "8"], /--compact-log-mib needs --data-dir/],
+    [["server", "--mark-unrepaired"], /--mark-unrepaired needs --data-dir/],
+    [["server", "--log-level", "loud"], /--log-level must be one of error, warn, info, debug/],
+    [["server", "--max-frame-bytes", "10"], /--max-frame-bytes must be a whole number/],
+    [["server", "--tombstone-grace", "1y"], /--tombstone-grace must be a whole number of seconds/],
+    [["server", "--tombstone-grace", "3651d"], /at most 3650 days, got '3651d'/],
+    [["server", "--tombstone-grace", "0"], /at least 1 s and at most 3650 days, got '0'/],
+    [["server", "--tombstone-grace", "0d"], /at least 1 s and at most 3650 days, got '0d'/],
+    [["server", "--bogus"], /unknown option '--bogus'/],
   ] as const;
-  for (const [args, pattern] of cases) {
-    const error = await serverRefusal(args);
-    assert(error instanceof UserError, `${args.join(" ")}: ${error}`);
-    assert.match(error.message, pattern);
-    assert.equal(error.message.trimEnd().split("\n").length, 1, error.message);
-  }
+  await assertRefusedInOneLine(cases);
   const [args] = cases[0];
-  const { code, stderr } = await runKv(["server", ...args]);
+  const { code, stderr } = await runKv([...args]);
   assert.equal(code, 2, stderr);
-  assert.equal(stderr, `${(await serverRefusal(args) as UserError).message}\n`);
+  assert.equal(stderr, `${await refusalOf(args)}\n`);
 });
 
 Deno.test("kv server refuses a data dir it cannot use with one line and exit 2, touching nothing", async () => {
