@@ -15,17 +15,27 @@ import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
 import { LIST_CHANGE_UNDER_WAY, NO_LIST } from "../../lib/protocol/mod.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 
-async function fakePool(serverCount: number) {
+/** Runs `body` with a pool over `serverCount` fake servers and their placement, then closes the pool. */
+async function withFakePool(
+  serverCount: number,
+  body: (fake: { cluster: FakeCluster; pool: ServerPool; placement: Placement }) => Promise<void>,
+): Promise<void> {
   const cluster = new FakeCluster(serverCount);
   const pool = new ServerPool(cluster.addresses, { connect: cluster.connect });
   await pool.start();
-  const placement = new Placement(pool.servers.map((server) => server.identity));
-  return { cluster, pool, placement };
+  try {
+    await body({
+      cluster,
+      pool,
+      placement: new Placement(pool.servers.map((server) => server.identity)),
+    });
+  } finally {
+    pool.close();
+  }
 }
 
 Deno.test("repair copies a record to the home server lacking it and removes the copy elsewhere", async () => {
-  const { cluster, pool, placement } = await fakePool(3);
-  try {
+  await withFakePool(3, async ({ cluster, pool, placement }) => {
     const list = placement.preferenceList(partitionOf("person1"));
     const version = { ms: 5, counter: 0, broker: 1 };
     cluster.servers[list[0]].trie.put("person1", int(1), { version });
@@ -37,14 +47,11 @@ Deno.test("repair copies a record to the home server lacking it and removes the 
       cluster.holders("person1").sort(),
       [list[0], list[1]].map((index) => pool.servers[index].id).sort(),
     );
-  } finally {
-    pool.close();
-  }
+  });
 });
 
 Deno.test("a repair stalled between listing and writing (its listings answered 9 minutes before the copies would go) writes none, reports the keys, and a rerun copies them", async () => {
-  const { cluster, pool, placement } = await fakePool(3);
-  try {
+  await withFakePool(3, async ({ cluster, pool, placement }) => {
     const list = placement.preferenceList(partitionOf("person1"));
     cluster.servers[list[0]].trie.put("person1", int(1), {
       version: { ms: 5, counter: 0, broker: 1 },
@@ -86,14 +93,11 @@ Deno.test("a repair stalled between listing and writing (its listings answered 9
     const again = await repairCluster(pool, { k: 2, placement });
     assert.equal(again.inOrder, true, JSON.stringify(again));
     assert.equal(again.copiesWritten, 1);
-  } finally {
-    pool.close();
-  }
+  });
 });
 
 Deno.test("a repair that read a server unrepaired does not mark it once another repair re-marked it meanwhile (a list change's ff…ff): it says why, and the mark stays", async () => {
-  const { cluster, pool, placement } = await fakePool(2);
-  try {
+  await withFakePool(2, async ({ cluster, pool, placement }) => {
     cluster.servers[1].nodeState = { unrepaired: true, k: 2, repairedUnder: NO_LIST };
     // Right after this repair read server 1's digests, a list change marks it ff…ff.
     const racing: RepairPool = {
@@ -137,14 +141,11 @@ Deno.test("a repair that read a server unrepaired does not mark it once another 
         "read no longer vouches for it",
     );
     assert.deepEqual(cluster.servers[1].nodeState.repairedUnder, LIST_CHANGE_UNDER_WAY);
-  } finally {
-    pool.close();
-  }
+  });
 });
 
 Deno.test("repair marks an unrepaired server repaired only if it is still the process it read", async () => {
-  const { pool, placement } = await fakePool(2);
-  try {
+  await withFakePool(2, async ({ pool, placement }) => {
     // Server 1 restarts (a new process id) after its digests were read, just before it
     // would be marked: the new process may have lost everything, so it stays unrepaired.
     let restarted = false;
@@ -178,14 +179,11 @@ Deno.test("repair marks an unrepaired server repaired only if it is still the pr
     assert.deepEqual(report.stillUnrepaired, [pool.servers[1].id]);
     assert.equal(report.inOrder, false);
     assert.match(report.failures[0].error, /restarted during the repair/);
-  } finally {
-    pool.close();
-  }
+  });
 });
 
 Deno.test("repair lists a partition in order for its old tombstones only when asked (kv repair), never otherwise (background repair)", async () => {
-  const { cluster, pool, placement } = await fakePool(3);
-  try {
+  await withFakePool(3, async ({ cluster, pool, placement }) => {
     const list = placement.preferenceList(partitionOf("gone"));
     const old = { ms: 5, counter: 0, broker: 1 };
     for (const index of [list[0], list[1]]) {
@@ -205,9 +203,7 @@ Deno.test("repair lists a partition in order for its old tombstones only when as
     assert.equal(asked.inOrder, true, JSON.stringify(asked));
     assert.deepEqual([asked.partitionsListed, asked.tombstonesPurged], [1, 2]);
     assert.equal(tombstones(), 0, "purged from both home servers");
-  } finally {
-    pool.close();
-  }
+  });
 });
 
 Deno.test("a restarted server is marked repaired only once the partitions it may have held hints of are in order too, not only those it is home to", async () => {
