@@ -2,7 +2,6 @@
 // NOT FOUND does: through the one-shot `kv delete`, `kv http` and the library, with real
 // `kv server` processes killed with SIGKILL and one's data dir wiped.
 import assert from "node:assert/strict";
-import { Placement } from "../../lib/broker/placement.ts";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { runKv } from "../helpers/run_kv.ts";
@@ -14,9 +13,7 @@ Deno.test("a DELETE that cannot vouch the record was absent (both replicas kille
   await using cluster = await KvCluster.start(3, { durable: true });
   const s = ["-s", cluster.serverFile];
   // A key whose two replicas are the first two servers, the third standing by.
-  const placement = new Placement(cluster.servers.map((server) => server.id));
-  let key = "p0";
-  for (let i = 1; placement.replicas(key, 2).sort().join() !== "0,1"; i++) key = `p${i}`;
+  const key = cluster.keyOnFirstTwo();
   const put = await runKv(withBrokerTimeout(["put", ...s, "-k", "2", `${key}: 1`]));
   assert.equal(put.code, 0, put.stderr);
   const [wiped, down] = cluster.servers;
@@ -72,10 +69,7 @@ Deno.test("a DELETE that cannot vouch the record was absent (both replicas kille
 Deno.test("kv http DELETE of a key whose home servers are down (503): the warning says what happened, the deletion stored beyond them, what reads may find meanwhile and who moves it home, naming the servers down once", async () => {
   await using cluster = await KvCluster.start(5);
   const s = ["-s", cluster.serverFile];
-  // A key whose two replicas are the first two servers.
-  const placement = new Placement(cluster.servers.map((server) => server.id));
-  let key = "p0";
-  for (let i = 1; placement.replicas(key, 2).sort().join() !== "0,1"; i++) key = `p${i}`;
+  const key = cluster.keyOnFirstTwo();
   const put = await runKv(withBrokerTimeout(["put", ...s, "-k", "2", `${key}: 1`]));
   assert.equal(put.code, 0, put.stderr);
   await using http = await HttpProcess.start(s);

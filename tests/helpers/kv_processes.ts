@@ -24,6 +24,7 @@ import {
   ServerStartError,
 } from "../../lib/cli/server_process.ts";
 import { TEST_KV } from "./server_process.ts";
+import { Placement } from "../../lib/broker/placement.ts";
 import { connect, type ConnectOptions, type Kv } from "../../mod.ts";
 import { DeadlineError, DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "./wait.ts";
 
@@ -128,6 +129,9 @@ async function startOnTestPort(options: ServerProcessOptions): Promise<ServerPro
   }
 }
 
+/** Keys {@link KvCluster.keyOnFirstTwo} tries: with n servers, about one in n(n-1)/2 fits. */
+const MAX_KEY_SEARCH = 10_000;
+
 /** A set of servers and a server file listing them. */
 export class KvCluster {
   private constructor(
@@ -178,6 +182,18 @@ export class KvCluster {
    */
   connect(options: Omit<ConnectOptions, "servers"> = {}): Promise<Kv> {
     return connect({ servers: this.serverFile, timeoutMs: BROKER_TIMEOUT_MS, ...options });
+  }
+
+  /**
+   * The first of `p0`, `p1`, … whose two replicas (k = 2) are servers 0 and 1: a key a test
+   * can take both replicas of away from, with the other servers standing by.
+   */
+  keyOnFirstTwo(): string {
+    const placement = new Placement(this.servers.map((server) => server.id));
+    for (let i = 0; i < MAX_KEY_SEARCH; i++) {
+      if (placement.replicas(`p${i}`, 2).sort().join() === "0,1") return `p${i}`;
+    }
+    throw new Error(`no key of p0 to p${MAX_KEY_SEARCH - 1} has servers 0 and 1 as its replicas`);
   }
 
   /** The server with id `id`. */

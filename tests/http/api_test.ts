@@ -7,7 +7,6 @@ import { connectClient } from "../helpers/client.ts";
 import { serverAddress } from "../../lib/broker/server_list.ts";
 import { int } from "../../lib/record/value.ts";
 import { at } from "../helpers/versions.ts";
-import { Placement } from "../../lib/broker/placement.ts";
 import { HttpApi } from "../../lib/http/api.ts";
 
 async function call(
@@ -378,9 +377,7 @@ Deno.test("kv http: /healthz is 503 once k servers are down or unrepaired, when 
   await using served = await HttpProcess.onCluster(3, ["-k", "2"]);
   const { cluster, http } = served;
   // A key whose two replicas are the two servers about to fail.
-  const placement = new Placement(cluster.servers.map((server) => server.id));
-  let key = "p0";
-  for (let i = 1; placement.replicas(key, 2).sort().join() !== "0,1"; i++) key = `p${i}`;
+  const key = cluster.keyOnFirstTwo();
   assert.equal((await call(http, "PUT", `v1/records/${key}`, "1")).status, 200);
   const [down, restarted] = cluster.servers;
   await down.kill();

@@ -6,7 +6,6 @@
 // and starts trusted. Each time `kv servers` shows it, a read through it warns rather than
 // answer an old value or a plain NOT FOUND, and `kv repair` makes it trusted again.
 import assert from "node:assert/strict";
-import { Placement } from "../../lib/broker/placement.ts";
 import { DirLock } from "../../lib/server/dir_lock.ts";
 import { decodeRunRecord, encodeRunRecord } from "../../lib/server/run_record.ts";
 import type { ServerProcess } from "../../lib/cli/server_process.ts";
@@ -31,9 +30,7 @@ async function clusterWithKey(): Promise<
 > {
   const cluster = await KvCluster.start(3, { durable: true });
   const s = ["-s", cluster.serverFile];
-  const placement = new Placement(cluster.servers.map((server) => server.id));
-  let key = "p0";
-  for (let i = 1; placement.replicas(key, 2).sort().join() !== "0,1"; i++) key = `p${i}`;
+  const key = cluster.keyOnFirstTwo();
   // New data dirs start unrepaired: settle them, so that only what the test does counts.
   await kvOk(["put", ...s, "-k", "2", `${key}: 1`]);
   const sizeAfterFirst = (await Deno.stat(`${cluster.servers[0].dataDir}/${FIRST_LOG}`)).size;
