@@ -254,7 +254,7 @@ export const COMMAND_HELP: readonly CommandHelp[] = [
   {
     word: "EXIT",
     usage: "EXIT (or QUIT)",
-    summary: "leave (end of input, Ctrl-D and Ctrl-C at an empty prompt do too)",
+    summary: "leave (end of input, Ctrl-D, and Ctrl-C twice at an empty prompt do too)",
     example: "EXIT",
   },
 ];

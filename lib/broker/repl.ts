@@ -701,6 +701,13 @@ async function withinTimeout<T>(work: Promise<T>): Promise<T | undefined> {
   }
 }
 
+/**
+ * What a Ctrl-C at an empty prompt prints: the REPL leaves at a second one in a row. At the
+ * first it left, so Ctrl-C pressed twice to cancel a slow command, or once just as its answer
+ * came, ended the session — in `kv demo`, stopping its servers and removing their data.
+ */
+export const LEAVE_HINT = "(press Ctrl-C again to leave, or Ctrl-D, or type EXIT)";
+
 /** What a command cancelled with Ctrl-C answers. */
 function cancelledAnswer(line: string): Answer {
   const op = line.trim().split(/\s+/)[0].toUpperCase();
@@ -712,8 +719,9 @@ function cancelledAnswer(line: string): Answer {
 
 /**
  * The interactive REPL on the terminal (see {@link LineEditor}); ends at EXIT,
- * at Ctrl-D, at Ctrl-C on an empty line, or when `options.signal` aborts. Ctrl-C while a
- * command runs stops waiting for it and returns to the prompt.
+ * at Ctrl-D, at a second Ctrl-C in a row on an empty line (the first prints
+ * {@link LEAVE_HINT}), or when `options.signal` aborts. Ctrl-C while a command runs stops
+ * waiting for it and returns to the prompt.
  *
  * @example
  * ```ts
@@ -753,13 +761,22 @@ export async function runInteractive(
       resolve("stopped");
     }, { once: true });
   });
+  // Set by a Ctrl-C at an empty prompt, which leaves only when the next line is another.
+  let leaving = false;
   try {
     for (;;) {
       // Checked before each line and after it: a line ended while the REPL was told to stop
       // (a Tab completion was on its way) is not run.
       if (options.signal?.aborted) break;
       const input = await editor.readLine();
-      if (options.signal?.aborted || input.kind === "eof" || input.kind === "interrupt") break;
+      if (options.signal?.aborted || input.kind === "eof") break;
+      if (input.kind === "interrupt") {
+        if (leaving) break;
+        leaving = true;
+        if (!printed(write, LEAVE_HINT)) break;
+        continue;
+      }
+      leaving = false;
       if (input.kind === "overLong") {
         if (!printed(write, outcomeText(overLongAnswer(`over ${input.limit}`), options))) break;
         continue;

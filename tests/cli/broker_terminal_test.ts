@@ -5,6 +5,7 @@ import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { kvArgs, Terminal, type TerminalOptions, terminalTest } from "../helpers/tmux.ts";
+import { LEAVE_HINT } from "../../lib/broker/repl.ts";
 
 /** A prompt with nothing typed after it (the screen's lines lose their trailing spaces). */
 const EMPTY_PROMPT = /^kv>$/m;
@@ -64,10 +65,41 @@ terminalTest(
       await term.type("GET something");
       await term.press("C-c");
       await term.waitFor(/^kv> GET something\^C\nkv>$/m);
+      // At an empty prompt the first Ctrl-C says how to leave, the second in a row leaves.
+      await term.press("C-c");
+      await term.waitFor(new RegExp(`^${RegExp.escape(LEAVE_HINT)}\nkv>$`, "m"));
       await term.press("C-c");
       assert.equal(await term.exitCode(), 0);
       const screen = await term.screen();
       assert.doesNotMatch(screen, /internal error|ERR_USE_AFTER_CLOSE|at /);
+    });
+  },
+);
+
+terminalTest(
+  "Ctrl-C pressed twice to cancel a command cancels it and stays; only a second in a row at the empty prompt leaves",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await startBroker(cluster, { env }, ["--timeout-ms", "600000"]);
+      cluster.servers[0].signal("SIGSTOP");
+      await term.type("GET a");
+      await term.press("Enter");
+      await term.press("C-c");
+      await term.waitFor(/^ERROR: cancelled \(Ctrl-C\)\nkv>$/m);
+      // The impatient second press, as the answer (here the cancel) comes: the REPL stays.
+      await term.press("C-c");
+      await term.waitFor(new RegExp(`^${RegExp.escape(LEAVE_HINT)}\nkv>$`, "m"));
+      cluster.servers[0].signal("SIGCONT");
+      // A line run between two presses starts the count again.
+      await term.type("HELP GET");
+      await term.press("Enter");
+      await term.waitFor(/example: GET person1\nkv>$/m);
+      await term.press("C-c");
+      await term.waitFor(new RegExp(`^${RegExp.escape(LEAVE_HINT)}\nkv>$`, "m"));
+      assert.equal((await term.screen()).split(LEAVE_HINT).length, 3, "two hints, still running");
+      await term.press("C-c");
+      assert.equal(await term.exitCode(), 0);
     });
   },
 );
