@@ -1398,6 +1398,9 @@ export class ServerPool {
       slot.reconnectTimer = undefined;
       this.#attempt(index);
     }, delayMs);
+    // Retrying a down server in the background is no reason for the process to stay;
+    // a request that waits for a reconnect holds its own timer (awaitReconnects).
+    Deno.unrefTimer(slot.reconnectTimer);
   }
 
   /**

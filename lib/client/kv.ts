@@ -671,8 +671,9 @@ export class Kv implements AsyncDisposable {
   /**
    * Closes every connection; later calls throw a KvInputError, and so do the calls in
    * flight, at once (a write's may or may not have been applied). Closing twice is harmless.
-   * Until then the connections keep the program running: a script that never closes its
-   * Kv (nor leaves an `await using` scope) does not exit.
+   * An open Kv does not keep the program running by itself: only its calls in flight do,
+   * so a script that never closes it still ends once its last call is answered, as with
+   * Deno KV's handle (its idle connections and retries of down servers hold nothing).
    *
    * @example
    * ```ts

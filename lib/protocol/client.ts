@@ -1141,6 +1141,8 @@ export class ServerClient {
     if (this.#outgoing.length === 0 || held) this.#lastRequestAt = performance.now();
     encode(this.#outgoing, requestId, subject);
     const deadline = this.#lastRequestAt + this.#requestTimeoutMs;
+    // An idle connection lets the process end (see #popOldest); one awaiting answers not.
+    if (this.inFlight === 0) this.#conn.ref();
     this.#pending.push({ requestId, maxAnswerBytes, deadline, decoder, settle });
     this.#queued++;
     if (this.#timeoutTimer === undefined && !this.#rechecking) {
@@ -1246,6 +1248,9 @@ export class ServerClient {
   /** Checks the oldest request's deadline in `delayMs` (see #checkTimeout). */
   #armTimeout(delayMs: number): void {
     this.#timeoutTimer = setTimeout(() => this.#checkTimeout(true), Math.max(0, delayMs));
+    // While requests await answers the connection's read keeps the process alive; once
+    // none do, this timer, left armed for the last one's deadline, must not.
+    Deno.unrefTimer(this.#timeoutTimer);
   }
 
   /**
@@ -1434,6 +1439,10 @@ export class ServerClient {
     if (this.#pendingHead === this.#pending.length) {
       this.#pending = [];
       this.#pendingHead = 0;
+      // Nothing awaits this connection: its read no longer keeps the process alive, so a
+      // program that never closes its client still ends, as with Deno KV's handle. A
+      // request made later refs it again (#enqueue) before anything can wait on it.
+      this.#conn.unref();
     } else if (
       this.#pendingHead > PENDING_COMPACT_AFTER && this.#pendingHead * 2 > this.#pending.length
     ) {
