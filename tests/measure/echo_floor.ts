@@ -17,7 +17,13 @@ import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { MessageType } from "../../lib/protocol/mod.ts";
 import { freePort } from "./redis.ts";
-import { cpuMicros, makeWorkload, startLoadedServer } from "./workload.ts";
+import {
+  cpuMicros,
+  type ListeningProcess,
+  makeWorkload,
+  startListening,
+  startLoadedServer,
+} from "./workload.ts";
 
 const RECORDS = 1000;
 
@@ -29,9 +35,6 @@ const WARMUP_GETS = 20_000;
 
 /** Distinct GET frames sent in turn. */
 const PREPARED_GETS = 64;
-
-/** How long the bare server may take to listen. */
-const START_DEADLINE_MS = 10_000;
 
 /** The bare server: `echo_floor.ts serve PORT` answers every read with one OK frame. */
 async function serve(port: number): Promise<void> {
@@ -84,27 +87,14 @@ async function roundTrips(port: number, frames: readonly Uint8Array[], count: nu
 }
 
 /** Starts the bare server in a process of its own; resolves once it listens. */
-async function startBare(): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+async function startBare(): Promise<ListeningProcess & { port: number }> {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
+  const command = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL(import.meta.url).pathname, "serve", String(port)],
     stdout: "piped",
     stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const timer = setTimeout(() => child.kill("SIGKILL"), START_DEADLINE_MS);
-  const { value } = await lines.read();
-  clearTimeout(timer);
-  if (!value?.includes("listening")) throw new Error("the bare server did not start");
-  return {
-    port,
-    pid: child.pid,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await lines.cancel();
-      await child.status;
-    },
-  };
+  });
+  return { port, ...await startListening(command, "the bare server") };
 }
 
 if (Deno.args[0] === "serve") {

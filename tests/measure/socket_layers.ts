@@ -31,7 +31,7 @@
 import net from "node:net";
 import process from "node:process";
 import { freePort } from "./redis.ts";
-import { cpuMicros } from "./workload.ts";
+import { cpuMicros, type ListeningProcess, startListening } from "./workload.ts";
 import { pinnedCommand, placementOf } from "./placement.ts";
 
 /** Bytes of a request: about a GET frame for a `kv gen` key. */
@@ -46,8 +46,7 @@ const MAX_IN_FLIGHT = 32;
 /** Round trips before each counted run, so that both sides' code is compiled. */
 const WARMUP_ROUND_TRIPS = 20_000;
 
-/** How long a server may take to listen, and a client to finish. */
-const START_DEADLINE_MS = 10_000;
+/** How long a client may take to finish. */
 const CLIENT_DEADLINE_MS = 300_000;
 
 /** Bytes a server reads into at once. */
@@ -299,11 +298,9 @@ async function client(api: ClientApi, port: number, shape: Shape, trips: number)
 }
 
 /** A server process of one API. */
-interface ServerProcess {
+interface ServerProcess extends ListeningProcess {
   readonly api: ServerApi;
   readonly port: number;
-  readonly pid: number;
-  stop(): Promise<void>;
 }
 
 /** A command running this script with `args`, pinned to `cpu` if given. */
@@ -321,22 +318,8 @@ function self(args: string[], cpu: string | undefined, stdin: "piped" | "null") 
 /** Starts `api`'s server in a process of its own; resolves once it listens. */
 async function startServer(api: ServerApi, cpu: string | undefined): Promise<ServerProcess> {
   const port = freePort();
-  const child = self(["serve", api, String(port)], cpu, "null").spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const timer = setTimeout(() => child.kill("SIGKILL"), START_DEADLINE_MS);
-  const { value } = await lines.read();
-  clearTimeout(timer);
-  if (!value?.includes("listening")) throw new Error(`the ${api} server did not start`);
-  return {
-    api,
-    port,
-    pid: child.pid,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await lines.cancel();
-      await child.status;
-    },
-  };
+  const command = self(["serve", api, String(port)], cpu, "null");
+  return { api, port, ...await startListening(command, `the ${api} server`) };
 }
 
 /** One measured run: round trips a second and each side's CPU µs per round trip. */

@@ -130,6 +130,41 @@ export async function startLoadedServer(
   return { server, serverFile, stop };
 }
 
+/** How long a measurement's helper server may take to say it listens. */
+const LISTEN_DEADLINE_MS = 10_000;
+
+/** A measurement's helper server in a process of its own ({@link startListening}). */
+export interface ListeningProcess {
+  readonly pid: number;
+  /** Ends the process (SIGTERM) and waits for it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns `command`, a server whose first line on stdout says it is listening, and resolves
+ * once it has; a server that has not within {@link LISTEN_DEADLINE_MS} is killed, and the
+ * error names it by `what` ("the bare server").
+ */
+export async function startListening(
+  command: Deno.Command,
+  what: string,
+): Promise<ListeningProcess> {
+  const child = command.spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const timer = setTimeout(() => child.kill("SIGKILL"), LISTEN_DEADLINE_MS);
+  const { value } = await lines.read();
+  clearTimeout(timer);
+  if (!value?.includes("listening")) throw new Error(`${what} did not start`);
+  return {
+    pid: child.pid,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await lines.cancel();
+      await child.status;
+    },
+  };
+}
+
 /** Milliseconds `work` takes, wall clock. */
 export async function timeMs(work: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
