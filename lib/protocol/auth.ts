@@ -6,12 +6,13 @@
  * The exchange, on a server started with an auth file:
  *
  * 1. client → HELLO, auth scheme {@link AUTH_HMAC_SHA256}, empty auth data;
- * 2. server → OK to HELLO followed by a {@link NONCE_BYTES}-byte random challenge;
+ * 2. server → HELLO's challenge: an OK carrying the version and a {@link NONCE_BYTES}-byte
+ *    random challenge, nothing about the server (a stranger learns no id or state);
  * 3. client → HELLO, same scheme, auth data = HMAC-SHA-256(secret, {@link AUTH_CONTEXT} ‖ challenge);
- * 4. server → OK to HELLO (no challenge): the connection is authenticated. A wrong answer
- *    gets ERROR `AUTH_FAILED` and the connection closes.
+ * 4. server → HELLO's welcome, the OK with its limits, id and state: the connection is
+ *    authenticated. A wrong answer gets ERROR `AUTH_FAILED` and the connection closes.
  *
- * A server without an auth file answers step 1 with a plain OK. The challenge is fresh
+ * A server without an auth file answers step 1 with the welcome. The challenge is fresh
  * per connection, so an answer cannot be replayed on another one.
  *
  * An auth file holds one secret per line — at least {@link MIN_SECRET_BYTES} random bytes

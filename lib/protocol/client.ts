@@ -49,6 +49,7 @@ import {
   ErrorCode,
   errorCodeName,
   HELLO_CHALLENGE_BYTES,
+  type HelloAnswer,
   type HelloResult,
   isNoList,
   LIST_FINGERPRINT_BYTES,
@@ -130,11 +131,11 @@ export const DEFAULT_KEEP_ALIVE_MS = 10_000;
 const MAX_ERROR_ANSWER_BYTES = 2 + 4 + MAX_ERROR_MESSAGE_BYTES;
 
 /**
- * The largest OK to HELLO: version, frame limit, idle timeout, server id, state flags,
- * recorded k and challenge.
+ * The largest OK to HELLO, the welcome or the challenge: version and form, then frame
+ * limit, idle timeout, server id, state flags, recorded k and fingerprint, or the challenge.
  */
-const MAX_HELLO_ANSWER_BYTES = 2 + 4 + 4 + SERVER_ID_BYTES + 1 + 1 + LIST_FINGERPRINT_BYTES +
-  HELLO_CHALLENGE_BYTES;
+const MAX_HELLO_ANSWER_BYTES = 2 + 1 +
+  Math.max(4 + 4 + SERVER_ID_BYTES + 1 + 1 + LIST_FINGERPRINT_BYTES, HELLO_CHALLENGE_BYTES);
 
 /** The OK to SET_K: the recorded k, a u8. */
 const SET_K_ANSWER_BYTES = 1;
@@ -497,12 +498,6 @@ export class ServerClient {
     try {
       signal?.throwIfAborted();
       const hello = await client.#hello(credentials.auth);
-      if (hello.version !== PROTOCOL_VERSION) {
-        throw new DecodeError(
-          `the server answered HELLO with protocol version ${hello.version}; this client ` +
-            `speaks version ${PROTOCOL_VERSION} only`,
-        );
-      }
       // Answers are held up to this size: a rogue or spoofed server must not choose any u32.
       if (hello.maxFrameBytes > MAX_FRAME_BYTES_LIMIT) {
         throw new DecodeError(
@@ -544,35 +539,39 @@ export class ServerClient {
   }
 
   /**
-   * Says HELLO; when the server challenges, answers with `auth`'s first secret. Rejects
-   * with a ServerError when the server refuses.
+   * Says HELLO; when the server challenges, answers with `auth`'s first secret. Its id and
+   * state come in the welcome, which a server requiring authentication sends only after
+   * the right answer. Rejects with a ServerError when the server refuses.
    */
   async #hello(auth: AuthKeys | undefined): Promise<HelloResult> {
     const scheme = auth === undefined ? AUTH_NONE : AUTH_HMAC_SHA256;
-    const first = decodeHelloBody(
-      expectOk(
-        await this.#request(
-          (frames, id) => frames.hello(id, PROTOCOL_VERSION, scheme),
-          MAX_HELLO_ANSWER_BYTES,
-        ),
-      ),
-    );
-    const challenge = first.challenge;
-    if (challenge === undefined) return first;
+    const first = await this.#helloAnswer(scheme, new Uint8Array(0));
+    if (!("challenge" in first)) return first;
     if (auth === undefined) {
       throw new ServerError(ErrorCode.AUTH_REQUIRED, "the server requires an auth file");
     }
-    const answer = await auth.answer(challenge);
-    const second = decodeHelloBody(
+    const second = await this.#helloAnswer(AUTH_HMAC_SHA256, await auth.answer(first.challenge));
+    if ("challenge" in second) throw new DecodeError("a second challenge in HELLO");
+    return second;
+  }
+
+  /** Sends one HELLO and decodes its OK, refusing one that names another protocol version. */
+  async #helloAnswer(scheme: number, auth: Uint8Array): Promise<HelloAnswer> {
+    const answer = decodeHelloBody(
       expectOk(
         await this.#request(
-          (frames, id) => frames.hello(id, PROTOCOL_VERSION, AUTH_HMAC_SHA256, answer),
+          (frames, id) => frames.hello(id, PROTOCOL_VERSION, scheme, auth),
           MAX_HELLO_ANSWER_BYTES,
         ),
       ),
     );
-    if (second.challenge !== undefined) throw new DecodeError("a second challenge in HELLO");
-    return second;
+    if (answer.version !== PROTOCOL_VERSION) {
+      throw new DecodeError(
+        `the server answered HELLO with protocol version ${answer.version}; this client ` +
+          `speaks version ${PROTOCOL_VERSION} only`,
+      );
+    }
+    return answer;
   }
 
   /** Whether the connection is usable. */

@@ -23,6 +23,9 @@ import {
   DELETE_FLAG_PURGE,
   type ErrorCodeNumber,
   FRAME_HEADER_BYTES,
+  HELLO_CHALLENGE_BYTES,
+  type HelloChallenge,
+  HelloForm,
   type HelloResult,
   isNoList,
   LIST_FINGERPRINT_BYTES,
@@ -154,7 +157,7 @@ export class FrameWriter {
    * frames.hello(1);
    * const bytes = frames.bytes();
    * decodeRequest({ type: bytes[4], requestId: 1, body: bytes.subarray(9) });
-   * // { type: "hello", requestId: 1, version: 6, authScheme: 0, auth: Uint8Array [] }
+   * // { type: "hello", requestId: 1, version: 8, authScheme: 0, auth: Uint8Array [] }
    * ```
    */
   hello(
@@ -740,24 +743,25 @@ export class FrameWriter {
   }
 
   /**
-   * Appends OK answering HELLO.
+   * Appends HELLO's welcome: the OK that admits the client, with the server's limits, id
+   * and state.
    *
    * @example
    * ```ts ignore
-   * // On the server, answering a client's HELLO:
+   * // On the server, admitting a client (no auth file, or the right answer to its challenge):
    * frames.okHello(request.requestId, {
    *   version: PROTOCOL_VERSION,
    *   maxFrameBytes,
    *   idleTimeoutMs,
-   *   serverId, // 32 hex digits
+   *   serverId, // 16 hex digits
    *   state: { unrepaired: false, k: 2, repairedUnder: fingerprint },
-   *   challenge, // when the server requires authentication
    * });
    * ```
    */
   okHello(requestId: number, hello: HelloResult): void {
     const start = this.#begin(MessageType.OK, requestId);
     this.#out.u16(hello.version);
+    this.#out.u8(HelloForm.WELCOME);
     this.#out.u32(hello.maxFrameBytes);
     this.#out.u32(hello.idleTimeoutMs);
     this.#out.raw(serverIdBytes(hello.serverId));
@@ -769,7 +773,30 @@ export class FrameWriter {
       "a server is repaired under a list exactly when it is not unrepaired",
     );
     this.#out.raw(hello.state.repairedUnder);
-    if (hello.challenge !== undefined) this.#out.raw(hello.challenge);
+    this.#end(start);
+  }
+
+  /**
+   * Appends HELLO's challenge: the OK to a client that must still prove it knows a secret,
+   * carrying the version and the challenge and nothing about the server.
+   *
+   * @example
+   * ```ts
+   * import { newChallenge } from "./auth.ts";
+   * const frames = new FrameWriter();
+   * frames.okHelloChallenge(1, { version: 8, challenge: newChallenge() });
+   * frames.bytes().length; // 9 + 2 + 1 + 32
+   * ```
+   */
+  okHelloChallenge(requestId: number, hello: HelloChallenge): void {
+    invariant(
+      hello.challenge.length === HELLO_CHALLENGE_BYTES,
+      `a challenge has ${HELLO_CHALLENGE_BYTES} bytes`,
+    );
+    const start = this.#begin(MessageType.OK, requestId);
+    this.#out.u16(hello.version);
+    this.#out.u8(HelloForm.CHALLENGE);
+    this.#out.raw(hello.challenge);
     this.#end(start);
   }
 

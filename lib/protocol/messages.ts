@@ -28,6 +28,8 @@ import {
   ErrorCode,
   type Frame,
   HELLO_CHALLENGE_BYTES,
+  type HelloAnswer,
+  HelloForm,
   type HelloResult,
   isNoList,
   LIST_FINGERPRINT_BYTES,
@@ -665,29 +667,38 @@ export function decodeStatsBody(body: Uint8Array): ServerStats {
 }
 
 /**
- * Decodes the OK to HELLO.
+ * Decodes an OK to HELLO: the welcome (a {@link HelloResult}: the server's limits, id and
+ * state) or, from a server requiring authentication, the challenge (a
+ * `HelloChallenge`: the version and the challenge only), told apart by the form byte
+ * after the version; `"challenge" in answer` says which it is.
  *
  * @example
  * ```ts
  * import type { Frame } from "./mod.ts";
  * declare const response: Frame; // a server's answer to HELLO
- * decodeHelloBody(response.body);
- * // { version: 6, maxFrameBytes: 16777216, idleTimeoutMs: 30000, serverId: "9f3a…",
- * //   state: { unrepaired: false, k: 2, repairedUnder: Uint8Array(16) [...] } }
+ * const answer = decodeHelloBody(response.body);
+ * if ("challenge" in answer) answer.challenge; // 32 bytes to answer (auth.ts)
+ * else answer.state; // { unrepaired: false, k: 2, repairedUnder: Uint8Array(16) [...] }
  * ```
  */
-export function decodeHelloBody(body: Uint8Array): HelloResult {
+export function decodeHelloBody(body: Uint8Array): HelloAnswer {
   const reader = new ByteReader(body);
+  const version = reader.u16("protocol version");
+  const form = reader.u8("answer form");
+  if (form === HelloForm.CHALLENGE) {
+    const challenge = reader.raw(HELLO_CHALLENGE_BYTES, "challenge").slice();
+    return finish(reader, { version, challenge }, "OK");
+  }
+  if (form !== HelloForm.WELCOME) {
+    throw new DecodeError(`unknown HELLO answer form 0x${form.toString(16).padStart(2, "0")}`);
+  }
   const hello: HelloResult = {
-    version: reader.u16("protocol version"),
+    version,
     maxFrameBytes: reader.u32("max frame"),
     idleTimeoutMs: reader.u32("idle timeout"),
     serverId: bytesToHex(reader.raw(SERVER_ID_BYTES, "server id")),
     state: readNodeState(reader),
   };
-  if (reader.remaining > 0) {
-    hello.challenge = reader.raw(HELLO_CHALLENGE_BYTES, "challenge").slice();
-  }
   return finish(reader, hello, "OK");
 }
 

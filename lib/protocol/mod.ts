@@ -36,12 +36,15 @@ import type { PutManyBounds } from "./put_many.ts";
  * marked repaired under (MARK_REPAIRED's body, HELLO's state), 6 DELETE's aged flag (a
  * tombstone purge the server judges by its own clock), 7 MARK_REPAIRED's expected mark
  * (a compare-and-set: a repair that read a server before another repair re-marked it
- * does not vouch for it) and ERROR MARK_CHANGED. A server refuses a HELLO
- * for any other version, and a client a server that does not answer with this one: an
- * older broker would neither know which servers lost data nor keep the cluster's k, nor
- * tell a server repaired for another cluster's list from one repaired for its own.
+ * does not vouch for it) and ERROR MARK_CHANGED, 8 HELLO's answer form: a server that
+ * requires authentication answers the first HELLO with only the version and its challenge,
+ * and tells its id and state once the client has proved it knows a secret. A server
+ * refuses a HELLO for any other version, and a client a server that does not answer with
+ * this one: an older broker would neither know which servers lost data nor keep the
+ * cluster's k, nor tell a server repaired for another cluster's list from one repaired
+ * for its own.
  */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 /** PUT and DELETE flag bit (and PUT_MANY item flag): a repair copy, acknowledged when stale. */
 export const WRITE_FLAG_REPAIR = 0x02;
@@ -615,7 +618,10 @@ export interface PartitionListing {
   readonly more: boolean;
 }
 
-/** What HELLO's OK reports. */
+/**
+ * What HELLO's welcome reports: the OK that admits the client (to any HELLO on a server
+ * without an auth file, to the right answer to its challenge on one with).
+ */
 export interface HelloResult {
   /** The protocol version the server will speak. */
   version: number;
@@ -630,15 +636,42 @@ export interface HelloResult {
   serverId: string;
   /** The server's state: unrepaired, and the k it records. */
   state: NodeState;
-  /**
-   * The server's challenge, present when it requires the client to prove it knows a
-   * secret: answer it in a second HELLO (see auth.ts).
-   */
-  challenge?: Uint8Array;
 }
+
+/**
+ * HELLO's challenge: the OK a server requiring authentication sends a client that has
+ * proved nothing yet. It tells only what answering needs — the version and the challenge —
+ * so that a stranger learns no id or state (which would tell it cluster membership).
+ *
+ * @example
+ * ```ts
+ * const challenged: HelloChallenge = { version: 8, challenge: new Uint8Array(32) };
+ * ```
+ */
+export interface HelloChallenge {
+  /** The protocol version the server will speak. */
+  version: number;
+  /** {@link HELLO_CHALLENGE_BYTES} random bytes: answer them in a second HELLO (auth.ts). */
+  challenge: Uint8Array;
+}
+
+/** Either OK to HELLO; `"challenge" in answer` tells them apart (the wire's form byte). */
+export type HelloAnswer = HelloResult | HelloChallenge;
+
+/**
+ * The byte after the version in HELLO's OK, saying which of the two bodies follows
+ * (since protocol version 8): an explicit tag rather than the body's length, so that a
+ * client never has to guess, and a later version can grow either body.
+ */
+export const HelloForm = {
+  /** The server admits the client: frame limit, idle timeout, id and state follow. */
+  WELCOME: 0,
+  /** The server requires authentication: the challenge follows, nothing else. */
+  CHALLENGE: 1,
+} as const;
 
 /** Bytes of the server id in HELLO's OK. */
 export const SERVER_ID_BYTES = 8;
 
-/** Bytes of the challenge in HELLO's OK, when there is one. */
+/** Bytes of the challenge in HELLO's challenge. */
 export const HELLO_CHALLENGE_BYTES = 32;

@@ -1177,8 +1177,9 @@ export class KvServer {
     const refusal = await this.#authRefusal(connection, hello.authScheme, hello.auth);
     if (refusal !== undefined) return refuse(refusal.code, refusal.message);
     if (connection.challenge !== undefined) {
-      return responses.okHello(id, {
-        ...this.#helloResult(hello.version),
+      // Only what answering needs: a client that has proved nothing learns no id or state.
+      return responses.okHelloChallenge(id, {
+        version: hello.version,
         challenge: connection.challenge,
       });
     }

@@ -19,6 +19,7 @@ import {
   type PutManyRefusal,
 } from "../../lib/protocol/mod.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { AuthKeys } from "../../lib/protocol/auth.ts";
 import { PutManyItems } from "../../lib/protocol/put_many.ts";
 import { Store } from "../../lib/server/store.ts";
 import { int, object, str, type Value } from "../../lib/record/value.ts";
@@ -582,6 +583,52 @@ Deno.test("connect refuses a server whose HELLO announces frames larger than any
   assert.equal(client.maxFrameBytes, MAX_FRAME_BYTES_LIMIT);
   await client.close();
   await largest.stop();
+});
+
+Deno.test("an authenticating client takes the server's id, state and limits from the welcome that follows its answer, and refuses a second challenge or an unknown form", async () => {
+  const auth = await AuthKeys.fromSecrets([new Uint8Array(32).fill(7)]);
+  const challenge = new Uint8Array(32).fill(0xaa);
+  // HELLO's challenge to the first HELLO, `second` to the answer.
+  const challenging = (second: (frames: FrameWriter) => void) =>
+    fakeServer((conn, frameCount) => {
+      const frames = new FrameWriter();
+      if (frameCount === 1) frames.okHelloChallenge(1, { version: PROTOCOL_VERSION, challenge });
+      else if (frameCount === 2) second(frames);
+      else return;
+      conn.write(frames.bytes()).catch(() => {});
+    });
+  const repairedUnder = new Uint8Array(16).fill(3);
+  const welcoming = challenging((frames) =>
+    frames.okHello(2, {
+      version: PROTOCOL_VERSION,
+      maxFrameBytes: 2048,
+      idleTimeoutMs: 30_000,
+      serverId: "fedcba9876543210",
+      state: { unrepaired: false, k: 3, repairedUnder },
+    })
+  );
+  const client = await ServerClient.connect(welcoming.address, { credentials: { auth } });
+  assert.equal(client.serverId, "fedcba9876543210");
+  assert.deepEqual(client.state, { unrepaired: false, k: 3, repairedUnder });
+  assert.equal(client.maxFrameBytes, 2048);
+  await client.close();
+  await welcoming.stop();
+  const again = challenging((frames) =>
+    frames.okHelloChallenge(2, { version: PROTOCOL_VERSION, challenge })
+  );
+  await assert.rejects(
+    ServerClient.connect(again.address, { credentials: { auth } }),
+    /a second challenge in HELLO/,
+  );
+  await again.stop();
+  const unknownForm = challenging((frames) =>
+    frames.frame(MessageType.OK, 2, Uint8Array.of(0, PROTOCOL_VERSION, 2))
+  );
+  await assert.rejects(
+    ServerClient.connect(unknownForm.address, { credentials: { auth } }),
+    /unknown HELLO answer form 0x02/,
+  );
+  await unknownForm.stop();
 });
 
 Deno.test("a request timeout rejects with RequestTimeoutError and closes the connection", async () => {

@@ -31,6 +31,7 @@ import {
   errorCodeName,
   type Frame,
   FRAME_HEADER_BYTES,
+  HelloForm,
   LIST_CHANGE_UNDER_WAY,
   LIST_FINGERPRINT_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
@@ -101,7 +102,7 @@ const RECORD = object([["age", int(22)]]);
 
 /** The example server's HELLO answer, but its state. */
 const HELLO = {
-  version: 7,
+  version: 8,
   maxFrameBytes: 16 * 1024 * 1024,
   idleTimeoutMs: 30_000,
   serverId: "9f3a0c5e12b47d68",
@@ -125,16 +126,17 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
     write(frames);
     written.push(hex(frames.bytes()));
   };
-  frame((w) => w.hello(1, 7));
+  frame((w) => w.hello(1, 8));
   frame((w) => w.okHello(1, { ...HELLO, state: { unrepaired: false, k: 2, repairedUnder: LIST } }));
   frame((w) =>
     w.okHello(1, { ...HELLO, state: { unrepaired: true, k: 0, repairedUnder: NO_LIST } })
   );
   const answer = await (await AuthKeys.fromSecrets([SECRET])).answer(CHALLENGE);
   const repaired = { unrepaired: false, k: 2, repairedUnder: LIST };
-  frame((w) => w.hello(1, 7, AUTH_HMAC_SHA256));
-  frame((w) => w.okHello(1, { ...HELLO, state: repaired, challenge: CHALLENGE }));
-  frame((w) => w.hello(2, 7, AUTH_HMAC_SHA256, answer));
+  frame((w) => w.hello(1, 8, AUTH_HMAC_SHA256));
+  frame((w) => w.okHelloChallenge(1, { version: 8, challenge: CHALLENGE }));
+  frame((w) => w.hello(2, 8, AUTH_HMAC_SHA256, answer));
+  frame((w) => w.okHello(2, { ...HELLO, state: repaired }));
   frame((w) => w.ping(2));
   frame((w) => w.ok(2));
   frame((w) => w.put(3, "person1", RECORD, { version: V1 }));
@@ -242,7 +244,7 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
   assert.deepEqual(documentedRequest(next()), {
     type: "hello",
     requestId: 1,
-    version: 7,
+    version: 8,
     authScheme: 0,
     auth,
   });
@@ -266,13 +268,15 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
     ...CHALLENGE,
   );
   const answer = new Uint8Array(await crypto.subtle.sign("HMAC", key, signed));
-  const hmac = { type: "hello", version: 7, authScheme: AUTH_HMAC_SHA256 };
+  const hmac = { type: "hello", version: 8, authScheme: AUTH_HMAC_SHA256 };
   assert.deepEqual(documentedRequest(next()), { ...hmac, requestId: 1, auth: new Uint8Array() });
+  // The challenge: the version and the challenge, nothing about the server.
   assert.deepEqual(
     documentedAnswer(next(), decodeHelloBody),
-    ok(1, { ...HELLO, state: repaired, challenge: CHALLENGE }),
+    ok(1, { version: 8, challenge: CHALLENGE }),
   );
   assert.deepEqual(documentedRequest(next()), { ...hmac, requestId: 2, auth: answer });
+  assert.deepEqual(documentedAnswer(next(), decodeHelloBody), ok(2, { ...HELLO, state: repaired }));
   const server = await AuthKeys.fromSecrets(parseAuthFile(`${hex(SECRET)}\n`, "kv.auth"));
   assert.equal(
     await server.verify(CHALLENGE, answer),
@@ -567,9 +571,15 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
         frames.okHello(5, hello);
         frames.notFound(6);
         frames.error(7, ErrorCode.LIMIT, message);
+        // Any 32 bytes make a challenge: two fingerprints.
+        const challenged = {
+          version: PROTOCOL_VERSION,
+          challenge: Uint8Array.of(...fingerprint, ...fingerprint),
+        };
+        frames.okHelloChallenge(8, challenged);
         const responses = framesOf(frames.bytes()).map(decodeResponse);
-        assert.deepEqual(responses.map((response) => response.requestId), [1, 2, 3, 4, 5, 6, 7]);
-        const [ok, okValue, okKeys, okStats, okHello, notFound, error] = responses;
+        assert.deepEqual(responses.map((r) => r.requestId), [1, 2, 3, 4, 5, 6, 7, 8]);
+        const [ok, okValue, okKeys, okStats, okHello, notFound, error, okChallenge] = responses;
         assert.ok(ok.type === "ok");
         decodeEmptyBody(ok.body);
         assert.ok(okValue.type === "ok" && valueEquals(decodeValueBody(okValue.body).value, value));
@@ -579,6 +589,8 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
         assert.deepEqual(decodeStatsBody(okStats.body), stats);
         assert.ok(okHello.type === "ok");
         assert.deepEqual(decodeHelloBody(okHello.body), hello);
+        assert.ok(okChallenge.type === "ok");
+        assert.deepEqual(decodeHelloBody(okChallenge.body), challenged);
         assert.equal(notFound.type, "not_found");
         assert.deepEqual(error, { type: "error", requestId: 7, code: ErrorCode.LIMIT, message });
       },
@@ -673,9 +685,15 @@ Deno.test("decodeResponse and the OK body decoders throw DecodeError for malform
   assert.throws(() => decodeEmptyBody(new Uint8Array(1)), DecodeError);
   assert.throws(() => decodeValueBody(new Uint8Array([...encodeValue(int(1)), 0])), DecodeError);
   // Version 4's answers: HELLO's state flags, SET_K's k, the digest table, the listing.
-  const hello = new Uint8Array(2 + 4 + 4 + 8 + 2);
-  hello[18] = 0x02;
+  const hello = new Uint8Array(2 + 1 + 4 + 4 + 8 + 2);
+  hello[19] = 0x02;
   assert.throws(() => decodeHelloBody(hello), /unknown state flags 0x02/);
+  // Version 8's form byte: an unknown form, and a challenge cut short or followed by more.
+  assert.throws(() => decodeHelloBody(Uint8Array.of(0, 8, 2)), /unknown HELLO answer form 0x02/);
+  const challenge = new Uint8Array(2 + 1 + 32);
+  challenge[2] = HelloForm.CHALLENGE;
+  assert.throws(() => decodeHelloBody(challenge.subarray(0, 34)), DecodeError);
+  assert.throws(() => decodeHelloBody(Uint8Array.of(...challenge, 0)), /1 unexpected bytes/);
   assert.throws(() => decodeSetKBody(Uint8Array.of(0)), DecodeError);
   assert.throws(() => decodeSetKBody(Uint8Array.of(2, 0)), DecodeError);
   assert.throws(() => decodePartitionDigestsBody(Uint8Array.of(0, 0, 0x10, 0)), DecodeError);
@@ -935,6 +953,7 @@ Deno.test("a HELLO whose repaired-under list contradicts its unrepaired flag is 
   const hello = (flags: number, fingerprint: Uint8Array) => {
     const body = new ByteWriter();
     body.u16(PROTOCOL_VERSION);
+    body.u8(HelloForm.WELCOME);
     body.u32(1024);
     body.u32(30_000);
     body.raw(new Uint8Array(8));
@@ -944,10 +963,12 @@ Deno.test("a HELLO whose repaired-under list contradicts its unrepaired flag is 
     return body.bytes();
   };
   const some = new Uint8Array(LIST_FINGERPRINT_BYTES).fill(7);
-  assert.deepEqual(decodeHelloBody(hello(0, some)).state, {
-    unrepaired: false,
-    k: 2,
-    repairedUnder: some,
+  assert.deepEqual(decodeHelloBody(hello(0, some)), {
+    version: PROTOCOL_VERSION,
+    maxFrameBytes: 1024,
+    idleTimeoutMs: 30_000,
+    serverId: "0000000000000000",
+    state: { unrepaired: false, k: 2, repairedUnder: some },
   });
   assert.throws(() => decodeHelloBody(hello(1, some)), /names a server list/);
   assert.throws(() => decodeHelloBody(hello(0, NO_LIST)), /names no server list/);

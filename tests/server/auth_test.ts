@@ -10,7 +10,9 @@ import {
   CONNECTION_REQUEST_ID,
   ErrorCode,
   type Frame,
+  type HelloResult,
   MessageType,
+  NO_LIST,
   PROTOCOL_VERSION,
 } from "../../lib/protocol/mod.ts";
 import { int, str } from "../../lib/record/value.ts";
@@ -35,6 +37,28 @@ function secured(
     lines,
     ...await startServer({ auth, logger, ...extra }),
   }));
+}
+
+/** Bytes of HELLO's welcome body (docs/protocol.md): version, form, limits, id, state. */
+const WELCOME_BODY_BYTES = 2 + 1 + 4 + 4 + 8 + 1 + 1 + 16;
+
+/** Bytes of HELLO's challenge body (docs/protocol.md): version, form, challenge. */
+const CHALLENGE_BODY_BYTES = 2 + 1 + 32;
+
+/** The challenge an OK to HELLO carries; fails unless it is HELLO's challenge. */
+function challengeOf(frame: Frame | undefined): Uint8Array {
+  assert.ok(frame?.type === MessageType.OK, "an OK to HELLO");
+  const answer = decodeHelloBody(frame.body);
+  assert.ok("challenge" in answer, "HELLO's challenge");
+  return answer.challenge;
+}
+
+/** The server's id and state an OK to HELLO carries; fails unless it is HELLO's welcome. */
+function welcomeOf(frame: Frame | undefined): HelloResult {
+  assert.ok(frame?.type === MessageType.OK, "an OK to HELLO");
+  const answer = decodeHelloBody(frame.body);
+  assert.ok(!("challenge" in answer), "HELLO's welcome");
+  return answer;
 }
 
 function errorOf(frame: Frame | undefined): { code: number; requestId: number } {
@@ -98,6 +122,71 @@ Deno.test("a client with a wrong secret is refused with AUTH_FAILED, logged once
   await stop();
 });
 
+Deno.test("a stranger's HELLO gets only the version and a challenge; the right answer gets the id and state, a wrong one AUTH_FAILED", async () => {
+  const { address, store, stop } = await secured();
+  // A state worth hiding: k recorded, repaired under a list whose fingerprint is 16 × 07.
+  const list = new Uint8Array(16).fill(7);
+  await store.nodeState.setK(2, false);
+  await store.nodeState.markRepaired(list, NO_LIST);
+  const auth = await AuthKeys.fromSecrets([SECRET]);
+  const known = await connectClient(address, { credentials: { auth } });
+  const hello = new FrameWriter();
+  hello.hello(1, PROTOCOL_VERSION, AUTH_HMAC_SHA256);
+  for (const secret of [SECRET, OTHER_SECRET]) {
+    const raw = await RawConnection.open(address, { hello: false });
+    await raw.write(hello.bytes());
+    // The challenge, as docs/protocol.md lays it out: u16 version, form 01, 32 bytes. No
+    // id, flags, k or fingerprint, which would tell a stranger cluster membership and state.
+    const challenged = await raw.readFrame();
+    assert.ok(challenged?.type === MessageType.OK && challenged.requestId === 1);
+    assert.equal(challenged.body.length, CHALLENGE_BODY_BYTES);
+    assert.deepEqual(challenged.body.subarray(0, 3), Uint8Array.of(0, PROTOCOL_VERSION, 0x01));
+    const frames = new FrameWriter();
+    const answer = await (await AuthKeys.fromSecrets([secret])).answer(challengeOf(challenged));
+    frames.hello(2, PROTOCOL_VERSION, AUTH_HMAC_SHA256, answer);
+    await raw.write(frames.bytes());
+    if (secret === OTHER_SECRET) {
+      assert.deepEqual((await raw.readUntilEnd()).map(errorOf), [
+        { code: ErrorCode.AUTH_FAILED, requestId: 2 },
+      ]);
+    } else {
+      // The welcome: form 00, then everything the plain OK of a server without auth has.
+      const welcome = await raw.readFrame();
+      assert.ok(welcome?.type === MessageType.OK && welcome.requestId === 2);
+      assert.equal(welcome.body.length, WELCOME_BODY_BYTES);
+      assert.deepEqual(welcome.body.subarray(0, 3), Uint8Array.of(0, PROTOCOL_VERSION, 0x00));
+      assert.deepEqual(welcomeOf(welcome), {
+        version: PROTOCOL_VERSION,
+        maxFrameBytes: 16 * 1024 * 1024,
+        idleTimeoutMs: 30_000,
+        serverId: known.serverId,
+        state: { unrepaired: false, k: 2, repairedUnder: list },
+      });
+    }
+    raw.close();
+  }
+  await known.close();
+  await stop();
+});
+
+Deno.test("a HELLO for protocol version 7 to a server with an auth file is refused, both versions named, before any challenge", async () => {
+  const { address, stop } = await secured();
+  const raw = await RawConnection.open(address, { hello: false });
+  const frames = new FrameWriter();
+  frames.hello(1, 7, AUTH_HMAC_SHA256);
+  await raw.write(frames.bytes());
+  const answers = await raw.readUntilEnd();
+  assert.deepEqual(answers.map(errorOf), [{ code: ErrorCode.UNSUPPORTED_VERSION, requestId: 1 }]);
+  assert.match(
+    new TextDecoder().decode(answers[0].body.subarray(6)),
+    new RegExp(
+      `^protocol version 7 is not supported; this server speaks version ${PROTOCOL_VERSION} only`,
+    ),
+  );
+  raw.close();
+  await stop();
+});
+
 Deno.test("a server accepts any secret of its auth file, so secrets can be rotated", async () => {
   const auth = await AuthKeys.fromSecrets([SECRET, OTHER_SECRET]);
   const { address, stop } = await startServer({ auth });
@@ -117,15 +206,14 @@ Deno.test("the challenge is fresh per connection: an answer replayed elsewhere i
   const frames = new FrameWriter();
   frames.hello(1, PROTOCOL_VERSION, AUTH_HMAC_SHA256);
   await first.write(frames.bytes());
-  const challenge = decodeHelloBody((await first.readFrame())!.body).challenge!;
-  const answer = await auth.answer(challenge);
+  const answer = await auth.answer(challengeOf(await first.readFrame()));
   const second = await RawConnection.open(address, { hello: false });
   frames.reset();
   frames.hello(1, PROTOCOL_VERSION, AUTH_HMAC_SHA256);
   frames.hello(2, PROTOCOL_VERSION, AUTH_HMAC_SHA256, answer);
   await second.write(frames.bytes());
   const [challenged, refused, ...rest] = await second.readUntilEnd();
-  assert.ok(decodeHelloBody(challenged.body).challenge !== undefined);
+  challengeOf(challenged);
   assert.deepEqual(errorOf(refused), { code: ErrorCode.AUTH_FAILED, requestId: 2 });
   assert.deepEqual(rest, []);
   first.close();
@@ -134,16 +222,19 @@ Deno.test("the challenge is fresh per connection: an answer replayed elsewhere i
 });
 
 Deno.test("HELLO without auth data to a server without an auth file is served, any auth data refused", async () => {
-  const { address, stop } = await startServer();
+  const { address, store, stop } = await startServer();
   for (const scheme of [AUTH_NONE, AUTH_HMAC_SHA256]) {
     const raw = await RawConnection.open(address, { hello: false });
     const frames = new FrameWriter();
     frames.hello(1, PROTOCOL_VERSION, scheme);
     frames.ping(2);
     await raw.write(frames.bytes());
+    // One answer, the welcome (form 0), with the server's state: no challenge to answer.
     const hello = await raw.readFrame();
-    assert.equal(hello?.type, MessageType.OK);
-    assert.equal(decodeHelloBody(hello!.body).challenge, undefined);
+    assert.ok(hello?.type === MessageType.OK);
+    assert.equal(hello.body.length, WELCOME_BODY_BYTES);
+    assert.equal(hello.body[2], 0x00);
+    assert.deepEqual(welcomeOf(hello).state, store.nodeState.state);
     assert.equal((await raw.readFrame())?.type, MessageType.OK);
     raw.close();
   }
@@ -263,10 +354,7 @@ Deno.test("fuzz: no HELLO a stranger makes up gets a request served, and the ser
       // Every answer but the last is a challenge; the last refuses and the server hangs up.
       const last = answers.at(-1);
       assert.ok(last?.type === MessageType.ERROR, "the connection ends with an ERROR");
-      for (const answer of answers.slice(0, -1)) {
-        assert.equal(answer.type, MessageType.OK);
-        assert.ok(decodeHelloBody(answer.body).challenge !== undefined);
-      }
+      for (const answer of answers.slice(0, -1)) challengeOf(answer);
       assert.ok(
         answers.every((answer) => answer.requestId !== 100 || answer.type === MessageType.ERROR),
       );

@@ -110,6 +110,7 @@ Deno.test("server answers every request type, versions, STALE and repair copies 
   frames.stats(14);
   await raw.write(frames.bytes());
   const hello = decodeHelloBody(okBody(await raw.readFrame(), 1));
+  assert.ok(!("challenge" in hello), "a server without an auth file answers with the welcome");
   assert.match(hello.serverId, /^[0-9a-f]{16}$/);
   assert.deepEqual(hello, {
     version: PROTOCOL_VERSION,
@@ -180,12 +181,13 @@ Deno.test("a refused HELLO (any protocol version but the server's own, named wit
     [
       (frames) => frames.hello(1, 99),
       ErrorCode.UNSUPPORTED_VERSION,
-      /version 99 is not supported; this server speaks version 7 only/,
+      /version 99 is not supported; this server speaks version 8 only/,
     ],
     [
-      (frames) => frames.hello(1, PROTOCOL_VERSION - 1),
+      // Version 7, whose OK to HELLO told a stranger the server's id and state.
+      (frames) => frames.hello(1, 7),
       ErrorCode.UNSUPPORTED_VERSION,
-      /protocol version 6 is not supported; this server speaks version 7 only: upgrade the older/,
+      /protocol version 7 is not supported; this server speaks version 8 only: upgrade the older/,
     ],
     [(frames) => frames.hello(1, 0), ErrorCode.UNSUPPORTED_VERSION, /version 0 is not supported/],
     [
