@@ -3,7 +3,7 @@
 // client, and only when every server is reachable or the caller gave it; a read-only
 // client records none. tests/cli/cluster_k_test.ts runs the same with real processes.
 import assert from "node:assert/strict";
-import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { FakeCluster, withMember } from "../helpers/fake_cluster.ts";
 import { type Connector, ServerPool } from "../../lib/broker/server_pool.ts";
 import {
   agreeOnK,
@@ -133,16 +133,11 @@ function setKThrough(
     const index = fake.servers.findIndex((server) => server.address.id === address.id);
     const through = around[index];
     if (through === undefined) return connection;
-    return new Proxy(connection, {
-      get(target, property) {
-        if (property === "setK") {
-          return (k: number, options?: { replace?: boolean }) =>
-            through(() => target.setK(k, options));
-        }
-        const value = Reflect.get(target, property, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    return withMember(
+      connection,
+      "setK",
+      () => (k, options) => through(() => connection.setK(k, options)),
+    );
   };
 }
 

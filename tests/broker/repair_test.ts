@@ -1,7 +1,7 @@
 // The repair engine over in-memory fake servers (tests/helpers/fake_cluster.ts): what the
 // real-process tests of tests/cli/repair_test.ts cannot arrange at a chosen instant.
 import assert from "node:assert/strict";
-import { FakeCluster, repairAs } from "../helpers/fake_cluster.ts";
+import { FakeCluster, repairAs, withMember } from "../helpers/fake_cluster.ts";
 import { ServerPool } from "../../lib/broker/server_pool.ts";
 import { Placement } from "../../lib/broker/placement.ts";
 import { repairCluster } from "../../lib/broker/repair.ts";
@@ -34,6 +34,17 @@ async function withFakePool(
   }
 }
 
+/** `pool` as a repair uses it, each connection to server `index` seen as `view` makes it. */
+function poolSeenThrough(
+  pool: ServerPool,
+  view: (connection: RepairConnection, index: number) => RepairConnection,
+): RepairPool {
+  return {
+    servers: pool.servers,
+    call: (index, request) => pool.call(index, (connection) => request(view(connection, index))),
+  };
+}
+
 Deno.test("repair copies a record to the home server lacking it and removes the copy elsewhere", async () => {
   await withFakePool(3, async ({ cluster, pool, placement }) => {
     const list = placement.preferenceList(partitionOf("person1"));
@@ -59,26 +70,15 @@ Deno.test("a repair stalled between listing and writing (its listings answered 9
     // Each listing page answers 9 minutes after it was asked (a SIGSTOP, a stalled machine),
     // by the repair's monotonic clock.
     let now = 0;
-    const stalling: RepairPool = {
-      servers: pool.servers,
-      call: (index, request) =>
-        pool.call(index, (connection) =>
-          request(
-            new Proxy(connection, {
-              get: (target, name) => {
-                const value = Reflect.get(target, name, target);
-                if (name !== "listPartitions") {
-                  return typeof value === "function" ? value.bind(target) : value;
-                }
-                return async (...args: Parameters<RepairConnection["listPartitions"]>) => {
-                  const page = await target.listPartitions(...args);
-                  now += 9 * 60_000;
-                  return page;
-                };
-              },
-            }) as RepairConnection,
-          )),
-    };
+    const stalling = poolSeenThrough(
+      pool,
+      (connection) =>
+        withMember(connection, "listPartitions", () => async (...args) => {
+          const page = await connection.listPartitions(...args);
+          now += 9 * 60_000;
+          return page;
+        }),
+    );
     const stalled = await repairCluster(stalling, { k: 2, placement, clock: () => now });
     assert.equal(stalled.inOrder, false);
     assert.equal(stalled.copiesWritten, 0);
@@ -100,31 +100,20 @@ Deno.test("a repair that read a server unrepaired does not mark it once another 
   await withFakePool(2, async ({ cluster, pool, placement }) => {
     cluster.servers[1].nodeState = { unrepaired: true, k: 2, repairedUnder: NO_LIST };
     // Right after this repair read server 1's digests, a list change marks it ff…ff.
-    const racing: RepairPool = {
-      servers: pool.servers,
-      call: (index, request) =>
-        pool.call(index, (connection) =>
-          request(
-            new Proxy(connection, {
-              get: (target, name) => {
-                const value = Reflect.get(target, name, target);
-                if (name !== "partitionDigests" || index !== 1) {
-                  return typeof value === "function" ? value.bind(target) : value;
-                }
-                return async () => {
-                  const digests = await target.partitionDigests();
-                  const { k } = cluster.servers[1].nodeState;
-                  cluster.servers[1].nodeState = {
-                    unrepaired: false,
-                    k,
-                    repairedUnder: LIST_CHANGE_UNDER_WAY,
-                  };
-                  return digests;
-                };
-              },
-            }) as RepairConnection,
-          )),
-    };
+    const racing = poolSeenThrough(
+      pool,
+      (connection, index) =>
+        index !== 1 ? connection : withMember(connection, "partitionDigests", () => async () => {
+          const digests = await connection.partitionDigests();
+          const { k } = cluster.servers[1].nodeState;
+          cluster.servers[1].nodeState = {
+            unrepaired: false,
+            k,
+            repairedUnder: LIST_CHANGE_UNDER_WAY,
+          };
+          return digests;
+        }),
+    );
     const report = await repairCluster(racing, {
       k: 2,
       placement,
@@ -149,24 +138,15 @@ Deno.test("repair marks an unrepaired server repaired only if it is still the pr
     // Server 1 restarts (a new process id) after its digests were read, just before it
     // would be marked: the new process may have lost everything, so it stays unrepaired.
     let restarted = false;
-    const restarting: RepairPool = {
-      servers: pool.servers,
-      call: (index, request) =>
-        pool.call(index, (connection) => {
-          if (index !== 1) return request(connection);
-          const id = () => `${connection.serverId}${restarted ? "-again" : ""}`;
-          // A proxy whose methods run on the connection itself (they use private fields).
-          return request(
-            new Proxy(connection, {
-              get: (target, name) => {
-                if (name === "serverId") return id();
-                const value = Reflect.get(target, name, target);
-                return typeof value === "function" ? value.bind(target) : value;
-              },
-            }) as RepairConnection,
-          );
-        }),
-    };
+    const restarting = poolSeenThrough(
+      pool,
+      (connection, index) =>
+        index !== 1 ? connection : withMember(
+          connection,
+          "serverId",
+          () => `${connection.serverId}${restarted ? "-again" : ""}`,
+        ),
+    );
     const report = await repairCluster(restarting, {
       k: 2,
       placement,
