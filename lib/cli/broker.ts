@@ -114,8 +114,8 @@ Commands: GET key | QUERY key.field.field | DELETE key | PUT <record line> |
           an example)
 
 In the REPL: Tab completes, Up/Down and Ctrl-R search history, Ctrl-C cancels
-the command running (or clears the line; on an empty line it leaves, as
-Ctrl-D does). History is kept in $XDG_STATE_HOME/kv/history (or
+the command running (or clears the line; on an empty line twice in a row it
+leaves, as Ctrl-D does). History is kept in $XDG_STATE_HOME/kv/history (or
 ~/.local/state/kv/history); KV_HISTORY=off keeps it for the session only.
 
 Each record lives on the first k servers of its key's preference list, which

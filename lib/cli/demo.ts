@@ -80,7 +80,7 @@ Starts a kv cluster on this machine for a first look: generates RECORDS random
 records, starts N 'kv server' processes on free ports (data in a temporary
 directory), indexes the records with replication factor REPLICAS, and opens
 the broker's REPL (see 'kv broker --help' for its commands). On exit (EXIT,
-Ctrl-D or Ctrl-C) it stops the servers and removes the directory; killed
+Ctrl-D or Ctrl-C twice) it stops the servers and removes the directory; killed
 (SIGKILL), its servers stop on their own and a process it started at once
 removes the directory.
 
