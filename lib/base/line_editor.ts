@@ -96,7 +96,16 @@ export interface Completion {
   readonly start: number;
   /** Whole replacements for that word; one is inserted, several are listed. */
   readonly candidates: readonly string[];
+  /**
+   * Whether more replacements exist than `candidates`, the first of them: they are then
+   * listed, followed by {@link MORE_CANDIDATES}, and none is inserted, not even their
+   * common start, which the others may not share. Default false.
+   */
+  readonly more?: boolean;
 }
+
+/** The line after a list of completions that are not all there are ({@link Completion.more}). */
+export const MORE_CANDIDATES = "… (more match: type more to narrow them)";
 
 /** The terminal the editor reads keys from. */
 export interface TerminalInput {
@@ -569,19 +578,18 @@ export class LineEditor {
   async #completeWord(): Promise<void> {
     if (this.#complete === undefined) return;
     const before = this.#text.slice(0, this.#cursor);
-    const { start, candidates } = await this.#complete(before);
+    const { start, candidates, more = false } = await this.#complete(before);
     if (candidates.length === 0) return;
     const common = commonPrefix(candidates);
     const typed = before.slice(start);
-    if (candidates.length === 1 || common.length > typed.length) {
+    if (!more && (candidates.length === 1 || common.length > typed.length)) {
       const insert = candidates.length === 1 ? candidates[0] : common;
       this.#text = this.#text.slice(0, start) + insert + this.#text.slice(this.#cursor);
       this.#cursor = start + insert.length;
       return;
     }
-    this.#write(
-      `\r\x1b[K${this.#prompt}${this.#text}\r\n${listColumns(candidates, this.#columns())}\r\n`,
-    );
+    const list = listColumns(candidates, this.#columns()) + (more ? `\r\n${MORE_CANDIDATES}` : "");
+    this.#write(`\r\x1b[K${this.#prompt}${this.#text}\r\n${list}\r\n`);
   }
 
   #enter(): EditResult {

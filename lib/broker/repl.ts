@@ -600,6 +600,8 @@ const KEY_COMMANDS: readonly string[] = ["GET", "QUERY", "DELETE", "PUT", "KEYS"
  * await completeLine(broker, "ge"); // { start: 0, candidates: ["get "] }
  * await completeLine(broker, "GET per"); // { start: 4, candidates: ["person1", "person2"] }
  * await completeLine(broker, "QUERY person1.a"); // { start: 14, candidates: ["age"] }
+ * // Over COMPLETION_KEYS_LIMIT keys: the first ones, and more: true (Tab lists, inserts nothing).
+ * await completeLine(broker, "GET user_"); // { start: 4, candidates: ["user_1000", …], more: true }
  * ```
  */
 export async function completeLine(
@@ -647,14 +649,20 @@ export async function completeLine(
   }
   const prefix = partialKey(argument);
   if (prefix === undefined) return none;
+  // One key past those offered tells whether there are more: their common start may then
+  // not be all the keys' (user_10… of user_1000 to user_1060 and user_2000), so Tab lists
+  // them and inserts nothing.
   const keys = await answers.answer(
     before,
     `keys ${prefix}`,
-    async () => (await broker.keys(prefix, COMPLETION_KEYS_LIMIT)).keys,
-  );
+    async () => (await broker.keys(prefix, COMPLETION_KEYS_LIMIT + 1)).keys,
+  ) ?? [];
   // Quoted where a bare key would not read back (`"a:b"`, `"person 1"`): Tab never makes
   // a command that fails.
-  return { start: argumentStart, candidates: (keys ?? []).map(keyArgument) };
+  const candidates = keys.slice(0, COMPLETION_KEYS_LIMIT).map(keyArgument);
+  return keys.length > COMPLETION_KEYS_LIMIT
+    ? { start: argumentStart, candidates, more: true }
+    : { start: argumentStart, candidates };
 }
 
 /**

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type EditResult, LineEditor, type LineEditorOptions } from "../../lib/base/line_editor.ts";
+import {
+  type EditResult,
+  LineEditor,
+  type LineEditorOptions,
+  MORE_CANDIDATES,
+} from "../../lib/base/line_editor.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 /** An ANSI escape sequence (the ESC is built from its code, since lint forbids it in a regex). */
@@ -203,6 +208,26 @@ Deno.test("LineEditor completes one candidate, a common prefix, or lists several
   assert.deepEqual(await editor.readLine(), { kind: "line", text: "GET pet x" });
   editor.close();
   assert(terminal.drawn.join("").includes("person1  person2"), "the candidates are listed");
+});
+
+Deno.test("LineEditor lists completions that are not all there are and inserts none, not even their common start", async () => {
+  // The first candidates share user_10; others (user_2000) may not.
+  const complete = () =>
+    Promise.resolve({ start: 4, candidates: ["user_1000", "user_1001"], more: true });
+  const terminal = fakeTerminal(["GET user_", "\t", "\r"]);
+  const editor = new LineEditor({
+    prompt: "> ",
+    input: terminal.input,
+    output: terminal.output,
+    complete,
+    columns: () => 40,
+  });
+  assert.deepEqual(await editor.readLine(), { kind: "line", text: "GET user_" });
+  editor.close();
+  assert(
+    terminal.drawn.join("").includes(`user_1000  user_1001\r\n${MORE_CANDIDATES}\r\n`),
+    "the candidates are listed, then the line saying there are more",
+  );
 });
 
 Deno.test("LineEditor draws a long line scrolled to the cursor, never wider than the screen", async () => {

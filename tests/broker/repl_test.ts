@@ -6,6 +6,7 @@ import {
   argumentHint,
   completeLine,
   COMPLETION_ANSWERS_KEPT,
+  COMPLETION_KEYS_LIMIT,
   COMPLETION_LATE_HINT,
   CompletionAnswers,
   runSession,
@@ -220,6 +221,21 @@ function lateKeys() {
   });
   return { broker, asked, answers };
 }
+
+Deno.test("completeLine offers the first COMPLETION_KEYS_LIMIT keys of a prefix more match, saying there are more", async () => {
+  await withBroker(async (broker) => {
+    // The first keys share user_10, the last does not: a Tab must not narrow to user_10.
+    const tens = Array.from({ length: COMPLETION_KEYS_LIMIT }, (_, i) => `user_${1000 + i}`);
+    for (const key of [...tens, "user_2000"]) await broker.put(key, int(1));
+    assert.deepEqual(await completeLine(broker, "GET user_"), {
+      start: 4,
+      candidates: tens,
+      more: true,
+    });
+    // Exactly the limit: all of them, and no more.
+    assert.deepEqual(await completeLine(broker, "GET user_10"), { start: 4, candidates: tens });
+  });
+});
 
 Deno.test("a Tab whose KEYS answers late offers nothing and hints so; the next Tab offers that late answer", async () => {
   const { broker, asked, answers } = lateKeys();
