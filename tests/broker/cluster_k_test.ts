@@ -3,7 +3,8 @@
 // client, and only when every server is reachable or the caller gave it; a read-only
 // client records none. tests/cli/cluster_k_test.ts runs the same with real processes.
 import assert from "node:assert/strict";
-import { FakeCluster, withMember } from "../helpers/fake_cluster.ts";
+import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { overridden } from "../helpers/overridden.ts";
 import { type Connector, ServerPool } from "../../lib/broker/server_pool.ts";
 import {
   agreeOnK,
@@ -133,11 +134,9 @@ function setKThrough(
     const index = fake.servers.findIndex((server) => server.address.id === address.id);
     const through = around[index];
     if (through === undefined) return connection;
-    return withMember(
-      connection,
-      "setK",
-      () => (k, options) => through(() => connection.setK(k, options)),
-    );
+    return overridden(connection, {
+      setK: (k, options) => through(() => connection.setK(k, options)),
+    });
   };
 }
 

@@ -1,7 +1,8 @@
 // The repair engine over in-memory fake servers (tests/helpers/fake_cluster.ts): what the
 // real-process tests of tests/cli/repair_test.ts cannot arrange at a chosen instant.
 import assert from "node:assert/strict";
-import { FakeCluster, repairAs, withMember } from "../helpers/fake_cluster.ts";
+import { FakeCluster, repairAs } from "../helpers/fake_cluster.ts";
+import { overridden } from "../helpers/overridden.ts";
 import { ServerPool } from "../../lib/broker/server_pool.ts";
 import { Placement } from "../../lib/broker/placement.ts";
 import { repairCluster } from "../../lib/broker/repair.ts";
@@ -73,10 +74,12 @@ Deno.test("a repair stalled between listing and writing (its listings answered 9
     const stalling = poolSeenThrough(
       pool,
       (connection) =>
-        withMember(connection, "listPartitions", () => async (...args) => {
-          const page = await connection.listPartitions(...args);
-          now += 9 * 60_000;
-          return page;
+        overridden(connection, {
+          listPartitions: async (...args) => {
+            const page = await connection.listPartitions(...args);
+            now += 9 * 60_000;
+            return page;
+          },
         }),
     );
     const stalled = await repairCluster(stalling, { k: 2, placement, clock: () => now });
@@ -103,15 +106,17 @@ Deno.test("a repair that read a server unrepaired does not mark it once another 
     const racing = poolSeenThrough(
       pool,
       (connection, index) =>
-        index !== 1 ? connection : withMember(connection, "partitionDigests", () => async () => {
-          const digests = await connection.partitionDigests();
-          const { k } = cluster.servers[1].nodeState;
-          cluster.servers[1].nodeState = {
-            unrepaired: false,
-            k,
-            repairedUnder: LIST_CHANGE_UNDER_WAY,
-          };
-          return digests;
+        index !== 1 ? connection : overridden(connection, {
+          partitionDigests: async () => {
+            const digests = await connection.partitionDigests();
+            const { k } = cluster.servers[1].nodeState;
+            cluster.servers[1].nodeState = {
+              unrepaired: false,
+              k,
+              repairedUnder: LIST_CHANGE_UNDER_WAY,
+            };
+            return digests;
+          },
         }),
     );
     const report = await repairCluster(racing, {
@@ -141,11 +146,11 @@ Deno.test("repair marks an unrepaired server repaired only if it is still the pr
     const restarting = poolSeenThrough(
       pool,
       (connection, index) =>
-        index !== 1 ? connection : withMember(
-          connection,
-          "serverId",
-          () => `${connection.serverId}${restarted ? "-again" : ""}`,
-        ),
+        index !== 1 ? connection : overridden(connection, {
+          get serverId() {
+            return `${connection.serverId}${restarted ? "-again" : ""}`;
+          },
+        }),
     );
     const report = await repairCluster(restarting, {
       k: 2,

@@ -498,30 +498,6 @@ export class FakeCluster {
 }
 
 /**
- * `connection` with its member `name` read from `read` at each access instead: a connection a
- * test makes slow, racing or restarted in one respect. Every other member is the connection's
- * own, its methods bound to it (they use private fields, which a proxy does not have).
- *
- * @example
- * ```ts ignore
- * const renamed = withMember(connection, "serverId", () => `${connection.serverId}-again`);
- * ```
- */
-export function withMember<T extends object, K extends keyof T>(
-  connection: T,
-  name: K,
-  read: () => T[K],
-): T {
-  return new Proxy(connection, {
-    get: (target, property) => {
-      if (property === name) return read();
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
-
-/**
  * One repair pass run as `broker` would run it in the background: over its pool and
  * placement, refilling the servers its connections say are unrepaired.
  *

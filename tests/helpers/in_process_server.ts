@@ -24,6 +24,7 @@ import { KvServer, type KvServerOptions } from "../../lib/server/server.ts";
 import { Store } from "../../lib/server/store.ts";
 import type { ServerAddress } from "../../lib/protocol/client.ts";
 import { withDeadline } from "./wait.ts";
+import { overridden } from "./overridden.ts";
 
 /** A running in-process server. */
 export interface StartedServer {
@@ -60,15 +61,7 @@ export type StoreOverrides = Partial<Pick<Store, "commit" | "close" | "settled">
  * ```
  */
 export function instrumentedStore(store: Store, overrides: StoreOverrides): Store {
-  return new Proxy(store, {
-    get(target, property) {
-      if (Object.hasOwn(overrides, property)) {
-        return overrides[property as keyof StoreOverrides];
-      }
-      const member = Reflect.get(target, property, target);
-      return typeof member === "function" ? member.bind(target) : member;
-    },
-  });
+  return overridden(store, overrides);
 }
 
 /**

@@ -58,6 +58,7 @@ import {
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { connectClient } from "../helpers/client.ts";
 import { at, nextVersion } from "../helpers/versions.ts";
+import { overridden } from "../helpers/overridden.ts";
 
 function response(frame: Frame | undefined): Response {
   assert.ok(frame, "expected a frame, the connection ended");
@@ -784,17 +785,11 @@ Deno.test("accept failing over and over (out of file descriptors) is logged once
   // The listener's accept fails as at EMFILE, `failures` times, then accepts as it is.
   Deno.listen = ((options: Deno.TcpListenOptions) => {
     const listener = listen(options);
-    return new Proxy(listener, {
-      get(target, property) {
-        if (property !== "accept") {
-          const member = Reflect.get(target, property, target);
-          return typeof member === "function" ? member.bind(target) : member;
-        }
-        return () =>
-          ++accepts <= failures
-            ? Promise.reject(new Error("Too many open files (os error 24)"))
-            : target.accept();
-      },
+    return overridden(listener, {
+      accept: () =>
+        ++accepts <= failures
+          ? Promise.reject(new Error("Too many open files (os error 24)"))
+          : listener.accept(),
     });
   }) as typeof Deno.listen;
   let started: Awaited<ReturnType<typeof startLoggedServer>>;
