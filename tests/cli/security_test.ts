@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { sparseFile, withTempDir } from "../helpers/fixtures.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
-import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
+import { tlsTest } from "../helpers/tls_certs.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { refusalOf } from "../helpers/refusals.ts";
@@ -176,33 +176,27 @@ Deno.test("a server refusing the secret the others accept is reported as REFUSED
   });
 });
 
-Deno.test({
-  name: HAS_OPENSSL
-    ? "every client command given a --tls-ca that signed no server's certificate says so in one line naming --tls-ca, exit 2"
-    : "TLS CA tests (ignored: openssl is not installed; .ci/run installs it)",
-  ignore: !HAS_OPENSSL,
-  fn: async () => {
-    await withTempDir(async (dir) => {
-      const certs = await makeTestCerts(dir);
-      const tls = ["--tls-cert", certs.serverPem, "--tls-key", certs.serverKey];
-      await using server = await startServerProcess(tls);
-      await Deno.writeTextFile(`${dir}/servers`, `localhost ${server.port}\n`);
-      // A generous timeout: a TLS handshake on a loaded machine can take more than 1 s.
-      const s = ["-s", `${dir}/servers`, "--timeout-ms", "20000", "--tls-ca", certs.otherCaPem];
-      for (const [name, ...args] of CLIENT_COMMANDS) {
-        const run = await runKv([name, ...args, ...s]);
-        assert.deepEqual([run.code, run.stdout, run.stderr], [
-          2,
-          "",
-          `kv ${name}: localhost:${server.port} has a TLS certificate the CA in ` +
-          `${certs.otherCaPem} did not sign (invalid peer certificate: UnknownIssuer); give ` +
-          "--tls-ca the CA certificate that signed the servers' certificates\n",
-        ]);
-      }
-      assert.equal((await stopWithin(server)).code, 0);
-    });
+tlsTest(
+  "every client command given a --tls-ca that signed no server's certificate says so in one line naming --tls-ca, exit 2",
+  async (certs, dir) => {
+    const tls = ["--tls-cert", certs.serverPem, "--tls-key", certs.serverKey];
+    await using server = await startServerProcess(tls);
+    await Deno.writeTextFile(`${dir}/servers`, `localhost ${server.port}\n`);
+    // A generous timeout: a TLS handshake on a loaded machine can take more than 1 s.
+    const s = ["-s", `${dir}/servers`, "--timeout-ms", "20000", "--tls-ca", certs.otherCaPem];
+    for (const [name, ...args] of CLIENT_COMMANDS) {
+      const run = await runKv([name, ...args, ...s]);
+      assert.deepEqual([run.code, run.stdout, run.stderr], [
+        2,
+        "",
+        `kv ${name}: localhost:${server.port} has a TLS certificate the CA in ` +
+        `${certs.otherCaPem} did not sign (invalid peer certificate: UnknownIssuer); give ` +
+        "--tls-ca the CA certificate that signed the servers' certificates\n",
+      ]);
+    }
+    assert.equal((await stopWithin(server)).code, 0);
   },
-});
+);
 
 Deno.test("an auth file that cannot be read, named by $KV_AUTH_FILE, is one line that says so; kv http says it before taking its port", async () => {
   // kv http is given a port in use: the auth file's line, not the port's, shows it read first.
@@ -286,159 +280,141 @@ Deno.test("an auth file readable by others, or of 1 TiB, is one line and exit 2"
   });
 });
 
-Deno.test({
-  name: HAS_OPENSSL
-    ? "a --tls-key readable by group or others is one line naming chmod 600 and exit 2, from kv server and kv http alike, as an auth file"
-    : "TLS key mode test (ignored: openssl is not installed; .ci/run installs it)",
-  ignore: !HAS_OPENSSL,
-  fn: async () => {
-    await withTempDir(async (dir) => {
-      const certs = await makeTestCerts(dir);
-      await Deno.chmod(certs.serverKey, 0o640);
-      const tls = ["--tls-cert", certs.serverPem, "--tls-key", certs.serverKey];
-      const expected = `kv server: ${certs.serverKey}: the TLS private key is readable by group ` +
-        `or others (mode 640); give a file readable by its owner only ('chmod 600 ` +
-        `${certs.serverKey}' if it is yours)\n`;
-      const server = await runKv(["server", "-p", "0", ...tls]);
-      assert.deepEqual([server.code, server.stderr], [2, expected]);
-      await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
-      assert.equal(
-        await refusalLineOf(["http", "-s", `${dir}/servers`, "--listen", "127.0.0.1:0", ...tls]),
-        expected.replace("kv server", "kv http"),
-      );
-    });
+tlsTest(
+  "a --tls-key readable by group or others is one line naming chmod 600 and exit 2, from kv server and kv http alike, as an auth file",
+  async (certs, dir) => {
+    await Deno.chmod(certs.serverKey, 0o640);
+    const tls = ["--tls-cert", certs.serverPem, "--tls-key", certs.serverKey];
+    const expected = `kv server: ${certs.serverKey}: the TLS private key is readable by group ` +
+      `or others (mode 640); give a file readable by its owner only ('chmod 600 ` +
+      `${certs.serverKey}' if it is yours)\n`;
+    const server = await runKv(["server", "-p", "0", ...tls]);
+    assert.deepEqual([server.code, server.stderr], [2, expected]);
+    await Deno.writeTextFile(`${dir}/servers`, "127.0.0.1 1\n");
+    assert.equal(
+      await refusalLineOf(["http", "-s", `${dir}/servers`, "--listen", "127.0.0.1:0", ...tls]),
+      expected.replace("kv server", "kv http"),
+    );
   },
-});
+);
 
-Deno.test({
-  name: HAS_OPENSSL
-    ? "TLS: a client with the right CA is served; an expired certificate, a plain server, or a TLS server to a plain-TCP client is one line saying what to do, exit 2"
-    : "TLS tests (ignored: openssl is not installed; .ci/run installs it)",
-  ignore: !HAS_OPENSSL,
-  fn: async () => {
-    await withTempDir(async (dir) => {
-      const certs = await makeTestCerts(dir);
-      await using server = await startServerProcess([
+tlsTest(
+  "TLS: a client with the right CA is served; an expired certificate, a plain server, or a TLS server to a plain-TCP client is one line saying what to do, exit 2",
+  async (certs, dir) => {
+    await using server = await startServerProcess([
+      "--tls-cert",
+      certs.serverPem,
+      "--tls-key",
+      certs.serverKey,
+    ]);
+    assert.match(server.stderrLines.at(-1)!, /, TLS, no auth\)$/);
+    await using expired = await startServerProcess([
+      "--tls-cert",
+      certs.expiredPem,
+      "--tls-key",
+      certs.serverKey,
+    ]);
+    // Served, as a certificate may expire while its server runs, but said at start.
+    assert.match(
+      expired.stderrLines.join("\n"),
+      new RegExp(
+        `^kv server warn: --tls-cert ${certs.expiredPem}: its certificate expired on \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; ` +
+          "clients refuse it: give a valid one$",
+        "m",
+      ),
+    );
+    assert.doesNotMatch(server.stderrLines.join("\n"), /warn/);
+    await using plain = await startServerProcess([]);
+    await Deno.writeTextFile(`${dir}/servers`, `localhost ${server.port}\n`);
+    await Deno.writeTextFile(`${dir}/expired`, `localhost ${expired.port}\n`);
+    await Deno.writeTextFile(`${dir}/plain`, `localhost ${plain.port}\n`);
+    // A generous timeout: a TLS handshake on a loaded machine can take more than 1 s.
+    const servers = ["-s", `${dir}/servers`, "--timeout-ms", "20000"];
+    const ca = ["--timeout-ms", "20000", "--tls-ca", certs.caPem];
+
+    assert.equal(
+      (await runKv(["put", ...servers, "--tls-ca", certs.caPem, "p: {a: 1}"])).code,
+      0,
+    );
+    const good = await runKv(["get", ...servers, "--tls-ca", certs.caPem, "p"]);
+    assert.deepEqual([good.code, good.stdout], [0, 'p : { "a" : 1 }\n']);
+
+    // Reconnecting mends neither: each is the user's to fix, and says how.
+    const refusals: [string, string][] = [
+      [
+        "expired",
+        `localhost:${expired.port} has a TLS certificate this client cannot accept (invalid ` +
+        "peer certificate: Expired); the server is running: give it a valid certificate " +
+        "for the name the server file gives it (kv server --tls-cert)",
+      ],
+      [
+        "plain",
+        `localhost:${plain.port} does not speak TLS (received corrupt message of type ` +
+        "InvalidContentType); the server is running: leave out --tls-ca to reach it over " +
+        "plain TCP, or give the server --tls-cert",
+      ],
+    ];
+    for (const [file, refusal] of refusals) {
+      for (const [name, ...args] of [["get", "p"], ["http", "--listen", "127.0.0.1:0"]]) {
+        const run = await runKv([name, ...args, "-s", `${dir}/${file}`, ...ca]);
+        assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `kv ${name}: ${refusal}\n`]);
+      }
+    }
+    const both = `${dir}/both`;
+    await Deno.writeTextFile(both, `localhost ${server.port}\nlocalhost ${expired.port}\n`);
+    const listed = await runKv(["servers", "-s", both, ...ca]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(
+      listed.stdout.split("\n")[1],
+      `localhost:${expired.port}  REFUSED  ${
+        refusals[0][1].slice(refusals[0][1].indexOf(" ") + 1)
+      }`,
+    );
+
+    // The server answers a plain HELLO with a TLS alert: it surely speaks TLS.
+    const tcp = await runKv(["get", ...servers, "p"]);
+    assert.deepEqual([tcp.code, tcp.stdout, tcp.stderr], [
+      2,
+      "",
+      `kv get: localhost:${server.port} speaks TLS (it answered a plain HELLO with a TLS ` +
+      "alert); give --tls-ca the CA certificate that signed the servers' certificates\n",
+    ]);
+    assert.equal((await stopWithin(server)).code, 0);
+    assert.equal((await stopWithin(expired)).code, 0);
+    assert.equal((await stopWithin(plain)).code, 0);
+  },
+);
+
+tlsTest(
+  "a PEM file cut short is one line naming it, exit 2: as a client's --tls-ca (not a server down), and as a server's --tls-cert",
+  async (certs, dir) => {
+    const truncated = `${dir}/truncated.pem`;
+    await Deno.writeTextFile(truncated, (await Deno.readTextFile(certs.serverPem)).slice(0, 500));
+    await Deno.writeTextFile(`${dir}/servers`, "localhost 1\n");
+    const line = `${truncated}:1: -----BEGIN CERTIFICATE----- has no -----END CERTIFICATE----- ` +
+      "after it (the file is cut short?); give the whole PEM file\n";
+    const get = await runKv(["get", "a", "-s", `${dir}/servers`, "--tls-ca", truncated]);
+    assert.deepEqual([get.code, get.stdout, get.stderr], [2, "", `kv get: ${line}`]);
+    for (const command of [["put", "a: 2"], ["http", "--listen", "127.0.0.1:0"]]) {
+      assert.equal(
+        await refusalLineOf([...command, "-s", `${dir}/servers`, "--tls-ca", truncated]),
+        `kv ${command[0]}: ${line}`,
+      );
+    }
+    assert.equal(
+      await refusalLineOf([
+        "server",
+        "-p",
+        "0",
         "--tls-cert",
-        certs.serverPem,
+        truncated,
         "--tls-key",
         certs.serverKey,
-      ]);
-      assert.match(server.stderrLines.at(-1)!, /, TLS, no auth\)$/);
-      await using expired = await startServerProcess([
-        "--tls-cert",
-        certs.expiredPem,
-        "--tls-key",
-        certs.serverKey,
-      ]);
-      // Served, as a certificate may expire while its server runs, but said at start.
-      assert.match(
-        expired.stderrLines.join("\n"),
-        new RegExp(
-          `^kv server warn: --tls-cert ${certs.expiredPem}: its certificate expired on \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; ` +
-            "clients refuse it: give a valid one$",
-          "m",
-        ),
-      );
-      assert.doesNotMatch(server.stderrLines.join("\n"), /warn/);
-      await using plain = await startServerProcess([]);
-      await Deno.writeTextFile(`${dir}/servers`, `localhost ${server.port}\n`);
-      await Deno.writeTextFile(`${dir}/expired`, `localhost ${expired.port}\n`);
-      await Deno.writeTextFile(`${dir}/plain`, `localhost ${plain.port}\n`);
-      // A generous timeout: a TLS handshake on a loaded machine can take more than 1 s.
-      const servers = ["-s", `${dir}/servers`, "--timeout-ms", "20000"];
-      const ca = ["--timeout-ms", "20000", "--tls-ca", certs.caPem];
-
-      assert.equal(
-        (await runKv(["put", ...servers, "--tls-ca", certs.caPem, "p: {a: 1}"])).code,
-        0,
-      );
-      const good = await runKv(["get", ...servers, "--tls-ca", certs.caPem, "p"]);
-      assert.deepEqual([good.code, good.stdout], [0, 'p : { "a" : 1 }\n']);
-
-      // Reconnecting mends neither: each is the user's to fix, and says how.
-      const refusals: [string, string][] = [
-        [
-          "expired",
-          `localhost:${expired.port} has a TLS certificate this client cannot accept (invalid ` +
-          "peer certificate: Expired); the server is running: give it a valid certificate " +
-          "for the name the server file gives it (kv server --tls-cert)",
-        ],
-        [
-          "plain",
-          `localhost:${plain.port} does not speak TLS (received corrupt message of type ` +
-          "InvalidContentType); the server is running: leave out --tls-ca to reach it over " +
-          "plain TCP, or give the server --tls-cert",
-        ],
-      ];
-      for (const [file, refusal] of refusals) {
-        for (const [name, ...args] of [["get", "p"], ["http", "--listen", "127.0.0.1:0"]]) {
-          const run = await runKv([name, ...args, "-s", `${dir}/${file}`, ...ca]);
-          assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `kv ${name}: ${refusal}\n`]);
-        }
-      }
-      const both = `${dir}/both`;
-      await Deno.writeTextFile(both, `localhost ${server.port}\nlocalhost ${expired.port}\n`);
-      const listed = await runKv(["servers", "-s", both, ...ca]);
-      assert.equal(listed.code, 0, listed.stderr);
-      assert.equal(
-        listed.stdout.split("\n")[1],
-        `localhost:${expired.port}  REFUSED  ${
-          refusals[0][1].slice(refusals[0][1].indexOf(" ") + 1)
-        }`,
-      );
-
-      // The server answers a plain HELLO with a TLS alert: it surely speaks TLS.
-      const tcp = await runKv(["get", ...servers, "p"]);
-      assert.deepEqual([tcp.code, tcp.stdout, tcp.stderr], [
-        2,
-        "",
-        `kv get: localhost:${server.port} speaks TLS (it answered a plain HELLO with a TLS ` +
-        "alert); give --tls-ca the CA certificate that signed the servers' certificates\n",
-      ]);
-      assert.equal((await stopWithin(server)).code, 0);
-      assert.equal((await stopWithin(expired)).code, 0);
-      assert.equal((await stopWithin(plain)).code, 0);
-    });
+      ]),
+      `kv server: ${line}`,
+    );
   },
-});
-
-Deno.test({
-  name: HAS_OPENSSL
-    ? "a PEM file cut short is one line naming it, exit 2: as a client's --tls-ca (not a server down), and as a server's --tls-cert"
-    : "a PEM file cut short (ignored: openssl is not installed; .ci/run installs it)",
-  ignore: !HAS_OPENSSL,
-  fn: async () => {
-    await withTempDir(async (dir) => {
-      const certs = await makeTestCerts(dir);
-      const truncated = `${dir}/truncated.pem`;
-      await Deno.writeTextFile(truncated, (await Deno.readTextFile(certs.serverPem)).slice(0, 500));
-      await Deno.writeTextFile(`${dir}/servers`, "localhost 1\n");
-      const line = `${truncated}:1: -----BEGIN CERTIFICATE----- has no -----END CERTIFICATE----- ` +
-        "after it (the file is cut short?); give the whole PEM file\n";
-      const get = await runKv(["get", "a", "-s", `${dir}/servers`, "--tls-ca", truncated]);
-      assert.deepEqual([get.code, get.stdout, get.stderr], [2, "", `kv get: ${line}`]);
-      for (const command of [["put", "a: 2"], ["http", "--listen", "127.0.0.1:0"]]) {
-        assert.equal(
-          await refusalLineOf([...command, "-s", `${dir}/servers`, "--tls-ca", truncated]),
-          `kv ${command[0]}: ${line}`,
-        );
-      }
-      assert.equal(
-        await refusalLineOf([
-          "server",
-          "-p",
-          "0",
-          "--tls-cert",
-          truncated,
-          "--tls-key",
-          certs.serverKey,
-        ]),
-        `kv server: ${line}`,
-      );
-    });
-  },
-});
+);
 
 Deno.test("kv server -a: a text that is no host name says so, not that it lets other machines in", async () => {
   // A name no resolver knows: tests/cli/errors_test.ts.

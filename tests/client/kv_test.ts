@@ -16,7 +16,7 @@ import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_p
 import { withTempDir } from "../helpers/fixtures.ts";
 import { outputWithin, waitFor, withDeadline } from "../helpers/wait.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
-import { HAS_OPENSSL, makeTestCerts } from "../helpers/tls_certs.ts";
+import { tlsTest } from "../helpers/tls_certs.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 
 /** A version's text form: 24 hex digits (lib/record/version.ts). */
@@ -523,69 +523,63 @@ Deno.test("a server refusing the credentials others accept is reported as refusi
   });
 });
 
-Deno.test({
-  name: HAS_OPENSSL
-    ? "a tlsCa that signed no server's certificate is a KvInputError naming tlsCa, as are an expired certificate, a server without TLS and a TLS server reached without tlsCa; one server's certificate of another CA is reported as such"
-    : "library TLS tests (ignored: openssl is not installed; .ci/run installs it)",
-  ignore: !HAS_OPENSSL,
-  fn: async () => {
-    await withTempDir(async (dir) => {
-      const certs = await makeTestCerts(dir);
-      const signed = ["--tls-cert", certs.serverPem, "--tls-key", certs.serverKey];
-      const unsigned = ["--tls-cert", certs.otherServerPem, "--tls-key", certs.serverKey];
-      await using cluster = await KvCluster.start(2, {
-        server: (index) => ({ args: index === 0 ? signed : unsigned }),
-      });
-      const options = { servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS };
-      const first = { servers: [cluster.servers[0].address], timeoutMs: BROKER_TIMEOUT_MS };
-      await assert.rejects(() => connect({ ...first, tlsCa: certs.otherCaPem }), (error) => {
+tlsTest(
+  "a tlsCa that signed no server's certificate is a KvInputError naming tlsCa, as are an expired certificate, a server without TLS and a TLS server reached without tlsCa; one server's certificate of another CA is reported as such",
+  async (certs) => {
+    const signed = ["--tls-cert", certs.serverPem, "--tls-key", certs.serverKey];
+    const unsigned = ["--tls-cert", certs.otherServerPem, "--tls-key", certs.serverKey];
+    await using cluster = await KvCluster.start(2, {
+      server: (index) => ({ args: index === 0 ? signed : unsigned }),
+    });
+    const options = { servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS };
+    const first = { servers: [cluster.servers[0].address], timeoutMs: BROKER_TIMEOUT_MS };
+    await assert.rejects(() => connect({ ...first, tlsCa: certs.otherCaPem }), (error) => {
+      assert.ok(error instanceof KvInputError, `${error}`);
+      assert.ok(error.cause instanceof CredentialsRefusedError, `${error.cause}`);
+      assert.match(
+        error.message,
+        /^127\.0\.0\.1:\d+ has a TLS certificate no CA this client was given signed \(invalid peer certificate: UnknownIssuer\); the server is running: give the client the CA certificate that signed it \(connect's tlsCa\)$/,
+      );
+      return true;
+    });
+    const expired = ["--tls-cert", certs.expiredPem, "--tls-key", certs.serverKey];
+    await using others = await KvCluster.start(2, {
+      server: (index) => ({ args: index === 0 ? expired : [] }),
+    });
+    const refusals = [
+      /^127\.0\.0\.1:\d+ has a TLS certificate this client cannot accept \(invalid peer certificate: Expired\); the server is running: give it a valid certificate for the name the server file gives it \(kv server --tls-cert\)$/,
+      /^127\.0\.0\.1:\d+ does not speak TLS \(received corrupt message of type InvalidContentType\); the server is running: connect to it without TLS, or give the server a certificate \(kv server --tls-cert\) \(connect's tlsCa\)$/,
+    ];
+    // The other way round: a client without tlsCa reaching a TLS server.
+    await assert.rejects(() => connect(first), (error) => {
+      assert.ok(error instanceof KvInputError, `${error}`);
+      assert.match(
+        error.message,
+        /^127\.0\.0\.1:\d+ speaks TLS \(it answered a plain HELLO with a TLS alert\); the server is running: give the client the CA certificate that signed its certificate \(connect's tlsCa\)$/,
+      );
+      return true;
+    });
+    for (const [index, refusal] of refusals.entries()) {
+      const alone = { servers: [others.servers[index].address], timeoutMs: BROKER_TIMEOUT_MS };
+      await assert.rejects(() => connect({ ...alone, tlsCa: certs.caPem }), (error) => {
         assert.ok(error instanceof KvInputError, `${error}`);
         assert.ok(error.cause instanceof CredentialsRefusedError, `${error.cause}`);
-        assert.match(
-          error.message,
-          /^127\.0\.0\.1:\d+ has a TLS certificate no CA this client was given signed \(invalid peer certificate: UnknownIssuer\); the server is running: give the client the CA certificate that signed it \(connect's tlsCa\)$/,
-        );
+        assert.match(error.message, refusal);
         return true;
       });
-      const expired = ["--tls-cert", certs.expiredPem, "--tls-key", certs.serverKey];
-      await using others = await KvCluster.start(2, {
-        server: (index) => ({ args: index === 0 ? expired : [] }),
-      });
-      const refusals = [
-        /^127\.0\.0\.1:\d+ has a TLS certificate this client cannot accept \(invalid peer certificate: Expired\); the server is running: give it a valid certificate for the name the server file gives it \(kv server --tls-cert\)$/,
-        /^127\.0\.0\.1:\d+ does not speak TLS \(received corrupt message of type InvalidContentType\); the server is running: connect to it without TLS, or give the server a certificate \(kv server --tls-cert\) \(connect's tlsCa\)$/,
-      ];
-      // The other way round: a client without tlsCa reaching a TLS server.
-      await assert.rejects(() => connect(first), (error) => {
-        assert.ok(error instanceof KvInputError, `${error}`);
-        assert.match(
-          error.message,
-          /^127\.0\.0\.1:\d+ speaks TLS \(it answered a plain HELLO with a TLS alert\); the server is running: give the client the CA certificate that signed its certificate \(connect's tlsCa\)$/,
-        );
-        return true;
-      });
-      for (const [index, refusal] of refusals.entries()) {
-        const alone = { servers: [others.servers[index].address], timeoutMs: BROKER_TIMEOUT_MS };
-        await assert.rejects(() => connect({ ...alone, tlsCa: certs.caPem }), (error) => {
-          assert.ok(error instanceof KvInputError, `${error}`);
-          assert.ok(error.cause instanceof CredentialsRefusedError, `${error.cause}`);
-          assert.match(error.message, refusal);
-          return true;
-        });
-      }
-      await using kv = await connect({ ...options, replicas: 2, tlsCa: certs.caPem });
-      const [up, refused] = await kv.servers();
-      assert.equal(up.up, true);
-      assert.deepEqual([refused.up, refused.refused], [false, true]);
-      assert.match(refused.error!, /^has a TLS certificate no CA this client was given signed/);
-      await assert.rejects(() => kv.put("a", 1), (error: unknown) => {
-        assert.ok(error instanceof KvUnavailableError, `${error}`);
-        assert.match(error.message, /\d+ has a TLS certificate no CA this client was given signed/);
-        return true;
-      });
+    }
+    await using kv = await connect({ ...options, replicas: 2, tlsCa: certs.caPem });
+    const [up, refused] = await kv.servers();
+    assert.equal(up.up, true);
+    assert.deepEqual([refused.up, refused.refused], [false, true]);
+    assert.match(refused.error!, /^has a TLS certificate no CA this client was given signed/);
+    await assert.rejects(() => kv.put("a", 1), (error: unknown) => {
+      assert.ok(error instanceof KvUnavailableError, `${error}`);
+      assert.match(error.message, /\d+ has a TLS certificate no CA this client was given signed/);
+      return true;
     });
   },
-});
+);
 
 Deno.test("connect throws a KvInputError when every server refuses its credentials, and the cause says which", async () => {
   await withTempDir(async (dir) => {

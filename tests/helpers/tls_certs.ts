@@ -15,6 +15,7 @@
  * @module
  */
 import { outputWithin } from "./wait.ts";
+import { withTempDir } from "./fixtures.ts";
 
 /** Whether `openssl` can be run here. */
 export const HAS_OPENSSL: boolean = (() => {
@@ -40,6 +41,25 @@ export interface TestCerts {
   expiredPem: string;
   /** The private key of both server certificates. */
   serverKey: string;
+}
+
+/**
+ * Declares the test `name`, which runs `fn` with fresh test certificates in a temporary
+ * directory, removed after it; ignored, saying why, where openssl is absent.
+ *
+ * @example
+ * ```ts
+ * tlsTest("a TLS server answers a client trusting its CA", async (certs, dir) => {
+ *   await Deno.writeTextFile(`${dir}/servers`, "localhost 1\n");
+ * });
+ * ```
+ */
+export function tlsTest(name: string, fn: (certs: TestCerts, dir: string) => Promise<void>): void {
+  Deno.test({
+    name: HAS_OPENSSL ? name : `${name} (ignored: openssl is not installed; .ci/run installs it)`,
+    ignore: !HAS_OPENSSL,
+    fn: () => withTempDir(async (dir) => await fn(await makeTestCerts(dir), dir)),
+  });
 }
 
 /**

@@ -12,7 +12,7 @@ import { HttpProcess } from "../helpers/http_process.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
-import { HAS_OPENSSL, makeTestCerts, serverTlsFlags } from "../helpers/tls_certs.ts";
+import { serverTlsFlags, tlsTest } from "../helpers/tls_certs.ts";
 import { ConnectionGuard } from "../../lib/http/connection_guard.ts";
 
 /** Longest a slow client below keeps sending: far past the deadlines under test. */
@@ -216,53 +216,47 @@ Deno.test("kv http --max-connections N closes connections past N as they arrive,
   await withDeadline(second.closed, { what: "the open connection closed at shutdown" });
 });
 
-Deno.test({
-  name: HAS_OPENSSL
-    ? "kv http's connection guard serves HTTPS over HTTP/1.1 and HTTP/2, and closes a connection that never starts its TLS handshake, and one of HTTP/2 PINGs only"
-    : "kv http's guard over TLS (ignored: openssl is not installed to make certificates)",
-  ignore: !HAS_OPENSSL,
-  fn: async () => {
-    await withTempDir(async (dir) => {
-      const certs = await makeTestCerts(dir);
-      // The handshake is under the deadline: kv http's first took 100 ms where later ones took
-      // 10 (node:tls warming up), and over 1 s, the deadline once, at a load of 30.
-      const deadline = String(TLS_HEADER_DEADLINE_MS);
-      const flags = [...serverTlsFlags(certs), "--header-timeout-ms", deadline];
-      await using served = await HttpProcess.onCluster(1, flags);
-      const { http } = served;
-      const caCerts = [await Deno.readTextFile(certs.caPem)];
-      // The guard ends TLS and relays the plain bytes: HTTP/2, negotiated by ALPN, too.
-      for (const versions of [{ http1: true, http2: false }, { http1: false, http2: true }]) {
-        using client = Deno.createHttpClient({ caCerts, ...versions });
-        const response = await fetch(`${http.url}healthz`, { client });
-        assert.equal(response.status, 200, JSON.stringify(versions));
-        assert.equal((await response.json()).healthy, true);
-      }
-      using silent = await rawConnection(http);
-      await withDeadline(silent.closed, { what: "a connection with no handshake to be closed" });
-      // HTTP/2 over TLS with PINGs only, never a request, is closed at the deadline too.
-      const { hostname, port } = new URL(http.url);
-      using pinger = await Deno.connectTls({
-        hostname,
-        port: Number(port),
-        caCerts,
-        alpnProtocols: ["h2"],
-      });
-      assert.equal((await pinger.handshake()).alpnProtocol, "h2");
-      let closed = false;
-      const draining = (async () => {
-        const buffer = new Uint8Array(4096);
-        while (await pinger.read(buffer).catch(() => null) !== null);
-        closed = true;
-      })();
-      const pings = pingOnly(pinger, () => closed);
-      await withDeadline(draining, {
-        what: "kv http to close an HTTP/2 connection that only PINGs",
-      });
-      assert.ok(await pings >= 1, "closed before any PING: the test proves nothing");
+tlsTest(
+  "kv http's connection guard serves HTTPS over HTTP/1.1 and HTTP/2, and closes a connection that never starts its TLS handshake, and one of HTTP/2 PINGs only",
+  async (certs) => {
+    // The handshake is under the deadline: kv http's first took 100 ms where later ones took
+    // 10 (node:tls warming up), and over 1 s, the deadline once, at a load of 30.
+    const deadline = String(TLS_HEADER_DEADLINE_MS);
+    const flags = [...serverTlsFlags(certs), "--header-timeout-ms", deadline];
+    await using served = await HttpProcess.onCluster(1, flags);
+    const { http } = served;
+    const caCerts = [await Deno.readTextFile(certs.caPem)];
+    // The guard ends TLS and relays the plain bytes: HTTP/2, negotiated by ALPN, too.
+    for (const versions of [{ http1: true, http2: false }, { http1: false, http2: true }]) {
+      using client = Deno.createHttpClient({ caCerts, ...versions });
+      const response = await fetch(`${http.url}healthz`, { client });
+      assert.equal(response.status, 200, JSON.stringify(versions));
+      assert.equal((await response.json()).healthy, true);
+    }
+    using silent = await rawConnection(http);
+    await withDeadline(silent.closed, { what: "a connection with no handshake to be closed" });
+    // HTTP/2 over TLS with PINGs only, never a request, is closed at the deadline too.
+    const { hostname, port } = new URL(http.url);
+    using pinger = await Deno.connectTls({
+      hostname,
+      port: Number(port),
+      caCerts,
+      alpnProtocols: ["h2"],
     });
+    assert.equal((await pinger.handshake()).alpnProtocol, "h2");
+    let closed = false;
+    const draining = (async () => {
+      const buffer = new Uint8Array(4096);
+      while (await pinger.read(buffer).catch(() => null) !== null);
+      closed = true;
+    })();
+    const pings = pingOnly(pinger, () => closed);
+    await withDeadline(draining, {
+      what: "kv http to close an HTTP/2 connection that only PINGs",
+    });
+    assert.ok(await pings >= 1, "closed before any PING: the test proves nothing");
   },
-});
+);
 
 Deno.test("kv http closes an HTTP/2 connection that only PINGs, never a request, at --header-timeout-ms (h2c)", async () => {
   await using served = await HttpProcess.onCluster(1, ["--header-timeout-ms", "1000"]);
@@ -319,53 +313,47 @@ Deno.test("the connection guard sends an answer larger than the socket buffers w
   }
 });
 
-Deno.test({
-  name: HAS_OPENSSL
-    ? "the connection guard ends TLS itself: a large request body arrives whole, and a large answer read slowly"
-    : "the connection guard's TLS with large bodies (ignored: openssl is not installed to make certificates)",
-  ignore: !HAS_OPENSSL,
-  fn: async () => {
-    await withTempDir(async (dir) => {
-      const certs = await makeTestCerts(dir);
-      // Both ways past the guard's and the kernel's buffers, where TLS must wait for the
-      // reader (node:tls's 'drain', and pausing the socket while the relay writes).
-      const answer = "x".repeat(SLOW_READ_BYTES);
-      const server = await ConnectionGuard.serve(
-        {
-          hostname: "127.0.0.1",
-          port: 0,
-          headerTimeoutMs: SLOW_READ_DEADLINE_MS,
-          cert: await Deno.readTextFile(certs.serverPem),
-          key: await Deno.readTextFile(certs.serverKey),
-        },
-        async (request) =>
-          request.method === "PUT"
-            ? new Response(`${(await request.arrayBuffer()).byteLength}`)
-            : new Response(answer),
-      );
-      try {
-        const caCerts = [await Deno.readTextFile(certs.caPem)];
-        using client = Deno.createHttpClient({ caCerts });
-        const put = await fetch(`https://localhost:${server.addr.port}/`, {
-          method: "PUT",
-          body: new Uint8Array(SLOW_READ_BYTES),
-          client,
-        });
-        assert.equal(await put.text(), String(SLOW_READ_BYTES));
-        using conn = await Deno.connectTls({
-          hostname: "localhost",
-          port: server.addr.port,
-          caCerts,
-        });
-        await conn.write(request("/"));
-        const received = await readSlowly(conn);
-        assert.ok(received > SLOW_READ_BYTES, `${received} bytes, then closed`);
-      } finally {
-        await server.shutdown();
-      }
-    });
+tlsTest(
+  "the connection guard ends TLS itself: a large request body arrives whole, and a large answer read slowly",
+  async (certs) => {
+    // Both ways past the guard's and the kernel's buffers, where TLS must wait for the
+    // reader (node:tls's 'drain', and pausing the socket while the relay writes).
+    const answer = "x".repeat(SLOW_READ_BYTES);
+    const server = await ConnectionGuard.serve(
+      {
+        hostname: "127.0.0.1",
+        port: 0,
+        headerTimeoutMs: SLOW_READ_DEADLINE_MS,
+        cert: await Deno.readTextFile(certs.serverPem),
+        key: await Deno.readTextFile(certs.serverKey),
+      },
+      async (request) =>
+        request.method === "PUT"
+          ? new Response(`${(await request.arrayBuffer()).byteLength}`)
+          : new Response(answer),
+    );
+    try {
+      const caCerts = [await Deno.readTextFile(certs.caPem)];
+      using client = Deno.createHttpClient({ caCerts });
+      const put = await fetch(`https://localhost:${server.addr.port}/`, {
+        method: "PUT",
+        body: new Uint8Array(SLOW_READ_BYTES),
+        client,
+      });
+      assert.equal(await put.text(), String(SLOW_READ_BYTES));
+      using conn = await Deno.connectTls({
+        hostname: "localhost",
+        port: server.addr.port,
+        caCerts,
+      });
+      await conn.write(request("/"));
+      const received = await readSlowly(conn);
+      assert.ok(received > SLOW_READ_BYTES, `${received} bytes, then closed`);
+    } finally {
+      await server.shutdown();
+    }
   },
-});
+);
 
 /**
  * HTTP/2's opening with SETTINGS_INITIAL_WINDOW_SIZE 0, and a HEADERS frame (stream 1,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { KvCluster } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
-import { HAS_OPENSSL, makeTestCerts, serverTlsFlags } from "../helpers/tls_certs.ts";
+import { serverTlsFlags, tlsTest } from "../helpers/tls_certs.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
@@ -210,40 +210,34 @@ Deno.test("kv http refuses a tokens file with a short token, in one line", async
   }
 });
 
-Deno.test({
-  name: HAS_OPENSSL
-    ? "kv http --tls-cert/--tls-key serves HTTPS that a client trusting the CA can use"
-    : "kv http serves HTTPS (ignored: openssl is not installed to make certificates)",
-  ignore: !HAS_OPENSSL,
-  fn: async () => {
-    await withTempDir(async (dir) => {
-      const certs = await makeTestCerts(dir);
-      await using served = await HttpProcess.onCluster(1, serverTlsFlags(certs));
-      const { http } = served;
-      assert.match(http.url, /^https:\/\/127\.0\.0\.1:\d+\/$/);
-      using client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certs.caPem)] });
-      const response = await fetch(`${http.url}healthz`, { client });
-      assert.equal(response.status, 200);
-      assert.equal((await response.json()).healthy, true);
-      assert.doesNotMatch(http.stderr.join("\n"), /warn/);
-      // An expired certificate is served (one may expire while kv http runs), but said.
-      await using expired = await HttpProcess.onCluster(1, [
-        "--tls-cert",
-        certs.expiredPem,
-        "--tls-key",
-        certs.serverKey,
-      ]);
-      assert.match(
-        expired.http.stderr.join("\n"),
-        new RegExp(
-          `^kv http warn: --tls-cert ${certs.expiredPem}: its certificate expired on ` +
-            "\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; clients refuse it: give a valid one$",
-          "m",
-        ),
-      );
-    });
+tlsTest(
+  "kv http --tls-cert/--tls-key serves HTTPS that a client trusting the CA can use",
+  async (certs) => {
+    await using served = await HttpProcess.onCluster(1, serverTlsFlags(certs));
+    const { http } = served;
+    assert.match(http.url, /^https:\/\/127\.0\.0\.1:\d+\/$/);
+    using client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certs.caPem)] });
+    const response = await fetch(`${http.url}healthz`, { client });
+    assert.equal(response.status, 200);
+    assert.equal((await response.json()).healthy, true);
+    assert.doesNotMatch(http.stderr.join("\n"), /warn/);
+    // An expired certificate is served (one may expire while kv http runs), but said.
+    await using expired = await HttpProcess.onCluster(1, [
+      "--tls-cert",
+      certs.expiredPem,
+      "--tls-key",
+      certs.serverKey,
+    ]);
+    assert.match(
+      expired.http.stderr.join("\n"),
+      new RegExp(
+        `^kv http warn: --tls-cert ${certs.expiredPem}: its certificate expired on ` +
+          "\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z; clients refuse it: give a valid one$",
+        "m",
+      ),
+    );
   },
-});
+);
 
 Deno.test("kv http's answers forbid framing and MIME sniffing: the console page (whose forms PUT and DELETE) may be framed by no site and loads only its own files", async () => {
   await using served = await HttpProcess.onCluster(1);

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { TlsServerContext, type TlsServerStream } from "../../lib/protocol/tls_server.ts";
-import { withTempDir } from "../helpers/fixtures.ts";
-import { HAS_OPENSSL, makeTestCerts, type TestCerts } from "../helpers/tls_certs.ts";
+import { type TestCerts, tlsTest } from "../helpers/tls_certs.ts";
 import { withDeadline } from "../helpers/wait.ts";
 
 /** What a TLS server answers bytes that are no TLS: a fatal decode_error alert record. */
@@ -59,14 +58,6 @@ async function connectTrusting(certs: TestCerts, port: number): Promise<Deno.Tls
     hostname: "localhost",
     port,
     caCerts: [await Deno.readTextFile(certs.caPem)],
-  });
-}
-
-function tlsTest(name: string, fn: (certs: TestCerts) => Promise<void>): void {
-  Deno.test({
-    name: HAS_OPENSSL ? name : `${name} (ignored: openssl is not installed to make certificates)`,
-    ignore: !HAS_OPENSSL,
-    fn: () => withTempDir(async (dir) => await fn(await makeTestCerts(dir))),
   });
 }
 

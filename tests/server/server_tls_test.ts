@@ -7,12 +7,7 @@ import { HAS_PRLIMIT, lowerDescriptorLimit } from "../helpers/descriptors.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
-import {
-  HAS_OPENSSL,
-  makeTestCerts,
-  serverTlsFlags,
-  type TestCerts,
-} from "../helpers/tls_certs.ts";
+import { HAS_OPENSSL, makeTestCerts, serverTlsFlags, tlsTest } from "../helpers/tls_certs.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 
 /** kv server's HELLO deadline (DEFAULT_HELLO_TIMEOUT_MS): no flag sets it. */
@@ -32,14 +27,6 @@ const LOW_FD_LIMIT = 100;
 
 /** What a TLS server answers bytes that are no TLS: a fatal decode_error alert record. */
 const NOT_TLS_ALERT = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32];
-
-function tlsTest(name: string, fn: (certs: TestCerts, dir: string) => Promise<void>): void {
-  Deno.test({
-    name: HAS_OPENSSL ? name : `${name} (ignored: openssl is not installed to make certificates)`,
-    ignore: !HAS_OPENSSL,
-    fn: () => withTempDir(async (dir) => await fn(await makeTestCerts(dir), dir)),
-  });
-}
 
 tlsTest(
   "a TLS server closes TCP connections that never start a handshake by the HELLO deadline, so idle strangers past --max-connections lock no client out",
