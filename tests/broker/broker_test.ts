@@ -24,10 +24,19 @@ const PERSON = object([["name", str("Mary")], ["age", int(22)], [
   object([["street", str("Main")]]),
 ]]);
 
-async function openBroker(serverCount: number, k: number) {
+/** Runs `body` with a broker of replication factor `k` over `serverCount` fake servers, then closes it. */
+async function withBroker(
+  serverCount: number,
+  k: number,
+  body: (opened: { cluster: FakeCluster; broker: Broker }) => Promise<void>,
+): Promise<void> {
   const cluster = new FakeCluster(serverCount);
   const broker = await cluster.openBroker({ k });
-  return { cluster, broker };
+  try {
+    await body({ cluster, broker });
+  } finally {
+    broker.close();
+  }
 }
 
 function replicaIds(broker: Broker, key: string): string[] {
@@ -35,8 +44,7 @@ function replicaIds(broker: Broker, key: string): string[] {
 }
 
 Deno.test("put stores a record on exactly its k replicas; get and query read it", async () => {
-  const { cluster, broker } = await openBroker(4, 2);
-  try {
+  await withBroker(4, 2, async ({ cluster, broker }) => {
     assert.deepEqual(withoutVersion(await broker.put("person1", PERSON)), {
       kind: "done",
       existed: true,
@@ -51,29 +59,23 @@ Deno.test("put stores a record on exactly its k replicas; get and query read it"
       kind: "not-found",
     });
     assert.deepEqual(withoutVersion(await broker.get("person9")), { kind: "not-found" });
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("reads go to the key's replicas only", async () => {
-  const { cluster, broker } = await openBroker(5, 2);
-  try {
+  await withBroker(5, 2, async ({ cluster, broker }) => {
     await broker.get("person1");
     const replicas = replicaIds(broker, "person1");
     for (const server of cluster.servers) {
       const asked = server.requests.includes("GET");
       assert.equal(asked, replicas.includes(server.address.id), server.address.id);
     }
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("with k-1 replicas crashed or hung, answers are exactly as with all up", async () => {
   for (const failure of ["crashed", "hung"] as const) {
-    const { cluster, broker } = await openBroker(3, 3);
-    try {
+    await withBroker(3, 3, async ({ cluster, broker }) => {
       await broker.put("person1", PERSON);
       const before = [await broker.get("person1"), await broker.get("person9")];
       const [first, second] = broker.replicasOf("person1");
@@ -86,17 +88,14 @@ Deno.test("with k-1 replicas crashed or hung, answers are exactly as with all up
         value: int(22),
       });
       assert.equal(broker.pool.upCount, 1, "failed servers are marked down");
-    } finally {
-      broker.close();
-    }
+    });
   }
 });
 
 Deno.test("with k-1 servers crashed, hung or restarted empty (unrepaired), GET and KEYS answer as with all up, without a warning", async () => {
   const mixes = [["restarted", "restarted"], ["crashed", "restarted"], ["hung", "restarted"]];
   for (const mix of mixes) {
-    const { cluster, broker } = await openBroker(5, 3);
-    try {
+    await withBroker(5, 3, async ({ cluster, broker }) => {
       const keys = Array.from({ length: 20 }, (_, i) => `person${i}`);
       for (const key of keys) await broker.put(key, int(1));
       const answers = async () => {
@@ -120,15 +119,12 @@ Deno.test("with k-1 servers crashed, hung or restarted empty (unrepaired), GET a
         else cluster.servers[index].state = mix[at] as "crashed" | "hung";
       });
       assert.deepEqual(await answers(), before, mix.join(", "));
-    } finally {
-      broker.close();
-    }
+    });
   }
 });
 
 Deno.test("with k servers down: found records are returned with a warning that a newer version may exist, doubtful NOT FOUND warns", async () => {
-  const { cluster, broker } = await openBroker(3, 2);
-  try {
+  await withBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person1", PERSON);
     const [first, second] = broker.replicasOf("person1");
     const third = [0, 1, 2].find((index) => index !== first && index !== second)!;
@@ -146,9 +142,7 @@ Deno.test("with k servers down: found records are returned with a warning that a
     const none = await broker.get("person1");
     assert.equal(none.kind, "not-found");
     assert.match((none as { warning: string }).warning, /no replica of 'person1' answered/);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("with the strict write rule, delete refuses when a replica is down and changes nothing", async () => {
@@ -172,8 +166,7 @@ Deno.test("with the strict write rule, delete refuses when a replica is down and
 });
 
 Deno.test("a delete with a replica down is stored on k servers, and reads answer NOT FOUND", async () => {
-  const { cluster, broker } = await openBroker(3, 2);
-  try {
+  await withBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person3", PERSON);
     const [, second] = broker.replicasOf("person3");
     cluster.servers[second].state = "hung";
@@ -187,14 +180,11 @@ Deno.test("a delete with a replica down is stored on k servers, and reads answer
     ]);
     assert.equal(broker.hintCount, 1);
     assert.deepEqual(withoutVersion(await broker.get("person3")), { kind: "not-found" });
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("writes refuse before changing anything when fewer than k servers are reachable", async () => {
-  const { cluster, broker } = await openBroker(3, 2);
-  try {
+  await withBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person3", PERSON);
     const [first, second] = broker.replicasOf("person3");
     const third = [0, 1, 2].find((index) => index !== first && index !== second)!;
@@ -211,14 +201,11 @@ Deno.test("writes refuse before changing anything when fewer than k servers are 
     const puts = cluster.servers[first].requests.filter((kind) => kind === "PUT");
     assert.equal(puts.length, 1, "only the PUT made before the failures reached it");
     assert.equal(broker.hintCount, 0);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a write that finds every server counted down a moment ago (a request timed out, as when the broker stalled) waits for their reconnects and is stored", async () => {
-  const { cluster, broker } = await openBroker(2, 2);
-  try {
+  await withBroker(2, 2, async ({ cluster, broker }) => {
     await countDownAMomentAgo(cluster, broker, [0, 1]);
     assert(broker.pool.isReconnecting(0) && broker.pool.isReconnecting(1));
     assert.deepEqual(withoutVersion(await broker.put("person1", PERSON)), {
@@ -226,14 +213,11 @@ Deno.test("a write that finds every server counted down a moment ago (a request 
       existed: true,
     });
     assert.equal(cluster.holders("person1").length, 2);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("delete removes exactly the key from every replica", async () => {
-  const { cluster, broker } = await openBroker(3, 2);
-  try {
+  await withBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person3", PERSON);
     await broker.put("person30", PERSON);
     assert.deepEqual(withoutVersion(await broker.delete("person3")), {
@@ -246,9 +230,7 @@ Deno.test("delete removes exactly the key from every replica", async () => {
       kind: "done",
       existed: false,
     });
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("with the strict write rule, put refuses when a replica is down and writes nothing", async () => {
@@ -298,21 +280,17 @@ Deno.test("a put with a replica down is stored on the next server of the list, a
 });
 
 Deno.test("a write refused by a server mid-way is reported as partial", async () => {
-  const { cluster, broker } = await openBroker(2, 2);
-  try {
+  await withBroker(2, 2, async ({ cluster, broker }) => {
     cluster.servers[1].failWrites = "disk full";
     const change = await broker.put("person5", PERSON);
     assert.equal(change.kind, "error");
     assert.match((change as { error: string }).error, /reached only 1 of 2 replicas.*disk full/);
     assert.equal(broker.pool.upCount, 2, "a server's own error does not mark it down");
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a server that comes back is used again without restarting", async () => {
-  const { cluster, broker } = await openBroker(2, 2);
-  try {
+  await withBroker(2, 2, async ({ cluster, broker }) => {
     await broker.put("person1", PERSON);
     cluster.servers[0].state = "crashed";
     assert.equal((await broker.delete("person1")).kind, "error");
@@ -324,14 +302,11 @@ Deno.test("a server that comes back is used again without restarting", async () 
       existed: true,
     });
     assert.deepEqual(cluster.holders("person1"), []);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("keys merges every server's answer, deduplicated, in byte order", async () => {
-  const { cluster, broker } = await openBroker(4, 2);
-  try {
+  await withBroker(4, 2, async ({ cluster, broker }) => {
     const keys = ["b", "a", "é", "ab", "aa", "z", "😀", "\uffff"];
     for (const key of keys) await broker.put(key, int(1));
     await broker.put("other", int(1));
@@ -348,14 +323,11 @@ Deno.test("keys merges every server's answer, deduplicated, in byte order", asyn
     cluster.servers[1].state = "crashed";
     const partial = await broker.keys("", 100);
     assert.match(partial.warning!, /2 of 4 servers did not answer/);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("keys warns when the servers that did not answer and those not yet repaired are k or more: an unrepaired server's answer may lack keys it held", async () => {
-  const { cluster, broker } = await openBroker(3, 2);
-  try {
+  await withBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person1", PERSON);
     const [first, second] = broker.replicasOf("person1");
     // The first replica restarted empty (unrepaired); the second is down: no server that
@@ -367,14 +339,11 @@ Deno.test("keys warns when the servers that did not answer and those not yet rep
     assert.deepEqual(answer.keys, []);
     assert.match(answer.warning!, /2 of 3 servers did not answer or may have lost writes/);
     assert.match(answer.warning!, /not yet repaired/);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("servers reports up servers with records, latency (two decimals) and repair state, down ones with why", async () => {
-  const { cluster, broker } = await openBroker(2, 1);
-  try {
+  await withBroker(2, 1, async ({ cluster, broker }) => {
     await broker.put("person1", PERSON);
     cluster.servers[1].state = "crashed";
     const reports = await broker.servers();
@@ -396,9 +365,7 @@ Deno.test("servers reports up servers with records, latency (two decimals) and r
       error: "cannot connect to 127.0.0.1:9001",
       hints: 0,
     });
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 /**
@@ -409,8 +376,7 @@ Deno.test("servers reports up servers with records, latency (two decimals) and r
  * must walk on to the third server.
  */
 async function readWhileMarkedRepaired(heldPosition: 0 | 1): Promise<void> {
-  const { cluster, broker } = await openBroker(3, 2);
-  try {
+  await withBroker(3, 2, async ({ cluster, broker }) => {
     const [first, second, third] = broker.preferenceList(partitionOf("person1"));
     const held = heldPosition === 0 ? first : second;
     cluster.servers[third].trie.put("person1", PERSON, {
@@ -429,9 +395,7 @@ async function readWhileMarkedRepaired(heldPosition: 0 | 1): Promise<void> {
     assert.equal(broker.pool.state(first)?.unrepaired, false);
     answerHeld();
     assert.deepEqual(withoutVersion(await reading), { kind: "found", value: PERSON });
-  } finally {
-    broker.close();
-  }
+  });
 }
 
 Deno.test("a server marked repaired while its answer was on the way is not trusted for that answer", async () => {
@@ -446,8 +410,7 @@ Deno.test("a GET sent while the server was unrepaired whose answer arrives after
 });
 
 Deno.test("a read resent on a fresh connection after the server restarted under it judges trust on that connection: the new process's NOT FOUND, told unrepaired, is not trusted though the old connection's HELLO said repaired", async () => {
-  const { cluster, broker } = await openBroker(3, 2);
-  try {
+  await withBroker(3, 2, async ({ cluster, broker }) => {
     const [first, , third] = broker.preferenceList(partitionOf("person1"));
     // Written while the second server was down: stored on the first and the third.
     const version = { ms: 1, counter: 0, broker: 1 };
@@ -472,9 +435,7 @@ Deno.test("a read resent on a fresh connection after the server restarted under 
     const id = broker.pool.servers[first].id;
     assert(warning.includes(`${id} may have lost writes and is not yet repaired`), warning);
     assert.match(warning, /the record may exist$/);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 /**
@@ -658,8 +619,7 @@ Deno.test("a write whose replica's connection closed after it stored the write, 
 });
 
 Deno.test("a write to k trusted servers in the list's front reads nothing first: no probe with all up, nor with k - 1 down", async () => {
-  const { cluster, broker } = await openBroker(5, 3);
-  try {
+  await withBroker(5, 3, async ({ cluster, broker }) => {
     const reads = () =>
       cluster.servers.flatMap((server) => server.requests).filter((r) => r === "GET");
     assert.equal((await broker.put("person1", PERSON)).kind, "done");
@@ -669,14 +629,11 @@ Deno.test("a write to k trusted servers in the list's front reads nothing first:
     cluster.servers[second].state = "crashed";
     assert.equal((await broker.put("person1", PERSON)).kind, "done");
     assert.deepEqual(reads(), []);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("reads answer the newest version among the replicas: a newer record, or a newer tombstone as NOT FOUND", async () => {
-  const { cluster, broker } = await openBroker(3, 2);
-  try {
+  await withBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person1", PERSON);
     const [first, second] = broker.replicasOf("person1");
     const future = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
@@ -701,14 +658,11 @@ Deno.test("reads answer the newest version among the replicas: a newer record, o
       kind: "found",
       value: PERSON,
     });
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a write meeting a newer version (STALE) moves the clock past it and wins; a key written nonstop gives up after MAX_WRITE_ATTEMPTS", async () => {
-  const { cluster, broker } = await openBroker(3, 2);
-  try {
+  await withBroker(3, 2, async ({ cluster, broker }) => {
     const [first] = broker.replicasOf("person1");
     // Another broker, whose clock runs a minute ahead, wrote person1 on one replica.
     const ahead = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
@@ -735,9 +689,7 @@ Deno.test("a write meeting a newer version (STALE) moves the clock past it and w
     assert.equal(refused.kind, "error");
     assert.match((refused as { error: string }).error, /newer write on every one of 5 attempts/);
     assert.equal(attempts, MAX_WRITE_ATTEMPTS);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("read repair copies the newest version to a stale replica, at most MAX_READ_REPAIRS_IN_FLIGHT at once", async () => {
@@ -830,8 +782,7 @@ function list(broker: Broker): Uint8Array {
 }
 
 Deno.test("a server repaired under another server list is not trusted: its NOT FOUND does not count, SERVERS says why, and a repair under this list marks it trusted", async () => {
-  const { cluster, broker } = await openBroker(3, 2);
-  try {
+  await withBroker(3, 2, async ({ cluster, broker }) => {
     const [first, second] = broker.preferenceList(partitionOf("person1"));
     assert.equal((await broker.put("person1", PERSON)).kind, "done");
     // The first comes back as a server repaired for another cluster: it holds nothing of
@@ -862,14 +813,11 @@ Deno.test("a server repaired under another server list is not trusted: its NOT F
     assert.deepEqual(cluster.servers[first].nodeState.repairedUnder, list(broker));
     assert.deepEqual(withoutVersion(await broker.get("person1")), { kind: "found", value: PERSON });
     assert.ok(cluster.servers[first].trie.has("person1"), "the repair copied it there");
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a write stored beyond the front names exactly the servers of the front it went past: one known down, one that failed when asked its k; never one that stored it", async () => {
-  const { cluster, broker } = await openBroker(4, 2);
-  try {
+  await withBroker(4, 2, async ({ cluster, broker }) => {
     const [first, second, third, fourth] = broker.preferenceList(partitionOf("person1"));
     // The first is known down; the second hangs with its connection still counted up, so
     // the write hands it out and its ask of k fails (a server just killed looks so).
@@ -887,7 +835,5 @@ Deno.test("a write stored beyond the front names exactly the servers of the fron
     assert(reasons.some((reason) => reason.startsWith(`${ids[first]} is down`)), warning);
     assert(reasons.some((reason) => reason.includes(ids[second])), warning);
     assert(!named.includes(ids[third]) && !named.includes(ids[fourth]), warning);
-  } finally {
-    broker.close();
-  }
+  });
 });
