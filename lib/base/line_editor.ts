@@ -17,7 +17,8 @@
  * Enter runs, Ctrl-G or Ctrl-C gives up, any other key edits the match); Tab
  * (complete; a Tab inside a pasted chunk is a space); Ctrl-L (clear screen);
  * Ctrl-C (clear the line, or {@link EditResult} `interrupt` on an empty one).
- * Columns count UTF-16 code units, so wide characters may shift the cursor.
+ * Columns are counted as a terminal draws them (lib/base/columns.ts): a wide character
+ * (CJK, emoji) takes two, a combining mark none.
  *
  * Input is UTF-8. A byte that is not part of a valid UTF-8 character (a terminal set to
  * Latin-1) is read as the lone surrogate U+DC00 + byte, as Python's `surrogateescape`
@@ -43,6 +44,7 @@
  * @module
  */
 import { invariant } from "./invariant.ts";
+import { charColumns, textColumns } from "./columns.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
 
 /** Lines of history kept unless {@link LineEditorOptions.historySize} says otherwise. */
@@ -617,20 +619,26 @@ export class LineEditor {
     const prompt = search === undefined
       ? this.#prompt
       : `${search.failing ? "(failing " : "("}${SEARCH_PROMPT}'${search.query}': `;
-    const width = Math.max(1, this.#columns() - prompt.length - 1);
+    const promptColumns = textColumns(prompt);
+    const room = Math.max(1, this.#columns() - promptColumns - 1);
+    const text = this.#text;
+    // In columns, not code units: a wide character (CJK, emoji) takes two.
     if (this.#cursor < this.#scroll) this.#scroll = this.#cursor;
-    if (this.#cursor - this.#scroll > width) this.#scroll = this.#cursor - width;
-    if (this.#text.length - this.#scroll < width) {
-      this.#scroll = Math.max(0, Math.min(this.#scroll, this.#text.length - width));
+    if (fitAfter(text, this.#scroll, room) < this.#cursor) {
+      this.#scroll = fitBefore(text, this.#cursor, room);
     }
-    const shown = this.#text.slice(this.#scroll, this.#scroll + width);
+    // A view with room to spare shows as much as fits of the text before it.
+    if (fitAfter(text, this.#scroll, room) === text.length) {
+      this.#scroll = Math.min(this.#scroll, fitBefore(text, text.length, room));
+    }
+    const shown = text.slice(this.#scroll, fitAfter(text, this.#scroll, room));
     let hint = "";
-    if (options.hint !== false && search === undefined && this.#cursor === this.#text.length) {
-      const room = width - shown.length;
-      const text = this.#hint?.(this.#text)?.slice(0, room);
-      if (text) hint = `\x1b[2m${text}\x1b[0m`;
+    if (options.hint !== false && search === undefined && this.#cursor === text.length) {
+      const left = room - textColumns(shown);
+      const hinted = this.#hint?.(text)?.slice(0, left);
+      if (hinted) hint = `\x1b[2m${hinted}\x1b[0m`;
     }
-    const column = prompt.length + this.#cursor - this.#scroll;
+    const column = promptColumns + textColumns(text.slice(this.#scroll, this.#cursor));
     this.#write(`\r${prompt}${shown}${hint}\x1b[K\r${column > 0 ? `\x1b[${column}C` : ""}`);
   }
 
@@ -693,6 +701,33 @@ function printableRun(keys: string): number {
     end++;
   }
   return end;
+}
+
+/** Where the whole characters of `text` from `from` that fit in `room` columns end. */
+function fitAfter(text: string, from: number, room: number): number {
+  let at = from;
+  let used = 0;
+  while (at < text.length) {
+    const columns = charColumns(text.codePointAt(at)!);
+    if (used + columns > room) break;
+    used += columns;
+    at += charLengthAt(text, at);
+  }
+  return at;
+}
+
+/** Where the whole characters of `text` before `end` that fit in `room` columns start. */
+function fitBefore(text: string, end: number, room: number): number {
+  let at = end;
+  let used = 0;
+  while (at > 0) {
+    const length = charLengthBefore(text, at);
+    const columns = charColumns(text.codePointAt(at - length)!);
+    if (used + columns > room) break;
+    used += columns;
+    at -= length;
+  }
+  return at;
 }
 
 /** UTF-16 units of the character before `index` (2 for a surrogate pair, 1 for a lone one). */
@@ -817,13 +852,13 @@ function commonPrefix(words: readonly string[]): string {
 
 /** Candidates in columns as wide as the longest, as many as fit the screen. */
 function listColumns(words: readonly string[], columns: number): string {
-  const width = Math.max(...words.map((word) => word.length)) + 2;
+  const widths = words.map(textColumns);
+  const width = Math.max(...widths) + 2;
   const perRow = Math.max(1, Math.floor(columns / width));
+  const padded = words.map((word, index) => word + " ".repeat(width - widths[index]));
   const rows: string[] = [];
   for (let index = 0; index < words.length; index += perRow) {
-    rows.push(
-      words.slice(index, index + perRow).map((word) => word.padEnd(width)).join("").trimEnd(),
-    );
+    rows.push(padded.slice(index, index + perRow).join("").trimEnd());
   }
   return rows.join("\r\n");
 }

@@ -7,6 +7,7 @@ import {
   MORE_CANDIDATES,
 } from "../../lib/base/line_editor.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { textColumns } from "../../lib/base/columns.ts";
 
 /** An ANSI escape sequence (the ESC is built from its code, since lint forbids it in a regex). */
 const ESCAPE = new RegExp(`${String.fromCharCode(0x1b)}\\[[0-9;]*[A-Za-z]`, "g");
@@ -244,6 +245,34 @@ Deno.test("LineEditor draws a long line scrolled to the cursor, never wider than
   const visible = last.replaceAll(ESCAPE, "").replace(/\r/g, "");
   assert(visible.endsWith("END"), visible);
   assert(visible.length < 40, `${visible.length} columns`);
+});
+
+/** The move right that ends a draw, the cursor's column its number. */
+const CURSOR_RIGHT = new RegExp(`${String.fromCharCode(0x1b)}\\[(\\d+)C$`);
+
+Deno.test("LineEditor counts a wide character (CJK, emoji) as two columns: the cursor lands after it, a long line never wraps", async () => {
+  const draw = async (keys: string) => {
+    const terminal = fakeTerminal([keys]);
+    const editor = new LineEditor({
+      prompt: "> ",
+      input: terminal.input,
+      output: terminal.output,
+      columns: () => 40,
+    });
+    await editor.readLine();
+    editor.close();
+    // Each draw ends by moving the cursor right from the line's start: to its column.
+    const line = terminal.drawn.findLast((drawn) => CURSOR_RIGHT.test(drawn))!;
+    const column = Number(CURSOR_RIGHT.exec(line)![1]);
+    return { column, visible: line.replaceAll(ESCAPE, "").replace(/\r/g, "") };
+  };
+  // Typed, Left twice, x: "> GET 你好x世界" with the cursor after x, 2 + 4 + 4 + 1 columns in.
+  assert.equal((await draw("GET 你好世界\x1b[D\x1b[Dx")).column, 11);
+  // 100 columns of wide characters on a 40-column screen: the end shown, within the screen.
+  const long = await draw("世界😀".repeat(16) + "END");
+  assert(long.visible.endsWith("世界😀END"), long.visible);
+  assert(textColumns(long.visible) < 40, `${textColumns(long.visible)} columns: ${long.visible}`);
+  assert.equal(long.column, textColumns(long.visible));
 });
 
 Deno.test("LineEditor drops keys past maxLineLength and answers overLong at Enter, never the cut line", async () => {
