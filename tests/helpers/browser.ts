@@ -32,6 +32,25 @@ function findChromium(): string | undefined {
 /** The chromium binary, or undefined when none is installed. */
 export const CHROMIUM_PATH: string | undefined = findChromium();
 
+/**
+ * Declares the test `name`, run where chromium is installed; ignored, saying why, where it
+ * is not.
+ *
+ * @example
+ * ```ts
+ * chromiumTest("the web console shows the servers", async () => {
+ *   await using browser = await launchChromium();
+ * });
+ * ```
+ */
+export function chromiumTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({
+    name: CHROMIUM_PATH === undefined ? `${name} (ignored: chromium is not installed)` : name,
+    ignore: CHROMIUM_PATH === undefined,
+    fn,
+  });
+}
+
 /** A headless chromium with a fresh profile, removed on dispose. */
 export class HeadlessChromium {
   private constructor(readonly browser: Browser, readonly profile: string) {}

@@ -3,7 +3,7 @@
  * real `kv http` over real servers.
  */
 import assert from "node:assert/strict";
-import { CHROMIUM_PATH, launchChromium } from "../helpers/browser.ts";
+import { chromiumTest, launchChromium } from "../helpers/browser.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
@@ -29,12 +29,9 @@ const SERVERS_LAYOUT = `(() => {
   };
 })()`;
 
-Deno.test({
-  name: CHROMIUM_PATH === undefined
-    ? "the web console works in chromium (ignored: chromium is not installed)"
-    : "the web console lists servers, finds a key, shows a record, runs commands, sees a server die",
-  ignore: CHROMIUM_PATH === undefined,
-  fn: async () => {
+chromiumTest(
+  "the web console lists servers, finds a key, shows a record, runs commands, sees a server die",
+  async () => {
     await using cluster = await KvCluster.start(3);
     let written: string;
     {
@@ -136,14 +133,11 @@ Deno.test({
     await until(`${hintsCell}?.dataset.hints === "0"`);
     assert.deepEqual(refused, [], "the Content-Security-Policy refused nothing");
   },
-});
+);
 
-Deno.test({
-  name: CHROMIUM_PATH === undefined
-    ? "the web console takes keys as typed and shows floats as sent (ignored: chromium is not installed)"
-    : "the web console takes keys as typed, shows keys it would hide quoted, and shows floats as sent",
-  ignore: CHROMIUM_PATH === undefined,
-  fn: async () => {
+chromiumTest(
+  "the web console takes keys as typed, shows keys it would hide quoted, and shows floats as sent",
+  async () => {
     await using cluster = await KvCluster.start(1);
     await using kv = await cluster.connect();
     await using http = await HttpProcess.start(["-s", cluster.serverFile]);
@@ -217,14 +211,11 @@ Deno.test({
     const raw = String(await page.evaluate(`document.querySelector("#answer").textContent`));
     assert.match(raw, /"a": 1e\+21,\s+"b": -0\.0,\s+"c": 2\.0/);
   },
-});
+);
 
-Deno.test({
-  name: CHROMIUM_PATH === undefined
-    ? "the web console shows kv servers' advice (ignored: chromium is not installed)"
-    : "the web console shows why each server is not trusted (not yet repaired, repaired under another list, being re-marked) and what kv servers advises under the servers, the exact repair command, until the repair is done",
-  ignore: CHROMIUM_PATH === undefined,
-  fn: async () => {
+chromiumTest(
+  "the web console shows why each server is not trusted (not yet repaired, repaired under another list, being re-marked) and what kv servers advises under the servers, the exact repair command, until the repair is done",
+  async () => {
     await using old = await KvCluster.start(1);
     await using added = await KvCluster.start(1);
     {
@@ -277,14 +268,11 @@ Deno.test({
       await page.waitForFunction(`${advice}.hidden && ${advice}.textContent === ""`);
     });
   },
-});
+);
 
-Deno.test({
-  name: CHROMIUM_PATH === undefined
-    ? "the web console shows a busy server busy (ignored: chromium is not installed)"
-    : "the web console shows a server at its --max-connections busy, as kv servers does, not down",
-  ignore: CHROMIUM_PATH === undefined,
-  fn: async () => {
+chromiumTest(
+  "the web console shows a server at its --max-connections busy, as kv servers does, not down",
+  async () => {
     // The third server takes one connection, which a client that said HELLO holds.
     await using cluster = await KvCluster.start(3, {
       server: (index) => ({ args: index === 2 ? ["--max-connections", "1"] : [] }),
@@ -309,14 +297,11 @@ Deno.test({
       holder.close();
     }
   },
-});
+);
 
-Deno.test({
-  name: CHROMIUM_PATH === undefined
-    ? "the web console asks for a token (ignored: chromium is not installed)"
-    : "the web console asks for a token when kv http has --tokens-file, says when the one given is refused, and works once given a listed one",
-  ignore: CHROMIUM_PATH === undefined,
-  fn: async () => {
+chromiumTest(
+  "the web console asks for a token when kv http has --tokens-file, says when the one given is refused, and works once given a listed one",
+  async () => {
     const token = "0123456789abcdef0123456789abcdef";
     await using cluster = await KvCluster.start(1);
     const tokens = await Deno.makeTempFile();
@@ -353,4 +338,4 @@ Deno.test({
       await Deno.remove(tokens);
     }
   },
-});
+);
