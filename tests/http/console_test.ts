@@ -11,6 +11,7 @@ import { RawConnection } from "../helpers/in_process_server.ts";
 import { otherListAdvice, REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
 import { LIST_CHANGE_UNDER_WAY } from "../../lib/protocol/mod.ts";
 import { connectClient } from "../helpers/client.ts";
+import { withDeadline } from "../helpers/wait.ts";
 
 /** Longest wait for anything on the page, in ms (a deadline, not a timing check). */
 const PAGE_DEADLINE_MS = 30_000;
@@ -337,5 +338,92 @@ chromiumTest(
     } finally {
       await Deno.remove(tokens);
     }
+  },
+);
+
+/** Page-side code: whether the page is no wider than its window (nothing ran past a card). */
+const FITS_WINDOW = `document.documentElement.scrollWidth <= window.innerWidth`;
+
+chromiumTest(
+  "the web console keeps a long key and a long value within the window, its commands in sight",
+  async () => {
+    const longKey = "L".repeat(300);
+    await using cluster = await KvCluster.start(2);
+    {
+      await using kv = await cluster.connect({ replicas: 1 });
+      await kv.put(longKey, { a: 1 });
+      // One word of 5000 characters and 400 short ones: too wide, and too tall.
+      await kv.put("long", { word: "x".repeat(5000), words: "lorem ipsum ".repeat(400) });
+    }
+    await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "1"]);
+    await using browser = await launchChromium();
+    const page = await browser.page();
+    page.setDefaultTimeout(PAGE_DEADLINE_MS);
+    await page.goto(http.url);
+    const until = (expression: string) => page.waitForFunction(expression);
+    await until(`document.querySelectorAll("#keys li").length === 2`);
+    assert.equal(await page.evaluate(FITS_WINDOW), true, "the key list fits the window");
+    await page.click(`#keys li[data-key="${longKey}"]`);
+    await until(`document.querySelector("#record-head").textContent.startsWith("${longKey} — ")`);
+    assert.equal(await page.evaluate(FITS_WINDOW), true, "the long key's record fits the window");
+    await page.click(`#keys li[data-key="long"]`);
+    await until(`document.querySelector("#record-head").textContent.startsWith("long — ")`);
+    assert.equal(await page.evaluate(FITS_WINDOW), true, "the long value fits the window");
+    const commands = await page.evaluate(
+      `document.querySelector("#command").getBoundingClientRect().bottom <= window.innerHeight`,
+    );
+    assert.equal(commands, true, "the commands are in sight under the long record");
+  },
+);
+
+chromiumTest(
+  "the web console shows the record clicked last when the one clicked before answers after it",
+  async () => {
+    await using cluster = await KvCluster.start(2);
+    {
+      await using kv = await cluster.connect({ replicas: 1 });
+      await kv.put("slow", { which: "slow" });
+      await kv.put("fast", { which: "fast" });
+    }
+    await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "1"]);
+    await using browser = await launchChromium();
+    const page = await browser.page();
+    page.setDefaultTimeout(PAGE_DEADLINE_MS);
+    // Each answer's body, once read, is recorded a task later: by then the code awaiting it
+    // has run (its continuation is a microtask), so the test can wait for it to be done.
+    await page.evaluateOnNewDocument(`{
+      const text = Response.prototype.text;
+      window.bodiesRead = [];
+      Response.prototype.text = async function () {
+        const body = await text.call(this);
+        const url = this.url;
+        setTimeout(() => window.bodiesRead.push(url), 0);
+        return body;
+      };
+    }`);
+    // The read of "slow" is held (a slow cluster) until "fast", clicked after it, is shown.
+    const slowUrl = `${http.url}v1/records/slow`;
+    const held = Promise.withResolvers<() => Promise<void>>();
+    await page.setRequestInterception(true);
+    page.on("request", (request) => {
+      if (request.url() === slowUrl) held.resolve(() => request.continue());
+      else request.continue();
+    });
+    await page.goto(http.url);
+    const until = (expression: string) => page.waitForFunction(expression);
+    await until(`document.querySelectorAll("#keys li").length === 2`);
+    await page.click(`#keys li[data-key="slow"]`);
+    const release = await withDeadline(held.promise, { what: "the console to read slow" });
+    await page.click(`#keys li[data-key="fast"]`);
+    await until(`document.querySelector("#replicas-verdict")?.textContent === "replicas agree"`);
+    await release();
+    await until(`window.bodiesRead.includes(${JSON.stringify(slowUrl)})`);
+    const head = String(await page.evaluate(`document.querySelector("#record-head").textContent`));
+    assert.match(head, /^fast — version /);
+    assert.match(
+      String(await page.evaluate(`document.querySelector("#record-tree").textContent`)),
+      /which : "fast"/,
+    );
+    assert.equal(await page.evaluate(`document.querySelectorAll("#replicas-verdict").length`), 1);
   },
 );

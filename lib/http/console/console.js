@@ -302,19 +302,28 @@ function showEntry(entry, status) {
   }
 }
 
+/**
+ * Numbers record reads (a key clicked, a GET or QUERY run), so that an answer arriving after
+ * a newer read's is dropped: on a slow cluster the record clicked first showed up under the
+ * key clicked last, and its replicas' list was added to the other record's.
+ */
+let recordRequest = 0;
+
 async function showRecord(key) {
   for (const item of $("keys").children) {
     item.classList.toggle("selected", item.dataset.key === key);
   }
+  const request = ++recordRequest;
   const { status, data } = await api("GET", `/v1/records/${encodeURIComponent(key)}`);
+  if (request !== recordRequest) return;
   showEntry(data, status);
-  await showReplicas(key);
+  await showReplicas(key, request);
 }
 
-/** Each replica's copy, read on its own: whether they agree. */
-async function showReplicas(key) {
+/** Each replica's copy, read on its own: whether they agree (unless a newer read began). */
+async function showReplicas(key, request) {
   const { status, data } = await api("GET", `/v1/records/${encodeURIComponent(key)}?replicas=true`);
-  if (status !== 200) return;
+  if (status !== 200 || request !== recordRequest) return;
   const states = data.replicas.map((copy) =>
     element(
       "li",
@@ -351,12 +360,13 @@ async function runCommand(event) {
   const target = $("target").value;
   let result;
   if (op === "GET" || op === "QUERY") {
+    const request = ++recordRequest;
     result = await api(
       "GET",
       `/v1/records/${op === "GET" ? encodeURIComponent(target) : recordPath(target)}`,
     );
-    showEntry(result.data, result.status);
-    if (op === "GET" && result.status === 200) await showReplicas(target);
+    if (request === recordRequest) showEntry(result.data, result.status);
+    if (op === "GET" && result.status === 200) await showReplicas(target, request);
   } else if (op === "PUT") {
     result = await api("PUT", `/v1/records/${encodeURIComponent(target)}`, $("body").value);
   } else {
