@@ -14,6 +14,7 @@ import {
   countDownAMomentAgo,
   FakeCluster,
   repairAs,
+  withFakeBroker,
   writeAheadOnFirstAndThird,
 } from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -24,27 +25,12 @@ const PERSON = object([["name", str("Mary")], ["age", int(22)], [
   object([["street", str("Main")]]),
 ]]);
 
-/** Runs `body` with a broker of replication factor `k` over `serverCount` fake servers, then closes it. */
-async function withBroker(
-  serverCount: number,
-  k: number,
-  body: (opened: { cluster: FakeCluster; broker: Broker }) => Promise<void>,
-): Promise<void> {
-  const cluster = new FakeCluster(serverCount);
-  const broker = await cluster.openBroker({ k });
-  try {
-    await body({ cluster, broker });
-  } finally {
-    broker.close();
-  }
-}
-
 function replicaIds(broker: Broker, key: string): string[] {
   return broker.replicasOf(key).map((index) => broker.pool.servers[index].id);
 }
 
 Deno.test("put stores a record on exactly its k replicas; get and query read it", async () => {
-  await withBroker(4, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(4, 2, async ({ cluster, broker }) => {
     assert.deepEqual(withoutVersion(await broker.put("person1", PERSON)), {
       kind: "done",
       existed: true,
@@ -63,7 +49,7 @@ Deno.test("put stores a record on exactly its k replicas; get and query read it"
 });
 
 Deno.test("reads go to the key's replicas only", async () => {
-  await withBroker(5, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(5, 2, async ({ cluster, broker }) => {
     await broker.get("person1");
     const replicas = replicaIds(broker, "person1");
     for (const server of cluster.servers) {
@@ -75,7 +61,7 @@ Deno.test("reads go to the key's replicas only", async () => {
 
 Deno.test("with k-1 replicas crashed or hung, answers are exactly as with all up", async () => {
   for (const failure of ["crashed", "hung"] as const) {
-    await withBroker(3, 3, async ({ cluster, broker }) => {
+    await withFakeBroker(3, 3, async ({ cluster, broker }) => {
       await broker.put("person1", PERSON);
       const before = [await broker.get("person1"), await broker.get("person9")];
       const [first, second] = broker.replicasOf("person1");
@@ -95,7 +81,7 @@ Deno.test("with k-1 replicas crashed or hung, answers are exactly as with all up
 Deno.test("with k-1 servers crashed, hung or restarted empty (unrepaired), GET and KEYS answer as with all up, without a warning", async () => {
   const mixes = [["restarted", "restarted"], ["crashed", "restarted"], ["hung", "restarted"]];
   for (const mix of mixes) {
-    await withBroker(5, 3, async ({ cluster, broker }) => {
+    await withFakeBroker(5, 3, async ({ cluster, broker }) => {
       const keys = Array.from({ length: 20 }, (_, i) => `person${i}`);
       for (const key of keys) await broker.put(key, int(1));
       const answers = async () => {
@@ -124,7 +110,7 @@ Deno.test("with k-1 servers crashed, hung or restarted empty (unrepaired), GET a
 });
 
 Deno.test("with k servers down: found records are returned with a warning that a newer version may exist, doubtful NOT FOUND warns", async () => {
-  await withBroker(3, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person1", PERSON);
     const [first, second] = broker.replicasOf("person1");
     const third = [0, 1, 2].find((index) => index !== first && index !== second)!;
@@ -166,7 +152,7 @@ Deno.test("with the strict write rule, delete refuses when a replica is down and
 });
 
 Deno.test("a delete with a replica down is stored on k servers, and reads answer NOT FOUND", async () => {
-  await withBroker(3, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person3", PERSON);
     const [, second] = broker.replicasOf("person3");
     cluster.servers[second].state = "hung";
@@ -184,7 +170,7 @@ Deno.test("a delete with a replica down is stored on k servers, and reads answer
 });
 
 Deno.test("writes refuse before changing anything when fewer than k servers are reachable", async () => {
-  await withBroker(3, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person3", PERSON);
     const [first, second] = broker.replicasOf("person3");
     const third = [0, 1, 2].find((index) => index !== first && index !== second)!;
@@ -205,7 +191,7 @@ Deno.test("writes refuse before changing anything when fewer than k servers are 
 });
 
 Deno.test("a write that finds every server counted down a moment ago (a request timed out, as when the broker stalled) waits for their reconnects and is stored", async () => {
-  await withBroker(2, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(2, 2, async ({ cluster, broker }) => {
     await countDownAMomentAgo(cluster, broker, [0, 1]);
     assert(broker.pool.isReconnecting(0) && broker.pool.isReconnecting(1));
     assert.deepEqual(withoutVersion(await broker.put("person1", PERSON)), {
@@ -217,7 +203,7 @@ Deno.test("a write that finds every server counted down a moment ago (a request 
 });
 
 Deno.test("delete removes exactly the key from every replica", async () => {
-  await withBroker(3, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person3", PERSON);
     await broker.put("person30", PERSON);
     assert.deepEqual(withoutVersion(await broker.delete("person3")), {
@@ -280,7 +266,7 @@ Deno.test("a put with a replica down is stored on the next server of the list, a
 });
 
 Deno.test("a write refused by a server mid-way is reported as partial", async () => {
-  await withBroker(2, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(2, 2, async ({ cluster, broker }) => {
     cluster.servers[1].failWrites = "disk full";
     const change = await broker.put("person5", PERSON);
     assert.equal(change.kind, "error");
@@ -290,7 +276,7 @@ Deno.test("a write refused by a server mid-way is reported as partial", async ()
 });
 
 Deno.test("a server that comes back is used again without restarting", async () => {
-  await withBroker(2, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(2, 2, async ({ cluster, broker }) => {
     await broker.put("person1", PERSON);
     cluster.servers[0].state = "crashed";
     assert.equal((await broker.delete("person1")).kind, "error");
@@ -306,7 +292,7 @@ Deno.test("a server that comes back is used again without restarting", async () 
 });
 
 Deno.test("keys merges every server's answer, deduplicated, in byte order", async () => {
-  await withBroker(4, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(4, 2, async ({ cluster, broker }) => {
     const keys = ["b", "a", "é", "ab", "aa", "z", "😀", "\uffff"];
     for (const key of keys) await broker.put(key, int(1));
     await broker.put("other", int(1));
@@ -327,7 +313,7 @@ Deno.test("keys merges every server's answer, deduplicated, in byte order", asyn
 });
 
 Deno.test("keys warns when the servers that did not answer and those not yet repaired are k or more: an unrepaired server's answer may lack keys it held", async () => {
-  await withBroker(3, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person1", PERSON);
     const [first, second] = broker.replicasOf("person1");
     // The first replica restarted empty (unrepaired); the second is down: no server that
@@ -343,7 +329,7 @@ Deno.test("keys warns when the servers that did not answer and those not yet rep
 });
 
 Deno.test("servers reports up servers with records, latency (two decimals) and repair state, down ones with why", async () => {
-  await withBroker(2, 1, async ({ cluster, broker }) => {
+  await withFakeBroker(2, 1, async ({ cluster, broker }) => {
     await broker.put("person1", PERSON);
     cluster.servers[1].state = "crashed";
     const reports = await broker.servers();
@@ -376,7 +362,7 @@ Deno.test("servers reports up servers with records, latency (two decimals) and r
  * must walk on to the third server.
  */
 async function readWhileMarkedRepaired(heldPosition: 0 | 1): Promise<void> {
-  await withBroker(3, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const [first, second, third] = broker.preferenceList(partitionOf("person1"));
     const held = heldPosition === 0 ? first : second;
     cluster.servers[third].trie.put("person1", PERSON, {
@@ -410,7 +396,7 @@ Deno.test("a GET sent while the server was unrepaired whose answer arrives after
 });
 
 Deno.test("a read resent on a fresh connection after the server restarted under it judges trust on that connection: the new process's NOT FOUND, told unrepaired, is not trusted though the old connection's HELLO said repaired", async () => {
-  await withBroker(3, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const [first, , third] = broker.preferenceList(partitionOf("person1"));
     // Written while the second server was down: stored on the first and the third.
     const version = { ms: 1, counter: 0, broker: 1 };
@@ -455,9 +441,7 @@ Deno.test("a read resent on a fresh connection after the server restarted under 
  * acknowledged version, and standing after a repair.
  */
 async function writeOverLostCopy(how: LostCopy, verb: "put" | "delete"): Promise<void> {
-  const cluster = new FakeCluster(3);
-  const broker = await cluster.openBroker({ k: 2 });
-  try {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const { acknowledged, first, second } = writeAheadOnFirstAndThird(
       cluster,
       broker,
@@ -491,9 +475,7 @@ async function writeOverLostCopy(how: LostCopy, verb: "put" | "delete"): Promise
     assert.deepEqual(withoutVersion(await broker.get("person1")), later, "after a repair");
     const homes = verb === "put" ? [first, second].map((i) => cluster.servers[i].address.id) : [];
     assert.deepEqual(cluster.holders("person1").sort(), homes.sort());
-  } finally {
-    broker.close();
-  }
+  });
 }
 
 /** How a write's first server lacks a write it acknowledged (see {@link writeOverLostCopy}). */
@@ -508,9 +490,7 @@ for (const how of ["unrepaired", "repaired in flight", "restarted in flight"] as
 }
 
 Deno.test("KEYS does not count a listing made while its server was unrepaired, though a repair marked it repaired before the answer arrived: with the other replica down it warns", async () => {
-  const cluster = new FakeCluster(3);
-  const broker = await cluster.openBroker({ k: 2 });
-  try {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person1", PERSON);
     const [first, second] = broker.replicasOf("person1");
     cluster.servers[first].restart();
@@ -527,15 +507,11 @@ Deno.test("KEYS does not count a listing made while its server was unrepaired, t
     cluster.servers[second].state = "crashed";
     for (const answer of answers) answer();
     assertKeysWarnLost(await listing, broker.pool.servers[first].id);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("KEYS resent on a fresh connection after its server restarted under it judges trust on that connection: the new process's empty listing, told unrepaired, does not count", async () => {
-  const cluster = new FakeCluster(3);
-  const broker = await cluster.openBroker({ k: 2 });
-  try {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person1", PERSON);
     const [first, second] = broker.replicasOf("person1");
     cluster.servers[second].state = "crashed";
@@ -548,9 +524,7 @@ Deno.test("KEYS resent on a fresh connection after its server restarted under it
     answerFirst();
     assertKeysWarnLost(await listing, broker.pool.servers[first].id);
     assert.equal(cluster.servers[first].requests.filter((kind) => kind === "KEYS").length, 2);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 /** A listing that lacks person1 and says why: `unrepaired` may have lost it, the other is down. */
@@ -598,9 +572,7 @@ Deno.test("a write whose replica restarted before the write was acknowledged is 
 
 Deno.test("a write whose replica's connection closed after it stored the write, its process still the same, is acknowledged: only a restart loses the copy", async () => {
   // Two servers, k = 2: no third server could take the copy's place.
-  const cluster = new FakeCluster(2);
-  const broker = await cluster.openBroker({ k: 2 });
-  try {
+  await withFakeBroker(2, 2, async ({ cluster, broker }) => {
     const [first, second] = broker.preferenceList(partitionOf("person1"));
     const applySecond = cluster.servers[second].hold("puts");
     const writing = broker.put("person1", PERSON);
@@ -613,13 +585,11 @@ Deno.test("a write whose replica's connection closed after it stored the write, 
     applySecond();
     assert.equal((await writing).kind, "done");
     assert.deepEqual(cluster.holders("person1").sort(), cluster.addresses.map((a) => a.id).sort());
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a write to k trusted servers in the list's front reads nothing first: no probe with all up, nor with k - 1 down", async () => {
-  await withBroker(5, 3, async ({ cluster, broker }) => {
+  await withFakeBroker(5, 3, async ({ cluster, broker }) => {
     const reads = () =>
       cluster.servers.flatMap((server) => server.requests).filter((r) => r === "GET");
     assert.equal((await broker.put("person1", PERSON)).kind, "done");
@@ -633,7 +603,7 @@ Deno.test("a write to k trusted servers in the list's front reads nothing first:
 });
 
 Deno.test("reads answer the newest version among the replicas: a newer record, or a newer tombstone as NOT FOUND", async () => {
-  await withBroker(3, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     await broker.put("person1", PERSON);
     const [first, second] = broker.replicasOf("person1");
     const future = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
@@ -662,7 +632,7 @@ Deno.test("reads answer the newest version among the replicas: a newer record, o
 });
 
 Deno.test("a write meeting a newer version (STALE) moves the clock past it and wins; a key written nonstop gives up after MAX_WRITE_ATTEMPTS", async () => {
-  await withBroker(3, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const [first] = broker.replicasOf("person1");
     // Another broker, whose clock runs a minute ahead, wrote person1 on one replica.
     const ahead = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
@@ -693,9 +663,7 @@ Deno.test("a write meeting a newer version (STALE) moves the clock past it and w
 });
 
 Deno.test("read repair copies the newest version to a stale replica, at most MAX_READ_REPAIRS_IN_FLIGHT at once", async () => {
-  const cluster = new FakeCluster(3);
-  const broker = await cluster.openBroker({ k: 2 });
-  try {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const keys = Array.from({ length: 2 * MAX_READ_REPAIRS_IN_FLIGHT }, (_, i) => `person${i}`);
     for (const key of keys) assert.equal((await broker.put(key, int(1))).kind, "done");
     const newer = broker.clock.next();
@@ -729,9 +697,7 @@ Deno.test("read repair copies the newest version to a stale replica, at most MAX
         key,
       );
     }
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 /**
@@ -740,9 +706,7 @@ Deno.test("read repair copies the newest version to a stale replica, at most MAX
  * own servers (the first, untrusted, and the second) hold nothing, so its read decides.
  */
 async function deleteOverLostCopy(thirdCrashed: boolean): Promise<Change> {
-  const cluster = new FakeCluster(3);
-  const broker = await cluster.openBroker({ k: 2 });
-  try {
+  return await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const [first, second, third] = broker.preferenceList(partitionOf("person1"));
     for (const index of [first, third]) {
       cluster.servers[index].applyPut("person1", PERSON, {
@@ -754,9 +718,7 @@ async function deleteOverLostCopy(thirdCrashed: boolean): Promise<Change> {
     const change = await broker.delete("person1");
     assert(cluster.servers[second].requests.includes("DELETE"), "written to the second");
     return change;
-  } finally {
-    broker.close();
-  }
+  });
 }
 
 Deno.test("a DELETE whose own servers held nothing but whose read vouches for a record on another server says it existed", async () => {
@@ -782,7 +744,7 @@ function list(broker: Broker): Uint8Array {
 }
 
 Deno.test("a server repaired under another server list is not trusted: its NOT FOUND does not count, SERVERS says why, and a repair under this list marks it trusted", async () => {
-  await withBroker(3, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const [first, second] = broker.preferenceList(partitionOf("person1"));
     assert.equal((await broker.put("person1", PERSON)).kind, "done");
     // The first comes back as a server repaired for another cluster: it holds nothing of
@@ -817,7 +779,7 @@ Deno.test("a server repaired under another server list is not trusted: its NOT F
 });
 
 Deno.test("a write stored beyond the front names exactly the servers of the front it went past: one known down, one that failed when asked its k; never one that stored it", async () => {
-  await withBroker(4, 2, async ({ cluster, broker }) => {
+  await withFakeBroker(4, 2, async ({ cluster, broker }) => {
     const [first, second, third, fourth] = broker.preferenceList(partitionOf("person1"));
     // The first is known down; the second hangs with its connection still counted up, so
     // the write hands it out and its ask of k fails (a server just killed looks so).

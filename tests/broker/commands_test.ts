@@ -17,7 +17,7 @@ import { keyProblem, listedKey } from "../../lib/record/key.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 import { anyText } from "../helpers/text_arbitrary.ts";
-import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { withFakeBroker } from "../helpers/fake_cluster.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { HELP_COLUMNS } from "../../lib/base/wrap_words.ts";
 
@@ -269,9 +269,7 @@ Deno.test("formatAnswer prints one JSON line with typed values", () => {
 });
 
 Deno.test("runCommand answers every command kind against a broker", async () => {
-  const cluster = new FakeCluster(3);
-  const broker = await cluster.openBroker({ k: 2 });
-  try {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const run = async (line: string) =>
       JSON.parse(formatAnswer(await runCommand(broker, parseCommand(line)!), { json: true }));
     assert.deepEqual(
@@ -339,15 +337,11 @@ Deno.test("runCommand answers every command kind against a broker", async () => 
     assert.equal(refused.op, "PUT");
     assert.equal(refused.key, "person2");
     assert.match(refused.error, /cannot put 'person2'/);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("KEYS pages: following each answer's next lists every key once, in order", async () => {
-  const cluster = new FakeCluster(3);
-  const broker = await cluster.openBroker({ k: 2 });
-  try {
+  await withFakeBroker(3, 2, async ({ broker }) => {
     const run = async (line: string) =>
       JSON.parse(formatAnswer(await runCommand(broker, parseCommand(line)!), { json: true }));
     const keys = ["person1", "person2", "person3", "person4", "person5", "other"];
@@ -370,9 +364,7 @@ Deno.test("KEYS pages: following each answer's next lists every key once, in ord
     assert.deepEqual(listed, ["person1", "person2", "person3", "person4", "person5"]);
     assert.equal("next" in page, false);
     assert.equal(page.more, false);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("the human KEYS answer's next-page command reads back as that page", () => {

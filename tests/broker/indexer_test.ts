@@ -18,6 +18,7 @@ import {
   FakeCluster,
   type FakeServer,
   repairAs,
+  withFakeBroker,
   writeAheadOnFirstAndThird,
 } from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -32,12 +33,19 @@ function source(text: string): ReadableStream<Uint8Array> {
   return ReadableStream.from([new TextEncoder().encode(text)]);
 }
 
-async function setUp(serverCount: number, k: number) {
-  const cluster = new FakeCluster(serverCount);
-  const broker = await cluster.openBroker({ k });
-  // Opening records k (SET_K): the tests count the requests indexing makes.
-  for (const server of cluster.servers) server.requests.length = 0;
-  return { cluster, broker };
+/**
+ * {@link withFakeBroker}, with each server's request log emptied once the broker is open
+ * (opening records k, a SET_K): the tests count the requests indexing makes.
+ */
+function withIndexingBroker<T>(
+  serverCount: number,
+  k: number,
+  body: (opened: { cluster: FakeCluster; broker: Broker }) => Promise<T>,
+): Promise<T> {
+  return withFakeBroker(serverCount, k, (opened) => {
+    for (const server of opened.cluster.servers) server.requests.length = 0;
+    return body(opened);
+  });
 }
 
 /** Makes each server of `cluster` apply a write at once and answer it when `scheduler` says. */
@@ -83,8 +91,7 @@ Deno.test("indexFile stores every record of each dialect on exactly k replicas",
       ["testdata/compat/bare-dialect.txt", "bare"],
     ] as const
   ) {
-    const { cluster, broker } = await setUp(4, 2);
-    try {
+    await withIndexingBroker(4, 2, async ({ cluster, broker }) => {
       const reports: string[] = [];
       const summary = await indexFile(broker, file, {
         report: (line) => reports.push(line),
@@ -108,41 +115,38 @@ Deno.test("indexFile stores every record of each dialect on exactly k replicas",
           assert.deepEqual(stored[index].get(key), value);
         }
       }
-    } finally {
-      broker.close();
-    }
+    });
   }
 });
 
 Deno.test("indexFile reads a file of many chunks whole: every record, those across a chunk's end too", async () => {
-  const { cluster, broker } = await setUp(2, 2);
-  const path = await Deno.makeTempFile({ suffix: ".txt" });
-  try {
-    // Lines of many lengths, over twice as many chunks as the reader's buffers.
-    const values: string[] = [];
-    let bytes = 0;
-    while (bytes < 8 * READ_CHUNK_BYTES) {
-      const value = `${values.length}-${"abcdefgh".repeat(values.length % 97)}`;
-      values.push(value);
-      bytes += value.length + 16;
+  await withIndexingBroker(2, 2, async ({ cluster, broker }) => {
+    const path = await Deno.makeTempFile({ suffix: ".txt" });
+    try {
+      // Lines of many lengths, over twice as many chunks as the reader's buffers.
+      const values: string[] = [];
+      let bytes = 0;
+      while (bytes < 8 * READ_CHUNK_BYTES) {
+        const value = `${values.length}-${"abcdefgh".repeat(values.length % 97)}`;
+        values.push(value);
+        bytes += value.length + 16;
+      }
+      await Deno.writeTextFile(path, values.map((value, i) => `k${i}: "${value}"\n`).join(""));
+      const summary = await indexFile(broker, path, { progress: SILENT_PROGRESS });
+      assert.deepEqual([summary.indexedCount, summary.skippedCount], [values.length, 0]);
+      for (const server of cluster.servers) {
+        const records = server.records;
+        assert.equal(records.size, values.length);
+        values.forEach((value, i) => assert.deepEqual(records.get(`k${i}`), str(value)));
+      }
+    } finally {
+      await Deno.remove(path);
     }
-    await Deno.writeTextFile(path, values.map((value, i) => `k${i}: "${value}"\n`).join(""));
-    const summary = await indexFile(broker, path, { progress: SILENT_PROGRESS });
-    assert.deepEqual([summary.indexedCount, summary.skippedCount], [values.length, 0]);
-    for (const server of cluster.servers) {
-      const records = server.records;
-      assert.equal(records.size, values.length);
-      values.forEach((value, i) => assert.deepEqual(records.get(`k${i}`), str(value)));
-    }
-  } finally {
-    broker.close();
-    await Deno.remove(path);
-  }
+  });
 });
 
 Deno.test("bad lines are reported with file:line:col, skipped and counted", async () => {
-  const { broker } = await setUp(2, 2);
-  try {
+  await withIndexingBroker(2, 2, async ({ broker }) => {
     const reports: string[] = [];
     const text = `"a" : 1\n\n"b" { }\n"c" : { "x" : 2 }\n'd':{'e': \n`;
     const summary = await indexLines(broker, source(text), {
@@ -156,14 +160,11 @@ Deno.test("bad lines are reported with file:line:col, skipped and counted", asyn
     assert.match(reports[0], /^data\.txt:3:5: expected ':' after the key.*; line skipped$/);
     assert.match(reports[1], /^data\.txt:5:\d+: /);
     assert.deepEqual((await broker.keys("", 10)).keys, ["a", "c"]);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a repeated field name skips the line unless duplicateKeys is last-wins", async () => {
-  const { broker } = await setUp(1, 1);
-  try {
+  await withIndexingBroker(1, 1, async ({ broker }) => {
     const text = `a: { x : 1; x : 2 }\nb: 3\n`;
     const reports: string[] = [];
     const strict = await indexLines(broker, source(text), {
@@ -185,14 +186,11 @@ Deno.test("a repeated field name skips the line unless duplicateKeys is last-win
       kind: "found",
       value: { kind: "int", value: 2 },
     });
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("with a server down, records go to the next servers of their lists, leaving hints", async () => {
-  const { cluster, broker } = await setUp(3, 2);
-  try {
+  await withIndexingBroker(3, 2, async ({ cluster, broker }) => {
     cluster.servers[0].state = "crashed";
     await broker.pool.call(0, (connection) => connection.ping());
     const keys = Array.from({ length: 30 }, (_, i) => `person${i}`);
@@ -205,14 +203,11 @@ Deno.test("with a server down, records go to the next servers of their lists, le
     for (const key of onDown) assert.deepEqual(cluster.holders(key).sort(), others.sort(), key);
     const hinted = new Set(onDown.map((key) => partitionOf(key)));
     assert.equal(broker.hintCount, hinted.size);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("with k of the first 2k-1 servers of a record's list down, it is stored beyond them and the load warns of it, as a PUT does", async () => {
-  const { cluster, broker } = await setUp(4, 2);
-  try {
+  await withIndexingBroker(4, 2, async ({ cluster, broker }) => {
     for (const index of [0, 1]) {
       cluster.servers[index].state = "crashed";
       await broker.pool.call(index, (connection) => connection.ping());
@@ -242,9 +237,7 @@ Deno.test("with k of the first 2k-1 servers of a record's list down, it is store
           "stored on \\S+, beyond the first 3 servers of the key's list, where reads look",
       ),
     );
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("with the strict write rule, records whose replica is down are reported and not counted", async () => {
@@ -271,8 +264,7 @@ Deno.test("with the strict write rule, records whose replica is down are reporte
 });
 
 Deno.test("with fewer than k servers up, every record is reported and none is written", async () => {
-  const { cluster, broker } = await setUp(3, 2);
-  try {
+  await withIndexingBroker(3, 2, async ({ cluster, broker }) => {
     for (const index of [0, 1]) {
       cluster.servers[index].state = "crashed";
       await broker.pool.call(index, (connection) => connection.ping());
@@ -282,14 +274,11 @@ Deno.test("with fewer than k servers up, every record is reported and none is wr
     assert.equal(summary.failedCount, keys.length);
     assert.match(reports[0], /not indexed: fewer than k=2 servers are up \(down: /);
     for (const key of keys) assert.deepEqual(cluster.holders(key), []);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a load whose servers were all counted down a moment ago (a request timed out, as when the broker stalled) waits for their reconnects and stores every record", async () => {
-  const { cluster, broker } = await setUp(2, 2);
-  try {
+  await withIndexingBroker(2, 2, async ({ cluster, broker }) => {
     await countDownAMomentAgo(cluster, broker, [0, 1]);
     assert(broker.pool.isReconnecting(0) && broker.pool.isReconnecting(1));
     const keys = Array.from({ length: 10 }, (_, i) => `person${i}`);
@@ -297,14 +286,11 @@ Deno.test("a load whose servers were all counted down a moment ago (a request ti
     assert.deepEqual(reports, []);
     assert.equal(summary.indexedCount, keys.length);
     for (const key of keys) assert.equal(cluster.holders(key).length, 2, key);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a record a server holds a newer version of is written again, and its value wins", async () => {
-  const { cluster, broker } = await setUp(3, 2);
-  try {
+  await withIndexingBroker(3, 2, async ({ cluster, broker }) => {
     const later: Version = { ms: Date.now() + 60_000, counter: 0, broker: 7 };
     const [first] = broker.replicasOf("person1");
     cluster.servers[first].applyPut("person1", int(99), { version: later });
@@ -318,23 +304,18 @@ Deno.test("a record a server holds a newer version of is written again, and its 
     for (const index of broker.replicasOf("person1")) {
       assert.deepEqual(cluster.servers[index].records.get("person1"), int(1));
     }
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a chunk's records leave as one PUT_MANY per server", async () => {
-  const { cluster, broker } = await setUp(3, 2);
-  try {
+  await withIndexingBroker(3, 2, async ({ cluster, broker }) => {
     const text = Array.from({ length: 100 }, (_, i) => `k${i}: ${i}\n`).join("");
     const summary = await indexLines(broker, source(text), { progress: SILENT_PROGRESS });
     assert.equal(summary.indexedCount, 100);
     for (const server of cluster.servers) assert.deepEqual(server.requests, ["PUT_MANY"]);
     const stored = cluster.servers.reduce((sum, server) => sum + server.records.size, 0);
     assert.equal(stored, 200);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 /**
@@ -358,8 +339,7 @@ async function indexKeys(broker: Broker, keys: string[], value = "1") {
 }
 
 Deno.test("each item a replica refuses fails exactly its own record, with the server's reason", async () => {
-  const { cluster, broker } = await setUp(3, 2);
-  try {
+  await withIndexingBroker(3, 2, async ({ cluster, broker }) => {
     // Every other key, so that a batch's refusals and successes interleave.
     cluster.servers[1].refuseKey = (key) => Number(key.slice("person".length)) % 2 === 1;
     const keys = Array.from({ length: 40 }, (_, i) => `person${i}`);
@@ -374,9 +354,7 @@ Deno.test("each item a replica refuses fails exactly its own record, with the se
       const expected = broker.replicasOf(key).map((index) => cluster.servers[index].address.id);
       assert.deepEqual(cluster.holders(key).sort(), expected.sort(), key);
     }
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 /**
@@ -425,8 +403,7 @@ Deno.test("a batch a server refuses whole (its disk full) is written to the next
 });
 
 Deno.test("an item a server refuses for its own limits (LIMIT) is written to the next server; a BAD_REQUEST one fails", async () => {
-  const { cluster, broker } = await setUp(3, 2);
-  try {
+  await withIndexingBroker(3, 2, async ({ cluster, broker }) => {
     // Odd keys refused as over a limit of the server's, multiples of 4 as unreadable.
     const refused = (key: string) => Number(key.slice("person".length)) % 2 === 1;
     cluster.servers[1].refuseKey = (key) => refused(key) || Number(key.slice(6)) % 4 === 0;
@@ -444,9 +421,7 @@ Deno.test("an item a server refuses for its own limits (LIMIT) is written to the
     for (const key of onOne.filter(refused)) {
       assert.deepEqual(cluster.holders(key).sort(), others, key);
     }
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a batch lost with its server is written again to the next servers; strict reports it", async () => {
@@ -458,8 +433,7 @@ Deno.test("a batch lost with its server is written again to the next servers; st
 });
 
 Deno.test("a key's earlier line, written again after its batch was lost with a server, does not win over the later line", async () => {
-  const { cluster, broker } = await setUp(3, 2);
-  try {
+  await withIndexingBroker(3, 2, async ({ cluster, broker }) => {
     const [first, second, third] = broker.preferenceList(partitionOf("x"));
     const releaseSecond = cluster.servers[second].hold("puts");
     let lines!: ReadableStreamDefaultController<Uint8Array>;
@@ -489,9 +463,7 @@ Deno.test("a key's earlier line, written again after its batch was lost with a s
     for (const index of [first, third]) {
       assert.deepEqual(cluster.servers[index].trie.get("x"), int(2));
     }
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("the last line of each key wins, in whatever order the servers' answers to the load and its retries come", async () => {
@@ -502,8 +474,7 @@ Deno.test("the last line of each key wins, in whatever order the servers' answer
       fc.subarray(["a", "b", "c"]),
       fc.boolean(),
       async (scheduler, keys, ahead, lineByLine) => {
-        const { cluster, broker } = await setUp(3, 2);
-        try {
+        await withIndexingBroker(3, 2, async ({ cluster, broker }) => {
           // Another broker, its clock ahead, wrote these keys: their lines are refused as
           // STALE and written again, stamped afresh after that version.
           const later: Version = { ms: Date.now() + 60_000, counter: 0, broker: 7 };
@@ -521,9 +492,7 @@ Deno.test("the last line of each key wins, in whatever order the servers' answer
               value: int(keys.lastIndexOf(key)),
             }, key);
           }
-        } finally {
-          broker.close();
-        }
+        });
       },
     ),
   );
@@ -540,8 +509,7 @@ Deno.test("the last line of each key wins while a refused line is written again 
       fc.constantFrom(ErrorCode.READ_ONLY, ErrorCode.LIMIT),
       fc.boolean(),
       async (scheduler, keys, refuser, refusedKeys, how, code, lineByLine) => {
-        const { cluster, broker } = await setUp(3, 2);
-        try {
+        await withIndexingBroker(3, 2, async ({ cluster, broker }) => {
           // One server refuses some keys' items, or every write whole (its disk full).
           const server = cluster.servers[refuser];
           if (how === "items") {
@@ -563,17 +531,14 @@ Deno.test("the last line of each key wins while a refused line is written again 
               if (held !== undefined) assert.deepEqual(held, last, key);
             }
           }
-        } finally {
-          broker.close();
-        }
+        });
       },
     ),
   );
 });
 
 Deno.test("a key on every line is written once per round trip, not once per line: the lines a waiting line replaced count with it", async () => {
-  const { cluster, broker } = await setUp(2, 2);
-  try {
+  await withIndexingBroker(2, 2, async ({ cluster, broker }) => {
     const lines = Array.from({ length: 1000 }, (_, line) => `hot : ${line}\n`).join("");
     const reports: string[] = [];
     const summary = await indexLines(broker, source(lines), {
@@ -590,14 +555,11 @@ Deno.test("a key on every line is written once per round trip, not once per line
         "PUT",
       ]);
     }
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a waiting line that fails fails the lines it replaced, said in its one report", async () => {
-  const { cluster, broker } = await setUp(1, 1);
-  try {
+  await withIndexingBroker(1, 1, async ({ cluster, broker }) => {
     cluster.servers[0].failWrites = "disk full";
     const lines = Array.from({ length: 5 }, (_, line) => `hot : ${line}\n`).join("");
     const reports: string[] = [];
@@ -613,14 +575,11 @@ Deno.test("a waiting line that fails fails the lines it replaced, said in its on
       reports[1],
       /^d\.txt:5: record 'hot' not indexed: .*disk full.* \(nor the 3 earlier lines of the key it replaced\)$/,
     );
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a small frame limit splits a chunk's batch; a record over every server's fails alone, as a PUT of it would", async () => {
-  const { cluster, broker } = await setUp(2, 2);
-  try {
+  await withIndexingBroker(2, 2, async ({ cluster, broker }) => {
     for (const server of cluster.servers) server.maxFrameBytes = 200;
     const keys = Array.from({ length: 50 }, (_, i) => `person${i}`);
     const text = keys.map((key) => `"${key}" : 1\n`).join("") + `"big" : "${"x".repeat(300)}"\n`;
@@ -640,9 +599,7 @@ Deno.test("a small frame limit splits a chunk's batch; a record over every serve
       assert.equal(server.records.size, keys.length);
       assert.ok(server.requests.filter((kind) => kind === "PUT_MANY").length > 1);
     }
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("a record over one server's frame limit goes to the next server of its list, as a PUT's does; strict fails it at once", async () => {
@@ -675,22 +632,18 @@ Deno.test("a record over one server's frame limit goes to the next server of its
 });
 
 Deno.test("more records in one chunk than a PUT_MANY may hold go out in several", async () => {
-  const { cluster, broker } = await setUp(1, 1);
-  try {
+  await withIndexingBroker(1, 1, async ({ cluster, broker }) => {
     const count = MAX_PUT_MANY_ITEMS + 10;
     const text = Array.from({ length: count }, (_, i) => `k${i}:1\n`).join("");
     const summary = await indexLines(broker, source(text), { progress: SILENT_PROGRESS });
     assert.equal(summary.indexedCount, count);
     assert.equal(cluster.servers[0].records.size, count);
     assert.deepEqual(cluster.servers[0].requests, ["PUT_MANY", "PUT_MANY"]);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("problem reports stop after MAX_REPORTED_PROBLEMS; counting goes on", async () => {
-  const { broker } = await setUp(1, 1);
-  try {
+  await withIndexingBroker(1, 1, async ({ broker }) => {
     const reports: string[] = [];
     const text = "bad line\n".repeat(MAX_REPORTED_PROBLEMS + 5);
     const summary = await indexLines(broker, source(text), {
@@ -700,14 +653,11 @@ Deno.test("problem reports stop after MAX_REPORTED_PROBLEMS; counting goes on", 
     assert.equal(summary.skippedCount, MAX_REPORTED_PROBLEMS + 5);
     assert.equal(reports.length, MAX_REPORTED_PROBLEMS + 1);
     assert.match(reports.at(-1)!, /only counting them/);
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("more records than the in-flight window are all indexed", async () => {
-  const { cluster, broker } = await setUp(2, 2);
-  try {
+  await withIndexingBroker(2, 2, async ({ cluster, broker }) => {
     const count = MAX_RECORDS_IN_FLIGHT * 2 + 7;
     const text = Array.from({ length: count }, (_, i) => `k${i}: ${i}`).join("\n");
     const summary = await indexLines(broker, source(text), { progress: SILENT_PROGRESS });
@@ -717,9 +667,7 @@ Deno.test("more records than the in-flight window are all indexed", async () => 
       formatIndexSummary(summary),
       /^indexed \d+ records \(0 failed\), skipped 0 lines, /,
     );
-  } finally {
-    broker.close();
-  }
+  });
 });
 
 Deno.test("detectDialect looks at the first character", () => {
@@ -766,8 +714,7 @@ Deno.test("a record whose replica restarted before the other replica stored it i
  * write. A load that starts after a write was acknowledged must still win over it.
  */
 async function indexOverLostCopy(how: "unrepaired" | "repaired in flight"): Promise<void> {
-  const { cluster, broker } = await setUp(3, 2);
-  try {
+  await withIndexingBroker(3, 2, async ({ cluster, broker }) => {
     const { acknowledged, first, second } = writeAheadOnFirstAndThird(
       cluster,
       broker,
@@ -800,9 +747,7 @@ async function indexOverLostCopy(how: "unrepaired" | "repaired in flight"): Prom
     }
     await repairAs(broker);
     assert.deepEqual(withoutVersion(await broker.get("person1")), { kind: "found", value: int(1) });
-  } finally {
-    broker.close();
-  }
+  });
 }
 
 for (const how of ["unrepaired", "repaired in flight"] as const) {

@@ -15,7 +15,7 @@ import type { KeysAnswer } from "../../lib/broker/broker.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { int, object, str } from "../../lib/record/value.ts";
 import { formatAnswer } from "../../lib/broker/commands.ts";
-import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { withFakeBroker } from "../helpers/fake_cluster.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { recordedOutput } from "../helpers/recorded_output.ts";
 
@@ -24,18 +24,8 @@ function lines(text: string) {
   return readLineBatches(ReadableStream.from([bytes]), { maxLineBytes: 64 });
 }
 
-async function withBroker(run: (broker: Broker, cluster: FakeCluster) => Promise<void>) {
-  const cluster = new FakeCluster(3);
-  const broker = await cluster.openBroker({ k: 2 });
-  try {
-    await run(broker, cluster);
-  } finally {
-    broker.close();
-  }
-}
-
 Deno.test("runSession answers each command in input order and stops at EXIT", async () => {
-  await withBroker(async (broker) => {
+  await withFakeBroker(3, 2, async ({ broker }) => {
     const { output, lines: printed } = recordedOutput();
     const script = [
       "PUT person1: { age : 22 }",
@@ -64,7 +54,7 @@ Deno.test("runSession answers each command in input order and stops at EXIT", as
 });
 
 Deno.test("runSession names the input line of every error, blank lines and comments counted: a mistake's, an unreadable line's and the cluster's", async () => {
-  await withBroker(async (broker) => {
+  await withFakeBroker(3, 2, async ({ broker }) => {
     const { output, lines: printed } = recordedOutput();
     const script = [
       "PUT p: { a: 1 }",
@@ -94,7 +84,7 @@ Deno.test("runSession names the input line of every error, blank lines and comme
     );
   });
   // The cluster's ERROR too: a write no server could take.
-  await withBroker(async (broker, cluster) => {
+  await withFakeBroker(3, 2, async ({ broker, cluster }) => {
     for (const server of cluster.servers) server.failWrites = "disk full";
     const { output, lines: printed } = recordedOutput();
     await runSession(broker, lines("# one\nPUT p: 1"), { output });
@@ -103,7 +93,7 @@ Deno.test("runSession names the input line of every error, blank lines and comme
 });
 
 Deno.test("runSession with json prints exactly one object per command, to end of input", async () => {
-  await withBroker(async (broker) => {
+  await withFakeBroker(3, 2, async ({ broker }) => {
     const { output, lines: printed } = recordedOutput();
     const script = `PUT 'p':{'a': 1}\nGET p\nQUERY p.a\nKEYS\n${"x".repeat(100)}\nHELP\nEXIT`;
     await runSession(broker, lines(script), { json: true, output });
@@ -130,7 +120,7 @@ Deno.test("runSession with json prints exactly one object per command, to end of
 });
 
 Deno.test("answerLine turns parse errors into error answers", async () => {
-  await withBroker(async (broker) => {
+  await withFakeBroker(3, 2, async ({ broker }) => {
     assert.deepEqual(await answerLine(broker, "GET a.b"), {
       op: "GET",
       key: "a.b",
@@ -141,7 +131,7 @@ Deno.test("answerLine turns parse errors into error answers", async () => {
 });
 
 Deno.test("completeLine completes command words, keys, field names, HELP topics and meta commands", async () => {
-  await withBroker(async (broker) => {
+  await withFakeBroker(3, 2, async ({ broker }) => {
     await broker.put(
       "person1",
       object([["age", int(1)], ["address", object([["city", str("Oslo")]])]]),
@@ -223,7 +213,7 @@ function lateKeys() {
 }
 
 Deno.test("completeLine offers the first COMPLETION_KEYS_LIMIT keys of a prefix more match, saying there are more", async () => {
-  await withBroker(async (broker) => {
+  await withFakeBroker(3, 2, async ({ broker }) => {
     // The first keys share user_10, the last does not: a Tab must not narrow to user_10.
     const tens = Array.from({ length: COMPLETION_KEYS_LIMIT }, (_, i) => `user_${1000 + i}`);
     for (const key of [...tens, "user_2000"]) await broker.put(key, int(1));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { partitionOf } from "../../lib/record/partition.ts";
-import { FakeCluster } from "../helpers/fake_cluster.ts";
+import { withFakeBroker } from "../helpers/fake_cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 /**
@@ -10,9 +10,7 @@ import { waitFor } from "../helpers/wait.ts";
  * Returns the answer's warning.
  */
 async function warningWithHeld(heldPosition: 0 | 1): Promise<string> {
-  const cluster = new FakeCluster(3);
-  const broker = await cluster.openBroker({ k: 2 });
-  try {
+  return await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const homes = broker.preferenceList(partitionOf("person1")).slice(0, 2);
     for (const home of homes) cluster.servers[home].nodeState = { unrepaired: true, k: 2 };
     const held = cluster.servers[homes[heldPosition]];
@@ -26,9 +24,7 @@ async function warningWithHeld(heldPosition: 0 | 1): Promise<string> {
     const answer = await reading;
     assert.equal(answer.kind, "not-found");
     return (answer as { warning?: string }).warning ?? "";
-  } finally {
-    broker.close();
-  }
+  });
 }
 
 Deno.test("a read counts its replicas' answers in the order it asked them, whichever answers first", async () => {
@@ -44,9 +40,7 @@ Deno.test("a read counts its replicas' answers in the order it asked them, which
 });
 
 Deno.test("a read's warning names each server that was asked and failed once, not again as passed over", async () => {
-  const cluster = new FakeCluster(3);
-  const broker = await cluster.openBroker({ k: 2 });
-  try {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const homes = broker.preferenceList(partitionOf("person1")).slice(0, 2);
     // Up when the read asks them; each answers with a timeout, which marks it down, so
     // the read walks on to the third server and cannot vouch for its NOT FOUND.
@@ -61,7 +55,5 @@ Deno.test("a read's warning names each server that was asked and failed once, no
     assert.deepEqual([...named].sort(), [...ids].sort(), warning);
     // A failure whose message names its server already is not led by the id again.
     for (const id of ids) assert(!warning.includes(`${id}: ${id}`), warning);
-  } finally {
-    broker.close();
-  }
+  });
 });

@@ -498,6 +498,32 @@ export class FakeCluster {
 }
 
 /**
+ * Runs `body` with a broker of replication factor `k` over `serverCount` fresh fake
+ * servers, closes the broker, and resolves with what `body` did.
+ *
+ * @example
+ * ```ts ignore
+ * await withFakeBroker(3, 2, async ({ cluster, broker }) => {
+ *   cluster.servers[0].state = "crashed";
+ *   await broker.put("person1", int(1));
+ * });
+ * ```
+ */
+export async function withFakeBroker<T>(
+  serverCount: number,
+  k: number,
+  body: (opened: { cluster: FakeCluster; broker: Broker }) => Promise<T>,
+): Promise<T> {
+  const cluster = new FakeCluster(serverCount);
+  const broker = await cluster.openBroker({ k });
+  try {
+    return await body({ cluster, broker });
+  } finally {
+    broker.close();
+  }
+}
+
+/**
  * One repair pass run as `broker` would run it in the background: over its pool and
  * placement, refilling the servers its connections say are unrepaired.
  *
