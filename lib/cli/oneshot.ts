@@ -40,7 +40,7 @@ import { writeLine } from "../base/stdout.ts";
 import { keyProblem, listedKey, oneLine, readListedKey } from "../record/key.ts";
 import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import { DecodeError } from "../base/bytes.ts";
-import { parseRecordLine, RecordParseError } from "../record/parse.ts";
+import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
@@ -369,10 +369,10 @@ async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
     // once a server is back).
     if (!(error instanceof NoServerReachableError)) throw error;
     const unreachable = new CommandError(command.op, error.reason, answerKey(command));
-    return answered(spec, values, errorAnswer(unreachable));
+    return answered(spec, values, errorAnswer(unreachable), positionals[0]);
   }
   try {
-    return answered(spec, values, await runCommand(broker, command));
+    return answered(spec, values, await runCommand(broker, command), positionals[0]);
   } finally {
     // A read repair the answer started finishes first (bounded by the timeout).
     await broker.repairsSettled();
@@ -386,11 +386,14 @@ function answerKey(command: Command): string | undefined {
   return "key" in command ? command.key : undefined;
 }
 
-/** Prints `answer` to `kv <spec.name>` as `values` ask and returns its exit code. */
+/**
+ * Prints `answer` to `kv <spec.name> argument` as `values` ask and returns its exit code.
+ */
 function answered(
   spec: OneShotSpec,
   values: ClusterFlags & { readonly json?: boolean },
   answer: Answer,
+  argument: string | undefined,
 ): number {
   // Every server refused the request itself (a record over their frame limit): the
   // same command would fail again, so it is the user's to fix, not the cluster's.
@@ -404,6 +407,10 @@ function answered(
   });
   if (values.json) writeLine(printed.text);
   else printHuman(printed);
+  const note = foundNothing(printed.answer) && !values.json
+    ? quotedKeyNote(spec.name, argument)
+    : undefined;
+  if (note !== undefined) console.error(note);
   const code = exitCode(printed.answer);
   const listed = code === EXIT_FOUND ||
     (code === EXIT_NOT_FOUND ? spec.canFindNothing === true : spec.unavailable !== undefined);
@@ -462,6 +469,30 @@ function itemLines(answer: Answer, lines: readonly string[]): number {
   const warned = "warning" in answer && answer.warning !== undefined;
   invariant(!warned || lines.at(-1)!.startsWith("WARNING: "), "the warning is the last line");
   return lines.length - (warned ? 1 : 0);
+}
+
+/**
+ * What to type for the key inside the quotes of `argument`, a key (or path) NOT FOUND that
+ * the record grammar reads as another key — `"a b"`, as `STORED: "a b"` and the REPL write it:
+ * the one-shot commands take it quotes and all. Undefined for any other argument, or a path
+ * with a field that cannot be typed as it is (a control character).
+ */
+function quotedKeyNote(name: string, argument: string | undefined): string | undefined {
+  if (argument === undefined || !/^["']/.test(argument)) return undefined;
+  let path: string[];
+  try {
+    path = parseKeyPath(argument);
+  } catch (error) {
+    if (error instanceof RecordParseError) return undefined;
+    throw error;
+  }
+  if (name !== "query" && path.length !== 1) return undefined;
+  // The key as kv keys lists it (`."a\tb"` for a control character), which reads back.
+  const [key, ...fields] = path;
+  if (fields.some((field) => listedKey(field) !== field)) return undefined;
+  const unquoted = [listedKey(key), ...fields].join(".");
+  return `kv ${name}: quotes are part of the key here (an argument is taken as it is); ` +
+    `without them: kv ${name} ${shellWord(unquoted)}`;
 }
 
 /**

@@ -53,6 +53,38 @@ Deno.test("one-shot commands print the REPL's answers and exit 0, 1 or 3", async
   assert.match(refused.stderr, /^ERROR: cannot put 'person2': .*nothing was changed\n$/);
 });
 
+Deno.test('a key NOT FOUND given in quotes, as the answers write it (STORED: "a b"), is told what to type without them', async () => {
+  await using cluster = await KvCluster.start(1);
+  const s = withBrokerTimeout(["-s", cluster.serverFile, "-k", "1"]);
+  const put = await runKv(["put", `"a b": { "c d" : 1 }`, ...s]);
+  assert.deepEqual([put.code, put.stdout], [0, 'STORED: "a b"\n'], put.stderr);
+  const cases: [string[], string][] = [
+    [["get", '"a b"'], "kv get 'a b'"],
+    [["delete", "'a b'"], "kv delete 'a b'"],
+    [["query", '"a b"."c d"'], "kv query 'a b.c d'"],
+    // A control character: the form kv keys lists it in, which reads back.
+    [["get", '"a\\tb"'], `kv get '."a\\tb"'`],
+  ];
+  for (const [args, command] of cases) {
+    const run = await runKv([...args, ...s]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `^NOT FOUND: .*\n${args[0] === "get" ? "kv get" : `kv ${args[0]}`}: quotes are part of ` +
+          `the key here \\(an argument is taken as it is\\); without them: ${
+            RegExp.escape(command)
+          }\n$`,
+      ),
+    );
+  }
+  // Without its quotes it is found; a quote that does not close a key gets no note.
+  const got = await runKv(["get", "a b", ...s]);
+  assert.deepEqual([got.code, got.stdout], [0, '"a b" : { "c d" : 1 }\n']);
+  const open = await runKv(["get", '"a b', ...s]);
+  assert.deepEqual([open.code, open.stderr], [1, 'NOT FOUND: "\\"a b"\n']);
+});
+
 Deno.test("with no server reachable every one-shot command answers ERROR naming each server, exit 3, and kv servers shows them down, exit 0", async () => {
   await withTempDir(async (dir) => {
     const [a, b] = closedPorts(2);
