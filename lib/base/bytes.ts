@@ -942,3 +942,22 @@ export function hexToBytes(hex: string): Uint8Array {
     (_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16),
   );
 }
+
+/**
+ * Writes all of `bytes` to `sink` (a file, standard output, a connection), whose `write`
+ * may take fewer than it is given: again with the rest until it took them all. A regular
+ * file takes them in one write unless the disk fills.
+ *
+ * @example
+ * ```ts
+ * const file = await Deno.create("/tmp/kv/bytes");
+ * await writeAll(file, new Uint8Array([1, 2, 3]));
+ * ```
+ */
+export async function writeAll(
+  sink: { write(bytes: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await sink.write(bytes.subarray(written));
+}

@@ -30,6 +30,7 @@ import { SIGNAL_EXIT_CODES, STOPPED_WORDS, type StopSignal, UserError } from "./
 import { describeFsError } from "../base/fs_error.ts";
 import { type StopWatch, watchStopSignals } from "./stop_signals.ts";
 import { counted } from "../base/plural.ts";
+import { writeAll } from "../base/bytes.ts";
 
 /** Records written when `-n` is absent (the README's example). */
 export const DEFAULT_RECORD_COUNT = 15;
@@ -302,11 +303,6 @@ interface Output {
   write(bytes: Uint8Array): Promise<void>;
   commit(): Promise<void>;
   abandon(): Promise<void>;
-}
-
-async function writeAll(file: { write(bytes: Uint8Array): Promise<number> }, bytes: Uint8Array) {
-  let rest = bytes;
-  while (rest.length > 0) rest = rest.subarray(await file.write(rest));
 }
 
 /**

@@ -13,7 +13,7 @@
 import { describeFsError } from "../base/fs_error.ts";
 import { writeLine } from "../base/stdout.ts";
 import { NEW_SECRET_BYTES, newSecretLine } from "../protocol/auth.ts";
-import { writeAll } from "../server/storage_log.ts";
+import { writeAll } from "../base/bytes.ts";
 import { parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";

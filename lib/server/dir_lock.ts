@@ -46,7 +46,8 @@
  */
 import { invariant } from "../base/invariant.ts";
 import { describeFsError, isFsError } from "../base/fs_error.ts";
-import { DATA_FILE_MODE, writeAll } from "./storage_log.ts";
+import { DATA_FILE_MODE } from "./storage_log.ts";
+import { writeAll } from "../base/bytes.ts";
 
 /** Name of the lock file inside a data directory. */
 export const LOCK_FILE_NAME = "LOCK";

@@ -56,7 +56,7 @@
  */
 import { invariant } from "../base/invariant.ts";
 import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
-import { bytesToHex, hexToBytes } from "../base/bytes.ts";
+import { bytesToHex, hexToBytes, writeAll } from "../base/bytes.ts";
 import {
   isNoList,
   LIST_CHANGE_UNDER_WAY,
@@ -65,7 +65,7 @@ import {
   NO_LIST,
   type NodeState,
 } from "../protocol/mod.ts";
-import { DATA_FILE_MODE, dirname, syncDirectory, writeAll } from "./storage_log.ts";
+import { DATA_FILE_MODE, dirname, syncDirectory } from "./storage_log.ts";
 
 /** Name of the state file in a data dir. */
 export const NODE_STATE_FILE = "node-state.json";

@@ -19,10 +19,10 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { ByteWriter } from "../base/bytes.ts";
+import { ByteWriter, writeAll } from "../base/bytes.ts";
 import { crc32c } from "../base/crc32.ts";
 import { SNAPSHOT_TRAILER_BYTES } from "./snapshot.ts";
-import { DATA_FILE_MODE, dirname, syncDirectory, writeAll } from "./storage_log.ts";
+import { DATA_FILE_MODE, dirname, syncDirectory } from "./storage_log.ts";
 
 /** What the main thread sends. */
 export type ToSnapshotWorker =

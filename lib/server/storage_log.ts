@@ -74,7 +74,13 @@
  * @module
  */
 import { invariant } from "../base/invariant.ts";
-import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "../base/bytes.ts";
+import {
+  ByteReader,
+  ByteWriter,
+  DecodeError,
+  LimitExceededError,
+  writeAll,
+} from "../base/bytes.ts";
 import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
 import { crc32c } from "../base/crc32.ts";
 import { utf8Length } from "../base/utf8.ts";
@@ -769,20 +775,6 @@ function decodeBody(body: ByteReader, formatVersion: number): LogEntry {
   // The value is the rest of the body; the store validates it as it stores it.
   const encodedValue = body.raw(body.remaining, "value");
   return { kind: "put", key, encodedValue, version: version ?? BASE_VERSION };
-}
-
-/**
- * Writes all of `bytes`; a regular file takes them in one write unless the disk fills.
- *
- * @example
- * ```ts
- * const file = await Deno.create("/tmp/kv/bytes");
- * await writeAll(file, new Uint8Array([1, 2, 3]));
- * ```
- */
-export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
 }
 
 /**

@@ -31,6 +31,7 @@
 import net from "node:net";
 import process from "node:process";
 import { freePort } from "./redis.ts";
+import { writeAll } from "../../lib/base/bytes.ts";
 import { cpuMicros, type ListeningProcess, startListening } from "./workload.ts";
 import { pinnedCommand, placementOf } from "./placement.ts";
 
@@ -97,13 +98,6 @@ class RequestCounter {
     const total = this.#partial + bytes;
     this.#partial = total % REQUEST_BYTES;
     return (total - this.#partial) / REQUEST_BYTES;
-  }
-}
-
-/** Writes all of `bytes` on a `Deno.Conn`. */
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let written = 0; written < bytes.length;) {
-    written += await conn.write(bytes.subarray(written));
   }
 }
 
