@@ -448,9 +448,12 @@ export function sessionExitCode(
     ...(failures > 0 ? [`${failures} the cluster could not answer for sure`] : []),
   ];
   const code = mistakes > 0 ? USAGE_EXIT_CODE : EXIT_UNAVAILABLE;
+  const why = mistakes + failures === 1
+    ? "its answer on stdout says why"
+    : "their answers on stdout say why";
   log(
     `of ${counted(commands, "command")}, ${counts.join(" and ")} ` +
-      `(their answers on stdout say why); exit ${code} (see 'kv ${command} --help')`,
+      `(${why}); exit ${code} (see 'kv ${command} --help')`,
   );
   return code;
 }
