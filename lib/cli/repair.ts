@@ -18,6 +18,7 @@ import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_l
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server_pool.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
+import { counted } from "../base/plural.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { serverFile, SERVERS_FLAG_HELP, withServerFileSource } from "./oneshot.ts";
 import { repairCommandLine } from "./shell_command.ts";
@@ -302,10 +303,10 @@ function printReport(report: RepairReport, k: number, json: boolean, again: stri
   }
   for (const failure of report.failures) {
     const partitions = failure.partitions > 0
-      ? `, ${failure.partitions} partitions not checked`
+      ? `, ${counted(failure.partitions, "partition")} not checked`
       : "";
     console.error(
-      `kv repair: ${failure.server}: ${failure.keys} keys not repaired${partitions} ` +
+      `kv repair: ${failure.server}: ${counted(failure.keys, "key")} not repaired${partitions} ` +
         `(${failure.error})`,
     );
   }
@@ -330,15 +331,14 @@ function verdict(report: RepairReport): string {
   if (report.dryRun) {
     return report.inOrder
       ? "dry run: the cluster is in order"
-      : `dry run, nothing changed: ${report.keysOutOfPlace} keys out of place` +
+      : `dry run, nothing changed: ${counted(report.keysOutOfPlace, "key")} out of place` +
         (report.stillUnrepaired.length > 0
           ? `, not repaired under this server list: ${report.stillUnrepaired.join(", ")}`
           : "");
   }
   return report.inOrder
     ? `the cluster is in order${marked}`
-    : `the cluster is not in order: ${report.failures.length} ` +
-      `${report.failures.length === 1 ? "server" : "servers"} failed${marked}`;
+    : `the cluster is not in order: ${counted(report.failures.length, "server")} failed${marked}`;
 }
 
 /** Seconds to hundredths. */

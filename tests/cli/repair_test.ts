@@ -163,6 +163,25 @@ Deno.test("kv repair refills a memory-only server that restarted empty and marks
   assert.equal((await repair(["-s", cluster.serverFile, "--dry-run"])).code, 0);
 });
 
+Deno.test("kv repair --dry-run's human verdict counts in the singular too: 1 key out of place", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 1);
+  assert.equal((await repair(["-s", cluster.serverFile])).code, 0);
+  // Restarted memory-only, one home of person0 lost it.
+  const home = cluster.byId((await homes(cluster.serverFile, 2))("person0")[0]);
+  await home.restart();
+  const run = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile, "--dry-run"]));
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(
+    run.stdout,
+    new RegExp(
+      `^dry run, nothing changed: 1 key out of place, not repaired under this server list: ` +
+        `${RegExp.escape(home.id)}\n$`,
+      "m",
+    ),
+  );
+});
+
 Deno.test("a write that reached one replica of two converges after kv repair", async () => {
   await using cluster = await KvCluster.start(3);
   await index(cluster.serverFile, 2, 50);
