@@ -104,6 +104,12 @@ const VERSION = {
     "in version order (like Deno KV's versionstamp); a later write of a key has a greater one.",
   example: "0193813bcc0000000000002a",
 };
+/**
+ * Null and nothing else, as OpenAPI 3.0 writes it: `nullable` admits null only beside a
+ * `type` (3.0.3, Schema Object), so the `nullable` beside `allOf` that `Entry.value` had
+ * admitted nothing more, and a 404's `"value":null` failed its own document's schema.
+ */
+const NULL_ONLY = { type: "string", nullable: true, enum: [null] };
 const KEY_PARAMETER = {
   name: "key",
   in: "path",
@@ -475,7 +481,10 @@ function recordSchemas(): Record<string, unknown> {
       required: ["key", "value", "version"],
       properties: {
         key: { type: "string" },
-        value: { allOf: [ref("Value")], nullable: true },
+        value: {
+          oneOf: [ref("Value"), NULL_ONLY],
+          description: "The record's value, or the value at the path; null when there is none.",
+        },
         version: {
           ...VERSION,
           nullable: true,

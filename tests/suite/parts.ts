@@ -99,6 +99,7 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/server/server_tls_test.ts": 6.5,
   "tests/cli/server_test.ts": 6.3,
   "tests/http/api_test.ts": 5.8,
+  "tests/http/openapi_test.ts": 2.0,
   "tests/record/encoded_json_test.ts": 5.0,
   "tests/server/server_test.ts": 4.6,
   "tests/server/snapshot_test.ts": 4.3,
