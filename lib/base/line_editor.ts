@@ -45,6 +45,7 @@
  */
 import { invariant } from "./invariant.ts";
 import { charColumns, textColumns } from "./columns.ts";
+import { isHighSurrogate, isLowSurrogate } from "./utf8.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
 
 /** Lines of history kept unless {@link LineEditorOptions.historySize} says otherwise. */
@@ -735,11 +736,7 @@ function charLengthBefore(text: string, index: number): number {
   if (index === 0) return 0;
   const low = text.charCodeAt(index - 1);
   const high = index >= 2 ? text.charCodeAt(index - 2) : 0;
-  return isLowSurrogate(low) && high >= 0xd800 && high <= 0xdbff ? 2 : 1;
-}
-
-function isLowSurrogate(code: number): boolean {
-  return code >= 0xdc00 && code <= 0xdfff;
+  return isLowSurrogate(low) && isHighSurrogate(high) ? 2 : 1;
 }
 
 /**

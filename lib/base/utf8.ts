@@ -43,7 +43,29 @@ export function utf8Length(text: string): number {
   return length;
 }
 
-function isLowSurrogate(unit: number): boolean {
+/**
+ * Whether UTF-16 unit `unit` is a high (leading) surrogate, U+D800 to U+DBFF: the first
+ * half of a character above U+FFFF.
+ *
+ * @example
+ * ```ts
+ * isHighSurrogate("😀".charCodeAt(0)); // true
+ * ```
+ */
+export function isHighSurrogate(unit: number): boolean {
+  return unit >= 0xd800 && unit <= 0xdbff;
+}
+
+/**
+ * Whether UTF-16 unit `unit` is a low (trailing) surrogate, U+DC00 to U+DFFF: the second
+ * half of a character above U+FFFF.
+ *
+ * @example
+ * ```ts
+ * isLowSurrogate("😀".charCodeAt(1)); // true
+ * ```
+ */
+export function isLowSurrogate(unit: number): boolean {
   return unit >= 0xdc00 && unit <= 0xdfff;
 }
 

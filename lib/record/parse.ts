@@ -84,7 +84,7 @@ import {
   TAB,
   UPPER_E,
 } from "./grammar.ts";
-import { utf8Length } from "../base/utf8.ts";
+import { isHighSurrogate, isLowSurrogate, utf8Length } from "../base/utf8.ts";
 import { OBJECT_END, ValueTag, writeInt } from "./value_codec.ts";
 
 /** One parsed record: its key and its value. */
@@ -287,10 +287,6 @@ const ESCAPES = `\\\\ \\" \\' \\n \\r \\t \\0 \\xHH or \\uXXXX`;
  * than a linear scan, which is faster for the few fields records usually have.
  */
 const LINEAR_DUPLICATE_SCAN_MAX_FIELDS = 12;
-
-function isLowSurrogate(code: number): boolean {
-  return code >= 0xdc00 && code <= 0xdfff;
-}
 
 /** Matches `text[start, end)` against the number grammar, without backtracking. */
 function classifyNumber(text: string, start: number, end: number): NumberClass {
@@ -909,10 +905,6 @@ class RecordLineParser {
     }
     this.#expectColon();
   }
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
 }
 
 function hexDigitValue(code: number): number {
