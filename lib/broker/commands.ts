@@ -407,12 +407,34 @@ const getKeys = new Utf8Cache(GET_KEY_CACHE_SLOTS);
  */
 const MAX_QUOTED_WORD_CHARACTERS = 20;
 
+/**
+ * Other stores' command words (Redis, memcached, SQL) and kv's command for each: `SET`
+ * is one edit from GET, and "did you mean GET?" sent a redis-cli user the wrong way.
+ */
+const OTHER_STORES_WORDS: Readonly<Record<string, string>> = {
+  SET: "PUT",
+  HSET: "PUT",
+  MSET: "PUT",
+  INSERT: "PUT",
+  UPDATE: "PUT",
+  DEL: "DELETE",
+  UNLINK: "DELETE",
+  REMOVE: "DELETE",
+  HGET: "QUERY",
+  SCAN: "KEYS",
+  LIST: "KEYS",
+};
+
 function unknownCommandMessage(typed: string, rest: string): string {
   const word = typed.toUpperCase();
-  const close = closestWord(word, COMMAND_WORDS);
   const shown = typed.length > MAX_QUOTED_WORD_CHARACTERS
     ? `${typed.slice(0, MAX_QUOTED_WORD_CHARACTERS)}…`
     : typed;
+  const kvWord = OTHER_STORES_WORDS[word];
+  if (kvWord !== undefined) {
+    return `unknown command '${shown}'; kv's is ${kvWord} (HELP ${kvWord} shows an example)`;
+  }
+  const close = closestWord(word, COMMAND_WORDS);
   if (close !== undefined) {
     return `unknown command '${shown}'; did you mean ${close}? (HELP lists all)`;
   }
@@ -904,6 +926,16 @@ export function keyArgument(key: string): string {
   return `"${oneLine(key.replace(/[\\"]/g, "\\$&"))}"`;
 }
 
+/**
+ * What NO KEYS adds for a prefix holding a glob's `*` or `?` (`KEYS person*`, as redis-cli
+ * takes a pattern): kv's is a prefix, whose `*` is a character like any other.
+ */
+function patternNote(prefix: string): string {
+  if (prefix === "*") return " (a prefix, not a pattern: give none to list every key)";
+  const glob = /[*?]/.exec(prefix)?.[0];
+  return glob === undefined ? "" : ` (a prefix, not a pattern: '${glob}' is taken as it is)`;
+}
+
 function humanLines(
   answer: Answer,
   dialect: Dialect,
@@ -948,7 +980,7 @@ function humanLines(
         const since = after === undefined ? "" : ` after '${oneLine(after)}'`;
         // Without a prefix every key matches: none at all is said plainly.
         const start = prefix === "" ? "" : ` start with '${oneLine(prefix)}'`;
-        lines.push(paint("yellow", `NO KEYS${start}${since}`));
+        lines.push(paint("yellow", `NO KEYS${start}${since}${patternNote(prefix)}`));
       }
       if (next !== undefined) {
         lines.push(

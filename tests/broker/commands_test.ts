@@ -120,6 +120,15 @@ Deno.test("unknown commands get a one-line hint", () => {
     /^unknown command 'frobnicate' \(HELP lists all\)$/,
   );
   assert.doesNotMatch(parseError("frobnicate x").message, /\n/);
+  // Other stores' words name kv's, not the nearest spelling (SET is one edit from GET).
+  assert.equal(
+    parseError("SET x 1").message,
+    "unknown command 'SET'; kv's is PUT (HELP PUT shows an example)",
+  );
+  assert.equal(
+    parseError("del x").message,
+    "unknown command 'del'; kv's is DELETE (HELP DELETE shows an example)",
+  );
 });
 
 Deno.test("an unknown command's or HELP topic's error line fits 80 columns, however long the word typed", () => {
@@ -208,6 +217,15 @@ Deno.test("formatAnswer prints human text in the data's dialect", () => {
   assert.equal(
     formatAnswer({ op: "KEYS", prefix: "", limit: 2, keys: [], more: false }),
     "NO KEYS",
+  );
+  // A glob, as redis-cli's KEYS takes: kv's is a prefix.
+  assert.equal(
+    formatAnswer({ op: "KEYS", prefix: "person1*", limit: 2, keys: [], more: false }),
+    "NO KEYS start with 'person1*' (a prefix, not a pattern: '*' is taken as it is)",
+  );
+  assert.equal(
+    formatAnswer({ op: "KEYS", prefix: "*", limit: 2, keys: [], more: false }),
+    "NO KEYS start with '*' (a prefix, not a pattern: give none to list every key)",
   );
   assert.equal(
     formatAnswer({ op: "KEYS", prefix: "", limit: 2, after: "zz", keys: [], more: false }),
