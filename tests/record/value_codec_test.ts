@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ByteReader, ByteWriter, DecodeError } from "../../lib/base/bytes.ts";
+import { ByteReader, bytesToHex, ByteWriter, DecodeError } from "../../lib/base/bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
 import { float, int, object, str, type Value, valueEquals } from "../../lib/record/value.ts";
 import {
@@ -11,10 +11,6 @@ import {
   writeValue,
 } from "../../lib/record/value_codec.ts";
 import { valueArbitrary } from "../helpers/value_arbitrary.ts";
-
-function hex(bytes: Uint8Array): string {
-  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-}
 
 /** `depth` objects, each the only field of the one around it. */
 function nested(depth: number): Value {
@@ -34,10 +30,10 @@ Deno.test("decodeValue(encodeValue(v)) equals v for any value, kinds included", 
 });
 
 Deno.test("encodeValue matches the documented example and keeps int and float apart", () => {
-  assert.equal(hex(encodeValue(object([["age", int(22)]]))), "04036167650216" + "00");
-  assert.equal(hex(encodeValue(int(300))), "02ac02");
-  assert.equal(hex(encodeValue(int(-5))), "0505");
-  assert.equal(hex(encodeValue(str("\ufeffx"))), "0104efbbbf78");
+  assert.equal(bytesToHex(encodeValue(object([["age", int(22)]]))), "04036167650216" + "00");
+  assert.equal(bytesToHex(encodeValue(int(300))), "02ac02");
+  assert.equal(bytesToHex(encodeValue(int(-5))), "0505");
+  assert.equal(bytesToHex(encodeValue(str("\ufeffx"))), "0104efbbbf78");
   assert.deepEqual(
     decodeValue(encodeValue(str("\ufeffx"))),
     str("\ufeffx"),
@@ -122,7 +118,7 @@ Deno.test("decodeValue throws DecodeError for every malformed input", () => {
   ];
   for (const [bytes, message] of cases) {
     assert.throws(() => decodeValue(bytes), (error: unknown) => {
-      assert.ok(error instanceof DecodeError, `${hex(bytes)}: ${error}`);
+      assert.ok(error instanceof DecodeError, `${bytesToHex(bytes)}: ${error}`);
       assert.match(error.message, message);
       return true;
     });
