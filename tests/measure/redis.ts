@@ -185,11 +185,3 @@ export async function startKvBesideRedis(
   }
   return { workload, loaded, redis, stop };
 }
-
-/** Resident set size of a process in bytes, from /proc (Linux). */
-export async function rssBytes(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  if (match === null) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(match[1]) * 1024;
-}

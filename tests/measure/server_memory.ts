@@ -13,7 +13,8 @@
  */
 import { ServerProcess } from "../../lib/cli/server_process.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
-import { pipeIntoRedis, redisInfo, rssBytes, startRedis } from "./redis.ts";
+import { pipeIntoRedis, redisInfo, startRedis } from "./redis.ts";
+import { rssBytes } from "../helpers/attacks.ts";
 import { makeWorkload, runKvChecked } from "./workload.ts";
 
 const DEFAULT_RECORDS = 100_000;
