@@ -4,24 +4,10 @@
 import assert from "node:assert/strict";
 import { KvInputError } from "../../mod.ts";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
-import { connectClient } from "../helpers/client.ts";
+import { recordedKs } from "../helpers/client.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { waitFor } from "../helpers/wait.ts";
-
-/** The k each server of `cluster` records (0: none). */
-async function recordedKs(
-  cluster: { readonly servers: readonly Pick<KvCluster["servers"][number], "address">[] },
-): Promise<number[]> {
-  return await Promise.all(cluster.servers.map(async (server) => {
-    const client = await connectClient(server.address);
-    try {
-      return client.state.k;
-    } finally {
-      await client.close();
-    }
-  }));
-}
 
 const REFUSAL = (command: string, asked: number) =>
   new RegExp(
@@ -32,12 +18,12 @@ const REFUSAL = (command: string, asked: number) =>
 Deno.test("the first broker records its k; every client refuses another in one line, exit 2, and uses it without -k", async () => {
   // Three servers: enough for -k 3 to be refused for the recorded k, not for their count.
   await using cluster = await KvCluster.start(3);
-  assert.deepEqual(await recordedKs(cluster), [0, 0, 0]);
+  assert.deepEqual(await recordedKs(cluster.servers), [0, 0, 0]);
   const put = await runKv(
     withBrokerTimeout(["put", "-s", cluster.serverFile, "-k", "2", "person1: 1"]),
   );
   assert.equal(put.code, 0, put.stderr);
-  assert.deepEqual(await recordedKs(cluster), [2, 2, 2]);
+  assert.deepEqual(await recordedKs(cluster.servers), [2, 2, 2]);
 
   const broker = await runKv(withBrokerTimeout(["broker", "-s", cluster.serverFile, "-k", "3"]), {
     stdin: "",
@@ -85,7 +71,7 @@ Deno.test("the first broker records its k; every client refuses another in one l
   assert.equal(session.code, 0, session.stderr);
   const { servers } = JSON.parse(session.stdout) as { servers: { records: number }[] };
   assert.equal(servers.reduce((sum, server) => sum + server.records, 0), 2);
-  assert.deepEqual(await recordedKs(cluster), [2, 2, 2], "nothing changed the recorded k");
+  assert.deepEqual(await recordedKs(cluster.servers), [2, 2, 2], "nothing changed the recorded k");
 });
 
 Deno.test("a server that comes back recording no k is given the cluster's", async () => {
@@ -96,10 +82,10 @@ Deno.test("a server that comes back recording no k is given the cluster's", asyn
   assert.equal(put.code, 0, put.stderr);
   // Memory-only: the restart forgets k (and its records).
   await cluster.servers[0].restart();
-  assert.deepEqual(await recordedKs(cluster), [0, 2, 2]);
+  assert.deepEqual(await recordedKs(cluster.servers), [0, 2, 2]);
   const get = await runKv(withBrokerTimeout(["get", "-s", cluster.serverFile, "person1"]));
   assert.equal(get.code, 0, get.stderr);
-  assert.deepEqual(await recordedKs(cluster), [2, 2, 2]);
+  assert.deepEqual(await recordedKs(cluster.servers), [2, 2, 2]);
 });
 
 Deno.test("no client guesses k while servers that may record one are down: a read-only command records none, a writing one is refused naming them, -k is recorded", async () => {
@@ -107,14 +93,14 @@ Deno.test("no client guesses k while servers that may record one are down: a rea
   const s = ["-s", cluster.serverFile];
   const put = await runKv(withBrokerTimeout(["put", ...s, "-k", "2", "person1: 1"]));
   assert.equal(put.code, 0, put.stderr);
-  assert.deepEqual(await recordedKs(cluster), [2, 2, 2]);
+  assert.deepEqual(await recordedKs(cluster.servers), [2, 2, 2]);
   const [wiped, down1, down2] = cluster.servers;
   await down1.stop();
   await down2.stop();
   await wiped.stop();
   await Deno.remove(wiped.dataDir!, { recursive: true });
   await wiped.restart();
-  const upNow = async () => (await recordedKs({ servers: [wiped] }))[0];
+  const upNow = async () => (await recordedKs([wiped]))[0];
   assert.equal(await upNow(), 0, "the wiped server records no k");
 
   // Read-only commands run (kv servers shows who is down) and record nothing.
@@ -155,7 +141,7 @@ Deno.test("no client guesses k while servers that may record one are down: a rea
   const found = await runKv(withBrokerTimeout(["get", ...s, "--json", "person1"]));
   assert.equal(found.code, 0, found.stderr);
   assert.equal(JSON.parse(found.stdout).value, 1);
-  assert.deepEqual(await recordedKs(cluster), [2, 2, 2]);
+  assert.deepEqual(await recordedKs(cluster.servers), [2, 2, 2]);
 });
 
 /**
@@ -186,7 +172,7 @@ Deno.test("a k given while servers are down is the caller's statement: recorded,
   const guessed = await runKv(withBrokerTimeout(["put", ...s, "-k", "1", "person2: 2"]));
   assertStoredWithK1(guessed);
   await down.restart();
-  assert.deepEqual(await recordedKs(cluster), [1, 2]);
+  assert.deepEqual(await recordedKs(cluster.servers), [1, 2]);
   const refused = await runKv(withBrokerTimeout(["get", ...s, "person1"]));
   assert.equal(refused.code, 2);
   assert.match(
@@ -200,7 +186,7 @@ Deno.test("a k given while servers are down is the caller's statement: recorded,
   );
   const repair = await runKv(withBrokerTimeout(["repair", ...s, "-k", "2"]));
   assert.equal(repair.code, 0, repair.stderr);
-  assert.deepEqual(await recordedKs(cluster), [2, 2]);
+  assert.deepEqual(await recordedKs(cluster.servers), [2, 2]);
   const found = await runKv(withBrokerTimeout(["get", ...s, "--json", "person2"]));
   assert.equal(found.code, 0, found.stderr);
   assert.equal(JSON.parse(found.stdout).value, 2);
@@ -218,7 +204,7 @@ Deno.test("during a k conflict kv servers still shows every server, the k each r
   const guessed = await runKv(withBrokerTimeout(["put", ...s, "-k", "1", "person2: 2"]));
   assertStoredWithK1(guessed);
   for (const server of others) await server.restart();
-  assert.deepEqual(await recordedKs(cluster), [1, 2, 2]);
+  assert.deepEqual(await recordedKs(cluster.servers), [1, 2, 2]);
 
   const shown = await runKv(withBrokerTimeout(["servers", ...s]));
   assert.equal(shown.code, 0, shown.stderr);
@@ -247,7 +233,7 @@ Deno.test("during a k conflict kv servers still shows every server, the k each r
     2,
     2,
   ]);
-  assert.deepEqual(await recordedKs(cluster), [1, 2, 2], "kv servers took no side");
+  assert.deepEqual(await recordedKs(cluster.servers), [1, 2, 2], "kv servers took no side");
 });
 
 Deno.test("a writing client that fixes the default k says so, since a cluster whose memory-only servers all restarted looks new: -k, or a recorded k, is silent", async () => {
@@ -262,11 +248,11 @@ Deno.test("a writing client that fixes the default k says so, since a cluster wh
   assert.equal(again.stderr, "", "the recorded k is no guess");
 
   for (const server of cluster.servers) await server.restart();
-  assert.deepEqual(await recordedKs(cluster), [0, 0]);
+  assert.deepEqual(await recordedKs(cluster.servers), [0, 0]);
   const guessed = await runKv(withBrokerTimeout(["put", ...s, "person3: 3"]));
   assert.equal(guessed.code, 0, guessed.stderr);
   assert.match(guessed.stderr, NOTICE);
-  assert.deepEqual(await recordedKs(cluster), [1, 1]);
+  assert.deepEqual(await recordedKs(cluster.servers), [1, 1]);
 
   for (const server of cluster.servers) await server.restart();
   const broker = await runKv(withBrokerTimeout(["broker", ...s]), { stdin: "" });
@@ -299,7 +285,7 @@ Deno.test("kv servers records no k and is never refused for k against the server
     const beside = await runKv(withBrokerTimeout(["servers", "-s", all]));
     assert.equal(beside.code, 0, beside.stderr);
     assert.match(beside.stdout.split("\n")[2], /\bno k\b/, beside.stdout);
-    assert.deepEqual(await recordedKs(cluster), [2, 2, 0], "kv servers recorded no k");
+    assert.deepEqual(await recordedKs(cluster.servers), [2, 2, 0], "kv servers recorded no k");
     const checked = await runKv(withBrokerTimeout(["servers", "-s", alone]));
     assert.equal(checked.code, 0, checked.stderr);
     // No k anywhere: the repair that marks it must be told the cluster's.
@@ -321,7 +307,7 @@ Deno.test("kv servers records no k and is never refused for k against the server
     const get = await runKv(withBrokerTimeout(["get", "-s", one, "person1"]));
     assert.equal(get.code, 2);
     assert.equal(get.stderr, `kv get: ${TOO_FEW}\n`);
-    assert.deepEqual(await recordedKs(cluster), [2, 2, 0], "nothing recorded a k");
+    assert.deepEqual(await recordedKs(cluster.servers), [2, 2, 0], "nothing recorded a k");
   } finally {
     await Promise.all([pair, all, alone, one].map((path) => Deno.remove(path)));
   }

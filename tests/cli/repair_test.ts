@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { homes, serverContents } from "../helpers/server_contents.ts";
-import { connectClient } from "../helpers/client.ts";
+import { connectClient, recordedKs } from "../helpers/client.ts";
 import type { ServerProcess } from "../../lib/cli/server_process.ts";
 import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "../helpers/wait.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
@@ -356,16 +356,6 @@ Deno.test("kv repair -k 3 records the new k on every server and puts every key o
   assert.equal(again.code, 0);
   assert.equal(again.report.k, 3, "without -k, the k the servers record");
 });
-
-/** The k each server of `servers` records now, read in a HELLO of its own. */
-async function recordedKs(servers: readonly ServerProcess[]): Promise<number[]> {
-  return await Promise.all(servers.map(async (server) => {
-    const client = await connectClient(server.address);
-    const k = client.state.k;
-    await client.close();
-    return k;
-  }));
-}
 
 /**
  * Problems of `answers` (broker JSON answers to GETs of person0…, `deleted` of them deleted

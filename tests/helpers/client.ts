@@ -41,3 +41,24 @@ export function connectClient(
     ...options,
   });
 }
+
+/**
+ * The k each of `servers` records (0: none), each asked over a connection of its own.
+ *
+ * @example
+ * ```ts
+ * await recordedKs(cluster.servers); // [2, 2, 2]
+ * ```
+ */
+export async function recordedKs(
+  servers: readonly { readonly address: ServerAddress }[],
+): Promise<number[]> {
+  return await Promise.all(servers.map(async (server) => {
+    const client = await connectClient(server.address);
+    try {
+      return client.state.k;
+    } finally {
+      await client.close();
+    }
+  }));
+}
