@@ -177,10 +177,12 @@ function serverDetail(server) {
 
 async function refreshServers() {
   try {
-    const [{ data: servers }, { status: healthStatus, data: health }] = await Promise.all([
-      api("GET", "/v1/servers"),
-      api("GET", "/healthz"),
-    ]);
+    const [{ status, data: servers }, { status: healthStatus, data: health }] = await Promise.all(
+      [api("GET", "/v1/servers"), api("GET", "/healthz")],
+    );
+    // Refused (no token yet, busy): its reason, where reading the servers of an error body
+    // said "kv http unreachable: Cannot read properties of undefined (reading 'flatMap')".
+    if (status !== 200) throw new Error(servers.error);
     const rows = servers.servers.flatMap((server) => {
       const state = serverState(server);
       const row = element(
@@ -280,13 +282,27 @@ function tree(value) {
   return list;
 }
 
+/** `value` as JSON text, its floats as the API sent them (`2.0`, not `2`). */
+function jsonText(value, indent) {
+  return JSON.stringify(
+    value,
+    (_name, field) => field instanceof Float ? JSON.rawJSON(field.source) : field,
+    indent,
+  );
+}
+
+/** The key of the whole record shown, if one is (not a QUERY's value): writes to it reload it. */
+let shownRecordKey;
+
 function showEntry(entry, status) {
   const head = $("record-head");
+  shownRecordKey = status === 200 && !entry.path ? entry.key : undefined;
   if (status === 200) {
     const where = entry.path ? entry.path.map(shownKey).join(".") : shownKey(entry.key);
     head.textContent = `${where} — version ${entry.version}`;
     head.className = "";
     $("record-tree").replaceChildren(element("div", { class: "tree" }, tree(entry.value)));
+    if (!entry.path) $("record-tree").prepend(editButton(entry));
   } else {
     // A 503 read (too few of the key's servers answered to say it is absent) has no
     // error, only its warning, shown below.
@@ -308,6 +324,22 @@ function showEntry(entry, status) {
  * key clicked last, and its replicas' list was added to the other record's.
  */
 let recordRequest = 0;
+
+/**
+ * A button that puts the record in the PUT form, its value as JSON with floats as sent, to
+ * edit and run: there was no way to change a record but typing its whole value again.
+ */
+function editButton(entry) {
+  const button = element("button", { type: "button", id: "edit-record" }, "Edit");
+  button.addEventListener("click", () => {
+    $("op").value = "PUT";
+    $("target").value = entry.key;
+    $("body").value = jsonText(entry.value, 2);
+    $("body").rows = Math.min(20, $("body").value.split("\n").length);
+    $("body").focus();
+  });
+  return button;
+}
 
 async function showRecord(key) {
   for (const item of $("keys").children) {
@@ -372,14 +404,11 @@ async function runCommand(event) {
   } else {
     result = await api("DELETE", `/v1/records/${encodeURIComponent(target)}`);
   }
-  $("answer").textContent = `${result.status} ${
-    JSON.stringify(
-      result.data,
-      (_name, value) => value instanceof Float ? JSON.rawJSON(value.source) : value,
-      2,
-    )
-  }`;
-  if (op === "PUT" || op === "DELETE") loadKeys(pageAfter);
+  $("answer").textContent = `${result.status} ${jsonText(result.data, 2)}`;
+  if (op !== "PUT" && op !== "DELETE") return;
+  loadKeys(pageAfter);
+  // The record shown, written or deleted: shown as it now is, not as it was.
+  if (target === shownRecordKey) await showRecord(target);
 }
 
 $("token-form").addEventListener("submit", (event) => {
