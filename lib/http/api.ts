@@ -444,7 +444,8 @@ export class HttpApi {
       hintsWaiting: broker.hintCount,
     });
     return this.#answers.response(text, {
-      headers: { "Content-Type": "text/plain; version=0.0.4" },
+      // Prometheus' text format, whose exposition format names its charset too.
+      headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
     });
   }
 
@@ -950,7 +951,16 @@ function floatReviver(
 ): unknown {
   if (typeof value !== "number") return value;
   const source = context?.source ?? "";
-  if (/[.eE]/.test(source)) return new Float(value);
+  if (/[.eE]/.test(source)) {
+    // Past the largest double JSON.parse gives Infinity, which the library's error names as
+    // "a Float must be a finite number": a class an HTTP client never meets.
+    if (!Number.isFinite(value)) {
+      throw new KvInputError(
+        `number out of range: ${source} (a float is at most ${Number.MAX_VALUE} in size)`,
+      );
+    }
+    return new Float(value);
+  }
   if (!Number.isSafeInteger(value)) {
     throw new KvInputError(
       `integer out of range: ${source} (ints are at most 2^53 - 1 in size; write it with ` +

@@ -168,6 +168,15 @@ Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason, a que
     // the record line refuses it, not stored as a float with other digits.
     ["PUT", "v1/records/a", "12345678901234567890", "application/json", 400, /integer out of/],
     ["PUT", "v1/records/a", `{"n":-9007199254740992}`, "application/json", 400, /2\^53 - 1/],
+    // A float past the largest double: JSON.parse makes it Infinity, which no value holds.
+    [
+      "PUT",
+      "v1/records/a",
+      `{"f":1.5e400}`,
+      "application/json",
+      400,
+      /^number out of range: 1\.5e400 \(a float is at most 1\.7976931348623157e\+308 in size\)$/,
+    ],
     ["PUT", "v1/records/a", "b: 1", "text/plain", 400, /key 'b' is not the URL's 'a'/],
     // JSON.parse keeps the last of two; a record line refuses them, and so does a JSON body.
     ["PUT", "v1/records/a", `{"a":1,"a":2}`, "application/json", 400, /names field "a" twice/],
@@ -262,7 +271,7 @@ Deno.test("kv http: HEAD answers as GET does, without the body; a wrong method's
     ["v1/records/person1/age", 200, "application/json"],
     ["v1/records/nobody", 404, "application/json"],
     ["v1/keys", 200, "application/json"],
-    ["metrics", 200, "text/plain; version=0.0.4"],
+    ["metrics", 200, "text/plain; version=0.0.4; charset=utf-8"],
     ["", 200, "text/html; charset=utf-8"],
   ];
   for (const [path, status, type] of heads) {
