@@ -65,7 +65,7 @@ import {
   NO_LIST,
   type NodeState,
 } from "../protocol/mod.ts";
-import { DATA_FILE_MODE, dirname, syncDirectory } from "./storage_log.ts";
+import { AtomicFile } from "./storage_log.ts";
 
 /** Name of the state file in a data dir. */
 export const NODE_STATE_FILE = "node-state.json";
@@ -427,19 +427,12 @@ async function writeStateFile(path: string, state: NodeState): Promise<void> {
     unrepaired: state.unrepaired,
     repairedUnder: bytesToHex(state.repairedUnder),
   });
-  const temporaryPath = `${path}.tmp`;
-  const file = await Deno.open(temporaryPath, {
-    write: true,
-    create: true,
-    truncate: true,
-    mode: DATA_FILE_MODE,
-  });
+  const file = await AtomicFile.open(path);
   try {
-    await writeAll(file, new TextEncoder().encode(`${text}\n`));
-    await file.sync();
-  } finally {
-    file.close();
+    await writeAll(file.file, new TextEncoder().encode(`${text}\n`));
+    await file.commit();
+  } catch (error) {
+    await file.abandon();
+    throw error;
   }
-  await Deno.rename(temporaryPath, path);
-  await syncDirectory(dirname(path));
 }

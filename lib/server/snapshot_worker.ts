@@ -22,7 +22,7 @@
 import { ByteWriter, writeAll } from "../base/bytes.ts";
 import { crc32c } from "../base/crc32.ts";
 import { SNAPSHOT_TRAILER_BYTES } from "./snapshot.ts";
-import { DATA_FILE_MODE, dirname, syncDirectory } from "./storage_log.ts";
+import { AtomicFile } from "./storage_log.ts";
 
 /** What the main thread sends. */
 export type ToSnapshotWorker =
@@ -36,43 +36,33 @@ export type FromSnapshotWorker =
   | { readonly ok: true; readonly byteLength: number }
   | { readonly ok: false; readonly message: string };
 
-let file: Deno.FsFile | undefined;
-let path = "";
+let file: AtomicFile | undefined;
 let crc = 0;
 let byteLength = 0;
 
 async function handle(message: ToSnapshotWorker): Promise<void> {
   switch (message.type) {
     case "open":
-      path = message.path;
-      file = await Deno.open(`${path}.tmp`, {
-        write: true,
-        create: true,
-        truncate: true,
-        mode: DATA_FILE_MODE,
-      });
+      file = await AtomicFile.open(message.path);
       return;
     case "write":
       crc = crc32c(message.bytes, crc);
-      await writeAll(file!, message.bytes);
+      await writeAll(file!.file, message.bytes);
       byteLength += message.bytes.length;
       return;
     case "finish": {
       const trailer = new ByteWriter(SNAPSHOT_TRAILER_BYTES);
       trailer.u32(crc);
-      await writeAll(file!, trailer.bytes());
+      await writeAll(file!.file, trailer.bytes());
       byteLength += SNAPSHOT_TRAILER_BYTES;
-      await file!.sync();
-      file!.close();
+      // Kept until committed: an abort after a failed commit still removes the temporary file.
+      await file!.commit();
       file = undefined;
-      await Deno.rename(`${path}.tmp`, path);
-      await syncDirectory(dirname(path));
       return;
     }
     case "abort":
-      file?.close();
+      await file?.abandon();
       file = undefined;
-      await Deno.remove(`${path}.tmp`).catch(() => {/* the first error is the one to report */});
       return;
   }
 }

@@ -346,34 +346,20 @@ export class StorageLog {
       Number.isInteger(generation) && generation >= 1 && generation <= 0xffffffff,
       "a log generation is a whole number from 1 to 0xffffffff",
     );
-    const temporaryPath = `${path}.tmp`;
     const header = new ByteWriter(LOG_HEADER_BYTES);
     header.raw(LOG_MAGIC);
     header.u16(LOG_FORMAT_VERSION);
     header.u16(0);
     header.u32(generation);
-    const temporary = await Deno.open(temporaryPath, {
-      write: true,
-      create: true,
-      truncate: true,
-      mode: DATA_FILE_MODE,
-    });
+    const temporary = await AtomicFile.open(path);
     try {
-      await writeAll(temporary, header.bytes());
-      await temporary.sync();
+      await writeAll(temporary.file, header.bytes());
+      if (await pathExists(path)) throw new Error(`cannot create log ${path}: it already exists`);
+      await temporary.commit();
     } catch (error) {
-      // A full disk is no crash: leave nothing for the next start to report as one.
-      temporary.close();
-      await Deno.remove(temporaryPath).catch(() => {/* the write's error is the one to report */});
+      await temporary.abandon();
       throw error;
     }
-    temporary.close();
-    if (await pathExists(path)) {
-      await Deno.remove(temporaryPath);
-      throw new Error(`cannot create log ${path}: it already exists`);
-    }
-    await Deno.rename(temporaryPath, path);
-    await syncDirectory(dirname(path));
     const file = await Deno.open(path, { read: true, write: true });
     await file.seek(LOG_HEADER_BYTES, Deno.SeekMode.Start);
     return new StorageLog(file, path, generation, LOG_HEADER_BYTES);
@@ -799,6 +785,96 @@ export const DATA_DIR_MODE = 0o700;
  * ```
  */
 export const DATA_FILE_MODE = 0o600;
+
+/**
+ * A data dir file written whole or not at all: its bytes go to `path.tmp` (owner-only,
+ * {@link DATA_FILE_MODE}), which {@link AtomicFile.commit} fsyncs and renames to `path`,
+ * fsyncing the directory; after a crash `path` is either the old file (or none) or the
+ * new one whole. {@link AtomicFile.abandon} removes the temporary file.
+ *
+ * @example
+ * ```ts
+ * import { writeAll } from "../base/bytes.ts";
+ * const state = await AtomicFile.open("/tmp/kv/node-state.json");
+ * try {
+ *   await writeAll(state.file, new TextEncoder().encode("{}\n"));
+ * } catch (error) {
+ *   await state.abandon();
+ *   throw error;
+ * }
+ * await state.commit();
+ * ```
+ */
+export class AtomicFile {
+  /** Whether the temporary file was closed (by a commit, which may fail after). */
+  #closed = false;
+
+  private constructor(
+    /** The final path. */
+    readonly path: string,
+    /** The temporary file, open for writing. */
+    readonly file: Deno.FsFile,
+  ) {}
+
+  /**
+   * Creates (or truncates) `path.tmp` for writing.
+   *
+   * @example
+   * ```ts
+   * const snapshot = await AtomicFile.open("/tmp/kv/snapshot-0000000002.kvsnap");
+   * ```
+   */
+  static async open(path: string): Promise<AtomicFile> {
+    const file = await Deno.open(`${path}.tmp`, {
+      write: true,
+      create: true,
+      truncate: true,
+      mode: DATA_FILE_MODE,
+    });
+    return new AtomicFile(path, file);
+  }
+
+  /**
+   * Fsyncs and closes the temporary file, renames it to the final path and fsyncs the
+   * directory, which makes the rename durable.
+   *
+   * @example
+   * ```ts
+   * const file = await AtomicFile.open("/tmp/kv/a");
+   * await file.commit(); // /tmp/kv/a now exists, empty
+   * ```
+   */
+  async commit(): Promise<void> {
+    try {
+      await this.file.sync();
+    } finally {
+      this.#closed = true;
+      this.file.close();
+    }
+    await Deno.rename(`${this.path}.tmp`, this.path);
+    await syncDirectory(dirname(this.path));
+  }
+
+  /**
+   * Closes and removes the temporary file, quietly: the error that made the caller give up
+   * is the one to report (a full disk is no crash, and leaves nothing for the next start).
+   *
+   * @example
+   * ```ts
+   * const file = await AtomicFile.open("/tmp/kv/a");
+   * await file.abandon(); // no /tmp/kv/a.tmp left
+   * ```
+   */
+  async abandon(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.file.close();
+    }
+    await Deno.remove(`${this.path}.tmp`).catch(
+      () => {/* the caller's error is the one to report */},
+    );
+  }
+}
 
 /**
  * Fsyncs a directory, making the creation, rename or removal of its entries durable.
