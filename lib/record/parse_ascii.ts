@@ -21,7 +21,13 @@
  * ```
  * @module
  */
-import { type ByteWriter, MAX_VARINT_BYTES, varintLength, writeVarint } from "../base/bytes.ts";
+import {
+  type ByteWriter,
+  grownBuffer,
+  MAX_VARINT_BYTES,
+  varintLength,
+  writeVarint,
+} from "../base/bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import {
   BACKSLASH,
@@ -175,12 +181,8 @@ export class AsciiRecordParser {
   /** Makes room for `count` more output bytes. */
   #reserve(count: number): void {
     if (this.#outLength + count <= this.#out.length) return;
-    let capacity = this.#out.length * 2;
-    while (capacity < this.#outLength + count) capacity *= 2;
-    const grown = new Uint8Array(capacity);
-    grown.set(this.#out.subarray(0, this.#outLength));
-    this.#out = grown;
-    this.#outView = new DataView(grown.buffer);
+    this.#out = grownBuffer(this.#out, this.#outLength, this.#outLength + count);
+    this.#outView = new DataView(this.#out.buffer);
   }
 
   #writeByte(byte: number): void {
