@@ -961,3 +961,24 @@ export async function writeAll(
   let written = 0;
   while (written < bytes.length) written += await sink.write(bytes.subarray(written));
 }
+
+/**
+ * The bytes of `chunks` one after another in one array: what a stream or a file read
+ * in pieces held.
+ *
+ * @example
+ * ```ts
+ * concatBytes([Uint8Array.of(1, 2), Uint8Array.of(3)]); // Uint8Array [1, 2, 3]
+ * ```
+ */
+export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let total = 0;
+  for (const chunk of chunks) total += chunk.length;
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}

@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { concatBytes } from "./bytes.ts";
 
 /** Bytes asked of the file per read. */
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -100,13 +101,7 @@ export async function readFileBounded(path: string, maxBytes: number): Promise<U
     if (total > maxBytes) throw new FileTooLargeError(path, maxBytes);
     chunks.push(chunk.subarray(0, count));
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
+  return concatBytes(chunks);
 }
 
 /**

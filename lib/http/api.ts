@@ -53,6 +53,7 @@ import {
 import { toJsonText, type Value } from "../record/value.ts";
 import { MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { describeError } from "../base/describe_error.ts";
+import { concatBytes } from "../base/bytes.ts";
 import { isLoopback } from "../base/host_port.ts";
 import { consoleAsset } from "./assets.ts";
 import { AnswerBudget, AnswerBudgetError, DEFAULT_MAX_ANSWER_BYTES } from "./answer_budget.ts";
@@ -795,14 +796,8 @@ async function readBody(request: Request, limit: number, timeoutMs: number): Pro
       Connection: "close",
     });
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return new TextDecoder("utf-8", { fatal: true }).decode(concatBytes(chunks));
   } catch {
     throw new HttpError(400, "the body is not valid UTF-8");
   }
