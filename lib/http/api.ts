@@ -556,7 +556,15 @@ const HOST_PATTERN =
  * TypeError answered as an internal error.
  */
 function requestUrl(request: Request): URL {
-  const host = request.headers.get("Host") ?? authorityOf(request.url);
+  const sent = request.headers.get("Host");
+  const authority = authorityOf(request.url);
+  // Behind the connection guard, a request without Host (HTTP/2's :authority) has for its
+  // authority the inner server's socket path, which its 400 quoted back ('%2Ftmp%2Fkv…'):
+  // the client's mistake named as one it did not make, and a path of this machine's shown.
+  if (sent === null && request.url.startsWith(UNIX_SCHEME) && authority.startsWith("%2F")) {
+    throw new HttpError(400, "the request has no Host header; send one (HTTP/1.1 requires it)");
+  }
+  const host = sent ?? authority;
   if (HOST_PATTERN.test(host)) {
     try {
       // Behind the connection guard the URL is `http+unix:`, whose host is opaque: kept as

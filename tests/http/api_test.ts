@@ -561,15 +561,19 @@ async function rawStatus(http: HttpProcess, method: string, path: string): Promi
   return (await rawAnswer(http, method, path)).status;
 }
 
-/** `method path` answered over a socket of its own, `path` as given (fetch resolves '.'). */
+/**
+ * `method path` answered over a socket of its own, `path` as given (fetch resolves '.'), with
+ * `Host: host` (default kv http's address; null: no Host, which fetch always sends).
+ */
 async function rawAnswer(
   http: HttpProcess,
   method: string,
   path: string,
+  host: string | null = new URL(http.url).host,
 ): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(http.url);
   const connection = await Deno.connect({ hostname, port: Number(port) });
-  const request = `${method} ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
+  const request = `${method} ${path} HTTP/1.1\r\n${host === null ? "" : `Host: ${host}\r\n`}` +
     "Connection: close\r\n\r\n";
   await connection.write(new TextEncoder().encode(request));
   const answer = await withDeadline(new Response(connection.readable).text(), {
@@ -578,6 +582,14 @@ async function rawAnswer(
   const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1]);
   return { status, body: answer.slice(answer.indexOf("\r\n\r\n") + 4) };
 }
+
+Deno.test("kv http: a request without Host is a 400 that says so, not one quoting the connection guard's socket path as a bad Host", async () => {
+  await using served = await HttpProcess.onCluster(1);
+  const answer = await rawAnswer(served.http, "GET", "/v1/keys", null);
+  assert.deepEqual([answer.status, JSON.parse(answer.body)], [400, {
+    error: "the request has no Host header; send one (HTTP/1.1 requires it)",
+  }]);
+});
 
 Deno.test("kv http: a path is read as sent: %2E is the key '.', refused as any key with '.', never resolved to another key; the console takes any parameter", async () => {
   await using served = await HttpProcess.onCluster(1);
