@@ -471,3 +471,60 @@ chromiumTest(
     await until(`${head} === "NOT FOUND: person"`);
   },
 );
+
+/**
+ * Page-side code, run on another origin's page: what becomes of a read and two writes to the
+ * `kv http` at `base` (a GET, a PUT as JSON, which needs a preflight, and a `no-cors` POST,
+ * which does not).
+ */
+const CROSS_ORIGIN_CALLS = `async (base) => {
+  const outcome = async (call) => {
+    try {
+      const response = await call();
+      return response.type === "opaque" ? "opaque" : String(response.status);
+    } catch (error) {
+      return error.name;
+    }
+  };
+  return [
+    await outcome(() => fetch(base + "v1/records/person")),
+    await outcome(() => fetch(base + "v1/records/put", {
+      method: "PUT", headers: { "Content-Type": "application/json" }, body: "1",
+    })),
+    await outcome(() => fetch(base + "v1/records/post", {
+      method: "POST", mode: "no-cors", body: "post: 1",
+    })),
+  ];
+}`;
+
+chromiumTest(
+  "a page of another origin can neither read a record through kv http nor write one: no CORS headers, its preflight refused",
+  async () => {
+    await using served = await HttpProcess.onCluster(1);
+    const { http } = served;
+    const stored = await fetch(`${http.url}v1/records/person`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: "1",
+    });
+    assert.equal(stored.status, 200, await stored.text());
+    await using other = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () =>
+        new Response("<!doctype html><title>another origin</title>", {
+          headers: { "Content-Type": "text/html" },
+        }),
+    );
+    await using browser = await launchChromium();
+    const page = await browser.page();
+    page.setDefaultTimeout(PAGE_DEADLINE_MS);
+    await page.goto(`http://127.0.0.1:${other.addr.port}/`);
+    const outcomes = await page.evaluate(`(${CROSS_ORIGIN_CALLS})(${JSON.stringify(http.url)})`);
+    // The read and the PUT fail as CORS makes them fail; the POST, sent, is opaque to the page.
+    assert.deepEqual(outcomes, ["TypeError", "TypeError", "opaque"]);
+    for (const key of ["put", "post"]) {
+      const read = await fetch(`${http.url}v1/records/${key}`);
+      assert.equal(read.status, 404, `${key}: ${await read.text()}`);
+    }
+  },
+);
