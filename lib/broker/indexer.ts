@@ -214,6 +214,11 @@ class IndexRun {
   #skippedCount = 0;
   #byteCount = 0;
   #dialect: Dialect | undefined;
+  /**
+   * The objects left open by a line that ended inside a record, while the indented lines
+   * after it go on with it (a pretty-printed record); undefined otherwise.
+   */
+  #openDepth: number | undefined;
   #inFlight = 0;
   #waiter: { limit: number; resolve: () => void } | undefined;
   /** Each key with a line in flight (written, or being written again). */
@@ -321,6 +326,7 @@ class IndexRun {
       return;
     }
     if (isBlankBytes(line.bytes)) return;
+    if (this.#openDepth !== undefined && this.#continuesRecord(line.bytes)) return;
     let key: string;
     try {
       key = this.#encodeLine(line);
@@ -330,11 +336,7 @@ class IndexRun {
         return;
       }
       if (!(error instanceof RecordParseError)) throw error;
-      // Only the lenient mode accepts the line, and the user may not know it exists.
-      const hint = error.duplicateKey === undefined
-        ? ""
-        : " (--duplicate-keys last-wins keeps the last value)";
-      this.#skip(error.message, hint);
+      this.#skip(error.message, this.#parseErrorHint(error, line));
       return;
     }
     this.#dialect ??= detectDialect(new TextDecoder().decode(line.bytes.subarray(0, 64)));
@@ -385,6 +387,46 @@ class IndexRun {
     const key = parseRecordLineInto(decoded.text, line.lineNumber, this.#scratch);
     this.#encoded = this.#scratch.bytes();
     return key;
+  }
+
+  /**
+   * What the report of a line that does not parse adds: for a repeated field name, the
+   * mode that reads it, which the user may not know exists; for a line ending inside an
+   * object — a record pretty-printed over several lines — that the indented lines after it
+   * are skipped with it (see {@link IndexRun.#continuesRecord}).
+   */
+  #parseErrorHint(error: RecordParseError, line: RawLine): string {
+    if (error.duplicateKey !== undefined) {
+      return " (--duplicate-keys last-wins keeps the last value)";
+    }
+    // Columns count code points; one past the text is its end (trailing blanks aside).
+    const shown = [...new TextDecoder().decode(line.bytes).trimEnd()].length;
+    const depth = openObjects(line.bytes);
+    if (error.column <= shown || depth <= 0) return "";
+    this.#openDepth = depth;
+    return ", and the indented lines that go on with it: kv reads one record a line " +
+      "(join each record's lines, e.g. jq -c)";
+  }
+
+  /**
+   * Whether `bytes`, a line after one that ended inside a record, goes on with that record —
+   * it is indented or closes an object, as a pretty-printer writes the lines of a record (a
+   * record line starts at its key) — and so is skipped with it, counted: read on its own,
+   * its last field's line (`  "age": 22`) was stored as a record of that name, over any
+   * record so named. The first line that does not, or that closes the record, ends it.
+   */
+  #continuesRecord(bytes: Uint8Array): boolean {
+    invariant(this.#openDepth !== undefined, "a record is open");
+    const first = bytes[0];
+    const firstShown = bytes.find((byte) => byte !== SPACE_BYTE && byte !== TAB_BYTE);
+    if (first !== SPACE_BYTE && first !== TAB_BYTE && firstShown !== CLOSE_BRACE_BYTE) {
+      this.#openDepth = undefined;
+      return false;
+    }
+    this.#skippedCount++;
+    this.#openDepth += openObjects(bytes);
+    if (this.#openDepth <= 0) this.#openDepth = undefined;
+    return true;
   }
 
   /**
@@ -1087,6 +1129,33 @@ class UnreadableLineError extends Error {
 }
 
 /** Whether a line holds only spaces, tabs and carriage returns (see isBlankLine). */
+const SPACE_BYTE = 0x20;
+const TAB_BYTE = 0x09;
+const OPEN_BRACE_BYTE = 0x7b;
+const CLOSE_BRACE_BYTE = 0x7d;
+const BACKSLASH_BYTE = 0x5c;
+const DOUBLE_QUOTE_BYTE = 0x22;
+const SINGLE_QUOTE_BYTE = 0x27;
+
+/**
+ * How many more objects `bytes` opens than it closes: its `{` less its `}`, outside quoted
+ * strings (either quote, a backslash escaping the next byte), as the record grammar reads them.
+ */
+function openObjects(bytes: Uint8Array): number {
+  let depth = 0;
+  let quote = 0;
+  for (let index = 0; index < bytes.length; index++) {
+    const byte = bytes[index];
+    if (quote !== 0) {
+      if (byte === BACKSLASH_BYTE) index++;
+      else if (byte === quote) quote = 0;
+    } else if (byte === DOUBLE_QUOTE_BYTE || byte === SINGLE_QUOTE_BYTE) quote = byte;
+    else if (byte === OPEN_BRACE_BYTE) depth++;
+    else if (byte === CLOSE_BRACE_BYTE) depth--;
+  }
+  return depth;
+}
+
 function isBlankBytes(bytes: Uint8Array): boolean {
   for (let index = 0; index < bytes.length; index++) {
     const byte = bytes[index];

@@ -163,6 +163,45 @@ Deno.test("bad lines are reported with file:line:col, skipped and counted", asyn
   });
 });
 
+Deno.test("a record pretty-printed over several lines is skipped whole: its last field's line is not stored as a record of that name", async () => {
+  await withIndexingBroker(2, 2, async ({ broker }) => {
+    await broker.put("age", str("precious"));
+    const reports: string[] = [];
+    const text = [
+      `"person1": {`,
+      `  "name": "Mary",`,
+      `  "address": { "city": "Oslo",`,
+      `    "zip": "0150" },`,
+      // On its own a record line: it was stored as the record age.
+      `  "age": 22`,
+      `}`,
+      `person2: { a: 1 }`,
+      // A line cut short, then records at the start of their lines: those are read.
+      `x: { "a": 1`,
+      `person3: 3`,
+      // Indented, but after a whole record: a record line like any other.
+      `  person4: 4`,
+    ].join("\n");
+    const summary = await indexLines(broker, source(text), {
+      fileName: "data.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.deepEqual([summary.indexedCount, summary.skippedCount], [3, 7]);
+    assert.deepEqual(reports, [
+      "data.txt:1:13: expected a key or '}', found end of line; line skipped, and the indented " +
+      "lines that go on with it: kv reads one record a line (join each record's lines, e.g. jq -c)",
+      "data.txt:8:12: expected ';', ',' or '}' after the value, found end of line; line " +
+      "skipped, and the indented lines that go on with it: kv reads one record a line (join " +
+      "each record's lines, e.g. jq -c)",
+    ]);
+    assert.deepEqual((await broker.keys("", 10)).keys, ["age", "person2", "person3", "person4"]);
+    const age = await broker.get("age");
+    assert(age.kind === "found");
+    assert.deepEqual(age.value, str("precious"), "the record named age is as it was");
+  });
+});
+
 Deno.test("a repeated field name skips the line unless duplicateKeys is last-wins", async () => {
   await withIndexingBroker(1, 1, async ({ broker }) => {
     const text = `a: { x : 1; x : 2 }\nb: 3\n`;
