@@ -62,7 +62,12 @@ import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
 import { beingRemarked } from "./server_pool.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
-import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
+import {
+  endsInsideRecord,
+  parseKeyPath,
+  parseRecordLine,
+  RecordParseError,
+} from "../record/parse.ts";
 import { type Dialect, formatName, formatValue } from "../record/format.ts";
 import { toJsonText, type Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
@@ -558,6 +563,13 @@ function parsePath(rest: string): string[] {
 const DUPLICATE_KEY_ADVICE =
   "; name each field once (--duplicate-keys applies to -i lines, not PUT)";
 
+/**
+ * What a PUT whose record ends inside an object is told: a `}` left out, or a record pasted
+ * as several lines (`jq .`'s output), which runs as several commands, the first ending there.
+ */
+export const ONE_LINE_ADVICE =
+  "; close the object with '}' (a record is one line: jq -c joins one written over several)";
+
 function parsePut(rest: string, restColumn: number): Command {
   if (rest === "") {
     throw new CommandError("PUT", `PUT needs a record line, e.g. PUT person1: { "age" : 22 }`);
@@ -568,7 +580,11 @@ function parsePut(rest: string, restColumn: number): Command {
   } catch (error) {
     if (!(error instanceof RecordParseError)) throw error;
     // As an -i line's message points at --duplicate-keys, a PUT's says what to do instead.
-    const advice = error.duplicateKey === undefined ? "" : DUPLICATE_KEY_ADVICE;
+    const advice = error.duplicateKey !== undefined
+      ? DUPLICATE_KEY_ADVICE
+      : endsInsideRecord(rest, error)
+      ? ONE_LINE_ADVICE
+      : "";
     throw new CommandError("PUT", `column ${restColumn + error.column}: ${error.reason}${advice}`);
   }
 }

@@ -61,7 +61,12 @@ import {
 import { AsciiRecordParser } from "../record/parse_ascii.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { ByteWriter } from "../base/bytes.ts";
-import { parseRecordLine, parseRecordLineInto, RecordParseError } from "../record/parse.ts";
+import {
+  endsInsideRecord,
+  parseRecordLine,
+  parseRecordLineInto,
+  RecordParseError,
+} from "../record/parse.ts";
 import type { Dialect } from "../record/format.ts";
 import {
   beingRemarked,
@@ -80,6 +85,7 @@ import {
   readPutManyItems,
 } from "../protocol/put_many.ts";
 import { invariant } from "../base/invariant.ts";
+import { CLOSE_BRACE, openObjects, SPACE, TAB } from "../record/grammar.ts";
 import { utf8Length } from "../base/utf8.ts";
 import { encodeValue } from "../record/value_codec.ts";
 import { readVersion, type Version } from "../record/version.ts";
@@ -399,11 +405,8 @@ class IndexRun {
     if (error.duplicateKey !== undefined) {
       return " (--duplicate-keys last-wins keeps the last value)";
     }
-    // Columns count code points; one past the text is its end (trailing blanks aside).
-    const shown = [...new TextDecoder().decode(line.bytes).trimEnd()].length;
-    const depth = openObjects(line.bytes);
-    if (error.column <= shown || depth <= 0) return "";
-    this.#openDepth = depth;
+    if (!endsInsideRecord(new TextDecoder().decode(line.bytes), error)) return "";
+    this.#openDepth = openObjects(line.bytes);
     return ", and the indented lines that go on with it: kv reads one record a line " +
       "(join each record's lines, e.g. jq -c)";
   }
@@ -418,8 +421,8 @@ class IndexRun {
   #continuesRecord(bytes: Uint8Array): boolean {
     invariant(this.#openDepth !== undefined, "a record is open");
     const first = bytes[0];
-    const firstShown = bytes.find((byte) => byte !== SPACE_BYTE && byte !== TAB_BYTE);
-    if (first !== SPACE_BYTE && first !== TAB_BYTE && firstShown !== CLOSE_BRACE_BYTE) {
+    const firstShown = bytes.find((byte) => byte !== SPACE && byte !== TAB);
+    if (first !== SPACE && first !== TAB && firstShown !== CLOSE_BRACE) {
       this.#openDepth = undefined;
       return false;
     }
@@ -1129,33 +1132,6 @@ class UnreadableLineError extends Error {
 }
 
 /** Whether a line holds only spaces, tabs and carriage returns (see isBlankLine). */
-const SPACE_BYTE = 0x20;
-const TAB_BYTE = 0x09;
-const OPEN_BRACE_BYTE = 0x7b;
-const CLOSE_BRACE_BYTE = 0x7d;
-const BACKSLASH_BYTE = 0x5c;
-const DOUBLE_QUOTE_BYTE = 0x22;
-const SINGLE_QUOTE_BYTE = 0x27;
-
-/**
- * How many more objects `bytes` opens than it closes: its `{` less its `}`, outside quoted
- * strings (either quote, a backslash escaping the next byte), as the record grammar reads them.
- */
-function openObjects(bytes: Uint8Array): number {
-  let depth = 0;
-  let quote = 0;
-  for (let index = 0; index < bytes.length; index++) {
-    const byte = bytes[index];
-    if (quote !== 0) {
-      if (byte === BACKSLASH_BYTE) index++;
-      else if (byte === quote) quote = 0;
-    } else if (byte === DOUBLE_QUOTE_BYTE || byte === SINGLE_QUOTE_BYTE) quote = byte;
-    else if (byte === OPEN_BRACE_BYTE) depth++;
-    else if (byte === CLOSE_BRACE_BYTE) depth--;
-  }
-  return depth;
-}
-
 function isBlankBytes(bytes: Uint8Array): boolean {
   for (let index = 0; index < bytes.length; index++) {
     const byte = bytes[index];

@@ -29,6 +29,7 @@ import {
   CommandError,
   DEFAULT_KEYS_LIMIT,
   errorAnswer,
+  ONE_LINE_ADVICE,
   type PrintedAnswer,
   printedAnswer,
 } from "../broker/commands.ts";
@@ -40,7 +41,12 @@ import { writeLine } from "../base/stdout.ts";
 import { keyProblem, listedKey, oneLine, readListedKey } from "../record/key.ts";
 import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import { DecodeError } from "../base/bytes.ts";
-import { parseKeyPath, parseRecordLine, RecordParseError } from "../record/parse.ts";
+import {
+  endsInsideRecord,
+  parseKeyPath,
+  parseRecordLine,
+  RecordParseError,
+} from "../record/parse.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { clientCredentials, SECURITY_FLAGS, SECURITY_HELP } from "./security_flags.ts";
@@ -572,9 +578,13 @@ function putCommand(line: string): Command {
   } catch (error) {
     if (!(error instanceof RecordParseError)) throw error;
     // A PUT has no --duplicate-keys: a record stored keeps each field name once.
-    const advice = error.duplicateKey === undefined
-      ? ` (e.g. kv put 'person1: { "age" : 22 }')`
-      : "; name each field once";
+    const advice = error.duplicateKey !== undefined
+      ? "; name each field once"
+      : line.includes("\n")
+      ? "; a record is one line: join its lines (jq -c joins a JSON record's)"
+      : endsInsideRecord(line, error)
+      ? ONE_LINE_ADVICE
+      : ` (e.g. kv put 'person1: { "age" : 22 }')`;
     throw new UserError(
       `kv put: column ${error.column} of the record line: ${error.reason}${advice}`,
     );

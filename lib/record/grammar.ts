@@ -123,3 +123,29 @@ const ASCII_CLASSES: Uint8Array = (() => {
 export function charClass(code: number): number {
   return code < 0x80 ? ASCII_CLASSES[code] : CharClass.plain;
 }
+
+/**
+ * How many more objects a record line's `bytes` open than close: its `{` less its `}`
+ * outside quoted strings (either quote, a backslash escaping the next byte). Above 0 for a
+ * line that ends inside a record: the first line of one pretty-printed over several.
+ *
+ * @example
+ * ```ts
+ * openObjects(new TextEncoder().encode(`"person1": {`)); // 1
+ * openObjects(new TextEncoder().encode(`a: { b: "}" }`)); // 0
+ * ```
+ */
+export function openObjects(bytes: Uint8Array): number {
+  let depth = 0;
+  let quote = 0;
+  for (let index = 0; index < bytes.length; index++) {
+    const byte = bytes[index];
+    if (quote !== 0) {
+      if (byte === BACKSLASH) index++;
+      else if (byte === quote) quote = 0;
+    } else if (byte === DOUBLE_QUOTE || byte === SINGLE_QUOTE) quote = byte;
+    else if (byte === OPEN_BRACE) depth++;
+    else if (byte === CLOSE_BRACE) depth--;
+  }
+  return depth;
+}

@@ -77,6 +77,7 @@ import {
   NumberClass,
   OPEN_BRACE,
   OPEN_BRACKET,
+  openObjects,
   PLUS,
   SEMICOLON,
   SINGLE_QUOTE,
@@ -912,4 +913,21 @@ function hexDigitValue(code: number): number {
   const lower = code | 0x20;
   if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
   return -1;
+}
+
+/**
+ * Whether `error`, for the record line `text`, is at its end with an object still open: the
+ * first line of a record written over several.
+ *
+ * @example
+ * ```ts
+ * import { RecordParseError } from "./parse.ts";
+ * endsInsideRecord("x: {", new RecordParseError(1, 5, "expected a key or '}'")); // true
+ * ```
+ */
+export function endsInsideRecord(text: string, error: RecordParseError): boolean {
+  const trimmed = text.trimEnd();
+  // Columns count code points; one past the text (trailing blanks aside) is its end.
+  return error.column > [...trimmed].length &&
+    openObjects(new TextEncoder().encode(trimmed)) > 0;
 }

@@ -108,6 +108,13 @@ Deno.test("parse errors say what is wrong", () => {
   const put = parseError(`PUT "a" { }`);
   assert.equal(put.op, "PUT");
   assert.match(put.message, /^column 9: expected ':'/);
+  // Ending inside an object: a '}' left out, or the first line of a record pasted over several.
+  assert.equal(
+    parseError(`PUT x: {  `).message,
+    "column 9: expected a key or '}', found end of line; close the object with '}' " +
+      "(a record is one line: jq -c joins one written over several)",
+  );
+  assert.doesNotMatch(parseError(`PUT x: { a: "{" b }`).message, /close the object/);
 });
 
 Deno.test("unknown commands get a one-line hint", () => {

@@ -200,6 +200,9 @@ Deno.test("one-shot mistakes are one line and exit 2, before connecting", async 
     [["keys", "a\n.b"], /^kv keys: prefix 'a\\u000a\.b' contains '\.'/],
     [["keys", "x".repeat(1025)], /^kv keys: prefix is 1025 bytes, over the limit of 1024$/m],
     [["servers", "x"], /^kv servers: expected 0 arguments, got 1/],
+    // A record written over several lines, or with its object left open.
+    [["put", 'x: {\n  "a": 1\n}'], /U\+000A; a record is one line: join its lines \(jq -c/],
+    [["put", 'x: { "a": 1'], /found end of line; close the object with '}' \(a record is one/],
     // The shell split one argument at its spaces: the words quoted as one is what to type.
     [
       ["put", "x:", "1"],

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { anyText } from "../helpers/text_arbitrary.ts";
 import { MAX_KEY_BYTES, MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
 import {
+  endsInsideRecord,
   isBlankLine,
   looksLikeNumber,
   parseRecordLine,
@@ -590,4 +591,22 @@ Deno.test("parseRecordLineInto writes exactly encodeValue's bytes for records in
     ),
     { numRuns: 500 },
   );
+});
+
+Deno.test("endsInsideRecord: an error at the line's end with an object open, the first line of a record written over several", () => {
+  const at = (text: string) => {
+    try {
+      parseRecordLine(text);
+    } catch (error) {
+      if (error instanceof RecordParseError) return endsInsideRecord(text, error);
+      throw error;
+    }
+    throw new Error(`${text} parsed`);
+  };
+  assert.equal(at(`"person1": {`), true);
+  assert.equal(at(`"person1": {  `), true, "trailing blanks are the end too");
+  assert.equal(at(`ключ: { "a": { "b": 1 }`), true, "columns count code points");
+  assert.equal(at(`x: { "a" 1 }`), false, "an error before the end");
+  assert.equal(at(`x:`), false, "no object open");
+  assert.equal(at(`x: "{`), false, "a brace in a string opens nothing");
 });
