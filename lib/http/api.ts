@@ -287,10 +287,26 @@ export class HttpApi {
       const template = "/v1/records/{key}";
       const methods = ROUTES[template];
       if (request.method === "PUT") {
-        return { operation: "put", methods, template, run: () => this.#put(key, request) };
+        return {
+          operation: "put",
+          methods,
+          template,
+          run: () => {
+            refuseConditions(request);
+            return this.#put(key, request);
+          },
+        };
       }
       if (request.method === "DELETE") {
-        return { operation: "delete", methods, template, run: () => this.#delete(key) };
+        return {
+          operation: "delete",
+          methods,
+          template,
+          run: () => {
+            refuseConditions(request);
+            return this.#delete(key);
+          },
+        };
       }
       const replicas = url.searchParams.get("replicas");
       return {
@@ -498,6 +514,27 @@ function allow(method: string, methods: readonly RouteMethod[]): void {
   if (!(methods as readonly string[]).includes(method)) {
     const allowed = allowedMethods(methods).join(", ");
     throw new HttpError(405, `${method} is not allowed here; use ${allowed}`, { Allow: allowed });
+  }
+}
+
+/** The preconditions of RFC 9110 (13.1) a write may carry, none of which kv can keep. */
+const PRECONDITIONS = ["If-Match", "If-None-Match", "If-Unmodified-Since", "If-Modified-Since"];
+
+/**
+ * Refuses `request`, a PUT or DELETE, when it carries a precondition: kv has no
+ * compare-and-set, so a write replaces the record whatever its version, and a client that
+ * sent `If-Match: <version>` for optimistic concurrency had its write made unconditionally,
+ * silently overwriting the change it meant to guard against.
+ */
+function refuseConditions(request: Request): void {
+  const header = PRECONDITIONS.find((name) => request.headers.has(name));
+  if (header !== undefined) {
+    throw new HttpError(
+      400,
+      `${request.method} does not take ${header}: kv has no conditional writes (no ` +
+        `compare-and-set); a ${request.method} applies whatever the record's version; send it ` +
+        `without ${header}`,
+    );
   }
 }
 

@@ -302,7 +302,11 @@ function putOperation({ bodyTimeoutMs }: OpenApiOptions): Operation {
     },
     responses: {
       "200": answer("Stored on every replica.", "PutResult"),
-      "400": failure("A bad key, value or record line, or no body; the message says what."),
+      "400": failure(
+        "A bad key, value or record line, or no body; or a precondition (If-Match, " +
+          "If-None-Match, If-Unmodified-Since, If-Modified-Since): kv has no conditional " +
+          "writes. The message says what.",
+      ),
       "413": failure("The body is over --max-body-bytes."),
       "415": failure(
         "A Content-Type other than JSON or text/plain (Accept names those), or a " +
@@ -323,7 +327,10 @@ function deleteOperation(): Operation {
     operationId: "delete",
     responses: {
       "200": answer("Deleted.", "DeleteResult"),
-      "400": BAD_REQUEST,
+      "400": failure(
+        "A bad key, or a precondition (If-Match and the like): kv has no conditional " +
+          "writes. The message says what.",
+      ),
       "404": absent("There was no such record (deleted is false).", "DeleteResult"),
       "503": {
         description: "Deleted all the same, but nothing was found and too few of the " +

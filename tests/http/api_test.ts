@@ -583,6 +583,33 @@ async function rawAnswer(
   return { status, body: answer.slice(answer.indexOf("\r\n\r\n") + 4) };
 }
 
+Deno.test("kv http: a PUT or DELETE with a precondition (If-Match, If-None-Match, …) is a 400 and changes nothing: kv has no conditional writes, and made them whatever the version", async () => {
+  await using served = await HttpProcess.onCluster(1);
+  const { http } = served;
+  const put = await call(http, "PUT", "v1/records/p", `{"v":1}`);
+  const { version } = JSON.parse(put.text);
+  const conditions: [string, Record<string, string>, string][] = [
+    ["PUT", { "If-Match": `"${version}"` }, "If-Match"],
+    ["PUT", { "If-None-Match": "*" }, "If-None-Match"],
+    ["DELETE", { "If-Match": `"000000000000000000000000"` }, "If-Match"],
+    ["DELETE", { "If-Unmodified-Since": new Date(0).toUTCString() }, "If-Unmodified-Since"],
+  ];
+  for (const [method, headers, name] of conditions) {
+    const response = await fetch(`${http.url}v1/records/p`, {
+      method,
+      body: method === "PUT" ? `{"v":2}` : undefined,
+      headers: { "Content-Type": "application/json", ...headers },
+    });
+    assert.deepEqual([response.status, (await response.json()).error], [
+      400,
+      `${method} does not take ${name}: kv has no conditional writes (no compare-and-set); ` +
+      `a ${method} applies whatever the record's version; send it without ${name}`,
+    ]);
+  }
+  const read = JSON.parse((await call(http, "GET", "v1/records/p")).text);
+  assert.deepEqual([read.value, read.version], [{ v: 1 }, version]);
+});
+
 Deno.test("kv http: a request without Host is a 400 that says so, not one quoting the connection guard's socket path as a bad Host", async () => {
   await using served = await HttpProcess.onCluster(1);
   const answer = await rawAnswer(served.http, "GET", "/v1/keys", null);
