@@ -37,8 +37,9 @@ export function describeFsError(error: unknown): string {
       return `Deno does not let kv ${flag} it (no --allow-${flag} for it); run kv with ` +
         `--allow-${flag}, as 'deno install' of kv does`;
     }
-    // Deno refuses some paths (such as /proc) whatever the permission flags, advising --allow-all.
-    return "kv is not allowed to access this path";
+    // Deno refuses some paths (devices such as /dev/stdin, /proc, /sys) whatever the
+    // permission flags, advising --allow-all: "not allowed" alone read as a file's mode.
+    return "Deno opens it only for a program run with --allow-all (a device, /proc or /sys)";
   }
   const message = describeError(error);
   return withoutOsDetail(message.split("\n")[0]);

@@ -17,6 +17,17 @@ Deno.test("isFsError: Deno's error kinds and plain errors with an errno code, no
   assert.equal(isFsError("ENOSPC"), false);
 });
 
+Deno.test("describeFsError says a path Deno refuses whatever the flags is Deno's rule, not the file's mode", () => {
+  // What Deno 2.9.6 throws for /dev/stdin under --allow-read (the tests run with -A, which opens it).
+  const refused = new Deno.errors.NotCapable(
+    'Requires all access to "/dev/stdin", run again with the --allow-all flag',
+  );
+  assert.equal(
+    describeFsError(refused),
+    "Deno opens it only for a program run with --allow-all (a device, /proc or /sys)",
+  );
+});
+
 Deno.test("describeFsError gives an errno error's words without Deno's (os error N)", () => {
   assert.equal(
     describeFsError(osError("ENOSPC", "No space left on device")),
