@@ -38,8 +38,9 @@ export function describeFsError(error: unknown): string {
         `--allow-${flag}, as 'deno install' of kv does`;
     }
     // Deno refuses some paths (devices such as /dev/stdin, /proc, /sys) whatever the
-    // permission flags, advising --allow-all: "not allowed" alone read as a file's mode.
-    return "Deno opens it only for a program run with --allow-all (a device, /proc or /sys)";
+    // permission flags, advising --allow-all, which is no advice for kv: "not allowed" alone
+    // read as the file's mode.
+    return "Deno does not let kv open a device, /proc or /sys";
   }
   const message = describeError(error);
   return withoutOsDetail(message.split("\n")[0]);

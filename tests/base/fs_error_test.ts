@@ -24,7 +24,7 @@ Deno.test("describeFsError says a path Deno refuses whatever the flags is Deno's
   );
   assert.equal(
     describeFsError(refused),
-    "Deno opens it only for a program run with --allow-all (a device, /proc or /sys)",
+    "Deno does not let kv open a device, /proc or /sys",
   );
 });
 

@@ -310,9 +310,8 @@ Deno.test("kv gen mistakes exit 2 with exactly one line on stderr and no stack t
       ],
       [
         [...k, "-o", "/dev/full"],
-        "kv gen: cannot write '/dev/full': Deno opens it only for a program run with " +
-        "--allow-all (a device, /proc or /sys); write to standard output and redirect it " +
-        "instead: -o - > FILE",
+        "kv gen: cannot write '/dev/full': Deno does not let kv open a device, /proc or /sys; " +
+        "write to standard output and redirect it instead: -o - > FILE",
       ],
       [
         [...k, "-m", "13", "-o", "keep.txt"],
