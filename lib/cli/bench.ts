@@ -12,8 +12,7 @@
  * @module
  */
 import { KvError, KvNoServerReachableError, KvUnavailableError } from "../client/errors.ts";
-import { readServerList, ServerFileError } from "../broker/server_list.ts";
-import { noServerReachable, replicasFlag, serverFileFailure } from "./open_broker.ts";
+import { checkedReplicas, noServerReachable } from "./open_broker.ts";
 import { repairCommandLine } from "./shell_command.ts";
 import { ClusterKError } from "../broker/cluster_k.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
@@ -166,7 +165,7 @@ export const benchCommand: Subcommand = {
 async function runBenchCommand(args: string[]): Promise<number> {
   const { values } = parseBenchFlags(args);
   const options = benchOptions(values);
-  const replicas = await replicasOf(options.servers as string, values.replicas);
+  const replicas = await checkedReplicas("bench", options.servers as string, values.replicas);
   const progress = options.durationMs === undefined
     ? new ProgressBar({ label: "kv bench", total: options.operations ?? DEFAULT_OPERATIONS })
     : secondsProgress(options.durationMs);
@@ -398,24 +397,6 @@ function benchOptions(values: ReturnType<typeof parseBenchFlags>["values"]): Ben
     authFile,
     tlsCa,
   };
-}
-
-/**
- * The `-k` flag, checked against the server file as kv broker checks it (`-k 9 needs at
- * least 9 servers, but servers.txt lists 3`) before anything connects: the library's own
- * check would name its option, `replicas`, rather than the flag. Undefined when not given.
- */
-async function replicasOf(
-  serverFile: string,
-  text: string | undefined,
-): Promise<number | undefined> {
-  if (text === undefined) return undefined;
-  const servers = await readServerList(serverFile).catch((error) => {
-    throw error instanceof ServerFileError
-      ? serverFileFailure(error, `kv bench: ${error.message}`)
-      : error;
-  });
-  return replicasFlag("bench", text, servers.length, serverFile);
 }
 
 /**

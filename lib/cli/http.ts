@@ -12,7 +12,6 @@
 import { brokerOf, connectWithRepairCommand, type Kv } from "../client/kv.ts";
 import { WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { KvInputError, KvNoServerReachableError, KvUnavailableError } from "../client/errors.ts";
-import { MAX_SERVERS } from "../broker/server_list.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { Logger } from "../base/logger.ts";
 import {
@@ -48,7 +47,7 @@ import { describeError } from "../base/describe_error.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UnavailableError, UserError } from "./user_error.ts";
 import { listenFailure, listensOnLoopback } from "./listen_error.ts";
-import { noServerReachable } from "./open_broker.ts";
+import { checkedReplicas, noServerReachable } from "./open_broker.ts";
 import {
   ConnectionGuard,
   DEFAULT_HEADER_TIMEOUT_MS,
@@ -167,9 +166,12 @@ async function runHttp(args: string[]): Promise<number> {
         "give --tokens-file, or --insecure to accept that",
     );
   }
-  const k = values.replicas === undefined
-    ? undefined
-    : intFlag("http", "-k", values.replicas, { min: 1, max: MAX_SERVERS });
+  const k = await checkedReplicas(
+    "http",
+    serverFile(values.servers),
+    values.replicas,
+    (message) => withServerFileSource(message, values.servers),
+  );
   const timeoutMs = intFlag("http", "--timeout-ms", values["timeout-ms"], {
     min: 1,
     max: MAX_TIMEOUT_MS,

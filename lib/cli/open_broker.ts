@@ -24,8 +24,9 @@ import {
 } from "../broker/cluster_k.ts";
 import {
   MAX_SERVERS,
+  readServerList,
   type ServerAddress,
-  type ServerFileError,
+  ServerFileError,
   ServerLookupError,
 } from "../broker/server_list.ts";
 import type { ServerPool } from "../broker/server_pool.ts";
@@ -82,6 +83,34 @@ export function replicasFlag(
     );
   }
   return k;
+}
+
+/**
+ * The `-k` flag of `kv <command>` for a command that hands the server file to the library
+ * (kv bench, kv http), checked against that file as kv broker checks it (`-k 9 needs at
+ * least 9 servers, but servers.txt lists 3`) before anything connects: the library's own
+ * check names its option, `replicas`, and `servers`, rather than the flag and the file.
+ * Undefined when not given. `source` adds to a problem with the file where its path came
+ * from (withServerFileSource: `(named by $KV_SERVERS)`); default nothing.
+ *
+ * @example
+ * ```ts
+ * await checkedReplicas("http", "serverFile.txt", "2"); // 2, when the file lists 2 or more
+ * ```
+ */
+export async function checkedReplicas(
+  command: string,
+  serverFile: string,
+  text: string | undefined,
+  source: (message: string) => string = (message) => message,
+): Promise<number | undefined> {
+  if (text === undefined) return undefined;
+  const servers = await readServerList(serverFile).catch((error) => {
+    throw error instanceof ServerFileError
+      ? serverFileFailure(error, `kv ${command}: ${source(error.message)}`)
+      : error;
+  });
+  return replicasFlag(command, text, servers.length, serverFile);
 }
 
 /**

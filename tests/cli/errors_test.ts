@@ -102,6 +102,16 @@ Deno.test("kv http with a tokens file that cannot be read is one line without th
   });
 });
 
+Deno.test("kv http -k beyond the servers listed names the flag and the file, as kv broker does, not the library's option", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/servers.txt`, "127.0.0.1 1\n");
+    await oneLine(
+      ["http", "-s", `${dir}/servers.txt`, "-k", "2", "--listen", "127.0.0.1:0"],
+      /^kv http: -k 2 needs at least 2 servers, but \S+servers\.txt lists 1$/,
+    );
+  });
+});
+
 Deno.test("kv server -a with a port says the port is -p's; an IPv6 address may come in brackets", async () => {
   await oneLine(
     ["server", "-a", "127.0.0.1:8000"],
