@@ -31,3 +31,22 @@ export function isDisconnect(error: unknown): boolean {
     error instanceof Deno.errors.BrokenPipe ||
     error instanceof Deno.errors.NotConnected;
 }
+
+/**
+ * Closes `closable`, ignoring that it was closed already (the peer left, or another path
+ * closed it first): for the paths that end a connection whatever its state.
+ *
+ * @example
+ * ```ts
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * closeQuietly(listener);
+ * closeQuietly(listener); // no BadResource
+ * ```
+ */
+export function closeQuietly(closable: { close(): void }): void {
+  try {
+    closable.close();
+  } catch {
+    // Already closed: nothing left to release.
+  }
+}

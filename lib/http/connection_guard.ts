@@ -25,7 +25,7 @@
  * @module
  */
 import { describeError } from "../base/describe_error.ts";
-import { isDisconnect } from "../base/disconnect.ts";
+import { closeQuietly, isDisconnect } from "../base/disconnect.ts";
 import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { invariant } from "../base/invariant.ts";
 import type { TlsServerContext } from "../protocol/tls_server.ts";
@@ -521,12 +521,4 @@ export class ConnectionGuard {
 function declaredLength(headers: Headers): number | undefined {
   const text = headers.get("Content-Length");
   return text !== null && /^\d+$/.test(text) ? Number(text) : undefined;
-}
-
-function closeQuietly(conn: { close(): void }): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }

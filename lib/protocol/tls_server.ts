@@ -27,6 +27,8 @@
  * ```
  * @module
  */
+import { writeAll } from "../base/bytes.ts";
+import { closeQuietly } from "../base/disconnect.ts";
 import { TlsDescriptorError, TlsUnsupportedError } from "./tls_errors.ts";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { Socket } from "node:net";
@@ -219,20 +221,6 @@ function notTlsFailure(firstByte: number): Error {
   return new Deno.errors.InvalidData(
     `the client does not speak TLS (its first byte is 0x${hex}, not a TLS handshake's 0x16)`,
   );
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let written = 0; written < bytes.length;) {
-    written += await conn.write(bytes.subarray(written));
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }
 
 /**

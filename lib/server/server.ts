@@ -28,8 +28,8 @@
  * @module
  */
 import { describeError } from "../base/describe_error.ts";
-import { isDisconnect } from "../base/disconnect.ts";
-import { bytesToHex, DecodeError } from "../base/bytes.ts";
+import { closeQuietly, isDisconnect } from "../base/disconnect.ts";
+import { bytesToHex, DecodeError, writeAll } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import { collectGarbageSoon } from "../base/memory.ts";
 import { DEFAULT_READ_BUFFER_BYTES, FrameReader } from "../protocol/frame_reader.ts";
@@ -820,7 +820,7 @@ export class KvServer {
             if (isDisconnect(error)) return;
             throw error;
           }
-          if (written < answers.length) await writeAll(conn, answers.subarray(written));
+          if (written < answers.length) await writeUnlessGone(conn, answers.subarray(written));
           batch.written();
         }
         if (connection.refused) return;
@@ -1450,17 +1450,16 @@ class BudgetExceededError extends Error {
   }
 }
 
-async function writeAll(conn: ClientStream, bytes: Uint8Array): Promise<void> {
-  let written = 0;
+/** Writes all of `bytes` unless the connection is gone first, which is no error here. */
+async function writeUnlessGone(conn: ClientStream, bytes: Uint8Array): Promise<void> {
   try {
-    while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+    await writeAll(conn, bytes);
   } catch (error) {
     // The peer left or we closed it (idle timeout): its answers have nowhere to go.
     if (!isDisconnect(error)) throw error;
   }
 }
 
-/** Sends a last frame (best effort, bounded in time) and closes the connection. */
 /**
  * The first four bytes of an HTTP request (`GET `, `PUT `, `POST`, `HEAD`) read as a frame
  * header's body length: each over the largest --max-frame-bytes (1 GiB), so such a stream
@@ -1488,11 +1487,12 @@ const NOT_HTTP_ANSWER: Uint8Array = (() => {
   );
 })();
 
+/** Sends a last frame (best effort, bounded in time) and closes the connection. */
 async function sendAndClose(conn: ClientStream, bytes: Uint8Array): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([
-      writeAll(conn, bytes),
+      writeUnlessGone(conn, bytes),
       new Promise((resolve) => timer = setTimeout(resolve, FINAL_ERROR_WRITE_TIMEOUT_MS)),
     ]);
   } catch {
@@ -1506,14 +1506,6 @@ async function sendAndClose(conn: ClientStream, bytes: Uint8Array): Promise<void
 function closeConnection(connection: Connection): void {
   connection.closed = true;
   closeQuietly(connection.conn);
-}
-
-function closeQuietly(conn: ClientStream): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed: nothing left to release.
-  }
 }
 
 /**
