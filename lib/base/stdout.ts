@@ -49,11 +49,11 @@ export class StdoutError extends Error {
  * ```
  */
 export function writeLine(text: string): void {
-  writeAll(encoder.encode(text + "\n"));
+  writeAllToStdout(encoder.encode(text + "\n"));
 }
 
 /** Writes all of `bytes` to standard output, as a {@link StdoutError} when that fails. */
-function writeAll(bytes: Uint8Array): void {
+function writeAllToStdout(bytes: Uint8Array): void {
   try {
     while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
   } catch (error) {
