@@ -93,7 +93,7 @@ export class LineBuffer {
    * @param write writes all of the bytes it is given before it returns (they are a view of
    *   the buffer, which the next line reuses); default: to standard output.
    */
-  constructor(write: (bytes: Uint8Array) => void = writeAll) {
+  constructor(write: (bytes: Uint8Array) => void = writeAllToStdout) {
     this.#write = write;
   }
 
