@@ -361,6 +361,7 @@ function clusterOperations(): Record<string, Partial<Record<RouteMethod, Operati
             description: "The servers.",
             content: json({
               type: "object",
+              required: ["servers"],
               properties: {
                 servers: { type: "array", items: ref("Server") },
                 advice: {
@@ -566,6 +567,7 @@ function clusterSchemas(): Record<string, unknown> {
   return {
     KeysPage: {
       type: "object",
+      required: ["keys", "more"],
       properties: {
         keys: { type: "array", items: { type: "string" } },
         more: { type: "boolean" },
@@ -574,6 +576,7 @@ function clusterSchemas(): Record<string, unknown> {
     },
     Server: {
       type: "object",
+      required: ["server", "up", "hints"],
       properties: {
         server: { type: "string" },
         up: { type: "boolean" },
@@ -613,6 +616,7 @@ function clusterSchemas(): Record<string, unknown> {
     },
     Health: {
       type: "object",
+      required: ["healthy", "up", "unrepaired", "servers", "replicas"],
       properties: {
         healthy: { type: "boolean" },
         up: { type: "integer" },
