@@ -35,7 +35,7 @@ import { collectGarbageSoon } from "../base/memory.ts";
 import { DEFAULT_READ_BUFFER_BYTES, FrameReader } from "../protocol/frame_reader.ts";
 import { DEFAULT_MAX_FRAME_BYTES } from "../limits.ts";
 import { Logger, SILENT_LOGGER } from "../base/logger.ts";
-import { AUTH_HMAC_SHA256, type AuthKeys, newChallenge } from "../protocol/auth.ts";
+import { AUTH_HMAC_SHA256, type AuthKeys, MAC_BYTES, newChallenge } from "../protocol/auth.ts";
 import type { TlsServerContext } from "../protocol/tls_server.ts";
 import { TlsDescriptorError } from "../protocol/tls_errors.ts";
 import {
@@ -652,7 +652,7 @@ export class KvServer {
     this.#connections.add(connection);
     this.#ungreeted.add(connection);
     this.#logger.debug(`connection from ${peer} (${this.#connections.size} open)`);
-    this.#armIdleTimer(connection, this.#idleTimeoutMs);
+    // Until the welcome only this deadline applies, not the idle timeout (#handshake).
     connection.helloTimer = setTimeout(() => {
       if (connection.greeted || connection.closed) return;
       this.#logger.debug(`closing ${peer}: no HELLO within ${this.#helloTimeoutMs} ms`);
@@ -1183,10 +1183,15 @@ export class KvServer {
         challenge: connection.challenge,
       });
     }
-    connection.greeted = true;
-    reader.maxFrameBytes = this.#maxFrameBytes;
-    this.#ungreeted.delete(connection);
-    clearTimeout(connection.helloTimer);
+    if (!connection.greeted) {
+      connection.greeted = true;
+      reader.maxFrameBytes = this.#maxFrameBytes;
+      this.#ungreeted.delete(connection);
+      clearTimeout(connection.helloTimer);
+      // The idle timeout starts with the welcome: a stranger closed after --idle-timeout-ms
+      // (below the HELLO deadline), its ERROR naming it, would learn the setting.
+      this.#armIdleTimer(connection, this.#idleTimeoutMs);
+    }
     responses.okHello(id, this.#helloResult(hello.version));
   }
 
@@ -1226,6 +1231,14 @@ export class KvServer {
       return undefined;
     }
     connection.challenge = undefined;
+    if (auth.length !== MAC_BYTES) {
+      // Not a wrong secret but no answer (a second HELLO without one) or a malformed one.
+      return {
+        code: ErrorCode.AUTH_FAILED,
+        message: `the answer to the challenge is ${auth.length} bytes, not the ${MAC_BYTES} ` +
+          "of HMAC-SHA-256",
+      };
+    }
     if (await this.#auth.verify(challenge, auth)) return undefined;
     return {
       code: ErrorCode.AUTH_FAILED,

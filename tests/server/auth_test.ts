@@ -4,7 +4,7 @@ import { Logger } from "../../lib/base/logger.ts";
 import { AUTH_HMAC_SHA256, AuthKeys } from "../../lib/protocol/auth.ts";
 import { ConnectionError, ServerClient } from "../../lib/protocol/client.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
-import { decodeHelloBody } from "../../lib/protocol/messages.ts";
+import { decodeHelloBody, decodeResponse } from "../../lib/protocol/messages.ts";
 import {
   AUTH_NONE,
   CONNECTION_REQUEST_ID,
@@ -17,7 +17,7 @@ import {
 } from "../../lib/protocol/mod.ts";
 import { int, str } from "../../lib/record/value.ts";
 import { RawConnection, SHORT_TIMEOUT_MS, startServer } from "../helpers/in_process_server.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { at } from "../helpers/versions.ts";
 import { connectClient } from "../helpers/client.ts";
 
@@ -166,6 +166,117 @@ Deno.test("a stranger's HELLO gets only the version and a challenge; the right a
     raw.close();
   }
   await known.close();
+  await stop();
+});
+
+Deno.test("between the challenge and the right answer a connection is still a stranger: any request but PING refused, the frame limit kept, a HELLO without the answer AUTH_FAILED", async () => {
+  const { address, store, stop } = await secured();
+  await store.put("secret", int(42));
+  const challenged = (then: (frames: FrameWriter) => void) => {
+    const frames = new FrameWriter();
+    frames.hello(1, PROTOCOL_VERSION, AUTH_HMAC_SHA256);
+    then(frames);
+    return frames.bytes();
+  };
+  const oversized = new Uint8Array(9);
+  new DataView(oversized.buffer).setUint32(0, 5000);
+  oversized[4] = MessageType.PING;
+  new DataView(oversized.buffer).setUint32(5, 2);
+  // What follows the challenge, and the refusal it gets (code, message).
+  const cases: [string, Uint8Array, number, RegExp][] = [
+    [
+      "a GET",
+      challenged((frames) => frames.get(2, "secret")),
+      ErrorCode.AUTH_REQUIRED,
+      /^request type 0x04 before HELLO/,
+    ],
+    [
+      "a STATS",
+      challenged((frames) => frames.stats(2)),
+      ErrorCode.AUTH_REQUIRED,
+      /^request type 0x08 before HELLO/,
+    ],
+    [
+      "a HELLO with no answer",
+      challenged((frames) => frames.hello(2, PROTOCOL_VERSION, AUTH_HMAC_SHA256)),
+      ErrorCode.AUTH_FAILED,
+      /^the answer to the challenge is 0 bytes, not the 32 of HMAC-SHA-256$/,
+    ],
+    [
+      "a HELLO with scheme 0",
+      challenged((frames) => frames.hello(2, PROTOCOL_VERSION)),
+      ErrorCode.AUTH_REQUIRED,
+      /^this server requires authentication/,
+    ],
+    // The limit of a stranger's frames (4103 bytes) holds until the welcome.
+    [
+      "a frame of 5000 bytes",
+      Uint8Array.of(...challenged(() => {}), ...oversized),
+      ErrorCode.TOO_LARGE,
+      /^frame body of 5000 bytes is over the limit of 4103$/,
+    ],
+  ];
+  for (const [what, bytes, code, message] of cases) {
+    const raw = await RawConnection.open(address, { hello: false });
+    await raw.write(bytes);
+    const [challenge, refusal, ...rest] = await raw.readUntilEnd();
+    challengeOf(challenge);
+    const error = decodeResponse(refusal);
+    assert.ok(error.type === "error", what);
+    assert.deepEqual([error.requestId, error.code], [2, code], what);
+    assert.match(error.message, message, what);
+    assert.deepEqual(rest, [], `${what}: the server hangs up`);
+    raw.close();
+  }
+  // PING is served meanwhile, and the answer still admits.
+  const raw = await RawConnection.open(address, { hello: false });
+  await raw.write(challenged((frames) => frames.ping(2)));
+  const challenge = challengeOf(await raw.readFrame());
+  assert.equal((await raw.readFrame())?.type, MessageType.OK, "PING");
+  const frames = new FrameWriter();
+  const answer = await (await AuthKeys.fromSecrets([SECRET])).answer(challenge);
+  frames.hello(3, PROTOCOL_VERSION, AUTH_HMAC_SHA256, answer);
+  frames.get(4, "secret");
+  await raw.write(frames.bytes());
+  welcomeOf(await raw.readFrame());
+  assert.equal((await raw.readFrame())?.type, MessageType.OK, "the GET, once welcomed");
+  raw.close();
+  await stop();
+});
+
+Deno.test("a stranger is closed at the HELLO deadline, not the shorter idle timeout, even after a challenge, so it never learns the idle timeout", async () => {
+  const auth = await AuthKeys.fromSecrets([SECRET]);
+  const { address, stop } = await startServer({
+    auth,
+    idleTimeoutMs: SHORT_TIMEOUT_MS / 2,
+    helloTimeoutMs: SHORT_TIMEOUT_MS,
+  });
+  for (const challenged of [false, true]) {
+    const raw = await RawConnection.open(address, { hello: false });
+    const frames = new FrameWriter();
+    if (challenged) frames.hello(1, PROTOCOL_VERSION, AUTH_HMAC_SHA256);
+    frames.ping(2);
+    await raw.write(frames.bytes());
+    const answers = await raw.readUntilEnd();
+    if (challenged) challengeOf(answers.shift());
+    assert.equal(answers.shift()?.type, MessageType.OK, "PING");
+    const [closing, ...rest] = answers;
+    assert.deepEqual(decodeResponse(closing), {
+      type: "error",
+      requestId: CONNECTION_REQUEST_ID,
+      code: ErrorCode.IDLE_TIMEOUT,
+      message: `no HELLO within ${SHORT_TIMEOUT_MS} ms; closing`,
+    });
+    assert.deepEqual(rest, []);
+    raw.close();
+  }
+  // Once welcomed, the idle timeout applies.
+  const client = await connectClient(address, { credentials: { auth }, keepAliveMs: 0 });
+  await withDeadline(client.closed, { what: "the idle timeout to close the client" });
+  assert.match(
+    client.closeReason!.message,
+    new RegExp(`IDLE_TIMEOUT: no complete request for ${SHORT_TIMEOUT_MS / 2} ms`),
+  );
   await stop();
 });
 
