@@ -585,7 +585,7 @@ Deno.test("connect refuses a server whose HELLO announces frames larger than any
   await largest.stop();
 });
 
-Deno.test("an authenticating client takes the server's id, state and limits from the welcome that follows its answer, and refuses a second challenge or an unknown form", async () => {
+Deno.test("an authenticating client takes the server's id, state and limits from the welcome that follows its answer, and refuses a second challenge, an unknown form or a welcome of another version; a client without an auth file refuses a challenge", async () => {
   const auth = await AuthKeys.fromSecrets([new Uint8Array(32).fill(7)]);
   const challenge = new Uint8Array(32).fill(0xaa);
   // HELLO's challenge to the first HELLO, `second` to the answer.
@@ -598,21 +598,33 @@ Deno.test("an authenticating client takes the server's id, state and limits from
       conn.write(frames.bytes()).catch(() => {});
     });
   const repairedUnder = new Uint8Array(16).fill(3);
-  const welcoming = challenging((frames) =>
+  // The welcome to the answer, speaking `version`.
+  const welcome = (version: number) => (frames: FrameWriter) =>
     frames.okHello(2, {
-      version: PROTOCOL_VERSION,
+      version,
       maxFrameBytes: 2048,
       idleTimeoutMs: 30_000,
       serverId: "fedcba9876543210",
       state: { unrepaired: false, k: 3, repairedUnder },
-    })
-  );
+    });
+  const welcoming = challenging(welcome(PROTOCOL_VERSION));
   const client = await ServerClient.connect(welcoming.address, { credentials: { auth } });
   assert.equal(client.serverId, "fedcba9876543210");
   assert.deepEqual(client.state, { unrepaired: false, k: 3, repairedUnder });
   assert.equal(client.maxFrameBytes, 2048);
   await client.close();
+  // Without a secret there is nothing to answer with: no second HELLO, whatever would follow.
+  await assert.rejects(
+    ServerClient.connect(welcoming.address),
+    /AUTH_REQUIRED: the server requires an auth file/,
+  );
   await welcoming.stop();
+  const otherVersion = challenging(welcome(PROTOCOL_VERSION - 1));
+  await assert.rejects(
+    ServerClient.connect(otherVersion.address, { credentials: { auth } }),
+    new RegExp(`answered HELLO with protocol version ${PROTOCOL_VERSION - 1}`),
+  );
+  await otherVersion.stop();
   const again = challenging((frames) =>
     frames.okHelloChallenge(2, { version: PROTOCOL_VERSION, challenge })
   );
