@@ -244,6 +244,42 @@ Deno.test("between the challenge and the right answer a connection is still a st
   await stop();
 });
 
+Deno.test("a HELLO on a welcomed connection is answered as a first one: challenged again and served meanwhile, welcomed again after the right answer, closed after a wrong one", async () => {
+  const { address, store, stop } = await secured();
+  await store.put("secret", int(42));
+  const auth = await AuthKeys.fromSecrets([SECRET]);
+  const raw = await RawConnection.open(address, { hello: false });
+  const frames = new FrameWriter();
+  const challengeAgain = async (id: number) => {
+    frames.reset();
+    frames.hello(id, PROTOCOL_VERSION, AUTH_HMAC_SHA256);
+    frames.get(id + 1, "secret");
+    await raw.write(frames.bytes());
+    const challenge = challengeOf(await raw.readFrame());
+    assert.equal((await raw.readFrame())?.type, MessageType.OK, "the GET");
+    return challenge;
+  };
+  const answer = async (id: number, mac: Uint8Array) => {
+    frames.reset();
+    frames.hello(id, PROTOCOL_VERSION, AUTH_HMAC_SHA256, mac);
+    await raw.write(frames.bytes());
+  };
+  frames.hello(1, PROTOCOL_VERSION, AUTH_HMAC_SHA256);
+  await raw.write(frames.bytes());
+  await answer(2, await auth.answer(challengeOf(await raw.readFrame())));
+  welcomeOf(await raw.readFrame());
+  // Welcomed: a new HELLO gets a new challenge, and requests are served while it is open.
+  await answer(5, await auth.answer(await challengeAgain(3)));
+  welcomeOf(await raw.readFrame());
+  await challengeAgain(6);
+  await answer(8, new Uint8Array(32));
+  assert.deepEqual((await raw.readUntilEnd()).map(errorOf), [
+    { code: ErrorCode.AUTH_FAILED, requestId: 8 },
+  ]);
+  raw.close();
+  await stop();
+});
+
 Deno.test("a stranger is closed at the HELLO deadline, not the shorter idle timeout, even after a challenge, so it never learns the idle timeout", async () => {
   const auth = await AuthKeys.fromSecrets([SECRET]);
   const { address, stop } = await startServer({
