@@ -71,7 +71,8 @@ Deno.test("runSession names the input line of every error, blank lines and comme
     assert.deepEqual(printed.map((line) => line.replace(/ nothing was run.*/, "")), [
       "STORED: p",
       "ERROR: line 4: unknown command 'FOO' (HELP lists all)",
-      "ERROR: line 5: column 9: expected a key or '}', found end of line",
+      "ERROR: line 5: column 9: expected a key or '}', found end of line; close the object " +
+      "with '}' (a record is one line: jq -c joins one written over several)",
       "ERROR: line 6: line is 100 bytes; the limit is 64 bytes;",
       `p : { "a" : 1 }`,
       "ERROR: line 8: a key cannot contain '.'; to read a field use QUERY a.b",
