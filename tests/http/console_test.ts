@@ -528,3 +528,31 @@ chromiumTest(
     }
   },
 );
+
+chromiumTest(
+  "the web console says kv http is unreachable once it stops: in the health badge, under a key search and as a command's answer",
+  async () => {
+    await using cluster = await KvCluster.start(1);
+    await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+    await using browser = await launchChromium();
+    const page = await browser.page();
+    page.setDefaultTimeout(PAGE_DEADLINE_MS);
+    await page.goto(http.url);
+    const until = (expression: string) => page.waitForFunction(expression);
+    await until(`document.querySelector("#keys-note").textContent === "no keys stored"`);
+    assert.equal(await http.stop(), 0);
+    const unreachable = (selector: string) =>
+      until(`document.querySelector("${selector}").textContent.includes("kv http unreachable: ")`);
+    await unreachable("#health");
+    await page.click("#key-search button");
+    await unreachable("#keys-note");
+    await page.type("#target", "person1");
+    await page.click("#command button");
+    await unreachable("#answer");
+    assert.match(
+      String(await page.evaluate(`document.querySelector("#answer").textContent`)),
+      /^0 /,
+    );
+    await unreachable("#record-head");
+  },
+);

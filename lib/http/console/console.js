@@ -34,6 +34,14 @@ function parseJson(text, floats) {
 /** Where the bearer token typed into the console is kept for this tab. */
 const TOKEN_KEY = "kv-token";
 
+/** The status {@link api} answers when no answer came: kv http stopped, or the network. */
+const UNREACHABLE = 0;
+
+/**
+ * `method path` (with `body` of `type`) answered: its status and JSON; kv http not reached is
+ * status {@link UNREACHABLE} with an error saying so, as every caller shows an error (a fetch
+ * that threw ended the caller: Run and Search did nothing at all while kv http was down).
+ */
 async function api(method, path, body, type = "application/json") {
   const init = { method, headers: {} };
   const token = sessionStorage.getItem(TOKEN_KEY);
@@ -42,7 +50,12 @@ async function api(method, path, body, type = "application/json") {
     init.body = body;
     init.headers["Content-Type"] = type;
   }
-  const response = await fetch(path, init);
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    return { status: UNREACHABLE, data: { error: `kv http unreachable: ${error.message}` } };
+  }
   // A server started with --tokens-file: ask for a token (and keep asking while it is wrong).
   $("token-form").hidden = response.status !== 401 && $("token-form").hidden;
   if (response.status === 401) forgetRefusedToken(response);
@@ -180,9 +193,10 @@ async function refreshServers() {
     const [{ status, data: servers }, { status: healthStatus, data: health }] = await Promise.all(
       [api("GET", "/v1/servers"), api("GET", "/healthz")],
     );
-    // Refused (no token yet, busy): its reason, where reading the servers of an error body
-    // said "kv http unreachable: Cannot read properties of undefined (reading 'flatMap')".
-    if (status !== 200) throw new Error(servers.error);
+    // Unreachable, or refused (no token yet, busy): its reason, where reading the servers of
+    // an error body said "kv http unreachable: Cannot read properties of undefined".
+    if (status === UNREACHABLE) throw new Error(servers.error);
+    if (status !== 200) throw new Error(`kv http refused /v1/servers: ${servers.error}`);
     const rows = servers.servers.flatMap((server) => {
       const state = serverState(server);
       const row = element(
@@ -213,7 +227,7 @@ async function refreshServers() {
     badge.className = `badge ${healthStatus === 200 ? "ok" : "bad"}`;
     $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
-    $("health").textContent = `kv http unreachable: ${error.message}`;
+    $("health").textContent = error.message;
     $("health").className = "badge bad";
   }
 }
