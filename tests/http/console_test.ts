@@ -556,3 +556,43 @@ chromiumTest(
     await unreachable("#record-head");
   },
 );
+
+chromiumTest(
+  "the web console pages through many keys with First, Next and Previous, 50 at a time",
+  async () => {
+    await using cluster = await KvCluster.start(1);
+    {
+      await using kv = await cluster.connect();
+      for (let i = 0; i < 120; i++) await kv.put(`key${String(i).padStart(3, "0")}`, i);
+    }
+    await using http = await HttpProcess.start(["-s", cluster.serverFile]);
+    await using browser = await launchChromium();
+    const page = await browser.page();
+    page.setDefaultTimeout(PAGE_DEADLINE_MS);
+    await page.goto(http.url);
+    const until = (expression: string) => page.waitForFunction(expression);
+    const shows = (first: string, count: number) =>
+      until(
+        `document.querySelector("#keys li")?.dataset.key === "${first}" && ` +
+          `document.querySelectorAll("#keys li").length === ${count}`,
+      );
+    const disabled = (id: string) => page.evaluate(`document.getElementById("${id}").disabled`);
+    await shows("key000", 50);
+    assert.equal(await disabled("previous-page"), true);
+    await page.click("#next-page");
+    await shows("key050", 50);
+    await page.click("#next-page");
+    await shows("key100", 20);
+    assert.equal(await disabled("next-page"), true);
+    await page.click("#previous-page");
+    await shows("key050", 50);
+    await page.click("#previous-page");
+    await shows("key000", 50);
+    assert.equal(await disabled("previous-page"), true);
+    await page.click("#next-page");
+    await shows("key050", 50);
+    await page.click("#first-page");
+    await shows("key000", 50);
+    assert.equal(await disabled("previous-page"), true);
+  },
+);

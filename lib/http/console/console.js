@@ -236,10 +236,16 @@ async function refreshServers() {
 
 let pageAfter = "";
 let nextAfter = "";
+/**
+ * The `after` of each page before the one shown, the first's "" at the bottom: Previous goes
+ * back through them (with First and Next only, page 5 of 6 was four pages from page 4).
+ */
+let pagesBefore = [];
 /** Numbers key list requests, so an answer that arrives after a newer request's is dropped. */
 let keysRequest = 0;
 
-async function loadKeys(after) {
+/** Shows the page of keys after `after`, with `before` the pages before it (none: the first). */
+async function loadKeys(after, before = []) {
   // Keys and prefixes are taken character for character, as every kv client takes them:
   // trimmed, "victim " would act on the record "victim".
   const prefix = $("prefix").value;
@@ -254,6 +260,8 @@ async function loadKeys(after) {
     return;
   }
   pageAfter = after;
+  pagesBefore = before;
+  $("previous-page").disabled = before.length === 0;
   const items = data.keys.map((key) => {
     const item = element("li", { "data-key": key }, shownKey(key));
     item.addEventListener("click", () => showRecord(key));
@@ -420,7 +428,7 @@ async function runCommand(event) {
   }
   $("answer").textContent = `${result.status} ${jsonText(result.data, 2)}`;
   if (op !== "PUT" && op !== "DELETE") return;
-  loadKeys(pageAfter);
+  loadKeys(pageAfter, pagesBefore);
   // The record shown, written or deleted: shown as it now is, not as it was.
   if (target === shownRecordKey) await showRecord(target);
 }
@@ -437,7 +445,11 @@ $("key-search").addEventListener("submit", (event) => {
   loadKeys("");
 });
 $("first-page").addEventListener("click", () => loadKeys(""));
-$("next-page").addEventListener("click", () => loadKeys(nextAfter));
+$("previous-page").addEventListener(
+  "click",
+  () => loadKeys(pagesBefore.at(-1), pagesBefore.slice(0, -1)),
+);
+$("next-page").addEventListener("click", () => loadKeys(nextAfter, [...pagesBefore, pageAfter]));
 $("command").addEventListener("submit", runCommand);
 
 refreshServers();
