@@ -519,10 +519,11 @@ export class ServerClient {
       // A TLS server hangs up on the plain bytes of a HELLO: say what is likely wrong. One
       // that never answers is hung or slow, not TLS (which would have hung up); one whose
       // TLS alert came first is surely TLS, as its error says; one that closed with an
-      // ERROR of its own (BUSY at its connection limit) spoke kv.
+      // ERROR of its own (BUSY at its connection limit), or after any answer (HELLO's
+      // challenge), spoke kv.
       const hint = error instanceof ConnectionError && !(error instanceof RequestTimeoutError) &&
           !(error.cause instanceof ServerError) && credentials.tlsCaCerts === undefined &&
-          !error.message.includes(TLS_ALERT_ANSWER)
+          !error.message.includes(TLS_ALERT_ANSWER) && client.#lastHeardAt === -Infinity
         ? " before answering HELLO (a TLS server? connect with --tls-ca)"
         : "";
       throw new ConnectionError(`cannot connect to ${where}: ${osReason(error)}${hint}`, {

@@ -643,6 +643,32 @@ Deno.test("an authenticating client takes the server's id, state and limits from
   await unknownForm.stop();
 });
 
+Deno.test("a server hanging up on HELLO is hinted to be a TLS server, one hanging up after its challenge is not: it spoke kv", async () => {
+  const auth = await AuthKeys.fromSecrets([new Uint8Array(32).fill(7)]);
+  const challenge = new Uint8Array(32).fill(0xaa);
+  const hangingUp = fakeServer((conn) => conn.close());
+  await assert.rejects(
+    ServerClient.connect(hangingUp.address, { credentials: { auth } }),
+    /closed the connection before answering HELLO \(a TLS server\? connect with --tls-ca\)$/,
+  );
+  await hangingUp.stop();
+  const challengingThenHangingUp = fakeServer(async (conn, frameCount) => {
+    if (frameCount > 1) return conn.close();
+    const frames = new FrameWriter();
+    frames.okHelloChallenge(1, { version: PROTOCOL_VERSION, challenge });
+    await conn.write(frames.bytes());
+  });
+  await assert.rejects(
+    ServerClient.connect(challengingThenHangingUp.address, { credentials: { auth } }),
+    (error: Error) => {
+      assert.ok(error instanceof ConnectionError);
+      assert.match(error.message, /closed the connection$/);
+      return true;
+    },
+  );
+  await challengingThenHangingUp.stop();
+});
+
 Deno.test("a request timeout rejects with RequestTimeoutError and closes the connection", async () => {
   const fake = fakeServer(helloThenSilence);
   const client = await ServerClient.connect(fake.address, { requestTimeoutMs: 100 });
