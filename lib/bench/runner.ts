@@ -41,6 +41,7 @@ import { SAMPLE_KEYS } from "../gen/keyfile.ts";
 import { Sfc32 } from "../gen/prng.ts";
 import { parseRecordLine } from "../record/parse.ts";
 import { invariant } from "../base/invariant.ts";
+import { counted } from "../base/plural.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import {
@@ -384,7 +385,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     // A default k just fixed may replace one the servers forgot (lib/broker/cluster_k.ts).
     const notice = brokerOf(clients[0]).notice;
     if (notice !== undefined) (options.report ?? console.error)(notice);
-    await checkServersUp(clients[0]);
+    await checkServersUp(clients[0], options.report ?? console.error);
     throwIfStopped(signal, "connecting");
     const loadSeconds = options.noLoad ? null : await loadRecords(clients[0], records, options);
     const picker = new OperationPicker({
@@ -549,15 +550,25 @@ export async function deleteBenchRecords(cluster: BenchCluster): Promise<number>
 /**
  * Refuses a cluster with fewer than k servers up (unreachable, or refusing this client's
  * credentials): every write would fail and every read answer NOT FOUND at once, and the
- * figures would measure nothing but the failures.
+ * figures would measure nothing but the failures. With k or more up and some down, tells
+ * `report` so: the figures are then of the servers up (a run with one of four servers hung
+ * reported its figures, no error and no warning, and never said so).
  */
-async function checkServersUp(client: Kv): Promise<void> {
+async function checkServersUp(client: Kv, report: (message: string) => void): Promise<void> {
   const k = brokerOf(client).k;
   const statuses = await client.servers();
   const down = statuses.filter((status) => !status.up);
   const up = statuses.length - down.length;
-  if (up >= k) return;
   const reasons = down.map((status) => `${status.server}: ${status.error}`).join("; ");
+  if (up >= k) {
+    if (down.length > 0) {
+      report(
+        `${down.length} of ${counted(statuses.length, "server")} down (${reasons}): the figures ` +
+          `are of the ${up} up`,
+      );
+    }
+    return;
+  }
   throw new KvUnavailableError(
     `${up} of ${statuses.length} servers up, fewer than k=${k} (${reasons}); ` +
       "start them (or check --auth-file and --tls-ca) and run again",

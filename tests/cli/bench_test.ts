@@ -311,6 +311,29 @@ Deno.test("kv bench refuses, with one line and exit 3, a cluster with fewer than
   });
 });
 
+Deno.test("kv bench with k servers up and some down runs, and says first that its figures are of those up", async () => {
+  await using cluster = await KvCluster.start(1);
+  await withTempDir(async (dir) => {
+    const [closed] = closedPorts(1);
+    await Deno.writeTextFile(
+      `${dir}/servers`,
+      `${await Deno.readTextFile(cluster.serverFile)}127.0.0.1 ${closed}\n`,
+    );
+    const run = await runKv(
+      withBrokerTimeout(["bench", "-s", `${dir}/servers`, "-k", "1", "-n", "5", "--ops", "5"]),
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `^kv bench: 1 of 2 servers down \\(127\\.0\\.0\\.1:${closed}: [^\\n]*\\): the figures ` +
+          "are of the 1 up\n",
+      ),
+    );
+    assert.match(run.stdout, /^5 operations in /m);
+  });
+});
+
 Deno.test("kv bench --auth-file (or KV_AUTH_FILE) loads and measures a server that requires auth; without it the bench refuses in one line", async () => {
   await withTempDir(async (dir) => {
     const authFile = await newAuthFile(dir, "kv.auth");
