@@ -781,7 +781,8 @@ export async function runInteractive(
       if (input.kind === "interrupt") {
         if (leaving) break;
         leaving = true;
-        if (!printed(write, LEAVE_HINT)) break;
+        // Where the prompt is drawn: with --json stdout carries answers only.
+        editor.printAbove(LEAVE_HINT);
         continue;
       }
       leaving = false;

@@ -158,7 +158,7 @@ terminalTest("a log line prints above the prompt, and the line being typed stays
 });
 
 terminalTest(
-  "with stdout piped the answers carry no escape codes and the prompt goes to the terminal",
+  "with stdout piped the answers carry no escape codes, and the prompt and Ctrl-C's hint go to the terminal",
   async () => {
     await withStateHome(async (env, dir) => {
       await using cluster = await KvCluster.start(1);
@@ -172,6 +172,11 @@ terminalTest(
       await term.waitFor(/^kv> PUT a: 1\nkv>$/m);
       await term.type("GET a");
       await term.press("Enter");
+      // Answered (the prompt is back), so the Ctrl-C is at an empty prompt, not a cancel.
+      await term.waitFor(/^kv> GET a\nkv>$/m);
+      // How to leave is the terminal's, as the prompt is: not an answer.
+      await term.press("C-c");
+      await term.waitFor(new RegExp(`^${RegExp.escape(LEAVE_HINT)}\nkv>$`, "m"));
       await term.type("EXIT");
       await term.press("Enter");
       assert.equal(await term.exitCode(), 0);
