@@ -6,8 +6,9 @@
  * The exchange, on a server started with an auth file:
  *
  * 1. client → HELLO, auth scheme {@link AUTH_HMAC_SHA256}, empty auth data;
- * 2. server → HELLO's challenge: an OK carrying the version and a {@link NONCE_BYTES}-byte
- *    random challenge, nothing about the server (a stranger learns no id or state);
+ * 2. server → HELLO's challenge: an OK carrying the version and a
+ *    {@link HELLO_CHALLENGE_BYTES}-byte random challenge, nothing about the server (a
+ *    stranger learns no id or state);
  * 3. client → HELLO, same scheme, auth data = HMAC-SHA-256(secret, {@link AUTH_CONTEXT} ‖ challenge);
  * 4. server → HELLO's welcome, the OK with its limits, id and state: the connection is
  *    authenticated. A wrong answer gets ERROR `AUTH_FAILED` and the connection closes.
@@ -39,9 +40,6 @@ import { HELLO_CHALLENGE_BYTES } from "./mod.ts";
 
 /** HELLO auth scheme: HMAC-SHA-256 over a server challenge. */
 export const AUTH_HMAC_SHA256 = 1;
-
-/** Bytes of the server's random challenge. */
-export const NONCE_BYTES = HELLO_CHALLENGE_BYTES;
 
 /** Bytes of an HMAC-SHA-256 answer. */
 export const MAC_BYTES = 32;
@@ -190,7 +188,7 @@ export class AuthKeys {
 }
 
 /**
- * A fresh random challenge of {@link NONCE_BYTES} bytes.
+ * A fresh random challenge of {@link HELLO_CHALLENGE_BYTES} bytes.
  *
  * @example
  * ```ts
@@ -198,7 +196,7 @@ export class AuthKeys {
  * ```
  */
 export function newChallenge(): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+  return crypto.getRandomValues(new Uint8Array(HELLO_CHALLENGE_BYTES));
 }
 
 /**
