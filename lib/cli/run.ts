@@ -190,9 +190,11 @@ export async function loadSubcommand(name: string): Promise<Subcommand | undefin
 
 async function dispatch(args: string[]): Promise<number> {
   const [first, ...rest] = args;
-  // `kv help put`, as git and cargo read it: kv put --help.
-  if (first === "help" && rest.length > 0) return await helpOf(rest);
-  if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+  // `kv help put`, as git and cargo read it: kv put --help (`kv help help`: this list).
+  if (first === "help" && rest.length > 0 && !TOP_LEVEL_HELP.includes(rest[0])) {
+    return await helpOf(rest);
+  }
+  if (first === undefined || TOP_LEVEL_HELP.includes(first)) {
     writeLine(topLevelHelp());
     return first === undefined ? USAGE_EXIT_CODE : 0;
   }
@@ -224,6 +226,9 @@ async function dispatch(args: string[]): Promise<number> {
     return 1;
   }
 }
+
+/** The words that ask for kv's own help: `kv --help`, `kv help`, `kv help --help`. */
+const TOP_LEVEL_HELP: readonly string[] = ["-h", "--help", "help"];
 
 /** `kv help NAME`: the subcommand's --help, or one line and exit 2 for no such command. */
 async function helpOf(args: string[]): Promise<number> {

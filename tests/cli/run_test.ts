@@ -4,7 +4,7 @@ import { startServer } from "../helpers/in_process_server.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
 import { outputWithin } from "../helpers/wait.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
-import { loadSubcommand } from "../../lib/cli/run.ts";
+import { loadSubcommand, topLevelHelp } from "../../lib/cli/run.ts";
 import { refusalOf } from "../helpers/refusals.ts";
 
 Deno.test("kv --version prints the version from deno.json and exits 0", async () => {
@@ -91,6 +91,10 @@ Deno.test("kv help COMMAND prints that command's --help; no such command is one 
     [typo.code, typo.stdout, typo.stderr],
     [2, "", "kv help: unknown command 'sever'; did you mean kv server? (kv --help lists all)\n"],
   );
+  for (const again of ["help", "--help", "-h"]) {
+    const top = await runKv(["help", again]);
+    assert.deepEqual([top.code, top.stdout, top.stderr], [0, `${topLevelHelp()}\n`, ""], again);
+  }
   const two = await runKv(["help", "get", "put"]);
   assert.deepEqual(
     [two.code, two.stdout, two.stderr],
