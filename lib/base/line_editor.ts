@@ -15,8 +15,7 @@
  * Ctrl-Left, Ctrl-Right (by word); Ctrl-K, Ctrl-U, Ctrl-W (cut); Up, Down,
  * Ctrl-P, Ctrl-N (history); Ctrl-R (reverse search; Ctrl-R again for older,
  * Enter runs, Ctrl-G or Ctrl-C gives up, any other key edits the match); Tab
- * (complete; a Tab inside a pasted chunk is a space); Ctrl-L (clear screen); Ctrl-Z (stop the
- * program, as in a cooked terminal: `fg` brings it back);
+ * (complete; a Tab inside a pasted chunk is a space); Ctrl-L (clear screen);
  * Ctrl-C (clear the line, or {@link EditResult} `interrupt` on an empty one).
  * Columns are counted as a terminal draws them (lib/base/columns.ts): a wide character
  * (CJK, emoji) takes two, a combining mark none.
@@ -81,7 +80,6 @@ const CTRL = {
   R: "\x12",
   U: "\x15",
   W: "\x17",
-  Z: "\x1a",
   BACKSPACE: "\x7f",
 } as const;
 
@@ -152,17 +150,6 @@ export interface LineEditorOptions {
    * past it is past that many bytes too.
    */
   maxLineLength?: number;
-  /**
-   * Stops the program as Ctrl-Z stops one in a cooked terminal, returning once it is
-   * continued (`fg`); default: SIGTSTP to this process, which the shell's job control
-   * resumes (none on Windows; a process no shell controls the kernel does not stop).
-   */
-  suspend?: () => void;
-}
-
-/** Stops this process as a terminal's Ctrl-Z would: SIGTSTP to itself, where there is one. */
-function suspendProcess(): void {
-  if (Deno.build.os !== "windows") Deno.kill(Deno.pid, "SIGTSTP");
 }
 
 /** The state of a Ctrl-R search. */
@@ -216,7 +203,6 @@ export class LineEditor {
   readonly #hint: ((text: string) => string | undefined) | undefined;
   readonly #columns: () => number;
   readonly #maxLineLength: number;
-  readonly #suspend: () => void;
   readonly #encoder = new TextEncoder();
   readonly #decoder = new EscapingUtf8Decoder();
   /** Keys received and not handled yet. */
@@ -256,7 +242,6 @@ export class LineEditor {
     this.#hint = options.hint;
     this.#columns = options.columns ?? terminalColumns;
     this.#maxLineLength = options.maxLineLength ?? MAX_LINE_BYTES;
-    this.#suspend = options.suspend ?? suspendProcess;
     invariant(this.#maxLineLength >= 0, "the longest line is not negative");
     this.#input.setRaw(true);
     this.#readKeys().catch((error) => {
@@ -459,9 +444,6 @@ export class LineEditor {
       case CTRL.L:
         this.#write("\x1b[H\x1b[2J");
         return undefined;
-      case CTRL.Z:
-        this.#suspendHere();
-        return undefined;
       default:
         this.#edit(key);
         return undefined;
@@ -630,23 +612,6 @@ export class LineEditor {
   #finish(result: EditResult): EditResult {
     this.#write("\r\n");
     return result;
-  }
-
-  /**
-   * Ctrl-Z: the terminal is raw, so the key is the editor's to act on, as the terminal's
-   * driver would: the line stays on the screen as typed, the terminal leaves raw mode for the
-   * shell, the program stops; continued, raw mode again and the prompt and line drawn anew.
-   */
-  #suspendHere(): void {
-    this.#render({ hint: false });
-    this.#write("\r\n");
-    this.#input.setRaw(false);
-    try {
-      this.#suspend();
-    } finally {
-      this.#input.setRaw(true);
-      this.#render();
-    }
   }
 
   /** Draws the prompt and the visible part of the line, then puts the cursor in place. */

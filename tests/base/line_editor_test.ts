@@ -247,25 +247,6 @@ Deno.test("LineEditor draws a long line scrolled to the cursor, never wider than
   assert(visible.length < 40, `${visible.length} columns`);
 });
 
-Deno.test("LineEditor stops the program at Ctrl-Z with the terminal cooked, and takes the line up again raw once continued", async () => {
-  const terminal = fakeTerminal(["GET a", "\x1a", "b\r"]);
-  const rawWhenSuspended: boolean[] = [];
-  const editor = new LineEditor({
-    prompt: "> ",
-    input: terminal.input,
-    output: terminal.output,
-    columns: () => 40,
-    suspend: () => rawWhenSuspended.push(terminal.rawModes.at(-1)!),
-  });
-  assert.deepEqual(await editor.readLine(), { kind: "line", text: "GET ab" });
-  editor.close();
-  assert.deepEqual(rawWhenSuspended, [false], "stopped once, the terminal cooked for the shell");
-  assert.deepEqual(terminal.rawModes, [true, false, true, false]);
-  // The line is left on the screen as typed, then drawn anew after the stop.
-  const drawn = terminal.drawn.join("").replaceAll(ESCAPE, "");
-  assert.match(drawn, /> GET a\r\r\n\r> GET a\r\r> GET ab/);
-});
-
 /** The move right that ends a draw, the cursor's column its number. */
 const CURSOR_RIGHT = new RegExp(`${String.fromCharCode(0x1b)}\\[(\\d+)C$`);
 
