@@ -388,7 +388,7 @@ async function serveCommands(
   const repair = repairCommandLine(settings.serverFile, settings.securityFlags);
   const options = { json: settings.json, dialect, repairCommand: repair };
   // Answers are coloured only for a person reading stdout.
-  const color = !settings.json && Deno.stdout.isTerminal() && !Deno.noColor;
+  const color = !settings.json && colorAnswers();
   const terminal = replTerminal(settings.json);
   if (Deno.stdin.isTerminal() && terminal !== undefined) {
     // SIGTERM (or a SIGINT sent by kill: Ctrl-C is a key in raw mode) ends the REPL as
@@ -471,8 +471,34 @@ export function sessionExitCode(
  * ```
  */
 export function replTerminal(json: boolean): TerminalOutput | undefined {
+  // A dumb terminal (Emacs' shell, TERM=dumb) shows escape codes as text: lines, as piped.
+  if (dumbTerminal()) return undefined;
   if (!json && Deno.stdout.isTerminal()) return Deno.stdout;
   return Deno.stderr.isTerminal() ? Deno.stderr : undefined;
+}
+
+/**
+ * Whether answers on stdout are painted: for a person reading a terminal that draws colours,
+ * unless NO_COLOR is set.
+ *
+ * @example
+ * ```ts
+ * const color = colorAnswers(); // false under NO_COLOR=1, TERM=dumb, or stdout piped
+ * ```
+ */
+export function colorAnswers(): boolean {
+  return Deno.stdout.isTerminal() && !Deno.noColor && !dumbTerminal();
+}
+
+/**
+ * Whether the terminal cannot draw escape codes (`TERM=dumb`: Emacs' `M-x shell`, some CI
+ * logs), as linenoise, which redis-cli uses, asks: the REPL's editing and colours then
+ * showed as `^[[K` and `^[[36m` text. Unknown without Deno's leave to read TERM (the compiled
+ * kv reads only KV_SERVERS and KV_AUTH_FILE): not dumb.
+ */
+function dumbTerminal(): boolean {
+  const readable = Deno.permissions.querySync({ name: "env", variable: "TERM" }).state;
+  return readable === "granted" && Deno.env.get("TERM") === "dumb";
 }
 
 async function checkReadable(path: string): Promise<void> {

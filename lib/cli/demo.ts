@@ -24,7 +24,7 @@ import { parseRecordLine } from "../record/parse.ts";
 import type { Value } from "../record/value.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { LogSink, runInteractive, runSession } from "../broker/repl.ts";
-import { replTerminal, sessionExitCode } from "./broker.ts";
+import { colorAnswers, replTerminal, sessionExitCode } from "./broker.ts";
 import { watchStopSignals } from "./stop_signals.ts";
 import { openHistory } from "./history.ts";
 import { readStdin } from "./stdin.ts";
@@ -321,7 +321,7 @@ async function runCluster(
     await runInteractive(broker, {
       signal: stop,
       ...sessionOptions,
-      color: Deno.stdout.isTerminal() && !Deno.noColor,
+      color: colorAnswers(),
       terminal,
       logSink,
       metaCompletions: META_COMPLETIONS,

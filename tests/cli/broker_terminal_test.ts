@@ -186,6 +186,27 @@ terminalTest(
 );
 
 terminalTest(
+  "on a dumb terminal (TERM=dumb: Emacs' shell) commands are read as lines, with no prompt, editing or escape codes",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      const args = withBrokerTimeout(["broker", "-s", cluster.serverFile]);
+      await using term = await Terminal.start(kvArgs(...args), {
+        env: { ...env, NO_COLOR: "", TERM: "dumb" },
+      });
+      await term.type("PUT a: 1");
+      await term.press("Enter");
+      await term.waitFor(/^STORED: a$/m);
+      assert.equal(await term.isRaw(), false, "the terminal stays cooked");
+      await term.press("C-d");
+      assert.equal(await term.exitCode(), 0);
+      const screen = await term.screen();
+      assert.doesNotMatch(screen, /kv>/, "no prompt is drawn: the line editor never ran");
+    });
+  },
+);
+
+terminalTest(
   "Tab completes words, keys, field names and HELP topics; hints show arguments",
   async () => {
     await withStateHome(async (env) => {
