@@ -1,7 +1,7 @@
 /**
  * A one-line progress bar for long runs (`kv gen`, the broker's indexing). It
- * draws on a terminal only: when its output is not a TTY (a pipe, a file, CI)
- * every call is a no-op, so logs stay clean. Redraws are throttled to
+ * draws on a terminal only: when its output is not a TTY (a pipe, a file, CI), or is
+ * stderr on a dumb terminal (TERM=dumb), every call is a no-op, so logs stay clean. Redraws are throttled to
  * {@link DEFAULT_REDRAW_INTERVAL_MS}, so calling `update` often is cheap.
  *
  * @example
@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import { isDumbTerminal } from "./terminal.ts";
 
 /** Least time between two redraws, in milliseconds (at most ten per second). */
 export const DEFAULT_REDRAW_INTERVAL_MS = 100;
@@ -79,7 +80,9 @@ export class ProgressBar {
     this.#label = options.label;
     this.#total = options.total;
     this.#output = options.output ?? Deno.stderr;
-    this.#enabled = this.#output.isTerminal();
+    // A dumb terminal (TERM=dumb) would show the bar's redraws as text, a line of them.
+    this.#enabled = this.#output.isTerminal() &&
+      (options.output !== undefined || !isDumbTerminal());
     this.#redrawIntervalMs = options.redrawIntervalMs ?? DEFAULT_REDRAW_INTERVAL_MS;
     this.#now = options.now ?? (() => performance.now());
   }

@@ -44,6 +44,7 @@ import {
   UserError,
 } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
+import { isDumbTerminal } from "../base/terminal.ts";
 import { EXIT_UNAVAILABLE } from "./oneshot.ts";
 import { repairCommandLine } from "./shell_command.ts";
 import { readStdin } from "./stdin.ts";
@@ -472,7 +473,7 @@ export function sessionExitCode(
  */
 export function replTerminal(json: boolean): TerminalOutput | undefined {
   // A dumb terminal (Emacs' shell, TERM=dumb) shows escape codes as text: lines, as piped.
-  if (dumbTerminal()) return undefined;
+  if (isDumbTerminal()) return undefined;
   if (!json && Deno.stdout.isTerminal()) return Deno.stdout;
   return Deno.stderr.isTerminal() ? Deno.stderr : undefined;
 }
@@ -487,18 +488,7 @@ export function replTerminal(json: boolean): TerminalOutput | undefined {
  * ```
  */
 export function colorAnswers(): boolean {
-  return Deno.stdout.isTerminal() && !Deno.noColor && !dumbTerminal();
-}
-
-/**
- * Whether the terminal cannot draw escape codes (`TERM=dumb`: Emacs' `M-x shell`, some CI
- * logs), as linenoise, which redis-cli uses, asks: the REPL's editing and colours then
- * showed as `^[[K` and `^[[36m` text. Unknown without Deno's leave to read TERM (the compiled
- * kv reads only KV_SERVERS and KV_AUTH_FILE): not dumb.
- */
-function dumbTerminal(): boolean {
-  const readable = Deno.permissions.querySync({ name: "env", variable: "TERM" }).state;
-  return readable === "granted" && Deno.env.get("TERM") === "dumb";
+  return Deno.stdout.isTerminal() && !Deno.noColor && !isDumbTerminal();
 }
 
 async function checkReadable(path: string): Promise<void> {
