@@ -123,7 +123,10 @@ Flags:
                             (default ${DEFAULT_MAX_FRAME_BYTES}); with --data-dir a value is also
                             at most ${MAX_LOG_VALUE_BYTES} bytes, the log's entry limit
       --idle-timeout-ms N   close a client silent or stalled mid-request this
-                            long, ${MIN_IDLE_TIMEOUT_MS}..${MAX_IDLE_TIMEOUT_MS} (default ${DEFAULT_IDLE_TIMEOUT_MS})
+                            long, ${MIN_IDLE_TIMEOUT_MS}..${MAX_IDLE_TIMEOUT_MS} (default ${DEFAULT_IDLE_TIMEOUT_MS}); before
+                            its HELLO succeeds a client has a fixed ${
+  DEFAULT_HELLO_TIMEOUT_MS / 1000
+} s
       --max-buffered-bytes N  memory all clients together may hold in partial
                             requests and pending answers, at least ${MIN_BUFFERED_BYTES}; a
                             client past it is closed with BUSY

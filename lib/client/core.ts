@@ -121,19 +121,20 @@ export type ReplicaCopy =
 
 /**
  * Whether the replicas that answered hold the same thing: the same version (a version
- * names one write, so equal versions are equal contents), or all nothing; true when
- * fewer than two answered.
+ * names one write, so equal versions are equal contents), or all nothing; true when one
+ * answered, false when none did (nothing was seen to agree).
  *
  * @example
  * ```ts
  * replicasAgree([{ server: "a", state: "missing" }, { server: "b", state: "missing" }]); // true
+ * replicasAgree([{ server: "a", state: "unreachable", error: "down" }]); // false
  * ```
  */
 export function replicasAgree(copies: readonly ReplicaCopy[]): boolean {
   const versions = copies.filter((copy) => copy.state !== "unreachable").map((copy) =>
     "version" in copy ? copy.version : null
   );
-  return versions.every((version) => version === versions[0]);
+  return versions.length > 0 && versions.every((version) => version === versions[0]);
 }
 
 /**

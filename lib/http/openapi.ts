@@ -513,7 +513,10 @@ function recordSchemas(): Record<string, unknown> {
       required: ["key", "agree", "replicas"],
       properties: {
         key: { type: "string" },
-        agree: { type: "boolean", description: "Every replica that answered holds one version." },
+        agree: {
+          type: "boolean",
+          description: "Every replica that answered holds one version; false when none answered.",
+        },
         replicas: {
           type: "array",
           items: {

@@ -389,7 +389,9 @@ async function showReplicas(key, request) {
   );
   const answered = data.replicas.filter((copy) => copy.state !== "unreachable").length;
   const total = data.replicas.length;
-  const text = !data.agree
+  const text = answered === 0
+    ? "no replica answered"
+    : !data.agree
     ? "replicas DISAGREE"
     : answered < total
     ? `the replicas that answered agree (${answered} of ${total})`
