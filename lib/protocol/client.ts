@@ -526,7 +526,12 @@ export class ServerClient {
           !error.message.includes(TLS_ALERT_ANSWER) && client.#lastHeardAt === -Infinity
         ? " before answering HELLO (a TLS server? connect with --tls-ca)"
         : "";
-      throw new ConnectionError(`cannot connect to ${where}: ${osReason(error)}${hint}`, {
+      // A HELLO unanswered is a server that took the connection and then said nothing (hung,
+      // or slower than the timeout): "request … got no answer" read as a failure to connect.
+      const reason = error instanceof RequestTimeoutError
+        ? `it took the connection, but HELLO got no answer within ${connectTimeoutMs} ms`
+        : osReason(error);
+      throw new ConnectionError(`cannot connect to ${where}: ${reason}${hint}`, {
         cause: error,
       });
     } finally {

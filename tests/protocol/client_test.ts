@@ -555,7 +555,8 @@ Deno.test("connect fails with ConnectionError when the server never answers HELL
   await assert.rejects(
     ServerClient.connect(fake.address, { connectTimeoutMs: 100 }),
     (error: unknown) =>
-      error instanceof ConnectionError && /no answer within 100 ms/.test(error.message) &&
+      error instanceof ConnectionError &&
+      /took the connection, but HELLO got no answer within 100 ms/.test(error.message) &&
       !/TLS/.test(error.message),
   );
   await fake.stop();
