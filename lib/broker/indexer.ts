@@ -225,6 +225,8 @@ class IndexRun {
    * after it go on with it (a pretty-printed record); undefined otherwise.
    */
   #openDepth: number | undefined;
+  /** How far the line that left {@link IndexRun.#openDepth} open is indented (bytes). */
+  #openIndent = 0;
   #inFlight = 0;
   #waiter: { limit: number; resolve: () => void } | undefined;
   /** Each key with a line in flight (written, or being written again). */
@@ -407,22 +409,23 @@ class IndexRun {
     }
     if (!endsInsideRecord(new TextDecoder().decode(line.bytes), error)) return "";
     this.#openDepth = openObjects(line.bytes);
+    this.#openIndent = indentOf(line.bytes);
     return ", and the indented lines that go on with it: kv reads one record a line " +
       "(join each record's lines, e.g. jq -c)";
   }
 
   /**
    * Whether `bytes`, a line after one that ended inside a record, goes on with that record —
-   * it is indented or closes an object, as a pretty-printer writes the lines of a record (a
-   * record line starts at its key) — and so is skipped with it, counted: read on its own,
-   * its last field's line (`  "age": 22`) was stored as a record of that name, over any
-   * record so named. The first line that does not, or that closes the record, ends it.
+   * it is indented deeper than that line or closes an object, as a pretty-printer writes the
+   * lines of a record — and so is skipped with it, counted: read on its own, its last field's
+   * line (`  "age": 22`) was stored as a record of that name, over any record so named. The
+   * first line that does not, or that closes the record, ends it: in a file whose record
+   * lines are all indented alike, those after a line cut short are records, to be read.
    */
   #continuesRecord(bytes: Uint8Array): boolean {
     invariant(this.#openDepth !== undefined, "a record is open");
-    const first = bytes[0];
-    const firstShown = bytes.find((byte) => byte !== SPACE && byte !== TAB);
-    if (first !== SPACE && first !== TAB && firstShown !== CLOSE_BRACE) {
+    const indent = indentOf(bytes);
+    if (indent <= this.#openIndent && bytes[indent] !== CLOSE_BRACE) {
       this.#openDepth = undefined;
       return false;
     }
@@ -1129,6 +1132,13 @@ class UnreadableLineError extends Error {
     super(message);
     this.name = "UnreadableLineError";
   }
+}
+
+/** How many spaces and tabs a line starts with. */
+function indentOf(bytes: Uint8Array): number {
+  let index = 0;
+  while (index < bytes.length && (bytes[index] === SPACE || bytes[index] === TAB)) index++;
+  return index;
 }
 
 /** Whether a line holds only spaces, tabs and carriage returns (see isBlankLine). */

@@ -202,6 +202,22 @@ Deno.test("a record pretty-printed over several lines is skipped whole: its last
   });
 });
 
+Deno.test("records indented alike after a line cut short are read: only lines indented deeper than it go on with it", async () => {
+  await withIndexingBroker(2, 2, async ({ broker }) => {
+    const reports: string[] = [];
+    // A file whose every record line is indented (two spaces), one of them cut short.
+    const text = [`  a: 1`, `  b: { "x": 1`, `  c: 2`, `  d: { "y": 3 }`].join("\n");
+    const summary = await indexLines(broker, source(text), {
+      fileName: "data.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.deepEqual([summary.indexedCount, summary.skippedCount], [3, 1]);
+    assert.deepEqual((await broker.keys("", 10)).keys, ["a", "c", "d"]);
+    assert.equal(reports.length, 1);
+  });
+});
+
 Deno.test("a repeated field name skips the line unless duplicateKeys is last-wins", async () => {
   await withIndexingBroker(1, 1, async ({ broker }) => {
     const text = `a: { x : 1; x : 2 }\nb: 3\n`;
