@@ -12,8 +12,8 @@
 
 /**
  * Whether the terminal cannot draw escape codes (`TERM=dumb`), as linenoise, which
- * redis-cli uses, asks. Unknown without Deno's leave to read TERM (the compiled kv reads
- * only KV_SERVERS and KV_AUTH_FILE): then not dumb.
+ * redis-cli uses, asks. Unknown without Deno's leave to read TERM (a kv run with
+ * `--allow-env` narrowed to other variables): then not dumb.
  *
  * @example
  * ```ts
