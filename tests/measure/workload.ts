@@ -141,28 +141,54 @@ export interface ListeningProcess {
 }
 
 /**
- * Spawns `command`, a server whose first line on stdout says it is listening, and resolves
- * once it has; a server that has not within {@link LISTEN_DEADLINE_MS} is killed, and the
- * error names it by `what` ("the bare server").
+ * Spawns `command`, a server that says on stdout that it is listening, and resolves once it
+ * has; one that has not within {@link LISTEN_DEADLINE_MS}, or ends first, is killed, and
+ * the error names it by `what` ("the bare server"). Its `stop` is bounded by the same deadline.
  */
 export async function startListening(
   command: Deno.Command,
   what: string,
 ): Promise<ListeningProcess> {
   const child = command.spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const timer = setTimeout(() => child.kill("SIGKILL"), LISTEN_DEADLINE_MS);
-  const { value } = await lines.read();
-  clearTimeout(timer);
-  if (!value?.includes("listening")) throw new Error(`${what} did not start`);
+  const output = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const timer = setTimeout(() => killIfRunning(child), LISTEN_DEADLINE_MS);
+  // The line may come in several chunks, or after others: read until it is whole or done.
+  let seen = "";
+  try {
+    while (!seen.includes("listening")) {
+      const { value, done } = await output.read();
+      if (done) throw new Error(`${what} did not start: ${seen.trim() || "no output"}`);
+      seen += value;
+    }
+  } catch (error) {
+    killIfRunning(child);
+    await child.status;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
   return {
     pid: child.pid,
     stop: async () => {
       child.kill("SIGTERM");
-      await lines.cancel();
-      await child.status;
+      const killer = setTimeout(() => killIfRunning(child), LISTEN_DEADLINE_MS);
+      try {
+        await output.cancel();
+        await child.status;
+      } finally {
+        clearTimeout(killer);
+      }
     },
   };
+}
+
+/** SIGKILLs `child` unless it has ended (Deno throws for a child that has). */
+function killIfRunning(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // Already ended: nothing to kill.
+  }
 }
 
 /** Milliseconds `work` takes, wall clock. */
