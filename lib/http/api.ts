@@ -81,6 +81,12 @@ export const DEFAULT_MAX_PATH_BYTES = 16 * 1024;
  * {@link DEFAULT_MAX_CONCURRENT_REQUESTS} slots for good, and enough of them every slot.
  */
 export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+/**
+ * Seconds a 503 tells a client to wait before it asks again (`Retry-After`): about one
+ * reconnect attempt of a down server, or one request's turn when kv http is busy.
+ */
+const RETRY_AFTER_SECONDS = "1";
+
 /** Requests answered at once by default; more get 503 with `Retry-After`. */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 1024;
 
@@ -211,7 +217,7 @@ export class HttpApi {
       const requests = this.#maxConcurrent === 1 ? "request" : "requests";
       response = errorResponse(
         new HttpError(503, `busy: ${this.#maxConcurrent} ${requests} in flight`, {
-          "Retry-After": "1",
+          "Retry-After": RETRY_AFTER_SECONDS,
         }),
       );
       this.#metrics.observe(operation, "busy", (performance.now() - started) / 1000);
@@ -469,11 +475,15 @@ export class HttpApi {
   #failure(error: unknown): Response {
     if (error instanceof HttpError) return errorResponse(error);
     if (error instanceof AnswerBudgetError) {
-      return errorResponse(new HttpError(503, error.message, { "Retry-After": "1" }));
+      return errorResponse(
+        new HttpError(503, error.message, { "Retry-After": RETRY_AFTER_SECONDS }),
+      );
     }
     if (error instanceof KvInputError) return errorResponse(new HttpError(400, error.message));
     if (error instanceof KvUnavailableError) {
-      return errorResponse(new HttpError(503, error.message));
+      return errorResponse(
+        new HttpError(503, error.message, { "Retry-After": RETRY_AFTER_SECONDS }),
+      );
     }
     this.#log(
       `kv http: internal error (please report it): ${error instanceof Error ? error.stack : error}`,
@@ -497,7 +507,9 @@ export class HttpApi {
 export function startingResponse(): Response {
   return withCommonHeaders(
     errorResponse(
-      new HttpError(503, "starting: not yet connected to the servers", { "Retry-After": "1" }),
+      new HttpError(503, "starting: not yet connected to the servers", {
+        "Retry-After": RETRY_AFTER_SECONDS,
+      }),
     ),
   );
 }
@@ -1025,6 +1037,7 @@ function warningHeader(warning: string): string {
 function json(answers: AnswerBudget, status: number, body: unknown, warning?: string): Response {
   const headers: Record<string, string> = { "Content-Type": JSON_TYPE };
   if (warning !== undefined) headers.Warning = warningHeader(warning);
+  if (status === 503) headers["Retry-After"] = RETRY_AFTER_SECONDS;
   return answers.response(JSON.stringify(body), { status, headers });
 }
 
@@ -1057,6 +1070,7 @@ function entryResponse(
   if (entry.warning !== undefined) text += `,"warning":${JSON.stringify(entry.warning)}`;
   const headers: Record<string, string> = { "Content-Type": JSON_TYPE };
   if (entry.warning !== undefined) headers.Warning = warningHeader(entry.warning);
+  if (status === 503) headers["Retry-After"] = RETRY_AFTER_SECONDS;
   return answers.response(`${text}}`, { status, headers });
 }
 

@@ -50,7 +50,7 @@ const UNKNOWN_PARAMETER = failure(
 );
 const UNAVAILABLE = failure(
   "The cluster could not answer (replicas unreachable), or the server is busy " +
-    "(--max-concurrent-requests, --max-answer-bytes; with Retry-After).",
+    "(--max-concurrent-requests, --max-answer-bytes); with Retry-After either way.",
 );
 
 /** A read whose servers vouch that there is no record (a `schema` with a null value). */
@@ -66,7 +66,7 @@ const absent = (description: string, schema: string) => ({
 const unvouched = (schema: string) => ({
   description: "Nothing found, but too few of the key's servers answered to vouch that " +
     "the record is absent, so it may exist: value is null and the warning says which " +
-    "servers were missing; or the server is busy (an Error, with Retry-After).",
+    "servers were missing; or the server is busy (an Error); with Retry-After either way.",
   headers: { Warning: { $ref: "#/components/headers/Warning" } },
   content: json({ oneOf: [ref(schema), ref("Error")] }),
 });

@@ -327,7 +327,7 @@ Deno.test("kv http: a JSON body nested past what the stack can parse is a 400 na
   assert.deepEqual(http.stderr.filter((line) => /internal error/.test(line)), []);
 });
 
-Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and header", async () => {
+Deno.test("kv http: an unavailable cluster is 503 with Retry-After; a warning is in the body and header", async () => {
   await using served = await HttpProcess.onCluster(2, [
     "-k",
     "2",
@@ -339,6 +339,7 @@ Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and 
   await cluster.servers[0].kill();
   const refused = await call(http, "PUT", "v1/records/b", "1");
   assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get("Retry-After"), "1");
   assert.match(JSON.parse(refused.text).error, /nothing was changed/);
   await cluster.servers[1].kill();
   // The pool learns of a killed server when its connection closes, a moment later.
@@ -348,6 +349,7 @@ Deno.test("kv http: an unavailable cluster is 503; a warning is in the body and 
   // No server of the key answered: nothing is known of it, so not a 404 that says absent.
   const unsure = await call(http, "GET", "v1/records/%C3%A9x");
   assert.equal(unsure.status, 503);
+  assert.equal(unsure.headers.get("Retry-After"), "1");
   const { value, warning } = JSON.parse(unsure.text);
   assert.equal(value, null);
   assert.match(warning, /no replica of 'éx' answered.*may exist/);
