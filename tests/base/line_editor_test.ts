@@ -39,18 +39,26 @@ function fakeTerminal(chunks: readonly (string | Uint8Array)[]) {
   return { input, output, drawn, rawModes };
 }
 
-async function readAll(
-  chunks: readonly (string | Uint8Array)[],
+/** A LineEditor on `terminal` (see fakeTerminal), 40 columns wide, with `options` over that. */
+function editorOn(
+  terminal: ReturnType<typeof fakeTerminal>,
   options: Partial<LineEditorOptions> = {},
-): Promise<EditResult[]> {
-  const terminal = fakeTerminal(chunks);
-  const editor = new LineEditor({
+): LineEditor {
+  return new LineEditor({
     prompt: "> ",
     input: terminal.input,
     output: terminal.output,
     columns: () => 40,
     ...options,
   });
+}
+
+async function readAll(
+  chunks: readonly (string | Uint8Array)[],
+  options: Partial<LineEditorOptions> = {},
+): Promise<EditResult[]> {
+  const terminal = fakeTerminal(chunks);
+  const editor = editorOn(terminal, options);
   const results: EditResult[] = [];
   for (;;) {
     const result = await editor.readLine();
@@ -135,12 +143,7 @@ Deno.test("LineEditor: Ctrl-C clears a line or interrupts an empty one; Ctrl-D e
 
 Deno.test("LineEditor: Ctrl-C that arrives in the same chunk as the Enter before it interrupts the command", async () => {
   const terminal = fakeTerminal(["GET a\r\x03"]);
-  const editor = new LineEditor({
-    prompt: "> ",
-    input: terminal.input,
-    output: terminal.output,
-    columns: () => 40,
-  });
+  const editor = editorOn(terminal);
   assert.deepEqual(await editor.readLine(), { kind: "line", text: "GET a" });
   const interrupt = editor.interrupted();
   let interrupted = false;
@@ -197,13 +200,7 @@ Deno.test("LineEditor completes one candidate, a common prefix, or lists several
     return Promise.resolve({ start, candidates: words });
   };
   const terminal = fakeTerminal(["GET pe", "\t", "r", "\t", "\t", "1", "\r", "GET pet\tx\r"]);
-  const editor = new LineEditor({
-    prompt: "> ",
-    input: terminal.input,
-    output: terminal.output,
-    complete,
-    columns: () => 40,
-  });
+  const editor = editorOn(terminal, { complete });
   assert.deepEqual(await editor.readLine(), { kind: "line", text: "GET person1" });
   // A Tab inside a chunk of several keys is a paste, not a completion.
   assert.deepEqual(await editor.readLine(), { kind: "line", text: "GET pet x" });
@@ -216,13 +213,7 @@ Deno.test("LineEditor lists completions that are not all there are and inserts n
   const complete = () =>
     Promise.resolve({ start: 4, candidates: ["user_1000", "user_1001"], more: true });
   const terminal = fakeTerminal(["GET user_", "\t", "\r"]);
-  const editor = new LineEditor({
-    prompt: "> ",
-    input: terminal.input,
-    output: terminal.output,
-    complete,
-    columns: () => 40,
-  });
+  const editor = editorOn(terminal, { complete });
   assert.deepEqual(await editor.readLine(), { kind: "line", text: "GET user_" });
   editor.close();
   assert(
@@ -233,12 +224,7 @@ Deno.test("LineEditor lists completions that are not all there are and inserts n
 
 Deno.test("LineEditor draws a long line scrolled to the cursor, never wider than the screen", async () => {
   const terminal = fakeTerminal(["x".repeat(100) + "END"]);
-  const editor = new LineEditor({
-    prompt: "> ",
-    input: terminal.input,
-    output: terminal.output,
-    columns: () => 40,
-  });
+  const editor = editorOn(terminal);
   await editor.readLine();
   editor.close();
   const last = terminal.drawn.at(-2)!;
@@ -253,12 +239,7 @@ const CURSOR_RIGHT = new RegExp(`${String.fromCharCode(0x1b)}\\[(\\d+)C$`);
 Deno.test("LineEditor counts a wide character (CJK, emoji) as two columns: the cursor lands after it, a long line never wraps", async () => {
   const draw = async (keys: string) => {
     const terminal = fakeTerminal([keys]);
-    const editor = new LineEditor({
-      prompt: "> ",
-      input: terminal.input,
-      output: terminal.output,
-      columns: () => 40,
-    });
+    const editor = editorOn(terminal);
     await editor.readLine();
     editor.close();
     // Each draw ends by moving the cursor right from the line's start: to its column.

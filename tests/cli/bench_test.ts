@@ -286,19 +286,32 @@ Deno.test("kv bench refuses bad flags with one line and exit 2", async () => {
   assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `${await refusalOf(args)}\n`]);
 });
 
-Deno.test("kv bench refuses, with one line and exit 3, a cluster with fewer than k servers up", async () => {
+/**
+ * Runs `body` with a server file listing one running server, then `127.0.0.1` on a port
+ * nobody listens on (`closed`): a cluster of two with one down.
+ */
+async function withOneServerDown(
+  body: (servers: string, closed: number) => Promise<void>,
+): Promise<void> {
   await using cluster = await KvCluster.start(1);
   await withTempDir(async (dir) => {
     const [closed] = closedPorts(1);
+    const servers = `${dir}/servers`;
     await Deno.writeTextFile(
-      `${dir}/servers`,
+      servers,
       `${await Deno.readTextFile(cluster.serverFile)}127.0.0.1 ${closed}\n`,
     );
+    await body(servers, closed);
+  });
+}
+
+Deno.test("kv bench refuses, with one line and exit 3, a cluster with fewer than k servers up", async () => {
+  await withOneServerDown(async (servers, closed) => {
     for (const extra of [[], ["--no-load"]]) {
       // A wide timeout: under load the one server up may take more than the default 1 s,
       // and then reads as a second one down.
       const run = await runKv(
-        withBrokerTimeout(["bench", "-s", `${dir}/servers`, "-k", "2", "--ops", "5", ...extra]),
+        withBrokerTimeout(["bench", "-s", servers, "-k", "2", "--ops", "5", ...extra]),
       );
       assert.equal(run.code, 3, run.stderr);
       assert.match(
@@ -312,15 +325,9 @@ Deno.test("kv bench refuses, with one line and exit 3, a cluster with fewer than
 });
 
 Deno.test("kv bench with k servers up and some down runs, and says first that its figures are of those up", async () => {
-  await using cluster = await KvCluster.start(1);
-  await withTempDir(async (dir) => {
-    const [closed] = closedPorts(1);
-    await Deno.writeTextFile(
-      `${dir}/servers`,
-      `${await Deno.readTextFile(cluster.serverFile)}127.0.0.1 ${closed}\n`,
-    );
+  await withOneServerDown(async (servers, closed) => {
     const run = await runKv(
-      withBrokerTimeout(["bench", "-s", `${dir}/servers`, "-k", "1", "-n", "5", "--ops", "5"]),
+      withBrokerTimeout(["bench", "-s", servers, "-k", "1", "-n", "5", "--ops", "5"]),
     );
     assert.equal(run.code, 0, run.stderr);
     assert.match(
