@@ -418,6 +418,7 @@ export class ServerClient {
   #maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
   #serverId = "";
   #state: NodeState = { unrepaired: true, k: 0, repairedUnder: NO_LIST };
+  #challenged = false;
   #closeReason: ConnectionError | undefined;
   #resolveClosed!: () => void;
   #nextRequestId = 1;
@@ -553,6 +554,7 @@ export class ServerClient {
     const scheme = auth === undefined ? AUTH_NONE : AUTH_HMAC_SHA256;
     const first = await this.#helloAnswer(scheme, new Uint8Array(0));
     if (!("challenge" in first)) return first;
+    this.#challenged = true;
     if (auth === undefined) {
       throw new ServerError(ErrorCode.AUTH_REQUIRED, "the server requires an auth file");
     }
@@ -618,6 +620,20 @@ export class ServerClient {
    */
   get state(): NodeState {
     return this.#state;
+  }
+
+  /**
+   * Whether the server asked this client, in HELLO, to prove that it knows a secret: false
+   * for a server run without `--auth-file`, which serves anyone who reaches it.
+   *
+   * @example
+   * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
+   * if (!client.challenged) console.log("this server serves anyone who connects");
+   * ```
+   */
+  get challenged(): boolean {
+    return this.#challenged;
   }
 
   /**

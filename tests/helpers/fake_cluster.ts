@@ -180,6 +180,8 @@ export class FakeServer {
 }
 
 class FakeConnection implements ServerConnection {
+  /** Fake servers have no auth file. */
+  readonly challenged = false;
   #closed = false;
   #closeReason: Error | undefined;
   /** The server's generation when this connection opened: a restart closes it. */
