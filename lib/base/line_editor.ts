@@ -30,6 +30,14 @@
  * typed or pasted past it are dropped, and Enter then answers `overLong` rather than the
  * cut line, so a paste too long to keep is never run cut short.
  *
+ * An entry may go on over several lines, as node's REPL and psql read a statement left
+ * open: when {@link LineEditorOptions.continues} says the text entered so far needs more,
+ * Enter starts a new line under {@link LineEditorOptions.continuationPrompt}, and the
+ * entry is the lines joined by one space ({@link joinEntry}), kept in history as that one
+ * line. Ctrl-C on any of its lines drops the whole entry; Ctrl-D on an empty one gives it
+ * up ({@link EditResult} `unfinished`). Its lines together are bounded as one line is, and
+ * their number by {@link LineEditorOptions.maxEntryLines}.
+ *
  * @example
  * ```ts ignore
  * import { LineEditor } from "./line_editor.ts";
@@ -56,6 +64,14 @@ export const FALLBACK_COLUMNS = 80;
 
 /** Bytes read from the terminal at a time. */
 const READ_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Most lines of one entry (its first and those that go on with it) unless
+ * {@link LineEditorOptions.maxEntryLines} says otherwise: a record pretty-printed one
+ * field a line (`jq .`) fits, and checking an entry again at each of its lines stays
+ * quick (see {@link LineEditorOptions.continues}).
+ */
+export const DEFAULT_MAX_ENTRY_LINES = 1_000;
 
 /** The prompt shown while searching history with Ctrl-R. */
 const SEARCH_PROMPT = "reverse-i-search)";
@@ -90,8 +106,21 @@ export type EditResult =
   | { readonly kind: "eof" }
   /** Ctrl-C on an empty line. */
   | { readonly kind: "interrupt" }
-  /** Enter on a line typed past `limit` ({@link LineEditorOptions.maxLineLength}): not kept whole. */
-  | { readonly kind: "overLong"; readonly limit: number };
+  /**
+   * Enter on a line typed past `limit` ({@link LineEditorOptions.maxLineLength}), with the
+   * lines before it of its entry: not kept whole.
+   */
+  | { readonly kind: "overLong"; readonly limit: number }
+  /**
+   * Enter on the `limit`-th line of an entry ({@link LineEditorOptions.maxEntryLines}) that
+   * would go on: not run, not kept in history.
+   */
+  | { readonly kind: "tooManyLines"; readonly limit: number }
+  /**
+   * Ctrl-D on an empty line that goes on with an entry: `text`, the entry so far, is given
+   * up rather than run, and kept in history to be recalled and finished.
+   */
+  | { readonly kind: "unfinished"; readonly text: string };
 
 /** Completions for the text before the cursor: replace `text.slice(start)` with one of `candidates`. */
 export interface Completion {
@@ -150,6 +179,17 @@ export interface LineEditorOptions {
    * past it is past that many bytes too.
    */
   maxLineLength?: number;
+  /**
+   * Whether Enter on `entry` — the line typed, after the lines before it of the same entry
+   * ({@link joinEntry}) — leaves it open: a new line goes on with it rather than it being
+   * answered. Called at each such Enter with the whole entry, so it should take time in
+   * proportion to the entry's length. Default: never, each line is an entry.
+   */
+  continues?: (entry: string) => boolean;
+  /** The prompt of the lines that go on with an entry; default `prompt`. */
+  continuationPrompt?: string;
+  /** Most lines of one entry; default {@link DEFAULT_MAX_ENTRY_LINES}. */
+  maxEntryLines?: number;
 }
 
 /** The state of a Ctrl-R search. */
@@ -203,6 +243,9 @@ export class LineEditor {
   readonly #hint: ((text: string) => string | undefined) | undefined;
   readonly #columns: () => number;
   readonly #maxLineLength: number;
+  readonly #continues: ((entry: string) => boolean) | undefined;
+  readonly #continuationPrompt: string;
+  readonly #maxEntryLines: number;
   readonly #encoder = new TextEncoder();
   readonly #decoder = new EscapingUtf8Decoder();
   /** Keys received and not handled yet. */
@@ -219,6 +262,10 @@ export class LineEditor {
   #editing = false;
   #closed = false;
   #text = "";
+  /** The lines entered before this one of an entry that goes on, joined; "" on its first line. */
+  #entry = "";
+  /** How many lines {@link #entry} holds. */
+  #entryLines = 0;
   /** Keys typed past the longest line kept were dropped from this line. */
   #overLong = false;
   #cursor = 0;
@@ -243,6 +290,10 @@ export class LineEditor {
     this.#columns = options.columns ?? terminalColumns;
     this.#maxLineLength = options.maxLineLength ?? MAX_LINE_BYTES;
     invariant(this.#maxLineLength >= 0, "the longest line is not negative");
+    this.#continues = options.continues;
+    this.#continuationPrompt = options.continuationPrompt ?? this.#prompt;
+    this.#maxEntryLines = options.maxEntryLines ?? DEFAULT_MAX_ENTRY_LINES;
+    invariant(this.#maxEntryLines >= 1, "an entry has a line");
     this.#input.setRaw(true);
     this.#readKeys().catch((error) => {
       // A terminal that is gone (its window closed) is the end of input; any other failure
@@ -261,12 +312,17 @@ export class LineEditor {
   /**
    * Shows the prompt and edits a line until Enter (`line`, or `overLong` past the longest
    * line kept), Ctrl-D on an empty
-   * line or the end of input (`eof`), or Ctrl-C on an empty line (`interrupt`).
+   * line or the end of input (`eof`), or Ctrl-C on an empty line (`interrupt`). An entry
+   * that goes on over several lines ({@link LineEditorOptions.continues}) is read whole:
+   * `line` is its lines joined, `tooManyLines` one with too many, `unfinished` one given up
+   * by Ctrl-D; the end of input in its middle is `eof`, and it is not run.
    */
   async readLine(): Promise<EditResult> {
     invariant(!this.#closed && !this.#editing, "one readLine at a time, before close");
     this.#editing = true;
     this.#text = "";
+    this.#entry = "";
+    this.#entryLines = 0;
     this.#overLong = false;
     this.#cursor = 0;
     this.#scroll = 0;
@@ -406,7 +462,8 @@ export class LineEditor {
       this.#searchFrom(this.#search.match === -1 ? this.#history.length - 1 : this.#search.match);
       return;
     }
-    if (this.#overLong || this.#text.length + text.length > this.#maxLineLength) {
+    const before = this.#entryLines === 0 ? 0 : this.#entry.length + ENTRY_JOINER.length;
+    if (this.#overLong || before + this.#text.length + text.length > this.#maxLineLength) {
       this.#overLong = true;
       return;
     }
@@ -424,19 +481,26 @@ export class LineEditor {
       case CTRL.LF:
         return this.#enter();
       case CTRL.C:
-        if (this.#text === "" && !this.#overLong) return this.#finish({ kind: "interrupt" });
-        this.#write(`\r\x1b[K${this.#prompt}${this.#text}^C\r\n`);
-        this.#text = "";
-        this.#overLong = false;
-        this.#cursor = 0;
-        this.#historyIndex = this.#history.length;
+        if (this.#text === "" && !this.#overLong && this.#entryLines === 0) {
+          return this.#finish({ kind: "interrupt" });
+        }
+        // The line is dropped, and with it the whole entry it goes on with.
+        this.#write(`\r\x1b[K${this.#linePrompt()}${this.#text}^C\r\n`);
+        this.#startLine();
+        this.#entry = "";
+        this.#entryLines = 0;
         return undefined;
       case CTRL.D:
-        if (this.#text === "" && !this.#overLong) return this.#finish({ kind: "eof" });
+        if (this.#text === "" && !this.#overLong) {
+          if (this.#entryLines === 0) return this.#finish({ kind: "eof" });
+          this.#remember(this.#entry);
+          return this.#finish({ kind: "unfinished", text: this.#entry });
+        }
         this.#deleteRight();
         return undefined;
       case CTRL.TAB:
-        await this.#completeWord();
+        // What completes a command's words would be wrong on the lines that go on with it.
+        if (this.#entryLines === 0) await this.#completeWord();
         return undefined;
       case CTRL.R:
         this.#search = { query: "", match: -1, failing: false, original: this.#text };
@@ -595,18 +659,46 @@ export class LineEditor {
     this.#write(`\r\x1b[K${this.#prompt}${this.#text}\r\n${list}\r\n`);
   }
 
-  #enter(): EditResult {
+  /** Enter: the entry's result, or undefined when it goes on, on a new line. */
+  #enter(): EditResult | undefined {
     if (this.#overLong) return this.#finish({ kind: "overLong", limit: this.#maxLineLength });
-    const text = this.#text;
-    this.#cursor = text.length;
+    const entry = this.#entryLines === 0 ? this.#text : joinEntry(this.#entry, this.#text);
+    this.#cursor = this.#text.length;
     this.#render({ hint: false });
     this.#write("\r\n");
-    if (text.trim() !== "" && text !== this.#history.at(-1) && text.isWellFormed()) {
-      this.#history.push(text);
-      if (this.#history.length > this.#historySize) this.#history.shift();
-      this.#onHistoryAdd?.(text);
+    if (this.#continues?.(entry)) {
+      if (this.#entryLines + 1 >= this.#maxEntryLines) {
+        return { kind: "tooManyLines", limit: this.#maxEntryLines };
+      }
+      this.#entry = entry;
+      this.#entryLines++;
+      this.#startLine();
+      return undefined;
     }
-    return { kind: "line", text };
+    this.#remember(entry);
+    return { kind: "line", text: entry };
+  }
+
+  /** Empties the line being typed, for a new one. */
+  #startLine(): void {
+    this.#text = "";
+    this.#overLong = false;
+    this.#cursor = 0;
+    this.#scroll = 0;
+    this.#historyIndex = this.#history.length;
+  }
+
+  /** Adds `text`, entered, to history, unless it is blank, the last line again, or not UTF-8. */
+  #remember(text: string): void {
+    if (text.trim() === "" || text === this.#history.at(-1) || !text.isWellFormed()) return;
+    this.#history.push(text);
+    if (this.#history.length > this.#historySize) this.#history.shift();
+    this.#onHistoryAdd?.(text);
+  }
+
+  /** The prompt of the line being typed: the first of an entry's, or one that goes on. */
+  #linePrompt(): string {
+    return this.#entryLines === 0 ? this.#prompt : this.#continuationPrompt;
   }
 
   #finish(result: EditResult): EditResult {
@@ -618,7 +710,7 @@ export class LineEditor {
   #render(options: { hint?: boolean } = {}): void {
     const search = this.#search;
     const prompt = search === undefined
-      ? this.#prompt
+      ? this.#linePrompt()
       : `${search.failing ? "(failing " : "("}${SEARCH_PROMPT}'${search.query}': `;
     const promptColumns = textColumns(prompt);
     const room = Math.max(1, this.#columns() - promptColumns - 1);
@@ -634,7 +726,11 @@ export class LineEditor {
     }
     const shown = text.slice(this.#scroll, fitAfter(text, this.#scroll, room));
     let hint = "";
-    if (options.hint !== false && search === undefined && this.#cursor === text.length) {
+    // A command's hint would be wrong on the lines that go on with it.
+    if (
+      options.hint !== false && search === undefined && this.#cursor === text.length &&
+      this.#entryLines === 0
+    ) {
       const left = room - textColumns(shown);
       const hinted = this.#hint?.(text)?.slice(0, left);
       if (hinted) hint = `\x1b[2m${hinted}\x1b[0m`;
@@ -656,6 +752,31 @@ export class LineEditor {
     }
   }
 }
+
+/** What joins the lines of an entry (see {@link joinEntry}). */
+const ENTRY_JOINER = " ";
+
+/**
+ * An entry's lines so far, `entry`, and the next, `line`, as one line: joined by one
+ * space, the spaces and tabs around the break dropped (a pretty-printed record's
+ * indentation), and a blank line adding nothing. In a record line blanks between tokens are all alike, and
+ * a newline is not one (a control character), so the entry reads as its lines did.
+ *
+ * @example
+ * ```ts
+ * joinEntry("PUT person1: {", `  "age": 22`); // `PUT person1: { "age": 22`
+ * ```
+ */
+export function joinEntry(entry: string, line: string): string {
+  const next = line.replace(BLANKS_AROUND, "");
+  return next === "" ? entry : entry.replace(BLANKS_AROUND, "") + ENTRY_JOINER + next;
+}
+
+/**
+ * Spaces and tabs at the start or end of a line: a record line's blanks. Not `trim()`'s
+ * wider set, which would take a no-break space from the end of a bare value.
+ */
+const BLANKS_AROUND = /^[ \t]+|[ \t]+$/g;
 
 /**
  * Whether `error` says the terminal is gone (its window closed while the process ignores

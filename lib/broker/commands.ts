@@ -316,10 +316,7 @@ export class CommandError extends Error {
 export function parseCommand(line: string): Command | undefined {
   const trimmed = line.trim();
   if (trimmed === "" || trimmed.startsWith("#")) return undefined;
-  const wordEnd = trimmed.search(/\s/);
-  const typed = wordEnd === -1 ? trimmed : trimmed.slice(0, wordEnd);
-  const word = typed.toUpperCase();
-  const rest = wordEnd === -1 ? "" : trimmed.slice(wordEnd).trim();
+  const { typed, word, rest } = splitCommand(trimmed);
   // Where `rest` starts in `line` (after the leading space and the word), for PUT's columns.
   const restOffset = line.trimEnd().length - rest.length;
   switch (word) {
@@ -343,6 +340,44 @@ export function parseCommand(line: string): Command | undefined {
       return { op: word === QUIT ? "EXIT" : word };
     default:
       throw new CommandError(word, unknownCommandMessage(typed, rest));
+  }
+}
+
+/** `trimmed`, a command line without blanks around it: its word as typed, upper-cased, and the rest. */
+function splitCommand(trimmed: string): { typed: string; word: string; rest: string } {
+  const wordEnd = trimmed.search(/\s/);
+  const typed = wordEnd === -1 ? trimmed : trimmed.slice(0, wordEnd);
+  const rest = wordEnd === -1 ? "" : trimmed.slice(wordEnd).trim();
+  return { typed, word: typed.toUpperCase(), rest };
+}
+
+/**
+ * Whether `line` is a `PUT` whose record ends with an object still open, by the record
+ * grammar: it reads well up to its end, where it needs more (`PUT person1: {`, or
+ * `PUT person1: { "name": "Mary",`). Such a line is the start of a record typed or pasted
+ * over several lines (`jq .`'s output), which the REPL reads on into one command rather
+ * than run. A quoted string left open does not go on (no quoted string spans lines, in
+ * JSON or in a record line: a newline in one is written `\n`), nor does any line with a
+ * mistake before its end: both are answered at once.
+ *
+ * @example
+ * ```ts
+ * putEndsInsideRecord("PUT person1: {"); // true
+ * putEndsInsideRecord(`PUT person1: { "name": "Mary",`); // true
+ * putEndsInsideRecord(`PUT person1: { "name": "Ma`); // false: a string left open
+ * putEndsInsideRecord("PUT person1: { age: 22 }"); // false: whole
+ * putEndsInsideRecord("GET person1"); // false
+ * ```
+ */
+export function putEndsInsideRecord(line: string): boolean {
+  const { word, rest } = splitCommand(line.trim());
+  if (word !== "PUT") return false;
+  try {
+    parseRecordLine(rest);
+    return false;
+  } catch (error) {
+    if (!(error instanceof RecordParseError)) throw error;
+    return endsInsideRecord(rest, error);
   }
 }
 

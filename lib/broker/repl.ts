@@ -4,7 +4,8 @@
  * with no prompt. On a terminal ({@link runInteractive}) it is a REPL on
  * {@link LineEditor}: a prompt, line editing, history and Ctrl-R search, Tab
  * completion of command words, keys, field names and meta commands, argument
- * hints, and Ctrl-C to cancel the command running.
+ * hints, Ctrl-C to cancel the command running, and a `PUT` whose record is left open
+ * read on over the lines that close it (a pretty-printed record typed or pasted).
  *
  * @example
  * ```ts
@@ -32,11 +33,17 @@ import {
   keyArgument,
   parseCommand,
   parseGetLine,
+  putEndsInsideRecord,
   runCommand,
 } from "./commands.ts";
 import { decodeRawLine, type ReadLine, type ReadRawLine } from "../base/line_reader.ts";
 import { commandAccess, type PipelineOptions, runPipelined, type Step } from "./pipeline.ts";
-import { type Completion, LineEditor, type TerminalOutput } from "../base/line_editor.ts";
+import {
+  type Completion,
+  type EditResult,
+  LineEditor,
+  type TerminalOutput,
+} from "../base/line_editor.ts";
 import { getField, type Value } from "../record/value.ts";
 import { parseKeyPath, RecordParseError } from "../record/parse.ts";
 import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
@@ -47,6 +54,12 @@ import { invariant } from "../base/invariant.ts";
 
 /** The REPL's prompt. */
 export const PROMPT = "kv> ";
+
+/**
+ * The prompt of a line that goes on with a `PUT` whose record is still open (node's REPL
+ * prompts `... ` too): as wide as {@link PROMPT}, so a pasted record's lines stay aligned.
+ */
+export const CONTINUATION_PROMPT = "... ";
 
 /** Most keys offered by one tab completion. */
 export const COMPLETION_KEYS_LIMIT = 50;
@@ -718,7 +731,7 @@ export const LEAVE_HINT = "(press Ctrl-C again to leave, or Ctrl-D, or type EXIT
 
 /** What a command cancelled with Ctrl-C answers. */
 function cancelledAnswer(line: string): Answer {
-  const op = line.trim().split(/\s+/)[0].toUpperCase();
+  const op = commandWord(line);
   const mayApply = op === "PUT" || op === "DELETE"
     ? `; the ${op} may still reach some replicas: check with GET`
     : "";
@@ -749,6 +762,8 @@ export async function runInteractive(
   const answers = new CompletionAnswers();
   const editor = new LineEditor({
     prompt: PROMPT,
+    continuationPrompt: CONTINUATION_PROMPT,
+    continues: putEndsInsideRecord,
     output: terminal,
     history: options.history?.lines,
     onHistoryAdd: (line) => options.history?.add(line),
@@ -786,8 +801,8 @@ export async function runInteractive(
         continue;
       }
       leaving = false;
-      if (input.kind === "overLong") {
-        if (!printed(write, outcomeText(overLongAnswer(`over ${input.limit}`), options))) break;
+      if (input.kind !== "line") {
+        if (!printed(write, outcomeText(unrunAnswer(input), options))) break;
         continue;
       }
       const outcome = typedLineRefusal(input.text) ??
@@ -803,6 +818,34 @@ export async function runInteractive(
     restoreLog?.();
     editor.close();
   }
+}
+
+/**
+ * The answer to an entry the line editor ended without a line to run: over the longest
+ * line kept, over the most lines, or given up with Ctrl-D.
+ */
+function unrunAnswer(input: Exclude<EditResult, { kind: "line" | "eof" | "interrupt" }>): Answer {
+  switch (input.kind) {
+    case "overLong":
+      return overLongAnswer(`over ${input.limit}`);
+    case "tooManyLines":
+      return {
+        op: "INVALID",
+        error: `the command goes on past ${input.limit} lines, the most one takes; nothing was ` +
+          "run (jq -c writes a record on one line; kv broker -i indexes a file of them)",
+      };
+    case "unfinished":
+      return {
+        op: commandWord(input.text),
+        error: "not run: Ctrl-D ended it with its record still open (a '{' not closed); " +
+          "Up recalls it",
+      };
+  }
+}
+
+/** The command word of `line`, upper-cased, as an answer's `op`. */
+function commandWord(line: string): string {
+  return line.trim().split(/\s+/)[0].toUpperCase();
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   type EditResult,
+  joinEntry,
   LineEditor,
   type LineEditorOptions,
   MORE_CANDIDATES,
@@ -52,6 +53,17 @@ function editorOn(
     ...options,
   });
 }
+
+/**
+ * Whether `entry` leaves more `{` open than it closes: the tests' stand-in for the REPL's
+ * check by the record grammar (lib/broker/commands.ts putEndsInsideRecord).
+ */
+function braceOpen(entry: string): boolean {
+  return entry.split("{").length > entry.split("}").length;
+}
+
+/** Options for an editor whose entries go on while a brace is open, under `... `. */
+const CONTINUING: Partial<LineEditorOptions> = { continues: braceOpen, continuationPrompt: "... " };
 
 async function readAll(
   chunks: readonly (string | Uint8Array)[],
@@ -398,4 +410,90 @@ Deno.test("LineEditor closed while a line is read leaves the line as typed, hint
   // Drawn once more without the hint, then a new line.
   assert.equal(drawn.join("").replace(ESCAPE, ""), "\r> GET\r\r\n");
   assert.deepEqual(rawModes, [true, false]);
+});
+
+Deno.test("LineEditor reads an entry that goes on over several lines, typed or pasted, as one line kept in history as one", async () => {
+  const history: string[] = [];
+  const typed = ["a {\r", '  "b": 1,\r', "\r", "\t c: 2 \r", "}\r", "next\r"];
+  const pasted = [typed.join("")];
+  for (const chunks of [typed, pasted]) {
+    history.length = 0;
+    const results = await readAll(chunks, {
+      ...CONTINUING,
+      onHistoryAdd: (line) => history.push(line),
+    });
+    // Joined by one space, the blanks around each break dropped, the blank line adding none.
+    assert.deepEqual(results, [
+      { kind: "line", text: 'a { "b": 1, c: 2 }' },
+      { kind: "line", text: "next" },
+      { kind: "eof" },
+    ]);
+    assert.deepEqual(history, ['a { "b": 1, c: 2 }', "next"]);
+  }
+  // Each line after the first is drawn after the continuation prompt, with no command hint.
+  const terminal = fakeTerminal(["a {\r", "b"]);
+  const editor = editorOn(terminal, { ...CONTINUING, hint: () => " HINT" });
+  assert.deepEqual(await editor.readLine(), { kind: "eof" });
+  editor.close();
+  assert.equal(terminal.drawn.at(-2)!.replaceAll(ESCAPE, ""), "\r... b\r");
+  assert.match(terminal.drawn.join(""), /\r> a \{/, "the first line under the prompt");
+  // Without `continues`, each line is an entry, as before.
+  assert.deepEqual(await readAll(["a {\r}\r"]), [
+    { kind: "line", text: "a {" },
+    { kind: "line", text: "}" },
+    { kind: "eof" },
+  ]);
+});
+
+Deno.test("LineEditor: Ctrl-C on any line of an entry drops it whole; Ctrl-D on an empty one gives it up, kept in history to finish", async () => {
+  const history: string[] = [];
+  const results = await readAll([
+    "a {\r",
+    "b\x03", // the entry dropped, not an interrupt
+    "c {\r",
+    "\x03", // on an empty line that goes on: dropped too, not an interrupt
+    "d\r",
+    "e {\r",
+    "xy",
+    "\x01\x04", // Ctrl-D on a line with text deletes, as ever
+    "\r",
+    "\x04", // on an empty line that goes on: the entry given up
+    "\x1b[A", // recalled as one line
+    " }\r",
+    "\x03",
+  ], { ...CONTINUING, onHistoryAdd: (line) => history.push(line) });
+  assert.deepEqual(results, [
+    { kind: "line", text: "d" },
+    { kind: "unfinished", text: "e { y" },
+    { kind: "line", text: "e { y }" },
+    { kind: "interrupt" },
+  ]);
+  assert.deepEqual(history, ["d", "e { y", "e { y }"]);
+});
+
+Deno.test("LineEditor bounds an entry's lines (tooManyLines) and its length, lines joined, as one line's (overLong)", async () => {
+  const history: string[] = [];
+  const results = await readAll(
+    ["a {\r", "b\r", "c\r", "d\r", "{\r", "012345678\r", "ok\r", "{\r", "0123456}\r"],
+    { ...CONTINUING, maxEntryLines: 3, maxLineLength: 10, onHistoryAdd: (l) => history.push(l) },
+  );
+  assert.deepEqual(results, [
+    // The third line would go on to a fourth: past 3 lines.
+    { kind: "tooManyLines", limit: 3 },
+    { kind: "line", text: "d" },
+    // 9 units alone, but after the entry's first line and the space that joins them, 11.
+    { kind: "overLong", limit: 10 },
+    { kind: "line", text: "ok" },
+    { kind: "line", text: "{ 0123456}" },
+    { kind: "eof" },
+  ]);
+  assert.deepEqual(history, ["d", "ok", "{ 0123456}"], "entries not run are not kept");
+});
+
+Deno.test("joinEntry joins an entry's lines by one space, dropping only spaces and tabs around the break", () => {
+  assert.equal(joinEntry("PUT p: {  ", '    "age": 22'), 'PUT p: { "age": 22');
+  assert.equal(joinEntry("PUT p: {", "\t}\t"), "PUT p: { }");
+  assert.equal(joinEntry("PUT p: {", "  "), "PUT p: {", "a blank line adds nothing");
+  // A no-break space is not a record line's blank: it stays part of a bare value.
+  assert.equal(joinEntry("a: { b: x\u00a0", "}"), "a: { b: x\u00a0 }");
 });

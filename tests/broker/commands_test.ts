@@ -10,9 +10,12 @@ import {
   formatAnswerJson,
   parseCommand,
   parseGetLine,
+  putEndsInsideRecord,
   runCommand,
 } from "../../lib/broker/commands.ts";
-import { float, int, object, str } from "../../lib/record/value.ts";
+import { float, int, object, str, type Value } from "../../lib/record/value.ts";
+import { formatName, formatValue } from "../../lib/record/format.ts";
+import { joinEntry } from "../../lib/base/line_editor.ts";
 import { keyProblem, listedKey } from "../../lib/record/key.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
@@ -627,4 +630,49 @@ Deno.test("formatAnswer quotes a key or QUERY path name only where a command nee
     'DELETED: "a b"',
   );
   assert.equal(formatAnswer({ op: "PUT", key: "x;y" } as Answer), 'STORED: "x;y"');
+});
+
+Deno.test("putEndsInsideRecord: a PUT that reads well up to its end, where an object is still open", () => {
+  assert.equal(putEndsInsideRecord("PUT person1: {"), true);
+  assert.equal(putEndsInsideRecord(`put person1: { "name": "Mary",  `), true, "any case, blanks");
+  assert.equal(putEndsInsideRecord("PUT p: { a: { b: 1 }"), true, "one of two still open");
+  assert.equal(putEndsInsideRecord("PUT p: { a:"), true, "a value to come");
+  assert.equal(putEndsInsideRecord(`PUT p: { a: "}"`), true, "a brace in a string closes none");
+  assert.equal(putEndsInsideRecord(`PUT p: "{"`), false, "nor opens one");
+  // A string left open does not go on: none spans lines, and joined it would hold a space.
+  assert.equal(putEndsInsideRecord(`PUT p: { a: "Ma`), false);
+  assert.equal(putEndsInsideRecord(`PUT p: { a: "x\\`), false);
+  assert.equal(putEndsInsideRecord("PUT p: { ; a: 1"), false, "a mistake before the end");
+  assert.equal(putEndsInsideRecord("PUT p: {} {"), false);
+  assert.equal(putEndsInsideRecord("PUT p:"), false, "no object open");
+  assert.equal(putEndsInsideRecord("PUT p: { a: 1 }"), false, "whole");
+  assert.equal(putEndsInsideRecord("PUT"), false);
+  assert.equal(putEndsInsideRecord("GET p: {"), false, "only a PUT carries a record");
+  assert.equal(putEndsInsideRecord("# PUT p: {"), false);
+});
+
+/** `value` printed as `jq .` prints JSON: an object one field a line, indented by two. */
+function prettyPrinted(value: Value, indent = ""): string {
+  if (value.kind !== "object" || value.fields.length === 0) return formatValue(value);
+  const inner = `${indent}  `;
+  const fields = value.fields.map(([name, field]) =>
+    `${inner}${formatName(name)}: ${prettyPrinted(field, inner)}`
+  );
+  return `{\n${fields.join(",\n")}\n${indent}}`;
+}
+
+Deno.test("property: a PUT of any record pretty-printed over lines goes on at each line but its last, and its lines joined read as the record", () => {
+  fc.assert(
+    fc.property(keyArbitrary(), valueArbitrary(), (key, value) => {
+      const lines = `PUT ${formatName(key)}: ${prettyPrinted(value)}`.split("\n");
+      let entry = lines[0];
+      for (let index = 1; index < lines.length; index++) {
+        assert.equal(putEndsInsideRecord(entry), true, `goes on after ${JSON.stringify(entry)}`);
+        entry = joinEntry(entry, lines[index]);
+      }
+      assert.equal(putEndsInsideRecord(entry), false, `${JSON.stringify(entry)} is whole`);
+      assert.deepEqual(parseCommand(entry), { op: "PUT", key, value });
+    }),
+    { numRuns: 500 },
+  );
 });
