@@ -31,7 +31,7 @@
  * cut line, so a paste too long to keep is never run cut short.
  *
  * An entry may go on over several lines, as node's REPL and psql read a statement left
- * open: when {@link LineEditorOptions.continues} says the text entered so far needs more,
+ * open: when {@link LineEditorOptions.continues} says the line entered leaves it open,
  * Enter starts a new line under {@link LineEditorOptions.continuationPrompt}, and the
  * entry is the lines joined by one space ({@link joinEntry}), kept in history as that one
  * line. Ctrl-C on any of its lines drops the whole entry; Ctrl-D on an empty one gives it
@@ -68,8 +68,9 @@ const READ_CHUNK_BYTES = 64 * 1024;
 /**
  * Most lines of one entry (its first and those that go on with it) unless
  * {@link LineEditorOptions.maxEntryLines} says otherwise: a record pretty-printed one
- * field a line (`jq .`) fits, and checking an entry again at each of its lines stays
- * quick (see {@link LineEditorOptions.continues}).
+ * field a line (`jq .`) fits, and a paste that never closes what its first line opened (a
+ * data file pasted after `PUT key: {`) is stopped rather than taken in up to the longest
+ * line.
  */
 export const DEFAULT_MAX_ENTRY_LINES = 1_000;
 
@@ -180,12 +181,13 @@ export interface LineEditorOptions {
    */
   maxLineLength?: number;
   /**
-   * Whether Enter on `entry` — the line typed, after the lines before it of the same entry
-   * ({@link joinEntry}) — leaves it open: a new line goes on with it rather than it being
-   * answered. Called at each such Enter with the whole entry, so it should take time in
-   * proportion to the entry's length. Default: never, each line is an entry.
+   * Whether Enter on `line` leaves its entry open: a new line goes on with it rather than
+   * the entry being answered. `index` is the line's in its entry, 0 for the first. Called at
+   * each Enter, in order, so it may follow an entry line by line; it should take time in
+   * proportion to `line`, not to the entry, which a paste of many lines would make
+   * quadratic. Default: never, each line is an entry.
    */
-  continues?: (entry: string) => boolean;
+  continues?: (line: string, index: number) => boolean;
   /** The prompt of the lines that go on with an entry; default `prompt`. */
   continuationPrompt?: string;
   /** Most lines of one entry; default {@link DEFAULT_MAX_ENTRY_LINES}. */
@@ -243,7 +245,7 @@ export class LineEditor {
   readonly #hint: ((text: string) => string | undefined) | undefined;
   readonly #columns: () => number;
   readonly #maxLineLength: number;
-  readonly #continues: ((entry: string) => boolean) | undefined;
+  readonly #continues: ((line: string, index: number) => boolean) | undefined;
   readonly #continuationPrompt: string;
   readonly #maxEntryLines: number;
   readonly #encoder = new TextEncoder();
@@ -262,9 +264,14 @@ export class LineEditor {
   #editing = false;
   #closed = false;
   #text = "";
-  /** The lines entered before this one of an entry that goes on, joined; "" on its first line. */
-  #entry = "";
-  /** How many lines {@link #entry} holds. */
+  /**
+   * The lines entered before this one of an entry that goes on, blanks around them dropped
+   * and blank ones left out ({@link joinEntry}); none on its first line.
+   */
+  #entry: string[] = [];
+  /** How long the lines of {@link #entry} are, joined. */
+  #entryLength = 0;
+  /** How many lines were entered before this one of its entry, blank ones too. */
   #entryLines = 0;
   /** Keys typed past the longest line kept were dropped from this line. */
   #overLong = false;
@@ -321,8 +328,7 @@ export class LineEditor {
     invariant(!this.#closed && !this.#editing, "one readLine at a time, before close");
     this.#editing = true;
     this.#text = "";
-    this.#entry = "";
-    this.#entryLines = 0;
+    this.#dropEntry();
     this.#overLong = false;
     this.#cursor = 0;
     this.#scroll = 0;
@@ -462,7 +468,7 @@ export class LineEditor {
       this.#searchFrom(this.#search.match === -1 ? this.#history.length - 1 : this.#search.match);
       return;
     }
-    const before = this.#entryLines === 0 ? 0 : this.#entry.length + ENTRY_JOINER.length;
+    const before = this.#entryLength === 0 ? 0 : this.#entryLength + ENTRY_JOINER.length;
     if (this.#overLong || before + this.#text.length + text.length > this.#maxLineLength) {
       this.#overLong = true;
       return;
@@ -487,14 +493,14 @@ export class LineEditor {
         // The line is dropped, and with it the whole entry it goes on with.
         this.#write(`\r\x1b[K${this.#linePrompt()}${this.#text}^C\r\n`);
         this.#startLine();
-        this.#entry = "";
-        this.#entryLines = 0;
+        this.#dropEntry();
         return undefined;
       case CTRL.D:
         if (this.#text === "" && !this.#overLong) {
           if (this.#entryLines === 0) return this.#finish({ kind: "eof" });
-          this.#remember(this.#entry);
-          return this.#finish({ kind: "unfinished", text: this.#entry });
+          const entry = joinEntry(this.#entry);
+          this.#remember(entry);
+          return this.#finish({ kind: "unfinished", text: entry });
         }
         this.#deleteRight();
         return undefined;
@@ -662,21 +668,38 @@ export class LineEditor {
   /** Enter: the entry's result, or undefined when it goes on, on a new line. */
   #enter(): EditResult | undefined {
     if (this.#overLong) return this.#finish({ kind: "overLong", limit: this.#maxLineLength });
-    const entry = this.#entryLines === 0 ? this.#text : joinEntry(this.#entry, this.#text);
-    this.#cursor = this.#text.length;
+    const line = this.#text;
+    this.#cursor = line.length;
     this.#render({ hint: false });
     this.#write("\r\n");
-    if (this.#continues?.(entry)) {
+    if (this.#continues?.(line, this.#entryLines)) {
       if (this.#entryLines + 1 >= this.#maxEntryLines) {
         return { kind: "tooManyLines", limit: this.#maxEntryLines };
       }
-      this.#entry = entry;
-      this.#entryLines++;
+      this.#addToEntry(line);
       this.#startLine();
       return undefined;
     }
+    // A line alone is answered as typed; an entry's lines, joined.
+    const entry = this.#entryLines === 0 ? line : joinEntry([...this.#entry, line]);
     this.#remember(entry);
     return { kind: "line", text: entry };
+  }
+
+  /** Keeps `line`, entered, as one of the lines of an entry that goes on. */
+  #addToEntry(line: string): void {
+    this.#entryLines++;
+    const part = withoutBlanksAround(line);
+    if (part === "") return;
+    this.#entryLength += (this.#entry.length === 0 ? 0 : ENTRY_JOINER.length) + part.length;
+    this.#entry.push(part);
+  }
+
+  /** Forgets the lines of an entry, for a new one. */
+  #dropEntry(): void {
+    this.#entry = [];
+    this.#entryLength = 0;
+    this.#entryLines = 0;
   }
 
   /** Empties the line being typed, for a new one. */
@@ -757,25 +780,28 @@ export class LineEditor {
 const ENTRY_JOINER = " ";
 
 /**
- * An entry's lines so far, `entry`, and the next, `line`, as one line: joined by one
- * space, the spaces and tabs around the break dropped (a pretty-printed record's
- * indentation), and a blank line adding nothing. In a record line blanks between tokens are all alike, and
- * a newline is not one (a control character), so the entry reads as its lines did.
+ * The lines of an entry as one line: each without the spaces and tabs around it (a
+ * pretty-printed record's indentation), blank ones left out, joined by one space. In a
+ * record line blanks between tokens are all alike, and a newline is not one (a control
+ * character), so the entry reads as its lines did.
  *
  * @example
  * ```ts
- * joinEntry("PUT person1: {", `  "age": 22`); // `PUT person1: { "age": 22`
+ * joinEntry(["PUT person1: {", `  "age": 22`, "}"]); // `PUT person1: { "age": 22 }`
  * ```
  */
-export function joinEntry(entry: string, line: string): string {
-  const next = line.replace(BLANKS_AROUND, "");
-  return next === "" ? entry : entry.replace(BLANKS_AROUND, "") + ENTRY_JOINER + next;
+export function joinEntry(lines: readonly string[]): string {
+  return lines.map(withoutBlanksAround).filter((line) => line !== "").join(ENTRY_JOINER);
 }
 
 /**
- * Spaces and tabs at the start or end of a line: a record line's blanks. Not `trim()`'s
+ * `line` without the spaces and tabs around it: a record line's blanks, not `trim()`'s
  * wider set, which would take a no-break space from the end of a bare value.
  */
+function withoutBlanksAround(line: string): string {
+  return line.replace(BLANKS_AROUND, "");
+}
+
 const BLANKS_AROUND = /^[ \t]+|[ \t]+$/g;
 
 /**

@@ -46,6 +46,7 @@ import {
 } from "../base/line_editor.ts";
 import { getField, type Value } from "../record/value.ts";
 import { parseKeyPath, RecordParseError } from "../record/parse.ts";
+import { openObjects } from "../record/grammar.ts";
 import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
 import { utf8Length } from "../base/utf8.ts";
@@ -456,6 +457,43 @@ export class LogSink {
   }
 }
 
+/**
+ * Follows a `PUT` typed or pasted over several lines (`jq .`'s output after `PUT key: `), for
+ * the line editor's `continues` option: its first line goes on when the record
+ * grammar reads it well up to its end with an object still open ({@link putEndsInsideRecord}),
+ * and each line after it while the objects it opened are not all closed, counted as
+ * `kv broker -i` counts the lines of a record pretty-printed in a file: `{` less `}` outside
+ * quoted strings ({@link openObjects}). Each line is counted once, so a record of many lines
+ * costs time in proportion to its length; the grammar checked at every line would read the
+ * whole record again each time (a 1 MB record of 1000 lines: 23 s, in process, that way).
+ * A mistake inside the record is answered when it closes, by the PUT the lines make.
+ *
+ * @example
+ * ```ts
+ * const lines = new RecordLines();
+ * lines.continues("PUT person1: {", 0); // true
+ * lines.continues(`  "age": 22`, 1); // true
+ * lines.continues("}", 2); // false: the PUT runs
+ * ```
+ */
+export class RecordLines {
+  /** Objects the entry's lines so far leave open. */
+  #open = 0;
+
+  /** Whether Enter on `line`, the `index`-th of its entry (0 for the first), leaves it open. */
+  continues(line: string, index: number): boolean {
+    if (index === 0) this.#open = putEndsInsideRecord(line) ? this.#objectsOpened(line) : 0;
+    else this.#open += this.#objectsOpened(line);
+    return this.#open > 0;
+  }
+
+  #objectsOpened(line: string): number {
+    return openObjects(this.#encoder.encode(line));
+  }
+
+  readonly #encoder = new TextEncoder();
+}
+
 /** Arguments of each command, for the hint shown while typing. */
 const ARGUMENT_HINTS: Readonly<Record<string, readonly string[]>> = {
   GET: ["key"],
@@ -760,10 +798,11 @@ export async function runInteractive(
   const write = options.write ?? writeLine;
   const terminal = options.terminal ?? Deno.stdout;
   const answers = new CompletionAnswers();
+  const recordLines = new RecordLines();
   const editor = new LineEditor({
     prompt: PROMPT,
     continuationPrompt: CONTINUATION_PROMPT,
-    continues: putEndsInsideRecord,
+    continues: (line, index) => recordLines.continues(line, index),
     output: terminal,
     history: options.history?.lines,
     onHistoryAdd: (line) => options.history?.add(line),

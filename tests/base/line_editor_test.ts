@@ -55,15 +55,19 @@ function editorOn(
 }
 
 /**
- * Whether `entry` leaves more `{` open than it closes: the tests' stand-in for the REPL's
- * check by the record grammar (lib/broker/commands.ts putEndsInsideRecord).
+ * Options for an editor whose entries go on, under `... `, while they leave more `{` open
+ * than closed: the tests' stand-in for the REPL's check (lib/broker/repl.ts RecordLines).
+ * Each makes its own count.
  */
-function braceOpen(entry: string): boolean {
-  return entry.split("{").length > entry.split("}").length;
+function continuing(): Partial<LineEditorOptions> {
+  let open = 0;
+  const continues = (line: string, index: number) => {
+    if (index === 0) open = 0;
+    open += line.split("{").length - line.split("}").length;
+    return open > 0;
+  };
+  return { continues, continuationPrompt: "... " };
 }
-
-/** Options for an editor whose entries go on while a brace is open, under `... `. */
-const CONTINUING: Partial<LineEditorOptions> = { continues: braceOpen, continuationPrompt: "... " };
 
 async function readAll(
   chunks: readonly (string | Uint8Array)[],
@@ -419,7 +423,7 @@ Deno.test("LineEditor reads an entry that goes on over several lines, typed or p
   for (const chunks of [typed, pasted]) {
     history.length = 0;
     const results = await readAll(chunks, {
-      ...CONTINUING,
+      ...continuing(),
       onHistoryAdd: (line) => history.push(line),
     });
     // Joined by one space, the blanks around each break dropped, the blank line adding none.
@@ -432,7 +436,7 @@ Deno.test("LineEditor reads an entry that goes on over several lines, typed or p
   }
   // Each line after the first is drawn after the continuation prompt, with no command hint.
   const terminal = fakeTerminal(["a {\r", "b"]);
-  const editor = editorOn(terminal, { ...CONTINUING, hint: () => " HINT" });
+  const editor = editorOn(terminal, { ...continuing(), hint: () => " HINT" });
   assert.deepEqual(await editor.readLine(), { kind: "eof" });
   editor.close();
   assert.equal(terminal.drawn.at(-2)!.replaceAll(ESCAPE, ""), "\r... b\r");
@@ -461,7 +465,7 @@ Deno.test("LineEditor: Ctrl-C on any line of an entry drops it whole; Ctrl-D on 
     "\x1b[A", // recalled as one line
     " }\r",
     "\x03",
-  ], { ...CONTINUING, onHistoryAdd: (line) => history.push(line) });
+  ], { ...continuing(), onHistoryAdd: (line) => history.push(line) });
   assert.deepEqual(results, [
     { kind: "line", text: "d" },
     { kind: "unfinished", text: "e { y" },
@@ -475,7 +479,7 @@ Deno.test("LineEditor bounds an entry's lines (tooManyLines) and its length, lin
   const history: string[] = [];
   const results = await readAll(
     ["a {\r", "b\r", "c\r", "d\r", "{\r", "012345678\r", "ok\r", "{\r", "0123456}\r"],
-    { ...CONTINUING, maxEntryLines: 3, maxLineLength: 10, onHistoryAdd: (l) => history.push(l) },
+    { ...continuing(), maxEntryLines: 3, maxLineLength: 10, onHistoryAdd: (l) => history.push(l) },
   );
   assert.deepEqual(results, [
     // The third line would go on to a fourth: past 3 lines.
@@ -490,10 +494,9 @@ Deno.test("LineEditor bounds an entry's lines (tooManyLines) and its length, lin
   assert.deepEqual(history, ["d", "ok", "{ 0123456}"], "entries not run are not kept");
 });
 
-Deno.test("joinEntry joins an entry's lines by one space, dropping only spaces and tabs around the break", () => {
-  assert.equal(joinEntry("PUT p: {  ", '    "age": 22'), 'PUT p: { "age": 22');
-  assert.equal(joinEntry("PUT p: {", "\t}\t"), "PUT p: { }");
-  assert.equal(joinEntry("PUT p: {", "  "), "PUT p: {", "a blank line adds nothing");
+Deno.test("joinEntry joins an entry's lines by one space, dropping only spaces and tabs around each", () => {
+  assert.equal(joinEntry(["PUT p: {  ", '    "age": 22', "\t}\t"]), 'PUT p: { "age": 22 }');
+  assert.equal(joinEntry(["PUT p: {", "  ", "", "}"]), "PUT p: { }", "blank lines add nothing");
   // A no-break space is not a record line's blank: it stays part of a bare value.
-  assert.equal(joinEntry("a: { b: x\u00a0", "}"), "a: { b: x\u00a0 }");
+  assert.equal(joinEntry(["a: { b: x\u00a0", "}"]), "a: { b: x\u00a0 }");
 });

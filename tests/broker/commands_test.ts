@@ -13,9 +13,7 @@ import {
   putEndsInsideRecord,
   runCommand,
 } from "../../lib/broker/commands.ts";
-import { float, int, object, str, type Value } from "../../lib/record/value.ts";
-import { formatName, formatValue } from "../../lib/record/format.ts";
-import { joinEntry } from "../../lib/base/line_editor.ts";
+import { float, int, object, str } from "../../lib/record/value.ts";
 import { keyProblem, listedKey } from "../../lib/record/key.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
@@ -649,30 +647,4 @@ Deno.test("putEndsInsideRecord: a PUT that reads well up to its end, where an ob
   assert.equal(putEndsInsideRecord("PUT"), false);
   assert.equal(putEndsInsideRecord("GET p: {"), false, "only a PUT carries a record");
   assert.equal(putEndsInsideRecord("# PUT p: {"), false);
-});
-
-/** `value` printed as `jq .` prints JSON: an object one field a line, indented by two. */
-function prettyPrinted(value: Value, indent = ""): string {
-  if (value.kind !== "object" || value.fields.length === 0) return formatValue(value);
-  const inner = `${indent}  `;
-  const fields = value.fields.map(([name, field]) =>
-    `${inner}${formatName(name)}: ${prettyPrinted(field, inner)}`
-  );
-  return `{\n${fields.join(",\n")}\n${indent}}`;
-}
-
-Deno.test("property: a PUT of any record pretty-printed over lines goes on at each line but its last, and its lines joined read as the record", () => {
-  fc.assert(
-    fc.property(keyArbitrary(), valueArbitrary(), (key, value) => {
-      const lines = `PUT ${formatName(key)}: ${prettyPrinted(value)}`.split("\n");
-      let entry = lines[0];
-      for (let index = 1; index < lines.length; index++) {
-        assert.equal(putEndsInsideRecord(entry), true, `goes on after ${JSON.stringify(entry)}`);
-        entry = joinEntry(entry, lines[index]);
-      }
-      assert.equal(putEndsInsideRecord(entry), false, `${JSON.stringify(entry)} is whole`);
-      assert.deepEqual(parseCommand(entry), { op: "PUT", key, value });
-    }),
-    { numRuns: 500 },
-  );
 });
