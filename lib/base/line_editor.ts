@@ -102,7 +102,11 @@ const CTRL = {
 
 /** What {@link LineEditor.readLine} returns. */
 export type EditResult =
-  | { readonly kind: "line"; readonly text: string }
+  /**
+   * Enter on a line, or on the last line of an entry that went on over several: `text`
+   * is then those `lines` joined ({@link joinEntry}); `lines` is set only then.
+   */
+  | { readonly kind: "line"; readonly text: string; readonly lines?: readonly string[] }
   /** Ctrl-D on an empty line, or the terminal closed. */
   | { readonly kind: "eof" }
   /** Ctrl-C on an empty line. */
@@ -264,15 +268,14 @@ export class LineEditor {
   #editing = false;
   #closed = false;
   #text = "";
-  /**
-   * The lines entered before this one of an entry that goes on, blanks around them dropped
-   * and blank ones left out ({@link joinEntry}); none on its first line.
-   */
+  /** The lines entered before this one of an entry that goes on, as typed; none on its first. */
   #entry: string[] = [];
-  /** How long the lines of {@link #entry} are, joined. */
+  /**
+   * How long the lines of {@link #entry} are, as typed, with the space that joins each to
+   * the next: what the longest line kept bounds (their indentation counts, so that a paste
+   * of blank lines cannot take more memory than a line).
+   */
   #entryLength = 0;
-  /** How many lines were entered before this one of its entry, blank ones too. */
-  #entryLines = 0;
   /** Keys typed past the longest line kept were dropped from this line. */
   #overLong = false;
   #cursor = 0;
@@ -468,7 +471,7 @@ export class LineEditor {
       this.#searchFrom(this.#search.match === -1 ? this.#history.length - 1 : this.#search.match);
       return;
     }
-    const before = this.#entryLength === 0 ? 0 : this.#entryLength + ENTRY_JOINER.length;
+    const before = this.#entryLength;
     if (this.#overLong || before + this.#text.length + text.length > this.#maxLineLength) {
       this.#overLong = true;
       return;
@@ -487,7 +490,7 @@ export class LineEditor {
       case CTRL.LF:
         return this.#enter();
       case CTRL.C:
-        if (this.#text === "" && !this.#overLong && this.#entryLines === 0) {
+        if (this.#text === "" && !this.#overLong && this.#entry.length === 0) {
           return this.#finish({ kind: "interrupt" });
         }
         // The line is dropped, and with it the whole entry it goes on with.
@@ -497,7 +500,7 @@ export class LineEditor {
         return undefined;
       case CTRL.D:
         if (this.#text === "" && !this.#overLong) {
-          if (this.#entryLines === 0) return this.#finish({ kind: "eof" });
+          if (this.#entry.length === 0) return this.#finish({ kind: "eof" });
           const entry = joinEntry(this.#entry);
           this.#remember(entry);
           return this.#finish({ kind: "unfinished", text: entry });
@@ -506,7 +509,7 @@ export class LineEditor {
         return undefined;
       case CTRL.TAB:
         // What completes a command's words would be wrong on the lines that go on with it.
-        if (this.#entryLines === 0) await this.#completeWord();
+        if (this.#entry.length === 0) await this.#completeWord();
         return undefined;
       case CTRL.R:
         this.#search = { query: "", match: -1, failing: false, original: this.#text };
@@ -672,34 +675,34 @@ export class LineEditor {
     this.#cursor = line.length;
     this.#render({ hint: false });
     this.#write("\r\n");
-    if (this.#continues?.(line, this.#entryLines)) {
-      if (this.#entryLines + 1 >= this.#maxEntryLines) {
+    if (this.#continues?.(line, this.#entry.length)) {
+      if (this.#entry.length + 1 >= this.#maxEntryLines) {
         return { kind: "tooManyLines", limit: this.#maxEntryLines };
       }
       this.#addToEntry(line);
       this.#startLine();
       return undefined;
     }
-    // A line alone is answered as typed; an entry's lines, joined.
-    const entry = this.#entryLines === 0 ? line : joinEntry([...this.#entry, line]);
+    if (this.#entry.length === 0) {
+      this.#remember(line);
+      return { kind: "line", text: line };
+    }
+    const lines = [...this.#entry, line];
+    const entry = joinEntry(lines);
     this.#remember(entry);
-    return { kind: "line", text: entry };
+    return { kind: "line", text: entry, lines };
   }
 
   /** Keeps `line`, entered, as one of the lines of an entry that goes on. */
   #addToEntry(line: string): void {
-    this.#entryLines++;
-    const part = withoutBlanksAround(line);
-    if (part === "") return;
-    this.#entryLength += (this.#entry.length === 0 ? 0 : ENTRY_JOINER.length) + part.length;
-    this.#entry.push(part);
+    this.#entryLength += line.length + ENTRY_JOINER.length;
+    this.#entry.push(line);
   }
 
   /** Forgets the lines of an entry, for a new one. */
   #dropEntry(): void {
     this.#entry = [];
     this.#entryLength = 0;
-    this.#entryLines = 0;
   }
 
   /** Empties the line being typed, for a new one. */
@@ -721,7 +724,7 @@ export class LineEditor {
 
   /** The prompt of the line being typed: the first of an entry's, or one that goes on. */
   #linePrompt(): string {
-    return this.#entryLines === 0 ? this.#prompt : this.#continuationPrompt;
+    return this.#entry.length === 0 ? this.#prompt : this.#continuationPrompt;
   }
 
   #finish(result: EditResult): EditResult {
@@ -752,7 +755,7 @@ export class LineEditor {
     // A command's hint would be wrong on the lines that go on with it.
     if (
       options.hint !== false && search === undefined && this.#cursor === text.length &&
-      this.#entryLines === 0
+      this.#entry.length === 0
     ) {
       const left = room - textColumns(shown);
       const hinted = this.#hint?.(text)?.slice(0, left);
@@ -792,6 +795,37 @@ const ENTRY_JOINER = " ";
  */
 export function joinEntry(lines: readonly string[]): string {
   return lines.map(withoutBlanksAround).filter((line) => line !== "").join(ENTRY_JOINER);
+}
+
+/**
+ * Where the character at `column` of {@link joinEntry}`(lines)` was typed: its line and the
+ * column there, both from 1; columns count code points, as the record grammar's do. A
+ * column just past a line's text (where the space joining it to the next stands, or the
+ * end) is just past that text as typed.
+ *
+ * @example
+ * ```ts
+ * // `PUT p: { "age" 22 }`: the mistake at column 16 was typed on line 2, column 9.
+ * entryPosition(["PUT p: {", `  "age" 22`, "}"], 16); // { line: 2, column: 9 }
+ * ```
+ */
+export function entryPosition(
+  lines: readonly string[],
+  column: number,
+): { line: number; column: number } {
+  invariant(column >= 1, "columns count from 1");
+  let start = 1;
+  let last = { line: 1, column };
+  for (let index = 0; index < lines.length; index++) {
+    const text = withoutBlanksAround(lines[index]);
+    if (text === "") continue;
+    const indent = lines[index].search(/[^ \t]/);
+    const length = [...text].length;
+    last = { line: index + 1, column: indent + 1 + length };
+    if (column <= start + length) return { line: index + 1, column: indent + 1 + column - start };
+    start += length + ENTRY_JOINER.length;
+  }
+  return last;
 }
 
 /**

@@ -287,6 +287,11 @@ export class CommandError extends Error {
   readonly op: string;
   /** The key the command named, when it got that far. */
   readonly key: string | undefined;
+  /**
+   * Where in the line the mistake is, from 1, in code points, when the message says so:
+   * it then starts `column N: ` (a PUT's record).
+   */
+  readonly column: number | undefined;
 
   /**
    * Makes the error for one input line.
@@ -294,13 +299,40 @@ export class CommandError extends Error {
    * @param op the command word.
    * @param message what is wrong and what to type instead.
    * @param key the key, when known.
+   * @param column where in the line the mistake is, when the message starts `column N: `.
    */
-  constructor(op: string, message: string, key?: string) {
+  constructor(op: string, message: string, key?: string, column?: number) {
     super(message);
+    invariant(
+      column === undefined || message.startsWith(columnPrefix(column)),
+      "a column the message gives",
+    );
     this.name = "CommandError";
     this.op = op;
     this.key = key;
+    this.column = column;
   }
+
+  /**
+   * This error with its column given as `column` instead: the same mistake, counted from
+   * elsewhere (the REPL counts a command typed over several lines from the line it is on).
+   *
+   * @example
+   * ```ts
+   * new CommandError("PUT", "column 20: expected ':'", undefined, 20).at(3).message;
+   * // "column 3: expected ':'"
+   * ```
+   */
+  at(column: number): CommandError {
+    invariant(this.column !== undefined, "an error at a column");
+    const rest = this.message.slice(columnPrefix(this.column).length);
+    return new CommandError(this.op, columnPrefix(column) + rest, this.key, column);
+  }
+}
+
+/** How a {@link CommandError}'s message starts when it gives a column. */
+function columnPrefix(column: number): string {
+  return `column ${column}: `;
 }
 
 /**
@@ -620,7 +652,8 @@ function parsePut(rest: string, restColumn: number): Command {
       : endsInsideRecord(rest, error)
       ? ONE_LINE_ADVICE
       : "";
-    throw new CommandError("PUT", `column ${restColumn + error.column}: ${error.reason}${advice}`);
+    const column = restColumn + error.column;
+    throw new CommandError("PUT", columnPrefix(column) + error.reason + advice, undefined, column);
   }
 }
 

@@ -41,6 +41,7 @@ import { commandAccess, type PipelineOptions, runPipelined, type Step } from "./
 import {
   type Completion,
   type EditResult,
+  entryPosition,
   LineEditor,
   type TerminalOutput,
 } from "../base/line_editor.ts";
@@ -118,14 +119,41 @@ export interface PipedSessionOptions extends SessionOptions, PipelineOptions {
  * ```
  */
 export async function answerLine(broker: Broker, line: string): Promise<Answer | undefined> {
+  return await answerCommand(broker, line, errorAnswer);
+}
+
+/** Parses and runs `line`; a line that is no valid command is answered by `mistake`. */
+async function answerCommand(
+  broker: Broker,
+  line: string,
+  mistake: (error: CommandError) => Answer,
+): Promise<Answer | undefined> {
   let command: Command | undefined;
   try {
     command = parseCommand(line);
   } catch (error) {
-    if (error instanceof CommandError) return errorAnswer(error);
+    if (error instanceof CommandError) return mistake(error);
     throw error;
   }
   return command === undefined ? undefined : await runCommand(broker, command);
+}
+
+/**
+ * Answers a command typed over several lines, `lines` (a PUT whose record went on), joined
+ * as `text`: as `text` is answered, but a mistake is told at the line and column it was
+ * typed at (`ERROR: line 3: column 5: …`), not at a column of the joined line, which was
+ * never on the screen.
+ */
+async function answerLines(
+  broker: Broker,
+  text: string,
+  lines: readonly string[],
+): Promise<Answer | undefined> {
+  return await answerCommand(broker, text, (error) => {
+    if (error.column === undefined) return errorAnswer(error);
+    const typed = entryPosition(lines, error.column);
+    return { ...errorAnswer(error.at(typed.column)), line: typed.line };
+  });
 }
 
 /**
@@ -368,17 +396,23 @@ function printOutcome(output: LineBuffer, outcome: Outcome, options: FormatOptio
   if (text !== "") output.writeLine(text);
 }
 
-/** Answers one line: a meta command, a broker command, or nothing for a blank line. */
+/**
+ * Answers one line: a meta command, a broker command, or nothing for a blank line; `lines`
+ * are those it was typed as, when several (see {@link answerLines}).
+ */
 async function respond(
   broker: Broker,
   line: string,
   options: SessionOptions,
+  lines?: readonly string[],
 ): Promise<Outcome | undefined> {
   const trimmed = line.trim();
   if (options.metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
     return await options.metaCommand(trimmed).then((text) => ({ text }), metaMistake);
   }
-  return await answerLine(broker, line);
+  return lines === undefined
+    ? await answerLine(broker, line)
+    : await answerLines(broker, line, lines);
 }
 
 /** Options for {@link runInteractive}. */
@@ -845,7 +879,12 @@ export async function runInteractive(
         continue;
       }
       const outcome = typedLineRefusal(input.text) ??
-        await untilInterrupted(editor, respond(broker, input.text, options), options, stopped);
+        await untilInterrupted(
+          editor,
+          respond(broker, input.text, options, input.lines),
+          options,
+          stopped,
+        );
       if (outcome === "stopped") break;
       const text = outcome === "interrupted"
         ? formatAnswer(cancelledAnswer(input.text), options)

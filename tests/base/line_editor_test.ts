@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   type EditResult,
+  entryPosition,
   joinEntry,
   LineEditor,
   type LineEditorOptions,
@@ -426,9 +427,14 @@ Deno.test("LineEditor reads an entry that goes on over several lines, typed or p
       ...continuing(),
       onHistoryAdd: (line) => history.push(line),
     });
-    // Joined by one space, the blanks around each break dropped, the blank line adding none.
+    // Joined by one space, the blanks around each break dropped, the blank line adding none;
+    // the lines as typed come too (a Tab in a chunk of several keys is a space, as ever).
     assert.deepEqual(results, [
-      { kind: "line", text: 'a { "b": 1, c: 2 }' },
+      {
+        kind: "line",
+        text: 'a { "b": 1, c: 2 }',
+        lines: ["a {", '  "b": 1,', "", "  c: 2 ", "}"],
+      },
       { kind: "line", text: "next" },
       { kind: "eof" },
     ]);
@@ -488,10 +494,25 @@ Deno.test("LineEditor bounds an entry's lines (tooManyLines) and its length, lin
     // 9 units alone, but after the entry's first line and the space that joins them, 11.
     { kind: "overLong", limit: 10 },
     { kind: "line", text: "ok" },
-    { kind: "line", text: "{ 0123456}" },
+    { kind: "line", text: "{ 0123456}", lines: ["{", "0123456}"] },
     { kind: "eof" },
   ]);
   assert.deepEqual(history, ["d", "ok", "{ 0123456}"], "entries not run are not kept");
+});
+
+Deno.test("entryPosition finds where a column of an entry's joined line was typed", () => {
+  const lines = ["PUT p: {  ", "", '    "age" 22,', "\tnom: é }"];
+  const joined = joinEntry(lines);
+  assert.equal(joined, 'PUT p: { "age" 22, nom: é }');
+  // Each character of the joined line is where it was typed.
+  for (let column = 1; column <= [...joined].length; column++) {
+    const at = entryPosition(lines, column);
+    const typed = [...lines[at.line - 1]][at.column - 1] ?? " ";
+    assert.equal(typed, [...joined][column - 1], `column ${column}: ${JSON.stringify(at)}`);
+  }
+  // The space that joins two lines is just past the first's text; the end, past the last's.
+  assert.deepEqual(entryPosition(lines, 9), { line: 1, column: 9 });
+  assert.deepEqual(entryPosition(lines, [...joined].length + 1), { line: 4, column: 10 });
 });
 
 Deno.test("joinEntry joins an entry's lines by one space, dropping only spaces and tabs around each", () => {

@@ -109,6 +109,11 @@ Deno.test("parse errors say what is wrong", () => {
   const put = parseError(`PUT "a" { }`);
   assert.equal(put.op, "PUT");
   assert.match(put.message, /^column 9: expected ':'/);
+  // The column is the error's too, to be told from elsewhere (a PUT typed over several lines).
+  assert.equal(put.column, 9);
+  assert.equal(put.at(3).message, put.message.replace("column 9", "column 3"));
+  assert.equal(put.at(3).column, 3);
+  assert.equal(parseError("GET a.b").column, undefined);
   // Ending inside an object: a '}' left out, or the first line of a record pasted over several.
   assert.equal(
     parseError(`PUT x: {  `).message,

@@ -352,7 +352,7 @@ terminalTest(
 );
 
 terminalTest(
-  "Ctrl-C on a line that goes on with a PUT drops the whole command, Ctrl-D on an empty one gives it up and says so, and a string left open is answered at once",
+  "Ctrl-C on a line that goes on with a PUT drops the whole command, Ctrl-D on an empty one gives it up and says so, a mistake inside is told at the line it was typed on, and a string left open is answered at once",
   async () => {
     await withStateHome(async (env) => {
       await using cluster = await KvCluster.start(1);
@@ -386,6 +386,16 @@ terminalTest(
       await term.type("}");
       await term.press("Enter");
       await term.waitFor(/^STORED: b\nkv>$/m);
+      // A mistake inside a record typed over lines is answered when it closes, at the line
+      // and column it was typed at, not at a column of the lines joined.
+      for (const line of ["PUT d: {", `  "name": "Mary",`, `  "age" 22`]) {
+        await term.type(line);
+        await term.press("Enter");
+        await term.waitFor(/^\.\.\.$/m);
+      }
+      await term.type("}");
+      await term.press("Enter");
+      await term.waitFor(/^ERROR: line 3: column 9: expected ':' after the key, found '2'\nkv>$/m);
       // No string spans lines: one left open is a mistake now, not a line to wait for.
       await term.type(`PUT c: { "x": "open`);
       await term.press("Enter");
