@@ -36,7 +36,9 @@
  * entry is the lines joined by one space ({@link joinEntry}), kept in history as that one
  * line. Ctrl-C on any of its lines drops the whole entry; Ctrl-D on an empty one gives it
  * up ({@link EditResult} `unfinished`). Its lines together are bounded as one line is, and
- * their number by {@link LineEditorOptions.maxEntryLines}.
+ * their number by {@link LineEditorOptions.maxEntryLines}; an entry past either is read to
+ * its end all the same, its lines dropped, and then refused, so that the rest of a paste too
+ * long is not run line by line as commands.
  *
  * @example
  * ```ts ignore
@@ -112,13 +114,15 @@ export type EditResult =
   /** Ctrl-C on an empty line. */
   | { readonly kind: "interrupt" }
   /**
-   * Enter on a line typed past `limit` ({@link LineEditorOptions.maxLineLength}), with the
-   * lines before it of its entry: not kept whole.
+   * Enter on a line typed past `limit` ({@link LineEditorOptions.maxLineLength}), or on the
+   * last line of an entry whose lines went past it together (read to its end, its lines
+   * dropped): not kept whole.
    */
   | { readonly kind: "overLong"; readonly limit: number }
   /**
-   * Enter on the `limit`-th line of an entry ({@link LineEditorOptions.maxEntryLines}) that
-   * would go on: not run, not kept in history.
+   * Enter on the last line of an entry of more than `limit` lines
+   * ({@link LineEditorOptions.maxEntryLines}), read to its end, its lines dropped from the
+   * `limit`-th: not run, not kept in history.
    */
   | { readonly kind: "tooManyLines"; readonly limit: number }
   /**
@@ -268,8 +272,19 @@ export class LineEditor {
   #editing = false;
   #closed = false;
   #text = "";
-  /** The lines entered before this one of an entry that goes on, as typed; none on its first. */
+  /**
+   * The lines entered before this one of an entry that goes on, as typed; none on its first,
+   * nor once the entry is refused ({@link #refusal}).
+   */
   #entry: string[] = [];
+  /** How many lines were entered before this one of its entry. */
+  #entryLines = 0;
+  /**
+   * Why the entry being read is refused: past the longest line or the most lines. It is
+   * still read to its end, its lines dropped, so that the rest of a paste too long is not
+   * run as commands of its own, and then this is the answer.
+   */
+  #refusal: EditResult | undefined;
   /**
    * How long the lines of {@link #entry} are, as typed, with the space that joins each to
    * the next: what the longest line kept bounds (their indentation counts, so that a paste
@@ -471,8 +486,15 @@ export class LineEditor {
       this.#searchFrom(this.#search.match === -1 ? this.#history.length - 1 : this.#search.match);
       return;
     }
-    const before = this.#entryLength;
-    if (this.#overLong || before + this.#text.length + text.length > this.#maxLineLength) {
+    if (this.#overLong) return;
+    const length = this.#text.length + text.length;
+    // An entry that goes on past the longest line is refused, and read on to its end.
+    if (this.#refusal === undefined && this.#entryLength + length > this.#maxLineLength) {
+      if (this.#entryLines > 0 && length <= this.#maxLineLength) {
+        this.#refuse({ kind: "overLong", limit: this.#maxLineLength });
+      }
+    }
+    if ((this.#refusal === undefined ? this.#entryLength : 0) + length > this.#maxLineLength) {
       this.#overLong = true;
       return;
     }
@@ -490,7 +512,7 @@ export class LineEditor {
       case CTRL.LF:
         return this.#enter();
       case CTRL.C:
-        if (this.#text === "" && !this.#overLong && this.#entry.length === 0) {
+        if (this.#text === "" && !this.#overLong && this.#entryLines === 0) {
           return this.#finish({ kind: "interrupt" });
         }
         // The line is dropped, and with it the whole entry it goes on with.
@@ -500,7 +522,8 @@ export class LineEditor {
         return undefined;
       case CTRL.D:
         if (this.#text === "" && !this.#overLong) {
-          if (this.#entry.length === 0) return this.#finish({ kind: "eof" });
+          if (this.#entryLines === 0) return this.#finish({ kind: "eof" });
+          if (this.#refusal !== undefined) return this.#finish(this.#refusal);
           const entry = joinEntry(this.#entry);
           this.#remember(entry);
           return this.#finish({ kind: "unfinished", text: entry });
@@ -509,7 +532,7 @@ export class LineEditor {
         return undefined;
       case CTRL.TAB:
         // What completes a command's words would be wrong on the lines that go on with it.
-        if (this.#entry.length === 0) await this.#completeWord();
+        if (this.#entryLines === 0) await this.#completeWord();
         return undefined;
       case CTRL.R:
         this.#search = { query: "", match: -1, failing: false, original: this.#text };
@@ -670,20 +693,24 @@ export class LineEditor {
 
   /** Enter: the entry's result, or undefined when it goes on, on a new line. */
   #enter(): EditResult | undefined {
-    if (this.#overLong) return this.#finish({ kind: "overLong", limit: this.#maxLineLength });
+    // A line itself past the longest kept has lost its end: whether it goes on is unknown.
+    if (this.#overLong) {
+      return this.#finish(this.#refusal ?? { kind: "overLong", limit: this.#maxLineLength });
+    }
     const line = this.#text;
     this.#cursor = line.length;
     this.#render({ hint: false });
     this.#write("\r\n");
-    if (this.#continues?.(line, this.#entry.length)) {
-      if (this.#entry.length + 1 >= this.#maxEntryLines) {
-        return { kind: "tooManyLines", limit: this.#maxEntryLines };
+    if (this.#continues?.(line, this.#entryLines)) {
+      if (this.#refusal === undefined && this.#entryLines + 1 >= this.#maxEntryLines) {
+        this.#refuse({ kind: "tooManyLines", limit: this.#maxEntryLines });
       }
       this.#addToEntry(line);
       this.#startLine();
       return undefined;
     }
-    if (this.#entry.length === 0) {
+    if (this.#refusal !== undefined) return this.#refusal;
+    if (this.#entryLines === 0) {
       this.#remember(line);
       return { kind: "line", text: line };
     }
@@ -695,14 +722,26 @@ export class LineEditor {
 
   /** Keeps `line`, entered, as one of the lines of an entry that goes on. */
   #addToEntry(line: string): void {
+    this.#entryLines++;
+    if (this.#refusal !== undefined) return;
     this.#entryLength += line.length + ENTRY_JOINER.length;
     this.#entry.push(line);
+  }
+
+  /** Refuses the entry being read (see {@link #refusal}): its lines are no longer kept. */
+  #refuse(refusal: EditResult): void {
+    invariant(this.#refusal === undefined, "an entry is refused once");
+    this.#refusal = refusal;
+    this.#entry = [];
+    this.#entryLength = 0;
   }
 
   /** Forgets the lines of an entry, for a new one. */
   #dropEntry(): void {
     this.#entry = [];
     this.#entryLength = 0;
+    this.#entryLines = 0;
+    this.#refusal = undefined;
   }
 
   /** Empties the line being typed, for a new one. */
@@ -724,7 +763,7 @@ export class LineEditor {
 
   /** The prompt of the line being typed: the first of an entry's, or one that goes on. */
   #linePrompt(): string {
-    return this.#entry.length === 0 ? this.#prompt : this.#continuationPrompt;
+    return this.#entryLines === 0 ? this.#prompt : this.#continuationPrompt;
   }
 
   #finish(result: EditResult): EditResult {
@@ -755,7 +794,7 @@ export class LineEditor {
     // A command's hint would be wrong on the lines that go on with it.
     if (
       options.hint !== false && search === undefined && this.#cursor === text.length &&
-      this.#entry.length === 0
+      this.#entryLines === 0
     ) {
       const left = room - textColumns(shown);
       const hinted = this.#hint?.(text)?.slice(0, left);

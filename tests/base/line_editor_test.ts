@@ -481,23 +481,46 @@ Deno.test("LineEditor: Ctrl-C on any line of an entry drops it whole; Ctrl-D on 
   assert.deepEqual(history, ["d", "e { y", "e { y }"]);
 });
 
-Deno.test("LineEditor bounds an entry's lines (tooManyLines) and its length, lines joined, as one line's (overLong)", async () => {
+Deno.test("LineEditor refuses an entry of too many lines, or too long, lines joined, once it ends: its rest is not run", async () => {
   const history: string[] = [];
   const results = await readAll(
-    ["a {\r", "b\r", "c\r", "d\r", "{\r", "012345678\r", "ok\r", "{\r", "0123456}\r"],
+    [
+      ...["a {", "b", "c", "x", "}"].map((line) => `${line}\r`),
+      "d\r",
+      // 1 + a joining space + 9 is past 10, though 9 alone is not.
+      "{\r",
+      "012345678\r",
+      "}\r",
+      "ok\r",
+      "{\r",
+      "0123456}\r",
+      // A line past 10 alone has lost its end: refused at once, as ever, what follows a line.
+      "{\r",
+      "0123456789x\r",
+      "}\r",
+    ],
     { ...continuing(), maxEntryLines: 3, maxLineLength: 10, onHistoryAdd: (l) => history.push(l) },
   );
   assert.deepEqual(results, [
-    // The third line would go on to a fourth: past 3 lines.
+    // Its third line went on: past 3 lines. The lines after it to its end are dropped.
     { kind: "tooManyLines", limit: 3 },
     { kind: "line", text: "d" },
-    // 9 units alone, but after the entry's first line and the space that joins them, 11.
     { kind: "overLong", limit: 10 },
     { kind: "line", text: "ok" },
     { kind: "line", text: "{ 0123456}", lines: ["{", "0123456}"] },
+    { kind: "overLong", limit: 10 },
+    { kind: "line", text: "}" },
     { kind: "eof" },
   ]);
-  assert.deepEqual(history, ["d", "ok", "{ 0123456}"], "entries not run are not kept");
+  assert.deepEqual(history, ["d", "ok", "{ 0123456}", "}"], "entries not run are not kept");
+  // Ctrl-D at an empty line of a refused entry answers the refusal; Ctrl-C drops it.
+  assert.deepEqual(
+    await readAll(["a {\r", "b\r", "c\r", "\x04", "a {\r", "b\r", "c\r", "\x03", "e\r"], {
+      ...continuing(),
+      maxEntryLines: 3,
+    }),
+    [{ kind: "tooManyLines", limit: 3 }, { kind: "line", text: "e" }, { kind: "eof" }],
+  );
 });
 
 Deno.test("entryPosition finds where a column of an entry's joined line was typed", () => {

@@ -6,6 +6,7 @@ import { runKv } from "../helpers/run_kv.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { kvArgs, Terminal, type TerminalOptions, terminalTest } from "../helpers/tmux.ts";
 import { LEAVE_HINT } from "../../lib/broker/repl.ts";
+import { DEFAULT_MAX_ENTRY_LINES } from "../../lib/base/line_editor.ts";
 
 /** A prompt with nothing typed after it (the screen's lines lose their trailing spaces). */
 const EMPTY_PROMPT = /^kv>$/m;
@@ -404,6 +405,29 @@ terminalTest(
       assert.equal(await term.exitCode(), 0);
       const screen = await term.screen();
       assert.doesNotMatch(screen, new RegExp(RegExp.escape(LEAVE_HINT)));
+    });
+  },
+);
+
+terminalTest(
+  "a record pasted over more lines than a command takes is refused once, when it closes, and the command after it runs",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await startBroker(cluster, { env });
+      // 1 + DEFAULT_MAX_ENTRY_LINES lines, the last closing the record.
+      const fields = Array.from(
+        { length: DEFAULT_MAX_ENTRY_LINES - 1 },
+        (_, i) => `  "f${i}": ${i}`,
+      );
+      await term.paste(`PUT big: {\r${fields.join(",\r")}\r}\rGET big\r`);
+      await term.waitFor(
+        /^\.\.\. \}\nERROR: the command goes on past 1000 lines, the most one takes; nothing was run .*\nkv> GET big\nNOT FOUND: big\nkv>$/m,
+      );
+      // The lines after the thousandth were not run one by one.
+      assert.doesNotMatch(await term.screen(), /unknown command/);
+      await term.press("C-d");
+      assert.equal(await term.exitCode(), 0);
     });
   },
 );
