@@ -70,9 +70,8 @@ const READ_CHUNK_BYTES = 64 * 1024;
 /**
  * Most lines of one entry (its first and those that go on with it) unless
  * {@link LineEditorOptions.maxEntryLines} says otherwise: a record pretty-printed one
- * field a line (`jq .`) fits, and a paste that never closes what its first line opened (a
- * data file pasted after `PUT key: {`) is stopped rather than taken in up to the longest
- * line.
+ * field a line (`jq .`) fits; an entry of more is taken for a paste gone wrong (a data file
+ * pasted after `PUT key: {`), refused rather than answered as one.
  */
 export const DEFAULT_MAX_ENTRY_LINES = 1_000;
 
@@ -130,6 +129,9 @@ export type EditResult =
    * up rather than run, and kept in history to be recalled and finished.
    */
   | { readonly kind: "unfinished"; readonly text: string };
+
+/** Why an entry is refused: past the longest line or the most lines. */
+type Refusal = Extract<EditResult, { kind: "overLong" | "tooManyLines" }>;
 
 /** Completions for the text before the cursor: replace `text.slice(start)` with one of `candidates`. */
 export interface Completion {
@@ -284,7 +286,7 @@ export class LineEditor {
    * still read to its end, its lines dropped, so that the rest of a paste too long is not
    * run as commands of its own, and then this is the answer.
    */
-  #refusal: EditResult | undefined;
+  #refusal: Refusal | undefined;
   /**
    * How long the lines of {@link #entry} are, as typed, with the space that joins each to
    * the next: what the longest line kept bounds (their indentation counts, so that a paste
@@ -729,7 +731,7 @@ export class LineEditor {
   }
 
   /** Refuses the entry being read (see {@link #refusal}): its lines are no longer kept. */
-  #refuse(refusal: EditResult): void {
+  #refuse(refusal: Refusal): void {
     invariant(this.#refusal === undefined, "an entry is refused once");
     this.#refusal = refusal;
     this.#entry = [];
