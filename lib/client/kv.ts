@@ -231,7 +231,11 @@ export interface KvPutResult {
    * over the cluster's list (README, "kv repair"); or when it was stored beyond the first
    * 2k − 1 servers of its key's list (k or more of them down or refusing it): once they
    * answer again, reads may miss it until hinted handoff or `kv repair` moves it home
-   * (README, "Where a key lives"). The write is stored all the same.
+   * (README, "Where a key lives"); or when the servers that answered cannot vouch for
+   * every write made before it (k or more down or not yet repaired, as
+   * {@link KvEntry.warning}): one of them may hold a write with a later version (its
+   * writer's clock ahead), which wins over this one once they answer. The write is
+   * stored all the same.
    */
   warning?: string;
 }
@@ -259,10 +263,12 @@ export interface KvDeleteResult {
    */
   version: string;
   /**
-   * Set when `deleted` is false but the servers that answered cannot vouch that there
-   * was no record (too many down or not yet repaired, as {@link KvEntry.warning}): it may
-   * have existed; or when the tombstone was stored beyond the first 2k − 1 servers of its
-   * key's list, as {@link KvPutResult.warning} says. The tombstone is written all the same.
+   * Set when the servers that answered cannot vouch for every write made before it (too
+   * many down or not yet repaired, as {@link KvEntry.warning}): when `deleted` is false
+   * the record may have existed, and either way one of them may hold a write with a later
+   * version, which wins over the deletion once they answer; or when the tombstone was
+   * stored beyond the first 2k − 1 servers of its key's list, as
+   * {@link KvPutResult.warning} says. The tombstone is written all the same.
    */
   warning?: string;
 }

@@ -548,7 +548,10 @@ function writeSchemas(): Record<string, unknown> {
         warning: {
           type: "string",
           description: "Set when servers that stored it are marked repaired under another " +
-            "server list or k: clients on that list may not see it until kv repair.",
+            "server list or k: clients on that list may not see it until kv repair; when " +
+            "it was stored beyond the first 2k-1 servers of its key's list: reads may miss " +
+            "it until it is moved home; or when too few servers answered to vouch for every " +
+            "earlier write: one they hold may carry a later version and win over it.",
         },
       },
     },

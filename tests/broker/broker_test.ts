@@ -702,10 +702,11 @@ Deno.test("read repair copies the newest version to a stale replica, at most MAX
 
 /**
  * person1 held by the first and third servers of its list at an old version, the first
- * then restarted empty (unrepaired), the third `crashed` or not, and deleted: the delete's
- * own servers (the first, untrusted, and the second) hold nothing, so its read decides.
+ * then restarted empty (unrepaired), the third `crashed` or not, and deleted (or, with
+ * `put`, written): the write's own servers (the first, untrusted, and the second) hold
+ * nothing, so its read decides.
  */
-async function deleteOverLostCopy(thirdCrashed: boolean): Promise<Change> {
+async function deleteOverLostCopy(thirdCrashed: boolean, put = false): Promise<Change> {
   return await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const [first, second, third] = broker.preferenceList(partitionOf("person1"));
     for (const index of [first, third]) {
@@ -715,8 +716,9 @@ async function deleteOverLostCopy(thirdCrashed: boolean): Promise<Change> {
     }
     cluster.servers[first].restart();
     if (thirdCrashed) cluster.servers[third].state = "crashed";
-    const change = await broker.delete("person1");
-    assert(cluster.servers[second].requests.includes("DELETE"), "written to the second");
+    const change = put ? await broker.put("person1", int(2)) : await broker.delete("person1");
+    const request = put ? "PUT" : "DELETE";
+    assert(cluster.servers[second].requests.includes(request), "written to the second");
     return change;
   });
 }
@@ -732,8 +734,22 @@ Deno.test("a DELETE whose own servers held nothing and whose read cannot vouch t
   assert.equal(change.existed, false);
   assert.match(
     change.warning ?? "no warning",
-    /^2 of the first 3 servers for 'person1' did not answer or cannot be trusted \((?=.*may have lost writes)(?=.*is down).*\); the record may have existed; it is deleted all the same$/,
+    /^2 of the first 3 servers for 'person1' did not answer or cannot be trusted \((?=.*may have lost writes)(?=.*is down).*\); the record may have existed; it is deleted all the same, unless they hold a write of it with a later version than this deletion \(its writer's clock ahead of this broker's\), which wins over it once they answer$/,
   );
+});
+
+Deno.test("a PUT whose own servers and read cannot vouch for every earlier write warns that one stamped later may win over it", async () => {
+  const change = await deleteOverLostCopy(true, true);
+  assert(change.kind === "done", JSON.stringify(change));
+  assert.match(
+    change.warning ?? "no warning",
+    /^2 of the first 3 servers for 'person1' did not answer or cannot be trusted \((?=.*may have lost writes)(?=.*is down).*\); a write they hold may carry a later version than this one \(its writer's clock ahead of this broker's\) and win over it once they answer$/,
+  );
+});
+
+Deno.test("a PUT whose read vouches for every earlier write carries no warning", async () => {
+  const change = await deleteOverLostCopy(false, true);
+  assert.deepEqual(withoutVersion(change), { kind: "done", existed: true });
 });
 
 /** The fingerprint of `broker`'s list: what a repair over it marks servers with. */
