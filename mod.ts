@@ -44,6 +44,7 @@ export {
   type KvQueryEntry,
   type KvServerStatus,
   LIST_PAGE_SIZE,
+  MAX_CALLS_IN_FLIGHT,
   MAX_KEYS_PAGE,
   MAX_TIMEOUT_MS,
   type ServerEndpoint,
