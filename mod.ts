@@ -39,6 +39,7 @@ export {
   type KvDeleteResult,
   type KvEntry,
   type KvKeysPage,
+  type KvListEntry,
   type KvListOptions,
   type KvPutResult,
   type KvQueryEntry,

@@ -184,6 +184,30 @@ export interface KvEntry<T = KvValue> {
 }
 
 /**
+ * One record from {@link Kv.list}: a {@link KvEntry} of a record that exists, so its `value`
+ * and `version` are never `null` (a record deleted while listing is skipped), as Deno KV's list
+ * entries are; `T` as {@link KvEntry}'s. As a `KvEntry`, every listed value read `T | null`, and
+ * each caller wrote `value!` or `value?.name` for a `null` that never comes.
+ *
+ * @example
+ * ```ts
+ * interface Person { name: string }
+ * const listed: KvListEntry<Person> = {
+ *   key: "person1",
+ *   value: { name: "Mary" },
+ *   version: "0193813bcc0000000000002a",
+ * };
+ * listed.value.name; // "Mary": no `?.`
+ * ```
+ */
+export interface KvListEntry<T = KvValue> extends KvEntry<T> {
+  /** The record's value. */
+  value: T;
+  /** The version of the record read, as {@link KvEntry.version}. */
+  version: string;
+}
+
+/**
  * The answer to {@link Kv.getBytes}: a {@link KvEntry} whose value is still in kv's
  * binary encoding (lib/record/value_codec.ts, what the servers store and send).
  *
@@ -646,7 +670,8 @@ export class Kv implements AsyncDisposable {
    * does a listed key whose read cannot vouch that it is gone (a `null` with a warning,
    * servers having gone down since the page), or that no replica answered.
    *
-   * `T` is the caller's type for every value listed, unchecked, as {@link Kv.get}'s.
+   * `T` is the caller's type for every value listed, unchecked, as {@link Kv.get}'s; a listed
+   * entry's `value` and `version` are never `null` ({@link KvListEntry}).
    *
    * @example
    * ```ts
@@ -655,11 +680,11 @@ export class Kv implements AsyncDisposable {
    *   console.log(key, value);
    * }
    * for await (const { value } of kv.list<{ name: string }>({ prefix: "person" })) {
-   *   console.log(value?.name);
+   *   console.log(value.name);
    * }
    * ```
    */
-  async *list<T = KvValue>(options: KvListOptions = {}): AsyncGenerator<NoInfer<KvEntry<T>>> {
+  async *list<T = KvValue>(options: KvListOptions = {}): AsyncGenerator<NoInfer<KvListEntry<T>>> {
     checkOptions(options, "list", LIST_OPTIONS, { required: false });
     let remaining = options.limit ?? Infinity;
     if (remaining !== Infinity) checkInteger(remaining, "limit", 1, Number.MAX_SAFE_INTEGER);
@@ -676,7 +701,8 @@ export class Kv implements AsyncDisposable {
         }
         if (entry.value === null) continue;
         remaining--;
-        yield entry;
+        // Found: a value and its version (a read's entry has both or neither).
+        yield entry as KvListEntry<T>;
       }
       if (!page.more || page.keys.length === 0) return;
       after = page.keys[page.keys.length - 1];
