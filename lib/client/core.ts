@@ -54,10 +54,29 @@ import type {
 import { checkName } from "./values.ts";
 import { describeArgument } from "./arguments.ts";
 
-/** Most keys one `Kv.keys` page may ask for (the servers' own KEYS limit). */
+/**
+ * Most keys one `Kv.keys` page may ask for: 10 000, the servers' own KEYS limit (its type says
+ * `number`, so `deno doc` shows no value).
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./kv.ts";
+ * await using kv = await connect({ servers: "serverFile.txt" });
+ * const { keys } = await kv.keys({ prefix: "person", limit: MAX_KEYS_PAGE }); // 10 000 at most
+ * ```
+ */
 export const MAX_KEYS_PAGE: number = MAX_KEYS_LIMIT;
 
-/** Keys one page of `Kv.list` fetches (and then reads) at a time, and `Kv.keys`'s default. */
+/**
+ * Keys one page of `Kv.list` fetches (and then reads) at a time, and `Kv.keys`'s default.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./kv.ts";
+ * await using kv = await connect({ servers: "serverFile.txt" });
+ * const { keys } = await kv.keys({ prefix: "person" }); // LIST_PAGE_SIZE keys at most
+ * ```
+ */
 export const LIST_PAGE_SIZE = 100;
 
 /**

@@ -8,6 +8,7 @@ import {
   KvNoServerReachableError,
   KvUnavailableError,
   LIST_PAGE_SIZE,
+  MAX_CALLS_IN_FLIGHT,
 } from "../../mod.ts";
 import { fromValue } from "../../lib/client/values.ts";
 import { GET_BYTES_BLOCK_BYTES, MAX_BLOCK_VALUE_BYTES } from "../../lib/client/kv.ts";
@@ -371,6 +372,40 @@ Deno.test("close() settles every call in flight with the closed connection's KvI
   } finally {
     cluster.servers[1].signal("SIGCONT");
   }
+});
+
+Deno.test("calls past MAX_CALLS_IN_FLIGHT wait in the library, unsent: close() rejects them as never sent, those under way as maybe applied", async () => {
+  await using cluster = await KvCluster.start(1);
+  const kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  const beyond = 3;
+  const puts = Array.from(
+    { length: MAX_CALLS_IN_FLIGHT + beyond },
+    (_, index) => kv.put(`row${index}`, index),
+  );
+  // In the same turn: no answer can have come, so every call is under way or waiting.
+  kv.close();
+  const settled = await withDeadline(Promise.allSettled(puts), {
+    what: "the puts to settle after close()",
+  });
+  const reasons = settled.map((outcome) =>
+    outcome.status === "rejected" && outcome.reason instanceof KvInputError
+      ? outcome.reason.message
+      : JSON.stringify(outcome)
+  );
+  const counts = new Map<string, number>();
+  for (const reason of reasons) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  assert.deepEqual(
+    counts,
+    new Map([
+      [
+        "this kv connection was closed before the call finished (a write may or may not " +
+        "have been applied)",
+        MAX_CALLS_IN_FLIGHT,
+      ],
+      ["this kv connection is closed", beyond],
+    ]),
+  );
+  assert.equal(reasons.at(-1), "this kv connection is closed");
 });
 
 Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", async () => {
