@@ -41,7 +41,7 @@ import {
 } from "./values.ts";
 import type { Value } from "../record/value.ts";
 import { checkFilePath, checkOptions, describeArgument } from "./arguments.ts";
-import { checkInteger, KvCore, LIST_PAGE_SIZE, type QueryMissing } from "./core.ts";
+import { checkInteger, KvCore, LIST_PAGE_SIZE } from "./core.ts";
 
 export { MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 
@@ -240,7 +240,14 @@ export interface KvQueryEntry<T = KvValue> extends KvEntry<T> {
  * };
  * ```
  */
-export type KvQueryMissing = QueryMissing<string | number | Float>;
+export type KvQueryMissing =
+  | { readonly reason: "no-record" }
+  | { readonly reason: "no-field"; readonly path: string[]; readonly closest?: string }
+  | {
+    readonly reason: "not-object";
+    readonly path: string[];
+    readonly value: string | number | Float;
+  };
 
 /**
  * The answer to {@link Kv.put}.
