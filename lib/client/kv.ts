@@ -32,11 +32,14 @@ import { inProgramWords, KvInputError, KvUnavailableError } from "./errors.ts";
 import {
   checkName,
   decodePlainValue,
+  type Float,
   type FloatReading,
+  fromValue,
   type KvStorable,
   type KvValue,
   toValue,
 } from "./values.ts";
+import type { Value } from "../record/value.ts";
 import { checkFilePath, checkOptions, describeArgument } from "./arguments.ts";
 import { checkInteger, KvCore, LIST_PAGE_SIZE } from "./core.ts";
 import { Admission } from "./admission.ts";
@@ -252,7 +255,44 @@ export interface KvBytesEntry {
 export interface KvQueryEntry<T = KvValue> extends KvEntry<T> {
   /** The record key, then the field names. */
   path: string[];
+  /**
+   * When `value` is `null`: why, from the replica answer the read reports (the newest
+   * version), so that a caller tells a mistyped field from a missing record; unset when
+   * found. See {@link KvQueryMissing}.
+   */
+  missing?: KvQueryMissing;
 }
+
+/**
+ * Why {@link Kv.query} found no value: no record under the key (`no-record`: none, or
+ * deleted; with a `warning`, the servers that answered cannot vouch for it); no field
+ * named by `path`'s last name in the object at the names before it (`no-field`, with
+ * `closest`, that object's field nearest the name, when one is a typo or a letter case
+ * away); or the path ran into a string or number, `value`, at `path` (`not-object`).
+ *
+ * @example
+ * ```ts
+ * // { "name" : "Mary" ; "address" : { "street" : "Main" } } under person1:
+ * const typo: KvQueryMissing = {
+ *   reason: "no-field",
+ *   path: ["person1", "address", "stret"], // kv.query("person1.address.stret.number")
+ *   closest: "street",
+ * };
+ * const scalar: KvQueryMissing = {
+ *   reason: "not-object",
+ *   path: ["person1", "name"], // kv.query("person1.name.first")
+ *   value: "Mary",
+ * };
+ * ```
+ */
+export type KvQueryMissing =
+  | { readonly reason: "no-record" }
+  | { readonly reason: "no-field"; readonly path: string[]; readonly closest?: string }
+  | {
+    readonly reason: "not-object";
+    readonly path: string[];
+    readonly value: string | number | Float;
+  };
 
 /**
  * The answer to {@link Kv.put}.
@@ -494,6 +534,8 @@ export class Kv implements AsyncDisposable {
   readonly #admission = new Admission(MAX_CALLS_IN_FLIGHT);
   /** A value's bytes as plain JavaScript, floats read as connect() was told. */
   readonly #decode: (bytes: Uint8Array) => KvValue;
+  /** A scalar a query ran into ({@link KvQueryMissing}), read as #decode reads one. */
+  readonly #leaf: (value: Value) => string | number | Float;
 
   static {
     // connectWithRepairCommand's way to the private constructor; the class's public
@@ -505,6 +547,7 @@ export class Kv implements AsyncDisposable {
   private constructor(core: KvCore, floats: FloatReading) {
     this.#core = core;
     this.#decode = (bytes) => decodePlainValue(bytes, floats);
+    this.#leaf = (value) => fromValue(value, floats) as string | number | Float;
     CORES.set(this, core);
   }
 
@@ -603,7 +646,7 @@ export class Kv implements AsyncDisposable {
    */
   query<T = KvValue>(path: string | readonly string[]): Promise<NoInfer<KvQueryEntry<T>>> {
     const decode = this.#decode as (bytes: Uint8Array) => T;
-    return this.#admission.run(() => this.#core.queryDecoded(path, decode));
+    return this.#admission.run(() => this.#core.queryDecoded(path, decode, this.#leaf));
   }
 
   /**

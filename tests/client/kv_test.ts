@@ -147,7 +147,19 @@ Deno.test("get, query, put, delete and servers against real servers", async () =
   assert.equal((await kv.get("person1")).version, second.version);
   assert.equal((await kv.query("person1.address")).version, second.version);
   assert.equal((await kv.query("person1.age")).value, null);
+  // A query that finds nothing says why, typed: the caller tells a typo from no record.
+  assert.deepEqual(await kv.query("person1.adress.street"), {
+    key: "person1",
+    path: ["person1", "adress", "street"],
+    value: null,
+    version: null,
+    missing: { reason: "no-field", path: ["person1", "adress"], closest: "address" },
+  });
+  const leaf = await kv.query("person1.name.first");
+  assert.deepEqual(leaf.missing, { reason: "not-object", path: ["person1", "name"], value: "Ann" });
+  assert.deepEqual((await kv.query("person9.name")).missing, { reason: "no-record" });
   const deleted = await kv.delete("person1");
+  assert.deepEqual((await kv.query("person1.name")).missing, { reason: "no-record" });
   assert.ok(deleted.version > second.version, `${deleted.version} after ${second.version}`);
   assert.deepEqual(deleted, { key: "person1", deleted: true, version: deleted.version });
   const again = await kv.delete("person1");
@@ -174,6 +186,12 @@ Deno.test("ints and floats keep their kind with floats: tagged", async () => {
   assert.equal(int, 2);
   assert.ok(float instanceof Float && float.value === 2, `${float}`);
   assert.ok(fraction instanceof Float && fraction.value === 1.5, `${fraction}`);
+  // A query that ran into a float says so with the float read as the others are.
+  assert.deepEqual((await kv.query("n.float.x")).missing, {
+    reason: "not-object",
+    path: ["n", "float"],
+    value: new Float(2),
+  });
 });
 
 Deno.test("getBytes's bytes decode to what get answers, for any record, either float reading", async () => {
