@@ -533,7 +533,7 @@ export class RecordTrie {
       const nameId = this.#names.find(path[segment]);
       const child = nameId < 0 ? -1 : arena.childNode(offset, at, nameId);
       if (child < 0) {
-        const closest = closestWithinOneEdit(path[segment], arena.fieldNames(offset, at));
+        const closest = nearestName(path[segment], arena.fieldNames(offset, at));
         return closest === undefined
           ? { reason: "no-field", segment }
           : { reason: "no-field", segment, closest };
@@ -954,4 +954,17 @@ export class EntryCursor {
     invariant(offset !== TOMBSTONE, "only a record has a value");
     this.#arena.encodeNode(offset, this.#arena.rootNode(offset), writer);
   }
+}
+
+/**
+ * Names this short or shorter are one edit from every other as short: a suggestion for
+ * one (`x` for `y`) would be noise, so it gets one only for a name differing in case.
+ */
+const MAX_NAME_WITHOUT_TYPOS = 1;
+
+/** The field of `names` a query most likely meant by `typed`, if one is that near. */
+function nearestName(typed: string, names: readonly string[]): string | undefined {
+  const closest = closestWithinOneEdit(typed, names);
+  if (closest === undefined || typed.length > MAX_NAME_WITHOUT_TYPOS) return closest;
+  return closest.toLowerCase() === typed.toLowerCase() ? closest : undefined;
 }

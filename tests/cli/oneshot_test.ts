@@ -93,6 +93,14 @@ Deno.test('a key NOT FOUND given in quotes, as the answers write it (STORED: "a 
       ),
     );
   }
+  // A key that holds its quotes is found: a QUERY of a field it lacks gets no note on them.
+  const quoted = await runKv(["put", String.raw`"\"q\"": { "y" : 1 }`, ...s]);
+  assert.deepEqual([quoted.code, quoted.stdout], [0, String.raw`STORED: "\"q\""` + "\n"]);
+  const lacking = await runKv(["query", '"q".x', ...s]);
+  assert.deepEqual([lacking.code, lacking.stderr], [
+    1,
+    String.raw`NOT FOUND: "\"q\"" has no field x` + "\n",
+  ]);
   // Without its quotes it is found; a quote that does not close a key gets no note.
   const got = await runKv(["get", "a b", ...s]);
   assert.deepEqual([got.code, got.stdout], [0, '"a b" : { "c d" : 1 }\n']);

@@ -306,6 +306,7 @@ Deno.test("queryMiss names the first segment a path cannot take: a field the obj
   const address = object([["street", str("Main")], ["number", int(5)], ["Zip", str("0150")]]);
   trie.put("person1", object([["age", int(22)], ["address", address], ["wide", wideObject()]]));
   trie.put("scalar", float(1.5));
+  trie.put("short", object([["y", int(1)], ["Z", int(2)]]));
   trie.tombstone("gone", { version: { ms: 1, counter: 0, broker: 1 } });
   const cases: [string[], PathMiss | undefined][] = [
     [["person1", "address", "stret"], { reason: "no-field", segment: 2, closest: "street" }],
@@ -321,6 +322,9 @@ Deno.test("queryMiss names the first segment a path cannot take: a field the obj
       value: str("Main"),
     }],
     [["scalar", "x"], { reason: "not-object", segment: 1, value: float(1.5) }],
+    // A one-letter name is one edit from any other: only its other case is suggested.
+    [["short", "x"], { reason: "no-field", segment: 1 }],
+    [["short", "z"], { reason: "no-field", segment: 1, closest: "Z" }],
     [["gone", "x"], undefined],
     [["nobody", "x"], undefined],
   ];
