@@ -73,6 +73,7 @@ import {
   ServerPool,
 } from "./server_pool.ts";
 import { compareKeys } from "../base/utf8.ts";
+import type { PathMiss } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { DecodeError } from "../base/bytes.ts";
@@ -248,6 +249,13 @@ export type NoRecord =
     readonly kind: "not-found";
     /** The version of the newest tombstone (or record without the path) seen, if any. */
     readonly version?: Version;
+    /**
+     * A QUERY's: set when the newest version seen is a record without the path, saying
+     * why (the first segment it cannot take: a field missing there, or a leaf in the way),
+     * as the replica holding that version answered. Unset for a GET, a tombstone, or no
+     * version at all: no record.
+     */
+    readonly miss?: PathMiss;
     /** Set when the record may exist on servers the read could not count. */
     readonly warning?: string;
     /**
@@ -272,9 +280,11 @@ export type Change =
     readonly existed: boolean;
     readonly version: Version;
     /**
-     * Set on a DELETE that found no record when the servers that answered cannot vouch
-     * that there was none (as a read's NOT FOUND): the record may have existed. It is
-     * deleted all the same.
+     * Set when the servers that answered cannot vouch for every write acknowledged before
+     * this one (as a read's NOT FOUND): one of them may carry a later version and win over
+     * this one, and a DELETE that found no record may have deleted one all the same. Also
+     * set when the write was stored beyond its key's front or on servers marked under
+     * another server list or k.
      */
     readonly warning?: string;
     /**
@@ -1045,7 +1055,10 @@ export class Broker {
       return { kind: "not-found", warning, unanswered: true };
     }
     const doubt = warning === undefined ? {} : { warning };
-    return { kind: "not-found", ...(version === undefined ? {} : { version }), ...doubt };
+    // Why a QUERY's record lacks the path, from the answer whose version the read reports.
+    const miss = newest?.read.miss;
+    const why = miss === undefined ? {} : { miss };
+    return { kind: "not-found", ...(version === undefined ? {} : { version }), ...why, ...doubt };
   };
 
   /**
@@ -1210,7 +1223,7 @@ export class Broker {
       }
       if (held === undefined && !probed && !this.#meetsEveryWrite(list, written.trusted)) {
         probed = true;
-        const probe = await this.#probe(key, version);
+        const probe = await this.#probe(key, version, unvouchedWrite(verb, existed));
         held = probe.newer;
         doubt = probe.doubt;
         existed ||= probe.existed;
@@ -1219,7 +1232,9 @@ export class Broker {
         }
       }
       if (held === undefined) {
-        const placed = doneChange(verb, existed, version, doubt);
+        // A PUT stored beyond the front is told that reads may miss it, which says more.
+        const beyondFront = verb === "put" && this.#storedBeyondFront(list, servers);
+        const placed = doneChange(verb, existed, version, beyondFront ? undefined : doubt);
         const beyond = this.#beyondFront(verb, placed, list, servers, missed);
         const done = this.#unseenElsewhere(beyond, servers);
         return this.#placedUnderK(done, servers, () => this.#change(key, verb, request, version));
@@ -1381,11 +1396,13 @@ export class Broker {
    * answered, as GET) for a write at `version` whose own servers could not vouch for
    * every earlier write: the newer version it must be stamped after, if any; whether the
    * newest version older than the write is a record (it existed), when the servers that
-   * answered vouch for that; else why they cannot (the GET rule, {@link Broker#lookup}).
+   * answered vouch for that; else why they cannot (the GET rule, {@link Broker#lookup}),
+   * ending with `consequence`, what that means for the write.
    */
   #probe(
     key: string,
     version: Version,
+    consequence: string,
   ): Promise<{ newer: Version | undefined; existed: boolean; doubt: string | undefined }> {
     return this.#lookup(
       key,
@@ -1401,12 +1418,9 @@ export class Broker {
             read.version !== undefined && compareVersions(read.version, version) < 0
           ),
         );
-        const doubt = this.#vouched(list, replies) ? undefined : this.#doubt(
-          key,
-          list,
-          replies,
-          "the record may have existed; it is deleted all the same",
-        );
+        const doubt = this.#vouched(list, replies)
+          ? undefined
+          : this.#doubt(key, list, replies, consequence);
         // Only answers that vouch tell it existed: an unrepaired server may have lost the
         // tombstone that deleted a record it holds.
         return { newer, existed: doubt === undefined && before?.read.encoded !== undefined, doubt };
@@ -1532,10 +1546,9 @@ export class Broker {
     stored: readonly number[],
     missed: Missed,
   ): Change {
-    if (change.kind !== "done") return change;
+    if (change.kind !== "done" || !this.#storedBeyondFront(list, stored)) return change;
     const front = frontLength(list.length, this.#k);
     const beyond = stored.filter((index) => list.indexOf(index) >= front);
-    if (beyond.length === 0) return change;
     const pool = this.#pool;
     // Exactly the servers of the front the write went past, each as it failed or was
     // passed over then: every one was (the walk goes down the list in order).
@@ -1561,6 +1574,12 @@ export class Broker {
       `reads look${named}: once ${those} again, ${until} is moved home; ${mover}`;
     const warnings = change.warning === undefined ? warning : `${change.warning}; ${warning}`;
     return { ...change, warning: warnings };
+  }
+
+  /** Whether a server of `stored` lies beyond the first min(n, 2k − 1) servers of `list`. */
+  #storedBeyondFront(list: Uint16Array, stored: readonly number[]): boolean {
+    const front = frontLength(list.length, this.#k);
+    return stored.some((index) => list.indexOf(index) >= front);
   }
 
   /**
@@ -1956,10 +1975,26 @@ function doneChange(
   version: Version,
   doubt: string | undefined,
 ): Change {
-  if (verb === "put" || existed || doubt === undefined) {
-    return { kind: "done", existed: verb === "put" || existed, version };
+  const change = { kind: "done", existed: verb === "put" || existed, version } as const;
+  return doubt === undefined ? change : { ...change, warning: doubt };
+}
+
+/**
+ * What a write's read that cannot vouch for every earlier write means for it (ending
+ * {@link Broker#doubt}'s line): the servers it could not count may hold a write acknowledged
+ * before this one began whose version is later — its writer's clock ahead of this broker's —
+ * which every read and repair then takes over this one once they answer; and a DELETE that
+ * found no record cannot say there was none. Without the warning such a PUT was acknowledged
+ * plainly and, once the servers answered and a repair ran, read back as the earlier write.
+ */
+function unvouchedWrite(verb: "put" | "delete", existed: boolean): string {
+  if (verb === "delete" && !existed) {
+    return "the record may have existed; it is deleted all the same, unless they hold a " +
+      "write of it with a later version than this deletion (its writer's clock ahead of " +
+      "this broker's), which wins over it once they answer";
   }
-  return { kind: "done", existed, version, warning: doubt };
+  return "a write they hold may carry a later version than this one (its writer's clock " +
+    "ahead of this broker's) and win over it once they answer";
 }
 
 /**

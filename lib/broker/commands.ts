@@ -23,7 +23,11 @@
  * - GET: `{"op":"GET","key":"person1","found":true,"value":{…},"version":"0192…"}` or
  *   `{…,"found":false}`; `version` is the record's version as 24 hex digits, which sort
  *   in version order (lib/record/version.ts)
- * - QUERY: `{"op":"QUERY","key":"person1.age","found":true,"value":22,"version":"0192…"}`
+ * - QUERY: `{"op":"QUERY","key":"person1.age","found":true,"value":22,"version":"0192…"}`; one
+ *   that found nothing says why in `"missing"` (unless no replica answered): `{"reason":"no-record"}`,
+ *   `{"reason":"no-field","path":"person1.address.stret","closest":"street"}` (the path to the
+ *   first field missing; `closest` only when a field is a typo away) or
+ *   `{"reason":"not-object","path":"person1.age","value":22}` (the leaf the path ran into)
  * - DELETE: `{"op":"DELETE","key":"person3","deleted":true,"version":"0192…"}` (false:
  *   there was no such record; the tombstone is stored either way)
  * - PUT: `{"op":"PUT","key":"person1","stored":true,"version":"0192…"}`
@@ -61,7 +65,7 @@ import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } fr
 import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
 import { beingRemarked } from "./server_pool.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
-import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
+import { type PathMiss, QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import {
   endsInsideRecord,
   parseKeyPath,
@@ -136,6 +140,23 @@ export type Command =
   | { readonly op: "EXIT" };
 
 /**
+ * Why a QUERY found no value, as the newest replica answered: the key holds no record
+ * (`no-record`: none, or deleted); the object at the path's first `path.length − 1`
+ * segments has no field named by the last (`no-field`, with `closest`, its field nearest
+ * that name, when one is a typo away); or the path ran into a scalar, `value`, at `path`
+ * (`not-object`). Paths are dotted, as QUERY's key.
+ *
+ * @example
+ * ```ts
+ * const typo: Missing = { reason: "no-field", path: "person1.address.stret", closest: "street" };
+ * ```
+ */
+export type Missing =
+  | { reason: "no-record" }
+  | { reason: "no-field"; path: string; closest?: string }
+  | { reason: "not-object"; path: string; value: Value };
+
+/**
  * The answer to one command; its fields are exactly the JSON output's (values still
  * typed). A value found may also be held as a server encoded it, `encoded`, printed
  * as `value` without being decoded first (how {@link runCommand} answers GET and QUERY).
@@ -159,7 +180,14 @@ export type Answer =
     version: string;
     warning?: string;
   }
-  | { op: "GET" | "QUERY"; key: string; found: false; warning?: string }
+  | {
+    op: "GET" | "QUERY";
+    key: string;
+    found: false;
+    /** A QUERY's: why it found no value, when a replica's answer said (see {@link Missing}). */
+    missing?: Missing;
+    warning?: string;
+  }
   | { op: "DELETE"; key: string; deleted: boolean; version: string; warning?: string }
   | { op: "PUT"; key: string; stored: true; version: string; warning?: string }
   | {
@@ -734,23 +762,46 @@ export function runCommand(broker: Broker, command: Command): Promise<Answer> {
     return broker.getEncodedAs(command.key, (lookup) => lookupAnswer("GET", command.key, lookup));
   }
   if (command.op === "QUERY") {
-    const key = command.path.join(".");
-    return broker.queryEncodedAs(command.path, (lookup) => lookupAnswer("QUERY", key, lookup));
+    const { path } = command;
+    const key = path.join(".");
+    return broker.queryEncodedAs(path, (lookup) => lookupAnswer("QUERY", key, lookup, path));
   }
   return runOtherCommand(broker, command);
 }
 
-/** The answer to a GET or QUERY of `key` (the path joined by `.` for QUERY). */
-function lookupAnswer(op: "GET" | "QUERY", key: string, lookup: EncodedLookup): Answer {
+/** The answer to a GET or QUERY of `key` (the path joined by `.` for QUERY, and `path`). */
+function lookupAnswer(
+  op: "GET" | "QUERY",
+  key: string,
+  lookup: EncodedLookup,
+  path?: readonly string[],
+): Answer {
   if (lookup.kind === "found") {
     const version = formatVersion(lookup.version);
     const found = { op, key, found: true, encoded: lookup.encoded, version } as const;
     return lookup.warning === undefined ? found : { ...found, warning: lookup.warning };
   }
   if (lookup.kind === "error") return { op, key, error: lookup.error };
+  // A read that learned nothing of the key cannot say what is missing.
+  const missing = path === undefined || lookup.unanswered
+    ? undefined
+    : missingOf(path, lookup.miss);
+  const why = missing === undefined ? {} : { missing };
   return lookup.warning === undefined
-    ? { op, key, found: false }
-    : { op, key, found: false, warning: lookup.warning };
+    ? { op, key, found: false, ...why }
+    : { op, key, found: false, ...why, warning: lookup.warning };
+}
+
+/** What a QUERY of `path` that found nothing misses, from its replica's `miss` (none: no record). */
+function missingOf(path: readonly string[], miss: PathMiss | undefined): Missing {
+  if (miss === undefined) return { reason: "no-record" };
+  if (miss.reason === "not-object") {
+    return { reason: "not-object", path: path.slice(0, miss.segment).join("."), value: miss.value };
+  }
+  const missed = path.slice(0, miss.segment + 1).join(".");
+  return miss.closest === undefined
+    ? { reason: "no-field", path: missed }
+    : { reason: "no-field", path: missed, closest: miss.closest };
 }
 
 /** {@link runCommand} for every command but GET and QUERY. */
@@ -1020,6 +1071,31 @@ function patternNote(prefix: string): string {
   return glob === undefined ? "" : ` (a prefix, not a pattern: '${glob}' is taken as it is)`;
 }
 
+/** A leaf a QUERY ran into is shown cut to this many characters: it may be a long text. */
+const MAX_SHOWN_LEAF_CHARACTERS = 40;
+
+/**
+ * What a QUERY of `key` (its names formatted, dotted) misses, in words: `no record
+ * person9`, `person1.address has no field stret (did you mean street?)`, `person1.age is
+ * 22, not an object`.
+ */
+function missingText(missing: Missing, key: string, dialect: Dialect): string {
+  const names = key.split(".");
+  if (missing.reason === "no-record") return `no record ${names[0]}`;
+  const depth = missing.path.split(".").length;
+  if (missing.reason === "not-object") {
+    const shown = formatValue(missing.value, dialect);
+    const cut = shown.length <= MAX_SHOWN_LEAF_CHARACTERS
+      ? shown
+      : `${shown.slice(0, MAX_SHOWN_LEAF_CHARACTERS - 1)}…`;
+    return `${names.slice(0, depth).join(".")} is ${oneLine(cut)}, not an object`;
+  }
+  const hint = missing.closest === undefined
+    ? ""
+    : ` (did you mean ${formatName(missing.closest)}?)`;
+  return `${names.slice(0, depth - 1).join(".")} has no field ${names[depth - 1]}${hint}`;
+}
+
 function humanLines(
   answer: Answer,
   dialect: Dialect,
@@ -1043,7 +1119,13 @@ function humanLines(
       if ("encoded" in answer) {
         return [`${paint("cyan", key)} : ${formatValue(decodeValue(answer.encoded), dialect)}`];
       }
-      return [paint("yellow", `NOT FOUND: ${key}`)];
+      const { missing } = answer as { missing?: Missing };
+      return [
+        paint(
+          "yellow",
+          `NOT FOUND: ${missing === undefined ? key : missingText(missing, key, dialect)}`,
+        ),
+      ];
     }
     case "DELETE": {
       const { key, deleted } = answer as { key: string; deleted: boolean };
@@ -1288,10 +1370,21 @@ function writeJson(answer: Answer, json: EncodedJsonWriter): void {
     if (field === undefined) continue;
     if (!first) text += ",";
     first = false;
-    const member = name === "value" ? toJsonText(field as Value) : JSON.stringify(field);
+    const member = name === "value"
+      ? toJsonText(field as Value)
+      : name === "missing"
+      ? missingJson(field as Missing)
+      : JSON.stringify(field);
     text += `${JSON.stringify(name)}:${member}`;
   }
   json.text(`${text}}`);
+}
+
+/** A QUERY's {@link Missing} as JSON, a leaf's value with its kind kept (`2.0`) as a found value's. */
+function missingJson(missing: Missing): string {
+  if (missing.reason !== "not-object") return JSON.stringify(missing);
+  const { value, ...rest } = missing;
+  return `${JSON.stringify(rest).slice(0, -1)},"value":${toJsonText(value)}}`;
 }
 
 /** A GET or QUERY answer that found a value, as a server encoded it. */

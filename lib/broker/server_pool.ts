@@ -97,6 +97,13 @@ export const DEFAULT_TIMEOUT_MS = 1_000;
 /**
  * Longest connect and request timeout accepted, in ms: ten minutes. `kv broker
  * --timeout-ms`, the one-shot commands, `kv http` and the client library all bound by it.
+ *
+ * @example
+ * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * // Servers so far away that a request may take minutes: the longest timeout there is.
+ * const pool = new ServerPool([serverAddress("127.0.0.1", 8000)], { timeoutMs: MAX_TIMEOUT_MS });
+ * ```
  */
 export const MAX_TIMEOUT_MS = 600_000;
 

@@ -43,8 +43,44 @@ Deno.test("put stores a record on exactly its k replicas; get and query read it"
     });
     assert.deepEqual(withoutVersion(await broker.query(["person1", "nope"])), {
       kind: "not-found",
+      miss: { reason: "no-field", segment: 1 },
     });
     assert.deepEqual(withoutVersion(await broker.get("person9")), { kind: "not-found" });
+  });
+});
+
+Deno.test("a QUERY that finds nothing says why as the replica of the newest version answered: no record, a field missing (with the nearest), a leaf in the way", async () => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
+    await broker.put("person1", PERSON);
+    assert.deepEqual(withoutVersion(await broker.query(["person1", "address", "stret"])), {
+      kind: "not-found",
+      miss: { reason: "no-field", segment: 2, closest: "street" },
+    });
+    assert.deepEqual(withoutVersion(await broker.query(["person1", "age", "x"])), {
+      kind: "not-found",
+      miss: { reason: "not-object", segment: 2, value: int(22) },
+    });
+    assert.deepEqual(await broker.query(["person9", "age"]), { kind: "not-found" });
+    // A newer write that reached one replica only, its address a string: the read answers
+    // from that version, and says why from that replica's answer, not the older one's.
+    const [first, second] = broker.replicasOf("person1");
+    const newer = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
+    const moved = object([["address", str("Oslo")]]);
+    cluster.servers[second].applyPut("person1", moved, { version: newer });
+    assert.deepEqual(
+      cluster.servers[first].trie.queryMiss(["person1", "address", "x"]),
+      { reason: "no-field", segment: 2 },
+      "the older replica would say the address lacks the field",
+    );
+    assert.deepEqual(await broker.query(["person1", "address", "x"]), {
+      kind: "not-found",
+      version: newer,
+      miss: { reason: "not-object", segment: 2, value: str("Oslo") },
+    });
+    assert.equal((await broker.delete("person1")).kind, "done");
+    assert.deepEqual(withoutVersion(await broker.query(["person1", "address"])), {
+      kind: "not-found",
+    });
   });
 });
 
@@ -702,10 +738,11 @@ Deno.test("read repair copies the newest version to a stale replica, at most MAX
 
 /**
  * person1 held by the first and third servers of its list at an old version, the first
- * then restarted empty (unrepaired), the third `crashed` or not, and deleted: the delete's
- * own servers (the first, untrusted, and the second) hold nothing, so its read decides.
+ * then restarted empty (unrepaired), the third `crashed` or not, and deleted (or, with
+ * `put`, written): the write's own servers (the first, untrusted, and the second) hold
+ * nothing, so its read decides.
  */
-async function deleteOverLostCopy(thirdCrashed: boolean): Promise<Change> {
+async function deleteOverLostCopy(thirdCrashed: boolean, put = false): Promise<Change> {
   return await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const [first, second, third] = broker.preferenceList(partitionOf("person1"));
     for (const index of [first, third]) {
@@ -715,8 +752,9 @@ async function deleteOverLostCopy(thirdCrashed: boolean): Promise<Change> {
     }
     cluster.servers[first].restart();
     if (thirdCrashed) cluster.servers[third].state = "crashed";
-    const change = await broker.delete("person1");
-    assert(cluster.servers[second].requests.includes("DELETE"), "written to the second");
+    const change = put ? await broker.put("person1", int(2)) : await broker.delete("person1");
+    const request = put ? "PUT" : "DELETE";
+    assert(cluster.servers[second].requests.includes(request), "written to the second");
     return change;
   });
 }
@@ -732,8 +770,22 @@ Deno.test("a DELETE whose own servers held nothing and whose read cannot vouch t
   assert.equal(change.existed, false);
   assert.match(
     change.warning ?? "no warning",
-    /^2 of the first 3 servers for 'person1' did not answer or cannot be trusted \((?=.*may have lost writes)(?=.*is down).*\); the record may have existed; it is deleted all the same$/,
+    /^2 of the first 3 servers for 'person1' did not answer or cannot be trusted \((?=.*may have lost writes)(?=.*is down).*\); the record may have existed; it is deleted all the same, unless they hold a write of it with a later version than this deletion \(its writer's clock ahead of this broker's\), which wins over it once they answer$/,
   );
+});
+
+Deno.test("a PUT whose own servers and read cannot vouch for every earlier write warns that one stamped later may win over it", async () => {
+  const change = await deleteOverLostCopy(true, true);
+  assert(change.kind === "done", JSON.stringify(change));
+  assert.match(
+    change.warning ?? "no warning",
+    /^2 of the first 3 servers for 'person1' did not answer or cannot be trusted \((?=.*may have lost writes)(?=.*is down).*\); a write they hold may carry a later version than this one \(its writer's clock ahead of this broker's\) and win over it once they answer$/,
+  );
+});
+
+Deno.test("a PUT whose read vouches for every earlier write carries no warning", async () => {
+  const change = await deleteOverLostCopy(false, true);
+  assert.deepEqual(withoutVersion(change), { kind: "done", existed: true });
 });
 
 /** The fingerprint of `broker`'s list: what a repair over it marks servers with. */

@@ -7,7 +7,8 @@ import { HttpProcess } from "../helpers/http_process.ts";
 import { runKv } from "../helpers/run_kv.ts";
 
 /** The end of the warning a delete that cannot vouch for the record's absence carries. */
-const MAY_HAVE_EXISTED = /the record may have existed; it is deleted all the same$/;
+const MAY_HAVE_EXISTED =
+  /the record may have existed; it is deleted all the same, unless they hold a write of it with a later version than this deletion \(its writer's clock ahead of this broker's\), which wins over it once they answer$/;
 
 Deno.test("a DELETE that cannot vouch the record was absent (both replicas killed, one wiped) warns: kv delete exits 3, kv http answers 503, the library's result carries it; the record is gone after repair", async () => {
   await using cluster = await KvCluster.start(3, { durable: true });
@@ -85,7 +86,9 @@ Deno.test("kv http DELETE of a key whose home servers are down (503): the warnin
     body.warning,
     new RegExp(
       `^no replica of '${key}' answered \\(${down}; ${down}\\); the record may have existed; ` +
-        "it is deleted all the same; the deletion was stored on \\S+, beyond the first 3 " +
+        "it is deleted all the same, unless they hold a write of it with a later version " +
+        "than this deletion \\(its writer's clock ahead of this broker's\\), which wins over " +
+        "it once they answer; the deletion was stored on \\S+, beyond the first 3 " +
         "servers of the key's list, where reads look: once those answer again, reads may " +
         "still find the record deleted until the deletion is moved home; this broker moves " +
         "it there once they can store it \\(kv repair does, if it exits first\\)$",

@@ -13,6 +13,7 @@ import { formatVersion } from "../../lib/record/version.ts";
 import { int, str, toJsonText } from "../../lib/record/value.ts";
 import { decodeValue } from "../../lib/record/value_codec.ts";
 import { assertRefusedInOneLine, type RefusalCase, refusalOf } from "../helpers/refusals.ts";
+import { faketimeEnv, hasFaketime } from "../helpers/faketime.ts";
 
 /** A server file listing `servers`, removed at the end of the test by `using`. */
 async function serverFile(servers: readonly ServerProcess[]): Promise<string> {
@@ -257,18 +258,6 @@ Deno.test("kv repair purges an old tombstone once on every replica, keeps a youn
   assert(youngCopies.every((copy) => copy.tombstone), "young's tombstone is kept, on both");
 });
 
-/** libfaketime, which runs a process with its clock moved (Debian's `faketime` package). */
-const FAKETIME_LIBRARY = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-
-/** Whether {@link FAKETIME_LIBRARY} is installed here. */
-function hasFaketime(): boolean {
-  try {
-    return Deno.statSync(FAKETIME_LIBRARY).isFile;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test({
   name: hasFaketime()
     ? "kv repair run from a machine 2 days ahead purges no tombstone the servers' own clocks say is seconds old: it lists it, they keep it"
@@ -284,7 +273,7 @@ Deno.test({
     assert.equal(deleted.code, 0, deleted.stderr);
     const ahead = await runKv(
       withBrokerTimeout(["repair", "-s", cluster.serverFile, "--json"]),
-      { env: { LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: "+2d" } },
+      { env: faketimeEnv("+2d") },
     );
     assert.equal(ahead.code, 0, ahead.stderr);
     const report = JSON.parse(ahead.stdout);

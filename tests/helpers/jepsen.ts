@@ -4,8 +4,11 @@
  * parallel):
  * three `kv broker` processes do GET, PUT and DELETE on a few dozen keys of four
  * `kv server` processes (k = 2) while a nemesis kills servers (SIGKILL), hangs them
- * (SIGSTOP, then SIGCONT), restarts them with or without their data and, in a cluster
- * that can, cuts their network link — never more than k − 1 = 1 unavailable at once.
+ * (SIGSTOP, then SIGCONT), restarts them with or without their data, runs `kv repair`
+ * across such a restart and, in a cluster that can, cuts their network link — never more
+ * than k − 1 = 1 unavailable at once. With {@link RunOptions.skewedClocks} (and
+ * libfaketime installed) the brokers' clocks disagree by {@link CLOCK_SKEWS}: last write
+ * wins in real time whatever they say, so the same checks hold.
  * Every call is recorded with its start and end on one clock, and the history is checked
  * by ./history_checker.ts: every read returned a value some write made, never one older
  * than a write acknowledged before the read began, never NOT FOUND without a warning for
@@ -14,7 +17,9 @@
  * warning, what the same rules allow once every write has ended: the value of its last
  * acknowledged write, NOT FOUND if that was a DELETE — or, where writes overlapped or
  * failed, the effect of one of them that no write begun after it ended and acknowledged
- * overwrote. A lost acknowledged write or a deleted record back fails the run.
+ * overwrote. A lost acknowledged write or a deleted record back fails the run. A write
+ * acknowledged with a warning counts as one whose outcome is unknown: the warning says
+ * reads may miss it, or an earlier write may win over it.
  *
  * The seed is random per run and printed with any failure, so a failing schedule can be
  * replayed with `KV_JEPSEN_SEED=<seed>`. The fault phase lasts {@link faultPhaseMs}
@@ -39,6 +44,7 @@ import { resolveCredentials } from "../../lib/protocol/credentials.ts";
 import { BrokerProcess, KvCluster, withBrokerTimeout } from "./kv_processes.ts";
 import { connectClient } from "./client.ts";
 import { runKv } from "./run_kv.ts";
+import { faketimeEnv, hasFaketime } from "./faketime.ts";
 import { DEFAULT_DEADLINE_MS, waitFor } from "./wait.ts";
 import {
   checkHistory,
@@ -47,6 +53,17 @@ import {
   type HistoryEntry,
 } from "./history_checker.ts";
 import type { ServerProcess } from "../../lib/cli/server_process.ts";
+
+/**
+ * The brokers' clock offsets (libfaketime's `FAKETIME`) in a run with skewed clocks: one
+ * ahead, one right, one behind, each within the minute a server takes a write stamped
+ * behind its clock (`MAX_WRITE_LAG_MS`) — a broker further behind has every write stamped
+ * again at the server's clock, which hides the skew.
+ */
+export const CLOCK_SKEWS: readonly (string | undefined)[] = ["+40s", undefined, "-40s"];
+
+/** Whether a run asked for skewed clocks gets them: libfaketime is installed. */
+export const CLOCKS_CAN_SKEW = hasFaketime();
 
 /** How many servers a run attacks. */
 export const SERVER_COUNT = 4;
@@ -66,6 +83,12 @@ const MIN_FAULT_PHASE_MS = 1_000;
 const MAX_FAULT_PHASE_MS = 600_000;
 /** How long a fault lasts, and the quiet between two, at most (ms). */
 const MAX_FAULT_MS = 1_500;
+/**
+ * How long after a `kv repair` starts the nemesis kills a server under it, at most (ms): a
+ * repair of a few dozen keys takes a few hundred ms, so that some kills land while it reads
+ * digests, some while it copies, some after it.
+ */
+const MAX_REPAIR_HEAD_START_MS = 300;
 /** Most faults of one run: far more than fit in a fault phase, a bound all the same. */
 const MAX_FAULTS = 1_000;
 /** Most entries asked per LIST_PARTITIONS page when reading what a server holds. */
@@ -84,9 +107,10 @@ const BROKER_START_DEADLINE_MS = 3 * DEFAULT_DEADLINE_MS;
 /**
  * The faults the nemesis may inject: kill -9 and restart with the data; SIGSTOP then
  * SIGCONT; kill, empty the data dir, restart — then kill another server at once; take
- * the server's network link down, then up (a {@link JepsenCluster} that can partition).
+ * the server's network link down, then up (a {@link JepsenCluster} that can partition);
+ * `kv repair` across a kill -9 and restart of a server, its data dir emptied or not.
  */
-export type Fault = "kill" | "hang" | "wipe" | "partition";
+export type Fault = "kill" | "hang" | "wipe" | "partition" | "repair";
 
 /** The servers a run attacks: on loopback ({@link KvCluster}) or in namespaces (./netns.ts). */
 export interface JepsenCluster extends AsyncDisposable {
@@ -210,13 +234,15 @@ async function runClient(
       const value = values.next++;
       const start = performance.now();
       const answer = await broker.ask(`PUT ${key}: ${value}`);
-      const outcome = answer.stored === true ? "ok" : "failed";
+      const outcome = answer.stored === true && answer.warning === undefined ? "ok" : "failed";
       if (outcome === "ok") phase.wrote = true;
       history.push({ client, op: "put", key, value, start, end: performance.now(), outcome });
     } else {
       const start = performance.now();
       const answer = await broker.ask(`DELETE ${key}`);
-      const outcome = typeof answer.deleted === "boolean" ? "ok" : "failed";
+      const outcome = typeof answer.deleted === "boolean" && answer.warning === undefined
+        ? "ok"
+        : "failed";
       history.push({ client, op: "delete", key, start, end: performance.now(), outcome });
     }
   }
@@ -261,6 +287,10 @@ async function nemesis(
       await cluster.heal(index);
       continue;
     }
+    if (fault === "repair") {
+      done.push(await repairAcrossRestart(cluster, server, random));
+      continue;
+    }
     if (fault === "hang") {
       server.signal("SIGSTOP");
       await holdFor(random.nextBelow(MAX_FAULT_MS));
@@ -281,6 +311,34 @@ async function nemesis(
     await other.restart();
   }
   return done;
+}
+
+/**
+ * Runs `kv repair` while `server` is killed, its data dir emptied or not, and restarted
+ * under it; returns what happened, for the failure message. The repair fails when the
+ * kill lands before it ends (the server did not answer), and must then have broken
+ * nothing: the run's checks tell.
+ */
+async function repairAcrossRestart(
+  cluster: JepsenCluster,
+  server: ServerProcess,
+  random: Sfc32,
+): Promise<string> {
+  const repairing = runKv(withBrokerTimeout(["repair", ...clusterArgs(cluster)]));
+  await holdFor(random.nextBelow(MAX_REPAIR_HEAD_START_MS));
+  await server.kill();
+  const wiped = random.nextBelow(2) === 0;
+  if (wiped) await wipe(server);
+  await holdFor(random.nextBelow(MAX_FAULT_MS));
+  await server.restart();
+  const { code } = await repairing;
+  return `kv repair (exit ${code}) across a restart${wiped ? " with its data dir emptied" : ""}`;
+}
+
+/** The server file, k and auth file of `cluster`, as kv commands take them. */
+function clusterArgs(cluster: JepsenCluster): string[] {
+  const auth = cluster.authFile === undefined ? [] : ["--auth-file", cluster.authFile];
+  return ["-s", cluster.serverFile, "-k", String(K), ...auth];
 }
 
 /** What server `server` holds: every key with its version and kind. */
@@ -313,6 +371,11 @@ export interface RunOptions {
   faults: readonly Fault[];
   /** Run `kv repair` after the faults, then require identical replicas and read every key. */
   repair: boolean;
+  /**
+   * Run the brokers with clocks that disagree ({@link CLOCK_SKEWS}) where libfaketime is
+   * installed ({@link CLOCKS_CAN_SKEW}); default false.
+   */
+  skewedClocks?: boolean;
 }
 
 /**
@@ -328,11 +391,14 @@ export async function runJepsen(options: RunOptions): Promise<void> {
   const seed = Number(Deno.env.get("KV_JEPSEN_SEED") ?? randomSeed());
   const context = `seed ${seed} (replay with KV_JEPSEN_SEED=${seed})`;
   await using cluster = await options.start();
-  const auth = cluster.authFile === undefined ? [] : ["--auth-file", cluster.authFile];
-  const brokers = Array.from(
-    { length: BROKER_COUNT },
-    () => BrokerProcess.start(["-s", cluster.serverFile, "-k", String(K), "--json", ...auth]),
-  );
+  const skewed = options.skewedClocks === true && CLOCKS_CAN_SKEW;
+  const brokers = Array.from({ length: BROKER_COUNT }, (_, client) => {
+    const skew = skewed ? CLOCK_SKEWS[client] : undefined;
+    return BrokerProcess.start(
+      [...clusterArgs(cluster), "--json"],
+      skew === undefined ? {} : faketimeEnv(skew),
+    );
+  });
   try {
     await Promise.all(brokers.map((broker) => broker.ask("SERVERS", BROKER_START_DEADLINE_MS)));
     const history: HistoryEntry[] = [];
@@ -366,9 +432,7 @@ export async function runJepsen(options: RunOptions): Promise<void> {
     if (!options.repair) return;
     // The brokers' request timeout, not kv's default 1 s: a starved server that answers in
     // 1–3 s is live, and a repair that takes it for down fails the run for no violation.
-    const repaired = await runKv(
-      withBrokerTimeout(["repair", "-s", cluster.serverFile, "-k", String(K), ...auth]),
-    );
+    const repaired = await runKv(withBrokerTimeout(["repair", ...clusterArgs(cluster)]));
     assert.equal(repaired.code, 0, `${context}: kv repair: ${repaired.stderr}`);
     const held = await Promise.all(
       cluster.servers.map((server) => heldBy(server, cluster.authFile)),

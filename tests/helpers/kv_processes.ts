@@ -28,10 +28,10 @@ import { Placement } from "../../lib/broker/placement.ts";
 import { connect, type ConnectOptions, type Kv } from "../../mod.ts";
 import { DeadlineError, DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "./wait.ts";
 
-function kvCommand(args: string[]): Deno.ChildProcess {
+function kvCommand(args: string[], env: Record<string, string> = {}): Deno.ChildProcess {
   return new Deno.Command(TEST_KV.command, {
     args: [...TEST_KV.args, ...args],
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -271,10 +271,11 @@ export class BrokerProcess {
 
   /**
    * Starts `kv broker <args>`, with `--timeout-ms` {@link BROKER_TIMEOUT_MS}
-   * unless `args` set it.
+   * unless `args` set it, and `env` added to its environment (default none: a clock
+   * moved by libfaketime, ./faketime.ts, say).
    */
-  static start(args: string[]): BrokerProcess {
-    return new BrokerProcess(kvCommand(withBrokerTimeout(["broker", ...args])));
+  static start(args: string[], env: Record<string, string> = {}): BrokerProcess {
+    return new BrokerProcess(kvCommand(withBrokerTimeout(["broker", ...args]), env));
   }
 
   /** Sends one line. */

@@ -1,0 +1,44 @@
+/**
+ * libfaketime (Debian's `faketime` package), which runs a child process with its clock
+ * moved: for tests of clocks that disagree across machines. Tests that need it are ignored,
+ * or run with clocks that agree, where it is not installed; `.ci/run` installs it.
+ *
+ * @example
+ * ```ts
+ * import { faketimeEnv, hasFaketime } from "./faketime.ts";
+ * const env = hasFaketime() ? faketimeEnv("+40s") : {};
+ * ```
+ * @module
+ */
+
+/** The library, preloaded into a child process to move its clock. */
+export const FAKETIME_LIBRARY = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/**
+ * Whether {@link FAKETIME_LIBRARY} is installed here.
+ *
+ * @example
+ * ```ts
+ * hasFaketime(); // true once `apt-get install faketime` ran
+ * ```
+ */
+export function hasFaketime(): boolean {
+  try {
+    return Deno.statSync(FAKETIME_LIBRARY).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The environment that runs a child process with its clock moved by `offset`, as
+ * libfaketime's `FAKETIME` takes it (`+40s`, `-2d`).
+ *
+ * @example
+ * ```ts
+ * faketimeEnv("+2d"); // { LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: "+2d" }
+ * ```
+ */
+export function faketimeEnv(offset: string): Record<string, string> {
+  return { LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: offset };
+}
