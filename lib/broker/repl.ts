@@ -878,7 +878,7 @@ export async function runInteractive(
         if (!printed(write, outcomeText(unrunAnswer(input), options))) break;
         continue;
       }
-      const outcome = typedLineRefusal(input.text) ??
+      const outcome = typedLineRefusal(input.text, input.lines) ??
         await untilInterrupted(
           editor,
           respond(broker, input.text, options, input.lines),
@@ -928,10 +928,11 @@ function commandWord(line: string): string {
 
 /**
  * The answer refusing a line typed in the terminal that piped input would refuse too: over
- * MAX_LINE_BYTES, or not UTF-8; undefined for a line to run.
+ * MAX_LINE_BYTES, or not UTF-8; undefined for a line to run. `lines` are those it was typed
+ * as, when several.
  */
-function typedLineRefusal(text: string): Answer | undefined {
-  if (!text.isWellFormed()) return notUtf8Answer(text);
+function typedLineRefusal(text: string, lines?: readonly string[]): Answer | undefined {
+  if (!text.isWellFormed()) return notUtf8Answer(text, lines);
   const byteLength = utf8Length(text);
   return byteLength > MAX_LINE_BYTES ? overLongAnswer(`${byteLength}`) : undefined;
 }
@@ -953,19 +954,22 @@ function overLongAnswer(size: string): Answer {
  * The answer to a line holding bytes that are not UTF-8, which the line editor reads as
  * lone surrogates U+DC80–U+DCFF (see lib/base/line_editor.ts): the line is not run, since
  * a PUT would store U+FFFD where the user typed something else, as piped input's
- * `INVALID` answer says.
+ * `INVALID` answer says. The byte is told at its column, and its line of `lines` when the
+ * line was typed as several (see {@link answerLines}).
  */
-function notUtf8Answer(text: string): Answer {
+function notUtf8Answer(text: string, lines?: readonly string[]): Answer {
   let column = 1;
   for (const character of text) {
     const code = character.codePointAt(0)!;
     if (code >= ESCAPED_BYTE_FIRST && code <= ESCAPED_BYTE_LAST) {
       const byte = (code - ESCAPED_BYTE_FIRST + 0x80).toString(16);
-      return {
+      const typed = lines === undefined ? { column } : entryPosition(lines, column);
+      const answer = {
         op: "INVALID",
-        error: `byte 0x${byte} at column ${column} is not UTF-8 (drawn as �); nothing was run: ` +
-          "set the terminal's character encoding to UTF-8",
+        error: `byte 0x${byte} at column ${typed.column} is not UTF-8 (drawn as �); nothing ` +
+          "was run: set the terminal's character encoding to UTF-8",
       };
+      return "line" in typed ? { ...answer, line: typed.line } : answer;
     }
     column++;
   }

@@ -483,6 +483,17 @@ terminalTest(
       await term.waitFor(
         /^ERROR: byte 0xe9 at column 11 is not UTF-8 \(drawn as �\); nothing was run: set the terminal's character encoding to UTF-8\nkv>$/m,
       );
+      // In a record typed over lines, at the line and column where it was typed.
+      await term.type("PUT b: {");
+      await term.press("Enter");
+      await term.waitFor(/^\.\.\.$/m);
+      await term.typeBytes(new TextEncoder().encode("  x: caf"));
+      await term.typeBytes(new Uint8Array([0xe9]));
+      await term.press("Enter");
+      await term.waitFor(/^\.\.\.$/m);
+      await term.type("}");
+      await term.press("Enter");
+      await term.waitFor(/^ERROR: line 2: byte 0xe9 at column 9 is not UTF-8 \(drawn as �\)/m);
       await term.type("GET a");
       await term.press("Enter");
       await term.waitFor(/^NOT FOUND: a$/m);
