@@ -478,6 +478,23 @@ Deno.test("connect with no server reachable and no replicas is a KvNoServerReach
   }
 });
 
+Deno.test("a server address where an HTTP server answers (kv http's port, say) is named as no kv server, not a 1.2 GB frame", async () => {
+  await using web = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("a web page"),
+  );
+  const server = `127.0.0.1:${web.addr.port}`;
+  const refusal = await connect({ servers: [{ hostname: "127.0.0.1", port: web.addr.port }] })
+    .then(() => assert.fail("connected to an HTTP server"), (error: unknown) => error);
+  assert(refusal instanceof KvNoServerReachableError, String(refusal));
+  assert.deepEqual(refusal.unreachable, [{
+    server,
+    error: `cannot connect to ${server}: connection to ${server} failed: it answered in HTTP: ` +
+      "it is no kv server (kv http's port? give the kv servers' own)",
+    busy: false,
+  }]);
+});
+
 Deno.test("connect to servers that refuse the connection (none running) advises starting them", async () => {
   await withTempDir(async (dir) => {
     // A port just closed: nothing listens there, so the kernel refuses at once.
