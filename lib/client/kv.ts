@@ -597,7 +597,10 @@ export class Kv implements AsyncDisposable {
    */
   query<T = KvValue>(path: string | readonly string[]): Promise<NoInfer<KvQueryEntry<T>>> {
     const decode = this.#decode as (bytes: Uint8Array) => T;
-    return this.#admission.run(() => this.#core.queryDecoded(path, decode));
+    // Read now, as put's value is: a call that waits its turn must not see the caller's
+    // later changes to its array.
+    const asked = typeof path === "string" || !Array.isArray(path) ? path : [...path];
+    return this.#admission.run(() => this.#core.queryDecoded(asked, decode));
   }
 
   /**
@@ -659,7 +662,10 @@ export class Kv implements AsyncDisposable {
    */
   async keys(options: KvListOptions = {}): Promise<KvKeysPage> {
     checkOptions(options, "keys", LIST_OPTIONS, { required: false });
-    return await this.#admission.run(() => this.#core.keys(options));
+    // Read now, as put's value is: a call that waits its turn must not see the caller's
+    // later changes (`options.after = page.keys.at(-1)` for the next page).
+    const { prefix, limit, after } = options;
+    return await this.#admission.run(() => this.#core.keys({ prefix, limit, after }));
   }
 
   /**

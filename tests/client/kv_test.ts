@@ -408,6 +408,28 @@ Deno.test("calls past MAX_CALLS_IN_FLIGHT wait in the library, unsent: close() r
   assert.equal(reasons.at(-1), "this kv connection is closed");
 });
 
+Deno.test("a call waiting its turn past MAX_CALLS_IN_FLIGHT asks with its arguments as they were when it was made", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  await kv.put("person1", { name: "Mary" });
+  await kv.put("robot1", { name: "R2" });
+  const fillers = Array.from({ length: MAX_CALLS_IN_FLIGHT }, () => kv.get("nobody"));
+  // A caller reusing its objects for the next call, as paging does.
+  const selector = { prefix: "person" };
+  const path = ["person1", "name"];
+  const page = kv.keys(selector);
+  const name = kv.query(path);
+  const mary = { name: "Mary" };
+  const put = kv.put("person2", mary);
+  selector.prefix = "robot";
+  path[0] = "robot1";
+  mary.name = "changed";
+  const [listed, named] = await Promise.all([page, name, put, ...fillers]);
+  assert.deepEqual(listed.keys, ["person1"]);
+  assert.equal(named.value, "Mary");
+  assert.deepEqual((await kv.get("person2")).value, { name: "Mary" });
+});
+
 Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", async () => {
   await using cluster = await KvCluster.start(2);
   await using kv = await cluster.connect({ replicas: 2 });
