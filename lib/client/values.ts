@@ -91,6 +91,20 @@ export class Float {
   }
 
   /**
+   * The number as text, as `String(number)` writes it (`2`, `1.75`), so a template literal or
+   * `String()` shows it: without it they used Object's own and showed `[object Object]`
+   * (`valueOf` serves `+` and arithmetic, not text).
+   *
+   * @example
+   * ```ts
+   * `height: ${new Float(1.75)}`; // "height: 1.75"
+   * ```
+   */
+  toString(): string {
+    return String(this.value);
+  }
+
+  /**
    * JSON keeps the number; a float with a whole value loses its `.0` there.
    *
    * @example
