@@ -716,6 +716,22 @@ export class Kv implements AsyncDisposable {
   }
 
   /**
+   * The replication factor k this connection reads and writes with: the `replicas` given, or
+   * the k the servers record, or 1 when `connect` found a new cluster and recorded it (the one
+   * way to see, without a `log`, that a first connect left the cluster without copies); then
+   * the k the servers record once `kv repair -k` changed it, which the connection follows.
+   *
+   * @example
+   * ```ts
+   * await using kv = await connect({ servers: "serverFile.txt" });
+   * if (kv.replicas < 2) console.error(`kv keeps one copy of each record (k=${kv.replicas})`);
+   * ```
+   */
+  get replicas(): number {
+    return this.#core.broker.k;
+  }
+
+  /**
    * Each server: up with its record count and PING latency, or down and why.
    *
    * @example

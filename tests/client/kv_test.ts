@@ -165,6 +165,17 @@ Deno.test("get, query, put, delete and servers against real servers", async () =
   assert.deepEqual(servers.map((server) => server.server), cluster.servers.map((s) => s.id));
 });
 
+Deno.test("replicas is the k a connection follows: the one given, the one the servers record, or the 1 a first connect without it recorded", async () => {
+  await using cluster = await KvCluster.start(2);
+  const servers = cluster.servers.map((server) => server.address);
+  await using given = await connect({ servers, replicas: 2, timeoutMs: BROKER_TIMEOUT_MS });
+  await using learned = await connect({ servers, timeoutMs: BROKER_TIMEOUT_MS });
+  assert.deepEqual([given.replicas, learned.replicas], [2, 2]);
+  await using fresh = await KvCluster.start(1);
+  await using first = await connect({ servers: fresh.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  assert.equal(first.replicas, 1);
+});
+
 Deno.test("ints and floats keep their kind with floats: tagged", async () => {
   await using cluster = await KvCluster.start(1);
   await using kv = await cluster.connect({ floats: "tagged" });
