@@ -975,6 +975,18 @@ function serverListError(error: unknown): unknown {
   return error;
 }
 
+/**
+ * For a server given as text, `"127.0.0.1:8000"` (as a server file's line, or a Redis client's
+ * URL, is), the object to give instead: `: give { hostname: "127.0.0.1", port: 8000 }`; else "".
+ */
+function endpointAdvice(endpoint: unknown): string {
+  if (typeof endpoint !== "string") return "";
+  const parts = /^(?:[a-z]+:\/\/)?\[?([^\]/]+?)\]?:(\d{1,5})\/?$/.exec(endpoint);
+  if (parts === null) return "";
+  const [, hostname, port] = parts;
+  return `: give { hostname: ${JSON.stringify(hostname)}, port: ${Number(port)} }`;
+}
+
 async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAddress[]> {
   if (typeof servers === "string" && servers !== "") {
     try {
@@ -993,7 +1005,7 @@ async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAdd
       throw new KvInputError(
         `servers[${index}] must be an object ({ hostname, port }), got ${
           describeArgument(endpoint)
-        }`,
+        }${endpointAdvice(endpoint)}`,
       );
     }
     const { hostname, port } = endpoint as Partial<ServerEndpoint>;

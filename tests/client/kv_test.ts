@@ -283,7 +283,11 @@ Deno.test("a JavaScript caller's wrong argument types are a KvInputError saying 
     [{ servers: "" }, /^servers must be .*, got a string \(""\)$/],
     [
       { servers: ["127.0.0.1:8000"] },
-      /^servers\[0\] must be an object \(\{ hostname, port \}\), got a string/,
+      /^servers\[0\] must be an object \(\{ hostname, port \}\), got a string \("127\.0\.0\.1:8000"\): give \{ hostname: "127\.0\.0\.1", port: 8000 \}$/,
+    ],
+    [
+      { servers: [{ hostname: "127.0.0.1", port: 8000 }, "redis://[::1]:8001"] },
+      /^servers\[1\] must be .*, got a string \("redis:\/\/\[::1\]:8001"\): give \{ hostname: "::1", port: 8001 \}$/,
     ],
     [
       { servers: [{ hostname: "[::1]", port: 1 }] },
