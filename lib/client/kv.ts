@@ -49,7 +49,7 @@ export { LIST_PAGE_SIZE, MAX_KEYS_PAGE } from "./core.ts";
  * Most calls (`get`, `getBytes`, `query`, `put`, `delete`, `keys`, and the reads of `list`) one
  * {@link Kv} has under way in the cluster at once: later calls wait in the library, in the
  * order they were made, and start as earlier ones end, their request timeout starting when they
- * are sent. So `await Promise.all(rows.map((row) => kv.put(row.id, row)))` over 100 000 rows
+ * are sent. So `await Promise.all(rows.map((row) => kv.put(row.key, row)))` over 100 000 rows
  * works, as it does with ioredis; started all at once, their state made the client collect
  * garbage for seconds, the servers' answers went unread past the timeout, and the puts failed
  * as if the servers were down (lib/client/admission.ts). As many as a connection carries at
