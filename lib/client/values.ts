@@ -169,7 +169,19 @@ export interface KvObject {
  * ```
  */
 export type KvStorable<T> = T extends string | number | Float ? T
-  : T extends readonly unknown[] | ((...args: never[]) => unknown) | BuiltInObject ? never
+  : T extends readonly unknown[] | ((...args: never[]) => unknown) ? never
+  // JavaScript's own objects, never whole: mapped member by member, as an object type of the
+  // program's own is, a Date field's refusal listed its 44 methods and blamed
+  // `createdAt.toString`, where it now reads "Type 'Date' is not assignable to type 'never'".
+  : T extends
+    | Date
+    | RegExp
+    | ReadonlyMap<unknown, unknown>
+    | ReadonlySet<unknown>
+    | ArrayBuffer
+    | ArrayBufferView
+    | PromiseLike<unknown>
+    | Error ? never
   : T extends object ? {
       // A field's `undefined` kept beside the rest of its type, which the value itself may
       // not be: KvStorable<undefined> is never.
@@ -177,23 +189,6 @@ export type KvStorable<T> = T extends string | number | Float ? T
         : KvStorable<Exclude<T[K], undefined>> | Extract<T[K], undefined>;
     }
   : never;
-
-/**
- * JavaScript's own objects an application's types hold, which kv cannot store: {@link KvStorable}
- * makes each `never` whole. Mapped member by member, as an object type of the program's own is,
- * a `Date` field's refusal listed its 44 methods (`createdAt: { toString: never; toDateString:
- * never; … 38 more … }`) and blamed `createdAt.toString`, where it now reads `Type 'Date' is not
- * assignable to type 'never'` at `createdAt`.
- */
-type BuiltInObject =
-  | Date
-  | RegExp
-  | ReadonlyMap<unknown, unknown>
-  | ReadonlySet<unknown>
-  | ArrayBuffer
-  | ArrayBufferView
-  | PromiseLike<unknown>
-  | Error;
 
 /**
  * How floats read back: `"number"` (default) as plain numbers, `"tagged"` as
