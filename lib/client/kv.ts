@@ -718,7 +718,7 @@ export class Kv implements AsyncDisposable {
   /**
    * The replication factor k this connection reads and writes with: the `replicas` given, or
    * the k the servers record, or 1 when `connect` found a new cluster and recorded it (the one
-   * way to see, without a `log`, that a first connect left the cluster without copies); then
+   * way to see, without a `log`, that a first connect left one copy of each record); then
    * the k the servers record once `kv repair -k` changed it, which the connection follows.
    *
    * @example
