@@ -1541,6 +1541,37 @@ export class ServerPool {
 }
 
 /**
+ * What a client tells of `pool`'s servers once it has started ({@link ServerPool.start}):
+ * each server it could not reach and why, then, when fewer than `k` answered, that answers
+ * will carry warnings. `kv broker` logs them at start, and the library hands them to
+ * connect's `log`, which otherwise first heard of a server down since the start when it came
+ * "back up".
+ *
+ * @example
+ * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * const pool = new ServerPool([serverAddress("127.0.0.1", 8000)]);
+ * await pool.start();
+ * startLines(pool, 1);
+ * // ["server 127.0.0.1:8000 is unreachable: cannot connect to 127.0.0.1:8000: Connection refused",
+ * //  "only 0 of 1 servers are reachable (k=1); some answers will carry warnings"] with none running
+ * pool.close();
+ * ```
+ */
+export function startLines(pool: ServerPool, k: number): string[] {
+  const down = pool.status().filter((state) => !state.up);
+  const lines = down.map((state) => `server ${state.server.id} is unreachable: ${state.error}`);
+  const upCount = pool.servers.length - down.length;
+  if (upCount < k) {
+    lines.push(
+      `only ${upCount} of ${pool.servers.length} servers are reachable (k=${k}); ` +
+        "some answers will carry warnings",
+    );
+  }
+  return lines;
+}
+
+/**
  * Why servers `indices` of `pool` are not trusted when each is marked under its list with
  * the k before `kv repair -k` changed it ({@link ServerPool.markedUnderOldK}), for a
  * warning or log line after their names; {@link kChangeRepairMarks} says what ends it.

@@ -30,7 +30,7 @@ import { PIPELINE_WINDOW } from "../broker/pipeline.ts";
 import { readServerList, type ServerAddress, ServerFileError } from "../broker/server_list.ts";
 import type { TerminalOutput } from "../base/line_editor.ts";
 import { openHistory } from "./history.ts";
-import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, startLines } from "../broker/server_pool.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { EndlessLineError } from "../base/line_reader.ts";
@@ -315,13 +315,7 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
         } was indexed; ${START_SERVERS_ADVICE}`,
     );
   }
-  for (const state of down) log(`server ${state.server.id} is unreachable: ${state.error}`);
-  if (upCount < broker.k) {
-    log(
-      `only ${upCount} of ${settings.servers.length} servers are reachable (k=${broker.k}); ` +
-        "some answers will carry warnings",
-    );
-  }
+  for (const line of startLines(broker.pool, broker.k)) log(line);
 }
 
 /** What `-i -` says when standard input is a terminal. */

@@ -3,7 +3,7 @@
  * library, in the order they were made, and start as earlier ones end.
  *
  * Why: an application importing records writes `await Promise.all(rows.map((row) =>
- * kv.put(row.id, row)))`, as it would with ioredis or node-redis, whose commands queue in the
+ * kv.put(row.key, row)))`, as it would with ioredis or node-redis, whose commands queue in the
  * client. Without a bound every one of those calls started at once: a put under way holds
  * about 7 KiB of the broker's state (its replicas' requests, versions, promises), so 20 000 of
  * them kept the client collecting garbage for seconds on end, the servers' answers went unread

@@ -31,7 +31,7 @@ import {
   namedServers,
 } from "../broker/cluster_k.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
-import { CredentialsRefusedError } from "../broker/server_pool.ts";
+import { CredentialsRefusedError, startLines } from "../broker/server_pool.ts";
 import { isTimeoutReason } from "../protocol/client.ts";
 import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
@@ -258,6 +258,11 @@ export class KvCore {
       throw new KvInputError(
         `the server list names one server twice (${twins.join("; ")}); keep one entry per server`,
       );
+    }
+    // As kv broker logs them at start: a log that first heard of a server down since the
+    // connect when it came "back up" could not tell an application it was down.
+    if (options.log !== undefined) {
+      for (const line of startLines(broker.pool, broker.k)) options.log(line);
     }
     handoff.to = new BackgroundRepair(broker.pool, {
       placement: broker,

@@ -52,7 +52,7 @@ export { LIST_PAGE_SIZE, MAX_KEYS_PAGE } from "./core.ts";
  * Most calls (`get`, `getBytes`, `query`, `put`, `delete`, `keys`, and the reads of `list`) one
  * {@link Kv} has under way in the cluster at once: later calls wait in the library, in the
  * order they were made, and start as earlier ones end, their request timeout starting when they
- * are sent. So `await Promise.all(rows.map((row) => kv.put(row.id, row)))` over 100 000 rows
+ * are sent. So `await Promise.all(rows.map((row) => kv.put(row.key, row)))` over 100 000 rows
  * works, as it does with ioredis; started all at once, their state made the client collect
  * garbage for seconds, the servers' answers went unread past the timeout, and the puts failed
  * as if the servers were down (lib/client/admission.ts). As many as a connection carries at
@@ -646,7 +646,10 @@ export class Kv implements AsyncDisposable {
    */
   query<T = KvValue>(path: string | readonly string[]): Promise<NoInfer<KvQueryEntry<T>>> {
     const decode = this.#decode as (bytes: Uint8Array) => T;
-    return this.#admission.run(() => this.#core.queryDecoded(path, decode, this.#leaf));
+    // Read now, as put's value is: a call that waits its turn must not see the caller's
+    // later changes to its array.
+    const asked = typeof path === "string" || !Array.isArray(path) ? path : [...path];
+    return this.#admission.run(() => this.#core.queryDecoded(asked, decode, this.#leaf));
   }
 
   /**
@@ -708,7 +711,10 @@ export class Kv implements AsyncDisposable {
    */
   async keys(options: KvListOptions = {}): Promise<KvKeysPage> {
     checkOptions(options, "keys", LIST_OPTIONS, { required: false });
-    return await this.#admission.run(() => this.#core.keys(options));
+    // Read now, as put's value is: a call that waits its turn must not see the caller's
+    // later changes (`options.after = page.keys.at(-1)` for the next page).
+    const { prefix, limit, after } = options;
+    return await this.#admission.run(() => this.#core.keys({ prefix, limit, after }));
   }
 
   /**
@@ -756,6 +762,22 @@ export class Kv implements AsyncDisposable {
       if (!page.more || page.keys.length === 0) return;
       after = page.keys[page.keys.length - 1];
     }
+  }
+
+  /**
+   * The replication factor k this connection reads and writes with: the `replicas` given, or
+   * the k the servers record, or 1 when `connect` found a new cluster and recorded it (the one
+   * way to see, without a `log`, that a first connect left one copy of each record); then
+   * the k the servers record once `kv repair -k` changed it, which the connection follows.
+   *
+   * @example
+   * ```ts
+   * await using kv = await connect({ servers: "serverFile.txt" });
+   * if (kv.replicas < 2) console.error(`kv keeps one copy of each record (k=${kv.replicas})`);
+   * ```
+   */
+  get replicas(): number {
+    return this.#core.broker.k;
   }
 
   /**
@@ -1002,6 +1024,18 @@ function serverListError(error: unknown): unknown {
   return error;
 }
 
+/**
+ * For a server given as text, `"127.0.0.1:8000"` (as a server file's line, or a Redis client's
+ * URL, is), the object to give instead: `: give { hostname: "127.0.0.1", port: 8000 }`; else "".
+ */
+function endpointAdvice(endpoint: unknown): string {
+  if (typeof endpoint !== "string") return "";
+  const parts = /^(?:[a-z]+:\/\/)?\[?([^\]/]+?)\]?:(\d{1,5})\/?$/.exec(endpoint);
+  if (parts === null) return "";
+  const [, hostname, port] = parts;
+  return `: give { hostname: ${JSON.stringify(hostname)}, port: ${Number(port)} }`;
+}
+
 async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAddress[]> {
   if (typeof servers === "string" && servers !== "") {
     try {
@@ -1020,7 +1054,7 @@ async function serverList(servers: ConnectOptions["servers"]): Promise<ServerAdd
       throw new KvInputError(
         `servers[${index}] must be an object ({ hostname, port }), got ${
           describeArgument(endpoint)
-        }`,
+        }${endpointAdvice(endpoint)}`,
       );
     }
     const { hostname, port } = endpoint as Partial<ServerEndpoint>;

@@ -91,6 +91,20 @@ export class Float {
   }
 
   /**
+   * The number as text, as `String(number)` writes it (`2`, `1.75`), so a template literal or
+   * `String()` shows it: without it they used Object's own and showed `[object Object]`
+   * (`valueOf` serves `+` and arithmetic, not text).
+   *
+   * @example
+   * ```ts
+   * `height: ${new Float(1.75)}`; // "height: 1.75"
+   * ```
+   */
+  toString(): string {
+    return String(this.value);
+  }
+
+  /**
    * JSON keeps the number; a float with a whole value loses its `.0` there.
    *
    * @example
@@ -137,8 +151,10 @@ export interface KvObject {
  * object type field by field, `readonly` and optional fields as declared, and a field that may
  * be `undefined` (`age?: number`, `age: number | undefined`) as the runtime takes it: left out
  * when it holds `undefined`, as `JSON.stringify` leaves it out; booleans, `null`, `undefined`
- * as the value itself, bigints, symbols, arrays, functions (methods, so `Date`, `Map` and
- * other built-in objects) and `unknown` are `never`. Symbol-keyed members are ignored,
+ * as the value itself, bigints, symbols, arrays, functions, JavaScript's own objects (`Date`,
+ * `Map`, `Set`, `RegExp`, typed arrays, promises, errors: never whole, so the compiler names
+ * the field) and `unknown` are `never`; so are the methods of a program's own types. Symbol-keyed
+ * members are ignored,
  * as the runtime ignores them. What only the runtime checks: field names (empty or holding
  * `.`), nesting past 64 levels, `NaN` and `Infinity`, lone surrogates, cycles, and instances
  * of a program's own classes with data fields only, which TypeScript cannot tell from a plain
@@ -154,6 +170,18 @@ export interface KvObject {
  */
 export type KvStorable<T> = T extends string | number | Float ? T
   : T extends readonly unknown[] | ((...args: never[]) => unknown) ? never
+  // JavaScript's own objects, never whole: mapped member by member, as an object type of the
+  // program's own is, a Date field's refusal listed its 44 methods and blamed
+  // `createdAt.toString`, where it now reads "Type 'Date' is not assignable to type 'never'".
+  : T extends
+    | Date
+    | RegExp
+    | ReadonlyMap<unknown, unknown>
+    | ReadonlySet<unknown>
+    | ArrayBuffer
+    | ArrayBufferView
+    | PromiseLike<unknown>
+    | Error ? never
   : T extends object ? {
       // A field's `undefined` kept beside the rest of its type, which the value itself may
       // not be: KvStorable<undefined> is never.

@@ -48,6 +48,7 @@ import {
   type EncodedRead,
   ErrorCode,
   errorCodeName,
+  FrameTooLargeError,
   HELLO_CHALLENGE_BYTES,
   type HelloAnswer,
   type HelloResult,
@@ -1348,7 +1349,11 @@ export class ServerClient {
       const tls = isTlsAlert(reader.buffered) ? ` (${TLS_ALERT_ANSWER})` : "";
       this.#fail(new ConnectionError(`server ${this.#where()} closed the connection${tls}`));
     } catch (error) {
-      const reason = error instanceof DecodeError
+      // An HTTP server's answer reads as a frame of 1.2 GB ("HTTP" as its length): say what
+      // it was, where "frame body of 1213486160 bytes is over the limit" left the user lost.
+      const reason = error instanceof FrameTooLargeError && error.bodyBytes === HTTP_AS_LENGTH
+        ? HTTP_ANSWER
+        : error instanceof DecodeError
         ? `protocol error: ${error.message}`
         : osReason(error);
       this.#fail(
@@ -1613,6 +1618,19 @@ function checkRefusals(refusals: PutManyRefusal[], itemCount: number): PutManyRe
   }
   return refusals;
 }
+
+/**
+ * What a server that answered in HTTP is: a web server, often `kv http` (port 8080 by
+ * default), at the address given for a kv server.
+ */
+const HTTP_ANSWER = "it answered in HTTP: it is no kv server (kv http's port? give the kv " +
+  "servers' own)";
+
+/**
+ * "HTTP", how every HTTP/1.x response begins, read as a frame header's body length: over any
+ * frame limit, so such an answer is a FrameTooLargeError of exactly this length.
+ */
+const HTTP_AS_LENGTH = 0x48_54_54_50;
 
 /** A TLS record's type for an alert, and its version's major byte (3 for TLS 1.0 to 1.3). */
 const TLS_ALERT_RECORD = 0x15;

@@ -43,3 +43,20 @@ Deno.test("a connect log that throws is reported as an uncaught error, and the c
     globalThis.removeEventListener("error", onError);
   }
 });
+
+Deno.test("connect's log tells each server not reached at the start, as kv broker logs it, so that the server's later 'back up' follows a word of it down", async () => {
+  await using cluster = await KvCluster.start(2);
+  const [, second] = cluster.servers;
+  await second.kill();
+  const lines: string[] = [];
+  await using kv = await cluster.connect({ replicas: 2, log: (line) => lines.push(line) });
+  const [unreachable, fewer, ...rest] = lines;
+  assert.match(unreachable, new RegExp(`^server ${second.id} is unreachable: cannot connect to `));
+  assert.equal(fewer, "only 1 of 2 servers are reachable (k=2); some answers will carry warnings");
+  assert.deepEqual(rest, []);
+  await second.restart();
+  await waitFor(() => lines.includes(`server ${second.id} is back up`), {
+    what: "the log told server 2 back up",
+  });
+  await kv.put("a", 1);
+});

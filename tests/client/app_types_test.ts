@@ -20,6 +20,7 @@ import {
   type KvListEntry,
   type KvObject,
   type KvQueryEntry,
+  type KvStorable,
   type KvValue,
 } from "../../mod.ts";
 import { KvCluster } from "../helpers/kv_processes.ts";
@@ -159,6 +160,14 @@ async function _compileTime(
   await kv.put("person1", JSON.parse("{}") as unknown);
   // @ts-expect-error: a map of unknowns.
   await kv.put("person1", {} as Record<string, unknown>);
+
+  // JavaScript's own objects are refused whole, so the compiler's error names the field
+  // ("Type 'Date' is not assignable to type 'never'"), not the first of its 44 methods.
+  sameType<KvStorable<WithDate>, { born: never }>(true);
+  sameType<KvStorable<{ seen: Map<string, number>; raw: Uint8Array }>, {
+    seen: never;
+    raw: never;
+  }>(true);
 
   // Without a type argument every read types as before: a KvValue.
   const entry = await kv.get("person1");

@@ -177,6 +177,17 @@ Deno.test("get, query, put, delete and servers against real servers", async () =
   assert.deepEqual(servers.map((server) => server.server), cluster.servers.map((s) => s.id));
 });
 
+Deno.test("replicas is the k a connection follows: the one given, the one the servers record, or the 1 a first connect without it recorded", async () => {
+  await using cluster = await KvCluster.start(2);
+  const servers = cluster.servers.map((server) => server.address);
+  await using given = await connect({ servers, replicas: 2, timeoutMs: BROKER_TIMEOUT_MS });
+  await using learned = await connect({ servers, timeoutMs: BROKER_TIMEOUT_MS });
+  assert.deepEqual([given.replicas, learned.replicas], [2, 2]);
+  await using fresh = await KvCluster.start(1);
+  await using first = await connect({ servers: fresh.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  assert.equal(first.replicas, 1);
+});
+
 Deno.test("ints and floats keep their kind with floats: tagged", async () => {
   await using cluster = await KvCluster.start(1);
   await using kv = await cluster.connect({ floats: "tagged" });
@@ -290,7 +301,11 @@ Deno.test("a JavaScript caller's wrong argument types are a KvInputError saying 
     [{ servers: "" }, /^servers must be .*, got a string \(""\)$/],
     [
       { servers: ["127.0.0.1:8000"] },
-      /^servers\[0\] must be an object \(\{ hostname, port \}\), got a string/,
+      /^servers\[0\] must be an object \(\{ hostname, port \}\), got a string \("127\.0\.0\.1:8000"\): give \{ hostname: "127\.0\.0\.1", port: 8000 \}$/,
+    ],
+    [
+      { servers: [{ hostname: "127.0.0.1", port: 8000 }, "redis://[::1]:8001"] },
+      /^servers\[1\] must be .*, got a string \("redis:\/\/\[::1\]:8001"\): give \{ hostname: "::1", port: 8001 \}$/,
     ],
     [
       { servers: [{ hostname: "[::1]", port: 1 }] },
@@ -426,6 +441,28 @@ Deno.test("calls past MAX_CALLS_IN_FLIGHT wait in the library, unsent: close() r
   assert.equal(reasons.at(-1), "this kv connection is closed");
 });
 
+Deno.test("a call waiting its turn past MAX_CALLS_IN_FLIGHT asks with its arguments as they were when it was made", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  await kv.put("person1", { name: "Mary" });
+  await kv.put("robot1", { name: "R2" });
+  const fillers = Array.from({ length: MAX_CALLS_IN_FLIGHT }, () => kv.get("nobody"));
+  // A caller reusing its objects for the next call, as paging does.
+  const selector = { prefix: "person" };
+  const path = ["person1", "name"];
+  const page = kv.keys(selector);
+  const name = kv.query(path);
+  const mary = { name: "Mary" };
+  const put = kv.put("person2", mary);
+  selector.prefix = "robot";
+  path[0] = "robot1";
+  mary.name = "changed";
+  const [listed, named] = await Promise.all([page, name, put, ...fillers]);
+  assert.deepEqual(listed.keys, ["person1"]);
+  assert.equal(named.value, "Mary");
+  assert.deepEqual((await kv.get("person2")).value, { name: "Mary" });
+});
+
 Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", async () => {
   await using cluster = await KvCluster.start(2);
   await using kv = await cluster.connect({ replicas: 2 });
@@ -494,6 +531,23 @@ Deno.test("connect with no server reachable and no replicas is a KvNoServerReach
   } finally {
     for (const server of cluster.servers) server.signal("SIGCONT");
   }
+});
+
+Deno.test("a server address where an HTTP server answers (kv http's port, say) is named as no kv server, not a 1.2 GB frame", async () => {
+  await using web = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("a web page"),
+  );
+  const server = `127.0.0.1:${web.addr.port}`;
+  const refusal = await connect({ servers: [{ hostname: "127.0.0.1", port: web.addr.port }] })
+    .then(() => assert.fail("connected to an HTTP server"), (error: unknown) => error);
+  assert(refusal instanceof KvNoServerReachableError, String(refusal));
+  assert.deepEqual(refusal.unreachable, [{
+    server,
+    error: `cannot connect to ${server}: connection to ${server} failed: it answered in HTTP: ` +
+      "it is no kv server (kv http's port? give the kv servers' own)",
+    busy: false,
+  }]);
 });
 
 Deno.test("connect to servers that refuse the connection (none running) advises starting them", async () => {

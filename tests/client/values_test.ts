@@ -126,6 +126,15 @@ Deno.test("a key or field name holding '.' is refused with what to do instead", 
   });
 });
 
+Deno.test("a Float reads as its number in text, as in arithmetic and JSON: never [object Object]", () => {
+  const height = new Float(1.75);
+  assert.equal(`height: ${height}`, "height: 1.75");
+  assert.equal(String(new Float(2)), "2");
+  assert.equal([height, new Float(-0.5)].join(" "), "1.75 -0.5");
+  assert.equal(+height + 1, 2.75);
+  assert.equal(JSON.stringify({ height }), '{"height":1.75}');
+});
+
 Deno.test("floats read as numbers by default and as Floats when tagged", () => {
   const value = object([["i", int(2)], ["f", float(2)]]);
   assert.deepEqual(fromValue(value, "number"), { i: 2, f: 2 });
