@@ -1212,7 +1212,7 @@ export class Broker {
       }
       if (held === undefined && !probed && !this.#meetsEveryWrite(list, written.trusted)) {
         probed = true;
-        const probe = await this.#probe(key, version, unvouchedWrite(verb, existed));
+        const probe = await this.#probe(key, version, verb === "delete" && !existed);
         held = probe.newer;
         doubt = probe.doubt;
         existed ||= probe.existed;
@@ -1386,12 +1386,16 @@ export class Broker {
    * every earlier write: the newer version it must be stamped after, if any; whether the
    * newest version older than the write is a record (it existed), when the servers that
    * answered vouch for that; else why they cannot (the GET rule, {@link Broker#lookup}),
-   * ending with `consequence`, what that means for the write.
+   * as the write's warning: that the record may have existed, for a `deleteFoundNothing`;
+   * that a write the servers it could not ask hold may win over this one, when some server
+   * of the key's list did not answer ({@link unvouchedWrite}). Servers that answered told
+   * every version they hold, so when all did, no later one is hidden: a PUT then carries
+   * no warning (a lone new server that could not be marked repaired, say).
    */
   #probe(
     key: string,
     version: Version,
-    consequence: string,
+    deleteFoundNothing: boolean,
   ): Promise<{ newer: Version | undefined; existed: boolean; doubt: string | undefined }> {
     return this.#lookup(
       key,
@@ -1407,12 +1411,16 @@ export class Broker {
             read.version !== undefined && compareVersions(read.version, version) < 0
           ),
         );
-        const doubt = this.#vouched(list, replies)
-          ? undefined
-          : this.#doubt(key, list, replies, consequence);
+        const vouched = this.#vouched(list, replies);
         // Only answers that vouch tell it existed: an unrepaired server may have lost the
         // tombstone that deleted a record it holds.
-        return { newer, existed: doubt === undefined && before?.read.encoded !== undefined, doubt };
+        const existed = vouched && before?.read.encoded !== undefined;
+        const hidden = replies.answered.length < list.length;
+        if (vouched || (!hidden && !deleteFoundNothing)) {
+          return { newer, existed, doubt: undefined };
+        }
+        const doubt = this.#doubt(key, list, replies, unvouchedWrite(deleteFoundNothing, hidden));
+        return { newer, existed, doubt };
       },
     );
   }
@@ -1970,20 +1978,23 @@ function doneChange(
 
 /**
  * What a write's read that cannot vouch for every earlier write means for it (ending
- * {@link Broker#doubt}'s line): the servers it could not count may hold a write acknowledged
- * before this one began whose version is later — its writer's clock ahead of this broker's —
- * which every read and repair then takes over this one once they answer; and a DELETE that
- * found no record cannot say there was none. Without the warning such a PUT was acknowledged
- * plainly and, once the servers answered and a repair ran, read back as the earlier write.
+ * {@link Broker#doubt}'s line): a DELETE that found no record cannot say there was none
+ * (`deleteFoundNothing`); and when servers of the key's list did not answer (`hidden`),
+ * they may hold a write acknowledged before this one began whose version is later — its
+ * writer's clock ahead of this broker's — which every read and repair takes over this one
+ * once they answer. Without the warning such a PUT was acknowledged plainly and, once they
+ * answered and a repair ran, read back as the earlier write.
  */
-function unvouchedWrite(verb: "put" | "delete", existed: boolean): string {
-  if (verb === "delete" && !existed) {
-    return "the record may have existed; it is deleted all the same, unless they hold a " +
-      "write of it with a later version than this deletion (its writer's clock ahead of " +
-      "this broker's), which wins over it once they answer";
+function unvouchedWrite(deleteFoundNothing: boolean, hidden: boolean): string {
+  const later = "(its writer's clock ahead of this broker's)";
+  if (!deleteFoundNothing) {
+    return `a write they hold may carry a later version than this one ${later} and win over ` +
+      "it once they answer";
   }
-  return "a write they hold may carry a later version than this one (its writer's clock " +
-    "ahead of this broker's) and win over it once they answer";
+  const existed = "the record may have existed; it is deleted all the same";
+  if (!hidden) return existed;
+  return `${existed}, unless they hold a write of it with a later version than this ` +
+    `deletion ${later}, which wins over it once they answer`;
 }
 
 /**

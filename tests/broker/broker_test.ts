@@ -752,6 +752,21 @@ Deno.test("a PUT whose read vouches for every earlier write carries no warning",
   assert.deepEqual(withoutVersion(change), { kind: "done", existed: true });
 });
 
+Deno.test("a write whose read reached every server of the key's list hides no later version: a PUT carries no warning, a DELETE that found nothing only that the record may have existed", async () => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
+    // Every server restarted (unrepaired): none vouches, but each answers what it holds.
+    for (const server of cluster.servers) server.restart();
+    const put = await broker.put("person1", int(2));
+    assert.deepEqual(withoutVersion(put), { kind: "done", existed: true });
+    const deleted = await broker.delete("person2");
+    assert(deleted.kind === "done", JSON.stringify(deleted));
+    assert.match(
+      deleted.warning ?? "no warning",
+      /^no replica of 'person2' answered that can be trusted \(.*\); the record may have existed; it is deleted all the same$/,
+    );
+  });
+});
+
 /** The fingerprint of `broker`'s list: what a repair over it marks servers with. */
 function list(broker: Broker): Uint8Array {
   const fingerprint = broker.pool.listFingerprint;
