@@ -26,6 +26,7 @@
  * interface Person { name: string; age?: number; height?: number }
  * const { value: mary } = await kv.get<Person>("person1"); // Person | null, unchecked
  * const age = await kv.query("person1.age"); // { key: "person1", value: 22, version: "0193813bcc0000000000002a", path: ["person1", "age"] }
+ * const typo = await kv.query("person1.aeg"); // value null, missing: { reason: "no-field", path: ["person1", "aeg"], closest: "age" }
  * for await (const entry of kv.list({ prefix: "person" })) console.log(entry.key, entry.value);
  * await kv.delete("person1");
  * ```
@@ -39,11 +40,14 @@ export {
   type KvDeleteResult,
   type KvEntry,
   type KvKeysPage,
+  type KvListEntry,
   type KvListOptions,
   type KvPutResult,
   type KvQueryEntry,
+  type KvQueryMissing,
   type KvServerStatus,
   LIST_PAGE_SIZE,
+  MAX_CALLS_IN_FLIGHT,
   MAX_KEYS_PAGE,
   MAX_TIMEOUT_MS,
   type ServerEndpoint,

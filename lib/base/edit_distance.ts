@@ -73,3 +73,50 @@ export function closestWord(
   }
   return best;
 }
+
+/**
+ * {@link closestWord} with one edit allowed, in time linear in the words' lengths: for a
+ * caller comparing one word with many long ones (a field name with every field of an
+ * object, on a server), where {@link editDistance}'s table would cost the product of
+ * their lengths for each.
+ *
+ * @example
+ * ```ts
+ * closestWithinOneEdit("stret", ["name", "street"]); // "street"
+ * closestWithinOneEdit("AGE", ["name", "age"]); // "age": case is no edit
+ * closestWithinOneEdit("city", ["name", "age"]); // undefined
+ * ```
+ */
+export function closestWithinOneEdit(
+  typed: string,
+  candidates: readonly string[],
+): string | undefined {
+  const lowered = typed.toLowerCase();
+  let best: string | undefined;
+  for (const candidate of candidates) {
+    const edits = editsUpToOne(lowered, candidate.toLowerCase());
+    if (edits === 0) return candidate;
+    if (edits === 1) best ??= candidate;
+  }
+  return best;
+}
+
+/** {@link editDistance} of `a` and `b` when it is 0 or 1, else 2: one pass, no table. */
+function editsUpToOne(a: string, b: string): number {
+  const [long, short] = a.length >= b.length ? [a, b] : [b, a];
+  if (long.length - short.length > 1) return 2;
+  let start = 0;
+  while (start < short.length && long[start] === short[start]) start++;
+  if (start === long.length) return 0;
+  if (long.length > short.length) return sameFrom(long, start + 1, short, start) ? 1 : 2;
+  if (sameFrom(long, start + 1, short, start + 1)) return 1;
+  const swapped = long[start] === short[start + 1] && long[start + 1] === short[start];
+  return swapped && sameFrom(long, start + 2, short, start + 2) ? 1 : 2;
+}
+
+/** Whether `a` from `atA` and `b` from `atB` hold the same code units to their ends. */
+function sameFrom(a: string, atA: number, b: string, atB: number): boolean {
+  if (a.length - atA !== b.length - atB) return false;
+  for (let i = 0; atA + i < a.length; i++) if (a[atA + i] !== b[atB + i]) return false;
+  return true;
+}

@@ -30,6 +30,16 @@
  * typed or pasted past it are dropped, and Enter then answers `overLong` rather than the
  * cut line, so a paste too long to keep is never run cut short.
  *
+ * An entry may go on over several lines, as node's REPL and psql read a statement left
+ * open: when {@link LineEditorOptions.continues} says the line entered leaves it open,
+ * Enter starts a new line under {@link LineEditorOptions.continuationPrompt}, and the
+ * entry is the lines joined by one space ({@link joinEntry}), kept in history as that one
+ * line. Ctrl-C on any of its lines drops the whole entry; Ctrl-D on an empty one gives it
+ * up ({@link EditResult} `unfinished`). Its lines together are bounded as one line is, and
+ * their number by {@link LineEditorOptions.maxEntryLines}; an entry past either is read to
+ * its end all the same, its lines dropped, and then refused, so that the rest of a paste too
+ * long is not run line by line as commands.
+ *
  * @example
  * ```ts ignore
  * import { LineEditor } from "./line_editor.ts";
@@ -56,6 +66,14 @@ export const FALLBACK_COLUMNS = 80;
 
 /** Bytes read from the terminal at a time. */
 const READ_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Most lines of one entry (its first and those that go on with it) unless
+ * {@link LineEditorOptions.maxEntryLines} says otherwise: a record pretty-printed one
+ * field a line (`jq .`) fits; an entry of more is taken for a paste gone wrong (a data file
+ * pasted after `PUT key: {`), refused rather than answered as one.
+ */
+export const DEFAULT_MAX_ENTRY_LINES = 1_000;
 
 /** The prompt shown while searching history with Ctrl-R. */
 const SEARCH_PROMPT = "reverse-i-search)";
@@ -85,13 +103,35 @@ const CTRL = {
 
 /** What {@link LineEditor.readLine} returns. */
 export type EditResult =
-  | { readonly kind: "line"; readonly text: string }
+  /**
+   * Enter on a line, or on the last line of an entry that went on over several: `text`
+   * is then those `lines` joined ({@link joinEntry}); `lines` is set only then.
+   */
+  | { readonly kind: "line"; readonly text: string; readonly lines?: readonly string[] }
   /** Ctrl-D on an empty line, or the terminal closed. */
   | { readonly kind: "eof" }
   /** Ctrl-C on an empty line. */
   | { readonly kind: "interrupt" }
-  /** Enter on a line typed past `limit` ({@link LineEditorOptions.maxLineLength}): not kept whole. */
-  | { readonly kind: "overLong"; readonly limit: number };
+  /**
+   * Enter on a line typed past `limit` ({@link LineEditorOptions.maxLineLength}), or on the
+   * last line of an entry whose lines went past it together (read to its end, its lines
+   * dropped): not kept whole.
+   */
+  | { readonly kind: "overLong"; readonly limit: number }
+  /**
+   * Enter on the last line of an entry of more than `limit` lines
+   * ({@link LineEditorOptions.maxEntryLines}), read to its end, its lines dropped from the
+   * `limit`-th: not run, not kept in history.
+   */
+  | { readonly kind: "tooManyLines"; readonly limit: number }
+  /**
+   * Ctrl-D on an empty line that goes on with an entry: `text`, the entry so far, is given
+   * up rather than run, and kept in history to be recalled and finished.
+   */
+  | { readonly kind: "unfinished"; readonly text: string };
+
+/** Why an entry is refused: past the longest line or the most lines. */
+type Refusal = Extract<EditResult, { kind: "overLong" | "tooManyLines" }>;
 
 /** Completions for the text before the cursor: replace `text.slice(start)` with one of `candidates`. */
 export interface Completion {
@@ -150,6 +190,18 @@ export interface LineEditorOptions {
    * past it is past that many bytes too.
    */
   maxLineLength?: number;
+  /**
+   * Whether Enter on `line` leaves its entry open: a new line goes on with it rather than
+   * the entry being answered. `index` is the line's in its entry, 0 for the first. Called at
+   * each Enter, in order, so it may follow an entry line by line; it should take time in
+   * proportion to `line`, not to the entry, which a paste of many lines would make
+   * quadratic. Default: never, each line is an entry.
+   */
+  continues?: (line: string, index: number) => boolean;
+  /** The prompt of the lines that go on with an entry; default `prompt`. */
+  continuationPrompt?: string;
+  /** Most lines of one entry; default {@link DEFAULT_MAX_ENTRY_LINES}. */
+  maxEntryLines?: number;
 }
 
 /** The state of a Ctrl-R search. */
@@ -203,6 +255,9 @@ export class LineEditor {
   readonly #hint: ((text: string) => string | undefined) | undefined;
   readonly #columns: () => number;
   readonly #maxLineLength: number;
+  readonly #continues: ((line: string, index: number) => boolean) | undefined;
+  readonly #continuationPrompt: string;
+  readonly #maxEntryLines: number;
   readonly #encoder = new TextEncoder();
   readonly #decoder = new EscapingUtf8Decoder();
   /** Keys received and not handled yet. */
@@ -219,6 +274,25 @@ export class LineEditor {
   #editing = false;
   #closed = false;
   #text = "";
+  /**
+   * The lines entered before this one of an entry that goes on, as typed; none on its first,
+   * nor once the entry is refused ({@link #refusal}).
+   */
+  #entry: string[] = [];
+  /** How many lines were entered before this one of its entry. */
+  #entryLines = 0;
+  /**
+   * Why the entry being read is refused: past the longest line or the most lines. It is
+   * still read to its end, its lines dropped, so that the rest of a paste too long is not
+   * run as commands of its own, and then this is the answer.
+   */
+  #refusal: Refusal | undefined;
+  /**
+   * How long the lines of {@link #entry} are, as typed, with the space that joins each to
+   * the next: what the longest line kept bounds (their indentation counts, so that a paste
+   * of blank lines cannot take more memory than a line).
+   */
+  #entryLength = 0;
   /** Keys typed past the longest line kept were dropped from this line. */
   #overLong = false;
   #cursor = 0;
@@ -243,6 +317,10 @@ export class LineEditor {
     this.#columns = options.columns ?? terminalColumns;
     this.#maxLineLength = options.maxLineLength ?? MAX_LINE_BYTES;
     invariant(this.#maxLineLength >= 0, "the longest line is not negative");
+    this.#continues = options.continues;
+    this.#continuationPrompt = options.continuationPrompt ?? this.#prompt;
+    this.#maxEntryLines = options.maxEntryLines ?? DEFAULT_MAX_ENTRY_LINES;
+    invariant(this.#maxEntryLines >= 1, "an entry has a line");
     this.#input.setRaw(true);
     this.#readKeys().catch((error) => {
       // A terminal that is gone (its window closed) is the end of input; any other failure
@@ -261,12 +339,16 @@ export class LineEditor {
   /**
    * Shows the prompt and edits a line until Enter (`line`, or `overLong` past the longest
    * line kept), Ctrl-D on an empty
-   * line or the end of input (`eof`), or Ctrl-C on an empty line (`interrupt`).
+   * line or the end of input (`eof`), or Ctrl-C on an empty line (`interrupt`). An entry
+   * that goes on over several lines ({@link LineEditorOptions.continues}) is read whole:
+   * `line` is its lines joined, `tooManyLines` one with too many, `unfinished` one given up
+   * by Ctrl-D; the end of input in its middle is `eof`, and it is not run.
    */
   async readLine(): Promise<EditResult> {
     invariant(!this.#closed && !this.#editing, "one readLine at a time, before close");
     this.#editing = true;
     this.#text = "";
+    this.#dropEntry();
     this.#overLong = false;
     this.#cursor = 0;
     this.#scroll = 0;
@@ -406,7 +488,15 @@ export class LineEditor {
       this.#searchFrom(this.#search.match === -1 ? this.#history.length - 1 : this.#search.match);
       return;
     }
-    if (this.#overLong || this.#text.length + text.length > this.#maxLineLength) {
+    if (this.#overLong) return;
+    const length = this.#text.length + text.length;
+    // An entry that goes on past the longest line is refused, and read on to its end.
+    if (this.#refusal === undefined && this.#entryLength + length > this.#maxLineLength) {
+      if (this.#entryLines > 0 && length <= this.#maxLineLength) {
+        this.#refuse({ kind: "overLong", limit: this.#maxLineLength });
+      }
+    }
+    if ((this.#refusal === undefined ? this.#entryLength : 0) + length > this.#maxLineLength) {
       this.#overLong = true;
       return;
     }
@@ -424,19 +514,27 @@ export class LineEditor {
       case CTRL.LF:
         return this.#enter();
       case CTRL.C:
-        if (this.#text === "" && !this.#overLong) return this.#finish({ kind: "interrupt" });
-        this.#write(`\r\x1b[K${this.#prompt}${this.#text}^C\r\n`);
-        this.#text = "";
-        this.#overLong = false;
-        this.#cursor = 0;
-        this.#historyIndex = this.#history.length;
+        if (this.#text === "" && !this.#overLong && this.#entryLines === 0) {
+          return this.#finish({ kind: "interrupt" });
+        }
+        // The line is dropped, and with it the whole entry it goes on with.
+        this.#write(`\r\x1b[K${this.#linePrompt()}${this.#text}^C\r\n`);
+        this.#startLine();
+        this.#dropEntry();
         return undefined;
       case CTRL.D:
-        if (this.#text === "" && !this.#overLong) return this.#finish({ kind: "eof" });
+        if (this.#text === "" && !this.#overLong) {
+          if (this.#entryLines === 0) return this.#finish({ kind: "eof" });
+          if (this.#refusal !== undefined) return this.#finish(this.#refusal);
+          const entry = joinEntry(this.#entry);
+          this.#remember(entry);
+          return this.#finish({ kind: "unfinished", text: entry });
+        }
         this.#deleteRight();
         return undefined;
       case CTRL.TAB:
-        await this.#completeWord();
+        // What completes a command's words would be wrong on the lines that go on with it.
+        if (this.#entryLines === 0) await this.#completeWord();
         return undefined;
       case CTRL.R:
         this.#search = { query: "", match: -1, failing: false, original: this.#text };
@@ -595,18 +693,79 @@ export class LineEditor {
     this.#write(`\r\x1b[K${this.#prompt}${this.#text}\r\n${list}\r\n`);
   }
 
-  #enter(): EditResult {
-    if (this.#overLong) return this.#finish({ kind: "overLong", limit: this.#maxLineLength });
-    const text = this.#text;
-    this.#cursor = text.length;
+  /** Enter: the entry's result, or undefined when it goes on, on a new line. */
+  #enter(): EditResult | undefined {
+    // A line itself past the longest kept has lost its end: whether it goes on is unknown.
+    if (this.#overLong) {
+      return this.#finish(this.#refusal ?? { kind: "overLong", limit: this.#maxLineLength });
+    }
+    const line = this.#text;
+    this.#cursor = line.length;
     this.#render({ hint: false });
     this.#write("\r\n");
-    if (text.trim() !== "" && text !== this.#history.at(-1) && text.isWellFormed()) {
-      this.#history.push(text);
-      if (this.#history.length > this.#historySize) this.#history.shift();
-      this.#onHistoryAdd?.(text);
+    if (this.#continues?.(line, this.#entryLines)) {
+      if (this.#refusal === undefined && this.#entryLines + 1 >= this.#maxEntryLines) {
+        this.#refuse({ kind: "tooManyLines", limit: this.#maxEntryLines });
+      }
+      this.#addToEntry(line);
+      this.#startLine();
+      return undefined;
     }
-    return { kind: "line", text };
+    if (this.#refusal !== undefined) return this.#refusal;
+    if (this.#entryLines === 0) {
+      this.#remember(line);
+      return { kind: "line", text: line };
+    }
+    const lines = [...this.#entry, line];
+    const entry = joinEntry(lines);
+    this.#remember(entry);
+    return { kind: "line", text: entry, lines };
+  }
+
+  /** Keeps `line`, entered, as one of the lines of an entry that goes on. */
+  #addToEntry(line: string): void {
+    this.#entryLines++;
+    if (this.#refusal !== undefined) return;
+    this.#entryLength += line.length + ENTRY_JOINER.length;
+    this.#entry.push(line);
+  }
+
+  /** Refuses the entry being read (see {@link #refusal}): its lines are no longer kept. */
+  #refuse(refusal: Refusal): void {
+    invariant(this.#refusal === undefined, "an entry is refused once");
+    this.#refusal = refusal;
+    this.#entry = [];
+    this.#entryLength = 0;
+  }
+
+  /** Forgets the lines of an entry, for a new one. */
+  #dropEntry(): void {
+    this.#entry = [];
+    this.#entryLength = 0;
+    this.#entryLines = 0;
+    this.#refusal = undefined;
+  }
+
+  /** Empties the line being typed, for a new one. */
+  #startLine(): void {
+    this.#text = "";
+    this.#overLong = false;
+    this.#cursor = 0;
+    this.#scroll = 0;
+    this.#historyIndex = this.#history.length;
+  }
+
+  /** Adds `text`, entered, to history, unless it is blank, the last line again, or not UTF-8. */
+  #remember(text: string): void {
+    if (text.trim() === "" || text === this.#history.at(-1) || !text.isWellFormed()) return;
+    this.#history.push(text);
+    if (this.#history.length > this.#historySize) this.#history.shift();
+    this.#onHistoryAdd?.(text);
+  }
+
+  /** The prompt of the line being typed: the first of an entry's, or one that goes on. */
+  #linePrompt(): string {
+    return this.#entryLines === 0 ? this.#prompt : this.#continuationPrompt;
   }
 
   #finish(result: EditResult): EditResult {
@@ -618,7 +777,7 @@ export class LineEditor {
   #render(options: { hint?: boolean } = {}): void {
     const search = this.#search;
     const prompt = search === undefined
-      ? this.#prompt
+      ? this.#linePrompt()
       : `${search.failing ? "(failing " : "("}${SEARCH_PROMPT}'${search.query}': `;
     const promptColumns = textColumns(prompt);
     const room = Math.max(1, this.#columns() - promptColumns - 1);
@@ -634,7 +793,11 @@ export class LineEditor {
     }
     const shown = text.slice(this.#scroll, fitAfter(text, this.#scroll, room));
     let hint = "";
-    if (options.hint !== false && search === undefined && this.#cursor === text.length) {
+    // A command's hint would be wrong on the lines that go on with it.
+    if (
+      options.hint !== false && search === undefined && this.#cursor === text.length &&
+      this.#entryLines === 0
+    ) {
       const left = room - textColumns(shown);
       const hinted = this.#hint?.(text)?.slice(0, left);
       if (hinted) hint = `\x1b[2m${hinted}\x1b[0m`;
@@ -656,6 +819,65 @@ export class LineEditor {
     }
   }
 }
+
+/** What joins the lines of an entry (see {@link joinEntry}). */
+const ENTRY_JOINER = " ";
+
+/**
+ * The lines of an entry as one line: each without the spaces and tabs around it (a
+ * pretty-printed record's indentation), blank ones left out, joined by one space. In a
+ * record line blanks between tokens are all alike, and a newline is not one (a control
+ * character), so the entry reads as its lines did.
+ *
+ * @example
+ * ```ts
+ * joinEntry(["PUT person1: {", `  "age": 22`, "}"]); // `PUT person1: { "age": 22 }`
+ * ```
+ */
+export function joinEntry(lines: readonly string[]): string {
+  return lines.map(withoutBlanksAround).filter((line) => line !== "").join(ENTRY_JOINER);
+}
+
+/**
+ * Where the character at `column` of {@link joinEntry}`(lines)` was typed: its line and the
+ * column there, both from 1; columns count code points, as the record grammar's do. A
+ * column just past a line's text (where the space joining it to the next stands, or the
+ * end) is just past that text as typed.
+ *
+ * @example
+ * ```ts
+ * // `PUT p: { "age" 22 }`: the mistake at column 16 was typed on line 2, column 9.
+ * entryPosition(["PUT p: {", `  "age" 22`, "}"], 16); // { line: 2, column: 9 }
+ * ```
+ */
+export function entryPosition(
+  lines: readonly string[],
+  column: number,
+): { line: number; column: number } {
+  invariant(column >= 1, "columns count from 1");
+  let start = 1;
+  let last = { line: 1, column };
+  for (let index = 0; index < lines.length; index++) {
+    const text = withoutBlanksAround(lines[index]);
+    if (text === "") continue;
+    const indent = lines[index].search(/[^ \t]/);
+    const length = [...text].length;
+    last = { line: index + 1, column: indent + 1 + length };
+    if (column <= start + length) return { line: index + 1, column: indent + 1 + column - start };
+    start += length + ENTRY_JOINER.length;
+  }
+  return last;
+}
+
+/**
+ * `line` without the spaces and tabs around it: a record line's blanks, not `trim()`'s
+ * wider set, which would take a no-break space from the end of a bare value.
+ */
+function withoutBlanksAround(line: string): string {
+  return line.replace(BLANKS_AROUND, "");
+}
+
+const BLANKS_AROUND = /^[ \t]+|[ \t]+$/g;
 
 /**
  * Whether `error` says the terminal is gone (its window closed while the process ignores

@@ -73,6 +73,7 @@ import {
   ServerPool,
 } from "./server_pool.ts";
 import { compareKeys } from "../base/utf8.ts";
+import type { PathMiss } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { DecodeError } from "../base/bytes.ts";
@@ -248,6 +249,13 @@ export type NoRecord =
     readonly kind: "not-found";
     /** The version of the newest tombstone (or record without the path) seen, if any. */
     readonly version?: Version;
+    /**
+     * A QUERY's: set when the newest version seen is a record without the path, saying
+     * why (the first segment it cannot take: a field missing there, or a leaf in the way),
+     * as the replica holding that version answered. Unset for a GET, a tombstone, or no
+     * version at all: no record.
+     */
+    readonly miss?: PathMiss;
     /** Set when the record may exist on servers the read could not count. */
     readonly warning?: string;
     /**
@@ -1047,7 +1055,10 @@ export class Broker {
       return { kind: "not-found", warning, unanswered: true };
     }
     const doubt = warning === undefined ? {} : { warning };
-    return { kind: "not-found", ...(version === undefined ? {} : { version }), ...doubt };
+    // Why a QUERY's record lacks the path, from the answer whose version the read reports.
+    const miss = newest?.read.miss;
+    const why = miss === undefined ? {} : { miss };
+    return { kind: "not-found", ...(version === undefined ? {} : { version }), ...why, ...doubt };
   };
 
   /**

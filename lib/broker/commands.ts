@@ -23,7 +23,11 @@
  * - GET: `{"op":"GET","key":"person1","found":true,"value":{…},"version":"0192…"}` or
  *   `{…,"found":false}`; `version` is the record's version as 24 hex digits, which sort
  *   in version order (lib/record/version.ts)
- * - QUERY: `{"op":"QUERY","key":"person1.age","found":true,"value":22,"version":"0192…"}`
+ * - QUERY: `{"op":"QUERY","key":"person1.age","found":true,"value":22,"version":"0192…"}`; one
+ *   that found nothing says why in `"missing"` (unless no replica answered): `{"reason":"no-record"}`,
+ *   `{"reason":"no-field","path":"person1.address.stret","closest":"street"}` (the path to the
+ *   first field missing; `closest` only when a field is a typo away) or
+ *   `{"reason":"not-object","path":"person1.age","value":22}` (the leaf the path ran into)
  * - DELETE: `{"op":"DELETE","key":"person3","deleted":true,"version":"0192…"}` (false:
  *   there was no such record; the tombstone is stored either way)
  * - PUT: `{"op":"PUT","key":"person1","stored":true,"version":"0192…"}`
@@ -61,7 +65,7 @@ import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } fr
 import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
 import { beingRemarked } from "./server_pool.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
-import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
+import { type PathMiss, QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import {
   endsInsideRecord,
   parseKeyPath,
@@ -136,6 +140,23 @@ export type Command =
   | { readonly op: "EXIT" };
 
 /**
+ * Why a QUERY found no value, as the newest replica answered: the key holds no record
+ * (`no-record`: none, or deleted); the object at the path's first `path.length − 1`
+ * segments has no field named by the last (`no-field`, with `closest`, its field nearest
+ * that name, when one is a typo away); or the path ran into a scalar, `value`, at `path`
+ * (`not-object`). Paths are dotted, as QUERY's key.
+ *
+ * @example
+ * ```ts
+ * const typo: Missing = { reason: "no-field", path: "person1.address.stret", closest: "street" };
+ * ```
+ */
+export type Missing =
+  | { reason: "no-record" }
+  | { reason: "no-field"; path: string; closest?: string }
+  | { reason: "not-object"; path: string; value: Value };
+
+/**
  * The answer to one command; its fields are exactly the JSON output's (values still
  * typed). A value found may also be held as a server encoded it, `encoded`, printed
  * as `value` without being decoded first (how {@link runCommand} answers GET and QUERY).
@@ -159,7 +180,14 @@ export type Answer =
     version: string;
     warning?: string;
   }
-  | { op: "GET" | "QUERY"; key: string; found: false; warning?: string }
+  | {
+    op: "GET" | "QUERY";
+    key: string;
+    found: false;
+    /** A QUERY's: why it found no value, when a replica's answer said (see {@link Missing}). */
+    missing?: Missing;
+    warning?: string;
+  }
   | { op: "DELETE"; key: string; deleted: boolean; version: string; warning?: string }
   | { op: "PUT"; key: string; stored: true; version: string; warning?: string }
   | {
@@ -287,6 +315,11 @@ export class CommandError extends Error {
   readonly op: string;
   /** The key the command named, when it got that far. */
   readonly key: string | undefined;
+  /**
+   * Where in the line the mistake is, from 1, in code points, when the message says so:
+   * it then starts `column N: ` (a PUT's record).
+   */
+  readonly column: number | undefined;
 
   /**
    * Makes the error for one input line.
@@ -294,13 +327,40 @@ export class CommandError extends Error {
    * @param op the command word.
    * @param message what is wrong and what to type instead.
    * @param key the key, when known.
+   * @param column where in the line the mistake is, when the message starts `column N: `.
    */
-  constructor(op: string, message: string, key?: string) {
+  constructor(op: string, message: string, key?: string, column?: number) {
     super(message);
+    invariant(
+      column === undefined || message.startsWith(columnPrefix(column)),
+      "a column the message gives",
+    );
     this.name = "CommandError";
     this.op = op;
     this.key = key;
+    this.column = column;
   }
+
+  /**
+   * This error with its column given as `column` instead: the same mistake, counted from
+   * elsewhere (the REPL counts a command typed over several lines from the line it is on).
+   *
+   * @example
+   * ```ts
+   * new CommandError("PUT", "column 20: expected ':'", undefined, 20).at(3).message;
+   * // "column 3: expected ':'"
+   * ```
+   */
+  at(column: number): CommandError {
+    invariant(this.column !== undefined, "an error at a column");
+    const rest = this.message.slice(columnPrefix(this.column).length);
+    return new CommandError(this.op, columnPrefix(column) + rest, this.key, column);
+  }
+}
+
+/** How a {@link CommandError}'s message starts when it gives a column. */
+function columnPrefix(column: number): string {
+  return `column ${column}: `;
 }
 
 /**
@@ -316,10 +376,7 @@ export class CommandError extends Error {
 export function parseCommand(line: string): Command | undefined {
   const trimmed = line.trim();
   if (trimmed === "" || trimmed.startsWith("#")) return undefined;
-  const wordEnd = trimmed.search(/\s/);
-  const typed = wordEnd === -1 ? trimmed : trimmed.slice(0, wordEnd);
-  const word = typed.toUpperCase();
-  const rest = wordEnd === -1 ? "" : trimmed.slice(wordEnd).trim();
+  const { typed, word, rest } = splitCommand(trimmed);
   // Where `rest` starts in `line` (after the leading space and the word), for PUT's columns.
   const restOffset = line.trimEnd().length - rest.length;
   switch (word) {
@@ -343,6 +400,44 @@ export function parseCommand(line: string): Command | undefined {
       return { op: word === QUIT ? "EXIT" : word };
     default:
       throw new CommandError(word, unknownCommandMessage(typed, rest));
+  }
+}
+
+/** `trimmed`, a command line without blanks around it: its word as typed, upper-cased, and the rest. */
+function splitCommand(trimmed: string): { typed: string; word: string; rest: string } {
+  const wordEnd = trimmed.search(/\s/);
+  const typed = wordEnd === -1 ? trimmed : trimmed.slice(0, wordEnd);
+  const rest = wordEnd === -1 ? "" : trimmed.slice(wordEnd).trim();
+  return { typed, word: typed.toUpperCase(), rest };
+}
+
+/**
+ * Whether `line` is a `PUT` whose record ends with an object still open, by the record
+ * grammar: it reads well up to its end, where it needs more (`PUT person1: {`, or
+ * `PUT person1: { "name": "Mary",`). Such a line is the start of a record typed or pasted
+ * over several lines (`jq .`'s output), which the REPL reads on into one command rather
+ * than run. A quoted string left open does not go on (no quoted string spans lines, in
+ * JSON or in a record line: a newline in one is written `\n`), nor does any line with a
+ * mistake before its end: both are answered at once.
+ *
+ * @example
+ * ```ts
+ * putEndsInsideRecord("PUT person1: {"); // true
+ * putEndsInsideRecord(`PUT person1: { "name": "Mary",`); // true
+ * putEndsInsideRecord(`PUT person1: { "name": "Ma`); // false: a string left open
+ * putEndsInsideRecord("PUT person1: { age: 22 }"); // false: whole
+ * putEndsInsideRecord("GET person1"); // false
+ * ```
+ */
+export function putEndsInsideRecord(line: string): boolean {
+  const { word, rest } = splitCommand(line.trim());
+  if (word !== "PUT") return false;
+  try {
+    parseRecordLine(rest);
+    return false;
+  } catch (error) {
+    if (!(error instanceof RecordParseError)) throw error;
+    return endsInsideRecord(rest, error);
   }
 }
 
@@ -585,7 +680,8 @@ function parsePut(rest: string, restColumn: number): Command {
       : endsInsideRecord(rest, error)
       ? ONE_LINE_ADVICE
       : "";
-    throw new CommandError("PUT", `column ${restColumn + error.column}: ${error.reason}${advice}`);
+    const column = restColumn + error.column;
+    throw new CommandError("PUT", columnPrefix(column) + error.reason + advice, undefined, column);
   }
 }
 
@@ -666,23 +762,46 @@ export function runCommand(broker: Broker, command: Command): Promise<Answer> {
     return broker.getEncodedAs(command.key, (lookup) => lookupAnswer("GET", command.key, lookup));
   }
   if (command.op === "QUERY") {
-    const key = command.path.join(".");
-    return broker.queryEncodedAs(command.path, (lookup) => lookupAnswer("QUERY", key, lookup));
+    const { path } = command;
+    const key = path.join(".");
+    return broker.queryEncodedAs(path, (lookup) => lookupAnswer("QUERY", key, lookup, path));
   }
   return runOtherCommand(broker, command);
 }
 
-/** The answer to a GET or QUERY of `key` (the path joined by `.` for QUERY). */
-function lookupAnswer(op: "GET" | "QUERY", key: string, lookup: EncodedLookup): Answer {
+/** The answer to a GET or QUERY of `key` (the path joined by `.` for QUERY, and `path`). */
+function lookupAnswer(
+  op: "GET" | "QUERY",
+  key: string,
+  lookup: EncodedLookup,
+  path?: readonly string[],
+): Answer {
   if (lookup.kind === "found") {
     const version = formatVersion(lookup.version);
     const found = { op, key, found: true, encoded: lookup.encoded, version } as const;
     return lookup.warning === undefined ? found : { ...found, warning: lookup.warning };
   }
   if (lookup.kind === "error") return { op, key, error: lookup.error };
+  // A read that learned nothing of the key cannot say what is missing.
+  const missing = path === undefined || lookup.unanswered
+    ? undefined
+    : missingOf(path, lookup.miss);
+  const why = missing === undefined ? {} : { missing };
   return lookup.warning === undefined
-    ? { op, key, found: false }
-    : { op, key, found: false, warning: lookup.warning };
+    ? { op, key, found: false, ...why }
+    : { op, key, found: false, ...why, warning: lookup.warning };
+}
+
+/** What a QUERY of `path` that found nothing misses, from its replica's `miss` (none: no record). */
+function missingOf(path: readonly string[], miss: PathMiss | undefined): Missing {
+  if (miss === undefined) return { reason: "no-record" };
+  if (miss.reason === "not-object") {
+    return { reason: "not-object", path: path.slice(0, miss.segment).join("."), value: miss.value };
+  }
+  const missed = path.slice(0, miss.segment + 1).join(".");
+  return miss.closest === undefined
+    ? { reason: "no-field", path: missed }
+    : { reason: "no-field", path: missed, closest: miss.closest };
 }
 
 /** {@link runCommand} for every command but GET and QUERY. */
@@ -952,6 +1071,31 @@ function patternNote(prefix: string): string {
   return glob === undefined ? "" : ` (a prefix, not a pattern: '${glob}' is taken as it is)`;
 }
 
+/** A leaf a QUERY ran into is shown cut to this many characters: it may be a long text. */
+const MAX_SHOWN_LEAF_CHARACTERS = 40;
+
+/**
+ * What a QUERY of `key` (its names formatted, dotted) misses, in words: `no record
+ * person9`, `person1.address has no field stret (did you mean street?)`, `person1.age is
+ * 22, not an object`.
+ */
+function missingText(missing: Missing, key: string, dialect: Dialect): string {
+  const names = key.split(".");
+  if (missing.reason === "no-record") return `no record ${names[0]}`;
+  const depth = missing.path.split(".").length;
+  if (missing.reason === "not-object") {
+    const shown = formatValue(missing.value, dialect);
+    const cut = shown.length <= MAX_SHOWN_LEAF_CHARACTERS
+      ? shown
+      : `${shown.slice(0, MAX_SHOWN_LEAF_CHARACTERS - 1)}…`;
+    return `${names.slice(0, depth).join(".")} is ${oneLine(cut)}, not an object`;
+  }
+  const hint = missing.closest === undefined
+    ? ""
+    : ` (did you mean ${formatName(missing.closest)}?)`;
+  return `${names.slice(0, depth - 1).join(".")} has no field ${names[depth - 1]}${hint}`;
+}
+
 function humanLines(
   answer: Answer,
   dialect: Dialect,
@@ -975,7 +1119,13 @@ function humanLines(
       if ("encoded" in answer) {
         return [`${paint("cyan", key)} : ${formatValue(decodeValue(answer.encoded), dialect)}`];
       }
-      return [paint("yellow", `NOT FOUND: ${key}`)];
+      const { missing } = answer as { missing?: Missing };
+      return [
+        paint(
+          "yellow",
+          `NOT FOUND: ${missing === undefined ? key : missingText(missing, key, dialect)}`,
+        ),
+      ];
     }
     case "DELETE": {
       const { key, deleted } = answer as { key: string; deleted: boolean };
@@ -1220,10 +1370,21 @@ function writeJson(answer: Answer, json: EncodedJsonWriter): void {
     if (field === undefined) continue;
     if (!first) text += ",";
     first = false;
-    const member = name === "value" ? toJsonText(field as Value) : JSON.stringify(field);
+    const member = name === "value"
+      ? toJsonText(field as Value)
+      : name === "missing"
+      ? missingJson(field as Missing)
+      : JSON.stringify(field);
     text += `${JSON.stringify(name)}:${member}`;
   }
   json.text(`${text}}`);
+}
+
+/** A QUERY's {@link Missing} as JSON, a leaf's value with its kind kept (`2.0`) as a found value's. */
+function missingJson(missing: Missing): string {
+  if (missing.reason !== "not-object") return JSON.stringify(missing);
+  const { value, ...rest } = missing;
+  return `${JSON.stringify(rest).slice(0, -1)},"value":${toJsonText(value)}}`;
 }
 
 /** A GET or QUERY answer that found a value, as a server encoded it. */

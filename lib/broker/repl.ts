@@ -4,7 +4,8 @@
  * with no prompt. On a terminal ({@link runInteractive}) it is a REPL on
  * {@link LineEditor}: a prompt, line editing, history and Ctrl-R search, Tab
  * completion of command words, keys, field names and meta commands, argument
- * hints, and Ctrl-C to cancel the command running.
+ * hints, Ctrl-C to cancel the command running, and a `PUT` whose record is left open
+ * read on over the lines that close it (a pretty-printed record typed or pasted).
  *
  * @example
  * ```ts
@@ -32,13 +33,21 @@ import {
   keyArgument,
   parseCommand,
   parseGetLine,
+  putEndsInsideRecord,
   runCommand,
 } from "./commands.ts";
 import { decodeRawLine, type ReadLine, type ReadRawLine } from "../base/line_reader.ts";
 import { commandAccess, type PipelineOptions, runPipelined, type Step } from "./pipeline.ts";
-import { type Completion, LineEditor, type TerminalOutput } from "../base/line_editor.ts";
+import {
+  type Completion,
+  type EditResult,
+  entryPosition,
+  LineEditor,
+  type TerminalOutput,
+} from "../base/line_editor.ts";
 import { getField, type Value } from "../record/value.ts";
 import { parseKeyPath, RecordParseError } from "../record/parse.ts";
+import { openObjects } from "../record/grammar.ts";
 import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
 import { utf8Length } from "../base/utf8.ts";
@@ -47,6 +56,12 @@ import { invariant } from "../base/invariant.ts";
 
 /** The REPL's prompt. */
 export const PROMPT = "kv> ";
+
+/**
+ * The prompt of a line that goes on with a `PUT` whose record is still open (node's REPL
+ * prompts `... ` too): as wide as {@link PROMPT}, so a pasted record's lines stay aligned.
+ */
+export const CONTINUATION_PROMPT = "... ";
 
 /** Most keys offered by one tab completion. */
 export const COMPLETION_KEYS_LIMIT = 50;
@@ -104,14 +119,41 @@ export interface PipedSessionOptions extends SessionOptions, PipelineOptions {
  * ```
  */
 export async function answerLine(broker: Broker, line: string): Promise<Answer | undefined> {
+  return await answerCommand(broker, line, errorAnswer);
+}
+
+/** Parses and runs `line`; a line that is no valid command is answered by `mistake`. */
+async function answerCommand(
+  broker: Broker,
+  line: string,
+  mistake: (error: CommandError) => Answer,
+): Promise<Answer | undefined> {
   let command: Command | undefined;
   try {
     command = parseCommand(line);
   } catch (error) {
-    if (error instanceof CommandError) return errorAnswer(error);
+    if (error instanceof CommandError) return mistake(error);
     throw error;
   }
   return command === undefined ? undefined : await runCommand(broker, command);
+}
+
+/**
+ * Answers a command typed over several lines, `lines` (a PUT whose record went on), joined
+ * as `text`: as `text` is answered, but a mistake is told at the line and column it was
+ * typed at (`ERROR: line 3: column 5: …`), not at a column of the joined line, which was
+ * never on the screen.
+ */
+async function answerLines(
+  broker: Broker,
+  text: string,
+  lines: readonly string[],
+): Promise<Answer | undefined> {
+  return await answerCommand(broker, text, (error) => {
+    if (error.column === undefined) return errorAnswer(error);
+    const typed = entryPosition(lines, error.column);
+    return { ...errorAnswer(error.at(typed.column)), line: typed.line };
+  });
 }
 
 /**
@@ -354,17 +396,23 @@ function printOutcome(output: LineBuffer, outcome: Outcome, options: FormatOptio
   if (text !== "") output.writeLine(text);
 }
 
-/** Answers one line: a meta command, a broker command, or nothing for a blank line. */
+/**
+ * Answers one line: a meta command, a broker command, or nothing for a blank line; `lines`
+ * are those it was typed as, when several (see {@link answerLines}).
+ */
 async function respond(
   broker: Broker,
   line: string,
   options: SessionOptions,
+  lines?: readonly string[],
 ): Promise<Outcome | undefined> {
   const trimmed = line.trim();
   if (options.metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
     return await options.metaCommand(trimmed).then((text) => ({ text }), metaMistake);
   }
-  return await answerLine(broker, line);
+  return lines === undefined
+    ? await answerLine(broker, line)
+    : await answerLines(broker, line, lines);
 }
 
 /** Options for {@link runInteractive}. */
@@ -441,6 +489,43 @@ export class LogSink {
     this.#print = print;
     return () => this.#print = previous;
   }
+}
+
+/**
+ * Follows a `PUT` typed or pasted over several lines (`jq .`'s output after `PUT key: `), for
+ * the line editor's `continues` option: its first line goes on when the record
+ * grammar reads it well up to its end with an object still open ({@link putEndsInsideRecord}),
+ * and each line after it while the objects it opened are not all closed, counted as
+ * `kv broker -i` counts the lines of a record pretty-printed in a file: `{` less `}` outside
+ * quoted strings ({@link openObjects}). Each line is counted once, so a record of many lines
+ * costs time in proportion to its length; the grammar checked at every line would read the
+ * whole record again each time (a 1 MB record of 1000 lines: 23 s, in process, that way).
+ * A mistake inside the record is answered when it closes, by the PUT the lines make.
+ *
+ * @example
+ * ```ts
+ * const lines = new RecordLines();
+ * lines.continues("PUT person1: {", 0); // true
+ * lines.continues(`  "age": 22`, 1); // true
+ * lines.continues("}", 2); // false: the PUT runs
+ * ```
+ */
+export class RecordLines {
+  /** Objects the entry's lines so far leave open. */
+  #open = 0;
+
+  /** Whether Enter on `line`, the `index`-th of its entry (0 for the first), leaves it open. */
+  continues(line: string, index: number): boolean {
+    if (index === 0) this.#open = putEndsInsideRecord(line) ? this.#objectsOpened(line) : 0;
+    else this.#open += this.#objectsOpened(line);
+    return this.#open > 0;
+  }
+
+  #objectsOpened(line: string): number {
+    return openObjects(this.#encoder.encode(line));
+  }
+
+  readonly #encoder = new TextEncoder();
 }
 
 /** Arguments of each command, for the hint shown while typing. */
@@ -718,7 +803,7 @@ export const LEAVE_HINT = "(press Ctrl-C again to leave, or Ctrl-D, or type EXIT
 
 /** What a command cancelled with Ctrl-C answers. */
 function cancelledAnswer(line: string): Answer {
-  const op = line.trim().split(/\s+/)[0].toUpperCase();
+  const op = commandWord(line);
   const mayApply = op === "PUT" || op === "DELETE"
     ? `; the ${op} may still reach some replicas: check with GET`
     : "";
@@ -747,8 +832,11 @@ export async function runInteractive(
   const write = options.write ?? writeLine;
   const terminal = options.terminal ?? Deno.stdout;
   const answers = new CompletionAnswers();
+  const recordLines = new RecordLines();
   const editor = new LineEditor({
     prompt: PROMPT,
+    continuationPrompt: CONTINUATION_PROMPT,
+    continues: (line, index) => recordLines.continues(line, index),
     output: terminal,
     history: options.history?.lines,
     onHistoryAdd: (line) => options.history?.add(line),
@@ -786,12 +874,17 @@ export async function runInteractive(
         continue;
       }
       leaving = false;
-      if (input.kind === "overLong") {
-        if (!printed(write, outcomeText(overLongAnswer(`over ${input.limit}`), options))) break;
+      if (input.kind !== "line") {
+        if (!printed(write, outcomeText(unrunAnswer(input), options))) break;
         continue;
       }
-      const outcome = typedLineRefusal(input.text) ??
-        await untilInterrupted(editor, respond(broker, input.text, options), options, stopped);
+      const outcome = typedLineRefusal(input.text, input.lines) ??
+        await untilInterrupted(
+          editor,
+          respond(broker, input.text, options, input.lines),
+          options,
+          stopped,
+        );
       if (outcome === "stopped") break;
       const text = outcome === "interrupted"
         ? formatAnswer(cancelledAnswer(input.text), options)
@@ -806,11 +899,40 @@ export async function runInteractive(
 }
 
 /**
- * The answer refusing a line typed in the terminal that piped input would refuse too: over
- * MAX_LINE_BYTES, or not UTF-8; undefined for a line to run.
+ * The answer to an entry the line editor ended without a line to run: over the longest
+ * line kept, over the most lines, or given up with Ctrl-D.
  */
-function typedLineRefusal(text: string): Answer | undefined {
-  if (!text.isWellFormed()) return notUtf8Answer(text);
+function unrunAnswer(input: Exclude<EditResult, { kind: "line" | "eof" | "interrupt" }>): Answer {
+  switch (input.kind) {
+    case "overLong":
+      return overLongAnswer(`over ${input.limit}`);
+    case "tooManyLines":
+      return {
+        op: "INVALID",
+        error: `the command goes on past ${input.limit} lines, the most one takes; nothing was ` +
+          "run (jq -c writes a record on one line; kv broker -i indexes a file of them)",
+      };
+    case "unfinished":
+      return {
+        op: commandWord(input.text),
+        error: "not run: Ctrl-D ended it with its record still open (a '{' not closed); " +
+          "Up recalls it",
+      };
+  }
+}
+
+/** The command word of `line`, upper-cased, as an answer's `op`. */
+function commandWord(line: string): string {
+  return line.trim().split(/\s+/)[0].toUpperCase();
+}
+
+/**
+ * The answer refusing a line typed in the terminal that piped input would refuse too: over
+ * MAX_LINE_BYTES, or not UTF-8; undefined for a line to run. `lines` are those it was typed
+ * as, when several.
+ */
+function typedLineRefusal(text: string, lines?: readonly string[]): Answer | undefined {
+  if (!text.isWellFormed()) return notUtf8Answer(text, lines);
   const byteLength = utf8Length(text);
   return byteLength > MAX_LINE_BYTES ? overLongAnswer(`${byteLength}`) : undefined;
 }
@@ -832,19 +954,22 @@ function overLongAnswer(size: string): Answer {
  * The answer to a line holding bytes that are not UTF-8, which the line editor reads as
  * lone surrogates U+DC80–U+DCFF (see lib/base/line_editor.ts): the line is not run, since
  * a PUT would store U+FFFD where the user typed something else, as piped input's
- * `INVALID` answer says.
+ * `INVALID` answer says. The byte is told at its column, and its line of `lines` when the
+ * line was typed as several (see {@link answerLines}).
  */
-function notUtf8Answer(text: string): Answer {
+function notUtf8Answer(text: string, lines?: readonly string[]): Answer {
   let column = 1;
   for (const character of text) {
     const code = character.codePointAt(0)!;
     if (code >= ESCAPED_BYTE_FIRST && code <= ESCAPED_BYTE_LAST) {
       const byte = (code - ESCAPED_BYTE_FIRST + 0x80).toString(16);
-      return {
+      const typed = lines === undefined ? { column } : entryPosition(lines, column);
+      const answer = {
         op: "INVALID",
-        error: `byte 0x${byte} at column ${column} is not UTF-8 (drawn as �); nothing was run: ` +
-          "set the terminal's character encoding to UTF-8",
+        error: `byte 0x${byte} at column ${typed.column} is not UTF-8 (drawn as �); nothing ` +
+          "was run: set the terminal's character encoding to UTF-8",
       };
+      return "line" in typed ? { ...answer, line: typed.line } : answer;
     }
     column++;
   }

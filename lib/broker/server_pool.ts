@@ -97,6 +97,13 @@ export const DEFAULT_TIMEOUT_MS = 1_000;
 /**
  * Longest connect and request timeout accepted, in ms: ten minutes. `kv broker
  * --timeout-ms`, the one-shot commands, `kv http` and the client library all bound by it.
+ *
+ * @example
+ * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * // Servers so far away that a request may take minutes: the longest timeout there is.
+ * const pool = new ServerPool([serverAddress("127.0.0.1", 8000)], { timeoutMs: MAX_TIMEOUT_MS });
+ * ```
  */
 export const MAX_TIMEOUT_MS = 600_000;
 
@@ -124,6 +131,8 @@ export interface ServerConnection {
   readonly serverId: string;
   /** Largest frame body the server accepts, from its HELLO. */
   readonly maxFrameBytes: number;
+  /** Whether the server asked for a proof of a secret in HELLO (it has an auth file). */
+  readonly challenged: boolean;
   /**
    * The server's state from its HELLO (unrepaired, recorded k, the list it was repaired
    * under), updated by setK and markRepaired.
@@ -355,6 +364,8 @@ interface Slot {
   reportedDown: boolean;
   /** Why its last connection attempt failed for this client's credentials, if it did. */
   refusal: CredentialsRefusal | undefined;
+  /** The pool logged that the server asked for no secret (once a pool: it is the same server). */
+  saidOpen: boolean;
   /**
    * The server's BUSY refusal when its last connection attempt met its connection limit
    * (`kv server --max-connections`): running, but with no room for this client.
@@ -417,6 +428,23 @@ const REFUSAL_WHAT: Readonly<Record<CredentialsRefusal["kind"], string>> = {
   "not-tls": "does not speak TLS",
   "tls-needed": "speaks TLS",
 };
+
+/**
+ * The line for a server that asked a client holding a secret for none
+ * ({@link ServerPool.unchallenged}): what it means and what to do.
+ *
+ * @example
+ * ```ts
+ * import { serverAddress } from "./server_list.ts";
+ * openServerText(serverAddress("127.0.0.1", 8001));
+ * // "server 127.0.0.1:8001 asked for no secret though this client has an auth file: …"
+ * ```
+ */
+export function openServerText(server: ServerAddress): string {
+  return `server ${server.id} asked for no secret though this client has an auth file: it ` +
+    "runs without --auth-file and serves anyone who reaches it; restart it with --auth-file " +
+    "and the other servers' secrets";
+}
 
 /**
  * `refusal` after a server's id: what happened, that the server runs, and what is needed,
@@ -576,6 +604,7 @@ export class ServerPool {
       attemptedAt: -Infinity,
       reportedDown: false,
       refusal: undefined,
+      saidOpen: false,
       busy: undefined,
       vouched: undefined,
     }));
@@ -704,6 +733,22 @@ export class ServerPool {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The servers up now that asked this pool for no proof of a secret although it holds
+   * one: each runs without `--auth-file` and serves anyone who reaches it, which a client
+   * given an auth file cannot have meant (a server started without its flag). Empty for a
+   * pool without a secret.
+   *
+   * @example
+   * ```ts ignore
+   * for (const server of pool.unchallenged()) console.error(openServerText(server));
+   * ```
+   */
+  unchallenged(): ServerAddress[] {
+    if (this.#credentials.auth === undefined) return [];
+    return this.#servers.filter((_, index) => this.#liveConnection(index)?.challenged === false);
   }
 
   /** How many servers are up now. */
@@ -1464,6 +1509,10 @@ export class ServerPool {
       slot.busy = undefined;
       slot.reconnectDelayMs = RECONNECT_INITIAL_DELAY_MS;
       if (wasDown) this.#log(`server ${this.#servers[index].id} is back up`);
+      if (this.#credentials.auth !== undefined && !connection.challenged && !slot.saidOpen) {
+        slot.saidOpen = true;
+        this.#log(openServerText(this.#servers[index]));
+      }
       this.#notify();
     } catch (error) {
       const wasLost = slot.lost;

@@ -29,6 +29,7 @@ import {
   CommandError,
   DEFAULT_KEYS_LIMIT,
   errorAnswer,
+  type Missing,
   ONE_LINE_ADVICE,
   type PrintedAnswer,
   printedAnswer,
@@ -36,7 +37,7 @@ import {
 import { runCommand } from "../broker/commands.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { readServerList, ServerFileError } from "../broker/server_list.ts";
-import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, openServerText } from "../broker/server_pool.ts";
 import { writeLine } from "../base/stdout.ts";
 import { keyProblem, listedKey, oneLine, readListedKey } from "../record/key.ts";
 import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
@@ -413,7 +414,7 @@ function answered(
   });
   if (values.json) writeLine(printed.text);
   else printHuman(printed);
-  const note = foundNothing(printed.answer) && !values.json
+  const note = foundNothing(printed.answer) && !values.json && !foundRecord(printed.answer)
     ? quotedKeyNote(spec.name, argument)
     : undefined;
   if (note !== undefined) console.error(note);
@@ -432,6 +433,15 @@ function exitCode(answer: Answer): number {
   if ("error" in answer) return EXIT_UNAVAILABLE;
   if ("warning" in answer && answer.warning !== undefined) return EXIT_UNAVAILABLE;
   return foundNothing(answer) ? EXIT_NOT_FOUND : EXIT_FOUND;
+}
+
+/**
+ * Whether `answer` is a QUERY that found its record, without the path: its key, quotes and
+ * all, is held, so the quotes were no mistake.
+ */
+function foundRecord(answer: Answer): boolean {
+  const { missing } = answer as { missing?: Missing };
+  return missing !== undefined && missing.reason !== "no-record";
 }
 
 /** Whether `answer` is a GET, QUERY or DELETE that found no record. */
@@ -723,5 +733,8 @@ async function brokerFromFlags(
     throw noServerReachable(name, path, unreachableServers(broker.pool));
   }
   if (broker.notice !== undefined) console.error(`kv ${name}: ${broker.notice}`);
+  for (const server of broker.pool.unchallenged()) {
+    console.error(`kv ${name}: ${openServerText(server)}`);
+  }
   return broker;
 }

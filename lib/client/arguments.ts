@@ -17,7 +17,8 @@ import { KvInputError } from "./errors.ts";
 
 /**
  * What `input` is, for a message saying what came instead of what was expected:
- * `undefined`, `null`, `an array`, `an object`, `a Date`, `a number (5)`.
+ * `undefined`, `null`, `an array`, `an object`, `a Date`, `a number (5)`, `a function (greet)`
+ * (by its name).
  *
  * @example
  * ```ts
@@ -33,6 +34,10 @@ export function describeArgument(input: unknown): string {
     return name === undefined || name === "Object" ? "an object" : `a ${name}`;
   }
   if (typeof input === "string") return `a string (${JSON.stringify(input)})`;
+  // By name: String() of a function is its whole source, which a message would then hold.
+  if (typeof input === "function") {
+    return input.name === "" ? "a function" : `a function (${input.name})`;
+  }
   return `a ${typeof input} (${String(input)})`;
 }
 

@@ -54,10 +54,29 @@ import type {
 import { checkName } from "./values.ts";
 import { describeArgument } from "./arguments.ts";
 
-/** Most keys one `Kv.keys` page may ask for (the servers' own KEYS limit). */
+/**
+ * Most keys one `Kv.keys` page may ask for: 10 000, the servers' own KEYS limit (its type says
+ * `number`, so `deno doc` shows no value).
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./kv.ts";
+ * await using kv = await connect({ servers: "serverFile.txt" });
+ * const { keys } = await kv.keys({ prefix: "person", limit: MAX_KEYS_PAGE }); // 10 000 at most
+ * ```
+ */
 export const MAX_KEYS_PAGE: number = MAX_KEYS_LIMIT;
 
-/** Keys one page of `Kv.list` fetches (and then reads) at a time, and `Kv.keys`'s default. */
+/**
+ * Keys one page of `Kv.list` fetches (and then reads) at a time, and `Kv.keys`'s default.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./kv.ts";
+ * await using kv = await connect({ servers: "serverFile.txt" });
+ * const { keys } = await kv.keys({ prefix: "person" }); // LIST_PAGE_SIZE keys at most
+ * ```
+ */
 export const LIST_PAGE_SIZE = 100;
 
 /**
@@ -102,6 +121,28 @@ export interface JsonEntry {
    */
   warning?: string;
 }
+
+/**
+ * Why a query found no value, from the replica answer the read reports (the newest
+ * version): the key holds no record (`no-record`: none, or deleted); the object at
+ * `path` minus its last name has no field of that name (`no-field`, with `closest`, its
+ * field nearest that name, when one is a typo or a letter case away); or the path ran
+ * into a scalar, `value` (made by the caller's reader), at `path` (`not-object`). `path`
+ * is the query's path up to there.
+ *
+ * @example
+ * ```ts
+ * const typo: QueryMissing<string> = {
+ *   reason: "no-field",
+ *   path: ["person1", "address", "stret"],
+ *   closest: "street",
+ * };
+ * ```
+ */
+export type QueryMissing<L = Value> =
+  | { readonly reason: "no-record" }
+  | { readonly reason: "no-field"; readonly path: string[]; readonly closest?: string }
+  | { readonly reason: "not-object"; readonly path: string[]; readonly value: L };
 
 /**
  * One replica's copy of a record, from {@link KvCore.replicas}: a record with its
@@ -280,25 +321,31 @@ export class KvCore {
    * // { key: "person1", json: '{"city":"Oslo"}', version: "0193…", path: ["person1", "address"] }
    * ```
    */
-  async queryJson(path: string | readonly string[]): Promise<JsonEntry & { path: string[] }> {
+  async queryJson(
+    path: string | readonly string[],
+  ): Promise<JsonEntry & { path: string[]; missing?: QueryMissing }> {
     const segments = parsePath(path);
     const lookup = await this.#open().queryEncoded(segments);
     this.#stillOpen();
-    return { ...jsonEntry(segments[0], lookup), path: segments };
+    const found = { ...jsonEntry(segments[0], lookup), path: segments };
+    return withMissing(found, lookup, segments, sameValue);
   }
 
   /**
    * The value at a dotted path or an array of names, made by `decode` as
-   * {@link KvCore.getDecoded} makes a record's.
+   * {@link KvCore.getDecoded} makes a record's; when there is none, `missing` says why
+   * (a scalar in the way made by `leaf`), unless the read learned nothing of the key.
    */
-  async queryDecoded<T>(
+  async queryDecoded<T, L>(
     path: string | readonly string[],
     decode: (bytes: Uint8Array) => T,
-  ): Promise<ValueEntry<T> & { path: string[] }> {
+    leaf: (value: Value) => L,
+  ): Promise<ValueEntry<T> & { path: string[]; missing?: QueryMissing<L> }> {
     const segments = parsePath(path);
     const lookup = await this.#open().queryEncoded(segments);
     this.#stillOpen();
-    return { ...entry(segments[0], lookup, decode, segments), path: segments };
+    const found = { ...entry(segments[0], lookup, decode, segments), path: segments };
+    return withMissing(found, lookup, segments, leaf);
   }
 
   /** Stores `value` under `key` on k servers, or on none. */
@@ -496,6 +543,37 @@ function entry<T>(
   return lookup.warning === undefined
     ? { key, value: null, version: null }
     : { key, value: null, version: null, warning: lookup.warning };
+}
+
+/** A scalar a query ran into, as the broker decoded it. */
+const sameValue = (value: Value): Value => value;
+
+/**
+ * `entry` of a query of `path`, with why it found nothing when `lookup` did not and a
+ * replica said (none: no record); as it is when found, or when no replica answered.
+ */
+function withMissing<E extends object, L>(
+  entry: E,
+  lookup: EncodedLookup,
+  path: string[],
+  leaf: (value: Value) => L,
+): E & { missing?: QueryMissing<L> } {
+  if (lookup.kind !== "not-found" || lookup.unanswered) return entry;
+  const miss = lookup.miss;
+  if (miss === undefined) return { ...entry, missing: { reason: "no-record" } };
+  if (miss.reason === "not-object") {
+    const missing = {
+      reason: "not-object",
+      path: path.slice(0, miss.segment),
+      value: leaf(miss.value),
+    } as const;
+    return { ...entry, missing };
+  }
+  const missed = path.slice(0, miss.segment + 1);
+  const missing = miss.closest === undefined
+    ? { reason: "no-field", path: missed } as const
+    : { reason: "no-field", path: missed, closest: miss.closest } as const;
+  return { ...entry, missing };
 }
 
 /** What `decode` makes of a found value's bytes; a DecodeError blames the server that sent them. */

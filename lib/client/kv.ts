@@ -32,17 +32,41 @@ import { inProgramWords, KvInputError, KvUnavailableError } from "./errors.ts";
 import {
   checkName,
   decodePlainValue,
+  type Float,
   type FloatReading,
+  fromValue,
   type KvStorable,
   type KvValue,
   toValue,
 } from "./values.ts";
+import type { Value } from "../record/value.ts";
 import { checkFilePath, checkOptions, describeArgument } from "./arguments.ts";
 import { checkInteger, KvCore, LIST_PAGE_SIZE } from "./core.ts";
+import { Admission } from "./admission.ts";
 
 export { MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 
 export { LIST_PAGE_SIZE, MAX_KEYS_PAGE } from "./core.ts";
+
+/**
+ * Most calls (`get`, `getBytes`, `query`, `put`, `delete`, `keys`, and the reads of `list`) one
+ * {@link Kv} has under way in the cluster at once: later calls wait in the library, in the
+ * order they were made, and start as earlier ones end, their request timeout starting when they
+ * are sent. So `await Promise.all(rows.map((row) => kv.put(row.id, row)))` over 100 000 rows
+ * works, as it does with ioredis; started all at once, their state made the client collect
+ * garbage for seconds, the servers' answers went unread past the timeout, and the puts failed
+ * as if the servers were down (lib/client/admission.ts). As many as a connection carries at
+ * once, and as `kv bench --pipeline` allows a client.
+ *
+ * @example
+ * ```ts
+ * import { connect, MAX_CALLS_IN_FLIGHT } from "./kv.ts";
+ * await using kv = await connect({ servers: "serverFile.txt" });
+ * const rows = Array.from({ length: 3 * MAX_CALLS_IN_FLIGHT }, (_, id) => ({ id }));
+ * await Promise.all(rows.map((row) => kv.put(`row${row.id}`, row))); // 4096 under way at a time
+ * ```
+ */
+export const MAX_CALLS_IN_FLIGHT = 4096;
 
 /**
  * One server as {@link ConnectOptions.servers} takes it.
@@ -163,6 +187,30 @@ export interface KvEntry<T = KvValue> {
 }
 
 /**
+ * One record from {@link Kv.list}: a {@link KvEntry} of a record that exists, so its `value`
+ * and `version` are never `null` (a record deleted while listing is skipped), as Deno KV's list
+ * entries are; `T` as {@link KvEntry}'s. As a `KvEntry`, every listed value read `T | null`, and
+ * each caller wrote `value!` or `value?.name` for a `null` that never comes.
+ *
+ * @example
+ * ```ts
+ * interface Person { name: string }
+ * const listed: KvListEntry<Person> = {
+ *   key: "person1",
+ *   value: { name: "Mary" },
+ *   version: "0193813bcc0000000000002a",
+ * };
+ * listed.value.name; // "Mary": no `?.`
+ * ```
+ */
+export interface KvListEntry<T = KvValue> extends KvEntry<T> {
+  /** The record's value. */
+  value: T;
+  /** The version of the record read, as {@link KvEntry.version}. */
+  version: string;
+}
+
+/**
  * The answer to {@link Kv.getBytes}: a {@link KvEntry} whose value is still in kv's
  * binary encoding (lib/record/value_codec.ts, what the servers store and send).
  *
@@ -207,7 +255,44 @@ export interface KvBytesEntry {
 export interface KvQueryEntry<T = KvValue> extends KvEntry<T> {
   /** The record key, then the field names. */
   path: string[];
+  /**
+   * When `value` is `null`: why, from the replica answer the read reports (the newest
+   * version), so that a caller tells a mistyped field from a missing record; unset when
+   * found. See {@link KvQueryMissing}.
+   */
+  missing?: KvQueryMissing;
 }
+
+/**
+ * Why {@link Kv.query} found no value: no record under the key (`no-record`: none, or
+ * deleted; with a `warning`, the servers that answered cannot vouch for it); no field
+ * named by `path`'s last name in the object at the names before it (`no-field`, with
+ * `closest`, that object's field nearest the name, when one is a typo or a letter case
+ * away); or the path ran into a string or number, `value`, at `path` (`not-object`).
+ *
+ * @example
+ * ```ts
+ * // { "name" : "Mary" ; "address" : { "street" : "Main" } } under person1:
+ * const typo: KvQueryMissing = {
+ *   reason: "no-field",
+ *   path: ["person1", "address", "stret"], // kv.query("person1.address.stret.number")
+ *   closest: "street",
+ * };
+ * const scalar: KvQueryMissing = {
+ *   reason: "not-object",
+ *   path: ["person1", "name"], // kv.query("person1.name.first")
+ *   value: "Mary",
+ * };
+ * ```
+ */
+export type KvQueryMissing =
+  | { readonly reason: "no-record" }
+  | { readonly reason: "no-field"; readonly path: string[]; readonly closest?: string }
+  | {
+    readonly reason: "not-object";
+    readonly path: string[];
+    readonly value: string | number | Float;
+  };
 
 /**
  * The answer to {@link Kv.put}.
@@ -445,8 +530,12 @@ let makeKv: (core: KvCore, floats: FloatReading) => Kv;
  */
 export class Kv implements AsyncDisposable {
   readonly #core: KvCore;
+  /** Calls under way, at most MAX_CALLS_IN_FLIGHT; later ones wait their turn. */
+  readonly #admission = new Admission(MAX_CALLS_IN_FLIGHT);
   /** A value's bytes as plain JavaScript, floats read as connect() was told. */
   readonly #decode: (bytes: Uint8Array) => KvValue;
+  /** A scalar a query ran into ({@link KvQueryMissing}), read as #decode reads one. */
+  readonly #leaf: (value: Value) => string | number | Float;
 
   static {
     // connectWithRepairCommand's way to the private constructor; the class's public
@@ -458,6 +547,7 @@ export class Kv implements AsyncDisposable {
   private constructor(core: KvCore, floats: FloatReading) {
     this.#core = core;
     this.#decode = (bytes) => decodePlainValue(bytes, floats);
+    this.#leaf = (value) => fromValue(value, floats) as string | number | Float;
     CORES.set(this, core);
   }
 
@@ -494,7 +584,8 @@ export class Kv implements AsyncDisposable {
     // (`const read: KvEntry | KvBytesEntry = await kv.get(key)` made it KvValue | Uint8Array),
     // so a read without one types as reads did before they took one; so query, list, decode.
     // The core's promise itself: no async wrapper and its extra promise per read.
-    return this.#core.getDecoded(key, this.#decode as (bytes: Uint8Array) => T);
+    const decode = this.#decode as (bytes: Uint8Array) => T;
+    return this.#admission.run(() => this.#core.getDecoded(key, decode));
   }
 
   /**
@@ -512,7 +603,7 @@ export class Kv implements AsyncDisposable {
    * ```
    */
   getBytes(key: string): Promise<KvBytesEntry> {
-    return this.#core.getDecoded(key, copyBytes);
+    return this.#admission.run(() => this.#core.getDecoded(key, copyBytes));
   }
 
   /**
@@ -554,7 +645,8 @@ export class Kv implements AsyncDisposable {
    * ```
    */
   query<T = KvValue>(path: string | readonly string[]): Promise<NoInfer<KvQueryEntry<T>>> {
-    return this.#core.queryDecoded(path, this.#decode as (bytes: Uint8Array) => T);
+    const decode = this.#decode as (bytes: Uint8Array) => T;
+    return this.#admission.run(() => this.#core.queryDecoded(path, decode, this.#leaf));
   }
 
   /**
@@ -585,7 +677,9 @@ export class Kv implements AsyncDisposable {
     // argument's was `string`. KvValue stays beside KvStorable<T> for a caller's own generic
     // `V extends KvValue`, which TypeScript cannot check against the deferred KvStorable<V>.
     checkName(key, "key");
-    return await this.#core.put(key, toValue(value));
+    // Converted now, not once admitted: the caller may change its object after the call.
+    const stored = toValue(value);
+    return await this.#admission.run(() => this.#core.put(key, stored));
   }
 
   /**
@@ -599,7 +693,7 @@ export class Kv implements AsyncDisposable {
    * ```
    */
   async delete(key: string): Promise<KvDeleteResult> {
-    return await this.#core.delete(key);
+    return await this.#admission.run(() => this.#core.delete(key));
   }
 
   /**
@@ -614,7 +708,7 @@ export class Kv implements AsyncDisposable {
    */
   async keys(options: KvListOptions = {}): Promise<KvKeysPage> {
     checkOptions(options, "keys", LIST_OPTIONS, { required: false });
-    return await this.#core.keys(options);
+    return await this.#admission.run(() => this.#core.keys(options));
   }
 
   /**
@@ -625,7 +719,8 @@ export class Kv implements AsyncDisposable {
    * does a listed key whose read cannot vouch that it is gone (a `null` with a warning,
    * servers having gone down since the page), or that no replica answered.
    *
-   * `T` is the caller's type for every value listed, unchecked, as {@link Kv.get}'s.
+   * `T` is the caller's type for every value listed, unchecked, as {@link Kv.get}'s; a listed
+   * entry's `value` and `version` are never `null` ({@link KvListEntry}).
    *
    * @example
    * ```ts
@@ -634,18 +729,19 @@ export class Kv implements AsyncDisposable {
    *   console.log(key, value);
    * }
    * for await (const { value } of kv.list<{ name: string }>({ prefix: "person" })) {
-   *   console.log(value?.name);
+   *   console.log(value.name);
    * }
    * ```
    */
-  async *list<T = KvValue>(options: KvListOptions = {}): AsyncGenerator<NoInfer<KvEntry<T>>> {
+  async *list<T = KvValue>(options: KvListOptions = {}): AsyncGenerator<NoInfer<KvListEntry<T>>> {
     checkOptions(options, "list", LIST_OPTIONS, { required: false });
     let remaining = options.limit ?? Infinity;
     if (remaining !== Infinity) checkInteger(remaining, "limit", 1, Number.MAX_SAFE_INTEGER);
     let after = options.after;
     while (remaining > 0) {
       const limit = Math.min(LIST_PAGE_SIZE, remaining);
-      const page = await this.#core.keys({ prefix: options.prefix, limit, after });
+      const selector = { prefix: options.prefix, limit, after };
+      const page = await this.#admission.run(() => this.#core.keys(selector));
       if (page.warning !== undefined) throw new KvUnavailableError(page.warning);
       const entries = await Promise.all(page.keys.map((key) => this.get<T>(key)));
       for (const entry of entries) {
@@ -654,7 +750,8 @@ export class Kv implements AsyncDisposable {
         }
         if (entry.value === null) continue;
         remaining--;
-        yield entry;
+        // Found: a value and its version (a read's entry has both or neither).
+        yield entry as KvListEntry<T>;
       }
       if (!page.more || page.keys.length === 0) return;
       after = page.keys[page.keys.length - 1];
@@ -676,7 +773,9 @@ export class Kv implements AsyncDisposable {
 
   /**
    * Closes every connection; later calls throw a KvInputError, and so do the calls in
-   * flight, at once (a write's may or may not have been applied). Closing twice is harmless.
+   * flight, at once (a write's may or may not have been applied), and those still waiting
+   * their turn ({@link MAX_CALLS_IN_FLIGHT}), which were never sent: `this kv connection is
+   * closed`. Closing twice is harmless.
    * An open Kv does not keep the program running by itself: only its calls in flight do,
    * so a script that never closes it still ends once its last call is answered, as with
    * Deno KV's handle (its idle connections and retries of down servers hold nothing).

@@ -196,7 +196,11 @@ export function checkName(name: unknown, what: string): asserts name is string {
     throw new KvInputError(`${article(what)} ${what} must be well-formed Unicode`);
   }
   const problem = keyProblem(name, what);
-  if (problem !== undefined) throw new KvInputError(problem);
+  if (problem === undefined) return;
+  // keyProblem names an empty name first, then a dot: an application's keys hold dots often
+  // (an e-mail address, a file name), and the refusal alone did not say what to do.
+  const dotted = name.includes(".") ? "; put another character in its place, such as ':'" : "";
+  throw new KvInputError(`${problem}${dotted}`);
 }
 
 /** "a" or "an" before `noun` ("an after key"). */
@@ -247,7 +251,7 @@ function convert(
   if (input instanceof Float) return float(input.value);
   if (!isPlainObject(input)) {
     throw new KvInputError(
-      `${where} is ${describeArgument(input)}; kv stores ${kinds}`,
+      `${where} is ${describeArgument(input)}; kv stores ${kinds}${storingAdvice(input, where)}`,
     );
   }
   if (depth === MAX_NESTING_DEPTH) {
@@ -265,6 +269,32 @@ function convert(
     fields.push([name, convert(member, `${where}.${name}`, depth + 1, root, kinds)]);
   }
   return object(fields);
+}
+
+/**
+ * What to store instead of `input`, a value kv cannot store found at `where` (`value` for the
+ * value itself; a field holding `undefined` never comes here), as `: …`; "" when there is no
+ * one answer (a function, a symbol). The refusal alone (`value.born is a Date; kv stores
+ * strings, …`) left every caller to work out the same conversions.
+ */
+function storingAdvice(input: unknown, where: string): string {
+  if (input === undefined || (input === null && where === "value")) {
+    return ": to remove a record, delete it";
+  }
+  if (input === null) return ": leave the field out for none";
+  if (typeof input === "boolean") return ": store 1 or 0, or a string";
+  if (typeof input === "bigint") {
+    return ": store it as a string, or as a number within Number.MAX_SAFE_INTEGER";
+  }
+  if (Array.isArray(input) || input instanceof Set) {
+    return ": kv has no lists; store an object with a field per item, or its JSON as a string";
+  }
+  if (input instanceof Date) {
+    return ": store its toISOString(), a string in time order, or getTime(), a number";
+  }
+  if (input instanceof Map) return ": store Object.fromEntries(map), if its keys are strings";
+  if (typeof input === "object") return ": store a plain object of its fields ({ ...it })";
+  return "";
 }
 
 /**

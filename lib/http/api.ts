@@ -6,7 +6,7 @@
  * | route                                  | answer                                           |
  * | -------------------------------------- | ------------------------------------------------ |
  * | `GET /v1/records/{key}`                | 200 `{key, value, version}`, 404, or 503         |
- * | `GET /v1/records/{key}/{field}/…`      | 200 `{key, value, version, path}` (QUERY), 404, 503 |
+ * | `GET /v1/records/{key}/{field}/…`      | 200 `{key, value, version, path}` (QUERY), 404 or 503 with `missing` |
  * | `GET /v1/records/{key}?replicas=true`  | 200 `{key, agree, replicas: [{server, state, version}]}` |
  * | `PUT /v1/records/{key}`                | JSON value or `text/plain` record line: 200, 400, 415 |
  * | `DELETE /v1/records/{key}`             | 200 `{key, deleted: true, version}`, 404, 503    |
@@ -36,7 +36,13 @@
  * @module
  */
 import { coreOf, type Kv } from "../client/kv.ts";
-import { type JsonEntry, type KvCore, MAX_KEYS_PAGE, replicasAgree } from "../client/core.ts";
+import {
+  type JsonEntry,
+  type KvCore,
+  MAX_KEYS_PAGE,
+  type QueryMissing,
+  replicasAgree,
+} from "../client/core.ts";
 import { KvInputError, KvUnavailableError } from "../client/errors.ts";
 import { Float, toValue } from "../client/values.ts";
 import { parseRecordLine, type RecordLine, RecordParseError } from "../record/parse.ts";
@@ -1061,17 +1067,25 @@ function answerStatus(found: boolean, warning: string | undefined): number {
 function entryResponse(
   answers: AnswerBudget,
   status: number,
-  entry: JsonEntry & { path?: string[] },
+  entry: JsonEntry & { path?: string[]; missing?: QueryMissing },
 ): Response {
   const value = entry.json ?? "null";
   let text = `{"key":${JSON.stringify(entry.key)},"value":${value},"version":` +
     JSON.stringify(entry.version);
   if (entry.path !== undefined) text += `,"path":${JSON.stringify(entry.path)}`;
+  if (entry.missing !== undefined) text += `,"missing":${missingJson(entry.missing)}`;
   if (entry.warning !== undefined) text += `,"warning":${JSON.stringify(entry.warning)}`;
   const headers: Record<string, string> = { "Content-Type": JSON_TYPE };
   if (entry.warning !== undefined) headers.Warning = warningHeader(entry.warning);
   if (status === 503) headers["Retry-After"] = RETRY_AFTER_SECONDS;
   return answers.response(`${text}}`, { status, headers });
+}
+
+/** Why a query found nothing, as JSON: a leaf's value with its kind kept (`2.0`), as a value's. */
+function missingJson(missing: QueryMissing): string {
+  if (missing.reason !== "not-object") return JSON.stringify(missing);
+  return `{"reason":"not-object","path":${JSON.stringify(missing.path)},` +
+    `"value":${toJsonText(missing.value)}}`;
 }
 
 function errorResponse(error: HttpError): Response {

@@ -249,7 +249,7 @@ function recordOperations(
         responses: {
           "200": answer("The value at the path.", "QueryEntry"),
           "400": BAD_REQUEST,
-          "404": absent("No such record or field.", "QueryEntry"),
+          "404": absent("No such record or field; `missing` says which.", "QueryEntry"),
           "503": unvouched("QueryEntry"),
         },
       },
@@ -505,7 +505,24 @@ function recordSchemas(): Record<string, unknown> {
     QueryEntry: {
       allOf: [ref("Entry"), {
         type: "object",
-        properties: { path: { type: "array", items: { type: "string" } } },
+        properties: {
+          path: { type: "array", items: { type: "string" } },
+          missing: {
+            type: "object",
+            required: ["reason"],
+            description: "When value is null: why, as the replica of the newest version " +
+              "answered. no-record: the key holds none. no-field: the object at path " +
+              "without its last name has no field of that name; closest is its field " +
+              "nearest the name, when one is a typo or a letter case away. not-object: " +
+              "path holds value, a string or number, where the query went on.",
+            properties: {
+              reason: { type: "string", enum: ["no-record", "no-field", "not-object"] },
+              path: { type: "array", items: { type: "string" } },
+              closest: { type: "string" },
+              value: { oneOf: [{ type: "string" }, { type: "number" }] },
+            },
+          },
+        },
       }],
     },
     Replicas: {

@@ -390,8 +390,11 @@ const encodeGet: Encoder = (frames, requestId, key) => frames.get(requestId, key
 /** The decoder of a request whose caller reads the response itself. */
 const AS_RESPONSE: AnswerDecoder = { decode: (response: Response): Response => response };
 
-/** The decoder of a GET or QUERY: the value still encoded. */
-const ENCODED_READ: AnswerDecoder = { decode: encodedRead, decodeOk: splitValueBodyAt };
+/** The decoder of a GET: the value still encoded. */
+const ENCODED_GET: AnswerDecoder = { decode: encodedGet, decodeOk: splitValueBodyAt };
+
+/** The decoder of a QUERY: the value still encoded, or why the record lacks the path. */
+const ENCODED_QUERY: AnswerDecoder = { decode: encodedRead, decodeOk: splitValueBodyAt };
 
 /**
  * A pipelined connection to one server. Create with {@link ServerClient.connect}.
@@ -418,6 +421,7 @@ export class ServerClient {
   #maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
   #serverId = "";
   #state: NodeState = { unrepaired: true, k: 0, repairedUnder: NO_LIST };
+  #challenged = false;
   #closeReason: ConnectionError | undefined;
   #resolveClosed!: () => void;
   #nextRequestId = 1;
@@ -553,6 +557,7 @@ export class ServerClient {
     const scheme = auth === undefined ? AUTH_NONE : AUTH_HMAC_SHA256;
     const first = await this.#helloAnswer(scheme, new Uint8Array(0));
     if (!("challenge" in first)) return first;
+    this.#challenged = true;
     if (auth === undefined) {
       throw new ServerError(ErrorCode.AUTH_REQUIRED, "the server requires an auth file");
     }
@@ -618,6 +623,20 @@ export class ServerClient {
    */
   get state(): NodeState {
     return this.#state;
+  }
+
+  /**
+   * Whether the server asked this client, in HELLO, to prove that it knows a secret: false
+   * for a server run without `--auth-file`, which serves anyone who reaches it.
+   *
+   * @example
+   * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
+   * if (!client.challenged) console.log("this server serves anyone who connects");
+   * ```
+   */
+  get challenged(): boolean {
+    return this.#challenged;
   }
 
   /**
@@ -892,13 +911,14 @@ export class ServerClient {
     }
     // A value is at most a frame's worth, after the record's version.
     const bound = this.#maxFrameBytes + VERSION_BYTES;
-    this.#askTo(encodeGet, bound, ENCODED_READ, key, settle as Settle<unknown>);
+    this.#askTo(encodeGet, bound, ENCODED_GET, key, settle as Settle<unknown>);
   }
 
   /**
    * The value at `path` (a key, then field names) with the record's version; for
    * NOT_FOUND, no value and the version of what the key holds (its tombstone, or a
-   * record without that path), if anything.
+   * record without that path), if anything, and for a record without the path `miss`:
+   * the first segment it cannot take, and why.
    *
    * @example
    * ```ts
@@ -946,7 +966,7 @@ export class ServerClient {
     }
     const bound = this.#maxFrameBytes + VERSION_BYTES;
     const encode: Encoder = (frames, id) => frames.query(id, path);
-    this.#askTo(encode, bound, ENCODED_READ, "", settle as Settle<unknown>);
+    this.#askTo(encode, bound, ENCODED_QUERY, "", settle as Settle<unknown>);
   }
 
   /**
@@ -1560,14 +1580,26 @@ function putResult(response: Response): PutResult {
 
 /** What a GET's or QUERY's response means, the value still encoded. */
 function encodedRead(response: Response): EncodedRead {
-  if (response.type === "not_found") return { encoded: undefined, version: response.version };
-  return splitValueBody(expectOk(response));
+  if (response.type !== "not_found") return splitValueBody(expectOk(response));
+  const { version, miss } = response;
+  return miss === undefined
+    ? { encoded: undefined, version }
+    : { encoded: undefined, version, miss };
+}
+
+/** {@link encodedRead} for a GET, whose NOT_FOUND never says why a path is missing. */
+function encodedGet(response: Response): EncodedRead {
+  if (response.type === "not_found" && response.miss !== undefined) {
+    throw new DecodeError("a GET's NOT_FOUND carries a query path's miss");
+  }
+  return encodedRead(response);
 }
 
 /** An encoded read with its value decoded (a DecodeError when it is malformed). */
 function decodeRead(read: EncodedRead): ReadResult {
   const value = read.encoded === undefined ? undefined : decodeValue(read.encoded);
-  return { value, version: read.version };
+  const { version, miss } = read;
+  return miss === undefined ? { value, version } : { value, version, miss };
 }
 
 /** `refusals` when they name distinct items of a batch of `itemCount` in order; else a DecodeError. */

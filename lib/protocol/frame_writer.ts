@@ -12,6 +12,8 @@
  * @module
  */
 import { type KeysOptions } from "../record/key.ts";
+import type { PathMiss } from "../record/query_path.ts";
+import { MAX_PATH_SEGMENTS } from "../limits.ts";
 import { ByteWriter, hexToBytes } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
 import type { Value } from "../record/value.ts";
@@ -35,6 +37,7 @@ import {
   type ListPartitionsOptions,
   MAX_ERROR_MESSAGE_BYTES,
   MessageType,
+  MissReason,
   PARTITION_BITMAP_BYTES,
   type PartitionDigestSource,
   PROTOCOL_VERSION,
@@ -604,35 +607,33 @@ export class FrameWriter {
   }
 
   /**
-   * Appends OK carrying a value that `encode` writes in the value encoding (GET, QUERY
-   * straight from the store), or NOT_FOUND when `encode` returns false; what `encode`
-   * wrote before returning false is dropped.
+   * Appends OK carrying a value that `encode` writes in the value encoding (a QUERY
+   * straight from the store) and returns true; when `encode` returns false, appends
+   * nothing (what it wrote is dropped) and returns false, for the caller to answer
+   * NOT_FOUND with why ({@link FrameWriter.notFound}).
    *
    * @example
    * ```ts
-   * import { decodeResponse } from "./messages.ts";
    * const version = { ms: 1700000000000, counter: 0, broker: 1 };
    * const frames = new FrameWriter();
-   * frames.okOrNotFound(3, version, () => false); // the path holds no value
-   * const bytes = frames.bytes();
-   * decodeResponse({ type: bytes[4], requestId: 3, body: bytes.subarray(9) });
-   * // { type: "not_found", requestId: 3, version }
+   * frames.okIfFound(3, version, () => false); // false: the path holds no value
+   * frames.bytes().length; // 0
    * ```
    */
-  okOrNotFound(
+  okIfFound(
     requestId: number,
     version: Version,
     encode: (out: ByteWriter) => boolean,
-  ): void {
+  ): boolean {
     writeVersion(this.#version, 0, version);
     const start = this.#begin(MessageType.OK, requestId);
     this.#out.raw(this.#version);
     if (encode(this.#out)) {
       this.#end(start);
-      return;
+      return true;
     }
     this.#out.truncate(start);
-    this.notFound(requestId, version);
+    return false;
   }
 
   /**
@@ -801,20 +802,41 @@ export class FrameWriter {
   }
 
   /**
-   * Appends NOT_FOUND, with the version the key holds (a tombstone's) when it holds one.
+   * Appends NOT_FOUND, with the version the key holds (a tombstone's) when it holds one;
+   * for a QUERY path that the record at `version` lacks, with `miss`, why.
    *
    * @example
    * ```ts
+   * import { int } from "../record/value.ts";
    * const frames = new FrameWriter();
    * frames.notFound(3);
    * frames.bytes(); // 00000000 81 00000003: NOT_FOUND, no version: the key was never written
+   * const version = { ms: 1700000000000, counter: 0, broker: 1 };
+   * frames.notFound(4, version, { reason: "not-object", segment: 2, value: int(22) });
    * ```
    */
-  notFound(requestId: number, version?: Version): void {
+  notFound(requestId: number, version?: Version, miss?: PathMiss): void {
+    invariant(miss === undefined || version !== undefined, "a miss is in a record's version");
     if (version !== undefined) writeVersion(this.#version, 0, version);
     const start = this.#begin(MessageType.NOT_FOUND, requestId);
     if (version !== undefined) this.#out.raw(this.#version);
+    if (miss !== undefined) this.#miss(miss);
     this.#end(start);
+  }
+
+  /** Writes why a record lacks a QUERY's path (docs/protocol.md, QUERY). */
+  #miss(miss: PathMiss): void {
+    const out = this.#out;
+    invariant(miss.segment >= 1 && miss.segment < MAX_PATH_SEGMENTS, "a miss is past the key");
+    out.u8(miss.segment);
+    if (miss.reason === "no-field") {
+      out.u8(MissReason.NO_FIELD);
+      out.string(miss.closest ?? "");
+      return;
+    }
+    invariant(miss.value.kind !== "object", "a path runs into a leaf, never an object");
+    out.u8(MissReason.NOT_OBJECT);
+    writeValue(out, miss.value);
   }
 
   /**

@@ -16,7 +16,7 @@ import { MAX_KEY_BYTES, MAX_KEYS_LIMIT, MAX_PATH_SEGMENTS } from "../limits.ts";
 import { checkEncodedKey, checkKey, type KeysOptions } from "../record/key.ts";
 import { ByteReader, bytesToHex, DecodeError, LimitExceededError, readU32 } from "../base/bytes.ts";
 import { readUtf8 } from "../base/utf8.ts";
-import { checkPath } from "../record/query_path.ts";
+import { checkPath, type PathMiss } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
 import { readValue } from "../record/value_codec.ts";
 import { parseVersion, readVersion, type Version, VERSION_BYTES } from "../record/version.ts";
@@ -39,6 +39,7 @@ import {
   MAX_LIST_PARTITIONS_LIMIT,
   MAX_RECORDED_K,
   MessageType,
+  MissReason,
   type NodeState,
   PARTITION_BITMAP_BYTES,
   type PartitionDigests,
@@ -486,7 +487,9 @@ export function decodeResponse(frame: Frame): Response {
     case MessageType.NOT_FOUND: {
       const reader = new ByteReader(frame.body);
       const version = reader.remaining === 0 ? undefined : readVersionField(reader);
-      return finish(reader, { type: "not_found", requestId, version }, "NOT_FOUND");
+      if (reader.remaining === 0) return { type: "not_found", requestId, version };
+      const miss = readMiss(reader);
+      return finish(reader, { type: "not_found", requestId, version, miss }, "NOT_FOUND");
     }
     case MessageType.STALE: {
       const reader = new ByteReader(frame.body);
@@ -502,6 +505,25 @@ export function decodeResponse(frame: Frame): Response {
     default:
       throw new DecodeError(`unknown response type 0x${frame.type.toString(16).padStart(2, "0")}`);
   }
+}
+
+/** Reads why a record lacks a QUERY's path, after its NOT_FOUND's version (docs/protocol.md). */
+function readMiss(reader: ByteReader): PathMiss {
+  const segment = reader.u8("miss segment");
+  if (segment < 1 || segment >= MAX_PATH_SEGMENTS) {
+    throw new DecodeError(`miss at segment ${segment}, not 1 to ${MAX_PATH_SEGMENTS - 1}`);
+  }
+  const reason = reader.u8("miss reason");
+  if (reason === MissReason.NO_FIELD) {
+    const closest = reader.string("nearest field", MAX_KEY_BYTES);
+    if (closest === "") return { reason: "no-field", segment };
+    checkKey(closest, "nearest field");
+    return { reason: "no-field", segment, closest };
+  }
+  if (reason !== MissReason.NOT_OBJECT) throw new DecodeError(`unknown miss reason ${reason}`);
+  const value = readValue(reader);
+  if (value.kind === "object") throw new DecodeError("an object where the path met a leaf");
+  return { reason: "not-object", segment, value };
 }
 
 /**

@@ -25,6 +25,7 @@
 import { DecodeError } from "../base/bytes.ts";
 import type { Value } from "../record/value.ts";
 import type { Version } from "../record/version.ts";
+import type { PathMiss } from "../record/query_path.ts";
 import type { ByteWriter } from "../base/bytes.ts";
 import type { PutManyBounds } from "./put_many.ts";
 
@@ -44,7 +45,7 @@ import type { PutManyBounds } from "./put_many.ts";
  * cluster's k, nor tell a server repaired for another cluster's list from one repaired
  * for its own.
  */
-export const PROTOCOL_VERSION = 8;
+export const PROTOCOL_VERSION = 9;
 
 /** PUT and DELETE flag bit (and PUT_MANY item flag): a repair copy, acknowledged when stale. */
 export const WRITE_FLAG_REPAIR = 0x02;
@@ -180,6 +181,17 @@ export const MAX_REQUEST_ID = 0xffff_ffff;
 
 /** HELLO auth scheme meaning "no authentication", the only one protocol version 1 knows. */
 export const AUTH_NONE = 0;
+
+/**
+ * Why a QUERY's NOT_FOUND says the record lacks the path, its byte after the segment
+ * (docs/protocol.md, QUERY; since version 9).
+ */
+export const MissReason = {
+  /** The object reached has no such field; its nearest field's name follows. */
+  NO_FIELD: 1,
+  /** The path reached a leaf; the leaf's value follows. */
+  NOT_OBJECT: 2,
+} as const;
 
 /** The message type byte of every frame. */
 export const MessageType = {
@@ -383,6 +395,8 @@ export type Response =
     readonly requestId: number;
     /** The version of the key's tombstone (or of its record, for a QUERY path it lacks). */
     readonly version: Version | undefined;
+    /** For a QUERY path the record lacks: why (the key holds a record; unset otherwise). */
+    readonly miss?: PathMiss;
   }
   | { readonly type: "stale"; readonly requestId: number; readonly version: Version }
   | {
@@ -450,6 +464,8 @@ export interface EncodedRead {
   readonly encoded: Uint8Array | undefined;
   /** The version of the key's newest write on that server; undefined when it has none. */
   readonly version: Version | undefined;
+  /** A QUERY's NOT_FOUND from a record that lacks the path: why; unset otherwise. */
+  readonly miss?: PathMiss;
 }
 
 /**
@@ -462,6 +478,8 @@ export interface ReadResult {
   readonly value: Value | undefined;
   /** The version of the key's newest write on that server; undefined when it has none. */
   readonly version: Version | undefined;
+  /** As {@link EncodedRead.miss}. */
+  readonly miss?: PathMiss;
 }
 
 /** What STATS reports. */

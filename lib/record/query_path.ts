@@ -14,6 +14,27 @@ import { MAX_PATH_BYTES, MAX_PATH_SEGMENTS } from "../limits.ts";
 import { DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { utf8Length } from "../base/utf8.ts";
 import { checkKey, keyProblem } from "./key.ts";
+import type { Value } from "./value.ts";
+
+/**
+ * Why a record holds no value at a query path: the first segment the path could not take,
+ * `segment` (1 or more: segment 0 is the key, whose record exists), and what stopped it.
+ * `no-field`: the object the path reached, `path[0..segment)`, has no field
+ * `path[segment]`; `closest` is its field nearest that name (one edit or case apart),
+ * if any. `not-object`: the path reached a scalar, `value`, at `path[0..segment)`, and
+ * could go no further. A QUERY's NOT_FOUND carries it (docs/protocol.md, QUERY).
+ *
+ * @example
+ * ```ts
+ * import { int } from "./value.ts";
+ * // person1 = { "age" : 22 ; "address" : { "street" : "Main" } }
+ * const typo: PathMiss = { reason: "no-field", segment: 2, closest: "street" }; // person1.address.stret
+ * const scalar: PathMiss = { reason: "not-object", segment: 2, value: int(22) }; // person1.age.x
+ * ```
+ */
+export type PathMiss =
+  | { readonly reason: "no-field"; readonly segment: number; readonly closest?: string }
+  | { readonly reason: "not-object"; readonly segment: number; readonly value: Value };
 
 /** Paths longer than this many characters are shown shortened in error messages. */
 const MAX_QUOTED_PATH_CHARACTERS = 80;

@@ -1412,9 +1412,12 @@ export class KvServer {
         throw new Error("GET is answered from its key's bytes by #getFromBytes, never here");
       // Answered straight from the trie's bytes: no value object is built and re-encoded.
       case "query": {
-        const version = store.versionOf(request.path[0]);
+        const { path } = request;
+        const version = store.versionOf(path[0]);
         if (version === undefined) return responses.notFound(id);
-        return responses.okOrNotFound(id, version, (out) => store.queryInto(request.path, out));
+        if (responses.okIfFound(id, version, (out) => store.queryInto(path, out))) return;
+        // A miss, answered with why from the same record: a tombstone's has none.
+        return responses.notFound(id, version, store.queryMiss(path));
       }
       case "delete": {
         const { key, version } = request;

@@ -91,6 +91,7 @@
  */
 import { checkEncodedKey, type KeysOptions } from "../record/key.ts";
 import type { Value } from "../record/value.ts";
+import type { PathMiss } from "../record/query_path.ts";
 import { invariant } from "../base/invariant.ts";
 import { ByteWriter } from "../base/bytes.ts";
 import { DirLock } from "./dir_lock.ts";
@@ -914,6 +915,22 @@ export class Store {
    */
   query(path: readonly string[]): Value | undefined {
     return this.#trie.query(path);
+  }
+
+  /**
+   * Why `path` holds no value in the record its key holds; undefined when the key holds no
+   * record (see {@link RecordTrie.queryMiss}).
+   *
+   * @example
+   * ```ts
+   * import { int, object } from "../record/value.ts";
+   * const store = await Store.open(); // memory only
+   * store.put("person1", object([["age", int(22)]]));
+   * store.queryMiss(["person1", "agee"]); // { reason: "no-field", segment: 1, closest: "age" }
+   * ```
+   */
+  queryMiss(path: readonly string[]): PathMiss | undefined {
+    return this.#trie.queryMiss(path);
   }
 
   /**

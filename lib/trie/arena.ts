@@ -315,6 +315,52 @@ export class RecordArena {
     }
   }
 
+  /**
+   * Whether node `node` is an object (`{}` included), not a scalar.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { int, object } from "../record/value.ts";
+   * const names = new FieldNames();
+   * const arena = new RecordArena(names, () => {});
+   * const offset = arena.write(object([["age", int(22)]]));
+   * arena.isObjectNode(arena.rootNode(offset)); // true
+   * arena.isObjectNode(arena.childNode(offset, arena.rootNode(offset), names.find("age"))); // false
+   * ```
+   */
+  isObjectNode(node: number): boolean {
+    const kind = (this.#view.getUint32(node, true) >>> KIND_SHIFT) & KIND_MASK;
+    return kind === OBJECT || kind === INDEXED_OBJECT;
+  }
+
+  /**
+   * The names of the fields of the object at node `node` of the block at `offset`, in
+   * the record's order; none for `{}` or a scalar. O(fields): for a query's miss, which
+   * names a field the object has instead, not for reads.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * import { int, object } from "../record/value.ts";
+   * const names = new FieldNames();
+   * const arena = new RecordArena(names, () => {});
+   * const offset = arena.write(object([["age", int(22)], ["name", int(0)]]));
+   * arena.fieldNames(offset, arena.rootNode(offset)); // ["age", "name"]
+   * ```
+   */
+  fieldNames(offset: number, node: number): string[] {
+    const view = this.#view;
+    const first = this.#firstField(offset, node);
+    const fields: string[] = [];
+    if (first === 0) return fields;
+    for (let child = offset + first;; child += NODE_BYTES) {
+      const word = view.getUint32(child, true);
+      fields.push(this.#names.name(word & NAME_MASK));
+      if ((word & LAST_SIBLING) !== 0) return fields;
+    }
+  }
+
   /** Block-relative offset of the first field of the object node `node`, 0 for `{}` or a scalar. */
   #firstField(block: number, node: number): number {
     const view = this.#view;

@@ -35,7 +35,8 @@ import { checkEncodedKey, checkRange, type KeysOptions } from "../record/key.ts"
 import { ByteRadixTrie, NO_VALUE, RadixCursor } from "./radix.ts";
 import { RecordArena } from "./arena.ts";
 import { checkStoredName, checkWellFormed, FieldNames } from "./names.ts";
-import { checkPath } from "../record/query_path.ts";
+import { checkPath, type PathMiss } from "../record/query_path.ts";
+import { closestWithinOneEdit } from "../base/edit_distance.ts";
 import { readUtf8, writeUtf8 } from "../base/utf8.ts";
 import type { Value } from "../record/value.ts";
 import { BASE_VERSION, type Version, VERSION_BYTES } from "../record/version.ts";
@@ -502,15 +503,61 @@ export class RecordTrie {
     return true;
   }
 
-  /** The arena node at `path`, its block left in #walkedBlock; −1 when there is none. */
-  #walk(path: readonly string[]): number {
+  /**
+   * Why `path`, which holds no value ({@link RecordTrie.query} is undefined), holds none
+   * in a record the key holds: the first segment it cannot take, and whether the object
+   * there lacks that field (with its field nearest the name, one edit or case apart) or
+   * the path ran into a scalar. Undefined when the key holds no record (a tombstone, or
+   * nothing). Throws when the path holds a value. Costs at most what reading the object
+   * where the path stopped costs: it is for a QUERY that missed, not for reads.
+   *
+   * @example
+   * ```ts
+   * import { int, object, str } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("person1", object([["age", int(22)], ["address", object([["street", str("Main")]])]]));
+   * trie.queryMiss(["person1", "address", "stret"]); // { reason: "no-field", segment: 2, closest: "street" }
+   * trie.queryMiss(["person1", "age", "x"]); // { reason: "not-object", segment: 2, value: int(22) }
+   * trie.queryMiss(["person2", "age"]); // undefined: no record
+   * ```
+   */
+  queryMiss(path: readonly string[]): PathMiss | undefined {
+    const offset = this.#recordAt(path);
+    if (offset < 0) return undefined;
+    const arena = this.#arena;
+    let at = arena.rootNode(offset);
+    for (let segment = 1; segment < path.length; segment++) {
+      if (!arena.isObjectNode(at)) {
+        return { reason: "not-object", segment, value: arena.readNode(offset, at) };
+      }
+      const nameId = this.#names.find(path[segment]);
+      const child = nameId < 0 ? -1 : arena.childNode(offset, at, nameId);
+      if (child < 0) {
+        const closest = nearestName(path[segment], arena.fieldNames(offset, at));
+        return closest === undefined
+          ? { reason: "no-field", segment }
+          : { reason: "no-field", segment, closest };
+      }
+      at = child;
+    }
+    throw new Error(`query path '${path.join(".")}' holds a value: nothing is missing`);
+  }
+
+  /** The block of the record `path[0]` holds, after checking `path`; −1 when it holds none. */
+  #recordAt(path: readonly string[]): number {
     if (!Array.isArray(path)) throw new TypeError("path is not a key list");
     checkPath(path);
     for (const name of path) checkWellFormed(name, "path segment");
     const node = this.#keys.find(this.#scratch, writeUtf8(path[0], this.#scratch, 0));
     if (node < 0) return -1;
     const offset = this.#keys.value(node);
-    if (offset === TOMBSTONE) return -1;
+    return offset === TOMBSTONE ? -1 : offset;
+  }
+
+  /** The arena node at `path`, its block left in #walkedBlock; −1 when there is none. */
+  #walk(path: readonly string[]): number {
+    const offset = this.#recordAt(path);
+    if (offset < 0) return -1;
     let at = this.#arena.rootNode(offset);
     for (let i = 1; i < path.length; i++) {
       const nameId = this.#names.find(path[i]);
@@ -907,4 +954,17 @@ export class EntryCursor {
     invariant(offset !== TOMBSTONE, "only a record has a value");
     this.#arena.encodeNode(offset, this.#arena.rootNode(offset), writer);
   }
+}
+
+/**
+ * Names this short or shorter are one edit from every other as short: a suggestion for
+ * one (`x` for `y`) would be noise, so it gets one only for a name differing in case.
+ */
+const MAX_NAME_WITHOUT_TYPOS = 1;
+
+/** The field of `names` a query most likely meant by `typed`, if one is that near. */
+function nearestName(typed: string, names: readonly string[]): string | undefined {
+  const closest = closestWithinOneEdit(typed, names);
+  if (closest === undefined || typed.length > MAX_NAME_WITHOUT_TYPOS) return closest;
+  return closest.toLowerCase() === typed.toLowerCase() ? closest : undefined;
 }

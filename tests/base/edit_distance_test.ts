@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { closestWord, editDistance } from "../../lib/base/edit_distance.ts";
+import fc from "fast-check";
+import { closestWithinOneEdit, closestWord, editDistance } from "../../lib/base/edit_distance.ts";
 
 Deno.test("editDistance counts an insertion, deletion, substitution or swap of neighbours as one edit", () => {
   assert.equal(editDistance("get", "get"), 0);
@@ -24,4 +25,41 @@ Deno.test("closestWord picks the nearest candidate within the edits allowed, cas
   assert.equal(closestWord("--dryrun", ["--dry-run", "--json"]), "--dry-run");
   assert.equal(closestWord("tmeout-m", ["timeout-ms"], 2), "timeout-ms");
   assert.equal(closestWord("tmeout-m", ["timeout-ms"], 1), undefined);
+});
+
+Deno.test("closestWithinOneEdit answers as closestWord with one edit, case aside, the first of equals", () => {
+  const cases: [string, string[]][] = [
+    ["stret", ["name", "street", "streets"]],
+    ["street", ["streets", "Street"]],
+    ["adress", ["age", "address"]],
+    ["aeg", ["name", "age"]],
+    ["agee", ["age"]],
+    ["ag", ["age"]],
+    ["xyz", ["age", "name"]],
+    ["a", ["b", "c"]],
+    ["abcd", ["abdc", "abcx"]],
+    ["abcd", ["bacd"]],
+    ["abcd", ["badc"]],
+    ["", ["a"]],
+    ["é", ["e", "É"]],
+  ];
+  for (const [typed, candidates] of cases) {
+    assert.equal(
+      closestWithinOneEdit(typed, candidates),
+      closestWord(typed, candidates, 1),
+      `${typed} among ${candidates}`,
+    );
+  }
+});
+
+Deno.test("property: closestWithinOneEdit agrees with closestWord(…, 1) on random short words", () => {
+  fc.assert(
+    fc.property(
+      fc.string({ unit: fc.constantFrom("a", "b", "A", "c"), maxLength: 5 }),
+      fc.array(fc.string({ unit: fc.constantFrom("a", "b", "B", "c"), maxLength: 6 })),
+      (typed, candidates) => {
+        assert.equal(closestWithinOneEdit(typed, candidates), closestWord(typed, candidates, 1));
+      },
+    ),
+  );
 });

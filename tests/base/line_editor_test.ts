@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   type EditResult,
+  entryPosition,
+  joinEntry,
   LineEditor,
   type LineEditorOptions,
   MORE_CANDIDATES,
@@ -51,6 +53,21 @@ function editorOn(
     columns: () => 40,
     ...options,
   });
+}
+
+/**
+ * Options for an editor whose entries go on, under `... `, while they leave more `{` open
+ * than closed: the tests' stand-in for the REPL's check (lib/broker/repl.ts RecordLines).
+ * Each makes its own count.
+ */
+function continuing(): Partial<LineEditorOptions> {
+  let open = 0;
+  const continues = (line: string, index: number) => {
+    if (index === 0) open = 0;
+    open += line.split("{").length - line.split("}").length;
+    return open > 0;
+  };
+  return { continues, continuationPrompt: "... " };
 }
 
 async function readAll(
@@ -398,4 +415,132 @@ Deno.test("LineEditor closed while a line is read leaves the line as typed, hint
   // Drawn once more without the hint, then a new line.
   assert.equal(drawn.join("").replace(ESCAPE, ""), "\r> GET\r\r\n");
   assert.deepEqual(rawModes, [true, false]);
+});
+
+Deno.test("LineEditor reads an entry that goes on over several lines, typed or pasted, as one line kept in history as one", async () => {
+  const history: string[] = [];
+  const typed = ["a {\r", '  "b": 1,\r', "\r", "\t c: 2 \r", "}\r", "next\r"];
+  const pasted = [typed.join("")];
+  for (const chunks of [typed, pasted]) {
+    history.length = 0;
+    const results = await readAll(chunks, {
+      ...continuing(),
+      onHistoryAdd: (line) => history.push(line),
+    });
+    // Joined by one space, the blanks around each break dropped, the blank line adding none;
+    // the lines as typed come too (a Tab in a chunk of several keys is a space, as ever).
+    assert.deepEqual(results, [
+      {
+        kind: "line",
+        text: 'a { "b": 1, c: 2 }',
+        lines: ["a {", '  "b": 1,', "", "  c: 2 ", "}"],
+      },
+      { kind: "line", text: "next" },
+      { kind: "eof" },
+    ]);
+    assert.deepEqual(history, ['a { "b": 1, c: 2 }', "next"]);
+  }
+  // Each line after the first is drawn after the continuation prompt, with no command hint.
+  const terminal = fakeTerminal(["a {\r", "b"]);
+  const editor = editorOn(terminal, { ...continuing(), hint: () => " HINT" });
+  assert.deepEqual(await editor.readLine(), { kind: "eof" });
+  editor.close();
+  assert.equal(terminal.drawn.at(-2)!.replaceAll(ESCAPE, ""), "\r... b\r");
+  assert.match(terminal.drawn.join(""), /\r> a \{/, "the first line under the prompt");
+  // Without `continues`, each line is an entry, as before.
+  assert.deepEqual(await readAll(["a {\r}\r"]), [
+    { kind: "line", text: "a {" },
+    { kind: "line", text: "}" },
+    { kind: "eof" },
+  ]);
+});
+
+Deno.test("LineEditor: Ctrl-C on any line of an entry drops it whole; Ctrl-D on an empty one gives it up, kept in history to finish", async () => {
+  const history: string[] = [];
+  const results = await readAll([
+    "a {\r",
+    "b\x03", // the entry dropped, not an interrupt
+    "c {\r",
+    "\x03", // on an empty line that goes on: dropped too, not an interrupt
+    "d\r",
+    "e {\r",
+    "xy",
+    "\x01\x04", // Ctrl-D on a line with text deletes, as ever
+    "\r",
+    "\x04", // on an empty line that goes on: the entry given up
+    "\x1b[A", // recalled as one line
+    " }\r",
+    "\x03",
+  ], { ...continuing(), onHistoryAdd: (line) => history.push(line) });
+  assert.deepEqual(results, [
+    { kind: "line", text: "d" },
+    { kind: "unfinished", text: "e { y" },
+    { kind: "line", text: "e { y }" },
+    { kind: "interrupt" },
+  ]);
+  assert.deepEqual(history, ["d", "e { y", "e { y }"]);
+});
+
+Deno.test("LineEditor refuses an entry of too many lines, or too long, lines joined, once it ends: its rest is not run", async () => {
+  const history: string[] = [];
+  const results = await readAll(
+    [
+      ...["a {", "b", "c", "x", "}"].map((line) => `${line}\r`),
+      "d\r",
+      // 1 + a joining space + 9 is past 10, though 9 alone is not.
+      "{\r",
+      "012345678\r",
+      "}\r",
+      "ok\r",
+      "{\r",
+      "0123456}\r",
+      // A line past 10 alone has lost its end: refused at once, as ever, what follows a line.
+      "{\r",
+      "0123456789x\r",
+      "}\r",
+    ],
+    { ...continuing(), maxEntryLines: 3, maxLineLength: 10, onHistoryAdd: (l) => history.push(l) },
+  );
+  assert.deepEqual(results, [
+    // Its third line went on: past 3 lines. The lines after it to its end are dropped.
+    { kind: "tooManyLines", limit: 3 },
+    { kind: "line", text: "d" },
+    { kind: "overLong", limit: 10 },
+    { kind: "line", text: "ok" },
+    { kind: "line", text: "{ 0123456}", lines: ["{", "0123456}"] },
+    { kind: "overLong", limit: 10 },
+    { kind: "line", text: "}" },
+    { kind: "eof" },
+  ]);
+  assert.deepEqual(history, ["d", "ok", "{ 0123456}", "}"], "entries not run are not kept");
+  // Ctrl-D at an empty line of a refused entry answers the refusal; Ctrl-C drops it.
+  assert.deepEqual(
+    await readAll(["a {\r", "b\r", "c\r", "\x04", "a {\r", "b\r", "c\r", "\x03", "e\r"], {
+      ...continuing(),
+      maxEntryLines: 3,
+    }),
+    [{ kind: "tooManyLines", limit: 3 }, { kind: "line", text: "e" }, { kind: "eof" }],
+  );
+});
+
+Deno.test("entryPosition finds where a column of an entry's joined line was typed", () => {
+  const lines = ["PUT p: {  ", "", '    "age" 22,', "\tnom: é }"];
+  const joined = joinEntry(lines);
+  assert.equal(joined, 'PUT p: { "age" 22, nom: é }');
+  // Each character of the joined line is where it was typed.
+  for (let column = 1; column <= [...joined].length; column++) {
+    const at = entryPosition(lines, column);
+    const typed = [...lines[at.line - 1]][at.column - 1] ?? " ";
+    assert.equal(typed, [...joined][column - 1], `column ${column}: ${JSON.stringify(at)}`);
+  }
+  // The space that joins two lines is just past the first's text; the end, past the last's.
+  assert.deepEqual(entryPosition(lines, 9), { line: 1, column: 9 });
+  assert.deepEqual(entryPosition(lines, [...joined].length + 1), { line: 4, column: 10 });
+});
+
+Deno.test("joinEntry joins an entry's lines by one space, dropping only spaces and tabs around each", () => {
+  assert.equal(joinEntry(["PUT p: {  ", '    "age": 22', "\t}\t"]), 'PUT p: { "age": 22 }');
+  assert.equal(joinEntry(["PUT p: {", "  ", "", "}"]), "PUT p: { }", "blank lines add nothing");
+  // A no-break space is not a record line's blank: it stays part of a bare value.
+  assert.equal(joinEntry(["a: { b: x\u00a0", "}"]), "a: { b: x\u00a0 }");
 });

@@ -43,8 +43,44 @@ Deno.test("put stores a record on exactly its k replicas; get and query read it"
     });
     assert.deepEqual(withoutVersion(await broker.query(["person1", "nope"])), {
       kind: "not-found",
+      miss: { reason: "no-field", segment: 1 },
     });
     assert.deepEqual(withoutVersion(await broker.get("person9")), { kind: "not-found" });
+  });
+});
+
+Deno.test("a QUERY that finds nothing says why as the replica of the newest version answered: no record, a field missing (with the nearest), a leaf in the way", async () => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
+    await broker.put("person1", PERSON);
+    assert.deepEqual(withoutVersion(await broker.query(["person1", "address", "stret"])), {
+      kind: "not-found",
+      miss: { reason: "no-field", segment: 2, closest: "street" },
+    });
+    assert.deepEqual(withoutVersion(await broker.query(["person1", "age", "x"])), {
+      kind: "not-found",
+      miss: { reason: "not-object", segment: 2, value: int(22) },
+    });
+    assert.deepEqual(await broker.query(["person9", "age"]), { kind: "not-found" });
+    // A newer write that reached one replica only, its address a string: the read answers
+    // from that version, and says why from that replica's answer, not the older one's.
+    const [first, second] = broker.replicasOf("person1");
+    const newer = { ms: Date.now() + 60_000, counter: 0, broker: 9 };
+    const moved = object([["address", str("Oslo")]]);
+    cluster.servers[second].applyPut("person1", moved, { version: newer });
+    assert.deepEqual(
+      cluster.servers[first].trie.queryMiss(["person1", "address", "x"]),
+      { reason: "no-field", segment: 2 },
+      "the older replica would say the address lacks the field",
+    );
+    assert.deepEqual(await broker.query(["person1", "address", "x"]), {
+      kind: "not-found",
+      version: newer,
+      miss: { reason: "not-object", segment: 2, value: str("Oslo") },
+    });
+    assert.equal((await broker.delete("person1")).kind, "done");
+    assert.deepEqual(withoutVersion(await broker.query(["person1", "address"])), {
+      kind: "not-found",
+    });
   });
 });
 

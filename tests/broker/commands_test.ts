@@ -10,6 +10,7 @@ import {
   formatAnswerJson,
   parseCommand,
   parseGetLine,
+  putEndsInsideRecord,
   runCommand,
 } from "../../lib/broker/commands.ts";
 import { float, int, object, str } from "../../lib/record/value.ts";
@@ -108,6 +109,11 @@ Deno.test("parse errors say what is wrong", () => {
   const put = parseError(`PUT "a" { }`);
   assert.equal(put.op, "PUT");
   assert.match(put.message, /^column 9: expected ':'/);
+  // The column is the error's too, to be told from elsewhere (a PUT typed over several lines).
+  assert.equal(put.column, 9);
+  assert.equal(put.at(3).message, put.message.replace("column 9", "column 3"));
+  assert.equal(put.at(3).column, 3);
+  assert.equal(parseError("GET a.b").column, undefined);
   // Ending inside an object: a '}' left out, or the first line of a record pasted over several.
   assert.equal(
     parseError(`PUT x: {  `).message,
@@ -293,6 +299,71 @@ Deno.test("formatAnswer prints one JSON line with typed values", () => {
   );
 });
 
+Deno.test("a QUERY that finds nothing says which: no record, the field missing (with a did-you-mean), or the leaf in the way; in text and in JSON", async () => {
+  await withFakeBroker(3, 2, async ({ broker }) => {
+    const answer = async (line: string) => await runCommand(broker, parseCommand(line)!);
+    const text = async (line: string) => formatAnswer(await answer(line));
+    const json = async (line: string) =>
+      withoutVersion(JSON.parse(formatAnswer(await answer(line), { json: true })));
+    await answer(
+      `PUT person1: { age : 22; address : { street : Main }; bio : "${"x".repeat(80)}" }`,
+    );
+    await answer("PUT gone: 1");
+    await answer("DELETE gone");
+    assert.equal(await text("QUERY person9.age"), "NOT FOUND: no record person9");
+    assert.equal(await text("QUERY gone.age"), "NOT FOUND: no record gone");
+    assert.equal(
+      await text("QUERY person1.address.stret"),
+      "NOT FOUND: person1.address has no field stret (did you mean street?)",
+    );
+    assert.equal(
+      await text("QUERY person1.adress.street"),
+      "NOT FOUND: person1 has no field adress (did you mean address?)",
+    );
+    assert.equal(await text("QUERY person1.height"), "NOT FOUND: person1 has no field height");
+    assert.equal(
+      await text("QUERY person1.age.years"),
+      "NOT FOUND: person1.age is 22, not an object",
+    );
+    assert.equal(
+      await text("QUERY person1.address.street.x.y"),
+      `NOT FOUND: person1.address.street is "Main", not an object`,
+    );
+    assert.equal(
+      await text("QUERY person1.bio.x"),
+      `NOT FOUND: person1.bio is "${"x".repeat(38)}…, not an object`,
+      "a long leaf is cut",
+    );
+    // A field name that needs quotes is written as a command reads it back.
+    assert.equal(
+      await text(`QUERY person1."a b"`),
+      `NOT FOUND: person1 has no field "a b"`,
+    );
+    assert.deepEqual(await json("QUERY person9.age"), {
+      op: "QUERY",
+      key: "person9.age",
+      found: false,
+      missing: { reason: "no-record" },
+    });
+    assert.deepEqual(await json("QUERY person1.address.stret"), {
+      op: "QUERY",
+      key: "person1.address.stret",
+      found: false,
+      missing: { reason: "no-field", path: "person1.address.stret", closest: "street" },
+    });
+    const leaf = formatAnswer(await answer("QUERY person1.age.years"), { json: true });
+    assert.equal(
+      leaf,
+      '{"op":"QUERY","key":"person1.age.years","found":false,' +
+        '"missing":{"reason":"not-object","path":"person1.age","value":22}}',
+      "the leaf keeps its kind, as a found value does, and the existing fields come first",
+    );
+    // A GET's NOT FOUND is as it was.
+    assert.deepEqual(await json("GET person9"), { op: "GET", key: "person9", found: false });
+    assert.equal(await text("GET person9"), "NOT FOUND: person9");
+  });
+});
+
 Deno.test("runCommand answers every command kind against a broker", async () => {
   await withFakeBroker(3, 2, async ({ cluster, broker }) => {
     const run = async (line: string) =>
@@ -321,6 +392,7 @@ Deno.test("runCommand answers every command kind against a broker", async () => 
       op: "QUERY",
       key: "person1.zip",
       found: false,
+      missing: { reason: "no-field", path: "person1.zip" },
     });
     assert.deepEqual(withoutVersion(await run("KEYS per")), {
       op: "KEYS",
@@ -627,4 +699,23 @@ Deno.test("formatAnswer quotes a key or QUERY path name only where a command nee
     'DELETED: "a b"',
   );
   assert.equal(formatAnswer({ op: "PUT", key: "x;y" } as Answer), 'STORED: "x;y"');
+});
+
+Deno.test("putEndsInsideRecord: a PUT that reads well up to its end, where an object is still open", () => {
+  assert.equal(putEndsInsideRecord("PUT person1: {"), true);
+  assert.equal(putEndsInsideRecord(`put person1: { "name": "Mary",  `), true, "any case, blanks");
+  assert.equal(putEndsInsideRecord("PUT p: { a: { b: 1 }"), true, "one of two still open");
+  assert.equal(putEndsInsideRecord("PUT p: { a:"), true, "a value to come");
+  assert.equal(putEndsInsideRecord(`PUT p: { a: "}"`), true, "a brace in a string closes none");
+  assert.equal(putEndsInsideRecord(`PUT p: "{"`), false, "nor opens one");
+  // A string left open does not go on: none spans lines, and joined it would hold a space.
+  assert.equal(putEndsInsideRecord(`PUT p: { a: "Ma`), false);
+  assert.equal(putEndsInsideRecord(`PUT p: { a: "x\\`), false);
+  assert.equal(putEndsInsideRecord("PUT p: { ; a: 1"), false, "a mistake before the end");
+  assert.equal(putEndsInsideRecord("PUT p: {} {"), false);
+  assert.equal(putEndsInsideRecord("PUT p:"), false, "no object open");
+  assert.equal(putEndsInsideRecord("PUT p: { a: 1 }"), false, "whole");
+  assert.equal(putEndsInsideRecord("PUT"), false);
+  assert.equal(putEndsInsideRecord("GET p: {"), false, "only a PUT carries a record");
+  assert.equal(putEndsInsideRecord("# PUT p: {"), false);
 });

@@ -44,6 +44,7 @@ function instantConnection(id: string): ServerConnection {
     closeReason: undefined,
     serverId: id,
     maxFrameBytes: 1 << 20,
+    challenged: false,
     state: trusted,
     getEncoded: () => Promise.resolve(answer),
     queryEncoded: () => Promise.resolve(answer),

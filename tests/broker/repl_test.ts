@@ -9,12 +9,17 @@ import {
   COMPLETION_KEYS_LIMIT,
   COMPLETION_LATE_HINT,
   CompletionAnswers,
+  RecordLines,
   runSession,
 } from "../../lib/broker/repl.ts";
 import type { KeysAnswer } from "../../lib/broker/broker.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { int, object, str } from "../../lib/record/value.ts";
-import { formatAnswer } from "../../lib/broker/commands.ts";
+import { int, object, str, type Value } from "../../lib/record/value.ts";
+import { formatAnswer, parseCommand } from "../../lib/broker/commands.ts";
+import { formatName, formatValue } from "../../lib/record/format.ts";
+import { joinEntry } from "../../lib/base/line_editor.ts";
+import fc from "fast-check";
+import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 import { withFakeBroker } from "../helpers/fake_cluster.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 import { recordedOutput } from "../helpers/recorded_output.ts";
@@ -282,4 +287,65 @@ Deno.test("argumentHint shows the arguments still to type", () => {
   assert.equal(argumentHint("PUT a: 1"), undefined);
   assert.equal(argumentHint("SERVERS"), undefined);
   assert.equal(argumentHint("bogus "), undefined);
+});
+
+/** `value` printed as `jq .` prints JSON: an object one field a line, indented by two. */
+function prettyPrinted(value: Value, indent = ""): string {
+  if (value.kind !== "object" || value.fields.length === 0) return formatValue(value);
+  const inner = `${indent}  `;
+  const fields = value.fields.map(([name, field]) =>
+    `${inner}${formatName(name)}: ${prettyPrinted(field, inner)}`
+  );
+  return `{\n${fields.join(",\n")}\n${indent}}`;
+}
+
+/**
+ * Feeds `lines` to `recordLines` as the line editor does, a line that does not go on ending
+ * its entry: whether each went on.
+ */
+function wentOn(recordLines: RecordLines, ...lines: string[]): boolean[] {
+  const answers: boolean[] = [];
+  let index = 0;
+  for (const line of lines) {
+    const goesOn = recordLines.continues(line, index);
+    answers.push(goesOn);
+    index = goesOn ? index + 1 : 0;
+  }
+  return answers;
+}
+
+Deno.test("property: a PUT of any record pretty-printed over lines goes on at each line but its last, and its lines joined read as the record", () => {
+  const recordLines = new RecordLines();
+  fc.assert(
+    fc.property(keyArbitrary(), valueArbitrary(), (key, value) => {
+      const lines = `PUT ${formatName(key)}: ${prettyPrinted(value)}`.split("\n");
+      assert.deepEqual(
+        wentOn(recordLines, ...lines),
+        lines.map((_, index) => index < lines.length - 1),
+      );
+      assert.deepEqual(parseCommand(joinEntry(lines)), { op: "PUT", key, value });
+    }),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("RecordLines: a first line goes on by the record grammar, the lines after it while objects are open outside quoted strings", () => {
+  const lines = new RecordLines();
+  // Braces in quoted strings, either quote, open and close nothing.
+  assert.deepEqual(wentOn(lines, "PUT p: {", `"a": "}",`, `'b': '{'`, "}"), [
+    true,
+    true,
+    true,
+    false,
+  ]);
+  assert.deepEqual(wentOn(lines, "PUT p: { a: {", "b: 1 }", "}", "}"), [true, true, false, false]);
+  // A mistake inside the record is no reason to stop: the PUT its lines make answers it.
+  assert.deepEqual(wentOn(lines, "PUT p: {", "a 1 ;; }"), [true, false]);
+  // A first line goes on only by the grammar: a brace count alone would have each go on.
+  assert.deepEqual(wentOn(lines, `PUT p: { a: "x`, "}"), [false, false], "a string left open");
+  assert.deepEqual(wentOn(lines, "PUT p: { ; {", "}"), [false, false], "a mistake before its end");
+  assert.deepEqual(wentOn(lines, "GET {", "QUERY p.{"), [false, false], "not a PUT");
+  // Each entry is followed afresh: what one left open is not the next one's.
+  assert.deepEqual(wentOn(lines, "PUT p: { a: {"), [true]);
+  assert.deepEqual(wentOn(lines, "PUT q: 1", "x"), [false, false]);
 });

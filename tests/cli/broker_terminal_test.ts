@@ -6,6 +6,7 @@ import { runKv } from "../helpers/run_kv.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { kvArgs, Terminal, type TerminalOptions, terminalTest } from "../helpers/tmux.ts";
 import { LEAVE_HINT } from "../../lib/broker/repl.ts";
+import { DEFAULT_MAX_ENTRY_LINES } from "../../lib/base/line_editor.ts";
 
 /** A prompt with nothing typed after it (the screen's lines lose their trailing spaces). */
 const EMPTY_PROMPT = /^kv>$/m;
@@ -315,6 +316,123 @@ terminalTest("pasted lines run one at a time, each answer right after its line",
 });
 
 terminalTest(
+  "a PUT whose record is left open reads on under '...' until it closes, typed or pasted pretty-printed, and is recalled as one line",
+  async () => {
+    await withStateHome(async (env, dir) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await startBroker(cluster, { env });
+      for (const line of ["PUT person1: {", `"name": "Mary",`, `"age": 22`]) {
+        await term.type(line);
+        await term.press("Enter");
+        await term.waitFor(/^\.\.\.$/m);
+      }
+      await term.type("}");
+      await term.press("Enter");
+      await term.waitFor(
+        /^kv> PUT person1: \{\n\.\.\. "name": "Mary",\n\.\.\. "age": 22\n\.\.\. \}\nSTORED: person1\nkv>$/m,
+      );
+      // `jq .`'s output pasted after `PUT person2: `, and a command after it in the paste.
+      await term.typeShown("PUT person2: ", /^kv> PUT person2:$/m);
+      await term.paste(
+        `{\r  "name": "Ann",\r  "address": {\r    "city": "Oslo"\r  }\r}\rGET person2\r`,
+      );
+      await term.waitFor(
+        /^\.\.\. \}\nSTORED: person2\nkv> GET person2\nperson2 : \{ "name" : "Ann" ; "address" : \{ "city" : "Oslo" \} \}\nkv>$/m,
+      );
+      const joined = `PUT person2: { "name": "Ann", "address": { "city": "Oslo" } }`;
+      await term.press("Up", "Up");
+      await term.waitFor(new RegExp(`^kv> ${RegExp.escape(joined)}$`, "m"));
+      await term.press("C-u", "C-d");
+      assert.equal(await term.exitCode(), 0);
+      assert.equal(
+        await Deno.readTextFile(`${dir}/kv/history`),
+        `PUT person1: { "name": "Mary", "age": 22 }\n${joined}\nGET person2\n`,
+      );
+    });
+  },
+);
+
+terminalTest(
+  "Ctrl-C on a line that goes on with a PUT drops the whole command, Ctrl-D on an empty one gives it up and says so, a mistake inside is told at the line it was typed on, and a string left open is answered at once",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await startBroker(cluster, { env });
+      await term.type("PUT a: {");
+      await term.press("Enter");
+      await term.typeShown(`"x": 1`, /^\.\.\. "x": 1$/m);
+      await term.press("C-c");
+      await term.waitFor(/^\.\.\. "x": 1\^C\nkv>$/m);
+      // At an empty line that goes on too; neither is the first Ctrl-C of leaving.
+      await term.type("PUT a: {");
+      await term.press("Enter");
+      await term.waitFor(/^\.\.\.$/m);
+      await term.press("C-c");
+      await term.waitFor(/^\.\.\. \^C\nkv>$/m);
+      await term.type("GET a");
+      await term.press("Enter");
+      await term.waitFor(/^NOT FOUND: a\nkv>$/m);
+      await term.type("PUT b: {");
+      await term.press("Enter");
+      await term.waitFor(/^\.\.\.$/m);
+      await term.press("C-d");
+      await term.waitFor(
+        /^ERROR: not run: Ctrl-D ended it with its record still open \(a '\{' not closed\); Up recalls it\nkv>$/m,
+      );
+      // Recalled as it was typed, it goes on again and can be finished.
+      await term.press("Up");
+      await term.waitFor(/^kv> PUT b: \{$/m);
+      await term.press("Enter");
+      await term.waitFor(/^\.\.\.$/m);
+      await term.type("}");
+      await term.press("Enter");
+      await term.waitFor(/^STORED: b\nkv>$/m);
+      // A mistake inside a record typed over lines is answered when it closes, at the line
+      // and column it was typed at, not at a column of the lines joined.
+      for (const line of ["PUT d: {", `  "name": "Mary",`, `  "age" 22`]) {
+        await term.type(line);
+        await term.press("Enter");
+        await term.waitFor(/^\.\.\.$/m);
+      }
+      await term.type("}");
+      await term.press("Enter");
+      await term.waitFor(/^ERROR: line 3: column 9: expected ':' after the key, found '2'\nkv>$/m);
+      // No string spans lines: one left open is a mistake now, not a line to wait for.
+      await term.type(`PUT c: { "x": "open`);
+      await term.press("Enter");
+      await term.waitFor(/^ERROR: column 15: unterminated string: expected a closing '"'/m);
+      await term.press("C-d");
+      assert.equal(await term.exitCode(), 0);
+      const screen = await term.screen();
+      assert.doesNotMatch(screen, new RegExp(RegExp.escape(LEAVE_HINT)));
+    });
+  },
+);
+
+terminalTest(
+  "a record pasted over more lines than a command takes is refused once, when it closes, and the command after it runs",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await startBroker(cluster, { env });
+      // 1 + DEFAULT_MAX_ENTRY_LINES lines, the last closing the record.
+      const fields = Array.from(
+        { length: DEFAULT_MAX_ENTRY_LINES - 1 },
+        (_, i) => `  "f${i}": ${i}`,
+      );
+      await term.paste(`PUT big: {\r${fields.join(",\r")}\r}\rGET big\r`);
+      await term.waitFor(
+        /^\.\.\. \}\nERROR: the command goes on past 1000 lines, the most one takes; nothing was run .*\nkv> GET big\nNOT FOUND: big\nkv>$/m,
+      );
+      // The lines after the thousandth were not run one by one.
+      assert.doesNotMatch(await term.screen(), /unknown command/);
+      await term.press("C-d");
+      assert.equal(await term.exitCode(), 0);
+    });
+  },
+);
+
+terminalTest(
   "kv broker -i - on a terminal says it reads records until Ctrl-D, then indexes what was typed",
   async () => {
     await using cluster = await KvCluster.start(1);
@@ -365,6 +483,17 @@ terminalTest(
       await term.waitFor(
         /^ERROR: byte 0xe9 at column 11 is not UTF-8 \(drawn as �\); nothing was run: set the terminal's character encoding to UTF-8\nkv>$/m,
       );
+      // In a record typed over lines, at the line and column where it was typed.
+      await term.type("PUT b: {");
+      await term.press("Enter");
+      await term.waitFor(/^\.\.\.$/m);
+      await term.typeBytes(new TextEncoder().encode("  x: caf"));
+      await term.typeBytes(new Uint8Array([0xe9]));
+      await term.press("Enter");
+      await term.waitFor(/^\.\.\.$/m);
+      await term.type("}");
+      await term.press("Enter");
+      await term.waitFor(/^ERROR: line 2: byte 0xe9 at column 9 is not UTF-8 \(drawn as �\)/m);
       await term.type("GET a");
       await term.press("Enter");
       await term.waitFor(/^NOT FOUND: a$/m);

@@ -259,6 +259,9 @@ Deno.test("a scripted session through stdin answers every command in order", asy
       "KEYS person",
       "KEYS person 1",
       "FOO",
+      "QUERY person1.adress.street",
+      "QUERY person1.age.years",
+      "QUERY person3.age",
       "EXIT",
       "GET person1",
     ].join("\n");
@@ -285,6 +288,9 @@ Deno.test("a scripted session through stdin answers every command in order", asy
       "person1",
       "(first 1; more match — next page: KEYS person 1 person1)",
       "ERROR: line 13: unknown command 'FOO'; to read a record type GET <key>",
+      "NOT FOUND: person1 has no field adress (did you mean address?)",
+      "NOT FOUND: person1.age is 22, not an object",
+      "NOT FOUND: no record person3",
     ]);
     assert.match(stderr, new RegExp(`${data}:3:12: expected ':' after the key`));
     assert.match(
@@ -339,7 +345,12 @@ Deno.test("--json answers every command kind with exactly one JSON object per li
     found: true,
     value: "Main",
   });
-  assert.deepEqual(answers[4], { op: "QUERY", key: "person1.zip", found: false });
+  assert.deepEqual(answers[4], {
+    op: "QUERY",
+    key: "person1.zip",
+    found: false,
+    missing: { reason: "no-field", path: "person1.zip" },
+  });
   assert.deepEqual(answers[5], {
     op: "KEYS",
     prefix: "per",

@@ -25,6 +25,21 @@ Deno.test("one-shot commands print the REPL's answers and exit 0, 1 or 3", async
     query.stdout,
     /^{"op":"QUERY","key":"person1.height","found":true,"value":2.0,"version":"[0-9a-f]{24}"}\n$/,
   );
+  // A QUERY that finds nothing says which: a typo, a leaf in the way, or no record at all.
+  const typo = await runKv(["query", "person1.hieght", ...s]);
+  assert.deepEqual([typo.code, typo.stdout, typo.stderr], [
+    1,
+    "",
+    "NOT FOUND: person1 has no field hieght (did you mean height?)\n",
+  ]);
+  const leaf = await runKv(["query", "person1.name.first", "--json", ...s]);
+  assert.deepEqual([leaf.code, leaf.stdout], [
+    1,
+    '{"op":"QUERY","key":"person1.name.first","found":false,' +
+    '"missing":{"reason":"not-object","path":"person1.name","value":"Mary"}}\n',
+  ]);
+  const none = await runKv(["query", "person9.age", ...s]);
+  assert.deepEqual([none.code, none.stderr], [1, "NOT FOUND: no record person9\n"]);
   const rewritten = await runKv(["put", 'person1: { "name" : "Ann" }', "--json", ...s]);
   const newer = JSON.parse(rewritten.stdout).version;
   const older = JSON.parse(query.stdout).version;
@@ -78,6 +93,14 @@ Deno.test('a key NOT FOUND given in quotes, as the answers write it (STORED: "a 
       ),
     );
   }
+  // A key that holds its quotes is found: a QUERY of a field it lacks gets no note on them.
+  const quoted = await runKv(["put", String.raw`"\"q\"": { "y" : 1 }`, ...s]);
+  assert.deepEqual([quoted.code, quoted.stdout], [0, String.raw`STORED: "\"q\""` + "\n"]);
+  const lacking = await runKv(["query", '"q".x', ...s]);
+  assert.deepEqual([lacking.code, lacking.stderr], [
+    1,
+    String.raw`NOT FOUND: "\"q\"" has no field x` + "\n",
+  ]);
   // Without its quotes it is found; a quote that does not close a key gets no note.
   const got = await runKv(["get", "a b", ...s]);
   assert.deepEqual([got.code, got.stdout], [0, '"a b" : { "c d" : 1 }\n']);

@@ -176,6 +176,35 @@ Deno.test("a server refusing the secret the others accept is reported as REFUSED
   });
 });
 
+Deno.test("a client given an auth file names a server that asked for no secret (started without --auth-file), and still uses it", async () => {
+  await withTempDir(async (dir) => {
+    const authFile = await newAuthFile(dir, "kv.auth");
+    await using guarded = await startServerProcess(["--auth-file", authFile]);
+    await using open = await startServerProcess([]);
+    await Deno.writeTextFile(
+      `${dir}/servers`,
+      `127.0.0.1 ${guarded.port}\n127.0.0.1 ${open.port}\n`,
+    );
+    const s = ["-s", `${dir}/servers`, "--timeout-ms", "20000", "--auth-file", authFile];
+    const line = `server 127.0.0.1:${open.port} asked for no secret though this client has an ` +
+      "auth file: it runs without --auth-file and serves anyone who reaches it; restart it " +
+      "with --auth-file and the other servers' secrets";
+    const put = await runKv(["put", ...s, "-k", "2", "a: 1"]);
+    assert.deepEqual([put.code, put.stdout, put.stderr], [0, "STORED: a\n", `kv put: ${line}\n`]);
+    const broker = await runKv(["broker", ...s, "-k", "2"], { stdin: "GET a\n" });
+    assert.equal(broker.code, 0, broker.stderr);
+    assert.equal(broker.stdout, "a : 1\n");
+    assert.deepEqual(broker.stderr.split("\n").filter((l) => l.includes("secret")), [
+      `kv broker: ${line}`,
+    ]);
+    // Without an auth file the client asked for nothing, so there is nothing to say.
+    const plain = await runKv(["servers", "-s", `${dir}/servers`, "--timeout-ms", "20000"]);
+    assert.doesNotMatch(plain.stderr, /asked for no secret/);
+    assert.equal((await stopWithin(guarded)).code, 0);
+    assert.equal((await stopWithin(open)).code, 0);
+  });
+});
+
 tlsTest(
   "every client command given a --tls-ca that signed no server's certificate says so in one line naming --tls-ca, exit 2",
   async (certs, dir) => {

@@ -17,6 +17,7 @@ import {
   type KvBytesEntry,
   type KvEntry,
   KvInputError,
+  type KvListEntry,
   type KvObject,
   type KvQueryEntry,
   type KvValue,
@@ -165,7 +166,8 @@ async function _compileTime(
   sameType<typeof entry.value, KvValue | null>(true);
   const field = await kv.query("person1.age");
   sameType<typeof field, KvQueryEntry<KvValue>>(true);
-  for await (const listed of kv.list()) sameType<typeof listed, KvEntry<KvValue>>(true);
+  // A listed record exists: its value and version are never null, as Deno KV's list entries.
+  for await (const listed of kv.list()) sameType<typeof listed, KvListEntry<KvValue>>(true);
   const decoded = kv.decode(new Uint8Array());
   sameType<typeof decoded, KvValue>(true);
   // Nor does the type an answer is put into choose it (kv bench's reads did).
@@ -177,8 +179,9 @@ async function _compileTime(
   sameType<typeof read, Person | null>(true);
   const { value: street } = await kv.query<string>(["person1", "address", "street"]);
   sameType<typeof street, string | null>(true);
-  for await (const { value } of kv.list<Person>({ prefix: "person" })) {
-    sameType<typeof value, Person | null>(true);
+  for await (const { value, version } of kv.list<Person>({ prefix: "person" })) {
+    sameType<typeof value, Person>(true);
+    sameType<typeof version, string>(true);
   }
   const decodedPerson = kv.decode<Person>(new Uint8Array());
   sameType<typeof decodedPerson, Person>(true);
@@ -206,7 +209,7 @@ Deno.test("a record shape declared with interface is put, and read back as the t
   assert.deepEqual(value, mary);
   assert.equal((await kv.query<number>("person1.address.number")).value, 3);
   const listed = await Array.fromAsync(kv.list<Person>({ prefix: "person" }));
-  assert.deepEqual(listed.map((entry) => entry.value?.name), ["Mary"]);
+  assert.deepEqual(listed.map((entry) => entry.value.name), ["Mary"]);
   const { value: bytes } = await kv.getBytes("person1");
   assert.ok(bytes !== null);
   assert.deepEqual(kv.decode<Person>(bytes), mary);

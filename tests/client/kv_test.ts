@@ -8,6 +8,7 @@ import {
   KvNoServerReachableError,
   KvUnavailableError,
   LIST_PAGE_SIZE,
+  MAX_CALLS_IN_FLIGHT,
 } from "../../mod.ts";
 import { fromValue } from "../../lib/client/values.ts";
 import { GET_BYTES_BLOCK_BYTES, MAX_BLOCK_VALUE_BYTES } from "../../lib/client/kv.ts";
@@ -146,7 +147,19 @@ Deno.test("get, query, put, delete and servers against real servers", async () =
   assert.equal((await kv.get("person1")).version, second.version);
   assert.equal((await kv.query("person1.address")).version, second.version);
   assert.equal((await kv.query("person1.age")).value, null);
+  // A query that finds nothing says why, typed: the caller tells a typo from no record.
+  assert.deepEqual(await kv.query("person1.adress.street"), {
+    key: "person1",
+    path: ["person1", "adress", "street"],
+    value: null,
+    version: null,
+    missing: { reason: "no-field", path: ["person1", "adress"], closest: "address" },
+  });
+  const leaf = await kv.query("person1.name.first");
+  assert.deepEqual(leaf.missing, { reason: "not-object", path: ["person1", "name"], value: "Ann" });
+  assert.deepEqual((await kv.query("person9.name")).missing, { reason: "no-record" });
   const deleted = await kv.delete("person1");
+  assert.deepEqual((await kv.query("person1.name")).missing, { reason: "no-record" });
   assert.ok(deleted.version > second.version, `${deleted.version} after ${second.version}`);
   assert.deepEqual(deleted, { key: "person1", deleted: true, version: deleted.version });
   const again = await kv.delete("person1");
@@ -173,6 +186,12 @@ Deno.test("ints and floats keep their kind with floats: tagged", async () => {
   assert.equal(int, 2);
   assert.ok(float instanceof Float && float.value === 2, `${float}`);
   assert.ok(fraction instanceof Float && fraction.value === 1.5, `${fraction}`);
+  // A query that ran into a float says so with the float read as the others are.
+  assert.deepEqual((await kv.query("n.float.x")).missing, {
+    reason: "not-object",
+    path: ["n", "float"],
+    value: new Float(2),
+  });
 });
 
 Deno.test("getBytes's bytes decode to what get answers, for any record, either float reading", async () => {
@@ -371,6 +390,40 @@ Deno.test("close() settles every call in flight with the closed connection's KvI
   } finally {
     cluster.servers[1].signal("SIGCONT");
   }
+});
+
+Deno.test("calls past MAX_CALLS_IN_FLIGHT wait in the library, unsent: close() rejects them as never sent, those under way as maybe applied", async () => {
+  await using cluster = await KvCluster.start(1);
+  const kv = await connect({ servers: cluster.serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+  const beyond = 3;
+  const puts = Array.from(
+    { length: MAX_CALLS_IN_FLIGHT + beyond },
+    (_, index) => kv.put(`row${index}`, index),
+  );
+  // In the same turn: no answer can have come, so every call is under way or waiting.
+  kv.close();
+  const settled = await withDeadline(Promise.allSettled(puts), {
+    what: "the puts to settle after close()",
+  });
+  const reasons = settled.map((outcome) =>
+    outcome.status === "rejected" && outcome.reason instanceof KvInputError
+      ? outcome.reason.message
+      : JSON.stringify(outcome)
+  );
+  const counts = new Map<string, number>();
+  for (const reason of reasons) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  assert.deepEqual(
+    counts,
+    new Map([
+      [
+        "this kv connection was closed before the call finished (a write may or may not " +
+        "have been applied)",
+        MAX_CALLS_IN_FLIGHT,
+      ],
+      ["this kv connection is closed", beyond],
+    ]),
+  );
+  assert.equal(reasons.at(-1), "this kv connection is closed");
 });
 
 Deno.test("the cluster unable to answer is a KvUnavailableError, or a warning", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ByteWriter, DecodeError } from "../../lib/base/bytes.ts";
-import { decodePlainValue, Float, fromValue, toValue } from "../../lib/client/values.ts";
+import { checkName, decodePlainValue, Float, fromValue, toValue } from "../../lib/client/values.ts";
 import { KvInputError } from "../../lib/client/errors.ts";
 import { float, int, object, str, type Value } from "../../lib/record/value.ts";
 import {
@@ -40,6 +40,90 @@ Deno.test("a safe integer writes as an int, other numbers and Floats as floats",
     toValue({ a: { b: 1 } }),
     object([["a", object([["b", int(1)]])]]),
   );
+});
+
+Deno.test("a value kv cannot store is refused with what to store instead", () => {
+  class Session {
+    user = "mary";
+  }
+  const cases: [unknown, string][] = [
+    [
+      { born: new Date(0) },
+      "value.born is a Date; kv stores strings, numbers, Floats and plain " +
+      "objects: store its toISOString(), a string in time order, or getTime(), a number",
+    ],
+    [
+      { admin: true },
+      "value.admin is a boolean (true); kv stores strings, numbers, Floats and " +
+      "plain objects: store 1 or 0, or a string",
+    ],
+    [
+      { nick: null },
+      "value.nick is null; kv stores strings, numbers, Floats and plain objects: " +
+      "leave the field out for none",
+    ],
+    [
+      null,
+      "value is null; kv stores strings, numbers, Floats and plain objects: to remove a " +
+      "record, delete it",
+    ],
+    [
+      undefined,
+      "value is undefined; kv stores strings, numbers, Floats and plain objects: to " +
+      "remove a record, delete it",
+    ],
+    [
+      { tags: ["a"] },
+      "value.tags is an array; kv stores strings, numbers, Floats and plain " +
+      "objects: kv has no lists; store an object with a field per item, or its JSON as a string",
+    ],
+    [
+      { tags: new Set(["a"]) },
+      "value.tags is a Set; kv stores strings, numbers, Floats and " +
+      "plain objects: kv has no lists; store an object with a field per item, or its JSON as a " +
+      "string",
+    ],
+    [
+      { id: 10n },
+      "value.id is a bigint (10); kv stores strings, numbers, Floats and plain " +
+      "objects: store it as a string, or as a number within Number.MAX_SAFE_INTEGER",
+    ],
+    [
+      { seen: new Map() },
+      "value.seen is a Map; kv stores strings, numbers, Floats and plain " +
+      "objects: store Object.fromEntries(map), if its keys are strings",
+    ],
+    [
+      new Session(),
+      "value is a Session; kv stores strings, numbers, Floats and plain objects: " +
+      "store a plain object of its fields ({ ...it })",
+    ],
+    [
+      // A function by its name, never its source (a method's whole body was in the message).
+      { greet: () => "hi" },
+      "value.greet is a function (greet); kv stores strings, numbers, Floats and plain objects",
+    ],
+    [
+      { greet: [() => "hi"][0] },
+      "value.greet is a function; kv stores strings, numbers, Floats and plain objects",
+    ],
+  ];
+  for (const [input, message] of cases) {
+    assert.throws(() => toValue(input), { name: "KvInputError", message });
+  }
+});
+
+Deno.test("a key or field name holding '.' is refused with what to do instead", () => {
+  assert.throws(() => checkName("user:mary@example.com", "key"), {
+    name: "KvInputError",
+    message: "key 'user:mary@example.com' contains '.' (it separates query paths); put " +
+      "another character in its place, such as ':'",
+  });
+  assert.throws(() => toValue({ "v1.2": 1 }), {
+    name: "KvInputError",
+    message: "field name 'v1.2' contains '.' (it separates query paths); put another " +
+      "character in its place, such as ':'",
+  });
 });
 
 Deno.test("floats read as numbers by default and as Floats when tagged", () => {

@@ -180,6 +180,8 @@ export class FakeServer {
 }
 
 class FakeConnection implements ServerConnection {
+  /** Fake servers have no auth file. */
+  readonly challenged = false;
   #closed = false;
   #closeReason: Error | undefined;
   /** The server's generation when this connection opened: a restart closes it. */
@@ -380,11 +382,15 @@ class FakeConnection implements ServerConnection {
 
   async queryEncoded(path: readonly string[]): Promise<EncodedRead> {
     await this.#check("QUERY");
-    const value = this.server.trie.query(path);
-    return {
-      encoded: value === undefined ? undefined : encodeValue(value),
-      version: this.server.trie.versionOf(path[0]),
-    };
+    const trie = this.server.trie;
+    const value = trie.query(path);
+    const version = trie.versionOf(path[0]);
+    if (value !== undefined) return { encoded: encodeValue(value), version };
+    // As a real server's NOT_FOUND: why, when the key holds a record without the path.
+    const miss = trie.queryMiss(path);
+    return miss === undefined
+      ? { encoded: undefined, version }
+      : { encoded: undefined, version, miss };
   }
 
   async delete(key: string, options: WriteOptions): Promise<DeleteResult> {

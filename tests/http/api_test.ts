@@ -66,6 +66,27 @@ Deno.test("kv http: records, queries, keys and servers over real sockets", async
     assert.equal(answer.headers.get("Cache-Control"), "no-store");
   }
   assert.equal((await call(http, "GET", "v1/records/person1/zzz")).status, 404);
+  // A query's 404 says which: no record, a field missing (with the nearest), a leaf in the way.
+  const misses: [string, string][] = [
+    ["v1/records/nobody/a", `"missing":{"reason":"no-record"}`],
+    [
+      "v1/records/person1/nmae",
+      `"missing":{"reason":"no-field","path":["person1","nmae"],"closest":"name"}`,
+    ],
+    [
+      "v1/records/person1/a/b/c",
+      `"missing":{"reason":"not-object","path":["person1","a","b"],"value":2}`,
+    ],
+  ];
+  for (const [path, missed] of misses) {
+    const answer = await call(http, "GET", path);
+    const segments = path.split("/").slice(2);
+    assert.deepEqual([answer.status, answer.text], [
+      404,
+      `{"key":"${segments[0]}","value":null,"version":null,"path":${JSON.stringify(segments)},` +
+      `${missed}}`,
+    ]);
+  }
   const keys = await call(http, "GET", "v1/keys?prefix=p&limit=1");
   assert.deepEqual(JSON.parse(keys.text), { keys: ["p 2"], more: true });
   const next = await call(
@@ -162,7 +183,7 @@ Deno.test("kv http: mistakes are 400, 404, 405, 413 and 414 with a reason, a que
       `{"x":null}`,
       "application/json",
       400,
-      /^value\.x is null; kv stores strings, numbers and objects \(no null, true, false or arrays\)$/,
+      /^value\.x is null; kv stores strings, numbers and objects \(no null, true, false or arrays\): leave the field out for none$/,
     ],
     // An int, by the JSON rule (no '.' or exponent), that kv cannot hold exactly: refused as
     // the record line refuses it, not stored as a float with other digits.

@@ -431,7 +431,7 @@ chromiumTest(
 );
 
 chromiumTest(
-  "the web console edits a record: Edit puts its key and value (floats as sent) in the PUT form, and the record shown follows a PUT and a DELETE of it",
+  "the web console edits a record: Edit puts its key and value (floats as sent) in the PUT form, and the record shown follows a PUT and a DELETE of it; a QUERY that finds nothing says which",
   async () => {
     await using cluster = await KvCluster.start(1);
     await using http = await HttpProcess.start(["-s", cluster.serverFile]);
@@ -447,6 +447,19 @@ chromiumTest(
     await page.goto(http.url);
     const until = (expression: string) => page.waitForFunction(expression);
     await until(`document.querySelectorAll("#keys li").length === 1`);
+    // A QUERY that finds nothing says which, in the REPL's words.
+    const queries = [
+      ["person.nmae", "NOT FOUND: person has no field nmae (did you mean name?)"],
+      ["person.height.x", "NOT FOUND: person.height is 2.0, not an object"],
+      ["nobody.x", "NOT FOUND: no record nobody"],
+    ];
+    const head = `document.querySelector("#record-head").textContent`;
+    await page.select("#op", "QUERY");
+    for (const [target, shown] of queries) {
+      await page.evaluate(`document.querySelector("#target").value = ${JSON.stringify(target)}`);
+      await page.click("#command button");
+      await until(`${head} === ${JSON.stringify(shown)}`);
+    }
     await page.click(`#keys li[data-key="person"]`);
     await until(`document.querySelector("#edit-record") !== null`);
     await page.click("#edit-record");
@@ -460,7 +473,6 @@ chromiumTest(
       `document.querySelector("#body").value = document.querySelector("#body").value.replace("Mary", "Ann")`,
     );
     await page.click("#command button");
-    const head = `document.querySelector("#record-head").textContent`;
     await until(`${head}.startsWith("person — version ") && !${head}.endsWith("${version}")`);
     const tree = String(await page.evaluate(`document.querySelector("#record-tree").textContent`));
     assert.match(tree, /name : "Ann"/);

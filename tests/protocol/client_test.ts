@@ -119,6 +119,17 @@ Deno.test("client runs every request type against a server", async () => {
   assert.deepEqual(await client.query(["person1", "height"]), {
     value: undefined,
     version: written.version,
+    miss: { reason: "no-field", segment: 1 },
+  });
+  assert.deepEqual(await client.query(["person1", "nmae"]), {
+    value: undefined,
+    version: written.version,
+    miss: { reason: "no-field", segment: 1, closest: "name" },
+  });
+  assert.deepEqual(await client.query(["person1", "age", "years"]), {
+    value: undefined,
+    version: written.version,
+    miss: { reason: "not-object", segment: 2, value: int(22) },
   });
   assert.deepEqual(await client.keys({ prefix: "person", limit: 1 }), ["person1"]);
   assert.deepEqual(await client.keys({ limit: 5, after: "person1" }), ["person2"]);
@@ -856,7 +867,7 @@ function twoAnswersThenBroken(values: readonly Value[], broken: (frames: FrameWr
     if (frameCount === 1) okHello(frames, 64 * 1024);
     else if (frameCount === 4) {
       values.forEach((value, at) =>
-        frames.okOrNotFound(2 + at, version, (out) => (out.raw(encodeValue(value)), true))
+        frames.okIfFound(2 + at, version, (out) => (out.raw(encodeValue(value)), true))
       );
       broken(frames);
     } else return;
@@ -890,6 +901,25 @@ Deno.test("answers that arrive in one read before a broken frame still settle th
     assert.equal(client.isOpen, false, name);
     await fake.stop();
   }
+});
+
+Deno.test("a GET answered NOT_FOUND with a query path's miss is refused as a malformed answer", async () => {
+  const version = { ms: 1_700_000_000_000, counter: 1, broker: 2 };
+  const fake = fakeServer((conn, frameCount) => {
+    const frames = new FrameWriter();
+    if (frameCount === 1) okHello(frames, 64 * 1024);
+    else frames.notFound(frameCount, version, { reason: "no-field", segment: 1 });
+    conn.write(frames.bytes()).catch(() => {});
+  });
+  const client = await connectClient(fake.address);
+  await assert.rejects(client.get("person1"), /a GET's NOT_FOUND carries a query path's miss/);
+  assert.deepEqual(await client.query(["person1", "x"]), {
+    value: undefined,
+    version,
+    miss: { reason: "no-field", segment: 1 },
+  });
+  client.close();
+  await fake.stop();
 });
 
 Deno.test("a value getEncoded answered stays as it was while later answers are read into the same buffer", async () => {
@@ -952,7 +982,7 @@ Deno.test("thousands of answers arriving in one read each settle their own reque
     const frames = new FrameWriter();
     for (let id = answered + 1; id <= frameCount; id++) {
       if (id === 1) okHello(frames, 64 * 1024);
-      else frames.okOrNotFound(id, version, (out) => (out.raw(encodeValue(int(id))), true));
+      else frames.okIfFound(id, version, (out) => (out.raw(encodeValue(int(id))), true));
     }
     answered = frameCount;
     conn.write(frames.bytes()).catch(() => {});

@@ -18,22 +18,36 @@ function responses(writer: FrameWriter) {
   return decoded;
 }
 
-Deno.test("okOrNotFound appends OK with the version and what encode wrote, or NOT_FOUND with the version, dropping its bytes", () => {
+Deno.test("okIfFound appends OK with the version and what encode wrote, or nothing at all when encode finds nothing, and says which", () => {
   const writer = new FrameWriter();
   const version = { ms: 1_733_040_000_000, counter: 3, broker: 9 };
-  writer.okOrNotFound(1, version, (out) => {
-    writeValue(out, int(22));
-    return true;
-  });
-  writer.okOrNotFound(2, version, (out) => {
-    out.u8(0x04); // a half-written value, then "not found after all"
-    return false;
-  });
+  assert.equal(
+    writer.okIfFound(1, version, (out) => {
+      writeValue(out, int(22));
+      return true;
+    }),
+    true,
+  );
+  const before = writer.bytes().slice();
+  assert.equal(
+    writer.okIfFound(2, version, (out) => {
+      out.u8(0x04); // a half-written value, then "not found after all"
+      return false;
+    }),
+    false,
+  );
+  assert.deepEqual(writer.bytes(), before, "nothing of the frame is left");
+  writer.notFound(2, version, { reason: "no-field", segment: 1, closest: "age" });
   writer.ok(3);
   const [found, missing, ok] = responses(writer);
   assert.equal(found.type, "ok");
   assert.deepEqual(found.type === "ok" && decodeValueBody(found.body), { version, value: int(22) });
-  assert.deepEqual(missing, { type: "not_found", requestId: 2, version });
+  assert.deepEqual(missing, {
+    type: "not_found",
+    requestId: 2,
+    version,
+    miss: { reason: "no-field", segment: 1, closest: "age" },
+  });
   assert.deepEqual([ok.type, ok.requestId, writer.frameCount], ["ok", 3, 3]);
 });
 

@@ -48,6 +48,7 @@ import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { type PutManyBounds, PutManyItems } from "../../lib/protocol/put_many.ts";
 import { float, int, object, str, valueEquals } from "../../lib/record/value.ts";
 import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
+import type { PathMiss } from "../../lib/record/query_path.ts";
 import { feedFrames, framesOf } from "../helpers/frames.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
@@ -100,9 +101,13 @@ const DOCUMENTED_VALUES = [
 /** The record the examples store under `person1`. */
 const RECORD = object([["age", int(22)]]);
 
+/** The examples of QUERY's NOT_FOUND: `person1.agee` and `person1.age.x` of RECORD. */
+const TYPO: PathMiss = { reason: "no-field", segment: 1, closest: "age" };
+const LEAF: PathMiss = { reason: "not-object", segment: 2, value: int(22) };
+
 /** The example server's HELLO answer, but its state. */
 const HELLO = {
-  version: 8,
+  version: 9,
   maxFrameBytes: 16 * 1024 * 1024,
   idleTimeoutMs: 30_000,
   serverId: "9f3a0c5e12b47d68",
@@ -126,16 +131,16 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
     write(frames);
     written.push(hex(frames.bytes()));
   };
-  frame((w) => w.hello(1, 8));
+  frame((w) => w.hello(1, 9));
   frame((w) => w.okHello(1, { ...HELLO, state: { unrepaired: false, k: 2, repairedUnder: LIST } }));
   frame((w) =>
     w.okHello(1, { ...HELLO, state: { unrepaired: true, k: 0, repairedUnder: NO_LIST } })
   );
   const answer = await (await AuthKeys.fromSecrets([SECRET])).answer(CHALLENGE);
   const repaired = { unrepaired: false, k: 2, repairedUnder: LIST };
-  frame((w) => w.hello(1, 8, AUTH_HMAC_SHA256));
-  frame((w) => w.okHelloChallenge(1, { version: 8, challenge: CHALLENGE }));
-  frame((w) => w.hello(2, 8, AUTH_HMAC_SHA256, answer));
+  frame((w) => w.hello(1, 9, AUTH_HMAC_SHA256));
+  frame((w) => w.okHelloChallenge(1, { version: 9, challenge: CHALLENGE }));
+  frame((w) => w.hello(2, 9, AUTH_HMAC_SHA256, answer));
   frame((w) => w.okHello(2, { ...HELLO, state: repaired }));
   frame((w) => w.ping(2));
   frame((w) => w.ok(2));
@@ -153,6 +158,10 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   frame((w) => w.notFound(6, V2));
   frame((w) => w.query(7, ["person1", "age"]));
   frame((w) => w.okValue(7, V3, int(22)));
+  frame((w) => w.query(23, ["person1", "agee"]));
+  frame((w) => w.notFound(23, V3, TYPO));
+  frame((w) => w.query(24, ["person1", "age", "x"]));
+  frame((w) => w.notFound(24, V3, LEAF));
   frame((w) => w.delete(8, "person1", { version: V3 }));
   frame((w) => w.ok(8));
   frame((w) => w.delete(16, "person1", { version: V3, purge: true }));
@@ -244,7 +253,7 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
   assert.deepEqual(documentedRequest(next()), {
     type: "hello",
     requestId: 1,
-    version: 8,
+    version: 9,
     authScheme: 0,
     auth,
   });
@@ -268,12 +277,12 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
     ...CHALLENGE,
   );
   const answer = new Uint8Array(await crypto.subtle.sign("HMAC", key, signed));
-  const hmac = { type: "hello", version: 8, authScheme: AUTH_HMAC_SHA256 };
+  const hmac = { type: "hello", version: 9, authScheme: AUTH_HMAC_SHA256 };
   assert.deepEqual(documentedRequest(next()), { ...hmac, requestId: 1, auth: new Uint8Array() });
   // The challenge: the version and the challenge, nothing about the server.
   assert.deepEqual(
     documentedAnswer(next(), decodeHelloBody),
-    ok(1, { version: 8, challenge: CHALLENGE }),
+    ok(1, { version: 9, challenge: CHALLENGE }),
   );
   assert.deepEqual(documentedRequest(next()), { ...hmac, requestId: 2, auth: answer });
   assert.deepEqual(documentedAnswer(next(), decodeHelloBody), ok(2, { ...HELLO, state: repaired }));
@@ -333,6 +342,15 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
     documentedAnswer(next(), decodeValueBody),
     ok(7, { value: int(22), version: V3 }),
   );
+  const query = { type: "query", requestId: 23, path: ["person1", "agee"] };
+  assert.deepEqual(documentedRequest(next()), query);
+  assert.deepEqual(documentedAnswer(next()), { ...notFound(23, V3), miss: TYPO });
+  assert.deepEqual(documentedRequest(next()), {
+    ...query,
+    requestId: 24,
+    path: ["person1", "age", "x"],
+  });
+  assert.deepEqual(documentedAnswer(next()), { ...notFound(24, V3), miss: LEAF });
   const del = { type: "delete", key: "person1", version: V3, repair: false, aged: false };
   assert.deepEqual(documentedRequest(next()), { ...del, requestId: 8, purge: false });
   assert.deepEqual(documentedAnswer(next()), ok(8));
@@ -972,4 +990,51 @@ Deno.test("a HELLO whose repaired-under list contradicts its unrepaired flag is 
   });
   assert.throws(() => decodeHelloBody(hello(1, some)), /names a server list/);
   assert.throws(() => decodeHelloBody(hello(0, NO_LIST)), /names no server list/);
+});
+
+Deno.test("a QUERY's NOT_FOUND miss round-trips, and a decoder refuses one it cannot trust", () => {
+  const misses: PathMiss[] = [
+    { reason: "no-field", segment: 1 },
+    { reason: "no-field", segment: MAX_PATH_SEGMENTS - 1, closest: "é".repeat(512) },
+    { reason: "not-object", segment: 3, value: str("x".repeat(5000)) },
+    { reason: "not-object", segment: 1, value: float(-0.5) },
+  ];
+  const frames = new FrameWriter();
+  for (const miss of misses) {
+    frames.reset();
+    frames.notFound(4, V3, miss);
+    assert.deepEqual(decodeResponse(onlyFrame(frames)), {
+      type: "not_found",
+      requestId: 4,
+      version: V3,
+      miss,
+    });
+  }
+  const versionBytes = new Uint8Array(VERSION_BYTES);
+  writeVersion(versionBytes, 0, V3);
+  const notFound = (...tail: number[]) =>
+    decodeResponse(frameOf(MessageType.NOT_FOUND, [...versionBytes, ...tail]));
+  const refusals: [number[], RegExp][] = [
+    [[0, 1, 0, 0, 0, 0], /miss at segment 0/],
+    [[MAX_PATH_SEGMENTS, 1, 0, 0, 0, 0], /miss at segment 65/],
+    [[1, 3], /unknown miss reason 3/],
+    [[1, 1, 0, 0, 0, 1, 0x2e], /nearest field/],
+    [[1, 2, 0x04, 0x00], /an object where the path met a leaf/],
+    [[1, 2], /truncated/],
+    [[1, 1, 0, 0, 0, 0, 9], /unexpected bytes|left over|bytes after/],
+  ];
+  for (const [tail, pattern] of refusals) {
+    assert.throws(() => notFound(...tail), (error) => {
+      assert.ok(error instanceof DecodeError, String(error));
+      assert.match(error.message, pattern);
+      return true;
+    });
+  }
+  // The empty nearest name is "none": no closest is decoded.
+  assert.deepEqual(notFound(1, 1, 0, 0, 0, 0), {
+    type: "not_found",
+    requestId: 1,
+    version: V3,
+    miss: { reason: "no-field", segment: 1 },
+  });
 });

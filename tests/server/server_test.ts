@@ -141,6 +141,7 @@ Deno.test("server answers every request type, versions, STALE and repair copies 
     type: "not_found",
     requestId: 9,
     version: written.version,
+    miss: { reason: "no-field", segment: 1 },
   });
   assert.deepEqual(decodeKeysBody(okBody(await raw.readFrame(), 10)), ["person1", "person2"]);
   assert.deepEqual(decodeKeysBody(okBody(await raw.readFrame(), 11)), ["person2"]);
@@ -176,19 +177,68 @@ Deno.test("server answers every request type, versions, STALE and repair copies 
   await stop();
 });
 
+Deno.test("a QUERY's NOT_FOUND says why from the record it read: a field missing (with the nearest), a leaf in the way; a deleted or unknown key says nothing more", async () => {
+  const { address, stop } = await startServer();
+  const raw = await RawConnection.open(address);
+  const frames = new FrameWriter();
+  frames.hello(1);
+  const written = at();
+  const person = object([["age", int(22)], ["address", object([["street", str("Main")]])]]);
+  frames.put(2, "person1", person, written);
+  frames.put(3, "gone", int(1), at());
+  const deleted = at();
+  frames.delete(4, "gone", deleted);
+  frames.query(5, ["person1", "address", "stret"]);
+  frames.query(6, ["person1", "age", "x"]);
+  frames.query(7, ["gone", "x"]);
+  frames.query(8, ["nobody", "x"]);
+  frames.query(9, ["person1", "address", "street"]);
+  await raw.write(frames.bytes());
+  for (const id of [1, 2, 3, 4]) okBody(await raw.readFrame(), id);
+  const version = written.version;
+  assert.deepEqual(response(await raw.readFrame()), {
+    type: "not_found",
+    requestId: 5,
+    version,
+    miss: { reason: "no-field", segment: 2, closest: "street" },
+  });
+  assert.deepEqual(response(await raw.readFrame()), {
+    type: "not_found",
+    requestId: 6,
+    version,
+    miss: { reason: "not-object", segment: 2, value: int(22) },
+  });
+  assert.deepEqual(response(await raw.readFrame()), {
+    type: "not_found",
+    requestId: 7,
+    version: deleted.version,
+  });
+  assert.deepEqual(response(await raw.readFrame()), {
+    type: "not_found",
+    requestId: 8,
+    version: undefined,
+  });
+  assert.deepEqual(decodeValueBody(okBody(await raw.readFrame(), 9)), {
+    version,
+    value: str("Main"),
+  });
+  raw.close();
+  await stop();
+});
+
 Deno.test("a refused HELLO (any protocol version but the server's own, named with it; an auth scheme) closes the connection, and the GET after it is not served", async () => {
   const { address, stop } = await startServer();
   const refusals: [(frames: FrameWriter) => void, number, RegExp][] = [
     [
       (frames) => frames.hello(1, 99),
       ErrorCode.UNSUPPORTED_VERSION,
-      /version 99 is not supported; this server speaks version 8 only/,
+      /version 99 is not supported; this server speaks version 9 only/,
     ],
     [
-      // Version 7, whose OK to HELLO told a stranger the server's id and state.
-      (frames) => frames.hello(1, 7),
+      // Version 8, whose QUERY's NOT_FOUND did not say why a record lacks the path.
+      (frames) => frames.hello(1, 8),
       ErrorCode.UNSUPPORTED_VERSION,
-      /protocol version 7 is not supported; this server speaks version 8 only: upgrade the older/,
+      /protocol version 8 is not supported; this server speaks version 9 only: upgrade the older/,
     ],
     [(frames) => frames.hello(1, 0), ErrorCode.UNSUPPORTED_VERSION, /version 0 is not supported/],
     [

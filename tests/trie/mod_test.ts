@@ -24,6 +24,7 @@ import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 import { seededRandom } from "./fixture.ts";
 import { MAX_SEED } from "../../lib/gen/prng.ts";
 import { VERSION_BYTES, writeVersion } from "../../lib/record/version.ts";
+import type { PathMiss } from "../../lib/record/query_path.ts";
 
 const encoder = new TextEncoder();
 
@@ -299,6 +300,47 @@ Deno.test("query returns sub-values and undefined for scalars and missing fields
   assert.equal(trie.query(["scalar", "age"]), undefined);
   assert.equal(trie.query(["person2", "age"]), undefined);
 });
+
+Deno.test("queryMiss names the first segment a path cannot take: a field the object lacks (with the nearest name) or a scalar it runs into", () => {
+  const trie = new RecordTrie();
+  const address = object([["street", str("Main")], ["number", int(5)], ["Zip", str("0150")]]);
+  trie.put("person1", object([["age", int(22)], ["address", address], ["wide", wideObject()]]));
+  trie.put("scalar", float(1.5));
+  trie.put("short", object([["y", int(1)], ["Z", int(2)]]));
+  trie.tombstone("gone", { version: { ms: 1, counter: 0, broker: 1 } });
+  const cases: [string[], PathMiss | undefined][] = [
+    [["person1", "address", "stret"], { reason: "no-field", segment: 2, closest: "street" }],
+    [["person1", "adress", "street"], { reason: "no-field", segment: 1, closest: "address" }],
+    [["person1", "address", "zip"], { reason: "no-field", segment: 2, closest: "Zip" }],
+    [["person1", "address", "city"], { reason: "no-field", segment: 2 }],
+    [["person1", "neverSeenName"], { reason: "no-field", segment: 1 }],
+    [["person1", "wide", "field0100x"], { reason: "no-field", segment: 2, closest: "field0100" }],
+    [["person1", "age", "x"], { reason: "not-object", segment: 2, value: int(22) }],
+    [["person1", "address", "street", "a", "b"], {
+      reason: "not-object",
+      segment: 3,
+      value: str("Main"),
+    }],
+    [["scalar", "x"], { reason: "not-object", segment: 1, value: float(1.5) }],
+    // A one-letter name is one edit from any other: only its other case is suggested.
+    [["short", "x"], { reason: "no-field", segment: 1 }],
+    [["short", "z"], { reason: "no-field", segment: 1, closest: "Z" }],
+    [["gone", "x"], undefined],
+    [["nobody", "x"], undefined],
+  ];
+  for (const [path, miss] of cases) {
+    assert.equal(trie.query(path), undefined, path.join("."));
+    assert.deepEqual(trie.queryMiss(path), miss, path.join("."));
+  }
+  assert.throws(() => trie.queryMiss(["person1", "age"]), /holds a value/);
+});
+
+/** An object wide enough for the arena's field index (`INDEXED_OBJECT`). */
+function wideObject(): Value {
+  return object(
+    Array.from({ length: 300 }, (_, i) => [`field${String(i).padStart(4, "0")}`, int(i)]),
+  );
+}
 
 Deno.test("field order is preserved and int stays distinct from float", () => {
   const trie = new RecordTrie();

@@ -313,6 +313,30 @@ function jsonText(value, indent) {
   );
 }
 
+/** A leaf a QUERY ran into is shown cut to this many characters, as the REPL cuts it. */
+const MAX_SHOWN_LEAF_CHARACTERS = 40;
+
+/**
+ * What a 404 entry misses, in the REPL's words: its key, or for a QUERY, `no record person9`,
+ * `person1.address has no field stret (did you mean street?)` or `person1.age is 22, not an
+ * object`.
+ */
+function missingText(entry) {
+  const missing = entry.missing;
+  if (!missing) return shownKey(entry.key ?? "");
+  if (missing.reason === "no-record") return `no record ${shownKey(entry.key)}`;
+  const names = missing.path.map(shownKey);
+  if (missing.reason === "not-object") {
+    const shown = jsonText(missing.value);
+    const cut = shown.length <= MAX_SHOWN_LEAF_CHARACTERS
+      ? shown
+      : `${shown.slice(0, MAX_SHOWN_LEAF_CHARACTERS - 1)}…`;
+    return `${names.join(".")} is ${cut}, not an object`;
+  }
+  const hint = missing.closest === undefined ? "" : ` (did you mean ${shownKey(missing.closest)}?)`;
+  return `${names.slice(0, -1).join(".")} has no field ${names.at(-1)}${hint}`;
+}
+
 /** The key of the whole record shown, if one is (not a QUERY's value): writes to it reload it. */
 let shownRecordKey;
 
@@ -329,9 +353,7 @@ function showEntry(entry, status) {
     // A 503 read (too few of the key's servers answered to say it is absent) has no
     // error, only its warning, shown below.
     const error = entry.error ?? `cannot tell whether ${entry.key} exists`;
-    head.textContent = status === 404
-      ? `NOT FOUND: ${shownKey(entry.key ?? "")}`
-      : `ERROR: ${error}`;
+    head.textContent = status === 404 ? `NOT FOUND: ${missingText(entry)}` : `ERROR: ${error}`;
     head.className = status === 404 ? "warning" : "error";
     $("record-tree").replaceChildren();
   }
