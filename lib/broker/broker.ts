@@ -1398,7 +1398,7 @@ export class Broker {
    * newest version older than the write is a record (it existed), when the servers that
    * answered vouch for that; else why they cannot (the GET rule, {@link Broker#lookup}),
    * as the write's warning: that the record may have existed, for a `deleteFoundNothing`;
-   * that a write the servers it could not ask hold may win over this one, when some server
+   * that a write held by servers it could not ask may win over this one, when some server
    * of the key's list did not answer ({@link unvouchedWrite}). Servers that answered told
    * every version they hold, so when all did, no later one is hidden: a PUT then carries
    * no warning (a lone new server that could not be marked repaired, say).
