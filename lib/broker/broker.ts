@@ -1198,6 +1198,7 @@ export class Broker {
     const { list, walk } = start;
     let servers = start.servers;
     let existed = false;
+    let existenceLost = false;
     let probed = false;
     // Why the servers that answered cannot vouch that the key held nothing, once probed.
     let doubt: string | undefined;
@@ -1216,6 +1217,9 @@ export class Broker {
       if (failed !== undefined) return failed;
       const met = this.#judgeWrite(written.results, version, first !== undefined);
       existed ||= met.existed;
+      // A DELETE sent again over a closed connection finds itself stored: what that server
+      // held before it is lost with the first answer.
+      existenceLost ||= verb === "delete" && met.storedBefore;
       let held = met.held;
       // A later write of this broker stands for this one: it competes with others itself.
       if (met.superseded) {
@@ -1232,6 +1236,7 @@ export class Broker {
         }
       }
       if (held === undefined) {
+        if (existenceLost && !existed) doubt ??= deletedUnseen(key);
         // A PUT stored beyond the front is told that reads may miss it, which says more.
         const beyondFront = verb === "put" && this.#storedBeyondFront(list, servers);
         const placed = doneChange(verb, existed, version, beyondFront ? undefined : doubt);
@@ -1346,25 +1351,31 @@ export class Broker {
   /**
    * What a write at `version` met on its servers: the newest version held (STALE) of
    * another broker, or of this one when not `again` ({@link Broker.putEncodedAgain}),
-   * whether a later write of this broker's own superseded it (only `again`), and whether
-   * a DELETE found the key.
+   * whether a later write of this broker's own superseded it (only `again`), whether
+   * a DELETE found the key, and whether a server held `version` itself (`storedBefore`):
+   * the write, sent again because the connection it went out on closed before its answer
+   * (ServerPool sends such a request once more), had been stored by the first send. That is
+   * the write in place, not a newer one to write after: written again, a DELETE's second
+   * answers said the record it had deleted did not exist.
    */
   #judgeWrite(
     results: readonly (PutResult | DeleteResult)[],
     version: Version,
     again: boolean,
-  ): { held: Version | undefined; superseded: boolean; existed: boolean } {
+  ): { held: Version | undefined; superseded: boolean; existed: boolean; storedBefore: boolean } {
     let held: Version | undefined;
     let superseded = false;
     let existed = false;
+    let storedBefore = false;
     for (const result of results) {
       if (result.kind === "stale") {
-        if (again && this.#ownSince(result.version, version)) {
-          superseded ||= compareVersions(result.version, version) > 0;
-        } else held = held === undefined ? result.version : newerVersion(held, result.version);
+        const order = compareVersions(result.version, version);
+        if (again && this.#ownSince(result.version, version)) superseded ||= order > 0;
+        else if (order === 0) storedBefore = true;
+        else held = held === undefined ? result.version : newerVersion(held, result.version);
       } else if (result.kind === "deleted" && result.existed) existed = true;
     }
-    return { held, superseded, existed };
+    return { held, superseded, existed, storedBefore };
   }
 
   /**
@@ -1985,6 +1996,17 @@ function doneChange(
 ): Change {
   const change = { kind: "done", existed: verb === "put" || existed, version } as const;
   return doubt === undefined ? change : { ...change, warning: doubt };
+}
+
+/**
+ * The warning of a DELETE of `key` that found no record where a server's answer was lost
+ * with its connection: sent again, the deletion found itself stored there, and whether that
+ * server held the record before is not known.
+ */
+function deletedUnseen(key: string): string {
+  return `a server's answer to the deletion of '${key}' was lost with its connection, and ` +
+    "sent again the deletion found itself stored there: the record may have existed; it is " +
+    "deleted all the same";
 }
 
 /**
