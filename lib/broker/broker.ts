@@ -1198,6 +1198,7 @@ export class Broker {
     const { list, walk } = start;
     let servers = start.servers;
     let existed = false;
+    let existenceLost = false;
     let probed = false;
     // Why the servers that answered cannot vouch that the key held nothing, once probed.
     let doubt: string | undefined;
@@ -1216,6 +1217,9 @@ export class Broker {
       if (failed !== undefined) return failed;
       const met = this.#judgeWrite(written.results, version, first !== undefined);
       existed ||= met.existed;
+      // A DELETE sent again over a closed connection finds itself stored: what that server
+      // held before it is lost with the first answer.
+      existenceLost ||= verb === "delete" && met.storedBefore;
       let held = met.held;
       // A later write of this broker stands for this one: it competes with others itself.
       if (met.superseded) {
@@ -1223,7 +1227,7 @@ export class Broker {
       }
       if (held === undefined && !probed && !this.#meetsEveryWrite(list, written.trusted)) {
         probed = true;
-        const probe = await this.#probe(key, version, unvouchedWrite(verb, existed));
+        const probe = await this.#probe(key, version, verb === "delete" && !existed);
         held = probe.newer;
         doubt = probe.doubt;
         existed ||= probe.existed;
@@ -1232,6 +1236,7 @@ export class Broker {
         }
       }
       if (held === undefined) {
+        if (existenceLost && !existed) doubt ??= deletedUnseen(key);
         // A PUT stored beyond the front is told that reads may miss it, which says more.
         const beyondFront = verb === "put" && this.#storedBeyondFront(list, servers);
         const placed = doneChange(verb, existed, version, beyondFront ? undefined : doubt);
@@ -1346,25 +1351,31 @@ export class Broker {
   /**
    * What a write at `version` met on its servers: the newest version held (STALE) of
    * another broker, or of this one when not `again` ({@link Broker.putEncodedAgain}),
-   * whether a later write of this broker's own superseded it (only `again`), and whether
-   * a DELETE found the key.
+   * whether a later write of this broker's own superseded it (only `again`), whether
+   * a DELETE found the key, and whether a server held `version` itself (`storedBefore`):
+   * the write, sent again because the connection it went out on closed before its answer
+   * (ServerPool sends such a request once more), had been stored by the first send. That is
+   * the write in place, not a newer one to write after: written again, a DELETE's second
+   * answers said the record it had deleted did not exist.
    */
   #judgeWrite(
     results: readonly (PutResult | DeleteResult)[],
     version: Version,
     again: boolean,
-  ): { held: Version | undefined; superseded: boolean; existed: boolean } {
+  ): { held: Version | undefined; superseded: boolean; existed: boolean; storedBefore: boolean } {
     let held: Version | undefined;
     let superseded = false;
     let existed = false;
+    let storedBefore = false;
     for (const result of results) {
       if (result.kind === "stale") {
-        if (again && this.#ownSince(result.version, version)) {
-          superseded ||= compareVersions(result.version, version) > 0;
-        } else held = held === undefined ? result.version : newerVersion(held, result.version);
+        const order = compareVersions(result.version, version);
+        if (again && this.#ownSince(result.version, version)) superseded ||= order > 0;
+        else if (order === 0) storedBefore = true;
+        else held = held === undefined ? result.version : newerVersion(held, result.version);
       } else if (result.kind === "deleted" && result.existed) existed = true;
     }
-    return { held, superseded, existed };
+    return { held, superseded, existed, storedBefore };
   }
 
   /**
@@ -1397,12 +1408,16 @@ export class Broker {
    * every earlier write: the newer version it must be stamped after, if any; whether the
    * newest version older than the write is a record (it existed), when the servers that
    * answered vouch for that; else why they cannot (the GET rule, {@link Broker#lookup}),
-   * ending with `consequence`, what that means for the write.
+   * as the write's warning: that the record may have existed, for a `deleteFoundNothing`;
+   * that a write held by servers it could not ask may win over this one, when some server
+   * of the key's list did not answer ({@link unvouchedWrite}). Servers that answered told
+   * every version they hold, so when all did, no later one is hidden: a PUT then carries
+   * no warning (a lone new server that could not be marked repaired, say).
    */
   #probe(
     key: string,
     version: Version,
-    consequence: string,
+    deleteFoundNothing: boolean,
   ): Promise<{ newer: Version | undefined; existed: boolean; doubt: string | undefined }> {
     return this.#lookup(
       key,
@@ -1418,12 +1433,16 @@ export class Broker {
             read.version !== undefined && compareVersions(read.version, version) < 0
           ),
         );
-        const doubt = this.#vouched(list, replies)
-          ? undefined
-          : this.#doubt(key, list, replies, consequence);
+        const vouched = this.#vouched(list, replies);
         // Only answers that vouch tell it existed: an unrepaired server may have lost the
         // tombstone that deleted a record it holds.
-        return { newer, existed: doubt === undefined && before?.read.encoded !== undefined, doubt };
+        const existed = vouched && before?.read.encoded !== undefined;
+        const hidden = replies.answered.length < list.length;
+        if (vouched || (!hidden && !deleteFoundNothing)) {
+          return { newer, existed, doubt: undefined };
+        }
+        const doubt = this.#doubt(key, list, replies, unvouchedWrite(deleteFoundNothing, hidden));
+        return { newer, existed, doubt };
       },
     );
   }
@@ -1980,21 +1999,35 @@ function doneChange(
 }
 
 /**
- * What a write's read that cannot vouch for every earlier write means for it (ending
- * {@link Broker#doubt}'s line): the servers it could not count may hold a write acknowledged
- * before this one began whose version is later — its writer's clock ahead of this broker's —
- * which every read and repair then takes over this one once they answer; and a DELETE that
- * found no record cannot say there was none. Without the warning such a PUT was acknowledged
- * plainly and, once the servers answered and a repair ran, read back as the earlier write.
+ * The warning of a DELETE of `key` that found no record where a server's answer was lost
+ * with its connection: sent again, the deletion found itself stored there, and whether that
+ * server held the record before is not known.
  */
-function unvouchedWrite(verb: "put" | "delete", existed: boolean): string {
-  if (verb === "delete" && !existed) {
-    return "the record may have existed; it is deleted all the same, unless they hold a " +
-      "write of it with a later version than this deletion (its writer's clock ahead of " +
-      "this broker's), which wins over it once they answer";
+function deletedUnseen(key: string): string {
+  return `a server's answer to the deletion of '${key}' was lost with its connection, and ` +
+    "sent again the deletion found itself stored there: the record may have existed; it is " +
+    "deleted all the same";
+}
+
+/**
+ * What a write's read that cannot vouch for every earlier write means for it (ending
+ * {@link Broker#doubt}'s line): a DELETE that found no record cannot say there was none
+ * (`deleteFoundNothing`); and when servers of the key's list did not answer (`hidden`),
+ * they may hold a write acknowledged before this one began whose version is later — its
+ * writer's clock ahead of this broker's — which every read and repair takes over this one
+ * once they answer. Without the warning such a PUT was acknowledged plainly and, once they
+ * answered and a repair ran, read back as the earlier write.
+ */
+function unvouchedWrite(deleteFoundNothing: boolean, hidden: boolean): string {
+  const later = "(its writer's clock ahead of this broker's)";
+  if (!deleteFoundNothing) {
+    return `a write they hold may carry a later version than this one ${later} and win over ` +
+      "it once they answer";
   }
-  return "a write they hold may carry a later version than this one (its writer's clock " +
-    "ahead of this broker's) and win over it once they answer";
+  const existed = "the record may have existed; it is deleted all the same";
+  if (!hidden) return existed;
+  return `${existed}, unless they hold a write of it with a later version than this ` +
+    `deletion ${later}, which wins over it once they answer`;
 }
 
 /**

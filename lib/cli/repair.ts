@@ -208,22 +208,34 @@ function clusterK(pool: ServerPool, requested: number | undefined, path: string)
   return k;
 }
 
+/** A server that could not record the repair's k: why, and whether it went down. */
+interface KFailure {
+  readonly line: string;
+  /** Its connection failed (it went down under the repair), rather than its answer. */
+  readonly down: boolean;
+}
+
 /**
  * Records `k` on every server that is up: replacing what they record when `replace` (-k
  * given), else only on servers recording none (servers new to the cluster). Resolves
- * with a line for each server that could not record it.
+ * with one {@link KFailure} for each server that could not record it.
  */
-async function recordK(pool: ServerPool, k: number, replace: boolean): Promise<string[]> {
+async function recordK(pool: ServerPool, k: number, replace: boolean): Promise<KFailure[]> {
   const outcomes = await Promise.all(pool.servers.map((server, index) => {
     const state = pool.state(index);
     if (state === undefined || (!replace && state.k !== 0)) return undefined;
     return pool.call(index, (connection) => connection.setK(k, { replace })).then((outcome) => {
-      if (!outcome.ok) return `${server.id}: could not record k ${k}: ${outcome.error}`;
-      if (outcome.value !== k) return `${server.id} keeps k ${outcome.value}, not ${k}`;
+      if (!outcome.ok) {
+        const line = `${server.id}: could not record k ${k}: ${outcome.error}`;
+        return { line, down: outcome.unreachable };
+      }
+      if (outcome.value !== k) {
+        return { line: `${server.id} keeps k ${outcome.value}, not ${k}`, down: false };
+      }
       return undefined;
     });
   }));
-  return outcomes.filter((line) => line !== undefined);
+  return outcomes.filter((failure) => failure !== undefined);
 }
 
 /**
@@ -237,7 +249,7 @@ async function kNotRecorded(
   pool: ServerPool,
   k: number,
   previous: ReadonlyMap<number, readonly string[]>,
-  failures: readonly string[],
+  failures: readonly KFailure[],
   again: string,
 ): Promise<string> {
   const [old] = previous.keys();
@@ -251,8 +263,15 @@ async function kNotRecorded(
     : `; putting k ${old} back failed too (${undone.join("; ")}): clients are refused until ` +
       "the rerun";
   const which = failures.length === 1 ? "that server" : "those servers";
-  return `${failures.join("; ")}; nothing was repaired${outcome}. Fix ${which} (a full ` +
-    `disk: free space), then run ${again}`;
+  const lines = failures.map((failure) => failure.line).join("; ");
+  // A server that went down between its HELLO and its SET_K has no disk to free: it was
+  // told "(a full disk: free space)" all the same.
+  const fix = failures.every((failure) => failure.down)
+    ? `Once ${which} ${failures.length === 1 ? "answers" : "answer"} again,`
+    : failures.some((failure) => failure.down)
+    ? `Start those down again and fix the others (a full disk: free space), then`
+    : `Fix ${which} (a full disk: free space), then`;
+  return `${lines}; nothing was repaired${outcome}. ${fix} run ${again}`;
 }
 
 /** Records `k`, replacing any other, on the servers `indexes`; resolves with the failures. */

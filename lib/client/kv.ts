@@ -351,7 +351,9 @@ export interface KvDeleteResult {
    * Set when the servers that answered cannot vouch for every write made before it (too
    * many down or not yet repaired, as {@link KvEntry.warning}): when `deleted` is false
    * the record may have existed, and either way one of them may hold a write with a later
-   * version, which wins over the deletion once they answer; or when the tombstone was
+   * version, which wins over the deletion once they answer; when `deleted` is false because
+   * a server's answer was lost with its connection (sent again, the deletion found itself
+   * stored there); or when the tombstone was
    * stored beyond the first 2k − 1 servers of its key's list, as
    * {@link KvPutResult.warning} says. The tombstone is written all the same.
    */

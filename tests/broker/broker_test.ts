@@ -788,6 +788,56 @@ Deno.test("a PUT whose read vouches for every earlier write carries no warning",
   assert.deepEqual(withoutVersion(change), { kind: "done", existed: true });
 });
 
+Deno.test("a write whose read reached every server of the key's list hides no later version: a PUT carries no warning, a DELETE that found nothing only that the record may have existed", async () => {
+  await withFakeBroker(3, 2, async ({ cluster, broker }) => {
+    // Every server restarted (unrepaired): none vouches, but each answers what it holds.
+    for (const server of cluster.servers) server.restart();
+    const put = await broker.put("person1", int(2));
+    assert.deepEqual(withoutVersion(put), { kind: "done", existed: true });
+    const deleted = await broker.delete("person2");
+    assert(deleted.kind === "done", JSON.stringify(deleted));
+    assert.match(
+      deleted.warning ?? "no warning",
+      /^no replica of 'person2' answered that can be trusted \(.*\); the record may have existed; it is deleted all the same$/,
+    );
+  });
+});
+
+/**
+ * person1 stored, then deleted while the servers of `closing` (positions in its list) close
+ * their connection after applying the DELETE and before answering: the pool sends it again.
+ */
+async function deleteOverClosingConnections(closing: readonly number[]): Promise<Change> {
+  return await withFakeBroker(3, 2, async ({ cluster, broker }) => {
+    assert.equal((await broker.put("person1", PERSON)).kind, "done");
+    const list = broker.preferenceList(partitionOf("person1"));
+    for (const position of closing) cluster.servers[list[position]].closeAfterNextWrite = true;
+    const deleted = await broker.delete("person1");
+    for (const index of list.subarray(0, 2)) {
+      const sent = cluster.servers[index].requests.filter((request) => request === "DELETE");
+      assert.equal(sent.length, closing.includes(list.indexOf(index)) ? 2 : 1, "not rewritten");
+    }
+    return deleted;
+  });
+}
+
+Deno.test("a DELETE whose every answer was lost with its connection, sent again, finds itself stored: not written again, and it says the record may have existed, not that there was none", async () => {
+  const deleted = await deleteOverClosingConnections([0, 1]);
+  assert(deleted.kind === "done", JSON.stringify(deleted));
+  assert.equal(deleted.existed, false);
+  assert.equal(
+    deleted.warning,
+    "a server's answer to the deletion of 'person1' was lost with its connection, and sent " +
+      "again the deletion found itself stored there: the record may have existed; it is " +
+      "deleted all the same",
+  );
+});
+
+Deno.test("a DELETE one of whose answers was lost with its connection says the record existed when the other server's answer does", async () => {
+  const deleted = await deleteOverClosingConnections([0]);
+  assert.deepEqual(withoutVersion(deleted), { kind: "done", existed: true });
+});
+
 /** The fingerprint of `broker`'s list: what a repair over it marks servers with. */
 function list(broker: Broker): Uint8Array {
   const fingerprint = broker.pool.listFingerprint;

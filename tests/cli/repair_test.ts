@@ -14,6 +14,7 @@ import { int, str, toJsonText } from "../../lib/record/value.ts";
 import { decodeValue } from "../../lib/record/value_codec.ts";
 import { assertRefusedInOneLine, type RefusalCase, refusalOf } from "../helpers/refusals.ts";
 import { faketimeEnv, hasFaketime } from "../helpers/faketime.ts";
+import { listenLoopback, type LoopbackListener } from "../helpers/fixtures.ts";
 
 /** A server file listing `servers`, removed at the end of the test by `using`. */
 async function serverFile(servers: readonly ServerProcess[]): Promise<string> {
@@ -537,4 +538,73 @@ Deno.test("kv repair refuses servers that record different k until -k names one"
   );
   const kept = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile, "-k", "2"]));
   assert.equal(kept.code, 0, kept.stderr);
+});
+
+/**
+ * A relay on a loopback port to `target` that passes one connection's HELLO and its answer,
+ * then, at the client's next request, closes that connection and stops listening: a server
+ * that went down right after its HELLO, whose reconnect is refused.
+ */
+function downAfterHello(target: { hostname: string; port: number }): LoopbackListener {
+  let stopping: Promise<void> | undefined;
+  // Once: by the relay when it cuts, and by the test at its end.
+  const stop = () => stopping ??= relay.stop();
+  const relay = listenLoopback((conn, connection) => {
+    if (connection > 1) return conn.close();
+    void relayHello(conn, target).finally(stop);
+  });
+  return { port: relay.port, stop };
+}
+
+/** {@link downAfterHello}'s one connection: `conn`'s bytes to `target` and back, up to HELLO's. */
+async function relayHello(conn: Deno.TcpConn, target: { hostname: string; port: number }) {
+  const upstream = await Deno.connect(target);
+  let answered = false;
+  const toClient = (async () => {
+    for await (const chunk of upstream.readable) {
+      answered = true;
+      await conn.write(chunk);
+    }
+  })().catch(() => {
+    // The client's side closed: the relay is going down anyway.
+  });
+  try {
+    for await (const chunk of conn.readable) {
+      if (answered) break;
+      await upstream.write(chunk);
+    }
+  } finally {
+    try {
+      upstream.close();
+    } catch {
+      // Closed by its reader already.
+    }
+    await toClient;
+  }
+}
+
+Deno.test("kv repair -k whose server goes down between its HELLO and the SET_K says to run it again once that server answers, not to free a full disk", async () => {
+  await using cluster = await KvCluster.start(2);
+  const settled = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile, "-k", "2"]));
+  assert.equal(settled.code, 0, settled.stderr);
+  const [kept, lost] = cluster.servers;
+  const relay = downAfterHello(lost.address);
+  const file = await Deno.makeTempFile({ suffix: ".txt" });
+  try {
+    await Deno.writeTextFile(file, `127.0.0.1 ${kept.port}\n127.0.0.1 ${relay.port}\n`);
+    const changed = await runKv(withBrokerTimeout(["repair", "-s", file, "-k", "1"]));
+    assert.equal(changed.code, 1, changed.stderr);
+    assert.match(
+      changed.stderr,
+      new RegExp(
+        `^kv repair: 127\\.0\\.0\\.1:${relay.port}: could not record k 1: .*; nothing was ` +
+          "repaired; the servers that had recorded it were put back to k 2, so clients go on " +
+          `under it\\. Once that server answers again, run kv repair -s ${file} -k 1\\n$`,
+      ),
+    );
+    assert.deepEqual(await recordedKs([kept]), [2], "put back");
+  } finally {
+    await relay.stop();
+    await Deno.remove(file);
+  }
 });

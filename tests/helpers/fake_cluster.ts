@@ -91,6 +91,12 @@ export class FakeServer {
   refuseKey: ((key: string) => boolean) | undefined;
   /** The code a refused key's write is answered with; default BAD_REQUEST. */
   refusalCode: (key: string) => number = () => ErrorCode.BAD_REQUEST;
+  /**
+   * When set, the next write is applied and its connection then closed before the answer,
+   * as a server closing its connections on purpose (a mark replaced) may: the pool sends it
+   * again on a new connection to the same process.
+   */
+  closeAfterNextWrite = false;
   /** When set, the server crashes on receiving a PUT_MANY, which then fails. */
   crashOnPutMany = false;
   /** The frame limit its HELLO would announce. */
@@ -318,6 +324,12 @@ class FakeConnection implements ServerConnection {
     this.server.heldWriteAnswer = undefined;
     await held;
     this.#failIfLost();
+    if (this.server.closeAfterNextWrite) {
+      this.server.closeAfterNextWrite = false;
+      this.#closed = true;
+      this.#closeReason = new ConnectionError(`${this.server.address.id}: connection closed`);
+      throw this.#closeReason;
+    }
     return result;
   }
 
