@@ -34,8 +34,9 @@
  * Recovery loads the newest snapshot S (none: an empty store and S = 1), then
  * replays logs S, S+1, … in order, which must all exist; the last log stays
  * open for appending. A torn or corrupt log tail is truncated with a warning
- * (see storage_log.ts); a damaged snapshot, a missing log or a foreign file
- * stops `open` with an error instead, because guessing would lose records.
+ * (see storage_log.ts); a damaged snapshot, a missing log, a foreign file or a
+ * log's or snapshot's name on a symbolic link or a directory stops `open` with an
+ * error instead, because guessing would lose records.
  *
  * ## Compaction
  *
@@ -390,12 +391,22 @@ interface DirListing {
   logs: number[];
   snapshots: number[];
   temporaries: string[];
+  /**
+   * A log's or snapshot's name on something other than a file, with what it is: recovery
+   * refuses it rather than skip records it may hold (see {@link refuseNotFiles}).
+   */
+  notFiles: { name: string; kind: string }[];
 }
 
 async function listDataDir(dir: string): Promise<DirListing> {
-  const listing: DirListing = { logs: [], snapshots: [], temporaries: [] };
+  const listing: DirListing = { logs: [], snapshots: [], temporaries: [], notFiles: [] };
   for await (const entry of Deno.readDir(dir)) {
-    if (!entry.isFile) continue;
+    if (!entry.isFile) {
+      if (LOG_NAME.test(entry.name) || SNAPSHOT_NAME.test(entry.name)) {
+        listing.notFiles.push({ name: entry.name, kind: kindOf(entry) });
+      }
+      continue;
+    }
     const log = LOG_NAME.exec(entry.name);
     const snapshot = SNAPSHOT_NAME.exec(entry.name);
     if (log) listing.logs.push(Number(log[1]));
@@ -405,6 +416,29 @@ async function listDataDir(dir: string): Promise<DirListing> {
   listing.logs.sort((a, b) => a - b);
   listing.snapshots.sort((a, b) => a - b);
   return listing;
+}
+
+/** What a directory entry that is not a file is, for a person. */
+function kindOf(entry: Deno.DirEntry): string {
+  if (entry.isSymlink) return "a symbolic link";
+  if (entry.isDirectory) return "a directory";
+  return "a special file";
+}
+
+/**
+ * Throws a {@link StoreCorruptError} naming the first log's or snapshot's name in `listing`
+ * on something other than a file. Skipped, its records were lost without a word: a log
+ * moved to another disk and linked back (a full disk's quick fix) left a trusted server
+ * serving the logs before it, appending to an older one. Followed, it would be written
+ * through: kv renames, removes and fsyncs its files in the data dir itself.
+ */
+function refuseNotFiles(dir: string, listing: DirListing): void {
+  const [first] = listing.notFiles;
+  if (first === undefined) return;
+  throw new StoreCorruptError(
+    `${dir}/${first.name} is ${first.kind}, not a file: kv reads and writes its logs and ` +
+      `snapshots only as files in the data dir itself; put the file in its place and start again`,
+  );
 }
 
 /**
@@ -622,6 +656,7 @@ export class Store {
   async #recover(dir: string, beforeChange: () => Promise<void>): Promise<void> {
     const warnings = this.#recovery.warnings;
     const listing = await listDataDir(dir);
+    refuseNotFiles(dir, listing);
     for (const name of listing.temporaries) {
       await Deno.remove(`${dir}/${name}`);
       warnings.push(`removed ${name}, left unfinished by a crash`);

@@ -452,6 +452,50 @@ Deno.test("store: a missing log or a foreign file stops open, and the lock is re
   });
 });
 
+Deno.test("store: a log or snapshot that is a symbolic link or a directory stops open, naming it, and changes nothing", async () => {
+  await withTempDir(async (dir) => {
+    // Records 0..9 in log 1, 10..14 in log 2: a log moved to another disk and linked back
+    // (a full disk's quick fix) was skipped, and open served records 0..9 alone, trusted.
+    await craftCompactionCrash(dir, "snapshot half written");
+    const elsewhere = await Deno.makeTempDir();
+    try {
+      await Deno.rename(`${dir}/log-0000000002.kvlog`, `${elsewhere}/log-0000000002.kvlog`);
+      await Deno.symlink(`${elsewhere}/log-0000000002.kvlog`, `${dir}/log-0000000002.kvlog`);
+      const before = await fileNames(dir);
+      await assert.rejects(
+        Store.open({ dataDir: dir }),
+        (error: Error) => {
+          assert.ok(error instanceof StoreCorruptError);
+          assert.equal(
+            error.message,
+            `${dir}/log-0000000002.kvlog is a symbolic link, not a file: kv reads and writes ` +
+              `its logs and snapshots only as files in the data dir itself; put the file in ` +
+              `its place and start again`,
+          );
+          return true;
+        },
+      );
+      assert.deepEqual(await fileNames(dir), before);
+      // A directory by a data file's name: refused alike (open crashed with a stack trace).
+      await Deno.remove(`${dir}/log-0000000002.kvlog`);
+      await Deno.mkdir(`${dir}/snapshot-0000000003.kvsnap`);
+      await assert.rejects(
+        Store.open({ dataDir: dir }),
+        StoreCorruptError,
+        `${dir}/snapshot-0000000003.kvsnap is a directory, not a file`,
+      );
+      // The file itself put back: every record.
+      await Deno.remove(`${dir}/snapshot-0000000003.kvsnap`);
+      await Deno.rename(`${elsewhere}/log-0000000002.kvlog`, `${dir}/log-0000000002.kvlog`);
+      const store = await Store.open({ dataDir: dir, onWarning: () => {} });
+      assert.equal(store.recordCount, 15);
+      await store.close();
+    } finally {
+      await Deno.remove(elsewhere, { recursive: true });
+    }
+  });
+});
+
 /**
  * A child process running store_writer.ts, with its stdout as lines; every read and the
  * exit are bounded by the tests' deadline, and `await using` kills it if it still runs.
