@@ -441,6 +441,14 @@ function refuseNotFiles(dir: string, listing: DirListing): void {
   );
 }
 
+/** A log or snapshot whose header says `said`, not the generation `named` in its name. */
+function generationMismatch(path: string, said: number, named: number): StoreCorruptError {
+  return new StoreCorruptError(
+    `${path} says it is generation ${said}, not ${named}: renamed, or damaged; restore the ` +
+      `file or move the data dir aside`,
+  );
+}
+
 /**
  * The identity (run_record.ts) of each file recovery reads in `dir` — the newest snapshot
  * and the logs from its generation on — by name, full (size, modification and change time
@@ -671,7 +679,7 @@ export class Store {
       });
       if (info.formatVersion !== SNAPSHOT_FORMAT_VERSION) this.#upgrade = true;
       if (info.generation !== snapshotGeneration) {
-        throw new StoreCorruptError(`${path} says it is generation ${info.generation}`);
+        throw generationMismatch(path, info.generation, snapshotGeneration);
       }
       this.#snapshotBytes = info.byteLength;
     }
@@ -703,7 +711,7 @@ export class Store {
       const { log, replay } = await StorageLog.open(path, apply, beforeChange);
       if (replay.generation !== generation) {
         await log.close();
-        throw new StoreCorruptError(`${log.path} says it is generation ${replay.generation}`);
+        throw generationMismatch(log.path, replay.generation, generation);
       }
       this.#recovery.truncatedBytes += replay.truncatedBytes;
       // Damaged bytes may have held acknowledged writes: the server must be repaired.

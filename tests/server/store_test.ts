@@ -452,6 +452,35 @@ Deno.test("store: a missing log or a foreign file stops open, and the lock is re
   });
 });
 
+/** Asserts that `opening` rejects with a StoreCorruptError saying `message`, exactly. */
+async function assertCorrupt(opening: Promise<Store>, message: string): Promise<void> {
+  await assert.rejects(opening, (error: Error) => {
+    assert.ok(error instanceof StoreCorruptError, String(error));
+    assert.equal(error.message, message);
+    return true;
+  });
+}
+
+Deno.test("store: a log or snapshot whose header names another generation than its name stops open, saying what to do", async () => {
+  await withTempDir(async (dir) => {
+    await craftCompactionCrash(dir, "new log created");
+    await Deno.remove(`${dir}/log-0000000002.kvlog`);
+    (await StorageLog.create(`${dir}/log-0000000002.kvlog`, 3)).close();
+    await assertCorrupt(
+      Store.open({ dataDir: dir }),
+      `${dir}/log-0000000002.kvlog says it is generation 3, not 2: renamed, or damaged; ` +
+        `restore the file or move the data dir aside`,
+    );
+    await Deno.remove(`${dir}/log-0000000002.kvlog`);
+    await writeSnapshot(`${dir}/snapshot-0000000002.kvsnap`, 1, []);
+    await assertCorrupt(
+      Store.open({ dataDir: dir }),
+      `${dir}/snapshot-0000000002.kvsnap says it is generation 1, not 2: renamed, or damaged; ` +
+        `restore the file or move the data dir aside`,
+    );
+  });
+});
+
 Deno.test("store: a log or snapshot that is a symbolic link or a directory stops open, naming it, and changes nothing", async () => {
   await withTempDir(async (dir) => {
     // Records 0..9 in log 1, 10..14 in log 2: a log moved to another disk and linked back
@@ -462,27 +491,21 @@ Deno.test("store: a log or snapshot that is a symbolic link or a directory stops
       await Deno.rename(`${dir}/log-0000000002.kvlog`, `${elsewhere}/log-0000000002.kvlog`);
       await Deno.symlink(`${elsewhere}/log-0000000002.kvlog`, `${dir}/log-0000000002.kvlog`);
       const before = await fileNames(dir);
-      await assert.rejects(
+      await assertCorrupt(
         Store.open({ dataDir: dir }),
-        (error: Error) => {
-          assert.ok(error instanceof StoreCorruptError);
-          assert.equal(
-            error.message,
-            `${dir}/log-0000000002.kvlog is a symbolic link, not a file: kv reads and writes ` +
-              `its logs and snapshots only as files in the data dir itself; put the file in ` +
-              `its place and start again`,
-          );
-          return true;
-        },
+        `${dir}/log-0000000002.kvlog is a symbolic link, not a file: kv reads and writes its ` +
+          `logs and snapshots only as files in the data dir itself; put the file in its place ` +
+          `and start again`,
       );
       assert.deepEqual(await fileNames(dir), before);
       // A directory by a data file's name: refused alike (open crashed with a stack trace).
       await Deno.remove(`${dir}/log-0000000002.kvlog`);
       await Deno.mkdir(`${dir}/snapshot-0000000003.kvsnap`);
-      await assert.rejects(
+      await assertCorrupt(
         Store.open({ dataDir: dir }),
-        StoreCorruptError,
-        `${dir}/snapshot-0000000003.kvsnap is a directory, not a file`,
+        `${dir}/snapshot-0000000003.kvsnap is a directory, not a file: kv reads and writes its ` +
+          `logs and snapshots only as files in the data dir itself; put the file in its place ` +
+          `and start again`,
       );
       // The file itself put back: every record.
       await Deno.remove(`${dir}/snapshot-0000000003.kvsnap`);
