@@ -77,7 +77,8 @@
  * accepts writes again and says so once; memory then equals disk. The batch that met the
  * failure was refused to its client but had changed memory, and the retry stores it: its
  * outcome is unknown to the client, as after a timeout. Nothing refused later changes
- * anything.
+ * anything. A data dir whose name no longer names the dir the store holds (deleted, moved
+ * or replaced: {@link DataDirLostError}) is refused alike, until the dir is back.
  *
  * @example
  * ```ts
@@ -316,12 +317,34 @@ export function describeDiskFailure(failure: Error): string {
   return `cannot write its data dir (${diskReason(failure)}); ${diskRemedy(failure)}`;
 }
 
+/**
+ * The data dir's name no longer names the directory the store holds: it was deleted, moved
+ * or replaced while the store ran. The store refuses writes until it does again: its log is
+ * still open in the held dir, but a compaction makes and removes files by the dir's name,
+ * and in another dir of that name (a new server's, a backup put back) it removed that dir's
+ * logs for its own.
+ *
+ * @example
+ * ```ts
+ * new DataDirLostError("data dir d was deleted, moved or replaced while this server held it");
+ * ```
+ */
+export class DataDirLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DataDirLostError";
+  }
+}
+
 function diskReason(failure: Error): string {
   return withoutOsDetail(failure.message.split("\n")[0]);
 }
 
 /** What the operator does about a disk error, by its errno. */
 function diskRemedy(failure: Error): string {
+  if (failure instanceof DataDirLostError) {
+    return "put the dir back under its name (deleted: restart the server)";
+  }
   const code = (failure as { code?: unknown }).code;
   if (code === "ENOSPC" || code === "EDQUOT") return "free space on its disk";
   if (code === "EROFS") return "remount its file system read-write";
@@ -603,7 +626,10 @@ export class Store {
     const startedAt = performance.now();
     // Its owner's only: the files hold every record (see DATA_DIR_MODE).
     await Deno.mkdir(dir, { recursive: true, mode: DATA_DIR_MODE });
-    const lock = await DirLock.tryAcquire(dir, { onWarning: store.#onWarning });
+    const lock = await DirLock.tryAcquire(dir, {
+      onWarning: store.#onWarning,
+      onDirLost: (message) => store.#fail(new DataDirLostError(message), "append"),
+    });
     if (lock === undefined) {
       const pid = await DirLock.holderPid(dir);
       throw new StoreLockedError(
@@ -1305,6 +1331,7 @@ export class Store {
     this.#retryTimer = undefined;
     if (this.#closed) return;
     try {
+      this.#checkDirHeld();
       if (this.#failureNeedsRewrite) {
         await this.#compaction?.catch(() => {/* the store's failure is handled here */});
         if (this.#closed) return;
@@ -1326,6 +1353,22 @@ export class Store {
     this.#failure = undefined;
     this.#failureNeedsRewrite = false;
     this.#onWritableChange(undefined);
+  }
+
+  /**
+   * Throws a {@link DataDirLostError}, failing the store, unless the data dir's name still
+   * names the dir it holds: checked before the store makes or removes files by that name.
+   */
+  #checkDirHeld(): void {
+    const dir = this.#dataDir;
+    invariant(dir !== undefined && this.#lock !== undefined, "a durable store holds its dir");
+    if (this.#lock.namesHeldDir()) return;
+    throw this.#fail(
+      new DataDirLostError(
+        `data dir ${dir} was deleted, moved or replaced while this server held it`,
+      ),
+      "append",
+    );
   }
 
   #syncIfWritten(): void {
@@ -1360,7 +1403,8 @@ export class Store {
     const compaction = this.#compact(recovering)
       .catch((error) => {
         this.#compactionRetryAt = performance.now() + COMPACTION_RETRY_DELAY_MS;
-        if (!this.#closed && !recovering) {
+        // The store's own failure was told once already (onWritableChange).
+        if (!this.#closed && !recovering && error !== this.#failure) {
           this.#onWarning(`compaction failed (will retry): ${error}`);
         }
         throw error;
@@ -1381,6 +1425,7 @@ export class Store {
     invariant(dir !== undefined && oldLog !== undefined, "a compaction has a data dir and a log");
     const generation = oldLog.generation + 1;
     if (generation > MAX_GENERATION) throw new RangeError("generation numbers are exhausted");
+    this.#checkDirHeld();
     const newLog = await StorageLog.create(`${dir}/${logName(generation)}`, generation);
     let view: FrozenView;
     try {
@@ -1417,6 +1462,8 @@ export class Store {
     } finally {
       view.close();
     }
+    // The snapshot took a while: the old files go only from the dir this store holds.
+    this.#checkDirHeld();
     // Before the old files go: a record naming only files gone would find none left.
     if (this.#recording) await this.#recordRun("open");
     await this.#removeObsolete(dir, generation, await listDataDir(dir));

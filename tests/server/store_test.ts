@@ -748,3 +748,61 @@ tmpfsTest({
   assert.equal(reopened.recordCount, 101);
   await reopened.close();
 });
+
+Deno.test("store: a data dir moved away under a running store: it refuses writes and touches nothing at the dir's old name, and takes writes again once the dir is back", async () => {
+  await withTempDir(async (parent) => {
+    const dir = `${parent}/data`;
+    const changes: (Error | undefined)[] = [];
+    const store = await Store.open({
+      dataDir: dir,
+      onWarning: () => {},
+      onWritableChange: (failure) => changes.push(failure),
+    });
+    store.put("before", int(1));
+    await store.commit();
+    // Moved away, and another store started on a new dir of the old name: the running
+    // one's compaction made its files there by name, then removed the other's logs, and
+    // the other, restarted, served the first one's records for its own.
+    await Deno.rename(dir, `${parent}/moved`);
+    const other = await Store.open({ dataDir: dir, onWarning: () => {} });
+    other.put("other", int(2));
+    await other.commit();
+    const otherFiles = await fileNames(dir);
+    await waitFor(() => changes.length === 1, { what: "the store to see its dir gone" });
+    const lost = `data dir ${dir} was deleted, moved or replaced while this server held it`;
+    assert.equal(changes[0]?.message, lost);
+    assert.throws(() => store.put("refused", int(3)), (error: Error) => {
+      assert.ok(error instanceof StoreFailedError);
+      assert.equal(
+        error.message,
+        `the server cannot write its data dir (${lost}): it refuses writes and serves reads ` +
+          `until it can; put the dir back under its name (deleted: restart the server) and it ` +
+          `resumes by itself`,
+      );
+      return true;
+    });
+    await assert.rejects(store.compact(), /was deleted, moved or replaced/);
+    assert.deepEqual(await fileNames(dir), otherFiles);
+    assert.deepEqual(store.get("before"), int(1), "reads go on");
+    await other.close();
+    const reopenedOther = await Store.open({ dataDir: dir, onWarning: () => {} });
+    assert.deepEqual(reopenedOther.get("other"), int(2));
+    assert.equal(reopenedOther.get("before"), undefined);
+    await reopenedOther.close();
+
+    // Put back: the store takes writes again, and its compaction works in its own dir.
+    await Deno.remove(dir, { recursive: true });
+    await Deno.rename(`${parent}/moved`, dir);
+    await waitFor(() => changes.length === 2, { what: "the store to take writes again" });
+    assert.equal(changes[1], undefined);
+    store.put("after", int(4));
+    await store.commit();
+    await store.compact();
+    await store.close();
+    const reopened = await Store.open({ dataDir: dir, onWarning: () => {} });
+    assert.deepEqual(reopened.get("before"), int(1));
+    assert.deepEqual(reopened.get("after"), int(4));
+    assert.equal(reopened.get("refused"), undefined);
+    await reopened.close();
+  });
+});
