@@ -645,7 +645,13 @@ export class Store {
       const suspectedLoss = await store.#judgeLastRun(dir, lock);
       store.#recovery.suspectedLoss = suspectedLoss;
       // Unrepaired on disk before recovery erases a sign of a loss (see there).
-      const nodeState = await NodeStateKeeper.beginRecovery(dir, store.#onWarning);
+      const nodeState = await NodeStateKeeper.beginRecovery(dir, store.#onWarning, () => {
+        try {
+          store.#checkDirHeld();
+        } catch (error) {
+          throw new StoreFailedError(error as Error);
+        }
+      });
       await store.#recover(dir, nodeState.beforeChange);
       if (store.#upgrade) {
         await nodeState.beforeChange();
@@ -1357,18 +1363,18 @@ export class Store {
 
   /**
    * Throws a {@link DataDirLostError}, failing the store, unless the data dir's name still
-   * names the dir it holds: checked before the store makes or removes files by that name.
+   * names the dir it holds: checked before the store makes or removes files by that name
+   * (a compaction's, the node state's).
    */
   #checkDirHeld(): void {
     const dir = this.#dataDir;
     invariant(dir !== undefined && this.#lock !== undefined, "a durable store holds its dir");
     if (this.#lock.namesHeldDir()) return;
-    throw this.#fail(
-      new DataDirLostError(
-        `data dir ${dir} was deleted, moved or replaced while this server held it`,
-      ),
-      "append",
+    const lost = new DataDirLostError(
+      `data dir ${dir} was deleted, moved or replaced while this server held it`,
     );
+    this.#fail(lost, "append");
+    throw lost;
   }
 
   #syncIfWritten(): void {

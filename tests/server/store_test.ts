@@ -783,6 +783,10 @@ Deno.test("store: a data dir moved away under a running store: it refuses writes
     });
     await assert.rejects(store.compact(), /was deleted, moved or replaced/);
     assert.deepEqual(await fileNames(dir), otherFiles);
+    // Nor the node state: a SET_K or MARK_REPAIRED wrote the other's node-state.json.
+    const otherState = await Deno.readTextFile(`${dir}/${NODE_STATE_FILE}`);
+    await assert.rejects(store.nodeState.setK(3, true), StoreFailedError);
+    assert.equal(await Deno.readTextFile(`${dir}/${NODE_STATE_FILE}`), otherState);
     assert.deepEqual(store.get("before"), int(1), "reads go on");
     await other.close();
     const reopenedOther = await Store.open({ dataDir: dir, onWarning: () => {} });
