@@ -341,7 +341,7 @@ export class SnapshotWriter {
       this.#worker.onmessage = (event: MessageEvent<FromSnapshotWorker>) => {
         const answer = event.data;
         if (answer.ok) resolve(answer.byteLength);
-        else reject(new Error(answer.message));
+        else reject(Object.assign(new Error(answer.message), { code: answer.code }));
       };
       this.#worker.onerror = (event: ErrorEvent) => {
         event.preventDefault();

@@ -126,7 +126,7 @@ import {
   type RunRecord,
   type RunState,
 } from "./run_record.ts";
-import { withoutOsDetail } from "../base/fs_error.ts";
+import { isFsError, withoutOsDetail } from "../base/fs_error.ts";
 
 /** When a commit's writes are forced to stable storage; see the module docs. */
 export type FsyncPolicy = "always" | "interval" | "never";
@@ -1411,7 +1411,10 @@ export class Store {
         this.#compactionRetryAt = performance.now() + COMPACTION_RETRY_DELAY_MS;
         // The store's own failure was told once already (onWritableChange).
         if (!this.#closed && !recovering && error !== this.#failure) {
-          this.#onWarning(`compaction failed (will retry): ${error}`);
+          const reason = isFsError(error) ? describeDiskFailure(error as Error) : String(error);
+          this.#onWarning(
+            `compaction failed (retrying in ${COMPACTION_RETRY_DELAY_MS / 1000} s): ${reason}`,
+          );
         }
         throw error;
       })

@@ -810,3 +810,30 @@ Deno.test("store: a data dir moved away under a running store: it refuses writes
     await reopened.close();
   });
 });
+
+tmpfsTest({
+  name:
+    "store: a compaction whose snapshot meets a full disk says so in one line with what to do, and leaves the store taking writes",
+  short: "store: a compaction on a full disk",
+  megabytes: 2,
+}, async (mount) => {
+  const dir = `${mount}/data`;
+  const warnings: string[] = [];
+  const store = await Store.open({ dataDir: dir, onWarning: (message) => warnings.push(message) });
+  try {
+    const value = (index: number) => str(`${index}:`.padEnd(16 * 1024, "v"));
+    for (let index = 0; index < 64; index++) store.put(recordKey(index), value(index));
+    await store.commit();
+    // Room for the new log's header, not for the snapshot of a MiB of records.
+    await Deno.writeFile(`${mount}/ballast`, new Uint8Array(640 * 1024));
+    await assert.rejects(store.compact(), /No space left on device/);
+    assert.deepEqual(warnings, [
+      "compaction failed (retrying in 10 s): cannot write its data dir (No space left on " +
+      "device); free space on its disk",
+    ]);
+    store.put("after", int(1));
+    await store.commit();
+  } finally {
+    await store.close();
+  }
+});
