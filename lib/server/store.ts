@@ -413,10 +413,15 @@ function snapshotName(generation: number): string {
 interface DirListing {
   logs: number[];
   snapshots: number[];
+  /**
+   * Temporary files' names, to remove; a symbolic link's too (the link goes, not what it
+   * names): left, the next file of that name was written through it.
+   */
   temporaries: string[];
   /**
-   * A log's or snapshot's name on something other than a file, with what it is: recovery
-   * refuses it rather than skip records it may hold (see {@link refuseNotFiles}).
+   * A log's, snapshot's or temporary file's name on something other than a file (a
+   * temporary's: other than a link), with what it is: recovery refuses it rather than skip
+   * records it may hold (see {@link refuseNotFiles}).
    */
   notFiles: { name: string; kind: string }[];
 }
@@ -424,17 +429,18 @@ interface DirListing {
 async function listDataDir(dir: string): Promise<DirListing> {
   const listing: DirListing = { logs: [], snapshots: [], temporaries: [], notFiles: [] };
   for await (const entry of Deno.readDir(dir)) {
-    if (!entry.isFile) {
-      if (LOG_NAME.test(entry.name) || SNAPSHOT_NAME.test(entry.name)) {
-        listing.notFiles.push({ name: entry.name, kind: kindOf(entry) });
-      }
+    const { name } = entry;
+    if (TEMPORARY_NAME.test(name)) {
+      if (entry.isFile || entry.isSymlink) listing.temporaries.push(name);
+      else listing.notFiles.push({ name, kind: kindOf(entry) });
       continue;
     }
-    const log = LOG_NAME.exec(entry.name);
-    const snapshot = SNAPSHOT_NAME.exec(entry.name);
-    if (log) listing.logs.push(Number(log[1]));
+    const log = LOG_NAME.exec(name);
+    const snapshot = SNAPSHOT_NAME.exec(name);
+    if (!entry.isFile) {
+      if (log || snapshot) listing.notFiles.push({ name, kind: kindOf(entry) });
+    } else if (log) listing.logs.push(Number(log[1]));
     else if (snapshot) listing.snapshots.push(Number(snapshot[1]));
-    else if (TEMPORARY_NAME.test(entry.name)) listing.temporaries.push(entry.name);
   }
   listing.logs.sort((a, b) => a - b);
   listing.snapshots.sort((a, b) => a - b);
@@ -449,8 +455,8 @@ function kindOf(entry: Deno.DirEntry): string {
 }
 
 /**
- * Throws a {@link StoreCorruptError} naming the first log's or snapshot's name in `listing`
- * on something other than a file. Skipped, its records were lost without a word: a log
+ * Throws a {@link StoreCorruptError} naming the first log's, snapshot's or temporary
+ * file's name in `listing` on something other than a file. Skipped, its records were lost without a word: a log
  * moved to another disk and linked back (a full disk's quick fix) left a trusted server
  * serving the logs before it, appending to an older one. Followed, it would be written
  * through: kv renames, removes and fsyncs its files in the data dir itself.

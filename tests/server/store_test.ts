@@ -461,6 +461,37 @@ async function assertCorrupt(opening: Promise<Store>, message: string): Promise<
   });
 }
 
+Deno.test("store: a temporary file's name on a symbolic link is removed at start, never written through; on a directory it stops open", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ ...quiet, dataDir: dir });
+    store.put("k", int(1));
+    await store.close();
+    const elsewhere = await Deno.makeTempDir();
+    try {
+      const target = `${elsewhere}/precious`;
+      await Deno.writeTextFile(target, "keep me");
+      // The name the next compaction writes its log's header to: it truncated the target.
+      await Deno.symlink(target, `${dir}/log-0000000002.kvlog.tmp`);
+      const reopened = await Store.open({ dataDir: dir, onWarning: () => {} });
+      assert.ok(reopened.recovery.warnings.includes(
+        "removed log-0000000002.kvlog.tmp, left unfinished by a crash",
+      ));
+      await reopened.compact();
+      await reopened.close();
+      assert.equal(await Deno.readTextFile(target), "keep me");
+      await Deno.mkdir(`${dir}/snapshot-0000000003.kvsnap.tmp`);
+      await assertCorrupt(
+        Store.open({ dataDir: dir }),
+        `${dir}/snapshot-0000000003.kvsnap.tmp is a directory, not a file: kv reads and writes ` +
+          `its logs and snapshots only as files in the data dir itself; put the file in its ` +
+          `place and start again`,
+      );
+    } finally {
+      await Deno.remove(elsewhere, { recursive: true });
+    }
+  });
+});
+
 Deno.test("store: a log or snapshot whose header names another generation than its name stops open, saying what to do", async () => {
   await withTempDir(async (dir) => {
     await craftCompactionCrash(dir, "new log created");
