@@ -1472,7 +1472,11 @@ export class Store {
         `${dir}/${snapshotName(generation)}`,
         generation,
         view,
-        { signal: this.#closing.signal },
+        {
+          signal: this.#closing.signal,
+          // Renamed by the dir's name: into another dir, were this one moved away.
+          beforeFinish: () => this.#checkDirHeld(),
+        },
       );
     } finally {
       view.close();

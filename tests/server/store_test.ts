@@ -5,6 +5,7 @@ import { DecodeError, LimitExceededError } from "../../lib/base/bytes.ts";
 import { writeSnapshot } from "../../lib/server/snapshot.ts";
 import { DATA_DIR_MODE, DATA_FILE_MODE, StorageLog } from "../../lib/server/storage_log.ts";
 import {
+  DataDirLostError,
   Store,
   StoreCorruptError,
   StoreFailedError,
@@ -867,4 +868,36 @@ tmpfsTest({
   } finally {
     await store.close();
   }
+});
+
+Deno.test("store: a data dir moved away while a snapshot is written: the compaction stops for the move before renaming anything by the dir's name", async () => {
+  await withTempDir(async (parent) => {
+    const dir = `${parent}/data`;
+    const store = await Store.open({
+      dataDir: dir,
+      onWarning: () => {},
+      onWritableChange: () => {},
+    });
+    for (let index = 0; index < 30_000; index++) store.put(recordKey(index), recordValue(index));
+    await store.commit();
+    // Its failure is read after the move: caught from the start, it is never unhandled.
+    const compaction = store.compact().then(() => undefined, (error: Error) => error);
+    await waitFor(
+      async () => (await fileNames(dir)).includes("snapshot-0000000002.kvsnap.tmp"),
+      { what: "the snapshot to be under way", intervalMs: 0 },
+    );
+    // The snapshot is renamed by the dir's name: moved away, a rename either failed on a
+    // file not found, or, for a snapshot begun at the new dir, put it there.
+    await Deno.rename(dir, `${parent}/moved`);
+    await Deno.mkdir(dir);
+    assert.ok((await compaction) instanceof DataDirLostError);
+    assert.deepEqual(await fileNames(dir), []);
+    // A store that cannot write closes all the same, its failure told again.
+    await assert.rejects(store.close(), DataDirLostError);
+    await Deno.remove(dir);
+    await Deno.rename(`${parent}/moved`, dir);
+    const reopened = await Store.open({ dataDir: dir, onWarning: () => {} });
+    assert.equal(reopened.recordCount, 30_000);
+    await reopened.close();
+  });
 });
