@@ -456,10 +456,11 @@ function kindOf(entry: Deno.DirEntry): string {
 
 /**
  * Throws a {@link StoreCorruptError} naming the first log's, snapshot's or temporary
- * file's name in `listing` on something other than a file. Skipped, its records were lost without a word: a log
- * moved to another disk and linked back (a full disk's quick fix) left a trusted server
- * serving the logs before it, appending to an older one. Followed, it would be written
- * through: kv renames, removes and fsyncs its files in the data dir itself.
+ * file's name in `listing` on something other than a file. Skipped, its records were lost
+ * without a word: a log moved to another disk and linked back (a full disk's quick fix)
+ * left a trusted server serving the logs before it, appending to an older one. Followed,
+ * it would be written through: kv renames, removes and fsyncs its files in the data dir
+ * itself.
  */
 function refuseNotFiles(dir: string, listing: DirListing): void {
   const [first] = listing.notFiles;
