@@ -88,6 +88,11 @@ export interface DirLockOptions {
    * or cannot (then once until it can). Default: printed on stderr after `kv warning: `.
    */
   onWarning?: (message: string) => void;
+  /**
+   * Told, in one line, when the holder finds the dir's name no longer names the dir it
+   * locked (deleted, moved or replaced), once until it does again. Default: `onWarning`.
+   */
+  onDirLost?: (message: string) => void;
 }
 
 /**
@@ -122,6 +127,7 @@ interface Acquired {
   dir: string;
   found: LockContent;
   onWarning: (message: string) => void;
+  onDirLost: (message: string) => void;
 }
 
 /**
@@ -144,6 +150,7 @@ export class DirLock {
   readonly #dir: string;
   readonly #found: LockContent;
   readonly #onWarning: (message: string) => void;
+  readonly #onDirLost: (message: string) => void;
   readonly #timer: ReturnType<typeof setInterval>;
   /** What follows the pid field in the lock file, as this holder last wrote (or found) it. */
   #recordPart: Uint8Array;
@@ -161,6 +168,7 @@ export class DirLock {
     this.#dir = acquired.dir;
     this.#found = acquired.found;
     this.#onWarning = acquired.onWarning;
+    this.#onDirLost = acquired.onDirLost;
     this.#recordPart = acquired.found.content.slice(PID_FIELD_BYTES);
     this.#keptTime = acquired.found.writtenByOther ? acquired.found.writtenAt : undefined;
     this.#timer = setInterval(() => this.keepFile(), LOCK_CHECK_INTERVAL_MS);
@@ -200,7 +208,8 @@ export class DirLock {
       );
       const onWarning = options.onWarning ??
         ((message: string) => console.error(`kv warning: ${message}`));
-      lock = new DirLock({ dirFile, file, dir, found, onWarning });
+      const onDirLost = options.onDirLost ?? onWarning;
+      lock = new DirLock({ dirFile, file, dir, found, onWarning, onDirLost });
       return lock;
     } finally {
       if (lock === undefined) {
@@ -326,10 +335,10 @@ export class DirLock {
     const path = lockPath(this.#dir);
     try {
       // Not a LOCK in whatever now has the dir's name: a server started on it holds that.
-      if (!sameFile(infoIfAny(this.#dir), this.#dirFile.statSync())) {
+      if (!this.namesHeldDir()) {
         return this.#warnCannotKeep(
-          `data dir ${this.#dir} was deleted, moved or replaced while this server held it; ` +
-            `it goes on writing to the files it has open`,
+          `data dir ${this.#dir} was deleted, moved or replaced while this server held it`,
+          this.#onDirLost,
         );
       }
       if (!sameFile(infoIfAny(path), this.#file.statSync())) {
@@ -353,11 +362,30 @@ export class DirLock {
     }
   }
 
-  /** Tells `message` unless a warning that LOCK cannot be kept was told since it last was. */
-  #warnCannotKeep(message: string): void {
+  /**
+   * Whether the data dir's name still names the directory this holder locked: false once
+   * it was deleted, moved or replaced, when what is made or removed by that name is no
+   * longer in the dir this holder's files are in.
+   *
+   * @example
+   * ```ts
+   * const lock = await DirLock.tryAcquire("/tmp/kv");
+   * await Deno.rename("/tmp/kv", "/tmp/kv-moved");
+   * lock?.namesHeldDir(); // false
+   * ```
+   */
+  namesHeldDir(): boolean {
+    return sameFile(infoIfAny(this.#dir), this.#dirFile.statSync());
+  }
+
+  /**
+   * Tells `message` (through `tell`, by default onWarning) unless a warning that LOCK
+   * cannot be kept was told since it last was.
+   */
+  #warnCannotKeep(message: string, tell = this.#onWarning): void {
     if (this.#warnedCannotKeep) return;
     this.#warnedCannotKeep = true;
-    this.#onWarning(message);
+    tell(message);
   }
 
   /** Makes `path` this holder's lock file: opened, locked, written; the old one let go. */

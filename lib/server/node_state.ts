@@ -156,10 +156,17 @@ export class NodeStateKeeper {
   #tail: Promise<void> = Promise.resolve();
   /** Changes queued on {@link NodeStateKeeper#tail} not yet made the state. */
   #pending = 0;
+  /** Throws, before the file is written, when it must not be (see beginRecovery). */
+  readonly #beforeWrite: () => void;
 
-  private constructor(path: string | undefined, state: NodeState) {
+  private constructor(
+    path: string | undefined,
+    state: NodeState,
+    beforeWrite: () => void = () => {},
+  ) {
     this.#path = path;
     this.#state = state;
+    this.#beforeWrite = beforeWrite;
   }
 
   /**
@@ -205,7 +212,9 @@ export class NodeStateKeeper {
    * only {@link NodeStateRecovery.finish}, given what recovery found, makes it trusted
    * again when nothing was lost; a crash in between leaves it unrepaired, for a repair to
    * settle. A start whose recovery changes nothing leaves the file alone, so a trusted
-   * server still starts on a full disk.
+   * server still starts on a full disk. The keeper calls `beforeWrite` before each later
+   * write of the file, which it throws to refuse: a store whose data dir was moved away
+   * must not write the file at the dir's name (another dir may have it).
    *
    * @example
    * ```ts
@@ -218,6 +227,7 @@ export class NodeStateKeeper {
   static async beginRecovery(
     dir: string,
     onWarning: (message: string) => void = () => {},
+    beforeWrite: () => void = () => {},
   ): Promise<NodeStateRecovery> {
     const path = `${dir}/${NODE_STATE_FILE}`;
     await Deno.remove(`${path}.tmp`).catch((error) => {
@@ -237,7 +247,11 @@ export class NodeStateKeeper {
       const unrepaired = stored.unrepaired || origin.emptyAtStart || origin.lostData ||
         (origin.markedUnrepaired ?? false) || (origin.lostSinceLastRun ?? false);
       const repairedUnder = unrepaired ? NO_LIST : stored.repairedUnder;
-      const keeper = new NodeStateKeeper(path, { unrepaired, k: stored.k, repairedUnder });
+      const keeper = new NodeStateKeeper(
+        path,
+        { unrepaired, k: stored.k, repairedUnder },
+        beforeWrite,
+      );
       if (onDisk?.unrepaired !== unrepaired) await writeStateFile(path, keeper.#state);
       return keeper;
     };
@@ -349,7 +363,10 @@ export class NodeStateKeeper {
         const state = next(this.#state);
         const same = state.unrepaired === this.#state.unrepaired && state.k === this.#state.k &&
           bytesToHex(state.repairedUnder) === bytesToHex(this.#state.repairedUnder);
-        if (!same && this.#path !== undefined) await writeStateFile(this.#path, state);
+        if (!same && this.#path !== undefined) {
+          this.#beforeWrite();
+          await writeStateFile(this.#path, state);
+        }
         this.#state = state;
         return state;
       } finally {

@@ -188,6 +188,11 @@ export interface SnapshotEntrySource {
 export interface FrozenSnapshotOptions {
   /** Stops the writing (the temporary file is removed) with the signal's reason; default never. */
   signal?: AbortSignal;
+  /**
+   * Called once every entry is written, before the file is renamed into place; what it
+   * throws stops the writing as an abort does. Default: nothing.
+   */
+  beforeFinish?: () => void;
 }
 
 /**
@@ -341,7 +346,7 @@ export class SnapshotWriter {
       this.#worker.onmessage = (event: MessageEvent<FromSnapshotWorker>) => {
         const answer = event.data;
         if (answer.ok) resolve(answer.byteLength);
-        else reject(new Error(answer.message));
+        else reject(Object.assign(new Error(answer.message), { code: answer.code }));
       };
       this.#worker.onerror = (event: ErrorEvent) => {
         event.preventDefault();
@@ -391,6 +396,7 @@ export async function writeFrozenSnapshot(
       else await new Promise((resolve) => setTimeout(resolve, SNAPSHOT_PAUSE_MS));
     }
     options.signal?.throwIfAborted();
+    options.beforeFinish?.();
     return await writer.finish();
   } catch (error) {
     await writer.abort();

@@ -34,7 +34,7 @@ export type ToSnapshotWorker =
 /** What the worker answers each message with. */
 export type FromSnapshotWorker =
   | { readonly ok: true; readonly byteLength: number }
-  | { readonly ok: false; readonly message: string };
+  | { readonly ok: false; readonly message: string; readonly code?: string };
 
 let file: AtomicFile | undefined;
 let crc = 0;
@@ -73,7 +73,10 @@ self.onmessage = async (event: MessageEvent<ToSnapshotWorker>) => {
     await handle(event.data);
     answer = { ok: true, byteLength };
   } catch (error) {
-    answer = { ok: false, message: error instanceof Error ? error.message : String(error) };
+    const message = error instanceof Error ? error.message : String(error);
+    // The errno's name (ENOSPC, EROFS, EIO), by which the store tells a disk's failure.
+    const code = (error as { code?: unknown } | null)?.code;
+    answer = typeof code === "string" ? { ok: false, message, code } : { ok: false, message };
   }
   self.postMessage(answer);
 };

@@ -34,8 +34,9 @@
  * Recovery loads the newest snapshot S (none: an empty store and S = 1), then
  * replays logs S, S+1, … in order, which must all exist; the last log stays
  * open for appending. A torn or corrupt log tail is truncated with a warning
- * (see storage_log.ts); a damaged snapshot, a missing log or a foreign file
- * stops `open` with an error instead, because guessing would lose records.
+ * (see storage_log.ts); a damaged snapshot, a missing log, a foreign file or a
+ * log's or snapshot's name on a symbolic link or a directory stops `open` with an
+ * error instead, because guessing would lose records.
  *
  * ## Compaction
  *
@@ -76,7 +77,8 @@
  * accepts writes again and says so once; memory then equals disk. The batch that met the
  * failure was refused to its client but had changed memory, and the retry stores it: its
  * outcome is unknown to the client, as after a timeout. Nothing refused later changes
- * anything.
+ * anything. A data dir whose name no longer names the dir the store holds (deleted, moved
+ * or replaced: {@link DataDirLostError}) is refused alike, until the dir is back.
  *
  * @example
  * ```ts
@@ -125,7 +127,7 @@ import {
   type RunRecord,
   type RunState,
 } from "./run_record.ts";
-import { withoutOsDetail } from "../base/fs_error.ts";
+import { isFsError, withoutOsDetail } from "../base/fs_error.ts";
 
 /** When a commit's writes are forced to stable storage; see the module docs. */
 export type FsyncPolicy = "always" | "interval" | "never";
@@ -316,12 +318,34 @@ export function describeDiskFailure(failure: Error): string {
   return `cannot write its data dir (${diskReason(failure)}); ${diskRemedy(failure)}`;
 }
 
+/**
+ * The data dir's name no longer names the directory the store holds: it was deleted, moved
+ * or replaced while the store ran. The store refuses writes until it does again: its log is
+ * still open in the held dir, but a compaction makes and removes files by the dir's name,
+ * and in another dir of that name (a new server's, a backup put back) it removed that dir's
+ * logs for its own.
+ *
+ * @example
+ * ```ts
+ * new DataDirLostError("data dir d was deleted, moved or replaced while this server held it");
+ * ```
+ */
+export class DataDirLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DataDirLostError";
+  }
+}
+
 function diskReason(failure: Error): string {
   return withoutOsDetail(failure.message.split("\n")[0]);
 }
 
 /** What the operator does about a disk error, by its errno. */
 function diskRemedy(failure: Error): string {
+  if (failure instanceof DataDirLostError) {
+    return "put the dir back under its name (deleted: restart the server)";
+  }
   const code = (failure as { code?: unknown }).code;
   if (code === "ENOSPC" || code === "EDQUOT") return "free space on its disk";
   if (code === "EROFS") return "remount its file system read-write";
@@ -390,22 +414,70 @@ function snapshotName(generation: number): string {
 interface DirListing {
   logs: number[];
   snapshots: number[];
+  /**
+   * Temporary files' names, to remove; a symbolic link's too (the link goes, not what it
+   * names): left, the next file of that name was written through it.
+   */
   temporaries: string[];
+  /**
+   * A log's, snapshot's or temporary file's name on something other than a file (a
+   * temporary's: other than a link), with what it is: recovery refuses it rather than skip
+   * records it may hold (see {@link refuseNotFiles}).
+   */
+  notFiles: { name: string; kind: string }[];
 }
 
 async function listDataDir(dir: string): Promise<DirListing> {
-  const listing: DirListing = { logs: [], snapshots: [], temporaries: [] };
+  const listing: DirListing = { logs: [], snapshots: [], temporaries: [], notFiles: [] };
   for await (const entry of Deno.readDir(dir)) {
-    if (!entry.isFile) continue;
-    const log = LOG_NAME.exec(entry.name);
-    const snapshot = SNAPSHOT_NAME.exec(entry.name);
-    if (log) listing.logs.push(Number(log[1]));
+    const { name } = entry;
+    if (TEMPORARY_NAME.test(name)) {
+      if (entry.isFile || entry.isSymlink) listing.temporaries.push(name);
+      else listing.notFiles.push({ name, kind: kindOf(entry) });
+      continue;
+    }
+    const log = LOG_NAME.exec(name);
+    const snapshot = SNAPSHOT_NAME.exec(name);
+    if (!entry.isFile) {
+      if (log || snapshot) listing.notFiles.push({ name, kind: kindOf(entry) });
+    } else if (log) listing.logs.push(Number(log[1]));
     else if (snapshot) listing.snapshots.push(Number(snapshot[1]));
-    else if (TEMPORARY_NAME.test(entry.name)) listing.temporaries.push(entry.name);
   }
   listing.logs.sort((a, b) => a - b);
   listing.snapshots.sort((a, b) => a - b);
   return listing;
+}
+
+/** What a directory entry that is not a file is, for a person. */
+function kindOf(entry: Deno.DirEntry): string {
+  if (entry.isSymlink) return "a symbolic link";
+  if (entry.isDirectory) return "a directory";
+  return "a special file";
+}
+
+/**
+ * Throws a {@link StoreCorruptError} naming the first log's, snapshot's or temporary
+ * file's name in `listing` on something other than a file. Skipped, its records were lost
+ * without a word: a log moved to another disk and linked back (a full disk's quick fix)
+ * left a trusted server serving the logs before it, appending to an older one. Followed,
+ * it would be written through: kv renames, removes and fsyncs its files in the data dir
+ * itself.
+ */
+function refuseNotFiles(dir: string, listing: DirListing): void {
+  const [first] = listing.notFiles;
+  if (first === undefined) return;
+  throw new StoreCorruptError(
+    `${dir}/${first.name} is ${first.kind}, not a file: kv reads and writes its logs and ` +
+      `snapshots only as files in the data dir itself; put the file in its place and start again`,
+  );
+}
+
+/** A log or snapshot whose header says `said`, not the generation `named` in its name. */
+function generationMismatch(path: string, said: number, named: number): StoreCorruptError {
+  return new StoreCorruptError(
+    `${path} says it is generation ${said}, not ${named}: renamed, or damaged; restore the ` +
+      `file or move the data dir aside`,
+  );
 }
 
 /**
@@ -562,7 +634,10 @@ export class Store {
     const startedAt = performance.now();
     // Its owner's only: the files hold every record (see DATA_DIR_MODE).
     await Deno.mkdir(dir, { recursive: true, mode: DATA_DIR_MODE });
-    const lock = await DirLock.tryAcquire(dir, { onWarning: store.#onWarning });
+    const lock = await DirLock.tryAcquire(dir, {
+      onWarning: store.#onWarning,
+      onDirLost: (message) => store.#fail(new DataDirLostError(message), "append"),
+    });
     if (lock === undefined) {
       const pid = await DirLock.holderPid(dir);
       throw new StoreLockedError(
@@ -578,7 +653,13 @@ export class Store {
       const suspectedLoss = await store.#judgeLastRun(dir, lock);
       store.#recovery.suspectedLoss = suspectedLoss;
       // Unrepaired on disk before recovery erases a sign of a loss (see there).
-      const nodeState = await NodeStateKeeper.beginRecovery(dir, store.#onWarning);
+      const nodeState = await NodeStateKeeper.beginRecovery(dir, store.#onWarning, () => {
+        try {
+          store.#checkDirHeld();
+        } catch (error) {
+          throw new StoreFailedError(error as Error);
+        }
+      });
       await store.#recover(dir, nodeState.beforeChange);
       if (store.#upgrade) {
         await nodeState.beforeChange();
@@ -623,6 +704,7 @@ export class Store {
   async #recover(dir: string, beforeChange: () => Promise<void>): Promise<void> {
     const warnings = this.#recovery.warnings;
     const listing = await listDataDir(dir);
+    refuseNotFiles(dir, listing);
     for (const name of listing.temporaries) {
       await Deno.remove(`${dir}/${name}`);
       warnings.push(`removed ${name}, left unfinished by a crash`);
@@ -637,7 +719,7 @@ export class Store {
       });
       if (info.formatVersion !== SNAPSHOT_FORMAT_VERSION) this.#upgrade = true;
       if (info.generation !== snapshotGeneration) {
-        throw new StoreCorruptError(`${path} says it is generation ${info.generation}`);
+        throw generationMismatch(path, info.generation, snapshotGeneration);
       }
       this.#snapshotBytes = info.byteLength;
     }
@@ -669,7 +751,7 @@ export class Store {
       const { log, replay } = await StorageLog.open(path, apply, beforeChange);
       if (replay.generation !== generation) {
         await log.close();
-        throw new StoreCorruptError(`${log.path} says it is generation ${replay.generation}`);
+        throw generationMismatch(log.path, replay.generation, generation);
       }
       this.#recovery.truncatedBytes += replay.truncatedBytes;
       // Damaged bytes may have held acknowledged writes: the server must be repaired.
@@ -1279,6 +1361,7 @@ export class Store {
     this.#retryTimer = undefined;
     if (this.#closed) return;
     try {
+      this.#checkDirHeld();
       if (this.#failureNeedsRewrite) {
         await this.#compaction?.catch(() => {/* the store's failure is handled here */});
         if (this.#closed) return;
@@ -1300,6 +1383,22 @@ export class Store {
     this.#failure = undefined;
     this.#failureNeedsRewrite = false;
     this.#onWritableChange(undefined);
+  }
+
+  /**
+   * Throws a {@link DataDirLostError}, failing the store, unless the data dir's name still
+   * names the dir it holds: checked before the store makes or removes files by that name
+   * (a compaction's, the node state's).
+   */
+  #checkDirHeld(): void {
+    const dir = this.#dataDir;
+    invariant(dir !== undefined && this.#lock !== undefined, "a durable store holds its dir");
+    if (this.#lock.namesHeldDir()) return;
+    const lost = new DataDirLostError(
+      `data dir ${dir} was deleted, moved or replaced while this server held it`,
+    );
+    this.#fail(lost, "append");
+    throw lost;
   }
 
   #syncIfWritten(): void {
@@ -1334,8 +1433,12 @@ export class Store {
     const compaction = this.#compact(recovering)
       .catch((error) => {
         this.#compactionRetryAt = performance.now() + COMPACTION_RETRY_DELAY_MS;
-        if (!this.#closed && !recovering) {
-          this.#onWarning(`compaction failed (will retry): ${error}`);
+        // The store's own failure was told once already (onWritableChange).
+        if (!this.#closed && !recovering && error !== this.#failure) {
+          const reason = isFsError(error) ? describeDiskFailure(error as Error) : String(error);
+          this.#onWarning(
+            `compaction failed (retrying in ${COMPACTION_RETRY_DELAY_MS / 1000} s): ${reason}`,
+          );
         }
         throw error;
       })
@@ -1355,6 +1458,7 @@ export class Store {
     invariant(dir !== undefined && oldLog !== undefined, "a compaction has a data dir and a log");
     const generation = oldLog.generation + 1;
     if (generation > MAX_GENERATION) throw new RangeError("generation numbers are exhausted");
+    this.#checkDirHeld();
     const newLog = await StorageLog.create(`${dir}/${logName(generation)}`, generation);
     let view: FrozenView;
     try {
@@ -1386,11 +1490,17 @@ export class Store {
         `${dir}/${snapshotName(generation)}`,
         generation,
         view,
-        { signal: this.#closing.signal },
+        {
+          signal: this.#closing.signal,
+          // Renamed by the dir's name: into another dir, were this one moved away.
+          beforeFinish: () => this.#checkDirHeld(),
+        },
       );
     } finally {
       view.close();
     }
+    // The snapshot took a while: the old files go only from the dir this store holds.
+    this.#checkDirHeld();
     // Before the old files go: a record naming only files gone would find none left.
     if (this.#recording) await this.#recordRun("open");
     await this.#removeObsolete(dir, generation, await listDataDir(dir));

@@ -237,20 +237,24 @@ Deno.test("dir lock: a LOCK that is a directory is named, refused at acquire wit
   });
 });
 
-Deno.test("dir lock: a holder whose dir was moved away says so once and writes no LOCK into the dir now at its name", async () => {
+Deno.test("dir lock: a holder whose dir was moved away tells onDirLost once and writes no LOCK into the dir now at its name", async () => {
   await withTempDir(async (parent) => {
     const dir = `${parent}/data`;
     await Deno.mkdir(dir);
-    const warnings: string[] = [];
-    const lock = await DirLock.tryAcquire(dir, { onWarning: (message) => warnings.push(message) });
+    const lost: string[] = [];
+    const lock = await DirLock.tryAcquire(dir, {
+      onWarning: assert.fail,
+      onDirLost: (message) => lost.push(message),
+    });
     assert.ok(lock);
+    assert.ok(lock.namesHeldDir());
     await Deno.rename(dir, `${parent}/moved`);
     await Deno.mkdir(dir);
+    assert.ok(!lock.namesHeldDir());
     lock.keepFile();
     lock.keepFile();
-    assert.deepEqual(warnings, [
-      `data dir ${dir} was deleted, moved or replaced while this server held it; it goes on ` +
-      `writing to the files it has open`,
+    assert.deepEqual(lost, [
+      `data dir ${dir} was deleted, moved or replaced while this server held it`,
     ]);
     assert.equal(await statIfAny(`${dir}/${LOCK_FILE_NAME}`), undefined);
     const other = await DirLock.tryAcquire(dir);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LimitExceededError } from "../../lib/base/bytes.ts";
+import { ByteWriter, LimitExceededError } from "../../lib/base/bytes.ts";
 import fc from "fast-check";
 import {
   LOG_HEADER_BYTES,
@@ -8,11 +8,13 @@ import {
   MAX_LOG_VALUE_BYTES,
   StorageLog,
 } from "../../lib/server/storage_log.ts";
-import { decodeValue, encodeValue } from "../../lib/record/value_codec.ts";
+import { decodeValue, encodeValue, OBJECT_END, ValueTag } from "../../lib/record/value_codec.ts";
 import { float, int, object, str, type Value } from "../../lib/record/value.ts";
 import { BASE_VERSION, type Version } from "../../lib/record/version.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
+import { connectClient } from "../helpers/client.ts";
+import { startServerProcess } from "../helpers/server_process.ts";
 
 /** A mutation as the tests write and compare it: PUT values as Values. */
 type Mutation =
@@ -389,4 +391,51 @@ tmpfsTest({
   const path = `${mount}/log-0000000002.kvlog`;
   await assert.rejects(StorageLog.create(path, 2), /No space left on device/);
   assert.deepEqual([...Deno.readDirSync(mount)].map((entry) => entry.name), ["ballast"]);
+});
+
+/**
+ * The encoding (value_codec) of an object of `fieldCount` floats, built straight into bytes:
+ * as many Values would take hundreds of MiB. Its float bytes look like anything, also like
+ * entry lengths a replay's search for the next intact entry must check.
+ */
+function encodedFloatObject(fieldCount: number): Uint8Array {
+  const writer = new ByteWriter();
+  writer.u8(ValueTag.object);
+  let seed = 1;
+  for (let index = 0; index < fieldCount; index++) {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    writer.varintString(`f${index}`);
+    writer.u8(ValueTag.float);
+    writer.f64(seed * 1e-3);
+  }
+  writer.u8(OBJECT_END);
+  return writer.bytes();
+}
+
+Deno.test("storage log: kv server starts on a log whose torn tail is most of an entry of 15 MiB of floats", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/log-0000000001.kvlog`;
+    const log = await StorageLog.create(path, 1);
+    log.appendPut("kept", encodeValue(str("stored")), BASE_VERSION);
+    const value = encodedFloatObject(950_000);
+    assert.ok(value.length > 15 * 1024 * 1024 && value.length <= MAX_LOG_VALUE_BYTES);
+    log.appendPut("big", value, BASE_VERSION);
+    await log.close();
+    // A crash took the last 4 KiB: the search for an intact entry after the damage checked
+    // the lengths its bytes spelled, a checksum over up to 16 MiB at one in every few hundred
+    // of them, and the start took many minutes, saying nothing.
+    const torn = (await Deno.stat(path)).size - 4096;
+    await Deno.truncate(path, torn);
+    await using server = await startServerProcess(["--data-dir", dir]);
+    assert.ok(
+      server.stderrLines.some((line) =>
+        /dropped the last \d+ bytes after offset \d+ \(an entry cut short\)/.test(line)
+      ),
+      server.stderrLines.join("\n"),
+    );
+    const client = await connectClient(server.address);
+    assert.deepEqual((await client.get("kept")).value, str("stored"));
+    assert.equal((await client.get("big")).value, undefined);
+    await client.close();
+  });
 });

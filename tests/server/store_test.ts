@@ -5,6 +5,7 @@ import { DecodeError, LimitExceededError } from "../../lib/base/bytes.ts";
 import { writeSnapshot } from "../../lib/server/snapshot.ts";
 import { DATA_DIR_MODE, DATA_FILE_MODE, StorageLog } from "../../lib/server/storage_log.ts";
 import {
+  DataDirLostError,
   Store,
   StoreCorruptError,
   StoreFailedError,
@@ -452,6 +453,104 @@ Deno.test("store: a missing log or a foreign file stops open, and the lock is re
   });
 });
 
+/** Asserts that `opening` rejects with a StoreCorruptError saying `message`, exactly. */
+async function assertCorrupt(opening: Promise<Store>, message: string): Promise<void> {
+  await assert.rejects(opening, (error: Error) => {
+    assert.ok(error instanceof StoreCorruptError, String(error));
+    assert.equal(error.message, message);
+    return true;
+  });
+}
+
+Deno.test("store: a temporary file's name on a symbolic link is removed at start, never written through; on a directory it stops open", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ ...quiet, dataDir: dir });
+    store.put("k", int(1));
+    await store.close();
+    const elsewhere = await Deno.makeTempDir();
+    try {
+      const target = `${elsewhere}/precious`;
+      await Deno.writeTextFile(target, "keep me");
+      // The name the next compaction writes its log's header to: it truncated the target.
+      await Deno.symlink(target, `${dir}/log-0000000002.kvlog.tmp`);
+      const reopened = await Store.open({ dataDir: dir, onWarning: () => {} });
+      assert.ok(reopened.recovery.warnings.includes(
+        "removed log-0000000002.kvlog.tmp, left unfinished by a crash",
+      ));
+      await reopened.compact();
+      await reopened.close();
+      assert.equal(await Deno.readTextFile(target), "keep me");
+      await Deno.mkdir(`${dir}/snapshot-0000000003.kvsnap.tmp`);
+      await assertCorrupt(
+        Store.open({ dataDir: dir }),
+        `${dir}/snapshot-0000000003.kvsnap.tmp is a directory, not a file: kv reads and writes ` +
+          `its logs and snapshots only as files in the data dir itself; put the file in its ` +
+          `place and start again`,
+      );
+    } finally {
+      await Deno.remove(elsewhere, { recursive: true });
+    }
+  });
+});
+
+Deno.test("store: a log or snapshot whose header names another generation than its name stops open, saying what to do", async () => {
+  await withTempDir(async (dir) => {
+    await craftCompactionCrash(dir, "new log created");
+    await Deno.remove(`${dir}/log-0000000002.kvlog`);
+    (await StorageLog.create(`${dir}/log-0000000002.kvlog`, 3)).close();
+    await assertCorrupt(
+      Store.open({ dataDir: dir }),
+      `${dir}/log-0000000002.kvlog says it is generation 3, not 2: renamed, or damaged; ` +
+        `restore the file or move the data dir aside`,
+    );
+    await Deno.remove(`${dir}/log-0000000002.kvlog`);
+    await writeSnapshot(`${dir}/snapshot-0000000002.kvsnap`, 1, []);
+    await assertCorrupt(
+      Store.open({ dataDir: dir }),
+      `${dir}/snapshot-0000000002.kvsnap says it is generation 1, not 2: renamed, or damaged; ` +
+        `restore the file or move the data dir aside`,
+    );
+  });
+});
+
+Deno.test("store: a log or snapshot that is a symbolic link or a directory stops open, naming it, and changes nothing", async () => {
+  await withTempDir(async (dir) => {
+    // Records 0..9 in log 1, 10..14 in log 2: a log moved to another disk and linked back
+    // (a full disk's quick fix) was skipped, and open served records 0..9 alone, trusted.
+    await craftCompactionCrash(dir, "snapshot half written");
+    const elsewhere = await Deno.makeTempDir();
+    try {
+      await Deno.rename(`${dir}/log-0000000002.kvlog`, `${elsewhere}/log-0000000002.kvlog`);
+      await Deno.symlink(`${elsewhere}/log-0000000002.kvlog`, `${dir}/log-0000000002.kvlog`);
+      const before = await fileNames(dir);
+      await assertCorrupt(
+        Store.open({ dataDir: dir }),
+        `${dir}/log-0000000002.kvlog is a symbolic link, not a file: kv reads and writes its ` +
+          `logs and snapshots only as files in the data dir itself; put the file in its place ` +
+          `and start again`,
+      );
+      assert.deepEqual(await fileNames(dir), before);
+      // A directory by a data file's name: refused alike (open crashed with a stack trace).
+      await Deno.remove(`${dir}/log-0000000002.kvlog`);
+      await Deno.mkdir(`${dir}/snapshot-0000000003.kvsnap`);
+      await assertCorrupt(
+        Store.open({ dataDir: dir }),
+        `${dir}/snapshot-0000000003.kvsnap is a directory, not a file: kv reads and writes its ` +
+          `logs and snapshots only as files in the data dir itself; put the file in its place ` +
+          `and start again`,
+      );
+      // The file itself put back: every record.
+      await Deno.remove(`${dir}/snapshot-0000000003.kvsnap`);
+      await Deno.rename(`${elsewhere}/log-0000000002.kvlog`, `${dir}/log-0000000002.kvlog`);
+      const store = await Store.open({ dataDir: dir, onWarning: () => {} });
+      assert.equal(store.recordCount, 15);
+      await store.close();
+    } finally {
+      await Deno.remove(elsewhere, { recursive: true });
+    }
+  });
+});
+
 /**
  * A child process running store_writer.ts, with its stdout as lines; every read and the
  * exit are bounded by the tests' deadline, and `await using` kills it if it still runs.
@@ -680,4 +779,125 @@ tmpfsTest({
   assert.equal(reopened.get("refused"), undefined);
   assert.equal(reopened.recordCount, 101);
   await reopened.close();
+});
+
+Deno.test("store: a data dir moved away under a running store: it refuses writes and touches nothing at the dir's old name, and takes writes again once the dir is back", async () => {
+  await withTempDir(async (parent) => {
+    const dir = `${parent}/data`;
+    const changes: (Error | undefined)[] = [];
+    const store = await Store.open({
+      dataDir: dir,
+      onWarning: () => {},
+      onWritableChange: (failure) => changes.push(failure),
+    });
+    store.put("before", int(1));
+    await store.commit();
+    // Moved away, and another store started on a new dir of the old name: the running
+    // one's compaction made its files there by name, then removed the other's logs, and
+    // the other, restarted, served the first one's records for its own.
+    await Deno.rename(dir, `${parent}/moved`);
+    const other = await Store.open({ dataDir: dir, onWarning: () => {} });
+    other.put("other", int(2));
+    await other.commit();
+    const otherFiles = await fileNames(dir);
+    await waitFor(() => changes.length === 1, { what: "the store to see its dir gone" });
+    const lost = `data dir ${dir} was deleted, moved or replaced while this server held it`;
+    assert.equal(changes[0]?.message, lost);
+    assert.throws(() => store.put("refused", int(3)), (error: Error) => {
+      assert.ok(error instanceof StoreFailedError);
+      assert.equal(
+        error.message,
+        `the server cannot write its data dir (${lost}): it refuses writes and serves reads ` +
+          `until it can; put the dir back under its name (deleted: restart the server) and it ` +
+          `resumes by itself`,
+      );
+      return true;
+    });
+    await assert.rejects(store.compact(), /was deleted, moved or replaced/);
+    assert.deepEqual(await fileNames(dir), otherFiles);
+    // Nor the node state: a SET_K or MARK_REPAIRED wrote the other's node-state.json.
+    const otherState = await Deno.readTextFile(`${dir}/${NODE_STATE_FILE}`);
+    await assert.rejects(store.nodeState.setK(3, true), StoreFailedError);
+    assert.equal(await Deno.readTextFile(`${dir}/${NODE_STATE_FILE}`), otherState);
+    assert.deepEqual(store.get("before"), int(1), "reads go on");
+    await other.close();
+    const reopenedOther = await Store.open({ dataDir: dir, onWarning: () => {} });
+    assert.deepEqual(reopenedOther.get("other"), int(2));
+    assert.equal(reopenedOther.get("before"), undefined);
+    await reopenedOther.close();
+
+    // Put back: the store takes writes again, and its compaction works in its own dir.
+    await Deno.remove(dir, { recursive: true });
+    await Deno.rename(`${parent}/moved`, dir);
+    await waitFor(() => changes.length === 2, { what: "the store to take writes again" });
+    assert.equal(changes[1], undefined);
+    store.put("after", int(4));
+    await store.commit();
+    await store.compact();
+    await store.close();
+    const reopened = await Store.open({ dataDir: dir, onWarning: () => {} });
+    assert.deepEqual(reopened.get("before"), int(1));
+    assert.deepEqual(reopened.get("after"), int(4));
+    assert.equal(reopened.get("refused"), undefined);
+    await reopened.close();
+  });
+});
+
+tmpfsTest({
+  name:
+    "store: a compaction whose snapshot meets a full disk says so in one line with what to do, and leaves the store taking writes",
+  short: "store: a compaction on a full disk",
+  megabytes: 2,
+}, async (mount) => {
+  const dir = `${mount}/data`;
+  const warnings: string[] = [];
+  const store = await Store.open({ dataDir: dir, onWarning: (message) => warnings.push(message) });
+  try {
+    const value = (index: number) => str(`${index}:`.padEnd(16 * 1024, "v"));
+    for (let index = 0; index < 64; index++) store.put(recordKey(index), value(index));
+    await store.commit();
+    // Room for the new log's header, not for the snapshot of a MiB of records.
+    await Deno.writeFile(`${mount}/ballast`, new Uint8Array(640 * 1024));
+    await assert.rejects(store.compact(), /No space left on device/);
+    assert.deepEqual(warnings, [
+      "compaction failed (retrying in 10 s): cannot write its data dir (No space left on " +
+      "device); free space on its disk",
+    ]);
+    store.put("after", int(1));
+    await store.commit();
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("store: a data dir moved away while a snapshot is written: the compaction stops for the move before renaming anything by the dir's name", async () => {
+  await withTempDir(async (parent) => {
+    const dir = `${parent}/data`;
+    const store = await Store.open({
+      dataDir: dir,
+      onWarning: () => {},
+      onWritableChange: () => {},
+    });
+    for (let index = 0; index < 30_000; index++) store.put(recordKey(index), recordValue(index));
+    await store.commit();
+    // Its failure is read after the move: caught from the start, it is never unhandled.
+    const compaction = store.compact().then(() => undefined, (error: Error) => error);
+    await waitFor(
+      async () => (await fileNames(dir)).includes("snapshot-0000000002.kvsnap.tmp"),
+      { what: "the snapshot to be under way", intervalMs: 0 },
+    );
+    // The snapshot is renamed by the dir's name: moved away, a rename either failed on a
+    // file not found, or, for a snapshot begun at the new dir, put it there.
+    await Deno.rename(dir, `${parent}/moved`);
+    await Deno.mkdir(dir);
+    assert.ok((await compaction) instanceof DataDirLostError);
+    assert.deepEqual(await fileNames(dir), []);
+    // A store that cannot write closes all the same, its failure told again.
+    await assert.rejects(store.close(), DataDirLostError);
+    await Deno.remove(dir);
+    await Deno.rename(`${parent}/moved`, dir);
+    const reopened = await Store.open({ dataDir: dir, onWarning: () => {} });
+    assert.equal(reopened.recordCount, 30_000);
+    await reopened.close();
+  });
 });
