@@ -136,8 +136,14 @@ Deno.test({
   fn: async () => {
     await assert.rejects(
       () => resolveServers([serverAddress("no-such-host.invalid", 8000)], () => "here:1:1"),
-      ServerFileError,
-      "here:1:1: cannot resolve host no-such-host.invalid (",
+      (error) => {
+        assert.ok(error instanceof ServerFileError);
+        assert.ok(
+          error.message.startsWith("here:1:1: cannot resolve host no-such-host.invalid ("),
+          error.message,
+        );
+        return true;
+      },
     );
   },
 });

@@ -104,14 +104,18 @@ tlsTest(
     await readCertAndKey(certs.serverPem, certs.serverKey);
     for (const mode of [0o644, 0o604, 0o640]) {
       await Deno.chmod(certs.serverKey, mode);
-      await assert.rejects(
-        readCertAndKey(certs.serverPem, certs.serverKey),
-        CredentialsError,
+      const expected =
         `${certs.serverKey}: the TLS private key is readable by group or others (mode ` +
-          `${
-            mode.toString(8)
-          }); give a file readable by its owner only ('chmod 600 ${certs.serverKey}' if it is yours)`,
-      );
+        `${
+          mode.toString(8)
+        }); give a file readable by its owner only ('chmod 600 ${certs.serverKey}' if it is yours)`;
+      // A function, not a third argument: node:assert takes a string there as the message
+      // to fail with, so the error's own message went unchecked.
+      await assert.rejects(readCertAndKey(certs.serverPem, certs.serverKey), (error) => {
+        assert.ok(error instanceof CredentialsError);
+        assert.equal(error.message, expected);
+        return true;
+      });
     }
   },
 );
