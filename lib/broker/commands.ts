@@ -65,7 +65,7 @@ import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } fr
 import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
 import { beingRemarked } from "./server_pool.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
-import { type PathMiss, QueryPathError, splitQueryPath } from "../record/query_path.ts";
+import { missedPath, type PathMiss, QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import {
   endsInsideRecord,
   parseKeyPath,
@@ -795,10 +795,10 @@ function lookupAnswer(
 /** What a QUERY of `path` that found nothing misses, from its replica's `miss` (none: no record). */
 function missingOf(path: readonly string[], miss: PathMiss | undefined): Missing {
   if (miss === undefined) return { reason: "no-record" };
+  const missed = missedPath(path, miss).join(".");
   if (miss.reason === "not-object") {
-    return { reason: "not-object", path: path.slice(0, miss.segment).join("."), value: miss.value };
+    return { reason: "not-object", path: missed, value: miss.value };
   }
-  const missed = path.slice(0, miss.segment + 1).join(".");
   return miss.closest === undefined
     ? { reason: "no-field", path: missed }
     : { reason: "no-field", path: missed, closest: miss.closest };

@@ -33,7 +33,7 @@ import {
 import type { ServerAddress } from "../broker/server_list.ts";
 import { CredentialsRefusedError, startLines } from "../broker/server_pool.ts";
 import { isTimeoutReason } from "../protocol/client.ts";
-import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
+import { missedPath, QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
 import { decodeValue } from "../record/value_codec.ts";
 import { encodedJsonText } from "../record/encoded_json.ts";
@@ -566,15 +566,11 @@ function withMissing<E extends object, L>(
   if (lookup.kind !== "not-found" || lookup.unanswered) return entry;
   const miss = lookup.miss;
   if (miss === undefined) return { ...entry, missing: { reason: "no-record" } };
+  const missed = missedPath(path, miss);
   if (miss.reason === "not-object") {
-    const missing = {
-      reason: "not-object",
-      path: path.slice(0, miss.segment),
-      value: leaf(miss.value),
-    } as const;
+    const missing = { reason: "not-object", path: missed, value: leaf(miss.value) } as const;
     return { ...entry, missing };
   }
-  const missed = path.slice(0, miss.segment + 1);
   const missing = miss.closest === undefined
     ? { reason: "no-field", path: missed } as const
     : { reason: "no-field", path: missed, closest: miss.closest } as const;

@@ -152,8 +152,9 @@ export interface KvObject {
  * be `undefined` (`age?: number`, `age: number | undefined`) as the runtime takes it: left out
  * when it holds `undefined`, as `JSON.stringify` leaves it out; booleans, `null`, `undefined`
  * as the value itself, bigints, symbols, arrays, functions, JavaScript's own objects (`Date`,
- * `Map`, `Set`, `RegExp`, typed arrays, promises, errors: never whole, so the compiler names
- * the field) and `unknown` are `never`; so are the methods of a program's own types. Symbol-keyed
+ * `Map`, `Set`, `RegExp`, typed arrays, promises: never whole, so the compiler names the
+ * field; an `Error` by its `cause`) and `unknown` are `never`; so are the methods of a
+ * program's own types. Symbol-keyed
  * members are ignored,
  * as the runtime ignores them. What only the runtime checks: field names (empty or holding
  * `.`), nesting past 64 levels, `NaN` and `Infinity`, lone surrogates, cycles, and instances
@@ -173,6 +174,8 @@ export type KvStorable<T> = T extends string | number | Float ? T
   // JavaScript's own objects, never whole: mapped member by member, as an object type of the
   // program's own is, a Date field's refusal listed its 44 methods and blamed
   // `createdAt.toString`, where it now reads "Type 'Date' is not assignable to type 'never'".
+  // Not Error: its type is all data (name, message), which an interface of the program's own
+  // shares (a chat message's); an Error is refused by its `cause`, unknown, all the same.
   : T extends
     | Date
     | RegExp
@@ -180,8 +183,7 @@ export type KvStorable<T> = T extends string | number | Float ? T
     | ReadonlySet<unknown>
     | ArrayBuffer
     | ArrayBufferView
-    | PromiseLike<unknown>
-    | Error ? never
+    | PromiseLike<unknown> ? never
   : T extends object ? {
       // A field's `undefined` kept beside the rest of its type, which the value itself may
       // not be: KvStorable<undefined> is never.

@@ -93,7 +93,12 @@ import {
   splitValueBodyAt,
 } from "./messages.ts";
 import { checkPath } from "../record/query_path.ts";
-import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT, MAX_KEY_BYTES } from "../limits.ts";
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  MAX_FRAME_BYTES_LIMIT,
+  MAX_KEY_BYTES,
+  MAX_PATH_SEGMENTS,
+} from "../limits.ts";
 import type { PutManyItems } from "./put_many.ts";
 import { utf8Length } from "../base/utf8.ts";
 import { decodeValue, encodeValue } from "../record/value_codec.ts";
@@ -394,8 +399,19 @@ const AS_RESPONSE: AnswerDecoder = { decode: (response: Response): Response => r
 /** The decoder of a GET: the value still encoded. */
 const ENCODED_GET: AnswerDecoder = { decode: encodedGet, decodeOk: splitValueBodyAt };
 
-/** The decoder of a QUERY: the value still encoded, or why the record lacks the path. */
-const ENCODED_QUERY: AnswerDecoder = { decode: encodedRead, decodeOk: splitValueBodyAt };
+/**
+ * The decoders of a QUERY, by its path's segment count: the value still encoded, or why the
+ * record lacks the path, whose segment must lie within the path asked (a server naming one
+ * past it would have the REPL tell of a field the user never typed). Made once, so a QUERY
+ * allocates no decoder.
+ */
+const ENCODED_QUERIES: readonly AnswerDecoder[] = Array.from(
+  { length: MAX_PATH_SEGMENTS + 1 },
+  (_, segments): AnswerDecoder => ({
+    decode: (response) => encodedQuery(response, segments),
+    decodeOk: splitValueBodyAt,
+  }),
+);
 
 /**
  * A pipelined connection to one server. Create with {@link ServerClient.connect}.
@@ -967,7 +983,7 @@ export class ServerClient {
     }
     const bound = this.#maxFrameBytes + VERSION_BYTES;
     const encode: Encoder = (frames, id) => frames.query(id, path);
-    this.#askTo(encode, bound, ENCODED_QUERY, "", settle as Settle<unknown>);
+    this.#askTo(encode, bound, ENCODED_QUERIES[path.length], "", settle as Settle<unknown>);
   }
 
   /**
@@ -1590,6 +1606,15 @@ function encodedRead(response: Response): EncodedRead {
   return miss === undefined
     ? { encoded: undefined, version }
     : { encoded: undefined, version, miss };
+}
+
+/** {@link encodedRead} for a QUERY of a path of `segments`, which its miss must lie within. */
+function encodedQuery(response: Response, segments: number): EncodedRead {
+  const read = encodedRead(response);
+  if (read.miss !== undefined && read.miss.segment >= segments) {
+    throw new DecodeError(`miss at segment ${read.miss.segment} of a path of ${segments}`);
+  }
+  return read;
 }
 
 /** {@link encodedRead} for a GET, whose NOT_FOUND never says why a path is missing. */

@@ -39,11 +39,13 @@ import type { PutManyBounds } from "./put_many.ts";
  * (a compare-and-set: a repair that read a server before another repair re-marked it
  * does not vouch for it) and ERROR MARK_CHANGED, 8 HELLO's answer form: a server that
  * requires authentication answers the first HELLO with only the version and its challenge,
- * and tells its id and state once the client has proved it knows a secret. A server
- * refuses a HELLO for any other version, and a client a server that does not answer with
- * this one: an older broker would neither know which servers lost data nor keep the
- * cluster's k, nor tell a server repaired for another cluster's list from one repaired
- * for its own.
+ * and tells its id and state once the client has proved it knows a secret, 9 why a QUERY's
+ * record lacks the path, in its NOT_FOUND (the first segment it cannot take, and the field
+ * missing there or the leaf in the way). A server refuses a HELLO for any other version,
+ * and a client a server that does not answer with this one: an older broker would neither
+ * know which servers lost data nor keep the cluster's k, nor tell a server repaired for
+ * another cluster's list from one repaired for its own, and a version 8 client would refuse
+ * a NOT_FOUND carrying the miss.
  */
 export const PROTOCOL_VERSION = 9;
 

@@ -127,15 +127,19 @@ export function charClass(code: number): number {
 /**
  * How many more objects a record line's `bytes` open than close: its `{` less its `}`
  * outside quoted strings (either quote, a backslash escaping the next byte). Above 0 for a
- * line that ends inside a record: the first line of one pretty-printed over several.
+ * line that ends inside a record: the first line of one pretty-printed over several. When
+ * `end` is given, `end.quote` is set to the quote byte the line ends inside, 0 for none: no
+ * string spans lines, so such a line is a mistake.
  *
  * @example
  * ```ts
  * openObjects(new TextEncoder().encode(`"person1": {`)); // 1
  * openObjects(new TextEncoder().encode(`a: { b: "}" }`)); // 0
+ * const end = { quote: 0 };
+ * openObjects(new TextEncoder().encode(`a: { b: "x`), end); // 1; end.quote is 0x22, '"'
  * ```
  */
-export function openObjects(bytes: Uint8Array): number {
+export function openObjects(bytes: Uint8Array, end?: { quote: number }): number {
   let depth = 0;
   let quote = 0;
   for (let index = 0; index < bytes.length; index++) {
@@ -147,5 +151,6 @@ export function openObjects(bytes: Uint8Array): number {
     else if (byte === OPEN_BRACE) depth++;
     else if (byte === CLOSE_BRACE) depth--;
   }
+  if (end !== undefined) end.quote = quote;
   return depth;
 }

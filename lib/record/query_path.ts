@@ -36,6 +36,24 @@ export type PathMiss =
   | { readonly reason: "no-field"; readonly segment: number; readonly closest?: string }
   | { readonly reason: "not-object"; readonly segment: number; readonly value: Value };
 
+/**
+ * The segments of `path` that `miss` speaks of: up to the name the object lacks
+ * (`no-field`: its last segment is that name) or up to the leaf in the way (`not-object`).
+ * The REPL, the library and `kv http` each tell a miss at this path.
+ *
+ * @example
+ * ```ts
+ * import { int } from "./value.ts";
+ * missedPath(["person1", "address", "stret", "x"], { reason: "no-field", segment: 2 });
+ * // ["person1", "address", "stret"]
+ * missedPath(["person1", "age", "x"], { reason: "not-object", segment: 2, value: int(22) });
+ * // ["person1", "age"]
+ * ```
+ */
+export function missedPath(path: readonly string[], miss: PathMiss): string[] {
+  return path.slice(0, miss.reason === "no-field" ? miss.segment + 1 : miss.segment);
+}
+
 /** Paths longer than this many characters are shown shortened in error messages. */
 const MAX_QUOTED_PATH_CHARACTERS = 80;
 

@@ -12,14 +12,9 @@
  * more). Replay a failing seed with `KV_JEPSEN_SEED=<seed>`; `KV_JEPSEN_PHASE_MS` sets how
  * long the faults last (default 5 s).
  */
-import { CLOCKS_CAN_SKEW, onLoopback, runJepsen } from "../helpers/jepsen.ts";
+import { onLoopback, runJepsen, SKEWED_CLOCKS_NAME } from "../helpers/jepsen.ts";
 
-/** How the brokers' clocks stand in this run, for its name. */
-const CLOCKS = CLOCKS_CAN_SKEW
-  ? "brokers' clocks 40 s ahead, right and 40 s behind"
-  : "brokers' clocks agreeing (libfaketime is not installed)";
-
-Deno.test(`jepsen: 3 brokers (${CLOCKS}) under kill -9 and SIGSTOP of one server at a time (data kept), and kv repair across a restart (data kept or emptied): every read is one the history explains, and after kv repair all replicas are identical and every key reads its last acknowledged write (NOT FOUND once deleted)`, async () => {
+Deno.test(`jepsen: 3 brokers (${SKEWED_CLOCKS_NAME}) under kill -9 and SIGSTOP of one server at a time (data kept), and kv repair across a restart (data kept or emptied): every read is one the history explains, and after kv repair all replicas are identical and every key reads its last acknowledged write (NOT FOUND once deleted)`, async () => {
   await runJepsen({
     start: onLoopback,
     faults: ["kill", "hang", "repair"],

@@ -345,6 +345,15 @@ Deno.test("RecordLines: a first line goes on by the record grammar, the lines af
   assert.deepEqual(wentOn(lines, `PUT p: { a: "x`, "}"), [false, false], "a string left open");
   assert.deepEqual(wentOn(lines, "PUT p: { ; {", "}"), [false, false], "a mistake before its end");
   assert.deepEqual(wentOn(lines, "GET {", "QUERY p.{"), [false, false], "not a PUT");
+  // Nor does a later line that leaves a quoted string open, either quote: no string spans
+  // lines, and joined on, its lines read as one string ("first line second line").
+  assert.deepEqual(wentOn(lines, "PUT p: {", `"x": "first line`, `second line"`, "}"), [
+    true,
+    false,
+    false,
+    false,
+  ]);
+  assert.deepEqual(wentOn(lines, "PUT p: {", `'x': 'it\\'s`, "}"), [true, false, false]);
   // Each entry is followed afresh: what one left open is not the next one's.
   assert.deepEqual(wentOn(lines, "PUT p: { a: {"), [true]);
   assert.deepEqual(wentOn(lines, "PUT q: 1", "x"), [false, false]);

@@ -80,6 +80,11 @@ interface WithDate {
 interface DeepBoolean {
   address: { street: string; verified: boolean };
 }
+/** A shape of data whose fields happen to be those of JavaScript's Error. */
+interface ChatMessage {
+  name: string;
+  message: string;
+}
 
 /** One value of each refused shape: the compiler's and the runtime's cases are the same. */
 const withBoolean: WithBoolean = { name: "Mary", admin: false };
@@ -164,6 +169,12 @@ async function _compileTime(
   // JavaScript's own objects are refused whole, so the compiler's error names the field
   // ("Type 'Date' is not assignable to type 'never'"), not the first of its 44 methods.
   sameType<KvStorable<WithDate>, { born: never }>(true);
+  // An interface of the program's own with Error's fields (a chat message's name and text)
+  // is data like any other: no JavaScript object's type is taken for it.
+  await kv.put("message1", {} as ChatMessage);
+  sameType<KvStorable<ChatMessage>, { name: string; message: string }>(true);
+  // @ts-expect-error: an Error itself is still refused, by its cause (unknown).
+  await kv.put("error1", { failure: new Error("x") });
   sameType<KvStorable<{ seen: Map<string, number>; raw: Uint8Array }>, {
     seen: never;
     raw: never;

@@ -65,6 +65,11 @@ export const CLOCK_SKEWS: readonly (string | undefined)[] = ["+40s", undefined, 
 /** Whether a run asked for skewed clocks gets them: libfaketime is installed. */
 export const CLOCKS_CAN_SKEW = hasFaketime();
 
+/** How the brokers' clocks stand in a run asked for skewed clocks, for a test's name. */
+export const SKEWED_CLOCKS_NAME = CLOCKS_CAN_SKEW
+  ? "brokers' clocks 40 s ahead, right and 40 s behind"
+  : "brokers' clocks agreeing (libfaketime is not installed)";
+
 /** How many servers a run attacks. */
 export const SERVER_COUNT = 4;
 const K = 2;

@@ -922,6 +922,29 @@ Deno.test("a GET answered NOT_FOUND with a query path's miss is refused as a mal
   await fake.stop();
 });
 
+Deno.test("a QUERY's NOT_FOUND whose miss lies past the path asked is refused as a malformed answer", async () => {
+  const version = { ms: 1_700_000_000_000, counter: 1, broker: 2 };
+  // A server that names segment 2 of every path: the path ["person1", "x"] has no segment 2.
+  const fake = fakeServer((conn, frameCount) => {
+    const frames = new FrameWriter();
+    if (frameCount === 1) okHello(frames, 64 * 1024);
+    else if (frameCount === 2) frames.notFound(2, version, { reason: "no-field", segment: 2 });
+    else frames.notFound(frameCount, version, { reason: "not-object", segment: 2, value: int(22) });
+    conn.write(frames.bytes()).catch(() => {});
+  });
+  const client = await connectClient(fake.address);
+  await assert.rejects(client.query(["person1", "x"]), /miss at segment 2 of a path of 2/);
+  await assert.rejects(client.query(["person1", "x"]), /miss at segment 2 of a path of 2/);
+  // Within the path, the same miss is the answer.
+  assert.deepEqual(await client.query(["person1", "age", "x"]), {
+    value: undefined,
+    version,
+    miss: { reason: "not-object", segment: 2, value: int(22) },
+  });
+  client.close();
+  await fake.stop();
+});
+
 Deno.test("a value getEncoded answered stays as it was while later answers are read into the same buffer", async () => {
   const { address, stop } = await startServer();
   const client = await connectClient(address);

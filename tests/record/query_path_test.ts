@@ -7,7 +7,13 @@ import {
   MAX_PATH_BYTES,
   MAX_PATH_SEGMENTS,
 } from "../../lib/limits.ts";
-import { parseQueryPath, QueryPathError, splitQueryPath } from "../../lib/record/query_path.ts";
+import {
+  missedPath,
+  parseQueryPath,
+  QueryPathError,
+  splitQueryPath,
+} from "../../lib/record/query_path.ts";
+import { int } from "../../lib/record/value.ts";
 
 function assertPathError(text: string, message: string): void {
   assert.throws(
@@ -84,4 +90,22 @@ Deno.test("parseQueryPath gives back the segments it was built from", () => {
       assert.deepEqual(parseQueryPath(segments.join(".")), segments);
     }),
   );
+});
+
+Deno.test("missedPath ends at the name a no-field miss lacks, or at the leaf a not-object miss met", () => {
+  const path = ["person1", "address", "stret", "number"];
+  assert.deepEqual(missedPath(path, { reason: "no-field", segment: 2, closest: "street" }), [
+    "person1",
+    "address",
+    "stret",
+  ]);
+  assert.deepEqual(missedPath(path, { reason: "no-field", segment: 1 }), ["person1", "address"]);
+  assert.deepEqual(missedPath(path, { reason: "not-object", segment: 1, value: int(1) }), [
+    "person1",
+  ]);
+  assert.deepEqual(missedPath(path, { reason: "not-object", segment: 3, value: int(1) }), [
+    "person1",
+    "address",
+    "stret",
+  ]);
 });
