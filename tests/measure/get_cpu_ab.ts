@@ -103,7 +103,7 @@ async function measure(
       await runKvChecked([
         ...["broker", "-s", serverFile, "-k", "1", "-i", dataPath, "--index-only"],
         ...["--timeout-ms", "10000"],
-      ]);
+      ], version.kv); // its own broker: the two may speak different protocol versions
     }
     await bench(version.kv, serverFile, row, WARMUP_OPERATIONS, 0);
     const before = (await cpuMicros(server.pid!))!;

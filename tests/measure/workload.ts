@@ -35,10 +35,10 @@ export interface Workload {
   remove(): Promise<void>;
 }
 
-/** Runs `kv <args>` from this checkout and throws unless it succeeds. */
-export async function runKvChecked(args: string[]): Promise<void> {
-  const output = await new Deno.Command(TEST_KV.command, {
-    args: [...TEST_KV.args, ...args],
+/** Runs `kv <args>` (this checkout's, or `kv`'s) and throws unless it succeeds. */
+export async function runKvChecked(args: string[], kv: KvInvocation = TEST_KV): Promise<void> {
+  const output = await new Deno.Command(kv.command, {
+    args: [...kv.args, ...args],
     stdout: "null",
     stderr: "piped",
   }).output();
