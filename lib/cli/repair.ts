@@ -15,7 +15,12 @@
 import { Placement } from "../broker/placement.ts";
 import { repairCluster, type RepairReport } from "../broker/repair.ts";
 import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
-import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server_pool.ts";
+import {
+  DEFAULT_TIMEOUT_MS,
+  MAX_TIMEOUT_MS,
+  openServerText,
+  ServerPool,
+} from "../broker/server_pool.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { counted } from "../base/plural.ts";
@@ -106,6 +111,10 @@ async function runRepair(args: string[]): Promise<number> {
       const reasons = servers.map((_, index) => pool.downReason(index)).join("; ");
       console.error(`kv repair: no server of ${path} answered (${reasons})`);
       return EXIT_NOT_IN_ORDER;
+    }
+    // Said as every other client says it: `kv repair --dry-run` is the monitoring check.
+    for (const server of pool.unchallenged()) {
+      console.error(`kv repair: ${openServerText(server)}`);
     }
     const dryRun = values["dry-run"] ?? false;
     const k = clusterK(pool, requestedK, path);

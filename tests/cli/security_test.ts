@@ -197,6 +197,9 @@ Deno.test("a client given an auth file names a server that asked for no secret (
     assert.deepEqual(broker.stderr.split("\n").filter((l) => l.includes("secret")), [
       `kv broker: ${line}`,
     ]);
+    // kv repair --dry-run is the check a monitor runs: it says so too, its verdict unchanged.
+    const check = await runKv(["repair", ...s, "--dry-run"]);
+    assert.deepEqual([check.code, check.stderr], [0, `kv repair: ${line}\n`]);
     // Without an auth file the client asked for nothing, so there is nothing to say.
     const plain = await runKv(["servers", "-s", `${dir}/servers`, "--timeout-ms", "20000"]);
     assert.doesNotMatch(plain.stderr, /asked for no secret/);
