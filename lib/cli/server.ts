@@ -23,11 +23,7 @@ import { DEFAULT_LOG_LEVEL, LOG_LEVELS, Logger, parseLogLevel } from "../base/lo
 import { AuthFileError, AuthKeys, MIN_SECRET_BYTES } from "../protocol/auth.ts";
 import type { TlsServerContext } from "../protocol/tls_server.ts";
 import { TlsUnsupportedError } from "../protocol/tls_errors.ts";
-import {
-  CredentialsError,
-  expiredCertificateWarning,
-  readCertAndKey,
-} from "../protocol/credentials.ts";
+import { certificateWarnings, CredentialsError, readCertAndKey } from "../protocol/credentials.ts";
 import {
   DEFAULT_HELLO_TIMEOUT_MS,
   DEFAULT_HOSTNAME,
@@ -519,8 +515,8 @@ async function runServer(args: string[]): Promise<number> {
   const { logger } = settings;
   const security = await readSecurity(settings);
   if (security.tls !== undefined && settings.tlsCert !== undefined) {
-    const expired = await expiredCertificateWarning(settings.tlsCert, security.tls.cert);
-    if (expired !== undefined) logger.warn(expired);
+    const warnings = await certificateWarnings(settings.tlsCert, security.tls.cert);
+    for (const warning of warnings) logger.warn(warning);
   }
   const tls = await tlsContext(settings, security.tls);
   const store = await openStore(settings);

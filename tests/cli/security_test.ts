@@ -331,6 +331,34 @@ tlsTest(
 );
 
 tlsTest(
+  "kv server warns at start of a certificate without subjectAltName, which every client refuses whatever its CN names",
+  async (certs, dir) => {
+    await using nameless = await startServerProcess([
+      "--tls-cert",
+      certs.namelessPem,
+      "--tls-key",
+      certs.serverKey,
+    ]);
+    assert.ok(
+      nameless.stderrLines.includes(
+        `kv server warn: --tls-cert ${certs.namelessPem}: its certificate has no ` +
+          "subjectAltName, so it names no host (clients ignore its CN, CN=localhost); clients " +
+          "refuse it: sign one with subjectAltName=DNS:HOST or IP:ADDRESS, as README's " +
+          "Security section shows",
+      ),
+      nameless.stderrLines.join("\n"),
+    );
+    // The warning is true: a client trusting the CA, naming the CN's host, is refused.
+    await Deno.writeTextFile(`${dir}/servers`, `localhost ${nameless.port}\n`);
+    const s = ["-s", `${dir}/servers`, "--timeout-ms", "20000", "--tls-ca", certs.caPem];
+    const refused = await runKv(["get", ...s, "a"]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /has a TLS certificate this client cannot accept/);
+    assert.equal((await stopWithin(nameless)).code, 0);
+  },
+);
+
+tlsTest(
   "TLS: a client with the right CA is served; an expired certificate, a plain server, or a TLS server to a plain-TCP client is one line saying what to do, exit 2",
   async (certs, dir) => {
     await using server = await startServerProcess([
