@@ -144,6 +144,7 @@ async function runRepair(args: string[]): Promise<number> {
       })
     );
     printReport(report, k, values.json ?? false, again);
+    printGoneAdvice(report, pool, path, again);
     return report.inOrder ? EXIT_IN_ORDER : EXIT_NOT_IN_ORDER;
   } finally {
     pool.close();
@@ -320,16 +321,44 @@ function printReport(report: RepairReport, k: number, json: boolean, again: stri
     );
   }
   // A server is marked only by a repair every server answered (lib/broker/repair.ts).
+  const unmarked = report.stillUnrepaired;
+  if (unmarked.length === 0) return;
+  const one = unmarked.length === 1;
   const advice = report.failures.length === 0 || report.dryRun
     ? ""
-    : `: it is marked only once every server answers; fix the ${
+    : `: ${one ? "it is" : "they are"} marked only once every server answers; fix the ${
       report.failures.length === 1 ? "one" : "ones"
     } above, then run ${again}`;
-  for (const server of report.stillUnrepaired) {
-    console.error(
-      `kv repair: ${server} is still not marked repaired under this server list${advice}`,
-    );
-  }
+  console.error(
+    `kv repair: ${listed(unmarked)} ${one ? "is" : "are"} still not marked repaired under ` +
+      `this server list${advice}`,
+  );
+}
+
+/**
+ * After a run that found servers down: what to do when one will not come back (its
+ * machine lost). "Fix the one above" cannot be done then, and README's replacement by a
+ * list with both servers needs the old one up; its line deleted, its keys' other
+ * replicas are the source.
+ */
+function printGoneAdvice(report: RepairReport, pool: ServerPool, path: string, again: string) {
+  const down = report.failures.map((failure) => failure.server).filter((id) =>
+    !pool.isUp(pool.servers.findIndex((server) => server.id === id))
+  );
+  if (down.length === 0) return;
+  const one = down.length === 1;
+  console.error(
+    `kv repair: if ${listed(down)} ${one ? "is" : "are"} gone for good, delete ${
+      one ? "its line" : "their lines"
+    } from ${path} and run ${again}: the other replicas of ${
+      one ? "its" : "their"
+    } keys are the source (with k = 1 a lost server's records are lost with it)`,
+  );
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listed(items: readonly string[]): string {
+  return items.length === 1 ? items[0] : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
 }
 
 /** The last line of the human report: what state the cluster is in. */

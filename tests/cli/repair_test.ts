@@ -440,6 +440,23 @@ Deno.test("kv repair with a server down exits 1 naming it, what was left undone,
     ),
     stderr,
   );
+  // A server that will not come back cannot be fixed: its line is what to change.
+  assert.ok(
+    stderr.endsWith(
+      `kv repair: if ${down.id} is gone for good, delete its line from ${cluster.serverFile} ` +
+        `and run kv repair -s ${cluster.serverFile}: the other replicas of its keys are the ` +
+        "source (with k = 1 a lost server's records are lost with it)\n",
+    ),
+    stderr,
+  );
+  await Deno.writeTextFile(
+    cluster.serverFile,
+    cluster.servers.filter((server) => server !== down).map((server) => `${server.id}\n`).join(""),
+  );
+  const without = await repair(["-s", cluster.serverFile]);
+  assert.equal(without.code, 0, without.stderr);
+  assert.deepEqual(without.report.stillUnrepaired, []);
+  assert.ok((without.report.markedRepaired as string[]).includes(emptied.id), without.stderr);
 });
 
 Deno.test("kv repair -k 3 with a server down exits 1 naming the command to rerun, -k 3 included; run once the server is back (restarted empty), it marks every server and nothing is lost", async () => {
@@ -453,6 +470,13 @@ Deno.test("kv repair -k 3 with a server down exits 1 naming the command to rerun
   // The servers stay marked as changing lists, so no broker's background repair heals them.
   const rerun = `kv repair -s ${cluster.serverFile} -k 3`;
   assert.ok(first.stderr.includes(`fix the one above, then run ${rerun}\n`), first.stderr);
+  // The servers left unmarked are named in one line, not one line each with the same advice.
+  const unmarked = cluster.servers.slice(0, 3).map((server) => server.id).sort();
+  const lines = first.stderr.split("\n").filter((line) => line.includes("still not marked"));
+  assert.equal(lines.length, 1, first.stderr);
+  assert.deepEqual((first.report.stillUnrepaired as string[]).toSorted(), unmarked);
+  for (const id of unmarked) assert.ok(lines[0].includes(id), lines[0]);
+  assert.match(lines[0], / are still not marked repaired under this server list: they are /);
   await down.restart();
   const again = await repair(["-s", cluster.serverFile, "-k", "3"]);
   assert.equal(again.code, 0, again.stderr);
