@@ -122,14 +122,16 @@ async function runRepair(args: string[]): Promise<number> {
     // rerun without one would be refused (different k) or repair under the old one.
     const again = repairCommandLine(path, values) +
       (requestedK === undefined ? "" : ` -k ${requestedK}`);
+    const previous = recordedKs(pool);
     if (!dryRun) {
-      const previous = recordedKs(pool);
       const kFailures = await recordK(pool, k, requestedK !== undefined);
       if (kFailures.length > 0) {
         console.error(`kv repair: ${await kNotRecorded(pool, k, previous, kFailures, again)}`);
         return EXIT_NOT_IN_ORDER;
       }
     }
+    const change = kChange(previous, k, dryRun);
+    if (change !== undefined) console.error(`kv repair: ${change}`);
     // Servers repaired under another list or k than this one's are repaired and marked anew.
     pool.trustUnder(k);
     const report = await withProgress((onProgress) =>
@@ -216,6 +218,22 @@ function clusterK(pool: ServerPool, requested: number | undefined, path: string)
     );
   }
   return k;
+}
+
+/**
+ * The line that says a run changes the cluster's k (`-k N` where the servers, `previous`,
+ * record another), and what that does to the copies, else undefined: a mistyped `-k 1`
+ * removes every key's other copies, and the report's counts alone did not say why.
+ */
+function kChange(previous: Map<number, string[]>, k: number, dryRun: boolean): string | undefined {
+  const olds = [...previous.keys()].filter((old) => old !== 0 && old !== k);
+  if (olds.length === 0) return undefined;
+  const effect = olds.every((old) => old > k)
+    ? `each key keeps ${k === 1 ? "1 copy" : `${k} copies`}, its others are removed`
+    : `each key is held by ${counted(k, "server")}`;
+  return `${dryRun ? "would change" : "changed"} the cluster's k from ${
+    olds.join(" and ")
+  } to ${k}: ${effect}`;
 }
 
 /**
@@ -331,7 +349,7 @@ function printReport(report: RepairReport, k: number, json: boolean, again: stri
     } above, then run ${again}`;
   console.error(
     `kv repair: ${listed(unmarked)} ${one ? "is" : "are"} still not marked repaired under ` +
-      `this server list${advice}`,
+      `this server list and k${advice}`,
   );
 }
 
@@ -371,7 +389,7 @@ function verdict(report: RepairReport): string {
       ? "dry run: the cluster is in order"
       : `dry run, nothing changed: ${counted(report.keysOutOfPlace, "key")} out of place` +
         (report.stillUnrepaired.length > 0
-          ? `, not repaired under this server list: ${report.stillUnrepaired.join(", ")}`
+          ? `, not repaired under this server list and k: ${report.stillUnrepaired.join(", ")}`
           : "");
   }
   return report.inOrder
