@@ -370,7 +370,9 @@ function printGoneAdvice(report: RepairReport, pool: ServerPool, path: string, a
       one ? "its line" : "their lines"
     } from ${path} and run ${again}: the other replicas of ${
       one ? "its" : "their"
-    } keys are the source (with k = 1 a lost server's records are lost with it)`,
+    } keys are the source (with k = 1 a lost server's records are lost with it); if ${
+      one ? "its line is" : "their lines are"
+    } mistyped, correct ${one ? "it" : "them"} and run the same`,
   );
 }
 

@@ -456,7 +456,8 @@ Deno.test("kv repair with a server down exits 1 naming it, what was left undone,
     stderr.endsWith(
       `kv repair: if ${down.id} is gone for good, delete its line from ${cluster.serverFile} ` +
         `and run kv repair -s ${cluster.serverFile}: the other replicas of its keys are the ` +
-        "source (with k = 1 a lost server's records are lost with it)\n",
+        "source (with k = 1 a lost server's records are lost with it); if its line is " +
+        "mistyped, correct it and run the same\n",
     ),
     stderr,
   );
