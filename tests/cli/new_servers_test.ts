@@ -322,3 +322,32 @@ Deno.test("kv http started on a new server list before kv repair answers /health
     }
   });
 });
+
+Deno.test("a running kv http logs, once a server, that a kv repair -s over another list left it untrusting them and what to do, and that it trusts them again once a repair over its own list marked them", async () => {
+  await using old = await KvCluster.start(2);
+  await using added = await KvCluster.start(1);
+  await loadRecords(old, 2);
+  const http = await HttpProcess.start(["-s", old.serverFile]);
+  try {
+    await KvCluster.withJoinedServerFile([old, added], async (both) => {
+      const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
+      assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    });
+    const untrusted = (id: string) =>
+      `kv http: server ${id} was repaired under another server list or k than this broker's ` +
+      "and is not trusted: if the cluster's list changed, restart this broker with the new " +
+      `file; if this broker's file is the new one, run kv repair -s ${old.serverFile}`;
+    for (const { id } of old.servers) {
+      await waitFor(() => http.stderr.includes(untrusted(id)), { what: `kv http to log ${id}` });
+    }
+    const back = await runKv(withBrokerTimeout(["repair", "-s", old.serverFile]));
+    assert.equal(back.code, 0, back.stdout + back.stderr);
+    for (const { id } of old.servers) {
+      const line = `kv http: server ${id} is trusted again`;
+      await waitFor(() => http.stderr.includes(line), { what: `kv http to log ${line}` });
+      assert.equal(http.stderr.filter((logged) => logged === untrusted(id)).length, 1);
+    }
+  } finally {
+    await http.stop();
+  }
+});
