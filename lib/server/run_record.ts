@@ -326,15 +326,17 @@ export function judgeLastRun(
   }
   if (now.lockWrittenByOther) {
     return "its LOCK file was written by another program after the last run wrote it " +
-      "(its change time is later: a copy put over the data dir's files), so the data dir " +
-      "may be older than what the server acknowledged";
+      "(its change time is later: a copy put over the data dir's files, or a chmod or chown " +
+      "of them, which no kv server can tell from one), so the data dir may be older than " +
+      "what the server acknowledged";
   }
   const changed = last.run === "clean"
     ? changedSinceClean(last, now)
     : replacedSinceOpen(last, now);
   if (changed !== undefined) {
-    return `${changed} since the last run (a copy or a restore), so the data dir may be ` +
-      "older than what the server acknowledged";
+    return `${changed} since the last run (a copy or a restore, or a chmod or chown of it, ` +
+      "which no kv server can tell from one), so the data dir may be older than what the " +
+      "server acknowledged";
   }
   if (last.run === "clean" || last.fsync === "always" || sameBoot(last.boot, now.boot)) {
     return undefined;
