@@ -424,6 +424,8 @@ export class Broker {
   #notice: string | undefined;
   /** Lines already logged about servers recording another k: each is logged once. */
   readonly #kConflicts = new Set<string>();
+  /** Why each server was last logged untrusted for its mark (#sayMarks), by index. */
+  readonly #saidMarks = new Map<number, "other list" | "changing">();
   /** The read repairs in flight, by key: at most MAX_READ_REPAIRS_IN_FLIGHT. */
   readonly #repairs = new Map<string, Promise<void>>();
   /** Read repairs started since the broker opened (for metrics). */
@@ -1656,6 +1658,7 @@ export class Broker {
       // kv repair -k (whose marks close their connections) changed it, is a change to follow
       // (or refuse) at once, not a conflict to report as one needing a repair.
       if (!this.#statusOnly) this.#settleK();
+      this.#sayMarks();
       // A status check records nothing (agreeOnK's statusOnly).
       const kept = this.#statusOnly ? [] : await this.#keepK();
       // Servers that all record one other k are a change this broker followed or refused
@@ -1677,6 +1680,44 @@ export class Broker {
       for (let index = 0; index < this.#pool.servers.length; index++) {
         if (this.#pool.isUp(index)) this.#handOff(index);
       }
+    }
+  }
+
+  /**
+   * Logs each server that this broker stops trusting for its mark — re-marked by a
+   * `kv repair` under way (or stopped), or repaired under another server list — once as it
+   * happens, and once when it is trusted again: a list change that leaves a running broker
+   * on the old file had it walk past every server, warn on every read and fail its health
+   * check, its log silent. A server marked under the k before `kv repair -k` changed it is
+   * left to the k change's own line.
+   */
+  #sayMarks(): void {
+    const pool = this.#pool;
+    for (let index = 0; index < pool.servers.length; index++) {
+      const id = pool.servers[index].id;
+      const said = this.#saidMarks.get(index);
+      if (!pool.isUp(index)) continue;
+      const now = pool.distrustedFor(index) !== "other list" ||
+          pool.markedUnderOldK(index) !== undefined
+        ? undefined
+        : pool.markedChanging(index)
+        ? "changing"
+        : "other list";
+      if (now === said) continue;
+      if (now === undefined) {
+        this.#saidMarks.delete(index);
+        if (pool.trusted(index) === true) this.#log(`server ${id} is trusted again`);
+        continue;
+      }
+      this.#saidMarks.set(index, now);
+      this.#log(
+        now === "changing"
+          ? `server ${id} is being re-marked by a kv repair (of another server list or k, or ` +
+            "a refill) and is not trusted until that repair ends; if it was stopped, run it again"
+          : `server ${id} was repaired under another server list or k than this broker's and ` +
+            "is not trusted: if the cluster's list changed, restart this broker with the new " +
+            `file; if this broker's file is the new one, run ${this.#repairCommand}`,
+      );
     }
   }
 
@@ -1726,6 +1767,8 @@ export class Broker {
         this.#pool.distrustedFor(index) === "other list" ? this.#pool.recheck(index) : undefined
       ),
     );
+    // A recheck that trusts a server again changes no connection, so no pool change says it.
+    if (!this.#closed) this.#sayMarks();
   }
 
   /**

@@ -23,11 +23,7 @@ import {
 } from "../http/api.ts";
 import { COUNTED_ANSWER_CHARS, DEFAULT_MAX_ANSWER_BYTES } from "../http/answer_budget.ts";
 import { choiceFlag, intFlag, parseFlags } from "./args.ts";
-import {
-  CredentialsError,
-  expiredCertificateWarning,
-  readCertAndKey,
-} from "../protocol/credentials.ts";
+import { certificateWarnings, CredentialsError, readCertAndKey } from "../protocol/credentials.ts";
 import { BearerTokens, TokensFileError } from "../http/tokens.ts";
 import {
   authFileFromEnv,
@@ -185,8 +181,7 @@ async function runHttp(args: string[]): Promise<number> {
   const logger = new Logger({ name: "kv http" });
   const certPath = values["tls-cert"];
   if (tls !== undefined && certPath !== undefined) {
-    const expired = await expiredCertificateWarning(certPath, tls.cert);
-    if (expired !== undefined) logger.warn(expired);
+    for (const warning of await certificateWarnings(certPath, tls.cert)) logger.warn(warning);
   }
   // The auth file and CA are checked before the port is taken, as every flag is: a bad one
   // is its own line whatever holds the port (connecting reads them again).

@@ -15,7 +15,12 @@
 import { Placement } from "../broker/placement.ts";
 import { repairCluster, type RepairReport } from "../broker/repair.ts";
 import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
-import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server_pool.ts";
+import {
+  DEFAULT_TIMEOUT_MS,
+  MAX_TIMEOUT_MS,
+  openServerText,
+  ServerPool,
+} from "../broker/server_pool.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { counted } from "../base/plural.ts";
@@ -107,20 +112,26 @@ async function runRepair(args: string[]): Promise<number> {
       console.error(`kv repair: no server of ${path} answered (${reasons})`);
       return EXIT_NOT_IN_ORDER;
     }
+    // Said as every other client says it: `kv repair --dry-run` is the monitoring check.
+    for (const server of pool.unchallenged()) {
+      console.error(`kv repair: ${openServerText(server)}`);
+    }
     const dryRun = values["dry-run"] ?? false;
     const k = clusterK(pool, requestedK, path);
     // A k change is rerun with its -k: a server it missed still records the old k, and a
     // rerun without one would be refused (different k) or repair under the old one.
     const again = repairCommandLine(path, values) +
       (requestedK === undefined ? "" : ` -k ${requestedK}`);
+    const previous = recordedKs(pool);
     if (!dryRun) {
-      const previous = recordedKs(pool);
       const kFailures = await recordK(pool, k, requestedK !== undefined);
       if (kFailures.length > 0) {
         console.error(`kv repair: ${await kNotRecorded(pool, k, previous, kFailures, again)}`);
         return EXIT_NOT_IN_ORDER;
       }
     }
+    const change = kChange(previous, k, dryRun);
+    if (change !== undefined) console.error(`kv repair: ${change}`);
     // Servers repaired under another list or k than this one's are repaired and marked anew.
     pool.trustUnder(k);
     const report = await withProgress((onProgress) =>
@@ -135,6 +146,7 @@ async function runRepair(args: string[]): Promise<number> {
       })
     );
     printReport(report, k, values.json ?? false, again);
+    printGoneAdvice(report, pool, path, again);
     return report.inOrder ? EXIT_IN_ORDER : EXIT_NOT_IN_ORDER;
   } finally {
     pool.close();
@@ -213,6 +225,22 @@ interface KFailure {
   readonly line: string;
   /** Its connection failed (it went down under the repair), rather than its answer. */
   readonly down: boolean;
+}
+
+/**
+ * The line that says a run changes the cluster's k (`-k N` where the servers, `previous`,
+ * record another), and what that does to the copies, else undefined: a mistyped `-k 1`
+ * removes every key's other copies, and the report's counts alone did not say why.
+ */
+function kChange(previous: Map<number, string[]>, k: number, dryRun: boolean): string | undefined {
+  const olds = [...previous.keys()].filter((old) => old !== 0 && old !== k);
+  if (olds.length === 0) return undefined;
+  const effect = olds.every((old) => old > k)
+    ? `each key keeps ${k === 1 ? "1 copy" : `${k} copies`}, its others are removed`
+    : `each key is held by ${counted(k, "server")}`;
+  return `${dryRun ? "would change" : "changed"} the cluster's k from ${
+    olds.join(" and ")
+  } to ${k}: ${effect}`;
 }
 
 /**
@@ -330,16 +358,46 @@ function printReport(report: RepairReport, k: number, json: boolean, again: stri
     );
   }
   // A server is marked only by a repair every server answered (lib/broker/repair.ts).
+  const unmarked = report.stillUnrepaired;
+  if (unmarked.length === 0) return;
+  const one = unmarked.length === 1;
   const advice = report.failures.length === 0 || report.dryRun
     ? ""
-    : `: it is marked only once every server answers; fix the ${
+    : `: ${one ? "it is" : "they are"} marked only once every server answers; fix the ${
       report.failures.length === 1 ? "one" : "ones"
     } above, then run ${again}`;
-  for (const server of report.stillUnrepaired) {
-    console.error(
-      `kv repair: ${server} is still not marked repaired under this server list${advice}`,
-    );
-  }
+  console.error(
+    `kv repair: ${listed(unmarked)} ${one ? "is" : "are"} still not marked repaired under ` +
+      `this server list and k${advice}`,
+  );
+}
+
+/**
+ * After a run that found servers down: what to do when one will not come back (its
+ * machine lost). "Fix the one above" cannot be done then, and README's replacement by a
+ * list with both servers needs the old one up; its line deleted, its keys' other
+ * replicas are the source.
+ */
+function printGoneAdvice(report: RepairReport, pool: ServerPool, path: string, again: string) {
+  const down = report.failures.map((failure) => failure.server).filter((id) =>
+    !pool.isUp(pool.servers.findIndex((server) => server.id === id))
+  );
+  if (down.length === 0) return;
+  const one = down.length === 1;
+  console.error(
+    `kv repair: if ${listed(down)} ${one ? "is" : "are"} gone for good, delete ${
+      one ? "its line" : "their lines"
+    } from ${path} and run ${again}: the other replicas of ${
+      one ? "its" : "their"
+    } keys are the source (with k = 1 a lost server's records are lost with it); if ${
+      one ? "its line is" : "their lines are"
+    } mistyped, correct ${one ? "it" : "them"} and run the same`,
+  );
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listed(items: readonly string[]): string {
+  return items.length === 1 ? items[0] : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
 }
 
 /** The last line of the human report: what state the cluster is in. */
@@ -352,7 +410,7 @@ function verdict(report: RepairReport): string {
       ? "dry run: the cluster is in order"
       : `dry run, nothing changed: ${counted(report.keysOutOfPlace, "key")} out of place` +
         (report.stillUnrepaired.length > 0
-          ? `, not repaired under this server list: ${report.stillUnrepaired.join(", ")}`
+          ? `, not repaired under this server list and k: ${report.stillUnrepaired.join(", ")}`
           : "");
   }
   return report.inOrder

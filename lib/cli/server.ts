@@ -23,11 +23,7 @@ import { DEFAULT_LOG_LEVEL, LOG_LEVELS, Logger, parseLogLevel } from "../base/lo
 import { AuthFileError, AuthKeys, MIN_SECRET_BYTES } from "../protocol/auth.ts";
 import type { TlsServerContext } from "../protocol/tls_server.ts";
 import { TlsUnsupportedError } from "../protocol/tls_errors.ts";
-import {
-  CredentialsError,
-  expiredCertificateWarning,
-  readCertAndKey,
-} from "../protocol/credentials.ts";
+import { certificateWarnings, CredentialsError, readCertAndKey } from "../protocol/credentials.ts";
 import {
   DEFAULT_HELLO_TIMEOUT_MS,
   DEFAULT_HOSTNAME,
@@ -425,6 +421,7 @@ async function openStore(settings: ServerSettings): Promise<Store> {
       compactionMinLogBytes: settings.compactionMinLogBytes,
       tombstoneGraceMs: settings.tombstoneGraceMs,
       markUnrepaired: settings.markUnrepaired,
+      port: settings.port,
       onWarning: (message) => settings.logger.warn(message),
       onWritableChange: (failure) => {
         if (failure === undefined) settings.logger.info(describeWritable(undefined));
@@ -501,6 +498,23 @@ async function tlsContext(
   }
 }
 
+/**
+ * Takes and frees the port before the data dir is opened, so that a start refused its port
+ * (in use, or an address not on this machine) leaves the dir as it was: opening it judges
+ * the last run by its port, and a start on another port than the dir's own is unrepaired
+ * until a repair, for a port it never served on. Another process may take the port in
+ * between; listen then refuses it as before.
+ */
+function checkPortFree(settings: ServerSettings): void {
+  if (settings.port === 0) return;
+  try {
+    Deno.listen({ hostname: settings.hostname, port: settings.port, transport: "tcp" }).close();
+  } catch (error) {
+    const where = hostPort(settings.hostname, settings.port);
+    throw listenFailure("kv server", where, { port: "-p", address: "-a" }, error);
+  }
+}
+
 function listen(server: KvServer, settings: ServerSettings): Deno.NetAddr {
   try {
     return server.listen();
@@ -519,10 +533,11 @@ async function runServer(args: string[]): Promise<number> {
   const { logger } = settings;
   const security = await readSecurity(settings);
   if (security.tls !== undefined && settings.tlsCert !== undefined) {
-    const expired = await expiredCertificateWarning(settings.tlsCert, security.tls.cert);
-    if (expired !== undefined) logger.warn(expired);
+    const warnings = await certificateWarnings(settings.tlsCert, security.tls.cert);
+    for (const warning of warnings) logger.warn(warning);
   }
   const tls = await tlsContext(settings, security.tls);
+  checkPortFree(settings);
   const store = await openStore(settings);
   const server = new KvServer({
     auth: security.auth,
@@ -543,6 +558,9 @@ async function runServer(args: string[]): Promise<number> {
     await store.close();
     throw error;
   }
+  // Its run records keep the port it serves, which a start on another port is judged by;
+  // not a port 0 picked: the next start's -p 0 picks another, and tells no mix-up.
+  if (settings.port !== 0) store.servesOn(addr.port);
   const stop = untilSignal(logger);
   try {
     const { recovery } = store;

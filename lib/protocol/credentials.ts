@@ -140,31 +140,45 @@ const DER_CONVERTER: Readonly<Record<PemKind, string>> = {
 };
 
 /**
- * What a server (`kv server`, `kv http`) warns at start when the first certificate of
- * `cert` (PEM, as {@link readCertAndKey} returns it: the server's own, from `certPath`)
- * has expired by `now`; undefined while it is valid. The server still serves it (a
- * certificate may expire while it runs too), but no client accepts it: said at start, it
- * is not first met as every client's refusal.
+ * What a server (`kv server`, `kv http`) warns at start about the first certificate of
+ * `cert` (PEM, as {@link readCertAndKey} returns it: the server's own, from `certPath`):
+ * that it has expired by `now`, or that it names no host (no subjectAltName). The server
+ * still serves it (a certificate may expire while it runs too), but no client accepts it:
+ * said at start, it is not first met as every client's refusal. Empty while it is fine.
  *
  * @example
  * ```ts
  * const { cert } = await readCertAndKey("server.pem", "server.key");
- * const warning = await expiredCertificateWarning("server.pem", cert);
- * if (warning !== undefined) console.warn(warning);
+ * for (const warning of await certificateWarnings("server.pem", cert)) console.warn(warning);
  * ```
  */
-export async function expiredCertificateWarning(
+export async function certificateWarnings(
   certPath: string,
   cert: string,
   now: Date = new Date(),
-): Promise<string | undefined> {
+): Promise<string[]> {
   const [leaf] = pemSections(certPath, cert).filter((section) => section.label === "CERTIFICATE");
   invariant(leaf !== undefined, "a certificate file read holds a certificate");
   const { X509Certificate } = await nodeCrypto();
-  const validTo = new X509Certificate(leaf.der).validToDate;
-  if (validTo >= now) return undefined;
-  return `--tls-cert ${certPath}: its certificate expired on ${validTo.toISOString()}; ` +
-    "clients refuse it: give a valid one";
+  const certificate = new X509Certificate(leaf.der);
+  const warnings: string[] = [];
+  if (certificate.validToDate < now) {
+    warnings.push(
+      `--tls-cert ${certPath}: its certificate expired on ` +
+        `${certificate.validToDate.toISOString()}; clients refuse it: give a valid one`,
+    );
+  }
+  // rustls (kv's clients) and browsers match a host against subjectAltName alone, never
+  // the CN: one made without it (openssl x509 -req with no -extfile) fits no host.
+  if (certificate.subjectAltName === undefined) {
+    warnings.push(
+      `--tls-cert ${certPath}: its certificate has no subjectAltName, so it names no host ` +
+        `(clients ignore its CN, ${certificate.subject.replaceAll("\n", ", ")}); clients ` +
+        "refuse it: sign one with subjectAltName=DNS:HOST or IP:ADDRESS, as README's " +
+        "Security section shows",
+    );
+  }
+  return warnings;
 }
 
 /**

@@ -19,6 +19,8 @@
  * - `boot`: which boot of the machine's kernel the run was in, told each way the process
  *   could ({@link currentBoot}).
  * - `fsync`: the run's `--fsync`.
+ * - `port`: the TCP port the run served the dir on, once it listened (absent for `-p 0`,
+ *   and in records of a kv before it).
  * - `dir`, `files`: the identity ({@link identityOf}) of the data dir and of each of the
  *   files recovery reads (the newest snapshot and the logs from its generation on), full
  *   (with size, modification and change time) for all but the newest log, which an open
@@ -36,7 +38,8 @@
  *    run records left (its pid alone): LOCK was left out of a copy or a restore, or a start
  *    stopped before it recorded its run;
  * 2. the data dir's identity differs (a copy, a restore into a new dir, a move to another
- *    file system);
+ *    file system), or the last run served it on another port than this start's (two
+ *    servers' dirs swapped by mistake: each would answer for the other's keys);
  * 3. the lock file was written by another program after kv last wrote it (its change time
  *    is later than the time kv stamped in it: a copy put over it);
  * 4. a file differs — after a clean stop: a data file added, missing, or changed in any
@@ -108,6 +111,8 @@ export interface RunRecord {
   readonly dir: string;
   /** Identity of each file, by name: short for an open run, full for a clean one. */
   readonly files: Readonly<Record<string, string>>;
+  /** The TCP port the run served the dir on; absent when it was not told (`-p 0`). */
+  readonly port?: number;
 }
 
 /** What a start finds now, to judge the last run's record against. */
@@ -126,6 +131,8 @@ export interface RunNow {
   readonly lockOfOlderKv: boolean;
   /** Full identity of each file the record may name, by name (see {@link identityOf}). */
   readonly files: Readonly<Record<string, string>>;
+  /** The TCP port this start serves the dir on; undefined when not told (`-p 0`). */
+  readonly port?: number;
 }
 
 /**
@@ -269,12 +276,13 @@ export function decodeRunRecord(line: string): RunRecord | "unreadable" {
   } catch {
     return "unreadable";
   }
-  const { format, run, boot, fsync, dir, files } = parsed;
+  const { format, run, boot, fsync, dir, files, port } = parsed;
   const isText = (value: unknown) => typeof value === "string";
   if (
     format !== RUN_RECORD_FORMAT || (run !== "open" && run !== "clean") ||
     !(boot === null || isText(boot)) || !isText(fsync) || !isText(dir) ||
-    typeof files !== "object" || files === null || !Object.values(files).every(isText)
+    typeof files !== "object" || files === null || !Object.values(files).every(isText) ||
+    !(port === undefined || (Number.isInteger(port) && port as number > 0))
   ) {
     return "unreadable";
   }
@@ -284,6 +292,8 @@ export function decodeRunRecord(line: string): RunRecord | "unreadable" {
     fsync: fsync as string,
     dir: dir as string,
     files: files as Record<string, string>,
+    // A record of a kv before ports were recorded has none: nothing to compare.
+    ...(port === undefined ? {} : { port: port as number }),
   };
 }
 
@@ -324,17 +334,27 @@ export function judgeLastRun(
       "time: a copy, a restore, or a move to another file system), so it may be older than " +
       "what the server acknowledged";
   }
+  if (last.port !== undefined && now.port !== undefined && last.port !== now.port) {
+    // The server list places keys by address: a dir served on another port than its own
+    // answers for another server's keys (two dirs swapped between servers by mistake).
+    return `the data dir was last served on port ${last.port}, not ${now.port} (another ` +
+      "server's data dir, swapped by mistake? if so, stop and give each server its own; " +
+      "if the server moved on purpose, the repair of the new server list refills it), so " +
+      "it may not hold what this server acknowledged";
+  }
   if (now.lockWrittenByOther) {
     return "its LOCK file was written by another program after the last run wrote it " +
-      "(its change time is later: a copy put over the data dir's files), so the data dir " +
-      "may be older than what the server acknowledged";
+      "(its change time is later: a copy put over the data dir's files, or a chmod or chown " +
+      "of them, which no kv server can tell from one), so the data dir may be older than " +
+      "what the server acknowledged";
   }
   const changed = last.run === "clean"
     ? changedSinceClean(last, now)
     : replacedSinceOpen(last, now);
   if (changed !== undefined) {
-    return `${changed} since the last run (a copy or a restore), so the data dir may be ` +
-      "older than what the server acknowledged";
+    return `${changed} since the last run (a copy or a restore, or a chmod or chown of it, ` +
+      "which no kv server can tell from one), so the data dir may be older than what the " +
+      "server acknowledged";
   }
   if (last.run === "clean" || last.fsync === "always" || sameBoot(last.boot, now.boot)) {
     return undefined;

@@ -211,6 +211,12 @@ export interface StoreOptions {
    */
   markUnrepaired?: boolean;
   /**
+   * The TCP port the server will serve this dir on (its `-p`): a start on another port than
+   * the one the last run's record keeps is unrepaired (run_record.ts); 0 or absent: not told
+   * (`-p 0`), not judged. The record keeps a port once {@link Store.servesOn} says it.
+   */
+  port?: number;
+  /**
    * Tells which boot of the machine's kernel this is, for the run record (run_record.ts):
    * default {@link currentBoot}. Tests give their own to play a restart of the machine.
    */
@@ -509,6 +515,9 @@ async function fileIdentities(dir: string, full: boolean): Promise<Record<string
 }
 
 /** Throws a RangeError naming `name` unless `value` is a number from 0 to `max`. */
+/** The largest TCP port, for {@link StoreOptions.port}. */
+const MAX_TCP_PORT = 65_535;
+
 function checkInRange(name: string, value: number, max: number): void {
   if (!Number.isFinite(value) || value < 0 || value > max) {
     throw new RangeError(`${name} must be a number 0..${max}: ${value}`);
@@ -532,6 +541,13 @@ export class Store {
   readonly #trie = new RecordTrie();
   readonly #dataDir: string | undefined;
   readonly #fsync: FsyncPolicy;
+  /** The port this start is judged by (StoreOptions.port); undefined when not told. */
+  readonly #startPort: number | undefined;
+  /**
+   * The port the run record keeps: the last run's until {@link Store.servesOn} tells this
+   * run's, so that a start refused its port records no port it never served on.
+   */
+  #port: number | undefined;
   readonly #compactionMinLogBytes: number;
   readonly #compactionSnapshotRatio: number;
   readonly #onWarning: (message: string) => void;
@@ -593,6 +609,8 @@ export class Store {
     if (!["always", "interval", "never"].includes(this.#fsync)) {
       throw new RangeError(`fsync must be always, interval or never: ${this.#fsync}`);
     }
+    checkInRange("port", options.port ?? 0, MAX_TCP_PORT);
+    this.#startPort = options.port === 0 ? undefined : options.port;
     this.#compactionMinLogBytes = options.compactionMinLogBytes ?? DEFAULT_COMPACTION_MIN_LOG_BYTES;
     this.#compactionSnapshotRatio = options.compactionSnapshotRatio ??
       DEFAULT_COMPACTION_SNAPSHOT_RATIO;
@@ -775,12 +793,14 @@ export class Store {
   /** Why `dir` may lack acknowledged writes, as the run record `lock` holds tells (run_record.ts). */
   async #judgeLastRun(dir: string, lock: DirLock): Promise<string | undefined> {
     const last = lock.record === undefined ? undefined : decodeRunRecord(lock.record);
+    if (last !== undefined && last !== "unreadable") this.#port = last.port;
     return judgeLastRun(last, {
       boot: this.#boot,
       dir: identityOf(await Deno.stat(dir), false),
       lockWrittenByOther: lock.writtenByOther,
       lockOfOlderKv: lock.ofOlderKv,
       files: await fileIdentities(dir, true),
+      port: this.#startPort,
     });
   }
 
@@ -797,6 +817,7 @@ export class Store {
       fsync: this.#fsync,
       dir: identityOf(await Deno.stat(dir), false),
       files: await fileIdentities(dir, run === "clean"),
+      ...(this.#port === undefined ? {} : { port: this.#port }),
     };
     if (run === "open") this.#openRecord = record;
     else {
@@ -1269,6 +1290,21 @@ export class Store {
    * await store.close();
    * ```
    */
+  /**
+   * Says the server now serves this dir on TCP `port` (it listens): the run records from
+   * now on keep it, and a later start on another port is unrepaired (run_record.ts).
+   *
+   * @example
+   * ```ts
+   * const store = await Store.open({ dataDir: "data", port: 8000 });
+   * store.servesOn(8000);
+   * ```
+   */
+  servesOn(port: number): void {
+    invariant(Number.isInteger(port) && port > 0 && port <= MAX_TCP_PORT, "a TCP port");
+    this.#port = port;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -148,7 +148,7 @@ Deno.test("servers a writing client used on their own, listed beside another clu
     // A dry run tells they are not repaired under this list: the check before a change.
     const dryRun = await runKv(withBrokerTimeout(["repair", "-s", both, "--dry-run"]));
     assert.equal(dryRun.code, 1, dryRun.stdout + dryRun.stderr);
-    assert.match(dryRun.stdout, /not repaired under this server list: /);
+    assert.match(dryRun.stdout, /not repaired under this server list and k: /);
     const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
     assert.equal(repair.code, 0, repair.stdout + repair.stderr);
     const after = await runKv(withBrokerTimeout(["servers", "-s", both]));
@@ -321,4 +321,33 @@ Deno.test("kv http started on a new server list before kv repair answers /health
       await http.stop();
     }
   });
+});
+
+Deno.test("a running kv http logs, once a server, that a kv repair -s over another list left it untrusting them and what to do, and that it trusts them again once a repair over its own list marked them", async () => {
+  await using old = await KvCluster.start(2);
+  await using added = await KvCluster.start(1);
+  await loadRecords(old, 2);
+  const http = await HttpProcess.start(["-s", old.serverFile]);
+  try {
+    await KvCluster.withJoinedServerFile([old, added], async (both) => {
+      const repair = await runKv(withBrokerTimeout(["repair", "-s", both]));
+      assert.equal(repair.code, 0, repair.stdout + repair.stderr);
+    });
+    const untrusted = (id: string) =>
+      `kv http: server ${id} was repaired under another server list or k than this broker's ` +
+      "and is not trusted: if the cluster's list changed, restart this broker with the new " +
+      `file; if this broker's file is the new one, run kv repair -s ${old.serverFile}`;
+    for (const { id } of old.servers) {
+      await waitFor(() => http.stderr.includes(untrusted(id)), { what: `kv http to log ${id}` });
+    }
+    const back = await runKv(withBrokerTimeout(["repair", "-s", old.serverFile]));
+    assert.equal(back.code, 0, back.stdout + back.stderr);
+    for (const { id } of old.servers) {
+      const line = `kv http: server ${id} is trusted again`;
+      await waitFor(() => http.stderr.includes(line), { what: `kv http to log ${line}` });
+      assert.equal(http.stderr.filter((logged) => logged === untrusted(id)).length, 1);
+    }
+  } finally {
+    await http.stop();
+  }
 });

@@ -177,7 +177,7 @@ Deno.test("kv repair --dry-run's human verdict counts in the singular too: 1 key
   assert.match(
     run.stdout,
     new RegExp(
-      `^dry run, nothing changed: 1 key out of place, not repaired under this server list: ` +
+      `^dry run, nothing changed: 1 key out of place, not repaired under this server list and k: ` +
         `${RegExp.escape(home.id)}\n$`,
       "m",
     ),
@@ -329,11 +329,15 @@ Deno.test("kv repair purges an old tombstone held alike on every home replica (a
   assert.equal(again.report.copiesWritten, 0);
 });
 
-Deno.test("kv repair -k 3 records the new k on every server and puts every key on 3", async () => {
+Deno.test("kv repair -k 3 records the new k on every server and puts every key on 3, saying it changed k; -k 1 says it removes copies, first in a dry run", async () => {
   await using cluster = await KvCluster.start(3);
   await index(cluster.serverFile, 2, 40);
   const { code, report, stderr } = await repair(["-s", cluster.serverFile, "-k", "3"]);
   assert.equal(code, 0, stderr);
+  assert.equal(
+    stderr,
+    "kv repair: changed the cluster's k from 2 to 3: each key is held by 3 servers\n",
+  );
   assert.equal(report.k, 3);
   assert.equal(report.copiesWritten, 40);
   for (const server of cluster.servers) {
@@ -345,6 +349,13 @@ Deno.test("kv repair -k 3 records the new k on every server and puts every key o
   const again = await repair(["-s", cluster.serverFile, "--dry-run"]);
   assert.equal(again.code, 0);
   assert.equal(again.report.k, 3, "without -k, the k the servers record");
+  // Nothing changes k here, so nothing says it does.
+  assert.equal(again.stderr, "");
+  const lowering = "the cluster's k from 3 to 1: each key keeps 1 copy, its others are removed";
+  const dry = await repair(["-s", cluster.serverFile, "-k", "1", "--dry-run"]);
+  assert.ok(dry.stderr.startsWith(`kv repair: would change ${lowering}\n`), dry.stderr);
+  const lowered = await repair(["-s", cluster.serverFile, "-k", "1"]);
+  assert.deepEqual([lowered.code, lowered.stderr], [0, `kv repair: changed ${lowering}\n`]);
 });
 
 /**
@@ -435,12 +446,30 @@ Deno.test("kv repair with a server down exits 1 naming it, what was left undone,
   );
   assert.ok(
     stderr.includes(
-      `kv repair: ${emptied.id} is still not marked repaired under this server list: it is ` +
+      `kv repair: ${emptied.id} is still not marked repaired under this server list and k: it is ` +
         `marked only once every server answers; fix the one above, then run kv repair -s ` +
         `${cluster.serverFile}\n`,
     ),
     stderr,
   );
+  // A server that will not come back cannot be fixed: its line is what to change.
+  assert.ok(
+    stderr.endsWith(
+      `kv repair: if ${down.id} is gone for good, delete its line from ${cluster.serverFile} ` +
+        `and run kv repair -s ${cluster.serverFile}: the other replicas of its keys are the ` +
+        "source (with k = 1 a lost server's records are lost with it); if its line is " +
+        "mistyped, correct it and run the same\n",
+    ),
+    stderr,
+  );
+  await Deno.writeTextFile(
+    cluster.serverFile,
+    cluster.servers.filter((server) => server !== down).map((server) => `${server.id}\n`).join(""),
+  );
+  const without = await repair(["-s", cluster.serverFile]);
+  assert.equal(without.code, 0, without.stderr);
+  assert.deepEqual(without.report.stillUnrepaired, []);
+  assert.ok((without.report.markedRepaired as string[]).includes(emptied.id), without.stderr);
 });
 
 Deno.test("kv repair -k 3 with a server down exits 1 naming the command to rerun, -k 3 included; run once the server is back (restarted empty), it marks every server and nothing is lost", async () => {
@@ -454,6 +483,13 @@ Deno.test("kv repair -k 3 with a server down exits 1 naming the command to rerun
   // The servers stay marked as changing lists, so no broker's background repair heals them.
   const rerun = `kv repair -s ${cluster.serverFile} -k 3`;
   assert.ok(first.stderr.includes(`fix the one above, then run ${rerun}\n`), first.stderr);
+  // The servers left unmarked are named in one line, not one line each with the same advice.
+  const unmarked = cluster.servers.slice(0, 3).map((server) => server.id).sort();
+  const lines = first.stderr.split("\n").filter((line) => line.includes("still not marked"));
+  assert.equal(lines.length, 1, first.stderr);
+  assert.deepEqual((first.report.stillUnrepaired as string[]).toSorted(), unmarked);
+  for (const id of unmarked) assert.ok(lines[0].includes(id), lines[0]);
+  assert.match(lines[0], / are still not marked repaired under this server list and k: they are /);
   await down.restart();
   const again = await repair(["-s", cluster.serverFile, "-k", "3"]);
   assert.equal(again.code, 0, again.stderr);

@@ -197,6 +197,9 @@ Deno.test("a client given an auth file names a server that asked for no secret (
     assert.deepEqual(broker.stderr.split("\n").filter((l) => l.includes("secret")), [
       `kv broker: ${line}`,
     ]);
+    // kv repair --dry-run is the check a monitor runs: it says so too, its verdict unchanged.
+    const check = await runKv(["repair", ...s, "--dry-run"]);
+    assert.deepEqual([check.code, check.stderr], [0, `kv repair: ${line}\n`]);
     // Without an auth file the client asked for nothing, so there is nothing to say.
     const plain = await runKv(["servers", "-s", `${dir}/servers`, "--timeout-ms", "20000"]);
     assert.doesNotMatch(plain.stderr, /asked for no secret/);
@@ -324,6 +327,34 @@ tlsTest(
       await refusalLineOf(["http", "-s", `${dir}/servers`, "--listen", "127.0.0.1:0", ...tls]),
       expected.replace("kv server", "kv http"),
     );
+  },
+);
+
+tlsTest(
+  "kv server warns at start of a certificate without subjectAltName, which every client refuses whatever its CN names",
+  async (certs, dir) => {
+    await using nameless = await startServerProcess([
+      "--tls-cert",
+      certs.namelessPem,
+      "--tls-key",
+      certs.serverKey,
+    ]);
+    assert.ok(
+      nameless.stderrLines.includes(
+        `kv server warn: --tls-cert ${certs.namelessPem}: its certificate has no ` +
+          "subjectAltName, so it names no host (clients ignore its CN, CN=localhost); clients " +
+          "refuse it: sign one with subjectAltName=DNS:HOST or IP:ADDRESS, as README's " +
+          "Security section shows",
+      ),
+      nameless.stderrLines.join("\n"),
+    );
+    // The warning is true: a client trusting the CA, naming the CN's host, is refused.
+    await Deno.writeTextFile(`${dir}/servers`, `localhost ${nameless.port}\n`);
+    const s = ["-s", `${dir}/servers`, "--timeout-ms", "20000", "--tls-ca", certs.caPem];
+    const refused = await runKv(["get", ...s, "a"]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /has a TLS certificate this client cannot accept/);
+    assert.equal((await stopWithin(nameless)).code, 0);
   },
 );
 

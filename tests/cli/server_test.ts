@@ -199,17 +199,22 @@ Deno.test("kv server treats a SIGINT repeated at once (deno task and the shell b
   assert.doesNotMatch(exit.stderr, /again during shutdown/);
 });
 
-Deno.test("kv server on a port in use prints one line and exits 2", async () => {
+Deno.test("kv server on a port in use prints one line and exits 2, its --data-dir not made", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const parent = await Deno.makeTempDir();
   try {
-    const { code, stderr } = await runKv(["server", "-p", String(listener.addr.port)]);
+    const port = String(listener.addr.port);
+    const { code, stderr } = await runKv(["server", "-p", port, "--data-dir", `${parent}/d`]);
     assert.equal(code, 2);
     assert.equal(
       stderr,
       `kv server: cannot listen on 127.0.0.1:${listener.addr.port}: address already in use; pick another -p\n`,
     );
+    // The port is checked first: a start refused it leaves no dir (nor a run on another's).
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(parent)), []);
   } finally {
     listener.close();
+    await Deno.remove(parent, { recursive: true });
   }
 });
 

@@ -39,6 +39,8 @@ export interface TestCerts {
   serverPem: string;
   /** The same, expired since yesterday. */
   expiredPem: string;
+  /** The same key signed with no subjectAltName (only its CN, localhost): it names no host. */
+  namelessPem: string;
   /** The private key of both server certificates. */
   serverKey: string;
 }
@@ -125,7 +127,7 @@ export async function makeTestCerts(dir: string): Promise<TestCerts> {
     "/CN=localhost",
   ]);
   await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-  const sign = (out: string, days: string, ca = "ca") =>
+  const sign = (out: string, days: string, ca = "ca", extensions = ["-extfile", "ext.cnf"]) =>
     openssl(dir, [
       "x509",
       "-req",
@@ -140,13 +142,13 @@ export async function makeTestCerts(dir: string): Promise<TestCerts> {
       out,
       "-days",
       days,
-      "-extfile",
-      "ext.cnf",
+      ...extensions,
     ]);
   await sign("server.pem", "2");
   // A negative validity: not after is a day before not before, so it is expired now.
   await sign("expired.pem", "-1");
   await sign("other-server.pem", "2", "other-ca");
+  await sign("nameless.pem", "2", "ca", []);
   // Private keys are their owner's only, as kv server and kv http require of --tls-key:
   // openssl 3 writes them so, an older one with the umask.
   for (const key of ["ca.key", "other-ca.key", "server.key"]) {
@@ -158,6 +160,7 @@ export async function makeTestCerts(dir: string): Promise<TestCerts> {
     otherServerPem: `${dir}/other-server.pem`,
     serverPem: `${dir}/server.pem`,
     expiredPem: `${dir}/expired.pem`,
+    namelessPem: `${dir}/nameless.pem`,
     serverKey: `${dir}/server.key`,
   };
 }

@@ -45,6 +45,12 @@ const CLEAN: RunRecord = { ...OPEN, run: "clean", files: NOW.files };
 Deno.test("run record: a line reads back as written; a torn or foreign line is unreadable; one of too many files keeps the newest that fit", () => {
   const line = encodeRunRecord(OPEN);
   assert.deepEqual(decodeRunRecord(line), OPEN);
+  // The port served on is kept when told; a record of a kv before ports has none.
+  assert.deepEqual(decodeRunRecord(encodeRunRecord({ ...OPEN, port: 8000 })), {
+    ...OPEN,
+    port: 8000,
+  });
+  assert.equal(decodeRunRecord(encodeRunRecord({ ...OPEN, port: 0 })), "unreadable");
   assert.equal(decodeRunRecord(line.replace('"open"', '"oqen"')), "unreadable");
   assert.equal(decodeRunRecord(line.slice(0, -1)), "unreadable");
   assert.equal(decodeRunRecord("12345"), "unreadable");
@@ -147,13 +153,21 @@ Deno.test("run record: the last run is judged to have maybe lost acknowledged wr
   );
   assert.match(
     judged(CLEAN, { lockWrittenByOther: true }),
-    /^its LOCK file was written by another program/,
+    /^its LOCK file was written by another program .*: a copy put over the data dir's files, or a chmod or chown of them, which no kv server can tell from one\)/,
   );
+  // Served on another port than its last run: another server's dir, swapped by mistake.
+  assert.match(
+    judged({ ...CLEAN, port: 8001 }, { port: 8000 }),
+    /^the data dir was last served on port 8001, not 8000 \(another server's data dir, swapped by mistake\?/,
+  );
+  assert.equal(judged({ ...CLEAN, port: 8000 }, { port: 8000 }), "trusted");
+  assert.equal(judged(CLEAN, { port: 8000 }), "trusted", "a record without a port");
+  assert.equal(judged({ ...CLEAN, port: 8001 }, {}), "trusted", "a start on -p 0");
   const files = NOW.files;
   const changed = { ...files, "log-0000000001.kvlog": "11.8.400.1000.1000" };
   assert.match(
     judged(CLEAN, { files: changed }),
-    /^log-0000000001\.kvlog changed since the last run/,
+    /^log-0000000001\.kvlog changed since the last run \(a copy or a restore, or a chmod or chown of it, which no kv server can tell from one\)/,
   );
   const touched = { ...files, "node-state.json": "12.9.80.900.1900" };
   assert.match(judged(CLEAN, { files: touched }), /^node-state\.json changed since/);

@@ -8,11 +8,11 @@
 import assert from "node:assert/strict";
 import { DirLock } from "../../lib/server/dir_lock.ts";
 import { decodeRunRecord, encodeRunRecord } from "../../lib/server/run_record.ts";
-import type { ServerProcess } from "../../lib/cli/server_process.ts";
+import { ServerProcess } from "../../lib/cli/server_process.ts";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
-import { stopWithin } from "../helpers/server_process.ts";
-import { waitFor, withDeadline } from "../helpers/wait.ts";
+import { stopWithin, TEST_KV } from "../helpers/server_process.ts";
+import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "../helpers/wait.ts";
 
 /** The log a new data dir writes to. */
 const FIRST_LOG = "log-0000000001.kvlog";
@@ -228,4 +228,40 @@ Deno.test("a data dir put back from a copy starts unrepaired: copied after a cle
   assert.deepEqual(await repairedStates(cluster), [false, true, true]);
   await write(2);
   await assertRepairRestoresTrust(cluster, otherHome, key);
+});
+
+Deno.test("two servers started on each other's data dirs (swapped by mistake) start unrepaired, saying so: with k = 1 no read answers a plain NOT FOUND, and kv repair puts every key back home", async () => {
+  await using cluster = await KvCluster.start(2, { durable: true });
+  const s = ["-s", cluster.serverFile];
+  const keys = Array.from({ length: 8 }, (_, i) => `swap${i}`);
+  for (const key of keys) await kvOk(["put", ...s, "-k", "1", `${key}: 1`]);
+  await kvOk(["repair", ...s]);
+  const [first, second] = cluster.servers;
+  for (const server of cluster.servers) assert.equal((await stopWithin(server)).code, 0);
+  const swapped = (server: ServerProcess, dataDir: string | undefined) =>
+    ServerProcess.start({
+      kv: TEST_KV,
+      port: server.port,
+      dataDir,
+      startTimeoutMs: DEFAULT_DEADLINE_MS,
+    });
+  await using onFirst = await swapped(first, second.dataDir);
+  await using onSecond = await swapped(second, first.dataDir);
+  for (const [server, was] of [[onFirst, second], [onSecond, first]] as const) {
+    assert.ok(
+      server.stderrLines.some((line) =>
+        line.startsWith(
+          `${STARTED_UNREPAIRED}the data dir was last served on port ${was.port}, not ` +
+            `${server.port} (another server's data dir, swapped by mistake?`,
+        )
+      ),
+      server.stderrLines.join("\n"),
+    );
+  }
+  for (const key of keys) {
+    const read = await runKv(withBrokerTimeout(["get", ...s, key]));
+    assert.equal(read.code, 3, `${key}: ${read.stdout}${read.stderr}`);
+  }
+  await kvOk(["repair", ...s]);
+  for (const key of keys) assert.equal(await kvOk(["get", ...s, key]), `${key} : 1\n`);
 });
