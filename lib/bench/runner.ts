@@ -36,6 +36,7 @@ import { brokerOf, connect, type Kv, type KvBytesEntry, type KvEntry } from "../
 import { KvError, KvUnavailableError } from "../client/errors.ts";
 import { fromValue, type KvValue } from "../client/values.ts";
 import { indexLines } from "../broker/indexer.ts";
+import { openServerText } from "../broker/server_pool.ts";
 import { generateChunks } from "../gen/generator.ts";
 import { SAMPLE_KEYS } from "../gen/keyfile.ts";
 import { Sfc32 } from "../gen/prng.ts";
@@ -161,8 +162,8 @@ export interface BenchOptions {
   warmupProgress?: { update(done: number): void; finish(): void };
   /**
    * Receives a line for the user: that the bench fixed the default k on servers that
-   * recorded none (`Broker.notice`), or about a record that could not be loaded; default
-   * stderr.
+   * recorded none (`Broker.notice`), that servers are down or ask for no secret though
+   * the bench has one, or about a record that could not be loaded; default stderr.
    */
   report?: (message: string) => void;
   /**
@@ -560,6 +561,9 @@ async function checkServersUp(client: Kv, report: (message: string) => void): Pr
   const down = statuses.filter((status) => !status.up);
   const up = statuses.length - down.length;
   const reasons = down.map((status) => `${status.server}: ${status.error}`).join("; ");
+  // A server open to anyone in a cluster this bench was given a secret for: say so, as
+  // every other client command does.
+  for (const server of brokerOf(client).pool.unchallenged()) report(openServerText(server));
   if (up >= k) {
     if (down.length > 0) {
       report(

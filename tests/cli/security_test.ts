@@ -200,6 +200,11 @@ Deno.test("a client given an auth file names a server that asked for no secret (
     // kv repair --dry-run is the check a monitor runs: it says so too, its verdict unchanged.
     const check = await runKv(["repair", ...s, "--dry-run"]);
     assert.deepEqual([check.code, check.stderr], [0, `kv repair: ${line}\n`]);
+    const bench = await runKv(["bench", ...s, "-k", "2", "-n", "1", "--ops", "1", "--json"]);
+    assert.equal(bench.code, 0, bench.stderr);
+    assert.deepEqual(bench.stderr.split("\n").filter((l) => l.includes("secret")), [
+      `kv bench: ${line}`,
+    ]);
     // Without an auth file the client asked for nothing, so there is nothing to say.
     const plain = await runKv(["servers", "-s", `${dir}/servers`, "--timeout-ms", "20000"]);
     assert.doesNotMatch(plain.stderr, /asked for no secret/);
