@@ -46,6 +46,12 @@ export interface LoggerOptions {
   name?: string;
   /** Receives each finished line (without newline); default: `console.error`. */
   write?: (line: string) => void;
+  /**
+   * Starts every line with the time, ISO 8601 in UTC (`2026-12-03T13:05:00.123Z kv server …`),
+   * for logs redirected to a file with nothing else to time them; default false (journald and
+   * most supervisors add their own).
+   */
+  timestamps?: boolean;
 }
 
 /**
@@ -62,12 +68,14 @@ export class Logger {
   readonly #rank: number;
   readonly #name: string;
   readonly #write: (line: string) => void;
+  readonly #timestamps: boolean;
 
   /** @param options see {@link LoggerOptions}. */
   constructor(options: LoggerOptions = {}) {
     this.#rank = LOG_LEVELS.indexOf(options.level ?? DEFAULT_LOG_LEVEL);
     this.#name = options.name ?? "kv";
     this.#write = options.write ?? ((line) => console.error(line));
+    this.#timestamps = options.timestamps ?? false;
   }
 
   /**
@@ -86,9 +94,10 @@ export class Logger {
 
   #log(level: LogLevel, message: string): void {
     if (!this.enabled(level)) return;
-    this.#write(
-      level === "info" ? `${this.#name} ${message}` : `${this.#name} ${level}: ${message}`,
-    );
+    const line = level === "info"
+      ? `${this.#name} ${message}`
+      : `${this.#name} ${level}: ${message}`;
+    this.#write(this.#timestamps ? `${new Date().toISOString()} ${line}` : line);
   }
 
   /**

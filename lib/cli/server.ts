@@ -144,6 +144,8 @@ Flags:
 }d (default 24h); a server down longer must
                             be wiped before it serves again
       --log-level LEVEL     ${LOG_LEVELS.join(", ")} (default ${DEFAULT_LOG_LEVEL})
+      --log-timestamps      start every log line with the time, ISO 8601 in UTC
+                            (default off: supervisors such as journald add it)
       --stop-on-stdin-close
                             also stop cleanly, as on SIGTERM, once stdin ends:
                             a supervisor that starts it with a pipe on stdin
@@ -174,6 +176,7 @@ const FLAGS = {
   "idle-timeout-ms": { type: "string" },
   "tombstone-grace": { type: "string" },
   "log-level": { type: "string" },
+  "log-timestamps": { type: "boolean" },
   "max-buffered-bytes": { type: "string" },
   "auth-file": { type: "string" },
   insecure: { type: "boolean" },
@@ -260,7 +263,11 @@ function parseSettings(args: string[]): ServerSettings {
     tlsKey,
     tombstoneGraceMs: parseGrace(values["tombstone-grace"]),
     stopOnStdinClose,
-    logger: new Logger({ name: "kv server", level: logLevel }),
+    logger: new Logger({
+      name: "kv server",
+      level: logLevel,
+      timestamps: values["log-timestamps"] ?? false,
+    }),
   };
 }
 

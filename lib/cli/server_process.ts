@@ -25,8 +25,12 @@
  */
 import { readLines } from "../base/line_reader.ts";
 
-/** Matches the listening line: group 1 or 2 is the host (bracketed for IPv6), 3 the port. */
-export const LISTENING_LINE = /^kv server listening on (?:\[(.+)\]|([^\s:]+)):(\d+) \(/;
+/**
+ * Matches the listening line, after the time `--log-timestamps` puts first: group 1 or 2
+ * is the host (bracketed for IPv6), 3 the port.
+ */
+export const LISTENING_LINE =
+  /^(?:\d{4}-\d\d-\d\dT[\d:.]+Z )?kv server listening on (?:\[(.+)\]|([^\s:]+)):(\d+) \(/;
 
 /** How long {@link ServerProcess.start} waits for the listening line by default, in ms. */
 export const DEFAULT_START_TIMEOUT_MS = 15_000;

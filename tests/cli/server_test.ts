@@ -324,6 +324,25 @@ Deno.test("kv server --help documents every flag with its default", async () => 
   assert.match(stdout, /default info/);
 });
 
+Deno.test("kv server --log-timestamps starts every log line with the time in UTC, ISO 8601", async () => {
+  const before = Date.now();
+  await using server = await startServerProcess(["--log-timestamps", "--log-level", "debug"]);
+  const client = await connectClient(server.address);
+  await client.ping();
+  await client.close();
+  const exit = await stopWithin(server);
+  assert.equal(exit.code, 0);
+  const lines = exit.stderr.trimEnd().split("\n");
+  // listening, a connection opened and closed, shutting down, stopped.
+  assert.ok(lines.length >= 4, exit.stderr);
+  for (const line of lines) {
+    const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) kv server /.exec(line);
+    assert.ok(match, line);
+    const time = Date.parse(match[1]);
+    assert.ok(time >= before - 1000 && time <= Date.now() + 1000, line);
+  }
+});
+
 Deno.test("kv server logs connections only at debug level", async () => {
   await using server = await startServerProcess(["--log-level", "debug"]);
   const client = await connectClient(server.address);
