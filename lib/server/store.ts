@@ -514,10 +514,10 @@ async function fileIdentities(dir: string, full: boolean): Promise<Record<string
   return identities;
 }
 
-/** Throws a RangeError naming `name` unless `value` is a number from 0 to `max`. */
 /** The largest TCP port, for {@link StoreOptions.port}. */
 const MAX_TCP_PORT = 65_535;
 
+/** Throws a RangeError naming `name` unless `value` is a number from 0 to `max`. */
 function checkInRange(name: string, value: number, max: number): void {
   if (!Number.isFinite(value) || value < 0 || value > max) {
     throw new RangeError(`${name} must be a number 0..${max}: ${value}`);
