@@ -1320,7 +1320,6 @@ export class Store {
    * await store.close();
    * ```
    */
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
