@@ -567,7 +567,13 @@ async function runServer(args: string[]): Promise<number> {
   }
   // Its run records keep the port it serves, which a start on another port is judged by;
   // not a port 0 picked: the next start's -p 0 picks another, and tells no mix-up.
-  if (settings.port !== 0) store.servesOn(addr.port);
+  if (settings.port !== 0) {
+    // Not written: the record keeps the last port, and a start on this one after a crash is
+    // unrepaired (the safe side); the server serves on.
+    await store.servesOn(addr.port).catch((error) =>
+      logger.warn(`could not record port ${addr.port} in the data dir's LOCK: ${error}`)
+    );
+  }
   const stop = untilSignal(logger);
   try {
     const { recovery } = store;

@@ -375,7 +375,20 @@ export class DirLock {
    * ```
    */
   namesHeldDir(): boolean {
-    return sameFile(infoIfAny(this.#dir), this.#dirFile.statSync());
+    let found: Deno.FileInfo | undefined;
+    try {
+      found = infoIfAny(this.#dir);
+    } catch (error) {
+      // A part of the name is now a file, or links in a loop: no dir at all has the name
+      // (a parent moved away and a file made in its place).
+      if (
+        error instanceof Deno.errors.NotADirectory || error instanceof Deno.errors.FilesystemLoop
+      ) {
+        return false;
+      }
+      throw error;
+    }
+    return sameFile(found, this.#dirFile.statSync());
   }
 
   /**

@@ -514,10 +514,10 @@ async function fileIdentities(dir: string, full: boolean): Promise<Record<string
   return identities;
 }
 
-/** Throws a RangeError naming `name` unless `value` is a number from 0 to `max`. */
 /** The largest TCP port, for {@link StoreOptions.port}. */
 const MAX_TCP_PORT = 65_535;
 
+/** Throws a RangeError naming `name` unless `value` is a number from 0 to `max`. */
 function checkInRange(name: string, value: number, max: number): void {
   if (!Number.isFinite(value) || value < 0 || value > max) {
     throw new RangeError(`${name} must be a number 0..${max}: ${value}`);
@@ -600,6 +600,8 @@ export class Store {
   #recording = false;
   /** The open run record this store last wrote: the files it writes to (see #recordRun). */
   #openRecord: RunRecord | undefined;
+  /** Run records are written one after another on this chain; it never rejects. */
+  #recordTail: Promise<void> = Promise.resolve();
   /** Aborted by close: a snapshot under way stops at its next slice. */
   readonly #closing = new AbortController();
 
@@ -806,9 +808,18 @@ export class Store {
 
   /**
    * Writes this run's record (run_record.ts) into the lock file: `"open"` at start and after
-   * each compaction, `"clean"` at a clean close once every write is on disk.
+   * each compaction and at a new port ({@link Store.servesOn}), `"clean"` at a clean close
+   * once every write is on disk. One after another: a compaction's and a new port's may
+   * overlap, and two writes of LOCK at once (each a seek, then a write) would tear it.
    */
-  async #recordRun(run: RunState): Promise<void> {
+  #recordRun(run: RunState): Promise<void> {
+    const written = this.#recordTail.then(() => this.#writeRunRecord(run));
+    this.#recordTail = written.catch(() => {/* its caller was told */});
+    return written;
+  }
+
+  /** Writes this run's record now (see {@link #recordRun}). */
+  async #writeRunRecord(run: RunState): Promise<void> {
     const dir = this.#dataDir;
     invariant(dir !== undefined && this.#lock !== undefined, "a durable store records its runs");
     const record: RunRecord = {
@@ -1281,6 +1292,25 @@ export class Store {
   }
 
   /**
+   * Says the server now serves this dir on TCP `port` (it listens): the run record keeps it,
+   * written at once when the port is new, and a later start on another port is unrepaired
+   * (run_record.ts). At once, for a start that dies before its next record (a compaction, a
+   * clean stop) would otherwise find the old port and blame the one it served on.
+   *
+   * @example
+   * ```ts
+   * const store = await Store.open({ dataDir: "data", port: 8000 });
+   * await store.servesOn(8000);
+   * ```
+   */
+  async servesOn(port: number): Promise<void> {
+    invariant(Number.isInteger(port) && port > 0 && port <= MAX_TCP_PORT, "a TCP port");
+    if (port === this.#port) return;
+    this.#port = port;
+    if (this.#recording) await this.#recordRun("open");
+  }
+
+  /**
    * Commits, waits for a compaction under way, fsyncs, closes the log, stops
    * the timer and releases the lock. Later calls do nothing.
    *
@@ -1290,21 +1320,6 @@ export class Store {
    * await store.close();
    * ```
    */
-  /**
-   * Says the server now serves this dir on TCP `port` (it listens): the run records from
-   * now on keep it, and a later start on another port is unrepaired (run_record.ts).
-   *
-   * @example
-   * ```ts
-   * const store = await Store.open({ dataDir: "data", port: 8000 });
-   * store.servesOn(8000);
-   * ```
-   */
-  servesOn(port: number): void {
-    invariant(Number.isInteger(port) && port > 0 && port <= MAX_TCP_PORT, "a TCP port");
-    this.#port = port;
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

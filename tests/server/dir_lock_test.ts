@@ -264,6 +264,28 @@ Deno.test("dir lock: a holder whose dir was moved away tells onDirLost once and 
   });
 });
 
+Deno.test("dir lock: a holder whose dir's parent was moved away and a file put at its name tells onDirLost, not that LOCK was deleted", async () => {
+  await withTempDir(async (root) => {
+    const parent = `${root}/parent`;
+    const dir = `${parent}/data`;
+    await Deno.mkdir(dir, { recursive: true });
+    const lost: string[] = [];
+    const lock = await DirLock.tryAcquire(dir, {
+      onWarning: assert.fail,
+      onDirLost: (message) => lost.push(message),
+    });
+    assert.ok(lock);
+    await Deno.rename(parent, `${root}/moved`);
+    await Deno.writeTextFile(parent, "");
+    assert.ok(!lock.namesHeldDir());
+    lock.keepFile();
+    assert.deepEqual(lost, [
+      `data dir ${dir} was deleted, moved or replaced while this server held it`,
+    ]);
+    lock.release();
+  });
+});
+
 Deno.test("dir lock: a LOCK that is a symbolic link is refused at acquire, and one put in place under a holder is told once and never written through: the file it names keeps its bytes", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/${LOCK_FILE_NAME}`;

@@ -265,3 +265,28 @@ Deno.test("two servers started on each other's data dirs (swapped by mistake) st
   await kvOk(["repair", ...s]);
   for (const key of keys) assert.equal(await kvOk(["get", ...s, key]), `${key} : 1\n`);
 });
+
+Deno.test("a server moved to another port on purpose and killed there restarts on that port without blaming the port: its run record keeps the port it serves from the start", async () => {
+  await using cluster = await KvCluster.start(2, { durable: true });
+  const [first, second] = cluster.servers;
+  for (const server of cluster.servers) assert.equal((await stopWithin(server)).code, 0);
+  const onSecondPort = () =>
+    ServerProcess.start({
+      kv: TEST_KV,
+      port: second.port,
+      dataDir: first.dataDir,
+      startTimeoutMs: DEFAULT_DEADLINE_MS,
+    });
+  const moved = await onSecondPort();
+  assert.ok(
+    moved.stderrLines.some((line) => line.includes(`last served on port ${first.port}`)),
+    moved.stderrLines.join("\n"),
+  );
+  // Killed before any compaction or clean stop wrote another record.
+  await stopWithin(moved, "SIGKILL");
+  await using restarted = await onSecondPort();
+  assert.ok(
+    !restarted.stderrLines.some((line) => line.includes("last served on port")),
+    restarted.stderrLines.join("\n"),
+  );
+});
