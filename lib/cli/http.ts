@@ -335,6 +335,8 @@ async function untilStopped(
     }
     logger.info(`${ended}: shutting down`);
     await server.shutdown();
+    // As kv server's last line: a supervisor's log shows the stop finished, not only began.
+    logger.info("stopped");
     return 0;
   } finally {
     stop.dispose();

@@ -26,13 +26,21 @@ export interface HttpOnCluster extends AsyncDisposable {
 export class HttpProcess {
   readonly #child: Deno.ChildProcess;
   readonly #stderr: string[];
+  /** Settles once stderr ends: every line the process wrote is in #stderr. */
+  readonly #drained: Promise<void>;
   /** Base URL, ending in `/`. */
   readonly url: string;
 
-  private constructor(child: Deno.ChildProcess, url: string, stderr: string[]) {
+  private constructor(
+    child: Deno.ChildProcess,
+    url: string,
+    stderr: string[],
+    drained: Promise<void>,
+  ) {
     this.#child = child;
     this.url = url;
     this.#stderr = stderr;
+    this.#drained = drained;
   }
 
   /**
@@ -69,12 +77,12 @@ export class HttpProcess {
       onTimeout: () => child.kill("SIGKILL"),
     });
     // Keep draining stderr so the child never blocks on a full pipe.
-    (async () => {
+    const drained = (async () => {
       for (let next = await lines.next(); !next.done; next = await lines.next()) {
         stderr.push(next.value.text ?? "");
       }
     })();
-    return new HttpProcess(child, url, stderr);
+    return new HttpProcess(child, url, stderr, drained);
   }
 
   /**
@@ -110,7 +118,10 @@ export class HttpProcess {
     return this.#stderr;
   }
 
-  /** SIGTERM, then the exit code; SIGKILL and an error past the tests' deadline. */
+  /**
+   * SIGTERM, then the exit code once it exited and its stderr is all read; SIGKILL and an
+   * error past the tests' deadline.
+   */
   async stop(): Promise<number> {
     try {
       this.#child.kill("SIGTERM");
@@ -121,6 +132,7 @@ export class HttpProcess {
       what: "kv http to exit after SIGTERM",
       onTimeout: () => this.#child.kill("SIGKILL"),
     });
+    await withDeadline(this.#drained, { what: "kv http's stderr to end after it exited" });
     return status.code;
   }
 

@@ -854,3 +854,12 @@ Deno.test("kv http: a PUT's Content-Type says how its body is read: JSON for app
   assert.equal(gzip.response.headers.get("Accept-Encoding"), "identity");
   assert.equal((await call(http, "GET", "v1/records/x1")).status, 404, "nothing refused is stored");
 });
+
+Deno.test("kv http on SIGTERM says it is shutting down, then that it stopped, and exits 0", async () => {
+  await using pair = await HttpProcess.onCluster(1);
+  assert.equal(await pair.http.stop(), 0);
+  assert.deepEqual(pair.http.stderr.slice(-2), [
+    "kv http SIGTERM: shutting down",
+    "kv http stopped",
+  ]);
+});
