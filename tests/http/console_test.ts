@@ -3,7 +3,7 @@
  * real `kv http` over real servers.
  */
 import assert from "node:assert/strict";
-import { chromiumTest, launchChromium } from "../helpers/browser.ts";
+import { chromiumTests } from "../helpers/browser.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
@@ -12,6 +12,14 @@ import { otherListAdvice, REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/com
 import { LIST_CHANGE_UNDER_WAY } from "../../lib/protocol/mod.ts";
 import { connectClient } from "../helpers/client.ts";
 import { withDeadline } from "../helpers/wait.ts";
+
+/**
+ * Adds a test of the console as a step of one test whose steps share one chromium, each in
+ * a browser context of its own (tests/helpers/browser.ts).
+ */
+const chromiumTest = chromiumTests(
+  "the web console in headless chromium (one browser; each step a browser context, servers and kv http of its own)",
+);
 
 /** Longest wait for anything on the page, in ms (a deadline, not a timing check). */
 const PAGE_DEADLINE_MS = 30_000;
@@ -32,7 +40,7 @@ const SERVERS_LAYOUT = `(() => {
 
 chromiumTest(
   "the web console lists servers, finds a key, shows a record, runs commands, sees a server die",
-  async () => {
+  async (chromium) => {
     await using cluster = await KvCluster.start(3);
     let written: string;
     {
@@ -43,7 +51,7 @@ chromiumTest(
       await kv.put("other", 1);
     }
     await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
-    await using browser = await launchChromium();
+    await using browser = await chromium.context();
     const page = await browser.page();
     page.setDefaultTimeout(PAGE_DEADLINE_MS);
     // The page's Content-Security-Policy must refuse nothing the console does.
@@ -138,11 +146,11 @@ chromiumTest(
 
 chromiumTest(
   "the web console takes keys as typed, shows keys it would hide quoted, and shows floats as sent",
-  async () => {
+  async (chromium) => {
     await using cluster = await KvCluster.start(1);
     await using kv = await cluster.connect();
     await using http = await HttpProcess.start(["-s", cluster.serverFile]);
-    await using browser = await launchChromium();
+    await using browser = await chromium.context();
     const page = await browser.page();
     page.setDefaultTimeout(PAGE_DEADLINE_MS);
     await page.goto(http.url);
@@ -216,7 +224,7 @@ chromiumTest(
 
 chromiumTest(
   "the web console shows why each server is not trusted (not yet repaired, repaired under another list, being re-marked) and what kv servers advises under the servers, the exact repair command, until the repair is done",
-  async () => {
+  async (chromium) => {
     await using old = await KvCluster.start(1);
     await using added = await KvCluster.start(1);
     {
@@ -225,7 +233,7 @@ chromiumTest(
     }
     await KvCluster.withJoinedServerFile([old, added], async (both) => {
       await using http = await HttpProcess.start(["-s", both]);
-      await using browser = await launchChromium();
+      await using browser = await chromium.context();
       const page = await browser.page();
       page.setDefaultTimeout(PAGE_DEADLINE_MS);
       await page.goto(http.url);
@@ -273,7 +281,7 @@ chromiumTest(
 
 chromiumTest(
   "the web console shows a server at its --max-connections busy, as kv servers does, not down",
-  async () => {
+  async (chromium) => {
     // The third server takes one connection, which a client that said HELLO holds.
     await using cluster = await KvCluster.start(3, {
       server: (index) => ({ args: index === 2 ? ["--max-connections", "1"] : [] }),
@@ -282,7 +290,7 @@ chromiumTest(
     const holder = await RawConnection.open({ hostname: "127.0.0.1", port: full.port });
     try {
       await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "2"]);
-      await using browser = await launchChromium();
+      await using browser = await chromium.context();
       const page = await browser.page();
       page.setDefaultTimeout(PAGE_DEADLINE_MS);
       await page.goto(http.url);
@@ -302,7 +310,7 @@ chromiumTest(
 
 chromiumTest(
   "the web console asks for a token when kv http has --tokens-file, says when the one given is refused, and works once given a listed one",
-  async () => {
+  async (chromium) => {
     const token = "0123456789abcdef0123456789abcdef";
     await using cluster = await KvCluster.start(1);
     const tokens = await Deno.makeTempFile();
@@ -314,7 +322,7 @@ chromiumTest(
         "--tokens-file",
         tokens,
       ]);
-      await using browser = await launchChromium();
+      await using browser = await chromium.context();
       const page = await browser.page();
       page.setDefaultTimeout(PAGE_DEADLINE_MS);
       await page.goto(http.url);
@@ -348,7 +356,7 @@ const FITS_WINDOW = `document.documentElement.scrollWidth <= window.innerWidth`;
 
 chromiumTest(
   "the web console keeps a long key and a long value within the window, its commands in sight",
-  async () => {
+  async (chromium) => {
     const longKey = "L".repeat(300);
     await using cluster = await KvCluster.start(2);
     {
@@ -358,7 +366,7 @@ chromiumTest(
       await kv.put("long", { word: "x".repeat(5000), words: "lorem ipsum ".repeat(400) });
     }
     await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "1"]);
-    await using browser = await launchChromium();
+    await using browser = await chromium.context();
     const page = await browser.page();
     page.setDefaultTimeout(PAGE_DEADLINE_MS);
     await page.goto(http.url);
@@ -380,7 +388,7 @@ chromiumTest(
 
 chromiumTest(
   "the web console shows the record clicked last when the one clicked before answers after it",
-  async () => {
+  async (chromium) => {
     await using cluster = await KvCluster.start(2);
     {
       await using kv = await cluster.connect({ replicas: 1 });
@@ -388,7 +396,7 @@ chromiumTest(
       await kv.put("fast", { which: "fast" });
     }
     await using http = await HttpProcess.start(["-s", cluster.serverFile, "-k", "1"]);
-    await using browser = await launchChromium();
+    await using browser = await chromium.context();
     const page = await browser.page();
     page.setDefaultTimeout(PAGE_DEADLINE_MS);
     // Each answer's body, once read, is recorded a task later: by then the code awaiting it
@@ -432,7 +440,7 @@ chromiumTest(
 
 chromiumTest(
   "the web console edits a record: Edit puts its key and value (floats as sent) in the PUT form, and the record shown follows a PUT and a DELETE of it; a QUERY that finds nothing says which",
-  async () => {
+  async (chromium) => {
     await using cluster = await KvCluster.start(1);
     await using http = await HttpProcess.start(["-s", cluster.serverFile]);
     const stored = await fetch(`${http.url}v1/records/person`, {
@@ -441,7 +449,7 @@ chromiumTest(
       body: `{"name":"Mary","height":2.0}`,
     });
     const { version } = await stored.json();
-    await using browser = await launchChromium();
+    await using browser = await chromium.context();
     const page = await browser.page();
     page.setDefaultTimeout(PAGE_DEADLINE_MS);
     await page.goto(http.url);
@@ -511,7 +519,7 @@ const CROSS_ORIGIN_CALLS = `async (base) => {
 
 chromiumTest(
   "a page of another origin can neither read a record through kv http nor write one: no CORS headers, its preflight refused",
-  async () => {
+  async (chromium) => {
     await using served = await HttpProcess.onCluster(1);
     const { http } = served;
     const stored = await fetch(`${http.url}v1/records/person`, {
@@ -527,7 +535,7 @@ chromiumTest(
           headers: { "Content-Type": "text/html" },
         }),
     );
-    await using browser = await launchChromium();
+    await using browser = await chromium.context();
     const page = await browser.page();
     page.setDefaultTimeout(PAGE_DEADLINE_MS);
     await page.goto(`http://127.0.0.1:${other.addr.port}/`);
@@ -543,10 +551,10 @@ chromiumTest(
 
 chromiumTest(
   "the web console says kv http is unreachable once it stops: in the health badge, under a key search and as a command's answer",
-  async () => {
+  async (chromium) => {
     await using cluster = await KvCluster.start(1);
     await using http = await HttpProcess.start(["-s", cluster.serverFile]);
-    await using browser = await launchChromium();
+    await using browser = await chromium.context();
     const page = await browser.page();
     page.setDefaultTimeout(PAGE_DEADLINE_MS);
     await page.goto(http.url);
@@ -571,14 +579,14 @@ chromiumTest(
 
 chromiumTest(
   "the web console pages through many keys with First, Next and Previous, 50 at a time",
-  async () => {
+  async (chromium) => {
     await using cluster = await KvCluster.start(1);
     {
       await using kv = await cluster.connect();
       for (let i = 0; i < 120; i++) await kv.put(`key${String(i).padStart(3, "0")}`, i);
     }
     await using http = await HttpProcess.start(["-s", cluster.serverFile]);
-    await using browser = await launchChromium();
+    await using browser = await chromium.context();
     const page = await browser.page();
     page.setDefaultTimeout(PAGE_DEADLINE_MS);
     await page.goto(http.url);
