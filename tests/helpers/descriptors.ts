@@ -54,7 +54,9 @@ export async function lowerDescriptorLimit(pid: number, limit: number): Promise<
 
 /**
  * Inodes of the sockets process `pid` holds open. A descriptor may close while they are listed
- * (a burst's relays do): its `readlink` then fails and is skipped, where `find` failed the run.
+ * (a burst's relays do): `readlink` then fails for it alone and goes on with the rest, where
+ * `find` failed the run. One `readlink` for every descriptor, not one each: a test waiting on
+ * hundreds of descriptors checks many times, and started hundreds of processes a check.
  *
  * @example
  * ```ts
@@ -64,7 +66,7 @@ export async function lowerDescriptorLimit(pid: number, limit: number): Promise<
 export async function socketInodes(pid: number): Promise<Set<string>> {
   const targets = await outputOf("sh", [
     "-c",
-    'for fd in /proc/"$1"/fd/*; do readlink "$fd" 2>/dev/null; done; true',
+    'readlink /proc/"$1"/fd/* 2>/dev/null; true',
     "sh",
     String(pid),
   ]);

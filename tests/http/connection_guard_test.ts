@@ -36,6 +36,13 @@ const SLOW_READ_INTERVAL_MS = 10;
  */
 const SLOW_READ_DEADLINE_MS = 2000;
 
+/**
+ * Pause between checks that read another process's /proc through commands (sh, readlink,
+ * cat: ../helpers/descriptors.ts): at waitFor's default 10 ms such a wait spent its time
+ * starting them, for a condition seconds away (a header deadline, descriptors to fill).
+ */
+const PROC_POLL_INTERVAL_MS = 100;
+
 const encoder = new TextEncoder();
 
 /** A raw TCP connection to `http`, with everything it receives gathered until it closes. */
@@ -411,6 +418,7 @@ async function outlivesRunningOutOfDescriptors(http: HttpProcess): Promise<void>
   }
   await waitFor(async () => (await socketInodes(http.pid)).size >= LOW_FD_LIMIT - 40, {
     what: "kv http's descriptors to run out",
+    intervalMs: PROC_POLL_INTERVAL_MS,
   });
   for (const connection of connections) connection[Symbol.dispose]();
   await waitFor(() => newConnectionServed(http), {
@@ -604,6 +612,7 @@ Deno.test("kv http's guard shuts down the inner servers a burst of connections l
   // Each was a listening socket and about 95 kB for good: 1000 of them after 1000 connections.
   await waitFor(async () => (await unixListeningPaths(http.pid)).length === 0, {
     what: "the unused inner servers to be shut down",
+    intervalMs: PROC_POLL_INTERVAL_MS,
   });
   using next = await rawConnection(http);
   await next.conn.write(request("/healthz"));
