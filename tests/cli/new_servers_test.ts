@@ -193,13 +193,23 @@ Deno.test("a write through a client on a stale server list, to servers repaired 
     assert.equal(repair.code, 0, repair.stdout + repair.stderr);
     // Every server is now marked under the new list; a client on the old one writes. Of
     // ten keys, some are placed by the two lists on different servers.
-    const keys = Array.from({ length: 10 }, (_, i) => `late${i}`);
-    for (const key of keys) {
-      const put = await runKv(withBrokerTimeout(["put", "-s", old.serverFile, `${key}: 1`]));
-      assert.equal(put.code, 3, put.stdout + put.stderr);
-      assert.equal(put.stdout, `STORED: ${key}\n`);
-      assert.ok(put.stderr.includes(WRITE_UNDER_OTHER_LIST), put.stderr);
+    const [first, ...rest] = Array.from({ length: 10 }, (_, i) => `late${i}`);
+    const put = await runKv(withBrokerTimeout(["put", "-s", old.serverFile, `${first}: 1`]));
+    assert.equal(put.code, 3, put.stdout + put.stderr);
+    assert.equal(put.stdout, `STORED: ${first}\n`);
+    assert.ok(put.stderr.includes(WRITE_UNDER_OTHER_LIST), put.stderr);
+    // The others through one piped client on the old list: each answer warns alike.
+    const puts = await runKv(withBrokerTimeout(["broker", "-s", old.serverFile, "--json"]), {
+      stdin: rest.map((key) => `PUT ${key}: 1\n`).join(""),
+    });
+    assert.equal(puts.code, 3, puts.stdout + puts.stderr);
+    const stored = puts.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(stored.map((answer) => answer.key), rest, puts.stdout);
+    for (const answer of stored) {
+      assert.equal(answer.stored, true, JSON.stringify(answer));
+      assert.ok(answer.warning?.includes(WRITE_UNDER_OTHER_LIST), JSON.stringify(answer));
     }
+    const keys = [first, ...rest];
     // The warning's advice: kv repair over the cluster's list moves every write home.
     const again = await runKv(withBrokerTimeout(["repair", "-s", both]));
     assert.equal(again.code, 0, again.stdout + again.stderr);
