@@ -20,6 +20,7 @@
  */
 import { type Credentials, type TlsRefusal, tlsRefusal } from "../protocol/credentials.ts";
 import { describeError } from "../base/describe_error.ts";
+import type { LogFunction } from "../base/logger.ts";
 import { type KeysOptions } from "../record/key.ts";
 import { invariant } from "../base/invariant.ts";
 import {
@@ -227,8 +228,11 @@ export interface ServerPoolOptions {
   timeoutMs?: number;
   /** How to open a connection; default {@link connectServerClient}. */
   connect?: Connector;
-  /** Called with a line of text when a server goes down or comes back; default: nothing. */
-  log?: (message: string) => void;
+  /**
+   * Told when a server goes down (`warn`), comes back (`info`), is not used or asked for no
+   * secret (`warn`); default: nothing.
+   */
+  log?: LogFunction;
   /** Secret and TLS CA for every connection (resolveCredentials); default none. */
   credentials?: Credentials;
 }
@@ -557,7 +561,7 @@ export class ServerPool {
   readonly #slots: Slot[];
   readonly #timeoutMs: number;
   readonly #connect: Connector;
-  readonly #log: (message: string) => void;
+  readonly #log: LogFunction;
   readonly #credentials: Credentials;
   /** The fingerprint servers must be repaired under to be trusted; none until {@link trustUnder}. */
   #list: Uint8Array | undefined;
@@ -1428,7 +1432,7 @@ export class ServerPool {
     const slot = this.#slots[index];
     if (slot.reportedDown) return;
     slot.reportedDown = true;
-    this.#log(`server ${this.#servers[index].id} is down: ${reason}`);
+    this.#log(`server ${this.#servers[index].id} is down: ${reason}`, "warn");
   }
 
   #scheduleReconnect(index: number): void {
@@ -1494,7 +1498,7 @@ export class ServerPool {
         slot.twinOf = twin;
         slot.lastError = `the same server as ${this.#servers[twin].id}, listed twice ` +
           `under two addresses`;
-        this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`);
+        this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`, "warn");
         return;
       }
       // Back from a failure logged, or from failing since the pool started; not from a
@@ -1508,10 +1512,10 @@ export class ServerPool {
       slot.refusal = undefined;
       slot.busy = undefined;
       slot.reconnectDelayMs = RECONNECT_INITIAL_DELAY_MS;
-      if (wasDown) this.#log(`server ${this.#servers[index].id} is back up`);
+      if (wasDown) this.#log(`server ${this.#servers[index].id} is back up`, "info");
       if (this.#credentials.auth !== undefined && !connection.challenged && !slot.saidOpen) {
         slot.saidOpen = true;
-        this.#log(openServerText(this.#servers[index]));
+        this.#log(openServerText(this.#servers[index]), "warn");
       }
       this.#notify();
     } catch (error) {

@@ -6,8 +6,8 @@
  * On start it prints one line to stderr, stable for scripts to parse:
  *
  * ```text
- * kv server listening on 127.0.0.1:40123 (data: /tmp/x, 0 records, recovered in 3 ms, plain TCP, no auth)
- * kv server listening on 127.0.0.1:8000 (memory only, 0 records, recovered in 0 ms, plain TCP, no auth)
+ * kv server: listening on 127.0.0.1:40123 (data: /tmp/x, 0 records, recovered in 3 ms, plain TCP, no auth)
+ * kv server: listening on 127.0.0.1:8000 (memory only, 0 records, recovered in 0 ms, plain TCP, no auth)
  * ```
  *
  * @example
@@ -160,7 +160,7 @@ after ${
   DEFAULT_HELLO_TIMEOUT_MS / 1000
 } s without one, and such clients take at most half of --max-connections.
 
-Prints 'kv server listening on HOST:PORT (...)' on stderr once ready.
+Prints 'kv server: listening on HOST:PORT (...)' on stderr once ready.
 Exit codes: 0 after a clean shutdown, 2 for bad flags, a port in use or a locked
 data dir.`;
 

@@ -57,10 +57,10 @@ Deno.test("kv broker -i onto servers kv repair -s re-marked under the cluster's 
         ]),
       );
       assert.equal(load.code, 0, load.stderr);
-      const warnings = load.stderr.split("\n").filter((line) => line.includes("WARNING"));
+      const warnings = load.stderr.split("\n").filter((line) => line.includes(" records of "));
       assert.equal(warnings.length, 1, load.stderr);
       const warned = new RegExp(
-        `^kv broker: WARNING: 12 records of ${dir}/data.txt were stored on (.+), which were ` +
+        `^kv broker warn: 12 records of ${dir}/data.txt were stored on (.+), which were ` +
           `repaired under another server list or k than this broker's: clients on that list ` +
           `may not see them until kv repair -s FILE runs with the cluster's server list ` +
           `\\(give this broker that file\\)$`,

@@ -20,7 +20,7 @@ Deno.test("kv server prints a parseable listening line and serves requests", asy
   await using server = await startServerProcess();
   assert.match(
     server.stderrLines.at(-1)!,
-    /^kv server listening on 127\.0\.0\.1:\d+ \(memory only, 0 records, recovered in \d+ ms, plain TCP, no auth\)$/,
+    /^kv server: listening on 127\.0\.0\.1:\d+ \(memory only, 0 records, recovered in \d+ ms, plain TCP, no auth\)$/,
   );
   assert.notEqual(server.address.port, 0);
   const client = await connectClient(server.address);
@@ -148,8 +148,8 @@ Deno.test("kv server --stop-on-stdin-close stops cleanly, as on SIGTERM, once it
     await still.ping();
     await still.close();
     await writer.close();
-    assert.equal(await nextLine(), "kv server stdin closed: shutting down");
-    assert.match(await nextLine() ?? "", /^kv server stopped \(1 record/);
+    assert.equal(await nextLine(), "kv server: stdin closed: shutting down");
+    assert.match(await nextLine() ?? "", /^kv server: stopped \(1 record/);
     assert.equal(await nextLine(), undefined);
     const status = await withDeadline(child.status, { what: "kv server to exit" });
     assert.equal(status.code, 0);
@@ -336,7 +336,7 @@ Deno.test("kv server --log-timestamps starts every log line with the time in UTC
   // listening, a connection opened and closed, shutting down, stopped.
   assert.ok(lines.length >= 4, exit.stderr);
   for (const line of lines) {
-    const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) kv server /.exec(line);
+    const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) kv server( debug)?: /.exec(line);
     assert.ok(match, line);
     const time = Date.parse(match[1]);
     assert.ok(time >= before - 1000 && time <= Date.now() + 1000, line);
@@ -475,6 +475,6 @@ Deno.test("kv server stops on SIGTERM though a client never reads its answers", 
   await reader.write(frames.bytes());
   const exit = await stopWithin(server);
   assert.equal(exit.code, 0);
-  assert.match(server.stderrLines.at(-1)!, /^kv server stopped \(1 record\)$/);
+  assert.match(server.stderrLines.at(-1)!, /^kv server: stopped \(1 record\)$/);
   reader.close();
 });
