@@ -435,16 +435,10 @@ const REFUSAL_WHAT: Readonly<Record<CredentialsRefusal["kind"], string>> = {
 
 /**
  * The line for a server that asked a client holding a secret for none
- * ({@link ServerPool.unchallenged}): what it means and what to do.
- *
- * @example
- * ```ts
- * import { serverAddress } from "./server_list.ts";
- * openServerText(serverAddress("127.0.0.1", 8001));
- * // "server 127.0.0.1:8001 asked for no secret though this client has an auth file: …"
- * ```
+ * ({@link ServerPool.openServerWarnings}, and the pool's log): what it means and what to do,
+ * `server 127.0.0.1:8001 asked for no secret though this client has an auth file: …`.
  */
-export function openServerText(server: ServerAddress): string {
+function openServerText(server: ServerAddress): string {
   return `server ${server.id} asked for no secret though this client has an auth file: it ` +
     "runs without --auth-file and serves anyone who reaches it; restart it with --auth-file " +
     "and the other servers' secrets";
@@ -740,19 +734,22 @@ export class ServerPool {
   }
 
   /**
-   * The servers up now that asked this pool for no proof of a secret although it holds
-   * one: each runs without `--auth-file` and serves anyone who reaches it, which a client
-   * given an auth file cannot have meant (a server started without its flag). Empty for a
-   * pool without a secret.
+   * One warning ({@link openServerText}) for each server up now that asked this pool for no
+   * proof of a secret although it holds one: each runs without `--auth-file` and serves
+   * anyone who reaches it, which a client given an auth file cannot have meant (a server
+   * started without its flag). Empty for a pool without a secret. Every one-shot client
+   * command says them, as a running broker logs them.
    *
    * @example
    * ```ts ignore
-   * for (const server of pool.unchallenged()) console.error(openServerText(server));
+   * for (const line of pool.openServerWarnings()) console.error(`kv get: ${line}`);
    * ```
    */
-  unchallenged(): ServerAddress[] {
+  openServerWarnings(): string[] {
     if (this.#credentials.auth === undefined) return [];
-    return this.#servers.filter((_, index) => this.#liveConnection(index)?.challenged === false);
+    return this.#servers.flatMap((server, index) =>
+      this.#liveConnection(index)?.challenged === false ? [openServerText(server)] : []
+    );
   }
 
   /** How many servers are up now. */

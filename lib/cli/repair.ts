@@ -15,12 +15,7 @@
 import { Placement } from "../broker/placement.ts";
 import { repairCluster, type RepairReport } from "../broker/repair.ts";
 import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
-import {
-  DEFAULT_TIMEOUT_MS,
-  MAX_TIMEOUT_MS,
-  openServerText,
-  ServerPool,
-} from "../broker/server_pool.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server_pool.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { counted } from "../base/plural.ts";
@@ -113,9 +108,7 @@ async function runRepair(args: string[]): Promise<number> {
       return EXIT_NOT_IN_ORDER;
     }
     // Said as every other client says it: `kv repair --dry-run` is the monitoring check.
-    for (const server of pool.unchallenged()) {
-      console.error(`kv repair: ${openServerText(server)}`);
-    }
+    for (const line of pool.openServerWarnings()) console.error(`kv repair: ${line}`);
     const dryRun = values["dry-run"] ?? false;
     const k = clusterK(pool, requestedK, path);
     // A k change is rerun with its -k: a server it missed still records the old k, and a
