@@ -37,6 +37,7 @@ import { SnapshotFormatError } from "../server/snapshot.ts";
 import { LockFileError } from "../server/dir_lock.ts";
 import { LogFormatError, MAX_LOG_VALUE_BYTES } from "../server/storage_log.ts";
 import {
+  dataDirInUse,
   DEFAULT_COMPACTION_MIN_LOG_BYTES,
   DEFAULT_TOMBSTONE_GRACE_MS,
   describeWritable,
@@ -510,13 +511,18 @@ async function tlsContext(
  * (in use, or an address not on this machine) leaves the dir as it was: opening it judges
  * the last run by its port, and a start on another port than the dir's own is unrepaired
  * until a repair, for a port it never served on. Another process may take the port in
- * between; listen then refuses it as before.
+ * between; listen then refuses it as before. A port refused while another server holds the
+ * data dir is refused for the dir: a second server started with the same flags, told "pick
+ * another -p", would only then be told the dir is in use, where the dir's line names the
+ * server (its pid) to stop.
  */
-function checkPortFree(settings: ServerSettings): void {
+async function checkPortFree(settings: ServerSettings): Promise<void> {
   if (settings.port === 0) return;
   try {
     Deno.listen({ hostname: settings.hostname, port: settings.port, transport: "tcp" }).close();
   } catch (error) {
+    const inUse = settings.dataDir === undefined ? undefined : await dataDirInUse(settings.dataDir);
+    if (inUse !== undefined) throw new UserError(`kv server: ${inUse.message}`);
     const where = hostPort(settings.hostname, settings.port);
     throw listenFailure("kv server", where, { port: "-p", address: "-a" }, error);
   }
@@ -544,7 +550,7 @@ async function runServer(args: string[]): Promise<number> {
     for (const warning of warnings) logger.warn(warning);
   }
   const tls = await tlsContext(settings, security.tls);
-  checkPortFree(settings);
+  await checkPortFree(settings);
   const store = await openStore(settings);
   const server = new KvServer({
     auth: security.auth,

@@ -382,6 +382,34 @@ export class StoreLockedError extends Error {
   }
 }
 
+/** The {@link StoreLockedError} for `dir`, naming the pid its holder wrote. */
+async function lockedError(dir: string): Promise<StoreLockedError> {
+  const pid = await DirLock.holderPid(dir);
+  return new StoreLockedError(
+    `data dir ${dir} is in use by another kv server` + (pid === undefined ? "" : ` (pid ${pid})`) +
+      `; stop it or give this server its own --data-dir`,
+  );
+}
+
+/**
+ * The {@link StoreLockedError} {@link Store.open} would throw for `dir`, found without
+ * opening it, making it or writing anything in it; undefined when no process holds it
+ * (see `DirLock.isHeld`). For a start refused before it opens its store (its port taken),
+ * whose refusal this one says better when both hold: a second server given the same flags.
+ *
+ * @example
+ * ```ts
+ * const dataDir = await Deno.makeTempDir();
+ * const store = await Store.open({ dataDir });
+ * (await dataDirInUse(dataDir))?.message; // "data dir /tmp/… is in use by another kv server (pid …); …"
+ * await store.close();
+ * await dataDirInUse(dataDir); // undefined
+ * ```
+ */
+export async function dataDirInUse(dir: string): Promise<StoreLockedError | undefined> {
+  return await DirLock.isHeld(dir) ? await lockedError(dir) : undefined;
+}
+
 /**
  * The data directory is inconsistent in a way recovery cannot repair without losing
  * records, so the store does not open rather than serve part of its data.
@@ -658,14 +686,7 @@ export class Store {
       onWarning: store.#onWarning,
       onDirLost: (message) => store.#fail(new DataDirLostError(message), "append"),
     });
-    if (lock === undefined) {
-      const pid = await DirLock.holderPid(dir);
-      throw new StoreLockedError(
-        `data dir ${dir} is in use by another kv server` +
-          (pid === undefined ? "" : ` (pid ${pid})`) +
-          `; stop it or give this server its own --data-dir`,
-      );
-    }
+    if (lock === undefined) throw await lockedError(dir);
     store.#lock = lock;
     try {
       // Judged before recovery changes anything: the files as the last run left them.
