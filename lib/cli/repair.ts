@@ -235,13 +235,15 @@ function clusterK(pool: ServerPool, requested: number | undefined, path: string)
 /**
  * Why this run must change nothing, as one line, else undefined: it would change the server
  * list or k the servers are repaired under — a server that answered records another k, or
- * is marked repaired under another list or k (`ff…ff` of a change stopped half way too) —
- * and a server of the list did not answer at the start. Such a run re-marks every server
- * (and records the new k) before it reads any data, and marks them under the new list only
- * if every server answers to its end: run with one down, it ends with exit 1 and every
- * server untrusted, so every read warns until a rerun. Refused before anything changed,
- * the cluster goes on under its old list and k. A server that goes down after this check
- * still leaves the servers re-marked: that run exits 1 and names the command to rerun.
+ * is marked repaired under another list or k — and a server of the list did not answer at
+ * the start. Such a run re-marks every server (and records the new k) before it reads any
+ * data, and marks them under the new list only if every server answers to its end: run
+ * with one down, it ends with exit 1 and every server untrusted, so every read warns until
+ * a rerun. Refused before anything changed, the cluster goes on under its old list and k.
+ * A server marked `ff…ff` (a change stopped half way) is trusted by no client already, so
+ * it alone refuses nothing: the rerun repairs what it can, as a run that changes nothing
+ * does. A server that goes down after this check still leaves the servers re-marked: that
+ * run exits 1 and names the command to rerun.
  */
 function downBeforeChange(
   pool: ServerPool,
@@ -257,7 +259,7 @@ function downBeforeChange(
     const state = pool.state(index);
     if (state === undefined) return false;
     return (state.k !== 0 && state.k !== k) ||
-      (!state.unrepaired && !sameList(state.repairedUnder, list));
+      (!state.unrepaired && !sameList(state.repairedUnder, list) && !pool.markedChanging(index));
   });
   if (!changes) return undefined;
   const one = down.length === 1;

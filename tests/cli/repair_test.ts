@@ -15,6 +15,7 @@ import { decodeValue } from "../../lib/record/value_codec.ts";
 import { assertRefusedInOneLine, type RefusalCase, refusalOf } from "../helpers/refusals.ts";
 import { faketimeEnv, hasFaketime } from "../helpers/faketime.ts";
 import { closedPorts, listenLoopback, type LoopbackListener } from "../helpers/fixtures.ts";
+import { LIST_CHANGE_UNDER_WAY } from "../../lib/protocol/mod.ts";
 
 /** A server file listing `servers`, removed at the end of the test by `using`. */
 async function serverFile(servers: readonly ServerProcess[]): Promise<string> {
@@ -565,6 +566,31 @@ Deno.test("kv repair -k 3 with a server down changes nothing (every server keeps
   const answers = await ask(cluster.serverFile, 3, gets);
   assert.deepEqual(wrongAnswers(answers, 0), []);
   assert.ok(answers.every((answer) => answer.warning === undefined), JSON.stringify(answers));
+});
+
+Deno.test("kv repair rerun over servers a stopped change left marked as changing lists goes on with a server down, repairing what it can: those servers are trusted by no client already", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 30);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  // What a change SIGKILLed after its first step leaves: every server marked ff…ff.
+  for (const server of cluster.servers) {
+    const client = await connectClient(server.address);
+    try {
+      await client.markRepaired(LIST_CHANGE_UNDER_WAY, client.state.repairedUnder);
+    } finally {
+      await client.close();
+    }
+  }
+  const down = cluster.servers[2];
+  await down.kill();
+  const { code, report, stderr } = await repair(["-s", cluster.serverFile, "--timeout-ms", "3000"]);
+  assert.equal(code, 1, stderr);
+  assert.doesNotMatch(stderr, /nothing was changed/);
+  assert.deepEqual((report.failures as { server: string }[]).map((each) => each.server), [
+    down.id,
+  ]);
+  assert.match(stderr, new RegExp(`kv repair: if ${down.id} is gone for good, delete its line`));
 });
 
 Deno.test("replacing a dead server as README says: kv repair -s with-both is refused, nothing changed, naming the dead server; the list without it and with the new one repairs, exit 0, every key read back without a warning", async () => {
