@@ -20,7 +20,7 @@
 import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT } from "../limits.ts";
 import { describeError } from "../base/describe_error.ts";
 import { DEFAULT_LOG_LEVEL, LOG_LEVELS, Logger, parseLogLevel } from "../base/logger.ts";
-import { AuthFileError, AuthKeys, MIN_SECRET_BYTES } from "../protocol/auth.ts";
+import { AuthFileError, AuthKeys, MAX_SECRET_BYTES, MIN_SECRET_BYTES } from "../protocol/auth.ts";
 import type { TlsServerContext } from "../protocol/tls_server.ts";
 import { TlsUnsupportedError } from "../protocol/tls_errors.ts";
 import { certificateWarnings, CredentialsError, readCertAndKey } from "../protocol/credentials.ts";
@@ -130,8 +130,8 @@ Flags:
                             (default ${DEFAULT_MAX_BUFFERED_BYTES})
       --auth-file FILE      require every client to prove in HELLO that it knows
                             one of the secrets in FILE (one per line, each
-                            ${MIN_SECRET_BYTES}+ random bytes in hex or base64; 'kv secret -o
-                            FILE' writes one; mode 600)
+                            ${MIN_SECRET_BYTES} to ${MAX_SECRET_BYTES} random bytes in hex or base64;
+                            'kv secret -o FILE' writes one; mode 600)
       --insecure            allow listening on an address other than loopback
                             without --auth-file (anyone who can connect can read
                             and delete)
