@@ -232,6 +232,31 @@ Deno.test("kv server on a data dir locked by another server prints one line and 
   }
 });
 
+Deno.test("kv server given the data dir and the port of a running server names the dir in use and its pid, not the port; a free dir with the port taken is the port's line, the dir left as it was", async () => {
+  const dataDir = await Deno.makeTempDir();
+  const freeDir = await Deno.makeTempDir();
+  await using holder = await startServerProcess(["--data-dir", dataDir]);
+  try {
+    const port = String(holder.port);
+    const twice = await runKv(["server", "-p", port, "--data-dir", dataDir]);
+    assert.deepEqual([twice.code, twice.stderr], [
+      2,
+      `kv server: data dir ${dataDir} is in use by another kv server (pid ${holder.pid}); ` +
+      "stop it or give this server its own --data-dir\n",
+    ]);
+    const portOnly = await runKv(["server", "-p", port, "--data-dir", freeDir]);
+    assert.deepEqual([portOnly.code, portOnly.stderr], [
+      2,
+      `kv server: cannot listen on 127.0.0.1:${port}: address already in use; pick another -p\n`,
+    ]);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(freeDir)), [], "no LOCK made");
+  } finally {
+    assert.equal((await stopWithin(holder)).code, 0);
+    await Deno.remove(dataDir, { recursive: true });
+    await Deno.remove(freeDir, { recursive: true });
+  }
+});
+
 // In process, each case: a UserError is the one line kv prints before it exits 2
 // (lib/cli/run.ts), as the real process of the first case shows; a process a case was
 // eight process starts for checks of text.
