@@ -917,15 +917,20 @@ export class KvServer {
     return undefined;
   }
 
-  /** Runs one request but a well-formed GET and appends its answer; never throws. Says whether it ran. */
-  #handle(frame: Frame, responses: FrameWriter): boolean {
-    let request: Request;
+  /** The request `frame` holds; if it does not decode, refused in `responses` and undefined. */
+  #decodeOrRefuse(frame: Frame, responses: FrameWriter): Request | undefined {
     try {
-      request = decodeRequest(frame);
+      return decodeRequest(frame);
     } catch (error) {
       this.#refuse(frame.requestId, "decoding a request", error, responses);
-      return false;
+      return undefined;
     }
+  }
+
+  /** Runs one request but a well-formed GET and appends its answer; never throws. Says whether it ran. */
+  #handle(frame: Frame, responses: FrameWriter): boolean {
+    const request = this.#decodeOrRefuse(frame, responses);
+    if (request === undefined) return false;
     try {
       this.#run(request, responses);
       return true;
@@ -967,13 +972,8 @@ export class KvServer {
     frame: Frame,
     responses: FrameWriter,
   ): Promise<void> | undefined {
-    let request: Request;
-    try {
-      request = decodeRequest(frame);
-    } catch (error) {
-      this.#refuse(frame.requestId, "decoding a request", error, responses);
-      return undefined;
-    }
+    const request = this.#decodeOrRefuse(frame, responses);
+    if (request === undefined) return undefined;
     if (request.type === "setK") {
       const recorded = this.#store.nodeState.kAtOnce(request.k, request.replace);
       if (recorded !== undefined) {
