@@ -1180,7 +1180,7 @@ export class Broker {
   async #change(
     key: string,
     verb: "put" | "delete",
-    request: (connection: ServerConnection, version: Version) => Promise<PutResult | DeleteResult>,
+    request: ChangeRequest,
     first?: Version,
     rechecked = false,
   ): Promise<Change> {
@@ -1197,6 +1197,23 @@ export class Broker {
       return this.#change(key, verb, request, first, true);
     }
     if (start.kind === "error") return start;
+    return this.#writeAfterNewer(key, verb, request, first, partition, start, missed);
+  }
+
+  /**
+   * The attempts of {@link Broker#change} from the servers it chose, `start`: writes `key`
+   * at `first` or a fresh version, again after each newer or equal version a server holds,
+   * up to {@link MAX_WRITE_ATTEMPTS}; a server not storing it is noted in `missed`.
+   */
+  async #writeAfterNewer(
+    key: string,
+    verb: "put" | "delete",
+    request: ChangeRequest,
+    first: Version | undefined,
+    partition: number,
+    start: { list: Uint16Array; walk: PreferenceWalk; servers: number[] },
+    missed: Missed,
+  ): Promise<Change> {
     const { list, walk } = start;
     let servers = start.servers;
     let existed = false;
@@ -1252,11 +1269,7 @@ export class Broker {
       if (after === undefined) return newestVersionError(verb, key, held);
       version = after;
     }
-    return {
-      kind: "error",
-      error: `${verb} of '${key}' met a newer write on every one of ${MAX_WRITE_ATTEMPTS} ` +
-        `attempts (the key is being written elsewhere); the newest write stands`,
-    };
+    return writtenElsewhereError(verb, key);
   }
 
   /**
@@ -1893,6 +1906,12 @@ interface WrittenReplicas {
   readonly diskReadOnly: boolean;
 }
 
+/** Sends a PUT or DELETE at `version` on `connection`: what {@link Broker#change} writes. */
+type ChangeRequest = (
+  connection: ServerConnection,
+  version: Version,
+) => Promise<PutResult | DeleteResult>;
+
 /**
  * Why servers of a key's list (indexes of the pool) did not store a write, as each was last
  * passed over or failed ({@link Broker#change}).
@@ -2082,6 +2101,18 @@ function kChangingError(verb: "put" | "delete", key: string, k: number): Change 
     kind: "error",
     error: `cannot ${verb} '${key}': its servers record another k than this broker's k=${k}, ` +
       "checked twice (kv repair -k is changing it); nothing was changed",
+  };
+}
+
+/**
+ * The error of a write of `key` that met a newer write on every one of its
+ * {@link MAX_WRITE_ATTEMPTS} attempts.
+ */
+function writtenElsewhereError(verb: "put" | "delete", key: string): Change {
+  return {
+    kind: "error",
+    error: `${verb} of '${key}' met a newer write on every one of ${MAX_WRITE_ATTEMPTS} ` +
+      `attempts (the key is being written elsewhere); the newest write stands`,
   };
 }
 
