@@ -75,6 +75,7 @@
  * ```
  * @module
  */
+import { dirname } from "node:path";
 import { invariant } from "../base/invariant.ts";
 import {
   ByteReader,
@@ -922,20 +923,6 @@ export async function syncDirectory(path: string): Promise<void> {
   } finally {
     directory.close();
   }
-}
-
-/**
- * The directory part of a path (POSIX separators; kv data dirs are local paths).
- *
- * @example
- * ```ts
- * dirname("/tmp/kv/LOCK"); // "/tmp/kv"
- * ```
- */
-export function dirname(path: string): string {
-  const slash = path.lastIndexOf("/");
-  if (slash < 0) return ".";
-  return slash === 0 ? "/" : path.slice(0, slash);
 }
 
 async function pathExists(path: string): Promise<boolean> {
