@@ -1343,6 +1343,9 @@ function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
   ];
 }
 
+/** Narrowest column a command's summary is wrapped to, however wide its usage: a few words. */
+const MIN_SUMMARY_COLUMNS = 20;
+
 /**
  * A command's usage, padded to `width`, and its summary beside it, wrapped at spaces to
  * {@link HELP_COLUMNS} with its further lines under its first (a 147-column KEYS line
@@ -1350,7 +1353,7 @@ function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
  */
 function usageLines(help: CommandHelp, width: number, paint: Paint): string[] {
   const indent = width + 2;
-  const room = Math.max(20, HELP_COLUMNS - indent);
+  const room = Math.max(MIN_SUMMARY_COLUMNS, HELP_COLUMNS - indent);
   return wrapWords(help.summary, room).map((text, index) =>
     index === 0
       ? `${paint("bold", help.usage.padEnd(width))}  ${text}`

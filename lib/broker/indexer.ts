@@ -138,6 +138,12 @@ export const MAX_SKIPPED_LINE_BYTES = 16 * 1024 * 1024;
 /** After an interruption, how long the writes in flight are waited for. */
 export const INTERRUPT_GRACE_MS = 2_000;
 
+/**
+ * Bytes of the first record line decoded to tell its dialect by its first character: past
+ * any indent a line has, without decoding a line of megabytes.
+ */
+const DIALECT_SAMPLE_BYTES = 64;
+
 /** Options for {@link indexLines} and {@link indexFile}. */
 export interface IndexOptions {
   /** Name used in messages, e.g. `data.txt`; default `"input"` ({@link indexFile} uses the path). */
@@ -347,7 +353,9 @@ class IndexRun {
       this.#skip(error.message, this.#parseErrorHint(error, line));
       return;
     }
-    this.#dialect ??= detectDialect(new TextDecoder().decode(line.bytes.subarray(0, 64)));
+    this.#dialect ??= detectDialect(
+      new TextDecoder().decode(line.bytes.subarray(0, DIALECT_SAMPLE_BYTES)),
+    );
     this.#inFlight++;
     const hash = hashKey(key);
     if (this.#keysInFlight.has(key, hash)) {

@@ -124,6 +124,9 @@ export const LogEntryKind = { put: 0x01, delete: 0x02, purge: 0x03 } as const;
 
 /** Byte offsets inside an entry. */
 const LENGTH_OFFSET = 4;
+
+/** Most characters of a key that a refusal quotes: a key may be a kilobyte long. */
+const MAX_QUOTED_KEY_CHARS = 64;
 const BODY_OFFSET = 8;
 /** Kind byte plus key length: the smallest possible body (format 1; format 2 adds a version). */
 const MIN_BODY_BYTES = 5;
@@ -200,7 +203,9 @@ export class LogFormatError extends Error {
 export function checkLogEntrySize(key: string, valueByteLength: number): void {
   if (valueByteLength > MAX_LOG_VALUE_BYTES) {
     throw new LimitExceededError(
-      `value of '${key.slice(0, 64)}' is ${valueByteLength} bytes encoded, over the storage ` +
+      `value of '${
+        key.slice(0, MAX_QUOTED_KEY_CHARS)
+      }' is ${valueByteLength} bytes encoded, over the storage ` +
         `limit of ${MAX_LOG_VALUE_BYTES}`,
     );
   }
@@ -208,7 +213,7 @@ export function checkLogEntrySize(key: string, valueByteLength: number): void {
   // UTF-8 needs at most 3 bytes per UTF-16 code unit: only long keys need counting.
   if (key.length * 3 > MAX_KEY_BYTES && utf8Length(key) > MAX_KEY_BYTES) {
     throw new LimitExceededError(
-      `key '${key.slice(0, 64)}…' is over the limit of ${MAX_KEY_BYTES} bytes`,
+      `key '${key.slice(0, MAX_QUOTED_KEY_CHARS)}…' is over the limit of ${MAX_KEY_BYTES} bytes`,
     );
   }
 }
