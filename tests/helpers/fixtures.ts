@@ -1,6 +1,7 @@
 /**
- * Fixtures many tests share: a temporary directory removed afterwards, loopback
- * ports nothing listens on, and the compat keyFile's key specs.
+ * Fixtures many tests share: a temporary directory removed afterwards (or a temporary
+ * home for a kv process's state), loopback ports nothing listens on, and the compat
+ * keyFile's key specs.
  *
  * @example
  * ```ts
@@ -20,6 +21,17 @@ export async function withTempDir(body: (dir: string) => Promise<void>): Promise
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * Runs `body` with `env` naming a fresh temporary directory, `dir`, as the home of a kv
+ * process's state (XDG_STATE_HOME and HOME: the REPL's history file lives there), so that a
+ * test never touches the user's; removed afterwards, pass or fail.
+ */
+export function withStateHome(
+  body: (env: Record<string, string>, dir: string) => Promise<void>,
+): Promise<void> {
+  return withTempDir((dir) => body({ XDG_STATE_HOME: dir, HOME: dir }, dir));
 }
 
 /**
