@@ -1,7 +1,7 @@
 /**
  * Fixtures many tests share: a temporary directory removed afterwards (or a temporary
  * home for a kv process's state), loopback ports nothing listens on, and the compat
- * keyFile's key specs.
+ * keyFile's key specs and data files' lines.
  *
  * @example
  * ```ts
@@ -11,6 +11,7 @@
  * @module
  */
 import { type KeySpec, parseKeyFile } from "../../lib/gen/keyfile.ts";
+import { isBlankLine } from "../../lib/record/parse.ts";
 import { outputWithin } from "./wait.ts";
 
 /** Runs `body` with a fresh temporary directory and removes it afterwards, pass or fail. */
@@ -127,12 +128,20 @@ export function listenLoopback(
   };
 }
 
+/** testdata/compat/: the original project's files (keyFile, server file, data in each dialect). */
+const COMPAT_DIRECTORY = new URL("../../testdata/compat/", import.meta.url);
+
 /** Path of testdata/compat/keyFile.txt, the keyFile of the original project. */
-export const COMPAT_KEY_FILE = new URL("../../testdata/compat/keyFile.txt", import.meta.url)
-  .pathname;
+export const COMPAT_KEY_FILE = new URL("keyFile.txt", COMPAT_DIRECTORY).pathname;
 
 /** The key specs of testdata/compat/keyFile.txt. */
 export const COMPAT_KEYS: readonly KeySpec[] = parseKeyFile(
   Deno.readTextFileSync(COMPAT_KEY_FILE),
   "keyFile.txt",
 );
+
+/** The record lines of the file `fileName` of testdata/compat/, blank lines left out. */
+export function compatLines(fileName: string): string[] {
+  const text = Deno.readTextFileSync(new URL(fileName, COMPAT_DIRECTORY));
+  return text.split("\n").filter((line) => !isBlankLine(line));
+}
