@@ -82,6 +82,7 @@ import {
   ByteWriter,
   DecodeError,
   LimitExceededError,
+  readU32,
   writeAll,
 } from "../base/bytes.ts";
 import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
@@ -760,11 +761,11 @@ async function findNextEntry(
 function looksLikeEntry(reader: FileChunkReader, fileLength: number, formatVersion: number) {
   const at = reader.start;
   const bytes = reader.buffer;
-  const bodyLength = readU32At(bytes, at + LENGTH_OFFSET);
+  const bodyLength = readU32(bytes, at + LENGTH_OFFSET);
   if (bodyLength < MIN_BODY_BYTES || bodyLength > MAX_BODY_BYTES) return false;
   if (reader.offset + BODY_OFFSET + bodyLength > fileLength) return false;
   const kind = bytes[at + BODY_OFFSET];
-  const keyLength = readU32At(bytes, at + BODY_OFFSET + 1);
+  const keyLength = readU32(bytes, at + BODY_OFFSET + 1);
   if (keyLength > MAX_KEY_BYTES) return false;
   const keyAndVersion = MIN_BODY_BYTES + keyLength +
     (formatVersion === OLDEST_LOG_FORMAT_VERSION ? 0 : VERSION_BYTES);
@@ -773,10 +774,6 @@ function looksLikeEntry(reader: FileChunkReader, fileLength: number, formatVersi
     return bodyLength === keyAndVersion;
   }
   return false;
-}
-
-function readU32At(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }
 
 function decodeBody(body: ByteReader, formatVersion: number): LogEntry {
