@@ -1987,15 +1987,10 @@ function newestAnswer(answered: readonly ReplicaAnswer[]): ReplicaAnswer | undef
  * Why servers did not take a write (`reasons`, each as the pool words it: `HOST:PORT: why`
  * or a sentence naming its server), joined with "; ", those of `servers` that gave the same
  * why said once, naming them in the order they failed: every server refusing a record over
- * the same frame limit repeated the same `TOO_LARGE …` sentence once per server.
- *
- * @example
- * ```ts ignore
- * joinReasons(["127.0.0.1:8000: TOO_LARGE: …", "127.0.0.1:8001: TOO_LARGE: …"], pool.servers);
- * // "127.0.0.1:8000, 127.0.0.1:8001: TOO_LARGE: …"
- * ```
+ * the same frame limit repeated the same `TOO_LARGE …` sentence once per server. Two such
+ * come out as "127.0.0.1:8000, 127.0.0.1:8001: TOO_LARGE: …".
  */
-export function joinReasons(
+function joinReasons(
   reasons: readonly string[],
   servers: readonly ServerAddress[],
 ): string {

@@ -490,15 +490,8 @@ class RecordWriter {
  */
 export const BLOCK_RECORDS = 8192;
 
-/**
- * The number of blocks `recordCount` records make.
- *
- * @example
- * ```ts
- * blockCount(100_000); // 13
- * ```
- */
-export function blockCount(recordCount: number): number {
+/** The number of blocks `recordCount` records make: 13 for 100 000. */
+function blockCount(recordCount: number): number {
   return Math.ceil(recordCount / BLOCK_RECORDS);
 }
 

@@ -909,16 +909,8 @@ export class AtomicFile {
   }
 }
 
-/**
- * Fsyncs a directory, making the creation, rename or removal of its entries durable.
- *
- * @example
- * ```ts
- * await Deno.rename("/tmp/kv/a.tmp", "/tmp/kv/a");
- * await syncDirectory("/tmp/kv");
- * ```
- */
-export async function syncDirectory(path: string): Promise<void> {
+/** Fsyncs a directory, making the creation, rename or removal of its entries durable. */
+async function syncDirectory(path: string): Promise<void> {
   const directory = await Deno.open(path, { read: true });
   try {
     await directory.sync();
