@@ -79,7 +79,7 @@ export const WATCH_INTERVAL_MS = 500;
  * Why a broker's background repair is held, after the servers named: its list is not the
  * cluster's, and what to do (README, "kv repair").
  */
-export const BACKGROUND_HOLD_REASON = "repaired under another server list or k than this " +
+export const BACKGROUND_HOLD_REASON: string = "repaired under another server list or k than this " +
   "broker's, so its list is not the cluster's: nothing is repaired in the background (no " +
   "copy moved or removed) until kv repair -s FILE runs with this broker's list, if it is " +
   "the new one; else give this broker the cluster's server file";

@@ -128,7 +128,7 @@ export const MAX_READ_REPAIRS_IN_FLIGHT = 64;
  * A write's warning when servers that stored it are marked repaired under another server
  * list or k, after their names (see Broker's write path): what it means and what to do.
  */
-export const WRITE_UNDER_OTHER_LIST = "repaired under another server list or k than this " +
+export const WRITE_UNDER_OTHER_LIST: string = "repaired under another server list or k than this " +
   "client's: clients on that list may not see this write until kv repair -s FILE runs with " +
   "the cluster's server list (give this client that file), and if this client's clock is " +
   "ahead of theirs that repair may let it override a write they made since";

@@ -109,13 +109,14 @@ export const OLDEST_LOG_FORMAT_VERSION = 1;
 export const LOG_HEADER_BYTES = 16;
 
 /** Bytes of an entry besides its key and value: CRC, length, kind, key length, version. */
-export const LOG_ENTRY_OVERHEAD_BYTES = 13 + VERSION_BYTES;
+export const LOG_ENTRY_OVERHEAD_BYTES: number = 13 + VERSION_BYTES;
 
 /** Largest encoded value one PUT entry holds: the default protocol frame limit (16 MiB). */
-export const MAX_LOG_VALUE_BYTES = DEFAULT_MAX_FRAME_BYTES;
+export const MAX_LOG_VALUE_BYTES: number = DEFAULT_MAX_FRAME_BYTES;
 
 /** Largest whole entry; anything longer found during a replay is corruption. */
-export const MAX_LOG_ENTRY_BYTES = LOG_ENTRY_OVERHEAD_BYTES + MAX_KEY_BYTES + MAX_LOG_VALUE_BYTES;
+export const MAX_LOG_ENTRY_BYTES: number = LOG_ENTRY_OVERHEAD_BYTES + MAX_KEY_BYTES +
+  MAX_LOG_VALUE_BYTES;
 
 /** Size of each read while replaying a log or loading a snapshot (grows for a larger entry). */
 export const READ_CHUNK_BYTES = 1024 * 1024;
