@@ -268,7 +268,10 @@ export class SnapshotWriter {
   add(entry: SnapshotEntrySource): void {
     invariant(this.#added < this.#entryCount, "more snapshot entries than announced");
     const keyLength = entry.keyLength;
-    invariant(keyLength > 0 && keyLength <= MAX_KEY_BYTES, "a snapshot key is 1 to 1024 bytes");
+    invariant(
+      keyLength > 0 && keyLength <= MAX_KEY_BYTES,
+      "a snapshot key is 1 to MAX_KEY_BYTES bytes",
+    );
     const buffer = this.#buffer;
     buffer.u32(keyLength);
     buffer.raw(entry.key.subarray(0, keyLength));
