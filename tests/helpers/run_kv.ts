@@ -15,7 +15,10 @@ import { withDeadline } from "./wait.ts";
 /** Absolute path of the repository's `main.ts`. */
 export const MAIN_PATH = new URL("../../main.ts", import.meta.url).pathname;
 
-/** The permissions the deno tasks grant kv, with which {@link runKv} runs it by default. */
+/**
+ * The permissions {@link runKv} runs kv with by default: network, files, child processes, and
+ * of the environment only the variables kv takes settings from (KV_SERVERS, KV_AUTH_FILE).
+ */
 export const KV_PERMISSIONS: readonly string[] = [
   "--allow-net",
   "--allow-read",
@@ -46,8 +49,8 @@ export interface RunKvOptions {
 }
 
 /**
- * Runs `kv <args>` with the permissions the deno tasks grant (or `options.permissions`) and
- * waits for it to exit; kills it (SIGKILL) and throws when it outlasts `options.timeoutMs`.
+ * Runs `kv <args>` with {@link KV_PERMISSIONS} (or `options.permissions`) and waits for it
+ * to exit; kills it (SIGKILL) and throws when it outlasts `options.timeoutMs`.
  *
  * @example
  * ```ts
