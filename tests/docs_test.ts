@@ -6,6 +6,7 @@
  *   constants, interfaces, type aliases and enums need JSDoc but no example. A
  *   re-export (`export { x } from "./y.ts"`) is checked where `x` is declared.
  * - `deno doc --lint mod.ts`, the library's public surface, reports nothing.
+ * - the README's Limits table gives each limit the value of the constant that sets it.
  * - every link in README.md and docs/protocol.md leads somewhere: an anchor to a heading (or
  *   `<a id>`) of the same file, a relative path to a file that exists; and every lib/, tests/,
  *   docs/ or testdata/ path they name exists (a module renamed leaves no stale name behind).
@@ -15,6 +16,40 @@
  */
 import assert from "node:assert/strict";
 import { outputWithin } from "./helpers/wait.ts";
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  MAX_KEY_BYTES,
+  MAX_KEYS_LIMIT,
+  MAX_LINE_BYTES,
+  MAX_NESTING_DEPTH,
+  MAX_PATH_BYTES,
+  MAX_PATH_SEGMENTS,
+} from "../lib/limits.ts";
+import {
+  DEFAULT_HELLO_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_CONNECTIONS as SERVER_MAX_CONNECTIONS,
+  MAX_STRANGER_FRAME_BYTES,
+} from "../lib/server/server.ts";
+import { LIST_PARTITIONS_BUDGET_BYTES, MAX_LIST_PARTITIONS_LIMIT } from "../lib/protocol/mod.ts";
+import { MAX_AUTH_FILE_BYTES, MAX_SECRETS } from "../lib/protocol/auth.ts";
+import { MAX_IN_FLIGHT_PER_SERVER, RECONNECT_WAIT_MS } from "../lib/broker/server_pool.ts";
+import { MAX_RECORDS_IN_FLIGHT } from "../lib/broker/indexer.ts";
+import { MAX_SERVER_FILE_BYTES, MAX_SERVERS } from "../lib/broker/server_list.ts";
+import { MAX_KEY_FILE_BYTES, MAX_KEY_FILE_KEYS } from "../lib/gen/keyfile.ts";
+import { MAX_TOKENS, MAX_TOKENS_FILE_BYTES } from "../lib/http/tokens.ts";
+import {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_CONCURRENT_REQUESTS,
+  DEFAULT_MAX_PATH_BYTES,
+} from "../lib/http/api.ts";
+import { COUNTED_ANSWER_CHARS, DEFAULT_MAX_ANSWER_BYTES } from "../lib/http/answer_budget.ts";
+import {
+  DEFAULT_HEADER_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS as HTTP_MAX_CONNECTIONS,
+} from "../lib/http/connection_guard.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const LIB = new URL("lib/", ROOT);
@@ -291,4 +326,80 @@ Deno.test("the link check reads headings as GitHub does and names each link to n
     "x.md:7 (#notes-2)",
     "x.md:7 (missing.md)",
   ]);
+});
+
+/** `bytes` as the README writes a size: `16 MiB`, `64 KiB`, else `4103 bytes`. */
+function size(bytes: number): string {
+  for (const [unit, scale] of [["MiB", 1024 * 1024], ["KiB", 1024]] as const) {
+    if (bytes % scale === 0) return `${bytes / scale} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/** `ms` as the README writes a limit's time: `30 s`. */
+function seconds(ms: number): string {
+  assert.equal(ms % 1000, 0, `${ms} ms is a whole number of seconds`);
+  return `${ms / 1000} s`;
+}
+
+/**
+ * Each row of the README's Limits table, by its first cell, with the value its constants
+ * give: a constant changed without the README, or a row added without a constant here, fails.
+ */
+const LIMITS: readonly (readonly [string, string])[] = [
+  ["frame body", size(DEFAULT_MAX_FRAME_BYTES)],
+  ["frame body before HELLO succeeds (the largest HELLO)", size(MAX_STRANGER_FRAME_BYTES)],
+  ["key or field name", `${MAX_KEY_BYTES} UTF-8 bytes`],
+  ["query path", `${MAX_PATH_SEGMENTS} segments, ${MAX_PATH_BYTES} bytes`],
+  ["nesting", `${MAX_NESTING_DEPTH} levels`],
+  ["record line", size(MAX_LINE_BYTES)],
+  ["connections per server", `${SERVER_MAX_CONNECTIONS}`],
+  ["idle or stalled client", seconds(DEFAULT_IDLE_TIMEOUT_MS)],
+  ["requests in flight per broker connection", `${MAX_IN_FLIGHT_PER_SERVER}`],
+  ["records in flight while indexing", `${MAX_RECORDS_IN_FLIGHT}`],
+  ["`KEYS` answer", `${MAX_KEYS_LIMIT} keys`],
+  [
+    "`LIST_PARTITIONS` answer",
+    `${MAX_LIST_PARTITIONS_LIMIT} entries, ${size(LIST_PARTITIONS_BUDGET_BYTES)}`,
+  ],
+  ["buffers of all connections of a server", size(DEFAULT_MAX_BUFFERED_BYTES)],
+  ["time to complete HELLO", seconds(DEFAULT_HELLO_TIMEOUT_MS)],
+  [
+    "a write's wait for lost connections' reconnects (fewer than k reachable)",
+    seconds(RECONNECT_WAIT_MS),
+  ],
+  ["connections without a completed HELLO", "half the connections"],
+  [
+    "auth file, key file, server file, tokens file",
+    [MAX_AUTH_FILE_BYTES, MAX_KEY_FILE_BYTES, MAX_SERVER_FILE_BYTES, MAX_TOKENS_FILE_BYTES]
+      .map(size).join(", "),
+  ],
+  [
+    "secrets in an auth file, keys in a key file, tokens in a tokens file",
+    `${MAX_SECRETS}, ${MAX_KEY_FILE_KEYS}, ${MAX_TOKENS}`,
+  ],
+  ["servers in a server file", `${MAX_SERVERS}`],
+  ["HTTP request body", size(DEFAULT_MAX_BODY_BYTES)],
+  ["HTTP URL path and query", size(DEFAULT_MAX_PATH_BYTES)],
+  ["HTTP requests answered at once", `${DEFAULT_MAX_CONCURRENT_REQUESTS}`],
+  [
+    `HTTP answers (over ${
+      COUNTED_ANSWER_CHARS / 1024
+    } Ki characters) held at once; one alone always sent`,
+    size(DEFAULT_MAX_ANSWER_BYTES),
+  ],
+  ["HTTP request headers", seconds(DEFAULT_HEADER_TIMEOUT_MS)],
+  ["HTTP connections open", `${HTTP_MAX_CONNECTIONS}`],
+  ["HTTP `PUT` body after its headers", seconds(DEFAULT_BODY_TIMEOUT_MS)],
+];
+
+Deno.test("the README's Limits table gives each limit its constant's value", async () => {
+  const readme = await Deno.readTextFile(new URL("README.md", ROOT));
+  const section = readme.slice(
+    readme.indexOf("\n## Limits\n"),
+    readme.indexOf("\n## Architecture\n"),
+  );
+  const rows = section.split("\n").filter((line) => line.startsWith("| ")).slice(2);
+  const table = rows.map((row) => row.split("|").slice(1, 3).map((cell) => cell.trim()));
+  assert.deepEqual(table, LIMITS.map(([limit, value]) => [limit, value]));
 });

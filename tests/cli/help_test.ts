@@ -1,6 +1,7 @@
 // Every numeric flag's help states the range its check enforces: the range is read from the
 // error the command gives for a value out of range, then looked for in --help. And --help and
-// the README's flag tables name the same flags, command by command.
+// the README's flag tables name the same flags, command by command, with the same short flags,
+// ranges and defaults.
 //
 // In process: each command's `help` and the UserError its `run` throws are what `kv` prints
 // for --help and for the mistake (lib/cli/run.ts's loadSubcommand, the module runCli dispatches
@@ -76,15 +77,108 @@ const README_FLAG_TABLES: readonly (readonly [string, readonly string[]])[] = [
   ["### `kv demo`", ["demo"]],
 ];
 
-/** The long flags named in the first cell of the flag table rows of `heading`'s section. */
-function readmeFlags(readme: string, heading: string): Set<string> {
+/** One row of a README flag table: its flags' cell, meaning and default, backticks kept. */
+interface ReadmeFlagRow {
+  readonly flags: string;
+  readonly meaning: string;
+  readonly default: string;
+}
+
+/** The rows of the flag table of `heading`'s section. */
+function readmeFlagRows(readme: string, heading: string): ReadmeFlagRow[] {
   const start = readme.indexOf(`\n${heading}`);
   assert(start >= 0, `README has a section '${heading}'`);
   const rest = readme.slice(start + 1);
   const end = rest.search(/\n##? |\n### /);
-  const rows = rest.slice(0, end).split("\n").filter((line) => line.startsWith("| `-"));
-  return new Set(rows.flatMap((row) => row.split("|")[1].match(/--[a-z][a-z-]*/g) ?? []));
+  return rest.slice(0, end).split("\n").filter((line) => line.startsWith("| `-")).map((row) => {
+    const cells = row.split("|").slice(1, -1).map((cell) => cell.trim());
+    return { flags: cells[0], meaning: cells[1], default: cells[cells.length - 1] };
+  });
 }
+
+/** The long flags named in the first cell of the flag table rows of `heading`'s section. */
+function readmeFlags(readme: string, heading: string): Set<string> {
+  const rows = readmeFlagRows(readme, heading);
+  return new Set(rows.flatMap((row) => row.flags.match(/--[a-z][a-z-]*/g) ?? []));
+}
+
+/**
+ * The text of `flag`'s row in `help`, its lines joined by one space: from the row that
+ * names it to the next flag's row or a blank line.
+ */
+function helpRow(help: string, flag: string): string | undefined {
+  const lines = help.split("\n");
+  const first = lines.findIndex((line) => new RegExp(`^\\s+(-\\w, )?${flag}\\b`).test(line));
+  if (first < 0) return undefined;
+  const row = [lines[first]];
+  for (const line of lines.slice(first + 1)) {
+    if (line.trim() === "" || /^\s{1,8}-/.test(line)) break;
+    row.push(line);
+  }
+  return row.map((line) => line.trim()).join(" ");
+}
+
+const SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹";
+
+/** A bound as the README writes it (`65536`, `10⁹`, `2³⁰`, `2³²−1`) as a number. */
+function readmeBound(text: string): number {
+  const power = /^(\d+)([⁰¹²³⁴⁵⁶⁷⁸⁹]+)(−1)?$/.exec(text);
+  if (power === null) return Number(text);
+  const exponent = Number([...power[2]].map((digit) => SUPERSCRIPTS.indexOf(digit)).join(""));
+  return Number(power[1]) ** exponent - (power[3] === undefined ? 0 : 1);
+}
+
+/** Default cells that say what happens rather than give a value: nothing to compare. */
+const DEFAULTS_IN_WORDS: ReadonlySet<string> = new Set([
+  "required",
+  "none",
+  "off",
+  "random",
+  "the",
+  "load",
+  "they",
+  "table",
+  "print",
+  "closed",
+  "kv",
+  "plain",
+]);
+
+Deno.test("each README flag table row states the short flag, range and default its --help does", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const problems: string[] = [];
+  for (const [heading, commands] of README_FLAG_TABLES) {
+    const helps = await Promise.all(commands.map(helpOf));
+    for (const row of readmeFlagRows(readme, heading)) {
+      const where = `${heading} ${row.flags}`;
+      if (row.default === "") problems.push(`${where}: no default`);
+      const named = [...row.flags.matchAll(/`(?:(-\w), )?(--[a-z][a-z-]*)/g)];
+      for (const [, short, long] of named) {
+        const text = helps.map((help) => helpRow(help, long)).find((found) => found);
+        if (text === undefined) continue; // the flag-name test above names it
+        const helpShort = /^(-\w), /.exec(text)?.[1];
+        if (helpShort !== short) {
+          problems.push(`${where}: --help has ${helpShort ?? "no short flag"}`);
+        }
+        const range = /(\d+[⁰¹²³⁴⁵⁶⁷⁸⁹]*(?:−1)?)\.\.(\d+[⁰¹²³⁴⁵⁶⁷⁸⁹]*(?:−1)?)/.exec(row.meaning);
+        if (range !== null) {
+          const wanted = `${readmeBound(range[1])}..${readmeBound(range[2])}`;
+          if (!text.includes(wanted)) problems.push(`${where}: --help lacks its range ${wanted}`);
+        }
+        // A default the README gives as a value (a number, an address, a word such as
+        // `interval`) is the one --help gives; one in words (none, off, random) is not compared.
+        const value = /^`?([\w.]+(?::\d+)?)`?(?:$|[ ,(:])/.exec(row.default)?.[1];
+        if (named.length === 1 && value !== undefined && !DEFAULTS_IN_WORDS.has(value)) {
+          const shown = new RegExp(
+            `default:? ${value.replaceAll(".", "\\.")}\\b|'${value}'[^']*\\(default\\)`,
+          );
+          if (!shown.test(text)) problems.push(`${where}: --help does not give default ${value}`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(problems, [], `README flag tables and --help disagree:\n${problems.join("\n")}`);
+});
 
 /** The long flags `help` lists at the start of a row, `--help` aside. */
 function helpFlags(help: string): Set<string> {
