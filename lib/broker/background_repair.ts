@@ -57,6 +57,7 @@
  * ```
  * @module
  */
+import { wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 import type { LogFunction } from "../base/logger.ts";
 import { PARTITION_COUNT } from "../record/partition.ts";
@@ -407,7 +408,7 @@ function holdReasons(pool: ServerPool, others: readonly number[]): string {
   const byList = others.filter((index) => !byK.includes(index) && !changing.includes(index));
   const named = (indices: readonly number[]) =>
     `${indices.map((index) => pool.servers[index].id).join(", ")} ` +
-    (indices.length === 1 ? "was" : "were");
+    wasOrWere(indices.length);
   const them = byK.length === 1 ? "it" : "them";
   return [
     ...(changing.length === 0 ? [] : [

@@ -59,6 +59,7 @@
  * @module
  */
 import type { Credentials } from "../protocol/credentials.ts";
+import { wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 import type { LogFunction } from "../base/logger.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
@@ -1863,7 +1864,7 @@ function unseenOn(pool: ServerPool, index: number): UnseenOn {
 /** `stored on A, B, which were` (or `which was`): the start of a write's warning. */
 function storedOn(pool: ServerPool, servers: readonly number[]): string {
   const ids = servers.map((index) => pool.servers[index].id).join(", ");
-  return `stored on ${ids}, ${servers.length === 1 ? "which was" : "which were"}`;
+  return `stored on ${ids}, which ${wasOrWere(servers.length)}`;
 }
 
 /**

@@ -60,6 +60,7 @@
  * ```
  * @module
  */
+import { wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
 import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
@@ -1247,7 +1248,7 @@ export function serversAdvice(
   const lines = [
     ...unrepaired.length === 0 ? [] : [`run ${command} to repair ${namedServers(unrepaired)}`],
     ...otherList.length === 0 ? [] : [
-      `${namedServers(otherList)} ${otherList.length === 1 ? "was" : "were"} ` +
+      `${namedServers(otherList)} ${wasOrWere(otherList.length)} ` +
       `${REPAIRED_UNDER_OTHER_LIST}: ${otherListAdvice(command)}`,
     ],
     ...remarked.length === 0 ? [] : [

@@ -91,7 +91,7 @@ import { encodeValue } from "../record/value_codec.ts";
 import { readVersion, type Version } from "../record/version.ts";
 import { hashKey } from "../record/partition.ts";
 import { HashedStringSet } from "../base/hashed_string_set.ts";
-import { counted } from "../base/plural.ts";
+import { counted, wasOrWere } from "../base/plural.ts";
 
 /** Records written but not yet acknowledged by all replicas before reading pauses. */
 export const MAX_RECORDS_IN_FLIGHT = 4_096;
@@ -1107,7 +1107,7 @@ class UnseenWrites {
     const { records: warned, first } = this.#otherwise;
     if (warned > 0) {
       lines.push(
-        `${counted(warned, "record")} of ${fileName} ${warned === 1 ? "was" : "were"} ` +
+        `${counted(warned, "record")} of ${fileName} ${wasOrWere(warned)} ` +
           `stored with a warning; the first: ${first}`,
       );
     }
@@ -1118,8 +1118,7 @@ class UnseenWrites {
 /** `3 records of data.txt were stored on A, B, which were`. */
 function storedOn(records: number, fileName: string, servers: ReadonlySet<string>): string {
   return `${counted(records, "record")} of ${fileName} ` +
-    `${records === 1 ? "was" : "were"} stored on ${[...servers].join(", ")}, ` +
-    (servers.size === 1 ? "which was" : "which were");
+    `${wasOrWere(records)} stored on ${[...servers].join(", ")}, which ${wasOrWere(servers.size)}`;
 }
 
 /** The encoded value of item `index` of `items`, laid out by `bounds` (a view: copy it to keep it). */
