@@ -245,6 +245,8 @@ export class KvCore {
         const { kind } = error.refusal;
         const option = kind === "certificate"
           ? ""
+          : kind === "not-kv"
+          ? " (connect's servers)"
           : kind === "ca" || kind === "not-tls" || kind === "tls-needed"
           ? " (connect's tlsCa)"
           : " (connect's authFile)";

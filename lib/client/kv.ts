@@ -873,7 +873,8 @@ export function brokerOf(kv: Kv): Broker {
  * credentials refused by
  * every server reached when none could be used (an `authFile` they refuse, a `tlsCa` that
  * signed none of their certificates, a certificate expired or for another name, a server
- * without TLS; its `cause` is the pool's CredentialsRefusedError); a
+ * without TLS, an address where an HTTP server answers such as kv http's; its `cause` is
+ * the pool's CredentialsRefusedError); a
  * KvNoServerReachableError (a KvUnavailableError) when no `replicas` was given and no
  * server is reachable, naming each and why.
  *
