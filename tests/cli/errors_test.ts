@@ -195,9 +195,12 @@ Deno.test("kv broker with a directory for standard input says so in one line, co
   }
 });
 
-Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in one line, exit 2: not a server down, not Deno's advice, nor another permission than the one missing", async () => {
+Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in one line, exit 2: not a server down, not Deno's advice, nor another permission than the one missing, nor how to give another server file", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/servers.txt`, "127.0.0.1 1\n");
+    // The default server file (the runs are in `dir`), which a problem of its own follows
+    // with how to give another: no help where Deno refused kv a permission.
+    await Deno.writeTextFile(`${dir}/serverFile.txt`, "127.0.0.1 1\n");
     const advice = (flag: string) => `run kv with --allow-${flag}, as 'deno install' of kv does\n`;
     const cases = [
       [
@@ -205,6 +208,24 @@ Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in 
         ["get", "a", "-s", `${dir}/servers.txt`],
         `kv get: ${dir}/servers.txt:1:1: Deno does not let kv connect to 127.0.0.1:1 (no ` +
         `--allow-net for it); ${advice("net")}`,
+      ],
+      [
+        ["--allow-read"],
+        ["get", "a"],
+        "kv get: serverFile.txt:1:1: Deno does not let kv connect to 127.0.0.1:1 (no " +
+        `--allow-net for it); ${advice("net")}`,
+      ],
+      [
+        ["--allow-read"],
+        ["repair"],
+        "kv repair: serverFile.txt:1:1: Deno does not let kv connect to 127.0.0.1:1 (no " +
+        `--allow-net for it); ${advice("net")}`,
+      ],
+      [
+        ["--allow-net", `--allow-read=${LIB_DIR}`],
+        ["get", "a"],
+        "kv get: serverFile.txt: cannot read the server file: Deno does not let kv read it " +
+        `(no --allow-read for it); ${advice("read")}`,
       ],
       [
         ["--allow-read"],
@@ -251,6 +272,7 @@ Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in 
     for (const [permissions, args, expected] of cases) {
       const child = new Deno.Command(Deno.execPath(), {
         args: ["run", ...permissions, MAIN_PATH, ...args],
+        cwd: dir,
         env: { NO_COLOR: "1" },
         stdin: "null",
         stdout: "piped",
