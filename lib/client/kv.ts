@@ -431,8 +431,9 @@ export interface KvServerStatus {
   /**
    * Set (when down) if it is running but refused this client's credentials (`authFile`),
    * or had a certificate no `tlsCa` CA signed, or an expired one (or one for another
-   * name), or spoke no TLS to a `tlsCa` client, or TLS to a client without `tlsCa`: fix
-   * the credentials or the certificate; restarting the server as it is will not help.
+   * name), or spoke no TLS to a `tlsCa` client, or TLS to a client without `tlsCa`, or is
+   * no kv server (it answered in HTTP: a wrong address in `servers`): fix the credentials,
+   * the certificate or the address; restarting the server as it is will not help.
    */
   refused?: true;
   /**
