@@ -269,7 +269,7 @@ Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in 
         `write it (no --allow-write for it); ${advice("write")}`,
       ],
     ] as const;
-    for (const [permissions, args, expected] of cases) {
+    const run = async (permissions: readonly string[], args: readonly string[]) => {
       const child = new Deno.Command(Deno.execPath(), {
         args: ["run", ...permissions, MAIN_PATH, ...args],
         cwd: dir,
@@ -280,7 +280,33 @@ Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in 
       }).spawn();
       const output = await outputWithin(child, { what: `kv ${args[0]} with ${permissions}` });
       const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-      assert.deepEqual([output.code, text(output.stdout), text(output.stderr)], [2, "", expected]);
+      return [output.code, text(output.stdout), text(output.stderr)] as const;
+    };
+    for (const [permissions, args, expected] of cases) {
+      assert.deepEqual(await run(permissions, args), [2, "", expected]);
     }
+    // An --allow-net naming hosts leaves out the guard's Unix sockets (in a directory of its
+    // own making): the flag is the fix, not another TMPDIR.
+    const [code, stdout, stderr] = await run(
+      ["--allow-read", "--allow-write", "--allow-net=127.0.0.1"],
+      [
+        "http",
+        "-s",
+        `${dir}/servers.txt`,
+        "--listen",
+        "127.0.0.1:0",
+        "--header-timeout-ms",
+        "1000",
+      ],
+    );
+    assert.deepEqual([code, stdout], [2, ""], stderr);
+    assert.match(
+      stderr,
+      new RegExp(
+        "^kv http: cannot listen on 127\\.0\\.0\\.1:0: the connection guard cannot make a Unix " +
+          "socket in \\S+: Deno does not let kv listen on it \\(no --allow-net for Unix " +
+          `sockets\\); ${advice("net")}$`,
+      ),
+    );
   });
 });
