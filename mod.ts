@@ -66,6 +66,7 @@ export {
   type KvStorable,
   type KvValue,
 } from "./lib/client/values.ts";
+export type { LogFunction } from "./lib/base/logger.ts";
 export {
   KvError,
   KvInputError,

@@ -38,7 +38,10 @@
  * up ({@link EditResult} `unfinished`). Its lines together are bounded as one line is, and
  * their number by {@link LineEditorOptions.maxEntryLines}; an entry past either is read to
  * its end all the same, its lines dropped, and then refused, so that the rest of a paste too
- * long is not run line by line as commands.
+ * long is not run line by line as commands. A line past the longest kept on its own has lost
+ * its end, and with it whether it closes its entry: a first line is refused at its Enter, and
+ * a later one's entry is refused once the lines after it, skipped, close its record, reach a
+ * blank line or number {@link MAX_SKIPPED_LINES} ({@link OverLongEntry}).
  *
  * @example
  * ```ts ignore
@@ -74,6 +77,15 @@ const READ_CHUNK_BYTES = 64 * 1024;
  * pasted after `PUT key: {`), refused rather than answered as one.
  */
 export const DEFAULT_MAX_ENTRY_LINES = 1_000;
+
+/**
+ * Most lines skipped after a line past the longest kept inside an entry that goes on, while
+ * they wait for its record to close ({@link OverLongEntry}): as many as an entry may have by
+ * default. That line lost its end, and with it whether it closed the record; the lines after
+ * it are taken for the rest of the record (the usual case: a long string value), and a wrong
+ * guess — the lost end closed it — skips no more commands than this, or up to a blank line.
+ */
+export const MAX_SKIPPED_LINES = DEFAULT_MAX_ENTRY_LINES;
 
 /** The prompt shown while searching history with Ctrl-R. */
 const SEARCH_PROMPT = "reverse-i-search)";
@@ -115,9 +127,9 @@ export type EditResult =
   /**
    * Enter on a line typed past `limit` ({@link LineEditorOptions.maxLineLength}), or on the
    * last line of an entry whose lines went past it together (read to its end, its lines
-   * dropped): not kept whole.
+   * dropped): not kept whole. `entry` is set when the entry went on over several lines.
    */
-  | { readonly kind: "overLong"; readonly limit: number }
+  | { readonly kind: "overLong"; readonly limit: number; readonly entry?: OverLongEntry }
   /**
    * Enter on the last line of an entry of more than `limit` lines
    * ({@link LineEditorOptions.maxEntryLines}), read to its end, its lines dropped from the
@@ -130,8 +142,33 @@ export type EditResult =
    */
   | { readonly kind: "unfinished"; readonly text: string };
 
+/**
+ * An entry over several lines refused for the longest line ({@link EditResult} `overLong`):
+ * its lines went past it together, or one of them alone (`overLine`). That line lost its
+ * end, and with it whether it closed the entry's record: the lines after it are skipped as
+ * the rest of the record, read to its end as {@link LineEditorOptions.continues} counts it
+ * (that line taken for one that closes nothing it did not open), to a blank line, or
+ * {@link MAX_SKIPPED_LINES} of them, whichever comes first (`skippedTo`), so that the rest of
+ * a record pasted is not run line by line as commands.
+ */
+export interface OverLongEntry {
+  /** Lines of the entry read, and dropped: its first, … and the last skipped. */
+  readonly lines: number;
+  /** The line (from 1) over the limit alone, when one was. */
+  readonly overLine?: number;
+  /**
+   * With `overLine`: what ended the lines skipped after it — the line that closed the record
+   * (`close`), a blank line (`blank`), {@link MAX_SKIPPED_LINES} (`limit`), or Ctrl-D on an
+   * empty line (`ctrl-d`).
+   */
+  readonly skippedTo?: "close" | "blank" | "limit" | "ctrl-d";
+}
+
 /** Why an entry is refused: past the longest line or the most lines. */
-type Refusal = Extract<EditResult, { kind: "overLong" | "tooManyLines" }>;
+type Refusal = { readonly kind: "overLong"; readonly limit: number } | {
+  readonly kind: "tooManyLines";
+  readonly limit: number;
+};
 
 /** Completions for the text before the cursor: replace `text.slice(start)` with one of `candidates`. */
 export interface Completion {
@@ -295,6 +332,11 @@ export class LineEditor {
   #entryLength = 0;
   /** Keys typed past the longest line kept were dropped from this line. */
   #overLong = false;
+  /**
+   * The line of the entry (from 1) that went past the longest line kept on its own, once one
+   * did in an entry that goes on: the lines after it are being skipped ({@link OverLongEntry}).
+   */
+  #overLine: number | undefined;
   #cursor = 0;
   /** First column of the text shown (the line scrolls sideways). */
   #scroll = 0;
@@ -525,7 +567,9 @@ export class LineEditor {
       case CTRL.D:
         if (this.#text === "" && !this.#overLong) {
           if (this.#entryLines === 0) return this.#finish({ kind: "eof" });
-          if (this.#refusal !== undefined) return this.#finish(this.#refusal);
+          if (this.#refusal !== undefined) {
+            return this.#finish(this.#refused(this.#entryLines, "ctrl-d"));
+          }
           const entry = joinEntry(this.#entry);
           this.#remember(entry);
           return this.#finish({ kind: "unfinished", text: entry });
@@ -696,13 +740,15 @@ export class LineEditor {
   /** Enter: the entry's result, or undefined when it goes on, on a new line. */
   #enter(): EditResult | undefined {
     // A line itself past the longest kept has lost its end: whether it goes on is unknown.
-    if (this.#overLong) {
+    // A first line is answered at once; a later one's entry is skipped to its record's end.
+    if (this.#overLong && (this.#entryLines === 0 || this.#continues === undefined)) {
       return this.#finish(this.#refusal ?? { kind: "overLong", limit: this.#maxLineLength });
     }
     const line = this.#text;
     this.#cursor = line.length;
     this.#render({ hint: false });
     this.#write("\r\n");
+    if (this.#overLong || this.#overLine !== undefined) return this.#skip(line);
     if (this.#continues?.(line, this.#entryLines)) {
       if (this.#refusal === undefined && this.#entryLines + 1 >= this.#maxEntryLines) {
         this.#refuse({ kind: "tooManyLines", limit: this.#maxEntryLines });
@@ -711,7 +757,7 @@ export class LineEditor {
       this.#startLine();
       return undefined;
     }
-    if (this.#refusal !== undefined) return this.#refusal;
+    if (this.#refusal !== undefined) return this.#refused(this.#entryLines + 1);
     if (this.#entryLines === 0) {
       this.#remember(line);
       return { kind: "line", text: line };
@@ -720,6 +766,52 @@ export class LineEditor {
     const entry = joinEntry(lines);
     this.#remember(entry);
     return { kind: "line", text: entry, lines };
+  }
+
+  /**
+   * Enter on a line over the longest kept inside an entry that goes on, or on one of the
+   * lines skipped after it ({@link OverLongEntry}): the refusal once they end, else
+   * undefined, on a new line.
+   */
+  #skip(line: string): EditResult | undefined {
+    if (this.#overLine === undefined) {
+      this.#overLine = this.#entryLines + 1;
+      if (this.#refusal === undefined) {
+        this.#refuse({ kind: "overLong", limit: this.#maxLineLength });
+      }
+      this.#addToEntry(line);
+      this.#startLine();
+      return undefined;
+    }
+    // Another line past the limit closes nothing it did not open, as the first was taken to.
+    const end = this.#overLong
+      ? undefined
+      : line.trim() === ""
+      ? "blank"
+      : this.#continues?.(line, this.#entryLines) !== true
+      ? "close"
+      : undefined;
+    const skipped = this.#entryLines + 1 - this.#overLine;
+    const to = end ?? (skipped >= MAX_SKIPPED_LINES ? "limit" : undefined);
+    if (to !== undefined) return this.#refused(this.#entryLines + 1, to);
+    this.#addToEntry(line);
+    this.#startLine();
+    return undefined;
+  }
+
+  /**
+   * The answer to the entry refused ({@link #refusal}), read to its end after `lines` lines:
+   * for one over the longest line that went on over several, what it skipped.
+   */
+  #refused(lines: number, skippedTo?: OverLongEntry["skippedTo"]): EditResult {
+    const refusal = this.#refusal;
+    invariant(refusal !== undefined, "an entry refused");
+    if (refusal.kind !== "overLong" || lines < 2) return refusal;
+    const overLine = this.#overLine;
+    return {
+      ...refusal,
+      entry: overLine === undefined ? { lines } : { lines, overLine, skippedTo },
+    };
   }
 
   /** Keeps `line`, entered, as one of the lines of an entry that goes on. */
@@ -744,6 +836,7 @@ export class LineEditor {
     this.#entryLength = 0;
     this.#entryLines = 0;
     this.#refusal = undefined;
+    this.#overLine = undefined;
   }
 
   /** Empties the line being typed, for a new one. */

@@ -3,8 +3,11 @@
  * from most to least severe: error, warn, info, debug; a logger prints its own
  * level and everything more severe.
  *
- * Lines read `kv server listening on …` at info and `kv server warn: …` at the
- * other levels, so that the info lines users and scripts look for stay plain.
+ * Lines read `kv server: listening on …` at info and `kv server warn: …` at the
+ * other levels (README "Logs"): the info lines users and scripts look for stay plain, read
+ * as every kv command's own lines (`kv repair: …`), and `grep ' warn: '` finds every
+ * warning. It is the one place kv's long-running commands (kv server, kv http, kv broker)
+ * put the name, level and time on a line.
  *
  * @example
  * ```ts
@@ -21,6 +24,14 @@ export const LOG_LEVELS = ["error", "warn", "info", "debug"] as const;
 
 /** One of {@link LOG_LEVELS}. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * Where a library layer (the broker, its server pool, the background repair) sends what it
+ * has to tell: the message and its level, `info` for news (a server back up, trusted again)
+ * and `warn` for trouble (down, not trusted, writes refused); the program's name, level
+ * word and time are the receiver's to add ({@link Logger.print}).
+ */
+export type LogFunction = (message: string, level: "info" | "warn") => void;
 
 /** The level a logger prints when not told otherwise. */
 export const DEFAULT_LOG_LEVEL: LogLevel = "info";
@@ -47,7 +58,7 @@ export interface LoggerOptions {
   /** Receives each finished line (without newline); default: `console.error`. */
   write?: (line: string) => void;
   /**
-   * Starts every line with the time, ISO 8601 in UTC (`2026-12-03T13:05:00.123Z kv server …`),
+   * Starts every line with the time, ISO 8601 in UTC (`2026-12-03T13:05:00.123Z kv server: …`),
    * for logs redirected to a file with nothing else to time them; default false (journald and
    * most supervisors add their own).
    */
@@ -95,10 +106,24 @@ export class Logger {
   #log(level: LogLevel, message: string): void {
     if (!this.enabled(level)) return;
     const line = level === "info"
-      ? `${this.#name} ${message}`
+      ? `${this.#name}: ${message}`
       : `${this.#name} ${level}: ${message}`;
     this.#write(this.#timestamps ? `${new Date().toISOString()} ${line}` : line);
   }
+
+  /**
+   * Logs `message` at `level`: the {@link LogFunction} to hand a library layer (bound, so it
+   * can be passed as it is).
+   *
+   * @example
+   * ```ts
+   * const log = new Logger({ name: "kv http" });
+   * const tell: LogFunction = log.print;
+   * tell("server 127.0.0.1:8001 is down: connection refused", "warn");
+   * // "kv http warn: server 127.0.0.1:8001 is down: connection refused"
+   * ```
+   */
+  readonly print = (message: string, level: LogLevel): void => this.#log(level, message);
 
   /**
    * Logs a failure that needs attention.
@@ -129,7 +154,7 @@ export class Logger {
    *
    * @example
    * ```ts
-   * new Logger({ name: "kv server" }).info("listening on 127.0.0.1:8000"); // "kv server listening on 127.0.0.1:8000"
+   * new Logger({ name: "kv server" }).info("listening on 127.0.0.1:8000"); // "kv server: listening on 127.0.0.1:8000"
    * ```
    */
   info(message: string): void {

@@ -36,7 +36,6 @@ import { brokerOf, connect, type Kv, type KvBytesEntry, type KvEntry } from "../
 import { KvError, KvUnavailableError } from "../client/errors.ts";
 import { fromValue, type KvValue } from "../client/values.ts";
 import { indexLines } from "../broker/indexer.ts";
-import { openServerText } from "../broker/server_pool.ts";
 import { generateChunks } from "../gen/generator.ts";
 import { SAMPLE_KEYS } from "../gen/keyfile.ts";
 import { Sfc32 } from "../gen/prng.ts";
@@ -563,7 +562,7 @@ async function checkServersUp(client: Kv, report: (message: string) => void): Pr
   const reasons = down.map((status) => `${status.server}: ${status.error}`).join("; ");
   // A server open to anyone in a cluster this bench was given a secret for: say so, as
   // every other client command does.
-  for (const server of brokerOf(client).pool.unchallenged()) report(openServerText(server));
+  for (const line of brokerOf(client).pool.openServerWarnings()) report(line);
   if (up >= k) {
     if (down.length > 0) {
       report(

@@ -58,6 +58,7 @@
  * @module
  */
 import { invariant } from "../base/invariant.ts";
+import type { LogFunction } from "../base/logger.ts";
 import { PARTITION_COUNT } from "../record/partition.ts";
 import { PartitionSet } from "./partition_set.ts";
 import { mayHoldWrites } from "./quorum.ts";
@@ -104,8 +105,11 @@ export interface BackgroundRequest {
 export interface BackgroundRepairOptions {
   /** Where keys are placed (the broker's placement). */
   readonly placement: PreferenceLists;
-  /** Receives one line per repair worth telling; default: nothing. */
-  readonly log?: (line: string) => void;
+  /**
+   * Told of each repair worth telling (`info`; `warn` when it failed) and of a hold
+   * (`warn`) and its end (`info`); default: nothing.
+   */
+  readonly log?: LogFunction;
   /**
    * Start paused: requests are queued but no repair runs until {@link BackgroundRepair.resume}
    * (a broker indexing a file, whose replicas differ while its writes are in flight).
@@ -130,7 +134,7 @@ export interface BackgroundRepairOptions {
 export class BackgroundRepair {
   readonly #pool: ServerPool;
   readonly #options: BackgroundRepairOptions;
-  readonly #log: (line: string) => void;
+  readonly #log: LogFunction;
   #pending = new PartitionSet();
   #reasons = new Set<string>();
   /** Servers queued or being repaired for saying they are unrepaired. */
@@ -314,10 +318,11 @@ export class BackgroundRepair {
         : []
     );
     if (others.length > 0 && this.#heldBy.length === 0) {
-      this.#log(`background repair held: ${holdReasons(pool, others)}`);
+      this.#log(`background repair held: ${holdReasons(pool, others)}`, "warn");
     } else if (others.length === 0 && this.#heldBy.length > 0) {
       this.#log(
         "background repair resumed: no server is repaired under another server list or k now",
+        "info",
       );
     }
     this.#heldBy = others;
@@ -362,6 +367,7 @@ export class BackgroundRepair {
         `${report.copiesRemoved} removed, ${report.tombstonesPurged} tombstones purged, ` +
         `${report.seconds.toFixed(2)} s${marked}` +
         (failed ? `; not in order, tried again later: ${failures || "unrepaired servers"}` : ""),
+      failed ? "warn" : "info",
     );
   }
 

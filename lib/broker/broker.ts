@@ -60,6 +60,7 @@
  */
 import type { Credentials } from "../protocol/credentials.ts";
 import { invariant } from "../base/invariant.ts";
+import type { LogFunction } from "../base/logger.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { Placement } from "./placement.ts";
 import type { ServerAddress } from "./server_list.ts";
@@ -202,8 +203,12 @@ export interface BrokerOptions {
   timeoutMs?: number;
   /** How to open a connection; default `connectServerClient`. */
   connect?: Connector;
-  /** Receives a line when a server goes down or comes back; default: nothing. */
-  log?: (message: string) => void;
+  /**
+   * Told of the cluster's events, each with its level (`warn` for a server down or not
+   * trusted, writes refused; `info` for one back up or trusted again, a k followed):
+   * servers down and back, marks, k changes; default: nothing.
+   */
+  log?: LogFunction;
   /**
    * The `kv repair` command over this client's server list and credentials
    * (`kv repair -s servers.txt`), which refusals and log lines advising a repair name;
@@ -415,7 +420,7 @@ export class Broker {
   readonly #onRepairNeeded: (request: RepairRequest) => void;
   /** Whether hints go to a repair engine ({@link BrokerOptions.onRepairNeeded} given). */
   readonly #handsOffHints: boolean;
-  readonly #log: (message: string) => void;
+  readonly #log: LogFunction;
   /** The repair command refusals and logs name (BrokerOptions.repairCommand). */
   readonly #repairCommand: string;
   readonly #readOnly: boolean;
@@ -518,12 +523,10 @@ export class Broker {
     // A k asked for is the caller's statement, which a change of the cluster's contradicts.
     const broker = new Broker(pool, { ...options, k, followsK: options.k === undefined });
     if (fixedDefault) {
-      broker.#notice = defaultKNotice(
-        pool.servers.length,
-        unrecordedOn(pool, k),
-        broker.#repairCommand,
-      );
-      broker.#log(broker.#notice);
+      const unrecorded = unrecordedOn(pool, k);
+      broker.#notice = defaultKNotice(pool.servers.length, unrecorded, broker.#repairCommand);
+      // A new cluster's k is news; one some servers could not record is trouble.
+      broker.#log(broker.#notice, unrecorded.length === 0 ? "info" : "warn");
     }
     return broker;
   }
@@ -1674,6 +1677,7 @@ export class Broker {
           `${conflict}, this broker k=${this.#k}: settle one with ${
             settleCommands(ks, this.#repairCommand)
           }`,
+          "warn",
         );
       }
       if (this.#hints.size === 0) continue;
@@ -1706,7 +1710,7 @@ export class Broker {
       if (now === said) continue;
       if (now === undefined) {
         this.#saidMarks.delete(index);
-        if (pool.trusted(index) === true) this.#log(`server ${id} is trusted again`);
+        if (pool.trusted(index) === true) this.#log(`server ${id} is trusted again`, "info");
         continue;
       }
       this.#saidMarks.set(index, now);
@@ -1717,6 +1721,7 @@ export class Broker {
           : `server ${id} was repaired under another server list or k than this broker's and ` +
             "is not trusted: if the cluster's list changed, restart this broker with the new " +
             `file; if this broker's file is the new one, run ${this.#repairCommand}`,
+        "warn",
       );
     }
   }
@@ -1794,6 +1799,7 @@ export class Broker {
         this.#log(
           `the servers now record k=${only} (kv repair -k changed it): this broker now ` +
             `writes and reads with k=${only}, not ${this.#k}`,
+          "info",
         );
         this.#k = only;
         pool.trustUnder(only);
@@ -1806,7 +1812,9 @@ export class Broker {
       }
     }
     // A refusal for servers recording different ks is logged by #watchServers, per server.
-    if (refusal !== undefined && refusal !== this.#kRefusal && ks.size === 1) this.#log(refusal);
+    if (refusal !== undefined && refusal !== this.#kRefusal && ks.size === 1) {
+      this.#log(refusal, "warn");
+    }
     this.#kRefusal = refusal;
   }
 

@@ -123,7 +123,7 @@ export interface IndexSummary {
   /**
    * Records stored on servers marked repaired under another server list or k than the
    * broker's: clients on that list may not see them until a repair, as a PUT's warning says.
-   * Told in one `WARNING:` line per cause at the end of the run; 0 when none.
+   * Told in one warning line per cause at the end of the run; 0 when none.
    */
   readonly unseenElsewhereCount: number;
 }
@@ -1064,7 +1064,10 @@ class UnseenWrites {
     return undefined;
   }
 
-  /** One `WARNING:` line per cause counted, each saying what to do; none when nothing was. */
+  /**
+   * One line per cause counted, each saying what to do (a warning: the report's receiver
+   * says so, `kv broker warn: …`); none when nothing was.
+   */
   warnings(fileName: string): string[] {
     const lines: string[] = [];
     const { records, servers } = this.#byList;
@@ -1096,7 +1099,7 @@ class UnseenWrites {
     const { records: warned, first } = this.#otherwise;
     if (warned > 0) {
       lines.push(
-        `WARNING: ${counted(warned, "record")} of ${fileName} ${warned === 1 ? "was" : "were"} ` +
+        `${counted(warned, "record")} of ${fileName} ${warned === 1 ? "was" : "were"} ` +
           `stored with a warning; the first: ${first}`,
       );
     }
@@ -1104,9 +1107,9 @@ class UnseenWrites {
   }
 }
 
-/** `WARNING: 3 records of data.txt were stored on A, B, which were`. */
+/** `3 records of data.txt were stored on A, B, which were`. */
 function storedOn(records: number, fileName: string, servers: ReadonlySet<string>): string {
-  return `WARNING: ${counted(records, "record")} of ${fileName} ` +
+  return `${counted(records, "record")} of ${fileName} ` +
     `${records === 1 ? "was" : "were"} stored on ${[...servers].join(", ")}, ` +
     (servers.size === 1 ? "which was" : "which were");
 }
@@ -1256,7 +1259,7 @@ export function formatIndexSummary(summary: IndexSummary): string {
     ? `; interrupted: the rest of the input was not read, ` +
       `${counted(summary.unconfirmedCount, "record")} unconfirmed (may be stored)`
     : "";
-  // The WARNING lines before it say where and what to do.
+  // The warnings before it say where and what to do.
   const unseen = summary.unseenElsewhereCount === 0
     ? ""
     : `; ${summary.unseenElsewhereCount} stored with a warning (above)`;

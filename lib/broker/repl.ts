@@ -43,6 +43,8 @@ import {
   type EditResult,
   entryPosition,
   LineEditor,
+  MAX_SKIPPED_LINES,
+  type OverLongEntry,
   type TerminalOutput,
 } from "../base/line_editor.ts";
 import { getField, type Value } from "../record/value.ts";
@@ -913,7 +915,9 @@ export async function runInteractive(
 function unrunAnswer(input: Exclude<EditResult, { kind: "line" | "eof" | "interrupt" }>): Answer {
   switch (input.kind) {
     case "overLong":
-      return overLongAnswer(`over ${input.limit}`);
+      return input.entry === undefined
+        ? overLongAnswer(`over ${input.limit}`)
+        : overLongEntryAnswer(input.entry, input.limit);
     case "tooManyLines":
       return {
         op: "INVALID",
@@ -955,6 +959,41 @@ function overLongAnswer(size: string): Answer {
     op: "INVALID",
     error: `the line is ${size} bytes; the limit is ${MAX_LINE_BYTES} bytes; nothing was run` +
       LONG_LINE_ADVICE,
+  };
+}
+
+/**
+ * The answer to a command over several lines refused for the line limit (`limit`): its
+ * lines together, or one alone, past which the lines skipped as the rest of its record are
+ * counted, and what ended them (lib/base/line_editor.ts, `OverLongEntry`).
+ */
+function overLongEntryAnswer(entry: OverLongEntry, limit: number): Answer {
+  const { lines, overLine, skippedTo } = entry;
+  if (overLine === undefined) {
+    return {
+      op: "INVALID",
+      error: `the ${lines} lines of this command are over ${limit} bytes together, the limit ` +
+        `of one line; nothing was run${LONG_LINE_ADVICE}`,
+    };
+  }
+  // Its end was lost, and with it whether it closed the record: the lines after it were
+  // taken for the rest of the record, and are said once here rather than run one by one.
+  const after = lines - overLine;
+  const skipped = `${counted(after, "line")} after it ${after === 1 ? "was" : "were"} skipped`;
+  const how = skippedTo === "close"
+    ? `; the ${skipped} as the rest of its record, to the line that closes it`
+    : skippedTo === "blank"
+    ? `; the ${skipped} as the rest of its record, to a blank line`
+    : skippedTo === "limit"
+    ? `; the ${skipped} as the rest of its record, the most skipped (${MAX_SKIPPED_LINES}): ` +
+      "the lines after them are read as commands"
+    : after === 0
+    ? "; Ctrl-D ended it"
+    : `; the ${skipped}, to Ctrl-D`;
+  return {
+    op: "INVALID",
+    error: `line ${overLine} of this command over several lines is over ${limit} bytes, the ` +
+      `limit of one line; nothing was run${how}${LONG_LINE_ADVICE}`,
   };
 }
 

@@ -20,6 +20,7 @@
  */
 import { type Credentials, type TlsRefusal, tlsRefusal } from "../protocol/credentials.ts";
 import { describeError } from "../base/describe_error.ts";
+import type { LogFunction } from "../base/logger.ts";
 import { type KeysOptions } from "../record/key.ts";
 import { invariant } from "../base/invariant.ts";
 import {
@@ -228,8 +229,11 @@ export interface ServerPoolOptions {
   timeoutMs?: number;
   /** How to open a connection; default {@link connectServerClient}. */
   connect?: Connector;
-  /** Called with a line of text when a server goes down or comes back; default: nothing. */
-  log?: (message: string) => void;
+  /**
+   * Told when a server goes down (`warn`), comes back (`info`), is not used or asked for no
+   * secret (`warn`); default: nothing.
+   */
+  log?: LogFunction;
   /** Secret and TLS CA for every connection (resolveCredentials); default none. */
   credentials?: Credentials;
 }
@@ -436,16 +440,10 @@ const REFUSAL_WHAT: Readonly<Record<CredentialsRefusal["kind"], string>> = {
 
 /**
  * The line for a server that asked a client holding a secret for none
- * ({@link ServerPool.unchallenged}): what it means and what to do.
- *
- * @example
- * ```ts
- * import { serverAddress } from "./server_list.ts";
- * openServerText(serverAddress("127.0.0.1", 8001));
- * // "server 127.0.0.1:8001 asked for no secret though this client has an auth file: …"
- * ```
+ * ({@link ServerPool.openServerWarnings}, and the pool's log): what it means and what to do,
+ * `server 127.0.0.1:8001 asked for no secret though this client has an auth file: …`.
  */
-export function openServerText(server: ServerAddress): string {
+function openServerText(server: ServerAddress): string {
   return `server ${server.id} asked for no secret though this client has an auth file: it ` +
     "runs without --auth-file and serves anyone who reaches it; restart it with --auth-file " +
     "and the other servers' secrets";
@@ -575,7 +573,7 @@ export class ServerPool {
   readonly #slots: Slot[];
   readonly #timeoutMs: number;
   readonly #connect: Connector;
-  readonly #log: (message: string) => void;
+  readonly #log: LogFunction;
   readonly #credentials: Credentials;
   /** The fingerprint servers must be repaired under to be trusted; none until {@link trustUnder}. */
   #list: Uint8Array | undefined;
@@ -754,19 +752,22 @@ export class ServerPool {
   }
 
   /**
-   * The servers up now that asked this pool for no proof of a secret although it holds
-   * one: each runs without `--auth-file` and serves anyone who reaches it, which a client
-   * given an auth file cannot have meant (a server started without its flag). Empty for a
-   * pool without a secret.
+   * One warning ({@link openServerText}) for each server up now that asked this pool for no
+   * proof of a secret although it holds one: each runs without `--auth-file` and serves
+   * anyone who reaches it, which a client given an auth file cannot have meant (a server
+   * started without its flag). Empty for a pool without a secret. Every one-shot client
+   * command says them, as a running broker logs them.
    *
    * @example
    * ```ts ignore
-   * for (const server of pool.unchallenged()) console.error(openServerText(server));
+   * for (const line of pool.openServerWarnings()) console.error(`kv get: ${line}`);
    * ```
    */
-  unchallenged(): ServerAddress[] {
+  openServerWarnings(): string[] {
     if (this.#credentials.auth === undefined) return [];
-    return this.#servers.filter((_, index) => this.#liveConnection(index)?.challenged === false);
+    return this.#servers.flatMap((server, index) =>
+      this.#liveConnection(index)?.challenged === false ? [openServerText(server)] : []
+    );
   }
 
   /** How many servers are up now. */
@@ -1446,7 +1447,7 @@ export class ServerPool {
     const slot = this.#slots[index];
     if (slot.reportedDown) return;
     slot.reportedDown = true;
-    this.#log(`server ${this.#servers[index].id} is down: ${reason}`);
+    this.#log(`server ${this.#servers[index].id} is down: ${reason}`, "warn");
   }
 
   #scheduleReconnect(index: number): void {
@@ -1512,7 +1513,7 @@ export class ServerPool {
         slot.twinOf = twin;
         slot.lastError = `the same server as ${this.#servers[twin].id}, listed twice ` +
           `under two addresses`;
-        this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`);
+        this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`, "warn");
         return;
       }
       // Back from a failure logged, or from failing since the pool started; not from a
@@ -1526,10 +1527,10 @@ export class ServerPool {
       slot.refusal = undefined;
       slot.busy = undefined;
       slot.reconnectDelayMs = RECONNECT_INITIAL_DELAY_MS;
-      if (wasDown) this.#log(`server ${this.#servers[index].id} is back up`);
+      if (wasDown) this.#log(`server ${this.#servers[index].id} is back up`, "info");
       if (this.#credentials.auth !== undefined && !connection.challenged && !slot.saidOpen) {
         slot.saidOpen = true;
-        this.#log(openServerText(this.#servers[index]));
+        this.#log(openServerText(this.#servers[index]), "warn");
       }
       this.#notify();
     } catch (error) {

@@ -50,6 +50,7 @@ import { repairCommandLine } from "./shell_command.ts";
 import { readStdin } from "./stdin.ts";
 import { watchStopSignals } from "./stop_signals.ts";
 import { counted } from "../base/plural.ts";
+import { Logger } from "../base/logger.ts";
 
 /** Exit code of `--index-only` when some records could not be stored on all k replicas. */
 export const INDEX_FAILED_EXIT_CODE = 1;
@@ -106,6 +107,8 @@ Flags:
       --index-only       index dataFile and exit without reading commands; exit
                          code 0 when every record was stored, ${INDEX_FAILED_EXIT_CODE} when some
                          were not, 2 when lines were skipped
+      --log-timestamps   start every log line on stderr with the time, ISO 8601
+                         in UTC (default off)
 ${SECURITY_HELP}
   -h, --help             show this help
 
@@ -162,6 +165,8 @@ interface BrokerSettings {
   readonly credentials: Credentials;
   /** `--auth-file` and `--tls-ca` as typed, to name the files in a refusal. */
   readonly securityFlags: { readonly "auth-file"?: string; readonly "tls-ca"?: string };
+  /** `--log-timestamps`: the time first on every log line. */
+  readonly logTimestamps: boolean;
 }
 
 /**
@@ -175,7 +180,12 @@ function exitsAfterIndexing(settings: BrokerSettings): boolean {
 async function runBroker(args: string[]): Promise<number> {
   const settings = await parseSettings(args);
   const logSink = new LogSink();
-  const log = (message: string) => logSink.print(`kv broker: ${message}`);
+  // Lines go through the sink: the REPL draws them above its prompt.
+  const logger = new Logger({
+    name: "kv broker",
+    write: (line) => logSink.print(line),
+    timestamps: settings.logTimestamps,
+  });
   // Lines logged while connecting wait for the checks: a refusal is one line on its own.
   const held: string[] = [];
   const release = logSink.redirect((line) => held.push(line));
@@ -185,7 +195,7 @@ async function runBroker(args: string[]): Promise<number> {
     repairCommand: repairCommandLine(settings.serverFile, settings.securityFlags),
     writes: settings.writes,
     timeoutMs: settings.timeoutMs,
-    log,
+    log: logger.print,
     credentials: settings.credentials,
     // Hinted partitions go to the background repair, which moves their copies home — unless
     // the broker exits once the file is indexed, before that repair would run: its warnings
@@ -196,7 +206,7 @@ async function runBroker(args: string[]): Promise<number> {
   }, settings.securityFlags);
   try {
     try {
-      checkCluster(broker, settings, log);
+      checkCluster(broker, settings, logger);
     } finally {
       release();
     }
@@ -204,22 +214,25 @@ async function runBroker(args: string[]): Promise<number> {
     // Paused while a file is indexed: its replicas differ until its writes land.
     background = new BackgroundRepair(broker.pool, {
       placement: broker,
-      log,
+      log: logger.print,
       paused: settings.dataPath !== undefined,
     });
     if (settings.dataPath === undefined) {
-      return await serveCommands(broker, settings, settings.dialect ?? "assignment", logSink);
+      return await serveCommands(broker, settings, settings.dialect ?? "assignment", {
+        logSink,
+        logger,
+      });
     }
     const { exitCode, dialect, stopped } = await indexData(
       broker,
       settings,
       settings.dataPath,
-      log,
+      logger,
     );
     if (exitsAfterIndexing(settings) || stopped) return exitCode;
     background.resume();
     const outputDialect = settings.dialect ?? dialect ?? "assignment";
-    return await serveCommands(broker, settings, outputDialect, logSink, exitCode);
+    return await serveCommands(broker, settings, outputDialect, { logSink, logger }, exitCode);
   } finally {
     // Read repairs still running finish first (each request is bounded by the timeout); a
     // background repair is cut short: what it did stands, and it starts over next time.
@@ -240,6 +253,7 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
     dialect: { type: "string" },
     "index-only": { type: "boolean" },
     "duplicate-keys": { type: "string" },
+    "log-timestamps": { type: "boolean" },
     ...SECURITY_FLAGS,
   });
   const serverFile = values.servers;
@@ -288,6 +302,7 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
     json: values.json ?? false,
     credentials: await clientCredentials("broker", values),
     securityFlags: { "auth-file": values["auth-file"], "tls-ca": values["tls-ca"] },
+    logTimestamps: values["log-timestamps"] ?? false,
   };
 }
 
@@ -297,7 +312,7 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
  * stored): an UnavailableError, exit 3, as the one-shot commands' `ERROR`. Reports each
  * unreachable server.
  */
-function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string) => void): void {
+function checkCluster(broker: Broker, settings: BrokerSettings, logger: Logger): void {
   const twins = broker.pool.twins();
   if (twins.length > 0) {
     throw serverListedTwice("broker", settings.serverFile, twins);
@@ -315,7 +330,7 @@ function checkCluster(broker: Broker, settings: BrokerSettings, log: (m: string)
         } was indexed; ${START_SERVERS_ADVICE}`,
     );
   }
-  for (const line of startLines(broker.pool, broker.k)) log(line);
+  for (const line of startLines(broker.pool, broker.k)) logger.warn(line);
 }
 
 /** What `-i -` says when standard input is a terminal. */
@@ -332,7 +347,7 @@ async function indexData(
   broker: Broker,
   settings: BrokerSettings,
   dataPath: string,
-  log: (message: string) => void,
+  logger: Logger,
 ): Promise<{ exitCode: number; dialect: Dialect | undefined; stopped: boolean }> {
   const { duplicateKeys } = settings;
   // SIGINT or SIGTERM while indexing: stop reading, wait a little for the writes in
@@ -340,10 +355,10 @@ async function indexData(
   const stop = watchStopSignals(STOP_SIGNALS);
   let summary;
   try {
-    // Each skipped line is a mistake of the user's: one line led by `kv broker:`.
-    const options = { duplicateKeys, signal: stop.signal, report: log };
+    // Each skipped line (a mistake of the user's) or record not stored: a warning line.
+    const options = { duplicateKeys, signal: stop.signal, report: logger.warn.bind(logger) };
     // Records typed at a terminal: without a word the broker looks hung.
-    if (dataPath === STDIN_PATH && Deno.stdin.isTerminal()) log(TYPED_RECORDS_HINT);
+    if (dataPath === STDIN_PATH && Deno.stdin.isTerminal()) logger.info(TYPED_RECORDS_HINT);
     summary = dataPath === STDIN_PATH
       ? await indexLines(broker, readStdin("broker"), { fileName: STDIN_NAME, ...options })
       : await indexFile(broker, dataPath, options);
@@ -354,7 +369,7 @@ async function indexData(
   } finally {
     stop.dispose();
   }
-  log(formatIndexSummary(summary));
+  logger.info(formatIndexSummary(summary));
   const stoppedBy = stop.stoppedBy();
   if (stoppedBy !== undefined) {
     return { exitCode: SIGNAL_EXIT_CODES[stoppedBy], dialect: undefined, stopped: true };
@@ -377,9 +392,11 @@ async function serveCommands(
   broker: Broker,
   settings: BrokerSettings,
   dialect: Dialect,
-  logSink: LogSink,
+  log: { logSink: LogSink; logger: Logger },
   indexExitCode = 0,
 ): Promise<number> {
+  const { logSink, logger } = log;
+  const warn = logger.warn.bind(logger);
   const repair = repairCommandLine(settings.serverFile, settings.securityFlags);
   const options = { json: settings.json, dialect, repairCommand: repair };
   // Answers are coloured only for a person reading stdout.
@@ -397,7 +414,7 @@ async function serveCommands(
         color,
         terminal,
         logSink,
-        history: await openHistory(log),
+        history: await openHistory(warn),
         signal: stop.signal,
       });
     } finally {
@@ -409,12 +426,8 @@ async function serveCommands(
   // Batches of a window's lines: each line's objects are made as the pipeline takes it.
   const lines = readRawLineBatches(readStdin("broker"), { maxBatchLines: PIPELINE_WINDOW });
   const summary = await runSession(broker, lines, { ...options, color });
-  const sessionCode = sessionExitCode("broker", summary, log);
+  const sessionCode = sessionExitCode("broker", summary, warn);
   return indexExitCode !== 0 ? indexExitCode : sessionCode;
-
-  function log(message: string): void {
-    logSink.print(`kv broker: ${message}`);
-  }
 }
 
 /**

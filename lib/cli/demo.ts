@@ -51,6 +51,7 @@ import {
 } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
 import { counted } from "../base/plural.ts";
+import { Logger } from "../base/logger.ts";
 
 /** Servers the demo starts unless `--servers` says otherwise. */
 export const DEFAULT_DEMO_SERVERS = 4;
@@ -199,8 +200,22 @@ const CLEAR_LINE = "\r\x1b[2K";
 /** Set once a signal stops the demo: from then on it prints its one last line only. */
 let silenced = false;
 
+/** Puts the name and level on the demo's lines, as kv broker's (README "Logs"). */
+const logger = new Logger({
+  name: "kv demo",
+  write: (line) => {
+    if (!silenced) logSink.print(line);
+  },
+});
+
+/** The demo's own news: what it starts, loads and stops. */
 function log(message: string): void {
-  if (!silenced) logSink.print(`kv demo: ${message}`);
+  logger.info(message);
+}
+
+/** Something the demo's user may need to act on. */
+function warn(message: string): void {
+  logger.warn(message);
 }
 
 /** The verbs of `\demo VERB N`, aliases last. */
@@ -293,11 +308,11 @@ async function runCluster(
   const broker = await Broker.open(cluster.addresses(), {
     k: settings.k,
     timeoutMs: settings.timeoutMs,
-    log,
+    log: logger.print,
   });
   cluster.broker = broker;
   const summary = await whileProgressShows(() =>
-    indexFile(broker, dataPath, { report: log, signal: stop })
+    indexFile(broker, dataPath, { report: warn, signal: stop })
   );
   if (cluster.stopping) return INTERRUPTED_EXIT_CODE;
   log(formatIndexSummary(summary));
@@ -325,12 +340,12 @@ async function runCluster(
       terminal,
       logSink,
       metaCompletions: META_COMPLETIONS,
-      history: await openHistory(log),
+      history: await openHistory(warn),
     });
     return 0;
   }
   const session = await runSession(broker, readLineBatches(readStdin("demo")), sessionOptions);
-  return sessionExitCode("demo", session, log);
+  return sessionExitCode("demo", session, warn);
 }
 
 /**

@@ -13,7 +13,7 @@ import { brokerOf, connectWithRepairCommand, type Kv } from "../client/kv.ts";
 import { WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { KvInputError, KvNoServerReachableError, KvUnavailableError } from "../client/errors.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
-import { Logger } from "../base/logger.ts";
+import { type LogFunction, Logger } from "../base/logger.ts";
 import {
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_CONCURRENT_REQUESTS,
@@ -123,12 +123,14 @@ ${SERVERS_FLAG_HELP}
       --tls-cert FILE    serve HTTPS with this certificate chain (PEM); needs
                          --tls-key
       --tls-key FILE     the certificate's private key (PEM)
+      --log-timestamps   start every log line with the time, ISO 8601 in UTC
+                         (default off: supervisors such as journald add it)
   -h, --help             show this help
 
 To reach the servers:
 ${SECURITY_HELP}
 
-Prints 'kv http listening on http://HOST:PORT/ (k=N)' on stderr once ready;
+Prints 'kv http: listening on http://HOST:PORT/ (k=N)' on stderr once ready;
 SIGINT or SIGTERM finishes the requests in flight and exits 0.
 
 Exit codes: 0 stopped by SIGINT or SIGTERM; 1 stopped listening, one line:
@@ -178,7 +180,7 @@ async function runHttp(args: string[]): Promise<number> {
   const tokens = await readTokens(values["tokens-file"]);
   const tls = await tlsFiles(values["tls-cert"], values["tls-key"]);
   const writes = choiceFlag("http", "--writes", values.writes, WRITE_RULES, "sloppy");
-  const logger = new Logger({ name: "kv http" });
+  const logger = new Logger({ name: "kv http", timestamps: values["log-timestamps"] ?? false });
   const certPath = values["tls-cert"];
   if (tls !== undefined && certPath !== undefined) {
     for (const warning of await certificateWarnings(certPath, tls.cert)) logger.warn(warning);
@@ -202,7 +204,7 @@ async function runHttp(args: string[]): Promise<number> {
     tlsCa: values["tls-ca"],
     // As kv broker's: a k that kv repair -k changed (followed or refused), a default k
     // fixed on a new cluster, servers down and back, the background repair.
-    log: (line) => console.error(`kv http: ${line}`),
+    log: logger.print,
   }, values).catch(async (error) => {
     await server.shutdown();
     throw error;
@@ -241,6 +243,7 @@ function parseHttpFlags(args: string[]) {
     insecure: { type: "boolean" },
     "tls-cert": { type: "string" },
     "tls-key": { type: "string" },
+    "log-timestamps": { type: "boolean" },
     ...SECURITY_FLAGS,
   });
 }
@@ -372,7 +375,7 @@ async function openKv(
     timeoutMs: number;
     authFile?: string;
     tlsCa?: string;
-    log: (line: string) => void;
+    log: LogFunction;
   },
   flags: { servers?: string; "auth-file"?: string; "tls-ca"?: string },
 ): Promise<Kv> {

@@ -37,7 +37,7 @@ import {
 import { runCommand } from "../broker/commands.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { readServerList, ServerFileError } from "../broker/server_list.ts";
-import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, openServerText } from "../broker/server_pool.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { writeLine } from "../base/stdout.ts";
 import { keyProblem, listedKey, oneLine, readListedKey } from "../record/key.ts";
 import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
@@ -742,8 +742,6 @@ async function brokerFromFlags(
     throw noServerReachable(name, path, unreachableServers(broker.pool));
   }
   if (broker.notice !== undefined) console.error(`kv ${name}: ${broker.notice}`);
-  for (const server of broker.pool.unchallenged()) {
-    console.error(`kv ${name}: ${openServerText(server)}`);
-  }
+  for (const line of broker.pool.openServerWarnings()) console.error(`kv ${name}: ${line}`);
   return broker;
 }

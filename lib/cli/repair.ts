@@ -15,12 +15,7 @@
 import { Placement } from "../broker/placement.ts";
 import { repairCluster, type RepairReport } from "../broker/repair.ts";
 import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
-import {
-  DEFAULT_TIMEOUT_MS,
-  MAX_TIMEOUT_MS,
-  openServerText,
-  ServerPool,
-} from "../broker/server_pool.ts";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server_pool.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { counted } from "../base/plural.ts";
@@ -29,6 +24,7 @@ import { serverFile, SERVERS_FLAG_HELP, withServerFileSource } from "./oneshot.t
 import { repairCommandLine } from "./shell_command.ts";
 import { serverFileFailure, serverListedTwice } from "./open_broker.ts";
 import { ksByCount, recordedKs } from "../broker/cluster_k.ts";
+import { listFingerprint, sameList } from "../broker/list_fingerprint.ts";
 import {
   clientCredentials,
   credentialsRefusedError,
@@ -40,7 +36,11 @@ import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
 
 /** Exit code: the cluster is in order. */
 export const EXIT_IN_ORDER = 0;
-/** Exit code: something could not be repaired, or (`--dry-run`) something is out of place. */
+/**
+ * Exit code: something could not be repaired, or a list or k change was refused (a server
+ * down at the start: a mistyped line cannot be told from one), or (`--dry-run`) something
+ * is out of place.
+ */
 export const EXIT_NOT_IN_ORDER = 1;
 
 const FLAGS = {
@@ -76,7 +76,9 @@ ${SECURITY_HELP}
 Exit codes:
   ${EXIT_IN_ORDER}  the cluster is in order
   ${EXIT_NOT_IN_ORDER}  something could not be repaired (the servers and keys are named on
-     stderr); with --dry-run, something is out of place
+     stderr), or a change of the server list or k was refused, nothing
+     changed, as a server did not answer at the start; with --dry-run,
+     something is out of place
   ${USAGE_EXIT_CODE}  a user error: bad flags or files, credentials the servers refuse
      (one line on stderr)`;
 
@@ -113,9 +115,7 @@ async function runRepair(args: string[]): Promise<number> {
       return EXIT_NOT_IN_ORDER;
     }
     // Said as every other client says it: `kv repair --dry-run` is the monitoring check.
-    for (const server of pool.unchallenged()) {
-      console.error(`kv repair: ${openServerText(server)}`);
-    }
+    for (const line of pool.openServerWarnings()) console.error(`kv repair: ${line}`);
     const dryRun = values["dry-run"] ?? false;
     const k = clusterK(pool, requestedK, path);
     // A k change is rerun with its -k: a server it missed still records the old k, and a
@@ -124,6 +124,11 @@ async function runRepair(args: string[]): Promise<number> {
       (requestedK === undefined ? "" : ` -k ${requestedK}`);
     const previous = recordedKs(pool);
     if (!dryRun) {
+      const refusal = downBeforeChange(pool, k, path, again);
+      if (refusal !== undefined) {
+        console.error(`kv repair: ${refusal}`);
+        return EXIT_NOT_IN_ORDER;
+      }
       const kFailures = await recordK(pool, k, requestedK !== undefined);
       if (kFailures.length > 0) {
         console.error(`kv repair: ${await kNotRecorded(pool, k, previous, kFailures, again)}`);
@@ -218,6 +223,51 @@ function clusterK(pool: ServerPool, requested: number | undefined, path: string)
     );
   }
   return k;
+}
+
+/**
+ * Why this run must change nothing, as one line, else undefined: it would change the server
+ * list or k the servers are repaired under — a server that answered records another k, or
+ * is marked repaired under another list or k — and a server of the list did not answer at
+ * the start. Such a run re-marks every server (and records the new k) before it reads any
+ * data, and marks them under the new list only if every server answers to its end: run
+ * with one down, it ends with exit 1 and every server untrusted, so every read warns until
+ * a rerun. Refused before anything changed, the cluster goes on under its old list and k.
+ * A server marked `ff…ff` (a change stopped half way) is trusted by no client already, so
+ * it alone refuses nothing: the rerun repairs what it can, as a run that changes nothing
+ * does. A server that goes down after this check still leaves the servers re-marked: that
+ * run exits 1 and names the command to rerun.
+ */
+function downBeforeChange(
+  pool: ServerPool,
+  k: number,
+  path: string,
+  again: string,
+): string | undefined {
+  const indexes = pool.servers.map((_, index) => index);
+  const down = indexes.filter((index) => !pool.isUp(index));
+  if (down.length === 0) return undefined;
+  const list = listFingerprint(pool.servers.map((server) => server.identity), k);
+  const changes = indexes.some((index) => {
+    const state = pool.state(index);
+    if (state === undefined) return false;
+    return (state.k !== 0 && state.k !== k) ||
+      (!state.unrepaired && !sameList(state.repairedUnder, list) && !pool.markedChanging(index));
+  });
+  if (!changes) return undefined;
+  const one = down.length === 1;
+  const which = one ? "its line is" : "their lines are";
+  return `nothing was changed: ${down.map((index) => pool.downMessage(index)).join("; ")}, ` +
+    "and this run changes the server list or k the servers are repaired under, which it " +
+    `starts only once every server of ${path} answers (stopped half way, it would leave ` +
+    `every server untrusted until run again). If ${which} mistyped, correct ${
+      one ? "it" : "them"
+    }; if ${one ? "it is" : "they are"} stopped, start ${one ? "it" : "them"}; then run ` +
+    `${again}. If ${one ? "it is" : "they are"} gone for good, delete ${
+      one ? "its line" : "their lines"
+    } from ${path} and run the same: the other replicas of ${
+      one ? "its" : "their"
+    } keys are the source (with k = 1 a lost server's records are lost with it)`;
 }
 
 /** A server that could not record the repair's k: why, and whether it went down. */

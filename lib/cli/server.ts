@@ -6,8 +6,8 @@
  * On start it prints one line to stderr, stable for scripts to parse:
  *
  * ```text
- * kv server listening on 127.0.0.1:40123 (data: /tmp/x, 0 records, recovered in 3 ms, plain TCP, no auth)
- * kv server listening on 127.0.0.1:8000 (memory only, 0 records, recovered in 0 ms, plain TCP, no auth)
+ * kv server: listening on 127.0.0.1:40123 (data: /tmp/x, 0 records, recovered in 3 ms, plain TCP, no auth)
+ * kv server: listening on 127.0.0.1:8000 (memory only, 0 records, recovered in 0 ms, plain TCP, no auth)
  * ```
  *
  * @example
@@ -37,6 +37,7 @@ import { SnapshotFormatError } from "../server/snapshot.ts";
 import { LockFileError } from "../server/dir_lock.ts";
 import { LogFormatError, MAX_LOG_VALUE_BYTES } from "../server/storage_log.ts";
 import {
+  dataDirInUse,
   DEFAULT_COMPACTION_MIN_LOG_BYTES,
   DEFAULT_TOMBSTONE_GRACE_MS,
   describeWritable,
@@ -160,7 +161,7 @@ after ${
   DEFAULT_HELLO_TIMEOUT_MS / 1000
 } s without one, and such clients take at most half of --max-connections.
 
-Prints 'kv server listening on HOST:PORT (...)' on stderr once ready.
+Prints 'kv server: listening on HOST:PORT (...)' on stderr once ready.
 Exit codes: 0 after a clean shutdown, 2 for bad flags, a port in use or a locked
 data dir.`;
 
@@ -420,7 +421,8 @@ async function warnIfDataDirExposed(dataDir: string | undefined, logger: Logger)
   logger.warn(`data dir ${dataDir} is ${exposed}: any local user can read every record in it`);
 }
 
-async function openStore(settings: ServerSettings): Promise<Store> {
+/** Opens the store; `address` is where the server will listen (judged with -p), if told. */
+async function openStore(settings: ServerSettings, address: string | undefined): Promise<Store> {
   try {
     return await Store.open({
       dataDir: settings.dataDir,
@@ -429,6 +431,7 @@ async function openStore(settings: ServerSettings): Promise<Store> {
       tombstoneGraceMs: settings.tombstoneGraceMs,
       markUnrepaired: settings.markUnrepaired,
       port: settings.port,
+      address,
       onWarning: (message) => settings.logger.warn(message),
       onWritableChange: (failure) => {
         if (failure === undefined) settings.logger.info(describeWritable(undefined));
@@ -510,13 +513,25 @@ async function tlsContext(
  * (in use, or an address not on this machine) leaves the dir as it was: opening it judges
  * the last run by its port, and a start on another port than the dir's own is unrepaired
  * until a repair, for a port it never served on. Another process may take the port in
- * between; listen then refuses it as before.
+ * between; listen then refuses it as before. A port refused while another server holds the
+ * data dir is refused for the dir: a second server started with the same flags, told "pick
+ * another -p", would only then be told the dir is in use, where the dir's line names the
+ * server (its pid) to stop. Resolves with the address the port was taken on (`-a` as the
+ * listen resolved it), which the run record keeps beside the port; undefined for `-p 0`.
  */
-function checkPortFree(settings: ServerSettings): void {
-  if (settings.port === 0) return;
+async function checkPortFree(settings: ServerSettings): Promise<string | undefined> {
+  if (settings.port === 0) return undefined;
   try {
-    Deno.listen({ hostname: settings.hostname, port: settings.port, transport: "tcp" }).close();
+    const listener = Deno.listen({
+      hostname: settings.hostname,
+      port: settings.port,
+      transport: "tcp",
+    });
+    listener.close();
+    return listener.addr.hostname;
   } catch (error) {
+    const inUse = settings.dataDir === undefined ? undefined : await dataDirInUse(settings.dataDir);
+    if (inUse !== undefined) throw new UserError(`kv server: ${inUse.message}`);
     const where = hostPort(settings.hostname, settings.port);
     throw listenFailure("kv server", where, { port: "-p", address: "-a" }, error);
   }
@@ -544,8 +559,8 @@ async function runServer(args: string[]): Promise<number> {
     for (const warning of warnings) logger.warn(warning);
   }
   const tls = await tlsContext(settings, security.tls);
-  checkPortFree(settings);
-  const store = await openStore(settings);
+  const address = await checkPortFree(settings);
+  const store = await openStore(settings, address);
   const server = new KvServer({
     auth: security.auth,
     tls,
@@ -570,7 +585,7 @@ async function runServer(args: string[]): Promise<number> {
   if (settings.port !== 0) {
     // Not written: the record keeps the last port, and a start on this one after a crash is
     // unrepaired (the safe side); the server serves on.
-    await store.servesOn(addr.port).catch((error) =>
+    await store.servesOn(addr.port, addr.hostname).catch((error) =>
       logger.warn(`could not record port ${addr.port} in the data dir's LOCK: ${error}`)
     );
   }

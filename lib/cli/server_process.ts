@@ -9,7 +9,7 @@
  * connections (see lib/cli/server.ts):
  *
  * ```text
- * kv server listening on 127.0.0.1:40123 (memory only, 0 records, recovered in 0 ms, plain TCP, no auth)
+ * kv server: listening on 127.0.0.1:40123 (memory only, 0 records, recovered in 0 ms, plain TCP, no auth)
  * ```
  *
  * @example
@@ -30,7 +30,7 @@ import { readLines } from "../base/line_reader.ts";
  * is the host (bracketed for IPv6), 3 the port.
  */
 export const LISTENING_LINE =
-  /^(?:\d{4}-\d\d-\d\dT[\d:.]+Z )?kv server listening on (?:\[(.+)\]|([^\s:]+)):(\d+) \(/;
+  /^(?:\d{4}-\d\d-\d\dT[\d:.]+Z )?kv server: listening on (?:\[(.+)\]|([^\s:]+)):(\d+) \(/;
 
 /** How long {@link ServerProcess.start} waits for the listening line by default, in ms. */
 export const DEFAULT_START_TIMEOUT_MS = 15_000;

@@ -265,7 +265,7 @@ export class KvCore {
     // As kv broker logs them at start: a log that first heard of a server down since the
     // connect when it came "back up" could not tell an application it was down.
     if (options.log !== undefined) {
-      for (const line of startLines(broker.pool, broker.k)) options.log(line);
+      for (const line of startLines(broker.pool, broker.k)) options.log(line, "warn");
     }
     handoff.to = new BackgroundRepair(broker.pool, {
       placement: broker,

@@ -28,6 +28,7 @@ import {
 import { DecodeError } from "../base/bytes.ts";
 import { shellFlag } from "../base/shell_word.ts";
 import { ByteSlab } from "../base/byte_slab.ts";
+import type { LogFunction } from "../base/logger.ts";
 import { inProgramWords, KvInputError, KvUnavailableError } from "./errors.ts";
 import {
   checkName,
@@ -132,22 +133,23 @@ export interface ConnectOptions {
    */
   tlsCa?: string;
   /**
-   * Receives each line the connection has to tell, as `kv broker` logs them: the
-   * cluster's k it now follows, or why its writes are refused, after `kv repair -k`
-   * changed it; servers recording another k; the default k it fixed on a new cluster;
-   * servers going down and coming back; what its background repair did, or why it is
-   * held. Default: none, silent. A throw of its own is reported as uncaught (`reportError`:
-   * it ends the program unless globalThis's "error" event is handled), never passed on.
+   * Receives each line the connection has to tell, as `kv broker` logs them, with its level:
+   * `"warn"` for trouble (a server down or not trusted, writes refused, servers recording
+   * another k, a background repair held or failed), `"info"` for news (a server back up or
+   * trusted again, the cluster's k it now follows after `kv repair -k` changed it, the
+   * default k it fixed on a new cluster, what its background repair did). Default: none,
+   * silent. A throw of its own is reported as uncaught (`reportError`: it ends the program
+   * unless globalThis's "error" event is handled), never passed on.
    *
    * @example
    * ```ts
    * await using kv = await connect({
    *   servers: "serverFile.txt",
-   *   log: (line) => console.error(`my app: ${line}`),
+   *   log: (line, level) => console.error(`my app ${level}: ${line}`),
    * });
    * ```
    */
-  log?: (line: string) => void;
+  log?: LogFunction;
 }
 
 /**
@@ -953,7 +955,7 @@ interface CheckedOptions {
   timeoutMs: number;
   floats: FloatReading;
   credentials: Credentials;
-  log: ((line: string) => void) | undefined;
+  log: LogFunction | undefined;
 }
 
 async function checkConnectOptions(options: ConnectOptions): Promise<CheckedOptions> {
@@ -1006,10 +1008,10 @@ async function checkConnectOptions(options: ConnectOptions): Promise<CheckedOpti
  * The error is reported as uncaught (`reportError`, as a web event listener's throw is):
  * it ends the program, as before, unless the program handles globalThis's "error" event.
  */
-function guardedLog(log: (line: string) => void): (line: string) => void {
-  return (line) => {
+function guardedLog(log: LogFunction): LogFunction {
+  return (line, level) => {
     try {
-      log(line);
+      log(line, level);
     } catch (error) {
       reportError(error);
     }

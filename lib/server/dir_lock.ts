@@ -220,6 +220,50 @@ export class DirLock {
   }
 
   /**
+   * Whether another open file, in this process or another, holds `dir`'s lock: the test
+   * {@link tryAcquire} makes, without writing anything or making `LOCK` (each lock is taken
+   * and let go at once, so an acquire racing this one may be refused). False when `dir` or
+   * its `LOCK` cannot be opened (missing, not a directory): nothing holds them.
+   *
+   * @example
+   * ```ts
+   * const dir = await Deno.makeTempDir();
+   * const lock = await DirLock.tryAcquire(dir);
+   * await DirLock.isHeld(dir); // true
+   * lock?.release();
+   * await DirLock.isHeld(dir); // false
+   * ```
+   */
+  static async isHeld(dir: string): Promise<boolean> {
+    // A kv from before holds LOCK alone: its file is tried too, as tryAcquire does; opened
+    // for writing as well (never made, never written), as a pipe at its name would
+    // otherwise hold a read-only open.
+    const opens = [{ path: dir, write: false }, { path: lockPath(dir), write: true }];
+    for (const { path, write } of opens) {
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(path, { read: true, write });
+      } catch (error) {
+        if (isFsError(error)) return false;
+        throw error;
+      }
+      let free: boolean;
+      try {
+        free = await file.tryLock(true);
+      } catch (error) {
+        file.close();
+        throw error;
+      }
+      if (!free) {
+        file.close();
+        return true;
+      }
+      letGo(file);
+    }
+    return false;
+  }
+
+  /**
    * The pid the current holder wrote into the lock file, for error messages;
    * undefined when unreadable (missing: deleted under its holder, which writes it
    * anew within {@link LOCK_CHECK_INTERVAL_MS}; a directory). Not proof that the

@@ -19,8 +19,9 @@
  * - `boot`: which boot of the machine's kernel the run was in, told each way the process
  *   could ({@link currentBoot}).
  * - `fsync`: the run's `--fsync`.
- * - `port`: the TCP port the run served the dir on, once it listened (absent for `-p 0`,
- *   and in records of a kv before it).
+ * - `port`, `address`: the TCP port the run served the dir on, once it listened, and the
+ *   address it listened on as the listen resolved its `-a` (absent for `-p 0`, and in
+ *   records of a kv before them).
  * - `dir`, `files`: the identity ({@link identityOf}) of the data dir and of each of the
  *   files recovery reads (the newest snapshot and the logs from its generation on), full
  *   (with size, modification and change time) for all but the newest log, which an open
@@ -38,8 +39,11 @@
  *    run records left (its pid alone): LOCK was left out of a copy or a restore, or a start
  *    stopped before it recorded its run;
  * 2. the data dir's identity differs (a copy, a restore into a new dir, a move to another
- *    file system), or the last run served it on another port than this start's (two
- *    servers' dirs swapped by mistake: each would answer for the other's keys);
+ *    file system), or the last run served it on another port or address than this start's
+ *    (two servers' dirs swapped by mistake: each would answer for the other's keys). The
+ *    address is compared only when both runs listened on one address: a wildcard
+ *    (`0.0.0.0`, `::`) listens on every address of the machine, so it names none that
+ *    brokers reach the server by, and a move to or from one is not judged;
  * 3. the lock file was written by another program after kv last wrote it (its change time
  *    is later than the time kv stamped in it: a copy put over it);
  * 4. a file differs — after a clean stop: a data file added, missing, or changed in any
@@ -81,6 +85,7 @@ import { crc32c } from "../base/crc32.ts";
 import { invariant } from "../base/invariant.ts";
 import { MAX_RECORD_CHARS } from "./dir_lock.ts";
 import { NODE_STATE_FILE } from "./node_state.ts";
+import { hostPort } from "../base/host_port.ts";
 
 /** The run record's format number, written as its `format` field. */
 export const RUN_RECORD_FORMAT = 1;
@@ -113,6 +118,11 @@ export interface RunRecord {
   readonly files: Readonly<Record<string, string>>;
   /** The TCP port the run served the dir on; absent when it was not told (`-p 0`). */
   readonly port?: number;
+  /**
+   * The address the run listened on (`-a` as the listen resolved it: `127.0.0.1`, `::1`,
+   * `0.0.0.0`); absent with {@link port}, or in a record of a kv before addresses.
+   */
+  readonly address?: string;
 }
 
 /** What a start finds now, to judge the last run's record against. */
@@ -133,6 +143,8 @@ export interface RunNow {
   readonly files: Readonly<Record<string, string>>;
   /** The TCP port this start serves the dir on; undefined when not told (`-p 0`). */
   readonly port?: number;
+  /** The address this start listens on ({@link RunRecord.address}); undefined when not told. */
+  readonly address?: string;
 }
 
 /**
@@ -276,13 +288,14 @@ export function decodeRunRecord(line: string): RunRecord | "unreadable" {
   } catch {
     return "unreadable";
   }
-  const { format, run, boot, fsync, dir, files, port } = parsed;
+  const { format, run, boot, fsync, dir, files, port, address } = parsed;
   const isText = (value: unknown) => typeof value === "string";
   if (
     format !== RUN_RECORD_FORMAT || (run !== "open" && run !== "clean") ||
     !(boot === null || isText(boot)) || !isText(fsync) || !isText(dir) ||
     typeof files !== "object" || files === null || !Object.values(files).every(isText) ||
-    !(port === undefined || (Number.isInteger(port) && port as number > 0))
+    !(port === undefined || (Number.isInteger(port) && port as number > 0)) ||
+    !(address === undefined || (isText(address) && address !== ""))
   ) {
     return "unreadable";
   }
@@ -294,6 +307,7 @@ export function decodeRunRecord(line: string): RunRecord | "unreadable" {
     files: files as Record<string, string>,
     // A record of a kv before ports were recorded has none: nothing to compare.
     ...(port === undefined ? {} : { port: port as number }),
+    ...(address === undefined ? {} : { address: address as string }),
   };
 }
 
@@ -334,10 +348,11 @@ export function judgeLastRun(
       "time: a copy, a restore, or a move to another file system), so it may be older than " +
       "what the server acknowledged";
   }
-  if (last.port !== undefined && now.port !== undefined && last.port !== now.port) {
-    // The server list places keys by address: a dir served on another port than its own
-    // answers for another server's keys (two dirs swapped between servers by mistake).
-    return `the data dir was last served on port ${last.port}, not ${now.port} (another ` +
+  const elsewhere = servedElsewhere(last, now);
+  if (elsewhere !== undefined) {
+    // The server list places keys by address: a dir served on another port or address than
+    // its own answers for another server's keys (two dirs swapped between servers by mistake).
+    return `the data dir was last served on ${elsewhere.was}, not ${elsewhere.now} (another ` +
       "server's data dir, swapped by mistake? if so, stop and give each server its own; " +
       "if the server moved on purpose, the repair of the new server list refills it), so " +
       "it may not hold what this server acknowledged";
@@ -364,6 +379,28 @@ export function judgeLastRun(
     : "the machine has restarted since";
   return `the last run on it (--fsync ${last.fsync}) did not stop cleanly and ${restarted}: ` +
     "a power loss or kernel crash takes what it acknowledged but had not yet fsynced";
+}
+
+/** Addresses that listen on every address of the machine: they name no one address. */
+const WILDCARD_ADDRESSES: readonly string[] = ["0.0.0.0", "::"];
+
+/**
+ * Where the last run served the dir and where this start serves it, in words, when they
+ * differ; else undefined (or when either run was not told its port). Ports alone
+ * (`port 8001`, `8000`) unless both runs listened on one address, not a wildcard, and
+ * those differ (`127.0.0.2:8000`, `127.0.0.1:8000`): two servers of one machine on one port
+ * and different addresses.
+ */
+function servedElsewhere(last: RunRecord, now: RunNow): { was: string; now: string } | undefined {
+  if (last.port === undefined || now.port === undefined) return undefined;
+  const [was, is] = [last.address, now.address];
+  const addressed = was !== undefined && is !== undefined &&
+    !WILDCARD_ADDRESSES.includes(was) && !WILDCARD_ADDRESSES.includes(is);
+  if (addressed && was !== is) {
+    return { was: hostPort(was, last.port), now: hostPort(is, now.port) };
+  }
+  if (last.port === now.port) return undefined;
+  return { was: `port ${last.port}`, now: `${now.port}` };
 }
 
 /**

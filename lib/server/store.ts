@@ -217,6 +217,12 @@ export interface StoreOptions {
    */
   port?: number;
   /**
+   * The address the server will listen on, as a listen resolved its `-a` (`127.0.0.1`):
+   * with {@link port}, a start on another address than the last run's is unrepaired too,
+   * unless either is a wildcard (run_record.ts); absent: not judged.
+   */
+  address?: string;
+  /**
    * Tells which boot of the machine's kernel this is, for the run record (run_record.ts):
    * default {@link currentBoot}. Tests give their own to play a restart of the machine.
    */
@@ -382,6 +388,34 @@ export class StoreLockedError extends Error {
   }
 }
 
+/** The {@link StoreLockedError} for `dir`, naming the pid its holder wrote. */
+async function lockedError(dir: string): Promise<StoreLockedError> {
+  const pid = await DirLock.holderPid(dir);
+  return new StoreLockedError(
+    `data dir ${dir} is in use by another kv server` + (pid === undefined ? "" : ` (pid ${pid})`) +
+      `; stop it or give this server its own --data-dir`,
+  );
+}
+
+/**
+ * The {@link StoreLockedError} {@link Store.open} would throw for `dir`, found without
+ * opening it, making it or writing anything in it; undefined when no process holds it
+ * (see `DirLock.isHeld`). For a start refused before it opens its store (its port taken),
+ * whose refusal this one says better when both hold: a second server given the same flags.
+ *
+ * @example
+ * ```ts
+ * const dataDir = await Deno.makeTempDir();
+ * const store = await Store.open({ dataDir });
+ * (await dataDirInUse(dataDir))?.message; // "data dir /tmp/… is in use by another kv server (pid …); …"
+ * await store.close();
+ * await dataDirInUse(dataDir); // undefined
+ * ```
+ */
+export async function dataDirInUse(dir: string): Promise<StoreLockedError | undefined> {
+  return await DirLock.isHeld(dir) ? await lockedError(dir) : undefined;
+}
+
 /**
  * The data directory is inconsistent in a way recovery cannot repair without losing
  * records, so the store does not open rather than serve part of its data.
@@ -543,11 +577,15 @@ export class Store {
   readonly #fsync: FsyncPolicy;
   /** The port this start is judged by (StoreOptions.port); undefined when not told. */
   readonly #startPort: number | undefined;
+  /** The address this start is judged by (StoreOptions.address); undefined when not told. */
+  readonly #startAddress: string | undefined;
   /**
    * The port the run record keeps: the last run's until {@link Store.servesOn} tells this
    * run's, so that a start refused its port records no port it never served on.
    */
   #port: number | undefined;
+  /** The address the run record keeps, with {@link #port}. */
+  #address: string | undefined;
   readonly #compactionMinLogBytes: number;
   readonly #compactionSnapshotRatio: number;
   readonly #onWarning: (message: string) => void;
@@ -613,6 +651,7 @@ export class Store {
     }
     checkInRange("port", options.port ?? 0, MAX_TCP_PORT);
     this.#startPort = options.port === 0 ? undefined : options.port;
+    this.#startAddress = this.#startPort === undefined ? undefined : options.address;
     this.#compactionMinLogBytes = options.compactionMinLogBytes ?? DEFAULT_COMPACTION_MIN_LOG_BYTES;
     this.#compactionSnapshotRatio = options.compactionSnapshotRatio ??
       DEFAULT_COMPACTION_SNAPSHOT_RATIO;
@@ -658,14 +697,7 @@ export class Store {
       onWarning: store.#onWarning,
       onDirLost: (message) => store.#fail(new DataDirLostError(message), "append"),
     });
-    if (lock === undefined) {
-      const pid = await DirLock.holderPid(dir);
-      throw new StoreLockedError(
-        `data dir ${dir} is in use by another kv server` +
-          (pid === undefined ? "" : ` (pid ${pid})`) +
-          `; stop it or give this server its own --data-dir`,
-      );
-    }
+    if (lock === undefined) throw await lockedError(dir);
     store.#lock = lock;
     try {
       // Judged before recovery changes anything: the files as the last run left them.
@@ -795,7 +827,10 @@ export class Store {
   /** Why `dir` may lack acknowledged writes, as the run record `lock` holds tells (run_record.ts). */
   async #judgeLastRun(dir: string, lock: DirLock): Promise<string | undefined> {
     const last = lock.record === undefined ? undefined : decodeRunRecord(lock.record);
-    if (last !== undefined && last !== "unreadable") this.#port = last.port;
+    if (last !== undefined && last !== "unreadable") {
+      this.#port = last.port;
+      this.#address = last.address;
+    }
     return judgeLastRun(last, {
       boot: this.#boot,
       dir: identityOf(await Deno.stat(dir), false),
@@ -803,6 +838,7 @@ export class Store {
       lockOfOlderKv: lock.ofOlderKv,
       files: await fileIdentities(dir, true),
       port: this.#startPort,
+      address: this.#startAddress,
     });
   }
 
@@ -829,6 +865,7 @@ export class Store {
       dir: identityOf(await Deno.stat(dir), false),
       files: await fileIdentities(dir, run === "clean"),
       ...(this.#port === undefined ? {} : { port: this.#port }),
+      ...(this.#address === undefined ? {} : { address: this.#address }),
     };
     if (run === "open") this.#openRecord = record;
     else {
@@ -1292,21 +1329,24 @@ export class Store {
   }
 
   /**
-   * Says the server now serves this dir on TCP `port` (it listens): the run record keeps it,
-   * written at once when the port is new, and a later start on another port is unrepaired
+   * Says the server now serves this dir on TCP `port` of `address` (it listens there; the
+   * address as the listen resolved it): the run record keeps both, written at once when
+   * either is new, and a later start on another port or address is unrepaired
    * (run_record.ts). At once, for a start that dies before its next record (a compaction, a
-   * clean stop) would otherwise find the old port and blame the one it served on.
+   * clean stop) would otherwise find the old ones and blame those it served on.
    *
    * @example
    * ```ts
-   * const store = await Store.open({ dataDir: "data", port: 8000 });
-   * await store.servesOn(8000);
+   * const store = await Store.open({ dataDir: "data", port: 8000, address: "127.0.0.1" });
+   * await store.servesOn(8000, "127.0.0.1");
    * ```
    */
-  async servesOn(port: number): Promise<void> {
+  async servesOn(port: number, address: string): Promise<void> {
     invariant(Number.isInteger(port) && port > 0 && port <= MAX_TCP_PORT, "a TCP port");
-    if (port === this.#port) return;
+    invariant(address !== "", "an address");
+    if (port === this.#port && address === this.#address) return;
     this.#port = port;
+    this.#address = address;
     if (this.#recording) await this.#recordRun("open");
   }
 

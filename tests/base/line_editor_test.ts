@@ -6,7 +6,9 @@ import {
   joinEntry,
   LineEditor,
   type LineEditorOptions,
+  MAX_SKIPPED_LINES,
   MORE_CANDIDATES,
+  type OverLongEntry,
 } from "../../lib/base/line_editor.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { textColumns } from "../../lib/base/columns.ts";
@@ -494,7 +496,7 @@ Deno.test("LineEditor refuses an entry of too many lines, or too long, lines joi
       "ok\r",
       "{\r",
       "0123456}\r",
-      // A line past 10 alone has lost its end: refused at once, as ever, what follows a line.
+      // A line past 10 alone has lost its end: the lines after it are skipped to the record's.
       "{\r",
       "0123456789x\r",
       "}\r",
@@ -505,14 +507,13 @@ Deno.test("LineEditor refuses an entry of too many lines, or too long, lines joi
     // Its third line went on: past 3 lines. The lines after it to its end are dropped.
     { kind: "tooManyLines", limit: 3 },
     { kind: "line", text: "d" },
-    { kind: "overLong", limit: 10 },
+    { kind: "overLong", limit: 10, entry: { lines: 3 } },
     { kind: "line", text: "ok" },
     { kind: "line", text: "{ 0123456}", lines: ["{", "0123456}"] },
-    { kind: "overLong", limit: 10 },
-    { kind: "line", text: "}" },
+    { kind: "overLong", limit: 10, entry: { lines: 3, overLine: 2, skippedTo: "close" } },
     { kind: "eof" },
   ]);
-  assert.deepEqual(history, ["d", "ok", "{ 0123456}", "}"], "entries not run are not kept");
+  assert.deepEqual(history, ["d", "ok", "{ 0123456}"], "entries not run are not kept");
   // Ctrl-D at an empty line of a refused entry answers the refusal; Ctrl-C drops it.
   assert.deepEqual(
     await readAll(["a {\r", "b\r", "c\r", "\x04", "a {\r", "b\r", "c\r", "\x03", "e\r"], {
@@ -521,6 +522,55 @@ Deno.test("LineEditor refuses an entry of too many lines, or too long, lines joi
     }),
     [{ kind: "tooManyLines", limit: 3 }, { kind: "line", text: "e" }, { kind: "eof" }],
   );
+});
+
+Deno.test("LineEditor skips the lines after a line over the limit inside an entry as the rest of its record: to the line that closes it, a blank line, MAX_SKIPPED_LINES or Ctrl-D, never running them; a first line over it is answered at once", async () => {
+  const overLong = (lines: number, skippedTo: OverLongEntry["skippedTo"]) => ({
+    kind: "overLong",
+    limit: 20,
+    entry: { lines, overLine: 2, skippedTo },
+  });
+  const long = `"bio": "${"x".repeat(30)}",`;
+  const skipped = Array.from({ length: MAX_SKIPPED_LINES + 1 }, (_, i) => `"f${i}": ${i},\r`);
+  const history: string[] = [];
+  const results = await readAll(
+    [
+      // The reviewer's case (S32 review N1): `"z": 1,` and `}` were answered as commands.
+      ...["PUT a: {", long, '"z": 1,', "}", "GET a"].map((line) => `${line}\r`),
+      // An object opened and closed after the long line, then the record's own `}`.
+      ...["PUT b: {", long, '"c": {', '"d": 1 },', "}"].map((line) => `${line}\r`),
+      // A wrong guess (the lost end closed the record): a blank line ends the skipping.
+      ...["PUT c: {", `"bio": "${"x".repeat(30)}" }`, "GET c", "", "GET d"].map((l) => `${l}\r`),
+      // Another line over the limit while skipping closes nothing it did not open.
+      ...["PUT e: {", long, long, "}"].map((line) => `${line}\r`),
+      // Skipping ends after MAX_SKIPPED_LINES lines, and the next line is a command again.
+      ...["PUT f: {", long].map((line) => `${line}\r`),
+      ...skipped,
+      // Ctrl-D on an empty line of one skipping answers the refusal.
+      ...["PUT g: {", long, "h: 1,"].map((line) => `${line}\r`),
+      "\x04",
+      // A first line over the limit is answered at its Enter, as ever.
+      `PUT i: { ${long}\r`,
+      "}\r",
+    ],
+    { ...continuing(), maxLineLength: 20, onHistoryAdd: (line) => history.push(line) },
+  );
+  const last = skipped.at(-1)!.slice(0, -1);
+  assert.deepEqual(results, [
+    overLong(4, "close"),
+    { kind: "line", text: "GET a" },
+    overLong(5, "close"),
+    overLong(4, "blank"),
+    { kind: "line", text: "GET d" },
+    overLong(4, "close"),
+    overLong(2 + MAX_SKIPPED_LINES, "limit"),
+    { kind: "line", text: last },
+    overLong(3, "ctrl-d"),
+    { kind: "overLong", limit: 20 },
+    { kind: "line", text: "}" },
+    { kind: "eof" },
+  ]);
+  assert.deepEqual(history, ["GET a", "GET d", last, "}"], "entries refused are not kept");
 });
 
 Deno.test("entryPosition finds where a column of an entry's joined line was typed", () => {

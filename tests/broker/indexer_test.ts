@@ -288,7 +288,7 @@ Deno.test("with k of the first 2k-1 servers of a record's list down, it is store
     assert.match(
       reports[0],
       new RegExp(
-        `^WARNING: ${beyond.length} records of d\\.txt were stored with a warning; the first: ` +
+        `^${beyond.length} records of d\\.txt were stored with a warning; the first: ` +
           "stored on \\S+, beyond the first 3 servers of the key's list, where reads look",
       ),
     );

@@ -60,7 +60,7 @@ Deno.test("a piped session exits 0 when every command was answered (NOT FOUND to
     await broker.send(script.join("\n"));
     return await broker.finish();
   };
-  const counted = /^kv broker: of \d+ commands?, .*; exit \d/m;
+  const counted = /^kv broker warn: of \d+ commands?, .*; exit \d/m;
 
   const answered = await run(["PUT a: 1", "GET a", "GET nope", "DELETE nope", "KEYS zz"]);
   assert.equal(answered.code, 0, answered.stderr);
@@ -72,7 +72,7 @@ Deno.test("a piped session exits 0 when every command was answered (NOT FOUND to
   assert.equal(mistakes.stdout.split("\n").length, 5, "every command ran");
   assert.match(
     mistakes.stderr,
-    /^kv broker: of 5 commands, 3 were mistakes \(their answers on stdout say why\); exit 2 /m,
+    /^kv broker warn: of 5 commands, 3 were mistakes \(their answers on stdout say why\); exit 2 /m,
   );
 
   // With one of two servers down and k=2, a PUT cannot reach k servers; a GET still answers.
@@ -82,7 +82,7 @@ Deno.test("a piped session exits 0 when every command was answered (NOT FOUND to
   assert.match(failed.stdout, /^ERROR: .*\na : 1$/);
   assert.match(
     failed.stderr,
-    /^kv broker: of 2 commands, 1 the cluster could not answer for sure \(its answer on stdout says why\); exit 3 /m,
+    /^kv broker warn: of 2 commands, 1 the cluster could not answer for sure \(its answer on stdout says why\); exit 3 /m,
   );
   // A mistake outweighs a failure: it is the script's to fix.
   const both = await run(["PUT c: 1", "NOPE"]);

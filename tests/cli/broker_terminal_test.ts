@@ -471,6 +471,23 @@ terminalTest(
 );
 
 terminalTest(
+  "a line over the 1 MiB line limit inside a record pasted over several lines skips the record's other lines, said once, and the command after it runs",
+  async () => {
+    await withStateHome(async (env) => {
+      await using cluster = await KvCluster.start(1);
+      await using term = await startBroker(cluster, { env });
+      const bio = "x".repeat(1024 * 1024);
+      await term.paste(`PUT big: {\r  "a": 1,\r  "bio": "${bio}",\r  "z": 1\r}\rGET big\r`);
+      await term.waitFor(
+        /^ERROR: line 3 of this command over several lines is over 1048576 bytes, the limit of one line; nothing was run; the 2 lines after it were skipped as the rest of its record, to the line that closes it \(a record this large is stored through the library, mod\.ts\)\nkv> GET big\nNOT FOUND: big\nkv>$/m,
+      );
+      // Its last lines were not run one by one as commands, each refused.
+      assert.equal((await term.screen()).match(/^ERROR: /gm)?.length, 1);
+    });
+  },
+);
+
+terminalTest(
   "a line typed in a terminal that is not UTF-8 is refused, never stored with U+FFFD for what was typed",
   async () => {
     await withStateHome(async (env) => {

@@ -164,7 +164,7 @@ Deno.test("kv broker -i - indexes standard input, then exits without reading com
   const loaded = await loader.finish();
   assert.equal(loaded.code, 2, loaded.stderr);
   assert.equal(loaded.stdout, "");
-  assert.match(loaded.stderr, /^kv broker: stdin:3:/m);
+  assert.match(loaded.stderr, /^kv broker warn: stdin:3:/m);
   assert.match(loaded.stderr, /indexed 2 records \(0 failed\), skipped 1 line/);
   await using reader = BrokerProcess.start(["-s", cluster.serverFile, "-k", "2"]);
   await reader.send("GET person1");
@@ -487,7 +487,7 @@ Deno.test("an -i line naming a field twice is skipped in one line that points at
     assert.match(
       run.stderr,
       new RegExp(
-        `^kv broker: ${where}:2:12: duplicate key 'x' in one object; line skipped ` +
+        `^kv broker warn: ${where}:2:12: duplicate key 'x' in one object; line skipped ` +
           "\\(--duplicate-keys last-wins keeps the last value\\)$",
         "m",
       ),
@@ -664,9 +664,12 @@ Deno.test("kv broker --index-only whose records went beyond the first 2k-1 serve
       "",
     );
     assert.equal(code, 0, stderr);
-    const warning = stderr.split("\n").find((line) => line.startsWith("kv broker: WARNING: "));
+    const warning = stderr.split("\n").find((line) => line.includes(" stored with a warning;"));
     assert(warning !== undefined, stderr);
-    assert.match(warning, /were stored with a warning; the first: stored on /);
+    assert.match(
+      warning,
+      /^kv broker warn: \d+ records of .* were stored with a warning; the first: stored on /,
+    );
     assert(
       warning.endsWith(`; run kv repair -s ${cluster.serverFile} once they can store it`),
       warning,

@@ -394,7 +394,7 @@ Deno.test("a running kv http given -k refuses writes once kv repair -k records a
   assert.equal(found.code, 1, "nothing was stored");
   assert.ok(
     http.stderr.includes(
-      "kv http: the servers now record k=3 (kv repair -k changed it), but this broker was " +
+      "kv http warn: the servers now record k=3 (kv repair -k changed it), but this broker was " +
         "given k=2 (-k, replicas): writes are refused; start it again without -k to follow " +
         "the cluster's k",
     ),

@@ -47,7 +47,7 @@ Deno.test("kv demo starts its servers, survives a crash and a freeze, and cleans
   // `\demo kill 7` and the four lines after it are mistakes: piped, the demo exits as a
   // piped broker does.
   assert.equal(run.code, 2, run.stderr);
-  assert.match(run.stderr, /^kv demo: of 18 commands, 5 were mistakes /m);
+  assert.match(run.stderr, /^kv demo warn: of 18 commands, 5 were mistakes /m);
   // Piped, the greeting goes to stderr: stdout holds the answers and nothing else.
   const banner =
     /^kv demo: 4 servers on 127\.0\.0\.1 ports (\d+), (\d+), (\d+), (\d+), 20 records with k=2; data in (\S+)$/m

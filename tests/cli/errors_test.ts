@@ -122,7 +122,7 @@ Deno.test("kv server -a with a port says the port is -p's; an IPv6 address may c
     /^kv server: -a \[::1\]:8000 holds a port; .* \(-a ::1 -p 8000\)$/,
   );
   await using server = await startServerProcess(["-a", "[::1]"]);
-  assert.match(server.stderrLines.join("\n"), /kv server listening on \[::1\]:\d+ /);
+  assert.match(server.stderrLines.join("\n"), /kv server: listening on \[::1\]:\d+ /);
   assert.equal((await stopWithin(server)).code, 0);
 });
 

@@ -2,7 +2,12 @@
 // -k) while they run: a load onto servers marked under another list says so, a load across a k
 // change loses nothing and ends readable under the new k. Real `kv server` processes, small data.
 import assert from "node:assert/strict";
-import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import {
+  BROKER_TIMEOUT_MS,
+  BrokerProcess,
+  KvCluster,
+  withBrokerTimeout,
+} from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { serverContents } from "../helpers/server_contents.ts";
@@ -15,6 +20,34 @@ import { otherListAdvice, REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/com
 import type { ServerReport } from "../../lib/broker/broker.ts";
 import { listFingerprint, sameList } from "../../lib/broker/list_fingerprint.ts";
 import { LIST_CHANGE_UNDER_WAY as CHANGING } from "../../lib/protocol/mod.ts";
+import { repairCluster, type RepairReport } from "../../lib/broker/repair.ts";
+import { ServerPool } from "../../lib/broker/server_pool.ts";
+import { readServerList } from "../../lib/broker/server_list.ts";
+import { Placement } from "../../lib/broker/placement.ts";
+
+/**
+ * What `kv repair -s file` does once its start-up checks pass (lib/cli/repair.ts), in this
+ * process, k = 1: a list change run over servers one of which is down. The command refuses
+ * such a change when the server is down at its start, so only a server lost after its
+ * check leaves the servers re-marked half way, as this does.
+ */
+async function changeWithServerLost(file: string): Promise<RepairReport> {
+  const servers = await readServerList(file);
+  const pool = new ServerPool(servers, { timeoutMs: BROKER_TIMEOUT_MS });
+  try {
+    await pool.start();
+    pool.trustUnder(1);
+    return await repairCluster(pool, {
+      k: 1,
+      placement: new Placement(servers.map((server) => server.identity)),
+      listTombstones: true,
+      listChange: true,
+      unrepaired: (index) => pool.trusted(index) === false,
+    });
+  } finally {
+    pool.close();
+  }
+}
 
 /** `count` record lines, `person<i>: <i>`, and their keys. */
 function recordLines(count: number, prefix = "person"): { text: string; keys: string[] } {
@@ -57,10 +90,10 @@ Deno.test("kv broker -i onto servers kv repair -s re-marked under the cluster's 
         ]),
       );
       assert.equal(load.code, 0, load.stderr);
-      const warnings = load.stderr.split("\n").filter((line) => line.includes("WARNING"));
+      const warnings = load.stderr.split("\n").filter((line) => line.includes(" records of "));
       assert.equal(warnings.length, 1, load.stderr);
       const warned = new RegExp(
-        `^kv broker: WARNING: 12 records of ${dir}/data.txt were stored on (.+), which were ` +
+        `^kv broker warn: 12 records of ${dir}/data.txt were stored on (.+), which were ` +
           `repaired under another server list or k than this broker's: clients on that list ` +
           `may not see them until kv repair -s FILE runs with the cluster's server list ` +
           `\\(give this broker that file\\)$`,
@@ -357,8 +390,8 @@ Deno.test("an old-list broker's background repair that read a restored server be
     // The change runs with S2 down, so that it moves copies off S0 but marks nothing at its
     // end; S2's digests reach the broker from its restart, asked again.
     await s2.kill();
-    const change = await runKv(withBrokerTimeout(["repair", "-s", both]));
-    assert.equal(change.code, 1, change.stdout + change.stderr);
+    const change = await changeWithServerLost(both);
+    assert.equal(change.inOrder, false, JSON.stringify(change));
     await s2.restart();
     const moved = [];
     for (const key of keys) {

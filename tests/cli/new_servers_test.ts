@@ -334,7 +334,7 @@ Deno.test("a running kv http logs, once a server, that a kv repair -s over anoth
       assert.equal(repair.code, 0, repair.stdout + repair.stderr);
     });
     const untrusted = (id: string) =>
-      `kv http: server ${id} was repaired under another server list or k than this broker's ` +
+      `kv http warn: server ${id} was repaired under another server list or k than this broker's ` +
       "and is not trusted: if the cluster's list changed, restart this broker with the new " +
       `file; if this broker's file is the new one, run kv repair -s ${old.serverFile}`;
     for (const { id } of old.servers) {

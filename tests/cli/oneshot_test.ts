@@ -312,7 +312,7 @@ Deno.test("kv put of a record over every server's --max-frame-bytes is the user'
   });
   // And the piped session exits 2 for it, as for any mistake (README, kv broker).
   assert.equal(piped.code, 2, piped.stderr);
-  assert.match(piped.stderr, /^kv broker: of 1 command, 1 was a mistake/);
+  assert.match(piped.stderr, /^kv broker warn: of 1 command, 1 was a mistake/);
   const answer = JSON.parse(piped.stdout);
   assert.deepEqual([answer.op, answer.key, answer.refused], ["PUT", "big", true]);
   assert.match(answer.error, /--max-frame-bytes; nothing was changed$/);

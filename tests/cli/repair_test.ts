@@ -14,7 +14,8 @@ import { int, str, toJsonText } from "../../lib/record/value.ts";
 import { decodeValue } from "../../lib/record/value_codec.ts";
 import { assertRefusedInOneLine, type RefusalCase, refusalOf } from "../helpers/refusals.ts";
 import { faketimeEnv, hasFaketime } from "../helpers/faketime.ts";
-import { listenLoopback, type LoopbackListener } from "../helpers/fixtures.ts";
+import { closedPorts, listenLoopback, type LoopbackListener } from "../helpers/fixtures.ts";
+import { LIST_CHANGE_UNDER_WAY } from "../../lib/protocol/mod.ts";
 
 /** A server file listing `servers`, removed at the end of the test by `using`. */
 async function serverFile(servers: readonly ServerProcess[]): Promise<string> {
@@ -472,33 +473,157 @@ Deno.test("kv repair with a server down exits 1 naming it, what was left undone,
   assert.ok((without.report.markedRepaired as string[]).includes(emptied.id), without.stderr);
 });
 
-Deno.test("kv repair -k 3 with a server down exits 1 naming the command to rerun, -k 3 included; run once the server is back (restarted empty), it marks every server and nothing is lost", async () => {
+/**
+ * The one line `kv repair` prints when it refuses a list or k change because the servers
+ * `down` (ids) did not answer, as a pattern: `file` is the server file, `again` the command.
+ */
+function refusedChange(down: readonly string[], file: string, again: string): RegExp {
+  const text = (plain: string) => plain.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const one = down.length === 1;
+  const [its, it, is] = one ? ["its", "it", "it is"] : ["their", "them", "they are"];
+  const downs = down.map((id) => `${text(id)} is down \\([^\\n;]*\\)`).join("; ");
+  return new RegExp(
+    `^kv repair: nothing was changed: ${downs}, and this run changes the server list or k ` +
+      "the servers are repaired under, which it starts only once every server of " +
+      `${text(file)} answers \\(stopped half way, it would leave every server untrusted until ` +
+      `run again\\)\\. If ${its} ${one ? "line is" : "lines are"} mistyped, correct ${it}; if ` +
+      `${is} stopped, start ${it}; then run ${text(again)}\\. If ${is} gone for good, delete ` +
+      `${its} ${one ? "line" : "lines"} from ${text(file)} and run the same: the other ` +
+      `replicas of ${its} keys are the source \\(with k = 1 a lost server's records are lost ` +
+      "with it\\)\\n$",
+  );
+}
+
+/** Writes the servers `ids` (`host:port`), one a line, into a new temporary server file. */
+async function listFile(ids: readonly string[]): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".txt" });
+  await Deno.writeTextFile(path, ids.map((id) => `${id}\n`).join(""));
+  return path;
+}
+
+Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1, one line saying what to do; the clients on the old list read on without a warning, and the corrected list repairs", async () => {
+  await using cluster = await KvCluster.start(3);
+  await using added = await KvCluster.start(1);
+  const count = 30;
+  await index(cluster.serverFile, 2, count);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  // Two lines mistyped: both named in the one line.
+  const typos = closedPorts(2).map((port) => `127.0.0.1:${port}`);
+  const ids = cluster.servers.map((server) => server.id);
+  const mistyped = await listFile([...ids, ...typos]);
+  const corrected = await listFile([...ids, added.servers[0].id]);
+  try {
+    const refused = await runKv(withBrokerTimeout(["repair", "-s", mistyped]));
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.equal(refused.stdout, "");
+    assert.match(
+      refused.stderr,
+      refusedChange(typos, mistyped, `kv repair -s ${mistyped}`),
+    );
+    // Every server still marked under the old list: its clients trust them (exit 0, no warning).
+    const gets = Array.from({ length: count }, (_, i) => `GET person${i}`);
+    const answers = await ask(cluster.serverFile, 2, gets);
+    assert.deepEqual(wrongAnswers(answers, 0), []);
+    assert.ok(answers.every((answer) => answer.warning === undefined), JSON.stringify(answers));
+    const fixed = await repair(["-s", corrected]);
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.deepEqual(wrongAnswers(await ask(corrected, 2, gets), 0), []);
+  } finally {
+    await Deno.remove(mistyped);
+    await Deno.remove(corrected);
+  }
+});
+
+Deno.test("kv repair -k 3 with a server down changes nothing (every server keeps k 2 and its mark), exit 1; run once the server is back (restarted empty), it marks every server and nothing is lost", async () => {
   await using cluster = await KvCluster.start(4);
   const count = 30;
   await index(cluster.serverFile, 2, count);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
   const down = cluster.servers[3];
   await down.kill();
-  const first = await repair(["-s", cluster.serverFile, "-k", "3", "--timeout-ms", "3000"]);
+  const first = await runKv(
+    withBrokerTimeout(["repair", "-s", cluster.serverFile, "-k", "3", "--timeout-ms", "3000"]),
+  );
   assert.equal(first.code, 1, first.stderr);
-  // The servers stay marked as changing lists, so no broker's background repair heals them.
+  // The rerun keeps its -k: without it the repair would run under the old k.
   const rerun = `kv repair -s ${cluster.serverFile} -k 3`;
-  assert.ok(first.stderr.includes(`fix the one above, then run ${rerun}\n`), first.stderr);
-  // The servers left unmarked are named in one line, not one line each with the same advice.
-  const unmarked = cluster.servers.slice(0, 3).map((server) => server.id).sort();
-  const lines = first.stderr.split("\n").filter((line) => line.includes("still not marked"));
-  assert.equal(lines.length, 1, first.stderr);
-  assert.deepEqual((first.report.stillUnrepaired as string[]).toSorted(), unmarked);
-  for (const id of unmarked) assert.ok(lines[0].includes(id), lines[0]);
-  assert.match(lines[0], / are still not marked repaired under this server list and k: they are /);
+  assert.match(first.stderr, refusedChange([down.id], cluster.serverFile, rerun));
+  assert.deepEqual(await recordedKs(cluster.servers.slice(0, 3)), [2, 2, 2]);
+  const gets = Array.from({ length: count }, (_, i) => `GET person${i}`);
+  const before = await ask(cluster.serverFile, 2, gets, true);
+  assert.deepEqual(wrongAnswers(before, 0), []);
+  assert.ok(
+    before.every((answer) => !`${answer.warning}`.includes("another server list or k")),
+    JSON.stringify(before),
+  );
   await down.restart();
   const again = await repair(["-s", cluster.serverFile, "-k", "3"]);
   assert.equal(again.code, 0, again.stderr);
   assert.equal(again.report.inOrder, true);
   assert.equal((again.report.markedRepaired as string[]).length, cluster.servers.length);
-  const gets = Array.from({ length: count }, (_, i) => `GET person${i}`);
   const answers = await ask(cluster.serverFile, 3, gets);
   assert.deepEqual(wrongAnswers(answers, 0), []);
   assert.ok(answers.every((answer) => answer.warning === undefined), JSON.stringify(answers));
+});
+
+Deno.test("kv repair rerun over servers a stopped change left marked as changing lists goes on with a server down, repairing what it can: those servers are trusted by no client already", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 30);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  // What a change SIGKILLed after its first step leaves: every server marked ff…ff.
+  for (const server of cluster.servers) {
+    const client = await connectClient(server.address);
+    try {
+      await client.markRepaired(LIST_CHANGE_UNDER_WAY, client.state.repairedUnder);
+    } finally {
+      await client.close();
+    }
+  }
+  const down = cluster.servers[2];
+  await down.kill();
+  const { code, report, stderr } = await repair(["-s", cluster.serverFile, "--timeout-ms", "3000"]);
+  assert.equal(code, 1, stderr);
+  assert.doesNotMatch(stderr, /nothing was changed/);
+  assert.deepEqual((report.failures as { server: string }[]).map((each) => each.server), [
+    down.id,
+  ]);
+  assert.match(stderr, new RegExp(`kv repair: if ${down.id} is gone for good, delete its line`));
+});
+
+Deno.test("replacing a dead server as README says: kv repair -s with-both is refused, nothing changed, naming the dead server; the list without it and with the new one repairs, exit 0, every key read back without a warning", async () => {
+  await using cluster = await KvCluster.start(3);
+  await using added = await KvCluster.start(1);
+  const count = 30;
+  await index(cluster.serverFile, 2, count);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  const dead = cluster.servers[2];
+  await dead.kill();
+  const newcomer = added.servers[0].id;
+  const withBoth = await listFile([...cluster.servers.map((server) => server.id), newcomer]);
+  const alive = cluster.servers.slice(0, 2).map((server) => server.id);
+  const replaced = await listFile([...alive, newcomer]);
+  try {
+    const refused = await runKv(withBrokerTimeout(["repair", "-s", withBoth]));
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, refusedChange([dead.id], withBoth, `kv repair -s ${withBoth}`));
+    const done = await repair(["-s", replaced]);
+    assert.equal(done.code, 0, done.stderr);
+    assert.deepEqual(
+      (done.report.markedRepaired as string[]).toSorted(),
+      [...alive, newcomer].sort(),
+    );
+    const gets = Array.from({ length: count }, (_, i) => `GET person${i}`);
+    const answers = await ask(replaced, 2, gets);
+    assert.deepEqual(wrongAnswers(answers, 0), []);
+    assert.ok(answers.every((answer) => answer.warning === undefined), JSON.stringify(answers));
+  } finally {
+    await Deno.remove(withBoth);
+    await Deno.remove(replaced);
+  }
 });
 
 Deno.test("kv repair --json prints one object with every count", async () => {

@@ -195,7 +195,7 @@ Deno.test("a client given an auth file names a server that asked for no secret (
     assert.equal(broker.code, 0, broker.stderr);
     assert.equal(broker.stdout, "a : 1\n");
     assert.deepEqual(broker.stderr.split("\n").filter((l) => l.includes("secret")), [
-      `kv broker: ${line}`,
+      `kv broker warn: ${line}`,
     ]);
     // kv repair --dry-run is the check a monitor runs: it says so too, its verdict unchanged.
     const check = await runKv(["repair", ...s, "--dry-run"]);

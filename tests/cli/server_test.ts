@@ -20,7 +20,7 @@ Deno.test("kv server prints a parseable listening line and serves requests", asy
   await using server = await startServerProcess();
   assert.match(
     server.stderrLines.at(-1)!,
-    /^kv server listening on 127\.0\.0\.1:\d+ \(memory only, 0 records, recovered in \d+ ms, plain TCP, no auth\)$/,
+    /^kv server: listening on 127\.0\.0\.1:\d+ \(memory only, 0 records, recovered in \d+ ms, plain TCP, no auth\)$/,
   );
   assert.notEqual(server.address.port, 0);
   const client = await connectClient(server.address);
@@ -148,8 +148,8 @@ Deno.test("kv server --stop-on-stdin-close stops cleanly, as on SIGTERM, once it
     await still.ping();
     await still.close();
     await writer.close();
-    assert.equal(await nextLine(), "kv server stdin closed: shutting down");
-    assert.match(await nextLine() ?? "", /^kv server stopped \(1 record/);
+    assert.equal(await nextLine(), "kv server: stdin closed: shutting down");
+    assert.match(await nextLine() ?? "", /^kv server: stopped \(1 record/);
     assert.equal(await nextLine(), undefined);
     const status = await withDeadline(child.status, { what: "kv server to exit" });
     assert.equal(status.code, 0);
@@ -229,6 +229,31 @@ Deno.test("kv server on a data dir locked by another server prints one line and 
   } finally {
     assert.equal((await stopWithin(holder)).code, 0);
     await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("kv server given the data dir and the port of a running server names the dir in use and its pid, not the port; a free dir with the port taken is the port's line, the dir left as it was", async () => {
+  const dataDir = await Deno.makeTempDir();
+  const freeDir = await Deno.makeTempDir();
+  await using holder = await startServerProcess(["--data-dir", dataDir]);
+  try {
+    const port = String(holder.port);
+    const twice = await runKv(["server", "-p", port, "--data-dir", dataDir]);
+    assert.deepEqual([twice.code, twice.stderr], [
+      2,
+      `kv server: data dir ${dataDir} is in use by another kv server (pid ${holder.pid}); ` +
+      "stop it or give this server its own --data-dir\n",
+    ]);
+    const portOnly = await runKv(["server", "-p", port, "--data-dir", freeDir]);
+    assert.deepEqual([portOnly.code, portOnly.stderr], [
+      2,
+      `kv server: cannot listen on 127.0.0.1:${port}: address already in use; pick another -p\n`,
+    ]);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(freeDir)), [], "no LOCK made");
+  } finally {
+    assert.equal((await stopWithin(holder)).code, 0);
+    await Deno.remove(dataDir, { recursive: true });
+    await Deno.remove(freeDir, { recursive: true });
   }
 });
 
@@ -336,7 +361,7 @@ Deno.test("kv server --log-timestamps starts every log line with the time in UTC
   // listening, a connection opened and closed, shutting down, stopped.
   assert.ok(lines.length >= 4, exit.stderr);
   for (const line of lines) {
-    const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) kv server /.exec(line);
+    const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) kv server( debug)?: /.exec(line);
     assert.ok(match, line);
     const time = Date.parse(match[1]);
     assert.ok(time >= before - 1000 && time <= Date.now() + 1000, line);
@@ -475,6 +500,6 @@ Deno.test("kv server stops on SIGTERM though a client never reads its answers", 
   await reader.write(frames.bytes());
   const exit = await stopWithin(server);
   assert.equal(exit.code, 0);
-  assert.match(server.stderrLines.at(-1)!, /^kv server stopped \(1 record\)$/);
+  assert.match(server.stderrLines.at(-1)!, /^kv server: stopped \(1 record\)$/);
   reader.close();
 });

@@ -14,7 +14,8 @@ import { KvCluster, withBrokerTimeout } from "./kv_processes.ts";
 import { TEST_KV } from "./server_process.ts";
 import { withDeadline } from "./wait.ts";
 
-const LISTENING = /^kv http listening on (https?:\/\/\S+\/)/;
+/** Its listening line, after the time `--log-timestamps` puts first; group 1 the URL. */
+const LISTENING = /^(?:\d{4}-\d\d-\d\dT[\d:.]+Z )?kv http: listening on (https?:\/\/\S+\/)/;
 
 /** A cluster and a `kv http` on it, from {@link HttpProcess.onCluster}; disposed together. */
 export interface HttpOnCluster extends AsyncDisposable {

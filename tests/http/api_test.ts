@@ -859,7 +859,7 @@ Deno.test("kv http on SIGTERM says it is shutting down, then that it stopped, an
   await using pair = await HttpProcess.onCluster(1);
   assert.equal(await pair.http.stop(), 0);
   assert.deepEqual(pair.http.stderr.slice(-2), [
-    "kv http SIGTERM: shutting down",
-    "kv http stopped",
+    "kv http: SIGTERM: shutting down",
+    "kv http: stopped",
   ]);
 });

@@ -86,6 +86,27 @@ Deno.test("dir lock: another process cannot take a held lock, and gets it once t
   });
 });
 
+Deno.test("dir lock: isHeld tells a held dir (its own lock, or LOCK's alone as a kv from before holds it) from a free or missing one, making no LOCK and leaving the lock free", async () => {
+  await withTempDir(async (dir) => {
+    assert.equal(await DirLock.isHeld(`${dir}/missing`), false);
+    assert.equal(await DirLock.isHeld(dir), false);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), [], "no LOCK made");
+    const lock = await DirLock.tryAcquire(dir);
+    assert.ok(lock);
+    assert.equal(await DirLock.isHeld(dir), true);
+    lock.release();
+    assert.equal(await DirLock.isHeld(dir), false);
+    using older = await Deno.open(`${dir}/${LOCK_FILE_NAME}`, { read: true, write: true });
+    assert.ok(await older.tryLock(true));
+    assert.equal(await DirLock.isHeld(dir), true);
+    await older.unlock();
+    assert.equal(await DirLock.isHeld(dir), false);
+    const again = await DirLock.tryAcquire(dir);
+    assert.ok(again, "isHeld let every lock go");
+    again.release();
+  });
+});
+
 Deno.test("dir lock: kill -9 of the holding process releases the lock with no cleanup", async () => {
   await withTempDir(async (dir) => {
     await using holder = await spawnHolder(dir);

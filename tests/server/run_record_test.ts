@@ -51,6 +51,10 @@ Deno.test("run record: a line reads back as written; a torn or foreign line is u
     port: 8000,
   });
   assert.equal(decodeRunRecord(encodeRunRecord({ ...OPEN, port: 0 })), "unreadable");
+  // So is the address it listened on; a record of a kv before addresses has none.
+  const addressed = { ...OPEN, port: 8000, address: "::1" };
+  assert.deepEqual(decodeRunRecord(encodeRunRecord(addressed)), addressed);
+  assert.equal(decodeRunRecord(encodeRunRecord({ ...OPEN, address: "" })), "unreadable");
   assert.equal(decodeRunRecord(line.replace('"open"', '"oqen"')), "unreadable");
   assert.equal(decodeRunRecord(line.slice(0, -1)), "unreadable");
   assert.equal(decodeRunRecord("12345"), "unreadable");
@@ -163,6 +167,31 @@ Deno.test("run record: the last run is judged to have maybe lost acknowledged wr
   assert.equal(judged({ ...CLEAN, port: 8000 }, { port: 8000 }), "trusted");
   assert.equal(judged(CLEAN, { port: 8000 }), "trusted", "a record without a port");
   assert.equal(judged({ ...CLEAN, port: 8001 }, {}), "trusted", "a start on -p 0");
+  // On another address of the machine, the same port: two servers' dirs swapped too.
+  const on = (address: string, port = 8000) => ({ port, address });
+  assert.match(
+    judged({ ...CLEAN, ...on("127.0.0.2") }, on("127.0.0.1")),
+    /^the data dir was last served on 127\.0\.0\.2:8000, not 127\.0\.0\.1:8000 \(another server's data dir, swapped by mistake\?/,
+  );
+  assert.match(
+    judged({ ...CLEAN, ...on("::1", 8001) }, on("127.0.0.1")),
+    /^the data dir was last served on \[::1\]:8001, not 127\.0\.0\.1:8000 \(/,
+  );
+  assert.match(
+    judged({ ...CLEAN, ...on("0.0.0.0", 8001) }, on("127.0.0.1")),
+    /^the data dir was last served on port 8001, not 8000 \(/,
+    "a wildcard names no address: the ports alone",
+  );
+  assert.equal(judged({ ...CLEAN, ...on("127.0.0.1") }, on("127.0.0.1")), "trusted");
+  for (const wildcard of ["0.0.0.0", "::"]) {
+    assert.equal(judged({ ...CLEAN, ...on(wildcard) }, on("127.0.0.1")), "trusted", wildcard);
+    assert.equal(judged({ ...CLEAN, ...on("127.0.0.1") }, on(wildcard)), "trusted", wildcard);
+  }
+  assert.equal(
+    judged({ ...CLEAN, port: 8000 }, on("127.0.0.1")),
+    "trusted",
+    "a record of a kv before addresses",
+  );
   const files = NOW.files;
   const changed = { ...files, "log-0000000001.kvlog": "11.8.400.1000.1000" };
   assert.match(

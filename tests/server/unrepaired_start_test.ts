@@ -266,6 +266,35 @@ Deno.test("two servers started on each other's data dirs (swapped by mistake) st
   for (const key of keys) assert.equal(await kvOk(["get", ...s, key]), `${key} : 1\n`);
 });
 
+Deno.test("two servers on one port of two loopback addresses, started on each other's data dirs, start unrepaired, naming the address and port each dir was last served on", async () => {
+  await using cluster = await KvCluster.start(1, { durable: true });
+  const [first] = cluster.servers;
+  const onPort = (hostname: string, dataDir: string | undefined) =>
+    ServerProcess.start({
+      kv: TEST_KV,
+      hostname,
+      port: first.port,
+      dataDir,
+      startTimeoutMs: DEFAULT_DEADLINE_MS,
+    });
+  const otherDir = `${cluster.dataRoot}/other`;
+  await using second = await onPort("127.0.0.2", otherDir);
+  for (const server of [first, second]) assert.equal((await stopWithin(server)).code, 0);
+  await using onFirst = await onPort("127.0.0.1", otherDir);
+  await using onSecond = await onPort("127.0.0.2", first.dataDir);
+  for (const [server, was] of [[onFirst, "127.0.0.2"], [onSecond, "127.0.0.1"]] as const) {
+    assert.ok(
+      server.stderrLines.some((line) =>
+        line.startsWith(
+          `${STARTED_UNREPAIRED}the data dir was last served on ${was}:${first.port}, not ` +
+            `${server.id} (another server's data dir, swapped by mistake?`,
+        )
+      ),
+      server.stderrLines.join("\n"),
+    );
+  }
+});
+
 Deno.test("a server moved to another port on purpose and killed there restarts on that port without blaming the port: its run record keeps the port it serves from the start", async () => {
   await using cluster = await KvCluster.start(2, { durable: true });
   const [first, second] = cluster.servers;
