@@ -462,7 +462,7 @@ function openServerText(server: ServerAddress): string {
  */
 function refusalText(refusal: CredentialsRefusal): string {
   const what = REFUSAL_WHAT[refusal.kind];
-  // What answers at a wrong address is no server of the cluster's to speak of.
+  // A web server at a kv server's address is no kv server running: the line is the fix.
   const running = refusal.kind === "not-kv" ? "" : "the server is running: ";
   return `${what} (${refusal.reason}); ${running}${REFUSAL_ADVICE[refusal.kind]}`;
 }
