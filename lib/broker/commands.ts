@@ -43,7 +43,8 @@
  * - EXIT: `{"op":"EXIT"}`
  * - a PUT every server refused as over its frame limit adds `"refused":true`:
  *   `{"op":"PUT","key":"big","error":"cannot put 'big': …","refused":true}`
- * - unknown command: `{"op":"FOO","error":"unknown command 'FOO'; …"}`; an unreadable
+ * - unknown command: `{"op":"foo","error":"unknown command 'foo'; …"}` (`op` as typed; a
+ *   command of kv's is named in capitals however typed); an unreadable
  *   input line (too long, not UTF-8): `{"op":"INVALID","error":"…"}`
  * - in a piped session every error adds `"line"`, the input line it answers (from 1):
  *   `{"op":"FOO","error":"unknown command 'FOO'; …","line":3}`
@@ -400,7 +401,8 @@ export function parseCommand(line: string): Command | undefined {
       }
       return { op: word === QUIT ? "EXIT" : word };
     default:
-      throw new CommandError(word, unknownCommandMessage(typed, rest));
+      // As typed, as its message quotes it: upper-cased it read as a command of kv's.
+      throw new CommandError(typed, unknownCommandMessage(typed, rest));
   }
 }
 

@@ -632,7 +632,8 @@ function clusterSchemas(): Record<string, unknown> {
         refused: {
           type: "boolean",
           description: "Down only: running, but it refused kv http's credentials (--auth-file) " +
-            "or its certificate was refused (--tls-ca): fix those, not the server.",
+            "or its certificate was refused (--tls-ca), or it is no kv server (it answered in " +
+            "HTTP): fix those, or the server file, not the server.",
         },
         busy: {
           type: "boolean",

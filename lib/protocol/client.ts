@@ -1356,7 +1356,7 @@ export class ServerClient {
     } catch (error) {
       // An HTTP server's answer reads as a frame of 1.2 GB ("HTTP" as its length): say what
       // it was, where "frame body of 1213486160 bytes is over the limit" left the user lost.
-      const reason = error instanceof FrameTooLargeError && error.bodyBytes === HTTP_AS_LENGTH
+      const reason = answeredInHttp(error)
         ? HTTP_ANSWER
         : error instanceof DecodeError
         ? `protocol error: ${error.message}`
@@ -1645,6 +1645,23 @@ const HTTP_ANSWER = "it answered in HTTP: it is no kv server (kv http's port? gi
  * frame limit, so such an answer is a FrameTooLargeError of exactly this length.
  */
 const HTTP_AS_LENGTH = 0x48_54_54_50;
+
+/**
+ * Whether `error` (a failed connection attempt) or one of its causes is a server answering
+ * in HTTP ({@link HTTP_ANSWER}): an address that is no kv server's, which reconnecting
+ * cannot mend (lib/broker/server_pool.ts counts it a refusal).
+ *
+ * @example
+ * ```ts ignore
+ * await ServerClient.connect({ hostname: "127.0.0.1", port: 8080 }).catch(answeredInHttp); // true
+ * ```
+ */
+export function answeredInHttp(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof FrameTooLargeError && cause.bodyBytes === HTTP_AS_LENGTH) return true;
+  }
+  return false;
+}
 
 /** A TLS record's type for an alert, and its version's major byte (3 for TLS 1.0 to 1.3). */
 const TLS_ALERT_RECORD = 0x15;
