@@ -43,7 +43,8 @@
  * - EXIT: `{"op":"EXIT"}`
  * - a PUT every server refused as over its frame limit adds `"refused":true`:
  *   `{"op":"PUT","key":"big","error":"cannot put 'big': …","refused":true}`
- * - unknown command: `{"op":"FOO","error":"unknown command 'FOO'; …"}`; an unreadable
+ * - unknown command: `{"op":"foo","error":"unknown command 'foo'; …"}` (`op` as typed; a
+ *   command of kv's is named in capitals however typed); an unreadable
  *   input line (too long, not UTF-8): `{"op":"INVALID","error":"…"}`
  * - in a piped session every error adds `"line"`, the input line it answers (from 1):
  *   `{"op":"FOO","error":"unknown command 'FOO'; …","line":3}`
@@ -60,6 +61,7 @@
  * ```
  * @module
  */
+import { wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
 import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
@@ -399,7 +401,8 @@ export function parseCommand(line: string): Command | undefined {
       }
       return { op: word === QUIT ? "EXIT" : word };
     default:
-      throw new CommandError(word, unknownCommandMessage(typed, rest));
+      // As typed, as its message quotes it: upper-cased it read as a command of kv's.
+      throw new CommandError(typed, unknownCommandMessage(typed, rest));
   }
 }
 
@@ -1247,7 +1250,7 @@ export function serversAdvice(
   const lines = [
     ...unrepaired.length === 0 ? [] : [`run ${command} to repair ${namedServers(unrepaired)}`],
     ...otherList.length === 0 ? [] : [
-      `${namedServers(otherList)} ${otherList.length === 1 ? "was" : "were"} ` +
+      `${namedServers(otherList)} ${wasOrWere(otherList.length)} ` +
       `${REPAIRED_UNDER_OTHER_LIST}: ${otherListAdvice(command)}`,
     ],
     ...remarked.length === 0 ? [] : [
@@ -1343,6 +1346,9 @@ function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
   ];
 }
 
+/** Narrowest column a command's summary is wrapped to, however wide its usage: a few words. */
+const MIN_SUMMARY_COLUMNS = 20;
+
 /**
  * A command's usage, padded to `width`, and its summary beside it, wrapped at spaces to
  * {@link HELP_COLUMNS} with its further lines under its first (a 147-column KEYS line
@@ -1350,7 +1356,7 @@ function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
  */
 function usageLines(help: CommandHelp, width: number, paint: Paint): string[] {
   const indent = width + 2;
-  const room = Math.max(20, HELP_COLUMNS - indent);
+  const room = Math.max(MIN_SUMMARY_COLUMNS, HELP_COLUMNS - indent);
   return wrapWords(help.summary, room).map((text, index) =>
     index === 0
       ? `${paint("bold", help.usage.padEnd(width))}  ${text}`

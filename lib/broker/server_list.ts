@@ -93,6 +93,11 @@ export interface ServerAddress {
    * {@link resolveServers}); equal to `id` for an address not resolved.
    */
   readonly identity: string;
+  /**
+   * Where the server file lists it (`servers.txt:3:1`), for messages that blame the line;
+   * undefined for a server not read from a file (see {@link readServerList}).
+   */
+  readonly where?: string;
 }
 
 /**
@@ -297,11 +302,13 @@ function parseServerLines(text: string, fileName: string): ServerLine[] {
 /**
  * Reads and parses a server file and resolves its host names
  * ({@link resolveServers}); an unreadable or oversized file, a name that does not
- * resolve and two lines naming one server are each a {@link ServerFileError}.
+ * resolve and two lines naming one server are each a {@link ServerFileError}. Each server
+ * carries its line's {@link ServerAddress.where}.
  *
  * @example
  * ```ts
  * const servers = await readServerList("testdata/compat/serverFile.txt");
+ * servers[0].where; // "testdata/compat/serverFile.txt:1:1"
  * ```
  */
 export async function readServerList(path: string): Promise<ServerAddress[]> {
@@ -318,5 +325,7 @@ export async function readServerList(path: string): Promise<ServerAddress[]> {
     throw new ServerFileError(`${path}: cannot read the server file: ${describeFsError(error)}`);
   }
   const lines = parseServerLines(text, path);
-  return await resolveServers(lines.map((line) => line.server), (index) => lines[index].where);
+  const where = (index: number) => lines[index].where;
+  const servers = await resolveServers(lines.map((line) => line.server), where);
+  return servers.map((server, index) => ({ ...server, where: where(index) }));
 }

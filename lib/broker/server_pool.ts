@@ -24,6 +24,7 @@ import type { LogFunction } from "../base/logger.ts";
 import { type KeysOptions } from "../record/key.ts";
 import { invariant } from "../base/invariant.ts";
 import {
+  answeredInHttp,
   ConnectionError,
   RequestTimeoutError,
   ServerClient,
@@ -385,8 +386,9 @@ interface Slot {
 
 /**
  * A server that is running but cannot be used with this client's credentials (or TLS
- * settings), so that reconnecting cannot help: the client, or the server's certificate,
- * must change.
+ * settings), or an address where no kv server answers but a web server, so that
+ * reconnecting cannot help: the client, the server's certificate, or the server file must
+ * change.
  *
  * @example
  * ```ts
@@ -403,9 +405,10 @@ export interface CredentialsRefusal {
    * (AUTH_FAILED). The others are TLS's refusals ({@link TlsRefusal}): `"ca"`, a
    * certificate no CA this client was given signed; `"certificate"`, one refused for
    * itself (expired, or not for the name used); `"not-tls"`, a server without TLS;
-   * `"tls-needed"`, a TLS server this client reached without TLS.
+   * `"tls-needed"`, a TLS server this client reached without TLS. `"not-kv"`: an HTTP
+   * server answered (`kv http`'s port, say), a wrong line of the server file.
    */
-  readonly kind: "auth-required" | "auth-failed" | TlsRefusal["kind"];
+  readonly kind: "auth-required" | "auth-failed" | "not-kv" | TlsRefusal["kind"];
   /** The refusal in the server's or TLS's words ("AUTH_FAILED: …", "invalid peer certificate: UnknownIssuer"). */
   readonly reason: string;
 }
@@ -421,6 +424,7 @@ const REFUSAL_ADVICE: Readonly<Record<CredentialsRefusal["kind"], string>> = {
   "not-tls": "connect to it without TLS, or give the server a certificate (kv server " +
     "--tls-cert)",
   "tls-needed": "give the client the CA certificate that signed its certificate",
+  "not-kv": "list the kv servers' own addresses in the server file",
 };
 
 /** What each kind of refusal says happened, after the server's id. */
@@ -431,6 +435,7 @@ const REFUSAL_WHAT: Readonly<Record<CredentialsRefusal["kind"], string>> = {
   "certificate": "has a TLS certificate this client cannot accept",
   "not-tls": "does not speak TLS",
   "tls-needed": "speaks TLS",
+  "not-kv": "is no kv server",
 };
 
 /**
@@ -457,14 +462,17 @@ function openServerText(server: ServerAddress): string {
  */
 function refusalText(refusal: CredentialsRefusal): string {
   const what = REFUSAL_WHAT[refusal.kind];
-  return `${what} (${refusal.reason}); the server is running: ${REFUSAL_ADVICE[refusal.kind]}`;
+  // A web server at a kv server's address is no kv server running: the line is the fix.
+  const running = refusal.kind === "not-kv" ? "" : "the server is running: ";
+  return `${what} (${refusal.reason}); ${running}${REFUSAL_ADVICE[refusal.kind]}`;
 }
 
 /**
  * No server could be used and at least one refused this client's credentials (an auth
  * file it lacks or does not hold the secret of), or had a certificate no CA the client was
- * given signed, or one expired or for another name, or spoke no TLS: reconnecting cannot
- * help, the client must be given other credentials (or the server another certificate).
+ * given signed, or one expired or for another name, or spoke no TLS, or was no kv server
+ * (it answered in HTTP): reconnecting cannot help, the client must be given other
+ * credentials (or the server another certificate, or the server file another address).
  *
  * @example
  * ```ts
@@ -486,14 +494,20 @@ export class CredentialsRefusedError extends Error {
   /**
    * @param server the refusing server's id (`host:port`).
    * @param refusal what was refused, and why.
+   * @param where where the server file lists it (`servers.txt:3:1`), if it was read from one:
+   * the message leads with it for an address that is no kv server, the line to fix.
    */
-  constructor(server: string, refusal: CredentialsRefusal) {
-    super(`${server} ${refusalText(refusal)}`);
+  constructor(server: string, refusal: CredentialsRefusal, where?: string) {
+    const at = refusal.kind === "not-kv" && where !== undefined ? `${where}: ` : "";
+    super(`${at}${server} ${refusalText(refusal)}`);
     this.name = "CredentialsRefusedError";
     this.server = server;
     this.refusal = refusal;
   }
 }
+
+/** Why an address that answered in HTTP is no kv server's, and what it likely is. */
+const NOT_KV_REASON = "it answered in HTTP; kv http's port?";
 
 /**
  * The server's BUSY refusal (`BUSY: too many connections (limit 1); try again later`) when
@@ -525,8 +539,12 @@ function busyText(busy: string): string {
     "end some of its clients";
 }
 
-/** Why a failed connection attempt failed for the client's credentials or TLS, if it did. */
+/**
+ * Why a failed connection attempt failed for the client's credentials or TLS, or for an
+ * HTTP server at the address, if it did.
+ */
 function refusalOf(error: unknown): CredentialsRefusal | undefined {
+  if (answeredInHttp(error)) return { kind: "not-kv", reason: NOT_KV_REASON };
   const cause = error instanceof Error ? error.cause : undefined;
   if (cause instanceof ServerError && cause.code === ErrorCode.AUTH_REQUIRED) {
     return { kind: "auth-required", reason: cause.message };
@@ -833,7 +851,7 @@ export class ServerPool {
     const refusal = this.#slots[index]?.refusal;
     return refusal === undefined
       ? undefined
-      : new CredentialsRefusedError(this.#servers[index].id, refusal);
+      : new CredentialsRefusedError(this.#servers[index].id, refusal, this.#servers[index].where);
   }
 
   /**

@@ -667,10 +667,19 @@ function serverFileFromEnv(): string | undefined {
 }
 
 /**
+ * A server file's problem that another file would not mend, so its message says what will
+ * and no word of where the path came from follows: a Deno permission kv lacks (`Deno does
+ * not let kv connect to … (no --allow-net for it); run kv with --allow-net`, or read the
+ * file), or a host name the resolver could not look up now (EAI_AGAIN: retry).
+ */
+const NOT_THE_FILES_FAULT = /Deno does not let kv |: cannot look up host \S+ now /;
+
+/**
  * `message`, a problem with the server file {@link serverFile} chose for `flag`, followed
  * by where its path came from when the user did not type it: `(named by $KV_SERVERS)` —
  * a stale variable would otherwise read as a file nobody asked for — or, for the default,
- * how to name another.
+ * how to name another. Not for a problem another file would not mend (a Deno permission kv
+ * lacks, a host the resolver could not look up now): its message says what to do.
  *
  * @example
  * ```ts
@@ -680,7 +689,7 @@ function serverFileFromEnv(): string | undefined {
  * ```
  */
 export function withServerFileSource(message: string, flag: string | undefined): string {
-  if (flag !== undefined) return message;
+  if (flag !== undefined || NOT_THE_FILES_FAULT.test(message)) return message;
   const fromEnv = serverFileFromEnv();
   if (!message.startsWith(`${fromEnv ?? DEFAULT_SERVER_FILE}:`)) return message;
   return `${message} (${

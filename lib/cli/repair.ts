@@ -52,7 +52,7 @@ const FLAGS = {
   ...SECURITY_FLAGS,
 } as const;
 
-const HELP = `Usage: kv repair -s serverFile [-k N] [--dry-run] [--json] [flags]
+const HELP = `Usage: kv repair [-s serverFile] [-k N] [--dry-run] [--json] [flags]
 
 Brings every key to its newest version on its first k servers of the list, moves
 hints home, removes copies from servers the list no longer places them on (only

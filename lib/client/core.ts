@@ -209,10 +209,11 @@ export class KvCore {
 
   /**
    * Connects; a server list naming one server twice, credentials refused by every
-   * server reached when none could be used, or no k given while no reachable server
-   * records one and some are unreachable (the cluster's k cannot be learned, and a guess
-   * would outlive the outage: lib/broker/cluster_k.ts), is a KvInputError; no k given
-   * while no server at all is reachable, a KvNoServerReachableError.
+   * server reached (or an HTTP server's address among them) when none could be used, or no
+   * k given while no reachable server records one and some are unreachable (the cluster's
+   * k cannot be learned, and a guess would outlive the outage: lib/broker/cluster_k.ts), is
+   * a KvInputError; no k given while no server at all is reachable, a
+   * KvNoServerReachableError.
    *
    * @example
    * ```ts
@@ -245,6 +246,8 @@ export class KvCore {
         const { kind } = error.refusal;
         const option = kind === "certificate"
           ? ""
+          : kind === "not-kv"
+          ? " (connect's servers)"
           : kind === "ca" || kind === "not-tls" || kind === "tls-needed"
           ? " (connect's tlsCa)"
           : " (connect's authFile)";

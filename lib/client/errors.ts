@@ -55,7 +55,9 @@ export class KvError extends Error {
  * that is not a string, number, `Float` or plain object; an unreadable server
  * file; an option out of range, of the wrong type or unknown; credentials every
  * server refuses (an auth file, or a TLS CA that signed none of their certificates), or
- * TLS that cannot succeed (an expired certificate, a server without TLS).
+ * TLS that cannot succeed (an expired certificate, a server without TLS); a server list
+ * whose servers are all unusable and one of them no kv server (it answered in HTTP: kv
+ * http's port, say).
  * Repeating the same call fails the same way.
  *
  * @example

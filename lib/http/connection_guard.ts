@@ -229,10 +229,17 @@ export class ConnectionGuard {
       this.#idleInnerServers.push(this.#startInnerServer());
     } catch (error) {
       this.#removeSocketDir();
-      const why = describeError(error);
+      const where = `the connection guard cannot make a Unix socket in ${this.#socketDir.path}`;
+      // Deno's refusal (an --allow-net naming hosts leaves Unix sockets out): its flag, not
+      // another directory, is the fix.
+      if (error instanceof Deno.errors.NotCapable) {
+        throw new Error(
+          `${where}: Deno does not let kv listen on it (no --allow-net for Unix sockets); run ` +
+            "kv with --allow-net, as 'deno install' of kv does",
+        );
+      }
       throw new Error(
-        `the connection guard cannot make a Unix socket in ${this.#socketDir.path} (${why}); ` +
-          "set TMPDIR to a shorter directory of this user's",
+        `${where} (${describeError(error)}); set TMPDIR to a shorter directory of this user's`,
       );
     }
     // Removed on any exit; SIGINT and SIGTERM reach shutdown (lib/cli/http.ts).

@@ -856,11 +856,8 @@ export class ServerClient {
 
   /** Why a PUT of `key` with `encodedValue` cannot be sent, or undefined when it can. */
   #checkPut(key: string, encodedValue: Uint8Array): Error | undefined {
-    try {
-      checkArgument(checkKey, key);
-    } catch (error) {
-      return error as Error;
-    }
+    const mistake = argumentMistake(checkKey, key);
+    if (mistake !== undefined) return mistake;
     const bodyBytes = 1 + 4 + utf8Length(key) + VERSION_BYTES + encodedValue.length;
     if (bodyBytes <= this.#maxFrameBytes) return undefined;
     return new ServerError(
@@ -920,12 +917,8 @@ export class ServerClient {
    * ```
    */
   getEncodedTo(key: string, settle: Settle<EncodedRead>): void {
-    try {
-      checkArgument(checkKey, key);
-    } catch (error) {
-      queueMicrotask(() => settle.reject(error));
-      return;
-    }
+    const mistake = argumentMistake(checkKey, key);
+    if (mistake !== undefined) return queueMicrotask(() => settle.reject(mistake));
     // A value is at most a frame's worth, after the record's version.
     const bound = this.#maxFrameBytes + VERSION_BYTES;
     this.#askTo(encodeGet, bound, ENCODED_GET, key, settle as Settle<unknown>);
@@ -975,12 +968,8 @@ export class ServerClient {
    * ```
    */
   queryEncodedTo(path: readonly string[], settle: Settle<EncodedRead>): void {
-    try {
-      checkArgument(checkPath, path);
-    } catch (error) {
-      queueMicrotask(() => settle.reject(error));
-      return;
-    }
+    const mistake = argumentMistake(checkPath, path);
+    if (mistake !== undefined) return queueMicrotask(() => settle.reject(mistake));
     const bound = this.#maxFrameBytes + VERSION_BYTES;
     const encode: Encoder = (frames, id) => frames.query(id, path);
     this.#askTo(encode, bound, ENCODED_QUERIES[path.length], "", settle as Settle<unknown>);
@@ -1367,7 +1356,7 @@ export class ServerClient {
     } catch (error) {
       // An HTTP server's answer reads as a frame of 1.2 GB ("HTTP" as its length): say what
       // it was, where "frame body of 1213486160 bytes is over the limit" left the user lost.
-      const reason = error instanceof FrameTooLargeError && error.bodyBytes === HTTP_AS_LENGTH
+      const reason = answeredInHttp(error)
         ? HTTP_ANSWER
         : error instanceof DecodeError
         ? `protocol error: ${error.message}`
@@ -1657,6 +1646,23 @@ const HTTP_ANSWER = "it answered in HTTP: it is no kv server (kv http's port? gi
  */
 const HTTP_AS_LENGTH = 0x48_54_54_50;
 
+/**
+ * Whether `error` (a failed connection attempt) or one of its causes is a server answering
+ * in HTTP ({@link HTTP_ANSWER}): an address that is no kv server's, which reconnecting
+ * cannot mend (lib/broker/server_pool.ts counts it a refusal).
+ *
+ * @example
+ * ```ts ignore
+ * await ServerClient.connect({ hostname: "127.0.0.1", port: 8080 }).catch(answeredInHttp); // true
+ * ```
+ */
+export function answeredInHttp(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof FrameTooLargeError && cause.bodyBytes === HTTP_AS_LENGTH) return true;
+  }
+  return false;
+}
+
 /** A TLS record's type for an alert, and its version's major byte (3 for TLS 1.0 to 1.3). */
 const TLS_ALERT_RECORD = 0x15;
 const TLS_MAJOR_VERSION = 0x03;
@@ -1750,11 +1756,21 @@ function expectOk(response: Response): Uint8Array {
   );
 }
 
-/** Runs `check(argument)`, turning its DecodeError into a RangeError: a caller's mistake. */
+/** Runs `check(argument)`, throwing its DecodeError as a RangeError: a caller's mistake. */
 function checkArgument<T>(check: (argument: T) => void, argument: T): void {
+  const mistake = argumentMistake(check, argument);
+  if (mistake !== undefined) throw mistake;
+}
+
+/**
+ * What `check(argument)` throws, its DecodeError as a RangeError (a caller's mistake), or
+ * undefined when it passes: for callers that hand the error over rather than throw it.
+ */
+function argumentMistake<T>(check: (argument: T) => void, argument: T): Error | undefined {
   try {
     check(argument);
+    return undefined;
   } catch (error) {
-    throw error instanceof DecodeError ? new RangeError(error.message) : error;
+    return error instanceof DecodeError ? new RangeError(error.message) : error as Error;
   }
 }

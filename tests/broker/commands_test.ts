@@ -126,6 +126,8 @@ Deno.test("parse errors say what is wrong", () => {
 Deno.test("unknown commands get a one-line hint", () => {
   const typo = parseError("GTE person1");
   assert.equal(typo.op, "GTE");
+  // Named as typed, as the message quotes it: upper-cased it read as a command of kv's.
+  assert.equal(parseError("person1").op, "person1");
   assert.match(typo.message, /unknown command 'GTE'; did you mean GET\?/);
   assert.match(parseError("person1").message, /to read a record type GET <key>/);
   assert.match(

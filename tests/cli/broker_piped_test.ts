@@ -92,3 +92,19 @@ Deno.test("a piped session exits 0 when every command was answered (NOT FOUND to
     /of 2 commands, 1 was a mistake and 1 the cluster could not answer for sure \(their answers/,
   );
 });
+
+Deno.test("a piped --json answer to an unknown command names it as typed in op, as its message quotes it; kv's commands in capitals however typed", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using broker = BrokerProcess.start(["-s", cluster.serverFile, "-k", "1", "--json"]);
+  await broker.send("person1\nget person1");
+  const { code, stdout, stderr } = await broker.finish();
+  assert.equal(code, 2, stderr);
+  assert.deepEqual(stdout.trimEnd().split("\n").map((line) => JSON.parse(line)), [
+    {
+      op: "person1",
+      error: "unknown command 'person1'; to read a record type GET <key>",
+      line: 1,
+    },
+    { op: "GET", key: "person1", found: false },
+  ]);
+});

@@ -207,6 +207,52 @@ Deno.test("every flag a command's --help lists is in its README table, and every
   }
 });
 
+/**
+ * Each flag a usage line names, and whether it is in brackets (optional): `kv repair
+ * [-s serverFile] [-k N]` gives `["-s", true], ["-k", true]`.
+ */
+function usageFlags(usage: string): [string, boolean][] {
+  const flags: [string, boolean][] = [];
+  let depth = 0;
+  for (const token of usage.matchAll(/[\[\]]|(?<=^|[\s\[|])--?[a-z][a-z-]*/gim)) {
+    if (token[0] === "[") depth++;
+    else if (token[0] === "]") depth--;
+    else flags.push([token[0], depth > 0]);
+  }
+  return flags;
+}
+
+Deno.test("a usage line, in --help and in the README, brackets a flag exactly when --help does not call it required", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const problems: string[] = [];
+  for (const [heading, commands] of README_FLAG_TABLES) {
+    const start = readme.indexOf(`\n${heading}`);
+    const section = readme.slice(start + 1, start + 1 + readme.slice(start + 1).search(/\n### /));
+    for (const command of commands) {
+      const help = await helpOf(command);
+      const usages = [
+        ["--help", help.slice(0, help.indexOf("\n\n"))],
+        // The README's usage block: its lines name kv's own `[flags]` or a bracketed flag.
+        ...section.split("\n").filter((line) =>
+          line.startsWith(`kv ${command} `) && /\[(flags\]|-)/.test(line)
+        ).map((line) => ["README", line]),
+      ];
+      for (const [where, usage] of usages) {
+        for (const [flag, optional] of usageFlags(usage)) {
+          const required = /\(required/.test(helpRow(help, flag) ?? "");
+          if (optional === required) {
+            problems.push(
+              `kv ${command} (${where}): ${flag} is ${optional ? "" : "not "}in ` +
+                `brackets, but --help says it is ${required ? "" : "not "}required`,
+            );
+          }
+        }
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
 Deno.test("every command's --help lists -h, --help among its flags", async () => {
   for (const [, commands] of README_FLAG_TABLES) {
     for (const command of commands) {

@@ -21,10 +21,17 @@ function probe(): string | undefined {
 
 const UNAVAILABLE = probe();
 
-/** Runs `deno <args>` in a network namespace of its own; its exit code and output. */
-async function withoutDns(args: string[]): Promise<{ code: number; stderr: string }> {
+/**
+ * Runs `deno <args>` in a network namespace of its own, in directory `cwd` (default the
+ * test's); its exit code and output.
+ */
+async function withoutDns(
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number; stderr: string }> {
   const child = new Deno.Command("unshare", {
     args: ["-n", Deno.execPath(), ...args],
+    cwd,
     env: { NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
@@ -68,6 +75,11 @@ lookupTest(
         assert.equal(code, 3, `kv ${command.join(" ")}: ${stderr}`);
         assert.equal(stderr, `kv ${command[0]}: ${file}:1:1: ${LOOKUP_LINE}\n`);
       }
+      // The default server file: no word of how to give another, which would not help.
+      await Deno.writeTextFile(`${dir}/serverFile.txt`, "kv1.example.com:8000\n");
+      const { code, stderr } = await withoutDns([...KV, "get", "x"], dir);
+      assert.equal(code, 3, stderr);
+      assert.equal(stderr, `kv get: serverFile.txt:1:1: ${LOOKUP_LINE}\n`);
     });
   },
 );

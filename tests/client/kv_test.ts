@@ -533,21 +533,29 @@ Deno.test("connect with no server reachable and no replicas is a KvNoServerReach
   }
 });
 
-Deno.test("a server address where an HTTP server answers (kv http's port, say) is named as no kv server, not a 1.2 GB frame", async () => {
+Deno.test("a server address where an HTTP server answers (kv http's port, say) is a KvInputError naming its line as no kv server, not a down server nor a 1.2 GB frame", async () => {
   await using web = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     () => new Response("a web page"),
   );
   const server = `127.0.0.1:${web.addr.port}`;
-  const refusal = await connect({ servers: [{ hostname: "127.0.0.1", port: web.addr.port }] })
+  const wrong = `${server} is no kv server (it answered in HTTP; kv http's port?); list the kv ` +
+    "servers' own addresses in the server file (connect's servers)";
+  // Reconnecting cannot mend a wrong address: the caller's mistake, as refused credentials are.
+  const given = await connect({ servers: [{ hostname: "127.0.0.1", port: web.addr.port }] })
     .then(() => assert.fail("connected to an HTTP server"), (error: unknown) => error);
-  assert(refusal instanceof KvNoServerReachableError, String(refusal));
-  assert.deepEqual(refusal.unreachable, [{
-    server,
-    error: `cannot connect to ${server}: connection to ${server} failed: it answered in HTTP: ` +
-      "it is no kv server (kv http's port? give the kv servers' own)",
-    busy: false,
-  }]);
+  assert(given instanceof KvInputError, String(given));
+  assert.equal(given.message, wrong);
+  assert(given.cause instanceof CredentialsRefusedError);
+  assert.equal(given.cause.refusal.kind, "not-kv");
+  await withTempDir(async (dir) => {
+    const servers = `${dir}/servers.txt`;
+    await Deno.writeTextFile(servers, `# the web port by mistake\n  ${server}\n`);
+    const read = await connect({ servers })
+      .then(() => assert.fail("connected to an HTTP server"), (error: unknown) => error);
+    assert(read instanceof KvInputError, String(read));
+    assert.equal(read.message, `${servers}:2:3: ${wrong}`);
+  });
 });
 
 Deno.test("connect to servers that refuse the connection (none running) advises starting them", async () => {
