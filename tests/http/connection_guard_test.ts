@@ -483,10 +483,13 @@ Deno.test({
         connections.push(await rawConnection(http));
       }
     } catch (error) {
-      // Refused once the listener is gone; reset when it died while taking this one.
+      // Refused once the listener is gone; reset when it died while taking this one, or not
+      // connected when that reset came before Deno asked the socket for its peer's address
+      // (seen twice in five runs of the file at a load of 7 to 10).
       assert.ok(
         error instanceof Deno.errors.ConnectionRefused ||
-          error instanceof Deno.errors.ConnectionReset,
+          error instanceof Deno.errors.ConnectionReset ||
+          error instanceof Deno.errors.NotConnected,
         String(error),
       );
     } finally {
