@@ -821,6 +821,26 @@ function cancelledAnswer(line: string): Answer {
 }
 
 /**
+ * The REPL's line editor on `options.terminal`, its lines kept in `options.history`: a
+ * record's lines continue until it is whole, Tab completes keys and fields from the cluster,
+ * and the hint says a Tab is still listing, or else the arguments the command takes next.
+ */
+function replEditor(broker: Broker, options: InteractiveOptions): LineEditor {
+  const answers = new CompletionAnswers();
+  const recordLines = new RecordLines();
+  return new LineEditor({
+    prompt: PROMPT,
+    continuationPrompt: CONTINUATION_PROMPT,
+    continues: (line, index) => recordLines.continues(line, index),
+    output: options.terminal ?? Deno.stdout,
+    history: options.history?.lines,
+    onHistoryAdd: (line) => options.history?.add(line),
+    complete: (before) => completeLine(broker, before, { ...options, answers }),
+    hint: (text) => answers.hint(text) ?? argumentHint(text),
+  });
+}
+
+/**
  * The interactive REPL on the terminal (see {@link LineEditor}); ends at EXIT,
  * at Ctrl-D, at a second Ctrl-C in a row on an empty line (the first prints
  * {@link LEAVE_HINT}), or when `options.signal` aborts. Ctrl-C while a command runs stops
@@ -840,19 +860,7 @@ export async function runInteractive(
   options: InteractiveOptions = {},
 ): Promise<void> {
   const write = options.write ?? writeLine;
-  const terminal = options.terminal ?? Deno.stdout;
-  const answers = new CompletionAnswers();
-  const recordLines = new RecordLines();
-  const editor = new LineEditor({
-    prompt: PROMPT,
-    continuationPrompt: CONTINUATION_PROMPT,
-    continues: (line, index) => recordLines.continues(line, index),
-    output: terminal,
-    history: options.history?.lines,
-    onHistoryAdd: (line) => options.history?.add(line),
-    complete: (before) => completeLine(broker, before, { ...options, answers }),
-    hint: (text) => answers.hint(text) ?? argumentHint(text),
-  });
+  const editor = replEditor(broker, options);
   const restoreLog = options.logSink?.redirect((line) =>
     editor.printAbove(line, (text) => console.error(text))
   );
