@@ -53,7 +53,7 @@ import { openObjects } from "../record/grammar.ts";
 import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
 import { utf8Length } from "../base/utf8.ts";
-import { counted } from "../base/plural.ts";
+import { counted, wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 
 /** The REPL's prompt. */
@@ -987,7 +987,7 @@ function overLongEntryAnswer(entry: OverLongEntry, limit: number): Answer {
   // Its end was lost, and with it whether it closed the record: the lines after it were
   // taken for the rest of the record, and are said once here rather than run one by one.
   const after = lines - overLine;
-  const skipped = `${counted(after, "line")} after it ${after === 1 ? "was" : "were"} skipped`;
+  const skipped = `${counted(after, "line")} after it ${wasOrWere(after)} skipped`;
   const how = skippedTo === "close"
     ? `; the ${skipped} as the rest of its record, to the line that closes it`
     : skippedTo === "blank"
