@@ -209,7 +209,12 @@ export type Connector = (
  * const connection = await connectServerClient(serverAddress("127.0.0.1", 8000), 1000);
  * ```
  */
-export const connectServerClient: Connector = async (server, timeoutMs, credentials, signal) => {
+export const connectServerClient: Connector = async (
+  server,
+  timeoutMs,
+  credentials,
+  signal,
+): Promise<ServerConnection> => {
   const client = await ServerClient.connect(
     { hostname: server.hostname, port: server.port },
     {

@@ -163,7 +163,7 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 5_000;
  * who need no secret, could hold the whole --max-buffered-bytes in partial frames and get
  * authenticated clients' large writes closed with BUSY.
  */
-export const MAX_STRANGER_FRAME_BYTES = 2 + 1 + 4 + MAX_AUTH_BYTES;
+export const MAX_STRANGER_FRAME_BYTES: number = 2 + 1 + 4 + MAX_AUTH_BYTES;
 
 /**
  * Memory all connections together may hold in read buffers and pending answers, unless
