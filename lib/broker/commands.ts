@@ -1185,7 +1185,9 @@ function serverLines(reports: readonly ServerReport[], paint: Paint, repair: str
 
 /** A server as SERVERS' advice reads it: {@link ServerReport}, or the library's status. */
 export interface AdvisedServer {
+  /** The server's id (`host:port`). */
   readonly server: string;
+  /** Whether it answered. */
   readonly up: boolean;
   /** When up: the k it records, 0 for none. */
   readonly k?: number;

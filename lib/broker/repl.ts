@@ -622,7 +622,11 @@ export class CompletionAnswers {
   /** The question that Tab is waiting on. */
   #lateQuestion: string | undefined;
 
-  /** @param options how long a Tab waits (see {@link CompletionAnswersOptions}). */
+  /**
+   * Answers with no question asked yet; a Tab waits for one as long as `options.within` allows.
+   *
+   * @param options how long a Tab waits (see {@link CompletionAnswersOptions}).
+   */
   constructor(options: CompletionAnswersOptions = {}) {
     this.#within = options.within ?? withinTimeout;
   }

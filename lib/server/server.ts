@@ -381,7 +381,11 @@ export class KvServer {
   readonly #farewells = new Set<Promise<void>>();
   #acceptLoop: Promise<void> | undefined;
 
-  /** @param options see {@link KvServerOptions}. */
+  /**
+   * A server over `options.store`, not yet listening: {@link KvServer.listen} starts it.
+   *
+   * @param options see {@link KvServerOptions}.
+   */
   constructor(options: KvServerOptions) {
     this.#store = options.store;
     this.#hostname = options.hostname ?? DEFAULT_HOSTNAME;
