@@ -18,10 +18,11 @@ import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_l
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server_pool.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
-import { counted } from "../base/plural.ts";
+import { counted, listed } from "../base/plural.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { serverFile, SERVERS_FLAG_HELP, withServerFileSource } from "./oneshot.ts";
 import { repairCommandLine } from "./shell_command.ts";
+import { listChangeNotice } from "./list_change_notice.ts";
 import { serverFileFailure, serverListedTwice } from "./open_broker.ts";
 import { ksByCount, recordedKs } from "../broker/cluster_k.ts";
 import { listFingerprint, sameList } from "../broker/list_fingerprint.ts";
@@ -123,12 +124,12 @@ async function runRepair(args: string[]): Promise<number> {
     const again = repairCommandLine(path, values) +
       (requestedK === undefined ? "" : ` -k ${requestedK}`);
     const previous = recordedKs(pool);
+    const refusal = downBeforeChange(pool, k, path, again, dryRun);
+    // A dry run says so and goes on counting: the server down fails it (exit 1) anyway.
+    if (refusal !== undefined) console.error(`kv repair: ${refusal}`);
+    const notice = refusal === undefined ? listChangeNotice(pool, k, path, { dryRun }) : undefined;
     if (!dryRun) {
-      const refusal = downBeforeChange(pool, k, path, again);
-      if (refusal !== undefined) {
-        console.error(`kv repair: ${refusal}`);
-        return EXIT_NOT_IN_ORDER;
-      }
+      if (refusal !== undefined) return EXIT_NOT_IN_ORDER;
       const kFailures = await recordK(pool, k, requestedK !== undefined);
       if (kFailures.length > 0) {
         console.error(`kv repair: ${await kNotRecorded(pool, k, previous, kFailures, again)}`);
@@ -137,6 +138,7 @@ async function runRepair(args: string[]): Promise<number> {
     }
     const change = kChange(previous, k, dryRun);
     if (change !== undefined) console.error(`kv repair: ${change}`);
+    if (notice !== undefined) console.error(`kv repair: ${notice}`);
     // Servers repaired under another list or k than this one's are repaired and marked anew.
     pool.trustUnder(k);
     const report = await withProgress((onProgress) =>
@@ -236,13 +238,15 @@ function clusterK(pool: ServerPool, requested: number | undefined, path: string)
  * A server marked `ff…ff` (a change stopped half way) is trusted by no client already, so
  * it alone refuses nothing: the rerun repairs what it can, as a run that changes nothing
  * does. A server that goes down after this check still leaves the servers re-marked: that
- * run exits 1 and names the command to rerun.
+ * run exits 1 and names the command to rerun. A dry run (`dryRun`) is told the same, as what
+ * a run would meet: the dry run first the README advises must not pass over it.
  */
 function downBeforeChange(
   pool: ServerPool,
   k: number,
   path: string,
   again: string,
+  dryRun: boolean,
 ): string | undefined {
   const indexes = pool.servers.map((_, index) => index);
   const down = indexes.filter((index) => !pool.isUp(index));
@@ -257,8 +261,11 @@ function downBeforeChange(
   if (!changes) return undefined;
   const one = down.length === 1;
   const which = one ? "its line is" : "their lines are";
-  return `nothing was changed: ${down.map((index) => pool.downMessage(index)).join("; ")}, ` +
-    "and this run changes the server list or k the servers are repaired under, which it " +
+  const [outcome, run] = dryRun
+    ? ["dry run: a run would be refused, changing nothing", "a run would change"]
+    : ["nothing was changed", "this run changes"];
+  return `${outcome}: ${down.map((index) => pool.downMessage(index)).join("; ")}, ` +
+    `and ${run} the server list or k the servers are repaired under, which it ` +
     `starts only once every server of ${path} answers (stopped half way, it would leave ` +
     `every server untrusted until run again). If ${which} mistyped, correct ${
       one ? "it" : "them"
@@ -443,11 +450,6 @@ function printGoneAdvice(report: RepairReport, pool: ServerPool, path: string, a
       one ? "its line is" : "their lines are"
     } mistyped, correct ${one ? "it" : "them"} and run the same`,
   );
-}
-
-/** `a`, `a and b`, `a, b and c`. */
-function listed(items: readonly string[]): string {
-  return items.length === 1 ? items[0] : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
 }
 
 /** The last line of the human report: what state the cluster is in. */
