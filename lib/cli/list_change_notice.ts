@@ -90,7 +90,8 @@ export function listChangeNotice(
     : `; ${listed(news)} ${news.length === 1 ? "is" : "are"} new (no k recorded)`;
   return `${path} changes the server list: ${names(pool, moved, path)} last repaired under ` +
     `another server list than ${path}'s ${counted(pool.servers.length, "server")} (k ${k})` +
-    leftOut(pool, moved, path, k, does) + added + `. This run ${does("move")} every key to its ` +
+    leftOut(pool, moved, path, k, options.dryRun) + added +
+    `. This run ${does("move")} every key to its ` +
     `homes among ${path}'s servers, and clients given another server file ${stop} ` +
     `trusting these (they warn and read past them). If ${path} is not the cluster's server ` +
     "list now (an old file by mistake: a cron job, a script not updated), run kv repair -s " +
@@ -117,13 +118,18 @@ function leftOut(
   moved: readonly { mark: Uint8Array }[],
   path: string,
   k: number,
-  does: (verb: string) => string,
+  dryRun: boolean,
 ): string {
   if (moved.length < pool.servers.length) return "";
   if (!moved.every(({ mark }) => sameList(mark, moved[0].mark))) return "";
-  const sole = k === 1 ? "; with k = 1 they hold the only copies of their keys" : "";
-  return `, which also lists servers ${path} does not: this run ${does("take")} them out of the ` +
-    `cluster and ${
-      does("read")
-    } nothing from them (their keys' other replicas are the source${sole})`;
+  const [take, read, find] = dryRun
+    ? ["would take", "would read", "would find"]
+    : ["takes", "reads", "find"];
+  // With k = 1 there is no other replica: what only they hold is out of the file's reach.
+  const source = k === 1
+    ? `with k = 1 they hold the only copy of each of their keys, which ${path}'s clients ` +
+      `${find} nowhere`
+    : "their keys' other replicas are the source";
+  return `, which also lists servers ${path} does not: this run ${take} them out of the ` +
+    `cluster and ${read} nothing from them (${source})`;
 }

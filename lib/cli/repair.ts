@@ -79,6 +79,7 @@ Exit codes:
   ${EXIT_NOT_IN_ORDER}  something could not be repaired (the servers and keys are named on
      stderr), or a change of the server list or k was refused, nothing
      changed, as a server did not answer at the start; with --dry-run,
+     a server is down (a run that would be refused says so first) or
      something is out of place
   ${USAGE_EXIT_CODE}  a user error: bad flags or files, credentials the servers refuse
      (one line on stderr)`;

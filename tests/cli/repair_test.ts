@@ -596,6 +596,28 @@ Deno.test("kv repair over another list than the servers were repaired under says
   }
 });
 
+Deno.test("kv repair over servers that record a k their marks predate (a kv repair -k stopped after its SET_K) says it places every key under the new k before it does", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 30);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  for (const server of cluster.servers) {
+    const client = await connectClient(server.address);
+    try {
+      assert.equal(await client.setK(3, { replace: true }), 3);
+    } finally {
+      await client.close();
+    }
+  }
+  const { code, stderr } = await repair(["-s", cluster.serverFile]);
+  assert.equal(code, 0, stderr);
+  assert.equal(
+    firstLine(stderr),
+    `kv repair: every server of ${cluster.serverFile} (3) was last repaired under k 2, not 3: ` +
+      "this run places every key on 3 servers and marks them under k 3",
+  );
+});
+
 /** What a list-change line says the run (a dry run when `dryRun`) does. */
 function moves(file: string, dryRun: boolean): string {
   return `This run ${dryRun ? "would move" : "moves"} every key to its homes among ${file}'s ` +
