@@ -31,12 +31,12 @@ export interface ListChangeNoticeOptions {
 }
 
 /**
- * The line (without `kv repair: `) saying that this run changes the server list the
+ * The line (without `kv repair: `) saying that this run changes the server list or k the
  * servers of `pool` are repaired under, placing keys by `path`'s servers and `k`, else
  * undefined: no server that answered is marked under another list or k, or only under
- * this list with a k the servers no longer record (kv repair's k-change line says that
- * one). Servers unrepaired or marked `ff…ff` (a change under way or stopped half way) are
- * trusted by no client already and change nothing here.
+ * this list with other k while some server records another k than `k` (a `-k` change,
+ * which kv repair's k-change line names). Servers unrepaired or marked `ff…ff` (a change
+ * under way or stopped half way) are trusted by no client already and change nothing here.
  *
  * @example
  * ```ts
@@ -45,7 +45,7 @@ export interface ListChangeNoticeOptions {
  * const pool = new ServerPool(await readServerList("old.txt"));
  * await pool.start();
  * listChangeNotice(pool, 2, "old.txt", { dryRun: true });
- * // "old.txt changes the server list: every server of old.txt (4) was last repaired under …"
+ * // "old.txt changes the server list: every server of old.txt was last repaired under …"
  * ```
  */
 export function listChangeNotice(
@@ -101,7 +101,7 @@ export function listChangeNotice(
 /** The servers `marked`, as the subject of "… last repaired under …". */
 function names(pool: ServerPool, marked: readonly { index: number }[], path: string): string {
   if (marked.length === pool.servers.length) {
-    return `every server of ${path} (${pool.servers.length}) was`;
+    return `every server of ${path} was`;
   }
   const ids = marked.map(({ index }) => pool.servers[index].id);
   return `${listed(ids)} ${ids.length === 1 ? "was" : "were"}`;

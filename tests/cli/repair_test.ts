@@ -579,7 +579,7 @@ Deno.test("kv repair over another list than the servers were repaired under says
     assert.equal(same.stderr, "", "a repair over the servers' own list says nothing");
     // The old file by mistake (a cron job not updated): said in its dry run and its run.
     const takenOut = (dryRun: boolean) =>
-      `kv repair: ${old} changes the server list: every server of ${old} (4) was last ` +
+      `kv repair: ${old} changes the server list: every server of ${old} was last ` +
       `repaired under another server list than ${old}'s 4 servers (k 2), which also lists ` +
       `servers ${old} does not: this run ${dryRun ? "would take" : "takes"} them out of the ` +
       `cluster and ${dryRun ? "would read" : "reads"} nothing from them (their keys' other ` +
@@ -613,7 +613,7 @@ Deno.test("kv repair over servers that record a k their marks predate (a kv repa
   assert.equal(code, 0, stderr);
   assert.equal(
     firstLine(stderr),
-    `kv repair: every server of ${cluster.serverFile} (3) was last repaired under k 2, not 3: ` +
+    `kv repair: every server of ${cluster.serverFile} was last repaired under k 2, not 3: ` +
       "this run places every key on 3 servers and marks them under k 3",
   );
 });
