@@ -65,6 +65,8 @@ export function listChangeNotice(
   // The run's verbs: "moves", or a dry run's "would move".
   const does = (verb: string) => options.dryRun ? `would ${verb}` : `${verb}s`;
   const stop = options.dryRun ? "would stop" : "stop";
+  // A dry run tells what a run would do, not what it does itself.
+  const run = options.dryRun ? "a run" : "this run";
   // This list's fingerprint under each k, hashed once: a mark that is one of them is a k change.
   const byK = identities.map((_, i) => listFingerprint(identities, i + 1));
   const kOf = (mark: Uint8Array) => {
@@ -74,13 +76,13 @@ export function listChangeNotice(
   const moved = others.filter(({ mark }) => kOf(mark) === undefined);
   if (moved.length === 0) {
     // Only k changes: a -k that changes what the servers record has its own line.
-    const recorded = pool.servers.some((_, index) =>
-      (pool.state(index)?.k ?? 0) !== 0 &&
-      pool.state(index)?.k !== k
-    );
-    if (recorded) return undefined;
+    const recordsAnother = pool.servers.some((_, index) => {
+      const recorded = pool.state(index)?.k ?? 0;
+      return recorded !== 0 && recorded !== k;
+    });
+    if (recordsAnother) return undefined;
     const olds = [...new Set(others.map(({ mark }) => kOf(mark)))].join(" and ");
-    return `${names(pool, others, path)} last repaired under k ${olds}, not ${k}: this run ` +
+    return `${names(pool, others, path)} last repaired under k ${olds}, not ${k}: ${run} ` +
       `${does("place")} every key on ${counted(k, "server")} and ${does("mark")} them under ` +
       `k ${k}`;
   }
@@ -91,7 +93,7 @@ export function listChangeNotice(
   return `${path} changes the server list: ${names(pool, moved, path)} last repaired under ` +
     `another server list than ${path}'s ${counted(pool.servers.length, "server")} (k ${k})` +
     leftOut(pool, moved, path, k, options.dryRun) + added +
-    `. This run ${does("move")} every key to its ` +
+    `. ${options.dryRun ? "A run" : "This run"} ${does("move")} every key to its ` +
     `homes among ${path}'s servers, and clients given another server file ${stop} ` +
     `trusting these (they warn and read past them). If ${path} is not the cluster's server ` +
     "list now (an old file by mistake: a cron job, a script not updated), run kv repair -s " +
@@ -122,14 +124,14 @@ function leftOut(
 ): string {
   if (moved.length < pool.servers.length) return "";
   if (!moved.every(({ mark }) => sameList(mark, moved[0].mark))) return "";
-  const [take, read, find] = dryRun
-    ? ["would take", "would read", "would find"]
-    : ["takes", "reads", "find"];
+  const [run, take, read, find] = dryRun
+    ? ["a run", "would take", "would read", "would find"]
+    : ["this run", "takes", "reads", "find"];
   // With k = 1 there is no other replica: what only they hold is out of the file's reach.
   const source = k === 1
     ? `with k = 1 they hold the only copy of each of their keys, which ${path}'s clients ` +
       `${find} nowhere`
     : "their keys' other replicas are the source";
-  return `, which also lists servers ${path} does not: this run ${take} them out of the ` +
+  return `, which also lists servers ${path} does not: ${run} ${take} them out of the ` +
     `cluster and ${read} nothing from them (${source})`;
 }

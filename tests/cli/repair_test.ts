@@ -581,7 +581,9 @@ Deno.test("kv repair over another list than the servers were repaired under says
     const takenOut = (dryRun: boolean) =>
       `kv repair: ${old} changes the server list: every server of ${old} was last ` +
       `repaired under another server list than ${old}'s 4 servers (k 2), which also lists ` +
-      `servers ${old} does not: this run ${dryRun ? "would take" : "takes"} them out of the ` +
+      `servers ${old} does not: ${
+        dryRun ? "a run would take" : "this run takes"
+      } them out of the ` +
       `cluster and ${dryRun ? "would read" : "reads"} nothing from them (their keys' other ` +
       `replicas are the source). ${moves(old, dryRun)}`;
     const dry = await repair(["-s", old, "--dry-run"]);
@@ -620,7 +622,9 @@ Deno.test("kv repair over servers that record a k their marks predate (a kv repa
 
 /** What a list-change line says the run (a dry run when `dryRun`) does. */
 function moves(file: string, dryRun: boolean): string {
-  return `This run ${dryRun ? "would move" : "moves"} every key to its homes among ${file}'s ` +
+  return `${
+    dryRun ? "A run would move" : "This run moves"
+  } every key to its homes among ${file}'s ` +
     `servers, and clients given another server file ${
       dryRun ? "would stop" : "stop"
     } trusting these (they warn and read past them). ` +
