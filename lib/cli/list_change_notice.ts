@@ -22,7 +22,7 @@
  */
 import { listFingerprint, sameList } from "../broker/list_fingerprint.ts";
 import type { ServerPool } from "../broker/server_pool.ts";
-import { counted, listed } from "../base/plural.ts";
+import { counted, listed, wasOrWere } from "../base/plural.ts";
 
 /** What {@link listChangeNotice} needs to know of the run. */
 export interface ListChangeNoticeOptions {
@@ -106,7 +106,7 @@ function names(pool: ServerPool, marked: readonly { index: number }[], path: str
     return `every server of ${path} was`;
   }
   const ids = marked.map(({ index }) => pool.servers[index].id);
-  return `${listed(ids)} ${ids.length === 1 ? "was" : "were"}`;
+  return `${listed(ids)} ${wasOrWere(ids.length)}`;
 }
 
 /**
