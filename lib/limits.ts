@@ -19,7 +19,7 @@ export const MAX_NESTING_DEPTH = 64;
 export const MAX_KEY_BYTES = 1024;
 
 /** Most segments in a query path: the record key plus one field name per nesting level. */
-export const MAX_PATH_SEGMENTS = MAX_NESTING_DEPTH + 1;
+export const MAX_PATH_SEGMENTS: number = MAX_NESTING_DEPTH + 1;
 
 /** Longest dotted query path (`person1.address.street`), in UTF-8 bytes. */
 export const MAX_PATH_BYTES = 4096;

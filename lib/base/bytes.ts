@@ -71,6 +71,12 @@ const MANUAL_COPY_MAX_BYTES = 32;
 
 /** Strings up to this many UTF-16 units are tried as ASCII before TextEncoder is called. */
 const ASCII_FAST_PATH_MAX_LENGTH = 64;
+
+/** Byte runs up to this long are decoded as ASCII by hand: TextDecoder's call costs more. */
+const ASCII_DECODE_MAX_BYTES = 16;
+
+/** Smallest buffer a ByteWriter starts with, even when asked for less: room for a few fields. */
+const MIN_WRITER_CAPACITY = 16;
 // ignoreBOM keeps a leading U+FEFF in a string: it is data, not a byte order mark.
 const textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -94,7 +100,7 @@ export class ByteWriter {
 
   /** @param capacity initial size in bytes; default {@link DEFAULT_WRITER_CAPACITY}. */
   constructor(capacity: number = DEFAULT_WRITER_CAPACITY) {
-    this.#buffer = new Uint8Array(Math.max(16, capacity));
+    this.#buffer = new Uint8Array(Math.max(MIN_WRITER_CAPACITY, capacity));
     this.#view = new DataView(this.#buffer.buffer);
   }
 
@@ -869,7 +875,7 @@ export class Utf8Cache {
  * Short ASCII strings skip TextDecoder, which dominates the cost of tiny decodes.
  */
 function decodeUtf8(bytes: Uint8Array, start: number, end: number, what: string): string {
-  if (end - start <= 16) {
+  if (end - start <= ASCII_DECODE_MAX_BYTES) {
     let ascii = "";
     let index = start;
     for (; index < end; index++) {

@@ -1,10 +1,11 @@
 /**
- * A count and its noun, singular for one: what a message says of a number of things.
+ * A count and its noun, singular for one, and the verb that agrees with it: what a message
+ * says of a number of things.
  *
  * @example
  * ```ts
- * import { counted } from "./plural.ts";
- * counted(1, "record"); // "1 record"
+ * import { counted, wasOrWere } from "./plural.ts";
+ * `${counted(1, "record")} ${wasOrWere(1)} skipped`; // "1 record was skipped"
  * ```
  * @module
  */
@@ -19,4 +20,16 @@
  */
 export function counted(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+/**
+ * "was" when `count` is 1, else "were": the verb of a sentence about `count` things.
+ *
+ * @example
+ * ```ts
+ * `${counted(2, "server")} ${wasOrWere(2)} down`; // "2 servers were down"
+ * ```
+ */
+export function wasOrWere(count: number): "was" | "were" {
+  return count === 1 ? "was" : "were";
 }

@@ -1,8 +1,8 @@
 /**
- * A one-line progress bar for long runs (`kv gen`, the broker's indexing). It
- * draws on a terminal only: when its output is not a TTY (a pipe, a file, CI), or is
- * stderr on a dumb terminal (TERM=dumb), every call is a no-op, so logs stay clean. Redraws are throttled to
- * {@link DEFAULT_REDRAW_INTERVAL_MS}, so calling `update` often is cheap.
+ * A one-line progress bar for long runs (`kv gen`, the broker's indexing). It draws on a
+ * terminal only: when its output is not a TTY (a pipe, a file, CI), or is stderr on a dumb
+ * terminal (TERM=dumb), every call is a no-op, so logs stay clean. Redraws are throttled to
+ * {@link REDRAW_INTERVAL_MS}, so calling `update` often is cheap.
  *
  * @example
  * ```ts
@@ -16,7 +16,7 @@
 import { isDumbTerminal } from "./terminal.ts";
 
 /** Least time between two redraws, in milliseconds (at most ten per second). */
-export const DEFAULT_REDRAW_INTERVAL_MS = 100;
+export const REDRAW_INTERVAL_MS = 100;
 
 /** Width of the bar itself, in characters. */
 export const BAR_WIDTH = 30;
@@ -37,8 +37,6 @@ export interface ProgressBarOptions {
   readonly total?: number;
   /** Where to draw. Default `Deno.stderr`. */
   readonly output?: ProgressOutput;
-  /** Least time between redraws. Default {@link DEFAULT_REDRAW_INTERVAL_MS}. */
-  readonly redrawIntervalMs?: number;
   /** Clock in milliseconds. Default `performance.now`. */
   readonly now?: () => number;
 }
@@ -70,7 +68,6 @@ export class ProgressBar {
   #total: number | undefined;
   #output: ProgressOutput;
   #enabled: boolean;
-  #redrawIntervalMs: number;
   #now: () => number;
   #lastDrawMs = -Infinity;
   #drawn = false;
@@ -83,7 +80,6 @@ export class ProgressBar {
     // A dumb terminal (TERM=dumb) would show the bar's redraws as text, a line of them.
     this.#enabled = this.#output.isTerminal() &&
       (options.output !== undefined || !isDumbTerminal());
-    this.#redrawIntervalMs = options.redrawIntervalMs ?? DEFAULT_REDRAW_INTERVAL_MS;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -100,7 +96,7 @@ export class ProgressBar {
   update(done: number): void {
     if (!this.#enabled) return;
     const nowMs = this.#now();
-    if (nowMs - this.#lastDrawMs < this.#redrawIntervalMs) return;
+    if (nowMs - this.#lastDrawMs < REDRAW_INTERVAL_MS) return;
     this.#lastDrawMs = nowMs;
     this.#write(CLEAR_LINE + this.#render(done));
     this.#drawn = true;

@@ -60,6 +60,7 @@
  * ```
  * @module
  */
+import { wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 import type { LogFunction } from "../base/logger.ts";
 import { PARTITION_COUNT } from "../record/partition.ts";
@@ -83,7 +84,7 @@ export const WATCH_INTERVAL_MS = 500;
  * Why a broker's background repair is held, after the servers named: its list is not the
  * cluster's, and what to do (README, "kv repair").
  */
-export const BACKGROUND_HOLD_REASON = "repaired under another server list or k than this " +
+export const BACKGROUND_HOLD_REASON: string = "repaired under another server list or k than this " +
   "broker's, so its list is not the cluster's: nothing is repaired in the background (no " +
   "copy moved or removed) until kv repair -s FILE runs with this broker's list, if it is " +
   "the new one; else give this broker the cluster's server file";
@@ -410,7 +411,7 @@ function holdReasons(pool: ServerPool, others: readonly number[]): string {
   const byList = others.filter((index) => !byK.includes(index) && !changing.includes(index));
   const named = (indices: readonly number[]) =>
     `${indices.map((index) => pool.servers[index].id).join(", ")} ` +
-    (indices.length === 1 ? "was" : "were");
+    wasOrWere(indices.length);
   const them = byK.length === 1 ? "it" : "them";
   return [
     ...(changing.length === 0 ? [] : [

@@ -59,6 +59,7 @@
  * @module
  */
 import type { Credentials } from "../protocol/credentials.ts";
+import { wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 import type { LogFunction } from "../base/logger.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
@@ -129,7 +130,7 @@ export const MAX_READ_REPAIRS_IN_FLIGHT = 64;
  * A write's warning when servers that stored it are marked repaired under another server
  * list or k, after their names (see Broker's write path): what it means and what to do.
  */
-export const WRITE_UNDER_OTHER_LIST = "repaired under another server list or k than this " +
+export const WRITE_UNDER_OTHER_LIST: string = "repaired under another server list or k than this " +
   "client's: clients on that list may not see this write until kv repair -s FILE runs with " +
   "the cluster's server list (give this client that file), and if this client's clock is " +
   "ahead of theirs that repair may let it override a write they made since";
@@ -1183,7 +1184,7 @@ export class Broker {
   async #change(
     key: string,
     verb: "put" | "delete",
-    request: (connection: ServerConnection, version: Version) => Promise<PutResult | DeleteResult>,
+    request: ChangeRequest,
     first?: Version,
     rechecked = false,
   ): Promise<Change> {
@@ -1200,6 +1201,23 @@ export class Broker {
       return this.#change(key, verb, request, first, true);
     }
     if (start.kind === "error") return start;
+    return this.#writeAfterNewer(key, verb, request, first, partition, start, missed);
+  }
+
+  /**
+   * The attempts of {@link Broker#change} from the servers it chose, `start`: writes `key`
+   * at `first` or a fresh version, again after each newer or equal version a server holds,
+   * up to {@link MAX_WRITE_ATTEMPTS}; a server not storing it is noted in `missed`.
+   */
+  async #writeAfterNewer(
+    key: string,
+    verb: "put" | "delete",
+    request: ChangeRequest,
+    first: Version | undefined,
+    partition: number,
+    start: { list: Uint16Array; walk: PreferenceWalk; servers: number[] },
+    missed: Missed,
+  ): Promise<Change> {
     const { list, walk } = start;
     let servers = start.servers;
     let existed = false;
@@ -1255,11 +1273,7 @@ export class Broker {
       if (after === undefined) return newestVersionError(verb, key, held);
       version = after;
     }
-    return {
-      kind: "error",
-      error: `${verb} of '${key}' met a newer write on every one of ${MAX_WRITE_ATTEMPTS} ` +
-        `attempts (the key is being written elsewhere); the newest write stands`,
-    };
+    return writtenElsewhereError(verb, key);
   }
 
   /**
@@ -1850,7 +1864,7 @@ function unseenOn(pool: ServerPool, index: number): UnseenOn {
 /** `stored on A, B, which were` (or `which was`): the start of a write's warning. */
 function storedOn(pool: ServerPool, servers: readonly number[]): string {
   const ids = servers.map((index) => pool.servers[index].id).join(", ");
-  return `stored on ${ids}, ${servers.length === 1 ? "which was" : "which were"}`;
+  return `stored on ${ids}, which ${wasOrWere(servers.length)}`;
 }
 
 /**
@@ -1900,6 +1914,12 @@ interface WrittenReplicas {
   /** Whether a server refused it as READ_ONLY: up, but its data dir cannot be written. */
   readonly diskReadOnly: boolean;
 }
+
+/** Sends a PUT or DELETE at `version` on `connection`: what {@link Broker#change} writes. */
+type ChangeRequest = (
+  connection: ServerConnection,
+  version: Version,
+) => Promise<PutResult | DeleteResult>;
 
 /**
  * Why servers of a key's list (indexes of the pool) did not store a write, as each was last
@@ -1976,15 +1996,10 @@ function newestAnswer(answered: readonly ReplicaAnswer[]): ReplicaAnswer | undef
  * Why servers did not take a write (`reasons`, each as the pool words it: `HOST:PORT: why`
  * or a sentence naming its server), joined with "; ", those of `servers` that gave the same
  * why said once, naming them in the order they failed: every server refusing a record over
- * the same frame limit repeated the same `TOO_LARGE …` sentence once per server.
- *
- * @example
- * ```ts ignore
- * joinReasons(["127.0.0.1:8000: TOO_LARGE: …", "127.0.0.1:8001: TOO_LARGE: …"], pool.servers);
- * // "127.0.0.1:8000, 127.0.0.1:8001: TOO_LARGE: …"
- * ```
+ * the same frame limit repeated the same `TOO_LARGE …` sentence once per server. Two such
+ * come out as "127.0.0.1:8000, 127.0.0.1:8001: TOO_LARGE: …".
  */
-export function joinReasons(
+function joinReasons(
   reasons: readonly string[],
   servers: readonly ServerAddress[],
 ): string {
@@ -2090,6 +2105,18 @@ function kChangingError(verb: "put" | "delete", key: string, k: number): Change 
     kind: "error",
     error: `cannot ${verb} '${key}': its servers record another k than this broker's k=${k}, ` +
       "checked twice (kv repair -k is changing it); nothing was changed",
+  };
+}
+
+/**
+ * The error of a write of `key` that met a newer write on every one of its
+ * {@link MAX_WRITE_ATTEMPTS} attempts.
+ */
+function writtenElsewhereError(verb: "put" | "delete", key: string): Change {
+  return {
+    kind: "error",
+    error: `${verb} of '${key}' met a newer write on every one of ${MAX_WRITE_ATTEMPTS} ` +
+      `attempts (the key is being written elsewhere); the newest write stands`,
   };
 }
 

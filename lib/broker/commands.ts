@@ -61,6 +61,7 @@
  * ```
  * @module
  */
+import { wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
 import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
@@ -1249,7 +1250,7 @@ export function serversAdvice(
   const lines = [
     ...unrepaired.length === 0 ? [] : [`run ${command} to repair ${namedServers(unrepaired)}`],
     ...otherList.length === 0 ? [] : [
-      `${namedServers(otherList)} ${otherList.length === 1 ? "was" : "were"} ` +
+      `${namedServers(otherList)} ${wasOrWere(otherList.length)} ` +
       `${REPAIRED_UNDER_OTHER_LIST}: ${otherListAdvice(command)}`,
     ],
     ...remarked.length === 0 ? [] : [
@@ -1345,6 +1346,9 @@ function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
   ];
 }
 
+/** Narrowest column a command's summary is wrapped to, however wide its usage: a few words. */
+const MIN_SUMMARY_COLUMNS = 20;
+
 /**
  * A command's usage, padded to `width`, and its summary beside it, wrapped at spaces to
  * {@link HELP_COLUMNS} with its further lines under its first (a 147-column KEYS line
@@ -1352,7 +1356,7 @@ function helpLines(commands: readonly CommandHelp[], paint: Paint): string[] {
  */
 function usageLines(help: CommandHelp, width: number, paint: Paint): string[] {
   const indent = width + 2;
-  const room = Math.max(20, HELP_COLUMNS - indent);
+  const room = Math.max(MIN_SUMMARY_COLUMNS, HELP_COLUMNS - indent);
   return wrapWords(help.summary, room).map((text, index) =>
     index === 0
       ? `${paint("bold", help.usage.padEnd(width))}  ${text}`

@@ -91,7 +91,7 @@ import { encodeValue } from "../record/value_codec.ts";
 import { readVersion, type Version } from "../record/version.ts";
 import { hashKey } from "../record/partition.ts";
 import { HashedStringSet } from "../base/hashed_string_set.ts";
-import { counted } from "../base/plural.ts";
+import { counted, wasOrWere } from "../base/plural.ts";
 
 /** Records written but not yet acknowledged by all replicas before reading pauses. */
 export const MAX_RECORDS_IN_FLIGHT = 4_096;
@@ -137,6 +137,12 @@ export const MAX_SKIPPED_LINE_BYTES = 16 * 1024 * 1024;
 
 /** After an interruption, how long the writes in flight are waited for. */
 export const INTERRUPT_GRACE_MS = 2_000;
+
+/**
+ * Bytes of the first record line decoded to tell its dialect by its first character: past
+ * any indent a line has, without decoding a line of megabytes.
+ */
+const DIALECT_SAMPLE_BYTES = 64;
 
 /** Options for {@link indexLines} and {@link indexFile}. */
 export interface IndexOptions {
@@ -347,7 +353,9 @@ class IndexRun {
       this.#skip(error.message, this.#parseErrorHint(error, line));
       return;
     }
-    this.#dialect ??= detectDialect(new TextDecoder().decode(line.bytes.subarray(0, 64)));
+    this.#dialect ??= detectDialect(
+      new TextDecoder().decode(line.bytes.subarray(0, DIALECT_SAMPLE_BYTES)),
+    );
     this.#inFlight++;
     const hash = hashKey(key);
     if (this.#keysInFlight.has(key, hash)) {
@@ -1099,7 +1107,7 @@ class UnseenWrites {
     const { records: warned, first } = this.#otherwise;
     if (warned > 0) {
       lines.push(
-        `${counted(warned, "record")} of ${fileName} ${warned === 1 ? "was" : "were"} ` +
+        `${counted(warned, "record")} of ${fileName} ${wasOrWere(warned)} ` +
           `stored with a warning; the first: ${first}`,
       );
     }
@@ -1110,8 +1118,7 @@ class UnseenWrites {
 /** `3 records of data.txt were stored on A, B, which were`. */
 function storedOn(records: number, fileName: string, servers: ReadonlySet<string>): string {
   return `${counted(records, "record")} of ${fileName} ` +
-    `${records === 1 ? "was" : "were"} stored on ${[...servers].join(", ")}, ` +
-    (servers.size === 1 ? "which was" : "which were");
+    `${wasOrWere(records)} stored on ${[...servers].join(", ")}, which ${wasOrWere(servers.size)}`;
 }
 
 /** The encoded value of item `index` of `items`, laid out by `bounds` (a view: copy it to keep it). */

@@ -111,11 +111,6 @@ class Group {
   #drained: Promise<void> | undefined;
   #resolveDrained: (() => void) | undefined;
 
-  /** Members not yet finished. */
-  get pending(): number {
-    return this.#pending;
-  }
-
   /** Counts `count` more members (default one). */
   join(count = 1): void {
     this.#pending += count;

@@ -18,6 +18,7 @@
 import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
 import type { HistoryStore } from "../broker/repl.ts";
 import { describeFsError } from "../base/fs_error.ts";
+import { dirname } from "node:path";
 
 /** Lines of history kept: read back at start, and the most the file holds after a rewrite. */
 export const MAX_HISTORY_LINES = 1_000;
@@ -101,7 +102,7 @@ class HistoryFile implements HistoryStore {
     if (this.#broken || new TextEncoder().encode(line).length > MAX_SAVED_LINE_BYTES) return;
     this.#saved.push(line);
     try {
-      Deno.mkdirSync(this.#path.slice(0, this.#path.lastIndexOf("/")), { recursive: true });
+      Deno.mkdirSync(dirname(this.#path), { recursive: true });
       if (this.#saved.length > 2 * MAX_HISTORY_LINES) {
         this.#saved.splice(0, this.#saved.length - MAX_HISTORY_LINES);
         const temporary = `${this.#path}.tmp`;

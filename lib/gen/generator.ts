@@ -62,7 +62,7 @@ export const MAX_GENERATED_NESTING = MAX_NESTING_DEPTH - 1;
 export const MAX_STRING_LENGTH = 10_000;
 
 /** Most keys in one generated value (`-m`); also bounded by the key file's size. */
-export const MAX_KEYS_PER_VALUE = MAX_KEY_FILE_KEYS;
+export const MAX_KEYS_PER_VALUE: number = MAX_KEY_FILE_KEYS;
 
 /** Bytes gathered before a chunk is handed out (1 MiB) unless `chunkBytes` says otherwise. */
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
@@ -490,15 +490,8 @@ class RecordWriter {
  */
 export const BLOCK_RECORDS = 8192;
 
-/**
- * The number of blocks `recordCount` records make.
- *
- * @example
- * ```ts
- * blockCount(100_000); // 13
- * ```
- */
-export function blockCount(recordCount: number): number {
+/** The number of blocks `recordCount` records make: 13 for 100 000. */
+function blockCount(recordCount: number): number {
   return Math.ceil(recordCount / BLOCK_RECORDS);
 }
 

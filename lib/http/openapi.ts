@@ -19,6 +19,9 @@ import {
   ROUTES,
 } from "./routes.ts";
 import { CONSOLE_PATHS } from "./assets.ts";
+import { LIST_PAGE_SIZE, MAX_KEYS_PAGE } from "../client/core.ts";
+import { MAX_KEY_BYTES } from "../limits.ts";
+import { VERSION_BYTES, VERSION_TEXT_LENGTH } from "../record/version.ts";
 
 const json = (schema: unknown) => ({ "application/json": { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -99,9 +102,10 @@ function requestFailures(path: string): Responses {
 
 const VERSION = {
   type: "string",
-  pattern: "^[0-9a-f]{24}$",
-  description: "The record's version: 24 hex digits of its 12 bytes, so versions sort as text " +
-    "in version order (like Deno KV's versionstamp); a later write of a key has a greater one.",
+  pattern: `^[0-9a-f]{${VERSION_TEXT_LENGTH}}$`,
+  description: `The record's version: ${VERSION_TEXT_LENGTH} hex digits of its ${VERSION_BYTES} ` +
+    "bytes, so versions sort as text in version order (like Deno KV's versionstamp); a later " +
+    "write of a key has a greater one.",
   example: "0193813bcc0000000000002a",
 };
 /**
@@ -114,7 +118,7 @@ const KEY_PARAMETER = {
   name: "key",
   in: "path",
   required: true,
-  description: "The record key: 1 to 1024 UTF-8 bytes, without '.', percent-encoded.",
+  description: `The record key: 1 to ${MAX_KEY_BYTES} UTF-8 bytes, without '.', percent-encoded.`,
   schema: { type: "string" },
 };
 
@@ -412,7 +416,7 @@ function keysOperation(): Operation {
       {
         name: "limit",
         in: "query",
-        schema: { type: "integer", minimum: 1, maximum: 10000, default: 100 },
+        schema: { type: "integer", minimum: 1, maximum: MAX_KEYS_PAGE, default: LIST_PAGE_SIZE },
       },
       {
         name: "after",

@@ -20,6 +20,7 @@
  * ```
  * @module
  */
+import { dirname } from "node:path";
 
 /** How the names of the sockets' directories begin; no other is ever removed. */
 export const SOCKET_DIR_PREFIX = "kv-http-";
@@ -76,7 +77,7 @@ export class SocketDir {
       throw error;
     }
     const dir = new SocketDir(path, lock);
-    removeStaleSocketDirs(path.slice(0, path.lastIndexOf("/")), path);
+    removeStaleSocketDirs(dirname(path), path);
     return dir;
   }
 

@@ -856,11 +856,8 @@ export class ServerClient {
 
   /** Why a PUT of `key` with `encodedValue` cannot be sent, or undefined when it can. */
   #checkPut(key: string, encodedValue: Uint8Array): Error | undefined {
-    try {
-      checkArgument(checkKey, key);
-    } catch (error) {
-      return error as Error;
-    }
+    const mistake = argumentMistake(checkKey, key);
+    if (mistake !== undefined) return mistake;
     const bodyBytes = 1 + 4 + utf8Length(key) + VERSION_BYTES + encodedValue.length;
     if (bodyBytes <= this.#maxFrameBytes) return undefined;
     return new ServerError(
@@ -920,12 +917,8 @@ export class ServerClient {
    * ```
    */
   getEncodedTo(key: string, settle: Settle<EncodedRead>): void {
-    try {
-      checkArgument(checkKey, key);
-    } catch (error) {
-      queueMicrotask(() => settle.reject(error));
-      return;
-    }
+    const mistake = argumentMistake(checkKey, key);
+    if (mistake !== undefined) return queueMicrotask(() => settle.reject(mistake));
     // A value is at most a frame's worth, after the record's version.
     const bound = this.#maxFrameBytes + VERSION_BYTES;
     this.#askTo(encodeGet, bound, ENCODED_GET, key, settle as Settle<unknown>);
@@ -975,12 +968,8 @@ export class ServerClient {
    * ```
    */
   queryEncodedTo(path: readonly string[], settle: Settle<EncodedRead>): void {
-    try {
-      checkArgument(checkPath, path);
-    } catch (error) {
-      queueMicrotask(() => settle.reject(error));
-      return;
-    }
+    const mistake = argumentMistake(checkPath, path);
+    if (mistake !== undefined) return queueMicrotask(() => settle.reject(mistake));
     const bound = this.#maxFrameBytes + VERSION_BYTES;
     const encode: Encoder = (frames, id) => frames.query(id, path);
     this.#askTo(encode, bound, ENCODED_QUERIES[path.length], "", settle as Settle<unknown>);
@@ -1767,11 +1756,21 @@ function expectOk(response: Response): Uint8Array {
   );
 }
 
-/** Runs `check(argument)`, turning its DecodeError into a RangeError: a caller's mistake. */
+/** Runs `check(argument)`, throwing its DecodeError as a RangeError: a caller's mistake. */
 function checkArgument<T>(check: (argument: T) => void, argument: T): void {
+  const mistake = argumentMistake(check, argument);
+  if (mistake !== undefined) throw mistake;
+}
+
+/**
+ * What `check(argument)` throws, its DecodeError as a RangeError (a caller's mistake), or
+ * undefined when it passes: for callers that hand the error over rather than throw it.
+ */
+function argumentMistake<T>(check: (argument: T) => void, argument: T): Error | undefined {
   try {
     check(argument);
+    return undefined;
   } catch (error) {
-    throw error instanceof DecodeError ? new RangeError(error.message) : error;
+    return error instanceof DecodeError ? new RangeError(error.message) : error as Error;
   }
 }

@@ -142,7 +142,7 @@ const DER_CONVERTER: Readonly<Record<PemKind, string>> = {
 /**
  * What a server (`kv server`, `kv http`) warns at start about the first certificate of
  * `cert` (PEM, as {@link readCertAndKey} returns it: the server's own, from `certPath`):
- * that it has expired by `now`, or that it names no host (no subjectAltName). The server
+ * that it has expired, or that it names no host (no subjectAltName). The server
  * still serves it (a certificate may expire while it runs too), but no client accepts it:
  * said at start, it is not first met as every client's refusal. Empty while it is fine.
  *
@@ -155,14 +155,13 @@ const DER_CONVERTER: Readonly<Record<PemKind, string>> = {
 export async function certificateWarnings(
   certPath: string,
   cert: string,
-  now: Date = new Date(),
 ): Promise<string[]> {
   const [leaf] = pemSections(certPath, cert).filter((section) => section.label === "CERTIFICATE");
   invariant(leaf !== undefined, "a certificate file read holds a certificate");
   const { X509Certificate } = await nodeCrypto();
   const certificate = new X509Certificate(leaf.der);
   const warnings: string[] = [];
-  if (certificate.validToDate < now) {
+  if (certificate.validToDate < new Date()) {
     warnings.push(
       `--tls-cert ${certPath}: its certificate expired on ` +
         `${certificate.validToDate.toISOString()}; clients refuse it: give a valid one`,

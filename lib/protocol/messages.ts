@@ -91,7 +91,7 @@ function finish<T>(reader: ByteReader, result: T, what: string): T {
 /** Reads a string of at most MAX_KEY_BYTES; a longer one is a LimitExceededError. */
 function readBoundedString(reader: ByteReader, body: Uint8Array, what: string): string {
   if (reader.remaining >= 4) {
-    const length = new DataView(body.buffer, body.byteOffset + reader.offset, 4).getUint32(0);
+    const length = readU32(body, reader.offset);
     if (length > MAX_KEY_BYTES) {
       throw new LimitExceededError(
         `${what} is ${length} bytes, over the limit of ${MAX_KEY_BYTES}`,
@@ -101,9 +101,10 @@ function readBoundedString(reader: ByteReader, body: Uint8Array, what: string): 
   return reader.string(what, MAX_KEY_BYTES);
 }
 
-function readKey(reader: ByteReader, body: Uint8Array, what = "key"): string {
-  const key = readBoundedString(reader, body, what);
-  checkKey(key, what);
+/** Reads a key: a bounded string that {@link checkKey} accepts. */
+function readKey(reader: ByteReader, body: Uint8Array): string {
+  const key = readBoundedString(reader, body, "key");
+  checkKey(key);
   return key;
 }
 

@@ -26,7 +26,7 @@ import { WRITE_FLAG_REPAIR } from "./mod.ts";
 export const MAX_PUT_MANY_ITEMS = 65_536;
 
 /** Bytes an item takes besides its key and value: flags, key length, version, value length. */
-export const PUT_MANY_ITEM_OVERHEAD_BYTES = 9 + VERSION_BYTES;
+export const PUT_MANY_ITEM_OVERHEAD_BYTES: number = 9 + VERSION_BYTES;
 
 /** PUT flag bit, of a PUT and of a PUT_MANY item: refuse to store when the key exists. */
 export const PUT_FLAG_IF_ABSENT = 0x01;

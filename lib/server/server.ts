@@ -917,15 +917,20 @@ export class KvServer {
     return undefined;
   }
 
-  /** Runs one request but a well-formed GET and appends its answer; never throws. Says whether it ran. */
-  #handle(frame: Frame, responses: FrameWriter): boolean {
-    let request: Request;
+  /** The request `frame` holds; if it does not decode, refused in `responses` and undefined. */
+  #decodeOrRefuse(frame: Frame, responses: FrameWriter): Request | undefined {
     try {
-      request = decodeRequest(frame);
+      return decodeRequest(frame);
     } catch (error) {
       this.#refuse(frame.requestId, "decoding a request", error, responses);
-      return false;
+      return undefined;
     }
+  }
+
+  /** Runs one request but a well-formed GET and appends its answer; never throws. Says whether it ran. */
+  #handle(frame: Frame, responses: FrameWriter): boolean {
+    const request = this.#decodeOrRefuse(frame, responses);
+    if (request === undefined) return false;
     try {
       this.#run(request, responses);
       return true;
@@ -967,13 +972,8 @@ export class KvServer {
     frame: Frame,
     responses: FrameWriter,
   ): Promise<void> | undefined {
-    let request: Request;
-    try {
-      request = decodeRequest(frame);
-    } catch (error) {
-      this.#refuse(frame.requestId, "decoding a request", error, responses);
-      return undefined;
-    }
+    const request = this.#decodeOrRefuse(frame, responses);
+    if (request === undefined) return undefined;
     if (request.type === "setK") {
       const recorded = this.#store.nodeState.kAtOnce(request.k, request.replace);
       if (recorded !== undefined) {
@@ -1362,6 +1362,43 @@ export class KvServer {
   }
 
   /**
+   * Answers a PUT: OK stored, EXISTS for an overwrite-refused key, or STALE with the newer
+   * or equal version held (a repair copy is acknowledged and ignored instead).
+   */
+  #put(request: Extract<Request, { type: "put" }>, responses: FrameWriter): void {
+    const { key, version, requestId: id } = request;
+    const options = { overwrite: request.overwrite, version, ifNewer: true };
+    const behind = request.repair ? undefined : this.#tooFarBehind(key, version, Date.now());
+    if (behind !== undefined) return responses.stale(id, behind);
+    if (this.#store.putEncoded(key, request.encodedValue, options)) {
+      if (!request.repair) this.#noteFarVersion(version.ms, Date.now(), key);
+      return responses.ok(id);
+    }
+    const held = this.#staleAgainst(key, version);
+    if (held === undefined) return responses.error(id, ErrorCode.EXISTS, `key '${key}' exists`);
+    // A repair copy older than what is held is acknowledged and ignored.
+    return request.repair ? responses.ok(id) : responses.stale(id, held);
+  }
+
+  /**
+   * Answers a DELETE without the purge flag: OK when a record was there, NOT_FOUND when
+   * not (a tombstone is left either way), or STALE with the newer or equal version held.
+   */
+  #delete(request: Extract<Request, { type: "delete" }>, responses: FrameWriter): void {
+    const { key, version, requestId: id } = request;
+    const behind = request.repair ? undefined : this.#tooFarBehind(key, version, Date.now());
+    if (behind !== undefined) return responses.stale(id, behind);
+    const existed = this.#store.has(key);
+    if (this.#store.delete(key, { version, ifNewer: true })) {
+      if (!request.repair) this.#noteFarVersion(version.ms, Date.now(), key);
+      return existed ? responses.ok(id) : responses.notFound(id);
+    }
+    const held = this.#store.versionOf(key);
+    invariant(held !== undefined, "a refused delete met a version");
+    return request.repair ? responses.ok(id) : responses.stale(id, held);
+  }
+
+  /**
    * Answers a DELETE with the purge flag: OK purged, NOT_FOUND nothing held, or STALE. An
    * aged purge removes only a tombstone whose version's time is at least
    * {@link TOMBSTONE_PURGE_AGE_MS} behind this server's clock, and answers anything else
@@ -1384,6 +1421,7 @@ export class KvServer {
     return request.repair ? responses.ok(id) : responses.stale(id, result.version);
   }
 
+  /** Runs a decoded request of the kinds #handle runs and appends its answer; may throw. */
   #run(request: Request, responses: FrameWriter): void {
     const store = this.#store;
     const id = request.requestId;
@@ -1392,20 +1430,8 @@ export class KvServer {
         throw new Error("HELLO is answered by #handshake, never here");
       case "ping":
         return responses.ok(id);
-      case "put": {
-        const { key, version } = request;
-        const options = { overwrite: request.overwrite, version, ifNewer: true };
-        const behind = request.repair ? undefined : this.#tooFarBehind(key, version, Date.now());
-        if (behind !== undefined) return responses.stale(id, behind);
-        if (store.putEncoded(key, request.encodedValue, options)) {
-          if (!request.repair) this.#noteFarVersion(version.ms, Date.now(), key);
-          return responses.ok(id);
-        }
-        const held = this.#staleAgainst(key, version);
-        if (held === undefined) return responses.error(id, ErrorCode.EXISTS, `key '${key}' exists`);
-        // A repair copy older than what is held is acknowledged and ignored.
-        return request.repair ? responses.ok(id) : responses.stale(id, held);
-      }
+      case "put":
+        return this.#put(request, responses);
       case "putMany":
         return this.#putMany(request, responses);
       case "get":
@@ -1419,20 +1445,8 @@ export class KvServer {
         // A miss, answered with why from the same record: a tombstone's has none.
         return responses.notFound(id, version, store.queryMiss(path));
       }
-      case "delete": {
-        const { key, version } = request;
-        if (request.purge) return this.#purge(request, responses);
-        const behind = request.repair ? undefined : this.#tooFarBehind(key, version, Date.now());
-        if (behind !== undefined) return responses.stale(id, behind);
-        const existed = store.has(key);
-        if (store.delete(key, { version, ifNewer: true })) {
-          if (!request.repair) this.#noteFarVersion(version.ms, Date.now(), key);
-          return existed ? responses.ok(id) : responses.notFound(id);
-        }
-        const held = store.versionOf(key);
-        invariant(held !== undefined, "a refused delete met a version");
-        return request.repair ? responses.ok(id) : responses.stale(id, held);
-      }
+      case "delete":
+        return request.purge ? this.#purge(request, responses) : this.#delete(request, responses);
       case "keys":
         return responses.okKeys(
           id,

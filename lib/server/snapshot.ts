@@ -58,7 +58,7 @@
  * @module
  */
 import { invariant } from "../base/invariant.ts";
-import { ByteReader, ByteWriter, DecodeError } from "../base/bytes.ts";
+import { ByteReader, ByteWriter, DecodeError, readU32 } from "../base/bytes.ts";
 import { crc32c } from "../base/crc32.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
 import { FileChunkReader, MAX_LOG_VALUE_BYTES } from "./storage_log.ts";
@@ -268,7 +268,10 @@ export class SnapshotWriter {
   add(entry: SnapshotEntrySource): void {
     invariant(this.#added < this.#entryCount, "more snapshot entries than announced");
     const keyLength = entry.keyLength;
-    invariant(keyLength > 0 && keyLength <= MAX_KEY_BYTES, "a snapshot key is 1 to 1024 bytes");
+    invariant(
+      keyLength > 0 && keyLength <= MAX_KEY_BYTES,
+      "a snapshot key is 1 to MAX_KEY_BYTES bytes",
+    );
     const buffer = this.#buffer;
     buffer.u32(keyLength);
     buffer.raw(entry.key.subarray(0, keyLength));
@@ -482,11 +485,11 @@ export async function readSnapshot(
     reader.consume(SNAPSHOT_HEADER_BYTES);
     for (let index = 0; index < entryCount; index++) {
       if (!await reader.fill(4)) fail(`cut short in entry ${index}`);
-      const keyLength = readU32(reader, 0);
+      const keyLength = readU32Of(reader, 0);
       if (keyLength > MAX_KEY_BYTES) fail(`a key of ${keyLength} bytes`);
       const lengthAt = 4 + keyLength + versionBytes;
       if (!await reader.fill(lengthAt + 4)) fail(`cut short in entry ${index}`);
-      const valueLength = readU32(reader, lengthAt);
+      const valueLength = readU32Of(reader, lengthAt);
       const tombstone = valueLength === TOMBSTONE_LENGTH && versionBytes > 0;
       if (!tombstone && valueLength > MAX_LOG_VALUE_BYTES) fail(`a value of ${valueLength} bytes`);
       const entryLength = lengthAt + 4 + (tombstone ? 0 : valueLength);
@@ -553,14 +556,12 @@ async function readTrailer(
   fail: (problem: string) => never,
 ): Promise<void> {
   if (!await reader.fill(SNAPSHOT_TRAILER_BYTES)) fail("cut short before the checksum");
-  if (readU32(reader, 0) !== crc) fail("a checksum mismatch");
+  if (readU32Of(reader, 0) !== crc) fail("a checksum mismatch");
   reader.consume(SNAPSHOT_TRAILER_BYTES);
   if (await reader.fill(1)) fail("unexpected bytes after the checksum");
 }
 
-function readU32(reader: FileChunkReader, at: number): number {
-  const bytes = reader.buffer;
-  const index = reader.start + at;
-  return ((bytes[index] << 24) | (bytes[index + 1] << 16) | (bytes[index + 2] << 8) |
-    bytes[index + 3]) >>> 0;
+/** The big-endian u32 `at` bytes into what `reader` holds; the caller filled them. */
+function readU32Of(reader: FileChunkReader, at: number): number {
+  return readU32(reader.buffer, reader.start + at);
 }

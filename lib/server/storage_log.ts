@@ -75,12 +75,14 @@
  * ```
  * @module
  */
+import { dirname } from "node:path";
 import { invariant } from "../base/invariant.ts";
 import {
   ByteReader,
   ByteWriter,
   DecodeError,
   LimitExceededError,
+  readU32,
   writeAll,
 } from "../base/bytes.ts";
 import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
@@ -107,13 +109,14 @@ export const OLDEST_LOG_FORMAT_VERSION = 1;
 export const LOG_HEADER_BYTES = 16;
 
 /** Bytes of an entry besides its key and value: CRC, length, kind, key length, version. */
-export const LOG_ENTRY_OVERHEAD_BYTES = 13 + VERSION_BYTES;
+export const LOG_ENTRY_OVERHEAD_BYTES: number = 13 + VERSION_BYTES;
 
 /** Largest encoded value one PUT entry holds: the default protocol frame limit (16 MiB). */
-export const MAX_LOG_VALUE_BYTES = DEFAULT_MAX_FRAME_BYTES;
+export const MAX_LOG_VALUE_BYTES: number = DEFAULT_MAX_FRAME_BYTES;
 
 /** Largest whole entry; anything longer found during a replay is corruption. */
-export const MAX_LOG_ENTRY_BYTES = LOG_ENTRY_OVERHEAD_BYTES + MAX_KEY_BYTES + MAX_LOG_VALUE_BYTES;
+export const MAX_LOG_ENTRY_BYTES: number = LOG_ENTRY_OVERHEAD_BYTES + MAX_KEY_BYTES +
+  MAX_LOG_VALUE_BYTES;
 
 /** Size of each read while replaying a log or loading a snapshot (grows for a larger entry). */
 export const READ_CHUNK_BYTES = 1024 * 1024;
@@ -123,6 +126,9 @@ export const LogEntryKind = { put: 0x01, delete: 0x02, purge: 0x03 } as const;
 
 /** Byte offsets inside an entry. */
 const LENGTH_OFFSET = 4;
+
+/** Most characters of a key that a refusal quotes: a key may be a kilobyte long. */
+const MAX_QUOTED_KEY_CHARS = 64;
 const BODY_OFFSET = 8;
 /** Kind byte plus key length: the smallest possible body (format 1; format 2 adds a version). */
 const MIN_BODY_BYTES = 5;
@@ -199,7 +205,9 @@ export class LogFormatError extends Error {
 export function checkLogEntrySize(key: string, valueByteLength: number): void {
   if (valueByteLength > MAX_LOG_VALUE_BYTES) {
     throw new LimitExceededError(
-      `value of '${key.slice(0, 64)}' is ${valueByteLength} bytes encoded, over the storage ` +
+      `value of '${
+        key.slice(0, MAX_QUOTED_KEY_CHARS)
+      }' is ${valueByteLength} bytes encoded, over the storage ` +
         `limit of ${MAX_LOG_VALUE_BYTES}`,
     );
   }
@@ -207,7 +215,7 @@ export function checkLogEntrySize(key: string, valueByteLength: number): void {
   // UTF-8 needs at most 3 bytes per UTF-16 code unit: only long keys need counting.
   if (key.length * 3 > MAX_KEY_BYTES && utf8Length(key) > MAX_KEY_BYTES) {
     throw new LimitExceededError(
-      `key '${key.slice(0, 64)}…' is over the limit of ${MAX_KEY_BYTES} bytes`,
+      `key '${key.slice(0, MAX_QUOTED_KEY_CHARS)}…' is over the limit of ${MAX_KEY_BYTES} bytes`,
     );
   }
 }
@@ -754,11 +762,11 @@ async function findNextEntry(
 function looksLikeEntry(reader: FileChunkReader, fileLength: number, formatVersion: number) {
   const at = reader.start;
   const bytes = reader.buffer;
-  const bodyLength = readU32At(bytes, at + LENGTH_OFFSET);
+  const bodyLength = readU32(bytes, at + LENGTH_OFFSET);
   if (bodyLength < MIN_BODY_BYTES || bodyLength > MAX_BODY_BYTES) return false;
   if (reader.offset + BODY_OFFSET + bodyLength > fileLength) return false;
   const kind = bytes[at + BODY_OFFSET];
-  const keyLength = readU32At(bytes, at + BODY_OFFSET + 1);
+  const keyLength = readU32(bytes, at + BODY_OFFSET + 1);
   if (keyLength > MAX_KEY_BYTES) return false;
   const keyAndVersion = MIN_BODY_BYTES + keyLength +
     (formatVersion === OLDEST_LOG_FORMAT_VERSION ? 0 : VERSION_BYTES);
@@ -767,10 +775,6 @@ function looksLikeEntry(reader: FileChunkReader, fileLength: number, formatVersi
     return bodyLength === keyAndVersion;
   }
   return false;
-}
-
-function readU32At(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }
 
 function decodeBody(body: ByteReader, formatVersion: number): LogEntry {
@@ -906,36 +910,14 @@ export class AtomicFile {
   }
 }
 
-/**
- * Fsyncs a directory, making the creation, rename or removal of its entries durable.
- *
- * @example
- * ```ts
- * await Deno.rename("/tmp/kv/a.tmp", "/tmp/kv/a");
- * await syncDirectory("/tmp/kv");
- * ```
- */
-export async function syncDirectory(path: string): Promise<void> {
+/** Fsyncs a directory, making the creation, rename or removal of its entries durable. */
+async function syncDirectory(path: string): Promise<void> {
   const directory = await Deno.open(path, { read: true });
   try {
     await directory.sync();
   } finally {
     directory.close();
   }
-}
-
-/**
- * The directory part of a path (POSIX separators; kv data dirs are local paths).
- *
- * @example
- * ```ts
- * dirname("/tmp/kv/LOCK"); // "/tmp/kv"
- * ```
- */
-export function dirname(path: string): string {
-  const slash = path.lastIndexOf("/");
-  if (slash < 0) return ".";
-  return slash === 0 ? "/" : path.slice(0, slash);
 }
 
 async function pathExists(path: string): Promise<boolean> {

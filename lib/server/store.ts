@@ -691,48 +691,10 @@ export class Store {
     const fsyncIntervalMs = options.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
     checkInRange("fsyncIntervalMs", fsyncIntervalMs, MAX_FSYNC_INTERVAL_MS);
     const startedAt = performance.now();
-    // Its owner's only: the files hold every record (see DATA_DIR_MODE).
-    await Deno.mkdir(dir, { recursive: true, mode: DATA_DIR_MODE });
-    const lock = await DirLock.tryAcquire(dir, {
-      onWarning: store.#onWarning,
-      onDirLost: (message) => store.#fail(new DataDirLostError(message), "append"),
-    });
-    if (lock === undefined) throw await lockedError(dir);
+    const lock = await store.#lockDir(dir);
     store.#lock = lock;
     try {
-      // Judged before recovery changes anything: the files as the last run left them.
-      store.#boot = await (options.boot ?? currentBoot)();
-      const suspectedLoss = await store.#judgeLastRun(dir, lock);
-      store.#recovery.suspectedLoss = suspectedLoss;
-      // Unrepaired on disk before recovery erases a sign of a loss (see there).
-      const nodeState = await NodeStateKeeper.beginRecovery(dir, store.#onWarning, () => {
-        try {
-          store.#checkDirHeld();
-        } catch (error) {
-          throw new StoreFailedError(error as Error);
-        }
-      });
-      await store.#recover(dir, nodeState.beforeChange);
-      if (store.#upgrade) {
-        await nodeState.beforeChange();
-        // Never append entries of the new format to a file of the old one: rewrite now.
-        await store.compact();
-        store.#recovery.warnings.push(
-          "rewrote the data dir in the current format (records written before versions " +
-            "have the base version, older than any new write)",
-        );
-      }
-      store.#nodeState = await nodeState.finish({
-        emptyAtStart: store.#emptyAtStart,
-        lostData: store.#lostData,
-        markedUnrepaired: options.markUnrepaired ?? false,
-        lostSinceLastRun: suspectedLoss !== undefined,
-      });
-      // What earlier runs left in the page cache reaches the disk before this run's record
-      // says it is there (a run under --fsync always is trusted after a power loss).
-      await store.#log?.sync();
-      // Only once the state says unrepaired may the record that told so be replaced.
-      await store.#recordRun("open");
+      await store.#openDir(dir, lock, options);
     } catch (error) {
       await store.#log?.close().catch(() => {/* the recovery error is the one to report */});
       lock.release();
@@ -750,6 +712,62 @@ export class Store {
     store.#startPurgeTimer();
     store.#maybeCompact();
     return store;
+  }
+
+  /**
+   * Creates `dir` if needed and locks it; throws {@link StoreLockedError}, naming the
+   * holder's pid, if another store holds it.
+   */
+  async #lockDir(dir: string): Promise<DirLock> {
+    // Its owner's only: the files hold every record (see DATA_DIR_MODE).
+    await Deno.mkdir(dir, { recursive: true, mode: DATA_DIR_MODE });
+    const lock = await DirLock.tryAcquire(dir, {
+      onWarning: this.#onWarning,
+      onDirLost: (message) => this.#fail(new DataDirLostError(message), "append"),
+    });
+    if (lock === undefined) throw await lockedError(dir);
+    return lock;
+  }
+
+  /**
+   * Recovers the store from `dir`, which `lock` holds: judges how the last run ended,
+   * recovers the records (rewriting a data dir of the old format) and the node state, and
+   * records this run. On a throw, the caller closes the log and releases the lock.
+   */
+  async #openDir(dir: string, lock: DirLock, options: StoreOptions): Promise<void> {
+    // Judged before recovery changes anything: the files as the last run left them.
+    this.#boot = await (options.boot ?? currentBoot)();
+    const suspectedLoss = await this.#judgeLastRun(dir, lock);
+    this.#recovery.suspectedLoss = suspectedLoss;
+    // Unrepaired on disk before recovery erases a sign of a loss (see there).
+    const nodeState = await NodeStateKeeper.beginRecovery(dir, this.#onWarning, () => {
+      try {
+        this.#checkDirHeld();
+      } catch (error) {
+        throw new StoreFailedError(error as Error);
+      }
+    });
+    await this.#recover(dir, nodeState.beforeChange);
+    if (this.#upgrade) {
+      await nodeState.beforeChange();
+      // Never append entries of the new format to a file of the old one: rewrite now.
+      await this.compact();
+      this.#recovery.warnings.push(
+        "rewrote the data dir in the current format (records written before versions " +
+          "have the base version, older than any new write)",
+      );
+    }
+    this.#nodeState = await nodeState.finish({
+      emptyAtStart: this.#emptyAtStart,
+      lostData: this.#lostData,
+      markedUnrepaired: options.markUnrepaired ?? false,
+      lostSinceLastRun: suspectedLoss !== undefined,
+    });
+    // What earlier runs left in the page cache reaches the disk before this run's record
+    // says it is there (a run under --fsync always is trusted after a power loss).
+    await this.#log?.sync();
+    // Only once the state says unrepaired may the record that told so be replaced.
+    await this.#recordRun("open");
   }
 
   /** Recovers the records of `dir`, awaiting `beforeChange` before changing a log. */

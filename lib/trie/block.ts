@@ -45,12 +45,12 @@ export const HEADER_BYTES = 8;
 /** Bytes of a field node: its word and its payload. */
 export const NODE_BYTES = 8;
 /** Block-relative offset of the record's own value node. */
-export const ROOT_NODE = HEADER_BYTES;
+export const ROOT_NODE: number = HEADER_BYTES;
 
 /** Owner field of a block being written, before the key trie points at it (node 0 is the root). */
 export const UNOWNED = 0;
 /** Owner field of a deleted or overwritten block. */
-export const DEAD = -1;
+export const DEAD: number = -1;
 
 /** Flag of the last of an object's field nodes. */
 export const LAST_SIBLING = 0x8000_0000;
@@ -96,7 +96,7 @@ const POSITION_RANGE = 2 ** 26;
 export const LINEAR_SCAN_MAX_FIELDS = 16;
 
 /** Smallest int kept in a node's payload. */
-export const INT32_MIN = -(2 ** 31);
+export const INT32_MIN: number = -(2 ** 31);
 /** Largest int kept in a node's payload. */
 export const INT32_MAX = 2 ** 31 - 1;
 

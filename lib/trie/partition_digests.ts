@@ -38,7 +38,7 @@ import { mix32, PARTITION_BITS, PARTITION_COUNT } from "../record/partition.ts";
 import { FNV_OFFSET_BASIS, FNV_PRIME } from "../base/fnv.ts";
 
 /** FNV-1a-32's offset basis: the low word's start, and the partition hash's. */
-export const DIGEST_LOW_BASIS = FNV_OFFSET_BASIS;
+export const DIGEST_LOW_BASIS: number = FNV_OFFSET_BASIS;
 
 /** The high word's offset basis (2^32 / φ), so the two words are independent hashes. */
 export const DIGEST_HIGH_BASIS = 0x9e37_79b9;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describeFsError, exposedSecretFile, isFsError } from "../../lib/base/fs_error.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
 
 /** What Deno throws for an OS error it has no kind for: ENOSPC, EROFS, EIO. */
 function osError(code: string, message: string): Error {
@@ -36,8 +37,7 @@ Deno.test("describeFsError gives an errno error's words without Deno's (os error
 });
 
 Deno.test("a secret file group or others can read is named with its mode, and chmod 600 advised only for a file of the user's own", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const path = `${dir}/kv.auth`;
     await Deno.writeTextFile(path, "secret\n");
     await Deno.chmod(path, 0o640);
@@ -49,7 +49,5 @@ Deno.test("a secret file group or others can read is named with its mode, and ch
     );
     await Deno.chmod(path, 0o600);
     assert.equal(exposedSecretFile(path, await Deno.stat(path)), undefined);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

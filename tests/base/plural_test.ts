@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { counted } from "../../lib/base/plural.ts";
+import { counted, wasOrWere } from "../../lib/base/plural.ts";
 
 Deno.test("counted says one thing in the singular, and none or many in the plural", () => {
   assert.deepEqual([0, 1, 2, 21].map((count) => counted(count, "record")), [
@@ -8,4 +8,8 @@ Deno.test("counted says one thing in the singular, and none or many in the plura
     "2 records",
     "21 records",
   ]);
+});
+
+Deno.test("wasOrWere agrees with one thing in the singular, and none or many in the plural", () => {
+  assert.deepEqual([0, 1, 2].map(wasOrWere), ["were", "was", "were"]);
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { LINE_BUFFER_BYTES, LineBuffer, StdoutError } from "../../lib/base/stdout.ts";
+import { nextTurn } from "../helpers/wait.ts";
 
 /** A LineBuffer over a recorder of every write it makes (copied: the buffer is reused). */
 function recorded(): { output: LineBuffer; writes: Uint8Array[]; text(): string } {
@@ -22,11 +23,6 @@ function failable(): { output: LineBuffer; writes: string[]; failing: { on: bool
     writes.push(new TextDecoder().decode(bytes));
   });
   return { output, writes, failing };
-}
-
-/** Resolves after the timers already due now: a `flushSoon` made before it has run. */
-function nextTimerTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 Deno.test("LineBuffer writes nothing until flushed, then every line in order with its newline, once", () => {
@@ -67,12 +63,12 @@ Deno.test("LineBuffer.flushSoon writes on a later turn; its failure is thrown by
   const { output, writes, failing } = failable();
   output.writeLine("one");
   output.flushSoon();
-  await nextTimerTurn();
+  await nextTurn();
   assert.deepEqual(writes, ["one\n"]);
   failing.on = true;
   output.writeLine("two");
   output.flushSoon();
-  await nextTimerTurn();
+  await nextTurn();
   assert.throws(() => output.writeLine("three"), (error) => error instanceof StdoutError);
 });
 
@@ -139,7 +135,7 @@ Deno.test("LineBuffer writes exactly the lines' UTF-8, in order, whatever mix of
           lines.push(`${step.text}\n`);
         } else if (step.call === "flush") output.flush();
         else if (step.call === "flushSoon") output.flushSoon();
-        else await nextTimerTurn();
+        else await nextTurn();
       }
       output.flush();
       assert.deepEqual(joined(writes), new TextEncoder().encode(lines.join("")));
@@ -157,6 +153,6 @@ Deno.test("LineBuffer after a failed write loses only what that write held; flus
   output.writeLine("kept");
   output.flushSoon();
   output.flush();
-  await nextTimerTurn(); // after flushSoon's timer, had flush not cleared it
+  await nextTurn(); // after flushSoon's timer, had flush not cleared it
   assert.deepEqual(writes, ["kept\n"]);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { partitionOf } from "../../lib/record/partition.ts";
 import { withFakeBroker } from "../helpers/fake_cluster.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { nextTurn, waitFor } from "../helpers/wait.ts";
 
 /**
  * Reads person1 over three fake servers with k = 2, both home servers unrepaired (each
@@ -19,7 +19,7 @@ async function warningWithHeld(heldPosition: 0 | 1): Promise<string> {
     await waitFor(() => held.requests.includes("GET"), { what: "the held GET to be sent" });
     // The other home server's fake answers in promise jobs only: one turn of the event
     // loop lets them all run, so its answer is in before the held one is let go.
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await nextTurn();
     release();
     const answer = await reading;
     assert.equal(answer.kind, "not-found");

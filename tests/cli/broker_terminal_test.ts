@@ -4,22 +4,13 @@ import assert from "node:assert/strict";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { withStateHome } from "../helpers/fixtures.ts";
 import { kvArgs, Terminal, type TerminalOptions, terminalTest } from "../helpers/tmux.ts";
 import { LEAVE_HINT } from "../../lib/broker/repl.ts";
 import { DEFAULT_MAX_ENTRY_LINES } from "../../lib/base/line_editor.ts";
 
 /** A prompt with nothing typed after it (the screen's lines lose their trailing spaces). */
 const EMPTY_PROMPT = /^kv>$/m;
-
-/** A temporary home for the history file, so tests never touch the user's. */
-async function withStateHome(run: (env: Record<string, string>, dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "kv-state-" });
-  try {
-    await run({ XDG_STATE_HOME: dir, HOME: dir }, dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /**
  * Starts `kv broker -s <the cluster's file> <extra>` (with the tests' --timeout-ms unless

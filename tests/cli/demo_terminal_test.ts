@@ -2,16 +2,15 @@
 import assert from "node:assert/strict";
 import { kvArgs, Terminal, terminalTest } from "../helpers/tmux.ts";
 import { withBrokerTimeout } from "../helpers/kv_processes.ts";
-import { isListening } from "../helpers/fixtures.ts";
+import { isListening, withStateHome } from "../helpers/fixtures.ts";
 
 terminalTest(
   "Ctrl-C while the demo loads stops the load and the servers, with one line and exit 130",
   async () => {
-    const home = await Deno.makeTempDir({ prefix: "kv-state-" });
-    try {
+    await withStateHome(async (env) => {
       await using term = await Terminal.start(
         kvArgs(...withBrokerTimeout(["demo", "-n", "1000000", "--servers", "2", "-k", "1"])),
-        { env: { XDG_STATE_HOME: home, HOME: home }, columns: 200 },
+        { env, columns: 200 },
       );
       const loading = await term.waitFor(
         /indexing 1000000 records into 2 servers on 127\.0\.0\.1 ports (\d+), (\d+) \(Ctrl-C stops\)/,
@@ -28,22 +27,17 @@ terminalTest(
       assert.doesNotMatch(screen, /^Try |^kv>/m, "no hints, no prompt");
       for (const port of ports) assert.equal(await isListening(port), false, `port ${port} closed`);
       await assert.rejects(() => Deno.stat(stopped[0][1]), Deno.errors.NotFound);
-    } finally {
-      await Deno.remove(home, { recursive: true });
-    }
+    });
   },
 );
 
 terminalTest(
   "the demo's REPL completes \\demo commands and prints server events above the prompt",
   async () => {
-    const home = await Deno.makeTempDir({ prefix: "kv-state-" });
-    try {
+    await withStateHome(async (env) => {
       await using term = await Terminal.start(
         kvArgs(...withBrokerTimeout(["demo", "-n", "20", "--servers", "2"])),
-        {
-          env: { XDG_STATE_HOME: home, HOME: home },
-        },
+        { env },
       );
       await term.waitFor(/^kv>$/m);
       await term.typeShown("\\de", /^kv> \\de/m);
@@ -64,20 +58,17 @@ terminalTest(
       await term.press("C-d");
       assert.equal(await term.exitCode(), 0);
       assert.match(await term.screen(), /^kv demo: stopped 2 servers and removed /m);
-    } finally {
-      await Deno.remove(home, { recursive: true });
-    }
+    });
   },
 );
 
 terminalTest(
   "SIGTERM at the demo's prompt ends the REPL as kv broker's (the line typed stays, raw mode left), then stops the servers with one line and exits 143",
   async () => {
-    const home = await Deno.makeTempDir({ prefix: "kv-state-" });
-    try {
+    await withStateHome(async (env) => {
       await using term = await Terminal.start(
         kvArgs(...withBrokerTimeout(["demo", "-n", "20", "--servers", "2"])),
-        { env: { XDG_STATE_HOME: home, HOME: home }, columns: 200 },
+        { env, columns: 200 },
       );
       const started = await term.waitFor(
         /^kv demo: 2 servers on 127\.0\.0\.1 ports (\d+), (\d+),/m,
@@ -97,8 +88,6 @@ terminalTest(
       for (const port of [Number(started[1]), Number(started[2])]) {
         assert.equal(await isListening(port), false, `port ${port} closed`);
       }
-    } finally {
-      await Deno.remove(home, { recursive: true });
-    }
+    });
   },
 );

@@ -2,7 +2,7 @@
 // do — with exit code 2, never Deno's own text or advice about its permission flags.
 import assert from "node:assert/strict";
 import { KvCluster } from "../helpers/kv_processes.ts";
-import { MAIN_PATH, runKv } from "../helpers/run_kv.ts";
+import { runKv } from "../helpers/run_kv.ts";
 import { closedPorts, withTempDir } from "../helpers/fixtures.ts";
 import { startServerProcess, stopWithin, TEST_KV } from "../helpers/server_process.ts";
 import { outputWithin } from "../helpers/wait.ts";
@@ -270,17 +270,8 @@ Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in 
       ],
     ] as const;
     const run = async (permissions: readonly string[], args: readonly string[]) => {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", ...permissions, MAIN_PATH, ...args],
-        cwd: dir,
-        env: { NO_COLOR: "1" },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const output = await outputWithin(child, { what: `kv ${args[0]} with ${permissions}` });
-      const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-      return [output.code, text(output.stdout), text(output.stderr)] as const;
+      const { code, stdout, stderr } = await runKv(args, { permissions, cwd: dir });
+      return [code, stdout, stderr] as const;
     };
     for (const [permissions, args, expected] of cases) {
       assert.deepEqual(await run(permissions, args), [2, "", expected]);

@@ -9,32 +9,16 @@ import { COMPAT_KEY_FILE, withTempDir } from "../helpers/fixtures.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { outputWithin, waitFor } from "../helpers/wait.ts";
 import { kvArgs, Terminal, terminalTest } from "../helpers/tmux.ts";
+import { type KvRun, MAIN_PATH, runKv } from "../helpers/run_kv.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const KEY_FILES = new URL("../../testdata/keyfiles/", import.meta.url).pathname;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+/** The permissions `deno task gen` grants: kv gen needs no others. */
+const GEN_PERMISSIONS = ["--allow-read", "--allow-write"];
 
-/** Runs `kv gen` as a real process, with the permissions `deno task gen` grants. */
-async function runGen(args: string[], cwd: string): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", MAIN, "gen", ...args],
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = await outputWithin(child, { what: `kv gen ${args.join(" ")} to exit` });
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+/** Runs `kv gen` as a real process in `cwd`, with the permissions `deno task gen` grants. */
+function runGen(args: string[], cwd: string): Promise<KvRun> {
+  return runKv(["gen", ...args], { cwd, permissions: GEN_PERMISSIONS });
 }
 
 async function entriesOf(dir: string): Promise<string[]> {
@@ -168,7 +152,7 @@ Deno.test("kv gen writes through symlinks and never replaces one with a file", a
   await withTempDir(async (dir) => {
     // A link to the process's stdout, a pipe: it has no path to resolve, like /dev/stdout.
     await Deno.symlink("/proc/self/fd/1", `${dir}/to-stdout`);
-    const gen = [Deno.execPath(), "run", "--allow-read", "--allow-write", MAIN, "gen"];
+    const gen = [Deno.execPath(), "run", ...GEN_PERMISSIONS, MAIN_PATH, "gen"];
     const pipeline = new Deno.Command("sh", {
       args: ["-c", '"$@" | cat', "sh", ...gen, "-k", COMPAT_KEY_FILE, "-n", "3", "-o", "to-stdout"],
       cwd: dir,
@@ -218,7 +202,7 @@ for (
       await Deno.writeTextFile(`${dir}/data.txt`, "before\n");
       const child = new Deno.Command(Deno.execPath(), {
         args: [
-          ...["run", "--allow-read", "--allow-write", MAIN, "gen", "-k", COMPAT_KEY_FILE],
+          ...["run", ...GEN_PERMISSIONS, MAIN_PATH, "gen", "-k", COMPAT_KEY_FILE],
           ...["-n", "1000000000", "-o", "data.txt"],
         ],
         cwd: dir,

@@ -2,6 +2,7 @@
 // and `deno task kv`: both must work offline from this checkout and run every subcommand.
 import assert from "node:assert/strict";
 import { outputWithin } from "../helpers/wait.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
 
 const REPO = new URL("../..", import.meta.url).pathname;
 
@@ -31,8 +32,7 @@ async function run(command: string, args: string[], env: Record<string, string> 
 }
 
 Deno.test("the README's deno install line gives a kv that runs gen, without a warning", async () => {
-  const root = await Deno.makeTempDir({ prefix: "kv-install-" });
-  try {
+  await withTempDir(async (root) => {
     const [deno, ...args] = await readmeInstallLine();
     assert.equal(deno, "deno");
     const installed = await run(Deno.execPath(), [
@@ -51,9 +51,7 @@ Deno.test("the README's deno install line gives a kv that runs gen, without a wa
     const gen = await run(kv, ["gen", "-k", "keyFile.txt", "-n", "2", "--seed", "1", "-o", "-"]);
     assert.equal(gen.code, 0, gen.stderr);
     assert.match(gen.stdout, /^"person0" : .*\n"person1" : .*\n$/);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
+  });
 });
 
 Deno.test("deno task kv runs any subcommand, gen included", async () => {

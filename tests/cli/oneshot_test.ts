@@ -147,8 +147,7 @@ Deno.test("one-shot commands find the server file in $KV_SERVERS, then ./serverF
     env: { KV_SERVERS: cluster.serverFile },
   });
   assert.deepEqual([put.code, put.stdout], [0, "STORED: a\n"], put.stderr);
-  const directory = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (directory) => {
     await Deno.copyFile(cluster.serverFile, `${directory}/serverFile.txt`);
     const get = await runKv(withBrokerTimeout(["get", "a"]), { cwd: directory });
     assert.deepEqual([get.code, get.stdout], [0, "a : 1\n"], get.stderr);
@@ -178,9 +177,7 @@ Deno.test("one-shot commands find the server file in $KV_SERVERS, then ./serverF
         ),
       );
     }
-  } finally {
-    await Deno.remove(directory, { recursive: true });
-  }
+  });
 });
 
 Deno.test("one-shot mistakes are one line and exit 2, before connecting", async () => {

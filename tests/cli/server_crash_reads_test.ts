@@ -10,6 +10,7 @@ import { startServerProcess } from "../helpers/server_process.ts";
 import type { ServerProcess } from "../../lib/cli/server_process.ts";
 import { at } from "../helpers/versions.ts";
 import { withDeadline } from "../helpers/wait.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
 
 /** Keys the writer counts up, one PUT after another, pipelined. */
 const KEYS = ["c0", "c1", "c2", "c3"];
@@ -95,12 +96,9 @@ async function crashRound(server: ServerProcess, round: number): Promise<void> {
 
 for (const fsync of ["always", "interval", "never"] as const) {
   Deno.test(`--fsync ${fsync}: no GET shows another connection's PUT that kill -9 right after the answer loses`, async () => {
-    const dataDir = await Deno.makeTempDir({ prefix: "kv-crash-reads-" });
-    try {
+    await withTempDir(async (dataDir) => {
       await using server = await startServerProcess(["--data-dir", dataDir, "--fsync", fsync]);
       for (let round = 0; round < CRASH_ROUNDS; round++) await crashRound(server, round);
-    } finally {
-      await Deno.remove(dataDir, { recursive: true });
-    }
+    });
   });
 }

@@ -15,6 +15,7 @@ import { readLines } from "../../lib/base/line_reader.ts";
 import { LISTENING_LINE } from "../../lib/cli/server_process.ts";
 import { at } from "../helpers/versions.ts";
 import { assertRefusedInOneLine, refusalOf } from "../helpers/refusals.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
 
 Deno.test("kv server prints a parseable listening line and serves requests", async () => {
   await using server = await startServerProcess();
@@ -32,8 +33,7 @@ Deno.test("kv server prints a parseable listening line and serves requests", asy
 });
 
 Deno.test("kv server exits 0 on SIGINT and keeps records in --data-dir across restarts", async () => {
-  const dataDir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dataDir) => {
     await using first = await startServerProcess(["--data-dir", dataDir, "--fsync", "always"]);
     assert.match(first.stderrLines.at(-1)!, new RegExp(`\\(data: ${dataDir}, 0 records, `));
     const client = await connectClient(first.address);
@@ -51,9 +51,7 @@ Deno.test("kv server exits 0 on SIGINT and keeps records in --data-dir across re
     assert.deepEqual((await again.get("k7")).value, int(7));
     await again.close();
     assert.equal((await stopWithin(second)).code, 0);
-  } finally {
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("kv server --mark-unrepaired starts a data dir marked repaired unrepaired, k kept, until a repair marks it again", async () => {
@@ -286,8 +284,7 @@ Deno.test("kv server refuses bad flags with one line and exit 2", async () => {
 });
 
 Deno.test("kv server refuses a data dir it cannot use with one line and exit 2, touching nothing", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/file`, "");
     await Deno.mkdir(`${dir}/foreign-log`);
     await Deno.writeTextFile(`${dir}/foreign-log/log-0000000001.kvlog`, "hi\n");
@@ -318,9 +315,7 @@ Deno.test("kv server refuses a data dir it cannot use with one line and exit 2, 
       assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
     }
     assert.equal(await Deno.readTextFile(`${dir}/foreign-log/log-0000000001.kvlog`), "hi\n");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("kv server --help documents every flag with its default", async () => {

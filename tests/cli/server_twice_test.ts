@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { connectClient } from "../helpers/client.ts";
 import { runKv } from "../helpers/run_kv.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
 
 /**
  * A TCP relay on 127.0.0.1 to `port`: a second address of the same server process. Its
@@ -47,8 +48,7 @@ Deno.test("a server file naming one server twice is one line saying to list it o
   await using cluster = await KvCluster.start(1);
   const { port } = cluster.servers[0];
   await using second = relay(port);
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (dir) => {
     const sameLine = `${dir}/same.txt`;
     await Deno.writeTextFile(sameLine, `127.0.0.1 ${port}\n127.0.0.1:${port}\n`);
     const twoAddresses = `${dir}/two.txt`;
@@ -89,7 +89,5 @@ Deno.test("a server file naming one server twice is one line saying to list it o
     } finally {
       await client.close();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

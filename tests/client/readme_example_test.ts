@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { KvCluster } from "../helpers/kv_processes.ts";
 import { outputWithin } from "../helpers/wait.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
 
 const README = new URL("../../README.md", import.meta.url);
 const MOD = new URL("../../mod.ts", import.meta.url);
@@ -36,8 +37,7 @@ function exampleAndOutput(readme: string): { code: string; output: string } {
 Deno.test("the README's library example prints what the README says", async () => {
   const { code, output } = exampleAndOutput(await Deno.readTextFile(README));
   await using cluster = await KvCluster.start(3);
-  const directory = await Deno.makeTempDir({ prefix: "kv-example-" });
-  try {
+  await withTempDir(async (directory) => {
     await Deno.copyFile(cluster.serverFile, `${directory}/serverFile.txt`);
     const script = code.replace(`"./mod.ts"`, JSON.stringify(MOD.href));
     assert.notEqual(script, code, "the example imports ./mod.ts");
@@ -55,7 +55,5 @@ Deno.test("the README's library example prints what the README says", async () =
     assert.equal(run.code, 0, stderr);
     const printed = new TextDecoder().decode(run.stdout);
     assert.equal(rankVersions(printed), rankVersions(output), printed);
-  } finally {
-    await Deno.remove(directory, { recursive: true });
-  }
+  });
 });

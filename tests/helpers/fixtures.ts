@@ -1,6 +1,7 @@
 /**
- * Fixtures many tests share: a temporary directory removed afterwards, loopback
- * ports nothing listens on, and the compat keyFile's key specs.
+ * Fixtures many tests share: a temporary directory removed afterwards (or a temporary
+ * home for a kv process's state), loopback ports nothing listens on, and the compat
+ * keyFile's key specs and data files' lines.
  *
  * @example
  * ```ts
@@ -10,6 +11,7 @@
  * @module
  */
 import { type KeySpec, parseKeyFile } from "../../lib/gen/keyfile.ts";
+import { isBlankLine } from "../../lib/record/parse.ts";
 import { outputWithin } from "./wait.ts";
 
 /** Runs `body` with a fresh temporary directory and removes it afterwards, pass or fail. */
@@ -20,6 +22,17 @@ export async function withTempDir(body: (dir: string) => Promise<void>): Promise
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * Runs `body` with `env` naming a fresh temporary directory, `dir`, as the home of a kv
+ * process's state (XDG_STATE_HOME and HOME: the REPL's history file lives there), so that a
+ * test never touches the user's; removed afterwards, pass or fail.
+ */
+export function withStateHome(
+  body: (env: Record<string, string>, dir: string) => Promise<void>,
+): Promise<void> {
+  return withTempDir((dir) => body({ XDG_STATE_HOME: dir, HOME: dir }, dir));
 }
 
 /**
@@ -115,12 +128,20 @@ export function listenLoopback(
   };
 }
 
+/** testdata/compat/: the original project's files (keyFile, server file, data in each dialect). */
+const COMPAT_DIRECTORY = new URL("../../testdata/compat/", import.meta.url);
+
 /** Path of testdata/compat/keyFile.txt, the keyFile of the original project. */
-export const COMPAT_KEY_FILE = new URL("../../testdata/compat/keyFile.txt", import.meta.url)
-  .pathname;
+export const COMPAT_KEY_FILE = new URL("keyFile.txt", COMPAT_DIRECTORY).pathname;
 
 /** The key specs of testdata/compat/keyFile.txt. */
 export const COMPAT_KEYS: readonly KeySpec[] = parseKeyFile(
   Deno.readTextFileSync(COMPAT_KEY_FILE),
   "keyFile.txt",
 );
+
+/** The record lines of the file `fileName` of testdata/compat/, blank lines left out. */
+export function compatLines(fileName: string): string[] {
+  const text = Deno.readTextFileSync(new URL(fileName, COMPAT_DIRECTORY));
+  return text.split("\n").filter((line) => !isBlankLine(line));
+}

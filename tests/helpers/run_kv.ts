@@ -15,6 +15,18 @@ import { withDeadline } from "./wait.ts";
 /** Absolute path of the repository's `main.ts`. */
 export const MAIN_PATH = new URL("../../main.ts", import.meta.url).pathname;
 
+/**
+ * The permissions {@link runKv} runs kv with by default: network, files, child processes, and
+ * of the environment only the variables kv takes settings from (KV_SERVERS, KV_AUTH_FILE).
+ */
+export const KV_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run",
+  "--allow-env=KV_SERVERS,KV_AUTH_FILE",
+];
+
 /** What a finished `kv` process left behind. */
 export interface KvRun {
   code: number;
@@ -32,10 +44,12 @@ export interface RunKvOptions {
   env?: Record<string, string>;
   /** How long it may run, in ms; default `DEFAULT_DEADLINE_MS` of ./wait.ts. */
   timeoutMs?: number;
+  /** Deno's permission flags for it; default {@link KV_PERMISSIONS}. */
+  permissions?: readonly string[];
 }
 
 /**
- * Runs `kv <args>` with the permissions the deno tasks grant and waits for it
+ * Runs `kv <args>` with {@link KV_PERMISSIONS} (or `options.permissions`) and waits for it
  * to exit; kills it (SIGKILL) and throws when it outlasts `options.timeoutMs`.
  *
  * @example
@@ -44,18 +58,12 @@ export interface RunKvOptions {
  * // run.code === 2
  * ```
  */
-export async function runKv(args: string[], options: RunKvOptions = {}): Promise<KvRun> {
+export async function runKv(
+  args: readonly string[],
+  options: RunKvOptions = {},
+): Promise<KvRun> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-run",
-      "--allow-env=KV_SERVERS,KV_AUTH_FILE",
-      MAIN_PATH,
-      ...args,
-    ],
+    args: ["run", ...options.permissions ?? KV_PERMISSIONS, MAIN_PATH, ...args],
     cwd: options.cwd,
     env: { NO_COLOR: "1", ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",

@@ -1,6 +1,6 @@
 /**
- * fast-check arbitraries for kv values and keys, shared by the codec, protocol
- * and client tests.
+ * fast-check arbitraries for kv values, keys and versions, shared by the codec, protocol,
+ * trie, storage and client tests.
  *
  * @example
  * ```ts
@@ -10,6 +10,12 @@
  */
 import fc from "fast-check";
 import { type Field, float, int, str, type Value } from "../../lib/record/value.ts";
+import {
+  MAX_VERSION_BROKER,
+  MAX_VERSION_COUNTER,
+  MAX_VERSION_MS,
+  type Version,
+} from "../../lib/record/version.ts";
 
 /** Valid keys and field names: non-empty, no '.', short. */
 export function keyArbitrary(): fc.Arbitrary<string> {
@@ -35,4 +41,16 @@ export function valueArbitrary(maxDepth = 4): fc.Arbitrary<Value> {
     ),
   }));
   return value;
+}
+
+/**
+ * Any valid version, each field over its whole range. Copied into a plain object: fast-check
+ * may make records without a prototype, which a strict deepEqual tells from a decoded one.
+ */
+export function versionArbitrary(): fc.Arbitrary<Version> {
+  return fc.record({
+    ms: fc.integer({ min: 0, max: MAX_VERSION_MS }),
+    counter: fc.integer({ min: 0, max: MAX_VERSION_COUNTER }),
+    broker: fc.integer({ min: 0, max: MAX_VERSION_BROKER }),
+  }).map((version) => ({ ...version }));
 }

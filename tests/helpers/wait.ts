@@ -8,6 +8,8 @@
  * - {@link withDeadline} bounds one promise (a read, a process's exit).
  * - {@link outputWithin} collects a child process's output, killing it when
  *   it does not exit in time.
+ * - {@link nextTurn} lets one turn of the event loop pass: no wait for a condition, but
+ *   for what is already queued (timers due, I/O ready) to run.
  *
  * The deadlines are generous ({@link DEFAULT_DEADLINE_MS}): they are there to
  * turn a hang into a failure on a loaded machine, never to check timings.
@@ -127,6 +129,22 @@ export async function waitFor(
     if (await withDeadline(check, { what: options.what, timeoutMs: left })) return;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * Resolves on a later turn of the event loop, after the timers already due and a poll for
+ * I/O (a timer's turn does; a run of `setImmediate` callbacks may not).
+ *
+ * @example
+ * ```ts
+ * import { nextTurn } from "./wait.ts";
+ * let ran = false;
+ * setTimeout(() => ran = true, 0);
+ * await nextTurn(); // ran is true
+ * ```
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /**

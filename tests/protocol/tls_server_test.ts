@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { TlsServerContext, type TlsServerStream } from "../../lib/protocol/tls_server.ts";
 import { type TestCerts, tlsTest } from "../helpers/tls_certs.ts";
-import { withDeadline } from "../helpers/wait.ts";
+import { nextTurn, withDeadline } from "../helpers/wait.ts";
 
 /** What a TLS server answers bytes that are no TLS: a fatal decode_error alert record. */
 const NOT_TLS_ALERT = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32];
@@ -173,11 +173,6 @@ function countingReads(conn: Deno.Conn): { conn: Deno.Conn; taken: () => number 
     Object.defineProperty(counted, name, { value: conn[name].bind(conn) });
   }
   return { conn: counted, taken: () => taken };
-}
-
-/** Resolves after the event loop polled for I/O (a timer's turn does). */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 tlsTest(

@@ -3,7 +3,8 @@ import fc from "fast-check";
 import { anyText } from "../helpers/text_arbitrary.ts";
 import { DecodeError, LimitExceededError } from "../../lib/base/bytes.ts";
 import { MAX_KEY_BYTES, MAX_NESTING_DEPTH } from "../../lib/limits.ts";
-import { isBlankLine, parseRecordLine } from "../../lib/record/parse.ts";
+import { parseRecordLine } from "../../lib/record/parse.ts";
+import { compatLines } from "../helpers/fixtures.ts";
 import {
   type Dialect,
   formatFloat,
@@ -21,13 +22,6 @@ import {
 } from "../../lib/record/value.ts";
 
 const DIALECTS: readonly Dialect[] = ["assignment", "python", "bare"];
-
-const COMPAT_DIRECTORY = new URL("../../testdata/compat/", import.meta.url);
-
-function compatLines(fileName: string): string[] {
-  const text = Deno.readTextFileSync(new URL(fileName, COMPAT_DIRECTORY));
-  return text.split("\n").filter((line) => !isBlankLine(line));
-}
 
 const PERSON = object([
   ["name", str("Mary")],

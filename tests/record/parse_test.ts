@@ -24,13 +24,7 @@ import {
 } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
-
-const COMPAT_DIRECTORY = new URL("../../testdata/compat/", import.meta.url);
-
-function compatLines(fileName: string): string[] {
-  const text = Deno.readTextFileSync(new URL(fileName, COMPAT_DIRECTORY));
-  return text.split("\n").filter((line) => !isBlankLine(line));
-}
+import { compatLines } from "../helpers/fixtures.ts";
 
 /** Follows `path` (field names) down from `value`; fails the test when a field is missing. */
 function at(value: Value, ...path: string[]): Value {

@@ -16,7 +16,7 @@ import { recordKey, recordValue } from "../fixtures/gen_records.ts";
 import type { ServerClient } from "../../lib/protocol/client.ts";
 import { connectClient } from "../helpers/client.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { nextTurn, waitFor } from "../helpers/wait.ts";
 import { decodeValue } from "../../lib/record/value_codec.ts";
 import { BASE_VERSION } from "../../lib/record/version.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
@@ -141,7 +141,7 @@ Deno.test("snapshot: one written from a frozen trie holds the trie as it was at 
     let done = false;
     written.finally(() => done = true);
     while (!done) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await nextTurn();
       if (view.done) continue;
       const key = `k${(step * 7919) % 30_000}`;
       trie.put(key, int(-step), { version: version(50_000 + step) });

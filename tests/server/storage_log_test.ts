@@ -12,6 +12,7 @@ import { decodeValue, encodeValue, OBJECT_END, ValueTag } from "../../lib/record
 import { float, int, object, str, type Value } from "../../lib/record/value.ts";
 import { BASE_VERSION, type Version } from "../../lib/record/version.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
+import { valueArbitrary, versionArbitrary } from "../helpers/value_arbitrary.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { connectClient } from "../helpers/client.ts";
 import { startServerProcess } from "../helpers/server_process.ts";
@@ -256,27 +257,8 @@ Deno.test("storage log: an oversized value is refused before anything is buffere
   });
 });
 
-const valueArbitrary: fc.Arbitrary<Value> = fc.letrec<{ value: Value }>((tie) => ({
-  value: fc.oneof(
-    { depthSize: "small", withCrossShrink: true },
-    fc.string().map(str),
-    fc.maxSafeInteger().map(int),
-    fc.double({ noNaN: true, noDefaultInfinity: true }).map(float),
-    fc.uniqueArray(fc.tuple(fc.stringMatching(/^[a-z_]{1,8}$/), tie("value")), {
-      maxLength: 4,
-      selector: ([name]) => name,
-    }).map((fields) => object(fields)),
-  ),
-})).value;
-
-const versionArbitrary: fc.Arbitrary<Version> = fc.record({
-  ms: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
-  counter: fc.integer({ min: 0, max: 0xffff }),
-  broker: fc.integer({ min: 0, max: 0xffff_ffff }),
-}).map((version) => ({ ...version }));
-
 const entryArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.tuple(fc.string(), valueArbitrary, versionArbitrary).map((
+  fc.tuple(fc.string(), valueArbitrary(), versionArbitrary()).map((
     [key, value, version],
   ): Mutation => ({
     kind: "put",
@@ -284,7 +266,7 @@ const entryArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
     value,
     version,
   })),
-  fc.tuple(fc.string(), versionArbitrary).map(([key, version]): Mutation => ({
+  fc.tuple(fc.string(), versionArbitrary()).map(([key, version]): Mutation => ({
     kind: "delete",
     key,
     version,

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { Store } from "../../lib/server/store.ts";
 import { int, type Value, valueEquals } from "../../lib/record/value.ts";
 import { type FsyncPolicy } from "../../lib/server/store.ts";
-import { withDeadline } from "../helpers/wait.ts";
+import { nextTurn, withDeadline } from "../helpers/wait.ts";
 
 const KEYS = ["a", "b", "c", "d"];
 
@@ -80,7 +80,7 @@ async function checkSettledMeansDurable(fsync: FsyncPolicy, steps: Step[]): Prom
         for (let turn = 0; turn < step.count; turn++) await Promise.resolve();
       } else if (step.kind === "turn") {
         // One macrotask: lets a commit's file write progress part way, or finish.
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        await nextTurn();
       } else {
         commits.push(store.commit());
         await withDeadline(Promise.all(commits.splice(0)), { what: "the commits made so far" });
@@ -136,7 +136,7 @@ Deno.test("Store.settled is false while a commit is under way, with nothing left
     // buffer when their write starts, but are not on disk until it and the fsync end.
     while (!done) {
       assert.equal(store.settled, false, "settled before the commit resolved");
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await nextTurn();
     }
     await withDeadline(finished, { what: "the commit" });
     assert.equal(store.settled, true);

@@ -467,8 +467,7 @@ Deno.test("store: a temporary file's name on a symbolic link is removed at start
     const store = await Store.open({ ...quiet, dataDir: dir });
     store.put("k", int(1));
     await store.close();
-    const elsewhere = await Deno.makeTempDir();
-    try {
+    await withTempDir(async (elsewhere) => {
       const target = `${elsewhere}/precious`;
       await Deno.writeTextFile(target, "keep me");
       // The name the next compaction writes its log's header to: it truncated the target.
@@ -487,9 +486,7 @@ Deno.test("store: a temporary file's name on a symbolic link is removed at start
           `its logs and snapshots only as files in the data dir itself; put the file in its ` +
           `place and start again`,
       );
-    } finally {
-      await Deno.remove(elsewhere, { recursive: true });
-    }
+    });
   });
 });
 
@@ -518,8 +515,7 @@ Deno.test("store: a log or snapshot that is a symbolic link or a directory stops
     // Records 0..9 in log 1, 10..14 in log 2: a log moved to another disk and linked back
     // (a full disk's quick fix) was skipped, and open served records 0..9 alone, trusted.
     await craftCompactionCrash(dir, "snapshot half written");
-    const elsewhere = await Deno.makeTempDir();
-    try {
+    await withTempDir(async (elsewhere) => {
       await Deno.rename(`${dir}/log-0000000002.kvlog`, `${elsewhere}/log-0000000002.kvlog`);
       await Deno.symlink(`${elsewhere}/log-0000000002.kvlog`, `${dir}/log-0000000002.kvlog`);
       const before = await fileNames(dir);
@@ -545,9 +541,7 @@ Deno.test("store: a log or snapshot that is a symbolic link or a directory stops
       const store = await Store.open({ dataDir: dir, onWarning: () => {} });
       assert.equal(store.recordCount, 15);
       await store.close();
-    } finally {
-      await Deno.remove(elsewhere, { recursive: true });
-    }
+    });
   });
 });
 

@@ -4,7 +4,7 @@ import { ByteWriter, DecodeError } from "../../lib/base/bytes.ts";
 import { RecordTrie } from "../../lib/trie/mod.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { float, int, object, str, type Value } from "../../lib/record/value.ts";
-import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
+import { keyArbitrary, valueArbitrary, versionArbitrary } from "../helpers/value_arbitrary.ts";
 import { type Version, VERSION_BYTES, writeVersion } from "../../lib/record/version.ts";
 
 /** What `into` appends to a writer that already holds a byte, and whether it found anything. */
@@ -73,18 +73,12 @@ function versionThen(version: Version, rest: Uint8Array = new Uint8Array(0)): Ui
   return bytes;
 }
 
-const versionArbitrary = fc.record({
-  ms: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
-  counter: fc.integer({ min: 0, max: 0xffff }),
-  broker: fc.integer({ min: 0, max: 0xffff_ffff }),
-});
-
 Deno.test("property: getEncodedAt writes a record's version and value, a tombstone's version, nothing for a missing key", () => {
   const encoder = new TextEncoder();
   fc.assert(
     fc.property(
       fc.uniqueArray(
-        fc.tuple(keyArbitrary(), valueArbitrary(3), versionArbitrary, fc.boolean()),
+        fc.tuple(keyArbitrary(), valueArbitrary(3), versionArbitrary(), fc.boolean()),
         { selector: ([key]) => key, minLength: 1, maxLength: 8 },
       ),
       keyArbitrary(),

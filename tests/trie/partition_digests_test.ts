@@ -11,6 +11,7 @@ import { PARTITION_COUNT } from "../../lib/record/partition.ts";
 import { int } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { type Version, writeVersion } from "../../lib/record/version.ts";
+import { versionArbitrary } from "../helpers/value_arbitrary.ts";
 import { assertTableIs, type ModelEntry, referenceDigests } from "../helpers/digests.ts";
 
 /** Asserts that `trie`'s table is the reference table of `model`. */
@@ -27,16 +28,11 @@ const keyArbitrary = fc.constantFrom(
   "person1x",
   "k".repeat(40),
 );
-const versionArbitrary = fc.record({
-  ms: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
-  counter: fc.integer({ min: 0, max: 0xffff }),
-  broker: fc.integer({ min: 0, max: 0xffff_ffff }),
-});
 const operationArbitrary = fc.oneof(
-  fc.record({ kind: fc.constant("put"), key: keyArbitrary, version: versionArbitrary }),
-  fc.record({ kind: fc.constant("putEncoded"), key: keyArbitrary, version: versionArbitrary }),
-  fc.record({ kind: fc.constant("putEncodedAt"), key: keyArbitrary, version: versionArbitrary }),
-  fc.record({ kind: fc.constant("tombstone"), key: keyArbitrary, version: versionArbitrary }),
+  fc.record({ kind: fc.constant("put"), key: keyArbitrary, version: versionArbitrary() }),
+  fc.record({ kind: fc.constant("putEncoded"), key: keyArbitrary, version: versionArbitrary() }),
+  fc.record({ kind: fc.constant("putEncodedAt"), key: keyArbitrary, version: versionArbitrary() }),
+  fc.record({ kind: fc.constant("tombstone"), key: keyArbitrary, version: versionArbitrary() }),
   fc.record({ kind: fc.constant("delete"), key: keyArbitrary }),
   fc.record({
     kind: fc.constant("purgeTombstones"),

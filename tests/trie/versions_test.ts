@@ -7,22 +7,14 @@ import { int, str } from "../../lib/record/value.ts";
 import {
   BASE_VERSION,
   compareVersions,
-  MAX_VERSION_BROKER,
-  MAX_VERSION_COUNTER,
-  MAX_VERSION_MS,
   type Version,
   VERSION_BYTES,
   writeVersion,
 } from "../../lib/record/version.ts";
-
-const versionArbitrary: fc.Arbitrary<Version> = fc.record({
-  ms: fc.integer({ min: 0, max: MAX_VERSION_MS }),
-  counter: fc.integer({ min: 0, max: MAX_VERSION_COUNTER }),
-  broker: fc.integer({ min: 0, max: MAX_VERSION_BROKER }),
-}).map((version) => ({ ...version }));
+import { versionArbitrary } from "../helpers/value_arbitrary.ts";
 
 Deno.test("version column: keeps, compares and reads back any version, from objects or bytes", () => {
-  fc.assert(fc.property(versionArbitrary, versionArbitrary, fc.nat(5000), (a, b, node) => {
+  fc.assert(fc.property(versionArbitrary(), versionArbitrary(), fc.nat(5000), (a, b, node) => {
     const column = new VersionColumn();
     assert.equal(column.compare(node, BASE_VERSION), 0, "unset nodes hold the base version");
     column.set(node, a);
@@ -75,7 +67,7 @@ Deno.test("record trie: tombstones are keys with versions that no read, count or
 
 Deno.test("property: writeInto appends the very bytes writeVersion writes; a node never set writes the base version", () => {
   fc.assert(
-    fc.property(versionArbitrary, fc.nat({ max: 5000 }), (version, node) => {
+    fc.property(versionArbitrary(), fc.nat({ max: 5000 }), (version, node) => {
       const column = new VersionColumn();
       column.set(node, version);
       const writer = new ByteWriter();
