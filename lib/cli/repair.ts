@@ -256,7 +256,7 @@ function downBeforeChange(
   });
   if (!changes) return undefined;
   // A server that turned this client away (credentials, TLS, no kv server, BUSY) is
-  // running: its own line says what to mend, and starting it or deleting its line is no cure.
+  // running: starting it is no cure, and its own words (the pool's) say what is.
   const stopped = down.filter((index) => pool.refusal(index) === undefined && !pool.isBusy(index));
   const turnedAway = down.length - stopped.length;
   const mend = turnedAway === 0
