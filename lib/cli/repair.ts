@@ -260,22 +260,45 @@ function downBeforeChange(
       (!state.unrepaired && !sameList(state.repairedUnder, list) && !pool.markedChanging(index));
   });
   if (!changes) return undefined;
-  const one = down.length === 1;
-  const which = one ? "its line is" : "their lines are";
   const [outcome, run] = dryRun
     ? ["dry run: a run would be refused, changing nothing", "a run would change"]
     : ["nothing was changed", "this run changes"];
+  // A server that turned this client away (credentials, TLS, no kv server, BUSY) is
+  // running: starting it is no cure, and its own words (the pool's) say what is.
+  const stopped = down.filter((index) => pool.refusal(index) === undefined && !pool.isBusy(index));
+  const turnedAway = down.length - stopped.length;
+  const mend = turnedAway === 0
+    ? ""
+    : ` Once ${turnedAway === 1 ? "that is" : "those are"} mended, run ${again}` +
+      (stopped.length === 0 ? "" : ".");
+  const stoppedAdvice = stopped.length === 0 ? "" : downAdvice(
+    stopped.map((index) => pool.servers[index].id),
+    turnedAway > 0,
+    path,
+    again,
+  );
   return `${outcome}: ${down.map((index) => pool.downMessage(index)).join("; ")}, ` +
     `and ${run} the server list or k the servers are repaired under, which it ` +
     `starts only once every server of ${path} answers (stopped half way, it would leave ` +
-    `every server untrusted until run again). If ${which} mistyped, correct ${
-      one ? "it" : "them"
-    }; if ${one ? "it is" : "they are"} stopped, start ${one ? "it" : "them"}; then run ` +
-    `${again}. If ${one ? "it is" : "they are"} gone for good, delete ${
-      one ? "its line" : "their lines"
-    } from ${path} and run the same: the other replicas of ${
-      one ? "its" : "their"
-    } keys are the source (with k = 1 a lost server's records are lost with it)`;
+    `every server untrusted until run again).${mend}${stoppedAdvice}`;
+}
+
+/**
+ * What to do about servers `ids` that did not answer a change's start (a mistyped line, a
+ * server stopped or gone for good), after a sentence: named when other servers were named
+ * too (`named`), which turned the client away.
+ */
+function downAdvice(ids: readonly string[], named: boolean, path: string, again: string): string {
+  const one = ids.length === 1;
+  const which = one ? "its line is" : "their lines are";
+  const lead = named ? ` As for ${ids.join(", ")}: if` : " If";
+  return `${lead} ${which} mistyped, correct ${one ? "it" : "them"}; if ${
+    one ? "it is" : "they are"
+  } stopped, start ${one ? "it" : "them"}; then run ${again}. If ${
+    one ? "it is" : "they are"
+  } gone for good, delete ${one ? "its line" : "their lines"} from ${path} and run the ` +
+    `same: the other replicas of ${one ? "its" : "their"} keys are the source (with k = 1 a ` +
+    "lost server's records are lost with it)";
 }
 
 /** A server that could not record the repair's k: why, and whether it went down. */

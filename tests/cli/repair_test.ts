@@ -3,12 +3,12 @@
 // test reads the servers directly (tests/helpers/server_contents.ts) to check every copy.
 import assert from "node:assert/strict";
 import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
-import { runKv } from "../helpers/run_kv.ts";
+import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { homes, serverContents } from "../helpers/server_contents.ts";
 import { connectClient, recordedKs } from "../helpers/client.ts";
 import type { ServerProcess } from "../../lib/cli/server_process.ts";
 import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "../helpers/wait.ts";
-import { TEST_KV } from "../helpers/server_process.ts";
+import { startServerProcess, TEST_KV } from "../helpers/server_process.ts";
 import { formatVersion } from "../../lib/record/version.ts";
 import { int, str, toJsonText } from "../../lib/record/value.ts";
 import { decodeValue } from "../../lib/record/value_codec.ts";
@@ -637,6 +637,36 @@ function moves(file: string, dryRun: boolean): string {
 function firstLine(text: string): string {
   return text.split("\n")[0];
 }
+
+Deno.test("kv repair over a new list whose added server refuses the credentials changes nothing, and says to mend that and rerun, not to start a server that is running", async () => {
+  await using cluster = await KvCluster.start(2);
+  const dir = await Deno.makeTempDir();
+  try {
+    await using guarded = await startServerProcess([
+      "--auth-file",
+      await newAuthFile(dir, "kv.auth"),
+    ]);
+    await index(cluster.serverFile, 1, 10);
+    const settled = await repair(["-s", cluster.serverFile]);
+    assert.equal(settled.code, 0, settled.stderr);
+    const file = await listFile([...cluster.servers.map((server) => server.id), guarded.id]);
+    const refused = await runKv(withBrokerTimeout(["repair", "-s", file]));
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `^kv repair: nothing was changed: ${guarded.id} refused this client's credentials`,
+      ),
+    );
+    assert.match(
+      refused.stderr,
+      new RegExp(`\\. Once that is mended, run kv repair -s ${file}\\n$`),
+    );
+    assert.doesNotMatch(refused.stderr, /start it|gone for good/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("kv repair -k 3 with a server down changes nothing (every server keeps k 2 and its mark), exit 1; run once the server is back (restarted empty), it marks every server and nothing is lost", async () => {
   await using cluster = await KvCluster.start(4);
