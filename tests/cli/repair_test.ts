@@ -3,12 +3,12 @@
 // test reads the servers directly (tests/helpers/server_contents.ts) to check every copy.
 import assert from "node:assert/strict";
 import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
-import { runKv } from "../helpers/run_kv.ts";
+import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { homes, serverContents } from "../helpers/server_contents.ts";
 import { connectClient, recordedKs } from "../helpers/client.ts";
 import type { ServerProcess } from "../../lib/cli/server_process.ts";
 import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "../helpers/wait.ts";
-import { TEST_KV } from "../helpers/server_process.ts";
+import { startServerProcess, TEST_KV } from "../helpers/server_process.ts";
 import { formatVersion } from "../../lib/record/version.ts";
 import { int, str, toJsonText } from "../../lib/record/value.ts";
 import { decodeValue } from "../../lib/record/value_codec.ts";
@@ -477,21 +477,33 @@ Deno.test("kv repair with a server down exits 1 naming it, what was left undone,
  * The one line `kv repair` prints when it refuses a list or k change because the servers
  * `down` (ids) did not answer, as a pattern: `file` is the server file, `again` the command.
  */
-function refusedChange(down: readonly string[], file: string, again: string): RegExp {
-  const text = (plain: string) => plain.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+function refusedChange(
+  down: readonly string[],
+  file: string,
+  again: string,
+  { dryRun = false } = {},
+): RegExp {
   const one = down.length === 1;
   const [its, it, is] = one ? ["its", "it", "it is"] : ["their", "them", "they are"];
   const downs = down.map((id) => `${text(id)} is down \\([^\\n;]*\\)`).join("; ");
+  const [outcome, run] = dryRun
+    ? ["dry run: a run would be refused, changing nothing", "a run would change"]
+    : ["nothing was changed", "this run changes"];
   return new RegExp(
-    `^kv repair: nothing was changed: ${downs}, and this run changes the server list or k ` +
+    `^kv repair: ${outcome}: ${downs}, and ${run} the server list or k ` +
       "the servers are repaired under, which it starts only once every server of " +
       `${text(file)} answers \\(stopped half way, it would leave every server untrusted until ` +
       `run again\\)\\. If ${its} ${one ? "line is" : "lines are"} mistyped, correct ${it}; if ` +
       `${is} stopped, start ${it}; then run ${text(again)}\\. If ${is} gone for good, delete ` +
       `${its} ${one ? "line" : "lines"} from ${text(file)} and run the same: the other ` +
       `replicas of ${its} keys are the source \\(with k = 1 a lost server's records are lost ` +
-      "with it\\)\\n$",
+      "with it\\)\\n" + (dryRun ? "" : "$"),
   );
+}
+
+/** `plain` as a regular expression matching it alone. */
+function text(plain: string): string {
+  return plain.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** Writes the servers `ids` (`host:port`), one a line, into a new temporary server file. */
@@ -501,7 +513,7 @@ async function listFile(ids: readonly string[]): Promise<string> {
   return path;
 }
 
-Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1, one line saying what to do; the clients on the old list read on without a warning, and the corrected list repairs", async () => {
+Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1, one line saying what to do (its dry run says a run would be refused); the clients on the old list read on without a warning, and the corrected list repairs", async () => {
   await using cluster = await KvCluster.start(3);
   await using added = await KvCluster.start(1);
   const count = 30;
@@ -514,6 +526,14 @@ Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1
   const mistyped = await listFile([...ids, ...typos]);
   const corrected = await listFile([...ids, added.servers[0].id]);
   try {
+    // The dry run first, as README advises: it says a run would be refused, and exits 1.
+    const dry = await repair(["-s", mistyped, "--dry-run"]);
+    assert.equal(dry.code, 1, dry.stderr);
+    assert.equal(dry.report.dryRun, true);
+    assert.match(
+      dry.stderr,
+      refusedChange(typos, mistyped, `kv repair -s ${mistyped}`, { dryRun: true }),
+    );
     const refused = await runKv(withBrokerTimeout(["repair", "-s", mistyped]));
     assert.equal(refused.code, 1, refused.stderr);
     assert.equal(refused.stdout, "");
@@ -532,6 +552,119 @@ Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1
   } finally {
     await Deno.remove(mistyped);
     await Deno.remove(corrected);
+  }
+});
+
+Deno.test("kv repair over another list than the servers were repaired under says so before it moves anything, naming what changes: the new list's run its added server, an old file's run the servers it takes out; a run over their own list says nothing", async () => {
+  await using cluster = await KvCluster.start(4);
+  await using added = await KvCluster.start(1);
+  await index(cluster.serverFile, 2, 30);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  const old = cluster.serverFile;
+  const ids = cluster.servers.map((server) => server.id);
+  const newcomer = added.servers[0].id;
+  const grown = await listFile([...ids, newcomer]);
+  try {
+    const addition = await repair(["-s", grown]);
+    assert.equal(addition.code, 0, addition.stderr);
+    assert.equal(
+      firstLine(addition.stderr),
+      `kv repair: ${grown} changes the server list: ${ids.slice(0, -1).join(", ")} and ` +
+        `${ids.at(-1)} were last repaired under another server list than ${grown}'s 5 servers ` +
+        `(k 2); ${newcomer} is new (no k recorded). ${moves(grown, false)}`,
+    );
+    const same = await repair(["-s", grown]);
+    assert.equal(same.code, 0, same.stderr);
+    assert.equal(same.stderr, "", "a repair over the servers' own list says nothing");
+    // The old file by mistake (a cron job not updated): said in its dry run and its run.
+    const takenOut = (dryRun: boolean) =>
+      `kv repair: ${old} changes the server list: every server of ${old} was last ` +
+      `repaired under another server list than ${old}'s 4 servers (k 2), which also lists ` +
+      `servers ${old} does not: ${
+        dryRun ? "a run would take" : "this run takes"
+      } them out of the ` +
+      `cluster and ${dryRun ? "would read" : "reads"} nothing from them (their keys' other ` +
+      `replicas are the source). ${moves(old, dryRun)}`;
+    const dry = await repair(["-s", old, "--dry-run"]);
+    assert.equal(dry.code, 1, dry.stderr);
+    assert.equal(firstLine(dry.stderr), takenOut(true));
+    const reverted = await repair(["-s", old]);
+    assert.equal(reverted.code, 0, reverted.stderr);
+    assert.equal(firstLine(reverted.stderr), takenOut(false));
+    assert(Number(reverted.report.copiesWritten) > 0, "it moved keys back to the old homes");
+  } finally {
+    await Deno.remove(grown);
+  }
+});
+
+Deno.test("kv repair over servers that record a k their marks predate (a kv repair -k stopped after its SET_K) says it places every key under the new k before it does", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 30);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  for (const server of cluster.servers) {
+    const client = await connectClient(server.address);
+    try {
+      assert.equal(await client.setK(3, { replace: true }), 3);
+    } finally {
+      await client.close();
+    }
+  }
+  const { code, stderr } = await repair(["-s", cluster.serverFile]);
+  assert.equal(code, 0, stderr);
+  assert.equal(
+    firstLine(stderr),
+    `kv repair: every server of ${cluster.serverFile} was last repaired under k 2, not 3: ` +
+      "this run places every key on 3 servers and marks them under k 3",
+  );
+});
+
+/** What a list-change line says the run (a dry run when `dryRun`) does. */
+function moves(file: string, dryRun: boolean): string {
+  return `${
+    dryRun ? "A run would move" : "This run moves"
+  } every key to its homes among ${file}'s ` +
+    `servers, and clients given another server file ${
+      dryRun ? "would stop" : "stop"
+    } trusting these (they warn and read past them). ` +
+    `If ${file} is not the cluster's server list now (an old file by mistake: a cron job, a ` +
+    "script not updated), run kv repair -s with the cluster's file after this: it moves the " +
+    "keys back";
+}
+
+/** The first line of `text`, without its newline. */
+function firstLine(text: string): string {
+  return text.split("\n")[0];
+}
+
+Deno.test("kv repair over a new list whose added server refuses the credentials changes nothing, and says to mend that and rerun, not to start a server that is running", async () => {
+  await using cluster = await KvCluster.start(2);
+  const dir = await Deno.makeTempDir();
+  try {
+    await using guarded = await startServerProcess([
+      "--auth-file",
+      await newAuthFile(dir, "kv.auth"),
+    ]);
+    await index(cluster.serverFile, 1, 10);
+    const settled = await repair(["-s", cluster.serverFile]);
+    assert.equal(settled.code, 0, settled.stderr);
+    const file = await listFile([...cluster.servers.map((server) => server.id), guarded.id]);
+    const refused = await runKv(withBrokerTimeout(["repair", "-s", file]));
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `^kv repair: nothing was changed: ${guarded.id} refused this client's credentials`,
+      ),
+    );
+    assert.match(
+      refused.stderr,
+      new RegExp(`\\. Once that is mended, run kv repair -s ${file}\\n$`),
+    );
+    assert.doesNotMatch(refused.stderr, /start it|gone for good/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
