@@ -831,7 +831,8 @@ export class Utf8Cache {
   /**
    * An empty cache of `slots` strings.
    *
-   * @param slots how many strings it holds at most, a power of two; default {@link UTF8_CACHE_SLOTS}.
+   * @param slots how many strings it holds at most, a power of two; default
+   *   {@link UTF8_CACHE_SLOTS}.
    */
   constructor(slots: number = UTF8_CACHE_SLOTS) {
     if (!(Number.isInteger(slots) && slots > 0 && (slots & (slots - 1)) === 0)) {

@@ -195,7 +195,10 @@ export class ClusterKError extends Error {
  * ```
  */
 export class ClusterKConflictError extends ClusterKError {
-  /** The error for servers recording different k, `phrase` rewording it to name the client's own repair command. */
+  /**
+   * The error for servers recording different k, `phrase` rewording it to name the client's
+   * own repair command.
+   */
   constructor(message: string, phrase?: (repair: string) => string) {
     super(message, phrase);
     this.name = "ClusterKConflictError";
