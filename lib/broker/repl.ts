@@ -49,7 +49,7 @@ import {
 } from "../base/line_editor.ts";
 import { getField, type Value } from "../record/value.ts";
 import { parseKeyPath, RecordParseError } from "../record/parse.ts";
-import { openObjects } from "../record/grammar.ts";
+import { indexOfBlank, openObjects, trimBlanks } from "../record/grammar.ts";
 import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
 import { utf8Length } from "../base/utf8.ts";
@@ -303,7 +303,7 @@ function planLine(
     const mistake = { mistake: { op: "INVALID", error } };
     return { access: { kind: "none" }, run: () => Promise.resolve(mistake) };
   }
-  const trimmed = line.text.trim();
+  const trimmed = trimBlanks(line.text);
   const metaCommand = options.metaCommand;
   if (metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
     return {
@@ -408,7 +408,7 @@ async function respond(
   options: SessionOptions,
   lines?: readonly string[],
 ): Promise<Outcome | undefined> {
-  const trimmed = line.trim();
+  const trimmed = trimBlanks(line);
   if (options.metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
     return await options.metaCommand(trimmed).then((text) => ({ text }), metaMistake);
   }
@@ -947,7 +947,9 @@ function unrunAnswer(input: Exclude<EditResult, { kind: "line" | "eof" | "interr
 
 /** The command word of `line`, upper-cased, as an answer's `op`. */
 function commandWord(line: string): string {
-  return line.trim().split(/\s+/)[0].toUpperCase();
+  const trimmed = trimBlanks(line);
+  const end = indexOfBlank(trimmed);
+  return (end === -1 ? trimmed : trimmed.slice(0, end)).toUpperCase();
 }
 
 /**
