@@ -129,14 +129,14 @@ async function runRepair(args: string[]): Promise<number> {
     const refusal = downBeforeChange(pool, k, path, again, dryRun);
     // A dry run says so and goes on counting: the server down fails it (exit 1) anyway.
     if (refusal !== undefined) console.error(`kv repair: ${refusal.message}`);
+    if (refusal !== undefined && !dryRun) {
+      // A monitor reading --json learns of the refusal from the report, as of any run.
+      const said = { refused: refusal, kChange: null, listChange: null };
+      if (json) printReport(NOTHING_DONE, k, json, again, said);
+      return EXIT_NOT_IN_ORDER;
+    }
     const notice = refusal === undefined ? listChangeNotice(pool, k, path, { dryRun }) : undefined;
-    const said: SaidBefore = { refused: refusal ?? null, listChange: notice ?? null };
     if (!dryRun) {
-      if (refusal !== undefined) {
-        // A monitor reading --json learns of the refusal from the report, as of any run.
-        if (json) printReport(NOTHING_DONE, k, json, again, said);
-        return EXIT_NOT_IN_ORDER;
-      }
       const kFailures = await recordK(pool, k, requestedK !== undefined);
       if (kFailures.length > 0) {
         console.error(`kv repair: ${await kNotRecorded(pool, k, previous, kFailures, again)}`);
@@ -146,6 +146,7 @@ async function runRepair(args: string[]): Promise<number> {
     const change = kChange(previous, k, dryRun);
     if (change !== undefined) console.error(`kv repair: ${change}`);
     if (notice !== undefined) console.error(`kv repair: ${notice}`);
+    const said = { refused: refusal ?? null, kChange: change ?? null, listChange: notice ?? null };
     // Servers repaired under another list or k than this one's are repaired and marked anew.
     pool.trustUnder(k);
     const report = await withProgress((onProgress) =>
@@ -252,6 +253,8 @@ interface ChangeRefusal {
  */
 interface SaidBefore {
   readonly refused: ChangeRefusal | null;
+  /** The k-change line ({@link kChange}), without its `kv repair: `. */
+  readonly kChange: string | null;
   /** The list-change line ({@link listChangeNotice}), without its `kv repair: `. */
   readonly listChange: string | null;
 }

@@ -341,6 +341,7 @@ Deno.test("kv repair -k 3 records the new k on every server and puts every key o
     "kv repair: changed the cluster's k from 2 to 3: each key is held by 3 servers\n",
   );
   assert.equal(report.k, 3);
+  assert.equal(`kv repair: ${report.kChange}\n`, stderr, "--json carries the line");
   assert.equal(report.copiesWritten, 40);
   for (const server of cluster.servers) {
     assert.equal((await serverContents(server.address)).size, 40, server.id);
@@ -353,6 +354,7 @@ Deno.test("kv repair -k 3 records the new k on every server and puts every key o
   assert.equal(again.report.k, 3, "without -k, the k the servers record");
   // Nothing changes k here, so nothing says it does.
   assert.equal(again.stderr, "");
+  assert.equal(again.report.kChange, null);
   const lowering = "the cluster's k from 3 to 1: each key keeps 1 copy, its others are removed";
   const dry = await repair(["-s", cluster.serverFile, "-k", "1", "--dry-run"]);
   assert.ok(dry.stderr.startsWith(`kv repair: would change ${lowering}\n`), dry.stderr);
