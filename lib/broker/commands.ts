@@ -61,7 +61,7 @@
  * ```
  * @module
  */
-import { wasOrWere } from "../base/plural.ts";
+import { counted, wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
 import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
@@ -1185,7 +1185,9 @@ function serverLines(reports: readonly ServerReport[], paint: Paint, repair: str
 
 /** A server as SERVERS' advice reads it: {@link ServerReport}, or the library's status. */
 export interface AdvisedServer {
+  /** The server's id (`host:port`). */
   readonly server: string;
+  /** Whether it answered. */
   readonly up: boolean;
   /** When up: the k it records, 0 for none. */
   readonly k?: number;
@@ -1287,7 +1289,7 @@ function serverRows(
 ): string[] {
   const column = (texts: string[]) => Math.max(0, ...texts.map((text) => text.length));
   const addressWidth = column(reports.map((report) => report.server));
-  const counts = reports.map((report) => report.up ? count(report.records, "record") : "");
+  const counts = reports.map((report) => report.up ? counted(report.records, "record") : "");
   const latencies = reports.map((report) =>
     report.up ? `${report.latencyMs.toFixed(LATENCY_DIGITS)} ms` : ""
   );
@@ -1324,13 +1326,8 @@ function notes(report: ServerReport, advice: string | undefined): string {
       })`;
     } else unrepaired = `  not yet repaired${advice === undefined ? "" : ` (run ${advice})`}`;
   }
-  const hints = report.hints > 0 ? `  ${count(report.hints, "hinted partition")} waiting` : "";
+  const hints = report.hints > 0 ? `  ${counted(report.hints, "hinted partition")} waiting` : "";
   return unrepaired + hints;
-}
-
-/** `1 record`, `2 records`. */
-function count(n: number, noun: string): string {
-  return `${n} ${n === 1 ? noun : `${noun}s`}`;
 }
 
 /** The command list, or one command's usage, summary and example. */
