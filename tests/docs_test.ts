@@ -204,6 +204,10 @@ Deno.test("deno doc --lint mod.ts finds nothing missing in the public surface", 
   await deno(["doc", "--lint", "mod.ts"], "deno doc --lint mod.ts");
 });
 
+Deno.test("deno doc --lint finds nothing missing in any lib/ module: every export typed and documented, constructors included", async () => {
+  await deno(["doc", "--lint", ...walk(LIB)], "deno doc --lint lib/");
+});
+
 /** Whether a file or directory is at `url`. */
 function existsAt(url: URL): boolean {
   try {
@@ -402,4 +406,46 @@ Deno.test("the README's Limits table gives each limit its constant's value", asy
   const rows = section.split("\n").filter((line) => line.startsWith("| ")).slice(2);
   const table = rows.map((row) => row.split("|").slice(1, 3).map((cell) => cell.trim()));
   assert.deepEqual(table, LIMITS.map(([limit, value]) => [limit, value]));
+});
+
+/**
+ * Log lines in a form kv no longer prints (lib/base/logger.ts): an info line without the
+ * colon after the program's name, a load's warning with the `WARNING: ` prefix its level
+ * replaced, or a load's skipped line without its level (`kv broker warn: data.txt:2:1: …`).
+ * The README's one sentence telling the old form (`Until stop 27 …`) is not a quote.
+ */
+function oldLogLines(text: string): string[] {
+  const old = new RegExp(
+    [
+      "kv (?:server|http|broker|demo) (?:listening on|SIGTERM|stopped|stdin closed)",
+      "WARNING: \\d+ records? of",
+      "kv (?:broker|demo): (?:file:line:col|[^`\\n]*; line skipped)",
+    ].join("|"),
+    "g",
+  );
+  return [...text.matchAll(old)]
+    .filter((match) =>
+      !text.slice(Math.max(0, match.index - 80), match.index).includes("Until stop")
+    )
+    .map((match) => match[0]);
+}
+
+Deno.test("README.md and docs/ quote kv's log lines as kv prints them now: a colon or a level after the name", async () => {
+  for (const path of LINKED_DOCS) {
+    const text = await Deno.readTextFile(new URL(path, ROOT));
+    assert.deepEqual(oldLogLines(text), [], path);
+  }
+  assert.deepEqual(
+    oldLogLines(
+      "`kv server listening on …` `WARNING: 3 records of a.txt` `kv http warn: x` " +
+        "`kv broker: file:line:col: …` `kv broker: d.txt:2:1: bad; line skipped` " +
+        "`kv broker warn: d.txt:2:1: bad; line skipped`",
+    ),
+    [
+      "kv server listening on",
+      "WARNING: 3 records of",
+      "kv broker: file:line:col",
+      "kv broker: d.txt:2:1: bad; line skipped",
+    ],
+  );
 });

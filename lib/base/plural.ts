@@ -33,3 +33,16 @@ export function counted(count: number, noun: string): string {
 export function wasOrWere(count: number): "was" | "were" {
   return count === 1 ? "was" : "were";
 }
+
+/**
+ * `items` as a sentence names them: `a`, `a and b`, `a, b and c`.
+ *
+ * @example
+ * ```ts
+ * listed(["127.0.0.1:8000", "127.0.0.1:8001", "127.0.0.1:8002"]);
+ * // "127.0.0.1:8000, 127.0.0.1:8001 and 127.0.0.1:8002"
+ * ```
+ */
+export function listed(items: readonly string[]): string {
+  return items.length === 1 ? items[0] : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+}

@@ -50,7 +50,10 @@
  * import { BackgroundRepair } from "./background_repair.ts";
  * const servers = [serverAddress("127.0.0.1", 8000), serverAddress("127.0.0.1", 8001)];
  * const broker = await Broker.open(servers, { k: 2 });
- * const background = new BackgroundRepair(broker.pool, { placement: broker, log: console.error });
+ * const background = new BackgroundRepair(broker.pool, {
+ *   placement: broker,
+ *   log: (line, level) => console.error(`${level}: ${line}`),
+ * });
  * background.request({ server: 1, partitions: [17, 90], reason: "hint" });
  * await background.settled();
  * background.close();

@@ -18,10 +18,11 @@ import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_l
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server_pool.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
-import { counted } from "../base/plural.ts";
+import { counted, listed } from "../base/plural.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { serverFile, SERVERS_FLAG_HELP, withServerFileSource } from "./oneshot.ts";
 import { repairCommandLine } from "./shell_command.ts";
+import { listChangeNotice } from "./list_change_notice.ts";
 import { serverFileFailure, serverListedTwice } from "./open_broker.ts";
 import { ksByCount, recordedKs } from "../broker/cluster_k.ts";
 import { listFingerprint, sameList } from "../broker/list_fingerprint.ts";
@@ -78,6 +79,7 @@ Exit codes:
   ${EXIT_NOT_IN_ORDER}  something could not be repaired (the servers and keys are named on
      stderr), or a change of the server list or k was refused, nothing
      changed, as a server did not answer at the start; with --dry-run,
+     a server is down (a run that would be refused says so first) or
      something is out of place
   ${USAGE_EXIT_CODE}  a user error: bad flags or files, credentials the servers refuse
      (one line on stderr)`;
@@ -123,12 +125,18 @@ async function runRepair(args: string[]): Promise<number> {
     const again = repairCommandLine(path, values) +
       (requestedK === undefined ? "" : ` -k ${requestedK}`);
     const previous = recordedKs(pool);
+    const json = values.json ?? false;
+    const refusal = downBeforeChange(pool, k, path, again, dryRun);
+    // A dry run says so and goes on counting: the server down fails it (exit 1) anyway.
+    if (refusal !== undefined) console.error(`kv repair: ${refusal.message}`);
+    if (refusal !== undefined && !dryRun) {
+      // A monitor reading --json learns of the refusal from the report, as of any run.
+      const said = { refused: refusal, kChange: null, listChange: null };
+      if (json) printReport(NOTHING_DONE, k, json, again, said);
+      return EXIT_NOT_IN_ORDER;
+    }
+    const notice = refusal === undefined ? listChangeNotice(pool, k, path, { dryRun }) : undefined;
     if (!dryRun) {
-      const refusal = downBeforeChange(pool, k, path, again);
-      if (refusal !== undefined) {
-        console.error(`kv repair: ${refusal}`);
-        return EXIT_NOT_IN_ORDER;
-      }
       const kFailures = await recordK(pool, k, requestedK !== undefined);
       if (kFailures.length > 0) {
         console.error(`kv repair: ${await kNotRecorded(pool, k, previous, kFailures, again)}`);
@@ -137,6 +145,8 @@ async function runRepair(args: string[]): Promise<number> {
     }
     const change = kChange(previous, k, dryRun);
     if (change !== undefined) console.error(`kv repair: ${change}`);
+    if (notice !== undefined) console.error(`kv repair: ${notice}`);
+    const said = { refused: refusal ?? null, kChange: change ?? null, listChange: notice ?? null };
     // Servers repaired under another list or k than this one's are repaired and marked anew.
     pool.trustUnder(k);
     const report = await withProgress((onProgress) =>
@@ -150,7 +160,7 @@ async function runRepair(args: string[]): Promise<number> {
         onProgress,
       })
     );
-    printReport(report, k, values.json ?? false, again);
+    printReport(report, k, json, again, said);
     printGoneAdvice(report, pool, path, again);
     return report.inOrder ? EXIT_IN_ORDER : EXIT_NOT_IN_ORDER;
   } finally {
@@ -226,7 +236,48 @@ function clusterK(pool: ServerPool, requested: number | undefined, path: string)
 }
 
 /**
- * Why this run must change nothing, as one line, else undefined: it would change the server
+ * A change refused before anything changed ({@link downBeforeChange}), as the --json
+ * report's `refused` carries it.
+ */
+interface ChangeRefusal {
+  /** The servers of the list that did not answer at the start (or turned the run away). */
+  readonly down: readonly string[];
+  /** The line said on stderr, without its `kv repair: `. */
+  readonly message: string;
+}
+
+/**
+ * What a run says on stderr before its first step, carried by the --json report too, so a
+ * monitor tells a refused change from a server found down, and sees a list change: null
+ * when not said.
+ */
+interface SaidBefore {
+  readonly refused: ChangeRefusal | null;
+  /** The k-change line ({@link kChange}), without its `kv repair: `. */
+  readonly kChange: string | null;
+  /** The list-change line ({@link listChangeNotice}), without its `kv repair: `. */
+  readonly listChange: string | null;
+}
+
+/** The report of a run refused before it read anything: nothing done, not in order. */
+const NOTHING_DONE: RepairReport = {
+  keysChecked: 0,
+  copiesWritten: 0,
+  copiesRemoved: 0,
+  tombstonesPurged: 0,
+  bytesMoved: 0,
+  dryRun: false,
+  seconds: 0,
+  partitionsListed: 0,
+  keysOutOfPlace: 0,
+  markedRepaired: [],
+  stillUnrepaired: [],
+  failures: [],
+  inOrder: false,
+};
+
+/**
+ * Why this run must change nothing, with its line, else undefined: it would change the server
  * list or k the servers are repaired under — a server that answered records another k, or
  * is marked repaired under another list or k — and a server of the list did not answer at
  * the start. Such a run re-marks every server (and records the new k) before it reads any
@@ -236,14 +287,16 @@ function clusterK(pool: ServerPool, requested: number | undefined, path: string)
  * A server marked `ff…ff` (a change stopped half way) is trusted by no client already, so
  * it alone refuses nothing: the rerun repairs what it can, as a run that changes nothing
  * does. A server that goes down after this check still leaves the servers re-marked: that
- * run exits 1 and names the command to rerun.
+ * run exits 1 and names the command to rerun. A dry run (`dryRun`) is told the same, as what
+ * a run would meet: the dry run first the README advises must not pass over it.
  */
 function downBeforeChange(
   pool: ServerPool,
   k: number,
   path: string,
   again: string,
-): string | undefined {
+  dryRun: boolean,
+): ChangeRefusal | undefined {
   const indexes = pool.servers.map((_, index) => index);
   const down = indexes.filter((index) => !pool.isUp(index));
   if (down.length === 0) return undefined;
@@ -255,19 +308,57 @@ function downBeforeChange(
       (!state.unrepaired && !sameList(state.repairedUnder, list) && !pool.markedChanging(index));
   });
   if (!changes) return undefined;
-  const one = down.length === 1;
-  const which = one ? "its line is" : "their lines are";
-  return `nothing was changed: ${down.map((index) => pool.downMessage(index)).join("; ")}, ` +
-    "and this run changes the server list or k the servers are repaired under, which it " +
+  const [outcome, run] = dryRun
+    ? ["dry run: a run would be refused, changing nothing", "a run would change"]
+    : ["nothing was changed", "this run changes"];
+  // A server that turned this client away (credentials, TLS, no kv server, BUSY) is
+  // running: starting it is no cure, and its own words (the pool's) say what is.
+  const stopped = down.filter((index) => pool.refusal(index) === undefined && !pool.isBusy(index));
+  const turnedAway = down.length - stopped.length;
+  const mend = turnedAway === 0
+    ? ""
+    : ` Once ${turnedAway === 1 ? "that is" : "those are"} mended, run ${again}` +
+      (stopped.length === 0 ? "" : ".");
+  const stoppedAdvice = stopped.length === 0 ? "" : downAdvice(
+    stopped.map((index) => pool.servers[index].id),
+    turnedAway > 0,
+    path,
+    again,
+  );
+  const message = `${outcome}: ${down.map((index) => downNamed(pool, index)).join("; ")}, ` +
+    `and ${run} the server list or k the servers are repaired under, which it ` +
     `starts only once every server of ${path} answers (stopped half way, it would leave ` +
-    `every server untrusted until run again). If ${which} mistyped, correct ${
-      one ? "it" : "them"
-    }; if ${one ? "it is" : "they are"} stopped, start ${one ? "it" : "them"}; then run ` +
-    `${again}. If ${one ? "it is" : "they are"} gone for good, delete ${
-      one ? "its line" : "their lines"
-    } from ${path} and run the same: the other replicas of ${
-      one ? "its" : "their"
-    } keys are the source (with k = 1 a lost server's records are lost with it)`;
+    `every server untrusted until run again).${mend}${stoppedAdvice}`;
+  return { down: down.map((index) => pool.servers[index].id), message };
+}
+
+/**
+ * Server `index`, not up, as {@link ServerPool.downMessage} names it, led by its
+ * `file:line:col` when it is no kv server (it answered in HTTP): the line to fix, named as
+ * every other client names it (CredentialsRefusedError).
+ */
+function downNamed(pool: ServerPool, index: number): string {
+  const where = pool.servers[index].where;
+  const notKv = pool.refusal(index)?.kind === "not-kv" && where !== undefined;
+  return `${notKv ? `${where}: ` : ""}${pool.downMessage(index)}`;
+}
+
+/**
+ * What to do about servers `ids` that did not answer a change's start (a mistyped line, a
+ * server stopped or gone for good), after a sentence: named when other servers were named
+ * too (`named`), which turned the client away.
+ */
+function downAdvice(ids: readonly string[], named: boolean, path: string, again: string): string {
+  const one = ids.length === 1;
+  const which = one ? "its line is" : "their lines are";
+  const lead = named ? ` As for ${ids.join(", ")}: if` : " If";
+  return `${lead} ${which} mistyped, correct ${one ? "it" : "them"}; if ${
+    one ? "it is" : "they are"
+  } stopped, start ${one ? "it" : "them"}; then run ${again}. If ${
+    one ? "it is" : "they are"
+  } gone for good, delete ${one ? "its line" : "their lines"} from ${path} and run the ` +
+    `same: the other replicas of ${one ? "its" : "their"} keys are the source (with k = 1 a ` +
+    "lost server's records are lost with it)";
 }
 
 /** A server that could not record the repair's k: why, and whether it went down. */
@@ -379,12 +470,19 @@ async function withProgress(
 }
 
 /**
- * Prints the report: one JSON line, or the counts one a line; failures go to stderr, and
- * why a server is left unmarked with the command (`again`) that marks it once they are fixed.
+ * Prints the report: one JSON line, with what was `said` before the run, or the counts one
+ * a line (what was said is on stderr already); failures go to stderr, and why a server is
+ * left unmarked with the command (`again`) that marks it once they are fixed.
  */
-function printReport(report: RepairReport, k: number, json: boolean, again: string): void {
+function printReport(
+  report: RepairReport,
+  k: number,
+  json: boolean,
+  again: string,
+  said: SaidBefore,
+): void {
   if (json) {
-    writeLine(JSON.stringify({ ...report, k, seconds: round(report.seconds) }));
+    writeLine(JSON.stringify({ ...report, k, seconds: round(report.seconds), ...said }));
   } else {
     const rows: [string, string][] = [
       ["keys checked", `${report.keysChecked}`],
@@ -443,11 +541,6 @@ function printGoneAdvice(report: RepairReport, pool: ServerPool, path: string, a
       one ? "its line is" : "their lines are"
     } mistyped, correct ${one ? "it" : "them"} and run the same`,
   );
-}
-
-/** `a`, `a and b`, `a, b and c`. */
-function listed(items: readonly string[]): string {
-  return items.length === 1 ? items[0] : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
 }
 
 /** The last line of the human report: what state the cluster is in. */

@@ -113,7 +113,10 @@ export interface HttpApiOptions {
    * it; past it 503 with `Retry-After` (answer_budget.ts); default {@link DEFAULT_MAX_ANSWER_BYTES}.
    */
   maxAnswerBytes?: number;
-  /** Receives a line for each internal error; default `console.error`. */
+  /**
+   * Receives a line for each internal error, without a program's name: kv http's logger puts
+   * `kv http error: ` before it; default `console.error`.
+   */
   log?: (message: string) => void;
   /**
    * Bearer tokens every request must carry but those for the console's files and
@@ -492,7 +495,7 @@ export class HttpApi {
       );
     }
     this.#log(
-      `kv http: internal error (please report it): ${error instanceof Error ? error.stack : error}`,
+      `internal error (please report it): ${error instanceof Error ? error.stack : error}`,
     );
     return errorResponse(new HttpError(500, "internal error; the server's log has the details"));
   }

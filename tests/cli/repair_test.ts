@@ -3,17 +3,18 @@
 // test reads the servers directly (tests/helpers/server_contents.ts) to check every copy.
 import assert from "node:assert/strict";
 import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
-import { runKv } from "../helpers/run_kv.ts";
+import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { homes, serverContents } from "../helpers/server_contents.ts";
 import { connectClient, recordedKs } from "../helpers/client.ts";
 import type { ServerProcess } from "../../lib/cli/server_process.ts";
 import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "../helpers/wait.ts";
-import { TEST_KV } from "../helpers/server_process.ts";
+import { startServerProcess, TEST_KV } from "../helpers/server_process.ts";
 import { formatVersion } from "../../lib/record/version.ts";
 import { int, str, toJsonText } from "../../lib/record/value.ts";
 import { decodeValue } from "../../lib/record/value_codec.ts";
 import { assertRefusedInOneLine, type RefusalCase, refusalOf } from "../helpers/refusals.ts";
 import { faketimeEnv, hasFaketime } from "../helpers/faketime.ts";
+import { HttpProcess } from "../helpers/http_process.ts";
 import { closedPorts, listenLoopback, type LoopbackListener } from "../helpers/fixtures.ts";
 import { LIST_CHANGE_UNDER_WAY } from "../../lib/protocol/mod.ts";
 
@@ -340,6 +341,7 @@ Deno.test("kv repair -k 3 records the new k on every server and puts every key o
     "kv repair: changed the cluster's k from 2 to 3: each key is held by 3 servers\n",
   );
   assert.equal(report.k, 3);
+  assert.equal(`kv repair: ${report.kChange}\n`, stderr, "--json carries the line");
   assert.equal(report.copiesWritten, 40);
   for (const server of cluster.servers) {
     assert.equal((await serverContents(server.address)).size, 40, server.id);
@@ -352,6 +354,7 @@ Deno.test("kv repair -k 3 records the new k on every server and puts every key o
   assert.equal(again.report.k, 3, "without -k, the k the servers record");
   // Nothing changes k here, so nothing says it does.
   assert.equal(again.stderr, "");
+  assert.equal(again.report.kChange, null);
   const lowering = "the cluster's k from 3 to 1: each key keeps 1 copy, its others are removed";
   const dry = await repair(["-s", cluster.serverFile, "-k", "1", "--dry-run"]);
   assert.ok(dry.stderr.startsWith(`kv repair: would change ${lowering}\n`), dry.stderr);
@@ -477,21 +480,33 @@ Deno.test("kv repair with a server down exits 1 naming it, what was left undone,
  * The one line `kv repair` prints when it refuses a list or k change because the servers
  * `down` (ids) did not answer, as a pattern: `file` is the server file, `again` the command.
  */
-function refusedChange(down: readonly string[], file: string, again: string): RegExp {
-  const text = (plain: string) => plain.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+function refusedChange(
+  down: readonly string[],
+  file: string,
+  again: string,
+  { dryRun = false } = {},
+): RegExp {
   const one = down.length === 1;
   const [its, it, is] = one ? ["its", "it", "it is"] : ["their", "them", "they are"];
   const downs = down.map((id) => `${text(id)} is down \\([^\\n;]*\\)`).join("; ");
+  const [outcome, run] = dryRun
+    ? ["dry run: a run would be refused, changing nothing", "a run would change"]
+    : ["nothing was changed", "this run changes"];
   return new RegExp(
-    `^kv repair: nothing was changed: ${downs}, and this run changes the server list or k ` +
+    `^kv repair: ${outcome}: ${downs}, and ${run} the server list or k ` +
       "the servers are repaired under, which it starts only once every server of " +
       `${text(file)} answers \\(stopped half way, it would leave every server untrusted until ` +
       `run again\\)\\. If ${its} ${one ? "line is" : "lines are"} mistyped, correct ${it}; if ` +
       `${is} stopped, start ${it}; then run ${text(again)}\\. If ${is} gone for good, delete ` +
       `${its} ${one ? "line" : "lines"} from ${text(file)} and run the same: the other ` +
       `replicas of ${its} keys are the source \\(with k = 1 a lost server's records are lost ` +
-      "with it\\)\\n$",
+      "with it\\)\\n" + (dryRun ? "" : "$"),
   );
+}
+
+/** `plain` as a regular expression matching it alone. */
+function text(plain: string): string {
+  return plain.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** Writes the servers `ids` (`host:port`), one a line, into a new temporary server file. */
@@ -501,7 +516,7 @@ async function listFile(ids: readonly string[]): Promise<string> {
   return path;
 }
 
-Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1, one line saying what to do; the clients on the old list read on without a warning, and the corrected list repairs", async () => {
+Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1, one line saying what to do (its dry run says a run would be refused); the clients on the old list read on without a warning, and the corrected list repairs", async () => {
   await using cluster = await KvCluster.start(3);
   await using added = await KvCluster.start(1);
   const count = 30;
@@ -514,6 +529,14 @@ Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1
   const mistyped = await listFile([...ids, ...typos]);
   const corrected = await listFile([...ids, added.servers[0].id]);
   try {
+    // The dry run first, as README advises: it says a run would be refused, and exits 1.
+    const dry = await repair(["-s", mistyped, "--dry-run"]);
+    assert.equal(dry.code, 1, dry.stderr);
+    assert.equal(dry.report.dryRun, true);
+    assert.match(
+      dry.stderr,
+      refusedChange(typos, mistyped, `kv repair -s ${mistyped}`, { dryRun: true }),
+    );
     const refused = await runKv(withBrokerTimeout(["repair", "-s", mistyped]));
     assert.equal(refused.code, 1, refused.stderr);
     assert.equal(refused.stdout, "");
@@ -532,6 +555,119 @@ Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1
   } finally {
     await Deno.remove(mistyped);
     await Deno.remove(corrected);
+  }
+});
+
+Deno.test("kv repair over another list than the servers were repaired under says so before it moves anything, naming what changes: the new list's run its added server, an old file's run the servers it takes out; a run over their own list says nothing", async () => {
+  await using cluster = await KvCluster.start(4);
+  await using added = await KvCluster.start(1);
+  await index(cluster.serverFile, 2, 30);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  const old = cluster.serverFile;
+  const ids = cluster.servers.map((server) => server.id);
+  const newcomer = added.servers[0].id;
+  const grown = await listFile([...ids, newcomer]);
+  try {
+    const addition = await repair(["-s", grown]);
+    assert.equal(addition.code, 0, addition.stderr);
+    assert.equal(
+      firstLine(addition.stderr),
+      `kv repair: ${grown} changes the server list: ${ids.slice(0, -1).join(", ")} and ` +
+        `${ids.at(-1)} were last repaired under another server list than ${grown}'s 5 servers ` +
+        `(k 2); ${newcomer} is new (no k recorded). ${moves(grown, false)}`,
+    );
+    const same = await repair(["-s", grown]);
+    assert.equal(same.code, 0, same.stderr);
+    assert.equal(same.stderr, "", "a repair over the servers' own list says nothing");
+    // The old file by mistake (a cron job not updated): said in its dry run and its run.
+    const takenOut = (dryRun: boolean) =>
+      `kv repair: ${old} changes the server list: every server of ${old} was last ` +
+      `repaired under another server list than ${old}'s 4 servers (k 2), which also lists ` +
+      `servers ${old} does not: ${
+        dryRun ? "a run would take" : "this run takes"
+      } them out of the ` +
+      `cluster and ${dryRun ? "would read" : "reads"} nothing from them (their keys' other ` +
+      `replicas are the source). ${moves(old, dryRun)}`;
+    const dry = await repair(["-s", old, "--dry-run"]);
+    assert.equal(dry.code, 1, dry.stderr);
+    assert.equal(firstLine(dry.stderr), takenOut(true));
+    const reverted = await repair(["-s", old]);
+    assert.equal(reverted.code, 0, reverted.stderr);
+    assert.equal(firstLine(reverted.stderr), takenOut(false));
+    assert(Number(reverted.report.copiesWritten) > 0, "it moved keys back to the old homes");
+  } finally {
+    await Deno.remove(grown);
+  }
+});
+
+Deno.test("kv repair over servers that record a k their marks predate (a kv repair -k stopped after its SET_K) says it places every key under the new k before it does", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 30);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  for (const server of cluster.servers) {
+    const client = await connectClient(server.address);
+    try {
+      assert.equal(await client.setK(3, { replace: true }), 3);
+    } finally {
+      await client.close();
+    }
+  }
+  const { code, stderr } = await repair(["-s", cluster.serverFile]);
+  assert.equal(code, 0, stderr);
+  assert.equal(
+    firstLine(stderr),
+    `kv repair: every server of ${cluster.serverFile} was last repaired under k 2, not 3: ` +
+      "this run places every key on 3 servers and marks them under k 3",
+  );
+});
+
+/** What a list-change line says the run (a dry run when `dryRun`) does. */
+function moves(file: string, dryRun: boolean): string {
+  return `${
+    dryRun ? "A run would move" : "This run moves"
+  } every key to its homes among ${file}'s ` +
+    `servers, and clients given another server file ${
+      dryRun ? "would stop" : "stop"
+    } trusting these (they warn and read past them). ` +
+    `If ${file} is not the cluster's server list now (an old file by mistake: a cron job, a ` +
+    "script not updated), run kv repair -s with the cluster's file after this: it moves the " +
+    "keys back";
+}
+
+/** The first line of `text`, without its newline. */
+function firstLine(text: string): string {
+  return text.split("\n")[0];
+}
+
+Deno.test("kv repair over a new list whose added server refuses the credentials changes nothing, and says to mend that and rerun, not to start a server that is running", async () => {
+  await using cluster = await KvCluster.start(2);
+  const dir = await Deno.makeTempDir();
+  try {
+    await using guarded = await startServerProcess([
+      "--auth-file",
+      await newAuthFile(dir, "kv.auth"),
+    ]);
+    await index(cluster.serverFile, 1, 10);
+    const settled = await repair(["-s", cluster.serverFile]);
+    assert.equal(settled.code, 0, settled.stderr);
+    const file = await listFile([...cluster.servers.map((server) => server.id), guarded.id]);
+    const refused = await runKv(withBrokerTimeout(["repair", "-s", file]));
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `^kv repair: nothing was changed: ${guarded.id} refused this client's credentials`,
+      ),
+    );
+    assert.match(
+      refused.stderr,
+      new RegExp(`\\. Once that is mended, run kv repair -s ${file}\\n$`),
+    );
+    assert.doesNotMatch(refused.stderr, /start it|gone for good/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -662,6 +798,79 @@ Deno.test("kv repair --json prints one object with every count", async () => {
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /^keys checked\s+5$/m);
   assert.match(human.stdout, /the cluster is in order/);
+});
+
+Deno.test("kv repair --json carries what it says before the run: a refused change (and its dry run's) with the servers down, a list change; null when neither", async () => {
+  await using cluster = await KvCluster.start(2);
+  await using added = await KvCluster.start(1);
+  await index(cluster.serverFile, 2, 10);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  assert.equal(settled.report.refused, null);
+  assert.equal(settled.report.listChange, null);
+  const typo = `127.0.0.1:${closedPorts(1)[0]}`;
+  const ids = cluster.servers.map((server) => server.id);
+  const mistyped = await listFile([...ids, typo]);
+  const grown = await listFile([...ids, added.servers[0].id]);
+  try {
+    for (const dryRun of [true, false]) {
+      const run = await repair(["-s", mistyped, ...(dryRun ? ["--dry-run"] : [])]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.equal(run.report.dryRun, dryRun);
+      const said = firstLine(run.stderr);
+      assert.match(
+        said,
+        /^kv repair: (nothing was changed|dry run: a run would be refused, changing nothing): /,
+      );
+      assert.deepEqual(run.report.refused, {
+        down: [typo],
+        message: said.slice("kv repair: ".length),
+      });
+      assert.equal(run.report.listChange, null);
+      assert.equal(run.report.inOrder, false);
+      // The refused run's report has every field of a run's, nothing done.
+      assert.deepEqual(Object.keys(run.report).sort(), Object.keys(settled.report).sort());
+      if (!dryRun) assert.equal(run.report.keysChecked, 0);
+    }
+    const change = await repair(["-s", grown]);
+    assert.equal(change.code, 0, change.stderr);
+    assert.equal(change.report.refused, null);
+    assert.match(
+      String(change.report.listChange),
+      new RegExp(`^${text(grown)} changes the server list: `),
+    );
+    assert.equal(`kv repair: ${change.report.listChange}`, firstLine(change.stderr));
+    const rerun = await repair(["-s", grown]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.equal(rerun.report.listChange, null);
+  } finally {
+    await Deno.remove(mistyped);
+    await Deno.remove(grown);
+  }
+});
+
+Deno.test("kv repair's refusal names a line giving an HTTP server's address (kv http's port) by its file:line:col, as the other clients do", async () => {
+  await using cluster = await KvCluster.start(2);
+  await using served = await HttpProcess.onCluster(1, ["-k", "1"]);
+  const web = new URL(served.http.url).host;
+  await index(cluster.serverFile, 2, 10);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  const file = await listFile([...cluster.servers.map((server) => server.id), web]);
+  try {
+    const refused = await runKv(withBrokerTimeout(["repair", "-s", file]));
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `^kv repair: nothing was changed: ${
+          text(`${file}:3:1: ${web} is no kv server (it answered in HTTP; kv http's port?)`)
+        }`,
+      ),
+    );
+  } finally {
+    await Deno.remove(file);
+  }
 });
 
 Deno.test("kv repair user errors: one line, exit 2", async () => {

@@ -8,6 +8,7 @@ import { serverAddress } from "../../lib/broker/server_list.ts";
 import { int } from "../../lib/record/value.ts";
 import { at } from "../helpers/versions.ts";
 import { HttpApi } from "../../lib/http/api.ts";
+import { coreOf } from "../../lib/client/kv.ts";
 
 async function call(
   http: HttpProcess,
@@ -862,4 +863,19 @@ Deno.test("kv http on SIGTERM says it is shutting down, then that it stopped, an
     "kv http: SIGTERM: shutting down",
     "kv http: stopped",
   ]);
+});
+
+Deno.test("kv http: an internal error is a 500 and one line to log, which the receiver names: it does not say 'kv http: ' itself, which kv http's logger already puts before 'error: '", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await cluster.connect({ floats: "tagged" });
+  const lines: string[] = [];
+  // A fault of kv's own (a proxy would hide the Kv from HttpApi): the read under it throws.
+  coreOf(kv).getJson = () => Promise.reject(new Error("boom"));
+  const api = new HttpApi(kv, { log: (line) => lines.push(line) });
+  const response = await api.handle(new Request("http://localhost/v1/records/a"));
+  assert.deepEqual([response.status, await response.json()], [500, {
+    error: "internal error; the server's log has the details",
+  }]);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^internal error \(please report it\): Error: boom\n/);
 });
