@@ -159,3 +159,18 @@ Deno.test("a signal that is no AbortSignal, or a misspelled option, is a KvInput
     /delete has no option 'signl'; its options are signal/,
   );
 });
+
+Deno.test("a list whose signal aborts between two entries yields no more: the next rejects with a KvAbortedError naming the listing", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await cluster.connect();
+  await Promise.all(["row1", "row2", "row3"].map((key) => kv.put(key, key)));
+  const controller = new AbortController();
+  const listing = kv.list({ prefix: "row", signal: controller.signal });
+  assert.equal((await listing.next()).value?.key, "row1");
+  controller.abort(new Error("enough"));
+  assert.equal(
+    await abortedWith(listing.next(), "the next entry"),
+    "list (prefix 'row') was aborted (enough) while under way: its answer is dropped " +
+      "(underWay: true)",
+  );
+});
