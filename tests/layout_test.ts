@@ -151,10 +151,6 @@ const LONG_FUNCTIONS: ReadonlyMap<string, string> = new Map([
     "http/openapi.ts clusterSchemas",
     "data: the OpenAPI schemas of the cluster's answers, one literal the document embeds",
   ],
-  // Each a line or two over, in files other changes of stop 33 were editing: to split then.
-  ["broker/repl.ts runInteractive", "to split once stop 33's REPL changes are merged"],
-  ["cli/http.ts runHttp", "to split once stop 33's kv http changes are merged"],
-  ["cli/server.ts runServer", "to split once stop 33's kv server changes are merged"],
 ]);
 
 /** A function or method declaration's first line, deno fmt's layout: its indent and name. */

@@ -33,6 +33,7 @@ export class ByteSlab {
   readonly #slabBytes: number;
   #used = 0;
 
+  /** A slab source with no slab yet: the first copy starts one of `slabBytes` bytes. */
   constructor(slabBytes: number) {
     if (!Number.isSafeInteger(slabBytes) || slabBytes <= 0) {
       throw new RangeError(`a slab's size is a positive integer, not ${slabBytes}`);

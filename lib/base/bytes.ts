@@ -35,6 +35,7 @@ export const DEFAULT_WRITER_CAPACITY = 256;
  * ```
  */
 export class DecodeError extends Error {
+  /** An error saying what in the input is malformed, and where. */
   constructor(message: string) {
     super(message);
     this.name = "DecodeError";
@@ -53,6 +54,7 @@ export class DecodeError extends Error {
  * ```
  */
 export class LimitExceededError extends DecodeError {
+  /** An error saying which limit the input breaks, and by how much. */
   constructor(message: string) {
     super(message);
     this.name = "LimitExceededError";
@@ -98,7 +100,11 @@ export class ByteWriter {
   #view: DataView;
   #length = 0;
 
-  /** @param capacity initial size in bytes; default {@link DEFAULT_WRITER_CAPACITY}. */
+  /**
+   * An empty writer whose buffer starts at `capacity` bytes and grows as written to.
+   *
+   * @param capacity initial size in bytes; default {@link DEFAULT_WRITER_CAPACITY}.
+   */
   constructor(capacity: number = DEFAULT_WRITER_CAPACITY) {
     this.#buffer = new Uint8Array(Math.max(MIN_WRITER_CAPACITY, capacity));
     this.#view = new DataView(this.#buffer.buffer);
@@ -822,7 +828,12 @@ export const UTF8_CACHE_MAX_BYTES = 32;
 export class Utf8Cache {
   readonly #slots: (string | undefined)[];
 
-  /** @param slots how many strings it holds at most, a power of two; default {@link UTF8_CACHE_SLOTS}. */
+  /**
+   * An empty cache of `slots` strings.
+   *
+   * @param slots how many strings it holds at most, a power of two; default
+   *   {@link UTF8_CACHE_SLOTS}.
+   */
   constructor(slots: number = UTF8_CACHE_SLOTS) {
     if (!(Number.isInteger(slots) && slots > 0 && (slots & (slots - 1)) === 0)) {
       throw new RangeError(`Utf8Cache slots must be a power of two, got ${slots}`);

@@ -37,6 +37,8 @@ export class HashedStringSet {
   #count = 0;
 
   /**
+   * An empty set.
+   *
    * @param slots the slots to start with, a power of two; the set holds half as many
    * before growing.
    */

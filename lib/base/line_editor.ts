@@ -85,7 +85,7 @@ export const DEFAULT_MAX_ENTRY_LINES = 1_000;
  * it are taken for the rest of the record (the usual case: a long string value), and a wrong
  * guess — the lost end closed it — skips no more commands than this, or up to a blank line.
  */
-export const MAX_SKIPPED_LINES = DEFAULT_MAX_ENTRY_LINES;
+export const MAX_SKIPPED_LINES: number = DEFAULT_MAX_ENTRY_LINES;
 
 /** The prompt shown while searching history with Ctrl-R. */
 const SEARCH_PROMPT = "reverse-i-search)";

@@ -91,6 +91,7 @@ export class EndlessLineError extends Error {
   /** 1-based number of the line. */
   readonly lineNumber: number;
 
+  /** The error for line `lineNumber`, which went on past `maxSkippedLineBytes`. */
   constructor(lineNumber: number, maxSkippedLineBytes: number) {
     super(
       `line ${lineNumber} has no end within ${maxSkippedLineBytes} bytes; ` +

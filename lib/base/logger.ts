@@ -81,7 +81,11 @@ export class Logger {
   readonly #write: (line: string) => void;
   readonly #timestamps: boolean;
 
-  /** @param options see {@link LoggerOptions}. */
+  /**
+   * A logger printing messages at `options.level` and above, each led by its name.
+   *
+   * @param options see {@link LoggerOptions}.
+   */
   constructor(options: LoggerOptions = {}) {
     this.#rank = LOG_LEVELS.indexOf(options.level ?? DEFAULT_LOG_LEVEL);
     this.#name = options.name ?? "kv";

@@ -72,7 +72,11 @@ export class ProgressBar {
   #lastDrawMs = -Infinity;
   #drawn = false;
 
-  /** @param options label, total and where to draw; see {@link ProgressBarOptions}. */
+  /**
+   * A bar drawn only on a terminal (on stderr, not a dumb one): elsewhere it draws nothing.
+   *
+   * @param options label, total and where to draw; see {@link ProgressBarOptions}.
+   */
   constructor(options: ProgressBarOptions) {
     this.#label = options.label;
     this.#total = options.total;

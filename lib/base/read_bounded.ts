@@ -36,6 +36,7 @@ export class FileTooLargeError extends Error {
   /** The bound that was exceeded, in bytes. */
   readonly maxBytes: number;
 
+  /** The error for `path`, larger than `maxBytes`. */
   constructor(path: string, maxBytes: number) {
     super(`${path} is larger than ${maxBytes} bytes`);
     this.name = "FileTooLargeError";
@@ -57,6 +58,7 @@ export class FileTooLargeError extends Error {
  * ```
  */
 export class NotRegularFileError extends Error {
+  /** The error for a path that is `kind` ("a FIFO", "a socket"), which was not opened. */
   constructor(kind: string) {
     // Worded as Deno's IsADirectory is by describeFsError, which callers put after the path.
     super(`it is ${kind}, not a regular file`);

@@ -31,6 +31,7 @@ export class StdoutError extends Error {
   /** Whether the reader went away (a closed pipe, as `kv … | head -1` makes). */
   readonly readerGone: boolean;
 
+  /** The error for a failed write to standard output, `cause` being the write's own error. */
   constructor(cause: unknown) {
     const reason = withoutOsDetail(describeError(cause));
     super(`cannot write to standard output: ${reason}`, { cause });

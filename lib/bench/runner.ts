@@ -189,7 +189,11 @@ export type BenchPhase = "connecting" | "loading" | "warming up";
  * ```
  */
 export class BenchInterruptedError extends Error {
-  /** @param phase what the bench was doing when it was stopped. */
+  /**
+   * The error for a bench its signal stopped during `phase`.
+   *
+   * @param phase what the bench was doing when it was stopped.
+   */
   constructor(readonly phase: BenchPhase) {
     super(`interrupted while ${phase}; nothing was measured`);
     this.name = "BenchInterruptedError";

@@ -166,6 +166,7 @@ export interface RepairRequest {
   readonly server: number;
   /** The partitions. */
   readonly partitions: PartitionSet;
+  /** Why the partitions need repair. */
   readonly reason: RepairReason;
 }
 

@@ -96,7 +96,11 @@ export class HybridClock {
   /** The newest version {@link HybridClock.after} made beyond the bound, if any. */
   #beyond: Version | undefined;
 
-  /** @param options see {@link HybridClockOptions}. */
+  /**
+   * A clock for one broker id (`options.broker`, else a random one), reading `options.now`.
+   *
+   * @param options see {@link HybridClockOptions}.
+   */
   constructor(options: HybridClockOptions = {}) {
     const broker = options.broker ?? randomBrokerId();
     if (!Number.isInteger(broker) || broker < 0 || broker > MAX_VERSION_BROKER) {

@@ -148,6 +148,8 @@ export class ClusterKError extends Error {
   readonly #phrase: ((repair: string, option: string) => string) | undefined;
 
   /**
+   * An error whose message the client may reword to name its own repair command and k option.
+   *
    * @param message the whole line, naming `kv repair` where it advises a repair.
    * @param phrase the same line naming a given repair command instead (the client's own,
    *   `kv repair -s servers.txt`), and the client's own name for its k option, when the
@@ -193,6 +195,10 @@ export class ClusterKError extends Error {
  * ```
  */
 export class ClusterKConflictError extends ClusterKError {
+  /**
+   * The error for servers recording different k, `phrase` rewording it to name the client's
+   * own repair command.
+   */
   constructor(message: string, phrase?: (repair: string) => string) {
     super(message, phrase);
     this.name = "ClusterKConflictError";
@@ -201,7 +207,9 @@ export class ClusterKConflictError extends ClusterKError {
 
 /** A server that could not be reached, and why (its last failure). */
 export interface UnreachableServer {
+  /** The server's id (`host:port`). */
   readonly server: string;
+  /** Why it could not be reached: its last failure. */
   readonly error: string;
   /**
    * Running, but it turned the client away with BUSY (`ServerPool.isBusy`): to be retried
@@ -225,6 +233,8 @@ export interface UnreachableServer {
  */
 export class ClusterKUnknownError extends ClusterKError {
   /**
+   * The error for a k that cannot be known while `unreachable` are down.
+   *
    * @param message the whole line, as in the example.
    * @param unreachable each unreachable server and why (and whether it is BUSY), in
    *   server-list order.

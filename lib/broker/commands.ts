@@ -61,7 +61,7 @@
  * ```
  * @module
  */
-import { wasOrWere } from "../base/plural.ts";
+import { counted, wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
 import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
@@ -83,7 +83,17 @@ import { formatVersion } from "../record/version.ts";
 import { HELP_COLUMNS, wrapWords } from "../base/wrap_words.ts";
 import { closestWord } from "../base/edit_distance.ts";
 import { keyProblem, listedKey, oneLine, readListedKey } from "../record/key.ts";
-import { CharClass, charClass, DOT, LOWER_E, SPACE } from "../record/grammar.ts";
+import {
+  CharClass,
+  charClass,
+  DOT,
+  indexOfBlank,
+  isBlank,
+  LOWER_E,
+  SPACE,
+  trimBlanks,
+  trimBlanksEnd,
+} from "../record/grammar.ts";
 
 /** KEYS lists this many keys unless told otherwise. */
 export const DEFAULT_KEYS_LIMIT = 100;
@@ -376,11 +386,11 @@ function columnPrefix(column: number): string {
  * ```
  */
 export function parseCommand(line: string): Command | undefined {
-  const trimmed = line.trim();
+  const trimmed = trimBlanks(line);
   if (trimmed === "" || trimmed.startsWith("#")) return undefined;
   const { typed, word, rest } = splitCommand(trimmed);
   // Where `rest` starts in `line` (after the leading space and the word), for PUT's columns.
-  const restOffset = line.trimEnd().length - rest.length;
+  const restOffset = trimBlanksEnd(line).length - rest.length;
   switch (word) {
     case "GET":
     case "DELETE":
@@ -406,11 +416,15 @@ export function parseCommand(line: string): Command | undefined {
   }
 }
 
-/** `trimmed`, a command line without blanks around it: its word as typed, upper-cased, and the rest. */
+/**
+ * `trimmed`, a command line without blanks around it: its word as typed, upper-cased, and
+ * the rest. Blanks are the record grammar's, spaces and tabs: other space characters are
+ * part of a key (a PUT's record writes such a key bare).
+ */
 function splitCommand(trimmed: string): { typed: string; word: string; rest: string } {
-  const wordEnd = trimmed.search(/\s/);
+  const wordEnd = indexOfBlank(trimmed);
   const typed = wordEnd === -1 ? trimmed : trimmed.slice(0, wordEnd);
-  const rest = wordEnd === -1 ? "" : trimmed.slice(wordEnd).trim();
+  const rest = wordEnd === -1 ? "" : trimBlanks(trimmed.slice(wordEnd));
   return { typed, word: typed.toUpperCase(), rest };
 }
 
@@ -433,7 +447,7 @@ function splitCommand(trimmed: string): { typed: string; word: string; rest: str
  * ```
  */
 export function putEndsInsideRecord(line: string): boolean {
-  const { word, rest } = splitCommand(line.trim());
+  const { word, rest } = splitCommand(trimBlanks(line));
   if (word !== "PUT") return false;
   try {
     parseRecordLine(rest);
@@ -697,10 +711,10 @@ function wordSpans(text: string): [number, number][] {
   const spans: [number, number][] = [];
   let at = 0;
   while (at < text.length) {
-    while (at < text.length && /\s/.test(text[at])) at++;
+    while (at < text.length && isBlank(text.charCodeAt(at))) at++;
     if (at === text.length) break;
     const start = at;
-    while (at < text.length && !/\s/.test(text[at])) {
+    while (at < text.length && !isBlank(text.charCodeAt(at))) {
       const quote = text[at++];
       if (quote !== '"' && quote !== "'") continue;
       while (at < text.length && text[at] !== quote) at += text[at] === "\\" ? 2 : 1;
@@ -728,8 +742,8 @@ function parseKeys(rest: string): Command {
   const spans = wordSpans(rest);
   const limitSpan = spans.find(([start, end]) => /^\d+$/.test(rest.slice(start, end)));
   const limitText = limitSpan === undefined ? undefined : rest.slice(limitSpan[0], limitSpan[1]);
-  const prefixText = limitSpan === undefined ? rest : rest.slice(0, limitSpan[0]).trimEnd();
-  const afterText = limitSpan === undefined ? "" : rest.slice(limitSpan[1]).trim();
+  const prefixText = limitSpan === undefined ? rest : trimBlanksEnd(rest.slice(0, limitSpan[0]));
+  const afterText = limitSpan === undefined ? "" : trimBlanks(rest.slice(limitSpan[1]));
   const prefix = readKeyArgument(prefixText, "a key prefix");
   const after = readKeyArgument(afterText, "the key to list after");
   let limit = DEFAULT_KEYS_LIMIT;
@@ -1185,7 +1199,9 @@ function serverLines(reports: readonly ServerReport[], paint: Paint, repair: str
 
 /** A server as SERVERS' advice reads it: {@link ServerReport}, or the library's status. */
 export interface AdvisedServer {
+  /** The server's id (`host:port`). */
   readonly server: string;
+  /** Whether it answered. */
   readonly up: boolean;
   /** When up: the k it records, 0 for none. */
   readonly k?: number;
@@ -1287,7 +1303,7 @@ function serverRows(
 ): string[] {
   const column = (texts: string[]) => Math.max(0, ...texts.map((text) => text.length));
   const addressWidth = column(reports.map((report) => report.server));
-  const counts = reports.map((report) => report.up ? count(report.records, "record") : "");
+  const counts = reports.map((report) => report.up ? counted(report.records, "record") : "");
   const latencies = reports.map((report) =>
     report.up ? `${report.latencyMs.toFixed(LATENCY_DIGITS)} ms` : ""
   );
@@ -1324,13 +1340,8 @@ function notes(report: ServerReport, advice: string | undefined): string {
       })`;
     } else unrepaired = `  not yet repaired${advice === undefined ? "" : ` (run ${advice})`}`;
   }
-  const hints = report.hints > 0 ? `  ${count(report.hints, "hinted partition")} waiting` : "";
+  const hints = report.hints > 0 ? `  ${counted(report.hints, "hinted partition")} waiting` : "";
   return unrepaired + hints;
-}
-
-/** `1 record`, `2 records`. */
-function count(n: number, noun: string): string {
-  return `${n} ${n === 1 ? noun : `${noun}s`}`;
 }
 
 /** The command list, or one command's usage, summary and example. */

@@ -31,6 +31,8 @@ export class PartitionSet {
   #size = 0;
 
   /**
+   * A set holding `partitions`.
+   *
    * @param partitions the partitions the set starts with; default none.
    */
   constructor(partitions: Iterable<number> = []) {

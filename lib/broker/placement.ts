@@ -87,6 +87,8 @@ export class Placement {
   readonly #ranks: Float64Array;
 
   /**
+   * A placement over `serverIds`; each partition is ranked when first asked for.
+   *
    * @param serverIds distinct server identities (resolved `ip:port`), at most
    * `MAX_SERVERS`; results are indexes into this list.
    */

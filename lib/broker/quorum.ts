@@ -104,6 +104,8 @@ export class PreferenceWalk {
   #passedOver: number[] | undefined;
 
   /**
+   * A walk down `list` from its first server.
+   *
    * @param list the preference list: server indexes, best first.
    * @param isUp whether a server is reachable now (asked as the walk reaches it).
    */

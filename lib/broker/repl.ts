@@ -49,11 +49,11 @@ import {
 } from "../base/line_editor.ts";
 import { getField, type Value } from "../record/value.ts";
 import { parseKeyPath, RecordParseError } from "../record/parse.ts";
-import { openObjects } from "../record/grammar.ts";
+import { indexOfBlank, openObjects, trimBlanks } from "../record/grammar.ts";
 import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
 import { utf8Length } from "../base/utf8.ts";
-import { counted } from "../base/plural.ts";
+import { counted, wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 
 /** The REPL's prompt. */
@@ -303,7 +303,7 @@ function planLine(
     const mistake = { mistake: { op: "INVALID", error } };
     return { access: { kind: "none" }, run: () => Promise.resolve(mistake) };
   }
-  const trimmed = line.text.trim();
+  const trimmed = trimBlanks(line.text);
   const metaCommand = options.metaCommand;
   if (metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
     return {
@@ -408,7 +408,7 @@ async function respond(
   options: SessionOptions,
   lines?: readonly string[],
 ): Promise<Outcome | undefined> {
-  const trimmed = line.trim();
+  const trimmed = trimBlanks(line);
   if (options.metaCommand !== undefined && trimmed.startsWith(META_COMMAND_PREFIX)) {
     return await options.metaCommand(trimmed).then((text) => ({ text }), metaMistake);
   }
@@ -622,7 +622,11 @@ export class CompletionAnswers {
   /** The question that Tab is waiting on. */
   #lateQuestion: string | undefined;
 
-  /** @param options how long a Tab waits (see {@link CompletionAnswersOptions}). */
+  /**
+   * Answers with no question asked yet; a Tab waits for one as long as `options.within` allows.
+   *
+   * @param options how long a Tab waits (see {@link CompletionAnswersOptions}).
+   */
   constructor(options: CompletionAnswersOptions = {}) {
     this.#within = options.within ?? withinTimeout;
   }
@@ -821,6 +825,26 @@ function cancelledAnswer(line: string): Answer {
 }
 
 /**
+ * The REPL's line editor on `options.terminal`, its lines kept in `options.history`: a
+ * record's lines continue until it is whole, Tab completes keys and fields from the cluster,
+ * and the hint says a Tab is still listing, or else the arguments the command takes next.
+ */
+function replEditor(broker: Broker, options: InteractiveOptions): LineEditor {
+  const answers = new CompletionAnswers();
+  const recordLines = new RecordLines();
+  return new LineEditor({
+    prompt: PROMPT,
+    continuationPrompt: CONTINUATION_PROMPT,
+    continues: (line, index) => recordLines.continues(line, index),
+    output: options.terminal ?? Deno.stdout,
+    history: options.history?.lines,
+    onHistoryAdd: (line) => options.history?.add(line),
+    complete: (before) => completeLine(broker, before, { ...options, answers }),
+    hint: (text) => answers.hint(text) ?? argumentHint(text),
+  });
+}
+
+/**
  * The interactive REPL on the terminal (see {@link LineEditor}); ends at EXIT,
  * at Ctrl-D, at a second Ctrl-C in a row on an empty line (the first prints
  * {@link LEAVE_HINT}), or when `options.signal` aborts. Ctrl-C while a command runs stops
@@ -840,19 +864,7 @@ export async function runInteractive(
   options: InteractiveOptions = {},
 ): Promise<void> {
   const write = options.write ?? writeLine;
-  const terminal = options.terminal ?? Deno.stdout;
-  const answers = new CompletionAnswers();
-  const recordLines = new RecordLines();
-  const editor = new LineEditor({
-    prompt: PROMPT,
-    continuationPrompt: CONTINUATION_PROMPT,
-    continues: (line, index) => recordLines.continues(line, index),
-    output: terminal,
-    history: options.history?.lines,
-    onHistoryAdd: (line) => options.history?.add(line),
-    complete: (before) => completeLine(broker, before, { ...options, answers }),
-    hint: (text) => answers.hint(text) ?? argumentHint(text),
-  });
+  const editor = replEditor(broker, options);
   const restoreLog = options.logSink?.redirect((line) =>
     editor.printAbove(line, (text) => console.error(text))
   );
@@ -935,7 +947,9 @@ function unrunAnswer(input: Exclude<EditResult, { kind: "line" | "eof" | "interr
 
 /** The command word of `line`, upper-cased, as an answer's `op`. */
 function commandWord(line: string): string {
-  return line.trim().split(/\s+/)[0].toUpperCase();
+  const trimmed = trimBlanks(line);
+  const end = indexOfBlank(trimmed);
+  return (end === -1 ? trimmed : trimmed.slice(0, end)).toUpperCase();
 }
 
 /**
@@ -979,7 +993,7 @@ function overLongEntryAnswer(entry: OverLongEntry, limit: number): Answer {
   // Its end was lost, and with it whether it closed the record: the lines after it were
   // taken for the rest of the record, and are said once here rather than run one by one.
   const after = lines - overLine;
-  const skipped = `${counted(after, "line")} after it ${after === 1 ? "was" : "were"} skipped`;
+  const skipped = `${counted(after, "line")} after it ${wasOrWere(after)} skipped`;
   const how = skippedTo === "close"
     ? `; the ${skipped} as the rest of its record, to the line that closes it`
     : skippedTo === "blank"

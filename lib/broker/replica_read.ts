@@ -42,7 +42,9 @@ import type { CallOutcome, PoolRequest, ServerPool } from "./server_pool.ts";
 
 /** One server's answer to a read, with its server's position in the preference list. */
 export interface ReplicaAnswer {
+  /** The server's position in the preference list. */
   readonly position: number;
+  /** What the server answered. */
   readonly read: EncodedRead;
 }
 

@@ -35,7 +35,11 @@ import { hostPort } from "../base/host_port.ts";
  * ```
  */
 export class ServerFileError extends Error {
-  /** @param message one line: what was wrong and where. */
+  /**
+   * An error saying what in the server file is wrong, and where.
+   *
+   * @param message one line: what was wrong and where.
+   */
   constructor(message: string) {
     super(message);
     this.name = "ServerFileError";
@@ -61,7 +65,11 @@ export class ServerFileError extends Error {
  * ```
  */
 export class ServerLookupError extends ServerFileError {
-  /** @param message one line: which host, where, and that a retry may succeed. */
+  /**
+   * An error saying which host could not be looked up now.
+   *
+   * @param message one line: which host, where, and that a retry may succeed.
+   */
   constructor(message: string) {
     super(message);
     this.name = "ServerLookupError";

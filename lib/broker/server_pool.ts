@@ -209,7 +209,12 @@ export type Connector = (
  * const connection = await connectServerClient(serverAddress("127.0.0.1", 8000), 1000);
  * ```
  */
-export const connectServerClient: Connector = async (server, timeoutMs, credentials, signal) => {
+export const connectServerClient: Connector = async (
+  server,
+  timeoutMs,
+  credentials,
+  signal,
+): Promise<ServerConnection> => {
   const client = await ServerClient.connect(
     { hostname: server.hostname, port: server.port },
     {
@@ -240,7 +245,9 @@ export interface ServerPoolOptions {
 
 /** One server's state as {@link ServerPool.status} reports it. */
 export interface ServerState {
+  /** The server. */
   readonly server: ServerAddress;
+  /** Whether it is reachable now. */
   readonly up: boolean;
   /** Why the server is down (the last failure), when it is. */
   readonly error?: string;
@@ -492,6 +499,8 @@ export class CredentialsRefusedError extends Error {
   readonly refusal: CredentialsRefusal;
 
   /**
+   * The error for `server` refusing the client's credentials.
+   *
    * @param server the refusing server's id (`host:port`).
    * @param refusal what was refused, and why.
    * @param where where the server file lists it (`servers.txt:3:1`), if it was read from one:
@@ -592,6 +601,8 @@ export class ServerPool {
   #changeWaiters: (() => void)[] = [];
 
   /**
+   * A pool over `servers`, none connected yet: {@link ServerPool.start} connects.
+   *
    * @param servers the servers, in server-file order; indexes into this list
    * name them everywhere else.
    * @param options see {@link ServerPoolOptions}.

@@ -16,6 +16,14 @@ import { describeError } from "../base/describe_error.ts";
 import { closestWord } from "../base/edit_distance.ts";
 
 /**
+ * What {@link parseFlags} returns: node:util's `parseArgs` result for `options`, parsed
+ * strictly, positionals allowed or not.
+ */
+export type ParsedFlags<T extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: boolean }>
+>;
+
+/**
  * Parses `args` strictly against `options`: unknown flags, missing or empty values
  * and (unless `allowPositionals`) stray positional arguments throw a UserError.
  * After `--` every argument is positional, so `kv get -- -odd-key` works.
@@ -30,7 +38,7 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
   args: string[],
   options: T,
   allowPositionals = false,
-) {
+): ParsedFlags<T> {
   let parsed;
   try {
     parsed = parseArgs({

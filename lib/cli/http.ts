@@ -153,9 +153,14 @@ function parseListen(text: string): { hostname: string; port: number } {
   return { hostname: match[1], port };
 }
 
-async function runHttp(args: string[]): Promise<number> {
-  const { values } = parseHttpFlags(args);
-  const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
+/**
+ * Whether `listen` is on loopback. Off it, other machines can connect: refused unless
+ * --tokens-file guards every record from them, or --insecure accepts that nothing does.
+ */
+async function checkListenGuarded(
+  listen: { hostname: string; port: number },
+  values: ReturnType<typeof parseHttpFlags>["values"],
+): Promise<boolean> {
   const loopback = await listensOnLoopback("kv http", "--listen", listen.hostname);
   if (!loopback && values["tokens-file"] === undefined && !values.insecure) {
     throw new UserError(
@@ -164,6 +169,13 @@ async function runHttp(args: string[]): Promise<number> {
         "give --tokens-file, or --insecure to accept that",
     );
   }
+  return loopback;
+}
+
+async function runHttp(args: string[]): Promise<number> {
+  const { values } = parseHttpFlags(args);
+  const listen = parseListen(values.listen ?? DEFAULT_LISTEN);
+  const loopback = await checkListenGuarded(listen, values);
   const k = await checkedReplicas(
     "http",
     serverFile(values.servers),

@@ -67,7 +67,7 @@ export const EXIT_FOUND = 0;
 /** Exit code: no such record (GET, QUERY, DELETE). */
 export const EXIT_NOT_FOUND = 1;
 /** Exit code: the cluster could not answer, or its answer is not guaranteed (a warning). */
-export const EXIT_UNAVAILABLE = UNAVAILABLE_EXIT_CODE;
+export const EXIT_UNAVAILABLE: number = UNAVAILABLE_EXIT_CODE;
 
 /** The environment variable naming the server file when `-s` is not given. */
 export const SERVERS_ENV = "KV_SERVERS";

@@ -176,6 +176,8 @@ export class NoServerReachableError extends UnavailableError {
   readonly reason: string;
 
   /**
+   * The error for `kv <command>` finding no server reachable.
+   *
    * @param command the kv command, for the message's `kv <command>:` prefix.
    * @param reason see {@link NoServerReachableError.reason}.
    */

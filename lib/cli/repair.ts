@@ -125,12 +125,18 @@ async function runRepair(args: string[]): Promise<number> {
     const again = repairCommandLine(path, values) +
       (requestedK === undefined ? "" : ` -k ${requestedK}`);
     const previous = recordedKs(pool);
+    const json = values.json ?? false;
     const refusal = downBeforeChange(pool, k, path, again, dryRun);
     // A dry run says so and goes on counting: the server down fails it (exit 1) anyway.
-    if (refusal !== undefined) console.error(`kv repair: ${refusal}`);
+    if (refusal !== undefined) console.error(`kv repair: ${refusal.message}`);
+    if (refusal !== undefined && !dryRun) {
+      // A monitor reading --json learns of the refusal from the report, as of any run.
+      const said = { refused: refusal, kChange: null, listChange: null };
+      if (json) printReport(NOTHING_DONE, k, json, again, said);
+      return EXIT_NOT_IN_ORDER;
+    }
     const notice = refusal === undefined ? listChangeNotice(pool, k, path, { dryRun }) : undefined;
     if (!dryRun) {
-      if (refusal !== undefined) return EXIT_NOT_IN_ORDER;
       const kFailures = await recordK(pool, k, requestedK !== undefined);
       if (kFailures.length > 0) {
         console.error(`kv repair: ${await kNotRecorded(pool, k, previous, kFailures, again)}`);
@@ -140,6 +146,7 @@ async function runRepair(args: string[]): Promise<number> {
     const change = kChange(previous, k, dryRun);
     if (change !== undefined) console.error(`kv repair: ${change}`);
     if (notice !== undefined) console.error(`kv repair: ${notice}`);
+    const said = { refused: refusal ?? null, kChange: change ?? null, listChange: notice ?? null };
     // Servers repaired under another list or k than this one's are repaired and marked anew.
     pool.trustUnder(k);
     const report = await withProgress((onProgress) =>
@@ -153,7 +160,7 @@ async function runRepair(args: string[]): Promise<number> {
         onProgress,
       })
     );
-    printReport(report, k, values.json ?? false, again);
+    printReport(report, k, json, again, said);
     printGoneAdvice(report, pool, path, again);
     return report.inOrder ? EXIT_IN_ORDER : EXIT_NOT_IN_ORDER;
   } finally {
@@ -229,7 +236,48 @@ function clusterK(pool: ServerPool, requested: number | undefined, path: string)
 }
 
 /**
- * Why this run must change nothing, as one line, else undefined: it would change the server
+ * A change refused before anything changed ({@link downBeforeChange}), as the --json
+ * report's `refused` carries it.
+ */
+interface ChangeRefusal {
+  /** The servers of the list that did not answer at the start (or turned the run away). */
+  readonly down: readonly string[];
+  /** The line said on stderr, without its `kv repair: `. */
+  readonly message: string;
+}
+
+/**
+ * What a run says on stderr before its first step, carried by the --json report too, so a
+ * monitor tells a refused change from a server found down, and sees a list change: null
+ * when not said.
+ */
+interface SaidBefore {
+  readonly refused: ChangeRefusal | null;
+  /** The k-change line ({@link kChange}), without its `kv repair: `. */
+  readonly kChange: string | null;
+  /** The list-change line ({@link listChangeNotice}), without its `kv repair: `. */
+  readonly listChange: string | null;
+}
+
+/** The report of a run refused before it read anything: nothing done, not in order. */
+const NOTHING_DONE: RepairReport = {
+  keysChecked: 0,
+  copiesWritten: 0,
+  copiesRemoved: 0,
+  tombstonesPurged: 0,
+  bytesMoved: 0,
+  dryRun: false,
+  seconds: 0,
+  partitionsListed: 0,
+  keysOutOfPlace: 0,
+  markedRepaired: [],
+  stillUnrepaired: [],
+  failures: [],
+  inOrder: false,
+};
+
+/**
+ * Why this run must change nothing, with its line, else undefined: it would change the server
  * list or k the servers are repaired under — a server that answered records another k, or
  * is marked repaired under another list or k — and a server of the list did not answer at
  * the start. Such a run re-marks every server (and records the new k) before it reads any
@@ -248,7 +296,7 @@ function downBeforeChange(
   path: string,
   again: string,
   dryRun: boolean,
-): string | undefined {
+): ChangeRefusal | undefined {
   const indexes = pool.servers.map((_, index) => index);
   const down = indexes.filter((index) => !pool.isUp(index));
   if (down.length === 0) return undefined;
@@ -277,10 +325,22 @@ function downBeforeChange(
     path,
     again,
   );
-  return `${outcome}: ${down.map((index) => pool.downMessage(index)).join("; ")}, ` +
+  const message = `${outcome}: ${down.map((index) => downNamed(pool, index)).join("; ")}, ` +
     `and ${run} the server list or k the servers are repaired under, which it ` +
     `starts only once every server of ${path} answers (stopped half way, it would leave ` +
     `every server untrusted until run again).${mend}${stoppedAdvice}`;
+  return { down: down.map((index) => pool.servers[index].id), message };
+}
+
+/**
+ * Server `index`, not up, as {@link ServerPool.downMessage} names it, led by its
+ * `file:line:col` when it is no kv server (it answered in HTTP): the line to fix, named as
+ * every other client names it (CredentialsRefusedError).
+ */
+function downNamed(pool: ServerPool, index: number): string {
+  const where = pool.servers[index].where;
+  const notKv = pool.refusal(index)?.kind === "not-kv" && where !== undefined;
+  return `${notKv ? `${where}: ` : ""}${pool.downMessage(index)}`;
 }
 
 /**
@@ -410,12 +470,19 @@ async function withProgress(
 }
 
 /**
- * Prints the report: one JSON line, or the counts one a line; failures go to stderr, and
- * why a server is left unmarked with the command (`again`) that marks it once they are fixed.
+ * Prints the report: one JSON line, with what was `said` before the run, or the counts one
+ * a line (what was said is on stderr already); failures go to stderr, and why a server is
+ * left unmarked with the command (`again`) that marks it once they are fixed.
  */
-function printReport(report: RepairReport, k: number, json: boolean, again: string): void {
+function printReport(
+  report: RepairReport,
+  k: number,
+  json: boolean,
+  again: string,
+  said: SaidBefore,
+): void {
   if (json) {
-    writeLine(JSON.stringify({ ...report, k, seconds: round(report.seconds) }));
+    writeLine(JSON.stringify({ ...report, k, seconds: round(report.seconds), ...said }));
   } else {
     const rows: [string, string][] = [
       ["keys checked", `${report.keysChecked}`],

@@ -43,6 +43,7 @@ import {
   describeWritable,
   type FsyncPolicy,
   MAX_TOMBSTONE_GRACE_MS,
+  type RecoveryInfo,
   Store,
   StoreCorruptError,
   StoreLockedError,
@@ -546,6 +547,33 @@ function listen(server: KvServer, settings: ServerSettings): Deno.NetAddr {
   }
 }
 
+/**
+ * What a server says once it listens: recovery's warnings, a data dir others may read, a
+ * start unrepaired, then one line of where it listens, on what data, and how it is secured.
+ */
+async function logStarted(
+  settings: ServerSettings,
+  recovery: RecoveryInfo,
+  security: { auth?: AuthKeys; tls?: { cert: string; key: string } },
+  addr: Deno.NetAddr,
+): Promise<void> {
+  const { logger } = settings;
+  for (const warning of recovery.warnings) logger.warn(`recovery: ${warning}`);
+  await warnIfDataDirExposed(settings.dataDir, logger);
+  if (recovery.suspectedLoss !== undefined) {
+    logger.warn(`started unrepaired: ${recovery.suspectedLoss}; ${UNTIL_REPAIRED}`);
+  }
+  if (settings.markUnrepaired) logger.warn(MARKED_UNREPAIRED);
+  const data = settings.dataDir === undefined ? "memory only" : `data: ${settings.dataDir}`;
+  const secured = `${security.tls ? "TLS" : "plain TCP"}, ` +
+    `${security.auth ? "auth required" : "no auth"}`;
+  const records = counted(recovery.recordCount, "record");
+  logger.info(
+    `listening on ${hostPort(addr.hostname, addr.port)} (${data}, ${records}, ` +
+      `recovered in ${Math.round(recovery.recoveryMs)} ms, ${secured})`,
+  );
+}
+
 async function runServer(args: string[]): Promise<number> {
   const settings = parseSettings(args);
   if (settings.stopOnStdinClose) {
@@ -591,21 +619,7 @@ async function runServer(args: string[]): Promise<number> {
   }
   const stop = untilSignal(logger);
   try {
-    const { recovery } = store;
-    for (const warning of recovery.warnings) logger.warn(`recovery: ${warning}`);
-    await warnIfDataDirExposed(settings.dataDir, logger);
-    if (recovery.suspectedLoss !== undefined) {
-      logger.warn(`started unrepaired: ${recovery.suspectedLoss}; ${UNTIL_REPAIRED}`);
-    }
-    if (settings.markUnrepaired) logger.warn(MARKED_UNREPAIRED);
-    const data = settings.dataDir === undefined ? "memory only" : `data: ${settings.dataDir}`;
-    const secured = `${security.tls ? "TLS" : "plain TCP"}, ` +
-      `${security.auth ? "auth required" : "no auth"}`;
-    const records = counted(recovery.recordCount, "record");
-    logger.info(
-      `listening on ${hostPort(addr.hostname, addr.port)} (${data}, ${records}, ` +
-        `recovered in ${Math.round(recovery.recoveryMs)} ms, ${secured})`,
-    );
+    await logStarted(settings, store.recovery, security, addr);
     const stopped = settings.stopOnStdinClose
       ? Promise.race([stop.signalled, untilStdinCloses()])
       : stop.signalled;

@@ -145,6 +145,7 @@ export interface ServerExit {
  * ```
  */
 export class ServerStartError extends Error {
+  /** The error for a server that did not come up, its message carrying the server's stderr. */
   constructor(message: string) {
     super(message);
     this.name = "ServerStartError";

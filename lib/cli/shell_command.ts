@@ -18,10 +18,15 @@ export { shellWord };
 
 /** The flags given that choose and reach the cluster, which the next page needs as well. */
 export interface ClusterFlags {
+  /** `-s`: the server file. */
   readonly servers?: string;
+  /** `-k`: the replication factor. */
   readonly replicas?: string;
+  /** `--timeout-ms`: how long a server may take to answer. */
   readonly "timeout-ms"?: string;
+  /** `--auth-file`: the cluster's secret. */
   readonly "auth-file"?: string;
+  /** `--tls-ca`: the CA the servers' certificates are checked against. */
   readonly "tls-ca"?: string;
 }
 

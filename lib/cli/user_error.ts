@@ -57,6 +57,8 @@ export const STOPPED_WORDS: Readonly<Record<StopSignal, string>> = {
  */
 export class UserError extends Error {
   /**
+   * The error for a user's mistake, told in `message` alone (no stack trace).
+   *
    * @param message one line: what was wrong, where (file:line:col), what to do.
    */
   constructor(message: string) {
@@ -78,6 +80,8 @@ export class UserError extends Error {
  */
 export class UnavailableError extends Error {
   /**
+   * The error for a cluster that could not be used, told in `message` alone.
+   *
    * @param message one line: what could not be reached (each server, and why) and what to do.
    */
   constructor(message: string) {

@@ -94,6 +94,8 @@ export class KeyFileError extends Error {
   readonly reason: string;
 
   /**
+   * The error for a key file's fault, at `line`:`column` when it has one.
+   *
    * @param fileName the key file's name.
    * @param line the 1-based line, or undefined for a fault of the whole file.
    * @param column the 1-based column, or undefined.

@@ -63,6 +63,8 @@ export class Sfc32 {
   #state = new Int32Array(5);
 
   /**
+   * A generator whose state splitmix32 derives from `seed`.
+   *
    * @param seed an integer 0..{@link MAX_SEED}; equal seeds give equal streams.
    */
   constructor(seed: number) {

@@ -51,6 +51,8 @@ const ANSWER_CHUNK_BYTES = 64 * 1024;
  */
 export class AnswerBudgetError extends Error {
   /**
+   * The error for an answer of `bytes` refused while `held` of `maxBytes` were in flight.
+   *
    * @param bytes the answer's size.
    * @param held bytes of the answers in flight.
    * @param maxBytes the budget.
@@ -81,7 +83,11 @@ export class AnswerBudget {
   readonly #maxBytes: number;
   #held = 0;
 
-  /** @param maxBytes the bound; default {@link DEFAULT_MAX_ANSWER_BYTES}. */
+  /**
+   * A budget of `maxBytes`, nothing held.
+   *
+   * @param maxBytes the bound; default {@link DEFAULT_MAX_ANSWER_BYTES}.
+   */
   constructor(maxBytes: number = DEFAULT_MAX_ANSWER_BYTES) {
     invariant(maxBytes > 0, "a positive answer budget");
     this.#maxBytes = maxBytes;

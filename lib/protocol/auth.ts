@@ -79,7 +79,11 @@ export const AUTH_CONTEXT: Uint8Array = new TextEncoder().encode("kv hello hmac-
  * ```
  */
 export class AuthFileError extends Error {
-  /** @param message one line: what was wrong, where (`file:line:col`), what to do. */
+  /**
+   * An error saying what in the auth file is wrong, where, and what to do.
+   *
+   * @param message one line: what was wrong, where (`file:line:col`), what to do.
+   */
   constructor(message: string) {
     super(message);
     this.name = "AuthFileError";

@@ -258,6 +258,7 @@ export interface ClientOptions {
  * ```
  */
 export class ConnectionError extends Error {
+  /** The error for a failed or closed connection, `options.cause` the failure beneath. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "ConnectionError";
@@ -302,6 +303,7 @@ export function isTimeoutReason(reason: string): boolean {
  * ```
  */
 export class RequestTimeoutError extends ConnectionError {
+  /** The error for a request that got no answer in time. */
   constructor(message: string) {
     super(message);
     this.name = "RequestTimeoutError";
@@ -323,6 +325,7 @@ export class ServerError extends Error {
   /** The {@link ErrorCode} number. */
   readonly code: number;
 
+  /** The error for an ERROR answer of `code`, its message led by the code's name. */
   constructor(code: number, message: string) {
     super(`${errorCodeName(code)}: ${message}`);
     this.name = "ServerError";
@@ -353,7 +356,9 @@ export class ServerError extends Error {
  * ```
  */
 export interface Settle<T> {
+  /** Called with the answer. */
   resolve(result: T): void;
+  /** Called with why there is none. */
   reject(error: unknown): void;
 }
 

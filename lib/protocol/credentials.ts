@@ -57,6 +57,7 @@ export interface Credentials {
  * ```
  */
 export class CredentialsError extends Error {
+  /** An error saying what in the credential file is wrong, where, and what to do. */
   constructor(message: string) {
     super(message);
     this.name = "CredentialsError";
@@ -342,6 +343,7 @@ function decodeBase64(text: string): Uint8Array | undefined {
  * ```
  */
 export interface TlsRefusal {
+  /** Which refusal it is (see {@link TlsRefusal}). */
   readonly kind: "ca" | "certificate" | "not-tls" | "tls-needed";
   /** TLS's own words (rustls's, as Deno reports them). */
   readonly reason: string;

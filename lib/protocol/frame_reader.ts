@@ -100,7 +100,11 @@ export class FrameReader {
   #bodyEnd = 0;
   readonly #onGrow: ((capacity: number) => void) | undefined;
 
-  /** @param options see {@link FrameReaderOptions}. */
+  /**
+   * A reader holding no bytes yet, its buffer `options.initialBytes` long to start.
+   *
+   * @param options see {@link FrameReaderOptions}.
+   */
   constructor(options: FrameReaderOptions = {}) {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     const initialBytes = options.initialBytes ?? DEFAULT_READ_BUFFER_BYTES;

@@ -75,7 +75,11 @@ export class FrameWriter {
   readonly #version = new Uint8Array(VERSION_BYTES);
   #frameCount = 0;
 
-  /** @param capacity initial buffer size in bytes. */
+  /**
+   * A writer of no frames yet, its buffer `capacity` bytes to start, growing as frames are written.
+   *
+   * @param capacity initial buffer size in bytes.
+   */
   constructor(capacity?: number) {
     this.#out = new ByteWriter(capacity);
   }

@@ -281,6 +281,7 @@ export class FrameTooLargeError extends DecodeError {
   /** The request id from the same header, so the ERROR can name it. */
   readonly requestId: number;
 
+  /** The error for request `requestId`'s frame announcing `bodyBytes`, over `maxFrameBytes`. */
   constructor(bodyBytes: number, maxFrameBytes: number, requestId: number) {
     super(`frame body of ${bodyBytes} bytes is over the limit of ${maxFrameBytes}`);
     this.name = "FrameTooLargeError";

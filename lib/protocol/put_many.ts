@@ -56,7 +56,11 @@ export class PutManyItems {
   readonly #version = new Uint8Array(VERSION_BYTES);
   #itemCount = 0;
 
-  /** @param capacity initial buffer size in bytes; default 64 KiB. */
+  /**
+   * An empty batch, its buffer growing as items are added.
+   *
+   * @param capacity initial buffer size in bytes; default 64 KiB.
+   */
   constructor(capacity: number = 64 * 1024) {
     this.#out = new ByteWriter(capacity);
   }

@@ -44,7 +44,11 @@ export class TlsUnsupportedError extends Error {
  * ```
  */
 export class TlsDescriptorError extends Error {
-  /** @param code the native handle's error code. */
+  /**
+   * The error for a descriptor that could not be opened, `code` saying why.
+   *
+   * @param code the native handle's error code.
+   */
   constructor(readonly code: number) {
     super(
       `cannot open a second descriptor of the connection for TLS (error ${code}; out of ` +

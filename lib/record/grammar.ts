@@ -112,6 +112,68 @@ const ASCII_CLASSES: Uint8Array = (() => {
 })();
 
 /**
+ * `text` without the grammar's whitespace (spaces and tabs) at either end. Unlike
+ * `String.prototype.trim`, it keeps every other space character — a no-break space, a line
+ * separator, a byte order mark — since those are plain characters of a bare key, and a
+ * command that dropped them would name another key than the one typed.
+ *
+ * @example
+ * ```ts
+ * trimBlanks(" \tperson1 "); // "person1"
+ * trimBlanks("\u00a0person1"); // "\u00a0person1": a key of its own
+ * ```
+ */
+export function trimBlanks(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isBlank(text.charCodeAt(start))) start++;
+  while (end > start && isBlank(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
+/**
+ * `text` without the grammar's whitespace (spaces and tabs) at its end; see {@link trimBlanks}.
+ *
+ * @example
+ * ```ts
+ * trimBlanksEnd(" person1\t"); // " person1"
+ * ```
+ */
+export function trimBlanksEnd(text: string): string {
+  let end = text.length;
+  while (end > 0 && isBlank(text.charCodeAt(end - 1))) end--;
+  return end === text.length ? text : text.slice(0, end);
+}
+
+/**
+ * Where the first space or tab of `text` is from `from` on, or -1.
+ *
+ * @example
+ * ```ts
+ * indexOfBlank("GET person1"); // 3
+ * ```
+ */
+export function indexOfBlank(text: string, from = 0): number {
+  for (let at = from; at < text.length; at++) {
+    if (isBlank(text.charCodeAt(at))) return at;
+  }
+  return -1;
+}
+
+/**
+ * Whether UTF-16 code unit `code` is the grammar's whitespace: a space or a tab.
+ *
+ * @example
+ * ```ts
+ * isBlank(SPACE); // true
+ * isBlank(0xa0); // false: a no-break space is a plain character
+ * ```
+ */
+export function isBlank(code: number): boolean {
+  return code === SPACE || code === TAB;
+}
+
+/**
  * The class of ASCII character `code` (below 0x80) in a bare token; characters beyond
  * ASCII are plain.
  *

@@ -125,6 +125,8 @@ export class RecordParseError extends Error {
   readonly duplicateKey: string | undefined;
 
   /**
+   * The error at `line`:`column`, its message `line:column: reason`.
+   *
    * @param line 1-based line number.
    * @param column 1-based column in code points.
    * @param reason what was expected and what was found.

@@ -71,7 +71,11 @@ const MAX_QUOTED_PATH_CHARACTERS = 80;
  * ```
  */
 export class QueryPathError extends Error {
-  /** @param message what is wrong with the path, and where. */
+  /**
+   * An error saying what in the query path is wrong, and where.
+   *
+   * @param message what is wrong with the path, and where.
+   */
   constructor(message: string) {
     super(message);
     this.name = "QueryPathError";

@@ -16,19 +16,25 @@ import { DIGIT_ZERO, DOT, MINUS } from "./grammar.ts";
 
 /** A string value: any sequence of Unicode characters. */
 export interface StringValue {
+  /** Tells a string from the other kinds. */
   readonly kind: "string";
+  /** The string. */
   readonly value: string;
 }
 
 /** An integer value, always a safe integer (|n| ≤ 2^53 − 1). */
 export interface IntValue {
+  /** Tells an integer from the other kinds. */
   readonly kind: "int";
+  /** The integer. */
   readonly value: number;
 }
 
 /** A floating point value; always finite. */
 export interface FloatValue {
+  /** Tells a float from the other kinds. */
   readonly kind: "float";
+  /** The float. */
   readonly value: number;
 }
 
@@ -40,7 +46,9 @@ export type Field = readonly [name: string, value: Value];
  * unique within one object.
  */
 export interface ObjectValue {
+  /** Tells an object from the other kinds. */
   readonly kind: "object";
+  /** The fields, in the order they were written. */
   readonly fields: readonly Field[];
 }
 

@@ -110,6 +110,7 @@ export class LockFileError extends Error {
   /** What is wrong with it, as `is a directory`. */
   readonly problem: string;
 
+  /** The error for the lock file at `path`, which `problem` says is no file kv can lock. */
   constructor(path: string, problem: string) {
     super(
       `${path} should be kv's lock file but ${problem}; remove it (kv makes the file itself) ` +

@@ -93,7 +93,11 @@ const MAX_NODE_STATE_FILE_BYTES = 4096;
  * ```
  */
 export class MarkChangedError extends Error {
-  /** @param held the mark the server holds ({@link NO_LIST}: unrepaired). */
+  /**
+   * The error for a mark changed since it was read, `held` being the one the server has now.
+   *
+   * @param held the mark the server holds ({@link NO_LIST}: unrepaired).
+   */
   constructor(held: Uint8Array) {
     super(bytesToHex(held));
     this.name = "MarkChangedError";

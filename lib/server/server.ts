@@ -163,7 +163,7 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 5_000;
  * who need no secret, could hold the whole --max-buffered-bytes in partial frames and get
  * authenticated clients' large writes closed with BUSY.
  */
-export const MAX_STRANGER_FRAME_BYTES = 2 + 1 + 4 + MAX_AUTH_BYTES;
+export const MAX_STRANGER_FRAME_BYTES: number = 2 + 1 + 4 + MAX_AUTH_BYTES;
 
 /**
  * Memory all connections together may hold in read buffers and pending answers, unless
@@ -381,7 +381,11 @@ export class KvServer {
   readonly #farewells = new Set<Promise<void>>();
   #acceptLoop: Promise<void> | undefined;
 
-  /** @param options see {@link KvServerOptions}. */
+  /**
+   * A server over `options.store`, not yet listening: {@link KvServer.listen} starts it.
+   *
+   * @param options see {@link KvServerOptions}.
+   */
   constructor(options: KvServerOptions) {
     this.#store = options.store;
     this.#hostname = options.hostname ?? DEFAULT_HOSTNAME;

@@ -138,6 +138,7 @@ export const SNAPSHOT_PAUSE_MS = 3;
  * ```
  */
 export class SnapshotFormatError extends Error {
+  /** An error saying what in the snapshot is wrong. */
   constructor(message: string) {
     super(message);
     this.name = "SnapshotFormatError";

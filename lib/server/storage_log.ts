@@ -185,6 +185,7 @@ export interface LogReplay {
  * ```
  */
 export class LogFormatError extends Error {
+  /** An error saying why the file is no log this code reads. */
   constructor(message: string) {
     super(message);
     this.name = "LogFormatError";
@@ -241,6 +242,8 @@ export class FileChunkReader {
   #endOfFile = false;
 
   /**
+   * A reader of `file` holding nothing yet.
+   *
    * @param file an open file, read from its current position
    * @param startOffset the file offset of that position (for {@link offset}); default 0
    */

@@ -292,7 +292,11 @@ export interface StorageStats {
  * ```
  */
 export class StoreFailedError extends Error {
-  /** @param cause the error of the failed write or fsync. */
+  /**
+   * The error for a store that failed to write, `cause` the write's or fsync's error.
+   *
+   * @param cause the error of the failed write or fsync.
+   */
   constructor(cause: Error) {
     super(describeReadOnly(cause), { cause });
     this.name = "StoreFailedError";
@@ -343,6 +347,7 @@ export function describeDiskFailure(failure: Error): string {
  * ```
  */
 export class DataDirLostError extends Error {
+  /** An error saying what became of the data dir. */
   constructor(message: string) {
     super(message);
     this.name = "DataDirLostError";
@@ -382,6 +387,7 @@ function diskRemedy(failure: Error): string {
  * ```
  */
 export class StoreLockedError extends Error {
+  /** An error saying which data directory is in use, and what to do. */
   constructor(message: string) {
     super(message);
     this.name = "StoreLockedError";
@@ -432,6 +438,7 @@ export async function dataDirInUse(dir: string): Promise<StoreLockedError | unde
  * ```
  */
 export class StoreCorruptError extends Error {
+  /** An error saying what in the data directory is inconsistent. */
   constructor(message: string) {
     super(message);
     this.name = "StoreCorruptError";

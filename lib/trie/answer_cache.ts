@@ -116,7 +116,11 @@ export class AnswerCache {
   /** Blocks offered once (offset plus one) by hash, made at the first offer. */
   #offered = new Uint32Array(0);
 
-  /** @param options see {@link AnswerCacheOptions}. */
+  /**
+   * An empty cache of at most `options.bytes`, its tables made on first use.
+   *
+   * @param options see {@link AnswerCacheOptions}.
+   */
   constructor(options: AnswerCacheOptions = {}) {
     this.#capacity = options.bytes ?? ANSWER_CACHE_BYTES;
     invariant(Number.isSafeInteger(this.#capacity) && this.#capacity >= 0, "a size in bytes");

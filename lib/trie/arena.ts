@@ -114,6 +114,8 @@ export class RecordArena {
   #answers: AnswerCache;
 
   /**
+   * An empty arena.
+   *
    * @param names interns the field names of written records.
    * @param onMove told the new offset of each live block that compaction moves.
    * @param answerCacheBytes the most bytes of answers {@link RecordArena.encodeRecord}

@@ -196,7 +196,11 @@ export class BlockBuilder {
   #acquired = new Int32Array(64);
   #acquiredCount = 0;
 
-  /** @param names interns the field names of the blocks written. */
+  /**
+   * A builder with no block begun.
+   *
+   * @param names interns the field names of the blocks written.
+   */
   constructor(names: FieldNames) {
     this.#names = names;
   }

@@ -80,7 +80,11 @@ export class EncodedWriter {
   #objectCount = 0;
   #objectCursor = 0;
 
-  /** @param builder lays out the blocks this writer fills. */
+  /**
+   * A writer filling the blocks `builder` lays out.
+   *
+   * @param builder lays out the blocks this writer fills.
+   */
   constructor(builder: BlockBuilder) {
     this.#builder = builder;
   }

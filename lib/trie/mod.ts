@@ -127,7 +127,11 @@ export class RecordTrie {
   /** The frozen view being read, told of every change before it is made. */
   #frozen: FrozenView | undefined;
 
-  /** @param options see {@link RecordTrieOptions}. */
+  /**
+   * An empty trie.
+   *
+   * @param options see {@link RecordTrieOptions}.
+   */
   constructor(options: RecordTrieOptions = {}) {
     this.#keys = new ByteRadixTrie({ initialNodeCapacity: options.initialNodeCapacity });
     this.#arena = new RecordArena(

@@ -86,7 +86,11 @@ export class ByteRadixTrie {
   /** Scratch path of node indices for remove (a key of n bytes has at most n + 1 nodes). */
   #path = new Int32Array(MAX_KEY_BYTES + 2);
 
-  /** @param options see {@link ByteRadixTrieOptions}. */
+  /**
+   * An empty trie.
+   *
+   * @param options see {@link ByteRadixTrieOptions}.
+   */
   constructor(options: ByteRadixTrieOptions = {}) {
     const capacity = options.initialNodeCapacity ?? DEFAULT_INITIAL_NODE_CAPACITY;
     if (!Number.isSafeInteger(capacity) || capacity < 1 || capacity > MAX_RADIX_NODES) {
@@ -631,6 +635,8 @@ export class RadixCursor {
   #stackFlags: number[] = [];
 
   /**
+   * A cursor before the first key of `trie` starting with `prefix` (and after `after`).
+   *
    * @param trie the trie to walk.
    * @param prefix only keys starting with these bytes (empty: all keys).
    * @param after only keys strictly greater than these bytes (omitted: no bound).

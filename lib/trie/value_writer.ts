@@ -60,7 +60,11 @@ export class ValueWriter {
   #stamps = new Uint32Array(64);
   #stamp = 0;
 
-  /** @param builder lays out the blocks this writer fills. */
+  /**
+   * A writer filling the blocks `builder` lays out.
+   *
+   * @param builder lays out the blocks this writer fills.
+   */
   constructor(builder: BlockBuilder) {
     this.#builder = builder;
   }

@@ -10,7 +10,7 @@ import {
   MORE_CANDIDATES,
   type OverLongEntry,
 } from "../../lib/base/line_editor.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { nextTurn, waitFor } from "../helpers/wait.ts";
 import { textColumns } from "../../lib/base/columns.ts";
 
 /** An ANSI escape sequence (the ESC is built from its code, since lint forbids it in a regex). */
@@ -168,7 +168,7 @@ Deno.test("LineEditor: Ctrl-C that arrives in the same chunk as the Enter before
   let interrupted = false;
   await Promise.race([
     interrupt.promise.then(() => interrupted = true),
-    new Promise((resolve) => setTimeout(resolve, 0)),
+    nextTurn(),
   ]);
   interrupt.cancel();
   assert.equal(interrupted, true, "the Ctrl-C typed behind Enter was not seen as an interrupt");

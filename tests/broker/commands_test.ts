@@ -14,6 +14,7 @@ import {
   runCommand,
 } from "../../lib/broker/commands.ts";
 import { float, int, object, str } from "../../lib/record/value.ts";
+import { formatName } from "../../lib/record/format.ts";
 import { keyProblem, listedKey } from "../../lib/record/key.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
@@ -74,6 +75,47 @@ Deno.test("parseCommand skips blank lines and comments", () => {
   assert.equal(parseCommand(""), undefined);
   assert.equal(parseCommand("   \t"), undefined);
   assert.equal(parseCommand("# a comment"), undefined);
+});
+
+/** Space characters that `String.prototype.trim` and `/\s/` take for blanks, and the record grammar for plain characters of a key. */
+const UNICODE_SPACES = [
+  "\u00a0",
+  "\u1680",
+  "\u2000",
+  "\u2028",
+  "\u2029",
+  "\u202f",
+  "\u3000",
+  "\ufeff",
+  "\v",
+  "\f",
+];
+
+Deno.test("property: a command names the key typed, whatever space characters other than spaces and tabs it starts or ends with (a PUT, a GET, a DELETE, a QUERY of it)", () => {
+  const spaced = fc.tuple(
+    fc.constantFrom(...UNICODE_SPACES, ""),
+    keyArbitrary(),
+    fc.constantFrom(...UNICODE_SPACES, ""),
+  ).map(([before, key, after]) => before + key + after);
+  fc.assert(
+    fc.property(spaced, (key) => {
+      assert.deepEqual(parseCommand(`PUT ${formatName(key)}: 1`), {
+        op: "PUT",
+        key,
+        value: int(1),
+      });
+      assert.deepEqual(parseCommand(` GET\t${formatName(key)} `), { op: "GET", key });
+      assert.deepEqual(parseCommand(`delete ${formatName(key)}`), { op: "DELETE", key });
+      assert.deepEqual(parseCommand(`QUERY ${formatName(key)}.age`), {
+        op: "QUERY",
+        path: [key, "age"],
+      });
+    }),
+    { numRuns: 300 },
+  );
+  // A bare no-break space is no blank: `GET \u00a0x` asks for the key "\u00a0x", not "x".
+  assert.deepEqual(parseCommand("GET \u00a0x"), { op: "GET", key: "\u00a0x" });
+  assert.deepEqual(parseCommand("PUT \u00a0x: 1"), { op: "PUT", key: "\u00a0x", value: int(1) });
 });
 
 Deno.test("a dotted GET key is an error that suggests QUERY", () => {

@@ -14,6 +14,7 @@ import { int, str, toJsonText } from "../../lib/record/value.ts";
 import { decodeValue } from "../../lib/record/value_codec.ts";
 import { assertRefusedInOneLine, type RefusalCase, refusalOf } from "../helpers/refusals.ts";
 import { faketimeEnv, hasFaketime } from "../helpers/faketime.ts";
+import { HttpProcess } from "../helpers/http_process.ts";
 import { closedPorts, listenLoopback, type LoopbackListener } from "../helpers/fixtures.ts";
 import { LIST_CHANGE_UNDER_WAY } from "../../lib/protocol/mod.ts";
 
@@ -340,6 +341,7 @@ Deno.test("kv repair -k 3 records the new k on every server and puts every key o
     "kv repair: changed the cluster's k from 2 to 3: each key is held by 3 servers\n",
   );
   assert.equal(report.k, 3);
+  assert.equal(`kv repair: ${report.kChange}\n`, stderr, "--json carries the line");
   assert.equal(report.copiesWritten, 40);
   for (const server of cluster.servers) {
     assert.equal((await serverContents(server.address)).size, 40, server.id);
@@ -352,6 +354,7 @@ Deno.test("kv repair -k 3 records the new k on every server and puts every key o
   assert.equal(again.report.k, 3, "without -k, the k the servers record");
   // Nothing changes k here, so nothing says it does.
   assert.equal(again.stderr, "");
+  assert.equal(again.report.kChange, null);
   const lowering = "the cluster's k from 3 to 1: each key keeps 1 copy, its others are removed";
   const dry = await repair(["-s", cluster.serverFile, "-k", "1", "--dry-run"]);
   assert.ok(dry.stderr.startsWith(`kv repair: would change ${lowering}\n`), dry.stderr);
@@ -795,6 +798,79 @@ Deno.test("kv repair --json prints one object with every count", async () => {
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /^keys checked\s+5$/m);
   assert.match(human.stdout, /the cluster is in order/);
+});
+
+Deno.test("kv repair --json carries what it says before the run: a refused change (and its dry run's) with the servers down, a list change; null when neither", async () => {
+  await using cluster = await KvCluster.start(2);
+  await using added = await KvCluster.start(1);
+  await index(cluster.serverFile, 2, 10);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  assert.equal(settled.report.refused, null);
+  assert.equal(settled.report.listChange, null);
+  const typo = `127.0.0.1:${closedPorts(1)[0]}`;
+  const ids = cluster.servers.map((server) => server.id);
+  const mistyped = await listFile([...ids, typo]);
+  const grown = await listFile([...ids, added.servers[0].id]);
+  try {
+    for (const dryRun of [true, false]) {
+      const run = await repair(["-s", mistyped, ...(dryRun ? ["--dry-run"] : [])]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.equal(run.report.dryRun, dryRun);
+      const said = firstLine(run.stderr);
+      assert.match(
+        said,
+        /^kv repair: (nothing was changed|dry run: a run would be refused, changing nothing): /,
+      );
+      assert.deepEqual(run.report.refused, {
+        down: [typo],
+        message: said.slice("kv repair: ".length),
+      });
+      assert.equal(run.report.listChange, null);
+      assert.equal(run.report.inOrder, false);
+      // The refused run's report has every field of a run's, nothing done.
+      assert.deepEqual(Object.keys(run.report).sort(), Object.keys(settled.report).sort());
+      if (!dryRun) assert.equal(run.report.keysChecked, 0);
+    }
+    const change = await repair(["-s", grown]);
+    assert.equal(change.code, 0, change.stderr);
+    assert.equal(change.report.refused, null);
+    assert.match(
+      String(change.report.listChange),
+      new RegExp(`^${text(grown)} changes the server list: `),
+    );
+    assert.equal(`kv repair: ${change.report.listChange}`, firstLine(change.stderr));
+    const rerun = await repair(["-s", grown]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.equal(rerun.report.listChange, null);
+  } finally {
+    await Deno.remove(mistyped);
+    await Deno.remove(grown);
+  }
+});
+
+Deno.test("kv repair's refusal names a line giving an HTTP server's address (kv http's port) by its file:line:col, as the other clients do", async () => {
+  await using cluster = await KvCluster.start(2);
+  await using served = await HttpProcess.onCluster(1, ["-k", "1"]);
+  const web = new URL(served.http.url).host;
+  await index(cluster.serverFile, 2, 10);
+  const settled = await repair(["-s", cluster.serverFile]);
+  assert.equal(settled.code, 0, settled.stderr);
+  const file = await listFile([...cluster.servers.map((server) => server.id), web]);
+  try {
+    const refused = await runKv(withBrokerTimeout(["repair", "-s", file]));
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `^kv repair: nothing was changed: ${
+          text(`${file}:3:1: ${web} is no kv server (it answered in HTTP; kv http's port?)`)
+        }`,
+      ),
+    );
+  } finally {
+    await Deno.remove(file);
+  }
 });
 
 Deno.test("kv repair user errors: one line, exit 2", async () => {
