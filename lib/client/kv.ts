@@ -661,7 +661,6 @@ export class Kv implements AsyncDisposable {
     // The core's promise itself: no async wrapper and its extra promise per read.
     const decode = this.#decode as (bytes: Uint8Array) => T;
     const read = () => this.#core.getDecoded(key, decode);
-    if (options === undefined) return this.#admission.run(read);
     return this.#run(read, "get", options, () => `get of ${quoted(key)}`);
   }
 
@@ -761,7 +760,7 @@ export class Kv implements AsyncDisposable {
    * const john: Person = { name: "John" };
    * await kv.put("person2", john);
    * await kv.put("person3", { name: "Ann", age: undefined }); // stored as { name: "Ann" }
-   * // Aborted under way, a KvAbortedError: it may still be stored on some or all replicas.
+   * // Given up after 500 ms, a KvAbortedError; if it was under way, it may still be stored.
    * await kv.put("person4", { name: "Bo" }, { signal: AbortSignal.timeout(500) });
    * ```
    */
