@@ -204,6 +204,10 @@ Deno.test("deno doc --lint mod.ts finds nothing missing in the public surface", 
   await deno(["doc", "--lint", "mod.ts"], "deno doc --lint mod.ts");
 });
 
+Deno.test("deno doc --lint finds nothing missing in any lib/ module: every export typed and documented, constructors included", async () => {
+  await deno(["doc", "--lint", ...walk(LIB)], "deno doc --lint lib/");
+});
+
 /** Whether a file or directory is at `url`. */
 function existsAt(url: URL): boolean {
   try {

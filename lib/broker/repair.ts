@@ -82,7 +82,7 @@ import { bytesToHex } from "../base/bytes.ts";
  * page at its byte budget (1 MiB, `LIST_PARTITIONS_BUDGET_BYTES`) before this many entries
  * when their values are large, so memory is about 1 MiB a server listed.
  */
-export const LISTING_PAGE_ENTRIES = MAX_LIST_PARTITIONS_LIMIT;
+export const LISTING_PAGE_ENTRIES: number = MAX_LIST_PARTITIONS_LIMIT;
 
 invariant(
   MAX_REPAIR_READ_AGE_MS + MAX_TIMEOUT_MS + MAX_WRITE_LAG_MS < TOMBSTONE_PURGE_AGE_MS,

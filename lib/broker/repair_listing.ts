@@ -117,6 +117,8 @@ export class MergedListing {
   #handedOut = "";
 
   /**
+   * A listing of `servers` merged in key order, fetching each server's pages as they are used.
+   *
    * @param servers the servers to list (indexes into the server list), each once.
    * @param fetchPage fetches one page of one server.
    */
