@@ -15,7 +15,8 @@
  * - Failures are a {@link KvInputError} (the caller's mistake: repeating cannot help) or a
  *   {@link KvUnavailableError} (the cluster could not answer: retry once servers are back);
  *   `connect` without `replicas` that reaches no server throws its subclass
- *   {@link KvNoServerReachableError}, naming each server and why.
+ *   {@link KvNoServerReachableError}, naming each server and why. A call given a `signal`
+ *   ({@link KvCallOptions}) that aborts it rejects with a {@link KvAbortedError}.
  * - Calls past {@link MAX_CALLS_IN_FLIGHT} wait their turn in the library, so
  *   `Promise.all` over a whole import works.
  *
@@ -35,6 +36,8 @@
  * const typo = await kv.query("person1.aeg");
  * // value null, missing: { reason: "no-field", path: ["person1", "aeg"], closest: "age" }
  * for await (const entry of kv.list({ prefix: "person" })) console.log(entry.key, entry.value);
+ * // A deadline for one call: a KvAbortedError naming it and its key once 500 ms have passed.
+ * await kv.get("person1", { signal: AbortSignal.timeout(500) });
  * await kv.delete("person1");
  * ```
  * @module
@@ -44,6 +47,7 @@ export {
   type ConnectOptions,
   Kv,
   type KvBytesEntry,
+  type KvCallOptions,
   type KvDeleteResult,
   type KvEntry,
   type KvKeysPage,
@@ -68,6 +72,7 @@ export {
 } from "./lib/client/values.ts";
 export type { LogFunction } from "./lib/base/logger.ts";
 export {
+  KvAbortedError,
   KvError,
   KvInputError,
   KvNoServerReachableError,

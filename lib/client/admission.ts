@@ -37,8 +37,10 @@ export class Admission {
   readonly #limit: number;
   #running = 0;
   /** Starters of the calls waiting, oldest at #head: a shift per start would be O(waiting). */
-  #waiting: (() => void)[] = [];
+  #waiting: Waiting[] = [];
   #head = 0;
+  /** Waiting calls their signal aborted, still in #waiting: skipped, not started, at their turn. */
+  #abandoned = new Set<Waiting>();
 
   /**
    * Makes an admission.
@@ -57,9 +59,9 @@ export class Admission {
     return this.#running;
   }
 
-  /** Calls waiting for one under way to end. */
+  /** Calls waiting for one under way to end (not those whose signal aborted them since). */
   get waiting(): number {
-    return this.#waiting.length - this.#head;
+    return this.#waiting.length - this.#head - this.#abandoned.size;
   }
 
   /**
@@ -67,19 +69,57 @@ export class Admission {
    * calls waiting ahead of it have started and one more has ended. A `call` that throws
    * is a rejection, and its place is freed as a settled call's is.
    *
+   * With `abort`, its `signal` ends the caller's wait: already aborted, `call` is never made
+   * and the promise rejects with `abort.error(false)`; aborted while waiting, the call leaves
+   * the queue, never made, the same way; aborted once made, the promise rejects at once with
+   * `abort.error(true)` and `call`'s own outcome is dropped, but its place stays taken until
+   * that outcome comes (its requests still hold the broker's state). The listener on `signal`
+   * is removed as the promise settles, so a long-lived signal collects none.
+   *
    * @example
    * ```ts
    * const admission = new Admission(8);
    * const answer = await admission.run(() => Promise.resolve(42)); // 42
+   * const signal = AbortSignal.abort();
+   * await admission.run(() => Promise.resolve(1), { signal, error: () => signal.reason })
+   *   .catch((error) => error.name); // "AbortError", and the call was never made
    * ```
    */
-  run<T>(call: () => Promise<T>): Promise<T> {
+  run<T>(call: () => Promise<T>, abort?: Abort): Promise<T> {
+    if (abort !== undefined) return this.#runAbortable(call, abort);
     // Not async: a call let through at once is its own promise, one promise fewer per call.
     // Calls wait only while the limit is reached: an ending call hands its place straight
     // to the oldest waiting one (#end), so none made later can pass it.
     if (this.#running < this.#limit) return this.#start(call);
     return new Promise<T>((resolve, reject) => {
       this.#waiting.push(() => this.#start(call).then(resolve, reject));
+    });
+  }
+
+  #runAbortable<T>(call: () => Promise<T>, { signal, error }: Abort): Promise<T> {
+    if (signal.aborted) return Promise.reject(error(false));
+    return new Promise<T>((resolve, reject) => {
+      let waiting: Waiting | undefined;
+      const onAbort = () => {
+        // Waiting: skipped when its turn comes (a search of the queue would be O(waiting)).
+        if (waiting !== undefined) this.#abandoned.add(waiting);
+        reject(error(waiting === undefined));
+      };
+      const settle = (settled: () => void) => {
+        signal.removeEventListener("abort", onAbort);
+        settled();
+      };
+      const start = () => {
+        waiting = undefined;
+        this.#start(call).then(
+          (answer) => settle(() => resolve(answer)),
+          (failure) => settle(() => reject(failure)),
+        );
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      if (this.#running < this.#limit) return start();
+      waiting = start;
+      this.#waiting.push(waiting);
     });
   }
 
@@ -95,12 +135,15 @@ export class Admission {
     return promise;
   }
 
-  /** A call ended: the oldest waiting one, if any, starts in its place. */
+  /** A call ended: the oldest waiting one not abandoned, if any, starts in its place. */
   #end = (): void => {
     this.#running--;
-    if (this.waiting === 0) return;
-    const start = this.#waiting[this.#head];
-    this.#head++;
+    let start: Waiting | undefined;
+    while (start === undefined && this.#head < this.#waiting.length) {
+      const next = this.#waiting[this.#head];
+      this.#head++;
+      if (!this.#abandoned.delete(next)) start = next;
+    }
     if (this.#head === this.#waiting.length) {
       this.#waiting = [];
       this.#head = 0;
@@ -108,8 +151,22 @@ export class Admission {
       this.#waiting = this.#waiting.slice(this.#head);
       this.#head = 0;
     }
-    start();
+    start?.();
   };
+}
+
+/** A waiting call's starter. */
+type Waiting = () => void;
+
+/**
+ * What ends a caller's wait for {@link Admission.run}: `signal`, and the error its promise
+ * rejects with, from whether the call had been made (`underWay`).
+ */
+export interface Abort {
+  /** The caller's signal. */
+  readonly signal: AbortSignal;
+  /** The rejection for an abort before the call was made (`false`) or after (`true`). */
+  readonly error: (underWay: boolean) => unknown;
 }
 
 /**

@@ -5,7 +5,8 @@
  * {@link KvUnavailableError} is the cluster failing to answer (too few
  * replicas reachable for a write, none for a read) and the same call may succeed once
  * servers are back; its
- * {@link KvNoServerReachableError} is `connect` finding no server at all.
+ * {@link KvNoServerReachableError} is `connect` finding no server at all. A third,
+ * {@link KvAbortedError}, is neither's: a call the caller's own `signal` aborted.
  *
  * @example
  * ```ts
@@ -185,3 +186,85 @@ export class KvNoServerReachableError extends KvUnavailableError {
     this.unreachable = unreachable;
   }
 }
+
+/**
+ * The call's `signal` (an `AbortSignal`) aborted it: the caller gave up, which is neither its mistake nor the cluster's. Its message
+ * names the call and its key, and says whether it timed out (`AbortSignal.timeout(ms)`'s
+ * TimeoutError) or was aborted (and the reason's message); `cause` is the signal's `reason`
+ * itself, as `fetch` would reject with, and `underWay` whether it had been sent.
+ *
+ * A call aborted before it was sent (an already aborted signal, or one aborted while the call
+ * waited its turn behind `MAX_CALLS_IN_FLIGHT` others) changed nothing. A
+ * write aborted under way may still be applied on some or all of its replicas, or none, as a
+ * write that timed out may: a later read tells. Its answers, when they come, are dropped.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "./kv.ts";
+ * await using kv = await connect({ servers: "serverFile.txt" });
+ * try {
+ *   await kv.get("person1", { signal: AbortSignal.timeout(100) });
+ * } catch (error) {
+ *   // "get of 'person1' timed out (its signal's deadline passed) while under way; …"
+ *   if (error instanceof KvAbortedError) console.log(error.message);
+ * }
+ * ```
+ */
+export class KvAbortedError extends KvError {
+  /**
+   * Whether the call had been sent when its signal aborted it: a write then may have been
+   * applied on some or all of its replicas; one never sent changed nothing.
+   */
+  readonly underWay: boolean;
+
+  /**
+   * Makes the error.
+   *
+   * @param message the call, its key, and what its abort means for it.
+   * @param options `cause`: the signal's reason; `underWay`: see {@link KvAbortedError.underWay}.
+   */
+  constructor(message: string, options: { cause: unknown; underWay: boolean }) {
+    super(message, { cause: options.cause });
+    this.name = "KvAbortedError";
+    this.underWay = options.underWay;
+  }
+}
+
+/**
+ * The {@link KvAbortedError} for `call` (`get of 'person1'`), a `write` or not, aborted by a
+ * signal whose reason is `reason`, before it was sent or `underWay`.
+ *
+ * @example
+ * ```ts
+ * const reason = new DOMException("Signal timed out.", "TimeoutError");
+ * abortedError("put of 'person1'", reason, { underWay: true, write: true }).message;
+ * // "put of 'person1' timed out (its signal's deadline passed) while under way: it may still
+ * // be applied on some or all of its replicas, or none; a later read tells"
+ * ```
+ */
+export function abortedError(
+  call: string,
+  reason: unknown,
+  { underWay, write }: { underWay: boolean; write: boolean },
+): KvAbortedError {
+  const what = reason instanceof DOMException && reason.name === "TimeoutError"
+    ? "timed out (its signal's deadline passed)"
+    : `was aborted (${abortReason(reason)})`;
+  const outcome = !underWay
+    ? "before it was sent: nothing was sent"
+    : write
+    ? "while under way: it may still be applied on some or all of its replicas, or none; " +
+      "a later read tells"
+    : "while under way: its answer is dropped";
+  return new KvAbortedError(`${call} ${what} ${outcome}`, { cause: reason, underWay });
+}
+
+/** A signal's reason in a few words: an Error's message (`abort()`'s own says so), else it. */
+function abortReason(reason: unknown): string {
+  if (reason instanceof Error) return reason.message;
+  const text = String(reason);
+  return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}…` : text;
+}
+
+/** Most characters of a non-Error reason an aborted call's message quotes: it is one line. */
+const MAX_REASON_CHARS = 200;

@@ -29,7 +29,7 @@ import { DecodeError } from "../base/bytes.ts";
 import { shellFlag } from "../base/shell_word.ts";
 import { ByteSlab } from "../base/byte_slab.ts";
 import type { LogFunction } from "../base/logger.ts";
-import { inProgramWords, KvInputError, KvUnavailableError } from "./errors.ts";
+import { abortedError, inProgramWords, KvInputError, KvUnavailableError } from "./errors.ts";
 import {
   checkName,
   decodePlainValue,
@@ -363,14 +363,58 @@ export interface KvDeleteResult {
 }
 
 /**
- * What {@link Kv.keys} and {@link Kv.list} select.
+ * Options every call of a {@link Kv} that reaches the cluster takes: `get`, `getBytes`,
+ * `query`, `put`, `delete`, and `keys` and `list` in {@link KvListOptions}.
+ *
+ * @example
+ * ```ts
+ * const options: KvCallOptions = { signal: AbortSignal.timeout(500) };
+ * ```
+ */
+export interface KvCallOptions {
+  /**
+   * Gives up on the call when it aborts, as `fetch`'s `signal` does; default none (the call
+   * ends with its answer, or fails once its servers' requests time out, `connect`'s
+   * `timeoutMs`). `AbortSignal.timeout(ms)` is a deadline for the whole call, its wait for
+   * its turn ({@link MAX_CALLS_IN_FLIGHT}) included. The call rejects with a
+   * {@link KvAbortedError} naming it and its key, whose `cause` is the signal's reason:
+   *
+   * - already aborted, or aborted while the call waits its turn: nothing is sent, nothing
+   *   changed (`underWay` false);
+   * - aborted while under way: the call rejects at once and its answers, when they come, are
+   *   dropped (`underWay` true); a `put` or `delete` may still be applied on some or all of
+   *   its replicas, or none, as a write that timed out may: a later read tells. Its requests
+   *   keep their place among the calls under way until the servers answer or `timeoutMs`
+   *   passes (kv's protocol has no way to call a request back).
+   *
+   * The call's listener on the signal is removed as the call settles, so one long-lived
+   * signal (a request's, a shutdown's) serves any number of calls.
+   *
+   * @example
+   * ```ts
+   * import { KvAbortedError } from "./errors.ts";
+   * await using kv = await connect({ servers: "serverFile.txt" });
+   * try {
+   *   await kv.put("person1", { age: 22 }, { signal: AbortSignal.timeout(200) });
+   * } catch (error) {
+   *   if (!(error instanceof KvAbortedError)) throw error;
+   *   // "put of 'person1' timed out (its signal's deadline passed) while under way: …"
+   *   if (error.underWay) console.log("may be stored: read it to know");
+   * }
+   * ```
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * What {@link Kv.keys} and {@link Kv.list} select, and their `signal` ({@link KvCallOptions}).
  *
  * @example
  * ```ts
  * const selector: KvListOptions = { prefix: "person", limit: 10, after: "person1" };
  * ```
  */
-export interface KvListOptions {
+export interface KvListOptions extends KvCallOptions {
   /** Only keys starting with this; default `""` (all keys). */
   prefix?: string;
   /**
@@ -501,8 +545,27 @@ function copyBytes(bytes: Uint8Array): Uint8Array {
   return GET_BYTES_BLOCKS.bytes.subarray(at, at + size);
 }
 
+/** `key` (or a query's path) quoted in an aborted call's message, as kv's refusals quote it. */
+function quoted(key: unknown): string {
+  return typeof key === "string" ? `'${key}'` : describeArgument(key);
+}
+
+/** ` (prefix 'person')` for an aborted `keys` or `list` call's message, or "" for none. */
+function prefixed(prefix: unknown): string {
+  return prefix === undefined || prefix === "" ? "" : ` (prefix ${quoted(prefix)})`;
+}
+
+/** Throws a KvInputError unless `signal` is an AbortSignal or absent. */
+function checkSignal(signal: unknown): asserts signal is AbortSignal | undefined {
+  if (signal === undefined || signal instanceof AbortSignal) return;
+  throw new KvInputError(`signal must be an AbortSignal, got ${describeArgument(signal)}`);
+}
+
 /** The options {@link Kv.keys} and {@link Kv.list} take: another is a misspelling. */
-const LIST_OPTIONS: readonly (keyof KvListOptions)[] = ["prefix", "limit", "after"];
+const LIST_OPTIONS: readonly (keyof KvListOptions)[] = ["prefix", "limit", "after", "signal"];
+
+/** The options the other calls take ({@link KvCallOptions}): another is a misspelling. */
+const CALL_OPTIONS: readonly (keyof KvCallOptions)[] = ["signal"];
 
 /** The options {@link connect} takes: another is a misspelling, which would take a default. */
 const CONNECT_OPTIONS: readonly (keyof ConnectOptions)[] = [
@@ -525,7 +588,9 @@ let makeKv: (core: KvCore, floats: FloatReading) => Kv;
 /**
  * A handle on a kv cluster; make one with {@link connect}. Reads and writes
  * go to each key's k replicas. Every method throws a KvInputError for the
- * caller's mistake and a KvUnavailableError when the cluster cannot answer.
+ * caller's mistake and a KvUnavailableError when the cluster cannot answer; every call
+ * that reaches the cluster takes a `signal` ({@link KvCallOptions}), and one that aborts it
+ * rejects with a KvAbortedError.
  *
  * @example
  * ```ts
@@ -569,6 +634,9 @@ export class Kv implements AsyncDisposable {
    * may have written the key), and a {@link Float} field reads back as a plain number unless
    * connect() was given `floats: "tagged"`.
    *
+   * `options.signal` gives up on the read when it aborts: a KvAbortedError
+   * ({@link KvCallOptions.signal}).
+   *
    * @example
    * ```ts
    * import { KvUnavailableError } from "./errors.ts";
@@ -582,15 +650,18 @@ export class Kv implements AsyncDisposable {
    * }
    * interface Person { name: string; age?: number }
    * const { value: person } = await kv.get<Person>("person1"); // Person | null, unchecked
+   * // At most 500 ms, its wait for its turn included; then a KvAbortedError naming it.
+   * await kv.get("person1", { signal: AbortSignal.timeout(500) });
    * ```
    */
-  get<T = KvValue>(key: string): Promise<NoInfer<KvEntry<T>>> {
+  get<T = KvValue>(key: string, options?: KvCallOptions): Promise<NoInfer<KvEntry<T>>> {
     // NoInfer: `T` is the type argument or KvValue, never inferred from where the answer goes
     // (`const read: KvEntry | KvBytesEntry = await kv.get(key)` made it KvValue | Uint8Array),
     // so a read without one types as reads did before they took one; so query, list, decode.
     // The core's promise itself: no async wrapper and its extra promise per read.
     const decode = this.#decode as (bytes: Uint8Array) => T;
-    return this.#admission.run(() => this.#core.getDecoded(key, decode));
+    const read = () => this.#core.getDecoded(key, decode);
+    return this.#run(read, "get", options, () => `get of ${quoted(key)}`);
   }
 
   /**
@@ -598,7 +669,7 @@ export class Kv implements AsyncDisposable {
    * passes values on, stores them, or reads only some of them, and so need not pay for
    * making every value's objects (most of a read's work in the client);
    * {@link Kv.decode} makes them the value `get` answers, when wanted. A read no replica
-   * answered throws a KvUnavailableError, as `get`'s does.
+   * answered throws a KvUnavailableError, as `get`'s does; `options.signal` as `get`'s.
    *
    * @example
    * ```ts
@@ -607,8 +678,9 @@ export class Kv implements AsyncDisposable {
    * if (entry.value !== null) kv.decode(entry.value); // { name: "Mary", age: 22 }
    * ```
    */
-  getBytes(key: string): Promise<KvBytesEntry> {
-    return this.#admission.run(() => this.#core.getDecoded(key, copyBytes));
+  getBytes(key: string, options?: KvCallOptions): Promise<KvBytesEntry> {
+    const read = () => this.#core.getDecoded(key, copyBytes);
+    return this.#run(read, "getBytes", options, () => `get of ${quoted(key)}`);
   }
 
   /**
@@ -640,7 +712,7 @@ export class Kv implements AsyncDisposable {
    * The value at a path inside a record: `"person1.address.street"` or
    * `["person1", "address", "street"]`; `value` is `null` when absent, with a `warning`
    * and a KvUnavailableError as {@link Kv.get}'s; `T` the caller's type for it, unchecked, as
-   * `get`'s.
+   * `get`'s; `options.signal` as `get`'s.
    *
    * @example
    * ```ts
@@ -649,12 +721,17 @@ export class Kv implements AsyncDisposable {
    * const { value: street } = await kv.query<string>("person1.address.street");
    * ```
    */
-  query<T = KvValue>(path: string | readonly string[]): Promise<NoInfer<KvQueryEntry<T>>> {
+  query<T = KvValue>(
+    path: string | readonly string[],
+    options?: KvCallOptions,
+  ): Promise<NoInfer<KvQueryEntry<T>>> {
     const decode = this.#decode as (bytes: Uint8Array) => T;
     // Read now, as put's value is: a call that waits its turn must not see the caller's
     // later changes to its array.
     const asked = typeof path === "string" || !Array.isArray(path) ? path : [...path];
-    return this.#admission.run(() => this.#core.queryDecoded(asked, decode, this.#leaf));
+    const read = () => this.#core.queryDecoded(asked, decode, this.#leaf);
+    const named = () => `query of ${quoted(Array.isArray(asked) ? asked.join(".") : asked)}`;
+    return this.#run(read, "query", options, named);
   }
 
   /**
@@ -669,6 +746,11 @@ export class Kv implements AsyncDisposable {
    * `undefined` (`nick?: string`, `nick: string | undefined`) is left out, as `JSON.stringify`
    * leaves it out, and reads back absent; `undefined` as the value itself is refused.
    *
+   * `options.signal` gives up on the write when it aborts, with a KvAbortedError: before it
+   * was sent nothing changed; under way it may still be applied on some or all of its
+   * replicas, or none, as a write that timed out may, and a later read tells
+   * ({@link KvCallOptions.signal}).
+   *
    * @example
    * ```ts
    * import { Float } from "./values.ts";
@@ -678,21 +760,30 @@ export class Kv implements AsyncDisposable {
    * const john: Person = { name: "John" };
    * await kv.put("person2", john);
    * await kv.put("person3", { name: "Ann", age: undefined }); // stored as { name: "Ann" }
+   * // Given up after 500 ms, a KvAbortedError; if it was under way, it may still be stored.
+   * await kv.put("person4", { name: "Bo" }, { signal: AbortSignal.timeout(500) });
    * ```
    */
-  async put<T>(key: string, value: T & NoInfer<KvValue | KvStorable<T>>): Promise<KvPutResult> {
+  async put<T>(
+    key: string,
+    value: T & NoInfer<KvValue | KvStorable<T>>,
+    options?: KvCallOptions,
+  ): Promise<KvPutResult> {
     // `T` is inferred from `value` alone (NoInfer): inferred from the union too, a KvValue
     // argument's was `string`. KvValue stays beside KvStorable<T> for a caller's own generic
     // `V extends KvValue`, which TypeScript cannot check against the deferred KvStorable<V>.
     checkName(key, "key");
     // Converted now, not once admitted: the caller may change its object after the call.
     const stored = toValue(value);
-    return await this.#admission.run(() => this.#core.put(key, stored));
+    const write = () => this.#core.put(key, stored);
+    return await this.#run(write, "put", options, () => `put of ${quoted(key)}`, { write: true });
   }
 
   /**
    * Removes `key` (a tombstone on k servers, see {@link ConnectOptions.writes}), or,
    * when fewer than k are reachable, changes nothing and throws a KvUnavailableError.
+   * `options.signal` as {@link Kv.put}'s: aborted under way, the deletion may still be
+   * applied on some or all of its replicas, or none.
    *
    * @example
    * ```ts
@@ -700,26 +791,56 @@ export class Kv implements AsyncDisposable {
    * const { deleted } = await kv.delete("person1");
    * ```
    */
-  async delete(key: string): Promise<KvDeleteResult> {
-    return await this.#admission.run(() => this.#core.delete(key));
+  async delete(key: string, options?: KvCallOptions): Promise<KvDeleteResult> {
+    const write = () => this.#core.delete(key);
+    const named = () => `delete of ${quoted(key)}`;
+    return await this.#run(write, "delete", options, named, { write: true });
   }
 
   /**
    * One page of keys in byte order; page on with `after` set to the last key.
+   * `options.signal` as {@link Kv.get}'s.
    *
    * @example
    * ```ts
    * await using kv = await connect({ servers: "serverFile.txt" });
    * const page = await kv.keys({ prefix: "person", limit: 10 });
    * const next = await kv.keys({ prefix: "person", limit: 10, after: page.keys.at(-1) });
+   * const quick = await kv.keys({ prefix: "person", signal: AbortSignal.timeout(500) });
    * ```
    */
   async keys(options: KvListOptions = {}): Promise<KvKeysPage> {
     checkOptions(options, "keys", LIST_OPTIONS, { required: false });
     // Read now, as put's value is: a call that waits its turn must not see the caller's
     // later changes (`options.after = page.keys.at(-1)` for the next page).
-    const { prefix, limit, after } = options;
-    return await this.#admission.run(() => this.#core.keys({ prefix, limit, after }));
+    const { prefix, limit, after, signal } = options;
+    const page = () => this.#core.keys({ prefix, limit, after });
+    return await this.#run(page, "keys", { signal }, () => `keys${prefixed(prefix)}`);
+  }
+
+  /**
+   * `call` through the admission, with `options`' signal ({@link KvCallOptions.signal}) when
+   * given, which rejects with a KvAbortedError naming the call (`named()`, made only then),
+   * as a `write` or a read. Options checked here, a rejection, as a bad key's is.
+   */
+  #run<T>(
+    call: () => Promise<T>,
+    method: string,
+    options: KvCallOptions | undefined,
+    named: () => string,
+    { write }: { write: boolean } = { write: false },
+  ): Promise<T> {
+    if (options === undefined) return this.#admission.run(call);
+    try {
+      checkOptions(options, method, CALL_OPTIONS, { required: false });
+      checkSignal(options.signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { signal } = options;
+    if (signal === undefined) return this.#admission.run(call);
+    const error = (underWay: boolean) => abortedError(named(), signal.reason, { underWay, write });
+    return this.#admission.run(call, { signal, error });
   }
 
   /**
@@ -732,6 +853,9 @@ export class Kv implements AsyncDisposable {
    *
    * `T` is the caller's type for every value listed, unchecked, as {@link Kv.get}'s; a listed
    * entry's `value` and `version` are never `null` ({@link KvListEntry}).
+   *
+   * `options.signal` covers the whole listing: once it aborts, the page or reads under way
+   * and the next entry asked for reject with a KvAbortedError ({@link KvCallOptions.signal}).
    *
    * @example
    * ```ts
@@ -748,14 +872,32 @@ export class Kv implements AsyncDisposable {
     checkOptions(options, "list", LIST_OPTIONS, { required: false });
     let remaining = options.limit ?? Infinity;
     if (remaining !== Infinity) checkInteger(remaining, "limit", 1, Number.MAX_SAFE_INTEGER);
+    checkSignal(options.signal);
+    const { prefix, signal } = options;
+    const listing = `list${prefixed(prefix)}`;
     let after = options.after;
     while (remaining > 0) {
       const limit = Math.min(LIST_PAGE_SIZE, remaining);
-      const selector = { prefix: options.prefix, limit, after };
-      const page = await this.#admission.run(() => this.#core.keys(selector));
+      const page = await this.#run(
+        () => this.#core.keys({ prefix, limit, after }),
+        "list",
+        { signal },
+        () => `${listing}, its page after ${after === undefined ? "the start" : quoted(after)},`,
+      );
       if (page.warning !== undefined) throw new KvUnavailableError(page.warning);
-      const entries = await Promise.all(page.keys.map((key) => this.get<T>(key)));
+      const entries = await Promise.all(page.keys.map((key) =>
+        this.#run(
+          () => this.#core.getDecoded(key, this.#decode as (bytes: Uint8Array) => T),
+          "list",
+          { signal },
+          () => `${listing}, its get of ${quoted(key)},`,
+        )
+      ));
       for (const entry of entries) {
+        // A caller that aborted between two entries gets no more.
+        if (signal?.aborted) {
+          throw abortedError(listing, signal.reason, { underWay: true, write: false });
+        }
         if (entry.value === null && entry.warning !== undefined) {
           throw new KvUnavailableError(entry.warning);
         }

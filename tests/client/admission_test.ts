@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { Admission } from "../../lib/client/admission.ts";
+import { countedSignal } from "../helpers/abort_signals.ts";
 
 /** A call the test ends by hand: its promise, and how to settle it. */
 function heldCall(): {
@@ -68,4 +70,117 @@ Deno.test("an admission's limit is a whole number from 1", () => {
   for (const limit of [0, -1, 1.5, NaN]) {
     assert.throws(() => new Admission(limit), RangeError);
   }
+});
+
+/** The rejection `abort.error` makes: which call, and whether it was under way. */
+function abortOf(signal: AbortSignal, name: string) {
+  return {
+    signal,
+    error: (underWay: boolean) => new Error(`${name} aborted, under way: ${underWay}`),
+  };
+}
+
+Deno.test("an already aborted signal rejects without making the call or taking a place", async () => {
+  const admission = new Admission(1);
+  let made = false;
+  const call = admission.run(
+    () => (made = true, Promise.resolve("made")),
+    abortOf(AbortSignal.abort(), "c"),
+  );
+  assert.equal(admission.running, 0);
+  await assert.rejects(call, /^Error: c aborted, under way: false$/);
+  assert.equal(made, false);
+});
+
+Deno.test("a call aborted while waiting leaves the queue unmade; the next waiting call takes the place", async () => {
+  const admission = new Admission(1);
+  const held = heldCall();
+  const controller = new AbortController();
+  const started: string[] = [];
+  const first = admission.run(() => held.promise);
+  const aborted = admission.run(
+    () => (started.push("aborted"), Promise.resolve("")),
+    abortOf(controller.signal, "waiting"),
+  );
+  const next = admission.run(() => (started.push("next"), Promise.resolve("next")));
+  assert.equal(admission.waiting, 2);
+  controller.abort();
+  await assert.rejects(aborted, /^Error: waiting aborted, under way: false$/);
+  assert.equal(admission.waiting, 1);
+  held.resolve("first");
+  assert.deepEqual([await first, await next], ["first", "next"]);
+  assert.deepEqual(started, ["next"]);
+  assert.deepEqual([admission.running, admission.waiting], [0, 0]);
+});
+
+Deno.test("a call aborted under way rejects at once, its answer dropped, and keeps its place until it ends", async () => {
+  const admission = new Admission(1);
+  const held = heldCall();
+  const controller = new AbortController();
+  const aborted = admission.run(() => held.promise, abortOf(controller.signal, "sent"));
+  let nextStarted = false;
+  const next = admission.run(() => (nextStarted = true, Promise.resolve("next")));
+  controller.abort();
+  await assert.rejects(aborted, /^Error: sent aborted, under way: true$/);
+  // Its requests are still out: the place is not handed on before they end.
+  assert.deepEqual([admission.running, admission.waiting, nextStarted], [1, 1, false]);
+  held.resolve("late answer");
+  assert.equal(await next, "next");
+  assert.equal(admission.running, 0);
+});
+
+Deno.test("calls on one long-lived signal leave no listener on it once settled, however they end", async () => {
+  const controller = new AbortController();
+  const { signal, live } = countedSignal(controller);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 4 }),
+      fc.array(fc.constantFrom("resolve", "reject", "throw"), { minLength: 1, maxLength: 40 }),
+      async (limit, endings) => {
+        const admission = new Admission(limit);
+        const held = endings.map(() => heldCall());
+        const calls = endings.map((ending, index) =>
+          admission.run(() => {
+            if (ending === "throw") throw new Error("thrown");
+            return held[index].promise;
+          }, abortOf(signal, `call ${index}`))
+        );
+        assert.equal(live(), endings.length, "one listener per call not yet settled");
+        endings.forEach((ending, index) => {
+          if (ending === "resolve") held[index].resolve("answer");
+          if (ending === "reject") held[index].reject(new Error("rejected"));
+        });
+        await Promise.allSettled(calls);
+        assert.equal(live(), 0);
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("calls on one signal that aborts mid-way leave no listener: those under way, waiting, and made after", async () => {
+  const controller = new AbortController();
+  const { signal, live } = countedSignal(controller);
+  const admission = new Admission(2);
+  const held = Array.from({ length: 5 }, () => heldCall());
+  const calls = held.map((call, index) =>
+    admission.run(() => call.promise, abortOf(signal, `${index}`))
+  );
+  controller.abort();
+  const after = admission.run(() => Promise.resolve("never"), abortOf(signal, "after"));
+  const outcomes = await Promise.allSettled([...calls, after]);
+  assert.deepEqual(
+    outcomes.map((outcome) => outcome.status === "rejected" && String(outcome.reason)),
+    [
+      "Error: 0 aborted, under way: true",
+      "Error: 1 aborted, under way: true",
+      "Error: 2 aborted, under way: false",
+      "Error: 3 aborted, under way: false",
+      "Error: 4 aborted, under way: false",
+      "Error: after aborted, under way: false",
+    ],
+  );
+  assert.equal(live(), 0);
+  for (const call of held) call.resolve("late");
+  await Promise.all(held.map((call) => call.promise));
 });

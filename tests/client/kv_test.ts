@@ -337,7 +337,7 @@ Deno.test("a JavaScript caller's wrong argument types are a KvInputError saying 
   await rejectsWith(
     () => loose.keys(null),
     KvInputError,
-    /^keys takes an options object \(\{ prefix, limit, after \}\), got null$/,
+    /^keys takes an options object \(\{ prefix, limit, after, signal \}\), got null$/,
   );
   await rejectsWith(() => loose.keys("p"), KvInputError, /^keys takes an options object/);
   await rejectsWith(() => loose.keys({ prefx: "p" }), KvInputError, /^keys has no option 'prefx'/);
@@ -354,6 +354,12 @@ Deno.test("a JavaScript caller's wrong argument types are a KvInputError saying 
     (a) => loose.query(a),
     (a) => loose.delete(a),
     (a, b) => loose.put(a, b),
+    // The options every call takes ({ signal }), whatever they are.
+    (a, b) => loose.get(a, b),
+    (a, b) => loose.getBytes(a, b),
+    (a, b) => loose.query(a, b),
+    (a, b) => loose.delete(a, b),
+    (a) => loose.put("person1", 1, a),
     (a) => loose.keys(a),
     (a) => kv.list(a as never).next(),
     (a) => Promise.resolve().then(() => loose.decode(a)),
