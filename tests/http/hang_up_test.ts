@@ -121,3 +121,41 @@ Deno.test("kv http: a write whose client hangs up once it has sent it is made, a
   const read = await fetch(`${http.url}v1/records/w`);
   assert.deepEqual((await read.json()).value, { n: 1 });
 });
+
+Deno.test("kv http: a read given up keeps its place among --max-concurrent-requests until its servers answer", async () => {
+  await using served = await HttpProcess.onCluster(1, [
+    "--timeout-ms",
+    "600000",
+    "--max-concurrent-requests",
+    "2",
+  ]);
+  const { cluster, http } = served;
+  const server = cluster.servers[0];
+  const url = new URL(http.url);
+  let waiting: Deno.TcpConn | undefined;
+  server.signal("SIGSTOP");
+  try {
+    await hangUp(http, "GET /v1/records/a HTTP/1.1");
+    await waitFor(
+      () => hasMetric(http, `kv_http_requests_total{operation="get",outcome="client_closed"} 1`),
+      { what: "the get given up" },
+    );
+    // A second read, whose client waits, takes the other place: none is left while the
+    // first one's server requests are under way.
+    waiting = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+    await waiting.write(encoder.encode(`GET /v1/records/b HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`));
+    await waitFor(async () => {
+      const health = await fetch(`${http.url}healthz`);
+      const text = await health.text();
+      return health.status === 503 && text.includes("busy: 2 requests in flight");
+    }, { what: "kv http busy with the read given up and the one waiting" });
+  } finally {
+    server.signal("SIGCONT");
+  }
+  await waitFor(async () => {
+    const health = await fetch(`${http.url}healthz`);
+    await health.body?.cancel();
+    return health.status === 200;
+  }, { what: "both places freed once the server answers" });
+  waiting.close();
+});
