@@ -45,6 +45,8 @@ const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-en
 interface Version {
   readonly name: string;
   readonly kv: KvInvocation;
+  /** The version's own ServerProcess: each version reads its own server's listening line. */
+  readonly serverProcess: typeof ServerProcess;
   readonly server: number[];
   readonly bench: number[];
 }
@@ -95,7 +97,7 @@ async function measure(
   row: string[],
   operations: number,
 ) {
-  const server = await ServerProcess.start({ kv: version.kv });
+  const server = await version.serverProcess.start({ kv: version.kv });
   const serverFile = await Deno.makeTempFile({ suffix: ".txt" });
   try {
     await Deno.writeTextFile(serverFile, `${server.id}\n`);
@@ -147,11 +149,13 @@ const dataPaths = workloads.map((workload) => workload.dataPath);
 try {
   const versions: Version[] = [];
   for (const ref of [before, after]) {
-    const kv = {
-      command: Deno.execPath(),
-      args: denoRunArgs(await checkout(ref, directory), PERMISSIONS),
-    };
-    versions.push({ name: ref, kv, server: [], bench: [] });
+    const main = await checkout(ref, directory);
+    const kv = { command: Deno.execPath(), args: denoRunArgs(main, PERMISSIONS) };
+    // Its listening line changed at stop 27 (`kv server: listening on`), so an older server is
+    // started by the older helper that reads it.
+    const module = new URL("lib/cli/server_process.ts", `file://${main}`).href;
+    const { ServerProcess: serverProcess } = await import(module);
+    versions.push({ name: ref, kv, serverProcess, server: [], bench: [] });
   }
   for (let round = 0; round < Number(rounds); round++) {
     for (const version of round % 2 === 0 ? versions : [...versions].reverse()) {
