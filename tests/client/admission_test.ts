@@ -129,7 +129,7 @@ Deno.test("a call aborted under way rejects at once, its answer dropped, and kee
   assert.equal(admission.running, 0);
 });
 
-Deno.test("calls on one long-lived signal leave no listener on it once settled, however they end", async () => {
+Deno.test("calls on one long-lived signal add one listener to it, however many, and leave none once settled, however they end", async () => {
   const controller = new AbortController();
   const { signal, live } = countedSignal(controller);
   await fc.assert(
@@ -145,7 +145,9 @@ Deno.test("calls on one long-lived signal leave no listener on it once settled, 
             return held[index].promise;
           }, abortOf(signal, `call ${index}`))
         );
-        assert.equal(live(), endings.length, "one listener per call not yet settled");
+        // One for them all: EventTarget's add and remove scan its listeners, so one a call
+        // made n calls on a signal cost O(n²) (100 000 puts: 90 s, against 0.9 without).
+        assert.equal(live(), 1, "one listener for the calls not yet settled");
         endings.forEach((ending, index) => {
           if (ending === "resolve") held[index].resolve("answer");
           if (ending === "reject") held[index].reject(new Error("rejected"));
