@@ -104,13 +104,22 @@ export class Admission {
   }
 
   #runAbortable<T>(call: () => Promise<T>, { signal, error }: Abort): Promise<T> {
-    if (signal.aborted) return Promise.reject(error(false));
+    // In an executor, an `error` that throws is the rejection, as in onAbort.
+    if (signal.aborted) return new Promise<T>((_, reject) => reject(error(false)));
     return new Promise<T>((resolve, reject) => {
       let waiting: Waiting | undefined;
       const onAbort = () => {
         // Waiting: skipped when its turn comes (a search of the queue would be O(waiting)).
         if (waiting !== undefined) this.#abandoned.add(waiting);
-        reject(error(waiting === undefined));
+        // Never a throw: the calls on this signal share its listener, and one thrown here
+        // would leave this call and those after it unsettled.
+        let failure: unknown;
+        try {
+          failure = error(waiting === undefined);
+        } catch (thrown) {
+          failure = thrown;
+        }
+        reject(failure);
       };
       const settle = (settled: () => void) => {
         unlisten();

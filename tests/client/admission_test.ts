@@ -186,3 +186,33 @@ Deno.test("calls on one signal that aborts mid-way leave no listener: those unde
   for (const call of held) call.resolve("late");
   await Promise.all(held.map((call) => call.promise));
 });
+
+Deno.test("an abort whose error cannot be made rejects its call with that throw, and every other call on the signal still rejects with its own", async () => {
+  const controller = new AbortController();
+  const admission = new Admission(1);
+  const held = heldCall();
+  const broken = {
+    signal: controller.signal,
+    error: (): never => {
+      throw new TypeError("cannot name the call");
+    },
+  };
+  const calls = [
+    admission.run(() => held.promise, broken),
+    admission.run(() => Promise.resolve(""), abortOf(controller.signal, "waiting")),
+    admission.run(() => Promise.resolve(""), broken),
+    admission.run(() => Promise.resolve(""), abortOf(controller.signal, "last")),
+  ];
+  controller.abort();
+  const outcomes = await Promise.allSettled(calls);
+  assert.deepEqual(
+    outcomes.map((outcome) => outcome.status === "rejected" && String(outcome.reason)),
+    [
+      "TypeError: cannot name the call",
+      "Error: waiting aborted, under way: false",
+      "TypeError: cannot name the call",
+      "Error: last aborted, under way: false",
+    ],
+  );
+  held.resolve("late");
+});

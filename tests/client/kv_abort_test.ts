@@ -194,3 +194,27 @@ Deno.test("a signal whose reason cannot be made text (an object without a protot
   );
   await before.catch((error) => assert.equal(error.cause, reason));
 });
+
+Deno.test("a query of a path that is no strings, aborted, rejects and leaves the other calls on its signal to reject too", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await cluster.connect({ timeoutMs: HELD_TIMEOUT_MS });
+  cluster.servers[0].signal("SIGSTOP");
+  try {
+    const controller = new AbortController();
+    const { signal } = controller;
+    const path = [Object.create(null)] as unknown as string[];
+    const query = kv.query(path, { signal: AbortSignal.abort() });
+    assert.equal(
+      await abortedWith(query, "the query"),
+      "query of an array was aborted (The signal has been aborted) before it was sent: " +
+        "nothing was sent (underWay: false)",
+    );
+    const held = kv.query(path, { signal });
+    const read = kv.get("k", { signal });
+    controller.abort();
+    assert.match(await abortedWith(held, "the held query"), /^query of an array was aborted/);
+    assert.match(await abortedWith(read, "the get"), /^get of 'k' was aborted/);
+  } finally {
+    cluster.servers[0].signal("SIGCONT");
+  }
+});
