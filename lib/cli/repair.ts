@@ -103,6 +103,8 @@ async function runRepair(args: string[]): Promise<number> {
   const { path, servers, requestedK, timeoutMs } = await repairTarget(values);
   const credentials = await clientCredentials("repair", values);
   const pool = new ServerPool(servers, { timeoutMs, credentials });
+  const json = values.json ?? false;
+  const dryRun = values["dry-run"] ?? false;
   try {
     await pool.start();
     const refused = credentialsRefusedError("repair", pool.credentialsRefused(), values);
@@ -113,25 +115,27 @@ async function runRepair(args: string[]): Promise<number> {
     }
     if (pool.upCount === 0) {
       const reasons = servers.map((_, index) => pool.downReason(index)).join("; ");
-      console.error(`kv repair: no server of ${path} answered (${reasons})`);
+      const message = `no server of ${path} answered (${reasons})`;
+      console.error(`kv repair: ${message}`);
+      // No server told a k: the one asked for, if any.
+      const stopped = { servers: servers.map((server) => server.id), message };
+      if (json) printStopped(requestedK ?? null, dryRun, stopped);
       return EXIT_NOT_IN_ORDER;
     }
     // Said as every other client says it: `kv repair --dry-run` is the monitoring check.
     for (const line of pool.openServerWarnings()) console.error(`kv repair: ${line}`);
-    const dryRun = values["dry-run"] ?? false;
     const k = clusterK(pool, requestedK, path);
     // A k change is rerun with its -k: a server it missed still records the old k, and a
     // rerun without one would be refused (different k) or repair under the old one.
     const again = repairCommandLine(path, values) +
       (requestedK === undefined ? "" : ` -k ${requestedK}`);
     const previous = recordedKs(pool);
-    const json = values.json ?? false;
     const refusal = downBeforeChange(pool, k, path, again, dryRun);
     // A dry run says so and goes on counting: the server down fails it (exit 1) anyway.
     if (refusal !== undefined) console.error(`kv repair: ${refusal.message}`);
     if (refusal !== undefined && !dryRun) {
       // A monitor reading --json learns of the refusal from the report, as of any run.
-      const said = { refused: refusal, kChange: null, listChange: null };
+      const said = { refused: refusal, kChange: null, listChange: null, stopped: null };
       if (json) printReport(NOTHING_DONE, k, json, again, said);
       return EXIT_NOT_IN_ORDER;
     }
@@ -139,14 +143,22 @@ async function runRepair(args: string[]): Promise<number> {
     if (!dryRun) {
       const kFailures = await recordK(pool, k, requestedK !== undefined);
       if (kFailures.length > 0) {
-        console.error(`kv repair: ${await kNotRecorded(pool, k, previous, kFailures, again)}`);
+        const message = await kNotRecorded(pool, k, previous, kFailures, again);
+        console.error(`kv repair: ${message}`);
+        const stopped = { servers: kFailures.map((failure) => failure.server), message };
+        if (json) printStopped(k, false, stopped);
         return EXIT_NOT_IN_ORDER;
       }
     }
     const change = kChange(previous, k, dryRun);
     if (change !== undefined) console.error(`kv repair: ${change}`);
     if (notice !== undefined) console.error(`kv repair: ${notice}`);
-    const said = { refused: refusal ?? null, kChange: change ?? null, listChange: notice ?? null };
+    const said = {
+      refused: refusal ?? null,
+      kChange: change ?? null,
+      listChange: notice ?? null,
+      stopped: null,
+    };
     // Servers repaired under another list or k than this one's are repaired and marked anew.
     pool.trustUnder(k);
     const report = await withProgress((onProgress) =>
@@ -247,9 +259,20 @@ interface ChangeRefusal {
 }
 
 /**
+ * A run stopped before it read any data, as the --json report's `stopped` carries it: no
+ * server answered, or a server could not record k ({@link kNotRecorded}).
+ */
+interface RunStopped {
+  /** Every server of the list (none answered), or those that could not record k. */
+  readonly servers: readonly string[];
+  /** The line said on stderr, without its `kv repair: `. */
+  readonly message: string;
+}
+
+/**
  * What a run says on stderr before its first step, carried by the --json report too, so a
- * monitor tells a refused change from a server found down, and sees a list change: null
- * when not said.
+ * monitor tells a refused change from a server found down, sees a list change, and a run
+ * stopped before its first step: null when not said.
  */
 interface SaidBefore {
   readonly refused: ChangeRefusal | null;
@@ -257,9 +280,10 @@ interface SaidBefore {
   readonly kChange: string | null;
   /** The list-change line ({@link listChangeNotice}), without its `kv repair: `. */
   readonly listChange: string | null;
+  readonly stopped: RunStopped | null;
 }
 
-/** The report of a run refused before it read anything: nothing done, not in order. */
+/** The report of a run refused or stopped before it read anything: nothing done, not in order. */
 const NOTHING_DONE: RepairReport = {
   keysChecked: 0,
   copiesWritten: 0,
@@ -363,6 +387,8 @@ function downAdvice(ids: readonly string[], named: boolean, path: string, again:
 
 /** A server that could not record the repair's k: why, and whether it went down. */
 interface KFailure {
+  /** The server's id. */
+  readonly server: string;
   readonly line: string;
   /** Its connection failed (it went down under the repair), rather than its answer. */
   readonly down: boolean;
@@ -396,10 +422,11 @@ async function recordK(pool: ServerPool, k: number, replace: boolean): Promise<K
     return pool.call(index, (connection) => connection.setK(k, { replace })).then((outcome) => {
       if (!outcome.ok) {
         const line = `${server.id}: could not record k ${k}: ${outcome.error}`;
-        return { line, down: outcome.unreachable };
+        return { server: server.id, line, down: outcome.unreachable };
       }
       if (outcome.value !== k) {
-        return { line: `${server.id} keeps k ${outcome.value}, not ${k}`, down: false };
+        const line = `${server.id} keeps k ${outcome.value}, not ${k}`;
+        return { server: server.id, line, down: false };
       }
       return undefined;
     });
@@ -467,6 +494,16 @@ async function withProgress(
   } finally {
     bar?.finish();
   }
+}
+
+/**
+ * Prints the --json report of a run (a `dryRun` or not) `stopped` before it read anything,
+ * under `k` (null: no server told one and none was asked for): every count 0, as a refused
+ * run's.
+ */
+function printStopped(k: number | null, dryRun: boolean, stopped: RunStopped): void {
+  const said = { refused: null, kChange: null, listChange: null, stopped };
+  writeLine(JSON.stringify({ ...NOTHING_DONE, dryRun, k, ...said }));
 }
 
 /**

@@ -160,6 +160,43 @@ const JSON_TYPE = "application/json";
 const RECORDS_PREFIX = "/v1/records/";
 
 /**
+ * The operations that write: made whatever their client does once their body has come.
+ * A write's library call given up would not unsend it (the protocol has no cancel): it may
+ * be applied on some or all of its replicas, or none, as a client cut off mid-answer
+ * already has to assume; made to its end it is at least counted in `/metrics` by what it
+ * did. Every other route is given up when its client hangs up.
+ */
+const WRITES: ReadonlySet<string> = new Set(["put", "delete"]);
+
+/**
+ * The status of the answer to a request whose client hung up (nginx's "client closed
+ * request"): nobody receives it; it names no outcome of the server's.
+ */
+const CLIENT_CLOSED = 499;
+
+/** A request whose client hung up before its answer; `answer`: its read still under way, if any. */
+class HungUp extends Error {
+  constructor(readonly answer?: Promise<Response>) {
+    super("the client closed the connection before its answer");
+  }
+}
+
+/**
+ * `run()`'s answer, or a {@link HungUp} once `signal` (the request's, which `Deno.serve`
+ * aborts when its client closes the connection) aborts: nothing is run for a request
+ * already given up. The listener is removed as the answer comes.
+ */
+function untilHungUp(run: () => Promise<Response>, signal: AbortSignal): Promise<Response> {
+  if (signal.aborted) return Promise.reject(new HungUp());
+  const answer = run();
+  return new Promise((resolve, reject) => {
+    const hungUp = () => reject(new HungUp(answer));
+    signal.addEventListener("abort", hungUp, { once: true });
+    answer.then(resolve, reject).finally(() => signal.removeEventListener("abort", hungUp));
+  });
+}
+
+/**
  * The routes of `kv http` over one {@link Kv}, which must be opened with
  * `floats: "tagged"` so that floats keep their kind in JSON.
  *
@@ -233,6 +270,9 @@ export class HttpApi {
       return withCommonHeaders(response);
     }
     this.#inFlight++;
+    // A read given up when its client hung up, still running: its place is freed once it ends.
+    let abandoned: Promise<Response> | undefined;
+    let hungUp = false;
     try {
       const url = requestUrl(request);
       const pathBytes = url.pathname.length + url.search.length;
@@ -259,16 +299,22 @@ export class HttpApi {
       allow(readMethod(request.method), route.methods);
       if (route.template !== undefined) checkParameters(url.searchParams, request, route.template);
       operation = route.operation;
-      response = await route.run();
+      response = WRITES.has(operation)
+        ? await route.run()
+        : await untilHungUp(() => route.run(), request.signal);
     } catch (error) {
       busy = error instanceof AnswerBudgetError;
+      // Gone before its answer: a read given up, or a PUT whose body never all came.
+      hungUp = error instanceof HungUp;
+      if (error instanceof HungUp) abandoned = error.answer;
       response = this.#failure(error);
     } finally {
-      this.#inFlight--;
+      if (abandoned === undefined) this.#inFlight--;
+      else this.#release(abandoned);
     }
     this.#metrics.observe(
       operation,
-      busy ? "busy" : outcomeOf(response.status),
+      busy ? "busy" : hungUp ? "client_closed" : outcomeOf(response.status),
       (performance.now() - started) / 1000,
     );
     return withCommonHeaders(response);
@@ -289,6 +335,21 @@ export class HttpApi {
    * ```
    */
   readonly connectionClosed = (why: GuardClosure): void => this.#metrics.connectionClosed(why);
+
+  /**
+   * Frees the place among the requests in flight of a read whose client hung up once the
+   * read ends, and its answer, which nobody takes: an answer held by the {@link AnswerBudget}
+   * until its body is taken or cancelled would otherwise stay counted for good. The place
+   * stays taken until then because the read's server requests are under way until then,
+   * and `--max-concurrent-requests` bounds them: clients hanging up at once would otherwise
+   * start reads without bound on a server that does not answer.
+   */
+  #release(answer: Promise<Response>): void {
+    answer
+      .then((response) => response, (error) => this.#failure(error))
+      .then((response) => response.body?.cancel())
+      .finally(() => this.#inFlight--);
+  }
 
   #route(request: Request, url: URL, path: string): Route {
     if (path.startsWith(RECORDS_PREFIX)) {
@@ -483,6 +544,7 @@ export class HttpApi {
 
   #failure(error: unknown): Response {
     if (error instanceof HttpError) return errorResponse(error);
+    if (error instanceof HungUp) return errorResponse(new HttpError(CLIENT_CLOSED, error.message));
     if (error instanceof AnswerBudgetError) {
       return errorResponse(
         new HttpError(503, error.message, { "Retry-After": RETRY_AFTER_SECONDS }),
@@ -850,8 +912,11 @@ async function readBody(request: Request, limit: number, timeoutMs: number): Pro
   } catch (error) {
     if (error instanceof HttpError) throw error;
     if (!timedOut) {
-      // The body's stream fails only for the client's part: it closed the connection before
-      // sending the whole body, or framed it wrongly. Its failure, not an internal error.
+      // Deno.serve closed the request: its client closed the connection before the whole
+      // body (or framed it so wrongly that Deno.serve closed it): no answer can reach it.
+      if (error instanceof Deno.errors.BadResource) throw new HungUp();
+      // Else the body's stream fails only for the client's part: it framed the body wrongly.
+      // Its failure, not an internal error.
       throw new HttpError(400, `the body could not be read: ${describeError(error)}`);
     }
   } finally {

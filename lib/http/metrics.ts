@@ -5,7 +5,8 @@
  * - `kv_http_requests_total{operation, outcome}`: requests answered, by
  *   operation (`get`, `query`, `put`, `delete`, `keys`, `servers`, …) and
  *   outcome (`ok`, `not_found`, `bad_request`, `unauthorized`, `unavailable`, `busy`,
- *   `error`);
+ *   `client_closed`, `error`); `client_closed` is a read whose client hung up before its
+ *   answer, or a PUT whose body never all came: neither the server's failure nor the cluster's;
  * - `kv_http_request_duration_seconds{operation}`: a latency histogram;
  * - `kv_http_requests_in_flight`: requests being answered now;
  * - `kv_servers{state}`: servers up and down, as the connection pool sees them,
@@ -54,6 +55,7 @@ export type Outcome =
   | "unauthorized"
   | "unavailable"
   | "busy"
+  | "client_closed"
   | "error";
 
 /** The cluster's state at scrape time, as the broker sees it. */

@@ -762,6 +762,53 @@ Deno.test("replacing a dead server as README says: kv repair -s with-both is ref
   }
 });
 
+/** The fields of README's `kv repair --json` example, sorted. */
+async function readmeReportFields(): Promise<string[]> {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const example = readme.split("\n").find((line) => line.startsWith('{"keysChecked"'));
+  assert(example !== undefined, "README shows a kv repair --json line");
+  return Object.keys(JSON.parse(example)).sort();
+}
+
+/**
+ * Asserts that `run`'s report is of a run stopped before its first step under `k`: the said
+ * line, the `servers` named, nothing done, every field of a run's report.
+ */
+async function assertStopped(
+  run: { report: Record<string, unknown>; stderr: string },
+  servers: readonly string[],
+  k: number | null,
+) {
+  const said = firstLine(run.stderr);
+  assert.match(said, /^kv repair: /);
+  assert.deepEqual(run.report.stopped, { servers, message: said.slice("kv repair: ".length) });
+  assert.deepEqual(Object.keys(run.report).sort(), await readmeReportFields());
+  assert.equal(run.report.inOrder, false);
+  assert.equal(run.report.keysChecked, 0);
+  assert.deepEqual(run.report.failures, []);
+  assert.equal(run.report.refused, null);
+  assert.equal(run.report.k, k);
+}
+
+Deno.test("kv repair --json with no server answering prints a report saying so in stopped, exit 1", async () => {
+  const down = closedPorts(2).map((port) => `127.0.0.1:${port}`);
+  const file = await listFile(down);
+  try {
+    for (const args of [[], ["--dry-run"], ["-k", "2"]]) {
+      const run = await repair(["-s", file, ...args]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(
+        firstLine(run.stderr),
+        new RegExp(`^kv repair: no server of ${text(file)} answered \\(`),
+      );
+      await assertStopped(run, down, args[0] === "-k" ? 2 : null);
+      assert.equal(run.report.dryRun, args[0] === "--dry-run");
+    }
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
 Deno.test("kv repair --json prints one object with every count", async () => {
   await using cluster = await KvCluster.start(2);
   await index(cluster.serverFile, 2, 5);
@@ -790,10 +837,7 @@ Deno.test("kv repair --json prints one object with every count", async () => {
   assert.equal(report.dryRun, false);
   assert.deepEqual(report.failures, []);
   // The README's example has exactly these fields.
-  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
-  const example = readme.split("\n").find((line) => line.startsWith('{"keysChecked"'));
-  assert(example !== undefined, "README shows a kv repair --json line");
-  assert.deepEqual(Object.keys(JSON.parse(example)).sort(), Object.keys(report).sort());
+  assert.deepEqual(await readmeReportFields(), Object.keys(report).sort());
   const human = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile]));
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /^keys checked\s+5$/m);
@@ -953,7 +997,7 @@ async function relayHello(conn: Deno.TcpConn, target: { hostname: string; port: 
   }
 }
 
-Deno.test("kv repair -k whose server goes down between its HELLO and the SET_K says to run it again once that server answers, not to free a full disk", async () => {
+Deno.test("kv repair -k whose server goes down between its HELLO and the SET_K says to run it again once that server answers, not to free a full disk; --json reports it stopped", async () => {
   await using cluster = await KvCluster.start(2);
   const settled = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile, "-k", "2"]));
   assert.equal(settled.code, 0, settled.stderr);
@@ -962,8 +1006,9 @@ Deno.test("kv repair -k whose server goes down between its HELLO and the SET_K s
   const file = await Deno.makeTempFile({ suffix: ".txt" });
   try {
     await Deno.writeTextFile(file, `127.0.0.1 ${kept.port}\n127.0.0.1 ${relay.port}\n`);
-    const changed = await runKv(withBrokerTimeout(["repair", "-s", file, "-k", "1"]));
+    const changed = await repair(["-s", file, "-k", "1"]);
     assert.equal(changed.code, 1, changed.stderr);
+    await assertStopped(changed, [`127.0.0.1:${relay.port}`], 1);
     assert.match(
       changed.stderr,
       new RegExp(

@@ -310,7 +310,7 @@ Deno.test("kv http: HEAD answers as GET does, without the body; a wrong method's
   assert.deepEqual([post.status, post.headers.get("Allow")], [405, "GET, HEAD"]);
 });
 
-Deno.test("kv http: a client that goes away in the middle of its body is its own failure, not an internal error with a stack in the log", async () => {
+Deno.test("kv http: a client that goes away in the middle of its body is counted client_closed, not bad_request nor an internal error with a stack in the log", async () => {
   await using served = await HttpProcess.onCluster(1);
   const { http } = served;
   const { hostname, port } = new URL(http.url);
@@ -325,9 +325,10 @@ Deno.test("kv http: a client that goes away in the middle of its body is its own
       .filter((line) => line.startsWith(`kv_http_requests_total{operation="put"`));
   await waitFor(async () => (await outcomes()).length > 0, { what: "the PUT to be counted" });
   assert.deepEqual(await outcomes(), [
-    `kv_http_requests_total{operation="put",outcome="bad_request"} 1`,
+    `kv_http_requests_total{operation="put",outcome="client_closed"} 1`,
   ]);
   assert.deepEqual(http.stderr.filter((line) => /internal error|^\s+at /.test(line)), []);
+  assert.equal((await call(http, "GET", "v1/records/person1")).status, 404);
 });
 
 Deno.test("kv http: a JSON body nested past what the stack can parse is a 400 naming the depth limit, not a 500", async () => {
