@@ -49,7 +49,13 @@ import {
 } from "../base/line_editor.ts";
 import { getField, type Value } from "../record/value.ts";
 import { parseKeyPath, RecordParseError } from "../record/parse.ts";
-import { indexOfBlank, openObjects, trimBlanks } from "../record/grammar.ts";
+import {
+  indexOfBlank,
+  isBlank,
+  openObjects,
+  trimBlanks,
+  trimBlanksStart,
+} from "../record/grammar.ts";
 import { LineBuffer, StdoutError, writeLine } from "../base/stdout.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
 import { utf8Length } from "../base/utf8.ts";
@@ -559,16 +565,18 @@ const ARGUMENT_HINTS: Readonly<Record<string, readonly string[]>> = {
  * ```
  */
 export function argumentHint(text: string): string | undefined {
-  const words = text.trimStart().split(/\s+/);
+  // Words split as commands split them: on spaces and tabs, the record grammar's blanks.
+  const words = trimBlanksStart(text).split(/[ \t]+/);
+  const endsBlank = text.length > 0 && isBlank(text.charCodeAt(text.length - 1));
   const args = ARGUMENT_HINTS[words[0].toUpperCase()];
-  if (args === undefined || words.length < 2 && !/\s$/.test(text)) {
+  if (args === undefined || words.length < 2 && !endsBlank) {
     return words.length === 1 && args !== undefined ? ` ${args.join(" ")}` : undefined;
   }
   const typed = words.slice(1).filter((word) => word !== "").length;
   if (words[0].toUpperCase() === "PUT" && typed > 0) return undefined;
   const rest = args.slice(typed);
   if (rest.length === 0) return undefined;
-  return (/\s$/.test(text) ? "" : " ") + rest.join(" ");
+  return (endsBlank ? "" : " ") + rest.join(" ");
 }
 
 /** Options for {@link completeLine}. */
@@ -708,13 +716,15 @@ export async function completeLine(
   before: string,
   options: CompleteLineOptions = {},
 ): Promise<Completion> {
-  const start = before.length - before.trimStart().length;
+  // Blanks as commands read them (spaces and tabs): another space character is part of a key,
+  // so a completion after it names a key starting with it.
+  const start = before.length - trimBlanksStart(before).length;
   const typed = before.slice(start);
   if (typed.startsWith(META_COMMAND_PREFIX)) {
     const candidates = (options.metaCompletions ?? []).filter((line) => line.startsWith(typed));
     return { start, candidates };
   }
-  const space = typed.search(/\s/);
+  const space = indexOfBlank(typed);
   if (space === -1) {
     const lowerCase = typed !== "" && typed === typed.toLowerCase();
     const candidates = COMMAND_WORDS.filter((word) => word.startsWith(typed.toUpperCase()))
@@ -722,9 +732,9 @@ export async function completeLine(
     return { start, candidates };
   }
   const word = typed.slice(0, space).toUpperCase();
-  const argument = typed.slice(space).trimStart();
+  const argument = trimBlanksStart(typed.slice(space));
   const argumentStart = before.length - argument.length;
-  if (word === "HELP" && !/\s/.test(argument)) {
+  if (word === "HELP" && indexOfBlank(argument) === -1) {
     const candidates = COMMAND_WORDS.filter((name) => name.startsWith(argument.toUpperCase()));
     return { start: argumentStart, candidates };
   }
@@ -770,7 +780,7 @@ export async function completeLine(
  */
 function partialKey(text: string): string | undefined {
   const quote = text[0];
-  if (quote !== '"' && quote !== "'") return /[\s:"']/.test(text) ? undefined : text;
+  if (quote !== '"' && quote !== "'") return /[ \t:"']/.test(text) ? undefined : text;
   // Closed, the text reads as one quoted key, escapes and all.
   const path = keyPathOf(text + quote);
   return path?.length === 1 ? path[0] : undefined;

@@ -259,12 +259,23 @@ export function abortedError(
   return new KvAbortedError(`${call} ${what} ${outcome}`, { cause: reason, underWay });
 }
 
-/** A signal's reason in a few words: an Error's message (`abort()`'s own says so), else it. */
+/**
+ * A signal's reason in a few words: an Error's message (`abort()`'s own says so), else it.
+ * Never throws: it runs in the signal's abort listener, where a throw (String() of an object
+ * without a prototype) was reported uncaught and left the call's promise never settled.
+ */
 function abortReason(reason: unknown): string {
-  if (reason instanceof Error) return reason.message;
-  const text = String(reason);
+  let text: string;
+  try {
+    text = reason instanceof Error ? String(reason.message) : String(reason);
+  } catch {
+    return UNSHOWN_REASON;
+  }
   return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}…` : text;
 }
 
-/** Most characters of a non-Error reason an aborted call's message quotes: it is one line. */
+/** An aborted call's words for a reason String() cannot make text; its `cause` holds it. */
+const UNSHOWN_REASON = "a reason that cannot be shown as text";
+
+/** Most characters of a reason an aborted call's message quotes: it is one line. */
 const MAX_REASON_CHARS = 200;

@@ -550,6 +550,11 @@ function quoted(key: unknown): string {
   return typeof key === "string" ? `'${key}'` : describeArgument(key);
 }
 
+/** Whether `path` is an array of strings, a key path a query's message may join. */
+function isStrings(path: unknown): path is readonly string[] {
+  return Array.isArray(path) && path.every((part) => typeof part === "string");
+}
+
 /** ` (prefix 'person')` for an aborted `keys` or `list` call's message, or "" for none. */
 function prefixed(prefix: unknown): string {
   return prefix === undefined || prefix === "" ? "" : ` (prefix ${quoted(prefix)})`;
@@ -730,7 +735,8 @@ export class Kv implements AsyncDisposable {
     // later changes to its array.
     const asked = typeof path === "string" || !Array.isArray(path) ? path : [...path];
     const read = () => this.#core.queryDecoded(asked, decode, this.#leaf);
-    const named = () => `query of ${quoted(Array.isArray(asked) ? asked.join(".") : asked)}`;
+    // Joined only when all strings: join() of a part without a prototype throws.
+    const named = () => `query of ${quoted(isStrings(asked) ? asked.join(".") : asked)}`;
     return this.#run(read, "query", options, named);
   }
 

@@ -132,6 +132,21 @@ export function trimBlanks(text: string): string {
 }
 
 /**
+ * `text` without the grammar's whitespace (spaces and tabs) at its start; see
+ * {@link trimBlanks}.
+ *
+ * @example
+ * ```ts
+ * trimBlanksStart("\t person1 "); // "person1 "
+ * ```
+ */
+export function trimBlanksStart(text: string): string {
+  let start = 0;
+  while (start < text.length && isBlank(text.charCodeAt(start))) start++;
+  return start === 0 ? text : text.slice(start);
+}
+
+/**
  * `text` without the grammar's whitespace (spaces and tabs) at its end; see {@link trimBlanks}.
  *
  * @example

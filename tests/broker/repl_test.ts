@@ -136,6 +136,31 @@ Deno.test("answerLine turns parse errors into error answers", async () => {
   });
 });
 
+Deno.test("completeLine takes blanks as commands do, spaces and tabs only: a key starting with a no-break space or holding a line separator completes as itself, and the completed line reads it", async () => {
+  await withFakeBroker(3, 2, async ({ broker }) => {
+    const spaced = "\u00a0nb";
+    const separated = "a\u2028b";
+    await broker.put(spaced, int(9));
+    await broker.put("nb1", int(1));
+    await broker.put(separated, int(2));
+    for (
+      const [typed, key, value] of [["GET \u00a0n", spaced, 9], [
+        "GET a\u2028",
+        separated,
+        2,
+      ]] as const
+    ) {
+      const completion = await completeLine(broker, typed);
+      assert.deepEqual(completion.candidates, [formatName(key)], typed);
+      const line = typed.slice(0, completion.start) + completion.candidates[0];
+      assert.equal(
+        formatAnswer((await answerLine(broker, line))!),
+        `${formatName(key)} : ${value}`,
+      );
+    }
+  });
+});
+
 Deno.test("completeLine completes command words, keys, field names, HELP topics and meta commands", async () => {
   await withFakeBroker(3, 2, async ({ broker }) => {
     await broker.put(

@@ -174,3 +174,47 @@ Deno.test("a list whose signal aborts between two entries yields no more: the ne
       "(underWay: true)",
   );
 });
+
+Deno.test("a signal whose reason cannot be made text (an object without a prototype) still rejects the call with a KvAbortedError, before it is sent and under way", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await cluster.connect();
+  const reason = Object.create(null);
+  const before = kv.get("k", { signal: AbortSignal.abort(reason) });
+  const controller = new AbortController();
+  const underWay = kv.get("k", { signal: controller.signal });
+  controller.abort(reason);
+  const unshown = "was aborted (a reason that cannot be shown as text)";
+  assert.equal(
+    await abortedWith(before, "the get before it was sent"),
+    `get of 'k' ${unshown} before it was sent: nothing was sent (underWay: false)`,
+  );
+  assert.equal(
+    await abortedWith(underWay, "the get under way"),
+    `get of 'k' ${unshown} while under way: its answer is dropped (underWay: true)`,
+  );
+  await before.catch((error) => assert.equal(error.cause, reason));
+});
+
+Deno.test("a query of a path that is no strings, aborted, rejects and leaves the other calls on its signal to reject too", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await cluster.connect({ timeoutMs: HELD_TIMEOUT_MS });
+  cluster.servers[0].signal("SIGSTOP");
+  try {
+    const controller = new AbortController();
+    const { signal } = controller;
+    const path = [Object.create(null)] as unknown as string[];
+    const query = kv.query(path, { signal: AbortSignal.abort() });
+    assert.equal(
+      await abortedWith(query, "the query"),
+      "query of an array was aborted (The signal has been aborted) before it was sent: " +
+        "nothing was sent (underWay: false)",
+    );
+    const held = kv.query(path, { signal });
+    const read = kv.get("k", { signal });
+    controller.abort();
+    assert.match(await abortedWith(held, "the held query"), /^query of an array was aborted/);
+    assert.match(await abortedWith(read, "the get"), /^get of 'k' was aborted/);
+  } finally {
+    cluster.servers[0].signal("SIGCONT");
+  }
+});
