@@ -44,6 +44,9 @@ export const EXIT_IN_ORDER = 0;
  */
 export const EXIT_NOT_IN_ORDER = 1;
 
+/** kv repair's flags as parsed. */
+type RepairFlags = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
+
 const FLAGS = {
   servers: { type: "string", short: "s" },
   replicas: { type: "string", short: "k" },
@@ -107,21 +110,7 @@ async function runRepair(args: string[]): Promise<number> {
   const dryRun = values["dry-run"] ?? false;
   try {
     await pool.start();
-    const refused = credentialsRefusedError("repair", pool.credentialsRefused(), values);
-    if (refused !== undefined) throw refused;
-    const twins = pool.twins();
-    if (twins.length > 0) {
-      throw serverListedTwice("repair", path, twins);
-    }
-    if (pool.upCount === 0) {
-      const reasons = servers.map((_, index) => pool.downReason(index)).join("; ");
-      const message = `no server of ${path} answered (${reasons})`;
-      console.error(`kv repair: ${message}`);
-      // No server told a k: the one asked for, if any.
-      const stopped = { servers: servers.map((server) => server.id), message };
-      if (json) printStopped(requestedK ?? null, dryRun, stopped);
-      return EXIT_NOT_IN_ORDER;
-    }
+    if (!answeredAtStart(pool, values, path, requestedK)) return EXIT_NOT_IN_ORDER;
     // Said as every other client says it: `kv repair --dry-run` is the monitoring check.
     for (const line of pool.openServerWarnings()) console.error(`kv repair: ${line}`);
     const k = clusterK(pool, requestedK, path);
@@ -159,19 +148,7 @@ async function runRepair(args: string[]): Promise<number> {
       listChange: notice ?? null,
       stopped: null,
     };
-    // Servers repaired under another list or k than this one's are repaired and marked anew.
-    pool.trustUnder(k);
-    const report = await withProgress((onProgress) =>
-      repairCluster(pool, {
-        k,
-        placement: new Placement(servers.map((server) => server.identity)),
-        dryRun,
-        listTombstones: true,
-        listChange: true,
-        unrepaired: (index) => pool.trusted(index) === false,
-        onProgress,
-      })
-    );
+    const report = await repairPass(pool, k, dryRun);
     printReport(report, k, json, again, said);
     printGoneAdvice(report, pool, path, again);
     return report.inOrder ? EXIT_IN_ORDER : EXIT_NOT_IN_ORDER;
@@ -181,11 +158,53 @@ async function runRepair(args: string[]): Promise<number> {
 }
 
 /**
+ * Whether the servers of `path` let the run go on once `pool` started: throws the
+ * UserError of credentials they all refused or a server listed twice, and says (on stderr,
+ * and in a --json report) when no server answered.
+ */
+function answeredAtStart(
+  pool: ServerPool,
+  values: RepairFlags,
+  path: string,
+  requestedK: number | undefined,
+): boolean {
+  const refused = credentialsRefusedError("repair", pool.credentialsRefused(), values);
+  if (refused !== undefined) throw refused;
+  const twins = pool.twins();
+  if (twins.length > 0) throw serverListedTwice("repair", path, twins);
+  if (pool.upCount > 0) return true;
+  const reasons = pool.servers.map((_, index) => pool.downReason(index)).join("; ");
+  const message = `no server of ${path} answered (${reasons})`;
+  console.error(`kv repair: ${message}`);
+  // No server told a k: the one asked for, if any.
+  const stopped = { servers: pool.servers.map((server) => server.id), message };
+  if (values.json ?? false) printStopped(requestedK ?? null, values["dry-run"] ?? false, stopped);
+  return false;
+}
+
+/** The repair itself, under `k`, once its servers are checked and told what it changes. */
+function repairPass(pool: ServerPool, k: number, dryRun: boolean): Promise<RepairReport> {
+  // Servers repaired under another list or k than this one's are repaired and marked anew.
+  pool.trustUnder(k);
+  return withProgress((onProgress) =>
+    repairCluster(pool, {
+      k,
+      placement: new Placement(pool.servers.map((server) => server.identity)),
+      dryRun,
+      listTombstones: true,
+      listChange: true,
+      unrepaired: (index) => pool.trusted(index) === false,
+      onProgress,
+    })
+  );
+}
+
+/**
  * What the flags ask the repair of, checked before anything connects: the server file
  * (`path`) and its servers, the k requested (-k; undefined when not given) and the
  * timeout. A UserError names the first flag or file that is wrong.
  */
-async function repairTarget(values: ReturnType<typeof parseFlags<typeof FLAGS>>["values"]) {
+async function repairTarget(values: RepairFlags) {
   const path = serverFile(values.servers);
   const servers = await readServerList(path).catch((error) => {
     if (!(error instanceof ServerFileError)) throw error;
