@@ -25,16 +25,27 @@ async function serverFile(servers: readonly ServerProcess[]): Promise<string> {
   return path;
 }
 
-/** Stores `person0` … `person{count-1}` (value: `{ "age": i }`) with k replicas through a broker. */
-async function index(file: string, k: number, count: number): Promise<void> {
+/**
+ * Stores `person0` … `person{count-1}` (value: `{ "age": i }`) with k replicas through a broker
+ * (exit 0 asserted), then runs `commands` (one a line, default none) in the same session and
+ * returns their JSON answers: one process where an {@link ask} after it would start another.
+ */
+async function index(
+  file: string,
+  k: number,
+  count: number,
+  commands: string[] = [],
+): Promise<Record<string, unknown>[]> {
   const data = await Deno.makeTempFile({ suffix: ".txt" });
   try {
     const lines = Array.from({ length: count }, (_, i) => `person${i}: { "age" : ${i} }\n`);
     await Deno.writeTextFile(data, lines.join(""));
     const run = await runKv(
-      withBrokerTimeout(["broker", "-s", file, "-k", `${k}`, "-i", data, "--index-only"]),
+      withBrokerTimeout(["broker", "-s", file, "-k", `${k}`, "-i", data, "--json"]),
+      { stdin: commands.map((command) => command + "\n").join("") },
     );
     assert.equal(run.code, 0, run.stderr);
+    return run.stdout.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
   } finally {
     await Deno.remove(data);
   }
@@ -96,9 +107,9 @@ Deno.test("kv repair after servers are added and removed: every key on exactly i
   const oldFile = await serverFile(cluster.servers.slice(0, 4));
   const newFile = await serverFile([...kept, ...added]);
   try {
-    await index(oldFile, 2, 200);
     const deleted = Array.from({ length: 20 }, (_, i) => `person${i * 10}`);
-    const answers = await ask(oldFile, 2, deleted.map((key) => `DELETE ${key}`));
+    const answers = await index(oldFile, 2, 200, deleted.map((key) => `DELETE ${key}`));
+    assert.equal(answers.length, deleted.length);
     assert(answers.every((answer) => answer.deleted === true), JSON.stringify(answers));
 
     const { code, report, stderr } = await repair(["-s", newFile]);
@@ -268,12 +279,10 @@ Deno.test({
   ignore: !hasFaketime(),
   fn: async () => {
     await using cluster = await KvCluster.start(3);
-    const put = await runKv(
-      withBrokerTimeout(["put", "gone: 1", "-s", cluster.serverFile, "-k", "2"]),
-    );
-    assert.equal(put.code, 0, put.stderr);
-    const deleted = await runKv(withBrokerTimeout(["delete", "gone", "-s", cluster.serverFile]));
-    assert.equal(deleted.code, 0, deleted.stderr);
+    // Stored and deleted in one piped session: two one-shots would test nothing more here.
+    const [put, deleted] = await ask(cluster.serverFile, 2, ["PUT gone: 1", "DELETE gone"]);
+    assert.equal(put.stored, true, JSON.stringify(put));
+    assert.equal(deleted.deleted, true, JSON.stringify(deleted));
     const ahead = await runKv(
       withBrokerTimeout(["repair", "-s", cluster.serverFile, "--json"]),
       { env: faketimeEnv("+2d") },
@@ -382,10 +391,9 @@ Deno.test("kv repair -k 3 killed (SIGKILL) once every server records k=3: broker
   await using cluster = await KvCluster.start(4);
   const count = 300;
   const deleted = 20;
-  await index(cluster.serverFile, 2, count);
   const keys = Array.from({ length: count }, (_, i) => `person${i}`);
   const gets = keys.map((key) => `GET ${key}`);
-  await ask(cluster.serverFile, 2, keys.slice(0, deleted).map((key) => `DELETE ${key}`));
+  await index(cluster.serverFile, 2, count, keys.slice(0, deleted).map((key) => `DELETE ${key}`));
   // A broker running across the change follows it (no -k).
   await using running = BrokerProcess.start(["-s", cluster.serverFile, "--json"]);
   assert.equal((await running.ask("GET person30")).value?.toString(), { age: 30 }.toString());
