@@ -101,11 +101,17 @@ Deno.test("with --auth-file, a client without the secret cannot read or write; a
     assert.equal(stranger.code, 2);
     assert.match(stranger.stderr, /requires authentication and no auth file was given/);
 
-    // KV_AUTH_FILE stands in for --auth-file.
+    // KV_AUTH_FILE stands in for --auth-file: a client given it writes and reads (one piped
+    // session, a process where a kv put and a kv get would start two).
     const env = { KV_AUTH_FILE: authFile };
-    assert.equal((await runKv(["put", ...servers, "person1: {a: 1}"], { env })).code, 0);
-    const get = await runKv(["get", ...servers, "person1"], { env });
-    assert.deepEqual([get.code, get.stdout], [0, 'person1 : { "a" : 1 }\n']);
+    const session = await runKv(["broker", ...servers], {
+      env,
+      stdin: "PUT person1: {a: 1}\nGET person1\n",
+    });
+    assert.deepEqual([session.code, session.stdout], [
+      0,
+      'STORED: person1\nperson1 : { "a" : 1 }\n',
+    ], session.stderr);
     assert.equal((await stopWithin(server)).code, 0);
   });
 });
@@ -397,12 +403,11 @@ tlsTest(
     const servers = ["-s", `${dir}/servers`, "--timeout-ms", "20000"];
     const ca = ["--timeout-ms", "20000", "--tls-ca", certs.caPem];
 
-    assert.equal(
-      (await runKv(["put", ...servers, "--tls-ca", certs.caPem, "p: {a: 1}"])).code,
-      0,
-    );
-    const good = await runKv(["get", ...servers, "--tls-ca", certs.caPem, "p"]);
-    assert.deepEqual([good.code, good.stdout], [0, 'p : { "a" : 1 }\n']);
+    // Written and read back in one piped session: a kv put and a kv get would start two.
+    const good = await runKv(["broker", ...servers, "--tls-ca", certs.caPem], {
+      stdin: "PUT p: {a: 1}\nGET p\n",
+    });
+    assert.deepEqual([good.code, good.stdout], [0, 'STORED: p\np : { "a" : 1 }\n'], good.stderr);
 
     // Reconnecting mends neither: each is the user's to fix, and says how.
     const refusals: [string, string][] = [
