@@ -202,6 +202,11 @@ Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in 
     // with how to give another: no help where Deno refused kv a permission.
     await Deno.writeTextFile(`${dir}/serverFile.txt`, "127.0.0.1 1\n");
     const advice = (flag: string) => `run kv with --allow-${flag}, as 'deno install' of kv does\n`;
+    // The connection guard (on with --header-timeout-ms) makes a directory for its sockets.
+    const guardedHttp = [
+      ...["http", "-s", `${dir}/servers.txt`, "--listen", "127.0.0.1:0"],
+      ...["--header-timeout-ms", "1000"],
+    ];
     const cases = [
       [
         ["--allow-read"],
@@ -253,17 +258,8 @@ Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in 
         `--allow-write for it); ${advice("write")}`,
       ],
       [
-        // The connection guard (on with --header-timeout-ms) makes a directory for its sockets.
         ["--allow-net", "--allow-read"],
-        [
-          "http",
-          "-s",
-          `${dir}/servers.txt`,
-          "--listen",
-          "127.0.0.1:0",
-          "--header-timeout-ms",
-          "1000",
-        ],
+        guardedHttp,
         "kv http: cannot listen on 127.0.0.1:0: the connection guard cannot make a directory " +
         "for its sockets in the temporary directory ($TMPDIR, else /tmp): Deno does not let kv " +
         `write it (no --allow-write for it); ${advice("write")}`,
@@ -280,15 +276,7 @@ Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in 
     // own making): the flag is the fix, not another TMPDIR.
     const [code, stdout, stderr] = await run(
       ["--allow-read", "--allow-write", "--allow-net=127.0.0.1"],
-      [
-        "http",
-        "-s",
-        `${dir}/servers.txt`,
-        "--listen",
-        "127.0.0.1:0",
-        "--header-timeout-ms",
-        "1000",
-      ],
+      guardedHttp,
     );
     assert.deepEqual([code, stdout], [2, ""], stderr);
     assert.match(

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { BrokerProcess, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { homes, serverContents } from "../helpers/server_contents.ts";
-import { connectClient, recordedKs } from "../helpers/client.ts";
+import { connectClient, recordedKs, withClient } from "../helpers/client.ts";
+import type { ServerClient } from "../../lib/protocol/client.ts";
 import type { ServerProcess } from "../../lib/cli/server_process.ts";
 import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "../helpers/wait.ts";
 import { startServerProcess, TEST_KV } from "../helpers/server_process.ts";
@@ -239,17 +240,8 @@ Deno.test("kv repair purges an old tombstone once on every replica, keeps a youn
   const old = { ms: Date.now() - 3_600_000, counter: 0, broker: 7 };
   const older = { ms: old.ms - 1000, counter: 0, broker: 7 };
   const young = { ms: Date.now(), counter: 0, broker: 7 };
-  const write = async (
-    server: ServerProcess,
-    act: (client: Awaited<ReturnType<typeof connectClient>>) => Promise<unknown>,
-  ) => {
-    const client = await connectClient(server.address);
-    try {
-      await act(client);
-    } finally {
-      await client.close();
-    }
-  };
+  const write = (server: ServerProcess, act: (client: ServerClient) => Promise<unknown>) =>
+    withClient(server.address, act);
   // "old": a tombstone on one home server, an older record on a server off its home. Old
   // versions go in as repair copies: a write stamped an hour behind a server's clock is
   // answered STALE, to be stamped again (MAX_WRITE_LAG_MS).
@@ -615,12 +607,10 @@ Deno.test("kv repair over servers that record a k their marks predate (a kv repa
   const settled = await repair(["-s", cluster.serverFile]);
   assert.equal(settled.code, 0, settled.stderr);
   for (const server of cluster.servers) {
-    const client = await connectClient(server.address);
-    try {
-      assert.equal(await client.setK(3, { replace: true }), 3);
-    } finally {
-      await client.close();
-    }
+    assert.equal(
+      await withClient(server.address, (client) => client.setK(3, { replace: true })),
+      3,
+    );
   }
   const { code, stderr } = await repair(["-s", cluster.serverFile]);
   assert.equal(code, 0, stderr);
@@ -719,12 +709,10 @@ Deno.test("kv repair rerun over servers a stopped change left marked as changing
   assert.equal(settled.code, 0, settled.stderr);
   // What a change SIGKILLed after its first step leaves: every server marked ff…ff.
   for (const server of cluster.servers) {
-    const client = await connectClient(server.address);
-    try {
-      await client.markRepaired(LIST_CHANGE_UNDER_WAY, client.state.repairedUnder);
-    } finally {
-      await client.close();
-    }
+    await withClient(
+      server.address,
+      (client) => client.markRepaired(LIST_CHANGE_UNDER_WAY, client.state.repairedUnder),
+    );
   }
   const down = cluster.servers[2];
   await down.kill();

@@ -53,12 +53,28 @@ export function connectClient(
 export async function recordedKs(
   servers: readonly { readonly address: ServerAddress }[],
 ): Promise<number[]> {
-  return await Promise.all(servers.map(async (server) => {
-    const client = await connectClient(server.address);
-    try {
-      return client.state.k;
-    } finally {
-      await client.close();
-    }
-  }));
+  return await Promise.all(
+    servers.map((server) => withClient(server.address, (client) => client.state.k)),
+  );
+}
+
+/**
+ * What `act` makes of a client of `address` ({@link connectClient}), closed once it is done,
+ * whether it succeeded or threw.
+ *
+ * @example
+ * ```ts
+ * await withClient({ hostname: "127.0.0.1", port: 8000 }, (client) => client.ping());
+ * ```
+ */
+export async function withClient<T>(
+  address: ServerAddress,
+  act: (client: ServerClient) => T | Promise<T>,
+): Promise<T> {
+  const client = await connectClient(address);
+  try {
+    return await act(client);
+  } finally {
+    await client.close();
+  }
 }
