@@ -605,7 +605,7 @@ export function judgeDowntime(
  * @example
  * ```ts
  * describeDowntime({ verdict: "stale", downMs: 172_800_000 }, { dir: "data", graceMs: 86_400_000, kept: false });
- * // "data dir data was last alive 2 days ago, longer than its tombstone grace allows (--tombstone-grace 1 day, less 1 minute): …"
+ * // "data dir data was last alive 2 days ago, longer than its tombstone grace allows (--tombstone-grace 24 hours, less 60 seconds): …"
  * ```
  */
 export function describeDowntime(
@@ -645,9 +645,12 @@ const SPAN_UNITS: readonly (readonly [string, number])[] = [
   ["second", 1_000],
 ];
 
-/** `ms` in the largest unit that keeps it one or more, rounded down: `2 days`, `3 seconds`. */
+/**
+ * `ms` in the largest unit that keeps it two or more, rounded down, so that rounding takes
+ * at most half of it: `2 days`, `47 hours`, `24 hours`, `90 seconds`, `1500 ms`.
+ */
 function describeSpan(ms: number): string {
-  const unit = SPAN_UNITS.find(([, size]) => ms >= size);
+  const unit = SPAN_UNITS.find(([, size]) => ms >= 2 * size);
   if (unit === undefined) return `${Math.floor(ms)} ms`;
   return counted(Math.floor(ms / unit[1]), unit[0]);
 }
