@@ -73,10 +73,10 @@ Deno.test({
     "kv server on a data dir stopped 23 h ago starts; 25 h ago it is refused, one line and exit 2, again at the next try; --keep-stale-data starts it with a warning and its record; back on the real clock its stamp is ahead: a warning",
   fn: async () => {
     await withTempDir(async (dataDir) => {
-      const first = await startServerProcess(["--data-dir", dataDir]);
+      await using first = await startServerProcess(["--data-dir", dataDir]);
       await withClient(first.address, (client) => client.put("a", str("1"), at()));
       await stopCleanly(first);
-      const soon = await serverAt("+23h", dataDir);
+      await using soon = await serverAt("+23h", dataDir);
       assert.ok(
         !soon.stderrLines.some((line) => line.includes("last alive")),
         soon.stderrLines.join("\n"),
@@ -90,7 +90,7 @@ Deno.test({
         assert.equal(refused.code, 2, `${attempt}: ${refused.stderr}`);
         assert.match(refused.stderr, refusal(dataDir, "25 hours"), attempt);
       }
-      const kept = await serverAt("+2d", dataDir, ["--keep-stale-data"]);
+      await using kept = await serverAt("+2d", dataDir, ["--keep-stale-data"]);
       const keptLog = kept.stderrLines.join("\n");
       assert.match(
         keptLog,
@@ -98,7 +98,7 @@ Deno.test({
       );
       assert.match(keptLog, /listening on .*, 1 record,/);
       await stopCleanly(kept);
-      const back = await startServerProcess(["--data-dir", dataDir]);
+      await using back = await startServerProcess(["--data-dir", dataDir]);
       assert.match(
         back.stderrLines.join("\n"),
         /kv server warn: recovery: data dir .*'s last-alive stamp \(in LOCK\) is (47 hours|2 days) ahead of this server's clock/,
@@ -115,7 +115,7 @@ Deno.test({
   fn: async () => {
     await withTempDir(async (dataDir) => {
       const grace = ["--tombstone-grace", "2s"];
-      const server = await startServerProcess(["--data-dir", dataDir, ...grace]);
+      await using server = await startServerProcess(["--data-dir", dataDir, ...grace]);
       await withClient(server.address, async (client) => {
         assert.equal(await client.setK(1), 1);
         await client.put("only", str("1"), at());
@@ -126,7 +126,7 @@ Deno.test({
         what: "the running server to stamp its LOCK again",
       });
       await stopCleanly(server);
-      const later = await serverAt("+2d", dataDir, grace);
+      await using later = await serverAt("+2d", dataDir, grace);
       const log = later.stderrLines.join("\n");
       assert.match(
         log,
