@@ -25,8 +25,9 @@ import {
   sameBoot,
 } from "../../lib/server/run_record.ts";
 import { StaleDataDirError, Store } from "../../lib/server/store.ts";
-import { int } from "../../lib/record/value.ts";
+import { int, str } from "../../lib/record/value.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
+import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 
 const writerScript = new URL("../fixtures/store_writer.ts", import.meta.url).pathname;
@@ -627,4 +628,44 @@ Deno.test("store: a running store restamps its record's alive every quarter of a
       await ahead.close();
     }
   });
+});
+
+tmpfsTest({
+  name:
+    "store: a store refusing writes (its disk full) stamps nothing while it does, so a start after it refused them longer than the grace is refused, though its process ran all along",
+  short: "store: no alive stamp while refusing writes",
+  megabytes: 2,
+}, async (mount) => {
+  const dir = `${mount}/data`;
+  const grace = 2_000;
+  const store = await Store.open({
+    dataDir: dir,
+    tombstoneGraceMs: grace,
+    onWarning: () => {},
+    onWritableChange: () => {},
+  });
+  try {
+    store.put("kept", int(1));
+    await store.commit();
+    await assert.rejects(
+      Deno.writeFile(`${mount}/ballast`, new Uint8Array(4 * 1024 * 1024)),
+      /No space left on device/,
+    );
+    // Its DELETEs are refused too from here (READ_ONLY): the others' tombstones it misses.
+    store.put("refused", str("v".repeat(64 * 1024)));
+    await assert.rejects(store.commit(), /No space left on device/);
+    const failedAt = Date.now();
+    await waitFor(() => Date.now() - failedAt > grace, {
+      what: "the grace to pass while the store refuses writes",
+    });
+    // LOCK is rewritten in place, in a block it has: a full disk did not stop a stamp.
+    assert.ok((await recordIn(dir)).alive! <= failedAt, "no stamp while refusing writes");
+  } finally {
+    await assert.rejects(store.close(), /No space left on device/);
+  }
+  await Deno.remove(`${mount}/ballast`);
+  await assert.rejects(
+    () => Store.open({ dataDir: dir, tombstoneGraceMs: grace, onWarning: () => {} }),
+    StaleDataDirError,
+  );
 });
