@@ -283,3 +283,43 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  ...needsFaketime,
+  name:
+    "kv server on a dir recording k = 1, SIGSTOPped and resumed with its clocks 2 minutes on, warns that it serves on with its data (no other replica holds its keys) and does, stamping on",
+  fn: async () => {
+    await withTempDir(async (parent) => {
+      const [dataDir, clock] = [`${parent}/data`, `${parent}/clock`];
+      await Deno.writeTextFile(clock, "+0");
+      await using server = await ServerProcess.start({
+        kv: kvClockedBy(clock),
+        dataDir,
+        args: ["--tombstone-grace", "2s"],
+        startTimeoutMs: DEFAULT_DEADLINE_MS,
+      });
+      await withClient(server.address, async (client) => {
+        assert.equal(await client.setK(1), 1);
+        await client.put("only", str("1"), at());
+      });
+      server.signal("SIGSTOP");
+      const before = await aliveIn(dataDir);
+      assert.ok(before !== undefined);
+      await Deno.writeTextFile(clock, "+2m");
+      server.signal("SIGCONT");
+      await waitFor(
+        () =>
+          server.stderrLines.some((line) =>
+            /^kv server warn: data dir .* was out of the cluster for 2 minutes while this server ran .*: serving on with its data, as the cluster's k recorded in it is 1 \(no other replica holds its keys\)/
+              .test(line)
+          ),
+        { what: "the resumed server to warn that it serves on" },
+      );
+      await waitFor(async () => (await aliveIn(dataDir) ?? before) > before + 120_000, {
+        what: "the server to stamp its LOCK after the freeze",
+      });
+      assert.ok((await serverContents(server.address)).has("only"), "it serves on");
+      await stopCleanly(server);
+    });
+  },
+});
