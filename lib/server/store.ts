@@ -78,7 +78,10 @@
  * failure was refused to its client but had changed memory, and the retry stores it: its
  * outcome is unknown to the client, as after a timeout. Nothing refused later changes
  * anything. A data dir whose name no longer names the dir the store holds (deleted, moved
- * or replaced: {@link DataDirLostError}) is refused alike, until the dir is back.
+ * or replaced: {@link DataDirLostError}) is refused alike, until the dir is back. A store
+ * that refused writes (or whose process was stopped) longer than the tombstone grace allows
+ * fails for good instead ({@link StaleDataDirError}, told to `onStale`): it missed deletes
+ * the other replicas may have purged since (run_record.ts, _The last-alive stamp_).
  *
  * @example
  * ```ts
