@@ -20,6 +20,8 @@ import {
   encodeRunRecord,
   judgeDowntime,
   judgeLastRun,
+  MIN_RUNNING_DOWNTIME_MS,
+  runningDowntimeLimit,
   type RunNow,
   type RunRecord,
   sameBoot,
@@ -552,6 +554,33 @@ Deno.test("run record: what a start says of a stale dir names the dir, how long 
   assert.match(
     describeDowntime({ verdict: "ahead", aheadMs: 2 * DAY_MS }, options),
     /^data dir \/srv\/kv's last-alive stamp \(in LOCK\) is 2 days ahead of this server's clock .*cannot be told: if longer than the grace \(--tombstone-grace 24 hours\), stop/,
+  );
+});
+
+Deno.test("run record: a running server is allowed what a start allows, but never less than a minute, and says it was out while it ran: stopped, or serving on when kept", () => {
+  assert.equal(runningDowntimeLimit(DAY_MS), DAY_MS - 60_000);
+  assert.equal(runningDowntimeLimit(2_000), MIN_RUNNING_DOWNTIME_MS);
+  const options = { dir: "/srv/kv", graceMs: 2_000, kept: false, running: true };
+  const out = "data dir /srv/kv was out of the cluster for 2 minutes while this server ran (its " +
+    "process stopped or frozen, or its disk refusing writes), longer than its tombstone grace " +
+    "allows (--tombstone-grace 2 seconds, less 500 ms)";
+  const stale = { verdict: "stale", downMs: 2 * 60_000 } as const;
+  assert.equal(
+    describeDowntime(stale, options),
+    `${out}: the other replicas may have purged the tombstones of deletes it missed, and ` +
+      "serving on it would bring those records back (and kv repair would spread them); stopped " +
+      "without stamping the dir alive, so its next start is refused too: move the dir aside or " +
+      "empty it and start again (it starts unrepaired, and kv repair refills it from the other " +
+      "replicas), or, only when no other replica holds its keys (k = 1, or every replica lost), " +
+      "start with --keep-stale-data",
+  );
+  assert.ok(
+    describeDowntime(stale, { ...options, kept: true })
+      .startsWith(`${out}: serving on with its data, as --keep-stale-data asks; `),
+  );
+  assert.ok(
+    describeDowntime({ ...stale, verdict: "only copy" }, options)
+      .startsWith(`${out}: serving on with its data, as the cluster's k recorded in it is 1 `),
   );
 });
 
