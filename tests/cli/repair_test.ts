@@ -18,6 +18,7 @@ import { faketimeEnv, hasFaketime } from "../helpers/faketime.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { closedPorts, listenLoopback, type LoopbackListener } from "../helpers/fixtures.ts";
 import { LIST_CHANGE_UNDER_WAY } from "../../lib/protocol/mod.ts";
+import type { ListChange } from "../../lib/cli/list_change_notice.ts";
 
 /** A server file listing `servers`, removed at the end of the test by `using`. */
 async function serverFile(servers: readonly ServerProcess[]): Promise<string> {
@@ -337,12 +338,10 @@ Deno.test("kv repair -k 3 records the new k on every server and puts every key o
   await index(cluster.serverFile, 2, 40);
   const { code, report, stderr } = await repair(["-s", cluster.serverFile, "-k", "3"]);
   assert.equal(code, 0, stderr);
-  assert.equal(
-    stderr,
-    "kv repair: changed the cluster's k from 2 to 3: each key is held by 3 servers\n",
-  );
+  const said = "changed the cluster's k from 2 to 3: each key is held by 3 servers";
+  assert.equal(stderr, `kv repair: ${said}\n`);
   assert.equal(report.k, 3);
-  assert.equal(`kv repair: ${report.kChange}\n`, stderr, "--json carries the line");
+  assert.deepEqual(report.kChange, { from: [2], to: 3, message: said }, "--json: data and line");
   assert.equal(report.copiesWritten, 40);
   for (const server of cluster.servers) {
     assert.equal((await serverContents(server.address)).size, 40, server.id);
@@ -359,6 +358,7 @@ Deno.test("kv repair -k 3 records the new k on every server and puts every key o
   const lowering = "the cluster's k from 3 to 1: each key keeps 1 copy, its others are removed";
   const dry = await repair(["-s", cluster.serverFile, "-k", "1", "--dry-run"]);
   assert.ok(dry.stderr.startsWith(`kv repair: would change ${lowering}\n`), dry.stderr);
+  assert.deepEqual(dry.report.kChange, { from: [3], to: 1, message: `would change ${lowering}` });
   const lowered = await repair(["-s", cluster.serverFile, "-k", "1"]);
   assert.deepEqual([lowered.code, lowered.stderr], [0, `kv repair: changed ${lowering}\n`]);
 });
@@ -571,18 +571,25 @@ Deno.test("kv repair over another list than the servers were repaired under says
   try {
     const addition = await repair(["-s", grown]);
     assert.equal(addition.code, 0, addition.stderr);
-    assert.equal(
-      firstLine(addition.stderr),
-      `kv repair: ${grown} changes the server list: ${ids.slice(0, -1).join(", ")} and ` +
-        `${ids.at(-1)} were last repaired under another server list than ${grown}'s 5 servers ` +
-        `(k 2); ${newcomer} is new (no k recorded). ${moves(grown, false)}`,
-    );
+    const named = `${grown} changes the server list: ${ids.slice(0, -1).join(", ")} and ` +
+      `${ids.at(-1)} were last repaired under another server list than ${grown}'s 5 servers ` +
+      `(k 2); ${newcomer} is new (no k recorded). ${moves(grown, false)}`;
+    assert.equal(firstLine(addition.stderr), `kv repair: ${named}`);
+    // --json says it as data: the servers marked under the old list, the one new.
+    assert.deepEqual(addition.report.listChange, {
+      kind: "list",
+      servers: ids,
+      fromK: [],
+      added: [newcomer],
+      leavesOut: false,
+      message: named,
+    });
     const same = await repair(["-s", grown]);
     assert.equal(same.code, 0, same.stderr);
     assert.equal(same.stderr, "", "a repair over the servers' own list says nothing");
     // The old file by mistake (a cron job not updated): said in its dry run and its run.
     const takenOut = (dryRun: boolean) =>
-      `kv repair: ${old} changes the server list: every server of ${old} was last ` +
+      `${old} changes the server list: every server of ${old} was last ` +
       `repaired under another server list than ${old}'s 4 servers (k 2), which also lists ` +
       `servers ${old} does not: ${
         dryRun ? "a run would take" : "this run takes"
@@ -591,10 +598,19 @@ Deno.test("kv repair over another list than the servers were repaired under says
       `replicas are the source). ${moves(old, dryRun)}`;
     const dry = await repair(["-s", old, "--dry-run"]);
     assert.equal(dry.code, 1, dry.stderr);
-    assert.equal(firstLine(dry.stderr), takenOut(true));
+    assert.equal(firstLine(dry.stderr), `kv repair: ${takenOut(true)}`);
     const reverted = await repair(["-s", old]);
     assert.equal(reverted.code, 0, reverted.stderr);
-    assert.equal(firstLine(reverted.stderr), takenOut(false));
+    assert.equal(firstLine(reverted.stderr), `kv repair: ${takenOut(false)}`);
+    // The old list held a server this file leaves out: `leavesOut`, though no mark names it.
+    assert.deepEqual(reverted.report.listChange, {
+      kind: "list",
+      servers: ids,
+      fromK: [],
+      added: [],
+      leavesOut: true,
+      message: takenOut(false),
+    });
     assert(Number(reverted.report.copiesWritten) > 0, "it moved keys back to the old homes");
   } finally {
     await Deno.remove(grown);
@@ -612,13 +628,19 @@ Deno.test("kv repair over servers that record a k their marks predate (a kv repa
       3,
     );
   }
-  const { code, stderr } = await repair(["-s", cluster.serverFile]);
+  const { code, stderr, report } = await repair(["-s", cluster.serverFile]);
   assert.equal(code, 0, stderr);
-  assert.equal(
-    firstLine(stderr),
-    `kv repair: every server of ${cluster.serverFile} was last repaired under k 2, not 3: ` +
-      "this run places every key on 3 servers and marks them under k 3",
-  );
+  const said = `every server of ${cluster.serverFile} was last repaired under k 2, not 3: ` +
+    "this run places every key on 3 servers and marks them under k 3";
+  assert.equal(firstLine(stderr), `kv repair: ${said}`);
+  assert.deepEqual(report.listChange, {
+    kind: "k",
+    servers: cluster.servers.map((server) => server.id),
+    fromK: [2],
+    added: [],
+    leavesOut: false,
+    message: said,
+  });
 });
 
 /** What a list-change line says the run (a dry run when `dryRun`) does. */
@@ -758,11 +780,11 @@ Deno.test("replacing a dead server as README says: kv repair -s with-both is ref
   }
 });
 
-/** The fields of README's `kv repair --json` example, sorted. */
-async function readmeReportFields(): Promise<string[]> {
+/** The fields of README's `kv repair --json` example line starting `start` (the report), sorted. */
+async function readmeReportFields(start = '{"keysChecked"'): Promise<string[]> {
   const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
-  const example = readme.split("\n").find((line) => line.startsWith('{"keysChecked"'));
-  assert(example !== undefined, "README shows a kv repair --json line");
+  const example = readme.split("\n").find((line) => line.startsWith(start));
+  assert(example !== undefined, `README shows a kv repair --json line starting ${start}`);
   return Object.keys(JSON.parse(example)).sort();
 }
 
@@ -875,11 +897,19 @@ Deno.test("kv repair --json carries what it says before the run: a refused chang
     const change = await repair(["-s", grown]);
     assert.equal(change.code, 0, change.stderr);
     assert.equal(change.report.refused, null);
-    assert.match(
-      String(change.report.listChange),
-      new RegExp(`^${text(grown)} changes the server list: `),
-    );
-    assert.equal(`kv repair: ${change.report.listChange}`, firstLine(change.stderr));
+    // Data a monitor reads without parsing the line, and the line itself.
+    const { message, ...fields } = change.report.listChange as ListChange;
+    assert.deepEqual(fields, {
+      kind: "list",
+      servers: ids,
+      fromK: [],
+      added: [added.servers[0].id],
+      leavesOut: false,
+    });
+    assert.match(message, new RegExp(`^${text(grown)} changes the server list: `));
+    const shown = await readmeReportFields('{"kind"');
+    assert.deepEqual(Object.keys(change.report.listChange as ListChange).sort(), shown);
+    assert.equal(`kv repair: ${message}`, firstLine(change.stderr));
     const rerun = await repair(["-s", grown]);
     assert.equal(rerun.code, 0, rerun.stderr);
     assert.equal(rerun.report.listChange, null);
