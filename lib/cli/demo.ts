@@ -200,12 +200,14 @@ const CLEAR_LINE = "\r\x1b[2K";
 /** Set once a signal stops the demo: from then on it prints its one last line only. */
 let silenced = false;
 
-/** Puts the name and level on the demo's lines, as kv broker's (README "Logs"). */
-const logger = new Logger({
-  name: "kv demo",
-  write: (line) => {
-    if (!silenced) logSink.print(line);
-  },
+/** A logger putting the demo's name and the level on its lines, as kv broker's (README "Logs"). */
+function demoLogger(write: (line: string) => void): Logger {
+  return new Logger({ name: "kv demo", write });
+}
+
+/** The demo's log until a signal stops it (see {@link sayStopped} for its last line). */
+const logger = demoLogger((line) => {
+  if (!silenced) logSink.print(line);
 });
 
 /** The demo's own news: what it starts, loads and stops. */
@@ -275,14 +277,19 @@ async function runDemo(args: string[]): Promise<number> {
 }
 
 /**
- * Stops the servers and prints the demo's one line after `signal` stopped it, led by
- * `fresh` (what clears the terminal's line, when it may hold a progress bar).
+ * Stops the servers and logs the demo's one line after `signal` stopped it (the demo's log
+ * is silenced by then), led by `fresh` (what clears the terminal's line, when it may hold a
+ * progress bar): news, or an error when servers or the directory may be left behind.
  */
 function sayStopped(cluster: DemoCluster, signal: StopSignal, fresh: string): Promise<void> {
   const how = STOPPED_WORDS[signal];
+  const last = demoLogger((line) => console.error(`${fresh}${line}`));
   return cluster.shutDown().then(
-    (summary) => console.error(`${fresh}kv demo: ${how}; ${summary}`),
-    (error) => console.error(`kv demo: ${how}; could not stop every server: ${error}`),
+    (summary) => last.info(`${how}; ${summary}`),
+    (error) =>
+      last.error(
+        `${how}; could not stop every server and remove ${cluster.directory}: ${error}`,
+      ),
   );
 }
 
@@ -339,6 +346,7 @@ async function runCluster(
       color: colorAnswers(),
       terminal,
       logSink,
+      log: logger.print,
       metaCompletions: META_COMPLETIONS,
       history: await openHistory(warn),
     });
