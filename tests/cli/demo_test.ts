@@ -381,7 +381,7 @@ Deno.test({
         stderr.at(-1) ?? "",
         new RegExp(
           "^kv demo error: terminated \\(SIGTERM\\); could not stop every server and remove " +
-            `${demo.directory}: .*busy`,
+            `${RegExp.escape(demo.directory)}: .*busy`,
           "i",
         ),
         stderr.join("\n"),

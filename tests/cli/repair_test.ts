@@ -488,25 +488,21 @@ function refusedChange(
 ): RegExp {
   const one = down.length === 1;
   const [its, it, is] = one ? ["its", "it", "it is"] : ["their", "them", "they are"];
-  const downs = down.map((id) => `${text(id)} is down \\([^\\n;]*\\)`).join("; ");
+  const downs = down.map((id) => `${RegExp.escape(id)} is down \\([^\\n;]*\\)`).join("; ");
   const [outcome, run] = dryRun
     ? ["dry run: a run would be refused, changing nothing", "a run would change"]
     : ["nothing was changed", "this run changes"];
+  const [where, rerun] = [RegExp.escape(file), RegExp.escape(again)];
   return new RegExp(
     `^kv repair: ${outcome}: ${downs}, and ${run} the server list or k ` +
       "the servers are repaired under, which it starts only once every server of " +
-      `${text(file)} answers \\(stopped half way, it would leave every server untrusted until ` +
+      `${where} answers \\(stopped half way, it would leave every server untrusted until ` +
       `run again\\)\\. If ${its} ${one ? "line is" : "lines are"} mistyped, correct ${it}; if ` +
-      `${is} stopped, start ${it}; then run ${text(again)}\\. If ${is} gone for good, delete ` +
-      `${its} ${one ? "line" : "lines"} from ${text(file)} and run the same: the other ` +
+      `${is} stopped, start ${it}; then run ${rerun}\\. If ${is} gone for good, delete ` +
+      `${its} ${one ? "line" : "lines"} from ${where} and run the same: the other ` +
       `replicas of ${its} keys are the source \\(with k = 1 a lost server's records are lost ` +
       "with it\\)\\n" + (dryRun ? "" : "$"),
   );
-}
-
-/** `plain` as a regular expression matching it alone. */
-function text(plain: string): string {
-  return plain.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** Writes the servers `ids` (`host:port`), one a line, into a new temporary server file. */
@@ -817,7 +813,7 @@ Deno.test("kv repair --json with no server answering prints a report saying so i
       assert.equal(run.code, 1, run.stderr);
       assert.match(
         firstLine(run.stderr),
-        new RegExp(`^kv repair: no server of ${text(file)} answered \\(`),
+        new RegExp(`^kv repair: no server of ${RegExp.escape(file)} answered \\(`),
       );
       await assertStopped(run, down, args[0] === "-k" ? 2 : null);
       assert.equal(run.report.dryRun, args[0] === "--dry-run");
@@ -906,7 +902,7 @@ Deno.test("kv repair --json carries what it says before the run: a refused chang
       added: [added.servers[0].id],
       leavesOut: false,
     });
-    assert.match(message, new RegExp(`^${text(grown)} changes the server list: `));
+    assert.match(message, new RegExp(`^${RegExp.escape(grown)} changes the server list: `));
     const shown = await readmeReportFields('{"kind"');
     assert.deepEqual(Object.keys(change.report.listChange as ListChange).sort(), shown);
     assert.equal(`kv repair: ${message}`, firstLine(change.stderr));
@@ -934,7 +930,9 @@ Deno.test("kv repair's refusal names a line giving an HTTP server's address (kv 
       refused.stderr,
       new RegExp(
         `^kv repair: nothing was changed: ${
-          text(`${file}:3:1: ${web} is no kv server (it answered in HTTP; kv http's port?)`)
+          RegExp.escape(
+            `${file}:3:1: ${web} is no kv server (it answered in HTTP; kv http's port?)`,
+          )
         }`,
       ),
     );

@@ -129,7 +129,7 @@ Deno.test("every client command whose servers all refuse its credentials says so
           "was given; give --auth-file FILE holding one of the servers' " +
           "secrets \\(or set \\$KV_AUTH_FILE\\)\n$",
       );
-    const wrongPath = wrongFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const wrongPath = RegExp.escape(wrongFile);
     const wrong = (name: string, source: string) =>
       new RegExp(
         `^kv ${name}: 127\\.0\\.0\\.1:${server.port} refused the secret in ${wrongPath}${source} ` +
