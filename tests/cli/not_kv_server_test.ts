@@ -5,25 +5,16 @@
 import assert from "node:assert/strict";
 import { withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
-import { runKv } from "../helpers/run_kv.ts";
+import { CLIENT_COMMANDS, runKv } from "../helpers/run_kv.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 
-Deno.test("a server file naming kv http's port is one line naming its file:line:col, exit 2, for kv get, put, keys, servers, broker, repair and http", async () => {
+Deno.test("a server file naming kv http's port is one line naming its file:line:col, exit 2, for kv get, put, keys, servers, broker, repair, bench and http", async () => {
   await using served = await HttpProcess.onCluster(1, ["-k", "1"]);
   const web = new URL(served.http.url).host;
   await withTempDir(async (dir) => {
     const file = `${dir}/web.txt`;
     await Deno.writeTextFile(file, `# kv http's port by mistake\n${web}\n`);
-    const commands = [
-      ["get", "a"],
-      ["put", "a: 1"],
-      ["keys"],
-      ["servers"],
-      ["broker"],
-      ["repair"],
-      ["http", "--listen", "127.0.0.1:0"],
-    ];
-    for (const [command, ...args] of commands) {
+    for (const [command, ...args] of CLIENT_COMMANDS) {
       const run = await runKv(withBrokerTimeout([command, "-s", file, ...args]), { stdin: "" });
       assert.equal(run.code, 2, `${command}: ${run.stderr}`);
       assert.equal(
