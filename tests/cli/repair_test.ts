@@ -54,6 +54,19 @@ async function index(
 }
 
 /**
+ * {@link index}es `count` records at `k` into the servers of `file`, then repairs them once
+ * (exit 0 asserted): every server marked repaired under this list and k, as in a cluster in
+ * service, so that what a test changes next is the one change its repair meets. Resolves
+ * to that repair.
+ */
+async function indexSettled(file: string, k: number, count: number) {
+  await index(file, k, count);
+  const settled = await repair(["-s", file]);
+  assert.equal(settled.code, 0, settled.stderr);
+  return settled;
+}
+
+/**
  * Runs broker commands (one a line) through `file` and returns the JSON answers; exit 0
  * asserted, or 0 or 3 (answers with warnings) when `warnings`.
  */
@@ -516,9 +529,7 @@ Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1
   await using cluster = await KvCluster.start(3);
   await using added = await KvCluster.start(1);
   const count = 30;
-  await index(cluster.serverFile, 2, count);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, count);
   // Two lines mistyped: both named in the one line.
   const typos = closedPorts(2).map((port) => `127.0.0.1:${port}`);
   const ids = cluster.servers.map((server) => server.id);
@@ -557,9 +568,7 @@ Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1
 Deno.test("kv repair over another list than the servers were repaired under says so before it moves anything, naming what changes: the new list's run its added server, an old file's run the servers it takes out; a run over their own list says nothing", async () => {
   await using cluster = await KvCluster.start(4);
   await using added = await KvCluster.start(1);
-  await index(cluster.serverFile, 2, 30);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, 30);
   const old = cluster.serverFile;
   const ids = cluster.servers.map((server) => server.id);
   const newcomer = added.servers[0].id;
@@ -615,9 +624,7 @@ Deno.test("kv repair over another list than the servers were repaired under says
 
 Deno.test("kv repair over servers that record a k their marks predate (a kv repair -k stopped after its SET_K) says it places every key under the new k before it does", async () => {
   await using cluster = await KvCluster.start(3);
-  await index(cluster.serverFile, 2, 30);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, 30);
   for (const server of cluster.servers) {
     assert.equal(
       await withClient(server.address, (client) => client.setK(3, { replace: true })),
@@ -665,9 +672,7 @@ Deno.test("kv repair over a new list whose added server refuses the credentials 
       "--auth-file",
       await newAuthFile(dir, "kv.auth"),
     ]);
-    await index(cluster.serverFile, 1, 10);
-    const settled = await repair(["-s", cluster.serverFile]);
-    assert.equal(settled.code, 0, settled.stderr);
+    await indexSettled(cluster.serverFile, 1, 10);
     const file = await listFile([...cluster.servers.map((server) => server.id), guarded.id]);
     const refused = await runKv(withBrokerTimeout(["repair", "-s", file]));
     assert.equal(refused.code, 1, refused.stderr);
@@ -690,9 +695,7 @@ Deno.test("kv repair over a new list whose added server refuses the credentials 
 Deno.test("kv repair -k 3 with a server down changes nothing (every server keeps k 2 and its mark), exit 1; run once the server is back (restarted empty), it marks every server and nothing is lost", async () => {
   await using cluster = await KvCluster.start(4);
   const count = 30;
-  await index(cluster.serverFile, 2, count);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, count);
   const down = cluster.servers[3];
   await down.kill();
   const first = await runKv(
@@ -722,9 +725,7 @@ Deno.test("kv repair -k 3 with a server down changes nothing (every server keeps
 
 Deno.test("kv repair rerun over servers a stopped change left marked as changing lists goes on with a server down, repairing what it can: those servers are trusted by no client already", async () => {
   await using cluster = await KvCluster.start(3);
-  await index(cluster.serverFile, 2, 30);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, 30);
   // What a change SIGKILLed after its first step leaves: every server marked ff…ff.
   for (const server of cluster.servers) {
     await withClient(
@@ -747,9 +748,7 @@ Deno.test("replacing a dead server as README says: kv repair -s with-both is ref
   await using cluster = await KvCluster.start(3);
   await using added = await KvCluster.start(1);
   const count = 30;
-  await index(cluster.serverFile, 2, count);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, count);
   const dead = cluster.servers[2];
   await dead.kill();
   const newcomer = added.servers[0].id;
@@ -861,9 +860,7 @@ Deno.test("kv repair --json prints one object with every count", async () => {
 Deno.test("kv repair --json carries what it says before the run: a refused change (and its dry run's) with the servers down, a list change; null when neither", async () => {
   await using cluster = await KvCluster.start(2);
   await using added = await KvCluster.start(1);
-  await index(cluster.serverFile, 2, 10);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  const settled = await indexSettled(cluster.serverFile, 2, 10);
   assert.equal(settled.report.refused, null);
   assert.equal(settled.report.listChange, null);
   const typo = `127.0.0.1:${closedPorts(1)[0]}`;
@@ -919,9 +916,7 @@ Deno.test("kv repair's refusal names a line giving an HTTP server's address (kv 
   await using cluster = await KvCluster.start(2);
   await using served = await HttpProcess.onCluster(1, ["-k", "1"]);
   const web = new URL(served.http.url).host;
-  await index(cluster.serverFile, 2, 10);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, 10);
   const file = await listFile([...cluster.servers.map((server) => server.id), web]);
   try {
     const refused = await runKv(withBrokerTimeout(["repair", "-s", file]));
