@@ -596,6 +596,8 @@ export class ServerPool {
   /** The k of {@link trustUnder}; undefined until then. */
   #k: number | undefined;
   #closed = false;
+  /** Set once {@link start}'s attempts have all ended. */
+  #started = false;
   /** Aborted by {@link close}: ends the connection attempts under way. */
   readonly #closing = new AbortController();
   #changeWaiters: (() => void)[] = [];
@@ -661,6 +663,7 @@ export class ServerPool {
    */
   async start(): Promise<void> {
     await Promise.all(this.#slots.map((_, index) => this.#attempt(index)));
+    this.#started = true;
   }
 
   /**
@@ -1524,7 +1527,11 @@ export class ServerPool {
         slot.twinOf = twin;
         slot.lastError = `the same server as ${this.#servers[twin].id}, listed twice ` +
           `under two addresses`;
-        this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`, "warn");
+        // Found at the start, it is said by the client's own refusal (listedTwice), in one
+        // line; a log line before it would make two.
+        if (this.#started) {
+          this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`, "warn");
+        }
         return;
       }
       // Back from a failure logged, or from failing since the pool started; not from a
@@ -1568,6 +1575,28 @@ export class ServerPool {
     this.#changeWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/**
+ * What a client says, in one line after its name, when `pool.twins()` (`twins`) found its
+ * server list naming one server under two addresses: the list names the file it was read
+ * from (`serverFile`), where there is one, and "the server list" where the servers were
+ * given as addresses (the library's `connect`). Two replicas of a key on one process would
+ * leave it one crash from loss, so the list must change.
+ *
+ * @example
+ * ```ts
+ * const twins = ["10.0.0.5:8000 is the same server as 127.0.0.1:8000"];
+ * listedTwice("servers.txt", twins);
+ * // "servers.txt lists one server twice (10.0.0.5:8000 is the same server as 127.0.0.1:8000); keep one line per server"
+ * listedTwice(undefined, twins); // "the server list names one server twice (…); keep one entry per server"
+ * ```
+ */
+export function listedTwice(serverFile: string | undefined, twins: readonly string[]): string {
+  const which = `(${twins.join("; ")})`;
+  return serverFile === undefined
+    ? `the server list names one server twice ${which}; keep one entry per server`
+    : `${serverFile} lists one server twice ${which}; keep one line per server`;
 }
 
 /**

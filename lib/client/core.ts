@@ -31,7 +31,7 @@ import {
   namedServers,
 } from "../broker/cluster_k.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
-import { CredentialsRefusedError, startLines } from "../broker/server_pool.ts";
+import { CredentialsRefusedError, listedTwice, startLines } from "../broker/server_pool.ts";
 import { isTimeoutReason } from "../protocol/client.ts";
 import { missedPath, QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
@@ -178,6 +178,15 @@ export function replicasAgree(copies: readonly ReplicaCopy[]): boolean {
   return versions.length > 0 && versions.every((version) => version === versions[0]);
 }
 
+/** Options of {@link KvCore.open}: the broker's, and where its servers were read from. */
+export interface KvCoreOptions extends BrokerOptions {
+  /**
+   * The server file `servers` were read from, if any: a list naming one server twice is
+   * refused naming it (as kv's own commands do); default none, "the server list".
+   */
+  readonly serverFile?: string;
+}
+
 /**
  * Replicated operations with the library's checks; see the module documentation. A
  * caller's mistake is a KvInputError, a cluster that cannot answer a KvUnavailableError.
@@ -222,7 +231,7 @@ export class KvCore {
    * const core = await KvCore.open(servers, { k: 2, timeoutMs: 1000 });
    * ```
    */
-  static async open(servers: ServerAddress[], options: BrokerOptions): Promise<KvCore> {
+  static async open(servers: ServerAddress[], options: KvCoreOptions): Promise<KvCore> {
     let broker: Broker;
     // The background repair needs the broker's pool, so it starts after the broker.
     const handoff: { to?: BackgroundRepair } = {};
@@ -258,9 +267,7 @@ export class KvCore {
     const twins = broker.pool.twins();
     if (twins.length > 0) {
       broker.close();
-      throw new KvInputError(
-        `the server list names one server twice (${twins.join("; ")}); keep one entry per server`,
-      );
+      throw new KvInputError(listedTwice(options.serverFile, twins));
     }
     // As kv broker logs them at start: a log that first heard of a server down since the
     // connect when it came "back up" could not tell an application it was down.

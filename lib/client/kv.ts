@@ -1068,6 +1068,7 @@ export async function connectWithRepairCommand(
     credentials,
     log,
     repairCommand: repairCommand ?? repairCommandOf(options),
+    serverFile: typeof options.servers === "string" ? options.servers : undefined,
   });
   return makeKv(core, floats);
 }
