@@ -1515,25 +1515,7 @@ export class ServerPool {
         connection.close();
         return;
       }
-      const twin = this.#slots.findIndex((other, otherIndex) =>
-        otherIndex !== index && other.connection?.isOpen === true &&
-        other.connection.serverId === connection.serverId
-      );
-      if (twin !== -1) {
-        // Two lines of the server file name one process: placing two replicas of a key
-        // there would leave it one crash from loss. Stays down; the file must change.
-        connection.close();
-        slot.closedQuietly = false;
-        slot.twinOf = twin;
-        slot.lastError = `the same server as ${this.#servers[twin].id}, listed twice ` +
-          `under two addresses`;
-        // Found at the start, it is said by the client's own refusal (listedTwice), in one
-        // line; a log line before it would make two.
-        if (this.#started) {
-          this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`, "warn");
-        }
-        return;
-      }
+      if (this.#isTwin(index, connection)) return;
       // Back from a failure logged, or from failing since the pool started; not from a
       // quiet close taken again at once, which was never said.
       const wasDown = slot.reportedDown ||
@@ -1568,6 +1550,32 @@ export class ServerPool {
       if (wasLost && !this.#closed) this.#reportDown(index, slot.lastError);
       this.#scheduleReconnect(index);
     }
+  }
+
+  /**
+   * Whether server `index`, just connected on `connection`, is a server already up under
+   * another line of the list (the same id): then it is closed, and the slot stays down.
+   */
+  #isTwin(index: number, connection: ServerConnection): boolean {
+    const twin = this.#slots.findIndex((other, otherIndex) =>
+      otherIndex !== index && other.connection?.isOpen === true &&
+      other.connection.serverId === connection.serverId
+    );
+    if (twin === -1) return false;
+    // Two lines of the server file name one process: placing two replicas of a key there
+    // would leave it one crash from loss. Stays down; the file must change.
+    const slot = this.#slots[index];
+    connection.close();
+    slot.closedQuietly = false;
+    slot.twinOf = twin;
+    slot.lastError = `the same server as ${this.#servers[twin].id}, listed twice ` +
+      `under two addresses`;
+    // Found at the start, it is said by the client's own refusal (listedTwice), in one
+    // line; a log line before it would make two.
+    if (this.#started) {
+      this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`, "warn");
+    }
+    return true;
   }
 
   #notify(): void {
