@@ -128,7 +128,7 @@ function serverListChange(
   path: string,
   dryRun: boolean,
 ): ListChange {
-  const { does, run } = runWords(dryRun);
+  const { does } = runWords(dryRun);
   const added = pool.servers.filter((_, index) => pool.state(index)?.k === 0).map((s) => s.id);
   const news = added.length === 0
     ? ""
@@ -137,7 +137,7 @@ function serverListChange(
   const message = `${path} changes the server list: ${names(pool, moved, path)} last ` +
     `repaired under another server list than ${path}'s ${counted(pool.servers.length, "server")} ` +
     `(k ${k})` + (leavesOut ? leftOut(path, k, dryRun) : "") + news +
-    `. ${run[0].toUpperCase()}${run.slice(1)} ${does("move")} every key to its ` +
+    `. ${dryRun ? "A run" : "This run"} ${does("move")} every key to its ` +
     `homes among ${path}'s servers, and clients given another server file ` +
     `${dryRun ? "would stop" : "stop"} trusting these (they warn and read past them). If ` +
     `${path} is not the cluster's server list now (an old file by mistake: a cron job, a ` +
