@@ -209,7 +209,7 @@ export class KvCore {
 
   /**
    * Connects; a server list naming one server twice, credentials refused by every
-   * server reached (or an HTTP server's address among them) when none could be used, or no
+   * server reached (or another server's address among them, kv http's, SSH's) when none could be used, or no
    * k given while no reachable server records one and some are unreachable (the cluster's
    * k cannot be learned, and a guess would outlive the outage: lib/broker/cluster_k.ts), is
    * a KvInputError; no k given while no server at all is reachable, a

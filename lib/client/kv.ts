@@ -480,7 +480,7 @@ export interface KvServerStatus {
    * Set (when down) if it is running but refused this client's credentials (`authFile`),
    * or had a certificate no `tlsCa` CA signed, or an expired one (or one for another
    * name), or spoke no TLS to a `tlsCa` client, or TLS to a client without `tlsCa`, or is
-   * no kv server (it answered in HTTP: a wrong address in `servers`): fix the credentials,
+   * no kv server (it answered in HTTP, or as SSH or Redis: a wrong address in `servers`): fix the credentials,
    * the certificate or the address; restarting the server as it is will not help.
    */
   refused?: true;
@@ -1035,7 +1035,8 @@ export function brokerOf(kv: Kv): Broker {
  * credentials refused by
  * every server reached when none could be used (an `authFile` they refuse, a `tlsCa` that
  * signed none of their certificates, a certificate expired or for another name, a server
- * without TLS, an address where an HTTP server answers such as kv http's; its `cause` is
+ * without TLS, an address where another server answers, an HTTP server such as kv http's,
+ * SSH or Redis; its `cause` is
  * the pool's CredentialsRefusedError); a
  * KvNoServerReachableError (a KvUnavailableError) when no `replicas` was given and no
  * server is reachable, naming each and why.
