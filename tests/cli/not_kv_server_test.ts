@@ -93,10 +93,17 @@ const text = (line: string) => new TextEncoder().encode(line);
 
 Deno.test("a server file line where Redis, SSH, an SMTP server, a MySQL-like server or any first byte kv never sends answers is one line naming its file:line:col as no kv server and what answers, exit 2: not a server down", async () => {
   const strangers: [Banner, string][] = [
+    // Redis in protected mode, to a client from another host, then hanging up. (Redis itself
+    // skips a HELLO as an empty inline command, its first byte 0, and answers nothing.)
     [
-      { bytes: text("-NOAUTH Authentication required.\r\n"), when: "answers", then: "closes" },
-      'it answered like a Redis server: "-NOAUTH Authentication required."',
+      {
+        bytes: text("-DENIED Redis is running in protected mode because protected mode\r\n"),
+        when: "greets",
+        then: "closes",
+      },
+      'it answered like a Redis server: "-DENIED Redis is running in protected mo…"',
     ],
+    // A Redis proxy's answer to the HELLO, quoting what it took for a command.
     [
       { bytes: text("-ERR unknown command '\0\0\0\x07\x01'\r\n"), when: "answers", then: "holds" },
       'it answered like a Redis server: "-ERR unknown command \'…"',
