@@ -24,8 +24,8 @@ import type { LogFunction } from "../base/logger.ts";
 import { type KeysOptions } from "../record/key.ts";
 import { invariant } from "../base/invariant.ts";
 import {
-  answeredInHttp,
   ConnectionError,
+  notKvServer,
   RequestTimeoutError,
   ServerClient,
   ServerError,
@@ -393,7 +393,8 @@ interface Slot {
 
 /**
  * A server that is running but cannot be used with this client's credentials (or TLS
- * settings), or an address where no kv server answers but a web server, so that
+ * settings), or an address where no kv server answers but another server (a web server,
+ * SSH, Redis: lib/protocol/stranger.ts), so that
  * reconnecting cannot help: the client, the server's certificate, or the server file must
  * change.
  *
@@ -412,8 +413,9 @@ export interface CredentialsRefusal {
    * (AUTH_FAILED). The others are TLS's refusals ({@link TlsRefusal}): `"ca"`, a
    * certificate no CA this client was given signed; `"certificate"`, one refused for
    * itself (expired, or not for the name used); `"not-tls"`, a server without TLS;
-   * `"tls-needed"`, a TLS server this client reached without TLS. `"not-kv"`: an HTTP
-   * server answered (`kv http`'s port, say), a wrong line of the server file.
+   * `"tls-needed"`, a TLS server this client reached without TLS. `"not-kv"`: another
+   * server answered (an HTTP server, `kv http`'s port say; SSH, Redis: bytes no kv server
+   * sends first, lib/protocol/stranger.ts), a wrong line of the server file.
    */
   readonly kind: "auth-required" | "auth-failed" | "not-kv" | TlsRefusal["kind"];
   /** The refusal in the server's or TLS's words ("AUTH_FAILED: …", "invalid peer certificate: UnknownIssuer"). */
@@ -478,7 +480,7 @@ function refusalText(refusal: CredentialsRefusal): string {
  * No server could be used and at least one refused this client's credentials (an auth
  * file it lacks or does not hold the secret of), or had a certificate no CA the client was
  * given signed, or one expired or for another name, or spoke no TLS, or was no kv server
- * (it answered in HTTP): reconnecting cannot help, the client must be given other
+ * (it answered in HTTP, or as another server): reconnecting cannot help, the client must be given other
  * credentials (or the server another certificate, or the server file another address).
  *
  * @example
@@ -515,9 +517,6 @@ export class CredentialsRefusedError extends Error {
   }
 }
 
-/** Why an address that answered in HTTP is no kv server's, and what it likely is. */
-const NOT_KV_REASON = "it answered in HTTP; kv http's port?";
-
 /**
  * The server's BUSY refusal (`BUSY: too many connections (limit 1); try again later`) when
  * a failed connection attempt met one: its ERROR closing the connection, the cause of the
@@ -549,11 +548,12 @@ function busyText(busy: string): string {
 }
 
 /**
- * Why a failed connection attempt failed for the client's credentials or TLS, or for an
- * HTTP server at the address, if it did.
+ * Why a failed connection attempt failed for the client's credentials or TLS, or for
+ * another server than a kv server at the address, if it did.
  */
 function refusalOf(error: unknown): CredentialsRefusal | undefined {
-  if (answeredInHttp(error)) return { kind: "not-kv", reason: NOT_KV_REASON };
+  const stranger = notKvServer(error);
+  if (stranger !== undefined) return { kind: "not-kv", reason: stranger.reason };
   const cause = error instanceof Error ? error.cause : undefined;
   if (cause instanceof ServerError && cause.code === ErrorCode.AUTH_REQUIRED) {
     return { kind: "auth-required", reason: cause.message };

@@ -375,7 +375,7 @@ function downBeforeChange(
 
 /**
  * Server `index`, not up, as {@link ServerPool.downMessage} names it, led by its
- * `file:line:col` when it is no kv server (it answered in HTTP): the line to fix, named as
+ * `file:line:col` when it is no kv server (it answered in HTTP, or as another server): the line to fix, named as
  * every other client names it (CredentialsRefusedError).
  */
 function downNamed(pool: ServerPool, index: number): string {
