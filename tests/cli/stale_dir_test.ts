@@ -18,11 +18,6 @@ import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at } from "../helpers/versions.ts";
 import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "../helpers/wait.ts";
 
-/** `s` with the characters a RegExp gives meaning escaped. */
-function literal(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-}
-
 /** This checkout's kv run with its clock moved by `offset` (libfaketime's `FAKETIME`). */
 function kvAt(offset: string): KvInvocation {
   const env = [`LD_PRELOAD=${FAKETIME_LIBRARY}`, `FAKETIME=${offset}`];
@@ -65,7 +60,7 @@ async function stopCleanly(server: ServerProcess): Promise<string> {
 /** The refusal of a dir last alive `ago` (a RegExp source) ago under the default grace. */
 function refusal(dataDir: string, ago: string, grace = "24 hours, less 60 seconds"): RegExp {
   return new RegExp(
-    `^kv server: data dir ${literal(dataDir)} was last alive ${ago} ago, longer than its ` +
+    `^kv server: data dir ${RegExp.escape(dataDir)} was last alive ${ago} ago, longer than its ` +
       `tombstone grace allows \\(--tombstone-grace ${grace}\\): the other replicas may have ` +
       "purged the tombstones of deletes it missed, .* move the dir aside or empty it and start " +
       "again .* start with --keep-stale-data\\n$",

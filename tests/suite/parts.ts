@@ -95,6 +95,7 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/cli/bench_terminal_test.ts": 9.8,
   "tests/client/kv_test.ts": 9.3,
   "tests/broker/jepsen_wipe_test.ts": 9.2,
+  "tests/cli/not_kv_server_test.ts": 9.0,
   "tests/server/server_tls_test.ts": 8.9,
   "tests/cli/server_test.ts": 8.4,
   "tests/client/kv_reads_test.ts": 7.6,
