@@ -229,7 +229,7 @@ Deno.test({
       assert.match(
         stderr,
         new RegExp(
-          `\\nkv server: data dir ${literal(dataDir)} was out of the cluster for 2 minutes ` +
+          `\\nkv server: data dir ${RegExp.escape(dataDir)} was out of the cluster for 2 minutes ` +
             "while this server ran \\(its process stopped or frozen, or its disk refusing " +
             "writes\\), longer than its tombstone grace allows \\(--tombstone-grace 2 seconds, " +
             "less 500 ms\\): .* stopped without stamping the dir alive, so its next start is " +
