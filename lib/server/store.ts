@@ -331,7 +331,8 @@ export class StoreFailedError extends Error {
 /**
  * What a client is told when a server's data dir cannot be written (`failure`, the disk's
  * error): the server is up but read-only, and what its operator does about it — a client
- * retrying or waiting for it to come back would wait for nothing.
+ * retrying or waiting for it to come back would wait for nothing. A store out of the
+ * cluster too long ({@link StaleDataDirError}) refuses writes for good, and says why.
  *
  * @example
  * ```ts
@@ -341,6 +342,10 @@ export class StoreFailedError extends Error {
  * ```
  */
 export function describeReadOnly(failure: Error): string {
+  // Not a disk to fix: no retry ends this one (a server stops on it).
+  if (failure instanceof StaleDataDirError) {
+    return `the server refuses every write: ${failure.message}`;
+  }
   return `the server cannot write its data dir (${diskReason(failure)}): it refuses writes ` +
     `and serves reads until it can; ${diskRemedy(failure)} and it resumes by itself`;
 }

@@ -26,7 +26,7 @@ import {
   type RunRecord,
   sameBoot,
 } from "../../lib/server/run_record.ts";
-import { StaleDataDirError, Store } from "../../lib/server/store.ts";
+import { describeReadOnly, StaleDataDirError, Store } from "../../lib/server/store.ts";
 import { int, str } from "../../lib/record/value.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
@@ -581,6 +581,11 @@ Deno.test("run record: a running server is allowed what a start allows, but neve
   assert.ok(
     describeDowntime({ ...stale, verdict: "only copy" }, options)
       .startsWith(`${out}: serving on with its data, as the cluster's k recorded in it is 1 `),
+  );
+  // A write met before the server has stopped: no disk to fix, no retry to wait for.
+  assert.equal(
+    describeReadOnly(new StaleDataDirError(out)),
+    `the server refuses every write: ${out}`,
   );
 });
 
