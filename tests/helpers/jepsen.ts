@@ -263,7 +263,8 @@ async function runClient(
       const outcome = typeof answer.deleted === "boolean" && answer.warning === undefined
         ? "ok"
         : "failed";
-      history.push({ client, op: "delete", key, start, end: performance.now(), outcome });
+      const found = answer.deleted === true;
+      history.push({ client, op: "delete", key, start, end: performance.now(), outcome, found });
     }
   }
 }
