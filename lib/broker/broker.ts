@@ -1571,7 +1571,8 @@ export class Broker {
   /**
    * `change` with a warning added when a server of `stored` lies beyond the first
    * min(n, 2k − 1) servers of `list`, the front a read counts on (lib/broker/quorum.ts,
-   * step 1), and fewer than k lie within it ({@link Broker#storedBeyondFront}): k or more of those were unreachable (passed over) or failed under the write
+   * step 1), and fewer than k lie within it ({@link Broker#storedBeyondFront}): k or more
+   * of those were unreachable (passed over) or failed under the write
    * (the record over a frame limit, a full disk, a restart), so once they answer again a
    * read may miss the write, with no warning, until it is moved home. The warning names
    * exactly those, each with why it did not store the write (`missed`). So a write

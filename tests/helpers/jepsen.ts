@@ -407,7 +407,10 @@ async function repairKilledOrNot(
   return `kv repair -k ${k} over ${list} (exit ${code}${killed ? ", SIGKILLed part way" : ""})`;
 }
 
-/** The server file `file`, k (unless `null`) and `cluster`'s auth file, as kv commands take them. */
+/**
+ * The server file `file`, k (unless `null`) and `cluster`'s auth file, as kv commands take
+ * them.
+ */
 function clusterArgs(
   cluster: JepsenCluster,
   file = cluster.serverFile,
