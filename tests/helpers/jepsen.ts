@@ -393,16 +393,22 @@ async function repairKilledOrNot(
     stdout: "null",
     stderr: "null",
   }).spawn();
-  const killed = random.nextBelow(CHANGE_KILL_ONE_IN) === 0;
-  if (killed) {
-    await holdFor(random.nextBelow(MAX_REPAIR_HEAD_START_MS));
+  const kill = () => {
     try {
       child.kill("SIGKILL");
     } catch {
       // It has exited already.
     }
+  };
+  const killed = random.nextBelow(CHANGE_KILL_ONE_IN) === 0;
+  if (killed) {
+    await holdFor(random.nextBelow(MAX_REPAIR_HEAD_START_MS));
+    kill();
   }
-  const { code } = await withDeadline(child.status, { what: `kv repair -k ${k} to exit` });
+  const { code } = await withDeadline(child.status, {
+    what: `kv repair -k ${k} to exit`,
+    onTimeout: kill,
+  });
   const list = file === cluster.serverFile ? "every server" : "all but the last server";
   return `kv repair -k ${k} over ${list} (exit ${code}${killed ? ", SIGKILLed part way" : ""})`;
 }
