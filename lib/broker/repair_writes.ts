@@ -193,9 +193,10 @@ export async function writeCopies(
  * repair read before its data.
  */
 const REMARKED_PURGE_ERROR =
-  "not removed: another repair re-marked it while this one ran (a kv repair changing the " +
-  "server list or k, or refilling it), so the placement this one removes copies by may no " +
-  "longer be where reads look; a later repair does it";
+  "not removed: its mark changed while this repair ran (another repair re-marked it: a kv " +
+  "repair changing the server list or k, or refilling it; or it restarted unrepaired), so " +
+  "the placement this one removes copies by may no longer be where reads look; a later " +
+  "repair does it";
 
 /**
  * Purges every key from its server, all servers at once, and resolves with each one's

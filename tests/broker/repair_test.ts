@@ -421,7 +421,10 @@ Deno.test("a background repair under way when kv repair -k raises k removes no c
     assert.deepEqual(background.failures.map((failure) => failure.server), [
       pool.servers[third].id,
     ]);
-    assert.match(background.failures[0].error, /^not removed: another repair re-marked it/);
+    assert.match(
+      background.failures[0].error,
+      /^not removed: its mark changed while this repair ran \(another repair re-marked it/,
+    );
     // What the removal cost: with two of the three homes down (k − 1), a read answered a
     // plain NOT FOUND.
     cluster.servers[first].state = "crashed";
