@@ -573,8 +573,9 @@ export class ServerClient {
     // the hang-up after them, or a HELLO unanswered after a few bytes that start no frame.
     const stranger = strangerOf(this.#opening);
     if (stranger?.kind === "tls") {
-      // A TLS server (kv's own) answering the plain bytes of a HELLO: a refusal of TLS's
-      // (credentials.ts, "tls-needed"), not a wrong address.
+      // A TLS server answering the plain bytes of a HELLO: kv's own, to be reached with TLS, or
+      // another at a wrong address, which send the same alert: a refusal of TLS's
+      // (credentials.ts, "tls-needed"), whose advice names both fixes (server_pool.ts).
       return new ConnectionError(`cannot connect to ${where}: ${stranger.reason}`, {
         cause: error,
       });
