@@ -10,7 +10,9 @@ import { startServerProcess } from "../helpers/server_process.ts";
 import { serverTlsFlags, tlsTest } from "../helpers/tls_certs.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { CLIENT_COMMANDS, runKv } from "../helpers/run_kv.ts";
-import { listenLoopback, withTempDir } from "../helpers/fixtures.ts";
+import { closedPorts, listenLoopback, withTempDir } from "../helpers/fixtures.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { ErrorCode } from "../../lib/protocol/mod.ts";
 import { connect, KvInputError } from "../../mod.ts";
 import { CredentialsRefusedError } from "../../lib/broker/server_pool.ts";
 import { writeAll } from "../../lib/base/bytes.ts";
@@ -274,6 +276,39 @@ Deno.test("a kv server that is merely slow or stopped is never taken for a stran
   }
 });
 
+Deno.test("a kv server behind a TCP proxy that is down, or of an older version, is never taken for a stranger: the proxy hanging up is a server down (exit 3) hinted as such, the older server's UNSUPPORTED_VERSION a server down too", async () => {
+  const [closed] = closedPorts(1);
+  const proxy = listenLoopback((conn) => relayByteByByte(conn, closed));
+  const older = new FrameWriter();
+  older.error(
+    1,
+    ErrorCode.UNSUPPORTED_VERSION,
+    "protocol version 9 is not supported; this server speaks version 8 only: upgrade the " +
+      "older of the two",
+  );
+  try {
+    await withTempDir(async (dir) => {
+      const file = `${dir}/servers.txt`;
+      const check = async (port: number, reason: RegExp) => {
+        await Deno.writeTextFile(file, `127.0.0.1 ${port}\n`);
+        const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
+        assert.equal(run.code, 3, run.stderr);
+        assert.match(run.stderr, /^ERROR: the one server in .* is not reachable \(/);
+        assert.match(run.stderr, reason);
+        assert.doesNotMatch(run.stderr, /no kv server|speaks TLS/);
+      };
+      await check(
+        proxy.port,
+        /closed the connection before answering HELLO \(a kv server stopping, a proxy whose server is down, or a TLS server: reach a TLS server with --tls-ca\)\); start it/,
+      );
+      const banner: Banner = { bytes: older.bytes(), when: "answers", then: "closes" };
+      await withStranger(banner, (port) => check(port, /UNSUPPORTED_VERSION: protocol version 9/));
+    });
+  } finally {
+    await proxy.stop();
+  }
+});
+
 /** Bytes of each connection's start {@link relayByteByByte} trickles: HELLO's answer and more. */
 const TRICKLED_BYTES = 64;
 
@@ -281,10 +316,17 @@ const TRICKLED_BYTES = 64;
  * Relays `client` to the kv server on `port`: what the client sends goes on as it came; of what
  * the server sends, the first TRICKLED_BYTES are written to the client one byte per write, a
  * turn of the event loop apart, so that a kv answer's first byte, 0, may come alone, and the
- * rest as it comes.
+ * rest as it comes. When nothing listens on `port`, it hangs up on the client without a byte,
+ * as a TCP proxy whose server is down does (HAProxy, docker-proxy, ssh -L).
  */
 async function relayByteByByte(client: Deno.TcpConn, port: number): Promise<void> {
-  const server = await Deno.connect({ hostname: "127.0.0.1", port });
+  let server: Deno.TcpConn;
+  try {
+    server = await Deno.connect({ hostname: "127.0.0.1", port });
+  } catch {
+    client.close();
+    return;
+  }
   const toServer = client.readable.pipeTo(server.writable).catch(() => {});
   let trickled = 0;
   try {
