@@ -104,7 +104,7 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/cli/delete_warning_test.ts": 6.8,
   "tests/broker/jepsen_netns_test.ts": 6.6,
   "tests/http/security_test.ts": 6.0,
-  "tests/cli/stale_dir_test.ts": 6.0,
+  "tests/cli/stale_dir_test.ts": 12.0,
   "tests/server/server_read_path_test.ts": 5.9,
   "tests/server/partition_digests_test.ts": 5.7,
   "tests/server/server_test.ts": 5.6,
