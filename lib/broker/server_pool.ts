@@ -432,9 +432,41 @@ const REFUSAL_ADVICE: Readonly<Record<CredentialsRefusal["kind"], string>> = {
     "(kv server --tls-cert)",
   "not-tls": "connect to it without TLS, or give the server a certificate (kv server " +
     "--tls-cert)",
-  "tls-needed": "give the client the CA certificate that signed its certificate",
+  // kv's own TLS server and any other answer a plain HELLO with the same alert: both fixes.
+  "tls-needed": "if it is a kv server with TLS (kv server --tls-cert), give the client the CA " +
+    "certificate that signed its certificate; if not, list the kv servers' own addresses in " +
+    "the server file",
   "not-kv": "list the kv servers' own addresses in the server file",
 };
+
+/**
+ * Whether the fix for a refusal of `kind` may be the server file's line: an address where no
+ * kv server answers (`"not-kv"`), or a TLS server met without TLS (`"tls-needed"`), which may be
+ * kv's own or any other.
+ */
+function refusalNamesLine(kind: CredentialsRefusal["kind"]): boolean {
+  return kind === "not-kv" || kind === "tls-needed";
+}
+
+/**
+ * `where` (the server file's `file:line:col` of a server) and ": ", to lead the line about a
+ * server that `refusal` turned away when that line may be the fix (an address where no kv
+ * server answers, or a TLS server met without TLS); "" otherwise, or without a server file.
+ *
+ * @example
+ * ```ts
+ * lineLead({ kind: "tls-needed", reason: "…" }, "servers.txt:2:1"); // "servers.txt:2:1: "
+ * lineLead({ kind: "auth-failed", reason: "…" }, "servers.txt:2:1"); // "": the auth file's fault
+ * ```
+ */
+export function lineLead(
+  refusal: CredentialsRefusal | undefined,
+  where: string | undefined,
+): string {
+  return refusal !== undefined && refusalNamesLine(refusal.kind) && where !== undefined
+    ? `${where}: `
+    : "";
+}
 
 /** What each kind of refusal says happened, after the server's id. */
 const REFUSAL_WHAT: Readonly<Record<CredentialsRefusal["kind"], string>> = {
@@ -471,8 +503,9 @@ function openServerText(server: ServerAddress): string {
  */
 function refusalText(refusal: CredentialsRefusal): string {
   const what = REFUSAL_WHAT[refusal.kind];
-  // A web server at a kv server's address is no kv server running: the line is the fix.
-  const running = refusal.kind === "not-kv" ? "" : "the server is running: ";
+  // A web server at a kv server's address is no kv server running, and a TLS server may be
+  // none either: the advice says what to fix.
+  const running = refusalNamesLine(refusal.kind) ? "" : "the server is running: ";
   return `${what} (${refusal.reason}); ${running}${REFUSAL_ADVICE[refusal.kind]}`;
 }
 
@@ -499,6 +532,8 @@ export class CredentialsRefusedError extends Error {
   readonly server: string;
   /** What was refused, and why. */
   readonly refusal: CredentialsRefusal;
+  /** Where the server file lists the server (`servers.txt:3:1`), if it was read from one. */
+  readonly where: string | undefined;
 
   /**
    * The error for `server` refusing the client's credentials.
@@ -506,14 +541,14 @@ export class CredentialsRefusedError extends Error {
    * @param server the refusing server's id (`host:port`).
    * @param refusal what was refused, and why.
    * @param where where the server file lists it (`servers.txt:3:1`), if it was read from one:
-   * the message leads with it for an address that is no kv server, the line to fix.
+   * the message leads with it when the line may be the fix ({@link lineLead}).
    */
   constructor(server: string, refusal: CredentialsRefusal, where?: string) {
-    const at = refusal.kind === "not-kv" && where !== undefined ? `${where}: ` : "";
-    super(`${at}${server} ${refusalText(refusal)}`);
+    super(`${lineLead(refusal, where)}${server} ${refusalText(refusal)}`);
     this.name = "CredentialsRefusedError";
     this.server = server;
     this.refusal = refusal;
+    this.where = where;
   }
 }
 

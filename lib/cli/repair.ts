@@ -15,7 +15,7 @@
 import { Placement } from "../broker/placement.ts";
 import { repairCluster, type RepairReport } from "../broker/repair.ts";
 import { MAX_SERVERS, readServerList, ServerFileError } from "../broker/server_list.ts";
-import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, ServerPool } from "../broker/server_pool.ts";
+import { DEFAULT_TIMEOUT_MS, lineLead, MAX_TIMEOUT_MS, ServerPool } from "../broker/server_pool.ts";
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { counted, listed } from "../base/plural.ts";
@@ -375,13 +375,11 @@ function downBeforeChange(
 
 /**
  * Server `index`, not up, as {@link ServerPool.downMessage} names it, led by its
- * `file:line:col` when it is no kv server (it answered in HTTP, or as another server): the line to fix, named as
- * every other client names it (CredentialsRefusedError).
+ * `file:line:col` when that line may be the fix (no kv server answers there, or a TLS server
+ * does: lineLead), as every other client names it (CredentialsRefusedError).
  */
 function downNamed(pool: ServerPool, index: number): string {
-  const where = pool.servers[index].where;
-  const notKv = pool.refusal(index)?.kind === "not-kv" && where !== undefined;
-  return `${notKv ? `${where}: ` : ""}${pool.downMessage(index)}`;
+  return `${lineLead(pool.refusal(index), pool.servers[index].where)}${pool.downMessage(index)}`;
 }
 
 /**

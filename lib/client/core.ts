@@ -257,7 +257,9 @@ export class KvCore {
           ? ""
           : kind === "not-kv"
           ? " (connect's servers)"
-          : kind === "ca" || kind === "not-tls" || kind === "tls-needed"
+          : kind === "tls-needed"
+          ? " (connect's tlsCa, or servers)"
+          : kind === "ca" || kind === "not-tls"
           ? " (connect's tlsCa)"
           : " (connect's authFile)";
         throw new KvInputError(`${error.message}${option}`, { cause: error });

@@ -5,10 +5,14 @@
 // kv server sends (lib/protocol/stranger.ts), named by them where they are a common one's;
 // a kv server that sent nothing yet, or a first byte of 0, is never judged so.
 import assert from "node:assert/strict";
-import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { startServerProcess } from "../helpers/server_process.ts";
+import { serverTlsFlags, tlsTest } from "../helpers/tls_certs.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { CLIENT_COMMANDS, runKv } from "../helpers/run_kv.ts";
-import { listenLoopback, withTempDir } from "../helpers/fixtures.ts";
+import { closedPorts, listenLoopback, withTempDir } from "../helpers/fixtures.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { ErrorCode } from "../../lib/protocol/mod.ts";
 import { connect, KvInputError } from "../../mod.ts";
 import { CredentialsRefusedError } from "../../lib/broker/server_pool.ts";
 import { writeAll } from "../../lib/base/bytes.ts";
@@ -139,24 +143,84 @@ Deno.test("a server file line where Redis, SSH, an SMTP server, a MySQL-like ser
   });
 });
 
-Deno.test("a TLS alert that leaves the connection open is a TLS server too, exit 2, as one that hangs up after it is: not a server down", async () => {
+/**
+ * The line of `kv get` for a TLS server at `file:line` (`host:port`), reached without TLS: kv's
+ * own and any other send the same alert, so it names the line and both fixes.
+ */
+function speaksTlsLine(where: string, server: string): string {
+  return `kv get: ${where}: ${server} speaks TLS (it answered a plain HELLO with a TLS alert); ` +
+    "if it is a kv server with TLS (kv server --tls-cert), give --tls-ca the CA certificate " +
+    "that signed the servers' certificates; if not, list the kv servers' own addresses in the " +
+    "server file\n";
+}
+
+Deno.test("a TLS alert that leaves the connection open is a TLS server too, exit 2, as one that hangs up after it is: one line naming its file:line:col, not a server down", async () => {
   const alert = Uint8Array.of(0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32);
   await withTempDir(async (dir) => {
     for (const then of ["holds", "closes"] as const) {
       await withStranger({ bytes: alert, when: "answers", then }, async (port) => {
         const file = `${dir}/servers.txt`;
-        await Deno.writeTextFile(file, `127.0.0.1 ${port}\n`);
+        await Deno.writeTextFile(file, `# the wrong port\n127.0.0.1 ${port}\n`);
         const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
         assert.deepEqual([run.code, run.stdout, run.stderr], [
           2,
           "",
-          `kv get: 127.0.0.1:${port} speaks TLS (it answered a plain HELLO with a TLS alert); ` +
-          "give --tls-ca the CA certificate that signed the servers' certificates\n",
+          speaksTlsLine(`${file}:2:1`, `127.0.0.1:${port}`),
         ]);
       });
     }
   });
 });
+
+tlsTest(
+  "a TLS server reached without TLS, kv's own or one that is no kv server (Deno.listenTls), is one line naming its file:line:col and both fixes, exit 2, through kv get and the library",
+  async (certs, dir) => {
+    await using kvServer = await startServerProcess(serverTlsFlags(certs));
+    const tls = Deno.listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: await Deno.readTextFile(certs.serverPem),
+      key: await Deno.readTextFile(certs.serverKey),
+    });
+    // It answers the plain HELLO with rustls' alert and holds the connection open, as an
+    // HTTPS server may.
+    const accepted: Deno.TlsConn[] = [];
+    const serving = (async () => {
+      for await (const conn of tls) {
+        accepted.push(conn);
+        conn.handshake().catch(() => {});
+      }
+    })();
+    try {
+      for (const port of [kvServer.port, tls.addr.port]) {
+        const file = `${dir}/servers.txt`;
+        await Deno.writeTextFile(file, `# a TLS port\n127.0.0.1 ${port}\n`);
+        const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
+        assert.deepEqual([run.code, run.stdout, run.stderr], [
+          2,
+          "",
+          speaksTlsLine(`${file}:2:1`, `127.0.0.1:${port}`),
+        ]);
+        const given = await connect({ servers: file, timeoutMs: BROKER_TIMEOUT_MS })
+          .then(() => assert.fail("connected to a TLS server without TLS"), (error) => error);
+        assert.ok(given instanceof KvInputError, String(given));
+        assert.equal(
+          given.message,
+          `${file}:2:1: 127.0.0.1:${port} speaks TLS (it answered a plain HELLO with a TLS ` +
+            "alert); if it is a kv server with TLS (kv server --tls-cert), give the client the " +
+            "CA certificate that signed its certificate; if not, list the kv servers' own " +
+            "addresses in the server file (connect's tlsCa, or servers)",
+        );
+        assert.ok(given.cause instanceof CredentialsRefusedError);
+        assert.equal(given.cause.refusal.kind, "tls-needed");
+      }
+    } finally {
+      tls.close();
+      await serving.catch(() => {});
+      for (const conn of accepted) conn.close();
+    }
+  },
+);
 
 Deno.test("the library's connect to an SSH server's address is a KvInputError naming it no kv server and what answers", async () => {
   const banner: Banner = { bytes: text("SSH-2.0-OpenSSH_9.6\r\n"), when: "greets", then: "holds" };
@@ -212,6 +276,39 @@ Deno.test("a kv server that is merely slow or stopped is never taken for a stran
   }
 });
 
+Deno.test("a kv server behind a TCP proxy that is down, or of an older version, is never taken for a stranger: the proxy hanging up is a server down (exit 3) hinted as such, the older server's UNSUPPORTED_VERSION a server down too", async () => {
+  const [closed] = closedPorts(1);
+  const proxy = listenLoopback((conn) => relayByteByByte(conn, closed));
+  const older = new FrameWriter();
+  older.error(
+    1,
+    ErrorCode.UNSUPPORTED_VERSION,
+    "protocol version 9 is not supported; this server speaks version 8 only: upgrade the " +
+      "older of the two",
+  );
+  try {
+    await withTempDir(async (dir) => {
+      const file = `${dir}/servers.txt`;
+      const check = async (port: number, reason: RegExp) => {
+        await Deno.writeTextFile(file, `127.0.0.1 ${port}\n`);
+        const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
+        assert.equal(run.code, 3, run.stderr);
+        assert.match(run.stderr, /^ERROR: the one server in .* is not reachable \(/);
+        assert.match(run.stderr, reason);
+        assert.doesNotMatch(run.stderr, /no kv server|speaks TLS/);
+      };
+      await check(
+        proxy.port,
+        /closed the connection before answering HELLO \(a kv server stopping, a proxy whose server is down, or a TLS server: reach a TLS server with --tls-ca\)\); start it/,
+      );
+      const banner: Banner = { bytes: older.bytes(), when: "answers", then: "closes" };
+      await withStranger(banner, (port) => check(port, /UNSUPPORTED_VERSION: protocol version 9/));
+    });
+  } finally {
+    await proxy.stop();
+  }
+});
+
 /** Bytes of each connection's start {@link relayByteByByte} trickles: HELLO's answer and more. */
 const TRICKLED_BYTES = 64;
 
@@ -219,10 +316,17 @@ const TRICKLED_BYTES = 64;
  * Relays `client` to the kv server on `port`: what the client sends goes on as it came; of what
  * the server sends, the first TRICKLED_BYTES are written to the client one byte per write, a
  * turn of the event loop apart, so that a kv answer's first byte, 0, may come alone, and the
- * rest as it comes.
+ * rest as it comes. When nothing listens on `port`, it hangs up on the client without a byte,
+ * as a TCP proxy whose server is down does (HAProxy, docker-proxy, ssh -L).
  */
 async function relayByteByByte(client: Deno.TcpConn, port: number): Promise<void> {
-  const server = await Deno.connect({ hostname: "127.0.0.1", port });
+  let server: Deno.TcpConn;
+  try {
+    server = await Deno.connect({ hostname: "127.0.0.1", port });
+  } catch {
+    client.close();
+    return;
+  }
   const toServer = client.readable.pipeTo(server.writable).catch(() => {});
   let trickled = 0;
   try {

@@ -655,13 +655,13 @@ Deno.test("an authenticating client takes the server's id, state and limits from
   await unknownForm.stop();
 });
 
-Deno.test("a server hanging up on HELLO is hinted to be a TLS server, one hanging up after its challenge is not: it spoke kv", async () => {
+Deno.test("a server hanging up on HELLO without a byte is hinted to be a kv server stopping, a proxy whose server is down or a TLS server; one hanging up after its challenge is not: it spoke kv", async () => {
   const auth = await AuthKeys.fromSecrets([new Uint8Array(32).fill(7)]);
   const challenge = new Uint8Array(32).fill(0xaa);
   const hangingUp = fakeServer((conn) => conn.close());
   await assert.rejects(
     ServerClient.connect(hangingUp.address, { credentials: { auth } }),
-    /closed the connection before answering HELLO \(a TLS server\? connect with --tls-ca\)$/,
+    /closed the connection before answering HELLO \(a kv server stopping, a proxy whose server is down, or a TLS server: reach a TLS server with --tls-ca\)$/,
   );
   await hangingUp.stop();
   const challengingThenHangingUp = fakeServer(async (conn, frameCount) => {
