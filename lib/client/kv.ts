@@ -343,9 +343,10 @@ export interface KvDeleteResult {
   /** The key removed. */
   key: string;
   /**
-   * Whether there was such a record. True is not exact while a replica that missed an
-   * earlier deletion of the key still holds the record: its answer names no version to
-   * order it against another replica's tombstone (README, after the broker's commands).
+   * Whether there was such a record: the newest version the deletion replaced on the
+   * servers that answered was a record's, not an earlier deletion's tombstone (a replica
+   * that missed that deletion still holds the older record; README, after the broker's
+   * commands).
    */
   deleted: boolean;
   /**

@@ -88,6 +88,7 @@ import {
   decodeResponse,
   decodeSetKBody,
   decodeStatsBody,
+  decodeVersionBody,
   DIGEST_ROW_BYTES,
   splitValueBody,
   splitValueBodyAt,
@@ -1011,26 +1012,25 @@ export class ServerClient {
   }
 
   /**
-   * Deletes `key` at `options.version`, leaving a tombstone: `deleted` (and whether a
-   * record was there), or `stale` with the newer or equal version the key holds (a
-   * repair copy is `deleted` then, and ignored). With `purge`, removes the key's
-   * record or tombstone entirely: `existed` says whether it held anything.
+   * Deletes `key` at `options.version`, leaving a tombstone: `deleted`, with whether a
+   * record was there and the version it `replaced` (the record's, or the tombstone's when
+   * none was; unset when the key held nothing), or `stale` with the newer or equal
+   * version the key holds (a repair copy is `deleted` then, replacing nothing, and
+   * ignored). With `purge`, removes the key's record or tombstone entirely: `existed`
+   * says whether it held anything.
    *
    * @example
    * ```ts
    * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * const version = { ms: Date.now(), counter: 0, broker: 1 };
-   * await client.delete("person1", { version }); // { kind: "deleted", existed: true }
+   * await client.delete("person1", { version }); // { kind: "deleted", existed: true, replaced: … }
    * await client.delete("person1", { version, purge: true }); // nothing left of it
    * ```
    */
   async delete(key: string, options: WriteOptions): Promise<DeleteResult> {
     checkArgument(checkKey, key);
     const response = await this.#request((frames, id) => frames.delete(id, key, options));
-    if (response.type === "stale") return { kind: "stale", version: response.version };
-    if (response.type === "not_found") return { kind: "deleted", existed: false };
-    decodeEmptyBody(expectOk(response));
-    return { kind: "deleted", existed: true };
+    return options.purge === true ? purgeResult(response) : deleteResult(response, options);
   }
 
   /**
@@ -1623,6 +1623,35 @@ function putResult(response: Response): PutResult {
   if (response.type === "stale") return { kind: "stale", version: response.version };
   decodeEmptyBody(expectOk(response));
   return { kind: "stored" };
+}
+
+/**
+ * What a DELETE's response means: the version it replaced (OK a record's, NOT_FOUND a
+ * tombstone's or none), stale, or an error. An empty OK is a stale repair copy ignored.
+ */
+function deleteResult(response: Response, options: WriteOptions): DeleteResult {
+  if (response.type === "stale") return { kind: "stale", version: response.version };
+  if (response.type === "not_found") {
+    if (response.miss !== undefined) throw new DecodeError("a DELETE's NOT_FOUND carries a miss");
+    const replaced = response.version;
+    return replaced === undefined
+      ? { kind: "deleted", existed: false }
+      : { kind: "deleted", existed: false, replaced };
+  }
+  const body = expectOk(response);
+  if (body.length === 0 && options.repair === true) return { kind: "deleted", existed: false };
+  return { kind: "deleted", existed: true, replaced: decodeVersionBody(body) };
+}
+
+/** What a purge's response means: whether something was removed, stale, or an error. */
+function purgeResult(response: Response): DeleteResult {
+  if (response.type === "stale") return { kind: "stale", version: response.version };
+  if (response.type === "not_found") {
+    if (response.version !== undefined) throw new DecodeError("a purge's NOT_FOUND has a body");
+    return { kind: "deleted", existed: false };
+  }
+  decodeEmptyBody(expectOk(response));
+  return { kind: "deleted", existed: true };
 }
 
 /** What a GET's or QUERY's response means, the value still encoded. */

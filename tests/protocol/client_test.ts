@@ -133,9 +133,24 @@ Deno.test("client runs every request type against a server", async () => {
   });
   assert.deepEqual(await client.keys({ prefix: "person", limit: 1 }), ["person1"]);
   assert.deepEqual(await client.keys({ limit: 5, after: "person1" }), ["person2"]);
+  // A DELETE names what it replaced: the record's version, then the tombstone's.
+  const stored = (await client.get("person2")).version;
   const deleted = at();
-  assert.deepEqual(await client.delete("person2", deleted), { kind: "deleted", existed: true });
-  assert.deepEqual(await client.delete("person2", at()), { kind: "deleted", existed: false });
+  assert.deepEqual(await client.delete("person2", deleted), {
+    kind: "deleted",
+    existed: true,
+    replaced: stored,
+  });
+  assert.deepEqual(await client.delete("person2", at()), {
+    kind: "deleted",
+    existed: false,
+    replaced: deleted.version,
+  });
+  assert.deepEqual(await client.delete("never", at()), { kind: "deleted", existed: false });
+  assert.deepEqual(await client.delete("never", { ...deleted, repair: true }), {
+    kind: "deleted",
+    existed: false,
+  }, "a stale repair copy replaced nothing");
   assert.deepEqual(await client.delete("person2", deleted), {
     kind: "stale",
     version: (await client.get("person2")).version,
