@@ -283,7 +283,7 @@ Deno.test("a kv server behind a TCP proxy that is down, or of an older version, 
   older.error(
     1,
     ErrorCode.UNSUPPORTED_VERSION,
-    "protocol version 9 is not supported; this server speaks version 8 only: upgrade the " +
+    "protocol version 10 is not supported; this server speaks version 9 only: upgrade the " +
       "older of the two",
   );
   try {
@@ -302,7 +302,7 @@ Deno.test("a kv server behind a TCP proxy that is down, or of an older version, 
         /closed the connection before answering HELLO \(a kv server stopping, a proxy whose server is down, or a TLS server: reach a TLS server with --tls-ca\)\); start it/,
       );
       const banner: Banner = { bytes: older.bytes(), when: "answers", then: "closes" };
-      await withStranger(banner, (port) => check(port, /UNSUPPORTED_VERSION: protocol version 9/));
+      await withStranger(banner, (port) => check(port, /UNSUPPORTED_VERSION: protocol version 10/));
     });
   } finally {
     await proxy.stop();
