@@ -352,7 +352,7 @@ function downBeforeChange(
   const [outcome, run] = dryRun
     ? ["dry run: a run would be refused, changing nothing", "a run would change"]
     : ["nothing was changed", "this run changes"];
-  // A server that turned this client away (credentials, TLS, no kv server, BUSY) is
+  // A server that turned this client away (credentials, TLS, kv version, no kv server, BUSY) is
   // running: starting it is no cure, and its own words (the pool's) say what is.
   const stopped = down.filter((index) => pool.refusal(index) === undefined && !pool.isBusy(index));
   const turnedAway = down.length - stopped.length;
@@ -376,7 +376,8 @@ function downBeforeChange(
 /**
  * Server `index`, not up, as {@link ServerPool.downMessage} names it, led by its
  * `file:line:col` when that line may be the fix (no kv server answers there, or a TLS server
- * does: lineLead), as every other client names it (CredentialsRefusedError).
+ * does) or names a kv server of another version (lineLead), as every other client names it
+ * (CredentialsRefusedError).
  */
 function downNamed(pool: ServerPool, index: number): string {
   return `${lineLead(pool.refusal(index), pool.servers[index].where)}${pool.downMessage(index)}`;
