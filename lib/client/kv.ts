@@ -342,7 +342,11 @@ export interface KvPutResult {
 export interface KvDeleteResult {
   /** The key removed. */
   key: string;
-  /** Whether there was such a record. */
+  /**
+   * Whether there was such a record. True is not exact while a replica that missed an
+   * earlier deletion of the key still holds the record: its answer names no version to
+   * order it against another replica's tombstone (README, after the broker's commands).
+   */
   deleted: boolean;
   /**
    * The version of the tombstone written on every replica, as {@link KvEntry.version}:
