@@ -589,12 +589,15 @@ function printReport(
  * After a run that found servers down: what to do when one will not come back (its
  * machine lost). "Fix the one above" cannot be done then, and README's replacement by a
  * list with both servers needs the old one up; its line deleted, its keys' other
- * replicas are the source.
+ * replicas are the source. Not for a server that turned the run away (credentials, TLS,
+ * another kv version, no kv server, BUSY): it is running, and its failure line says what
+ * will mend it.
  */
 function printGoneAdvice(report: RepairReport, pool: ServerPool, path: string, again: string) {
-  const down = report.failures.map((failure) => failure.server).filter((id) =>
-    !pool.isUp(pool.servers.findIndex((server) => server.id === id))
-  );
+  const down = report.failures.map((failure) => failure.server).filter((id) => {
+    const index = pool.servers.findIndex((server) => server.id === id);
+    return !pool.isUp(index) && pool.refusal(index) === undefined && !pool.isBusy(index);
+  });
   if (down.length === 0) return;
   const one = down.length === 1;
   console.error(

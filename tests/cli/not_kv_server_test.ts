@@ -384,7 +384,7 @@ Deno.test("a kv server of another protocol version, older or newer, is one line 
   });
 });
 
-Deno.test("a kv server of another protocol version among kv servers that answer is named as refusing, not as down, by kv servers (exit 0) and the library's servers(); alone it is a KvInputError from connect", async () => {
+Deno.test("a kv server of another protocol version among kv servers that answer is named as refusing, not as down, by kv servers (exit 0), the library's servers() and kv repair (never 'gone for good'); alone it is a KvInputError from connect", async () => {
   await using cluster = await KvCluster.start(1);
   const older = PROTOCOL_VERSION - 1;
   await withStranger(otherVersion(speaksOnly(older)), async (port) => {
@@ -413,6 +413,19 @@ Deno.test("a kv server of another protocol version among kv servers that answer 
         refusal,
       ]);
     }
+    // A running server, to mend as its line says: no advice for one stopped or gone.
+    const repair = await runKv(withBrokerTimeout(["repair", "-s", file]));
+    assert.equal(repair.code, 1, repair.stderr);
+    assert.match(
+      repair.stderr,
+      new RegExp(
+        `^kv repair: ${RegExp.escape(server)}: .* not repaired.*\\(${
+          RegExp.escape(`${server} ${refusal}`)
+        }\\)$`,
+        "m",
+      ),
+    );
+    assert.doesNotMatch(repair.stderr, /gone for good|start it/);
     await Deno.remove(file);
     const given = await connect({ servers: [{ hostname: "127.0.0.1", port }] })
       .then(() => assert.fail("connected to a kv server of another version"), (error) => error);
