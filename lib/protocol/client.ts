@@ -1751,6 +1751,40 @@ export function notKvServer(error: unknown): Stranger | undefined {
   return undefined;
 }
 
+/** The largest protocol version HELLO can name (a u16). */
+const MAX_PROTOCOL_VERSION = 0xffff;
+
+/** The protocol versions a server speaks, from `lowest` to `highest` (equal: one). */
+export interface SpokenVersions {
+  /** The oldest version it speaks. */
+  readonly lowest: number;
+  /** The newest version it speaks. */
+  readonly highest: number;
+}
+
+/**
+ * The protocol versions a server says it speaks in `message`, its ERROR `UNSUPPORTED_VERSION`
+ * refusing this client's HELLO, in the words of any kv so far: `this server speaks version 8
+ * only: …` (protocol 3 on), `this server speaks 1 to 2` (2), `this server speaks 1` (1), so
+ * that a client can name both versions and which side is older; undefined when it names none
+ * this client can read (a later wording), or none a HELLO could carry.
+ *
+ * @example
+ * ```ts
+ * spokenVersions("protocol version 9 is not supported; this server speaks version 8 only: " +
+ *   "upgrade the older of the two"); // { lowest: 8, highest: 8 }
+ * spokenVersions("protocol version 9 is not supported; this server speaks 1 to 2");
+ * // { lowest: 1, highest: 2 }
+ * ```
+ */
+export function spokenVersions(message: string): SpokenVersions | undefined {
+  const match = /this server speaks (?:version )?(\d{1,5})(?: to (\d{1,5}))?\b/.exec(message);
+  if (match === null) return undefined;
+  const lowest = Number(match[1]);
+  const highest = Number(match[2] ?? match[1]);
+  return lowest <= highest && highest <= MAX_PROTOCOL_VERSION ? { lowest, highest } : undefined;
+}
+
 /**
  * `error` in one line without Deno's "(os error N)": the words ("Connection refused")
  * say it already, and the number means nothing to a user reading a warning.
