@@ -57,6 +57,7 @@ import {
   OPEN_BRACKET,
 } from "../record/grammar.ts";
 import { toJsonText, type Value } from "../record/value.ts";
+import { oneLine } from "../record/key.ts";
 import { MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { describeError } from "../base/describe_error.ts";
 import { concatBytes } from "../base/bytes.ts";
@@ -1156,8 +1157,13 @@ function missingJson(missing: QueryMissing): string {
     `"value":${toJsonText(missing.value)}}`;
 }
 
+/**
+ * The answer to `error`: its message as one line, since messages quote what the client sent
+ * (a query parameter's name, a key, V8's excerpt of a body that is not JSON), whose
+ * newlines and escape sequences would otherwise reach a page or a terminal showing it.
+ */
 function errorResponse(error: HttpError): Response {
-  return new Response(JSON.stringify({ error: error.message }), {
+  return new Response(JSON.stringify({ error: oneLine(error.message) }), {
     status: error.status,
     headers: { "Content-Type": JSON_TYPE, ...error.headers },
   });
