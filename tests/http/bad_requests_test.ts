@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { oneLine } from "../../lib/record/key.ts";
+import { withDeadline } from "../helpers/wait.ts";
 
 /** The body limit given to kv http here: small, so bodies over it are cheap to send. */
 const MAX_BODY_BYTES = 2048;
@@ -263,4 +264,38 @@ Deno.test("kv http: an error quoting what the client sent escapes its newlines a
     assert.ok(error.includes(quoted), `${method} ${path}: ${error}`);
     assert.equal(error, oneLine(error));
   }
+});
+
+/** What `http` answers `bytes` sent as they are on a connection of their own, until it closes. */
+async function rawAnswer(http: HttpProcess, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(http.url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    await conn.write(new TextEncoder().encode(bytes));
+    return await withDeadline(new Response(conn.readable).text(), {
+      what: "kv http to answer and close",
+      onTimeout: () => conn.close(),
+    });
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+Deno.test("kv http: request lines fetch cannot send (CONNECT's host:port, OPTIONS *, a bare path, HTTP/1.0) get a 4xx, never a 500", async () => {
+  await using served = await HttpProcess.onCluster(1);
+  const { http } = served;
+  const host = "Host: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  const cases: [string, RegExp][] = [
+    // Its target is an authority with no path: rawPath's invariant made it a 500 and a stack.
+    [`CONNECT 127.0.0.1:1 HTTP/1.1\r\n${host}`, /^HTTP\/1\.1 400 .*kv http is no proxy/s],
+    [`OPTIONS * HTTP/1.1\r\n${host}`, /^HTTP\/1\.1 404 /],
+    [`GET v1/keys HTTP/1.1\r\n${host}`, /^HTTP\/1\.1 400 /],
+    [`GET /v1/keys HTTP/1.0\r\n\r\n`, /^HTTP\/1\.0 400 .*no Host header/s],
+    [`TRACE / HTTP/1.1\r\n${host}`, /^HTTP\/1\.1 405 /],
+  ];
+  for (const [bytes, expected] of cases) {
+    assert.match(await rawAnswer(http, bytes), expected, bytes);
+  }
+  assert.deepEqual(http.stderr.filter((line) => /error/i.test(line)), []);
 });
