@@ -146,8 +146,84 @@ function notRegularKind(info: Deno.FileInfo): string | undefined {
 }
 
 /**
+ * Bytes that are not UTF-8 text, and where the first character that is not starts: its
+ * 1-based line and column (in code points, as kv's other file positions count), so that a
+ * caller names it `file:line:col`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   decodeUtf8Text(Uint8Array.of(0x61, 0x0a, 0x62, 0xff));
+ * } catch (error) {
+ *   (error as NotUtf8Error).message; // "2:2: not UTF-8 text (byte 0xff)"
+ * }
+ * ```
+ */
+export class NotUtf8Error extends Error {
+  /** 1-based line of the first character that is not UTF-8. */
+  readonly line: number;
+  /** 1-based column of it, in code points. */
+  readonly column: number;
+
+  /** The error for the character at `line`:`column`, starting with `byte`. */
+  constructor(line: number, column: number, byte: number) {
+    super(`${line}:${column}: not UTF-8 text (byte 0x${byte.toString(16).padStart(2, "0")})`);
+    this.name = "NotUtf8Error";
+    this.line = line;
+    this.column = column;
+  }
+}
+
+/**
+ * `bytes` decoded as UTF-8 (a leading byte order mark dropped); bytes that are not UTF-8
+ * throw a {@link NotUtf8Error} naming where.
+ *
+ * @example
+ * ```ts
+ * decodeUtf8Text(new TextEncoder().encode("127.0.0.1 8000\n")); // "127.0.0.1 8000\n"
+ * ```
+ */
+export function decodeUtf8Text(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw notUtf8At(bytes);
+  }
+}
+
+/** The {@link NotUtf8Error} for `bytes`, which do not decode. */
+function notUtf8At(bytes: Uint8Array): NotUtf8Error {
+  // A prefix that decodes so far only stops doing so as it grows: search for the first that
+  // does not. What decodes before it, without a character it ends inside, is the text
+  // before the bad character.
+  let valid = 0;
+  let invalid = bytes.length;
+  while (invalid - valid > 1) {
+    const middle = Math.floor((valid + invalid) / 2);
+    if (decodesSoFar(bytes.subarray(0, middle))) valid = middle;
+    else invalid = middle;
+  }
+  const before = new TextDecoder("utf-8", { ignoreBOM: true })
+    .decode(bytes.subarray(0, valid), { stream: true });
+  const start = new TextEncoder().encode(before).length;
+  // A byte order mark starts no column: the readers drop it.
+  const lines = before.replace(/^\ufeff/, "").split("\n");
+  const column = [...lines[lines.length - 1]].length + 1;
+  return new NotUtf8Error(lines.length, column, bytes[start]);
+}
+
+function decodesSoFar(bytes: Uint8Array): boolean {
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(bytes, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The file at `path` as UTF-8 text, read as {@link readFileBounded} reads; bytes that are
- * not UTF-8 throw a TypeError.
+ * not UTF-8 throw a {@link NotUtf8Error}.
  *
  * @example
  * ```ts
@@ -155,6 +231,5 @@ function notRegularKind(info: Deno.FileInfo): string | undefined {
  * ```
  */
 export async function readTextFileBounded(path: string, maxBytes: number): Promise<string> {
-  const bytes = await readFileBounded(path, maxBytes);
-  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  return decodeUtf8Text(await readFileBounded(path, maxBytes));
 }

@@ -32,6 +32,36 @@ Deno.test("an unreadable server file is one line without the OS's wording", asyn
   });
 });
 
+Deno.test("a server file or key file that is not UTF-8 (UTF-16, a stray byte) is one line at the character's line and column, its controls escaped", async () => {
+  await withTempDir(async (dir) => {
+    const latin1 = new TextEncoder().encode("# é\n127.0.0.1:76_1\n");
+    latin1[latin1.indexOf(0x5f)] = 0xff;
+    await Deno.writeFile(`${dir}/servers.txt`, latin1);
+    await oneLine(
+      ["get", "x", "-s", `${dir}/servers.txt`],
+      /^kv get: \S+servers\.txt:2:13: not UTF-8 text \(byte 0xff\); save the server file as UTF-8$/,
+    );
+    await Deno.writeFile(`${dir}/utf16.txt`, Uint8Array.of(0xff, 0xfe, 0x31, 0x00, 0x0a, 0x00));
+    await oneLine(
+      ["keys", "-s", `${dir}/utf16.txt`],
+      /^kv keys: \S+utf16\.txt:1:1: not UTF-8 text \(byte 0xff\); save the server file as UTF-8$/,
+    );
+    // A NUL or an escape in a line is quoted escaped: it reached the terminal as it was.
+    await Deno.writeTextFile(`${dir}/nul.txt`, "127.0.0.1:7611\0\x1b[2J\n");
+    await oneLine(
+      ["get", "x", "-s", `${dir}/nul.txt`],
+      /^kv get: \S+nul\.txt:1:1: expected 'HOST PORT' or 'HOST:PORT', found '127\.0\.0\.1:7611\\u0000\\u001b\[2J'$/,
+    );
+    const keys = new TextEncoder().encode("name string\nage _int\n");
+    keys[keys.indexOf(0x5f)] = 0xff;
+    await Deno.writeFile(`${dir}/keys.txt`, keys);
+    await oneLine(
+      ["gen", "-k", `${dir}/keys.txt`, "-n", "1", "-o", "-"],
+      /^kv gen: \S+keys\.txt:2:5: not UTF-8 text \(byte 0xff\); save the key file as UTF-8$/,
+    );
+  });
+});
+
 Deno.test("a port out of range points at the port and says the range", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/servers.txt`, "# cluster\n  127.0.0.1 99999\n");
