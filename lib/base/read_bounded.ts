@@ -15,6 +15,8 @@
  * @module
  */
 import { concatBytes } from "./bytes.ts";
+import { invariant } from "./invariant.ts";
+import { firstInvalidUtf8 } from "./utf8.ts";
 
 /** Bytes asked of the file per read. */
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -193,32 +195,13 @@ export function decodeUtf8Text(bytes: Uint8Array): string {
 
 /** The {@link NotUtf8Error} for `bytes`, which do not decode. */
 function notUtf8At(bytes: Uint8Array): NotUtf8Error {
-  // A prefix that decodes so far only stops doing so as it grows: search for the first that
-  // does not. What decodes before it, without a character it ends inside, is the text
-  // before the bad character.
-  let valid = 0;
-  let invalid = bytes.length;
-  while (invalid - valid > 1) {
-    const middle = Math.floor((valid + invalid) / 2);
-    if (decodesSoFar(bytes.subarray(0, middle))) valid = middle;
-    else invalid = middle;
-  }
-  const before = new TextDecoder("utf-8", { ignoreBOM: true })
-    .decode(bytes.subarray(0, valid), { stream: true });
-  const start = new TextEncoder().encode(before).length;
+  const at = firstInvalidUtf8(bytes, 0, bytes.length);
+  invariant(at >= 0, "bytes a fatal TextDecoder refused are not well-formed UTF-8");
   // A byte order mark starts no column: the readers drop it.
-  const lines = before.replace(/^\ufeff/, "").split("\n");
+  const before = new TextDecoder("utf-8").decode(bytes.subarray(0, at));
+  const lines = before.split("\n");
   const column = [...lines[lines.length - 1]].length + 1;
-  return new NotUtf8Error(lines.length, column, bytes[start]);
-}
-
-function decodesSoFar(bytes: Uint8Array): boolean {
-  try {
-    new TextDecoder("utf-8", { fatal: true }).decode(bytes, { stream: true });
-    return true;
-  } catch {
-    return false;
-  }
+  return new NotUtf8Error(lines.length, column, bytes[at]);
 }
 
 /**
