@@ -2,11 +2,11 @@
  * A server fed random and mutated frames (docs/protocol.md's rules for bad input): valid
  * requests of every type with fields mutated, bodies cut short or grown, every opcode with a
  * garbage body, lengths that mis-frame the stream, and a header over the frame limit, mixed
- * with valid requests. The server must answer each frame it reads, in order, with a
- * documented answer (never INTERNAL, nothing logged as its own failure), close the
- * connection only where the spec says (a refused HELLO, an oversized header), serve other
- * connections throughout, and keep every record written before — in memory and, reopened,
- * on disk.
+ * with valid requests, on connections that said HELLO and on strangers'. The server must
+ * answer each frame it reads, in order, with a documented answer (never INTERNAL, nothing
+ * logged as its own failure), close the connection only where the spec says (a refused
+ * HELLO, a request before HELLO, an oversized header), serve other connections throughout,
+ * and keep every record written before — in memory and, reopened, on disk.
  * @module
  */
 import assert from "node:assert/strict";
@@ -15,7 +15,6 @@ import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { decodeResponse } from "../../lib/protocol/messages.ts";
 import {
   ErrorCode,
-  type Frame,
   MessageType,
   NO_LIST,
   PROTOCOL_VERSION,
@@ -28,6 +27,7 @@ import { encodeValue } from "../../lib/record/value_codec.ts";
 import { Logger } from "../../lib/base/logger.ts";
 import { MAX_KEYS_LIMIT } from "../../lib/limits.ts";
 import { Store } from "../../lib/server/store.ts";
+import { MAX_STRANGER_FRAME_BYTES } from "../../lib/server/server.ts";
 import { RawConnection, startServer } from "../helpers/in_process_server.ts";
 import { connectClient } from "../helpers/client.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
@@ -35,7 +35,7 @@ import { at, nextVersion } from "../helpers/versions.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
 
 /** The server's frame limit here: small, so that bodies near and over it are cheap to send. */
-const MAX_FRAME_BYTES = 4096;
+const MAX_FRAME_BYTES = 8192;
 /** Frame header bytes: u32 body length, u8 type, u32 request id. */
 const HEADER_BYTES = 9;
 /** Records written before the garbage, which no run may change. */
@@ -43,6 +43,8 @@ const KEPT_RECORDS = 20;
 /** Runs of the property: each a connection with up to MAX_FRAMES frames. */
 const RUNS = 150;
 const MAX_FRAMES = 8;
+/** Frames a stranger's run opens with that are HELLO or PING (then mutated as any). */
+const STRANGER_OPENING_FRAMES = 3;
 /** Error codes that answer a refused HELLO, after which the server closes (docs/protocol.md). */
 const HELLO_REFUSALS: ReadonlySet<number> = new Set([
   ErrorCode.BAD_REQUEST,
@@ -138,6 +140,11 @@ const mutationArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
     type: fc.oneof(fc.integer({ min: 0, max: 0x0e }), fc.integer({ min: 0, max: 255 })),
     body: fc.oneof(
       fc.uint8Array({ maxLength: 64 }),
+      // About the stranger's limit, and the greeted one's.
+      fc.uint8Array({
+        minLength: MAX_STRANGER_FRAME_BYTES - 4,
+        maxLength: MAX_STRANGER_FRAME_BYTES,
+      }),
       fc.uint8Array({ minLength: MAX_FRAME_BYTES - 8, maxLength: MAX_FRAME_BYTES }),
     ),
   }),
@@ -183,64 +190,64 @@ function mutate(frame: Uint8Array, mutation: Mutation): Uint8Array {
   }
 }
 
-/** The frames a reader cuts from `bytes` by the spec's header, and an oversized header's id. */
-function framesIn(bytes: Uint8Array): { frames: Frame[]; oversizedId?: number } {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const frames: Frame[] = [];
-  let at = 0;
-  while (at + HEADER_BYTES <= bytes.length) {
-    const length = view.getUint32(at);
-    const requestId = view.getUint32(at + 5);
-    if (length > MAX_FRAME_BYTES) return { frames, oversizedId: requestId };
-    if (at + HEADER_BYTES + length > bytes.length) break;
-    const body = bytes.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length);
-    frames.push({ type: bytes[at + 4], requestId, body });
-    at += HEADER_BYTES + length;
-  }
-  return { frames };
-}
-
-/** A header announcing more than the limit (the server reads no body after it). */
-const oversizedArbitrary = fc.constantFrom(MAX_FRAME_BYTES + 1, 2 ** 31, 0xffff_ffff);
+/**
+ * Headers announcing more than a limit (the server reads no body after them): over the
+ * stranger's limit only, or over every limit.
+ */
+const oversizedArbitrary = fc.constantFrom(
+  MAX_STRANGER_FRAME_BYTES + 1,
+  MAX_FRAME_BYTES + 1,
+  2 ** 31,
+  0xffff_ffff,
+);
 
 /**
- * Checks the server's `answers` to `frames` (then, if set, an oversized header's id): one per
- * frame in order; a refused HELLO ends them; an oversized header gets TOO_LARGE last.
+ * Checks the server's `answers` to the request `stream` sent on a connection `greeted` or
+ * not, walking it as docs/protocol.md says a server reads it: one answer per whole frame, in
+ * order, with its id; before a HELLO succeeds, frames up to the stranger's limit, PING
+ * answered, any other type but HELLO AUTH_REQUIRED and the end; a refused HELLO the end; a
+ * header over the limit TOO_LARGE and the end; a frame cut short by the stream's end no
+ * answer. Never INTERNAL; a greeted connection's refusals only those of the request.
  */
-function checkAnswers(
-  answers: readonly Response[],
-  frames: readonly Frame[],
-  oversizedId: number | undefined,
-): void {
+function checkAnswers(stream: Uint8Array, answers: readonly Response[], greeted: boolean): void {
   const shown = () =>
     JSON.stringify(answers.map((a) => [a.type, a.requestId, "code" in a && a.code]));
-  for (const answer of answers) {
+  const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+  const last = (index: number, what: string) =>
+    assert.equal(answers.length, index + 1, `${what} ends the connection: ${shown()}`);
+  let index = 0;
+  for (let at = 0; at + HEADER_BYTES <= stream.length; at += HEADER_BYTES + view.getUint32(at)) {
+    const length = view.getUint32(at);
+    const type = stream[at + 4];
+    const requestId = view.getUint32(at + 5);
+    const answer = answers[index];
+    const limit = greeted ? MAX_FRAME_BYTES : MAX_STRANGER_FRAME_BYTES;
+    if (length > limit) {
+      assert.ok(answer?.type === "error" && answer.code === ErrorCode.TOO_LARGE, shown());
+      assert.equal(answer.requestId, requestId, shown());
+      return last(index, "an oversized header");
+    }
+    if (at + HEADER_BYTES + length > stream.length) break;
+    assert.ok(answer, `frame ${index} (type ${type}) got no answer: ${shown()}`);
+    assert.equal(answer.requestId, requestId, shown());
     assert.ok(
       answer.type !== "error" || answer.code !== ErrorCode.INTERNAL,
       `client garbage got INTERNAL: ${answer.type === "error" && answer.message}`,
     );
-  }
-  let index = 0;
-  for (; index < frames.length; index++) {
-    const frame = frames[index];
-    const answer = answers[index];
-    assert.ok(answer, `frame ${index} (type ${frame.type}) got no answer: ${shown()}`);
-    assert.equal(answer.requestId, frame.requestId, shown());
-    if (answer.type !== "error") continue;
-    if (frame.type === MessageType.HELLO && HELLO_REFUSALS.has(answer.code)) {
-      assert.equal(answers.length, index + 1, `a refused HELLO ends the connection: ${shown()}`);
-      return;
+    if (type === MessageType.HELLO && answer.type === "error") {
+      assert.ok(HELLO_REFUSALS.has(answer.code), `${answer.code} ${answer.message}`);
+      return last(index, "a refused HELLO");
     }
-    assert.ok(REQUEST_REFUSALS.has(answer.code), `${answer.code} ${answer.message}`);
+    if (type === MessageType.HELLO) greeted = true;
+    else if (!greeted && type !== MessageType.PING) {
+      assert.ok(answer.type === "error" && answer.code === ErrorCode.AUTH_REQUIRED, shown());
+      return last(index, "a request before HELLO");
+    } else if (answer.type === "error") {
+      assert.ok(REQUEST_REFUSALS.has(answer.code), `${answer.code} ${answer.message}`);
+    }
+    index++;
   }
-  if (oversizedId === undefined) {
-    assert.equal(answers.length, frames.length, shown());
-    return;
-  }
-  assert.equal(answers.length, frames.length + 1, shown());
-  const last = answers[frames.length];
-  assert.ok(last.type === "error" && last.code === ErrorCode.TOO_LARGE, shown());
-  assert.equal(last.requestId, oversizedId);
+  assert.equal(answers.length, index, shown());
 }
 
 /** Every record `store` holds, by key. */
@@ -278,10 +285,14 @@ Deno.test("random and mutated frames get documented answers in order, close only
           { minLength: 1, maxLength: MAX_FRAMES },
         ),
         fc.option(oversizedArbitrary, { freq: 5 }),
-        async (requests, oversized) => {
-          const parts = requests.map(([kind, key, value, mutation], index) =>
-            mutate(validFrame(kind, index + 1, `f${key}`, value), mutation)
-          );
+        // Three runs in four on a connection that said HELLO; the rest as a stranger.
+        fc.integer({ min: 0, max: 3 }).map((draw) => draw > 0),
+        async (requests, oversized, greet) => {
+          const parts = requests.map(([kind, key, value, mutation], index) => {
+            // A stranger's first frames are mostly what it may send: PING and HELLO.
+            const asked = !greet && index < STRANGER_OPENING_FRAMES ? kind % 2 : kind;
+            return mutate(validFrame(asked, index + 1, `f${key}`, value), mutation);
+          });
           if (oversized !== null) {
             const header = new Uint8Array(HEADER_BYTES);
             new DataView(header.buffer).setUint32(0, oversized);
@@ -291,13 +302,12 @@ Deno.test("random and mutated frames get documented answers in order, close only
           }
           const stream = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
           parts.reduce((at, part) => (stream.set(part, at), at + part.length), 0);
-          const { frames, oversizedId } = framesIn(stream);
-          const raw = await RawConnection.open(address);
+          const raw = await RawConnection.open(address, { hello: greet });
           try {
             await raw.write(stream);
             await raw.closeWrite();
             const answers = (await raw.readUntilEnd()).map(decodeResponse);
-            checkAnswers(answers, frames, oversizedId);
+            checkAnswers(stream, answers, greet);
           } finally {
             raw.close();
           }
