@@ -115,7 +115,10 @@ export class BearerTokens {
         );
       }
       if (error instanceof NotUtf8Error) {
-        throw new TokensFileError(`${path}:${error.message}; save the tokens file as UTF-8`);
+        // Where, not the byte: it may be a token's.
+        throw new TokensFileError(
+          `${path}:${error.line}:${error.column}: not UTF-8 text; save the tokens file as UTF-8`,
+        );
       }
       const reason = describeFsError(error);
       throw new TokensFileError(`${path}: cannot read the tokens file: ${reason}`);

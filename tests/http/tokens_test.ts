@@ -59,7 +59,7 @@ Deno.test("a tokens file that is not UTF-8, or a token holding a control, is ref
       assert.ok(error instanceof TokensFileError);
       assert.equal(
         error.message,
-        `${path}:2:17: not UTF-8 text (byte 0xff); save the tokens file as UTF-8`,
+        `${path}:2:17: not UTF-8 text; save the tokens file as UTF-8`,
       );
       return true;
     });
