@@ -62,6 +62,17 @@ Deno.test("a server file or key file that is not UTF-8 (UTF-16, a stray byte) is
   });
 });
 
+Deno.test("a flag's value holding a newline or an escape sequence is quoted escaped: still one line, nothing sent to the terminal", async () => {
+  await oneLine(
+    ["server", "-p", "80\n80"],
+    /^kv server: -p must be a whole number from 0 to 65535, got '80\\u000a80'$/,
+  );
+  await oneLine(
+    ["bench", "-s", "servers.txt", "--workload", "\x1b[2JA"],
+    /^kv bench: --workload must be one of A to F, got '\\u001b\[2JA'$/,
+  );
+});
+
 Deno.test("a port out of range points at the port and says the range", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/servers.txt`, "# cluster\n  127.0.0.1 99999\n");
