@@ -45,6 +45,7 @@ import {
   LineEditor,
   MAX_SKIPPED_LINES,
   type OverLongEntry,
+  type TerminalInput,
   type TerminalOutput,
 } from "../base/line_editor.ts";
 import { getField, type Value } from "../record/value.ts";
@@ -61,6 +62,7 @@ import { MAX_LINE_BYTES } from "../limits.ts";
 import { utf8Length } from "../base/utf8.ts";
 import { counted, wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
+import { type LogFunction, Logger } from "../base/logger.ts";
 
 /** The REPL's prompt. */
 export const PROMPT = "kv> ";
@@ -430,10 +432,18 @@ export interface InteractiveOptions extends SessionOptions {
   write?: (text: string) => void;
   /** Where the prompt and the line being typed are drawn; default `Deno.stdout`. */
   terminal?: TerminalOutput;
+  /** Where the keys come from; default `Deno.stdin`. */
+  input?: TerminalInput;
   /** History from earlier sessions, and where new lines go; default: this session only. */
   history?: HistoryStore;
   /** Background log lines; while the REPL runs they print above the prompt. Default: none. */
   logSink?: LogSink;
+  /**
+   * Where the REPL's own log lines go (a command cancelled with Ctrl-C that failed later, at
+   * warn): the program's logger, which puts its name, level and time on them. Default: lines
+   * `kv broker warn: …` to `logSink`, else stderr.
+   */
+  log?: LogFunction;
   /** Meta command lines Tab completes, e.g. `\demo kill `; default none. */
   metaCompletions?: readonly string[];
   /**
@@ -847,6 +857,7 @@ function replEditor(broker: Broker, options: InteractiveOptions): LineEditor {
     prompt: PROMPT,
     continuationPrompt: CONTINUATION_PROMPT,
     continues: (line, index) => recordLines.continues(line, index),
+    input: options.input,
     output: options.terminal ?? Deno.stdout,
     history: options.history?.lines,
     onHistoryAdd: (line) => options.history?.add(line),
@@ -1070,10 +1081,12 @@ async function untilInterrupted(
       stopped,
     ]);
     if (outcome === "interrupted") {
-      work.catch((error) => {
-        const print = options.logSink ?? { print: (line: string) => console.error(line) };
-        print.print(`kv broker: a cancelled command failed: ${error}`);
-      });
+      const log = options.log ?? new Logger({
+        name: "kv broker",
+        write: (line) =>
+          options.logSink === undefined ? console.error(line) : options.logSink.print(line),
+      }).print;
+      work.catch((error) => log(`a cancelled command failed: ${error}`, "warn"));
     }
     // Stopped, the process is on its way out, quietly: the abandoned command's end is moot.
     if (outcome === "stopped") work.catch(() => {});

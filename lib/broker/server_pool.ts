@@ -24,8 +24,8 @@ import type { LogFunction } from "../base/logger.ts";
 import { type KeysOptions } from "../record/key.ts";
 import { invariant } from "../base/invariant.ts";
 import {
-  answeredInHttp,
   ConnectionError,
+  notKvServer,
   RequestTimeoutError,
   ServerClient,
   ServerError,
@@ -393,7 +393,8 @@ interface Slot {
 
 /**
  * A server that is running but cannot be used with this client's credentials (or TLS
- * settings), or an address where no kv server answers but a web server, so that
+ * settings), or an address where no kv server answers but another server (a web server,
+ * SSH, Redis: lib/protocol/stranger.ts), so that
  * reconnecting cannot help: the client, the server's certificate, or the server file must
  * change.
  *
@@ -412,8 +413,9 @@ export interface CredentialsRefusal {
    * (AUTH_FAILED). The others are TLS's refusals ({@link TlsRefusal}): `"ca"`, a
    * certificate no CA this client was given signed; `"certificate"`, one refused for
    * itself (expired, or not for the name used); `"not-tls"`, a server without TLS;
-   * `"tls-needed"`, a TLS server this client reached without TLS. `"not-kv"`: an HTTP
-   * server answered (`kv http`'s port, say), a wrong line of the server file.
+   * `"tls-needed"`, a TLS server this client reached without TLS. `"not-kv"`: another
+   * server answered (an HTTP server, `kv http`'s port say; SSH, Redis: bytes no kv server
+   * sends first, lib/protocol/stranger.ts), a wrong line of the server file.
    */
   readonly kind: "auth-required" | "auth-failed" | "not-kv" | TlsRefusal["kind"];
   /** The refusal in the server's or TLS's words ("AUTH_FAILED: …", "invalid peer certificate: UnknownIssuer"). */
@@ -478,7 +480,7 @@ function refusalText(refusal: CredentialsRefusal): string {
  * No server could be used and at least one refused this client's credentials (an auth
  * file it lacks or does not hold the secret of), or had a certificate no CA the client was
  * given signed, or one expired or for another name, or spoke no TLS, or was no kv server
- * (it answered in HTTP): reconnecting cannot help, the client must be given other
+ * (it answered in HTTP, or as another server): reconnecting cannot help, the client must be given other
  * credentials (or the server another certificate, or the server file another address).
  *
  * @example
@@ -515,9 +517,6 @@ export class CredentialsRefusedError extends Error {
   }
 }
 
-/** Why an address that answered in HTTP is no kv server's, and what it likely is. */
-const NOT_KV_REASON = "it answered in HTTP; kv http's port?";
-
 /**
  * The server's BUSY refusal (`BUSY: too many connections (limit 1); try again later`) when
  * a failed connection attempt met one: its ERROR closing the connection, the cause of the
@@ -549,11 +548,12 @@ function busyText(busy: string): string {
 }
 
 /**
- * Why a failed connection attempt failed for the client's credentials or TLS, or for an
- * HTTP server at the address, if it did.
+ * Why a failed connection attempt failed for the client's credentials or TLS, or for
+ * another server than a kv server at the address, if it did.
  */
 function refusalOf(error: unknown): CredentialsRefusal | undefined {
-  if (answeredInHttp(error)) return { kind: "not-kv", reason: NOT_KV_REASON };
+  const stranger = notKvServer(error);
+  if (stranger !== undefined) return { kind: "not-kv", reason: stranger.reason };
   const cause = error instanceof Error ? error.cause : undefined;
   if (cause instanceof ServerError && cause.code === ErrorCode.AUTH_REQUIRED) {
     return { kind: "auth-required", reason: cause.message };
@@ -596,6 +596,8 @@ export class ServerPool {
   /** The k of {@link trustUnder}; undefined until then. */
   #k: number | undefined;
   #closed = false;
+  /** Set once {@link start}'s attempts have all ended. */
+  #started = false;
   /** Aborted by {@link close}: ends the connection attempts under way. */
   readonly #closing = new AbortController();
   #changeWaiters: (() => void)[] = [];
@@ -661,6 +663,7 @@ export class ServerPool {
    */
   async start(): Promise<void> {
     await Promise.all(this.#slots.map((_, index) => this.#attempt(index)));
+    this.#started = true;
   }
 
   /**
@@ -1512,21 +1515,7 @@ export class ServerPool {
         connection.close();
         return;
       }
-      const twin = this.#slots.findIndex((other, otherIndex) =>
-        otherIndex !== index && other.connection?.isOpen === true &&
-        other.connection.serverId === connection.serverId
-      );
-      if (twin !== -1) {
-        // Two lines of the server file name one process: placing two replicas of a key
-        // there would leave it one crash from loss. Stays down; the file must change.
-        connection.close();
-        slot.closedQuietly = false;
-        slot.twinOf = twin;
-        slot.lastError = `the same server as ${this.#servers[twin].id}, listed twice ` +
-          `under two addresses`;
-        this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`, "warn");
-        return;
-      }
+      if (this.#isTwin(index, connection)) return;
       // Back from a failure logged, or from failing since the pool started; not from a
       // quiet close taken again at once, which was never said.
       const wasDown = slot.reportedDown ||
@@ -1563,11 +1552,59 @@ export class ServerPool {
     }
   }
 
+  /**
+   * Whether server `index`, just connected on `connection`, is a server already up under
+   * another line of the list (the same id): then it is closed, and the slot stays down.
+   */
+  #isTwin(index: number, connection: ServerConnection): boolean {
+    const twin = this.#slots.findIndex((other, otherIndex) =>
+      otherIndex !== index && other.connection?.isOpen === true &&
+      other.connection.serverId === connection.serverId
+    );
+    if (twin === -1) return false;
+    // Two lines of the server file name one process: placing two replicas of a key there
+    // would leave it one crash from loss. Stays down; the file must change.
+    const slot = this.#slots[index];
+    connection.close();
+    slot.closedQuietly = false;
+    slot.twinOf = twin;
+    slot.lastError = `the same server as ${this.#servers[twin].id}, listed twice ` +
+      `under two addresses`;
+    // Found at the start, it is said by the client's own refusal (listedTwice), in one
+    // line; a log line before it would make two.
+    if (this.#started) {
+      this.#log(`server ${this.#servers[index].id} is ${slot.lastError}; not used`, "warn");
+    }
+    return true;
+  }
+
   #notify(): void {
     const waiters = this.#changeWaiters;
     this.#changeWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/**
+ * What a client says, in one line after its name, when `pool.twins()` (`twins`) found its
+ * server list naming one server under two addresses: the list names the file it was read
+ * from (`serverFile`), where there is one, and "the server list" where the servers were
+ * given as addresses (the library's `connect`). Two replicas of a key on one process would
+ * leave it one crash from loss, so the list must change.
+ *
+ * @example
+ * ```ts
+ * const twins = ["10.0.0.5:8000 is the same server as 127.0.0.1:8000"];
+ * listedTwice("servers.txt", twins);
+ * // "servers.txt lists one server twice (10.0.0.5:8000 is the same server as 127.0.0.1:8000); keep one line per server"
+ * listedTwice(undefined, twins); // "the server list names one server twice (…); keep one entry per server"
+ * ```
+ */
+export function listedTwice(serverFile: string | undefined, twins: readonly string[]): string {
+  const which = `(${twins.join("; ")})`;
+  return serverFile === undefined
+    ? `the server list names one server twice ${which}; keep one entry per server`
+    : `${serverFile} lists one server twice ${which}; keep one line per server`;
 }
 
 /**

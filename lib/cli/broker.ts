@@ -414,6 +414,7 @@ async function serveCommands(
         color,
         terminal,
         logSink,
+        log: logger.print,
         history: await openHistory(warn),
         signal: stop.signal,
       });

@@ -200,12 +200,14 @@ const CLEAR_LINE = "\r\x1b[2K";
 /** Set once a signal stops the demo: from then on it prints its one last line only. */
 let silenced = false;
 
-/** Puts the name and level on the demo's lines, as kv broker's (README "Logs"). */
-const logger = new Logger({
-  name: "kv demo",
-  write: (line) => {
-    if (!silenced) logSink.print(line);
-  },
+/** A logger putting the demo's name and the level on its lines, as kv broker's (README "Logs"). */
+function demoLogger(write: (line: string) => void): Logger {
+  return new Logger({ name: "kv demo", write });
+}
+
+/** The demo's log until a signal stops it (see {@link sayStopped} for its last line). */
+const logger = demoLogger((line) => {
+  if (!silenced) logSink.print(line);
 });
 
 /** The demo's own news: what it starts, loads and stops. */
@@ -259,8 +261,7 @@ async function runDemo(args: string[]): Promise<number> {
     const code = await runCluster(cluster, settings, stop.signal);
     const stoppedBy = stop.stoppedBy();
     if (stoppedBy === undefined) {
-      log(await cluster.shutDown());
-      return code;
+      return await shutDownSaying(cluster, logger) ? code : EXIT_LEFT_BEHIND;
     }
     // Ended in the REPL, whose line stays on the screen: the stop line goes after it.
     if (!handlerExits) await sayStopped(cluster, stoppedBy, "");
@@ -269,21 +270,43 @@ async function runDemo(args: string[]): Promise<number> {
     if (error instanceof ServerStartError) throw new UserError(`kv demo: ${error.message}`);
     throw error;
   } finally {
-    await cluster.shutDown();
+    // Said above when it failed, or else the error that ended the demo is the one to tell
+    // (the clean-up process started above removes what is left once the servers stop).
+    await cluster.shutDown().catch(() => {});
     stop.dispose();
   }
 }
 
 /**
- * Stops the servers and prints the demo's one line after `signal` stopped it, led by
- * `fresh` (what clears the terminal's line, when it may hold a progress bar).
+ * Exit code of a demo that ended normally but could not stop every server and remove its
+ * directory (its last line says so, at error): not the session's code, which would hide it.
  */
-function sayStopped(cluster: DemoCluster, signal: StopSignal, fresh: string): Promise<void> {
-  const how = STOPPED_WORDS[signal];
-  return cluster.shutDown().then(
-    (summary) => console.error(`${fresh}kv demo: ${how}; ${summary}`),
-    (error) => console.error(`kv demo: ${how}; could not stop every server: ${error}`),
-  );
+const EXIT_LEFT_BEHIND = 1;
+
+/**
+ * Stops the servers and removes the directory, and logs so on `log`, led by `how` when a
+ * signal stopped the demo: news, or an error when servers or the directory may be left
+ * behind. Resolves whether all went.
+ */
+async function shutDownSaying(cluster: DemoCluster, log: Logger, how?: string): Promise<boolean> {
+  const lead = how === undefined ? "" : `${how}; `;
+  try {
+    log.info(`${lead}${await cluster.shutDown()}`);
+    return true;
+  } catch (error) {
+    log.error(`${lead}could not stop every server and remove ${cluster.directory}: ${error}`);
+    return false;
+  }
+}
+
+/**
+ * {@link shutDownSaying} after `signal` stopped the demo, on a logger of its own (the demo's
+ * log is silenced by then), led by `fresh` (what clears the terminal's line, when it may
+ * hold a progress bar).
+ */
+async function sayStopped(cluster: DemoCluster, signal: StopSignal, fresh: string): Promise<void> {
+  const last = demoLogger((line) => console.error(`${fresh}${line}`));
+  await shutDownSaying(cluster, last, STOPPED_WORDS[signal]);
 }
 
 /**
@@ -339,6 +362,7 @@ async function runCluster(
       color: colorAnswers(),
       terminal,
       logSink,
+      log: logger.print,
       metaCompletions: META_COMPLETIONS,
       history: await openHistory(warn),
     });

@@ -6,7 +6,8 @@
  * only a fingerprint of that list (lib/broker/list_fingerprint.ts), not its servers, so
  * the line says what can be told from it: which servers were marked under another list or
  * k, which are new, and — when every server of the file is marked under one other list —
- * that this list leaves out servers of that one.
+ * that this list leaves out servers of that one; kv repair --json carries the same as data
+ * ({@link ListChange}).
  *
  * @example
  * ```ts
@@ -15,8 +16,8 @@
  * import { readServerList } from "../broker/server_list.ts";
  * const pool = new ServerPool(await readServerList("old.txt"));
  * await pool.start();
- * const line = listChangeNotice(pool, 2, "old.txt", { dryRun: false });
- * if (line !== undefined) console.error(`kv repair: ${line}`);
+ * const change = listChangeNotice(pool, 2, "old.txt", { dryRun: false });
+ * if (change !== undefined) console.error(`kv repair: ${change.message}`);
  * ```
  * @module
  */
@@ -31,12 +32,43 @@ export interface ListChangeNoticeOptions {
 }
 
 /**
- * The line (without `kv repair: `) saying that this run changes the server list or k the
- * servers of `pool` are repaired under, placing keys by `path`'s servers and `k`, else
- * undefined: no server that answered is marked under another list or k, or only under
- * this list with other k while some server records another k than `k` (a `-k` change,
- * which kv repair's k-change line names). Servers unrepaired or marked `ff…ff` (a change
- * under way or stopped half way) are trusted by no client already and change nothing here.
+ * A change of the server list or k the servers are repaired under, as kv repair says it on
+ * stderr (`message`) and carries it in its --json report (`listChange`). The servers keep a
+ * fingerprint of the list they were marked under, not its servers, so the old list's
+ * servers are not told: only which of the file's were marked under another, which are
+ * new, and whether the old list held servers the file leaves out.
+ */
+export interface ListChange {
+  /**
+   * `"list"`: servers were last repaired under another server list than the file's (and
+   * the run moves every key to its homes among the file's servers); `"k"`: under the file's
+   * list alone, with another k than the run's (the servers record the run's k already: a
+   * `kv repair -k` stopped after its `SET_K`).
+   */
+  readonly kind: "list" | "k";
+  /** The servers of the file last repaired under another list (or, kind "k", k), in its order. */
+  readonly servers: readonly string[];
+  /** Kind "k": the ks they were last repaired under, ascending; `[]` for kind "list". */
+  readonly fromK: readonly number[];
+  /** Kind "list": the servers of the file that record no k (new to the cluster); else `[]`. */
+  readonly added: readonly string[];
+  /**
+   * Kind "list": every server of the file answered and is marked under one other list, which
+   * so lists servers the file does not (which, or how many, no mark tells): the run takes
+   * them out of the cluster. Else false.
+   */
+  readonly leavesOut: boolean;
+  /** The line said on stderr, without its `kv repair: `. */
+  readonly message: string;
+}
+
+/**
+ * The change (see {@link ListChange}) this run makes to the server list or k the servers of
+ * `pool` are repaired under, placing keys by `path`'s servers and `k`, else undefined: no
+ * server that answered is marked under another list or k, or only under this list with
+ * other k while some server records another k than `k` (a `-k` change, which kv repair's
+ * k-change line names). Servers unrepaired or marked `ff…ff` (a change under way or
+ * stopped half way) are trusted by no client already and change nothing here.
  *
  * @example
  * ```ts
@@ -44,8 +76,9 @@ export interface ListChangeNoticeOptions {
  * import { readServerList } from "../broker/server_list.ts";
  * const pool = new ServerPool(await readServerList("old.txt"));
  * await pool.start();
- * listChangeNotice(pool, 2, "old.txt", { dryRun: true });
- * // "old.txt changes the server list: every server of old.txt was last repaired under …"
+ * const change = listChangeNotice(pool, 2, "old.txt", { dryRun: true });
+ * change?.kind; // "list"
+ * change?.message; // "old.txt changes the server list: every server of old.txt was last …"
  * ```
  */
 export function listChangeNotice(
@@ -53,7 +86,7 @@ export function listChangeNotice(
   k: number,
   path: string,
   options: ListChangeNoticeOptions,
-): string | undefined {
+): ListChange | undefined {
   const identities = pool.servers.map((server) => server.identity);
   const own = listFingerprint(identities, k);
   const others = pool.servers.flatMap((_, index) => {
@@ -62,11 +95,6 @@ export function listChangeNotice(
     return sameList(state.repairedUnder, own) ? [] : [{ index, mark: state.repairedUnder }];
   });
   if (others.length === 0) return undefined;
-  // The run's verbs: "moves", or a dry run's "would move".
-  const does = (verb: string) => options.dryRun ? `would ${verb}` : `${verb}s`;
-  const stop = options.dryRun ? "would stop" : "stop";
-  // A dry run tells what a run would do, not what it does itself.
-  const run = options.dryRun ? "a run" : "this run";
   // This list's fingerprint under each k, hashed once: a mark that is one of them is a k change.
   const byK = identities.map((_, i) => listFingerprint(identities, i + 1));
   const kOf = (mark: Uint8Array) => {
@@ -74,30 +102,62 @@ export function listChangeNotice(
     return at === -1 ? undefined : at + 1;
   };
   const moved = others.filter(({ mark }) => kOf(mark) === undefined);
-  if (moved.length === 0) {
-    // Only k changes: a -k that changes what the servers record has its own line.
-    const recordsAnother = pool.servers.some((_, index) => {
-      const recorded = pool.state(index)?.k ?? 0;
-      return recorded !== 0 && recorded !== k;
-    });
-    if (recordsAnother) return undefined;
-    const olds = [...new Set(others.map(({ mark }) => kOf(mark)))].join(" and ");
-    return `${names(pool, others, path)} last repaired under k ${olds}, not ${k}: ${run} ` +
-      `${does("place")} every key on ${counted(k, "server")} and ${does("mark")} them under ` +
-      `k ${k}`;
-  }
-  const news = pool.servers.filter((_, index) => pool.state(index)?.k === 0).map((s) => s.id);
-  const added = news.length === 0
+  if (moved.length > 0) return serverListChange(pool, moved, k, path, options.dryRun);
+  // Only k changes: a -k that changes what the servers record has its own line.
+  const recordsAnother = pool.servers.some((_, index) => {
+    const recorded = pool.state(index)?.k ?? 0;
+    return recorded !== 0 && recorded !== k;
+  });
+  if (recordsAnother) return undefined;
+  const fromK = [...new Set(others.flatMap(({ mark }) => kOf(mark) ?? []))].sort((a, b) => a - b);
+  const { does, run } = runWords(options.dryRun);
+  const message = `${names(pool, others, path)} last repaired under k ${fromK.join(" and ")}, ` +
+    `not ${k}: ${run} ${does("place")} every key on ${counted(k, "server")} and ` +
+    `${does("mark")} them under k ${k}`;
+  return { kind: "k", servers: ids(pool, others), fromK, added: [], leavesOut: false, message };
+}
+
+/**
+ * The change of server list: the servers `moved` (marked under another list than this one
+ * under any k) named, those new to the cluster, and what a run over `path`'s servers does.
+ */
+function serverListChange(
+  pool: ServerPool,
+  moved: readonly { index: number; mark: Uint8Array }[],
+  k: number,
+  path: string,
+  dryRun: boolean,
+): ListChange {
+  const { does } = runWords(dryRun);
+  const added = pool.servers.filter((_, index) => pool.state(index)?.k === 0).map((s) => s.id);
+  const news = added.length === 0
     ? ""
-    : `; ${listed(news)} ${news.length === 1 ? "is" : "are"} new (no k recorded)`;
-  return `${path} changes the server list: ${names(pool, moved, path)} last repaired under ` +
-    `another server list than ${path}'s ${counted(pool.servers.length, "server")} (k ${k})` +
-    leftOut(pool, moved, path, k, options.dryRun) + added +
-    `. ${options.dryRun ? "A run" : "This run"} ${does("move")} every key to its ` +
-    `homes among ${path}'s servers, and clients given another server file ${stop} ` +
-    `trusting these (they warn and read past them). If ${path} is not the cluster's server ` +
-    "list now (an old file by mistake: a cron job, a script not updated), run kv repair -s " +
-    "with the cluster's file after this: it moves the keys back";
+    : `; ${listed(added)} ${added.length === 1 ? "is" : "are"} new (no k recorded)`;
+  const leavesOut = holdsOthers(pool, moved);
+  const message = `${path} changes the server list: ${names(pool, moved, path)} last ` +
+    `repaired under another server list than ${path}'s ${counted(pool.servers.length, "server")} ` +
+    `(k ${k})` + (leavesOut ? leftOut(path, k, dryRun) : "") + news +
+    `. ${dryRun ? "A run" : "This run"} ${does("move")} every key to its ` +
+    `homes among ${path}'s servers, and clients given another server file ` +
+    `${dryRun ? "would stop" : "stop"} trusting these (they warn and read past them). If ` +
+    `${path} is not the cluster's server list now (an old file by mistake: a cron job, a ` +
+    "script not updated), run kv repair -s with the cluster's file after this: it moves the " +
+    "keys back";
+  return { kind: "list", servers: ids(pool, moved), fromK: [], added, leavesOut, message };
+}
+
+/** A run's words: its verbs ("moves", a dry run's "would move") and itself ("this run"). */
+function runWords(dryRun: boolean): { does: (verb: string) => string; run: string } {
+  return {
+    does: (verb) => dryRun ? `would ${verb}` : `${verb}s`,
+    // A dry run tells what a run would do, not what it does itself.
+    run: dryRun ? "a run" : "this run",
+  };
+}
+
+/** The ids of the servers of `pool` at `marked`'s indexes. */
+function ids(pool: ServerPool, marked: readonly { index: number }[]): string[] {
+  return marked.map(({ index }) => pool.servers[index].id);
 }
 
 /** The servers `marked`, as the subject of "… last repaired under …". */
@@ -105,25 +165,23 @@ function names(pool: ServerPool, marked: readonly { index: number }[], path: str
   if (marked.length === pool.servers.length) {
     return `every server of ${path} was`;
   }
-  const ids = marked.map(({ index }) => pool.servers[index].id);
-  return `${listed(ids)} ${wasOrWere(ids.length)}`;
+  const named = ids(pool, marked);
+  return `${listed(named)} ${wasOrWere(named.length)}`;
 }
 
 /**
- * When every server of the file answered and is marked under one other list (`moved` are
- * all of them): that list holds every server of the file (a server is marked only under a
- * list that places keys on it) and is not this one under any k, so it holds servers the
- * file leaves out — this run takes them out of the cluster. Else "".
+ * Whether every server of the file answered and is marked under one other list (`moved`
+ * are all of them): that list holds every server of the file (a server is marked only under
+ * a list that places keys on it) and is not this one under any k, so it holds servers the
+ * file leaves out.
  */
-function leftOut(
-  pool: ServerPool,
-  moved: readonly { mark: Uint8Array }[],
-  path: string,
-  k: number,
-  dryRun: boolean,
-): string {
-  if (moved.length < pool.servers.length) return "";
-  if (!moved.every(({ mark }) => sameList(mark, moved[0].mark))) return "";
+function holdsOthers(pool: ServerPool, moved: readonly { mark: Uint8Array }[]): boolean {
+  return moved.length === pool.servers.length &&
+    moved.every(({ mark }) => sameList(mark, moved[0].mark));
+}
+
+/** What the list-change line adds when the old list holds servers `path` leaves out. */
+function leftOut(path: string, k: number, dryRun: boolean): string {
   const [run, take, read, find] = dryRun
     ? ["a run", "would take", "would read", "would find"]
     : ["this run", "takes", "reads", "find"];

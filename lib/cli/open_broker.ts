@@ -29,7 +29,7 @@ import {
   ServerFileError,
   ServerLookupError,
 } from "../broker/server_list.ts";
-import type { ServerPool } from "../broker/server_pool.ts";
+import { listedTwice, type ServerPool } from "../broker/server_pool.ts";
 import { isTimeoutReason } from "../protocol/client.ts";
 import { intFlag } from "./args.ts";
 import { credentialsRefusedError } from "./security_flags.ts";
@@ -250,10 +250,7 @@ export function serverListedTwice(
   serverFile: string,
   twins: readonly string[],
 ): UserError {
-  return new UserError(
-    `kv ${command}: ${serverFile} lists one server twice (${twins.join("; ")}); ` +
-      "keep one line per server",
-  );
+  return new UserError(`kv ${command}: ${listedTwice(serverFile, twins)}`);
 }
 
 /**

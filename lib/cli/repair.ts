@@ -22,7 +22,7 @@ import { counted, listed } from "../base/plural.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import { serverFile, SERVERS_FLAG_HELP, withServerFileSource } from "./oneshot.ts";
 import { repairCommandLine } from "./shell_command.ts";
-import { listChangeNotice } from "./list_change_notice.ts";
+import { type ListChange, listChangeNotice } from "./list_change_notice.ts";
 import { serverFileFailure, serverListedTwice } from "./open_broker.ts";
 import { ksByCount, recordedKs } from "../broker/cluster_k.ts";
 import { listFingerprint, sameList } from "../broker/list_fingerprint.ts";
@@ -140,8 +140,8 @@ async function runRepair(args: string[]): Promise<number> {
       }
     }
     const change = kChange(previous, k, dryRun);
-    if (change !== undefined) console.error(`kv repair: ${change}`);
-    if (notice !== undefined) console.error(`kv repair: ${notice}`);
+    if (change !== undefined) console.error(`kv repair: ${change.message}`);
+    if (notice !== undefined) console.error(`kv repair: ${notice.message}`);
     const said = {
       refused: refusal ?? null,
       kChange: change ?? null,
@@ -295,10 +295,8 @@ interface RunStopped {
  */
 interface SaidBefore {
   readonly refused: ChangeRefusal | null;
-  /** The k-change line ({@link kChange}), without its `kv repair: `. */
-  readonly kChange: string | null;
-  /** The list-change line ({@link listChangeNotice}), without its `kv repair: `. */
-  readonly listChange: string | null;
+  readonly kChange: KChange | null;
+  readonly listChange: ListChange | null;
   readonly stopped: RunStopped | null;
 }
 
@@ -377,7 +375,7 @@ function downBeforeChange(
 
 /**
  * Server `index`, not up, as {@link ServerPool.downMessage} names it, led by its
- * `file:line:col` when it is no kv server (it answered in HTTP): the line to fix, named as
+ * `file:line:col` when it is no kv server (it answered in HTTP, or as another server): the line to fix, named as
  * every other client names it (CredentialsRefusedError).
  */
 function downNamed(pool: ServerPool, index: number): string {
@@ -413,20 +411,32 @@ interface KFailure {
   readonly down: boolean;
 }
 
+/** A change of the k the servers record, as the --json report's `kChange` carries it. */
+interface KChange {
+  /** The ks the servers recorded before the run (more than one: a `-k` cut off), ascending. */
+  readonly from: readonly number[];
+  /** The k they record now (a dry run's: would record). */
+  readonly to: number;
+  /** The line said on stderr, without its `kv repair: `. */
+  readonly message: string;
+}
+
 /**
- * The line that says a run changes the cluster's k (`-k N` where the servers, `previous`,
- * record another), and what that does to the copies, else undefined: a mistyped `-k 1`
- * removes every key's other copies, and the report's counts alone did not say why.
+ * The change of the cluster's k this run makes (`-k N` where the servers, `previous`,
+ * record another), with the line saying what that does to the copies, else undefined: a
+ * mistyped `-k 1` removes every key's other copies, and the report's counts alone did not
+ * say why.
  */
-function kChange(previous: Map<number, string[]>, k: number, dryRun: boolean): string | undefined {
-  const olds = [...previous.keys()].filter((old) => old !== 0 && old !== k);
-  if (olds.length === 0) return undefined;
-  const effect = olds.every((old) => old > k)
+function kChange(previous: Map<number, string[]>, k: number, dryRun: boolean): KChange | undefined {
+  const from = [...previous.keys()].filter((old) => old !== 0 && old !== k).sort((a, b) => a - b);
+  if (from.length === 0) return undefined;
+  const effect = from.every((old) => old > k)
     ? `each key keeps ${k === 1 ? "1 copy" : `${k} copies`}, its others are removed`
     : `each key is held by ${counted(k, "server")}`;
-  return `${dryRun ? "would change" : "changed"} the cluster's k from ${
-    olds.join(" and ")
+  const message = `${dryRun ? "would change" : "changed"} the cluster's k from ${
+    from.join(" and ")
   } to ${k}: ${effect}`;
+  return { from, to: k, message };
 }
 
 /**

@@ -116,7 +116,7 @@ export function authFileFromEnv(): string | undefined {
  * caused by) a CredentialsRefusedError: no server could be used and one refused the auth
  * file the flags (or `KV_AUTH_FILE`) name, or its lack, or had a certificate the CA of
  * `--tls-ca` did not sign, or one expired (or for another name), or spoke no TLS to
- * `--tls-ca`, or was no kv server (an HTTP server's address in the server file). One line
+ * `--tls-ca`, or was no kv server (an HTTP, SSH, Redis… server's address in the server file). One line
  * naming the server, the file (and where its path came from) and the flag, certificate or
  * server file line to fix; undefined for any other error. Every client command maps
  * the case through here, so all say it alike.

@@ -44,6 +44,7 @@ import {
   type FsyncPolicy,
   MAX_TOMBSTONE_GRACE_MS,
   type RecoveryInfo,
+  StaleDataDirError,
   Store,
   StoreCorruptError,
   StoreLockedError,
@@ -110,6 +111,14 @@ Flags:
                             by the uptime: --allow-sys=osUptime, which the
                             tasks and the compiled kv grant), or when DIR's
                             files were copied or put back (cp, rsync, tar)
+      --keep-stale-data     with --data-dir, start even when DIR was last alive
+                            longer ago than --tombstone-grace (less a minute)
+                            allows, which is refused otherwise (exit 2): its
+                            records deleted since, whose tombstones the other
+                            replicas purged, come back. Only when no other
+                            replica holds its keys (k = 1, or every replica
+                            lost); else empty DIR and let kv repair refill it.
+                            A DIR that records k = 1 starts with a warning
       --compact-log-mib N   with --data-dir, write a snapshot and drop the old
                             logs once the log passes N MiB and twice the last
                             snapshot, 1..${MAX_COMPACT_LOG_MIB} (default ${
@@ -143,8 +152,8 @@ Flags:
                             it: seconds, or a number with s, m, h or d,
                             1s..${
   MAX_TOMBSTONE_GRACE_MS / 86_400_000
-}d (default 24h); a server down longer must
-                            be wiped before it serves again
+}d (default 24h); a data dir out of the
+                            cluster longer is refused (see --keep-stale-data)
       --log-level LEVEL     ${LOG_LEVELS.join(", ")} (default ${DEFAULT_LOG_LEVEL})
       --log-timestamps      start every log line with the time, ISO 8601 in UTC
                             (default off: supervisors such as journald add it)
@@ -163,8 +172,8 @@ after ${
 } s without one, and such clients take at most half of --max-connections.
 
 Prints 'kv server: listening on HOST:PORT (...)' on stderr once ready.
-Exit codes: 0 after a clean shutdown, 2 for bad flags, a port in use or a locked
-data dir.`;
+Exit codes: 0 after a clean shutdown, 2 for bad flags, a port in use, a locked
+data dir, or one out of the cluster longer than the tombstone grace.`;
 
 const FLAGS = {
   address: { type: "string", short: "a" },
@@ -173,6 +182,7 @@ const FLAGS = {
   fsync: { type: "string" },
   "compact-log-mib": { type: "string" },
   "mark-unrepaired": { type: "boolean" },
+  "keep-stale-data": { type: "boolean" },
   "max-connections": { type: "string" },
   "max-frame-bytes": { type: "string" },
   "idle-timeout-ms": { type: "string" },
@@ -223,6 +233,7 @@ interface ServerSettings {
   fsync: FsyncPolicy;
   compactionMinLogBytes: number;
   markUnrepaired: boolean;
+  keepStaleData: boolean;
   maxConnections: number;
   maxFrameBytes: number;
   idleTimeoutMs: number;
@@ -278,11 +289,14 @@ type ServerFlagValues = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
 
 /**
  * Where and how the records are kept: `--data-dir`, `--fsync`, `--compact-log-mib`,
- * `--mark-unrepaired`.
+ * `--mark-unrepaired`, `--keep-stale-data`.
  */
 function storageSettings(
   values: ServerFlagValues,
-): Pick<ServerSettings, "dataDir" | "fsync" | "compactionMinLogBytes" | "markUnrepaired"> {
+): Pick<
+  ServerSettings,
+  "dataDir" | "fsync" | "compactionMinLogBytes" | "markUnrepaired" | "keepStaleData"
+> {
   const fsyncText = values.fsync;
   if (fsyncText !== undefined && !(FSYNC_POLICIES as readonly string[]).includes(fsyncText)) {
     throw new UserError(
@@ -301,6 +315,12 @@ function storageSettings(
         "unrepaired)",
     );
   }
+  const keepStaleData = values["keep-stale-data"] ?? false;
+  if (keepStaleData && dataDir === undefined) {
+    throw new UserError(
+      "kv server: --keep-stale-data needs --data-dir (a memory-only server keeps no data)",
+    );
+  }
   if (values["compact-log-mib"] !== undefined && dataDir === undefined) {
     throw new UserError(
       "kv server: --compact-log-mib needs --data-dir (without it there is no log)",
@@ -310,6 +330,7 @@ function storageSettings(
     dataDir,
     fsync: (fsyncText ?? "interval") as FsyncPolicy,
     markUnrepaired,
+    keepStaleData,
     compactionMinLogBytes: MIB * intFlag("server", "--compact-log-mib", values["compact-log-mib"], {
       min: 1,
       max: MAX_COMPACT_LOG_MIB,
@@ -431,6 +452,7 @@ async function openStore(settings: ServerSettings, address: string | undefined):
       compactionMinLogBytes: settings.compactionMinLogBytes,
       tombstoneGraceMs: settings.tombstoneGraceMs,
       markUnrepaired: settings.markUnrepaired,
+      keepStaleData: settings.keepStaleData,
       port: settings.port,
       address,
       onWarning: (message) => settings.logger.warn(message),
@@ -443,7 +465,7 @@ async function openStore(settings: ServerSettings, address: string | undefined):
     if (
       error instanceof StoreLockedError || error instanceof StoreCorruptError ||
       error instanceof LogFormatError || error instanceof SnapshotFormatError ||
-      error instanceof LockFileError
+      error instanceof LockFileError || error instanceof StaleDataDirError
     ) {
       throw new UserError(`kv server: ${error.message}`);
     }

@@ -10,7 +10,9 @@
  * past the request timeout, the connections were closed as if the servers had hung, and every
  * put failed with `… got no answer within 1000 ms; connection closed …; repeat it when the
  * servers are back` while the servers were up (100 000: all failed, 1.9 GB resident). Waiting
- * here, a call holds only its closure, and its request timeout starts when it is sent.
+ * here, a call holds only its closure, and its request timeout starts when it is sent; a call
+ * its signal aborts while it waits leaves the queue at once, and lets go of its closure (its
+ * key, its value) then, not once a place frees.
  *
  * @example
  * ```ts
@@ -22,6 +24,7 @@
  * ```
  * @module
  */
+import { invariant } from "../base/invariant.ts";
 
 /**
  * Runs calls with at most `limit` of them under way; the rest wait in order.
@@ -36,11 +39,14 @@
 export class Admission {
   readonly #limit: number;
   #running = 0;
-  /** Starters of the calls waiting, oldest at #head: a shift per start would be O(waiting). */
-  #waiting: Waiting[] = [];
-  #head = 0;
-  /** Waiting calls their signal aborted, still in #waiting: skipped, not started, at their turn. */
-  #abandoned = new Set<Waiting>();
+  /**
+   * The calls waiting, oldest first, in a list linked both ways: the oldest starts in O(1),
+   * and one its signal aborts leaves from where it stands in O(1) (an array would need a
+   * search, or keep the aborted call's closure until its turn).
+   */
+  #oldest: Waiter | undefined;
+  #newest: Waiter | undefined;
+  #waitingCount = 0;
   /**
    * Each signal's calls not yet settled, behind one listener on it: EventTarget's add and
    * remove scan the signal's listeners, so a listener a call made n calls on one signal cost
@@ -65,9 +71,9 @@ export class Admission {
     return this.#running;
   }
 
-  /** Calls waiting for one under way to end (not those whose signal aborted them since). */
+  /** Calls waiting for one under way to end (those whose signal aborted them have left). */
   get waiting(): number {
-    return this.#waiting.length - this.#head - this.#abandoned.size;
+    return this.#waitingCount;
   }
 
   /**
@@ -99,7 +105,7 @@ export class Admission {
     // to the oldest waiting one (#end), so none made later can pass it.
     if (this.#running < this.#limit) return this.#start(call);
     return new Promise<T>((resolve, reject) => {
-      this.#waiting.push(() => this.#start(call).then(resolve, reject));
+      this.#enqueue(() => this.#start(call).then(resolve, reject));
     });
   }
 
@@ -107,15 +113,17 @@ export class Admission {
     // In an executor, an `error` that throws is the rejection, as in onAbort.
     if (signal.aborted) return new Promise<T>((_, reject) => reject(error(false)));
     return new Promise<T>((resolve, reject) => {
-      let waiting: Waiting | undefined;
+      let waiting: Waiter | undefined;
       const onAbort = () => {
-        // Waiting: skipped when its turn comes (a search of the queue would be O(waiting)).
-        if (waiting !== undefined) this.#abandoned.add(waiting);
+        const underWay = waiting === undefined;
+        // Waiting: it leaves the queue now, and its closure with it.
+        if (waiting !== undefined) this.#remove(waiting);
+        waiting = undefined;
         // Never a throw: the calls on this signal share its listener, and one thrown here
         // would leave this call and those after it unsettled.
         let failure: unknown;
         try {
-          failure = error(waiting === undefined);
+          failure = error(underWay);
         } catch (thrown) {
           failure = thrown;
         }
@@ -134,9 +142,30 @@ export class Admission {
       };
       const unlisten = this.#listen(signal, onAbort);
       if (this.#running < this.#limit) return start();
-      waiting = start;
-      this.#waiting.push(waiting);
+      waiting = this.#enqueue(start);
     });
+  }
+
+  /** Puts `start` at the end of the queue; its node, to {@link Admission.#remove} it by. */
+  #enqueue(start: () => void): Waiter {
+    const waiter: Waiter = { start, older: this.#newest, newer: undefined };
+    if (this.#newest === undefined) this.#oldest = waiter;
+    else this.#newest.newer = waiter;
+    this.#newest = waiter;
+    this.#waitingCount++;
+    return waiter;
+  }
+
+  /** Takes `waiter` out of the queue, wherever it stands, and lets go of its neighbours. */
+  #remove(waiter: Waiter): void {
+    const { older, newer } = waiter;
+    if (older === undefined) this.#oldest = newer;
+    else older.newer = newer;
+    if (newer === undefined) this.#newest = older;
+    else newer.older = older;
+    waiter.older = waiter.newer = undefined;
+    this.#waitingCount--;
+    invariant(this.#waitingCount >= 0, "an admission's queue lost count of its calls");
   }
 
   /**
@@ -179,28 +208,24 @@ export class Admission {
     return promise;
   }
 
-  /** A call ended: the oldest waiting one not abandoned, if any, starts in its place. */
+  /** A call ended: the oldest waiting one, if any, starts in its place. */
   #end = (): void => {
     this.#running--;
-    let start: Waiting | undefined;
-    while (start === undefined && this.#head < this.#waiting.length) {
-      const next = this.#waiting[this.#head];
-      this.#head++;
-      if (!this.#abandoned.delete(next)) start = next;
-    }
-    if (this.#head === this.#waiting.length) {
-      this.#waiting = [];
-      this.#head = 0;
-    } else if (this.#head > COMPACT_AFTER && this.#head * 2 > this.#waiting.length) {
-      this.#waiting = this.#waiting.slice(this.#head);
-      this.#head = 0;
-    }
-    start?.();
+    const oldest = this.#oldest;
+    if (oldest === undefined) return;
+    this.#remove(oldest);
+    oldest.start();
   };
 }
 
-/** A waiting call's starter. */
-type Waiting = () => void;
+/** A waiting call: its starter, and its neighbours in the queue. */
+interface Waiter {
+  readonly start: () => void;
+  /** The call queued just before it, undefined for the oldest. */
+  older: Waiter | undefined;
+  /** The call queued just after it, undefined for the newest. */
+  newer: Waiter | undefined;
+}
 
 /** The calls on one signal ({@link Admission#listen}): each one's abort, and their listener. */
 interface Listening {
@@ -218,9 +243,3 @@ export interface Abort {
   /** The rejection for an abort before the call was made (`false`) or after (`true`). */
   readonly error: (underWay: boolean) => unknown;
 }
-
-/**
- * Started calls the queue keeps at its head before it is cut down (once they are also more
- * than half of it), as lib/protocol/client.ts keeps its requests in flight.
- */
-const COMPACT_AFTER = 1024;

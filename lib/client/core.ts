@@ -31,7 +31,7 @@ import {
   namedServers,
 } from "../broker/cluster_k.ts";
 import type { ServerAddress } from "../broker/server_list.ts";
-import { CredentialsRefusedError, startLines } from "../broker/server_pool.ts";
+import { CredentialsRefusedError, listedTwice, startLines } from "../broker/server_pool.ts";
 import { isTimeoutReason } from "../protocol/client.ts";
 import { missedPath, QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
@@ -178,6 +178,15 @@ export function replicasAgree(copies: readonly ReplicaCopy[]): boolean {
   return versions.length > 0 && versions.every((version) => version === versions[0]);
 }
 
+/** Options of {@link KvCore.open}: the broker's, and where its servers were read from. */
+export interface KvCoreOptions extends BrokerOptions {
+  /**
+   * The server file `servers` were read from, if any: a list naming one server twice is
+   * refused naming it (as kv's own commands do); default none, "the server list".
+   */
+  readonly serverFile?: string;
+}
+
 /**
  * Replicated operations with the library's checks; see the module documentation. A
  * caller's mistake is a KvInputError, a cluster that cannot answer a KvUnavailableError.
@@ -209,7 +218,7 @@ export class KvCore {
 
   /**
    * Connects; a server list naming one server twice, credentials refused by every
-   * server reached (or an HTTP server's address among them) when none could be used, or no
+   * server reached (or another server's address among them, kv http's, SSH's) when none could be used, or no
    * k given while no reachable server records one and some are unreachable (the cluster's
    * k cannot be learned, and a guess would outlive the outage: lib/broker/cluster_k.ts), is
    * a KvInputError; no k given while no server at all is reachable, a
@@ -222,7 +231,7 @@ export class KvCore {
    * const core = await KvCore.open(servers, { k: 2, timeoutMs: 1000 });
    * ```
    */
-  static async open(servers: ServerAddress[], options: BrokerOptions): Promise<KvCore> {
+  static async open(servers: ServerAddress[], options: KvCoreOptions): Promise<KvCore> {
     let broker: Broker;
     // The background repair needs the broker's pool, so it starts after the broker.
     const handoff: { to?: BackgroundRepair } = {};
@@ -258,9 +267,7 @@ export class KvCore {
     const twins = broker.pool.twins();
     if (twins.length > 0) {
       broker.close();
-      throw new KvInputError(
-        `the server list names one server twice (${twins.join("; ")}); keep one entry per server`,
-      );
+      throw new KvInputError(listedTwice(options.serverFile, twins));
     }
     // As kv broker logs them at start: a log that first heard of a server down since the
     // connect when it came "back up" could not tell an application it was down.
@@ -393,12 +400,10 @@ export class KvCore {
    * ```
    */
   async keys(options: KvListOptions): Promise<KvKeysPage> {
+    checkKeysPage(options);
     const prefix = options.prefix ?? "";
-    if (prefix !== "") checkName(prefix, "prefix");
     const after = options.after ?? "";
-    if (after !== "") checkName(after, "after key");
     const limit = options.limit ?? LIST_PAGE_SIZE;
-    checkInteger(limit, "limit", 1, MAX_KEYS_PAGE);
     const answer = await this.#open().keys(prefix, limit, after);
     this.#stillOpen();
     return answer.warning === undefined
@@ -608,7 +613,36 @@ export function checkInteger(value: unknown, what: string, min: number, max: num
   }
 }
 
-function parsePath(path: string | readonly string[]): string[] {
+/**
+ * Throws a KvInputError unless `options`' prefix, after key and limit (each optional) make a
+ * page of keys {@link KvCore.keys} can ask for: checked before a call waits its turn, so that
+ * the caller's mistake is its answer whatever the timing (an aborted signal's included).
+ *
+ * @example
+ * ```ts
+ * checkKeysPage({ prefix: "person", limit: 10 }); // fine
+ * checkKeysPage({ after: "a.b" }); // throws KvInputError
+ * ```
+ */
+export function checkKeysPage(options: Pick<KvListOptions, "prefix" | "after" | "limit">): void {
+  const prefix = options.prefix ?? "";
+  if (prefix !== "") checkName(prefix, "prefix");
+  const after = options.after ?? "";
+  if (after !== "") checkName(after, "after key");
+  checkInteger(options.limit ?? LIST_PAGE_SIZE, "limit", 1, MAX_KEYS_PAGE);
+}
+
+/**
+ * The segments of a query path, a dotted string or an array of names, each checked as a
+ * key's or a field's name; a KvInputError for a malformed path.
+ *
+ * @example
+ * ```ts
+ * parsePath("person1.address.street"); // ["person1", "address", "street"]
+ * parsePath(["person1", "a.b"]); // throws KvInputError: names hold no '.'
+ * ```
+ */
+export function parsePath(path: string | readonly string[]): string[] {
   if (typeof path !== "string") {
     if (!Array.isArray(path) || path.length === 0) {
       throw new KvInputError("a query path is a dotted string or a non-empty array of names");

@@ -57,8 +57,8 @@ export class KvError extends Error {
  * file; an option out of range, of the wrong type or unknown; credentials every
  * server refuses (an auth file, or a TLS CA that signed none of their certificates), or
  * TLS that cannot succeed (an expired certificate, a server without TLS); a server list
- * whose servers are all unusable and one of them no kv server (it answered in HTTP: kv
- * http's port, say).
+ * whose servers are all unusable and one of them no kv server (it answered in HTTP, kv
+ * http's port say, or as SSH, Redis or any server whose first bytes no kv server sends).
  * Repeating the same call fails the same way.
  *
  * @example

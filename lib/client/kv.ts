@@ -42,7 +42,7 @@ import {
 } from "./values.ts";
 import type { Value } from "../record/value.ts";
 import { checkFilePath, checkOptions, describeArgument } from "./arguments.ts";
-import { checkInteger, KvCore, LIST_PAGE_SIZE } from "./core.ts";
+import { checkInteger, checkKeysPage, KvCore, LIST_PAGE_SIZE, parsePath } from "./core.ts";
 import { Admission } from "./admission.ts";
 
 export { MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
@@ -388,7 +388,9 @@ export interface KvCallOptions {
    *   passes (kv's protocol has no way to call a request back).
    *
    * The call's listener on the signal is removed as the call settles, so one long-lived
-   * signal (a request's, a shutdown's) serves any number of calls.
+   * signal (a request's, a shutdown's) serves any number of calls. A caller's mistake (a bad
+   * key, path, prefix or limit) is a {@link KvInputError} whatever the signal, aborted
+   * already or not: it is checked before the signal is looked at.
    *
    * @example
    * ```ts
@@ -478,7 +480,7 @@ export interface KvServerStatus {
    * Set (when down) if it is running but refused this client's credentials (`authFile`),
    * or had a certificate no `tlsCa` CA signed, or an expired one (or one for another
    * name), or spoke no TLS to a `tlsCa` client, or TLS to a client without `tlsCa`, or is
-   * no kv server (it answered in HTTP: a wrong address in `servers`): fix the credentials,
+   * no kv server (it answered in HTTP, or as SSH or Redis: a wrong address in `servers`): fix the credentials,
    * the certificate or the address; restarting the server as it is will not help.
    */
   refused?: true;
@@ -666,7 +668,8 @@ export class Kv implements AsyncDisposable {
     // The core's promise itself: no async wrapper and its extra promise per read.
     const decode = this.#decode as (bytes: Uint8Array) => T;
     const read = () => this.#core.getDecoded(key, decode);
-    return this.#run(read, "get", options, () => `get of ${quoted(key)}`);
+    const check = () => checkName(key, "key");
+    return this.#run(read, "get", options, () => `get of ${quoted(key)}`, { check });
   }
 
   /**
@@ -685,7 +688,8 @@ export class Kv implements AsyncDisposable {
    */
   getBytes(key: string, options?: KvCallOptions): Promise<KvBytesEntry> {
     const read = () => this.#core.getDecoded(key, copyBytes);
-    return this.#run(read, "getBytes", options, () => `get of ${quoted(key)}`);
+    const check = () => checkName(key, "key");
+    return this.#run(read, "getBytes", options, () => `get of ${quoted(key)}`, { check });
   }
 
   /**
@@ -737,7 +741,7 @@ export class Kv implements AsyncDisposable {
     const read = () => this.#core.queryDecoded(asked, decode, this.#leaf);
     // Joined only when all strings: join() of a part without a prototype throws.
     const named = () => `query of ${quoted(isStrings(asked) ? asked.join(".") : asked)}`;
-    return this.#run(read, "query", options, named);
+    return this.#run(read, "query", options, named, { check: () => parsePath(asked) });
   }
 
   /**
@@ -800,7 +804,8 @@ export class Kv implements AsyncDisposable {
   async delete(key: string, options?: KvCallOptions): Promise<KvDeleteResult> {
     const write = () => this.#core.delete(key);
     const named = () => `delete of ${quoted(key)}`;
-    return await this.#run(write, "delete", options, named, { write: true });
+    const check = () => checkName(key, "key");
+    return await this.#run(write, "delete", options, named, { write: true, check });
   }
 
   /**
@@ -821,23 +826,27 @@ export class Kv implements AsyncDisposable {
     // later changes (`options.after = page.keys.at(-1)` for the next page).
     const { prefix, limit, after, signal } = options;
     const page = () => this.#core.keys({ prefix, limit, after });
-    return await this.#run(page, "keys", { signal }, () => `keys${prefixed(prefix)}`);
+    const check = () => checkKeysPage({ prefix, limit, after });
+    return await this.#run(page, "keys", { signal }, () => `keys${prefixed(prefix)}`, { check });
   }
 
   /**
    * `call` through the admission, with `options`' signal ({@link KvCallOptions.signal}) when
    * given, which rejects with a KvAbortedError naming the call (`named()`, made only then),
-   * as a `write` or a read. Options checked here, a rejection, as a bad key's is.
+   * as a `write` or a read. With options, `check` (the call's arguments) runs first, then the
+   * options are checked: what either throws is the rejection, before any signal is looked at
+   * (without options `call` checks its arguments itself, the one check on a read's hot path).
    */
   #run<T>(
     call: () => Promise<T>,
     method: string,
     options: KvCallOptions | undefined,
     named: () => string,
-    { write }: { write: boolean } = { write: false },
+    { write = false, check }: { write?: boolean; check?: () => void } = {},
   ): Promise<T> {
     if (options === undefined) return this.#admission.run(call);
     try {
+      check?.();
       checkOptions(options, method, CALL_OPTIONS, { required: false });
       checkSignal(options.signal);
     } catch (error) {
@@ -879,6 +888,8 @@ export class Kv implements AsyncDisposable {
     let remaining = options.limit ?? Infinity;
     if (remaining !== Infinity) checkInteger(remaining, "limit", 1, Number.MAX_SAFE_INTEGER);
     checkSignal(options.signal);
+    // The caller's mistakes now, not as its first page's answer (an aborted signal's).
+    checkKeysPage({ prefix: options.prefix, after: options.after });
     const { prefix, signal } = options;
     const listing = `list${prefixed(prefix)}`;
     let after = options.after;
@@ -1024,7 +1035,8 @@ export function brokerOf(kv: Kv): Broker {
  * credentials refused by
  * every server reached when none could be used (an `authFile` they refuse, a `tlsCa` that
  * signed none of their certificates, a certificate expired or for another name, a server
- * without TLS, an address where an HTTP server answers such as kv http's; its `cause` is
+ * without TLS, an address where another server answers, an HTTP server such as kv http's,
+ * SSH or Redis; its `cause` is
  * the pool's CredentialsRefusedError); a
  * KvNoServerReachableError (a KvUnavailableError) when no `replicas` was given and no
  * server is reachable, naming each and why.
@@ -1068,6 +1080,7 @@ export async function connectWithRepairCommand(
     credentials,
     log,
     repairCommand: repairCommand ?? repairCommandOf(options),
+    serverFile: typeof options.servers === "string" ? options.servers : undefined,
   });
   return makeKv(core, floats);
 }

@@ -633,7 +633,8 @@ function clusterSchemas(): Record<string, unknown> {
           type: "boolean",
           description: "Down only: running, but it refused kv http's credentials (--auth-file) " +
             "or its certificate was refused (--tls-ca), or it is no kv server (it answered in " +
-            "HTTP): fix those, or the server file, not the server.",
+            "HTTP, or as SSH, Redis or another server): fix those, or the server file, not the " +
+            "server.",
         },
         busy: {
           type: "boolean",

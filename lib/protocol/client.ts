@@ -40,7 +40,7 @@ import type { Value } from "../record/value.ts";
 import { DecodeError } from "../base/bytes.ts";
 import { ByteSlab } from "../base/byte_slab.ts";
 import { AUTH_HMAC_SHA256, type AuthKeys } from "./auth.ts";
-import { type Credentials, TLS_ALERT_ANSWER } from "./credentials.ts";
+import type { Credentials } from "./credentials.ts";
 import {
   AUTH_NONE,
   CONNECTION_REQUEST_ID,
@@ -48,7 +48,6 @@ import {
   type EncodedRead,
   ErrorCode,
   errorCodeName,
-  FrameTooLargeError,
   HELLO_CHALLENGE_BYTES,
   type HelloAnswer,
   type HelloResult,
@@ -75,6 +74,7 @@ import {
   type WriteOptions,
 } from "./mod.ts";
 import { FrameReader } from "./frame_reader.ts";
+import { OPENING_BYTES, type Stranger, strangerOf } from "./stranger.ts";
 import { FrameWriter } from "./frame_writer.ts";
 import {
   checkKeysOptions,
@@ -471,6 +471,12 @@ export class ServerClient {
   #queued = 0;
   /** The answers of one read, SPAN_FIELDS numbers each (see #takeAnswers); reused. */
   #answerSpans: number[] = [];
+  /**
+   * The first bytes the server sent, up to OPENING_BYTES, kept while they may be a
+   * stranger's (lib/protocol/stranger.ts): no longer once the first is 0, as every kv
+   * server's is, so a connection that spoke kv copies them once.
+   */
+  #opening: Uint8Array = new Uint8Array(0);
 
   private constructor(conn: Deno.Conn, address: ServerAddress, options: ClientOptions) {
     this.#conn = conn;
@@ -501,7 +507,6 @@ export class ServerClient {
    */
   static async connect(address: ServerAddress, options: ClientOptions = {}): Promise<ServerClient> {
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const where = hostPort(address.hostname, address.port);
     const credentials = options.credentials ?? {};
     const signal = options.signal;
     const conn = await openConnection(address, credentials, connectTimeoutMs, signal);
@@ -542,24 +547,7 @@ export class ServerClient {
       );
     } catch (error) {
       client.close();
-      // A TLS server hangs up on the plain bytes of a HELLO: say what is likely wrong. One
-      // that never answers is hung or slow, not TLS (which would have hung up); one whose
-      // TLS alert came first is surely TLS, as its error says; one that closed with an
-      // ERROR of its own (BUSY at its connection limit), or after any answer (HELLO's
-      // challenge), spoke kv.
-      const hint = error instanceof ConnectionError && !(error instanceof RequestTimeoutError) &&
-          !(error.cause instanceof ServerError) && credentials.tlsCaCerts === undefined &&
-          !error.message.includes(TLS_ALERT_ANSWER) && client.#lastHeardAt === -Infinity
-        ? " before answering HELLO (a TLS server? connect with --tls-ca)"
-        : "";
-      // A HELLO unanswered is a server that took the connection and then said nothing (hung,
-      // or slower than the timeout): "request … got no answer" read as a failure to connect.
-      const reason = error instanceof RequestTimeoutError
-        ? `it took the connection, but HELLO got no answer within ${connectTimeoutMs} ms`
-        : osReason(error);
-      throw new ConnectionError(`cannot connect to ${where}: ${reason}${hint}`, {
-        cause: error,
-      });
+      throw client.#connectFailure(error, credentials, connectTimeoutMs);
     } finally {
       signal?.removeEventListener("abort", abandon);
     }
@@ -568,6 +556,45 @@ export class ServerClient {
     clearTimeout(client.#timeoutTimer);
     client.#timeoutTimer = undefined;
     return client;
+  }
+
+  /**
+   * The error for a connection attempt that failed with `error` after TCP (or TLS) was up:
+   * a {@link NotKvServerError} when the server's first bytes were no kv server's, else why,
+   * with a hint where one helps.
+   */
+  #connectFailure(
+    error: unknown,
+    credentials: Credentials,
+    connectTimeoutMs: number,
+  ): ConnectionError {
+    const where = hostPort(this.address.hostname, this.address.port);
+    // Judged whatever ended the attempt: the frame those bytes announced (1.2 GB for "HTTP"),
+    // the hang-up after them, or a HELLO unanswered after a few bytes that start no frame.
+    const stranger = strangerOf(this.#opening);
+    if (stranger?.kind === "tls") {
+      // A TLS server (kv's own) answering the plain bytes of a HELLO: a refusal of TLS's
+      // (credentials.ts, "tls-needed"), not a wrong address.
+      return new ConnectionError(`cannot connect to ${where}: ${stranger.reason}`, {
+        cause: error,
+      });
+    }
+    if (stranger !== undefined) return new NotKvServerError(where, stranger, { cause: error });
+    // A TLS server hangs up on the plain bytes of a HELLO (rustls after its alert, node:tls
+    // without one): say what is likely wrong. One that never answers is hung or slow, not TLS
+    // (which would have hung up); one that closed with an ERROR of its own (BUSY at its
+    // connection limit), or after any answer (HELLO's challenge), spoke kv.
+    const hint = error instanceof ConnectionError && !(error instanceof RequestTimeoutError) &&
+        !(error.cause instanceof ServerError) && credentials.tlsCaCerts === undefined &&
+        this.#lastHeardAt === -Infinity
+      ? " before answering HELLO (a TLS server? connect with --tls-ca)"
+      : "";
+    // A HELLO unanswered is a server that took the connection and then said nothing (hung,
+    // or slower than the timeout): "request … got no answer" read as a failure to connect.
+    const reason = error instanceof RequestTimeoutError
+      ? `it took the connection, but HELLO got no answer within ${connectTimeoutMs} ms`
+      : osReason(error);
+    return new ConnectionError(`cannot connect to ${where}: ${reason}${hint}`, { cause: error });
   }
 
   /**
@@ -1352,18 +1379,20 @@ export class ServerClient {
         if (count === null) break;
         this.#lastHeardAt = performance.now();
         reader.filled(count);
+        // A first byte other than 0 starts no frame, so the reader's bytes are still the
+        // connection's first ones, none taken as an answer.
+        if (this.#opening.length < OPENING_BYTES && this.#opening[0] !== 0) {
+          this.#opening = reader.buffered.slice(0, OPENING_BYTES);
+        }
         this.#takeAnswers(reader);
         // Answers arrived: the requests held meanwhile go out (see #mayWrite).
         if (this.#outgoing.length > 0) this.#startFlush();
       }
-      const tls = isTlsAlert(reader.buffered) ? ` (${TLS_ALERT_ANSWER})` : "";
-      this.#fail(new ConnectionError(`server ${this.#where()} closed the connection${tls}`));
+      this.#fail(new ConnectionError(`server ${this.#where()} closed the connection`));
     } catch (error) {
-      // An HTTP server's answer reads as a frame of 1.2 GB ("HTTP" as its length): say what
-      // it was, where "frame body of 1213486160 bytes is over the limit" left the user lost.
-      const reason = answeredInHttp(error)
-        ? HTTP_ANSWER
-        : error instanceof DecodeError
+      // What a stranger sent (an HTTP server's "HTTP" reads as a frame of 1.2 GB) is named
+      // by connect, which judges the connection's first bytes (#connectFailure).
+      const reason = error instanceof DecodeError
         ? `protocol error: ${error.message}`
         : osReason(error);
       this.#fail(
@@ -1639,50 +1668,48 @@ function checkRefusals(refusals: PutManyRefusal[], itemCount: number): PutManyRe
 }
 
 /**
- * What a server that answered in HTTP is: a web server, often `kv http` (port 8080 by
- * default), at the address given for a kv server.
- */
-const HTTP_ANSWER = "it answered in HTTP: it is no kv server (kv http's port? give the kv " +
-  "servers' own)";
-
-/**
- * "HTTP", how every HTTP/1.x response begins, read as a frame header's body length: over any
- * frame limit, so such an answer is a FrameTooLargeError of exactly this length.
- */
-const HTTP_AS_LENGTH = 0x48_54_54_50;
-
-/**
- * Whether `error` (a failed connection attempt) or one of its causes is a server answering
- * in HTTP ({@link HTTP_ANSWER}): an address that is no kv server's, which reconnecting
- * cannot mend (lib/broker/server_pool.ts counts it a refusal).
+ * A connection attempt reached a server whose first bytes were no kv server's
+ * (lib/protocol/stranger.ts): an address that is some other server's (an HTTP server's, an SSH
+ * server's, Redis's), which reconnecting cannot mend (lib/broker/server_pool.ts counts it a
+ * refusal).
  *
  * @example
  * ```ts ignore
- * await ServerClient.connect({ hostname: "127.0.0.1", port: 8080 }).catch(answeredInHttp); // true
+ * try {
+ *   await ServerClient.connect({ hostname: "127.0.0.1", port: 22 }); // an SSH server
+ * } catch (error) {
+ *   if (error instanceof NotKvServerError) console.log(error.stranger.reason);
+ *   // 'it answered like an SSH server: "SSH-2.0-OpenSSH_9.6"'
+ * }
  * ```
  */
-export function answeredInHttp(error: unknown): boolean {
-  for (let cause = error; cause instanceof Error; cause = cause.cause) {
-    if (cause instanceof FrameTooLargeError && cause.bodyBytes === HTTP_AS_LENGTH) return true;
+export class NotKvServerError extends ConnectionError {
+  /** What answered instead, and a clause saying so. */
+  readonly stranger: Stranger;
+
+  /** The error for the server at `where` (`host:port`), which answered as `stranger`. */
+  constructor(where: string, stranger: Stranger, options?: ErrorOptions) {
+    super(`cannot connect to ${where}: no kv server answers there (${stranger.reason})`, options);
+    this.name = "NotKvServerError";
+    this.stranger = stranger;
   }
-  return false;
 }
 
-/** A TLS record's type for an alert, and its version's major byte (3 for TLS 1.0 to 1.3). */
-const TLS_ALERT_RECORD = 0x15;
-const TLS_MAJOR_VERSION = 0x03;
-/** A TLS record header's bytes (type, version, length) and an alert's body (level, code). */
-const TLS_RECORD_HEADER_BYTES = 5;
-const TLS_ALERT_BODY_BYTES = 2;
-
 /**
- * Whether `bytes`, what a server sent before hanging up without a whole frame, start with
- * a TLS alert record: what a TLS server answers a plain HELLO with. No answer to HELLO
- * starts so: its first four bytes would be a length of over 336 MiB.
+ * What answered instead of a kv server when `error` (a failed connection attempt) or one of
+ * its causes is a {@link NotKvServerError}; undefined otherwise.
+ *
+ * @example
+ * ```ts ignore
+ * await ServerClient.connect({ hostname: "127.0.0.1", port: 8080 })
+ *   .catch((error) => notKvServer(error)?.kind); // "http": kv http's port
+ * ```
  */
-function isTlsAlert(bytes: Uint8Array): boolean {
-  return bytes.length >= TLS_RECORD_HEADER_BYTES && bytes[0] === TLS_ALERT_RECORD &&
-    bytes[1] === TLS_MAJOR_VERSION && ((bytes[3] << 8) | bytes[4]) === TLS_ALERT_BODY_BYTES;
+export function notKvServer(error: unknown): Stranger | undefined {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof NotKvServerError) return cause.stranger;
+  }
+  return undefined;
 }
 
 /**

@@ -141,6 +141,8 @@ export interface NodeStateRecovery {
   beforeChange(): Promise<void>;
   /** The keeper of the state that `origin` (what recovery found) gives, written if changed. */
   finish(origin: NodeStateOrigin): Promise<NodeStateKeeper>;
+  /** The k the state file records, read before recovery (0: none, or no file). */
+  readonly k: number;
 }
 
 /**
@@ -259,7 +261,7 @@ export class NodeStateKeeper {
       if (onDisk?.unrepaired !== unrepaired) await writeStateFile(path, keeper.#state);
       return keeper;
     };
-    return { beforeChange, finish };
+    return { beforeChange, finish, k: stored.k };
   }
 
   /** The state now: what HELLO tells. */

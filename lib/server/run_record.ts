@@ -22,6 +22,9 @@
  * - `port`, `address`: the TCP port the run served the dir on, once it listened, and the
  *   address it listened on as the listen resolved its `-a` (absent for `-p 0`, and in
  *   records of a kv before them).
+ * - `alive`: when the run was last alive, in ms by its clock: stamped at start, every
+ *   {@link aliveStampInterval} while it runs, and at a clean stop (absent in records of a
+ *   kv before it). See _The last-alive stamp_ below.
  * - `dir`, `files`: the identity ({@link identityOf}) of the data dir and of each of the
  *   files recovery reads (the newest snapshot and the logs from its generation on), full
  *   (with size, modification and change time) for all but the newest log, which an open
@@ -71,6 +74,26 @@
  * volume, file-system or VM snapshot rolled back): it cannot be told from the dir as it
  * was, and `kv server --mark-unrepaired` stays for it.
  *
+ * ## The last-alive stamp ({@link judgeDowntime})
+ *
+ * A server out of the cluster longer than its tombstone grace (`kv server
+ * --tombstone-grace`) may hold records whose deletes the other replicas took, and have
+ * purged the tombstones of since: served again, such a record is the newest version any
+ * replica holds, and reads and `kv repair` spread it (deleted data comes back). So a start
+ * on a dir holding data (a log or a snapshot) refuses when the last run's `alive` stamp is
+ * older than the grace less {@link downtimeMargin}, unless the operator says the dir is the
+ * only copy of its keys (`--keep-stale-data`), or the recorded k is 1 (no other replica
+ * holds them: wiping would lose them, so it starts, with a warning). The stamp is in the
+ * run record, not the pid field's time beside it: every acquire rewrites that one, so a
+ * refused start would make the next one look fresh; a refused start writes no record.
+ *
+ * The stamp is at most one interval older than the run's last moment (a crash between two
+ * stamps), so the downtime it tells is at least the true one: the refusal errs early, never
+ * late. Not judged: a record without a stamp (a kv before it: refusing those would refuse
+ * every upgrade; the first run of this kv stamps it), an unreadable record or none (the dir
+ * starts unrepaired by the rules above), and a stamp ahead of the clock (the clock stepped
+ * back, or the last run's ran ahead: how long the dir was away cannot be told), which warns.
+ *
  * @example
  * ```ts
  * import { decodeRunRecord, encodeRunRecord, judgeLastRun } from "./run_record.ts";
@@ -86,6 +109,8 @@ import { invariant } from "../base/invariant.ts";
 import { MAX_RECORD_CHARS } from "./dir_lock.ts";
 import { NODE_STATE_FILE } from "./node_state.ts";
 import { hostPort } from "../base/host_port.ts";
+import { counted } from "../base/plural.ts";
+import { MAX_WRITE_LAG_MS } from "../protocol/mod.ts";
 
 /** The run record's format number, written as its `format` field. */
 export const RUN_RECORD_FORMAT = 1;
@@ -123,6 +148,11 @@ export interface RunRecord {
    * `0.0.0.0`); absent with {@link port}, or in a record of a kv before addresses.
    */
   readonly address?: string;
+  /**
+   * When the run was last alive, in ms since the epoch by its clock (see the module docs);
+   * absent in a record of a kv before the stamp.
+   */
+  readonly alive?: number;
 }
 
 /** What a start finds now, to judge the last run's record against. */
@@ -288,14 +318,15 @@ export function decodeRunRecord(line: string): RunRecord | "unreadable" {
   } catch {
     return "unreadable";
   }
-  const { format, run, boot, fsync, dir, files, port, address } = parsed;
+  const { format, run, boot, fsync, dir, files, port, address, alive } = parsed;
   const isText = (value: unknown) => typeof value === "string";
   if (
     format !== RUN_RECORD_FORMAT || (run !== "open" && run !== "clean") ||
     !(boot === null || isText(boot)) || !isText(fsync) || !isText(dir) ||
     typeof files !== "object" || files === null || !Object.values(files).every(isText) ||
     !(port === undefined || (Number.isInteger(port) && port as number > 0)) ||
-    !(address === undefined || (isText(address) && address !== ""))
+    !(address === undefined || (isText(address) && address !== "")) ||
+    !(alive === undefined || (Number.isSafeInteger(alive) && alive as number >= 0))
   ) {
     return "unreadable";
   }
@@ -308,6 +339,8 @@ export function decodeRunRecord(line: string): RunRecord | "unreadable" {
     // A record of a kv before ports were recorded has none: nothing to compare.
     ...(port === undefined ? {} : { port: port as number }),
     ...(address === undefined ? {} : { address: address as string }),
+    // A record of a kv before the stamp has none: its downtime is not judged.
+    ...(alive === undefined ? {} : { alive: alive as number }),
   };
 }
 
@@ -465,4 +498,159 @@ function replacedSinceOpen(last: RunRecord, now: RunNow): string | undefined {
     if (was !== shortOf(was) && is !== was) return `${name} changed`;
   }
   return undefined;
+}
+
+/**
+ * Longest time between two last-alive stamps of a running server, in ms (10 minutes): a
+ * crash leaves a stamp at most this old, so a refusal after one comes at most this early
+ * (a clean stop stamps its own moment). One 1 KB write of LOCK in place, fsynced, per
+ * interval — 144 a day — is nothing a server notices.
+ */
+export const MAX_ALIVE_STAMP_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * The most of a tombstone grace the stamp interval and the margin each take, as a divisor:
+ * a quarter. A short grace (seconds, as tests use) is stamped and judged as closely.
+ */
+export const GRACE_DIVISOR = 4;
+
+/**
+ * How far ahead of the clock a last-alive stamp may be before the start warns that it
+ * cannot tell the downtime, in ms: the steps NTP makes to a clock are far smaller.
+ */
+export const ALIVE_AHEAD_TOLERANCE_MS = 60_000;
+
+/**
+ * How often a running server stamps its run record's `alive`, for `graceMs`, its
+ * `--tombstone-grace`: {@link MAX_ALIVE_STAMP_INTERVAL_MS}, or a quarter of a shorter grace.
+ *
+ * @example
+ * ```ts
+ * aliveStampInterval(86_400_000); // 600000
+ * aliveStampInterval(2_000); // 500
+ * ```
+ */
+export function aliveStampInterval(graceMs: number): number {
+  return Math.min(MAX_ALIVE_STAMP_INTERVAL_MS, graceMs / GRACE_DIVISOR);
+}
+
+/**
+ * What the downtime judgement takes off the grace, in ms: a server takes a write stamped up
+ * to `MAX_WRITE_LAG_MS` (a minute) behind its clock, so the others may purge a tombstone
+ * that much before the grace after its delete has run out; a quarter of a grace shorter
+ * than four of those.
+ *
+ * @example
+ * ```ts
+ * downtimeMargin(86_400_000); // 60000
+ * downtimeMargin(2_000); // 500
+ * ```
+ */
+export function downtimeMargin(graceMs: number): number {
+  return Math.min(MAX_WRITE_LAG_MS, graceMs / GRACE_DIVISOR);
+}
+
+/** What a start finds now, to judge the last run's last-alive stamp against. */
+export interface DowntimeNow {
+  /** This start's clock, in ms since the epoch. */
+  readonly nowMs: number;
+  /** This start's tombstone grace (`--tombstone-grace`), in ms. */
+  readonly graceMs: number;
+  /** The data dir holds a log or a snapshot: something a stale dir would bring back. */
+  readonly holdsData: boolean;
+  /** The cluster's k recorded in the dir (node_state.ts); 0 when none is. */
+  readonly k: number;
+}
+
+/**
+ * A verdict of {@link judgeDowntime}: `stale`, out longer than the grace allows (refused
+ * unless the operator keeps it); `only copy`, as long but the recorded k is 1 (started, with
+ * a warning); `ahead`, a stamp ahead of the clock (started, with a warning).
+ */
+export type Downtime =
+  | { readonly verdict: "stale" | "only copy"; readonly downMs: number }
+  | { readonly verdict: "ahead"; readonly aheadMs: number };
+
+/**
+ * How long the data dir was out of the cluster, judged by the last run's `alive` stamp
+ * (see the module docs): undefined when that is within the grace less
+ * {@link downtimeMargin}, or when nothing is judged (no data, no stamp, no readable record).
+ *
+ * @example
+ * ```ts
+ * const last = { run: "clean", boot: null, fsync: "always", dir: "1.0", files: {}, alive: 0 } as const;
+ * const now = { nowMs: 2 * 86_400_000, graceMs: 86_400_000, holdsData: true, k: 2 };
+ * judgeDowntime(last, now); // { verdict: "stale", downMs: 172800000 }
+ * judgeDowntime(last, { ...now, k: 1 }); // { verdict: "only copy", downMs: 172800000 }
+ * judgeDowntime(last, { ...now, nowMs: 3_600_000 }); // undefined
+ * ```
+ */
+export function judgeDowntime(
+  last: RunRecord | "unreadable" | undefined,
+  now: DowntimeNow,
+): Downtime | undefined {
+  if (last === undefined || last === "unreadable" || last.alive === undefined) return undefined;
+  if (!now.holdsData) return undefined;
+  const downMs = now.nowMs - last.alive;
+  if (-downMs > ALIVE_AHEAD_TOLERANCE_MS) return { verdict: "ahead", aheadMs: -downMs };
+  if (downMs <= now.graceMs - downtimeMargin(now.graceMs)) return undefined;
+  return { verdict: now.k === 1 ? "only copy" : "stale", downMs };
+}
+
+/**
+ * What a start says of `downtime` ({@link judgeDowntime}) of the data dir `dir` under the
+ * grace `graceMs`: the reason it refuses a `stale` one (unless `kept`, `--keep-stale-data`),
+ * or the warning it starts with; one line, naming what to do.
+ *
+ * @example
+ * ```ts
+ * describeDowntime({ verdict: "stale", downMs: 172_800_000 }, { dir: "data", graceMs: 86_400_000, kept: false });
+ * // "data dir data was last alive 2 days ago, longer than its tombstone grace allows (--tombstone-grace 24 hours, less 60 seconds): …"
+ * ```
+ */
+export function describeDowntime(
+  downtime: Downtime,
+  { dir, graceMs, kept }: { dir: string; graceMs: number; kept: boolean },
+): string {
+  const grace = `--tombstone-grace ${describeSpan(graceMs)}`;
+  if (downtime.verdict === "ahead") {
+    return `data dir ${dir}'s last-alive stamp (in LOCK) is ${describeSpan(downtime.aheadMs)} ` +
+      `ahead of this server's clock (the clock was set back, or the last run's ran ahead), so ` +
+      `how long it was out of the cluster cannot be told: if longer than the grace (${grace}), stop ` +
+      `this server, empty the dir and start again (see --keep-stale-data in kv server --help)`;
+  }
+  const away = `data dir ${dir} was last alive ${describeSpan(downtime.downMs)} ago, longer ` +
+    `than its tombstone grace allows (${grace}, less ${describeSpan(downtimeMargin(graceMs))})`;
+  if (downtime.verdict === "only copy") {
+    return `${away}: started with its data, as the cluster's k recorded in it is 1 (no other ` +
+      "replica holds its keys); a delete of one of them another server took while it was " +
+      "down (a sloppy quorum) and has purged since comes back";
+  }
+  if (kept) {
+    return `${away}: started with its data, as --keep-stale-data asks; records deleted ` +
+      "meanwhile whose tombstones the other replicas purged come back";
+  }
+  return `${away}: the other replicas may have purged the tombstones of deletes it missed, ` +
+    "and served again it would bring those records back (and kv repair would spread them); " +
+    "move the dir aside or empty it and start again (it starts unrepaired, and kv repair " +
+    "refills it from the other replicas), or, only when no other replica holds its keys " +
+    "(k = 1, or every replica lost), start with --keep-stale-data";
+}
+
+/** Units {@link describeSpan} tells a span in, largest first, with their ms. */
+const SPAN_UNITS: readonly (readonly [string, number])[] = [
+  ["day", 86_400_000],
+  ["hour", 3_600_000],
+  ["minute", 60_000],
+  ["second", 1_000],
+];
+
+/**
+ * `ms` in the largest unit that keeps it two or more, rounded down, so that rounding takes
+ * at most half of it: `2 days`, `47 hours`, `24 hours`, `90 seconds`, `1500 ms`.
+ */
+function describeSpan(ms: number): string {
+  const unit = SPAN_UNITS.find(([, size]) => ms >= 2 * size);
+  if (unit === undefined) return `${Math.floor(ms)} ms`;
+  return counted(Math.floor(ms / unit[1]), unit[0]);
 }

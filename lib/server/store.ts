@@ -118,16 +118,19 @@ import { writeValue } from "../record/value_codec.ts";
 import { BASE_VERSION, compareVersions, readVersion, type Version } from "../record/version.ts";
 import { NODE_STATE_FILE, NodeStateKeeper } from "./node_state.ts";
 import {
+  aliveStampInterval,
   changedUnderRun,
   currentBoot,
   decodeRunRecord,
+  describeDowntime,
   encodeRunRecord,
   identityOf,
+  judgeDowntime,
   judgeLastRun,
   type RunRecord,
   type RunState,
 } from "./run_record.ts";
-import { isFsError, withoutOsDetail } from "../base/fs_error.ts";
+import { describeFsError, isFsError, withoutOsDetail } from "../base/fs_error.ts";
 
 /** When a commit's writes are forced to stable storage; see the module docs. */
 export type FsyncPolicy = "always" | "interval" | "never";
@@ -210,6 +213,13 @@ export interface StoreOptions {
    * repaired; default false. Ignored without `dataDir`: memory only is always unrepaired.
    */
   markUnrepaired?: boolean;
+  /**
+   * Start on a data dir whose last run was last alive longer ago than the tombstone grace
+   * allows (run_record.ts), which is otherwise refused with a {@link StaleDataDirError}:
+   * for a dir that is the only copy of its keys (k = 1, every replica lost). Its records
+   * deleted meanwhile, whose tombstones the other replicas purged, come back. Default false.
+   */
+  keepStaleData?: boolean;
   /**
    * The TCP port the server will serve this dir on (its `-p`): a start on another port than
    * the one the last run's record keeps is unrepaired (run_record.ts); 0 or absent: not told
@@ -367,6 +377,26 @@ function diskRemedy(failure: Error): string {
   if (code === "ENOSPC" || code === "EDQUOT") return "free space on its disk";
   if (code === "EROFS") return "remount its file system read-write";
   return "fix its disk";
+}
+
+/**
+ * The data dir was out of the cluster longer than the tombstone grace allows (its last
+ * run's last-alive stamp is older: run_record.ts), so {@link Store.open} refuses it before
+ * recovery changes anything: its records deleted meanwhile, whose tombstones the other
+ * replicas may have purged, would come back. The message names the dir, how long ago it was
+ * last alive, the grace, and what to do; {@link StoreOptions.keepStaleData} overrides it.
+ *
+ * @example
+ * ```ts
+ * new StaleDataDirError("data dir d was last alive 2 days ago, longer than …");
+ * ```
+ */
+export class StaleDataDirError extends Error {
+  /** An error saying how long ago the data dir was last alive, and what to do. */
+  constructor(message: string) {
+    super(message);
+    this.name = "StaleDataDirError";
+  }
 }
 
 /**
@@ -647,6 +677,10 @@ export class Store {
   #openRecord: RunRecord | undefined;
   /** Run records are written one after another on this chain; it never rejects. */
   #recordTail: Promise<void> = Promise.resolve();
+  /** Restamps the open record's `alive` (see run_record.ts); cleared by close. */
+  #aliveTimer: ReturnType<typeof setInterval> | undefined;
+  /** A failed stamp was warned of, and none has succeeded since. */
+  #warnedStampFailed = false;
   /** Aborted by close: a snapshot under way stops at its next slice. */
   readonly #closing = new AbortController();
 
@@ -717,6 +751,7 @@ export class Store {
       store.#timer = timer;
     }
     store.#startPurgeTimer();
+    store.#startAliveTimer();
     store.#maybeCompact();
     return store;
   }
@@ -744,7 +779,9 @@ export class Store {
   async #openDir(dir: string, lock: DirLock, options: StoreOptions): Promise<void> {
     // Judged before recovery changes anything: the files as the last run left them.
     this.#boot = await (options.boot ?? currentBoot)();
-    const suspectedLoss = await this.#judgeLastRun(dir, lock);
+    const last = lock.record === undefined ? undefined : decodeRunRecord(lock.record);
+    const files = await fileIdentities(dir, true);
+    const suspectedLoss = await this.#judgeLastRun(dir, lock, last, files);
     this.#recovery.suspectedLoss = suspectedLoss;
     // Unrepaired on disk before recovery erases a sign of a loss (see there).
     const nodeState = await NodeStateKeeper.beginRecovery(dir, this.#onWarning, () => {
@@ -754,6 +791,9 @@ export class Store {
         throw new StoreFailedError(error as Error);
       }
     });
+    // Refused before recovery changes anything, and before this run stamps its record: the
+    // next start must find the same stamp.
+    this.#judgeDowntime(dir, last, files, nodeState.k, options.keepStaleData ?? false);
     await this.#recover(dir, nodeState.beforeChange);
     if (this.#upgrade) {
       await nodeState.beforeChange();
@@ -849,9 +889,16 @@ export class Store {
     await this.#removeObsolete(dir, snapshotGeneration, listing);
   }
 
-  /** Why `dir` may lack acknowledged writes, as the run record `lock` holds tells (run_record.ts). */
-  async #judgeLastRun(dir: string, lock: DirLock): Promise<string | undefined> {
-    const last = lock.record === undefined ? undefined : decodeRunRecord(lock.record);
+  /**
+   * Why `dir` may lack acknowledged writes, as the run record `last` that `lock` holds
+   * tells (run_record.ts), `files` being the dir's as found.
+   */
+  async #judgeLastRun(
+    dir: string,
+    lock: DirLock,
+    last: RunRecord | "unreadable" | undefined,
+    files: Record<string, string>,
+  ): Promise<string | undefined> {
     if (last !== undefined && last !== "unreadable") {
       this.#port = last.port;
       this.#address = last.address;
@@ -861,10 +908,32 @@ export class Store {
       dir: identityOf(await Deno.stat(dir), false),
       lockWrittenByOther: lock.writtenByOther,
       lockOfOlderKv: lock.ofOlderKv,
-      files: await fileIdentities(dir, true),
+      files,
       port: this.#startPort,
       address: this.#startAddress,
     });
+  }
+
+  /**
+   * Throws a {@link StaleDataDirError} when `dir` (its files `files`, the recorded k `k`)
+   * was out of the cluster longer than the grace allows, as the last run's record `last`
+   * tells (run_record.ts), unless `keep`; a start it lets through on such a dir, or on a
+   * stamp ahead of the clock, warns.
+   */
+  #judgeDowntime(
+    dir: string,
+    last: RunRecord | "unreadable" | undefined,
+    files: Record<string, string>,
+    k: number,
+    keep: boolean,
+  ): void {
+    const graceMs = this.#tombstoneGraceMs;
+    const holdsData = Object.keys(files).some((name) => name !== NODE_STATE_FILE);
+    const downtime = judgeDowntime(last, { nowMs: Date.now(), graceMs, holdsData, k });
+    if (downtime === undefined) return;
+    const message = describeDowntime(downtime, { dir, graceMs, kept: keep });
+    if (downtime.verdict === "stale" && !keep) throw new StaleDataDirError(message);
+    this.#recovery.warnings.push(message);
   }
 
   /**
@@ -891,6 +960,7 @@ export class Store {
       files: await fileIdentities(dir, run === "clean"),
       ...(this.#port === undefined ? {} : { port: this.#port }),
       ...(this.#address === undefined ? {} : { address: this.#address }),
+      alive: Date.now(),
     };
     if (run === "open") this.#openRecord = record;
     else {
@@ -1274,6 +1344,47 @@ export class Store {
     return this.#trie.purgeTombstones(nowMs - this.#tombstoneGraceMs);
   }
 
+  /**
+   * Restamps the open run record's `alive` every {@link aliveStampInterval} of the grace
+   * (run_record.ts), so that a start after a long stop can tell how long the dir was out.
+   */
+  #startAliveTimer(): void {
+    if (this.#lock === undefined) return;
+    this.#aliveTimer = setInterval(
+      () => this.#stampAlive(),
+      aliveStampInterval(this.#tombstoneGraceMs),
+    );
+    // A stamp must never keep a finished server alive; close() records the last one.
+    Deno.unrefTimer(this.#aliveTimer);
+  }
+
+  /**
+   * Rewrites the open record with `alive` now, on the record chain (a compaction's record
+   * and the clean stop's are never torn by it). Not once the store closes (the clean record
+   * is the last), nor into a dir the store lost (another dir may have its name now). A
+   * failure is warned of once until a stamp succeeds: the server serves on, and a start
+   * after a long stop judges it by an older stamp, so errs early.
+   */
+  #stampAlive(): void {
+    const stamped = this.#recordTail.then(async () => {
+      const [lock, open] = [this.#lock, this.#openRecord];
+      if (this.#closed || lock === undefined || open === undefined) return;
+      if (this.#failure instanceof DataDirLostError) return;
+      const record: RunRecord = { ...open, alive: Date.now() };
+      await lock.writeRecord(encodeRunRecord(record));
+      this.#openRecord = record;
+      this.#warnedStampFailed = false;
+    });
+    this.#recordTail = stamped.catch((error) => {
+      if (this.#warnedStampFailed) return;
+      this.#warnedStampFailed = true;
+      this.#onWarning(
+        `could not stamp the data dir's LOCK as alive (${describeFsError(error)}); ` +
+          "a start after a long stop judges the dir by the last stamp written",
+      );
+    });
+  }
+
   #startPurgeTimer(): void {
     const interval = Math.max(
       1,
@@ -1392,6 +1503,7 @@ export class Store {
     clearTimeout(this.#retryTimer);
     clearInterval(this.#timer);
     clearInterval(this.#purgeTimer);
+    clearInterval(this.#aliveTimer);
     const log = this.#log;
     if (log === undefined) return;
     try {
@@ -1401,8 +1513,10 @@ export class Store {
       await this.#log?.close();
       if (this.#recording) await this.#recordRun("clean");
     } finally {
-      // After a failure above, still free the file and, above all, the lock.
+      // After a failure above, still free the file and, above all, the lock, once no stamp
+      // is writing it (the chain never rejects).
       await this.#log?.close().catch(() => {/* the first error is the one to report */});
+      await this.#recordTail;
       this.#lock?.release();
     }
   }

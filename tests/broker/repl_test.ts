@@ -10,8 +10,10 @@ import {
   COMPLETION_LATE_HINT,
   CompletionAnswers,
   RecordLines,
+  runInteractive,
   runSession,
 } from "../../lib/broker/repl.ts";
+import { Logger } from "../../lib/base/logger.ts";
 import type { KeysAnswer } from "../../lib/broker/broker.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { int, object, str, type Value } from "../../lib/record/value.ts";
@@ -382,4 +384,36 @@ Deno.test("RecordLines: a first line goes on by the record grammar, the lines af
   // Each entry is followed afresh: what one left open is not the next one's.
   assert.deepEqual(wentOn(lines, "PUT p: { a: {"), [true]);
   assert.deepEqual(wentOn(lines, "PUT q: 1", "x"), [false, false]);
+});
+
+Deno.test("runInteractive logs a command cancelled with Ctrl-C that fails later at warn, through the program's logger: name, level and all", async () => {
+  await withFakeBroker(1, 1, async ({ broker }) => {
+    let fail!: (error: Error) => void;
+    const running = new Promise<string>((_, reject) => fail = reject);
+    // The line and Ctrl-C pressed right behind its Enter, then the end of input.
+    const keys = [new TextEncoder().encode("\\slow\r\x03")];
+    const answers: string[] = [];
+    const logged: string[] = [];
+    await runInteractive(broker, {
+      metaCommand: () => running,
+      input: {
+        read(buffer) {
+          const chunk = keys.shift();
+          if (chunk === undefined) return Promise.resolve(null);
+          buffer.set(chunk);
+          return Promise.resolve(chunk.length);
+        },
+        setRaw() {},
+      },
+      terminal: { writeSync: (bytes) => bytes.length },
+      write: (text) => answers.push(text),
+      log: new Logger({ name: "kv demo", write: (line) => logged.push(line) }).print,
+    });
+    assert.deepEqual(answers, ["ERROR: cancelled (Ctrl-C)"]);
+    fail(new Error("the server process did not start"));
+    await waitFor(() => logged.length > 0, { what: "the cancelled command's failure logged" });
+    assert.deepEqual(logged, [
+      "kv demo warn: a cancelled command failed: Error: the server process did not start",
+    ]);
+  });
 });

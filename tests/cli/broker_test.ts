@@ -483,7 +483,7 @@ Deno.test("an -i line naming a field twice is skipped in one line that points at
   try {
     const run = await runBroker(["-s", cluster.serverFile, "-i", file, "--index-only"], "");
     assert.equal(run.code, 2, run.stderr);
-    const where = file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const where = RegExp.escape(file);
     assert.match(
       run.stderr,
       new RegExp(

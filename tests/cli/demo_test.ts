@@ -6,6 +6,7 @@ import { isListening } from "../helpers/fixtures.ts";
 import { kvArgs } from "../helpers/tmux.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { DirLock } from "../../lib/server/dir_lock.ts";
+import { CAN_MOUNT, mountSmallTmpfs, unmount } from "../helpers/tmpfs.ts";
 
 /** A SERVERS line of a server that is up. */
 const UP = / {2}up +\d+ records?/;
@@ -167,12 +168,12 @@ async function askWhatTheHintSays(seed: number): Promise<{ hint: string; answers
 /**
  * Reads a piped kv demo's `stderr` up to its greeting, the banner and the hint line (its
  * stdout holds answers only), then reads the rest so the demo never waits on a full pipe;
- * `drained` resolves once the demo closed it (it dies with the demo: its servers' stderr is
- * the demo's own pipe).
+ * `drained` resolves to those lines once the demo closed it (it dies with the demo: its
+ * servers' stderr is the demo's own pipe).
  */
 async function greetingOf(
   stderr: ReadableStream<Uint8Array>,
-): Promise<{ banner: string; hint: string; drained: Promise<void> }> {
+): Promise<{ banner: string; hint: string; drained: Promise<string[]> }> {
   const lines = readLines(stderr)[Symbol.asyncIterator]();
   const next = async () => {
     const line = await withDeadline(lines.next(), { what: "kv demo to greet" });
@@ -184,7 +185,11 @@ async function greetingOf(
   const hint = await next();
   assert.match(hint, /^Try /);
   const drained = (async () => {
-    while (!(await lines.next()).done);
+    const rest: string[] = [];
+    for (let line = await lines.next(); !line.done; line = await lines.next()) {
+      rest.push(line.value.text ?? "");
+    }
+    return rest;
   })();
   return { banner, hint, drained };
 }
@@ -201,8 +206,8 @@ Deno.test("the demo's hint names a record and a field that exist, whatever the s
 /** What a running `kv demo` printed before its prompt: its servers' ports and its directory. */
 interface RunningDemo {
   readonly child: Deno.ChildProcess;
-  /** Resolves once the demo's stderr closed (see greetingOf). */
-  readonly drained: Promise<void>;
+  /** Resolves to its stderr's lines after the hint once it closed (see greetingOf). */
+  readonly drained: Promise<string[]>;
   readonly ports: number[];
   readonly directory: string;
   /** The line after the banner, suggesting what to try. */
@@ -354,4 +359,65 @@ Deno.test("kv demo --clean-up neither follows nor removes a symbolic link named 
   } finally {
     await Deno.remove(parent, { recursive: true });
   }
+});
+
+/**
+ * Runs `body` on a piped `kv demo` (one server) whose directory holds a mount point, which
+ * no one, not even root, can remove; then unmounts it and removes what is left.
+ */
+async function withPinnedDemo(body: (demo: RunningDemo) => Promise<void>): Promise<void> {
+  const demo = await startDemo(["--servers", "1", "-k", "1", "-n", "20"]);
+  await using _child = demo.child;
+  const pinned = mountSmallTmpfs(1, `${demo.directory}/pinned`);
+  assert(pinned !== undefined, "mounted");
+  try {
+    await body(demo);
+  } finally {
+    // The demo's clean-up process may be removing the directory too, once it is free.
+    const gone = (error: unknown) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    };
+    try {
+      unmount(pinned);
+    } catch (error) {
+      gone(error);
+    }
+    await cleanUpAfter(demo.directory).catch(gone);
+  }
+}
+
+Deno.test({
+  name:
+    "kv demo that cannot remove its directory, ended by EXIT or SIGTERM, stops its servers and says so in one error line, exit 1 or 143: no internal error, no line without a level" +
+    (CAN_MOUNT ? "" : " (ignored: this machine cannot mount a tmpfs)"),
+  ignore: !CAN_MOUNT,
+  fn: async () => {
+    const ends = [
+      { how: "", code: 1, end: (demo: RunningDemo) => demo.exit() },
+      {
+        how: "terminated \\(SIGTERM\\); ",
+        code: 143,
+        end: async (demo: RunningDemo) => {
+          demo.child.kill("SIGTERM");
+          return (await withDeadline(demo.child.status, { what: "kv demo to exit" })).code;
+        },
+      },
+    ];
+    for (const { how, code, end } of ends) {
+      await withPinnedDemo(async (demo) => {
+        assert.equal(await end(demo), code);
+        const stderr = await withDeadline(demo.drained, { what: "kv demo's stderr to close" });
+        assert.match(
+          stderr.at(-1) ?? "",
+          new RegExp(
+            `^kv demo error: ${how}could not stop every server and remove ` +
+              `${RegExp.escape(demo.directory)}: .*busy`,
+            "i",
+          ),
+          stderr.join("\n"),
+        );
+        assert.equal(await isListening(demo.ports[0]), false, "its server stopped");
+      });
+    }
+  },
 });

@@ -99,7 +99,10 @@ function readmeFlagRows(readme: string, heading: string): ReadmeFlagRow[] {
 /** The long flags named in the first cell of the flag table rows of `heading`'s section. */
 function readmeFlags(readme: string, heading: string): Set<string> {
   const rows = readmeFlagRows(readme, heading);
-  return new Set(rows.flatMap((row) => row.flags.match(/--[a-z][a-z-]*/g) ?? []));
+  const named = rows.flatMap((row) => row.flags.match(/--[a-z][a-z-]*/g) ?? []);
+  const twice = named.filter((flag, index) => named.indexOf(flag) !== index);
+  assert.deepEqual(twice, [], `'${heading}' documents each flag in one row`);
+  return new Set(named);
 }
 
 /**

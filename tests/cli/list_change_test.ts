@@ -12,6 +12,7 @@ import { runKv } from "../helpers/run_kv.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { serverContents } from "../helpers/server_contents.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { HoldingProxy } from "../helpers/holding_proxy.ts";
 import { connectClient } from "../helpers/client.ts";
 import { ConnectionError } from "../../lib/protocol/client.ts";
 import { TEST_KV } from "../helpers/server_process.ts";
@@ -19,7 +20,7 @@ import { ServerProcess } from "../../lib/cli/server_process.ts";
 import { otherListAdvice, REPAIRED_UNDER_OTHER_LIST } from "../../lib/broker/commands.ts";
 import type { ServerReport } from "../../lib/broker/broker.ts";
 import { listFingerprint, sameList } from "../../lib/broker/list_fingerprint.ts";
-import { LIST_CHANGE_UNDER_WAY as CHANGING } from "../../lib/protocol/mod.ts";
+import { LIST_CHANGE_UNDER_WAY as CHANGING, MessageType } from "../../lib/protocol/mod.ts";
 import { repairCluster, type RepairReport } from "../../lib/broker/repair.ts";
 import { ServerPool } from "../../lib/broker/server_pool.ts";
 import { readServerList } from "../../lib/broker/server_list.ts";
@@ -115,6 +116,9 @@ Deno.test("kv broker -i onto servers kv repair -s re-marked under the cluster's 
     });
   });
 });
+
+/** `--timeout-ms` of a repair held at a step until killed: longer than any wait of a test. */
+const HELD_REPAIR_TIMEOUT_MS = 120_000;
 
 /** Two clusters and a broker on the first's file, from {@link startOldListBroker}. */
 interface OldListBroker extends AsyncDisposable {
@@ -260,9 +264,19 @@ Deno.test("a broker still on the old server file, its connections open, answers 
 Deno.test("kv repair -s over a new list SIGKILLed once it marked the servers as changing lists: brokers on either list answer no key a plain NOT FOUND, kv servers says they are being re-marked and what to run, and the rerun marks them and loses nothing", async () => {
   await using clusters = await startOldListBroker();
   const { old, added, keys, broker } = clusters;
-  await KvCluster.withJoinedServerFile([old, added], async (both) => {
+  // The first added server is listed through a proxy that holds the repair's MARK_REPAIRED
+  // there: the run marks the old servers in its first step and waits on that server's mark,
+  // so it cannot end between two of the polls below, as it did once on a loaded machine; its
+  // timeout, longer than any wait of this test, keeps it waiting until it is killed.
+  await using proxy = HoldingProxy.start(added.servers[0].address, MessageType.MARK_REPAIRED);
+  const proxied = added.servers.map((server, i) =>
+    `127.0.0.1 ${i === 0 ? proxy.port : server.port}\n`
+  );
+  await withTempDir(async (dir) => {
+    const both = `${dir}/servers.txt`;
+    await Deno.writeTextFile(both, (await Deno.readTextFile(old.serverFile)) + proxied.join(""));
     const child = new Deno.Command(TEST_KV.command, {
-      args: [...TEST_KV.args, ...withBrokerTimeout(["repair", "-s", both])],
+      args: [...TEST_KV.args, "repair", "-s", both, "--timeout-ms", `${HELD_REPAIR_TIMEOUT_MS}`],
       stdout: "null",
       stderr: "null",
     }).spawn();
@@ -275,6 +289,7 @@ Deno.test("kv repair -s over a new list SIGKILLed once it marked the servers as 
       child.kill("SIGKILL");
     }
     assert.equal((await child.status).signal, "SIGKILL", "killed before it finished");
+    proxy.release();
     assert.deepEqual(await plainNotFounds(broker, keys), [], "the broker on the old list");
     const onNewList = (await getAll(both, keys)).answers;
     const plainOnNewList = keys.filter((_, i) =>

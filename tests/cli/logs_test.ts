@@ -10,11 +10,6 @@ import { waitFor } from "../helpers/wait.ts";
 /** What `--log-timestamps` puts first: ISO 8601 in UTC, with milliseconds. */
 const TIME = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`;
 
-/** The regexp-safe text of `text`. */
-function escaped(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
 Deno.test("kv http --log-timestamps logs a server down as a warn line and back up as an info line, each led by the time", async () => {
   await using cluster = await KvCluster.start(2);
   await using http = await HttpProcess.start([
@@ -26,7 +21,7 @@ Deno.test("kv http --log-timestamps logs a server down as a warn line and back u
   ]);
   const victim = cluster.servers[1];
   await victim.kill();
-  const down = new RegExp(`^${TIME} kv http warn: server ${escaped(victim.id)} is down: `);
+  const down = new RegExp(`^${TIME} kv http warn: server ${RegExp.escape(victim.id)} is down: `);
   await waitFor(() => http.stderr.some((line) => down.test(line)), {
     what: "kv http to log the server down at warn",
   });
@@ -54,7 +49,7 @@ Deno.test("kv broker --log-timestamps logs a server unreachable at start and a p
   const lines = run.stderr.trimEnd().split("\n");
   assert.match(
     lines[0],
-    new RegExp(`^${TIME} kv broker warn: server ${escaped(victim.id)} is unreachable: `),
+    new RegExp(`^${TIME} kv broker warn: server ${RegExp.escape(victim.id)} is unreachable: `),
   );
   assert.match(
     lines.at(-1)!,

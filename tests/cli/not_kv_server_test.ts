@@ -1,29 +1,25 @@
 // A server file line giving an HTTP server's address (kv http's port, say) is the user's
 // mistake, as credentials every server refuses are: with no server usable, one line naming
 // the line, exit 2 — not a server to start and retry (exit 3); among servers that answer,
-// the line is named as no kv server, not as down.
+// the line is named as no kv server, not as down. So is any other server whose first bytes no
+// kv server sends (lib/protocol/stranger.ts), named by them where they are a common one's;
+// a kv server that sent nothing yet, or a first byte of 0, is never judged so.
 import assert from "node:assert/strict";
-import { withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
-import { runKv } from "../helpers/run_kv.ts";
-import { withTempDir } from "../helpers/fixtures.ts";
+import { CLIENT_COMMANDS, runKv } from "../helpers/run_kv.ts";
+import { listenLoopback, withTempDir } from "../helpers/fixtures.ts";
+import { connect, KvInputError } from "../../mod.ts";
+import { CredentialsRefusedError } from "../../lib/broker/server_pool.ts";
+import { writeAll } from "../../lib/base/bytes.ts";
 
-Deno.test("a server file naming kv http's port is one line naming its file:line:col, exit 2, for kv get, put, keys, servers, broker, repair and http", async () => {
+Deno.test("a server file naming kv http's port is one line naming its file:line:col, exit 2, for kv get, put, keys, servers, broker, repair, bench and http", async () => {
   await using served = await HttpProcess.onCluster(1, ["-k", "1"]);
   const web = new URL(served.http.url).host;
   await withTempDir(async (dir) => {
     const file = `${dir}/web.txt`;
     await Deno.writeTextFile(file, `# kv http's port by mistake\n${web}\n`);
-    const commands = [
-      ["get", "a"],
-      ["put", "a: 1"],
-      ["keys"],
-      ["servers"],
-      ["broker"],
-      ["repair"],
-      ["http", "--listen", "127.0.0.1:0"],
-    ];
-    for (const [command, ...args] of commands) {
+    for (const [command, ...args] of CLIENT_COMMANDS) {
       const run = await runKv(withBrokerTimeout([command, "-s", file, ...args]), { stdin: "" });
       assert.equal(run.code, 2, `${command}: ${run.stderr}`);
       assert.equal(
@@ -54,3 +50,198 @@ Deno.test("a server file naming kv http's port among kv servers that answer name
     );
   });
 });
+
+/**
+ * How a stranger at a kv address behaves: `bytes`, written as soon as it accepts the
+ * connection (`"greets"`, as SSH and SMTP servers do) or once the client's HELLO came
+ * (`"answers"`), then the connection held open or closed.
+ */
+interface Banner {
+  readonly bytes: Uint8Array;
+  readonly when: "greets" | "answers";
+  readonly then: "holds" | "closes";
+}
+
+/** Runs `body` with the port of a listener that behaves as `banner` says on each connection. */
+async function withStranger(banner: Banner, body: (port: number) => Promise<void>) {
+  const listener = listenLoopback(async (conn) => {
+    try {
+      if (banner.when === "answers") await conn.read(new Uint8Array(4096));
+      await conn.write(banner.bytes);
+      if (banner.then === "closes") conn.close();
+    } catch {
+      // The client hung up first.
+    }
+  });
+  try {
+    await body(listener.port);
+  } finally {
+    await listener.stop();
+  }
+}
+
+const text = (line: string) => new TextEncoder().encode(line);
+
+Deno.test("a server file line where Redis, SSH, an SMTP server, a MySQL-like server or any first byte kv never sends answers is one line naming its file:line:col as no kv server and what answers, exit 2: not a server down", async () => {
+  const strangers: [Banner, string][] = [
+    // Redis in protected mode, to a client from another host, then hanging up. (Redis itself
+    // skips a HELLO as an empty inline command, its first byte 0, and answers nothing.)
+    [
+      {
+        bytes: text("-DENIED Redis is running in protected mode because protected mode\r\n"),
+        when: "greets",
+        then: "closes",
+      },
+      'it answered like a Redis server: "-DENIED Redis is running in protected mo…"',
+    ],
+    // A Redis proxy's answer to the HELLO, quoting what it took for a command.
+    [
+      { bytes: text("-ERR unknown command '\0\0\0\x07\x01'\r\n"), when: "answers", then: "holds" },
+      'it answered like a Redis server: "-ERR unknown command \'…"',
+    ],
+    [
+      { bytes: text("SSH-2.0-OpenSSH_9.6\r\n"), when: "greets", then: "holds" },
+      'it answered like an SSH server: "SSH-2.0-OpenSSH_9.6"',
+    ],
+    [
+      { bytes: text("220 mail.example.com ESMTP\r\n"), when: "greets", then: "holds" },
+      'it answered like an SMTP or FTP server: "220 mail.example.com ESMTP"',
+    ],
+    [
+      // MySQL's greeting: a 3-byte little-endian length, a sequence number, protocol 10.
+      {
+        bytes: Uint8Array.of(0x4a, 0, 0, 0, 0x0a, 0x38, 0x2e, 0x30, 0x2e, 0x33),
+        when: "greets",
+        then: "holds",
+      },
+      "it answered the bytes 4a 00 00 00 0a 38 2e 30 …, which no kv server sends first",
+    ],
+    // Fewer bytes than a frame header, the connection held: judged once HELLO times out.
+    [
+      { bytes: text("+OK\r\n"), when: "answers", then: "holds" },
+      'it answered "+OK", which no kv server sends first',
+    ],
+  ];
+  await withTempDir(async (dir) => {
+    for (const [banner, reason] of strangers) {
+      await withStranger(banner, async (port) => {
+        const file = `${dir}/servers.txt`;
+        await Deno.writeTextFile(file, `# the wrong port\n127.0.0.1 ${port}\n`);
+        const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
+        assert.deepEqual([run.code, run.stdout, run.stderr], [
+          2,
+          "",
+          `kv get: ${file}:2:1: 127.0.0.1:${port} is no kv server (${reason}); list the kv ` +
+          "servers' own addresses in the server file\n",
+        ]);
+      });
+    }
+  });
+});
+
+Deno.test("a TLS alert that leaves the connection open is a TLS server too, exit 2, as one that hangs up after it is: not a server down", async () => {
+  const alert = Uint8Array.of(0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32);
+  await withTempDir(async (dir) => {
+    for (const then of ["holds", "closes"] as const) {
+      await withStranger({ bytes: alert, when: "answers", then }, async (port) => {
+        const file = `${dir}/servers.txt`;
+        await Deno.writeTextFile(file, `127.0.0.1 ${port}\n`);
+        const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
+        assert.deepEqual([run.code, run.stdout, run.stderr], [
+          2,
+          "",
+          `kv get: 127.0.0.1:${port} speaks TLS (it answered a plain HELLO with a TLS alert); ` +
+          "give --tls-ca the CA certificate that signed the servers' certificates\n",
+        ]);
+      });
+    }
+  });
+});
+
+Deno.test("the library's connect to an SSH server's address is a KvInputError naming it no kv server and what answers", async () => {
+  const banner: Banner = { bytes: text("SSH-2.0-OpenSSH_9.6\r\n"), when: "greets", then: "holds" };
+  await withStranger(banner, async (port) => {
+    const given = await connect({ servers: [{ hostname: "127.0.0.1", port }] })
+      .then(() => assert.fail("connected to an SSH server"), (error: unknown) => error);
+    assert.ok(given instanceof KvInputError, String(given));
+    assert.equal(
+      given.message,
+      `127.0.0.1:${port} is no kv server (it answered like an SSH server: ` +
+        `"SSH-2.0-OpenSSH_9.6"); list the kv servers' own addresses in the server file ` +
+        "(connect's servers)",
+    );
+    assert.ok(given.cause instanceof CredentialsRefusedError);
+    assert.equal(given.cause.refusal.kind, "not-kv");
+  });
+});
+
+Deno.test("a kv server that is merely slow or stopped is never taken for a stranger: stopped, or its answer's first bytes sent and the rest held, it is down (exit 3); its answers sent a byte at a time are served", async () => {
+  await using cluster = await KvCluster.start(1);
+  const kvPort = cluster.servers[0].port;
+  // The first 4 bytes of a welcome (its body length, 37), then nothing.
+  const halfAnswer: Banner = { bytes: Uint8Array.of(0, 0, 0, 37), when: "answers", then: "holds" };
+  await withStranger(halfAnswer, async (port) => {
+    const file = `${cluster.serverFile}.half`;
+    await Deno.writeTextFile(file, `127.0.0.1 ${port}\n`);
+    const run = await runKv(["get", "-s", file, "a", "--timeout-ms", "300"], { stdin: "" });
+    await Deno.remove(file);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, /HELLO got no answer within 300 ms/);
+    assert.doesNotMatch(run.stderr, /no kv server/);
+  });
+  cluster.servers[0].signal("SIGSTOP");
+  try {
+    const run = await runKv(["get", "-s", cluster.serverFile, "a", "--timeout-ms", "300"]);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(run.stderr, /HELLO got no answer within 300 ms/);
+    assert.doesNotMatch(run.stderr, /no kv server/);
+  } finally {
+    cluster.servers[0].signal("SIGCONT");
+  }
+  const trickle = listenLoopback((conn) => relayByteByByte(conn, kvPort));
+  try {
+    const file = `${cluster.serverFile}.trickle`;
+    await Deno.writeTextFile(file, `127.0.0.1 ${trickle.port}\n`);
+    const put = await runKv(withBrokerTimeout(["put", "-s", file, "-k", "1", "a: 1"]));
+    assert.equal(put.code, 0, put.stderr);
+    const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
+    await Deno.remove(file);
+    assert.deepEqual([run.code, run.stdout], [0, "a : 1\n"], run.stderr);
+  } finally {
+    await trickle.stop();
+  }
+});
+
+/** Bytes of each connection's start {@link relayByteByByte} trickles: HELLO's answer and more. */
+const TRICKLED_BYTES = 64;
+
+/**
+ * Relays `client` to the kv server on `port`: what the client sends goes on as it came; of what
+ * the server sends, the first TRICKLED_BYTES are written to the client one byte per write, a
+ * turn of the event loop apart, so that a kv answer's first byte, 0, may come alone, and the
+ * rest as it comes.
+ */
+async function relayByteByByte(client: Deno.TcpConn, port: number): Promise<void> {
+  const server = await Deno.connect({ hostname: "127.0.0.1", port });
+  const toServer = client.readable.pipeTo(server.writable).catch(() => {});
+  let trickled = 0;
+  try {
+    for await (const chunk of server.readable) {
+      let at = 0;
+      for (; at < chunk.length && trickled < TRICKLED_BYTES; at++, trickled++) {
+        await client.write(chunk.subarray(at, at + 1));
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      if (at < chunk.length) await writeAll(client, chunk.subarray(at));
+    }
+  } catch {
+    // Either side hung up.
+  } finally {
+    try {
+      client.close();
+    } catch {
+      // Already closed.
+    }
+    await toServer;
+  }
+}

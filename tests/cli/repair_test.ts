@@ -18,6 +18,7 @@ import { faketimeEnv, hasFaketime } from "../helpers/faketime.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { closedPorts, listenLoopback, type LoopbackListener } from "../helpers/fixtures.ts";
 import { LIST_CHANGE_UNDER_WAY } from "../../lib/protocol/mod.ts";
+import type { ListChange } from "../../lib/cli/list_change_notice.ts";
 
 /** A server file listing `servers`, removed at the end of the test by `using`. */
 async function serverFile(servers: readonly ServerProcess[]): Promise<string> {
@@ -50,6 +51,19 @@ async function index(
   } finally {
     await Deno.remove(data);
   }
+}
+
+/**
+ * {@link index}es `count` records at `k` into the servers of `file`, then repairs them once
+ * (exit 0 asserted): every server marked repaired under this list and k, as in a cluster in
+ * service, so that what a test changes next is the one change its repair meets. Resolves
+ * to that repair.
+ */
+async function indexSettled(file: string, k: number, count: number) {
+  await index(file, k, count);
+  const settled = await repair(["-s", file]);
+  assert.equal(settled.code, 0, settled.stderr);
+  return settled;
 }
 
 /**
@@ -337,12 +351,10 @@ Deno.test("kv repair -k 3 records the new k on every server and puts every key o
   await index(cluster.serverFile, 2, 40);
   const { code, report, stderr } = await repair(["-s", cluster.serverFile, "-k", "3"]);
   assert.equal(code, 0, stderr);
-  assert.equal(
-    stderr,
-    "kv repair: changed the cluster's k from 2 to 3: each key is held by 3 servers\n",
-  );
+  const said = "changed the cluster's k from 2 to 3: each key is held by 3 servers";
+  assert.equal(stderr, `kv repair: ${said}\n`);
   assert.equal(report.k, 3);
-  assert.equal(`kv repair: ${report.kChange}\n`, stderr, "--json carries the line");
+  assert.deepEqual(report.kChange, { from: [2], to: 3, message: said }, "--json: data and line");
   assert.equal(report.copiesWritten, 40);
   for (const server of cluster.servers) {
     assert.equal((await serverContents(server.address)).size, 40, server.id);
@@ -359,6 +371,7 @@ Deno.test("kv repair -k 3 records the new k on every server and puts every key o
   const lowering = "the cluster's k from 3 to 1: each key keeps 1 copy, its others are removed";
   const dry = await repair(["-s", cluster.serverFile, "-k", "1", "--dry-run"]);
   assert.ok(dry.stderr.startsWith(`kv repair: would change ${lowering}\n`), dry.stderr);
+  assert.deepEqual(dry.report.kChange, { from: [3], to: 1, message: `would change ${lowering}` });
   const lowered = await repair(["-s", cluster.serverFile, "-k", "1"]);
   assert.deepEqual([lowered.code, lowered.stderr], [0, `kv repair: changed ${lowering}\n`]);
 });
@@ -488,25 +501,21 @@ function refusedChange(
 ): RegExp {
   const one = down.length === 1;
   const [its, it, is] = one ? ["its", "it", "it is"] : ["their", "them", "they are"];
-  const downs = down.map((id) => `${text(id)} is down \\([^\\n;]*\\)`).join("; ");
+  const downs = down.map((id) => `${RegExp.escape(id)} is down \\([^\\n;]*\\)`).join("; ");
   const [outcome, run] = dryRun
     ? ["dry run: a run would be refused, changing nothing", "a run would change"]
     : ["nothing was changed", "this run changes"];
+  const [where, rerun] = [RegExp.escape(file), RegExp.escape(again)];
   return new RegExp(
     `^kv repair: ${outcome}: ${downs}, and ${run} the server list or k ` +
       "the servers are repaired under, which it starts only once every server of " +
-      `${text(file)} answers \\(stopped half way, it would leave every server untrusted until ` +
+      `${where} answers \\(stopped half way, it would leave every server untrusted until ` +
       `run again\\)\\. If ${its} ${one ? "line is" : "lines are"} mistyped, correct ${it}; if ` +
-      `${is} stopped, start ${it}; then run ${text(again)}\\. If ${is} gone for good, delete ` +
-      `${its} ${one ? "line" : "lines"} from ${text(file)} and run the same: the other ` +
+      `${is} stopped, start ${it}; then run ${rerun}\\. If ${is} gone for good, delete ` +
+      `${its} ${one ? "line" : "lines"} from ${where} and run the same: the other ` +
       `replicas of ${its} keys are the source \\(with k = 1 a lost server's records are lost ` +
       "with it\\)\\n" + (dryRun ? "" : "$"),
   );
-}
-
-/** `plain` as a regular expression matching it alone. */
-function text(plain: string): string {
-  return plain.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** Writes the servers `ids` (`host:port`), one a line, into a new temporary server file. */
@@ -520,9 +529,7 @@ Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1
   await using cluster = await KvCluster.start(3);
   await using added = await KvCluster.start(1);
   const count = 30;
-  await index(cluster.serverFile, 2, count);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, count);
   // Two lines mistyped: both named in the one line.
   const typos = closedPorts(2).map((port) => `127.0.0.1:${port}`);
   const ids = cluster.servers.map((server) => server.id);
@@ -561,9 +568,7 @@ Deno.test("kv repair over a new list with mistyped ports changes nothing, exit 1
 Deno.test("kv repair over another list than the servers were repaired under says so before it moves anything, naming what changes: the new list's run its added server, an old file's run the servers it takes out; a run over their own list says nothing", async () => {
   await using cluster = await KvCluster.start(4);
   await using added = await KvCluster.start(1);
-  await index(cluster.serverFile, 2, 30);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, 30);
   const old = cluster.serverFile;
   const ids = cluster.servers.map((server) => server.id);
   const newcomer = added.servers[0].id;
@@ -571,18 +576,25 @@ Deno.test("kv repair over another list than the servers were repaired under says
   try {
     const addition = await repair(["-s", grown]);
     assert.equal(addition.code, 0, addition.stderr);
-    assert.equal(
-      firstLine(addition.stderr),
-      `kv repair: ${grown} changes the server list: ${ids.slice(0, -1).join(", ")} and ` +
-        `${ids.at(-1)} were last repaired under another server list than ${grown}'s 5 servers ` +
-        `(k 2); ${newcomer} is new (no k recorded). ${moves(grown, false)}`,
-    );
+    const named = `${grown} changes the server list: ${ids.slice(0, -1).join(", ")} and ` +
+      `${ids.at(-1)} were last repaired under another server list than ${grown}'s 5 servers ` +
+      `(k 2); ${newcomer} is new (no k recorded). ${moves(grown, false)}`;
+    assert.equal(firstLine(addition.stderr), `kv repair: ${named}`);
+    // --json says it as data: the servers marked under the old list, the one new.
+    assert.deepEqual(addition.report.listChange, {
+      kind: "list",
+      servers: ids,
+      fromK: [],
+      added: [newcomer],
+      leavesOut: false,
+      message: named,
+    });
     const same = await repair(["-s", grown]);
     assert.equal(same.code, 0, same.stderr);
     assert.equal(same.stderr, "", "a repair over the servers' own list says nothing");
     // The old file by mistake (a cron job not updated): said in its dry run and its run.
     const takenOut = (dryRun: boolean) =>
-      `kv repair: ${old} changes the server list: every server of ${old} was last ` +
+      `${old} changes the server list: every server of ${old} was last ` +
       `repaired under another server list than ${old}'s 4 servers (k 2), which also lists ` +
       `servers ${old} does not: ${
         dryRun ? "a run would take" : "this run takes"
@@ -591,10 +603,19 @@ Deno.test("kv repair over another list than the servers were repaired under says
       `replicas are the source). ${moves(old, dryRun)}`;
     const dry = await repair(["-s", old, "--dry-run"]);
     assert.equal(dry.code, 1, dry.stderr);
-    assert.equal(firstLine(dry.stderr), takenOut(true));
+    assert.equal(firstLine(dry.stderr), `kv repair: ${takenOut(true)}`);
     const reverted = await repair(["-s", old]);
     assert.equal(reverted.code, 0, reverted.stderr);
-    assert.equal(firstLine(reverted.stderr), takenOut(false));
+    assert.equal(firstLine(reverted.stderr), `kv repair: ${takenOut(false)}`);
+    // The old list held a server this file leaves out: `leavesOut`, though no mark names it.
+    assert.deepEqual(reverted.report.listChange, {
+      kind: "list",
+      servers: ids,
+      fromK: [],
+      added: [],
+      leavesOut: true,
+      message: takenOut(false),
+    });
     assert(Number(reverted.report.copiesWritten) > 0, "it moved keys back to the old homes");
   } finally {
     await Deno.remove(grown);
@@ -603,22 +624,26 @@ Deno.test("kv repair over another list than the servers were repaired under says
 
 Deno.test("kv repair over servers that record a k their marks predate (a kv repair -k stopped after its SET_K) says it places every key under the new k before it does", async () => {
   await using cluster = await KvCluster.start(3);
-  await index(cluster.serverFile, 2, 30);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, 30);
   for (const server of cluster.servers) {
     assert.equal(
       await withClient(server.address, (client) => client.setK(3, { replace: true })),
       3,
     );
   }
-  const { code, stderr } = await repair(["-s", cluster.serverFile]);
+  const { code, stderr, report } = await repair(["-s", cluster.serverFile]);
   assert.equal(code, 0, stderr);
-  assert.equal(
-    firstLine(stderr),
-    `kv repair: every server of ${cluster.serverFile} was last repaired under k 2, not 3: ` +
-      "this run places every key on 3 servers and marks them under k 3",
-  );
+  const said = `every server of ${cluster.serverFile} was last repaired under k 2, not 3: ` +
+    "this run places every key on 3 servers and marks them under k 3";
+  assert.equal(firstLine(stderr), `kv repair: ${said}`);
+  assert.deepEqual(report.listChange, {
+    kind: "k",
+    servers: cluster.servers.map((server) => server.id),
+    fromK: [2],
+    added: [],
+    leavesOut: false,
+    message: said,
+  });
 });
 
 /** What a list-change line says the run (a dry run when `dryRun`) does. */
@@ -647,9 +672,7 @@ Deno.test("kv repair over a new list whose added server refuses the credentials 
       "--auth-file",
       await newAuthFile(dir, "kv.auth"),
     ]);
-    await index(cluster.serverFile, 1, 10);
-    const settled = await repair(["-s", cluster.serverFile]);
-    assert.equal(settled.code, 0, settled.stderr);
+    await indexSettled(cluster.serverFile, 1, 10);
     const file = await listFile([...cluster.servers.map((server) => server.id), guarded.id]);
     const refused = await runKv(withBrokerTimeout(["repair", "-s", file]));
     assert.equal(refused.code, 1, refused.stderr);
@@ -672,9 +695,7 @@ Deno.test("kv repair over a new list whose added server refuses the credentials 
 Deno.test("kv repair -k 3 with a server down changes nothing (every server keeps k 2 and its mark), exit 1; run once the server is back (restarted empty), it marks every server and nothing is lost", async () => {
   await using cluster = await KvCluster.start(4);
   const count = 30;
-  await index(cluster.serverFile, 2, count);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, count);
   const down = cluster.servers[3];
   await down.kill();
   const first = await runKv(
@@ -704,9 +725,7 @@ Deno.test("kv repair -k 3 with a server down changes nothing (every server keeps
 
 Deno.test("kv repair rerun over servers a stopped change left marked as changing lists goes on with a server down, repairing what it can: those servers are trusted by no client already", async () => {
   await using cluster = await KvCluster.start(3);
-  await index(cluster.serverFile, 2, 30);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, 30);
   // What a change SIGKILLed after its first step leaves: every server marked ff…ff.
   for (const server of cluster.servers) {
     await withClient(
@@ -729,9 +748,7 @@ Deno.test("replacing a dead server as README says: kv repair -s with-both is ref
   await using cluster = await KvCluster.start(3);
   await using added = await KvCluster.start(1);
   const count = 30;
-  await index(cluster.serverFile, 2, count);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, count);
   const dead = cluster.servers[2];
   await dead.kill();
   const newcomer = added.servers[0].id;
@@ -758,11 +775,11 @@ Deno.test("replacing a dead server as README says: kv repair -s with-both is ref
   }
 });
 
-/** The fields of README's `kv repair --json` example, sorted. */
-async function readmeReportFields(): Promise<string[]> {
+/** The fields of README's `kv repair --json` example line starting `start` (the report), sorted. */
+async function readmeReportFields(start = '{"keysChecked"'): Promise<string[]> {
   const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
-  const example = readme.split("\n").find((line) => line.startsWith('{"keysChecked"'));
-  assert(example !== undefined, "README shows a kv repair --json line");
+  const example = readme.split("\n").find((line) => line.startsWith(start));
+  assert(example !== undefined, `README shows a kv repair --json line starting ${start}`);
   return Object.keys(JSON.parse(example)).sort();
 }
 
@@ -795,7 +812,7 @@ Deno.test("kv repair --json with no server answering prints a report saying so i
       assert.equal(run.code, 1, run.stderr);
       assert.match(
         firstLine(run.stderr),
-        new RegExp(`^kv repair: no server of ${text(file)} answered \\(`),
+        new RegExp(`^kv repair: no server of ${RegExp.escape(file)} answered \\(`),
       );
       await assertStopped(run, down, args[0] === "-k" ? 2 : null);
       assert.equal(run.report.dryRun, args[0] === "--dry-run");
@@ -843,9 +860,7 @@ Deno.test("kv repair --json prints one object with every count", async () => {
 Deno.test("kv repair --json carries what it says before the run: a refused change (and its dry run's) with the servers down, a list change; null when neither", async () => {
   await using cluster = await KvCluster.start(2);
   await using added = await KvCluster.start(1);
-  await index(cluster.serverFile, 2, 10);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  const settled = await indexSettled(cluster.serverFile, 2, 10);
   assert.equal(settled.report.refused, null);
   assert.equal(settled.report.listChange, null);
   const typo = `127.0.0.1:${closedPorts(1)[0]}`;
@@ -875,11 +890,19 @@ Deno.test("kv repair --json carries what it says before the run: a refused chang
     const change = await repair(["-s", grown]);
     assert.equal(change.code, 0, change.stderr);
     assert.equal(change.report.refused, null);
-    assert.match(
-      String(change.report.listChange),
-      new RegExp(`^${text(grown)} changes the server list: `),
-    );
-    assert.equal(`kv repair: ${change.report.listChange}`, firstLine(change.stderr));
+    // Data a monitor reads without parsing the line, and the line itself.
+    const { message, ...fields } = change.report.listChange as ListChange;
+    assert.deepEqual(fields, {
+      kind: "list",
+      servers: ids,
+      fromK: [],
+      added: [added.servers[0].id],
+      leavesOut: false,
+    });
+    assert.match(message, new RegExp(`^${RegExp.escape(grown)} changes the server list: `));
+    const shown = await readmeReportFields('{"kind"');
+    assert.deepEqual(Object.keys(change.report.listChange as ListChange).sort(), shown);
+    assert.equal(`kv repair: ${message}`, firstLine(change.stderr));
     const rerun = await repair(["-s", grown]);
     assert.equal(rerun.code, 0, rerun.stderr);
     assert.equal(rerun.report.listChange, null);
@@ -893,9 +916,7 @@ Deno.test("kv repair's refusal names a line giving an HTTP server's address (kv 
   await using cluster = await KvCluster.start(2);
   await using served = await HttpProcess.onCluster(1, ["-k", "1"]);
   const web = new URL(served.http.url).host;
-  await index(cluster.serverFile, 2, 10);
-  const settled = await repair(["-s", cluster.serverFile]);
-  assert.equal(settled.code, 0, settled.stderr);
+  await indexSettled(cluster.serverFile, 2, 10);
   const file = await listFile([...cluster.servers.map((server) => server.id), web]);
   try {
     const refused = await runKv(withBrokerTimeout(["repair", "-s", file]));
@@ -904,7 +925,9 @@ Deno.test("kv repair's refusal names a line giving an HTTP server's address (kv 
       refused.stderr,
       new RegExp(
         `^kv repair: nothing was changed: ${
-          text(`${file}:3:1: ${web} is no kv server (it answered in HTTP; kv http's port?)`)
+          RegExp.escape(
+            `${file}:3:1: ${web} is no kv server (it answered in HTTP; kv http's port?)`,
+          )
         }`,
       ),
     );

@@ -1,23 +1,11 @@
 import assert from "node:assert/strict";
 import { sparseFile, withTempDir } from "../helpers/fixtures.ts";
-import { newAuthFile, runKv } from "../helpers/run_kv.ts";
+import { CLIENT_COMMANDS, newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { tlsTest } from "../helpers/tls_certs.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { refusalOf } from "../helpers/refusals.ts";
-
-/** Every command that connects to servers as a client, with what it needs to run once. */
-const CLIENT_COMMANDS = [
-  ["get", "a"],
-  ["put", "a: 1"],
-  ["keys"],
-  ["servers"],
-  ["broker"],
-  ["repair"],
-  ["bench", "-n", "1", "--ops", "1"],
-  ["http", "--listen", "127.0.0.1:0"],
-];
 
 Deno.test("kv secret -o FILE writes one 32-byte hex secret, readable by its owner only; never over a file", async () => {
   await withTempDir(async (dir) => {
@@ -129,7 +117,7 @@ Deno.test("every client command whose servers all refuse its credentials says so
           "was given; give --auth-file FILE holding one of the servers' " +
           "secrets \\(or set \\$KV_AUTH_FILE\\)\n$",
       );
-    const wrongPath = wrongFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const wrongPath = RegExp.escape(wrongFile);
     const wrong = (name: string, source: string) =>
       new RegExp(
         `^kv ${name}: 127\\.0\\.0\\.1:${server.port} refused the secret in ${wrongPath}${source} ` +

@@ -10,11 +10,6 @@ import { withTempDir } from "../helpers/fixtures.ts";
 import { at } from "../helpers/versions.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-/** `s` with the characters a RegExp gives meaning escaped. */
-function literal(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-}
-
 Deno.test("kv server refuses a data dir whose LOCK was deleted under a running server, one line, exit 2; the running one writes LOCK anew and serves on, and after it stops the dir starts trusted", async () => {
   await withTempDir(async (dataDir) => {
     await using first = await startServerProcess(["--data-dir", dataDir]);
@@ -23,7 +18,9 @@ Deno.test("kv server refuses a data dir whose LOCK was deleted under a running s
     await Deno.remove(`${dataDir}/LOCK`);
     const refusal = (pid: string) =>
       new RegExp(
-        `^kv server: data dir ${literal(dataDir)} is in use by another kv server${pid}; stop ` +
+        `^kv server: data dir ${
+          RegExp.escape(dataDir)
+        } is in use by another kv server${pid}; stop ` +
           "it or give this server its own --data-dir\\n$",
       );
     // At once: LOCK may still be missing (no pid to name) or already written anew.
@@ -37,7 +34,7 @@ Deno.test("kv server refuses a data dir whose LOCK was deleted under a running s
     assert.match(
       first.stderrLines.find((line) => line.includes("LOCK was deleted"))!,
       new RegExp(
-        `^kv server warn: ${literal(`${dataDir}/LOCK`)} was deleted or replaced while this ` +
+        `^kv server warn: ${RegExp.escape(`${dataDir}/LOCK`)} was deleted or replaced while this ` +
           `server held the data dir; wrote it anew \\(pid ${first.pid}, the run record kept\\)`,
       ),
     );

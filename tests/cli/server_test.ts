@@ -268,6 +268,7 @@ Deno.test("kv server refuses bad flags with one line and exit 2", async () => {
     [["server", "--fsync", "always"], /--fsync needs --data-dir/],
     [["server", "--compact-log-mib", "8"], /--compact-log-mib needs --data-dir/],
     [["server", "--mark-unrepaired"], /--mark-unrepaired needs --data-dir/],
+    [["server", "--keep-stale-data"], /--keep-stale-data needs --data-dir/],
     [["server", "--log-level", "loud"], /--log-level must be one of error, warn, info, debug/],
     [["server", "--max-frame-bytes", "10"], /--max-frame-bytes must be a whole number/],
     [["server", "--tombstone-grace", "1y"], /--tombstone-grace must be a whole number of seconds/],

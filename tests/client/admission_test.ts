@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Admission } from "../../lib/client/admission.ts";
 import { countedSignal } from "../helpers/abort_signals.ts";
+import { runScript } from "../helpers/script.ts";
 
 /** A call the test ends by hand: its promise, and how to settle it. */
 function heldCall(): {
@@ -111,6 +112,97 @@ Deno.test("a call aborted while waiting leaves the queue unmade; the next waitin
   assert.deepEqual([await first, await next], ["first", "next"]);
   assert.deepEqual(started, ["next"]);
   assert.deepEqual([admission.running, admission.waiting], [0, 0]);
+});
+
+/**
+ * A script (run with V8's --expose-gc) whose admission of one place is held by a first call;
+ * a call holding 1 MiB waits behind it, between two others, and its signal aborts. It prints
+ * whether garbage collection freed the MiB while the first call still held the place (a few
+ * tries, each a turn of the event loop after the last, so that the WeakRef no longer keeps
+ * it), the calls waiting then, and the order the other calls started in once the place freed.
+ */
+const ABANDONED_WAITER_SCRIPT = `
+import { Admission } from "${new URL("../../lib/client/admission.ts", import.meta.url)}";
+const GC_TRIES = 10;
+const admission = new Admission(1);
+const held = Promise.withResolvers();
+const started = [];
+const queued = (n) => admission.run(() => (started.push(n), Promise.resolve(n)));
+const first = admission.run(() => held.promise);
+const controller = new AbortController();
+const before = queued(1);
+const abort = { signal: controller.signal, error: () => new Error("aborted") };
+// In a function of its own, so that only the waiting call's closure reaches the MiB; its
+// rejection is let go once told (an error's stack keeps the functions it was made under).
+function waitHolding() {
+  const mib = new Uint8Array(1024 * 1024);
+  const call = admission.run(() => (started.push("aborted"), Promise.resolve(mib.length)), abort);
+  const told = call.catch((error) => console.log("the waiting call:", error.message));
+  return { told, freed: new WeakRef(mib) };
+}
+const { told, freed } = waitHolding();
+const after = [queued(2), queued(3)];
+console.log("waiting before the abort:", admission.waiting);
+controller.abort();
+await told;
+let tries = 0;
+while (freed.deref() !== undefined && tries < GC_TRIES) {
+  tries++;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  gc();
+}
+console.log(freed.deref() === undefined ? "freed while the place was held" : "still held");
+console.log("waiting after the abort:", admission.waiting);
+held.resolve(0);
+await Promise.all([first, before, ...after]);
+console.log("started:", started.join(" "));
+`;
+
+Deno.test("a call aborted while waiting lets go of its closure at once, before a place frees, and the calls around it start in order", async () => {
+  const { ok, output } = await runScript(ABANDONED_WAITER_SCRIPT, [], {
+    what: "the abandoned waiter script to end",
+    timeoutMs: 30_000,
+    v8Flags: ["--expose-gc"],
+  });
+  assert.ok(ok, output);
+  assert.equal(
+    output,
+    "waiting before the abort: 4\nthe waiting call: aborted\nfreed while the place was held\n" +
+      "waiting after the abort: 3\nstarted: 1 2 3\n",
+  );
+});
+
+Deno.test("calls aborted while waiting, in any order and any number, leave the queue and the rest start in the order made", () => {
+  const admission = new Admission(1);
+  const held = heldCall();
+  const first = admission.run(() => held.promise);
+  const started: number[] = [];
+  const controllers = Array.from({ length: 8 }, () => new AbortController());
+  const calls = controllers.map((controller, n) =>
+    admission.run(
+      () => (started.push(n), Promise.resolve(String(n))),
+      abortOf(controller.signal, `call ${n}`),
+    )
+  );
+  return (async () => {
+    for (const n of [3, 0, 7, 5]) controllers[n].abort();
+    assert.equal(admission.waiting, 4);
+    held.resolve("first");
+    const outcomes = await Promise.allSettled([first, ...calls]);
+    assert.deepEqual(outcomes.map((outcome) => outcome.status === "fulfilled"), [
+      true,
+      false,
+      true,
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+    ]);
+    assert.deepEqual(started, [1, 2, 4, 6]);
+    assert.deepEqual([admission.running, admission.waiting], [0, 0]);
+  })();
 });
 
 Deno.test("a call aborted under way rejects at once, its answer dropped, and keeps its place until it ends", async () => {

@@ -195,7 +195,42 @@ Deno.test("a signal whose reason cannot be made text (an object without a protot
   await before.catch((error) => assert.equal(error.cause, reason));
 });
 
-Deno.test("a query of a path that is no strings, aborted, rejects and leaves the other calls on its signal to reject too", async () => {
+Deno.test("a caller's mistake with an aborted signal is a KvInputError, not a KvAbortedError, for every call: get, getBytes, query, put, delete, keys, list", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using kv = await cluster.connect();
+  const signal = AbortSignal.abort(new Error("the user left"));
+  const calls: Record<string, Promise<unknown>> = {
+    get: kv.get("a.b", { signal }),
+    getBytes: kv.getBytes("", { signal }),
+    query: kv.query(["kept", 5] as unknown as string[], { signal }),
+    put: kv.put("a.b", 1, { signal }),
+    delete: kv.delete("a.b", { signal }),
+    keys: kv.keys({ prefix: "a.b", signal }),
+    keysLimit: kv.keys({ limit: 0, signal }),
+    list: Array.fromAsync(kv.list({ after: "a.b", signal })),
+  };
+  const refused: Record<string, string> = {};
+  for (const [name, call] of Object.entries(calls)) {
+    const error = await call.then(() => assert.fail(`${name} was answered`), (error) => error);
+    assert.ok(error instanceof KvInputError, `${name}: ${error}`);
+    refused[name] = error.message;
+  }
+  const dotted = (what: string) =>
+    `${what} 'a.b' contains '.' (it separates query paths); put another character in its ` +
+    "place, such as ':'";
+  assert.deepEqual(refused, {
+    get: dotted("key"),
+    getBytes: "empty key",
+    query: "a field name must be a string, got a number (5)",
+    put: dotted("key"),
+    delete: dotted("key"),
+    keys: dotted("prefix"),
+    keysLimit: "limit must be a whole number from 1 to 10000, got 0",
+    list: dotted("after key"),
+  });
+});
+
+Deno.test("a query of a path that is no strings is a KvInputError with its signal aborted or not, and leaves the other calls on its signal to reject with a KvAbortedError", async () => {
   await using cluster = await KvCluster.start(1);
   await using kv = await cluster.connect({ timeoutMs: HELD_TIMEOUT_MS });
   cluster.servers[0].signal("SIGSTOP");
@@ -203,16 +238,12 @@ Deno.test("a query of a path that is no strings, aborted, rejects and leaves the
     const controller = new AbortController();
     const { signal } = controller;
     const path = [Object.create(null)] as unknown as string[];
-    const query = kv.query(path, { signal: AbortSignal.abort() });
-    assert.equal(
-      await abortedWith(query, "the query"),
-      "query of an array was aborted (The signal has been aborted) before it was sent: " +
-        "nothing was sent (underWay: false)",
-    );
+    const notString = /^KvInputError: a key must be a string, got /;
+    await assert.rejects(kv.query(path, { signal: AbortSignal.abort() }), notString);
     const held = kv.query(path, { signal });
     const read = kv.get("k", { signal });
     controller.abort();
-    assert.match(await abortedWith(held, "the held query"), /^query of an array was aborted/);
+    await assert.rejects(held, notString);
     assert.match(await abortedWith(read, "the get"), /^get of 'k' was aborted/);
   } finally {
     cluster.servers[0].signal("SIGCONT");

@@ -27,6 +27,22 @@ export const KV_PERMISSIONS: readonly string[] = [
   "--allow-env=KV_SERVERS,KV_AUTH_FILE",
 ];
 
+/**
+ * Every kv command that connects to servers as a client, each with what it needs to run once
+ * (the server file, `-s FILE`, goes after): for the tests of what they must all say alike, so
+ * that a command added here is checked by each.
+ */
+export const CLIENT_COMMANDS: readonly (readonly string[])[] = [
+  ["get", "a"],
+  ["put", "a: 1"],
+  ["keys"],
+  ["servers"],
+  ["broker"],
+  ["repair"],
+  ["bench", "-n", "1", "--ops", "1"],
+  ["http", "--listen", "127.0.0.1:0"],
+];
+
 /** What a finished `kv` process left behind. */
 export interface KvRun {
   code: number;

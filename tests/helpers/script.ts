@@ -13,8 +13,10 @@ export interface ScriptOutcome {
 }
 
 /**
- * Runs `source` as a script file with `args` (all permissions, no type check), killing it
- * when it has not ended within `timeoutMs`, which rejects with a DeadlineError naming `what`.
+ * Runs `source` as a script file with `args` (all permissions, no type check, and V8's
+ * `v8Flags`, none by default: `--expose-gc` lets a script collect garbage and see what a
+ * WeakRef still reaches), killing it when it has not ended within `timeoutMs`, which rejects
+ * with a DeadlineError naming `what`.
  * Modules of the repository are imported by absolute URL (`new URL(…, import.meta.url)`).
  *
  * @example
@@ -28,14 +30,15 @@ export interface ScriptOutcome {
 export async function runScript(
   source: string,
   args: readonly string[],
-  options: { what: string; timeoutMs: number },
+  options: { what: string; timeoutMs: number; v8Flags?: readonly string[] },
 ): Promise<ScriptOutcome> {
+  const v8Flags = options.v8Flags === undefined ? [] : [`--v8-flags=${options.v8Flags.join(",")}`];
   let outcome: ScriptOutcome = { ok: false, output: "" };
   await withTempDir(async (dir) => {
     const script = `${dir}/script.ts`;
     await Deno.writeTextFile(script, source);
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-check", "-A", script, ...args],
+      args: ["run", "--no-check", ...v8Flags, "-A", script, ...args],
       stdout: "piped",
       stderr: "piped",
     }).spawn();

@@ -15,16 +15,18 @@
  */
 
 /**
- * Mounts a tmpfs of `megabytes` at a new directory and returns it; undefined where mounting
- * is not allowed.
+ * Mounts a tmpfs of `megabytes` at `at` (made here, and removed again when the mount fails),
+ * default a new temporary directory, and returns it; undefined where mounting is not allowed.
+ * A mount point cannot be removed, even by root: a directory holding one cannot be either.
  *
  * @example
  * ```ts
  * const dir = mountSmallTmpfs(4);
  * ```
  */
-export function mountSmallTmpfs(megabytes: number): string | undefined {
-  const dir = Deno.makeTempDirSync({ prefix: "kv_tmpfs_" });
+export function mountSmallTmpfs(megabytes: number, at?: string): string | undefined {
+  if (at !== undefined) Deno.mkdirSync(at);
+  const dir = at ?? Deno.makeTempDirSync({ prefix: "kv_tmpfs_" });
   const mounted = new Deno.Command("mount", {
     args: ["-t", "tmpfs", "-o", `size=${megabytes}m`, "tmpfs", dir],
     stdout: "null",

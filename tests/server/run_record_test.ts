@@ -3,18 +3,28 @@
 // store_writer.ts, killed), stopped cleanly, was moved or copied. The boot a start is in
 // is given through Store.open's `boot`, as after a restart of the machine.
 import assert from "node:assert/strict";
+import { crc32c } from "../../lib/base/crc32.ts";
 import { NO_LIST } from "../../lib/protocol/mod.ts";
-import { LOCK_FILE_NAME, MAX_RECORD_CHARS, PID_FIELD_BYTES } from "../../lib/server/dir_lock.ts";
 import {
+  DirLock,
+  LOCK_FILE_NAME,
+  MAX_RECORD_CHARS,
+  PID_FIELD_BYTES,
+} from "../../lib/server/dir_lock.ts";
+import {
+  aliveStampInterval,
   changedUnderRun,
   decodeRunRecord,
+  describeDowntime,
+  downtimeMargin,
   encodeRunRecord,
+  judgeDowntime,
   judgeLastRun,
   type RunNow,
   type RunRecord,
   sameBoot,
 } from "../../lib/server/run_record.ts";
-import { Store } from "../../lib/server/store.ts";
+import { StaleDataDirError, Store } from "../../lib/server/store.ts";
 import { int } from "../../lib/record/value.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
@@ -470,4 +480,151 @@ Deno.test("run record: changedUnderRun finds a file of the open record replaced 
     changedUnderRun(open, { dir: "6.0", files: { "log-1": "7.1.10.3.3" } }),
     "the data dir was replaced or moved",
   );
+});
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** A record line of `json` with the checksum kv would write for it: readable but for fields. */
+function lineOf(json: Record<string, unknown>): string {
+  const text = JSON.stringify(json);
+  return `${text} ${crc32c(new TextEncoder().encode(text)).toString(16).padStart(8, "0")}`;
+}
+
+Deno.test("run record: the last-alive stamp reads back as written; a stamp that is no whole number of ms is unreadable, none is a kv before it", () => {
+  const stamped: RunRecord = { ...OPEN, alive: 1_796_313_320_427 };
+  assert.deepEqual(decodeRunRecord(encodeRunRecord(stamped)), stamped);
+  assert.deepEqual(decodeRunRecord(encodeRunRecord(OPEN)), OPEN, "no stamp: none read");
+  assert.deepEqual(decodeRunRecord(lineOf({ format: 1, ...stamped })), stamped);
+  for (const alive of [-1, 1.5, "1796313320427", null]) {
+    assert.equal(decodeRunRecord(lineOf({ format: 1, ...OPEN, alive })), "unreadable", `${alive}`);
+  }
+});
+
+Deno.test("run record: a dir holding data is judged stale once its stamp is older than the grace less the margin (a minute, a quarter of a short grace); k = 1 starts it; no data, no stamp, no record, or a stamp just ahead are not judged; one far ahead is", () => {
+  const last: RunRecord = { ...OPEN, alive: 10 * DAY_MS };
+  const now = { nowMs: 10 * DAY_MS + HOUR_MS, graceMs: DAY_MS, holdsData: true, k: 2 };
+  const at = (ms: number, more = {}) => judgeDowntime(last, { ...now, nowMs: ms, ...more });
+  assert.equal(downtimeMargin(DAY_MS), 60_000, "the write lag a server takes");
+  assert.equal(downtimeMargin(2_000), 500, "a quarter of a short grace");
+  assert.equal(judgeDowntime(last, now), undefined, "down an hour of a day's grace");
+  const limit = last.alive! + DAY_MS - 60_000;
+  assert.equal(at(limit), undefined, "the grace less the margin, to the ms");
+  assert.deepEqual(at(limit + 1), { verdict: "stale", downMs: DAY_MS - 59_999 });
+  assert.deepEqual(at(limit + 1, { k: 0 }), { verdict: "stale", downMs: DAY_MS - 59_999 });
+  assert.deepEqual(at(limit + 1, { k: 1 }), { verdict: "only copy", downMs: DAY_MS - 59_999 });
+  assert.equal(at(limit + 1, { holdsData: false }), undefined, "nothing to bring back");
+  const short = { graceMs: 2_000 };
+  assert.equal(at(last.alive! + 1_500, short), undefined);
+  assert.deepEqual(at(last.alive! + 1_501, short), { verdict: "stale", downMs: 1_501 });
+  const later = now.nowMs + 3 * DAY_MS;
+  assert.equal(judgeDowntime({ ...OPEN }, { ...now, nowMs: later }), undefined, "a kv before");
+  assert.equal(judgeDowntime(undefined, { ...now, nowMs: later }), undefined);
+  assert.equal(judgeDowntime("unreadable", { ...now, nowMs: later }), undefined);
+  assert.equal(at(last.alive! - 60_000), undefined, "a minute ahead: a clock step");
+  assert.deepEqual(at(last.alive! - DAY_MS), { verdict: "ahead", aheadMs: DAY_MS });
+  assert.equal(aliveStampInterval(DAY_MS), 600_000);
+  assert.equal(aliveStampInterval(2_000), 500);
+});
+
+Deno.test("run record: what a start says of a stale dir names the dir, how long ago it was alive, the grace, the danger and what to do", () => {
+  const options = { dir: "/srv/kv", graceMs: DAY_MS, kept: false };
+  const stale = { verdict: "stale", downMs: 2 * DAY_MS + HOUR_MS } as const;
+  assert.equal(
+    describeDowntime(stale, options),
+    "data dir /srv/kv was last alive 2 days ago, longer than its tombstone grace allows " +
+      "(--tombstone-grace 24 hours, less 60 seconds): the other replicas may have purged the " +
+      "tombstones of deletes it missed, and served again it would bring those records back " +
+      "(and kv repair would spread them); move the dir aside or empty it and start again (it " +
+      "starts unrepaired, and kv repair refills it from the other replicas), or, only when no " +
+      "other replica holds its keys (k = 1, or every replica lost), start with " +
+      "--keep-stale-data",
+  );
+  assert.match(
+    describeDowntime(stale, { ...options, kept: true }),
+    /^data dir \/srv\/kv was last alive 2 days ago, .*: started with its data, as --keep-stale-data asks; records deleted meanwhile whose tombstones the other replicas purged come back$/,
+  );
+  assert.match(
+    describeDowntime({ verdict: "only copy", downMs: 3 * HOUR_MS }, { ...options, graceMs: 2_000 }),
+    /^data dir \/srv\/kv was last alive 3 hours ago, longer than its tombstone grace allows \(--tombstone-grace 2 seconds, less 500 ms\): started with its data, as the cluster's k recorded in it is 1 /,
+  );
+  assert.match(
+    describeDowntime({ verdict: "ahead", aheadMs: 2 * DAY_MS }, options),
+    /^data dir \/srv\/kv's last-alive stamp \(in LOCK\) is 2 days ahead of this server's clock .*cannot be told: if longer than the grace \(--tombstone-grace 24 hours\), stop/,
+  );
+});
+
+/** Rewrites the last-alive stamp of the run record in `dir`'s LOCK to `alive`. */
+async function stampAt(dir: string, alive: number): Promise<void> {
+  const record = await recordIn(dir);
+  const lock = await DirLock.tryAcquire(dir);
+  assert.ok(lock !== undefined, `${dir} is not held`);
+  try {
+    await lock.writeRecord(encodeRunRecord({ ...record, alive }));
+  } finally {
+    lock.release();
+  }
+}
+
+Deno.test("store: a dir stamped alive longer ago than the grace is refused before anything changes, again at the next start; keepStaleData opens it with a warning and stamps it anew", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ dataDir: dir, fsync: "always" });
+    const before = Date.now();
+    store.put("kept", int(1));
+    await store.commit();
+    await store.close();
+    assert.ok((await recordIn(dir)).alive! >= before, "the clean stop stamps its moment");
+    const longAgo = Date.now() - 2 * DAY_MS;
+    await stampAt(dir, longAgo);
+    const files = async () => (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+    const listed = await files();
+    for (const attempt of ["first", "second"]) {
+      await assert.rejects(
+        () => Store.open({ dataDir: dir, onWarning: () => {} }),
+        (error: Error) =>
+          error instanceof StaleDataDirError &&
+          error.message.startsWith(`data dir ${dir} was last alive 2 days ago, longer than`),
+        `${attempt} start`,
+      );
+      assert.equal((await recordIn(dir)).alive, longAgo, `${attempt}: the stamp is untouched`);
+      assert.deepEqual(await files(), listed);
+    }
+    const kept = await Store.open({ dataDir: dir, keepStaleData: true });
+    try {
+      assert.deepEqual(kept.get("kept"), int(1));
+      assert.equal(kept.recovery.warnings.length, 1);
+      assert.match(kept.recovery.warnings[0], /as --keep-stale-data asks/);
+      assert.ok((await recordIn(dir)).alive! > longAgo, "this run stamped it at its start");
+    } finally {
+      await kept.close();
+    }
+  });
+});
+
+Deno.test("store: a running store restamps its record's alive every quarter of a short grace, and a stamp ahead of the clock opens with a warning", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open({ dataDir: dir, tombstoneGraceMs: 2_000 });
+    try {
+      const first = (await recordIn(dir)).alive!;
+      // Read while the store may be writing it in place: a torn read is read again.
+      const advanced = async () => {
+        const line = (await Deno.readTextFile(`${dir}/${LOCK_FILE_NAME}`)).slice(PID_FIELD_BYTES);
+        const record = decodeRunRecord(line.trimEnd());
+        return record !== "unreadable" && record.run === "open" && record.alive! > first;
+      };
+      await waitFor(advanced, { what: "the stamp to advance" });
+    } finally {
+      await store.close();
+    }
+    await stampAt(dir, Date.now() + 2 * DAY_MS);
+    const ahead = await Store.open({ dataDir: dir });
+    try {
+      assert.match(
+        ahead.recovery.warnings.join("\n"),
+        /is (47 hours|2 days) ahead of this server's clock/,
+      );
+    } finally {
+      await ahead.close();
+    }
+  });
 });
