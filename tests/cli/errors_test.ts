@@ -113,6 +113,23 @@ Deno.test("a server listed twice under two addresses is one line", async () => {
   });
 });
 
+Deno.test("kv broker -i whose read fails half-way (EIO) is one line naming the file, not an internal error with a stack", async () => {
+  await using cluster = await KvCluster.start(1);
+  // Reading a process's own memory at offset 0 fails with EIO, as a failing disk's file does;
+  // Deno opens /proc only with --allow-all.
+  const args = [
+    ...["broker", "-s", cluster.serverFile, "-k", "1"],
+    ...["-i", "/proc/self/mem", "--index-only"],
+  ];
+  const { code, stdout, stderr } = await runKv(args, { permissions: ["--allow-all"] });
+  assert.deepEqual([code, stdout], [2, ""], stderr);
+  assert.equal(
+    stderr,
+    "kv broker: cannot read /proc/self/mem: Input/output error; the records before the " +
+      "failed read may be stored\n",
+  );
+});
+
 Deno.test("kv http on a port in use or an address this machine lacks: one line naming --listen, and no k recorded on a new cluster", async () => {
   await using cluster = await KvCluster.start(1);
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
