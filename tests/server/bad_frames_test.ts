@@ -6,7 +6,8 @@
  * answer each frame it reads, in order, with a documented answer (never INTERNAL, nothing
  * logged as its own failure), close the connection only where the spec says (a refused
  * HELLO, a request before HELLO, an oversized header), serve other connections throughout,
- * and keep every record written before — in memory and, reopened, on disk.
+ * and keep every record written before — in memory and, reopened, on disk. Once in process
+ * (its error log watched) and once against a `kv server` process restarted on its data dir.
  * @module
  */
 import assert from "node:assert/strict";
@@ -30,6 +31,7 @@ import { Store } from "../../lib/server/store.ts";
 import { MAX_STRANGER_FRAME_BYTES } from "../../lib/server/server.ts";
 import { RawConnection, startServer } from "../helpers/in_process_server.ts";
 import { connectClient } from "../helpers/client.ts";
+import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { at, nextVersion } from "../helpers/versions.ts";
 import { keyArbitrary, valueArbitrary } from "../helpers/value_arbitrary.ts";
@@ -43,6 +45,10 @@ const KEPT_RECORDS = 20;
 /** Runs of the property: each a connection with up to MAX_FRAMES frames. */
 const RUNS = 150;
 const MAX_FRAMES = 8;
+/** Runs against a `kv server` process, whose every answer crosses to another process. */
+const PROCESS_RUNS = 60;
+/** The least `kv server --max-frame-bytes` takes. */
+const PROCESS_MAX_FRAME_BYTES = 65_536;
 /** Frames a stranger's run opens with that are HELLO or PING (then mutated as any). */
 const STRANGER_OPENING_FRAMES = 3;
 /** Error codes that answer a refused HELLO, after which the server closes (docs/protocol.md). */
@@ -123,34 +129,36 @@ type Mutation =
   | { kind: "garbage"; type: number; body: Uint8Array }
   | { kind: "misframe"; delta: number };
 
-const mutationArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
-  // Valid requests among the bad ones: as often as all the mutations of bodies together.
-  { arbitrary: fc.constant({ kind: "none" as const }), weight: 3 },
-  fc.record({
-    kind: fc.constant("flip" as const),
-    flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
-      minLength: 1,
-      maxLength: 4,
-    }),
-  }),
-  fc.record({ kind: fc.constant("cut" as const), keep: fc.nat() }),
-  fc.record({ kind: fc.constant("grow" as const), extra: fc.uint8Array({ maxLength: 40 }) }),
-  fc.record({ kind: fc.constant("retype" as const), type: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({
-    kind: fc.constant("garbage" as const),
-    type: fc.oneof(fc.integer({ min: 0, max: 0x0e }), fc.integer({ min: 0, max: 255 })),
-    body: fc.oneof(
-      fc.uint8Array({ maxLength: 64 }),
-      // About the stranger's limit, and the greeted one's.
-      fc.uint8Array({
-        minLength: MAX_STRANGER_FRAME_BYTES - 4,
-        maxLength: MAX_STRANGER_FRAME_BYTES,
+/** Mutations of frames for a server whose frame limit is `maxFrameBytes`. */
+const mutationArbitrary = (maxFrameBytes: number): fc.Arbitrary<Mutation> =>
+  fc.oneof(
+    // Valid requests among the bad ones: as often as all the mutations of bodies together.
+    { arbitrary: fc.constant({ kind: "none" as const }), weight: 3 },
+    fc.record({
+      kind: fc.constant("flip" as const),
+      flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
+        minLength: 1,
+        maxLength: 4,
       }),
-      fc.uint8Array({ minLength: MAX_FRAME_BYTES - 8, maxLength: MAX_FRAME_BYTES }),
-    ),
-  }),
-  fc.record({ kind: fc.constant("misframe" as const), delta: fc.integer({ min: -12, max: 12 }) }),
-);
+    }),
+    fc.record({ kind: fc.constant("cut" as const), keep: fc.nat() }),
+    fc.record({ kind: fc.constant("grow" as const), extra: fc.uint8Array({ maxLength: 40 }) }),
+    fc.record({ kind: fc.constant("retype" as const), type: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({
+      kind: fc.constant("garbage" as const),
+      type: fc.oneof(fc.integer({ min: 0, max: 0x0e }), fc.integer({ min: 0, max: 255 })),
+      body: fc.oneof(
+        fc.uint8Array({ maxLength: 64 }),
+        // About the stranger's limit, and the greeted one's.
+        fc.uint8Array({
+          minLength: MAX_STRANGER_FRAME_BYTES - 4,
+          maxLength: MAX_STRANGER_FRAME_BYTES,
+        }),
+        fc.uint8Array({ minLength: maxFrameBytes - 8, maxLength: maxFrameBytes }),
+      ),
+    }),
+    fc.record({ kind: fc.constant("misframe" as const), delta: fc.integer({ min: -12, max: 12 }) }),
+  );
 
 /** `frame` with `mutation` applied; the body length is kept true unless mis-framing. */
 function mutate(frame: Uint8Array, mutation: Mutation): Uint8Array {
@@ -195,12 +203,13 @@ function mutate(frame: Uint8Array, mutation: Mutation): Uint8Array {
  * Headers announcing more than a limit (the server reads no body after them): over the
  * stranger's limit only, or over every limit.
  */
-const oversizedArbitrary = fc.constantFrom(
-  MAX_STRANGER_FRAME_BYTES + 1,
-  MAX_FRAME_BYTES + 1,
-  2 ** 31,
-  0xffff_ffff,
-);
+const oversizedArbitrary = (maxFrameBytes: number) =>
+  fc.constantFrom(
+    MAX_STRANGER_FRAME_BYTES + 1,
+    maxFrameBytes + 1,
+    2 ** 31,
+    0xffff_ffff,
+  );
 
 /**
  * Checks the server's `answers` to the request `stream` sent on a connection `greeted` or
@@ -210,7 +219,12 @@ const oversizedArbitrary = fc.constantFrom(
  * header over the limit TOO_LARGE and the end; a frame cut short by the stream's end no
  * answer. Never INTERNAL; a greeted connection's refusals only those of the request.
  */
-function checkAnswers(stream: Uint8Array, answers: readonly Response[], greeted: boolean): void {
+function checkAnswers(
+  stream: Uint8Array,
+  answers: readonly Response[],
+  greeted: boolean,
+  maxFrameBytes: number,
+): void {
   const shown = () =>
     JSON.stringify(answers.map((a) => [a.type, a.requestId, "code" in a && a.code]));
   const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
@@ -222,7 +236,7 @@ function checkAnswers(stream: Uint8Array, answers: readonly Response[], greeted:
     const type = stream[at + 4];
     const requestId = view.getUint32(at + 5);
     const answer = answers[index];
-    const limit = greeted ? MAX_FRAME_BYTES : MAX_STRANGER_FRAME_BYTES;
+    const limit = greeted ? maxFrameBytes : MAX_STRANGER_FRAME_BYTES;
     if (length > limit) {
       assert.ok(answer?.type === "error" && answer.code === ErrorCode.TOO_LARGE, shown());
       assert.equal(answer.requestId, requestId, shown());
@@ -260,6 +274,71 @@ function recordsOf(store: Store): Map<string, Value | undefined> {
   return records;
 }
 
+/**
+ * Sends the server at `address` (frame limit `maxFrameBytes`) `runs` connections of random
+ * and mutated frames, checking each connection's answers ({@link checkAnswers}), then that a
+ * fresh connection reads the record kept0 as written; `afterRun` checks more after each.
+ */
+async function feedBadFrames(
+  address: { hostname: string; port: number },
+  maxFrameBytes: number,
+  runs: number,
+  afterRun: () => void,
+): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.tuple(
+          fc.integer({ min: 0, max: REQUEST_KINDS - 1 }),
+          keyArbitrary(),
+          valueArbitrary(2),
+          mutationArbitrary(maxFrameBytes),
+        ),
+        { minLength: 1, maxLength: MAX_FRAMES },
+      ),
+      fc.option(oversizedArbitrary(maxFrameBytes), { freq: 5 }),
+      // Three runs in four on a connection that said HELLO; the rest as a stranger.
+      fc.integer({ min: 0, max: 3 }).map((draw) => draw > 0),
+      async (requests, oversized, greet) => {
+        const parts = requests.map(([kind, key, value, mutation], index) => {
+          // A stranger's first frames are mostly what it may send: PING and HELLO.
+          const asked = !greet && index < STRANGER_OPENING_FRAMES ? kind % 2 : kind;
+          return mutate(validFrame(asked, index + 1, `f${key}`, value), mutation);
+        });
+        if (oversized !== null) {
+          const header = new Uint8Array(HEADER_BYTES);
+          new DataView(header.buffer).setUint32(0, oversized);
+          header[4] = MessageType.PUT;
+          new DataView(header.buffer).setUint32(5, 0xabcd);
+          parts.push(header);
+        }
+        const stream = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+        parts.reduce((at, part) => (stream.set(part, at), at + part.length), 0);
+        const raw = await RawConnection.open(address, { hello: greet });
+        try {
+          await raw.write(stream);
+          await raw.closeWrite();
+          const answers = (await raw.readUntilEnd()).map(decodeResponse);
+          checkAnswers(stream, answers, greet, maxFrameBytes);
+        } finally {
+          raw.close();
+        }
+        afterRun();
+        // Other connections are served: a fresh one reads a kept record.
+        const fresh = await connectClient(address);
+        try {
+          assert.deepEqual((await fresh.get("kept0")).value, str("value 0"));
+        } finally {
+          await fresh.close();
+        }
+      },
+    ),
+    // No shrinking: each attempt is a connection (a process's, in one test), and shrinking a
+    // failure on a loaded machine could outlast any deadline; the failing case is reported.
+    { numRuns: runs, endOnFailure: true },
+  );
+}
+
 Deno.test("random and mutated frames get documented answers in order, close only where the spec says, and hurt no data or other client", async () => {
   await withTempDir(async (dataDir) => {
     const logged: string[] = [];
@@ -274,56 +353,9 @@ Deno.test("random and mutated frames get documented answers in order, close only
     for (let index = 0; index < KEPT_RECORDS; index++) {
       await keeper.put(`kept${index}`, str(`value ${index}`), at());
     }
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(
-          fc.tuple(
-            fc.integer({ min: 0, max: REQUEST_KINDS - 1 }),
-            keyArbitrary(),
-            valueArbitrary(2),
-            mutationArbitrary,
-          ),
-          { minLength: 1, maxLength: MAX_FRAMES },
-        ),
-        fc.option(oversizedArbitrary, { freq: 5 }),
-        // Three runs in four on a connection that said HELLO; the rest as a stranger.
-        fc.integer({ min: 0, max: 3 }).map((draw) => draw > 0),
-        async (requests, oversized, greet) => {
-          const parts = requests.map(([kind, key, value, mutation], index) => {
-            // A stranger's first frames are mostly what it may send: PING and HELLO.
-            const asked = !greet && index < STRANGER_OPENING_FRAMES ? kind % 2 : kind;
-            return mutate(validFrame(asked, index + 1, `f${key}`, value), mutation);
-          });
-          if (oversized !== null) {
-            const header = new Uint8Array(HEADER_BYTES);
-            new DataView(header.buffer).setUint32(0, oversized);
-            header[4] = MessageType.PUT;
-            new DataView(header.buffer).setUint32(5, 0xabcd);
-            parts.push(header);
-          }
-          const stream = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-          parts.reduce((at, part) => (stream.set(part, at), at + part.length), 0);
-          const raw = await RawConnection.open(address, { hello: greet });
-          try {
-            await raw.write(stream);
-            await raw.closeWrite();
-            const answers = (await raw.readUntilEnd()).map(decodeResponse);
-            checkAnswers(stream, answers, greet);
-          } finally {
-            raw.close();
-          }
-          assert.deepEqual(logged, [], "the server logged a failure of its own");
-          // Other connections are served: a fresh one reads a kept record.
-          const fresh = await connectClient(address);
-          try {
-            assert.deepEqual((await fresh.get("kept0")).value, str("value 0"));
-          } finally {
-            await fresh.close();
-          }
-        },
-      ),
-      { numRuns: RUNS },
-    );
+    await feedBadFrames(address, MAX_FRAME_BYTES, RUNS, () => {
+      assert.deepEqual(logged, [], "the server logged a failure of its own");
+    });
     await keeper.close();
     // MARK_REPAIRED garbage may have closed the keeper's connection: read on a new one.
     const reader = await connectClient(address);
@@ -346,6 +378,47 @@ Deno.test("random and mutated frames get documented answers in order, close only
       }
     } finally {
       await reopened.close();
+    }
+  });
+});
+
+/** Every record the server at `address` holds, by key, read over a connection of its own. */
+async function recordsAt(address: { hostname: string; port: number }): Promise<Map<string, Value>> {
+  const client = await connectClient(address);
+  try {
+    const records = new Map<string, Value>();
+    for (const key of await client.keys({ prefix: "", limit: MAX_KEYS_LIMIT })) {
+      const { value } = await client.get(key);
+      assert.ok(value !== undefined, `listed key ${key} has no value`);
+      records.set(key, value);
+    }
+    return records;
+  } finally {
+    await client.close();
+  }
+}
+
+Deno.test("a kv server process fed random and mutated frames keeps serving, logs no error of its own, and restarted on its data dir holds every record it held", async () => {
+  await withTempDir(async (dataDir) => {
+    const args = ["--data-dir", dataDir, "--max-frame-bytes", `${PROCESS_MAX_FRAME_BYTES}`];
+    const server = await startServerProcess(args);
+    const keeper = await connectClient(server.address);
+    for (let index = 0; index < KEPT_RECORDS; index++) {
+      await keeper.put(`kept${index}`, str(`value ${index}`), at());
+    }
+    await keeper.close();
+    await feedBadFrames(server.address, PROCESS_MAX_FRAME_BYTES, PROCESS_RUNS, () => {
+      assert.ok(server.running, "the server process is still running");
+    });
+    const before = await recordsAt(server.address);
+    const exit = await stopWithin(server);
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.deepEqual(exit.stderr.split("\n").filter((line) => /\berror\b|^\s+at /.test(line)), []);
+    const restarted = await startServerProcess(args);
+    try {
+      assert.deepEqual(await recordsAt(restarted.address), before);
+    } finally {
+      await stopWithin(restarted);
     }
   });
 });
