@@ -1571,7 +1571,8 @@ export class Broker {
   /**
    * `change` with a warning added when a server of `stored` lies beyond the first
    * min(n, 2k − 1) servers of `list`, the front a read counts on (lib/broker/quorum.ts,
-   * step 1): k or more of those were unreachable (passed over) or failed under the write
+   * step 1), and fewer than k lie within it ({@link Broker#storedBeyondFront}): k or more
+   * of those were unreachable (passed over) or failed under the write
    * (the record over a frame limit, a full disk, a restart), so once they answer again a
    * read may miss the write, with no warning, until it is moved home. The warning names
    * exactly those, each with why it did not store the write (`missed`). So a write
@@ -1615,10 +1616,17 @@ export class Broker {
     return { ...change, warning: warnings };
   }
 
-  /** Whether a server of `stored` lies beyond the first min(n, 2k − 1) servers of `list`. */
+  /**
+   * Whether a server of `stored` lies beyond the first min(n, 2k − 1) servers of `list`
+   * and fewer than k lie within them: a write placed under a larger k, which
+   * `kv repair -k` lowered while it ran, holds more than k copies, and k of them within
+   * the front are what reads count on (its first k servers, say, one beyond the new front:
+   * judged by the copy beyond, it had no server of the front to name and the broker died).
+   */
   #storedBeyondFront(list: Uint16Array, stored: readonly number[]): boolean {
     const front = frontLength(list.length, this.#k);
-    return stored.some((index) => list.indexOf(index) >= front);
+    const within = stored.filter((index) => list.indexOf(index) < front).length;
+    return within < stored.length && within < this.#k;
   }
 
   /**

@@ -118,7 +118,9 @@ Flags:
                             replicas purged, come back. Only when no other
                             replica holds its keys (k = 1, or every replica
                             lost); else empty DIR and let kv repair refill it.
-                            A DIR that records k = 1 starts with a warning
+                            A DIR that records k = 1 starts with a warning.
+                            A running server out as long (stopped, frozen or
+                            refusing writes) stops, exit 2, unless kept so
       --compact-log-mib N   with --data-dir, write a snapshot and drop the old
                             logs once the log passes N MiB and twice the last
                             snapshot, 1..${MAX_COMPACT_LOG_MIB} (default ${
@@ -443,8 +445,15 @@ async function warnIfDataDirExposed(dataDir: string | undefined, logger: Logger)
   logger.warn(`data dir ${dataDir} is ${exposed}: any local user can read every record in it`);
 }
 
-/** Opens the store; `address` is where the server will listen (judged with -p), if told. */
-async function openStore(settings: ServerSettings, address: string | undefined): Promise<Store> {
+/**
+ * Opens the store; `address` is where the server will listen (judged with -p), if told;
+ * `onStale` is told when the running store finds its dir out of the cluster too long.
+ */
+async function openStore(
+  settings: ServerSettings,
+  address: string | undefined,
+  onStale: (error: StaleDataDirError) => void,
+): Promise<Store> {
   try {
     return await Store.open({
       dataDir: settings.dataDir,
@@ -460,6 +469,7 @@ async function openStore(settings: ServerSettings, address: string | undefined):
         if (failure === undefined) settings.logger.info(describeWritable(undefined));
         else settings.logger.error(describeWritable(failure));
       },
+      onStale,
     });
   } catch (error) {
     if (
@@ -610,7 +620,14 @@ async function runServer(args: string[]): Promise<number> {
   }
   const tls = await tlsContext(settings, security.tls);
   const address = await checkPortFree(settings);
-  const store = await openStore(settings, address);
+  // Found out of the cluster too long while running: it stops, and exits as a start would.
+  const stale: { error?: StaleDataDirError; found: PromiseWithResolvers<string> } = {
+    found: Promise.withResolvers<string>(),
+  };
+  const store = await openStore(settings, address, (error) => {
+    stale.error = error;
+    stale.found.resolve("data dir out of the cluster too long");
+  });
   const server = new KvServer({
     auth: security.auth,
     tls,
@@ -643,10 +660,12 @@ async function runServer(args: string[]): Promise<number> {
   try {
     await logStarted(settings, store.recovery, security, addr);
     const stopped = settings.stopOnStdinClose
-      ? Promise.race([stop.signalled, untilStdinCloses()])
-      : stop.signalled;
+      ? Promise.race([stop.signalled, untilStdinCloses(), stale.found.promise])
+      : Promise.race([stop.signalled, stale.found.promise]);
     logger.info(`${await stopped}: shutting down`);
     await server.close();
+    // Found at the close too (a freeze, then SIGTERM): the store recorded no clean stop.
+    if (stale.error !== undefined) throw new UserError(`kv server: ${stale.error.message}`);
     logger.info(`stopped (${counted(store.recordCount, "record")})`);
     return 0;
   } finally {

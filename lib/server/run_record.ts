@@ -23,8 +23,8 @@
  *   address it listened on as the listen resolved its `-a` (absent for `-p 0`, and in
  *   records of a kv before them).
  * - `alive`: when the run was last alive, in ms by its clock: stamped at start, every
- *   {@link aliveStampInterval} while it runs, and at a clean stop (absent in records of a
- *   kv before it). See _The last-alive stamp_ below.
+ *   {@link aliveStampInterval} while it runs and takes writes, and at a clean stop (absent
+ *   in records of a kv before it). See _The last-alive stamp_ below.
  * - `dir`, `files`: the identity ({@link identityOf}) of the data dir and of each of the
  *   files recovery reads (the newest snapshot and the logs from its generation on), full
  *   (with size, modification and change time) for all but the newest log, which an open
@@ -93,6 +93,19 @@
  * every upgrade; the first run of this kv stamps it), an unreadable record or none (the dir
  * starts unrepaired by the rules above), and a stamp ahead of the clock (the clock stepped
  * back, or the last run's ran ahead: how long the dir was away cannot be told), which warns.
+ *
+ * A running server can be out as long without a start to judge it, so it judges itself:
+ * "alive" means taking writes (a store refusing them, its disk full, misses deletes as a
+ * stopped one does, so it is not stamped), and each stamp first measures the time since the
+ * last moment the store was alive, by the wall clock and by `performance.now()`, the
+ * smaller counting: NTP stepping the wall clock forward is no time away, a process stopped
+ * (SIGSTOP, a frozen container) advances both. Past {@link runningDowntimeLimit} — what a
+ * start allows, but at least {@link MIN_RUNNING_DOWNTIME_MS}, so that an event loop held by
+ * a loaded machine never counts — the store stamps nothing more (no clean record either)
+ * and refuses writes, and the server stops, so the next start refuses the dir; k = 1 and
+ * `--keep-stale-data` serve on with a warning, as they start. What it cannot see: a freeze
+ * the monotonic clock does not count (a suspended machine, a VM paused with its clocks),
+ * and requests it finds waiting when it resumes, which may be answered before its tick.
  *
  * @example
  * ```ts
@@ -366,8 +379,7 @@ export function judgeLastRun(
   now: RunNow,
 ): string | undefined {
   if (last === undefined) {
-    const holdsData = Object.keys(now.files).some((name) => name !== NODE_STATE_FILE);
-    if (now.lockOfOlderKv || !holdsData) return undefined;
+    if (now.lockOfOlderKv || !holdsData(now.files)) return undefined;
     return "its LOCK file holds no run record, yet the dir holds data (LOCK was left out of a " +
       "copy or restore, or emptied; or a start on it stopped before recording its run), so " +
       "the data dir may be older than what the server acknowledged";
@@ -412,6 +424,20 @@ export function judgeLastRun(
     : "the machine has restarted since";
   return `the last run on it (--fsync ${last.fsync}) did not stop cleanly and ${restarted}: ` +
     "a power loss or kernel crash takes what it acknowledged but had not yet fsynced";
+}
+
+/**
+ * Whether a data dir whose files are `files` (by name, as {@link RunNow.files}) holds data:
+ * a log or a snapshot, anything but the node state.
+ *
+ * @example
+ * ```ts
+ * holdsData({ "node-state.json": "5.1.2.3.4" }); // false
+ * holdsData({ "log-0000000001.kvlog": "5.1.44.9.9" }); // true
+ * ```
+ */
+export function holdsData(files: Readonly<Record<string, string>>): boolean {
+  return Object.keys(files).some((name) => name !== NODE_STATE_FILE);
 }
 
 /** Addresses that listen on every address of the machine: they name no one address. */
@@ -598,9 +624,45 @@ export function judgeDowntime(
 }
 
 /**
+ * The shortest time out of the cluster a running server judges ({@link runningDowntimeLimit}),
+ * in ms (a minute): a gap between two of its alive ticks this long is a process stopped or
+ * frozen (SIGSTOP, a paused container) or a disk refusing writes, never an event loop held
+ * by a loaded machine (a tick comes seconds late at worst). A grace short enough for a
+ * shorter limit (seconds, as tests use) is judged by this one while running, by its own at
+ * start.
+ */
+export const MIN_RUNNING_DOWNTIME_MS = 60_000;
+
+/**
+ * How long a running server may go without being alive (its process running, its store
+ * taking writes) before it stops ({@link describeDowntime} `running`), for `graceMs`, its
+ * `--tombstone-grace`: what a start allows, the grace less {@link downtimeMargin}, but at
+ * least {@link MIN_RUNNING_DOWNTIME_MS}.
+ *
+ * @example
+ * ```ts
+ * runningDowntimeLimit(86_400_000); // 86340000
+ * runningDowntimeLimit(2_000); // 60000
+ * ```
+ */
+export function runningDowntimeLimit(graceMs: number): number {
+  return Math.max(graceMs - downtimeMargin(graceMs), MIN_RUNNING_DOWNTIME_MS);
+}
+
+/**
+ * What a stale dir's server must do, said at the end of a refusal: empty the dir, or keep
+ * it only when it holds its keys' only copy.
+ */
+const STALE_DIR_REMEDY = "move the dir aside or empty it and start again (it starts " +
+  "unrepaired, and kv repair refills it from the other replicas), or, only when no other " +
+  "replica holds its keys (k = 1, or every replica lost), start with --keep-stale-data";
+
+/**
  * What a start says of `downtime` ({@link judgeDowntime}) of the data dir `dir` under the
  * grace `graceMs`: the reason it refuses a `stale` one (unless `kept`, `--keep-stale-data`),
- * or the warning it starts with; one line, naming what to do.
+ * or the warning it starts with; one line, naming what to do. `running`: said by a running
+ * server that found itself out as long (its process stopped or frozen, or its disk refusing
+ * writes), which stops rather than refuses, or serves on.
  *
  * @example
  * ```ts
@@ -610,7 +672,12 @@ export function judgeDowntime(
  */
 export function describeDowntime(
   downtime: Downtime,
-  { dir, graceMs, kept }: { dir: string; graceMs: number; kept: boolean },
+  { dir, graceMs, kept, running = false }: {
+    dir: string;
+    graceMs: number;
+    kept: boolean;
+    running?: boolean;
+  },
 ): string {
   const grace = `--tombstone-grace ${describeSpan(graceMs)}`;
   if (downtime.verdict === "ahead") {
@@ -619,22 +686,30 @@ export function describeDowntime(
       `how long it was out of the cluster cannot be told: if longer than the grace (${grace}), stop ` +
       `this server, empty the dir and start again (see --keep-stale-data in kv server --help)`;
   }
-  const away = `data dir ${dir} was last alive ${describeSpan(downtime.downMs)} ago, longer ` +
-    `than its tombstone grace allows (${grace}, less ${describeSpan(downtimeMargin(graceMs))})`;
+  const span = describeSpan(downtime.downMs);
+  const away =
+    (running
+      ? `data dir ${dir} was out of the cluster for ${span} while this server ran (its process ` +
+        "stopped or frozen, or its disk refusing writes)"
+      : `data dir ${dir} was last alive ${span} ago`) +
+    `, longer than its tombstone grace allows (${grace}, less ` +
+    `${describeSpan(downtimeMargin(graceMs))})`;
+  const goesOn = running ? "serving on with its data" : "started with its data";
   if (downtime.verdict === "only copy") {
-    return `${away}: started with its data, as the cluster's k recorded in it is 1 (no other ` +
+    return `${away}: ${goesOn}, as the cluster's k recorded in it is 1 (no other ` +
       "replica holds its keys); a delete of one of them another server took while it was " +
       "down (a sloppy quorum) and has purged since comes back";
   }
   if (kept) {
-    return `${away}: started with its data, as --keep-stale-data asks; records deleted ` +
+    return `${away}: ${goesOn}, as --keep-stale-data asks; records deleted ` +
       "meanwhile whose tombstones the other replicas purged come back";
   }
+  const served = running
+    ? "serving on it would bring those records back (and kv repair would spread them); " +
+      "stopped without stamping the dir alive, so its next start is refused too: "
+    : "served again it would bring those records back (and kv repair would spread them); ";
   return `${away}: the other replicas may have purged the tombstones of deletes it missed, ` +
-    "and served again it would bring those records back (and kv repair would spread them); " +
-    "move the dir aside or empty it and start again (it starts unrepaired, and kv repair " +
-    "refills it from the other replicas), or, only when no other replica holds its keys " +
-    "(k = 1, or every replica lost), start with --keep-stale-data";
+    `and ${served}${STALE_DIR_REMEDY}`;
 }
 
 /** Units {@link describeSpan} tells a span in, largest first, with their ms. */

@@ -78,7 +78,10 @@
  * failure was refused to its client but had changed memory, and the retry stores it: its
  * outcome is unknown to the client, as after a timeout. Nothing refused later changes
  * anything. A data dir whose name no longer names the dir the store holds (deleted, moved
- * or replaced: {@link DataDirLostError}) is refused alike, until the dir is back.
+ * or replaced: {@link DataDirLostError}) is refused alike, until the dir is back. A store
+ * that refused writes (or whose process was stopped) longer than the tombstone grace allows
+ * fails for good instead ({@link StaleDataDirError}, told to `onStale`): it missed deletes
+ * the other replicas may have purged since (run_record.ts, _The last-alive stamp_).
  *
  * @example
  * ```ts
@@ -124,9 +127,11 @@ import {
   decodeRunRecord,
   describeDowntime,
   encodeRunRecord,
+  holdsData,
   identityOf,
   judgeDowntime,
   judgeLastRun,
+  runningDowntimeLimit,
   type RunRecord,
   type RunState,
 } from "./run_record.ts";
@@ -217,7 +222,8 @@ export interface StoreOptions {
    * Start on a data dir whose last run was last alive longer ago than the tombstone grace
    * allows (run_record.ts), which is otherwise refused with a {@link StaleDataDirError}:
    * for a dir that is the only copy of its keys (k = 1, every replica lost). Its records
-   * deleted meanwhile, whose tombstones the other replicas purged, come back. Default false.
+   * deleted meanwhile, whose tombstones the other replicas purged, come back. A running
+   * store found out as long serves on too, with a warning ({@link onStale}). Default false.
    */
   keepStaleData?: boolean;
   /**
@@ -248,6 +254,15 @@ export interface StoreOptions {
    * writable again. Default: print to stderr.
    */
   onWritableChange?: (failure: Error | undefined) => void;
+  /**
+   * Told once when the running store finds its data dir was out of the cluster longer than
+   * the grace allows (run_record.ts, `runningDowntimeLimit`: its process stopped or frozen,
+   * or its disk refusing writes, that long), with the error saying so: from then on it
+   * refuses every change and stamps nothing, not even at close, so the next start refuses
+   * the dir; a server stops. Not with {@link keepStaleData} or a recorded k = 1: those serve
+   * on, with a warning. Default: print to stderr.
+   */
+  onStale?: (error: StaleDataDirError) => void;
 }
 
 /** What {@link Store.open} found and did while recovering. */
@@ -316,7 +331,8 @@ export class StoreFailedError extends Error {
 /**
  * What a client is told when a server's data dir cannot be written (`failure`, the disk's
  * error): the server is up but read-only, and what its operator does about it — a client
- * retrying or waiting for it to come back would wait for nothing.
+ * retrying or waiting for it to come back would wait for nothing. A store out of the
+ * cluster too long ({@link StaleDataDirError}) refuses writes for good, and says why.
  *
  * @example
  * ```ts
@@ -326,6 +342,10 @@ export class StoreFailedError extends Error {
  * ```
  */
 export function describeReadOnly(failure: Error): string {
+  // Not a disk to fix: no retry ends this one (a server stops on it).
+  if (failure instanceof StaleDataDirError) {
+    return `the server refuses every write: ${failure.message}`;
+  }
   return `the server cannot write its data dir (${diskReason(failure)}): it refuses writes ` +
     `and serves reads until it can; ${diskRemedy(failure)} and it resumes by itself`;
 }
@@ -385,6 +405,8 @@ function diskRemedy(failure: Error): string {
  * recovery changes anything: its records deleted meanwhile, whose tombstones the other
  * replicas may have purged, would come back. The message names the dir, how long ago it was
  * last alive, the grace, and what to do; {@link StoreOptions.keepStaleData} overrides it.
+ * Also the failure of a running store that found itself out as long
+ * ({@link StoreOptions.onStale}).
  *
  * @example
  * ```ts
@@ -627,6 +649,7 @@ export class Store {
   readonly #compactionSnapshotRatio: number;
   readonly #onWarning: (message: string) => void;
   readonly #onWritableChange: (failure: Error | undefined) => void;
+  readonly #onStale: (error: StaleDataDirError) => void;
   /** Encodes values given to `put` for the log; reused to spare allocations. */
   readonly #scratch = new ByteWriter(4096);
   #recovery: RecoveryInfo = {
@@ -681,6 +704,13 @@ export class Store {
   #aliveTimer: ReturnType<typeof setInterval> | undefined;
   /** A failed stamp was warned of, and none has succeeded since. */
   #warnedStampFailed = false;
+  /**
+   * The last moment the store was known alive — its process running, taking writes — by
+   * the wall clock and by `performance.now()`: the `alive` its run records keep.
+   */
+  #aliveAt = { wallMs: 0, monoMs: 0 };
+  /** {@link StoreOptions.keepStaleData}: a dir out too long serves on, with a warning. */
+  readonly #keepStaleData: boolean;
   /** Aborted by close: a snapshot under way stops at its next slice. */
   readonly #closing = new AbortController();
 
@@ -706,6 +736,8 @@ export class Store {
       ((message) => console.error(`kv store warning: ${message}`));
     this.#onWritableChange = options.onWritableChange ??
       ((failure) => console.error(`kv store: ${describeWritable(failure)}`));
+    this.#onStale = options.onStale ?? ((error) => console.error(`kv store: ${error.message}`));
+    this.#keepStaleData = options.keepStaleData ?? false;
     this.#tombstoneGraceMs = options.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
     checkInRange("tombstoneGraceMs", this.#tombstoneGraceMs, MAX_TOMBSTONE_GRACE_MS);
   }
@@ -793,7 +825,7 @@ export class Store {
     });
     // Refused before recovery changes anything, and before this run stamps its record: the
     // next start must find the same stamp.
-    this.#judgeDowntime(dir, last, files, nodeState.k, options.keepStaleData ?? false);
+    this.#judgeDowntime(dir, last, files, nodeState.k);
     await this.#recover(dir, nodeState.beforeChange);
     if (this.#upgrade) {
       await nodeState.beforeChange();
@@ -813,6 +845,7 @@ export class Store {
     // What earlier runs left in the page cache reaches the disk before this run's record
     // says it is there (a run under --fsync always is trusted after a power loss).
     await this.#log?.sync();
+    this.#aliveAt = { wallMs: Date.now(), monoMs: performance.now() };
     // Only once the state says unrepaired may the record that told so be replaced.
     await this.#recordRun("open");
   }
@@ -917,19 +950,19 @@ export class Store {
   /**
    * Throws a {@link StaleDataDirError} when `dir` (its files `files`, the recorded k `k`)
    * was out of the cluster longer than the grace allows, as the last run's record `last`
-   * tells (run_record.ts), unless `keep`; a start it lets through on such a dir, or on a
-   * stamp ahead of the clock, warns.
+   * tells (run_record.ts), unless {@link StoreOptions.keepStaleData}; a start it lets
+   * through on such a dir, or on a stamp ahead of the clock, warns.
    */
   #judgeDowntime(
     dir: string,
     last: RunRecord | "unreadable" | undefined,
     files: Record<string, string>,
     k: number,
-    keep: boolean,
   ): void {
+    const keep = this.#keepStaleData;
     const graceMs = this.#tombstoneGraceMs;
-    const holdsData = Object.keys(files).some((name) => name !== NODE_STATE_FILE);
-    const downtime = judgeDowntime(last, { nowMs: Date.now(), graceMs, holdsData, k });
+    const now = { nowMs: Date.now(), graceMs, holdsData: holdsData(files), k };
+    const downtime = judgeDowntime(last, now);
     if (downtime === undefined) return;
     const message = describeDowntime(downtime, { dir, graceMs, kept: keep });
     if (downtime.verdict === "stale" && !keep) throw new StaleDataDirError(message);
@@ -952,6 +985,7 @@ export class Store {
   async #writeRunRecord(run: RunState): Promise<void> {
     const dir = this.#dataDir;
     invariant(dir !== undefined && this.#lock !== undefined, "a durable store records its runs");
+    invariant(this.#aliveAt.wallMs > 0, "a record is written once the run was alive");
     const record: RunRecord = {
       run,
       boot: this.#boot ?? null,
@@ -960,7 +994,9 @@ export class Store {
       files: await fileIdentities(dir, run === "clean"),
       ...(this.#port === undefined ? {} : { port: this.#port }),
       ...(this.#address === undefined ? {} : { address: this.#address }),
-      alive: Date.now(),
+      // Not the clock now: a compaction's record, or a recovering one's, is no sign that the
+      // store took writes, and must not hide a time it was out (see #markAlive).
+      alive: this.#aliveAt.wallMs,
     };
     if (run === "open") this.#openRecord = record;
     else {
@@ -1360,17 +1396,19 @@ export class Store {
 
   /**
    * Rewrites the open record with `alive` now, on the record chain (a compaction's record
-   * and the clean stop's are never torn by it). Not once the store closes (the clean record
-   * is the last), nor into a dir the store lost (another dir may have its name now). A
+   * and the clean stop's are never torn by it), unless the store is not alive now
+   * ({@link #markAlive}). Not once the store closes (the clean record is the last). A
    * failure is warned of once until a stamp succeeds: the server serves on, and a start
    * after a long stop judges it by an older stamp, so errs early.
    */
   #stampAlive(): void {
+    if (this.#closed || !this.#markAlive()) return;
     const stamped = this.#recordTail.then(async () => {
       const [lock, open] = [this.#lock, this.#openRecord];
       if (this.#closed || lock === undefined || open === undefined) return;
-      if (this.#failure instanceof DataDirLostError) return;
-      const record: RunRecord = { ...open, alive: Date.now() };
+      // Failed since the tick (a lost dir: another may have its name now): no stamp.
+      if (this.#failure !== undefined) return;
+      const record: RunRecord = { ...open, alive: this.#aliveAt.wallMs };
       await lock.writeRecord(encodeRunRecord(record));
       this.#openRecord = record;
       this.#warnedStampFailed = false;
@@ -1383,6 +1421,60 @@ export class Store {
           "a start after a long stop judges the dir by the last stamp written",
       );
     });
+  }
+
+  /**
+   * Moves {@link #aliveAt} to now and returns true when the store is alive now: its
+   * process runs (this is called), it takes writes (a store refusing them misses deletes
+   * as a stopped one does), and it was not out of the cluster longer than the grace allows
+   * since it last was — a gap in its ticks, by both clocks (the wall clock alone would take
+   * a clock stepped forward for one), or a failure that long. Out that long, it stops
+   * ({@link #leaveCluster}) and returns false, or, kept (k = 1, keepStaleData), warns and
+   * goes on.
+   */
+  #markAlive(): boolean {
+    if (this.#failure instanceof StaleDataDirError) return false;
+    const now = { wallMs: Date.now(), monoMs: performance.now() };
+    const outMs = Math.min(
+      now.wallMs - this.#aliveAt.wallMs,
+      now.monoMs - this.#aliveAt.monoMs,
+    );
+    if (outMs > runningDowntimeLimit(this.#tombstoneGraceMs) && !this.#leaveCluster(outMs)) {
+      return false;
+    }
+    if (this.#failure !== undefined) return false;
+    this.#aliveAt = now;
+    return true;
+  }
+
+  /**
+   * The store was out of the cluster `outMs` while it ran, longer than the grace allows:
+   * unless kept (a recorded k = 1, keepStaleData), fails it for good — every change
+   * refused, no retry, no stamp, no clean record — tells {@link StoreOptions.onStale} and
+   * returns false; kept, warns, restarts the count (a failure goes on unstamped) and
+   * returns true.
+   */
+  #leaveCluster(outMs: number): boolean {
+    const dir = this.#dataDir;
+    invariant(dir !== undefined, "a durable store judges its time out");
+    const k = this.#nodeState.state.k;
+    const downtime = { verdict: k === 1 ? "only copy" : "stale", downMs: outMs } as const;
+    const message = describeDowntime(downtime, {
+      dir,
+      graceMs: this.#tombstoneGraceMs,
+      kept: this.#keepStaleData,
+      running: true,
+    });
+    if (downtime.verdict === "stale" && !this.#keepStaleData) {
+      const stale = new StaleDataDirError(message);
+      clearTimeout(this.#retryTimer);
+      this.#failure = stale;
+      this.#onStale(stale);
+      return false;
+    }
+    this.#onWarning(message);
+    this.#aliveAt = { wallMs: Date.now(), monoMs: performance.now() };
+    return true;
   }
 
   #startPurgeTimer(): void {
@@ -1511,7 +1603,9 @@ export class Store {
       await this.#enqueue(() => this.#flush());
       await this.#syncing;
       await this.#log?.close();
-      if (this.#recording) await this.#recordRun("clean");
+      // Out of the cluster too long since the last tick (a freeze, then SIGTERM): no clean
+      // record, whose stamp would hide it from the next start.
+      if (this.#recording && this.#markAlive()) await this.#recordRun("clean");
     } finally {
       // After a failure above, still free the file and, above all, the lock, once no stamp
       // is writing it (the chain never rejects).
@@ -1589,7 +1683,8 @@ export class Store {
    */
   async #retry(delayMs: number): Promise<void> {
     this.#retryTimer = undefined;
-    if (this.#closed) return;
+    // Stale for good: a dir back on its disk would only serve what the cluster deleted.
+    if (this.#closed || this.#failure instanceof StaleDataDirError) return;
     try {
       this.#checkDirHeld();
       if (this.#failureNeedsRewrite) {
@@ -1609,7 +1704,7 @@ export class Store {
       this.#scheduleRetry(Math.min(delayMs * 2, DISK_RETRY_BACKOFF_CAP_MS));
       return;
     }
-    if (this.#closed) return;
+    if (this.#closed || this.#failure instanceof StaleDataDirError) return;
     this.#failure = undefined;
     this.#failureNeedsRewrite = false;
     this.#onWritableChange(undefined);

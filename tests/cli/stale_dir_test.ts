@@ -16,11 +16,27 @@ import { MAIN_PATH, runKv } from "../helpers/run_kv.ts";
 import { serverContents } from "../helpers/server_contents.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at } from "../helpers/versions.ts";
-import { DEFAULT_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
+import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "../helpers/wait.ts";
 
 /** This checkout's kv run with its clock moved by `offset` (libfaketime's `FAKETIME`). */
 function kvAt(offset: string): KvInvocation {
   const env = [`LD_PRELOAD=${FAKETIME_LIBRARY}`, `FAKETIME=${offset}`];
+  return { command: "env", args: [...env, Deno.execPath(), ...denoRunArgs(MAIN_PATH)] };
+}
+
+/**
+ * This checkout's kv run with its clocks moved by the offset `file` holds, read again at
+ * every reading (libfaketime's timestamp file, uncached), so that a test moves the clocks of
+ * a running server; `wallOnly`: the monotonic clock (`performance.now()`) stays real, as
+ * when NTP steps the wall clock.
+ */
+function kvClockedBy(file: string, wallOnly = false): KvInvocation {
+  const env = [
+    `LD_PRELOAD=${FAKETIME_LIBRARY}`,
+    `FAKETIME_TIMESTAMP_FILE=${file}`,
+    "FAKETIME_NO_CACHE=1",
+    ...(wallOnly ? ["FAKETIME_DONT_FAKE_MONOTONIC=1"] : []),
+  ];
   return { command: "env", args: [...env, Deno.execPath(), ...denoRunArgs(MAIN_PATH)] };
 }
 
@@ -181,4 +197,124 @@ Deno.test("the resurrection the grace warns of is refused: three durable servers
   for (const server of cluster.servers) {
     assert.equal((await serverContents(server.address)).get(key), undefined, server.id);
   }
+});
+
+Deno.test({
+  ...needsFaketime,
+  name:
+    "kv server stopped by SIGSTOP and resumed with its clocks 2 minutes on (frozen past its 2 s grace and the minute a running server allows) stops at once: one line, exit 2, its LOCK stamped last before the freeze, so the next start is refused",
+  fn: async () => {
+    await withTempDir(async (parent) => {
+      const [dataDir, clock] = [`${parent}/data`, `${parent}/clock`];
+      const grace = ["--tombstone-grace", "2s"];
+      await Deno.writeTextFile(clock, "+0");
+      await using server = await ServerProcess.start({
+        kv: kvClockedBy(clock),
+        dataDir,
+        args: grace,
+        startTimeoutMs: DEFAULT_DEADLINE_MS,
+      });
+      await withClient(server.address, (client) => client.put("a", str("1"), at()));
+      server.signal("SIGSTOP");
+      // Stopped, it writes nothing: this is the stamp it left.
+      const before = await aliveIn(dataDir);
+      assert.ok(before !== undefined);
+      // The two minutes a freeze would take, on both of its clocks.
+      await Deno.writeTextFile(clock, "+2m");
+      server.signal("SIGCONT");
+      const { code, stderr } = await withDeadline(server.exited, {
+        what: "the resumed server to stop by itself",
+      });
+      assert.equal(code, 2, stderr);
+      assert.match(
+        stderr,
+        new RegExp(
+          `\\nkv server: data dir ${RegExp.escape(dataDir)} was out of the cluster for 2 minutes ` +
+            "while this server ran \\(its process stopped or frozen, or its disk refusing " +
+            "writes\\), longer than its tombstone grace allows \\(--tombstone-grace 2 seconds, " +
+            "less 500 ms\\): .* stopped without stamping the dir alive, so its next start is " +
+            "refused too: move the dir aside or empty it .* --keep-stale-data$",
+        ),
+      );
+      assert.equal(await aliveIn(dataDir), before, "no stamp after the freeze, not at the stop");
+      const refused = await runKv(["server", "-p", "0", "--data-dir", dataDir, ...grace], {
+        env: faketimeEnv("+2m"),
+      });
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, refusal(dataDir, "2 minutes", "2 seconds, less 500 ms"));
+    });
+  },
+});
+
+Deno.test({
+  ...needsFaketime,
+  name:
+    "kv server is not stopped by a freeze shorter than a minute (SIGSTOP past its 2 s grace, as an event loop held by load could look) nor by its wall clock stepping 2 minutes on alone (NTP): it serves on, stamps on, and stops cleanly",
+  fn: async () => {
+    await withTempDir(async (parent) => {
+      const [dataDir, clock] = [`${parent}/data`, `${parent}/clock`];
+      await Deno.writeTextFile(clock, "+0");
+      await using server = await ServerProcess.start({
+        kv: kvClockedBy(clock, true),
+        dataDir,
+        args: ["--tombstone-grace", "2s"],
+        startTimeoutMs: DEFAULT_DEADLINE_MS,
+      });
+      await withClient(server.address, (client) => client.put("a", str("1"), at()));
+      server.signal("SIGSTOP");
+      const stoppedAt = performance.now();
+      await waitFor(() => performance.now() - stoppedAt > 3_000, {
+        what: "3 s, past the grace, to pass with the server stopped",
+      });
+      const before = await aliveIn(dataDir);
+      assert.ok(before !== undefined);
+      await Deno.writeTextFile(clock, "+2m");
+      server.signal("SIGCONT");
+      await waitFor(async () => (await aliveIn(dataDir) ?? before) > before + 120_000, {
+        what: "the resumed server to stamp its LOCK at its stepped clock",
+      });
+      assert.ok((await serverContents(server.address)).has("a"), "it serves on");
+      await stopCleanly(server);
+    });
+  },
+});
+
+Deno.test({
+  ...needsFaketime,
+  name:
+    "kv server on a dir recording k = 1, SIGSTOPped and resumed with its clocks 2 minutes on, warns that it serves on with its data (no other replica holds its keys) and does, stamping on",
+  fn: async () => {
+    await withTempDir(async (parent) => {
+      const [dataDir, clock] = [`${parent}/data`, `${parent}/clock`];
+      await Deno.writeTextFile(clock, "+0");
+      await using server = await ServerProcess.start({
+        kv: kvClockedBy(clock),
+        dataDir,
+        args: ["--tombstone-grace", "2s"],
+        startTimeoutMs: DEFAULT_DEADLINE_MS,
+      });
+      await withClient(server.address, async (client) => {
+        assert.equal(await client.setK(1), 1);
+        await client.put("only", str("1"), at());
+      });
+      server.signal("SIGSTOP");
+      const before = await aliveIn(dataDir);
+      assert.ok(before !== undefined);
+      await Deno.writeTextFile(clock, "+2m");
+      server.signal("SIGCONT");
+      await waitFor(
+        () =>
+          server.stderrLines.some((line) =>
+            /^kv server warn: data dir .* was out of the cluster for 2 minutes while this server ran .*: serving on with its data, as the cluster's k recorded in it is 1 \(no other replica holds its keys\)/
+              .test(line)
+          ),
+        { what: "the resumed server to warn that it serves on" },
+      );
+      await waitFor(async () => (await aliveIn(dataDir) ?? before) > before + 120_000, {
+        what: "the server to stamp its LOCK after the freeze",
+      });
+      assert.ok((await serverContents(server.address)).has("only"), "it serves on");
+      await stopCleanly(server);
+    });
+  },
 });

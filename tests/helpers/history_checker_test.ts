@@ -57,10 +57,12 @@ function linearizableHistory(planned: readonly PlannedOp[]): HistoryEntry[] {
       continue;
     }
     const applied = !op.failed || op.appliedAnyway;
+    // A DELETE answers whether it found a record there.
+    const found = register.get(op.key) !== undefined;
     if (applied) register.set(op.key, op.op === "put" ? index : undefined);
     history[index] = {
       ...base,
-      ...(op.op === "put" ? { value: index } : {}),
+      ...(op.op === "put" ? { value: index } : { found }),
       outcome: op.failed ? "failed" : "ok",
     };
   }
@@ -183,6 +185,25 @@ Deno.test("checker: the reasons name a stale value, a value no write made, and a
   const failed = { ...put(2, 2, 3), outcome: "failed" as const };
   assert.deepEqual(checkHistory([put(1, 0, 1), failed, get(4, { found: true, value: 1 })]), []);
   assert.deepEqual(checkHistory([put(1, 0, 1), failed, get(4, { found: true, value: 2 })]), []);
+  // A DELETE that answered NOT FOUND without a warning is held to a bare NOT FOUND's rule,
+  // itself left out; one that found the record, or overlapped a DELETE, passes.
+  const del = (start: number, found: boolean): HistoryEntry => ({
+    client: 2,
+    op: "delete",
+    key: "k",
+    start,
+    end: start + 1,
+    outcome: "ok",
+    found,
+  });
+  const [missed] = checkHistory([put(1, 0, 1), del(4, false)]);
+  assert.match(
+    missed.reason,
+    /^DELETE answered NOT FOUND without a warning, though PUT k=1 .* before the DELETE began/,
+  );
+  assert.deepEqual(checkHistory([put(1, 0, 1), del(4, true)]), []);
+  assert.deepEqual(checkHistory([put(1, 0, 1), del(2, true), del(4, false)]), []);
+  assert.deepEqual(checkHistory([del(4, false)]), []);
 });
 
 Deno.test("replica check: home replicas must hold one entry, and no other server a copy", () => {

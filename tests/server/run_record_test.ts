@@ -20,13 +20,16 @@ import {
   encodeRunRecord,
   judgeDowntime,
   judgeLastRun,
+  MIN_RUNNING_DOWNTIME_MS,
+  runningDowntimeLimit,
   type RunNow,
   type RunRecord,
   sameBoot,
 } from "../../lib/server/run_record.ts";
-import { StaleDataDirError, Store } from "../../lib/server/store.ts";
-import { int } from "../../lib/record/value.ts";
+import { describeReadOnly, StaleDataDirError, Store } from "../../lib/server/store.ts";
+import { int, str } from "../../lib/record/value.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
+import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 
 const writerScript = new URL("../fixtures/store_writer.ts", import.meta.url).pathname;
@@ -554,6 +557,38 @@ Deno.test("run record: what a start says of a stale dir names the dir, how long 
   );
 });
 
+Deno.test("run record: a running server is allowed what a start allows, but never less than a minute, and says it was out while it ran: stopped, or serving on when kept", () => {
+  assert.equal(runningDowntimeLimit(DAY_MS), DAY_MS - 60_000);
+  assert.equal(runningDowntimeLimit(2_000), MIN_RUNNING_DOWNTIME_MS);
+  const options = { dir: "/srv/kv", graceMs: 2_000, kept: false, running: true };
+  const out = "data dir /srv/kv was out of the cluster for 2 minutes while this server ran (its " +
+    "process stopped or frozen, or its disk refusing writes), longer than its tombstone grace " +
+    "allows (--tombstone-grace 2 seconds, less 500 ms)";
+  const stale = { verdict: "stale", downMs: 2 * 60_000 } as const;
+  assert.equal(
+    describeDowntime(stale, options),
+    `${out}: the other replicas may have purged the tombstones of deletes it missed, and ` +
+      "serving on it would bring those records back (and kv repair would spread them); stopped " +
+      "without stamping the dir alive, so its next start is refused too: move the dir aside or " +
+      "empty it and start again (it starts unrepaired, and kv repair refills it from the other " +
+      "replicas), or, only when no other replica holds its keys (k = 1, or every replica lost), " +
+      "start with --keep-stale-data",
+  );
+  assert.ok(
+    describeDowntime(stale, { ...options, kept: true })
+      .startsWith(`${out}: serving on with its data, as --keep-stale-data asks; `),
+  );
+  assert.ok(
+    describeDowntime({ ...stale, verdict: "only copy" }, options)
+      .startsWith(`${out}: serving on with its data, as the cluster's k recorded in it is 1 `),
+  );
+  // A write met before the server has stopped: no disk to fix, no retry to wait for.
+  assert.equal(
+    describeReadOnly(new StaleDataDirError(out)),
+    `the server refuses every write: ${out}`,
+  );
+});
+
 /** Rewrites the last-alive stamp of the run record in `dir`'s LOCK to `alive`. */
 async function stampAt(dir: string, alive: number): Promise<void> {
   const record = await recordIn(dir);
@@ -627,4 +662,44 @@ Deno.test("store: a running store restamps its record's alive every quarter of a
       await ahead.close();
     }
   });
+});
+
+tmpfsTest({
+  name:
+    "store: a store refusing writes (its disk full) stamps nothing while it does, so a start after it refused them longer than the grace is refused, though its process ran all along",
+  short: "store: no alive stamp while refusing writes",
+  megabytes: 2,
+}, async (mount) => {
+  const dir = `${mount}/data`;
+  const grace = 2_000;
+  const store = await Store.open({
+    dataDir: dir,
+    tombstoneGraceMs: grace,
+    onWarning: () => {},
+    onWritableChange: () => {},
+  });
+  try {
+    store.put("kept", int(1));
+    await store.commit();
+    await assert.rejects(
+      Deno.writeFile(`${mount}/ballast`, new Uint8Array(4 * 1024 * 1024)),
+      /No space left on device/,
+    );
+    // Its DELETEs are refused too from here (READ_ONLY): the others' tombstones it misses.
+    store.put("refused", str("v".repeat(64 * 1024)));
+    await assert.rejects(store.commit(), /No space left on device/);
+    const failedAt = Date.now();
+    await waitFor(() => Date.now() - failedAt > grace, {
+      what: "the grace to pass while the store refuses writes",
+    });
+    // LOCK is rewritten in place, in a block it has: a full disk did not stop a stamp.
+    assert.ok((await recordIn(dir)).alive! <= failedAt, "no stamp while refusing writes");
+  } finally {
+    await assert.rejects(store.close(), /No space left on device/);
+  }
+  await Deno.remove(`${mount}/ballast`);
+  await assert.rejects(
+    () => Store.open({ dataDir: dir, tombstoneGraceMs: grace, onWarning: () => {} }),
+    StaleDataDirError,
+  );
 });
