@@ -10,6 +10,7 @@
  * (its error log watched) and once against a `kv server` process restarted on its data dir.
  * @module
  */
+import { withDeadline } from "../helpers/wait.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
@@ -324,9 +325,16 @@ async function feedBadFrames(
         parts.reduce((at, part) => (stream.set(part, at), at + part.length), 0);
         const raw = await RawConnection.open(address, { hello: greet });
         try {
-          await raw.write(stream);
-          await raw.closeWrite();
-          const answers = (await raw.readUntilEnd()).map(decodeResponse);
+          const exchange = async () => {
+            await raw.write(stream);
+            await raw.closeWrite();
+            return await raw.readUntilEnd();
+          };
+          const frames = await withDeadline(exchange(), {
+            what: "the server's answers and its end of the connection",
+            onTimeout: () => raw.close(),
+          });
+          const answers = frames.map(decodeResponse);
           checkAnswers(stream, answers, greet, maxFrameBytes);
         } finally {
           raw.close();
