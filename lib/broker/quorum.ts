@@ -14,7 +14,9 @@
  * servers of L.
  *
  * 1. A write acknowledged without a warning is stored on a set S of k servers inside
- *    F: the broker checks that S ⊆ F, and warns otherwise (Broker#beyondFront). A write
+ *    F: the broker checks that S ⊆ F, and warns otherwise (Broker#beyondFront; a write
+ *    placed under a larger k, which `kv repair -k` lowered while it ran, holds more
+ *    than k copies, and needs k of them inside F). A write
  *    made while at most k − 1 servers were unreachable, and none failed under it, always
  *    is. S is then the first k reachable of L; let s be the position of S's last member.
  *    Every server before s that is not in S was skipped as unreachable, so

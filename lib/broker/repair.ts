@@ -576,7 +576,10 @@ class RepairRun {
         owners.push(index);
       }
     });
-    const outcomes = purges.length === 0 ? [] : await purgeCopies(this.#pool, purges);
+    // Only on servers still marked as this run read them: see purgeCopies.
+    const outcomes = purges.length === 0
+      ? []
+      : await purgeCopies(this.#pool, purges, this.#marksRead);
     const done = this.#tally(planned, purges, owners, outcomes).map((ok, index) =>
       ok && previous[index]
     );

@@ -29,6 +29,7 @@ import { PUT_MANY_ITEM_OVERHEAD_BYTES, PutManyItems } from "../protocol/put_many
 import { utf8Length } from "../base/utf8.ts";
 import type { Version } from "../record/version.ts";
 import { invariant } from "../base/invariant.ts";
+import { sameList } from "./list_fingerprint.ts";
 
 /**
  * Bytes of copies sent in one PUT_MANY: large enough that a refill moves records in few
@@ -188,8 +189,24 @@ export async function writeCopies(
 }
 
 /**
+ * Why a purge was not sent ({@link purgeCopies}): the server's mark is no longer the one the
+ * repair read before its data.
+ */
+const REMARKED_PURGE_ERROR =
+  "not removed: its mark changed while this repair ran (another repair re-marked it: a kv " +
+  "repair changing the server list or k, or refilling it; or it restarted unrepaired), so " +
+  "the placement this one removes copies by may no longer be where reads look; a later " +
+  "repair does it";
+
+/**
  * Purges every key from its server, all servers at once, and resolves with each one's
- * outcome (`changed` when the server held something and removed it).
+ * outcome (`changed` when the server held something and removed it). With `marks`, a
+ * purge goes to server i only while its connection tells the mark `marks[i]` (the one the
+ * repair read before the server's data), else fails with {@link REMARKED_PURGE_ERROR}: a
+ * repair re-marked it since (`kv repair -k` or `-s` first marks every server ff…ff, which
+ * closes the other connections, so a purge sent after that learns it), and the copy this
+ * repair would remove may be one the new placement counts on — its removal left an
+ * acknowledged write on fewer than k of its homes (S34 F2).
  *
  * @example
  * ```ts
@@ -205,16 +222,25 @@ export async function writeCopies(
 export async function purgeCopies(
   pool: RepairPool,
   purges: readonly Purge[],
+  marks?: readonly (Uint8Array | undefined)[],
 ): Promise<WriteOutcome[]> {
   const outcomes: WriteOutcome[] = new Array(purges.length);
   await Promise.all(purges.map((purge, index) =>
     settle(
-      pool.call(purge.server, (connection) =>
-        connection.delete(purge.key, { version: purge.version, purge: true, aged: purge.aged })),
+      pool.call<DeleteResult | string>(purge.server, (connection) => {
+        const expected = marks?.[purge.server];
+        if (expected !== undefined && !sameList(connection.state.repairedUnder, expected)) {
+          return Promise.resolve(REMARKED_PURGE_ERROR);
+        }
+        return connection.delete(purge.key, {
+          version: purge.version,
+          purge: true,
+          aged: purge.aged,
+        });
+      }),
       outcomes,
       index,
-      (result) =>
-        result.kind === "deleted" && result.existed,
+      (result) => result.kind === "deleted" && result.existed,
     )
   ));
   return outcomes;

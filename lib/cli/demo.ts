@@ -634,10 +634,26 @@ class DemoCluster {
         }
       }
       await Promise.all(this.servers.map((server) => server.stop()));
-      await Deno.remove(this.directory, { recursive: true });
-      const count = this.servers.length;
-      return `stopped ${counted(count, "server")} and removed ${this.directory}`;
+      const stopped = `stopped ${counted(this.servers.length, "server")}`;
+      return await removeWhole(this.directory)
+        ? `${stopped} and removed ${this.directory}`
+        : `${stopped}; ${this.directory} was removed already`;
     })();
     return this.#shutDown;
+  }
+}
+
+/**
+ * Removes `directory` and all in it; false when it was gone already (removed under the demo
+ * by someone else, a cleaner of /tmp say), which is what removing it wanted. Any other failure
+ * (no permission, a mount point inside) is thrown: something is left behind.
+ */
+async function removeWhole(directory: string): Promise<boolean> {
+  try {
+    await Deno.remove(directory, { recursive: true });
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
   }
 }

@@ -88,6 +88,7 @@ import {
   decodeResponse,
   decodeSetKBody,
   decodeStatsBody,
+  decodeVersionBody,
   DIGEST_ROW_BYTES,
   splitValueBody,
   splitValueBodyAt,
@@ -573,21 +574,24 @@ export class ServerClient {
     // the hang-up after them, or a HELLO unanswered after a few bytes that start no frame.
     const stranger = strangerOf(this.#opening);
     if (stranger?.kind === "tls") {
-      // A TLS server (kv's own) answering the plain bytes of a HELLO: a refusal of TLS's
-      // (credentials.ts, "tls-needed"), not a wrong address.
+      // A TLS server answering the plain bytes of a HELLO: kv's own, to be reached with TLS, or
+      // another at a wrong address, which send the same alert: a refusal of TLS's
+      // (credentials.ts, "tls-needed"), whose advice names both fixes (server_pool.ts).
       return new ConnectionError(`cannot connect to ${where}: ${stranger.reason}`, {
         cause: error,
       });
     }
     if (stranger !== undefined) return new NotKvServerError(where, stranger, { cause: error });
-    // A TLS server hangs up on the plain bytes of a HELLO (rustls after its alert, node:tls
-    // without one): say what is likely wrong. One that never answers is hung or slow, not TLS
-    // (which would have hung up); one that closed with an ERROR of its own (BUSY at its
-    // connection limit), or after any answer (HELLO's challenge), spoke kv.
+    // A hang-up without a byte: a kv server stopping (it closes what it accepts then), a TCP
+    // proxy whose server is down (HAProxy, docker-proxy and ssh -L accept, then hang up), or a
+    // TLS server that sends no alert (node:tls; kv's own sends one, judged above). Say all
+    // three: the TLS one alone misled. One that never answers is hung or slow; one that closed
+    // with an ERROR of its own (BUSY at its connection limit), or after any answer (HELLO's
+    // challenge), spoke kv.
     const hint = error instanceof ConnectionError && !(error instanceof RequestTimeoutError) &&
         !(error.cause instanceof ServerError) && credentials.tlsCaCerts === undefined &&
         this.#lastHeardAt === -Infinity
-      ? " before answering HELLO (a TLS server? connect with --tls-ca)"
+      ? ` before answering HELLO (${HANG_UP_CAUSES})`
       : "";
     // A HELLO unanswered is a server that took the connection and then said nothing (hung,
     // or slower than the timeout): "request … got no answer" read as a failure to connect.
@@ -1008,26 +1012,25 @@ export class ServerClient {
   }
 
   /**
-   * Deletes `key` at `options.version`, leaving a tombstone: `deleted` (and whether a
-   * record was there), or `stale` with the newer or equal version the key holds (a
-   * repair copy is `deleted` then, and ignored). With `purge`, removes the key's
-   * record or tombstone entirely: `existed` says whether it held anything.
+   * Deletes `key` at `options.version`, leaving a tombstone: `deleted`, with whether a
+   * record was there and the version it `replaced` (the record's, or the tombstone's when
+   * none was; unset when the key held nothing), or `stale` with the newer or equal
+   * version the key holds (a repair copy is `deleted` then, replacing nothing, and
+   * ignored). With `purge`, removes the key's record or tombstone entirely: `existed`
+   * says whether it held anything.
    *
    * @example
    * ```ts
    * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * const version = { ms: Date.now(), counter: 0, broker: 1 };
-   * await client.delete("person1", { version }); // { kind: "deleted", existed: true }
+   * await client.delete("person1", { version }); // { kind: "deleted", existed: true, replaced: … }
    * await client.delete("person1", { version, purge: true }); // nothing left of it
    * ```
    */
   async delete(key: string, options: WriteOptions): Promise<DeleteResult> {
     checkArgument(checkKey, key);
     const response = await this.#request((frames, id) => frames.delete(id, key, options));
-    if (response.type === "stale") return { kind: "stale", version: response.version };
-    if (response.type === "not_found") return { kind: "deleted", existed: false };
-    decodeEmptyBody(expectOk(response));
-    return { kind: "deleted", existed: true };
+    return options.purge === true ? purgeResult(response) : deleteResult(response, options);
   }
 
   /**
@@ -1622,6 +1625,35 @@ function putResult(response: Response): PutResult {
   return { kind: "stored" };
 }
 
+/**
+ * What a DELETE's response means: the version it replaced (OK a record's, NOT_FOUND a
+ * tombstone's or none), stale, or an error. An empty OK is a stale repair copy ignored.
+ */
+function deleteResult(response: Response, options: WriteOptions): DeleteResult {
+  if (response.type === "stale") return { kind: "stale", version: response.version };
+  if (response.type === "not_found") {
+    if (response.miss !== undefined) throw new DecodeError("a DELETE's NOT_FOUND carries a miss");
+    const replaced = response.version;
+    return replaced === undefined
+      ? { kind: "deleted", existed: false }
+      : { kind: "deleted", existed: false, replaced };
+  }
+  const body = expectOk(response);
+  if (body.length === 0 && options.repair === true) return { kind: "deleted", existed: false };
+  return { kind: "deleted", existed: true, replaced: decodeVersionBody(body) };
+}
+
+/** What a purge's response means: whether something was removed, stale, or an error. */
+function purgeResult(response: Response): DeleteResult {
+  if (response.type === "stale") return { kind: "stale", version: response.version };
+  if (response.type === "not_found") {
+    if (response.version !== undefined) throw new DecodeError("a purge's NOT_FOUND has a body");
+    return { kind: "deleted", existed: false };
+  }
+  decodeEmptyBody(expectOk(response));
+  return { kind: "deleted", existed: true };
+}
+
 /** What a GET's or QUERY's response means, the value still encoded. */
 function encodedRead(response: Response): EncodedRead {
   if (response.type !== "not_found") return splitValueBody(expectOk(response));
@@ -1668,6 +1700,13 @@ function checkRefusals(refusals: PutManyRefusal[], itemCount: number): PutManyRe
 }
 
 /**
+ * What a server that hung up on a plain HELLO without a byte may be, for a connection error's
+ * hint (ServerClient.connect).
+ */
+const HANG_UP_CAUSES = "a kv server stopping, a proxy whose server is down, or a TLS server: " +
+  "reach a TLS server with --tls-ca";
+
+/**
  * A connection attempt reached a server whose first bytes were no kv server's
  * (lib/protocol/stranger.ts): an address that is some other server's (an HTTP server's, an SSH
  * server's, Redis's), which reconnecting cannot mend (lib/broker/server_pool.ts counts it a
@@ -1710,6 +1749,40 @@ export function notKvServer(error: unknown): Stranger | undefined {
     if (cause instanceof NotKvServerError) return cause.stranger;
   }
   return undefined;
+}
+
+/** The largest protocol version HELLO can name (a u16). */
+const MAX_PROTOCOL_VERSION = 0xffff;
+
+/** The protocol versions a server speaks, from `lowest` to `highest` (equal: one). */
+export interface SpokenVersions {
+  /** The oldest version it speaks. */
+  readonly lowest: number;
+  /** The newest version it speaks. */
+  readonly highest: number;
+}
+
+/**
+ * The protocol versions a server says it speaks in `message`, its ERROR `UNSUPPORTED_VERSION`
+ * refusing this client's HELLO, in the words of any kv so far: `this server speaks version 8
+ * only: …` (protocol 3 on), `this server speaks 1 to 2` (2), `this server speaks 1` (1), so
+ * that a client can name both versions and which side is older; undefined when it names none
+ * this client can read (a later wording), or none a HELLO could carry.
+ *
+ * @example
+ * ```ts
+ * spokenVersions("protocol version 9 is not supported; this server speaks version 8 only: " +
+ *   "upgrade the older of the two"); // { lowest: 8, highest: 8 }
+ * spokenVersions("protocol version 9 is not supported; this server speaks 1 to 2");
+ * // { lowest: 1, highest: 2 }
+ * ```
+ */
+export function spokenVersions(message: string): SpokenVersions | undefined {
+  const match = /this server speaks (?:version )?(\d{1,5})(?: to (\d{1,5}))?\b/.exec(message);
+  if (match === null) return undefined;
+  const lowest = Number(match[1]);
+  const highest = Number(match[2] ?? match[1]);
+  return lowest <= highest && highest <= MAX_PROTOCOL_VERSION ? { lowest, highest } : undefined;
 }
 
 /**

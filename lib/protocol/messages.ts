@@ -528,7 +528,7 @@ function readMiss(reader: ByteReader): PathMiss {
 }
 
 /**
- * Checks that an OK body is empty (PING, PUT, DELETE).
+ * Checks that an OK body is empty (PING, PUT, a purge).
  *
  * @example
  * ```ts
@@ -537,6 +537,19 @@ function readMiss(reader: ByteReader): PathMiss {
  */
 export function decodeEmptyBody(body: Uint8Array): void {
   if (body.length !== 0) throw new DecodeError(`${body.length} unexpected bytes after the OK body`);
+}
+
+/**
+ * Reads an OK body that is one version: the record a DELETE replaced.
+ *
+ * @example
+ * ```ts
+ * decodeVersionBody(new Uint8Array(12)); // { ms: 0, counter: 0, broker: 0 }
+ * ```
+ */
+export function decodeVersionBody(body: Uint8Array): Version {
+  const reader = new ByteReader(body);
+  return finish(reader, readVersionField(reader), "OK");
 }
 
 /**

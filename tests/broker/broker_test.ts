@@ -901,3 +901,36 @@ Deno.test("a write stored beyond the front names exactly the servers of the fron
     assert(!named.includes(ids[third]) && !named.includes(ids[fourth]), warning);
   });
 });
+
+Deno.test({
+  name:
+    "a DELETE of a key deleted before, with a replica that missed that delete back, answers NOT FOUND: the key's newest version is a tombstone, older records on a lagging replica aside; one that missed a PUT makes no DELETE answer NOT FOUND (S34 F4)",
+  async fn() {
+    await withFakeBroker(3, 2, async ({ cluster, broker }) => {
+      await broker.put("person1", PERSON);
+      const [first] = broker.replicasOf("person1");
+      // The first deletion is stored on the second and third servers while the first is
+      // down; back, the first still holds the record, older than their tombstones.
+      cluster.servers[first].state = "crashed";
+      const deleted = await broker.delete("person1");
+      assert.equal(deleted.kind === "done" && deleted.existed, true, JSON.stringify(deleted));
+      cluster.servers[first].state = "up";
+      await waitFor(() => broker.pool.isUp(first), { what: "the first server back up" });
+      // A second deletion: the key's newest version is the first one's tombstone (a GET
+      // answers NOT FOUND, without a warning), so the exact answer is NOT FOUND.
+      const again = await broker.delete("person1");
+      assert.equal(again.kind, "done", JSON.stringify(again));
+      assert.equal(again.kind === "done" && again.warning, undefined);
+      assert.equal(again.kind === "done" && again.existed, false, "it answered DELETED");
+      // The other way round: a replica that missed a PUT holds a tombstone older than the
+      // others' record, and the record, newest, is what a DELETE then found.
+      cluster.servers[first].state = "crashed";
+      assert.equal((await broker.put("person1", PERSON)).kind, "done");
+      cluster.servers[first].state = "up";
+      await waitFor(() => broker.pool.isUp(first), { what: "the first server back again" });
+      const found = await broker.delete("person1");
+      assert.equal(found.kind === "done" && found.warning, undefined, JSON.stringify(found));
+      assert.equal(found.kind === "done" && found.existed, true, "it answered NOT FOUND");
+    });
+  },
+});

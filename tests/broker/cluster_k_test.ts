@@ -16,6 +16,8 @@ import {
 } from "../../lib/broker/cluster_k.ts";
 import { int } from "../../lib/record/value.ts";
 import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
+import { partitionOf } from "../../lib/record/partition.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /** `cluster` with the servers at `down` crashed and each server recording `ks[i]`. */
 function cluster(ks: number[], down: number[]): FakeCluster {
@@ -229,6 +231,33 @@ Deno.test("a write during a k change, stored on servers still marked under the o
       /^stored on [^,]+, [^,]+, [^,]+, which were marked repaired under k=2, not k=3, the k the servers record now \(kv repair -k changed it\): this write is placed under k=3, but until a repair marks them under it, reads through them carry warnings; the kv repair -k that changed k marks them at its end \(if it was stopped, run kv repair -s FILE\)$/,
     );
     assert.doesNotMatch(warning, /another server list/);
+  } finally {
+    broker.close();
+  }
+});
+
+Deno.test("a write in flight while kv repair -k lowers k, stored on its old k's first servers, is acknowledged without a warning once the broker follows the new k (it threw 'a copy beyond the front went past a server of the front' and a kv broker died of it; S34 F1)", async () => {
+  const fake = cluster([2, 2, 2, 2], []);
+  const broker = await fake.openBroker({});
+  try {
+    const key = "person1";
+    const [first, second] = broker.preferenceList(partitionOf(key));
+    // The write lands on both of its k=2 servers; the second's answer waits.
+    const release = fake.servers[second].hold("next write answer");
+    const put = broker.put(key, int(1));
+    await waitFor(() => fake.servers[second].records.has(key), { what: "the second copy stored" });
+    // What kv repair -k 1 does first: SET_K with replace, on every server; the broker
+    // follows it at its next k check.
+    for (const server of fake.servers) server.nodeState = { ...server.nodeState, k: 1 };
+    await waitFor(() => broker.k === 1, { what: "the broker to follow k=1" });
+    release();
+    const done = await put;
+    assert.equal(done.kind, "done", JSON.stringify(done));
+    assert.equal(done.kind === "done" ? done.warning : "", undefined, "its k=1 home holds it");
+    assert.deepEqual(
+      fake.holders(key).sort(),
+      [first, second].map((i) => fake.servers[i].address.id).sort(),
+    );
   } finally {
     broker.close();
   }

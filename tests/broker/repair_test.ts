@@ -15,6 +15,7 @@ import { withoutVersion } from "../helpers/versions.ts";
 import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
 import { LIST_CHANGE_UNDER_WAY, NO_LIST } from "../../lib/protocol/mod.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
+import { PartitionSet } from "../../lib/broker/partition_set.ts";
 
 /** Runs `body` with a pool over `serverCount` fake servers and their placement, then closes the pool. */
 async function withFakePool(
@@ -357,4 +358,83 @@ Deno.test("a background repair held for servers marked under the k before kv rep
     background?.close();
     broker.close();
   }
+});
+
+Deno.test("a background repair under way when kv repair -k raises k removes no copy from a server the new k made a home: the acknowledged write keeps its k copies (S34 F2)", async () => {
+  await withFakePool(4, async ({ cluster, pool, placement }) => {
+    const identities = pool.servers.map((server) => server.identity);
+    for (const server of cluster.servers) {
+      server.nodeState = { unrepaired: false, k: 2, repairedUnder: listFingerprint(identities, 2) };
+    }
+    const key = "person1";
+    const partition = partitionOf(key);
+    const [first, second, third] = placement.preferenceList(partition);
+    // A write acknowledged while the first server was down: on the second and third, its
+    // hint handed to the broker's background repair once the first is back.
+    const version = { ms: Date.now(), counter: 0, broker: 1 };
+    for (const index of [second, third]) {
+      cluster.servers[index].trie.put(key, int(1), { version });
+    }
+    // While that repair's copy to the first server is on its way, kv repair -k 3 runs whole:
+    // SET_K 3 on every server, then the repair of the change, which finds the key on its
+    // three new homes but the first, copies it there and marks every server under k=3.
+    let change: Awaited<ReturnType<typeof repairCluster>> | undefined;
+    const changeK = async () => {
+      for (const server of cluster.servers) server.nodeState = { ...server.nodeState, k: 3 };
+      const changing = new ServerPool(cluster.addresses, { connect: cluster.connect });
+      await changing.start();
+      try {
+        return await repairCluster(changing, {
+          k: 3,
+          placement,
+          listChange: true,
+          unrepaired: () => true,
+        });
+      } finally {
+        changing.close();
+      }
+    };
+    const racing = poolSeenThrough(
+      pool,
+      (connection, index) =>
+        index !== first ? connection : overridden(connection, {
+          putMany: async (items) => {
+            const refusals = await connection.putMany(items);
+            change ??= await changeK();
+            return refusals;
+          },
+        }),
+    );
+    const background = await repairCluster(racing, {
+      k: 2,
+      placement,
+      partitions: new PartitionSet([partition]),
+    });
+    assert.ok(change !== undefined, "kv repair -k 3 ran under the background repair");
+    assert.equal(change.inOrder, true, JSON.stringify(change));
+    assert.deepEqual(
+      cluster.holders(key).sort(),
+      [first, second, third].map((index) => pool.servers[index].id).sort(),
+      "the key on its three homes under k=3: " + JSON.stringify(background),
+    );
+    assert.equal(background.inOrder, false);
+    assert.deepEqual(background.failures.map((failure) => failure.server), [
+      pool.servers[third].id,
+    ]);
+    assert.match(
+      background.failures[0].error,
+      /^not removed: its mark changed while this repair ran \(another repair re-marked it/,
+    );
+    // What the removal cost: with two of the three homes down (k − 1), a read answered a
+    // plain NOT FOUND.
+    cluster.servers[first].state = "crashed";
+    cluster.servers[second].state = "crashed";
+    const reader = await cluster.openBroker({});
+    try {
+      assert.equal(reader.k, 3);
+      assert.deepEqual(withoutVersion(await reader.get(key)), { kind: "found", value: int(1) });
+    } finally {
+      reader.close();
+    }
+  });
 });

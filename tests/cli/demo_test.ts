@@ -386,26 +386,31 @@ async function withPinnedDemo(body: (demo: RunningDemo) => Promise<void>): Promi
   }
 }
 
+/**
+ * The two ways a piped demo is ended here, each resolving its exit code: EXIT, and SIGTERM
+ * (exit 143), which leads its last line with `how` (a pattern).
+ */
+const ENDINGS = [
+  { how: "", signalled: false, end: (demo: RunningDemo) => demo.exit() },
+  {
+    how: "terminated \\(SIGTERM\\); ",
+    signalled: true,
+    end: async (demo: RunningDemo) => {
+      demo.child.kill("SIGTERM");
+      return (await withDeadline(demo.child.status, { what: "kv demo to exit" })).code;
+    },
+  },
+];
+
 Deno.test({
   name:
     "kv demo that cannot remove its directory, ended by EXIT or SIGTERM, stops its servers and says so in one error line, exit 1 or 143: no internal error, no line without a level" +
     (CAN_MOUNT ? "" : " (ignored: this machine cannot mount a tmpfs)"),
   ignore: !CAN_MOUNT,
   fn: async () => {
-    const ends = [
-      { how: "", code: 1, end: (demo: RunningDemo) => demo.exit() },
-      {
-        how: "terminated \\(SIGTERM\\); ",
-        code: 143,
-        end: async (demo: RunningDemo) => {
-          demo.child.kill("SIGTERM");
-          return (await withDeadline(demo.child.status, { what: "kv demo to exit" })).code;
-        },
-      },
-    ];
-    for (const { how, code, end } of ends) {
+    for (const { how, signalled, end } of ENDINGS) {
       await withPinnedDemo(async (demo) => {
-        assert.equal(await end(demo), code);
+        assert.equal(await end(demo), signalled ? 143 : 1);
         const stderr = await withDeadline(demo.drained, { what: "kv demo's stderr to close" });
         assert.match(
           stderr.at(-1) ?? "",
@@ -420,4 +425,23 @@ Deno.test({
       });
     }
   },
+});
+
+Deno.test("kv demo whose directory someone else removed while it ran, ended by EXIT or SIGTERM, stops its servers and says the directory was removed already, exit 0 or 143: a directory gone is what the clean-up wanted", async () => {
+  for (const { how, signalled, end } of ENDINGS) {
+    const demo = await startDemo(["--servers", "1", "-k", "1", "-n", "20"]);
+    await using _child = demo.child;
+    // As a cleaner of /tmp would, under the running server and demo.
+    await Deno.remove(demo.directory, { recursive: true });
+    assert.equal(await end(demo), signalled ? 143 : 0);
+    const stderr = await withDeadline(demo.drained, { what: "kv demo's stderr to close" });
+    assert.match(
+      stderr.at(-1) ?? "",
+      new RegExp(
+        `^kv demo: ${how}stopped 1 server; ${RegExp.escape(demo.directory)} was removed already$`,
+      ),
+      stderr.join("\n"),
+    );
+    assert.equal(await isListening(demo.ports[0]), false, "its server stopped");
+  }
 });

@@ -3,12 +3,18 @@
 // the line, exit 2 — not a server to start and retry (exit 3); among servers that answer,
 // the line is named as no kv server, not as down. So is any other server whose first bytes no
 // kv server sends (lib/protocol/stranger.ts), named by them where they are a common one's;
-// a kv server that sent nothing yet, or a first byte of 0, is never judged so.
+// a kv server that sent nothing yet, or a first byte of 0, is never judged so. A kv server of
+// another protocol version (an older or newer kv, ERROR UNSUPPORTED_VERSION) is refused alike:
+// restarting it cannot mend the mismatch, upgrading the older of the two does.
 import assert from "node:assert/strict";
-import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { startServerProcess } from "../helpers/server_process.ts";
+import { serverTlsFlags, tlsTest } from "../helpers/tls_certs.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
 import { CLIENT_COMMANDS, runKv } from "../helpers/run_kv.ts";
-import { listenLoopback, withTempDir } from "../helpers/fixtures.ts";
+import { closedPorts, listenLoopback, withTempDir } from "../helpers/fixtures.ts";
+import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
+import { ErrorCode, PROTOCOL_VERSION } from "../../lib/protocol/mod.ts";
 import { connect, KvInputError } from "../../mod.ts";
 import { CredentialsRefusedError } from "../../lib/broker/server_pool.ts";
 import { writeAll } from "../../lib/base/bytes.ts";
@@ -139,24 +145,84 @@ Deno.test("a server file line where Redis, SSH, an SMTP server, a MySQL-like ser
   });
 });
 
-Deno.test("a TLS alert that leaves the connection open is a TLS server too, exit 2, as one that hangs up after it is: not a server down", async () => {
+/**
+ * The line of `kv get` for a TLS server at `file:line` (`host:port`), reached without TLS: kv's
+ * own and any other send the same alert, so it names the line and both fixes.
+ */
+function speaksTlsLine(where: string, server: string): string {
+  return `kv get: ${where}: ${server} speaks TLS (it answered a plain HELLO with a TLS alert); ` +
+    "if it is a kv server with TLS (kv server --tls-cert), give --tls-ca the CA certificate " +
+    "that signed the servers' certificates; if not, list the kv servers' own addresses in the " +
+    "server file\n";
+}
+
+Deno.test("a TLS alert that leaves the connection open is a TLS server too, exit 2, as one that hangs up after it is: one line naming its file:line:col, not a server down", async () => {
   const alert = Uint8Array.of(0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32);
   await withTempDir(async (dir) => {
     for (const then of ["holds", "closes"] as const) {
       await withStranger({ bytes: alert, when: "answers", then }, async (port) => {
         const file = `${dir}/servers.txt`;
-        await Deno.writeTextFile(file, `127.0.0.1 ${port}\n`);
+        await Deno.writeTextFile(file, `# the wrong port\n127.0.0.1 ${port}\n`);
         const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
         assert.deepEqual([run.code, run.stdout, run.stderr], [
           2,
           "",
-          `kv get: 127.0.0.1:${port} speaks TLS (it answered a plain HELLO with a TLS alert); ` +
-          "give --tls-ca the CA certificate that signed the servers' certificates\n",
+          speaksTlsLine(`${file}:2:1`, `127.0.0.1:${port}`),
         ]);
       });
     }
   });
 });
+
+tlsTest(
+  "a TLS server reached without TLS, kv's own or one that is no kv server (Deno.listenTls), is one line naming its file:line:col and both fixes, exit 2, through kv get and the library",
+  async (certs, dir) => {
+    await using kvServer = await startServerProcess(serverTlsFlags(certs));
+    const tls = Deno.listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: await Deno.readTextFile(certs.serverPem),
+      key: await Deno.readTextFile(certs.serverKey),
+    });
+    // It answers the plain HELLO with rustls' alert and holds the connection open, as an
+    // HTTPS server may.
+    const accepted: Deno.TlsConn[] = [];
+    const serving = (async () => {
+      for await (const conn of tls) {
+        accepted.push(conn);
+        conn.handshake().catch(() => {});
+      }
+    })();
+    try {
+      for (const port of [kvServer.port, tls.addr.port]) {
+        const file = `${dir}/servers.txt`;
+        await Deno.writeTextFile(file, `# a TLS port\n127.0.0.1 ${port}\n`);
+        const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
+        assert.deepEqual([run.code, run.stdout, run.stderr], [
+          2,
+          "",
+          speaksTlsLine(`${file}:2:1`, `127.0.0.1:${port}`),
+        ]);
+        const given = await connect({ servers: file, timeoutMs: BROKER_TIMEOUT_MS })
+          .then(() => assert.fail("connected to a TLS server without TLS"), (error) => error);
+        assert.ok(given instanceof KvInputError, String(given));
+        assert.equal(
+          given.message,
+          `${file}:2:1: 127.0.0.1:${port} speaks TLS (it answered a plain HELLO with a TLS ` +
+            "alert); if it is a kv server with TLS (kv server --tls-cert), give the client the " +
+            "CA certificate that signed its certificate; if not, list the kv servers' own " +
+            "addresses in the server file (connect's tlsCa, or servers)",
+        );
+        assert.ok(given.cause instanceof CredentialsRefusedError);
+        assert.equal(given.cause.refusal.kind, "tls-needed");
+      }
+    } finally {
+      tls.close();
+      await serving.catch(() => {});
+      for (const conn of accepted) conn.close();
+    }
+  },
+);
 
 Deno.test("the library's connect to an SSH server's address is a KvInputError naming it no kv server and what answers", async () => {
   const banner: Banner = { bytes: text("SSH-2.0-OpenSSH_9.6\r\n"), when: "greets", then: "holds" };
@@ -212,6 +278,164 @@ Deno.test("a kv server that is merely slow or stopped is never taken for a stran
   }
 });
 
+Deno.test("a kv server behind a TCP proxy that is down is never taken for a stranger: the proxy hanging up is a server down (exit 3) hinted as such", async () => {
+  const [closed] = closedPorts(1);
+  const proxy = listenLoopback((conn) => relayByteByByte(conn, closed));
+  try {
+    await withTempDir(async (dir) => {
+      const file = `${dir}/servers.txt`;
+      await Deno.writeTextFile(file, `127.0.0.1 ${proxy.port}\n`);
+      const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
+      assert.equal(run.code, 3, run.stderr);
+      assert.match(run.stderr, /^ERROR: the one server in .* is not reachable \(/);
+      assert.match(
+        run.stderr,
+        /closed the connection before answering HELLO \(a kv server stopping, a proxy whose server is down, or a TLS server: reach a TLS server with --tls-ca\)\); start it/,
+      );
+      assert.doesNotMatch(run.stderr, /no kv server|speaks TLS/);
+    });
+  } finally {
+    await proxy.stop();
+  }
+});
+
+/**
+ * A kv server refusing this client's protocol version in `words` (after `protocol version N is
+ * not supported; `), as every kv answers a HELLO for a version it does not speak: ERROR
+ * UNSUPPORTED_VERSION, then it hangs up.
+ */
+function otherVersion(words: string): Banner {
+  const frames = new FrameWriter();
+  frames.error(
+    1,
+    ErrorCode.UNSUPPORTED_VERSION,
+    `protocol version ${PROTOCOL_VERSION} is not supported; ${words}`,
+  );
+  return { bytes: frames.bytes(), when: "answers", then: "closes" };
+}
+
+/** The words of a kv server speaking protocol version `version` alone (any kv since 3). */
+const speaksOnly = (version: number) =>
+  `this server speaks version ${version} only: upgrade the older of the two`;
+
+/** How a kv server that refused this client's version is named: what it speaks, which to upgrade. */
+interface VersionJudged {
+  /** After `speaks`: `kv protocol version 8, not this client's 9`. */
+  readonly speaks: string;
+  /** The older of the two, when the server's words tell: `the server's kv`. */
+  readonly older?: string;
+}
+
+/** The line about `server`, a kv server that refused this client's version in `words`. */
+function otherVersionLine(server: string, words: string, judged: VersionJudged): string {
+  const older = judged.older === undefined ? "" : `, here ${judged.older}`;
+  return `${server} speaks ${judged.speaks} (UNSUPPORTED_VERSION: protocol version ` +
+    `${PROTOCOL_VERSION} is not supported; ${words}); the server is running: upgrade the older ` +
+    `of the two${older}`;
+}
+
+/** How a kv server speaking `version` alone is named. */
+const speaksVersion = (version: number): VersionJudged => ({
+  speaks: `kv protocol version ${version}, not this client's ${PROTOCOL_VERSION}`,
+  older: version < PROTOCOL_VERSION ? "the server's kv" : "this client's kv",
+});
+
+Deno.test("a kv server of another protocol version, older or newer, is one line naming its file:line:col, both versions and which kv to upgrade, exit 2, for kv get, put, keys, servers, broker, repair, bench and http: not a server down", async () => {
+  const older = PROTOCOL_VERSION - 1;
+  await withTempDir(async (dir) => {
+    const file = `${dir}/servers.txt`;
+    await withStranger(otherVersion(speaksOnly(older)), async (port) => {
+      await Deno.writeTextFile(file, `# not upgraded yet\n127.0.0.1 ${port}\n`);
+      const line = otherVersionLine(`127.0.0.1:${port}`, speaksOnly(older), speaksVersion(older));
+      for (const [command, ...args] of CLIENT_COMMANDS) {
+        const run = await runKv(withBrokerTimeout([command, "-s", file, ...args]), {
+          stdin: "",
+        });
+        assert.deepEqual(
+          [run.code, run.stdout, run.stderr],
+          [2, "", `kv ${command}: ${file}:2:1: ${line}\n`],
+          command,
+        );
+      }
+    });
+    // A newer kv, kv 1 and 2 in their own words, and words no kv used: each judged the same.
+    const others: [string, VersionJudged][] = [
+      [speaksOnly(PROTOCOL_VERSION + 1), speaksVersion(PROTOCOL_VERSION + 1)],
+      ["this server speaks 1 to 2", {
+        speaks: `kv protocol versions 1 to 2, not this client's ${PROTOCOL_VERSION}`,
+        older: "the server's kv",
+      }],
+      ["this server speaks 1", speaksVersion(1)],
+      ["ask again later", {
+        speaks: `another kv protocol version than this client's ${PROTOCOL_VERSION}`,
+      }],
+    ];
+    for (const [words, judged] of others) {
+      await withStranger(otherVersion(words), async (port) => {
+        await Deno.writeTextFile(file, `127.0.0.1 ${port}\n`);
+        const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
+        assert.deepEqual([run.code, run.stdout, run.stderr], [
+          2,
+          "",
+          `kv get: ${file}:1:1: ${otherVersionLine(`127.0.0.1:${port}`, words, judged)}\n`,
+        ]);
+      });
+    }
+  });
+});
+
+Deno.test("a kv server of another protocol version among kv servers that answer is named as refusing, not as down, by kv servers (exit 0), the library's servers() and kv repair (never 'gone for good'); alone it is a KvInputError from connect", async () => {
+  await using cluster = await KvCluster.start(1);
+  const older = PROTOCOL_VERSION - 1;
+  await withStranger(otherVersion(speaksOnly(older)), async (port) => {
+    const server = `127.0.0.1:${port}`;
+    const refusal = otherVersionLine(server, speaksOnly(older), speaksVersion(older))
+      .slice(`${server} `.length);
+    const kvServer = cluster.servers[0].address;
+    const file = `${cluster.serverFile}.mixed`;
+    await Deno.writeTextFile(file, `${kvServer.hostname} ${kvServer.port}\n${server}\n`);
+    const run = await runKv(withBrokerTimeout(["servers", "-s", file]), { stdin: "" });
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.split("\n");
+    assert.match(lines[0], /^127\.0\.0\.1:\d+ +up /);
+    assert.equal(lines[1], `${server}  REFUSED  ${refusal}`);
+    {
+      await using kv = await connect({
+        servers: file,
+        replicas: 1,
+        timeoutMs: BROKER_TIMEOUT_MS,
+      });
+      const [, refused] = await kv.servers();
+      assert.deepEqual([refused.server, refused.up, refused.refused, refused.error], [
+        server,
+        false,
+        true,
+        refusal,
+      ]);
+    }
+    // A running server, to mend as its line says: no advice for one stopped or gone.
+    const repair = await runKv(withBrokerTimeout(["repair", "-s", file]));
+    assert.equal(repair.code, 1, repair.stderr);
+    assert.match(
+      repair.stderr,
+      new RegExp(
+        `^kv repair: ${RegExp.escape(server)}: .* not repaired.*\\(${
+          RegExp.escape(`${server} ${refusal}`)
+        }\\)$`,
+        "m",
+      ),
+    );
+    assert.doesNotMatch(repair.stderr, /gone for good|start it/);
+    await Deno.remove(file);
+    const given = await connect({ servers: [{ hostname: "127.0.0.1", port }] })
+      .then(() => assert.fail("connected to a kv server of another version"), (error) => error);
+    assert.ok(given instanceof KvInputError, String(given));
+    assert.equal(given.message, `${server} ${refusal}`);
+    assert.ok(given.cause instanceof CredentialsRefusedError);
+    assert.equal(given.cause.refusal.kind, "version");
+  });
+});
+
 /** Bytes of each connection's start {@link relayByteByByte} trickles: HELLO's answer and more. */
 const TRICKLED_BYTES = 64;
 
@@ -219,10 +443,17 @@ const TRICKLED_BYTES = 64;
  * Relays `client` to the kv server on `port`: what the client sends goes on as it came; of what
  * the server sends, the first TRICKLED_BYTES are written to the client one byte per write, a
  * turn of the event loop apart, so that a kv answer's first byte, 0, may come alone, and the
- * rest as it comes.
+ * rest as it comes. When nothing listens on `port`, it hangs up on the client without a byte,
+ * as a TCP proxy whose server is down does (HAProxy, docker-proxy, ssh -L).
  */
 async function relayByteByByte(client: Deno.TcpConn, port: number): Promise<void> {
-  const server = await Deno.connect({ hostname: "127.0.0.1", port });
+  let server: Deno.TcpConn;
+  try {
+    server = await Deno.connect({ hostname: "127.0.0.1", port });
+  } catch {
+    client.close();
+    return;
+  }
   const toServer = client.readable.pipeTo(server.writable).catch(() => {});
   let trickled = 0;
   try {

@@ -429,13 +429,16 @@ tlsTest(
       }`,
     );
 
-    // The server answers a plain HELLO with a TLS alert: it surely speaks TLS.
+    // The server answers a plain HELLO with a TLS alert: it surely speaks TLS, though the
+    // alert does not say whether it is a kv server (tests/cli/not_kv_server_test.ts).
     const tcp = await runKv(["get", ...servers, "p"]);
     assert.deepEqual([tcp.code, tcp.stdout, tcp.stderr], [
       2,
       "",
-      `kv get: localhost:${server.port} speaks TLS (it answered a plain HELLO with a TLS ` +
-      "alert); give --tls-ca the CA certificate that signed the servers' certificates\n",
+      `kv get: ${dir}/servers:1:1: localhost:${server.port} speaks TLS (it answered a plain ` +
+      "HELLO with a TLS alert); if it is a kv server with TLS (kv server --tls-cert), give " +
+      "--tls-ca the CA certificate that signed the servers' certificates; if not, list the kv " +
+      "servers' own addresses in the server file\n",
     ]);
     assert.equal((await stopWithin(server)).code, 0);
     assert.equal((await stopWithin(expired)).code, 0);

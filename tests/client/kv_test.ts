@@ -676,7 +676,7 @@ tlsTest(
       assert.ok(error instanceof KvInputError, `${error}`);
       assert.match(
         error.message,
-        /^127\.0\.0\.1:\d+ speaks TLS \(it answered a plain HELLO with a TLS alert\); the server is running: give the client the CA certificate that signed its certificate \(connect's tlsCa\)$/,
+        /^127\.0\.0\.1:\d+ speaks TLS \(it answered a plain HELLO with a TLS alert\); if it is a kv server with TLS \(kv server --tls-cert\), give the client the CA certificate that signed its certificate; if not, list the kv servers' own addresses in the server file \(connect's tlsCa, or servers\)$/,
       );
       return true;
     });

@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import type { KvInvocation } from "../../lib/cli/server_process.ts";
 
 /**
  * The library, preloaded into a child process to move its clock: the multi-threaded build
@@ -48,4 +49,21 @@ export function hasFaketime(): boolean {
  */
 export function faketimeEnv(offset: string): Record<string, string> {
   return { LD_PRELOAD: FAKETIME_LIBRARY, FAKETIME: offset };
+}
+
+/**
+ * `kv` run with its clock moved by `offset` (libfaketime's `FAKETIME`, as
+ * {@link faketimeEnv}): `env` sets the variables and runs `kv`'s own invocation, for a
+ * process a helper spawns with an environment of its own choosing (`kv server` under
+ * ServerProcess, which sets only `NO_COLOR`).
+ *
+ * @example
+ * ```ts
+ * import { TEST_KV } from "./server_process.ts";
+ * const ahead = faketimeInvocation(TEST_KV, "+5m"); // { command: "env", args: [...] }
+ * ```
+ */
+export function faketimeInvocation(kv: KvInvocation, offset: string): KvInvocation {
+  const env = Object.entries(faketimeEnv(offset)).map(([name, value]) => `${name}=${value}`);
+  return { command: "env", args: [...env, kv.command, ...kv.args] };
 }

@@ -20,6 +20,14 @@
  *   not overwritten before R) or of nothing ever written (then no acknowledged write to
  *   k may have ended before R began).
  *
+ * A DELETE acknowledged without a warning that answered NOT FOUND (it found no record)
+ * is held to the same rule as such a read over its own interval, the DELETE itself left
+ * out: an answer without a warning is exact (README, "The guarantee"), and a DELETE that
+ * cannot vouch that the key held nothing says so. One that answered DELETED is held to a
+ * found value's rule, for any value: some PUT of k began before it ended and is not
+ * overwritten before it began — else "DELETED, though …" (a replica that missed an
+ * earlier delete, still holding the record, made it answer so until S34 F4's fix).
+ *
  * A write that failed (refused, or its outcome unknown) may still have been applied by
  * some replica and spread by repair, at any time after it began: it may explain a read,
  * and it overwrites nothing. That is the weakest honest reading of a failure; a broker
@@ -53,7 +61,7 @@ export interface HistoryEntry {
   readonly end: number;
   /** `ok`: acknowledged (a GET: answered); `failed`: refused, an error, or no answer. */
   readonly outcome: "ok" | "failed";
-  /** GET: a record was found. */
+  /** GET: a record was found; DELETE: it answered that it deleted one (else NOT FOUND). */
   readonly found?: boolean;
   /** GET: the answer carried a warning. */
   readonly warning?: boolean;
@@ -61,7 +69,7 @@ export interface HistoryEntry {
 
 /** A read the history cannot explain, and why. */
 export interface Violation {
-  /** The offending read. */
+  /** The offending read (or DELETE that answered NOT FOUND). */
   readonly read: HistoryEntry;
   /** What is wrong with it, in one sentence. */
   readonly reason: string;
@@ -100,8 +108,37 @@ function foundProblem(read: HistoryEntry, writes: readonly HistoryEntry[]): stri
   } before the read began`;
 }
 
-/** Why `read` (answered NOT FOUND without a warning) cannot be explained, or undefined. */
-function notFoundProblem(read: HistoryEntry, writes: readonly HistoryEntry[]): string | undefined {
+/**
+ * Why `deletion` (acknowledged without a warning, answered DELETED) cannot be explained,
+ * or undefined: it found a record, so some PUT not overwritten before it may have made it.
+ */
+function deletedProblem(
+  deletion: HistoryEntry,
+  writes: readonly HistoryEntry[],
+): string | undefined {
+  const explained = writes.some((write) =>
+    write.op === "put" && write.start < deletion.end &&
+    overwriter(writes, write, deletion) === undefined
+  );
+  if (explained) return undefined;
+  const deleted = writes.find((write) =>
+    write.op === "delete" && write.outcome === "ok" && write.end < deletion.start
+  );
+  const why = deleted === undefined
+    ? "no PUT of the key began before it ended"
+    : `every PUT of the key was overwritten before it began (by ${describe(deleted)}, say)`;
+  return `DELETED, though ${why}`;
+}
+
+/**
+ * Why `read` (answered NOT FOUND without a warning) cannot be explained, or undefined;
+ * `what` names it in the reason.
+ */
+function notFoundProblem(
+  read: HistoryEntry,
+  writes: readonly HistoryEntry[],
+  what = "the read",
+): string | undefined {
   const explained = writes.some((write) =>
     write.op === "delete" && write.start < read.end && overwriter(writes, write, read) === undefined
   );
@@ -114,7 +151,7 @@ function notFoundProblem(read: HistoryEntry, writes: readonly HistoryEntry[]): s
       overwriter(writes, write, read) === undefined
     ) ?? acknowledged;
   return `NOT FOUND without a warning, though ${describe(newest)} was acknowledged before ` +
-    "the read began and no delete can explain it";
+    `${what} began and no delete can explain it`;
 }
 
 /**
@@ -136,6 +173,15 @@ export function checkHistory(history: readonly HistoryEntry[]): Violation[] {
   }
   const violations: Violation[] = [];
   for (const read of history) {
+    if (read.op === "delete" && read.outcome === "ok") {
+      const others = (writesByKey.get(read.key) ?? []).filter((write) => write !== read);
+      const problem = read.found === true
+        ? deletedProblem(read, others)
+        : read.found === false
+        ? notFoundProblem(read, others, "the DELETE")
+        : undefined;
+      if (problem !== undefined) violations.push({ read, reason: `DELETE answered ${problem}` });
+    }
     if (read.op !== "get" || read.outcome !== "ok") continue;
     const writes = writesByKey.get(read.key) ?? [];
     const problem = read.found === true

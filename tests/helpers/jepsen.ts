@@ -1,12 +1,13 @@
 /**
  * The machinery of the Jepsen-style tests (issue 9; tests/broker/jepsen_test.ts,
- * jepsen_wipe_test.ts and jepsen_netns_test.ts, a file a run so that the suite runs them in
- * parallel):
+ * jepsen_wipe_test.ts, jepsen_netns_test.ts and jepsen_change_test.ts, a file a run so that
+ * the suite runs them in parallel):
  * three `kv broker` processes do GET, PUT and DELETE on a few dozen keys of four
  * `kv server` processes (k = 2) while a nemesis kills servers (SIGKILL), hangs them
  * (SIGSTOP, then SIGCONT), restarts them with or without their data, runs `kv repair`
  * across such a restart and, in a cluster that can, cuts their network link — never more
- * than k − 1 = 1 unavailable at once. With {@link RunOptions.skewedClocks} (and
+ * than k − 1 = 1 unavailable at once — or changes k (`kv repair -k`) or the server list
+ * (`kv repair -s`) under the clients. With {@link RunOptions.skewedClocks} (and
  * libfaketime installed) the brokers' clocks disagree by {@link CLOCK_SKEWS}: last write
  * wins in real time whatever they say, so the same checks hold.
  * Every call is recorded with its start and end on one clock, and the history is checked
@@ -43,9 +44,9 @@ import { formatVersion } from "../../lib/record/version.ts";
 import { resolveCredentials } from "../../lib/protocol/credentials.ts";
 import { BrokerProcess, KvCluster, withBrokerTimeout } from "./kv_processes.ts";
 import { connectClient } from "./client.ts";
-import { runKv } from "./run_kv.ts";
+import { KV_PERMISSIONS, MAIN_PATH, runKv } from "./run_kv.ts";
 import { faketimeEnv, hasFaketime } from "./faketime.ts";
-import { DEFAULT_DEADLINE_MS, waitFor } from "./wait.ts";
+import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "./wait.ts";
 import {
   checkHistory,
   checkReplicas,
@@ -72,6 +73,11 @@ export const SKEWED_CLOCKS_NAME = CLOCKS_CAN_SKEW
 
 /** How many servers a run attacks. */
 export const SERVER_COUNT = 4;
+/**
+ * How many servers a run with list changes starts: the cluster's list holds them all, the
+ * other list all but the last.
+ */
+export const LIST_CHANGE_SERVER_COUNT = SERVER_COUNT + 1;
 const K = 2;
 const BROKER_COUNT = 3;
 const KEY_COUNT = 24;
@@ -94,6 +100,10 @@ const MAX_FAULT_MS = 1_500;
  * digests, some while it copies, some after it.
  */
 const MAX_REPAIR_HEAD_START_MS = 300;
+/** The largest k a k change ("k" fault) asks for: 1..3 over the four servers. */
+const MAX_CHANGED_K = 3;
+/** One change of k or list in this many is SIGKILLed part way; the next one settles it. */
+const CHANGE_KILL_ONE_IN = 3;
 /** Most faults of one run: far more than fit in a fault phase, a bound all the same. */
 const MAX_FAULTS = 1_000;
 /** Most entries asked per LIST_PARTITIONS page when reading what a server holds. */
@@ -113,9 +123,14 @@ const BROKER_START_DEADLINE_MS = 3 * DEFAULT_DEADLINE_MS;
  * The faults the nemesis may inject: kill -9 and restart with the data; SIGSTOP then
  * SIGCONT; kill, empty the data dir, restart — then kill another server at once; take
  * the server's network link down, then up (a {@link JepsenCluster} that can partition);
- * `kv repair` across a kill -9 and restart of a server, its data dir emptied or not.
+ * `kv repair` across a kill -9 and restart of a server, its data dir emptied or not;
+ * `kv repair -k N`, N from 1 to {@link MAX_CHANGED_K} (`k`: the brokers then follow the
+ * servers' k, given no `-k`); `kv repair -s` over the other of two lists, the cluster's
+ * and one without its last server (`list`: the brokers on both). Either repair is
+ * SIGKILLed part way one time in {@link CHANGE_KILL_ONE_IN}, and the run's last repair,
+ * over the cluster's list with k = 2, finishes the work.
  */
-export type Fault = "kill" | "hang" | "wipe" | "partition" | "repair";
+export type Fault = "kill" | "hang" | "wipe" | "partition" | "repair" | "k" | "list";
 
 /** The servers a run attacks: on loopback ({@link KvCluster}) or in namespaces (./netns.ts). */
 export interface JepsenCluster extends AsyncDisposable {
@@ -248,7 +263,8 @@ async function runClient(
       const outcome = typeof answer.deleted === "boolean" && answer.warning === undefined
         ? "ok"
         : "failed";
-      history.push({ client, op: "delete", key, start, end: performance.now(), outcome });
+      const found = answer.deleted === true;
+      history.push({ client, op: "delete", key, start, end: performance.now(), outcome, found });
     }
   }
 }
@@ -270,6 +286,7 @@ async function wipe(server: ServerProcess): Promise<void> {
  */
 async function nemesis(
   cluster: JepsenCluster,
+  lists: ServerLists,
   faults: readonly Fault[],
   random: Sfc32,
   deadline: number,
@@ -293,7 +310,23 @@ async function nemesis(
       continue;
     }
     if (fault === "repair") {
-      done.push(await repairAcrossRestart(cluster, server, random));
+      done.push(await repairAcrossRestart(cluster, lists.current, server, random));
+      continue;
+    }
+    if (fault === "k") {
+      done.push(
+        await repairKilledOrNot(
+          cluster,
+          lists.current,
+          1 + random.nextBelow(MAX_CHANGED_K),
+          random,
+        ),
+      );
+      continue;
+    }
+    if (fault === "list") {
+      lists.current = lists.files[(lists.files.indexOf(lists.current) + 1) % lists.files.length];
+      done.push(await repairKilledOrNot(cluster, lists.current, K, random));
       continue;
     }
     if (fault === "hang") {
@@ -309,7 +342,8 @@ async function nemesis(
     if (fault !== "wipe") continue;
     // The issue's case: the other replica of the wiped server's keys goes down before they
     // were refilled, so for a while only the server that lost them can answer.
-    const other = cluster.servers[(index + 1 + random.nextBelow(SERVER_COUNT - 1)) % SERVER_COUNT];
+    const count = cluster.servers.length;
+    const other = cluster.servers[(index + 1 + random.nextBelow(count - 1)) % count];
     done.push(`kill server ${cluster.servers.indexOf(other)} right after`);
     await other.kill();
     await holdFor(random.nextBelow(MAX_FAULT_MS));
@@ -326,10 +360,11 @@ async function nemesis(
  */
 async function repairAcrossRestart(
   cluster: JepsenCluster,
+  file: string,
   server: ServerProcess,
   random: Sfc32,
 ): Promise<string> {
-  const repairing = runKv(withBrokerTimeout(["repair", ...clusterArgs(cluster)]));
+  const repairing = runKv(withBrokerTimeout(["repair", ...clusterArgs(cluster, file)]));
   await holdFor(random.nextBelow(MAX_REPAIR_HEAD_START_MS));
   await server.kill();
   const wiped = random.nextBelow(2) === 0;
@@ -340,10 +375,78 @@ async function repairAcrossRestart(
   return `kv repair (exit ${code}) across a restart${wiped ? " with its data dir emptied" : ""}`;
 }
 
-/** The server file, k and auth file of `cluster`, as kv commands take them. */
-function clusterArgs(cluster: JepsenCluster): string[] {
+/**
+ * Runs `kv repair -s file -k k` under the clients — a change of k or of the server list
+ * when either differs from the servers' — and SIGKILLs it part way in one run of
+ * {@link CHANGE_KILL_ONE_IN}; returns what happened.
+ */
+async function repairKilledOrNot(
+  cluster: JepsenCluster,
+  file: string,
+  k: number,
+  random: Sfc32,
+): Promise<string> {
+  const args = withBrokerTimeout(["repair", ...clusterArgs(cluster, file, k)]);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...KV_PERMISSIONS, MAIN_PATH, ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const kill = () => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // It has exited already.
+    }
+  };
+  const killed = random.nextBelow(CHANGE_KILL_ONE_IN) === 0;
+  if (killed) {
+    await holdFor(random.nextBelow(MAX_REPAIR_HEAD_START_MS));
+    kill();
+  }
+  const { code } = await withDeadline(child.status, {
+    what: `kv repair -k ${k} to exit`,
+    onTimeout: kill,
+  });
+  const list = file === cluster.serverFile ? "every server" : "all but the last server";
+  return `kv repair -k ${k} over ${list} (exit ${code}${killed ? ", SIGKILLed part way" : ""})`;
+}
+
+/**
+ * The server file `file`, k (unless `null`) and `cluster`'s auth file, as kv commands take
+ * them.
+ */
+function clusterArgs(
+  cluster: JepsenCluster,
+  file = cluster.serverFile,
+  k: number | null = K,
+): string[] {
   const auth = cluster.authFile === undefined ? [] : ["--auth-file", cluster.authFile];
-  return ["-s", cluster.serverFile, "-k", String(K), ...auth];
+  return ["-s", file, ...(k === null ? [] : ["-k", String(k)]), ...auth];
+}
+
+/**
+ * The server files of a run: the cluster's, and, in a run that changes the server list,
+ * one without its last server; `current` is the one repairs run over now. Disposing of
+ * it removes the files it made.
+ */
+interface ServerLists extends AsyncDisposable {
+  readonly files: readonly string[];
+  current: string;
+}
+
+/**
+ * `cluster`'s server lists ({@link ServerLists}): with `change`, a temporary file without
+ * its last server beside its own, and that file the one repairs run over first.
+ */
+async function serverLists(cluster: JepsenCluster, change: boolean): Promise<ServerLists> {
+  const own = cluster.serverFile;
+  if (!change) return { files: [own], current: own, [Symbol.asyncDispose]: async () => {} };
+  const lines = (await Deno.readTextFile(own)).trimEnd().split("\n");
+  const fewer = await Deno.makeTempFile({ suffix: ".txt" });
+  await Deno.writeTextFile(fewer, lines.slice(0, -1).join("\n") + "\n");
+  return { files: [fewer, own], current: fewer, [Symbol.asyncDispose]: () => Deno.remove(fewer) };
 }
 
 /** What server `server` holds: every key with its version and kind. */
@@ -397,10 +500,22 @@ export async function runJepsen(options: RunOptions): Promise<void> {
   const context = `seed ${seed} (replay with KV_JEPSEN_SEED=${seed})`;
   await using cluster = await options.start();
   const skewed = options.skewedClocks === true && CLOCKS_CAN_SKEW;
+  // Brokers given -k refuse writes once k changed: with k changes they follow the servers.
+  const followK = options.faults.includes("k");
+  const listChanges = options.faults.includes("list");
+  await using lists = await serverLists(cluster, listChanges);
+  if (followK || listChanges) {
+    const fixed = await runKv(
+      withBrokerTimeout(["repair", ...clusterArgs(cluster, lists.current)]),
+    );
+    assert.equal(fixed.code, 0, `kv repair -k ${K} of the new cluster: ${fixed.stderr}`);
+  }
+  // With list changes, brokers on either list: the cluster's, and one without its last server.
+  const brokerFile = (client: number) => lists.files[client % lists.files.length];
   const brokers = Array.from({ length: BROKER_COUNT }, (_, client) => {
     const skew = skewed ? CLOCK_SKEWS[client] : undefined;
     return BrokerProcess.start(
-      [...clusterArgs(cluster), "--json"],
+      [...clusterArgs(cluster, brokerFile(client), followK ? null : K), "--json"],
       skew === undefined ? {} : faketimeEnv(skew),
     );
   });
@@ -416,7 +531,7 @@ export async function runJepsen(options: RunOptions): Promise<void> {
       wrote: false,
       found: false,
     };
-    const faulting = nemesis(cluster, options.faults, new Sfc32(seed), phase.deadline)
+    const faulting = nemesis(cluster, lists, options.faults, new Sfc32(seed), phase.deadline)
       .finally(() => phase.nemesisDone = true);
     const [faultsDone] = await Promise.all([
       faulting,
@@ -449,7 +564,8 @@ export async function runJepsen(options: RunOptions): Promise<void> {
     // key must read what the history allows once every write has ended — the last
     // acknowledged write's value (NOT FOUND after a delete), or, where writes overlapped or
     // failed, one of theirs that no write acknowledged after it began and ended overwrote.
-    const finals = new Set(await readEveryKey(BROKER_COUNT, brokers[0]));
+    const reader = brokers.findIndex((_, client) => brokerFile(client) === cluster.serverFile);
+    const finals = new Set(await readEveryKey(BROKER_COUNT, brokers[reader]));
     const wrong = checkHistory([...history, ...finals])
       .filter((violation) => finals.has(violation.read))
       .map(({ read, reason }) => `after kv repair, GET ${read.key}: ${reason}`);
