@@ -24,7 +24,7 @@
  * @module
  */
 import { MAX_KEY_BYTES } from "../limits.ts";
-import { oneLine } from "../record/key.ts";
+import { describeCharacter, oneLine } from "../record/key.ts";
 
 /** Most keys one key file may define. */
 export const MAX_KEY_FILE_KEYS = 1000;
@@ -126,14 +126,6 @@ const EXPECTED_TYPES = "expected int, float or string";
 /** 1-based column of the UTF-16 `index` in `line`, counting code points. */
 function columnOf(line: string, index: number): number {
   return [...line.slice(0, index)].length + 1;
-}
-
-function describeCharacter(character: string): string {
-  const codePoint = character.codePointAt(0)!;
-  if (codePoint < 0x20 || codePoint === 0x7f || /\s/u.test(character)) {
-    return `the invisible character U+${codePoint.toString(16).toUpperCase().padStart(4, "0")}`;
-  }
-  return `'${character}'`;
 }
 
 /**

@@ -16,7 +16,7 @@
 import { DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { isWellFormedUtf8, readUtf8, utf8Length } from "../base/utf8.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
-import { DOT } from "./grammar.ts";
+import { DELETE, DOT, SINGLE_QUOTE } from "./grammar.ts";
 
 /**
  * Checks a record key given as UTF-8, `source[start, end)`: non-empty, at most
@@ -140,6 +140,28 @@ function dottedMessage(what: string, key: string): string {
  */
 export function oneLine(key: string): string {
   return key.replace(ONE_LINE_ESCAPED, unicodeEscape);
+}
+
+/**
+ * One character of a user's text named for a message: a control character or one
+ * {@link oneLine} escapes (drawn as nothing or as another, or breaking the line) by its code
+ * point, any other in quotes. The record parser's "found …" and the key file's "contains …"
+ * name characters alike through it.
+ *
+ * @example
+ * ```ts
+ * describeCharacter("\0"); // "control character U+0000"
+ * describeCharacter("\u00a0"); // "invisible character U+00A0"
+ * describeCharacter("'"); // `"'"`
+ * describeCharacter("é"); // "'é'"
+ * ```
+ */
+export function describeCharacter(character: string): string {
+  const codePoint = character.codePointAt(0)!;
+  const hex = codePoint.toString(16).toUpperCase().padStart(4, "0");
+  if (codePoint < 0x20 || codePoint === DELETE) return `control character U+${hex}`;
+  if (oneLine(character) !== character) return `invisible character U+${hex}`;
+  return codePoint === SINGLE_QUOTE ? `"'"` : `'${character}'`;
 }
 
 /**

@@ -55,7 +55,7 @@
  * @module
  */
 import type { ByteWriter } from "../base/bytes.ts";
-import { keyProblem, oneLine } from "./key.ts";
+import { describeCharacter, keyProblem, oneLine } from "./key.ts";
 import { MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { type Field, float, int, object, str, type Value } from "./value.ts";
 import {
@@ -66,7 +66,6 @@ import {
   CLOSE_BRACE,
   COLON,
   COMMA,
-  DELETE,
   DIGIT_NINE,
   DIGIT_ZERO,
   DOT,
@@ -602,14 +601,7 @@ class RecordLineParser {
   /** Describes the character at the current offset for an error message. */
   #found(): string {
     if (this.#offset >= this.#end) return "end of line";
-    const codePoint = this.#text.codePointAt(this.#offset)!;
-    const hex = codePoint.toString(16).toUpperCase().padStart(4, "0");
-    if (codePoint < 0x20 || codePoint === DELETE) return `control character U+${hex}`;
-    const character = String.fromCodePoint(codePoint);
-    // A line separator, a zero-width or bidi character, a no-break space: drawn as nothing or
-    // as another, or breaking the line, so named by its code point (oneLine's set).
-    if (oneLine(character) !== character) return `invisible character U+${hex}`;
-    return codePoint === SINGLE_QUOTE ? `"'"` : `'${character}'`;
+    return describeCharacter(String.fromCodePoint(this.#text.codePointAt(this.#offset)!));
   }
 
   #skipWhitespace(): void {
