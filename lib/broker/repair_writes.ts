@@ -206,7 +206,7 @@ const REMARKED_PURGE_ERROR =
  * repair re-marked it since (`kv repair -k` or `-s` first marks every server ff…ff, which
  * closes the other connections, so a purge sent after that learns it), and the copy this
  * repair would remove may be one the new placement counts on — its removal left an
- * acknowledged write on fewer than k of its homes (S34 F2).
+ * acknowledged write on fewer than k of its homes (tests/broker/repair_test.ts).
  *
  * @example
  * ```ts

@@ -6,7 +6,7 @@
  * servers. The three brokers follow the servers' k (no `-k`), and sit on both lists: two
  * on the four-server file, one on the five. A file of its own, so that the suite runs it
  * beside the other Jepsen runs. Its first run found a broker dying of an invariant when
- * k was lowered under one of its writes (S34 F1, tests/broker/cluster_k_test.ts).
+ * k was lowered under one of its writes (tests/broker/cluster_k_test.ts).
  * Replay a failing seed with `KV_JEPSEN_SEED=<seed>`; `KV_JEPSEN_PHASE_MS` sets how long
  * the faults last (default 5 s).
  *

@@ -26,7 +26,7 @@
  * cannot vouch that the key held nothing says so. One that answered DELETED is held to a
  * found value's rule, for any value: some PUT of k began before it ended and is not
  * overwritten before it began — else "DELETED, though …" (a replica that missed an
- * earlier delete, still holding the record, made it answer so until S34 F4's fix).
+ * earlier delete, still holding the record, made it answer so before protocol 10).
  *
  * A write that failed (refused, or its outcome unknown) may still have been applied by
  * some replica and spread by repair, at any time after it began: it may explain a read,

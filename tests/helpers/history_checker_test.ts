@@ -207,7 +207,7 @@ Deno.test("checker: the reasons name a stale value, a value no write made, and a
   assert.deepEqual(checkHistory([put(1, 0, 1), del(4, true)]), []);
   assert.deepEqual(checkHistory([put(1, 0, 1), del(2, true), del(4, false)]), []);
   assert.deepEqual(checkHistory([del(4, false)]), []);
-  // One that answered DELETED is held to a found value's rule, for any value (S34 F4: the
+  // One that answered DELETED is held to a found value's rule, for any value (before protocol 10 the
   // second DELETE answered DELETED while a replica that missed the first held the record).
   const [again] = checkHistory([put(1, 0, 1), del(2, true), del(4, true)]);
   assert.match(
