@@ -188,12 +188,21 @@ async function request(
   const headers = new Headers();
   if (type !== undefined) headers.set("Content-Type", type);
   const canHaveBody = method !== "GET" && method !== "HEAD";
-  const response = await fetch(`${http.url}${path}`, {
-    method,
-    headers,
-    body: canHaveBody && body !== undefined ? body.slice() : undefined,
-  });
-  return { status: response.status, text: await response.text() };
+  // One deadline for the answer and its body: a request kv http never answers fails the
+  // run that sent it rather than holding the suite.
+  const controller = new AbortController();
+  return await withDeadline(
+    (async () => {
+      const response = await fetch(`${http.url}${path}`, {
+        method,
+        headers,
+        body: canHaveBody && body !== undefined ? body.slice() : undefined,
+        signal: controller.signal,
+      });
+      return { status: response.status, text: await response.text() };
+    })(),
+    { what: `kv http's answer to ${method} /${path}`, onTimeout: () => controller.abort() },
+  );
 }
 
 Deno.test("kv http: random methods, paths, queries, bodies and content types get a 4xx or better with a one-line reason, never a 500, and change no record stored before", async () => {

@@ -636,7 +636,7 @@ Deno.test("store: a dir stamped alive longer ago than the grace is refused befor
   });
 });
 
-Deno.test("store: a running store restamps its record's alive every quarter of a short grace, and a stamp ahead of the clock opens with a warning", async () => {
+Deno.test("store: a running store restamps its record's alive while it runs (the interval is aliveStampInterval's, tested above), and a stamp ahead of the clock opens with a warning", async () => {
   await withTempDir(async (dir) => {
     const store = await Store.open({ dataDir: dir, tombstoneGraceMs: 2_000 });
     try {
