@@ -15,6 +15,7 @@
  */
 import { DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { isWellFormedUtf8, readUtf8, utf8Length } from "../base/utf8.ts";
+import { HIDDEN_CHARACTERS, oneLine, unicodeEscape } from "../base/one_line.ts";
 import { MAX_KEY_BYTES } from "../limits.ts";
 import { DOT } from "./grammar.ts";
 
@@ -127,41 +128,6 @@ function dottedMessage(what: string, key: string): string {
   return `${what} '${oneLine(key)}' contains '.' (it separates query paths)`;
 }
 
-/**
- * `key` (or any text a message quotes) with the characters a terminal would not show as
- * themselves ({@link HIDDEN_CHARACTERS}) escaped `\uXXXX`, so that the message stays one
- * line, sends the terminal nothing, and shows each key apart from any other.
- *
- * @example
- * ```ts
- * oneLine("a\nb"); // "a\\u000ab"
- * oneLine("victim\u200b"); // "victim\\u200b"
- * ```
- */
-export function oneLine(key: string): string {
-  return key.replace(ONE_LINE_ESCAPED, unicodeEscape);
-}
-
-/**
- * The characters a terminal or a page would not show as themselves, as the body of a
- * RegExp character class (flag `u`): controls (`\p{Cc}`: C0, DEL, C1 — a newline splits a
- * line, an escape sequence reaches the terminal, a tab or CR hides), format characters
- * (`\p{Cf}`: the zero-width space U+200B and the soft hyphen show as nothing, a bidi
- * override such as U+202E reverses what follows), the line and paragraph separators
- * U+2028 and U+2029, which some terminals break lines at, the rest of Unicode's default
- * ignorable characters (`\p{DI}`: a combining grapheme joiner U+034F, a variation selector
- * U+FE0F, a Hangul filler U+3164, drawn as nothing or a blank), and the spaces other than
- * U+0020 (`\p{Zs}` but it: a no-break space U+00A0 is drawn as a space). Keys differing only
- * by them looked identical (`victim` and `victim` followed by U+200B, or U+034F). The web
- * console's `HIDDEN_IN_TEXT` (lib/http/console/console.js) quotes keys holding the same
- * characters.
- */
-const HIDDEN_CHARACTERS =
-  "\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{DI}\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000";
-
-/** The characters {@link oneLine} escapes. */
-const ONE_LINE_ESCAPED = new RegExp(`[${HIDDEN_CHARACTERS}]`, "gu");
-
 function overLimitMessage(what: string, length: number): string {
   return `${what} is ${length} bytes, over the limit of ${MAX_KEY_BYTES}`;
 }
@@ -247,15 +213,6 @@ const SHORT_ESCAPES: Readonly<Record<string, string>> = {
   "\r": "\\r",
   "\t": "\\t",
 };
-
-/** A character as `\uXXXX`, or as its surrogate pair's two when past U+FFFF. */
-function unicodeEscape(character: string): string {
-  let escaped = "";
-  for (let i = 0; i < character.length; i++) {
-    escaped += `\\u${character.charCodeAt(i).toString(16).padStart(4, "0")}`;
-  }
-  return escaped;
-}
 
 /**
  * What an argument naming a key (or starting a path) holds, as the one-shot commands read
