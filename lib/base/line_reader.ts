@@ -22,6 +22,8 @@
  * @module
  */
 import { MAX_LINE_BYTES } from "../limits.ts";
+import { invariant } from "./invariant.ts";
+import { firstInvalidUtf8 } from "./utf8.ts";
 
 /** A line that was read: its text without the line ending. */
 export interface TextLine {
@@ -39,8 +41,13 @@ export interface TextLine {
 export interface BadLine {
   /** 1-based line number. */
   readonly lineNumber: number;
-  /** Why, in one line without the position: e.g. `invalid UTF-8 at byte 3`. */
+  /** Why, in one line without the position: e.g. `byte 0xff is not UTF-8`. */
   readonly error: string;
+  /**
+   * For a line that is not UTF-8, the 1-based column (in code points) of the character that
+   * is not; absent for a line over the limit, which is wrong as a whole.
+   */
+  readonly column?: number;
   /** The line's size in bytes, without `\n` and without a `\r` before it. */
   readonly byteLength: number;
   /** Absent on a bad line. */
@@ -249,7 +256,7 @@ export function decodeRawLine(line: RawLine): ReadLine {
   try {
     return { lineNumber, byteLength, text: rawLineDecoder.decode(bytes) };
   } catch {
-    return { lineNumber, byteLength, error: describeInvalidUtf8(bytes) };
+    return { lineNumber, byteLength, ...invalidUtf8(bytes) };
   }
 }
 
@@ -362,29 +369,10 @@ function startsWithByteOrderMark(bytes: Uint8Array): boolean {
     bytes[2] === BYTE_ORDER_MARK[2];
 }
 
-/**
- * Says where `bytes`, which failed to decode, stops being valid UTF-8. A prefix
- * that is valid so far (possibly ending inside a character) decodes in
- * streaming mode, and that only ever turns false as the prefix grows, so a
- * binary search over prefix lengths finds the first bad byte.
- */
-function describeInvalidUtf8(bytes: Uint8Array): string {
-  if (decodesSoFar(bytes)) return "invalid UTF-8: the line ends inside a character";
-  let validLength = 0;
-  let invalidLength = bytes.length;
-  while (invalidLength - validLength > 1) {
-    const middle = Math.floor((validLength + invalidLength) / 2);
-    if (decodesSoFar(bytes.subarray(0, middle))) validLength = middle;
-    else invalidLength = middle;
-  }
-  return `invalid UTF-8 at byte ${invalidLength}`;
-}
-
-function decodesSoFar(bytes: Uint8Array): boolean {
-  try {
-    new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes, { stream: true });
-    return true;
-  } catch {
-    return false;
-  }
+/** Why `bytes`, which failed to decode, are not UTF-8, and the column where they stop being. */
+function invalidUtf8(bytes: Uint8Array): { error: string; column: number } {
+  const at = firstInvalidUtf8(bytes, 0, bytes.length);
+  invariant(at >= 0, "a line a fatal TextDecoder refused is not well-formed UTF-8");
+  const column = [...rawLineDecoder.decode(bytes.subarray(0, at))].length + 1;
+  return { error: `byte 0x${bytes[at].toString(16).padStart(2, "0")} is not UTF-8`, column };
 }

@@ -15,6 +15,8 @@
  * @module
  */
 import { concatBytes } from "./bytes.ts";
+import { invariant } from "./invariant.ts";
+import { firstInvalidUtf8 } from "./utf8.ts";
 
 /** Bytes asked of the file per read. */
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -146,8 +148,65 @@ function notRegularKind(info: Deno.FileInfo): string | undefined {
 }
 
 /**
+ * Bytes that are not UTF-8 text, and where the first character that is not starts: its
+ * 1-based line and column (in code points, as kv's other file positions count), so that a
+ * caller names it `file:line:col`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   decodeUtf8Text(Uint8Array.of(0x61, 0x0a, 0x62, 0xff));
+ * } catch (error) {
+ *   (error as NotUtf8Error).message; // "2:2: not UTF-8 text (byte 0xff)"
+ * }
+ * ```
+ */
+export class NotUtf8Error extends Error {
+  /** 1-based line of the first character that is not UTF-8. */
+  readonly line: number;
+  /** 1-based column of it, in code points. */
+  readonly column: number;
+
+  /** The error for the character at `line`:`column`, starting with `byte`. */
+  constructor(line: number, column: number, byte: number) {
+    super(`${line}:${column}: not UTF-8 text (byte 0x${byte.toString(16).padStart(2, "0")})`);
+    this.name = "NotUtf8Error";
+    this.line = line;
+    this.column = column;
+  }
+}
+
+/**
+ * `bytes` decoded as UTF-8 (a leading byte order mark dropped); bytes that are not UTF-8
+ * throw a {@link NotUtf8Error} naming where.
+ *
+ * @example
+ * ```ts
+ * decodeUtf8Text(new TextEncoder().encode("127.0.0.1 8000\n")); // "127.0.0.1 8000\n"
+ * ```
+ */
+export function decodeUtf8Text(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw notUtf8At(bytes);
+  }
+}
+
+/** The {@link NotUtf8Error} for `bytes`, which do not decode. */
+function notUtf8At(bytes: Uint8Array): NotUtf8Error {
+  const at = firstInvalidUtf8(bytes, 0, bytes.length);
+  invariant(at >= 0, "bytes a fatal TextDecoder refused are not well-formed UTF-8");
+  // A byte order mark starts no column: the readers drop it.
+  const before = new TextDecoder("utf-8").decode(bytes.subarray(0, at));
+  const lines = before.split("\n");
+  const column = [...lines[lines.length - 1]].length + 1;
+  return new NotUtf8Error(lines.length, column, bytes[at]);
+}
+
+/**
  * The file at `path` as UTF-8 text, read as {@link readFileBounded} reads; bytes that are
- * not UTF-8 throw a TypeError.
+ * not UTF-8 throw a {@link NotUtf8Error}.
  *
  * @example
  * ```ts
@@ -155,6 +214,5 @@ function notRegularKind(info: Deno.FileInfo): string | undefined {
  * ```
  */
 export async function readTextFileBounded(path: string, maxBytes: number): Promise<string> {
-  const bytes = await readFileBounded(path, maxBytes);
-  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  return decodeUtf8Text(await readFileBounded(path, maxBytes));
 }

@@ -141,6 +141,21 @@ export function readUtf8(source: Uint8Array, offset: number, length: number): st
  * ```
  */
 export function isWellFormedUtf8(source: Uint8Array, start: number, end: number): boolean {
+  return firstInvalidUtf8(source, start, end) < 0;
+}
+
+/**
+ * The index of the first byte of `source[start, end)` that starts no well-formed UTF-8
+ * character ({@link isWellFormedUtf8}'s rules: a stray or overlong byte, a surrogate, a
+ * sequence broken or cut short by `end`), or -1 when all of it is well formed: where a
+ * message tells a person their file or line stops being UTF-8.
+ *
+ * @example
+ * ```ts
+ * firstInvalidUtf8(new Uint8Array([0x61, 0xc3, 0x41]), 0, 3); // 1: 0xc3 needs a continuation
+ * ```
+ */
+export function firstInvalidUtf8(source: Uint8Array, start: number, end: number): number {
   let i = start;
   while (i < end) {
     const lead = source[i];
@@ -156,21 +171,21 @@ export function isWellFormedUtf8(source: Uint8Array, start: number, end: number)
     if (lead >= 0xc2 && lead <= 0xdf) rest = 0;
     else if (lead >= 0xe0 && lead <= 0xef) rest = 1;
     else if (lead >= 0xf0 && lead <= 0xf4) rest = 2;
-    else return false;
+    else return i;
     if (lead === 0xe0) low = 0xa0; // overlong below U+0800
     else if (lead === 0xed) high = 0x9f; // surrogates
     else if (lead === 0xf0) low = 0x90; // overlong below U+10000
     else if (lead === 0xf4) high = 0x8f; // above U+10FFFF
-    if (i + 2 + rest > end) return false;
+    if (i + 2 + rest > end) return i;
     const second = source[i + 1];
-    if (second < low || second > high) return false;
+    if (second < low || second > high) return i;
     for (let k = 0; k < rest; k++) {
       const byte = source[i + 2 + k];
-      if (byte < 0x80 || byte > 0xbf) return false;
+      if (byte < 0x80 || byte > 0xbf) return i;
     }
     i += 2 + rest;
   }
-  return true;
+  return -1;
 }
 
 /**

@@ -1221,13 +1221,16 @@ export class Broker {
   ): Promise<Change> {
     const { list, walk } = start;
     let servers = start.servers;
-    let existed = false;
+    // What the write replaced, newest first: a record there makes a DELETE's answer DELETED.
+    let prior: Prior | undefined;
+    const attempts: Version[] = [];
     let existenceLost = false;
     let probed = false;
     // Why the servers that answered cannot vouch that the key held nothing, once probed.
     let doubt: string | undefined;
     let version = first ?? this.#clock.next();
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      attempts.push(version);
       const written = await this.#writeK(
         walk,
         list,
@@ -1239,8 +1242,8 @@ export class Broker {
       this.#recordHints(partition, list, servers);
       const failed = writeFailure(verb, key, written, this.#k, this.#pool.servers);
       if (failed !== undefined) return failed;
-      const met = this.#judgeWrite(written.results, version, first !== undefined);
-      existed ||= met.existed;
+      const met = this.#judgeWrite(written.results, version, first !== undefined, attempts);
+      prior = newerPrior(prior, met.prior);
       // A DELETE sent again over a closed connection finds itself stored: what that server
       // held before it is lost with the first answer.
       existenceLost ||= verb === "delete" && met.storedBefore;
@@ -1251,15 +1254,16 @@ export class Broker {
       }
       if (held === undefined && !probed && !this.#meetsEveryWrite(list, written.trusted)) {
         probed = true;
-        const probe = await this.#probe(key, version, verb === "delete" && !existed);
+        const probe = await this.#probe(key, version, verb === "delete" && !prior?.record);
         held = probe.newer;
         doubt = probe.doubt;
-        existed ||= probe.existed;
+        prior = newerPrior(prior, notAttempted(probe.prior, attempts));
         if (held !== undefined && first !== undefined && this.#ownSince(held, version)) {
           held = undefined;
         }
       }
       if (held === undefined) {
+        const existed = prior?.record === true;
         if (existenceLost && !existed) doubt ??= deletedUnseen(key);
         // A PUT stored beyond the front is told that reads may miss it, which says more.
         const beyondFront = verb === "put" && this.#storedBeyondFront(list, servers);
@@ -1371,8 +1375,10 @@ export class Broker {
   /**
    * What a write at `version` met on its servers: the newest version held (STALE) of
    * another broker, or of this one when not `again` ({@link Broker.putEncodedAgain}),
-   * whether a later write of this broker's own superseded it (only `again`), whether
-   * a DELETE found the key, and whether a server held `version` itself (`storedBefore`):
+   * whether a later write of this broker's own superseded it (only `again`), the newest
+   * version a DELETE replaced (`prior`; its own earlier `attempts` left out: a server that
+   * stored one answered it, not what the key held before), and whether a server held
+   * `version` itself (`storedBefore`):
    * the write, sent again because the connection it went out on closed before its answer
    * (ServerPool sends such a request once more), had been stored by the first send. That is
    * the write in place, not a newer one to write after: written again, a DELETE's second
@@ -1382,10 +1388,11 @@ export class Broker {
     results: readonly (PutResult | DeleteResult)[],
     version: Version,
     again: boolean,
-  ): { held: Version | undefined; superseded: boolean; existed: boolean; storedBefore: boolean } {
+    attempts: readonly Version[],
+  ): { held: Version | undefined; superseded: boolean; prior?: Prior; storedBefore: boolean } {
     let held: Version | undefined;
     let superseded = false;
-    let existed = false;
+    let prior: Prior | undefined;
     let storedBefore = false;
     for (const result of results) {
       if (result.kind === "stale") {
@@ -1393,9 +1400,12 @@ export class Broker {
         if (again && this.#ownSince(result.version, version)) superseded ||= order > 0;
         else if (order === 0) storedBefore = true;
         else held = held === undefined ? result.version : newerVersion(held, result.version);
-      } else if (result.kind === "deleted" && result.existed) existed = true;
+      } else if (result.kind === "deleted" && result.replaced !== undefined) {
+        const replaced = { version: result.replaced, record: result.existed };
+        prior = newerPrior(prior, notAttempted(replaced, attempts));
+      }
     }
-    return { held, superseded, existed, storedBefore };
+    return { held, superseded, prior, storedBefore };
   }
 
   /**
@@ -1425,9 +1435,9 @@ export class Broker {
   /**
    * What a read of `key` finds (asking down the list until k trustworthy servers
    * answered, as GET) for a write at `version` whose own servers could not vouch for
-   * every earlier write: the newer version it must be stamped after, if any; whether the
-   * newest version older than the write is a record (it existed), when the servers that
-   * answered vouch for that; else why they cannot (the GET rule, {@link Broker#lookup}),
+   * every earlier write: the newer version it must be stamped after, if any; the newest
+   * version older than the write and whether it is a record (`prior`), when the servers
+   * that answered vouch for that; else why they cannot (the GET rule, {@link Broker#lookup}),
    * as the write's warning: that the record may have existed, for a `deleteFoundNothing`;
    * that a write held by servers it could not ask may win over this one, when some server
    * of the key's list did not answer ({@link unvouchedWrite}). Servers that answered told
@@ -1438,7 +1448,7 @@ export class Broker {
     key: string,
     version: Version,
     deleteFoundNothing: boolean,
-  ): Promise<{ newer: Version | undefined; existed: boolean; doubt: string | undefined }> {
+  ): Promise<{ newer: Version | undefined; prior?: Prior; doubt: string | undefined }> {
     return this.#lookup(
       key,
       (connection, settle) => connection.getEncodedTo(key, settle),
@@ -1454,15 +1464,17 @@ export class Broker {
           ),
         );
         const vouched = this.#vouched(list, replies);
-        // Only answers that vouch tell it existed: an unrepaired server may have lost the
-        // tombstone that deleted a record it holds.
-        const existed = vouched && before?.read.encoded !== undefined;
+        // Only answers that vouch tell what the key held: an unrepaired server may have
+        // lost the tombstone that deleted a record it holds.
+        const prior = vouched && before?.read.version !== undefined
+          ? { version: before.read.version, record: before.read.encoded !== undefined }
+          : undefined;
         const hidden = replies.answered.length < list.length;
         if (vouched || (!hidden && !deleteFoundNothing)) {
-          return { newer, existed, doubt: undefined };
+          return { newer, prior, doubt: undefined };
         }
         const doubt = this.#doubt(key, list, replies, unvouchedWrite(deleteFoundNothing, hidden));
-        return { newer, existed, doubt };
+        return { newer, prior, doubt };
       },
     );
   }
@@ -1986,6 +1998,26 @@ async function dropLostCopies(
     missed.set(copy.index, why);
     copies.splice(copies.indexOf(copy), 1);
   });
+}
+
+/** A version a write replaced, and whether it was a record's (else a tombstone's). */
+interface Prior {
+  readonly version: Version;
+  readonly record: boolean;
+}
+
+/** The newer of two replaced versions, either unset. */
+function newerPrior(a: Prior | undefined, b: Prior | undefined): Prior | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return compareVersions(b.version, a.version) > 0 ? b : a;
+}
+
+/** `prior` unless it is one of the write's own `attempts`, which replaced nothing of before. */
+function notAttempted(prior: Prior | undefined, attempts: readonly Version[]): Prior | undefined {
+  if (prior === undefined) return undefined;
+  return attempts.some((version) => compareVersions(version, prior.version) === 0)
+    ? undefined
+    : prior;
 }
 
 /** The answer holding the newest version (a record or a tombstone), if any holds one. */

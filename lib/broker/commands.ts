@@ -82,8 +82,7 @@ import { DecodeError, UTF8_CACHE_MAX_BYTES, Utf8Cache } from "../base/bytes.ts";
 import { formatVersion } from "../record/version.ts";
 import { HELP_COLUMNS, wrapWords } from "../base/wrap_words.ts";
 import { closestWord } from "../base/edit_distance.ts";
-import { keyProblem, listedKey, readListedKey } from "../record/key.ts";
-import { oneLine } from "../base/one_line.ts";
+import { keyProblem, listedKey, oneLine, readListedKey } from "../record/key.ts";
 import {
   CharClass,
   charClass,

@@ -346,7 +346,7 @@ class IndexRun {
       key = this.#encodeLine(line);
     } catch (error) {
       if (error instanceof UnreadableLineError) {
-        this.#skip(`${line.lineNumber}: ${error.message}`);
+        this.#skip(`${line.lineNumber}:${error.column}: ${error.message}`);
         return;
       }
       if (!(error instanceof RecordParseError)) throw error;
@@ -391,7 +391,9 @@ class IndexRun {
       }
     }
     const decoded = decodeRawLine(line);
-    if (decoded.error !== undefined) throw new UnreadableLineError(decoded.error);
+    if (decoded.error !== undefined) {
+      throw new UnreadableLineError(decoded.error, decoded.column ?? 1);
+    }
     if (this.#duplicateKeys === "last-wins") {
       const record = parseRecordLine(decoded.text, line.lineNumber, {
         duplicateKeys: this.#duplicateKeys,
@@ -1138,9 +1140,13 @@ function batchLimit(connection: ServerConnection): number {
 
 /** A line that is not UTF-8: reported and skipped like a line that does not parse. */
 class UnreadableLineError extends Error {
-  constructor(message: string) {
+  /** 1-based column of the character that is not UTF-8. */
+  readonly column: number;
+
+  constructor(message: string, column: number) {
     super(message);
     this.name = "UnreadableLineError";
+    this.column = column;
   }
 }
 

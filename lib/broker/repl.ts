@@ -306,7 +306,8 @@ function planLine(
   if (line.error !== undefined) {
     // A line is unreadable for one of two reasons: over the limit the CLI reads lines
     // with (MAX_LINE_BYTES), or not UTF-8.
-    const error = `${line.error}; nothing was run` +
+    const where = line.column === undefined ? "" : `column ${line.column}: `;
+    const error = `${where}${line.error}; nothing was run` +
       (line.byteLength > MAX_LINE_BYTES ? LONG_LINE_ADVICE : NOT_UTF8_ADVICE);
     const mistake = { mistake: { op: "INVALID", error } };
     return { access: { kind: "none" }, run: () => Promise.resolve(mistake) };

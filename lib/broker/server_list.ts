@@ -16,8 +16,9 @@
  * @module
  */
 import { describeFsError } from "../base/fs_error.ts";
-import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
+import { FileTooLargeError, NotUtf8Error, readTextFileBounded } from "../base/read_bounded.ts";
 import { hostPort } from "../base/host_port.ts";
+import { oneLine } from "../record/key.ts";
 
 /**
  * A server file that cannot be read or parsed; its message is one line saying what
@@ -231,7 +232,7 @@ type ParsedLine = ServerAddress | { readonly problem: string; readonly at: numbe
 
 function parseLine(line: string): ParsedLine {
   const match = HOST_PORT_SPACED.exec(line) ?? HOST_PORT_COLON.exec(line) ?? IPV6_PORT.exec(line);
-  const expected = `expected 'HOST PORT' or 'HOST:PORT', found '${line}'`;
+  const expected = `expected 'HOST PORT' or 'HOST:PORT', found '${oneLine(line)}'`;
   if (match === null) return { problem: expected, at: 0 };
   const hostname = match[1].startsWith("[") && match[1].endsWith("]")
     ? match[1].slice(1, -1)
@@ -329,6 +330,9 @@ export async function readServerList(path: string): Promise<ServerAddress[]> {
         `${path}: server file larger than ${MAX_SERVER_FILE_BYTES} bytes; a server file lists ` +
           "servers only, one a line",
       );
+    }
+    if (error instanceof NotUtf8Error) {
+      throw new ServerFileError(`${path}:${error.message}; save the server file as UTF-8`);
     }
     throw new ServerFileError(`${path}: cannot read the server file: ${describeFsError(error)}`);
   }

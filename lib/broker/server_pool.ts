@@ -30,6 +30,7 @@ import {
   ServerClient,
   ServerError,
   type Settle,
+  spokenVersions,
 } from "../protocol/client.ts";
 import {
   type DeleteResult,
@@ -40,6 +41,7 @@ import {
   type NodeState,
   type PartitionDigests,
   type PartitionListing,
+  PROTOCOL_VERSION,
   type PutManyRefusal,
   type PutResult,
   type ServerStats,
@@ -393,10 +395,10 @@ interface Slot {
 
 /**
  * A server that is running but cannot be used with this client's credentials (or TLS
- * settings), or an address where no kv server answers but another server (a web server,
- * SSH, Redis: lib/protocol/stranger.ts), so that
- * reconnecting cannot help: the client, the server's certificate, or the server file must
- * change.
+ * settings), or a kv server of another protocol version (an older or newer kv), or an address
+ * where no kv server answers but another server (a web server, SSH, Redis:
+ * lib/protocol/stranger.ts), so that reconnecting cannot help: the client, the server's
+ * certificate, kv on one side, or the server file must change.
  *
  * @example
  * ```ts
@@ -415,15 +417,20 @@ export interface CredentialsRefusal {
    * itself (expired, or not for the name used); `"not-tls"`, a server without TLS;
    * `"tls-needed"`, a TLS server this client reached without TLS. `"not-kv"`: another
    * server answered (an HTTP server, `kv http`'s port say; SSH, Redis: bytes no kv server
-   * sends first, lib/protocol/stranger.ts), a wrong line of the server file.
+   * sends first, lib/protocol/stranger.ts), a wrong line of the server file. `"version"`: a
+   * kv server speaking another protocol version refused this client's HELLO
+   * (UNSUPPORTED_VERSION): the older of the two must be upgraded.
    */
-  readonly kind: "auth-required" | "auth-failed" | "not-kv" | TlsRefusal["kind"];
+  readonly kind: "auth-required" | "auth-failed" | "not-kv" | "version" | TlsRefusal["kind"];
   /** The refusal in the server's or TLS's words ("AUTH_FAILED: …", "invalid peer certificate: UnknownIssuer"). */
   readonly reason: string;
 }
 
+/** The kinds of refusal said in fixed words: all but a version's, which names both versions. */
+type FixedRefusalKind = Exclude<CredentialsRefusal["kind"], "version">;
+
 /** What the client (or the server's auth file) needs for each kind of refusal. */
-const REFUSAL_ADVICE: Readonly<Record<CredentialsRefusal["kind"], string>> = {
+const REFUSAL_ADVICE: Readonly<Record<FixedRefusalKind, string>> = {
   "auth-required": "give the client an auth file holding one of its secrets",
   "auth-failed": "the client's secret (its auth file's first line) must be in the server's " +
     "auth file",
@@ -444,14 +451,25 @@ const REFUSAL_ADVICE: Readonly<Record<CredentialsRefusal["kind"], string>> = {
  * kv server answers (`"not-kv"`), or a TLS server met without TLS (`"tls-needed"`), which may be
  * kv's own or any other.
  */
-function refusalNamesLine(kind: CredentialsRefusal["kind"]): boolean {
+function refusalMayBeLine(kind: CredentialsRefusal["kind"]): boolean {
   return kind === "not-kv" || kind === "tls-needed";
+}
+
+/**
+ * Whether the line about a refusal of `kind` names the server file's line: where that line
+ * may be the fix ({@link refusalMayBeLine}), and for a kv server of another version
+ * (`"version"`), which the line picks out among the file's servers: the one left out of an
+ * upgrade, or an older kv left on a port the file names.
+ */
+function refusalNamesLine(kind: CredentialsRefusal["kind"]): boolean {
+  return refusalMayBeLine(kind) || kind === "version";
 }
 
 /**
  * `where` (the server file's `file:line:col` of a server) and ": ", to lead the line about a
  * server that `refusal` turned away when that line may be the fix (an address where no kv
- * server answers, or a TLS server met without TLS); "" otherwise, or without a server file.
+ * server answers, or a TLS server met without TLS) or names the server of another kv version
+ * to upgrade; "" otherwise, or without a server file.
  *
  * @example
  * ```ts
@@ -469,7 +487,7 @@ export function lineLead(
 }
 
 /** What each kind of refusal says happened, after the server's id. */
-const REFUSAL_WHAT: Readonly<Record<CredentialsRefusal["kind"], string>> = {
+const REFUSAL_WHAT: Readonly<Record<FixedRefusalKind, string>> = {
   "auth-required": "refused this client's credentials",
   "auth-failed": "refused this client's credentials",
   "ca": "has a TLS certificate no CA this client was given signed",
@@ -502,19 +520,53 @@ function openServerText(server: ServerAddress): string {
  * ```
  */
 function refusalText(refusal: CredentialsRefusal): string {
+  if (refusal.kind === "version") return versionRefusalText(refusal.reason);
   const what = REFUSAL_WHAT[refusal.kind];
   // A web server at a kv server's address is no kv server running, and a TLS server may be
   // none either: the advice says what to fix.
-  const running = refusalNamesLine(refusal.kind) ? "" : "the server is running: ";
+  const running = refusalMayBeLine(refusal.kind) ? "" : "the server is running: ";
   return `${what} (${refusal.reason}); ${running}${REFUSAL_ADVICE[refusal.kind]}`;
+}
+
+/**
+ * A kv server's refusal of this client's protocol version after the server's id, `reason`
+ * its UNSUPPORTED_VERSION in its words: the versions of both, and which is the older to
+ * upgrade when its words name its versions (any kv's so far do: spokenVersions). Restarting
+ * cannot mend it, so it says the server runs.
+ *
+ * @example
+ * ```ts ignore
+ * versionRefusalText("UNSUPPORTED_VERSION: protocol version 9 is not supported; this server " +
+ *   "speaks version 8 only: upgrade the older of the two");
+ * // "speaks kv protocol version 8, not this client's 9 (UNSUPPORTED_VERSION: …); the server
+ * // is running: upgrade the older of the two, here the server's kv"
+ * ```
+ */
+function versionRefusalText(reason: string): string {
+  const spoken = spokenVersions(reason);
+  // A server speaking this client's version accepts its HELLO: such words are not understood.
+  if (
+    spoken === undefined ||
+    (spoken.lowest <= PROTOCOL_VERSION && PROTOCOL_VERSION <= spoken.highest)
+  ) {
+    return `speaks another kv protocol version than this client's ${PROTOCOL_VERSION} ` +
+      `(${reason}); the server is running: upgrade the older of the two`;
+  }
+  const versions = spoken.lowest === spoken.highest
+    ? `version ${spoken.lowest}`
+    : `versions ${spoken.lowest} to ${spoken.highest}`;
+  const older = spoken.highest < PROTOCOL_VERSION ? "the server's kv" : "this client's kv";
+  return `speaks kv protocol ${versions}, not this client's ${PROTOCOL_VERSION} (${reason}); ` +
+    `the server is running: upgrade the older of the two, here ${older}`;
 }
 
 /**
  * No server could be used and at least one refused this client's credentials (an auth
  * file it lacks or does not hold the secret of), or had a certificate no CA the client was
- * given signed, or one expired or for another name, or spoke no TLS, or was no kv server
- * (it answered in HTTP, or as another server): reconnecting cannot help, the client must be given other
- * credentials (or the server another certificate, or the server file another address).
+ * given signed, or one expired or for another name, or spoke no TLS, or was a kv server of
+ * another protocol version, or was no kv server (it answered in HTTP, or as another server):
+ * reconnecting cannot help, the client must be given other credentials (or the server another
+ * certificate, the older side a newer kv, or the server file another address).
  *
  * @example
  * ```ts
@@ -541,7 +593,8 @@ export class CredentialsRefusedError extends Error {
    * @param server the refusing server's id (`host:port`).
    * @param refusal what was refused, and why.
    * @param where where the server file lists it (`servers.txt:3:1`), if it was read from one:
-   * the message leads with it when the line may be the fix ({@link lineLead}).
+   * the message leads with it when the line may be the fix, or names the server of another
+   * kv version ({@link lineLead}).
    */
   constructor(server: string, refusal: CredentialsRefusal, where?: string) {
     super(`${lineLead(refusal, where)}${server} ${refusalText(refusal)}`);
@@ -583,8 +636,9 @@ function busyText(busy: string): string {
 }
 
 /**
- * Why a failed connection attempt failed for the client's credentials or TLS, or for
- * another server than a kv server at the address, if it did.
+ * Why a failed connection attempt failed for the client's credentials or TLS, for a kv
+ * server of another protocol version, or for another server than a kv server at the
+ * address, if it did.
  */
 function refusalOf(error: unknown): CredentialsRefusal | undefined {
   const stranger = notKvServer(error);
@@ -595,6 +649,10 @@ function refusalOf(error: unknown): CredentialsRefusal | undefined {
   }
   if (cause instanceof ServerError && cause.code === ErrorCode.AUTH_FAILED) {
     return { kind: "auth-failed", reason: cause.message };
+  }
+  // An older or newer kv server: it runs, and no reconnect changes either side's version.
+  if (cause instanceof ServerError && cause.code === ErrorCode.UNSUPPORTED_VERSION) {
+    return { kind: "version", reason: cause.message };
   }
   return tlsRefusal(error);
 }

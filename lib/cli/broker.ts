@@ -43,7 +43,7 @@ import {
   USAGE_EXIT_CODE,
   UserError,
 } from "./user_error.ts";
-import { describeFsError } from "../base/fs_error.ts";
+import { describeFsError, isFsError } from "../base/fs_error.ts";
 import { isDumbTerminal } from "../base/terminal.ts";
 import { EXIT_UNAVAILABLE } from "./oneshot.ts";
 import { repairCommandLine } from "./shell_command.ts";
@@ -363,9 +363,17 @@ async function indexData(
       ? await indexLines(broker, readStdin("broker"), { fileName: STDIN_NAME, ...options })
       : await indexFile(broker, dataPath, options);
   } catch (error) {
-    if (!(error instanceof EndlessLineError)) throw error;
     const name = inputName(dataPath);
-    throw new UserError(`kv broker: ${name}: ${error.message}`);
+    if (error instanceof EndlessLineError) {
+      throw new UserError(`kv broker: ${name}: ${error.message}`);
+    }
+    // A read that failed half-way (EIO from a failing disk or a file of /proc): the file's
+    // fault, not kv's. What was read before it was sent, and may be stored.
+    if (!isFsError(error)) throw error;
+    throw new UserError(
+      `kv broker: cannot read ${name}: ${describeFsError(error)}; the records before the ` +
+        "failed read may be stored",
+    );
   } finally {
     stop.dispose();
   }

@@ -23,7 +23,12 @@ import { generateChunksInParallel, generatorWorkerCount } from "../gen/parallel.
 import { KeyFileError, type KeySpec, MAX_KEY_FILE_BYTES, parseKeyFile } from "../gen/keyfile.ts";
 import { MAX_SEED, randomSeed } from "../gen/prng.ts";
 import { ProgressBar } from "../base/progress.ts";
-import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
+import {
+  decodeUtf8Text,
+  FileTooLargeError,
+  NotUtf8Error,
+  readFileBounded,
+} from "../base/read_bounded.ts";
 import { intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { SIGNAL_EXIT_CODES, STOPPED_WORDS, type StopSignal, UserError } from "./user_error.ts";
@@ -282,9 +287,10 @@ async function readKeyFile(path: string): Promise<KeySpec[]> {
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw cannotRead("it is not UTF-8 text");
+    text = decodeUtf8Text(bytes);
+  } catch (error) {
+    if (!(error instanceof NotUtf8Error)) throw error;
+    throw new UserError(`kv ${COMMAND}: ${path}:${error.message}; save the key file as UTF-8`);
   }
   try {
     return parseKeyFile(text, path);

@@ -39,8 +39,7 @@ import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { readServerList, ServerFileError } from "../broker/server_list.ts";
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "../broker/server_pool.ts";
 import { writeLine } from "../base/stdout.ts";
-import { keyProblem, listedKey, readListedKey } from "../record/key.ts";
-import { oneLine } from "../base/one_line.ts";
+import { keyProblem, listedKey, oneLine, readListedKey } from "../record/key.ts";
 import { QueryPathError, splitQueryPath } from "../record/query_path.ts";
 import { DecodeError } from "../base/bytes.ts";
 import {

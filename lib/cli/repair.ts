@@ -352,7 +352,7 @@ function downBeforeChange(
   const [outcome, run] = dryRun
     ? ["dry run: a run would be refused, changing nothing", "a run would change"]
     : ["nothing was changed", "this run changes"];
-  // A server that turned this client away (credentials, TLS, no kv server, BUSY) is
+  // A server that turned this client away (credentials, TLS, kv version, no kv server, BUSY) is
   // running: starting it is no cure, and its own words (the pool's) say what is.
   const stopped = down.filter((index) => pool.refusal(index) === undefined && !pool.isBusy(index));
   const turnedAway = down.length - stopped.length;
@@ -376,7 +376,8 @@ function downBeforeChange(
 /**
  * Server `index`, not up, as {@link ServerPool.downMessage} names it, led by its
  * `file:line:col` when that line may be the fix (no kv server answers there, or a TLS server
- * does: lineLead), as every other client names it (CredentialsRefusedError).
+ * does) or names a kv server of another version (lineLead), as every other client names it
+ * (CredentialsRefusedError).
  */
 function downNamed(pool: ServerPool, index: number): string {
   return `${lineLead(pool.refusal(index), pool.servers[index].where)}${pool.downMessage(index)}`;
@@ -588,12 +589,15 @@ function printReport(
  * After a run that found servers down: what to do when one will not come back (its
  * machine lost). "Fix the one above" cannot be done then, and README's replacement by a
  * list with both servers needs the old one up; its line deleted, its keys' other
- * replicas are the source.
+ * replicas are the source. Not for a server that turned the run away (credentials, TLS,
+ * another kv version, no kv server, BUSY): it is running, and its failure line says what
+ * will mend it.
  */
 function printGoneAdvice(report: RepairReport, pool: ServerPool, path: string, again: string) {
-  const down = report.failures.map((failure) => failure.server).filter((id) =>
-    !pool.isUp(pool.servers.findIndex((server) => server.id === id))
-  );
+  const down = report.failures.map((failure) => failure.server).filter((id) => {
+    const index = pool.servers.findIndex((server) => server.id === id);
+    return !pool.isUp(index) && pool.refusal(index) === undefined && !pool.isBusy(index);
+  });
   if (down.length === 0) return;
   const one = down.length === 1;
   console.error(

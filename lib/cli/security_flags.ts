@@ -116,10 +116,12 @@ export function authFileFromEnv(): string | undefined {
  * caused by) a CredentialsRefusedError: no server could be used and one refused the auth
  * file the flags (or `KV_AUTH_FILE`) name, or its lack, or had a certificate the CA of
  * `--tls-ca` did not sign, or one expired (or for another name), or spoke no TLS to
- * `--tls-ca`, or spoke TLS without it (kv's TLS server, or another), or was no kv server (an
- * HTTP, SSH, Redis… server's address in the server file). One line naming the server, the
- * file (and where its path came from) and the flag, certificate or server file line to fix; undefined for any other error. Every client command maps
- * the case through here, so all say it alike.
+ * `--tls-ca`, or spoke TLS without it (kv's TLS server, or another), or was a kv server of
+ * another protocol version (an older or newer kv), or was no kv server (an HTTP, SSH, Redis…
+ * server's address in the server file). One line naming the server, the file (and where its
+ * path came from) and the flag, certificate, kv to upgrade or server file line to fix;
+ * undefined for any other error. Every client command maps the case through here, so all say
+ * it alike.
  *
  * @example
  * ```ts
@@ -170,9 +172,9 @@ export function credentialsRefusedError(
         "running: leave out --tls-ca to reach it over plain TCP, or give the server --tls-cert",
     );
   }
-  // The server's certificate, or the server file's line, is at fault, not a flag of this
-  // command; the message names the line.
-  if (refusal.kind === "certificate" || refusal.kind === "not-kv") {
+  // The server's certificate, the server file's line, or kv on one side (another protocol
+  // version) is at fault, not a flag of this command; the message names the line.
+  if (refusal.kind === "certificate" || refusal.kind === "not-kv" || refusal.kind === "version") {
     return new UserError(`kv ${command}: ${refused.message}`);
   }
   const authFile = values["auth-file"] ?? authFileFromEnv();

@@ -9,6 +9,7 @@
  * ```
  * @module
  */
+import { oneLine } from "../record/key.ts";
 
 /** Exit code for every user mistake, as documented in the README. */
 export const USAGE_EXIT_CODE = 2;
@@ -57,12 +58,15 @@ export const STOPPED_WORDS: Readonly<Record<StopSignal, string>> = {
  */
 export class UserError extends Error {
   /**
-   * The error for a user's mistake, told in `message` alone (no stack trace).
+   * The error for a user's mistake, told in `message` alone (no stack trace). What it quotes
+   * of the user's input (a flag's value, a line of a file) is shown with its newlines, escape
+   * sequences and other hidden characters escaped (`oneLine`), so that it stays one line and
+   * sends the terminal nothing.
    *
    * @param message one line: what was wrong, where (file:line:col), what to do.
    */
   constructor(message: string) {
-    super(message);
+    super(oneLine(message));
     this.name = "UserError";
   }
 }

@@ -218,7 +218,8 @@ export class KvCore {
 
   /**
    * Connects; a server list naming one server twice, credentials refused by every
-   * server reached (or another server's address among them, kv http's, SSH's) when none could be used, or no
+   * server reached (or another server's address among them, kv http's, SSH's, or a kv server
+   * of another protocol version) when none could be used, or no
    * k given while no reachable server records one and some are unreachable (the cluster's
    * k cannot be learned, and a guess would outlive the outage: lib/broker/cluster_k.ts), is
    * a KvInputError; no k given while no server at all is reachable, a
@@ -251,9 +252,10 @@ export class KvCore {
         throw new KvInputError(message, { cause: error });
       }
       if (error instanceof CredentialsRefusedError) {
-        // The option to change; none where the server's certificate is at fault.
+        // The option to change; none where the server's certificate is at fault, or kv's
+        // version on one side.
         const { kind } = error.refusal;
-        const option = kind === "certificate"
+        const option = kind === "certificate" || kind === "version"
           ? ""
           : kind === "not-kv"
           ? " (connect's servers)"

@@ -58,7 +58,8 @@ export class KvError extends Error {
  * server refuses (an auth file, or a TLS CA that signed none of their certificates), or
  * TLS that cannot succeed (an expired certificate, a server without TLS); a server list
  * whose servers are all unusable and one of them no kv server (it answered in HTTP, kv
- * http's port say, or as SSH, Redis or any server whose first bytes no kv server sends).
+ * http's port say, or as SSH, Redis or any server whose first bytes no kv server sends), or
+ * a kv server of another protocol version (an older or newer kv: upgrade the older side).
  * Repeating the same call fails the same way.
  *
  * @example

@@ -343,9 +343,10 @@ export interface KvDeleteResult {
   /** The key removed. */
   key: string;
   /**
-   * Whether there was such a record. True is not exact while a replica that missed an
-   * earlier deletion of the key still holds the record: its answer names no version to
-   * order it against another replica's tombstone (README, after the broker's commands).
+   * Whether there was such a record: the newest version the deletion replaced on the
+   * servers that answered was a record's, not an earlier deletion's tombstone (a replica
+   * that missed that deletion still holds the older record; README, after the broker's
+   * commands).
    */
   deleted: boolean;
   /**
@@ -484,8 +485,10 @@ export interface KvServerStatus {
    * Set (when down) if it is running but refused this client's credentials (`authFile`),
    * or had a certificate no `tlsCa` CA signed, or an expired one (or one for another
    * name), or spoke no TLS to a `tlsCa` client, or TLS to a client without `tlsCa`, or is
-   * no kv server (it answered in HTTP, or as SSH or Redis: a wrong address in `servers`): fix the credentials,
-   * the certificate or the address; restarting the server as it is will not help.
+   * a kv server of another protocol version (an older or newer kv), or is no kv server (it
+   * answered in HTTP, or as SSH or Redis: a wrong address in `servers`): fix the credentials,
+   * the certificate or the address, or upgrade the older kv; restarting the server as it is
+   * will not help.
    */
   refused?: true;
   /**

@@ -24,6 +24,7 @@
  * @module
  */
 import { MAX_KEY_BYTES } from "../limits.ts";
+import { oneLine } from "../record/key.ts";
 
 /** Most keys one key file may define. */
 export const MAX_KEY_FILE_KEYS = 1000;
@@ -108,12 +109,13 @@ export class KeyFileError extends Error {
     reason: string,
   ) {
     const location = [fileName, line, column].filter((part) => part !== undefined).join(":");
-    super(`${location}: ${reason}`);
+    // The reason quotes the file's words, whose NUL or escape sequence would reach the terminal.
+    super(`${location}: ${oneLine(reason)}`);
     this.name = "KeyFileError";
     this.fileName = fileName;
     this.line = line;
     this.column = column;
-    this.reason = reason;
+    this.reason = oneLine(reason);
   }
 }
 

@@ -57,6 +57,7 @@ import {
   OPEN_BRACKET,
 } from "../record/grammar.ts";
 import { toJsonText, type Value } from "../record/value.ts";
+import { oneLine } from "../record/key.ts";
 import { MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { describeError } from "../base/describe_error.ts";
 import { concatBytes } from "../base/bytes.ts";
@@ -74,7 +75,6 @@ import {
   type RouteMethod,
   ROUTES,
 } from "./routes.ts";
-import { invariant } from "../base/invariant.ts";
 import { DEFAULT_REPAIR_COMMAND, serversAdvice } from "../broker/commands.ts";
 
 /** Largest request body accepted by default: one record line (1 MiB) plus room for JSON's quoting. */
@@ -710,11 +710,17 @@ function authorityOf(url: string): string {
   return url.slice(start, url.indexOf("/", start));
 }
 
-/** The path of `url` as the client sent it: no dot segment resolved, still percent-encoded. */
+/**
+ * The path of `url` as the client sent it: no dot segment resolved, still percent-encoded.
+ * A URL without one came from a CONNECT's `host:port` target, the only request line that
+ * names no path: the client's mistake (kv http is no proxy), a 400, not an internal error.
+ */
 function rawPath(url: string): string {
   // The host cannot hold a '/': the path is from the first one after the scheme.
   const start = url.indexOf("/", url.indexOf("://") + 3);
-  invariant(start > 0, "a request's URL has a path");
+  if (start < 0) {
+    throw new HttpError(400, "the request names no path, as CONNECT does: kv http is no proxy");
+  }
   const end = url.slice(start).search(/[?#]/);
   return end < 0 ? url.slice(start) : url.slice(start, start + end);
 }
@@ -1156,8 +1162,13 @@ function missingJson(missing: QueryMissing): string {
     `"value":${toJsonText(missing.value)}}`;
 }
 
+/**
+ * The answer to `error`: its message as one line, since messages quote what the client sent
+ * (a query parameter's name, a key, V8's excerpt of a body that is not JSON), whose
+ * newlines and escape sequences would otherwise reach a page or a terminal showing it.
+ */
 function errorResponse(error: HttpError): Response {
-  return new Response(JSON.stringify({ error: error.message }), {
+  return new Response(JSON.stringify({ error: oneLine(error.message) }), {
     status: error.status,
     headers: { "Content-Type": JSON_TYPE, ...error.headers },
   });

@@ -632,9 +632,9 @@ function clusterSchemas(): Record<string, unknown> {
         refused: {
           type: "boolean",
           description: "Down only: running, but it refused kv http's credentials (--auth-file) " +
-            "or its certificate was refused (--tls-ca), or it is no kv server (it answered in " +
-            "HTTP, or as SSH, Redis or another server): fix those, or the server file, not the " +
-            "server.",
+            "or its certificate was refused (--tls-ca), or it is a kv server of another protocol " +
+            "version (upgrade the older kv), or it is no kv server (it answered in HTTP, or as " +
+            "SSH, Redis or another server): fix those, or the server file, not the server.",
         },
         busy: {
           type: "boolean",

@@ -18,7 +18,8 @@
  * @module
  */
 import { describeFsError, exposedSecretFile } from "../base/fs_error.ts";
-import { FileTooLargeError, readTextFileBounded } from "../base/read_bounded.ts";
+import { FileTooLargeError, NotUtf8Error, readTextFileBounded } from "../base/read_bounded.ts";
+import { oneLine } from "../record/key.ts";
 
 /** Shortest token accepted: 16 characters leave no room for guessing. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -113,6 +114,12 @@ export class BearerTokens {
             "holds tokens only, one a line",
         );
       }
+      if (error instanceof NotUtf8Error) {
+        // Where, not the byte: it may be a token's.
+        throw new TokensFileError(
+          `${path}:${error.line}:${error.column}: not UTF-8 text; save the tokens file as UTF-8`,
+        );
+      }
       const reason = describeFsError(error);
       throw new TokensFileError(`${path}: cannot read the tokens file: ${reason}`);
     }
@@ -134,7 +141,9 @@ export class BearerTokens {
       const foreign = token.search(/[^\x21-\x7e]/);
       if (foreign >= 0) {
         throw new TokensFileError(
-          `${where(foreign)}: '${String.fromCodePoint(token.codePointAt(foreign)!)}' in a ` +
+          `${where(foreign)}: '${
+            oneLine(String.fromCodePoint(token.codePointAt(foreign)!))
+          }' in a ` +
             `token, which no HTTP header can carry; a token is visible ASCII only (e.g. the ` +
             `output of 'openssl rand -hex 32')`,
         );

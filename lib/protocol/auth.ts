@@ -35,7 +35,12 @@
  */
 import { bytesToHex } from "../base/bytes.ts";
 import { describeFsError, exposedSecretFile } from "../base/fs_error.ts";
-import { FileTooLargeError, readFileBounded } from "../base/read_bounded.ts";
+import {
+  decodeUtf8Text,
+  FileTooLargeError,
+  NotUtf8Error,
+  readFileBounded,
+} from "../base/read_bounded.ts";
 import { HELLO_CHALLENGE_BYTES } from "./mod.ts";
 
 /** HELLO auth scheme: HMAC-SHA-256 over a server challenge. */
@@ -288,9 +293,13 @@ async function readAuthFileText(path: string): Promise<string> {
   const exposed = exposedSecretFile(path, info);
   if (exposed !== undefined) throw cannotRead(exposed);
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw cannotRead("not UTF-8 text; write a new one with 'kv secret'");
+    return decodeUtf8Text(bytes);
+  } catch (error) {
+    if (!(error instanceof NotUtf8Error)) throw error;
+    // Where, not the byte: it may be a secret's.
+    throw new AuthFileError(
+      `${path}:${error.line}:${error.column}: not UTF-8 text; write a new one with 'kv secret'`,
+    );
   }
 }
 

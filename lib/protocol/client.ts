@@ -33,7 +33,7 @@
  */
 import { setImmediate } from "node:timers";
 import { describeError } from "../base/describe_error.ts";
-import { oneLine } from "../base/one_line.ts";
+import { oneLine } from "../record/key.ts";
 import { withoutOsDetail } from "../base/fs_error.ts";
 import { hostPort } from "../base/host_port.ts";
 import { checkKey, type KeysOptions } from "../record/key.ts";
@@ -89,6 +89,7 @@ import {
   decodeResponse,
   decodeSetKBody,
   decodeStatsBody,
+  decodeVersionBody,
   DIGEST_ROW_BYTES,
   splitValueBody,
   splitValueBodyAt,
@@ -1012,26 +1013,25 @@ export class ServerClient {
   }
 
   /**
-   * Deletes `key` at `options.version`, leaving a tombstone: `deleted` (and whether a
-   * record was there), or `stale` with the newer or equal version the key holds (a
-   * repair copy is `deleted` then, and ignored). With `purge`, removes the key's
-   * record or tombstone entirely: `existed` says whether it held anything.
+   * Deletes `key` at `options.version`, leaving a tombstone: `deleted`, with whether a
+   * record was there and the version it `replaced` (the record's, or the tombstone's when
+   * none was; unset when the key held nothing), or `stale` with the newer or equal
+   * version the key holds (a repair copy is `deleted` then, replacing nothing, and
+   * ignored). With `purge`, removes the key's record or tombstone entirely: `existed`
+   * says whether it held anything.
    *
    * @example
    * ```ts
    * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
    * const version = { ms: Date.now(), counter: 0, broker: 1 };
-   * await client.delete("person1", { version }); // { kind: "deleted", existed: true }
+   * await client.delete("person1", { version }); // { kind: "deleted", existed: true, replaced: … }
    * await client.delete("person1", { version, purge: true }); // nothing left of it
    * ```
    */
   async delete(key: string, options: WriteOptions): Promise<DeleteResult> {
     checkArgument(checkKey, key);
     const response = await this.#request((frames, id) => frames.delete(id, key, options));
-    if (response.type === "stale") return { kind: "stale", version: response.version };
-    if (response.type === "not_found") return { kind: "deleted", existed: false };
-    decodeEmptyBody(expectOk(response));
-    return { kind: "deleted", existed: true };
+    return options.purge === true ? purgeResult(response) : deleteResult(response, options);
   }
 
   /**
@@ -1626,6 +1626,35 @@ function putResult(response: Response): PutResult {
   return { kind: "stored" };
 }
 
+/**
+ * What a DELETE's response means: the version it replaced (OK a record's, NOT_FOUND a
+ * tombstone's or none), stale, or an error. An empty OK is a stale repair copy ignored.
+ */
+function deleteResult(response: Response, options: WriteOptions): DeleteResult {
+  if (response.type === "stale") return { kind: "stale", version: response.version };
+  if (response.type === "not_found") {
+    if (response.miss !== undefined) throw new DecodeError("a DELETE's NOT_FOUND carries a miss");
+    const replaced = response.version;
+    return replaced === undefined
+      ? { kind: "deleted", existed: false }
+      : { kind: "deleted", existed: false, replaced };
+  }
+  const body = expectOk(response);
+  if (body.length === 0 && options.repair === true) return { kind: "deleted", existed: false };
+  return { kind: "deleted", existed: true, replaced: decodeVersionBody(body) };
+}
+
+/** What a purge's response means: whether something was removed, stale, or an error. */
+function purgeResult(response: Response): DeleteResult {
+  if (response.type === "stale") return { kind: "stale", version: response.version };
+  if (response.type === "not_found") {
+    if (response.version !== undefined) throw new DecodeError("a purge's NOT_FOUND has a body");
+    return { kind: "deleted", existed: false };
+  }
+  decodeEmptyBody(expectOk(response));
+  return { kind: "deleted", existed: true };
+}
+
 /** What a GET's or QUERY's response means, the value still encoded. */
 function encodedRead(response: Response): EncodedRead {
   if (response.type !== "not_found") return splitValueBody(expectOk(response));
@@ -1721,6 +1750,40 @@ export function notKvServer(error: unknown): Stranger | undefined {
     if (cause instanceof NotKvServerError) return cause.stranger;
   }
   return undefined;
+}
+
+/** The largest protocol version HELLO can name (a u16). */
+const MAX_PROTOCOL_VERSION = 0xffff;
+
+/** The protocol versions a server speaks, from `lowest` to `highest` (equal: one). */
+export interface SpokenVersions {
+  /** The oldest version it speaks. */
+  readonly lowest: number;
+  /** The newest version it speaks. */
+  readonly highest: number;
+}
+
+/**
+ * The protocol versions a server says it speaks in `message`, its ERROR `UNSUPPORTED_VERSION`
+ * refusing this client's HELLO, in the words of any kv so far: `this server speaks version 8
+ * only: …` (protocol 3 on), `this server speaks 1 to 2` (2), `this server speaks 1` (1), so
+ * that a client can name both versions and which side is older; undefined when it names none
+ * this client can read (a later wording), or none a HELLO could carry.
+ *
+ * @example
+ * ```ts
+ * spokenVersions("protocol version 9 is not supported; this server speaks version 8 only: " +
+ *   "upgrade the older of the two"); // { lowest: 8, highest: 8 }
+ * spokenVersions("protocol version 9 is not supported; this server speaks 1 to 2");
+ * // { lowest: 1, highest: 2 }
+ * ```
+ */
+export function spokenVersions(message: string): SpokenVersions | undefined {
+  const match = /this server speaks (?:version )?(\d{1,5})(?: to (\d{1,5}))?\b/.exec(message);
+  if (match === null) return undefined;
+  const lowest = Number(match[1]);
+  const highest = Number(match[2] ?? match[1]);
+  return lowest <= highest && highest <= MAX_PROTOCOL_VERSION ? { lowest, highest } : undefined;
 }
 
 /**

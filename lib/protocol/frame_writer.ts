@@ -576,7 +576,7 @@ export class FrameWriter {
   }
 
   /**
-   * Appends an empty OK (PING, PUT, DELETE).
+   * Appends an empty OK (PING, PUT, a purge).
    *
    * @example
    * ```ts
@@ -587,6 +587,23 @@ export class FrameWriter {
    */
   ok(requestId: number): void {
     this.#end(this.#begin(MessageType.OK, requestId));
+  }
+
+  /**
+   * Appends OK carrying only a version: the record a DELETE replaced by its tombstone.
+   *
+   * @example
+   * ```ts
+   * const frames = new FrameWriter();
+   * frames.okVersion(8, { ms: 1733040000005, counter: 0, broker: 7 });
+   * frames.bytes(); // 0000000c 80 00000008 0193813bcc05 0000 00000007
+   * ```
+   */
+  okVersion(requestId: number, version: Version): void {
+    writeVersion(this.#version, 0, version);
+    const start = this.#begin(MessageType.OK, requestId);
+    this.#out.raw(this.#version);
+    this.#end(start);
   }
 
   /**

@@ -19,7 +19,7 @@ import { readUtf8 } from "../base/utf8.ts";
 import { checkPath, type PathMiss } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
 import { readValue } from "../record/value_codec.ts";
-import { oneLine } from "../base/one_line.ts";
+import { oneLine } from "../record/key.ts";
 import { parseVersion, readVersion, type Version, VERSION_BYTES } from "../record/version.ts";
 import { PARTITION_COUNT } from "../record/partition.ts";
 import {
@@ -543,7 +543,7 @@ function readMiss(reader: ByteReader): PathMiss {
 }
 
 /**
- * Checks that an OK body is empty (PING, PUT, DELETE).
+ * Checks that an OK body is empty (PING, PUT, a purge).
  *
  * @example
  * ```ts
@@ -552,6 +552,19 @@ function readMiss(reader: ByteReader): PathMiss {
  */
 export function decodeEmptyBody(body: Uint8Array): void {
   if (body.length !== 0) throw new DecodeError(`${body.length} unexpected bytes after the OK body`);
+}
+
+/**
+ * Reads an OK body that is one version: the record a DELETE replaced.
+ *
+ * @example
+ * ```ts
+ * decodeVersionBody(new Uint8Array(12)); // { ms: 0, counter: 0, broker: 0 }
+ * ```
+ */
+export function decodeVersionBody(body: Uint8Array): Version {
+  const reader = new ByteReader(body);
+  return finish(reader, readVersionField(reader), "OK");
 }
 
 /**

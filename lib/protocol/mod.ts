@@ -41,13 +41,15 @@ import type { PutManyBounds } from "./put_many.ts";
  * requires authentication answers the first HELLO with only the version and its challenge,
  * and tells its id and state once the client has proved it knows a secret, 9 why a QUERY's
  * record lacks the path, in its NOT_FOUND (the first segment it cannot take, and the field
- * missing there or the leaf in the way). A server refuses a HELLO for any other version,
+ * missing there or the leaf in the way), 10 what a DELETE replaced, in its answer (OK the
+ * record's version, NOT_FOUND the tombstone's), so that a broker tells which replica's
+ * answer is newest. A server refuses a HELLO for any other version,
  * and a client a server that does not answer with this one: an older broker would neither
  * know which servers lost data nor keep the cluster's k, nor tell a server repaired for
- * another cluster's list from one repaired for its own, and a version 8 client would refuse
- * a NOT_FOUND carrying the miss.
+ * another cluster's list from one repaired for its own, a version 8 client would refuse
+ * a NOT_FOUND carrying the miss, and a version 9 one a DELETE's OK carrying a version.
  */
-export const PROTOCOL_VERSION = 9;
+export const PROTOCOL_VERSION = 10;
 
 /** PUT and DELETE flag bit (and PUT_MANY item flag): a repair copy, acknowledged when stale. */
 export const WRITE_FLAG_REPAIR = 0x02;
@@ -466,9 +468,14 @@ export type PutResult =
   | { readonly kind: "exists" }
   | { readonly kind: "stale"; readonly version: Version };
 
-/** What a server answered a DELETE: applied (a record was there or not), or stale. */
+/**
+ * What a server answered a DELETE: applied (a record was there or not), or stale. An
+ * applied DELETE without the purge flag names the version it `replaced`: the record's
+ * when `existed`, the tombstone's when not; unset when the key held nothing (or a stale
+ * repair copy was ignored), and for a purge.
+ */
 export type DeleteResult =
-  | { readonly kind: "deleted"; readonly existed: boolean }
+  | { readonly kind: "deleted"; readonly existed: boolean; readonly replaced?: Version }
   | { readonly kind: "stale"; readonly version: Version };
 
 /** A GET's or QUERY's answer with the value's bytes not yet decoded; see {@link ReadResult}. */

@@ -23,7 +23,7 @@
  * ```
  * @module
  */
-import { oneLine } from "../base/one_line.ts";
+import { oneLine } from "../record/key.ts";
 import { TLS_ALERT_ANSWER } from "./credentials.ts";
 
 /**

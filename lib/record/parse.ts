@@ -55,7 +55,7 @@
  * @module
  */
 import type { ByteWriter } from "../base/bytes.ts";
-import { keyProblem } from "./key.ts";
+import { keyProblem, oneLine } from "./key.ts";
 import { MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { type Field, float, int, object, str, type Value } from "./value.ts";
 import {
@@ -603,11 +603,13 @@ class RecordLineParser {
   #found(): string {
     if (this.#offset >= this.#end) return "end of line";
     const codePoint = this.#text.codePointAt(this.#offset)!;
-    if (codePoint < 0x20 || codePoint === DELETE) {
-      const hex = codePoint.toString(16).toUpperCase().padStart(4, "0");
-      return `control character U+${hex}`;
-    }
-    return codePoint === SINGLE_QUOTE ? `"'"` : `'${String.fromCodePoint(codePoint)}'`;
+    const hex = codePoint.toString(16).toUpperCase().padStart(4, "0");
+    if (codePoint < 0x20 || codePoint === DELETE) return `control character U+${hex}`;
+    const character = String.fromCodePoint(codePoint);
+    // A line separator, a zero-width or bidi character, a no-break space: drawn as nothing or
+    // as another, or breaking the line, so named by its code point (oneLine's set).
+    if (oneLine(character) !== character) return `invisible character U+${hex}`;
+    return codePoint === SINGLE_QUOTE ? `"'"` : `'${character}'`;
   }
 
   #skipWhitespace(): void {
@@ -904,7 +906,7 @@ class RecordLineParser {
     const nameOffset = this.#offset;
     const name = this.#parseKey(expected);
     if (!this.#builder.field(name)) {
-      this.fail(nameOffset, `duplicate key '${name}' in one object`, name);
+      this.fail(nameOffset, `duplicate key '${oneLine(name)}' in one object`, name);
     }
     this.#expectColon();
   }

@@ -1385,17 +1385,23 @@ export class KvServer {
   }
 
   /**
-   * Answers a DELETE without the purge flag: OK when a record was there, NOT_FOUND when
-   * not (a tombstone is left either way), or STALE with the newer or equal version held.
+   * Answers a DELETE without the purge flag with what it replaced (a tombstone is left
+   * either way): OK with the record's version, NOT_FOUND with the tombstone's or, when the
+   * key held nothing, empty; or STALE with the newer or equal version held. The version
+   * lets a broker tell which replica's answer is newest: a replica that missed an earlier
+   * delete still holds an older record (docs/protocol.md, DELETE).
    */
   #delete(request: Extract<Request, { type: "delete" }>, responses: FrameWriter): void {
     const { key, version, requestId: id } = request;
     const behind = request.repair ? undefined : this.#tooFarBehind(key, version, Date.now());
     if (behind !== undefined) return responses.stale(id, behind);
     const existed = this.#store.has(key);
+    const replaced = this.#store.versionOf(key);
     if (this.#store.delete(key, { version, ifNewer: true })) {
       if (!request.repair) this.#noteFarVersion(version.ms, Date.now(), key);
-      return existed ? responses.ok(id) : responses.notFound(id);
+      if (!existed) return responses.notFound(id, replaced);
+      invariant(replaced !== undefined, "a record has a version");
+      return responses.okVersion(id, replaced);
     }
     const held = this.#store.versionOf(key);
     invariant(held !== undefined, "a refused delete met a version");

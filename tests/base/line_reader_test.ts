@@ -142,20 +142,24 @@ Deno.test("the default limit is MAX_LINE_BYTES and a huge line streams through",
   assert.equal(lines[2].text, "z");
 });
 
-Deno.test("invalid UTF-8 is reported for its line only, with the byte where it goes wrong", async () => {
+Deno.test("invalid UTF-8 is reported for its line only, with the byte and the column of the character that is not", async () => {
   const lines = await collect([
     "good\n",
     Uint8Array.of(0x61, 0x62, 0xff, 0x63, 0x0a),
+    // A lead byte whose character is broken is named, not the byte that broke it.
     Uint8Array.of(0x61, 0xc3, 0x41, 0x0a),
     Uint8Array.of(0x61, 0xe2, 0x82, 0x0a),
+    // Columns count code points: 'é' is one column of two bytes.
+    Uint8Array.of(0xc3, 0xa9, 0xc3, 0xa9, 0xed, 0xa0, 0x80, 0x0a),
     "still good",
   ]);
   assert.deepEqual(lines, [
     { lineNumber: 1, byteLength: 4, text: "good" },
-    { lineNumber: 2, byteLength: 4, error: "invalid UTF-8 at byte 3" },
-    { lineNumber: 3, byteLength: 3, error: "invalid UTF-8 at byte 3" },
-    { lineNumber: 4, byteLength: 3, error: "invalid UTF-8: the line ends inside a character" },
-    { lineNumber: 5, byteLength: 10, text: "still good" },
+    { lineNumber: 2, byteLength: 4, error: "byte 0xff is not UTF-8", column: 3 },
+    { lineNumber: 3, byteLength: 3, error: "byte 0xc3 is not UTF-8", column: 2 },
+    { lineNumber: 4, byteLength: 3, error: "byte 0xe2 is not UTF-8", column: 2 },
+    { lineNumber: 5, byteLength: 7, error: "byte 0xed is not UTF-8", column: 3 },
+    { lineNumber: 6, byteLength: 10, text: "still good" },
   ]);
 });
 
@@ -220,7 +224,7 @@ Deno.test("bad lines among many in one chunk are reported alone", async () => {
     { lineNumber: 4, byteLength: 0, text: "" },
     { lineNumber: 5, byteLength: 12, error: "line is 12 bytes; the limit is 10 bytes" },
     { lineNumber: 6, byteLength: 10, text: "ééééé" },
-    { lineNumber: 7, byteLength: 2, error: "invalid UTF-8 at byte 2" },
+    { lineNumber: 7, byteLength: 2, error: "byte 0xff is not UTF-8", column: 2 },
     { lineNumber: 8, byteLength: 2, text: "ok" },
     { lineNumber: 9, byteLength: 4, text: "rest" },
   ]);

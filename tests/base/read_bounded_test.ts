@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  decodeUtf8Text,
   FileTooLargeError,
   NotRegularFileError,
+  NotUtf8Error,
   readFileBounded,
   readTextFileBounded,
 } from "../../lib/base/read_bounded.ts";
@@ -58,10 +60,10 @@ Deno.test("readFileBounded refuses a FIFO, a device and a socket before opening 
   });
 });
 
-Deno.test("readTextFileBounded refuses bytes that are not UTF-8", async () => {
+Deno.test("readTextFileBounded refuses bytes that are not UTF-8, naming the line and column", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeFile(`${dir}/bad`, new Uint8Array([0x61, 0xff]));
-    await assert.rejects(readTextFileBounded(`${dir}/bad`, 10), TypeError);
+    await assert.rejects(readTextFileBounded(`${dir}/bad`, 10), NotUtf8Error);
     await Deno.writeTextFile(`${dir}/good`, "héllo");
     assert.equal(await readTextFileBounded(`${dir}/good`, 10), "héllo");
   });
@@ -92,4 +94,22 @@ Deno.test("readFileBounded reads a pipe named /dev/stdin, a link to a link to it
   const decoder = new TextDecoder();
   assert.equal(code, 0, decoder.decode(stderr));
   assert.equal(decoder.decode(stdout), "127.0.0.1:8000\n");
+});
+
+Deno.test("decodeUtf8Text names the line and code point column where bytes stop being UTF-8", () => {
+  const cases: [number[], string][] = [
+    [[0x61, 0x0a, 0x62, 0xff], "2:2: not UTF-8 text (byte 0xff)"],
+    // UTF-16 as Windows' Notepad saves it ("Unicode"): its byte order mark is no UTF-8.
+    [[0xff, 0xfe, 0x31, 0x00], "1:1: not UTF-8 text (byte 0xff)"],
+    // A UTF-8 byte order mark starts no column; 'é' is one column of two bytes.
+    [[0xef, 0xbb, 0xbf, 0xc3, 0xa9, 0xff], "1:2: not UTF-8 text (byte 0xff)"],
+    // A character cut short is named where it starts, not at the byte that ended it.
+    [[0x61, 0x0d, 0x0a, 0x62, 0xe0, 0x41], "2:2: not UTF-8 text (byte 0xe0)"],
+    [[0x0a, 0x0a, 0xed, 0xa0, 0x80], "3:1: not UTF-8 text (byte 0xed)"],
+    [[0x61, 0xc3], "1:2: not UTF-8 text (byte 0xc3)"],
+  ];
+  for (const [bytes, message] of cases) {
+    assert.throws(() => decodeUtf8Text(Uint8Array.from(bytes)), { name: "NotUtf8Error", message });
+  }
+  assert.equal(decodeUtf8Text(new TextEncoder().encode("\ufeffhé\n")), "hé\n");
 });

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { anyText } from "../helpers/text_arbitrary.ts";
-import { isWellFormedUtf8, readUtf8, utf8Length, writeUtf8 } from "../../lib/base/utf8.ts";
+import {
+  firstInvalidUtf8,
+  isWellFormedUtf8,
+  readUtf8,
+  utf8Length,
+  writeUtf8,
+} from "../../lib/base/utf8.ts";
 
 const encoder = new TextEncoder();
 
@@ -19,7 +25,7 @@ Deno.test("utf8Length, writeUtf8 and readUtf8 agree with the platform codec", ()
   );
 });
 
-Deno.test("isWellFormedUtf8 judges every byte string as a fatal TextDecoder does", () => {
+Deno.test("isWellFormedUtf8 judges every byte string as a fatal TextDecoder does, and firstInvalidUtf8 finds where it stops decoding", () => {
   const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   const decodes = (bytes: Uint8Array) => {
     try {
@@ -40,6 +46,15 @@ Deno.test("isWellFormedUtf8 judges every byte string as a fatal TextDecoder does
       fc.array(byte, { maxLength: 12 }).map((bytes) => new Uint8Array(bytes)),
       (bytes) => {
         assert.equal(isWellFormedUtf8(bytes, 0, bytes.length), decodes(bytes));
+        // Where it is not: the bytes before decode, and no longer prefix ending there does.
+        const at = firstInvalidUtf8(bytes, 0, bytes.length);
+        assert.equal(at < 0, decodes(bytes));
+        if (at >= 0) {
+          assert.ok(decodes(bytes.subarray(0, at)));
+          for (let end = at + 1; end <= Math.min(at + 4, bytes.length); end++) {
+            assert.ok(!decodes(bytes.subarray(0, end)), `${bytes} ${at} ${end}`);
+          }
+        }
       },
     ),
     { numRuns: 20_000 },

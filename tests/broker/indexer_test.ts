@@ -145,6 +145,26 @@ Deno.test("indexFile reads a file of many chunks whole: every record, those acro
   });
 });
 
+Deno.test("a line that is not UTF-8 is reported at file:line:col of the character that is not, skipped and counted", async () => {
+  await withIndexingBroker(2, 2, async ({ broker }) => {
+    const reports: string[] = [];
+    // Latin-1's 'é' (0xe9) after a UTF-8 'é': the bad character is column 6.
+    const bytes = Uint8Array.of(
+      ...new TextEncoder().encode('a: 1\n\u00e9: "\u00e9'),
+      0xe9,
+      ...new TextEncoder().encode('"\nc: 2\n'),
+    );
+    const summary = await indexLines(broker, ReadableStream.from([bytes]), {
+      fileName: "data.txt",
+      report: (line) => reports.push(line),
+      progress: SILENT_PROGRESS,
+    });
+    assert.equal(summary.indexedCount, 2);
+    assert.equal(summary.skippedCount, 1);
+    assert.deepEqual(reports, ["data.txt:2:6: byte 0xe9 is not UTF-8; line skipped"]);
+  });
+});
+
 Deno.test("bad lines are reported with file:line:col, skipped and counted", async () => {
   await withIndexingBroker(2, 2, async ({ broker }) => {
     const reports: string[] = [];

@@ -418,7 +418,7 @@ Deno.test("piped --json commands cut anywhere, with CRLF, a line not UTF-8 and n
   }
   assert.deepEqual(answers[2 * rounds], {
     op: "INVALID",
-    error: "invalid UTF-8 at byte 5; nothing was run: send UTF-8 " +
+    error: "column 5: byte 0xff is not UTF-8; nothing was run: send UTF-8 " +
       "(iconv -t UTF-8 converts other encodings)",
     line: 2 * rounds + 1,
   });

@@ -32,6 +32,47 @@ Deno.test("an unreadable server file is one line without the OS's wording", asyn
   });
 });
 
+Deno.test("a server file or key file that is not UTF-8 (UTF-16, a stray byte) is one line at the character's line and column, its controls escaped", async () => {
+  await withTempDir(async (dir) => {
+    const latin1 = new TextEncoder().encode("# é\n127.0.0.1:76_1\n");
+    latin1[latin1.indexOf(0x5f)] = 0xff;
+    await Deno.writeFile(`${dir}/servers.txt`, latin1);
+    await oneLine(
+      ["get", "x", "-s", `${dir}/servers.txt`],
+      /^kv get: \S+servers\.txt:2:13: not UTF-8 text \(byte 0xff\); save the server file as UTF-8$/,
+    );
+    await Deno.writeFile(`${dir}/utf16.txt`, Uint8Array.of(0xff, 0xfe, 0x31, 0x00, 0x0a, 0x00));
+    await oneLine(
+      ["keys", "-s", `${dir}/utf16.txt`],
+      /^kv keys: \S+utf16\.txt:1:1: not UTF-8 text \(byte 0xff\); save the server file as UTF-8$/,
+    );
+    // A NUL or an escape in a line is quoted escaped: it reached the terminal as it was.
+    await Deno.writeTextFile(`${dir}/nul.txt`, "127.0.0.1:7611\0\x1b[2J\n");
+    await oneLine(
+      ["get", "x", "-s", `${dir}/nul.txt`],
+      /^kv get: \S+nul\.txt:1:1: expected 'HOST PORT' or 'HOST:PORT', found '127\.0\.0\.1:7611\\u0000\\u001b\[2J'$/,
+    );
+    const keys = new TextEncoder().encode("name string\nage _int\n");
+    keys[keys.indexOf(0x5f)] = 0xff;
+    await Deno.writeFile(`${dir}/keys.txt`, keys);
+    await oneLine(
+      ["gen", "-k", `${dir}/keys.txt`, "-n", "1", "-o", "-"],
+      /^kv gen: \S+keys\.txt:2:5: not UTF-8 text \(byte 0xff\); save the key file as UTF-8$/,
+    );
+  });
+});
+
+Deno.test("a flag's value holding a newline or an escape sequence is quoted escaped: still one line, nothing sent to the terminal", async () => {
+  await oneLine(
+    ["server", "-p", "80\n80"],
+    /^kv server: -p must be a whole number from 0 to 65535, got '80\\u000a80'$/,
+  );
+  await oneLine(
+    ["bench", "-s", "servers.txt", "--workload", "\x1b[2JA"],
+    /^kv bench: --workload must be one of A to F, got '\\u001b\[2JA'$/,
+  );
+});
+
 Deno.test("a port out of range points at the port and says the range", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/servers.txt`, "# cluster\n  127.0.0.1 99999\n");
@@ -70,6 +111,23 @@ Deno.test("a server listed twice under two addresses is one line", async () => {
       /servers\.txt:2:1: localhost:\d+ is the same server as 127\.0\.0\.1:\d+ .*list each server once$/,
     );
   });
+});
+
+Deno.test("kv broker -i whose read fails half-way (EIO) is one line naming the file, not an internal error with a stack", async () => {
+  await using cluster = await KvCluster.start(1);
+  // Reading a process's own memory at offset 0 fails with EIO, as a failing disk's file does;
+  // Deno opens /proc only with --allow-all.
+  const args = [
+    ...["broker", "-s", cluster.serverFile, "-k", "1"],
+    ...["-i", "/proc/self/mem", "--index-only"],
+  ];
+  const { code, stdout, stderr } = await runKv(args, { permissions: ["--allow-all"] });
+  assert.deepEqual([code, stdout], [2, ""], stderr);
+  assert.equal(
+    stderr,
+    "kv broker: cannot read /proc/self/mem: Input/output error; the records before the " +
+      "failed read may be stored\n",
+  );
 });
 
 Deno.test("kv http on a port in use or an address this machine lacks: one line naming --listen, and no k recorded on a new cluster", async () => {

@@ -3,7 +3,9 @@
 // the line, exit 2 — not a server to start and retry (exit 3); among servers that answer,
 // the line is named as no kv server, not as down. So is any other server whose first bytes no
 // kv server sends (lib/protocol/stranger.ts), named by them where they are a common one's;
-// a kv server that sent nothing yet, or a first byte of 0, is never judged so.
+// a kv server that sent nothing yet, or a first byte of 0, is never judged so. A kv server of
+// another protocol version (an older or newer kv, ERROR UNSUPPORTED_VERSION) is refused alike:
+// restarting it cannot mend the mismatch, upgrading the older of the two does.
 import assert from "node:assert/strict";
 import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { startServerProcess } from "../helpers/server_process.ts";
@@ -17,6 +19,7 @@ import {
   type ErrorCodeNumber,
   MAX_ERROR_MESSAGE_BYTES,
   MAX_SHOWN_MESSAGE_CHARACTERS,
+  PROTOCOL_VERSION,
 } from "../../lib/protocol/mod.ts";
 import { connect, KvInputError } from "../../mod.ts";
 import { CredentialsRefusedError } from "../../lib/broker/server_pool.ts";
@@ -340,37 +343,162 @@ Deno.test("a kv server that is merely slow or stopped is never taken for a stran
   }
 });
 
-Deno.test("a kv server behind a TCP proxy that is down, or of an older version, is never taken for a stranger: the proxy hanging up is a server down (exit 3) hinted as such, the older server's UNSUPPORTED_VERSION a server down too", async () => {
+Deno.test("a kv server behind a TCP proxy that is down is never taken for a stranger: the proxy hanging up is a server down (exit 3) hinted as such", async () => {
   const [closed] = closedPorts(1);
   const proxy = listenLoopback((conn) => relayByteByByte(conn, closed));
-  const older = new FrameWriter();
-  older.error(
-    1,
-    ErrorCode.UNSUPPORTED_VERSION,
-    "protocol version 9 is not supported; this server speaks version 8 only: upgrade the " +
-      "older of the two",
-  );
   try {
     await withTempDir(async (dir) => {
       const file = `${dir}/servers.txt`;
-      const check = async (port: number, reason: RegExp) => {
-        await Deno.writeTextFile(file, `127.0.0.1 ${port}\n`);
-        const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
-        assert.equal(run.code, 3, run.stderr);
-        assert.match(run.stderr, /^ERROR: the one server in .* is not reachable \(/);
-        assert.match(run.stderr, reason);
-        assert.doesNotMatch(run.stderr, /no kv server|speaks TLS/);
-      };
-      await check(
-        proxy.port,
+      await Deno.writeTextFile(file, `127.0.0.1 ${proxy.port}\n`);
+      const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
+      assert.equal(run.code, 3, run.stderr);
+      assert.match(run.stderr, /^ERROR: the one server in .* is not reachable \(/);
+      assert.match(
+        run.stderr,
         /closed the connection before answering HELLO \(a kv server stopping, a proxy whose server is down, or a TLS server: reach a TLS server with --tls-ca\)\); start it/,
       );
-      const banner: Banner = { bytes: older.bytes(), when: "answers", then: "closes" };
-      await withStranger(banner, (port) => check(port, /UNSUPPORTED_VERSION: protocol version 9/));
+      assert.doesNotMatch(run.stderr, /no kv server|speaks TLS/);
     });
   } finally {
     await proxy.stop();
   }
+});
+
+/**
+ * A kv server refusing this client's protocol version in `words` (after `protocol version N is
+ * not supported; `), as every kv answers a HELLO for a version it does not speak: ERROR
+ * UNSUPPORTED_VERSION, then it hangs up.
+ */
+function otherVersion(words: string): Banner {
+  const frames = new FrameWriter();
+  frames.error(
+    1,
+    ErrorCode.UNSUPPORTED_VERSION,
+    `protocol version ${PROTOCOL_VERSION} is not supported; ${words}`,
+  );
+  return { bytes: frames.bytes(), when: "answers", then: "closes" };
+}
+
+/** The words of a kv server speaking protocol version `version` alone (any kv since 3). */
+const speaksOnly = (version: number) =>
+  `this server speaks version ${version} only: upgrade the older of the two`;
+
+/** How a kv server that refused this client's version is named: what it speaks, which to upgrade. */
+interface VersionJudged {
+  /** After `speaks`: `kv protocol version 8, not this client's 9`. */
+  readonly speaks: string;
+  /** The older of the two, when the server's words tell: `the server's kv`. */
+  readonly older?: string;
+}
+
+/** The line about `server`, a kv server that refused this client's version in `words`. */
+function otherVersionLine(server: string, words: string, judged: VersionJudged): string {
+  const older = judged.older === undefined ? "" : `, here ${judged.older}`;
+  return `${server} speaks ${judged.speaks} (UNSUPPORTED_VERSION: protocol version ` +
+    `${PROTOCOL_VERSION} is not supported; ${words}); the server is running: upgrade the older ` +
+    `of the two${older}`;
+}
+
+/** How a kv server speaking `version` alone is named. */
+const speaksVersion = (version: number): VersionJudged => ({
+  speaks: `kv protocol version ${version}, not this client's ${PROTOCOL_VERSION}`,
+  older: version < PROTOCOL_VERSION ? "the server's kv" : "this client's kv",
+});
+
+Deno.test("a kv server of another protocol version, older or newer, is one line naming its file:line:col, both versions and which kv to upgrade, exit 2, for kv get, put, keys, servers, broker, repair, bench and http: not a server down", async () => {
+  const older = PROTOCOL_VERSION - 1;
+  await withTempDir(async (dir) => {
+    const file = `${dir}/servers.txt`;
+    await withStranger(otherVersion(speaksOnly(older)), async (port) => {
+      await Deno.writeTextFile(file, `# not upgraded yet\n127.0.0.1 ${port}\n`);
+      const line = otherVersionLine(`127.0.0.1:${port}`, speaksOnly(older), speaksVersion(older));
+      for (const [command, ...args] of CLIENT_COMMANDS) {
+        const run = await runKv(withBrokerTimeout([command, "-s", file, ...args]), {
+          stdin: "",
+        });
+        assert.deepEqual(
+          [run.code, run.stdout, run.stderr],
+          [2, "", `kv ${command}: ${file}:2:1: ${line}\n`],
+          command,
+        );
+      }
+    });
+    // A newer kv, kv 1 and 2 in their own words, and words no kv used: each judged the same.
+    const others: [string, VersionJudged][] = [
+      [speaksOnly(PROTOCOL_VERSION + 1), speaksVersion(PROTOCOL_VERSION + 1)],
+      ["this server speaks 1 to 2", {
+        speaks: `kv protocol versions 1 to 2, not this client's ${PROTOCOL_VERSION}`,
+        older: "the server's kv",
+      }],
+      ["this server speaks 1", speaksVersion(1)],
+      ["ask again later", {
+        speaks: `another kv protocol version than this client's ${PROTOCOL_VERSION}`,
+      }],
+    ];
+    for (const [words, judged] of others) {
+      await withStranger(otherVersion(words), async (port) => {
+        await Deno.writeTextFile(file, `127.0.0.1 ${port}\n`);
+        const run = await runKv(withBrokerTimeout(["get", "-s", file, "a"]), { stdin: "" });
+        assert.deepEqual([run.code, run.stdout, run.stderr], [
+          2,
+          "",
+          `kv get: ${file}:1:1: ${otherVersionLine(`127.0.0.1:${port}`, words, judged)}\n`,
+        ]);
+      });
+    }
+  });
+});
+
+Deno.test("a kv server of another protocol version among kv servers that answer is named as refusing, not as down, by kv servers (exit 0), the library's servers() and kv repair (never 'gone for good'); alone it is a KvInputError from connect", async () => {
+  await using cluster = await KvCluster.start(1);
+  const older = PROTOCOL_VERSION - 1;
+  await withStranger(otherVersion(speaksOnly(older)), async (port) => {
+    const server = `127.0.0.1:${port}`;
+    const refusal = otherVersionLine(server, speaksOnly(older), speaksVersion(older))
+      .slice(`${server} `.length);
+    const kvServer = cluster.servers[0].address;
+    const file = `${cluster.serverFile}.mixed`;
+    await Deno.writeTextFile(file, `${kvServer.hostname} ${kvServer.port}\n${server}\n`);
+    const run = await runKv(withBrokerTimeout(["servers", "-s", file]), { stdin: "" });
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.split("\n");
+    assert.match(lines[0], /^127\.0\.0\.1:\d+ +up /);
+    assert.equal(lines[1], `${server}  REFUSED  ${refusal}`);
+    {
+      await using kv = await connect({
+        servers: file,
+        replicas: 1,
+        timeoutMs: BROKER_TIMEOUT_MS,
+      });
+      const [, refused] = await kv.servers();
+      assert.deepEqual([refused.server, refused.up, refused.refused, refused.error], [
+        server,
+        false,
+        true,
+        refusal,
+      ]);
+    }
+    // A running server, to mend as its line says: no advice for one stopped or gone.
+    const repair = await runKv(withBrokerTimeout(["repair", "-s", file]));
+    assert.equal(repair.code, 1, repair.stderr);
+    assert.match(
+      repair.stderr,
+      new RegExp(
+        `^kv repair: ${RegExp.escape(server)}: .* not repaired.*\\(${
+          RegExp.escape(`${server} ${refusal}`)
+        }\\)$`,
+        "m",
+      ),
+    );
+    assert.doesNotMatch(repair.stderr, /gone for good|start it/);
+    await Deno.remove(file);
+    const given = await connect({ servers: [{ hostname: "127.0.0.1", port }] })
+      .then(() => assert.fail("connected to a kv server of another version"), (error) => error);
+    assert.ok(given instanceof KvInputError, String(given));
+    assert.equal(given.message, `${server} ${refusal}`);
+    assert.ok(given.cause instanceof CredentialsRefusedError);
+    assert.equal(given.cause.refusal.kind, "version");
+  });
 });
 
 /** Bytes of each connection's start {@link relayByteByByte} trickles: HELLO's answer and more. */

@@ -88,13 +88,23 @@ Deno.test("parseKeyFile rejects '.', quotes and invisible characters in names", 
     `keyFile.txt:1:1: key name '"name"' contains '"'; ${rule}`,
   );
   assert.equal(errorOf("it's int"), `keyFile.txt:1:3: key name 'it's' contains '''; ${rule}`);
+  // The name is quoted with its invisible characters escaped: a NUL, CR or escape sequence
+  // reached the terminal as it was.
   assert.equal(
     errorOf("a\u00a0b int"),
-    `keyFile.txt:1:2: key name 'a\u00a0b' contains the invisible character U+00A0; ${rule}`,
+    `keyFile.txt:1:2: key name 'a\\u00a0b' contains the invisible character U+00A0; ${rule}`,
   );
   assert.equal(
     errorOf("ab\rc int"),
-    `keyFile.txt:1:3: key name 'ab\rc' contains the invisible character U+000D; ${rule}`,
+    `keyFile.txt:1:3: key name 'ab\\u000dc' contains the invisible character U+000D; ${rule}`,
+  );
+  assert.equal(
+    errorOf("a\x1b[2Jb int"),
+    `keyFile.txt:1:2: key name 'a\\u001b[2Jb' contains the invisible character U+001B; ${rule}`,
+  );
+  assert.equal(
+    errorOf("name str\0"),
+    `keyFile.txt:1:6: unknown type 'str\\u0000'; expected int, float or string`,
   );
 });
 

@@ -412,12 +412,18 @@ class FakeConnection implements ServerConnection {
     return this.#answerWrite(this.#tombstone(key, options));
   }
 
-  /** A delete as a server applies it: a tombstone, newer only; a stale repair copy ignored. */
+  /**
+   * A delete as a server applies it: a tombstone, newer only, answering the version it
+   * replaced; a stale repair copy ignored.
+   */
   #tombstone(key: string, options: WriteOptions): DeleteResult {
     const trie = this.server.trie;
     const existed = trie.has(key);
+    const replaced = trie.versionOf(key);
     if (trie.tombstone(key, { version: options.version, ifNewer: true })) {
-      return { kind: "deleted", existed };
+      return replaced === undefined
+        ? { kind: "deleted", existed }
+        : { kind: "deleted", existed, replaced };
     }
     if (options.repair === true) return { kind: "deleted", existed: false };
     return { kind: "stale", version: trie.versionOf(key)! };

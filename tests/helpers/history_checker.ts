@@ -23,7 +23,10 @@
  * A DELETE acknowledged without a warning that answered NOT FOUND (it found no record)
  * is held to the same rule as such a read over its own interval, the DELETE itself left
  * out: an answer without a warning is exact (README, "The guarantee"), and a DELETE that
- * cannot vouch that the key held nothing says so.
+ * cannot vouch that the key held nothing says so. One that answered DELETED is held to a
+ * found value's rule, for any value: some PUT of k began before it ended and is not
+ * overwritten before it began — else "DELETED, though …" (a replica that missed an
+ * earlier delete, still holding the record, made it answer so until S34 F4's fix).
  *
  * A write that failed (refused, or its outcome unknown) may still have been applied by
  * some replica and spread by repair, at any time after it began: it may explain a read,
@@ -106,6 +109,28 @@ function foundProblem(read: HistoryEntry, writes: readonly HistoryEntry[]): stri
 }
 
 /**
+ * Why `deletion` (acknowledged without a warning, answered DELETED) cannot be explained,
+ * or undefined: it found a record, so some PUT not overwritten before it may have made it.
+ */
+function deletedProblem(
+  deletion: HistoryEntry,
+  writes: readonly HistoryEntry[],
+): string | undefined {
+  const explained = writes.some((write) =>
+    write.op === "put" && write.start < deletion.end &&
+    overwriter(writes, write, deletion) === undefined
+  );
+  if (explained) return undefined;
+  const deleted = writes.find((write) =>
+    write.op === "delete" && write.outcome === "ok" && write.end < deletion.start
+  );
+  const why = deleted === undefined
+    ? "no PUT of the key began before it ended"
+    : `every PUT of the key was overwritten before it began (by ${describe(deleted)}, say)`;
+  return `DELETED, though ${why}`;
+}
+
+/**
  * Why `read` (answered NOT FOUND without a warning) cannot be explained, or undefined;
  * `what` names it in the reason.
  */
@@ -148,9 +173,13 @@ export function checkHistory(history: readonly HistoryEntry[]): Violation[] {
   }
   const violations: Violation[] = [];
   for (const read of history) {
-    if (read.op === "delete" && read.outcome === "ok" && read.found === false) {
+    if (read.op === "delete" && read.outcome === "ok") {
       const others = (writesByKey.get(read.key) ?? []).filter((write) => write !== read);
-      const problem = notFoundProblem(read, others, "the DELETE");
+      const problem = read.found === true
+        ? deletedProblem(read, others)
+        : read.found === false
+        ? notFoundProblem(read, others, "the DELETE")
+        : undefined;
       if (problem !== undefined) violations.push({ read, reason: `DELETE answered ${problem}` });
     }
     if (read.op !== "get" || read.outcome !== "ok") continue;

@@ -86,7 +86,7 @@ type Answer = { found: false; warning: boolean } | {
   warning?: boolean;
 };
 
-Deno.test("checker: in a sequential history of acknowledged calls it flags exactly the reads that differ from the register", () => {
+Deno.test("checker: in a sequential history of acknowledged calls it flags exactly the reads and DELETEs that differ from the register", () => {
   const stepArbitrary = fc.record({
     op: fc.constantFrom<"get" | "put" | "delete">("get", "put", "delete"),
     key: fc.constantFrom(...KEYS),
@@ -121,8 +121,11 @@ Deno.test("checker: in a sequential history of acknowledged calls it flags exact
           return;
         }
         if (step.op === "delete") {
-          register.delete(step.key);
-          history.push({ ...base, outcome: "ok" });
+          // A DELETE answers whether it found a record (DELETED) or not (NOT FOUND); a
+          // lie says the other, without a warning: wrong either way.
+          const truth = register.delete(step.key);
+          if (step.lie !== null) wrong.add(index);
+          history.push({ ...base, outcome: "ok", found: step.lie === null ? truth : !truth });
           return;
         }
         const truth = register.get(step.key);
@@ -204,6 +207,21 @@ Deno.test("checker: the reasons name a stale value, a value no write made, and a
   assert.deepEqual(checkHistory([put(1, 0, 1), del(4, true)]), []);
   assert.deepEqual(checkHistory([put(1, 0, 1), del(2, true), del(4, false)]), []);
   assert.deepEqual(checkHistory([del(4, false)]), []);
+  // One that answered DELETED is held to a found value's rule, for any value (S34 F4: the
+  // second DELETE answered DELETED while a replica that missed the first held the record).
+  const [again] = checkHistory([put(1, 0, 1), del(2, true), del(4, true)]);
+  assert.match(
+    again.reason,
+    /^DELETE answered DELETED, though every PUT of the key was overwritten before it began \(by DELETE k by client 2 \[2, 3\]/,
+  );
+  const [never] = checkHistory([del(4, true)]);
+  assert.equal(
+    never.reason,
+    "DELETE answered DELETED, though no PUT of the key began before it ended",
+  );
+  // A PUT overlapping it, or failed (applied anyway, maybe), explains it.
+  assert.deepEqual(checkHistory([put(1, 0, 1), del(2, true), put(2, 3, 5), del(4, true)]), []);
+  assert.deepEqual(checkHistory([{ ...put(2, 0, 1), outcome: "failed" }, del(4, true)]), []);
 });
 
 Deno.test("replica check: home replicas must hold one entry, and no other server a copy", () => {

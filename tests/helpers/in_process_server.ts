@@ -177,6 +177,11 @@ export class RawConnection {
     return frames;
   }
 
+  /** Ends our writing half: the server reads the end of the stream and closes once done. */
+  async closeWrite(): Promise<void> {
+    await this.#conn.closeWrite();
+  }
+
   /** Closes our side. */
   close(): void {
     try {

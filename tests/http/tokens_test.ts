@@ -49,6 +49,29 @@ Deno.test("a token with a character no HTTP header can carry is refused at load,
   });
 });
 
+Deno.test("a tokens file that is not UTF-8, or a token holding a control, is refused at its line and column in one line", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/tokens.txt`;
+    const bytes = new TextEncoder().encode("# tokens\n0123456789abcdef_0123\n");
+    bytes[bytes.indexOf(0x5f)] = 0xff;
+    await Deno.writeFile(path, bytes, { mode: 0o600 });
+    await assert.rejects(() => BearerTokens.read(path), (error: unknown) => {
+      assert.ok(error instanceof TokensFileError);
+      assert.equal(
+        error.message,
+        `${path}:2:17: not UTF-8 text; save the tokens file as UTF-8`,
+      );
+      return true;
+    });
+    await Deno.writeTextFile(path, "0123456789abcdef\x1b0123\n", { mode: 0o600 });
+    await assert.rejects(() => BearerTokens.read(path), (error: unknown) => {
+      assert.ok(error instanceof TokensFileError);
+      assert.match(error.message, /^\S+:1:17: '\\u001b' in a token, which no HTTP header/);
+      return true;
+    });
+  });
+});
+
 Deno.test("a tokens file readable by group or others is refused, as an auth file is", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/tokens.txt`;

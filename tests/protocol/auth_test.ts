@@ -106,6 +106,25 @@ Deno.test("fuzz: no random answer verifies, and one flipped bit breaks a right o
   );
 });
 
+Deno.test("AuthKeys.read names where a file stops being UTF-8, and not the byte, which may be a secret's", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/kv.auth`;
+    // A raw binary secret (head -c 32 /dev/urandom) written in place of its hex.
+    const bytes = new TextEncoder().encode(`# mine\n${HEX_SECRET.slice(0, 10)}_\n`);
+    bytes[bytes.indexOf(0x5f)] = 0xc7;
+    await Deno.writeFile(path, bytes, { mode: 0o600 });
+    await Deno.chmod(path, 0o600);
+    await assert.rejects(AuthKeys.read(path), (error: unknown) => {
+      assert.ok(error instanceof AuthFileError);
+      assert.equal(
+        error.message,
+        `${path}:2:11: not UTF-8 text; write a new one with 'kv secret'`,
+      );
+      return true;
+    });
+  });
+});
+
 Deno.test("AuthKeys.read refuses a file readable by group or others, one of 1 TiB, /dev/zero and a missing file", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/kv.auth`;

@@ -11,6 +11,8 @@ import {
   RequestTimeoutError,
   ServerClient,
   ServerError,
+  type SpokenVersions,
+  spokenVersions,
 } from "../../lib/protocol/client.ts";
 import {
   ErrorCode,
@@ -133,9 +135,24 @@ Deno.test("client runs every request type against a server", async () => {
   });
   assert.deepEqual(await client.keys({ prefix: "person", limit: 1 }), ["person1"]);
   assert.deepEqual(await client.keys({ limit: 5, after: "person1" }), ["person2"]);
+  // A DELETE names what it replaced: the record's version, then the tombstone's.
+  const stored = (await client.get("person2")).version;
   const deleted = at();
-  assert.deepEqual(await client.delete("person2", deleted), { kind: "deleted", existed: true });
-  assert.deepEqual(await client.delete("person2", at()), { kind: "deleted", existed: false });
+  assert.deepEqual(await client.delete("person2", deleted), {
+    kind: "deleted",
+    existed: true,
+    replaced: stored,
+  });
+  assert.deepEqual(await client.delete("person2", at()), {
+    kind: "deleted",
+    existed: false,
+    replaced: deleted.version,
+  });
+  assert.deepEqual(await client.delete("never", at()), { kind: "deleted", existed: false });
+  assert.deepEqual(await client.delete("never", { ...deleted, repair: true }), {
+    kind: "deleted",
+    existed: false,
+  }, "a stale repair copy replaced nothing");
   assert.deepEqual(await client.delete("person2", deleted), {
     kind: "stale",
     version: (await client.get("person2")).version,
@@ -1040,5 +1057,23 @@ Deno.test("a server at its connection limit refuses with BUSY, and the connect e
   } finally {
     await holder.close();
     await stop();
+  }
+});
+
+Deno.test("spokenVersions reads the versions a server's UNSUPPORTED_VERSION names in every kv's words so far, and none from words naming no version a HELLO could carry", () => {
+  const refused = `protocol version ${PROTOCOL_VERSION} is not supported; `;
+  const read: [string, SpokenVersions | undefined][] = [
+    ["this server speaks version 8 only: upgrade the older of the two", { lowest: 8, highest: 8 }],
+    ["this server speaks 1 to 2", { lowest: 1, highest: 2 }],
+    ["this server speaks 1", { lowest: 1, highest: 1 }],
+    ["this server speaks version 65535 only", { lowest: 65535, highest: 65535 }],
+    // More than a u16, six digits, a range upside down, or no versions at all.
+    ["this server speaks version 65536 only", undefined],
+    ["this server speaks version 123456 only", undefined],
+    ["this server speaks 3 to 2", undefined],
+    ["ask again later", undefined],
+  ];
+  for (const [words, versions] of read) {
+    assert.deepEqual(spokenVersions(refused + words), versions, words);
   }
 });

@@ -19,6 +19,7 @@ import {
   decodeSetKBody,
   decodeStatsBody,
   decodeValueBody,
+  decodeVersionBody,
   DIGEST_ROW_BYTES,
   GET_KEY_START,
   isWellFormedGetBody,
@@ -84,10 +85,14 @@ async function documentedHex(): Promise<string[]> {
   );
 }
 
-/** The examples' versions (docs/protocol.md, Versions): V1 < V2 < V3, V1 and V2 in one millisecond. */
+/**
+ * The examples' versions (docs/protocol.md, Versions): V1 < V2 < V3, V1 and V2 in one
+ * millisecond; V4, DELETE's, after V3.
+ */
 const V1: Version = { ms: 1_733_040_000_000, counter: 0, broker: 42 };
 const V2: Version = { ms: 1_733_040_000_000, counter: 1, broker: 42 };
 const V3: Version = { ms: 1_733_040_000_005, counter: 0, broker: 7 };
+const V4: Version = { ms: 1_733_040_000_010, counter: 0, broker: 7 };
 
 /** The examples of docs/protocol.md, Values, in order. */
 const DOCUMENTED_VALUES = [
@@ -108,7 +113,7 @@ const LEAF: PathMiss = { reason: "not-object", segment: 2, value: int(22) };
 
 /** The example server's HELLO answer, but its state. */
 const HELLO = {
-  version: 9,
+  version: PROTOCOL_VERSION,
   maxFrameBytes: 16 * 1024 * 1024,
   idleTimeoutMs: 30_000,
   serverId: "9f3a0c5e12b47d68",
@@ -132,16 +137,16 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
     write(frames);
     written.push(hex(frames.bytes()));
   };
-  frame((w) => w.hello(1, 9));
+  frame((w) => w.hello(1, PROTOCOL_VERSION));
   frame((w) => w.okHello(1, { ...HELLO, state: { unrepaired: false, k: 2, repairedUnder: LIST } }));
   frame((w) =>
     w.okHello(1, { ...HELLO, state: { unrepaired: true, k: 0, repairedUnder: NO_LIST } })
   );
   const answer = await (await AuthKeys.fromSecrets([SECRET])).answer(CHALLENGE);
   const repaired = { unrepaired: false, k: 2, repairedUnder: LIST };
-  frame((w) => w.hello(1, 9, AUTH_HMAC_SHA256));
-  frame((w) => w.okHelloChallenge(1, { version: 9, challenge: CHALLENGE }));
-  frame((w) => w.hello(2, 9, AUTH_HMAC_SHA256, answer));
+  frame((w) => w.hello(1, PROTOCOL_VERSION, AUTH_HMAC_SHA256));
+  frame((w) => w.okHelloChallenge(1, { version: PROTOCOL_VERSION, challenge: CHALLENGE }));
+  frame((w) => w.hello(2, PROTOCOL_VERSION, AUTH_HMAC_SHA256, answer));
   frame((w) => w.okHello(2, { ...HELLO, state: repaired }));
   frame((w) => w.ping(2));
   frame((w) => w.ok(2));
@@ -163,8 +168,10 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   frame((w) => w.notFound(23, V3, TYPO));
   frame((w) => w.query(24, ["person1", "age", "x"]));
   frame((w) => w.notFound(24, V3, LEAF));
-  frame((w) => w.delete(8, "person1", { version: V3 }));
-  frame((w) => w.ok(8));
+  frame((w) => w.delete(8, "person1", { version: V4 }));
+  frame((w) => w.okVersion(8, V3));
+  frame((w) => w.delete(25, "nobody", { version: V3 }));
+  frame((w) => w.notFound(25, V2));
   frame((w) => w.delete(16, "person1", { version: V3, purge: true }));
   frame((w) => w.ok(16));
   frame((w) => w.delete(17, "person1", { version: V3, purge: true, aged: true }));
@@ -254,7 +261,7 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
   assert.deepEqual(documentedRequest(next()), {
     type: "hello",
     requestId: 1,
-    version: 9,
+    version: PROTOCOL_VERSION,
     authScheme: 0,
     auth,
   });
@@ -278,12 +285,12 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
     ...CHALLENGE,
   );
   const answer = new Uint8Array(await crypto.subtle.sign("HMAC", key, signed));
-  const hmac = { type: "hello", version: 9, authScheme: AUTH_HMAC_SHA256 };
+  const hmac = { type: "hello", version: PROTOCOL_VERSION, authScheme: AUTH_HMAC_SHA256 };
   assert.deepEqual(documentedRequest(next()), { ...hmac, requestId: 1, auth: new Uint8Array() });
   // The challenge: the version and the challenge, nothing about the server.
   assert.deepEqual(
     documentedAnswer(next(), decodeHelloBody),
-    ok(1, { version: 9, challenge: CHALLENGE }),
+    ok(1, { version: PROTOCOL_VERSION, challenge: CHALLENGE }),
   );
   assert.deepEqual(documentedRequest(next()), { ...hmac, requestId: 2, auth: answer });
   assert.deepEqual(documentedAnswer(next(), decodeHelloBody), ok(2, { ...HELLO, state: repaired }));
@@ -353,8 +360,15 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
   });
   assert.deepEqual(documentedAnswer(next()), { ...notFound(24, V3), miss: LEAF });
   const del = { type: "delete", key: "person1", version: V3, repair: false, aged: false };
-  assert.deepEqual(documentedRequest(next()), { ...del, requestId: 8, purge: false });
-  assert.deepEqual(documentedAnswer(next()), ok(8));
+  assert.deepEqual(documentedRequest(next()), { ...del, requestId: 8, version: V4, purge: false });
+  assert.deepEqual(documentedAnswer(next(), decodeVersionBody), ok(8, V3));
+  assert.deepEqual(documentedRequest(next()), {
+    ...del,
+    requestId: 25,
+    key: "nobody",
+    purge: false,
+  });
+  assert.deepEqual(documentedAnswer(next()), notFound(25, V2));
   assert.deepEqual(documentedRequest(next()), { ...del, requestId: 16, purge: true });
   assert.deepEqual(documentedAnswer(next()), ok(16));
   assert.deepEqual(documentedRequest(next()), {

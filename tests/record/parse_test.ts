@@ -348,6 +348,12 @@ Deno.test("malformed lines give the line, column and what was expected", () => {
     [`k : {\0}`, "1:6: expected a key or '}', found control character U+0000"],
     [`k : 1\r2`, "1:6: expected end of line after the value, found control character U+000D"],
     [`k : \x7f`, "1:5: expected a value, found control character U+007F"],
+    // Characters drawn as nothing or breaking a line are named, not shown (they were quoted
+    // raw: a U+2028 split the message on some terminals).
+    [`"k"\u2028 : 1`, "1:4: expected ':' after the key, found invisible character U+2028"],
+    [`"k"\u00a0: 1`, "1:4: expected ':' after the key, found invisible character U+00A0"],
+    // A field name is quoted escaped: an escape sequence reached the terminal.
+    [`k : { "\x1b[2J" : 1, "\x1b[2J" : 2 }`, "1:19: duplicate key '\\u001b[2J' in one object"],
   ];
   for (const [text, message] of cases) assertParseError(text, message);
 });

@@ -29,6 +29,7 @@ import {
   decodeResponse,
   decodeStatsBody,
   decodeValueBody,
+  decodeVersionBody,
 } from "../../lib/protocol/messages.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { MAX_PUT_MANY_ITEMS, PutManyItems } from "../../lib/protocol/put_many.ts";
@@ -94,14 +95,16 @@ Deno.test("server answers every request type, versions, STALE and repair copies 
   const written = at();
   frames.put(3, "person1", person, written);
   frames.put(4, "person1", int(5), at(at({ overwrite: false })));
-  frames.put(5, "person2", int(7), at(at({ overwrite: false })));
+  const person2 = at(at({ overwrite: false }));
+  frames.put(5, "person2", int(7), person2);
   frames.get(6, "person1");
   frames.get(7, "nobody");
   frames.query(8, ["person1", "address", "street"]);
   frames.query(9, ["person1", "age"]);
   frames.keys(10, { prefix: "person", limit: 10 });
   frames.keys(11, { limit: 10, after: "person1" });
-  frames.delete(12, "person2", at());
+  const deletedFirst = at();
+  frames.delete(12, "person2", deletedFirst);
   const deleted = at();
   frames.delete(13, "person2", deleted);
   frames.put(15, "person2", int(8), { version: written.version });
@@ -145,12 +148,13 @@ Deno.test("server answers every request type, versions, STALE and repair copies 
   });
   assert.deepEqual(decodeKeysBody(okBody(await raw.readFrame(), 10)), ["person1", "person2"]);
   assert.deepEqual(decodeKeysBody(okBody(await raw.readFrame(), 11)), ["person2"]);
-  okBody(await raw.readFrame(), 12);
-  // A DELETE of a key without a record still leaves its tombstone: NOT_FOUND, applied.
+  // A DELETE names what it replaced: the record's version; then, of a key without a
+  // record, the tombstone's (NOT_FOUND, applied: the newer tombstone is left).
+  assert.deepEqual(decodeVersionBody(okBody(await raw.readFrame(), 12)), person2.version);
   assert.deepEqual(response(await raw.readFrame()), {
     type: "not_found",
     requestId: 13,
-    version: undefined,
+    version: deletedFirst.version,
   });
   // Older than the tombstone: STALE with it; as a repair copy, acknowledged and ignored.
   assert.deepEqual(response(await raw.readFrame()), {
@@ -232,13 +236,13 @@ Deno.test("a refused HELLO (any protocol version but the server's own, named wit
     [
       (frames) => frames.hello(1, 99),
       ErrorCode.UNSUPPORTED_VERSION,
-      /version 99 is not supported; this server speaks version 9 only/,
+      /version 99 is not supported; this server speaks version 10 only/,
     ],
     [
-      // Version 8, whose QUERY's NOT_FOUND did not say why a record lacks the path.
-      (frames) => frames.hello(1, 8),
+      // Version 9, whose DELETE's answer did not name the version it replaced.
+      (frames) => frames.hello(1, 9),
       ErrorCode.UNSUPPORTED_VERSION,
-      /protocol version 8 is not supported; this server speaks version 9 only: upgrade the older/,
+      /protocol version 9 is not supported; this server speaks version 10 only: upgrade the older/,
     ],
     [(frames) => frames.hello(1, 0), ErrorCode.UNSUPPORTED_VERSION, /version 0 is not supported/],
     [
