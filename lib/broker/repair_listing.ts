@@ -33,6 +33,7 @@
 import { compareKeys } from "../base/utf8.ts";
 import { describeError } from "../base/describe_error.ts";
 import type { PartitionEntry, PartitionListing } from "../protocol/mod.ts";
+import { listedKey } from "../record/key.ts";
 import type { Version } from "../record/version.ts";
 import { MAX_REPAIR_READ_AGE_MS } from "../protocol/mod.ts";
 
@@ -253,11 +254,16 @@ export class MergedListing {
       cursor.readAt = readAt;
       const entries = page.entries;
       if (entries.length === 0 && page.more) {
-        throw new Error(`listing after '${cursor.after}' returned nothing yet said more follow`);
+        // Keys a server listed, quoted as kv keys lists them: a report line prints this.
+        throw new Error(
+          `listing after '${listedKey(cursor.after)}' returned nothing yet said more follow`,
+        );
       }
       const first = entries[0];
       if (first !== undefined && cursor.after !== "" && compareKeys(first.key, cursor.after) <= 0) {
-        throw new Error(`listing after '${cursor.after}' went back to '${first.key}'`);
+        throw new Error(
+          `listing after '${listedKey(cursor.after)}' went back to '${listedKey(first.key)}'`,
+        );
       }
       cursor.entries = entries;
       cursor.position = 0;

@@ -33,6 +33,7 @@
  */
 import { setImmediate } from "node:timers";
 import { describeError } from "../base/describe_error.ts";
+import { oneLine } from "../record/key.ts";
 import { withoutOsDetail } from "../base/fs_error.ts";
 import { hostPort } from "../base/host_port.ts";
 import { checkKey, type KeysOptions } from "../record/key.ts";
@@ -1787,10 +1788,11 @@ export function spokenVersions(message: string): SpokenVersions | undefined {
 
 /**
  * `error` in one line without Deno's "(os error N)": the words ("Connection refused")
- * say it already, and the number means nothing to a user reading a warning.
+ * say it already, and the number means nothing to a user reading a warning. Shown by
+ * oneLine: a TLS failure's words quote the server's certificate (the names it is valid for).
  */
 function osReason(error: unknown): string {
-  return withoutOsDetail(describeError(error));
+  return oneLine(withoutOsDetail(describeError(error)));
 }
 
 /**

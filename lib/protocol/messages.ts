@@ -19,6 +19,7 @@ import { readUtf8 } from "../base/utf8.ts";
 import { checkPath, type PathMiss } from "../record/query_path.ts";
 import type { Value } from "../record/value.ts";
 import { readValue } from "../record/value_codec.ts";
+import { oneLine } from "../record/key.ts";
 import { parseVersion, readVersion, type Version, VERSION_BYTES } from "../record/version.ts";
 import { PARTITION_COUNT } from "../record/partition.ts";
 import {
@@ -38,6 +39,7 @@ import {
   MAX_ERROR_MESSAGE_BYTES,
   MAX_LIST_PARTITIONS_LIMIT,
   MAX_RECORDED_K,
+  MAX_SHOWN_MESSAGE_CHARACTERS,
   MessageType,
   MissReason,
   type NodeState,
@@ -500,12 +502,25 @@ export function decodeResponse(frame: Frame): Response {
     case MessageType.ERROR: {
       const reader = new ByteReader(frame.body);
       const code = reader.u16("error code");
-      const message = reader.string("error message", MAX_ERROR_MESSAGE_BYTES);
+      const message = readErrorMessage(reader);
       return finish(reader, { type: "error", requestId, code, message }, "ERROR");
     }
     default:
       throw new DecodeError(`unknown response type 0x${frame.type.toString(16).padStart(2, "0")}`);
   }
+}
+
+/**
+ * Reads an ERROR's message (or a PUT_MANY refusal's) as it may be shown: one line whose
+ * characters a terminal would not show as themselves are escaped, cut with "…" to
+ * MAX_SHOWN_MESSAGE_CHARACTERS. The server's words go on into errors, warnings and log
+ * lines a user's terminal prints: a broken or rogue server's escape sequence or newline
+ * must not reach it (a forged second `kv get:` line, colours, a cursor moved). Done here,
+ * where every client and the broker decode ERROR, so no place that prints it can forget.
+ */
+function readErrorMessage(reader: ByteReader): string {
+  const words = reader.string("error message", MAX_ERROR_MESSAGE_BYTES);
+  return oneLine(words, { maxCharacters: MAX_SHOWN_MESSAGE_CHARACTERS });
 }
 
 /** Reads why a record lacks a QUERY's path, after its NOT_FOUND's version (docs/protocol.md). */
@@ -651,8 +666,9 @@ export function decodePutManyBody(body: Uint8Array): PutManyRefusal[] {
   for (let position = 0; position < count; position++) {
     const index = reader.u32("item index");
     const code = reader.u16("error code");
-    const message = reader.string("error message", MAX_ERROR_MESSAGE_BYTES);
-    // A STALE item's message is the version the server holds, in its text form.
+    const message = readErrorMessage(reader);
+    // A STALE item's message is the version the server holds, in its text form: hex digits,
+    // which readErrorMessage leaves as they are (parseVersion refuses anything else).
     if (code === ErrorCode.STALE) {
       refusals.push({ index, code, message, version: parseVersion(message) });
     } else refusals.push({ index, code, message });

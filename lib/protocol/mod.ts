@@ -174,6 +174,15 @@ export const FRAME_HEADER_BYTES = 9;
 /** Longest ERROR message, in UTF-8 bytes; longer messages are cut when encoded. */
 export const MAX_ERROR_MESSAGE_BYTES = 4096;
 
+/**
+ * Longest ERROR message as decoded, in characters: a server's words are shown one line, each
+ * character a terminal would not show as itself escaped (`\u001b`, six characters for one
+ * byte), then cut here with "…". A kv server's own message quoting a key of MAX_KEY_BYTES
+ * printable bytes fits whole; 4096 bytes of escape sequences do not reach a user's screen
+ * as 24 KiB.
+ */
+export const MAX_SHOWN_MESSAGE_CHARACTERS = 2048;
+
 /** Longest HELLO auth data, in bytes. */
 export const MAX_AUTH_BYTES = 4096;
 
@@ -408,6 +417,7 @@ export type Response =
     readonly type: "error";
     readonly requestId: number;
     readonly code: number;
+    /** The server's words, shown safe to print: see {@link MAX_SHOWN_MESSAGE_CHARACTERS}. */
     readonly message: string;
   };
 
@@ -424,7 +434,7 @@ export interface PutManyRefusal {
   readonly index: number;
   /** The {@link ErrorCode} a PUT of the item alone would have got. */
   readonly code: number;
-  /** What was wrong. */
+  /** What was wrong, shown safe to print as an ERROR's message is. */
   readonly message: string;
   /** For {@link ErrorCode.STALE}: the newer or equal version the server holds. */
   readonly version?: Version;

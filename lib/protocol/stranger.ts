@@ -23,6 +23,7 @@
  * ```
  * @module
  */
+import { oneLine } from "../record/key.ts";
 import { TLS_ALERT_ANSWER } from "./credentials.ts";
 
 /**
@@ -31,8 +32,8 @@ import { TLS_ALERT_ANSWER } from "./credentials.ts";
  */
 export const OPENING_BYTES = 64;
 
-/** Characters of a stranger's first line quoted at most; a longer one is cut with "…". */
-const QUOTED_CHARACTERS = 40;
+/** Characters of a stranger's first line quoted at most, escapes included; a longer one is cut with "…". */
+const QUOTED_CHARACTERS = 41;
 
 /**
  * Printable characters an opening must start with to be quoted as text rather than shown in
@@ -128,28 +129,29 @@ export function isTlsAlert(bytes: Uint8Array): boolean {
 }
 
 /**
- * `opening`'s first line in quotes, its printable ASCII up to the line's end (cut with "…" at
- * a byte that is not, or past QUOTED_CHARACTERS); when it starts with fewer than
- * MIN_QUOTED_CHARACTERS printable characters, its first HEX_BYTES bytes in hex: nothing a
- * stranger sent reaches the user's terminal raw.
+ * `opening`'s first line in quotes, as UTF-8, shown by {@link oneLine} as every text another
+ * process sent is (what a terminal would not show as itself escaped, cut with "…" past
+ * QUOTED_CHARACTERS); when it starts with fewer than MIN_QUOTED_CHARACTERS printable ASCII
+ * characters, its first HEX_BYTES bytes in hex: nothing a stranger sent reaches the user's
+ * terminal raw.
  */
 function firstLine(opening: Uint8Array): string {
-  let end = 0;
-  while (end < opening.length && end < QUOTED_CHARACTERS && isPrintable(opening[end])) end++;
-  if (end < MIN_QUOTED_CHARACTERS) {
+  let printable = 0;
+  while (printable < MIN_QUOTED_CHARACTERS && isPrintable(opening[printable])) printable++;
+  if (printable < MIN_QUOTED_CHARACTERS) {
     const hex = [...opening.subarray(0, HEX_BYTES)].map((byte) =>
       byte.toString(16).padStart(2, "0")
     );
     return `the bytes ${hex.join(" ")}${opening.length > HEX_BYTES ? " …" : ""}`;
   }
-  const atLineEnd = end === opening.length || opening[end] === CR || opening[end] === LF;
-  return `"${String.fromCharCode(...opening.subarray(0, end))}${atLineEnd ? "" : "…"}"`;
+  const [line] = new TextDecoder().decode(opening).split(LINE_END, 1);
+  return `"${oneLine(line, { maxCharacters: QUOTED_CHARACTERS })}"`;
 }
 
-const CR = 0x0d;
-const LF = 0x0a;
+/** What ends a line: CR, LF or both. */
+const LINE_END = /[\r\n]/;
 
-/** Whether `byte` is a printable ASCII character, the space included. */
-function isPrintable(byte: number): boolean {
-  return byte >= 0x20 && byte < 0x7f;
+/** Whether `byte` (undefined past the end) is a printable ASCII character, the space included. */
+function isPrintable(byte: number | undefined): boolean {
+  return byte !== undefined && byte >= 0x20 && byte < 0x7f;
 }

@@ -14,7 +14,9 @@
  *   wrote testdata/compat/bare-dialect.txt does).
  *
  * Strings are escaped with `\\`, the quote, `\n`, `\r`, `\t`, `\0` and `\xHH` for
- * other control characters, so a printed line is always one line of valid UTF-8. A
+ * other control characters, and `\uXXXX` for the bidi embeddings, overrides and isolates
+ * (U+202A–U+202E, U+2066–U+2069, which reverse what a terminal shows after them), so a
+ * printed line is always one line of valid UTF-8 that shows as it reads back. A
  * string holding half of a surrogate pair alone is refused (a RangeError): no record
  * line can hold one, as UTF-8 cannot (parse.ts refuses its escape too).
  *
@@ -194,8 +196,9 @@ function isBareWord(text: string): boolean {
     const code = text.charCodeAt(index);
     if (code < 0x80) {
       if (code <= 0x20 || code === 0x7f || BARE_FORBIDDEN_ASCII.has(code)) return false;
-    } else if (code <= 0x9f || (code >= 0xd800 && code <= 0xdfff)) {
-      // C1 controls would print raw; surrogates are checked by the quoting path.
+    } else if (code <= 0x9f || (code >= 0xd800 && code <= 0xdfff) || isBidiControl(code)) {
+      // C1 controls and bidi controls would print raw; surrogates are checked by the
+      // quoting path.
       return false;
     }
   }
@@ -210,7 +213,16 @@ const BARE_FORBIDDEN_ASCII: ReadonlySet<number> = new Set(
 function needsEscape(text: string, index: number, quoteCode: number): boolean {
   const code = text.charCodeAt(index);
   return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === quoteCode ||
-    code === BACKSLASH;
+    code === BACKSLASH || isBidiControl(code);
+}
+
+/**
+ * Whether `code` is a bidi embedding, override or isolate (U+202A–U+202E, U+2066–U+2069):
+ * printed raw, it reverses what a terminal shows after it, so a value or key shown by `kv get`
+ * would not read as what it holds.
+ */
+function isBidiControl(code: number): boolean {
+  return (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069);
 }
 
 const SHORT_ESCAPES: ReadonlyMap<number, string> = new Map([
@@ -226,8 +238,11 @@ const SHORT_ESCAPES: ReadonlyMap<number, string> = new Map([
 function escapeCodeUnit(code: number): string {
   const short = SHORT_ESCAPES.get(code);
   if (short !== undefined) return short;
-  // Only controls get here, C0, DEL and C1: all below 0x100.
-  return `\\x${code.toString(16).padStart(2, "0")}`;
+  // Only controls get here: C0, DEL and C1 below 0x100, as the record grammar's `\xHH`; the
+  // bidi controls as its `\uXXXX`.
+  return code < 0x100
+    ? `\\x${code.toString(16).padStart(2, "0")}`
+    : `\\u${code.toString(16).padStart(4, "0")}`;
 }
 
 /** Quotes `text` with `quoteCode` (`"` or `'`), escaping what would not read back. */

@@ -66,17 +66,22 @@ Deno.test("merged listing: every key once, in order, with the copy of every serv
   );
 });
 
-Deno.test("merged listing: a listing that goes backwards counts as failed", async () => {
+Deno.test("merged listing: a listing that goes backwards counts as failed, its keys quoted as kv keys lists them", async () => {
   let calls = 0;
+  // Keys a server listed reach a report line: an escape sequence or a newline in one is shown.
+  const [first, back] = ["b\x1b[31m", "a\nforged"];
   const listing = new MergedListing([0], () => {
     calls++;
-    const entries = [{ key: calls === 1 ? "b" : "a", version: VERSION, tombstone: false }];
+    const entries = [{ key: calls === 1 ? first : back, version: VERSION, tombstone: false }];
     return Promise.resolve({ entries, more: true });
   });
-  assert.deepEqual((await listing.next()).map((listed) => listed.key), ["b"]);
+  assert.deepEqual((await listing.next()).map((listed) => listed.key), [first]);
   assert.deepEqual(await listing.next(), []);
-  assert.match(listing.failures().get(0)!, /went back/);
-  assert.equal(listing.covered(0, "b"), true);
+  assert.equal(
+    listing.failures().get(0),
+    String.raw`listing after '."b\u001b[31m"' went back to '."a\nforged"'`,
+  );
+  assert.equal(listing.covered(0, first), true);
   assert.equal(listing.covered(0, "c"), false);
 });
 

@@ -11,10 +11,16 @@ import { BROKER_TIMEOUT_MS, KvCluster, withBrokerTimeout } from "../helpers/kv_p
 import { startServerProcess } from "../helpers/server_process.ts";
 import { serverTlsFlags, tlsTest } from "../helpers/tls_certs.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
-import { CLIENT_COMMANDS, runKv } from "../helpers/run_kv.ts";
+import { CLIENT_COMMANDS, newAuthFile, runKv } from "../helpers/run_kv.ts";
 import { closedPorts, listenLoopback, withTempDir } from "../helpers/fixtures.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
-import { ErrorCode, PROTOCOL_VERSION } from "../../lib/protocol/mod.ts";
+import {
+  ErrorCode,
+  type ErrorCodeNumber,
+  MAX_ERROR_MESSAGE_BYTES,
+  MAX_SHOWN_MESSAGE_CHARACTERS,
+  PROTOCOL_VERSION,
+} from "../../lib/protocol/mod.ts";
 import { connect, KvInputError } from "../../mod.ts";
 import { CredentialsRefusedError } from "../../lib/broker/server_pool.ts";
 import { writeAll } from "../../lib/base/bytes.ts";
@@ -103,7 +109,7 @@ Deno.test("a server file line where Redis, SSH, an SMTP server, a MySQL-like ser
     // A Redis proxy's answer to the HELLO, quoting what it took for a command.
     [
       { bytes: text("-ERR unknown command '\0\0\0\x07\x01'\r\n"), when: "answers", then: "holds" },
-      'it answered like a Redis server: "-ERR unknown command \'…"',
+      'it answered like a Redis server: "-ERR unknown command \'\\u0000\\u0000\\u0000…"',
     ],
     [
       { bytes: text("SSH-2.0-OpenSSH_9.6\r\n"), when: "greets", then: "holds" },
@@ -238,6 +244,65 @@ Deno.test("the library's connect to an SSH server's address is a KvInputError na
     );
     assert.ok(given.cause instanceof CredentialsRefusedError);
     assert.equal(given.cause.refusal.kind, "not-kv");
+  });
+});
+
+/**
+ * A server's words carrying what a terminal acts on: colour, a carriage return and a newline
+ * forging a second `kv get:` line, a bidi override reversing what follows.
+ */
+const FORGING = "evil\x1b[31m red\r\nkv get: forged line\u202e";
+/** {@link FORGING} as every client shows it: the same characters, escaped as text. */
+const FORGING_SHOWN = String.raw`evil\u001b[31m red\u000d\u000akv get: forged line\u202e`;
+/** What no line a client prints may hold: a control (C0, DEL, C1), a bidi override or isolate. */
+const UNSHOWABLE = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
+
+/** A listener answering every HELLO with ERROR `code` saying `message`, then hanging up. */
+function answersError(code: ErrorCodeNumber, message: string): Banner {
+  const frames = new FrameWriter();
+  frames.error(1, code, message);
+  return { bytes: frames.bytes(), when: "answers", then: "closes" };
+}
+
+Deno.test("a server's ERROR message carrying escape sequences, a newline or a bidi override is shown escaped as text in one line: kv get (exit 2 as before), kv servers (exit 0), the library's error message; a long one is cut with '…'", async () => {
+  await withTempDir(async (dir) => {
+    const file = `${dir}/servers.txt`;
+    const authFile = await newAuthFile(dir, "kv.auth");
+    await withStranger(answersError(ErrorCode.AUTH_FAILED, FORGING), async (port) => {
+      await Deno.writeTextFile(file, `127.0.0.1 ${port}\n`);
+      const run = await runKv(
+        withBrokerTimeout(["get", "-s", file, "--auth-file", authFile, "a"]),
+        { stdin: "" },
+      );
+      assert.deepEqual([run.code, run.stdout, run.stderr], [
+        2,
+        "",
+        `kv get: 127.0.0.1:${port} refused the secret in ${authFile} (AUTH_FAILED: ` +
+        `${FORGING_SHOWN}); give --auth-file a file holding one of the servers' secrets\n`,
+      ]);
+    });
+    await withStranger(answersError(ErrorCode.BUSY, FORGING), async (port) => {
+      await Deno.writeTextFile(file, `127.0.0.1 ${port}\n`);
+      const run = await runKv(withBrokerTimeout(["servers", "-s", file]), { stdin: "" });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stderr, "");
+      assert.ok(run.stdout.endsWith("\n"), run.stdout);
+      const line = run.stdout.slice(0, -1);
+      assert.doesNotMatch(line, UNSHOWABLE);
+      assert.ok(line.includes(`(BUSY: ${FORGING_SHOWN})`), line);
+    });
+    // The whole ERROR a server may send, escape sequences past the first words: shown cut.
+    const long = FORGING + "\x1b[2J".repeat(MAX_ERROR_MESSAGE_BYTES / 4 - FORGING.length);
+    await withStranger(answersError(ErrorCode.INTERNAL, long), async (port) => {
+      const given = await connect({ servers: [{ hostname: "127.0.0.1", port }] })
+        .then(() => assert.fail("connected to a server answering ERROR"), (error: Error) => error);
+      assert.doesNotMatch(given.message, UNSHOWABLE);
+      const shown = /INTERNAL: (.*?)\); start it/.exec(given.message)?.[1];
+      assert.ok(shown !== undefined, given.message);
+      assert.ok(shown.startsWith(`${FORGING_SHOWN}\\u001b[2J`), shown);
+      assert.ok(shown.endsWith("…"), shown);
+      assert.ok(shown.length <= MAX_SHOWN_MESSAGE_CHARACTERS, `${shown.length} characters`);
+    });
   });
 });
 

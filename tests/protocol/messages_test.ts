@@ -36,6 +36,7 @@ import {
   LIST_CHANGE_UNDER_WAY,
   LIST_FINGERPRINT_BYTES,
   MAX_ERROR_MESSAGE_BYTES,
+  MAX_SHOWN_MESSAGE_CHARACTERS,
   MessageType,
   NO_LIST,
   PARTITION_BITMAP_BYTES,
@@ -810,6 +811,25 @@ Deno.test("FrameWriter.error cuts an over-long message at a character boundary",
   assert.equal(response.message, "é".repeat(MAX_ERROR_MESSAGE_BYTES / 2));
   assert.equal(errorCodeName(response.code), "INTERNAL");
   assert.equal(errorCodeName(999), "UNKNOWN(999)");
+});
+
+Deno.test("an ERROR's message and a PUT_MANY refusal's decode shown safe: controls and bidi overrides escaped, cut with '…' at MAX_SHOWN_MESSAGE_CHARACTERS", () => {
+  const forging = "evil\x1b[31m\r\nkv get: forged\u202e";
+  const shown = String.raw`evil\u001b[31m\u000d\u000akv get: forged\u202e`;
+  const frames = new FrameWriter();
+  frames.error(3, ErrorCode.BUSY, forging);
+  frames.error(4, ErrorCode.INTERNAL, "\x1b".repeat(MAX_ERROR_MESSAGE_BYTES));
+  frames.okPutMany(5, [{ index: 0, code: ErrorCode.EXISTS, message: forging }]);
+  const [error, long, putMany] = framesOf(frames.bytes()).map(decodeResponse);
+  assert.deepEqual(error, { type: "error", requestId: 3, code: ErrorCode.BUSY, message: shown });
+  assert.ok(long.type === "error");
+  // Six characters an escape: as many whole ones as fit before the "…".
+  const escapes = Math.floor((MAX_SHOWN_MESSAGE_CHARACTERS - 1) / 6);
+  assert.equal(long.message, String.raw`\u001b`.repeat(escapes) + "…");
+  assert.ok(putMany.type === "ok");
+  assert.deepEqual(decodePutManyBody(putMany.body), [
+    { index: 0, code: ErrorCode.EXISTS, message: shown },
+  ]);
 });
 
 Deno.test("random bytes through FrameReader and decodeRequest throw only DecodeError", () => {

@@ -41,7 +41,7 @@ Deno.test("an opening is a stranger's exactly when it has a first byte and that 
   }));
 });
 
-Deno.test("the common strangers are named by their first line, quoted as printable text, cut with '…'", () => {
+Deno.test("the common strangers are named by their first line, quoted with what a terminal would not show escaped, cut with '…'", () => {
   const cases: [Uint8Array, string, string][] = [
     [text("HTTP/1.1 400 Bad Request\r\n\r\n"), "http", "it answered in HTTP; kv http's port?"],
     [
@@ -69,8 +69,18 @@ Deno.test("the common strangers are named by their first line, quoted as printab
       "unknown",
       'it answered "* OK IMAP4rev1 ready", which no kv server sends first',
     ],
-    // An escape sequence is never written to the user's terminal.
-    [text("okay\u001b[31m"), "unknown", 'it answered "okay…", which no kv server sends first'],
+    // An escape sequence, a bidi override, is never written to the user's terminal: shown as
+    // text (as a kv server's ERROR message is), the line cut with "…" where it is long.
+    [
+      text("okay\u001b[31m\u202e"),
+      "unknown",
+      'it answered "okay\\u001b[31m\\u202e", which no kv server sends first',
+    ],
+    [
+      text(`-ERR unknown command '\0\0\0\x07\x01'\r\n`),
+      "redis",
+      'it answered like a Redis server: "-ERR unknown command \'\\u0000\\u0000\\u0000…"',
+    ],
     [
       Uint8Array.of(0xff, 0xfe, 0x1b, 0x5b),
       "unknown",

@@ -103,17 +103,23 @@ Deno.test("the bare dialect quotes exactly the strings that would not read back"
     [`say "hi"`, String.raw`"say \"hi\""`],
     ["back\\slash", String.raw`"back\\slash"`],
     ["tab\t", String.raw`"tab\t"`],
+    // A bidi override or isolate printed raw reverses what a terminal shows after it.
+    ["evil\u202eab", String.raw`"evil\u202eab"`],
+    ["\u2066x\u2069", String.raw`"\u2066x\u2069"`],
   ];
   for (const [text, printed] of cases) assert.equal(formatValue(str(text), "bare"), printed);
   assert.equal(formatRecordLine("12", int(1), "bare"), "12: 1");
   assert.equal(formatRecordLine("my key", int(1), "bare"), `"my key": 1`);
 });
 
-Deno.test("strings are escaped so that a printed line is one line of well-formed text", () => {
+Deno.test("strings are escaped so that a printed line is one line of well-formed text that shows as it reads back", () => {
   assert.equal(
-    formatValue(str("a\n\r\t\0\x01\x7f\x85\\\"'é😀")),
-    String.raw`"a\n\r\t\0\x01\x7f\x85\\\"'é😀"`,
+    formatValue(str("a\n\r\t\0\x01\x7f\x85\\\"'é😀\u202a\u202e\u2066\u2069")),
+    String.raw`"a\n\r\t\0\x01\x7f\x85\\\"'é😀\u202a\u202e\u2066\u2069"`,
   );
+  const line = formatRecordLine("k\u202ey", str("a\u2067b"));
+  assert.equal(line, String.raw`"k\u202ey" : "a\u2067b"`);
+  assert.deepEqual(parseRecordLine(line), { key: "k\u202ey", value: str("a\u2067b") });
   assert.equal(formatValue(str("\ud83d\ude00")), `"😀"`);
 });
 
@@ -233,11 +239,12 @@ function hasControlCharacter(text: string): boolean {
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);
     if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
+    if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) return true;
   }
   return false;
 }
 
-Deno.test("printed lines hold no raw control characters and are well-formed Unicode", () => {
+Deno.test("printed lines hold no raw control characters or bidi controls and are well-formed Unicode", () => {
   fc.assert(
     fc.property(fieldName, arbitraryValue, fc.constantFrom(...DIALECTS), (key, value, dialect) => {
       const line = formatRecordLine(key, value, dialect);
