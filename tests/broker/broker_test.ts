@@ -904,7 +904,7 @@ Deno.test("a write stored beyond the front names exactly the servers of the fron
 
 Deno.test({
   name:
-    "a DELETE of a key deleted before, with a replica that missed that delete back, answers NOT FOUND: the key's newest version is a tombstone, older records on a lagging replica aside; one that missed a PUT makes no DELETE answer NOT FOUND (S34 F4)",
+    "a DELETE of a key deleted before, with a replica that missed that delete back, answers NOT FOUND: the key's newest version is a tombstone, older records on a lagging replica aside; one that missed a PUT makes no DELETE answer NOT FOUND",
   async fn() {
     await withFakeBroker(3, 2, async ({ cluster, broker }) => {
       await broker.put("person1", PERSON);

@@ -236,7 +236,7 @@ Deno.test("a write during a k change, stored on servers still marked under the o
   }
 });
 
-Deno.test("a write in flight while kv repair -k lowers k, stored on its old k's first servers, is acknowledged without a warning once the broker follows the new k (it threw 'a copy beyond the front went past a server of the front' and a kv broker died of it; S34 F1)", async () => {
+Deno.test("a write in flight while kv repair -k lowers k, stored on its old k's first servers, is acknowledged without a warning once the broker follows the new k (it threw 'a copy beyond the front went past a server of the front' and a kv broker died of it)", async () => {
   const fake = cluster([2, 2, 2, 2], []);
   const broker = await fake.openBroker({});
   try {

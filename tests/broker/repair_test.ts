@@ -360,7 +360,7 @@ Deno.test("a background repair held for servers marked under the k before kv rep
   }
 });
 
-Deno.test("a background repair under way when kv repair -k raises k removes no copy from a server the new k made a home: the acknowledged write keeps its k copies (S34 F2)", async () => {
+Deno.test("a background repair under way when kv repair -k raises k removes no copy from a server the new k made a home: the acknowledged write keeps its k copies", async () => {
   await withFakePool(4, async ({ cluster, pool, placement }) => {
     const identities = pool.servers.map((server) => server.identity);
     for (const server of cluster.servers) {
