@@ -335,7 +335,11 @@ function deleteOperation(): Operation {
         "A bad key, or a precondition (If-Match and the like): kv has no conditional " +
           "writes. The message says what.",
       ),
-      "404": absent("There was no such record (deleted is false).", "DeleteResult"),
+      "404": absent(
+        "There was no such record: none, or deleted already (the key's newest version on " +
+          "the servers that answered is a tombstone, as a GET would say); deleted is false.",
+        "DeleteResult",
+      ),
       "503": {
         description: "Deleted all the same, but nothing was found and too few of the " +
           "key's servers answered to vouch that there was no record, so it may have existed: " +
