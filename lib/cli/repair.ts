@@ -622,7 +622,10 @@ function verdict(report: RepairReport): string {
       : `dry run, nothing changed: ${counted(report.keysOutOfPlace, "key")} out of place` +
         (report.stillUnrepaired.length > 0
           ? `, not repaired under this server list and k: ${report.stillUnrepaired.join(", ")}`
-          : "");
+          : "") +
+        // A server down is why a dry run found nothing out of place on it: "0 keys" alone read
+        // as a cluster in order, beside exit 1.
+        (report.failures.length > 0 ? `; ${counted(report.failures.length, "server")} failed` : "");
   }
   return report.inOrder
     ? `the cluster is in order${marked}`

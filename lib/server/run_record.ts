@@ -285,6 +285,21 @@ export function identityOf(info: Deno.FileInfo, full: boolean): string {
   return `${short}.${info.size}.${info.mtime?.getTime() ?? 0}.${info.ctime?.getTime() ?? 0}`;
 }
 
+/**
+ * The size in bytes a full identity ({@link identityOf}) records; undefined for a short one,
+ * which records none.
+ *
+ * @example
+ * ```ts
+ * sizeOfIdentity("5.1.44.9.9"); // 44
+ * sizeOfIdentity("5.1"); // undefined
+ * ```
+ */
+export function sizeOfIdentity(identity: string): number | undefined {
+  const size = identity.split(".")[2];
+  return size === undefined ? undefined : Number(size);
+}
+
 /** The short identity within a full one (see {@link identityOf}). */
 function shortOf(identity: string): string {
   return identity.split(".").slice(0, 2).join(".");

@@ -105,6 +105,7 @@ import {
   checkLogEntrySize,
   DATA_DIR_MODE,
   LOG_FORMAT_VERSION,
+  LOG_HEADER_BYTES,
   type LogEntry,
   StorageLog,
 } from "./storage_log.ts";
@@ -127,13 +128,13 @@ import {
   decodeRunRecord,
   describeDowntime,
   encodeRunRecord,
-  holdsData,
   identityOf,
   judgeDowntime,
   judgeLastRun,
   runningDowntimeLimit,
   type RunRecord,
   type RunState,
+  sizeOfIdentity,
 } from "./run_record.ts";
 import { describeFsError, isFsError, withoutOsDetail } from "../base/fs_error.ts";
 
@@ -607,6 +608,20 @@ async function fileIdentities(dir: string, full: boolean): Promise<Record<string
   return identities;
 }
 
+/**
+ * Whether a data dir whose files are `files` (full identities, {@link fileIdentities}) may
+ * hold a record or a tombstone: a snapshot, or a log longer than its header. A dir a server
+ * started on and never wrote holds one log of its header alone, nothing a stale start could
+ * bring back: refused as stale, it was to be emptied into the same state.
+ */
+function holdsEntries(files: Readonly<Record<string, string>>): boolean {
+  return Object.entries(files).some(([name, identity]) => {
+    if (!LOG_NAME.test(name)) return name !== NODE_STATE_FILE;
+    // A short identity records no size: take it for one holding entries.
+    return (sizeOfIdentity(identity) ?? Infinity) > LOG_HEADER_BYTES;
+  });
+}
+
 /** The largest TCP port, for {@link StoreOptions.port}. */
 const MAX_TCP_PORT = 65_535;
 
@@ -961,7 +976,7 @@ export class Store {
   ): void {
     const keep = this.#keepStaleData;
     const graceMs = this.#tombstoneGraceMs;
-    const now = { nowMs: Date.now(), graceMs, holdsData: holdsData(files), k };
+    const now = { nowMs: Date.now(), graceMs, holdsData: holdsEntries(files), k };
     const downtime = judgeDowntime(last, now);
     if (downtime === undefined) return;
     const message = describeDowntime(downtime, { dir, graceMs, kept: keep });

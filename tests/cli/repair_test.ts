@@ -212,6 +212,20 @@ Deno.test("kv repair --dry-run's human verdict counts in the singular too: 1 key
   );
 });
 
+Deno.test("kv repair --dry-run's human verdict names a server down, not just 0 keys out of place", async () => {
+  await using cluster = await KvCluster.start(3);
+  await index(cluster.serverFile, 2, 5);
+  assert.equal((await repair(["-s", cluster.serverFile])).code, 0);
+  await cluster.servers[2].kill();
+  const run = await runKv(withBrokerTimeout(["repair", "-s", cluster.serverFile, "--dry-run"]));
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stdout, /^dry run, nothing changed: 0 keys out of place; 1 server failed\n$/m);
+  assert.match(
+    run.stderr,
+    new RegExp(`${RegExp.escape(cluster.servers[2].id)}: 0 keys not repaired`),
+  );
+});
+
 Deno.test("a write that reached one replica of two converges after kv repair", async () => {
   await using cluster = await KvCluster.start(3);
   await index(cluster.serverFile, 2, 50);

@@ -636,10 +636,33 @@ Deno.test("store: a dir stamped alive longer ago than the grace is refused befor
   });
 });
 
+Deno.test("store: a dir stamped alive longer ago than the grace that was never written (one log of its header alone) opens, as it has nothing to bring back; one holding only a tombstone is refused", async () => {
+  await withTempDir(async (dir) => {
+    await (await Store.open({ dataDir: dir, fsync: "always" })).close();
+    await stampAt(dir, Date.now() - 2 * DAY_MS);
+    const empty = await Store.open({ dataDir: dir, onWarning: () => {} });
+    try {
+      assert.deepEqual(empty.recovery.warnings, []);
+      empty.delete("gone");
+      await empty.commit();
+    } finally {
+      await empty.close();
+    }
+    await stampAt(dir, Date.now() - 2 * DAY_MS);
+    await assert.rejects(
+      () => Store.open({ dataDir: dir, onWarning: () => {} }),
+      StaleDataDirError,
+    );
+  });
+});
+
 Deno.test("store: a running store restamps its record's alive while it runs (the interval is aliveStampInterval's, tested above), and a stamp ahead of the clock opens with a warning", async () => {
   await withTempDir(async (dir) => {
     const store = await Store.open({ dataDir: dir, tombstoneGraceMs: 2_000 });
     try {
+      // A dir holding nothing is not judged (no stamp could bring anything back).
+      store.put("kept", int(1));
+      await store.commit();
       const first = (await recordIn(dir)).alive!;
       // Read while the store may be writing it in place: a torn read is read again.
       const advanced = async () => {
