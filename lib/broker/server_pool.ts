@@ -538,7 +538,7 @@ function refusalText(refusal: CredentialsRefusal): string {
  * ```ts ignore
  * versionRefusalText("UNSUPPORTED_VERSION: protocol version 9 is not supported; this server " +
  *   "speaks version 8 only: upgrade the older of the two");
- * // "speaks kv protocol version 8, not this client's 9 (UNSUPPORTED_VERSION: …); the server
+ * // "speaks kv protocol version 9, not this client's 10 (UNSUPPORTED_VERSION: …); the server
  * // is running: upgrade the older of the two, here the server's kv"
  * ```
  */

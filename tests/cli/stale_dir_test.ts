@@ -216,7 +216,12 @@ Deno.test({
       });
       await withClient(server.address, (client) => client.put("a", str("1"), at()));
       server.signal("SIGSTOP");
-      // Stopped, it writes nothing: this is the stamp it left.
+      // Stopped — once the kernel says so: kill returns before the signal lands, and a stamp
+      // written in between would come after the one read here — it writes nothing: this is
+      // the stamp it left.
+      await waitFor(async () => await processState(server.pid) === "T", {
+        what: "the kernel to stop the server",
+      });
       const before = await aliveIn(dataDir);
       assert.ok(before !== undefined);
       // The two minutes a freeze would take, on both of its clocks.
@@ -318,3 +323,11 @@ Deno.test({
     });
   },
 });
+
+/** The state letter `/proc/PID/stat` gives process `pid` (`T` stopped by a signal). */
+async function processState(pid: number | undefined): Promise<string> {
+  assert.ok(pid !== undefined, "the server runs");
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // The command name in parentheses may hold spaces: the state follows its closing one.
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+}
