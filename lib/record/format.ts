@@ -16,7 +16,10 @@
  * Strings are escaped with `\\`, the quote, `\n`, `\r`, `\t`, `\0` and `\xHH` for
  * other control characters, and `\uXXXX` for the bidi embeddings, overrides and isolates
  * (U+202A–U+202E, U+2066–U+2069, which reverse what a terminal shows after them), so a
- * printed line is always one line of valid UTF-8 that shows as it reads back. A
+ * printed line is always one line of valid UTF-8 that shows as it reads back. Other
+ * invisible characters (U+2028, U+200B, a no-break space) are data and print as stored,
+ * since programs read this output line by line at `\n` and compare values: keys, which a
+ * user must type back to reach a record, are shown with those escaped too (key.ts). A
  * string holding half of a surrogate pair alone is refused (a RangeError): no record
  * line can hold one, as UTF-8 cannot (parse.ts refuses its escape too).
  *
