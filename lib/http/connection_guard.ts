@@ -166,6 +166,11 @@ interface Relay {
    * left the handler, plus the time of the answers' bodies at {@link MIN_ANSWER_BYTES_PER_SECOND}.
    */
   deliverBy: number;
+  /**
+   * Settles once the inner server's side has all been relayed to the client (or either side
+   * went away), set once the relay is connected: shutdown waits for it before closing.
+   */
+  answered: Promise<void> | undefined;
   closed: boolean;
 }
 
@@ -306,6 +311,11 @@ export class ConnectionGuard {
       [...this.#innerServers].map((inner) => inner.server.shutdown().catch(() => {})),
     );
     clearInterval(this.#sweeper);
+    // The inner servers wrote their last answers and closed their side: relayed on to the
+    // clients before the connections close (closed at once, those answers were cut off:
+    // kv http on SIGTERM dropped the 503s of requests waiting on hung servers), each for at
+    // most the header deadline, as a connection making no progress is closed while serving.
+    await Promise.all([...this.#relays].map((relay) => this.#relayed(relay)));
     for (const relay of [...this.#relays]) this.#close(relay);
     // Each relay's end: its inner server's connection read to its end, its timer cleared.
     await Promise.all(this.#relaying);
@@ -373,6 +383,7 @@ export class ConnectionGuard {
         owed: 0,
         lastProgress: performance.now(),
         deliverBy: 0,
+        answered: undefined,
         closed: false,
       };
       if (this.#tls !== undefined) {
@@ -407,7 +418,8 @@ export class ConnectionGuard {
     if (relay.closed) {
       this.#endUpstream(relay);
     } else {
-      await Promise.all([this.#pump(relay, client, upstream), this.#pump(relay, upstream, client)]);
+      relay.answered = this.#pump(relay, upstream, client);
+      await Promise.all([this.#pump(relay, client, upstream), relay.answered]);
       this.#close(relay);
     }
     // Read to its end: the inner server closes once it has no request of this connection left.
@@ -421,6 +433,17 @@ export class ConnectionGuard {
     inner.relay = undefined;
     inner.idleSince = performance.now();
     this.#idleInnerServers.push(inner);
+  }
+
+  /** Settles once `relay`'s answers are relayed to its client, or the header deadline passed. */
+  async #relayed(relay: Relay): Promise<void> {
+    if (relay.answered === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#headerTimeoutMs);
+    });
+    await Promise.race([relay.answered, deadline]);
+    clearTimeout(timer);
   }
 
   /** A new inner server, on a socket in the guard's directory. */

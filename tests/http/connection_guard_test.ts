@@ -621,3 +621,20 @@ Deno.test("kv http's guard shuts down the inner servers a burst of connections l
   await next.conn.write(request("/healthz"));
   await waitFor(() => next.received.includes('"healthy":true'), { what: "the next answer" });
 });
+
+Deno.test("the connection guard's shutdown lets a request in the handler finish and its answer reach the client, where it closed the connection as the answer left the handler (kv http on SIGTERM cut the 503s of requests waiting on hung servers)", async () => {
+  const { promise: held, resolve: release } = Promise.withResolvers<void>();
+  const { promise: arrived, resolve: arrive } = Promise.withResolvers<void>();
+  const server = await ConnectionGuard.serve({ hostname: "127.0.0.1", port: 0 }, async () => {
+    arrive();
+    await held;
+    return new Response("answered while stopping", { status: 503 });
+  });
+  const answer = fetch(`http://127.0.0.1:${server.addr.port}/`);
+  await withDeadline(arrived, { what: "the request to reach the handler" });
+  const stopped = server.shutdown();
+  release();
+  const response = await withDeadline(answer, { what: "the answer of the request in flight" });
+  assert.deepEqual([response.status, await response.text()], [503, "answered while stopping"]);
+  await withDeadline(stopped, { what: "the guard to stop" });
+});
