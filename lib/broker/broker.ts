@@ -330,6 +330,11 @@ export interface KeysAnswer {
   readonly more: boolean;
   /** Set when k or more servers did not answer or are not yet repaired: keys may be missing. */
   readonly warning?: string;
+  /**
+   * Set, with the warning, when the page is empty and no server that can be trusted answered:
+   * it learned nothing, as a GET none of whose replicas answered (`unanswered` there).
+   */
+  readonly unanswered?: true;
 }
 
 /**
@@ -884,9 +889,11 @@ export class Broker {
     // answering or by answering unrepaired (judged when sent, as reads are), having lost it.
     const failures: string[] = [];
     let someServerFull = false;
+    let trusted = 0;
     outcomes.forEach((outcome, index) => {
       if (!outcome.ok) return failures.push(outcome.error);
       if (!outcome.repaired) failures.push(this.#pool.untrustedReason(index));
+      else trusted++;
       if (outcome.value.length >= requested) someServerFull = true;
       merged.push(...outcome.value);
     });
@@ -899,11 +906,11 @@ export class Broker {
     const more = keys.length > limit || (someServerFull && requested === limit);
     const answer = { keys: keys.slice(0, limit), more };
     if (failures.length < this.#k) return answer;
-    return {
-      ...answer,
-      warning: `${failures.length} of ${this.#pool.servers.length} servers did not answer or ` +
-        `may have lost writes (${failures.join("; ")}); keys stored only on them are missing`,
-    };
+    const warning = `${failures.length} of ${this.#pool.servers.length} servers did not answer ` +
+      `or may have lost writes (${failures.join("; ")}); keys stored only on them are missing`;
+    // Nothing listed and no server to vouch for it: the page is no "no keys".
+    if (keys.length === 0 && trusted === 0) return { ...answer, warning, unanswered: true };
+    return { ...answer, warning };
   }
 
   /**

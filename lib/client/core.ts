@@ -410,6 +410,10 @@ export class KvCore {
     const limit = options.limit ?? LIST_PAGE_SIZE;
     const answer = await this.#open().keys(prefix, limit, after);
     this.#stillOpen();
+    // An empty page no server vouched for: as a get none of whose replicas answered, an
+    // error, not `{ keys: [] }` with a warning, which a caller reading only `keys` took
+    // for "no such keys".
+    if (answer.unanswered) throw new KvUnavailableError(`cannot list keys: ${answer.warning}`);
     return answer.warning === undefined
       ? { keys: answer.keys, more: answer.more }
       : { keys: answer.keys, more: answer.more, warning: answer.warning };

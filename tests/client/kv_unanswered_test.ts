@@ -89,3 +89,21 @@ Deno.test("a copy written beyond both replicas of a key while one was down is re
   for (const down of [first, second]) assert.ok(warning.includes(`${down.id} is down`), warning);
   assert.ok((await kv.servers()).some(({ server, up }) => server === third.id && up));
 });
+
+Deno.test("with every server SIGKILLed, keys rejects with a KvUnavailableError, not an empty page that reads as no keys; with one server of two answering (k = 1), it is a page with a warning", async () => {
+  await using cluster = await KvCluster.start(2);
+  await using kv = await cluster.connect({ replicas: 1 });
+  // Twenty keys: some on each server, whatever the ports make of their placement.
+  await Promise.all(Array.from({ length: 20 }, (_, n) => kv.put(`a${n}`, n)));
+  const [first, second] = cluster.servers;
+  await first.kill();
+  const page = await kv.keys();
+  assert.ok(page.keys.length > 0 && page.warning !== undefined, JSON.stringify(page));
+  assert.match(page.warning ?? "", new RegExp(`^1 of 2 servers did not answer .*${first.id}`));
+  await second.kill();
+  await rejectsUnavailable(kv.keys({ prefix: "a" }), [
+    /^cannot list keys: 2 of 2 servers did not answer/,
+    new RegExp(first.id),
+    new RegExp(second.id),
+  ]);
+});

@@ -377,6 +377,10 @@ Deno.test("kv http: an unavailable cluster is 503 with Retry-After; a warning is
   assert.equal(value, null);
   assert.match(warning, /no replica of 'éx' answered.*may exist/);
   assert.equal((await call(http, "GET", "v1/records/%C3%A9/name")).status, 503);
+  // Nor is an empty key page none of them vouched for a 200 that says there are no keys.
+  const keys = await call(http, "GET", "v1/keys?prefix=%C3%A9");
+  assert.equal(keys.status, 503);
+  assert.match(JSON.parse(keys.text).error, /^cannot list keys: 2 of 2 servers did not answer/);
   assert.equal(
     unsure.headers.get("Warning"),
     `199 kv ${JSON.stringify(warning).replace("é", "\\u00e9")}`,
