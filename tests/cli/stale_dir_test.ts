@@ -17,6 +17,7 @@ import { serverContents } from "../helpers/server_contents.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at } from "../helpers/versions.ts";
 import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "../helpers/wait.ts";
+import { processState } from "../helpers/attacks.ts";
 
 /** This checkout's kv run with its clock moved by `offset` (libfaketime's `FAKETIME`). */
 function kvAt(offset: string): KvInvocation {
@@ -219,7 +220,9 @@ Deno.test({
       // Stopped — once the kernel says so: kill returns before the signal lands, and a stamp
       // written in between would come after the one read here — it writes nothing: this is
       // the stamp it left.
-      await waitFor(async () => await processState(server.pid) === "T", {
+      const pid = server.pid;
+      assert.ok(pid !== undefined, "the server runs");
+      await waitFor(async () => await processState(pid) === "T", {
         what: "the kernel to stop the server",
       });
       const before = await aliveIn(dataDir);
@@ -323,11 +326,3 @@ Deno.test({
     });
   },
 });
-
-/** The state letter `/proc/PID/stat` gives process `pid` (`T` stopped by a signal). */
-async function processState(pid: number | undefined): Promise<string> {
-  assert.ok(pid !== undefined, "the server runs");
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // The command name in parentheses may hold spaces: the state follows its closing one.
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-}

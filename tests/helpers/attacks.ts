@@ -2,7 +2,7 @@
  * The memory attacks of the security issue, as building blocks for the test that bounds
  * them and the script that measures them: connections that say HELLO and then send a
  * bad request and idle, or most of a large frame and stall; connections reset before they
- * are accepted; and a process's RSS, read from /proc.
+ * are accepted; and a process's RSS and state, read from /proc.
  *
  * @example
  * ```ts
@@ -18,16 +18,31 @@ import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { MessageType, PROTOCOL_VERSION } from "../../lib/protocol/mod.ts";
 
 /**
- * A process's resident set size in bytes, from /proc/PID/status. Read through `cat`
- * because Deno grants /proc only to --allow-all, which `deno task test` does not give.
+ * The text of `/proc/PID/NAME` for process `pid`. Read through `cat` because Deno grants
+ * /proc only to --allow-all, which `deno task test` does not give.
  */
+async function procFile(pid: number, name: string): Promise<string> {
+  const output = await new Deno.Command("cat", { args: [`/proc/${pid}/${name}`] }).output();
+  if (!output.success) throw new Error(`cannot read /proc/${pid}/${name}`);
+  return new TextDecoder().decode(output.stdout);
+}
+
+/** A process's resident set size in bytes, from /proc/PID/status. */
 export async function rssBytes(pid: number): Promise<number> {
-  const output = await new Deno.Command("cat", { args: [`/proc/${pid}/status`] }).output();
-  if (!output.success) throw new Error(`cannot read /proc/${pid}/status`);
-  const status = new TextDecoder().decode(output.stdout);
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(await procFile(pid, "status"));
   if (match === null) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(match[1]) * 1024;
+}
+
+/**
+ * A process's state letter from /proc/PID/stat (`T` once a SIGSTOP has landed: `kill`
+ * returns before it does).
+ */
+export async function processState(pid: number): Promise<string> {
+  const stat = await procFile(pid, "stat");
+  // The command name in parentheses may hold spaces: the state follows its closing one.
+  const after = stat.lastIndexOf(")") + 2;
+  return stat.slice(after, after + 1);
 }
 
 function helloBytes(): Uint8Array {
