@@ -374,6 +374,11 @@ export type ServerReport =
      * not yet marked it under its list: under way, or stopped before its end.
      */
     readonly beingRemarked: boolean;
+    /**
+     * True when the server refuses every write (its STATS says so: its data dir cannot be
+     * written, or it was out of the cluster too long); it serves reads.
+     */
+    readonly readOnly: boolean;
     /** The cluster's k as this server records it; 0 when it records none. */
     readonly k: number;
     /** Partitions whose hinted copies wait to move to this server. */
@@ -932,7 +937,12 @@ export class Broker {
           connection.stats(),
           askRecordedK(connection),
         ]);
-        return { latencyMs: roundLatency(latencyMs), records: stats.recordCount, k };
+        return {
+          latencyMs: roundLatency(latencyMs),
+          records: stats.recordCount,
+          readOnly: stats.readOnly,
+          k,
+        };
       });
       if (!outcome.ok) {
         // The pool's reason, when it has one, does not repeat the server's name.
@@ -946,7 +956,7 @@ export class Broker {
         }
         return { server: server.id, up: false, error, refused: true, hints } as const;
       }
-      const { records, latencyMs, k } = outcome.value;
+      const { records, latencyMs, readOnly, k } = outcome.value;
       const state = this.#pool.state(index);
       const distrusted = this.#pool.distrustedFor(index);
       const repaired = state !== undefined && distrusted === undefined;
@@ -962,10 +972,30 @@ export class Broker {
         repaired,
         repairedUnderOtherList,
         beingRemarked,
+        readOnly,
         hints,
         k,
       } as const;
     }));
+  }
+
+  /**
+   * How many servers refuse writes (READ_ONLY: a full or failing disk), each asked by STATS
+   * now; a server down or not answering counts as down, not here. For `/metrics`, whose
+   * gauge would otherwise show a server refusing every write as up and fine.
+   *
+   * @example
+   * ```ts ignore
+   * await broker.readOnlyCount(); // 1 while one server's disk is full
+   * ```
+   */
+  async readOnlyCount(): Promise<number> {
+    const outcomes = await Promise.all(
+      this.#pool.servers.map((_, index) =>
+        this.#pool.call(index, async (connection) => (await connection.stats()).readOnly)
+      ),
+    );
+    return outcomes.filter((outcome) => outcome.ok && outcome.value).length;
   }
 
   /** How many read repairs were started since the broker opened. */

@@ -35,7 +35,7 @@
  *   when more match, `"more":true` and `"next"`: the last key listed, the `after` of the
  *   next page (`KEYS person 100 person99`); a listing that started after a key says so in
  *   `"after"`
- * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2,"repaired":true,"hints":0,"k":2},{"server":"127.0.0.1:8001","up":false,"error":"…","hints":3}]}`;
+ * - SERVERS: `{"op":"SERVERS","servers":[{"server":"127.0.0.1:8000","up":true,"records":12,"latencyMs":0.2,"repaired":true,"readOnly":false,"hints":0,"k":2},{"server":"127.0.0.1:8001","up":false,"error":"…","hints":3}]}`;
  *   `"advice"` when the text advises something (`"run kv repair -s s.txt to repair …"`, or
  *   the servers' k problem with the commands that settle it)
  * - HELP: `{"op":"HELP","commands":[{"word":"GET","usage":"GET key","summary":"…","example":"GET person1"},…]}`
@@ -1330,9 +1330,15 @@ function serverRows(
 }
 
 /**
- * What SERVERS adds after a server's columns: "not yet repaired" or "repaired under
- * another server list" (with `advice`, the command that repairs it, when there is one) or
- * "being re-marked by a kv repair", hints waiting.
+ * SERVERS' note on a server up that refuses writes (its STATS says so): its log says why
+ * (a full or read-only disk, or out of the cluster too long) and what to do.
+ */
+export const READ_ONLY_NOTE = "refusing writes (read-only: see its log)";
+
+/**
+ * What SERVERS adds after a server's columns: {@link READ_ONLY_NOTE}, "not yet repaired" or
+ * "repaired under another server list" (with `advice`, the command that repairs it, when
+ * there is one) or "being re-marked by a kv repair", hints waiting.
  */
 function notes(report: ServerReport, advice: string | undefined): string {
   let unrepaired = "";
@@ -1345,8 +1351,9 @@ function notes(report: ServerReport, advice: string | undefined): string {
       })`;
     } else unrepaired = `  not yet repaired${advice === undefined ? "" : ` (run ${advice})`}`;
   }
+  const readOnly = report.up && report.readOnly ? `  ${READ_ONLY_NOTE}` : "";
   const hints = report.hints > 0 ? `  ${counted(report.hints, "hinted partition")} waiting` : "";
-  return unrepaired + hints;
+  return readOnly + unrepaired + hints;
 }
 
 /** The command list, or one command's usage, summary and example. */

@@ -447,7 +447,7 @@ export class KvCore {
    *
    * @example
    * ```ts ignore
-   * await core.servers(); // [{ server: "127.0.0.1:8000", up: true, records: 2, latencyMs: 0.12, repaired: true, repairedUnderOtherList: false, hints: 0, k: 2 }, …]
+   * await core.servers(); // [{ server: "127.0.0.1:8000", up: true, records: 2, latencyMs: 0.12, repaired: true, repairedUnderOtherList: false, beingRemarked: false, readOnly: false, hints: 0, k: 2 }, …]
    * ```
    */
   async servers(): Promise<KvServerStatus[]> {

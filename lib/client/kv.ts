@@ -466,6 +466,7 @@ export interface KvKeysPage {
  *   repaired: true,
  *   repairedUnderOtherList: false,
  *   beingRemarked: false,
+ *   readOnly: false,
  *   hints: 0,
  * };
  * ```
@@ -515,6 +516,13 @@ export interface KvServerStatus {
    * stopped before its end: then run `kv repair -s FILE` with the cluster's server list).
    */
   beingRemarked?: boolean;
+  /**
+   * When up: true while it refuses every write with READ_ONLY — its data dir cannot be
+   * written (disk full, read-only or failing), or it was out of the cluster too long — and
+   * serves reads. A full disk ends by itself once space is freed; writes whose replicas
+   * include it fail (k = 1) or are stored elsewhere with a warning meanwhile.
+   */
+  readOnly?: boolean;
   /**
    * When up: the cluster's k as this server records it, 0 when it records none (see
    * README, "The cluster's k"): during a k conflict, which servers record which.

@@ -403,7 +403,7 @@ export class HttpApi {
       "/v1/keys": ["keys", () => this.#keys(url)],
       "/v1/servers": ["servers", () => this.#servers()],
       "/healthz": ["healthz", () => Promise.resolve(this.#health())],
-      "/metrics": ["metrics", () => Promise.resolve(this.#metricsResponse())],
+      "/metrics": ["metrics", () => this.#metricsResponse()],
       "/v1/openapi.json": [
         "openapi",
         () =>
@@ -495,7 +495,10 @@ export class HttpApi {
   /**
    * Healthy while fewer than k servers are down or unrepaired: the bound within which
    * every read is exact (lib/broker/quorum.ts). An unrepaired server answers, but may
-   * lack acknowledged writes, so it counts against the bound as a down one does.
+   * lack acknowledged writes, so it counts against the bound as a down one does. A server
+   * refusing writes (READ_ONLY) does not count: it serves every read exactly, and the probe
+   * asks no server anything; `/metrics`' `kv_servers{state="read_only"}` and
+   * `/v1/servers`' `readOnly` tell it (README, Decisions).
    */
   #health(): Response {
     const broker = this.#kv.broker;
@@ -525,14 +528,16 @@ export class HttpApi {
     return unrepaired;
   }
 
-  #metricsResponse(): Response {
+  async #metricsResponse(): Promise<Response> {
     const broker = this.#kv.broker;
     const pool = broker.pool;
+    const readOnly = await broker.readOnlyCount();
     const unrepaired = this.#unrepairedCount();
     const text = this.#metrics.text({
       up: pool.upCount,
       down: pool.servers.length - pool.upCount,
       unrepaired,
+      readOnly,
       readRepairs: broker.readRepairsStarted,
       hintsWaiting: broker.hintCount,
     });

@@ -630,6 +630,11 @@ function clusterSchemas(): Record<string, unknown> {
             "list (under way, or stopped before its end: then run kv repair -s FILE with the " +
             "cluster's server list).",
         },
+        readOnly: {
+          type: "boolean",
+          description: "Up only: the server refuses every write (READ_ONLY: its data dir " +
+            "cannot be written, a full or failing disk) and serves reads; its log says why.",
+        },
         hints: { type: "integer", description: "Partitions whose copies wait to move here." },
         k: { type: "integer", description: "The cluster's k as the server records it; 0: none." },
         error: { type: "string" },

@@ -155,7 +155,7 @@ const DIGESTS_ANSWER_BYTES = 4 + PARTITION_COUNT * DIGEST_ROW_BYTES;
 const MAX_LIST_ENTRY_BYTES = 4 + MAX_KEY_BYTES + VERSION_BYTES + 1 + 4;
 
 /** The OK to STATS: three i64 and a u32. */
-const STATS_ANSWER_BYTES = 8 + 8 + 8 + 4;
+const STATS_ANSWER_BYTES = 8 + 8 + 8 + 4 + 1;
 
 /** One key of a KEYS answer at most: its u32 length and MAX_KEY_BYTES. */
 const MAX_KEYS_ANSWER_ITEM_BYTES = 4 + MAX_KEY_BYTES;

@@ -46,6 +46,7 @@ import {
   type ServerStats,
   SET_K_FLAG_REPLACE,
   STATE_FLAG_UNREPAIRED,
+  STATS_FLAG_READ_ONLY,
   WRITE_FLAG_REPAIR,
   type WriteOptions,
 } from "./mod.ts";
@@ -749,10 +750,16 @@ export class FrameWriter {
    * @example
    * ```ts
    * import { decodeStatsBody } from "./messages.ts";
-   * const stats = { recordCount: 2, memoryBytes: 1024, uptimeMs: 5000, connectionCount: 1 };
+   * const stats = {
+   *   recordCount: 2,
+   *   memoryBytes: 1024,
+   *   uptimeMs: 5000,
+   *   connectionCount: 1,
+   *   readOnly: false,
+   * };
    * const frames = new FrameWriter();
    * frames.okStats(6, stats);
-   * decodeStatsBody(frames.bytes().subarray(9)); // the same four numbers
+   * decodeStatsBody(frames.bytes().subarray(9)); // the same stats
    * ```
    */
   okStats(requestId: number, stats: ServerStats): void {
@@ -761,6 +768,7 @@ export class FrameWriter {
     this.#out.i64(stats.memoryBytes);
     this.#out.i64(stats.uptimeMs);
     this.#out.u32(stats.connectionCount);
+    this.#out.u8(stats.readOnly ? STATS_FLAG_READ_ONLY : 0);
     this.#end(start);
   }
 

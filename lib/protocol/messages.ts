@@ -55,6 +55,7 @@ import {
   type ServerStats,
   SET_K_FLAG_REPLACE,
   STATE_FLAG_UNREPAIRED,
+  STATS_FLAG_READ_ONLY,
   WRITE_FLAG_REPAIR,
 } from "./mod.ts";
 import { PUT_FLAG_IF_ABSENT, PUT_FLAGS, readPutManyItems } from "./put_many.ts";
@@ -714,8 +715,17 @@ export function decodeStatsBody(body: Uint8Array): ServerStats {
     memoryBytes: reader.i64("memory bytes"),
     uptimeMs: reader.i64("uptime"),
     connectionCount: reader.u32("connection count"),
+    readOnly: statsFlags(reader.u8("stats flags")),
   };
   return finish(reader, stats, "OK");
+}
+
+/** Whether STATS's `flags` say read-only; a bit no version defines is refused. */
+function statsFlags(flags: number): boolean {
+  if ((flags & ~STATS_FLAG_READ_ONLY) !== 0) {
+    throw new DecodeError(`unknown stats flags 0x${flags.toString(16).padStart(2, "0")}`);
+  }
+  return flags === STATS_FLAG_READ_ONLY;
 }
 
 /**

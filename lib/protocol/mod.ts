@@ -43,13 +43,18 @@ import type { PutManyBounds } from "./put_many.ts";
  * record lacks the path, in its NOT_FOUND (the first segment it cannot take, and the field
  * missing there or the leaf in the way), 10 what a DELETE replaced, in its answer (OK the
  * record's version, NOT_FOUND the tombstone's), so that a broker tells which replica's
- * answer is newest. A server refuses a HELLO for any other version,
+ * answer is newest, 11 STATS's flags byte (whether the server refuses writes: its data dir
+ * cannot be written). A server refuses a HELLO for any other version,
  * and a client a server that does not answer with this one: an older broker would neither
  * know which servers lost data nor keep the cluster's k, nor tell a server repaired for
  * another cluster's list from one repaired for its own, a version 8 client would refuse
- * a NOT_FOUND carrying the miss, and a version 9 one a DELETE's OK carrying a version.
+ * a NOT_FOUND carrying the miss, a version 9 one a DELETE's OK carrying a version, and a
+ * version 10 one a STATS answer carrying its flags.
  */
-export const PROTOCOL_VERSION = 10;
+export const PROTOCOL_VERSION = 11;
+
+/** STATS answer flag bit: the server refuses writes (its data dir cannot be written). */
+export const STATS_FLAG_READ_ONLY = 0x01;
 
 /** PUT and DELETE flag bit (and PUT_MANY item flag): a repair copy, acknowledged when stale. */
 export const WRITE_FLAG_REPAIR = 0x02;
@@ -512,6 +517,11 @@ export interface ServerStats {
   uptimeMs: number;
   /** Open client connections, this one included. */
   connectionCount: number;
+  /**
+   * The server refuses every write (ERROR READ_ONLY: its data dir cannot be written, or it
+   * was out of the cluster too long) and serves reads.
+   */
+  readOnly: boolean;
 }
 
 /**

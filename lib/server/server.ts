@@ -1477,6 +1477,7 @@ export class KvServer {
           memoryBytes: store.memoryBytes,
           uptimeMs: Math.round(performance.now() - this.#startedAt),
           connectionCount: this.#connections.size,
+          readOnly: !store.writable,
         });
     }
   }

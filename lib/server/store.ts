@@ -1063,6 +1063,14 @@ export class Store {
     return this.#dataDir;
   }
 
+  /**
+   * False while the store refuses every change (its data dir cannot be written, or it was
+   * out of the cluster too long): STATS tells clients so. Always true in memory.
+   */
+  get writable(): boolean {
+    return this.#failure === undefined;
+  }
+
   /** Number of records (tombstones not counted). */
   get recordCount(): number {
     return this.#trie.recordCount;

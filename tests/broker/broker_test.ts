@@ -378,6 +378,7 @@ Deno.test("servers reports up servers with records, latency (two decimals) and r
       repaired: true,
       repairedUnderOtherList: false,
       beingRemarked: false,
+      readOnly: false,
       hints: 0,
       k: 1,
     });

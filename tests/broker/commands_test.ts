@@ -465,6 +465,7 @@ Deno.test("runCommand answers every command kind against a broker", async () => 
       "repaired",
       "repairedUnderOtherList",
       "beingRemarked",
+      "readOnly",
       "hints",
       "k",
     ]);

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { connect } from "../../mod.ts";
+import { READ_ONLY_NOTE } from "../../lib/broker/commands.ts";
 import { ServerError } from "../../lib/protocol/client.ts";
 import { ErrorCode } from "../../lib/protocol/mod.ts";
 import { str, type Value } from "../../lib/record/value.ts";
@@ -6,6 +8,8 @@ import { connectClient } from "../helpers/client.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at } from "../helpers/versions.ts";
 import { runKv } from "../helpers/run_kv.ts";
+import { BROKER_TIMEOUT_MS, withBrokerTimeout } from "../helpers/kv_processes.ts";
+import { withTempDir } from "../helpers/fixtures.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -160,6 +164,54 @@ tmpfsTest({
       assert.equal((await client.get(key)).value, undefined, key);
     }
   });
+});
+
+tmpfsTest({
+  name:
+    "disk full: the server's STATS says it refuses writes, so servers() and kv servers (text and --json) show it read-only, and not once the disk is freed (S34 F3)",
+  short: "disk full, read-only shown",
+  megabytes: 4,
+}, async (mount) => {
+  const ballast = `${mount}/ballast`;
+  await Deno.writeFile(ballast, new Uint8Array(1024 * 1024));
+  await using server = await startServerProcess([
+    "--data-dir",
+    `${mount}/data`,
+    "--fsync",
+    "always",
+  ]);
+  // The server file lives off the full disk.
+  await withTempDir(async (dir) => {
+    const serverFile = `${dir}/servers.txt`;
+    await Deno.writeTextFile(serverFile, `${server.address.hostname} ${server.address.port}\n`);
+    await using kv = await connect({ servers: serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+    const readOnly = async () => (await kv.servers()).map((status) => status.readOnly);
+    assert.deepEqual(await readOnly(), [false], "a server taking writes");
+    const client = await connectClient(server.address);
+    const refusal = await putUntilRefused(client, str("v".repeat(16 * 1024)), 1000, []);
+    await client.close();
+    assert.equal(refusal?.code, ErrorCode.READ_ONLY, "the 4 MiB disk filled up");
+
+    const [status] = await kv.servers();
+    assert.equal(status.up, true, "it serves reads: up");
+    assert.equal(status.readOnly, true);
+    const listed = await runKv(withBrokerTimeout(["servers", "-s", serverFile, "--json"]));
+    assert.equal(listed.code, 0, listed.stderr);
+    const [report] = JSON.parse(listed.stdout).servers;
+    assert.deepEqual([report.up, report.readOnly], [true, true], listed.stdout);
+    const text = await runKv(withBrokerTimeout(["servers", "-s", serverFile]));
+    assert.equal(text.code, 0, text.stderr);
+    assert.ok(text.stdout.includes(READ_ONLY_NOTE), text.stdout);
+
+    // Freed, the server resumes writes by itself, and says so in its next STATS.
+    await Deno.remove(ballast);
+    await waitFor(async () => (await readOnly())[0] === false, {
+      what: "servers() to show the server taking writes again",
+    });
+    const again = await runKv(withBrokerTimeout(["servers", "-s", serverFile]));
+    assert.ok(!again.stdout.includes(READ_ONLY_NOTE), again.stdout);
+  });
+  assert.equal((await stopWithin(server)).code, 0);
 });
 
 tmpfsTest({

@@ -468,6 +468,7 @@ class FakeConnection implements ServerConnection {
       memoryBytes: 0,
       uptimeMs: 0,
       connectionCount: 1,
+      readOnly: false,
     };
   }
 

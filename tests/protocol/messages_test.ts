@@ -106,6 +106,8 @@ const DOCUMENTED_VALUES = [
 
 /** The record the examples store under `person1`. */
 const RECORD = object([["age", int(22)]]);
+/** The documented STATS answer's numbers. */
+const STATS = { recordCount: 2, memoryBytes: 4096, uptimeMs: 60_000, connectionCount: 1 };
 
 /** The examples of QUERY's NOT_FOUND: `person1.agee` and `person1.age.x` of RECORD. */
 const TYPO: PathMiss = { reason: "no-field", segment: 1, closest: "age" };
@@ -180,9 +182,8 @@ Deno.test("every hex example of docs/protocol.md is what the encoders write", as
   frame((w) => w.okKeys(9, ["person1", "person2"]));
   frame((w) => w.keys(10, { prefix: "person", limit: 2, after: "person2" }));
   frame((w) => w.stats(11));
-  frame((w) =>
-    w.okStats(11, { recordCount: 2, memoryBytes: 4096, uptimeMs: 60_000, connectionCount: 1 })
-  );
+  frame((w) => w.okStats(11, { ...STATS, readOnly: false }));
+  frame((w) => w.okStats(11, { ...STATS, readOnly: true }));
   const items = new PutManyItems();
   items.add("a", encodeValue(int(1)), V1);
   items.add("b", encodeValue(str("x")), V2, { overwrite: false });
@@ -385,8 +386,10 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
   assert.deepEqual(documentedRequest(next()), { type: "stats", requestId: 11 });
   assert.deepEqual(
     documentedAnswer(next(), decodeStatsBody),
-    ok(11, { recordCount: 2, memoryBytes: 4096, uptimeMs: 60_000, connectionCount: 1 }),
+    ok(11, { ...STATS, readOnly: false }),
   );
+  // Since version 11: the flags byte says a server refuses writes.
+  assert.deepEqual(documentedAnswer(next(), decodeStatsBody), ok(11, { ...STATS, readOnly: true }));
   const putMany = documentedRequest(next());
   assert.equal(putMany.type, "putMany");
   assert.equal(putMany.requestId, 12);
@@ -588,7 +591,13 @@ Deno.test("every response type round-trips through FrameWriter and decodeRespons
       fc.integer({ min: 0, max: 255 }),
       fingerprintArbitrary(),
       (value, keys, message, unrepaired, k, fingerprint) => {
-        const stats = { recordCount: 5, memoryBytes: 2 ** 40, uptimeMs: 1234, connectionCount: 7 };
+        const stats = {
+          recordCount: 5,
+          memoryBytes: 2 ** 40,
+          uptimeMs: 1234,
+          connectionCount: 7,
+          readOnly: unrepaired, // either flag value, as HELLO's
+        };
         const frames = new FrameWriter();
         frames.ok(1);
         frames.okValue(2, nextVersion(), value);
@@ -714,6 +723,12 @@ Deno.test("decodeResponse and the OK body decoders throw DecodeError for malform
   assert.throws(() => decodeResponse(frameOf(MessageType.NOT_FOUND, [0])), DecodeError);
   assert.throws(() => decodeKeysBody(Uint8Array.from([0xff, 0xff, 0xff, 0xff])), /key count/);
   assert.throws(() => decodeStatsBody(new Uint8Array(5)), DecodeError);
+  // Version 10's STATS answer, without the flags byte, and a flag no version defines.
+  assert.throws(() => decodeStatsBody(new Uint8Array(28)), /stats flags/);
+  assert.throws(
+    () => decodeStatsBody(Uint8Array.of(...new Uint8Array(28), 0x02)),
+    /unknown stats flags 0x02/,
+  );
   assert.throws(() => decodeHelloBody(new Uint8Array(7)), DecodeError);
   assert.throws(() => decodeEmptyBody(new Uint8Array(1)), DecodeError);
   assert.throws(() => decodeValueBody(new Uint8Array([...encodeValue(int(1)), 0])), DecodeError);

@@ -176,6 +176,7 @@ Deno.test("server answers every request type, versions, STALE and repair copies 
   const stats = decodeStatsBody(okBody(await raw.readFrame(), 14));
   assert.equal(stats.recordCount, 1);
   assert.equal(stats.connectionCount, 1);
+  assert.equal(stats.readOnly, false);
   assert.ok(stats.memoryBytes > 0 && stats.uptimeMs >= 0);
   raw.close();
   await stop();
@@ -236,13 +237,13 @@ Deno.test("a refused HELLO (any protocol version but the server's own, named wit
     [
       (frames) => frames.hello(1, 99),
       ErrorCode.UNSUPPORTED_VERSION,
-      /version 99 is not supported; this server speaks version 10 only/,
+      /version 99 is not supported; this server speaks version 11 only/,
     ],
     [
-      // Version 9, whose DELETE's answer did not name the version it replaced.
-      (frames) => frames.hello(1, 9),
+      // Version 10, whose STATS answer did not say whether the server takes writes.
+      (frames) => frames.hello(1, 10),
       ErrorCode.UNSUPPORTED_VERSION,
-      /protocol version 9 is not supported; this server speaks version 10 only: upgrade the older/,
+      /protocol version 10 is not supported; this server speaks version 11 only: upgrade the older/,
     ],
     [(frames) => frames.hello(1, 0), ErrorCode.UNSUPPORTED_VERSION, /version 0 is not supported/],
     [
