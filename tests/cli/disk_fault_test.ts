@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connect } from "../../mod.ts";
+import { connect, type KvServerStatus } from "../../mod.ts";
 import { READ_ONLY_NOTE } from "../../lib/broker/commands.ts";
 import { ServerError } from "../../lib/protocol/client.ts";
 import { ErrorCode } from "../../lib/protocol/mod.ts";
@@ -10,6 +10,7 @@ import { at } from "../helpers/versions.ts";
 import { runKv } from "../helpers/run_kv.ts";
 import { BROKER_TIMEOUT_MS, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
+import { HttpProcess } from "../helpers/http_process.ts";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -168,7 +169,7 @@ tmpfsTest({
 
 tmpfsTest({
   name:
-    "disk full: the server's STATS says it refuses writes, so servers() and kv servers (text and --json) show it read-only, and not once the disk is freed (S34 F3)",
+    "disk full: the server's STATS says it refuses writes, so servers(), kv servers (text and --json), kv http's /v1/servers and /metrics show it read-only (/healthz stays 200), and not once the disk is freed (S34 F3)",
   short: "disk full, read-only shown",
   megabytes: 4,
 }, async (mount) => {
@@ -202,6 +203,13 @@ tmpfsTest({
     const text = await runKv(withBrokerTimeout(["servers", "-s", serverFile]));
     assert.equal(text.code, 0, text.stderr);
     assert.ok(text.stdout.includes(READ_ONLY_NOTE), text.stdout);
+    await using http = await HttpProcess.start(["-s", serverFile]);
+    const viaHttp = await (await fetch(`${http.url}v1/servers`)).json();
+    assert.deepEqual(viaHttp.servers.map((server: KvServerStatus) => server.readOnly), [true]);
+    assert.equal(readOnlyGauge(await (await fetch(`${http.url}metrics`)).text()), 1);
+    // Decided (README, Decisions): every read is still exact, so the probe stays healthy.
+    const health = await fetch(`${http.url}healthz`);
+    assert.equal(health.status, 200, await health.text());
 
     // Freed, the server resumes writes by itself, and says so in its next STATS.
     await Deno.remove(ballast);
@@ -210,6 +218,7 @@ tmpfsTest({
     });
     const again = await runKv(withBrokerTimeout(["servers", "-s", serverFile]));
     assert.ok(!again.stdout.includes(READ_ONLY_NOTE), again.stdout);
+    assert.equal(readOnlyGauge(await (await fetch(`${http.url}metrics`)).text()), 0);
   });
   assert.equal((await stopWithin(server)).code, 0);
 });
@@ -357,6 +366,15 @@ tmpfsTest({
       "file system read-write, or give --data-dir a directory on a writable one\n",
   );
 });
+
+/** `/metrics`' count of servers refusing writes. */
+function readOnlyGauge(metrics: string): number {
+  const line = metrics.split("\n").find((line) =>
+    line.startsWith(`kv_servers{state="read_only"} `)
+  );
+  assert.ok(line !== undefined, metrics);
+  return Number(line.split(" ")[1]);
+}
 
 /** Writes `path` until the disk under it has no byte left (bounded by the disk's size). */
 function fillToTheLastByte(path: string): void {

@@ -131,10 +131,12 @@ function element(tag, attributes = {}, ...children) {
  * repaired under another server list or k, or being re-marked by a kv repair: each needs
  * its own remedy, which the advice under the table names), down, refused (running, but not
  * with kv http's credentials: those need fixing, not the server), or busy (running, at its
- * --max-connections: it needs room, not restarting), as `kv servers` says.
+ * --max-connections: it needs room, not restarting), or up refusing writes (its data dir
+ * cannot be written: a full disk), as `kv servers` says.
  */
 const STATE_TEXT = {
   up: "up",
+  "read-only": "up, refusing writes (read-only)",
   unrepaired: "not yet repaired",
   "other-list": "repaired under another server list or k",
   remarking: "being re-marked by a kv repair",
@@ -144,6 +146,7 @@ const STATE_TEXT = {
 };
 const STATE_CLASS = {
   up: "state-up",
+  "read-only": "warning",
   unrepaired: "warning",
   "other-list": "warning",
   remarking: "warning",
@@ -157,6 +160,8 @@ function serverState(server) {
   if (server.refused) return "refused";
   if (server.busy) return "busy";
   if (!server.up) return "down";
+  // Refused writes first: every write whose replicas include it fails or goes elsewhere.
+  if (server.readOnly) return "read-only";
   if (server.repaired) return "up";
   if (server.beingRemarked) return "remarking";
   return server.repairedUnderOtherList ? "other-list" : "unrepaired";
