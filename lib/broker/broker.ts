@@ -979,25 +979,6 @@ export class Broker {
     }));
   }
 
-  /**
-   * How many servers refuse writes (READ_ONLY: a full or failing disk), each asked by STATS
-   * now; a server down or not answering counts as down, not here. For `/metrics`, whose
-   * gauge would otherwise show a server refusing every write as up and fine.
-   *
-   * @example
-   * ```ts ignore
-   * await broker.readOnlyCount(); // 1 while one server's disk is full
-   * ```
-   */
-  async readOnlyCount(): Promise<number> {
-    const outcomes = await Promise.all(
-      this.#pool.servers.map((_, index) =>
-        this.#pool.call(index, async (connection) => (await connection.stats()).readOnly)
-      ),
-    );
-    return outcomes.filter((outcome) => outcome.ok && outcome.value).length;
-  }
-
   /** How many read repairs were started since the broker opened. */
   get readRepairsStarted(): number {
     return this.#readRepairsStarted;

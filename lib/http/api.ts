@@ -403,7 +403,7 @@ export class HttpApi {
       "/v1/keys": ["keys", () => this.#keys(url)],
       "/v1/servers": ["servers", () => this.#servers()],
       "/healthz": ["healthz", () => Promise.resolve(this.#health())],
-      "/metrics": ["metrics", () => this.#metricsResponse()],
+      "/metrics": ["metrics", () => Promise.resolve(this.#metricsResponse())],
       "/v1/openapi.json": [
         "openapi",
         () =>
@@ -497,8 +497,7 @@ export class HttpApi {
    * every read is exact (lib/broker/quorum.ts). An unrepaired server answers, but may
    * lack acknowledged writes, so it counts against the bound as a down one does. A server
    * refusing writes (READ_ONLY) does not count: it serves every read exactly, and the probe
-   * asks no server anything; `/metrics`' `kv_servers{state="read_only"}` and
-   * `/v1/servers`' `readOnly` tell it (README, Decisions).
+   * asks no server anything; `/v1/servers`' `readOnly` tells it (README, Decisions).
    */
   #health(): Response {
     const broker = this.#kv.broker;
@@ -528,16 +527,14 @@ export class HttpApi {
     return unrepaired;
   }
 
-  async #metricsResponse(): Promise<Response> {
+  #metricsResponse(): Response {
     const broker = this.#kv.broker;
     const pool = broker.pool;
-    const readOnly = await broker.readOnlyCount();
     const unrepaired = this.#unrepairedCount();
     const text = this.#metrics.text({
       up: pool.upCount,
       down: pool.servers.length - pool.upCount,
       unrepaired,
-      readOnly,
       readRepairs: broker.readRepairsStarted,
       hintsWaiting: broker.hintCount,
     });

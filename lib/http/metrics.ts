@@ -10,8 +10,7 @@
  * - `kv_http_request_duration_seconds{operation}`: a latency histogram;
  * - `kv_http_requests_in_flight`: requests being answered now;
  * - `kv_servers{state}`: servers up and down, as the connection pool sees them,
- *   and of those up, how many are not yet repaired (they may lack acknowledged writes) and
- *   how many refuse writes (`read_only`: a full or failing disk; asked by STATS at scrape time);
+ *   and of those up, how many are not yet repaired (they may lack acknowledged writes);
  * - `kv_read_repairs_total`: read repairs started (replicas found disagreeing);
  * - `kv_hints_waiting`: (home server, partition) hints whose copies wait to move home;
  * - `kv_http_connections_closed_total{reason}`: connections the connection guard closed
@@ -22,8 +21,7 @@
  * import { Metrics } from "./metrics.ts";
  * const metrics = new Metrics();
  * metrics.observe("get", "ok", 0.0004);
- * metrics.text({ up: 3, down: 1, unrepaired: 0, readOnly: 0, readRepairs: 0,
- * hintsWaiting: 0 });
+ * metrics.text({ up: 3, down: 1, unrepaired: 0, readRepairs: 0, hintsWaiting: 0 });
  * ```
  * @module
  */
@@ -71,11 +69,6 @@ export interface ClusterCounts {
    * repaired under another server list or k, until repaired under this one.
    */
   unrepaired: number;
-  /**
-   * Servers up whose STATS, asked at scrape time, says they refuse writes (READ_ONLY: a
-   * full or failing disk); they serve reads.
-   */
-  readOnly: number;
   /** Read repairs started since the broker opened. */
   readRepairs: number;
   /** (home server, partition) hints waiting for their server. */
@@ -161,14 +154,7 @@ export class Metrics {
    * metrics.started();
    * metrics.observe("get", "ok", 0.0004);
    * metrics.started(); // the scrape itself: GET /metrics
-   * const text = metrics.text({
-   *   up: 3,
-   *   down: 1,
-   *   unrepaired: 0,
-   *   readOnly: 0,
-   *   readRepairs: 0,
-   *   hintsWaiting: 0,
-   * });
+   * const text = metrics.text({ up: 3, down: 1, unrepaired: 0, readRepairs: 0, hintsWaiting: 0 });
    * text.includes('kv_http_requests_total{operation="get",outcome="ok"} 1'); // true
    * text.includes("kv_http_requests_in_flight 0\n"); // true: the scrape does not count itself
    * ```
@@ -210,7 +196,6 @@ export class Metrics {
       `kv_servers{state="up"} ${cluster.up}`,
       `kv_servers{state="down"} ${cluster.down}`,
       `kv_servers{state="unrepaired"} ${cluster.unrepaired}`,
-      `kv_servers{state="read_only"} ${cluster.readOnly}`,
       "# HELP kv_read_repairs_total Read repairs started: replicas found disagreeing on a read.",
       "# TYPE kv_read_repairs_total counter",
       `kv_read_repairs_total ${cluster.readRepairs}`,
