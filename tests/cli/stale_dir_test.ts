@@ -206,25 +206,12 @@ Deno.test({
     "kv server stopped by SIGSTOP and resumed with its clocks 2 minutes on (frozen past its 2 s grace and the minute a running server allows) stops at once: one line, exit 2, its LOCK stamped last before the freeze, so the next start is refused",
   fn: async () => {
     await withTempDir(async (parent) => {
-      const [dataDir, clock] = [`${parent}/data`, `${parent}/clock`];
       const grace = ["--tombstone-grace", "2s"];
-      await Deno.writeTextFile(clock, "+0");
-      await using server = await ServerProcess.start({
-        kv: kvClockedBy(clock),
-        dataDir,
-        args: grace,
-        startTimeoutMs: DEFAULT_DEADLINE_MS,
-      });
+      await using clocked = await startClocked(parent);
+      const { server, dataDir, clock } = clocked;
       await withClient(server.address, (client) => client.put("a", str("1"), at()));
-      server.signal("SIGSTOP");
-      // Stopped — once the kernel says so: kill returns before the signal lands, and a stamp
-      // written in between would come after the one read here — it writes nothing: this is
-      // the stamp it left.
-      const pid = server.pid;
-      assert.ok(pid !== undefined, "the server runs");
-      await waitFor(async () => await processState(pid) === "T", {
-        what: "the kernel to stop the server",
-      });
+      await freeze(server);
+      // Stopped, it writes nothing: this is the stamp it left.
       const before = await aliveIn(dataDir);
       assert.ok(before !== undefined);
       // The two minutes a freeze would take, on both of its clocks.
@@ -260,16 +247,10 @@ Deno.test({
     "kv server is not stopped by a freeze shorter than a minute (SIGSTOP past its 2 s grace, as an event loop held by load could look) nor by its wall clock stepping 2 minutes on alone (NTP): it serves on, stamps on, and stops cleanly",
   fn: async () => {
     await withTempDir(async (parent) => {
-      const [dataDir, clock] = [`${parent}/data`, `${parent}/clock`];
-      await Deno.writeTextFile(clock, "+0");
-      await using server = await ServerProcess.start({
-        kv: kvClockedBy(clock, true),
-        dataDir,
-        args: ["--tombstone-grace", "2s"],
-        startTimeoutMs: DEFAULT_DEADLINE_MS,
-      });
+      await using clocked = await startClocked(parent, true);
+      const { server, dataDir, clock } = clocked;
       await withClient(server.address, (client) => client.put("a", str("1"), at()));
-      server.signal("SIGSTOP");
+      await freeze(server);
       const stoppedAt = performance.now();
       await waitFor(() => performance.now() - stoppedAt > 3_000, {
         what: "3 s, past the grace, to pass with the server stopped",
@@ -293,19 +274,13 @@ Deno.test({
     "kv server on a dir recording k = 1, SIGSTOPped and resumed with its clocks 2 minutes on, warns that it serves on with its data (no other replica holds its keys) and does, stamping on",
   fn: async () => {
     await withTempDir(async (parent) => {
-      const [dataDir, clock] = [`${parent}/data`, `${parent}/clock`];
-      await Deno.writeTextFile(clock, "+0");
-      await using server = await ServerProcess.start({
-        kv: kvClockedBy(clock),
-        dataDir,
-        args: ["--tombstone-grace", "2s"],
-        startTimeoutMs: DEFAULT_DEADLINE_MS,
-      });
+      await using clocked = await startClocked(parent);
+      const { server, dataDir, clock } = clocked;
       await withClient(server.address, async (client) => {
         assert.equal(await client.setK(1), 1);
         await client.put("only", str("1"), at());
       });
-      server.signal("SIGSTOP");
+      await freeze(server);
       const before = await aliveIn(dataDir);
       assert.ok(before !== undefined);
       await Deno.writeTextFile(clock, "+2m");
@@ -326,3 +301,41 @@ Deno.test({
     });
   },
 });
+
+/** A server of its own clock, from {@link startClocked}; disposing of it stops the server. */
+interface ClockedServer extends AsyncDisposable {
+  readonly server: ServerProcess;
+  /** Its data dir. */
+  readonly dataDir: string;
+  /** The file its libfaketime reads its clock's offset from, `+0` at start. */
+  readonly clock: string;
+}
+
+/**
+ * A durable `kv server` with a 2 s grace under `parent`, on a clock the test moves by
+ * writing the offset file (its wall clock alone when `wallOnly`; see {@link kvClockedBy}).
+ */
+async function startClocked(parent: string, wallOnly = false): Promise<ClockedServer> {
+  const [dataDir, clock] = [`${parent}/data`, `${parent}/clock`];
+  await Deno.writeTextFile(clock, "+0");
+  const server = await ServerProcess.start({
+    kv: kvClockedBy(clock, wallOnly),
+    dataDir,
+    args: ["--tombstone-grace", "2s"],
+    startTimeoutMs: DEFAULT_DEADLINE_MS,
+  });
+  return { server, dataDir, clock, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
+}
+
+/**
+ * SIGSTOPs `server` and waits until the kernel has stopped it: kill returns before the
+ * signal lands, and a stamp written in between would follow one read after this.
+ */
+async function freeze(server: ServerProcess): Promise<void> {
+  server.signal("SIGSTOP");
+  const pid = server.pid;
+  assert.ok(pid !== undefined, "the server runs");
+  await waitFor(async () => await processState(pid) === "T", {
+    what: "the kernel to stop the server",
+  });
+}
