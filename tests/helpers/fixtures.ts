@@ -58,19 +58,37 @@ export async function fifo(path: string): Promise<string> {
 }
 
 /**
- * `count` distinct loopback ports nothing listens on: all bound at once (so no two are
- * the same), then released. Another process could bind one afterwards, but the kernel
- * hands out ephemeral ports from a wide range, so a test that connects within moments
- * meets a refusal.
+ * Loopback ports {@link closedPorts} draws from: below Linux's ephemeral range (32768 and up
+ * by default), which every test's `port: 0` listener takes its port from, so no other test
+ * running beside can be handed one of them after it is released (an ephemeral port freed
+ * here was once bound at once by a parallel test's kv http, and read as "no kv server").
+ */
+const CLOSED_PORT_RANGE = { first: 20_000, last: 32_767 } as const;
+
+/** Draws of {@link closedPorts} at most, each a port tried: a bound on its loop. */
+const MAX_CLOSED_PORT_DRAWS = 1_000;
+
+/**
+ * `count` distinct loopback ports nothing listens on, from {@link CLOSED_PORT_RANGE}: each
+ * drawn at random and bound to prove it free, then released once all are found.
  */
 export function closedPorts(count: number): number[] {
-  const listeners = Array.from(
-    { length: count },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((listener) => (listener.addr as Deno.NetAddr).port);
-  for (const listener of listeners) listener.close();
-  return ports;
+  const listeners: Deno.Listener[] = [];
+  const span = CLOSED_PORT_RANGE.last - CLOSED_PORT_RANGE.first + 1;
+  try {
+    for (let draw = 0; draw < MAX_CLOSED_PORT_DRAWS && listeners.length < count; draw++) {
+      const port = CLOSED_PORT_RANGE.first + Math.floor(Math.random() * span);
+      try {
+        listeners.push(Deno.listen({ hostname: "127.0.0.1", port }));
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+      }
+    }
+    if (listeners.length < count) throw new Error(`no ${count} free ports below 32768`);
+    return listeners.map((listener) => (listener.addr as Deno.NetAddr).port);
+  } finally {
+    for (const listener of listeners) listener.close();
+  }
 }
 
 /**
