@@ -90,9 +90,20 @@
  * The stamp is at most one interval older than the run's last moment (a crash between two
  * stamps), so the downtime it tells is at least the true one: the refusal errs early, never
  * late. Not judged: a record without a stamp (a kv before it: refusing those would refuse
- * every upgrade; the first run of this kv stamps it), an unreadable record or none (the dir
- * starts unrepaired by the rules above), and a stamp ahead of the clock (the clock stepped
- * back, or the last run's ran ahead: how long the dir was away cannot be told), which warns.
+ * every upgrade; the first run of this kv stamps it), and a stamp ahead of the clock (the
+ * clock stepped back, or the last run's ran ahead: how long the dir was away cannot be
+ * told), which warns.
+ *
+ * A dir holding data whose LOCK holds no readable record (left out of a copy or a restore,
+ * deleted, emptied, or torn; it starts unrepaired by the rules above) is judged alike by
+ * when its logs and snapshots were last written ({@link lastWritten}), the newest
+ * modification time: a server writes them only while alive, and `cp -a`, `rsync -a` and
+ * `tar` keep those times, so the downtime they tell is at least the true one, as a stamp's.
+ * It errs early for a server that took no write for as long before its LOCK was lost (the
+ * refusal says so, and `--keep-stale-data` starts it), and it cannot see a copy that reset
+ * the times (a plain `cp`, `rsync` without `-t`: the files look written at the copy), which
+ * starts as before; the node state is left out, as a start rewrites it. Not judged: a LOCK
+ * holding an older kv's pid alone (an upgrade).
  *
  * A running server can be out as long without a start to judge it, so it judges itself:
  * "alive" means taking writes (a store refusing them, its disk full, misses deletes as a
