@@ -693,7 +693,8 @@ export function lastWritten(files: Readonly<Record<string, string>>): number | u
 /**
  * The shortest time out of the cluster a running server judges ({@link runningDowntimeLimit}),
  * in ms (a minute): a gap between two of its alive ticks this long is a process stopped or
- * frozen (SIGSTOP, a paused container) or a disk refusing writes, never an event loop held
+ * frozen (SIGSTOP, a paused container), a machine suspended, or a disk refusing writes,
+ * never an event loop held
  * by a loaded machine (a tick comes seconds late at worst). A grace short enough for a
  * shorter limit (seconds, as tests use) is judged by this one while running, by its own at
  * start.
