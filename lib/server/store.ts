@@ -251,9 +251,10 @@ export interface StoreOptions {
    */
   boot?: () => Promise<string | undefined>;
   /**
-   * The clocks a running store measures its time away by (run_record.ts, `timeAway`):
-   * default {@link systemAliveClock}, the uptime where it may be read. Tests give their own
-   * to play a machine suspended, which stops `performance.now()` but not the uptime.
+   * The clocks a running store measures its time away by (run_record.ts, `timeAway`), and
+   * whose wall clock its start judges the last run's stamp by: default
+   * {@link systemAliveClock}, the uptime where it may be read. Tests give their own to play
+   * a machine suspended, which stops `performance.now()` but not the uptime.
    */
   aliveClock?: AliveClock;
   /**
