@@ -19,10 +19,9 @@ import { withTempDir } from "../helpers/fixtures.ts";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { MAIN_PATH, runKv } from "../helpers/run_kv.ts";
 import { serverContents } from "../helpers/server_contents.ts";
-import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { freeze, startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at } from "../helpers/versions.ts";
 import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "../helpers/wait.ts";
-import { processState } from "../helpers/attacks.ts";
 
 /** This checkout's kv run with its clock moved by `offset` (libfaketime's `FAKETIME`). */
 function kvAt(offset: string): KvInvocation {
@@ -413,17 +412,4 @@ async function startClocked(parent: string, options: ClockedOptions = {}): Promi
     startTimeoutMs: DEFAULT_DEADLINE_MS,
   });
   return { server, dataDir, clock, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
-}
-
-/**
- * SIGSTOPs `server` and waits until the kernel has stopped it: kill returns before the
- * signal lands, and a stamp written in between would follow one read after this.
- */
-async function freeze(server: ServerProcess): Promise<void> {
-  server.signal("SIGSTOP");
-  const pid = server.pid;
-  assert.ok(pid !== undefined, "the server runs");
-  await waitFor(async () => await processState(pid) === "T", {
-    what: "the kernel to stop the server",
-  });
 }
