@@ -23,7 +23,7 @@ import {
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { AuthKeys } from "../../lib/protocol/auth.ts";
 import { PutManyItems } from "../../lib/protocol/put_many.ts";
-import { Store } from "../../lib/server/store.ts";
+import { Store, StoreFailedError } from "../../lib/server/store.ts";
 import { int, object, str, type Value } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import {
@@ -36,6 +36,7 @@ import {
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { feedFrames } from "../helpers/frames.ts";
 import { listenLoopback } from "../helpers/fixtures.ts";
+import { overridden } from "../helpers/overridden.ts";
 import { FrameReader } from "../../lib/protocol/frame_reader.ts";
 import { connectClient } from "../helpers/client.ts";
 import { at, nextVersion } from "../helpers/versions.ts";
@@ -535,6 +536,94 @@ Deno.test("ERROR answers reject with ServerError and leave the connection open",
   assert.deepEqual(await client.put("fine", int(1), at()), { kind: "stored" });
   await client.close();
   await stop();
+});
+
+/**
+ * A memory store whose writes throw as a full disk's would (the server answers READ_ONLY, its
+ * STATS says it refuses writes) while `failing.now` is set, and a server over it.
+ */
+async function serverOverFailingStore(failing: { now: boolean }) {
+  const memory = await Store.open();
+  const refuse = () => {
+    if (failing.now) throw new StoreFailedError(new Error("ENOSPC: no space left on device"));
+  };
+  const store = overridden(memory, {
+    get writable() {
+      return !failing.now && memory.writable;
+    },
+    putEncoded: (...args: Parameters<Store["putEncoded"]>) => {
+      refuse();
+      return memory.putEncoded(...args);
+    },
+    putEncodedAt: (...args: Parameters<Store["putEncodedAt"]>) => {
+      refuse();
+      return memory.putEncodedAt(...args);
+    },
+    delete: (...args: Parameters<Store["delete"]>) => (refuse(), memory.delete(...args)),
+    purge: (...args: Parameters<Store["purge"]>) => (refuse(), memory.purge(...args)),
+  });
+  return await startServer({ store });
+}
+
+Deno.test("a client keeps what its answers last said of the server taking writes: READ_ONLY to a PUT, DELETE or PUT_MANY says it refuses them; PUT EXISTS, DELETE NOT_FOUND and a PUT_MANY storing an item say it takes them; a STATS says which; a STALE, an aged purge's NOT_FOUND and a PUT_MANY whose items were all STALE, answered before the store is asked, tell nothing", async () => {
+  const failing = { now: false };
+  const { address, stop } = await serverOverFailingStore(failing);
+  const client = await connectClient(address);
+  const other = await connectClient(address);
+  const farBehind = () => ({ version: { ms: Date.now() - 10 * 60_000, counter: 0, broker: 1 } });
+  const allStale = new PutManyItems();
+  allStale.add("late", encodeValue(int(1)), farBehind().version);
+  const oneStored = new PutManyItems();
+  oneStored.add("batch", encodeValue(int(1)), nextVersion());
+  try {
+    await other.put("held", int(1), at());
+    assert.equal(other.refusesWrites, false, "a PUT stored");
+    assert.equal(client.refusesWrites, undefined, "another connection's answer tells this none");
+    // Answered before the store is asked, so they tell nothing, whatever it would say.
+    const tellNothing = async (expected: boolean | undefined) => {
+      assert.equal((await client.put("held", int(2), farBehind())).kind, "stale");
+      assert.equal(client.refusesWrites, expected, "a PUT far behind the clock: STALE");
+      const aged = { ...farBehind(), purge: true, aged: true };
+      assert.deepEqual(await client.delete("never", aged), { kind: "deleted", existed: false });
+      assert.equal(client.refusesWrites, expected, "an aged purge of nothing: NOT_FOUND");
+      assert.deepEqual((await client.putMany(allStale)).map((refusal) => refusal.code), [
+        ErrorCode.STALE,
+      ]);
+      assert.equal(client.refusesWrites, expected, "a PUT_MANY whose items were all STALE");
+    };
+    await tellNothing(undefined);
+    assert.deepEqual(await client.put("held", int(2), at({ overwrite: false })), {
+      kind: "exists",
+    });
+    assert.equal(client.refusesWrites, false, "a PUT answered EXISTS: the store was asked");
+
+    failing.now = true;
+    await assert.rejects(client.put("held", int(3), at()), /READ_ONLY/);
+    assert.equal(client.refusesWrites, true, "a PUT answered READ_ONLY");
+    await tellNothing(true);
+    failing.now = false;
+    assert.deepEqual(await client.delete("never", at()), { kind: "deleted", existed: false });
+    assert.equal(client.refusesWrites, false, "a DELETE answered NOT_FOUND");
+    failing.now = true;
+    await assert.rejects(client.delete("held", at()), /READ_ONLY/);
+    assert.equal(client.refusesWrites, true, "a DELETE answered READ_ONLY");
+    failing.now = false;
+    assert.deepEqual(await client.putMany(oneStored), []);
+    assert.equal(client.refusesWrites, false, "a PUT_MANY that stored an item");
+    failing.now = true;
+    await assert.rejects(client.putMany(oneStored), /READ_ONLY/);
+    assert.equal(client.refusesWrites, true, "a PUT_MANY answered READ_ONLY");
+    failing.now = false;
+    assert.equal((await client.stats()).readOnly, false);
+    assert.equal(client.refusesWrites, false, "a STATS taking writes");
+    failing.now = true;
+    assert.equal((await client.stats()).readOnly, true);
+    assert.equal(client.refusesWrites, true, "a STATS refusing them");
+  } finally {
+    await client.close();
+    await other.close();
+    await stop();
+  }
 });
 
 Deno.test("client refuses invalid arguments and oversized values without sending them", async () => {
