@@ -21,7 +21,12 @@ import {
   ServerPool,
   settleFrom,
 } from "../../lib/broker/server_pool.ts";
-import { ConnectionError, RequestTimeoutError, ServerError } from "../../lib/protocol/client.ts";
+import {
+  ConnectionError,
+  RequestTimeoutError,
+  ServerClient,
+  ServerError,
+} from "../../lib/protocol/client.ts";
 import { feedFrames } from "../helpers/frames.ts";
 import { listenLoopback } from "../helpers/fixtures.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
@@ -434,5 +439,44 @@ Deno.test("a read or write that finds a server down tries it again at once when 
     assert.equal(attempts, after);
   } finally {
     pool.close();
+  }
+});
+
+Deno.test("ServerPool.askWrites has one STATS outstanding per server: a server that does not answer (hung) is asked once however often askWrites runs, one that answered (an ERROR here, which tells nothing) is asked again", async () => {
+  // Two pools of one server each: the scripted servers share an id, so one pool would
+  // take them for one server under two addresses.
+  const stats = [0, 0];
+  const servers = [0, 1].map((which) =>
+    scriptedServer((_, frame): Answer => {
+      if (frame.type !== MessageType.STATS) return "not-found";
+      stats[which]++;
+      return which === 0 ? "silent" : "error";
+    })
+  );
+  const [hung, answering] = servers.map((fake) =>
+    new ServerPool([fake.server], { timeoutMs: 10_000 })
+  );
+  /** The requests `pool`'s connection has sent (or is about to) and not seen answered. */
+  const inFlight = (pool: ServerPool) => (pool.connection(0) as ServerClient).inFlight;
+  try {
+    await Promise.all([hung.start(), answering.start()]);
+    // Three ticks' worth in one run of code: each server is asked once.
+    for (let tick = 0; tick < 3; tick++) [hung, answering].forEach((pool) => pool.askWrites());
+    assert.deepEqual([inFlight(hung), inFlight(answering)], [1, 1]);
+    await waitFor(() => stats[0] === 1, { what: "the hung server to be asked" });
+    // Answered (its PING after it answered too, in order): asked anew.
+    await roundTrip(answering, 0);
+    answering.askWrites();
+    await roundTrip(answering, 0);
+    assert.equal(stats[1], 2);
+    assert.equal(answering.refusesWrites(0), false, "an ERROR tells nothing");
+    assert.equal(answering.isUp(0), true, "an ERROR answer is no fault");
+    // Still owing its answer: not asked again.
+    hung.askWrites();
+    assert.equal(inFlight(hung), 1);
+    assert.equal(stats[0], 1);
+  } finally {
+    [hung, answering].forEach((pool) => pool.close());
+    await Promise.all(servers.map((fake) => fake.stop()));
   }
 });
