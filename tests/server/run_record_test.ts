@@ -815,7 +815,7 @@ Deno.test("store: a dir stamped alive longer ago than the grace is refused befor
   });
 });
 
-Deno.test("store: a backup restored without its LOCK is judged by when its logs and snapshots were last written: by cp -a (times kept) of files written 2 days ago it is refused before anything changes, again at the next start and with its LOCK torn, and keepStaleData opens it; by plain cp (times reset) it starts, unrepaired, not judged", async () => {
+Deno.test("store: a backup restored without its LOCK is judged by when its logs and snapshots were last written: by cp -a (times kept) of files written 2 days ago it is refused before anything changes, again at the next start and with its LOCK torn, and keepStaleData opens it; by plain cp (times reset) it starts, unrepaired, not judged; under an older kv's LOCK (its pid alone: an upgrade) it starts, not judged", async () => {
   await withTempDir(async (root) => {
     const source = `${root}/source`;
     const store = await Store.open({ dataDir: source });
@@ -884,6 +884,17 @@ Deno.test("store: a backup restored without its LOCK is judged by when its logs 
       assert.deepEqual(plain.recovery.warnings, []);
     } finally {
       await plain.close();
+    }
+    // The same files under an older kv's LOCK, its pid alone: an upgrade of a server that
+    // took no write for 2 days, which no stamp or file can tell from one away as long.
+    const upgraded = await restored("upgraded", "-a");
+    await Deno.writeTextFile(`${upgraded}/${LOCK_FILE_NAME}`, "12345\n");
+    const older = await Store.open({ dataDir: upgraded });
+    try {
+      assert.deepEqual([older.get("kept"), older.get("more")], [int(1), int(2)]);
+      assert.deepEqual(older.recovery.warnings, []);
+    } finally {
+      await older.close();
     }
   });
 });
