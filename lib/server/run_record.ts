@@ -743,7 +743,8 @@ export interface AliveClockSources {
   readonly monoMs: () => number;
   /**
    * The machine's uptime in whole seconds, counting the time it was suspended and set by
-   * no one (Linux `sysinfo`, `Deno.osUptime()`); undefined when it may not be read.
+   * no one (Linux `sysinfo`, `Deno.osUptime()`, which says 0 when `sysinfo` fails);
+   * undefined when it may not be read.
    */
   readonly uptimeSeconds?: () => number;
 }
@@ -754,7 +755,9 @@ export interface AliveClockSources {
  * clock plus every suspend), rounded up to the second: a machine suspended (a laptop's lid
  * shut, a VM suspended by its guest) stops the monotonic clock but not it, and a wall-clock
  * step moves neither. Its whole seconds are nothing against the minute a running server
- * judges at least ({@link MIN_RUNNING_DOWNTIME_MS}).
+ * judges at least ({@link MIN_RUNNING_DOWNTIME_MS}). An uptime that reads 0 now is not
+ * used: Deno says 0 when `sysinfo` fails (a seccomp filter denying it), and an elapsed
+ * time that never advances would hide every freeze, which the monotonic clock shows.
  *
  * @example
  * ```ts
@@ -764,7 +767,7 @@ export interface AliveClockSources {
  */
 export function aliveClockOf(sources: AliveClockSources): AliveClock {
   const { wallMs, monoMs, uptimeSeconds } = sources;
-  if (uptimeSeconds === undefined) {
+  if (uptimeSeconds === undefined || !(uptimeSeconds() > 0)) {
     return { read: () => ({ wallMs: wallMs(), elapsedMs: monoMs() }) };
   }
   return { read: () => ({ wallMs: wallMs(), elapsedMs: uptimeSeconds() * 1_000 }) };
@@ -772,7 +775,8 @@ export function aliveClockOf(sources: AliveClockSources): AliveClock {
 
 /**
  * This machine's {@link AliveClock}: the uptime, on Linux, when this process may read it
- * (`--allow-sys=osUptime`, which `kv server` runs with), else `performance.now()`. Not the
+ * (`--allow-sys=osUptime`, which `kv server` runs with) and it reads more than 0
+ * ({@link aliveClockOf}), else `performance.now()`. Not the
  * uptime elsewhere: Deno tells it there as the wall clock less the boot's time, which a
  * wall-clock step may move. Chosen once: a store measures every gap on one clock.
  *

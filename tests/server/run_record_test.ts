@@ -699,6 +699,23 @@ Deno.test("run record: a running server's time away is the smaller of the wall c
     away((c) => [c.wall += 121_000, c.mono += 1_000, c.uptime += 1]),
     [1_000, 1_000],
   );
+  // Suspended 2 minutes while the wall clock was set back one: the wall clock's minute
+  // counts, as the next start, which has only the wall clock, would count that much.
+  assert.deepEqual(away((c) => [c.wall += 60_000, c.uptime += 120]), [60_000, 0]);
+});
+
+Deno.test("run record: an uptime that reads 0 (Linux's sysinfo failed: Deno then says 0) is not taken for the elapsed time, which would never advance and hide every freeze: the monotonic clock is", () => {
+  const clocks = { wall: 1_000_000, mono: 5_000 };
+  const clock = aliveClockOf({
+    wallMs: () => clocks.wall,
+    monoMs: () => clocks.mono,
+    uptimeSeconds: () => 0,
+  });
+  const since = clock.read();
+  assert.deepEqual(since, { wallMs: 1_000_000, elapsedMs: 5_000 });
+  // SIGSTOP for 2 minutes: the wall and the monotonic clock run on.
+  [clocks.wall, clocks.mono] = [clocks.wall + 120_000, clocks.mono + 120_000];
+  assert.equal(timeAway(since, clock.read()), 120_000);
 });
 
 /**
