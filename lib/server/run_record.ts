@@ -99,8 +99,10 @@
  * when its logs and snapshots were last written ({@link lastWritten}), the newest
  * modification time: a server writes them only while alive, and `cp -a`, `rsync -a` and
  * `tar` keep those times, so the downtime they tell is at least the true one, as a stamp's.
- * It errs early for a server that took no write for as long before its LOCK was lost (the
- * refusal says so, and `--keep-stale-data` starts it), and it cannot see a copy that reset
+ * A clean stop sets the newest log's time to the stop (its last moment alive), so it errs
+ * early only for a server that took no write for as long and then crashed or was killed
+ * before its LOCK was lost (the refusal says so, and `--keep-stale-data` starts it), and
+ * it cannot see a copy that reset
  * the times (a plain `cp`, `rsync` without `-t`: the files look written at the copy), which
  * starts as before; the node state is left out, as a start rewrites it. Not judged: a LOCK
  * holding an older kv's pid alone (an upgrade).
@@ -880,11 +882,13 @@ export function describeDowntime(
 
 /**
  * What a refusal by the files' age adds: an idle server's files are as old though it was
- * never away, and only the operator knows whether this one was.
+ * never away, unless it stopped cleanly (its close marks the newest log written then), and
+ * only the operator knows whether this one was.
  */
-const IDLE_DIR_REMEDY = "files this old are also those of a server that ran until just now " +
-  "and took no write for as long: if this one did, and only its LOCK was lost, " +
-  "--keep-stale-data starts it as it is";
+const IDLE_DIR_REMEDY = "files this old are also those of a server that ran until just now, " +
+  "took no write for as long and did not stop cleanly (a clean stop marks its newest log " +
+  "written then): if this one did, and only its LOCK was lost, --keep-stale-data starts it " +
+  "as it is";
 
 /**
  * How long `downtime` ({@link describeDowntime}) kept the data dir `dir` away, and how that

@@ -1650,13 +1650,38 @@ export class Store {
       await this.#log?.close();
       // Out of the cluster too long since the last tick (a freeze, then SIGTERM): no clean
       // record, whose stamp would hide it from the next start.
-      if (this.#recording && this.#markAlive()) await this.#recordRun("clean");
+      if (this.#recording && this.#markAlive()) {
+        await this.#markLogAlive();
+        await this.#recordRun("clean");
+      }
     } finally {
       // After a failure above, still free the file and, above all, the lock, once no stamp
       // is writing it (the chain never rejects).
       await this.#log?.close().catch(() => {/* the first error is the one to report */});
       await this.#recordTail;
       this.#lock?.release();
+    }
+  }
+
+  /**
+   * Sets the newest log's modification time to the moment the store was last alive, before
+   * the clean record keeps the files' identities: a dir whose LOCK is lost is judged by its
+   * files' age (run_record.ts, {@link lastWritten}), and an idle server's newest log would
+   * otherwise tell its last write, however long it ran on since. Still no later than the
+   * last moment alive, so that judgement still errs early, never late. A failure is warned
+   * of: the stop goes on, judged by the last write as before.
+   */
+  async #markLogAlive(): Promise<void> {
+    const log = this.#log;
+    if (log === undefined) return;
+    const alive = new Date(this.#aliveAt.wallMs);
+    try {
+      await Deno.utime(log.path, alive, alive);
+    } catch (error) {
+      this.#onWarning(
+        `could not mark ${log.path} written at the stop (${describeFsError(error)}); a start ` +
+          "that finds no run record in LOCK judges the dir by its last write",
+      );
     }
   }
 

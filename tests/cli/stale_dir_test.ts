@@ -192,7 +192,7 @@ Deno.test({
             `^kv server: data dir ${RegExp.escape(dataDir)} holds no readable run record in ` +
               "LOCK \\(.*\\), and its logs and snapshots were last written 2 days ago, longer " +
               "than its tombstone grace allows .* start with --keep-stale-data; files this old " +
-              "are also those of a server that ran until just now .*\\n$",
+              "are also those of a server that ran until just now, .*\\n$",
           ),
           attempt,
         );

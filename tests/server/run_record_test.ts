@@ -596,7 +596,8 @@ Deno.test("run record: what a start says of a dir judged by its files' age names
       "aside or empty it and start again (it starts unrepaired, and kv repair refills it from " +
       "the other replicas), or, only when no other replica holds its keys (k = 1, or every " +
       "replica lost), start with --keep-stale-data; files this old are also those of a " +
-      "server that ran until just now and took no write for as long: if this one did, and " +
+      "server that ran until just now, took no write for as long and did not stop cleanly (a " +
+      "clean stop marks its newest log written then): if this one did, and " +
       "only its LOCK was lost, --keep-stale-data starts it as it is",
   );
   assert.match(
@@ -912,6 +913,42 @@ Deno.test("store: a backup restored without its LOCK is judged by when its logs 
       assert.deepEqual(older.recovery.warnings, []);
     } finally {
       await older.close();
+    }
+  });
+});
+
+Deno.test("store: a server that took no write for 2 days and stopped cleanly marks its newest log written at its stop, so that its dir, LOCK lost, is judged by when it stopped: it starts, as the clean record's identities still match", async () => {
+  await withTempDir(async (root) => {
+    const dir = `${root}/idle`;
+    const store = await Store.open({ dataDir: dir });
+    try {
+      store.put("kept", int(1));
+      await store.commit();
+      // Its last write 2 days ago, as an idle server's; it ran on until now.
+      const longAgo = new Date(Date.now() - 2 * DAY_MS);
+      for (const entry of await Array.fromAsync(Deno.readDir(dir))) {
+        if (entry.name.endsWith(".kvlog")) {
+          await Deno.utime(`${dir}/${entry.name}`, longAgo, longAgo);
+        }
+      }
+    } finally {
+      await store.close();
+    }
+    const { run } = await recordIn(dir);
+    assert.equal(run, "clean", "the touched log is what the clean record keeps");
+    const reopened = await Store.open({ dataDir: dir });
+    try {
+      assert.equal(reopened.recovery.suspectedLoss, undefined, "a clean stop, nothing changed");
+    } finally {
+      await reopened.close();
+    }
+    await Deno.remove(`${dir}/${LOCK_FILE_NAME}`);
+    const lockless = await Store.open({ dataDir: dir, onWarning: () => {} });
+    try {
+      assert.deepEqual(lockless.get("kept"), int(1));
+      assert.deepEqual(lockless.recovery.warnings, []);
+    } finally {
+      await lockless.close();
     }
   });
 });
