@@ -1668,15 +1668,18 @@ export class Store {
    * the clean record keeps the files' identities: a dir whose LOCK is lost is judged by its
    * files' age (run_record.ts, {@link lastWritten}), and an idle server's newest log would
    * otherwise tell its last write, however long it ran on since. Still no later than the
-   * last moment alive, so that judgement still errs early, never late. A failure is warned
-   * of: the stop goes on, judged by the last write as before.
+   * last moment alive, so that judgement still errs early, never late. Synced, so that a
+   * power loss cannot undo it under the record that keeps it. A failure is warned of: the
+   * stop goes on, judged by the last write as before.
    */
   async #markLogAlive(): Promise<void> {
     const log = this.#log;
     if (log === undefined) return;
     const alive = new Date(this.#aliveAt.wallMs);
     try {
-      await Deno.utime(log.path, alive, alive);
+      using file = await Deno.open(log.path, { write: true });
+      await file.utime(alive, alive);
+      await file.sync();
     } catch (error) {
       this.#onWarning(
         `could not mark ${log.path} written at the stop (${describeFsError(error)}); a start ` +
