@@ -779,8 +779,9 @@ export function aliveClockOf(sources: AliveClockSources): AliveClock {
  * This machine's {@link AliveClock}: the uptime, on Linux, when this process may read it
  * (`--allow-sys=osUptime`, which `kv server` runs with) and it reads more than 0
  * ({@link aliveClockOf}), else `performance.now()`. Not the
- * uptime elsewhere: Deno tells it there as the wall clock less the boot's time, which a
- * wall-clock step may move. Chosen once: a store measures every gap on one clock.
+ * uptime elsewhere: Deno tells it on macOS and the BSDs as the wall clock less the boot's
+ * time, which a wall-clock step may move. Chosen once: a store measures every gap on one
+ * clock.
  *
  * @example
  * ```ts
