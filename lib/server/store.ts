@@ -1834,6 +1834,10 @@ export class Store {
       throw error;
     }
     try {
+      // The new log recorded before the snapshot can replace the old files: a kill right
+      // after its rename left none the record named where recovery looks, and the next
+      // start, finding "none of the files it used is left", was unrepaired for nothing.
+      if (this.#recording) await this.#recordRun("open");
       this.#snapshotBytes = await writeFrozenSnapshot(
         `${dir}/${snapshotName(generation)}`,
         generation,
