@@ -178,6 +178,14 @@ export interface LogReplay {
   truncatedBytes: number;
   /** Damaged bytes in the middle of the log, skipped (and left in the file). */
   skippedBytes: number;
+  /**
+   * The bytes cut off are one write that the file's end cut short, and nothing else damaged:
+   * an entry (its header, or its body by its own structure) running past the end of the
+   * file. What a process killed while writing leaves (SIGKILL stops a large write() between
+   * pages; the write never returned), or a full disk's partial write whose cut failed — and
+   * what a power loss leaves of a write the page cache held (see the store).
+   */
+  cutWrite: boolean;
   /** What was cut off or skipped and why, for the operator; absent for a clean log. */
   warning?: string;
 }
@@ -425,7 +433,7 @@ export class StorageLog {
       const fileLength = (await file.stat()).size;
       const reader = new FileChunkReader(file);
       const { generation, formatVersion } = await readHeader(reader, path);
-      const { entryCount, problem, skipped, intactLength } = await replayEntries(
+      const { entryCount, problem, skipped, intactLength, cutWrite } = await replayEntries(
         reader,
         fileLength,
         formatVersion,
@@ -441,6 +449,7 @@ export class StorageLog {
         byteLength,
         truncatedBytes,
         skippedBytes,
+        cutWrite,
       };
       const warnings = skipped.map((region) =>
         `log ${path}: skipped ${region.byteCount} damaged bytes at offset ${region.offset} ` +
@@ -666,22 +675,26 @@ interface SkippedRegion {
  * Replays entries to the end of the file. A damaged entry followed by an intact
  * one is skipped (recorded in `skipped`); one followed by none is the torn tail,
  * which `problem` describes and which starts at `intactLength` (the file length
- * for a log without one).
+ * for a log without one); `cutWrite` when it is one write the file's end cut short.
  */
 async function replayEntries(
   reader: FileChunkReader,
   fileLength: number,
   formatVersion: number,
   onEntry: (entry: LogEntry) => void,
-): Promise<
-  { entryCount: number; problem: string; skipped: SkippedRegion[]; intactLength: number }
-> {
+): Promise<{
+  entryCount: number;
+  problem: string;
+  skipped: SkippedRegion[];
+  intactLength: number;
+  cutWrite: boolean;
+}> {
   let entryCount = 0;
   const skipped: SkippedRegion[] = [];
   while (true) {
     const read = await readEntry(reader, formatVersion);
     if (read.kind === "end") {
-      return { entryCount, problem: "", skipped, intactLength: reader.offset };
+      return { entryCount, problem: "", skipped, intactLength: reader.offset, cutWrite: false };
     }
     let problem: string;
     /** Where the damaged entry ends, when its checksum vouches for its length. */
@@ -705,8 +718,11 @@ async function replayEntries(
     }
     const offset = reader.offset;
     const resume = await resumeAfterDamage(reader, fileLength, formatVersion, checkedEnd);
-    if (resume === undefined) {
-      return { entryCount, ...tornTail(skipped, offset, problem), skipped };
+    if (typeof resume !== "number") {
+      const damagedBefore = skipped.length;
+      const tail = tornTail(skipped, offset, problem);
+      const cutWrite = resume === "cut" && skipped.length === damagedBefore;
+      return { entryCount, ...tail, skipped, cutWrite };
     }
     skipped.push({ offset, byteCount: resume - offset, problem });
   }
@@ -732,7 +748,8 @@ function tornTail(
 
 /**
  * Moves the reader, at a damaged entry, to where replay resumes and returns that offset, or
- * undefined when the damage is the tail. An entry's own bytes say where it ends, when they
+ * `"cut"` when the entry is a write the file's end cut short (the tail), or undefined when
+ * the damage is the tail otherwise. An entry's own bytes say where it ends, when they
  * can: its checksum, when only its decoding failed (`checkedEnd`); else its length field,
  * when an intact entry follows where it says, or its body, decoded by its structure (a
  * damaged length). Only when none can is the file searched byte by byte for the next intact
@@ -746,9 +763,10 @@ async function resumeAfterDamage(
   fileLength: number,
   formatVersion: number,
   checkedEnd: number | undefined,
-): Promise<number | undefined> {
+): Promise<number | "cut" | undefined> {
   const end = checkedEnd ?? await endOfDamagedEntry(reader, fileLength, formatVersion);
-  if (end === "torn" || end === fileLength) return undefined;
+  if (end === "torn") return "cut";
+  if (end === fileLength) return undefined;
   if (end === undefined) return await findNextEntry(reader, fileLength, formatVersion);
   // Buffered already: read to tell where it ends.
   reader.consume(end - reader.offset);
@@ -770,13 +788,17 @@ async function endOfDamagedEntry(
 ): Promise<number | "torn" | undefined> {
   const offset = reader.offset;
   await reader.fill(Math.min(fileLength - offset, BODY_OFFSET + MAX_BODY_BYTES));
-  if (reader.available < BODY_OFFSET + MIN_BODY_BYTES) return undefined;
+  // No damage but a cut leaves a file ending inside an entry's header: every entry is longer.
+  if (reader.available < BODY_OFFSET) return "torn";
   const bodyLength = readU32(reader.buffer, reader.start + LENGTH_OFFSET);
   const claimedEnd = offset + BODY_OFFSET + bodyLength;
+  const inRange = bodyLength >= MIN_BODY_BYTES && bodyLength <= MAX_BODY_BYTES;
+  if (reader.available < BODY_OFFSET + MIN_BODY_BYTES) {
+    return inRange && claimedEnd > fileLength ? "torn" : undefined;
+  }
   const endsWell = async (end: number) =>
     end === fileLength || await intactEntryAt(reader, end - offset, formatVersion);
   // Whatever else is damaged (its kind byte, its key), a length an intact entry follows.
-  const inRange = bodyLength >= MIN_BODY_BYTES && bodyLength <= MAX_BODY_BYTES;
   if (inRange && claimedEnd <= fileLength && await endsWell(claimedEnd)) return claimedEnd;
   // Whatever its length field says (damaged), a body that ends where an intact entry follows.
   const body = new ByteReader(

@@ -841,7 +841,11 @@ export class Store {
     // Refused before recovery changes anything, and before this run stamps its record: the
     // next start must find the same stamp.
     this.#judgeDowntime(dir, last, files, nodeState.k);
-    await this.#recover(dir, nodeState.beforeChange);
+    // A run that died while the machine ran on (or under --fsync always) left on disk every
+    // write it acknowledged: one its end cut short was never acknowledged.
+    const diedLossless = typeof last === "object" && last.run === "open" &&
+      suspectedLoss === undefined;
+    await this.#recover(dir, nodeState.beforeChange, diedLossless);
     if (this.#upgrade) {
       await nodeState.beforeChange();
       // Never append entries of the new format to a file of the old one: rewrite now.
@@ -865,8 +869,17 @@ export class Store {
     await this.#recordRun("open");
   }
 
-  /** Recovers the records of `dir`, awaiting `beforeChange` before changing a log. */
-  async #recover(dir: string, beforeChange: () => Promise<void>): Promise<void> {
+  /**
+   * Recovers the records of `dir`, awaiting `beforeChange` before changing a log.
+   * `diedLossless`: the last run died without losing an acknowledged write (run_record.ts),
+   * so a write its newest log's end cut short (SIGKILL stops a large write between pages)
+   * is no loss: the write never returned, and nothing in it was acknowledged.
+   */
+  async #recover(
+    dir: string,
+    beforeChange: () => Promise<void>,
+    diedLossless: boolean,
+  ): Promise<void> {
     const warnings = this.#recovery.warnings;
     const listing = await listDataDir(dir);
     refuseNotFiles(dir, listing);
@@ -920,7 +933,9 @@ export class Store {
       }
       this.#recovery.truncatedBytes += replay.truncatedBytes;
       // Damaged bytes may have held acknowledged writes: the server must be repaired.
-      if (replay.truncatedBytes > 0 || replay.skippedBytes > 0) this.#lostData = true;
+      const cutUnacknowledged = diedLossless && replay.cutWrite && generation === logs.at(-1);
+      if (replay.truncatedBytes > 0 && !cutUnacknowledged) this.#lostData = true;
+      if (replay.skippedBytes > 0) this.#lostData = true;
       if (replay.formatVersion !== LOG_FORMAT_VERSION) this.#upgrade = true;
       if (replay.warning !== undefined) warnings.push(replay.warning);
       if (generation === logs.at(-1)) this.#log = log;

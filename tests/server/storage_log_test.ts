@@ -116,13 +116,14 @@ Deno.test("storage log: a new log replays as empty", async () => {
       byteLength: LOG_HEADER_BYTES,
       truncatedBytes: 0,
       skippedBytes: 0,
+      cutWrite: false,
     });
     await log.close();
     await assert.rejects(StorageLog.create(path, 7), /already exists/);
   });
 });
 
-Deno.test("storage log: a tail torn at every byte of the last entry is truncated with a warning", async () => {
+Deno.test("storage log: a tail torn at every byte of the last entry is truncated with a warning, and told a write cut short", async () => {
   await withTempDir(async (dir) => {
     const { path, ends } = await writeLog(dir, sampleEntries);
     const whole = await Deno.readFile(path);
@@ -136,6 +137,7 @@ Deno.test("storage log: a tail torn at every byte of the last entry is truncated
       assert.equal(replay.truncatedBytes, cut - lastStart);
       assert.equal(replay.byteLength, lastStart);
       assert.match(replay.warning ?? "", /dropped the last \d+ bytes .*cut short/);
+      assert.ok(replay.cutWrite, `cut at ${cut}: a write the file's end cut short`);
       assert.equal((await Deno.stat(tornPath)).size, lastStart, "file truncated");
     }
   });
@@ -158,7 +160,7 @@ Deno.test("storage log: after truncating a torn tail, new entries replay after t
   });
 });
 
-Deno.test("storage log: a corrupted byte anywhere in the last entry truncates that entry", async () => {
+Deno.test("storage log: a corrupted byte anywhere in the last entry truncates that entry, told damage, not a write cut short", async () => {
   await withTempDir(async (dir) => {
     const { path, ends } = await writeLog(dir, sampleEntries);
     const whole = await Deno.readFile(path);
@@ -173,6 +175,7 @@ Deno.test("storage log: a corrupted byte anywhere in the last entry truncates th
       assert.deepEqual(entries, sampleEntries.slice(0, -1), `corrupt byte ${index}`);
       assert.equal(replay.truncatedBytes, whole.length - lastStart);
       assert.ok(replay.warning);
+      assert.ok(!replay.cutWrite, `corrupt byte ${index}: damage, no write cut short`);
     }
   });
 });
