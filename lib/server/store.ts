@@ -447,9 +447,25 @@ export class StoreLockedError extends Error {
   }
 }
 
-/** The {@link StoreLockedError} for `dir`, naming the pid its holder wrote. */
+/**
+ * The {@link StoreLockedError} for `dir`, naming the pid its holder wrote. A lock file whose
+ * record says its run stopped cleanly, and whose holder is no kv server starting (the record
+ * still the last run's), names a server that let the lock go: the holder is another program
+ * (a backup script's `flock`), and the pid, of a process gone or reused, sent the operator to
+ * stop the wrong one.
+ */
 async function lockedError(dir: string): Promise<StoreLockedError> {
   const pid = await DirLock.holderPid(dir);
+  const record = await DirLock.lockRecord(dir);
+  const last = record === undefined ? undefined : decodeRunRecord(record);
+  if (typeof last === "object" && last.run === "clean" && !await DirLock.holderStarting(dir)) {
+    return new StoreLockedError(
+      `data dir ${dir} is locked by a process other than a kv server (the last kv server on ` +
+        `it${pid === undefined ? "" : `, pid ${pid},`} stopped cleanly and let it go); stop ` +
+        `that process (fuser -v ${dir} ${dir}/LOCK names it) or give this server its own ` +
+        `--data-dir`,
+    );
+  }
   return new StoreLockedError(
     `data dir ${dir} is in use by another kv server` + (pid === undefined ? "" : ` (pid ${pid})`) +
       `; stop it or give this server its own --data-dir`,
