@@ -787,13 +787,12 @@ async function endOfDamagedEntry(
   formatVersion: number,
 ): Promise<number | "torn" | undefined> {
   const offset = reader.offset;
-  await reader.fill(Math.min(fileLength - offset, BODY_OFFSET + MAX_BODY_BYTES));
   // No damage but a cut leaves a file ending inside an entry's header: every entry is longer.
-  if (reader.available < BODY_OFFSET) return "torn";
+  if (!await reader.fill(BODY_OFFSET)) return "torn";
   const bodyLength = readU32(reader.buffer, reader.start + LENGTH_OFFSET);
   const claimedEnd = offset + BODY_OFFSET + bodyLength;
   const inRange = bodyLength >= MIN_BODY_BYTES && bodyLength <= MAX_BODY_BYTES;
-  if (reader.available < BODY_OFFSET + MIN_BODY_BYTES) {
+  if (!await reader.fill(BODY_OFFSET + MIN_BODY_BYTES)) {
     return inRange && claimedEnd > fileLength ? "torn" : undefined;
   }
   const endsWell = async (end: number) =>
@@ -801,21 +800,44 @@ async function endOfDamagedEntry(
   // Whatever else is damaged (its kind byte, its key), a length an intact entry follows.
   if (inRange && claimedEnd <= fileLength && await endsWell(claimedEnd)) return claimedEnd;
   // Whatever its length field says (damaged), a body that ends where an intact entry follows.
-  const body = new ByteReader(
-    reader.buffer,
-    reader.start + BODY_OFFSET,
-    reader.start + reader.available,
-  );
-  try {
-    skipBody(body, formatVersion);
-    const bodyEnd = offset + (body.offset - reader.start);
-    return await endsWell(bodyEnd) ? bodyEnd : undefined;
-  } catch (error) {
-    if (!(error instanceof DecodeError)) throw error;
-  }
+  const bodyEnd = await endOfBody(reader, fileLength, formatVersion);
+  if (bodyEnd !== undefined) return await endsWell(bodyEnd) ? bodyEnd : undefined;
   const cutShort = claimedEnd > fileLength &&
     headerLooksLikeEntry(reader.buffer, reader.start, formatVersion);
   return cutShort ? "torn" : undefined;
+}
+
+/** Bytes of a damaged entry first read to decode its body; more as the body needs them. */
+const FIRST_BODY_READ_BYTES = 64 * 1024;
+
+/**
+ * The file offset where the body of the entry at the reader's position ends, decoded by its
+ * own structure ({@link skipBody}), reading only as far as it needs (a whole entry's most
+ * for every damaged entry cost a log with many of them a copy of 16 MiB each); undefined
+ * when it does not decode within the file. Consumes nothing.
+ */
+async function endOfBody(
+  reader: FileChunkReader,
+  fileLength: number,
+  formatVersion: number,
+): Promise<number | undefined> {
+  const offset = reader.offset;
+  const most = Math.min(fileLength - offset, BODY_OFFSET + MAX_BODY_BYTES);
+  let wanted = Math.min(most, FIRST_BODY_READ_BYTES);
+  while (true) {
+    await reader.fill(wanted);
+    const start = reader.start;
+    const body = new ByteReader(reader.buffer, start + BODY_OFFSET, start + reader.available);
+    try {
+      skipBody(body, formatVersion);
+      return offset + (body.offset - start);
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error;
+      // ByteReader says "truncated …" when the bytes ran out, whatever it was reading.
+      if (!error.message.startsWith("truncated ") || reader.available >= most) return undefined;
+      wanted = Math.min(most, reader.available * 2);
+    }
+  }
 }
 
 /**
