@@ -21,7 +21,9 @@
  * still write them (the bytes are allocated once):
  *
  * - bytes 0..{@link PID_FIELD_BYTES}: the holder's pid (for messages) and the
- *   time of the write, space-padded, rewritten with every write of the file;
+ *   time of the write, then {@link STARTING_MARK} until the holder writes its own
+ *   run record (the record after it is still the last run's), space-padded,
+ *   rewritten with every write of the file;
  * - the rest, up to {@link LOCK_FILE_BYTES}: the run record, a line the
  *   store keeps there (see run_record.ts): how the last run on this
  *   directory began or ended. It lives in LOCK because LOCK is the one file
@@ -57,6 +59,14 @@ export const LOCK_FILE_NAME = "LOCK";
  * the epoch, spaces, a newline (a pid has at most 7 digits, the time 13).
  */
 export const PID_FIELD_BYTES = 32;
+
+/**
+ * The word after the time in the pid field while its holder has written no run record yet
+ * (a start recovering): the record that follows is the last run's, and a `clean` one there
+ * says nothing of the holder. Without it (a stop's record, written with the pid field) a
+ * `clean` record under a held lock says the holder is no kv server.
+ */
+export const STARTING_MARK = "starting";
 
 /**
  * How much later than the time kv wrote into the lock file its change time may be, in ms,
@@ -155,6 +165,8 @@ export class DirLock {
   readonly #timer: ReturnType<typeof setInterval>;
   /** What follows the pid field in the lock file, as this holder last wrote (or found) it. */
   #recordPart: Uint8Array;
+  /** What followed the pid field when acquired: the last run's record. */
+  readonly #foundRecordPart: Uint8Array;
   /** The time the pid field keeps until the first {@link writeRecord}: see writtenByOther. */
   #keptTime: number | undefined;
   /** A {@link writeRecord} is under way on the open file: {@link keepFile} waits its turn. */
@@ -171,6 +183,7 @@ export class DirLock {
     this.#onWarning = acquired.onWarning;
     this.#onDirLost = acquired.onDirLost;
     this.#recordPart = acquired.found.content.slice(PID_FIELD_BYTES);
+    this.#foundRecordPart = this.#recordPart;
     this.#keptTime = acquired.found.writtenByOther ? acquired.found.writtenAt : undefined;
     this.#timer = setInterval(() => this.keepFile(), LOCK_CHECK_INTERVAL_MS);
     // Checking never keeps a process alive: release() or the exit ends it.
@@ -203,10 +216,8 @@ export class DirLock {
       // has recorded what it judged (writeRecord): a start that dies before that (killed in
       // a long recovery) would otherwise leave the next start a lock kv wrote just now.
       await file.seek(0, Deno.SeekMode.Start);
-      await writeAll(
-        file,
-        new TextEncoder().encode(pidField(found.writtenByOther ? found.writtenAt : undefined)),
-      );
+      const writtenAt = found.writtenByOther ? found.writtenAt : undefined;
+      await writeAll(file, new TextEncoder().encode(pidField(writtenAt, true)));
       const onWarning = options.onWarning ??
         ((message: string) => console.error(`kv warning: ${message}`));
       const onDirLost = options.onDirLost ?? onWarning;
@@ -276,19 +287,42 @@ export class DirLock {
    * ```
    */
   static async holderPid(dir: string): Promise<number | undefined> {
-    try {
-      const file = await Deno.open(lockPath(dir), { read: true });
-      try {
-        const field = await readPrefix(file, PID_FIELD_BYTES);
-        const pid = Number.parseInt(new TextDecoder().decode(field), 10);
-        return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-      } finally {
-        file.close();
-      }
-    } catch (error) {
-      if (isFsError(error)) return undefined;
-      throw error;
-    }
+    const content = await lockFileContent(dir);
+    if (content === undefined) return undefined;
+    const field = content.subarray(0, PID_FIELD_BYTES);
+    const pid = Number.parseInt(new TextDecoder().decode(field), 10);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  }
+
+  /**
+   * The run record the lock file holds now (run_record.ts), for error messages: the current
+   * holder's, or, when the holder wrote none, the last run's; undefined when it holds none
+   * or cannot be read.
+   *
+   * @example
+   * ```ts
+   * const record = await DirLock.lockRecord("/tmp/kv"); // '{"format":1,"run":"clean",…} 1a2b3c4d'
+   * ```
+   */
+  static async lockRecord(dir: string): Promise<string | undefined> {
+    const content = await lockFileContent(dir);
+    return content === undefined ? undefined : recordIn(content);
+  }
+
+  /**
+   * Whether the lock file's holder has written no run record yet ({@link STARTING_MARK}):
+   * a kv server starting, the record in the file still the last run's.
+   *
+   * @example
+   * ```ts
+   * await DirLock.holderStarting("/tmp/kv"); // false once its server recorded its run
+   * ```
+   */
+  static async holderStarting(dir: string): Promise<boolean> {
+    const content = await lockFileContent(dir);
+    if (content === undefined) return false;
+    const field = new TextDecoder().decode(content.subarray(0, PID_FIELD_BYTES));
+    return field.split(/\s+/)[2] === STARTING_MARK;
   }
 
   /** The locked directory. */
@@ -453,8 +487,9 @@ export class DirLock {
       if (!file.tryLockSync(true)) {
         throw new LockFileError(path, "is locked by another process");
       }
+      const starting = this.#recordPart === this.#foundRecordPart;
       const content = concat(
-        new TextEncoder().encode(pidField(this.#keptTime)),
+        new TextEncoder().encode(pidField(this.#keptTime, starting)),
         this.#recordPart,
       );
       file.seekSync(0, Deno.SeekMode.Start);
@@ -585,10 +620,26 @@ function concat(first: Uint8Array, second: Uint8Array): Uint8Array {
 
 /**
  * The pid field: this process's pid and the time of the write, padded (see PID_FIELD_BYTES);
- * `writtenAt` (ms) stands for the time when given.
+ * `writtenAt` (ms) stands for the time when given; `starting`: {@link STARTING_MARK} after it.
  */
-function pidField(writtenAt = Date.now()): string {
-  return `${`${Deno.pid} ${writtenAt}`.padEnd(PID_FIELD_BYTES - 1)}\n`;
+function pidField(writtenAt = Date.now(), starting = false): string {
+  const field = `${Deno.pid} ${writtenAt}${starting ? ` ${STARTING_MARK}` : ""}`;
+  return `${field.padEnd(PID_FIELD_BYTES - 1)}\n`;
+}
+
+/** Up to {@link LOCK_FILE_BYTES} of `dir`'s lock file; undefined when it cannot be read. */
+async function lockFileContent(dir: string): Promise<Uint8Array | undefined> {
+  try {
+    const file = await Deno.open(lockPath(dir), { read: true });
+    try {
+      return await readPrefix(file, LOCK_FILE_BYTES);
+    } finally {
+      file.close();
+    }
+  } catch (error) {
+    if (isFsError(error)) return undefined;
+    throw error;
+  }
 }
 
 /** Up to `maxBytes` from the start of `file` (fewer when it is shorter). */

@@ -47,11 +47,24 @@
  * - After the header, an entry that is incomplete (a torn write), has a length
  *   out of range, a checksum mismatch or a body that does not decode is
  *   damaged, and so is one whose value the store refuses (the store validates
- *   values; this module does not decode them). Replay looks for the next intact
- *   entry after it (one whose header makes sense — a length that fits the file and
- *   its kind, a key within its limit — and whose CRC-32C matches: a false match has
- *   odds of 2^-32), checksumming only where the header makes sense: a value's bytes
- *   rarely do, so the search costs little more than reading them:
+ *   values; this module decodes them only to find where a damaged entry ends).
+ *   Replay resumes where the damaged entry's own bytes say it ends: its length,
+ *   when its checksum vouches for it or an intact entry follows there, or the end
+ *   of its body decoded by its structure (kind, key, version, a value whose
+ *   encoding says where it ends), when an intact entry follows there (a damaged
+ *   length). An entry that starts as one (a header that makes sense) but neither
+ *   its length nor its body ends within the file was cut short by a crash: the
+ *   tail, whatever its bytes hold. Never is an entry looked for inside it: a value
+ *   may hold any bytes, a whole entry's too, and a write torn after such bytes
+ *   replayed them as entries (a key never written, a version years ahead, a
+ *   tombstone of a key written). Only when the bytes do not tell (a header that
+ *   makes no sense, a body that does not decode) does replay look byte by byte
+ *   for the next intact entry (one whose header makes sense — a length that fits
+ *   the file and its kind, a key within its limit — and whose CRC-32C matches: a
+ *   false match has odds of 2^-32), checksumming only where the header makes
+ *   sense: a value's bytes rarely do, so the search costs little more than
+ *   reading them; there alone can bit rot inside a value that holds an entry's
+ *   bytes still bring them back. Either way:
  *   - none follows: the damage is the tail a crash tore. The file is truncated
  *     there with a warning, as Redis's `aof-load-truncated` does, rather than
  *     refusing to start;
@@ -88,6 +101,7 @@ import {
 import { DEFAULT_MAX_FRAME_BYTES, MAX_KEY_BYTES } from "../limits.ts";
 import { crc32c } from "../base/crc32.ts";
 import { utf8Length } from "../base/utf8.ts";
+import { readValue } from "../record/value_codec.ts";
 import {
   BASE_VERSION,
   readVersion,
@@ -164,6 +178,14 @@ export interface LogReplay {
   truncatedBytes: number;
   /** Damaged bytes in the middle of the log, skipped (and left in the file). */
   skippedBytes: number;
+  /**
+   * The bytes cut off are one write that the file's end cut short, and nothing else damaged:
+   * an entry (its header, or its body by its own structure) running past the end of the
+   * file. What a process killed while writing leaves (SIGKILL stops a large write() between
+   * pages; the write never returned), or a full disk's partial write whose cut failed — and
+   * what a power loss leaves of a write the page cache held (see the store).
+   */
+  cutWrite: boolean;
   /** What was cut off or skipped and why, for the operator; absent for a clean log. */
   warning?: string;
 }
@@ -411,7 +433,7 @@ export class StorageLog {
       const fileLength = (await file.stat()).size;
       const reader = new FileChunkReader(file);
       const { generation, formatVersion } = await readHeader(reader, path);
-      const { entryCount, problem, skipped, intactLength } = await replayEntries(
+      const { entryCount, problem, skipped, intactLength, cutWrite } = await replayEntries(
         reader,
         fileLength,
         formatVersion,
@@ -427,6 +449,7 @@ export class StorageLog {
         byteLength,
         truncatedBytes,
         skippedBytes,
+        cutWrite,
       };
       const warnings = skipped.map((region) =>
         `log ${path}: skipped ${region.byteCount} damaged bytes at offset ${region.offset} ` +
@@ -652,24 +675,30 @@ interface SkippedRegion {
  * Replays entries to the end of the file. A damaged entry followed by an intact
  * one is skipped (recorded in `skipped`); one followed by none is the torn tail,
  * which `problem` describes and which starts at `intactLength` (the file length
- * for a log without one).
+ * for a log without one); `cutWrite` when it is one write the file's end cut short.
  */
 async function replayEntries(
   reader: FileChunkReader,
   fileLength: number,
   formatVersion: number,
   onEntry: (entry: LogEntry) => void,
-): Promise<
-  { entryCount: number; problem: string; skipped: SkippedRegion[]; intactLength: number }
-> {
+): Promise<{
+  entryCount: number;
+  problem: string;
+  skipped: SkippedRegion[];
+  intactLength: number;
+  cutWrite: boolean;
+}> {
   let entryCount = 0;
   const skipped: SkippedRegion[] = [];
   while (true) {
     const read = await readEntry(reader, formatVersion);
     if (read.kind === "end") {
-      return { entryCount, problem: "", skipped, intactLength: reader.offset };
+      return { entryCount, problem: "", skipped, intactLength: reader.offset, cutWrite: false };
     }
     let problem: string;
+    /** Where the damaged entry ends, when its checksum vouches for its length. */
+    let checkedEnd: number | undefined;
     if (read.kind === "entry") {
       try {
         onEntry(read.entry);
@@ -681,20 +710,163 @@ async function replayEntries(
         // is damage like any other.
         if (!(error instanceof DecodeError)) throw error;
         problem = `an undecodable entry: ${error.message}`;
+        checkedEnd = reader.offset + read.byteCount;
       }
     } else {
       problem = read.problem;
+      if (read.byteCount !== undefined) checkedEnd = reader.offset + read.byteCount;
     }
     const offset = reader.offset;
-    const resume = await findNextEntry(reader, fileLength, formatVersion);
-    if (resume === undefined) return { entryCount, problem, skipped, intactLength: offset };
+    const resume = await resumeAfterDamage(reader, fileLength, formatVersion, checkedEnd);
+    if (typeof resume !== "number") {
+      const damagedBefore = skipped.length;
+      const tail = tornTail(skipped, offset, problem);
+      const cutWrite = resume === "cut" && skipped.length === damagedBefore;
+      return { entryCount, ...tail, skipped, cutWrite };
+    }
     skipped.push({ offset, byteCount: resume - offset, problem });
   }
 }
 
+/**
+ * The torn tail that starts with the damage at `offset`: together with the damaged regions
+ * just before it in `skipped` (removed from it), which no intact entry follows either.
+ */
+function tornTail(
+  skipped: SkippedRegion[],
+  offset: number,
+  problem: string,
+): { intactLength: number; problem: string } {
+  let tail = { intactLength: offset, problem };
+  for (let last = skipped.at(-1); last !== undefined; last = skipped.at(-1)) {
+    if (last.offset + last.byteCount !== tail.intactLength) break;
+    skipped.pop();
+    tail = { intactLength: last.offset, problem: last.problem };
+  }
+  return tail;
+}
+
+/**
+ * Moves the reader, at a damaged entry, to where replay resumes and returns that offset, or
+ * `"cut"` when the entry is a write the file's end cut short (the tail), or undefined when
+ * the damage is the tail otherwise. An entry's own bytes say where it ends, when they
+ * can: its checksum, when only its decoding failed (`checkedEnd`); else its length field,
+ * when an intact entry follows where it says, or its body, decoded by its structure (a
+ * damaged length). Only when none can is the file searched byte by byte for the next intact
+ * entry ({@link findNextEntry}) — never inside an entry a crash cut short: the bytes after
+ * its header are its value's, which may hold anything, a whole entry's bytes too (a key
+ * never written, a version years ahead, a tombstone of a key written), and a write torn
+ * there replayed them as entries.
+ */
+async function resumeAfterDamage(
+  reader: FileChunkReader,
+  fileLength: number,
+  formatVersion: number,
+  checkedEnd: number | undefined,
+): Promise<number | "cut" | undefined> {
+  const end = checkedEnd ?? await endOfDamagedEntry(reader, fileLength, formatVersion);
+  if (end === "torn") return "cut";
+  if (end === fileLength) return undefined;
+  if (end === undefined) return await findNextEntry(reader, fileLength, formatVersion);
+  // Buffered already: read to tell where it ends.
+  reader.consume(end - reader.offset);
+  return end;
+}
+
+/**
+ * Where the damaged entry at the reader's position ends (the file offset after it) as its
+ * bytes tell, without consuming anything: the end its length field gives when that is the
+ * file's or an intact entry starts there, else the end of its body as decoded by its
+ * structure when that is the file's or an intact entry starts there; `"torn"` when it
+ * starts as an entry ({@link headerLooksLikeEntry}) and neither its length nor its body ends
+ * within the file — a write a crash cut short; undefined when its bytes do not tell.
+ */
+async function endOfDamagedEntry(
+  reader: FileChunkReader,
+  fileLength: number,
+  formatVersion: number,
+): Promise<number | "torn" | undefined> {
+  const offset = reader.offset;
+  // No damage but a cut leaves a file ending inside an entry's header: every entry is longer.
+  if (!await reader.fill(BODY_OFFSET)) return "torn";
+  const bodyLength = readU32(reader.buffer, reader.start + LENGTH_OFFSET);
+  const claimedEnd = offset + BODY_OFFSET + bodyLength;
+  const inRange = bodyLength >= MIN_BODY_BYTES && bodyLength <= MAX_BODY_BYTES;
+  if (!await reader.fill(BODY_OFFSET + MIN_BODY_BYTES)) {
+    return inRange && claimedEnd > fileLength ? "torn" : undefined;
+  }
+  const endsWell = async (end: number) =>
+    end === fileLength || await intactEntryAt(reader, end - offset, formatVersion);
+  // Whatever else is damaged (its kind byte, its key), a length an intact entry follows.
+  if (inRange && claimedEnd <= fileLength && await endsWell(claimedEnd)) return claimedEnd;
+  // Whatever its length field says (damaged), a body that ends where an intact entry follows.
+  const bodyEnd = await endOfBody(reader, fileLength, formatVersion);
+  if (bodyEnd !== undefined) return await endsWell(bodyEnd) ? bodyEnd : undefined;
+  const cutShort = claimedEnd > fileLength &&
+    headerLooksLikeEntry(reader.buffer, reader.start, formatVersion);
+  return cutShort ? "torn" : undefined;
+}
+
+/** Bytes of a damaged entry first read to decode its body; more as the body needs them. */
+const FIRST_BODY_READ_BYTES = 64 * 1024;
+
+/**
+ * The file offset where the body of the entry at the reader's position ends, decoded by its
+ * own structure ({@link skipBody}), reading only as far as it needs (a whole entry's most
+ * for every damaged entry cost a log with many of them a copy of 16 MiB each); undefined
+ * when it does not decode within the file. Consumes nothing.
+ */
+async function endOfBody(
+  reader: FileChunkReader,
+  fileLength: number,
+  formatVersion: number,
+): Promise<number | undefined> {
+  const offset = reader.offset;
+  const most = Math.min(fileLength - offset, BODY_OFFSET + MAX_BODY_BYTES);
+  let wanted = Math.min(most, FIRST_BODY_READ_BYTES);
+  while (true) {
+    await reader.fill(wanted);
+    const start = reader.start;
+    const body = new ByteReader(reader.buffer, start + BODY_OFFSET, start + reader.available);
+    try {
+      skipBody(body, formatVersion);
+      return offset + (body.offset - start);
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error;
+      // ByteReader says "truncated …" when the bytes ran out, whatever it was reading.
+      if (!error.message.startsWith("truncated ") || reader.available >= most) return undefined;
+      wanted = Math.min(most, reader.available * 2);
+    }
+  }
+}
+
+/**
+ * Whether an intact entry starts `distance` bytes past the reader's position, without
+ * consuming anything (the bytes up to its end stay buffered).
+ */
+async function intactEntryAt(
+  reader: FileChunkReader,
+  distance: number,
+  formatVersion: number,
+): Promise<boolean> {
+  if (!await reader.fill(distance + BODY_OFFSET + MIN_BODY_BYTES)) return false;
+  if (!headerLooksLikeEntry(reader.buffer, reader.start + distance, formatVersion)) return false;
+  const bodyLength = readU32(reader.buffer, reader.start + distance + LENGTH_OFFSET);
+  // fill() may move the bytes to a new buffer: read them after it.
+  if (!await reader.fill(distance + BODY_OFFSET + bodyLength)) return false;
+  const at = reader.start + distance;
+  const entry = reader.buffer.subarray(at + LENGTH_OFFSET, at + BODY_OFFSET + bodyLength);
+  return crc32c(entry) === readU32(reader.buffer, at);
+}
+
 type EntryRead =
   | { readonly kind: "entry"; readonly entry: LogEntry; readonly byteCount: number }
-  | { readonly kind: "damaged"; readonly problem: string }
+  | {
+    readonly kind: "damaged";
+    readonly problem: string;
+    /** The entry's length, when its checksum vouches for it (only its decoding failed). */
+    readonly byteCount?: number;
+  }
   | { readonly kind: "end" };
 
 /** Reads the entry (of a log of `formatVersion`) at the reader's position without consuming it. */
@@ -728,7 +900,11 @@ async function readEntry(reader: FileChunkReader, formatVersion: number): Promis
     return { kind: "entry", entry, byteCount: BODY_OFFSET + bodyLength };
   } catch (error) {
     if (!(error instanceof DecodeError)) throw error;
-    return { kind: "damaged", problem: `an undecodable entry: ${error.message}` };
+    return {
+      kind: "damaged",
+      problem: `an undecodable entry: ${error.message}`,
+      byteCount: BODY_OFFSET + bodyLength,
+    };
   }
 }
 
@@ -763,11 +939,19 @@ async function findNextEntry(
  * and version; a PUT's has a value after them). What passes is checksummed.
  */
 function looksLikeEntry(reader: FileChunkReader, fileLength: number, formatVersion: number) {
-  const at = reader.start;
-  const bytes = reader.buffer;
+  const bodyLength = readU32(reader.buffer, reader.start + LENGTH_OFFSET);
+  return reader.offset + BODY_OFFSET + bodyLength <= fileLength &&
+    headerLooksLikeEntry(reader.buffer, reader.start, formatVersion);
+}
+
+/**
+ * Whether `bytes[at, at + 13)` could start an entry of a log of `formatVersion`, wherever
+ * it ends: a length in range, a known kind, a key within its limit, and a length that fits
+ * the kind (see {@link looksLikeEntry}).
+ */
+function headerLooksLikeEntry(bytes: Uint8Array, at: number, formatVersion: number): boolean {
   const bodyLength = readU32(bytes, at + LENGTH_OFFSET);
   if (bodyLength < MIN_BODY_BYTES || bodyLength > MAX_BODY_BYTES) return false;
-  if (reader.offset + BODY_OFFSET + bodyLength > fileLength) return false;
   const kind = bytes[at + BODY_OFFSET];
   const keyLength = readU32(bytes, at + BODY_OFFSET + 1);
   if (keyLength > MAX_KEY_BYTES) return false;
@@ -798,6 +982,22 @@ function decodeBody(body: ByteReader, formatVersion: number): LogEntry {
   // The value is the rest of the body; the store validates it as it stores it.
   const encodedValue = body.raw(body.remaining, "value");
   return { kind: "put", key, encodedValue, version: version ?? BASE_VERSION };
+}
+
+/**
+ * Reads past an entry's body by its own structure — kind, key, version, and a PUT's value
+ * as value_codec encodes it, which says where it ends — whatever the length field says;
+ * a DecodeError when the bytes run out first (an entry cut short: no encoding of an entry
+ * is the prefix of another's) or are no entry's body.
+ */
+function skipBody(body: ByteReader, formatVersion: number): void {
+  const kind = body.u8("entry kind");
+  body.string("key", MAX_KEY_BYTES);
+  if (formatVersion !== OLDEST_LOG_FORMAT_VERSION) body.raw(VERSION_BYTES, "version");
+  if (kind === LogEntryKind.put) readValue(body);
+  else if (kind !== LogEntryKind.delete && kind !== LogEntryKind.purge) {
+    throw new DecodeError(`unknown entry kind 0x${kind.toString(16).padStart(2, "0")}`);
+  }
 }
 
 /**

@@ -460,9 +460,25 @@ export class StoreLockedError extends Error {
   }
 }
 
-/** The {@link StoreLockedError} for `dir`, naming the pid its holder wrote. */
+/**
+ * The {@link StoreLockedError} for `dir`, naming the pid its holder wrote. A lock file whose
+ * record says its run stopped cleanly, and whose holder is no kv server starting (the record
+ * still the last run's), names a server that let the lock go: the holder is another program
+ * (a backup script's `flock`), and the pid, of a process gone or reused, sent the operator to
+ * stop the wrong one.
+ */
 async function lockedError(dir: string): Promise<StoreLockedError> {
   const pid = await DirLock.holderPid(dir);
+  const record = await DirLock.lockRecord(dir);
+  const last = record === undefined ? undefined : decodeRunRecord(record);
+  if (typeof last === "object" && last.run === "clean" && !await DirLock.holderStarting(dir)) {
+    return new StoreLockedError(
+      `data dir ${dir} is locked by a process other than a kv server (the last kv server on ` +
+        `it${pid === undefined ? "" : `, pid ${pid},`} stopped cleanly and let it go); stop ` +
+        `that process (fuser -v ${dir} ${dir}/LOCK names it) or give this server its own ` +
+        `--data-dir`,
+    );
+  }
   return new StoreLockedError(
     `data dir ${dir} is in use by another kv server` + (pid === undefined ? "" : ` (pid ${pid})`) +
       `; stop it or give this server its own --data-dir`,
@@ -857,7 +873,11 @@ export class Store {
     // Refused before recovery changes anything, and before this run stamps its record: the
     // next start must find the same stamp.
     this.#judgeDowntime(dir, lock, last, files, nodeState.k);
-    await this.#recover(dir, nodeState.beforeChange);
+    // A run that died while the machine ran on (or under --fsync always) left on disk every
+    // write it acknowledged: one its end cut short was never acknowledged.
+    const diedLossless = typeof last === "object" && last.run === "open" &&
+      suspectedLoss === undefined;
+    await this.#recover(dir, nodeState.beforeChange, diedLossless);
     if (this.#upgrade) {
       await nodeState.beforeChange();
       // Never append entries of the new format to a file of the old one: rewrite now.
@@ -881,8 +901,17 @@ export class Store {
     await this.#recordRun("open");
   }
 
-  /** Recovers the records of `dir`, awaiting `beforeChange` before changing a log. */
-  async #recover(dir: string, beforeChange: () => Promise<void>): Promise<void> {
+  /**
+   * Recovers the records of `dir`, awaiting `beforeChange` before changing a log.
+   * `diedLossless`: the last run died without losing an acknowledged write (run_record.ts),
+   * so a write its newest log's end cut short (SIGKILL stops a large write between pages)
+   * is no loss: the write never returned, and nothing in it was acknowledged.
+   */
+  async #recover(
+    dir: string,
+    beforeChange: () => Promise<void>,
+    diedLossless: boolean,
+  ): Promise<void> {
     const warnings = this.#recovery.warnings;
     const listing = await listDataDir(dir);
     refuseNotFiles(dir, listing);
@@ -936,7 +965,9 @@ export class Store {
       }
       this.#recovery.truncatedBytes += replay.truncatedBytes;
       // Damaged bytes may have held acknowledged writes: the server must be repaired.
-      if (replay.truncatedBytes > 0 || replay.skippedBytes > 0) this.#lostData = true;
+      const cutUnacknowledged = diedLossless && replay.cutWrite && generation === logs.at(-1);
+      if (replay.truncatedBytes > 0 && !cutUnacknowledged) this.#lostData = true;
+      if (replay.skippedBytes > 0) this.#lostData = true;
       if (replay.formatVersion !== LOG_FORMAT_VERSION) this.#upgrade = true;
       if (replay.warning !== undefined) warnings.push(replay.warning);
       if (generation === logs.at(-1)) this.#log = log;
@@ -1884,6 +1915,10 @@ export class Store {
       throw error;
     }
     try {
+      // The new log recorded before the snapshot can replace the old files: a kill right
+      // after its rename left none the record named where recovery looks, and the next
+      // start, finding "none of the files it used is left", was unrepaired for nothing.
+      if (this.#recording) await this.#recordRun("open");
       this.#snapshotBytes = await writeFrozenSnapshot(
         `${dir}/${snapshotName(generation)}`,
         generation,

@@ -8,7 +8,7 @@ import { runKv } from "../helpers/run_kv.ts";
 import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { at } from "../helpers/versions.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
 
 Deno.test("kv server refuses a data dir whose LOCK was deleted under a running server, one line, exit 2; the running one writes LOCK anew and serves on, and after it stops the dir starts trusted", async () => {
   await withTempDir(async (dataDir) => {
@@ -68,5 +68,44 @@ Deno.test("kv server on a data dir whose LOCK is a directory names it in one lin
       `kv server: ${dataDir}/LOCK should be kv's lock file but is a directory; remove it (kv ` +
         "makes the file itself) and start again\n",
     );
+  });
+});
+
+Deno.test("kv server on a data dir another program locks, after its kv server stopped cleanly: one line that the holder is no kv server and how to find it, not the stopped server's pid, exit 2", async () => {
+  await withTempDir(async (dataDir) => {
+    const first = await startServerProcess(["--data-dir", dataDir]);
+    const stoppedPid = first.pid;
+    assert.equal((await stopWithin(first)).code, 0);
+    // A backup script's `flock`: it locks LOCK and writes nothing in it.
+    const locker = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const file = await Deno.open(${JSON.stringify(`${dataDir}/LOCK`)}, { read: true });
+        await file.lock(true);
+        console.log("locked");
+        for await (const _ of Deno.stdin.readable) { /* held until stdin closes */ }`,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    try {
+      const reader = locker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const { value } = await withDeadline(reader.read(), { what: "the locker to lock" });
+      assert.equal(value?.trim(), "locked");
+      reader.releaseLock();
+      const refused = await runKv(["server", "-p", "0", "--data-dir", dataDir]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.equal(
+        refused.stderr,
+        `kv server: data dir ${dataDir} is locked by a process other than a kv server (the last ` +
+          `kv server on it, pid ${stoppedPid}, stopped cleanly and let it go); stop that process ` +
+          `(fuser -v ${dataDir} ${dataDir}/LOCK names it) or give this server its own --data-dir\n`,
+      );
+    } finally {
+      await locker.stdin.close();
+      await withDeadline(locker.status, { what: "the locker to exit" });
+      await locker.stdout.cancel().catch(() => {/* read already */});
+    }
   });
 });

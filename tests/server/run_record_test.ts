@@ -32,6 +32,9 @@ import {
 import { describeReadOnly, StaleDataDirError, Store } from "../../lib/server/store.ts";
 import { int, str } from "../../lib/record/value.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
+import { LOG_HEADER_BYTES, StorageLog } from "../../lib/server/storage_log.ts";
+import { encodeValue } from "../../lib/record/value_codec.ts";
+import { dirname } from "node:path";
 import { tmpfsTest } from "../helpers/tmpfs.ts";
 import { waitFor, withDeadline } from "../helpers/wait.ts";
 
@@ -339,6 +342,46 @@ for (const fsync of ["interval", "never", "always"] as const) {
     });
   });
 }
+
+/** The bytes of a whole log entry, a PUT of `key`: what a flush appends for it. */
+async function entryBytes(key: string): Promise<Uint8Array> {
+  const path = `${await Deno.makeTempDir()}/log-0000000001.kvlog`;
+  const log = await StorageLog.create(path, 1);
+  log.appendPut(key, encodeValue(str("x".repeat(100))), { ms: Date.now(), counter: 0, broker: 1 });
+  await log.close();
+  const bytes = (await Deno.readFile(path)).subarray(LOG_HEADER_BYTES);
+  await Deno.remove(dirname(path), { recursive: true });
+  return bytes;
+}
+
+Deno.test("store: a process killed mid-write (its last write cut short at the log's end: SIGKILL stops a large write between pages) is trusted in the same boot; a damaged last entry is not", async () => {
+  await withTempDir(async (dir) => {
+    await repairedDir(dir, "at:0");
+    const log = `${dir}/log-0000000001.kvlog`;
+    const entry = await entryBytes("cut");
+    for (const tail of ["cut short", "damaged"] as const) {
+      await killedWriter(dir, { batchCount: 1000 }, 3);
+      const { boot } = await recordIn(dir);
+      const file = await Deno.open(log, { write: true, append: true });
+      if (tail === "cut short") await file.write(entry.subarray(0, entry.length >> 1));
+      else {
+        // A whole entry, acknowledged as the kill came, then a byte of it flipped on disk.
+        const damaged = entry.slice();
+        damaged[damaged.length - 3] ^= 0x01;
+        await file.write(damaged);
+      }
+      file.close();
+      const store = await Store.open({ dataDir: dir, boot: () => Promise.resolve(boot!) });
+      try {
+        assert.equal(store.recovery.suspectedLoss, undefined, "the same boot");
+        assert.equal(store.recovery.truncatedBytes > 0, true, `${tail}: the tail was cut off`);
+        assert.equal(store.nodeState.state.unrepaired, tail === "damaged", tail);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+});
 
 Deno.test("store: a run killed after several compactions is trusted in the same boot: the record follows the files each compaction makes", async () => {
   await withTempDir(async (dir) => {

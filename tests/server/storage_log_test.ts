@@ -116,13 +116,14 @@ Deno.test("storage log: a new log replays as empty", async () => {
       byteLength: LOG_HEADER_BYTES,
       truncatedBytes: 0,
       skippedBytes: 0,
+      cutWrite: false,
     });
     await log.close();
     await assert.rejects(StorageLog.create(path, 7), /already exists/);
   });
 });
 
-Deno.test("storage log: a tail torn at every byte of the last entry is truncated with a warning", async () => {
+Deno.test("storage log: a tail torn at every byte of the last entry is truncated with a warning, and told a write cut short", async () => {
   await withTempDir(async (dir) => {
     const { path, ends } = await writeLog(dir, sampleEntries);
     const whole = await Deno.readFile(path);
@@ -136,6 +137,7 @@ Deno.test("storage log: a tail torn at every byte of the last entry is truncated
       assert.equal(replay.truncatedBytes, cut - lastStart);
       assert.equal(replay.byteLength, lastStart);
       assert.match(replay.warning ?? "", /dropped the last \d+ bytes .*cut short/);
+      assert.ok(replay.cutWrite, `cut at ${cut}: a write the file's end cut short`);
       assert.equal((await Deno.stat(tornPath)).size, lastStart, "file truncated");
     }
   });
@@ -158,7 +160,7 @@ Deno.test("storage log: after truncating a torn tail, new entries replay after t
   });
 });
 
-Deno.test("storage log: a corrupted byte anywhere in the last entry truncates that entry", async () => {
+Deno.test("storage log: a corrupted byte anywhere in the last entry truncates that entry, told damage, not a write cut short", async () => {
   await withTempDir(async (dir) => {
     const { path, ends } = await writeLog(dir, sampleEntries);
     const whole = await Deno.readFile(path);
@@ -173,6 +175,7 @@ Deno.test("storage log: a corrupted byte anywhere in the last entry truncates th
       assert.deepEqual(entries, sampleEntries.slice(0, -1), `corrupt byte ${index}`);
       assert.equal(replay.truncatedBytes, whole.length - lastStart);
       assert.ok(replay.warning);
+      assert.ok(!replay.cutWrite, `corrupt byte ${index}: damage, no write cut short`);
     }
   });
 });
@@ -198,6 +201,74 @@ Deno.test("storage log: damage in the middle skips only the damaged entry and ke
         assert.match(replay.warning ?? "", /skipped \d+ damaged bytes at offset \d+/);
         assert.deepEqual(await Deno.readFile(damagedPath), damaged, "the file is left as it was");
       }
+    }
+  });
+});
+
+/** The bytes of one whole log entry of `entry`, as a log file holds it. */
+async function entryBytes(dir: string, entry: Mutation): Promise<Uint8Array> {
+  const path = `${dir}/entry.kvlog`;
+  const log = await StorageLog.create(path, 1);
+  append(log, [entry]);
+  await log.close();
+  const bytes = (await Deno.readFile(path)).subarray(LOG_HEADER_BYTES);
+  await Deno.remove(path);
+  return bytes;
+}
+
+Deno.test("storage log: a write whose value holds the bytes of whole entries, torn by a crash or damaged, is cut off or skipped whole, never replayed as those entries", async () => {
+  await withTempDir(async (dir) => {
+    // Entries of a key never written, at a version years ahead (it would win every
+    // replica's last-write-wins, and repair would copy it everywhere), and a tombstone of
+    // a key written: a client that may store a string may store these bytes.
+    const far = (counter: number): Version => ({ ms: 0x0200_0000_0000, counter, broker: 0x7f });
+    const forged = [
+      { kind: "put", key: "forged", value: str("never written"), version: far(0) },
+      { kind: "delete", key: "person2", version: far(0) },
+    ] satisfies Mutation[];
+    let text = "";
+    for (const entry of forged) {
+      // A version whose entry's bytes (its checksum's too) are all ASCII: a string's.
+      let bytes = await entryBytes(dir, entry);
+      for (let counter = 1; bytes.some((byte) => byte >= 0x80); counter++) {
+        bytes = await entryBytes(dir, { ...entry, version: far(counter) });
+      }
+      text += new TextDecoder().decode(bytes);
+    }
+    const torn: Mutation = {
+      kind: "put",
+      key: "innocent",
+      value: str(`${text}${"x".repeat(64)}`),
+      version: V2,
+    };
+    const { path, ends } = await writeLog(dir, [...sampleEntries, torn]);
+    const whole = await Deno.readFile(path);
+    const tornStart = ends[ends.length - 2];
+    const tornPath = `${dir}/torn.kvlog`;
+    // Cut anywhere after the forged entries: the write that carried them was torn by a crash.
+    for (let cut = whole.length - 64; cut < whole.length; cut++) {
+      await Deno.writeFile(tornPath, whole.subarray(0, cut));
+      const { log, replay, entries } = await replayAll(tornPath);
+      await log.close();
+      assert.deepEqual(entries, sampleEntries, `cut at ${cut}`);
+      assert.equal(replay.byteLength, tornStart, `cut at ${cut}`);
+      assert.equal(replay.skippedBytes, 0);
+      assert.match(replay.warning ?? "", /dropped the last \d+ bytes .*cut short/);
+    }
+    // Damaged in the middle (any one byte flipped, its length's too): skipped whole.
+    const after: Mutation = { kind: "delete", key: "ünïcødé", version: V2 };
+    await Deno.remove(path);
+    const middle = await writeLog(dir, [...sampleEntries, torn, after]);
+    const intact = await Deno.readFile(middle.path);
+    const damagedPath = `${dir}/damaged.kvlog`;
+    for (let index = tornStart; index < middle.ends.at(-2)!; index++) {
+      const damaged = intact.slice();
+      damaged[index] ^= 0x20;
+      await Deno.writeFile(damagedPath, damaged);
+      const { log, replay, entries } = await replayAll(damagedPath);
+      await log.close();
+      assert.deepEqual(entries, [...sampleEntries, after], `damaged byte ${index}`);
+      assert.equal(replay.skippedBytes, middle.ends.at(-2)! - tornStart, `damaged byte ${index}`);
     }
   });
 });

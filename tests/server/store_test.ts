@@ -1,10 +1,12 @@
 import { MAX_KEYS_LIMIT } from "../../lib/limits.ts";
 import assert from "node:assert/strict";
 import { NODE_STATE_FILE } from "../../lib/server/node_state.ts";
+import { DirLock } from "../../lib/server/dir_lock.ts";
 import { DecodeError, LimitExceededError } from "../../lib/base/bytes.ts";
 import { writeSnapshot } from "../../lib/server/snapshot.ts";
 import { DATA_DIR_MODE, DATA_FILE_MODE, StorageLog } from "../../lib/server/storage_log.ts";
 import {
+  dataDirInUse,
   DataDirLostError,
   Store,
   StoreCorruptError,
@@ -704,6 +706,31 @@ Deno.test("store: a second store on one data dir is refused, in this process and
     checkAcknowledged(store, 3, 10);
     await assert.rejects(Store.open({ dataDir: dir }), StoreLockedError);
     await store.close();
+  });
+});
+
+Deno.test("store: a dir whose kv server stopped cleanly, locked again, is refused as in use by a kv server while the holder is a start that has not recorded its run, and as locked by another program once it has", async () => {
+  await withTempDir(async (dir) => {
+    await (await Store.open({ dataDir: dir })).close();
+    // A start holding the lock, recovering: LOCK still holds the clean stop's record.
+    const starting = await DirLock.tryAcquire(dir);
+    assert.ok(starting !== undefined);
+    try {
+      assert.match(
+        (await dataDirInUse(dir))?.message ?? "free",
+        new RegExp(`in use by another kv server \\(pid ${Deno.pid}\\)`),
+      );
+      // Its run recorded (in this test, another clean record): the mark is gone, and a
+      // holder of a clean record's lock is no kv server.
+      await starting.writeRecord((await DirLock.lockRecord(dir))!);
+      assert.match(
+        (await dataDirInUse(dir))?.message ?? "free",
+        /is locked by a process other than a kv server .*stopped cleanly and let it go/,
+      );
+    } finally {
+      starting.release();
+    }
+    assert.equal(await dataDirInUse(dir), undefined);
   });
 });
 

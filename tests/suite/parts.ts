@@ -83,6 +83,8 @@ export const SECONDS_IN_SUITE: Readonly<Record<string, number>> = {
   "tests/server/unrepaired_start_test.ts": 21.7,
   "tests/cli/cluster_k_test.ts": 19.4,
   "tests/cli/bench_test.ts": 18.5,
+  // S35's: a kill -9 property (10 s), a full-disk one (6 s) and a compaction's kill (1 s).
+  "tests/server/crash_model_test.ts": 18.0,
   "tests/cli/security_test.ts": 18.2,
   "tests/cli/list_change_test.ts": 14.7,
   "tests/broker/fault_test.ts": 14.5,
