@@ -110,9 +110,10 @@ ${SERVERS_FLAG_HELP}
                          can connect can end kv http by taking every file
                          descriptor (default ${DEFAULT_HEADER_TIMEOUT_MS})
       --max-connections N
-                         connections open at once, 1..${MAX_CONNECTIONS_LIMIT}; more are closed
-                         as they arrive (default ${DEFAULT_MAX_CONNECTIONS}; not with
-                         --header-timeout-ms 0)
+                         connections open at once, 1..${MAX_CONNECTIONS_LIMIT}; a new one
+                         closes the one waiting longest for a request, or
+                         itself when every one is being served (default
+                         ${DEFAULT_MAX_CONNECTIONS}; not with --header-timeout-ms 0)
       --tokens-file FILE require 'Authorization: Bearer <token>' with a token
                          listed in FILE (one a line, at least 16 visible ASCII
                          characters; mode 600) on every request but the

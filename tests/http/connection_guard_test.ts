@@ -45,8 +45,11 @@ const PROC_POLL_INTERVAL_MS = 100;
 
 const encoder = new TextEncoder();
 
-/** A raw TCP connection to `http`, with everything it receives gathered until it closes. */
-async function rawConnection(http: HttpProcess) {
+/**
+ * A raw TCP connection to `http` (a kv http, or a guard of the test's own at that URL), with
+ * everything it receives gathered until it closes.
+ */
+async function rawConnection(http: { readonly url: string }) {
   const { hostname, port } = new URL(http.url);
   const conn = await Deno.connect({ hostname, port: Number(port) });
   let received = "";
@@ -196,31 +199,69 @@ Deno.test("kv http closes a connection whose request headers do not all arrive w
   }, { what: "kv http to serve again once the server is resumed" });
 });
 
-Deno.test("kv http --max-connections N closes connections past N as they arrive, and serves again once one closes", async () => {
+Deno.test("kv http at --max-connections N closes the connection waiting longest for a request to make room for a new one, so connections that send nothing (no token needed) never lock clients out", async () => {
   await using served = await HttpProcess.onCluster(1, ["--max-connections", "2"]);
   const { http } = served;
   using first = await rawConnection(http);
   using second = await rawConnection(http);
-  // Each answered once, so both are open and counted before the third arrives.
+  // Each answered once, so both are open and counted before the third arrives, then idle.
   for (const open of [first, second]) {
     await open.conn.write(request("/healthz"));
     await waitFor(() => open.received.includes('"healthy":true'), { what: "an answer" });
   }
+  // Refused as it arrived, the third found the two idle ones holding every slot: anyone who
+  // can connect held them so, reconnecting at each header deadline, with no token.
   using third = await rawConnection(http);
-  await withDeadline(third.closed, { what: "the connection past the bound to be closed" });
-  assert.equal(third.received, "");
-  first.conn.close();
-  await waitFor(() => newConnectionServed(http), {
-    what: "a new connection served once one of the two closed",
+  await third.conn.write(request("/healthz"));
+  await waitFor(() => third.isClosed || third.received.includes('"healthy":true'), {
+    what: "the third connection answered, or closed",
   });
-  // At least the third; the loop above may have met the bound too, while the first closed.
-  // (A scrape past the bound fails: it is tried again.)
+  assert.match(third.received, /^HTTP\/1\.1 200/);
+  await withDeadline(first.closed, { what: "the connection idle longest closed to make room" });
+  assert.equal(second.isClosed, false);
+  // (A scrape makes room for itself too.)
   await waitFor(async () => await closedCount(http, "over_limit").catch(() => 0) >= 1, {
-    what: "/metrics to count the connections closed past the bound",
+    what: "/metrics to count the connection closed for the bound",
   });
   // SIGTERM ends it, the idle connection still open notwithstanding.
   assert.equal(await http.stop(), 0);
   await withDeadline(second.closed, { what: "the open connection closed at shutdown" });
+});
+
+Deno.test("the connection guard at maxConnections closes a new connection as it arrives when every open one has a request in the handler, and serves again once one ends", async () => {
+  const { promise: held, resolve: release } = Promise.withResolvers<void>();
+  let arrived = 0;
+  const closures: string[] = [];
+  const server = await ConnectionGuard.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    maxConnections: 2,
+    onClosed: (why) => closures.push(why),
+  }, async () => {
+    arrived++;
+    await held;
+    return new Response("served");
+  });
+  try {
+    const guard = { url: `http://127.0.0.1:${server.addr.port}/` };
+    using first = await rawConnection(guard);
+    using second = await rawConnection(guard);
+    for (const open of [first, second]) await open.conn.write(request("/"));
+    await waitFor(() => arrived === 2, { what: "both requests in the handler" });
+    // No connection waits for a request: none is closed for the newcomer, which is.
+    using third = await rawConnection(guard);
+    await withDeadline(third.closed, { what: "the connection past the bound to be closed" });
+    assert.equal(third.received, "");
+    assert.deepEqual(closures, ["over_limit"]);
+    release();
+    for (const open of [first, second]) {
+      await waitFor(() => open.received.endsWith("served"), { what: "the held request answered" });
+    }
+    assert.equal(first.isClosed || second.isClosed, false);
+  } finally {
+    release();
+    await server.shutdown();
+  }
 });
 
 tlsTest(
