@@ -35,6 +35,23 @@ import { SocketDir } from "./socket_dir.ts";
 const ALPN_PROTOCOLS = ["h2", "http/1.1"];
 
 /**
+ * The answer to a plain HTTP request at the port of a guard serving HTTPS, which then closes
+ * the connection: the TLS alert others get is no HTTP, and HTTP clients showed it as a
+ * broken answer (`Received HTTP/0.9 when not allowed`). An error as the API's are.
+ */
+const PLAIN_HTTP_ANSWER: Uint8Array = (() => {
+  const body = JSON.stringify({
+    error: "this port speaks HTTPS (kv http --tls-cert): use https://, not http://",
+  });
+  return new TextEncoder().encode(
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n" +
+      "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nX-Frame-Options: DENY\r\n" +
+      "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\nConnection: close\r\n" +
+      `Content-Length: ${body.length}\r\n\r\n${body}`,
+  );
+})();
+
+/**
  * A new {@link SocketDir}, or an Error that says in one line why there can be none and what
  * to do: kv run without --allow-write, a TMPDIR that does not exist or is not this user's.
  */
@@ -274,6 +291,7 @@ export class ConnectionGuard {
     const tls = cert !== undefined && key !== undefined
       ? new (await import("../protocol/tls_server.ts")).TlsServerContext(cert, key, {
         alpnProtocols: ALPN_PROTOCOLS,
+        plainHttpAnswer: PLAIN_HTTP_ANSWER,
       })
       : undefined;
     const listener = Deno.listen({ hostname: options.hostname, port: options.port });

@@ -306,6 +306,37 @@ tlsTest(
   },
 );
 
+tlsTest(
+  "kv http serving HTTPS answers a plain HTTP request with a 400 that says to use https://, not with a TLS alert no HTTP client can show",
+  async (certs) => {
+    await using served = await HttpProcess.onCluster(1, serverTlsFlags(certs));
+    const { http } = served;
+    assert.match(http.url, /^https:/);
+    // curl http:// at an HTTPS port said 'Received HTTP/0.9 when not allowed', a browser
+    // ERR_INVALID_HTTP_RESPONSE: the 7 bytes of a TLS alert.
+    using plain = await rawConnection(http);
+    await plain.conn.write(request("/healthz"));
+    await withDeadline(plain.closed, { what: "the plain HTTP connection answered and closed" });
+    const [head, body] = plain.received.split("\r\n\r\n");
+    assert.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(head, /\r\ncontent-type: application\/json\r\n/i);
+    assert.match(head, /\r\nconnection: close\r\n/i);
+    // The headers every answer of kv http carries.
+    assert.match(head, /\r\nx-content-type-options: nosniff\r\n/i);
+    assert.match(head, /\r\nx-frame-options: DENY\r\n/i);
+    const length = /\r\ncontent-length: (\d+)/i.exec(head)?.[1];
+    assert.equal(Number(length), encoder.encode(body).length);
+    assert.deepEqual(JSON.parse(body), {
+      error: "this port speaks HTTPS (kv http --tls-cert): use https://, not http://",
+    });
+    // Bytes that are neither TLS nor HTTP still get the TLS alert, as before.
+    using other = await rawConnection(http);
+    await other.conn.write(encoder.encode("\x01\x02\x03"));
+    await withDeadline(other.closed, { what: "the connection of no protocol closed" });
+    assert.deepEqual(encoder.encode(other.received), Uint8Array.of(0x15, 3, 3, 0, 2, 2, 0x32));
+  },
+);
+
 Deno.test("kv http closes an HTTP/2 connection that only PINGs, never a request, at --header-timeout-ms (h2c)", async () => {
   await using served = await HttpProcess.onCluster(1, ["--header-timeout-ms", "1000"]);
   const { http } = served;
