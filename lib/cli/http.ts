@@ -120,7 +120,9 @@ ${SERVERS_FLAG_HELP}
                          console's files and /healthz; default none
       --insecure         allow listening on an address other than loopback
                          without --tokens-file (anyone who can connect can read
-                         and delete)
+                         and delete; requests addressed to a host name, not an
+                         IP address or localhost, are refused: a web page
+                         could send them)
       --tls-cert FILE    serve HTTPS with this certificate chain (PEM); needs
                          --tls-key
       --tls-key FILE     the certificate's private key (PEM)
@@ -227,8 +229,10 @@ async function runHttp(args: string[]): Promise<number> {
       version: VERSION,
       ...limits,
       tokens,
-      // On loopback without tokens, a browser page could rebind a name of its own to it.
+      // Without tokens, a browser page could rebind a name of its own to it: on loopback,
+      // this machine's browser; elsewhere (--insecure), any browser that reaches it.
       loopbackHostsOnly: tokens === undefined && loopback,
+      addressHostsOnly: tokens === undefined && !loopback,
       repairCommand: repairCommandLine(serverFile(values.servers), values),
       log: (line) => logger.error(line),
     });

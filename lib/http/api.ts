@@ -132,6 +132,14 @@ export interface HttpApiOptions {
    */
   loopbackHostsOnly?: boolean;
   /**
+   * Serve only requests addressed to an IP address or localhost (`Host` an address, not a
+   * name), refusing others with 403: what a `kv http` on another address without tokens
+   * (`--insecure`) needs, since a web page any browser that reaches it opens can point a
+   * name of its own at it (DNS rebinding); a page cannot send an address as its `Host`
+   * without being of kv http's own origin. Default false.
+   */
+  addressHostsOnly?: boolean;
+  /**
    * The `kv repair` command over the cluster's server file (and credentials) that
    * `/v1/servers`' `advice` names, e.g. `kv repair -s servers.txt`; default
    * `DEFAULT_REPAIR_COMMAND` (`kv repair -s FILE`).
@@ -217,6 +225,7 @@ export class HttpApi {
   readonly #log: (message: string) => void;
   readonly #tokens: BearerTokens | undefined;
   readonly #loopbackHostsOnly: boolean;
+  readonly #addressHostsOnly: boolean;
   readonly #repairCommand: string;
   readonly #metrics = new Metrics();
   readonly #answers: AnswerBudget;
@@ -239,6 +248,7 @@ export class HttpApi {
     this.#log = options.log ?? console.error;
     this.#tokens = options.tokens;
     this.#loopbackHostsOnly = options.loopbackHostsOnly ?? false;
+    this.#addressHostsOnly = options.addressHostsOnly ?? false;
     this.#repairCommand = options.repairCommand ?? DEFAULT_REPAIR_COMMAND;
   }
 
@@ -284,6 +294,14 @@ export class HttpApi {
         throw new HttpError(
           403,
           `this kv http serves requests addressed to localhost, 127.0.0.1 or [::1] only, not ` +
+            `'${url.host}': a web page can point another name at this machine; give kv http ` +
+            "--tokens-file to serve other names",
+        );
+      }
+      if (this.#addressHostsOnly && !isLoopback(url.hostname) && !isAddress(url.hostname)) {
+        throw new HttpError(
+          403,
+          `this kv http serves requests addressed to an IP address or localhost only, not ` +
             `'${url.host}': a web page can point another name at this machine; give kv http ` +
             "--tokens-file to serve other names",
         );
@@ -701,6 +719,14 @@ function requestUrl(request: Request): URL {
     }
   }
   throw new HttpError(400, `bad Host header '${clipped(host)}'`);
+}
+
+/**
+ * Whether `hostname`, a URL's (normalised: `127.1` is `127.0.0.1`), is an IP address: dotted
+ * IPv4, or IPv6 in brackets.
+ */
+function isAddress(hostname: string): boolean {
+  return /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) || hostname.startsWith("[");
 }
 
 /** The scheme of the URLs of `Deno.serve` on a Unix socket: the connection guard's inner servers. */

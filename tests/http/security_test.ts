@@ -176,7 +176,7 @@ Deno.test("kv http answers a malformed Host header 400 naming it, counted as a c
   }
 });
 
-Deno.test("kv http on an address other than loopback without --tokens-file refuses to start, unless --insecure", async () => {
+Deno.test("kv http on an address other than loopback without --tokens-file refuses to start, unless --insecure; then it serves requests addressed to an IP address or localhost only, refusing a page rebinding its own name", async () => {
   await using cluster = await KvCluster.start(1);
   const run = await runKv(["http", "-s", cluster.serverFile, "--listen", "0.0.0.0:0"]);
   assert.equal(run.code, 2);
@@ -195,6 +195,23 @@ Deno.test("kv http on an address other than loopback without --tokens-file refus
   const response = await fetch(`${http.url}healthz`);
   assert.equal(response.status, 200);
   await response.body?.cancel();
+  // --insecure lets other machines in, not every web page their browsers open: a page that
+  // points a name of its own at this machine (DNS rebinding) read and deleted every record.
+  // A page can send no Host but its own name; one with an address or localhost is this one's.
+  const port = new URL(http.url).port;
+  for (const host of [`10.0.0.5:${port}`, "127.0.0.1", `[::1]:${port}`, "localhost"]) {
+    assert.equal(await statusWithHost(http.url, "/v1/records/a", host), 404, host);
+  }
+  for (const host of [`attacker.example:${port}`, "kvbox"]) {
+    const { status, body } = await getWithHost(http.url, "/v1/records/a", host);
+    assert.equal(status, 403, host);
+    assert.equal(
+      JSON.parse(body).error,
+      `this kv http serves requests addressed to an IP address or localhost only, not '${host}': ` +
+        "a web page can point another name at this machine; give kv http --tokens-file to " +
+        "serve other names",
+    );
+  }
 });
 
 Deno.test("kv http refuses a tokens file with a short token, in one line", async () => {
