@@ -289,23 +289,7 @@ export class HttpApi {
       if (pathBytes > this.#maxPathBytes) {
         throw new HttpError(414, `the URL path is ${pathBytes} bytes, over ${this.#maxPathBytes}`);
       }
-      // The URL's host is the request's Host header (HTTP/2's :authority).
-      if (this.#loopbackHostsOnly && !isLoopback(url.hostname)) {
-        throw new HttpError(
-          403,
-          `this kv http serves requests addressed to localhost, 127.0.0.1 or [::1] only, not ` +
-            `'${url.host}': a web page can point another name at this machine; give kv http ` +
-            "--tokens-file to serve other names",
-        );
-      }
-      if (this.#addressHostsOnly && !isLoopback(url.hostname) && !isAddress(url.hostname)) {
-        throw new HttpError(
-          403,
-          `this kv http serves requests addressed to an IP address or localhost only, not ` +
-            `'${url.host}': a web page can point another name at this machine; give kv http ` +
-            "--tokens-file to serve other names",
-        );
-      }
+      this.#checkHost(url);
       // As sent: the URL's own path has '.' and '..' segments resolved, %2E too, so that
       // /v1/records/%2E named the key '' and /v1/records/a/%2E%2E/b the key 'b'.
       const path = rawPath(request.url);
@@ -336,6 +320,30 @@ export class HttpApi {
       (performance.now() - started) / 1000,
     );
     return withCommonHeaders(response);
+  }
+
+  /**
+   * Refuses, 403, a request addressed to a host this kv http does not serve without tokens
+   * (`loopbackHostsOnly`, `addressHostsOnly`): `url`'s host is the request's Host header
+   * (HTTP/2's :authority), which a web page rebinding a name of its own cannot choose.
+   */
+  #checkHost(url: URL): void {
+    if (this.#loopbackHostsOnly && !isLoopback(url.hostname)) {
+      throw new HttpError(
+        403,
+        `this kv http serves requests addressed to localhost, 127.0.0.1 or [::1] only, not ` +
+          `'${url.host}': a web page can point another name at this machine; give kv http ` +
+          "--tokens-file to serve other names",
+      );
+    }
+    if (this.#addressHostsOnly && !isLoopback(url.hostname) && !isAddress(url.hostname)) {
+      throw new HttpError(
+        403,
+        `this kv http serves requests addressed to an IP address or localhost only, not ` +
+          `'${url.host}': a web page can point another name at this machine; give kv http ` +
+          "--tokens-file to serve other names",
+      );
+    }
   }
 
   /**
