@@ -111,8 +111,9 @@ ${SERVERS_FLAG_HELP}
                          descriptor (default ${DEFAULT_HEADER_TIMEOUT_MS})
       --max-connections N
                          connections open at once, 1..${MAX_CONNECTIONS_LIMIT}; a new one
-                         closes the one waiting longest for a request, or
-                         itself when every one is being served (default
+                         closes the one waiting longest for a request (or
+                         stalled longest on an answer), or itself when every
+                         one has a request in the handler (default
                          ${DEFAULT_MAX_CONNECTIONS}; not with --header-timeout-ms 0)
       --tokens-file FILE require 'Authorization: Bearer <token>' with a token
                          listed in FILE (one a line, at least 16 visible ASCII

@@ -6,7 +6,7 @@
  * the connections itself, closes each that carries no request in the handler and has had
  * no byte of an answer's body delivered for `headerTimeoutMs` (bytes an HTTP/2 client draws
  * without a request, such as PING acknowledgements, do not count), keeps at most
- * `maxConnections` open (closing the one waiting longest for a request to make room), ends TLS itself (lib/protocol/tls_server.ts), and relays the plain bytes to
+ * `maxConnections` open (closing one with no request in the handler to make room), ends TLS itself (lib/protocol/tls_server.ts), and relays the plain bytes to
  * a `Deno.serve` that serves that connection alone, on a Unix domain socket, whose handler
  * tells the guard when a request's headers are complete; freed, it serves a later one. The
  * sockets are in a directory only this user can enter (0700), so no other user's program
@@ -78,8 +78,8 @@ function madeSocketDir(): SocketDir {
  */
 export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 /**
- * Connections served at once by default; past it the one waiting longest for a request makes
- * room for a new one, which is closed when none waits (every one is being served). Each costs four
+ * Connections served at once by default; past it one with no request in the handler makes
+ * room for a new one (ConnectionGuard's #makeRoom), which is closed when there is none. Each costs four
  * file descriptors (the client's, both ends of the relay, and its server's listening
  * socket) and about 90 kB with its inner server and two {@link RELAY_BUFFER_BYTES} buffers
  * (1000 held open took 87 MB more): some 350 MB for 4096.
@@ -115,8 +115,8 @@ const INNER_RELEASE_MS = 1000;
 
 /**
  * Why the guard closed a connection: `header_timeout`, no request within the deadline (slow
- * headers or handshake, or idle); `over_limit`, `maxConnections` open: the one waiting
- * longest for a request, to make room for a new one, or the new one when none waits.
+ * headers or handshake, or idle); `over_limit`, `maxConnections` open: one with no
+ * request in the handler, to make room for a new one, or the new one when there is none.
  */
 export type GuardClosure = "header_timeout" | "over_limit";
 
@@ -421,21 +421,30 @@ export class ConnectionGuard {
   }
 
   /**
-   * At `maxConnections`, closes the connection accepted longest ago that waits for a request
-   * (none in the handler, no answer on its way: idle, or its headers or handshake not all in)
-   * to make room for a new one; false when every connection is being served. Refusing the new
-   * one instead let anyone who can connect, token or not, hold every place with connections
-   * that send nothing, and keep them by reconnecting at each header deadline: every client
-   * was locked out. Now such connections must arrive faster than a client sends its request.
+   * At `maxConnections`, closes a connection with no request in the handler to make room for
+   * a new one: the one accepted longest ago that waits for a request (idle, or its headers or
+   * handshake not all in), else the one whose answer made no progress longest (its client
+   * reads none of it: an HTTP/2 client granting no window); false when every connection has a
+   * request in the handler. Refusing the new one instead let anyone who can connect, token or
+   * not, hold every place with connections that send nothing (or ask a public file and take
+   * none of it), and keep them by reconnecting at each header deadline: every client was
+   * locked out. Now such connections must arrive faster than a client sends its request.
    */
   #makeRoom(): boolean {
+    let stalled: Relay | undefined;
     for (const relay of this.#relays) {
-      if (relay.requests > 0 || relay.owed > 0) continue;
-      this.#close(relay);
-      this.#onClosed("over_limit");
-      return true;
+      if (relay.requests > 0) continue;
+      if (relay.owed === 0) return this.#closeForRoom(relay);
+      if (stalled === undefined || relay.lastProgress < stalled.lastProgress) stalled = relay;
     }
-    return false;
+    return stalled !== undefined && this.#closeForRoom(stalled);
+  }
+
+  /** Closes `relay` to make room for a new connection; true. */
+  #closeForRoom(relay: Relay): boolean {
+    this.#close(relay);
+    this.#onClosed("over_limit");
+    return true;
   }
 
   /**

@@ -14,6 +14,7 @@ import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { serverTlsFlags, tlsTest } from "../helpers/tls_certs.ts";
 import { ConnectionGuard } from "../../lib/http/connection_guard.ts";
+import { closeQuietly } from "../../lib/base/disconnect.ts";
 
 /** Longest a slow client below keeps sending: far past the deadlines under test. */
 const SLOW_CLIENT_MAX_MS = 60_000;
@@ -469,6 +470,76 @@ Deno.test("the connection guard closes an HTTP/2 connection that grants no windo
     const pings = pingOnly(conn, () => closed, h2GetWithNoWindow());
     await withDeadline(draining, { what: "the guard to close a connection that only PINGs" });
     assert.ok(await pings >= 1, "closed before any PING: the test proves nothing");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+/**
+ * An HTTP/2 client of the guard at `port` that asks {@link h2GetWithNoWindow}, reads nothing
+ * more, and tells when the answer's HEADERS frame (type 1, stream 1) came: its body, granted
+ * no window, is owed for good.
+ */
+async function stalledH2Get(port: number) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  let bytes = new Uint8Array(0);
+  let isClosed = false;
+  const closed = (async () => {
+    const buffer = new Uint8Array(4096);
+    for (let count = await conn.read(buffer).catch(() => null); count !== null;) {
+      bytes = new Uint8Array([...bytes, ...buffer.subarray(0, count)]);
+      count = await conn.read(buffer).catch(() => null);
+    }
+    isClosed = true;
+  })();
+  await conn.write(h2GetWithNoWindow());
+  const answered = () => {
+    // Server frames follow no preface: 9-byte headers, u24 length, type, flags, u31 stream.
+    for (
+      let at = 0;
+      at + 9 <= bytes.length;
+      at += 9 + ((bytes[at] << 16) | (bytes[at + 1] << 8) | bytes[at + 2])
+    ) {
+      if (bytes[at + 3] === 1 && new DataView(bytes.buffer, at + 5, 4).getUint32(0) === 1) {
+        return true;
+      }
+    }
+    return false;
+  };
+  return {
+    closed,
+    answered,
+    get isClosed() {
+      return isClosed;
+    },
+    [Symbol.dispose]() {
+      closeQuietly(conn);
+    },
+  };
+}
+
+Deno.test("the connection guard at maxConnections makes room for a new connection by closing the one whose answer made no progress longest (an HTTP/2 client granting no window), so such connections cannot lock clients out either", async () => {
+  // 19 kB owed for good to each: refused room for that, the new connection was closed, and
+  // connections asking a public file (no token) this way held every place for the deadline.
+  const answer = { keys: Array.from({ length: 2000 }, (_, i) => `key${i}`) };
+  const server = await ConnectionGuard.serve(
+    { hostname: "127.0.0.1", port: 0, maxConnections: 2, headerTimeoutMs: 60_000 },
+    () => Response.json(answer),
+  );
+  try {
+    const { port } = server.addr;
+    using first = await stalledH2Get(port);
+    await waitFor(first.answered, { what: "the first answer's headers, its body owed" });
+    using second = await stalledH2Get(port);
+    await waitFor(second.answered, { what: "the second answer's headers, its body owed" });
+    using third = await rawConnection({ url: `http://127.0.0.1:${port}/` });
+    await third.conn.write(request("/"));
+    await waitFor(() => third.isClosed || third.received.includes("\r\n\r\n"), {
+      what: "the third connection answered, or closed",
+    });
+    assert.match(third.received, /^HTTP\/1\.1 200/);
+    await withDeadline(first.closed, { what: "the connection stalled longest closed for room" });
+    assert.equal(second.isClosed, false);
   } finally {
     await server.shutdown();
   }
