@@ -6,8 +6,9 @@
  * the connections itself, closes each that carries no request in the handler and has had
  * no byte of an answer's body delivered for `headerTimeoutMs` (bytes an HTTP/2 client draws
  * without a request, such as PING acknowledgements, do not count), keeps at most
- * `maxConnections` open (closing one with no request in the handler to make room), ends TLS itself (lib/protocol/tls_server.ts), and relays the plain bytes to
- * a `Deno.serve` that serves that connection alone, on a Unix domain socket, whose handler
+ * `maxConnections` open (closing one with no request in the handler to make room), ends TLS
+ * itself (lib/protocol/tls_server.ts), and relays the plain bytes to a `Deno.serve` that
+ * serves that connection alone, on a Unix domain socket, whose handler
  * tells the guard when a request's headers are complete; freed, it serves a later one. The
  * sockets are in a directory only this user can enter (0700), so no other user's program
  * can reach a server without the guard's deadlines, as any could one on a loopback port.
@@ -46,7 +47,8 @@ const PLAIN_HTTP_ANSWER: Uint8Array = (() => {
   return new TextEncoder().encode(
     "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n" +
       "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nX-Frame-Options: DENY\r\n" +
-      "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\nConnection: close\r\n" +
+      "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n" +
+      "Connection: close\r\n" +
       `Content-Length: ${body.length}\r\n\r\n${body}`,
   );
 })();
@@ -79,8 +81,8 @@ function madeSocketDir(): SocketDir {
 export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 /**
  * Connections served at once by default; past it one with no request in the handler makes
- * room for a new one (ConnectionGuard's #makeRoom), which is closed when there is none. Each costs four
- * file descriptors (the client's, both ends of the relay, and its server's listening
+ * room for a new one (ConnectionGuard's #makeRoom), which is closed when there is none. Each
+ * costs four file descriptors (the client's, both ends of the relay, and its server's listening
  * socket) and about 90 kB with its inner server and two {@link RELAY_BUFFER_BYTES} buffers
  * (1000 held open took 87 MB more): some 350 MB for 4096.
  */

@@ -82,7 +82,7 @@ export interface TlsServerContextOptions {
 /** The start of an HTTP/1 request: a method in capitals, then a space (`GET /`). */
 const HTTP_REQUEST_START = /^[A-Z]{3,10} /;
 
-/** Bytes of a first read looked at for {@link HTTP_REQUEST_START}: the longest method and its space. */
+/** Bytes of a first read looked at for {@link HTTP_REQUEST_START}: the longest method, a space. */
 const HTTP_METHOD_BYTES = 11;
 
 /** Whether `bytes`, a client's first, start an HTTP/1 request. */
