@@ -49,6 +49,7 @@ import {
   DEFAULT_HEADER_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   type GuardClosure,
+  type GuardRequestInfo,
 } from "../http/connection_guard.ts";
 
 /** Where `kv http` listens unless told otherwise. */
@@ -208,7 +209,7 @@ async function runHttp(args: string[]): Promise<number> {
   // 1), which a run then refused for its port in use must not have done.
   let api: HttpApi | undefined;
   const server = await serve(
-    (request) => api === undefined ? startingResponse() : api.handle(request),
+    (request, info) => api === undefined ? startingResponse() : api.handle(request, info),
     { ...listen, ...tls },
     { ...connections, onClosed: (why) => api?.connectionClosed(why) },
   );
@@ -236,6 +237,7 @@ async function runHttp(args: string[]): Promise<number> {
       addressHostsOnly: tokens === undefined && !loopback,
       repairCommand: repairCommandLine(serverFile(values.servers), values),
       log: (line) => logger.error(line),
+      warn: (line) => logger.warn(line),
     });
     const scheme = tls === undefined ? "http" : "https";
     return await untilStopped(server, logger, `${scheme}://`, `/ (k=${brokerOf(kv).k})`);
@@ -438,7 +440,7 @@ interface Served {
  * (`Deno.serve` has no deadline on a request's headers of its own).
  */
 async function serve(
-  handler: (request: Request) => Promise<Response> | Response,
+  handler: (request: Request, info: GuardRequestInfo) => Promise<Response> | Response,
   listen: { hostname: string; port: number; cert?: string; key?: string },
   limits: {
     headerTimeoutMs: number;

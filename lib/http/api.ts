@@ -31,7 +31,7 @@
  * import { HttpApi } from "./api.ts";
  * const kv = await connect({ servers: "serverFile.txt" });
  * const api = new HttpApi(kv, { version: "0.1.0" });
- * Deno.serve({ port: 8080 }, (request) => api.handle(request));
+ * Deno.serve({ port: 8080 }, (request, info) => api.handle(request, info));
  * ```
  * @module
  */
@@ -61,7 +61,7 @@ import { oneLine } from "../record/key.ts";
 import { MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { describeError } from "../base/describe_error.ts";
 import { concatBytes } from "../base/bytes.ts";
-import { isLoopback } from "../base/host_port.ts";
+import { hostPort, isLoopback } from "../base/host_port.ts";
 import { consoleAsset } from "./assets.ts";
 import { AnswerBudget, AnswerBudgetError, DEFAULT_MAX_ANSWER_BYTES } from "./answer_budget.ts";
 import { Metrics, type Outcome } from "./metrics.ts";
@@ -118,6 +118,12 @@ export interface HttpApiOptions {
    * `kv http error: ` before it; default `console.error`.
    */
   log?: (message: string) => void;
+  /**
+   * Receives a line for each request refused for a bearer token that is not listed (at most
+   * once a second per client address, with a count of the others), without a program's name:
+   * the sign of a token being guessed. Default `console.warn`.
+   */
+  warn?: (message: string) => void;
   /**
    * Bearer tokens every request must carry but those for the console's files and
    * `/healthz`; default none (no authentication).
@@ -223,6 +229,9 @@ export class HttpApi {
   readonly #maxPathBytes: number;
   readonly #maxConcurrent: number;
   readonly #log: (message: string) => void;
+  readonly #warn: (message: string) => void;
+  /** Per client address, when a refused token was last logged and how many since were not. */
+  readonly #refusalsLogged = new Map<string, { at: number; unlogged: number }>();
   readonly #tokens: BearerTokens | undefined;
   readonly #loopbackHostsOnly: boolean;
   readonly #addressHostsOnly: boolean;
@@ -246,6 +255,7 @@ export class HttpApi {
     this.#maxConcurrent = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
     this.#answers = new AnswerBudget(options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES);
     this.#log = options.log ?? console.error;
+    this.#warn = options.warn ?? console.warn;
     this.#tokens = options.tokens;
     this.#loopbackHostsOnly = options.loopbackHostsOnly ?? false;
     this.#addressHostsOnly = options.addressHostsOnly ?? false;
@@ -255,16 +265,17 @@ export class HttpApi {
   }
 
   /**
-   * Answers one request; never throws.
+   * Answers one request; never throws. `info` (what `Deno.serve` and the connection guard
+   * give a handler) names the client in the line logged for a token refused.
    *
    * @example
    * ```ts
    * import { connect } from "../client/kv.ts";
    * const api = new HttpApi(await connect({ servers: "serverFile.txt" }));
-   * Deno.serve((request) => api.handle(request));
+   * Deno.serve((request, info) => api.handle(request, info));
    * ```
    */
-  async handle(request: Request): Promise<Response> {
+  async handle(request: Request, info?: { readonly remoteAddr: Deno.Addr }): Promise<Response> {
     const started = performance.now();
     this.#metrics.started();
     let operation = "other";
@@ -296,7 +307,7 @@ export class HttpApi {
       // /v1/records/%2E named the key '' and /v1/records/a/%2E%2E/b the key 'b'.
       const path = rawPath(request.url);
       if (this.#tokens !== undefined && !PUBLIC_PATHS.has(path)) {
-        checkToken(await this.#tokens.check(request.headers.get("Authorization")));
+        await this.#checkToken(this.#tokens, request, info?.remoteAddr);
       }
       const route = this.#route(request, url, path);
       // A method the route does not take is no operation of it: counted as "other".
@@ -322,6 +333,39 @@ export class HttpApi {
       (performance.now() - started) / 1000,
     );
     return withCommonHeaders(response);
+  }
+
+  /**
+   * Refuses, 401, a request without a listed bearer token; one whose token is not listed is
+   * logged too (at most once a second per client address): a request without one is what the
+   * console sends first, but a token not listed may be a guess, which only /metrics counted.
+   */
+  async #checkToken(
+    tokens: BearerTokens,
+    request: Request,
+    peer: Deno.Addr | undefined,
+  ): Promise<void> {
+    const check = await tokens.check(request.headers.get("Authorization"));
+    if (check === "invalid") this.#logRefusedToken(peer);
+    checkToken(check);
+  }
+
+  /** Logs a refused token from `peer`, unless one from its address was logged this second. */
+  #logRefusedToken(peer: Deno.Addr | undefined): void {
+    const address = peer !== undefined && "hostname" in peer ? peer.hostname : "";
+    const now = performance.now();
+    const last = this.#refusalsLogged.get(address);
+    if (last !== undefined && now - last.at < REFUSAL_LOG_INTERVAL_MS) {
+      last.unlogged++;
+      return;
+    }
+    if (this.#refusalsLogged.size >= MAX_TRACKED_REFUSED_PEERS) this.#refusalsLogged.clear();
+    this.#refusalsLogged.set(address, { at: now, unlogged: 0 });
+    const who = peer !== undefined && "hostname" in peer
+      ? hostPort(peer.hostname, peer.port)
+      : "a client";
+    const others = last?.unlogged ? ` (and ${last.unlogged} more since the last report)` : "";
+    this.#warn(`refused ${who}: a bearer token not in --tokens-file${others}`);
   }
 
   /**
@@ -358,7 +402,7 @@ export class HttpApi {
    * const api = new HttpApi(await connect({ servers: "serverFile.txt" }));
    * await ConnectionGuard.serve(
    *   { hostname: "127.0.0.1", port: 8080, onClosed: api.connectionClosed },
-   *   (request) => api.handle(request),
+   *   (request, info) => api.handle(request, info),
    * );
    * ```
    */
@@ -682,6 +726,12 @@ function checkToken(check: TokenCheck): void {
     : NEEDS_TOKEN;
   throw new HttpError(401, reason, { "WWW-Authenticate": `Bearer realm="kv"` });
 }
+
+/** A refused token is logged at most once per client address per this long. */
+const REFUSAL_LOG_INTERVAL_MS = 1_000;
+
+/** Client addresses whose last logged refusal is remembered; past it, all are forgotten. */
+const MAX_TRACKED_REFUSED_PEERS = 4096;
 
 /** Most characters of a client's header that an error quotes: a header may be long. */
 const MAX_QUOTED_CHARS = 100;

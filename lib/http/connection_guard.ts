@@ -143,8 +143,14 @@ export interface GuardOptions {
 /** What the guard reads a client's bytes from and writes them to: its connection, or TLS over it. */
 type ClientStream = Pick<Deno.Conn, "read" | "write" | "closeWrite" | "close">;
 
+/** What the guard tells a handler of a request's connection, as `Deno.serve` does. */
+export interface GuardRequestInfo {
+  /** The client's address. */
+  readonly remoteAddr: Deno.NetAddr;
+}
+
 /** What answers each request the guard lets through. */
-type Handler = (request: Request) => Response | Promise<Response>;
+type Handler = (request: Request, info: GuardRequestInfo) => Response | Promise<Response>;
 
 /**
  * A `Deno.serve` on a Unix domain socket that serves one connection at a time, so that its
@@ -163,6 +169,8 @@ interface InnerServer {
 interface Relay {
   /** The client's connection, or TLS over it (set once, as the relay is made). */
   client: ClientStream;
+  /** The client's address, for the handler. */
+  readonly peer: GuardRequestInfo;
   /** The guard's connection to its inner server, once made. */
   upstream: Deno.Conn | undefined;
   /** Set once the inner server took longer than {@link INNER_RELEASE_MS} to end its side. */
@@ -348,7 +356,7 @@ export class ConnectionGuard {
   async #handle(request: Request, relay: Relay): Promise<Response> {
     relay.requests++;
     try {
-      const response = await this.#handler(request);
+      const response = await this.#handler(request, relay.peer);
       // HEAD's body is never sent, so it is owed nothing.
       if (response.body === null || request.method === "HEAD") return response;
       // A streamed answer declares its length (lib/http/answer_budget.ts): read whole, a
@@ -398,6 +406,7 @@ export class ConnectionGuard {
       this.#connections++;
       const relay: Relay = {
         client: conn,
+        peer: { remoteAddr: conn.remoteAddr as Deno.NetAddr },
         upstream: undefined,
         releaseTimer: undefined,
         abandoned: false,
