@@ -81,6 +81,9 @@ export function isFsError(error: unknown): boolean {
 /** Permission bits that must be clear on a file of secrets: any access by group or others. */
 const GROUP_OTHER_BITS = 0o077;
 
+/** Of {@link GROUP_OTHER_BITS}, those that let group or others read. */
+const GROUP_OTHER_READ_BITS = 0o044;
+
 /**
  * What is wrong with a directory of secrets (a data dir) whose `info` lets group or others
  * in, with what to do; undefined when only its owner can enter it (or the file system keeps
@@ -117,6 +120,11 @@ export function exposedSecretDirectory(path: string, info: Deno.FileInfo): strin
 export function exposedSecretFile(path: string, info: Deno.FileInfo): string | undefined {
   if (!info.isFile || info.mode === null || (info.mode & GROUP_OTHER_BITS) === 0) return undefined;
   const mode = (info.mode & 0o777).toString(8).padStart(3, "0");
+  if ((info.mode & GROUP_OTHER_READ_BITS) === 0) {
+    // Not readable by them, but anyone may put a secret of their own in it.
+    return `writable by group or others (mode ${mode}); give a file only its owner can read ` +
+      `and write ('chmod 600 ${path}' if it is yours)`;
+  }
   return `readable by group or others (mode ${mode}); give a file readable by its owner only ` +
     `('chmod 600 ${path}' if it is yours)`;
 }

@@ -49,6 +49,7 @@ import {
   DEFAULT_HEADER_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   type GuardClosure,
+  type GuardRequestInfo,
 } from "../http/connection_guard.ts";
 
 /** Where `kv http` listens unless told otherwise. */
@@ -110,16 +111,20 @@ ${SERVERS_FLAG_HELP}
                          can connect can end kv http by taking every file
                          descriptor (default ${DEFAULT_HEADER_TIMEOUT_MS})
       --max-connections N
-                         connections open at once, 1..${MAX_CONNECTIONS_LIMIT}; more are closed
-                         as they arrive (default ${DEFAULT_MAX_CONNECTIONS}; not with
-                         --header-timeout-ms 0)
+                         connections open at once, 1..${MAX_CONNECTIONS_LIMIT}; a new one
+                         closes the one waiting longest for a request (or
+                         stalled longest on an answer), or itself when every
+                         one has a request in the handler (default
+                         ${DEFAULT_MAX_CONNECTIONS}; not with --header-timeout-ms 0)
       --tokens-file FILE require 'Authorization: Bearer <token>' with a token
                          listed in FILE (one a line, at least 16 visible ASCII
                          characters; mode 600) on every request but the
                          console's files and /healthz; default none
       --insecure         allow listening on an address other than loopback
                          without --tokens-file (anyone who can connect can read
-                         and delete)
+                         and delete; requests addressed to a host name, not an
+                         IP address or localhost, are refused: a web page
+                         could send them)
       --tls-cert FILE    serve HTTPS with this certificate chain (PEM); needs
                          --tls-key
       --tls-key FILE     the certificate's private key (PEM)
@@ -204,7 +209,7 @@ async function runHttp(args: string[]): Promise<number> {
   // 1), which a run then refused for its port in use must not have done.
   let api: HttpApi | undefined;
   const server = await serve(
-    (request) => api === undefined ? startingResponse() : api.handle(request),
+    (request, info) => api === undefined ? startingResponse() : api.handle(request, info),
     { ...listen, ...tls },
     { ...connections, onClosed: (why) => api?.connectionClosed(why) },
   );
@@ -226,10 +231,13 @@ async function runHttp(args: string[]): Promise<number> {
       version: VERSION,
       ...limits,
       tokens,
-      // On loopback without tokens, a browser page could rebind a name of its own to it.
+      // Without tokens, a browser page could rebind a name of its own to it: on loopback,
+      // this machine's browser; elsewhere (--insecure), any browser that reaches it.
       loopbackHostsOnly: tokens === undefined && loopback,
+      addressHostsOnly: tokens === undefined && !loopback,
       repairCommand: repairCommandLine(serverFile(values.servers), values),
       log: (line) => logger.error(line),
+      warn: (line) => logger.warn(line),
     });
     const scheme = tls === undefined ? "http" : "https";
     return await untilStopped(server, logger, `${scheme}://`, `/ (k=${brokerOf(kv).k})`);
@@ -432,7 +440,7 @@ interface Served {
  * (`Deno.serve` has no deadline on a request's headers of its own).
  */
 async function serve(
-  handler: (request: Request) => Promise<Response> | Response,
+  handler: (request: Request, info: GuardRequestInfo) => Promise<Response> | Response,
   listen: { hostname: string; port: number; cert?: string; key?: string },
   limits: {
     headerTimeoutMs: number;

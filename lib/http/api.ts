@@ -31,7 +31,7 @@
  * import { HttpApi } from "./api.ts";
  * const kv = await connect({ servers: "serverFile.txt" });
  * const api = new HttpApi(kv, { version: "0.1.0" });
- * Deno.serve({ port: 8080 }, (request) => api.handle(request));
+ * Deno.serve({ port: 8080 }, (request, info) => api.handle(request, info));
  * ```
  * @module
  */
@@ -61,7 +61,7 @@ import { oneLine } from "../record/key.ts";
 import { MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../limits.ts";
 import { describeError } from "../base/describe_error.ts";
 import { concatBytes } from "../base/bytes.ts";
-import { isLoopback } from "../base/host_port.ts";
+import { hostPort, isLoopback } from "../base/host_port.ts";
 import { consoleAsset } from "./assets.ts";
 import { AnswerBudget, AnswerBudgetError, DEFAULT_MAX_ANSWER_BYTES } from "./answer_budget.ts";
 import { Metrics, type Outcome } from "./metrics.ts";
@@ -119,6 +119,12 @@ export interface HttpApiOptions {
    */
   log?: (message: string) => void;
   /**
+   * Receives a line for each request refused for a bearer token that is not listed (at most
+   * once a second per client address, with a count of the others), without a program's name:
+   * the sign of a token being guessed. Default `console.warn`.
+   */
+  warn?: (message: string) => void;
+  /**
    * Bearer tokens every request must carry but those for the console's files and
    * `/healthz`; default none (no authentication).
    */
@@ -131,6 +137,14 @@ export interface HttpApiOptions {
    * rebinding). Default false.
    */
   loopbackHostsOnly?: boolean;
+  /**
+   * Serve only requests addressed to an IP address or localhost (`Host` an address, not a
+   * name), refusing others with 403: what a `kv http` on another address without tokens
+   * (`--insecure`) needs, since a web page any browser that reaches it opens can point a
+   * name of its own at it (DNS rebinding); a page cannot send an address as its `Host`
+   * without being of kv http's own origin. Default false.
+   */
+  addressHostsOnly?: boolean;
   /**
    * The `kv repair` command over the cluster's server file (and credentials) that
    * `/v1/servers`' `advice` names, e.g. `kv repair -s servers.txt`; default
@@ -215,8 +229,12 @@ export class HttpApi {
   readonly #maxPathBytes: number;
   readonly #maxConcurrent: number;
   readonly #log: (message: string) => void;
+  readonly #warn: (message: string) => void;
+  /** Per client address, when a refused token was last logged and how many since were not. */
+  readonly #refusalsLogged = new Map<string, { at: number; unlogged: number }>();
   readonly #tokens: BearerTokens | undefined;
   readonly #loopbackHostsOnly: boolean;
+  readonly #addressHostsOnly: boolean;
   readonly #repairCommand: string;
   readonly #metrics = new Metrics();
   readonly #answers: AnswerBudget;
@@ -237,24 +255,27 @@ export class HttpApi {
     this.#maxConcurrent = options.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS;
     this.#answers = new AnswerBudget(options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES);
     this.#log = options.log ?? console.error;
+    this.#warn = options.warn ?? console.warn;
     this.#tokens = options.tokens;
     this.#loopbackHostsOnly = options.loopbackHostsOnly ?? false;
+    this.#addressHostsOnly = options.addressHostsOnly ?? false;
     this.#repairCommand = options.repairCommand ?? DEFAULT_REPAIR_COMMAND;
     // /metrics' read_only gauge reads what the broker last heard; it never asks.
     this.#kv.broker.watchWrites();
   }
 
   /**
-   * Answers one request; never throws.
+   * Answers one request; never throws. `info` (what `Deno.serve` and the connection guard
+   * give a handler) names the client in the line logged for a token refused.
    *
    * @example
    * ```ts
    * import { connect } from "../client/kv.ts";
    * const api = new HttpApi(await connect({ servers: "serverFile.txt" }));
-   * Deno.serve((request) => api.handle(request));
+   * Deno.serve((request, info) => api.handle(request, info));
    * ```
    */
-  async handle(request: Request): Promise<Response> {
+  async handle(request: Request, info?: { readonly remoteAddr: Deno.Addr }): Promise<Response> {
     const started = performance.now();
     this.#metrics.started();
     let operation = "other";
@@ -281,20 +302,12 @@ export class HttpApi {
       if (pathBytes > this.#maxPathBytes) {
         throw new HttpError(414, `the URL path is ${pathBytes} bytes, over ${this.#maxPathBytes}`);
       }
-      // The URL's host is the request's Host header (HTTP/2's :authority).
-      if (this.#loopbackHostsOnly && !isLoopback(url.hostname)) {
-        throw new HttpError(
-          403,
-          `this kv http serves requests addressed to localhost, 127.0.0.1 or [::1] only, not ` +
-            `'${url.host}': a web page can point another name at this machine; give kv http ` +
-            "--tokens-file to serve other names",
-        );
-      }
+      this.#checkHost(url);
       // As sent: the URL's own path has '.' and '..' segments resolved, %2E too, so that
       // /v1/records/%2E named the key '' and /v1/records/a/%2E%2E/b the key 'b'.
       const path = rawPath(request.url);
       if (this.#tokens !== undefined && !PUBLIC_PATHS.has(path)) {
-        checkToken(await this.#tokens.check(request.headers.get("Authorization")));
+        await this.#checkToken(this.#tokens, request, info?.remoteAddr);
       }
       const route = this.#route(request, url, path);
       // A method the route does not take is no operation of it: counted as "other".
@@ -323,6 +336,63 @@ export class HttpApi {
   }
 
   /**
+   * Refuses, 401, a request without a listed bearer token; one whose token is not listed is
+   * logged too (at most once a second per client address): a request without one is what the
+   * console sends first, but a token not listed may be a guess, which only /metrics counted.
+   */
+  async #checkToken(
+    tokens: BearerTokens,
+    request: Request,
+    peer: Deno.Addr | undefined,
+  ): Promise<void> {
+    const check = await tokens.check(request.headers.get("Authorization"));
+    if (check === "invalid") this.#logRefusedToken(peer);
+    checkToken(check);
+  }
+
+  /** Logs a refused token from `peer`, unless one from its address was logged this second. */
+  #logRefusedToken(peer: Deno.Addr | undefined): void {
+    const address = peer !== undefined && "hostname" in peer ? peer.hostname : "";
+    const now = performance.now();
+    const last = this.#refusalsLogged.get(address);
+    if (last !== undefined && now - last.at < REFUSAL_LOG_INTERVAL_MS) {
+      last.unlogged++;
+      return;
+    }
+    if (this.#refusalsLogged.size >= MAX_TRACKED_REFUSED_PEERS) this.#refusalsLogged.clear();
+    this.#refusalsLogged.set(address, { at: now, unlogged: 0 });
+    const who = peer !== undefined && "hostname" in peer
+      ? hostPort(peer.hostname, peer.port)
+      : "a client";
+    const others = last?.unlogged ? ` (and ${last.unlogged} more since the last report)` : "";
+    this.#warn(`refused ${who}: a bearer token not in --tokens-file${others}`);
+  }
+
+  /**
+   * Refuses, 403, a request addressed to a host this kv http does not serve without tokens
+   * (`loopbackHostsOnly`, `addressHostsOnly`): `url`'s host is the request's Host header
+   * (HTTP/2's :authority), which a web page rebinding a name of its own cannot choose.
+   */
+  #checkHost(url: URL): void {
+    if (this.#loopbackHostsOnly && !isLoopback(url.hostname)) {
+      throw new HttpError(
+        403,
+        `this kv http serves requests addressed to localhost, 127.0.0.1 or [::1] only, not ` +
+          `'${url.host}': a web page can point another name at this machine; give kv http ` +
+          "--tokens-file to serve other names",
+      );
+    }
+    if (this.#addressHostsOnly && !isLoopback(url.hostname) && !isAddress(url.hostname)) {
+      throw new HttpError(
+        403,
+        `this kv http serves requests addressed to an IP address or localhost only, not ` +
+          `'${url.host}': a web page can point another name at this machine; give kv http ` +
+          "--tokens-file to serve other names",
+      );
+    }
+  }
+
+  /**
    * Counts a connection the connection guard closed, for `/metrics`: its `onClosed`.
    *
    * @example
@@ -332,7 +402,7 @@ export class HttpApi {
    * const api = new HttpApi(await connect({ servers: "serverFile.txt" }));
    * await ConnectionGuard.serve(
    *   { hostname: "127.0.0.1", port: 8080, onClosed: api.connectionClosed },
-   *   (request) => api.handle(request),
+   *   (request, info) => api.handle(request, info),
    * );
    * ```
    */
@@ -657,6 +727,12 @@ function checkToken(check: TokenCheck): void {
   throw new HttpError(401, reason, { "WWW-Authenticate": `Bearer realm="kv"` });
 }
 
+/** A refused token is logged at most once per client address per this long. */
+const REFUSAL_LOG_INTERVAL_MS = 1_000;
+
+/** Client addresses whose last logged refusal is remembered; past it, all are forgotten. */
+const MAX_TRACKED_REFUSED_PEERS = 4096;
+
 /** Most characters of a client's header that an error quotes: a header may be long. */
 const MAX_QUOTED_CHARS = 100;
 
@@ -705,6 +781,14 @@ function requestUrl(request: Request): URL {
     }
   }
   throw new HttpError(400, `bad Host header '${clipped(host)}'`);
+}
+
+/**
+ * Whether `hostname`, a URL's (normalised: `127.1` is `127.0.0.1`), is an IP address: dotted
+ * IPv4, or IPv6 in brackets.
+ */
+function isAddress(hostname: string): boolean {
+  return /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) || hostname.startsWith("[");
 }
 
 /** The scheme of the URLs of `Deno.serve` on a Unix socket: the connection guard's inner servers. */

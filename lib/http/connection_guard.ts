@@ -5,9 +5,10 @@
  * enough such clients every file descriptor (slowloris). {@link ConnectionGuard} accepts
  * the connections itself, closes each that carries no request in the handler and has had
  * no byte of an answer's body delivered for `headerTimeoutMs` (bytes an HTTP/2 client draws
- * without a request, such as PING acknowledgements, do not count), refuses connections past
- * `maxConnections`, ends TLS itself (lib/protocol/tls_server.ts), and relays the plain bytes to
- * a `Deno.serve` that serves that connection alone, on a Unix domain socket, whose handler
+ * without a request, such as PING acknowledgements, do not count), keeps at most
+ * `maxConnections` open (closing one with no request in the handler to make room), ends TLS
+ * itself (lib/protocol/tls_server.ts), and relays the plain bytes to a `Deno.serve` that
+ * serves that connection alone, on a Unix domain socket, whose handler
  * tells the guard when a request's headers are complete; freed, it serves a later one. The
  * sockets are in a directory only this user can enter (0700), so no other user's program
  * can reach a server without the guard's deadlines, as any could one on a loopback port.
@@ -33,6 +34,24 @@ import { SocketDir } from "./socket_dir.ts";
 
 /** Protocols offered by ALPN, as `Deno.serve` offers them: HTTP/2 first. */
 const ALPN_PROTOCOLS = ["h2", "http/1.1"];
+
+/**
+ * The answer to a plain HTTP request at the port of a guard serving HTTPS, which then closes
+ * the connection: the TLS alert others get is no HTTP, and HTTP clients showed it as a
+ * broken answer (`Received HTTP/0.9 when not allowed`). An error as the API's are.
+ */
+const PLAIN_HTTP_ANSWER: Uint8Array = (() => {
+  const body = JSON.stringify({
+    error: "this port speaks HTTPS (kv http --tls-cert): use https://, not http://",
+  });
+  return new TextEncoder().encode(
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n" +
+      "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nX-Frame-Options: DENY\r\n" +
+      "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n" +
+      "Connection: close\r\n" +
+      `Content-Length: ${body.length}\r\n\r\n${body}`,
+  );
+})();
 
 /**
  * A new {@link SocketDir}, or an Error that says in one line why there can be none and what
@@ -61,8 +80,9 @@ function madeSocketDir(): SocketDir {
  */
 export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 /**
- * Connections served at once by default; more are closed as they arrive. Each costs four
- * file descriptors (the client's, both ends of the relay, and its server's listening
+ * Connections served at once by default; past it one with no request in the handler makes
+ * room for a new one (ConnectionGuard's #makeRoom), which is closed when there is none. Each
+ * costs four file descriptors (the client's, both ends of the relay, and its server's listening
  * socket) and about 90 kB with its inner server and two {@link RELAY_BUFFER_BYTES} buffers
  * (1000 held open took 87 MB more): some 350 MB for 4096.
  */
@@ -97,7 +117,8 @@ const INNER_RELEASE_MS = 1000;
 
 /**
  * Why the guard closed a connection: `header_timeout`, no request within the deadline (slow
- * headers or handshake, or idle); `over_limit`, more than `maxConnections` open.
+ * headers or handshake, or idle); `over_limit`, `maxConnections` open: one with no
+ * request in the handler, to make room for a new one, or the new one when there is none.
  */
 export type GuardClosure = "header_timeout" | "over_limit";
 
@@ -122,8 +143,14 @@ export interface GuardOptions {
 /** What the guard reads a client's bytes from and writes them to: its connection, or TLS over it. */
 type ClientStream = Pick<Deno.Conn, "read" | "write" | "closeWrite" | "close">;
 
+/** What the guard tells a handler of a request's connection, as `Deno.serve` does. */
+export interface GuardRequestInfo {
+  /** The client's address. */
+  readonly remoteAddr: Deno.NetAddr;
+}
+
 /** What answers each request the guard lets through. */
-type Handler = (request: Request) => Response | Promise<Response>;
+type Handler = (request: Request, info: GuardRequestInfo) => Response | Promise<Response>;
 
 /**
  * A `Deno.serve` on a Unix domain socket that serves one connection at a time, so that its
@@ -142,6 +169,8 @@ interface InnerServer {
 interface Relay {
   /** The client's connection, or TLS over it (set once, as the relay is made). */
   client: ClientStream;
+  /** The client's address, for the handler. */
+  readonly peer: GuardRequestInfo;
   /** The guard's connection to its inner server, once made. */
   upstream: Deno.Conn | undefined;
   /** Set once the inner server took longer than {@link INNER_RELEASE_MS} to end its side. */
@@ -272,6 +301,7 @@ export class ConnectionGuard {
     const tls = cert !== undefined && key !== undefined
       ? new (await import("../protocol/tls_server.ts")).TlsServerContext(cert, key, {
         alpnProtocols: ALPN_PROTOCOLS,
+        plainHttpAnswer: PLAIN_HTTP_ANSWER,
       })
       : undefined;
     const listener = Deno.listen({ hostname: options.hostname, port: options.port });
@@ -326,7 +356,7 @@ export class ConnectionGuard {
   async #handle(request: Request, relay: Relay): Promise<Response> {
     relay.requests++;
     try {
-      const response = await this.#handler(request);
+      const response = await this.#handler(request, relay.peer);
       // HEAD's body is never sent, so it is owed nothing.
       if (response.body === null || request.method === "HEAD") return response;
       // A streamed answer declares its length (lib/http/answer_budget.ts): read whole, a
@@ -368,7 +398,7 @@ export class ConnectionGuard {
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
-      if (this.#connections >= this.#maxConnections) {
+      if (this.#connections >= this.#maxConnections && !this.#makeRoom()) {
         conn.close();
         this.#onClosed("over_limit");
         continue;
@@ -376,6 +406,7 @@ export class ConnectionGuard {
       this.#connections++;
       const relay: Relay = {
         client: conn,
+        peer: { remoteAddr: conn.remoteAddr as Deno.NetAddr },
         upstream: undefined,
         releaseTimer: undefined,
         abandoned: false,
@@ -398,6 +429,33 @@ export class ConnectionGuard {
       this.#relaying.add(relaying);
       relaying.finally(() => this.#relaying.delete(relaying));
     }
+  }
+
+  /**
+   * At `maxConnections`, closes a connection with no request in the handler to make room for
+   * a new one: the one accepted longest ago that waits for a request (idle, or its headers or
+   * handshake not all in), else the one whose answer made no progress longest (its client
+   * reads none of it: an HTTP/2 client granting no window); false when every connection has a
+   * request in the handler. Refusing the new one instead let anyone who can connect, token or
+   * not, hold every place with connections that send nothing (or ask a public file and take
+   * none of it), and keep them by reconnecting at each header deadline: every client was
+   * locked out. Now such connections must arrive faster than a client sends its request.
+   */
+  #makeRoom(): boolean {
+    let stalled: Relay | undefined;
+    for (const relay of this.#relays) {
+      if (relay.requests > 0) continue;
+      if (relay.owed === 0) return this.#closeForRoom(relay);
+      if (stalled === undefined || relay.lastProgress < stalled.lastProgress) stalled = relay;
+    }
+    return stalled !== undefined && this.#closeForRoom(stalled);
+  }
+
+  /** Closes `relay` to make room for a new connection; true. */
+  #closeForRoom(relay: Relay): boolean {
+    this.#close(relay);
+    this.#onClosed("over_limit");
+    return true;
   }
 
   /**

@@ -70,6 +70,24 @@ const CLOSE_NOTIFY_TIMEOUT_MS = 1000;
 export interface TlsServerContextOptions {
   /** Protocols offered by ALPN, preferred first; default none (kv's own protocol needs none). */
   alpnProtocols?: readonly string[];
+  /**
+   * Sent instead of {@link NOT_TLS_ALERT} to a client whose first bytes start an HTTP/1
+   * request (`GET /…`: a plain HTTP client at an HTTPS port), which then closes: an answer it
+   * can show, where the alert's seven bytes are no HTTP (curl: `Received HTTP/0.9 when not
+   * allowed`); default none, the alert.
+   */
+  plainHttpAnswer?: Uint8Array;
+}
+
+/** The start of an HTTP/1 request: a method in capitals, then a space (`GET /`). */
+const HTTP_REQUEST_START = /^[A-Z]{3,10} /;
+
+/** Bytes of a first read looked at for {@link HTTP_REQUEST_START}: the longest method, a space. */
+const HTTP_METHOD_BYTES = 11;
+
+/** Whether `bytes`, a client's first, start an HTTP/1 request. */
+function startsHttpRequest(bytes: Uint8Array): boolean {
+  return HTTP_REQUEST_START.test(String.fromCharCode(...bytes.subarray(0, HTTP_METHOD_BYTES)));
 }
 
 /** Options of one session, {@link TlsServerContext.serve}. */
@@ -105,6 +123,7 @@ export interface TlsStreamOptions {
 export class TlsServerContext {
   readonly #secureContext: SecureContext;
   readonly #alpnProtocols: string[] | undefined;
+  readonly #plainHttpAnswer: Uint8Array | undefined;
 
   /**
    * Checks `cert` and `key` (PEM): throws, as `Deno.listenTls` does, for bad ones; and a
@@ -116,6 +135,7 @@ export class TlsServerContext {
     this.#alpnProtocols = options.alpnProtocols === undefined
       ? undefined
       : [...options.alpnProtocols];
+    this.#plainHttpAnswer = options.plainHttpAnswer?.slice();
   }
 
   /**
@@ -136,7 +156,7 @@ export class TlsServerContext {
       isServer: true,
       secureContext: this.#secureContext,
       ALPNProtocols: this.#alpnProtocols,
-    }, options);
+    }, { ...options, plainHttpAnswer: this.#plainHttpAnswer });
   }
 }
 
@@ -245,6 +265,7 @@ export class TlsServerStream {
   readonly #conn: Deno.Conn;
   readonly #writeThrough: boolean;
   readonly #sent: (count: number) => void;
+  readonly #plainHttpAnswer: Uint8Array | undefined;
   /** Settles once the first bytes were read and the session began over them, or did not. */
   readonly #started: Promise<void>;
   #socket: TLSSocket | undefined;
@@ -268,9 +289,10 @@ export class TlsServerStream {
   constructor(
     conn: Deno.Conn,
     socketOptions: ConstructorParameters<typeof TLSSocket>[1],
-    options: TlsStreamOptions,
+    options: TlsStreamOptions & Pick<TlsServerContextOptions, "plainHttpAnswer">,
   ) {
     this.#conn = conn;
+    this.#plainHttpAnswer = options.plainHttpAnswer;
     this.#writeThrough = options.writeThrough ?? false;
     this.#sent = options.sent ?? (() => {});
     this.#started = this.#start(socketOptions).catch((error) => {
@@ -297,8 +319,11 @@ export class TlsServerStream {
     }
     if (buffer[0] !== TLS_HANDSHAKE_RECORD) {
       this.#failure = notTlsFailure(buffer[0]);
-      // Seven bytes into a new connection's empty send buffer: this cannot wait on the peer.
-      await writeAll(conn, NOT_TLS_ALERT).catch(() => {});
+      const plainHttp = this.#plainHttpAnswer !== undefined &&
+        startsHttpRequest(buffer.subarray(0, count));
+      // A few hundred bytes into a new connection's empty send buffer: this cannot wait on
+      // the peer.
+      await writeAll(conn, plainHttp ? this.#plainHttpAnswer! : NOT_TLS_ALERT).catch(() => {});
       closeQuietly(conn);
       return this.#end();
     }

@@ -51,3 +51,22 @@ Deno.test("a secret file group or others can read is named with its mode, and ch
     assert.equal(exposedSecretFile(path, await Deno.stat(path)), undefined);
   });
 });
+
+Deno.test("a secret file group or others can write but not read is refused as writable, not called readable", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/kv.auth`;
+    await Deno.writeTextFile(path, "secret\n");
+    // Anyone may add a secret of their own to it, then pass as a client: refused, and said so
+    // (the line said 'readable by group or others (mode 622)', which it is not).
+    for (const mode of [0o622, 0o602, 0o620]) {
+      await Deno.chmod(path, mode);
+      assert.equal(
+        exposedSecretFile(path, await Deno.stat(path)),
+        `writable by group or others (mode ${mode.toString(8)}); give a file only its owner ` +
+          `can read and write ('chmod 600 ${path}' if it is yours)`,
+      );
+    }
+    await Deno.chmod(path, 0o666);
+    assert.match(exposedSecretFile(path, await Deno.stat(path))!, /^readable by group or others/);
+  });
+});

@@ -14,6 +14,7 @@ import { waitFor, withDeadline } from "../helpers/wait.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 import { serverTlsFlags, tlsTest } from "../helpers/tls_certs.ts";
 import { ConnectionGuard } from "../../lib/http/connection_guard.ts";
+import { closeQuietly } from "../../lib/base/disconnect.ts";
 
 /** Longest a slow client below keeps sending: far past the deadlines under test. */
 const SLOW_CLIENT_MAX_MS = 60_000;
@@ -45,8 +46,11 @@ const PROC_POLL_INTERVAL_MS = 100;
 
 const encoder = new TextEncoder();
 
-/** A raw TCP connection to `http`, with everything it receives gathered until it closes. */
-async function rawConnection(http: HttpProcess) {
+/**
+ * A raw TCP connection to `http` (a kv http, or a guard of the test's own at that URL), with
+ * everything it receives gathered until it closes.
+ */
+async function rawConnection(http: { readonly url: string }) {
   const { hostname, port } = new URL(http.url);
   const conn = await Deno.connect({ hostname, port: Number(port) });
   let received = "";
@@ -196,31 +200,69 @@ Deno.test("kv http closes a connection whose request headers do not all arrive w
   }, { what: "kv http to serve again once the server is resumed" });
 });
 
-Deno.test("kv http --max-connections N closes connections past N as they arrive, and serves again once one closes", async () => {
+Deno.test("kv http at --max-connections N closes the connection waiting longest for a request to make room for a new one, so connections that send nothing (no token needed) never lock clients out", async () => {
   await using served = await HttpProcess.onCluster(1, ["--max-connections", "2"]);
   const { http } = served;
   using first = await rawConnection(http);
   using second = await rawConnection(http);
-  // Each answered once, so both are open and counted before the third arrives.
+  // Each answered once, so both are open and counted before the third arrives, then idle.
   for (const open of [first, second]) {
     await open.conn.write(request("/healthz"));
     await waitFor(() => open.received.includes('"healthy":true'), { what: "an answer" });
   }
+  // Refused as it arrived, the third found the two idle ones holding every slot: anyone who
+  // can connect held them so, reconnecting at each header deadline, with no token.
   using third = await rawConnection(http);
-  await withDeadline(third.closed, { what: "the connection past the bound to be closed" });
-  assert.equal(third.received, "");
-  first.conn.close();
-  await waitFor(() => newConnectionServed(http), {
-    what: "a new connection served once one of the two closed",
+  await third.conn.write(request("/healthz"));
+  await waitFor(() => third.isClosed || third.received.includes('"healthy":true'), {
+    what: "the third connection answered, or closed",
   });
-  // At least the third; the loop above may have met the bound too, while the first closed.
-  // (A scrape past the bound fails: it is tried again.)
+  assert.match(third.received, /^HTTP\/1\.1 200/);
+  await withDeadline(first.closed, { what: "the connection idle longest closed to make room" });
+  assert.equal(second.isClosed, false);
+  // (A scrape makes room for itself too.)
   await waitFor(async () => await closedCount(http, "over_limit").catch(() => 0) >= 1, {
-    what: "/metrics to count the connections closed past the bound",
+    what: "/metrics to count the connection closed for the bound",
   });
   // SIGTERM ends it, the idle connection still open notwithstanding.
   assert.equal(await http.stop(), 0);
   await withDeadline(second.closed, { what: "the open connection closed at shutdown" });
+});
+
+Deno.test("the connection guard at maxConnections closes a new connection as it arrives when every open one has a request in the handler, and serves again once one ends", async () => {
+  const { promise: held, resolve: release } = Promise.withResolvers<void>();
+  let arrived = 0;
+  const closures: string[] = [];
+  const server = await ConnectionGuard.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    maxConnections: 2,
+    onClosed: (why) => closures.push(why),
+  }, async () => {
+    arrived++;
+    await held;
+    return new Response("served");
+  });
+  try {
+    const guard = { url: `http://127.0.0.1:${server.addr.port}/` };
+    using first = await rawConnection(guard);
+    using second = await rawConnection(guard);
+    for (const open of [first, second]) await open.conn.write(request("/"));
+    await waitFor(() => arrived === 2, { what: "both requests in the handler" });
+    // No connection waits for a request: none is closed for the newcomer, which is.
+    using third = await rawConnection(guard);
+    await withDeadline(third.closed, { what: "the connection past the bound to be closed" });
+    assert.equal(third.received, "");
+    assert.deepEqual(closures, ["over_limit"]);
+    release();
+    for (const open of [first, second]) {
+      await waitFor(() => open.received.endsWith("served"), { what: "the held request answered" });
+    }
+    assert.equal(first.isClosed || second.isClosed, false);
+  } finally {
+    release();
+    await server.shutdown();
+  }
 });
 
 tlsTest(
@@ -262,6 +304,37 @@ tlsTest(
       what: "kv http to close an HTTP/2 connection that only PINGs",
     });
     assert.ok(await pings >= 1, "closed before any PING: the test proves nothing");
+  },
+);
+
+tlsTest(
+  "kv http serving HTTPS answers a plain HTTP request with a 400 that says to use https://, not with a TLS alert no HTTP client can show",
+  async (certs) => {
+    await using served = await HttpProcess.onCluster(1, serverTlsFlags(certs));
+    const { http } = served;
+    assert.match(http.url, /^https:/);
+    // curl http:// at an HTTPS port said 'Received HTTP/0.9 when not allowed', a browser
+    // ERR_INVALID_HTTP_RESPONSE: the 7 bytes of a TLS alert.
+    using plain = await rawConnection(http);
+    await plain.conn.write(request("/healthz"));
+    await withDeadline(plain.closed, { what: "the plain HTTP connection answered and closed" });
+    const [head, body] = plain.received.split("\r\n\r\n");
+    assert.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(head, /\r\ncontent-type: application\/json\r\n/i);
+    assert.match(head, /\r\nconnection: close\r\n/i);
+    // The headers every answer of kv http carries.
+    assert.match(head, /\r\nx-content-type-options: nosniff\r\n/i);
+    assert.match(head, /\r\nx-frame-options: DENY\r\n/i);
+    const length = /\r\ncontent-length: (\d+)/i.exec(head)?.[1];
+    assert.equal(Number(length), encoder.encode(body).length);
+    assert.deepEqual(JSON.parse(body), {
+      error: "this port speaks HTTPS (kv http --tls-cert): use https://, not http://",
+    });
+    // Bytes that are neither TLS nor HTTP still get the TLS alert, as before.
+    using other = await rawConnection(http);
+    await other.conn.write(encoder.encode("\x01\x02\x03"));
+    await withDeadline(other.closed, { what: "the connection of no protocol closed" });
+    assert.deepEqual(encoder.encode(other.received), Uint8Array.of(0x15, 3, 3, 0, 2, 2, 0x32));
   },
 );
 
@@ -397,6 +470,76 @@ Deno.test("the connection guard closes an HTTP/2 connection that grants no windo
     const pings = pingOnly(conn, () => closed, h2GetWithNoWindow());
     await withDeadline(draining, { what: "the guard to close a connection that only PINGs" });
     assert.ok(await pings >= 1, "closed before any PING: the test proves nothing");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+/**
+ * An HTTP/2 client of the guard at `port` that asks {@link h2GetWithNoWindow}, reads nothing
+ * more, and tells when the answer's HEADERS frame (type 1, stream 1) came: its body, granted
+ * no window, is owed for good.
+ */
+async function stalledH2Get(port: number) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  let bytes = new Uint8Array(0);
+  let isClosed = false;
+  const closed = (async () => {
+    const buffer = new Uint8Array(4096);
+    for (let count = await conn.read(buffer).catch(() => null); count !== null;) {
+      bytes = new Uint8Array([...bytes, ...buffer.subarray(0, count)]);
+      count = await conn.read(buffer).catch(() => null);
+    }
+    isClosed = true;
+  })();
+  await conn.write(h2GetWithNoWindow());
+  const answered = () => {
+    // Server frames follow no preface: 9-byte headers, u24 length, type, flags, u31 stream.
+    for (
+      let at = 0;
+      at + 9 <= bytes.length;
+      at += 9 + ((bytes[at] << 16) | (bytes[at + 1] << 8) | bytes[at + 2])
+    ) {
+      if (bytes[at + 3] === 1 && new DataView(bytes.buffer, at + 5, 4).getUint32(0) === 1) {
+        return true;
+      }
+    }
+    return false;
+  };
+  return {
+    closed,
+    answered,
+    get isClosed() {
+      return isClosed;
+    },
+    [Symbol.dispose]() {
+      closeQuietly(conn);
+    },
+  };
+}
+
+Deno.test("the connection guard at maxConnections makes room for a new connection by closing the one whose answer made no progress longest (an HTTP/2 client granting no window), so such connections cannot lock clients out either", async () => {
+  // 19 kB owed for good to each: refused room for that, the new connection was closed, and
+  // connections asking a public file (no token) this way held every place for the deadline.
+  const answer = { keys: Array.from({ length: 2000 }, (_, i) => `key${i}`) };
+  const server = await ConnectionGuard.serve(
+    { hostname: "127.0.0.1", port: 0, maxConnections: 2, headerTimeoutMs: 60_000 },
+    () => Response.json(answer),
+  );
+  try {
+    const { port } = server.addr;
+    using first = await stalledH2Get(port);
+    await waitFor(first.answered, { what: "the first answer's headers, its body owed" });
+    using second = await stalledH2Get(port);
+    await waitFor(second.answered, { what: "the second answer's headers, its body owed" });
+    using third = await rawConnection({ url: `http://127.0.0.1:${port}/` });
+    await third.conn.write(request("/"));
+    await waitFor(() => third.isClosed || third.received.includes("\r\n\r\n"), {
+      what: "the third connection answered, or closed",
+    });
+    assert.match(third.received, /^HTTP\/1\.1 200/);
+    await withDeadline(first.closed, { what: "the connection stalled longest closed for room" });
+    assert.equal(second.isClosed, false);
   } finally {
     await server.shutdown();
   }
