@@ -529,6 +529,23 @@ export class ByteReader {
   }
 
   /**
+   * Reads a u32 count of items that each take at least `minBytesEach` bytes, and checks
+   * that the bytes left can hold them (see {@link checkCountFits}) before the caller
+   * sizes anything by it.
+   *
+   * @example
+   * ```ts
+   * new ByteReader(new Uint8Array([0, 0, 0, 2, 1, 2])).count("entry count", 1); // 2
+   * // [0, 0, 0, 9, 1, 2] throws a DecodeError, "entry count 9 exceeds the bytes"
+   * ```
+   */
+  count(what: string, minBytesEach: number): number {
+    const count = this.u32(what);
+    checkCountFits(count, minBytesEach, this.remaining, what);
+    return count;
+  }
+
+  /**
    * Reads a signed 64-bit big-endian integer; outside the safe integer range is a DecodeError.
    *
    * @example
@@ -684,6 +701,26 @@ export class ByteReader {
     }
     return this.utf8(length, what);
   }
+}
+
+/**
+ * Throws a DecodeError when `count` items of at least `minBytesEach` bytes each cannot
+ * fit in the `remaining` bytes: a count read from the input is a lie then, and checking
+ * it first keeps a lie from sizing an allocation. `what` names the count in the error.
+ *
+ * @example
+ * ```ts
+ * checkCountFits(3, 5, 15, "key count"); // fine: 3 keys of 5 bytes or more fit in 15
+ * // checkCountFits(4, 5, 15, "key count") throws a DecodeError, "key count 4 exceeds the bytes"
+ * ```
+ */
+export function checkCountFits(
+  count: number,
+  minBytesEach: number,
+  remaining: number,
+  what: string,
+): void {
+  if (count * minBytesEach > remaining) throw new DecodeError(`${what} ${count} exceeds the bytes`);
 }
 
 /**

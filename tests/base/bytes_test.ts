@@ -4,6 +4,7 @@ import { anyText } from "../helpers/text_arbitrary.ts";
 import {
   ByteReader,
   ByteWriter,
+  checkCountFits,
   copyBytes,
   DecodeError,
   MAX_VARINT_BYTES,
@@ -108,6 +109,19 @@ Deno.test("ByteReader reads only between start and end", () => {
   assert.equal(reader.u8(), 2);
   assert.equal(reader.u8(), 3);
   assert.throws(() => reader.u8(), DecodeError);
+});
+
+Deno.test("ByteReader.count takes a count whose items fit in the bytes left, and refuses one more", () => {
+  const fits = new ByteReader(new Uint8Array([0, 0, 0, 2, 1, 2, 3, 4, 5, 6]));
+  assert.equal(fits.count("entry count", 3), 2);
+  assert.equal(fits.remaining, 6);
+  const over = new ByteReader(new Uint8Array([0, 0, 0, 3, 1, 2, 3, 4, 5, 6]));
+  assert.throws(
+    () => over.count("entry count", 3),
+    /^DecodeError: entry count 3 exceeds the bytes$/,
+  );
+  assert.doesNotThrow(() => checkCountFits(0, 5, 0, "key count"));
+  assert.throws(() => checkCountFits(1, 5, 4, "key count"), /^DecodeError: key count 1 exceeds/);
 });
 
 Deno.test("ByteReader throws DecodeError for every truncated read", () => {

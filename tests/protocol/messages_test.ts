@@ -722,6 +722,8 @@ Deno.test("decodeResponse and the OK body decoders throw DecodeError for malform
   assert.throws(() => decodeResponse(frameOf(MessageType.ERROR, [0])), DecodeError);
   assert.throws(() => decodeResponse(frameOf(MessageType.NOT_FOUND, [0])), DecodeError);
   assert.throws(() => decodeKeysBody(Uint8Array.from([0xff, 0xff, 0xff, 0xff])), /key count/);
+  // One key takes 5 bytes at the least: a count of one with 4 bytes left is a lie.
+  assert.throws(() => decodeKeysBody(Uint8Array.of(0, 0, 0, 1, 0, 0, 0, 0)), /key count 1 exceeds/);
   assert.throws(() => decodeStatsBody(new Uint8Array(5)), DecodeError);
   // Version 10's STATS answer, without the flags byte, and a flag no version defines.
   assert.throws(() => decodeStatsBody(new Uint8Array(28)), /stats flags/);
