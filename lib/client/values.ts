@@ -33,13 +33,12 @@
  */
 import { ByteReader, Utf8Cache } from "../base/bytes.ts";
 import { MAX_NESTING_DEPTH } from "../limits.ts";
-import { checkKey, keyProblem } from "../record/key.ts";
+import { keyProblem } from "../record/key.ts";
 import { type Field, float, int, object, str, type Value } from "../record/value.ts";
 import {
   checkObjectDepth,
   checkValueEnd,
-  duplicateFieldName,
-  NAME_SCAN_LIMIT,
+  FieldNameStack,
   readFieldNameLength,
   readFloat,
   readInt,
@@ -423,12 +422,11 @@ const plainFieldNames = new Utf8Cache();
 
 /**
  * The recursive reader of {@link decodePlainValue}: value_codec.ts's readValue with
- * plain JavaScript for its values. The names of the objects being read share one stack,
- * so checking an object's names for repeats allocates nothing (up to NAME_SCAN_LIMIT).
+ * plain JavaScript for its values, checking names as it does (FieldNameStack).
  */
 class PlainValueReader {
   readonly #tagged: boolean;
-  readonly #names: string[] = [];
+  readonly #names = new FieldNameStack();
 
   constructor(floats: FloatReading) {
     this.#tagged = floats === "tagged";
@@ -458,29 +456,17 @@ class PlainValueReader {
     checkObjectDepth(depth);
     const object: KvObject = {};
     const names = this.#names;
-    const base = names.length;
-    // Past NAME_SCAN_LIMIT names a Set finds repeats, as value_codec's FieldNameCheck.
-    let many: Set<string> | undefined;
+    names.begin();
     try {
       for (let length = readFieldNameLength(reader); length !== 0;) {
         const name = reader.cachedUtf8(plainFieldNames, length, "field name");
-        checkKey(name, "field name");
-        if (many === undefined) {
-          for (let at = base; at < names.length; at++) {
-            if (names[at] === name) duplicateFieldName(name);
-          }
-          names.push(name);
-          if (names.length - base > NAME_SCAN_LIMIT) many = new Set(names.slice(base));
-        } else {
-          if (many.has(name)) duplicateFieldName(name);
-          many.add(name);
-        }
+        names.add(name);
         setField(object, name, this.value(reader, depth + 1));
         length = readFieldNameLength(reader);
       }
     } finally {
       // Also when a DecodeError unwinds: the stack is shared by every later read.
-      names.length = base;
+      names.end();
     }
     return object;
   }
