@@ -94,14 +94,6 @@ export function isBenchKey(key: string): boolean {
   return BENCH_KEY.test(key);
 }
 
-/** 2⁻³², to turn a 32-bit random word into a fraction. */
-const INVERSE_TWO_POW_32 = 1 / 2 ** 32;
-
-/** A random fraction in [0, 1) with 32 random bits. */
-function fraction(random: Sfc32): number {
-  return random.nextUint32() * INVERSE_TWO_POW_32;
-}
-
 /**
  * Zipfian ranks 0..n−1 (rank 0 most frequent) by the method of Gray et al.,
  * "Quickly generating billion-record synthetic databases" (SIGMOD 1994), as
@@ -162,7 +154,7 @@ export class Zipfian {
 
   /** One rank. */
   next(random: Sfc32): number {
-    const u = fraction(random);
+    const u = random.nextFraction();
     const uz = u * this.#zetaN;
     if (uz < 1) return 0;
     if (uz < this.#zeta2) return Math.min(1, this.#count - 1);
@@ -267,7 +259,7 @@ export class OperationPicker {
   }
 
   #pickKind(): OperationKind {
-    const u = fraction(this.#random);
+    const u = this.#random.nextFraction();
     for (let i = 0; i < this.#kinds.length - 1; i++) {
       if (u < this.#cumulative[i]) return this.#kinds[i];
     }
@@ -276,7 +268,7 @@ export class OperationPicker {
 
   #pickExisting(): number {
     const count = this.#acknowledged;
-    if (this.#distribution === "uniform") return Math.floor(fraction(this.#random) * count);
+    if (this.#distribution === "uniform") return Math.floor(this.#random.nextFraction() * count);
     if (count > this.#zipfian.count) this.#zipfian.grow(count);
     const rank = this.#zipfian.next(this.#random);
     // Workload D: the newest records are the hottest (YCSB's "latest" distribution).
