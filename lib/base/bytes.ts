@@ -431,8 +431,9 @@ export class ByteWriter {
 }
 
 /**
- * Where {@link ByteReader.f64} copies a double's 8 bytes to read them: values carry
- * floats, and a DataView made per reader to read them cost more than the copy.
+ * Where {@link ByteReader.f64} copies a double's 8 bytes to read them, and
+ * {@link writeF64} makes them: values carry floats, and a DataView made per reader (or
+ * over each target) cost more than the copy.
  */
 const FLOAT_BYTES = new Uint8Array(8);
 const FLOAT_VIEW = new DataView(FLOAT_BYTES.buffer);
@@ -749,6 +750,22 @@ export function copyBytes(
 
 /** Most bytes a varint of a safe integer takes: 8 × 7 = 56 bits ≥ 53. */
 export const MAX_VARINT_BYTES = 8;
+
+/**
+ * Writes `value` as an IEEE 754 double, big-endian (as {@link ByteWriter.f64} does),
+ * into `target` at `offset`, which must have room for its 8 bytes; returns the offset
+ * just past it.
+ *
+ * @example
+ * ```ts
+ * const target = new Uint8Array(9);
+ * writeF64(target, 1, 1.5); // 9: target is [0, 63, 248, 0, 0, 0, 0, 0, 0]
+ * ```
+ */
+export function writeF64(target: Uint8Array, offset: number, value: number): number {
+  FLOAT_VIEW.setFloat64(0, value);
+  return copyBytes(target, offset, FLOAT_BYTES, 0, FLOAT_BYTES.length);
+}
 
 /**
  * Writes `value` (a safe integer ≥ 0) as an unsigned LEB128 varint into `target` at

@@ -13,6 +13,7 @@ import {
   UTF8_CACHE_SLOTS,
   Utf8Cache,
   varintLength,
+  writeF64,
   writeVarint,
 } from "../../lib/base/bytes.ts";
 
@@ -100,6 +101,18 @@ Deno.test("copyBytes copies short runs and long ones alike and returns the offse
     assert.equal(target[3], 0xee);
     assert.equal(target[4 + end - start], 0xee);
   }
+});
+
+Deno.test("writeF64 writes the 8 bytes ByteWriter.f64 writes, at its offset, and returns the offset past them", () => {
+  fc.assert(
+    fc.property(fc.double(), fc.integer({ min: 0, max: 8 }), (value, offset) => {
+      const writer = new ByteWriter();
+      writer.f64(value);
+      const target = new Uint8Array(16);
+      assert.equal(writeF64(target, offset, value), offset + 8);
+      assert.deepEqual(target.subarray(offset, offset + 8), writer.bytes());
+    }),
+  );
 });
 
 Deno.test("ByteReader reads only between start and end", () => {
