@@ -152,7 +152,15 @@ export class Zipfian {
     this.#eta = (1 - (2 / count) ** (1 - this.#theta)) / (1 - this.#zeta2 / this.#zetaN);
   }
 
-  /** One rank. */
+  /**
+   * One rank.
+   *
+   * @example
+   * ```ts
+   * import { Sfc32 } from "../gen/prng.ts";
+   * new Zipfian(10, ZIPFIAN_CONSTANT).next(new Sfc32(1)); // a rank in 0..9, 0 most often
+   * ```
+   */
   next(random: Sfc32): number {
     const u = random.nextFraction();
     const uz = u * this.#zetaN;
@@ -242,7 +250,15 @@ export class OperationPicker {
     return this.#acknowledged;
   }
 
-  /** The next operation. */
+  /**
+   * The next operation.
+   *
+   * @example
+   * ```ts
+   * const picker = new OperationPicker({ workload: "C", distribution: "uniform", recordCount: 10, seed: 7 });
+   * picker.next(); // { kind: "read", index: 0..9 }: workload C only reads
+   * ```
+   */
   next(): Operation {
     const kind = this.#pickKind();
     if (kind === "insert") return { kind, index: this.#nextInsert++ };
@@ -251,7 +267,16 @@ export class OperationPicker {
     return { kind, index, scanLength: 1 + this.#random.nextBelow(MAX_SCAN_LENGTH) };
   }
 
-  /** Records that the insert of `index` finished, so reads may pick it. */
+  /**
+   * Records that the insert of `index` finished, so reads may pick it.
+   *
+   * @example
+   * ```ts
+   * const picker = new OperationPicker({ workload: "D", distribution: "zipfian", recordCount: 10, seed: 7 });
+   * const operation = picker.next();
+   * if (operation.kind === "insert") picker.acknowledge(operation.index); // recordCount grows
+   * ```
+   */
   acknowledge(index: number): void {
     invariant(index >= this.#acknowledged && index < this.#nextInsert, "acknowledged an insert");
     this.#pendingAcks.add(index);
