@@ -63,6 +63,7 @@ import { ProgressBar } from "../base/progress.ts";
 import { ByteWriter } from "../base/bytes.ts";
 import {
   endsInsideRecord,
+  isBlankLineBytes,
   parseRecordLine,
   parseRecordLineInto,
   RecordParseError,
@@ -339,7 +340,7 @@ class IndexRun {
       this.#skip(`${line.lineNumber}: ${line.error}`);
       return;
     }
-    if (isBlankBytes(line.bytes)) return;
+    if (isBlankLineBytes(line.bytes)) return;
     if (this.#openDepth !== undefined && this.#continuesRecord(line.bytes)) return;
     let key: string;
     try {
@@ -1155,15 +1156,6 @@ function indentOf(bytes: Uint8Array): number {
   let index = 0;
   while (index < bytes.length && (bytes[index] === SPACE || bytes[index] === TAB)) index++;
   return index;
-}
-
-/** Whether a line holds only spaces, tabs and carriage returns (see isBlankLine). */
-function isBlankBytes(bytes: Uint8Array): boolean {
-  for (let index = 0; index < bytes.length; index++) {
-    const byte = bytes[index];
-    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
-  }
-  return true;
 }
 
 /**
