@@ -434,8 +434,7 @@ export class BlockBuilder {
     const word = view.getUint32(node, true);
     if (length <= MAX_INLINE_STRING_BYTES) {
       view.setUint32(node + 4, 0, true);
-      let high = 0;
-      for (let i = 0; i < length; i++) high |= bytes[node + 4 + i] = source[at + i];
+      const high = copyNotingHighBits(source, at, bytes, node + 4, length);
       view.setUint32(node, word | ((INLINE_STRING + length) << KIND_SHIFT), true);
       return high;
     }
@@ -443,7 +442,7 @@ export class BlockBuilder {
     view.setUint32(node + 4, this.#dataCursor - this.#block, true);
     const dataAt = writeVarint(bytes, this.#dataCursor, length);
     this.#dataCursor = dataAt + length;
-    return copyBytes(source, at, bytes, dataAt, length);
+    return copyNotingHighBits(source, at, bytes, dataAt, length);
   }
 
   /**
@@ -522,9 +521,10 @@ export class BlockBuilder {
 
 /**
  * Copies `length` bytes, short runs by hand (cheaper than a subarray and `set`), and
- * returns the bitwise or of the bytes: 0x80 or more when any is not ASCII.
+ * returns the bitwise or of the bytes: 0x80 or more when any is not ASCII. Base's
+ * copyBytes, which returns where the copy ends, serves copies that need no such check.
  */
-function copyBytes(
+function copyNotingHighBits(
   source: Uint8Array,
   from: number,
   target: Uint8Array,
