@@ -33,12 +33,13 @@
  */
 import { ByteReader, Utf8Cache } from "../base/bytes.ts";
 import { MAX_NESTING_DEPTH } from "../limits.ts";
-import { keyProblem } from "../record/key.ts";
+import { checkKey, keyProblem } from "../record/key.ts";
 import { type Field, float, int, object, str, type Value } from "../record/value.ts";
 import {
   checkObjectDepth,
   checkValueEnd,
-  FieldNameStack,
+  duplicateFieldName,
+  NAME_SCAN_LIMIT,
   readFieldNameLength,
   readFloat,
   readInt,
@@ -422,11 +423,12 @@ const plainFieldNames = new Utf8Cache();
 
 /**
  * The recursive reader of {@link decodePlainValue}: value_codec.ts's readValue with
- * plain JavaScript for its values, checking names as it does (FieldNameStack).
+ * plain JavaScript for its values. The names of the objects being read share one stack,
+ * so checking an object's names for repeats allocates nothing (up to NAME_SCAN_LIMIT).
  */
 class PlainValueReader {
   readonly #tagged: boolean;
-  readonly #names = new FieldNameStack();
+  readonly #names: string[] = [];
 
   constructor(floats: FloatReading) {
     this.#tagged = floats === "tagged";
@@ -456,17 +458,29 @@ class PlainValueReader {
     checkObjectDepth(depth);
     const object: KvObject = {};
     const names = this.#names;
-    names.begin();
+    const base = names.length;
+    // Past NAME_SCAN_LIMIT names a Set finds repeats, as value_codec's FieldNameCheck.
+    let many: Set<string> | undefined;
     try {
       for (let length = readFieldNameLength(reader); length !== 0;) {
         const name = reader.cachedUtf8(plainFieldNames, length, "field name");
-        names.add(name);
+        checkKey(name, "field name");
+        if (many === undefined) {
+          for (let at = base; at < names.length; at++) {
+            if (names[at] === name) duplicateFieldName(name);
+          }
+          names.push(name);
+          if (names.length - base > NAME_SCAN_LIMIT) many = new Set(names.slice(base));
+        } else {
+          if (many.has(name)) duplicateFieldName(name);
+          many.add(name);
+        }
         setField(object, name, this.value(reader, depth + 1));
         length = readFieldNameLength(reader);
       }
     } finally {
       // Also when a DecodeError unwinds: the stack is shared by every later read.
-      names.end();
+      names.length = base;
     }
     return object;
   }

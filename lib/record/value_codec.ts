@@ -25,7 +25,6 @@ import {
 import { MAX_NESTING_DEPTH } from "../limits.ts";
 import type { Field, Value } from "./value.ts";
 import { checkKey, checkKeyBytes } from "./key.ts";
-import { invariant } from "../base/invariant.ts";
 
 /** Tag byte of each value kind (ints take one of two, by sign). */
 export const ValueTag = {
@@ -153,18 +152,13 @@ const fieldNames = new Utf8Cache();
 function readObject(reader: ByteReader, depth: number): Value {
   checkObjectDepth(depth);
   const fields: Field[] = [];
-  objectNames.begin();
-  try {
-    while (true) {
-      const length = readFieldNameLength(reader);
-      if (length === 0) return { kind: "object", fields };
-      const name = reader.cachedUtf8(fieldNames, length, "field name");
-      objectNames.add(name);
-      fields.push([name, readValue(reader, depth + 1)]);
-    }
-  } finally {
-    // Also when a DecodeError unwinds: the stack is shared by every later read.
-    objectNames.end();
+  const names = new FieldNameCheck();
+  while (true) {
+    const length = readFieldNameLength(reader);
+    if (length === 0) return { kind: "object", fields };
+    const name = reader.cachedUtf8(fieldNames, length, "field name");
+    names.add(name);
+    fields.push([name, readValue(reader, depth + 1)]);
   }
 }
 
@@ -283,95 +277,29 @@ export function checkValueEnd(remaining: number): void {
  */
 export const NAME_SCAN_LIMIT = 16;
 
-/**
- * The field names of the objects being decoded, innermost last, checked as each is
- * added: a valid name (`checkKey`), and new in its object. Every open object's names
- * share one stack, so that an object of up to {@link NAME_SCAN_LIMIT} names is checked
- * by a scan and allocates nothing; past that a Set of its names takes over. A reader
- * brackets each object with `begin` and `end`, `end` also when a DecodeError unwinds.
- *
- * @example
- * ```ts
- * const names = new FieldNameStack();
- * names.begin();
- * names.add("age");
- * names.begin(); // a nested object: its names are its own
- * names.add("age");
- * names.end();
- * // names.add("age") now throws a DecodeError: the outer object has one
- * names.end();
- * ```
- */
-export class FieldNameStack {
+/** The field names of one object being decoded: each must be new and contain no `.`. */
+class FieldNameCheck {
   readonly #names: string[] = [];
-  /** Per open object: where its names start in #names. */
-  readonly #starts: number[] = [];
-  /** Per open object: the Set of its names once they outgrew the scan, else undefined. */
-  readonly #sets: (Set<string> | undefined)[] = [];
+  #set: Set<string> | undefined;
 
-  /**
-   * Opens an object: names added from now on belong to it until its `end`.
-   *
-   * @example
-   * ```ts
-   * new FieldNameStack().begin();
-   * ```
-   */
-  begin(): void {
-    this.#starts.push(this.#names.length);
-    this.#sets.push(undefined);
-  }
-
-  /**
-   * Adds `name` to the innermost open object; a DecodeError when it is not a valid name
-   * or that object has it already.
-   *
-   * @example
-   * ```ts
-   * const names = new FieldNameStack();
-   * names.begin();
-   * names.add("age"); // fine; a second "age" would be a DecodeError
-   * ```
-   */
+  /** Adds `name`; a DecodeError when it is not a valid name (`checkKey`) or came before in this object. */
   add(name: string): void {
     checkKey(name, "field name");
-    const level = this.#starts.length - 1;
-    invariant(level >= 0, "a field name added outside any object");
-    const set = this.#sets[level];
-    if (set !== undefined) {
-      if (set.has(name)) duplicateFieldName(name);
-      set.add(name);
+    const seen = this.#set === undefined ? this.#names.includes(name) : this.#set.has(name);
+    if (seen) duplicateFieldName(name);
+    if (this.#set !== undefined) {
+      this.#set.add(name);
       return;
     }
-    const names = this.#names;
-    const start = this.#starts[level];
-    for (let at = start; at < names.length; at++) {
-      if (names[at] === name) duplicateFieldName(name);
-    }
-    names.push(name);
-    if (names.length - start > NAME_SCAN_LIMIT) this.#sets[level] = new Set(names.slice(start));
+    this.#names.push(name);
+    if (this.#names.length > NAME_SCAN_LIMIT) this.#set = new Set(this.#names);
   }
 
-  /**
-   * Closes the innermost open object, forgetting its names.
-   *
-   * @example
-   * ```ts
-   * const names = new FieldNameStack();
-   * names.begin();
-   * names.end();
-   * ```
-   */
-  end(): void {
-    const start = this.#starts.pop();
-    invariant(start !== undefined, "an object ended that was never begun");
-    this.#names.length = start;
-    this.#sets.pop();
+  /** Names added so far. */
+  get count(): number {
+    return this.#set?.size ?? this.#names.length;
   }
 }
-
-/** The names of the objects readObject has open, checked for repeats. */
-const objectNames = new FieldNameStack();
 
 /**
  * Decodes exactly one value from `bytes`; trailing bytes are a DecodeError.

@@ -6,8 +6,6 @@ import { float, int, object, str, type Value, valueEquals } from "../../lib/reco
 import {
   decodeValue,
   encodeValue,
-  FieldNameStack,
-  NAME_SCAN_LIMIT,
   readValue,
   ValueTag,
   writeValue,
@@ -170,29 +168,4 @@ Deno.test("decodeValue on corrupted encodings throws only DecodeError", () => {
     ),
     { numRuns: 1000 },
   );
-});
-
-Deno.test("FieldNameStack refuses a repeat within one object, by scan and past NAME_SCAN_LIMIT, never across objects", () => {
-  for (const width of [2, NAME_SCAN_LIMIT + 4]) {
-    const names = new FieldNameStack();
-    names.begin();
-    for (let i = 0; i < width; i++) names.add(`f${i}`);
-    names.begin();
-    names.add("f0"); // its own object: the outer one's names do not count
-    names.end();
-    assert.throws(
-      () => names.add("f1"),
-      /^DecodeError: duplicate field name 'f1'/,
-      `width ${width}`,
-    );
-    names.add("inner"); // the inner object's names went with it
-    names.end();
-  }
-});
-
-Deno.test("decodeValue recovers after an error: names of the objects it left open are not held against the next read", () => {
-  const broken = encodeValue(object([["a", object([["b", int(1)], ["c", int(2)]])]])).slice(0, -3);
-  assert.throws(() => decodeValue(broken), DecodeError);
-  const good = object([["a", int(1)], ["b", int(2)], ["c", int(3)]]);
-  assert.ok(valueEquals(decodeValue(encodeValue(good)), good));
 });
