@@ -64,7 +64,7 @@
 import { counted, wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
-import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
+import { kProblem, someNamed } from "./cluster_k.ts";
 import { beingRemarked } from "./server_pool.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { missedPath, type PathMiss, QueryPathError, splitQueryPath } from "../record/query_path.ts";
@@ -1269,13 +1269,13 @@ export function serversAdvice(
   const otherList = untrusted("other list");
   const remarked = untrusted("being re-marked");
   const lines = [
-    ...unrepaired.length === 0 ? [] : [`run ${command} to repair ${namedServers(unrepaired)}`],
+    ...unrepaired.length === 0 ? [] : [`run ${command} to repair ${someNamed(unrepaired)}`],
     ...otherList.length === 0 ? [] : [
-      `${namedServers(otherList)} ${wasOrWere(otherList.length)} ` +
+      `${someNamed(otherList)} ${wasOrWere(otherList.length)} ` +
       `${REPAIRED_UNDER_OTHER_LIST}: ${otherListAdvice(command)}`,
     ],
     ...remarked.length === 0 ? [] : [
-      `${namedServers(remarked)} ${remarked.length === 1 ? "is" : "are"} ` +
+      `${someNamed(remarked)} ${remarked.length === 1 ? "is" : "are"} ` +
       beingRemarked(remarked.length),
     ],
   ];
@@ -1289,12 +1289,6 @@ type Distrust = "unrepaired" | "other list" | "being re-marked";
 function distrust(report: AdvisedServer): Distrust {
   if (report.beingRemarked === true) return "being re-marked";
   return report.repairedUnderOtherList === true ? "other list" : "unrepaired";
-}
-
-/** `servers` joined, at most {@link MAX_NAMED_SERVERS} of them named. */
-function namedServers(servers: readonly string[]): string {
-  return servers.slice(0, MAX_NAMED_SERVERS).join(", ") +
-    (servers.length > MAX_NAMED_SERVERS ? ` and ${servers.length - MAX_NAMED_SERVERS} more` : "");
 }
 
 /**
