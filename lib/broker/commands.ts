@@ -1131,24 +1131,8 @@ function humanLines(
   }
   switch (answer.op) {
     case "GET":
-    case "QUERY": {
-      // Keys as a command reads them back: `GET "q:1"`, where a bare q:1 does not parse. A
-      // QUERY's key is its path joined with '.', which no name holds: each name on its own.
-      const key = (answer as { key: string }).key.split(".").map(formatName).join(".");
-      if ("value" in answer) {
-        return [`${paint("cyan", key)} : ${formatValue(answer.value, dialect)}`];
-      }
-      if ("encoded" in answer) {
-        return [`${paint("cyan", key)} : ${formatValue(decodeValue(answer.encoded), dialect)}`];
-      }
-      const { missing } = answer as { missing?: Missing };
-      return [
-        paint(
-          "yellow",
-          `NOT FOUND: ${missing === undefined ? key : missingText(missing, key, dialect)}`,
-        ),
-      ];
-    }
+    case "QUERY":
+      return readLines(answer, dialect, paint);
     case "DELETE": {
       const { key, deleted } = answer as { key: string; deleted: boolean };
       return [
@@ -1159,27 +1143,8 @@ function humanLines(
     }
     case "PUT":
       return [paint("green", `STORED: ${formatName((answer as { key: string }).key)}`)];
-    case "KEYS": {
-      const { keys, next, prefix, limit, after } = answer as Extract<Answer, { op: "KEYS" }>;
-      // One a line, for a script to take (`kv keys | …`): as stored, or `."…"` for a key
-      // that could not be told for sure so, which the one-shot commands read back.
-      const lines = keys.map(listedKey);
-      if (keys.length === 0) {
-        const since = after === undefined ? "" : ` after '${oneLine(after)}'`;
-        // Without a prefix every key matches: none at all is said plainly.
-        const start = prefix === "" ? "" : ` start with '${oneLine(prefix)}'`;
-        lines.push(paint("yellow", `NO KEYS${start}${since}${patternNote(prefix)}`));
-      }
-      if (next !== undefined) {
-        lines.push(
-          paint(
-            "dim",
-            `(first ${limit}; more match — next page: ${nextPage(prefix, limit, next)})`,
-          ),
-        );
-      }
-      return lines;
-    }
+    case "KEYS":
+      return keysLines(answer as Extract<Answer, { op: "KEYS" }>, paint, nextPage);
     case "SERVERS":
       return serverLines((answer as Extract<Answer, { op: "SERVERS" }>).servers, paint, repair);
     case "HELP":
@@ -1187,6 +1152,50 @@ function humanLines(
     default:
       return [];
   }
+}
+
+/** A GET's or QUERY's line: the key and its value, or NOT FOUND and why. */
+function readLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
+  // Keys as a command reads them back: `GET "q:1"`, where a bare q:1 does not parse. A
+  // QUERY's key is its path joined with '.', which no name holds: each name on its own.
+  const key = (answer as { key: string }).key.split(".").map(formatName).join(".");
+  if ("value" in answer) {
+    return [`${paint("cyan", key)} : ${formatValue(answer.value, dialect)}`];
+  }
+  if ("encoded" in answer) {
+    return [`${paint("cyan", key)} : ${formatValue(decodeValue(answer.encoded), dialect)}`];
+  }
+  const { missing } = answer as { missing?: Missing };
+  return [
+    paint(
+      "yellow",
+      `NOT FOUND: ${missing === undefined ? key : missingText(missing, key, dialect)}`,
+    ),
+  ];
+}
+
+/** KEYS' lines: the keys, one a line, then NO KEYS when there are none, or the next page. */
+function keysLines(
+  answer: Extract<Answer, { op: "KEYS" }>,
+  paint: Paint,
+  nextPage: NonNullable<FormatOptions["keysNextPage"]>,
+): string[] {
+  const { keys, next, prefix, limit, after } = answer;
+  // One a line, for a script to take (`kv keys | …`): as stored, or `."…"` for a key
+  // that could not be told for sure so, which the one-shot commands read back.
+  const lines = keys.map(listedKey);
+  if (keys.length === 0) {
+    const since = after === undefined ? "" : ` after '${oneLine(after)}'`;
+    // Without a prefix every key matches: none at all is said plainly.
+    const start = prefix === "" ? "" : ` start with '${oneLine(prefix)}'`;
+    lines.push(paint("yellow", `NO KEYS${start}${since}${patternNote(prefix)}`));
+  }
+  if (next !== undefined) {
+    lines.push(
+      paint("dim", `(first ${limit}; more match — next page: ${nextPage(prefix, limit, next)})`),
+    );
+  }
+  return lines;
 }
 
 /**
