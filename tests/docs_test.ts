@@ -2,7 +2,8 @@
  * Keeps the documentation whole, in the style of Deno's standard library:
  *
  * - every symbol a lib/ module exports has JSDoc, and every exported function and class
- *   has an `@example` in it (a class's own JSDoc, not only its constructor's); exported
+ *   has an `@example` in it (a class's own JSDoc, not only its constructor's), as has
+ *   every public method of an exported class (getters need JSDoc only); exported
  *   constants, interfaces, type aliases and enums need JSDoc but no example. A
  *   re-export (`export { x } from "./y.ts"`) is checked where `x` is declared.
  * - `deno doc --lint mod.ts`, the library's public surface, reports nothing.
@@ -60,12 +61,29 @@ interface JsDoc {
   readonly tags?: readonly { readonly kind: string }[];
 }
 
+/** Where `deno doc --json` found a declaration; `line` counts from 0. */
+interface Location {
+  readonly filename: string;
+  readonly line: number;
+}
+
+/** One method (or getter, setter) of a class (`deno doc --json`, format version 2). */
+interface Method {
+  readonly name: string;
+  /** "method", "getter" or "setter". */
+  readonly kind: string;
+  readonly accessibility?: string;
+  readonly location: Location;
+  readonly jsDoc?: JsDoc;
+}
+
 /** One declaration of an exported symbol (`deno doc --json`, format version 2). */
 interface Declaration {
   readonly kind: string;
-  /** `line` counts from 0. */
-  readonly location: { readonly filename: string; readonly line: number };
+  readonly location: Location;
   readonly jsDoc?: JsDoc;
+  /** A class's members. */
+  readonly def?: { readonly methods?: readonly Method[] };
 }
 
 /** The output of `deno doc --json` for several files. */
@@ -79,6 +97,32 @@ interface DocOutput {
 
 /** Declaration kinds that must carry an `@example`. */
 const NEEDS_EXAMPLE = new Set(["function", "class"]);
+
+/**
+ * Public methods of exported classes still without an `@example`, as "path Class.method":
+ * all in folders other helpers held when the method check came (S35). Add the example and
+ * take the entry out; the test fails on an entry whose method has one, or no longer exists.
+ */
+const METHODS_AWAITING_EXAMPLES: ReadonlySet<string> = new Set([
+  "lib/cli/server_process.ts ServerProcess.start",
+  "lib/cli/server_process.ts ServerProcess.signal",
+  "lib/cli/server_process.ts ServerProcess.stop",
+  "lib/cli/server_process.ts ServerProcess.kill",
+  "lib/cli/server_process.ts ServerProcess.[Symbol.asyncDispose]",
+  "lib/cli/server_process.ts ServerProcess.restart",
+  "lib/http/metrics.ts Metrics.observe",
+  "lib/server/dir_lock.ts DirLock.release",
+  "lib/server/snapshot.ts SnapshotWriter.create",
+  "lib/server/snapshot.ts SnapshotWriter.add",
+  "lib/server/snapshot.ts SnapshotWriter.finish",
+  "lib/server/storage_log.ts FileChunkReader.consume",
+  "lib/server/storage_log.ts FileChunkReader.fill",
+  "lib/server/storage_log.ts StorageLog.create",
+  "lib/server/storage_log.ts StorageLog.appendDelete",
+  "lib/server/storage_log.ts StorageLog.flush",
+  "lib/server/storage_log.ts StorageLog.sync",
+  "lib/server/storage_log.ts StorageLog.close",
+]);
 
 function* walk(directory: URL): Generator<string> {
   for (const entry of Deno.readDirSync(directory)) {
@@ -113,19 +157,39 @@ async function docJson(files: readonly string[]): Promise<DocOutput> {
   return doc;
 }
 
+/** A path relative to the repository, for `filename` under it. */
+function relative(filename: string): string {
+  return filename.startsWith(ROOT.href) ? filename.slice(ROOT.href.length) : filename;
+}
+
 /**
- * Each exported symbol of `doc` that lacks JSDoc, or an `@example` when it is a function
- * or class: `lib/x.ts:12 name: what is missing`.
+ * The public methods (not getters or setters) of class `name` declared as `declaration`
+ * that have no `@example`, as "path Class.method".
  */
-function undocumented(doc: DocOutput): string[] {
+function methodsWithoutExamples(name: string, declaration: Declaration): string[] {
+  const missing: string[] = [];
+  for (const method of declaration.def?.methods ?? []) {
+    if (method.kind !== "method" || method.accessibility === "private") continue;
+    if (method.jsDoc?.tags?.some((tag) => tag.kind === "example")) continue;
+    missing.push(`${relative(method.location.filename)} ${name}.${method.name}`);
+  }
+  return missing;
+}
+
+/**
+ * Each exported symbol of `doc` that lacks JSDoc, or an `@example` when it is a function,
+ * a class or a public method of one (but those `allowed`): `lib/x.ts:12 name: what is
+ * missing`.
+ */
+function undocumented(doc: DocOutput, allowed: ReadonlySet<string> = new Set()): string[] {
   const problems: string[] = [];
   for (const node of Object.values(doc.nodes)) {
     for (const symbol of node.symbols) {
       for (const declaration of symbol.declarations) {
         if (declaration.kind === "reference") continue;
-        const { filename, line } = declaration.location;
-        const path = filename.startsWith(ROOT.href) ? filename.slice(ROOT.href.length) : filename;
-        const where = `${path}:${line + 1} ${symbol.name}`;
+        const where = `${relative(declaration.location.filename)}:${
+          declaration.location.line + 1
+        } ${symbol.name}`;
         const jsDoc = declaration.jsDoc;
         if ((jsDoc?.doc ?? "").trim() === "") {
           problems.push(`${where}: exported ${declaration.kind} without JSDoc`);
@@ -134,21 +198,40 @@ function undocumented(doc: DocOutput): string[] {
         if (NEEDS_EXAMPLE.has(declaration.kind) && !hasExample) {
           problems.push(`${where}: exported ${declaration.kind} without an @example`);
         }
+        if (declaration.kind !== "class") continue;
+        for (const method of methodsWithoutExamples(symbol.name, declaration)) {
+          if (!allowed.has(method)) problems.push(`${method}: public method without an @example`);
+        }
       }
     }
   }
   return problems.sort();
 }
 
-Deno.test("every export of lib/ has JSDoc, and every function and class an @example", async () => {
+Deno.test("every export of lib/ has JSDoc, and every function, class and public method an @example", async () => {
   const files = [...walk(LIB)];
   const doc = await docJson(files);
   assert.equal(Object.keys(doc.nodes).length, files.length, "deno doc read every lib/ file");
-  const problems = undocumented(doc);
+  const problems = undocumented(doc, METHODS_AWAITING_EXAMPLES);
   assert.deepEqual(problems, [], `undocumented exports:\n${problems.join("\n")}`);
+  const awaiting = new Set<string>();
+  for (const node of Object.values(doc.nodes)) {
+    for (const symbol of node.symbols) {
+      for (const declaration of symbol.declarations) {
+        if (declaration.kind !== "class") continue;
+        for (const method of methodsWithoutExamples(symbol.name, declaration)) awaiting.add(method);
+      }
+    }
+  }
+  const stale = [...METHODS_AWAITING_EXAMPLES].filter((method) => !awaiting.has(method));
+  assert.deepEqual(
+    stale,
+    [],
+    "these have an @example now (or are gone): take them out of the list",
+  );
 });
 
-Deno.test("the docs check names an export without JSDoc, and a function or class without an example", async () => {
+Deno.test("the docs check names an export without JSDoc, and a function, class or public method without an example", async () => {
   const dir = await Deno.makeTempDir({ prefix: "kv-docs-test-" });
   try {
     const file = `${dir}/sample.ts`;
@@ -183,6 +266,12 @@ Deno.test("the docs check names an export without JSDoc, and a function or class
         "   * ```",
         "   */",
         "  constructor() {}",
+        "  /** Opens it: a method, so it needs an example. */",
+        "  open(): void {}",
+        "  /** Its size: a getter needs none. */",
+        "  get size(): number {",
+        "    return 1;",
+        "  }",
         "}",
         "",
       ].join("\n"),
@@ -191,6 +280,7 @@ Deno.test("the docs check names an export without JSDoc, and a function or class
       problem.slice(problem.lastIndexOf("/") + 1)
     );
     assert.deepEqual(problems, [
+      "sample.ts Box.open: public method without an @example",
       "sample.ts:1 LIMIT: exported variable without JSDoc",
       "sample.ts:19 Box: exported class without an @example",
       "sample.ts:3 next: exported function without an @example",

@@ -431,8 +431,9 @@ export class ByteWriter {
 }
 
 /**
- * Where {@link ByteReader.f64} copies a double's 8 bytes to read them: values carry
- * floats, and a DataView made per reader to read them cost more than the copy.
+ * Where {@link ByteReader.f64} copies a double's 8 bytes to read them, and
+ * {@link writeF64} makes them: values carry floats, and a DataView made per reader (or
+ * over each target) cost more than the copy.
  */
 const FLOAT_BYTES = new Uint8Array(8);
 const FLOAT_VIEW = new DataView(FLOAT_BYTES.buffer);
@@ -526,6 +527,23 @@ export class ByteReader {
    */
   u32(what = "u32"): number {
     return this.#dataView.getUint32(this.#take(4, what));
+  }
+
+  /**
+   * Reads a u32 count of items that each take at least `minBytesEach` bytes, and checks
+   * that the bytes left can hold them (see {@link checkCountFits}) before the caller
+   * sizes anything by it.
+   *
+   * @example
+   * ```ts
+   * new ByteReader(new Uint8Array([0, 0, 0, 2, 1, 2])).count("entry count", 1); // 2
+   * // [0, 0, 0, 9, 1, 2] throws a DecodeError, "entry count 9 exceeds the bytes"
+   * ```
+   */
+  count(what: string, minBytesEach: number): number {
+    const count = this.u32(what);
+    checkCountFits(count, minBytesEach, this.remaining, what);
+    return count;
   }
 
   /**
@@ -687,6 +705,26 @@ export class ByteReader {
 }
 
 /**
+ * Throws a DecodeError when `count` items of at least `minBytesEach` bytes each cannot
+ * fit in the `remaining` bytes: a count read from the input is a lie then, and checking
+ * it first keeps a lie from sizing an allocation. `what` names the count in the error.
+ *
+ * @example
+ * ```ts
+ * checkCountFits(3, 5, 15, "key count"); // fine: 3 keys of 5 bytes or more fit in 15
+ * // checkCountFits(4, 5, 15, "key count") throws a DecodeError, "key count 4 exceeds the bytes"
+ * ```
+ */
+export function checkCountFits(
+  count: number,
+  minBytesEach: number,
+  remaining: number,
+  what: string,
+): void {
+  if (count * minBytesEach > remaining) throw new DecodeError(`${what} ${count} exceeds the bytes`);
+}
+
+/**
  * Copies `source[start, end)` into `target` at `at`, which has room for it, and returns
  * the offset just past the copy. Short runs are copied by hand: for a few bytes a
  * subarray and `set` cost more than the loop.
@@ -712,6 +750,22 @@ export function copyBytes(
 
 /** Most bytes a varint of a safe integer takes: 8 × 7 = 56 bits ≥ 53. */
 export const MAX_VARINT_BYTES = 8;
+
+/**
+ * Writes `value` as an IEEE 754 double, big-endian (as {@link ByteWriter.f64} does),
+ * into `target` at `offset`, which must have room for its 8 bytes; returns the offset
+ * just past it.
+ *
+ * @example
+ * ```ts
+ * const target = new Uint8Array(9);
+ * writeF64(target, 1, 1.5); // 9: target is [0, 63, 248, 0, 0, 0, 0, 0, 0]
+ * ```
+ */
+export function writeF64(target: Uint8Array, offset: number, value: number): number {
+  FLOAT_VIEW.setFloat64(0, value);
+  return copyBytes(target, offset, FLOAT_BYTES, 0, FLOAT_BYTES.length);
+}
 
 /**
  * Writes `value` (a safe integer ≥ 0) as an unsigned LEB128 varint into `target` at

@@ -385,6 +385,18 @@ export class LineEditor {
    * that goes on over several lines ({@link LineEditorOptions.continues}) is read whole:
    * `line` is its lines joined, `tooManyLines` one with too many, `unfinished` one given up
    * by Ctrl-D; the end of input in its middle is `eof`, and it is not run.
+   *
+   * @example
+   * ```ts
+   * // A scripted terminal: the end of input at once.
+   * const editor = new LineEditor({
+   *   prompt: "> ",
+   *   input: { read: () => Promise.resolve(null), setRaw() {} },
+   *   output: { writeSync: (bytes) => bytes.length },
+   * });
+   * await editor.readLine(); // { kind: "eof" }
+   * editor.close();
+   * ```
    */
   async readLine(): Promise<EditResult> {
     invariant(!this.#closed && !this.#editing, "one readLine at a time, before close");
@@ -464,6 +476,17 @@ export class LineEditor {
    * while a line is being read (the program told to stop, SIGTERM), it leaves that line on
    * the screen as typed, hint erased, with the cursor at the start of the next, and the
    * readLine answers `eof`: a shell prompt then starts on a line of its own.
+   *
+   * @example
+   * ```ts
+   * // A scripted terminal: the end of input at once.
+   * const editor = new LineEditor({
+   *   prompt: "> ",
+   *   input: { read: () => Promise.resolve(null), setRaw() {} },
+   *   output: { writeSync: (bytes) => bytes.length },
+   * });
+   * editor.close(); // the terminal leaves raw mode
+   * ```
    */
   close(): void {
     if (this.#closed) return;

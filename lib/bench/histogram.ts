@@ -80,7 +80,16 @@ export class LatencyHistogram {
     return this.#count === 0 ? 0 : this.#sumMs / this.#count;
   }
 
-  /** Records one latency in milliseconds (≥ 0; a clock step backwards counts as 0). */
+  /**
+   * Records one latency in milliseconds (≥ 0; a clock step backwards counts as 0).
+   *
+   * @example
+   * ```ts
+   * const histogram = new LatencyHistogram();
+   * histogram.record(2.5);
+   * histogram.maxMs; // 2.5
+   * ```
+   */
   record(ms: number): void {
     const value = Math.max(0, ms);
     const micros = Math.min(Math.round(value * MICROSECONDS_PER_MS), MAX_BUCKETED_MICROS);

@@ -94,14 +94,6 @@ export function isBenchKey(key: string): boolean {
   return BENCH_KEY.test(key);
 }
 
-/** 2⁻³², to turn a 32-bit random word into a fraction. */
-const INVERSE_TWO_POW_32 = 1 / 2 ** 32;
-
-/** A random fraction in [0, 1) with 32 random bits. */
-function fraction(random: Sfc32): number {
-  return random.nextUint32() * INVERSE_TWO_POW_32;
-}
-
 /**
  * Zipfian ranks 0..n−1 (rank 0 most frequent) by the method of Gray et al.,
  * "Quickly generating billion-record synthetic databases" (SIGMOD 1994), as
@@ -160,9 +152,17 @@ export class Zipfian {
     this.#eta = (1 - (2 / count) ** (1 - this.#theta)) / (1 - this.#zeta2 / this.#zetaN);
   }
 
-  /** One rank. */
+  /**
+   * One rank.
+   *
+   * @example
+   * ```ts
+   * import { Sfc32 } from "../gen/prng.ts";
+   * new Zipfian(10, ZIPFIAN_CONSTANT).next(new Sfc32(1)); // a rank in 0..9, 0 most often
+   * ```
+   */
   next(random: Sfc32): number {
-    const u = fraction(random);
+    const u = random.nextFraction();
     const uz = u * this.#zetaN;
     if (uz < 1) return 0;
     if (uz < this.#zeta2) return Math.min(1, this.#count - 1);
@@ -250,7 +250,15 @@ export class OperationPicker {
     return this.#acknowledged;
   }
 
-  /** The next operation. */
+  /**
+   * The next operation.
+   *
+   * @example
+   * ```ts
+   * const picker = new OperationPicker({ workload: "C", distribution: "uniform", recordCount: 10, seed: 7 });
+   * picker.next(); // { kind: "read", index: 0..9 }: workload C only reads
+   * ```
+   */
   next(): Operation {
     const kind = this.#pickKind();
     if (kind === "insert") return { kind, index: this.#nextInsert++ };
@@ -259,7 +267,16 @@ export class OperationPicker {
     return { kind, index, scanLength: 1 + this.#random.nextBelow(MAX_SCAN_LENGTH) };
   }
 
-  /** Records that the insert of `index` finished, so reads may pick it. */
+  /**
+   * Records that the insert of `index` finished, so reads may pick it.
+   *
+   * @example
+   * ```ts
+   * const picker = new OperationPicker({ workload: "D", distribution: "zipfian", recordCount: 10, seed: 7 });
+   * const operation = picker.next();
+   * if (operation.kind === "insert") picker.acknowledge(operation.index); // recordCount grows
+   * ```
+   */
   acknowledge(index: number): void {
     invariant(index >= this.#acknowledged && index < this.#nextInsert, "acknowledged an insert");
     this.#pendingAcks.add(index);
@@ -267,7 +284,7 @@ export class OperationPicker {
   }
 
   #pickKind(): OperationKind {
-    const u = fraction(this.#random);
+    const u = this.#random.nextFraction();
     for (let i = 0; i < this.#kinds.length - 1; i++) {
       if (u < this.#cumulative[i]) return this.#kinds[i];
     }
@@ -276,7 +293,7 @@ export class OperationPicker {
 
   #pickExisting(): number {
     const count = this.#acknowledged;
-    if (this.#distribution === "uniform") return Math.floor(fraction(this.#random) * count);
+    if (this.#distribution === "uniform") return Math.floor(this.#random.nextFraction() * count);
     if (count > this.#zipfian.count) this.#zipfian.grow(count);
     const rank = this.#zipfian.next(this.#random);
     // Workload D: the newest records are the hottest (YCSB's "latest" distribution).

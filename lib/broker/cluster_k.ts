@@ -87,10 +87,7 @@ export function defaultKNotice(
 ): string {
   const fixed = `no server records a k, so k=${DEFAULT_K} (the default) is now the cluster's`;
   if (unrecorded.length > 0) {
-    const which = unrecorded.slice(0, MAX_NAMED_SERVERS).join(", ") +
-      (unrecorded.length > MAX_NAMED_SERVERS
-        ? ` and ${unrecorded.length - MAX_NAMED_SERVERS} more`
-        : "");
+    const which = someNamed(unrecorded);
     const logs = unrecorded.length === 1 ? "its log says" : "their logs say";
     return `${fixed}, but ${which} could not record it (${logs} why: a full disk, say); ` +
       `once that is fixed, record it with ${repair} -k ${DEFAULT_K}`;
@@ -404,9 +401,25 @@ function keptOtherK(pool: ServerPool, k: number): string[] {
 export function namedServers(
   down: readonly { readonly server: string; readonly error: string }[],
 ): string {
-  return down.slice(0, MAX_NAMED_SERVERS)
-    .map(({ server, error }) => `${server}: ${withoutOsDetail(error)}`).join("; ") +
-    (down.length > MAX_NAMED_SERVERS ? `; and ${down.length - MAX_NAMED_SERVERS} more` : "");
+  return someNamed(down.map(({ server, error }) => `${server}: ${withoutOsDetail(error)}`), "; ");
+}
+
+/**
+ * The first {@link MAX_NAMED_SERVERS} of `names` joined by `separator`, then how many more
+ * there are: ids read `a, b, c and 2 more`; clauses joined by `; ` keep it before the rest,
+ * `a: why; b: why; c: why; and 2 more`.
+ *
+ * @example
+ * ```ts
+ * someNamed(["a", "b", "c", "d", "e"]); // "a, b, c and 2 more"
+ * someNamed(["a: down", "b: down"], "; "); // "a: down; b: down"
+ * ```
+ */
+export function someNamed(names: readonly string[], separator: ", " | "; " = ", "): string {
+  const named = names.slice(0, MAX_NAMED_SERVERS).join(separator);
+  const more = names.length - MAX_NAMED_SERVERS;
+  if (more <= 0) return named;
+  return `${named}${separator === "; " ? ";" : ""} and ${more} more`;
 }
 
 /**

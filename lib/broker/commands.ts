@@ -64,7 +64,7 @@
 import { counted, wasOrWere } from "../base/plural.ts";
 import { invariant } from "../base/invariant.ts";
 import { type Broker, type EncodedLookup, LATENCY_DIGITS, type ServerReport } from "./broker.ts";
-import { kProblem, MAX_NAMED_SERVERS } from "./cluster_k.ts";
+import { kProblem, someNamed } from "./cluster_k.ts";
 import { beingRemarked } from "./server_pool.ts";
 import { MAX_KEYS_LIMIT } from "../limits.ts";
 import { missedPath, type PathMiss, QueryPathError, splitQueryPath } from "../record/query_path.ts";
@@ -1131,24 +1131,8 @@ function humanLines(
   }
   switch (answer.op) {
     case "GET":
-    case "QUERY": {
-      // Keys as a command reads them back: `GET "q:1"`, where a bare q:1 does not parse. A
-      // QUERY's key is its path joined with '.', which no name holds: each name on its own.
-      const key = (answer as { key: string }).key.split(".").map(formatName).join(".");
-      if ("value" in answer) {
-        return [`${paint("cyan", key)} : ${formatValue(answer.value, dialect)}`];
-      }
-      if ("encoded" in answer) {
-        return [`${paint("cyan", key)} : ${formatValue(decodeValue(answer.encoded), dialect)}`];
-      }
-      const { missing } = answer as { missing?: Missing };
-      return [
-        paint(
-          "yellow",
-          `NOT FOUND: ${missing === undefined ? key : missingText(missing, key, dialect)}`,
-        ),
-      ];
-    }
+    case "QUERY":
+      return readLines(answer, dialect, paint);
     case "DELETE": {
       const { key, deleted } = answer as { key: string; deleted: boolean };
       return [
@@ -1159,27 +1143,8 @@ function humanLines(
     }
     case "PUT":
       return [paint("green", `STORED: ${formatName((answer as { key: string }).key)}`)];
-    case "KEYS": {
-      const { keys, next, prefix, limit, after } = answer as Extract<Answer, { op: "KEYS" }>;
-      // One a line, for a script to take (`kv keys | …`): as stored, or `."…"` for a key
-      // that could not be told for sure so, which the one-shot commands read back.
-      const lines = keys.map(listedKey);
-      if (keys.length === 0) {
-        const since = after === undefined ? "" : ` after '${oneLine(after)}'`;
-        // Without a prefix every key matches: none at all is said plainly.
-        const start = prefix === "" ? "" : ` start with '${oneLine(prefix)}'`;
-        lines.push(paint("yellow", `NO KEYS${start}${since}${patternNote(prefix)}`));
-      }
-      if (next !== undefined) {
-        lines.push(
-          paint(
-            "dim",
-            `(first ${limit}; more match — next page: ${nextPage(prefix, limit, next)})`,
-          ),
-        );
-      }
-      return lines;
-    }
+    case "KEYS":
+      return keysLines(answer as Extract<Answer, { op: "KEYS" }>, paint, nextPage);
     case "SERVERS":
       return serverLines((answer as Extract<Answer, { op: "SERVERS" }>).servers, paint, repair);
     case "HELP":
@@ -1187,6 +1152,50 @@ function humanLines(
     default:
       return [];
   }
+}
+
+/** A GET's or QUERY's line: the key and its value, or NOT FOUND and why. */
+function readLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
+  // Keys as a command reads them back: `GET "q:1"`, where a bare q:1 does not parse. A
+  // QUERY's key is its path joined with '.', which no name holds: each name on its own.
+  const key = (answer as { key: string }).key.split(".").map(formatName).join(".");
+  if ("value" in answer) {
+    return [`${paint("cyan", key)} : ${formatValue(answer.value, dialect)}`];
+  }
+  if ("encoded" in answer) {
+    return [`${paint("cyan", key)} : ${formatValue(decodeValue(answer.encoded), dialect)}`];
+  }
+  const { missing } = answer as { missing?: Missing };
+  return [
+    paint(
+      "yellow",
+      `NOT FOUND: ${missing === undefined ? key : missingText(missing, key, dialect)}`,
+    ),
+  ];
+}
+
+/** KEYS' lines: the keys, one a line, then NO KEYS when there are none, or the next page. */
+function keysLines(
+  answer: Extract<Answer, { op: "KEYS" }>,
+  paint: Paint,
+  nextPage: NonNullable<FormatOptions["keysNextPage"]>,
+): string[] {
+  const { keys, next, prefix, limit, after } = answer;
+  // One a line, for a script to take (`kv keys | …`): as stored, or `."…"` for a key
+  // that could not be told for sure so, which the one-shot commands read back.
+  const lines = keys.map(listedKey);
+  if (keys.length === 0) {
+    const since = after === undefined ? "" : ` after '${oneLine(after)}'`;
+    // Without a prefix every key matches: none at all is said plainly.
+    const start = prefix === "" ? "" : ` start with '${oneLine(prefix)}'`;
+    lines.push(paint("yellow", `NO KEYS${start}${since}${patternNote(prefix)}`));
+  }
+  if (next !== undefined) {
+    lines.push(
+      paint("dim", `(first ${limit}; more match — next page: ${nextPage(prefix, limit, next)})`),
+    );
+  }
+  return lines;
 }
 
 /**
@@ -1269,13 +1278,13 @@ export function serversAdvice(
   const otherList = untrusted("other list");
   const remarked = untrusted("being re-marked");
   const lines = [
-    ...unrepaired.length === 0 ? [] : [`run ${command} to repair ${namedServers(unrepaired)}`],
+    ...unrepaired.length === 0 ? [] : [`run ${command} to repair ${someNamed(unrepaired)}`],
     ...otherList.length === 0 ? [] : [
-      `${namedServers(otherList)} ${wasOrWere(otherList.length)} ` +
+      `${someNamed(otherList)} ${wasOrWere(otherList.length)} ` +
       `${REPAIRED_UNDER_OTHER_LIST}: ${otherListAdvice(command)}`,
     ],
     ...remarked.length === 0 ? [] : [
-      `${namedServers(remarked)} ${remarked.length === 1 ? "is" : "are"} ` +
+      `${someNamed(remarked)} ${remarked.length === 1 ? "is" : "are"} ` +
       beingRemarked(remarked.length),
     ],
   ];
@@ -1289,12 +1298,6 @@ type Distrust = "unrepaired" | "other list" | "being re-marked";
 function distrust(report: AdvisedServer): Distrust {
   if (report.beingRemarked === true) return "being re-marked";
   return report.repairedUnderOtherList === true ? "other list" : "unrepaired";
-}
-
-/** `servers` joined, at most {@link MAX_NAMED_SERVERS} of them named. */
-function namedServers(servers: readonly string[]): string {
-  return servers.slice(0, MAX_NAMED_SERVERS).join(", ") +
-    (servers.length > MAX_NAMED_SERVERS ? ` and ${servers.length - MAX_NAMED_SERVERS} more` : "");
 }
 
 /**

@@ -63,6 +63,7 @@ import { ProgressBar } from "../base/progress.ts";
 import { ByteWriter } from "../base/bytes.ts";
 import {
   endsInsideRecord,
+  isBlankLineBytes,
   parseRecordLine,
   parseRecordLineInto,
   RecordParseError,
@@ -75,7 +76,7 @@ import {
   type ServerPool,
 } from "./server_pool.ts";
 import { describeError } from "../base/describe_error.ts";
-import { ErrorCode, errorCodeName } from "../protocol/mod.ts";
+import { ErrorCode, errorCodeName, type PutManyRefusal } from "../protocol/mod.ts";
 import { ServerError } from "../protocol/client.ts";
 import {
   MAX_PUT_MANY_ITEMS,
@@ -339,7 +340,7 @@ class IndexRun {
       this.#skip(`${line.lineNumber}: ${line.error}`);
       return;
     }
-    if (isBlankBytes(line.bytes)) return;
+    if (isBlankLineBytes(line.bytes)) return;
     if (this.#openDepth !== undefined && this.#continuesRecord(line.bytes)) return;
     let key: string;
     try {
@@ -748,6 +749,20 @@ class RecordGroup {
  */
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
+/** A PUT_MANY batch on its way to one server, and what its answer is judged by. */
+interface SentBatch {
+  /** The server's index in the pool. */
+  readonly index: number;
+  /** The server's id, for messages. */
+  readonly where: string;
+  readonly connection: ServerConnection;
+  /** Whether the server was trusted (repaired) when the batch was sent. */
+  readonly repaired: boolean;
+  /** The batch's records, by item. */
+  readonly records: Int32Array;
+  readonly items: PutManyItems;
+}
+
 /**
  * The PUT_MANY being gathered for each server: every record goes into the batch of
  * each of its k servers, and each batch leaves as one request.
@@ -941,67 +956,85 @@ class ReplicaBatches {
     // A copy: the answer comes after this list has been reused for the next batch.
     const records = this.#records[index].slice(0, this.#recordCounts[index]);
     this.#recordCounts[index] = 0;
-    const where = pool.servers[index].id;
     // The batch goes with its request (a STALE refusal is written again from it); the
     // server's next batch gathers in a spare one.
     const items = this.#items[index];
     this.#items[index] = this.#spare.pop() ?? new PutManyItems();
-    // Judged when sent, as the broker's requests are (ServerPool.call): a server marked
-    // repaired while the answer is on the way may have stored these before its refill.
-    const repaired = pool.trusts(connection.state);
+    const batch: SentBatch = {
+      index,
+      where: pool.servers[index].id,
+      connection,
+      // Judged when sent, as the broker's requests are (ServerPool.call): a server marked
+      // repaired while the answer is on the way may have stored these before its refill.
+      repaired: pool.trusts(connection.state),
+      records,
+      items,
+    };
     connection.putMany(items).then(
-      (refusals) => {
-        let bounds: PutManyBounds | undefined;
-        for (const refusal of refusals) {
-          const record = records[refusal.index];
-          invariant(record !== undefined, "a refusal names an item of the batch");
-          // Another broker wrote the key since this record was stamped (STALE): write it
-          // again after that version. Or the server would not take it: write it again
-          // where a PUT would.
-          if (refusal.version !== undefined || this.#passesOn(refusal.code)) {
-            if (refusal.version !== undefined) this.#broker.clock.observe(refusal.version);
-            bounds ??= readPutManyItems(items.bytes(), 0, items.itemCount);
-            group.retry(
-              record,
-              itemValue(items, bounds, refusal.index),
-              itemVersion(items, bounds, refusal.index),
-            );
-          } else {
-            group.fail(record, `${where}: ${errorCodeName(refusal.code)}: ${refusal.message}`);
-          }
-        }
-        for (let item = 0; item < records.length; item++) {
-          if (group.settle(records[item], connection, repaired)) continue;
-          bounds ??= readPutManyItems(items.bytes(), 0, items.itemCount);
-          group.rewrite(
-            records[item],
-            itemValue(items, bounds, item),
-            itemVersion(items, bounds, item),
-          );
-        }
-      },
-      (error) => {
-        const unreachable = pool.fail(index, connection, error);
-        const reason = `${where}: ${describeError(error)}`;
-        // Under the sloppy rule a record whose server went away, or refused the batch
-        // whole (READ_ONLY), is written again, by the broker's PUT, to the first k
-        // servers of its list that are reachable now and take it.
-        const refused = error instanceof ServerError && this.#passesOn(error.code);
-        const again = refused || (unreachable && this.#broker.writes === "sloppy");
-        const bounds = again ? readPutManyItems(items.bytes(), 0, items.itemCount) : undefined;
-        for (let item = 0; item < records.length; item++) {
-          if (bounds === undefined) group.fail(records[item], reason);
-          else {
-            group.retry(
-              records[item],
-              itemValue(items, bounds, item),
-              itemVersion(items, bounds, item),
-            );
-          }
-          group.settle(records[item]);
-        }
-      },
+      (refusals) => this.#answered(batch, refusals, group),
+      (error) => this.#batchFailed(batch, error, group),
     ).finally(() => this.#release(items));
+  }
+
+  /**
+   * Settles the records of a batch the server answered: each it refused is written again
+   * (STALE, or a refusal a PUT would pass on) or fails; each it stored is settled, or
+   * written again when its server is not trusted with it.
+   */
+  #answered(batch: SentBatch, refusals: readonly PutManyRefusal[], group: RecordGroup): void {
+    const { records, items, where, connection, repaired } = batch;
+    let bounds: PutManyBounds | undefined;
+    for (const refusal of refusals) {
+      const record = records[refusal.index];
+      invariant(record !== undefined, "a refusal names an item of the batch");
+      // Another broker wrote the key since this record was stamped (STALE): write it
+      // again after that version. Or the server would not take it: write it again
+      // where a PUT would.
+      if (refusal.version !== undefined || this.#passesOn(refusal.code)) {
+        if (refusal.version !== undefined) this.#broker.clock.observe(refusal.version);
+        bounds ??= readPutManyItems(items.bytes(), 0, items.itemCount);
+        group.retry(
+          record,
+          itemValue(items, bounds, refusal.index),
+          itemVersion(items, bounds, refusal.index),
+        );
+      } else {
+        group.fail(record, `${where}: ${errorCodeName(refusal.code)}: ${refusal.message}`);
+      }
+    }
+    for (let item = 0; item < records.length; item++) {
+      if (group.settle(records[item], connection, repaired)) continue;
+      bounds ??= readPutManyItems(items.bytes(), 0, items.itemCount);
+      group.rewrite(
+        records[item],
+        itemValue(items, bounds, item),
+        itemVersion(items, bounds, item),
+      );
+    }
+  }
+
+  /** Settles the records of a batch that got no answer, or was refused whole. */
+  #batchFailed(batch: SentBatch, error: unknown, group: RecordGroup): void {
+    const { index, records, items, where, connection } = batch;
+    const unreachable = this.#broker.pool.fail(index, connection, error);
+    const reason = `${where}: ${describeError(error)}`;
+    // Under the sloppy rule a record whose server went away, or refused the batch
+    // whole (READ_ONLY), is written again, by the broker's PUT, to the first k
+    // servers of its list that are reachable now and take it.
+    const refused = error instanceof ServerError && this.#passesOn(error.code);
+    const again = refused || (unreachable && this.#broker.writes === "sloppy");
+    const bounds = again ? readPutManyItems(items.bytes(), 0, items.itemCount) : undefined;
+    for (let item = 0; item < records.length; item++) {
+      if (bounds === undefined) group.fail(records[item], reason);
+      else {
+        group.retry(
+          records[item],
+          itemValue(items, bounds, item),
+          itemVersion(items, bounds, item),
+        );
+      }
+      group.settle(records[item]);
+    }
   }
 
   /** Empties an answered batch and keeps it for reuse. */
@@ -1155,15 +1188,6 @@ function indentOf(bytes: Uint8Array): number {
   let index = 0;
   while (index < bytes.length && (bytes[index] === SPACE || bytes[index] === TAB)) index++;
   return index;
-}
-
-/** Whether a line holds only spaces, tabs and carriage returns (see isBlankLine). */
-function isBlankBytes(bytes: Uint8Array): boolean {
-  for (let index = 0; index < bytes.length; index++) {
-    const byte = bytes[index];
-    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
-  }
-  return true;
 }
 
 /**

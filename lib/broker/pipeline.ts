@@ -205,6 +205,13 @@ export class AccessScheduler {
    * its result. `outcome`, when given, is told how it ended once the command is
    * forgotten, before anything that waits for it starts: for a caller that needs
    * no promise of its own (a pipeline keeps one object per command instead).
+   *
+   * @example
+   * ```ts
+   * const scheduler = new AccessScheduler();
+   * scheduler.schedule({ kind: "write", key: "a" }, () => Promise.resolve(1));
+   * await scheduler.schedule({ kind: "read", key: "a" }, () => Promise.resolve(2)); // 2, after it
+   * ```
    */
   schedule<R>(access: Access, run: () => Promise<R>, outcome?: Outcome<R>): Promise<R> {
     const sinceBarrier = access.kind === "barrier" ? new Group() : this.#sinceBarrier;

@@ -534,7 +534,14 @@ export class RecordLines {
   /** Objects the entry's lines so far leave open. */
   #open = 0;
 
-  /** Whether Enter on `line`, the `index`-th of its entry (0 for the first), leaves it open. */
+  /**
+   * Whether Enter on `line`, the `index`-th of its entry (0 for the first), leaves it open.
+   *
+   * @example
+   * ```ts
+   * new RecordLines().continues("PUT person1: {", 0); // true: the object is open
+   * ```
+   */
   continues(line: string, index: number): boolean {
     this.#end.quote = 0;
     if (index === 0) this.#open = putEndsInsideRecord(line) ? this.#objectsOpened(line) : 0;

@@ -323,6 +323,12 @@ export class KvCore {
    * Like {@link KvCore.getDecoded}, with the value as JSON text made from the wire bytes;
    * a read none of the key's replicas answered is an entry with a warning (see
    * {@link JsonEntry.warning}), not a KvUnavailableError.
+   *
+   * @example
+   * ```ts ignore
+   * (await core.getJson("person1")).json; // '{"name":"Mary","age":22}'
+   * (await core.getJson("nobody")).json; // undefined: no such record
+   * ```
    */
   async getJson(key: string): Promise<JsonEntry> {
     checkName(key, "key");
@@ -354,6 +360,13 @@ export class KvCore {
    * The value at a dotted path or an array of names, made by `decode` as
    * {@link KvCore.getDecoded} makes a record's; when there is none, `missing` says why
    * (a scalar in the way made by `leaf`), unless the read learned nothing of the key.
+   *
+   * @example
+   * ```ts ignore
+   * import { decodeValue } from "../record/value_codec.ts";
+   * const age = await core.queryDecoded("person1.age", decodeValue, (leaf) => leaf);
+   * age.value; // { kind: "int", value: 22 }
+   * ```
    */
   async queryDecoded<T, L>(
     path: string | readonly string[],
@@ -367,7 +380,15 @@ export class KvCore {
     return withMissing(found, lookup, segments, leaf);
   }
 
-  /** Stores `value` under `key` on k servers, or on none. */
+  /**
+   * Stores `value` under `key` on k servers, or on none.
+   *
+   * @example
+   * ```ts ignore
+   * import { int, object } from "../record/value.ts";
+   * await core.put("person1", object([["age", int(22)]])); // on k servers, or a KvError
+   * ```
+   */
   async put(key: string, value: Value): Promise<KvPutResult> {
     checkName(key, "key");
     const change = await this.#open().put(key, value);
@@ -422,6 +443,11 @@ export class KvCore {
   /**
    * What each of `key`'s k replicas holds, read from each on its own, in the
    * order reads try them: for an operator checking that they agree.
+   *
+   * @example
+   * ```ts ignore
+   * await core.replicas("person1"); // [{ server: "127.0.0.1:8000", state: "found", … }, …]
+   * ```
    */
   async replicas(key: string): Promise<ReplicaCopy[]> {
     checkName(key, "key");
@@ -456,7 +482,19 @@ export class KvCore {
     return reports.map((report) => ({ ...report }));
   }
 
-  /** Closes every connection; later calls, and those in flight, throw a KvInputError. */
+  /**
+   * Closes every connection; later calls, and those in flight, throw a KvInputError.
+   *
+   * @example
+   * ```ts ignore
+   * const core = await KvCore.open(servers, { k: 2 });
+   * try {
+   *   await core.getJson("person1");
+   * } finally {
+   *   core.close();
+   * }
+   * ```
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

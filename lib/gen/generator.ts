@@ -570,6 +570,14 @@ export class RecordGenerator {
   /**
    * The chunks of block `block` (0 ≤ block < blockCount); `recordsDone` counts records
    * of the whole run up to the end of each chunk.
+   *
+   * @example
+   * ```ts
+   * const records = new RecordGenerator({ keys: [{ name: "age", type: "int" }],
+   *   recordCount: 3, maxNesting: 0, maxStringLength: 5, maxKeysPerValue: 1, seed: 1 });
+   * const [chunk] = records.block(0); // a small run: one chunk of 3 lines
+   * new TextDecoder().decode(chunk.bytes); // '"person0" : { "age" : 73 }\n"person1" : {}\n…'
+   * ```
    */
   *block(block: number): Generator<GeneratedChunk> {
     if (!(Number.isInteger(block) && block >= 0 && block < this.blockCount)) {

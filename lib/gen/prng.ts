@@ -94,6 +94,18 @@ export class Sfc32 {
     return this.#state[OUTPUT] >>> 0;
   }
 
+  /**
+   * Returns the next number as a fraction uniform in [0, 1), with 32 random bits.
+   *
+   * @example
+   * ```ts
+   * new Sfc32(1).nextFraction() < 1; // true
+   * ```
+   */
+  nextFraction(): number {
+    return this.nextUint32() * INVERSE_TWO_POW_32;
+  }
+
   /** Advances the state and leaves the output in `#state[OUTPUT]`. */
   #step(): void {
     const state = this.#state;

@@ -347,36 +347,3 @@ export class FrameReader {
     this.#view = new DataView(grown.buffer);
   }
 }
-
-/** Where {@link readFrames} reads from: a socket, or anything with its `read`. */
-export interface FrameSource {
-  /** Reads into `buffer`; the byte count, or null at the end of the stream. */
-  read(buffer: Uint8Array): Promise<number | null>;
-}
-
-/**
- * Reads `source` through `reader` until the stream ends, handing each complete frame
- * to `onFrame` as soon as it is whole. A frame's body is valid only during its call
- * (the next read may overwrite it): copy what must outlive it. Every byte is copied
- * from the source once, plus at most once more when the unfinished frame is moved to
- * the buffer's front, so the work is linear in the stream however it is cut. Throws
- * what `reader.next` throws (a FrameTooLargeError) or `onFrame` throws.
- *
- * @example
- * ```ts
- * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8000 });
- * await readFrames(conn, new FrameReader(), (frame) => console.log(frame.type, frame.requestId));
- * ```
- */
-export async function readFrames(
-  source: FrameSource,
-  reader: FrameReader,
-  onFrame: (frame: Frame) => void,
-): Promise<void> {
-  for (;;) {
-    const count = await source.read(reader.space());
-    if (count === null) return;
-    reader.filled(count);
-    for (let frame = reader.next(); frame; frame = reader.next()) onFrame(frame);
-  }
-}

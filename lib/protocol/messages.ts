@@ -423,11 +423,7 @@ const MIN_LIST_ENTRY_BYTES = 4 + VERSION_BYTES + 1;
  */
 export function decodeListPartitionsBody(body: Uint8Array, values: boolean): PartitionListing {
   const reader = new ByteReader(body);
-  const count = reader.u32("entry count");
-  // Each entry takes some bytes, so a larger count is a lie, not an allocation.
-  if (count * MIN_LIST_ENTRY_BYTES > reader.remaining) {
-    throw new DecodeError(`entry count ${count} exceeds the bytes`);
-  }
+  const count = reader.count("entry count", MIN_LIST_ENTRY_BYTES);
   const entries: PartitionEntry[] = [];
   for (let index = 0; index < count; index++) {
     const key = readKey(reader, body);
@@ -623,6 +619,9 @@ export function decodeValueBody(body: Uint8Array): ReadResult & { value: Value }
   return finish(reader, { version, value: readValue(reader) }, "OK");
 }
 
+/** Bytes of a KEYS entry with the shortest key: its u32 length and one byte. */
+const MIN_KEY_ENTRY_BYTES = 5;
+
 /**
  * Decodes the keys in an OK to KEYS.
  *
@@ -635,9 +634,7 @@ export function decodeValueBody(body: Uint8Array): ReadResult & { value: Value }
  */
 export function decodeKeysBody(body: Uint8Array): string[] {
   const reader = new ByteReader(body);
-  const count = reader.u32("key count");
-  // Each key takes at least 5 bytes, so a larger count is a lie, not an allocation.
-  if (count * 5 > reader.remaining) throw new DecodeError(`key count ${count} exceeds the bytes`);
+  const count = reader.count("key count", MIN_KEY_ENTRY_BYTES);
   const keys: string[] = [];
   for (let index = 0; index < count; index++) keys.push(readKey(reader, body));
   return finish(reader, keys, "OK");
@@ -658,11 +655,7 @@ const MIN_REFUSAL_BYTES = 10;
  */
 export function decodePutManyBody(body: Uint8Array): PutManyRefusal[] {
   const reader = new ByteReader(body);
-  const count = reader.u32("refusal count");
-  // Each refusal takes some bytes, so a larger count is a lie, not an allocation.
-  if (count * MIN_REFUSAL_BYTES > reader.remaining) {
-    throw new DecodeError(`refusal count ${count} exceeds the bytes`);
-  }
+  const count = reader.count("refusal count", MIN_REFUSAL_BYTES);
   const refusals: PutManyRefusal[] = [];
   for (let position = 0; position < count; position++) {
     const index = reader.u32("item index");

@@ -18,7 +18,7 @@
  * ```
  * @module
  */
-import { ByteWriter, DecodeError, LimitExceededError } from "../base/bytes.ts";
+import { ByteWriter, checkCountFits, DecodeError, LimitExceededError } from "../base/bytes.ts";
 import { type Version, VERSION_BYTES, writeVersion } from "../record/version.ts";
 import { WRITE_FLAG_REPAIR } from "./mod.ts";
 
@@ -214,10 +214,13 @@ export function readPutManyItems(
       `PUT_MANY has ${itemCount} items, over the limit of ${MAX_PUT_MANY_ITEMS}`,
     );
   }
-  // Each item takes at least its fixed overhead, so a larger count is a lie, not an allocation.
-  if (itemCount * PUT_MANY_ITEM_OVERHEAD_BYTES > body.length - start) {
-    throw new DecodeError(`PUT_MANY item count ${itemCount} exceeds the bytes`);
-  }
+  // Each item takes at least its fixed overhead.
+  checkCountFits(
+    itemCount,
+    PUT_MANY_ITEM_OVERHEAD_BYTES,
+    body.length - start,
+    "PUT_MANY item count",
+  );
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   // Per item: the flags offset and the value offset and end; the key lies between.
   const offsets = new Uint32Array(itemCount * 3);

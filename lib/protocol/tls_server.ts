@@ -379,6 +379,14 @@ export class TlsServerStream {
   /**
    * Reads plain bytes into `buffer`: how many, or null once the peer ended; throws if the
    * session failed (a bad handshake, bytes that are no TLS, the connection reset).
+   *
+   * @example
+   * ```ts
+   * declare const stream: TlsServerStream; // from TlsServerContext.serve
+   * const buffer = new Uint8Array(16 * 1024);
+   * const count = await stream.read(buffer); // plain bytes the client sent, or null at its end
+   * stream.close();
+   * ```
    */
   async read(buffer: Uint8Array): Promise<number | null> {
     while (this.#chunks.length === 0 && !this.#ended) {
@@ -409,6 +417,13 @@ export class TlsServerStream {
    * Sends `bytes`; resolves to their count once taken (see
    * {@link TlsStreamOptions.writeThrough}), rejects with `Deno.errors.BrokenPipe` once the
    * session is closed.
+   *
+   * @example
+   * ```ts
+   * declare const stream: TlsServerStream; // from TlsServerContext.serve
+   * await stream.write(new TextEncoder().encode("HTTP/1.1 200 OK\r\n\r\n")); // 19
+   * stream.close();
+   * ```
    */
   async write(bytes: Uint8Array): Promise<number> {
     if (this.#socket === undefined) await this.#started;
@@ -443,7 +458,16 @@ export class TlsServerStream {
     });
   }
 
-  /** Ends the session's writing (TLS close_notify, then the connection's). */
+  /**
+   * Ends the session's writing (TLS close_notify, then the connection's).
+   *
+   * @example
+   * ```ts
+   * declare const stream: TlsServerStream; // from TlsServerContext.serve
+   * await stream.write(new TextEncoder().encode("bye\n"));
+   * await stream.closeWrite(); // the client reads its end; it may still send
+   * ```
+   */
   async closeWrite(): Promise<void> {
     if (this.#socket === undefined) await this.#started;
     this.#socket?.end();
@@ -453,6 +477,12 @@ export class TlsServerStream {
    * Closes the session and its connection: at once before the handshake completed; after it,
    * once `close_notify` (what tells the client the end is not an attack's cut) reached the
    * connection, or after {@link CLOSE_NOTIFY_TIMEOUT_MS} if it cannot.
+   *
+   * @example
+   * ```ts
+   * declare const stream: TlsServerStream; // from TlsServerContext.serve
+   * stream.close(); // close_notify first, when the handshake completed
+   * ```
    */
   close(): void {
     const socket = this.#socket;

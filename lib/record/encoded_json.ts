@@ -20,6 +20,7 @@ import { ByteReader, DecodeError, grownBuffer } from "../base/bytes.ts";
 import { isWellFormedUtf8 } from "../base/utf8.ts";
 import { invariant } from "../base/invariant.ts";
 import { checkEncodedName } from "./key.ts";
+import { BACKSLASH, DOUBLE_QUOTE } from "./grammar.ts";
 import { MAX_NESTING_DEPTH } from "../limits.ts";
 import { floatJsonText, MAX_NUMBER_JSON_BYTES, writeNumberJson } from "./value.ts";
 import {
@@ -43,8 +44,6 @@ const MAX_RETAINED_CAPACITY = 1024 * 1024;
 /** The most bytes one source byte becomes in JSON: a control character as `\u00XX`. */
 const MAX_ESCAPED_BYTES = 6;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 /** `u`, of `\u00XX`. */
 const UNICODE_ESCAPE = 0x75;
 
@@ -203,14 +202,14 @@ export class EncodedJsonWriter {
     this.#reserve(text.length + 2);
     const buffer = this.#buffer;
     let out = this.#length;
-    buffer[out++] = QUOTE;
+    buffer[out++] = DOUBLE_QUOTE;
     // Copied by hand while nothing needs escaping, as nearly every key is.
     for (let i = 0; i < text.length; i++) {
       const unit = text.charCodeAt(i);
       if (unit >= 0x80 || ESCAPES[unit] !== 0) return this.text(JSON.stringify(text));
       buffer[out++] = unit;
     }
-    buffer[out++] = QUOTE;
+    buffer[out++] = DOUBLE_QUOTE;
     this.#length = out;
   }
 
@@ -296,13 +295,13 @@ export class EncodedJsonWriter {
     const buffer = this.#buffer;
     let out = this.#length;
     if (comma) buffer[out++] = 0x2c; // ,
-    buffer[out++] = QUOTE;
+    buffer[out++] = DOUBLE_QUOTE;
     for (let i = at; i < end; i++) {
       const byte = source[i];
       if (PLAIN_NAME_BYTES[byte] === 0) return this.#unusualMember(source, at, length, comma);
       buffer[out++] = byte;
     }
-    buffer[out++] = QUOTE;
+    buffer[out++] = DOUBLE_QUOTE;
     buffer[out++] = 0x3a; // :
     this.#length = out;
   }
@@ -350,7 +349,7 @@ export class EncodedJsonWriter {
     let buffer = this.#buffer;
     let out = this.#length;
     let high = 0;
-    buffer[out++] = QUOTE;
+    buffer[out++] = DOUBLE_QUOTE;
     for (let i = at; i < end; i++) {
       const byte = source[i];
       high |= byte;
@@ -378,7 +377,7 @@ export class EncodedJsonWriter {
     if (high >= 0x80 && !isWellFormedUtf8(source, at, end)) {
       throw new DecodeError(`${what} is not valid UTF-8`);
     }
-    buffer[out++] = QUOTE;
+    buffer[out++] = DOUBLE_QUOTE;
     this.#length = out;
   }
 

@@ -31,9 +31,18 @@
  * ```
  * @module
  */
-import { OPEN_BRACKET } from "./grammar.ts";
 import { MAX_NESTING_DEPTH } from "../limits.ts";
-import { BACKSLASH, DOUBLE_QUOTE, LINE_FEED, SINGLE_QUOTE } from "./grammar.ts";
+import {
+  BACKSLASH,
+  CARRIAGE_RETURN,
+  DELETE,
+  DOUBLE_QUOTE,
+  LINE_FEED,
+  OPEN_BRACKET,
+  SINGLE_QUOTE,
+  SPACE,
+  TAB,
+} from "./grammar.ts";
 import { checkKey } from "./key.ts";
 import { looksLikeNumber } from "./parse.ts";
 import type { Value } from "./value.ts";
@@ -198,7 +207,7 @@ function isBareWord(text: string): boolean {
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);
     if (code < 0x80) {
-      if (code <= 0x20 || code === 0x7f || BARE_FORBIDDEN_ASCII.has(code)) return false;
+      if (code <= SPACE || code === DELETE || BARE_FORBIDDEN_ASCII.has(code)) return false;
     } else if (code <= 0x9f || (code >= 0xd800 && code <= 0xdfff) || isBidiControl(code)) {
       // C1 controls and bidi controls would print raw; surrogates are checked by the
       // quoting path.
@@ -215,7 +224,7 @@ const BARE_FORBIDDEN_ASCII: ReadonlySet<number> = new Set(
 /** Whether the code unit at `index` must be escaped inside a quoted string. */
 function needsEscape(text: string, index: number, quoteCode: number): boolean {
   const code = text.charCodeAt(index);
-  return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === quoteCode ||
+  return code < SPACE || (code >= DELETE && code <= 0x9f) || code === quoteCode ||
     code === BACKSLASH || isBidiControl(code);
 }
 
@@ -233,8 +242,8 @@ const SHORT_ESCAPES: ReadonlyMap<number, string> = new Map([
   [DOUBLE_QUOTE, '\\"'],
   [SINGLE_QUOTE, "\\'"],
   [LINE_FEED, "\\n"],
-  [0x0d, "\\r"],
-  [0x09, "\\t"],
+  [CARRIAGE_RETURN, "\\r"],
+  [TAB, "\\t"],
   [0x00, "\\0"],
 ]);
 

@@ -256,10 +256,29 @@ function unreachable(): never {
  */
 export function isBlankLine(text: string): boolean {
   for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if (code !== SPACE && code !== TAB && code !== CARRIAGE_RETURN) return false;
+    if (!inBlankLine(text.charCodeAt(index))) return false;
   }
   return true;
+}
+
+/**
+ * {@link isBlankLine} for a line's UTF-8 bytes: for the indexer, which reads lines as bytes.
+ *
+ * @example
+ * ```ts
+ * isBlankLineBytes(new TextEncoder().encode(" \t\r")); // true
+ * ```
+ */
+export function isBlankLineBytes(bytes: Uint8Array): boolean {
+  for (let index = 0; index < bytes.length; index++) {
+    if (!inBlankLine(bytes[index])) return false;
+  }
+  return true;
+}
+
+/** Whether a blank line may hold character `code`: a space, a tab or a carriage return. */
+function inBlankLine(code: number): boolean {
+  return code === SPACE || code === TAB || code === CARRIAGE_RETURN;
 }
 
 /**

@@ -23,6 +23,7 @@
  */
 import {
   type ByteWriter,
+  copyBytes,
   grownBuffer,
   MAX_VARINT_BYTES,
   varintLength,
@@ -430,17 +431,9 @@ export class AsciiRecordParser {
     const count = end - start;
     this.#reserve(MAX_VARINT_BYTES + count);
     this.#writeVarint(count);
-    const out = this.#out;
-    const at = this.#outLength;
-    const bytes = this.#bytes;
-    if (count > MANUAL_COPY_MAX_BYTES) out.set(bytes.subarray(start, end), at);
-    else for (let i = 0; i < count; i++) out[at + i] = bytes[start + i];
-    this.#outLength = at + count;
+    this.#outLength = copyBytes(this.#out, this.#outLength, this.#bytes, start, end);
   }
 }
-
-/** Byte runs up to this long are copied by hand: cheaper than a subarray and `set`. */
-const MANUAL_COPY_MAX_BYTES = 32;
 
 const NO_LINE = new Uint8Array(0);
 

@@ -1,12 +1,12 @@
 /**
  * Parses dotted query paths such as `person1.address.street`: the record key
  * followed by the field names to walk down. Segments are taken exactly as
- * written (keys may hold spaces); only the whole path is trimmed.
+ * written (keys may hold spaces).
  *
  * @example
  * ```ts
- * import { parseQueryPath } from "./query_path.ts";
- * parseQueryPath("person1.address.street"); // ["person1", "address", "street"]
+ * import { splitQueryPath } from "./query_path.ts";
+ * splitQueryPath("person1.address.street"); // ["person1", "address", "street"]
  * ```
  * @module
  */
@@ -64,7 +64,7 @@ const MAX_QUOTED_PATH_CHARACTERS = 80;
  * @example
  * ```ts
  * try {
- *   parseQueryPath("a..b");
+ *   splitQueryPath("a..b");
  * } catch (error) {
  *   if (error instanceof QueryPathError) console.error(`QUERY: ${error.message}`);
  * }
@@ -83,29 +83,15 @@ export class QueryPathError extends Error {
 }
 
 /**
- * Splits a dotted path into its segments after trimming surrounding
- * whitespace. Throws a {@link QueryPathError} when the path is empty, longer
- * than MAX_PATH_BYTES, has more than MAX_PATH_SEGMENTS segments, or has
- * a segment that is not a valid key (see `checkKey`). Columns in messages are
- * 1-based code point positions in the trimmed path.
- *
- * @example
- * ```ts
- * parseQueryPath("  person9.level.age "); // ["person9", "level", "age"]
- * parseQueryPath("person0"); // ["person0"]
- * ```
- */
-export function parseQueryPath(text: string): string[] {
-  return splitQueryPath(text.trim());
-}
-
-/**
  * Splits a dotted path into its segments exactly as written, surrounding whitespace
- * included (a key may start or end with a space), by the rules and with the messages of
- * {@link parseQueryPath}: for a caller whose path is the argument's characters exactly.
+ * included (a key may start or end with a space). Throws a {@link QueryPathError} when
+ * the path is empty, longer than MAX_PATH_BYTES, has more than MAX_PATH_SEGMENTS
+ * segments, or has a segment that is not a valid key (see `checkKey`). Columns in
+ * messages are 1-based code point positions in the path.
  *
  * @example
  * ```ts
+ * splitQueryPath("person9.level.age"); // ["person9", "level", "age"]
  * splitQueryPath(" lead.age"); // [" lead", "age"]
  * ```
  */

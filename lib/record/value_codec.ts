@@ -294,11 +294,6 @@ class FieldNameCheck {
     this.#names.push(name);
     if (this.#names.length > NAME_SCAN_LIMIT) this.#set = new Set(this.#names);
   }
-
-  /** Names added so far. */
-  get count(): number {
-    return this.#set?.size ?? this.#names.length;
-  }
 }
 
 /**

@@ -28,6 +28,7 @@ import {
   MAX_VARINT_BYTES,
   readVarint,
   varintLength,
+  writeF64,
   writeVarint,
 } from "../base/bytes.ts";
 import { invariant } from "../base/invariant.ts";
@@ -73,10 +74,6 @@ const MIN_GARBAGE_TO_COMPACT = 64 * 1024;
  * it, the encoding is measured first.
  */
 const MAX_GUESSED_ROOM_BYTES = 64 * 1024;
-
-/** Where a float's 8 wire bytes (big-endian, as ByteWriter.f64 writes them) are made. */
-const FLOAT_BYTES = new Uint8Array(8);
-const FLOAT_VIEW = new DataView(FLOAT_BYTES.buffer);
 
 /** Where a scalar is written to count its bytes: a tag, then at most 8 bytes. */
 const SCALAR_SCRATCH = new Uint8Array(1 + MAX_VARINT_BYTES);
@@ -559,8 +556,7 @@ export class RecordArena {
     if (kind === WIDE_INT) return writeIntAt(out, at, value);
     invariant(kind === FLOAT, "node kinds are valid");
     out[at] = ValueTag.float;
-    FLOAT_VIEW.setFloat64(0, value);
-    return copyBytes(out, at + 1, FLOAT_BYTES, 0, FLOAT_BYTES.length);
+    return writeF64(out, at + 1, value);
   }
 
   /**

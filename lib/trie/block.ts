@@ -209,6 +209,17 @@ export class BlockBuilder {
    * Starts the block of `size` bytes and `nodes` nodes (as measured) at `block` of
    * `bytes` (`view` over the same buffer), owner unset, and returns its root node,
    * flagged last, to be filled.
+   *
+   * @example
+   * ```ts
+   * import { FieldNames } from "./names.ts";
+   * const builder = new BlockBuilder(new FieldNames());
+   * const size = blockBytes(1, 0); // one node, no data
+   * const bytes = new Uint8Array(size);
+   * const root = builder.begin(bytes, new DataView(bytes.buffer), 0, size, 1);
+   * builder.int(root, 42); // the root holds the record's value
+   * builder.finish();
+   * ```
    */
   begin(bytes: Uint8Array, view: DataView, block: number, size: number, nodes: number): number {
     this.#bytes = bytes;
@@ -226,7 +237,16 @@ export class BlockBuilder {
     return root;
   }
 
-  /** Ends the block, asserting that it was written exactly as measured. */
+  /**
+   * Ends the block, asserting that it was written exactly as measured.
+   *
+   * @example
+   * ```ts ignore
+   * const root = builder.begin(bytes, view, block, size, nodes);
+   * // … fill the root and the nodes under it …
+   * builder.finish(); // throws when the nodes or data written differ from the measure
+   * ```
+   */
   finish(): void {
     invariant(
       this.#slotCursor === this.#block + HEADER_BYTES + this.#nodes * NODE_BYTES &&
@@ -259,6 +279,13 @@ export class BlockBuilder {
   /**
    * Interns the field name `name` for the write in progress (released by
    * {@link BlockBuilder.abort}) and returns its id.
+   *
+   * @example
+   * ```ts ignore
+   * const first = builder.object(root, 1);
+   * builder.name(first, builder.acquire("age"), true);
+   * builder.int(first, 22);
+   * ```
    */
   acquire(name: string): number {
     return this.#noteAcquired(this.#names.acquire(name));
@@ -297,6 +324,15 @@ export class BlockBuilder {
    * Makes `node` an object of `fieldCount` fields: takes the slots of its field nodes
    * and returns the first (0 for `{}`). Fill each with {@link BlockBuilder.name} and a
    * value, then call {@link BlockBuilder.endObject}.
+   *
+   * @example
+   * ```ts ignore
+   * // { "age" : 22 } at the root: one field node, named, then filled.
+   * const first = builder.object(root, 1);
+   * builder.name(first, builder.acquire("age"), true);
+   * builder.int(first, 22);
+   * builder.endObject(root, first, 1);
+   * ```
    */
   object(node: number, fieldCount: number): number {
     // Kind OBJECT is 0: the word is already right.
@@ -325,7 +361,15 @@ export class BlockBuilder {
     if (fieldCount > LINEAR_SCAN_MAX_FIELDS) this.#writeFieldIndex(node, first, fieldCount);
   }
 
-  /** Names field node `child`, flagged `last` or not; its value comes next. */
+  /**
+   * Names field node `child`, flagged `last` or not; its value comes next.
+   *
+   * @example
+   * ```ts ignore
+   * builder.name(first, builder.acquire("age"), true); // the object's only, so last, field
+   * builder.int(first, 22);
+   * ```
+   */
   name(child: number, id: number, last: boolean): void {
     this.#view.setUint32(child, ((last ? LAST_SIBLING : 0) | id) >>> 0, true);
   }
@@ -390,8 +434,7 @@ export class BlockBuilder {
     const word = view.getUint32(node, true);
     if (length <= MAX_INLINE_STRING_BYTES) {
       view.setUint32(node + 4, 0, true);
-      let high = 0;
-      for (let i = 0; i < length; i++) high |= bytes[node + 4 + i] = source[at + i];
+      const high = copyNotingHighBits(source, at, bytes, node + 4, length);
       view.setUint32(node, word | ((INLINE_STRING + length) << KIND_SHIFT), true);
       return high;
     }
@@ -399,10 +442,18 @@ export class BlockBuilder {
     view.setUint32(node + 4, this.#dataCursor - this.#block, true);
     const dataAt = writeVarint(bytes, this.#dataCursor, length);
     this.#dataCursor = dataAt + length;
-    return copyBytes(source, at, bytes, dataAt, length);
+    return copyNotingHighBits(source, at, bytes, dataAt, length);
   }
 
-  /** Fills `node` with the safe integer `value`: in the node when 32 bits hold it. */
+  /**
+   * Fills `node` with the safe integer `value`: in the node when 32 bits hold it.
+   *
+   * @example
+   * ```ts ignore
+   * builder.int(node, 22); // in the node itself
+   * builder.int(node, 2 ** 40); // its 8 bytes in the block's data
+   * ```
+   */
   int(node: number, value: number): void {
     const view = this.#view;
     const word = view.getUint32(node, true);
@@ -470,9 +521,10 @@ export class BlockBuilder {
 
 /**
  * Copies `length` bytes, short runs by hand (cheaper than a subarray and `set`), and
- * returns the bitwise or of the bytes: 0x80 or more when any is not ASCII.
+ * returns the bitwise or of the bytes: 0x80 or more when any is not ASCII. Base's
+ * copyBytes, which returns where the copy ends, serves copies that need no such check.
  */
-function copyBytes(
+function copyNotingHighBits(
   source: Uint8Array,
   from: number,
   target: Uint8Array,

@@ -97,6 +97,17 @@ export class EncodedWriter {
   /**
    * Validates the one value `source[start, end)` must hold, changing nothing, and
    * returns the size of its block; see the class doc for what it throws.
+   *
+   * @example
+   * ```ts
+   * import { BlockBuilder } from "./block.ts";
+   * import { FieldNames } from "./names.ts";
+   * import { encodeValue } from "../record/value_codec.ts";
+   * import { int } from "../record/value.ts";
+   * const writer = new EncodedWriter(new BlockBuilder(new FieldNames()));
+   * const source = encodeValue(int(3));
+   * writer.measure(source, 0, source.length); // 16: the header and the one node
+   * ```
    */
   measure(source: Uint8Array, start: number, end: number): number {
     this.#nodes = 1;
@@ -112,6 +123,22 @@ export class EncodedWriter {
    * Fills the `root` node of a block begun as {@link EncodedWriter.measure} sized it,
    * from the same bytes. Checks what measuring left for later: the UTF-8 of strings
    * (as they are copied) and of field names, dots and repeats (as they are interned).
+   *
+   * @example
+   * ```ts
+   * import { BlockBuilder } from "./block.ts";
+   * import { FieldNames } from "./names.ts";
+   * import { encodeValue } from "../record/value_codec.ts";
+   * import { str } from "../record/value.ts";
+   * const builder = new BlockBuilder(new FieldNames());
+   * const writer = new EncodedWriter(builder);
+   * const source = encodeValue(str("Mary"));
+   * const size = writer.measure(source, 0, source.length);
+   * const bytes = new Uint8Array(size);
+   * const root = builder.begin(bytes, new DataView(bytes.buffer), 0, size, writer.nodes);
+   * writer.write(root, source, 0, source.length);
+   * builder.finish();
+   * ```
    */
   write(root: number, source: Uint8Array, start: number, end: number): void {
     this.#objectCursor = 0;

@@ -890,7 +890,19 @@ export class EntryCursor {
     this.#arena = arena;
   }
 
-  /** Moves to the next entry; false at the end. */
+  /**
+   * Moves to the next entry; false at the end.
+   *
+   * @example
+   * ```ts
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("a", int(1));
+   * const cursor = trie.entryCursor();
+   * cursor.next(); // true: at "a"
+   * cursor.next(); // false: no more entries
+   * ```
+   */
   next(): boolean {
     return this.#cursor.next();
   }

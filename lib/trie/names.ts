@@ -218,14 +218,32 @@ export class FieldNames {
       this.#cacheIds.byteLength + this.#cacheLengths.byteLength + this.#cacheBytes.byteLength;
   }
 
-  /** The id of `name`, or −1 when no field uses it. */
+  /**
+   * The id of `name`, or −1 when no field uses it.
+   *
+   * @example
+   * ```ts
+   * const names = new FieldNames();
+   * names.find("age"); // -1
+   * const id = names.acquire("age");
+   * names.find("age") === id; // true
+   * ```
+   */
   find(name: string): number {
     const length = this.#encode(name);
     if (length < 0) return -1;
     return this.#trie.find(this.#scratch, length);
   }
 
-  /** Counts one more use of `name` (interning it if new) and returns its id (≥ 1). */
+  /**
+   * Counts one more use of `name` (interning it if new) and returns its id (≥ 1).
+   *
+   * @example
+   * ```ts
+   * const names = new FieldNames();
+   * names.acquire("age") === names.acquire("age"); // true: one id, used twice
+   * ```
+   */
   acquire(name: string): number {
     const length = this.#encode(name);
     invariant(length > 0, "field names are validated before they are interned");
@@ -312,7 +330,16 @@ export class FieldNames {
     return id;
   }
 
-  /** Counts one use of name `id` less; the name is removed when nothing uses it. */
+  /**
+   * Counts one use of name `id` less; the name is removed when nothing uses it.
+   *
+   * @example
+   * ```ts
+   * const names = new FieldNames();
+   * names.release(names.acquire("age"));
+   * names.find("age"); // -1: nothing uses it now
+   * ```
+   */
   release(id: number): void {
     const references = this.#references[id];
     invariant(references > 0 && this.#byId[id] !== undefined, "released an unknown name id");

@@ -148,7 +148,18 @@ export class PartitionDigestTable {
     return true;
   }
 
-  /** Entries (records and tombstones) in `partition`. */
+  /**
+   * Entries (records and tombstones) in `partition`.
+   *
+   * @example
+   * ```ts
+   * import { partitionOf } from "../record/partition.ts";
+   * const key = new TextEncoder().encode("person1");
+   * const table = new PartitionDigestTable();
+   * table.toggle(key, key.length, 0, 0, 0, DIGEST_KIND_RECORD);
+   * table.count(partitionOf("person1")); // 1
+   * ```
+   */
   count(partition: number): number {
     return this.#counts[partition];
   }

@@ -150,7 +150,16 @@ export class ByteRadixTrie {
     return this.#value[node];
   }
 
-  /** Sets the value of a node returned by {@link insert}; it becomes a terminal. */
+  /**
+   * Sets the value of a node returned by {@link insert}; it becomes a terminal.
+   *
+   * @example
+   * ```ts
+   * const trie = new ByteRadixTrie();
+   * const key = new TextEncoder().encode("person1");
+   * trie.setValue(trie.insert(key, key.length), 42); // "person1" is a key now, of value 42
+   * ```
+   */
   setValue(node: number, value: number): void {
     invariant(
       node > ROOT && node < this.#nodeEnd && this.#labelLength[node] !== FREE_NODE,
@@ -184,6 +193,14 @@ export class ByteRadixTrie {
    * missing. A new node is not yet a terminal: the caller must {@link setValue} it
    * before any other change, or the trie holds a dangling node. Throws a RangeError,
    * before changing anything, when the trie is full.
+   *
+   * @example
+   * ```ts
+   * const trie = new ByteRadixTrie();
+   * const key = new TextEncoder().encode("person1");
+   * const node = trie.insert(key, key.length);
+   * trie.setValue(node, 7); // at once: a node without a value dangles
+   * ```
    */
   insert(key: Uint8Array, length: number): number {
     invariant(length > 0 && length <= MAX_KEY_BYTES, "keys are validated before insert");
@@ -249,6 +266,15 @@ export class ByteRadixTrie {
   /**
    * Removes key `key[0, length)` exactly (keys it prefixes, or that prefix it, stay).
    * Returns its value, or {@link NO_VALUE} when it was not stored.
+   *
+   * @example
+   * ```ts
+   * const trie = new ByteRadixTrie();
+   * const key = new TextEncoder().encode("person1");
+   * trie.setValue(trie.insert(key, key.length), 42);
+   * trie.remove(key, key.length); // 42
+   * trie.remove(key, key.length) === NO_VALUE; // true: gone already
+   * ```
    */
   remove(key: Uint8Array, length: number): number {
     const path = this.#path;
@@ -676,7 +702,19 @@ export class RadixCursor {
     return this.#keyLength;
   }
 
-  /** Moves to the next terminal in byte order; false when there is none. */
+  /**
+   * Moves to the next terminal in byte order; false when there is none.
+   *
+   * @example
+   * ```ts
+   * const trie = new ByteRadixTrie();
+   * const key = new TextEncoder().encode("a");
+   * trie.setValue(trie.insert(key, key.length), 1);
+   * const cursor = new RadixCursor(trie, new Uint8Array(0));
+   * cursor.next(); // true: at "a"
+   * cursor.next(); // false
+   * ```
+   */
   next(): boolean {
     if (this.#trie.version !== this.#version) {
       throw new Error("the trie changed while a cursor was walking it");

@@ -82,6 +82,14 @@ export class ValueWriter {
   /**
    * Validates `value` (kinds, field names, nesting, sizes) without changing anything and
    * returns the size of its block; see the class doc for what it throws.
+   *
+   * @example
+   * ```ts
+   * import { BlockBuilder } from "./block.ts";
+   * import { FieldNames } from "./names.ts";
+   * import { int } from "../record/value.ts";
+   * new ValueWriter(new BlockBuilder(new FieldNames())).measure(int(3)); // 16: header, one node
+   * ```
    */
   measure(value: Value): number {
     this.#nodes = 1;
@@ -90,7 +98,23 @@ export class ValueWriter {
     return blockBytes(this.#nodes, this.#dataBytes);
   }
 
-  /** Fills the `root` node of a block begun as {@link ValueWriter.measure} sized it. */
+  /**
+   * Fills the `root` node of a block begun as {@link ValueWriter.measure} sized it.
+   *
+   * @example
+   * ```ts
+   * import { BlockBuilder } from "./block.ts";
+   * import { FieldNames } from "./names.ts";
+   * import { int, object } from "../record/value.ts";
+   * const builder = new BlockBuilder(new FieldNames());
+   * const writer = new ValueWriter(builder);
+   * const value = object([["age", int(22)]]);
+   * const size = writer.measure(value);
+   * const bytes = new Uint8Array(size);
+   * writer.write(builder.begin(bytes, new DataView(bytes.buffer), 0, size, writer.nodes), value);
+   * builder.finish();
+   * ```
+   */
   write(root: number, value: Value): void {
     this.#writeValue(root, value);
   }

@@ -161,7 +161,17 @@ export class VersionColumn {
     return this.#words[at] * COUNTER_RANGE + (this.#words[at + 1] >>> 16);
   }
 
-  /** Negative, 0 or positive as node `node`'s version is older than, equal to or newer than `version`. */
+  /**
+   * Negative, 0 or positive as node `node`'s version is older than, equal to or newer
+   * than `version`.
+   *
+   * @example
+   * ```ts
+   * const column = new VersionColumn();
+   * column.set(5, { ms: 1000, counter: 2, broker: 7 });
+   * column.compare(5, { ms: 1000, counter: 3, broker: 0 }) < 0; // true: an older version
+   * ```
+   */
   compare(node: number, version: Version): number {
     const at = node * WORDS;
     if (at >= this.#words.length) return version.ms || version.counter || version.broker ? -1 : 0;

@@ -4,6 +4,7 @@ import { anyText } from "../helpers/text_arbitrary.ts";
 import {
   ByteReader,
   ByteWriter,
+  checkCountFits,
   copyBytes,
   DecodeError,
   MAX_VARINT_BYTES,
@@ -12,6 +13,7 @@ import {
   UTF8_CACHE_SLOTS,
   Utf8Cache,
   varintLength,
+  writeF64,
   writeVarint,
 } from "../../lib/base/bytes.ts";
 
@@ -101,6 +103,18 @@ Deno.test("copyBytes copies short runs and long ones alike and returns the offse
   }
 });
 
+Deno.test("writeF64 writes the 8 bytes ByteWriter.f64 writes, at its offset, and returns the offset past them", () => {
+  fc.assert(
+    fc.property(fc.double(), fc.integer({ min: 0, max: 8 }), (value, offset) => {
+      const writer = new ByteWriter();
+      writer.f64(value);
+      const target = new Uint8Array(16);
+      assert.equal(writeF64(target, offset, value), offset + 8);
+      assert.deepEqual(target.subarray(offset, offset + 8), writer.bytes());
+    }),
+  );
+});
+
 Deno.test("ByteReader reads only between start and end", () => {
   const reader = new ByteReader(new Uint8Array([1, 2, 3, 4]), 1, 3);
   assert.equal(reader.offset, 1);
@@ -108,6 +122,19 @@ Deno.test("ByteReader reads only between start and end", () => {
   assert.equal(reader.u8(), 2);
   assert.equal(reader.u8(), 3);
   assert.throws(() => reader.u8(), DecodeError);
+});
+
+Deno.test("ByteReader.count takes a count whose items fit in the bytes left, and refuses one more", () => {
+  const fits = new ByteReader(new Uint8Array([0, 0, 0, 2, 1, 2, 3, 4, 5, 6]));
+  assert.equal(fits.count("entry count", 3), 2);
+  assert.equal(fits.remaining, 6);
+  const over = new ByteReader(new Uint8Array([0, 0, 0, 3, 1, 2, 3, 4, 5, 6]));
+  assert.throws(
+    () => over.count("entry count", 3),
+    /^DecodeError: entry count 3 exceeds the bytes$/,
+  );
+  assert.doesNotThrow(() => checkCountFits(0, 5, 0, "key count"));
+  assert.throws(() => checkCountFits(1, 5, 4, "key count"), /^DecodeError: key count 1 exceeds/);
 });
 
 Deno.test("ByteReader throws DecodeError for every truncated read", () => {

@@ -12,7 +12,9 @@ import {
   ClusterKUnknownError,
   DEFAULT_K,
   MAX_NAMED_SERVERS,
+  namedServers,
   recordK,
+  someNamed,
 } from "../../lib/broker/cluster_k.ts";
 import { int } from "../../lib/record/value.ts";
 import { listFingerprint } from "../../lib/broker/list_fingerprint.ts";
@@ -261,4 +263,16 @@ Deno.test("a write in flight while kv repair -k lowers k, stored on its old k's 
   } finally {
     broker.close();
   }
+});
+
+Deno.test("someNamed names MAX_NAMED_SERVERS and counts the rest; namedServers so names servers and why", () => {
+  assert.equal(MAX_NAMED_SERVERS, 3);
+  assert.equal(someNamed(["a", "b", "c"]), "a, b, c");
+  assert.equal(someNamed(["a", "b", "c", "d", "e"]), "a, b, c and 2 more");
+  assert.equal(someNamed(["a: x", "b: y", "c: z", "d: w"], "; "), "a: x; b: y; c: z; and 1 more");
+  const down = ["a", "b", "c", "d"].map((server) => ({ server, error: "cannot connect" }));
+  assert.equal(
+    namedServers(down),
+    "a: cannot connect; b: cannot connect; c: cannot connect; and 1 more",
+  );
 });

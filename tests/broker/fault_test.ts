@@ -16,7 +16,8 @@ import { Placement } from "../../lib/broker/placement.ts";
 import { int, object, str } from "../../lib/record/value.ts";
 import { encodeValue } from "../../lib/record/value_codec.ts";
 import { formatVersion, parseVersion, type Version } from "../../lib/record/version.ts";
-import { outputWithin, waitFor } from "../helpers/wait.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { fifo } from "../helpers/fixtures.ts";
 import { connectClient } from "../helpers/client.ts";
 import { withoutVersion } from "../helpers/versions.ts";
 
@@ -430,11 +431,9 @@ Deno.test("a server killed in the middle of indexing: the records that needed it
   // The data comes through a named pipe, so the test decides what the broker has read
   // before the kill (as `-i <(…)` would, from a process writing it).
   await using directory = await tempDir();
-  const fifo = `${directory.path}/data`;
-  const mkfifo = new Deno.Command("mkfifo", { args: [fifo], stdout: "null", stderr: "piped" });
-  assert.ok((await outputWithin(mkfifo.spawn(), { what: "mkfifo" })).success);
+  const pipe = await fifo(`${directory.path}/data`);
   await using broker = BrokerProcess.start([
-    ...["-s", cluster.serverFile, "-i", fifo, "-k", "2", "--index-only"],
+    ...["-s", cluster.serverFile, "-i", pipe, "-k", "2", "--index-only"],
   ]);
   // Its stdin is not read (--index-only): closing it now gives the exit to wait for.
   const exit = broker.finish();
@@ -444,7 +443,7 @@ Deno.test("a server killed in the middle of indexing: the records that needed it
     // Opening a pipe's writing end waits for its reader: fail, not hang, if the broker
     // exits before it opens the pipe.
     const data = await Promise.race([
-      Deno.open(fifo, { write: true }),
+      Deno.open(pipe, { write: true }),
       exit.then(({ stderr }) => Promise.reject(new Error(`broker exited early: ${stderr}`))),
     ]);
     const write = async (lines: string[]) => {

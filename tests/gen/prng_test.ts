@@ -30,6 +30,20 @@ Deno.test("Sfc32.nextUint32 stays within 0..2^32-1 and is an integer", () => {
   }
 });
 
+Deno.test("Sfc32.nextFraction is the stream's next word over 2^32: in [0, 1), 32 bits of it", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: MAX_SEED }), (seed) => {
+      const words = new Sfc32(seed);
+      const fractions = new Sfc32(seed);
+      for (let draw = 0; draw < 8; draw++) {
+        const fraction = fractions.nextFraction();
+        assert.equal(fraction, words.nextUint32() / 2 ** 32);
+        assert.ok(fraction >= 0 && fraction < 1);
+      }
+    }),
+  );
+});
+
 Deno.test("Sfc32.nextBelow stays within 0..bound-1 for any bound and seed", () => {
   fc.assert(
     fc.property(

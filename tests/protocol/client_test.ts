@@ -33,7 +33,7 @@ import {
   SHORT_TIMEOUT_MS,
   startServer,
 } from "../helpers/in_process_server.ts";
-import { waitFor, withDeadline } from "../helpers/wait.ts";
+import { nextTurn, waitFor, withDeadline } from "../helpers/wait.ts";
 import { feedFrames } from "../helpers/frames.ts";
 import { listenLoopback } from "../helpers/fixtures.ts";
 import { overridden } from "../helpers/overridden.ts";
@@ -63,14 +63,6 @@ function fakeServer(respond?: (conn: Deno.TcpConn, frameCount: number) => void |
     address: { hostname: "127.0.0.1", port: listener.port },
     stop: () => listener.stop(),
   };
-}
-
-/**
- * Resolves on a later turn of the event loop, after it polled for I/O (a timer's
- * turn does; a run of `setImmediate` callbacks may not).
- */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Appends the OK to HELLO (request 1) of a fake server taking frames of `maxFrameBytes`. */

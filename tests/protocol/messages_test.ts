@@ -6,7 +6,13 @@ import {
   MAX_PATH_SEGMENTS,
 } from "../../lib/limits.ts";
 import fc from "fast-check";
-import { ByteReader, ByteWriter, DecodeError, LimitExceededError } from "../../lib/base/bytes.ts";
+import {
+  ByteReader,
+  bytesToHex,
+  ByteWriter,
+  DecodeError,
+  LimitExceededError,
+} from "../../lib/base/bytes.ts";
 import {
   decodeEmptyBody,
   decodeHelloBody,
@@ -62,10 +68,6 @@ import {
   VERSION_BYTES,
   writeVersion,
 } from "../../lib/record/version.ts";
-
-function hex(bytes: Uint8Array): string {
-  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-}
 
 function onlyFrame(frames: FrameWriter): Frame {
   const decoded = framesOf(frames.bytes());
@@ -132,12 +134,12 @@ const LIST = listFingerprint(["127.0.0.1:8000", "127.0.0.1:8001", "127.0.0.1:800
 
 Deno.test("every hex example of docs/protocol.md is what the encoders write", async () => {
   const written: string[] = [formatVersion(V1)];
-  written.push(...DOCUMENTED_VALUES.map((value) => hex(encodeValue(value))));
+  written.push(...DOCUMENTED_VALUES.map((value) => bytesToHex(encodeValue(value))));
   const frames = new FrameWriter();
   const frame = (write: (frames: FrameWriter) => void) => {
     frames.reset();
     write(frames);
-    written.push(hex(frames.bytes()));
+    written.push(bytesToHex(frames.bytes()));
   };
   frame((w) => w.hello(1, PROTOCOL_VERSION));
   frame((w) => w.okHello(1, { ...HELLO, state: { unrepaired: false, k: 2, repairedUnder: LIST } }));
@@ -295,7 +297,7 @@ Deno.test("every hex example of docs/protocol.md decodes, with the real decoders
   );
   assert.deepEqual(documentedRequest(next()), { ...hmac, requestId: 2, auth: answer });
   assert.deepEqual(documentedAnswer(next(), decodeHelloBody), ok(2, { ...HELLO, state: repaired }));
-  const server = await AuthKeys.fromSecrets(parseAuthFile(`${hex(SECRET)}\n`, "kv.auth"));
+  const server = await AuthKeys.fromSecrets(parseAuthFile(`${bytesToHex(SECRET)}\n`, "kv.auth"));
   assert.equal(
     await server.verify(CHALLENGE, answer),
     true,
@@ -722,6 +724,8 @@ Deno.test("decodeResponse and the OK body decoders throw DecodeError for malform
   assert.throws(() => decodeResponse(frameOf(MessageType.ERROR, [0])), DecodeError);
   assert.throws(() => decodeResponse(frameOf(MessageType.NOT_FOUND, [0])), DecodeError);
   assert.throws(() => decodeKeysBody(Uint8Array.from([0xff, 0xff, 0xff, 0xff])), /key count/);
+  // One key takes 5 bytes at the least: a count of one with 4 bytes left is a lie.
+  assert.throws(() => decodeKeysBody(Uint8Array.of(0, 0, 0, 1, 0, 0, 0, 0)), /key count 1 exceeds/);
   assert.throws(() => decodeStatsBody(new Uint8Array(5)), DecodeError);
   // Version 10's STATS answer, without the flags byte, and a flag no version defines.
   assert.throws(() => decodeStatsBody(new Uint8Array(28)), /stats flags/);

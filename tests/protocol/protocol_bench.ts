@@ -1,5 +1,6 @@
 import { ServerClient } from "../../lib/protocol/client.ts";
-import { FrameReader, type FrameSource, readFrames } from "../../lib/protocol/frame_reader.ts";
+import { FrameReader } from "../../lib/protocol/frame_reader.ts";
+import { feedFrames } from "../helpers/frames.ts";
 import { decodeRequest } from "../../lib/protocol/messages.ts";
 import { FrameWriter } from "../../lib/protocol/frame_writer.ts";
 import { PutManyItems } from "../../lib/protocol/put_many.ts";
@@ -34,26 +35,22 @@ Deno.bench("encode 1000 PUT frames (values encoded in place)", { group: "encode"
   for (let index = 0; index < BATCH; index++) writer.put(index + 1, keys[index], record, at());
 });
 
-/** A source handing out `stream` in reads of at most `readBytes`, as a socket would. */
-function chunked(readBytes: number): FrameSource {
-  let at = 0;
-  return {
-    read(buffer: Uint8Array): Promise<number | null> {
-      if (at === stream.length) return Promise.resolve(null);
-      const count = Math.min(buffer.length, readBytes, stream.length - at);
-      buffer.set(stream.subarray(at, at + count));
-      at += count;
-      return Promise.resolve(count);
-    },
-  };
+/** Decodes every request in `stream`, cut into reads of at most `readBytes` as a socket would. */
+function decodeInReads(readBytes: number): void {
+  const reader = new FrameReader();
+  for (let at = 0; at < stream.length; at += readBytes) {
+    for (const frame of feedFrames(reader, stream.subarray(at, at + readBytes))) {
+      decodeRequest(frame);
+    }
+  }
 }
 
-Deno.bench("decode 1000 PUT frames from one read", { group: "decode" }, async () => {
-  await readFrames(chunked(stream.length), new FrameReader(), decodeRequest);
+Deno.bench("decode 1000 PUT frames from one read", { group: "decode" }, () => {
+  decodeInReads(stream.length);
 });
 
-Deno.bench("decode 1000 PUT frames from 1460-byte reads", { group: "decode" }, async () => {
-  await readFrames(chunked(1460), new FrameReader(), decodeRequest);
+Deno.bench("decode 1000 PUT frames from 1460-byte reads", { group: "decode" }, () => {
+  decodeInReads(1460);
 });
 
 const server = new KvServer({ store: await Store.open(), port: 0 });

@@ -5,6 +5,7 @@ import { MAX_KEY_BYTES, MAX_LINE_BYTES, MAX_NESTING_DEPTH } from "../../lib/limi
 import {
   endsInsideRecord,
   isBlankLine,
+  isBlankLineBytes,
   looksLikeNumber,
   parseRecordLine,
   parseRecordLineInto,
@@ -437,10 +438,15 @@ Deno.test("lines longer than MAX_LINE_BYTES are refused", () => {
   );
 });
 
-Deno.test("isBlankLine accepts only spaces, tabs and carriage returns", () => {
-  for (const blank of ["", " ", "\t \t", "\r", "  \r"]) assert.equal(isBlankLine(blank), true);
-  for (const notBlank of ["a", " a ", "\0", "\u00a0", "{}"]) {
+Deno.test("isBlankLine and isBlankLineBytes accept only spaces, tabs and carriage returns", () => {
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  for (const blank of ["", " ", "\t \t", "\r", "  \r"]) {
+    assert.equal(isBlankLine(blank), true);
+    assert.equal(isBlankLineBytes(bytes(blank)), true);
+  }
+  for (const notBlank of ["a", " a ", "\0", "\u00a0", "{}", "\n"]) {
     assert.equal(isBlankLine(notBlank), false);
+    assert.equal(isBlankLineBytes(bytes(notBlank)), false);
   }
 });
 

@@ -7,31 +7,22 @@ import {
   MAX_PATH_BYTES,
   MAX_PATH_SEGMENTS,
 } from "../../lib/limits.ts";
-import {
-  missedPath,
-  parseQueryPath,
-  QueryPathError,
-  splitQueryPath,
-} from "../../lib/record/query_path.ts";
+import { missedPath, QueryPathError, splitQueryPath } from "../../lib/record/query_path.ts";
 import { int } from "../../lib/record/value.ts";
 
 function assertPathError(text: string, message: string): void {
   assert.throws(
-    () => parseQueryPath(text),
+    () => splitQueryPath(text),
     (error: unknown) => error instanceof QueryPathError && error.message === message,
     `expected QueryPathError '${message}'`,
   );
 }
 
-Deno.test("parseQueryPath splits a dotted path into its segments", () => {
-  assert.deepEqual(parseQueryPath("person1.address.street"), ["person1", "address", "street"]);
-  assert.deepEqual(parseQueryPath("person0"), ["person0"]);
-  assert.deepEqual(parseQueryPath("Zürich.😀"), ["Zürich", "😀"]);
-});
-
-Deno.test("parseQueryPath trims the whole path but keeps segments exactly as written", () => {
-  assert.deepEqual(parseQueryPath(" \t person9.level.age \n"), ["person9", "level", "age"]);
-  assert.deepEqual(parseQueryPath("my key.a b"), ["my key", "a b"]);
+Deno.test("splitQueryPath splits a dotted path into its segments", () => {
+  assert.deepEqual(splitQueryPath("person1.address.street"), ["person1", "address", "street"]);
+  assert.deepEqual(splitQueryPath("person0"), ["person0"]);
+  assert.deepEqual(splitQueryPath("Zürich.😀"), ["Zürich", "😀"]);
+  assert.deepEqual(splitQueryPath("my key.a b"), ["my key", "a b"]);
 });
 
 Deno.test("splitQueryPath keeps the whole path exactly as written, spaces included", () => {
@@ -43,17 +34,16 @@ Deno.test("splitQueryPath keeps the whole path exactly as written, spaces includ
 
 Deno.test("empty paths and empty segments are errors naming the column", () => {
   assertPathError("", "empty query path: expected a key");
-  assertPathError("   ", "empty query path: expected a key");
   assertPathError("a..b", "empty segment at column 3 in 'a..b'");
   assertPathError("person1.address.", "empty segment at column 17 in 'person1.address.'");
   assertPathError(".a", "empty segment at column 1 in '.a'");
-  assertPathError("  é😀..b", "empty segment at column 4 in 'é😀..b'");
+  assertPathError("é😀..b", "empty segment at column 4 in 'é😀..b'");
 });
 
 Deno.test("a path may have MAX_NESTING_DEPTH + 1 segments and no more", () => {
   assert.equal(MAX_PATH_SEGMENTS, MAX_NESTING_DEPTH + 1);
   const longest = Array.from({ length: MAX_PATH_SEGMENTS }, (_, index) => `s${index}`);
-  assert.deepEqual(parseQueryPath(longest.join(".")), longest);
+  assert.deepEqual(splitQueryPath(longest.join(".")), longest);
   const tooMany = [...longest, "x"].join(".");
   assertPathError(
     tooMany,
@@ -64,7 +54,7 @@ Deno.test("a path may have MAX_NESTING_DEPTH + 1 segments and no more", () => {
 
 Deno.test("segments may be MAX_KEY_BYTES bytes and the path MAX_PATH_BYTES bytes", () => {
   const longestSegment = "é".repeat(MAX_KEY_BYTES / 2);
-  assert.deepEqual(parseQueryPath(`a.${longestSegment}`), ["a", longestSegment]);
+  assert.deepEqual(splitQueryPath(`a.${longestSegment}`), ["a", longestSegment]);
   const tooLongSegment = `${longestSegment}x`;
   assertPathError(
     `a.${tooLongSegment}`,
@@ -74,20 +64,18 @@ Deno.test("segments may be MAX_KEY_BYTES bytes and the path MAX_PATH_BYTES bytes
   const segment = "k".repeat(1000);
   const longestPath = [segment, segment, segment, segment, "k".repeat(MAX_PATH_BYTES - 4004)];
   assert.equal(longestPath.join(".").length, MAX_PATH_BYTES);
-  assert.deepEqual(parseQueryPath(longestPath.join(".")), longestPath);
+  assert.deepEqual(splitQueryPath(longestPath.join(".")), longestPath);
   assertPathError(
     `${longestPath.join(".")}k`,
     `query path is ${MAX_PATH_BYTES + 1} bytes; the limit is ${MAX_PATH_BYTES} (MAX_PATH_BYTES)`,
   );
 });
 
-Deno.test("parseQueryPath gives back the segments it was built from", () => {
-  const segment = anyText({ minLength: 1, maxLength: 10 }).filter((text) =>
-    !text.includes(".") && text.trim() === text
-  );
+Deno.test("splitQueryPath gives back the segments it was built from", () => {
+  const segment = anyText({ minLength: 1, maxLength: 10 }).filter((text) => !text.includes("."));
   fc.assert(
     fc.property(fc.array(segment, { minLength: 1, maxLength: 8 }), (segments) => {
-      assert.deepEqual(parseQueryPath(segments.join(".")), segments);
+      assert.deepEqual(splitQueryPath(segments.join(".")), segments);
     }),
   );
 });
