@@ -366,3 +366,19 @@ terminalTest(
     assert.match(screen, /^kv gen: wrote 3 records \(0\.0 MB\) to standard output in /m);
   },
 );
+
+terminalTest(
+  "kv gen's progress bar in a terminal narrower than the bar leaves no line behind (S35 F1)",
+  async () => {
+    await withTempDir(async (dir) => {
+      // 40 columns: the 30-character bar with its label and counts took 56, wrapped onto
+      // a second line, and each redraw's "erase the line" erased only that second one.
+      const out = `${dir}/out.txt`;
+      const gen = kvArgs("gen", "-k", COMPAT_KEY_FILE, "-n", "20000", "-o", out, "--seed", "1");
+      await using term = await Terminal.start(gen, { columns: 40 });
+      assert.equal(await term.exitCode(), 0);
+      const lines = (await term.screen()).split("\n");
+      assert.deepEqual(lines.filter((line) => !/^kv gen: wrote |^\[exit 0\]$/.test(line)), []);
+    });
+  },
+);
