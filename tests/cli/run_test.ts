@@ -182,3 +182,34 @@ Deno.test("a command whose reader stops early (| head -n 0) ends quietly with ex
     assert.deepEqual([output.code, stderr], [0, ""], `kv ${args}`);
   }
 });
+
+Deno.test("a command's flag put before the command is shown where it goes: kv -s f get x (S35 F2)", async () => {
+  const cases: [string[], string][] = [
+    [["-s", "serverFile.txt", "get", "x"], "kv get -s serverFile.txt x"],
+    [["--json", "keys"], "kv keys --json"],
+    [["-k", "2", "broker", "-s", "my servers.txt"], "kv broker -k 2 -s 'my servers.txt'"],
+  ];
+  for (const [args, meant] of cases) {
+    const run = await runKv(args);
+    assert.deepEqual(
+      [run.code, run.stdout, run.stderr],
+      [2, "", `kv: flags go after the command: ${meant}\n`],
+      args.join(" "),
+    );
+  }
+  // No command word follows: the flag is kv's own, mistyped or not.
+  const alone = await runKv(["--json", "x"]);
+  assert.equal(alone.stderr, "kv: unknown flag '--json'; kv --help lists the flags\n");
+});
+
+Deno.test("an unknown command or flag holding hidden characters is one line, them escaped (S35 F3)", async () => {
+  const cases: [string[], string][] = [
+    [["ge\x1b[2Jt"], "kv: unknown command 'ge\\u001b[2Jt'; kv --help lists the commands"],
+    [["-\x1b[2J"], "kv: unknown flag '-\\u001b[2J'; kv --help lists the flags"],
+    [["help", "a\nb"], "kv help: unknown command 'a\\u000ab'; kv --help lists the commands"],
+  ];
+  for (const [args, message] of cases) {
+    const run = await runKv(args);
+    assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `${message}\n`], args.join(" "));
+  }
+});
