@@ -147,7 +147,7 @@ Deno.test("kv http on a port in use or an address this machine lacks: one line n
   // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no machine has an address in it.
   await oneLine(
     [...serving, "192.0.2.1:0", "--insecure"],
-    /^kv http: cannot listen on 192\.0\.2\.1:0: address not available on this machine; check --listen$/,
+    /^kv http: --listen 192\.0\.2\.1: this machine has no such address; give one of its own \(ip address or ifconfig lists them\)$/,
   );
 });
 
@@ -195,6 +195,30 @@ Deno.test("kv server -a and kv http --listen with a host name no resolver knows 
     await oneLine(
       ["http", "-s", "/nonexistent/servers.txt", "--listen", "example.invalid:80", ...insecure],
       /^kv http: --listen example\.invalid: no such host; give an IP address or a host name this machine resolves$/,
+    );
+  }
+});
+
+Deno.test("kv server -a and kv http --listen with no IP address (999.1.1.1) or one this machine does not have say so, not that it lets other machines in (S35 F4)", async () => {
+  // Both asked for --auth-file (--tokens-file) or --insecure first; given --insecure, the
+  // listen then failed: "no such host", "address not available". 192.0.2.1 is TEST-NET-1
+  // (RFC 5737), which no machine has.
+  for (const insecure of [["--insecure"], []]) {
+    await oneLine(
+      ["server", "-p", "0", "-a", "999.1.1.1", ...insecure],
+      /^kv server: -a 999\.1\.1\.1: no such host; give an IP address or a host name this machine resolves$/,
+    );
+    await oneLine(
+      ["server", "-p", "0", "-a", "192.0.2.1", ...insecure],
+      /^kv server: -a 192\.0\.2\.1: this machine has no such address; give one of its own \(ip address or ifconfig lists them\)$/,
+    );
+    await oneLine(
+      ["http", "-s", "/nonexistent/servers.txt", "--listen", "999.1.1.1:80", ...insecure],
+      /^kv http: --listen 999\.1\.1\.1: no such host; give an IP address or a host name this machine resolves$/,
+    );
+    await oneLine(
+      ["http", "-s", "/nonexistent/servers.txt", "--listen", "192.0.2.1:80", ...insecure],
+      /^kv http: --listen 192\.0\.2\.1: this machine has no such address; give one of its own \(ip address or ifconfig lists them\)$/,
     );
   }
 });
