@@ -382,3 +382,23 @@ terminalTest(
     });
   },
 );
+
+Deno.test("kv gen -o /dev/stdout whose reader stops early ends quietly with exit 0, as -o - does (S35 F5)", async () => {
+  const gen = [Deno.execPath(), "run", ...GEN_PERMISSIONS, MAIN_PATH, "gen"].map((arg) =>
+    `'${arg}'`
+  );
+  for (const output of ["-", "/dev/stdout"]) {
+    // head -n 1 exits after the first line: kv gen then writes into a pipe nobody reads.
+    const flags = `-k '${COMPAT_KEY_FILE}' -n 100000 -o ${output}`;
+    const child = new Deno.Command("bash", {
+      args: ["-c", `${gen.join(" ")} ${flags} | head -n 1 >/dev/null; exit \${PIPESTATUS[0]}`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const piped = await outputWithin(child, { what: `kv gen -o ${output} | head -n 1 to exit` });
+    const stderr = new TextDecoder().decode(piped.stderr);
+    // It said "kv gen: cannot write '/dev/stdout': Broken pipe", exit 2.
+    assert.deepEqual([piped.code, stderr], [0, ""], `-o ${output}`);
+  }
+});
