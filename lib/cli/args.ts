@@ -14,6 +14,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { UserError } from "./user_error.ts";
 import { describeError } from "../base/describe_error.ts";
 import { closestWord } from "../base/edit_distance.ts";
+import { shellWord } from "../base/shell_word.ts";
 
 /**
  * What {@link parseFlags} returns: node:util's `parseArgs` result for `options`, parsed
@@ -23,9 +24,21 @@ export type ParsedFlags<T extends ParseArgsOptionsConfig> = ReturnType<
   typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: boolean }>
 >;
 
+/** Options for {@link parseFlags}. */
+export interface ParseFlagsOptions {
+  /** Whether arguments that are no flag's are allowed (`kv get KEY`); default false. */
+  allowPositionals?: boolean;
+  /**
+   * For a command that takes no argument: the flag and value a stray one likely lacks
+   * (`kv server 8000`: `-p 8000`), given it and all the arguments; default none.
+   */
+  meantFlag?: (argument: string, args: readonly string[]) => string | undefined;
+}
+
 /**
  * Parses `args` strictly against `options`: unknown flags, missing or empty values
- * and (unless `allowPositionals`) stray positional arguments throw a UserError.
+ * and (unless `allowPositionals`) stray positional arguments throw a UserError, which
+ * names what a stray one likely lacks when `meantFlag` can tell.
  * After `--` every argument is positional, so `kv get -- -odd-key` works.
  *
  * @example
@@ -37,7 +50,7 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
   command: string,
   args: string[],
   options: T,
-  allowPositionals = false,
+  parsing: ParseFlagsOptions = {},
 ): ParsedFlags<T> {
   let parsed;
   try {
@@ -45,12 +58,15 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
       args: attachNegativeNumbers(args, options),
       options,
       strict: true,
-      allowPositionals,
+      allowPositionals: parsing.allowPositionals ?? false,
     });
   } catch (error) {
-    throw new UserError(
-      `kv ${command}: ${describeParseError(error, options)} (see 'kv ${command} --help')`,
+    const described = describeParseError(
+      error,
+      options,
+      (stray) => parsing.meantFlag?.(stray, args),
     );
+    throw new UserError(`kv ${command}: ${described} (see 'kv ${command} --help')`);
   }
   // An empty value (`-s ""`, an unset shell variable) names no file, number or choice.
   for (const [name, value] of Object.entries(parsed.values)) {
@@ -98,7 +114,11 @@ function attachNegativeNumbers(args: string[], options: ParseArgsOptionsConfig):
   return joined;
 }
 
-function describeParseError(error: unknown, options: ParseArgsOptionsConfig): string {
+function describeParseError(
+  error: unknown,
+  options: ParseArgsOptionsConfig,
+  meantFlag: (stray: string) => string | undefined,
+): string {
   const message = describeError(error);
   const quoted = /'([^']*)'/.exec(message)?.[1];
   const code = (error as { code?: string }).code;
@@ -107,7 +127,10 @@ function describeParseError(error: unknown, options: ParseArgsOptionsConfig): st
     return `unknown option '${quoted}'${meant === undefined ? "" : `; did you mean ${meant}?`}`;
   }
   if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" && quoted) {
-    return `unexpected argument '${quoted}'`;
+    const meant = meantFlag(quoted);
+    return `unexpected argument '${quoted}'${
+      meant === undefined ? "" : `; did you mean ${meant}?`
+    }`;
   }
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && quoted) {
     // parseArgs refuses a value that starts with '-' (it could be a flag); say how to pass one.
@@ -206,4 +229,25 @@ export function choiceFlag<T extends string>(
   if ((choices as readonly string[]).includes(text)) return text as T;
   const listed = choices.map((choice) => `'${choice}'`).join(" or ");
   throw new UserError(`kv ${command}: ${flag} must be ${listed}, got '${text}'`);
+}
+
+/**
+ * A {@link ParseFlagsOptions.meantFlag} for a command whose stray argument is a file
+ * its `flag` names, or a whole number its `numberFlag` does (`kv gen 100`: `-n 100`).
+ *
+ * @example
+ * ```ts
+ * const meant = fileOrNumberFlag("-k", "-n");
+ * meant("keyFile.txt"); // "-k keyFile.txt"
+ * meant("100"); // "-n 100"
+ * ```
+ */
+export function fileOrNumberFlag(
+  flag: string | undefined,
+  numberFlag?: string,
+): (argument: string) => string | undefined {
+  return (argument) => {
+    const meant = /^\d+$/.test(argument) ? numberFlag : flag;
+    return meant === undefined ? undefined : `${meant} ${shellWord(argument)}`;
+  };
 }

@@ -38,7 +38,7 @@ import {
   WORKLOAD_MIX,
   WORKLOADS,
 } from "../bench/workload.ts";
-import { intFlag, parseFlags } from "./args.ts";
+import { fileOrNumberFlag, intFlag, parseFlags } from "./args.ts";
 import {
   credentialsRefusedError,
   SECURITY_FLAGS,
@@ -335,7 +335,7 @@ function parseBenchFlags(args: string[]) {
     "timeout-ms": { type: "string" },
     json: { type: "boolean" },
     ...SECURITY_FLAGS,
-  });
+  }, { meantFlag: fileOrNumberFlag("-s") });
 }
 
 /** What the flags ask of the bench, checked: a UserError names the first flag that is wrong. */

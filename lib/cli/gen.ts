@@ -29,7 +29,7 @@ import {
   NotUtf8Error,
   readFileBounded,
 } from "../base/read_bounded.ts";
-import { intFlag, parseFlags } from "./args.ts";
+import { fileOrNumberFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { SIGNAL_EXIT_CODES, STOPPED_WORDS, type StopSignal, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
@@ -181,7 +181,7 @@ async function generate(
 async function readSettings(
   args: string[],
 ): Promise<{ options: GeneratorOptions; outputPath: string }> {
-  const { values } = parseFlags(COMMAND, args, FLAGS);
+  const { values } = parseFlags(COMMAND, args, FLAGS, { meantFlag: fileOrNumberFlag("-k", "-n") });
   const keyFilePath = values["key-file"];
   if (keyFilePath === undefined) {
     throw new UserError(`kv ${COMMAND}: -k KEYFILE is required (see 'kv ${COMMAND} --help')`);

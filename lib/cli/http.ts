@@ -9,6 +9,7 @@
  * ```
  * @module
  */
+import { shellWord } from "../base/shell_word.ts";
 import { brokerOf, connectWithRepairCommand, type Kv } from "../client/kv.ts";
 import { WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { KvInputError, KvNoServerReachableError, KvUnavailableError } from "../client/errors.ts";
@@ -257,7 +258,13 @@ function parseHttpFlags(args: string[]) {
     "tls-key": { type: "string" },
     "log-timestamps": { type: "boolean" },
     ...SECURITY_FLAGS,
-  });
+  }, { meantFlag: meantListen });
+}
+
+/** `kv http 8080`, `kv http 0.0.0.0:8080`: the --listen flag left out. */
+function meantListen(argument: string): string | undefined {
+  if (/^\d+$/.test(argument)) return `--listen 127.0.0.1:${argument}`;
+  return /:\d+$/.test(argument) ? `--listen ${shellWord(argument)}` : undefined;
 }
 
 /** The request limits the flags set, each checked against its range. */

@@ -345,7 +345,7 @@ function splitAdvice(spec: OneShotSpec, positionals: string[]): string | undefin
 }
 
 async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(spec.name, args, FLAGS, true);
+  const { values, positionals } = parseFlags(spec.name, args, FLAGS, { allowPositionals: true });
   const expected = spec.optional ? `at most ${spec.arguments}` : `${spec.arguments}`;
   const countOk = spec.optional
     ? positionals.length <= spec.arguments

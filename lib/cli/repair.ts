@@ -19,7 +19,7 @@ import { DEFAULT_TIMEOUT_MS, lineLead, MAX_TIMEOUT_MS, ServerPool } from "../bro
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { counted, listed } from "../base/plural.ts";
-import { intFlag, parseFlags } from "./args.ts";
+import { fileOrNumberFlag, intFlag, parseFlags } from "./args.ts";
 import { serverFile, SERVERS_FLAG_HELP, withServerFileSource } from "./oneshot.ts";
 import { repairCommandLine } from "./shell_command.ts";
 import { type ListChange, listChangeNotice } from "./list_change_notice.ts";
@@ -102,7 +102,7 @@ export const repairCommand: Subcommand = {
 };
 
 async function runRepair(args: string[]): Promise<number> {
-  const { values } = parseFlags("repair", args, FLAGS);
+  const { values } = parseFlags("repair", args, FLAGS, { meantFlag: fileOrNumberFlag("-s") });
   const { path, servers, requestedK, timeoutMs } = await repairTarget(values);
   const credentials = await clientCredentials("repair", values);
   const pool = new ServerPool(servers, { timeoutMs, credentials });

@@ -14,7 +14,7 @@ import { describeFsError } from "../base/fs_error.ts";
 import { writeLine } from "../base/stdout.ts";
 import { NEW_SECRET_BYTES, newSecretLine } from "../protocol/auth.ts";
 import { writeAll } from "../base/bytes.ts";
-import { parseFlags } from "./args.ts";
+import { fileOrNumberFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 
@@ -81,7 +81,12 @@ async function writeNewAuthFile(path: string): Promise<void> {
 }
 
 async function runSecret(args: string[]): Promise<number> {
-  const { values } = parseFlags("secret", args, { output: { type: "string", short: "o" } });
+  const { values } = parseFlags(
+    "secret",
+    args,
+    { output: { type: "string", short: "o" } },
+    { meantFlag: fileOrNumberFlag("-o") },
+  );
   // '-' is standard output, as for kv gen -o -: a file named '-' is made with -o ./-.
   if (values.output === undefined || values.output === STDOUT_PATH) writeLine(newSecretLine());
   else await writeNewAuthFile(values.output);

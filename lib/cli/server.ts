@@ -49,7 +49,7 @@ import {
   StoreCorruptError,
   StoreLockedError,
 } from "../server/store.ts";
-import { intFlag, parseFlags } from "./args.ts";
+import { fileOrNumberFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 import { describeFsError, exposedSecretDirectory, isFsError } from "../base/fs_error.ts";
@@ -250,7 +250,9 @@ interface ServerSettings {
 }
 
 function parseSettings(args: string[]): ServerSettings {
-  const { values } = parseFlags("server", args, FLAGS);
+  const { values } = parseFlags("server", args, FLAGS, {
+    meantFlag: fileOrNumberFlag(undefined, "-p"),
+  });
   const logLevelText = values["log-level"] ?? DEFAULT_LOG_LEVEL;
   const logLevel = parseLogLevel(logLevelText);
   if (logLevel === undefined) {

@@ -213,3 +213,36 @@ Deno.test("an unknown command or flag holding hidden characters is one line, the
     assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `${message}\n`], args.join(" "));
   }
 });
+
+Deno.test("an argument given without its flag names the flag it likely lacks: kv server 8000, kv broker serverFile.txt (S35 F6)", async () => {
+  const cases: [string[], string | undefined][] = [
+    [["server", "8000"], "-p 8000"],
+    [["http", "8080"], "--listen 127.0.0.1:8080"],
+    [["http", "0.0.0.0:8080"], "--listen 0.0.0.0:8080"],
+    [["broker", "serverFile.txt"], "-s serverFile.txt"],
+    [["broker", "-s", "serverFile.txt", "my data.txt"], "-i 'my data.txt'"],
+    [["gen", "keyFile.txt"], "-k keyFile.txt"],
+    [["gen", "-k", "keyFile.txt", "100"], "-n 100"],
+    [["repair", "servers.txt"], "-s servers.txt"],
+    [["bench", "servers.txt"], "-s servers.txt"],
+    [["secret", "kv.auth"], "-o kv.auth"],
+    [["demo", "100"], "-n 100"],
+    // Nothing it could mean: the plain line.
+    [["server", "fast"], undefined],
+  ];
+  for (const [args, meant] of cases) {
+    const run = await runKv(args);
+    const command = args[0];
+    const stray = args.at(-1)!;
+    const hint = meant === undefined ? "" : `; did you mean ${meant}?`;
+    assert.deepEqual(
+      [run.code, run.stdout, run.stderr],
+      [
+        2,
+        "",
+        `kv ${command}: unexpected argument '${stray}'${hint} (see 'kv ${command} --help')\n`,
+      ],
+      args.join(" "),
+    );
+  }
+});
