@@ -371,3 +371,33 @@ Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in 
     );
   });
 });
+
+Deno.test("a long line of a wrong file is quoted cut short: kv get -s dataToIndex.txt, a key file's long word (S35 F7)", async () => {
+  await withTempDir(async (dir) => {
+    // The records file given for the server file: its first line, 3000 characters, was
+    // quoted whole ("found '\"person0\" : { …'"), a screenful for one mistake.
+    const record = `"person0" : { "name" : "${"x".repeat(3000)}" }`;
+    await Deno.writeTextFile(`${dir}/dataToIndex.txt`, `${record}\n`);
+    await oneLine(
+      ["get", "x", "-s", `${dir}/dataToIndex.txt`],
+      /^kv get: \S+dataToIndex\.txt:1:1: expected 'HOST PORT' or 'HOST:PORT', found '"person0" : \{ "name" : "x+…'$/,
+    );
+    const serverRun = await runKv(["get", "x", "-s", `${dir}/dataToIndex.txt`]);
+    assert.ok(serverRun.stderr.length < 200, `${serverRun.stderr.length} characters`);
+    // A key file whose type, name or extra word is a long run of characters.
+    const words: [string, RegExp][] = [
+      [`name ${"t".repeat(3000)}`, /^kv gen: \S+keys\.txt:1:6: unknown type 't+…'; /],
+      [`${"n".repeat(3000)}! string`, /^kv gen: \S+keys\.txt:1:3001: key name 'n+…' contains /],
+      [`name string ${"e".repeat(3000)}`, /^kv gen: \S+keys\.txt:1:13: unexpected 'e+…' after /],
+    ];
+    for (const [line, expected] of words) {
+      await Deno.writeTextFile(`${dir}/keys.txt`, `${line}\n`);
+      await oneLine(["gen", "-k", `${dir}/keys.txt`, "-o", `${dir}/out.txt`], expected);
+      const genRun = await runKv(["gen", "-k", `${dir}/keys.txt`, "-o", `${dir}/out.txt`]);
+      assert.ok(
+        genRun.stderr.length < 250,
+        `${genRun.stderr.length} characters: ${line.slice(0, 20)}`,
+      );
+    }
+  });
+});
