@@ -33,6 +33,11 @@ export interface ParseFlagsOptions {
    * (`kv server 8000`: `-p 8000`), given it and all the arguments; default none.
    */
   meantFlag?: (argument: string, args: readonly string[]) => string | undefined;
+  /**
+   * Flags this command lacks that another command or other programs have, each with what
+   * to give instead (`kv http -p`: `--listen 127.0.0.1:PORT`); default none.
+   */
+  synonyms?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -61,11 +66,10 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
       allowPositionals: parsing.allowPositionals ?? false,
     });
   } catch (error) {
-    const described = describeParseError(
-      error,
-      options,
-      (stray) => parsing.meantFlag?.(stray, args),
-    );
+    const described = describeParseError(error, options, {
+      meantFlag: (stray) => parsing.meantFlag?.(stray, args),
+      synonyms: parsing.synonyms ?? {},
+    });
     throw new UserError(`kv ${command}: ${described} (see 'kv ${command} --help')`);
   }
   // An empty value (`-s ""`, an unset shell variable) names no file, number or choice.
@@ -117,17 +121,22 @@ function attachNegativeNumbers(args: string[], options: ParseArgsOptionsConfig):
 function describeParseError(
   error: unknown,
   options: ParseArgsOptionsConfig,
-  meantFlag: (stray: string) => string | undefined,
+  hints: {
+    meantFlag: (stray: string) => string | undefined;
+    synonyms: Readonly<Record<string, string>>;
+  },
 ): string {
   const message = describeError(error);
   const quoted = /'([^']*)'/.exec(message)?.[1];
   const code = (error as { code?: string }).code;
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && quoted) {
-    const meant = meantOption(quoted, options);
+    const meant = Object.hasOwn(hints.synonyms, quoted)
+      ? hints.synonyms[quoted]
+      : meantOption(quoted, options);
     return `unknown option '${quoted}'${meant === undefined ? "" : `; did you mean ${meant}?`}`;
   }
   if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" && quoted) {
-    const meant = meantFlag(quoted);
+    const meant = hints.meantFlag(quoted);
     return `unexpected argument '${quoted}'${
       meant === undefined ? "" : `; did you mean ${meant}?`
     }`;

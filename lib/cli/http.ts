@@ -258,8 +258,18 @@ function parseHttpFlags(args: string[]) {
     "tls-key": { type: "string" },
     "log-timestamps": { type: "boolean" },
     ...SECURITY_FLAGS,
-  }, { meantFlag: meantListen });
+  }, { meantFlag: meantListen, synonyms: LISTEN_SYNONYMS });
 }
+
+/** kv server's -a and -p, and other programs' names for them: kv http has --listen. */
+const LISTEN_SYNONYMS: Readonly<Record<string, string>> = {
+  "-p": "--listen 127.0.0.1:PORT",
+  "--port": "--listen 127.0.0.1:PORT",
+  "-a": "--listen HOST:PORT",
+  "--address": "--listen HOST:PORT",
+  "--host": "--listen HOST:PORT",
+  "--bind": "--listen HOST:PORT",
+};
 
 /** `kv http 8080`, `kv http 0.0.0.0:8080`: the --listen flag left out. */
 function meantListen(argument: string): string | undefined {

@@ -177,6 +177,13 @@ Prints 'kv server: listening on HOST:PORT (...)' on stderr once ready.
 Exit codes: 0 after a clean shutdown, 2 for bad flags, a port in use, a locked
 data dir, or one out of the cluster longer than the tombstone grace.`;
 
+/** Other programs' names for -a, and kv http's --listen: kv server has -a and -p. */
+const ADDRESS_SYNONYMS: Readonly<Record<string, string>> = {
+  "--host": "-a",
+  "--bind": "-a",
+  "--listen": "-a ADDRESS -p PORT",
+};
+
 const FLAGS = {
   address: { type: "string", short: "a" },
   port: { type: "string", short: "p" },
@@ -252,6 +259,7 @@ interface ServerSettings {
 function parseSettings(args: string[]): ServerSettings {
   const { values } = parseFlags("server", args, FLAGS, {
     meantFlag: fileOrNumberFlag(undefined, "-p"),
+    synonyms: ADDRESS_SYNONYMS,
   });
   const logLevelText = values["log-level"] ?? DEFAULT_LOG_LEVEL;
   const logLevel = parseLogLevel(logLevelText);

@@ -246,3 +246,32 @@ Deno.test("an argument given without its flag names the flag it likely lacks: kv
     );
   }
 });
+
+Deno.test("kv http's and kv server's listening flags named as the other command or other programs name them point to theirs (S35 F8)", async () => {
+  const cases: [string[], string][] = [
+    [["http", "-p", "8080"], "kv http: unknown option '-p'; did you mean --listen 127.0.0.1:PORT?"],
+    [
+      ["http", "--port", "8080"],
+      "kv http: unknown option '--port'; did you mean --listen 127.0.0.1:PORT?",
+    ],
+    [
+      ["http", "--host", "0.0.0.0"],
+      "kv http: unknown option '--host'; did you mean --listen HOST:PORT?",
+    ],
+    [["http", "-a", "0.0.0.0"], "kv http: unknown option '-a'; did you mean --listen HOST:PORT?"],
+    [["server", "--host", "0.0.0.0"], "kv server: unknown option '--host'; did you mean -a?"],
+    [["server", "--bind", "0.0.0.0"], "kv server: unknown option '--bind'; did you mean -a?"],
+    [
+      ["server", "--listen", "127.0.0.1:8000"],
+      "kv server: unknown option '--listen'; did you mean -a ADDRESS -p PORT?",
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const run = await runKv(args);
+    assert.deepEqual(
+      [run.code, run.stdout, run.stderr],
+      [2, "", `${message} (see 'kv ${args[0]} --help')\n`],
+      args.join(" "),
+    );
+  }
+});
