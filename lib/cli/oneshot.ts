@@ -333,11 +333,18 @@ const SPLIT_ARGUMENTS: Readonly<Record<string, string>> = {
 /**
  * What to type when the shell split the one argument of `spec` at its spaces into
  * `positionals` (`kv put x: 1`, `kv get a b`): `quote the record line, kv put 'x: 1'`, the
- * words quoted as one; undefined when the command takes no argument, or none too many were
- * given.
+ * words quoted as one — but a query's words none of which holds '.' joined by '.' (`kv query
+ * person1 name`: kv query person1.name); undefined when the command takes no argument, or
+ * none too many were given.
  */
 function splitAdvice(spec: OneShotSpec, positionals: string[]): string | undefined {
   if (spec.arguments !== 1 || positionals.length <= 1) return undefined;
+  // `kv query person1 name`: a key and its field, not the key "person1 name".
+  if (spec.name === "query" && !positionals.some((word) => word.includes("."))) {
+    const path = `kv query ${shellWord(positionals.join("."))}`;
+    return "a path joins a key and its fields with '.'" +
+      (path.length > MAX_ADVISED_COMMAND_CHARACTERS ? "" : `, ${path}`);
+  }
   const what = SPLIT_ARGUMENTS[spec.name] ?? "a key with spaces";
   const command = `kv ${spec.name} ${shellWord(positionals.join(" "))}`;
   return `quote ${what}` +

@@ -470,3 +470,20 @@ async function shellWords(command: string): Promise<string[]> {
   assert.equal(code, 0, command);
   return new TextDecoder().decode(stdout).split("\0").slice(0, -1);
 }
+
+Deno.test("kv query given a key and a field apart says to join them with '.', not to quote them as one key (S35 F9)", async () => {
+  // It said "quote a path with spaces, kv query 'person1 name'": the key "person1 name".
+  const split = await runKv(["query", "person1", "name", "-s", "/nonexistent/servers.txt"]);
+  assert.deepEqual([split.code, split.stdout], [2, ""]);
+  assert.equal(
+    split.stderr,
+    "kv query: expected 1 argument, got 2: a path joins a key and its fields with '.', " +
+      "kv query person1.name (see 'kv query --help')\n",
+  );
+  // A word holding '.' already is a path: the words were one key with spaces.
+  const spaced = await runKv(["query", "my", "key.age", "-s", "/nonexistent/servers.txt"]);
+  assert.match(
+    spaced.stderr,
+    /^kv query: expected 1 argument, got 2: quote a path with spaces, kv query 'my key\.age' \(/,
+  );
+});
