@@ -1118,6 +1118,17 @@ function missingText(missing: Missing, key: string, dialect: Dialect): string {
   return `${names.slice(0, depth - 1).join(".")} has no field ${names[depth - 1]}${hint}`;
 }
 
+/**
+ * For a QUERY of a key with spaces and no '.' that found no record, ` (… a.b)`: most
+ * likely a key and its field typed apart (`QUERY person1 name`), which read as the one key
+ * "person1 name"; a whole record is what GET reads. Else "".
+ */
+function splitPathHint(path: string, missing: Missing): string {
+  const words = path.trim().split(/\s+/);
+  if (missing.reason !== "no-record" || path.includes(".") || words.length < 2) return "";
+  return ` (a path joins a key and its fields with '.': ${words.map(formatName).join(".")})`;
+}
+
 function humanLines(
   answer: Answer,
   dialect: Dialect,
@@ -1134,7 +1145,8 @@ function humanLines(
     case "QUERY": {
       // Keys as a command reads them back: `GET "q:1"`, where a bare q:1 does not parse. A
       // QUERY's key is its path joined with '.', which no name holds: each name on its own.
-      const key = (answer as { key: string }).key.split(".").map(formatName).join(".");
+      const raw = (answer as { key: string }).key;
+      const key = raw.split(".").map(formatName).join(".");
       if ("value" in answer) {
         return [`${paint("cyan", key)} : ${formatValue(answer.value, dialect)}`];
       }
@@ -1142,12 +1154,10 @@ function humanLines(
         return [`${paint("cyan", key)} : ${formatValue(decodeValue(answer.encoded), dialect)}`];
       }
       const { missing } = answer as { missing?: Missing };
-      return [
-        paint(
-          "yellow",
-          `NOT FOUND: ${missing === undefined ? key : missingText(missing, key, dialect)}`,
-        ),
-      ];
+      const why = missing === undefined
+        ? key
+        : missingText(missing, key, dialect) + splitPathHint(raw, missing);
+      return [paint("yellow", `NOT FOUND: ${why}`)];
     }
     case "DELETE": {
       const { key, deleted } = answer as { key: string; deleted: boolean };
