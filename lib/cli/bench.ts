@@ -51,6 +51,7 @@ import type { Subcommand } from "./subcommand.ts";
 import { SIGNAL_EXIT_CODES, UnavailableError, UserError } from "./user_error.ts";
 import { counted } from "../base/plural.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
+import { oneLine } from "../record/key.ts";
 
 /** Most records `-n` loads. */
 export const MAX_BENCH_RECORDS = 10_000_000;
@@ -465,8 +466,17 @@ function formatReport(report: BenchReport, stoppedBy = "Ctrl-C"): string {
   for (const [kind, figures] of Object.entries(report.byOperation)) {
     lines.push(operationLine(kind, figures));
   }
+  // What the errors were: a count alone sent the user looking (a replica down, a refusal).
+  for (const [kind, figures] of Object.entries(report.byOperation)) {
+    if (figures.firstError === null) continue;
+    const first = oneLine(figures.firstError, { maxCharacters: MAX_SHOWN_ERROR_CHARACTERS });
+    lines.push(`${kind}: the first of ${figures.errors} errors: ${first}`);
+  }
   return lines.join("\n");
 }
+
+/** Most characters of an operation's first error the table's notes show. */
+const MAX_SHOWN_ERROR_CHARACTERS = 300;
 
 function operationLine(kind: string, figures: OperationReport): string {
   return kind.padEnd(18) + String(figures.count).padStart(10) +

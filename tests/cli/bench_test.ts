@@ -472,3 +472,28 @@ Deno.test("kv bench whose servers all died mid-run stops on SIGTERM, reporting t
   assert.deepEqual([report.notFound, report.warnings], [0, 0], text);
   assertConsistent(report);
 });
+
+Deno.test("kv bench says what its errors were: each operation kind's first error, in the table's notes and in --json (S35 F11)", async () => {
+  await using cluster = await KvCluster.start(2);
+  const flags = ["-s", cluster.serverFile, "-k", "1", "-n", "20", "--distribution", "uniform"];
+  // A seed of few digits: bench() holds every number of the report to 6 significant digits.
+  flags.push("--seed", "7");
+  const load = await runKv(withBrokerTimeout(["bench", ...flags, "--ops", "1"]));
+  assert.equal(load.code, 0, load.stderr);
+  // k = 1: the reads of the half of the keys the killed server held fail.
+  await cluster.servers[1].kill();
+  const measure = [...flags, "--no-load", "--workload", "C", "--ops", "40"];
+  const run = await runKv(withBrokerTimeout(["bench", ...measure]));
+  assert.equal(run.code, 0, run.stderr);
+  const errors = /^read +40 .* (\d+) errors$/m.exec(run.stdout);
+  assert.ok(errors !== null, run.stdout);
+  // It counted them, and said nothing of what they were.
+  assert.match(
+    run.stdout,
+    new RegExp(`^read: the first of ${errors[1]} errors: .*bench-person\\d+.*\\S$`, "m"),
+  );
+  const report = await bench(measure);
+  const read = report.byOperation.read!;
+  assert.ok(read.errors > 0, JSON.stringify(read));
+  assert.match(read.firstError ?? "", /bench-person\d+/);
+});
