@@ -427,6 +427,8 @@ export class Broker {
   /** The check of the servers' k under way, which callers share. */
   #kCheck: Promise<void> | undefined;
   readonly #kTimer: ReturnType<typeof setInterval>;
+  /** Each tick of #kTimer also asks the servers whether they take writes (watchWrites). */
+  #watchesWrites = false;
   readonly #clock: HybridClock;
   readonly #writes: WriteRule;
   readonly #onRepairNeeded: (request: RepairRequest) => void;
@@ -485,7 +487,7 @@ export class Broker {
     if (options.statusOnly ?? false) pool.trustUnderRecordedK();
     else pool.trustUnder(k);
     this.#watchServers();
-    this.#kTimer = setInterval(() => this.#checkK(), K_CHECK_INTERVAL_MS);
+    this.#kTimer = setInterval(() => this.#tick(), K_CHECK_INTERVAL_MS);
     // The broker's own work, not this check, decides whether the process lives on.
     Deno.unrefTimer(this.#kTimer);
   }
@@ -977,6 +979,31 @@ export class Broker {
         k,
       } as const;
     }));
+  }
+
+  /**
+   * Has the broker ask every server up STATS now and every {@link K_CHECK_INTERVAL_MS}
+   * from now on (`ServerPool.askWrites`), so that `pool.refusesWrites` is at most about
+   * that stale (plus one round trip) for a server no write reached since: for `kv http`'s
+   * `/metrics`, which reads it without asking (a scrape a hung server held up was the first
+   * try's fault). A write answered READ_ONLY tells it at once either way. Other clients do
+   * not ask: `servers()` asks STATS itself.
+   *
+   * @example
+   * ```ts ignore
+   * broker.watchWrites();
+   * broker.pool.refusingWritesCount; // servers up refusing writes, as last heard
+   * ```
+   */
+  watchWrites(): void {
+    this.#watchesWrites = true;
+    if (!this.#closed) this.#pool.askWrites();
+  }
+
+  /** Each K_CHECK_INTERVAL_MS: the servers' k, and whether they take writes (watchWrites). */
+  #tick(): void {
+    this.#checkK();
+    if (this.#watchesWrites && !this.#closed) this.#pool.askWrites();
   }
 
   /** How many read repairs were started since the broker opened. */

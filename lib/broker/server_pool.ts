@@ -142,6 +142,12 @@ export interface ServerConnection {
    * under), updated by setK and markRepaired.
    */
   readonly state: NodeState;
+  /**
+   * Whether the server refuses writes (READ_ONLY), as this connection's last answer that
+   * tells said (a write's, or a STATS's); undefined until one did. See
+   * `ServerClient.refusesWrites`.
+   */
+  readonly refusesWrites: boolean | undefined;
   /** Asks the server to record k (see SET_K); resolves with the k it records afterwards. */
   setK(k: number, options?: { replace?: boolean }): Promise<number>;
   /**
@@ -391,6 +397,8 @@ interface Slot {
    * request sent on it from then on.
    */
   vouched: ServerConnection | undefined;
+  /** A STATS of {@link ServerPool.askWrites} is outstanding. */
+  askingWrites: boolean;
 }
 
 /**
@@ -729,6 +737,7 @@ export class ServerPool {
       saidOpen: false,
       busy: undefined,
       vouched: undefined,
+      askingWrites: false,
     }));
   }
 
@@ -992,6 +1001,51 @@ export class ServerPool {
    */
   twinOf(index: number): number | undefined {
     return this.#slots[index].twinOf;
+  }
+
+  /**
+   * Whether server `index` refuses writes (READ_ONLY: a full or failing disk), as the last
+   * answer on its live connection that tells said ({@link ServerConnection.refusesWrites}):
+   * a write's, or a STATS's ({@link askWrites}). False while it is down, and until such an
+   * answer came on its connection (a new one after each reconnect). Asks nothing.
+   *
+   * @example
+   * ```ts ignore
+   * pool.refusesWrites(0); // true once a write to server 0 was answered READ_ONLY
+   * ```
+   */
+  refusesWrites(index: number): boolean {
+    return this.#liveConnection(index)?.refusesWrites === true;
+  }
+
+  /** How many servers are up and refuse writes ({@link refusesWrites}); asks nothing. */
+  get refusingWritesCount(): number {
+    let count = 0;
+    for (let index = 0; index < this.#slots.length; index++) {
+      if (this.refusesWrites(index)) count++;
+    }
+    return count;
+  }
+
+  /**
+   * Asks STATS of every server up that is not being asked already, each answer telling
+   * its connection whether the server refuses writes ({@link refusesWrites}): what a
+   * server no write reached lately is known by. Never waits: a hung server's question
+   * stays outstanding until it times out (`timeoutMs`, which marks it down), and it alone
+   * is not asked again meanwhile.
+   *
+   * @example
+   * ```ts ignore
+   * pool.askWrites(); // on a timer: refusesWrites is then at most one period and a round trip old
+   * ```
+   */
+  askWrites(): void {
+    for (let index = 0; index < this.#slots.length; index++) {
+      const slot = this.#slots[index];
+      if (slot.askingWrites || !this.isUp(index)) continue;
+      slot.askingWrites = true;
+      this.call(index, askStats).then(() => slot.askingWrites = false);
+    }
   }
 
   /**
@@ -1676,6 +1730,11 @@ export class ServerPool {
     this.#changeWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/** {@link ServerPool.askWrites}' request: the answer matters only to the connection. */
+function askStats(connection: ServerConnection): Promise<ServerStats> {
+  return connection.stats();
 }
 
 /**

@@ -119,8 +119,11 @@ Flags:
                             replica holds its keys (k = 1, or every replica
                             lost); else empty DIR and let kv repair refill it.
                             A DIR that records k = 1 starts with a warning.
-                            A running server out as long (stopped, frozen or
-                            refusing writes) stops, exit 2, unless kept so
+                            With no run record in its LOCK, DIR is judged by
+                            when its logs were last written (cp -a keeps it).
+                            A running server out as long (stopped, frozen,
+                            its machine suspended, or refusing writes) stops,
+                            exit 2, unless kept so
       --compact-log-mib N   with --data-dir, write a snapshot and drop the old
                             logs once the log passes N MiB and twice the last
                             snapshot, 1..${MAX_COMPACT_LOG_MIB} (default ${

@@ -48,7 +48,8 @@ export interface KvInvocation {
 
 /**
  * The `deno run` permissions `kv server` needs: to listen, to keep its data directory, and
- * to read the uptime, which tells a restart of the machine (lib/server/run_record.ts).
+ * to read the uptime, which tells a restart of the machine and counts a suspend of it
+ * (lib/server/run_record.ts).
  */
 export const SERVER_PERMISSIONS: readonly string[] = [
   "--allow-net",

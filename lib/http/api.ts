@@ -240,6 +240,8 @@ export class HttpApi {
     this.#tokens = options.tokens;
     this.#loopbackHostsOnly = options.loopbackHostsOnly ?? false;
     this.#repairCommand = options.repairCommand ?? DEFAULT_REPAIR_COMMAND;
+    // /metrics' read_only gauge reads what the broker last heard; it never asks.
+    this.#kv.broker.watchWrites();
   }
 
   /**
@@ -497,7 +499,8 @@ export class HttpApi {
    * every read is exact (lib/broker/quorum.ts). An unrepaired server answers, but may
    * lack acknowledged writes, so it counts against the bound as a down one does. A server
    * refusing writes (READ_ONLY) does not count: it serves every read exactly, and the probe
-   * asks no server anything; `/v1/servers`' `readOnly` tells it (README, Decisions).
+   * asks no server anything; `/v1/servers`' `readOnly` and `/metrics`'
+   * `kv_servers{state="read_only"}` tell it (README, Decisions).
    */
   #health(): Response {
     const broker = this.#kv.broker;
@@ -535,6 +538,7 @@ export class HttpApi {
       up: pool.upCount,
       down: pool.servers.length - pool.upCount,
       unrepaired,
+      readOnly: pool.refusingWritesCount,
       readRepairs: broker.readRepairsStarted,
       hintsWaiting: broker.hintCount,
     });

@@ -10,7 +10,9 @@
  * - `kv_http_request_duration_seconds{operation}`: a latency histogram;
  * - `kv_http_requests_in_flight`: requests being answered now;
  * - `kv_servers{state}`: servers up and down, as the connection pool sees them,
- *   and of those up, how many are not yet repaired (they may lack acknowledged writes);
+ *   and of those up, how many are not yet repaired (they may lack acknowledged writes) and
+ *   how many refuse writes (`read_only`: a full or failing disk, as the broker last heard
+ *   from a write or its STATS each second; nothing is asked at scrape time);
  * - `kv_read_repairs_total`: read repairs started (replicas found disagreeing);
  * - `kv_hints_waiting`: (home server, partition) hints whose copies wait to move home;
  * - `kv_http_connections_closed_total{reason}`: connections the connection guard closed
@@ -21,7 +23,8 @@
  * import { Metrics } from "./metrics.ts";
  * const metrics = new Metrics();
  * metrics.observe("get", "ok", 0.0004);
- * metrics.text({ up: 3, down: 1, unrepaired: 0, readRepairs: 0, hintsWaiting: 0 });
+ * metrics.text({ up: 3, down: 1, unrepaired: 0, readOnly: 0, readRepairs: 0,
+ * hintsWaiting: 0 });
  * ```
  * @module
  */
@@ -69,6 +72,11 @@ export interface ClusterCounts {
    * repaired under another server list or k, until repaired under this one.
    */
   unrepaired: number;
+  /**
+   * Servers up that refuse writes (READ_ONLY: a full or failing disk; they serve reads), as
+   * the last write or STATS answered on their connection said (`ServerPool.refusesWrites`).
+   */
+  readOnly: number;
   /** Read repairs started since the broker opened. */
   readRepairs: number;
   /** (home server, partition) hints waiting for their server. */
@@ -154,7 +162,14 @@ export class Metrics {
    * metrics.started();
    * metrics.observe("get", "ok", 0.0004);
    * metrics.started(); // the scrape itself: GET /metrics
-   * const text = metrics.text({ up: 3, down: 1, unrepaired: 0, readRepairs: 0, hintsWaiting: 0 });
+   * const text = metrics.text({
+   *   up: 3,
+   *   down: 1,
+   *   unrepaired: 0,
+   *   readOnly: 0,
+   *   readRepairs: 0,
+   *   hintsWaiting: 0,
+   * });
    * text.includes('kv_http_requests_total{operation="get",outcome="ok"} 1'); // true
    * text.includes("kv_http_requests_in_flight 0\n"); // true: the scrape does not count itself
    * ```
@@ -196,6 +211,7 @@ export class Metrics {
       `kv_servers{state="up"} ${cluster.up}`,
       `kv_servers{state="down"} ${cluster.down}`,
       `kv_servers{state="unrepaired"} ${cluster.unrepaired}`,
+      `kv_servers{state="read_only"} ${cluster.readOnly}`,
       "# HELP kv_read_repairs_total Read repairs started: replicas found disagreeing on a read.",
       "# TYPE kv_read_repairs_total counter",
       `kv_read_repairs_total ${cluster.readRepairs}`,

@@ -446,6 +446,8 @@ export class ServerClient {
   #serverId = "";
   #state: NodeState = { unrepaired: true, k: 0, repairedUnder: NO_LIST };
   #challenged = false;
+  /** What this connection's answers last said of the server taking writes: see refusesWrites. */
+  #refusesWrites: boolean | undefined;
   #closeReason: ConnectionError | undefined;
   #resolveClosed!: () => void;
   #nextRequestId = 1;
@@ -694,6 +696,41 @@ export class ServerClient {
   }
 
   /**
+   * Whether the server refuses writes (READ_ONLY: its data dir cannot be written, or it was
+   * out of the cluster too long), as the last answer on this connection that tells said:
+   * true after a PUT, DELETE or PUT_MANY answered READ_ONLY; false after a PUT answered OK
+   * or EXISTS, a DELETE (not a purge) answered OK or NOT_FOUND, or a PUT_MANY that stored
+   * an item, each an answer only a store taking writes gives; a STATS's flag after a STATS.
+   * Undefined until one of those was answered. Nothing else tells: a server answers a write
+   * far behind its clock STALE, and an aged purge, without asking its store. Asks nothing:
+   * for a gauge read without a round trip (`kv http`'s `/metrics`, lib/broker/server_pool.ts).
+   *
+   * @example
+   * ```ts
+   * const client = await ServerClient.connect({ hostname: "127.0.0.1", port: 8000 });
+   * client.refusesWrites; // undefined: nothing told yet
+   * await client.stats();
+   * client.refusesWrites; // false, unless its disk is full
+   * ```
+   */
+  get refusesWrites(): boolean | undefined {
+    return this.#refusesWrites;
+  }
+
+  /**
+   * Learns from `response`, a PUT's or a DELETE's, whether the server takes writes
+   * ({@link refusesWrites}), and returns it. Of a purge's (`purge`), only a READ_ONLY tells.
+   */
+  #heardWrite(response: Response, purge = false): Response {
+    if (response.type === "error" && response.code === ErrorCode.READ_ONLY) {
+      this.#refusesWrites = true;
+    } else if (!purge && storeTook(response)) {
+      this.#refusesWrites = false;
+    }
+    return response;
+  }
+
+  /**
    * Asks the server to record the cluster's replication factor `k` (1–255) and resolves
    * with the k it records afterwards: `k` when none was recorded, the same was, or
    * `replace` is set; otherwise the different one it keeps (the caller compares).
@@ -847,7 +884,7 @@ export class ServerClient {
     const invalid = this.#checkPut(key, encodedValue);
     if (invalid !== undefined) return Promise.reject(invalid);
     return this.#request((frames, id) => frames.putEncoded(id, key, encodedValue, options))
-      .then(putResult);
+      .then((response) => putResult(this.#heardWrite(response)));
   }
 
   /**
@@ -888,7 +925,15 @@ export class ServerClient {
     const itemBytes = this.#mustWait() ? items.bytes().slice() : items.bytes();
     const maxAnswerBytes = 4 + itemCount * MAX_PUT_MANY_REFUSAL_BYTES;
     return this.#request((frames, id) => frames.putMany(id, itemCount, itemBytes), maxAnswerBytes)
-      .then((response) => checkRefusals(decodePutManyBody(expectOk(response)), itemCount));
+      .then((response) => {
+        // Refused whole by a store refusing writes; an item stored says it takes them.
+        if (response.type === "error" && response.code === ErrorCode.READ_ONLY) {
+          this.#refusesWrites = true;
+        }
+        const refusals = checkRefusals(decodePutManyBody(expectOk(response)), itemCount);
+        if (refusals.length < itemCount) this.#refusesWrites = false;
+        return refusals;
+      });
   }
 
   /** Why a PUT of `key` with `encodedValue` cannot be sent, or undefined when it can. */
@@ -1031,7 +1076,9 @@ export class ServerClient {
   async delete(key: string, options: WriteOptions): Promise<DeleteResult> {
     checkArgument(checkKey, key);
     const response = await this.#request((frames, id) => frames.delete(id, key, options));
-    return options.purge === true ? purgeResult(response) : deleteResult(response, options);
+    const purge = options.purge === true;
+    this.#heardWrite(response, purge);
+    return purge ? purgeResult(response) : deleteResult(response, options);
   }
 
   /**
@@ -1063,7 +1110,9 @@ export class ServerClient {
    */
   async stats(): Promise<ServerStats> {
     const response = await this.#request((frames, id) => frames.stats(id), STATS_ANSWER_BYTES);
-    return decodeStatsBody(expectOk(response));
+    const stats = decodeStatsBody(expectOk(response));
+    this.#refusesWrites = stats.readOnly;
+    return stats;
   }
 
   /**
@@ -1853,6 +1902,17 @@ async function openConnection(
     clearTimeout(timer);
     signal?.removeEventListener("abort", abandon);
   }
+}
+
+/**
+ * Whether `response`, a PUT's or a DELETE's (not a purge's), is one only a store taking
+ * writes gives: OK, NOT_FOUND (a DELETE of a key holding nothing) or EXISTS (a PUT's
+ * overwrite refused). A server checks that its store takes writes before it looks at the
+ * key; STALE tells nothing, as a write far behind the server's clock is answered so first.
+ */
+function storeTook(response: Response): boolean {
+  if (response.type === "error") return response.code === ErrorCode.EXISTS;
+  return response.type !== "stale";
 }
 
 function expectOk(response: Response): Uint8Array {

@@ -90,22 +90,38 @@
  * The stamp is at most one interval older than the run's last moment (a crash between two
  * stamps), so the downtime it tells is at least the true one: the refusal errs early, never
  * late. Not judged: a record without a stamp (a kv before it: refusing those would refuse
- * every upgrade; the first run of this kv stamps it), an unreadable record or none (the dir
- * starts unrepaired by the rules above), and a stamp ahead of the clock (the clock stepped
- * back, or the last run's ran ahead: how long the dir was away cannot be told), which warns.
+ * every upgrade; the first run of this kv stamps it), and a stamp ahead of the clock (the
+ * clock stepped back, or the last run's ran ahead: how long the dir was away cannot be
+ * told), which warns.
+ *
+ * A dir holding data whose LOCK holds no readable record (left out of a copy or a restore,
+ * deleted, emptied, or torn; it starts unrepaired by the rules above) is judged alike by
+ * when its logs and snapshots were last written ({@link lastWritten}), the newest
+ * modification time: a server writes them only while alive, and `cp -a`, `rsync -a` and
+ * `tar` keep those times, so the downtime they tell is at least the true one, as a stamp's.
+ * It errs early for a server that took no write for as long before its LOCK was lost (the
+ * refusal says so, and `--keep-stale-data` starts it), and it cannot see a copy that reset
+ * the times (a plain `cp`, `rsync` without `-t`: the files look written at the copy), which
+ * starts as before; the node state is left out, as a start rewrites it. Not judged: a LOCK
+ * holding an older kv's pid alone (an upgrade).
  *
  * A running server can be out as long without a start to judge it, so it judges itself:
  * "alive" means taking writes (a store refusing them, its disk full, misses deletes as a
  * stopped one does, so it is not stamped), and each stamp first measures the time since the
- * last moment the store was alive, by the wall clock and by `performance.now()`, the
- * smaller counting: NTP stepping the wall clock forward is no time away, a process stopped
- * (SIGSTOP, a frozen container) advances both. Past {@link runningDowntimeLimit} — what a
- * start allows, but at least {@link MIN_RUNNING_DOWNTIME_MS}, so that an event loop held by
- * a loaded machine never counts — the store stamps nothing more (no clean record either)
- * and refuses writes, and the server stops, so the next start refuses the dir; k = 1 and
- * `--keep-stale-data` serve on with a warning, as they start. What it cannot see: a freeze
- * the monotonic clock does not count (a suspended machine, a VM paused with its clocks),
- * and requests it finds waiting when it resumes, which may be answered before its tick.
+ * last moment the store was alive ({@link timeAway}): by the wall clock and by the time the
+ * kernel counted — the uptime, which counts a suspend, where it may be read (Linux,
+ * `--allow-sys=osUptime`), else `performance.now()`, which does not ({@link aliveClockOf})
+ * — the smaller counting: NTP stepping the wall clock forward is no time away, a process
+ * stopped (SIGSTOP, a frozen container) or a machine suspended advances both. Past
+ * {@link runningDowntimeLimit} — what a start allows, but at least
+ * {@link MIN_RUNNING_DOWNTIME_MS}, so that an event loop held by a loaded machine never
+ * counts — the store stamps nothing more (no clean record either) and refuses writes, and
+ * the server stops, so the next start refuses the dir; k = 1 and `--keep-stale-data` serve
+ * on with a warning, as they start. What it cannot see: a pause its kernel does not count
+ * (a VM paused by its host, a container checkpointed and restored: their clocks are stopped
+ * with them, and only the wall clock, once set right, jumps), a suspend when the uptime may
+ * not be read, and requests it finds waiting when it resumes, which may be answered before
+ * its tick.
  *
  * @example
  * ```ts
@@ -601,47 +617,84 @@ export interface DowntimeNow {
   readonly holdsData: boolean;
   /** The cluster's k recorded in the dir (node_state.ts); 0 when none is. */
   readonly k: number;
+  /** The lock file held an older kv's pid alone ({@link RunNow.lockOfOlderKv}). */
+  readonly lockOfOlderKv: boolean;
+  /**
+   * When the dir's logs and snapshots were last written ({@link lastWritten}), in ms since
+   * the epoch; undefined when none tells.
+   */
+  readonly writtenMs: number | undefined;
 }
 
 /**
  * A verdict of {@link judgeDowntime}: `stale`, out longer than the grace allows (refused
  * unless the operator keeps it); `only copy`, as long but the recorded k is 1 (started, with
- * a warning); `ahead`, a stamp ahead of the clock (started, with a warning).
+ * a warning); `ahead`, a stamp ahead of the clock (started, with a warning). `byFiles`: told
+ * by when the files were last written, the dir having no run record to tell.
  */
 export type Downtime =
-  | { readonly verdict: "stale" | "only copy"; readonly downMs: number }
-  | { readonly verdict: "ahead"; readonly aheadMs: number };
+  & (
+    | { readonly verdict: "stale" | "only copy"; readonly downMs: number }
+    | { readonly verdict: "ahead"; readonly aheadMs: number }
+  )
+  & { readonly byFiles?: true };
 
 /**
- * How long the data dir was out of the cluster, judged by the last run's `alive` stamp
- * (see the module docs): undefined when that is within the grace less
- * {@link downtimeMargin}, or when nothing is judged (no data, no stamp, no readable record).
+ * How long the data dir was out of the cluster, judged by the last run's `alive` stamp, or,
+ * when LOCK holds no readable record, by when its logs and snapshots were last written (see
+ * the module docs): undefined when that is within the grace less {@link downtimeMargin}, or
+ * when nothing is judged (no data; a record without a stamp or an older kv's pid alone; no
+ * time written).
  *
  * @example
  * ```ts
  * const last = { run: "clean", boot: null, fsync: "always", dir: "1.0", files: {}, alive: 0 } as const;
- * const now = { nowMs: 2 * 86_400_000, graceMs: 86_400_000, holdsData: true, k: 2 };
+ * const now = { nowMs: 2 * 86_400_000, graceMs: 86_400_000, holdsData: true, k: 2, lockOfOlderKv: false, writtenMs: 0 };
  * judgeDowntime(last, now); // { verdict: "stale", downMs: 172800000 }
  * judgeDowntime(last, { ...now, k: 1 }); // { verdict: "only copy", downMs: 172800000 }
  * judgeDowntime(last, { ...now, nowMs: 3_600_000 }); // undefined
+ * judgeDowntime(undefined, now); // { verdict: "stale", downMs: 172800000, byFiles: true }
  * ```
  */
 export function judgeDowntime(
   last: RunRecord | "unreadable" | undefined,
   now: DowntimeNow,
 ): Downtime | undefined {
-  if (last === undefined || last === "unreadable" || last.alive === undefined) return undefined;
   if (!now.holdsData) return undefined;
-  const downMs = now.nowMs - last.alive;
-  if (-downMs > ALIVE_AHEAD_TOLERANCE_MS) return { verdict: "ahead", aheadMs: -downMs };
+  const byFiles = last === undefined || last === "unreadable";
+  const since = byFiles ? (now.lockOfOlderKv ? undefined : now.writtenMs) : last.alive;
+  if (since === undefined) return undefined;
+  const told = byFiles ? { byFiles } as const : {};
+  const downMs = now.nowMs - since;
+  if (-downMs > ALIVE_AHEAD_TOLERANCE_MS) return { verdict: "ahead", aheadMs: -downMs, ...told };
   if (downMs <= now.graceMs - downtimeMargin(now.graceMs)) return undefined;
-  return { verdict: now.k === 1 ? "only copy" : "stale", downMs };
+  return { verdict: now.k === 1 ? "only copy" : "stale", downMs, ...told };
+}
+
+/**
+ * When the logs and snapshots among `files` (full identities by name, as
+ * {@link RunNow.files}) were last written: the newest modification time, in ms since the
+ * epoch; undefined when none has one (a short identity, a file system keeping none). Not
+ * the node state's: it holds no record, and a start rewrites it.
+ *
+ * @example
+ * ```ts
+ * lastWritten({ "log-0000000002.kvlog": "5.1.44.9000.9000", "node-state.json": "6.1.80.9900.9900" }); // 9000
+ * ```
+ */
+export function lastWritten(files: Readonly<Record<string, string>>): number | undefined {
+  const times = Object.entries(files)
+    .filter(([name]) => name !== NODE_STATE_FILE)
+    .map(([, identity]) => Number(identity.split(".")[3] ?? 0))
+    .filter((time) => time > 0);
+  return times.length === 0 ? undefined : Math.max(...times);
 }
 
 /**
  * The shortest time out of the cluster a running server judges ({@link runningDowntimeLimit}),
  * in ms (a minute): a gap between two of its alive ticks this long is a process stopped or
- * frozen (SIGSTOP, a paused container) or a disk refusing writes, never an event loop held
+ * frozen (SIGSTOP, a paused container), a machine suspended, or a disk refusing writes,
+ * never an event loop held
  * by a loaded machine (a tick comes seconds late at worst). A grace short enough for a
  * shorter limit (seconds, as tests use) is judged by this one while running, by its own at
  * start.
@@ -665,6 +718,98 @@ export function runningDowntimeLimit(graceMs: number): number {
 }
 
 /**
+ * A reading of the clocks a running server measures its time away by ({@link timeAway}):
+ * the wall clock, which its stamps are in and a start judges them by, and a clock of the
+ * time the machine's kernel counted, which no one sets ({@link AliveClock}).
+ */
+export interface AliveReading {
+  /** The wall clock, in ms since the epoch (`Date.now()`). */
+  readonly wallMs: number;
+  /** The kernel's elapsed time, in ms from an origin of its own: see {@link aliveClockOf}. */
+  readonly elapsedMs: number;
+}
+
+/** Where a running server reads its {@link AliveReading}s ({@link systemAliveClock}). */
+export interface AliveClock {
+  /** Both clocks, now. */
+  read(): AliveReading;
+}
+
+/** What an {@link AliveClock} reads: each clock as a function, for tests to give their own. */
+export interface AliveClockSources {
+  /** The wall clock, in ms since the epoch. */
+  readonly wallMs: () => number;
+  /** A monotonic clock in ms that does not count a suspend (`performance.now()`). */
+  readonly monoMs: () => number;
+  /**
+   * The machine's uptime in whole seconds, counting the time it was suspended and set by
+   * no one (Linux `sysinfo`, `Deno.osUptime()`); undefined when it may not be read.
+   */
+  readonly uptimeSeconds?: () => number;
+}
+
+/**
+ * The {@link AliveClock} over `sources`: its elapsed time is the uptime when it may be
+ * read, else the monotonic clock. The uptime is Linux's `CLOCK_BOOTTIME` (the monotonic
+ * clock plus every suspend), rounded up to the second: a machine suspended (a laptop's lid
+ * shut, a VM suspended by its guest) stops the monotonic clock but not it, and a wall-clock
+ * step moves neither. Its whole seconds are nothing against the minute a running server
+ * judges at least ({@link MIN_RUNNING_DOWNTIME_MS}).
+ *
+ * @example
+ * ```ts
+ * const clock = aliveClockOf({ wallMs: () => 5_000, monoMs: () => 10, uptimeSeconds: () => 7 });
+ * clock.read(); // { wallMs: 5000, elapsedMs: 7000 }
+ * ```
+ */
+export function aliveClockOf(sources: AliveClockSources): AliveClock {
+  const { wallMs, monoMs, uptimeSeconds } = sources;
+  if (uptimeSeconds === undefined) {
+    return { read: () => ({ wallMs: wallMs(), elapsedMs: monoMs() }) };
+  }
+  return { read: () => ({ wallMs: wallMs(), elapsedMs: uptimeSeconds() * 1_000 }) };
+}
+
+/**
+ * This machine's {@link AliveClock}: the uptime, on Linux, when this process may read it
+ * (`--allow-sys=osUptime`, which `kv server` runs with), else `performance.now()`. Not the
+ * uptime elsewhere: Deno tells it there as the wall clock less the boot's time, which a
+ * wall-clock step may move. Chosen once: a store measures every gap on one clock.
+ *
+ * @example
+ * ```ts
+ * systemAliveClock().read(); // { wallMs: 1796203963577, elapsedMs: 27136000 }
+ * ```
+ */
+export function systemAliveClock(): AliveClock {
+  const uptime = Deno.build.os === "linux" &&
+    // Queried first: Deno would otherwise ask for it at a terminal.
+    Deno.permissions.querySync({ name: "sys", kind: "osUptime" }).state === "granted";
+  return aliveClockOf({
+    wallMs: () => Date.now(),
+    monoMs: () => performance.now(),
+    uptimeSeconds: uptime ? () => Deno.osUptime() : undefined,
+  });
+}
+
+/**
+ * How long a running server was away between the readings `since` and `now`
+ * ({@link AliveClock}), in ms: the smaller of the wall clock's gap and the elapsed time's.
+ * The elapsed time keeps a wall-clock step (NTP) from counting as time away; the wall
+ * clock keeps the verdict one its next start agrees with, as a start judges the stamp by
+ * the wall clock alone (in a suspend the kernel moves both on by the time slept).
+ *
+ * @example
+ * ```ts
+ * timeAway({ wallMs: 0, elapsedMs: 0 }, { wallMs: 120_000, elapsedMs: 120_000 }); // 120000: stopped, or suspended
+ * timeAway({ wallMs: 0, elapsedMs: 0 }, { wallMs: 120_000, elapsedMs: 500 }); // 500: the wall clock stepped
+ * ```
+ */
+export function timeAway(since: AliveReading, now: AliveReading): number {
+  return Math.min(now.wallMs - since.wallMs, now.elapsedMs - since.elapsedMs);
+}
+
+/**
  * What a stale dir's server must do, said at the end of a refusal: empty the dir, or keep
  * it only when it holds its keys' only copy.
  */
@@ -676,8 +821,8 @@ const STALE_DIR_REMEDY = "move the dir aside or empty it and start again (it sta
  * What a start says of `downtime` ({@link judgeDowntime}) of the data dir `dir` under the
  * grace `graceMs`: the reason it refuses a `stale` one (unless `kept`, `--keep-stale-data`),
  * or the warning it starts with; one line, naming what to do. `running`: said by a running
- * server that found itself out as long (its process stopped or frozen, or its disk refusing
- * writes), which stops rather than refuses, or serves on.
+ * server that found itself out as long (its process stopped or frozen, its machine
+ * suspended, or its disk refusing writes), which stops rather than refuses, or serves on.
  *
  * @example
  * ```ts
@@ -694,21 +839,22 @@ export function describeDowntime(
     running?: boolean;
   },
 ): string {
+  invariant(!(running && downtime.byFiles), "a running server judges by its own clocks");
   const grace = `--tombstone-grace ${describeSpan(graceMs)}`;
   if (downtime.verdict === "ahead") {
-    return `data dir ${dir}'s last-alive stamp (in LOCK) is ${describeSpan(downtime.aheadMs)} ` +
-      `ahead of this server's clock (the clock was set back, or the last run's ran ahead), so ` +
-      `how long it was out of the cluster cannot be told: if longer than the grace (${grace}), stop ` +
-      `this server, empty the dir and start again (see --keep-stale-data in kv server --help)`;
+    const ahead = `${describeSpan(downtime.aheadMs)} ahead of this server's clock`;
+    const what = downtime.byFiles
+      ? `data dir ${dir} holds no readable run record in LOCK, and its newest log or ` +
+        `snapshot was written ${ahead} (the clock was set back, or the files came from a ` +
+        "machine whose clock ran ahead)"
+      : `data dir ${dir}'s last-alive stamp (in LOCK) is ${ahead} (the clock was set back, ` +
+        "or the last run's ran ahead)";
+    return `${what}, so how long it was out of the cluster cannot be told: if longer than ` +
+      `the grace (${grace}), stop this server, empty the dir and start again (see ` +
+      "--keep-stale-data in kv server --help)";
   }
-  const span = describeSpan(downtime.downMs);
-  const away =
-    (running
-      ? `data dir ${dir} was out of the cluster for ${span} while this server ran (its process ` +
-        "stopped or frozen, or its disk refusing writes)"
-      : `data dir ${dir} was last alive ${span} ago`) +
-    `, longer than its tombstone grace allows (${grace}, less ` +
-    `${describeSpan(downtimeMargin(graceMs))})`;
+  const away = `${describeAway(downtime, dir, running)}, longer than its tombstone grace ` +
+    `allows (${grace}, less ${describeSpan(downtimeMargin(graceMs))})`;
   const goesOn = running ? "serving on with its data" : "started with its data";
   if (downtime.verdict === "only copy") {
     return `${away}: ${goesOn}, as the cluster's k recorded in it is 1 (no other ` +
@@ -723,8 +869,36 @@ export function describeDowntime(
     ? "serving on it would bring those records back (and kv repair would spread them); " +
       "stopped without stamping the dir alive, so its next start is refused too: "
     : "served again it would bring those records back (and kv repair would spread them); ";
-  return `${away}: the other replicas may have purged the tombstones of deletes it missed, ` +
-    `and ${served}${STALE_DIR_REMEDY}`;
+  const refusal = `${away}: the other replicas may have purged the tombstones of deletes ` +
+    `it missed, and ${served}${STALE_DIR_REMEDY}`;
+  return downtime.byFiles ? `${refusal}; ${IDLE_DIR_REMEDY}` : refusal;
+}
+
+/**
+ * What a refusal by the files' age adds: an idle server's files are as old though it was
+ * never away, and only the operator knows whether this one was.
+ */
+const IDLE_DIR_REMEDY = "files this old are also those of a server that ran until just now " +
+  "and took no write for as long: if this one did, and only its LOCK was lost, " +
+  "--keep-stale-data starts it as it is";
+
+/**
+ * How long `downtime` ({@link describeDowntime}) kept the data dir `dir` away, and how that
+ * is known, in words: by the stamp, by the files' age, or found by a running server.
+ */
+function describeAway(
+  downtime: Downtime & { readonly downMs: number },
+  dir: string,
+  running: boolean,
+): string {
+  const span = describeSpan(downtime.downMs);
+  if (running) {
+    return `data dir ${dir} was out of the cluster for ${span} while this server ran (its ` +
+      "process stopped or frozen, its machine suspended, or its disk refusing writes)";
+  }
+  if (!downtime.byFiles) return `data dir ${dir} was last alive ${span} ago`;
+  return `data dir ${dir} holds no readable run record in LOCK (left out of a copy or a ` +
+    `restore, deleted, or torn), and its logs and snapshots were last written ${span} ago`;
 }
 
 /** Units {@link describeSpan} tells a span in, largest first, with their ms. */

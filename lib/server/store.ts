@@ -79,9 +79,10 @@
  * outcome is unknown to the client, as after a timeout. Nothing refused later changes
  * anything. A data dir whose name no longer names the dir the store holds (deleted, moved
  * or replaced: {@link DataDirLostError}) is refused alike, until the dir is back. A store
- * that refused writes (or whose process was stopped) longer than the tombstone grace allows
- * fails for good instead ({@link StaleDataDirError}, told to `onStale`): it missed deletes
- * the other replicas may have purged since (run_record.ts, _The last-alive stamp_).
+ * that refused writes (or whose process was stopped, or machine suspended) longer than the
+ * tombstone grace allows fails for good instead ({@link StaleDataDirError}, told to
+ * `onStale`): it missed deletes the other replicas may have purged since (run_record.ts,
+ * _The last-alive stamp_).
  *
  * @example
  * ```ts
@@ -122,6 +123,8 @@ import { writeValue } from "../record/value_codec.ts";
 import { BASE_VERSION, compareVersions, readVersion, type Version } from "../record/version.ts";
 import { NODE_STATE_FILE, NodeStateKeeper } from "./node_state.ts";
 import {
+  type AliveClock,
+  type AliveReading,
   aliveStampInterval,
   changedUnderRun,
   currentBoot,
@@ -131,10 +134,13 @@ import {
   identityOf,
   judgeDowntime,
   judgeLastRun,
+  lastWritten,
   runningDowntimeLimit,
   type RunRecord,
   type RunState,
   sizeOfIdentity,
+  systemAliveClock,
+  timeAway,
 } from "./run_record.ts";
 import { describeFsError, isFsError, withoutOsDetail } from "../base/fs_error.ts";
 
@@ -244,6 +250,13 @@ export interface StoreOptions {
    * default {@link currentBoot}. Tests give their own to play a restart of the machine.
    */
   boot?: () => Promise<string | undefined>;
+  /**
+   * The clocks a running store measures its time away by (run_record.ts, `timeAway`), and
+   * whose wall clock its start judges the last run's stamp by: default
+   * {@link systemAliveClock}, the uptime where it may be read. Tests give their own to play
+   * a machine suspended, which stops `performance.now()` but not the uptime.
+   */
+  aliveClock?: AliveClock;
   /**
    * Called with problems found while running that do not stop the store (a
    * failed compaction, to be retried). Default: print to stderr.
@@ -719,11 +732,13 @@ export class Store {
   #aliveTimer: ReturnType<typeof setInterval> | undefined;
   /** A failed stamp was warned of, and none has succeeded since. */
   #warnedStampFailed = false;
+  /** The clocks {@link #aliveAt} is read on ({@link StoreOptions.aliveClock}). */
+  readonly #aliveClock: AliveClock;
   /**
    * The last moment the store was known alive — its process running, taking writes — by
-   * the wall clock and by `performance.now()`: the `alive` its run records keep.
+   * the wall clock, the `alive` its run records keep, and by the kernel's elapsed time.
    */
-  #aliveAt = { wallMs: 0, monoMs: 0 };
+  #aliveAt: AliveReading = { wallMs: 0, elapsedMs: 0 };
   /** {@link StoreOptions.keepStaleData}: a dir out too long serves on, with a warning. */
   readonly #keepStaleData: boolean;
   /** Aborted by close: a snapshot under way stops at its next slice. */
@@ -753,6 +768,7 @@ export class Store {
       ((failure) => console.error(`kv store: ${describeWritable(failure)}`));
     this.#onStale = options.onStale ?? ((error) => console.error(`kv store: ${error.message}`));
     this.#keepStaleData = options.keepStaleData ?? false;
+    this.#aliveClock = options.aliveClock ?? systemAliveClock();
     this.#tombstoneGraceMs = options.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS;
     checkInRange("tombstoneGraceMs", this.#tombstoneGraceMs, MAX_TOMBSTONE_GRACE_MS);
   }
@@ -840,7 +856,7 @@ export class Store {
     });
     // Refused before recovery changes anything, and before this run stamps its record: the
     // next start must find the same stamp.
-    this.#judgeDowntime(dir, last, files, nodeState.k);
+    this.#judgeDowntime(dir, lock, last, files, nodeState.k);
     await this.#recover(dir, nodeState.beforeChange);
     if (this.#upgrade) {
       await nodeState.beforeChange();
@@ -860,7 +876,7 @@ export class Store {
     // What earlier runs left in the page cache reaches the disk before this run's record
     // says it is there (a run under --fsync always is trusted after a power loss).
     await this.#log?.sync();
-    this.#aliveAt = { wallMs: Date.now(), monoMs: performance.now() };
+    this.#aliveAt = this.#aliveClock.read();
     // Only once the state says unrepaired may the record that told so be replaced.
     await this.#recordRun("open");
   }
@@ -965,18 +981,27 @@ export class Store {
   /**
    * Throws a {@link StaleDataDirError} when `dir` (its files `files`, the recorded k `k`)
    * was out of the cluster longer than the grace allows, as the last run's record `last`
-   * tells (run_record.ts), unless {@link StoreOptions.keepStaleData}; a start it lets
-   * through on such a dir, or on a stamp ahead of the clock, warns.
+   * that `lock` holds tells, or, without a readable one, its files' age (run_record.ts),
+   * unless {@link StoreOptions.keepStaleData}; a start it lets through on such a dir, or on
+   * a time ahead of the clock, warns.
    */
   #judgeDowntime(
     dir: string,
+    lock: DirLock,
     last: RunRecord | "unreadable" | undefined,
     files: Record<string, string>,
     k: number,
   ): void {
     const keep = this.#keepStaleData;
     const graceMs = this.#tombstoneGraceMs;
-    const now = { nowMs: Date.now(), graceMs, holdsData: holdsEntries(files), k };
+    const now = {
+      nowMs: this.#aliveClock.read().wallMs,
+      graceMs,
+      holdsData: holdsEntries(files),
+      k,
+      lockOfOlderKv: lock.ofOlderKv,
+      writtenMs: lastWritten(files),
+    };
     const downtime = judgeDowntime(last, now);
     if (downtime === undefined) return;
     const message = describeDowntime(downtime, { dir, graceMs, kept: keep });
@@ -1450,18 +1475,15 @@ export class Store {
    * Moves {@link #aliveAt} to now and returns true when the store is alive now: its
    * process runs (this is called), it takes writes (a store refusing them misses deletes
    * as a stopped one does), and it was not out of the cluster longer than the grace allows
-   * since it last was — a gap in its ticks, by both clocks (the wall clock alone would take
-   * a clock stepped forward for one), or a failure that long. Out that long, it stops
-   * ({@link #leaveCluster}) and returns false, or, kept (k = 1, keepStaleData), warns and
-   * goes on.
+   * since it last was — a gap in its ticks ({@link timeAway}: a process stopped, a machine
+   * suspended, never a wall clock stepped forward alone), or a failure that long. Out that
+   * long, it stops ({@link #leaveCluster}) and returns false, or, kept (k = 1,
+   * keepStaleData), warns and goes on.
    */
   #markAlive(): boolean {
     if (this.#failure instanceof StaleDataDirError) return false;
-    const now = { wallMs: Date.now(), monoMs: performance.now() };
-    const outMs = Math.min(
-      now.wallMs - this.#aliveAt.wallMs,
-      now.monoMs - this.#aliveAt.monoMs,
-    );
+    const now = this.#aliveClock.read();
+    const outMs = timeAway(this.#aliveAt, now);
     if (outMs > runningDowntimeLimit(this.#tombstoneGraceMs) && !this.#leaveCluster(outMs)) {
       return false;
     }
@@ -1496,7 +1518,7 @@ export class Store {
       return false;
     }
     this.#onWarning(message);
-    this.#aliveAt = { wallMs: Date.now(), monoMs: performance.now() };
+    this.#aliveAt = this.#aliveClock.read();
     return true;
   }
 

@@ -46,6 +46,7 @@ function instantConnection(id: string): ServerConnection {
     maxFrameBytes: 1 << 20,
     challenged: false,
     state: trusted,
+    refusesWrites: undefined,
     getEncoded: () => Promise.resolve(answer),
     queryEncoded: () => Promise.resolve(answer),
     // Settled a microtask later, as an answer read from a socket never comes inside the call.

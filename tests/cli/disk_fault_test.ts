@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { connect, type KvServerStatus } from "../../mod.ts";
+import { brokerOf } from "../../lib/client/kv.ts";
+import { PutManyItems } from "../../lib/protocol/put_many.ts";
+import { encodeValue } from "../../lib/record/value_codec.ts";
 import { READ_ONLY_NOTE } from "../../lib/broker/commands.ts";
 import { ServerError } from "../../lib/protocol/client.ts";
 import { ErrorCode } from "../../lib/protocol/mod.ts";
@@ -169,7 +172,7 @@ tmpfsTest({
 
 tmpfsTest({
   name:
-    "disk full: the server's STATS says it refuses writes, so servers(), kv servers (text and --json), and kv http's /v1/servers show it read-only (/healthz stays 200), and not once the disk is freed",
+    "disk full: the server's STATS says it refuses writes, so servers(), kv servers (text and --json), and kv http's /v1/servers and /metrics (the STATS its broker asks each second) show it read-only (/healthz stays 200), and not once the disk is freed",
   short: "disk full, read-only shown",
   megabytes: 4,
 }, async (mount) => {
@@ -204,6 +207,10 @@ tmpfsTest({
     assert.equal(text.code, 0, text.stderr);
     assert.ok(text.stdout.includes(READ_ONLY_NOTE), text.stdout);
     await using http = await HttpProcess.start(["-s", serverFile]);
+    // Nothing written through kv http, nor /v1/servers asked: its own STATS tells the gauge.
+    await waitFor(async () => readOnlyGauge(await scrape(http)) === 1, {
+      what: "/metrics to count the server read-only",
+    });
     const viaHttp = await (await fetch(`${http.url}v1/servers`)).json();
     assert.deepEqual(viaHttp.servers.map((server: KvServerStatus) => server.readOnly), [true]);
     // Decided (README, Decisions): every read is still exact, so the probe stays healthy.
@@ -212,6 +219,9 @@ tmpfsTest({
 
     // Freed, the server resumes writes by itself, and says so in its next STATS.
     await Deno.remove(ballast);
+    await waitFor(async () => readOnlyGauge(await scrape(http)) === 0, {
+      what: "/metrics to count the server taking writes again",
+    });
     await waitFor(async () => (await readOnly())[0] === false, {
       what: "servers() to show the server taking writes again",
     });
@@ -222,6 +232,80 @@ tmpfsTest({
       false,
     ]);
   });
+  assert.equal((await stopWithin(server)).code, 0);
+});
+
+tmpfsTest({
+  name:
+    "disk full: a client learns from its own writes' answers that the server refuses writes (PUT, DELETE, PUT_MANY answered READ_ONLY), and from a write stored that it takes them again, asking nothing; the library's pool as well",
+  short: "disk full, read-only learned from writes",
+  megabytes: 4,
+}, async (mount) => {
+  const ballast = `${mount}/ballast`;
+  await Deno.writeFile(ballast, new Uint8Array(1024 * 1024));
+  await using server = await startServerProcess([
+    "--data-dir",
+    `${mount}/data`,
+    "--fsync",
+    "always",
+  ]);
+  const client = await connectClient(server.address);
+  // Recorded while it can be: the library's broker then has no k to record on a full disk.
+  await client.setK(1);
+  assert.equal(client.refusesWrites, undefined, "nothing told yet");
+  await client.put("first", str("1"), at());
+  assert.equal(client.refusesWrites, false, "a PUT stored");
+  const refusal = await putUntilRefused(client, str("v".repeat(16 * 1024)), 1000, []);
+  assert.equal(refusal?.code, ErrorCode.READ_ONLY, "the 4 MiB disk filled up");
+  assert.equal(client.refusesWrites, true, "a PUT answered READ_ONLY");
+  await client.get("first");
+  await client.ping();
+  assert.equal(client.refusesWrites, true, "reads tell nothing");
+  // A DELETE and a PUT_MANY tell it too, each on a connection of its own that knew nothing.
+  const items = new PutManyItems();
+  items.add("batch", encodeValue(str("1")), at().version);
+  const writes = [
+    (fresh: typeof client) => fresh.delete("first", at()),
+    (fresh: typeof client) => fresh.putMany(items),
+  ];
+  for (const write of writes) {
+    const fresh = await connectClient(server.address);
+    try {
+      await assert.rejects(write(fresh), /READ_ONLY/);
+      assert.equal(fresh.refusesWrites, true);
+    } finally {
+      await fresh.close();
+    }
+  }
+
+  // The server file lives off the full disk.
+  await withTempDir(async (dir) => {
+    const serverFile = `${dir}/servers.txt`;
+    await Deno.writeTextFile(serverFile, `${server.address.hostname} ${server.address.port}\n`);
+    // A library client asks no STATS on its own (only kv http watches): its write tells it.
+    await using kv = await connect({ servers: serverFile, timeoutMs: BROKER_TIMEOUT_MS });
+    const pool = brokerOf(kv).pool;
+    assert.equal(pool.refusingWritesCount, 0, "nothing heard yet");
+    await assert.rejects(kv.put("more", "x"));
+    assert.equal(pool.refusesWrites(0), true, "its write answered READ_ONLY");
+    assert.equal(pool.refusingWritesCount, 1);
+
+    await Deno.remove(ballast);
+    await waitFor(async () => {
+      try {
+        await client.put("again", str("1"), at());
+        return true;
+      } catch (error) {
+        if (!(error instanceof ServerError) || error.code !== ErrorCode.READ_ONLY) throw error;
+        return false;
+      }
+    }, { what: "a write accepted after the disk was freed" });
+    assert.equal(client.refusesWrites, false, "a PUT stored again");
+    assert.equal(pool.refusesWrites(0), true, "the pool's connection heard nothing since");
+    await kv.put("more", "x");
+    assert.equal(pool.refusesWrites(0), false, "its write stored");
+  });
+  await client.close();
   assert.equal((await stopWithin(server)).code, 0);
 });
 
@@ -368,6 +452,20 @@ tmpfsTest({
       "file system read-write, or give --data-dir a directory on a writable one\n",
   );
 });
+
+/** kv http's `/metrics`. */
+async function scrape(http: HttpProcess): Promise<string> {
+  return await (await fetch(`${http.url}metrics`)).text();
+}
+
+/** `/metrics`' count of servers refusing writes. */
+function readOnlyGauge(metrics: string): number {
+  const line = metrics.split("\n").find((line) =>
+    line.startsWith(`kv_servers{state="read_only"} `)
+  );
+  assert.ok(line !== undefined, metrics);
+  return Number(line.split(" ")[1]);
+}
 
 /** Writes `path` until the disk under it has no byte left (bounded by the disk's size). */
 function fillToTheLastByte(path: string): void {

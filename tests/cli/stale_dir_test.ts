@@ -4,7 +4,12 @@
 // with its clock moved on, as after days switched off; a short --tombstone-grace plays it
 // with clocks that agree. Each refusal is one line and exit 2; the override starts it.
 import assert from "node:assert/strict";
-import { denoRunArgs, type KvInvocation, ServerProcess } from "../../lib/cli/server_process.ts";
+import {
+  denoRunArgs,
+  type KvInvocation,
+  SERVER_PERMISSIONS,
+  ServerProcess,
+} from "../../lib/cli/server_process.ts";
 import { LOCK_FILE_NAME, PID_FIELD_BYTES } from "../../lib/server/dir_lock.ts";
 import { decodeRunRecord } from "../../lib/server/run_record.ts";
 import { str } from "../../lib/record/value.ts";
@@ -14,10 +19,9 @@ import { withTempDir } from "../helpers/fixtures.ts";
 import { KvCluster, withBrokerTimeout } from "../helpers/kv_processes.ts";
 import { MAIN_PATH, runKv } from "../helpers/run_kv.ts";
 import { serverContents } from "../helpers/server_contents.ts";
-import { startServerProcess, stopWithin } from "../helpers/server_process.ts";
+import { freeze, startServerProcess, stopWithin } from "../helpers/server_process.ts";
 import { at } from "../helpers/versions.ts";
 import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "../helpers/wait.ts";
-import { processState } from "../helpers/attacks.ts";
 
 /** This checkout's kv run with its clock moved by `offset` (libfaketime's `FAKETIME`). */
 function kvAt(offset: string): KvInvocation {
@@ -25,20 +29,34 @@ function kvAt(offset: string): KvInvocation {
   return { command: "env", args: [...env, Deno.execPath(), ...denoRunArgs(MAIN_PATH)] };
 }
 
+/** How {@link kvClockedBy} runs kv: which clocks the test moves, what kv may read. */
+interface ClockedOptions {
+  /** The monotonic clock (`performance.now()`) stays real, as when NTP steps the wall clock. */
+  wallOnly?: boolean;
+  /**
+   * kv runs without `--allow-sys=osUptime`, so it measures its time away by the monotonic
+   * clock, as libfaketime moves it (libfaketime does not move the uptime: Linux's sysinfo).
+   */
+  noUptime?: boolean;
+}
+
 /**
  * This checkout's kv run with its clocks moved by the offset `file` holds, read again at
  * every reading (libfaketime's timestamp file, uncached), so that a test moves the clocks of
- * a running server; `wallOnly`: the monotonic clock (`performance.now()`) stays real, as
- * when NTP steps the wall clock.
+ * a running server: its wall clock, its monotonic clock unless `wallOnly`; never its uptime.
  */
-function kvClockedBy(file: string, wallOnly = false): KvInvocation {
+function kvClockedBy(file: string, { wallOnly, noUptime }: ClockedOptions = {}): KvInvocation {
   const env = [
     `LD_PRELOAD=${FAKETIME_LIBRARY}`,
     `FAKETIME_TIMESTAMP_FILE=${file}`,
     "FAKETIME_NO_CACHE=1",
     ...(wallOnly ? ["FAKETIME_DONT_FAKE_MONOTONIC=1"] : []),
   ];
-  return { command: "env", args: [...env, Deno.execPath(), ...denoRunArgs(MAIN_PATH)] };
+  const permissions = SERVER_PERMISSIONS.filter((flag) => !noUptime || !/^--allow-sys/.test(flag));
+  return {
+    command: "env",
+    args: [...env, Deno.execPath(), ...denoRunArgs(MAIN_PATH, permissions)],
+  };
 }
 
 /** Starts `kv server` on `dataDir` with `args`, its clock moved by `offset`. */
@@ -150,6 +168,47 @@ Deno.test({
   },
 });
 
+Deno.test({
+  ...needsFaketime,
+  name:
+    "kv server on a data dir put back by cp -a without its LOCK, 2 days after its files were written, is refused: one line naming the files' age, exit 2, again at the next try; --keep-stale-data starts it with a warning",
+  fn: async () => {
+    await withTempDir(async (root) => {
+      await using first = await startServerProcess(["--data-dir", `${root}/data`]);
+      await withClient(first.address, (client) => client.put("a", str("1"), at()));
+      await stopCleanly(first);
+      const dataDir = `${root}/restored`;
+      const copy = await new Deno.Command("cp", { args: ["-a", `${root}/data`, dataDir] }).output();
+      assert.equal(copy.code, 0);
+      await Deno.remove(`${dataDir}/${LOCK_FILE_NAME}`);
+      for (const attempt of ["first", "second"]) {
+        const refused = await runKv(["server", "-p", "0", "--data-dir", dataDir], {
+          env: faketimeEnv("+2d"),
+        });
+        assert.equal(refused.code, 2, `${attempt}: ${refused.stderr}`);
+        assert.match(
+          refused.stderr,
+          new RegExp(
+            `^kv server: data dir ${RegExp.escape(dataDir)} holds no readable run record in ` +
+              "LOCK \\(.*\\), and its logs and snapshots were last written 2 days ago, longer " +
+              "than its tombstone grace allows .* start with --keep-stale-data; files this old " +
+              "are also those of a server that ran until just now .*\\n$",
+          ),
+          attempt,
+        );
+      }
+      await using kept = await serverAt("+2d", dataDir, ["--keep-stale-data"]);
+      const keptLog = kept.stderrLines.join("\n");
+      assert.match(
+        keptLog,
+        /kv server warn: recovery: data dir .* holds no readable run record in LOCK .*: started with its data, as --keep-stale-data asks/,
+      );
+      assert.match(keptLog, /listening on .*, 1 record,/);
+      await stopCleanly(kept);
+    });
+  },
+});
+
 Deno.test("the resurrection the grace warns of is refused: three durable servers (k = 2, 2 s grace), a record put, one home stopped, the record deleted and its tombstones purged; the stopped home's restart is refused, and wiped it starts and the record stays deleted after kv repair", async () => {
   await using cluster = await KvCluster.start(3, {
     durable: true,
@@ -203,11 +262,11 @@ Deno.test("the resurrection the grace warns of is refused: three durable servers
 Deno.test({
   ...needsFaketime,
   name:
-    "kv server stopped by SIGSTOP and resumed with its clocks 2 minutes on (frozen past its 2 s grace and the minute a running server allows) stops at once: one line, exit 2, its LOCK stamped last before the freeze, so the next start is refused",
+    "kv server that may not read the uptime, stopped by SIGSTOP and resumed with its clocks 2 minutes on (frozen past its 2 s grace and the minute a running server allows), stops at once: one line, exit 2, its LOCK stamped last before the freeze, so the next start is refused",
   fn: async () => {
     await withTempDir(async (parent) => {
       const grace = ["--tombstone-grace", "2s"];
-      await using clocked = await startClocked(parent);
+      await using clocked = await startClocked(parent, { noUptime: true });
       const { server, dataDir, clock } = clocked;
       await withClient(server.address, (client) => client.put("a", str("1"), at()));
       await freeze(server);
@@ -225,8 +284,8 @@ Deno.test({
         stderr,
         new RegExp(
           `\\nkv server: data dir ${RegExp.escape(dataDir)} was out of the cluster for 2 minutes ` +
-            "while this server ran \\(its process stopped or frozen, or its disk refusing " +
-            "writes\\), longer than its tombstone grace allows \\(--tombstone-grace 2 seconds, " +
+            "while this server ran \\(its process stopped or frozen, its machine suspended, or " +
+            "its disk refusing writes\\), longer than its tombstone grace allows \\(--tombstone-grace 2 seconds, " +
             "less 500 ms\\): .* stopped without stamping the dir alive, so its next start is " +
             "refused too: move the dir aside or empty it .* --keep-stale-data$",
         ),
@@ -247,7 +306,7 @@ Deno.test({
     "kv server is not stopped by a freeze shorter than a minute (SIGSTOP past its 2 s grace, as an event loop held by load could look) nor by its wall clock stepping 2 minutes on alone (NTP): it serves on, stamps on, and stops cleanly",
   fn: async () => {
     await withTempDir(async (parent) => {
-      await using clocked = await startClocked(parent, true);
+      await using clocked = await startClocked(parent, { wallOnly: true });
       const { server, dataDir, clock } = clocked;
       await withClient(server.address, (client) => client.put("a", str("1"), at()));
       await freeze(server);
@@ -271,10 +330,38 @@ Deno.test({
 Deno.test({
   ...needsFaketime,
   name:
-    "kv server on a dir recording k = 1, SIGSTOPped and resumed with its clocks 2 minutes on, warns that it serves on with its data (no other replica holds its keys) and does, stamping on",
+    "kv server measures its time away by the uptime where it may read it (the kernel's, which counts a suspend and which libfaketime does not move): SIGSTOPped and resumed with its wall and monotonic clocks 2 minutes on but its uptime seconds on, it serves on, stamps on, and stops cleanly",
   fn: async () => {
     await withTempDir(async (parent) => {
       await using clocked = await startClocked(parent);
+      const { server, dataDir, clock } = clocked;
+      await withClient(server.address, (client) => client.put("a", str("1"), at()));
+      await freeze(server);
+      const before = await aliveIn(dataDir);
+      assert.ok(before !== undefined);
+      // What stops a server that may not read the uptime (a test above).
+      await Deno.writeTextFile(clock, "+2m");
+      server.signal("SIGCONT");
+      await waitFor(async () => (await aliveIn(dataDir) ?? before) > before + 120_000, {
+        what: "the resumed server to stamp its LOCK at its moved clock",
+      });
+      assert.ok(
+        !server.stderrLines.some((line) => line.includes("out of the cluster")),
+        server.stderrLines.join("\n"),
+      );
+      assert.ok((await serverContents(server.address)).has("a"), "it serves on");
+      await stopCleanly(server);
+    });
+  },
+});
+
+Deno.test({
+  ...needsFaketime,
+  name:
+    "kv server on a dir recording k = 1 that may not read the uptime, SIGSTOPped and resumed with its clocks 2 minutes on, warns that it serves on with its data (no other replica holds its keys) and does, stamping on",
+  fn: async () => {
+    await withTempDir(async (parent) => {
+      await using clocked = await startClocked(parent, { noUptime: true });
       const { server, dataDir, clock } = clocked;
       await withClient(server.address, async (client) => {
         assert.equal(await client.setK(1), 1);
@@ -313,29 +400,16 @@ interface ClockedServer extends AsyncDisposable {
 
 /**
  * A durable `kv server` with a 2 s grace under `parent`, on a clock the test moves by
- * writing the offset file (its wall clock alone when `wallOnly`; see {@link kvClockedBy}).
+ * writing the offset file (see {@link kvClockedBy} for `options`).
  */
-async function startClocked(parent: string, wallOnly = false): Promise<ClockedServer> {
+async function startClocked(parent: string, options: ClockedOptions = {}): Promise<ClockedServer> {
   const [dataDir, clock] = [`${parent}/data`, `${parent}/clock`];
   await Deno.writeTextFile(clock, "+0");
   const server = await ServerProcess.start({
-    kv: kvClockedBy(clock, wallOnly),
+    kv: kvClockedBy(clock, options),
     dataDir,
     args: ["--tombstone-grace", "2s"],
     startTimeoutMs: DEFAULT_DEADLINE_MS,
   });
   return { server, dataDir, clock, [Symbol.asyncDispose]: () => server[Symbol.asyncDispose]() };
-}
-
-/**
- * SIGSTOPs `server` and waits until the kernel has stopped it: kill returns before the
- * signal lands, and a stamp written in between would follow one read after this.
- */
-async function freeze(server: ServerProcess): Promise<void> {
-  server.signal("SIGSTOP");
-  const pid = server.pid;
-  assert.ok(pid !== undefined, "the server runs");
-  await waitFor(async () => await processState(pid) === "T", {
-    what: "the kernel to stop the server",
-  });
 }

@@ -188,6 +188,8 @@ export class FakeServer {
 class FakeConnection implements ServerConnection {
   /** Fake servers have no auth file. */
   readonly challenged = false;
+  /** A fake's store never fails, and it answers READ_ONLY only when a test says so. */
+  readonly refusesWrites = undefined;
   #closed = false;
   #closeReason: Error | undefined;
   /** The server's generation when this connection opened: a restart closes it. */

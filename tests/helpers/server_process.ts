@@ -19,7 +19,8 @@ import {
   ServerProcess,
 } from "../../lib/cli/server_process.ts";
 import { MAIN_PATH } from "./run_kv.ts";
-import { DEFAULT_DEADLINE_MS, withDeadline } from "./wait.ts";
+import { processState } from "./attacks.ts";
+import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "./wait.ts";
 
 /** Runs this checkout's main.ts under the deno that runs the tests. */
 export const TEST_KV: KvInvocation = { command: Deno.execPath(), args: denoRunArgs(MAIN_PATH) };
@@ -40,5 +41,25 @@ export function stopWithin(
   return withDeadline(server.stop(signal), {
     what: `kv server ${server.id} to exit after ${signal}`,
     onTimeout: () => server.kill(),
+  });
+}
+
+/**
+ * SIGSTOPs `server` and waits until the kernel has stopped it: kill returns before the
+ * signal lands, and what the server does in between (a stamp written, a request answered)
+ * would follow what the test does next. SIGCONT resumes it.
+ *
+ * @example
+ * ```ts ignore
+ * await freeze(server);
+ * server.signal("SIGCONT");
+ * ```
+ */
+export async function freeze(server: ServerProcess): Promise<void> {
+  server.signal("SIGSTOP");
+  const pid = server.pid;
+  if (pid === undefined) throw new Error(`kv server ${server.id} does not run`);
+  await waitFor(async () => await processState(pid) === "T", {
+    what: `the kernel to stop kv server ${server.id}`,
   });
 }

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { HttpProcess } from "../helpers/http_process.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { freeze } from "../helpers/server_process.ts";
+import { waitFor, withDeadline } from "../helpers/wait.ts";
 
 const encoder = new TextEncoder();
 
@@ -158,4 +159,19 @@ Deno.test("kv http: a read given up keeps its place among --max-concurrent-reque
     return health.status === 200;
   }, { what: "both places freed once the server answers" });
   waiting.close();
+});
+
+Deno.test("kv http: /metrics answers while a server is hung (SIGSTOPped), its read_only gauge included: a scrape asks no server", async () => {
+  await using served = await HttpProcess.onCluster(2, ["--timeout-ms", "600000"]);
+  const { cluster, http } = served;
+  const server = cluster.servers[0];
+  await freeze(server);
+  try {
+    // A scrape that asked the hung server (its STATS) would wait out --timeout-ms, ten
+    // minutes: the deadline, far shorter, fails it first.
+    const lines = await withDeadline(metrics(http), { what: "/metrics with a server hung" });
+    assert.ok(lines.includes(`kv_servers{state="read_only"} 0`), lines.join("\n"));
+  } finally {
+    server.signal("SIGCONT");
+  }
 });

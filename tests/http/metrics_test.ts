@@ -17,7 +17,14 @@ Deno.test("histogram buckets are cumulative and end at the count, for any latenc
       metrics.observe("get", "ok", seconds);
     }
     metrics.started(); // the scrape itself
-    const text = metrics.text({ up: 1, down: 0, unrepaired: 0, readRepairs: 0, hintsWaiting: 0 });
+    const text = metrics.text({
+      up: 1,
+      down: 0,
+      unrepaired: 0,
+      readOnly: 0,
+      readRepairs: 0,
+      hintsWaiting: 0,
+    });
     if (latencies.length === 0) return;
     let previous = 0;
     for (const bound of LATENCY_BUCKETS_SECONDS) {
@@ -43,13 +50,21 @@ Deno.test("histogram buckets are cumulative and end at the count, for any latenc
   }));
 });
 
-Deno.test("the cluster's state: servers up, down and unrepaired, read repairs, hints", () => {
+Deno.test("the cluster's state: servers up, down, unrepaired and read-only, read repairs, hints", () => {
   const metrics = new Metrics();
   metrics.started();
-  const text = metrics.text({ up: 3, down: 1, unrepaired: 2, readRepairs: 7, hintsWaiting: 5 });
+  const text = metrics.text({
+    up: 3,
+    down: 1,
+    unrepaired: 2,
+    readOnly: 1,
+    readRepairs: 7,
+    hintsWaiting: 5,
+  });
   assert.equal(sample(text, `kv_servers{state="up"}`), 3);
   assert.equal(sample(text, `kv_servers{state="down"}`), 1);
   assert.equal(sample(text, `kv_servers{state="unrepaired"}`), 2);
+  assert.equal(sample(text, `kv_servers{state="read_only"}`), 1);
   assert.equal(sample(text, "kv_read_repairs_total"), 7);
   assert.equal(sample(text, "kv_hints_waiting"), 5);
 });
@@ -57,7 +72,7 @@ Deno.test("the cluster's state: servers up, down and unrepaired, read repairs, h
 Deno.test("connections the guard closed are counted by reason, each reason shown from 0", () => {
   const metrics = new Metrics();
   metrics.started();
-  const counts = { up: 1, down: 0, unrepaired: 0, readRepairs: 0, hintsWaiting: 0 };
+  const counts = { up: 1, down: 0, unrepaired: 0, readOnly: 0, readRepairs: 0, hintsWaiting: 0 };
   const before = metrics.text(counts);
   assert.equal(sample(before, `kv_http_connections_closed_total{reason="header_timeout"}`), 0);
   assert.equal(sample(before, `kv_http_connections_closed_total{reason="over_limit"}`), 0);

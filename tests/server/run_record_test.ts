@@ -12,6 +12,7 @@ import {
   PID_FIELD_BYTES,
 } from "../../lib/server/dir_lock.ts";
 import {
+  aliveClockOf,
   aliveStampInterval,
   changedUnderRun,
   decodeRunRecord,
@@ -20,11 +21,13 @@ import {
   encodeRunRecord,
   judgeDowntime,
   judgeLastRun,
+  lastWritten,
   MIN_RUNNING_DOWNTIME_MS,
   runningDowntimeLimit,
   type RunNow,
   type RunRecord,
   sameBoot,
+  timeAway,
 } from "../../lib/server/run_record.ts";
 import { describeReadOnly, StaleDataDirError, Store } from "../../lib/server/store.ts";
 import { int, str } from "../../lib/record/value.ts";
@@ -506,7 +509,14 @@ Deno.test("run record: the last-alive stamp reads back as written; a stamp that 
 
 Deno.test("run record: a dir holding data is judged stale once its stamp is older than the grace less the margin (a minute, a quarter of a short grace); k = 1 starts it; no data, no stamp, no record, or a stamp just ahead are not judged; one far ahead is", () => {
   const last: RunRecord = { ...OPEN, alive: 10 * DAY_MS };
-  const now = { nowMs: 10 * DAY_MS + HOUR_MS, graceMs: DAY_MS, holdsData: true, k: 2 };
+  const now = {
+    nowMs: 10 * DAY_MS + HOUR_MS,
+    graceMs: DAY_MS,
+    holdsData: true,
+    k: 2,
+    lockOfOlderKv: false,
+    writtenMs: undefined,
+  };
   const at = (ms: number, more = {}) => judgeDowntime(last, { ...now, nowMs: ms, ...more });
   assert.equal(downtimeMargin(DAY_MS), 60_000, "the write lag a server takes");
   assert.equal(downtimeMargin(2_000), 500, "a quarter of a short grace");
@@ -522,12 +532,81 @@ Deno.test("run record: a dir holding data is judged stale once its stamp is olde
   assert.deepEqual(at(last.alive! + 1_501, short), { verdict: "stale", downMs: 1_501 });
   const later = now.nowMs + 3 * DAY_MS;
   assert.equal(judgeDowntime({ ...OPEN }, { ...now, nowMs: later }), undefined, "a kv before");
+  // No record and no file telling when it was written (below: judged by the files).
   assert.equal(judgeDowntime(undefined, { ...now, nowMs: later }), undefined);
   assert.equal(judgeDowntime("unreadable", { ...now, nowMs: later }), undefined);
   assert.equal(at(last.alive! - 60_000), undefined, "a minute ahead: a clock step");
   assert.deepEqual(at(last.alive! - DAY_MS), { verdict: "ahead", aheadMs: DAY_MS });
   assert.equal(aliveStampInterval(DAY_MS), 600_000);
   assert.equal(aliveStampInterval(2_000), 500);
+});
+
+Deno.test("run record: a dir holding data with no readable run record (LOCK lost, emptied or torn) is judged by when its logs and snapshots were last written, as by a stamp; a dir whose LOCK is an older kv's (its pid alone) or whose record has a stamp is not", () => {
+  const written = 10 * DAY_MS;
+  const now = {
+    nowMs: written + HOUR_MS,
+    graceMs: DAY_MS,
+    holdsData: true,
+    k: 2,
+    lockOfOlderKv: false,
+    writtenMs: written,
+  };
+  const limit = written + DAY_MS - 60_000;
+  for (const last of [undefined, "unreadable"] as const) {
+    const at = (ms: number, more = {}) => judgeDowntime(last, { ...now, nowMs: ms, ...more });
+    assert.equal(at(now.nowMs), undefined, "written an hour ago");
+    assert.equal(at(limit), undefined, "the grace less the margin, to the ms");
+    const downMs = DAY_MS - 59_999;
+    assert.deepEqual(at(limit + 1), { verdict: "stale", downMs, byFiles: true });
+    assert.deepEqual(at(limit + 1, { k: 1 }), { verdict: "only copy", downMs, byFiles: true });
+    assert.equal(at(limit + 1, { holdsData: false }), undefined, "nothing to bring back");
+    assert.equal(at(limit + 1, { lockOfOlderKv: true }), undefined, "an upgrade");
+    assert.equal(at(limit + 1, { writtenMs: undefined }), undefined, "no time kept");
+    assert.equal(at(written - 60_000), undefined, "a minute ahead: a clock step");
+    assert.deepEqual(at(written - DAY_MS), { verdict: "ahead", aheadMs: DAY_MS, byFiles: true });
+  }
+  // A stamp tells better than the files: an idle server's are old.
+  const stamped: RunRecord = { ...OPEN, alive: written + DAY_MS };
+  assert.equal(judgeDowntime(stamped, { ...now, nowMs: limit + 1 }), undefined);
+  assert.equal(judgeDowntime({ ...OPEN }, { ...now, nowMs: limit + 1 }), undefined, "a kv before");
+});
+
+Deno.test("run record: lastWritten is the newest modification time of the logs and snapshots, not the node state's (a start rewrites it), and none when none is kept", () => {
+  const files = {
+    "snapshot-0000000002.kvsnap": "5.1.300.7000.7000",
+    "log-0000000002.kvlog": "6.1.44.9000.9500",
+    "node-state.json": "7.1.80.9900.9900",
+  };
+  assert.equal(lastWritten(files), 9_000);
+  assert.equal(lastWritten({ "node-state.json": "7.1.80.9900.9900" }), undefined);
+  assert.equal(lastWritten({ "log-0000000002.kvlog": "6.1.44.0.0" }), undefined);
+  assert.equal(lastWritten({ "log-0000000002.kvlog": "6.1" }), undefined, "a short identity");
+});
+
+Deno.test("run record: what a start says of a dir judged by its files' age names it, says LOCK holds no readable record, how long ago they were written, the grace, the danger, what to do, and that an idle server's files are as old", () => {
+  const options = { dir: "/srv/kv", graceMs: DAY_MS, kept: false };
+  const stale = { verdict: "stale", downMs: 2 * DAY_MS, byFiles: true } as const;
+  assert.equal(
+    describeDowntime(stale, options),
+    "data dir /srv/kv holds no readable run record in LOCK (left out of a copy or a restore, " +
+      "deleted, or torn), and its logs and snapshots were last written 2 days ago, longer " +
+      "than its tombstone grace allows (--tombstone-grace 24 hours, less 60 seconds): the " +
+      "other replicas may have purged the tombstones of deletes it missed, and served again " +
+      "it would bring those records back (and kv repair would spread them); move the dir " +
+      "aside or empty it and start again (it starts unrepaired, and kv repair refills it from " +
+      "the other replicas), or, only when no other replica holds its keys (k = 1, or every " +
+      "replica lost), start with --keep-stale-data; files this old are also those of a " +
+      "server that ran until just now and took no write for as long: if this one did, and " +
+      "only its LOCK was lost, --keep-stale-data starts it as it is",
+  );
+  assert.match(
+    describeDowntime(stale, { ...options, kept: true }),
+    /^data dir \/srv\/kv holds no readable run record in LOCK .*, and its logs and snapshots were last written 2 days ago, .*: started with its data, as --keep-stale-data asks; records deleted meanwhile whose tombstones the other replicas purged come back$/,
+  );
+  assert.match(
+    describeDowntime({ verdict: "ahead", aheadMs: 2 * DAY_MS, byFiles: true }, options),
+    /^data dir \/srv\/kv holds no readable run record in LOCK, and its newest log or snapshot was written 2 days ahead of this server's clock .*cannot be told: if longer than the grace \(--tombstone-grace 24 hours\), stop/,
+  );
 });
 
 Deno.test("run record: what a start says of a stale dir names the dir, how long ago it was alive, the grace, the danger and what to do", () => {
@@ -562,8 +641,8 @@ Deno.test("run record: a running server is allowed what a start allows, but neve
   assert.equal(runningDowntimeLimit(2_000), MIN_RUNNING_DOWNTIME_MS);
   const options = { dir: "/srv/kv", graceMs: 2_000, kept: false, running: true };
   const out = "data dir /srv/kv was out of the cluster for 2 minutes while this server ran (its " +
-    "process stopped or frozen, or its disk refusing writes), longer than its tombstone grace " +
-    "allows (--tombstone-grace 2 seconds, less 500 ms)";
+    "process stopped or frozen, its machine suspended, or its disk refusing writes), longer than " +
+    "its tombstone grace allows (--tombstone-grace 2 seconds, less 500 ms)";
   const stale = { verdict: "stale", downMs: 2 * 60_000 } as const;
   assert.equal(
     describeDowntime(stale, options),
@@ -588,6 +667,106 @@ Deno.test("run record: a running server is allowed what a start allows, but neve
     `the server refuses every write: ${out}`,
   );
 });
+
+Deno.test("run record: a running server's time away is the smaller of the wall clock's gap and the kernel's elapsed time: the uptime, which counts a suspend, where it may be read, else the monotonic clock, which does not; a wall-clock step alone is no time away", () => {
+  // Each clock as a variable the test moves: what a process stopped, a machine suspended and
+  // NTP each do to them.
+  const clocks = { wall: 1_000_000, mono: 5_000.25, uptime: 300 };
+  const sources = {
+    wallMs: () => clocks.wall,
+    monoMs: () => clocks.mono,
+    uptimeSeconds: () => clocks.uptime,
+  };
+  const withUptime = aliveClockOf(sources);
+  const withoutUptime = aliveClockOf({ ...sources, uptimeSeconds: undefined });
+  assert.deepEqual(withUptime.read(), { wallMs: 1_000_000, elapsedMs: 300_000 });
+  assert.deepEqual(withoutUptime.read(), { wallMs: 1_000_000, elapsedMs: 5_000.25 });
+  const away = (move: (c: typeof clocks) => void) => {
+    const since = [withUptime.read(), withoutUptime.read()];
+    move(clocks);
+    return [timeAway(since[0], withUptime.read()), timeAway(since[1], withoutUptime.read())];
+  };
+  // SIGSTOP for 2 minutes: every clock runs on.
+  assert.deepEqual(
+    away((c) => [c.wall += 120_000, c.mono += 120_000, c.uptime += 120]),
+    [120_000, 120_000],
+  );
+  // Suspended 2 minutes: the wall clock is set on from the RTC at resume, the uptime counts
+  // the sleep, the monotonic clock does not. Only a server reading the uptime sees it.
+  assert.deepEqual(away((c) => [c.wall += 120_000, c.uptime += 120]), [120_000, 0]);
+  // NTP steps the wall clock 2 minutes on while a second passes: a second either way.
+  assert.deepEqual(
+    away((c) => [c.wall += 121_000, c.mono += 1_000, c.uptime += 1]),
+    [1_000, 1_000],
+  );
+});
+
+/**
+ * An {@link AliveClock} a test moves: the real clocks, the wall clock and the uptime (whole
+ * seconds, as Linux tells it; none when `uptime` is false) moved on by {@link suspend}, the
+ * monotonic clock never, as in a suspend of the machine.
+ */
+function suspendableClock(uptime: boolean) {
+  let sleptMs = 0;
+  const clock = aliveClockOf({
+    wallMs: () => Date.now() + sleptMs,
+    monoMs: () => performance.now(),
+    uptimeSeconds: uptime ? () => Math.ceil((performance.now() + sleptMs) / 1_000) : undefined,
+  });
+  return { clock, suspend: (ms: number) => sleptMs += ms };
+}
+
+for (const uptime of [true, false]) {
+  Deno.test(`store: a running store whose machine was suspended 2 minutes (past its 2 s grace and the minute) ${uptime ? "stops when it may read the uptime: onStale, writes refused, no stamp after it, no clean record, and the next start refused" : "is not seen without the uptime (the monotonic clock stops in a suspend): it stamps on"}`, async () => {
+    await withTempDir(async (dir) => {
+      const grace = 2_000;
+      const { clock, suspend } = suspendableClock(uptime);
+      const stale: StaleDataDirError[] = [];
+      const options = { dataDir: dir, tombstoneGraceMs: grace, aliveClock: clock };
+      const store = await Store.open({ ...options, onStale: (error) => stale.push(error) });
+      try {
+        store.put("kept", int(1));
+        await store.commit();
+        const suspendedAt = clock.read().wallMs;
+        suspend(2 * 60_000);
+        if (uptime) await stoppedBySuspend(store, dir, stale, suspendedAt);
+        else {
+          await waitFor(async () => (await recordIn(dir)).alive! >= suspendedAt + 2 * 60_000, {
+            what: "the store to stamp its LOCK after the suspend",
+          });
+          assert.deepEqual(stale, []);
+        }
+      } finally {
+        // A stale store's close flushes nothing: it rejects with its failure.
+        await store.close().catch((error) => assert.ok(uptime && error === stale[0], error));
+      }
+      assert.equal((await recordIn(dir)).run, uptime ? "open" : "clean");
+      if (uptime) await assert.rejects(() => Store.open(options), StaleDataDirError);
+    });
+  });
+}
+
+/**
+ * Checks that `store` (of the data dir `dir`), suspended at `suspendedAt` by its wall clock,
+ * found it was away: told `stale`, refuses writes, and stamped nothing after it.
+ */
+async function stoppedBySuspend(
+  store: Store,
+  dir: string,
+  stale: readonly StaleDataDirError[],
+  suspendedAt: number,
+): Promise<void> {
+  await waitFor(() => stale.length > 0, { what: "the store to find it was suspended" });
+  assert.match(
+    stale[0].message,
+    /^data dir .* was out of the cluster for 2 minutes while this server ran \(its process stopped or frozen, its machine suspended, or its disk refusing writes\)/,
+  );
+  assert.throws(
+    () => store.put("refused", int(2)),
+    /^StoreFailedError: the server refuses every write: data dir /,
+  );
+  assert.ok((await recordIn(dir)).alive! <= suspendedAt, "no stamp after the suspend");
+}
 
 /** Rewrites the last-alive stamp of the run record in `dir`'s LOCK to `alive`. */
 async function stampAt(dir: string, alive: number): Promise<void> {
@@ -632,6 +811,79 @@ Deno.test("store: a dir stamped alive longer ago than the grace is refused befor
       assert.ok((await recordIn(dir)).alive! > longAgo, "this run stamped it at its start");
     } finally {
       await kept.close();
+    }
+  });
+});
+
+Deno.test("store: a backup restored without its LOCK is judged by when its logs and snapshots were last written: by cp -a (times kept) of files written 2 days ago it is refused before anything changes, again at the next start and with its LOCK torn, and keepStaleData opens it; by plain cp (times reset) it starts, unrepaired, not judged", async () => {
+  await withTempDir(async (root) => {
+    const source = `${root}/source`;
+    const store = await Store.open({ dataDir: source });
+    store.put("kept", int(1));
+    await store.commit();
+    await store.compact();
+    store.put("more", int(2));
+    await store.commit();
+    await store.close();
+    // Written 2 days ago, as a server that stopped then would have left them.
+    const longAgo = new Date(Date.now() - 2 * DAY_MS);
+    for await (const entry of Deno.readDir(source)) {
+      if (/\.(kvlog|kvsnap)$/.test(entry.name)) {
+        await Deno.utime(`${source}/${entry.name}`, longAgo, longAgo);
+      }
+    }
+    const restored = async (name: string, cpFlag: string) => {
+      const copy = await new Deno.Command("cp", { args: [cpFlag, source, `${root}/${name}`] })
+        .output();
+      assert.equal(copy.code, 0, new TextDecoder().decode(copy.stderr));
+      await Deno.remove(`${root}/${name}/${LOCK_FILE_NAME}`);
+      return `${root}/${name}`;
+    };
+    const kept = await restored("kept", "-a");
+    const stamps = async () => {
+      const entries = await Array.fromAsync(Deno.readDir(kept));
+      const names = entries.map((entry) => entry.name).filter((name) => name !== LOCK_FILE_NAME);
+      return await Promise.all(
+        names.sort().map(async (name) => `${name} ${(await Deno.stat(`${kept}/${name}`)).mtime}`),
+      );
+    };
+    const listed = await stamps();
+    const refusal = `data dir ${kept} holds no readable run record in LOCK (left out of a copy ` +
+      "or a restore, deleted, or torn), and its logs and snapshots were last written 2 days ago";
+    for (const attempt of ["first", "second", "torn"]) {
+      if (attempt === "torn") {
+        // The pid field the refused starts left, then a record cut short.
+        const lock = await Deno.readFile(`${kept}/${LOCK_FILE_NAME}`);
+        const torn = new TextEncoder().encode('{"format":1,"run":"op');
+        await Deno.writeFile(
+          `${kept}/${LOCK_FILE_NAME}`,
+          new Uint8Array([
+            ...lock.subarray(0, PID_FIELD_BYTES),
+            ...torn,
+          ]),
+        );
+      }
+      await assert.rejects(
+        () => Store.open({ dataDir: kept, onWarning: () => {} }),
+        (error: Error) => error instanceof StaleDataDirError && error.message.startsWith(refusal),
+        `${attempt} start`,
+      );
+      assert.deepEqual(await stamps(), listed, `${attempt}: nothing changed`);
+    }
+    const opened = await Store.open({ dataDir: kept, keepStaleData: true });
+    try {
+      assert.deepEqual([opened.get("kept"), opened.get("more")], [int(1), int(2)]);
+      assert.match(opened.recovery.warnings.join("\n"), /as --keep-stale-data asks/);
+      assert.match(opened.recovery.suspectedLoss ?? "trusted", /^the run record in its LOCK/);
+    } finally {
+      await opened.close();
+    }
+    const plain = await Store.open({ dataDir: await restored("plain", "-r") });
+    try {
+      assert.match(plain.recovery.suspectedLoss ?? "trusted", /^its LOCK file holds no run record/);
+      assert.deepEqual(plain.recovery.warnings, []);
+    } finally {
+      await plain.close();
     }
   });
 });
