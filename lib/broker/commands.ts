@@ -566,6 +566,18 @@ function parseHelp(rest: string): Command {
   if (rest === "") return { op: "HELP" };
   const topic = rest.toUpperCase() === QUIT ? "EXIT" : rest.toUpperCase();
   if (!COMMAND_WORDS.includes(topic)) {
+    // The word meant, as an unknown command names it (`HELP gett` listed every word).
+    const kvWord = OTHER_STORES_WORDS[topic];
+    if (kvWord !== undefined) {
+      throw new CommandError(
+        "HELP",
+        `HELP takes a command word; kv's for ${topic} is ${kvWord}: HELP ${kvWord}`,
+      );
+    }
+    const close = closestWord(topic, COMMAND_WORDS);
+    if (close !== undefined) {
+      throw new CommandError("HELP", `HELP takes a command word; did you mean HELP ${close}?`);
+    }
     // Without the word typed, which is on the line above it: with it the list passed
     // HELP_COLUMNS (95 columns for HELP BOGUS).
     throw new CommandError("HELP", `HELP takes one of ${COMMAND_WORDS.join(", ")}`);

@@ -128,3 +128,16 @@ Deno.test("a QUERY of a key and a field apart, QUERY person1 name, is NOT FOUND 
     `NOT FOUND: "person1 name"`,
   ]);
 });
+
+Deno.test("HELP of a command word a typo away, or another store's, names the one meant: HELP gett, HELP SET (S35 F13)", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using broker = BrokerProcess.start(["-s", cluster.serverFile, "-k", "1"]);
+  await broker.send(["HELP gett", "HELP SET", "HELP bogus"].join("\n"));
+  const { stdout } = await broker.finish();
+  assert.deepEqual(stdout.trimEnd().split("\n"), [
+    // It listed every command word, the one meant among them.
+    "ERROR: line 1: HELP takes a command word; did you mean HELP GET?",
+    "ERROR: line 2: HELP takes a command word; kv's for SET is PUT: HELP PUT",
+    "ERROR: line 3: HELP takes one of GET, QUERY, DELETE, PUT, KEYS, SERVERS, HELP, EXIT",
+  ]);
+});
