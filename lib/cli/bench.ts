@@ -479,9 +479,13 @@ function formatReport(report: BenchReport, stoppedBy = "Ctrl-C"): string {
 const MAX_SHOWN_ERROR_CHARACTERS = 300;
 
 function operationLine(kind: string, figures: OperationReport): string {
+  // Latencies are of the operations that succeeded: with none, there are none to show
+  // (they showed as 0.000 ms, the fastest operations of the run).
+  const latencies = figures.errors === figures.count
+    ? Array(6).fill("-".padStart(9)).join("")
+    : ms(figures.meanMs, 9) + ms(figures.p50Ms, 9) + ms(figures.p95Ms, 9) +
+      ms(figures.p99Ms, 9) + ms(figures.p999Ms, 9) + ms(figures.maxMs, 9);
   return kind.padEnd(18) + String(figures.count).padStart(10) +
-    String(Math.round(figures.throughput)).padStart(10) + ms(figures.meanMs, 9) +
-    ms(figures.p50Ms, 9) + ms(figures.p95Ms, 9) + ms(figures.p99Ms, 9) +
-    ms(figures.p999Ms, 9) + ms(figures.maxMs, 9) +
+    String(Math.round(figures.throughput)).padStart(10) + latencies +
     (figures.errors > 0 ? `  ${figures.errors} errors` : "");
 }

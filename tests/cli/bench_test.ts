@@ -497,3 +497,21 @@ Deno.test("kv bench says what its errors were: each operation kind's first error
   assert.ok(read.errors > 0, JSON.stringify(read));
   assert.match(read.firstError ?? "", /bench-person\d+/);
 });
+
+Deno.test("kv bench shows no latency for an operation kind none of whose operations succeeded, not 0.000 ms (S35 F14)", async () => {
+  await using cluster = await KvCluster.start(2);
+  const flags = ["-s", cluster.serverFile, "-k", "1", "-n", "1", "--seed", "7"];
+  const load = await runKv(withBrokerTimeout(["bench", ...flags, "--ops", "1"]));
+  assert.equal(load.code, 0, load.stderr);
+  // k = 1: the one record is on one server; killed, every read of it fails.
+  const listed = JSON.parse((await runKv(["servers", "-s", cluster.serverFile, "--json"])).stdout);
+  const home = listed.servers.findIndex((server: { records: number }) => server.records === 1);
+  assert.ok(home >= 0, JSON.stringify(listed));
+  await cluster.servers[home].kill();
+  const run = await runKv(
+    withBrokerTimeout(["bench", ...flags, "--no-load", "--workload", "C", "--ops", "5"]),
+  );
+  assert.equal(run.code, 0, run.stderr);
+  // It showed `read 5 … 0.000 0.000 …`: the fastest reads, for reads that all failed.
+  assert.match(run.stdout, /^read +5 +\d+ +- +- +- +- +- +- +5 errors$/m);
+});
