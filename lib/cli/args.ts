@@ -69,6 +69,16 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
     const described = describeParseError(error, options, {
       meantFlag: (stray) => parsing.meantFlag?.(stray, args),
       synonyms: parsing.synonyms ?? {},
+      // `kv get -xyz`, `kv put '-n: 1'`: an operand, most likely, where the command takes one
+      // (`--bogus` and `-l`, a flag's shape, most likely a flag).
+      operand: (flag) => {
+        if (!(parsing.allowPositionals ?? false) || flag.startsWith("--")) return undefined;
+        const typed = args.find((arg) => arg.startsWith(flag)) ?? flag;
+        if (typed.length <= 2) return undefined;
+        return `an argument that starts with '-' goes after '--': kv ${command} -- ${
+          shellWord(typed)
+        }`;
+      },
     });
     throw new UserError(`kv ${command}: ${described} (see 'kv ${command} --help')`);
   }
@@ -124,6 +134,7 @@ function describeParseError(
   hints: {
     meantFlag: (stray: string) => string | undefined;
     synonyms: Readonly<Record<string, string>>;
+    operand: (flag: string) => string | undefined;
   },
 ): string {
   const message = describeError(error);
@@ -133,7 +144,9 @@ function describeParseError(
     const meant = Object.hasOwn(hints.synonyms, quoted)
       ? hints.synonyms[quoted]
       : meantOption(quoted, options);
-    return `unknown option '${quoted}'${meant === undefined ? "" : `; did you mean ${meant}?`}`;
+    if (meant !== undefined) return `unknown option '${quoted}'; did you mean ${meant}?`;
+    const operand = hints.operand(quoted);
+    return `unknown option '${quoted}'${operand === undefined ? "" : `; ${operand}`}`;
   }
   if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" && quoted) {
     const meant = hints.meantFlag(quoted);

@@ -487,3 +487,26 @@ Deno.test("kv query given a key and a field apart says to join them with '.', no
     /^kv query: expected 1 argument, got 2: quote a path with spaces, kv query 'my key\.age' \(/,
   );
 });
+
+Deno.test("an argument starting with '-' that is no flag of a one-shot command says to put it after '--': kv get -xyz (S35 F15)", async () => {
+  const cases: [string[], string][] = [
+    [
+      ["get", "-xyz"],
+      "kv get: unknown option '-x'; an argument that starts with '-' goes after '--': kv get -- -xyz (see 'kv get --help')",
+    ],
+    [
+      ["put", "-neg: 1"],
+      "kv put: unknown option '-n'; an argument that starts with '-' goes after '--': kv put -- '-neg: 1' (see 'kv put --help')",
+    ],
+    // A flag's shape, a short one or a long one, is taken for a flag, and a typo named.
+    [["get", "x", "-l"], "kv get: unknown option '-l' (see 'kv get --help')"],
+    [
+      ["get", "x", "--jsn"],
+      "kv get: unknown option '--jsn'; did you mean --json? (see 'kv get --help')",
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const run = await runKv([...args, "-s", "/nonexistent/servers.txt"]);
+    assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `${message}\n`], args.join(" "));
+  }
+});
