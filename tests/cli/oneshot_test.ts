@@ -510,3 +510,28 @@ Deno.test("an argument starting with '-' that is no flag of a one-shot command s
     assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `${message}\n`], args.join(" "));
   }
 });
+
+Deno.test("a key starting with a short flag's letter, kv get -key, read as -k ey, says so and what to type (S35 F16)", async () => {
+  const run = await runKv(["get", "-key", "-s", "/nonexistent/servers.txt"]);
+  // It said "expected 1 argument, got 0: usage kv get KEY", the key given in plain sight.
+  assert.deepEqual([run.code, run.stdout, run.stderr], [
+    2,
+    "",
+    "kv get: expected 1 argument, got 0: '-key' reads as -k ey; an argument that starts with " +
+    "'-' goes after '--': kv get -- -key (see 'kv get --help')\n",
+  ]);
+  const split = await runKv(["put", "-skey: 1"]);
+  assert.match(split.stderr, /: '-skey: 1' reads as -s 'key: 1'; .*: kv put -- '-skey: 1' \(/);
+});
+
+Deno.test("kv get -s given its file attached, the key left out, is told the usage, not to move the file after '--' (S35 F16)", async () => {
+  await withTempDir(async (dir) => {
+    const file = `${dir}/servers.txt`;
+    await Deno.writeTextFile(file, "127.0.0.1 1\n");
+    const run = await runKv(["get", `-s${file}`]);
+    assert.equal(
+      run.stderr,
+      "kv get: expected 1 argument, got 0: usage kv get KEY (see 'kv get --help')\n",
+    );
+  });
+});
