@@ -147,11 +147,29 @@ function parseListen(text: string): { hostname: string; port: number } {
   const match = /^\[([0-9A-Fa-f:.%]+)\]:(\d+)$/.exec(text) ?? /^([^\s:\[\]]+):(\d+)$/.exec(text);
   const port = match === null ? NaN : Number(match[2]);
   if (match === null || !(port >= 0 && port <= 65535)) {
+    const meant = meantListenText(text);
     throw new UserError(
-      `kv http: --listen takes HOST:PORT (port 0 to 65535), e.g. ${DEFAULT_LISTEN}; got '${text}'`,
+      `kv http: --listen takes HOST:PORT (port 0 to 65535), e.g. ${DEFAULT_LISTEN}; got '${text}'` +
+        (meant === undefined ? "" : `; did you mean --listen ${meant}?`),
     );
   }
   return { hostname: match[1], port };
+}
+
+/**
+ * The HOST:PORT a malformed --listen likely means: a URL's (`http://127.0.0.1:8080/`), an
+ * IPv6 address's in brackets (`::1:8080`), loopback's for a port alone (`8080`); else
+ * undefined.
+ */
+function meantListenText(text: string): string | undefined {
+  const url = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]+)/.exec(text)?.[1];
+  const bareIpv6 = /^([0-9A-Fa-f:.%]*:[0-9A-Fa-f:.%]*):(\d+)$/.exec(text);
+  const meant = /^\d+$/.test(text)
+    ? `127.0.0.1:${text}`
+    : url ?? (bareIpv6 === null ? undefined : `[${bareIpv6[1]}]:${bareIpv6[2]}`);
+  // Only a HOST:PORT that --listen takes: no port, or one out of range, is no help.
+  const port = Number(/:(\d+)$/.exec(meant ?? "")?.[1]);
+  return port >= 0 && port <= 65535 ? meant : undefined;
 }
 
 /**

@@ -401,3 +401,23 @@ Deno.test("a long line of a wrong file is quoted cut short: kv get -s dataToInde
     }
   });
 });
+
+Deno.test("kv http --listen given a URL, an IPv6 address without brackets or a port alone names the HOST:PORT meant (S35 F17)", async () => {
+  const cases: [string, string | undefined][] = [
+    ["http://127.0.0.1:9393/", "127.0.0.1:9393"],
+    ["::1:9393", "[::1]:9393"],
+    ["9393", "127.0.0.1:9393"],
+    ["localhost", undefined],
+  ];
+  for (const [listen, meant] of cases) {
+    const hint = meant === undefined
+      ? ""
+      : `; did you mean --listen ${meant.replace(/[.[\]]/g, "\\$&")}\\?`;
+    await oneLine(
+      ["http", "-s", "/nonexistent/servers.txt", "--listen", listen],
+      new RegExp(
+        `^kv http: --listen takes HOST:PORT \\(port 0 to 65535\\), e\\.g\\. 127\\.0\\.0\\.1:8080; got '[^']+'${hint}$`,
+      ),
+    );
+  }
+});
