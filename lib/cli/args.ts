@@ -231,6 +231,37 @@ export function intFlag(
   return value;
 }
 
+/** Seconds in each unit {@link secondsFlag} takes; a number without one is seconds. */
+const SECOND_UNITS: Readonly<Record<string, number>> = { "": 1, s: 1, m: 60, h: 3600 };
+
+/**
+ * Reads a flag that takes a time in whole seconds, or a whole number with a unit
+ * (`90s`, `5m`, `1h`, as wrk's `-d 10s`): absent gives `fallback` (or undefined); anything
+ * else, or a time out of [min, max] seconds, is a UserError that says the unit.
+ *
+ * @example
+ * ```ts
+ * secondsFlag("bench", "--duration", "2m", { min: 1, max: 86400 }); // 120
+ * ```
+ */
+export function secondsFlag(
+  command: string,
+  flag: string,
+  text: string | undefined,
+  options: IntFlagOptions,
+): number | undefined {
+  if (text === undefined) return options.fallback;
+  const match = /^(\d{1,12})([smh]?)$/.exec(text);
+  const seconds = match === null ? NaN : Number(match[1]) * SECOND_UNITS[match[2]];
+  if (!(seconds >= options.min && seconds <= options.max)) {
+    throw new UserError(
+      `kv ${command}: ${flag} must be a whole number from ${options.min} to ${options.max} ` +
+        `(seconds), or one with s, m or h (90s, 5m, 1h), got '${text}'`,
+    );
+  }
+  return seconds;
+}
+
 /**
  * Reads a flag that takes one of a few words: absent gives `fallback`; any other word is
  * a UserError naming the choices.

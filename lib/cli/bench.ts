@@ -38,7 +38,7 @@ import {
   WORKLOAD_MIX,
   WORKLOADS,
 } from "../bench/workload.ts";
-import { fileOrNumberFlag, intFlag, parseFlags } from "./args.ts";
+import { fileOrNumberFlag, intFlag, parseFlags, secondsFlag } from "./args.ts";
 import {
   credentialsRefusedError,
   SECURITY_FLAGS,
@@ -110,8 +110,8 @@ Flags:
       --size BYTES       each record one string of BYTES, 1..${MAX_RECORD_SIZE}
                          (default: records of kv gen -d 3 -l 8 -m 6's shape)
       --ops N            operations to run, 1..${MAX_BENCH_OPERATIONS} (default ${DEFAULT_OPERATIONS})
-      --duration S       run for S seconds instead of a number of operations,
-                         1..${MAX_DURATION_SECONDS}
+      --duration S       run for S seconds (or 5m, 1h) instead of a number of
+                         operations, 1..${MAX_DURATION_SECONDS}
       --warmup N         first run N operations the same way, neither timed nor
                          counted, 0..${MAX_BENCH_OPERATIONS} (default 0): kv's client
                          (and server) compile their read path over the first
@@ -364,9 +364,10 @@ function benchOptions(values: ReturnType<typeof parseBenchFlags>["values"]): Ben
   }
   const int = (flag: string, text: string | undefined, max: number, fallback?: number) =>
     intFlag("bench", flag, text, { min: 1, max, fallback });
-  const durationSeconds = values.duration === undefined
-    ? undefined
-    : int("--duration", values.duration, MAX_DURATION_SECONDS);
+  const durationSeconds = secondsFlag("bench", "--duration", values.duration, {
+    min: 1,
+    max: MAX_DURATION_SECONDS,
+  });
   const operations = int("--ops", values.ops, MAX_BENCH_OPERATIONS, DEFAULT_OPERATIONS);
   const seed = intFlag("bench", "--seed", values.seed, {
     min: 0,

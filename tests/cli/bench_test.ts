@@ -515,3 +515,20 @@ Deno.test("kv bench shows no latency for an operation kind none of whose operati
   // It showed `read 5 … 0.000 0.000 …`: the fastest reads, for reads that all failed.
   assert.match(run.stdout, /^read +5 +\d+ +- +- +- +- +- +- +5 errors$/m);
 });
+
+Deno.test("kv bench --duration takes a unit, 1s or 2m, as kv server's --tombstone-grace does; a bad one says the unit is seconds (S35 F18)", async () => {
+  // It refused `--duration 1s` ("must be a whole number from 1 to 86400"), wrk's `-d 10s`.
+  const refused = await runKv(["bench", "-s", "x", "--duration", "10x"]);
+  assert.deepEqual([refused.code, refused.stdout], [2, ""]);
+  assert.equal(
+    refused.stderr,
+    "kv bench: --duration must be a whole number from 1 to 86400 (seconds), or one with s, m " +
+      "or h (90s, 5m, 1h), got '10x'\n",
+  );
+  await using cluster = await KvCluster.start(1);
+  const timed = await bench([
+    ...["-s", cluster.serverFile, "-n", "5", "--seed", "3", "--workload", "C"],
+    ...["--duration", "1s"],
+  ]);
+  assert.ok(timed.operations > 0, JSON.stringify(timed));
+});
