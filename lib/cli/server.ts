@@ -493,8 +493,13 @@ async function openStore(
       throw new UserError(`kv server: ${error.message}`);
     }
     if (error instanceof Deno.errors.AlreadyExists || error instanceof Deno.errors.NotADirectory) {
+      // Under a file (`--data-dir notes.txt/data`) the dir itself does not exist: name the file.
+      const file = settings.dataDir === undefined ? undefined : fileAbove(settings.dataDir);
       throw new UserError(
-        `kv server: --data-dir ${settings.dataDir} exists but is not a directory; name a directory`,
+        file === undefined
+          ? `kv server: --data-dir ${settings.dataDir} exists but is not a directory; name a directory`
+          : `kv server: --data-dir ${settings.dataDir}: ${file} is a file, not a directory; ` +
+            "name a directory",
       );
     }
     // Any other file-system error: permission denied, disk full, …
@@ -506,6 +511,21 @@ async function openStore(
     }
     throw error;
   }
+}
+
+/** The file one of `path`'s parent directories is, if one is (`a.txt` of `a.txt/data`). */
+function fileAbove(path: string): string | undefined {
+  const parts = path.split("/");
+  for (let end = 1; end < parts.length; end++) {
+    const above = parts.slice(0, end).join("/");
+    if (above === "") continue;
+    try {
+      if (!Deno.statSync(above).isDirectory) return above;
+    } catch {
+      return undefined; // gone or unreadable: no file to name
+    }
+  }
+  return undefined;
 }
 
 /**
