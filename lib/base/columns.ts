@@ -197,3 +197,24 @@ export function textColumns(text: string): number {
   for (const character of text) columns += charColumns(character.codePointAt(0)!);
   return columns;
 }
+
+/**
+ * The longest start of `text` that takes at most `room` columns ({@link charColumns}): a
+ * line cut to fit a terminal's width, so that it does not wrap. Empty when `room` < 1.
+ *
+ * @example
+ * ```ts
+ * fitColumns("indexing data.txt", 8); // "indexing"
+ * fitColumns("世界", 3); // "世": the second character would take columns 3 and 4
+ * ```
+ */
+export function fitColumns(text: string, room: number): string {
+  let used = 0;
+  let end = 0;
+  for (const character of text) {
+    used += charColumns(character.codePointAt(0)!);
+    if (used > room) break;
+    end += character.length;
+  }
+  return text.slice(0, end);
+}

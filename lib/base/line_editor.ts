@@ -59,13 +59,11 @@
 import { invariant } from "./invariant.ts";
 import { charColumns, textColumns } from "./columns.ts";
 import { isHighSurrogate, isLowSurrogate } from "./utf8.ts";
+import { terminalColumns } from "./terminal.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
 
 /** Lines of history kept unless {@link LineEditorOptions.historySize} says otherwise. */
 export const DEFAULT_HISTORY_SIZE = 1_000;
-
-/** Columns assumed when the terminal's width cannot be read. */
-export const FALLBACK_COLUMNS = 80;
 
 /** Bytes read from the terminal at a time. */
 const READ_CHUNK_BYTES = 64 * 1024;
@@ -219,7 +217,7 @@ export interface LineEditorOptions {
   complete?: (before: string) => Promise<Completion>;
   /** A hint drawn dim after the text while the cursor is at its end; default none. */
   hint?: (text: string) => string | undefined;
-  /** The terminal's width; default `Deno.consoleSize().columns` (or {@link FALLBACK_COLUMNS}). */
+  /** The terminal's width; default {@link terminalColumns}. */
   columns?: () => number;
   /**
    * Longest line kept, in UTF-16 code units; default MAX_LINE_BYTES (1 MiB), the longest
@@ -1003,15 +1001,6 @@ function isTerminalGone(error: unknown): boolean {
   if ((error as { code?: unknown } | undefined)?.code === "EIO") return true;
   // Deno's setRaw reports it with no code, only the text `EIO: I/O error`.
   return error instanceof Error && error.message.startsWith("EIO:");
-}
-
-/** The terminal's width in columns. */
-function terminalColumns(): number {
-  try {
-    return Deno.consoleSize().columns || FALLBACK_COLUMNS;
-  } catch {
-    return FALLBACK_COLUMNS; // not a terminal after all: any width will do
-  }
 }
 
 /**

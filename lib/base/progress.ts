@@ -2,7 +2,9 @@
  * A one-line progress bar for long runs (`kv gen`, the broker's indexing). It draws on a
  * terminal only: when its output is not a TTY (a pipe, a file, CI), or is stderr on a dumb
  * terminal (TERM=dumb), every call is a no-op, so logs stay clean. Redraws are throttled to
- * {@link REDRAW_INTERVAL_MS}, so calling `update` often is cheap.
+ * {@link REDRAW_INTERVAL_MS}, so calling `update` often is cheap. The line fits the
+ * terminal's width: a line that wrapped left its first part on the screen at every redraw,
+ * as "erase the line" erases only the line the cursor is on.
  *
  * @example
  * ```ts
@@ -13,13 +15,17 @@
  * ```
  * @module
  */
-import { isDumbTerminal } from "./terminal.ts";
+import { isDumbTerminal, terminalColumns } from "./terminal.ts";
+import { fitColumns, textColumns } from "./columns.ts";
 
 /** Least time between two redraws, in milliseconds (at most ten per second). */
 export const REDRAW_INTERVAL_MS = 100;
 
-/** Width of the bar itself, in characters. */
+/** Width of the bar itself, in characters, where the terminal has room for it. */
 export const BAR_WIDTH = 30;
+
+/** The narrowest bar worth drawing: in less room the line shows the label and counts only. */
+export const MIN_BAR_WIDTH = 10;
 
 /** Where the bar is drawn: `Deno.stderr` or anything shaped like it. */
 export interface ProgressOutput {
@@ -27,7 +33,16 @@ export interface ProgressOutput {
   writeSync(bytes: Uint8Array): number;
   /** Whether the output is a terminal; the bar draws nothing otherwise. */
   isTerminal(): boolean;
+  /** The terminal's width in columns; when absent, the line is never cut. */
+  columns?(): number;
 }
+
+/** Standard error, with the terminal's width. */
+const STDERR: ProgressOutput = {
+  writeSync: (bytes) => Deno.stderr.writeSync(bytes),
+  isTerminal: () => Deno.stderr.isTerminal(),
+  columns: terminalColumns,
+};
 
 /** Options for {@link ProgressBar}. */
 export interface ProgressBarOptions {
@@ -35,7 +50,7 @@ export interface ProgressBarOptions {
   readonly label: string;
   /** Work to do, in the caller's units; when omitted only the count is shown. */
   readonly total?: number;
-  /** Where to draw. Default `Deno.stderr`. */
+  /** Where to draw. Default `Deno.stderr`, as wide as {@link terminalColumns} says. */
   readonly output?: ProgressOutput;
   /** Clock in milliseconds. Default `performance.now`. */
   readonly now?: () => number;
@@ -80,7 +95,7 @@ export class ProgressBar {
   constructor(options: ProgressBarOptions) {
     this.#label = options.label;
     this.#total = options.total;
-    this.#output = options.output ?? Deno.stderr;
+    this.#output = options.output ?? STDERR;
     // A dumb terminal (TERM=dumb) would show the bar's redraws as text, a line of them.
     this.#enabled = this.#output.isTerminal() &&
       (options.output !== undefined || !isDumbTerminal());
@@ -123,14 +138,29 @@ export class ProgressBar {
     this.#drawn = false;
   }
 
+  /**
+   * The line for `done`, in one column less than the terminal's width (a line filling the
+   * last column wraps on some terminals): the bar shrinks, then goes, then the label is
+   * cut from its end; the counts, which say how far it is, stay.
+   */
   #render(done: number): string {
+    const room = (this.#output.columns?.() ?? Infinity) - 1;
     const total = this.#total;
-    if (total === undefined || total <= 0) return `${this.#label} ${done}`;
+    if (total === undefined || total <= 0) return this.#fit(` ${done}`, room);
     const fraction = Math.min(1, Math.max(0, done / total));
-    const filled = Math.round(fraction * BAR_WIDTH);
-    const bar = "#".repeat(filled) + " ".repeat(BAR_WIDTH - filled);
     const percent = String(Math.floor(fraction * 100)).padStart(3);
-    return `${this.#label} [${bar}] ${percent}% ${done}/${total}`;
+    const counts = ` ${percent}% ${done}/${total}`;
+    // The label, " [", the bar, "]" and the counts.
+    const barWidth = Math.min(BAR_WIDTH, room - textColumns(this.#label) - 3 - counts.length);
+    if (barWidth < MIN_BAR_WIDTH) return this.#fit(counts, room);
+    const filled = Math.round(fraction * barWidth);
+    const bar = "#".repeat(filled) + " ".repeat(barWidth - filled);
+    return `${this.#label} [${bar}]${counts}`;
+  }
+
+  /** The label, cut to leave room for `counts`, then `counts`: at most `room` columns. */
+  #fit(counts: string, room: number): string {
+    return fitColumns(fitColumns(this.#label, room - counts.length) + counts, room);
   }
 
   #write(text: string): void {

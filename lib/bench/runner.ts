@@ -209,6 +209,11 @@ export interface OperationReport {
    * answered).
    */
   errors: number;
+  /**
+   * The first failed operation's error message, which says what the errors were (a
+   * replica down, a write refused); null when none failed.
+   */
+  firstError: string | null;
   /** Answers that carried a warning (too many servers down to be sure). */
   warnings: number;
   /** Reads of a record that was not there (by the answer of a server at least). */
@@ -287,6 +292,7 @@ export interface BenchReport {
 class OperationStats {
   count = 0;
   errors = 0;
+  firstError: string | null = null;
   warnings = 0;
   notFound = 0;
   readonly latency = new LatencyHistogram();
@@ -296,6 +302,7 @@ class OperationStats {
     return {
       count: this.count,
       errors: this.errors,
+      firstError: this.firstError,
       warnings: this.warnings,
       notFound: this.notFound,
       throughput: this.count / seconds,
@@ -783,6 +790,7 @@ class Run {
       } catch (error) {
         if (!(error instanceof KvError)) throw error;
         failed = true;
+        stats.firstError ??= error.message;
       }
       now = this.#clock();
       if (failed) stats.errors++;

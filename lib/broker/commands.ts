@@ -566,6 +566,18 @@ function parseHelp(rest: string): Command {
   if (rest === "") return { op: "HELP" };
   const topic = rest.toUpperCase() === QUIT ? "EXIT" : rest.toUpperCase();
   if (!COMMAND_WORDS.includes(topic)) {
+    // The word meant, as an unknown command names it (`HELP gett` listed every word).
+    const kvWord = OTHER_STORES_WORDS[topic];
+    if (kvWord !== undefined) {
+      throw new CommandError(
+        "HELP",
+        `HELP takes a command word; kv's for ${topic} is ${kvWord}: HELP ${kvWord}`,
+      );
+    }
+    const close = closestWord(topic, COMMAND_WORDS);
+    if (close !== undefined) {
+      throw new CommandError("HELP", `HELP takes a command word; did you mean HELP ${close}?`);
+    }
     // Without the word typed, which is on the line above it: with it the list passed
     // HELP_COLUMNS (95 columns for HELP BOGUS).
     throw new CommandError("HELP", `HELP takes one of ${COMMAND_WORDS.join(", ")}`);
@@ -1118,6 +1130,17 @@ function missingText(missing: Missing, key: string, dialect: Dialect): string {
   return `${names.slice(0, depth - 1).join(".")} has no field ${names[depth - 1]}${hint}`;
 }
 
+/**
+ * For a QUERY of a key with spaces and no '.' that found no record, ` (… a.b)`: most
+ * likely a key and its field typed apart (`QUERY person1 name`), which read as the one key
+ * "person1 name"; a whole record is what GET reads. Else "".
+ */
+function splitPathHint(path: string, missing: Missing): string {
+  const words = path.trim().split(/\s+/);
+  if (missing.reason !== "no-record" || path.includes(".") || words.length < 2) return "";
+  return ` (a path joins a key and its fields with '.': ${words.map(formatName).join(".")})`;
+}
+
 function humanLines(
   answer: Answer,
   dialect: Dialect,
@@ -1158,7 +1181,8 @@ function humanLines(
 function readLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
   // Keys as a command reads them back: `GET "q:1"`, where a bare q:1 does not parse. A
   // QUERY's key is its path joined with '.', which no name holds: each name on its own.
-  const key = (answer as { key: string }).key.split(".").map(formatName).join(".");
+  const raw = (answer as { key: string }).key;
+  const key = raw.split(".").map(formatName).join(".");
   if ("value" in answer) {
     return [`${paint("cyan", key)} : ${formatValue(answer.value, dialect)}`];
   }
@@ -1166,12 +1190,10 @@ function readLines(answer: Answer, dialect: Dialect, paint: Paint): string[] {
     return [`${paint("cyan", key)} : ${formatValue(decodeValue(answer.encoded), dialect)}`];
   }
   const { missing } = answer as { missing?: Missing };
-  return [
-    paint(
-      "yellow",
-      `NOT FOUND: ${missing === undefined ? key : missingText(missing, key, dialect)}`,
-    ),
-  ];
+  const why = missing === undefined
+    ? key
+    : missingText(missing, key, dialect) + splitPathHint(raw, missing);
+  return [paint("yellow", `NOT FOUND: ${why}`)];
 }
 
 /** KEYS' lines: the keys, one a line, then NO KEYS when there are none, or the next page. */

@@ -218,6 +218,12 @@ function checkNetPermission(server: ServerAddress, where: string): void {
   );
 }
 
+/**
+ * Most characters of a malformed line an error quotes: a records file given for the server
+ * file quoted its first line whole, thousands of characters for one mistake.
+ */
+const MAX_QUOTED_LINE_CHARACTERS = 60;
+
 const HOST_PORT_SPACED = /^(\S+)[ \t]+(\d+)$/;
 const HOST_PORT_COLON = /^([^\s:\[\]]+):(\d+)$/;
 const IPV6_PORT = /^\[([0-9A-Fa-f:.%]+)\]:(\d+)$/;
@@ -232,7 +238,8 @@ type ParsedLine = ServerAddress | { readonly problem: string; readonly at: numbe
 
 function parseLine(line: string): ParsedLine {
   const match = HOST_PORT_SPACED.exec(line) ?? HOST_PORT_COLON.exec(line) ?? IPV6_PORT.exec(line);
-  const expected = `expected 'HOST PORT' or 'HOST:PORT', found '${oneLine(line)}'`;
+  const found = oneLine(line, { maxCharacters: MAX_QUOTED_LINE_CHARACTERS });
+  const expected = `expected 'HOST PORT' or 'HOST:PORT', found '${found}'`;
   if (match === null) return { problem: expected, at: 0 };
   const hostname = match[1].startsWith("[") && match[1].endsWith("]")
     ? match[1].slice(1, -1)

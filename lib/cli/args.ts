@@ -14,6 +14,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { UserError } from "./user_error.ts";
 import { describeError } from "../base/describe_error.ts";
 import { closestWord } from "../base/edit_distance.ts";
+import { shellWord } from "../base/shell_word.ts";
 
 /**
  * What {@link parseFlags} returns: node:util's `parseArgs` result for `options`, parsed
@@ -23,9 +24,26 @@ export type ParsedFlags<T extends ParseArgsOptionsConfig> = ReturnType<
   typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: boolean }>
 >;
 
+/** Options for {@link parseFlags}. */
+export interface ParseFlagsOptions {
+  /** Whether arguments that are no flag's are allowed (`kv get KEY`); default false. */
+  allowPositionals?: boolean;
+  /**
+   * For a command that takes no argument: the flag and value a stray one likely lacks
+   * (`kv server 8000`: `-p 8000`), given it and all the arguments; default none.
+   */
+  meantFlag?: (argument: string, args: readonly string[]) => string | undefined;
+  /**
+   * Flags this command lacks that another command or other programs have, each with what
+   * to give instead (`kv http -p`: `--listen 127.0.0.1:PORT`); default none.
+   */
+  synonyms?: Readonly<Record<string, string>>;
+}
+
 /**
  * Parses `args` strictly against `options`: unknown flags, missing or empty values
- * and (unless `allowPositionals`) stray positional arguments throw a UserError.
+ * and (unless `allowPositionals`) stray positional arguments throw a UserError, which
+ * names what a stray one likely lacks when `meantFlag` can tell.
  * After `--` every argument is positional, so `kv get -- -odd-key` works.
  *
  * @example
@@ -37,7 +55,7 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
   command: string,
   args: string[],
   options: T,
-  allowPositionals = false,
+  parsing: ParseFlagsOptions = {},
 ): ParsedFlags<T> {
   let parsed;
   try {
@@ -45,12 +63,24 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
       args: attachNegativeNumbers(args, options),
       options,
       strict: true,
-      allowPositionals,
+      allowPositionals: parsing.allowPositionals ?? false,
     });
   } catch (error) {
-    throw new UserError(
-      `kv ${command}: ${describeParseError(error, options)} (see 'kv ${command} --help')`,
-    );
+    const described = describeParseError(error, options, {
+      meantFlag: (stray) => parsing.meantFlag?.(stray, args),
+      synonyms: parsing.synonyms ?? {},
+      // `kv get -xyz`, `kv put '-n: 1'`: an operand, most likely, where the command takes one
+      // (`--bogus` and `-l`, a flag's shape, most likely a flag).
+      operand: (flag) => {
+        if (!(parsing.allowPositionals ?? false) || flag.startsWith("--")) return undefined;
+        const typed = args.find((arg) => arg.startsWith(flag)) ?? flag;
+        if (typed.length <= 2) return undefined;
+        return `an argument that starts with '-' goes after '--': kv ${command} -- ${
+          shellWord(typed)
+        }`;
+      },
+    });
+    throw new UserError(`kv ${command}: ${described} (see 'kv ${command} --help')`);
   }
   // An empty value (`-s ""`, an unset shell variable) names no file, number or choice.
   for (const [name, value] of Object.entries(parsed.values)) {
@@ -98,16 +128,31 @@ function attachNegativeNumbers(args: string[], options: ParseArgsOptionsConfig):
   return joined;
 }
 
-function describeParseError(error: unknown, options: ParseArgsOptionsConfig): string {
+function describeParseError(
+  error: unknown,
+  options: ParseArgsOptionsConfig,
+  hints: {
+    meantFlag: (stray: string) => string | undefined;
+    synonyms: Readonly<Record<string, string>>;
+    operand: (flag: string) => string | undefined;
+  },
+): string {
   const message = describeError(error);
   const quoted = /'([^']*)'/.exec(message)?.[1];
   const code = (error as { code?: string }).code;
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && quoted) {
-    const meant = meantOption(quoted, options);
-    return `unknown option '${quoted}'${meant === undefined ? "" : `; did you mean ${meant}?`}`;
+    const meant = Object.hasOwn(hints.synonyms, quoted)
+      ? hints.synonyms[quoted]
+      : meantOption(quoted, options);
+    if (meant !== undefined) return `unknown option '${quoted}'; did you mean ${meant}?`;
+    const operand = hints.operand(quoted);
+    return `unknown option '${quoted}'${operand === undefined ? "" : `; ${operand}`}`;
   }
   if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" && quoted) {
-    return `unexpected argument '${quoted}'`;
+    const meant = hints.meantFlag(quoted);
+    return `unexpected argument '${quoted}'${
+      meant === undefined ? "" : `; did you mean ${meant}?`
+    }`;
   }
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && quoted) {
     // parseArgs refuses a value that starts with '-' (it could be a flag); say how to pass one.
@@ -186,6 +231,37 @@ export function intFlag(
   return value;
 }
 
+/** Seconds in each unit {@link secondsFlag} takes; a number without one is seconds. */
+const SECOND_UNITS: Readonly<Record<string, number>> = { "": 1, s: 1, m: 60, h: 3600 };
+
+/**
+ * Reads a flag that takes a time in whole seconds, or a whole number with a unit
+ * (`90s`, `5m`, `1h`, as wrk's `-d 10s`): absent gives `fallback` (or undefined); anything
+ * else, or a time out of [min, max] seconds, is a UserError that says the unit.
+ *
+ * @example
+ * ```ts
+ * secondsFlag("bench", "--duration", "2m", { min: 1, max: 86400 }); // 120
+ * ```
+ */
+export function secondsFlag(
+  command: string,
+  flag: string,
+  text: string | undefined,
+  options: IntFlagOptions,
+): number | undefined {
+  if (text === undefined) return options.fallback;
+  const match = /^(\d{1,12})([smh]?)$/.exec(text);
+  const seconds = match === null ? NaN : Number(match[1]) * SECOND_UNITS[match[2]];
+  if (!(seconds >= options.min && seconds <= options.max)) {
+    throw new UserError(
+      `kv ${command}: ${flag} must be a whole number from ${options.min} to ${options.max} ` +
+        `(seconds), or one with s, m or h (90s, 5m, 1h), got '${text}'`,
+    );
+  }
+  return seconds;
+}
+
 /**
  * Reads a flag that takes one of a few words: absent gives `fallback`; any other word is
  * a UserError naming the choices.
@@ -206,4 +282,25 @@ export function choiceFlag<T extends string>(
   if ((choices as readonly string[]).includes(text)) return text as T;
   const listed = choices.map((choice) => `'${choice}'`).join(" or ");
   throw new UserError(`kv ${command}: ${flag} must be ${listed}, got '${text}'`);
+}
+
+/**
+ * A {@link ParseFlagsOptions.meantFlag} for a command whose stray argument is a file
+ * its `flag` names, or a whole number its `numberFlag` does (`kv gen 100`: `-n 100`).
+ *
+ * @example
+ * ```ts
+ * const meant = fileOrNumberFlag("-k", "-n");
+ * meant("keyFile.txt"); // "-k keyFile.txt"
+ * meant("100"); // "-n 100"
+ * ```
+ */
+export function fileOrNumberFlag(
+  flag: string | undefined,
+  numberFlag?: string,
+): (argument: string) => string | undefined {
+  return (argument) => {
+    const meant = /^\d+$/.test(argument) ? numberFlag : flag;
+    return meant === undefined ? undefined : `${meant} ${shellWord(argument)}`;
+  };
 }

@@ -38,7 +38,7 @@ import {
   WORKLOAD_MIX,
   WORKLOADS,
 } from "../bench/workload.ts";
-import { intFlag, parseFlags } from "./args.ts";
+import { fileOrNumberFlag, intFlag, parseFlags, secondsFlag } from "./args.ts";
 import {
   credentialsRefusedError,
   SECURITY_FLAGS,
@@ -51,6 +51,7 @@ import type { Subcommand } from "./subcommand.ts";
 import { SIGNAL_EXIT_CODES, UnavailableError, UserError } from "./user_error.ts";
 import { counted } from "../base/plural.ts";
 import { MAX_LINE_BYTES } from "../limits.ts";
+import { oneLine } from "../record/key.ts";
 
 /** Most records `-n` loads. */
 export const MAX_BENCH_RECORDS = 10_000_000;
@@ -109,8 +110,8 @@ Flags:
       --size BYTES       each record one string of BYTES, 1..${MAX_RECORD_SIZE}
                          (default: records of kv gen -d 3 -l 8 -m 6's shape)
       --ops N            operations to run, 1..${MAX_BENCH_OPERATIONS} (default ${DEFAULT_OPERATIONS})
-      --duration S       run for S seconds instead of a number of operations,
-                         1..${MAX_DURATION_SECONDS}
+      --duration S       run for S seconds (or 5m, 1h) instead of a number of
+                         operations, 1..${MAX_DURATION_SECONDS}
       --warmup N         first run N operations the same way, neither timed nor
                          counted, 0..${MAX_BENCH_OPERATIONS} (default 0): kv's client
                          (and server) compile their read path over the first
@@ -335,7 +336,7 @@ function parseBenchFlags(args: string[]) {
     "timeout-ms": { type: "string" },
     json: { type: "boolean" },
     ...SECURITY_FLAGS,
-  });
+  }, { meantFlag: fileOrNumberFlag("-s") });
 }
 
 /** What the flags ask of the bench, checked: a UserError names the first flag that is wrong. */
@@ -363,9 +364,10 @@ function benchOptions(values: ReturnType<typeof parseBenchFlags>["values"]): Ben
   }
   const int = (flag: string, text: string | undefined, max: number, fallback?: number) =>
     intFlag("bench", flag, text, { min: 1, max, fallback });
-  const durationSeconds = values.duration === undefined
-    ? undefined
-    : int("--duration", values.duration, MAX_DURATION_SECONDS);
+  const durationSeconds = secondsFlag("bench", "--duration", values.duration, {
+    min: 1,
+    max: MAX_DURATION_SECONDS,
+  });
   const operations = int("--ops", values.ops, MAX_BENCH_OPERATIONS, DEFAULT_OPERATIONS);
   const seed = intFlag("bench", "--seed", values.seed, {
     min: 0,
@@ -465,13 +467,26 @@ function formatReport(report: BenchReport, stoppedBy = "Ctrl-C"): string {
   for (const [kind, figures] of Object.entries(report.byOperation)) {
     lines.push(operationLine(kind, figures));
   }
+  // What the errors were: a count alone sent the user looking (a replica down, a refusal).
+  for (const [kind, figures] of Object.entries(report.byOperation)) {
+    if (figures.firstError === null) continue;
+    const first = oneLine(figures.firstError, { maxCharacters: MAX_SHOWN_ERROR_CHARACTERS });
+    lines.push(`${kind}: the first of ${figures.errors} errors: ${first}`);
+  }
   return lines.join("\n");
 }
 
+/** Most characters of an operation's first error the table's notes show. */
+const MAX_SHOWN_ERROR_CHARACTERS = 300;
+
 function operationLine(kind: string, figures: OperationReport): string {
+  // Latencies are of the operations that succeeded: with none, there are none to show
+  // (they showed as 0.000 ms, the fastest operations of the run).
+  const latencies = figures.errors === figures.count
+    ? Array(6).fill("-".padStart(9)).join("")
+    : ms(figures.meanMs, 9) + ms(figures.p50Ms, 9) + ms(figures.p95Ms, 9) +
+      ms(figures.p99Ms, 9) + ms(figures.p999Ms, 9) + ms(figures.maxMs, 9);
   return kind.padEnd(18) + String(figures.count).padStart(10) +
-    String(Math.round(figures.throughput)).padStart(10) + ms(figures.meanMs, 9) +
-    ms(figures.p50Ms, 9) + ms(figures.p95Ms, 9) + ms(figures.p99Ms, 9) +
-    ms(figures.p999Ms, 9) + ms(figures.maxMs, 9) +
+    String(Math.round(figures.throughput)).padStart(10) + latencies +
     (figures.errors > 0 ? `  ${figures.errors} errors` : "");
 }

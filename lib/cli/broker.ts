@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { shellWord } from "../base/shell_word.ts";
 import { type Broker, WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { BackgroundRepair } from "../broker/background_repair.ts";
 import { namedServers } from "../broker/cluster_k.ts";
@@ -242,6 +243,15 @@ async function runBroker(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * `kv broker serverFile.txt`: the server file's -s left out; with -s given, a file of
+ * records' -i (`kv broker -s servers.txt data.txt`).
+ */
+function meantFile(argument: string, args: readonly string[]): string {
+  const flag = args.some((arg) => /^(-s|--servers)/.test(arg)) ? "-i" : "-s";
+  return `${flag} ${shellWord(argument)}`;
+}
+
 async function parseSettings(args: string[]): Promise<BrokerSettings> {
   const { values } = parseFlags("broker", args, {
     servers: { type: "string", short: "s" },
@@ -255,7 +265,7 @@ async function parseSettings(args: string[]): Promise<BrokerSettings> {
     "duplicate-keys": { type: "string" },
     "log-timestamps": { type: "boolean" },
     ...SECURITY_FLAGS,
-  });
+  }, { meantFlag: meantFile });
   const serverFile = values.servers;
   if (serverFile === undefined) {
     throw new UserError("kv broker: -s serverFile is required (see 'kv broker --help')");

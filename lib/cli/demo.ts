@@ -40,7 +40,7 @@ import {
 } from "./demo_cleanup.ts";
 import { writeLine } from "../base/stdout.ts";
 import { closestWord } from "../base/edit_distance.ts";
-import { intFlag, parseFlags } from "./args.ts";
+import { fileOrNumberFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import {
   INTERRUPTED_EXIT_CODE,
@@ -147,7 +147,7 @@ function parseSettings(args: string[]): DemoSettings {
     seed: { type: "string" },
     "timeout-ms": { type: "string" },
     "clean-up": { type: "string" },
-  });
+  }, { meantFlag: fileOrNumberFlag(undefined, "-n") });
   const cleanUp = values["clean-up"];
   if (cleanUp !== undefined) checkCleanUp(cleanUp, Object.keys(values).length);
   const recordCount = intFlag("demo", "-n", values.lines, {

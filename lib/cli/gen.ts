@@ -29,7 +29,7 @@ import {
   NotUtf8Error,
   readFileBounded,
 } from "../base/read_bounded.ts";
-import { intFlag, parseFlags } from "./args.ts";
+import { fileOrNumberFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { SIGNAL_EXIT_CODES, STOPPED_WORDS, type StopSignal, UserError } from "./user_error.ts";
 import { describeFsError } from "../base/fs_error.ts";
@@ -155,7 +155,7 @@ async function generate(
   if (written.stoppedBy !== undefined) {
     await output.abandon();
     // Standard output has what was written so far; a file is left as it was.
-    const left = outputPath === "-" ? "" : `; '${outputPath}' left as it was`;
+    const left = isStdout(outputPath) ? "" : `; '${outputPath}' left as it was`;
     console.error(`kv ${COMMAND}: ${STOPPED_WORDS[written.stoppedBy]}${left}`);
     return SIGNAL_EXIT_CODES[written.stoppedBy];
   }
@@ -181,7 +181,7 @@ async function generate(
 async function readSettings(
   args: string[],
 ): Promise<{ options: GeneratorOptions; outputPath: string }> {
-  const { values } = parseFlags(COMMAND, args, FLAGS);
+  const { values } = parseFlags(COMMAND, args, FLAGS, { meantFlag: fileOrNumberFlag("-k", "-n") });
   const keyFilePath = values["key-file"];
   if (keyFilePath === undefined) {
     throw new UserError(`kv ${COMMAND}: -k KEYFILE is required (see 'kv ${COMMAND} --help')`);
@@ -266,8 +266,9 @@ async function writeRecords(
       // Already failed (and reported below) or never started: nothing to wait for.
     });
     await output.abandon();
-    if (error instanceof Deno.errors.BrokenPipe && outputPath === "-") return undefined;
-    const where = outputPath === "-" ? "to standard output" : `'${outputPath}'`;
+    // Standard output's reader gone (| head), whether named - or /dev/stdout: nobody wants more.
+    if (error instanceof Deno.errors.BrokenPipe && isStdout(outputPath)) return undefined;
+    const where = isStdout(outputPath) ? "to standard output" : `'${outputPath}'`;
     throw new UserError(`kv ${COMMAND}: cannot write ${where}: ${describeFsError(error)}`);
   }
   progress.finish();

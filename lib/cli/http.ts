@@ -9,6 +9,7 @@
  * ```
  * @module
  */
+import { shellWord } from "../base/shell_word.ts";
 import { brokerOf, connectWithRepairCommand, type Kv } from "../client/kv.ts";
 import { WRITE_RULES, type WriteRule } from "../broker/broker.ts";
 import { KvInputError, KvNoServerReachableError, KvUnavailableError } from "../client/errors.ts";
@@ -151,11 +152,29 @@ function parseListen(text: string): { hostname: string; port: number } {
   const match = /^\[([0-9A-Fa-f:.%]+)\]:(\d+)$/.exec(text) ?? /^([^\s:\[\]]+):(\d+)$/.exec(text);
   const port = match === null ? NaN : Number(match[2]);
   if (match === null || !(port >= 0 && port <= 65535)) {
+    const meant = meantListenText(text);
     throw new UserError(
-      `kv http: --listen takes HOST:PORT (port 0 to 65535), e.g. ${DEFAULT_LISTEN}; got '${text}'`,
+      `kv http: --listen takes HOST:PORT (port 0 to 65535), e.g. ${DEFAULT_LISTEN}; got '${text}'` +
+        (meant === undefined ? "" : `; did you mean --listen ${meant}?`),
     );
   }
   return { hostname: match[1], port };
+}
+
+/**
+ * The HOST:PORT a malformed --listen likely means: a URL's (`http://127.0.0.1:8080/`), an
+ * IPv6 address's in brackets (`::1:8080`), loopback's for a port alone (`8080`); else
+ * undefined.
+ */
+function meantListenText(text: string): string | undefined {
+  const url = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]+)/.exec(text)?.[1];
+  const bareIpv6 = /^([0-9A-Fa-f:.%]*:[0-9A-Fa-f:.%]*):(\d+)$/.exec(text);
+  const meant = /^\d+$/.test(text)
+    ? `127.0.0.1:${text}`
+    : url ?? (bareIpv6 === null ? undefined : `[${bareIpv6[1]}]:${bareIpv6[2]}`);
+  // Only a HOST:PORT that --listen takes: no port, or one out of range, is no help.
+  const port = Number(/:(\d+)$/.exec(meant ?? "")?.[1]);
+  return port >= 0 && port <= 65535 ? meant : undefined;
 }
 
 /**
@@ -265,7 +284,23 @@ function parseHttpFlags(args: string[]) {
     "tls-key": { type: "string" },
     "log-timestamps": { type: "boolean" },
     ...SECURITY_FLAGS,
-  });
+  }, { meantFlag: meantListen, synonyms: LISTEN_SYNONYMS });
+}
+
+/** kv server's -a and -p, and other programs' names for them: kv http has --listen. */
+const LISTEN_SYNONYMS: Readonly<Record<string, string>> = {
+  "-p": "--listen 127.0.0.1:PORT",
+  "--port": "--listen 127.0.0.1:PORT",
+  "-a": "--listen HOST:PORT",
+  "--address": "--listen HOST:PORT",
+  "--host": "--listen HOST:PORT",
+  "--bind": "--listen HOST:PORT",
+};
+
+/** `kv http 8080`, `kv http 0.0.0.0:8080`: the --listen flag left out. */
+function meantListen(argument: string): string | undefined {
+  if (/^\d+$/.test(argument)) return `--listen 127.0.0.1:${argument}`;
+  return /:\d+$/.test(argument) ? `--listen ${shellWord(argument)}` : undefined;
 }
 
 /** The request limits the flags set, each checked against its range. */

@@ -72,10 +72,12 @@ function reason(flags: ListenFlags, error: unknown): string {
 
 /**
  * Whether listening on `hostname` keeps other machines out: a loopback address, or a host
- * name this machine resolves to one. A name no resolver knows is a UserError saying so
- * (`kv http: --listen example.invalid: no such host; …`), for `command` and its `flag`:
- * checked first, so that a name that does not exist is not taken for one that lets other
- * machines in (which asks for credentials or --insecure).
+ * name this machine resolves to one. A name no resolver knows (or an IPv4 address with a
+ * number over 255, which resolvers take for a name), or an address this machine does not
+ * have, is a UserError saying so (`kv http: --listen example.invalid: no such host; …`),
+ * for `command` and its `flag`: checked first, so that a mistyped address is not taken for
+ * one that lets other machines in (which asks for credentials or --insecure, and then
+ * failed all the same).
  *
  * @example
  * ```ts
@@ -89,18 +91,39 @@ export async function listensOnLoopback(
   hostname: string,
 ): Promise<boolean> {
   if (isLoopback(hostname)) return true;
-  if (IP_LITERAL.test(hostname)) return false;
+  if (!IP_LITERAL.test(hostname)) {
+    try {
+      // Imported only for a name: importing node:dns at start cost every server ~8 ms of CPU.
+      const { lookup } = await import("node:dns/promises");
+      if (isLoopback((await lookup(hostname)).address)) return true;
+    } catch {
+      throw new UserError(
+        `${command}: ${flag} ${hostname}: no such host; give an IP address or a host name ` +
+          "this machine resolves",
+      );
+    }
+  }
+  checkOwnAddress(command, flag, hostname);
+  return false;
+}
+
+/**
+ * Refuses an address this machine does not have (`-a 192.0.2.1`, a neighbour's): a listen
+ * on any free port of it (closed at once) fails so. Any other failure (Deno's leave to
+ * listen narrowed to one port) is left to the command's own listen to report.
+ */
+function checkOwnAddress(command: string, flag: string, hostname: string): void {
   try {
-    // Imported only for a name: importing node:dns at start cost every server ~8 ms of CPU.
-    const { lookup } = await import("node:dns/promises");
-    return isLoopback((await lookup(hostname)).address);
-  } catch {
+    Deno.listen({ hostname, port: 0 }).close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrNotAvailable)) return;
     throw new UserError(
-      `${command}: ${flag} ${hostname}: no such host; give an IP address or a host name this ` +
-        "machine resolves",
+      `${command}: ${flag} ${hostname}: this machine has no such address; give one of its ` +
+        "own (ip address or ifconfig lists them)",
     );
   }
 }
 
-/** An IPv4 or IPv6 address as written: the resolver has nothing to look up. */
-const IP_LITERAL = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%A-Za-z]*)$/;
+/** An IPv4 address (each number 0 to 255) or an IPv6 one as written: nothing to look up. */
+const IP_LITERAL =
+  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%A-Za-z]*)$/;

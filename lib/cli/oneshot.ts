@@ -333,28 +333,65 @@ const SPLIT_ARGUMENTS: Readonly<Record<string, string>> = {
 /**
  * What to type when the shell split the one argument of `spec` at its spaces into
  * `positionals` (`kv put x: 1`, `kv get a b`): `quote the record line, kv put 'x: 1'`, the
- * words quoted as one; undefined when the command takes no argument, or none too many were
- * given.
+ * words quoted as one — but a query's words none of which holds '.' joined by '.' (`kv query
+ * person1 name`: kv query person1.name); undefined when the command takes no argument, or
+ * none too many were given.
  */
 function splitAdvice(spec: OneShotSpec, positionals: string[]): string | undefined {
   if (spec.arguments !== 1 || positionals.length <= 1) return undefined;
+  // `kv query person1 name`: a key and its field, not the key "person1 name".
+  if (spec.name === "query" && !positionals.some((word) => word.includes("."))) {
+    const path = `kv query ${shellWord(positionals.join("."))}`;
+    return "a path joins a key and its fields with '.'" +
+      (path.length > MAX_ADVISED_COMMAND_CHARACTERS ? "" : `, ${path}`);
+  }
   const what = SPLIT_ARGUMENTS[spec.name] ?? "a key with spaces";
   const command = `kv ${spec.name} ${shellWord(positionals.join(" "))}`;
   return `quote ${what}` +
     (command.length > MAX_ADVISED_COMMAND_CHARACTERS ? " as one argument" : `, ${command}`);
 }
 
+/**
+ * When an argument meant as the operand was read as a short flag with a value attached that
+ * it cannot mean (`kv get -key`: -k ey, no number; `kv put '-sk: 1'`: -s, no such file),
+ * what happened and what to type; undefined when none was (`-sservers.txt` is a server
+ * file given so: the key is what is missing).
+ */
+function attachedAdvice(spec: OneShotSpec, args: readonly string[]): string | undefined {
+  const end = args.includes("--") ? args.indexOf("--") : args.length;
+  const attached = args.slice(0, end).find((arg) =>
+    arg.length > 2 && ATTACHED_NONSENSE[arg.slice(0, 2)]?.(arg.slice(2)) === true
+  );
+  if (attached === undefined) return undefined;
+  return `'${attached}' reads as ${attached.slice(0, 2)} ${shellWord(attached.slice(2))}; ` +
+    `an argument that starts with '-' goes after '--': kv ${spec.name} -- ${shellWord(attached)}`;
+}
+
+/** The one-shot commands' short flags, each with whether a value attached to it means nothing. */
+const ATTACHED_NONSENSE: Readonly<Record<string, (value: string) => boolean>> = {
+  "-k": (value) => !/^\d+$/.test(value),
+  "-s": (value) => {
+    try {
+      Deno.statSync(value);
+      return false;
+    } catch {
+      return true;
+    }
+  },
+};
+
 async function runOneShot(spec: OneShotSpec, args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(spec.name, args, FLAGS, true);
+  const { values, positionals } = parseFlags(spec.name, args, FLAGS, { allowPositionals: true });
   const expected = spec.optional ? `at most ${spec.arguments}` : `${spec.arguments}`;
   const countOk = spec.optional
     ? positionals.length <= spec.arguments
     : positionals.length === spec.arguments;
   if (!countOk) {
+    const advice = splitAdvice(spec, positionals) ?? attachedAdvice(spec, args) ??
+      `usage ${spec.usage}`;
     throw new UserError(
       `kv ${spec.name}: expected ${expected} argument${spec.arguments === 1 ? "" : "s"}, ` +
-        `got ${positionals.length}: ${splitAdvice(spec, positionals) ?? `usage ${spec.usage}`}` +
-        ` (see 'kv ${spec.name} --help')`,
+        `got ${positionals.length}: ${advice} (see 'kv ${spec.name} --help')`,
     );
   }
   for (const flag of ["limit", "after"] as const) {

@@ -19,7 +19,7 @@ import { DEFAULT_TIMEOUT_MS, lineLead, MAX_TIMEOUT_MS, ServerPool } from "../bro
 import { ProgressBar } from "../base/progress.ts";
 import { writeLine } from "../base/stdout.ts";
 import { counted, listed } from "../base/plural.ts";
-import { intFlag, parseFlags } from "./args.ts";
+import { fileOrNumberFlag, intFlag, parseFlags } from "./args.ts";
 import { serverFile, SERVERS_FLAG_HELP, withServerFileSource } from "./oneshot.ts";
 import { repairCommandLine } from "./shell_command.ts";
 import { type ListChange, listChangeNotice } from "./list_change_notice.ts";
@@ -33,7 +33,14 @@ import {
   SECURITY_HELP,
 } from "./security_flags.ts";
 import type { Subcommand } from "./subcommand.ts";
-import { USAGE_EXIT_CODE, UserError } from "./user_error.ts";
+import {
+  SIGNAL_EXIT_CODES,
+  STOPPED_WORDS,
+  type StopSignal,
+  USAGE_EXIT_CODE,
+  UserError,
+} from "./user_error.ts";
+import { type StopWatch, watchStopSignals } from "./stop_signals.ts";
 
 /** Exit code: the cluster is in order. */
 export const EXIT_IN_ORDER = 0;
@@ -102,12 +109,14 @@ export const repairCommand: Subcommand = {
 };
 
 async function runRepair(args: string[]): Promise<number> {
-  const { values } = parseFlags("repair", args, FLAGS);
+  const { values } = parseFlags("repair", args, FLAGS, { meantFlag: fileOrNumberFlag("-s") });
   const { path, servers, requestedK, timeoutMs } = await repairTarget(values);
   const credentials = await clientCredentials("repair", values);
   const pool = new ServerPool(servers, { timeoutMs, credentials });
   const json = values.json ?? false;
   const dryRun = values["dry-run"] ?? false;
+  const progress: ProgressHolder = {};
+  let interruption: StopWatch | undefined;
   try {
     await pool.start();
     if (!answeredAtStart(pool, values, path, requestedK)) return EXIT_NOT_IN_ORDER;
@@ -118,6 +127,7 @@ async function runRepair(args: string[]): Promise<number> {
     // rerun without one would be refused (different k) or repair under the old one.
     const again = repairCommandLine(path, values) +
       (requestedK === undefined ? "" : ` -k ${requestedK}`);
+    interruption = watchInterruption(progress, dryRun, again);
     const previous = recordedKs(pool);
     const refusal = downBeforeChange(pool, k, path, again, dryRun);
     // A dry run says so and goes on counting: the server down fails it (exit 1) anyway.
@@ -148,13 +158,40 @@ async function runRepair(args: string[]): Promise<number> {
       listChange: notice ?? null,
       stopped: null,
     };
-    const report = await repairPass(pool, k, dryRun);
+    const report = await repairPass(pool, k, dryRun, progress);
     printReport(report, k, json, again, said);
     printGoneAdvice(report, pool, path, again);
     return report.inOrder ? EXIT_IN_ORDER : EXIT_NOT_IN_ORDER;
   } finally {
+    interruption?.dispose();
     pool.close();
   }
+}
+
+/** The repair's progress bar, once its first progress drew one. */
+interface ProgressHolder {
+  bar?: ProgressBar;
+}
+
+/** The signals that stop a run part way, each saying so (before them, a run changed nothing). */
+const STOP_SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM"];
+
+/**
+ * Ends the run on Ctrl-C or SIGTERM with one line and the signal's exit code: it died
+ * without a word, the progress bar left on the screen, the cluster part repaired (a list
+ * or k change leaves servers trusted under no list) and no word of what to run. Exiting
+ * at once is what being killed did, which loses nothing (README, kv repair): each step
+ * runs only when the one before succeeded everywhere, and `again` finishes the work.
+ */
+function watchInterruption(progress: ProgressHolder, dryRun: boolean, again: string): StopWatch {
+  return watchStopSignals(STOP_SIGNALS, (signal) => {
+    progress.bar?.finish();
+    const left = dryRun
+      ? "a dry run, nothing changed"
+      : "the cluster may not be in order until a repair runs to its end; run it again: " + again;
+    console.error(`kv repair: ${STOPPED_WORDS[signal]} part way: ${left}`);
+    Deno.exit(SIGNAL_EXIT_CODES[signal]);
+  });
 }
 
 /**
@@ -183,10 +220,15 @@ function answeredAtStart(
 }
 
 /** The repair itself, under `k`, once its servers are checked and told what it changes. */
-function repairPass(pool: ServerPool, k: number, dryRun: boolean): Promise<RepairReport> {
+function repairPass(
+  pool: ServerPool,
+  k: number,
+  dryRun: boolean,
+  progress: ProgressHolder,
+): Promise<RepairReport> {
   // Servers repaired under another list or k than this one's are repaired and marked anew.
   pool.trustUnder(k);
-  return withProgress((onProgress) =>
+  return withProgress(progress, (onProgress) =>
     repairCluster(pool, {
       k,
       placement: new Placement(pool.servers.map((server) => server.identity)),
@@ -195,8 +237,7 @@ function repairPass(pool: ServerPool, k: number, dryRun: boolean): Promise<Repai
       listChange: true,
       unrepaired: (index) => pool.trusted(index) === false,
       onProgress,
-    })
-  );
+    }));
 }
 
 /**
@@ -509,18 +550,18 @@ async function recordKOn(pool: ServerPool, indexes: number[], k: number): Promis
 
 /** Runs `repair` with a progress line on stderr when it is a terminal. */
 async function withProgress(
+  progress: ProgressHolder,
   repair: (onProgress: (progress: { keysChecked: number; keysTotal: number }) => void) => Promise<
     RepairReport
   >,
 ): Promise<RepairReport> {
-  let bar: ProgressBar | undefined;
   try {
     return await repair(({ keysChecked, keysTotal }) => {
-      bar ??= new ProgressBar({ label: "kv repair: keys checked", total: keysTotal });
-      bar.update(keysChecked);
+      progress.bar ??= new ProgressBar({ label: "kv repair: keys checked", total: keysTotal });
+      progress.bar.update(keysChecked);
     });
   } finally {
-    bar?.finish();
+    progress.bar?.finish();
   }
 }
 

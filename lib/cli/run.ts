@@ -12,6 +12,8 @@
 import denoConfig from "../../deno.json" with { type: "json" };
 import { StdoutError, writeLine } from "../base/stdout.ts";
 import { closestWord } from "../base/edit_distance.ts";
+import { shellWord } from "../base/shell_word.ts";
+import { oneLine } from "../record/key.ts";
 import type { Subcommand } from "./subcommand.ts";
 import {
   UNAVAILABLE_EXIT_CODE,
@@ -202,6 +204,11 @@ async function dispatch(args: string[]): Promise<number> {
     writeLine(`kv ${VERSION}`);
     return 0;
   }
+  const reordered = commandFirst(args);
+  if (reordered !== undefined) {
+    console.error(oneLine(`kv: flags go after the command: ${reordered}`));
+    return USAGE_EXIT_CODE;
+  }
   const command = await subcommandNamed("kv", first);
   if (command === undefined) return USAGE_EXIT_CODE;
   try {
@@ -225,6 +232,20 @@ async function dispatch(args: string[]): Promise<number> {
     console.error(`kv ${command.name}: internal error (please report it):`, error);
     return 1;
   }
+}
+
+/**
+ * `args` led by a flag that is not kv's own (nor a typo of one), with a command's name
+ * after it, as `kv -s servers.txt get x` (git's own flags go there): the command
+ * line with the command first, as the user meant it; undefined for any other.
+ */
+function commandFirst(args: string[]): string | undefined {
+  if (!args[0].startsWith("-") || meantFlag(args[0]) !== undefined) return undefined;
+  const end = args.includes("--") ? args.indexOf("--") : args.length;
+  const at = args.slice(0, end).findIndex((arg) => SUBCOMMANDS.some(({ name }) => name === arg));
+  if (at === -1) return undefined;
+  const words = [args[at], ...args.slice(0, at), ...args.slice(at + 1)];
+  return `kv ${words.map(shellWord).join(" ")}`;
 }
 
 /** The words that ask for kv's own help: `kv --help`, `kv help`, `kv help --help`. */
@@ -272,16 +293,16 @@ async function subcommandNamed(who: string, name: string): Promise<Subcommand | 
     : name;
   // Not the list of commands, which made the line 157 columns: kv --help has it.
   if (name.startsWith("-")) {
-    console.error(
+    console.error(oneLine(
       `${who}: unknown flag '${shown}'; ` +
         (meant === undefined ? "kv --help lists the flags" : `did you mean kv ${meant}?`),
-    );
+    ));
   } else {
-    console.error(
+    console.error(oneLine(
       meant === undefined
         ? `${who}: unknown command '${shown}'; kv --help lists the commands`
         : `${who}: unknown command '${shown}'; did you mean kv ${meant}? (kv --help lists all)`,
-    );
+    ));
   }
   return undefined;
 }

@@ -11,10 +11,11 @@
  * @module
  */
 import { describeFsError } from "../base/fs_error.ts";
+import { shellWord } from "../base/shell_word.ts";
 import { writeLine } from "../base/stdout.ts";
 import { NEW_SECRET_BYTES, newSecretLine } from "../protocol/auth.ts";
 import { writeAll } from "../base/bytes.ts";
-import { parseFlags } from "./args.ts";
+import { fileOrNumberFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 
@@ -64,7 +65,13 @@ async function writeNewAuthFile(path: string): Promise<void> {
         `kv secret: ${path} exists; add a secret with 'kv secret >> ${path}' or remove it first`,
       );
     }
-    throw new UserError(`kv secret: cannot write ${path}: ${describeFsError(error)}`);
+    // No such directory: say to make it, which is what the user has to do.
+    const parent = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+    const mkdir = `mkdir -p ${shellWord(parent)}`;
+    const advice = error instanceof Deno.errors.NotFound && parent !== ""
+      ? `; make its directory first (${mkdir}) or name a file in one that exists`
+      : "";
+    throw new UserError(`kv secret: cannot write ${path}: ${describeFsError(error)}${advice}`);
   }
   try {
     await writeAll(file, new TextEncoder().encode(newSecretLine() + "\n"));
@@ -81,7 +88,12 @@ async function writeNewAuthFile(path: string): Promise<void> {
 }
 
 async function runSecret(args: string[]): Promise<number> {
-  const { values } = parseFlags("secret", args, { output: { type: "string", short: "o" } });
+  const { values } = parseFlags(
+    "secret",
+    args,
+    { output: { type: "string", short: "o" } },
+    { meantFlag: fileOrNumberFlag("-o") },
+  );
   // '-' is standard output, as for kv gen -o -: a file named '-' is made with -o ./-.
   if (values.output === undefined || values.output === STDOUT_PATH) writeLine(newSecretLine());
   else await writeNewAuthFile(values.output);

@@ -49,7 +49,7 @@ import {
   StoreCorruptError,
   StoreLockedError,
 } from "../server/store.ts";
-import { intFlag, parseFlags } from "./args.ts";
+import { fileOrNumberFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { UserError } from "./user_error.ts";
 import { describeFsError, exposedSecretDirectory, isFsError } from "../base/fs_error.ts";
@@ -180,6 +180,13 @@ Prints 'kv server: listening on HOST:PORT (...)' on stderr once ready.
 Exit codes: 0 after a clean shutdown, 2 for bad flags, a port in use, a locked
 data dir, or one out of the cluster longer than the tombstone grace.`;
 
+/** Other programs' names for -a, and kv http's --listen: kv server has -a and -p. */
+const ADDRESS_SYNONYMS: Readonly<Record<string, string>> = {
+  "--host": "-a",
+  "--bind": "-a",
+  "--listen": "-a ADDRESS -p PORT",
+};
+
 const FLAGS = {
   address: { type: "string", short: "a" },
   port: { type: "string", short: "p" },
@@ -253,7 +260,10 @@ interface ServerSettings {
 }
 
 function parseSettings(args: string[]): ServerSettings {
-  const { values } = parseFlags("server", args, FLAGS);
+  const { values } = parseFlags("server", args, FLAGS, {
+    meantFlag: fileOrNumberFlag(undefined, "-p"),
+    synonyms: ADDRESS_SYNONYMS,
+  });
   const logLevelText = values["log-level"] ?? DEFAULT_LOG_LEVEL;
   const logLevel = parseLogLevel(logLevelText);
   if (logLevel === undefined) {
@@ -483,8 +493,13 @@ async function openStore(
       throw new UserError(`kv server: ${error.message}`);
     }
     if (error instanceof Deno.errors.AlreadyExists || error instanceof Deno.errors.NotADirectory) {
+      // Under a file (`--data-dir notes.txt/data`) the dir itself does not exist: name the file.
+      const file = settings.dataDir === undefined ? undefined : fileAbove(settings.dataDir);
       throw new UserError(
-        `kv server: --data-dir ${settings.dataDir} exists but is not a directory; name a directory`,
+        file === undefined
+          ? `kv server: --data-dir ${settings.dataDir} exists but is not a directory; name a directory`
+          : `kv server: --data-dir ${settings.dataDir}: ${file} is a file, not a directory; ` +
+            "name a directory",
       );
     }
     // Any other file-system error: permission denied, disk full, …
@@ -496,6 +511,21 @@ async function openStore(
     }
     throw error;
   }
+}
+
+/** The file one of `path`'s parent directories is, if one is (`a.txt` of `a.txt/data`). */
+function fileAbove(path: string): string | undefined {
+  const parts = path.split("/");
+  for (let end = 1; end < parts.length; end++) {
+    const above = parts.slice(0, end).join("/");
+    if (above === "") continue;
+    try {
+      if (!Deno.statSync(above).isDirectory) return above;
+    } catch {
+      return undefined; // gone or unreadable: no file to name
+    }
+  }
+  return undefined;
 }
 
 /**

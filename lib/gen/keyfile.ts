@@ -128,6 +128,14 @@ function columnOf(line: string, index: number): number {
   return [...line.slice(0, index)].length + 1;
 }
 
+/** Most characters of a word of the key file an error quotes (a key name is up to 1024 bytes). */
+const MAX_QUOTED_WORD_CHARACTERS = 40;
+
+/** A word of the key file as an error quotes it: escaped, and cut short with "…". */
+function quoted(word: string): string {
+  return oneLine(word, { maxCharacters: MAX_QUOTED_WORD_CHARACTERS });
+}
+
 /**
  * Parses the text of a key file. Pure: it reads no files, so `fileName` serves
  * only the error messages.
@@ -167,7 +175,7 @@ export function parseKeyFile(text: string, fileName: string): KeySpec[] {
       if (!NAME_CHARACTER.test(match[0])) {
         fail(
           nameToken.index + match.index,
-          `key name '${name}' contains ${describeCharacter(match[0])}; ` +
+          `key name '${quoted(name)}' contains ${describeCharacter(match[0])}; ` +
             "names use only letters, digits, '_' and '-'",
         );
       }
@@ -177,21 +185,24 @@ export function parseKeyFile(text: string, fileName: string): KeySpec[] {
       fail(nameToken.index, `key name is ${nameBytes} bytes long; the limit is ${MAX_KEY_BYTES}`);
     }
     if (typeToken === undefined) {
-      fail(nameToken.index + name.length, `missing type after '${name}'; ${EXPECTED_TYPES}`);
+      fail(
+        nameToken.index + name.length,
+        `missing type after '${quoted(name)}'; ${EXPECTED_TYPES}`,
+      );
     }
     const type = typeToken[0];
     if (!(KEY_TYPES as readonly string[]).includes(type)) {
-      fail(typeToken.index, `unknown type '${type}'; ${EXPECTED_TYPES}`);
+      fail(typeToken.index, `unknown type '${quoted(type)}'; ${EXPECTED_TYPES}`);
     }
     if (extraToken !== undefined) {
       fail(
         extraToken.index,
-        `unexpected '${extraToken[0]}' after the type; expected one 'name type' per line`,
+        `unexpected '${quoted(extraToken[0])}' after the type; expected one 'name type' per line`,
       );
     }
     const firstLine = firstLineOfName.get(name);
     if (firstLine !== undefined) {
-      fail(nameToken.index, `duplicate key '${name}' (first defined on line ${firstLine})`);
+      fail(nameToken.index, `duplicate key '${quoted(name)}' (first defined on line ${firstLine})`);
     }
     if (keys.length === MAX_KEY_FILE_KEYS) {
       fail(nameToken.index, `more than ${MAX_KEY_FILE_KEYS} keys`);

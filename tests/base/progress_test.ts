@@ -1,19 +1,26 @@
 import assert from "node:assert/strict";
 import { ProgressBar, type ProgressOutput } from "../../lib/base/progress.ts";
+import { textColumns } from "../../lib/base/columns.ts";
 
 /** A fake terminal that records what is drawn, writing at most `chunk` bytes per call. */
 class FakeOutput implements ProgressOutput {
   text = "";
   #terminal: boolean;
   #chunk: number;
+  #columns: number;
 
-  constructor(terminal: boolean, chunk = Infinity) {
+  constructor(terminal: boolean, chunk = Infinity, columns = 80) {
     this.#terminal = terminal;
     this.#chunk = chunk;
+    this.#columns = columns;
   }
 
   isTerminal(): boolean {
     return this.#terminal;
+  }
+
+  columns(): number {
+    return this.#columns;
   }
 
   writeSync(bytes: Uint8Array): number {
@@ -79,4 +86,25 @@ Deno.test("ProgressBar.finish erases only a drawn bar, and short writes are comp
   bar.finish();
   bar.finish();
   assert.equal(slow.text, `${CLEAR}label [${"#".repeat(15)}${" ".repeat(15)}]  50% 1/2${CLEAR}`);
+});
+
+Deno.test("ProgressBar fits a narrow terminal: the bar shrinks, then goes, then the label is cut; the counts stay (S35 F1)", () => {
+  /** What one bar at 500 (of `total`) draws in a terminal `columns` wide. */
+  const drawn = (label: string, columns: number, total: number | undefined) => {
+    const output = new FakeOutput(true, Infinity, columns);
+    new ProgressBar({ label, total, output, now: () => 0 }).update(500);
+    assert.ok(output.text.startsWith(CLEAR));
+    const line = output.text.slice(CLEAR.length);
+    assert.ok(textColumns(line) < columns, `${textColumns(line)} columns of ${columns}: ${line}`);
+    return line;
+  };
+  assert.equal(
+    drawn("kv gen", 40, 1000),
+    `kv gen [${"#".repeat(8)}${" ".repeat(8)}]  50% 500/1000`,
+  );
+  assert.equal(drawn("kv gen", 30, 1000), "kv gen  50% 500/1000");
+  assert.equal(drawn("indexing /data/records.txt", 30, 1000), "indexing /data/  50% 500/1000");
+  assert.equal(drawn("kv gen", 10, 1000), "  50% 500");
+  assert.equal(drawn("indexing 世界", 13, undefined), "indexing 500");
+  assert.equal(drawn("indexing 世界", 16, undefined), "indexing 世 500");
 });

@@ -472,3 +472,63 @@ Deno.test("kv bench whose servers all died mid-run stops on SIGTERM, reporting t
   assert.deepEqual([report.notFound, report.warnings], [0, 0], text);
   assertConsistent(report);
 });
+
+Deno.test("kv bench says what its errors were: each operation kind's first error, in the table's notes and in --json (S35 F11)", async () => {
+  await using cluster = await KvCluster.start(2);
+  const flags = ["-s", cluster.serverFile, "-k", "1", "-n", "20", "--distribution", "uniform"];
+  // A seed of few digits: bench() holds every number of the report to 6 significant digits.
+  flags.push("--seed", "7");
+  const load = await runKv(withBrokerTimeout(["bench", ...flags, "--ops", "1"]));
+  assert.equal(load.code, 0, load.stderr);
+  // k = 1: the reads of the half of the keys the killed server held fail.
+  await cluster.servers[1].kill();
+  const measure = [...flags, "--no-load", "--workload", "C", "--ops", "40"];
+  const run = await runKv(withBrokerTimeout(["bench", ...measure]));
+  assert.equal(run.code, 0, run.stderr);
+  const errors = /^read +40 .* (\d+) errors$/m.exec(run.stdout);
+  assert.ok(errors !== null, run.stdout);
+  // It counted them, and said nothing of what they were.
+  assert.match(
+    run.stdout,
+    new RegExp(`^read: the first of ${errors[1]} errors: .*bench-person\\d+.*\\S$`, "m"),
+  );
+  const report = await bench(measure);
+  const read = report.byOperation.read!;
+  assert.ok(read.errors > 0, JSON.stringify(read));
+  assert.match(read.firstError ?? "", /bench-person\d+/);
+});
+
+Deno.test("kv bench shows no latency for an operation kind none of whose operations succeeded, not 0.000 ms (S35 F14)", async () => {
+  await using cluster = await KvCluster.start(2);
+  const flags = ["-s", cluster.serverFile, "-k", "1", "-n", "1", "--seed", "7"];
+  const load = await runKv(withBrokerTimeout(["bench", ...flags, "--ops", "1"]));
+  assert.equal(load.code, 0, load.stderr);
+  // k = 1: the one record is on one server; killed, every read of it fails.
+  const listed = JSON.parse((await runKv(["servers", "-s", cluster.serverFile, "--json"])).stdout);
+  const home = listed.servers.findIndex((server: { records: number }) => server.records === 1);
+  assert.ok(home >= 0, JSON.stringify(listed));
+  await cluster.servers[home].kill();
+  const run = await runKv(
+    withBrokerTimeout(["bench", ...flags, "--no-load", "--workload", "C", "--ops", "5"]),
+  );
+  assert.equal(run.code, 0, run.stderr);
+  // It showed `read 5 … 0.000 0.000 …`: the fastest reads, for reads that all failed.
+  assert.match(run.stdout, /^read +5 +\d+ +- +- +- +- +- +- +5 errors$/m);
+});
+
+Deno.test("kv bench --duration takes a unit, 1s or 2m, as kv server's --tombstone-grace does; a bad one says the unit is seconds (S35 F18)", async () => {
+  // It refused `--duration 1s` ("must be a whole number from 1 to 86400"), wrk's `-d 10s`.
+  const refused = await runKv(["bench", "-s", "x", "--duration", "10x"]);
+  assert.deepEqual([refused.code, refused.stdout], [2, ""]);
+  assert.equal(
+    refused.stderr,
+    "kv bench: --duration must be a whole number from 1 to 86400 (seconds), or one with s, m " +
+      "or h (90s, 5m, 1h), got '10x'\n",
+  );
+  await using cluster = await KvCluster.start(1);
+  const timed = await bench([
+    ...["-s", cluster.serverFile, "-n", "5", "--seed", "3", "--workload", "C"],
+    ...["--duration", "1s"],
+  ]);
+  assert.ok(timed.operations > 0, JSON.stringify(timed));
+});

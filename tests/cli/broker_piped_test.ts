@@ -108,3 +108,36 @@ Deno.test("a piped --json answer to an unknown command names it as typed in op, 
     { op: "GET", key: "person1", found: false },
   ]);
 });
+
+Deno.test("a QUERY of a key and a field apart, QUERY person1 name, is NOT FOUND with the path joined by '.' to type (S35 F10)", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using broker = BrokerProcess.start(["-s", cluster.serverFile, "-k", "1"]);
+  await broker.send(
+    ['PUT person1: { "name" : "Ada" }', "QUERY person1 name", "QUERY my key", "GET person1 name"]
+      .join("\n"),
+  );
+  const { code, stdout, stderr } = await broker.finish();
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(stdout.trimEnd().split("\n"), [
+    "STORED: person1",
+    // It said only `no record "person1 name"`: true, and no help to one who meant the field.
+    `NOT FOUND: no record "person1 name" (a path joins a key and its fields with '.': ` +
+    "person1.name)",
+    `NOT FOUND: no record "my key" (a path joins a key and its fields with '.': my.key)`,
+    // GET reads a key, which may hold spaces: nothing to add.
+    `NOT FOUND: "person1 name"`,
+  ]);
+});
+
+Deno.test("HELP of a command word a typo away, or another store's, names the one meant: HELP gett, HELP SET (S35 F13)", async () => {
+  await using cluster = await KvCluster.start(1);
+  await using broker = BrokerProcess.start(["-s", cluster.serverFile, "-k", "1"]);
+  await broker.send(["HELP gett", "HELP SET", "HELP bogus"].join("\n"));
+  const { stdout } = await broker.finish();
+  assert.deepEqual(stdout.trimEnd().split("\n"), [
+    // It listed every command word, the one meant among them.
+    "ERROR: line 1: HELP takes a command word; did you mean HELP GET?",
+    "ERROR: line 2: HELP takes a command word; kv's for SET is PUT: HELP PUT",
+    "ERROR: line 3: HELP takes one of GET, QUERY, DELETE, PUT, KEYS, SERVERS, HELP, EXIT",
+  ]);
+});

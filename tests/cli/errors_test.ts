@@ -147,7 +147,7 @@ Deno.test("kv http on a port in use or an address this machine lacks: one line n
   // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no machine has an address in it.
   await oneLine(
     [...serving, "192.0.2.1:0", "--insecure"],
-    /^kv http: cannot listen on 192\.0\.2\.1:0: address not available on this machine; check --listen$/,
+    /^kv http: --listen 192\.0\.2\.1: this machine has no such address; give one of its own \(ip address or ifconfig lists them\)$/,
   );
 });
 
@@ -195,6 +195,30 @@ Deno.test("kv server -a and kv http --listen with a host name no resolver knows 
     await oneLine(
       ["http", "-s", "/nonexistent/servers.txt", "--listen", "example.invalid:80", ...insecure],
       /^kv http: --listen example\.invalid: no such host; give an IP address or a host name this machine resolves$/,
+    );
+  }
+});
+
+Deno.test("kv server -a and kv http --listen with no IP address (999.1.1.1) or one this machine does not have say so, not that it lets other machines in (S35 F4)", async () => {
+  // Both asked for --auth-file (--tokens-file) or --insecure first; given --insecure, the
+  // listen then failed: "no such host", "address not available". 192.0.2.1 is TEST-NET-1
+  // (RFC 5737), which no machine has.
+  for (const insecure of [["--insecure"], []]) {
+    await oneLine(
+      ["server", "-p", "0", "-a", "999.1.1.1", ...insecure],
+      /^kv server: -a 999\.1\.1\.1: no such host; give an IP address or a host name this machine resolves$/,
+    );
+    await oneLine(
+      ["server", "-p", "0", "-a", "192.0.2.1", ...insecure],
+      /^kv server: -a 192\.0\.2\.1: this machine has no such address; give one of its own \(ip address or ifconfig lists them\)$/,
+    );
+    await oneLine(
+      ["http", "-s", "/nonexistent/servers.txt", "--listen", "999.1.1.1:80", ...insecure],
+      /^kv http: --listen 999\.1\.1\.1: no such host; give an IP address or a host name this machine resolves$/,
+    );
+    await oneLine(
+      ["http", "-s", "/nonexistent/servers.txt", "--listen", "192.0.2.1:80", ...insecure],
+      /^kv http: --listen 192\.0\.2\.1: this machine has no such address; give one of its own \(ip address or ifconfig lists them\)$/,
     );
   }
 });
@@ -346,4 +370,54 @@ Deno.test("kv run without --allow-net, --allow-read or --allow-write says so in 
       ),
     );
   });
+});
+
+Deno.test("a long line of a wrong file is quoted cut short: kv get -s dataToIndex.txt, a key file's long word (S35 F7)", async () => {
+  await withTempDir(async (dir) => {
+    // The records file given for the server file: its first line, 3000 characters, was
+    // quoted whole ("found '\"person0\" : { …'"), a screenful for one mistake.
+    const record = `"person0" : { "name" : "${"x".repeat(3000)}" }`;
+    await Deno.writeTextFile(`${dir}/dataToIndex.txt`, `${record}\n`);
+    await oneLine(
+      ["get", "x", "-s", `${dir}/dataToIndex.txt`],
+      /^kv get: \S+dataToIndex\.txt:1:1: expected 'HOST PORT' or 'HOST:PORT', found '"person0" : \{ "name" : "x+…'$/,
+    );
+    const serverRun = await runKv(["get", "x", "-s", `${dir}/dataToIndex.txt`]);
+    assert.ok(serverRun.stderr.length < 200, `${serverRun.stderr.length} characters`);
+    // A key file whose type, name or extra word is a long run of characters.
+    const words: [string, RegExp][] = [
+      [`name ${"t".repeat(3000)}`, /^kv gen: \S+keys\.txt:1:6: unknown type 't+…'; /],
+      [`${"n".repeat(3000)}! string`, /^kv gen: \S+keys\.txt:1:3001: key name 'n+…' contains /],
+      [`name string ${"e".repeat(3000)}`, /^kv gen: \S+keys\.txt:1:13: unexpected 'e+…' after /],
+    ];
+    for (const [line, expected] of words) {
+      await Deno.writeTextFile(`${dir}/keys.txt`, `${line}\n`);
+      await oneLine(["gen", "-k", `${dir}/keys.txt`, "-o", `${dir}/out.txt`], expected);
+      const genRun = await runKv(["gen", "-k", `${dir}/keys.txt`, "-o", `${dir}/out.txt`]);
+      assert.ok(
+        genRun.stderr.length < 250,
+        `${genRun.stderr.length} characters: ${line.slice(0, 20)}`,
+      );
+    }
+  });
+});
+
+Deno.test("kv http --listen given a URL, an IPv6 address without brackets or a port alone names the HOST:PORT meant (S35 F17)", async () => {
+  const cases: [string, string | undefined][] = [
+    ["http://127.0.0.1:9393/", "127.0.0.1:9393"],
+    ["::1:9393", "[::1]:9393"],
+    ["9393", "127.0.0.1:9393"],
+    ["localhost", undefined],
+  ];
+  for (const [listen, meant] of cases) {
+    const hint = meant === undefined
+      ? ""
+      : `; did you mean --listen ${meant.replace(/[.[\]]/g, "\\$&")}\\?`;
+    await oneLine(
+      ["http", "-s", "/nonexistent/servers.txt", "--listen", listen],
+      new RegExp(
+        `^kv http: --listen takes HOST:PORT \\(port 0 to 65535\\), e\\.g\\. 127\\.0\\.0\\.1:8080; got '[^']+'${hint}$`,
+      ),
+    );
+  }
 });

@@ -366,3 +366,39 @@ terminalTest(
     assert.match(screen, /^kv gen: wrote 3 records \(0\.0 MB\) to standard output in /m);
   },
 );
+
+terminalTest(
+  "kv gen's progress bar in a terminal narrower than the bar leaves no line behind (S35 F1)",
+  async () => {
+    await withTempDir(async (dir) => {
+      // 40 columns: the 30-character bar with its label and counts took 56, wrapped onto
+      // a second line, and each redraw's "erase the line" erased only that second one.
+      const out = `${dir}/out.txt`;
+      const gen = kvArgs("gen", "-k", COMPAT_KEY_FILE, "-n", "20000", "-o", out, "--seed", "1");
+      await using term = await Terminal.start(gen, { columns: 40 });
+      assert.equal(await term.exitCode(), 0);
+      const lines = (await term.screen()).split("\n");
+      assert.deepEqual(lines.filter((line) => !/^kv gen: wrote |^\[exit 0\]$/.test(line)), []);
+    });
+  },
+);
+
+Deno.test("kv gen -o /dev/stdout whose reader stops early ends quietly with exit 0, as -o - does (S35 F5)", async () => {
+  const gen = [Deno.execPath(), "run", ...GEN_PERMISSIONS, MAIN_PATH, "gen"].map((arg) =>
+    `'${arg}'`
+  );
+  for (const output of ["-", "/dev/stdout"]) {
+    // head -n 1 exits after the first line: kv gen then writes into a pipe nobody reads.
+    const flags = `-k '${COMPAT_KEY_FILE}' -n 100000 -o ${output}`;
+    const child = new Deno.Command("bash", {
+      args: ["-c", `${gen.join(" ")} ${flags} | head -n 1 >/dev/null; exit \${PIPESTATUS[0]}`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const piped = await outputWithin(child, { what: `kv gen -o ${output} | head -n 1 to exit` });
+    const stderr = new TextDecoder().decode(piped.stderr);
+    // It said "kv gen: cannot write '/dev/stdout': Broken pipe", exit 2.
+    assert.deepEqual([piped.code, stderr], [0, ""], `-o ${output}`);
+  }
+});

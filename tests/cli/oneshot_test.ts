@@ -470,3 +470,68 @@ async function shellWords(command: string): Promise<string[]> {
   assert.equal(code, 0, command);
   return new TextDecoder().decode(stdout).split("\0").slice(0, -1);
 }
+
+Deno.test("kv query given a key and a field apart says to join them with '.', not to quote them as one key (S35 F9)", async () => {
+  // It said "quote a path with spaces, kv query 'person1 name'": the key "person1 name".
+  const split = await runKv(["query", "person1", "name", "-s", "/nonexistent/servers.txt"]);
+  assert.deepEqual([split.code, split.stdout], [2, ""]);
+  assert.equal(
+    split.stderr,
+    "kv query: expected 1 argument, got 2: a path joins a key and its fields with '.', " +
+      "kv query person1.name (see 'kv query --help')\n",
+  );
+  // A word holding '.' already is a path: the words were one key with spaces.
+  const spaced = await runKv(["query", "my", "key.age", "-s", "/nonexistent/servers.txt"]);
+  assert.match(
+    spaced.stderr,
+    /^kv query: expected 1 argument, got 2: quote a path with spaces, kv query 'my key\.age' \(/,
+  );
+});
+
+Deno.test("an argument starting with '-' that is no flag of a one-shot command says to put it after '--': kv get -xyz (S35 F15)", async () => {
+  const cases: [string[], string][] = [
+    [
+      ["get", "-xyz"],
+      "kv get: unknown option '-x'; an argument that starts with '-' goes after '--': kv get -- -xyz (see 'kv get --help')",
+    ],
+    [
+      ["put", "-neg: 1"],
+      "kv put: unknown option '-n'; an argument that starts with '-' goes after '--': kv put -- '-neg: 1' (see 'kv put --help')",
+    ],
+    // A flag's shape, a short one or a long one, is taken for a flag, and a typo named.
+    [["get", "x", "-l"], "kv get: unknown option '-l' (see 'kv get --help')"],
+    [
+      ["get", "x", "--jsn"],
+      "kv get: unknown option '--jsn'; did you mean --json? (see 'kv get --help')",
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const run = await runKv([...args, "-s", "/nonexistent/servers.txt"]);
+    assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `${message}\n`], args.join(" "));
+  }
+});
+
+Deno.test("a key starting with a short flag's letter, kv get -key, read as -k ey, says so and what to type (S35 F16)", async () => {
+  const run = await runKv(["get", "-key", "-s", "/nonexistent/servers.txt"]);
+  // It said "expected 1 argument, got 0: usage kv get KEY", the key given in plain sight.
+  assert.deepEqual([run.code, run.stdout, run.stderr], [
+    2,
+    "",
+    "kv get: expected 1 argument, got 0: '-key' reads as -k ey; an argument that starts with " +
+    "'-' goes after '--': kv get -- -key (see 'kv get --help')\n",
+  ]);
+  const split = await runKv(["put", "-skey: 1"]);
+  assert.match(split.stderr, /: '-skey: 1' reads as -s 'key: 1'; .*: kv put -- '-skey: 1' \(/);
+});
+
+Deno.test("kv get -s given its file attached, the key left out, is told the usage, not to move the file after '--' (S35 F16)", async () => {
+  await withTempDir(async (dir) => {
+    const file = `${dir}/servers.txt`;
+    await Deno.writeTextFile(file, "127.0.0.1 1\n");
+    const run = await runKv(["get", `-s${file}`]);
+    assert.equal(
+      run.stderr,
+      "kv get: expected 1 argument, got 0: usage kv get KEY (see 'kv get --help')\n",
+    );
+  });
+});

@@ -8,7 +8,7 @@ import { homes, serverContents } from "../helpers/server_contents.ts";
 import { connectClient, recordedKs, withClient } from "../helpers/client.ts";
 import type { ServerClient } from "../../lib/protocol/client.ts";
 import type { ServerProcess } from "../../lib/cli/server_process.ts";
-import { DEFAULT_DEADLINE_MS, waitFor, withDeadline } from "../helpers/wait.ts";
+import { DEFAULT_DEADLINE_MS, outputWithin, waitFor, withDeadline } from "../helpers/wait.ts";
 import { startServerProcess, TEST_KV } from "../helpers/server_process.ts";
 import { formatVersion } from "../../lib/record/version.ts";
 import { int, str, toJsonText } from "../../lib/record/value.ts";
@@ -16,8 +16,14 @@ import { decodeValue } from "../../lib/record/value_codec.ts";
 import { assertRefusedInOneLine, type RefusalCase, refusalOf } from "../helpers/refusals.ts";
 import { faketimeEnv, hasFaketime } from "../helpers/faketime.ts";
 import { HttpProcess } from "../helpers/http_process.ts";
-import { closedPorts, listenLoopback, type LoopbackListener } from "../helpers/fixtures.ts";
-import { LIST_CHANGE_UNDER_WAY } from "../../lib/protocol/mod.ts";
+import {
+  closedPorts,
+  listenLoopback,
+  type LoopbackListener,
+  withTempDir,
+} from "../helpers/fixtures.ts";
+import { LIST_CHANGE_UNDER_WAY, MessageType } from "../../lib/protocol/mod.ts";
+import { HoldingProxy } from "../helpers/holding_proxy.ts";
 import type { ListChange } from "../../lib/cli/list_change_notice.ts";
 
 /** A server file listing `servers`, removed at the end of the test by `using`. */
@@ -1054,5 +1060,55 @@ Deno.test("kv repair -k whose server goes down between its HELLO and the SET_K s
   } finally {
     await relay.stop();
     await Deno.remove(file);
+  }
+});
+
+Deno.test("kv repair stopped by Ctrl-C or SIGTERM part way says so in one line, with the command that finishes the work, and exits 130 or 143 (S35 F12)", async () => {
+  await using cluster = await KvCluster.start(2);
+  const put = await runKv(withBrokerTimeout(["put", "a: 1", "-s", cluster.serverFile, "-k", "2"]));
+  assert.equal(put.code, 0, put.stderr);
+  for (
+    const [signal, code, words] of [["SIGINT", 130, "interrupted"], [
+      "SIGTERM",
+      143,
+      "terminated \\(SIGTERM\\)",
+    ]] as const
+  ) {
+    // The second server behind a proxy that holds the run's first digests request there: the
+    // run is part way, its first step done, and waits (its timeout longer than the test's).
+    await using proxy = HoldingProxy.start(
+      cluster.servers[1].address,
+      MessageType.PARTITION_DIGESTS,
+    );
+    await withTempDir(async (dir) => {
+      const file = `${dir}/servers.txt`;
+      const first = cluster.servers[0];
+      await Deno.writeTextFile(file, `127.0.0.1 ${first.port}\n127.0.0.1 ${proxy.port}\n`);
+      const child = new Deno.Command(TEST_KV.command, {
+        args: [...TEST_KV.args, "repair", "-s", file, "--timeout-ms", "600000"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      await withDeadline(proxy.held, {
+        what: "the repair to ask the proxied server for its digests",
+        onTimeout: () => child.kill("SIGKILL"),
+      });
+      child.kill(signal);
+      const output = await outputWithin(child, { what: `kv repair to stop on ${signal}` });
+      const stderr = new TextDecoder().decode(output.stderr);
+      // It died of the signal, saying nothing: the cluster left part repaired, no advice. (The
+      // proxy's address is a server the cluster has not known: the run changes the list, and
+      // says so first.)
+      assert.equal(output.code, code, stderr);
+      assert.match(
+        stderr.trimEnd().split("\n").at(-1)!,
+        new RegExp(
+          `^kv repair: ${words} part way: the cluster may not be in order until a repair ` +
+            `runs to its end; run it again: kv repair -s \\S+servers\\.txt$`,
+        ),
+      );
+      proxy.release();
+    });
   }
 });

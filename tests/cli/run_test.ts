@@ -182,3 +182,96 @@ Deno.test("a command whose reader stops early (| head -n 0) ends quietly with ex
     assert.deepEqual([output.code, stderr], [0, ""], `kv ${args}`);
   }
 });
+
+Deno.test("a command's flag put before the command is shown where it goes: kv -s f get x (S35 F2)", async () => {
+  const cases: [string[], string][] = [
+    [["-s", "serverFile.txt", "get", "x"], "kv get -s serverFile.txt x"],
+    [["--json", "keys"], "kv keys --json"],
+    [["-k", "2", "broker", "-s", "my servers.txt"], "kv broker -k 2 -s 'my servers.txt'"],
+  ];
+  for (const [args, meant] of cases) {
+    const run = await runKv(args);
+    assert.deepEqual(
+      [run.code, run.stdout, run.stderr],
+      [2, "", `kv: flags go after the command: ${meant}\n`],
+      args.join(" "),
+    );
+  }
+  // No command word follows: the flag is kv's own, mistyped or not.
+  const alone = await runKv(["--json", "x"]);
+  assert.equal(alone.stderr, "kv: unknown flag '--json'; kv --help lists the flags\n");
+});
+
+Deno.test("an unknown command or flag holding hidden characters is one line, them escaped (S35 F3)", async () => {
+  const cases: [string[], string][] = [
+    [["ge\x1b[2Jt"], "kv: unknown command 'ge\\u001b[2Jt'; kv --help lists the commands"],
+    [["-\x1b[2J"], "kv: unknown flag '-\\u001b[2J'; kv --help lists the flags"],
+    [["help", "a\nb"], "kv help: unknown command 'a\\u000ab'; kv --help lists the commands"],
+  ];
+  for (const [args, message] of cases) {
+    const run = await runKv(args);
+    assert.deepEqual([run.code, run.stdout, run.stderr], [2, "", `${message}\n`], args.join(" "));
+  }
+});
+
+Deno.test("an argument given without its flag names the flag it likely lacks: kv server 8000, kv broker serverFile.txt (S35 F6)", async () => {
+  const cases: [string[], string | undefined][] = [
+    [["server", "8000"], "-p 8000"],
+    [["http", "8080"], "--listen 127.0.0.1:8080"],
+    [["http", "0.0.0.0:8080"], "--listen 0.0.0.0:8080"],
+    [["broker", "serverFile.txt"], "-s serverFile.txt"],
+    [["broker", "-s", "serverFile.txt", "my data.txt"], "-i 'my data.txt'"],
+    [["gen", "keyFile.txt"], "-k keyFile.txt"],
+    [["gen", "-k", "keyFile.txt", "100"], "-n 100"],
+    [["repair", "servers.txt"], "-s servers.txt"],
+    [["bench", "servers.txt"], "-s servers.txt"],
+    [["secret", "kv.auth"], "-o kv.auth"],
+    [["demo", "100"], "-n 100"],
+    // Nothing it could mean: the plain line.
+    [["server", "fast"], undefined],
+  ];
+  for (const [args, meant] of cases) {
+    const run = await runKv(args);
+    const command = args[0];
+    const stray = args.at(-1)!;
+    const hint = meant === undefined ? "" : `; did you mean ${meant}?`;
+    assert.deepEqual(
+      [run.code, run.stdout, run.stderr],
+      [
+        2,
+        "",
+        `kv ${command}: unexpected argument '${stray}'${hint} (see 'kv ${command} --help')\n`,
+      ],
+      args.join(" "),
+    );
+  }
+});
+
+Deno.test("kv http's and kv server's listening flags named as the other command or other programs name them point to theirs (S35 F8)", async () => {
+  const cases: [string[], string][] = [
+    [["http", "-p", "8080"], "kv http: unknown option '-p'; did you mean --listen 127.0.0.1:PORT?"],
+    [
+      ["http", "--port", "8080"],
+      "kv http: unknown option '--port'; did you mean --listen 127.0.0.1:PORT?",
+    ],
+    [
+      ["http", "--host", "0.0.0.0"],
+      "kv http: unknown option '--host'; did you mean --listen HOST:PORT?",
+    ],
+    [["http", "-a", "0.0.0.0"], "kv http: unknown option '-a'; did you mean --listen HOST:PORT?"],
+    [["server", "--host", "0.0.0.0"], "kv server: unknown option '--host'; did you mean -a?"],
+    [["server", "--bind", "0.0.0.0"], "kv server: unknown option '--bind'; did you mean -a?"],
+    [
+      ["server", "--listen", "127.0.0.1:8000"],
+      "kv server: unknown option '--listen'; did you mean -a ADDRESS -p PORT?",
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const run = await runKv(args);
+    assert.deepEqual(
+      [run.code, run.stdout, run.stderr],
+      [2, "", `${message} (see 'kv ${args[0]} --help')\n`],
+      args.join(" "),
+    );
+  }
+});

@@ -28,6 +28,13 @@ Deno.test("kv secret -o FILE writes one 32-byte hex secret, readable by its owne
       2,
       `kv secret: ${dir} is a directory; name a new file, e.g. kv secret -o ${dir}/kv.auth\n`,
     ]);
+    // A directory that does not exist: it said only "No such file or directory" (S35 F20).
+    const nowhere = await runKv(["secret", "-o", `${dir}/keys/kv.auth`]);
+    assert.deepEqual([nowhere.code, nowhere.stderr], [
+      2,
+      `kv secret: cannot write ${dir}/keys/kv.auth: No such file or directory; make its ` +
+      `directory first (mkdir -p ${dir}/keys) or name a file in one that exists\n`,
+    ]);
     const printed = await runKv(["secret"]);
     assert.match(printed.stdout, /^[0-9a-f]{64}\n$/);
     assert.notEqual(printed.stdout, secret);

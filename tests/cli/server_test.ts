@@ -294,6 +294,11 @@ Deno.test("kv server refuses a data dir it cannot use with one line and exit 2, 
     for (
       const [dataDir, pattern] of [
         ["file", /--data-dir .*file exists but is not a directory/],
+        // Under a file: it said "file/data exists but is not a directory", which does not exist.
+        [
+          "file/data",
+          /^kv server: --data-dir \S+file\/data: \S+\/file is a file, not a directory; name a directory$/m,
+        ],
         [
           "foreign-log",
           /is not a kv storage log.*left untouched: move it out of the data directory if it does not belong there$/m,

@@ -28,6 +28,7 @@ const CHUNK_BYTES = 64 * 1024;
 export class HoldingProxy implements AsyncDisposable {
   readonly #listener: LoopbackListener;
   readonly #released = Promise.withResolvers<void>();
+  readonly #held = Promise.withResolvers<void>();
   readonly #upstreams: Deno.TcpConn[] = [];
   readonly #pipes: Promise<void>[] = [];
 
@@ -50,6 +51,14 @@ export class HoldingProxy implements AsyncDisposable {
     return this.#listener.port;
   }
 
+  /**
+   * Resolves once a connection holds its first request of the held type: the run waits at
+   * the step the test named (await it with a deadline).
+   */
+  get held(): Promise<void> {
+    return this.#held.promise;
+  }
+
   /** Lets every connection's held bytes, and all later ones, through. */
   release(): void {
     this.#released.resolve();
@@ -68,6 +77,7 @@ export class HoldingProxy implements AsyncDisposable {
       const at = heldFrom(chunk);
       if (at === undefined) return;
       await writeAll(upstream, chunk.subarray(0, at));
+      this.#held.resolve();
       await this.#released.promise;
       return at;
     });
