@@ -601,6 +601,21 @@ function refuseNotFiles(dir: string, listing: DirListing): void {
   );
 }
 
+/**
+ * Throws when `logs` (generations of `dir` from `first` on, ascending) skip one: the records
+ * the missing log held are lost, and replaying past the gap would apply later writes without them.
+ */
+function refuseMissingLogs(dir: string, logs: readonly number[], first: number): void {
+  logs.forEach((generation, index) => {
+    if (generation !== first + index) {
+      throw new StoreCorruptError(
+        `data dir ${dir} is missing ${logName(first + index)}: the records it held ` +
+          `are lost; restore the file or move the data dir aside`,
+      );
+    }
+  });
+}
+
 /** A log or snapshot whose header says `said`, not the generation `named` in its name. */
 function generationMismatch(path: string, said: number, named: number): StoreCorruptError {
   return new StoreCorruptError(
@@ -901,6 +916,20 @@ export class Store {
     await this.#recordRun("open");
   }
 
+  /** Loads the records of snapshot `generation` of `dir` into the trie. */
+  async #loadSnapshot(dir: string, generation: number): Promise<void> {
+    const path = `${dir}/${snapshotName(generation)}`;
+    const info = await readSnapshot(path, (key, value, version) => {
+      if (value === undefined) this.#trie.tombstone(key, { version });
+      else this.#trie.putEncoded(key, value, { version });
+    });
+    if (info.formatVersion !== SNAPSHOT_FORMAT_VERSION) this.#upgrade = true;
+    if (info.generation !== generation) {
+      throw generationMismatch(path, info.generation, generation);
+    }
+    this.#snapshotBytes = info.byteLength;
+  }
+
   /**
    * Recovers the records of `dir`, awaiting `beforeChange` before changing a log.
    * `diedLossless`: the last run died without losing an acknowledged write (run_record.ts),
@@ -921,28 +950,10 @@ export class Store {
     }
     this.#emptyAtStart = listing.logs.length === 0 && listing.snapshots.length === 0;
     const snapshotGeneration = listing.snapshots.at(-1) ?? 0;
-    if (snapshotGeneration > 0) {
-      const path = `${dir}/${snapshotName(snapshotGeneration)}`;
-      const info = await readSnapshot(path, (key, value, version) => {
-        if (value === undefined) this.#trie.tombstone(key, { version });
-        else this.#trie.putEncoded(key, value, { version });
-      });
-      if (info.formatVersion !== SNAPSHOT_FORMAT_VERSION) this.#upgrade = true;
-      if (info.generation !== snapshotGeneration) {
-        throw generationMismatch(path, info.generation, snapshotGeneration);
-      }
-      this.#snapshotBytes = info.byteLength;
-    }
+    if (snapshotGeneration > 0) await this.#loadSnapshot(dir, snapshotGeneration);
     const firstGeneration = Math.max(snapshotGeneration, 1);
     const logs = listing.logs.filter((generation) => generation >= firstGeneration);
-    logs.forEach((generation, index) => {
-      if (generation !== firstGeneration + index) {
-        throw new StoreCorruptError(
-          `data dir ${dir} is missing ${logName(firstGeneration + index)}: the records it held ` +
-            `are lost; restore the file or move the data dir aside`,
-        );
-      }
-    });
+    refuseMissingLogs(dir, logs, firstGeneration);
     // Only effective writes were logged, in the order they were applied: replay them as they come.
     const apply = (entry: LogEntry) => {
       if (entry.kind === "put") {
