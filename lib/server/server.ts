@@ -847,9 +847,10 @@ export class KvServer {
     try {
       await this.#store.commit();
     } catch (error) {
-      // Reads were answered from memory and stand; a batch that changed something is
-      // refused whole, since what of it reached the disk is unknown. The store logs its
-      // failure (onWritableChange), once.
+      // A batch of reads alone stands. One that changed something is refused whole, its
+      // reads too: what of it reached the disk is unknown, and a read after a write in the
+      // batch may have seen the write that was not saved. The store logs its failure
+      // (onWritableChange), once.
       if (connection.batchWrites) {
         const reason = isFsError(error) ? describeReadOnly(error as Error) : describeError(error);
         const message = `the change was not saved: ${reason}`;
