@@ -98,32 +98,6 @@ interface DocOutput {
 /** Declaration kinds that must carry an `@example`. */
 const NEEDS_EXAMPLE = new Set(["function", "class"]);
 
-/**
- * Public methods of exported classes still without an `@example`, as "path Class.method":
- * all in folders other helpers held when the method check came (S35). Add the example and
- * take the entry out; the test fails on an entry whose method has one, or no longer exists.
- */
-const METHODS_AWAITING_EXAMPLES: ReadonlySet<string> = new Set([
-  "lib/cli/server_process.ts ServerProcess.start",
-  "lib/cli/server_process.ts ServerProcess.signal",
-  "lib/cli/server_process.ts ServerProcess.stop",
-  "lib/cli/server_process.ts ServerProcess.kill",
-  "lib/cli/server_process.ts ServerProcess.[Symbol.asyncDispose]",
-  "lib/cli/server_process.ts ServerProcess.restart",
-  "lib/http/metrics.ts Metrics.observe",
-  "lib/server/dir_lock.ts DirLock.release",
-  "lib/server/snapshot.ts SnapshotWriter.create",
-  "lib/server/snapshot.ts SnapshotWriter.add",
-  "lib/server/snapshot.ts SnapshotWriter.finish",
-  "lib/server/storage_log.ts FileChunkReader.consume",
-  "lib/server/storage_log.ts FileChunkReader.fill",
-  "lib/server/storage_log.ts StorageLog.create",
-  "lib/server/storage_log.ts StorageLog.appendDelete",
-  "lib/server/storage_log.ts StorageLog.flush",
-  "lib/server/storage_log.ts StorageLog.sync",
-  "lib/server/storage_log.ts StorageLog.close",
-]);
-
 function* walk(directory: URL): Generator<string> {
   for (const entry of Deno.readDirSync(directory)) {
     const url = new URL(entry.name + (entry.isDirectory ? "/" : ""), directory);
@@ -178,10 +152,9 @@ function methodsWithoutExamples(name: string, declaration: Declaration): string[
 
 /**
  * Each exported symbol of `doc` that lacks JSDoc, or an `@example` when it is a function,
- * a class or a public method of one (but those `allowed`): `lib/x.ts:12 name: what is
- * missing`.
+ * a class or a public method of one: `lib/x.ts:12 name: what is missing`.
  */
-function undocumented(doc: DocOutput, allowed: ReadonlySet<string> = new Set()): string[] {
+function undocumented(doc: DocOutput): string[] {
   const problems: string[] = [];
   for (const node of Object.values(doc.nodes)) {
     for (const symbol of node.symbols) {
@@ -200,7 +173,7 @@ function undocumented(doc: DocOutput, allowed: ReadonlySet<string> = new Set()):
         }
         if (declaration.kind !== "class") continue;
         for (const method of methodsWithoutExamples(symbol.name, declaration)) {
-          if (!allowed.has(method)) problems.push(`${method}: public method without an @example`);
+          problems.push(`${method}: public method without an @example`);
         }
       }
     }
@@ -212,23 +185,8 @@ Deno.test("every export of lib/ has JSDoc, and every function, class and public 
   const files = [...walk(LIB)];
   const doc = await docJson(files);
   assert.equal(Object.keys(doc.nodes).length, files.length, "deno doc read every lib/ file");
-  const problems = undocumented(doc, METHODS_AWAITING_EXAMPLES);
+  const problems = undocumented(doc);
   assert.deepEqual(problems, [], `undocumented exports:\n${problems.join("\n")}`);
-  const awaiting = new Set<string>();
-  for (const node of Object.values(doc.nodes)) {
-    for (const symbol of node.symbols) {
-      for (const declaration of symbol.declarations) {
-        if (declaration.kind !== "class") continue;
-        for (const method of methodsWithoutExamples(symbol.name, declaration)) awaiting.add(method);
-      }
-    }
-  }
-  const stale = [...METHODS_AWAITING_EXAMPLES].filter((method) => !awaiting.has(method));
-  assert.deepEqual(
-    stale,
-    [],
-    "these have an @example now (or are gone): take them out of the list",
-  );
 });
 
 Deno.test("the docs check names an export without JSDoc, and a function, class or public method without an example", async () => {

@@ -196,6 +196,13 @@ export class ServerProcess {
    * Starts `kv server` and resolves once it prints its listening line. Rejects
    * with a {@link ServerStartError} carrying its stderr (after killing it) when
    * it exits first or stays silent past the start timeout.
+   *
+   * @example
+   * ```ts
+   * const server = await ServerProcess.start({ args: ["--fsync", "always"] });
+   * server.id; // "127.0.0.1:40123": the free port it picked
+   * await server.stop();
+   * ```
    */
   static async start(options: ServerProcessOptions = {}): Promise<ServerProcess> {
     const server = new ServerProcess(options);
@@ -245,12 +252,30 @@ export class ServerProcess {
     return this.#exited;
   }
 
-  /** Sends `signal` (SIGSTOP to hang it, SIGCONT to resume it) while the process runs. */
+  /**
+   * Sends `signal` (SIGSTOP to hang it, SIGCONT to resume it) while the process runs.
+   *
+   * @example
+   * ```ts
+   * const server = await ServerProcess.start();
+   * server.signal("SIGSTOP"); // hung: its connections stay open, nothing is answered
+   * server.signal("SIGCONT"); // answering again
+   * await server.stop();
+   * ```
+   */
   signal(signal: Deno.Signal): void {
     if (this.#running) this.#child!.kill(signal);
   }
 
-  /** Sends `signal` (default SIGTERM, a clean shutdown) and resolves once the process exited. */
+  /**
+   * Sends `signal` (default SIGTERM, a clean shutdown) and resolves once the process exited.
+   *
+   * @example
+   * ```ts
+   * const server = await ServerProcess.start();
+   * await server.stop(); // { code: 0, signal: null, stderr: "kv server: listening on …" }
+   * ```
+   */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<ServerExit> {
     if (this.#running) {
       // A hung process would hold the signal until resumed; resume it first.
@@ -260,17 +285,46 @@ export class ServerProcess {
     return await this.#exited;
   }
 
-  /** kill -9: the process dies at once, as in a crash. */
+  /**
+   * kill -9: the process dies at once, as in a crash.
+   *
+   * @example
+   * ```ts
+   * const server = await ServerProcess.start({ dataDir: "/tmp/kv-a" });
+   * await server.kill(); // { code: 137, signal: "SIGKILL", stderr: "…" }
+   * ```
+   */
   kill(): Promise<ServerExit> {
     return this.stop("SIGKILL");
   }
 
-  /** Kills the process if it still runs (`await using server = …` cannot leave one behind). */
+  /**
+   * Kills the process if it still runs (`await using server = …` cannot leave one behind).
+   *
+   * @example
+   * ```ts
+   * {
+   *   await using server = await ServerProcess.start();
+   *   server.running; // true
+   * } // killed here, however the block is left
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.kill();
   }
 
-  /** Starts the server again on the same port and data directory, killing it first if needed. */
+  /**
+   * Starts the server again on the same port and data directory, killing it first if needed.
+   *
+   * @example
+   * ```ts
+   * const server = await ServerProcess.start({ dataDir: "/tmp/kv-a" });
+   * const before = server.port;
+   * await server.restart(); // it recovers what /tmp/kv-a holds
+   * server.port === before; // true
+   * await server.stop();
+   * ```
+   */
   async restart(): Promise<void> {
     await this.kill();
     await this.#spawn();

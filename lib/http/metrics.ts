@@ -132,7 +132,17 @@ export class Metrics {
     this.#inFlight++;
   }
 
-  /** Counts a finished request of `operation` that took `seconds`. */
+  /**
+   * Counts a finished request of `operation` that took `seconds`; pair with
+   * {@link Metrics.started}.
+   *
+   * @example
+   * ```ts
+   * const metrics = new Metrics();
+   * metrics.started();
+   * metrics.observe("put", "ok", 0.003); // kv_http_requests_total{operation="put",outcome="ok"} 1
+   * ```
+   */
   observe(operation: string, outcome: Outcome, seconds: number): void {
     this.#inFlight--;
     const key = `${operation}\u0000${outcome}`;

@@ -506,7 +506,16 @@ export class DirLock {
     this.#file = file;
   }
 
-  /** Releases the lock; later calls do nothing. */
+  /**
+   * Releases the lock; later calls do nothing.
+   *
+   * @example
+   * ```ts
+   * const lock = await DirLock.tryAcquire("/tmp/kv");
+   * lock?.release();
+   * await DirLock.tryAcquire("/tmp/kv"); // a DirLock: the directory is free again
+   * ```
+   */
   release(): void {
     if (this.#released) return;
     this.#released = true;

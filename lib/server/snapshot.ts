@@ -237,6 +237,13 @@ export class SnapshotWriter {
   /**
    * Starts the snapshot `path` (as `path + ".tmp"`) of generation `generation`, which
    * will hold exactly `entryCount` entries.
+   *
+   * @example
+   * ```ts
+   * // Generation 3, holding no entry: finish writes the header and trailer alone.
+   * const writer = await SnapshotWriter.create("/tmp/kv/snapshot-0000000003.kvsnap", 3, 0);
+   * await writer.finish(); // /tmp/kv/snapshot-0000000003.kvsnap is in place
+   * ```
    */
   static async create(
     path: string,
@@ -265,7 +272,21 @@ export class SnapshotWriter {
     return this.#buffer.length;
   }
 
-  /** Appends one entry: a record or a tombstone. */
+  /**
+   * Appends one entry: a record or a tombstone.
+   *
+   * @example
+   * ```ts
+   * import { RecordTrie } from "../trie/mod.ts";
+   * import { int } from "../record/value.ts";
+   * const trie = new RecordTrie();
+   * trie.put("person1", int(22));
+   * const writer = await SnapshotWriter.create("/tmp/kv/snapshot-0000000003.kvsnap", 3, 1);
+   * const cursor = trie.entryCursor();
+   * while (cursor.next()) writer.add(cursor); // person1, 22, buffered
+   * await writer.finish();
+   * ```
+   */
   add(entry: SnapshotEntrySource): void {
     invariant(this.#added < this.#entryCount, "more snapshot entries than announced");
     const keyLength = entry.keyLength;
@@ -312,6 +333,13 @@ export class SnapshotWriter {
    * Writes the rest and the trailer, fsyncs, closes, renames the file into place and
    * fsyncs the directory; returns the file's size. Every announced entry must have been
    * added.
+   *
+   * @example
+   * ```ts
+   * const writer = await SnapshotWriter.create("/tmp/kv/snapshot-0000000003.kvsnap", 3, 0);
+   * const byteLength = await writer.finish(); // the header and trailer, all it holds
+   * (await Deno.stat("/tmp/kv/snapshot-0000000003.kvsnap")).size === byteLength; // true
+   * ```
    */
   async finish(): Promise<number> {
     invariant(this.#added === this.#entryCount, "fewer snapshot entries than announced");

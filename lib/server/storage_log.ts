@@ -295,7 +295,18 @@ export class FileChunkReader {
     return this.#fileOffset;
   }
 
-  /** Marks `count` buffered bytes as used. */
+  /**
+   * Marks `count` buffered bytes as used.
+   *
+   * @example
+   * ```ts
+   * const file = await Deno.open("/tmp/kv/log-0000000001.kvlog");
+   * const reader = new FileChunkReader(file);
+   * if (await reader.fill(LOG_HEADER_BYTES)) reader.consume(LOG_HEADER_BYTES);
+   * reader.offset; // 16: the first entry starts here
+   * file.close();
+   * ```
+   */
   consume(count: number): void {
     invariant(count <= this.available, "consumed more than was buffered");
     this.#start += count;
@@ -306,6 +317,15 @@ export class FileChunkReader {
    * Reads until at least `minimum` bytes are buffered. Returns false when the
    * file ends first (what is there stays available). `minimum` must be
    * bounded by the caller: the buffer grows to hold it.
+   *
+   * @example
+   * ```ts
+   * const file = await Deno.open("/tmp/kv/log-0000000001.kvlog");
+   * const reader = new FileChunkReader(file);
+   * await reader.fill(LOG_HEADER_BYTES); // true: the file holds a whole header
+   * reader.buffer.subarray(reader.start, reader.start + LOG_MAGIC.length); // the magic bytes
+   * file.close();
+   * ```
    */
   async fill(minimum: number): Promise<boolean> {
     if (this.available >= minimum) return true;
@@ -375,6 +395,13 @@ export class StorageLog {
    * which is fsynced and renamed into place, and the directory is fsynced, so
    * after a crash the log either does not exist or has its whole header.
    * Throws if `path` already exists.
+   *
+   * @example
+   * ```ts
+   * const log = await StorageLog.create(`${await Deno.makeTempDir()}/log-0000000001.kvlog`, 1);
+   * log.byteLength; // 16: the header alone
+   * await log.close();
+   * ```
    */
   static async create(path: string, generation: number): Promise<StorageLog> {
     invariant(
@@ -514,7 +541,17 @@ export class StorageLog {
     this.#sealEntry(start);
   }
 
-  /** Buffers a DELETE (a tombstone) of `key` at `version`. Throws a RangeError when the key is too long. */
+  /**
+   * Buffers a DELETE (a tombstone) of `key` at `version`. Throws a LimitExceededError
+   * (buffering nothing) when the key is too long.
+   *
+   * @example
+   * ```ts
+   * const log = await StorageLog.create(`${await Deno.makeTempDir()}/log-0000000001.kvlog`, 1);
+   * log.appendDelete("person1", { ms: 1700000000000, counter: 0, broker: 1 });
+   * await log.close(); // the tombstone is on disk: a replay forgets person1's older writes
+   * ```
+   */
   appendDelete(key: string, version: Version): void {
     checkLogEntrySize(key, 0);
     this.#sealEntry(this.#beginEntry(LogEntryKind.delete, key, version));
@@ -567,6 +604,15 @@ export class StorageLog {
    * on disk to look like a crash at the next start. Should that cut fail too, the next
    * flush makes it first; either way a retry after the disk recovers leaves the file
    * exactly as if the first had succeeded.
+   *
+   * @example
+   * ```ts
+   * const log = await StorageLog.create(`${await Deno.makeTempDir()}/log-0000000001.kvlog`, 1);
+   * log.appendDelete("person1", { ms: 1700000000000, counter: 0, broker: 1 });
+   * log.pendingBytes; // the entry's bytes, in memory
+   * await log.flush(); // one write: pendingBytes is 0, byteLength counts them
+   * await log.close();
+   * ```
    */
   async flush(): Promise<void> {
     invariant(!this.#flushing, "concurrent flushes of one log");
@@ -612,12 +658,32 @@ export class StorageLog {
     }
   }
 
-  /** Forces flushed bytes to stable storage (fdatasync): they survive power loss. */
+  /**
+   * Forces flushed bytes to stable storage (fdatasync): they survive power loss.
+   *
+   * @example
+   * ```ts
+   * const log = await StorageLog.create(`${await Deno.makeTempDir()}/log-0000000001.kvlog`, 1);
+   * log.appendDelete("person1", { ms: 1700000000000, counter: 0, broker: 1 });
+   * await log.flush(); // in the OS's cache: survives a crash of kv, not of the machine
+   * await log.sync(); // on the disk: survives a power loss too
+   * await log.close();
+   * ```
+   */
   async sync(): Promise<void> {
     await this.#file.syncData();
   }
 
-  /** Flushes, fsyncs and closes the file. */
+  /**
+   * Flushes, fsyncs and closes the file; later calls do nothing.
+   *
+   * @example
+   * ```ts
+   * const log = await StorageLog.create(`${await Deno.makeTempDir()}/log-0000000001.kvlog`, 1);
+   * log.appendDelete("person1", { ms: 1700000000000, counter: 0, broker: 1 });
+   * await log.close(); // the tombstone written and fsynced; appending now fails an invariant
+   * ```
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     try {
