@@ -57,8 +57,16 @@ export interface ProgressBarOptions {
 }
 
 const encoder = new TextEncoder();
-/** Carriage return, then "erase the whole line": the next draw starts clean. */
-const CLEAR_LINE = "\r\x1b[2K";
+/**
+ * Carriage return, then "erase the whole line": the next draw starts clean. Whoever prints
+ * a line while a progress bar may be drawn (`kv demo`'s log lines) starts it with this.
+ *
+ * @example
+ * ```ts
+ * if (Deno.stderr.isTerminal()) console.error(`${CLEAR_LINE}kv demo: loaded 1000 records`);
+ * ```
+ */
+export const CLEAR_LINE = "\r\x1b[2K";
 
 /**
  * A throttled, `\r`-redrawn progress line; a no-op when its output is not a terminal.

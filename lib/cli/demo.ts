@@ -39,6 +39,7 @@ import {
   startCleanUp,
 } from "./demo_cleanup.ts";
 import { writeLine } from "../base/stdout.ts";
+import { CLEAR_LINE } from "../base/progress.ts";
 import { closestWord } from "../base/edit_distance.ts";
 import { fileOrNumberFlag, intFlag, parseFlags } from "./args.ts";
 import type { Subcommand } from "./subcommand.ts";
@@ -193,9 +194,6 @@ function checkCleanUp(directory: string, flagCount: number): void {
 
 /** The demo's log lines: printed above the REPL's prompt while it runs. */
 const logSink = new LogSink();
-
-/** Erases the terminal's current line: the load's progress bar may be on it. */
-const CLEAR_LINE = "\r\x1b[2K";
 
 /** Set once a signal stops the demo: from then on it prints its one last line only. */
 let silenced = false;
