@@ -1434,11 +1434,32 @@ function writeJson(answer: Answer, json: EncodedJsonWriter): void {
   json.text(`${text}}`);
 }
 
-/** A QUERY's {@link Missing} as JSON, a leaf's value with its kind kept (`2.0`) as a found value's. */
-function missingJson(missing: Missing): string {
+/**
+ * Why a QUERY found nothing as JSON, a leaf's value with its kind kept (`2.0`) as a found
+ * value's: a {@link Missing}, whose path is dotted, or the HTTP API's, whose path is a list
+ * of segments (lib/http/api.ts).
+ *
+ * @example
+ * ```ts
+ * import { float } from "../record/value.ts";
+ * missingJson({ reason: "not-object", path: "person1.height", value: float(2) });
+ * // '{"reason":"not-object","path":"person1.height","value":2.0}'
+ * missingJson({ reason: "not-object", path: ["person1", "height"], value: float(2) });
+ * // '{"reason":"not-object","path":["person1","height"],"value":2.0}'
+ * ```
+ */
+export function missingJson(
+  missing:
+    | { readonly reason: "no-record" | "no-field" }
+    | {
+      readonly reason: "not-object";
+      readonly path: string | readonly string[];
+      readonly value: Value;
+    },
+): string {
   if (missing.reason !== "not-object") return JSON.stringify(missing);
-  const { value, ...rest } = missing;
-  return `${JSON.stringify(rest).slice(0, -1)},"value":${toJsonText(value)}}`;
+  return `{"reason":"not-object","path":${JSON.stringify(missing.path)},` +
+    `"value":${toJsonText(missing.value)}}`;
 }
 
 /** A GET or QUERY answer that found a value, as a server encoded it. */

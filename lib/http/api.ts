@@ -75,7 +75,7 @@ import {
   type RouteMethod,
   ROUTES,
 } from "./routes.ts";
-import { DEFAULT_REPAIR_COMMAND, serversAdvice } from "../broker/commands.ts";
+import { DEFAULT_REPAIR_COMMAND, missingJson, serversAdvice } from "../broker/commands.ts";
 
 /** Largest request body accepted by default: one record line (1 MiB) plus room for JSON's quoting. */
 export const DEFAULT_MAX_BODY_BYTES = 2 * MAX_LINE_BYTES;
@@ -1243,13 +1243,6 @@ function entryResponse(
   if (entry.warning !== undefined) headers.Warning = warningHeader(entry.warning);
   if (status === 503) headers["Retry-After"] = RETRY_AFTER_SECONDS;
   return answers.response(`${text}}`, { status, headers });
-}
-
-/** Why a query found nothing, as JSON: a leaf's value with its kind kept (`2.0`), as a value's. */
-function missingJson(missing: QueryMissing): string {
-  if (missing.reason !== "not-object") return JSON.stringify(missing);
-  return `{"reason":"not-object","path":${JSON.stringify(missing.path)},` +
-    `"value":${toJsonText(missing.value)}}`;
 }
 
 /**
