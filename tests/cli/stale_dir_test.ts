@@ -267,15 +267,9 @@ Deno.test({
     await withTempDir(async (parent) => {
       const grace = ["--tombstone-grace", "2s"];
       await using clocked = await startClocked(parent, { noUptime: true });
-      const { server, dataDir, clock } = clocked;
+      const { server, dataDir } = clocked;
       await withClient(server.address, (client) => client.put("a", str("1"), at()));
-      await freeze(server);
-      // Stopped, it writes nothing: this is the stamp it left.
-      const before = await aliveIn(dataDir);
-      assert.ok(before !== undefined);
-      // The two minutes a freeze would take, on both of its clocks.
-      await Deno.writeTextFile(clock, "+2m");
-      server.signal("SIGCONT");
+      const before = await resumeTwoMinutesOn(clocked);
       const { code, stderr } = await withDeadline(server.exited, {
         what: "the resumed server to stop by itself",
       });
@@ -318,9 +312,7 @@ Deno.test({
       assert.ok(before !== undefined);
       await Deno.writeTextFile(clock, "+2m");
       server.signal("SIGCONT");
-      await waitFor(async () => (await aliveIn(dataDir) ?? before) > before + 120_000, {
-        what: "the resumed server to stamp its LOCK at its stepped clock",
-      });
+      await stampedTwoMinutesOn(dataDir, before);
       assert.ok((await serverContents(server.address)).has("a"), "it serves on");
       await stopCleanly(server);
     });
@@ -334,17 +326,11 @@ Deno.test({
   fn: async () => {
     await withTempDir(async (parent) => {
       await using clocked = await startClocked(parent);
-      const { server, dataDir, clock } = clocked;
+      const { server, dataDir } = clocked;
       await withClient(server.address, (client) => client.put("a", str("1"), at()));
-      await freeze(server);
-      const before = await aliveIn(dataDir);
-      assert.ok(before !== undefined);
       // What stops a server that may not read the uptime (a test above).
-      await Deno.writeTextFile(clock, "+2m");
-      server.signal("SIGCONT");
-      await waitFor(async () => (await aliveIn(dataDir) ?? before) > before + 120_000, {
-        what: "the resumed server to stamp its LOCK at its moved clock",
-      });
+      const before = await resumeTwoMinutesOn(clocked);
+      await stampedTwoMinutesOn(dataDir, before);
       assert.ok(
         !server.stderrLines.some((line) => line.includes("out of the cluster")),
         server.stderrLines.join("\n"),
@@ -362,16 +348,12 @@ Deno.test({
   fn: async () => {
     await withTempDir(async (parent) => {
       await using clocked = await startClocked(parent, { noUptime: true });
-      const { server, dataDir, clock } = clocked;
+      const { server, dataDir } = clocked;
       await withClient(server.address, async (client) => {
         assert.equal(await client.setK(1), 1);
         await client.put("only", str("1"), at());
       });
-      await freeze(server);
-      const before = await aliveIn(dataDir);
-      assert.ok(before !== undefined);
-      await Deno.writeTextFile(clock, "+2m");
-      server.signal("SIGCONT");
+      const before = await resumeTwoMinutesOn(clocked);
       await waitFor(
         () =>
           server.stderrLines.some((line) =>
@@ -380,14 +362,33 @@ Deno.test({
           ),
         { what: "the resumed server to warn that it serves on" },
       );
-      await waitFor(async () => (await aliveIn(dataDir) ?? before) > before + 120_000, {
-        what: "the server to stamp its LOCK after the freeze",
-      });
+      await stampedTwoMinutesOn(dataDir, before);
       assert.ok((await serverContents(server.address)).has("only"), "it serves on");
       await stopCleanly(server);
     });
   },
 });
+
+/**
+ * Freezes `clocked`'s server, moves its faked clocks 2 minutes on (the time a freeze would
+ * take) and resumes it; returns the LOCK's alive stamp it left before the freeze, which it
+ * cannot have changed while stopped.
+ */
+async function resumeTwoMinutesOn(clocked: ClockedServer): Promise<number> {
+  await freeze(clocked.server);
+  const before = await aliveIn(clocked.dataDir);
+  assert.ok(before !== undefined);
+  await Deno.writeTextFile(clocked.clock, "+2m");
+  clocked.server.signal("SIGCONT");
+  return before;
+}
+
+/** Waits until the server of `dataDir` stamps its LOCK at its clock moved 2 minutes past `before`. */
+async function stampedTwoMinutesOn(dataDir: string, before: number): Promise<void> {
+  await waitFor(async () => (await aliveIn(dataDir) ?? before) > before + 120_000, {
+    what: "the resumed server to stamp its LOCK at its moved clock",
+  });
+}
 
 /** A server of its own clock, from {@link startClocked}; disposing of it stops the server. */
 interface ClockedServer extends AsyncDisposable {
