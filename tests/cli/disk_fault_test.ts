@@ -58,6 +58,16 @@ async function afterRestart(
   return again.stderrLines.join("\n");
 }
 
+/**
+ * Writes a 1 MiB file on `mount` and returns its path: removing it later frees room for the
+ * appends a full disk refused, and more.
+ */
+async function ballastOn(mount: string): Promise<string> {
+  const ballast = `${mount}/ballast`;
+  await Deno.writeFile(ballast, new Uint8Array(1024 * 1024));
+  return ballast;
+}
+
 tmpfsTest({
   name:
     "disk full: writes are refused with READ_ONLY, reads go on, acknowledged records survive, SIGTERM exits cleanly",
@@ -111,9 +121,7 @@ tmpfsTest({
   megabytes: 4,
 }, async (mount) => {
   const dataDir = `${mount}/data`;
-  // Ballast to free later: room for the appends that were refused, and more.
-  const ballast = `${mount}/ballast`;
-  await Deno.writeFile(ballast, new Uint8Array(1024 * 1024));
+  const ballast = await ballastOn(mount);
   const acknowledged = new Map<string, number>();
   const refusedAfterFailure: string[] = [];
   {
@@ -176,8 +184,7 @@ tmpfsTest({
   short: "disk full, read-only shown",
   megabytes: 4,
 }, async (mount) => {
-  const ballast = `${mount}/ballast`;
-  await Deno.writeFile(ballast, new Uint8Array(1024 * 1024));
+  const ballast = await ballastOn(mount);
   await using server = await startServerProcess([
     "--data-dir",
     `${mount}/data`,
@@ -241,8 +248,7 @@ tmpfsTest({
   short: "disk full, read-only learned from writes",
   megabytes: 4,
 }, async (mount) => {
-  const ballast = `${mount}/ballast`;
-  await Deno.writeFile(ballast, new Uint8Array(1024 * 1024));
+  const ballast = await ballastOn(mount);
   await using server = await startServerProcess([
     "--data-dir",
     `${mount}/data`,
